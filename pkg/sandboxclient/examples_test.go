@@ -347,7 +347,7 @@ func exampleCases() []exampleCase {
 			},
 			check: wantRemote(403, "E_RUNTIME_NOT_ALLOWED", "Nimbus runtime 'ruby' is not allowed by sandbox profile 'default'")},
 		{name: "listProcesses", sameRequest: true,
-			run: func(ctx context.Context, c *sc.Client, sb *sc.Sandbox) (any, error) { return sb.ListProcesses(ctx) },
+			run:   func(ctx context.Context, c *sc.Client, sb *sc.Sandbox) (any, error) { return sb.ListProcesses(ctx) },
 			check: wantResult(`[{"pid":1000002,"command":"node server.js","argv":["node server.js"],"cwd":"/home/user/app","state":"running","exitCode":null,"startTime":1767225600000,"endTime":null,"longRunning":true,"attachedTty":false,"execId":"ci-run-7"}]`)},
 		{name: "processLogs tail", sameRequest: true,
 			run: func(ctx context.Context, c *sc.Client, sb *sc.Sandbox) (any, error) {
@@ -372,7 +372,7 @@ func exampleCases() []exampleCase {
 			},
 			check: wantResult(`{"ok":true,"pid":1000002}`)},
 		{name: "listPorts", sameRequest: true,
-			run: func(ctx context.Context, c *sc.Client, sb *sc.Sandbox) (any, error) { return sb.ListPorts(ctx) },
+			run:   func(ctx context.Context, c *sc.Client, sb *sc.Sandbox) (any, error) { return sb.ListPorts(ctx) },
 			check: wantResult(`[{"port":3000,"pid":1000002,"registeredAt":1767225600200,"capability":"3f9a1c0b2d4e5f60718293a4","execId":"ci-run-7"}]`)},
 		{name: "exposePort", sameRequest: true,
 			run: func(ctx context.Context, c *sc.Client, sb *sc.Sandbox) (any, error) {
