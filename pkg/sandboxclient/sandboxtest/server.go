@@ -102,6 +102,8 @@ type Options struct {
 	Now func() time.Time
 	// ExecDelay is added before every command runs (to test cancellation).
 	ExecDelay time.Duration
+	// NoRecord stops request recording (benchmarks: keeps memory flat).
+	NoRecord bool
 }
 
 // Request is one recorded request.
@@ -293,6 +295,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rw := &recorder{ResponseWriter: w}
 	defer func() {
 		rec.Status = rw.status
+		if s.opts.NoRecord {
+			return
+		}
 		s.mu.Lock()
 		s.requests = append(s.requests, *rec)
 		s.mu.Unlock()
