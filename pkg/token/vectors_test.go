@@ -20,11 +20,11 @@ type vectors struct {
 		NowMs int64 `json:"now_ms"`
 	} `json:"meta"`
 	Issue []struct {
-		Name  string            `json:"name"`
-		Env   map[string]string `json:"env"`
-		Input map[string]any    `json:"input"`
-		Opts  map[string]any    `json:"opts"`
-		NowMs int64             `json:"now_ms"`
+		Name   string            `json:"name"`
+		Env    map[string]string `json:"env"`
+		Input  map[string]any    `json:"input"`
+		Opts   map[string]any    `json:"opts"`
+		NowMs  int64             `json:"now_ms"`
 		Expect struct {
 			Token       string         `json:"token"`
 			PayloadJSON string         `json:"payload_json"`
