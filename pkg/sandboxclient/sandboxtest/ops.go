@@ -320,8 +320,8 @@ func (s *Server) dispatch(ctx context.Context, c *call) (any, bool, *opError) {
 	case "bootProbe":
 		return map[string]any{"ok": true}, true, nil
 	case "destroy":
-		if c.ident != nil && c.ident.Scopes != nil && !hasScope(c.ident, "session:destroy") && !hasScope(c.ident, "session:admin") {
-			return nil, false, &opError{403, "E_SCOPE_MISSING", "Nimbus token missing required scope: session:destroy or session:admin"}
+		if aerr := destroyAllowed(c.ident); aerr != nil {
+			return nil, false, &opError{aerr.Status, aerr.Code, aerr.Message}
 		}
 		reason, _ := c.obj(0)["reason"].(string)
 		return s.destroy(c.do, reason), true, nil

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
 // Identity is what a verified token grants.
@@ -31,6 +33,11 @@ type Identity struct {
 	Scopes []string
 	// SID pins the token to one sandbox id when set.
 	SID string
+
+	// claims and doPrefix are set for verified JWTs; the checks then go
+	// through pkg/token.
+	claims   *token.Claims
+	doPrefix string
 }
 
 // AuthError is an authentication failure reported by a Verifier.
@@ -360,44 +367,35 @@ func writeOK(w http.ResponseWriter, result any, hasResult bool) {
 	writeJSON(w, http.StatusOK, env)
 }
 
-// bearer extracts the token: Authorization header, nimbus_token query, then
-// the __Host-nimbus_token cookie.
-func bearer(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, rest, ok := strings.Cut(h, " ")
-		if ok && strings.EqualFold(scheme, "Bearer") {
-			if t := strings.TrimSpace(rest); t != "" {
-				return t
-			}
-		}
-	}
-	if t := r.URL.Query().Get("nimbus_token"); t != "" {
-		return t
-	}
-	if c, err := r.Cookie("__Host-nimbus_token"); err == nil {
-		if v, err := url.QueryUnescape(c.Value); err == nil {
-			return v
-		}
-	}
-	return ""
-}
-
-// authenticate verifies the token and the required scopes and pin; it
-// returns the DO name prefix "<tn>:<sub or _>".
+// authenticate extracts and verifies the token (pkg/token's bearer rules:
+// Authorization header, nimbus_token query, __Host-nimbus_token cookie),
+// then checks the required scopes and the sid pin; it returns the DO name
+// prefix "<tn>:<sub or _>".
 func (s *Server) authenticate(r *http.Request, sid string, scopes []string) (string, *Identity, *AuthError) {
 	if s.opts.Verifier == nil {
 		if s.opts.Legacy {
-			return "legacy:public:_", nil, nil
+			return token.LegacyPublicPrefix, nil, nil
 		}
-		return "", nil, &AuthError{500, "E_AUTH_CONFIG_MISSING", "Remote Nimbus sandbox API requires JWT_SECRET"}
+		return "", nil, &AuthError{500, token.CodeAuthConfigMissing, "Remote Nimbus sandbox API requires JWT_SECRET"}
 	}
-	tok := bearer(r)
-	if tok == "" {
-		return "", nil, &AuthError{401, "E_TOKEN_MALFORMED", "Malformed token: no Bearer token in Authorization header, nimbus_token query, or cookie"}
+	tok, err := token.ExtractBearer(r)
+	if err != nil {
+		return "", nil, authError(err)
 	}
 	id, aerr := s.opts.Verifier.Verify(tok)
 	if aerr != nil {
 		return "", nil, aerr
+	}
+	if id.claims != nil {
+		if err := token.RequireScopes(*id.claims, scopes...); err != nil {
+			return "", nil, authError(err)
+		}
+		if sid != "" {
+			if err := token.RequireSessionPin(*id.claims, sid); err != nil {
+				return "", nil, authError(err)
+			}
+		}
+		return id.doPrefix, id, nil
 	}
 	if id.Scopes != nil {
 		for _, want := range scopes {
@@ -409,11 +407,24 @@ func (s *Server) authenticate(r *http.Request, sid string, scopes []string) (str
 	if sid != "" && id.SID != "" && id.SID != sid {
 		return "", nil, &AuthError{403, "E_SESSION_PIN_MISMATCH", `Token pinned to session "` + id.SID + `" but request targets "` + sid + `"`}
 	}
-	sub := id.Subject
-	if sub == "" {
-		sub = "_"
+	return token.DOInstanceName(id.Tenant, id.Subject), id, nil
+}
+
+// destroyAllowed applies the destroy op's extra scope rule.
+func destroyAllowed(id *Identity) *AuthError {
+	if id == nil {
+		return nil
 	}
-	return id.Tenant + ":" + sub, id, nil
+	if id.claims != nil {
+		if err := token.RequireAnyScope(*id.claims, token.ScopeSessionDestroy, token.ScopeSessionAdmin); err != nil {
+			return authError(err)
+		}
+		return nil
+	}
+	if id.Scopes != nil && !hasScope(id, "session:destroy") && !hasScope(id, "session:admin") {
+		return &AuthError{403, "E_SCOPE_MISSING", "Nimbus token missing required scope: session:destroy or session:admin"}
+	}
+	return nil
 }
 
 func hasScope(id *Identity, s string) bool {
@@ -433,7 +444,6 @@ func (s *Server) serveNew(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	var tokQuery string
 	if s.opts.Verifier != nil {
 		_, id, aerr := s.authenticate(r, "", []string{"session:create"})
 		if aerr != nil {
@@ -445,16 +455,29 @@ func (s *Server) serveNew(w http.ResponseWriter, r *http.Request) {
 			_ = json.NewEncoder(w).Encode(map[string]string{"error": aerr.Message, "code": aerr.Code})
 			return
 		}
-		_ = id
 		s.mu.Lock()
-		tokQuery = "?nimbus_token=bootstrap-" + s.hexLocked(16)
+		sid := friendlyID(s.rng)
+		jti := s.hexLocked(16)
 		s.mu.Unlock()
+		boot := "bootstrap-" + jti
+		if j, ok := s.opts.Verifier.(JWT); ok {
+			t, err := j.bootstrapToken(id, sid, jti)
+			if err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			boot = t
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Location", "/s/"+sid+"/?nimbus_token="+boot)
+		w.WriteHeader(http.StatusFound)
+		return
 	}
 	s.mu.Lock()
 	sid := friendlyID(s.rng)
 	s.mu.Unlock()
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Location", "/s/"+sid+"/"+tokQuery)
+	w.Header().Set("Location", "/s/"+sid+"/")
 	w.WriteHeader(http.StatusFound)
 }
 
@@ -511,8 +534,8 @@ func (s *Server) serveSessionRoot(w http.ResponseWriter, r *http.Request, path s
 		writeFail(w, aerr.Status, aerr.Code, aerr.Message)
 		return
 	}
-	if s.opts.Verifier != nil && ident != nil && ident.Scopes != nil && !hasScope(ident, "session:destroy") && !hasScope(ident, "session:admin") {
-		writeFail(w, 403, "E_SCOPE_MISSING", "Nimbus token missing required scope: session:destroy or session:admin")
+	if aerr := destroyAllowed(ident); aerr != nil {
+		writeFail(w, aerr.Status, aerr.Code, aerr.Message)
 		return
 	}
 	do := prefix + ":" + id
