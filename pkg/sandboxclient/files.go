@@ -85,6 +85,12 @@ func (s *Sandbox) ReadFileTo(ctx context.Context, path string, w io.Writer) (int
 	if st == nil {
 		return 0, notFound(path)
 	}
+	return s.ReadStatTo(ctx, path, st, w)
+}
+
+// ReadStatTo is ReadFileTo for a file whose Stat the caller already has
+// (e.g. to keep its mode), saving one round trip.
+func (s *Sandbox) ReadStatTo(ctx context.Context, path string, st *Stat, w io.Writer) (int64, error) {
 	if st.Type == "directory" {
 		return 0, &RemoteError{Op: "readFile", Code: CodeRemoteRPC, Status: 500, Message: fmt.Sprintf("EISDIR: illegal operation on a directory, read '%s'", path)}
 	}
