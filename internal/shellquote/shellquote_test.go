@@ -61,7 +61,7 @@ func FuzzQuote(f *testing.F) {
 	})
 }
 
-// unquote reverses Quote's output (bare words and '…' with '\'' escapes).
+// unquote reverses Quote's output (bare words and '…' with '\” escapes).
 func unquote(t *testing.T, q string) string {
 	var b strings.Builder
 	for i := 0; i < len(q); i++ {
