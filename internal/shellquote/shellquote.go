@@ -20,7 +20,8 @@ func Join(words []string) string {
 
 // Quote returns w quoted for a POSIX shell. Words made only of characters
 // that are never special stay bare, for readable command lines; anything
-// else is single-quoted, with embedded single quotes written as '\”.
+// else is single-quoted, each embedded single quote becoming the four
+// characters: quote, backslash, quote, quote.
 func Quote(w string) string {
 	if w == "" {
 		return "''"

@@ -61,7 +61,8 @@ func FuzzQuote(f *testing.F) {
 	})
 }
 
-// unquote reverses Quote's output (bare words and '…' with '\” escapes).
+// unquote reverses Quote's output: bare words and single-quoted runs with
+// escaped quotes between them.
 func unquote(t *testing.T, q string) string {
 	var b strings.Builder
 	for i := 0; i < len(q); i++ {
