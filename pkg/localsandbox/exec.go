@@ -1,0 +1,453 @@
+package localsandbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// shell is a named shell: its cwd and environment persist between calls,
+// and calls on it run one at a time.
+type shell struct {
+	mu  sync.Mutex
+	cwd string
+	env map[string]string
+}
+
+// execReq is one command ready to run.
+type execReq struct {
+	command string // reported in results
+	script  string // what the shell runs
+	cwd     string // sandbox path
+	hostCwd string
+	env     []string
+	stdin   *string
+	timeout float64 // ms; 0 means none
+	sh      *shell  // named shell (locked by prepare), or nil
+	arg     string  // the command, as $1 of a named shell's wrapper
+}
+
+// prepare validates the exec options and resolves cwd, env and the named
+// shell. On success with a named shell, the shell is locked: call done.
+func (sb *sandbox) prepare(c *call, command, script string, o map[string]any) (*execReq, *apiError) {
+	req := &execReq{command: command, script: script, timeout: timeoutMs(o)}
+	if s, ok := o["stdin"].(string); ok {
+		req.stdin = &s
+	}
+	if id, _ := o["shellId"].(string); id != "" {
+		sb.mu.Lock()
+		sh := sb.shells[id]
+		if sh == nil {
+			root, _ := o["shellRoot"].(string)
+			if root == "" {
+				root = c.root
+			}
+			sh = &shell{cwd: cleanPath(root)}
+			sb.shells[id] = sh
+		}
+		sb.mu.Unlock()
+		sh.mu.Lock()
+		req.sh = sh
+		req.cwd = sh.cwd
+	} else {
+		req.cwd = c.root
+	}
+	if cwd, _ := o["cwd"].(string); cwd != "" {
+		req.cwd = cleanPath(cwd)
+	}
+	if req.cwd == c.root {
+		if err := sb.ensureDir(req.cwd); err != nil {
+			req.done()
+			return nil, err
+		}
+	}
+	host, aerr := sb.hostDir(req.cwd)
+	if aerr != nil {
+		req.done()
+		return nil, aerr
+	}
+	req.hostCwd = host
+	env := sb.baseEnv()
+	if req.sh != nil && req.sh.env != nil {
+		env = map[string]string{}
+		for k, v := range req.sh.env {
+			env[k] = v
+		}
+	}
+	if m, ok := o["env"].(map[string]any); ok {
+		for k, v := range m {
+			env[k], _ = v.(string)
+		}
+	}
+	env["PWD"] = host
+	req.env = envList(env)
+	if req.sh != nil {
+		// The trap reports the shell's final cwd and environment on fd 3 so
+		// the next call on this shell starts from them; eval keeps a syntax
+		// error in the command from skipping the trap.
+		req.script = `trap '__nimbus_rc=$?; { pwd; env -0; } >&3 2>/dev/null; exit $__nimbus_rc' EXIT
+eval "$1"`
+		req.arg = script
+	}
+	return req, nil
+}
+
+// done releases the named shell.
+func (r *execReq) done() {
+	if r.sh != nil {
+		r.sh.mu.Unlock()
+	}
+}
+
+// baseEnv is the environment of a fresh shell: the host environment the
+// server was given, with HOME and TMPDIR inside the sandbox.
+func (sb *sandbox) baseEnv() map[string]string {
+	env := map[string]string{}
+	for _, kv := range sb.s.opts.HostEnv {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			env[k] = v
+		}
+	}
+	env["HOME"] = filepath.Join(sb.dir, "home", "user")
+	env["TMPDIR"] = filepath.Join(sb.dir, "tmp")
+	env["NIMBUS_SANDBOX_ID"] = sb.id
+	env["NIMBUS_SANDBOX_DIR"] = sb.dir
+	if _, ok := env["PATH"]; !ok {
+		env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+	}
+	return env
+}
+
+func envList(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// errBackendClosed: the sandbox was destroyed before the command started.
+var errBackendClosed = errors.New("sandbox destroyed")
+
+// readBuf is the pipe read size: output frames carry at most this much.
+const readBuf = 32 << 10
+
+// run executes req, calling out for each piece of output (kind 1 stdout, 2
+// stderr) from one goroutine per stream. Cancelling ctx or an out error
+// kills the command's whole process group. On timeout the exit code is 124
+// after a stderr line "command timed out after <N>ms".
+func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p []byte) error) (int, error) {
+	defer req.done()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var timedOut atomic.Bool
+	var timer *time.Timer
+	cmd := exec.Command(sb.s.opts.Shell, "-c", req.script)
+	if req.sh != nil {
+		cmd = exec.Command(sb.s.opts.Shell, "-c", req.script, "sh", req.arg)
+	}
+	cmd.Dir = req.hostCwd
+	cmd.Env = req.env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if req.stdin != nil {
+		cmd.Stdin = strings.NewReader(*req.stdin)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return 0, err
+	}
+	cmd.Stdout, cmd.Stderr = outW, errW
+	var stateR, stateW *os.File
+	if req.sh != nil {
+		if stateR, stateW, err = os.Pipe(); err != nil {
+			return 0, err
+		}
+		cmd.ExtraFiles = []*os.File{stateW}
+	}
+	closeAll := func() {
+		for _, f := range []*os.File{outR, outW, errR, errW, stateR, stateW} {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}
+	if !sb.track(cmd) {
+		closeAll()
+		return 0, errBackendClosed
+	}
+	defer sb.untrack(cmd)
+	if err := cmd.Start(); err != nil {
+		closeAll()
+		return 0, err
+	}
+	outW.Close()
+	errW.Close()
+	if stateW != nil {
+		stateW.Close()
+	}
+	stop := context.AfterFunc(runCtx, func() { killGroup(cmd) })
+	defer stop()
+	if req.timeout > 0 {
+		timer = time.AfterFunc(time.Duration(req.timeout*float64(time.Millisecond)), func() {
+			timedOut.Store(true)
+			cancel()
+		})
+	}
+	var wg sync.WaitGroup
+	pump := func(kind byte, f *os.File) {
+		defer wg.Done()
+		buf := make([]byte, readBuf)
+		for {
+			n, err := f.Read(buf)
+			if n > 0 {
+				if werr := out(kind, buf[:n]); werr != nil {
+					cancel()
+					_, _ = io.Copy(io.Discard, f)
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	wg.Add(2)
+	go pump(1, outR)
+	go pump(2, errR)
+	var state []byte
+	stateDone := make(chan struct{})
+	if stateR != nil {
+		go func() {
+			state, _ = io.ReadAll(io.LimitReader(stateR, 1<<20))
+			close(stateDone)
+		}()
+	} else {
+		close(stateDone)
+	}
+	_ = cmd.Wait()
+	if timer != nil {
+		timer.Stop()
+	}
+	// A one-shot shell ends with its command: background jobs it left in
+	// its process group go too, so they cannot hold the output open.
+	killGroup(cmd)
+	deadline := time.Now().Add(2 * time.Second)
+	for _, f := range []*os.File{outR, errR, stateR} {
+		if f != nil {
+			_ = f.SetReadDeadline(deadline)
+		}
+	}
+	wg.Wait()
+	<-stateDone
+	closeAll()
+	code := cmd.ProcessState.ExitCode()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		code = 128 + int(ws.Signal())
+	}
+	if timedOut.Load() && ctx.Err() == nil {
+		_ = out(2, []byte("command timed out after "+strconv.FormatFloat(req.timeout, 'f', -1, 64)+"ms\n"))
+		return 124, nil
+	}
+	if req.sh != nil && len(state) > 0 {
+		sb.saveShell(req.sh, state)
+	}
+	if err := ctx.Err(); err != nil {
+		return code, err
+	}
+	return code, nil
+}
+
+// saveShell records a named shell's final cwd and environment, as reported
+// by its exit trap: "pwd\n" then NUL-separated env -0 output.
+func (sb *sandbox) saveShell(sh *shell, state []byte) {
+	line, rest, ok := bytes.Cut(state, []byte("\n"))
+	if !ok {
+		return
+	}
+	if r, err := filepath.Rel(sb.dir, string(line)); err == nil && r != ".." && !strings.HasPrefix(r, "../") {
+		sh.cwd = cleanPath(filepath.ToSlash(r))
+	}
+	env := map[string]string{}
+	for _, kv := range bytes.Split(rest, []byte{0}) {
+		k, v, ok := strings.Cut(string(kv), "=")
+		if !ok || k == "" {
+			continue
+		}
+		switch k {
+		case "PWD", "OLDPWD", "SHLVL", "_", "__nimbus_rc":
+			continue
+		}
+		env[k] = v
+	}
+	if len(env) > 0 {
+		sh.env = env
+	}
+}
+
+// execBuffered runs exec and runCode: the output is collected and answered
+// as an ExecResult once the command has exited.
+func (sb *sandbox) execBuffered(ctx context.Context, c *call) (any, bool, *apiError) {
+	cmdText, aerr := c.str(0, "command")
+	if aerr != nil {
+		return nil, false, aerr
+	}
+	o, aerr := c.execOpts(1)
+	if aerr != nil {
+		return nil, false, aerr
+	}
+	command, script := cmdText, cmdText
+	if c.op == "runCode" {
+		var missing string
+		command, script, missing, aerr = sb.codeScript(ctx, c, cmdText, o)
+		if aerr != nil {
+			return nil, false, aerr
+		}
+		if missing != "" {
+			now := sb.s.opts.Now()
+			return map[string]any{"command": command, "exitCode": 127, "success": false, "duration": 0, "timestamp": now.UnixMilli(), "stdout": "", "stderr": missing}, true, nil
+		}
+	}
+	req, aerr := sb.prepare(c, command, script, o)
+	if aerr != nil {
+		return nil, false, aerr
+	}
+	limit := sb.s.opts.MaxBufferedOutput
+	var stdout, stderr limitedBuffer
+	stdout.limit, stderr.limit = limit, limit
+	start := sb.s.opts.Now()
+	var mu sync.Mutex
+	code, err := sb.run(ctx, req, func(kind byte, p []byte) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if kind == 1 {
+			stdout.write(p)
+		} else {
+			stderr.write(p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, rpcErr("exec failed: " + err.Error())
+	}
+	end := sb.s.opts.Now()
+	return map[string]any{
+		"command": command, "exitCode": code, "success": code == 0,
+		"duration": end.Sub(start).Milliseconds(), "timestamp": end.UnixMilli(),
+		"stdout": stdout.text(), "stderr": stderr.text(),
+	}, true, nil
+}
+
+// limitedBuffer keeps at most limit bytes and counts the rest.
+type limitedBuffer struct {
+	buf     bytes.Buffer
+	limit   int
+	dropped int64
+}
+
+func (b *limitedBuffer) write(p []byte) {
+	room := b.limit - b.buf.Len()
+	if room < len(p) {
+		b.dropped += int64(len(p) - max(room, 0))
+		p = p[:max(room, 0)]
+	}
+	b.buf.Write(p)
+}
+
+func (b *limitedBuffer) text() string {
+	s := strings.ToValidUTF8(b.buf.String(), "\uFFFD")
+	if b.dropped > 0 {
+		s += "\n[" + strconv.FormatInt(b.dropped, 10) + " more bytes dropped by the local backend: use execStream for large output]\n"
+	}
+	return s
+}
+
+// frameWriter writes exec stream frames: a kind byte, a big-endian uint32
+// length, the payload; each frame is flushed so output arrives live.
+type frameWriter struct {
+	mu  sync.Mutex
+	w   io.Writer
+	fl  func() error
+	hdr [5]byte
+	err error
+}
+
+func (f *frameWriter) frame(kind byte, p []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	f.hdr[0] = kind
+	binary.BigEndian.PutUint32(f.hdr[1:], uint32(len(p)))
+	if _, err := f.w.Write(f.hdr[:]); err != nil {
+		f.err = err
+		return err
+	}
+	if _, err := f.w.Write(p); err != nil {
+		f.err = err
+		return err
+	}
+	if err := f.fl(); err != nil {
+		f.err = err
+	}
+	return f.err
+}
+
+// execStream answers the binary exec stream. Failures before the command
+// starts are JSON errors; closing the response (or the client going away)
+// kills the command.
+func (sb *sandbox) execStream(w http.ResponseWriter, r *http.Request, c *call) {
+	cmdText, aerr := c.str(0, "command")
+	var o map[string]any
+	if aerr == nil {
+		o, aerr = c.execOpts(1)
+	}
+	var req *execReq
+	if aerr == nil {
+		req, aerr = sb.prepare(c, cmdText, cmdText, o)
+	}
+	if aerr != nil {
+		writeFail(w, aerr)
+		return
+	}
+	apiHeaders(w.Header())
+	w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	fw := &frameWriter{w: w, fl: rc.Flush}
+	_ = rc.Flush()
+	start := sb.s.opts.Now()
+	code, err := sb.run(r.Context(), req, fw.frame)
+	if r.Context().Err() != nil {
+		return
+	}
+	if err != nil {
+		p, _ := json.Marshal(map[string]string{"message": "exec failed: " + err.Error()})
+		_ = fw.frame(4, p)
+		return
+	}
+	end := sb.s.opts.Now()
+	p, _ := json.Marshal(map[string]any{"command": cmdText, "exitCode": code, "success": code == 0, "duration": end.Sub(start).Milliseconds(), "timestamp": end.UnixMilli()})
+	_ = fw.frame(3, p)
+}

@@ -1,0 +1,379 @@
+package localsandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"syscall"
+	"unicode/utf8"
+)
+
+// errnoText is Node's wording, which the session's messages carry.
+var errnoText = map[syscall.Errno][2]string{
+	syscall.ENOENT:       {"ENOENT", "no such file or directory"},
+	syscall.EACCES:       {"EACCES", "permission denied"},
+	syscall.EEXIST:       {"EEXIST", "file already exists"},
+	syscall.ENOTDIR:      {"ENOTDIR", "not a directory"},
+	syscall.EISDIR:       {"EISDIR", "illegal operation on a directory"},
+	syscall.ENOTEMPTY:    {"ENOTEMPTY", "directory not empty"},
+	syscall.ENOSPC:       {"ENOSPC", "no space left on device"},
+	syscall.EPERM:        {"EPERM", "operation not permitted"},
+	syscall.ELOOP:        {"ELOOP", "too many symbolic links encountered"},
+	syscall.EINVAL:       {"EINVAL", "invalid argument"},
+	syscall.EBUSY:        {"EBUSY", "resource busy or locked"},
+	syscall.EXDEV:        {"EXDEV", "cross-device link not permitted"},
+	syscall.ENAMETOOLONG: {"ENAMETOOLONG", "name too long"},
+	syscall.EROFS:        {"EROFS", "read-only file system"},
+}
+
+// fsErr reports a filesystem failure as the session does: 500
+// E_NIMBUS_REMOTE_RPC whose message starts with the errno name and names
+// the sandbox path (never the host path). A path that would leave the
+// sandbox (os.Root refuses it) is EACCES.
+func fsErr(op, p string, err error) *apiError {
+	p = cleanPath(p)
+	var errno syscall.Errno
+	switch {
+	case isEscape(err):
+		return rpcErr(fmt.Sprintf("EACCES: permission denied, %s '%s' (the path leads outside the sandbox)", op, p))
+	case errors.As(err, &errno):
+		if t, ok := errnoText[errno]; ok {
+			return rpcErr(fmt.Sprintf("%s: %s, %s '%s'", t[0], t[1], op, p))
+		}
+		return rpcErr(fmt.Sprintf("EIO: %s, %s '%s'", errno.Error(), op, p))
+	}
+	return rpcErr(fmt.Sprintf("EIO: i/o error, %s '%s'", op, p))
+}
+
+// isEscape recognises os.Root's refusal of a path (or symlink) that leads
+// outside the root; the os package has no exported sentinel for it.
+func isEscape(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "path escapes from parent")
+}
+
+func isNotExist(err error) bool {
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+func (sb *sandbox) fileOp(c *call) (any, bool, *apiError) {
+	p, aerr := c.str(0, "path")
+	if aerr != nil {
+		return nil, false, aerr
+	}
+	r := rel(p)
+	switch c.op {
+	case "readFile", "readFileBytes":
+		if err := c.fileOpts(1); err != nil {
+			return nil, false, err
+		}
+		data, ok, err := sb.readFile(p, r)
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		if c.op == "readFile" {
+			return strings.ToValidUTF8(string(data), "\uFFFD"), true, nil
+		}
+		return bytesValue(data), true, nil
+	case "stat", "lstat":
+		if err := c.fileOpts(1); err != nil {
+			return nil, false, err
+		}
+		stat := sb.root.Stat
+		if c.op == "lstat" {
+			stat = sb.root.Lstat
+		}
+		fi, err := stat(r)
+		if isNotExist(err) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, fsErr(c.op, p, err)
+		}
+		return statResult(fi), true, nil
+	case "readlink":
+		if err := c.fileOpts(1); err != nil {
+			return nil, false, err
+		}
+		t, err := sb.root.Readlink(r)
+		if isNotExist(err) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, fsErr("readlink", p, err)
+		}
+		return t, true, nil
+	case "readdir":
+		if err := c.fileOpts(1); err != nil {
+			return nil, false, err
+		}
+		f, err := sb.root.Open(r)
+		if err != nil {
+			return nil, false, fsErr("scandir", p, err)
+		}
+		defer f.Close()
+		ents, err := f.ReadDir(-1)
+		if err != nil {
+			return nil, false, fsErr("scandir", p, err)
+		}
+		out := make([]any, 0, len(ents))
+		for _, e := range ents {
+			out = append(out, map[string]any{"name": e.Name(), "type": typeName(e.Type())})
+		}
+		return out, true, nil
+	case "exists":
+		if err := c.fileOpts(1); err != nil {
+			return nil, false, err
+		}
+		_, err := sb.root.Stat(r)
+		return err == nil, true, nil
+	case "mkdir":
+		if err := c.fileOpts(1); err != nil {
+			return nil, false, err
+		}
+		if err := sb.root.MkdirAll(r, 0o755); err != nil {
+			return nil, false, fsErr("mkdir", p, err)
+		}
+		return nil, false, nil
+	case "writeFile":
+		var data []byte
+		v, _ := c.arg(1)
+		switch t := v.(type) {
+		case string:
+			data = []byte(t)
+		case []byte:
+			data = t
+		default:
+			return nil, false, argErr("content must be a string or Uint8Array")
+		}
+		if err := c.fileOpts(2); err != nil {
+			return nil, false, err
+		}
+		if err := sb.writeFile(p, r, data); err != nil {
+			return nil, false, err
+		}
+		sb.mu.Lock()
+		sb.revision++
+		rev := sb.revision
+		sb.mu.Unlock()
+		return rev, true, nil
+	case "rename":
+		to, aerr := c.str(1, "to")
+		if aerr != nil {
+			return nil, false, aerr
+		}
+		if err := c.fileOpts(2); err != nil {
+			return nil, false, err
+		}
+		if err := sb.root.Rename(r, rel(to)); err != nil {
+			return nil, false, fsErr("rename", p, err)
+		}
+		return nil, false, nil
+	case "chmod":
+		mode, aerr := c.num(1, "mode")
+		if aerr != nil {
+			return nil, false, aerr
+		}
+		if err := c.fileOpts(2); err != nil {
+			return nil, false, err
+		}
+		if err := sb.root.Chmod(r, fileMode(uint32(int64(mode)))); err != nil {
+			return nil, false, fsErr("chmod", p, err)
+		}
+		return nil, false, nil
+	case "readRange":
+		off, aerr := c.num(1, "offset")
+		if aerr != nil {
+			return nil, false, aerr
+		}
+		length, aerr := c.num(2, "length")
+		if aerr != nil {
+			return nil, false, aerr
+		}
+		if err := c.fileOpts(3); err != nil {
+			return nil, false, err
+		}
+		if off < 0 || length < 0 {
+			return nil, false, rpcErr("EINVAL: offset and length must not be negative, read '" + cleanPath(p) + "'")
+		}
+		if int64(length) > sb.s.opts.ReadLimit {
+			return nil, false, rpcErr(fmt.Sprintf("filesystem RPC read payload of %d bytes exceeds the %d-byte limit", int64(length), sb.s.opts.ReadLimit))
+		}
+		f, err := sb.root.Open(r)
+		if isNotExist(err) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, fsErr("open", p, err)
+		}
+		defer f.Close()
+		buf := make([]byte, int64(length))
+		n, err := f.ReadAt(buf, int64(off))
+		if err != nil && err != io.EOF {
+			return nil, false, fsErr("read", p, err)
+		}
+		return bytesValue(buf[:n]), true, nil
+	case "deleteFile":
+		o := c.obj(1)
+		if _, has := o["cred"]; has {
+			return nil, false, argErr("cred is not accepted over the remote API")
+		}
+		recursive, _ := o["recursive"].(bool)
+		if r == "." {
+			return nil, false, rpcErr("EPERM: operation not permitted, rm '/'")
+		}
+		fi, err := sb.root.Lstat(r)
+		if isNotExist(err) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, fsErr("rm", p, err)
+		}
+		if fi.IsDir() && recursive {
+			err = sb.root.RemoveAll(r)
+		} else {
+			err = sb.root.Remove(r)
+		}
+		if err != nil {
+			op := "unlink"
+			if fi.IsDir() {
+				op = "rmdir"
+			}
+			return nil, false, fsErr(op, p, err)
+		}
+		return nil, false, nil
+	}
+	return nil, false, &apiError{400, "E_REMOTE_OP", "Unknown Nimbus sandbox operation: " + c.op}
+}
+
+// readFile reads a whole file; ok is false when it does not exist.
+func (sb *sandbox) readFile(p, r string) ([]byte, bool, *apiError) {
+	f, err := sb.root.Open(r)
+	if isNotExist(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fsErr("open", p, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, false, fsErr("open", p, err)
+	}
+	if fi.IsDir() {
+		return nil, false, fsErr("read", p, syscall.EISDIR)
+	}
+	limit := sb.s.opts.ReadLimit
+	if fi.Size() > limit {
+		return nil, false, rpcErr(fmt.Sprintf("filesystem RPC read payload of %d bytes exceeds the %d-byte limit", fi.Size(), limit))
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, false, fsErr("read", p, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, false, rpcErr(fmt.Sprintf("filesystem RPC read payload of more than %d bytes exceeds the %d-byte limit", limit, limit))
+	}
+	return data, true, nil
+}
+
+// writeFile replaces a file's content; the parent must exist.
+func (sb *sandbox) writeFile(p, r string, data []byte) *apiError {
+	if r == "." {
+		return fsErr("open", p, syscall.EISDIR)
+	}
+	f, err := sb.root.OpenFile(r, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fsErr("open", p, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return fsErr("write", p, err)
+	}
+	if err := f.Close(); err != nil {
+		return fsErr("close", p, err)
+	}
+	return nil
+}
+
+// statResult is the stat shape: the full st_mode (type bits included, as
+// Node reports it), times in milliseconds.
+func statResult(fi fs.FileInfo) map[string]any {
+	out := map[string]any{
+		"type":  typeName(fi.Mode().Type()),
+		"size":  fi.Size(),
+		"mtime": fi.ModTime().UnixMilli(),
+		"mode":  unixMode(fi.Mode()),
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		out["mode"] = uint32(st.Mode)
+		out["ino"] = st.Ino
+		out["uid"] = st.Uid
+		out["gid"] = st.Gid
+		out["ctime"] = ctimeMs(st)
+		out["atime"] = atimeMs(st)
+	}
+	return out
+}
+
+func typeName(t fs.FileMode) string {
+	switch {
+	case t&fs.ModeDir != 0:
+		return "directory"
+	case t&fs.ModeSymlink != 0:
+		return "symlink"
+	case t&fs.ModeNamedPipe != 0:
+		return "fifo"
+	case t&fs.ModeSocket != 0:
+		return "socket"
+	case t&fs.ModeCharDevice != 0:
+		return "character-device"
+	case t&fs.ModeDevice != 0:
+		return "block-device"
+	case t&fs.ModeIrregular != 0:
+		return "unknown"
+	}
+	return "file"
+}
+
+func unixMode(m fs.FileMode) uint32 {
+	out := uint32(m.Perm())
+	switch {
+	case m.IsDir():
+		out |= syscall.S_IFDIR
+	case m&fs.ModeSymlink != 0:
+		out |= syscall.S_IFLNK
+	default:
+		out |= syscall.S_IFREG
+	}
+	if m&fs.ModeSetuid != 0 {
+		out |= syscall.S_ISUID
+	}
+	if m&fs.ModeSetgid != 0 {
+		out |= syscall.S_ISGID
+	}
+	if m&fs.ModeSticky != 0 {
+		out |= syscall.S_ISVTX
+	}
+	return out
+}
+
+// fileMode converts a numeric chmod mode (e.g. 0o755) to an fs.FileMode.
+func fileMode(m uint32) fs.FileMode {
+	out := fs.FileMode(m & 0o777)
+	if m&syscall.S_ISUID != 0 {
+		out |= fs.ModeSetuid
+	}
+	if m&syscall.S_ISGID != 0 {
+		out |= fs.ModeSetgid
+	}
+	if m&syscall.S_ISVTX != 0 {
+		out |= fs.ModeSticky
+	}
+	return out
+}
+
+// validText reports whether b is UTF-8 text (for process logs).
+func validText(b []byte) bool { return utf8.Valid(b) }

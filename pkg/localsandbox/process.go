@@ -1,0 +1,487 @@
+package localsandbox
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unicode/utf8"
+)
+
+// Log ring limits, as the session's: 64 KiB per process in chunks of at
+// most 4 KiB; at most maxLogPIDs processes are remembered after exit, for
+// logRetention.
+const (
+	logRingBytes  = 64 << 10
+	logChunkBytes = 4 << 10
+	maxLogPIDs    = 500
+	logRetention  = 10 * time.Minute
+	defaultLines  = 200
+)
+
+// proc is a startProcess process: its log ring, stdin and exit.
+type proc struct {
+	sb      *sandbox
+	pid     int64
+	command string
+	cwd     string
+	execID  string
+	start   time.Time
+	restart string
+
+	mu        sync.Mutex
+	cmd       *exec.Cmd
+	stdin     io.WriteCloser
+	chunks    []logChunk
+	size      int
+	next      int64
+	pending   []byte // an incomplete UTF-8 sequence held for the next chunk
+	end       time.Time
+	exitCode  *int
+	exitAt    int64
+	reason    string
+	killedBy  string
+	restarts  int
+	endedChan chan struct{}
+}
+
+type logChunk struct {
+	seq    int64
+	ts     int64
+	stream string
+	data   string
+	binary bool
+}
+
+func (p *proc) exited() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.exitCode != nil
+}
+
+// kill signals the process group; it reports whether the process was
+// running.
+func (p *proc) kill(sig syscall.Signal, why string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.exitCode != nil || p.cmd == nil || p.cmd.Process == nil {
+		return false
+	}
+	if why != "" {
+		p.killedBy = why
+	}
+	if err := syscall.Kill(-p.cmd.Process.Pid, sig); err != nil {
+		return false
+	}
+	return true
+}
+
+// appendLog adds output to the ring, in chunks of at most 4 KiB, evicting
+// the oldest chunks beyond 64 KiB.
+func (p *proc) appendLog(stream string, b []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	data := append(p.pending, b...)
+	p.pending = nil
+	// Hold back a trailing incomplete UTF-8 sequence.
+	if cut := incompleteTail(data); cut > 0 {
+		p.pending = append([]byte(nil), data[len(data)-cut:]...)
+		data = data[:len(data)-cut]
+	}
+	now := p.sb.s.opts.Now().UnixMilli()
+	for len(data) > 0 {
+		n := min(len(data), logChunkBytes)
+		piece := data[:n]
+		data = data[n:]
+		ch := logChunk{seq: p.next, ts: now, stream: stream}
+		if validText(piece) {
+			ch.data = string(piece)
+		} else {
+			ch.data, ch.binary = "["+strconv.Itoa(len(piece))+" bytes of binary output]", true
+		}
+		p.next++
+		p.chunks = append(p.chunks, ch)
+		p.size += len(ch.data)
+		for p.size > logRingBytes && len(p.chunks) > 1 {
+			p.size -= len(p.chunks[0].data)
+			p.chunks = p.chunks[1:]
+		}
+	}
+}
+
+// incompleteTail returns how many trailing bytes form the start of a UTF-8
+// sequence that is not complete yet (0 to 3).
+func incompleteTail(b []byte) int {
+	for i := 1; i <= 3 && i <= len(b); i++ {
+		c := b[len(b)-i]
+		if c < 0x80 {
+			return 0
+		}
+		if c >= 0xC0 {
+			need := 2
+			if c >= 0xF0 {
+				need = 4
+			} else if c >= 0xE0 {
+				need = 3
+			}
+			if need > i && utf8.RuneStart(c) {
+				return i
+			}
+			return 0
+		}
+	}
+	return 0
+}
+
+type procWriter struct {
+	p      *proc
+	stream string
+}
+
+func (w procWriter) Write(b []byte) (int, error) {
+	w.p.appendLog(w.stream, b)
+	return len(b), nil
+}
+
+func (p *proc) info() map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	state := "running"
+	var exit, end any
+	if p.exitCode != nil {
+		state = "exited"
+		if p.reason != "" {
+			state = "killed"
+		}
+		exit, end = *p.exitCode, p.end.UnixMilli()
+	}
+	out := map[string]any{
+		"pid": p.pid, "command": p.command, "argv": []string{p.command}, "cwd": p.cwd,
+		"state": state, "exitCode": exit, "startTime": p.start.UnixMilli(), "endTime": end,
+		"longRunning": true, "attachedTty": false,
+	}
+	if p.execID != "" {
+		out["execId"] = p.execID
+	}
+	return out
+}
+
+// startProcess starts a background process and returns once it has a pid.
+func (sb *sandbox) startProcess(c *call) (any, bool, *apiError) {
+	if sb.s.opts.NoBackground {
+		return nil, false, rpcErr("background processes are not available with this backend: " + sb.s.opts.NoBackgroundHint)
+	}
+	command, aerr := c.str(0, "command")
+	if aerr != nil {
+		return nil, false, aerr
+	}
+	o, aerr := c.execOpts(1)
+	if aerr != nil {
+		return nil, false, aerr
+	}
+	restart, _ := o["restart"].(string)
+	if v, has := o["restart"]; has && restart != "never" && restart != "on-failure" {
+		return nil, false, rpcErr("restart must be 'never' or 'on-failure', got " + jsString(v))
+	}
+	if _, has := o["shellId"]; has {
+		// A background process never holds a named shell.
+		delete(o, "shellId")
+	}
+	req, aerr := sb.prepare(c, command, command, o)
+	if aerr != nil {
+		return nil, false, aerr
+	}
+	sb.mu.Lock()
+	if len(sb.procs) >= maxLogPIDs {
+		sb.pruneLocked()
+	}
+	pid := sb.nextPID
+	sb.nextPID++
+	sb.mu.Unlock()
+	p := &proc{sb: sb, pid: pid, command: command, cwd: req.cwd, start: sb.s.opts.Now(), restart: restart, endedChan: make(chan struct{})}
+	p.execID, _ = o["execId"].(string)
+	if err := sb.spawn(p, req); err != nil {
+		return nil, false, rpcErr("cannot start process: " + err.Error())
+	}
+	sb.mu.Lock()
+	sb.procs[pid] = p
+	sb.mu.Unlock()
+	info := p.info()
+	return map[string]any{"command": command, "pid": pid, "startedAt": p.start.UnixMilli(), "process": info, "ports": []any{}}, true, nil
+}
+
+// spawn starts (or restarts) the process and a goroutine that waits for it.
+func (sb *sandbox) spawn(p *proc, req *execReq) error {
+	cmd := exec.Command(sb.s.opts.Shell, "-c", req.script)
+	cmd.Dir, cmd.Env = req.hostCwd, req.env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdout = procWriter{p, "stdout"}
+	cmd.Stderr = procWriter{p, "stderr"}
+	// Stdout and Stderr are not *os.File, so Wait also waits for the
+	// copying; a background job holding them open is cut off after this.
+	cmd.WaitDelay = time.Second
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	if req.stdin != nil {
+		go func(s string) { _, _ = io.WriteString(stdin, s) }(*req.stdin)
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.cmd, p.stdin = cmd, stdin
+	p.mu.Unlock()
+	var timer *time.Timer
+	if req.timeout > 0 {
+		timer = time.AfterFunc(time.Duration(req.timeout*float64(time.Millisecond)), func() {
+			if p.kill(syscall.SIGKILL, "timeout") {
+				p.appendLog("stderr", []byte("command timed out after "+strconv.FormatFloat(req.timeout, 'f', -1, 64)+"ms\n"))
+			}
+		})
+	}
+	go func() {
+		_ = cmd.Wait()
+		if timer != nil {
+			timer.Stop()
+		}
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		code := cmd.ProcessState.ExitCode()
+		reason := ""
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal())
+			reason = signalName(ws.Signal())
+		}
+		p.mu.Lock()
+		if p.killedBy == "timeout" {
+			code, reason = 124, "timeout"
+		}
+		again := p.restart == "on-failure" && code != 0 && p.killedBy == "" && p.restarts < 5
+		if again {
+			p.restarts++
+			p.mu.Unlock()
+			time.Sleep(time.Duration(p.restarts) * 200 * time.Millisecond)
+			sb.mu.Lock()
+			closed := sb.closed
+			sb.mu.Unlock()
+			if !closed && sb.spawn(p, req) == nil {
+				return
+			}
+			p.mu.Lock()
+		}
+		if len(p.pending) > 0 {
+			pend := p.pending
+			p.pending = nil
+			p.mu.Unlock()
+			p.appendLog("stdout", pend)
+			p.mu.Lock()
+		}
+		p.exitCode = &code
+		p.end = sb.s.opts.Now()
+		p.exitAt = p.end.UnixMilli()
+		p.reason = reason
+		p.mu.Unlock()
+		close(p.endedChan)
+	}()
+	return nil
+}
+
+// pruneLocked forgets the oldest exited processes beyond the limits.
+func (sb *sandbox) pruneLocked() {
+	cutoff := sb.s.opts.Now().Add(-logRetention)
+	for pid, p := range sb.procs {
+		p.mu.Lock()
+		old := p.exitCode != nil && (p.end.Before(cutoff) || len(sb.procs) >= maxLogPIDs)
+		p.mu.Unlock()
+		if old {
+			delete(sb.procs, pid)
+		}
+	}
+}
+
+var signals = map[string]syscall.Signal{
+	"SIGTERM": syscall.SIGTERM, "SIGINT": syscall.SIGINT, "SIGKILL": syscall.SIGKILL,
+	"SIGHUP": syscall.SIGHUP, "SIGQUIT": syscall.SIGQUIT, "SIGUSR1": syscall.SIGUSR1,
+	"SIGUSR2": syscall.SIGUSR2, "SIGSTOP": syscall.SIGSTOP, "SIGCONT": syscall.SIGCONT,
+	"SIGWINCH": syscall.SIGWINCH,
+}
+
+func signalName(s os.Signal) string {
+	for n, v := range signals {
+		if v == s {
+			return n
+		}
+	}
+	return s.String()
+}
+
+func (sb *sandbox) proc(pid int64) *proc {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	return sb.procs[pid]
+}
+
+func (sb *sandbox) processOp(c *call) (any, bool, *apiError) {
+	if c.op == "listProcesses" {
+		sb.mu.Lock()
+		sb.pruneLocked()
+		ps := make([]*proc, 0, len(sb.procs))
+		for _, p := range sb.procs {
+			ps = append(ps, p)
+		}
+		sb.mu.Unlock()
+		out := make([]any, 0, len(ps))
+		for _, p := range ps {
+			out = append(out, p.info())
+		}
+		sortByPID(out)
+		return out, true, nil
+	}
+	f, aerr := c.num(0, "pid")
+	if aerr != nil {
+		return nil, false, aerr
+	}
+	pid := int64(f)
+	ack := func(ok bool) (any, bool, *apiError) { return map[string]any{"ok": ok, "pid": pid}, true, nil }
+	p := sb.proc(pid)
+	switch c.op {
+	case "processLogs":
+		return sb.logs(c, pid, p)
+	case "killProcess":
+		return ack(p != nil && p.kill(syscall.SIGKILL, "SIGKILL"))
+	case "signalProcess":
+		name, aerr := c.str(1, "signal")
+		if aerr != nil {
+			return nil, false, aerr
+		}
+		sig, ok := signals[strings.ToUpper(name)]
+		if !ok {
+			if n, err := strconv.Atoi(name); err == nil && n > 0 && n < 65 {
+				sig, ok = syscall.Signal(n), true
+			}
+		}
+		if !ok {
+			return nil, false, rpcErr("Unknown signal: " + name)
+		}
+		return ack(p != nil && p.kill(sig, ""))
+	case "writeProcessInput":
+		data, aerr := c.str(1, "data")
+		if aerr != nil {
+			return nil, false, aerr
+		}
+		if p == nil || p.exited() {
+			return ack(false)
+		}
+		p.mu.Lock()
+		in := p.stdin
+		p.mu.Unlock()
+		_, err := io.WriteString(in, data)
+		return ack(err == nil)
+	case "endProcessInput":
+		if p == nil || p.exited() {
+			return ack(false)
+		}
+		p.mu.Lock()
+		in := p.stdin
+		p.mu.Unlock()
+		return ack(in.Close() == nil)
+	default: // resizeProcess
+		o := c.obj(1)
+		for _, k := range []string{"columns", "rows"} {
+			if _, ok := jsNumber(o[k], o[k] != nil); !ok {
+				return nil, false, argErr(k + " must be a number")
+			}
+		}
+		// Local processes have no terminal to resize.
+		return ack(false)
+	}
+}
+
+func (sb *sandbox) logs(c *call, pid int64, p *proc) (any, bool, *apiError) {
+	o := c.obj(1)
+	opt := map[string]int64{}
+	for _, k := range []string{"cursor", "lines", "bytes"} {
+		v, has := o[k]
+		if !has || v == nil {
+			continue
+		}
+		f, ok := jsNumber(v, true)
+		if !ok || f < 0 || f != float64(int64(f)) {
+			return nil, false, argErr(k + " must be a non-negative integer")
+		}
+		opt[k] = int64(f)
+	}
+	if p == nil {
+		return nil, false, rpcErr(fmt.Sprintf("no such process: %d", pid))
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var chunks []logChunk
+	truncated := false
+	if cur, ok := opt["cursor"]; ok {
+		for _, ch := range p.chunks {
+			if ch.seq >= cur {
+				chunks = append(chunks, ch)
+			}
+		}
+		truncated = len(p.chunks) > 0 && p.chunks[0].seq > cur
+	} else {
+		i := len(p.chunks)
+		if b, ok := opt["bytes"]; ok {
+			total := int64(0)
+			for i > 0 && total+int64(len(p.chunks[i-1].data)) <= b {
+				i--
+				total += int64(len(p.chunks[i].data))
+			}
+		} else {
+			lines := int64(defaultLines)
+			if l, ok := opt["lines"]; ok {
+				lines = l
+			}
+			count := int64(0)
+			for i > 0 {
+				n := int64(strings.Count(p.chunks[i-1].data, "\n"))
+				if count+n > lines && count > 0 || lines == 0 {
+					break
+				}
+				i--
+				count += n
+			}
+		}
+		chunks = p.chunks[i:]
+		truncated = len(p.chunks) > 0 && p.chunks[0].seq > 0 && i == 0
+	}
+	out := make([]any, 0, len(chunks))
+	var text strings.Builder
+	for _, ch := range chunks {
+		m := map[string]any{"seq": ch.seq, "ts": ch.ts, "stream": ch.stream, "data": ch.data}
+		if ch.binary {
+			m["binary"] = true
+		}
+		out = append(out, m)
+		text.WriteString(ch.data)
+	}
+	var exit any
+	if p.exitCode != nil {
+		e := map[string]any{"code": *p.exitCode, "at": p.exitAt}
+		if p.reason != "" {
+			e["reason"] = p.reason
+		}
+		exit = e
+	}
+	return map[string]any{"pid": pid, "chunks": out, "text": text.String(), "cursor": p.next, "truncated": truncated, "exit": exit}, true, nil
+}
+
+func sortByPID(l []any) {
+	for i := 1; i < len(l); i++ {
+		for j := i; j > 0 && l[j].(map[string]any)["pid"].(int64) < l[j-1].(map[string]any)["pid"].(int64); j-- {
+			l[j], l[j-1] = l[j-1], l[j]
+		}
+	}
+}

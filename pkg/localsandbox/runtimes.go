@@ -1,0 +1,227 @@
+package localsandbox
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// hostRuntime is a runtime the host provides on PATH.
+type hostRuntime struct {
+	name    string
+	bins    []string // found binaries, first is the main one
+	paths   []string // their absolute paths
+	version string
+}
+
+// runtimeBins lists, per runtime name, the binaries that provide it; the
+// first one found is the interpreter.
+var runtimeBins = []struct {
+	name string
+	bins []string
+}{
+	{"node", []string{"node", "npm", "npx"}},
+	{"bun", []string{"bun"}},
+	{"npm", []string{"npm"}},
+	{"git", []string{"git"}},
+	{"python", []string{"python3", "python", "pip3", "pip"}},
+	{"ruby", []string{"ruby", "gem"}},
+	{"clang", []string{"clang"}},
+	{"shell", []string{"sh"}},
+}
+
+// lookPath finds bin on the PATH of the commands' environment (never the
+// server's own).
+func (s *Server) lookPath(bin string) string {
+	if strings.Contains(bin, "/") {
+		return bin
+	}
+	pathVar := "/usr/local/bin:/usr/bin:/bin"
+	for _, kv := range s.opts.HostEnv {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	for _, dir := range filepath.SplitList(pathVar) {
+		if dir == "" {
+			continue
+		}
+		p := filepath.Join(dir, bin)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+// hostRuntime returns the runtime name if the host has it (no version).
+func (s *Server) hostRuntime(_ context.Context, name string) *hostRuntime {
+	for _, rb := range runtimeBins {
+		if rb.name != name {
+			continue
+		}
+		rt := &hostRuntime{name: name}
+		for _, b := range rb.bins {
+			if b == "sh" {
+				rt.bins, rt.paths = append(rt.bins, b), append(rt.paths, s.opts.Shell)
+				continue
+			}
+			if p := s.lookPath(b); p != "" {
+				rt.bins, rt.paths = append(rt.bins, b), append(rt.paths, p)
+			}
+		}
+		if len(rt.bins) == 0 || (name == "python" && !strings.HasPrefix(rt.bins[0], "python")) || (name == "ruby" && rt.bins[0] != "ruby") || (name == "node" && rt.bins[0] != "node") {
+			return nil
+		}
+		return rt
+	}
+	return nil
+}
+
+var versionRE = regexp.MustCompile(`\d+(\.\d+)+`)
+
+// hostRuntimes detects every runtime with its version, once per server.
+func (s *Server) hostRuntimes(ctx context.Context) []hostRuntime {
+	s.rtOnce.Do(func() {
+		var found []hostRuntime
+		for _, rb := range runtimeBins {
+			if rt := s.hostRuntime(ctx, rb.name); rt != nil {
+				found = append(found, *rt)
+			}
+		}
+		var wg sync.WaitGroup
+		for i := range found {
+			if found[i].name == "shell" {
+				continue
+			}
+			wg.Add(1)
+			go func(rt *hostRuntime) {
+				defer wg.Done()
+				vctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				defer cancel()
+				cmd := exec.CommandContext(vctx, rt.paths[0], "--version")
+				cmd.Env = s.opts.HostEnv
+				out, _ := cmd.CombinedOutput()
+				rt.version = versionRE.FindString(string(out))
+			}(&found[i])
+		}
+		wg.Wait()
+		s.rt = found
+	})
+	return s.rt
+}
+
+// notLocal explains a missing runtime.
+func notLocal(name string) string {
+	return name + " is not available locally: the local backend uses the host's runtimes and cannot install them; install " + name + " on this machine"
+}
+
+func (sb *sandbox) runtimeOp(ctx context.Context, c *call) (any, bool, *apiError) {
+	switch c.op {
+	case "listRuntimes":
+		inst := []any{}
+		for _, rt := range sb.s.hostRuntimes(ctx) {
+			inst = append(inst, map[string]any{
+				"name": rt.name, "version": rt.version, "root": filepath.Dir(rt.paths[0]),
+				"abi": "host", "bins": rt.bins, "sizeBytes": 0, "license": "",
+			})
+		}
+		return map[string]any{"installed": inst, "available": []any{}}, true, nil
+	case "installRuntime":
+		spec, aerr := c.str(0, "spec")
+		if aerr != nil {
+			return nil, false, aerr
+		}
+		if aerr := c.policy(spec, "onDemand"); aerr != nil {
+			return nil, false, aerr
+		}
+		return sb.install(ctx, spec), true, nil
+	default: // ensureRuntimes
+		v, _ := c.arg(0)
+		l, ok := v.([]any)
+		if !ok {
+			return nil, false, argErr("specs must be an array")
+		}
+		var specs []string
+		for _, x := range l {
+			sp, ok := x.(string)
+			if !ok {
+				return nil, false, argErr("specs must be an array of strings")
+			}
+			if aerr := c.policy(sp, "onDemand"); aerr != nil {
+				return nil, false, aerr
+			}
+			specs = append(specs, sp)
+		}
+		out := []any{}
+		for _, sp := range specs {
+			out = append(out, sb.install(ctx, sp))
+		}
+		return out, true, nil
+	}
+}
+
+// install answers an install locally: a runtime the host has is already
+// there; anything else cannot be installed by this backend.
+func (sb *sandbox) install(ctx context.Context, spec string) map[string]any {
+	name, _, _ := strings.Cut(spec, "@")
+	if rt := sb.s.hostRuntime(ctx, name); rt != nil {
+		return map[string]any{"spec": spec, "exitCode": 0, "stdout": name + " is provided by the host (" + rt.paths[0] + ")\n", "stderr": ""}
+	}
+	return map[string]any{"spec": spec, "exitCode": 1, "stdout": "", "stderr": "runtime installs are not available locally: " + notLocal(name) + "\n"}
+}
+
+// codeScript turns runCode's code into the command it reports and the
+// script it runs, after the runtime policy check. missing is set (and the
+// command not run) when the host lacks the interpreter.
+func (sb *sandbox) codeScript(ctx context.Context, c *call, code string, o map[string]any) (command, script, missing string, aerr *apiError) {
+	lang, _ := o["language"].(string)
+	if lang == "" {
+		lang = "javascript"
+	}
+	install, _ := o["install"].(string)
+	q := shellQuote(code)
+	var rtName, flag, shown string
+	switch lang {
+	case "python", "ruby":
+		action := "use"
+		if install == "ifMissing" {
+			action = "onDemand"
+		}
+		if aerr := c.policy(lang, action); aerr != nil {
+			return "", "", "", aerr
+		}
+		rtName, flag, shown = lang, "-c", "python"
+		if lang == "ruby" {
+			flag, shown = "-e", "ruby"
+		}
+	case "shell":
+		if aerr := c.policy("shell", "use"); aerr != nil {
+			return "", "", "", aerr
+		}
+		return code, code, "", nil
+	case "javascript", "typescript":
+		if aerr := c.policy("node", "use"); aerr != nil {
+			return "", "", "", aerr
+		}
+		rtName, flag, shown = "node", "-e", "node"
+	default:
+		return "", "", "", rpcErr("Unsupported runCode language: " + lang)
+	}
+	command = shown + " " + flag + " " + q
+	rt := sb.s.hostRuntime(ctx, rtName)
+	if rt == nil {
+		return command, "", notLocal(rtName) + "\n", nil
+	}
+	return command, shellQuote(rt.paths[0]) + " " + flag + " " + q, "", nil
+}
+
+// shellQuote single-quotes s for /bin/sh.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,161 @@
+package localsandbox
+
+import (
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// sandbox is one live sandbox: its directory, opened as an os.Root, and the
+// processes, named shells and ports of this server instance.
+type sandbox struct {
+	s    *Server
+	do   string
+	id   string
+	dir  string
+	root *os.Root
+
+	mu       sync.Mutex
+	shells   map[string]*shell
+	procs    map[int64]*proc
+	running  map[*exec.Cmd]struct{}
+	ports    map[int]*portEntry
+	revision int64
+	nextPID  int64
+	closed   bool
+}
+
+func openSandbox(s *Server, do, id string) (*sandbox, error) {
+	// The directory name is the whole DO name: it always contains ':', so
+	// it can never be "." or ".." whatever the id.
+	dir := s.SandboxDir(do)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{"home/user", "tmp"} {
+		if err := root.MkdirAll(d, 0o755); err != nil {
+			_ = root.Close()
+			return nil, err
+		}
+	}
+	return &sandbox{
+		s: s, do: do, id: id, dir: dir, root: root,
+		shells:  map[string]*shell{},
+		procs:   map[int64]*proc{},
+		running: map[*exec.Cmd]struct{}{},
+		ports:   map[int]*portEntry{},
+		nextPID: 1000001,
+	}, nil
+}
+
+// shutdown kills every running command and process (their whole process
+// groups), waits for them, and closes the root. It returns how many were
+// running.
+func (sb *sandbox) shutdown() int {
+	sb.mu.Lock()
+	sb.closed = true
+	var cmds []*exec.Cmd
+	for c := range sb.running {
+		cmds = append(cmds, c)
+	}
+	var procs []*proc
+	for _, p := range sb.procs {
+		procs = append(procs, p)
+	}
+	sb.mu.Unlock()
+	killed := 0
+	for _, c := range cmds {
+		killGroup(c)
+		killed++
+	}
+	for _, p := range procs {
+		if p.kill(syscall.SIGKILL, "destroyed") {
+			killed++
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		sb.mu.Lock()
+		n := len(sb.running)
+		for _, p := range sb.procs {
+			if !p.exited() {
+				n++
+			}
+		}
+		sb.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_ = sb.root.Close()
+	return killed
+}
+
+// killGroup kills the process group led by c's process.
+func killGroup(c *exec.Cmd) {
+	if c.Process != nil {
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+// track registers a running command so destroy can kill it; it fails once
+// the sandbox is being destroyed.
+func (sb *sandbox) track(c *exec.Cmd) bool {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	if sb.closed {
+		return false
+	}
+	sb.running[c] = struct{}{}
+	return true
+}
+
+func (sb *sandbox) untrack(c *exec.Cmd) {
+	sb.mu.Lock()
+	delete(sb.running, c)
+	sb.mu.Unlock()
+}
+
+// cleanPath normalises a sandbox path: extra slashes and dot segments go,
+// ".." stops at "/".
+func cleanPath(p string) string { return path.Clean("/" + p) }
+
+// rel maps a sandbox path to a name inside the root.
+func rel(p string) string {
+	r := strings.TrimPrefix(cleanPath(p), "/")
+	if r == "" {
+		return "."
+	}
+	return r
+}
+
+// hostDir maps a sandbox directory to its host path after checking through
+// the root that it is a directory inside the sandbox.
+func (sb *sandbox) hostDir(p string) (string, *apiError) {
+	fi, err := sb.root.Stat(rel(p))
+	if err != nil {
+		return "", fsErr("chdir", p, err)
+	}
+	if !fi.IsDir() {
+		return "", fsErr("chdir", p, syscall.ENOTDIR)
+	}
+	return filepath.Join(sb.dir, filepath.FromSlash(rel(p))), nil
+}
+
+// ensureDir creates a sandbox directory (the root) if needed.
+func (sb *sandbox) ensureDir(p string) *apiError {
+	if err := sb.root.MkdirAll(rel(p), 0o755); err != nil {
+		return fsErr("mkdir", p, err)
+	}
+	return nil
+}

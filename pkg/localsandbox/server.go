@@ -1,0 +1,322 @@
+// Package localsandbox is a Nimbus sandbox backend that runs on the local
+// machine: an http.Handler speaking the remote sandbox API of a Nimbus
+// Worker (POST <base>/sandboxes/<id>/rpc, DELETE /s/<id>/, path-style port
+// previews /s/<id>/port/<n>/), with the same auth, envelope, codes,
+// statuses and exec stream framing, so the sandbox client and every
+// `nimbus sandbox` command work against it unchanged.
+//
+// Each sandbox is a directory under the data directory named by its Durable
+// Object name (<tenant>:<subject or _>:<id>); sandbox paths such as
+// /home/user/x map inside it and every file operation goes through os.Root,
+// so no path, ".." or symlink reaches outside. Commands run as the local
+// user with /bin/sh: this is a development backend, not a security
+// boundary.
+package localsandbox
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// DefaultBasePath is the API mount point used when Options.BasePath is "".
+const DefaultBasePath = "/api/nimbus/v1"
+
+// DefaultReadLimit is the largest file a single read returns, as the
+// Worker's 28 MiB filesystem RPC envelope.
+const DefaultReadLimit int64 = 29360128
+
+// DefaultShell runs every command.
+const DefaultShell = "/bin/sh"
+
+// Runtimes is a profile's runtime policy (profile.runtimes).
+type Runtimes struct {
+	// Preinstall is the ready op's list; it overrides the client's.
+	Preinstall []string
+	// OnDemand nil means installs are allowed by policy.
+	OnDemand *bool
+	// Allow nil means every runtime is allowed.
+	Allow []string
+}
+
+// Profile is a server-side sandbox profile.
+type Profile struct {
+	// Root is the default cwd when the request names none.
+	Root string
+	// Runtimes is the runtime policy; nil allows everything.
+	Runtimes *Runtimes
+}
+
+// Options configure a Server.
+type Options struct {
+	// DataDir holds one directory per sandbox (under DataDir/sandboxes). It
+	// is required.
+	DataDir string
+	// Secret is JWT_SECRET; without it every request answers 500
+	// E_AUTH_CONFIG_MISSING, as a Worker without a secret does.
+	Secret string
+	// PreviousSecret is JWT_SECRET_PREVIOUS (rotation window).
+	PreviousSecret string
+	// BasePath is the API mount point; "" means DefaultBasePath.
+	BasePath string
+	// RequiredScopes are the scopes of the rpc route; nil means
+	// ["sandbox:use"].
+	RequiredScopes []string
+	// Profiles by name; "default" is the fallback.
+	Profiles map[string]Profile
+	// HostEnv is the environment commands start from (typically PATH,
+	// LANG, TERM…); HOME, TMPDIR, PWD and NIMBUS_SANDBOX_ID are set per
+	// sandbox. The server never reads its own process environment, so
+	// secrets such as JWT_SECRET only reach commands if the caller puts
+	// them here.
+	HostEnv []string
+	// Shell is the shell commands run with; "" means /bin/sh.
+	Shell string
+	// ReadLimit bounds single reads; 0 means DefaultReadLimit.
+	ReadLimit int64
+	// MaxBufferedOutput bounds what buffered exec and runCode keep of each
+	// of stdout and stderr; 0 means 32 MiB. execStream has no limit.
+	MaxBufferedOutput int
+	// NoBackground refuses startProcess: an in-process backend that lives
+	// only as long as one CLI command cannot keep processes running.
+	NoBackground bool
+	// NoBackgroundHint is the advice given when startProcess is refused.
+	NoBackgroundHint string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the local backend. Create it with New and release it with
+// Close, which kills every process it started.
+type Server struct {
+	opts     Options
+	verifier token.Verifier
+	root     string
+
+	mu        sync.Mutex
+	sandboxes map[string]*sandbox
+	closed    bool
+
+	rtOnce sync.Once
+	rt     []hostRuntime
+}
+
+var idRule = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+
+// ValidID reports whether id satisfies the sandbox id rule.
+func ValidID(id string) bool { return idRule.MatchString(id) }
+
+// New checks opts and prepares the data directory (mode 0700).
+func New(opts Options) (*Server, error) {
+	if opts.DataDir == "" {
+		return nil, &Error{Code: CodeConfig, Message: "localsandbox: a data directory is required"}
+	}
+	abs, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return nil, &Error{Code: CodeConfig, Message: "localsandbox: bad data directory", Err: err}
+	}
+	opts.DataDir = abs
+	opts.BasePath = "/" + strings.Trim(strings.TrimSpace(opts.BasePath), "/")
+	if opts.BasePath == "/" {
+		opts.BasePath = DefaultBasePath
+	}
+	if opts.RequiredScopes == nil {
+		opts.RequiredScopes = []string{token.ScopeSandboxUse}
+	}
+	if opts.Shell == "" {
+		opts.Shell = DefaultShell
+	}
+	if opts.ReadLimit <= 0 {
+		opts.ReadLimit = DefaultReadLimit
+	}
+	if opts.MaxBufferedOutput <= 0 {
+		opts.MaxBufferedOutput = 32 << 20
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	root := filepath.Join(abs, "sandboxes")
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, &Error{Code: CodeConfig, Message: "localsandbox: cannot create the data directory", Err: err}
+	}
+	return &Server{
+		opts:      opts,
+		verifier:  token.Verifier{Secret: opts.Secret, Previous: opts.PreviousSecret, Now: opts.Now},
+		root:      root,
+		sandboxes: map[string]*sandbox{},
+	}, nil
+}
+
+// DataDir returns the absolute data directory.
+func (s *Server) DataDir() string { return s.opts.DataDir }
+
+// BasePath returns the normalised API mount point.
+func (s *Server) BasePath() string { return s.opts.BasePath }
+
+// SandboxDir returns the host directory of the sandbox with Durable Object
+// name do (it may not exist yet).
+func (s *Server) SandboxDir(do string) string { return filepath.Join(s.root, do) }
+
+// Close kills every process of every sandbox and waits for them. Files
+// stay on disk: they persist until destroy, as a Worker's storage does.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	boxes := make([]*sandbox, 0, len(s.sandboxes))
+	for _, sb := range s.sandboxes {
+		boxes = append(boxes, sb)
+	}
+	s.sandboxes = map[string]*sandbox{}
+	s.mu.Unlock()
+	for _, sb := range boxes {
+		sb.shutdown()
+	}
+	return nil
+}
+
+// ServeHTTP routes the remote API, the session root and port previews.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.EscapedPath()
+	prefix := s.opts.BasePath + "/sandboxes/"
+	switch {
+	case strings.HasPrefix(p, prefix) && strings.HasSuffix(p, "/rpc"):
+		raw := strings.TrimSuffix(strings.TrimPrefix(p, prefix), "/rpc")
+		id, err := url.PathUnescape(raw)
+		if raw == "" || strings.Contains(raw, "/") || err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		s.serveRPC(w, r, id)
+	case strings.HasPrefix(p, "/s/"):
+		s.serveSession(w, r, strings.TrimPrefix(p, "/s/"))
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func apiHeaders(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+}
+
+// authenticate verifies the request's token through pkg/token and applies
+// the scope and sid pin rules; it returns the Durable Object name prefix
+// "<tn>:<sub or _>".
+func (s *Server) authenticate(r *http.Request, id string, scopes []string) (*token.Verified, *apiError) {
+	if s.opts.Secret == "" {
+		return nil, &apiError{500, token.CodeAuthConfigMissing, "Remote Nimbus sandbox API requires JWT_SECRET"}
+	}
+	tok, err := token.ExtractBearer(r)
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	v, err := s.verifier.Verify(tok)
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	if err := token.RequireScopes(v.Claims, scopes...); err != nil {
+		return nil, tokenError(err)
+	}
+	if err := token.RequireSessionPin(v.Claims, id); err != nil {
+		return nil, tokenError(err)
+	}
+	return v, nil
+}
+
+func tokenError(err error) *apiError {
+	var te *token.Error
+	if errors.As(err, &te) {
+		return &apiError{te.HTTPStatus, te.Code, te.Message}
+	}
+	return &apiError{500, token.CodeAuthUnknown, "Internal auth error"}
+}
+
+// destroyAllowed is destroy's extra scope rule.
+func destroyAllowed(v *token.Verified) *apiError {
+	if err := token.RequireAnyScope(v.Claims, token.ScopeSessionDestroy, token.ScopeSessionAdmin); err != nil {
+		return tokenError(err)
+	}
+	return nil
+}
+
+func (s *Server) profile(name string) Profile {
+	if p, ok := s.opts.Profiles[name]; ok {
+		return p
+	}
+	return s.opts.Profiles["default"]
+}
+
+// sandboxFor returns the live sandbox of Durable Object name do, creating
+// its directory on first use.
+func (s *Server) sandboxFor(do, id string) (*sandbox, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, &apiError{503, "E_NIMBUS_DO_OVERLOADED", "local sandbox backend is shutting down"}
+	}
+	if sb := s.sandboxes[do]; sb != nil {
+		return sb, nil
+	}
+	sb, err := openSandbox(s, do, id)
+	if err != nil {
+		return nil, rpcErr("cannot open sandbox storage: " + err.Error())
+	}
+	s.sandboxes[do] = sb
+	return sb, nil
+}
+
+// destroy kills the sandbox's processes and removes its directory; a
+// sandbox that is not loaded is still removed from disk.
+func (s *Server) destroy(do, reason string) (map[string]any, *apiError) {
+	s.mu.Lock()
+	sb := s.sandboxes[do]
+	delete(s.sandboxes, do)
+	s.mu.Unlock()
+	killed := 0
+	if sb != nil {
+		killed = sb.shutdown()
+	}
+	if err := removeTree(s.SandboxDir(do)); err != nil {
+		return nil, rpcErr("EBUSY: cannot remove sandbox storage: " + err.Error())
+	}
+	reason = strings.TrimSpace(reason)
+	if len(reason) > 200 {
+		reason = reason[:200]
+	}
+	var rv any
+	if reason != "" {
+		rv = reason
+	}
+	return map[string]any{"ok": true, "killed": killed, "destroyedAt": s.opts.Now().UnixMilli(), "reason": rv}, nil
+}
+
+// removeTree removes dir, first making directories writable so that a
+// chmod inside the sandbox cannot make destroy fail.
+func removeTree(dir string) error {
+	if err := os.RemoveAll(dir); err == nil {
+		return nil
+	}
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}
+
+func (s *Server) nowMs() int64 { return s.opts.Now().UnixMilli() }
+
+var _ http.Handler = (*Server)(nil)
+var _ = context.Background

@@ -1,0 +1,116 @@
+package localsandbox
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"sync"
+)
+
+// Transport is an http.RoundTripper that serves each request with Handler
+// in the same process: no listener, no port. Responses stream (a handler's
+// Flush delivers what was written so far), request bodies stream to the
+// handler, and closing a response body cancels the handler's request
+// context, as a client disconnect does on a real server.
+type Transport struct {
+	Handler http.Handler
+}
+
+// RoundTrip runs the handler and returns once it has written its header.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancel(req.Context())
+	in := req.Clone(ctx)
+	if in.Body == nil {
+		in.Body = http.NoBody
+	}
+	in.RemoteAddr = "127.0.0.1:0"
+	in.RequestURI = req.URL.RequestURI()
+	if in.Host == "" {
+		in.Host = req.URL.Host
+	}
+	pr, pw := io.Pipe()
+	rw := &pipeResponse{header: http.Header{}, pw: pw, ready: make(chan struct{})}
+	rw.bw = bufio.NewWriterSize(pw, 64<<10)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				rw.WriteHeader(http.StatusInternalServerError)
+			}
+			rw.WriteHeader(http.StatusOK)
+			_ = rw.bw.Flush()
+			_ = pw.Close()
+		}()
+		t.Handler.ServeHTTP(rw, in)
+	}()
+	select {
+	case <-rw.ready:
+	case <-ctx.Done():
+		cancel()
+		_ = pr.CloseWithError(ctx.Err())
+		return nil, ctx.Err()
+	}
+	return &http.Response{
+		Status:        http.StatusText(rw.status),
+		StatusCode:    rw.status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        rw.sent,
+		Body:          &pipeBody{pr: pr, cancel: cancel},
+		ContentLength: -1,
+		Request:       req,
+	}, nil
+}
+
+// pipeResponse is the handler's ResponseWriter: writes are buffered and
+// flushed into a pipe read by the client.
+type pipeResponse struct {
+	header http.Header
+	sent   http.Header
+	status int
+	pw     *io.PipeWriter
+	bw     *bufio.Writer
+	once   sync.Once
+	ready  chan struct{}
+}
+
+func (w *pipeResponse) Header() http.Header { return w.header }
+
+func (w *pipeResponse) WriteHeader(code int) {
+	w.once.Do(func() {
+		w.status = code
+		w.sent = w.header.Clone()
+		close(w.ready)
+	})
+}
+
+func (w *pipeResponse) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.bw.Write(p)
+}
+
+// Flush delivers buffered output to the client.
+func (w *pipeResponse) Flush() {
+	w.WriteHeader(http.StatusOK)
+	_ = w.bw.Flush()
+}
+
+// FlushError is Flush reporting a client that has gone away; it is what
+// http.ResponseController uses.
+func (w *pipeResponse) FlushError() error {
+	w.WriteHeader(http.StatusOK)
+	return w.bw.Flush()
+}
+
+type pipeBody struct {
+	pr     *io.PipeReader
+	cancel context.CancelFunc
+}
+
+func (b *pipeBody) Read(p []byte) (int, error) { return b.pr.Read(p) }
+
+func (b *pipeBody) Close() error {
+	b.cancel()
+	return b.pr.CloseWithError(io.ErrClosedPipe)
+}
