@@ -63,3 +63,16 @@ func (s streamWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// WriteJSONLine writes v as one compact JSON line (NDJSON), without HTML
+// escaping.
+func WriteJSONLine(w io.Writer, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
