@@ -137,6 +137,16 @@ var sandboxCmds = map[string]func(ts *testscript.TestScript, neg bool, args []st
 		}
 		srv.ResetRequests()
 	},
+	// mkbin FILE SIZE: write SIZE bytes cycling through all 256 values.
+	"mkbin": func(ts *testscript.TestScript, neg bool, args []string) {
+		n, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*7 + i/256)
+		}
+		ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
+	},
 	// fake503 OP N: the next N requests for OP answer 503 + Retry-After.
 	"fake503": func(ts *testscript.TestScript, neg bool, args []string) {
 		n, err := strconv.Atoi(args[1])
