@@ -79,7 +79,7 @@ The URL carries no credential.`,
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
-			return o.output(r, func() error {
+			return o.value(r, func() error {
 				_, err := fmt.Fprintln(o.f.IOStreams.Out, r.URL)
 				return err
 			})

@@ -190,7 +190,7 @@ func newCmdStart(o *common) *cobra.Command {
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
-			return o.output(r, func() error {
+			return o.value(r, func() error {
 				_, err := fmt.Fprintln(o.f.IOStreams.Out, r.PID)
 				return err
 			})

@@ -141,6 +141,15 @@ func (o *common) open(cmd *cobra.Command, id string, scopes []string) (*sandboxc
 	return sb, nil
 }
 
+// value prints v as JSON with --json and calls plain otherwise: for
+// commands whose answer is one value scripts capture (a pid, a URL).
+func (o *common) value(v any, plain func() error) error {
+	if o.f.JSON {
+		return cmdutil.WriteJSON(o.f.IOStreams.Out, v)
+	}
+	return plain()
+}
+
 // output writes v as JSON when output is for machines and calls human
 // otherwise.
 func (o *common) output(v any, human func() error) error {
