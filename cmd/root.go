@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	sandboxcmd "github.com/nimbus-sh/nimbus/cmd/sandbox"
+	sessioncmd "github.com/nimbus-sh/nimbus/cmd/session"
 	tokencmd "github.com/nimbus-sh/nimbus/cmd/token"
 	versioncmd "github.com/nimbus-sh/nimbus/cmd/version"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
@@ -95,6 +97,8 @@ a terminal, commands print machine-readable output.`,
 
 	root.AddCommand(
 		tokencmd.NewCmdToken(f),
+		sandboxcmd.NewCmdSandbox(f),
+		sessioncmd.NewCmdSession(f),
 		versioncmd.NewCmdVersion(f),
 	)
 	root.InitDefaultCompletionCmd()
