@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	devcmd "github.com/nimbus-sh/nimbus/cmd/dev"
 	sandboxcmd "github.com/nimbus-sh/nimbus/cmd/sandbox"
 	sessioncmd "github.com/nimbus-sh/nimbus/cmd/session"
 	tokencmd "github.com/nimbus-sh/nimbus/cmd/token"
@@ -99,6 +100,7 @@ a terminal, commands print machine-readable output.`,
 		tokencmd.NewCmdToken(f),
 		sandboxcmd.NewCmdSandbox(f),
 		sessioncmd.NewCmdSession(f),
+		devcmd.NewCmdDev(f),
 		versioncmd.NewCmdVersion(f),
 	)
 	root.InitDefaultCompletionCmd()

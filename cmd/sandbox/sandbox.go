@@ -32,6 +32,7 @@ type common struct {
 	root      string
 	tenant    string
 	sub       string
+	lo        localState
 }
 
 // NewCmdSandbox returns the `nimbus sandbox` command group.
@@ -63,6 +64,7 @@ command needs (sandbox:use, plus session:destroy for destroy).`,
 		newCmdPs(o), newCmdLogs(o), newCmdKill(o), newCmdStart(o), newCmdPorts(o),
 		newCmdReady(o), newCmdDestroy(o),
 	)
+	o.addLocal(cmd)
 	return cmd
 }
 
@@ -110,6 +112,9 @@ func (o *common) resolve(cmd *cobra.Command) (*settings, error) {
 
 // client builds a client whose tokens carry scopes (when minted).
 func (o *common) client(cmd *cobra.Command, pin bool, scopes []string) (*sandboxclient.Client, *settings, error) {
+	if o.lo.enabled {
+		return o.localClient(cmd, scopes)
+	}
 	s, err := o.resolve(cmd)
 	if err != nil {
 		return nil, nil, err

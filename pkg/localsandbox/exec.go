@@ -145,7 +145,7 @@ func envList(m map[string]string) []string {
 var errBackendClosed = errors.New("sandbox destroyed")
 
 // readBuf is the pipe read size: output frames carry at most this much.
-const readBuf = 32 << 10
+const readBuf = 256 << 10
 
 // run executes req, calling out for each piece of output (kind 1 stdout, 2
 // stderr) from one goroutine per stream. Cancelling ctx or an out error
@@ -177,6 +177,7 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 		outW.Close()
 		return 0, err
 	}
+	growPipe(outW)
 	cmd.Stdout, cmd.Stderr = outW, errW
 	var stateR, stateW *os.File
 	if req.sh != nil {

@@ -1,0 +1,167 @@
+// Package dev implements `nimbus dev`: a local Nimbus sandbox backend
+// (pkg/localsandbox) served over HTTP, and `nimbus dev token`.
+package dev
+
+import (
+	"fmt"
+	"os/user"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/localdev"
+	"github.com/nimbus-sh/nimbus/internal/tokencli"
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// NewCmdDev returns `nimbus dev`.
+func NewCmdDev(f *cmdutil.Factory) *cobra.Command {
+	var addr, data string
+	var allowRemote bool
+	cmd := &cobra.Command{
+		Use:   "dev [--addr 127.0.0.1:8787] [--data DIR]",
+		Short: "Serve a local sandbox backend for development (no account needed)",
+		Long: `Serve the Nimbus remote sandbox API on this machine, so every
+'nimbus sandbox' command (and the SDK) works without a Cloudflare account.
+
+Each sandbox is a directory under the data directory (default: the user cache
+directory, or NIMBUS_DEV_DATA); sandbox paths such as /home/user map inside it
+and file operations cannot leave it. Commands run with /bin/sh as YOU, with
+your network and your tools: this is a development backend, NOT a security
+boundary. It listens on loopback only unless --allow-remote.
+
+Tokens are verified with JWT_SECRET when it is set, otherwise with a secret
+generated once and kept (mode 0600) in the data directory; 'nimbus dev token'
+prints a token for it. It serves until interrupted.`,
+		Example: `  nimbus dev &
+  export NIMBUS_ENDPOINT=http://127.0.0.1:8787 NIMBUS_TOKEN=$(nimbus dev token)
+  nimbus sandbox exec demo -- echo hello`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if data == "" {
+				d, err := localdev.DataDir(f.Getenv)
+				if err != nil {
+					return err
+				}
+				data = d
+			}
+			secret, source := f.Getenv("JWT_SECRET"), "JWT_SECRET from the environment"
+			if secret == "" {
+				s, created, err := localdev.LoadSecret(data)
+				if err != nil {
+					return err
+				}
+				secret, source = s, "generated, kept in "+data+"/"+localdev.SecretFile
+				if !created {
+					source = "kept in " + data + "/" + localdev.SecretFile
+				}
+			}
+			ln, err := localdev.Listen(addr, allowRemote)
+			if err != nil {
+				return err
+			}
+			srv, err := localsandbox.New(localsandbox.Options{
+				DataDir: data, Secret: secret, PreviousSecret: f.Getenv("JWT_SECRET_PREVIOUS"),
+				HostEnv: localdev.HostEnv(f.Getenv), Now: f.Now,
+			})
+			if err != nil {
+				ln.Close()
+				return clierr.Wrap(err, exitcode.CantCreate, localdev.CodeSecretFile, err.Error(), "pass --data DIR")
+			}
+			defer srv.Close()
+			endpoint := "http://" + ln.Addr().String()
+			ios := f.IOStreams
+			if f.JSON {
+				if err := cmdutil.WriteJSON(ios.Out, map[string]string{"endpoint": endpoint, "dataDir": srv.DataDir()}); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintln(ios.Out, endpoint)
+			}
+			st := ios.Styles()
+			who := "you"
+			if u, err := user.Current(); err == nil {
+				who = u.Username
+			}
+			tokenCmd := "nimbus dev token"
+			if cmd.Flags().Changed("data") {
+				tokenCmd += " --data " + data
+			}
+			fmt.Fprintf(ios.ErrOut, "%s local sandbox backend listening on %s\n", st.SuccessIcon(), st.Bold(endpoint))
+			fmt.Fprintf(ios.ErrOut, "  data    %s\n", srv.DataDir())
+			fmt.Fprintf(ios.ErrOut, "  secret  %s\n", source)
+			fmt.Fprintf(ios.ErrOut, "  token   export NIMBUS_ENDPOINT=%s NIMBUS_TOKEN=$(%s)\n", endpoint, tokenCmd)
+			fmt.Fprintf(ios.ErrOut, "  try     nimbus sandbox exec demo -- echo hello\n")
+			fmt.Fprintf(ios.ErrOut, "%s development backend, not a security boundary: commands run as %s on this machine. Ctrl-C to stop.\n", st.WarningIcon(), who)
+			if err := localdev.Serve(cmd.Context(), ln, srv); err != nil {
+				return clierr.Wrap(err, exitcode.Unavailable, localdev.CodeListen, "serving failed: "+err.Error(), "")
+			}
+			fmt.Fprintln(ios.ErrOut, "stopped; sandboxes stay in "+srv.DataDir()+" until destroyed")
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&addr, "addr", localdev.DefaultAddr, "listen `ADDRESS` (host:port)")
+	fl.StringVar(&data, "data", "", "data `DIR` (default: user cache dir/nimbus/dev, or NIMBUS_DEV_DATA)")
+	fl.BoolVar(&allowRemote, "allow-remote", false, "allow a non-loopback --addr (anyone who gets a token runs commands as you)")
+	cmd.AddCommand(newCmdToken(f))
+	return cmd
+}
+
+func newCmdToken(f *cmdutil.Factory) *cobra.Command {
+	var data, tenant, sub, sid, scopes string
+	var ttl time.Duration
+	cmd := &cobra.Command{
+		Use:   "token [--data DIR] [--tenant local] [--sub S] [--sid ID] [--scopes a,b] [--ttl 24h]",
+		Short: "Print a token for the local backend of 'nimbus dev'",
+		Long: `Print a token that 'nimbus dev' accepts: signed with JWT_SECRET when it is set,
+otherwise with the secret kept in the data directory (created if needed).
+The default scopes allow everything with local sandboxes: sandbox:use,
+session:destroy and session:attach (port previews).`,
+		Example: `  export NIMBUS_TOKEN=$(nimbus dev token)
+  nimbus dev token --sid demo --scopes sandbox:use --ttl 15m`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if data == "" {
+				d, err := localdev.DataDir(f.Getenv)
+				if err != nil {
+					return err
+				}
+				data = d
+			}
+			secret := f.Getenv("JWT_SECRET")
+			if secret == "" {
+				s, _, err := localdev.LoadSecret(data)
+				if err != nil {
+					return err
+				}
+				secret = s
+			}
+			sc := localdev.DefaultScopes
+			if cmd.Flags().Changed("scopes") {
+				sc = token.ParseScopes(scopes)
+			}
+			tok, err := localdev.Mint(localdev.TokenOptions{Secret: secret, Tenant: tenant, Subject: sub, SessionID: sid, Scopes: sc, TTL: ttl, Now: f.Now})
+			if err != nil {
+				return tokencli.Error(err)
+			}
+			if f.JSON {
+				return cmdutil.WriteJSON(f.IOStreams.Out, map[string]string{"token": tok})
+			}
+			_, err = fmt.Fprintln(f.IOStreams.Out, tok)
+			return err
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&data, "data", "", "data `DIR` of 'nimbus dev' (default: user cache dir/nimbus/dev, or NIMBUS_DEV_DATA)")
+	fl.StringVar(&tenant, "tenant", localdev.DefaultTenant, "tenant (tn)")
+	fl.StringVar(&sub, "sub", "", "subject (sub)")
+	fl.StringVar(&sid, "sid", "", "pin the token to one sandbox `ID`")
+	fl.StringVar(&scopes, "scopes", "", "comma-separated scopes (default sandbox:use,session:destroy,session:attach)")
+	fl.DurationVar(&ttl, "ttl", 24*time.Hour, "lifetime (at most 720h)")
+	return cmd
+}

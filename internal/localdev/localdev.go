@@ -1,0 +1,331 @@
+// Package localdev wires the local sandbox backend (pkg/localsandbox) into
+// the CLI: where its data lives, the development secret kept next to it,
+// the environment its commands get, the listener of `nimbus dev`, and the
+// in-process client behind `nimbus sandbox --local`.
+package localdev
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// DefaultAddr is where `nimbus dev` listens (upstream's default endpoint).
+const DefaultAddr = "127.0.0.1:8787"
+
+// DefaultTenant is the tenant of local tokens, so `nimbus dev` and --local
+// reach the same sandboxes (<tenant>:<sub or _>:<id>).
+const DefaultTenant = "local"
+
+// SecretFile is the name of the generated secret in the data directory.
+const SecretFile = "jwt-secret"
+
+// DataEnv overrides the default data directory.
+const DataEnv = "NIMBUS_DEV_DATA"
+
+// Codes of the errors of this package.
+const (
+	CodeRemoteRefused = "E_DEV_REMOTE_REFUSED"
+	CodeSecretFile    = "E_DEV_SECRET_FILE"
+	CodeListen        = "E_DEV_LISTEN"
+)
+
+// DataDir is the default data directory: $NIMBUS_DEV_DATA, else nimbus/dev
+// under the user cache directory (XDG_CACHE_HOME or ~/.cache on Linux,
+// ~/Library/Caches on macOS), read through getenv.
+func DataDir(getenv func(string) string) (string, error) {
+	if d := getenv(DataEnv); d != "" {
+		return d, nil
+	}
+	var base string
+	switch runtime.GOOS {
+	case "darwin", "ios":
+		if h := getenv("HOME"); h != "" {
+			base = filepath.Join(h, "Library", "Caches")
+		}
+	default:
+		base = getenv("XDG_CACHE_HOME")
+		if base == "" || !filepath.IsAbs(base) {
+			base = ""
+			if h := getenv("HOME"); h != "" {
+				base = filepath.Join(h, ".cache")
+			}
+		}
+	}
+	if base == "" {
+		return "", clierr.New(exitcode.Config, clierr.CodeConfigMissing, "cannot find a user cache directory for the local sandboxes", "set HOME or XDG_CACHE_HOME, or "+DataEnv+"=DIR")
+	}
+	return filepath.Join(base, "nimbus", "dev"), nil
+}
+
+// hostEnvKeys are passed from the user's environment to sandbox commands:
+// what tools need to run, never credentials. Everything else (tokens,
+// JWT_SECRET, cloud keys) stays out, as on a remote sandbox.
+var hostEnvKeys = []string{
+	"PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TERM", "TZ", "USER", "LOGNAME",
+	"PYENV_ROOT", "RBENV_ROOT", "NVM_DIR", "NVM_BIN", "VOLTA_HOME", "GOROOT", "GOPATH",
+	"JAVA_HOME", "CARGO_HOME", "RUSTUP_HOME", "BUN_INSTALL", "DENO_INSTALL",
+}
+
+// HostEnv builds the base environment of sandbox commands. Toolchain
+// homes that live under the user's HOME (pyenv, rbenv, cargo…) are passed
+// explicitly, because HOME inside a sandbox is the sandbox's /home/user.
+func HostEnv(getenv func(string) string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, k := range hostEnvKeys {
+		if v := getenv(k); v != "" {
+			out = append(out, k+"="+v)
+			seen[k] = true
+		}
+	}
+	home := getenv("HOME")
+	if home != "" {
+		for k, d := range map[string]string{"PYENV_ROOT": ".pyenv", "RBENV_ROOT": ".rbenv", "CARGO_HOME": ".cargo", "RUSTUP_HOME": ".rustup", "GOPATH": "go"} {
+			if seen[k] {
+				continue
+			}
+			p := filepath.Join(home, d)
+			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+				out = append(out, k+"="+p)
+			}
+		}
+	}
+	return out
+}
+
+// LoadSecret returns the development secret stored in dataDir, creating a
+// random one (mode 0600) on first use. A secret file readable by others is
+// refused rather than used.
+func LoadSecret(dataDir string) (secret string, created bool, err error) {
+	p := filepath.Join(dataDir, SecretFile)
+	b, err := os.ReadFile(p)
+	if err == nil {
+		fi, serr := os.Stat(p)
+		if serr == nil && fi.Mode().Perm()&0o077 != 0 {
+			return "", false, clierr.New(exitcode.NoPerm, CodeSecretFile, fmt.Sprintf("the development secret %s is accessible to other users (mode %04o)", p, fi.Mode().Perm()), "run: chmod 600 "+p)
+		}
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			return "", false, clierr.New(exitcode.Config, CodeSecretFile, "the development secret "+p+" is empty", "delete it to have a new one generated")
+		}
+		return s, false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", false, clierr.Wrap(err, exitcode.CantCreate, CodeSecretFile, "cannot read the development secret "+p+": "+unwrap(err), "")
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", false, clierr.Wrap(err, exitcode.CantCreate, CodeSecretFile, "cannot create the data directory "+dataDir+": "+unwrap(err), "pass --data DIR")
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", false, err
+	}
+	secret = hex.EncodeToString(raw)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		// Another nimbus created it first: use theirs.
+		return LoadSecret(dataDir)
+	}
+	if err != nil {
+		return "", false, clierr.Wrap(err, exitcode.CantCreate, CodeSecretFile, "cannot write the development secret "+p+": "+unwrap(err), "")
+	}
+	if _, err := f.WriteString(secret + "\n"); err != nil {
+		f.Close()
+		_ = os.Remove(p)
+		return "", false, clierr.Wrap(err, exitcode.CantCreate, CodeSecretFile, "cannot write the development secret "+p+": "+unwrap(err), "")
+	}
+	if err := f.Close(); err != nil {
+		return "", false, err
+	}
+	return secret, true, nil
+}
+
+func unwrap(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// TokenOptions describe a development token.
+type TokenOptions struct {
+	Secret          string
+	Tenant, Subject string
+	SessionID       string
+	Scopes          []string
+	TTL             time.Duration
+	Now             func() time.Time
+}
+
+// DefaultScopes are those of `nimbus dev token`: everything a developer
+// does with local sandboxes, port previews included.
+var DefaultScopes = []string{token.ScopeSandboxUse, token.ScopeSessionDestroy, token.ScopeSessionAttach}
+
+// Mint returns a token for the local backend.
+func Mint(o TokenOptions) (string, error) {
+	tenant := o.Tenant
+	if tenant == "" {
+		tenant = DefaultTenant
+	}
+	in := token.Input{Tenant: &tenant, Scopes: o.Scopes, TTL: &o.TTL}
+	if o.Subject != "" {
+		in.Subject = &o.Subject
+	}
+	if o.SessionID != "" {
+		in.SessionID = &o.SessionID
+	}
+	return token.Issuer{Secret: o.Secret, Now: o.Now}.Mint(in)
+}
+
+// IsLoopback reports whether a listen address only accepts connections
+// from this machine. A host name counts only if every address it resolves
+// to is loopback.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback()
+	}
+	ips, err := net.LookupIP(host)
+	if err != nil || len(ips) == 0 {
+		return false
+	}
+	for _, ip := range ips {
+		if !ip.IsLoopback() {
+			return false
+		}
+	}
+	return true
+}
+
+// Listen opens the listener of `nimbus dev`, refusing an address reachable
+// from other machines unless allowRemote.
+func Listen(addr string, allowRemote bool) (net.Listener, error) {
+	if !allowRemote && !IsLoopback(addr) {
+		return nil, clierr.New(exitcode.Usage, CodeRemoteRefused,
+			"refusing to listen on "+addr+": it is reachable from other machines, and the local backend runs commands as you",
+			"use a loopback address such as "+DefaultAddr+", or pass --allow-remote if you really mean it")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, clierr.Wrap(err, exitcode.Unavailable, CodeListen, "cannot listen on "+addr+": "+unwrapOp(err), "is another nimbus dev running? pick another --addr")
+	}
+	return ln, nil
+}
+
+func unwrapOp(err error) string {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err.Error()
+	}
+	return err.Error()
+}
+
+// Serve serves h on ln until ctx is cancelled, then shuts down: open
+// requests get a few seconds, then the backend's processes are killed by
+// the caller's Close.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+	}
+	return nil
+}
+
+// InProcessOptions configure an in-process backend.
+type InProcessOptions struct {
+	// DataDir is the backend's data directory.
+	DataDir string
+	// Getenv supplies the commands' host environment (HostEnv).
+	Getenv func(string) string
+	// Tenant and Subject name the identity (default tenant "local").
+	Tenant, Subject string
+	// Profile and Root are the sandbox handle's.
+	Profile, Root string
+	// Now is the clock of minted tokens.
+	Now func() time.Time
+}
+
+// InProcess is a local backend served in this process through
+// localsandbox.Transport: no listener, no secret on disk. Background
+// processes are refused, since they would die with the command.
+type InProcess struct {
+	Server *localsandbox.Server
+	o      InProcessOptions
+	secret string
+}
+
+// Endpoint is the placeholder origin of in-process clients: no request
+// ever leaves the process, and port URLs built from it are visibly not
+// reachable.
+const Endpoint = "http://local.invalid"
+
+// NewInProcess opens the backend on o.DataDir with a random secret that
+// only lives in memory.
+func NewInProcess(o InProcessOptions) (*InProcess, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	secret := hex.EncodeToString(raw)
+	srv, err := localsandbox.New(localsandbox.Options{
+		DataDir:          o.DataDir,
+		Secret:           secret,
+		HostEnv:          HostEnv(o.Getenv),
+		NoBackground:     true,
+		NoBackgroundHint: "with --local the backend lives only as long as one command; run `nimbus dev` and use --endpoint " + "http://" + DefaultAddr + " to keep processes running",
+	})
+	if err != nil {
+		return nil, clierr.Wrap(err, exitcode.CantCreate, CodeSecretFile, err.Error(), "set "+DataEnv+"=DIR to use another directory")
+	}
+	if o.Tenant == "" {
+		o.Tenant = DefaultTenant
+	}
+	return &InProcess{Server: srv, o: o, secret: secret}, nil
+}
+
+// Client returns a client of the in-process backend whose tokens are
+// minted per request with scopes, pinned to the sandbox.
+func (p *InProcess) Client(scopes []string) (*sc.Client, error) {
+	ts := sc.TokenFunc(func(_ context.Context, sandboxID string) (string, error) {
+		return Mint(TokenOptions{Secret: p.secret, Tenant: p.o.Tenant, Subject: p.o.Subject, SessionID: sandboxID, Scopes: scopes, TTL: 15 * time.Minute, Now: p.o.Now})
+	})
+	return sc.New(sc.Options{
+		Endpoint:   Endpoint,
+		Tokens:     ts,
+		HTTPClient: &http.Client{Transport: &localsandbox.Transport{Handler: p.Server}},
+		UserAgent:  "nimbus-cli",
+	})
+}
+
+// Close kills whatever the commands left running and waits for it.
+func (p *InProcess) Close() error { return p.Server.Close() }
