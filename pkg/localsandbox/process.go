@@ -114,26 +114,19 @@ func (p *proc) appendLog(stream string, b []byte) {
 	}
 }
 
-// incompleteTail returns how many trailing bytes form the start of a UTF-8
-// sequence that is not complete yet (0 to 3).
+// incompleteTail returns how many trailing bytes are the start of a UTF-8
+// sequence still missing its continuation bytes (0 to 3), so a character
+// split across two reads is not mistaken for binary output.
 func incompleteTail(b []byte) int {
 	for i := 1; i <= 3 && i <= len(b); i++ {
 		c := b[len(b)-i]
-		if c < 0x80 {
-			return 0
+		if c&0xC0 == 0x80 {
+			continue
 		}
-		if c >= 0xC0 {
-			need := 2
-			if c >= 0xF0 {
-				need = 4
-			} else if c >= 0xE0 {
-				need = 3
-			}
-			if need > i && utf8.RuneStart(c) {
-				return i
-			}
-			return 0
+		if c >= 0xC2 && c <= 0xF4 && !utf8.FullRune(b[len(b)-i:]) {
+			return i
 		}
+		return 0
 	}
 	return 0
 }
