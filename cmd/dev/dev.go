@@ -4,7 +4,10 @@ package dev
 
 import (
 	"fmt"
+	"os"
+	"os/signal"
 	"os/user"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -49,20 +52,21 @@ prints a token for it. It serves until interrupted.`,
 				}
 				data = d
 			}
+			ln, err := localdev.Listen(addr, allowRemote)
+			if err != nil {
+				return err
+			}
 			secret, source := f.Getenv("JWT_SECRET"), "JWT_SECRET from the environment"
 			if secret == "" {
 				s, created, err := localdev.LoadSecret(data)
 				if err != nil {
+					ln.Close()
 					return err
 				}
 				secret, source = s, "generated, kept in "+data+"/"+localdev.SecretFile
 				if !created {
 					source = "kept in " + data + "/" + localdev.SecretFile
 				}
-			}
-			ln, err := localdev.Listen(addr, allowRemote)
-			if err != nil {
-				return err
 			}
 			srv, err := localsandbox.New(localsandbox.Options{
 				DataDir: data, Secret: secret, PreviousSecret: f.Getenv("JWT_SECRET_PREVIOUS"),
@@ -97,7 +101,11 @@ prints a token for it. It serves until interrupted.`,
 			fmt.Fprintf(ios.ErrOut, "  token   export NIMBUS_ENDPOINT=%s NIMBUS_TOKEN=$(%s)\n", endpoint, tokenCmd)
 			fmt.Fprintf(ios.ErrOut, "  try     nimbus sandbox exec demo -- echo hello\n")
 			fmt.Fprintf(ios.ErrOut, "%s development backend, not a security boundary: commands run as %s on this machine. Ctrl-C to stop.\n", st.WarningIcon(), who)
-			if err := localdev.Serve(cmd.Context(), ln, srv); err != nil {
+			// Interrupts stop the server gracefully even when nimbus runs
+			// embedded without the root's signal handling.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if err := localdev.Serve(ctx, ln, srv); err != nil {
 				return clierr.Wrap(err, exitcode.Unavailable, localdev.CodeListen, "serving failed: "+err.Error(), "")
 			}
 			fmt.Fprintln(ios.ErrOut, "stopped; sandboxes stay in "+srv.DataDir()+" until destroyed")

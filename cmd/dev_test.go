@@ -1,0 +1,116 @@
+package cmd_test
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// devEnvKeys are passed to programs run by the status command.
+var devEnvKeys = []string{"PATH", "HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "NO_COLOR", "TMPDIR", "JWT_SECRET",
+	"NIMBUS_ENDPOINT", "NIMBUS_TOKEN", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_DEV_DATA", "DEV_PORT"}
+
+var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	// status N PROGRAM ARGS...: run PROGRAM (from the script's PATH) and
+	// require exit code N; its stdout and stderr become the script's.
+	"status": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) < 2 {
+			ts.Fatalf("usage: status N PROGRAM ARGS...")
+		}
+		want, err := strconv.Atoi(args[0])
+		ts.Check(err)
+		path := ""
+		for _, dir := range strings.Split(ts.Getenv("PATH"), string(os.PathListSeparator)) {
+			if p := dir + "/" + args[1]; fileExists(p) {
+				path = p
+				break
+			}
+		}
+		if path == "" {
+			ts.Fatalf("%s not found on the script's PATH", args[1])
+		}
+		c := exec.Command(path, args[2:]...)
+		c.Dir = ts.MkAbs(".")
+		for _, k := range devEnvKeys {
+			if v := ts.Getenv(k); v != "" {
+				c.Env = append(c.Env, k+"="+v)
+			}
+		}
+		c.Stdout, c.Stderr = ts.Stdout(), ts.Stderr()
+		err = c.Run()
+		got := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			got = ee.ExitCode()
+		} else {
+			ts.Check(err)
+		}
+		if got != want {
+			ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+		}
+	},
+	// waitport PORT: wait until something accepts connections on
+	// 127.0.0.1:PORT.
+	"waitport": func(ts *testscript.TestScript, neg bool, args []string) {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			c, err := net.DialTimeout("tcp", "127.0.0.1:"+args[0], time.Second)
+			if err == nil {
+				c.Close()
+				return
+			}
+			if time.Now().After(deadline) {
+				ts.Fatalf("nothing listens on port %s: %v", args[0], err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	},
+	// mode FILE PERM: the file's permission bits, in octal.
+	"mode": func(ts *testscript.TestScript, neg bool, args []string) {
+		fi, err := os.Stat(ts.MkAbs(args[0]))
+		ts.Check(err)
+		if got := fmt.Sprintf("%04o", fi.Mode().Perm()); got != args[1] {
+			ts.Fatalf("%s has mode %s, want %s", args[0], got, args[1])
+		}
+	},
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	_, port, err := net.SplitHostPort(ln.Addr().String())
+	return port, err
+}
+
+// TestDevScripts drives `nimbus dev` and `nimbus sandbox --local` as a user
+// would, through the real binary.
+func TestDevScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:  "testdata/dev",
+		Cmds: devCmds,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")
+			env.Setenv("XDG_CACHE_HOME", env.WorkDir+"/.cache")
+			env.Setenv("HOME", env.WorkDir)
+			env.Setenv("NO_COLOR", "")
+			port, err := freePort()
+			if err != nil {
+				return err
+			}
+			env.Setenv("DEV_PORT", port)
+			return nil
+		},
+	})
+}
