@@ -59,13 +59,14 @@ var sandboxCmds = map[string]func(ts *testscript.TestScript, neg bool, args []st
 		noStream := fs.Bool("noexecstream", false, "old server without execStream")
 		truncate := fs.Bool("truncate", false, "cut exec streams before the exit frame")
 		disabled := fs.Bool("disabled", false, "remote API disabled (302)")
+		ignoreTimeout := fs.Bool("ignoretimeout", false, "never report timeouts")
 		onDemand := fs.Bool("ondemand", true, "profile runtimes.onDemand")
 		preinstall := fs.String("preinstall", "", "profile runtimes.preinstall (comma-separated)")
 		allow := fs.String("allow", "", "profile runtimes.allow (comma-separated)")
 		if err := fs.Parse(args); err != nil {
 			ts.Fatalf("fakeworker: %v", err)
 		}
-		opts := sandboxtest.Options{Legacy: *legacy, NoExecStream: *noStream, TruncateStream: *truncate, Disabled: *disabled, MaxPiece: 5, Seed: 42}
+		opts := sandboxtest.Options{Legacy: *legacy, NoExecStream: *noStream, TruncateStream: *truncate, Disabled: *disabled, IgnoreTimeout: *ignoreTimeout, MaxPiece: 5, Seed: 42}
 		switch {
 		case *secret != "":
 			opts.Verifier = sandboxtest.JWT{Secret: *secret}

@@ -15,8 +15,11 @@ import (
 )
 
 // timeoutGrace is how long past --timeout the CLI waits for the Worker to
-// report the timeout itself before giving up locally.
-const timeoutGrace = 5 * time.Second
+// report the timeout itself (with its message) before giving up locally:
+// as long again as the timeout, between 100ms and 5s.
+func timeoutGrace(d time.Duration) time.Duration {
+	return min(max(d, 100*time.Millisecond), 5*time.Second)
+}
 
 // maxStdin bounds --stdin: it is sent inside one request.
 const maxStdin = 20 << 20
@@ -86,7 +89,7 @@ duration in milliseconds.`,
 			ctx := cmd.Context()
 			if timeout > 0 {
 				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, timeout+timeoutGrace)
+				ctx, cancel = context.WithTimeout(ctx, timeout+timeoutGrace(timeout))
 				defer cancel()
 			}
 			return runStreaming(ctx, o, sb, shellquote.Join(args[1:]), opts)

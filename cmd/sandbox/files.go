@@ -1,11 +1,8 @@
 package sandbox
 
 import (
-	"bytes"
 	"fmt"
 	"io"
-	"os"
-	"path"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,6 +12,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
 )
 
 func newCmdFiles(o *common) *cobra.Command {
@@ -62,48 +60,15 @@ as bytes, so binary files are safe.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			dst := o.path(args[1])
+			var dst string
 			var size int64
 			if from == "" || from == "-" {
-				limit := sb.Client().WriteLimit()
-				data, err := io.ReadAll(io.LimitReader(o.f.IOStreams.In, limit+1))
-				if err != nil {
-					return clierr.Wrap(err, exitcode.DataErr, clierr.CodeIO, "cannot read stdin: "+err.Error(), "")
-				}
-				size = int64(len(data))
-				if size > limit {
-					return sandboxcli.Error(sb.WriteFileFrom(ctx, dst, bytes.NewReader(data), size))
-				}
-				if err := sb.Mkdir(ctx, path.Dir(dst)); err != nil {
-					return sandboxcli.Error(err)
-				}
-				if err := sb.WriteFileFrom(ctx, dst, bytes.NewReader(data), size); err != nil {
-					return sandboxcli.Error(err)
-				}
+				dst, size, err = transfer.WriteReader(cmd.Context(), sb, args[1], o.f.IOStreams.In)
 			} else {
-				f, err := os.Open(from)
-				if err != nil {
-					return clierr.Wrap(err, exitcode.DataErr, clierr.CodeIO, "cannot open --from: "+err.Error(), "")
-				}
-				defer f.Close()
-				fi, err := f.Stat()
-				if err != nil {
-					return clierr.Wrap(err, exitcode.DataErr, clierr.CodeIO, err.Error(), "")
-				}
-				if fi.IsDir() {
-					return clierr.Usagef("--from %s is a directory", from).WithHint("copy trees with nimbus sandbox cp -r")
-				}
-				size = fi.Size()
-				if size > sb.Client().WriteLimit() {
-					return sandboxcli.Error(sb.WriteFileFrom(ctx, dst, f, size))
-				}
-				if err := sb.Mkdir(ctx, path.Dir(dst)); err != nil {
-					return sandboxcli.Error(err)
-				}
-				if err := sb.WriteFileFrom(ctx, dst, f, size); err != nil {
-					return sandboxcli.Error(err)
-				}
+				dst, size, err = transfer.WriteLocalFile(cmd.Context(), sb, args[1], from)
+			}
+			if err != nil {
+				return sandboxcli.Error(err)
 			}
 			result := map[string]any{"path": dst, "bytes": size}
 			if o.f.JSON {

@@ -3,6 +3,8 @@ package sandboxclient_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -145,5 +147,47 @@ func BenchmarkWriteFile20MiB(b *testing.B) {
 	}
 	if got < size*4/3 {
 		b.Fatalf("sink received %d bytes", got)
+	}
+}
+
+// BenchmarkReadFile20MiB measures the bytes allocated (client and a server
+// writing a prepared answer) while one 20 MiB file is read to a writer: the
+// answer is decoded as it streams in.
+func BenchmarkReadFile20MiB(b *testing.B) {
+	const size = 20 << 20
+	raw := make([]byte, size)
+	for i := range raw {
+		raw[i] = byte(i)
+	}
+	answer := []byte(`{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"` + base64.StdEncoding.EncodeToString(raw) + `"}}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Op string `json:"op"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		w.Header().Set("Content-Type", "application/json")
+		switch req.Op {
+		case "ready":
+			_, _ = io.WriteString(w, `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)
+		case "stat":
+			_, _ = io.WriteString(w, `{"ok":true,"result":{"type":"file","size":`+strconv.Itoa(size)+`,"mtime":1,"mode":33188}}`)
+		default:
+			_, _ = w.Write(answer)
+		}
+	}))
+	defer srv.Close()
+	sb := box(b, newClient(b, srv.URL, ""), "job-1")
+	c := context.Background()
+	if _, err := sb.Ready(c); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := &plainWriter{}
+		n, err := sb.ReadFileTo(c, "/f", w)
+		if err != nil || n != size || w.n != size {
+			b.Fatal(n, err)
+		}
 	}
 }

@@ -821,3 +821,47 @@ func TestLegacyModeAndMissingSecret(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// statThenBody answers stat with size and the read op with body.
+func statThenBody(size int, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Op string `json:"op"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		w.Header().Set("Content-Type", "application/json")
+		switch req.Op {
+		case "ready":
+			_, _ = io.WriteString(w, `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)
+		case "stat":
+			_, _ = io.WriteString(w, `{"ok":true,"result":{"type":"file","size":`+strconv.Itoa(size)+`,"mtime":1,"mode":33188}}`)
+		default:
+			_, _ = io.WriteString(w, body)
+		}
+	}
+}
+
+func TestReadFileToRejectsBadAnswers(t *testing.T) {
+	cases := map[string]struct {
+		size int
+		body string
+		code string
+	}{
+		"truncated":       {2, `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"AP`, sc.CodeBadResponse},
+		"more than asked": {2, `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"` + strings.Repeat("AAAA", 1<<20) + `"}}`, sc.CodeBadResponse},
+		"wrong type":      {2, `{"ok":true,"result":{"__nimbusWireType":"text","base64":"AP8="}}`, sc.CodeBadResponse},
+		"not json":        {2, `<html>`, sc.CodeAPINotEnabled},
+		"no ok":           {2, `{"result":null}`, sc.CodeAPINotEnabled},
+		"vanished":        {2, `{"ok":true}`, sc.CodeRemoteRPC},
+		"ok false at 200": {2, `{"ok":false,"error":"EACCES: permission denied","code":"E_NIMBUS_REMOTE_RPC"}`, sc.CodeRemoteRPC},
+	}
+	for name, tc := range cases {
+		srv := httptest.NewServer(statThenBody(tc.size, tc.body))
+		sb := box(t, newClient(t, srv.URL, "", func(o *sc.Options) { o.ReadChunkSize = 1024 }), "job-1")
+		_, err := sb.ReadFileTo(ctx(t), "/f", io.Discard)
+		if codeOf(err) != tc.code {
+			t.Errorf("%s: err = %v, want %s", name, err, tc.code)
+		}
+		srv.Close()
+	}
+}

@@ -95,33 +95,25 @@ func (s *Sandbox) ReadStatTo(ctx context.Context, path string, st *Stat, w io.Wr
 		return 0, &RemoteError{Op: "readFile", Code: CodeRemoteRPC, Status: 500, Message: fmt.Sprintf("EISDIR: illegal operation on a directory, read '%s'", path)}
 	}
 	if st.Size <= s.c.chunkAbove {
-		data, ok, err := s.ReadFileBytes(ctx, path)
-		if err != nil {
-			return 0, err
+		found, n, err := s.streamBytesCall(ctx, "readFileBytes", []any{path}, w, st.Size+s.c.chunkSize)
+		if err == nil && !found {
+			err = notFound(path)
 		}
-		if !ok {
-			return 0, notFound(path)
-		}
-		n, err := w.Write(data)
-		return int64(n), err
+		return n, err
 	}
 	var total int64
 	for total < st.Size {
 		want := min(s.c.chunkSize, st.Size-total)
-		data, ok, err := s.ReadRange(ctx, path, total, want)
+		found, n, err := s.streamBytesCall(ctx, "readRange", []any{path, total, want}, w, want)
+		total += n
 		if err != nil {
 			return total, err
 		}
-		if !ok {
+		if !found {
 			return total, notFound(path)
 		}
-		if len(data) == 0 {
+		if n == 0 {
 			break
-		}
-		n, err := w.Write(data)
-		total += int64(n)
-		if err != nil {
-			return total, err
 		}
 	}
 	return total, nil

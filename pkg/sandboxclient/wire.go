@@ -32,17 +32,17 @@ func (b *Bytes) UnmarshalJSON(data []byte) error {
 		*b = nil
 		return nil
 	}
-	var w struct {
-		Type   string          `json:"__nimbusWireType"`
-		Base64 json.RawMessage `json:"base64"`
-	}
+	// Keys are matched exactly (encoding/json's struct matching would also
+	// accept other cases, which the wire type never uses).
+	var w map[string]json.RawMessage
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
-	if w.Type != wireTypeBytes {
-		return &Error{Code: CodeBadResponse, Message: "expected a bytes wire object, got __nimbusWireType " + quote(w.Type)}
+	var typ string
+	if t, ok := w["__nimbusWireType"]; !ok || json.Unmarshal(t, &typ) != nil || typ != wireTypeBytes {
+		return &Error{Code: CodeBadResponse, Message: "expected a bytes wire object, got __nimbusWireType " + quote(typ)}
 	}
-	raw := w.Base64
+	raw := w["base64"]
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' || bytes.IndexByte(raw[1:len(raw)-1], '\\') >= 0 {
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {

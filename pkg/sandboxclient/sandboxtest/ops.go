@@ -416,7 +416,7 @@ func (s *Server) runWithTimeout(j *job, script string, o map[string]any) int {
 	}
 	parent := j.ctx
 	var tms float64
-	if v, ok := o["timeoutMs"].(json.Number); ok {
+	if v, ok := o["timeoutMs"].(json.Number); ok && !s.opts.IgnoreTimeout {
 		tms, _ = v.Float64()
 	}
 	if tms > 0 {

@@ -109,6 +109,9 @@ type Options struct {
 	Now func() time.Time
 	// ExecDelay is added before every command runs (to test cancellation).
 	ExecDelay time.Duration
+	// IgnoreTimeout makes the fake disregard timeoutMs, like a Worker that
+	// never reports the timeout (to test the client's own bound).
+	IgnoreTimeout bool
 	// NoRecord stops request recording (benchmarks: keeps memory flat).
 	NoRecord bool
 }

@@ -185,3 +185,34 @@ func TestParsePair(t *testing.T) {
 		t.Fatalf("%+v", tg)
 	}
 }
+
+func TestWriteReaderAndLocalFile(t *testing.T) {
+	srv := sandboxtest.New(sandboxtest.Options{Verifier: sandboxtest.StaticTokens{"t": {Tenant: "acme", Scopes: []string{"sandbox:use"}}}})
+	defer srv.Close()
+	c, _ := sc.New(sc.Options{Endpoint: srv.URL, Tokens: sc.StaticToken("t"), WriteLimit: 10})
+	sb, _ := c.Sandbox("job-1", sc.SandboxOptions{})
+	ctx := context.Background()
+	dst, n, err := transfer.WriteReader(ctx, sb, "deep/er/x.txt", bytes.NewReader([]byte("0123456789")))
+	if err != nil || n != 10 || dst != "/home/user/deep/er/x.txt" {
+		t.Fatalf("%s %d %v", dst, n, err)
+	}
+	if got, _ := srv.File(do, dst); string(got) != "0123456789" {
+		t.Fatalf("%q", got)
+	}
+	srv.ResetRequests()
+	if _, _, err := transfer.WriteReader(ctx, sb, "y", bytes.NewReader(make([]byte, 11))); !sc.HasCode(err, sc.CodeWriteTooLarge) {
+		t.Fatalf("%v", err)
+	}
+	local := filepath.Join(t.TempDir(), "big")
+	os.WriteFile(local, make([]byte, 11), 0o644)
+	if _, _, err := transfer.WriteLocalFile(ctx, sb, "y", local); !sc.HasCode(err, sc.CodeWriteTooLarge) {
+		t.Fatalf("%v", err)
+	}
+	if len(srv.Requests()) != 0 {
+		t.Fatalf("oversized writes sent %d requests", len(srv.Requests()))
+	}
+	var te *transfer.Error
+	if _, _, err := transfer.WriteLocalFile(ctx, sb, "y", t.TempDir()); !errors.As(err, &te) || te.Code != transfer.CodeIsDirectory {
+		t.Fatalf("%v", err)
+	}
+}
