@@ -163,7 +163,7 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 	}
 	cmd.Dir = req.hostCwd
 	cmd.Env = req.env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	setGroup(cmd)
 	if req.stdin != nil {
 		cmd.Stdin = strings.NewReader(*req.stdin)
 	}

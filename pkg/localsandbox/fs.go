@@ -307,14 +307,7 @@ func statResult(fi fs.FileInfo) map[string]any {
 		"mtime": fi.ModTime().UnixMilli(),
 		"mode":  unixMode(fi.Mode()),
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		out["mode"] = uint32(st.Mode)
-		out["ino"] = st.Ino
-		out["uid"] = st.Uid
-		out["gid"] = st.Gid
-		out["ctime"] = ctimeMs(st)
-		out["atime"] = atimeMs(st)
-	}
+	statSys(fi, out)
 	return out
 }
 
@@ -338,24 +331,34 @@ func typeName(t fs.FileMode) string {
 	return "file"
 }
 
+// POSIX st_mode bits (the syscall package lacks them on some platforms).
+const (
+	sIFDIR = 0o040000
+	sIFREG = 0o100000
+	sIFLNK = 0o120000
+	sISUID = 0o4000
+	sISGID = 0o2000
+	sISVTX = 0o1000
+)
+
 func unixMode(m fs.FileMode) uint32 {
 	out := uint32(m.Perm())
 	switch {
 	case m.IsDir():
-		out |= syscall.S_IFDIR
+		out |= sIFDIR
 	case m&fs.ModeSymlink != 0:
-		out |= syscall.S_IFLNK
+		out |= sIFLNK
 	default:
-		out |= syscall.S_IFREG
+		out |= sIFREG
 	}
 	if m&fs.ModeSetuid != 0 {
-		out |= syscall.S_ISUID
+		out |= sISUID
 	}
 	if m&fs.ModeSetgid != 0 {
-		out |= syscall.S_ISGID
+		out |= sISGID
 	}
 	if m&fs.ModeSticky != 0 {
-		out |= syscall.S_ISVTX
+		out |= sISVTX
 	}
 	return out
 }
@@ -363,13 +366,13 @@ func unixMode(m fs.FileMode) uint32 {
 // fileMode converts a numeric chmod mode (e.g. 0o755) to an fs.FileMode.
 func fileMode(m uint32) fs.FileMode {
 	out := fs.FileMode(m & 0o777)
-	if m&syscall.S_ISUID != 0 {
+	if m&sISUID != 0 {
 		out |= fs.ModeSetuid
 	}
-	if m&syscall.S_ISGID != 0 {
+	if m&sISGID != 0 {
 		out |= fs.ModeSetgid
 	}
-	if m&syscall.S_ISVTX != 0 {
+	if m&sISVTX != 0 {
 		out |= fs.ModeSticky
 	}
 	return out

@@ -75,7 +75,7 @@ func (p *proc) kill(sig syscall.Signal, why string) bool {
 	if why != "" {
 		p.killedBy = why
 	}
-	if err := syscall.Kill(-p.cmd.Process.Pid, sig); err != nil {
+	if err := signalGroup(p.cmd.Process.Pid, sig); err != nil {
 		return false
 	}
 	return true
@@ -212,7 +212,7 @@ func (sb *sandbox) startProcess(c *call) (any, bool, *apiError) {
 func (sb *sandbox) spawn(p *proc, req *execReq) error {
 	cmd := exec.Command(sb.s.opts.Shell, "-c", req.script)
 	cmd.Dir, cmd.Env = req.hostCwd, req.env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	setGroup(cmd)
 	cmd.Stdout = procWriter{p, "stdout"}
 	cmd.Stderr = procWriter{p, "stderr"}
 	// Stdout and Stderr are not *os.File, so Wait also waits for the
@@ -244,7 +244,7 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 		if timer != nil {
 			timer.Stop()
 		}
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = signalGroup(cmd.Process.Pid, syscall.SIGKILL)
 		code := cmd.ProcessState.ExitCode()
 		reason := ""
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -296,13 +296,6 @@ func (sb *sandbox) pruneLocked() {
 			delete(sb.procs, pid)
 		}
 	}
-}
-
-var signals = map[string]syscall.Signal{
-	"SIGTERM": syscall.SIGTERM, "SIGINT": syscall.SIGINT, "SIGKILL": syscall.SIGKILL,
-	"SIGHUP": syscall.SIGHUP, "SIGQUIT": syscall.SIGQUIT, "SIGUSR1": syscall.SIGUSR1,
-	"SIGUSR2": syscall.SIGUSR2, "SIGSTOP": syscall.SIGSTOP, "SIGCONT": syscall.SIGCONT,
-	"SIGWINCH": syscall.SIGWINCH,
 }
 
 func signalName(s os.Signal) string {

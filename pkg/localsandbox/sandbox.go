@@ -104,7 +104,7 @@ func (sb *sandbox) shutdown() int {
 // killGroup kills the process group led by c's process.
 func killGroup(c *exec.Cmd) {
 	if c.Process != nil {
-		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		_ = signalGroup(c.Process.Pid, syscall.SIGKILL)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -117,6 +118,9 @@ func ValidID(id string) bool { return idRule.MatchString(id) }
 
 // New checks opts and prepares the data directory (mode 0700).
 func New(opts Options) (*Server, error) {
+	if runtime.GOOS == "windows" {
+		return nil, &Error{Code: CodeConfig, Message: "localsandbox: the local sandbox backend needs a POSIX shell and process groups (Linux or macOS)"}
+	}
 	if opts.DataDir == "" {
 		return nil, &Error{Code: CodeConfig, Message: "localsandbox: a data directory is required"}
 	}
