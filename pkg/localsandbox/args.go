@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -109,9 +108,6 @@ func (c *call) fileOpts(i int) *apiError {
 	return nil
 }
 
-var execIDRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,159}$`)
-var shellIDRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
-
 // execOpts validates ExecOptions as the Worker and the session do.
 func (c *call) execOpts(i int) (map[string]any, *apiError) {
 	o := c.obj(i)
@@ -120,7 +116,7 @@ func (c *call) execOpts(i int) (map[string]any, *apiError) {
 	}
 	if v, has := o["execId"]; has {
 		s, _ := v.(string)
-		if !execIDRule.MatchString(s) {
+		if !validTag(s, 160) {
 			return nil, argErr(fmt.Sprintf("execId must be 1 to 160 characters from A-Z a-z 0-9 . _ : - and start with a letter or digit, got %d characters", len([]rune(s))))
 		}
 	}
@@ -132,7 +128,7 @@ func (c *call) execOpts(i int) (map[string]any, *apiError) {
 	}
 	if v, has := o["shellId"]; has {
 		s, _ := v.(string)
-		if len(s) > 160 || !shellIDRule.MatchString(s) {
+		if !validTag(s, 160) {
 			return nil, rpcErr("Invalid shellId: " + jsString(v))
 		}
 	}

@@ -67,3 +67,21 @@ func FuzzDecodeBody(f *testing.F) {
 		}
 	})
 }
+
+func TestValidators(t *testing.T) {
+	for id, want := range map[string]bool{"job-1": true, "a.b_c-D9": true, "..": true, "": false, "bad id": false, "a/b": false, "é": false, strings.Repeat("a", 128): true, strings.Repeat("a", 129): false} {
+		if ValidID(id) != want {
+			t.Errorf("ValidID(%q) != %v", id, want)
+		}
+	}
+	for tag, want := range map[string]bool{"ci-run-7": true, "a:b.c_d-e": true, "-bad": false, "": false, "a b": false, strings.Repeat("a", 160): true, strings.Repeat("a", 161): false} {
+		if validTag(tag, 160) != want {
+			t.Errorf("validTag(%q) != %v", tag, want)
+		}
+	}
+	for out, want := range map[string]string{"Python 3.12.7\n": "3.12.7", "v20.20.2": "20.20.2", "git version 2.47.0 (Apple)": "2.47.0", "ruby 3.4.1p0 (2024)": "3.4.1", "no version 7": "", "": ""} {
+		if got := version(out); got != want {
+			t.Errorf("version(%q) = %q, want %q", out, got, want)
+		}
+	}
+}

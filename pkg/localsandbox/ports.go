@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -103,8 +102,6 @@ func (sb *sandbox) portOp(c *call) (any, bool, *apiError) {
 	}
 }
 
-var portRule = regexp.MustCompile(`^[1-9][0-9]{0,4}$`)
-
 // servePort reverse-proxies /s/<id>/port/<n>/<rest> to 127.0.0.1:<n>/<rest>
 // for a port the sandbox exposed. Like a Worker's session routes it needs
 // a session:attach token pinned (when pinned) to the sandbox; the token is
@@ -118,7 +115,7 @@ func (s *Server) servePort(w http.ResponseWriter, r *http.Request, id, rest stri
 		return
 	}
 	n, err := strconv.Atoi(ps)
-	if !portRule.MatchString(ps) || err != nil || n > 65535 {
+	if ps == "" || ps[0] == '0' || len(ps) > 5 || err != nil || n < 1 || n > 65535 || strings.ContainsAny(ps, "+-") {
 		writePlainFail(w, &apiError{400, "E_ARG_SHAPE", "Invalid port"})
 		return
 	}

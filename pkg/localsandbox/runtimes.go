@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -83,7 +82,29 @@ func (s *Server) hostRuntime(_ context.Context, name string) *hostRuntime {
 	return nil
 }
 
-var versionRE = regexp.MustCompile(`\d+(\.\d+)+`)
+// version finds the first dotted number (as in "Python 3.12.7" or
+// "v22.11.0") in a --version output.
+func version(out string) string {
+	for i := 0; i < len(out); i++ {
+		if !isDigit(out[i]) {
+			continue
+		}
+		j, dots := i, 0
+		for j < len(out) && (isDigit(out[j]) || out[j] == '.' && j+1 < len(out) && isDigit(out[j+1])) {
+			if out[j] == '.' {
+				dots++
+			}
+			j++
+		}
+		if dots > 0 {
+			return out[i:j]
+		}
+		i = j
+	}
+	return ""
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // hostRuntimes detects every runtime with its version, once per server.
 func (s *Server) hostRuntimes(ctx context.Context) []hostRuntime {
@@ -107,7 +128,7 @@ func (s *Server) hostRuntimes(ctx context.Context) []hostRuntime {
 				cmd := exec.CommandContext(vctx, rt.paths[0], "--version")
 				cmd.Env = s.opts.HostEnv
 				out, _ := cmd.CombinedOutput()
-				rt.version = versionRE.FindString(string(out))
+				rt.version = version(string(out))
 			}(&found[i])
 		}
 		wg.Wait()

@@ -20,7 +20,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -111,10 +110,40 @@ type Server struct {
 	rt     []hostRuntime
 }
 
-var idRule = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+// ValidID reports whether id satisfies the sandbox id rule
+// ^[A-Za-z0-9._-]{1,128}$. (Validators here are plain loops: compiling
+// regular expressions at init would cost every nimbus start-up.)
+func ValidID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if !isIDByte(id[i]) {
+			return false
+		}
+	}
+	return true
+}
 
-// ValidID reports whether id satisfies the sandbox id rule.
-func ValidID(id string) bool { return idRule.MatchString(id) }
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+func isIDByte(c byte) bool { return isAlnum(c) || c == '.' || c == '_' || c == '-' }
+
+// validTag checks ^[A-Za-z0-9][A-Za-z0-9._:-]*$ with a maximum length, the
+// rule of execId (160) and shellId.
+func validTag(s string, maxLen int) bool {
+	if len(s) == 0 || len(s) > maxLen || !isAlnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !isIDByte(s[i]) && s[i] != ':' {
+			return false
+		}
+	}
+	return true
+}
 
 // New checks opts and prepares the data directory (mode 0700).
 func New(opts Options) (*Server, error) {
