@@ -182,7 +182,7 @@ func notEmptyError(dir string, existing []string, project *Project) *Error {
 	}
 	return &Error{
 		Code:    CodeTargetNotEmpty,
-		Message: fmt.Sprintf("directory %s is not empty (in the way: %s)", dir, summarize(existing, 8)),
+		Message: fmt.Sprintf("directory %s is not empty (in the way: %s); use --force to write into it", dir, summarize(existing, 8)),
 		Hint:    hint,
 		Flag:    "--force",
 		Paths:   slices.Clone(existing),

@@ -139,7 +139,7 @@ func Render(opts Options) (*Project, error) {
 	if !slices.Contains(Templates(), name) {
 		return nil, &Error{
 			Code:    CodeUnknownTemplate,
-			Message: fmt.Sprintf("unknown template %q", name),
+			Message: fmt.Sprintf("unknown template %q (valid: %s)", name, strings.Join(Templates(), ", ")),
 			Hint:    "valid templates: " + strings.Join(Templates(), ", "),
 			Flag:    "--template",
 		}

@@ -408,6 +408,7 @@ func (c *WranglerConfig) ValidateNames() error {
 				se.Message = fmt.Sprintf("the %s bucket name %q is invalid: %s", b.Binding, b.BucketName, se.Message)
 				se.Flag = flag
 				if flag != "" {
+					se.Message += " (change it with " + flag + ")"
 					se.Hint = fmt.Sprintf("choose a shorter or simpler value with %s (bucket names are 3-63 characters of a-z, 0-9 and '-', not starting or ending with '-')", flag)
 				}
 			}
