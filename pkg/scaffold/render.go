@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -113,9 +112,21 @@ func Templates() []string {
 	return names
 }
 
-// versionRangeRE accepts npm semver ranges and dist-tags while keeping
-// quotes, backslashes and control characters out of package.json.
-var versionRangeRE = regexp.MustCompile(`^[0-9A-Za-z.^~<>=*|+ _-]{1,64}$`)
+// isVersionRange accepts npm semver ranges and dist-tags (1-64 characters of
+// [0-9A-Za-z.^~<>=*|+ _-]) while keeping quotes, backslashes and control
+// characters out of package.json.
+func isVersionRange(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.IndexByte(".^~<>=*|+ _-", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
 
 type templateData struct {
 	ProjectName     string
@@ -180,7 +191,7 @@ func Render(opts Options) (*Project, error) {
 	}
 	deps := slices.Clone(versions.Nimbus)
 	if opts.NimbusVersion != "" {
-		if !versionRangeRE.MatchString(opts.NimbusVersion) {
+		if !isVersionRange(opts.NimbusVersion) {
 			return nil, optionError("--nimbus-version", `use an npm version range such as "^0.2.0" or a dist-tag such as "latest"`,
 				"invalid Nimbus version range %q", opts.NimbusVersion)
 		}
