@@ -35,6 +35,10 @@ func TestScripts(t *testing.T) {
 			} {
 				e.Setenv(k, v)
 			}
+			// RunMain puts the directory holding the `nimbus` command first
+			// on PATH; scripts use it to run nimbus on a PATH without git or npm.
+			bin, _, _ := strings.Cut(e.Getenv("PATH"), string(os.PathListSeparator))
+			e.Setenv("NIMBUS_BIN_DIR", bin)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
