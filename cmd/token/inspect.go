@@ -39,8 +39,8 @@ verify' for that. Exits 65 when the input is not even a well-formed token.`,
 				return err
 			}
 			alg, _ := d.Header.Raw("alg")
-			_, err = fmt.Fprintf(ios.Out, "%s %s\n%s  %-9s %d bytes\n", st.Bold("header"), alg,
-				tokencli.Summary(st, d.Claims, f.Now()), st.Key("signature"), d.SignatureLen)
+			_, err = fmt.Fprintf(ios.Out, "%s %s\n%s  %s %d bytes\n", st.Bold("header"), alg,
+				tokencli.Summary(st, d.Claims, f.Now()), st.Key(fmt.Sprintf("%-9s", "signature")), d.SignatureLen)
 			return err
 		},
 	}

@@ -79,10 +79,10 @@ seconds left before expiry.`,
 				_, err = ios.Out.Write(tokencli.UpstreamVerifyJSON(v))
 			default:
 				st := ios.Styles()
-				_, err = fmt.Fprintf(ios.Out, "%s Valid token %s\n%s  %-9s %s\n  %-9s %s\n",
+				_, err = fmt.Fprintf(ios.Out, "%s Valid token %s\n%s  %s %s\n",
 					st.SuccessIcon(), st.Muted("(signed with "+v.Secret.String()+")"),
 					tokencli.Summary(st, v.Claims, f.Now()),
-					st.Key("instance"), v.DOInstanceName, st.Key("secret"), v.Secret.String())
+					st.Key(fmt.Sprintf("%-9s", "instance")), v.DOInstanceName)
 			}
 			return err
 		},

@@ -75,7 +75,7 @@ func claimsValue(c token.Claims) jsjson.Value {
 // defines, then unknown claims, then expiry in human terms.
 func Summary(st *style.Styles, c token.Claims, now time.Time) string {
 	var b strings.Builder
-	line := func(k, v string) { fmt.Fprintf(&b, "  %-9s %s\n", st.Key(k), v) }
+	line := func(k, v string) { fmt.Fprintf(&b, "  %s %s\n", st.Key(fmt.Sprintf("%-9s", k)), v) }
 	line("tenant", c.Tenant())
 	if s, ok := c.Subject(); ok {
 		line("subject", s)
@@ -117,7 +117,7 @@ func Summary(st *style.Styles, c token.Claims, now time.Time) string {
 // or "… (expired 3h ago)".
 func Expiry(st *style.Styles, t, now time.Time) string {
 	at := t.UTC().Format("2006-01-02 15:04:05 UTC")
-	d := t.Sub(now).Truncate(time.Second)
+	d := t.Sub(now).Round(time.Second)
 	if d >= 0 {
 		return at + " " + st.Success("(in "+Human(d)+")")
 	}
@@ -127,7 +127,7 @@ func Expiry(st *style.Styles, t, now time.Time) string {
 // Human formats a duration in the largest sensible units: "45s", "15m",
 // "1h30m", "2d3h".
 func Human(d time.Duration) string {
-	d = d.Truncate(time.Second)
+	d = d.Round(time.Second)
 	days := d / (24 * time.Hour)
 	d -= days * 24 * time.Hour
 	h := d / time.Hour
