@@ -2,8 +2,10 @@
 // and the package versions they pin, so the binary needs no files at run time.
 //
 // Each template is a directory (for example worker-only/) whose files end in
-// ".tmpl" and are rendered with text/template to the same path without that
-// suffix. versions.json holds the npm version ranges written into
+// ".tmpl" and are rendered to the same path without that suffix. The syntax
+// is pkg/scaffold's small placeholder language: {{Name}} inserts a value,
+// {{#Name}}...{{/Name}} keeps text when Name is set and {{^Name}}...{{/Name}}
+// when it is not. versions.json holds the npm version ranges written into
 // package.json; change versions there, not in the templates.
 package templates
 

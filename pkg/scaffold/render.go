@@ -1,14 +1,12 @@
 package scaffold
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io/fs"
 	"slices"
 	"sort"
 	"strings"
-	"text/template"
 
 	"github.com/nimbus-sh/nimbus/templates"
 )
@@ -128,18 +126,6 @@ func isVersionRange(s string) bool {
 	return true
 }
 
-type templateData struct {
-	ProjectName     string
-	WorkerName      string
-	WranglerJSON    string
-	CatalogPinned   bool
-	AgentModel      string
-	AgentGatewayID  string
-	Buckets         []string
-	Dependencies    []Dependency
-	DevDependencies []Dependency
-}
-
 // Render validates the options and renders every file of the template. All
 // validation happens here, before anything touches the disk.
 func Render(opts Options) (*Project, error) {
@@ -199,17 +185,23 @@ func Render(opts Options) (*Project, error) {
 			deps[i].Range = opts.NimbusVersion
 		}
 	}
-	_, pinned := cfg.Vars.Get("NIMBUS_RUNTIME_CATALOG_SHA256")
-	data := templateData{
-		ProjectName:     opts.ProjectName,
-		WorkerName:      cfg.Name,
-		WranglerJSON:    string(wranglerJSON),
-		CatalogPinned:   pinned,
-		AgentModel:      wo.Agent.Model,
-		AgentGatewayID:  wo.Agent.GatewayID,
-		Buckets:         cfg.BucketNames(),
-		Dependencies:    deps,
-		DevDependencies: versions.Toolchain,
+	pinned := ""
+	if _, ok := cfg.Vars.Get("NIMBUS_RUNTIME_CATALOG_SHA256"); ok {
+		pinned = "true"
+	}
+	buckets := cfg.BucketNames()
+	data := map[string]string{
+		"ProjectName":         opts.ProjectName,
+		"ProjectNameJSON":     jsonString(opts.ProjectName),
+		"WorkerName":          cfg.Name,
+		"WranglerJSON":        strings.TrimSuffix(string(wranglerJSON), "\n"),
+		"CatalogPinned":       pinned,
+		"AgentModel":          wo.Agent.Model,
+		"AgentGatewayID":      wo.Agent.GatewayID,
+		"BucketList":          strings.Join(buckets, ", "),
+		"BucketListCode":      "`" + strings.Join(buckets, "`, `") + "`",
+		"DependenciesJSON":    jsonMembers(deps, "    "),
+		"DevDependenciesJSON": jsonMembers(versions.Toolchain, "    "),
 	}
 
 	files, err := renderTemplate(name, data)
@@ -219,14 +211,23 @@ func Render(opts Options) (*Project, error) {
 	return &Project{Template: name, ProjectName: opts.ProjectName, WorkerName: cfg.Name, Wrangler: cfg, Files: files}, nil
 }
 
-var templateFuncs = template.FuncMap{
-	"json": func(s string) (string, error) {
-		b, err := json.Marshal(s)
-		return string(b), err
-	},
+// jsonString quotes s as a JSON string.
+func jsonString(s string) string {
+	b, _ := json.Marshal(s) // a string always marshals
+	return string(b)
 }
 
-func renderTemplate(name string, data templateData) ([]File, error) {
+// jsonMembers formats dependencies as the members of a JSON object, one per
+// line, in order.
+func jsonMembers(deps []Dependency, indent string) string {
+	lines := make([]string, len(deps))
+	for i, d := range deps {
+		lines[i] = indent + jsonString(d.Name) + ": " + jsonString(d.Range)
+	}
+	return strings.Join(lines, ",\n")
+}
+
+func renderTemplate(name string, data map[string]string) ([]File, error) {
 	root, err := fs.Sub(templates.FS, name)
 	if err != nil {
 		return nil, err
@@ -240,15 +241,11 @@ func renderTemplate(name string, data templateData) ([]File, error) {
 		if err != nil {
 			return err
 		}
-		tmpl, err := template.New(p).Funcs(templateFuncs).Option("missingkey=error").Parse(string(src))
+		text, err := expand(string(src), data)
 		if err != nil {
 			return fmt.Errorf("template %s/%s: %w", name, p, err)
 		}
-		var buf bytes.Buffer
-		if err := tmpl.Execute(&buf, data); err != nil {
-			return fmt.Errorf("template %s/%s: %w", name, p, err)
-		}
-		files = append(files, File{Path: strings.TrimSuffix(p, templateSuffix), Data: buf.Bytes(), Mode: 0o644})
+		files = append(files, File{Path: strings.TrimSuffix(p, templateSuffix), Data: []byte(text), Mode: 0o644})
 		return nil
 	})
 	if err != nil {
