@@ -82,7 +82,7 @@ func InitGit(ctx context.Context, dir string, o GitOptions) (skipped string, err
 		if err := git(args...); err != nil {
 			return "", &Error{
 				Code:    CodeGitFailed,
-				Message: fmt.Sprintf("git %s failed", args[0]),
+				Message: fmt.Sprintf("git %s failed; the project files were written", args[0]),
 				Hint:    "the project files are in place; finish with git by hand (a missing user.name/user.email makes commits fail)",
 				Err:     err,
 			}
@@ -102,7 +102,7 @@ func Install(ctx context.Context, dir string, out io.Writer, run CommandRunner) 
 	case errors.Is(err, exec.ErrNotFound):
 		return &Error{Code: CodeToolMissing, Message: "npm is not installed; skipped installing dependencies", Hint: "install Node.js 20+ and run `npm install` in the project"}
 	case err != nil:
-		return &Error{Code: CodeInstallFailed, Message: "npm install failed", Hint: "the project files are in place; run `npm install` in the project again", Err: err}
+		return &Error{Code: CodeInstallFailed, Message: "npm install failed; the project files were written", Hint: "the project files are in place; run `npm install` in the project again", Err: err}
 	}
 	return nil
 }
