@@ -123,7 +123,9 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options) error {
 	out.result = res
 
 	if o.git {
-		skipped, err := scaffold.InitGit(ctx, dir, scaffold.GitOptions{Files: res.Written, Output: f.IOStreams.ErrOut})
+		// Commit every project file, including ones that were already identical.
+		files := append(append([]string{}, res.Written...), res.Unchanged...)
+		skipped, err := scaffold.InitGit(ctx, dir, scaffold.GitOptions{Files: files, Output: f.IOStreams.ErrOut})
 		if err := out.step(&out.git, "committed", skipped, err); err != nil {
 			return err
 		}
