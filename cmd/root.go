@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	initcmd "github.com/nimbus-sh/nimbus/cmd/init"
 	tokencmd "github.com/nimbus-sh/nimbus/cmd/token"
 	versioncmd "github.com/nimbus-sh/nimbus/cmd/version"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
@@ -94,6 +95,7 @@ a terminal, commands print machine-readable output.`,
 	pf.StringVar(&f.ConfigFile, "config", "", "read configuration from `FILE` instead of ./nimbus.yaml and the user config")
 
 	root.AddCommand(
+		initcmd.NewCmdInit(f),
 		tokencmd.NewCmdToken(f),
 		versioncmd.NewCmdVersion(f),
 	)
