@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -382,7 +383,12 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request, t *Token, id st
 			s.getBucket(w, id, rest[2])
 		}
 	case len(rest) >= 5 && rest[0] == "r2" && rest[1] == "buckets" && rest[3] == "objects":
-		s.objectRoute(w, r, t, id, rest[2], strings.Join(rest[4:], "/"), body)
+		key, err := url.PathUnescape(strings.Join(rest[4:], "/"))
+		if err != nil {
+			fail(w, http.StatusBadRequest, 10020, "invalid object key")
+			return
+		}
+		s.objectRoute(w, r, t, id, rest[2], key, body)
 	case route == "workers/subdomain" && r.Method == http.MethodGet:
 		if need(PermScriptsRead) {
 			sd, ok := s.Subdomains[id]

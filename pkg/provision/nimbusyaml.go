@@ -31,8 +31,12 @@ func SetYAMLEndpoint(data []byte, url string) (out []byte, changed bool, err err
 	at := -1
 	for i, l := range lines {
 		if strings.HasPrefix(l, "endpoint:") || strings.HasPrefix(l, "endpoint ") {
-			key, _, ok := strings.Cut(l, ":")
+			key, rest, ok := strings.Cut(l, ":")
 			if !ok || strings.TrimSpace(key) != "endpoint" {
+				continue
+			}
+			if rest != "" && !strings.ContainsRune(" \t\r\n", rune(rest[0])) {
+				// "endpoint:x" is a plain scalar, not a key.
 				continue
 			}
 			if at >= 0 {
@@ -108,7 +112,8 @@ func splitYAMLScalar(s string) (value, comment string, err error) {
 		if uerr != nil {
 			v = s[1:end]
 		}
-		return v, strings.TrimSpace(s[end+1:]), nil
+		c, err := quotedRest(s[end+1:])
+		return v, c, err
 	case strings.HasPrefix(s, "'"):
 		end := 1
 		for end < len(s) {
@@ -124,7 +129,8 @@ func splitYAMLScalar(s string) (value, comment string, err error) {
 		if end >= len(s) {
 			return "", "", yamlError("its endpoint value is an unterminated string")
 		}
-		return strings.ReplaceAll(s[1:end], "''", "'"), strings.TrimSpace(s[end+1:]), nil
+		c, err := quotedRest(s[end+1:])
+		return strings.ReplaceAll(s[1:end], "''", "'"), c, err
 	}
 	if strings.HasPrefix(s, "#") {
 		return "", s, nil
@@ -133,6 +139,21 @@ func splitYAMLScalar(s string) (value, comment string, err error) {
 		return strings.TrimSpace(s[:i]), strings.TrimSpace(s[i+1:]), nil
 	}
 	return s, "", nil
+}
+
+// quotedRest returns the comment after a quoted scalar; anything else there
+// is not YAML we understand.
+func quotedRest(rest string) (string, error) {
+	if rest == "" {
+		return "", nil
+	}
+	if (rest[0] == ' ' || rest[0] == '\t') && strings.HasPrefix(strings.TrimSpace(rest), "#") {
+		return strings.TrimSpace(rest), nil
+	}
+	if strings.TrimSpace(rest) == "" {
+		return "", nil
+	}
+	return "", yamlError("unexpected text after its endpoint value")
 }
 
 func yamlError(why string) *Error {

@@ -1,8 +1,11 @@
 package provision
 
 import (
+	"errors"
 	"regexp"
 	"strconv"
+
+	"github.com/nimbus-sh/nimbus/pkg/scaffold"
 )
 
 // Bucket is one R2 bucket the Worker binds.
@@ -50,8 +53,6 @@ type Plan struct {
 }
 
 var (
-	bucketNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*[a-z0-9]$`)
-	workerNameRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 	accountIDRe  = regexp.MustCompile(`^[0-9a-f]{32}$`)
 	secretNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
@@ -60,23 +61,26 @@ func quote(s string) string { return strconv.Quote(s) }
 
 func validAccountID(id string) bool { return accountIDRe.MatchString(id) }
 
-// ValidateBucketName applies R2's naming rule: 3 to 63 characters of
-// lowercase letters, digits and '-', not starting or ending with '-'.
+// ValidateBucketName applies R2's naming rule, shared with nimbus init
+// through pkg/scaffold.
 func ValidateBucketName(name string) error {
-	if len(name) < 3 || len(name) > 63 || !bucketNameRe.MatchString(name) {
-		return &Error{Kind: KindUsage, Code: CodeBucketName,
-			Message: "invalid R2 bucket name " + quote(name),
-			Hint:    "bucket names are 3-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit; a bucket prefix can be at most 43 characters"}
+	if err := scaffold.ValidateBucketName(name); err != nil {
+		return &Error{Kind: KindUsage, Code: CodeBucketName, Err: err,
+			Message: "invalid R2 bucket name " + quote(name) + ": " + err.Error(),
+			Hint:    "bucket names are 3-63 characters of a-z, 0-9 and '-', not starting or ending with '-'; a bucket prefix can be at most 43 characters"}
 	}
 	return nil
 }
 
-// ValidateWorkerName applies the Worker naming rule.
+// ValidateWorkerName applies the Worker naming rule shared with nimbus init.
 func ValidateWorkerName(name string) error {
-	if len(name) > 63 || !workerNameRe.MatchString(name) {
-		return &Error{Kind: KindUsage, Code: CodeWorkerName,
-			Message: "invalid Worker name " + quote(name),
-			Hint:    "Worker names are 1-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit"}
+	if err := scaffold.ValidateWorkerName(name); err != nil {
+		e := &Error{Kind: KindUsage, Code: CodeWorkerName, Message: err.Error(), Err: err}
+		var se *scaffold.Error
+		if errors.As(err, &se) {
+			e.Message, e.Hint = se.Message, se.Hint
+		}
+		return e
 	}
 	return nil
 }
