@@ -1,0 +1,50 @@
+package cmd_test
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/nimbus-sh/nimbus/cmd"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+)
+
+// TestMain lets the test binary act as the nimbus binary: testscript puts a
+// copy named "nimbus" on PATH, and running it runs nimbusMain in a real
+// child process with real stdio and exit codes.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"nimbus": nimbusMain})
+}
+
+// nimbusMain is main.main plus one test-only hook: NIMBUS_TEST_NOW_MS fixes
+// the clock so upstream vectors, recorded at a fixed time, can be replayed.
+// The hook exists only in this test binary, never in a release build.
+func nimbusMain() {
+	f := cmdutil.New()
+	if ms := os.Getenv("NIMBUS_TEST_NOW_MS"); ms != "" {
+		n, err := strconv.ParseInt(ms, 10, 64)
+		if err != nil {
+			panic(err)
+		}
+		f.Now = func() time.Time { return time.UnixMilli(n) }
+	}
+	os.Exit(cmd.Run(context.Background(), f, os.Args[1:]))
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			// A clean environment: no secrets or config leak in from the
+			// developer's shell, and the user config dir is the sandbox.
+			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")
+			env.Setenv("HOME", env.WorkDir)
+			env.Setenv("NO_COLOR", "")
+			return nil
+		},
+	})
+}

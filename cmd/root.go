@@ -1,0 +1,126 @@
+// Package cmd wires the nimbus command tree. It holds flags, configuration
+// resolution and output only; the work is done by pkg/ and internal/.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	tokencmd "github.com/nimbus-sh/nimbus/cmd/token"
+	versioncmd "github.com/nimbus-sh/nimbus/cmd/version"
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+)
+
+// Main runs nimbus with the process's arguments and streams and returns the
+// exit code. Ctrl-C and SIGTERM cancel the command's context so long
+// operations can clean up before exiting.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, cmdutil.New(), os.Args[1:])
+}
+
+// Run executes the command line args with the dependencies in f and
+// returns the exit code. Tests call it with test streams.
+func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
+	root := NewRootCmd(f)
+	root.SetArgs(args)
+	root.SetIn(f.IOStreams.In)
+	root.SetOut(f.IOStreams.Out)
+	root.SetErr(f.IOStreams.ErrOut)
+
+	started := false
+	wrapRun(root, &started, f)
+
+	c, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitcode.OK
+	}
+	var ce *clierr.Error
+	if !errors.As(err, &ce) {
+		if !started {
+			// Cobra rejected the command line before any command ran:
+			// an unknown command or a bad argument.
+			ce = clierr.Usagef("%s", err.Error())
+		} else {
+			ce = clierr.Wrap(err, exitcode.Software, clierr.CodeInternal, err.Error(), "this is a bug in nimbus; please report it with the command you ran")
+		}
+	}
+	if ce.Hint == "" && ce.Exit == exitcode.Usage && c != nil {
+		ce.Hint = "run '" + c.CommandPath() + " --help' for usage"
+	}
+	path := "nimbus"
+	if c != nil {
+		path = c.CommandPath()
+	}
+	clierr.Render(f.IOStreams.ErrOut, ce, clierr.RenderOptions{
+		TTY:         f.IOStreams.IsStderrTTY(),
+		JSON:        f.JSON,
+		CommandPath: path,
+		Styles:      f.IOStreams.Styles(),
+	})
+	return ce.Exit
+}
+
+// NewRootCmd builds the whole command tree.
+func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "nimbus",
+		Short: "Scaffold, provision and drive Nimbus sandboxes",
+		Long: `nimbus scaffolds a Nimbus Worker project, provisions its Cloudflare resources,
+mints and verifies session tokens, and drives remote sandboxes from CI.
+
+Data goes to stdout and messages to stderr. With --json, or when stdout is not
+a terminal, commands print machine-readable output.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	cmdutil.MakeGroup(root)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return clierr.Usagef("%s", err.Error()).WithHint("run '" + c.CommandPath() + " --help' for usage")
+	})
+	pf := root.PersistentFlags()
+	pf.BoolVar(&f.JSON, "json", false, "print machine-readable JSON")
+	pf.BoolVar(&f.NoColor, "no-color", false, "disable colour (also NO_COLOR)")
+	pf.StringVar(&f.ConfigFile, "config", "", "read configuration from `FILE` instead of ./nimbus.yaml and the user config")
+
+	root.AddCommand(
+		tokencmd.NewCmdToken(f),
+		versioncmd.NewCmdVersion(f),
+	)
+	root.InitDefaultCompletionCmd()
+	root.InitDefaultHelpCmd()
+	return root
+}
+
+// wrapRun records that a command started running, so errors returned
+// before that (cobra's own parse errors) are reported as usage errors, and
+// applies --no-color once flags are parsed.
+func wrapRun(c *cobra.Command, started *bool, f *cmdutil.Factory) {
+	for _, sub := range c.Commands() {
+		wrapRun(sub, started, f)
+	}
+	if c.RunE == nil && c.Run == nil {
+		return
+	}
+	run, runE := c.Run, c.RunE
+	c.Run = nil
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		*started = true
+		if f.NoColor {
+			f.IOStreams.SetColorDisabled(true)
+		}
+		if runE != nil {
+			return runE(cmd, args)
+		}
+		run(cmd, args)
+		return nil
+	}
+}

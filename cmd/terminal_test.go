@@ -1,0 +1,104 @@
+package cmd_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/cmd"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/iostreams"
+)
+
+// runTTY runs nimbus in-process with stdout and stderr marked as
+// terminals, which a child process under test cannot have.
+func runTTY(t *testing.T, env map[string]string, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ios, in, out, errOut := iostreams.Test()
+	in.WriteString(stdin)
+	ios.SetStdoutTTY(true)
+	ios.SetStderrTTY(true)
+	f := cmdutil.New()
+	f.IOStreams = ios
+	f.Getenv = func(k string) string { return env[k] }
+	f.Now = func() time.Time { return time.UnixMilli(1750000000123) }
+	code = cmd.Run(context.Background(), f, args)
+	return code, out.String(), errOut.String()
+}
+
+const ansiEscape = "\x1b["
+
+func TestMintOnTerminalPrintsSummaryToStderr(t *testing.T) {
+	env := map[string]string{"JWT_SECRET": "nimbus-test-secret"}
+	code, stdout, stderr := runTTY(t, env, "", "token", "mint", "--tenant", "acme", "--sub", "alice", "--scopes", "sandbox:use", "--sid", "job-1")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if strings.Count(stdout, "\n") != 1 || !strings.HasPrefix(stdout, "eyJ") {
+		t.Errorf("stdout must be the token alone, got %q", stdout)
+	}
+	for _, want := range []string{"Minted a token", "acme", "alice", "sandbox:use", "job-1", "2025-06-15 16:06:40 UTC", "in 1h"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stderr)
+		}
+	}
+	if !strings.Contains(stderr, ansiEscape) {
+		t.Errorf("terminal summary is not styled: %q", stderr)
+	}
+
+	_, _, plain := runTTY(t, env, "", "token", "mint", "--tenant", "acme", "--no-color")
+	if strings.Contains(plain, ansiEscape) {
+		t.Errorf("--no-color output has escapes: %q", plain)
+	}
+}
+
+func TestVerifyOnTerminalShowsStyledView(t *testing.T) {
+	env := map[string]string{"JWT_SECRET": "nimbus-test-secret", "JWT_SECRET_PREVIOUS": "nimbus-old-secret"}
+	oldEnv := map[string]string{"JWT_SECRET": "nimbus-old-secret"}
+	_, tok, _ := runTTY(t, oldEnv, "", "token", "mint", "--tenant", "acme", "--ttl", "90")
+	code, stdout, stderr := runTTY(t, env, "", "token", "verify", strings.TrimSpace(tok), "--no-color")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"Valid token", "signed with JWT_SECRET_PREVIOUS", "acme:_", "(in 1m30s)", "(all: no scopes claim)"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("view lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+func TestErrorsOnTerminalAreForPeople(t *testing.T) {
+	code, stdout, stderr := runTTY(t, map[string]string{"JWT_SECRET": "x"}, "", "token", "verify", "abc", "--no-color")
+	if code != 65 || stdout != "" {
+		t.Fatalf("exit %d stdout %q", code, stdout)
+	}
+	want := "nimbus: Malformed token: expected 3 dot-separated parts, got 1 (E_TOKEN_MALFORMED)\nhint: pass the whole token: three base64url parts separated by dots\n"
+	if stderr != want {
+		t.Errorf("stderr %q\nwant   %q", stderr, want)
+	}
+	code, _, stderr = runTTY(t, nil, "", "token", "mint", "--tenant", "acme", "--no-color")
+	if code != 78 || !strings.Contains(stderr, "nimbus: JWT_SECRET env var required (E_CONFIG_MISSING)\nhint: export JWT_SECRET") {
+		t.Errorf("exit %d stderr %q", code, stderr)
+	}
+	code, _, stderr = runTTY(t, nil, "", "token", "mnit", "--no-color")
+	if code != 64 || !strings.Contains(stderr, `hint: did you mean mint?`) {
+		t.Errorf("exit %d stderr %q", code, stderr)
+	}
+}
+
+func TestInspectOnTerminal(t *testing.T) {
+	const expired = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzY29wZSI6Im5pbWJ1cyIsInRuIjoiYWNtZSIsImlhdCI6MTcwMDAwMDAwMCwiZXhwIjoxNzAwMDAwMDYwfQ.xrN8VguTA_lf0GN-nYWud5QNhNtJOwioClkwiV6PVXw"
+	code, stdout, stderr := runTTY(t, nil, "", "token", "inspect", expired, "--no-color")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "NOT VERIFIED") {
+		t.Errorf("no warning on stderr: %q", stderr)
+	}
+	for _, want := range []string{`header "HS256"`, "expired 578d16h ago", "32 bytes"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("inspect view lacks %q:\n%s", want, stdout)
+		}
+	}
+}

@@ -1,0 +1,47 @@
+package token
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/tokencli"
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+func newCmdInspect(f *cmdutil.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "inspect [TOKEN|-]",
+		Short: "Decode a token WITHOUT verifying it",
+		Long: `Decode a token's header and claims WITHOUT checking its signature, to see what
+a token says while debugging. Nothing shown can be trusted; use 'nimbus token
+verify' for that. Exits 65 when the input is not even a well-formed token.`,
+		Args: cmdutil.MaximumArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tok, err := readTokenArg(f, args)
+			if err != nil {
+				return err
+			}
+			if tok == "" {
+				return clierr.Usagef("<token> argument required").WithHint("pass the token as an argument or on stdin")
+			}
+			d, err := token.Decode(tok)
+			if err != nil {
+				return tokencli.Error(err)
+			}
+			ios := f.IOStreams
+			st := ios.Styles()
+			fmt.Fprintf(ios.ErrOut, "%s %s\n", st.WarningIcon(), st.Warning("NOT VERIFIED: decoded without checking the signature; do not trust these claims"))
+			if f.MachineOutput() {
+				_, err = ios.Out.Write(tokencli.InspectJSON(d, f.Now()))
+				return err
+			}
+			alg, _ := d.Header.Raw("alg")
+			_, err = fmt.Fprintf(ios.Out, "%s %s\n%s  %s %d bytes\n", st.Bold("header"), alg,
+				tokencli.Summary(st, d.Claims, f.Now()), st.Key(fmt.Sprintf("%-9s", "signature")), d.SignatureLen)
+			return err
+		},
+	}
+}

@@ -1,0 +1,25 @@
+// Package token implements `nimbus token`: minting, verifying and
+// inspecting session tokens and generating secrets.
+package token
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+)
+
+// NewCmdToken returns the `nimbus token` command group.
+func NewCmdToken(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Mint, verify and inspect Nimbus session tokens",
+		Long: `Mint, verify and inspect Nimbus session tokens (HS256 JWTs), byte-compatible
+with the upstream Nimbus Worker.
+
+Secrets come from JWT_SECRET and JWT_SECRET_PREVIOUS, or from --secret-file and
+--previous-secret-file ("-" reads standard input); never from a flag value.`,
+	}
+	cmdutil.MakeGroup(cmd)
+	cmd.AddCommand(newCmdMint(f), newCmdVerify(f), newCmdInspect(f), newCmdSecret(f))
+	return cmd
+}

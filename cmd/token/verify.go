@@ -1,0 +1,93 @@
+package token
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/tokencli"
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// maxTokenSize bounds a token read from stdin; real tokens are well under
+// a kilobyte.
+const maxTokenSize = 1 << 20
+
+// readTokenArg returns the token from args[0], or from stdin when the
+// argument is "-" or absent and stdin is not a terminal.
+func readTokenArg(f *cmdutil.Factory, args []string) (string, error) {
+	if len(args) == 1 && args[0] != "-" {
+		return args[0], nil
+	}
+	if len(args) == 0 && f.IOStreams.IsStdinTTY() {
+		return "", nil
+	}
+	data, err := io.ReadAll(io.LimitReader(f.IOStreams.In, maxTokenSize+1))
+	if err != nil {
+		return "", clierr.Wrap(err, 66, clierr.CodeIO, "cannot read the token from stdin: "+err.Error(), "")
+	}
+	if len(data) > maxTokenSize {
+		return "", clierr.Usagef("stdin holds more than %d bytes; that is not a token", maxTokenSize)
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+func newCmdVerify(f *cmdutil.Factory) *cobra.Command {
+	var secretFile, previousFile string
+	cmd := &cobra.Command{
+		Use:   "verify [TOKEN|-]",
+		Short: "Verify a session token and print its claims",
+		Long: `Verify a token with JWT_SECRET, then JWT_SECRET_PREVIOUS (during a rotation),
+exactly as a Nimbus Worker does, and print its claims.
+
+The token is the argument, or is read from stdin when the argument is "-" or
+missing. When stdout is not a terminal the output is upstream's JSON
+({"claims":…,"doInstanceName":…}); --json adds which secret matched and the
+seconds left before expiry.`,
+		Example: `  nimbus token verify "$TOKEN"
+  echo "$TOKEN" | nimbus token verify --json`,
+		Args: cmdutil.MaximumArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tok, err := readTokenArg(f, args)
+			if err != nil {
+				return err
+			}
+			if tok == "" {
+				return clierr.Usagef("<token> argument required").WithHint("pass the token as an argument or on stdin")
+			}
+			secrets, err := tokencli.LoadSecrets(f.Getenv, f.IOStreams.In, secretFile, previousFile)
+			if err != nil {
+				return err
+			}
+			if secrets.Current == "" {
+				return clierr.Configf("export JWT_SECRET (and JWT_SECRET_PREVIOUS during a rotation), or pass --secret-file FILE",
+					"JWT_SECRET env var required")
+			}
+			v, err := token.Verifier{Secret: secrets.Current, Previous: secrets.Previous, Now: f.Now}.Verify(tok)
+			if err != nil {
+				return tokencli.Error(err)
+			}
+			ios := f.IOStreams
+			switch {
+			case f.JSON:
+				_, err = ios.Out.Write(tokencli.VerifyJSON(v, f.Now()))
+			case !ios.IsStdoutTTY():
+				_, err = ios.Out.Write(tokencli.UpstreamVerifyJSON(v))
+			default:
+				st := ios.Styles()
+				_, err = fmt.Fprintf(ios.Out, "%s Valid token %s\n%s  %s %s\n",
+					st.SuccessIcon(), st.Muted("(signed with "+v.Secret.String()+")"),
+					tokencli.Summary(st, v.Claims, f.Now()),
+					st.Key(fmt.Sprintf("%-9s", "instance")), v.DOInstanceName)
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&secretFile, "secret-file", "", "read JWT_SECRET from `FILE` (\"-\" for stdin)")
+	cmd.Flags().StringVar(&previousFile, "previous-secret-file", "", "read JWT_SECRET_PREVIOUS from `FILE`")
+	return cmd
+}

@@ -1,0 +1,64 @@
+package clierr
+
+import (
+	"io"
+	"strings"
+
+	"github.com/nimbus-sh/nimbus/internal/jsjson"
+	"github.com/nimbus-sh/nimbus/internal/style"
+)
+
+// RenderOptions describes where an error is being written.
+type RenderOptions struct {
+	// TTY is true when stderr is a terminal.
+	TTY bool
+	// JSON is the global --json flag.
+	JSON bool
+	// CommandPath prefixes plain errors, e.g. "nimbus token mint".
+	CommandPath string
+	// Styles colours terminal output.
+	Styles *style.Styles
+}
+
+// Render writes e to w in the form cli.md prescribes. For people on a
+// terminal: "nimbus: <message> (<code>)" and a hint line. For programs, as
+// upstream writes it: one compact JSON line {"error","code"} (plus "hint"
+// with --json), or for Plain errors the bare "<command>: <message>" line
+// upstream printed for usage and configuration problems.
+func Render(w io.Writer, e *Error, o RenderOptions) {
+	var b strings.Builder
+	switch {
+	case o.JSON || (!o.TTY && !e.Plain && e.Code != ""):
+		b.WriteString(`{"error":`)
+		b.Write(jsjson.AppendQuote(nil, e.Message))
+		if e.Code != "" {
+			b.WriteString(`,"code":`)
+			b.Write(jsjson.AppendQuote(nil, e.Code))
+		}
+		if o.JSON && e.Hint != "" {
+			b.WriteString(`,"hint":`)
+			b.Write(jsjson.AppendQuote(nil, e.Hint))
+		}
+		b.WriteString("}\n")
+	case !o.TTY:
+		prefix := o.CommandPath
+		if prefix == "" {
+			prefix = "nimbus"
+		}
+		b.WriteString(prefix + ": " + e.Message + "\n")
+	default:
+		st := o.Styles
+		if st == nil {
+			st = style.New(false)
+		}
+		b.WriteString(st.Error("nimbus:") + " " + e.Message)
+		if e.Code != "" {
+			b.WriteString(" " + st.Muted("("+e.Code+")"))
+		}
+		b.WriteString("\n")
+		if e.Hint != "" {
+			b.WriteString(st.Bold("hint:") + " " + e.Hint + "\n")
+		}
+	}
+	io.WriteString(w, b.String())
+}

@@ -1,0 +1,33 @@
+package cmdutil
+
+import (
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+)
+
+// MakeGroup turns cmd into a command group: without arguments it prints
+// its help, and with an unknown subcommand it fails with a usage error
+// (exit 64) and suggestions, where cobra alone would print help and exit 0
+// for nested groups.
+func MakeGroup(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = cobra.ArbitraryArgs
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		e := clierr.Usagef("unknown command %q for %q", args[0], c.CommandPath())
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			e.Hint = "did you mean " + strings.Join(s, " or ") + "?"
+		} else {
+			e.Hint = "run '" + c.CommandPath() + " --help' to see the commands"
+		}
+		return e
+	}
+	return cmd
+}

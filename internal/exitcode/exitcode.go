@@ -1,0 +1,32 @@
+// Package exitcode is the single table of process exit codes used by every
+// nimbus command. The values follow sysexits(3), as upstream does, so scripts
+// written against the upstream CLI keep working.
+package exitcode
+
+// Exit codes shared by all commands. sandbox exec and run-code pass the
+// remote command's own code through and use Timeout, ExecFailed and
+// Interrupted for their own failures, like timeout(1) and docker run.
+const (
+	// OK means success.
+	OK = 0
+	// Usage means the command line was wrong (unknown flag, bad value).
+	Usage = 64
+	// DataErr means the input data was rejected (invalid token, bad claims).
+	DataErr = 65
+	// Unavailable means a remote service could not be reached or failed (5xx).
+	Unavailable = 69
+	// Software means an internal error in nimbus or a 500-class auth error.
+	Software = 70
+	// CantCreate means an output could not be created (init target not empty).
+	CantCreate = 73
+	// NoPerm means a credential lacks a permission or scope.
+	NoPerm = 77
+	// Config means required configuration is missing (secret, account, endpoint).
+	Config = 78
+	// Timeout is used by sandbox exec when the command timed out.
+	Timeout = 124
+	// ExecFailed is used by sandbox exec when nimbus itself failed.
+	ExecFailed = 125
+	// Interrupted is used when the user interrupted the command (Ctrl-C).
+	Interrupted = 130
+)

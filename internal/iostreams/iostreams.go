@@ -1,0 +1,78 @@
+// Package iostreams abstracts the process's standard streams so that
+// commands can be tested with buffers and told whether each stream is a
+// terminal, in the manner of the GitHub CLI's IOStreams.
+package iostreams
+
+import (
+	"bytes"
+	"io"
+	"os"
+
+	"golang.org/x/term"
+
+	"github.com/nimbus-sh/nimbus/internal/style"
+)
+
+// IOStreams holds the three standard streams and what is known about them.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+
+	stdinTTY      bool
+	stdoutTTY     bool
+	stderrTTY     bool
+	colorDisabled bool
+}
+
+// System returns the streams of the current process. NO_COLOR (any
+// non-empty value, see no-color.org) disables styling.
+func System() *IOStreams {
+	return &IOStreams{
+		In:            os.Stdin,
+		Out:           os.Stdout,
+		ErrOut:        os.Stderr,
+		stdinTTY:      isTerminal(os.Stdin),
+		stdoutTTY:     isTerminal(os.Stdout),
+		stderrTTY:     isTerminal(os.Stderr),
+		colorDisabled: os.Getenv("NO_COLOR") != "",
+	}
+}
+
+// Test returns streams backed by buffers, none of them a terminal.
+func Test() (ios *IOStreams, in, out, errOut *bytes.Buffer) {
+	in, out, errOut = &bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{}
+	return &IOStreams{In: in, Out: out, ErrOut: errOut}, in, out, errOut
+}
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// IsStdinTTY reports whether standard input is a terminal.
+func (s *IOStreams) IsStdinTTY() bool { return s.stdinTTY }
+
+// IsStdoutTTY reports whether standard output is a terminal.
+func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }
+
+// IsStderrTTY reports whether standard error is a terminal.
+func (s *IOStreams) IsStderrTTY() bool { return s.stderrTTY }
+
+// SetStdinTTY overrides terminal detection for standard input.
+func (s *IOStreams) SetStdinTTY(v bool) { s.stdinTTY = v }
+
+// SetStdoutTTY overrides terminal detection for standard output.
+func (s *IOStreams) SetStdoutTTY(v bool) { s.stdoutTTY = v }
+
+// SetStderrTTY overrides terminal detection for standard error.
+func (s *IOStreams) SetStderrTTY(v bool) { s.stderrTTY = v }
+
+// SetColorDisabled turns styling off (--no-color).
+func (s *IOStreams) SetColorDisabled(v bool) { s.colorDisabled = v }
+
+// ColorEnabled reports whether human output on stderr may be styled: only
+// on a terminal and only when neither NO_COLOR nor --no-color is set. Human
+// output on stdout is only produced when stdout is a terminal too, so one
+// answer serves both.
+func (s *IOStreams) ColorEnabled() bool { return s.stderrTTY && !s.colorDisabled }
+
+// Styles returns the styles matching ColorEnabled.
+func (s *IOStreams) Styles() *style.Styles { return style.New(s.ColorEnabled()) }

@@ -1,0 +1,38 @@
+// Package tokencli holds what the token commands share with other
+// commands that mint or verify tokens: how token errors map to exit codes
+// and hints, where secrets come from, and how verified tokens are shown.
+package tokencli
+
+import (
+	"errors"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// Error maps a pkg/token error to the CLI error upstream's CLI would have
+// produced: exit 65 for token and claim problems, 70 for 500-class ones,
+// with the upstream code and message, plus a hint for people.
+func Error(err error) error {
+	var te *token.Error
+	if !errors.As(err, &te) {
+		return err
+	}
+	exit := exitcode.DataErr
+	if te.HTTPStatus >= 500 {
+		exit = exitcode.Software
+	}
+	return clierr.Wrap(err, exit, te.Code, te.Message, hints[te.Code])
+}
+
+var hints = map[string]string{
+	token.CodeAuthConfigMissing: "set JWT_SECRET in the environment or pass --secret-file",
+	token.CodeTokenMalformed:    "pass the whole token: three base64url parts separated by dots",
+	token.CodeTokenSignature:    "the token was signed with another secret: check JWT_SECRET, and JWT_SECRET_PREVIOUS during a rotation",
+	token.CodeTokenClaims:       "tenant, subject, sid and jti may only use letters, digits, '.', '_' and '-' (1 to 128 characters)",
+	token.CodeTokenExpired:      "mint a new token with 'nimbus token mint'",
+	token.CodeTokenTTLTooLarge:  "use a ttl above zero and at most 30 days (2592000 seconds or 720h)",
+	token.CodeScopeMissing:      "mint a token that includes the scope, e.g. --scopes sandbox:use",
+	token.CodeSessionPin:        "mint a token pinned to this id (--sid) or without a pin",
+}

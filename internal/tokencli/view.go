@@ -1,0 +1,155 @@
+package tokencli
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/jsjson"
+	"github.com/nimbus-sh/nimbus/internal/style"
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// UpstreamVerifyJSON is exactly what upstream's `nimbus token verify`
+// prints: JSON.stringify({claims, doInstanceName}, null, 2) and a newline.
+func UpstreamVerifyJSON(v *token.Verified) []byte {
+	claims := claimsValue(v.Claims)
+	obj := jsjson.Value{Kind: jsjson.Object, Obj: []jsjson.Member{
+		{Key: "claims", Value: claims},
+		{Key: "doInstanceName", Value: jsjson.StringValue(v.DOInstanceName)},
+	}}
+	return append(jsjson.MarshalIndent(obj, "  "), '\n')
+}
+
+// VerifyJSON is the --json form: upstream's object plus which secret
+// matched and the seconds left before expiry.
+func VerifyJSON(v *token.Verified, now time.Time) []byte {
+	left := v.Claims.ExpiresAt() - math.Floor(float64(now.UnixMilli())/1000)
+	obj := jsjson.Value{Kind: jsjson.Object, Obj: []jsjson.Member{
+		{Key: "claims", Value: claimsValue(v.Claims)},
+		{Key: "doInstanceName", Value: jsjson.StringValue(v.DOInstanceName)},
+		{Key: "secret", Value: jsjson.StringValue(v.Secret.String())},
+		{Key: "expiresInSec", Value: jsjson.NumberValue(left)},
+	}}
+	return append(jsjson.MarshalIndent(obj, "  "), '\n')
+}
+
+// MintJSON is the --json form of `token mint`: {token, claims, expiresAt}.
+func MintJSON(is *token.Issued) []byte {
+	obj := jsjson.Value{Kind: jsjson.Object, Obj: []jsjson.Member{
+		{Key: "token", Value: jsjson.StringValue(is.Token)},
+		{Key: "claims", Value: claimsValue(is.Claims)},
+		{Key: "expiresAt", Value: jsjson.StringValue(is.ExpiresAt.UTC().Format(time.RFC3339))},
+	}}
+	return append(jsjson.MarshalIndent(obj, "  "), '\n')
+}
+
+// InspectJSON is the machine form of `token inspect`.
+func InspectJSON(d *token.Decoded, now time.Time) []byte {
+	members := []jsjson.Member{
+		{Key: "verified", Value: jsjson.Value{Kind: jsjson.Bool, Bool: false}},
+		{Key: "header", Value: claimsValue(d.Header)},
+		{Key: "claims", Value: claimsValue(d.Claims)},
+	}
+	if _, ok := d.Claims.Raw("exp"); ok {
+		exp := d.Claims.ExpiresAt()
+		members = append(members,
+			jsjson.Member{Key: "expiresAt", Value: jsjson.StringValue(d.Claims.ExpiresTime().UTC().Format(time.RFC3339))},
+			jsjson.Member{Key: "expired", Value: jsjson.Value{Kind: jsjson.Bool, Bool: exp < math.Floor(float64(now.UnixMilli())/1000)}},
+		)
+	}
+	return append(jsjson.MarshalIndent(jsjson.Value{Kind: jsjson.Object, Obj: members}, "  "), '\n')
+}
+
+func claimsValue(c token.Claims) jsjson.Value {
+	raw, _ := c.MarshalJSON()
+	v, err := jsjson.Parse(raw)
+	if err != nil {
+		return jsjson.Value{Kind: jsjson.Object}
+	}
+	return v
+}
+
+// Summary renders claims for people: one aligned line per claim Nimbus
+// defines, then unknown claims, then expiry in human terms.
+func Summary(st *style.Styles, c token.Claims, now time.Time) string {
+	var b strings.Builder
+	line := func(k, v string) { fmt.Fprintf(&b, "  %s %s\n", st.Key(fmt.Sprintf("%-9s", k)), v) }
+	line("tenant", c.Tenant())
+	if s, ok := c.Subject(); ok {
+		line("subject", s)
+	} else {
+		line("subject", st.Muted("(none)"))
+	}
+	if sc, ok := c.Scopes(); ok {
+		if len(sc) == 0 {
+			line("scopes", st.Muted("(none granted)"))
+		} else {
+			line("scopes", strings.Join(sc, ", "))
+		}
+	} else {
+		line("scopes", st.Muted("(all: no scopes claim)"))
+	}
+	if sid, ok := c.SessionID(); ok {
+		line("pinned", sid)
+	} else {
+		line("pinned", st.Muted("(any session)"))
+	}
+	if jti, ok := c.JTI(); ok {
+		line("jti", jti)
+	}
+	for _, k := range c.Keys() {
+		switch k {
+		case "scope", "tn", "sub", "scopes", "sid", "jti", "iat", "exp":
+			continue
+		}
+		raw, _ := c.Raw(k)
+		line(k, raw)
+	}
+	if _, ok := c.Raw("exp"); ok {
+		line("expires", Expiry(st, c.ExpiresTime(), now))
+	}
+	return b.String()
+}
+
+// Expiry describes t relative to now: "2026-11-29 10:00:00 UTC (in 59m59s)"
+// or "… (expired 3h ago)".
+func Expiry(st *style.Styles, t, now time.Time) string {
+	at := t.UTC().Format("2006-01-02 15:04:05 UTC")
+	d := t.Sub(now).Round(time.Second)
+	if d >= 0 {
+		return at + " " + st.Success("(in "+Human(d)+")")
+	}
+	return at + " " + st.Error("(expired "+Human(-d)+" ago)")
+}
+
+// Human formats a duration in the largest sensible units: "45s", "15m",
+// "1h30m", "2d3h".
+func Human(d time.Duration) string {
+	d = d.Round(time.Second)
+	days := d / (24 * time.Hour)
+	d -= days * 24 * time.Hour
+	h := d / time.Hour
+	d -= h * time.Hour
+	m := d / time.Minute
+	s := (d - m*time.Minute) / time.Second
+	switch {
+	case days > 0:
+		if h > 0 {
+			return fmt.Sprintf("%dd%dh", days, h)
+		}
+		return fmt.Sprintf("%dd", days)
+	case h > 0:
+		if m > 0 {
+			return fmt.Sprintf("%dh%dm", h, m)
+		}
+		return fmt.Sprintf("%dh", h)
+	case m > 0:
+		if s > 0 {
+			return fmt.Sprintf("%dm%ds", m, s)
+		}
+		return fmt.Sprintf("%dm", m)
+	}
+	return fmt.Sprintf("%ds", s)
+}

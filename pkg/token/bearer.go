@@ -1,0 +1,149 @@
+package token
+
+import (
+	"errors"
+	"net/http"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/nimbus-sh/nimbus/internal/jsjson"
+)
+
+// Where a Worker accepts a token, in order of precedence.
+const (
+	// QueryParam is the query parameter carrying a token (attach links).
+	QueryParam = "nimbus_token"
+	// CookieName is the cookie the attach exchange sets. Older upstream
+	// versions used "nimbus_token", which is no longer read.
+	CookieName = "__Host-nimbus_token"
+)
+
+// bearerRE is upstream's /^Bearer\s+(.+)$/i with JavaScript's definitions
+// of \s and '.', which are wider and narrower than RE2's respectively.
+var bearerRE = regexp.MustCompile(`(?i)^Bearer[\t\n\v\f\r \x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{feff}]+([^\n\r\x{2028}\x{2029}]+)$`)
+
+// ExtractBearer finds the token a Worker would read from r: the
+// Authorization header ("Bearer <token>", any case), else the first
+// nimbus_token query parameter, else the first non-empty
+// __Host-nimbus_token cookie. An empty value at a source falls through to
+// the next one. A cookie with a malformed percent escape fails as upstream's
+// router does, with E_AUTH_UNKNOWN (500).
+func ExtractBearer(r *http.Request) (string, error) {
+	// Fetch's Headers.get joins repeated headers with ", ".
+	if h := strings.Join(r.Header.Values("Authorization"), ", "); h != "" {
+		if m := bearerRE.FindStringSubmatch(h); m != nil {
+			return m[1], nil
+		}
+	}
+	if r.URL != nil {
+		if v, ok := firstQueryValue(r.URL.RawQuery, QueryParam); ok && v != "" {
+			return v, nil
+		}
+	}
+	if c := strings.Join(r.Header.Values("Cookie"), "; "); c != "" {
+		for piece := range strings.SplitSeq(c, ";") {
+			name, value, ok := strings.Cut(jsTrim(piece), "=")
+			if !ok || name != CookieName {
+				continue
+			}
+			value, _, _ = strings.Cut(value, "=") // upstream keeps only the first two '='-pieces
+			if value == "" {
+				continue
+			}
+			decoded, err := decodeURIComponent(value)
+			if err != nil {
+				return "", &Error{Code: CodeAuthUnknown, HTTPStatus: http.StatusInternalServerError, Message: "Internal auth error", cause: err}
+			}
+			return decoded, nil
+		}
+	}
+	return "", errMalformed("no Bearer token in Authorization header, nimbus_token query, or cookie")
+}
+
+// firstQueryValue parses a query string as URLSearchParams does: '&'
+// separated, '+' is a space, invalid percent escapes stay literal, and the
+// bytes are decoded as UTF-8 with replacement.
+func firstQueryValue(raw, name string) (string, bool) {
+	for pair := range strings.SplitSeq(raw, "&") {
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		if formDecode(k) == name {
+			return formDecode(v), true
+		}
+	}
+	return "", false
+}
+
+func formDecode(s string) string {
+	if !strings.ContainsAny(s, "+%") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			b = append(b, ' ')
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return jsjson.DecodeUTF8(b)
+}
+
+var errURIMalformed = errors.New("URIError: URI malformed")
+
+// decodeURIComponent mirrors JavaScript's: every '%' must start a valid
+// escape and the escaped bytes must form valid UTF-8.
+func decodeURIComponent(s string) (string, error) {
+	if !strings.Contains(s, "%") {
+		return s, nil
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b = append(b, s[i])
+			continue
+		}
+		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			return "", errURIMalformed
+		}
+		b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+		i += 2
+	}
+	if !utf8.Valid(b) {
+		return "", errURIMalformed
+	}
+	return string(b), nil
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+// jsTrim is String.prototype.trim: it removes JavaScript whitespace and
+// line terminators, which include characters strings.TrimSpace keeps.
+func jsTrim(s string) string {
+	return strings.TrimFunc(s, func(r rune) bool {
+		switch r {
+		case '\t', '\n', '\v', '\f', '\r', ' ', 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff:
+			return true
+		}
+		return r >= 0x2000 && r <= 0x200a
+	})
+}

@@ -1,0 +1,136 @@
+package token
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/nimbus-sh/nimbus/internal/jsjson"
+)
+
+// Stable error codes, identical to upstream's.
+const (
+	CodeAuthConfigMissing = "E_AUTH_CONFIG_MISSING"
+	CodeTokenMalformed    = "E_TOKEN_MALFORMED"
+	CodeTokenSignature    = "E_TOKEN_SIGNATURE"
+	CodeTokenClaims       = "E_TOKEN_CLAIMS"
+	CodeTokenExpired      = "E_TOKEN_EXPIRED"
+	CodeTokenTTLTooLarge  = "E_TOKEN_TTL_TOO_LARGE"
+	CodeScopeMissing      = "E_SCOPE_MISSING"
+	CodeSessionPin        = "E_SESSION_PIN_MISMATCH"
+	CodeBootstrapConsumed = "E_BOOTSTRAP_CONSUMED"
+	CodeAuthUnknown       = "E_AUTH_UNKNOWN"
+)
+
+// Error is every failure of this package. Code and HTTPStatus match the
+// upstream error class, Message matches its text byte for byte, and the
+// extra fields are set for the classes that carry them.
+type Error struct {
+	Code       string
+	HTTPStatus int
+	Message    string
+
+	// ExpiredAgoSec is set for E_TOKEN_EXPIRED: how many seconds ago the
+	// token expired (fractional when exp is).
+	ExpiredAgoSec float64
+	// RequiredScope is set for E_SCOPE_MISSING.
+	RequiredScope string
+	// PinnedTo and Attempted are set for E_SESSION_PIN_MISMATCH.
+	PinnedTo  string
+	Attempted string
+
+	cause error
+}
+
+// Sentinels for errors.Is; they match any *Error with the same code.
+var (
+	ErrAuthConfigMissing = &Error{Code: CodeAuthConfigMissing}
+	ErrTokenMalformed    = &Error{Code: CodeTokenMalformed}
+	ErrTokenSignature    = &Error{Code: CodeTokenSignature}
+	ErrTokenClaims       = &Error{Code: CodeTokenClaims}
+	ErrTokenExpired      = &Error{Code: CodeTokenExpired}
+	ErrTokenTTL          = &Error{Code: CodeTokenTTLTooLarge}
+	ErrScopeMissing      = &Error{Code: CodeScopeMissing}
+	ErrSessionPin        = &Error{Code: CodeSessionPin}
+)
+
+func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the underlying cause, if any (for example the URIError of
+// a malformed cookie).
+func (e *Error) Unwrap() error { return e.cause }
+
+// Is reports whether target is a sentinel with the same code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Message == "" && t.Code == e.Code
+}
+
+// Name returns the upstream error class name, e.g. "NimbusTokenExpiredError".
+func (e *Error) Name() string {
+	switch e.Code {
+	case CodeAuthConfigMissing:
+		return "NimbusAuthConfigError"
+	case CodeTokenMalformed:
+		return "NimbusTokenMalformedError"
+	case CodeTokenSignature:
+		return "NimbusTokenSignatureError"
+	case CodeTokenClaims:
+		return "NimbusTokenClaimsError"
+	case CodeTokenExpired:
+		return "NimbusTokenExpiredError"
+	case CodeTokenTTLTooLarge:
+		return "NimbusTokenTtlError"
+	case CodeScopeMissing:
+		return "NimbusScopeError"
+	case CodeSessionPin:
+		return "NimbusSessionPinError"
+	case CodeBootstrapConsumed:
+		return "NimbusBootstrapConsumedError"
+	}
+	return "NimbusAuthError"
+}
+
+const configMessage = "JWT_SECRET is not configured (set via `wrangler secret put JWT_SECRET`)"
+
+func errConfig() *Error {
+	return &Error{Code: CodeAuthConfigMissing, HTTPStatus: http.StatusInternalServerError, Message: configMessage}
+}
+
+func errMalformed(reason string) *Error {
+	return &Error{Code: CodeTokenMalformed, HTTPStatus: http.StatusUnauthorized, Message: "Malformed token: " + reason}
+}
+
+func errSignature() *Error {
+	return &Error{Code: CodeTokenSignature, HTTPStatus: http.StatusUnauthorized, Message: "Token signature invalid"}
+}
+
+func errClaims(reason string) *Error {
+	return &Error{Code: CodeTokenClaims, HTTPStatus: http.StatusUnauthorized, Message: "Invalid claims: " + reason}
+}
+
+func errExpired(ago float64) *Error {
+	return &Error{
+		Code: CodeTokenExpired, HTTPStatus: http.StatusUnauthorized,
+		Message:       "Token expired " + jsjson.FormatNumber(ago) + "s ago",
+		ExpiredAgoSec: ago,
+	}
+}
+
+func errTTL(ttlMs float64) *Error {
+	return &Error{
+		Code: CodeTokenTTLTooLarge, HTTPStatus: http.StatusBadRequest,
+		Message: "Token TTL " + jsjson.FormatNumber(ttlMs) + "ms exceeds maximum " + strconv.FormatInt(MaxTTL.Milliseconds(), 10) + "ms",
+	}
+}
+
+func errScope(scope string) *Error {
+	return &Error{Code: CodeScopeMissing, HTTPStatus: http.StatusForbidden, Message: "Missing required scope: " + scope, RequiredScope: scope}
+}
+
+func errPin(pinned, attempted string) *Error {
+	return &Error{
+		Code: CodeSessionPin, HTTPStatus: http.StatusForbidden,
+		Message:  `Token pinned to session "` + pinned + `" but request targets "` + attempted + `"`,
+		PinnedTo: pinned, Attempted: attempted,
+	}
+}

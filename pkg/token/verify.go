@@ -1,0 +1,213 @@
+package token
+
+import (
+	"encoding/base64"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/nimbus-sh/nimbus/internal/jsjson"
+)
+
+// SecretSlot says which configured secret verified a token.
+type SecretSlot int
+
+const (
+	// Primary is JWT_SECRET, the secret new tokens are signed with.
+	Primary SecretSlot = iota
+	// Previous is JWT_SECRET_PREVIOUS, kept during a rotation so tokens
+	// minted before it stay valid until they expire.
+	Previous
+)
+
+// String returns the environment variable name of the slot.
+func (s SecretSlot) String() string {
+	if s == Previous {
+		return "JWT_SECRET_PREVIOUS"
+	}
+	return "JWT_SECRET"
+}
+
+// Verifier checks tokens.
+type Verifier struct {
+	// Secret is JWT_SECRET; it is required.
+	Secret string
+	// Previous is JWT_SECRET_PREVIOUS; empty means no rotation in progress.
+	Previous string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Verified is the result of a successful verification.
+type Verified struct {
+	// Claims is the payload as sent, unknown claims included.
+	Claims Claims
+	// DOInstanceName is "<tn>:<sub>" or "<tn>:_".
+	DOInstanceName string
+	// Secret says which secret matched.
+	Secret SecretSlot
+}
+
+// Verify checks tok in upstream's order (secret configured, shape,
+// signature encoding, HMAC with the primary then the previous secret,
+// header, payload encoding, claims, expiry); the first failure is returned
+// as an *Error. The header check is nimbus's own hardening: a token whose
+// MAC is right but whose header does not say alg HS256 is rejected.
+func (v Verifier) Verify(tok string) (*Verified, error) {
+	if v.Secret == "" {
+		return nil, errConfig()
+	}
+	if tok == "" {
+		return nil, errMalformed("token must be a non-empty string")
+	}
+	if n := strings.Count(tok, ".") + 1; n != 3 {
+		return nil, errMalformed("expected 3 dot-separated parts, got " + strconv.Itoa(n))
+	}
+	dot1 := strings.IndexByte(tok, '.')
+	dot2 := strings.LastIndexByte(tok, '.')
+	headerPart, payloadPart, sigPart := tok[:dot1], tok[dot1+1:dot2], tok[dot2+1:]
+
+	if !isBase64URL(sigPart) {
+		return nil, errMalformed("signature is not base64url")
+	}
+	// Not Strict(): upstream ignores the unused low bits of the last
+	// character, so a non-canonical signature still verifies.
+	var sigBuf [48]byte
+	sig := sigBuf[:0]
+	if base64.RawURLEncoding.DecodedLen(len(sigPart)) > len(sigBuf) {
+		sig = make([]byte, 0, base64.RawURLEncoding.DecodedLen(len(sigPart)))
+	}
+	sig, err := base64.RawURLEncoding.AppendDecode(sig, []byte(sigPart))
+	if err != nil {
+		return nil, errMalformed("signature is not base64url")
+	}
+
+	signingInput := tok[:dot2]
+	slot := Primary
+	if !macMatches(signingInput, sig, v.Secret) {
+		if v.Previous == "" || !macMatches(signingInput, sig, v.Previous) {
+			return nil, errSignature()
+		}
+		slot = Previous
+	}
+
+	if headerPart != Header && !headerIsHS256(headerPart) {
+		return nil, errMalformed("header alg must be HS256")
+	}
+
+	payload, ok := decodeSegment(payloadPart)
+	if !ok {
+		return nil, errMalformed("payload is not valid JSON: Invalid base64url input")
+	}
+	val, err := jsjson.Parse([]byte(jsjson.DecodeUTF8(payload)))
+	if err != nil {
+		return nil, errMalformed("payload is not valid JSON: " + err.Error())
+	}
+	if err := checkClaims(val); err != nil {
+		return nil, err
+	}
+	claims := Claims{v: val}
+
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	nowSec := math.Floor(float64(now().UnixMilli()) / 1000)
+	if exp := claims.ExpiresAt(); exp < nowSec {
+		return nil, errExpired(nowSec - exp)
+	}
+	return &Verified{Claims: claims, DOInstanceName: claims.DOInstanceName(), Secret: slot}, nil
+}
+
+// macMatches checks the HS256 MAC through golang-jwt with the algorithm
+// pinned: the header is never consulted to pick an algorithm.
+func macMatches(signingInput string, sig []byte, secret string) bool {
+	err := jwt.SigningMethodHS256.Verify(signingInput, sig, []byte(secret))
+	return err == nil
+}
+
+// isBase64URL is upstream's strict rule: only the URL alphabet, no padding,
+// and a length that base64 can produce.
+func isBase64URL(s string) bool {
+	if len(s)%4 == 1 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func decodeSegment(s string) ([]byte, bool) {
+	if !isBase64URL(s) {
+		return nil, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return b, err == nil
+}
+
+func headerIsHS256(part string) bool {
+	raw, ok := decodeSegment(part)
+	if !ok {
+		return false
+	}
+	h, err := jsjson.Parse([]byte(jsjson.DecodeUTF8(raw)))
+	if err != nil || h.Kind != jsjson.Object {
+		return false
+	}
+	alg, ok := h.Get("alg")
+	return ok && alg.Kind == jsjson.String && alg.Str == "HS256"
+}
+
+// checkClaims applies steps 7 to 11 of upstream's verify in order.
+func checkClaims(v jsjson.Value) error {
+	// Arrays pass the object check upstream (typeof [] is "object") and
+	// then fail the discriminator with "got: undefined".
+	if v.Kind != jsjson.Object && v.Kind != jsjson.Array {
+		return errClaims("payload is not a JSON object")
+	}
+	scope, ok := v.Get("scope")
+	if !ok || scope.Kind != jsjson.String || scope.Str != "nimbus" {
+		return errClaims(`scope must be "nimbus" (got: ` + jsonOf(scope, ok) + ")")
+	}
+	for _, name := range [...]string{"tn", "sub", "sid", "jti"} {
+		c, present := v.Get(name)
+		if !present && name != "tn" {
+			continue
+		}
+		if !present || c.Kind != jsjson.String || !IsIDComponent(c.Str) {
+			return idError(name, jsonOf(c, present))
+		}
+	}
+	iat, iok := v.Get("iat")
+	exp, eok := v.Get("exp")
+	if !iok || !eok || iat.Kind != jsjson.Number || exp.Kind != jsjson.Number {
+		return errClaims("iat and exp must be numbers (NumericDate)")
+	}
+	if scopes, ok := v.Get("scopes"); ok {
+		if scopes.Kind != jsjson.Array {
+			return errClaims("scopes must be an array of strings")
+		}
+		for _, s := range scopes.Arr {
+			if s.Kind != jsjson.String {
+				return errClaims("scopes must be an array of strings")
+			}
+		}
+	}
+	return nil
+}
+
+// jsonOf renders a claim as upstream's messages do: JSON.stringify of the
+// value, or the bare word undefined when it is missing.
+func jsonOf(v jsjson.Value, present bool) string {
+	if !present {
+		return "undefined"
+	}
+	return string(jsjson.Marshal(v))
+}
