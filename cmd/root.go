@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	setupcmd "github.com/nimbus-sh/nimbus/cmd/setup"
 	tokencmd "github.com/nimbus-sh/nimbus/cmd/token"
 	versioncmd "github.com/nimbus-sh/nimbus/cmd/version"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
@@ -93,6 +94,7 @@ a terminal, commands print machine-readable output.`,
 
 	root.AddCommand(
 		tokencmd.NewCmdToken(f),
+		setupcmd.NewCmdSetup(f),
 		versioncmd.NewCmdVersion(f),
 	)
 	root.InitDefaultCompletionCmd()

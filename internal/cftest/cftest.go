@@ -65,6 +65,8 @@ type Fault struct {
 	Message    string
 	// Times is how many matching requests fail; 0 means all.
 	Times int
+	// RetryAfter, when set, is sent as the Retry-After header.
+	RetryAfter string
 }
 
 type object struct {
@@ -279,6 +281,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 				if f.Times == 0 {
 					f.Times = -1 // used up
 				}
+			}
+			if f.RetryAfter != "" {
+				w.Header().Set("Retry-After", f.RetryAfter)
 			}
 			fail(w, f.Status, f.Code, f.Message)
 			return
