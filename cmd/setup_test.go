@@ -141,5 +141,3 @@ func cmdMode(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s has mode %s, want %s%s", args[0], fmt.Sprintf("%04o", got), map[bool]string{true: "not "}[neg], args[1])
 	}
 }
-
-
