@@ -30,7 +30,7 @@ const (
 // fixture is a fake Cloudflare with one account, a user token for it and a
 // workers.dev subdomain, plus a project directory holding wrangler.jsonc.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	cf      *cftest.Server
 	dir     string
 	events  []provision.Event
@@ -38,7 +38,7 @@ type fixture struct {
 	yaml    string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	cf := cftest.New()
 	t.Cleanup(cf.Close)
