@@ -28,6 +28,7 @@ type envelopeError struct {
 	failure apiFailure
 }
 
+// Error describes the failure without the request URL or body.
 func (e *envelopeError) Error() string { return "cloudflare: " + e.failure.describe() }
 
 // maxEnvelopeBody bounds how much of an error or JSON answer is read.

@@ -48,4 +48,5 @@ func (f ObserverFunc) Observe(e Event) { f(e) }
 
 type nopObserver struct{}
 
+// Observe discards the event.
 func (nopObserver) Observe(Event) {}

@@ -206,7 +206,8 @@ func (r *run) resolveAccount(ctx context.Context) error {
 			if f, rej := isClientRejection(err); rej && (f.status == http.StatusNotFound || f.has(9109) || f.has(7003) || f.status == http.StatusBadRequest) {
 				return r.fail(StepAccount, id, &Error{Kind: KindConfig, Code: CodeAccountNotFound, CloudflareCode: f.firstCode(), Err: err,
 					Message: "Cloudflare account " + id + " does not exist or this token cannot access it (" + f.describe() + ")",
-					Hint:    "check --account-id / CLOUDFLARE_ACCOUNT_ID (dashboard: Account Home, right sidebar), or omit it to use the token's only account"})
+					Hint: "check --account-id / CLOUDFLARE_ACCOUNT_ID (dashboard: Account Home, right sidebar) and that the token includes this account with \"" +
+						PermAccountRead + "\", or omit the id to use the token's only account"})
 			}
 			return r.fail(StepAccount, id, classify(err, operation{what: "read account " + id, permission: PermAccountRead}))
 		}

@@ -17,6 +17,7 @@ type Error struct {
 	Err     error
 }
 
+// Error returns the message and the parser's reason.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return e.Message + ": " + e.Err.Error()
