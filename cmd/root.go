@@ -2,6 +2,8 @@
 // resolution and output only; the work is done by pkg/ and internal/.
 package cmd
 
+//go:generate go test -run TestCommandReference -update .
+
 import (
 	"context"
 	"errors"

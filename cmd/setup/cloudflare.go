@@ -54,8 +54,8 @@ writes no file.
 
 Credentials never come from flags: the API token is read from
 CLOUDFLARE_API_TOKEN or --api-token-file (- for stdin). The token needs
-"Account Settings Read", "Workers R2 Storage Write" and, for --set-secret,
-"Workers Scripts Write".
+"Account Settings Read", "Workers R2 Storage Write", "Workers Scripts Read"
+and, for --set-secret, "Workers Scripts Write".
 
 JWT_SECRET for --set-secret comes from --secret-file (- for stdin), or from the
 JWT_SECRET variable; when the --secret-file does not exist, a new random secret

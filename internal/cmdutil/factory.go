@@ -9,7 +9,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/config"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/iostreams"
 )
 
@@ -57,3 +59,14 @@ func New() *Factory {
 // MachineOutput reports whether stdout should carry machine-readable
 // output: with --json, or whenever stdout is not a terminal.
 func (f *Factory) MachineOutput() bool { return f.JSON || !f.IOStreams.IsStdoutTTY() }
+
+// LoadConfig returns the configuration, turning a broken config file into
+// a configuration error (exit 78) that names the file.
+func (f *Factory) LoadConfig() (*config.Config, error) {
+	c, err := f.Config()
+	if err != nil {
+		return nil, clierr.Wrap(err, exitcode.Config, "E_CONFIG_INVALID", err.Error(),
+			"fix or remove the file, or point --config at another one")
+	}
+	return c, nil
+}

@@ -104,11 +104,10 @@ func (p *parser) literal(word string, v Value) (Value, error) {
 
 func (p *parser) object(depth int) (Value, error) {
 	p.pos++ // '{'
-	v := Value{Kind: Object}
+	v := Value{Kind: Object, Obj: make([]Member, 0, 8)}
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
-		v.Obj = []Member{}
 		return v, nil
 	}
 	intKeys := false
@@ -170,11 +169,14 @@ func arrayIndex(key string) (uint64, bool) {
 	if key == "" || len(key) > 10 || (len(key) > 1 && key[0] == '0') {
 		return 0, false
 	}
-	n, err := strconv.ParseUint(key, 10, 64)
-	if err != nil || n >= 1<<32-1 {
-		return 0, false
+	var n uint64
+	for i := 0; i < len(key); i++ {
+		if key[i] < '0' || key[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(key[i]-'0')
 	}
-	return n, true
+	return n, n < 1<<32-1
 }
 
 func orderIntegerKeys(obj []Member) {
@@ -192,7 +194,7 @@ func orderIntegerKeys(obj []Member) {
 
 func (p *parser) array(depth int) (Value, error) {
 	p.pos++ // '['
-	v := Value{Kind: Array, Arr: []Value{}}
+	v := Value{Kind: Array, Arr: make([]Value, 0, 4)}
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == ']' {
 		p.pos++
@@ -273,7 +275,7 @@ func (p *parser) string() (string, error) {
 	for p.pos < len(p.data) {
 		c := p.data[p.pos]
 		if c == '"' {
-			s := string(p.data[start:p.pos])
+			s := intern(p.data[start:p.pos])
 			p.pos++
 			return s, nil
 		}
@@ -365,4 +367,40 @@ func (p *parser) hex4() (rune, bool) {
 	}
 	p.pos += 4
 	return r, true
+}
+
+// intern returns well-known token strings without allocating, since the
+// same few keys and values appear in every payload nimbus parses.
+func intern(b []byte) string {
+	switch string(b) {
+	case "scope":
+		return "scope"
+	case "nimbus":
+		return "nimbus"
+	case "tn":
+		return "tn"
+	case "sub":
+		return "sub"
+	case "scopes":
+		return "scopes"
+	case "sid":
+		return "sid"
+	case "jti":
+		return "jti"
+	case "iat":
+		return "iat"
+	case "exp":
+		return "exp"
+	case "alg":
+		return "alg"
+	case "typ":
+		return "typ"
+	case "HS256":
+		return "HS256"
+	case "JWT":
+		return "JWT"
+	case "sandbox:use":
+		return "sandbox:use"
+	}
+	return string(b)
 }

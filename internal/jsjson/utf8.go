@@ -8,12 +8,16 @@ import "unicode/utf8"
 // differently (per byte, or per run), which would change what upstream sees.
 // Valid input without a BOM is returned without copying work beyond the
 // string conversion.
-func DecodeUTF8(b []byte) string {
+func DecodeUTF8(b []byte) string { return string(DecodeUTF8Bytes(b)) }
+
+// DecodeUTF8Bytes is DecodeUTF8 returning bytes; valid input is returned
+// as a subslice of b, without copying.
+func DecodeUTF8Bytes(b []byte) []byte {
 	if len(b) >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF {
 		b = b[3:]
 	}
 	if utf8.Valid(b) {
-		return string(b)
+		return b
 	}
 	out := make([]byte, 0, len(b)+8)
 	for i := 0; i < len(b); {
@@ -67,5 +71,5 @@ func DecodeUTF8(b []byte) string {
 		out = append(out, b[i:j]...)
 		i = j
 	}
-	return string(out)
+	return out
 }

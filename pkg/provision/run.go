@@ -97,7 +97,7 @@ func tokenInvalid(err error, detail string) *Error {
 	return &Error{Kind: KindPermission, Code: CodeTokenInvalid, Err: err,
 		Message: "the Cloudflare API token is invalid (" + detail + ")",
 		Hint: "check CLOUDFLARE_API_TOKEN or --api-token-file; create a token at https://dash.cloudflare.com/profile/api-tokens with " +
-			"\"" + PermAccountRead + "\", \"" + PermR2Write + "\" and \"" + PermScriptsWrite + "\""}
+			"\"" + PermAccountRead + "\", \"" + PermR2Write + "\", \"" + PermScriptsRead + "\" and \"" + PermScriptsWrite + "\""}
 }
 
 func checkTokenStatus(status, scope string) *Error {

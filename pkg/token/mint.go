@@ -69,31 +69,31 @@ type Issued struct {
 // Mint returns a signed token for in, checking it as upstream does: secret,
 // then id claims (tn, sub, sid, jti), then TTL.
 func (is Issuer) Mint(in Input) (string, error) {
-	tok, _, _, err := is.mint(in)
+	tok, _, err := is.mint(in)
 	return tok, err
 }
 
 // Issue is Mint that also returns the claims and times, for callers that
 // report them.
 func (is Issuer) Issue(in Input) (*Issued, error) {
-	tok, payload, times, err := is.mint(in)
+	tok, times, err := is.mint(in)
 	if err != nil {
 		return nil, err
 	}
-	v, err := jsjson.Parse(payload)
+	d, err := Decode(tok)
 	if err != nil {
-		return nil, err // unreachable: the payload was just serialised
+		return nil, err // unreachable: the token was just minted
 	}
-	return &Issued{Token: tok, Claims: Claims{v: v}, IssuedAt: time.Unix(times[0], 0), ExpiresAt: time.Unix(times[1], 0)}, nil
+	return &Issued{Token: tok, Claims: d.Claims, IssuedAt: time.Unix(times[0], 0), ExpiresAt: time.Unix(times[1], 0)}, nil
 }
 
-func (is Issuer) mint(in Input) (string, []byte, [2]int64, error) {
+func (is Issuer) mint(in Input) (string, [2]int64, error) {
 	var times [2]int64
 	if is.Secret == "" {
-		return "", nil, times, errConfig()
+		return "", times, errConfig()
 	}
 	if err := CheckIDComponent("tn", in.Tenant); err != nil {
-		return "", nil, times, err
+		return "", times, err
 	}
 	for _, c := range [...]struct {
 		name string
@@ -101,7 +101,7 @@ func (is Issuer) mint(in Input) (string, []byte, [2]int64, error) {
 	}{{"sub", in.Subject}, {"sid", in.SessionID}, {"jti", in.JTI}} {
 		if c.v != nil {
 			if err := CheckIDComponent(c.name, c.v); err != nil {
-				return "", nil, times, err
+				return "", times, err
 			}
 		}
 	}
@@ -110,7 +110,7 @@ func (is Issuer) mint(in Input) (string, []byte, [2]int64, error) {
 		ttl = *in.TTL
 	}
 	if ttl <= 0 || ttl > MaxTTL {
-		return "", nil, times, errTTL(float64(ttl) / float64(time.Millisecond))
+		return "", times, errTTL(float64(ttl) / float64(time.Millisecond))
 	}
 	var iat int64
 	if !in.IssuedAt.IsZero() {
@@ -125,18 +125,22 @@ func (is Issuer) mint(in Input) (string, []byte, [2]int64, error) {
 	exp := iat + int64(ttl/time.Second)
 	times = [2]int64{iat, exp}
 
-	payload := appendPayload(make([]byte, 0, 128), in, iat, exp)
-	signingInput := make([]byte, 0, len(Header)+1+base64.RawURLEncoding.EncodedLen(len(payload))+44)
-	signingInput = append(signingInput, Header...)
+	// Both buffers live on the stack for typical tokens; the only copies
+	// on the heap are the signing string handed to golang-jwt and the
+	// final token.
+	var payloadBuf [320]byte
+	payload := appendPayload(payloadBuf[:0], in, iat, exp)
+	var inputBuf [512]byte
+	signingInput := append(inputBuf[:0], Header...)
 	signingInput = append(signingInput, '.')
 	signingInput = base64.RawURLEncoding.AppendEncode(signingInput, payload)
-	sig, err := jwt.SigningMethodHS256.Sign(string(signingInput), []byte(is.Secret))
+	signingString := string(signingInput)
+	sig, err := jwt.SigningMethodHS256.Sign(signingString, []byte(is.Secret))
 	if err != nil {
-		return "", nil, times, err
+		return "", times, err
 	}
-	tok := append(signingInput, '.')
-	tok = base64.RawURLEncoding.AppendEncode(tok, sig)
-	return string(tok), payload, times, nil
+	var sigBuf [64]byte
+	return signingString + "." + string(base64.RawURLEncoding.AppendEncode(sigBuf[:0], sig)), times, nil
 }
 
 // appendPayload serialises the claims in upstream's key order with

@@ -76,12 +76,8 @@ func (v Verifier) Verify(tok string) (*Verified, error) {
 	// Not Strict(): upstream ignores the unused low bits of the last
 	// character, so a non-canonical signature still verifies.
 	var sigBuf [48]byte
-	sig := sigBuf[:0]
-	if base64.RawURLEncoding.DecodedLen(len(sigPart)) > len(sigBuf) {
-		sig = make([]byte, 0, base64.RawURLEncoding.DecodedLen(len(sigPart)))
-	}
-	sig, err := base64.RawURLEncoding.AppendDecode(sig, []byte(sigPart))
-	if err != nil {
+	sig, ok := appendDecodeString(sigBuf[:0], sigPart)
+	if !ok {
 		return nil, errMalformed("signature is not base64url")
 	}
 
@@ -102,7 +98,7 @@ func (v Verifier) Verify(tok string) (*Verified, error) {
 	if !ok {
 		return nil, errMalformed("payload is not valid JSON: Invalid base64url input")
 	}
-	val, err := jsjson.Parse([]byte(jsjson.DecodeUTF8(payload)))
+	val, err := jsjson.Parse(jsjson.DecodeUTF8Bytes(payload))
 	if err != nil {
 		return nil, errMalformed("payload is not valid JSON: " + err.Error())
 	}
@@ -148,8 +144,45 @@ func decodeSegment(s string) ([]byte, bool) {
 	if !isBase64URL(s) {
 		return nil, false
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	return b, err == nil
+	return appendDecodeString(make([]byte, 0, base64.RawURLEncoding.DecodedLen(len(s))), s)
+}
+
+// appendDecodeString decodes unpadded base64url from a string without
+// first copying it into a byte slice. The caller has checked the alphabet
+// and length; like base64.RawURLEncoding (non-strict), it ignores the
+// unused low bits of the last character.
+func appendDecodeString(dst []byte, s string) ([]byte, bool) {
+	var acc uint32
+	bits := 0
+	for i := 0; i < len(s); i++ {
+		v := b64val(s[i])
+		if v < 0 {
+			return nil, false
+		}
+		acc = acc<<6 | uint32(v)
+		bits += 6
+		if bits >= 8 {
+			bits -= 8
+			dst = append(dst, byte(acc>>bits))
+		}
+	}
+	return dst, len(s)%4 != 1
+}
+
+func b64val(c byte) int {
+	switch {
+	case c >= 'A' && c <= 'Z':
+		return int(c - 'A')
+	case c >= 'a' && c <= 'z':
+		return int(c-'a') + 26
+	case c >= '0' && c <= '9':
+		return int(c-'0') + 52
+	case c == '-':
+		return 62
+	case c == '_':
+		return 63
+	}
+	return -1
 }
 
 func headerIsHS256(part string) bool {
@@ -157,7 +190,7 @@ func headerIsHS256(part string) bool {
 	if !ok {
 		return false
 	}
-	h, err := jsjson.Parse([]byte(jsjson.DecodeUTF8(raw)))
+	h, err := jsjson.Parse(jsjson.DecodeUTF8Bytes(raw))
 	if err != nil || h.Kind != jsjson.Object {
 		return false
 	}
