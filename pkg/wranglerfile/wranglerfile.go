@@ -149,7 +149,12 @@ func insertMember(obj *hujson.Object, nameIdx int, key, value string) {
 			indent = []byte("  ")
 		}
 		m.Name.BeforeExtra = hujson.Extra(fmt.Sprintf("%s\n%s", old[:nl], indent))
-		next.Name.BeforeExtra = slices.Clone(old[nl:])
+		rest := slices.Clone(old[nl:])
+		if nl > 0 && old[nl-1] == '\r' {
+			// CRLF file: the new line ends with the \r kept in old[:nl].
+			rest = append([]byte{'\r'}, rest...)
+		}
+		next.Name.BeforeExtra = rest
 	}
 	obj.Members = slices.Insert(obj.Members, at, m)
 }

@@ -70,6 +70,11 @@ func TestSetAccountIDEdits(t *testing.T) {
 			want: "{\n\t\"name\": \"demo\",\n\t\"account_id\": \"" + id + "\",\n\t\"main\": \"x\"\n}\n",
 		},
 		{
+			name: "crlf",
+			in:   "{\r\n  \"name\": \"demo\",\r\n  \"main\": \"x\"\r\n}\r\n",
+			want: "{\r\n  \"name\": \"demo\",\r\n  \"account_id\": \"" + id + "\",\r\n  \"main\": \"x\"\r\n}\r\n",
+		},
+		{
 			name: "non-string account id replaced",
 			in:   `{"name":"demo","account_id":null}`,
 			want: `{"name":"demo","account_id":"` + id + `"}`,
