@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	initcmd "github.com/nimbus-sh/nimbus/cmd/init"
 	setupcmd "github.com/nimbus-sh/nimbus/cmd/setup"
 	tokencmd "github.com/nimbus-sh/nimbus/cmd/token"
 	versioncmd "github.com/nimbus-sh/nimbus/cmd/version"
@@ -95,6 +96,7 @@ a terminal, commands print machine-readable output.`,
 	pf.StringVar(&f.ConfigFile, "config", "", "read configuration from `FILE` instead of ./nimbus.yaml and the user config")
 
 	root.AddCommand(
+		initcmd.NewCmdInit(f),
 		tokencmd.NewCmdToken(f),
 		setupcmd.NewCmdSetup(f),
 		versioncmd.NewCmdVersion(f),

@@ -46,6 +46,7 @@ type Error struct {
 	Err error
 }
 
+// Error returns the message followed by the cause, if any.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("%s: %v", e.Message, e.Err)

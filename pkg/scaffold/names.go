@@ -24,7 +24,7 @@ func ValidateWorkerName(name string) error {
 	fail := func(why string) error {
 		return &Error{
 			Code:    CodeInvalidWorkerName,
-			Message: fmt.Sprintf("invalid Worker name %q: %s", name, why),
+			Message: fmt.Sprintf("invalid Worker name %q: %s (set it with --name)", name, why),
 			Hint:    "pass --name with 1-63 lowercase letters, digits and '-', not starting or ending with '-'",
 			Flag:    "--name",
 		}

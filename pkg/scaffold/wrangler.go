@@ -3,7 +3,6 @@ package scaffold
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -220,7 +219,19 @@ type Placement struct {
 	Mode string `json:"mode"`
 }
 
-var catalogSHA256RE = regexp.MustCompile(`^[a-f0-9]{64}$`)
+// isCatalogSHA256 reports whether s matches ^[a-f0-9]{64}$. It is written
+// out instead of a package-level regexp so the CLI pays nothing at start-up.
+func isCatalogSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // BuildWranglerConfig is the Go equivalent of upstream buildNimbusWranglerConfig:
 // a pure function from options to the wrangler configuration, refusing the
@@ -296,7 +307,7 @@ func BuildWranglerConfig(opts WranglerOptions) (*WranglerConfig, error) {
 		vars.Set("NIMBUS_LEGACY_PUBLIC", "1")
 	}
 	if opts.RuntimeCatalogSHA256 != "" {
-		if !catalogSHA256RE.MatchString(opts.RuntimeCatalogSHA256) {
+		if !isCatalogSHA256(opts.RuntimeCatalogSHA256) {
 			return nil, optionError("--runtime-catalog-sha256", "use the 64 lowercase hex digits printed by `nimbus runtime sync`",
 				"runtimeCatalogSha256 must be 64 lowercase hex characters, got %q", opts.RuntimeCatalogSHA256)
 		}
@@ -408,6 +419,7 @@ func (c *WranglerConfig) ValidateNames() error {
 				se.Message = fmt.Sprintf("the %s bucket name %q is invalid: %s", b.Binding, b.BucketName, se.Message)
 				se.Flag = flag
 				if flag != "" {
+					se.Message += " (change it with " + flag + ")"
 					se.Hint = fmt.Sprintf("choose a shorter or simpler value with %s (bucket names are 3-63 characters of a-z, 0-9 and '-', not starting or ending with '-')", flag)
 				}
 			}
