@@ -1,11 +1,15 @@
 package cmd_test
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/nimbus-sh/nimbus/cmd"
 	"github.com/nimbus-sh/nimbus/internal/cftest"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/iostreams"
 )
 
 // On a terminal, setup draws a checklist on stderr and prints no JSON.
@@ -81,5 +85,25 @@ func TestSetupDryRunOnTerminal(t *testing.T) {
 	}
 	if srv.Mutations() != 0 {
 		t.Error("dry run mutated")
+	}
+}
+
+// Ctrl-C (a cancelled context) ends setup with 130 and a rerun hint.
+func TestSetupInterrupted(t *testing.T) {
+	srv := cftest.New()
+	defer srv.Close()
+	srv.AddAccount(cfAccount, "Acme Corp")
+	srv.AddToken(cfToken, &cftest.Token{Accounts: []string{cfAccount}})
+	t.Chdir(t.TempDir())
+	ios, _, out, errOut := iostreams.Test()
+	f := cmdutil.New()
+	f.IOStreams = ios
+	env := map[string]string{"CLOUDFLARE_API_TOKEN": cfToken, "CLOUDFLARE_API_BASE_URL": srv.BaseURL()}
+	f.Getenv = func(k string) string { return env[k] }
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	code := cmd.Run(ctx, f, []string{"setup", "cloudflare", "--name", "demo", "--json"})
+	if code != 130 || out.Len() != 0 || !strings.Contains(errOut.String(), `"code":"E_INTERRUPTED","hint":"rerun the command; it resumes where it stopped"`) {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }

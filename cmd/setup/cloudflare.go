@@ -252,6 +252,8 @@ func toCLIError(err error) error {
 		exit = exitcode.Usage
 	case provision.KindCantCreate:
 		exit = exitcode.CantCreate
+	case provision.KindInterrupted:
+		exit = exitcode.Interrupted
 	}
 	ce := clierr.Wrap(err, exit, pe.Code, pe.Message, pe.Hint)
 	// Upstream printed usage problems as a bare "<command>: message" line.

@@ -81,7 +81,8 @@ func classify(err error, op operation) *Error {
 		return pe
 	}
 	if errors.Is(err, context.Canceled) {
-		return &Error{Kind: KindUnavailable, Code: CodeUnavailable, Message: op.what + ": interrupted", Err: err}
+		return &Error{Kind: KindInterrupted, Code: CodeInterrupted, Message: strings.TrimPrefix(op.what+": interrupted", ": "), Err: err,
+			Hint: "rerun the command; it resumes where it stopped"}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &Error{Kind: KindUnavailable, Code: CodeUnavailable, Message: op.what + ": timed out", Err: err,

@@ -25,6 +25,8 @@ const (
 	KindUsage
 	// KindCantCreate means a local file could not be written (exit 73).
 	KindCantCreate
+	// KindInterrupted means the caller cancelled the context (exit 130).
+	KindInterrupted
 )
 
 // Stable error codes. Codes that mirror a Cloudflare error are the bare
@@ -40,6 +42,7 @@ const (
 	CodeR2NotEnabled     = "10042"
 	CodeWorkerMissing    = "10007"
 	CodeUnavailable      = "E_CF_UNAVAILABLE"
+	CodeInterrupted      = "E_INTERRUPTED"
 	CodeAPI              = "E_CF_API"
 	CodeBucketName       = "E_BUCKET_NAME"
 	CodeWorkerName       = "E_WORKER_NAME"

@@ -623,5 +623,5 @@ func TestContextCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := f.provisioner(userTok).Run(ctx, f.plan())
-	wantErr(t, err, provision.KindUnavailable, provision.CodeUnavailable, "")
+	wantErr(t, err, provision.KindInterrupted, provision.CodeInterrupted, "rerun")
 }
