@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	initcmd "github.com/nimbus-sh/nimbus/cmd/init"
+	setupcmd "github.com/nimbus-sh/nimbus/cmd/setup"
 	tokencmd "github.com/nimbus-sh/nimbus/cmd/token"
 	versioncmd "github.com/nimbus-sh/nimbus/cmd/version"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
@@ -97,6 +98,7 @@ a terminal, commands print machine-readable output.`,
 	root.AddCommand(
 		initcmd.NewCmdInit(f),
 		tokencmd.NewCmdToken(f),
+		setupcmd.NewCmdSetup(f),
 		versioncmd.NewCmdVersion(f),
 	)
 	root.InitDefaultCompletionCmd()
