@@ -65,26 +65,26 @@ func (r *report) nextSteps() []string {
 // then nimbus's additions only where they apply.
 func (r *report) machine(dryRun bool) []byte {
 	steps := r.nextSteps()
-	arr := make([]jsjson.Value, len(steps))
+	arr := make([]jsjson.Member, len(steps))
 	for i, s := range steps {
-		arr[i] = jsjson.StringValue(s)
+		arr[i] = jsjson.Member{Value: jsjson.StringValue(s)}
 	}
 	obj := []jsjson.Member{
 		{Key: "ok", Value: jsjson.Value{Kind: jsjson.Bool, Bool: true}},
 		{Key: "path", Value: jsjson.StringValue(r.plan.Dir)},
-		{Key: "nextSteps", Value: jsjson.Value{Kind: jsjson.Array, Arr: arr}},
+		{Key: "nextSteps", Value: jsjson.Value{Kind: jsjson.Array, Items: arr}},
 	}
 	if dryRun {
-		files := make([]jsjson.Value, len(r.plan.Files))
+		files := make([]jsjson.Member, len(r.plan.Files))
 		for i, pf := range r.plan.Files {
-			files[i] = jsjson.Value{Kind: jsjson.Object, Obj: []jsjson.Member{
+			files[i] = jsjson.Member{Value: jsjson.Value{Kind: jsjson.Object, Items: []jsjson.Member{
 				{Key: "path", Value: jsjson.StringValue(pf.Path)},
 				{Key: "action", Value: jsjson.StringValue(string(pf.Action))},
-			}}
+			}}}
 		}
 		obj = append(obj,
 			jsjson.Member{Key: "dryRun", Value: jsjson.Value{Kind: jsjson.Bool, Bool: true}},
-			jsjson.Member{Key: "files", Value: jsjson.Value{Kind: jsjson.Array, Arr: files}})
+			jsjson.Member{Key: "files", Value: jsjson.Value{Kind: jsjson.Array, Items: files}})
 	}
 	if r.git != "" {
 		obj = append(obj, jsjson.Member{Key: "git", Value: jsjson.StringValue(r.git)})
@@ -92,7 +92,7 @@ func (r *report) machine(dryRun bool) []byte {
 	if r.install != "" {
 		obj = append(obj, jsjson.Member{Key: "install", Value: jsjson.StringValue(r.install)})
 	}
-	return append(jsjson.Marshal(jsjson.Value{Kind: jsjson.Object, Obj: obj}), '\n')
+	return append(jsjson.Marshal(jsjson.Value{Kind: jsjson.Object, Items: obj}), '\n')
 }
 
 func (r *report) dryRun() error {
