@@ -2,7 +2,6 @@ package provision
 
 import (
 	"errors"
-	"regexp"
 	"strconv"
 
 	"github.com/nimbus-sh/nimbus/pkg/scaffold"
@@ -52,14 +51,33 @@ type Plan struct {
 	Secret *SecretSpec
 }
 
-var (
-	accountIDRe  = regexp.MustCompile(`^[0-9a-f]{32}$`)
-	secretNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-)
-
 func quote(s string) string { return strconv.Quote(s) }
 
-func validAccountID(id string) bool { return accountIDRe.MatchString(id) }
+func validAccountID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// validSecretName is ^[A-Za-z_][A-Za-z0-9_]*$, the shape of a Worker
+// secret binding name, checked without a start-up regexp.
+func validSecretName(name string) bool {
+	if name == "" || name[0] >= '0' && name[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidateBucketName applies R2's naming rule, shared with nimbus init
 // through pkg/scaffold.
@@ -109,7 +127,7 @@ func (p Plan) Validate() error {
 		}
 	}
 	if s := p.Secret; s != nil {
-		if !secretNameRe.MatchString(s.Name) {
+		if !validSecretName(s.Name) {
 			return &Error{Kind: KindUsage, Code: CodeInvalidPlan, Message: "invalid secret name " + quote(s.Name)}
 		}
 		if s.Value == "" && s.File == "" {
