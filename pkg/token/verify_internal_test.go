@@ -3,6 +3,7 @@ package token
 import (
 	"bytes"
 	"encoding/base64"
+	"regexp"
 	"testing"
 )
 
@@ -25,6 +26,24 @@ func TestAppendDecodeString(t *testing.T) {
 			t.Errorf("%q decoded", bad)
 		} else if ok {
 			t.Errorf("%q decoded although it is not base64url", bad)
+		}
+	}
+}
+
+// TestMatchBearer checks the hand-written matcher against the regular
+// expression it replaces (Go's RE2 agrees with JavaScript on these inputs,
+// which avoid non-ASCII case folding).
+func TestMatchBearer(t *testing.T) {
+	re := regexp.MustCompile(`(?i)^Bearer[\t\n\v\f\r \x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{feff}]+([^\n\r\x{2028}\x{2029}]+)$`)
+	for _, h := range []string{
+		"Bearer abc", "bearer abc", "BEARER    abc", "Bearer abc def", "Bearer", "Bearer ", "Bearer  ",
+		"Bearer   ", "Bearer\tx", "Bearer\u00a0x", "Bearer\u2028x", "Bearer x\ny", "Bearer \u2028", "Bearerx",
+		"Basic abc", "Bearer \u3000\u3000", "bEaReR t", "Bearer \n", "Bearer \n ", "Bearer  \u2029 ",
+	} {
+		m := re.FindStringSubmatch(h)
+		got, ok := matchBearer(h)
+		if ok != (m != nil) || (ok && got != m[1]) {
+			t.Errorf("matchBearer(%q) = %q, %v; regexp says %q", h, got, ok, m)
 		}
 	}
 }
