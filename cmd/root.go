@@ -14,8 +14,10 @@ import (
 	"github.com/spf13/cobra"
 
 	devcmd "github.com/nimbus-sh/nimbus/cmd/dev"
+	initcmd "github.com/nimbus-sh/nimbus/cmd/init"
 	sandboxcmd "github.com/nimbus-sh/nimbus/cmd/sandbox"
 	sessioncmd "github.com/nimbus-sh/nimbus/cmd/session"
+	setupcmd "github.com/nimbus-sh/nimbus/cmd/setup"
 	tokencmd "github.com/nimbus-sh/nimbus/cmd/token"
 	versioncmd "github.com/nimbus-sh/nimbus/cmd/version"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
@@ -97,7 +99,9 @@ a terminal, commands print machine-readable output.`,
 	pf.StringVar(&f.ConfigFile, "config", "", "read configuration from `FILE` instead of ./nimbus.yaml and the user config")
 
 	root.AddCommand(
+		initcmd.NewCmdInit(f),
 		tokencmd.NewCmdToken(f),
+		setupcmd.NewCmdSetup(f),
 		sandboxcmd.NewCmdSandbox(f),
 		sessioncmd.NewCmdSession(f),
 		devcmd.NewCmdDev(f),
