@@ -865,3 +865,16 @@ func TestReadFileToRejectsBadAnswers(t *testing.T) {
 		srv.Close()
 	}
 }
+
+func TestIDRules(t *testing.T) {
+	for id, want := range map[string]bool{"job-1": true, "A.b_c-9": true, strings.Repeat("x", 128): true, strings.Repeat("x", 129): false, "": false, "a b": false, "a/b": false, "é": false, "a:b": false} {
+		if sc.ValidID(id) != want {
+			t.Errorf("ValidID(%q) != %v", id, want)
+		}
+	}
+	for id, want := range map[string]bool{"job-1": true, "nimble-otter-4271": true, "a": true, "-a": false, "a-": false, "Job": false, "a_b": false, strings.Repeat("x", 56): true, strings.Repeat("x", 57): false, "": false} {
+		if sc.HostSafe(id) != want {
+			t.Errorf("HostSafe(%q) != %v", id, want)
+		}
+	}
+}
