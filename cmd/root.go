@@ -13,8 +13,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	initcmd "github.com/nimbus-sh/nimbus/cmd/init"
 	sandboxcmd "github.com/nimbus-sh/nimbus/cmd/sandbox"
 	sessioncmd "github.com/nimbus-sh/nimbus/cmd/session"
+	setupcmd "github.com/nimbus-sh/nimbus/cmd/setup"
 	tokencmd "github.com/nimbus-sh/nimbus/cmd/token"
 	versioncmd "github.com/nimbus-sh/nimbus/cmd/version"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
@@ -96,9 +98,11 @@ a terminal, commands print machine-readable output.`,
 	pf.StringVar(&f.ConfigFile, "config", "", "read configuration from `FILE` instead of ./nimbus.yaml and the user config")
 
 	root.AddCommand(
+		initcmd.NewCmdInit(f),
 		tokencmd.NewCmdToken(f),
 		sandboxcmd.NewCmdSandbox(f),
 		sessioncmd.NewCmdSession(f),
+		setupcmd.NewCmdSetup(f),
 		versioncmd.NewCmdVersion(f),
 	)
 	root.InitDefaultCompletionCmd()

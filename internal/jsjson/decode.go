@@ -1,9 +1,9 @@
 package jsjson
 
 import (
-	"errors"
+	"bytes"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -21,34 +21,66 @@ func (e *SyntaxError) Error() string { return e.Msg }
 // maxDepth bounds nesting so hostile input cannot exhaust the stack.
 const maxDepth = 512
 
-var errDepth = errors.New("JSON nested too deeply")
-
 // Parse parses data as JSON.parse does: surrounding JSON whitespace is
 // allowed, a duplicate key keeps its first position and takes its last
 // value, and integer-like keys are ordered first, ascending, as JavaScript
 // objects order them. data must be valid UTF-8 (see DecodeUTF8).
+//
+// Parse allocates little: one string holding the input, from which
+// unescaped strings are sliced, and one arena holding the children of
+// every array and object.
 func Parse(data []byte) (Value, error) {
-	p := parser{data: data}
+	// Every member or element follows a '{', '[' or ','; so this bounds
+	// the number of children in the document.
+	bound := bytes.Count(data, []byte{','}) + bytes.Count(data, []byte{'['}) + bytes.Count(data, []byte{'{'})
+	buf := make([]Member, 0, 2*bound)
+	p := parser{
+		src:   string(data),
+		stack: buf[bound:bound],
+		arena: buf[:0:bound],
+	}
 	p.skipSpace()
 	v, err := p.value(0)
 	if err != nil {
 		return Value{}, err
 	}
 	p.skipSpace()
-	if p.pos < len(p.data) {
+	if p.pos < len(p.src) {
 		return Value{}, p.unexpected()
 	}
 	return v, nil
 }
 
 type parser struct {
-	data []byte
-	pos  int
+	// src is the input; strings without escapes are sliced from it.
+	src string
+	pos int
+	// stack collects the children of the containers being parsed; when a
+	// container closes, its children move to arena, contiguously.
+	stack []Member
+	arena []Member
+}
+
+// push adds a child of the innermost open container.
+func (p *parser) push(m Member) { p.stack = append(p.stack, m) }
+
+// take moves the children pushed since mark into the arena and returns
+// them. The arena never grows in place, so earlier results stay valid.
+func (p *parser) take(mark int) []Member {
+	children := p.stack[mark:]
+	if len(p.arena)+len(children) > cap(p.arena) {
+		p.arena = make([]Member, 0, max(len(children), cap(p.arena)))
+	}
+	start := len(p.arena)
+	p.arena = append(p.arena, children...)
+	clear(children)
+	p.stack = p.stack[:mark]
+	return p.arena[start:len(p.arena):len(p.arena)]
 }
 
 func (p *parser) skipSpace() {
-	for p.pos < len(p.data) {
-		switch p.data[p.pos] {
+	for p.pos < len(p.src) {
+		switch p.src[p.pos] {
 		case ' ', '\t', '\n', '\r':
 			p.pos++
 		default:
@@ -58,21 +90,21 @@ func (p *parser) skipSpace() {
 }
 
 func (p *parser) unexpected() error {
-	if p.pos >= len(p.data) {
+	if p.pos >= len(p.src) {
 		return &SyntaxError{Msg: "Unexpected end of JSON input", Pos: p.pos}
 	}
-	r, _ := utf8.DecodeRune(p.data[p.pos:])
+	r, _ := utf8.DecodeRuneInString(p.src[p.pos:])
 	return &SyntaxError{Msg: fmt.Sprintf("Unexpected token '%c', is not valid JSON at position %d", r, p.pos), Pos: p.pos}
 }
 
 func (p *parser) value(depth int) (Value, error) {
 	if depth > maxDepth {
-		return Value{}, &SyntaxError{Msg: errDepth.Error(), Pos: p.pos}
+		return Value{}, &SyntaxError{Msg: "JSON nested too deeply", Pos: p.pos}
 	}
-	if p.pos >= len(p.data) {
+	if p.pos >= len(p.src) {
 		return Value{}, p.unexpected()
 	}
-	switch c := p.data[p.pos]; {
+	switch c := p.src[p.pos]; {
 	case c == '{':
 		return p.object(depth)
 	case c == '[':
@@ -94,7 +126,7 @@ func (p *parser) value(depth int) (Value, error) {
 
 func (p *parser) literal(word string, v Value) (Value, error) {
 	for i := 0; i < len(word); i++ {
-		if p.pos >= len(p.data) || p.data[p.pos] != word[i] {
+		if p.pos >= len(p.src) || p.src[p.pos] != word[i] {
 			return Value{}, p.unexpected()
 		}
 		p.pos++
@@ -104,16 +136,16 @@ func (p *parser) literal(word string, v Value) (Value, error) {
 
 func (p *parser) object(depth int) (Value, error) {
 	p.pos++ // '{'
-	v := Value{Kind: Object, Obj: make([]Member, 0, 8)}
+	mark := len(p.stack)
 	p.skipSpace()
-	if p.pos < len(p.data) && p.data[p.pos] == '}' {
+	if p.pos < len(p.src) && p.src[p.pos] == '}' {
 		p.pos++
-		return v, nil
+		return Value{Kind: Object, Items: []Member{}}, nil
 	}
 	intKeys := false
 	for {
 		p.skipSpace()
-		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
+		if p.pos >= len(p.src) || p.src[p.pos] != '"' {
 			return Value{}, p.unexpected()
 		}
 		key, err := p.string()
@@ -121,7 +153,7 @@ func (p *parser) object(depth int) (Value, error) {
 			return Value{}, err
 		}
 		p.skipSpace()
-		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
+		if p.pos >= len(p.src) || p.src[p.pos] != ':' {
 			return Value{}, p.unexpected()
 		}
 		p.pos++
@@ -131,33 +163,34 @@ func (p *parser) object(depth int) (Value, error) {
 			return Value{}, err
 		}
 		dup := false
-		for i := range v.Obj {
-			if v.Obj[i].Key == key {
-				v.Obj[i].Value = val
+		for i := mark; i < len(p.stack); i++ {
+			if p.stack[i].Key == key {
+				p.stack[i].Value = val
 				dup = true
 				break
 			}
 		}
 		if !dup {
-			v.Obj = append(v.Obj, Member{Key: key, Value: val})
+			p.push(Member{Key: key, Value: val})
 			if !intKeys {
 				_, intKeys = arrayIndex(key)
 			}
 		}
 		p.skipSpace()
-		if p.pos >= len(p.data) {
+		if p.pos >= len(p.src) {
 			return Value{}, p.unexpected()
 		}
-		switch p.data[p.pos] {
+		switch p.src[p.pos] {
 		case ',':
 			p.pos++
 			continue
 		case '}':
 			p.pos++
+			items := p.take(mark)
 			if intKeys {
-				orderIntegerKeys(v.Obj)
+				orderIntegerKeys(items)
 			}
-			return v, nil
+			return Value{Kind: Object, Items: items}, nil
 		}
 		return Value{}, p.unexpected()
 	}
@@ -180,25 +213,38 @@ func arrayIndex(key string) (uint64, bool) {
 }
 
 func orderIntegerKeys(obj []Member) {
-	sort.SliceStable(obj, func(i, j int) bool {
-		a, aok := arrayIndex(obj[i].Key)
-		b, bok := arrayIndex(obj[j].Key)
+	slices.SortStableFunc(obj, func(x, y Member) int {
+		a, aok := arrayIndex(x.Key)
+		b, bok := arrayIndex(y.Key)
 		switch {
 		case aok && bok:
-			return a < b
-		default:
-			return aok && !bok
+			return cmpUint(a, b)
+		case aok:
+			return -1
+		case bok:
+			return 1
 		}
+		return 0
 	})
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 func (p *parser) array(depth int) (Value, error) {
 	p.pos++ // '['
-	v := Value{Kind: Array, Arr: make([]Value, 0, 4)}
+	mark := len(p.stack)
 	p.skipSpace()
-	if p.pos < len(p.data) && p.data[p.pos] == ']' {
+	if p.pos < len(p.src) && p.src[p.pos] == ']' {
 		p.pos++
-		return v, nil
+		return Value{Kind: Array, Items: []Member{}}, nil
 	}
 	for {
 		p.skipSpace()
@@ -206,18 +252,18 @@ func (p *parser) array(depth int) (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		v.Arr = append(v.Arr, e)
+		p.push(Member{Value: e})
 		p.skipSpace()
-		if p.pos >= len(p.data) {
+		if p.pos >= len(p.src) {
 			return Value{}, p.unexpected()
 		}
-		switch p.data[p.pos] {
+		switch p.src[p.pos] {
 		case ',':
 			p.pos++
 			continue
 		case ']':
 			p.pos++
-			return v, nil
+			return Value{Kind: Array, Items: p.take(mark)}, nil
 		}
 		return Value{}, p.unexpected()
 	}
@@ -225,44 +271,52 @@ func (p *parser) array(depth int) (Value, error) {
 
 func (p *parser) number() (Value, error) {
 	start := p.pos
-	if p.data[p.pos] == '-' {
+	if err := p.skipNumber(); err != nil {
+		return Value{}, err
+	}
+	// ParseFloat reports out-of-range values as ±Inf or 0 with an error;
+	// JavaScript silently yields the same values, so the error is ignored.
+	f, _ := strconv.ParseFloat(p.src[start:p.pos], 64)
+	return Value{Kind: Number, Num: f}, nil
+}
+
+// skipNumber checks the JSON number grammar and moves past the number.
+func (p *parser) skipNumber() error {
+	if p.src[p.pos] == '-' {
 		p.pos++
 	}
-	if p.pos >= len(p.data) {
-		return Value{}, p.unexpected()
+	if p.pos >= len(p.src) {
+		return p.unexpected()
 	}
-	switch c := p.data[p.pos]; {
+	switch c := p.src[p.pos]; {
 	case c == '0':
 		p.pos++
 	case c >= '1' && c <= '9':
 		p.digits()
 	default:
-		return Value{}, p.unexpected()
+		return p.unexpected()
 	}
-	if p.pos < len(p.data) && p.data[p.pos] == '.' {
+	if p.pos < len(p.src) && p.src[p.pos] == '.' {
 		p.pos++
 		if !p.digits() {
-			return Value{}, p.unexpected()
+			return p.unexpected()
 		}
 	}
-	if p.pos < len(p.data) && (p.data[p.pos] == 'e' || p.data[p.pos] == 'E') {
+	if p.pos < len(p.src) && (p.src[p.pos] == 'e' || p.src[p.pos] == 'E') {
 		p.pos++
-		if p.pos < len(p.data) && (p.data[p.pos] == '+' || p.data[p.pos] == '-') {
+		if p.pos < len(p.src) && (p.src[p.pos] == '+' || p.src[p.pos] == '-') {
 			p.pos++
 		}
 		if !p.digits() {
-			return Value{}, p.unexpected()
+			return p.unexpected()
 		}
 	}
-	// ParseFloat reports out-of-range values as ±Inf or 0 with an error;
-	// JavaScript silently yields the same values, so the error is ignored.
-	f, _ := strconv.ParseFloat(string(p.data[start:p.pos]), 64)
-	return Value{Kind: Number, Num: f}, nil
+	return nil
 }
 
 func (p *parser) digits() bool {
 	start := p.pos
-	for p.pos < len(p.data) && p.data[p.pos] >= '0' && p.data[p.pos] <= '9' {
+	for p.pos < len(p.src) && p.src[p.pos] >= '0' && p.src[p.pos] <= '9' {
 		p.pos++
 	}
 	return p.pos > start
@@ -271,11 +325,11 @@ func (p *parser) digits() bool {
 func (p *parser) string() (string, error) {
 	p.pos++ // opening quote
 	start := p.pos
-	// Fast path: no escapes.
-	for p.pos < len(p.data) {
-		c := p.data[p.pos]
+	// Fast path: no escapes, so the string is a slice of the input.
+	for p.pos < len(p.src) {
+		c := p.src[p.pos]
 		if c == '"' {
-			s := intern(p.data[start:p.pos])
+			s := p.src[start:p.pos]
 			p.pos++
 			return s, nil
 		}
@@ -284,9 +338,9 @@ func (p *parser) string() (string, error) {
 		}
 		p.pos++
 	}
-	buf := append([]byte(nil), p.data[start:p.pos]...)
-	for p.pos < len(p.data) {
-		c := p.data[p.pos]
+	buf := append([]byte(nil), p.src[start:p.pos]...)
+	for p.pos < len(p.src) {
+		c := p.src[p.pos]
 		switch {
 		case c == '"':
 			p.pos++
@@ -299,10 +353,10 @@ func (p *parser) string() (string, error) {
 			continue
 		}
 		p.pos++
-		if p.pos >= len(p.data) {
+		if p.pos >= len(p.src) {
 			break
 		}
-		esc := p.data[p.pos]
+		esc := p.src[p.pos]
 		p.pos++
 		switch esc {
 		case '"', '\\', '/':
@@ -325,7 +379,7 @@ func (p *parser) string() (string, error) {
 			if utf16.IsSurrogate(r) {
 				// A high surrogate followed by an escaped low one is a pair;
 				// a lone surrogate cannot be held in a Go string.
-				if p.pos+6 <= len(p.data) && p.data[p.pos] == '\\' && p.data[p.pos+1] == 'u' {
+				if p.pos+6 <= len(p.src) && p.src[p.pos] == '\\' && p.src[p.pos+1] == 'u' {
 					save := p.pos
 					p.pos += 2
 					if r2, ok := p.hex4(); ok {
@@ -348,12 +402,12 @@ func (p *parser) string() (string, error) {
 }
 
 func (p *parser) hex4() (rune, bool) {
-	if p.pos+4 > len(p.data) {
+	if p.pos+4 > len(p.src) {
 		return 0, false
 	}
 	var r rune
 	for i := 0; i < 4; i++ {
-		c := p.data[p.pos+i]
+		c := p.src[p.pos+i]
 		switch {
 		case c >= '0' && c <= '9':
 			r = r<<4 | rune(c-'0')
@@ -367,40 +421,4 @@ func (p *parser) hex4() (rune, bool) {
 	}
 	p.pos += 4
 	return r, true
-}
-
-// intern returns well-known token strings without allocating, since the
-// same few keys and values appear in every payload nimbus parses.
-func intern(b []byte) string {
-	switch string(b) {
-	case "scope":
-		return "scope"
-	case "nimbus":
-		return "nimbus"
-	case "tn":
-		return "tn"
-	case "sub":
-		return "sub"
-	case "scopes":
-		return "scopes"
-	case "sid":
-		return "sid"
-	case "jti":
-		return "jti"
-	case "iat":
-		return "iat"
-	case "exp":
-		return "exp"
-	case "alg":
-		return "alg"
-	case "typ":
-		return "typ"
-	case "HS256":
-		return "HS256"
-	case "JWT":
-		return "JWT"
-	case "sandbox:use":
-		return "sandbox:use"
-	}
-	return string(b)
 }

@@ -154,27 +154,27 @@ func appendValue(dst []byte, v Value, indent, cur string) []byte {
 	case String:
 		return AppendQuote(dst, v.Str)
 	case Array:
-		if len(v.Arr) == 0 {
+		if len(v.Items) == 0 {
 			return append(dst, '[', ']')
 		}
 		inner := cur + indent
 		dst = append(dst, '[')
-		for i, e := range v.Arr {
+		for i, e := range v.Items {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
 			dst = newline(dst, indent, inner)
-			dst = appendValue(dst, e, indent, inner)
+			dst = appendValue(dst, e.Value, indent, inner)
 		}
 		dst = newline(dst, indent, cur)
 		return append(dst, ']')
 	case Object:
-		if len(v.Obj) == 0 {
+		if len(v.Items) == 0 {
 			return append(dst, '{', '}')
 		}
 		inner := cur + indent
 		dst = append(dst, '{')
-		for i, m := range v.Obj {
+		for i, m := range v.Items {
 			if i > 0 {
 				dst = append(dst, ',')
 			}

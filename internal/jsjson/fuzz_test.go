@@ -20,8 +20,18 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("Parse(%q) err = %v, but encoding/json says valid = %v", text, err, valid)
 			}
 		}
+		top, terr := ParseTop(text)
+		if (terr == nil) != (err == nil) {
+			t.Fatalf("ParseTop(%q) err = %v, Parse err = %v", text, terr, err)
+		}
 		if err != nil {
 			return
+		}
+		if top.Kind != v.Kind {
+			t.Fatalf("ParseTop kind %v, Parse kind %v", top.Kind, v.Kind)
+		}
+		if v.Kind == Object && !bytes.Equal(Marshal(top.ToValue()), Marshal(v)) {
+			t.Fatalf("ParseTop members %q differ from Parse %q", Marshal(top.ToValue()), Marshal(v))
 		}
 		out := Marshal(v)
 		v2, err := Parse(out)

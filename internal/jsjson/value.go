@@ -14,16 +14,18 @@ const (
 )
 
 // Value is a parsed JSON value. Only the field matching Kind is meaningful.
+// Arrays and objects both keep their children in Items, in order; array
+// items have an empty Key. One shared representation lets Parse put every
+// child of a document in a single allocation.
 type Value struct {
-	Kind Kind
-	Bool bool
-	Num  float64
-	Str  string
-	Arr  []Value
-	Obj  []Member
+	Kind  Kind
+	Bool  bool
+	Num   float64
+	Str   string
+	Items []Member
 }
 
-// Member is one key of an object, in order.
+// Member is one key of an object, or one element of an array (Key empty).
 type Member struct {
 	Key   string
 	Value Value
@@ -34,7 +36,7 @@ func (v Value) Get(key string) (Value, bool) {
 	if v.Kind != Object {
 		return Value{}, false
 	}
-	for _, m := range v.Obj {
+	for _, m := range v.Items {
 		if m.Key == key {
 			return m.Value, true
 		}

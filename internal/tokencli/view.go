@@ -15,7 +15,7 @@ import (
 // prints: JSON.stringify({claims, doInstanceName}, null, 2) and a newline.
 func UpstreamVerifyJSON(v *token.Verified) []byte {
 	claims := claimsValue(v.Claims)
-	obj := jsjson.Value{Kind: jsjson.Object, Obj: []jsjson.Member{
+	obj := jsjson.Value{Kind: jsjson.Object, Items: []jsjson.Member{
 		{Key: "claims", Value: claims},
 		{Key: "doInstanceName", Value: jsjson.StringValue(v.DOInstanceName)},
 	}}
@@ -26,7 +26,7 @@ func UpstreamVerifyJSON(v *token.Verified) []byte {
 // matched and the seconds left before expiry.
 func VerifyJSON(v *token.Verified, now time.Time) []byte {
 	left := v.Claims.ExpiresAt() - math.Floor(float64(now.UnixMilli())/1000)
-	obj := jsjson.Value{Kind: jsjson.Object, Obj: []jsjson.Member{
+	obj := jsjson.Value{Kind: jsjson.Object, Items: []jsjson.Member{
 		{Key: "claims", Value: claimsValue(v.Claims)},
 		{Key: "doInstanceName", Value: jsjson.StringValue(v.DOInstanceName)},
 		{Key: "secret", Value: jsjson.StringValue(v.Secret.String())},
@@ -37,7 +37,7 @@ func VerifyJSON(v *token.Verified, now time.Time) []byte {
 
 // MintJSON is the --json form of `token mint`: {token, claims, expiresAt}.
 func MintJSON(is *token.Issued) []byte {
-	obj := jsjson.Value{Kind: jsjson.Object, Obj: []jsjson.Member{
+	obj := jsjson.Value{Kind: jsjson.Object, Items: []jsjson.Member{
 		{Key: "token", Value: jsjson.StringValue(is.Token)},
 		{Key: "claims", Value: claimsValue(is.Claims)},
 		{Key: "expiresAt", Value: jsjson.StringValue(is.ExpiresAt.UTC().Format(time.RFC3339))},
@@ -59,7 +59,7 @@ func InspectJSON(d *token.Decoded, now time.Time) []byte {
 			jsjson.Member{Key: "expired", Value: jsjson.Value{Kind: jsjson.Bool, Bool: exp < math.Floor(float64(now.UnixMilli())/1000)}},
 		)
 	}
-	return append(jsjson.MarshalIndent(jsjson.Value{Kind: jsjson.Object, Obj: members}, "  "), '\n')
+	return append(jsjson.MarshalIndent(jsjson.Value{Kind: jsjson.Object, Items: members}, "  "), '\n')
 }
 
 func claimsValue(c token.Claims) jsjson.Value {

@@ -3,7 +3,6 @@ package token
 import (
 	"errors"
 	"net/http"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -19,9 +18,42 @@ const (
 	CookieName = "__Host-nimbus_token"
 )
 
-// bearerRE is upstream's /^Bearer\s+(.+)$/i with JavaScript's definitions
-// of \s and '.', which are wider and narrower than RE2's respectively.
-var bearerRE = regexp.MustCompile(`(?i)^Bearer[\t\n\v\f\r \x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{feff}]+([^\n\r\x{2028}\x{2029}]+)$`)
+// matchBearer is upstream's /^Bearer\s+(.+)$/i evaluated as JavaScript
+// does: ASCII-only case folding, JavaScript's (wider) \s, and a '.' that
+// matches anything but a line terminator. It returns the captured token.
+func matchBearer(h string) (string, bool) {
+	if len(h) < 6 || !strings.EqualFold(h[:6], "bearer") {
+		return "", false
+	}
+	rest := h[6:]
+	// Offsets just after each character of the leading whitespace run:
+	// the candidate ends of \s+, tried longest first as backtracking does.
+	var ends []int
+	for i, r := range rest {
+		if !isJSSpace(r) {
+			break
+		}
+		ends = append(ends, i+utf8.RuneLen(r))
+	}
+	for k := len(ends) - 1; k >= 0; k-- {
+		tok := rest[ends[k]:]
+		if tok != "" && !strings.ContainsFunc(tok, isLineTerminator) {
+			return tok, true
+		}
+	}
+	return "", false
+}
+
+func isLineTerminator(r rune) bool { return r == '\n' || r == '\r' || r == 0x2028 || r == 0x2029 }
+
+// isJSSpace is JavaScript's \s: WhiteSpace and LineTerminator.
+func isJSSpace(r rune) bool {
+	switch r {
+	case '\t', '\n', '\v', '\f', '\r', ' ', 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff:
+		return true
+	}
+	return r >= 0x2000 && r <= 0x200a
+}
 
 // ExtractBearer finds the token a Worker would read from r: the
 // Authorization header ("Bearer <token>", any case), else the first
@@ -32,8 +64,8 @@ var bearerRE = regexp.MustCompile(`(?i)^Bearer[\t\n\v\f\r \x{a0}\x{1680}\x{2000}
 func ExtractBearer(r *http.Request) (string, error) {
 	// Fetch's Headers.get joins repeated headers with ", ".
 	if h := strings.Join(r.Header.Values("Authorization"), ", "); h != "" {
-		if m := bearerRE.FindStringSubmatch(h); m != nil {
-			return m[1], nil
+		if tok, ok := matchBearer(h); ok {
+			return tok, nil
 		}
 	}
 	if r.URL != nil {
@@ -139,11 +171,5 @@ func unhex(c byte) byte {
 // jsTrim is String.prototype.trim: it removes JavaScript whitespace and
 // line terminators, which include characters strings.TrimSpace keeps.
 func jsTrim(s string) string {
-	return strings.TrimFunc(s, func(r rune) bool {
-		switch r {
-		case '\t', '\n', '\v', '\f', '\r', ' ', 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff:
-			return true
-		}
-		return r >= 0x2000 && r <= 0x200a
-	})
+	return strings.TrimFunc(s, isJSSpace)
 }

@@ -7,11 +7,20 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/jsjson"
 )
 
-// Claims is a verified token payload, kept exactly as parsed: every claim,
-// unknown ones included, in payload order. Accessors give typed views of the
-// claims Nimbus defines.
+// Claims is a verified token payload, kept exactly as sent: every claim,
+// unknown ones included, in payload order. Accessors give typed views of
+// the claims Nimbus defines.
 type Claims struct {
-	v jsjson.Value
+	top jsjson.Top
+}
+
+func (c Claims) raw(name string) (string, bool) {
+	for _, m := range c.top.Members {
+		if m.Key == name {
+			return m.Raw, true
+		}
+	}
+	return "", false
 }
 
 // Tenant returns the tn claim.
@@ -30,13 +39,17 @@ func (c Claims) JTI() (string, bool) { return c.optStr("jti") }
 // Scopes returns the scopes claim and whether it is present. An absent
 // claim means legacy full trust; a present empty list grants nothing.
 func (c Claims) Scopes() ([]string, bool) {
-	v, ok := c.v.Get("scopes")
-	if !ok || v.Kind != jsjson.Array {
+	raw, ok := c.raw("scopes")
+	if !ok || !jsjson.IsArrayOfStrings(raw) {
 		return nil, false
 	}
-	out := make([]string, len(v.Arr))
-	for i, e := range v.Arr {
-		out[i] = e.Str
+	v, err := jsjson.Parse([]byte(raw))
+	if err != nil {
+		return nil, false
+	}
+	out := make([]string, len(v.Items))
+	for i, e := range v.Items {
+		out[i] = e.Value.Str
 	}
 	return out, true
 }
@@ -56,8 +69,8 @@ func (c Claims) IssuedTime() time.Time { return secondsToTime(c.IssuedAt()) }
 
 // Keys returns the claim names in payload order.
 func (c Claims) Keys() []string {
-	keys := make([]string, len(c.v.Obj))
-	for i, m := range c.v.Obj {
+	keys := make([]string, len(c.top.Members))
+	for i, m := range c.top.Members {
 		keys[i] = m.Key
 	}
 	return keys
@@ -66,20 +79,20 @@ func (c Claims) Keys() []string {
 // Raw returns the JSON text of one claim as JSON.stringify would write it,
 // and whether the claim is present.
 func (c Claims) Raw(name string) (string, bool) {
-	v, ok := c.v.Get(name)
+	raw, ok := c.raw(name)
 	if !ok {
 		return "", false
 	}
-	return string(jsjson.Marshal(v)), true
+	return jsjson.Normalize(raw), true
 }
 
 // MarshalJSON writes the claims compactly, in payload order, with the
 // escaping and number formatting of JavaScript's JSON.stringify.
 func (c Claims) MarshalJSON() ([]byte, error) {
-	if c.v.Kind != jsjson.Object {
+	if c.top.Kind != jsjson.Object {
 		return []byte("{}"), nil
 	}
-	return jsjson.Marshal(c.v), nil
+	return jsjson.Marshal(c.top.ToValue()), nil
 }
 
 // DOInstanceName returns "<tn>:<sub>" or "<tn>:_" without a subject: the
@@ -98,16 +111,17 @@ func (c Claims) str(name string) string {
 }
 
 func (c Claims) optStr(name string) (string, bool) {
-	v, ok := c.v.Get(name)
-	if !ok || v.Kind != jsjson.String {
+	raw, ok := c.raw(name)
+	if !ok {
 		return "", false
 	}
-	return v.Str, true
+	return jsjson.StringOf(raw)
 }
 
 func (c Claims) num(name string) float64 {
-	v, _ := c.v.Get(name)
-	return v.Num
+	raw, _ := c.raw(name)
+	f, _ := jsjson.NumberOf(raw)
+	return f
 }
 
 func secondsToTime(sec float64) time.Time {

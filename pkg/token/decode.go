@@ -45,20 +45,20 @@ func Decode(tok string) (*Decoded, error) {
 	if !ok {
 		return nil, errMalformed("signature is not base64url")
 	}
-	return &Decoded{Header: Claims{v: header}, Claims: Claims{v: claims}, SignatureLen: len(sig)}, nil
+	return &Decoded{Header: Claims{top: header}, Claims: Claims{top: claims}, SignatureLen: len(sig)}, nil
 }
 
-func decodeObject(part, what string) (jsjson.Value, error) {
+func decodeObject(part, what string) (jsjson.Top, error) {
 	raw, ok := decodeSegment(part)
 	if !ok {
-		return jsjson.Value{}, errMalformed(what + " is not valid JSON: Invalid base64url input")
+		return jsjson.Top{}, errMalformed(what + " is not valid JSON: Invalid base64url input")
 	}
-	v, err := jsjson.Parse([]byte(jsjson.DecodeUTF8(raw)))
+	t, err := jsjson.ParseTop(jsjson.DecodeUTF8Bytes(raw))
 	if err != nil {
-		return jsjson.Value{}, errMalformed(what + " is not valid JSON: " + err.Error())
+		return jsjson.Top{}, errMalformed(what + " is not valid JSON: " + err.Error())
 	}
-	if v.Kind != jsjson.Object {
-		return jsjson.Value{}, errMalformed(what + " is not a JSON object")
+	if t.Kind != jsjson.Object {
+		return jsjson.Top{}, errMalformed(what + " is not a JSON object")
 	}
-	return v, nil
+	return t, nil
 }

@@ -3,6 +3,7 @@ package token
 import (
 	"encoding/base64"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -94,18 +95,24 @@ func (v Verifier) Verify(tok string) (*Verified, error) {
 		return nil, errMalformed("header alg must be HS256")
 	}
 
-	payload, ok := decodeSegment(payloadPart)
+	var payloadBuf [512]byte
+	var payload []byte
+	if isBase64URL(payloadPart) {
+		payload, ok = appendDecodeString(payloadBuf[:0], payloadPart)
+	} else {
+		ok = false
+	}
 	if !ok {
 		return nil, errMalformed("payload is not valid JSON: Invalid base64url input")
 	}
-	val, err := jsjson.Parse(jsjson.DecodeUTF8Bytes(payload))
+	top, err := jsjson.ParseTop(jsjson.DecodeUTF8Bytes(payload))
 	if err != nil {
 		return nil, errMalformed("payload is not valid JSON: " + err.Error())
 	}
-	if err := checkClaims(val); err != nil {
+	claims := Claims{top: top}
+	if err := checkClaims(claims); err != nil {
 		return nil, err
 	}
-	claims := Claims{v: val}
 
 	now := time.Now
 	if v.Now != nil {
@@ -152,38 +159,58 @@ func decodeSegment(s string) ([]byte, bool) {
 // and length; like base64.RawURLEncoding (non-strict), it ignores the
 // unused low bits of the last character.
 func appendDecodeString(dst []byte, s string) ([]byte, bool) {
-	var acc uint32
-	bits := 0
-	for i := 0; i < len(s); i++ {
-		v := b64val(s[i])
-		if v < 0 {
+	n := len(s) / 4 * 3
+	switch len(s) % 4 {
+	case 1:
+		return nil, false
+	case 2:
+		n++
+	case 3:
+		n += 2
+	}
+	start := len(dst)
+	dst = slices.Grow(dst, n)[:start+n]
+	out := dst[start:]
+	i, o := 0, 0
+	for ; i+4 <= len(s); i, o = i+4, o+3 {
+		a, b, c, d := b64dec[s[i]], b64dec[s[i+1]], b64dec[s[i+2]], b64dec[s[i+3]]
+		if a|b|c|d == 0xff {
 			return nil, false
 		}
-		acc = acc<<6 | uint32(v)
-		bits += 6
-		if bits >= 8 {
-			bits -= 8
-			dst = append(dst, byte(acc>>bits))
-		}
+		v := uint32(a)<<18 | uint32(b)<<12 | uint32(c)<<6 | uint32(d)
+		out[o], out[o+1], out[o+2] = byte(v>>16), byte(v>>8), byte(v)
 	}
-	return dst, len(s)%4 != 1
+	switch len(s) - i {
+	case 2:
+		a, b := b64dec[s[i]], b64dec[s[i+1]]
+		if a|b == 0xff {
+			return nil, false
+		}
+		out[o] = a<<2 | b>>4
+	case 3:
+		a, b, c := b64dec[s[i]], b64dec[s[i+1]], b64dec[s[i+2]]
+		if a|b|c == 0xff {
+			return nil, false
+		}
+		v := uint32(a)<<12 | uint32(b)<<6 | uint32(c)
+		out[o], out[o+1] = byte(v>>10), byte(v>>2)
+	}
+	return dst, true
 }
 
-func b64val(c byte) int {
-	switch {
-	case c >= 'A' && c <= 'Z':
-		return int(c - 'A')
-	case c >= 'a' && c <= 'z':
-		return int(c-'a') + 26
-	case c >= '0' && c <= '9':
-		return int(c-'0') + 52
-	case c == '-':
-		return 62
-	case c == '_':
-		return 63
+// b64dec maps the base64url alphabet to its values and everything else to
+// 0xff; since every value is below 64, OR-ing four lookups detects any
+// invalid character.
+var b64dec = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
 	}
-	return -1
-}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for i := 0; i < len(alphabet); i++ {
+		t[alphabet[i]] = byte(i)
+	}
+	return t
+}()
 
 func headerIsHS256(part string) bool {
 	raw, ok := decodeSegment(part)
@@ -199,48 +226,41 @@ func headerIsHS256(part string) bool {
 }
 
 // checkClaims applies steps 7 to 11 of upstream's verify in order.
-func checkClaims(v jsjson.Value) error {
+func checkClaims(c Claims) error {
 	// Arrays pass the object check upstream (typeof [] is "object") and
 	// then fail the discriminator with "got: undefined".
-	if v.Kind != jsjson.Object && v.Kind != jsjson.Array {
+	if c.top.Kind != jsjson.Object && c.top.Kind != jsjson.Array {
 		return errClaims("payload is not a JSON object")
 	}
-	scope, ok := v.Get("scope")
-	if !ok || scope.Kind != jsjson.String || scope.Str != "nimbus" {
-		return errClaims(`scope must be "nimbus" (got: ` + jsonOf(scope, ok) + ")")
+	raw, ok := c.raw("scope")
+	if s, isStr := jsjson.StringOf(raw); !ok || !isStr || s != "nimbus" {
+		return errClaims(`scope must be "nimbus" (got: ` + jsonOf(raw, ok) + ")")
 	}
 	for _, name := range [...]string{"tn", "sub", "sid", "jti"} {
-		c, present := v.Get(name)
+		raw, present := c.raw(name)
 		if !present && name != "tn" {
 			continue
 		}
-		if !present || c.Kind != jsjson.String || !IsIDComponent(c.Str) {
-			return idError(name, jsonOf(c, present))
+		if s, isStr := jsjson.StringOf(raw); !present || !isStr || !IsIDComponent(s) {
+			return idError(name, jsonOf(raw, present))
 		}
 	}
-	iat, iok := v.Get("iat")
-	exp, eok := v.Get("exp")
-	if !iok || !eok || iat.Kind != jsjson.Number || exp.Kind != jsjson.Number {
+	iat, iok := c.raw("iat")
+	exp, eok := c.raw("exp")
+	if !iok || !eok || !jsjson.IsNumber(iat) || !jsjson.IsNumber(exp) {
 		return errClaims("iat and exp must be numbers (NumericDate)")
 	}
-	if scopes, ok := v.Get("scopes"); ok {
-		if scopes.Kind != jsjson.Array {
-			return errClaims("scopes must be an array of strings")
-		}
-		for _, s := range scopes.Arr {
-			if s.Kind != jsjson.String {
-				return errClaims("scopes must be an array of strings")
-			}
-		}
+	if scopes, ok := c.raw("scopes"); ok && !jsjson.IsArrayOfStrings(scopes) {
+		return errClaims("scopes must be an array of strings")
 	}
 	return nil
 }
 
 // jsonOf renders a claim as upstream's messages do: JSON.stringify of the
 // value, or the bare word undefined when it is missing.
-func jsonOf(v jsjson.Value, present bool) string {
+func jsonOf(raw string, present bool) string {
 	if !present {
 		return "undefined"
 	}
-	return string(jsjson.Marshal(v))
+	return jsjson.Normalize(raw)
 }

@@ -1,0 +1,78 @@
+package initcmd_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-sh/nimbus/cmd"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/iostreams"
+)
+
+// TestTerminalOutput runs the real root command with terminal streams: the
+// human tree and next steps go to stderr, and stdout (a terminal, no --json)
+// gets no JSON.
+func TestTerminalOutput(t *testing.T) {
+	t.Chdir(t.TempDir())
+	ios, _, out, errOut := iostreams.Test()
+	ios.SetStdoutTTY(true)
+	ios.SetStderrTTY(true)
+	ios.SetColorDisabled(true)
+	f := &cmdutil.Factory{IOStreams: ios, Getenv: func(string) string { return "" }}
+
+	if code := cmd.Run(context.Background(), f, []string{"init", "acme", "--name", "acme-edge"}); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if out.Len() != 0 {
+		t.Errorf("stdout on a terminal should stay empty, got %q", out)
+	}
+	cwd, _ := os.Getwd()
+	want := `✓ Scaffolded acme at ` + filepath.Join(cwd, "acme") + `
+
+  acme/
+  ├── .gitignore      created
+  ├── README.md       created
+  ├── package.json    created
+  ├── tsconfig.json   created
+  ├── wrangler.jsonc  created
+  └── src/
+      └── index.ts    created
+
+Next steps:
+  1. cd acme
+  2. npm install
+  3. CLOUDFLARE_ACCOUNT_ID=<account-id> nimbus setup cloudflare --name acme-edge
+  4. npx wrangler secret put JWT_SECRET   # 32+ char hex secret ('nimbus token secret' makes one); after the first deploy 'nimbus setup cloudflare --name acme-edge --set-secret' can set it instead
+  5. npx wrangler deploy
+
+If setup reports R2 error 10042, enable R2 once in the Cloudflare dashboard and run it again.
+The session Durable Object is provisioned on first use; mint a token with 'nimbus token mint' before attaching.
+Docs: https://github.com/AshishKumar4/Nimbus#readme
+`
+	if errOut.String() != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", errOut, want)
+	}
+
+	// Errors on a terminal: message, code and a hint line.
+	errOut.Reset()
+	if code := cmd.Run(context.Background(), f, []string{"init", "acme"}); code != 73 {
+		t.Fatalf("exit %d", code)
+	}
+	if got := errOut.String(); !strings.HasPrefix(got, "nimbus: directory ") || !strings.Contains(got, "(E_DIR_NOT_EMPTY)\nhint: use --force") {
+		t.Errorf("terminal error: %q", got)
+	}
+
+	// --json on a terminal still prints the JSON line and no summary.
+	errOut.Reset()
+	out.Reset()
+	f.JSON = false
+	if code := cmd.Run(context.Background(), f, []string{"init", "other", "--json"}); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.HasPrefix(out.String(), `{"ok":true,"path":"`) || errOut.Len() != 0 {
+		t.Errorf("json on terminal: out %q err %q", out, errOut)
+	}
+}

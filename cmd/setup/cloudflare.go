@@ -1,0 +1,262 @@
+package setup
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/config"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/pkg/provision"
+)
+
+// defaultWranglerConfig is read when --config is not given and it exists.
+const defaultWranglerConfig = "wrangler.jsonc"
+
+// secretName is the Worker secret nimbus tokens are signed with.
+const secretName = "JWT_SECRET"
+
+type cloudflareOptions struct {
+	name, accountID, bucketPrefix, runtimeBucket string
+	wranglerConfig, apiTokenFile, secretFile     string
+	dryRun, setSecret, skipRuntimes              bool
+}
+
+func newCmdCloudflare(f *cmdutil.Factory) *cobra.Command {
+	var o cloudflareOptions
+	cmd := &cobra.Command{
+		Use:   "cloudflare --name WORKER [--account-id ID] [--bucket-prefix P] [--runtime-bucket B] [--config wrangler.jsonc] [--dry-run] [--set-secret]",
+		Short: "Create the R2 buckets and settings a Nimbus Worker needs, through the Cloudflare API",
+		Long: `Take a scaffolded project to "ready to deploy" through the Cloudflare API:
+
+  1. verify the API token
+  2. find the account (--account-id, CLOUDFLARE_ACCOUNT_ID, account_id in
+     wrangler.jsonc, or the only account the token can access)
+  3. check the R2 buckets the Worker binds and create the missing ones
+  4. write account_id into wrangler.jsonc (comments and layout are kept)
+  5. read the workers.dev subdomain, report the Worker URL and record it as
+     endpoint in ./nimbus.yaml
+  6. with --set-secret, put JWT_SECRET on the deployed Worker
+
+The bucket names come from wrangler.jsonc when it exists (--config, default
+./wrangler.jsonc), otherwise from the same builder 'nimbus init' uses:
+<prefix>-npm-cache, <prefix>-npm-packument-cache and the runtime bucket.
+
+Every step is idempotent: a second run changes nothing, and a run that was
+interrupted converges when repeated. --dry-run makes only GET requests and
+writes no file.
+
+Credentials never come from flags: the API token is read from
+CLOUDFLARE_API_TOKEN or --api-token-file (- for stdin). The token needs
+"Account Settings Read", "Workers R2 Storage Write", "Workers Scripts Read"
+and, for --set-secret, "Workers Scripts Write".
+
+JWT_SECRET for --set-secret comes from --secret-file (- for stdin), or from the
+JWT_SECRET variable; when the --secret-file does not exist, a new random secret
+is written to it (mode 0600). Without either, the secret is kept in
+$XDG_CONFIG_HOME/nimbus/secrets/<worker>.jwt-secret. It is never printed.
+
+Environment: CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID, JWT_SECRET,
+CLOUDFLARE_API_BASE_URL (API base for proxies and tests).
+
+stdout (with --json, or when it is not a terminal) is one JSON object:
+{"ok","worker","buckets","runtimeBucket","runtimesSynced","accountId",
+"bucketStatus","workersDevUrl","secret"}.`,
+		Example: `  CLOUDFLARE_API_TOKEN=... nimbus setup cloudflare --name my-sandbox
+  nimbus setup cloudflare --dry-run
+  nimbus setup cloudflare --set-secret --secret-file .secrets/jwt`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCloudflare(cmd, f, &o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.name, "name", "", "Worker name (default: name in wrangler.jsonc)")
+	fl.StringVar(&o.accountID, "account-id", "", "Cloudflare account `ID` (default: CLOUDFLARE_ACCOUNT_ID, wrangler.jsonc, or the token's only account)")
+	fl.StringVar(&o.bucketPrefix, "bucket-prefix", "", "prefix of the npm cache buckets (default: the Worker name)")
+	fl.StringVar(&o.runtimeBucket, "runtime-bucket", "", "runtime cache bucket (default: nimbus-runtime-cache-public)")
+	// This local --config shadows the global one (nimbus.yaml): for setup the
+	// file that matters is the Worker's wrangler config, as cli.md specifies.
+	fl.StringVar(&o.wranglerConfig, "config", "", "wrangler config `FILE` (default: ./wrangler.jsonc when present)")
+	fl.StringVar(&o.apiTokenFile, "api-token-file", "", "read the Cloudflare API token from `FILE` (- for stdin) instead of CLOUDFLARE_API_TOKEN")
+	fl.BoolVar(&o.dryRun, "dry-run", false, "show the plan; make no change (GET requests only)")
+	fl.BoolVar(&o.setSecret, "set-secret", false, "put JWT_SECRET on the deployed Worker")
+	fl.StringVar(&o.secretFile, "secret-file", "", "read JWT_SECRET from `FILE`; a missing file receives a new random secret (0600)")
+	fl.BoolVar(&o.skipRuntimes, "skip-runtimes", false, "accepted for upstream compatibility; runtime blobs are not uploaded by this command")
+	return cmd
+}
+
+func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions) error {
+	ios := f.IOStreams
+
+	// The wrangler config decides the names when it exists.
+	wranglerPath := o.wranglerConfig
+	var wranglerData []byte
+	if wranglerPath != "" {
+		data, err := os.ReadFile(wranglerPath)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return clierr.Configf("check the --config path, or run 'nimbus init' first", "wrangler config %s does not exist", wranglerPath)
+			}
+			return clierr.Wrap(err, exitcode.Config, clierr.CodeIO, "cannot read "+wranglerPath, "")
+		}
+		wranglerData = data
+	} else if data, err := os.ReadFile(defaultWranglerConfig); err == nil {
+		wranglerPath, wranglerData = defaultWranglerConfig, data
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return clierr.Wrap(err, exitcode.Config, clierr.CodeIO, "cannot read "+defaultWranglerConfig, "")
+	}
+	naming, err := provision.ResolveNaming(provision.Inputs{
+		Name: o.name, BucketPrefix: o.bucketPrefix, RuntimeBucket: o.runtimeBucket,
+		WranglerConfig: wranglerData, WranglerPath: wranglerPath,
+	})
+	if err != nil {
+		return toCLIError(err)
+	}
+
+	if o.apiTokenFile == "-" && o.secretFile == "-" {
+		return clierr.Usagef("--api-token-file - and --secret-file - cannot both read standard input")
+	}
+	token, err := apiToken(f, o.apiTokenFile)
+	if err != nil {
+		return err
+	}
+	accountID := o.accountID
+	if accountID == "" {
+		accountID = f.Getenv("CLOUDFLARE_ACCOUNT_ID")
+	}
+	if accountID == "" {
+		accountID = naming.AccountID
+	}
+
+	plan := provision.Plan{
+		Worker:         naming.Worker,
+		AccountID:      accountID,
+		Buckets:        naming.Buckets,
+		RuntimeBucket:  naming.RuntimeBucket,
+		DryRun:         o.dryRun,
+		WranglerConfig: wranglerPath,
+		NimbusConfig:   config.ProjectFile,
+	}
+	if o.setSecret {
+		spec, err := secretSpec(f, o, naming.Worker)
+		if err != nil {
+			return err
+		}
+		plan.Secret = spec
+	} else if o.secretFile != "" {
+		return clierr.Usagef("--secret-file needs --set-secret")
+	}
+
+	client, err := provision.NewClient(provision.ClientOptions{
+		Token:        token,
+		BaseURL:      f.Getenv("CLOUDFLARE_API_BASE_URL"),
+		MaxRetries:   provision.DefaultMaxRetries,
+		RetryBackoff: provision.DefaultRetryBackoff,
+	})
+	if err != nil {
+		return toCLIError(err)
+	}
+	view := newView(ios, o.dryRun)
+	p := &provision.Provisioner{Client: client, Observer: view}
+	started := time.Now()
+	res, err := p.Run(cmd.Context(), plan)
+	if err != nil {
+		return toCLIError(err)
+	}
+	if f.MachineOutput() {
+		if err := writeResultJSON(ios.Out, res); err != nil {
+			return err
+		}
+	}
+	view.summary(res, time.Since(started))
+	return nil
+}
+
+// apiToken reads the Cloudflare API token: --api-token-file wins over
+// CLOUDFLARE_API_TOKEN. A flag never carries the token itself.
+func apiToken(f *cmdutil.Factory, file string) (string, error) {
+	if file != "" {
+		tok, err := cmdutil.ReadSecretFile(file, f.IOStreams.In)
+		if err != nil {
+			return "", err
+		}
+		if tok == "" {
+			return "", clierr.Configf("put the API token in the file, on one line", "API token file %s is empty", file)
+		}
+		return tok, nil
+	}
+	if tok := f.Getenv("CLOUDFLARE_API_TOKEN"); tok != "" {
+		return tok, nil
+	}
+	return "", clierr.Configf("export CLOUDFLARE_API_TOKEN or pass --api-token-file FILE; create a token at https://dash.cloudflare.com/profile/api-tokens",
+		"CLOUDFLARE_API_TOKEN env var required")
+}
+
+// secretSpec picks where JWT_SECRET comes from: --secret-file (stdin with
+// -), then the environment, then a per-Worker file in the user config
+// directory that is generated once and reused by later runs.
+func secretSpec(f *cmdutil.Factory, o *cloudflareOptions, worker string) (*provision.SecretSpec, error) {
+	spec := &provision.SecretSpec{Name: secretName}
+	switch {
+	case o.secretFile == "-":
+		v, err := cmdutil.ReadSecretFile("-", f.IOStreams.In)
+		if err != nil {
+			return nil, err
+		}
+		spec.Value = v
+	case o.secretFile != "":
+		spec.File = o.secretFile
+	case f.Getenv(secretName) != "":
+		spec.Value = f.Getenv(secretName)
+	default:
+		base := f.Getenv("XDG_CONFIG_HOME")
+		if base == "" {
+			home := f.Getenv("HOME")
+			if home == "" {
+				return nil, clierr.Configf("export JWT_SECRET or pass --secret-file FILE", "cannot find a directory for the generated JWT_SECRET (HOME is not set)")
+			}
+			base = filepath.Join(home, ".config")
+		}
+		spec.File = filepath.Join(base, "nimbus", "secrets", worker+".jwt-secret")
+	}
+	if spec.Value == "" && spec.File == "" {
+		return nil, clierr.Configf("the secret must not be empty", "%s is empty", secretName)
+	}
+	return spec, nil
+}
+
+// toCLIError maps provision's error kinds onto sysexits codes.
+func toCLIError(err error) error {
+	pe, ok := provision.AsError(err)
+	if !ok {
+		return err
+	}
+	exit := exitcode.Software
+	switch pe.Kind {
+	case provision.KindPermission:
+		exit = exitcode.NoPerm
+	case provision.KindConfig:
+		exit = exitcode.Config
+	case provision.KindUnavailable:
+		exit = exitcode.Unavailable
+	case provision.KindData:
+		exit = exitcode.DataErr
+	case provision.KindUsage:
+		exit = exitcode.Usage
+	case provision.KindCantCreate:
+		exit = exitcode.CantCreate
+	case provision.KindInterrupted:
+		exit = exitcode.Interrupted
+	}
+	ce := clierr.Wrap(err, exit, pe.Code, pe.Message, pe.Hint)
+	// Upstream printed usage problems as a bare "<command>: message" line.
+	ce.Plain = pe.Kind == provision.KindUsage
+	return ce
+}

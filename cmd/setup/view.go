@@ -1,0 +1,108 @@
+package setup
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/iostreams"
+	"github.com/nimbus-sh/nimbus/internal/style"
+	"github.com/nimbus-sh/nimbus/pkg/provision"
+)
+
+// view draws the provisioning checklist on stderr when it is a terminal
+// and stays silent otherwise (cli.md: progress only on a terminal).
+type view struct {
+	w      io.Writer
+	st     *style.Styles
+	active bool
+	dryRun bool
+}
+
+func newView(ios *iostreams.IOStreams, dryRun bool) *view {
+	return &view{w: ios.ErrOut, st: ios.Styles(), active: ios.IsStderrTTY(), dryRun: dryRun}
+}
+
+// Observe prints one checklist line per finished step.
+func (v *view) Observe(e provision.Event) {
+	if !v.active {
+		return
+	}
+	var icon string
+	switch e.State {
+	case provision.StateDone:
+		icon = v.st.SuccessIcon()
+	case provision.StateSkipped:
+		icon = v.st.Muted("-")
+	case provision.StateWarning:
+		icon = v.st.WarningIcon()
+	case provision.StateFailed:
+		icon = v.st.FailureIcon()
+	default:
+		return
+	}
+	fmt.Fprintf(v.w, "%s %s\n", icon, e.Message)
+}
+
+func (v *view) summary(res *provision.Result, took time.Duration) {
+	if !v.active {
+		return
+	}
+	st := v.st
+	if v.dryRun {
+		fmt.Fprintf(v.w, "\n%s nothing was changed; rerun without --dry-run to apply\n", st.Bold("Dry run:"))
+		return
+	}
+	fmt.Fprintf(v.w, "\n%s %s is ready to deploy %s\n", st.SuccessIcon(), st.Bold(res.Worker), st.Muted(fmt.Sprintf("(%s)", took.Round(time.Millisecond))))
+	if res.SecretGenerated {
+		fmt.Fprintf(v.w, "  JWT_SECRET was generated and stored in %s (mode 0600); mint tokens with\n  JWT_SECRET=$(cat %s) nimbus token mint ...\n", st.Key(res.SecretFile), res.SecretFile)
+	}
+	fmt.Fprintf(v.w, "Next:\n  npx wrangler deploy\n")
+	if res.Secret != provision.SecretSet {
+		fmt.Fprintf(v.w, "  nimbus setup cloudflare --set-secret   (after the first deploy)\n")
+	}
+	if res.WorkersDevURL != "" {
+		fmt.Fprintf(v.w, "  open %s\n", st.Key(res.WorkersDevURL))
+	}
+}
+
+// resultJSON keeps upstream's keys first and in upstream's order, then adds
+// nimbus's.
+type resultJSON struct {
+	OK             bool              `json:"ok"`
+	Worker         string            `json:"worker"`
+	Buckets        []string          `json:"buckets"`
+	RuntimeBucket  string            `json:"runtimeBucket"`
+	RuntimesSynced bool              `json:"runtimesSynced"`
+	AccountID      string            `json:"accountId"`
+	BucketStatus   map[string]string `json:"bucketStatus"`
+	WorkersDevURL  string            `json:"workersDevUrl"`
+	Secret         string            `json:"secret"`
+	SecretFile     string            `json:"secretFile,omitempty"`
+	DryRun         bool              `json:"dryRun,omitempty"`
+}
+
+func writeResultJSON(w io.Writer, res *provision.Result) error {
+	out := resultJSON{
+		OK: true, Worker: res.Worker, Buckets: []string{}, RuntimeBucket: res.RuntimeBucket,
+		AccountID: res.AccountID, BucketStatus: map[string]string{}, WorkersDevURL: res.WorkersDevURL,
+		Secret: string(res.Secret), DryRun: res.DryRun,
+	}
+	if out.Secret == string(provision.SecretSet) && res.SecretGenerated {
+		out.SecretFile = res.SecretFile
+	}
+	for _, b := range res.Buckets {
+		out.Buckets = append(out.Buckets, b.Name)
+		out.BucketStatus[b.Name] = string(b.Status)
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

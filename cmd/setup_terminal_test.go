@@ -1,0 +1,109 @@
+package cmd_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-sh/nimbus/cmd"
+	"github.com/nimbus-sh/nimbus/internal/cftest"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/iostreams"
+)
+
+// On a terminal, setup draws a checklist on stderr and prints no JSON.
+func TestSetupOnTerminalDrawsChecklist(t *testing.T) {
+	srv := cftest.New()
+	defer srv.Close()
+	srv.AddAccount(cfAccount, "Acme Corp")
+	srv.AddToken(cfToken, &cftest.Token{Accounts: []string{cfAccount}})
+	srv.Subdomains[cfAccount] = "acme"
+	srv.AddBucket(cfAccount, "demo-npm-cache")
+	t.Chdir(t.TempDir())
+	env := map[string]string{"CLOUDFLARE_API_TOKEN": cfToken, "CLOUDFLARE_API_BASE_URL": srv.BaseURL(), "HOME": t.TempDir()}
+
+	code, stdout, stderr := runTTY(t, env, "", "setup", "cloudflare", "--name", "demo")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout on a terminal: %q", stdout)
+	}
+	for _, want := range []string{
+		"API token is valid and active (user token)",
+		"account " + cfAccount + " (Acme Corp), the only one the token can access",
+		"R2 bucket demo-npm-cache exists",
+		"R2 bucket demo-npm-packument-cache created",
+		"R2 bucket nimbus-runtime-cache-public created",
+		"no wrangler config to update",
+		"Worker URL after deploy: https://demo.acme.workers.dev",
+		"recorded endpoint in nimbus.yaml",
+		"is ready to deploy",
+		"npx wrangler deploy",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("checklist lacks %q:\n%s", want, stderr)
+		}
+	}
+	if !strings.Contains(stderr, ansiEscape) || !strings.Contains(stderr, "✓") {
+		t.Errorf("checklist is not styled:\n%q", stderr)
+	}
+	if data, _ := os.ReadFile("nimbus.yaml"); string(data) != "endpoint: https://demo.acme.workers.dev\n" {
+		t.Errorf("nimbus.yaml: %q", data)
+	}
+
+	// --json on a terminal prints the object; a failure shows the hint line.
+	code, stdout, _ = runTTY(t, env, "", "setup", "cloudflare", "--name", "demo", "--json", "--no-color")
+	if code != 0 || !strings.HasPrefix(stdout, `{"ok":true,"worker":"demo"`) {
+		t.Errorf("exit %d, stdout %q", code, stdout)
+	}
+	srv.R2Disabled[cfAccount] = true
+	code, _, stderr = runTTY(t, env, "", "setup", "cloudflare", "--name", "demo", "--no-color")
+	if code != 78 || !strings.Contains(stderr, "✗ R2 is not enabled on this Cloudflare account") ||
+		!strings.Contains(stderr, "nimbus: R2 is not enabled on this Cloudflare account (10042)\nhint: enable R2 once") {
+		t.Errorf("exit %d:\n%s", code, stderr)
+	}
+}
+
+// A dry run on a terminal says nothing was changed.
+func TestSetupDryRunOnTerminal(t *testing.T) {
+	srv := cftest.New()
+	defer srv.Close()
+	srv.AddAccount(cfAccount, "Acme Corp")
+	srv.AddToken(cfToken, &cftest.Token{Accounts: []string{cfAccount}})
+	t.Chdir(t.TempDir())
+	env := map[string]string{"CLOUDFLARE_API_TOKEN": cfToken, "CLOUDFLARE_API_BASE_URL": srv.BaseURL()}
+	code, _, stderr := runTTY(t, env, "", "setup", "cloudflare", "--name", "demo", "--dry-run", "--no-color")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"R2 bucket demo-npm-cache would be created (dry run)", "no workers.dev subdomain yet", "Dry run: nothing was changed"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("lacks %q:\n%s", want, stderr)
+		}
+	}
+	if srv.Mutations() != 0 {
+		t.Error("dry run mutated")
+	}
+}
+
+// Ctrl-C (a cancelled context) ends setup with 130 and a rerun hint.
+func TestSetupInterrupted(t *testing.T) {
+	srv := cftest.New()
+	defer srv.Close()
+	srv.AddAccount(cfAccount, "Acme Corp")
+	srv.AddToken(cfToken, &cftest.Token{Accounts: []string{cfAccount}})
+	t.Chdir(t.TempDir())
+	ios, _, out, errOut := iostreams.Test()
+	f := cmdutil.New()
+	f.IOStreams = ios
+	env := map[string]string{"CLOUDFLARE_API_TOKEN": cfToken, "CLOUDFLARE_API_BASE_URL": srv.BaseURL()}
+	f.Getenv = func(k string) string { return env[k] }
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	code := cmd.Run(ctx, f, []string{"setup", "cloudflare", "--name", "demo", "--json"})
+	if code != 130 || out.Len() != 0 || !strings.Contains(errOut.String(), `"code":"E_INTERRUPTED","hint":"rerun the command; it resumes where it stopped"`) {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}

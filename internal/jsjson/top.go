@@ -1,0 +1,342 @@
+package jsjson
+
+import (
+	"strconv"
+	"strings"
+)
+
+// RawMember is one top-level member of an object: its key and the exact
+// JSON text of its value, sliced from the source without copying.
+type RawMember struct {
+	Key string
+	Raw string
+}
+
+// Top is a JSON document validated in full but indexed only at the top
+// level. Verifying a token needs a handful of top-level claims; building
+// a tree of every value would cost more than the HMAC itself.
+type Top struct {
+	// Kind is the kind of the document's root value.
+	Kind Kind
+	// Members are the root object's members in JavaScript order (array
+	// indices first, then insertion order; a duplicate key keeps its first
+	// position and its last value). Empty unless Kind is Object.
+	Members []RawMember
+}
+
+// ParseTop validates data as JSON.parse would and indexes the members of
+// a root object. data must be valid UTF-8 (see DecodeUTF8Bytes).
+func ParseTop(data []byte) (Top, error) {
+	src := string(data)
+	p := parser{src: src}
+	p.skipSpace()
+	if p.pos >= len(p.src) {
+		return Top{}, p.unexpected()
+	}
+	var t Top
+	if p.src[p.pos] != '{' {
+		start := p.pos
+		if err := p.skipValue(0); err != nil {
+			return Top{}, err
+		}
+		t.Kind = kindOf(src[start])
+	} else {
+		t.Kind = Object
+		p.pos++
+		t.Members = make([]RawMember, 0, 10)
+		p.skipSpace()
+		if p.pos < len(p.src) && p.src[p.pos] == '}' {
+			p.pos++
+		} else if err := p.topMembers(&t); err != nil {
+			return Top{}, err
+		}
+	}
+	p.skipSpace()
+	if p.pos < len(p.src) {
+		return Top{}, p.unexpected()
+	}
+	return t, nil
+}
+
+func kindOf(c byte) Kind {
+	switch c {
+	case '{':
+		return Object
+	case '[':
+		return Array
+	case '"':
+		return String
+	case 't', 'f':
+		return Bool
+	case 'n':
+		return Null
+	}
+	return Number
+}
+
+func (p *parser) topMembers(t *Top) error {
+	intKeys := false
+	for {
+		p.skipSpace()
+		if p.pos >= len(p.src) || p.src[p.pos] != '"' {
+			return p.unexpected()
+		}
+		key, err := p.string()
+		if err != nil {
+			return err
+		}
+		p.skipSpace()
+		if p.pos >= len(p.src) || p.src[p.pos] != ':' {
+			return p.unexpected()
+		}
+		p.pos++
+		p.skipSpace()
+		start := p.pos
+		if err := p.skipValue(1); err != nil {
+			return err
+		}
+		raw := p.src[start:p.pos]
+		dup := false
+		for i := range t.Members {
+			if t.Members[i].Key == key {
+				t.Members[i].Raw = raw
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			t.Members = append(t.Members, RawMember{Key: key, Raw: raw})
+			if !intKeys {
+				_, intKeys = arrayIndex(key)
+			}
+		}
+		p.skipSpace()
+		if p.pos >= len(p.src) {
+			return p.unexpected()
+		}
+		switch p.src[p.pos] {
+		case ',':
+			p.pos++
+			continue
+		case '}':
+			p.pos++
+			if intKeys {
+				orderRawIntegerKeys(t.Members)
+			}
+			return nil
+		}
+		return p.unexpected()
+	}
+}
+
+func orderRawIntegerKeys(ms []RawMember) {
+	// Insertion sort keeps it stable and allocation-free; top-level
+	// objects are small.
+	less := func(x, y string) bool {
+		a, aok := arrayIndex(x)
+		b, bok := arrayIndex(y)
+		return aok && (!bok || a < b)
+	}
+	for i := 1; i < len(ms); i++ {
+		for j := i; j > 0 && less(ms[j].Key, ms[j-1].Key); j-- {
+			ms[j], ms[j-1] = ms[j-1], ms[j]
+		}
+	}
+}
+
+// skipValue validates one value and moves past it without building it.
+func (p *parser) skipValue(depth int) error {
+	if depth > maxDepth {
+		return &SyntaxError{Msg: "JSON nested too deeply", Pos: p.pos}
+	}
+	if p.pos >= len(p.src) {
+		return p.unexpected()
+	}
+	switch c := p.src[p.pos]; {
+	case c == '{':
+		p.pos++
+		p.skipSpace()
+		if p.pos < len(p.src) && p.src[p.pos] == '}' {
+			p.pos++
+			return nil
+		}
+		for {
+			p.skipSpace()
+			if p.pos >= len(p.src) || p.src[p.pos] != '"' {
+				return p.unexpected()
+			}
+			if err := p.skipString(); err != nil {
+				return err
+			}
+			p.skipSpace()
+			if p.pos >= len(p.src) || p.src[p.pos] != ':' {
+				return p.unexpected()
+			}
+			p.pos++
+			p.skipSpace()
+			if err := p.skipValue(depth + 1); err != nil {
+				return err
+			}
+			p.skipSpace()
+			if p.pos >= len(p.src) {
+				return p.unexpected()
+			}
+			switch p.src[p.pos] {
+			case ',':
+				p.pos++
+				continue
+			case '}':
+				p.pos++
+				return nil
+			}
+			return p.unexpected()
+		}
+	case c == '[':
+		p.pos++
+		p.skipSpace()
+		if p.pos < len(p.src) && p.src[p.pos] == ']' {
+			p.pos++
+			return nil
+		}
+		for {
+			p.skipSpace()
+			if err := p.skipValue(depth + 1); err != nil {
+				return err
+			}
+			p.skipSpace()
+			if p.pos >= len(p.src) {
+				return p.unexpected()
+			}
+			switch p.src[p.pos] {
+			case ',':
+				p.pos++
+				continue
+			case ']':
+				p.pos++
+				return nil
+			}
+			return p.unexpected()
+		}
+	case c == '"':
+		return p.skipString()
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.skipNumber()
+	case c == 't':
+		_, err := p.literal("true", Value{})
+		return err
+	case c == 'f':
+		_, err := p.literal("false", Value{})
+		return err
+	case c == 'n':
+		_, err := p.literal("null", Value{})
+		return err
+	}
+	return p.unexpected()
+}
+
+// skipString validates a string without decoding it, unless it has
+// escapes, whose validation is the decoder's.
+func (p *parser) skipString() error {
+	start := p.pos
+	for i := p.pos + 1; i < len(p.src); i++ {
+		c := p.src[i]
+		if c == '"' {
+			p.pos = i + 1
+			return nil
+		}
+		if c == '\\' || c < 0x20 {
+			break
+		}
+	}
+	p.pos = start
+	_, err := p.string()
+	return err
+}
+
+// StringOf returns the string a raw JSON value holds, and false when the
+// value is not a string. Strings without escapes are returned without
+// copying.
+func StringOf(raw string) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	if !strings.ContainsRune(inner, '\\') {
+		return inner, true
+	}
+	v, err := Parse([]byte(raw))
+	if err != nil || v.Kind != String {
+		return "", false
+	}
+	return v.Str, true
+}
+
+// IsNumber reports whether a raw JSON value (already validated) is a
+// number, without converting it.
+func IsNumber(raw string) bool {
+	return raw != "" && (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9')
+}
+
+// NumberOf returns the number a raw JSON value holds, and false when the
+// value is not a number.
+func NumberOf(raw string) (float64, bool) {
+	if raw == "" || !(raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
+		return 0, false
+	}
+	f, _ := strconv.ParseFloat(raw, 64)
+	return f, true
+}
+
+// IsArrayOfStrings reports whether a raw JSON value is an array whose
+// elements are all strings.
+func IsArrayOfStrings(raw string) bool {
+	if raw == "" || raw[0] != '[' {
+		return false
+	}
+	p := parser{src: raw, pos: 1}
+	p.skipSpace()
+	if p.pos < len(p.src) && p.src[p.pos] == ']' {
+		return true
+	}
+	for {
+		p.skipSpace()
+		if p.pos >= len(p.src) || p.src[p.pos] != '"' {
+			return false
+		}
+		if p.skipString() != nil {
+			return false
+		}
+		p.skipSpace()
+		if p.pos >= len(p.src) {
+			return false
+		}
+		switch p.src[p.pos] {
+		case ',':
+			p.pos++
+		case ']':
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// Normalize re-serialises a raw JSON value as JSON.stringify would, e.g.
+// "1.0e3" becomes "1000".
+func Normalize(raw string) string {
+	v, err := Parse([]byte(raw))
+	if err != nil {
+		return raw
+	}
+	return string(Marshal(v))
+}
+
+// ToValue builds the full tree of a Top document's root object.
+func (t Top) ToValue() Value {
+	items := make([]Member, len(t.Members))
+	for i, m := range t.Members {
+		v, _ := Parse([]byte(m.Raw))
+		items[i] = Member{Key: m.Key, Value: v}
+	}
+	return Value{Kind: Object, Items: items}
+}

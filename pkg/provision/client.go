@@ -1,0 +1,192 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cloudflare/cloudflare-go/v6/accounts"
+	"github.com/cloudflare/cloudflare-go/v6/option"
+	"github.com/cloudflare/cloudflare-go/v6/r2"
+	"github.com/cloudflare/cloudflare-go/v6/user"
+	"github.com/cloudflare/cloudflare-go/v6/workers"
+)
+
+// DefaultBaseURL is the production Cloudflare API v4 base.
+const DefaultBaseURL = "https://api.cloudflare.com/client/v4"
+
+// Retry defaults. cloudflare-go's own default is 10 retries including 409,
+// which turns an "already exists" into minutes of waiting; nimbus retries a
+// little, and never on 409.
+const (
+	DefaultMaxRetries   = 2
+	DefaultRetryBackoff = 500 * time.Millisecond
+	// maxRetryAfter caps how long a Retry-After header may make us wait.
+	maxRetryAfter = 10 * time.Second
+)
+
+// ClientOptions says how to reach the Cloudflare API. Every field is explicit
+// so that nothing in the environment (CLOUDFLARE_API_KEY, CLOUDFLARE_EMAIL,
+// CLOUDFLARE_BASE_URL, ...) can change what is sent.
+type ClientOptions struct {
+	// Token is the API token sent as a bearer token. Required.
+	Token string
+	// BaseURL defaults to DefaultBaseURL.
+	BaseURL string
+	// HTTPClient defaults to a client with connect, TLS and overall timeouts.
+	HTTPClient *http.Client
+	// MaxRetries is the number of retries after a transport error, 429 or 5xx
+	// (0 means a single attempt). 409 is never retried.
+	MaxRetries int
+	// RetryBackoff is the first retry delay; it doubles per retry.
+	// Zero means DefaultRetryBackoff.
+	RetryBackoff time.Duration
+}
+
+// Client holds the cloudflare-go services nimbus uses. Only service
+// subpackages are imported: the root package links every Cloudflare product.
+type Client struct {
+	base          *url.URL
+	token         string
+	httpClient    *http.Client
+	retry         retryPolicy
+	userTokens    *user.TokenService
+	accountTokens *accounts.TokenService
+	accounts      *accounts.AccountService
+	buckets       *r2.BucketService
+	secrets       *workers.ScriptSecretService
+	subdomain     *workers.SubdomainService
+}
+
+// NewClient builds a Client from explicit options.
+func NewClient(o ClientOptions) (*Client, error) {
+	if strings.TrimSpace(o.Token) == "" {
+		return nil, &Error{Kind: KindConfig, Code: CodeTokenInvalid, Message: "no Cloudflare API token given",
+			Hint: "set CLOUDFLARE_API_TOKEN or pass --api-token-file"}
+	}
+	if strings.ContainsAny(o.Token, "\r\n") {
+		return nil, &Error{Kind: KindData, Code: CodeTokenInvalid, Message: "the Cloudflare API token contains a line break",
+			Hint: "the token file must hold the token on a single line"}
+	}
+	base := o.BaseURL
+	if base == "" {
+		base = DefaultBaseURL
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, &Error{Kind: KindConfig, Code: CodeInvalidPlan, Message: "invalid Cloudflare API base URL " + strconv.Quote(base),
+			Hint: "CLOUDFLARE_API_BASE_URL must be an http(s) URL such as " + DefaultBaseURL}
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	if o.MaxRetries < 0 {
+		o.MaxRetries = 0
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = defaultHTTPClient()
+	}
+	backoff := o.RetryBackoff
+	if backoff <= 0 {
+		backoff = DefaultRetryBackoff
+	}
+	c := &Client{base: u, token: o.Token, httpClient: hc, retry: retryPolicy{max: o.MaxRetries, backoff: backoff}}
+	opts := []option.RequestOption{
+		option.WithBaseURL(u.String()),
+		option.WithAPIToken(o.Token),
+		option.WithHTTPClient(hc),
+		// The library's own retry loop is switched off; retryPolicy replaces
+		// it so that 409 is never retried and delays are bounded.
+		option.WithMaxRetries(0),
+		option.WithMiddleware(c.retry.middleware),
+	}
+	c.userTokens = user.NewTokenService(opts...)
+	c.accountTokens = accounts.NewTokenService(opts...)
+	c.accounts = accounts.NewAccountService(opts...)
+	c.buckets = r2.NewBucketService(opts...)
+	c.secrets = workers.NewScriptSecretService(opts...)
+	c.subdomain = workers.NewSubdomainService(opts...)
+	return c, nil
+}
+
+func defaultHTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	tr.TLSHandshakeTimeout = 10 * time.Second
+	tr.ResponseHeaderTimeout = 30 * time.Second
+	return &http.Client{Transport: tr, Timeout: 60 * time.Second}
+}
+
+// retryPolicy retries transport errors, 408, 429 and 5xx with exponential
+// backoff. A 409 is an answer ("already exists"), never a reason to retry.
+type retryPolicy struct {
+	max     int
+	backoff time.Duration
+}
+
+func retryable(res *http.Response, err error) bool {
+	if err != nil {
+		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	}
+	switch {
+	case res.StatusCode == http.StatusConflict:
+		return false
+	case res.StatusCode == http.StatusRequestTimeout, res.StatusCode == http.StatusTooManyRequests:
+		return true
+	default:
+		return res.StatusCode >= 500
+	}
+}
+
+func (p retryPolicy) delay(res *http.Response, attempt int) time.Duration {
+	if res != nil {
+		if s := res.Header.Get("Retry-After"); s != "" {
+			if secs, err := strconv.Atoi(s); err == nil && secs >= 0 {
+				return min(time.Duration(secs)*time.Second, maxRetryAfter)
+			}
+		}
+	}
+	return p.backoff << attempt
+}
+
+func (p retryPolicy) middleware(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		r := req
+		if attempt > 0 {
+			r = req.Clone(req.Context())
+			if req.Body != nil && req.Body != http.NoBody {
+				if req.GetBody == nil {
+					return nil, errors.New("cannot replay request body for retry")
+				}
+				body, err := req.GetBody()
+				if err != nil {
+					return nil, err
+				}
+				r.Body = body
+			}
+		}
+		res, err := next(r)
+		if attempt >= p.max || !retryable(res, err) {
+			return res, err
+		}
+		d := p.delay(res, attempt)
+		if res != nil && res.Body != nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+			_ = res.Body.Close()
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-req.Context().Done():
+			t.Stop()
+			return nil, req.Context().Err()
+		case <-t.C:
+		}
+	}
+}

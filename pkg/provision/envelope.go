@@ -1,0 +1,108 @@
+package provision
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// envelope is the Cloudflare API v4 response wrapper.
+type envelope struct {
+	Success  bool            `json:"success"`
+	Errors   []envelopeItem  `json:"errors"`
+	Messages json.RawMessage `json:"messages"`
+	Result   json.RawMessage `json:"result"`
+}
+
+type envelopeItem struct {
+	Code    int64  `json:"code"`
+	Message string `json:"message"`
+}
+
+// envelopeError is a failed v4 call made by the hand-written helper.
+type envelopeError struct {
+	failure apiFailure
+}
+
+// Error describes the failure without the request URL or body.
+func (e *envelopeError) Error() string { return "cloudflare: " + e.failure.describe() }
+
+// maxEnvelopeBody bounds how much of an error or JSON answer is read.
+const maxEnvelopeBody = 4 << 20
+
+// do sends one request on the same base URL, token and retry policy as the
+// cloudflare-go services. path is relative to the base and already escaped.
+func (c *Client) do(ctx context.Context, method, path string, body []byte, contentType string) (*http.Response, error) {
+	u, err := c.base.Parse(strings.TrimLeft(path, "/"))
+	if err != nil {
+		return nil, err
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := c.retry.middleware(req, c.httpClient.Do)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode >= 300 {
+		defer res.Body.Close()
+		return nil, decodeFailure(res)
+	}
+	return res, nil
+}
+
+// decodeFailure reads a non-2xx answer. Bodies that are not an envelope (a
+// proxy's HTML page, say) still yield the status.
+func decodeFailure(res *http.Response) error {
+	f := apiFailure{status: res.StatusCode}
+	data, _ := io.ReadAll(io.LimitReader(res.Body, maxEnvelopeBody))
+	var env envelope
+	if json.Unmarshal(data, &env) == nil {
+		for _, e := range env.Errors {
+			f.codes = append(f.codes, e.Code)
+			f.messages = append(f.messages, e.Message)
+		}
+	}
+	return &envelopeError{failure: f}
+}
+
+// decodeEnvelope reads a 2xx JSON answer and unmarshals result into dst.
+// A 2xx with success=false is a failure, as the v4 contract says.
+func decodeEnvelope(res *http.Response, dst any) error {
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, maxEnvelopeBody))
+	if err != nil {
+		return err
+	}
+	var env envelope
+	if err := json.Unmarshal(data, &env); err != nil {
+		return fmt.Errorf("cloudflare: malformed response envelope: %w", err)
+	}
+	if !env.Success {
+		f := apiFailure{status: res.StatusCode}
+		for _, e := range env.Errors {
+			f.codes = append(f.codes, e.Code)
+			f.messages = append(f.messages, e.Message)
+		}
+		return &envelopeError{failure: f}
+	}
+	if dst != nil && len(env.Result) > 0 {
+		if err := json.Unmarshal(env.Result, dst); err != nil {
+			return fmt.Errorf("cloudflare: malformed result: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,162 @@
+package provision
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+)
+
+// SetYAMLEndpoint returns nimbus.yaml content whose top-level endpoint key
+// is url. It edits the one line that holds the key (keeping a trailing
+// comment) or appends the key, so the rest of the file is untouched; when
+// the value is already url it returns data unchanged and changed=false.
+func SetYAMLEndpoint(data []byte, url string) (out []byte, changed bool, err error) {
+	if strings.ContainsAny(url, "\r\n#'\"") || strings.TrimSpace(url) != url || url == "" {
+		return nil, false, &Error{Kind: KindInternal, Code: CodeInvalidPlan, Message: "refusing to record endpoint " + quote(url)}
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	if len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	for _, l := range lines {
+		t := strings.TrimSpace(l)
+		if t == "" || strings.HasPrefix(t, "#") || t == "---" {
+			continue
+		}
+		if strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") || strings.HasPrefix(t, "- ") || t == "-" {
+			return nil, false, yamlError("its top level is not a block mapping")
+		}
+		break
+	}
+	at := -1
+	for i, l := range lines {
+		if strings.HasPrefix(l, "endpoint:") || strings.HasPrefix(l, "endpoint ") {
+			key, rest, ok := strings.Cut(l, ":")
+			if !ok || strings.TrimSpace(key) != "endpoint" {
+				continue
+			}
+			if rest != "" && !strings.ContainsRune(" \t\r\n", rune(rest[0])) {
+				// "endpoint:x" is a plain scalar, not a key.
+				continue
+			}
+			if at >= 0 {
+				return nil, false, yamlError("it has two endpoint keys")
+			}
+			at = i
+		}
+	}
+	line := "endpoint: " + url
+	if at < 0 {
+		var b bytes.Buffer
+		b.Write(data)
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			b.WriteByte('\n')
+		}
+		b.WriteString(line + "\n")
+		return b.Bytes(), true, nil
+	}
+	_, rest, _ := strings.Cut(lines[at], ":")
+	value, comment, err := splitYAMLScalar(rest)
+	if err != nil {
+		return nil, false, err
+	}
+	// A value on continuation lines (block scalar or nested) is replaced too.
+	end := at + 1
+	if value == "" || value == "|" || value == ">" || strings.HasPrefix(value, "|") || strings.HasPrefix(value, ">") {
+		for end < len(lines) && (strings.HasPrefix(lines[end], " ") || strings.HasPrefix(lines[end], "\t") || strings.TrimSpace(lines[end]) == "") {
+			end++
+		}
+		// Trailing blank lines belong to the file, not the value.
+		for end > at+1 && strings.TrimSpace(lines[end-1]) == "" {
+			end--
+		}
+	} else if value == url {
+		return data, false, nil
+	}
+	if comment != "" {
+		line += " " + comment
+	}
+	nl := "\n"
+	if strings.HasSuffix(lines[end-1], "\r\n") {
+		nl = "\r\n"
+	}
+	var b strings.Builder
+	for _, l := range lines[:at] {
+		b.WriteString(l)
+	}
+	b.WriteString(line + nl)
+	for _, l := range lines[end:] {
+		b.WriteString(l)
+	}
+	return []byte(b.String()), true, nil
+}
+
+// splitYAMLScalar splits `  "value"  # comment` into the unquoted value and
+// the comment (with its '#').
+func splitYAMLScalar(s string) (value, comment string, err error) {
+	s = strings.TrimRight(s, "\r\n")
+	s = strings.TrimSpace(s)
+	switch {
+	case strings.HasPrefix(s, `"`):
+		end := 1
+		for end < len(s) && s[end] != '"' {
+			if s[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		if end >= len(s) {
+			return "", "", yamlError("its endpoint value is an unterminated string")
+		}
+		v, uerr := strconv.Unquote(s[:end+1])
+		if uerr != nil {
+			v = s[1:end]
+		}
+		c, err := quotedRest(s[end+1:])
+		return v, c, err
+	case strings.HasPrefix(s, "'"):
+		end := 1
+		for end < len(s) {
+			if s[end] == '\'' {
+				if end+1 < len(s) && s[end+1] == '\'' {
+					end += 2
+					continue
+				}
+				break
+			}
+			end++
+		}
+		if end >= len(s) {
+			return "", "", yamlError("its endpoint value is an unterminated string")
+		}
+		c, err := quotedRest(s[end+1:])
+		return strings.ReplaceAll(s[1:end], "''", "'"), c, err
+	}
+	if strings.HasPrefix(s, "#") {
+		return "", s, nil
+	}
+	if i := strings.Index(s, " #"); i >= 0 {
+		return strings.TrimSpace(s[:i]), strings.TrimSpace(s[i+1:]), nil
+	}
+	return s, "", nil
+}
+
+// quotedRest returns the comment after a quoted scalar; anything else there
+// is not YAML we understand.
+func quotedRest(rest string) (string, error) {
+	if rest == "" {
+		return "", nil
+	}
+	if (rest[0] == ' ' || rest[0] == '\t') && strings.HasPrefix(strings.TrimSpace(rest), "#") {
+		return strings.TrimSpace(rest), nil
+	}
+	if strings.TrimSpace(rest) == "" {
+		return "", nil
+	}
+	return "", yamlError("unexpected text after its endpoint value")
+}
+
+func yamlError(why string) *Error {
+	return &Error{Kind: KindData, Code: CodeNimbusConfig, Message: "cannot record the endpoint in nimbus.yaml: " + why,
+		Hint: "add `endpoint: <url>` to nimbus.yaml by hand"}
+}

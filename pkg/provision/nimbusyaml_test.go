@@ -1,0 +1,74 @@
+package provision_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-sh/nimbus/pkg/provision"
+)
+
+const url = "https://demo.acme.workers.dev"
+
+func TestSetYAMLEndpoint(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"empty file", "", "endpoint: " + url + "\n"},
+		{"append keeps the rest", "# project\ntenant: acme", "# project\ntenant: acme\nendpoint: " + url + "\n"},
+		{"replace keeps comment", "tenant: acme\nendpoint: http://localhost:8787 # dev\nsubject: a\n",
+			"tenant: acme\nendpoint: " + url + " # dev\nsubject: a\n"},
+		{"double quoted", "endpoint: \"http://x\"\n", "endpoint: " + url + "\n"},
+		{"block scalar replaced", "endpoint: |\n  http://old\n\ntenant: x\n", "endpoint: " + url + "\n\ntenant: x\n"},
+		{"nested endpoint untouched", "profiles:\n  dev:\n    endpoint: http://x\n", "profiles:\n  dev:\n    endpoint: http://x\nendpoint: " + url + "\n"},
+		{"crlf", "tenant: a\r\nendpoint: http://x\r\n", "tenant: a\r\nendpoint: " + url + "\r\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, changed, err := provision.SetYAMLEndpoint([]byte(tc.in), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !changed || string(out) != tc.want {
+				t.Fatalf("got %q want %q", out, tc.want)
+			}
+			again, changed, err := provision.SetYAMLEndpoint(out, url)
+			if err != nil || changed || !bytes.Equal(again, out) {
+				t.Fatalf("not idempotent: %q %v %v", again, changed, err)
+			}
+		})
+	}
+}
+
+func TestSetYAMLEndpointUnchanged(t *testing.T) {
+	for _, in := range []string{"endpoint: " + url + "\n", "endpoint: \"" + url + "\" # prod\n", "endpoint: '" + url + "'\n"} {
+		out, changed, err := provision.SetYAMLEndpoint([]byte(in), url)
+		if err != nil || changed || string(out) != in {
+			t.Errorf("%q: changed=%v err=%v", in, changed, err)
+		}
+	}
+}
+
+func TestSetYAMLEndpointRefuses(t *testing.T) {
+	for _, in := range []string{"{endpoint: x}\n", "- a\n", "endpoint: a\nendpoint: b\n", "endpoint: \"open\n"} {
+		_, _, err := provision.SetYAMLEndpoint([]byte(in), url)
+		pe, ok := provision.AsError(err)
+		if !ok || pe.Code != provision.CodeNimbusConfig || !strings.Contains(pe.Hint, "by hand") {
+			t.Errorf("%q: %v", in, err)
+		}
+	}
+}
+
+func FuzzSetYAMLEndpoint(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, changed, err := provision.SetYAMLEndpoint(data, url)
+		if err != nil {
+			return
+		}
+		if !changed && !bytes.Equal(out, data) {
+			t.Fatal("unchanged result differs from input")
+		}
+		again, changed, err := provision.SetYAMLEndpoint(out, url)
+		if err != nil || changed || !bytes.Equal(again, out) {
+			t.Fatalf("not idempotent on %q: %q changed=%v err=%v", data, again, changed, err)
+		}
+	})
+}

@@ -1,0 +1,151 @@
+package provision
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/nimbus-sh/nimbus/pkg/scaffold"
+)
+
+// Bucket is one R2 bucket the Worker binds.
+type Bucket struct {
+	// Binding is the wrangler binding name (e.g. NPM_TARBALL_CACHE); it is
+	// informational and may be empty.
+	Binding string
+	Name    string
+}
+
+// SecretSpec asks Run to put a Worker secret. The value is never printed,
+// logged or placed in an error.
+type SecretSpec struct {
+	// Name of the secret binding, e.g. JWT_SECRET.
+	Name string
+	// Value, when non-empty, is used as is.
+	Value string
+	// File is read when Value is empty; if it does not exist, a new secret
+	// from crypto/rand is written there with mode 0600 and reused by later
+	// runs, so reruns converge instead of rotating the secret.
+	File string
+}
+
+// Plan is everything Run needs. It is a plain value: the CLI fills it from
+// flags, the environment and the wrangler config builder.
+type Plan struct {
+	// Worker is the Worker (script) name.
+	Worker string
+	// AccountID may be empty: Run then uses the only account the token sees.
+	AccountID string
+	// Buckets are checked and created in order; duplicates are ignored.
+	Buckets []Bucket
+	// RuntimeBucket is reported back; it is normally one of Buckets.
+	RuntimeBucket string
+	// DryRun performs only GET requests and writes no file.
+	DryRun bool
+	// WranglerConfig is the wrangler.jsonc that receives account_id; empty
+	// skips the step.
+	WranglerConfig string
+	// NimbusConfig is the nimbus.yaml that receives the endpoint; empty skips
+	// the step.
+	NimbusConfig string
+	// Secret, when set, puts a secret on the Worker.
+	Secret *SecretSpec
+}
+
+func quote(s string) string { return strconv.Quote(s) }
+
+func validAccountID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// validSecretName is ^[A-Za-z_][A-Za-z0-9_]*$, the shape of a Worker
+// secret binding name, checked without a start-up regexp.
+func validSecretName(name string) bool {
+	if name == "" || name[0] >= '0' && name[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateBucketName applies R2's naming rule, shared with nimbus init
+// through pkg/scaffold.
+func ValidateBucketName(name string) error {
+	if err := scaffold.ValidateBucketName(name); err != nil {
+		return &Error{Kind: KindUsage, Code: CodeBucketName, Err: err,
+			Message: "invalid R2 bucket name " + quote(name) + ": " + err.Error(),
+			Hint:    "bucket names are 3-63 characters of a-z, 0-9 and '-', not starting or ending with '-'; a bucket prefix can be at most 43 characters"}
+	}
+	return nil
+}
+
+// ValidateWorkerName applies the Worker naming rule shared with nimbus init.
+func ValidateWorkerName(name string) error {
+	if err := scaffold.ValidateWorkerName(name); err != nil {
+		e := &Error{Kind: KindUsage, Code: CodeWorkerName, Message: err.Error(), Err: err}
+		var se *scaffold.Error
+		if errors.As(err, &se) {
+			e.Message, e.Hint = se.Message, se.Hint
+		}
+		return e
+	}
+	return nil
+}
+
+// Validate checks the plan before any request is made.
+func (p Plan) Validate() error {
+	if err := ValidateWorkerName(p.Worker); err != nil {
+		return err
+	}
+	if p.AccountID != "" && !validAccountID(p.AccountID) {
+		return &Error{Kind: KindConfig, Code: CodeAccountInvalid,
+			Message: "invalid Cloudflare account id " + quote(p.AccountID),
+			Hint:    "an account id is 32 hexadecimal characters; find it in the dashboard sidebar or omit it to use the token's only account"}
+	}
+	if len(p.Buckets) == 0 {
+		return &Error{Kind: KindUsage, Code: CodeInvalidPlan, Message: "no R2 buckets to provision"}
+	}
+	for _, b := range p.Buckets {
+		if err := ValidateBucketName(b.Name); err != nil {
+			return err
+		}
+	}
+	if p.RuntimeBucket != "" {
+		if err := ValidateBucketName(p.RuntimeBucket); err != nil {
+			return err
+		}
+	}
+	if s := p.Secret; s != nil {
+		if !validSecretName(s.Name) {
+			return &Error{Kind: KindUsage, Code: CodeInvalidPlan, Message: "invalid secret name " + quote(s.Name)}
+		}
+		if s.Value == "" && s.File == "" {
+			return &Error{Kind: KindUsage, Code: CodeInvalidPlan, Message: "secret " + s.Name + " has neither a value nor a file"}
+		}
+	}
+	return nil
+}
+
+// uniqueBuckets drops repeated names, keeping the first binding.
+func uniqueBuckets(in []Bucket) []Bucket {
+	seen := map[string]bool{}
+	var out []Bucket
+	for _, b := range in {
+		if !seen[b.Name] {
+			seen[b.Name] = true
+			out = append(out, b)
+		}
+	}
+	return out
+}

@@ -1,0 +1,68 @@
+package provision
+
+// BucketStatus is what happened to one bucket.
+type BucketStatus string
+
+// Bucket statuses, as reported in the CLI's bucketStatus map.
+const (
+	BucketCreated BucketStatus = "created"
+	BucketExists  BucketStatus = "exists"
+	BucketPlanned BucketStatus = "planned"
+)
+
+// FileStatus is what happened to a local file.
+type FileStatus string
+
+// File statuses.
+const (
+	FileUpdated   FileStatus = "updated"
+	FileUnchanged FileStatus = "unchanged"
+	FilePlanned   FileStatus = "planned"
+	FileSkipped   FileStatus = "skipped"
+)
+
+// SecretStatus is what happened to the Worker secret.
+type SecretStatus string
+
+// Secret statuses.
+const (
+	SecretSet     SecretStatus = "set"
+	SecretSkipped SecretStatus = "skipped"
+	SecretPlanned SecretStatus = "planned"
+)
+
+// BucketResult pairs a planned bucket with its outcome.
+type BucketResult struct {
+	Bucket
+	Status BucketStatus
+}
+
+// Result describes what Run found and did. On error it holds what was
+// established before the failure.
+type Result struct {
+	Worker      string
+	AccountID   string
+	AccountName string
+	// TokenScope is "user" or "account": which verify endpoint accepted it.
+	TokenScope    string
+	Buckets       []BucketResult
+	RuntimeBucket string
+	// WranglerConfig is the status of the account_id edit.
+	WranglerConfig FileStatus
+	// Subdomain is the account's workers.dev subdomain, "" if none.
+	Subdomain string
+	// WorkersDevURL is https://<worker>.<subdomain>.workers.dev, or "".
+	WorkersDevURL string
+	// Endpoint is the status of recording WorkersDevURL in nimbus.yaml.
+	Endpoint FileStatus
+	Secret   SecretStatus
+	// SecretFile is where the secret came from or was stored ("" for a
+	// value given directly); SecretGenerated says a new one was made.
+	SecretFile      string
+	SecretGenerated bool
+	DryRun          bool
+	// Mutations counts POST/PUT requests Run made to Cloudflare.
+	Mutations int
+	// Warnings are non-fatal problems (e.g. no workers.dev subdomain yet).
+	Warnings []string
+}

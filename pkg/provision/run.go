@@ -1,0 +1,467 @@
+package provision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/cloudflare/cloudflare-go/v6/accounts"
+	"github.com/cloudflare/cloudflare-go/v6/r2"
+	"github.com/cloudflare/cloudflare-go/v6/workers"
+
+	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"
+)
+
+// Token permissions named in errors, as the Cloudflare dashboard spells them.
+const (
+	PermAccountRead  = "Account Settings Read"
+	PermR2Read       = "Workers R2 Storage Read"
+	PermR2Write      = "Workers R2 Storage Write"
+	PermScriptsRead  = "Workers Scripts Read"
+	PermScriptsWrite = "Workers Scripts Write"
+)
+
+// Provisioner takes a Plan from "scaffolded" to "ready to deploy".
+type Provisioner struct {
+	Client *Client
+	// Observer receives progress; nil means none.
+	Observer Observer
+	// Rand is the entropy for generated secrets; nil means crypto/rand.
+	Rand io.Reader
+}
+
+type run struct {
+	p      *Provisioner
+	c      *Client
+	plan   Plan
+	obs    Observer
+	res    *Result
+	listed []accounts.Account // accounts seen by the token, when listed
+	total  int64
+}
+
+// Run executes the plan: verify the token, resolve the account, check and
+// create buckets, write account_id, read the workers.dev subdomain and
+// optionally set the secret. Every step is idempotent, so rerunning after a
+// failure converges. With DryRun it makes only GET requests and writes
+// nothing.
+func (p *Provisioner) Run(ctx context.Context, plan Plan) (*Result, error) {
+	if p.Client == nil {
+		return nil, errors.New("provision: Provisioner.Client is nil")
+	}
+	if err := plan.Validate(); err != nil {
+		return nil, err
+	}
+	plan.Buckets = uniqueBuckets(plan.Buckets)
+	r := &run{p: p, c: p.Client, plan: plan, obs: p.Observer, res: &Result{
+		Worker: plan.Worker, RuntimeBucket: plan.RuntimeBucket, DryRun: plan.DryRun,
+		WranglerConfig: FileSkipped, Endpoint: FileSkipped, Secret: SecretSkipped,
+	}}
+	if r.obs == nil {
+		r.obs = nopObserver{}
+	}
+	steps := []func(context.Context) error{r.verifyToken, r.resolveAccount, r.buckets, r.wranglerConfig, r.workersDev, r.secret}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return r.res, err
+		}
+	}
+	return r.res, nil
+}
+
+func (r *run) emit(step StepID, subject string, state StepState, format string, args ...any) {
+	r.obs.Observe(Event{Step: step, Subject: subject, State: state, Message: fmt.Sprintf(format, args...)})
+}
+
+// fail reports a failed step and passes the error through.
+func (r *run) fail(step StepID, subject string, err *Error) error {
+	r.emit(step, subject, StateFailed, "%s", err.Message)
+	return err
+}
+
+// isClientRejection reports a 4xx answer: the request reached Cloudflare,
+// which refused it (as opposed to an outage).
+func isClientRejection(err error) (apiFailure, bool) {
+	f, ok := asAPIFailure(err)
+	return f, ok && f.status >= 400 && f.status < 500 && f.status != http.StatusTooManyRequests
+}
+
+func tokenInvalid(err error, detail string) *Error {
+	return &Error{Kind: KindPermission, Code: CodeTokenInvalid, Err: err,
+		Message: "the Cloudflare API token is invalid (" + detail + ")",
+		Hint: "check CLOUDFLARE_API_TOKEN or --api-token-file; create a token at https://dash.cloudflare.com/profile/api-tokens with " +
+			"\"" + PermAccountRead + "\", \"" + PermR2Write + "\", \"" + PermScriptsRead + "\" and \"" + PermScriptsWrite + "\""}
+}
+
+func checkTokenStatus(status, scope string) *Error {
+	if status == "active" {
+		return nil
+	}
+	return &Error{Kind: KindPermission, Code: CodeTokenInactive,
+		Message: fmt.Sprintf("the Cloudflare API token (%s token) is %s, not active", scope, status),
+		Hint:    "re-enable the token or roll a new one in the Cloudflare dashboard, then update CLOUDFLARE_API_TOKEN"}
+}
+
+// verifyToken asks the user endpoint first; account-owned tokens are only
+// accepted by the account endpoint, which needs an account id.
+func (r *run) verifyToken(ctx context.Context) error {
+	r.emit(StepToken, "", StateRunning, "verifying the API token")
+	op := operation{what: "verify the API token"}
+	tv, err := r.c.userTokens.Verify(ctx)
+	if err == nil {
+		r.res.TokenScope = "user"
+		if e := checkTokenStatus(string(tv.Status), "user"); e != nil {
+			return r.fail(StepToken, "", e)
+		}
+		r.emit(StepToken, "", StateDone, "API token is valid and active (user token)")
+		return nil
+	}
+	f, rejected := isClientRejection(err)
+	if !rejected {
+		return r.fail(StepToken, "", classify(err, op))
+	}
+	id := r.plan.AccountID
+	if id == "" {
+		if lerr := r.listAccounts(ctx); lerr != nil {
+			if _, rej := isClientRejection(lerr); rej {
+				return r.fail(StepToken, "", tokenInvalid(err, "rejected by "+f.describe()))
+			}
+			return r.fail(StepToken, "", classify(lerr, operation{what: "list accounts", permission: PermAccountRead}))
+		}
+		switch len(r.listed) {
+		case 0:
+			return r.fail(StepToken, "", tokenInvalid(err, "rejected by the user endpoint and it sees no account"))
+		case 1:
+			id = r.listed[0].ID
+		default:
+			return r.fail(StepToken, "", r.ambiguous())
+		}
+	}
+	var q accounts.TokenVerifyParams
+	q.AccountID.Value, q.AccountID.Present = id, true
+	av, aerr := r.c.accountTokens.Verify(ctx, q)
+	if aerr != nil {
+		if af, rej := isClientRejection(aerr); rej {
+			return r.fail(StepToken, "", tokenInvalid(aerr, "user endpoint: "+f.describe()+"; account endpoint: "+af.describe()))
+		}
+		return r.fail(StepToken, "", classify(aerr, op))
+	}
+	r.res.TokenScope = "account"
+	if e := checkTokenStatus(string(av.Status), "account"); e != nil {
+		return r.fail(StepToken, "", e)
+	}
+	r.emit(StepToken, "", StateDone, "API token is valid and active (account token)")
+	return nil
+}
+
+func (r *run) listAccounts(ctx context.Context) error {
+	if r.listed != nil {
+		return nil
+	}
+	var q accounts.AccountListParams
+	q.PerPage.Value, q.PerPage.Present = 50, true
+	page, err := r.c.accounts.List(ctx, q)
+	if err != nil {
+		return err
+	}
+	r.listed = append([]accounts.Account{}, page.Result...)
+	// total_count is not a typed field in v6; it arrives as an extra field.
+	if f, ok := page.ResultInfo.JSON.ExtraFields["total_count"]; ok {
+		r.total, _ = strconv.ParseInt(f.Raw(), 10, 64)
+	}
+	if r.total < int64(len(r.listed)) {
+		r.total = int64(len(r.listed))
+	}
+	return nil
+}
+
+func (r *run) ambiguous() *Error {
+	var b strings.Builder
+	for _, a := range r.listed {
+		fmt.Fprintf(&b, "\n  %s  %s", a.ID, a.Name)
+	}
+	more := ""
+	if r.total > int64(len(r.listed)) {
+		more = fmt.Sprintf("\n  ... and %d more", r.total-int64(len(r.listed)))
+	}
+	return &Error{Kind: KindConfig, Code: CodeAccountAmbiguous,
+		Message: fmt.Sprintf("the API token can access %d accounts; choose one:%s%s", r.total, b.String(), more),
+		Hint:    "pass --account-id ID or set CLOUDFLARE_ACCOUNT_ID"}
+}
+
+func (r *run) resolveAccount(ctx context.Context) error {
+	r.emit(StepAccount, "", StateRunning, "looking up the account")
+	if id := r.plan.AccountID; id != "" {
+		var q accounts.AccountGetParams
+		q.AccountID.Value, q.AccountID.Present = id, true
+		a, err := r.c.accounts.Get(ctx, q)
+		if err != nil {
+			if f, rej := isClientRejection(err); rej && (f.status == http.StatusNotFound || f.has(9109) || f.has(7003) || f.status == http.StatusBadRequest) {
+				return r.fail(StepAccount, id, &Error{Kind: KindConfig, Code: CodeAccountNotFound, CloudflareCode: f.firstCode(), Err: err,
+					Message: "Cloudflare account " + id + " does not exist or this token cannot access it (" + f.describe() + ")",
+					Hint: "check --account-id / CLOUDFLARE_ACCOUNT_ID (dashboard: Account Home, right sidebar) and that the token includes this account with \"" +
+						PermAccountRead + "\", or omit the id to use the token's only account"})
+			}
+			return r.fail(StepAccount, id, classify(err, operation{what: "read account " + id, permission: PermAccountRead}))
+		}
+		r.res.AccountID, r.res.AccountName = a.ID, a.Name
+		if r.res.AccountID == "" {
+			r.res.AccountID = id
+		}
+		r.emit(StepAccount, id, StateDone, "account %s (%s)", r.res.AccountID, a.Name)
+		return nil
+	}
+	if err := r.listAccounts(ctx); err != nil {
+		return r.fail(StepAccount, "", classify(err, operation{what: "list accounts", permission: PermAccountRead}))
+	}
+	switch len(r.listed) {
+	case 0:
+		return r.fail(StepAccount, "", &Error{Kind: KindConfig, Code: CodeNoAccount,
+			Message: "the API token cannot access any account",
+			Hint:    "give the token access to an account (Account Resources) or pass --account-id"})
+	case 1:
+		a := r.listed[0]
+		if !validAccountID(a.ID) {
+			return r.fail(StepAccount, "", &Error{Kind: KindInternal, Code: CodeAPI, Message: "Cloudflare listed an account with an unexpected id " + quote(a.ID)})
+		}
+		r.res.AccountID, r.res.AccountName = a.ID, a.Name
+		r.emit(StepAccount, a.ID, StateDone, "account %s (%s), the only one the token can access", a.ID, a.Name)
+		return nil
+	default:
+		return r.fail(StepAccount, "", r.ambiguous())
+	}
+}
+
+func (r *run) getBucket(ctx context.Context, name string) (exists bool, err error) {
+	var q r2.BucketGetParams
+	q.AccountID.Value, q.AccountID.Present = r.res.AccountID, true
+	_, err = r.c.buckets.Get(ctx, name, q)
+	if err == nil {
+		return true, nil
+	}
+	if f, ok := asAPIFailure(err); ok && f.status == http.StatusNotFound && !f.has(10042) {
+		return false, nil
+	}
+	return false, classify(err, operation{what: "check R2 bucket " + quote(name), permission: PermR2Read})
+}
+
+func (r *run) buckets(ctx context.Context) error {
+	for _, b := range r.plan.Buckets {
+		r.emit(StepBucket, b.Name, StateRunning, "checking R2 bucket %s", b.Name)
+		exists, err := r.getBucket(ctx, b.Name)
+		if err != nil {
+			return r.fail(StepBucket, b.Name, classify(err, operation{}))
+		}
+		br := BucketResult{Bucket: b, Status: BucketExists}
+		switch {
+		case exists:
+			r.emit(StepBucket, b.Name, StateDone, "R2 bucket %s exists", b.Name)
+		case r.plan.DryRun:
+			br.Status = BucketPlanned
+			r.emit(StepBucket, b.Name, StateSkipped, "R2 bucket %s would be created (dry run)", b.Name)
+		default:
+			st, err := r.createBucket(ctx, b.Name)
+			if err != nil {
+				return r.fail(StepBucket, b.Name, err)
+			}
+			br.Status = st
+			if st == BucketCreated {
+				r.emit(StepBucket, b.Name, StateDone, "R2 bucket %s created", b.Name)
+			} else {
+				r.emit(StepBucket, b.Name, StateDone, "R2 bucket %s exists", b.Name)
+			}
+		}
+		r.res.Buckets = append(r.res.Buckets, br)
+	}
+	return nil
+}
+
+func (r *run) createBucket(ctx context.Context, name string) (BucketStatus, *Error) {
+	var q r2.BucketNewParams
+	q.AccountID.Value, q.AccountID.Present = r.res.AccountID, true
+	q.Name.Value, q.Name.Present = name, true
+	r.res.Mutations++
+	_, err := r.c.buckets.New(ctx, q)
+	if err == nil {
+		return BucketCreated, nil
+	}
+	if f, ok := asAPIFailure(err); ok && f.status == http.StatusConflict {
+		// "Already exists": believe it only once a GET sees the bucket.
+		exists, gerr := r.getBucket(ctx, name)
+		if gerr != nil {
+			return "", classify(gerr, operation{})
+		}
+		if exists {
+			return BucketExists, nil
+		}
+		return "", &Error{Kind: KindInternal, Code: CodeAPI, CloudflareCode: f.firstCode(), Err: err,
+			Message: "R2 says bucket " + quote(name) + " already exists (" + f.describe() + ") but it cannot be read in this account",
+			Hint:    "the name may be in use in another jurisdiction (eu, fedramp); choose another --bucket-prefix or --runtime-bucket"}
+	}
+	return "", classify(err, operation{what: "create R2 bucket " + quote(name), permission: PermR2Write})
+}
+
+func (r *run) wranglerConfig(ctx context.Context) error {
+	path := r.plan.WranglerConfig
+	if path == "" {
+		r.emit(StepWrangler, "", StateSkipped, "no wrangler config to update")
+		return nil
+	}
+	r.emit(StepWrangler, path, StateRunning, "checking account_id in %s", path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return r.fail(StepWrangler, path, &Error{Kind: KindConfig, Code: CodeWranglerConfig, Err: err,
+			Message: "cannot read " + path, Hint: "run `nimbus init` first or pass --config PATH"})
+	}
+	out, changed, err := wranglerfile.SetAccountID(data, r.res.AccountID)
+	if err != nil {
+		return r.fail(StepWrangler, path, &Error{Kind: KindData, Code: CodeWranglerConfig, Err: err,
+			Message: path + ": " + err.Error(), Hint: "fix the file (JSONC with a top-level object), then rerun"})
+	}
+	switch {
+	case !changed:
+		r.res.WranglerConfig = FileUnchanged
+		r.emit(StepWrangler, path, StateDone, "%s already has account_id %s", path, r.res.AccountID)
+	case r.plan.DryRun:
+		r.res.WranglerConfig = FilePlanned
+		r.emit(StepWrangler, path, StateSkipped, "account_id would be written to %s (dry run)", path)
+	default:
+		if err := writeFileAtomic(path, out, 0o644); err != nil {
+			return r.fail(StepWrangler, path, writeError(path, err))
+		}
+		r.res.WranglerConfig = FileUpdated
+		r.emit(StepWrangler, path, StateDone, "wrote account_id %s to %s", r.res.AccountID, path)
+	}
+	return nil
+}
+
+// isDNSLabel is ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ without a regexp:
+// compiling that one at start-up cost most of a millisecond.
+func isDNSLabel(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *run) workersDev(ctx context.Context) error {
+	r.emit(StepWorkersDev, "", StateRunning, "reading the workers.dev subdomain")
+	var q workers.SubdomainGetParams
+	q.AccountID.Value, q.AccountID.Present = r.res.AccountID, true
+	sd, err := r.c.subdomain.Get(ctx, q)
+	if err != nil {
+		if f, ok := isClientRejection(err); ok && (f.status == http.StatusNotFound || f.has(10007)) {
+			msg := "the account has no workers.dev subdomain yet; register one in the dashboard (Workers & Pages) to get a Worker URL"
+			r.res.Warnings = append(r.res.Warnings, msg)
+			r.emit(StepWorkersDev, "", StateWarning, "%s", msg)
+			r.emit(StepEndpoint, "", StateSkipped, "no Worker URL to record")
+			return nil
+		}
+		return r.fail(StepWorkersDev, "", classify(err, operation{what: "read the workers.dev subdomain", permission: PermScriptsRead}))
+	}
+	if !isDNSLabel(sd.Subdomain) {
+		return r.fail(StepWorkersDev, "", &Error{Kind: KindInternal, Code: CodeAPI,
+			Message: "Cloudflare returned an unexpected workers.dev subdomain " + quote(sd.Subdomain)})
+	}
+	r.res.Subdomain = sd.Subdomain
+	r.res.WorkersDevURL = "https://" + r.plan.Worker + "." + sd.Subdomain + ".workers.dev"
+	r.emit(StepWorkersDev, sd.Subdomain, StateDone, "Worker URL after deploy: %s", r.res.WorkersDevURL)
+	return r.recordEndpoint()
+}
+
+func (r *run) recordEndpoint() error {
+	path := r.plan.NimbusConfig
+	if path == "" {
+		r.emit(StepEndpoint, "", StateSkipped, "endpoint not recorded")
+		return nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return r.fail(StepEndpoint, path, &Error{Kind: KindConfig, Code: CodeNimbusConfig, Err: err, Message: "cannot read " + path})
+	}
+	out, changed, serr := SetYAMLEndpoint(data, r.res.WorkersDevURL)
+	if serr != nil {
+		return r.fail(StepEndpoint, path, classify(serr, operation{}))
+	}
+	switch {
+	case !changed:
+		r.res.Endpoint = FileUnchanged
+		r.emit(StepEndpoint, path, StateDone, "%s already has endpoint %s", path, r.res.WorkersDevURL)
+	case r.plan.DryRun:
+		r.res.Endpoint = FilePlanned
+		r.emit(StepEndpoint, path, StateSkipped, "endpoint would be recorded in %s (dry run)", path)
+	default:
+		if err := writeFileAtomic(path, out, 0o644); err != nil {
+			return r.fail(StepEndpoint, path, writeError(path, err))
+		}
+		r.res.Endpoint = FileUpdated
+		r.emit(StepEndpoint, path, StateDone, "recorded endpoint in %s", path)
+	}
+	return nil
+}
+
+func workerMissing(err error, worker string) *Error {
+	return &Error{Kind: KindConfig, Code: CodeWorkerMissing, CloudflareCode: 10007, Err: err,
+		Message: "Worker " + quote(worker) + " does not exist on this account yet",
+		Hint:    "deploy first (`npx wrangler deploy`), then rerun with --set-secret"}
+}
+
+func (r *run) secret(ctx context.Context) error {
+	spec := r.plan.Secret
+	if spec == nil {
+		r.emit(StepSecret, "", StateSkipped, "secret not requested (--set-secret)")
+		return nil
+	}
+	r.emit(StepSecret, spec.Name, StateRunning, "setting %s on Worker %s", spec.Name, r.plan.Worker)
+	if r.plan.DryRun {
+		// A GET tells whether the Worker exists without changing anything.
+		var q workers.ScriptSecretListParams
+		q.AccountID.Value, q.AccountID.Present = r.res.AccountID, true
+		if _, err := r.c.secrets.List(ctx, r.plan.Worker, q); err != nil {
+			if f, ok := isClientRejection(err); ok && (f.has(10007) || f.status == http.StatusNotFound) {
+				return r.fail(StepSecret, spec.Name, workerMissing(err, r.plan.Worker))
+			}
+			return r.fail(StepSecret, spec.Name, classify(err, operation{what: "list secrets of Worker " + quote(r.plan.Worker), permission: PermScriptsRead}))
+		}
+		r.res.Secret = SecretPlanned
+		r.res.SecretFile = spec.File
+		r.emit(StepSecret, spec.Name, StateSkipped, "%s would be set on Worker %s (dry run)", spec.Name, r.plan.Worker)
+		return nil
+	}
+	value, generated, err := resolveSecret(spec, r.p.Rand)
+	if err != nil {
+		return r.fail(StepSecret, spec.Name, err)
+	}
+	r.res.SecretFile, r.res.SecretGenerated = spec.File, generated
+	if spec.Value != "" {
+		r.res.SecretFile = ""
+	}
+	var q workers.ScriptSecretUpdateParams
+	q.AccountID.Value, q.AccountID.Present = r.res.AccountID, true
+	body := workers.ScriptSecretUpdateParamsBodyWorkersBindingKindSecretText{}
+	body.Name.Value, body.Name.Present = spec.Name, true
+	body.Text.Value, body.Text.Present = value, true
+	body.Type.Value, body.Type.Present = workers.ScriptSecretUpdateParamsBodyWorkersBindingKindSecretTextTypeSecretText, true
+	q.Body = body
+	r.res.Mutations++
+	if _, err := r.c.secrets.Update(ctx, r.plan.Worker, q); err != nil {
+		if f, ok := isClientRejection(err); ok && (f.has(10007) || (f.status == http.StatusNotFound && len(f.codes) == 0)) {
+			return r.fail(StepSecret, spec.Name, workerMissing(err, r.plan.Worker))
+		}
+		return r.fail(StepSecret, spec.Name, classify(err, operation{what: "set secret " + spec.Name + " on Worker " + quote(r.plan.Worker), permission: PermScriptsWrite}))
+	}
+	r.res.Secret = SecretSet
+	r.emit(StepSecret, spec.Name, StateDone, "%s set on Worker %s", spec.Name, r.plan.Worker)
+	return nil
+}

@@ -1,0 +1,627 @@
+package provision_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/cftest"
+	"github.com/nimbus-sh/nimbus/pkg/provision"
+)
+
+const (
+	acct     = "0123456789abcdef0123456789abcdef"
+	acct2    = "fedcba9876543210fedcba9876543210"
+	userTok  = "user-token-0123456789"
+	worker   = "demo"
+	bkTar    = "demo-npm-cache"
+	bkPack   = "demo-npm-packument-cache"
+	bkRT     = "nimbus-runtime-cache-public"
+	secretV  = "0123456789abcdef0123456789abcdef0123456789abcdef"
+	subdomai = "acme"
+)
+
+// fixture is a fake Cloudflare with one account, a user token for it and a
+// workers.dev subdomain, plus a project directory holding wrangler.jsonc.
+type fixture struct {
+	t       testing.TB
+	cf      *cftest.Server
+	dir     string
+	events  []provision.Event
+	wrangle string
+	yaml    string
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	cf := cftest.New()
+	t.Cleanup(cf.Close)
+	cf.AddAccount(acct, "Acme Corp")
+	cf.AddToken(userTok, &cftest.Token{Scope: "user", Accounts: []string{acct}})
+	cf.Subdomains[acct] = subdomai
+	dir := t.TempDir()
+	data, err := os.ReadFile("testdata/wrangler.jsonc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := filepath.Join(dir, "wrangler.jsonc")
+	if err := os.WriteFile(w, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{t: t, cf: cf, dir: dir, wrangle: w, yaml: filepath.Join(dir, "nimbus.yaml")}
+}
+
+func (f *fixture) plan() provision.Plan {
+	return provision.Plan{
+		Worker: worker, AccountID: acct,
+		Buckets: []provision.Bucket{
+			{Binding: "NPM_TARBALL_CACHE", Name: bkTar},
+			{Binding: "NPM_PACKUMENT_CACHE", Name: bkPack},
+			{Binding: "NIMBUS_RUNTIME_CACHE", Name: bkRT},
+		},
+		RuntimeBucket:  bkRT,
+		WranglerConfig: f.wrangle,
+		NimbusConfig:   f.yaml,
+	}
+}
+
+func (f *fixture) provisioner(token string) *provision.Provisioner {
+	f.t.Helper()
+	c, err := provision.NewClient(provision.ClientOptions{
+		Token: token, BaseURL: f.cf.BaseURL(), MaxRetries: 2, RetryBackoff: time.Millisecond,
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return &provision.Provisioner{Client: c, Observer: provision.ObserverFunc(func(e provision.Event) {
+		f.events = append(f.events, e)
+	})}
+}
+
+func (f *fixture) run(plan provision.Plan) (*provision.Result, error) {
+	f.t.Helper()
+	f.cf.ResetRequests()
+	f.events = nil
+	return f.provisioner(userTok).Run(context.Background(), plan)
+}
+
+func (f *fixture) mustRun(plan provision.Plan) *provision.Result {
+	f.t.Helper()
+	res, err := f.run(plan)
+	if err != nil {
+		f.t.Fatalf("Run: %v\nrequests:\n%s", err, f.cf.Summary())
+	}
+	return res
+}
+
+func statuses(res *provision.Result) string {
+	var parts []string
+	for _, b := range res.Buckets {
+		parts = append(parts, b.Name+"="+string(b.Status))
+	}
+	return strings.Join(parts, " ")
+}
+
+func wantErr(t *testing.T, err error, kind provision.Kind, code string, hintHas string) *provision.Error {
+	t.Helper()
+	pe, ok := provision.AsError(err)
+	if !ok {
+		t.Fatalf("error %v (%T) is not a *provision.Error", err, err)
+	}
+	if pe.Kind != kind || pe.Code != code {
+		t.Fatalf("got kind %d code %s (%q), want kind %d code %s", pe.Kind, pe.Code, pe.Message, kind, code)
+	}
+	if !strings.Contains(pe.Hint, hintHas) {
+		t.Fatalf("hint %q lacks %q", pe.Hint, hintHas)
+	}
+	return pe
+}
+
+func TestFreshAccountCreatesThreeBuckets(t *testing.T) {
+	f := newFixture(t)
+	res := f.mustRun(f.plan())
+	if got, want := f.cf.Summary(), `GET /user/tokens/verify
+GET /accounts/`+acct+`
+GET /accounts/`+acct+`/r2/buckets/demo-npm-cache
+POST /accounts/`+acct+`/r2/buckets
+GET /accounts/`+acct+`/r2/buckets/demo-npm-packument-cache
+POST /accounts/`+acct+`/r2/buckets
+GET /accounts/`+acct+`/r2/buckets/nimbus-runtime-cache-public
+POST /accounts/`+acct+`/r2/buckets
+GET /accounts/`+acct+`/workers/subdomain
+`; got != want {
+		t.Fatalf("requests:\n%s\nwant:\n%s", got, want)
+	}
+	if got := f.cf.Buckets(acct); strings.Join(got, ",") != "demo-npm-cache,demo-npm-packument-cache,nimbus-runtime-cache-public" {
+		t.Fatalf("buckets on the account: %v", got)
+	}
+	if s := statuses(res); s != "demo-npm-cache=created demo-npm-packument-cache=created nimbus-runtime-cache-public=created" {
+		t.Fatalf("statuses: %s", s)
+	}
+	if res.Mutations != 3 || f.cf.Mutations() != 3 {
+		t.Fatalf("mutations: result %d, server %d", res.Mutations, f.cf.Mutations())
+	}
+	if res.AccountID != acct || res.AccountName != "Acme Corp" || res.TokenScope != "user" {
+		t.Fatalf("account: %+v", res)
+	}
+	if res.WorkersDevURL != "https://demo.acme.workers.dev" || res.WranglerConfig != provision.FileUpdated || res.Endpoint != provision.FileUpdated {
+		t.Fatalf("result: %+v", res)
+	}
+	if res.Secret != provision.SecretSkipped {
+		t.Fatalf("secret: %s", res.Secret)
+	}
+	y, _ := os.ReadFile(f.yaml)
+	if string(y) != "endpoint: https://demo.acme.workers.dev\n" {
+		t.Fatalf("nimbus.yaml: %q", y)
+	}
+	w, _ := os.ReadFile(f.wrangle)
+	if !bytes.Contains(w, []byte(`"name": "demo", // the deployed Worker name
+  "account_id": "`+acct+`",
+  "main"`)) || !bytes.Contains(w, []byte("/* R2 caches: setup creates these */")) {
+		t.Fatalf("wrangler.jsonc:\n%s", w)
+	}
+	// Every request carried the token and nothing else for auth.
+	for _, r := range f.cf.Requests() {
+		if r.Header.Get("Authorization") != "Bearer "+userTok || r.Header.Get("X-Auth-Key") != "" || r.Header.Get("X-Auth-Email") != "" {
+			t.Fatalf("auth headers on %s %s: %v", r.Method, r.Path, r.Header)
+		}
+	}
+	// The create bodies are exactly the bucket names.
+	var bodies []string
+	for _, r := range f.cf.Requests() {
+		if r.Method == http.MethodPost {
+			bodies = append(bodies, string(r.Body))
+		}
+	}
+	if strings.Join(bodies, "") != `{"name":"demo-npm-cache"}{"name":"demo-npm-packument-cache"}{"name":"nimbus-runtime-cache-public"}` {
+		t.Fatalf("create bodies: %q", bodies)
+	}
+	// Progress: each bucket reported done.
+	done := 0
+	for _, e := range f.events {
+		if e.Step == provision.StepBucket && e.State == provision.StateDone && strings.HasSuffix(e.Message, "created") {
+			done++
+		}
+	}
+	if done != 3 {
+		t.Fatalf("bucket done events: %d (%+v)", done, f.events)
+	}
+}
+
+func TestSecondRunMakesNoMutation(t *testing.T) {
+	f := newFixture(t)
+	f.mustRun(f.plan())
+	w1, _ := os.ReadFile(f.wrangle)
+	st1, _ := os.Stat(f.wrangle)
+	y1, _ := os.ReadFile(f.yaml)
+	time.Sleep(10 * time.Millisecond)
+
+	res := f.mustRun(f.plan())
+	if n := f.cf.Mutations(); n != 0 {
+		t.Fatalf("second run made %d mutations:\n%s", n, f.cf.Summary())
+	}
+	if n := len(f.cf.Requests()); n != 6 {
+		t.Fatalf("second run made %d requests, want 6 GETs:\n%s", n, f.cf.Summary())
+	}
+	if s := statuses(res); s != "demo-npm-cache=exists demo-npm-packument-cache=exists nimbus-runtime-cache-public=exists" {
+		t.Fatalf("statuses: %s", s)
+	}
+	if res.WranglerConfig != provision.FileUnchanged || res.Endpoint != provision.FileUnchanged {
+		t.Fatalf("files: %s %s", res.WranglerConfig, res.Endpoint)
+	}
+	w2, _ := os.ReadFile(f.wrangle)
+	st2, _ := os.Stat(f.wrangle)
+	y2, _ := os.ReadFile(f.yaml)
+	if !bytes.Equal(w1, w2) || !bytes.Equal(y1, y2) || !st1.ModTime().Equal(st2.ModTime()) {
+		t.Fatal("second run touched a file")
+	}
+}
+
+func TestDryRunMakesNoMutation(t *testing.T) {
+	f := newFixture(t)
+	before, _ := os.ReadFile(f.wrangle)
+	p := f.plan()
+	p.DryRun = true
+	p.Secret = &provision.SecretSpec{Name: "JWT_SECRET", File: filepath.Join(f.dir, "secret")}
+	f.cf.DeployWorker(acct, worker)
+	res := f.mustRun(p)
+	for _, r := range f.cf.Requests() {
+		if r.Method != http.MethodGet {
+			t.Fatalf("dry run sent %s %s", r.Method, r.Path)
+		}
+	}
+	if len(f.cf.Buckets(acct)) != 0 {
+		t.Fatal("dry run created buckets")
+	}
+	if s := statuses(res); s != "demo-npm-cache=planned demo-npm-packument-cache=planned nimbus-runtime-cache-public=planned" {
+		t.Fatalf("statuses: %s", s)
+	}
+	if res.WranglerConfig != provision.FilePlanned || res.Endpoint != provision.FilePlanned || res.Secret != provision.SecretPlanned || res.Mutations != 0 {
+		t.Fatalf("result: %+v", res)
+	}
+	after, _ := os.ReadFile(f.wrangle)
+	if !bytes.Equal(before, after) {
+		t.Fatal("dry run edited wrangler.jsonc")
+	}
+	for _, p := range []string{f.yaml, filepath.Join(f.dir, "secret")} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("dry run wrote %s", p)
+		}
+	}
+}
+
+func TestPartialPreviousRunConverges(t *testing.T) {
+	f := newFixture(t)
+	// A previous run created the first bucket and wrote account_id, then died.
+	f.cf.AddBucket(acct, bkTar)
+	data, _ := os.ReadFile(f.wrangle)
+	data = bytes.Replace(data, []byte(`"main"`), []byte(`"account_id": "`+acct+`",
+  "main"`), 1)
+	if err := os.WriteFile(f.wrangle, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := f.mustRun(f.plan())
+	if s := statuses(res); s != "demo-npm-cache=exists demo-npm-packument-cache=created nimbus-runtime-cache-public=created" {
+		t.Fatalf("statuses: %s", s)
+	}
+	if f.cf.Mutations() != 2 || res.WranglerConfig != provision.FileUnchanged {
+		t.Fatalf("mutations %d, wrangler %s", f.cf.Mutations(), res.WranglerConfig)
+	}
+	after, _ := os.ReadFile(f.wrangle)
+	if !bytes.Equal(data, after) {
+		t.Fatal("a correct wrangler.jsonc was rewritten")
+	}
+}
+
+func TestConflictOnCreateCountsAsExistsAfterGET(t *testing.T) {
+	f := newFixture(t)
+	f.cf.ConflictOnCreate = true
+	res := f.mustRun(f.plan())
+	if s := statuses(res); s != "demo-npm-cache=exists demo-npm-packument-cache=exists nimbus-runtime-cache-public=exists" {
+		t.Fatalf("statuses: %s", s)
+	}
+	// One POST per bucket (409 is never retried) and a confirming GET each.
+	posts, gets := 0, 0
+	for _, r := range f.cf.Requests() {
+		if strings.Contains(r.Path, "/r2/buckets") {
+			if r.Method == http.MethodPost {
+				posts++
+			} else {
+				gets++
+			}
+		}
+	}
+	if posts != 3 || gets != 6 {
+		t.Fatalf("posts %d gets %d:\n%s", posts, gets, f.cf.Summary())
+	}
+}
+
+func TestServerErrorThenSuccessIsRetried(t *testing.T) {
+	f := newFixture(t)
+	f.cf.AddFault(cftest.Fault{Method: http.MethodPost, PathSuffix: "/r2/buckets", Status: 502, Code: 10001, Message: "bad gateway", Times: 2})
+	f.cf.AddFault(cftest.Fault{Method: http.MethodGet, PathSuffix: "/user/tokens/verify", Status: 503, Message: "unavailable", Times: 1})
+	res := f.mustRun(f.plan())
+	if s := statuses(res); s != "demo-npm-cache=created demo-npm-packument-cache=created nimbus-runtime-cache-public=created" {
+		t.Fatalf("statuses: %s", s)
+	}
+	if n := len(f.cf.Requests()); n != 12 {
+		t.Fatalf("%d requests, want 9 + 3 retries:\n%s", n, f.cf.Summary())
+	}
+}
+
+func TestServerErrorBeyondRetriesIsUnavailable(t *testing.T) {
+	f := newFixture(t)
+	f.cf.AddFault(cftest.Fault{Method: http.MethodGet, PathSuffix: "/r2/buckets/" + bkTar, Status: 500, Code: 10001, Message: "internal error"})
+	_, err := f.run(f.plan())
+	wantErr(t, err, provision.KindUnavailable, provision.CodeUnavailable, "rerun")
+	n := 0
+	for _, r := range f.cf.Requests() {
+		if strings.HasSuffix(r.Path, bkTar) {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Fatalf("%d attempts, want 1 + 2 retries", n)
+	}
+}
+
+func TestFailureModes(t *testing.T) {
+	tests := []struct {
+		name     string
+		setup    func(f *fixture, p *provision.Plan) string // returns the token to use
+		kind     provision.Kind
+		code     string
+		hint     string
+		msg      string
+		nonGET   int
+		wrangler bool // wrangler.jsonc must be unchanged
+		early    bool // refused before any request or step
+	}{
+		{
+			name: "R2 not enabled",
+			setup: func(f *fixture, p *provision.Plan) string {
+				f.cf.R2Disabled[acct] = true
+				return userTok
+			},
+			kind: provision.KindConfig, code: "10042", hint: "enable R2", msg: "R2 is not enabled",
+		},
+		{
+			name:  "bad token",
+			setup: func(f *fixture, p *provision.Plan) string { return "not-a-token" },
+			kind:  provision.KindPermission, code: provision.CodeTokenInvalid, hint: "CLOUDFLARE_API_TOKEN", msg: "invalid",
+		},
+		{
+			name: "disabled token",
+			setup: func(f *fixture, p *provision.Plan) string {
+				f.cf.AddToken("off", &cftest.Token{Status: "disabled", Accounts: []string{acct}})
+				return "off"
+			},
+			kind: provision.KindPermission, code: provision.CodeTokenInactive, hint: "roll a new one", msg: "disabled",
+		},
+		{
+			name: "missing R2 write permission",
+			setup: func(f *fixture, p *provision.Plan) string {
+				f.cf.AddToken("ro", &cftest.Token{Accounts: []string{acct}, Denied: []string{cftest.PermR2Write}})
+				return "ro"
+			},
+			kind: provision.KindPermission, code: provision.CodePermission, hint: "Workers R2 Storage Write", msg: `lacks the "Workers R2 Storage Write" permission`, nonGET: 1,
+		},
+		{
+			name: "missing scripts write permission for the secret",
+			setup: func(f *fixture, p *provision.Plan) string {
+				f.cf.AddToken("nosec", &cftest.Token{Accounts: []string{acct}, Denied: []string{cftest.PermScriptsWrite}})
+				f.cf.DeployWorker(acct, worker)
+				p.Secret = &provision.SecretSpec{Name: "JWT_SECRET", Value: secretV}
+				return "nosec"
+			},
+			kind: provision.KindPermission, code: provision.CodePermission, hint: "Workers Scripts Write", msg: "Workers Scripts Write", nonGET: 4,
+		},
+		{
+			name: "wrong account id",
+			setup: func(f *fixture, p *provision.Plan) string {
+				p.AccountID = acct2
+				return userTok
+			},
+			kind: provision.KindConfig, code: provision.CodeAccountNotFound, hint: "--account-id", msg: acct2, wrangler: true,
+		},
+		{
+			name: "malformed account id",
+			setup: func(f *fixture, p *provision.Plan) string {
+				p.AccountID = "../../user"
+				return userTok
+			},
+			kind: provision.KindConfig, code: provision.CodeAccountInvalid, hint: "32 hexadecimal", msg: "invalid", wrangler: true, early: true,
+		},
+		{
+			name: "worker not deployed",
+			setup: func(f *fixture, p *provision.Plan) string {
+				p.Secret = &provision.SecretSpec{Name: "JWT_SECRET", Value: secretV}
+				return userTok
+			},
+			kind: provision.KindConfig, code: "10007", hint: "deploy first (`npx wrangler deploy`), then rerun with --set-secret", msg: "does not exist", nonGET: 4,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			p := f.plan()
+			tok := tc.setup(f, &p)
+			before, _ := os.ReadFile(f.wrangle)
+			f.cf.ResetRequests()
+			_, err := f.provisioner(tok).Run(context.Background(), p)
+			pe := wantErr(t, err, tc.kind, tc.code, tc.hint)
+			if !strings.Contains(pe.Message, tc.msg) {
+				t.Fatalf("message %q lacks %q", pe.Message, tc.msg)
+			}
+			if strings.Contains(pe.Message+pe.Hint, secretV) || strings.Contains(pe.Message+pe.Hint, tok) && tok != "" && len(tok) > 4 {
+				t.Fatalf("error leaks a secret: %q", pe.Message)
+			}
+			if n := f.cf.Mutations(); n != tc.nonGET {
+				t.Fatalf("mutations %d, want %d:\n%s", n, tc.nonGET, f.cf.Summary())
+			}
+			after, _ := os.ReadFile(f.wrangle)
+			if tc.wrangler && !bytes.Equal(before, after) {
+				t.Fatal("wrangler.jsonc changed on failure")
+			}
+			failed := false
+			for _, e := range f.events {
+				failed = failed || e.State == provision.StateFailed
+			}
+			if tc.early {
+				if len(f.cf.Requests()) != 0 || len(f.events) != 0 {
+					t.Fatal("an invalid plan reached the API")
+				}
+			} else if !failed {
+				t.Fatal("no failed step reported")
+			}
+		})
+	}
+}
+
+func TestAccountAutoPick(t *testing.T) {
+	f := newFixture(t)
+	p := f.plan()
+	p.AccountID = ""
+	res := f.mustRun(p)
+	if res.AccountID != acct || res.AccountName != "Acme Corp" {
+		t.Fatalf("picked %q %q", res.AccountID, res.AccountName)
+	}
+	if !strings.Contains(f.cf.Summary(), "GET /accounts\n") {
+		t.Fatalf("accounts not listed:\n%s", f.cf.Summary())
+	}
+	var q string
+	for _, r := range f.cf.Requests() {
+		if r.Path == "/accounts" {
+			q = r.Query
+		}
+	}
+	if q != "per_page=50" {
+		t.Fatalf("list query %q", q)
+	}
+}
+
+func TestAccountAmbiguity(t *testing.T) {
+	f := newFixture(t)
+	f.cf.AddAccount(acct2, "Other Ltd")
+	f.cf.AddToken("two", &cftest.Token{Accounts: []string{acct, acct2}})
+	p := f.plan()
+	p.AccountID = ""
+	f.cf.ResetRequests()
+	_, err := f.provisioner("two").Run(context.Background(), p)
+	pe := wantErr(t, err, provision.KindConfig, provision.CodeAccountAmbiguous, "--account-id")
+	for _, s := range []string{acct, "Acme Corp", acct2, "Other Ltd", "2 accounts"} {
+		if !strings.Contains(pe.Message, s) {
+			t.Fatalf("message %q lacks %q", pe.Message, s)
+		}
+	}
+	if f.cf.Mutations() != 0 {
+		t.Fatal("mutated despite ambiguity")
+	}
+}
+
+func TestNoAccountVisible(t *testing.T) {
+	f := newFixture(t)
+	f.cf.AddToken("lonely", &cftest.Token{})
+	p := f.plan()
+	p.AccountID = ""
+	_, err := f.provisioner("lonely").Run(context.Background(), p)
+	wantErr(t, err, provision.KindConfig, provision.CodeNoAccount, "--account-id")
+}
+
+func TestAccountOwnedToken(t *testing.T) {
+	f := newFixture(t)
+	f.cf.AddToken("acct-tok", &cftest.Token{Scope: "account", Accounts: []string{acct}})
+	for _, id := range []string{acct, ""} {
+		p := f.plan()
+		p.AccountID = id
+		f.cf.ResetRequests()
+		res, err := f.provisioner("acct-tok").Run(context.Background(), p)
+		if err != nil {
+			t.Fatalf("account id %q: %v\n%s", id, err, f.cf.Summary())
+		}
+		if res.TokenScope != "account" || res.AccountID != acct {
+			t.Fatalf("result %+v", res)
+		}
+		if !strings.Contains(f.cf.Summary(), "GET /accounts/"+acct+"/tokens/verify\n") {
+			t.Fatalf("account verify not used:\n%s", f.cf.Summary())
+		}
+	}
+}
+
+func TestSecretFromValue(t *testing.T) {
+	f := newFixture(t)
+	f.cf.DeployWorker(acct, worker)
+	p := f.plan()
+	p.Secret = &provision.SecretSpec{Name: "JWT_SECRET", Value: secretV}
+	res := f.mustRun(p)
+	if res.Secret != provision.SecretSet || res.SecretFile != "" || res.SecretGenerated {
+		t.Fatalf("result %+v", res)
+	}
+	if v, ok := f.cf.Secret(acct, worker, "JWT_SECRET"); !ok || v != secretV {
+		t.Fatalf("secret on worker: %q %v", v, ok)
+	}
+	for _, e := range f.events {
+		if strings.Contains(e.Message, secretV) {
+			t.Fatalf("event leaks the secret: %q", e.Message)
+		}
+	}
+}
+
+func TestSecretGeneratedIntoFileAndReused(t *testing.T) {
+	f := newFixture(t)
+	f.cf.DeployWorker(acct, worker)
+	p := f.plan()
+	file := filepath.Join(f.dir, "secrets", "jwt")
+	p.Secret = &provision.SecretSpec{Name: "JWT_SECRET", File: file}
+	res := f.mustRun(p)
+	if !res.SecretGenerated || res.SecretFile != file || res.Secret != provision.SecretSet {
+		t.Fatalf("result %+v", res)
+	}
+	st, err := os.Stat(file)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file: %v %v", st, err)
+	}
+	data, _ := os.ReadFile(file)
+	v, _ := f.cf.Secret(acct, worker, "JWT_SECRET")
+	if len(v) != 64 || strings.TrimSpace(string(data)) != v {
+		t.Fatalf("stored %q, on worker %q", data, v)
+	}
+	// A rerun reuses the file instead of rotating the secret.
+	res = f.mustRun(p)
+	v2, _ := f.cf.Secret(acct, worker, "JWT_SECRET")
+	if res.SecretGenerated || v2 != v {
+		t.Fatalf("rerun rotated the secret: generated=%v", res.SecretGenerated)
+	}
+}
+
+func TestShortSecretRefused(t *testing.T) {
+	f := newFixture(t)
+	f.cf.DeployWorker(acct, worker)
+	p := f.plan()
+	p.Secret = &provision.SecretSpec{Name: "JWT_SECRET", Value: "short"}
+	_, err := f.run(p)
+	pe := wantErr(t, err, provision.KindData, provision.CodeSecretInvalid, "nimbus token secret")
+	if strings.Contains(pe.Message, "short") {
+		t.Fatal("message echoes the secret")
+	}
+}
+
+func TestNoWorkersDevSubdomainIsAWarning(t *testing.T) {
+	f := newFixture(t)
+	delete(f.cf.Subdomains, acct)
+	res := f.mustRun(f.plan())
+	if res.WorkersDevURL != "" || len(res.Warnings) != 1 || res.Endpoint != provision.FileSkipped {
+		t.Fatalf("result %+v", res)
+	}
+	if _, err := os.Stat(f.yaml); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("nimbus.yaml written without a URL")
+	}
+}
+
+func TestInvalidPlanMakesNoRequest(t *testing.T) {
+	f := newFixture(t)
+	p := f.plan()
+	p.Buckets = append(p.Buckets, provision.Bucket{Name: "Bad_Name"})
+	_, err := f.run(p)
+	wantErr(t, err, provision.KindUsage, provision.CodeBucketName, "3-63")
+	if n := len(f.cf.Requests()); n != 0 {
+		t.Fatalf("%d requests for an invalid plan", n)
+	}
+}
+
+func TestStrayCloudflareEnvironmentIsIgnored(t *testing.T) {
+	f := newFixture(t)
+	t.Setenv("CLOUDFLARE_API_KEY", "stray-key")
+	t.Setenv("CLOUDFLARE_EMAIL", "stray@example.com")
+	t.Setenv("CLOUDFLARE_BASE_URL", "http://127.0.0.1:1/client/v4")
+	t.Setenv("CLOUDFLARE_API_TOKEN", "stray-token")
+	f.mustRun(f.plan())
+	for _, r := range f.cf.Requests() {
+		if r.Header.Get("Authorization") != "Bearer "+userTok {
+			t.Fatalf("%s %s sent %q", r.Method, r.Path, r.Header.Get("Authorization"))
+		}
+	}
+}
+
+func TestWranglerConfigUnreadable(t *testing.T) {
+	f := newFixture(t)
+	if err := os.WriteFile(f.wrangle, []byte("{ not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.run(f.plan())
+	wantErr(t, err, provision.KindData, provision.CodeWranglerConfig, "fix the file")
+}
+
+func TestContextCancelled(t *testing.T) {
+	f := newFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := f.provisioner(userTok).Run(ctx, f.plan())
+	wantErr(t, err, provision.KindInterrupted, provision.CodeInterrupted, "rerun")
+}

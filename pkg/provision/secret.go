@@ -1,0 +1,103 @@
+package provision
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// MinSecretLength is the shortest JWT_SECRET nimbus accepts (HS256 wants
+// 32+ hex characters).
+const MinSecretLength = 32
+
+// maxSecretFile bounds how much of a secret file is read.
+const maxSecretFile = 4096
+
+// resolveSecret returns the secret value: spec.Value, else the content of
+// spec.File, else a new random secret written to spec.File (0600).
+func resolveSecret(spec *SecretSpec, rnd io.Reader) (value string, generated bool, _ *Error) {
+	if spec.Value != "" {
+		value = spec.Value
+	} else {
+		v, err := ReadSecretFile(spec.File)
+		switch {
+		case err == nil:
+			value = v
+		case errors.Is(err, fs.ErrNotExist):
+			v, gerr := generateSecretFile(spec.File, rnd)
+			if gerr != nil {
+				return "", false, gerr
+			}
+			value, generated = v, true
+		default:
+			if pe, ok := AsError(err); ok {
+				return "", false, pe
+			}
+			return "", false, &Error{Kind: KindConfig, Code: CodeSecretInvalid, Err: err,
+				Message: "cannot read the secret file " + spec.File}
+		}
+	}
+	if len(value) < MinSecretLength || strings.ContainsAny(value, "\r\n") {
+		return "", false, &Error{Kind: KindData, Code: CodeSecretInvalid,
+			Message: spec.Name + " must be one line of at least 32 characters",
+			Hint:    "generate one with `nimbus token secret`, or omit JWT_SECRET and --secret-file to let setup generate it"}
+	}
+	return value, generated, nil
+}
+
+// ReadSecretFile reads a secret from path, trimming surrounding whitespace
+// (editors add a final newline). A missing file yields fs.ErrNotExist.
+func ReadSecretFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return "", err
+	}
+	if len(data) > maxSecretFile {
+		return "", &Error{Kind: KindData, Code: CodeSecretInvalid, Message: "the secret file " + path + " is larger than 4 KiB"}
+	}
+	v := strings.TrimSpace(string(data))
+	if v == "" {
+		return "", &Error{Kind: KindData, Code: CodeSecretInvalid, Message: "the secret file " + path + " is empty"}
+	}
+	return v, nil
+}
+
+// generateSecretFile writes 32 random bytes as hex to path, mode 0600,
+// refusing to overwrite a file that appeared meanwhile.
+func generateSecretFile(path string, rnd io.Reader) (string, *Error) {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	buf := make([]byte, 32)
+	if _, err := io.ReadFull(rnd, buf); err != nil {
+		return "", &Error{Kind: KindInternal, Code: CodeSecretInvalid, Err: err, Message: "cannot read random bytes for the secret"}
+	}
+	value := hex.EncodeToString(buf)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", writeError(path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", writeError(path, err)
+	}
+	if _, err := f.WriteString(value + "\n"); err != nil {
+		_ = f.Close()
+		_ = os.Remove(path)
+		return "", writeError(path, err)
+	}
+	if err := f.Close(); err != nil {
+		_ = os.Remove(path)
+		return "", writeError(path, err)
+	}
+	return value, nil
+}

@@ -1,0 +1,108 @@
+package scaffold
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+)
+
+// More error codes, for the optional steps after the files are written.
+const (
+	// CodeToolMissing: git or npm is not installed; the step was skipped.
+	CodeToolMissing = "E_TOOL_MISSING"
+	// CodeGitFailed: a git command failed.
+	CodeGitFailed = "E_GIT_FAILED"
+	// CodeInstallFailed: npm install failed.
+	CodeInstallFailed = "E_INSTALL_FAILED"
+)
+
+// Command is an external program to run in a directory.
+type Command struct {
+	Dir    string
+	Name   string
+	Args   []string
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// CommandRunner runs a Command. It must return an error wrapping
+// exec.ErrNotFound when the program is not installed.
+type CommandRunner func(ctx context.Context, c Command) error
+
+// ExecRunner runs commands with os/exec.
+func ExecRunner(ctx context.Context, c Command) error {
+	cmd := exec.CommandContext(ctx, c.Name, c.Args...)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = c.Dir, c.Stdout, c.Stderr
+	return cmd.Run()
+}
+
+// InitialCommitMessage is the message of the commit InitGit makes.
+const InitialCommitMessage = "Initial commit from nimbus init"
+
+// GitOptions configure InitGit.
+type GitOptions struct {
+	// Files are the paths (relative to the directory) to commit: only what
+	// init wrote, never unrelated files of a forced run.
+	Files []string
+	// Output receives git's own output (progress and errors).
+	Output io.Writer
+	// Run runs git; nil means ExecRunner.
+	Run CommandRunner
+}
+
+// InitGit makes dir a git repository and commits the project files. It
+// leaves an existing repository alone (including a parent one, such as a
+// monorepo) and returns an *Error with CodeToolMissing when git is absent, so
+// callers can report the step as skipped.
+func InitGit(ctx context.Context, dir string, o GitOptions) (skipped string, err error) {
+	run := o.Run
+	if run == nil {
+		run = ExecRunner
+	}
+	git := func(args ...string) error {
+		return run(ctx, Command{Dir: dir, Name: "git", Args: args, Stdout: o.Output, Stderr: o.Output})
+	}
+	// Inside a work tree already: a nested repository would hide the files
+	// from the outer one.
+	err = run(ctx, Command{Dir: dir, Name: "git", Args: []string{"rev-parse", "--is-inside-work-tree"}, Stdout: io.Discard, Stderr: io.Discard})
+	if errors.Is(err, exec.ErrNotFound) {
+		return "", &Error{Code: CodeToolMissing, Message: "git is not installed; skipped creating a repository", Hint: "install git and run `git init` in the project"}
+	}
+	if err == nil {
+		return "already inside a git repository", nil
+	}
+	steps := [][]string{
+		{"init", "--quiet"},
+		append([]string{"add", "--"}, o.Files...),
+		{"commit", "--quiet", "--message", InitialCommitMessage},
+	}
+	for _, args := range steps {
+		if err := git(args...); err != nil {
+			return "", &Error{
+				Code:    CodeGitFailed,
+				Message: fmt.Sprintf("git %s failed; the project files were written", args[0]),
+				Hint:    "the project files are in place; finish with git by hand (a missing user.name/user.email makes commits fail)",
+				Err:     err,
+			}
+		}
+	}
+	return "", nil
+}
+
+// Install runs `npm install` in dir, with npm's output sent to out (never to
+// the caller's stdout, which carries the machine-readable result).
+func Install(ctx context.Context, dir string, out io.Writer, run CommandRunner) error {
+	if run == nil {
+		run = ExecRunner
+	}
+	err := run(ctx, Command{Dir: dir, Name: "npm", Args: []string{"install"}, Stdout: out, Stderr: out})
+	switch {
+	case errors.Is(err, exec.ErrNotFound):
+		return &Error{Code: CodeToolMissing, Message: "npm is not installed; skipped installing dependencies", Hint: "install Node.js 20+ and run `npm install` in the project"}
+	case err != nil:
+		return &Error{Code: CodeInstallFailed, Message: "npm install failed; the project files were written", Hint: "the project files are in place; run `npm install` in the project again", Err: err}
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+// Package wranglerfile reads and edits an existing wrangler.jsonc without
+// disturbing its comments or formatting.
+package wranglerfile
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/tailscale/hujson"
+)
+
+// Error reports a wrangler.jsonc that cannot be read or edited.
+type Error struct {
+	Message string
+	Err     error
+}
+
+// Error returns the message and the parser's reason.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+// Unwrap returns the parser error, if any.
+func (e *Error) Unwrap() error { return e.Err }
+
+// R2Bucket is one entry of r2_buckets.
+type R2Bucket struct {
+	Binding    string `json:"binding"`
+	BucketName string `json:"bucket_name"`
+}
+
+// File is the part of wrangler.jsonc nimbus reads.
+type File struct {
+	Name      string     `json:"name"`
+	AccountID string     `json:"account_id"`
+	R2Buckets []R2Bucket `json:"r2_buckets"`
+}
+
+// Parse reads JSONC (comments and trailing commas allowed).
+func Parse(data []byte) (*File, error) {
+	std, err := hujson.Standardize(slices.Clone(data))
+	if err != nil {
+		return nil, &Error{Message: "not valid JSONC", Err: err}
+	}
+	var f File
+	dec := json.NewDecoder(bytes.NewReader(std))
+	if err := dec.Decode(&f); err != nil {
+		return nil, &Error{Message: "unexpected structure", Err: err}
+	}
+	return &f, nil
+}
+
+// SetAccountID returns data with the top-level account_id set to id. When the
+// file already says so, it returns data unchanged and changed=false. An
+// existing member is edited in place; a new one goes next to "name" with the
+// file's own indentation, so comments and layout survive.
+func SetAccountID(data []byte, id string) (out []byte, changed bool, err error) {
+	f, err := Parse(data)
+	if err != nil {
+		return nil, false, err
+	}
+	v, err := hujson.Parse(slices.Clone(data))
+	if err != nil {
+		return nil, false, &Error{Message: "not valid JSONC", Err: err}
+	}
+	obj, ok := v.Value.(*hujson.Object)
+	if !ok {
+		return nil, false, &Error{Message: "the top level is not an object"}
+	}
+	found := false
+	nameIdx := -1
+	for i := range obj.Members {
+		m := &obj.Members[i]
+		lit, ok := m.Name.Value.(hujson.Literal)
+		if !ok {
+			continue
+		}
+		switch lit.String() {
+		case "account_id":
+			found = true
+			if cur, ok := m.Value.Value.(hujson.Literal); ok && cur.Kind() == '"' && cur.String() == id {
+				continue
+			}
+			m.Value.Value = hujson.String(id)
+			changed = true
+		case "name":
+			nameIdx = i
+		}
+	}
+	if found && !changed && f.AccountID == id {
+		return data, false, nil
+	}
+	if !found {
+		insertMember(obj, nameIdx, "account_id", id)
+		changed = true
+	}
+	out = v.Pack()
+	// Check the edit: the result must parse and differ only in account_id.
+	g, err := Parse(out)
+	if err != nil || g.AccountID != id || g.Name != f.Name || len(g.R2Buckets) != len(f.R2Buckets) {
+		return nil, false, &Error{Message: "editing account_id produced an unexpected file", Err: err}
+	}
+	return out, changed, nil
+}
+
+// insertMember adds "key": value after member nameIdx (or before it when it
+// is the last member, which avoids touching the closing brace and trailing
+// comma; or first when there is no name).
+func insertMember(obj *hujson.Object, nameIdx int, key, value string) {
+	at := 0
+	if nameIdx >= 0 {
+		at = nameIdx + 1
+		if at >= len(obj.Members) {
+			at = nameIdx
+		}
+	}
+	m := hujson.ObjectMember{
+		Name:  hujson.Value{Value: hujson.String(key)},
+		Value: hujson.Value{BeforeExtra: hujson.Extra(" "), Value: hujson.String(value)},
+	}
+	if len(obj.Members) == 0 {
+		m.Name.BeforeExtra = hujson.Extra("\n  ")
+		m.Value.AfterExtra = nil
+		obj.Members = append(obj.Members, m)
+		if len(obj.AfterExtra) == 0 {
+			obj.AfterExtra = hujson.Extra("\n")
+		}
+		return
+	}
+	next := &obj.Members[at]
+	if ws := next.Value.BeforeExtra; isBlank(ws) {
+		m.Value.BeforeExtra = slices.Clone(ws)
+	}
+	old := next.Name.BeforeExtra
+	nl := bytes.IndexByte(old, '\n')
+	if nl < 0 {
+		// Single-line object: copy the separator as is.
+		m.Name.BeforeExtra = slices.Clone(old)
+	} else {
+		// Keep a comment that trails the previous member on its line, then
+		// a newline and the indentation of the following member.
+		indent := old[bytes.LastIndexByte(old, '\n')+1:]
+		if !isBlank(indent) {
+			indent = []byte("  ")
+		}
+		m.Name.BeforeExtra = hujson.Extra(fmt.Sprintf("%s\n%s", old[:nl], indent))
+		rest := slices.Clone(old[nl:])
+		if nl > 0 && old[nl-1] == '\r' {
+			// CRLF file: the new line ends with the \r kept in old[:nl].
+			rest = append([]byte{'\r'}, rest...)
+		}
+		next.Name.BeforeExtra = rest
+	}
+	obj.Members = slices.Insert(obj.Members, at, m)
+}
+
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' {
+			return false
+		}
+	}
+	return true
+}

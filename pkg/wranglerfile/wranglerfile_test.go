@@ -1,0 +1,155 @@
+package wranglerfile_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"
+)
+
+const id = "0123456789abcdef0123456789abcdef"
+
+func TestSetAccountIDEdits(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{
+			name: "insert after name keeping its trailing comment",
+			in: `// top comment
+{
+  "name": "demo", // worker
+  /* block */
+  "main": "src/index.ts",
+}
+`,
+			want: `// top comment
+{
+  "name": "demo", // worker
+  "account_id": "` + id + `",
+  /* block */
+  "main": "src/index.ts",
+}
+`,
+		},
+		{
+			name: "replace a different id in place",
+			in: `{
+	"name": "demo",
+	"account_id": "ffffffffffffffffffffffffffffffff", // old account
+	"main": "src/index.ts"
+}`,
+			want: `{
+	"name": "demo",
+	"account_id": "` + id + `", // old account
+	"main": "src/index.ts"
+}`,
+		},
+		{
+			name: "name is the last member: insert before it",
+			in: `{
+    "main": "src/index.ts",
+    // the Worker
+    "name": "demo"
+}`,
+			want: `{
+    "main": "src/index.ts",
+    "account_id": "` + id + `",
+    // the Worker
+    "name": "demo"
+}`,
+		},
+		{
+			name: "single line",
+			in:   `{"name":"demo","main":"x"}`,
+			want: `{"name":"demo","account_id":"` + id + `","main":"x"}`,
+		},
+		{
+			name: "tabs",
+			in:   "{\n\t\"name\": \"demo\",\n\t\"main\": \"x\"\n}\n",
+			want: "{\n\t\"name\": \"demo\",\n\t\"account_id\": \"" + id + "\",\n\t\"main\": \"x\"\n}\n",
+		},
+		{
+			name: "crlf",
+			in:   "{\r\n  \"name\": \"demo\",\r\n  \"main\": \"x\"\r\n}\r\n",
+			want: "{\r\n  \"name\": \"demo\",\r\n  \"account_id\": \"" + id + "\",\r\n  \"main\": \"x\"\r\n}\r\n",
+		},
+		{
+			name: "non-string account id replaced",
+			in:   `{"name":"demo","account_id":null}`,
+			want: `{"name":"demo","account_id":"` + id + `"}`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, changed, err := wranglerfile.SetAccountID([]byte(tc.in), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !changed || string(out) != tc.want {
+				t.Fatalf("changed=%v got:\n%s\nwant:\n%s", changed, out, tc.want)
+			}
+			again, changed2, err := wranglerfile.SetAccountID(out, id)
+			if err != nil || changed2 || !bytes.Equal(again, out) {
+				t.Fatalf("second edit: changed=%v err=%v", changed2, err)
+			}
+		})
+	}
+}
+
+func TestSetAccountIDAlreadyRight(t *testing.T) {
+	in := []byte("{ /* keep */ \"name\": \"demo\", \"account_id\": \"" + id + "\" }")
+	out, changed, err := wranglerfile.SetAccountID(in, id)
+	if err != nil || changed || !bytes.Equal(out, in) {
+		t.Fatalf("changed=%v err=%v out=%s", changed, err, out)
+	}
+}
+
+func TestSetAccountIDRejects(t *testing.T) {
+	for _, in := range []string{"", "{", "[]", `"x"`, `{"name": 1}`, "{} {}"} {
+		_, _, err := wranglerfile.SetAccountID([]byte(in), id)
+		var we *wranglerfile.Error
+		if !errors.As(err, &we) {
+			t.Errorf("%q: got %v, want *wranglerfile.Error", in, err)
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	f, err := wranglerfile.Parse([]byte(`{
+  // c
+  "name": "demo",
+  "account_id": "` + id + `",
+  "r2_buckets": [{"binding": "A", "bucket_name": "a-b-c"},],
+  "vars": {"X": "1"},
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Name != "demo" || f.AccountID != id || len(f.R2Buckets) != 1 || f.R2Buckets[0].BucketName != "a-b-c" || f.R2Buckets[0].Binding != "A" {
+		t.Fatalf("%+v", f)
+	}
+}
+
+func FuzzSetAccountID(f *testing.F) {
+	f.Add([]byte(`{"name":"demo"}`))
+	f.Add([]byte("// c\n{\n  \"name\": \"demo\", // x\n  \"main\": \"m\",\n}\n"))
+	f.Add([]byte(`{"account_id":"x","name":"n"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, changed, err := wranglerfile.SetAccountID(data, id)
+		if err != nil {
+			return
+		}
+		if !changed && !bytes.Equal(out, data) {
+			t.Fatal("unchanged result differs from input")
+		}
+		g, err := wranglerfile.Parse(out)
+		if err != nil || g.AccountID != id {
+			t.Fatalf("result does not parse or lacks the id: %v", err)
+		}
+		again, changed2, err := wranglerfile.SetAccountID(out, id)
+		if err != nil || changed2 || !bytes.Equal(again, out) {
+			t.Fatal("edit is not idempotent")
+		}
+	})
+}
