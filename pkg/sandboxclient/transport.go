@@ -186,6 +186,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 func notEnabled(resp *http.Response, cause error) *Error {
 	detail := fmt.Sprintf("HTTP %d", resp.StatusCode)
 	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// Only the path: a query could carry a token.
+		loc, _, _ = strings.Cut(loc, "?")
 		detail += " redirect to " + quote(loc)
 	} else if ct := resp.Header.Get("Content-Type"); ct != "" {
 		detail += ", " + ct

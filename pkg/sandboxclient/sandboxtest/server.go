@@ -175,6 +175,18 @@ func New(opts Options) *Server {
 	return s
 }
 
+// Close stops every fake process, then the server.
+func (s *Server) Close() {
+	s.mu.Lock()
+	for _, sb := range s.sandboxes {
+		for _, p := range sb.procs {
+			p.cancel(errKilled{137, "server closed"})
+		}
+	}
+	s.mu.Unlock()
+	s.Server.Close()
+}
+
 // Fail503 makes the next n requests for op answer 503
 // E_NIMBUS_DO_OVERLOADED with Retry-After: 5.
 func (s *Server) Fail503(op string, n int) {
