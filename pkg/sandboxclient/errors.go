@@ -53,6 +53,7 @@ type RemoteError struct {
 	RetryAfter time.Duration
 }
 
+// Error returns the server message, prefixed with the op when known.
 func (e *RemoteError) Error() string {
 	if e.Op != "" {
 		return fmt.Sprintf("%s: %s", e.Op, e.Message)
@@ -94,6 +95,7 @@ type Error struct {
 	Err error
 }
 
+// Error returns the message and, if any, the cause.
 func (e *Error) Error() string {
 	if e.Err != nil && e.Message == "" {
 		return e.Err.Error()
@@ -104,6 +106,7 @@ func (e *Error) Error() string {
 	return e.Message
 }
 
+// Unwrap returns the cause, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Err }
 
 // IsNotFound reports whether err is a filesystem ENOENT from the server.

@@ -41,8 +41,10 @@ type Error struct {
 	Err     error
 }
 
+// Error returns the message.
 func (e *Error) Error() string { return e.Message }
 
+// Unwrap returns the cause, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Event reports one finished file.
