@@ -211,6 +211,19 @@ func TestSafeOpsRetryOn503(t *testing.T) {
 	if n := count(srv.Ops(), "readFile"); n != 3 {
 		t.Fatalf("readFile sent %d times, want 3", n)
 	}
+	// A streamed write is re-encoded from the start on retry.
+	srv.ResetRequests()
+	srv.Fail503("writeFile", 2)
+	blob := bytes.Repeat([]byte{0, 1, 2, 0xfe, 0xff}, 100000)
+	if err := sb.WriteFile(ctx(t), "/home/user/blob", blob); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := srv.File("acme:alice:job-1", "/home/user/blob"); !bytes.Equal(got, blob) {
+		t.Fatal("retried write stored different bytes")
+	}
+	if n := count(srv.Ops(), "writeFile"); n != 3 {
+		t.Fatalf("writeFile sent %d times, want 3", n)
+	}
 	// Bounded: more failures than attempts surfaces the 503.
 	srv.ResetRequests()
 	srv.Fail503("stat", 10)
