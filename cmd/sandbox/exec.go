@@ -71,6 +71,9 @@ duration in milliseconds.`,
 				return sandboxcli.ExecError(err)
 			}
 			opts := sandboxclient.ExecOptions{Cwd: cwd, Env: env, Timeout: timeout, ShellID: shellID}
+			if stdin && o.tokenFile == "-" {
+				return execUsage(clierr.Usagef("--stdin and --token-file - both read standard input").WithHint("pass the token in a file or NIMBUS_TOKEN when using --stdin"))
+			}
 			if stdin {
 				data, err := io.ReadAll(io.LimitReader(o.f.IOStreams.In, maxStdin+1))
 				if err != nil {
