@@ -27,6 +27,8 @@ const (
 	CodeWriteTooLarge = "E_WRITE_TOO_LARGE"
 	// CodeInvalidArgument: an argument failed a local check before sending.
 	CodeInvalidArgument = "E_INVALID_ARGUMENT"
+	// CodeInvalidToken: the token cannot be sent (control characters).
+	CodeInvalidToken = "E_TOKEN_INVALID"
 	// CodeSandboxID mirrors the server code for an invalid sandbox id, which
 	// the client checks before sending, as the SDK does.
 	CodeSandboxID = "E_SANDBOX_ID"

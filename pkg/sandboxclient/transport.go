@@ -51,6 +51,10 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
+		if strings.ContainsFunc(t, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			// Never sendable as a header; say so instead of a transport error.
+			return nil, &Error{Code: CodeInvalidToken, Message: "the token contains a control character (a line break?); check the token file"}
+		}
 		tok = t
 	}
 	for attempt := 1; ; attempt++ {
