@@ -16,9 +16,9 @@ import (
 
 // timeoutGrace is how long past --timeout the CLI waits for the Worker to
 // report the timeout itself (with its message) before giving up locally:
-// as long again as the timeout, between 100ms and 5s.
+// as long again as the timeout, between 1s and 5s.
 func timeoutGrace(d time.Duration) time.Duration {
-	return min(max(d, 100*time.Millisecond), 5*time.Second)
+	return min(max(d, time.Second), 5*time.Second)
 }
 
 // maxStdin bounds --stdin: it is sent inside one request.
