@@ -101,9 +101,9 @@ a terminal, commands print machine-readable output.`,
 	root.AddCommand(
 		initcmd.NewCmdInit(f),
 		tokencmd.NewCmdToken(f),
-		setupcmd.NewCmdSetup(f),
 		sandboxcmd.NewCmdSandbox(f),
 		sessioncmd.NewCmdSession(f),
+		setupcmd.NewCmdSetup(f),
 		devcmd.NewCmdDev(f),
 		versioncmd.NewCmdVersion(f),
 	)

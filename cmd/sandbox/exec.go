@@ -16,9 +16,9 @@ import (
 
 // timeoutGrace is how long past --timeout the CLI waits for the Worker to
 // report the timeout itself (with its message) before giving up locally:
-// as long again as the timeout, between 100ms and 5s.
+// as long again as the timeout, between 1s and 5s.
 func timeoutGrace(d time.Duration) time.Duration {
-	return min(max(d, 100*time.Millisecond), 5*time.Second)
+	return min(max(d, time.Second), 5*time.Second)
 }
 
 // maxStdin bounds --stdin: it is sent inside one request.
@@ -71,6 +71,9 @@ duration in milliseconds.`,
 				return sandboxcli.ExecError(err)
 			}
 			opts := sandboxclient.ExecOptions{Cwd: cwd, Env: env, Timeout: timeout, ShellID: shellID}
+			if stdin && o.tokenFile == "-" {
+				return execUsage(clierr.Usagef("--stdin and --token-file - both read standard input").WithHint("pass the token in a file or NIMBUS_TOKEN when using --stdin"))
+			}
 			if stdin {
 				data, err := io.ReadAll(io.LimitReader(o.f.IOStreams.In, maxStdin+1))
 				if err != nil {

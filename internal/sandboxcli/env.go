@@ -1,13 +1,21 @@
 package sandboxcli
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 )
 
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// validEnvName reports whether k matches [A-Za-z_][A-Za-z0-9_]*.
+func validEnvName(k string) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return k != ""
+}
 
 // ParseEnv turns --env values into the exec environment. "K=V" sets K to V;
 // a bare "K" forwards the local value of K, so secrets never appear on the
@@ -21,7 +29,7 @@ func ParseEnv(specs []string, getenv func(string) string) (map[string]string, er
 	env := make(map[string]string, len(specs))
 	for _, s := range specs {
 		k, v, hasValue := strings.Cut(s, "=")
-		if !envName.MatchString(k) {
+		if !validEnvName(k) {
 			return nil, clierr.Usagef("--env %q: the name must match [A-Za-z_][A-Za-z0-9_]*", k).WithHint("use --env NAME=VALUE, or --env NAME to forward a local variable")
 		}
 		if !hasValue {

@@ -120,10 +120,15 @@ func local(le *sc.Error) *clierr.Error {
 		hint = "one write is limited to about 20 MiB by the platform; split the file or compress it"
 	case sc.CodeInvalidArgument, sc.CodeSandboxID:
 		exit = exitcode.Usage
+	case sc.CodeInvalidToken:
+		exit = exitcode.Config
+		hint = "the token file must hold the token alone on one line"
 	case sc.CodeExecFailed:
 		exit = exitcode.Software
 	}
-	return clierr.Wrap(le, exit, le.Code, le.Message, hint)
+	// le.Error() includes the cause (e.g. "connection refused"), which
+	// never holds a secret: URLs are stripped from transport errors.
+	return clierr.Wrap(le, exit, le.Code, le.Error(), hint)
 }
 
 // ExecError maps a failure of `sandbox exec` or `run-code`: the command's

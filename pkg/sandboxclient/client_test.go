@@ -211,6 +211,19 @@ func TestSafeOpsRetryOn503(t *testing.T) {
 	if n := count(srv.Ops(), "readFile"); n != 3 {
 		t.Fatalf("readFile sent %d times, want 3", n)
 	}
+	// A streamed write is re-encoded from the start on retry.
+	srv.ResetRequests()
+	srv.Fail503("writeFile", 2)
+	blob := bytes.Repeat([]byte{0, 1, 2, 0xfe, 0xff}, 100000)
+	if err := sb.WriteFile(ctx(t), "/home/user/blob", blob); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := srv.File("acme:alice:job-1", "/home/user/blob"); !bytes.Equal(got, blob) {
+		t.Fatal("retried write stored different bytes")
+	}
+	if n := count(srv.Ops(), "writeFile"); n != 3 {
+		t.Fatalf("writeFile sent %d times, want 3", n)
+	}
 	// Bounded: more failures than attempts surfaces the 503.
 	srv.ResetRequests()
 	srv.Fail503("stat", 10)
@@ -863,5 +876,18 @@ func TestReadFileToRejectsBadAnswers(t *testing.T) {
 			t.Errorf("%s: err = %v, want %s", name, err, tc.code)
 		}
 		srv.Close()
+	}
+}
+
+func TestIDRules(t *testing.T) {
+	for id, want := range map[string]bool{"job-1": true, "A.b_c-9": true, strings.Repeat("x", 128): true, strings.Repeat("x", 129): false, "": false, "a b": false, "a/b": false, "é": false, "a:b": false} {
+		if sc.ValidID(id) != want {
+			t.Errorf("ValidID(%q) != %v", id, want)
+		}
+	}
+	for id, want := range map[string]bool{"job-1": true, "nimble-otter-4271": true, "a": true, "-a": false, "a-": false, "Job": false, "a_b": false, strings.Repeat("x", 56): true, strings.Repeat("x", 57): false, "": false} {
+		if sc.HostSafe(id) != want {
+			t.Errorf("HostSafe(%q) != %v", id, want)
+		}
 	}
 }

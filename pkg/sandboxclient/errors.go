@@ -27,6 +27,8 @@ const (
 	CodeWriteTooLarge = "E_WRITE_TOO_LARGE"
 	// CodeInvalidArgument: an argument failed a local check before sending.
 	CodeInvalidArgument = "E_INVALID_ARGUMENT"
+	// CodeInvalidToken: the token cannot be sent (control characters).
+	CodeInvalidToken = "E_TOKEN_INVALID"
 	// CodeSandboxID mirrors the server code for an invalid sandbox id, which
 	// the client checks before sending, as the SDK does.
 	CodeSandboxID = "E_SANDBOX_ID"
@@ -53,6 +55,7 @@ type RemoteError struct {
 	RetryAfter time.Duration
 }
 
+// Error returns the server message, prefixed with the op when known.
 func (e *RemoteError) Error() string {
 	if e.Op != "" {
 		return fmt.Sprintf("%s: %s", e.Op, e.Message)
@@ -94,6 +97,7 @@ type Error struct {
 	Err error
 }
 
+// Error returns the message and, if any, the cause.
 func (e *Error) Error() string {
 	if e.Err != nil && e.Message == "" {
 		return e.Err.Error()
@@ -104,6 +108,7 @@ func (e *Error) Error() string {
 	return e.Message
 }
 
+// Unwrap returns the cause, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Err }
 
 // IsNotFound reports whether err is a filesystem ENOENT from the server.

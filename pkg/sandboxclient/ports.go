@@ -3,7 +3,6 @@ package sandboxclient
 import (
 	"context"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -115,11 +114,20 @@ type URLOptions struct {
 	Capability string
 }
 
-var hostSafeID = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-
 // HostSafe reports whether id can be used in preview host names: a lowercase
-// DNS label of at most 56 characters.
-func HostSafe(id string) bool { return len(id) <= 56 && hostSafeID.MatchString(id) }
+// DNS label (^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$) of at most 56 characters.
+func HostSafe(id string) bool {
+	if len(id) == 0 || len(id) > 56 || id[0] == '-' || id[len(id)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // PortURL builds the preview URL of a port (or named app) the way the SDK's
 // ports.url does. The URL carries no credential.

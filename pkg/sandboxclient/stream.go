@@ -47,9 +47,10 @@ func NewStreamDecoder(r io.Reader) *StreamDecoder {
 	return &StreamDecoder{r: r, buf: make([]byte, streamBufSize)}
 }
 
-// Chunk is one piece of decoded stream. For output kinds Data is a piece of
-// the frame payload (a large frame arrives as several chunks of the same
-// kind); it is only valid until the next call to Next. For FrameExit and
+// Chunk is one piece of decoded stream. For output kinds Data is a whole
+// frame payload, or a piece of one when the frame is bigger than the 64 KiB
+// buffer (it then arrives as several chunks of the same kind); it is only
+// valid until the next call to Next. For FrameExit and
 // FrameError, Data is the whole JSON payload.
 type Chunk struct {
 	Kind byte
@@ -106,10 +107,21 @@ func (d *StreamDecoder) next() (Chunk, error) {
 		d.off += frameHeaderLen
 		switch kind {
 		case FrameStdout, FrameStderr:
-			d.kind, d.left, d.in = kind, length, true
 			if length == 0 {
-				d.in = false
+				continue
 			}
+			if int(length) <= len(d.buf) {
+				// Frames that fit the buffer are handed out whole: the
+				// server writes them whole, and a split would only be a
+				// transport artefact (and could cut a UTF-8 sequence).
+				if err := d.fill(int(length)); err != nil {
+					return Chunk{}, err
+				}
+				data := d.buf[d.off : d.off+int(length)]
+				d.off += int(length)
+				return Chunk{Kind: kind, Data: data}, nil
+			}
+			d.kind, d.left, d.in = kind, length, true
 		case FrameExit, FrameError:
 			if length > MaxControlFrame {
 				return Chunk{}, &Error{Code: CodeStreamProtocol, Message: fmt.Sprintf("exec stream control frame of %d bytes exceeds %d", length, MaxControlFrame)}

@@ -106,6 +106,19 @@ func TestDecoderExampleSplitAtEveryByte(t *testing.T) {
 	}
 }
 
+func TestDecoderDeliversWholeFrames(t *testing.T) {
+	payload := []byte("héllo wörld, a frame that must not be cut\n")
+	body := append(frame(sc.FrameStdout, payload), frame(sc.FrameStderr, payload)...)
+	body = append(body, frame(sc.FrameExit, []byte(`{"exitCode":0}`))...)
+	dec := sc.NewStreamDecoder(&chunkReader{data: body, n: 1})
+	for _, kind := range []byte{sc.FrameStdout, sc.FrameStderr} {
+		c, err := dec.Next()
+		if err != nil || c.Kind != kind || !bytes.Equal(c.Data, payload) {
+			t.Fatalf("got %d %q %v", c.Kind, c.Data, err)
+		}
+	}
+}
+
 func TestDecoderTruncatedAtEveryByte(t *testing.T) {
 	body := exampleStream(t)
 	for i := 0; i < len(body); i++ {
@@ -192,12 +205,15 @@ func reference(b []byte) decoded {
 			return d
 		}
 		if uint64(len(b)) < uint64(n) {
-			// Output is streamed as it arrives, so a cut frame still
-			// delivers its available bytes.
-			if kind == 1 {
-				d.stdout = append(d.stdout, b...)
-			} else if kind == 2 {
-				d.stderr = append(d.stderr, b...)
+			// Frames bigger than the decoder's buffer are streamed as
+			// they arrive, so a cut one still delivers its available
+			// bytes; smaller frames are delivered whole or not at all.
+			if n > 64<<10 {
+				if kind == 1 {
+					d.stdout = append(d.stdout, b...)
+				} else if kind == 2 {
+					d.stderr = append(d.stderr, b...)
+				}
 			}
 			d.err = errors.New("truncated")
 			return d

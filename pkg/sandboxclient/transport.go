@@ -51,6 +51,10 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
+		if strings.ContainsFunc(t, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			// Never sendable as a header; say so instead of a transport error.
+			return nil, &Error{Code: CodeInvalidToken, Message: "the token contains a control character (a line break?); check the token file"}
+		}
 		tok = t
 	}
 	for attempt := 1; ; attempt++ {
@@ -186,6 +190,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 func notEnabled(resp *http.Response, cause error) *Error {
 	detail := fmt.Sprintf("HTTP %d", resp.StatusCode)
 	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// Only the path: a query could carry a token.
+		loc, _, _ = strings.Cut(loc, "?")
 		detail += " redirect to " + quote(loc)
 	} else if ct := resp.Header.Get("Content-Type"); ct != "" {
 		detail += ", " + ct

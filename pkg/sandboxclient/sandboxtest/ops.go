@@ -143,6 +143,7 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, id string, bod
 		return
 	}
 	s.mu.Unlock()
+	defer s.track(c.op)()
 	if c.op == "execStream" && !s.opts.NoExecStream {
 		s.execStream(w, r, c)
 		return

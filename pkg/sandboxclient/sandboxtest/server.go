@@ -112,6 +112,9 @@ type Options struct {
 	// IgnoreTimeout makes the fake disregard timeoutMs, like a Worker that
 	// never reports the timeout (to test the client's own bound).
 	IgnoreTimeout bool
+	// Delay holds ops back for a while before they run (to observe
+	// concurrency).
+	Delay map[string]time.Duration
 	// NoRecord stops request recording (benchmarks: keeps memory flat).
 	NoRecord bool
 }
@@ -144,6 +147,32 @@ type Server struct {
 	requests  []Request
 	fail503   map[string]int
 	nextPID   int64
+	inflight  map[string]int
+	maxFlight map[string]int
+}
+
+// MaxInFlight returns the most requests for op the fake was serving at once.
+func (s *Server) MaxInFlight(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxFlight[op]
+}
+
+// track counts op as in flight until the returned func is called.
+func (s *Server) track(op string) func() {
+	s.mu.Lock()
+	s.inflight[op]++
+	s.maxFlight[op] = max(s.maxFlight[op], s.inflight[op])
+	d := s.opts.Delay[op]
+	s.mu.Unlock()
+	if d > 0 {
+		time.Sleep(d)
+	}
+	return func() {
+		s.mu.Lock()
+		s.inflight[op]--
+		s.mu.Unlock()
+	}
 }
 
 // New starts a fake Worker. Close it when done.
@@ -170,9 +199,23 @@ func New(opts Options) *Server {
 		sandboxes: map[string]*sandbox{},
 		fail503:   map[string]int{},
 		nextPID:   1000001,
+		inflight:  map[string]int{},
+		maxFlight: map[string]int{},
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
+}
+
+// Close stops every fake process, then the server.
+func (s *Server) Close() {
+	s.mu.Lock()
+	for _, sb := range s.sandboxes {
+		for _, p := range sb.procs {
+			p.cancel(errKilled{137, "server closed"})
+		}
+	}
+	s.mu.Unlock()
+	s.Server.Close()
 }
 
 // Fail503 makes the next n requests for op answer 503

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -42,8 +41,10 @@ type Error struct {
 	Err     error
 }
 
+// Error returns the message.
 func (e *Error) Error() string { return e.Message }
 
+// Unwrap returns the cause, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Event reports one finished file.
@@ -84,13 +85,11 @@ type Target struct {
 // Remote reports whether the target is in a sandbox.
 func (t Target) Remote() bool { return t.SandboxID != "" }
 
-var remoteRE = regexp.MustCompile(`^([A-Za-z0-9._-]{1,128}):(.*)$`)
-
 // ParseTarget reads "ID:PATH" as remote and anything else as local. Prefix a
 // local path containing ':' with "./" to keep it local.
 func ParseTarget(s string) Target {
-	if m := remoteRE.FindStringSubmatch(s); m != nil {
-		return Target{SandboxID: m[1], Path: m[2]}
+	if id, p, ok := strings.Cut(s, ":"); ok && sc.ValidID(id) {
+		return Target{SandboxID: id, Path: p}
 	}
 	return Target{Path: s}
 }

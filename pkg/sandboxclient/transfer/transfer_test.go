@@ -216,3 +216,30 @@ func TestWriteReaderAndLocalFile(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+func TestParallelismIsBounded(t *testing.T) {
+	srv := sandboxtest.New(sandboxtest.Options{
+		Verifier: sandboxtest.StaticTokens{"t": {Tenant: "acme", Scopes: []string{"sandbox:use"}}},
+		Delay:    map[string]time.Duration{"writeFile": 30 * time.Millisecond, "readFileBytes": 30 * time.Millisecond},
+	})
+	defer srv.Close()
+	c, _ := sc.New(sc.Options{Endpoint: srv.URL, Tokens: sc.StaticToken("t")})
+	sb, _ := c.Sandbox("job-1", sc.SandboxOptions{})
+	dir := t.TempDir()
+	for i := range 12 {
+		os.WriteFile(filepath.Join(dir, "f"+string(rune('a'+i))), []byte{byte(i)}, 0o644)
+	}
+	ctx := context.Background()
+	if _, err := transfer.Upload(ctx, sb, dir, "/home/user/up", transfer.Options{Recursive: true, Parallel: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.MaxInFlight("writeFile"); got != 3 {
+		t.Fatalf("max writes in flight = %d, want 3", got)
+	}
+	if _, err := transfer.Download(ctx, sb, "/home/user/up", filepath.Join(t.TempDir(), "down"), transfer.Options{Recursive: true, Parallel: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.MaxInFlight("readFileBytes"); got != 2 {
+		t.Fatalf("max reads in flight = %d, want 2", got)
+	}
+}
