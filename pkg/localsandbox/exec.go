@@ -215,27 +215,12 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 			cancel()
 		})
 	}
-	var wg sync.WaitGroup
-	pump := func(kind byte, f *os.File) {
-		defer wg.Done()
-		buf := make([]byte, readBuf)
-		for {
-			n, err := f.Read(buf)
-			if n > 0 {
-				if werr := out(kind, buf[:n]); werr != nil {
-					cancel()
-					_, _ = io.Copy(io.Discard, f)
-					return
-				}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}
-	wg.Add(2)
-	go pump(1, outR)
-	go pump(2, errR)
+	var deadline atomic.Int64
+	pumped := make(chan struct{})
+	go func() {
+		defer close(pumped)
+		pumpStreams(outR, errR, out, cancel, &deadline)
+	}()
 	var state []byte
 	stateDone := make(chan struct{})
 	if stateR != nil {
@@ -253,13 +238,13 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 	// A one-shot shell ends with its command: background jobs it left in
 	// its process group go too, so they cannot hold the output open.
 	killGroup(cmd)
-	deadline := time.Now().Add(2 * time.Second)
-	for _, f := range []*os.File{outR, errR, stateR} {
-		if f != nil {
-			_ = f.SetReadDeadline(deadline)
-		}
+	// Output already written is read to the end; a process that escaped
+	// the group and holds the pipes open is cut off after a grace period.
+	deadline.Store(time.Now().Add(2 * time.Second).UnixNano())
+	if stateR != nil {
+		_ = stateR.SetReadDeadline(time.Now().Add(2 * time.Second))
 	}
-	wg.Wait()
+	<-pumped
 	<-stateDone
 	closeAll()
 	code := cmd.ProcessState.ExitCode()

@@ -92,7 +92,11 @@ func (sb *sandbox) fileOp(c *call) (any, bool, *apiError) {
 		if err != nil {
 			return nil, false, fsErr(c.op, p, err)
 		}
-		return statResult(fi), true, nil
+		st := statResult(fi)
+		sb.mu.Lock()
+		st["revision"] = sb.revision
+		sb.mu.Unlock()
+		return st, true, nil
 	case "readlink":
 		if err := c.fileOpts(1); err != nil {
 			return nil, false, err
