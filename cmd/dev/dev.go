@@ -74,7 +74,7 @@ prints a token for it. It serves until interrupted.`,
 			})
 			if err != nil {
 				ln.Close()
-				return clierr.Wrap(err, exitcode.CantCreate, localdev.CodeSecretFile, err.Error(), "pass --data DIR")
+				return clierr.Wrap(err, exitcode.CantCreate, localdev.CodeBackend, err.Error(), "pass --data DIR")
 			}
 			defer srv.Close()
 			endpoint := "http://" + ln.Addr().String()

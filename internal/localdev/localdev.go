@@ -44,6 +44,7 @@ const (
 	CodeRemoteRefused = "E_DEV_REMOTE_REFUSED"
 	CodeSecretFile    = "E_DEV_SECRET_FILE"
 	CodeListen        = "E_DEV_LISTEN"
+	CodeBackend       = "E_DEV_BACKEND"
 )
 
 // DataDir is the default data directory: $NIMBUS_DEV_DATA, else nimbus/dev
@@ -305,7 +306,7 @@ func NewInProcess(o InProcessOptions) (*InProcess, error) {
 		NoBackgroundHint: "with --local the backend lives only as long as one command; run `nimbus dev` and use --endpoint " + "http://" + DefaultAddr + " to keep processes running",
 	})
 	if err != nil {
-		return nil, clierr.Wrap(err, exitcode.CantCreate, CodeSecretFile, err.Error(), "set "+DataEnv+"=DIR to use another directory")
+		return nil, clierr.Wrap(err, exitcode.CantCreate, CodeBackend, err.Error(), "set "+DataEnv+"=DIR to use another directory")
 	}
 	if o.Tenant == "" {
 		o.Tenant = DefaultTenant

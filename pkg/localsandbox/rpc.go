@@ -100,12 +100,10 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, id string) {
 }
 
 func (s *Server) writeResult(w http.ResponseWriter, req map[string]any, result any, has bool, start time.Time) {
-	env := map[string]any{"ok": true}
-	if has {
-		env["result"] = result
-	}
+	env := success{has: has, result: result}
 	if diag, _ := req["diag"].(bool); diag {
-		env["rpcMs"] = time.Since(start).Milliseconds()
+		ms := time.Since(start).Milliseconds()
+		env.RPCMs = &ms
 	}
 	writeJSON(w, http.StatusOK, env)
 }
@@ -237,5 +235,5 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, rest strin
 		writeFail(w, aerr)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "result": res})
+	writeJSON(w, http.StatusOK, success{has: true, result: res})
 }

@@ -73,8 +73,39 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(bytes.TrimRight(buf.Bytes(), "\n"))
 }
 
+// failure and success are the envelopes, with upstream's member order.
+type failure struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+type success struct {
+	RPCMs  *int64
+	has    bool
+	result any
+}
+
+// MarshalJSON writes "result" whenever the op returned one, even a null,
+// zero or empty value, and leaves it out for void ops.
+func (s success) MarshalJSON() ([]byte, error) {
+	type plain struct {
+		OK     bool   `json:"ok"`
+		Result any    `json:"result"`
+		RPCMs  *int64 `json:"rpcMs,omitempty"`
+	}
+	type void struct {
+		OK    bool   `json:"ok"`
+		RPCMs *int64 `json:"rpcMs,omitempty"`
+	}
+	if s.has {
+		return json.Marshal(plain{OK: true, Result: s.result, RPCMs: s.RPCMs})
+	}
+	return json.Marshal(void{OK: true, RPCMs: s.RPCMs})
+}
+
 func writeFail(w http.ResponseWriter, e *apiError) {
-	writeJSON(w, e.status, map[string]any{"ok": false, "error": e.msg, "code": e.code})
+	writeJSON(w, e.status, failure{OK: false, Error: e.msg, Code: e.code})
 }
 
 // writePlainFail answers the routes outside the remote API, whose errors
