@@ -601,6 +601,9 @@ func TestNoBackgroundAndNoSecret(t *testing.T) {
 	if _, err := sb.StartProcess(ctx(t), "sleep 1", sc.StartOptions{}); codeOf(err) != sc.CodeRemoteRPC || !strings.Contains(err.Error(), "run nimbus dev") {
 		t.Fatalf("%v", err)
 	}
+	if _, err := sb.ExposePort(ctx(t), 3000, sc.ExposeOptions{}); codeOf(err) != sc.CodeRemoteRPC || !strings.Contains(err.Error(), "port previews are not available") {
+		t.Fatalf("%v", err)
+	}
 	_, open := newServer(t, func(o *localsandbox.Options) { o.Secret = "" })
 	if _, err := box(t, open.URL, "job-1").Exists(ctx(t), "/"); codeOf(err) != "E_AUTH_CONFIG_MISSING" {
 		t.Fatalf("%v", err)

@@ -69,6 +69,9 @@ func (sb *sandbox) portOp(c *call) (any, bool, *apiError) {
 		if aerr != nil {
 			return nil, false, aerr
 		}
+		if sb.s.opts.NoBackground {
+			return nil, false, rpcErr("port previews are not available with this backend: " + sb.s.opts.NoBackgroundHint)
+		}
 		o := c.obj(1)
 		vis := "scoped"
 		if o["visibility"] == "public" {

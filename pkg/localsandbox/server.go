@@ -86,10 +86,11 @@ type Options struct {
 	// MaxBufferedOutput bounds what buffered exec and runCode keep of each
 	// of stdout and stderr; 0 means 32 MiB. execStream has no limit.
 	MaxBufferedOutput int
-	// NoBackground refuses startProcess: an in-process backend that lives
-	// only as long as one CLI command cannot keep processes running.
+	// NoBackground refuses startProcess and exposePort: an in-process
+	// backend that lives only as long as one CLI command can neither keep
+	// processes running nor serve previews.
 	NoBackground bool
-	// NoBackgroundHint is the advice given when startProcess is refused.
+	// NoBackgroundHint is the advice given when they are refused.
 	NoBackgroundHint string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
