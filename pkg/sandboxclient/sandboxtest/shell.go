@@ -2,6 +2,7 @@ package sandboxtest
 
 import (
 	"context"
+	"sync"
 	"errors"
 	"sort"
 	"strconv"
@@ -19,6 +20,8 @@ import (
 
 // shellState is a named shell's persistent cwd and environment.
 type shellState struct {
+	// mu makes calls on one named shell run one at a time, as the DO does.
+	mu  sync.Mutex
 	cwd string
 	env map[string]string
 }
