@@ -2,11 +2,11 @@ package sandboxtest
 
 import (
 	"context"
-	"sync"
 	"errors"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
