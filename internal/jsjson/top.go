@@ -26,36 +26,65 @@ type Top struct {
 
 // ParseTop validates data as JSON.parse would and indexes the members of
 // a root object. data must be valid UTF-8 (see DecodeUTF8Bytes).
-func ParseTop(data []byte) (Top, error) {
-	src := string(data)
+func ParseTop(data []byte) (Top, error) { return ParseTopString(string(data)) }
+
+// ParseTopString is ParseTop on a string; the members' keys and values
+// are slices of src.
+func ParseTopString(src string) (Top, error) {
+	var t Top
+	kind, err := ScanTop(src, func(key, raw string) {
+		for i := range t.Members {
+			if t.Members[i].Key == key {
+				t.Members[i].Raw = raw
+				return
+			}
+		}
+		t.Members = append(t.Members, RawMember{Key: key, Raw: raw})
+	})
+	if err != nil {
+		return Top{}, err
+	}
+	t.Kind = kind
+	if kind == Object {
+		if t.Members == nil {
+			t.Members = []RawMember{}
+		}
+		orderRawIntegerKeys(t.Members)
+	}
+	return t, nil
+}
+
+// ScanTop validates src as JSON.parse would and calls member for each
+// member of a root object, in source order (a duplicate key is reported
+// again; the last report wins). It returns the kind of the root value and
+// allocates nothing for documents whose strings have no escapes.
+func ScanTop(src string, member func(key, raw string)) (Kind, error) {
 	p := parser{src: src}
 	p.skipSpace()
 	if p.pos >= len(p.src) {
-		return Top{}, p.unexpected()
+		return 0, p.unexpected()
 	}
-	var t Top
+	kind := Object
 	if p.src[p.pos] != '{' {
 		start := p.pos
 		if err := p.skipValue(0); err != nil {
-			return Top{}, err
+			return 0, err
 		}
-		t.Kind = kindOf(src[start])
+		kind = kindOf(src[start])
 	} else {
-		t.Kind = Object
 		p.pos++
-		t.Members = make([]RawMember, 0, 10)
 		p.skipSpace()
 		if p.pos < len(p.src) && p.src[p.pos] == '}' {
 			p.pos++
-		} else if err := p.topMembers(&t); err != nil {
-			return Top{}, err
+		} else if err := p.topMembers(member); err != nil {
+			return 0, err
 		}
 	}
 	p.skipSpace()
 	if p.pos < len(p.src) {
-		return Top{}, p.unexpected()
+		return 0, p.unexpected()
 	}
-	return t, nil
+	return kind, nil
 }
 
 func kindOf(c byte) Kind {
@@ -74,8 +103,7 @@ func kindOf(c byte) Kind {
 	return Number
 }
 
-func (p *parser) topMembers(t *Top) error {
-	intKeys := false
+func (p *parser) topMembers(member func(key, raw string)) error {
 	for {
 		p.skipSpace()
 		if p.pos >= len(p.src) || p.src[p.pos] != '"' {
@@ -95,21 +123,7 @@ func (p *parser) topMembers(t *Top) error {
 		if err := p.skipValue(1); err != nil {
 			return err
 		}
-		raw := p.src[start:p.pos]
-		dup := false
-		for i := range t.Members {
-			if t.Members[i].Key == key {
-				t.Members[i].Raw = raw
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			t.Members = append(t.Members, RawMember{Key: key, Raw: raw})
-			if !intKeys {
-				_, intKeys = arrayIndex(key)
-			}
-		}
+		member(key, p.src[start:p.pos])
 		p.skipSpace()
 		if p.pos >= len(p.src) {
 			return p.unexpected()
@@ -120,15 +134,14 @@ func (p *parser) topMembers(t *Top) error {
 			continue
 		case '}':
 			p.pos++
-			if intKeys {
-				orderRawIntegerKeys(t.Members)
-			}
 			return nil
 		}
 		return p.unexpected()
 	}
 }
 
+// orderRawIntegerKeys puts array-index keys first, ascending, as
+// JavaScript enumerates object keys.
 func orderRawIntegerKeys(ms []RawMember) {
 	// Insertion sort keeps it stable and allocation-free; top-level
 	// objects are small.

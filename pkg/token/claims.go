@@ -11,11 +11,79 @@ import (
 // unknown ones included, in payload order. Accessors give typed views of
 // the claims Nimbus defines.
 type Claims struct {
-	top jsjson.Top
+	// src is the payload JSON; kind its root kind. Verification indexes
+	// only the claims Nimbus defines (idx); the full member list, needed
+	// only to list or print the claims, is built on demand.
+	src  string
+	kind jsjson.Kind
+	idx  claimIndex
 }
 
+// The claims Nimbus defines, indexed once so that verification does not
+// scan the members for each of them.
+const (
+	cScope = iota
+	cTn
+	cSub
+	cScopes
+	cSid
+	cJti
+	cIat
+	cExp
+	numKnown
+)
+
+type claimIndex struct {
+	raw [numKnown]string
+	has [numKnown]bool
+}
+
+// scanClaims validates the payload and indexes the claims Nimbus defines.
+func scanClaims(src string) (Claims, error) {
+	c := Claims{src: src}
+	kind, err := jsjson.ScanTop(src, c.idx.add)
+	c.kind = kind
+	return c, err
+}
+
+func (x *claimIndex) add(key, raw string) {
+	i := -1
+	switch key {
+	case "scope":
+		i = cScope
+	case "tn":
+		i = cTn
+	case "sub":
+		i = cSub
+	case "scopes":
+		i = cScopes
+	case "sid":
+		i = cSid
+	case "jti":
+		i = cJti
+	case "iat":
+		i = cIat
+	case "exp":
+		i = cExp
+	}
+	if i >= 0 {
+		x.raw[i], x.has[i] = raw, true
+	}
+}
+
+// top returns every member, in JavaScript's order.
+func (c Claims) top() jsjson.Top {
+	t, err := jsjson.ParseTopString(c.src)
+	if err != nil || t.Kind != jsjson.Object {
+		return jsjson.Top{Kind: c.kind}
+	}
+	return t
+}
+
+func (c Claims) known(i int) (string, bool) { return c.idx.raw[i], c.idx.has[i] }
+
 func (c Claims) raw(name string) (string, bool) {
-	for _, m := range c.top.Members {
+	for _, m := range c.top().Members {
 		if m.Key == name {
 			return m.Raw, true
 		}
@@ -24,22 +92,22 @@ func (c Claims) raw(name string) (string, bool) {
 }
 
 // Tenant returns the tn claim.
-func (c Claims) Tenant() string { return c.str("tn") }
+func (c Claims) Tenant() string { return c.str(cTn) }
 
 // Subject returns the sub claim and whether it is present.
-func (c Claims) Subject() (string, bool) { return c.optStr("sub") }
+func (c Claims) Subject() (string, bool) { return c.optStr(cSub) }
 
 // SessionID returns the sid claim (the session or sandbox pin) and whether
 // it is present.
-func (c Claims) SessionID() (string, bool) { return c.optStr("sid") }
+func (c Claims) SessionID() (string, bool) { return c.optStr(cSid) }
 
 // JTI returns the jti claim (single-use id) and whether it is present.
-func (c Claims) JTI() (string, bool) { return c.optStr("jti") }
+func (c Claims) JTI() (string, bool) { return c.optStr(cJti) }
 
 // Scopes returns the scopes claim and whether it is present. An absent
 // claim means legacy full trust; a present empty list grants nothing.
 func (c Claims) Scopes() ([]string, bool) {
-	raw, ok := c.raw("scopes")
+	raw, ok := c.known(cScopes)
 	if !ok || !jsjson.IsArrayOfStrings(raw) {
 		return nil, false
 	}
@@ -55,11 +123,11 @@ func (c Claims) Scopes() ([]string, bool) {
 }
 
 // IssuedAt returns the iat claim in UNIX seconds.
-func (c Claims) IssuedAt() float64 { return c.num("iat") }
+func (c Claims) IssuedAt() float64 { return c.num(cIat) }
 
 // ExpiresAt returns the exp claim in UNIX seconds (fractional values are
 // legal and kept).
-func (c Claims) ExpiresAt() float64 { return c.num("exp") }
+func (c Claims) ExpiresAt() float64 { return c.num(cExp) }
 
 // ExpiresTime returns exp as a time.Time.
 func (c Claims) ExpiresTime() time.Time { return secondsToTime(c.ExpiresAt()) }
@@ -69,8 +137,9 @@ func (c Claims) IssuedTime() time.Time { return secondsToTime(c.IssuedAt()) }
 
 // Keys returns the claim names in payload order.
 func (c Claims) Keys() []string {
-	keys := make([]string, len(c.top.Members))
-	for i, m := range c.top.Members {
+	members := c.top().Members
+	keys := make([]string, len(members))
+	for i, m := range members {
 		keys[i] = m.Key
 	}
 	return keys
@@ -89,10 +158,10 @@ func (c Claims) Raw(name string) (string, bool) {
 // MarshalJSON writes the claims compactly, in payload order, with the
 // escaping and number formatting of JavaScript's JSON.stringify.
 func (c Claims) MarshalJSON() ([]byte, error) {
-	if c.top.Kind != jsjson.Object {
+	if c.kind != jsjson.Object {
 		return []byte("{}"), nil
 	}
-	return jsjson.Marshal(c.top.ToValue()), nil
+	return jsjson.Marshal(c.top().ToValue()), nil
 }
 
 // DOInstanceName returns "<tn>:<sub>" or "<tn>:_" without a subject: the
@@ -105,21 +174,21 @@ func (c Claims) DOInstanceName() string {
 	return c.Tenant() + ":" + sub
 }
 
-func (c Claims) str(name string) string {
-	s, _ := c.optStr(name)
+func (c Claims) str(i int) string {
+	s, _ := c.optStr(i)
 	return s
 }
 
-func (c Claims) optStr(name string) (string, bool) {
-	raw, ok := c.raw(name)
+func (c Claims) optStr(i int) (string, bool) {
+	raw, ok := c.known(i)
 	if !ok {
 		return "", false
 	}
 	return jsjson.StringOf(raw)
 }
 
-func (c Claims) num(name string) float64 {
-	raw, _ := c.raw(name)
+func (c Claims) num(i int) float64 {
+	raw, _ := c.known(i)
 	f, _ := jsjson.NumberOf(raw)
 	return f
 }

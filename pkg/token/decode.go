@@ -45,20 +45,20 @@ func Decode(tok string) (*Decoded, error) {
 	if !ok {
 		return nil, errMalformed("signature is not base64url")
 	}
-	return &Decoded{Header: Claims{top: header}, Claims: Claims{top: claims}, SignatureLen: len(sig)}, nil
+	return &Decoded{Header: header, Claims: claims, SignatureLen: len(sig)}, nil
 }
 
-func decodeObject(part, what string) (jsjson.Top, error) {
+func decodeObject(part, what string) (Claims, error) {
 	raw, ok := decodeSegment(part)
 	if !ok {
-		return jsjson.Top{}, errMalformed(what + " is not valid JSON: Invalid base64url input")
+		return Claims{}, errMalformed(what + " is not valid JSON: Invalid base64url input")
 	}
-	t, err := jsjson.ParseTop(jsjson.DecodeUTF8Bytes(raw))
+	c, err := scanClaims(string(jsjson.DecodeUTF8Bytes(raw)))
 	if err != nil {
-		return jsjson.Top{}, errMalformed(what + " is not valid JSON: " + err.Error())
+		return Claims{}, errMalformed(what + " is not valid JSON: " + err.Error())
 	}
-	if t.Kind != jsjson.Object {
-		return jsjson.Top{}, errMalformed(what + " is not a JSON object")
+	if c.kind != jsjson.Object {
+		return Claims{}, errMalformed(what + " is not a JSON object")
 	}
-	return t, nil
+	return c, nil
 }
