@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	initcmd "github.com/nimbus-sh/nimbus/cmd/init"
+	sandboxcmd "github.com/nimbus-sh/nimbus/cmd/sandbox"
+	sessioncmd "github.com/nimbus-sh/nimbus/cmd/session"
 	setupcmd "github.com/nimbus-sh/nimbus/cmd/setup"
 	tokencmd "github.com/nimbus-sh/nimbus/cmd/token"
 	versioncmd "github.com/nimbus-sh/nimbus/cmd/version"
@@ -98,6 +100,8 @@ a terminal, commands print machine-readable output.`,
 	root.AddCommand(
 		initcmd.NewCmdInit(f),
 		tokencmd.NewCmdToken(f),
+		sandboxcmd.NewCmdSandbox(f),
+		sessioncmd.NewCmdSession(f),
 		setupcmd.NewCmdSetup(f),
 		versioncmd.NewCmdVersion(f),
 	)

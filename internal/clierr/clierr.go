@@ -30,6 +30,8 @@ type Error struct {
 	Hint    string
 	Plain   bool
 	Err     error
+
+	silent bool
 }
 
 // New returns an Error with the given exit code, stable code, message and hint.

@@ -26,6 +26,9 @@ type RenderOptions struct {
 // with --json), or for Plain errors the bare "<command>: <message>" line
 // upstream printed for usage and configuration problems.
 func Render(w io.Writer, e *Error, o RenderOptions) {
+	if e.silent {
+		return
+	}
 	var b strings.Builder
 	switch {
 	case o.JSON || (!o.TTY && !e.Plain && e.Code != ""):

@@ -1,0 +1,135 @@
+package sandbox
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/internal/shellquote"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+// timeoutGrace is how long past --timeout the CLI waits for the Worker to
+// report the timeout itself (with its message) before giving up locally:
+// as long again as the timeout, between 1s and 5s.
+func timeoutGrace(d time.Duration) time.Duration {
+	return min(max(d, time.Second), 5*time.Second)
+}
+
+// maxStdin bounds --stdin: it is sent inside one request.
+const maxStdin = 20 << 20
+
+// execUsage makes usage errors of exec-like commands exit 125: their exit
+// codes below 125 belong to the remote command.
+func execUsage(err *clierr.Error) *clierr.Error {
+	err.Exit = exitcode.ExecFailed
+	return err
+}
+
+func newCmdExec(o *common) *cobra.Command {
+	var (
+		cwd, shellID string
+		envs         []string
+		timeout      time.Duration
+		stdin        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "exec ID [--cwd DIR] [--env K=V | --env K] [--timeout 30s] [--stdin] [--json] -- COMMAND...",
+		Short: "Run a command in a sandbox, streaming its output",
+		Long: `Run a command in a sandbox. Its stdout and stderr are streamed to the local
+stdout and stderr as they arrive, and nimbus exits with the command's exit code.
+
+Several COMMAND words are joined into one shell line with POSIX quoting; a single
+word is sent verbatim, so 'make test && ls' works as one argument.
+
+Exit codes: the remote command's own code, or 124 when it timed out, 125 when
+nimbus itself failed (usage, auth, transport, server error, stream cut short),
+and 130 when interrupted (the stream is closed so the command is cancelled).
+
+--env K=V sets a variable; --env K forwards the local value of K, so secrets
+stay off the command line. --stdin sends the local standard input. --json
+prints NDJSON events: stdout and stderr with data, then exit with the code and
+duration in milliseconds.`,
+		Example: `  nimbus sandbox exec job-123 -- make test
+  nimbus sandbox exec job-123 --env NPM_TOKEN --cwd app -- 'npm ci && npm test'
+  git diff | nimbus sandbox exec job-123 --stdin -- git apply`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return execUsage(clierr.Usagef("expected ID and a COMMAND after --, got %d argument(s)", len(args)).
+					WithHint("nimbus sandbox exec ID -- COMMAND..."))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			env, err := sandboxcli.ParseEnv(envs, o.f.Getenv)
+			if err != nil {
+				return sandboxcli.ExecError(err)
+			}
+			opts := sandboxclient.ExecOptions{Cwd: cwd, Env: env, Timeout: timeout, ShellID: shellID}
+			if stdin && o.tokenFile == "-" {
+				return execUsage(clierr.Usagef("--stdin and --token-file - both read standard input").WithHint("pass the token in a file or NIMBUS_TOKEN when using --stdin"))
+			}
+			if stdin {
+				data, err := io.ReadAll(io.LimitReader(o.f.IOStreams.In, maxStdin+1))
+				if err != nil {
+					return sandboxcli.ExecError(clierr.Wrap(err, exitcode.ExecFailed, clierr.CodeIO, "cannot read stdin: "+err.Error(), ""))
+				}
+				if len(data) > maxStdin {
+					return execUsage(clierr.Usagef("--stdin: input is larger than %d MiB", maxStdin>>20).WithHint("copy big inputs with nimbus sandbox cp, then redirect inside the command"))
+				}
+				s := string(data)
+				opts.Stdin = &s
+			}
+			sb, err := o.open(cmd, args[0], scopesUse)
+			if err != nil {
+				return sandboxcli.ExecError(err)
+			}
+			ctx := cmd.Context()
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout+timeoutGrace(timeout))
+				defer cancel()
+			}
+			return runStreaming(ctx, o, sb, shellquote.Join(args[1:]), opts)
+		},
+	}
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return execUsage(clierr.Usagef("%s", err.Error()).WithHint("put the remote command after --: nimbus sandbox exec ID [flags] -- COMMAND..."))
+	})
+	fl := cmd.Flags()
+	fl.StringVar(&cwd, "cwd", "", "working `DIR` (relative to --root)")
+	fl.StringArrayVar(&envs, "env", nil, "set `K=V`, or forward the local value of K (repeatable)")
+	fl.DurationVar(&timeout, "timeout", 0, "kill the command after this long (exit 124); also bounds the local wait")
+	fl.BoolVar(&stdin, "stdin", false, "send local standard input to the command")
+	fl.StringVar(&shellID, "shell-id", "", "run in the named persistent shell `S` (cwd and env carry over)")
+	return cmd
+}
+
+// runStreaming runs command and exits with its code.
+func runStreaming(ctx context.Context, o *common, sb *sandboxclient.Sandbox, command string, opts sandboxclient.ExecOptions) error {
+	ios := o.f.IOStreams
+	stdout, stderr := ios.Out, ios.ErrOut
+	var events *sandboxcli.EventWriter
+	if o.f.JSON {
+		events = sandboxcli.NewEventWriter(ios.Out)
+		stdout, stderr = events.Stream("stdout"), events.Stream("stderr")
+	}
+	r, err := sb.Run(ctx, command, opts, stdout, stderr)
+	if err != nil {
+		return sandboxcli.ExecError(err)
+	}
+	if events != nil {
+		if err := events.Exit(r.ExitCode, r.Duration); err != nil {
+			return sandboxcli.ExecError(err)
+		}
+	}
+	if r.ExitCode != 0 {
+		return clierr.Status(r.ExitCode & 0xff)
+	}
+	return nil
+}

@@ -1,0 +1,67 @@
+package sandbox
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
+)
+
+func newCmdReady(o *common) *cobra.Command {
+	return &cobra.Command{
+		Use:   "ready ID",
+		Short: "Boot a sandbox and apply its preinstalled runtimes",
+		Args:  cmdutil.ExactArgs(1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sb, err := o.open(cmd, args[0], scopesUse)
+			if err != nil {
+				return err
+			}
+			r, err := sb.Ready(cmd.Context())
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			return o.output(r, func() error {
+				ios := o.f.IOStreams
+				pre := "none"
+				if len(r.Preinstalled) > 0 {
+					pre = strings.Join(r.Preinstalled, ", ")
+				}
+				_, err := fmt.Fprintf(ios.Out, "%s sandbox %s is ready (preinstalled: %s)\n", ios.Styles().SuccessIcon(), sb.ID(), pre)
+				return err
+			})
+		},
+	}
+}
+
+func newCmdDestroy(o *common) *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "destroy ID [--reason TEXT]",
+		Short: "Wipe a sandbox: kill its processes and delete its files",
+		Long: `Wipe a sandbox: kill its processes and delete all its storage. Using the id
+again later starts a fresh sandbox. Repeating destroy is harmless. The token
+needs session:destroy (or session:admin) besides sandbox:use.`,
+		Args: cmdutil.ExactArgs(1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sb, err := o.open(cmd, args[0], scopesDestroy)
+			if err != nil {
+				return err
+			}
+			r, err := sb.Destroy(cmd.Context(), reason)
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			return o.output(r, func() error {
+				ios := o.f.IOStreams
+				_, err := fmt.Fprintf(ios.Out, "%s destroyed sandbox %s (%d process(es) killed)\n", ios.Styles().SuccessIcon(), sb.ID(), r.Killed)
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded by the Worker (at most 200 characters)")
+	return cmd
+}

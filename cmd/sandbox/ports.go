@@ -1,0 +1,134 @@
+package sandbox
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+func parsePort(s string) (int, error) {
+	p, err := strconv.Atoi(s)
+	if err != nil || p < 1 || p > 65535 {
+		return 0, clierr.Usagef("PORT %q must be a number from 1 to 65535", s)
+	}
+	return p, nil
+}
+
+func newCmdPorts(o *common) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ports",
+		Short: "List, expose and unexpose sandbox ports",
+	}
+	cmdutil.MakeGroup(cmd)
+	var public bool
+	var name, suffix string
+	list := &cobra.Command{
+		Use:   "list ID",
+		Short: "List exposed ports",
+		Args:  cmdutil.ExactArgs(1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sb, err := o.open(cmd, args[0], scopesUse)
+			if err != nil {
+				return err
+			}
+			ps, err := sb.ListPorts(cmd.Context())
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			return o.output(ps, func() error {
+				var b strings.Builder
+				fmt.Fprintf(&b, "%s\n", o.f.IOStreams.Styles().Bold(fmt.Sprintf("%-6s %-10s %s", "PORT", "PID", "URL")))
+				for _, p := range ps {
+					fmt.Fprintf(&b, "%-6d %-10d %s\n", p.Port, p.PID, sb.PortURL(p.Port, sandboxclient.URLOptions{}))
+				}
+				_, err := io.WriteString(o.f.IOStreams.Out, b.String())
+				return err
+			})
+		},
+	}
+	expose := &cobra.Command{
+		Use:   "expose ID PORT [--public] [--name NAME]",
+		Short: "Expose a port and print its URL",
+		Long: `Expose a port and print its preview URL on stdout. With --preview-host-suffix
+(the Worker's NIMBUS_PREVIEW_HOST_SUFFIX) the URL is host-style
+(https://3000--job-1.<suffix>/), otherwise path-style (<endpoint>/s/ID/port/3000/).
+The URL carries no credential.`,
+		Args: cmdutil.ExactArgs(2, "ID and PORT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			port, err := parsePort(args[1])
+			if err != nil {
+				return err
+			}
+			sb, err := o.openWithSuffix(cmd, args[0], suffix)
+			if err != nil {
+				return err
+			}
+			opts := sandboxclient.ExposeOptions{Name: name}
+			if public {
+				opts.Visibility = "public"
+			}
+			r, err := sb.ExposePort(cmd.Context(), port, opts)
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			return o.value(r, func() error {
+				_, err := fmt.Fprintln(o.f.IOStreams.Out, r.URL)
+				return err
+			})
+		},
+	}
+	expose.Flags().BoolVar(&public, "public", false, "public visibility: the URL's capability is the credential")
+	expose.Flags().StringVar(&name, "name", "", "app `NAME` for the URL instead of the port")
+	expose.Flags().StringVar(&suffix, "preview-host-suffix", "", "the Worker's preview host suffix, for host-style URLs")
+	unexpose := &cobra.Command{
+		Use:   "unexpose ID PORT",
+		Short: "Stop exposing a port",
+		Args:  cmdutil.ExactArgs(2, "ID and PORT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			port, err := parsePort(args[1])
+			if err != nil {
+				return err
+			}
+			sb, err := o.open(cmd, args[0], scopesUse)
+			if err != nil {
+				return err
+			}
+			r, err := sb.UnexposePort(cmd.Context(), port)
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			return o.output(r, func() error { return nil })
+		},
+	}
+	cmd.AddCommand(list, expose, unexpose)
+	return cmd
+}
+
+// openWithSuffix is open with a preview host suffix for URL building.
+func (o *common) openWithSuffix(cmd *cobra.Command, id, suffix string) (*sandboxclient.Sandbox, error) {
+	if suffix == "" {
+		return o.open(cmd, id, scopesUse)
+	}
+	s, err := o.resolve(cmd)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := s.creds.TokenSource(true, scopesUse...)
+	if err != nil {
+		return nil, err
+	}
+	c, err := sandboxclient.New(sandboxclient.Options{Endpoint: s.endpoint, BasePath: s.basePath, Tokens: ts, HTTPClient: o.f.HTTPClient(), PreviewHostSuffix: suffix, UserAgent: "nimbus-cli"})
+	if err != nil {
+		return nil, sandboxcli.Error(err)
+	}
+	sb, err := c.Sandbox(id, sandboxclient.SandboxOptions{Profile: s.profile, Root: o.root})
+	return sb, sandboxcli.Error(err)
+}

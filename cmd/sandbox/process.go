@@ -1,0 +1,204 @@
+package sandbox
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/internal/shellquote"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+func parsePID(s string) (int64, error) {
+	pid, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || pid <= 0 {
+		return 0, clierr.Usagef("PID %q must be a positive integer", s).WithHint("list processes with nimbus sandbox ps ID")
+	}
+	return pid, nil
+}
+
+func newCmdPs(o *common) *cobra.Command {
+	return &cobra.Command{
+		Use:   "ps ID",
+		Short: "List the sandbox's processes",
+		Args:  cmdutil.ExactArgs(1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sb, err := o.open(cmd, args[0], scopesUse)
+			if err != nil {
+				return err
+			}
+			ps, err := sb.ListProcesses(cmd.Context())
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			return o.output(ps, func() error {
+				st := o.f.IOStreams.Styles()
+				var b strings.Builder
+				fmt.Fprintf(&b, "%s\n", st.Bold(fmt.Sprintf("%-10s %-8s %-5s %s", "PID", "STATE", "EXIT", "COMMAND")))
+				for _, p := range ps {
+					exit := "-"
+					if p.ExitCode != nil {
+						exit = strconv.Itoa(*p.ExitCode)
+					}
+					fmt.Fprintf(&b, "%-10d %-8s %-5s %s\n", p.PID, p.State, exit, p.Command)
+				}
+				_, err := io.WriteString(o.f.IOStreams.Out, b.String())
+				return err
+			})
+		},
+	}
+}
+
+func newCmdLogs(o *common) *cobra.Command {
+	var follow bool
+	var lines int64
+	var interval time.Duration
+	cmd := &cobra.Command{
+		Use:   "logs ID PID [-f]",
+		Short: "Print a process's output (-f follows until it exits)",
+		Long: `Print the tail of a process's output: stdout chunks to stdout, stderr chunks
+to stderr. With -f, keep polling by cursor until the process exits. --json
+prints one JSON object per chunk (NDJSON), then {"exit":…} when following.`,
+		Args: cmdutil.ExactArgs(2, "ID and PID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pid, err := parsePID(args[1])
+			if err != nil {
+				return err
+			}
+			sb, err := o.open(cmd, args[0], scopesUse)
+			if err != nil {
+				return err
+			}
+			ios := o.f.IOStreams
+			emit := func(l *sandboxclient.Logs) error {
+				for _, c := range l.Chunks {
+					if o.f.JSON {
+						if err := sandboxcli.WriteJSONLine(ios.Out, c); err != nil {
+							return err
+						}
+						continue
+					}
+					w := ios.Out
+					if c.Stream == "stderr" {
+						w = ios.ErrOut
+					}
+					if _, err := io.WriteString(w, c.Data); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			if !follow {
+				opts := sandboxclient.LogOptions{}
+				if lines > 0 {
+					opts.Lines = &lines
+				}
+				l, err := sb.ProcessLogs(cmd.Context(), pid, opts)
+				if err != nil {
+					return sandboxcli.Error(err)
+				}
+				return emit(l)
+			}
+			exit, err := sb.FollowLogs(cmd.Context(), pid, lines, interval, emit)
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			if o.f.JSON {
+				return sandboxcli.WriteJSONLine(ios.Out, map[string]any{"exit": exit})
+			}
+			if ios.IsStderrTTY() {
+				fmt.Fprintf(ios.ErrOut, "%s process %d exited with code %d\n", ios.Styles().Muted("—"), pid, exit.Code)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "poll for new output until the process exits")
+	cmd.Flags().Int64Var(&lines, "lines", 0, "tail this many lines first (default: the server's 200)")
+	cmd.Flags().DurationVar(&interval, "interval", 250*time.Millisecond, "polling interval with -f (25ms to 5s)")
+	return cmd
+}
+
+func newCmdKill(o *common) *cobra.Command {
+	var signal string
+	cmd := &cobra.Command{
+		Use:   "kill ID PID [--signal SIGTERM]",
+		Short: "Kill a process, or send it a signal",
+		Args:  cmdutil.ExactArgs(2, "ID and PID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pid, err := parsePID(args[1])
+			if err != nil {
+				return err
+			}
+			sb, err := o.open(cmd, args[0], scopesUse)
+			if err != nil {
+				return err
+			}
+			var ack *sandboxclient.ProcessAck
+			if signal == "" {
+				ack, err = sb.KillProcess(cmd.Context(), pid)
+			} else {
+				ack, err = sb.SignalProcess(cmd.Context(), pid, strings.ToUpper(signal))
+			}
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			if err := o.output(ack, func() error { return nil }); err != nil {
+				return err
+			}
+			if !ack.OK {
+				return clierr.New(65, "E_NO_PROCESS", fmt.Sprintf("process %d is not running", pid), "list processes with nimbus sandbox ps ID")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&signal, "signal", "", "send this signal (SIGTERM, SIGINT, …) instead of killing")
+	return cmd
+}
+
+func newCmdStart(o *common) *cobra.Command {
+	var cwd, restart string
+	var envs []string
+	cmd := &cobra.Command{
+		Use:   "start ID [--cwd DIR] [--env K=V|K] [--restart on-failure] -- COMMAND...",
+		Short: "Start a background process and print its pid",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return clierr.Usagef("expected ID and a COMMAND after --").WithHint("nimbus sandbox start ID -- COMMAND...")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			env, err := sandboxcli.ParseEnv(envs, o.f.Getenv)
+			if err != nil {
+				return err
+			}
+			if restart != "" && restart != "never" && restart != "on-failure" {
+				return clierr.Usagef("--restart %q: use never or on-failure", restart)
+			}
+			sb, err := o.open(cmd, args[0], scopesUse)
+			if err != nil {
+				return err
+			}
+			r, err := sb.StartProcess(cmd.Context(), shellquote.Join(args[1:]), sandboxclient.StartOptions{ExecOptions: sandboxclient.ExecOptions{Cwd: cwd, Env: env}, Restart: restart})
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			return o.value(r, func() error {
+				_, err := fmt.Fprintln(o.f.IOStreams.Out, r.PID)
+				return err
+			})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&cwd, "cwd", "", "working `DIR` (relative to --root)")
+	fl.StringArrayVar(&envs, "env", nil, "set `K=V`, or forward the local value of K (repeatable)")
+	fl.StringVar(&restart, "restart", "", "restart policy: never or on-failure")
+	return cmd
+}

@@ -1,0 +1,99 @@
+package sandbox
+
+import (
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+var languages = map[string]bool{"javascript": true, "typescript": true, "python": true, "ruby": true, "shell": true}
+
+func newCmdRunCode(o *common) *cobra.Command {
+	var language, install, file, cwd string
+	cmd := &cobra.Command{
+		Use:   "run-code ID [--language python|javascript|typescript|ruby|shell] [--install if-missing] (CODE | --file F | -)",
+		Short: "Run a code snippet in a sandbox",
+		Long: `Run a code snippet with the sandbox's runtime for --language (default
+javascript). The code comes from the CODE argument, from --file F, or from
+standard input with "-". With --install if-missing, python and ruby are
+installed first when the profile allows it.
+
+Exits like exec: the snippet's exit code, or 124/125/130 for timeout, nimbus
+failure and interruption. --json prints the whole result object.`,
+		Example: `  nimbus sandbox run-code job-123 --language python 'print(2 + 2)'
+  nimbus sandbox run-code job-123 --language shell --file ./setup.sh`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 || (len(args) == 2) == (file != "") {
+				return execUsage(clierr.Usagef("expected ID and exactly one of CODE, --file F or -").WithHint("nimbus sandbox run-code ID [--language L] (CODE | --file F | -)"))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !languages[language] {
+				return execUsage(clierr.Usagef("--language %q: use javascript, typescript, python, ruby or shell", language))
+			}
+			mode := "never"
+			switch install {
+			case "", "never":
+			case "if-missing", "ifMissing":
+				mode = "ifMissing"
+			default:
+				return execUsage(clierr.Usagef("--install %q: use if-missing or never", install))
+			}
+			var code string
+			switch {
+			case file != "":
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return execUsage(clierr.New(exitcode.Usage, clierr.CodeIO, "cannot read --file: "+err.Error(), ""))
+				}
+				code = string(b)
+			case args[1] == "-":
+				b, err := io.ReadAll(io.LimitReader(o.f.IOStreams.In, maxStdin))
+				if err != nil {
+					return sandboxcli.ExecError(err)
+				}
+				code = string(b)
+			default:
+				code = args[1]
+			}
+			sb, err := o.open(cmd, args[0], scopesUse)
+			if err != nil {
+				return sandboxcli.ExecError(err)
+			}
+			r, err := sb.RunCode(cmd.Context(), code, sandboxclient.RunCodeOptions{ExecOptions: sandboxclient.ExecOptions{Cwd: cwd}, Language: language, Install: mode})
+			if err != nil {
+				return sandboxcli.ExecError(err)
+			}
+			ios := o.f.IOStreams
+			if o.f.JSON {
+				if err := cmdutil.WriteJSON(ios.Out, r); err != nil {
+					return sandboxcli.ExecError(err)
+				}
+			} else {
+				_, _ = io.WriteString(ios.Out, r.Stdout)
+				_, _ = io.WriteString(ios.ErrOut, r.Stderr)
+			}
+			if r.ExitCode != 0 {
+				return clierr.Status(r.ExitCode & 0xff)
+			}
+			return nil
+		},
+	}
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return execUsage(clierr.Usagef("%s", err.Error()))
+	})
+	fl := cmd.Flags()
+	fl.StringVar(&language, "language", "javascript", "javascript, typescript, python, ruby or shell")
+	fl.StringVar(&install, "install", "never", "if-missing installs python or ruby first")
+	fl.StringVar(&file, "file", "", "read the code from `F`")
+	fl.StringVar(&cwd, "cwd", "", "working `DIR` (relative to --root)")
+	return cmd
+}

@@ -1,0 +1,160 @@
+// Package sandbox implements `nimbus sandbox …`: driving remote sandboxes
+// of a deployed Nimbus Worker (exec, files, cp, runtimes, processes, ports,
+// lifecycle). The work is done by pkg/sandboxclient and internal/sandboxcli.
+package sandbox
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/config"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+// Scopes requested when the CLI mints its own token.
+var (
+	scopesUse     = []string{"sandbox:use"}
+	scopesDestroy = []string{"sandbox:use", "session:destroy"}
+)
+
+// common holds the connection flags every sandbox command shares.
+type common struct {
+	f         *cmdutil.Factory
+	endpoint  string
+	basePath  string
+	tokenFile string
+	profile   string
+	root      string
+	tenant    string
+	sub       string
+}
+
+// NewCmdSandbox returns the `nimbus sandbox` command group.
+func NewCmdSandbox(f *cmdutil.Factory) *cobra.Command {
+	o := &common{f: f}
+	cmd := &cobra.Command{
+		Use:   "sandbox",
+		Short: "Drive remote sandboxes of a deployed Nimbus Worker",
+		Long: `Drive remote sandboxes of a deployed Nimbus Worker over its remote API
+(POST <endpoint><base-path>/sandboxes/<id>/rpc). A sandbox exists as soon as a
+command touches its id.
+
+Credentials, in order: --token-file FILE, NIMBUS_TOKEN (or token: in the config
+file); otherwise, with JWT_SECRET and a tenant (--tenant/NIMBUS_TENANT), nimbus
+mints a 15-minute token pinned to the sandbox id with only the scopes the
+command needs (sandbox:use, plus session:destroy for destroy).`,
+	}
+	cmdutil.MakeGroup(cmd)
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&o.endpoint, "endpoint", "", "Worker `URL` (NIMBUS_ENDPOINT)")
+	pf.StringVar(&o.basePath, "base-path", "", "remote API base path (NIMBUS_BASE_PATH, default /api/nimbus/v1)")
+	pf.StringVar(&o.tokenFile, "token-file", "", "read the bearer token from `FILE` (\"-\" for stdin; NIMBUS_TOKEN_FILE)")
+	pf.StringVar(&o.profile, "profile", "", "sandbox profile name (NIMBUS_PROFILE, default \"default\")")
+	pf.StringVar(&o.root, "root", sandboxclient.DefaultRoot, "sandbox root: the default working directory")
+	pf.StringVar(&o.tenant, "tenant", "", "tenant for auto-minted tokens (NIMBUS_TENANT)")
+	pf.StringVar(&o.sub, "sub", "", "subject for auto-minted tokens (NIMBUS_SUBJECT)")
+	cmd.AddCommand(
+		newCmdExec(o), newCmdRunCode(o), newCmdFiles(o), newCmdCp(o), newCmdRuntimes(o),
+		newCmdPs(o), newCmdLogs(o), newCmdKill(o), newCmdStart(o), newCmdPorts(o),
+		newCmdReady(o), newCmdDestroy(o),
+	)
+	return cmd
+}
+
+// settings resolves flag > env > config file > default for the shared keys.
+type settings struct {
+	endpoint, basePath, profile string
+	creds                       sandboxcli.Credentials
+}
+
+func (o *common) resolve(cmd *cobra.Command) (*settings, error) {
+	cfg, err := o.f.Config()
+	if err != nil {
+		var ie *config.InvalidFileError
+		if errors.As(err, &ie) {
+			return nil, clierr.Wrap(err, exitcode.Config, clierr.CodeConfigMissing, err.Error(), "fix or remove the file, or pass --config FILE")
+		}
+		return nil, err
+	}
+	for key, flag := range map[string]string{"endpoint": "endpoint", "base_path": "base-path", "token_file": "token-file", "profile": "profile", "tenant": "tenant", "subject": "sub"} {
+		if fl := cmd.Flags().Lookup(flag); fl != nil {
+			if err := cfg.BindFlag(key, fl); err != nil {
+				return nil, err
+			}
+		}
+	}
+	s := &settings{
+		endpoint: cfg.GetString("endpoint"),
+		basePath: cfg.GetString("base_path"),
+		profile:  cfg.GetString("profile"),
+		creds: sandboxcli.Credentials{
+			TokenFile: cfg.GetString("token_file"),
+			Token:     cfg.GetString("token"),
+			Secret:    o.f.Getenv("JWT_SECRET"),
+			Tenant:    cfg.GetString("tenant"),
+			Subject:   cfg.GetString("subject"),
+			Now:       o.f.Now,
+			Stdin:     o.f.IOStreams.In,
+		},
+	}
+	if s.endpoint == "" {
+		return nil, clierr.New(exitcode.Config, clierr.CodeConfigMissing, "no Nimbus endpoint configured", "pass --endpoint URL or set NIMBUS_ENDPOINT (e.g. https://my-nimbus.workers.dev)")
+	}
+	return s, nil
+}
+
+// client builds a client whose tokens carry scopes (when minted).
+func (o *common) client(cmd *cobra.Command, pin bool, scopes []string) (*sandboxclient.Client, *settings, error) {
+	s, err := o.resolve(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	ts, err := s.creds.TokenSource(pin, scopes...)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := sandboxclient.New(sandboxclient.Options{
+		Endpoint: s.endpoint, BasePath: s.basePath, Tokens: ts,
+		HTTPClient: o.f.HTTPClient(), UserAgent: "nimbus-cli",
+	})
+	if err != nil {
+		return nil, nil, sandboxcli.Error(err)
+	}
+	return c, s, nil
+}
+
+// open returns a handle on sandbox id.
+func (o *common) open(cmd *cobra.Command, id string, scopes []string) (*sandboxclient.Sandbox, error) {
+	c, s, err := o.client(cmd, true, scopes)
+	if err != nil {
+		return nil, err
+	}
+	sb, err := c.Sandbox(id, sandboxclient.SandboxOptions{Profile: s.profile, Root: o.root})
+	if err != nil {
+		return nil, sandboxcli.Error(err)
+	}
+	return sb, nil
+}
+
+// value prints v as JSON with --json and calls plain otherwise: for
+// commands whose answer is one value scripts capture (a pid, a URL).
+func (o *common) value(v any, plain func() error) error {
+	if o.f.JSON {
+		return cmdutil.WriteJSON(o.f.IOStreams.Out, v)
+	}
+	return plain()
+}
+
+// output writes v as JSON when output is for machines and calls human
+// otherwise.
+func (o *common) output(v any, human func() error) error {
+	if o.f.MachineOutput() {
+		return cmdutil.WriteJSON(o.f.IOStreams.Out, v)
+	}
+	return human()
+}

@@ -1,0 +1,80 @@
+package cmd_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/sandboxtest"
+)
+
+// sandboxTTY starts a fake Worker and points the in-process nimbus at it.
+// Viper reads NIMBUS_* from the process environment, hence t.Setenv.
+func sandboxTTY(t *testing.T, token string) *sandboxtest.Server {
+	t.Helper()
+	srv := sandboxtest.New(sandboxtest.Options{Verifier: scriptTokens})
+	t.Cleanup(srv.Close)
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("NIMBUS_ENDPOINT", srv.URL)
+	t.Setenv("NIMBUS_TOKEN", token)
+	t.Chdir(t.TempDir())
+	return srv
+}
+
+func TestSandboxHumanOutputOnTerminal(t *testing.T) {
+	sandboxTTY(t, "tok-use")
+	if code, _, stderr := runTTY(t, nil, "hello\n", "sandbox", "files", "write", "job-1", "app/a.txt"); code != 0 || !strings.Contains(stderr, "Wrote 6 bytes to /home/user/app/a.txt") {
+		t.Fatalf("write: %d %q", code, stderr)
+	}
+	code, stdout, _ := runTTY(t, nil, "", "sandbox", "files", "ls", "job-1", "--no-color")
+	if code != 0 || stdout != "app/\n" {
+		t.Fatalf("ls: %d %q", code, stdout)
+	}
+	code, stdout, _ = runTTY(t, nil, "", "sandbox", "files", "stat", "job-1", "app/a.txt")
+	if code != 0 || !strings.Contains(stdout, "type:  file") || !strings.Contains(stdout, "size:  6") || !strings.Contains(stdout, "mode:  0644") {
+		t.Fatalf("stat: %d %q", code, stdout)
+	}
+	code, stdout, _ = runTTY(t, nil, "", "sandbox", "ready", "job-1", "--no-color")
+	if code != 0 || !strings.Contains(stdout, "sandbox job-1 is ready (preinstalled: none)") {
+		t.Fatalf("ready: %d %q", code, stdout)
+	}
+	code, stdout, _ = runTTY(t, nil, "", "sandbox", "start", "job-1", "--", "sleep", "5")
+	if code != 0 || strings.TrimSpace(stdout) != "1000001" {
+		t.Fatalf("start: %d %q", code, stdout)
+	}
+	code, stdout, _ = runTTY(t, nil, "", "sandbox", "ps", "job-1", "--no-color")
+	if code != 0 || !strings.Contains(stdout, "PID") || !strings.Contains(stdout, "1000001") || !strings.Contains(stdout, "running") {
+		t.Fatalf("ps: %d %q", code, stdout)
+	}
+	code, stdout, _ = runTTY(t, nil, "", "sandbox", "runtimes", "list", "job-1", "--no-color")
+	if code != 0 || !strings.Contains(stdout, "AVAILABLE") || !strings.Contains(stdout, "python") {
+		t.Fatalf("runtimes: %d %q", code, stdout)
+	}
+
+	// cp shows progress on a terminal.
+	local := filepath.Join(t.TempDir(), "tree")
+	os.MkdirAll(filepath.Join(local, "sub"), 0o755)
+	os.WriteFile(filepath.Join(local, "sub", "f.txt"), []byte("x"), 0o644)
+	code, _, stderr := runTTY(t, nil, "", "sandbox", "cp", "-r", local, "job-1:copied", "--no-color")
+	if code != 0 || !strings.Contains(stderr, "→ /home/user/copied/sub/f.txt") || !strings.Contains(stderr, "Copied 1 file(s), 1 bytes") {
+		t.Fatalf("cp: %d %q", code, stderr)
+	}
+}
+
+func TestSandboxErrorsOnTerminalNameCodeAndHint(t *testing.T) {
+	sandboxTTY(t, "tok-attach")
+	code, _, stderr := runTTY(t, nil, "", "sandbox", "exec", "job-1", "--no-color", "--", "true")
+	if code != 125 {
+		t.Fatalf("exit %d", code)
+	}
+	want := "nimbus: Missing required scope: sandbox:use (E_SCOPE_MISSING)\nhint: the token lacks a scope: sandbox commands need sandbox:use, destroy also session:destroy\n"
+	if stderr != want {
+		t.Fatalf("stderr %q\nwant   %q", stderr, want)
+	}
+	t.Setenv("NIMBUS_TOKEN", "")
+	code, _, stderr = runTTY(t, nil, "", "sandbox", "ready", "job-1", "--no-color")
+	if code != 78 || !strings.Contains(stderr, "no credential for the Nimbus Worker (E_NO_CREDENTIAL)") || !strings.Contains(stderr, "hint: pass --token-file FILE") {
+		t.Fatalf("%d %q", code, stderr)
+	}
+}

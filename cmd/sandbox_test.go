@@ -1,0 +1,223 @@
+package cmd_test
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/sandboxtest"
+)
+
+// Fake Nimbus Workers started by the scripts' fakeworker command, one per
+// script run.
+var (
+	fakesMu sync.Mutex
+	fakes   = map[*testscript.TestScript]*sandboxtest.Server{}
+)
+
+func fakeOf(ts *testscript.TestScript) *sandboxtest.Server {
+	fakesMu.Lock()
+	defer fakesMu.Unlock()
+	srv := fakes[ts]
+	if srv == nil {
+		ts.Fatalf("no fakeworker started")
+	}
+	return srv
+}
+
+// Static tokens the fake accepts with -static; scripts put them in files or
+// NIMBUS_TOKEN.
+var scriptTokens = sandboxtest.StaticTokens{
+	"tok-use":     {Tenant: "acme", Subject: "ci", Scopes: []string{"sandbox:use"}},
+	"tok-attach":  {Tenant: "acme", Scopes: []string{"session:attach"}},
+	"tok-pinned":  {Tenant: "acme", Scopes: []string{"sandbox:use"}, SID: "other-job"},
+	"tok-destroy": {Tenant: "acme", Subject: "ci", Scopes: []string{"sandbox:use", "session:destroy"}},
+}
+
+// scriptEnvKeys are passed to commands run by the exits command.
+var scriptEnvKeys = []string{"PATH", "HOME", "XDG_CONFIG_HOME", "NO_COLOR", "TMPDIR", "JWT_SECRET", "JWT_SECRET_PREVIOUS",
+	"NIMBUS_ENDPOINT", "NIMBUS_TOKEN", "NIMBUS_TOKEN_FILE", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_PROFILE", "NIMBUS_BASE_PATH",
+	"SECRET_VALUE", "WORK"}
+
+var sandboxCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	// fakeworker [-jwt SECRET] [-static] [-legacy] [-noexecstream] [-truncate] [-disabled] [-ondemand=false -preinstall python -allow node,python]
+	// starts a fake Worker and sets NIMBUS_ENDPOINT to its URL.
+	"fakeworker": func(ts *testscript.TestScript, neg bool, args []string) {
+		fs := flag.NewFlagSet("fakeworker", flag.ContinueOnError)
+		secret := fs.String("jwt", "", "verify JWTs signed with this secret")
+		static := fs.Bool("static", false, "accept the static script tokens")
+		legacy := fs.Bool("legacy", false, "no auth")
+		noStream := fs.Bool("noexecstream", false, "old server without execStream")
+		truncate := fs.Bool("truncate", false, "cut exec streams before the exit frame")
+		disabled := fs.Bool("disabled", false, "remote API disabled (302)")
+		ignoreTimeout := fs.Bool("ignoretimeout", false, "never report timeouts")
+		onDemand := fs.Bool("ondemand", true, "profile runtimes.onDemand")
+		preinstall := fs.String("preinstall", "", "profile runtimes.preinstall (comma-separated)")
+		allow := fs.String("allow", "", "profile runtimes.allow (comma-separated)")
+		if err := fs.Parse(args); err != nil {
+			ts.Fatalf("fakeworker: %v", err)
+		}
+		opts := sandboxtest.Options{Legacy: *legacy, NoExecStream: *noStream, TruncateStream: *truncate, Disabled: *disabled, IgnoreTimeout: *ignoreTimeout, MaxPiece: 5, Seed: 42}
+		switch {
+		case *secret != "":
+			opts.Verifier = sandboxtest.JWT{Secret: *secret}
+		case *static:
+			opts.Verifier = scriptTokens
+		}
+		if *preinstall != "" || *allow != "" || !*onDemand {
+			rt := &sandboxtest.Runtimes{OnDemand: onDemand}
+			if *preinstall != "" {
+				rt.Preinstall = strings.Split(*preinstall, ",")
+			}
+			if *allow != "" {
+				rt.Allow = strings.Split(*allow, ",")
+			}
+			opts.Profiles = map[string]sandboxtest.Profile{"default": {Runtimes: rt}}
+		}
+		srv := sandboxtest.New(opts)
+		fakesMu.Lock()
+		fakes[ts] = srv
+		fakesMu.Unlock()
+		ts.Defer(func() {
+			srv.Close()
+			fakesMu.Lock()
+			delete(fakes, ts)
+			fakesMu.Unlock()
+		})
+		ts.Setenv("NIMBUS_ENDPOINT", srv.URL)
+	},
+	// fakefile DO PATH LOCAL: the sandbox file equals the local file.
+	"fakefile": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 3 {
+			ts.Fatalf("usage: fakefile DO PATH LOCAL")
+		}
+		got, ok := fakeOf(ts).File(args[0], args[1])
+		want, err := os.ReadFile(ts.MkAbs(args[2]))
+		ts.Check(err)
+		if ok && bytes.Equal(got, want) == !neg {
+			return
+		}
+		ts.Fatalf("fakefile %s %s: exists=%v, %d bytes, want %d bytes (neg=%v)", args[0], args[1], ok, len(got), len(want), neg)
+	},
+	// fakeput DO PATH LOCAL [MODE]: seed a sandbox file.
+	"fakeput": func(ts *testscript.TestScript, neg bool, args []string) {
+		data, err := os.ReadFile(ts.MkAbs(args[2]))
+		ts.Check(err)
+		mode := uint64(0o644)
+		if len(args) > 3 {
+			mode, err = strconv.ParseUint(args[3], 8, 32)
+			ts.Check(err)
+		}
+		fakeOf(ts).PutFile(args[0], args[1], data, uint32(mode))
+	},
+	// fakemode DO PATH MODE: the sandbox entry has these permission bits.
+	"fakemode": func(ts *testscript.TestScript, neg bool, args []string) {
+		m, ok := fakeOf(ts).Mode(args[0], args[1])
+		if !ok || fmt.Sprintf("%o", m) != args[2] {
+			ts.Fatalf("fakemode %s: got %o (exists %v), want %s", args[1], m, ok, args[2])
+		}
+	},
+	// fakeops: print the ops the fake received, one per line, and forget them.
+	"fakeops": func(ts *testscript.TestScript, neg bool, args []string) {
+		srv := fakeOf(ts)
+		for _, r := range srv.Requests() {
+			op := r.Op
+			if op == "" {
+				op = r.Method + " " + r.Path
+			}
+			fmt.Fprintf(ts.Stdout(), "%s %d %s\n", op, r.Status, r.DO)
+		}
+		srv.ResetRequests()
+	},
+	// mkbin FILE SIZE: write SIZE bytes cycling through all 256 values.
+	"mkbin": func(ts *testscript.TestScript, neg bool, args []string) {
+		n, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*7 + i/256)
+		}
+		ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
+	},
+	// fake503 OP N: the next N requests for OP answer 503 + Retry-After.
+	"fake503": func(ts *testscript.TestScript, neg bool, args []string) {
+		n, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		fakeOf(ts).Fail503(args[0], n)
+	},
+	// exits N [-stdin FILE] PROGRAM ARGS...: run PROGRAM and require exit
+	// code N; its stdout and stderr become the script's.
+	"exits": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) < 2 {
+			ts.Fatalf("usage: exits N [-stdin FILE] PROGRAM ARGS...")
+		}
+		want, err := strconv.Atoi(args[0])
+		ts.Check(err)
+		args = args[1:]
+		var stdin []byte
+		if args[0] == "-stdin" {
+			stdin, err = os.ReadFile(ts.MkAbs(args[1]))
+			ts.Check(err)
+			args = args[2:]
+		}
+		// The script's PATH, which holds the test binary as "nimbus".
+		path := ""
+		for _, dir := range strings.Split(ts.Getenv("PATH"), string(os.PathListSeparator)) {
+			if p := dir + "/" + args[0]; fileExists(p) {
+				path = p
+				break
+			}
+		}
+		if path == "" {
+			ts.Fatalf("%s not found on the script's PATH", args[0])
+		}
+		c := exec.Command(path, args[1:]...)
+		c.Dir = ts.MkAbs(".")
+		for _, k := range scriptEnvKeys {
+			if v := ts.Getenv(k); v != "" {
+				c.Env = append(c.Env, k+"="+v)
+			}
+		}
+		c.Stdin = bytes.NewReader(stdin)
+		c.Stdout, c.Stderr = ts.Stdout(), ts.Stderr()
+		err = c.Run()
+		got := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			got = ee.ExitCode()
+		} else {
+			ts.Check(err)
+		}
+		if got != want {
+			ts.Fatalf("%s exited %d, want %d", args[0], got, want)
+		}
+	},
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func TestSandboxScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:  "testdata/sandbox",
+		Cmds: sandboxCmds,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")
+			env.Setenv("HOME", env.WorkDir)
+			env.Setenv("NO_COLOR", "")
+			env.Setenv("WORK", env.WorkDir)
+			return nil
+		},
+	})
+}

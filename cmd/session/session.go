@@ -1,0 +1,191 @@
+// Package session implements `nimbus session new|url`: creating browser
+// sessions on a Worker and building attach URLs.
+package session
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/config"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/internal/tokencli"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/session"
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// NewCmdSession returns the `nimbus session` command group.
+func NewCmdSession(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "session",
+		Short: "Create browser sessions and build attach URLs",
+	}
+	cmdutil.MakeGroup(cmd)
+	cmd.AddCommand(newCmdNew(f), newCmdURL(f))
+	return cmd
+}
+
+type flags struct {
+	endpoint, tokenFile, tenant, sub string
+}
+
+func (fl *flags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&fl.endpoint, "endpoint", "", "Worker `URL` (NIMBUS_ENDPOINT)")
+	f.StringVar(&fl.tokenFile, "token-file", "", "read the token from `FILE` (\"-\" for stdin)")
+	f.StringVar(&fl.tenant, "tenant", "", "tenant for a minted token (NIMBUS_TENANT)")
+	f.StringVar(&fl.sub, "sub", "", "subject for a minted token (NIMBUS_SUBJECT)")
+}
+
+// resolve applies flag > env > config for the shared keys.
+func (fl *flags) resolve(f *cmdutil.Factory, cmd *cobra.Command) (string, sandboxcli.Credentials, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		var ie *config.InvalidFileError
+		if errors.As(err, &ie) {
+			return "", sandboxcli.Credentials{}, clierr.Wrap(err, exitcode.Config, clierr.CodeConfigMissing, err.Error(), "fix or remove the file, or pass --config FILE")
+		}
+		return "", sandboxcli.Credentials{}, err
+	}
+	for key, name := range map[string]string{"endpoint": "endpoint", "token_file": "token-file", "tenant": "tenant", "subject": "sub"} {
+		if err := cfg.BindFlag(key, cmd.Flags().Lookup(name)); err != nil {
+			return "", sandboxcli.Credentials{}, err
+		}
+	}
+	creds := sandboxcli.Credentials{
+		TokenFile: cfg.GetString("token_file"), Token: cfg.GetString("token"),
+		Secret: f.Getenv("JWT_SECRET"), Tenant: cfg.GetString("tenant"), Subject: cfg.GetString("subject"),
+		Now: f.Now, Stdin: f.IOStreams.In,
+	}
+	ep := cfg.GetString("endpoint")
+	if ep == "" {
+		return "", creds, clierr.New(exitcode.Config, clierr.CodeConfigMissing, "no Nimbus endpoint configured", "pass --endpoint URL or set NIMBUS_ENDPOINT")
+	}
+	return ep, creds, nil
+}
+
+func newCmdNew(f *cmdutil.Factory) *cobra.Command {
+	var fl flags
+	cmd := &cobra.Command{
+		Use:   "new [--endpoint URL]",
+		Short: "Create a browser session and print {sessionId, url}",
+		Long: `POST /new on the Worker without following its redirect, and print
+{"sessionId","url"} as upstream does. The URL may carry a single-use bootstrap
+token valid for 90 seconds. The token needs session:create; a minted one gets
+exactly that scope.`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ep, creds, err := fl.resolve(f, cmd)
+			if err != nil {
+				return err
+			}
+			ts, err := creds.TokenSource(false, token.ScopeSessionCreate)
+			if err != nil {
+				return err
+			}
+			c, err := sandboxclient.New(sandboxclient.Options{Endpoint: ep, Tokens: ts, HTTPClient: f.HTTPClient(), UserAgent: "nimbus-cli"})
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			s, err := c.CreateSession(cmd.Context())
+			if sandboxclient.HasCode(err, sandboxclient.CodeBadResponse) {
+				return clierr.Wrap(err, exitcode.Software, sandboxclient.CodeBadResponse, err.Error(), "is --endpoint a Nimbus Worker?")
+			}
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			return sandboxcli.WriteJSONLine(f.IOStreams.Out, s)
+		},
+	}
+	fl.add(cmd)
+	return cmd
+}
+
+func newCmdURL(f *cmdutil.Factory) *cobra.Command {
+	var fl flags
+	var id, ttl, scopes string
+	cmd := &cobra.Command{
+		Use:   "url --endpoint URL [--session ID] (--token-file F | --tenant T [--sub S] [--ttl 15m] [--scopes session:attach])",
+		Short: "Print a browser attach URL for a session",
+		Long: `Print the URL that opens session ID in a browser (/s/<ID>/?nimbus_token=…),
+or /new?nimbus_token=… without --session. The token comes from --token-file or
+NIMBUS_TOKEN, or is minted with JWT_SECRET: scope session:attach (or --scopes),
+pinned to --session, default lifetime 1h. The URL contains the token: treat it
+as a secret.`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ep, creds, err := fl.resolve(f, cmd)
+			if err != nil {
+				return err
+			}
+			if id != "" && !sandboxclient.ValidID(id) {
+				return clierr.Usagef("--session %q: use 1 to 128 characters from A-Z a-z 0-9 . _ -", id)
+			}
+			var tok string
+			if creds.TokenFile != "" || creds.Token != "" {
+				ts, err := creds.TokenSource(false)
+				if err != nil {
+					return err
+				}
+				if tok, err = ts.Token(cmd.Context(), id); err != nil {
+					return err
+				}
+			} else {
+				if creds.Secret == "" {
+					return clierr.New(exitcode.Config, sandboxcli.CodeNoCredential, "no credential for the attach URL", "pass --token-file FILE, set NIMBUS_TOKEN, or export JWT_SECRET with --tenant to mint one")
+				}
+				if creds.Tenant == "" {
+					return clierr.Usagef("--tenant required to mint a token").WithHint("pass --tenant T (or set NIMBUS_TENANT)")
+				}
+				in := token.Input{Tenant: &creds.Tenant, Scopes: []string{token.ScopeSessionAttach}}
+				if cmd.Flags().Changed("scopes") {
+					in.Scopes = token.ParseScopes(scopes)
+				}
+				if creds.Subject != "" {
+					in.Subject = &creds.Subject
+				}
+				if id != "" {
+					in.SessionID = &id
+				}
+				if ttl != "" {
+					d, err := token.ParseTTL(ttl)
+					if err != nil {
+						return clierr.Usagef("--ttl: %v", err).WithHint("give seconds (3600) or a duration (15m, 24h); at most 30 days")
+					}
+					in.TTL = &d
+				}
+				a, err := session.MintAndAttach(token.Issuer{Secret: creds.Secret, Now: f.Now}, in, ep, id)
+				if errors.Is(err, session.ErrInvalidEndpoint) {
+					return clierr.Usagef("--endpoint %q: %v", ep, err)
+				}
+				if err != nil {
+					return tokencli.Error(err)
+				}
+				return printURL(f, id, a.URL)
+			}
+			u, err := session.AttachURL(ep, id, tok)
+			if err != nil {
+				return clierr.Usagef("--endpoint %q: %v", ep, err)
+			}
+			return printURL(f, id, u)
+		},
+	}
+	fl.add(cmd)
+	cmd.Flags().StringVar(&id, "session", "", "session `ID` (omit for /new)")
+	cmd.Flags().StringVar(&ttl, "ttl", "", "lifetime of a minted token: seconds or a duration (default 1h)")
+	cmd.Flags().StringVar(&scopes, "scopes", "", "scopes of a minted token (default session:attach)")
+	return cmd
+}
+
+func printURL(f *cmdutil.Factory, id, u string) error {
+	if f.JSON {
+		return sandboxcli.WriteJSONLine(f.IOStreams.Out, map[string]string{"sessionId": id, "url": u})
+	}
+	_, err := fmt.Fprintln(f.IOStreams.Out, u)
+	return err
+}

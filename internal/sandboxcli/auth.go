@@ -1,0 +1,87 @@
+// Package sandboxcli holds the logic behind `nimbus sandbox …` and
+// `nimbus session …` that is not cobra wiring: credential resolution,
+// error mapping to exit codes, --env parsing and exec output rendering.
+package sandboxcli
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/tokencli"
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// MintTTL is the lifetime of tokens the CLI mints for itself: long enough
+// for a request, short enough that a leaked one is soon useless.
+const MintTTL = 15 * time.Minute
+
+// CodeNoCredential is the code of the "no credential at all" error.
+const CodeNoCredential = "E_NO_CREDENTIAL"
+
+// NoCredentialHint says every way to provide a credential.
+const NoCredentialHint = "pass --token-file FILE, set NIMBUS_TOKEN (or token: in nimbus.yaml), or export JWT_SECRET with --tenant/NIMBUS_TENANT to mint a short-lived token"
+
+// Credentials are the possible token sources, already resolved from flags,
+// environment and config by the command (flag > env > file).
+type Credentials struct {
+	// TokenFile is --token-file ("-" reads stdin).
+	TokenFile string
+	// Token is NIMBUS_TOKEN or the config's token.
+	Token string
+	// Secret is JWT_SECRET, used only when no token is given.
+	Secret string
+	// Tenant and Subject are the minted token's tn and sub.
+	Tenant, Subject string
+	// Now is the clock used for minting.
+	Now func() time.Time
+	// Stdin is read when TokenFile is "-".
+	Stdin io.Reader
+}
+
+// TokenSource returns where requests get their bearer token: a token file,
+// then a token, then tokens minted with Secret. Minted tokens carry only
+// scopes, are pinned (sid) to the sandbox of each request when pin is true,
+// and live MintTTL. Without any source it fails with exit 78.
+func (c Credentials) TokenSource(pin bool, scopes ...string) (sc.TokenSource, error) {
+	if c.TokenFile != "" {
+		tok, err := cmdutil.ReadSecretFile(c.TokenFile, c.Stdin)
+		if err != nil {
+			return nil, err
+		}
+		if tok == "" {
+			return nil, clierr.New(exitcode.Config, CodeNoCredential, "token file "+c.TokenFile+" is empty", NoCredentialHint)
+		}
+		return sc.StaticToken(tok), nil
+	}
+	if c.Token != "" {
+		return sc.StaticToken(c.Token), nil
+	}
+	if c.Secret == "" {
+		return nil, clierr.New(exitcode.Config, CodeNoCredential, "no credential for the Nimbus Worker", NoCredentialHint)
+	}
+	if c.Tenant == "" {
+		return nil, clierr.New(exitcode.Config, clierr.CodeConfigMissing, "minting a token with JWT_SECRET needs a tenant", "pass --tenant T or set NIMBUS_TENANT (and optionally --sub/NIMBUS_SUBJECT)")
+	}
+	tenant, subject := c.Tenant, c.Subject
+	issuer := token.Issuer{Secret: c.Secret, Now: c.Now}
+	return sc.TokenFunc(func(_ context.Context, sandboxID string) (string, error) {
+		ttl := MintTTL
+		in := token.Input{Tenant: &tenant, Scopes: scopes, TTL: &ttl}
+		if subject != "" {
+			in.Subject = &subject
+		}
+		if pin && sandboxID != "" {
+			in.SessionID = &sandboxID
+		}
+		tok, err := issuer.Mint(in)
+		if err != nil {
+			return "", tokencli.Error(err)
+		}
+		return tok, nil
+	}), nil
+}

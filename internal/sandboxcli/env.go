@@ -1,0 +1,44 @@
+package sandboxcli
+
+import (
+	"strings"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+)
+
+// validEnvName reports whether k matches [A-Za-z_][A-Za-z0-9_]*.
+func validEnvName(k string) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return k != ""
+}
+
+// ParseEnv turns --env values into the exec environment. "K=V" sets K to V;
+// a bare "K" forwards the local value of K, so secrets never appear on the
+// command line. Forwarding an unset or empty variable is an error: sending
+// an empty secret silently would break the remote command in a confusing
+// way.
+func ParseEnv(specs []string, getenv func(string) string) (map[string]string, error) {
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	env := make(map[string]string, len(specs))
+	for _, s := range specs {
+		k, v, hasValue := strings.Cut(s, "=")
+		if !validEnvName(k) {
+			return nil, clierr.Usagef("--env %q: the name must match [A-Za-z_][A-Za-z0-9_]*", k).WithHint("use --env NAME=VALUE, or --env NAME to forward a local variable")
+		}
+		if !hasValue {
+			v = getenv(k)
+			if v == "" {
+				return nil, clierr.Usagef("--env %s: %s is not set in the local environment", k, k).WithHint("export " + k + " first, or pass --env " + k + "=VALUE")
+			}
+		}
+		env[k] = v
+	}
+	return env, nil
+}

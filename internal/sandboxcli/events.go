@@ -1,0 +1,78 @@
+package sandboxcli
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"sync"
+)
+
+// EventWriter renders exec output as NDJSON events on one writer:
+// {"type":"stdout","data":…}, {"type":"stderr","data":…} and finally
+// {"type":"exit","code":N,"duration":MS}. Data is text: invalid UTF-8 is
+// replaced, as the Worker's buffered exec does.
+type EventWriter struct {
+	mu  sync.Mutex
+	out io.Writer
+	buf bytes.Buffer
+}
+
+// NewEventWriter writes events to out.
+func NewEventWriter(out io.Writer) *EventWriter { return &EventWriter{out: out} }
+
+type event struct {
+	Type     string  `json:"type"`
+	Data     *string `json:"data,omitempty"`
+	Code     *int    `json:"code,omitempty"`
+	Duration *int64  `json:"duration,omitempty"`
+}
+
+func (e *EventWriter) emit(ev event) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.buf.Reset()
+	enc := json.NewEncoder(&e.buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(ev); err != nil {
+		return err
+	}
+	_, err := e.out.Write(e.buf.Bytes())
+	return err
+}
+
+// Stream returns a writer whose writes become events of type kind.
+func (e *EventWriter) Stream(kind string) io.Writer { return streamWriter{e, kind} }
+
+// Exit writes the final event.
+func (e *EventWriter) Exit(code int, durationMs int64) error {
+	return e.emit(event{Type: "exit", Code: &code, Duration: &durationMs})
+}
+
+type streamWriter struct {
+	e    *EventWriter
+	kind string
+}
+
+func (s streamWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	d := string(p)
+	if err := s.e.emit(event{Type: s.kind, Data: &d}); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// WriteJSONLine writes v as one compact JSON line (NDJSON), without HTML
+// escaping.
+func WriteJSONLine(w io.Writer, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}

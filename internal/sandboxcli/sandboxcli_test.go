@@ -1,0 +1,172 @@
+package sandboxcli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+func exitOf(t *testing.T, err error) (int, string) {
+	t.Helper()
+	var ce *clierr.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("not a *clierr.Error: %T %v", err, err)
+	}
+	return ce.Exit, ce.Code
+}
+
+func TestTokenSourcePrecedenceAndMinting(t *testing.T) {
+	now := time.Unix(1767225600, 0)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "tok")
+	os.WriteFile(file, []byte("from-file\n"), 0o600)
+	ctx := context.Background()
+
+	ts, err := Credentials{TokenFile: file, Token: "from-env", Secret: "s"}.TokenSource(true, "sandbox:use")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, _ := ts.Token(ctx, "job-1"); tok != "from-file" {
+		t.Fatalf("token file must win, got %q", tok)
+	}
+	ts, _ = Credentials{Token: "from-env", Secret: "s"}.TokenSource(true)
+	if tok, _ := ts.Token(ctx, "job-1"); tok != "from-env" {
+		t.Fatalf("NIMBUS_TOKEN must beat minting, got %q", tok)
+	}
+	ts, err = Credentials{Secret: "s3cret", Tenant: "acme", Subject: "ci", Now: func() time.Time { return now }}.TokenSource(true, "sandbox:use", "session:destroy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := ts.Token(ctx, "job-9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := token.Verifier{Secret: "s3cret", Now: func() time.Time { return now }}.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid, _ := v.Claims.SessionID()
+	scopes, _ := v.Claims.Scopes()
+	if sid != "job-9" || !slices.Equal(scopes, []string{"sandbox:use", "session:destroy"}) || v.DOInstanceName != "acme:ci" {
+		t.Fatalf("sid %q scopes %v do %q", sid, scopes, v.DOInstanceName)
+	}
+	if ttl := v.Claims.ExpiresTime().Sub(v.Claims.IssuedTime()); ttl != MintTTL {
+		t.Fatalf("ttl %v", ttl)
+	}
+	// Unpinned (session new): no sid.
+	ts, _ = Credentials{Secret: "s3cret", Tenant: "acme", Now: func() time.Time { return now }}.TokenSource(false, "session:create")
+	tok, _ = ts.Token(ctx, "")
+	v, _ = token.Verifier{Secret: "s3cret", Now: func() time.Time { return now }}.Verify(tok)
+	if _, ok := v.Claims.SessionID(); ok {
+		t.Fatal("unpinned token has a sid")
+	}
+
+	for _, c := range []struct {
+		creds Credentials
+		exit  int
+		code  string
+	}{
+		{Credentials{}, 78, CodeNoCredential},
+		{Credentials{Secret: "s"}, 78, clierr.CodeConfigMissing},
+		{Credentials{TokenFile: filepath.Join(dir, "missing")}, 78, clierr.CodeConfigMissing},
+	} {
+		_, err := c.creds.TokenSource(true)
+		if exit, code := exitOf(t, err); exit != c.exit || code != c.code {
+			t.Fatalf("%+v: %d %s", c.creds, exit, code)
+		}
+	}
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte("\n"), 0o600)
+	if _, err := (Credentials{TokenFile: empty}).TokenSource(true); err == nil || strings.Contains(err.Error(), "from-file") {
+		t.Fatalf("empty token file: %v", err)
+	}
+	// A bad tenant surfaces as the token error, never with the secret.
+	ts, _ = Credentials{Secret: "topsecret", Tenant: "bad tenant!"}.TokenSource(true)
+	if _, err := ts.Token(ctx, "job-1"); err == nil || strings.Contains(err.Error(), "topsecret") {
+		t.Fatalf("bad tenant: %v", err)
+	}
+}
+
+func TestErrorMapping(t *testing.T) {
+	cases := []struct {
+		err  error
+		exit int
+		code string
+	}{
+		{&sc.RemoteError{Status: 401, Code: "E_TOKEN_EXPIRED", Message: "Token expired 3s ago"}, 65, "E_TOKEN_EXPIRED"},
+		{&sc.RemoteError{Status: 403, Code: "E_SCOPE_MISSING"}, 77, "E_SCOPE_MISSING"},
+		{&sc.RemoteError{Status: 403, Code: "E_SESSION_PIN_MISMATCH"}, 77, "E_SESSION_PIN_MISMATCH"},
+		{&sc.RemoteError{Status: 403, Code: "E_RUNTIME_NOT_ALLOWED"}, 77, "E_RUNTIME_NOT_ALLOWED"},
+		{&sc.RemoteError{Status: 400, Code: "E_ARG_SHAPE"}, 65, "E_ARG_SHAPE"},
+		{&sc.RemoteError{Status: 400, Code: "E_REMOTE_OP"}, 69, "E_REMOTE_OP"},
+		{&sc.RemoteError{Status: 503, Code: "E_NIMBUS_DO_OVERLOADED"}, 69, "E_NIMBUS_DO_OVERLOADED"},
+		{&sc.RemoteError{Status: 500, Code: "E_NIMBUS_REMOTE_RPC", Message: "ENOENT: no such file"}, 65, "E_NIMBUS_REMOTE_RPC"},
+		{&sc.RemoteError{Status: 500, Code: "E_NIMBUS_REMOTE_RPC", Message: "boom"}, 69, "E_NIMBUS_REMOTE_RPC"},
+		{&sc.RemoteError{Status: 502}, 69, "HTTP_502"},
+		{&sc.Error{Code: sc.CodeAPINotEnabled}, 69, sc.CodeAPINotEnabled},
+		{&sc.Error{Code: sc.CodeWriteTooLarge}, 65, sc.CodeWriteTooLarge},
+		{&sc.Error{Code: sc.CodeSandboxID}, 64, sc.CodeSandboxID},
+		{context.Canceled, 130, "E_INTERRUPTED"},
+		{errors.New("surprise"), 70, clierr.CodeInternal},
+	}
+	for _, c := range cases {
+		if exit, code := exitOf(t, Error(c.err)); exit != c.exit || code != c.code {
+			t.Errorf("%v: got %d %s, want %d %s", c.err, exit, code, c.exit, c.code)
+		}
+	}
+	for _, c := range []struct {
+		err  error
+		exit int
+	}{
+		{&sc.RemoteError{Status: 403, Code: "E_SCOPE_MISSING"}, 125},
+		{&sc.Error{Code: sc.CodeStreamTruncated}, 125},
+		{clierr.Usagef("x"), 125},
+		{context.Canceled, 130},
+		{context.DeadlineExceeded, 124},
+	} {
+		if exit, _ := exitOf(t, ExecError(c.err)); exit != c.exit {
+			t.Errorf("ExecError(%v) = %d, want %d", c.err, exit, c.exit)
+		}
+	}
+}
+
+func TestParseEnv(t *testing.T) {
+	getenv := func(k string) string { return map[string]string{"TOKEN": "s3"}[k] }
+	env, err := ParseEnv([]string{"A=1", "B=x=y", "C=", "TOKEN"}, getenv)
+	if err != nil || env["A"] != "1" || env["B"] != "x=y" || env["C"] != "" || env["TOKEN"] != "s3" {
+		t.Fatalf("%v %v", env, err)
+	}
+	for _, bad := range []string{"MISSING", "=x", "1A=2", "A-B=1"} {
+		if _, err := ParseEnv([]string{bad}, getenv); err == nil {
+			t.Fatalf("%q accepted", bad)
+		} else if exit, _ := exitOf(t, err); exit != 64 {
+			t.Fatalf("%q: exit %d", bad, exit)
+		}
+	}
+	if env, err := ParseEnv(nil, getenv); env != nil || err != nil {
+		t.Fatal("empty")
+	}
+}
+
+func TestEventWriter(t *testing.T) {
+	var b bytes.Buffer
+	w := NewEventWriter(&b)
+	w.Stream("stdout").Write([]byte("a<b>\n"))
+	w.Stream("stderr").Write([]byte("\xff"))
+	w.Stream("stdout").Write(nil)
+	w.Exit(3, 41)
+	want := `{"type":"stdout","data":"a<b>\n"}` + "\n" + `{"type":"stderr","data":"\ufffd"}` + "\n" + `{"type":"exit","code":3,"duration":41}` + "\n"
+	if b.String() != want {
+		t.Fatalf("got %q want %q", b.String(), want)
+	}
+}

@@ -1,0 +1,184 @@
+package sandboxclient
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultBasePath is the remote API's default mount point.
+const DefaultBasePath = "/api/nimbus/v1"
+
+// DefaultRoot is the sandbox root (default cwd) when neither the caller nor
+// a profile sets one.
+const DefaultRoot = "/home/user"
+
+// DefaultProfile is the profile name sent when none is given.
+const DefaultProfile = "default"
+
+// DefaultWriteLimit is the largest single writeFile payload, in raw bytes,
+// accepted before anything is sent (nimbus decision e).
+const DefaultWriteLimit int64 = 20 << 20
+
+// DefaultReadChunkThreshold is the size above which reads switch from one
+// readFileBytes to chunked readRange calls (the server refuses reads above
+// its 28 MiB envelope).
+const DefaultReadChunkThreshold int64 = 28 << 20
+
+// DefaultReadChunkSize is the readRange chunk used for big reads.
+const DefaultReadChunkSize int64 = 8 << 20
+
+// maxJSONResponse bounds how much of a JSON answer is read: the largest
+// legitimate answer is a 28 MiB read in base64 plus the envelope.
+const maxJSONResponse = 40 << 20
+
+// TokenSource supplies the bearer token for a request. sandboxID is the
+// target sandbox, or "" for routes that are not tied to one (POST /new), so
+// an implementation can mint tokens pinned to the sandbox.
+type TokenSource interface {
+	Token(ctx context.Context, sandboxID string) (string, error)
+}
+
+// StaticToken is a TokenSource that always returns the same token.
+type StaticToken string
+
+// Token returns the token itself.
+func (t StaticToken) Token(context.Context, string) (string, error) { return string(t), nil }
+
+// TokenFunc adapts a function to TokenSource.
+type TokenFunc func(ctx context.Context, sandboxID string) (string, error)
+
+// Token calls f.
+func (f TokenFunc) Token(ctx context.Context, sandboxID string) (string, error) {
+	return f(ctx, sandboxID)
+}
+
+// RetryPolicy bounds the retries of safe operations.
+type RetryPolicy struct {
+	// MaxAttempts is the total number of attempts including the first; values
+	// below 1 mean the default (4).
+	MaxAttempts int
+	// MaxWait caps each wait (Retry-After or backoff); 0 means 30s.
+	MaxWait time.Duration
+	// DefaultWait is used for connection failures and for a 503 without a
+	// usable Retry-After; 0 means 1s.
+	DefaultWait time.Duration
+}
+
+// Options configure a Client.
+type Options struct {
+	// Endpoint is the Worker origin, e.g. https://my-nimbus.workers.dev.
+	Endpoint string
+	// BasePath is the API mount point; "" means DefaultBasePath.
+	BasePath string
+	// Tokens supplies bearer tokens; nil sends none (legacy deployments).
+	Tokens TokenSource
+	// HTTPClient is used for requests; nil means http.DefaultClient. It is
+	// copied, never modified: the copy refuses redirects.
+	HTTPClient *http.Client
+	// Retry bounds retries of safe operations.
+	Retry RetryPolicy
+	// WriteLimit is the largest writeFile payload in bytes; 0 means
+	// DefaultWriteLimit.
+	WriteLimit int64
+	// ReadChunkSize is the readRange chunk used above the 28 MiB threshold; 0
+	// means DefaultReadChunkSize.
+	ReadChunkSize int64
+	// ReadChunkThreshold is the size above which reads are chunked; 0 means
+	// DefaultReadChunkThreshold.
+	ReadChunkThreshold int64
+	// PreviewHostSuffix is the deployment's NIMBUS_PREVIEW_HOST_SUFFIX, used
+	// only to build port URLs.
+	PreviewHostSuffix string
+	// Diag asks the server to add rpcMs to success envelopes.
+	Diag bool
+	// UserAgent is sent as User-Agent when set.
+	UserAgent string
+}
+
+// Client talks to one Worker endpoint. It is safe for concurrent use.
+type Client struct {
+	endpoint   string
+	basePath   string
+	tokens     TokenSource
+	hc         *http.Client
+	retry      RetryPolicy
+	writeLimit int64
+	chunkSize  int64
+	chunkAbove int64
+	suffix     string
+	diag       bool
+	userAgent  string
+}
+
+// New validates opts and returns a Client.
+func New(opts Options) (*Client, error) {
+	ep := strings.TrimRight(strings.TrimSpace(opts.Endpoint), "/")
+	if ep == "" {
+		return nil, &Error{Code: CodeInvalidArgument, Message: "endpoint is required"}
+	}
+	u, err := url.Parse(ep)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, &Error{Code: CodeInvalidArgument, Message: "endpoint must be an http(s) URL, got " + quote(opts.Endpoint)}
+	}
+	hc := http.DefaultClient
+	if opts.HTTPClient != nil {
+		hc = opts.HTTPClient
+	}
+	cp := *hc
+	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c := &Client{
+		endpoint:   ep,
+		basePath:   NormalizeBasePath(opts.BasePath),
+		tokens:     opts.Tokens,
+		hc:         &cp,
+		retry:      opts.Retry,
+		writeLimit: opts.WriteLimit,
+		chunkSize:  opts.ReadChunkSize,
+		chunkAbove: opts.ReadChunkThreshold,
+		suffix:     strings.Trim(opts.PreviewHostSuffix, "."),
+		diag:       opts.Diag,
+		userAgent:  opts.UserAgent,
+	}
+	if c.retry.MaxAttempts < 1 {
+		c.retry.MaxAttempts = 4
+	}
+	if c.retry.MaxWait <= 0 {
+		c.retry.MaxWait = 30 * time.Second
+	}
+	if c.retry.DefaultWait <= 0 {
+		c.retry.DefaultWait = time.Second
+	}
+	if c.writeLimit <= 0 {
+		c.writeLimit = DefaultWriteLimit
+	}
+	if c.chunkSize <= 0 {
+		c.chunkSize = DefaultReadChunkSize
+	}
+	if c.chunkAbove <= 0 {
+		c.chunkAbove = DefaultReadChunkThreshold
+	}
+	return c, nil
+}
+
+// NormalizeBasePath gives p exactly one leading "/" and no trailing "/", as
+// both the SDK and the server do; "" becomes DefaultBasePath.
+func NormalizeBasePath(p string) string {
+	p = strings.Trim(strings.TrimSpace(p), "/")
+	if p == "" {
+		return DefaultBasePath
+	}
+	return "/" + p
+}
+
+// Endpoint returns the normalised endpoint (no trailing slash).
+func (c *Client) Endpoint() string { return c.endpoint }
+
+// WriteLimit returns the effective single-request write limit in bytes.
+func (c *Client) WriteLimit() int64 { return c.writeLimit }
+
+func (c *Client) rpcURL(id string) string {
+	return c.endpoint + c.basePath + "/sandboxes/" + url.PathEscape(id) + "/rpc"
+}

@@ -1,0 +1,133 @@
+package sandboxclient
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Client-side error codes. Server codes (E_SCOPE_MISSING, …) arrive verbatim
+// in RemoteError.Code; these name failures detected by the client itself so
+// that callers can branch on them with errors.As.
+const (
+	// CodeAPINotEnabled: a 3xx or non-JSON answer where JSON was expected.
+	CodeAPINotEnabled = "E_REMOTE_API_NOT_ENABLED"
+	// CodeTransport: the request could not be sent or the answer not read.
+	CodeTransport = "E_TRANSPORT"
+	// CodeBadResponse: the answer was JSON but not a valid envelope or result.
+	CodeBadResponse = "E_BAD_RESPONSE"
+	// CodeStreamTruncated: the exec stream ended without an exit or error frame.
+	CodeStreamTruncated = "E_EXEC_STREAM_TRUNCATED"
+	// CodeStreamProtocol: the exec stream carried an unknown kind or bad JSON.
+	CodeStreamProtocol = "E_EXEC_STREAM_PROTOCOL"
+	// CodeExecFailed: the server ended the exec stream with an error frame.
+	CodeExecFailed = "E_EXEC_FAILED"
+	// CodeWriteTooLarge: a write exceeds the single-request limit.
+	CodeWriteTooLarge = "E_WRITE_TOO_LARGE"
+	// CodeInvalidArgument: an argument failed a local check before sending.
+	CodeInvalidArgument = "E_INVALID_ARGUMENT"
+	// CodeInvalidToken: the token cannot be sent (control characters).
+	CodeInvalidToken = "E_TOKEN_INVALID"
+	// CodeSandboxID mirrors the server code for an invalid sandbox id, which
+	// the client checks before sending, as the SDK does.
+	CodeSandboxID = "E_SANDBOX_ID"
+	// CodeRemoteOp is the server code for an unknown operation (old servers
+	// answer it for execStream).
+	CodeRemoteOp = "E_REMOTE_OP"
+	// CodeRemoteRPC is the server code wrapping anything the session threw,
+	// filesystem errno errors included.
+	CodeRemoteRPC = "E_NIMBUS_REMOTE_RPC"
+)
+
+// RemoteError is a failure envelope {"ok":false,"error","code"} answered by
+// the Worker.
+type RemoteError struct {
+	// Op is the operation that failed ("" for non-RPC routes).
+	Op string
+	// Status is the HTTP status code.
+	Status int
+	// Code is the server's stable code, e.g. E_SCOPE_MISSING.
+	Code string
+	// Message is the server's message text, preserved verbatim.
+	Message string
+	// RetryAfter is the parsed Retry-After header of a 503, zero otherwise.
+	RetryAfter time.Duration
+}
+
+// Error returns the server message, prefixed with the op when known.
+func (e *RemoteError) Error() string {
+	if e.Op != "" {
+		return fmt.Sprintf("%s: %s", e.Op, e.Message)
+	}
+	return e.Message
+}
+
+// errnoNames are the filesystem error prefixes the spec allows mapping.
+var errnoNames = []string{"ENOENT", "EACCES", "EEXIST", "ENOTDIR", "EISDIR", "ENOTEMPTY", "ENOSPC", "EBUSY", "EPERM"}
+
+// Errno returns the filesystem errno name ("ENOENT", "EACCES", …) that
+// prefixes the message of an E_NIMBUS_REMOTE_RPC error, or "" when there is
+// none. The session reports filesystem failures only through this prefix.
+func (e *RemoteError) Errno() string {
+	if e.Code != CodeRemoteRPC {
+		return ""
+	}
+	for _, n := range errnoNames {
+		if strings.HasPrefix(e.Message, n+":") {
+			return n
+		}
+	}
+	return ""
+}
+
+// Temporary reports whether the server asked the client to come back later.
+func (e *RemoteError) Temporary() bool { return e.Status == 503 }
+
+// Error is a failure detected on the client side: transport, protocol,
+// local validation or limits.
+type Error struct {
+	// Code is one of the Code* constants.
+	Code string
+	// Message describes the failure for humans.
+	Message string
+	// Status is the HTTP status when one was received, else 0.
+	Status int
+	// Err is the underlying cause, if any.
+	Err error
+}
+
+// Error returns the message and, if any, the cause.
+func (e *Error) Error() string {
+	if e.Err != nil && e.Message == "" {
+		return e.Err.Error()
+	}
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+// Unwrap returns the cause, for errors.Is and errors.As.
+func (e *Error) Unwrap() error { return e.Err }
+
+// IsNotFound reports whether err is a filesystem ENOENT from the server.
+func IsNotFound(err error) bool {
+	var re *RemoteError
+	return errors.As(err, &re) && re.Errno() == "ENOENT"
+}
+
+// HasCode reports whether err carries the given stable code, whether it came
+// from the server (RemoteError) or from the client (Error).
+func HasCode(err error, code string) bool {
+	var re *RemoteError
+	if errors.As(err, &re) {
+		return re.Code == code
+	}
+	var ce *Error
+	return errors.As(err, &ce) && ce.Code == code
+}
+
+func newError(code, msg string, err error) *Error {
+	return &Error{Code: code, Message: msg, Err: err}
+}

@@ -1,0 +1,312 @@
+package sandboxclient
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// ExecOptions are the options of exec-family ops (exec, execStream,
+// startProcess, runCode). Zero values are left out of the request.
+type ExecOptions struct {
+	// Cwd is the working directory; a relative one is resolved against the
+	// sandbox root as the SDK does.
+	Cwd string
+	// Env is merged over the shell environment for this call.
+	Env map[string]string
+	// Timeout kills the command after this long (exit code 124); it is sent
+	// as timeoutMs.
+	Timeout time.Duration
+	// Stdin is sent as the command's stdin when non-nil.
+	Stdin *string
+	// ShellID names a persistent shell; "" takes the handle's ShellID.
+	ShellID string
+	// ExecID tags the command and its descendants.
+	ExecID string
+	// DetachID is the invocation id for DetachExec.
+	DetachID string
+}
+
+// ResolvePath resolves p against root the way the SDK resolves a relative
+// cwd: split on "/", drop "." and empty parts, ".." removes one part, never
+// above "/". An absolute p is normalised the same way.
+func ResolvePath(root, p string) string {
+	var parts []string
+	if !strings.HasPrefix(p, "/") {
+		parts = appendParts(parts, root)
+	}
+	parts = appendParts(parts, p)
+	return "/" + strings.Join(parts, "/")
+}
+
+func appendParts(parts []string, p string) []string {
+	for _, seg := range strings.Split(p, "/") {
+		switch seg {
+		case "", ".":
+		case "..":
+			if len(parts) > 0 {
+				parts = parts[:len(parts)-1]
+			}
+		default:
+			parts = append(parts, seg)
+		}
+	}
+	return parts
+}
+
+// wireExecOptions is ExecOptions as sent, after normalisation.
+type wireExecOptions struct {
+	Cwd       string            `json:"cwd,omitempty"`
+	Env       map[string]string `json:"env,omitempty"`
+	TimeoutMs int64             `json:"timeoutMs,omitempty"`
+	Stdin     *string           `json:"stdin,omitempty"`
+	ShellID   string            `json:"shellId,omitempty"`
+	ShellRoot string            `json:"shellRoot,omitempty"`
+	ExecID    string            `json:"execId,omitempty"`
+	DetachID  string            `json:"detachId,omitempty"`
+	Restart   string            `json:"restart,omitempty"`
+	Language  string            `json:"language,omitempty"`
+	Install   string            `json:"install,omitempty"`
+}
+
+// normalize applies the SDK's rules: shellId from the handle; a relative cwd
+// resolved against the root; with a shellId, shellRoot = root and cwd only
+// when given; otherwise cwd defaults to the root.
+func (s *Sandbox) normalize(o ExecOptions) wireExecOptions {
+	w := wireExecOptions{Env: o.Env, Stdin: o.Stdin, ExecID: o.ExecID, DetachID: o.DetachID, ShellID: o.ShellID}
+	if w.ShellID == "" {
+		w.ShellID = s.opts.ShellID
+	}
+	if o.Timeout > 0 {
+		w.TimeoutMs = int64((o.Timeout + time.Millisecond - 1) / time.Millisecond)
+	}
+	if o.Cwd != "" {
+		w.Cwd = ResolvePath(s.opts.Root, o.Cwd)
+	}
+	if w.ShellID != "" {
+		w.ShellRoot = s.opts.Root
+	} else if w.Cwd == "" {
+		w.Cwd = s.opts.Root
+	}
+	return w
+}
+
+// ExecResult is the result of exec and runCode (and of a collected stream).
+type ExecResult struct {
+	Command   string `json:"command"`
+	ExitCode  int    `json:"exitCode"`
+	Success   bool   `json:"success"`
+	Duration  int64  `json:"duration"`
+	Timestamp int64  `json:"timestamp"`
+	Stdout    string `json:"stdout"`
+	Stderr    string `json:"stderr"`
+}
+
+// Exec runs command with op exec: the server collects the output and answers
+// once the command has exited. Never retried.
+func (s *Sandbox) Exec(ctx context.Context, command string, opts ExecOptions) (*ExecResult, error) {
+	var r ExecResult
+	if err := s.call(ctx, "exec", []any{command, s.normalize(opts)}, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// ExecStream is a running execStream: read it with Next until io.EOF, or
+// Close it to cancel (closing the body cancels the remote command).
+type ExecStream struct {
+	body io.ReadCloser
+	dec  *StreamDecoder
+	exit *ExitInfo
+}
+
+// ExecStream starts command with op execStream. Failures before the command
+// starts are returned as errors (a *RemoteError with E_REMOTE_OP on servers
+// that predate streaming). Never retried.
+func (s *Sandbox) ExecStream(ctx context.Context, command string, opts ExecOptions) (*ExecStream, error) {
+	if err := s.ensureReady(ctx); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(s.body("execStream", []any{command, s.normalize(opts)}))
+	if err != nil {
+		return nil, newError(CodeInvalidArgument, "execStream: cannot encode arguments", err)
+	}
+	resp, err := s.c.send(ctx, s.rpcRequest("execStream", staticBody(b), mediaStream))
+	if err != nil {
+		return nil, err
+	}
+	ct := resp.Header.Get("Content-Type")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(ct, mediaStream) {
+		if err := s.c.decodeEnvelope(ctx, "execStream", resp, nil); err != nil {
+			return nil, err
+		}
+		return nil, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: "execStream answered JSON success instead of a stream"}
+	}
+	return &ExecStream{body: resp.Body, dec: NewStreamDecoder(resp.Body)}, nil
+}
+
+// Next returns the next output chunk (FrameStdout or FrameStderr). At the end
+// of the command it returns io.EOF, after which Exit is set. An error frame
+// gives an *Error with CodeExecFailed; a truncated stream gives
+// CodeStreamTruncated.
+func (e *ExecStream) Next() (Chunk, error) {
+	c, err := e.dec.Next()
+	if err != nil {
+		return c, err
+	}
+	switch c.Kind {
+	case FrameExit:
+		info, perr := parseExit(c.Data)
+		if perr != nil {
+			e.dec.err = perr
+			return Chunk{}, perr
+		}
+		e.exit = info
+		e.dec.err = io.EOF
+		return Chunk{}, io.EOF
+	case FrameError:
+		ferr := parseErrorFrame(c.Data)
+		e.dec.err = ferr
+		return Chunk{}, ferr
+	}
+	return c, nil
+}
+
+// Exit returns the exit frame once Next has returned io.EOF.
+func (e *ExecStream) Exit() *ExitInfo { return e.exit }
+
+// Close releases the stream; before the exit frame this cancels the remote
+// command.
+func (e *ExecStream) Close() error { return e.body.Close() }
+
+// Run runs command and copies its output to stdout and stderr as it arrives.
+// It uses execStream and falls back to exec when the server answers
+// E_REMOTE_OP (older servers). The returned result carries the exit code; its
+// Stdout and Stderr are empty because the output went to the writers.
+func (s *Sandbox) Run(ctx context.Context, command string, opts ExecOptions, stdout, stderr io.Writer) (*ExecResult, error) {
+	st, err := s.ExecStream(ctx, command, opts)
+	if HasCode(err, CodeRemoteOp) {
+		r, err := s.Exec(ctx, command, opts)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := io.WriteString(stdout, r.Stdout); err != nil {
+			return nil, err
+		}
+		if _, err := io.WriteString(stderr, r.Stderr); err != nil {
+			return nil, err
+		}
+		r.Stdout, r.Stderr = "", ""
+		return r, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	stop := context.AfterFunc(ctx, func() { _ = st.Close() })
+	defer stop()
+	for {
+		c, err := st.Next()
+		if err == io.EOF {
+			x := st.Exit()
+			return &ExecResult{Command: x.Command, ExitCode: x.ExitCode, Success: x.Success, Duration: x.Duration, Timestamp: x.Timestamp}, nil
+		}
+		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr
+			}
+			return nil, err
+		}
+		w := stdout
+		if c.Kind == FrameStderr {
+			w = stderr
+		}
+		if _, err := w.Write(c.Data); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// StartOptions are ExecOptions plus startProcess's restart policy.
+type StartOptions struct {
+	ExecOptions
+	// Restart is "never" or "on-failure"; "" leaves it to the server.
+	Restart string
+}
+
+// Process describes a sandbox process.
+type Process struct {
+	PID         int64    `json:"pid"`
+	Command     string   `json:"command"`
+	Argv        []string `json:"argv"`
+	Cwd         string   `json:"cwd"`
+	State       string   `json:"state"`
+	ExitCode    *int     `json:"exitCode"`
+	StartTime   int64    `json:"startTime"`
+	EndTime     *int64   `json:"endTime"`
+	LongRunning bool     `json:"longRunning"`
+	AttachedTTY bool     `json:"attachedTty"`
+	ExecID      string   `json:"execId,omitempty"`
+}
+
+// StartResult is the result of startProcess.
+type StartResult struct {
+	Command   string  `json:"command"`
+	PID       int64   `json:"pid"`
+	StartedAt int64   `json:"startedAt"`
+	Process   Process `json:"process"`
+	Ports     []Port  `json:"ports"`
+}
+
+// StartProcess starts a background process and returns as soon as it has a
+// pid. Never retried.
+func (s *Sandbox) StartProcess(ctx context.Context, command string, opts StartOptions) (*StartResult, error) {
+	w := s.normalize(opts.ExecOptions)
+	w.Restart = opts.Restart
+	var r StartResult
+	if err := s.call(ctx, "startProcess", []any{command, w}, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// RunCodeOptions are ExecOptions plus runCode's language and install mode.
+type RunCodeOptions struct {
+	ExecOptions
+	// Language is javascript (default), typescript, python, ruby or shell.
+	Language string
+	// Install is "never" (default) or "ifMissing".
+	Install string
+}
+
+// RunCode runs a code snippet in the given language. Never retried.
+func (s *Sandbox) RunCode(ctx context.Context, code string, opts RunCodeOptions) (*ExecResult, error) {
+	w := s.normalize(opts.ExecOptions)
+	w.Language, w.Install = opts.Language, opts.Install
+	if w.Language == "" {
+		w.Language = "javascript"
+	}
+	if w.Install == "" {
+		w.Install = "never"
+	}
+	var r ExecResult
+	if err := s.call(ctx, "runCode", []any{code, w}, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// DetachExec releases a named shell from a still-running command started
+// with DetachID, without killing it.
+func (s *Sandbox) DetachExec(ctx context.Context, detachID string) (bool, error) {
+	var r struct {
+		Detached bool `json:"detached"`
+	}
+	if err := s.call(ctx, "detachExec", []any{detachID}, &r); err != nil {
+		return false, err
+	}
+	return r.Detached, nil
+}

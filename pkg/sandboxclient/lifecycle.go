@@ -1,0 +1,138 @@
+package sandboxclient
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// ReadyResult is the result of op ready.
+type ReadyResult struct {
+	OK           bool     `json:"ok"`
+	Preinstalled []string `json:"preinstalled"`
+}
+
+// DestroyResult is the result of op destroy and of DELETE /s/<id>/.
+type DestroyResult struct {
+	OK          bool    `json:"ok"`
+	Killed      int     `json:"killed"`
+	DestroyedAt int64   `json:"destroyedAt"`
+	Reason      *string `json:"reason"`
+}
+
+// Ready sends op ready once per handle (memoised, as the SDK does; reset by
+// Destroy) and returns its result. Failures are not memoised.
+func (s *Sandbox) Ready(ctx context.Context) (*ReadyResult, error) {
+	if err := s.ensureReady(ctx); err != nil {
+		return nil, err
+	}
+	s.readyMu.Lock()
+	defer s.readyMu.Unlock()
+	r := *s.ready
+	return &r, nil
+}
+
+func (s *Sandbox) ensureReady(ctx context.Context) error {
+	s.readyMu.Lock()
+	defer s.readyMu.Unlock()
+	if s.ready != nil {
+		return nil
+	}
+	var r ReadyResult
+	if err := s.rawCall(ctx, "ready", []any{map[string]any{"preinstall": s.opts.Preinstall}}, &r); err != nil {
+		return err
+	}
+	s.ready = &r
+	return nil
+}
+
+func (s *Sandbox) resetReady() {
+	s.readyMu.Lock()
+	s.ready = nil
+	s.readyMu.Unlock()
+}
+
+// BootProbe places the Durable Object without booting the shell (diagnostic).
+func (s *Sandbox) BootProbe(ctx context.Context) error {
+	return s.rawCall(ctx, "bootProbe", nil, nil)
+}
+
+// Destroy wipes the sandbox (files included) and kills its processes. It is
+// not preceded by ready, and it resets the memoised ready so the handle can
+// be used again on the fresh sandbox. The token needs session:destroy or
+// session:admin when it carries explicit scopes.
+func (s *Sandbox) Destroy(ctx context.Context, reason string) (*DestroyResult, error) {
+	arg := map[string]any{}
+	if reason != "" {
+		arg["reason"] = reason
+	}
+	var r DestroyResult
+	if err := s.rawCall(ctx, "destroy", []any{arg}, &r); err != nil {
+		return nil, err
+	}
+	s.resetReady()
+	return &r, nil
+}
+
+// DeleteSession destroys a sandbox through the REST alias DELETE
+// {endpoint}/s/<id>/, sending reason as X-Nimbus-Cleanup-Reason.
+func (c *Client) DeleteSession(ctx context.Context, id, reason string) (*DestroyResult, error) {
+	if !ValidID(id) {
+		return nil, &Error{Code: CodeSandboxID, Message: "invalid sandbox id " + quote(id)}
+	}
+	h := http.Header{}
+	if reason != "" {
+		h.Set("X-Nimbus-Cleanup-Reason", reason)
+	}
+	resp, err := c.send(ctx, request{
+		method: http.MethodDelete, url: c.endpoint + "/s/" + url.PathEscape(id) + "/",
+		sandboxID: id, accept: mediaJSON, header: h, safe: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var r DestroyResult
+	if err := c.decodeEnvelope(ctx, "destroy", resp, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// NewSession is a browser session created by POST /new.
+type NewSession struct {
+	SessionID string `json:"sessionId"`
+	// URL is the Location resolved against the endpoint; it may carry a
+	// single-use bootstrap token.
+	URL string `json:"url"`
+}
+
+// CreateSession posts to /new without following the redirect and reads the
+// session id from Location, as upstream `nimbus session new` does. The token
+// (if any) is requested for sandbox id "" and needs session:create.
+func (c *Client) CreateSession(ctx context.Context) (*NewSession, error) {
+	resp, err := c.send(ctx, request{method: http.MethodPost, url: c.endpoint + "/new", accept: mediaJSON})
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode < 300 || resp.StatusCode >= 400 {
+		if err := c.decodeEnvelope(ctx, "new", resp, nil); err != nil {
+			return nil, err
+		}
+		return nil, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: "POST /new answered without a redirect"}
+	}
+	drain(resp.Body)
+	loc := resp.Header.Get("Location")
+	base, _ := url.Parse(c.endpoint + "/")
+	target, err := base.Parse(loc)
+	if loc == "" || err != nil {
+		return nil, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: "POST /new answered without a usable Location"}
+	}
+	rest, ok := strings.CutPrefix(target.EscapedPath(), "/s/")
+	id, _, _ := strings.Cut(rest, "/")
+	id, uerr := url.PathUnescape(id)
+	if !ok || uerr != nil || id == "" {
+		return nil, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: "POST /new redirected to an unexpected location"}
+	}
+	return &NewSession{SessionID: id, URL: target.String()}, nil
+}

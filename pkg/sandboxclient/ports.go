@@ -1,0 +1,157 @@
+package sandboxclient
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Port is one listPorts entry.
+type Port struct {
+	Port         int    `json:"port"`
+	PID          int64  `json:"pid"`
+	RegisteredAt int64  `json:"registeredAt"`
+	Capability   string `json:"capability"`
+	ExecID       string `json:"execId,omitempty"`
+}
+
+// ExposedPort is the result of exposePort, plus the URL the client builds.
+type ExposedPort struct {
+	Port         int     `json:"port"`
+	Listening    bool    `json:"listening"`
+	PID          *int64  `json:"pid"`
+	RegisteredAt *int64  `json:"registeredAt"`
+	Capability   *string `json:"capability"`
+	Visibility   string  `json:"visibility,omitempty"`
+	Owner        *string `json:"owner,omitempty"`
+	Name         *string `json:"name,omitempty"`
+	ExecID       string  `json:"execId,omitempty"`
+	// URL is built client side (the server returns none); "" without an
+	// endpoint.
+	URL string `json:"url,omitempty"`
+}
+
+// ExposeOptions are exposePort's and exposeApp's options.
+type ExposeOptions struct {
+	// Visibility is "scoped" (default) or "public".
+	Visibility string `json:"visibility,omitempty"`
+	// Name names the app.
+	Name string `json:"name,omitempty"`
+}
+
+// UnexposeResult is the result of unexposePort.
+type UnexposeResult struct {
+	Port int  `json:"port"`
+	OK   bool `json:"ok"`
+}
+
+// ListPorts lists the exposed ports.
+func (s *Sandbox) ListPorts(ctx context.Context) ([]Port, error) {
+	var r []Port
+	if err := s.call(ctx, "listPorts", nil, &r); err != nil {
+		return nil, err
+	}
+	if r == nil {
+		r = []Port{}
+	}
+	return r, nil
+}
+
+func validPort(p int) error {
+	if p < 1 || p > 65535 {
+		return &Error{Code: CodeInvalidArgument, Message: "port must be 1 to 65535, got " + strconv.Itoa(p)}
+	}
+	return nil
+}
+
+// ExposePort exposes port and returns it with its preview URL.
+func (s *Sandbox) ExposePort(ctx context.Context, port int, opts ExposeOptions) (*ExposedPort, error) {
+	if err := validPort(port); err != nil {
+		return nil, err
+	}
+	var r ExposedPort
+	if err := s.call(ctx, "exposePort", []any{port, opts}, &r); err != nil {
+		return nil, err
+	}
+	name := ""
+	if r.Name != nil {
+		name = *r.Name
+	} else if opts.Name != "" {
+		name = opts.Name
+	}
+	capa := ""
+	if r.Capability != nil {
+		capa = *r.Capability
+	}
+	vis := r.Visibility
+	if vis == "" {
+		vis = opts.Visibility
+	}
+	r.URL = s.PortURL(port, URLOptions{Name: name, Visibility: vis, Capability: capa})
+	return &r, nil
+}
+
+// UnexposePort removes a port exposure.
+func (s *Sandbox) UnexposePort(ctx context.Context, port int) (*UnexposeResult, error) {
+	if err := validPort(port); err != nil {
+		return nil, err
+	}
+	var r UnexposeResult
+	if err := s.call(ctx, "unexposePort", []any{port}, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// URLOptions refine PortURL.
+type URLOptions struct {
+	// Name is an app name used instead of the port.
+	Name string
+	// Visibility "public" with a Capability gives the capability host.
+	Visibility string
+	// Capability is the 24-hex capability of a public exposure.
+	Capability string
+}
+
+// HostSafe reports whether id can be used in preview host names: a lowercase
+// DNS label (^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$) of at most 56 characters.
+func HostSafe(id string) bool {
+	if len(id) == 0 || len(id) > 56 || id[0] == '-' || id[len(id)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// PortURL builds the preview URL of a port (or named app) the way the SDK's
+// ports.url does. The URL carries no credential.
+func (s *Sandbox) PortURL(port int, o URLOptions) string {
+	label := strconv.Itoa(port)
+	if o.Name != "" {
+		label = o.Name
+	}
+	if s.c.suffix != "" && !s.opts.PreviewPathStyle && HostSafe(s.id) {
+		if o.Visibility == "public" && o.Capability != "" {
+			return "https://" + o.Capability + "--" + label + "--" + s.id + "." + s.c.suffix + "/"
+		}
+		return "https://" + label + "--" + s.id + "." + s.c.suffix + "/"
+	}
+	door := "/port/" + strconv.Itoa(port) + "/"
+	if o.Name != "" {
+		door = "/app/" + url.PathEscape(o.Name) + "/"
+	}
+	if s.opts.PreviewBaseURL != "" {
+		base := strings.ReplaceAll(s.opts.PreviewBaseURL, "{sessionId}", url.PathEscape(s.id))
+		return strings.TrimRight(base, "/") + door
+	}
+	if s.c.endpoint == "" {
+		return ""
+	}
+	return s.c.endpoint + "/s/" + url.PathEscape(s.id) + door
+}

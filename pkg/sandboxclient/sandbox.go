@@ -1,0 +1,138 @@
+package sandboxclient
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+)
+
+// ValidID reports whether id satisfies the sandbox id rule
+// ^[A-Za-z0-9._-]{1,128}$. (Hand-written: a compiled regexp with this
+// repetition costs milliseconds at every start-up.)
+func ValidID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// SandboxOptions select the profile and defaults of a Sandbox handle, as the
+// SDK's sandbox(id, options) does.
+type SandboxOptions struct {
+	// Profile is the server profile name; "" means "default".
+	Profile string
+	// Root is the sandbox root and default cwd; "" means /home/user.
+	Root string
+	// ShellID names a persistent shell used by exec-family calls by default.
+	ShellID string
+	// Tenant and Subject are sent as the SDK sends them; the remote server
+	// ignores them (identity comes from the token).
+	Tenant, Subject string
+	// Preinstall is the ready op's runtime list (the server's profile list
+	// wins when it has one).
+	Preinstall []string
+	// PreviewBaseURL is the profile's preview.baseUrl ({sessionId} is
+	// replaced by the escaped id), used only to build port URLs.
+	PreviewBaseURL string
+	// PreviewPathStyle is the profile's preview.pathStyle.
+	PreviewPathStyle bool
+}
+
+// Sandbox is a handle on one remote sandbox. It is safe for concurrent use.
+type Sandbox struct {
+	c    *Client
+	id   string
+	opts SandboxOptions
+
+	readyMu sync.Mutex
+	ready   *ReadyResult
+}
+
+// Sandbox returns a handle on the sandbox id. The id is checked locally
+// against the server's rule, as the SDK does.
+func (c *Client) Sandbox(id string, opts SandboxOptions) (*Sandbox, error) {
+	if !ValidID(id) {
+		return nil, &Error{Code: CodeSandboxID, Message: "invalid sandbox id " + quote(id) + ": use 1 to 128 characters from A-Z a-z 0-9 . _ -"}
+	}
+	if opts.Profile == "" {
+		opts.Profile = DefaultProfile
+	}
+	if opts.Root == "" {
+		opts.Root = DefaultRoot
+	}
+	if opts.Preinstall == nil {
+		opts.Preinstall = []string{}
+	}
+	return &Sandbox{c: c, id: id, opts: opts}, nil
+}
+
+// ID returns the sandbox id.
+func (s *Sandbox) ID() string { return s.id }
+
+// Root returns the sandbox root used for defaults.
+func (s *Sandbox) Root() string { return s.opts.Root }
+
+// Client returns the client the handle belongs to.
+func (s *Sandbox) Client() *Client { return s.c }
+
+// safeOps are the operations the spec lists as safe to retry after a 503
+// (§8); everything else is sent exactly once.
+var safeOps = map[string]bool{
+	"ready": true, "bootProbe": true,
+	"readFile": true, "readFileBytes": true, "stat": true, "lstat": true, "readlink": true,
+	"readdir": true, "exists": true, "readRange": true,
+	"listRuntimes": true, "listProcesses": true, "listPorts": true, "listApps": true,
+	"processLogs": true,
+	"mkdir":       true, "writeFile": true, "deleteFile": true, "destroy": true,
+	"unexposePort": true, "exposePort": true,
+}
+
+// IsSafeOp reports whether op is retried by the client on 503 + Retry-After.
+func IsSafeOp(op string) bool { return safeOps[op] }
+
+func (s *Sandbox) body(op string, args []any) requestBody {
+	if args == nil {
+		args = []any{}
+	}
+	return requestBody{
+		Profile: s.opts.Profile, Root: s.opts.Root,
+		Tenant: s.opts.Tenant, Subject: s.opts.Subject,
+		Op: op, Args: args, Diag: s.c.diag,
+	}
+}
+
+func (s *Sandbox) rpcRequest(op string, body bodyFunc, accept string) request {
+	return request{
+		method: http.MethodPost, url: s.c.rpcURL(s.id), sandboxID: s.id,
+		accept: accept, body: body, safe: safeOps[op],
+	}
+}
+
+// call runs one JSON op after the memoised ready and decodes its result into
+// dest (nil discards it).
+func (s *Sandbox) call(ctx context.Context, op string, args []any, dest any) error {
+	if err := s.ensureReady(ctx); err != nil {
+		return err
+	}
+	return s.rawCall(ctx, op, args, dest)
+}
+
+// rawCall runs one JSON op without the ready step.
+func (s *Sandbox) rawCall(ctx context.Context, op string, args []any, dest any) error {
+	b, err := json.Marshal(s.body(op, args))
+	if err != nil {
+		return newError(CodeInvalidArgument, op+": cannot encode arguments", err)
+	}
+	resp, err := s.c.send(ctx, s.rpcRequest(op, staticBody(b), mediaJSON))
+	if err != nil {
+		return err
+	}
+	return s.c.decodeEnvelope(ctx, op, resp, dest)
+}

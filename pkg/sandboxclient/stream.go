@@ -1,0 +1,219 @@
+package sandboxclient
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Frame kinds of the exec stream.
+const (
+	FrameStdout byte = 1
+	FrameStderr byte = 2
+	FrameExit   byte = 3
+	FrameError  byte = 4
+)
+
+// frameHeaderLen is one kind byte plus a big-endian uint32 payload length.
+const frameHeaderLen = 5
+
+// MaxControlFrame bounds the JSON payload of exit and error frames; output
+// frames are never buffered whole, so they have no limit.
+const MaxControlFrame = 1 << 20
+
+// streamBufSize is the decoder's read buffer; output is handed out in slices
+// of at most this size, which bounds the decoder's memory.
+const streamBufSize = 64 << 10
+
+// StreamDecoder reads the exec stream framing incrementally: frames may be
+// split or joined at any byte across reads. Memory is bounded by one read
+// buffer plus MaxControlFrame, whatever the frame lengths.
+type StreamDecoder struct {
+	r    io.Reader
+	buf  []byte
+	off  int // start of unread data in buf
+	end  int // end of unread data in buf
+	kind byte
+	left uint32 // payload bytes left in the current output frame
+	in   bool   // inside an output frame
+	done bool
+	err  error
+}
+
+// NewStreamDecoder returns a decoder reading frames from r.
+func NewStreamDecoder(r io.Reader) *StreamDecoder {
+	return &StreamDecoder{r: r, buf: make([]byte, streamBufSize)}
+}
+
+// Chunk is one piece of decoded stream. For output kinds Data is a whole
+// frame payload, or a piece of one when the frame is bigger than the 64 KiB
+// buffer (it then arrives as several chunks of the same kind); it is only
+// valid until the next call to Next. For FrameExit and
+// FrameError, Data is the whole JSON payload.
+type Chunk struct {
+	Kind byte
+	Data []byte
+}
+
+// Next returns the next chunk. After an exit or error frame it returns
+// io.EOF. A stream that ends before an exit or error frame gives an *Error
+// with CodeStreamTruncated; an unknown kind or an oversized control frame
+// gives CodeStreamProtocol.
+func (d *StreamDecoder) Next() (Chunk, error) {
+	if d.err != nil {
+		return Chunk{}, d.err
+	}
+	if d.done {
+		return Chunk{}, io.EOF
+	}
+	c, err := d.next()
+	if err != nil {
+		d.err = err
+	}
+	return c, err
+}
+
+func (d *StreamDecoder) next() (Chunk, error) {
+	for {
+		if d.in {
+			if d.left == 0 {
+				d.in = false
+				continue
+			}
+			if d.end == d.off {
+				if err := d.fill(1); err != nil {
+					return Chunk{}, err
+				}
+			}
+			n := d.end - d.off
+			if uint32(n) > d.left {
+				n = int(d.left)
+			}
+			data := d.buf[d.off : d.off+n]
+			d.off += n
+			d.left -= uint32(n)
+			if d.left == 0 {
+				d.in = false
+			}
+			return Chunk{Kind: d.kind, Data: data}, nil
+		}
+		if err := d.fill(frameHeaderLen); err != nil {
+			return Chunk{}, err
+		}
+		kind := d.buf[d.off]
+		length := binary.BigEndian.Uint32(d.buf[d.off+1 : d.off+frameHeaderLen])
+		d.off += frameHeaderLen
+		switch kind {
+		case FrameStdout, FrameStderr:
+			if length == 0 {
+				continue
+			}
+			if int(length) <= len(d.buf) {
+				// Frames that fit the buffer are handed out whole: the
+				// server writes them whole, and a split would only be a
+				// transport artefact (and could cut a UTF-8 sequence).
+				if err := d.fill(int(length)); err != nil {
+					return Chunk{}, err
+				}
+				data := d.buf[d.off : d.off+int(length)]
+				d.off += int(length)
+				return Chunk{Kind: kind, Data: data}, nil
+			}
+			d.kind, d.left, d.in = kind, length, true
+		case FrameExit, FrameError:
+			if length > MaxControlFrame {
+				return Chunk{}, &Error{Code: CodeStreamProtocol, Message: fmt.Sprintf("exec stream control frame of %d bytes exceeds %d", length, MaxControlFrame)}
+			}
+			payload, err := d.readN(int(length))
+			if err != nil {
+				return Chunk{}, err
+			}
+			d.done = true
+			return Chunk{Kind: kind, Data: payload}, nil
+		default:
+			return Chunk{}, &Error{Code: CodeStreamProtocol, Message: fmt.Sprintf("exec stream has an unknown frame kind %d", kind)}
+		}
+	}
+}
+
+// fill ensures at least n unread bytes are buffered (n <= len(buf)).
+func (d *StreamDecoder) fill(n int) error {
+	if d.end-d.off >= n {
+		return nil
+	}
+	if d.off > 0 {
+		copy(d.buf, d.buf[d.off:d.end])
+		d.end -= d.off
+		d.off = 0
+	}
+	for d.end < n {
+		m, err := d.r.Read(d.buf[d.end:])
+		d.end += m
+		if d.end >= n {
+			return nil
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return truncated()
+			}
+			return &Error{Code: CodeTransport, Message: "reading the exec stream failed", Err: err}
+		}
+	}
+	return nil
+}
+
+// readN returns exactly n payload bytes in a fresh slice.
+func (d *StreamDecoder) readN(n int) ([]byte, error) {
+	out := make([]byte, n)
+	got := copy(out, d.buf[d.off:d.end])
+	d.off += got
+	if got < n {
+		if _, err := io.ReadFull(d.r, out[got:]); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, truncated()
+			}
+			return nil, &Error{Code: CodeTransport, Message: "reading the exec stream failed", Err: err}
+		}
+	}
+	return out, nil
+}
+
+func truncated() *Error {
+	return &Error{Code: CodeStreamTruncated, Message: "exec stream ended before the command exited"}
+}
+
+// ExitInfo is the payload of an exit frame.
+type ExitInfo struct {
+	Command   string `json:"command"`
+	ExitCode  int    `json:"exitCode"`
+	Success   bool   `json:"success"`
+	Duration  int64  `json:"duration"`
+	Timestamp int64  `json:"timestamp"`
+}
+
+// parseExit decodes an exit frame payload; exitCode is required.
+func parseExit(data []byte) (*ExitInfo, error) {
+	var raw struct {
+		ExitInfo
+		ExitCode *int `json:"exitCode"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil || raw.ExitCode == nil {
+		return nil, &Error{Code: CodeStreamProtocol, Message: "exec stream exit frame is not valid JSON with an exitCode", Err: err}
+	}
+	info := raw.ExitInfo
+	info.ExitCode = *raw.ExitCode
+	return &info, nil
+}
+
+// parseErrorFrame turns an error frame payload into an *Error.
+func parseErrorFrame(data []byte) error {
+	var p struct {
+		Message *string `json:"message"`
+	}
+	if err := json.Unmarshal(data, &p); err != nil || p.Message == nil {
+		return &Error{Code: CodeStreamProtocol, Message: "exec stream error frame is not valid JSON with a message", Err: err}
+	}
+	return &Error{Code: CodeExecFailed, Message: *p.Message}
+}

@@ -1,0 +1,245 @@
+package transfer_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/sandboxtest"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
+)
+
+const do = "acme:_:job-1"
+
+func setup(t *testing.T) (*sandboxtest.Server, *sc.Sandbox) {
+	t.Helper()
+	srv := sandboxtest.New(sandboxtest.Options{Verifier: sandboxtest.StaticTokens{"t": {Tenant: "acme", Scopes: []string{"sandbox:use"}}}})
+	t.Cleanup(srv.Close)
+	c, err := sc.New(sc.Options{Endpoint: srv.URL, Tokens: sc.StaticToken("t")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := c.Sandbox("job-1", sc.SandboxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, sb
+}
+
+func writeTree(t *testing.T, root string) map[string]os.FileMode {
+	t.Helper()
+	files := map[string]os.FileMode{
+		"README.md":            0o644,
+		"bin/run.sh":           0o755,
+		"src/a/b/c/deep.txt":   0o644,
+		"src/a/data.bin":       0o600,
+		"src/empty-dir/.keep":  0o644,
+		"src/a/b/tool":         0o750,
+		"with space/and'quote": 0o644,
+	}
+	for p, mode := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, append([]byte(p+"\x00\xff"), bytes.Repeat([]byte{byte(len(p))}, len(p)*100)...), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(full, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return files
+}
+
+func TestUploadAndDownloadTree(t *testing.T) {
+	srv, sb := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	src := filepath.Join(t.TempDir(), "proj")
+	files := writeTree(t, src)
+	var mu sync.Mutex
+	var events []string
+	sum, err := transfer.Upload(ctx, sb, src, "/home/user/app", transfer.Options{Recursive: true, Parallel: 3, Progress: func(e transfer.Event) {
+		mu.Lock()
+		events = append(events, e.Remote)
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Files != len(files) || len(events) != len(files) {
+		t.Fatalf("summary %+v events %d", sum, len(events))
+	}
+	for p, mode := range files {
+		want, _ := os.ReadFile(filepath.Join(src, filepath.FromSlash(p)))
+		got, ok := srv.File(do, "/home/user/app/"+p)
+		if !ok || !bytes.Equal(got, want) {
+			t.Fatalf("%s not uploaded intact", p)
+		}
+		m, _ := srv.Mode(do, "/home/user/app/"+p)
+		if mode&0o111 != 0 && m != uint32(mode) {
+			t.Fatalf("%s: remote mode %o, want %o", p, m, mode)
+		}
+	}
+	// A second upload into the now existing directory nests, like cp.
+	if _, err := transfer.Upload(ctx, sb, filepath.Join(src, "bin"), "app", transfer.Options{Recursive: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := srv.File(do, "/home/user/app/bin/run.sh"); !ok {
+		t.Fatal("relative remote path not resolved against the root")
+	}
+
+	dst := filepath.Join(t.TempDir(), "out")
+	sum, err = transfer.Download(ctx, sb, "/home/user/app", dst, transfer.Options{Recursive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Files != len(files) {
+		t.Fatalf("downloaded %+v", sum)
+	}
+	for p, mode := range files {
+		want, _ := os.ReadFile(filepath.Join(src, filepath.FromSlash(p)))
+		full := filepath.Join(dst, filepath.FromSlash(p))
+		got, err := os.ReadFile(full)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: %v", p, err)
+		}
+		fi, _ := os.Stat(full)
+		if (fi.Mode().Perm()&0o111 != 0) != (mode&0o111 != 0) {
+			t.Fatalf("%s: local mode %v, want exec bits of %v", p, fi.Mode(), mode)
+		}
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(dst, "*", ".*nimbus-*"))
+	if len(leftovers) != 0 {
+		t.Fatalf("temporary files left: %v", leftovers)
+	}
+}
+
+func TestSingleFilesAndErrors(t *testing.T) {
+	srv, sb := setup(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	f := filepath.Join(dir, "one.txt")
+	os.WriteFile(f, []byte("one"), 0o644)
+	if _, err := transfer.Upload(ctx, sb, f, "/home/user", transfer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := srv.File(do, "/home/user/one.txt"); !ok || string(got) != "one" {
+		t.Fatal("file into existing dir")
+	}
+	if _, err := transfer.Upload(ctx, sb, f, "/home/user/new/dir/renamed.txt", transfer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := srv.File(do, "/home/user/new/dir/renamed.txt"); !ok {
+		t.Fatal("parents not created")
+	}
+	out := filepath.Join(dir, "back.txt")
+	if _, err := transfer.Download(ctx, sb, "new/dir/renamed.txt", out, transfer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "one" {
+		t.Fatal("download")
+	}
+	var te *transfer.Error
+	if _, err := transfer.Upload(ctx, sb, dir, "/x", transfer.Options{}); !errors.As(err, &te) || te.Code != transfer.CodeIsDirectory {
+		t.Fatalf("%v", err)
+	}
+	if _, err := transfer.Upload(ctx, sb, filepath.Join(dir, "nope"), "/x", transfer.Options{}); !errors.As(err, &te) || te.Code != transfer.CodeNotFound {
+		t.Fatalf("%v", err)
+	}
+	if _, err := transfer.Download(ctx, sb, "/home/user/none", dir, transfer.Options{}); !errors.As(err, &te) || te.Code != transfer.CodeNotFound {
+		t.Fatalf("%v", err)
+	}
+	if _, err := transfer.Download(ctx, sb, "/home/user", dir, transfer.Options{}); !errors.As(err, &te) || te.Code != transfer.CodeIsDirectory {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestParsePair(t *testing.T) {
+	cases := []struct {
+		src, dst string
+		ok       bool
+	}{
+		{"./a", "job-1:/x", true},
+		{"job-1:/x", "out", true},
+		{"job-1:x", "job-2:y", false},
+		{"a", "b", false},
+		{"./c:d", "job-1:", true},
+		{"job-1:x", "", false},
+	}
+	for _, tc := range cases {
+		_, _, err := transfer.ParsePair(tc.src, tc.dst)
+		if (err == nil) != tc.ok {
+			t.Fatalf("%q %q: %v", tc.src, tc.dst, err)
+		}
+	}
+	tg := transfer.ParseTarget("job-1:")
+	if !tg.Remote() || tg.Path != "" {
+		t.Fatalf("%+v", tg)
+	}
+}
+
+func TestWriteReaderAndLocalFile(t *testing.T) {
+	srv := sandboxtest.New(sandboxtest.Options{Verifier: sandboxtest.StaticTokens{"t": {Tenant: "acme", Scopes: []string{"sandbox:use"}}}})
+	defer srv.Close()
+	c, _ := sc.New(sc.Options{Endpoint: srv.URL, Tokens: sc.StaticToken("t"), WriteLimit: 10})
+	sb, _ := c.Sandbox("job-1", sc.SandboxOptions{})
+	ctx := context.Background()
+	dst, n, err := transfer.WriteReader(ctx, sb, "deep/er/x.txt", bytes.NewReader([]byte("0123456789")))
+	if err != nil || n != 10 || dst != "/home/user/deep/er/x.txt" {
+		t.Fatalf("%s %d %v", dst, n, err)
+	}
+	if got, _ := srv.File(do, dst); string(got) != "0123456789" {
+		t.Fatalf("%q", got)
+	}
+	srv.ResetRequests()
+	if _, _, err := transfer.WriteReader(ctx, sb, "y", bytes.NewReader(make([]byte, 11))); !sc.HasCode(err, sc.CodeWriteTooLarge) {
+		t.Fatalf("%v", err)
+	}
+	local := filepath.Join(t.TempDir(), "big")
+	os.WriteFile(local, make([]byte, 11), 0o644)
+	if _, _, err := transfer.WriteLocalFile(ctx, sb, "y", local); !sc.HasCode(err, sc.CodeWriteTooLarge) {
+		t.Fatalf("%v", err)
+	}
+	if len(srv.Requests()) != 0 {
+		t.Fatalf("oversized writes sent %d requests", len(srv.Requests()))
+	}
+	var te *transfer.Error
+	if _, _, err := transfer.WriteLocalFile(ctx, sb, "y", t.TempDir()); !errors.As(err, &te) || te.Code != transfer.CodeIsDirectory {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestParallelismIsBounded(t *testing.T) {
+	srv := sandboxtest.New(sandboxtest.Options{
+		Verifier: sandboxtest.StaticTokens{"t": {Tenant: "acme", Scopes: []string{"sandbox:use"}}},
+		Delay:    map[string]time.Duration{"writeFile": 30 * time.Millisecond, "readFileBytes": 30 * time.Millisecond},
+	})
+	defer srv.Close()
+	c, _ := sc.New(sc.Options{Endpoint: srv.URL, Tokens: sc.StaticToken("t")})
+	sb, _ := c.Sandbox("job-1", sc.SandboxOptions{})
+	dir := t.TempDir()
+	for i := range 12 {
+		os.WriteFile(filepath.Join(dir, "f"+string(rune('a'+i))), []byte{byte(i)}, 0o644)
+	}
+	ctx := context.Background()
+	if _, err := transfer.Upload(ctx, sb, dir, "/home/user/up", transfer.Options{Recursive: true, Parallel: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.MaxInFlight("writeFile"); got != 3 {
+		t.Fatalf("max writes in flight = %d, want 3", got)
+	}
+	if _, err := transfer.Download(ctx, sb, "/home/user/up", filepath.Join(t.TempDir(), "down"), transfer.Options{Recursive: true, Parallel: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.MaxInFlight("readFileBytes"); got != 2 {
+		t.Fatalf("max reads in flight = %d, want 2", got)
+	}
+}

@@ -1,0 +1,268 @@
+package sandboxclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Media types of the remote API.
+const (
+	mediaJSON   = "application/json"
+	mediaStream = "application/vnd.nimbus.exec-stream"
+)
+
+// bodyFunc produces a fresh request body for each attempt, with its length
+// (-1 when unknown).
+type bodyFunc func() (io.Reader, int64, error)
+
+// request describes one HTTP exchange with the Worker.
+type request struct {
+	method    string
+	url       string
+	sandboxID string
+	accept    string
+	header    http.Header
+	body      bodyFunc
+	// safe marks operations the spec lists as safe to retry.
+	safe bool
+}
+
+func staticBody(b []byte) bodyFunc {
+	return func() (io.Reader, int64, error) { return bytes.NewReader(b), int64(len(b)), nil }
+}
+
+// send performs the exchange, retrying safe requests on 503 + Retry-After and
+// on connection failures that happened before anything was written.
+func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
+	var tok string
+	if c.tokens != nil {
+		t, err := c.tokens.Token(ctx, r.sandboxID)
+		if err != nil {
+			return nil, err
+		}
+		if strings.ContainsFunc(t, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			// Never sendable as a header; say so instead of a transport error.
+			return nil, &Error{Code: CodeInvalidToken, Message: "the token contains a control character (a line break?); check the token file"}
+		}
+		tok = t
+	}
+	for attempt := 1; ; attempt++ {
+		var body io.Reader
+		n := int64(0)
+		if r.body != nil {
+			b, size, err := r.body()
+			if err != nil {
+				return nil, err
+			}
+			body, n = b, size
+		}
+		var wrote atomic.Bool
+		tctx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			WroteHeaders: func() { wrote.Store(true) },
+		})
+		req, err := http.NewRequestWithContext(tctx, r.method, r.url, body)
+		if err != nil {
+			return nil, newError(CodeInvalidArgument, "cannot build request", err)
+		}
+		if body != nil && n >= 0 {
+			req.ContentLength = n
+		}
+		for k, v := range r.header {
+			req.Header[k] = v
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", mediaJSON)
+		}
+		if r.accept != "" {
+			req.Header.Set("Accept", r.accept)
+		}
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		if c.userAgent != "" {
+			req.Header.Set("User-Agent", c.userAgent)
+		}
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr
+			}
+			if r.safe && !wrote.Load() && attempt < c.retry.MaxAttempts {
+				if werr := sleep(ctx, c.retry.DefaultWait); werr != nil {
+					return nil, werr
+				}
+				continue
+			}
+			return nil, &Error{Code: CodeTransport, Message: "cannot reach " + c.endpoint, Err: unwrapURLError(err)}
+		}
+		if resp.StatusCode == http.StatusServiceUnavailable && r.safe && attempt < c.retry.MaxAttempts {
+			if wait, ok := retryAfter(resp.Header, c.retry); ok {
+				drain(resp.Body)
+				if werr := sleep(ctx, wait); werr != nil {
+					return nil, werr
+				}
+				continue
+			}
+		}
+		return resp, nil
+	}
+}
+
+// unwrapURLError strips *url.Error, whose text repeats the method and URL
+// (and so could leak a query string).
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// retryAfter parses Retry-After (seconds or HTTP date) and caps it.
+func retryAfter(h http.Header, p RetryPolicy) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 {
+		d = time.Duration(secs * float64(time.Second))
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = time.Until(t)
+		if d < 0 {
+			d = 0
+		}
+	} else {
+		d = p.DefaultWait
+	}
+	if d > p.MaxWait {
+		d = p.MaxWait
+	}
+	return d, true
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// drain reads a little of an abandoned body so the connection can be
+// reused, then closes it.
+func drain(b io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, b, 64<<10)
+	_ = b.Close()
+}
+
+// countingReader counts bytes so an oversized answer can be told apart from
+// a truncated one.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// notEnabled builds the error for a 3xx or non-JSON answer.
+func notEnabled(resp *http.Response, cause error) *Error {
+	detail := fmt.Sprintf("HTTP %d", resp.StatusCode)
+	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// Only the path: a query could carry a token.
+		loc, _, _ = strings.Cut(loc, "?")
+		detail += " redirect to " + quote(loc)
+	} else if ct := resp.Header.Get("Content-Type"); ct != "" {
+		detail += ", " + ct
+	}
+	return &Error{
+		Code:    CodeAPINotEnabled,
+		Status:  resp.StatusCode,
+		Message: "remote API not enabled on this endpoint (or wrong --endpoint/--base-path): " + detail,
+		Err:     cause,
+	}
+}
+
+// decodeEnvelope reads a JSON envelope and decodes its result into dest
+// (a pointer, or nil to discard). It always closes the body.
+func (c *Client) decodeEnvelope(ctx context.Context, op string, resp *http.Response, dest any) error {
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return notEnabled(resp, nil)
+	}
+	cr := &countingReader{r: io.LimitReader(resp.Body, maxJSONResponse+1)}
+	env := envelope{Result: dest}
+	if dest == nil {
+		env.Result = &json.RawMessage{}
+	}
+	err := json.NewDecoder(cr).Decode(&env)
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		if cr.n > maxJSONResponse {
+			return &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: fmt.Sprintf("%s: answer exceeds %d bytes", op, maxJSONResponse)}
+		}
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		var ce *Error
+		switch {
+		case errors.As(err, &ce):
+			ce.Status = resp.StatusCode
+			ce.Message = op + ": " + ce.Message
+			return ce
+		case errors.As(err, &typ) && env.OK != nil && *env.OK:
+			return &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: op + ": unexpected result shape", Err: err}
+		case errors.As(err, &syn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &typ):
+			return notEnabled(resp, nil)
+		default:
+			return &Error{Code: CodeTransport, Status: resp.StatusCode, Message: op + ": reading the answer failed", Err: err}
+		}
+	}
+	if env.OK == nil {
+		if env.Code != "" {
+			return remoteError(op, resp, &env)
+		}
+		return notEnabled(resp, nil)
+	}
+	if !*env.OK {
+		return remoteError(op, resp, &env)
+	}
+	return nil
+}
+
+func remoteError(op string, resp *http.Response, env *envelope) *RemoteError {
+	msg := env.Error
+	if msg == "" {
+		msg = env.Message
+	}
+	if msg == "" {
+		msg = fmt.Sprintf("remote API error (HTTP %d)", resp.StatusCode)
+	}
+	re := &RemoteError{Op: op, Status: resp.StatusCode, Code: env.Code, Message: msg}
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		re.RetryAfter, _ = retryAfter(resp.Header, RetryPolicy{MaxWait: time.Hour, DefaultWait: 0})
+	}
+	return re
+}

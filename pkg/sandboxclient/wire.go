@@ -1,0 +1,90 @@
+package sandboxclient
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+)
+
+// wireTypeBytes is the marker value of the one special wire type.
+const wireTypeBytes = "bytes"
+
+// Bytes is binary data carried as the bytes wire type
+// {"__nimbusWireType":"bytes","base64":"…"} in both directions.
+type Bytes []byte
+
+var bytesPrefix = []byte(`{"__nimbusWireType":"bytes","base64":"`)
+
+// MarshalJSON encodes b as the bytes wire object.
+func (b Bytes) MarshalJSON() ([]byte, error) {
+	n := base64.StdEncoding.EncodedLen(len(b))
+	out := make([]byte, 0, len(bytesPrefix)+n+2)
+	out = append(out, bytesPrefix...)
+	out = base64.StdEncoding.AppendEncode(out, b)
+	return append(out, '"', '}'), nil
+}
+
+// UnmarshalJSON decodes the bytes wire object. It decodes the base64 text in
+// place from the raw JSON, so no intermediate string of the encoded form is
+// kept.
+func (b *Bytes) UnmarshalJSON(data []byte) error {
+	if bytes.Equal(data, []byte("null")) {
+		*b = nil
+		return nil
+	}
+	// Keys are matched exactly (encoding/json's struct matching would also
+	// accept other cases, which the wire type never uses).
+	var w map[string]json.RawMessage
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	var typ string
+	if t, ok := w["__nimbusWireType"]; !ok || json.Unmarshal(t, &typ) != nil || typ != wireTypeBytes {
+		return &Error{Code: CodeBadResponse, Message: "expected a bytes wire object, got __nimbusWireType " + quote(typ)}
+	}
+	raw := w["base64"]
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' || bytes.IndexByte(raw[1:len(raw)-1], '\\') >= 0 {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return &Error{Code: CodeBadResponse, Message: "bytes wire object has no base64 string", Err: err}
+		}
+		raw = []byte(`"` + s + `"`)
+	}
+	enc := raw[1 : len(raw)-1]
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
+	n, err := base64.StdEncoding.Decode(out, enc)
+	if err != nil {
+		return &Error{Code: CodeBadResponse, Message: "bytes wire object has invalid base64", Err: err}
+	}
+	*b = out[:n]
+	return nil
+}
+
+func quote(s string) string {
+	q, _ := json.Marshal(s)
+	return string(q)
+}
+
+// requestBody is the JSON object posted to the rpc route. Field order follows
+// the SDK so recorded bodies read naturally.
+type requestBody struct {
+	Profile string `json:"profile"`
+	Root    string `json:"root"`
+	Tenant  string `json:"tenant,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	Op      string `json:"op"`
+	Args    []any  `json:"args"`
+	Diag    bool   `json:"diag,omitempty"`
+}
+
+// envelope is the JSON answer of every non-stream op. Result is set by the
+// caller to a pointer to the destination so the result decodes in one pass;
+// a missing or null result leaves the destination untouched.
+type envelope struct {
+	OK      *bool  `json:"ok"`
+	Result  any    `json:"result"`
+	Error   string `json:"error"`
+	Message string `json:"message"`
+	Code    string `json:"code"`
+	RPCMs   *int64 `json:"rpcMs"`
+}
