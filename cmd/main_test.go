@@ -1,7 +1,6 @@
 package cmd_test
 
 import (
-	"context"
 	"os"
 	"strconv"
 	"testing"
@@ -32,7 +31,7 @@ func nimbusMain() {
 		}
 		f.Now = func() time.Time { return time.UnixMilli(n) }
 	}
-	os.Exit(cmd.Run(context.Background(), f, os.Args[1:]))
+	os.Exit(cmd.MainWith(f))
 }
 
 func TestScripts(t *testing.T) {

@@ -28,10 +28,14 @@ import (
 // Main runs nimbus with the process's arguments and streams and returns the
 // exit code. Ctrl-C and SIGTERM cancel the command's context so long
 // operations can clean up before exiting.
-func Main() int {
+func Main() int { return MainWith(cmdutil.New()) }
+
+// MainWith is Main with the given dependencies; tests use it to run the
+// real entry point, signal handling included, with a fixed clock.
+func MainWith(f *cmdutil.Factory) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return Run(ctx, cmdutil.New(), os.Args[1:])
+	return Run(ctx, f, os.Args[1:])
 }
 
 // Run executes the command line args with the dependencies in f and

@@ -891,3 +891,30 @@ func TestIDRules(t *testing.T) {
 		}
 	}
 }
+
+func TestNamedShellEnvIsPerCallAndCallsAreSerialised(t *testing.T) {
+	srv := newFake(t, sandboxtest.Options{})
+	c := newClient(t, srv.URL, "use")
+	sb, _ := c.Sandbox("job-1", sc.SandboxOptions{ShellID: "s1"})
+	if _, err := sb.Exec(ctx(t), "export KEPT=yes", sc.ExecOptions{Env: map[string]string{"ONCE": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := sb.Exec(ctx(t), "echo $KEPT-$ONCE", sc.ExecOptions{})
+	if err != nil || r.Stdout != "yes-\n" {
+		t.Fatalf("%+v %v", r, err)
+	}
+	// Two concurrent calls on one shell run one after the other.
+	start := time.Now()
+	done := make(chan error, 2)
+	for range 2 {
+		go func() { _, err := sb.Exec(ctx(t), "sleep 0.2", sc.ExecOptions{}); done <- err }()
+	}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if time.Since(start) < 400*time.Millisecond {
+		t.Fatalf("calls on one named shell overlapped (%v)", time.Since(start))
+	}
+}

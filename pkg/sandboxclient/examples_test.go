@@ -466,6 +466,16 @@ func exampleCases() []exampleCase {
 		{name: "no JWT_SECRET, no allowLegacy",
 			run:   func(ctx context.Context, c *sc.Client, sb *sc.Sandbox) (any, error) { return sb.Ready(ctx) },
 			check: wantRemote(500, "E_AUTH_CONFIG_MISSING", "Remote Nimbus sandbox API requires JWT_SECRET")},
+		{name: "new session",
+			run: func(ctx context.Context, c *sc.Client, sb *sc.Sandbox) (any, error) {
+				return c.CreateSession(ctx)
+			},
+			check: func(t *testing.T, got any, err error) {
+				s, _ := got.(*sc.NewSession)
+				if err != nil || s.SessionID != "nimble-otter-4271" || !strings.Contains(s.URL, "/s/nimble-otter-4271/?nimbus_token=") {
+					t.Fatalf("%+v %v", got, err)
+				}
+			}},
 		{name: "unknown op",
 			run: func(ctx context.Context, c *sc.Client, sb *sc.Sandbox) (any, error) {
 				return sb.DetachExec(ctx, "x")

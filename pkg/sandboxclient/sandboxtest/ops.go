@@ -372,8 +372,11 @@ func (s *Server) destroy(do, reason string) map[string]any {
 	return map[string]any{"ok": true, "killed": killed, "destroyedAt": s.nowMs(), "reason": rv}
 }
 
-// prepare builds the job for an exec-family call.
-func (s *Server) prepare(ctx context.Context, c *call, o map[string]any, out func(byte, []byte)) *job {
+// prepare builds the job for an exec-family call. The returned release
+// must be called when the command has finished: it restores the named
+// shell's environment (the call's env applies to this call only) and lets
+// the next call on that shell run.
+func (s *Server) prepare(ctx context.Context, c *call, o map[string]any, out func(byte, []byte)) (*job, func()) {
 	s.mu.Lock()
 	sb := s.sandboxLocked(c.do, c.root)
 	var sh *shellState
@@ -391,18 +394,36 @@ func (s *Server) prepare(ctx context.Context, c *call, o map[string]any, out fun
 		sh = &shellState{cwd: c.root, env: map[string]string{}}
 	}
 	s.mu.Unlock()
+	sh.mu.Lock()
 	if cwd, _ := o["cwd"].(string); cwd != "" {
 		sh.cwd = cleanPath(cwd)
 	}
+	type saved struct {
+		v   string
+		had bool
+	}
+	restore := map[string]saved{}
 	if env, ok := o["env"].(map[string]any); ok {
 		for k, v := range env {
 			if vs, ok := v.(string); ok {
+				old, had := sh.env[k]
+				restore[k] = saved{old, had}
 				sh.env[k] = vs
 			}
 		}
 	}
 	stdin, _ := o["stdin"].(string)
-	return &job{s: s, do: c.do, ctx: ctx, sh: sh, stdin: stdin, out: out}
+	release := func() {
+		for k, sv := range restore {
+			if sv.had {
+				sh.env[k] = sv.v
+			} else {
+				delete(sh.env, k)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return &job{s: s, do: c.do, ctx: ctx, sh: sh, stdin: stdin, out: out}, release
 }
 
 // runWithTimeout runs the job's script honouring timeoutMs: on expiry a
@@ -508,7 +529,7 @@ func (s *Server) execBuffered(ctx context.Context, c *call) (any, bool, *opError
 	}
 	var stdout, stderr []byte
 	start := s.opts.Now()
-	j := s.prepare(ctx, c, o, func(k byte, b []byte) {
+	j, release := s.prepare(ctx, c, o, func(k byte, b []byte) {
 		if k == 1 {
 			stdout = append(stdout, b...)
 		} else {
@@ -516,6 +537,7 @@ func (s *Server) execBuffered(ctx context.Context, c *call) (any, bool, *opError
 		}
 	})
 	code := s.runWithTimeout(j, script, o)
+	release()
 	if j.errFrame != "" {
 		return nil, false, rpcErr(j.errFrame)
 	}
@@ -566,12 +588,13 @@ func (s *Server) execStream(w http.ResponseWriter, r *http.Request, c *call) {
 		}
 	}
 	start := s.opts.Now()
-	j := s.prepare(r.Context(), c, o, func(k byte, b []byte) {
+	j, release := s.prepare(r.Context(), c, o, func(k byte, b []byte) {
 		if len(b) > 0 {
 			write(k, b)
 		}
 	})
 	code := s.runWithTimeout(j, cmd, o)
+	release()
 	s.mu.Lock()
 	trunc := s.opts.TruncateStream
 	s.mu.Unlock()
@@ -628,7 +651,7 @@ func (s *Server) startProcess(c *call) (any, bool, *opError) {
 	p := &process{info: info, cancel: cancel}
 	sb.procs[pid] = p
 	s.mu.Unlock()
-	j := s.prepare(ctx, c, o, func(k byte, b []byte) {
+	j, release := s.prepare(ctx, c, o, func(k byte, b []byte) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		stream := "stdout"
@@ -643,6 +666,7 @@ func (s *Server) startProcess(c *call) (any, bool, *opError) {
 	})
 	go func() {
 		code := s.runWithTimeout(j, cmd, o)
+		release()
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		exit := map[string]any{"code": code, "at": s.nowMs()}

@@ -311,22 +311,26 @@ func (s *Server) Sandboxes() []string {
 
 var idRule = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 
-// recorder wraps the response writer to capture the status.
+// recorder wraps the response writer to capture the status. The request
+// is recorded when the status is decided, before the answer can reach the
+// client, so a client that saw an answer always finds its request recorded.
 type recorder struct {
 	http.ResponseWriter
 	status int
+	commit func(status int)
 }
 
 func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
+		r.commit(code)
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *recorder) Write(p []byte) (int, error) {
 	if r.status == 0 {
-		r.status = 200
+		r.WriteHeader(http.StatusOK)
 	}
 	return r.ResponseWriter.Write(p)
 }
@@ -346,14 +350,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		rec.Body = body
 	}
 	rw := &recorder{ResponseWriter: w}
-	defer func() {
-		rec.Status = rw.status
+	rw.commit = func(status int) {
+		rec.Status = status
 		if s.opts.NoRecord {
 			return
 		}
 		s.mu.Lock()
 		s.requests = append(s.requests, *rec)
 		s.mu.Unlock()
+	}
+	defer func() {
+		if rw.status == 0 {
+			rw.WriteHeader(http.StatusOK)
+		}
 	}()
 	path := r.URL.EscapedPath()
 	prefix := s.opts.BasePath + "/sandboxes/"

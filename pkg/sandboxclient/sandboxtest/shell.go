@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -19,6 +20,8 @@ import (
 
 // shellState is a named shell's persistent cwd and environment.
 type shellState struct {
+	// mu makes calls on one named shell run one at a time, as the DO does.
+	mu  sync.Mutex
 	cwd string
 	env map[string]string
 }
