@@ -182,6 +182,9 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 	var stateR, stateW *os.File
 	if req.sh != nil {
 		if stateR, stateW, err = os.Pipe(); err != nil {
+			for _, f := range []*os.File{outR, outW, errR, errW} {
+				f.Close()
+			}
 			return 0, err
 		}
 		cmd.ExtraFiles = []*os.File{stateW}
