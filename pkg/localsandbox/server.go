@@ -14,7 +14,6 @@
 package localsandbox
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -353,4 +352,3 @@ func removeTree(dir string) error {
 func (s *Server) nowMs() int64 { return s.opts.Now().UnixMilli() }
 
 var _ http.Handler = (*Server)(nil)
-var _ = context.Background

@@ -15,13 +15,15 @@ const (
 	CodeConfig = "E_LOCAL_CONFIG"
 )
 
-// Error is a failure of this package outside the wire protocol.
+// Error is a failure of this package outside the wire protocol (setting
+// up the server); use errors.As to read its Code.
 type Error struct {
 	Code    string
 	Message string
 	Err     error
 }
 
+// Error returns the message and its cause.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return e.Message + ": " + e.Err.Error()
