@@ -196,15 +196,11 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 			}
 		}
 	}
-	if !sb.track(cmd) {
-		closeAll()
-		return 0, errBackendClosed
-	}
-	defer sb.untrack(cmd)
-	if err := cmd.Start(); err != nil {
+	if err := sb.start(cmd); err != nil {
 		closeAll()
 		return 0, err
 	}
+	defer sb.untrack(cmd)
 	outW.Close()
 	errW.Close()
 	if stateW != nil {

@@ -430,6 +430,19 @@ func TestProcessLogs(t *testing.T) {
 	if out != "command timed out after 100ms\n" || exit.Code != 124 {
 		t.Fatalf("%q %+v", out, exit)
 	}
+	// restart:'on-failure' runs a failing command again, a bounded number
+	// of times; the log keeps every run.
+	p, err = sb.StartProcess(x, "echo run; exit 3", sc.StartOptions{Restart: "on-failure"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, exit = follow(p.PID)
+	if out != strings.Repeat("run\n", 4) || exit.Code != 3 {
+		t.Fatalf("%q %+v", out, exit)
+	}
+	if _, err := sb.StartProcess(x, "true", sc.StartOptions{Restart: "always"}); codeOf(err) != sc.CodeRemoteRPC {
+		t.Fatalf("%v", err)
+	}
 	// Bad log options are argument errors.
 	neg := int64(-1)
 	if _, err := sb.ProcessLogs(x, p.PID, sc.LogOptions{Lines: &neg}); codeOf(err) != "E_ARG_SHAPE" {

@@ -22,6 +22,9 @@ const (
 	maxLogPIDs    = 500
 	logRetention  = 10 * time.Minute
 	defaultLines  = 200
+	// maxRestarts bounds restart:'on-failure' (with a growing pause), so a
+	// command that always fails does not spin.
+	maxRestarts = 3
 )
 
 // proc is a startProcess process: its log ring, stdin and exit.
@@ -189,19 +192,24 @@ func (sb *sandbox) startProcess(c *call) (any, bool, *apiError) {
 	if aerr != nil {
 		return nil, false, aerr
 	}
+	// Spawning under the sandbox lock orders it with destroy, which must
+	// see every process it has to kill.
 	sb.mu.Lock()
+	if sb.closed {
+		sb.mu.Unlock()
+		return nil, false, rpcErr("cannot start process: " + errBackendClosed.Error())
+	}
 	if len(sb.procs) >= maxLogPIDs {
 		sb.pruneLocked()
 	}
 	pid := sb.nextPID
 	sb.nextPID++
-	sb.mu.Unlock()
 	p := &proc{sb: sb, pid: pid, command: command, cwd: req.cwd, start: sb.s.opts.Now(), restart: restart, endedChan: make(chan struct{})}
 	p.execID, _ = o["execId"].(string)
 	if err := sb.spawn(p, req); err != nil {
+		sb.mu.Unlock()
 		return nil, false, rpcErr("cannot start process: " + err.Error())
 	}
-	sb.mu.Lock()
 	sb.procs[pid] = p
 	sb.mu.Unlock()
 	info := p.info()
@@ -255,15 +263,15 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 		if p.killedBy == "timeout" {
 			code, reason = 124, "timeout"
 		}
-		again := p.restart == "on-failure" && code != 0 && p.killedBy == "" && p.restarts < 5
+		again := p.restart == "on-failure" && code != 0 && p.killedBy == "" && p.restarts < maxRestarts
 		if again {
 			p.restarts++
 			p.mu.Unlock()
 			time.Sleep(time.Duration(p.restarts) * 200 * time.Millisecond)
 			sb.mu.Lock()
-			closed := sb.closed
+			restarted := !sb.closed && sb.spawn(p, req) == nil
 			sb.mu.Unlock()
-			if !closed && sb.spawn(p, req) == nil {
+			if restarted {
 				return
 			}
 			p.mu.Lock()

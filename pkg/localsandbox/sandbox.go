@@ -108,16 +108,20 @@ func killGroup(c *exec.Cmd) {
 	}
 }
 
-// track registers a running command so destroy can kill it; it fails once
-// the sandbox is being destroyed.
-func (sb *sandbox) track(c *exec.Cmd) bool {
+// start starts a command and registers it so destroy can kill it; it
+// fails once the sandbox is being destroyed. Starting under the lock
+// orders it with shutdown, which reads the command's process.
+func (sb *sandbox) start(c *exec.Cmd) error {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
 	if sb.closed {
-		return false
+		return errBackendClosed
+	}
+	if err := c.Start(); err != nil {
+		return err
 	}
 	sb.running[c] = struct{}{}
-	return true
+	return nil
 }
 
 func (sb *sandbox) untrack(c *exec.Cmd) {
