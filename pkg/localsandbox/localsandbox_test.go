@@ -635,3 +635,40 @@ func TestBufferedOutputLimit(t *testing.T) {
 		t.Fatalf("stream %d %v", out.Len(), err)
 	}
 }
+
+func TestBigFilesAndMinorOps(t *testing.T) {
+	_, hs := newServer(t, func(o *localsandbox.Options) { o.ReadLimit = 1 << 20 })
+	c, err := sc.New(sc.Options{Endpoint: hs.URL, Tokens: sc.StaticToken(mint(t, "job-1", token.ScopeSandboxUse)),
+		ReadChunkThreshold: 1 << 20, ReadChunkSize: 256 << 10, Diag: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, _ := c.Sandbox("job-1", sc.SandboxOptions{})
+	x := ctx(t)
+	data := bytes.Repeat([]byte("0123456789abcdef"), (3<<20)/16+7)
+	if err := sb.WriteFile(x, "/home/user/big.bin", data); err != nil {
+		t.Fatal(err)
+	}
+	// One read above the limit is refused with the Worker's message…
+	if _, _, err := sb.ReadFileBytes(x, "/home/user/big.bin"); codeOf(err) != sc.CodeRemoteRPC || !strings.Contains(err.Error(), "exceeds the 1048576-byte limit") {
+		t.Fatalf("%v", err)
+	}
+	// …so the client reads it in readRange chunks.
+	var out bytes.Buffer
+	if n, err := sb.ReadFileTo(x, "/home/user/big.bin", &out); err != nil || n != int64(len(data)) || !bytes.Equal(out.Bytes(), data) {
+		t.Fatalf("%d %v", n, err)
+	}
+	if err := sb.BootProbe(x); err != nil {
+		t.Fatal(err)
+	}
+	if detached, err := sb.DetachExec(x, "some-id"); err != nil || detached {
+		t.Fatalf("%v %v", detached, err)
+	}
+	if _, err := sb.ResizeProcess(x, 1, 80, 24); err != nil {
+		t.Fatal(err)
+	}
+	// Apps are not part of the local backend: the Worker's unknown-op answer.
+	if _, err := sb.ListApps(x); codeOf(err) != sc.CodeRemoteOp {
+		t.Fatalf("%v", err)
+	}
+}
