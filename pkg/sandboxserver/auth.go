@@ -1,0 +1,101 @@
+package sandboxserver
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// Principal is who a verified token says is calling.
+type Principal interface {
+	// DOPrefix is "<tenant>:<subject or _>": the Durable Object name of a
+	// sandbox is DOPrefix() + ":" + id.
+	DOPrefix() string
+	// AllowDestroy applies destroy's extra rule (session:destroy or
+	// session:admin); nil allows.
+	AllowDestroy() *Error
+}
+
+// Authenticator checks a request's credentials for sandbox id with the
+// required scopes (id "" skips the sid pin: routes outside a sandbox).
+type Authenticator interface {
+	Authenticate(r *http.Request, id string, scopes []string) (Principal, *Error)
+}
+
+// TokenAuth authenticates Nimbus JWTs with pkg/token, as the Worker's
+// middleware does: bearer from the Authorization header, nimbus_token
+// query or __Host-nimbus_token cookie; signature with Secret, then
+// Previous (rotation window); then scopes and sid pin.
+type TokenAuth struct {
+	// Secret is JWT_SECRET; "" answers every request 500
+	// E_AUTH_CONFIG_MISSING, as a Worker without a secret does.
+	Secret string
+	// Previous is JWT_SECRET_PREVIOUS.
+	Previous string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Authenticate verifies the request's token.
+func (a TokenAuth) Authenticate(r *http.Request, id string, scopes []string) (Principal, *Error) {
+	if a.Secret == "" {
+		return nil, NewError(http.StatusInternalServerError, token.CodeAuthConfigMissing, "Remote Nimbus sandbox API requires JWT_SECRET")
+	}
+	tok, err := token.ExtractBearer(r)
+	if err != nil {
+		return nil, TokenError(err)
+	}
+	v, err := token.Verifier{Secret: a.Secret, Previous: a.Previous, Now: a.Now}.Verify(tok)
+	if err != nil {
+		return nil, TokenError(err)
+	}
+	if aerr := CheckClaims(v.Claims, id, scopes); aerr != nil {
+		return nil, aerr
+	}
+	return TokenPrincipal{Claims: v.Claims, Prefix: v.DOInstanceName}, nil
+}
+
+// CheckClaims applies the required scopes and, when id is not "", the sid
+// pin to verified claims.
+func CheckClaims(c token.Claims, id string, scopes []string) *Error {
+	if err := token.RequireScopes(c, scopes...); err != nil {
+		return TokenError(err)
+	}
+	if id != "" {
+		if err := token.RequireSessionPin(c, id); err != nil {
+			return TokenError(err)
+		}
+	}
+	return nil
+}
+
+// TokenPrincipal is the Principal of verified token claims.
+type TokenPrincipal struct {
+	Claims token.Claims
+	// Prefix is the DO instance name pkg/token derived from the claims.
+	Prefix string
+}
+
+// DOPrefix returns the DO instance name.
+func (p TokenPrincipal) DOPrefix() string { return p.Prefix }
+
+// AllowDestroy requires session:destroy or session:admin (a token without
+// a scopes claim is full trust).
+func (p TokenPrincipal) AllowDestroy() *Error {
+	if err := token.RequireAnyScope(p.Claims, token.ScopeSessionDestroy, token.ScopeSessionAdmin); err != nil {
+		return TokenError(err)
+	}
+	return nil
+}
+
+// TokenError converts a pkg/token failure to its wire failure, keeping
+// its status and code; anything else is upstream's 500 E_AUTH_UNKNOWN.
+func TokenError(err error) *Error {
+	var te *token.Error
+	if errors.As(err, &te) {
+		return NewError(te.HTTPStatus, te.Code, te.Message)
+	}
+	return NewError(http.StatusInternalServerError, token.CodeAuthUnknown, "Internal auth error")
+}

@@ -1,0 +1,91 @@
+package sandboxserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+)
+
+// APIHeaders sets the headers of every remote API answer: never cached,
+// callable from any origin (browsers send the token in Authorization).
+func APIHeaders(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+}
+
+// WriteJSON answers v as compact JSON (no HTML escaping, no trailing
+// newline) with the API headers; a 503 carries Retry-After: 5, exposed to
+// browsers, as the platform's overload answer does. v is encoded before
+// anything is written, so a value that cannot be encoded becomes a 500
+// E_NIMBUS_REMOTE_RPC instead of a broken body.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	APIHeaders(w.Header())
+	w.Header().Set("Content-Type", "application/json")
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		_ = enc.Encode(failure{OK: false, Error: "cannot encode result: " + err.Error(), Code: CodeRemoteRPC})
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(bytes.TrimRight(buf.Bytes(), "\n"))
+}
+
+// WriteFail answers the failure envelope of e.
+func WriteFail(w http.ResponseWriter, e *Error) {
+	WriteJSON(w, e.Status, failure{OK: false, Error: e.Message, Code: e.Code})
+}
+
+// WriteOK answers the success envelope. has says whether the op returned
+// a result: "result" is then always written, even when it is null, zero
+// or empty, and left out for void ops. rpcMs, when not nil, is the diag
+// timing. []byte values inside result are sent as the bytes wire type.
+func WriteOK(w http.ResponseWriter, result any, has bool, rpcMs *int64) {
+	WriteJSON(w, http.StatusOK, success{has: has, result: EncodeWire(result), rpcMs: rpcMs})
+}
+
+// failure and success are the envelopes, with upstream's member order.
+type failure struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+type success struct {
+	rpcMs  *int64
+	has    bool
+	result any
+}
+
+// MarshalJSON writes "result" only for ops that return one; like the
+// envelope it does not escape HTML characters.
+func (s success) MarshalJSON() ([]byte, error) {
+	type plain struct {
+		OK     bool   `json:"ok"`
+		Result any    `json:"result"`
+		RPCMs  *int64 `json:"rpcMs,omitempty"`
+	}
+	type void struct {
+		OK    bool   `json:"ok"`
+		RPCMs *int64 `json:"rpcMs,omitempty"`
+	}
+	var v any = void{OK: true, RPCMs: s.rpcMs}
+	if s.has {
+		v = plain{OK: true, Result: s.result, RPCMs: s.rpcMs}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}

@@ -1,0 +1,88 @@
+package sandboxserver
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Exec stream frame kinds.
+const (
+	FrameStdout byte = 1
+	FrameStderr byte = 2
+	FrameExit   byte = 3
+	FrameError  byte = 4
+)
+
+// StreamContentType is the media type of the exec stream.
+const StreamContentType = "application/vnd.nimbus.exec-stream"
+
+// StartStream writes the 200 header of an exec stream. Failures found
+// before it are answered with WriteFail instead.
+func StartStream(w http.ResponseWriter) {
+	APIHeaders(w.Header())
+	w.Header().Set("Content-Type", StreamContentType)
+	w.WriteHeader(http.StatusOK)
+}
+
+// AppendFrame appends one frame to dst: the kind byte, the payload length
+// as a big-endian uint32, the payload.
+func AppendFrame(dst []byte, kind byte, payload []byte) []byte {
+	dst = append(dst, kind)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(payload)))
+	return append(dst, payload...)
+}
+
+// ExitPayload is the JSON payload of the exit frame.
+func ExitPayload(command string, exitCode int, start, end time.Time) []byte {
+	p, _ := json.Marshal(map[string]any{"command": command, "exitCode": exitCode, "success": exitCode == 0, "duration": end.Sub(start).Milliseconds(), "timestamp": end.UnixMilli()})
+	return p
+}
+
+// ErrorPayload is the JSON payload of the error frame.
+func ErrorPayload(message string) []byte {
+	p, _ := json.Marshal(map[string]string{"message": message})
+	return p
+}
+
+// FrameWriter writes whole frames, safe for concurrent use by the stdout
+// and stderr readers, flushing after each so output arrives live. The
+// first write error sticks: the client is gone.
+type FrameWriter struct {
+	mu    sync.Mutex
+	w     io.Writer
+	flush func() error
+	hdr   [5]byte
+	err   error
+}
+
+// NewFrameWriter writes to w and calls flush (nil: none) after each frame.
+func NewFrameWriter(w io.Writer, flush func() error) *FrameWriter {
+	return &FrameWriter{w: w, flush: flush}
+}
+
+// Frame writes one frame.
+func (f *FrameWriter) Frame(kind byte, p []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	f.hdr[0] = kind
+	binary.BigEndian.PutUint32(f.hdr[1:], uint32(len(p)))
+	if _, err := f.w.Write(f.hdr[:]); err != nil {
+		f.err = err
+		return err
+	}
+	if _, err := f.w.Write(p); err != nil {
+		f.err = err
+		return err
+	}
+	if f.flush != nil {
+		f.err = f.flush()
+	}
+	return f.err
+}
