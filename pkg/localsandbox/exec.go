@@ -3,8 +3,6 @@ package localsandbox
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -18,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
 // shell is a named shell: its cwd and environment persist between calls,
@@ -43,7 +43,7 @@ type execReq struct {
 
 // prepare validates the exec options and resolves cwd, env and the named
 // shell. On success with a named shell, the shell is locked: call done.
-func (sb *sandbox) prepare(c *call, command, script string, o map[string]any) (*execReq, *apiError) {
+func (sb *sandbox) prepare(c *sandboxserver.Call, command, script string, o map[string]any) (*execReq, *sandboxserver.Error) {
 	req := &execReq{command: command, script: script, timeout: timeoutMs(o)}
 	if s, ok := o["stdin"].(string); ok {
 		req.stdin = &s
@@ -54,7 +54,7 @@ func (sb *sandbox) prepare(c *call, command, script string, o map[string]any) (*
 		if sh == nil {
 			root, _ := o["shellRoot"].(string)
 			if root == "" {
-				root = c.root
+				root = c.Root
 			}
 			sh = &shell{cwd: cleanPath(root)}
 			sb.shells[id] = sh
@@ -64,12 +64,12 @@ func (sb *sandbox) prepare(c *call, command, script string, o map[string]any) (*
 		req.sh = sh
 		req.cwd = sh.cwd
 	} else {
-		req.cwd = c.root
+		req.cwd = c.Root
 	}
 	if cwd, _ := o["cwd"].(string); cwd != "" {
 		req.cwd = cleanPath(cwd)
 	}
-	if req.cwd == c.root {
+	if req.cwd == c.Root {
 		if err := sb.ensureDir(req.cwd); err != nil {
 			req.done()
 			return nil, err
@@ -292,17 +292,17 @@ func (sb *sandbox) saveShell(sh *shell, state []byte) {
 
 // execBuffered runs exec and runCode: the output is collected and answered
 // as an ExecResult once the command has exited.
-func (sb *sandbox) execBuffered(ctx context.Context, c *call) (any, bool, *apiError) {
-	cmdText, aerr := c.str(0, "command")
+func (sb *sandbox) execBuffered(ctx context.Context, c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
+	cmdText, aerr := c.Str(0, "command")
 	if aerr != nil {
 		return nil, false, aerr
 	}
-	o, aerr := c.execOpts(1)
+	o, aerr := execOpts(c, 1)
 	if aerr != nil {
 		return nil, false, aerr
 	}
 	command, script := cmdText, cmdText
-	if c.op == "runCode" {
+	if c.Op == "runCode" {
 		var missing string
 		command, script, missing, aerr = sb.codeScript(ctx, c, cmdText, o)
 		if aerr != nil {
@@ -333,7 +333,7 @@ func (sb *sandbox) execBuffered(ctx context.Context, c *call) (any, bool, *apiEr
 		return nil
 	})
 	if err != nil {
-		return nil, false, rpcErr("exec failed: " + err.Error())
+		return nil, false, sandboxserver.RPCError("exec failed: " + err.Error())
 	}
 	end := sb.s.opts.Now()
 	return map[string]any{
@@ -367,72 +367,35 @@ func (b *limitedBuffer) text() string {
 	return s
 }
 
-// frameWriter writes exec stream frames: a kind byte, a big-endian uint32
-// length, the payload; each frame is flushed so output arrives live.
-type frameWriter struct {
-	mu  sync.Mutex
-	w   io.Writer
-	fl  func() error
-	hdr [5]byte
-	err error
-}
-
-func (f *frameWriter) frame(kind byte, p []byte) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err != nil {
-		return f.err
-	}
-	f.hdr[0] = kind
-	binary.BigEndian.PutUint32(f.hdr[1:], uint32(len(p)))
-	if _, err := f.w.Write(f.hdr[:]); err != nil {
-		f.err = err
-		return err
-	}
-	if _, err := f.w.Write(p); err != nil {
-		f.err = err
-		return err
-	}
-	if err := f.fl(); err != nil {
-		f.err = err
-	}
-	return f.err
-}
-
 // execStream answers the binary exec stream. Failures before the command
 // starts are JSON errors; closing the response (or the client going away)
 // kills the command.
-func (sb *sandbox) execStream(w http.ResponseWriter, r *http.Request, c *call) {
-	cmdText, aerr := c.str(0, "command")
+func (sb *sandbox) execStream(w http.ResponseWriter, r *http.Request, c *sandboxserver.Call) {
+	cmdText, aerr := c.Str(0, "command")
 	var o map[string]any
 	if aerr == nil {
-		o, aerr = c.execOpts(1)
+		o, aerr = execOpts(c, 1)
 	}
 	var req *execReq
 	if aerr == nil {
 		req, aerr = sb.prepare(c, cmdText, cmdText, o)
 	}
 	if aerr != nil {
-		writeFail(w, aerr)
+		sandboxserver.WriteFail(w, aerr)
 		return
 	}
-	apiHeaders(w.Header())
-	w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
-	w.WriteHeader(http.StatusOK)
+	sandboxserver.StartStream(w)
 	rc := http.NewResponseController(w)
-	fw := &frameWriter{w: w, fl: rc.Flush}
+	fw := sandboxserver.NewFrameWriter(w, rc.Flush)
 	_ = rc.Flush()
 	start := sb.s.opts.Now()
-	code, err := sb.run(r.Context(), req, fw.frame)
+	code, err := sb.run(r.Context(), req, fw.Frame)
 	if r.Context().Err() != nil {
 		return
 	}
 	if err != nil {
-		p, _ := json.Marshal(map[string]string{"message": "exec failed: " + err.Error()})
-		_ = fw.frame(4, p)
+		_ = fw.Frame(sandboxserver.FrameError, sandboxserver.ErrorPayload("exec failed: "+err.Error()))
 		return
 	}
-	end := sb.s.opts.Now()
-	p, _ := json.Marshal(map[string]any{"command": cmdText, "exitCode": code, "success": code == 0, "duration": end.Sub(start).Milliseconds(), "timestamp": end.UnixMilli()})
-	_ = fw.frame(3, p)
+	_ = fw.Frame(sandboxserver.FrameExit, sandboxserver.ExitPayload(cmdText, code, start, sb.s.opts.Now()))
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"unicode/utf8"
+
+	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
 // errnoText is Node's wording, which the session's messages carry.
@@ -33,19 +35,19 @@ var errnoText = map[syscall.Errno][2]string{
 // E_NIMBUS_REMOTE_RPC whose message starts with the errno name and names
 // the sandbox path (never the host path). A path that would leave the
 // sandbox (os.Root refuses it) is EACCES.
-func fsErr(op, p string, err error) *apiError {
+func fsErr(op, p string, err error) *sandboxserver.Error {
 	p = cleanPath(p)
 	var errno syscall.Errno
 	switch {
 	case isEscape(err):
-		return rpcErr(fmt.Sprintf("EACCES: permission denied, %s '%s' (the path leads outside the sandbox)", op, p))
+		return sandboxserver.RPCError(fmt.Sprintf("EACCES: permission denied, %s '%s' (the path leads outside the sandbox)", op, p))
 	case errors.As(err, &errno):
 		if t, ok := errnoText[errno]; ok {
-			return rpcErr(fmt.Sprintf("%s: %s, %s '%s'", t[0], t[1], op, p))
+			return sandboxserver.RPCError(fmt.Sprintf("%s: %s, %s '%s'", t[0], t[1], op, p))
 		}
-		return rpcErr(fmt.Sprintf("EIO: %s, %s '%s'", errno.Error(), op, p))
+		return sandboxserver.RPCError(fmt.Sprintf("EIO: %s, %s '%s'", errno.Error(), op, p))
 	}
-	return rpcErr(fmt.Sprintf("EIO: i/o error, %s '%s'", op, p))
+	return sandboxserver.RPCError(fmt.Sprintf("EIO: i/o error, %s '%s'", op, p))
 }
 
 // isEscape recognises os.Root's refusal of a path (or symlink) that leads
@@ -58,31 +60,31 @@ func isNotExist(err error) bool {
 	return errors.Is(err, fs.ErrNotExist)
 }
 
-func (sb *sandbox) fileOp(c *call) (any, bool, *apiError) {
-	p, aerr := c.str(0, "path")
+func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
+	p, aerr := c.Str(0, "path")
 	if aerr != nil {
 		return nil, false, aerr
 	}
 	r := rel(p)
-	switch c.op {
+	switch c.Op {
 	case "readFile", "readFileBytes":
-		if err := c.fileOpts(1); err != nil {
+		if err := c.FileOpts(1); err != nil {
 			return nil, false, err
 		}
 		data, ok, err := sb.readFile(p, r)
 		if err != nil || !ok {
 			return nil, false, err
 		}
-		if c.op == "readFile" {
+		if c.Op == "readFile" {
 			return strings.ToValidUTF8(string(data), "\uFFFD"), true, nil
 		}
-		return bytesValue(data), true, nil
+		return sandboxserver.Bytes(data), true, nil
 	case "stat", "lstat":
-		if err := c.fileOpts(1); err != nil {
+		if err := c.FileOpts(1); err != nil {
 			return nil, false, err
 		}
 		stat := sb.root.Stat
-		if c.op == "lstat" {
+		if c.Op == "lstat" {
 			stat = sb.root.Lstat
 		}
 		fi, err := stat(r)
@@ -90,7 +92,7 @@ func (sb *sandbox) fileOp(c *call) (any, bool, *apiError) {
 			return nil, false, nil
 		}
 		if err != nil {
-			return nil, false, fsErr(c.op, p, err)
+			return nil, false, fsErr(c.Op, p, err)
 		}
 		st := statResult(fi)
 		sb.mu.Lock()
@@ -98,7 +100,7 @@ func (sb *sandbox) fileOp(c *call) (any, bool, *apiError) {
 		sb.mu.Unlock()
 		return st, true, nil
 	case "readlink":
-		if err := c.fileOpts(1); err != nil {
+		if err := c.FileOpts(1); err != nil {
 			return nil, false, err
 		}
 		t, err := sb.root.Readlink(r)
@@ -110,7 +112,7 @@ func (sb *sandbox) fileOp(c *call) (any, bool, *apiError) {
 		}
 		return t, true, nil
 	case "readdir":
-		if err := c.fileOpts(1); err != nil {
+		if err := c.FileOpts(1); err != nil {
 			return nil, false, err
 		}
 		f, err := sb.root.Open(r)
@@ -128,13 +130,13 @@ func (sb *sandbox) fileOp(c *call) (any, bool, *apiError) {
 		}
 		return out, true, nil
 	case "exists":
-		if err := c.fileOpts(1); err != nil {
+		if err := c.FileOpts(1); err != nil {
 			return nil, false, err
 		}
 		_, err := sb.root.Stat(r)
 		return err == nil, true, nil
 	case "mkdir":
-		if err := c.fileOpts(1); err != nil {
+		if err := c.FileOpts(1); err != nil {
 			return nil, false, err
 		}
 		if err := sb.root.MkdirAll(r, 0o755); err != nil {
@@ -143,16 +145,16 @@ func (sb *sandbox) fileOp(c *call) (any, bool, *apiError) {
 		return nil, false, nil
 	case "writeFile":
 		var data []byte
-		v, _ := c.arg(1)
+		v := c.Arg(1)
 		switch t := v.(type) {
 		case string:
 			data = []byte(t)
 		case []byte:
 			data = t
 		default:
-			return nil, false, argErr("content must be a string or Uint8Array")
+			return nil, false, sandboxserver.ArgError("content must be a string or Uint8Array")
 		}
-		if err := c.fileOpts(2); err != nil {
+		if err := c.FileOpts(2); err != nil {
 			return nil, false, err
 		}
 		if err := sb.writeFile(p, r, data); err != nil {
@@ -164,11 +166,11 @@ func (sb *sandbox) fileOp(c *call) (any, bool, *apiError) {
 		sb.mu.Unlock()
 		return rev, true, nil
 	case "rename":
-		to, aerr := c.str(1, "to")
+		to, aerr := c.Str(1, "to")
 		if aerr != nil {
 			return nil, false, aerr
 		}
-		if err := c.fileOpts(2); err != nil {
+		if err := c.FileOpts(2); err != nil {
 			return nil, false, err
 		}
 		if err := sb.root.Rename(r, rel(to)); err != nil {
@@ -176,11 +178,11 @@ func (sb *sandbox) fileOp(c *call) (any, bool, *apiError) {
 		}
 		return nil, false, nil
 	case "chmod":
-		mode, aerr := c.num(1, "mode")
+		mode, aerr := c.Num(1, "mode")
 		if aerr != nil {
 			return nil, false, aerr
 		}
-		if err := c.fileOpts(2); err != nil {
+		if err := c.FileOpts(2); err != nil {
 			return nil, false, err
 		}
 		if err := sb.root.Chmod(r, fileMode(uint32(int64(mode)))); err != nil {
@@ -188,22 +190,22 @@ func (sb *sandbox) fileOp(c *call) (any, bool, *apiError) {
 		}
 		return nil, false, nil
 	case "readRange":
-		off, aerr := c.num(1, "offset")
+		off, aerr := c.Num(1, "offset")
 		if aerr != nil {
 			return nil, false, aerr
 		}
-		length, aerr := c.num(2, "length")
+		length, aerr := c.Num(2, "length")
 		if aerr != nil {
 			return nil, false, aerr
 		}
-		if err := c.fileOpts(3); err != nil {
+		if err := c.FileOpts(3); err != nil {
 			return nil, false, err
 		}
 		if off < 0 || length < 0 {
-			return nil, false, rpcErr("EINVAL: offset and length must not be negative, read '" + cleanPath(p) + "'")
+			return nil, false, sandboxserver.RPCError("EINVAL: offset and length must not be negative, read '" + cleanPath(p) + "'")
 		}
 		if int64(length) > sb.s.opts.ReadLimit {
-			return nil, false, rpcErr(fmt.Sprintf("filesystem RPC read payload of %d bytes exceeds the %d-byte limit", int64(length), sb.s.opts.ReadLimit))
+			return nil, false, sandboxserver.RPCError(fmt.Sprintf("filesystem RPC read payload of %d bytes exceeds the %d-byte limit", int64(length), sb.s.opts.ReadLimit))
 		}
 		f, err := sb.root.Open(r)
 		if isNotExist(err) {
@@ -218,15 +220,15 @@ func (sb *sandbox) fileOp(c *call) (any, bool, *apiError) {
 		if err != nil && err != io.EOF {
 			return nil, false, fsErr("read", p, err)
 		}
-		return bytesValue(buf[:n]), true, nil
+		return sandboxserver.Bytes(buf[:n]), true, nil
 	case "deleteFile":
-		o := c.obj(1)
+		o := c.Obj(1)
 		if _, has := o["cred"]; has {
-			return nil, false, argErr("cred is not accepted over the remote API")
+			return nil, false, sandboxserver.ArgError("cred is not accepted over the remote API")
 		}
 		recursive, _ := o["recursive"].(bool)
 		if r == "." {
-			return nil, false, rpcErr("EPERM: operation not permitted, rm '/'")
+			return nil, false, sandboxserver.RPCError("EPERM: operation not permitted, rm '/'")
 		}
 		fi, err := sb.root.Lstat(r)
 		if isNotExist(err) {
@@ -249,11 +251,11 @@ func (sb *sandbox) fileOp(c *call) (any, bool, *apiError) {
 		}
 		return nil, false, nil
 	}
-	return nil, false, &apiError{400, "E_REMOTE_OP", "Unknown Nimbus sandbox operation: " + c.op}
+	return nil, false, sandboxserver.NewError(400, "E_REMOTE_OP", "Unknown Nimbus sandbox operation: "+c.Op)
 }
 
 // readFile reads a whole file; ok is false when it does not exist.
-func (sb *sandbox) readFile(p, r string) ([]byte, bool, *apiError) {
+func (sb *sandbox) readFile(p, r string) ([]byte, bool, *sandboxserver.Error) {
 	f, err := sb.root.Open(r)
 	if isNotExist(err) {
 		return nil, false, nil
@@ -271,20 +273,20 @@ func (sb *sandbox) readFile(p, r string) ([]byte, bool, *apiError) {
 	}
 	limit := sb.s.opts.ReadLimit
 	if fi.Size() > limit {
-		return nil, false, rpcErr(fmt.Sprintf("filesystem RPC read payload of %d bytes exceeds the %d-byte limit", fi.Size(), limit))
+		return nil, false, sandboxserver.RPCError(fmt.Sprintf("filesystem RPC read payload of %d bytes exceeds the %d-byte limit", fi.Size(), limit))
 	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, false, fsErr("read", p, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, false, rpcErr(fmt.Sprintf("filesystem RPC read payload of more than %d bytes exceeds the %d-byte limit", limit, limit))
+		return nil, false, sandboxserver.RPCError(fmt.Sprintf("filesystem RPC read payload of more than %d bytes exceeds the %d-byte limit", limit, limit))
 	}
 	return data, true, nil
 }
 
 // writeFile replaces a file's content; the parent must exist.
-func (sb *sandbox) writeFile(p, r string, data []byte) *apiError {
+func (sb *sandbox) writeFile(p, r string, data []byte) *sandboxserver.Error {
 	if r == "." {
 		return fsErr("open", p, syscall.EISDIR)
 	}

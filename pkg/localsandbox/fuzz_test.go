@@ -4,6 +4,8 @@ import (
 	"path"
 	"strings"
 	"testing"
+
+	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
 // FuzzRel checks the sandbox path mapping: whatever the client sends, the
@@ -27,7 +29,7 @@ func FuzzRel(f *testing.F) {
 // body it accepts is an object whose bytes wire values became []byte.
 func FuzzDecodeBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
-		obj, err := decodeBody(body)
+		obj, err := sandboxserver.DecodeBody(body)
 		if err != nil {
 			if obj != nil {
 				t.Fatal("object returned with an error")
@@ -57,13 +59,13 @@ func FuzzDecodeBody(f *testing.F) {
 			}
 		}
 		walk(obj)
-		c := &call{}
-		c.args, _ = obj["args"].([]any)
+		c := &sandboxserver.Call{}
+		c.Args, _ = obj["args"].([]any)
 		for i := range 4 {
-			_, _ = c.num(i, "n")
-			_, _ = c.str(i, "s")
-			_ = c.obj(i)
-			_, _ = c.execOpts(i)
+			_, _ = c.Num(i, "n")
+			_, _ = c.Str(i, "s")
+			_ = c.Obj(i)
+			_, _ = execOpts(c, i)
 		}
 	})
 }
@@ -75,8 +77,8 @@ func TestValidators(t *testing.T) {
 		}
 	}
 	for tag, want := range map[string]bool{"ci-run-7": true, "a:b.c_d-e": true, "-bad": false, "": false, "a b": false, strings.Repeat("a", 160): true, strings.Repeat("a", 161): false} {
-		if validTag(tag, 160) != want {
-			t.Errorf("validTag(%q) != %v", tag, want)
+		if sandboxserver.ValidTag(tag, 160) != want {
+			t.Errorf("ValidTag(%q) != %v", tag, want)
 		}
 	}
 	for out, want := range map[string]string{"Python 3.12.7\n": "3.12.7", "v20.20.2": "20.20.2", "git version 2.47.0 (Apple)": "2.47.0", "ruby 3.4.1p0 (2024)": "3.4.1", "no version 7": "", "": ""} {

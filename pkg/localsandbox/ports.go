@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
@@ -40,19 +41,19 @@ func listening(port int) bool {
 	return true
 }
 
-func (c *call) port(i int) (int, *apiError) {
-	f, aerr := c.num(i, "port")
+func portArg(c *sandboxserver.Call, i int) (int, *sandboxserver.Error) {
+	f, aerr := c.Num(i, "port")
 	if aerr != nil {
 		return 0, aerr
 	}
 	if f != float64(int(f)) || f < 1 || f > 65535 {
-		return 0, rpcErr("Invalid port: " + strconv.FormatFloat(f, 'f', -1, 64))
+		return 0, sandboxserver.RPCError("Invalid port: " + strconv.FormatFloat(f, 'f', -1, 64))
 	}
 	return int(f), nil
 }
 
-func (sb *sandbox) portOp(c *call) (any, bool, *apiError) {
-	switch c.op {
+func (sb *sandbox) portOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
+	switch c.Op {
 	case "listPorts":
 		sb.mu.Lock()
 		out := make([]any, 0, len(sb.ports))
@@ -65,14 +66,14 @@ func (sb *sandbox) portOp(c *call) (any, bool, *apiError) {
 		})
 		return out, true, nil
 	case "exposePort":
-		port, aerr := c.port(0)
+		port, aerr := portArg(c, 0)
 		if aerr != nil {
 			return nil, false, aerr
 		}
 		if sb.s.opts.NoBackground {
-			return nil, false, rpcErr("port previews are not available with this backend: " + sb.s.opts.NoBackgroundHint)
+			return nil, false, sandboxserver.RPCError("port previews are not available with this backend: " + sb.s.opts.NoBackgroundHint)
 		}
-		o := c.obj(1)
+		o := c.Obj(1)
 		vis := "scoped"
 		if o["visibility"] == "public" {
 			vis = "public"
@@ -93,7 +94,7 @@ func (sb *sandbox) portOp(c *call) (any, bool, *apiError) {
 		res["listening"] = listening(port)
 		return res, true, nil
 	default: // unexposePort
-		port, aerr := c.port(0)
+		port, aerr := portArg(c, 0)
 		if aerr != nil {
 			return nil, false, aerr
 		}
@@ -114,21 +115,21 @@ func (sb *sandbox) portOp(c *call) (any, bool, *apiError) {
 func (s *Server) servePort(w http.ResponseWriter, r *http.Request, id, rest string) {
 	ps, tail, hasSlash := strings.Cut(rest, "/")
 	if !ValidID(id) {
-		writePlainFail(w, &apiError{400, "E_SANDBOX_ID", "Invalid sandbox id"})
+		writePlainFail(w, sandboxserver.NewError(400, "E_SANDBOX_ID", "Invalid sandbox id"))
 		return
 	}
 	n, err := strconv.Atoi(ps)
 	if ps == "" || ps[0] == '0' || len(ps) > 5 || err != nil || n < 1 || n > 65535 || strings.ContainsAny(ps, "+-") {
-		writePlainFail(w, &apiError{400, "E_ARG_SHAPE", "Invalid port"})
+		writePlainFail(w, sandboxserver.NewError(400, "E_ARG_SHAPE", "Invalid port"))
 		return
 	}
-	v, aerr := s.authenticate(r, id, []string{token.ScopeSessionAttach})
+	p, aerr := s.auth.Authenticate(r, id, []string{token.ScopeSessionAttach})
 	if aerr != nil {
 		writePlainFail(w, aerr)
 		return
 	}
 	s.mu.Lock()
-	sb := s.sandboxes[v.DOInstanceName+":"+id]
+	sb := s.sandboxes[p.DOPrefix()+":"+id]
 	s.mu.Unlock()
 	exposed := false
 	if sb != nil {
@@ -137,7 +138,7 @@ func (s *Server) servePort(w http.ResponseWriter, r *http.Request, id, rest stri
 		sb.mu.Unlock()
 	}
 	if !exposed {
-		writePlainFail(w, &apiError{404, "E_PORT_NOT_EXPOSED", "port " + ps + " is not exposed by sandbox " + id + " (nimbus sandbox ports expose " + id + " " + ps + ")"})
+		writePlainFail(w, sandboxserver.NewError(404, "E_PORT_NOT_EXPOSED", "port "+ps+" is not exposed by sandbox "+id+" (nimbus sandbox ports expose "+id+" "+ps+")"))
 		return
 	}
 	q := r.URL.Query()
@@ -169,7 +170,7 @@ func (s *Server) servePort(w http.ResponseWriter, r *http.Request, id, rest stri
 		},
 		FlushInterval: -1,
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
-			writePlainFail(w, &apiError{502, "E_PORT_UNREACHABLE", "nothing answers on port " + ps + " in sandbox " + id})
+			writePlainFail(w, sandboxserver.NewError(502, "E_PORT_UNREACHABLE", "nothing answers on port "+ps+" in sandbox "+id))
 		},
 	}
 	proxy.ServeHTTP(w, r)

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
 // Log ring limits, as the session's: 64 KiB per process in chunks of at
@@ -168,21 +170,21 @@ func (p *proc) info() map[string]any {
 }
 
 // startProcess starts a background process and returns once it has a pid.
-func (sb *sandbox) startProcess(c *call) (any, bool, *apiError) {
+func (sb *sandbox) startProcess(c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
 	if sb.s.opts.NoBackground {
-		return nil, false, rpcErr("background processes are not available with this backend: " + sb.s.opts.NoBackgroundHint)
+		return nil, false, sandboxserver.RPCError("background processes are not available with this backend: " + sb.s.opts.NoBackgroundHint)
 	}
-	command, aerr := c.str(0, "command")
+	command, aerr := c.Str(0, "command")
 	if aerr != nil {
 		return nil, false, aerr
 	}
-	o, aerr := c.execOpts(1)
+	o, aerr := execOpts(c, 1)
 	if aerr != nil {
 		return nil, false, aerr
 	}
 	restart, _ := o["restart"].(string)
 	if v, has := o["restart"]; has && restart != "never" && restart != "on-failure" {
-		return nil, false, rpcErr("restart must be 'never' or 'on-failure', got " + jsString(v))
+		return nil, false, sandboxserver.RPCError("restart must be 'never' or 'on-failure', got " + jsString(v))
 	}
 	if _, has := o["shellId"]; has {
 		// A background process never holds a named shell.
@@ -197,7 +199,7 @@ func (sb *sandbox) startProcess(c *call) (any, bool, *apiError) {
 	sb.mu.Lock()
 	if sb.closed {
 		sb.mu.Unlock()
-		return nil, false, rpcErr("cannot start process: " + errBackendClosed.Error())
+		return nil, false, sandboxserver.RPCError("cannot start process: " + errBackendClosed.Error())
 	}
 	if len(sb.procs) >= maxLogPIDs {
 		sb.pruneLocked()
@@ -208,7 +210,7 @@ func (sb *sandbox) startProcess(c *call) (any, bool, *apiError) {
 	p.execID, _ = o["execId"].(string)
 	if err := sb.spawn(p, req); err != nil {
 		sb.mu.Unlock()
-		return nil, false, rpcErr("cannot start process: " + err.Error())
+		return nil, false, sandboxserver.RPCError("cannot start process: " + err.Error())
 	}
 	sb.procs[pid] = p
 	sb.mu.Unlock()
@@ -321,8 +323,8 @@ func (sb *sandbox) proc(pid int64) *proc {
 	return sb.procs[pid]
 }
 
-func (sb *sandbox) processOp(c *call) (any, bool, *apiError) {
-	if c.op == "listProcesses" {
+func (sb *sandbox) processOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
+	if c.Op == "listProcesses" {
 		sb.mu.Lock()
 		sb.pruneLocked()
 		ps := make([]*proc, 0, len(sb.procs))
@@ -337,20 +339,22 @@ func (sb *sandbox) processOp(c *call) (any, bool, *apiError) {
 		sortByPID(out)
 		return out, true, nil
 	}
-	f, aerr := c.num(0, "pid")
+	f, aerr := c.Num(0, "pid")
 	if aerr != nil {
 		return nil, false, aerr
 	}
 	pid := int64(f)
-	ack := func(ok bool) (any, bool, *apiError) { return map[string]any{"ok": ok, "pid": pid}, true, nil }
+	ack := func(ok bool) (any, bool, *sandboxserver.Error) {
+		return map[string]any{"ok": ok, "pid": pid}, true, nil
+	}
 	p := sb.proc(pid)
-	switch c.op {
+	switch c.Op {
 	case "processLogs":
 		return sb.logs(c, pid, p)
 	case "killProcess":
 		return ack(p != nil && p.kill(syscall.SIGKILL, "SIGKILL"))
 	case "signalProcess":
-		name, aerr := c.str(1, "signal")
+		name, aerr := c.Str(1, "signal")
 		if aerr != nil {
 			return nil, false, aerr
 		}
@@ -361,11 +365,11 @@ func (sb *sandbox) processOp(c *call) (any, bool, *apiError) {
 			}
 		}
 		if !ok {
-			return nil, false, rpcErr("Unknown signal: " + name)
+			return nil, false, sandboxserver.RPCError("Unknown signal: " + name)
 		}
 		return ack(p != nil && p.kill(sig, ""))
 	case "writeProcessInput":
-		data, aerr := c.str(1, "data")
+		data, aerr := c.Str(1, "data")
 		if aerr != nil {
 			return nil, false, aerr
 		}
@@ -386,10 +390,10 @@ func (sb *sandbox) processOp(c *call) (any, bool, *apiError) {
 		p.mu.Unlock()
 		return ack(in.Close() == nil)
 	default: // resizeProcess
-		o := c.obj(1)
+		o := c.Obj(1)
 		for _, k := range []string{"columns", "rows"} {
-			if _, ok := jsNumber(o[k], o[k] != nil); !ok {
-				return nil, false, argErr(k + " must be a number")
+			if _, ok := sandboxserver.Number(o[k], o[k] != nil); !ok {
+				return nil, false, sandboxserver.ArgError(k + " must be a number")
 			}
 		}
 		// Local processes have no terminal to resize.
@@ -397,22 +401,22 @@ func (sb *sandbox) processOp(c *call) (any, bool, *apiError) {
 	}
 }
 
-func (sb *sandbox) logs(c *call, pid int64, p *proc) (any, bool, *apiError) {
-	o := c.obj(1)
+func (sb *sandbox) logs(c *sandboxserver.Call, pid int64, p *proc) (any, bool, *sandboxserver.Error) {
+	o := c.Obj(1)
 	opt := map[string]int64{}
 	for _, k := range []string{"cursor", "lines", "bytes"} {
 		v, has := o[k]
 		if !has || v == nil {
 			continue
 		}
-		f, ok := jsNumber(v, true)
+		f, ok := sandboxserver.Number(v, true)
 		if !ok || f < 0 || f != float64(int64(f)) {
-			return nil, false, argErr(k + " must be a non-negative integer")
+			return nil, false, sandboxserver.ArgError(k + " must be a non-negative integer")
 		}
 		opt[k] = int64(f)
 	}
 	if p == nil {
-		return nil, false, rpcErr(fmt.Sprintf("no such process: %d", pid))
+		return nil, false, sandboxserver.RPCError(fmt.Sprintf("no such process: %d", pid))
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

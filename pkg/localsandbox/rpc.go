@@ -6,106 +6,42 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
+
+	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
-// maxBody bounds a request body: a 20 MiB write in base64 plus envelope
-// fits with room to spare; the platform's own limit is 100 MB.
-const maxBody = 100 << 20
+// backend runs the ops of the remote API for the core handler.
+type backend struct{ s *Server }
 
-func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, id string) {
-	if r.Method == http.MethodOptions {
-		apiHeaders(w.Header())
-		w.WriteHeader(http.StatusNoContent)
-		return
+// Op runs every op but destroy and execStream. Sandbox paths are
+// normalised here, once, so the root compares equal to cleaned paths.
+func (b backend) Op(ctx context.Context, c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
+	if !knownOps[c.Op] {
+		return nil, false, sandboxserver.UnknownOp(c.Op)
 	}
-	if r.Method != http.MethodPost {
-		writeFail(w, &apiError{405, "E_METHOD_NOT_ALLOWED", "Method not allowed"})
-		return
-	}
-	if !ValidID(id) {
-		writeFail(w, &apiError{400, "E_SANDBOX_ID", "Invalid sandbox id"})
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		writeFail(w, &apiError{400, "E_BAD_JSON", "Invalid JSON body: " + err.Error()})
-		return
-	}
-	if len(body) > maxBody {
-		writeFail(w, &apiError{413, "E_BAD_JSON", "Invalid JSON body: larger than 100 MB"})
-		return
-	}
-	obj, err := decodeBody(body)
-	body = nil
-	if err != nil {
-		writeFail(w, &apiError{400, "E_BAD_JSON", "Invalid JSON body: " + err.Error()})
-		return
-	}
-	v, aerr := s.authenticate(r, id, s.opts.RequiredScopes)
+	c.Root = cleanPath(c.Root)
+	sb, aerr := b.s.sandboxFor(c.DO, c.ID)
 	if aerr != nil {
-		writeFail(w, aerr)
-		return
+		return nil, false, aerr
 	}
-	c := &call{do: v.DOInstanceName + ":" + id, id: id}
-	c.op, _ = obj["op"].(string)
-	c.args, _ = obj["args"].([]any)
-	c.profile, _ = obj["profile"].(string)
-	if c.profile == "" {
-		c.profile = "default"
-	}
-	c.prof = s.profile(c.profile)
-	c.root, _ = obj["root"].(string)
-	if c.root == "" {
-		c.root = c.prof.Root
-	}
-	if c.root == "" {
-		c.root = "/home/user"
-	}
-	c.root = cleanPath(c.root)
-	start := time.Now()
-	if c.op == "destroy" {
-		if aerr := destroyAllowed(v); aerr != nil {
-			writeFail(w, aerr)
-			return
-		}
-		reason, _ := c.obj(0)["reason"].(string)
-		res, aerr := s.destroy(c.do, reason)
-		if aerr != nil {
-			writeFail(w, aerr)
-			return
-		}
-		s.writeResult(w, obj, res, true, start)
-		return
-	}
-	if !knownOps[c.op] {
-		writeFail(w, &apiError{400, "E_REMOTE_OP", "Unknown Nimbus sandbox operation: " + c.op})
-		return
-	}
-	sb, aerr := s.sandboxFor(c.do, id)
-	if aerr != nil {
-		writeFail(w, aerr)
-		return
-	}
-	if c.op == "execStream" {
-		sb.execStream(w, r, c)
-		return
-	}
-	result, has, aerr := sb.dispatch(r.Context(), c)
-	if aerr != nil {
-		writeFail(w, aerr)
-		return
-	}
-	s.writeResult(w, obj, result, has, start)
+	return sb.dispatch(ctx, c)
 }
 
-func (s *Server) writeResult(w http.ResponseWriter, req map[string]any, result any, has bool, start time.Time) {
-	env := success{has: has, result: result}
-	if diag, _ := req["diag"].(bool); diag {
-		ms := time.Since(start).Milliseconds()
-		env.RPCMs = &ms
+// ExecStream answers execStream with live frames.
+func (b backend) ExecStream(w http.ResponseWriter, r *http.Request, c *sandboxserver.Call) bool {
+	c.Root = cleanPath(c.Root)
+	sb, aerr := b.s.sandboxFor(c.DO, c.ID)
+	if aerr != nil {
+		sandboxserver.WriteFail(w, aerr)
+		return true
 	}
-	writeJSON(w, http.StatusOK, env)
+	sb.execStream(w, r, c)
+	return true
+}
+
+// Destroy removes the sandbox, loaded or not.
+func (b backend) Destroy(_ *http.Request, c *sandboxserver.Call, reason string) (any, *sandboxserver.Error) {
+	return b.s.destroy(c.DO, reason)
 }
 
 // knownOps are the operations this backend implements; anything else is
@@ -124,8 +60,8 @@ var knownOps = map[string]bool{
 	"listPorts": true, "exposePort": true, "unexposePort": true,
 }
 
-func (sb *sandbox) dispatch(ctx context.Context, c *call) (any, bool, *apiError) {
-	switch c.op {
+func (sb *sandbox) dispatch(ctx context.Context, c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
+	switch c.Op {
 	case "ready":
 		return sb.ready(ctx, c)
 	case "bootProbe":
@@ -133,7 +69,7 @@ func (sb *sandbox) dispatch(ctx context.Context, c *call) (any, bool, *apiError)
 	case "exec", "runCode":
 		return sb.execBuffered(ctx, c)
 	case "detachExec":
-		if _, err := c.str(0, "detachId"); err != nil {
+		if _, err := c.Str(0, "detachId"); err != nil {
 			return nil, false, err
 		}
 		// Commands are never detached locally: the named shell is freed when
@@ -153,11 +89,11 @@ func (sb *sandbox) dispatch(ctx context.Context, c *call) (any, bool, *apiError)
 
 // ready applies preinstalls: locally a runtime is "installed" when the host
 // provides it.
-func (sb *sandbox) ready(ctx context.Context, c *call) (any, bool, *apiError) {
+func (sb *sandbox) ready(ctx context.Context, c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
 	pre := []string{}
-	if c.prof.Runtimes != nil && c.prof.Runtimes.Preinstall != nil {
-		pre = append(pre, c.prof.Runtimes.Preinstall...)
-	} else if l, ok := c.obj(0)["preinstall"].([]any); ok {
+	if c.Profile.Runtimes != nil && c.Profile.Runtimes.Preinstall != nil {
+		pre = append(pre, c.Profile.Runtimes.Preinstall...)
+	} else if l, ok := c.Obj(0)["preinstall"].([]any); ok {
 		for _, x := range l {
 			if s, ok := x.(string); ok {
 				pre = append(pre, s)
@@ -165,7 +101,7 @@ func (sb *sandbox) ready(ctx context.Context, c *call) (any, bool, *apiError) {
 		}
 	}
 	for _, p := range pre {
-		if err := c.policy(p, "preinstall"); err != nil {
+		if err := c.Policy(p, "preinstall"); err != nil {
 			return nil, false, err
 		}
 	}
@@ -177,9 +113,9 @@ func (sb *sandbox) ready(ctx context.Context, c *call) (any, bool, *apiError) {
 		}
 	}
 	if len(failed) > 0 {
-		return nil, false, rpcErr("runtime preinstall failed:\n" + strings.Join(failed, "\n"))
+		return nil, false, sandboxserver.RPCError("runtime preinstall failed:\n" + strings.Join(failed, "\n"))
 	}
-	if err := sb.ensureDir(c.root); err != nil {
+	if err := sb.ensureDir(c.Root); err != nil {
 		return nil, false, err
 	}
 	out := make([]any, len(pre))
@@ -218,22 +154,5 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, rest strin
 		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	if !ValidID(id) {
-		writeFail(w, &apiError{400, "E_SANDBOX_ID", "Invalid sandbox id"})
-		return
-	}
-	v, aerr := s.authenticate(r, id, s.opts.RequiredScopes)
-	if aerr == nil {
-		aerr = destroyAllowed(v)
-	}
-	if aerr != nil {
-		writeFail(w, aerr)
-		return
-	}
-	res, aerr := s.destroy(v.DOInstanceName+":"+id, r.Header.Get("X-Nimbus-Cleanup-Reason"))
-	if aerr != nil {
-		writeFail(w, aerr)
-		return
-	}
-	writeJSON(w, http.StatusOK, success{has: true, result: res})
+	s.api.ServeDestroy(w, r, id)
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
 // hostRuntime is a runtime the host provides on PATH.
@@ -142,8 +144,8 @@ func notLocal(name string) string {
 	return name + " is not available locally: the local backend uses the host's runtimes and cannot install them; install " + name + " on this machine"
 }
 
-func (sb *sandbox) runtimeOp(ctx context.Context, c *call) (any, bool, *apiError) {
-	switch c.op {
+func (sb *sandbox) runtimeOp(ctx context.Context, c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
+	switch c.Op {
 	case "listRuntimes":
 		inst := []any{}
 		for _, rt := range sb.s.hostRuntimes(ctx) {
@@ -154,27 +156,27 @@ func (sb *sandbox) runtimeOp(ctx context.Context, c *call) (any, bool, *apiError
 		}
 		return map[string]any{"installed": inst, "available": []any{}}, true, nil
 	case "installRuntime":
-		spec, aerr := c.str(0, "spec")
+		spec, aerr := c.Str(0, "spec")
 		if aerr != nil {
 			return nil, false, aerr
 		}
-		if aerr := c.policy(spec, "onDemand"); aerr != nil {
+		if aerr := c.Policy(spec, "onDemand"); aerr != nil {
 			return nil, false, aerr
 		}
 		return sb.install(ctx, spec), true, nil
 	default: // ensureRuntimes
-		v, _ := c.arg(0)
+		v := c.Arg(0)
 		l, ok := v.([]any)
 		if !ok {
-			return nil, false, argErr("specs must be an array")
+			return nil, false, sandboxserver.ArgError("specs must be an array")
 		}
 		var specs []string
 		for _, x := range l {
 			sp, ok := x.(string)
 			if !ok {
-				return nil, false, argErr("specs must be an array of strings")
+				return nil, false, sandboxserver.ArgError("specs must be an array of strings")
 			}
-			if aerr := c.policy(sp, "onDemand"); aerr != nil {
+			if aerr := c.Policy(sp, "onDemand"); aerr != nil {
 				return nil, false, aerr
 			}
 			specs = append(specs, sp)
@@ -200,7 +202,7 @@ func (sb *sandbox) install(ctx context.Context, spec string) map[string]any {
 // codeScript turns runCode's code into the command it reports and the
 // script it runs, after the runtime policy check. missing is set (and the
 // command not run) when the host lacks the interpreter.
-func (sb *sandbox) codeScript(ctx context.Context, c *call, code string, o map[string]any) (command, script, missing string, aerr *apiError) {
+func (sb *sandbox) codeScript(ctx context.Context, c *sandboxserver.Call, code string, o map[string]any) (command, script, missing string, aerr *sandboxserver.Error) {
 	lang, _ := o["language"].(string)
 	if lang == "" {
 		lang = "javascript"
@@ -214,7 +216,7 @@ func (sb *sandbox) codeScript(ctx context.Context, c *call, code string, o map[s
 		if install == "ifMissing" {
 			action = "onDemand"
 		}
-		if aerr := c.policy(lang, action); aerr != nil {
+		if aerr := c.Policy(lang, action); aerr != nil {
 			return "", "", "", aerr
 		}
 		rtName, flag, shown = lang, "-c", "python"
@@ -222,17 +224,17 @@ func (sb *sandbox) codeScript(ctx context.Context, c *call, code string, o map[s
 			flag, shown = "-e", "ruby"
 		}
 	case "shell":
-		if aerr := c.policy("shell", "use"); aerr != nil {
+		if aerr := c.Policy("shell", "use"); aerr != nil {
 			return "", "", "", aerr
 		}
 		return code, code, "", nil
 	case "javascript", "typescript":
-		if aerr := c.policy("node", "use"); aerr != nil {
+		if aerr := c.Policy("node", "use"); aerr != nil {
 			return "", "", "", aerr
 		}
 		rtName, flag, shown = "node", "-e", "node"
 	default:
-		return "", "", "", rpcErr("Unsupported runCode language: " + lang)
+		return "", "", "", sandboxserver.RPCError("Unsupported runCode language: " + lang)
 	}
 	command = shown + " " + flag + " " + q
 	rt := sb.s.hostRuntime(ctx, rtName)

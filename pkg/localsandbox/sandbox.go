@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
 // sandbox is one live sandbox: its directory, opened as an os.Root, and the
@@ -145,7 +147,7 @@ func rel(p string) string {
 
 // hostDir maps a sandbox directory to its host path after checking through
 // the root that it is a directory inside the sandbox.
-func (sb *sandbox) hostDir(p string) (string, *apiError) {
+func (sb *sandbox) hostDir(p string) (string, *sandboxserver.Error) {
 	fi, err := sb.root.Stat(rel(p))
 	if err != nil {
 		return "", fsErr("chdir", p, err)
@@ -157,7 +159,7 @@ func (sb *sandbox) hostDir(p string) (string, *apiError) {
 }
 
 // ensureDir creates a sandbox directory (the root) if needed.
-func (sb *sandbox) ensureDir(p string) *apiError {
+func (sb *sandbox) ensureDir(p string) *sandboxserver.Error {
 	if err := sb.root.MkdirAll(rel(p), 0o755); err != nil {
 		return fsErr("mkdir", p, err)
 	}

@@ -14,9 +14,7 @@
 package localsandbox
 
 import (
-	"errors"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -24,36 +22,29 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
 // DefaultBasePath is the API mount point used when Options.BasePath is "".
-const DefaultBasePath = "/api/nimbus/v1"
+const DefaultBasePath = sandboxserver.DefaultBasePath
 
 // DefaultReadLimit is the largest file a single read returns, as the
 // Worker's 28 MiB filesystem RPC envelope.
 const DefaultReadLimit int64 = 29360128
 
+// maxBody bounds a request body: a 20 MiB write in base64 plus envelope
+// fits with room to spare; the platform's own limit is 100 MB.
+const maxBody = 100 << 20
+
 // DefaultShell runs every command.
 const DefaultShell = "/bin/sh"
 
 // Runtimes is a profile's runtime policy (profile.runtimes).
-type Runtimes struct {
-	// Preinstall is the ready op's list; it overrides the client's.
-	Preinstall []string
-	// OnDemand nil means installs are allowed by policy.
-	OnDemand *bool
-	// Allow nil means every runtime is allowed.
-	Allow []string
-}
+type Runtimes = sandboxserver.Runtimes
 
 // Profile is a server-side sandbox profile.
-type Profile struct {
-	// Root is the default cwd when the request names none.
-	Root string
-	// Runtimes is the runtime policy; nil allows everything.
-	Runtimes *Runtimes
-}
+type Profile = sandboxserver.Profile
 
 // Options configure a Server.
 type Options struct {
@@ -98,9 +89,10 @@ type Options struct {
 // Server is the local backend. Create it with New and release it with
 // Close, which kills every process it started.
 type Server struct {
-	opts     Options
-	verifier token.Verifier
-	root     string
+	opts Options
+	auth sandboxserver.TokenAuth
+	api  *sandboxserver.Handler
+	root string
 
 	mu        sync.Mutex
 	sandboxes map[string]*sandbox
@@ -111,39 +103,8 @@ type Server struct {
 }
 
 // ValidID reports whether id satisfies the sandbox id rule
-// ^[A-Za-z0-9._-]{1,128}$. (Validators here are plain loops: compiling
-// regular expressions at init would cost every nimbus start-up.)
-func ValidID(id string) bool {
-	if len(id) == 0 || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if !isIDByte(id[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func isAlnum(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-
-func isIDByte(c byte) bool { return isAlnum(c) || c == '.' || c == '_' || c == '-' }
-
-// validTag checks ^[A-Za-z0-9][A-Za-z0-9._:-]*$ with a maximum length, the
-// rule of execId (160) and shellId.
-func validTag(s string, maxLen int) bool {
-	if len(s) == 0 || len(s) > maxLen || !isAlnum(s[0]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if !isIDByte(s[i]) && s[i] != ':' {
-			return false
-		}
-	}
-	return true
-}
+// ^[A-Za-z0-9._-]{1,128}$.
+func ValidID(id string) bool { return sandboxserver.ValidID(id) }
 
 // New checks opts and prepares the data directory (mode 0700).
 func New(opts Options) (*Server, error) {
@@ -158,10 +119,7 @@ func New(opts Options) (*Server, error) {
 		return nil, &Error{Code: CodeConfig, Message: "localsandbox: bad data directory", Err: err}
 	}
 	opts.DataDir = abs
-	opts.BasePath = "/" + strings.Trim(strings.TrimSpace(opts.BasePath), "/")
-	if opts.BasePath == "/" {
-		opts.BasePath = DefaultBasePath
-	}
+	opts.BasePath = sandboxserver.NormalizeBasePath(opts.BasePath)
 	if opts.RequiredScopes == nil {
 		opts.RequiredScopes = []string{token.ScopeSandboxUse}
 	}
@@ -181,12 +139,22 @@ func New(opts Options) (*Server, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, &Error{Code: CodeConfig, Message: "localsandbox: cannot create the data directory", Err: err}
 	}
-	return &Server{
+	s := &Server{
 		opts:      opts,
-		verifier:  token.Verifier{Secret: opts.Secret, Previous: opts.PreviousSecret, Now: opts.Now},
+		auth:      sandboxserver.TokenAuth{Secret: opts.Secret, Previous: opts.PreviousSecret, Now: opts.Now},
 		root:      root,
 		sandboxes: map[string]*sandbox{},
-	}, nil
+	}
+	s.api = &sandboxserver.Handler{
+		BasePath:       opts.BasePath,
+		Auth:           s.auth,
+		RequiredScopes: opts.RequiredScopes,
+		Profiles:       opts.Profiles,
+		Backend:        backend{s},
+		MaxBody:        maxBody,
+		Fallback:       http.HandlerFunc(s.serveOther),
+	}
+	return s, nil
 }
 
 // DataDir returns the absolute data directory.
@@ -218,92 +186,33 @@ func (s *Server) Close() error {
 
 // ServeHTTP routes the remote API, the session root and port previews.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.EscapedPath()
-	prefix := s.opts.BasePath + "/sandboxes/"
-	switch {
-	case strings.HasPrefix(p, prefix) && strings.HasSuffix(p, "/rpc"):
-		raw := strings.TrimSuffix(strings.TrimPrefix(p, prefix), "/rpc")
-		id, err := url.PathUnescape(raw)
-		if raw == "" || strings.Contains(raw, "/") || err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		s.serveRPC(w, r, id)
-	case strings.HasPrefix(p, "/s/"):
-		s.serveSession(w, r, strings.TrimPrefix(p, "/s/"))
-	default:
-		http.NotFound(w, r)
-	}
+	s.api.ServeHTTP(w, r)
 }
 
-func apiHeaders(h http.Header) {
-	h.Set("Cache-Control", "no-store")
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-}
-
-// authenticate verifies the request's token through pkg/token and applies
-// the scope and sid pin rules; it returns the Durable Object name prefix
-// "<tn>:<sub or _>".
-func (s *Server) authenticate(r *http.Request, id string, scopes []string) (*token.Verified, *apiError) {
-	if s.opts.Secret == "" {
-		return nil, &apiError{500, token.CodeAuthConfigMissing, "Remote Nimbus sandbox API requires JWT_SECRET"}
+// serveOther answers what the API core leaves: the session root and port
+// previews under /s/.
+func (s *Server) serveOther(w http.ResponseWriter, r *http.Request) {
+	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/s/"); ok {
+		s.serveSession(w, r, rest)
+		return
 	}
-	tok, err := token.ExtractBearer(r)
-	if err != nil {
-		return nil, tokenError(err)
-	}
-	v, err := s.verifier.Verify(tok)
-	if err != nil {
-		return nil, tokenError(err)
-	}
-	if err := token.RequireScopes(v.Claims, scopes...); err != nil {
-		return nil, tokenError(err)
-	}
-	if err := token.RequireSessionPin(v.Claims, id); err != nil {
-		return nil, tokenError(err)
-	}
-	return v, nil
-}
-
-func tokenError(err error) *apiError {
-	var te *token.Error
-	if errors.As(err, &te) {
-		return &apiError{te.HTTPStatus, te.Code, te.Message}
-	}
-	return &apiError{500, token.CodeAuthUnknown, "Internal auth error"}
-}
-
-// destroyAllowed is destroy's extra scope rule.
-func destroyAllowed(v *token.Verified) *apiError {
-	if err := token.RequireAnyScope(v.Claims, token.ScopeSessionDestroy, token.ScopeSessionAdmin); err != nil {
-		return tokenError(err)
-	}
-	return nil
-}
-
-func (s *Server) profile(name string) Profile {
-	if p, ok := s.opts.Profiles[name]; ok {
-		return p
-	}
-	return s.opts.Profiles["default"]
+	http.NotFound(w, r)
 }
 
 // sandboxFor returns the live sandbox of Durable Object name do, creating
 // its directory on first use.
-func (s *Server) sandboxFor(do, id string) (*sandbox, *apiError) {
+func (s *Server) sandboxFor(do, id string) (*sandbox, *sandboxserver.Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, &apiError{503, "E_NIMBUS_DO_OVERLOADED", "local sandbox backend is shutting down"}
+		return nil, sandboxserver.NewError(503, "E_NIMBUS_DO_OVERLOADED", "local sandbox backend is shutting down")
 	}
 	if sb := s.sandboxes[do]; sb != nil {
 		return sb, nil
 	}
 	sb, err := openSandbox(s, do, id)
 	if err != nil {
-		return nil, rpcErr("cannot open sandbox storage: " + err.Error())
+		return nil, sandboxserver.RPCError("cannot open sandbox storage: " + err.Error())
 	}
 	s.sandboxes[do] = sb
 	return sb, nil
@@ -311,7 +220,7 @@ func (s *Server) sandboxFor(do, id string) (*sandbox, *apiError) {
 
 // destroy kills the sandbox's processes and removes its directory; a
 // sandbox that is not loaded is still removed from disk.
-func (s *Server) destroy(do, reason string) (map[string]any, *apiError) {
+func (s *Server) destroy(do, reason string) (map[string]any, *sandboxserver.Error) {
 	s.mu.Lock()
 	sb := s.sandboxes[do]
 	delete(s.sandboxes, do)
@@ -321,17 +230,9 @@ func (s *Server) destroy(do, reason string) (map[string]any, *apiError) {
 		killed = sb.shutdown()
 	}
 	if err := removeTree(s.SandboxDir(do)); err != nil {
-		return nil, rpcErr("EBUSY: cannot remove sandbox storage: " + err.Error())
+		return nil, sandboxserver.RPCError("EBUSY: cannot remove sandbox storage: " + err.Error())
 	}
-	reason = strings.TrimSpace(reason)
-	if len(reason) > 200 {
-		reason = reason[:200]
-	}
-	var rv any
-	if reason != "" {
-		rv = reason
-	}
-	return map[string]any{"ok": true, "killed": killed, "destroyedAt": s.opts.Now().UnixMilli(), "reason": rv}, nil
+	return sandboxserver.DestroyResult(killed, s.opts.Now(), reason), nil
 }
 
 // removeTree removes dir, first making directories writable so that a

@@ -1,0 +1,47 @@
+package localsandbox
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
+)
+
+// Codes of failures reported by New and the helpers of this package (the
+// wire codes of the API are the upstream ones, E_ARG_SHAPE and so on).
+const (
+	// CodeConfig: the server cannot be set up (data directory).
+	CodeConfig = "E_LOCAL_CONFIG"
+)
+
+// Error is a failure of this package outside the wire protocol (setting
+// up the server); use errors.As to read its Code.
+type Error struct {
+	Code    string
+	Message string
+	Err     error
+}
+
+// Error returns the message and its cause.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// writePlainFail answers the routes outside the remote API, whose errors
+// have no "ok" member.
+func writePlainFail(w http.ResponseWriter, e *sandboxserver.Error) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "application/json")
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="nimbus"`)
+	}
+	w.WriteHeader(e.Status)
+	b, _ := json.Marshal(map[string]string{"error": e.Message, "code": e.Code})
+	_, _ = w.Write(b)
+}
