@@ -1,8 +1,6 @@
 package sandboxtest
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"path"
 	"sort"
 	"strconv"
@@ -97,64 +95,6 @@ func errEEXIST(op, p string) *fsError {
 }
 func errENOTEMPTY(op, p string) *fsError {
 	return &fsError{"ENOTEMPTY: directory not empty, " + op + " '" + p + "'"}
-}
-
-// decodeWire parses a request body, decoding bytes wire objects anywhere.
-func decodeWire(body []byte) (any, error) {
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, &json.SyntaxError{}
-	}
-	return fromWire(v), nil
-}
-
-func fromWire(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		if len(t) == 2 && t["__nimbusWireType"] == "bytes" {
-			if s, ok := t["base64"].(string); ok {
-				if b, err := base64.StdEncoding.DecodeString(s); err == nil {
-					return b
-				}
-			}
-		}
-		for k, e := range t {
-			t[k] = fromWire(e)
-		}
-		return t
-	case []any:
-		for i, e := range t {
-			t[i] = fromWire(e)
-		}
-		return t
-	}
-	return v
-}
-
-// encodeWire replaces byte slices by bytes wire objects, recursively.
-func encodeWire(v any) any {
-	switch t := v.(type) {
-	case []byte:
-		return map[string]any{"__nimbusWireType": "bytes", "base64": base64.StdEncoding.EncodeToString(t)}
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[k] = encodeWire(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = encodeWire(e)
-		}
-		return out
-	}
-	return v
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,9 +1,9 @@
 package sandboxtest
 
 import (
-	"errors"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
@@ -22,7 +22,7 @@ type JWT struct {
 func (j JWT) Verify(tok string) (*Identity, *AuthError) {
 	v, err := token.Verifier{Secret: j.Secret, Previous: j.Previous, Now: j.Now}.Verify(tok)
 	if err != nil {
-		return nil, authError(err)
+		return nil, sandboxserver.TokenError(err)
 	}
 	c := v.Claims
 	id := &Identity{Tenant: c.Tenant(), claims: &c, doPrefix: v.DOInstanceName}
@@ -32,15 +32,6 @@ func (j JWT) Verify(tok string) (*Identity, *AuthError) {
 	}
 	id.SID, _ = c.SessionID()
 	return id, nil
-}
-
-// authError converts a pkg/token error to the fake's wire failure.
-func authError(err error) *AuthError {
-	var te *token.Error
-	if errors.As(err, &te) {
-		return &AuthError{Status: te.HTTPStatus, Code: te.Code, Message: te.Message}
-	}
-	return &AuthError{Status: 500, Code: token.CodeAuthUnknown, Message: "Internal auth error"}
 }
 
 // bootstrapToken mints the single-use, sid-pinned session:bootstrap token

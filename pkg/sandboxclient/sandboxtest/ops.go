@@ -2,7 +2,6 @@ package sandboxtest
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
 // sandbox is the state of one Durable Object.
@@ -37,15 +38,6 @@ type process struct {
 	stdin  []string
 }
 
-type opError struct {
-	status int
-	code   string
-	msg    string
-}
-
-func argErr(msg string) *opError { return &opError{400, "E_ARG_SHAPE", msg} }
-func rpcErr(msg string) *opError { return &opError{500, "E_NIMBUS_REMOTE_RPC", msg} }
-
 func (s *Server) sandboxLocked(do, root string) *sandbox {
 	sb := s.sandboxes[do]
 	if sb == nil {
@@ -62,129 +54,62 @@ func (s *Server) sandboxLocked(do, root string) *sandbox {
 	return sb
 }
 
-func (s *Server) profile(name string) Profile {
-	if p, ok := s.opts.Profiles[name]; ok {
-		return p
-	}
-	if p, ok := s.opts.Profiles["default"]; ok {
-		return p
-	}
-	return Profile{}
-}
+// backend runs the fake's ops for the core handler (sandboxserver).
+type backend struct{ s *Server }
 
-// call is one decoded rpc request.
-type call struct {
-	op      string
-	args    []any
-	profile string
-	prof    Profile
-	root    string
-	do      string
-	ident   *Identity
-}
-
-func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, id string, body []byte, rec *Request) {
-	if r.Method == http.MethodOptions {
-		apiHeaders(w.Header())
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	if r.Method != http.MethodPost {
-		writeFail(w, 405, "E_METHOD_NOT_ALLOWED", "Method not allowed")
-		return
-	}
-	if !idRule.MatchString(id) {
-		writeFail(w, 400, "E_SANDBOX_ID", "Invalid sandbox id")
-		return
-	}
-	v, err := decodeWire(body)
-	obj, isObj := v.(map[string]any)
-	if err != nil || !isObj {
-		msg := "body must be a JSON object"
-		if err != nil {
-			msg = err.Error()
-		}
-		writeFail(w, 400, "E_BAD_JSON", "Invalid JSON body: "+msg)
-		return
-	}
+// Decoded records the op and raw args of an rpc request whose body
+// decoded, before auth, so refused calls are recorded too.
+func (b backend) Decoded(r *http.Request, c *sandboxserver.Call) {
+	st := stateOf(r)
 	var raw struct {
 		Op   string          `json:"op"`
 		Args json.RawMessage `json:"args"`
 	}
-	_ = json.Unmarshal(body, &raw)
-	rec.Op, rec.Args = raw.Op, raw.Args
+	_ = json.Unmarshal(st.body, &raw)
+	st.rec.Op, st.rec.Args = raw.Op, raw.Args
+}
 
-	prefix, ident, aerr := s.authenticate(r, id, s.opts.RequiredScopes)
-	if aerr != nil {
-		writeFail(w, aerr.Status, aerr.Code, aerr.Message)
-		return
-	}
-	c := &call{do: prefix + ":" + id, ident: ident}
-	rec.DO = c.do
-	c.op, _ = obj["op"].(string)
-	c.args, _ = obj["args"].([]any)
-	c.profile, _ = obj["profile"].(string)
-	if c.profile == "" {
-		c.profile = "default"
-	}
-	c.prof = s.profile(c.profile)
-	c.root, _ = obj["root"].(string)
-	if c.root == "" {
-		c.root = c.prof.Root
-	}
-	if c.root == "" {
-		c.root = "/home/user"
-	}
+// Admit records the DO name, then injects the 503s asked for with Fail503
+// and counts the op in flight.
+func (b backend) Admit(r *http.Request, c *sandboxserver.Call) (func(), *sandboxserver.Error) {
+	s := b.s
+	stateOf(r).rec.DO = c.DO
 	s.mu.Lock()
-	if n := s.fail503[c.op]; n > 0 {
-		s.fail503[c.op] = n - 1
+	if n := s.fail503[c.Op]; n > 0 {
+		s.fail503[c.Op] = n - 1
 		s.mu.Unlock()
-		writeFail(w, 503, "E_NIMBUS_DO_OVERLOADED", "Durable Object is overloaded.")
-		return
+		return nil, sandboxserver.NewError(http.StatusServiceUnavailable, sandboxserver.CodeOverloaded, "Durable Object is overloaded.")
 	}
 	s.mu.Unlock()
-	defer s.track(c.op)()
-	if c.op == "execStream" && !s.opts.NoExecStream {
-		s.execStream(w, r, c)
-		return
-	}
-	result, has, oerr := s.dispatch(r.Context(), c)
-	if oerr != nil {
-		writeFail(w, oerr.status, oerr.code, oerr.msg)
-		return
-	}
-	if diag, _ := obj["diag"].(bool); diag {
-		env := map[string]any{"ok": true, "rpcMs": 3}
-		if has {
-			env["result"] = result
-		}
-		writeJSON(w, 200, env)
-		return
-	}
-	writeOK(w, result, has)
+	return s.track(c.Op), nil
 }
 
-// arg helpers implementing the server's coercion rules.
-
-func (c *call) arg(i int) any {
-	if i < len(c.args) {
-		return c.args[i]
-	}
-	return nil
+// Op runs every op but destroy (and execStream when streaming).
+func (b backend) Op(ctx context.Context, c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
+	return b.s.dispatch(ctx, c)
 }
 
-func (c *call) str(i int, name string) (string, *opError) {
-	s, ok := c.arg(i).(string)
-	if !ok {
-		return "", argErr(name + " must be a string")
+// ExecStream streams unless the fake plays a server without execStream.
+func (b backend) ExecStream(w http.ResponseWriter, r *http.Request, c *sandboxserver.Call) bool {
+	if b.s.opts.NoExecStream {
+		return false
 	}
-	return s, nil
+	b.s.execStream(w, r, c)
+	return true
 }
 
-func (c *call) num(i int, name string) (float64, *opError) {
+// Destroy kills the sandbox's processes and forgets it.
+func (b backend) Destroy(r *http.Request, c *sandboxserver.Call, reason string) (any, *sandboxserver.Error) {
+	stateOf(r).rec.DO = c.DO
+	return b.s.destroy(c.DO, reason), nil
+}
+
+// num is the fake's "number" rule: stricter than JavaScript's Number()
+// (null, arrays and 0x strings are refused).
+func num(c *sandboxserver.Call, i int, name string) (float64, *sandboxserver.Error) {
 	var f float64
 	var err error
-	switch v := c.arg(i).(type) {
+	switch v := c.Arg(i).(type) {
 	case json.Number:
 		f, err = v.Float64()
 	case string:
@@ -203,98 +128,50 @@ func (c *call) num(i int, name string) (float64, *opError) {
 		err = fmt.Errorf("not a number")
 	}
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, argErr(name + " must be a number")
+		return 0, sandboxserver.ArgError(name + " must be a number")
 	}
 	return f, nil
-}
-
-func (c *call) obj(i int) map[string]any {
-	if m, ok := c.arg(i).(map[string]any); ok {
-		return m
-	}
-	return map[string]any{}
-}
-
-// fileOpts refuses cred in the trailing file options.
-func (c *call) fileOpts(i int) *opError {
-	if _, has := c.obj(i)["cred"]; has {
-		return argErr("cred is not accepted over the remote API")
-	}
-	return nil
 }
 
 var execIDRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,159}$`)
 var shellIDRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
 
 // execOpts validates ExecOptions the way the Worker and DO do.
-func (c *call) execOpts(i int) (map[string]any, *opError) {
-	o := c.obj(i)
+func execOpts(c *sandboxserver.Call, i int) (map[string]any, *sandboxserver.Error) {
+	o := c.Obj(i)
 	if _, has := o["cred"]; has {
-		return nil, argErr("cred is not accepted over the remote API")
+		return nil, sandboxserver.ArgError("cred is not accepted over the remote API")
 	}
 	if v, has := o["execId"]; has {
 		s, _ := v.(string)
 		if !execIDRule.MatchString(s) {
-			return nil, argErr(fmt.Sprintf("execId must be 1 to 160 characters from A-Z a-z 0-9 . _ : - and start with a letter or digit, got %d characters", len(s)))
+			return nil, sandboxserver.ArgError(fmt.Sprintf("execId must be 1 to 160 characters from A-Z a-z 0-9 . _ : - and start with a letter or digit, got %d characters", len(s)))
 		}
 	}
 	if v, has := o["cwd"]; has {
 		s, _ := v.(string)
 		if !strings.HasPrefix(s, "/") {
-			return nil, rpcErr("cwd must be an absolute POSIX path starting with '/', got " + fmt.Sprint(v))
+			return nil, sandboxserver.RPCError("cwd must be an absolute POSIX path starting with '/', got " + fmt.Sprint(v))
 		}
 	}
 	if v, has := o["shellId"]; has {
 		s, _ := v.(string)
 		if len(s) > 160 || !shellIDRule.MatchString(s) {
-			return nil, rpcErr("Invalid shellId: " + fmt.Sprint(v))
+			return nil, sandboxserver.RPCError("Invalid shellId: " + fmt.Sprint(v))
 		}
 	}
 	return o, nil
 }
 
-// runtime policy (§2.7)
-func (c *call) policy(spec, action string) *opError {
-	name, _, _ := strings.Cut(spec, "@")
-	rt := c.prof.Runtimes
-	if rt == nil {
-		return nil
-	}
-	if rt.Allow != nil && !contains(rt.Allow, name) {
-		return &opError{403, "E_RUNTIME_NOT_ALLOWED", fmt.Sprintf("Nimbus runtime '%s' is not allowed by sandbox profile '%s'", name, c.profile)}
-	}
-	if action == "onDemand" && rt.OnDemand != nil && !*rt.OnDemand {
-		pre := false
-		for _, p := range rt.Preinstall {
-			if n, _, _ := strings.Cut(p, "@"); n == name {
-				pre = true
-			}
-		}
-		if !pre {
-			return &opError{403, "E_RUNTIME_ON_DEMAND_DISABLED", fmt.Sprintf("Nimbus runtime '%s' is not preinstalled and on-demand runtime installs are disabled by sandbox profile '%s'", name, c.profile)}
-		}
-	}
-	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func (s *Server) nowMs() int64 { return s.opts.Now().UnixMilli() }
 
-func (s *Server) dispatch(ctx context.Context, c *call) (any, bool, *opError) {
-	switch c.op {
+func (s *Server) dispatch(ctx context.Context, c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
+	switch c.Op {
 	case "ready":
 		pre := []string{}
-		if c.prof.Runtimes != nil && c.prof.Runtimes.Preinstall != nil {
-			pre = c.prof.Runtimes.Preinstall
-		} else if l, ok := c.obj(0)["preinstall"].([]any); ok {
+		if c.Profile.Runtimes != nil && c.Profile.Runtimes.Preinstall != nil {
+			pre = c.Profile.Runtimes.Preinstall
+		} else if l, ok := c.Obj(0)["preinstall"].([]any); ok {
 			for _, x := range l {
 				if s, ok := x.(string); ok {
 					pre = append(pre, s)
@@ -302,12 +179,12 @@ func (s *Server) dispatch(ctx context.Context, c *call) (any, bool, *opError) {
 			}
 		}
 		for _, p := range pre {
-			if err := c.policy(p, "preinstall"); err != nil {
+			if err := c.Policy(p, "preinstall"); err != nil {
 				return nil, false, err
 			}
 		}
 		s.mu.Lock()
-		sb := s.sandboxLocked(c.do, c.root)
+		sb := s.sandboxLocked(c.DO, c.Root)
 		for _, p := range pre {
 			n, v, _ := strings.Cut(p, "@")
 			sb.installed[n] = v
@@ -320,16 +197,10 @@ func (s *Server) dispatch(ctx context.Context, c *call) (any, bool, *opError) {
 		return map[string]any{"ok": true, "preinstalled": out}, true, nil
 	case "bootProbe":
 		return map[string]any{"ok": true}, true, nil
-	case "destroy":
-		if aerr := destroyAllowed(c.ident); aerr != nil {
-			return nil, false, &opError{aerr.Status, aerr.Code, aerr.Message}
-		}
-		reason, _ := c.obj(0)["reason"].(string)
-		return s.destroy(c.do, reason), true, nil
 	case "exec", "runCode":
 		return s.execBuffered(ctx, c)
 	case "detachExec":
-		if _, err := c.str(0, "detachId"); err != nil {
+		if _, err := c.Str(0, "detachId"); err != nil {
 			return nil, false, err
 		}
 		return map[string]any{"detached": false}, true, nil
@@ -342,7 +213,7 @@ func (s *Server) dispatch(ctx context.Context, c *call) (any, bool, *opError) {
 	if r, has, err, ok := s.otherOp(c); ok {
 		return r, has, err
 	}
-	return nil, false, &opError{400, "E_REMOTE_OP", "Unknown Nimbus sandbox operation: " + c.op}
+	return nil, false, sandboxserver.NewError(400, "E_REMOTE_OP", "Unknown Nimbus sandbox operation: "+c.Op)
 }
 
 func (s *Server) destroy(do, reason string) map[string]any {
@@ -361,37 +232,29 @@ func (s *Server) destroy(do, reason string) map[string]any {
 		}
 		s.mu.Unlock()
 	}
-	reason = strings.TrimSpace(reason)
-	if len(reason) > 200 {
-		reason = reason[:200]
-	}
-	var rv any
-	if reason != "" {
-		rv = reason
-	}
-	return map[string]any{"ok": true, "killed": killed, "destroyedAt": s.nowMs(), "reason": rv}
+	return sandboxserver.DestroyResult(killed, s.opts.Now(), reason)
 }
 
 // prepare builds the job for an exec-family call. The returned release
 // must be called when the command has finished: it restores the named
 // shell's environment (the call's env applies to this call only) and lets
 // the next call on that shell run.
-func (s *Server) prepare(ctx context.Context, c *call, o map[string]any, out func(byte, []byte)) (*job, func()) {
+func (s *Server) prepare(ctx context.Context, c *sandboxserver.Call, o map[string]any, out func(byte, []byte)) (*job, func()) {
 	s.mu.Lock()
-	sb := s.sandboxLocked(c.do, c.root)
+	sb := s.sandboxLocked(c.DO, c.Root)
 	var sh *shellState
 	if id, _ := o["shellId"].(string); id != "" {
 		sh = sb.shells[id]
 		if sh == nil {
 			root, _ := o["shellRoot"].(string)
 			if root == "" {
-				root = c.root
+				root = c.Root
 			}
 			sh = &shellState{cwd: root, env: map[string]string{}}
 			sb.shells[id] = sh
 		}
 	} else {
-		sh = &shellState{cwd: c.root, env: map[string]string{}}
+		sh = &shellState{cwd: c.Root, env: map[string]string{}}
 	}
 	s.mu.Unlock()
 	sh.mu.Lock()
@@ -423,7 +286,7 @@ func (s *Server) prepare(ctx context.Context, c *call, o map[string]any, out fun
 		}
 		sh.mu.Unlock()
 	}
-	return &job{s: s, do: c.do, ctx: ctx, sh: sh, stdin: stdin, out: out}, release
+	return &job{s: s, do: c.DO, ctx: ctx, sh: sh, stdin: stdin, out: out}, release
 }
 
 // runWithTimeout runs the job's script honouring timeoutMs: on expiry a
@@ -454,7 +317,7 @@ func (s *Server) runWithTimeout(j *job, script string, o map[string]any) int {
 	return code
 }
 
-func (s *Server) codeScript(c *call, code string, o map[string]any) (string, string, *opError) {
+func (s *Server) codeScript(c *sandboxserver.Call, code string, o map[string]any) (string, string, *sandboxserver.Error) {
 	lang, _ := o["language"].(string)
 	if lang == "" {
 		lang = "javascript"
@@ -467,7 +330,7 @@ func (s *Server) codeScript(c *call, code string, o map[string]any) (string, str
 	q := "'" + strings.ReplaceAll(code, "'", `'\''`) + "'"
 	switch lang {
 	case "python", "ruby":
-		if err := c.policy(lang, map[bool]string{true: "onDemand", false: "use"}[action == "onDemand"]); err != nil {
+		if err := c.Policy(lang, map[bool]string{true: "onDemand", false: "use"}[action == "onDemand"]); err != nil {
 			return "", "", err
 		}
 		if lang == "python" {
@@ -475,12 +338,12 @@ func (s *Server) codeScript(c *call, code string, o map[string]any) (string, str
 		}
 		return "ruby -e " + q, evalPrint(code, "puts ", ""), nil
 	case "shell":
-		if err := c.policy("shell", "use"); err != nil {
+		if err := c.Policy("shell", "use"); err != nil {
 			return "", "", err
 		}
 		return code, code, nil
 	case "javascript", "typescript":
-		if err := c.policy("node", "use"); err != nil {
+		if err := c.Policy("node", "use"); err != nil {
 			return "", "", err
 		}
 		return "node -e " + q, evalPrint(code, "console.log(", ")"), nil
@@ -510,18 +373,18 @@ func evalPrint(code, open, close string) string {
 	return "echo " + strconv.Itoa(sum)
 }
 
-func (s *Server) execBuffered(ctx context.Context, c *call) (any, bool, *opError) {
-	cmd, err := c.str(0, "command")
+func (s *Server) execBuffered(ctx context.Context, c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
+	cmd, err := c.Str(0, "command")
 	if err != nil {
 		return nil, false, err
 	}
-	o, err := c.execOpts(1)
+	o, err := execOpts(c, 1)
 	if err != nil {
 		return nil, false, err
 	}
 	script, command := cmd, cmd
-	if c.op == "runCode" {
-		var perr *opError
+	if c.Op == "runCode" {
+		var perr *sandboxserver.Error
 		command, script, perr = s.codeScript(c, cmd, o)
 		if perr != nil {
 			return nil, false, perr
@@ -539,7 +402,7 @@ func (s *Server) execBuffered(ctx context.Context, c *call) (any, bool, *opError
 	code := s.runWithTimeout(j, script, o)
 	release()
 	if j.errFrame != "" {
-		return nil, false, rpcErr(j.errFrame)
+		return nil, false, sandboxserver.RPCError(j.errFrame)
 	}
 	end := s.opts.Now()
 	return map[string]any{
@@ -551,28 +414,23 @@ func (s *Server) execBuffered(ctx context.Context, c *call) (any, bool, *opError
 
 // execStream answers the binary stream, writing every frame in random small
 // pieces with a flush after each, so clients see frames split at any byte.
-func (s *Server) execStream(w http.ResponseWriter, r *http.Request, c *call) {
-	cmd, err := c.str(0, "command")
+func (s *Server) execStream(w http.ResponseWriter, r *http.Request, c *sandboxserver.Call) {
+	cmd, err := c.Str(0, "command")
 	if err == nil {
-		_, err = c.execOpts(1)
+		_, err = execOpts(c, 1)
 	}
 	if err != nil {
-		writeFail(w, err.status, err.code, err.msg)
+		sandboxserver.WriteFail(w, err)
 		return
 	}
-	o := c.obj(1)
-	apiHeaders(w.Header())
-	w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
-	w.WriteHeader(http.StatusOK)
+	o := c.Obj(1)
+	sandboxserver.StartStream(w)
 	fl, _ := w.(http.Flusher)
 	var wmu sync.Mutex
 	write := func(kind byte, payload []byte) {
 		wmu.Lock()
 		defer wmu.Unlock()
-		frame := make([]byte, 5+len(payload))
-		frame[0] = kind
-		binary.BigEndian.PutUint32(frame[1:5], uint32(len(payload)))
-		copy(frame[5:], payload)
+		frame := sandboxserver.AppendFrame(make([]byte, 0, 5+len(payload)), kind, payload)
 		for len(frame) > 0 {
 			s.mu.Lock()
 			n := 1 + s.rng.IntN(s.opts.MaxPiece)
@@ -602,13 +460,10 @@ func (s *Server) execStream(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	if j.errFrame != "" {
-		p, _ := json.Marshal(map[string]string{"message": j.errFrame})
-		write(4, p)
+		write(sandboxserver.FrameError, sandboxserver.ErrorPayload(j.errFrame))
 		return
 	}
-	end := s.opts.Now()
-	p, _ := json.Marshal(map[string]any{"command": cmd, "exitCode": code, "success": code == 0, "duration": end.Sub(start).Milliseconds(), "timestamp": end.UnixMilli()})
-	write(3, p)
+	write(sandboxserver.FrameExit, sandboxserver.ExitPayload(cmd, code, start, s.opts.Now()))
 }
 
 // errKilled is the cancel cause of a killed process.
@@ -619,26 +474,26 @@ type errKilled struct {
 
 func (e errKilled) Error() string { return e.reason }
 
-func (s *Server) startProcess(c *call) (any, bool, *opError) {
-	cmd, err := c.str(0, "command")
+func (s *Server) startProcess(c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
+	cmd, err := c.Str(0, "command")
 	if err != nil {
 		return nil, false, err
 	}
-	o, err := c.execOpts(1)
+	o, err := execOpts(c, 1)
 	if err != nil {
 		return nil, false, err
 	}
 	if rs, has := o["restart"]; has && rs != "never" && rs != "on-failure" {
-		return nil, false, rpcErr("restart must be 'never' or 'on-failure'")
+		return nil, false, sandboxserver.RPCError("restart must be 'never' or 'on-failure'")
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	s.mu.Lock()
 	pid := s.nextPID
 	s.nextPID++
-	sb := s.sandboxLocked(c.do, c.root)
+	sb := s.sandboxLocked(c.DO, c.Root)
 	cwd, _ := o["cwd"].(string)
 	if cwd == "" {
-		cwd = c.root
+		cwd = c.Root
 	}
 	now := s.nowMs()
 	info := map[string]any{
@@ -692,30 +547,30 @@ func (s *Server) startProcess(c *call) (any, bool, *opError) {
 	return map[string]any{"command": cmd, "pid": pid, "startedAt": now, "process": infoCopy, "ports": []any{}}, true, nil
 }
 
-func (s *Server) fileOp(c *call) (result any, has bool, oerr *opError, handled bool) {
-	type fileFn func(sb *sandbox) (any, bool, *opError)
+func (s *Server) fileOp(c *sandboxserver.Call) (result any, has bool, oerr *sandboxserver.Error, handled bool) {
+	type fileFn func(sb *sandbox) (any, bool, *sandboxserver.Error)
 	var fn fileFn
-	pathArg := func(i int, name string) (string, *opError) {
-		p, err := c.str(i, name)
+	pathArg := func(i int, name string) (string, *sandboxserver.Error) {
+		p, err := c.Str(i, name)
 		if err != nil {
 			return "", err
 		}
 		return cleanPath(p), nil
 	}
 	now := s.opts.Now()
-	fsErr := func(e *fsError) *opError { return rpcErr(e.msg) }
-	switch c.op {
+	fsErr := func(e *fsError) *sandboxserver.Error { return sandboxserver.RPCError(e.msg) }
+	switch c.Op {
 	case "readFile", "readFileBytes", "stat", "lstat", "readlink", "readdir", "exists", "mkdir":
 		p, err := pathArg(0, "path")
 		if err != nil {
 			return nil, false, err, true
 		}
-		if err := c.fileOpts(1); err != nil {
+		if err := c.FileOpts(1); err != nil {
 			return nil, false, err, true
 		}
-		fn = func(sb *sandbox) (any, bool, *opError) {
+		fn = func(sb *sandbox) (any, bool, *sandboxserver.Error) {
 			n := sb.fs.get(p)
-			switch c.op {
+			switch c.Op {
 			case "readFile", "readFileBytes":
 				if n == nil {
 					return nil, false, nil
@@ -724,9 +579,9 @@ func (s *Server) fileOp(c *call) (result any, has bool, oerr *opError, handled b
 					return nil, false, fsErr(errEISDIR("read", p))
 				}
 				if int64(len(n.data)) > s.opts.ReadLimit {
-					return nil, false, rpcErr(fmt.Sprintf("filesystem RPC read payload of %d bytes exceeds the %d-byte limit", len(n.data), s.opts.ReadLimit))
+					return nil, false, sandboxserver.RPCError(fmt.Sprintf("filesystem RPC read payload of %d bytes exceeds the %d-byte limit", len(n.data), s.opts.ReadLimit))
 				}
-				if c.op == "readFile" {
+				if c.Op == "readFile" {
 					return strings.ToValidUTF8(string(n.data), "\uFFFD"), true, nil
 				}
 				return append([]byte{}, n.data...), true, nil
@@ -772,18 +627,18 @@ func (s *Server) fileOp(c *call) (result any, has bool, oerr *opError, handled b
 			return nil, false, err, true
 		}
 		var data []byte
-		switch v := c.arg(1).(type) {
+		switch v := c.Arg(1).(type) {
 		case string:
 			data = []byte(v)
 		case []byte:
 			data = v
 		default:
-			return nil, false, argErr("content must be a string or Uint8Array"), true
+			return nil, false, sandboxserver.ArgError("content must be a string or Uint8Array"), true
 		}
-		if err := c.fileOpts(2); err != nil {
+		if err := c.FileOpts(2); err != nil {
 			return nil, false, err, true
 		}
-		fn = func(sb *sandbox) (any, bool, *opError) {
+		fn = func(sb *sandbox) (any, bool, *sandboxserver.Error) {
 			parent := sb.fs.get(parentOf(p))
 			if parent == nil {
 				return nil, false, fsErr(errENOENT("open", p))
@@ -812,7 +667,7 @@ func (s *Server) fileOp(c *call) (result any, has bool, oerr *opError, handled b
 		if err != nil {
 			return nil, false, err, true
 		}
-		fn = func(sb *sandbox) (any, bool, *opError) {
+		fn = func(sb *sandbox) (any, bool, *sandboxserver.Error) {
 			if sb.fs.get(from) == nil {
 				return nil, false, fsErr(errENOENT("rename", from))
 			}
@@ -833,11 +688,11 @@ func (s *Server) fileOp(c *call) (result any, has bool, oerr *opError, handled b
 		if err != nil {
 			return nil, false, err, true
 		}
-		mode, err := c.num(1, "mode")
+		mode, err := num(c, 1, "mode")
 		if err != nil {
 			return nil, false, err, true
 		}
-		fn = func(sb *sandbox) (any, bool, *opError) {
+		fn = func(sb *sandbox) (any, bool, *sandboxserver.Error) {
 			n := sb.fs.get(p)
 			if n == nil {
 				return nil, false, fsErr(errENOENT("chmod", p))
@@ -850,15 +705,15 @@ func (s *Server) fileOp(c *call) (result any, has bool, oerr *opError, handled b
 		if err != nil {
 			return nil, false, err, true
 		}
-		off, err := c.num(1, "offset")
+		off, err := num(c, 1, "offset")
 		if err != nil {
 			return nil, false, err, true
 		}
-		length, err := c.num(2, "length")
+		length, err := num(c, 2, "length")
 		if err != nil {
 			return nil, false, err, true
 		}
-		fn = func(sb *sandbox) (any, bool, *opError) {
+		fn = func(sb *sandbox) (any, bool, *sandboxserver.Error) {
 			n := sb.fs.get(p)
 			if n == nil {
 				return nil, false, nil
@@ -867,7 +722,7 @@ func (s *Server) fileOp(c *call) (result any, has bool, oerr *opError, handled b
 				return nil, false, fsErr(errEISDIR("read", p))
 			}
 			if int64(length) > s.opts.ReadLimit {
-				return nil, false, rpcErr(fmt.Sprintf("filesystem RPC read payload of %d bytes exceeds the %d-byte limit", int64(length), s.opts.ReadLimit))
+				return nil, false, sandboxserver.RPCError(fmt.Sprintf("filesystem RPC read payload of %d bytes exceeds the %d-byte limit", int64(length), s.opts.ReadLimit))
 			}
 			lo := min(int(off), len(n.data))
 			hi := min(lo+int(length), len(n.data))
@@ -878,12 +733,12 @@ func (s *Server) fileOp(c *call) (result any, has bool, oerr *opError, handled b
 		if err != nil {
 			return nil, false, err, true
 		}
-		o := c.obj(1)
+		o := c.Obj(1)
 		if _, has := o["cred"]; has {
-			return nil, false, argErr("cred is not accepted over the remote API"), true
+			return nil, false, sandboxserver.ArgError("cred is not accepted over the remote API"), true
 		}
 		rec, _ := o["recursive"].(bool)
-		fn = func(sb *sandbox) (any, bool, *opError) {
+		fn = func(sb *sandbox) (any, bool, *sandboxserver.Error) {
 			n := sb.fs.get(p)
 			if n == nil {
 				return nil, false, nil
@@ -899,20 +754,20 @@ func (s *Server) fileOp(c *call) (result any, has bool, oerr *opError, handled b
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, h, e := fn(s.sandboxLocked(c.do, c.root))
+	r, h, e := fn(s.sandboxLocked(c.DO, c.Root))
 	return r, h, e, true
 }
 
-func (s *Server) otherOp(c *call) (result any, has bool, oerr *opError, handled bool) {
+func (s *Server) otherOp(c *sandboxserver.Call) (result any, has bool, oerr *sandboxserver.Error, handled bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sb := s.sandboxLocked(c.do, c.root)
-	pidArg := func() (int64, *opError) {
-		f, err := c.num(0, "pid")
+	sb := s.sandboxLocked(c.DO, c.Root)
+	pidArg := func() (int64, *sandboxserver.Error) {
+		f, err := num(c, 0, "pid")
 		return int64(f), err
 	}
 	ack := func(pid int64, ok bool) map[string]any { return map[string]any{"ok": ok, "pid": pid} }
-	switch c.op {
+	switch c.Op {
 	case "listRuntimes":
 		inst := []any{}
 		names := make([]string, 0, len(sb.installed))
@@ -937,28 +792,28 @@ func (s *Server) otherOp(c *call) (result any, has bool, oerr *opError, handled 
 		return map[string]any{"installed": inst, "available": avail}, true, nil, true
 	case "installRuntime", "ensureRuntimes":
 		var specs []string
-		if c.op == "installRuntime" {
-			sp, err := c.str(0, "spec")
+		if c.Op == "installRuntime" {
+			sp, err := c.Str(0, "spec")
 			if err != nil {
 				return nil, false, err, true
 			}
 			specs = []string{sp}
 		} else {
-			l, ok := c.arg(0).([]any)
+			l, ok := c.Arg(0).([]any)
 			if !ok {
-				return nil, false, argErr("specs must be an array"), true
+				return nil, false, sandboxserver.ArgError("specs must be an array"), true
 			}
 			for _, x := range l {
 				sp, ok := x.(string)
 				if !ok {
-					return nil, false, argErr("specs must be an array of strings"), true
+					return nil, false, sandboxserver.ArgError("specs must be an array of strings"), true
 				}
 				specs = append(specs, sp)
 			}
 		}
 		out := []any{}
 		for _, sp := range specs {
-			if err := c.policy(sp, "onDemand"); err != nil {
+			if err := c.Policy(sp, "onDemand"); err != nil {
 				return nil, false, err, true
 			}
 			n, v, _ := strings.Cut(sp, "@")
@@ -969,7 +824,7 @@ func (s *Server) otherOp(c *call) (result any, has bool, oerr *opError, handled 
 			sb.installed[n] = v
 			out = append(out, map[string]any{"spec": sp, "exitCode": 0, "stdout": "installed " + sp + "\n", "stderr": ""})
 		}
-		if c.op == "installRuntime" {
+		if c.Op == "installRuntime" {
 			return out[0], true, nil, true
 		}
 		return out, true, nil, true
@@ -989,21 +844,21 @@ func (s *Server) otherOp(c *call) (result any, has bool, oerr *opError, handled 
 		if err != nil {
 			return nil, false, err, true
 		}
-		o := c.obj(1)
+		o := c.Obj(1)
 		opt := map[string]int64{}
 		for _, k := range []string{"cursor", "lines", "bytes"} {
 			if v, has := o[k]; has {
 				n, ok := v.(json.Number)
 				i, ierr := n.Int64()
 				if !ok || ierr != nil || i < 0 {
-					return nil, false, argErr(k + " must be a non-negative integer"), true
+					return nil, false, sandboxserver.ArgError(k + " must be a non-negative integer"), true
 				}
 				opt[k] = i
 			}
 		}
 		p := sb.procs[pid]
 		if p == nil {
-			return nil, false, rpcErr(fmt.Sprintf("no such process: %d", pid)), true
+			return nil, false, sandboxserver.RPCError(fmt.Sprintf("no such process: %d", pid)), true
 		}
 		var chunks []map[string]any
 		if cur, ok := opt["cursor"]; ok {
@@ -1042,8 +897,8 @@ func (s *Server) otherOp(c *call) (result any, has bool, oerr *opError, handled 
 			return nil, false, err, true
 		}
 		sig := "SIGKILL"
-		if c.op == "signalProcess" {
-			sg, err := c.str(1, "signal")
+		if c.Op == "signalProcess" {
+			sg, err := c.Str(1, "signal")
 			if err != nil {
 				return nil, false, err, true
 			}
@@ -1067,7 +922,7 @@ func (s *Server) otherOp(c *call) (result any, has bool, oerr *opError, handled 
 		if err != nil {
 			return nil, false, err, true
 		}
-		data, err := c.str(1, "data")
+		data, err := c.Str(1, "data")
 		if err != nil {
 			return nil, false, err, true
 		}
@@ -1087,12 +942,12 @@ func (s *Server) otherOp(c *call) (result any, has bool, oerr *opError, handled 
 		if err != nil {
 			return nil, false, err, true
 		}
-		o := c.obj(1)
+		o := c.Obj(1)
 		if _, ok := o["columns"]; !ok {
-			return nil, false, argErr("columns must be a number"), true
+			return nil, false, sandboxserver.ArgError("columns must be a number"), true
 		}
 		if _, ok := o["rows"]; !ok {
-			return nil, false, argErr("rows must be a number"), true
+			return nil, false, sandboxserver.ArgError("rows must be a number"), true
 		}
 		return ack(pid, sb.procs[pid] != nil), true, nil, true
 	case "listPorts":
@@ -1108,12 +963,12 @@ func (s *Server) otherOp(c *call) (result any, has bool, oerr *opError, handled 
 		}
 		return out, true, nil, true
 	case "exposePort":
-		f, err := c.num(0, "port")
+		f, err := num(c, 0, "port")
 		if err != nil {
 			return nil, false, err, true
 		}
 		port := int(f)
-		o := c.obj(1)
+		o := c.Obj(1)
 		vis := "scoped"
 		if o["visibility"] == "public" {
 			vis = "public"
@@ -1130,7 +985,7 @@ func (s *Server) otherOp(c *call) (result any, has bool, oerr *opError, handled 
 		e["visibility"], e["name"] = vis, name
 		return e, true, nil, true
 	case "unexposePort":
-		f, err := c.num(0, "port")
+		f, err := num(c, 0, "port")
 		if err != nil {
 			return nil, false, err, true
 		}
@@ -1149,11 +1004,11 @@ func (s *Server) otherOp(c *call) (result any, has bool, oerr *opError, handled 
 		}
 		return out, true, nil, true
 	case "exposeApp", "rotateLink", "removeApp":
-		key, port, aerr := appTarget(c.arg(0))
+		key, port, aerr := appTarget(c.Arg(0))
 		if aerr != nil {
 			return nil, false, aerr, true
 		}
-		if c.op == "removeApp" {
+		if c.Op == "removeApp" {
 			a := sb.apps[key]
 			delete(sb.apps, key)
 			var p any
@@ -1164,14 +1019,14 @@ func (s *Server) otherOp(c *call) (result any, has bool, oerr *opError, handled 
 		}
 		a := sb.apps[key]
 		if a == nil {
-			if c.op == "rotateLink" {
-				return nil, false, rpcErr("no app matches " + key), true
+			if c.Op == "rotateLink" {
+				return nil, false, sandboxserver.RPCError("no app matches " + key), true
 			}
 			a = map[string]any{"owner": key, "name": nil, "port": port, "pid": nil, "status": "running", "visibility": "scoped", "capability": nil, "restart": "never", "diagnostic": nil, "url": nil}
 			sb.apps[key] = a
 		}
-		o := c.obj(1)
-		if c.op == "exposeApp" {
+		o := c.Obj(1)
+		if c.Op == "exposeApp" {
 			if o["visibility"] == "public" {
 				a["visibility"] = "public"
 			}
@@ -1182,12 +1037,12 @@ func (s *Server) otherOp(c *call) (result any, has bool, oerr *opError, handled 
 		a["capability"] = s.hexLocked(24)
 		return a, true, nil, true
 	case "ensureDurableApp", "removeDurableApp":
-		o, ok := c.arg(0).(map[string]any)
+		o, ok := c.Arg(0).(map[string]any)
 		owner, _ := o["owner"].(string)
 		if !ok || owner == "" {
-			return nil, false, argErr("owner must be a string"), true
+			return nil, false, sandboxserver.ArgError("owner must be a string"), true
 		}
-		if c.op == "removeDurableApp" {
+		if c.Op == "removeDurableApp" {
 			a := sb.apps[owner]
 			delete(sb.apps, owner)
 			var p any
@@ -1217,7 +1072,7 @@ func (s *Server) otherOp(c *call) (result any, has bool, oerr *opError, handled 
 }
 
 // appTarget accepts a number, a string, or {port}/{pid}/{name}/{owner}.
-func appTarget(v any) (string, any, *opError) {
+func appTarget(v any) (string, any, *sandboxserver.Error) {
 	switch t := v.(type) {
 	case json.Number:
 		n, err := t.Int64()
@@ -1236,7 +1091,7 @@ func appTarget(v any) (string, any, *opError) {
 			}
 		}
 	}
-	return "", nil, argErr("app target must be a port, pid, name or owner")
+	return "", nil, sandboxserver.ArgError("app target must be a port, pid, name or owner")
 }
 
 var catalogue = map[string]string{"node": "22.11.0", "python": "3.12.7", "ruby": "3.4.1", "clang": "19.1.0", "git": "2.47.0"}

@@ -11,17 +11,18 @@ package sandboxtest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
@@ -40,12 +41,9 @@ type Identity struct {
 	doPrefix string
 }
 
-// AuthError is an authentication failure reported by a Verifier.
-type AuthError struct {
-	Status  int
-	Code    string
-	Message string
-}
+// AuthError is an authentication failure reported by a Verifier: the
+// wire failure of the server core.
+type AuthError = sandboxserver.Error
 
 // Verifier turns a bearer token into an identity.
 type Verifier interface {
@@ -66,19 +64,10 @@ func (t StaticTokens) Verify(token string) (*Identity, *AuthError) {
 }
 
 // Runtimes is a profile's runtime policy.
-type Runtimes struct {
-	Preinstall []string
-	// OnDemand nil means allowed.
-	OnDemand *bool
-	// Allow nil means every runtime is allowed.
-	Allow []string
-}
+type Runtimes = sandboxserver.Runtimes
 
 // Profile is a server-side sandbox profile.
-type Profile struct {
-	Root     string
-	Runtimes *Runtimes
-}
+type Profile = sandboxserver.Profile
 
 // Options configure the fake.
 type Options struct {
@@ -140,6 +129,7 @@ type Request struct {
 type Server struct {
 	*httptest.Server
 	opts Options
+	api  *sandboxserver.Handler
 
 	mu        sync.Mutex
 	rng       *rand.Rand
@@ -177,10 +167,7 @@ func (s *Server) track(op string) func() {
 
 // New starts a fake Worker. Close it when done.
 func New(opts Options) *Server {
-	if opts.BasePath == "" {
-		opts.BasePath = "/api/nimbus/v1"
-	}
-	opts.BasePath = "/" + strings.Trim(opts.BasePath, "/")
+	opts.BasePath = sandboxserver.NormalizeBasePath(opts.BasePath)
 	if opts.RequiredScopes == nil {
 		opts.RequiredScopes = []string{"sandbox:use"}
 	}
@@ -201,6 +188,15 @@ func New(opts Options) *Server {
 		nextPID:   1000001,
 		inflight:  map[string]int{},
 		maxFlight: map[string]int{},
+	}
+	s.api = &sandboxserver.Handler{
+		BasePath:       opts.BasePath,
+		Auth:           fakeAuth{s},
+		RequiredScopes: opts.RequiredScopes,
+		Profiles:       opts.Profiles,
+		Backend:        backend{s},
+		RPCMs:          func(time.Duration) int64 { return 3 },
+		Fallback:       http.HandlerFunc(s.serveOther),
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
@@ -309,8 +305,6 @@ func (s *Server) Sandboxes() []string {
 	return out
 }
 
-var idRule = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
-
 // recorder wraps the response writer to capture the status. The request
 // is recorded when the status is decided, before the answer can reach the
 // client, so a client that saw an answer always finds its request recorded.
@@ -364,62 +358,43 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			rw.WriteHeader(http.StatusOK)
 		}
 	}()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, &reqState{rec: rec, body: body}))
+	if s.opts.Disabled {
+		s.serveOther(rw, r)
+		return
+	}
+	s.api.ServeHTTP(rw, r)
+}
+
+// stateKey and reqState carry a request's record and full body to the
+// backend's hooks.
+type stateKey struct{}
+
+type reqState struct {
+	rec  *Request
+	body []byte
+}
+
+func stateOf(r *http.Request) *reqState { return r.Context().Value(stateKey{}).(*reqState) }
+
+// serveOther answers what the API core leaves (all of /api/ when the
+// remote API is disabled): /new, the session root, and 302 for the rest
+// of /api/.
+func (s *Server) serveOther(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
-	prefix := s.opts.BasePath + "/sandboxes/"
 	switch {
-	case !s.opts.Disabled && strings.HasPrefix(path, prefix) && strings.HasSuffix(path, "/rpc"):
-		raw := strings.TrimSuffix(strings.TrimPrefix(path, prefix), "/rpc")
-		id, err := url.PathUnescape(raw)
-		if raw == "" || strings.Contains(raw, "/") || err != nil {
-			http.NotFound(rw, r)
-			return
-		}
-		s.serveRPC(rw, r, id, body, rec)
 	case path == "/new":
-		s.serveNew(rw, r)
+		s.serveNew(w, r)
 	case strings.HasPrefix(path, "/s/"):
-		s.serveSessionRoot(rw, r, path, rec)
+		s.serveSessionRoot(w, r, path)
 	case strings.HasPrefix(path, "/api/"):
-		rw.Header().Set("Location", "/")
-		rw.Header().Set("Cache-Control", "no-store")
-		rw.WriteHeader(http.StatusFound)
+		w.Header().Set("Location", "/")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusFound)
 	default:
-		http.NotFound(rw, r)
+		http.NotFound(w, r)
 	}
-}
-
-func apiHeaders(h http.Header) {
-	h.Set("Cache-Control", "no-store")
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	apiHeaders(w.Header())
-	w.Header().Set("Content-Type", "application/json")
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "5")
-		w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
-	}
-	w.WriteHeader(status)
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(encodeWire(v))
-	_, _ = w.Write(bytes.TrimRight(buf.Bytes(), "\n"))
-}
-
-func writeFail(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"ok": false, "error": msg, "code": code})
-}
-
-func writeOK(w http.ResponseWriter, result any, hasResult bool) {
-	env := map[string]any{"ok": true}
-	if hasResult {
-		env["result"] = result
-	}
-	writeJSON(w, http.StatusOK, env)
 }
 
 // authenticate extracts and verifies the token (pkg/token's bearer rules:
@@ -431,36 +406,31 @@ func (s *Server) authenticate(r *http.Request, sid string, scopes []string) (str
 		if s.opts.Legacy {
 			return token.LegacyPublicPrefix, nil, nil
 		}
-		return "", nil, &AuthError{500, token.CodeAuthConfigMissing, "Remote Nimbus sandbox API requires JWT_SECRET"}
+		return "", nil, sandboxserver.NewError(http.StatusInternalServerError, token.CodeAuthConfigMissing, "Remote Nimbus sandbox API requires JWT_SECRET")
 	}
 	tok, err := token.ExtractBearer(r)
 	if err != nil {
-		return "", nil, authError(err)
+		return "", nil, sandboxserver.TokenError(err)
 	}
 	id, aerr := s.opts.Verifier.Verify(tok)
 	if aerr != nil {
 		return "", nil, aerr
 	}
 	if id.claims != nil {
-		if err := token.RequireScopes(*id.claims, scopes...); err != nil {
-			return "", nil, authError(err)
-		}
-		if sid != "" {
-			if err := token.RequireSessionPin(*id.claims, sid); err != nil {
-				return "", nil, authError(err)
-			}
+		if aerr := sandboxserver.CheckClaims(*id.claims, sid, scopes); aerr != nil {
+			return "", nil, aerr
 		}
 		return id.doPrefix, id, nil
 	}
 	if id.Scopes != nil {
 		for _, want := range scopes {
 			if !hasScope(id, want) {
-				return "", nil, &AuthError{403, "E_SCOPE_MISSING", "Missing required scope: " + want}
+				return "", nil, sandboxserver.NewError(http.StatusForbidden, "E_SCOPE_MISSING", "Missing required scope: "+want)
 			}
 		}
 	}
 	if sid != "" && id.SID != "" && id.SID != sid {
-		return "", nil, &AuthError{403, "E_SESSION_PIN_MISMATCH", `Token pinned to session "` + id.SID + `" but request targets "` + sid + `"`}
+		return "", nil, sandboxserver.NewError(http.StatusForbidden, "E_SESSION_PIN_MISMATCH", `Token pinned to session "`+id.SID+`" but request targets "`+sid+`"`)
 	}
 	return token.DOInstanceName(id.Tenant, id.Subject), id, nil
 }
@@ -471,16 +441,38 @@ func destroyAllowed(id *Identity) *AuthError {
 		return nil
 	}
 	if id.claims != nil {
-		if err := token.RequireAnyScope(*id.claims, token.ScopeSessionDestroy, token.ScopeSessionAdmin); err != nil {
-			return authError(err)
-		}
-		return nil
+		return sandboxserver.TokenPrincipal{Claims: *id.claims}.AllowDestroy()
 	}
 	if id.Scopes != nil && !hasScope(id, "session:destroy") && !hasScope(id, "session:admin") {
-		return &AuthError{403, "E_SCOPE_MISSING", "Nimbus token missing required scope: session:destroy or session:admin"}
+		return sandboxserver.NewError(http.StatusForbidden, "E_SCOPE_MISSING", "Nimbus token missing required scope: session:destroy or session:admin")
 	}
 	return nil
 }
+
+// fakeAuth is the fake's Authenticator: its Verifier, static tokens,
+// legacy mode.
+type fakeAuth struct{ s *Server }
+
+// Authenticate checks the request with the fake's verifier.
+func (a fakeAuth) Authenticate(r *http.Request, id string, scopes []string) (sandboxserver.Principal, *sandboxserver.Error) {
+	prefix, ident, aerr := a.s.authenticate(r, id, scopes)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return principal{prefix, ident}, nil
+}
+
+// principal is a caller of the fake (ident nil in legacy mode).
+type principal struct {
+	prefix string
+	ident  *Identity
+}
+
+// DOPrefix returns the DO instance name.
+func (p principal) DOPrefix() string { return p.prefix }
+
+// AllowDestroy applies destroy's scope rule.
+func (p principal) AllowDestroy() *sandboxserver.Error { return destroyAllowed(p.ident) }
 
 func hasScope(id *Identity, s string) bool {
 	if id == nil || id.Scopes == nil {
@@ -552,7 +544,7 @@ func (s *Server) hexLocked(n int) string {
 	return string(b)
 }
 
-func (s *Server) serveSessionRoot(w http.ResponseWriter, r *http.Request, path string, rec *Request) {
+func (s *Server) serveSessionRoot(w http.ResponseWriter, r *http.Request, path string) {
 	rest := strings.TrimPrefix(path, "/s/")
 	raw, tail, _ := strings.Cut(rest, "/")
 	if tail != "" {
@@ -580,21 +572,5 @@ func (s *Server) serveSessionRoot(w http.ResponseWriter, r *http.Request, path s
 		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	if !idRule.MatchString(id) {
-		writeFail(w, 400, "E_SANDBOX_ID", "Invalid sandbox id")
-		return
-	}
-	prefix, ident, aerr := s.authenticate(r, id, s.opts.RequiredScopes)
-	if aerr != nil {
-		writeFail(w, aerr.Status, aerr.Code, aerr.Message)
-		return
-	}
-	if aerr := destroyAllowed(ident); aerr != nil {
-		writeFail(w, aerr.Status, aerr.Code, aerr.Message)
-		return
-	}
-	do := prefix + ":" + id
-	rec.DO = do
-	res := s.destroy(do, r.Header.Get("X-Nimbus-Cleanup-Reason"))
-	writeOK(w, res, true)
+	s.api.ServeDestroy(w, r, id)
 }
