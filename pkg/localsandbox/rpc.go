@@ -90,20 +90,9 @@ func (sb *sandbox) dispatch(ctx context.Context, c *sandboxserver.Call) (any, bo
 // ready applies preinstalls: locally a runtime is "installed" when the host
 // provides it.
 func (sb *sandbox) ready(ctx context.Context, c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
-	pre := []string{}
-	if c.Profile.Runtimes != nil && c.Profile.Runtimes.Preinstall != nil {
-		pre = append(pre, c.Profile.Runtimes.Preinstall...)
-	} else if l, ok := c.Obj(0)["preinstall"].([]any); ok {
-		for _, x := range l {
-			if s, ok := x.(string); ok {
-				pre = append(pre, s)
-			}
-		}
-	}
-	for _, p := range pre {
-		if err := c.Policy(p, "preinstall"); err != nil {
-			return nil, false, err
-		}
+	pre, aerr := c.Preinstalls()
+	if aerr != nil {
+		return nil, false, aerr
 	}
 	var failed []string
 	for _, p := range pre {

@@ -2,6 +2,7 @@ package sandboxserver_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
@@ -92,6 +93,31 @@ func TestPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := (&sandboxserver.Call{}).Policy("anything", sandboxserver.PolicyOnDemand); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPreinstalls(t *testing.T) {
+	client := []any{map[string]any{"preinstall": []any{"node@22", 7, "ruby"}}}
+	c := &sandboxserver.Call{Args: client}
+	if pre, err := c.Preinstalls(); err != nil || strings.Join(pre, ",") != "node@22,ruby" {
+		t.Fatal(pre, err)
+	}
+	if pre, err := (&sandboxserver.Call{}).Preinstalls(); err != nil || pre == nil || len(pre) != 0 {
+		t.Fatal("no preinstall is an empty list:", pre, err)
+	}
+	c.ProfileName = "ci"
+	c.Profile.Runtimes = &sandboxserver.Runtimes{Preinstall: []string{"python"}, Allow: []string{"python", "node"}}
+	pre, err := c.Preinstalls()
+	if err != nil || strings.Join(pre, ",") != "python" {
+		t.Fatal("the profile's list overrides the client's:", pre, err)
+	}
+	pre[0] = "changed"
+	if c.Profile.Runtimes.Preinstall[0] != "python" {
+		t.Fatal("the list aliases the profile")
+	}
+	c.Profile.Runtimes = &sandboxserver.Runtimes{Allow: []string{"node"}}
+	if _, err := c.Preinstalls(); err == nil || err.Code != "E_RUNTIME_NOT_ALLOWED" || err.Message != "Nimbus runtime 'ruby' is not allowed by sandbox profile 'ci'" {
 		t.Fatal(err)
 	}
 }

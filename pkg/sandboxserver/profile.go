@@ -54,3 +54,26 @@ func (c *Call) Policy(spec, action string) *Error {
 	}
 	return nil
 }
+
+// Preinstalls returns the runtimes the ready op installs: the profile's
+// preinstall list when it has one (it overrides the client's), else the
+// strings of the client's {preinstall}; each must pass the preinstall
+// policy. The list is the caller's to keep.
+func (c *Call) Preinstalls() ([]string, *Error) {
+	pre := []string{}
+	if c.Profile.Runtimes != nil && c.Profile.Runtimes.Preinstall != nil {
+		pre = append(pre, c.Profile.Runtimes.Preinstall...)
+	} else if l, ok := c.Obj(0)["preinstall"].([]any); ok {
+		for _, x := range l {
+			if s, ok := x.(string); ok {
+				pre = append(pre, s)
+			}
+		}
+	}
+	for _, p := range pre {
+		if err := c.Policy(p, PolicyPreinstall); err != nil {
+			return nil, err
+		}
+	}
+	return pre, nil
+}

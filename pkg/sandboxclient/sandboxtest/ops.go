@@ -168,20 +168,9 @@ func (s *Server) nowMs() int64 { return s.opts.Now().UnixMilli() }
 func (s *Server) dispatch(ctx context.Context, c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
 	switch c.Op {
 	case "ready":
-		pre := []string{}
-		if c.Profile.Runtimes != nil && c.Profile.Runtimes.Preinstall != nil {
-			pre = c.Profile.Runtimes.Preinstall
-		} else if l, ok := c.Obj(0)["preinstall"].([]any); ok {
-			for _, x := range l {
-				if s, ok := x.(string); ok {
-					pre = append(pre, s)
-				}
-			}
-		}
-		for _, p := range pre {
-			if err := c.Policy(p, "preinstall"); err != nil {
-				return nil, false, err
-			}
+		pre, aerr := c.Preinstalls()
+		if aerr != nil {
+			return nil, false, aerr
 		}
 		s.mu.Lock()
 		sb := s.sandboxLocked(c.DO, c.Root)
