@@ -73,6 +73,7 @@ func CheckClaims(c token.Claims, id string, scopes []string) *Error {
 
 // TokenPrincipal is the Principal of verified token claims.
 type TokenPrincipal struct {
+	// Claims are the verified token's claims (scopes, sid).
 	Claims token.Claims
 	// Prefix is the DO instance name pkg/token derived from the claims.
 	Prefix string

@@ -19,8 +19,11 @@ const (
 // also the error type of authentication, so token failures keep the
 // status and code pkg/token gives them.
 type Error struct {
-	Status  int
-	Code    string
+	// Status is the HTTP status of the answer.
+	Status int
+	// Code is the stable wire code (E_…).
+	Code string
+	// Message is the envelope's "error" text.
 	Message string
 }
 
