@@ -45,7 +45,7 @@ func (o *common) localClient(cmd *cobra.Command, scopes []string) (*sandboxclien
 			return nil, nil, clierr.Usagef("--local and --%s cannot be combined", fl).WithHint("--local runs the sandbox backend inside nimbus; drop --" + fl)
 		}
 	}
-	cfg, err := o.f.Config()
+	cfg, err := o.f.LoadConfig()
 	if err != nil {
 		return nil, nil, err
 	}

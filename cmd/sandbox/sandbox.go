@@ -4,13 +4,11 @@
 package sandbox
 
 import (
-	"errors"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
-	"github.com/nimbus-sh/nimbus/internal/config"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -75,12 +73,8 @@ type settings struct {
 }
 
 func (o *common) resolve(cmd *cobra.Command) (*settings, error) {
-	cfg, err := o.f.Config()
+	cfg, err := o.f.LoadConfig()
 	if err != nil {
-		var ie *config.InvalidFileError
-		if errors.As(err, &ie) {
-			return nil, clierr.Wrap(err, exitcode.Config, clierr.CodeConfigMissing, err.Error(), "fix or remove the file, or pass --config FILE")
-		}
 		return nil, err
 	}
 	for key, flag := range map[string]string{"endpoint": "endpoint", "base_path": "base-path", "token_file": "token-file", "profile": "profile", "tenant": "tenant", "subject": "sub"} {

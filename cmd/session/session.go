@@ -10,7 +10,6 @@ import (
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
-	"github.com/nimbus-sh/nimbus/internal/config"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/tokencli"
@@ -44,12 +43,8 @@ func (fl *flags) add(cmd *cobra.Command) {
 
 // resolve applies flag > env > config for the shared keys.
 func (fl *flags) resolve(f *cmdutil.Factory, cmd *cobra.Command) (string, sandboxcli.Credentials, error) {
-	cfg, err := f.Config()
+	cfg, err := f.LoadConfig()
 	if err != nil {
-		var ie *config.InvalidFileError
-		if errors.As(err, &ie) {
-			return "", sandboxcli.Credentials{}, clierr.Wrap(err, exitcode.Config, clierr.CodeConfigMissing, err.Error(), "fix or remove the file, or pass --config FILE")
-		}
 		return "", sandboxcli.Credentials{}, err
 	}
 	for key, name := range map[string]string{"endpoint": "endpoint", "token_file": "token-file", "tenant": "tenant", "subject": "sub"} {

@@ -66,7 +66,7 @@ func (f *Factory) LoadConfig() (*config.Config, error) {
 	c, err := f.Config()
 	if err != nil {
 		return nil, clierr.Wrap(err, exitcode.Config, "E_CONFIG_INVALID", err.Error(),
-			"fix or remove the file, or point --config at another one")
+			"fix or remove the file, or pass --config FILE")
 	}
 	return c, nil
 }
