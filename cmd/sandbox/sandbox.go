@@ -4,7 +4,6 @@
 package sandbox
 
 import (
-
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
