@@ -52,6 +52,19 @@ seconds left before expiry.`,
   echo "$TOKEN" | nimbus token verify --json`,
 		Args: cmdutil.MaximumArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			stdinUsers := 0
+			if len(args) == 0 || args[0] == "-" {
+				stdinUsers++
+			}
+			for _, file := range []string{secretFile, previousFile} {
+				if file == "-" {
+					stdinUsers++
+				}
+			}
+			if stdinUsers > 1 {
+				return clierr.Usagef("only one of the token, --secret-file and --previous-secret-file can be read from stdin").
+					WithHint("pass the token as an argument, or the secrets in files")
+			}
 			tok, err := readTokenArg(f, args)
 			if err != nil {
 				return err
