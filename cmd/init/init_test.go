@@ -107,14 +107,22 @@ func cmdTree(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprint(ts.Stdout(), b.String())
 }
 
-// cmdImmutable makes a directory immutable (chattr +i) until the script
-// ends. Unlike a read-only mode, this stops root too, so a write inside it
-// fails for real in the middle of an apply.
+// cmdImmutable makes a directory unwritable until the script ends, so a
+// write inside it fails for real in the middle of an apply. Root ignores
+// permission bits, so as root the directory is made immutable (chattr +i);
+// other users get a read-only mode, which stops them just as well.
 func cmdImmutable(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: immutable DIR")
 	}
 	dir := ts.MkAbs(args[0])
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(dir, 0o555); err != nil {
+			ts.Fatalf("chmod %s: %v", dir, err)
+		}
+		ts.Defer(func() { os.Chmod(dir, 0o755) })
+		return
+	}
 	if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
 		ts.Fatalf("chattr +i %s: %v\n%s", dir, err, out)
 	}
