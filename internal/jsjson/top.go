@@ -296,6 +296,18 @@ func NumberOf(raw string) (float64, bool) {
 	if raw == "" || !(raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') {
 		return 0, false
 	}
+	// Fast path for the common case, a plain integer such as a UNIX time,
+	// which is exact in float64 below 2^53 (16 digits are not always).
+	if len(raw) <= 15 {
+		var n int64
+		i := 0
+		for ; i < len(raw) && raw[i] >= '0' && raw[i] <= '9'; i++ {
+			n = n*10 + int64(raw[i]-'0')
+		}
+		if i == len(raw) {
+			return float64(n), true
+		}
+	}
 	f, _ := strconv.ParseFloat(raw, 64)
 	return f, true
 }
