@@ -52,21 +52,25 @@ prints a token for it. It serves until interrupted.`,
 				}
 				data = d
 			}
-			ln, err := localdev.Listen(addr, allowRemote)
-			if err != nil {
+			if err := localdev.CheckAddr(addr, allowRemote); err != nil {
 				return err
 			}
+			// The secret exists before the port accepts connections, so a
+			// client that sees the port open can mint with it.
 			secret, source := f.Getenv("JWT_SECRET"), "JWT_SECRET from the environment"
 			if secret == "" {
 				s, created, err := localdev.LoadSecret(data)
 				if err != nil {
-					ln.Close()
 					return err
 				}
 				secret, source = s, "generated, kept in "+data+"/"+localdev.SecretFile
 				if !created {
 					source = "kept in " + data + "/" + localdev.SecretFile
 				}
+			}
+			ln, err := localdev.Listen(addr, allowRemote)
+			if err != nil {
+				return err
 			}
 			srv, err := localsandbox.New(localsandbox.Options{
 				DataDir: data, Secret: secret, PreviousSecret: f.Getenv("JWT_SECRET_PREVIOUS"),

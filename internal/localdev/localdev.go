@@ -222,16 +222,26 @@ func IsLoopback(addr string) bool {
 // Listen opens the listener of `nimbus dev`, refusing an address reachable
 // from other machines unless allowRemote.
 func Listen(addr string, allowRemote bool) (net.Listener, error) {
-	if !allowRemote && !IsLoopback(addr) {
-		return nil, clierr.New(exitcode.Usage, CodeRemoteRefused,
-			"refusing to listen on "+addr+": it is reachable from other machines, and the local backend runs commands as you",
-			"use a loopback address such as "+DefaultAddr+", or pass --allow-remote if you really mean it")
+	if err := CheckAddr(addr, allowRemote); err != nil {
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, clierr.Wrap(err, exitcode.Unavailable, CodeListen, "cannot listen on "+addr+": "+unwrapOp(err), "is another nimbus dev running? pick another --addr")
 	}
 	return ln, nil
+}
+
+// CheckAddr refuses a non-loopback address unless allowRemote: the backend
+// runs commands as the local user, so it must not be reachable from other
+// machines by accident. Callers check before creating anything.
+func CheckAddr(addr string, allowRemote bool) error {
+	if !allowRemote && !IsLoopback(addr) {
+		return clierr.New(exitcode.Usage, CodeRemoteRefused,
+			"refusing to listen on "+addr+": it is reachable from other machines, and the local backend runs commands as you",
+			"use a loopback address such as "+DefaultAddr+", or pass --allow-remote if you really mean it")
+	}
+	return nil
 }
 
 func unwrapOp(err error) string {
