@@ -73,10 +73,7 @@ func ScanTop(src string, member func(key, raw string)) (Kind, error) {
 		kind = kindOf(src[start])
 	} else {
 		p.pos++
-		p.skipSpace()
-		if p.pos < len(p.src) && p.src[p.pos] == '}' {
-			p.pos++
-		} else if err := p.topMembers(member); err != nil {
+		if err := p.objectMembers(1, member); err != nil {
 			return 0, err
 		}
 	}
@@ -103,13 +100,27 @@ func kindOf(c byte) Kind {
 	return Number
 }
 
-func (p *parser) topMembers(member func(key, raw string)) error {
+// objectMembers walks the members of an object whose '{' has been
+// consumed, through its '}'. With member set it decodes each key and
+// reports the value's extent; without, it only validates.
+func (p *parser) objectMembers(depth int, member func(key, raw string)) error {
+	p.skipSpace()
+	if p.pos < len(p.src) && p.src[p.pos] == '}' {
+		p.pos++
+		return nil
+	}
 	for {
 		p.skipSpace()
 		if p.pos >= len(p.src) || p.src[p.pos] != '"' {
 			return p.unexpected()
 		}
-		key, err := p.string()
+		var key string
+		var err error
+		if member != nil {
+			key, err = p.string()
+		} else {
+			err = p.skipString()
+		}
 		if err != nil {
 			return err
 		}
@@ -120,10 +131,12 @@ func (p *parser) topMembers(member func(key, raw string)) error {
 		p.pos++
 		p.skipSpace()
 		start := p.pos
-		if err := p.skipValue(1); err != nil {
+		if err := p.skipValue(depth); err != nil {
 			return err
 		}
-		member(key, p.src[start:p.pos])
+		if member != nil {
+			member(key, p.src[start:p.pos])
+		}
 		p.skipSpace()
 		if p.pos >= len(p.src) {
 			return p.unexpected()
@@ -168,42 +181,7 @@ func (p *parser) skipValue(depth int) error {
 	switch c := p.src[p.pos]; {
 	case c == '{':
 		p.pos++
-		p.skipSpace()
-		if p.pos < len(p.src) && p.src[p.pos] == '}' {
-			p.pos++
-			return nil
-		}
-		for {
-			p.skipSpace()
-			if p.pos >= len(p.src) || p.src[p.pos] != '"' {
-				return p.unexpected()
-			}
-			if err := p.skipString(); err != nil {
-				return err
-			}
-			p.skipSpace()
-			if p.pos >= len(p.src) || p.src[p.pos] != ':' {
-				return p.unexpected()
-			}
-			p.pos++
-			p.skipSpace()
-			if err := p.skipValue(depth + 1); err != nil {
-				return err
-			}
-			p.skipSpace()
-			if p.pos >= len(p.src) {
-				return p.unexpected()
-			}
-			switch p.src[p.pos] {
-			case ',':
-				p.pos++
-				continue
-			case '}':
-				p.pos++
-				return nil
-			}
-			return p.unexpected()
-		}
+		return p.objectMembers(depth+1, nil)
 	case c == '[':
 		p.pos++
 		p.skipSpace()
