@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/nimbus-sh/nimbus/internal/proctest"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -58,7 +59,7 @@ func TestNamespacesShowTheSandboxAtItsOwnPaths(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 	// /tmp is the sandbox's own: neither the host nor another sandbox sees it.
-	name := "nimbus-test-" + marker()
+	name := "nimbus-test-" + proctest.Marker()
 	run(t, sb, "touch /tmp/"+name)
 	if _, err := os.Stat("/tmp/" + name); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the host sees the sandbox's /tmp: %v", err)
@@ -121,7 +122,7 @@ func TestHostPathsAreSaid(t *testing.T) {
 	if got := run(t, sb, "pwd; echo $HOME $TMPDIR"); got != dir+"/home/user\n"+dir+"/home/user "+dir+"/tmp\n" {
 		t.Fatalf("%q", got)
 	}
-	name := "nimbus-test-" + marker()
+	name := "nimbus-test-" + proctest.Marker()
 	t.Cleanup(func() { _ = os.Remove("/tmp/" + name) })
 	run(t, sb, "touch /tmp/"+name)
 	if _, err := os.Stat("/tmp/" + name); err != nil {

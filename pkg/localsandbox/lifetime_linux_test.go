@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/proctest"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -54,7 +55,9 @@ done
 `
 }
 
-func markers4() [4]string { return [4]string{marker(), marker(), marker(), marker()} }
+func markers4() [4]string {
+	return [4]string{proctest.Marker(), proctest.Marker(), proctest.Marker(), proctest.Marker()}
+}
 
 func TestOneShotExecLeavesNothingBehind(t *testing.T) {
 	eachMode(t, func(t *testing.T, s *localsandbox.Server, url string) {
@@ -65,7 +68,7 @@ func TestOneShotExecLeavesNothingBehind(t *testing.T) {
 		if time.Since(start) > 10*time.Second {
 			t.Fatalf("exec waited %v for what it left running", time.Since(start))
 		}
-		waitGone(t, m[:]...)
+		proctest.WaitGone(t, m[:]...)
 	})
 }
 
@@ -74,10 +77,10 @@ func TestDestroyEndsEveryProcessOfTheSandbox(t *testing.T) {
 		sb := box(t, url, "job-1", token.ScopeSandboxUse, token.ScopeSessionDestroy)
 		x := ctx(t)
 		bg, fg := markers4(), markers4()
-		if _, err := sb.StartProcess(x, escapees(bg)+"sleep "+marker(), sc.StartOptions{}); err != nil {
+		if _, err := sb.StartProcess(x, escapees(bg)+"sleep "+proctest.Marker(), sc.StartOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		st, err := sb.ExecStream(x, escapees(fg)+"echo up; sleep "+marker(), sc.ExecOptions{})
+		st, err := sb.ExecStream(x, escapees(fg)+"echo up; sleep "+proctest.Marker(), sc.ExecOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,15 +88,15 @@ func TestDestroyEndsEveryProcessOfTheSandbox(t *testing.T) {
 		if c, err := st.Next(); err != nil || string(c.Data) != "up\n" {
 			t.Fatalf("%q %v", c.Data, err)
 		}
-		waitRunning(t, bg[:]...)
-		waitRunning(t, fg[:]...)
+		proctest.WaitRunning(t, bg[:]...)
+		proctest.WaitRunning(t, fg[:]...)
 		res, err := sb.Destroy(x, "")
 		if err != nil || res.Killed != 2 {
 			t.Fatalf("%+v %v", res, err)
 		}
 		// Destroy answers once they are gone.
 		for _, m := range append(bg[:], fg[:]...) {
-			if p := procsWith(m); len(p) > 0 {
+			if p := proctest.WithArg(m); len(p) > 0 {
 				t.Errorf("sleep %s (pid %v) survived destroy", m, p)
 			}
 		}
@@ -105,11 +108,11 @@ func TestKillProcessEndsWhatItStarted(t *testing.T) {
 		sb := box(t, url, "job-1")
 		x := ctx(t)
 		m := markers4()
-		p, err := sb.StartProcess(x, escapees(m)+"echo up; sleep "+marker(), sc.StartOptions{})
+		p, err := sb.StartProcess(x, escapees(m)+"echo up; sleep "+proctest.Marker(), sc.StartOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitRunning(t, m[:]...)
+		proctest.WaitRunning(t, m[:]...)
 		if a, err := sb.KillProcess(x, p.PID); err != nil || !a.OK {
 			t.Fatalf("%+v %v", a, err)
 		}
@@ -117,7 +120,7 @@ func TestKillProcessEndsWhatItStarted(t *testing.T) {
 		if err != nil || exit.Code != 137 || exit.Reason == nil || *exit.Reason != "SIGKILL" {
 			t.Fatalf("%+v %v", exit, err)
 		}
-		waitGone(t, m[:]...)
+		proctest.WaitGone(t, m[:]...)
 	})
 }
 
@@ -125,12 +128,12 @@ func TestSignalsReachTheProcessGroup(t *testing.T) {
 	eachMode(t, func(t *testing.T, s *localsandbox.Server, url string) {
 		sb := box(t, url, "job-1")
 		x := ctx(t)
-		m := marker()
+		m := proctest.Marker()
 		p, err := sb.StartProcess(x, "trap 'echo got-term; exit 7' TERM; sleep "+m+" & wait", sc.StartOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitRunning(t, m)
+		proctest.WaitRunning(t, m)
 		for _, sig := range []string{"SIGSTOP", "SIGCONT", "SIGTERM"} {
 			if a, err := sb.SignalProcess(x, p.PID, sig); err != nil || !a.OK {
 				t.Fatalf("%s: %+v %v", sig, a, err)
@@ -144,7 +147,7 @@ func TestSignalsReachTheProcessGroup(t *testing.T) {
 		if err != nil || exit.Code != 7 || out.String() != "got-term\n" {
 			t.Fatalf("%+v %q %v", exit, out.String(), err)
 		}
-		waitGone(t, m)
+		proctest.WaitGone(t, m)
 		if a, err := sb.SignalProcess(x, p.PID, "SIGTERM"); err != nil || a.OK {
 			t.Fatalf("signal after exit: %+v %v", a, err)
 		}
@@ -158,12 +161,12 @@ func TestCloseEndsEveryProcess(t *testing.T) {
 		for i, id := range []string{"a", "b"} {
 			sb := box(t, url, id)
 			if i == 0 {
-				if _, err := sb.StartProcess(x, escapees(m)+"sleep "+marker(), sc.StartOptions{}); err != nil {
+				if _, err := sb.StartProcess(x, escapees(m)+"sleep "+proctest.Marker(), sc.StartOptions{}); err != nil {
 					t.Fatal(err)
 				}
 				continue
 			}
-			st, err := sb.ExecStream(x, "echo up; exec sleep "+marker(), sc.ExecOptions{})
+			st, err := sb.ExecStream(x, "echo up; exec sleep "+proctest.Marker(), sc.ExecOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,12 +175,12 @@ func TestCloseEndsEveryProcess(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		waitRunning(t, m[:]...)
+		proctest.WaitRunning(t, m[:]...)
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
 		for _, mk := range m {
-			if p := procsWith(mk); len(p) > 0 {
+			if p := proctest.WithArg(mk); len(p) > 0 {
 				t.Errorf("sleep %s (pid %v) survived Close", mk, p)
 			}
 		}
@@ -202,14 +205,14 @@ func TestInProcessBackendEndsWithItsCommand(t *testing.T) {
 	}
 	m := markers4()
 	cctx, cancel := context.WithCancel(ctx(t))
-	st, err := sb.ExecStream(cctx, escapees(m)+"echo up; sleep "+marker(), sc.ExecOptions{})
+	st, err := sb.ExecStream(cctx, escapees(m)+"echo up; sleep "+proctest.Marker(), sc.ExecOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Next(); err != nil {
 		t.Fatal(err)
 	}
-	waitRunning(t, m[:]...)
+	proctest.WaitRunning(t, m[:]...)
 	// The command is interrupted, then the backend closed, as the CLI
 	// does on Ctrl-C.
 	cancel()
@@ -218,7 +221,7 @@ func TestInProcessBackendEndsWithItsCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, mk := range m {
-		if p := procsWith(mk); len(p) > 0 {
+		if p := proctest.WithArg(mk); len(p) > 0 {
 			t.Errorf("sleep %s (pid %v) survived the in-process backend", mk, p)
 		}
 	}

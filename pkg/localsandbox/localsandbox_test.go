@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,10 +14,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/proctest"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/conformance"
@@ -76,41 +75,6 @@ func run(t *testing.T, sb *sc.Sandbox, cmd string) string {
 		t.Fatalf("%s: %+v %v", cmd, r, err)
 	}
 	return r.Stdout
-}
-
-var markerSeq atomic.Int64
-
-// marker returns a sleep duration no other process on the machine has as
-// an argument: tests find the processes they started by it (procsWith),
-// whatever pid namespace those run in.
-func marker() string { return fmt.Sprintf("3600.%d%03d", os.Getpid(), markerSeq.Add(1)) }
-
-// waitFor polls cond until it holds, failing after a generous bound.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// waitRunning waits until a process with each marker runs.
-func waitRunning(t testing.TB, markers ...string) {
-	t.Helper()
-	for _, m := range markers {
-		waitFor(t, "a process sleeping "+m+" to start", func() bool { return len(procsWith(m)) > 0 })
-	}
-}
-
-// waitGone waits until no process with any of the markers is left.
-func waitGone(t testing.TB, markers ...string) {
-	t.Helper()
-	for _, m := range markers {
-		waitFor(t, "the processes sleeping "+m+" to end", func() bool { return len(procsWith(m)) == 0 })
-	}
 }
 
 func TestSandboxDirectoryIsKeyedByDOName(t *testing.T) {
@@ -244,7 +208,7 @@ func TestDestroyKillsProcessesAndRemovesTheDirectory(t *testing.T) {
 	sb := box(t, hs.URL, "job-1", token.ScopeSandboxUse, token.ScopeSessionDestroy)
 	x := ctx(t)
 	dir := s.SandboxDir("acme:alice:job-1")
-	bg, child, fg := marker(), marker(), marker()
+	bg, child, fg := proctest.Marker(), proctest.Marker(), proctest.Marker()
 	st, err := sb.StartProcess(x, "sleep "+child+" & sleep "+bg+"; wait", sc.StartOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -255,14 +219,14 @@ func TestDestroyKillsProcessesAndRemovesTheDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stream.Close()
-	waitRunning(t, bg, child, fg)
+	proctest.WaitRunning(t, bg, child, fg)
 	// A directory the sandbox made read-only does not stop destroy.
 	run(t, sb, "mkdir -p ro/deep && touch ro/deep/f && chmod 0555 ro/deep ro")
 	res, err := sb.Destroy(x, "done")
 	if err != nil || res.Killed < 2 {
 		t.Fatalf("%+v %v", res, err)
 	}
-	waitGone(t, bg, child, fg)
+	proctest.WaitGone(t, bg, child, fg)
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("directory still there: %v", err)
 	}
@@ -286,7 +250,7 @@ func TestDestroyKillsProcessesAndRemovesTheDirectory(t *testing.T) {
 func TestTimeoutKillsTheWholeProcessGroup(t *testing.T) {
 	_, hs := newServer(t)
 	sb := box(t, hs.URL, "job-1")
-	bg, fg := marker(), marker()
+	bg, fg := proctest.Marker(), proctest.Marker()
 	type result struct {
 		r   *sc.ExecResult
 		err error
@@ -297,28 +261,28 @@ func TestTimeoutKillsTheWholeProcessGroup(t *testing.T) {
 		done <- result{r, err}
 	}()
 	// Both run before the timeout kills them.
-	waitRunning(t, bg, fg)
+	proctest.WaitRunning(t, bg, fg)
 	res := <-done
 	if res.err != nil || res.r.ExitCode != 124 || res.r.Stderr != "command timed out after 3000ms\n" {
 		t.Fatalf("%+v %v", res.r, res.err)
 	}
-	waitGone(t, bg, fg)
+	proctest.WaitGone(t, bg, fg)
 	start := time.Now()
 	// A one-shot exec does not leave background jobs behind either, and
 	// does not wait for them.
 	start = time.Now()
-	bg = marker()
+	bg = proctest.Marker()
 	run(t, sb, "sleep "+bg+" &")
 	if time.Since(start) > 5*time.Second {
 		t.Fatal("exec waited for its background job")
 	}
-	waitGone(t, bg)
+	proctest.WaitGone(t, bg)
 }
 
 func TestClosingTheStreamKillsTheCommand(t *testing.T) {
 	_, hs := newServer(t)
 	sb := box(t, hs.URL, "job-1")
-	fg := marker()
+	fg := proctest.Marker()
 	st, err := sb.ExecStream(ctx(t), "echo ready; exec sleep "+fg, sc.ExecOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -326,9 +290,9 @@ func TestClosingTheStreamKillsTheCommand(t *testing.T) {
 	if c, err := st.Next(); err != nil || string(c.Data) != "ready\n" {
 		t.Fatalf("%q %v", c.Data, err)
 	}
-	waitRunning(t, fg)
+	proctest.WaitRunning(t, fg)
 	st.Close()
-	waitGone(t, fg)
+	proctest.WaitGone(t, fg)
 }
 
 func TestConcurrentExecsOnOneSandbox(t *testing.T) {

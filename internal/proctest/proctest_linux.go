@@ -1,4 +1,4 @@
-package localsandbox_test
+package proctest
 
 import (
 	"os"
@@ -6,9 +6,9 @@ import (
 	"strings"
 )
 
-// procsWith lists the live host processes (zombies excluded) with arg
+// WithArg lists the live host processes (zombies excluded) with arg
 // among their arguments, whatever pid namespace they run in.
-func procsWith(arg string) []int {
+func WithArg(arg string) []int {
 	var out []int
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {

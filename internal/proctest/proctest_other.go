@@ -1,6 +1,6 @@
 //go:build unix && !linux
 
-package localsandbox_test
+package proctest
 
 import (
 	"os/exec"
@@ -8,9 +8,9 @@ import (
 	"strings"
 )
 
-// procsWith lists the live processes (zombies excluded) with arg among
+// WithArg lists the live processes (zombies excluded) with arg among
 // their arguments.
-func procsWith(arg string) []int {
+func WithArg(arg string) []int {
 	out, err := exec.Command("ps", "-ax", "-o", "pid=", "-o", "stat=", "-o", "args=").Output()
 	if err != nil {
 		return nil
