@@ -72,8 +72,13 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 			return nil, false, err
 		}
 		data, ok, err := sb.readFile(p, r)
-		if err != nil || !ok {
+		if err != nil {
 			return nil, false, err
+		}
+		if !ok {
+			// A read of a missing path answers "result":null, never a
+			// void envelope: the SDK's result schemas reject {"ok":true}.
+			return nil, true, nil
 		}
 		if c.Op == "readFile" {
 			return strings.ToValidUTF8(string(data), "\uFFFD"), true, nil
@@ -89,7 +94,7 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		}
 		fi, err := stat(r)
 		if isNotExist(err) {
-			return nil, false, nil
+			return nil, true, nil
 		}
 		if err != nil {
 			return nil, false, fsErr(c.Op, p, err)
@@ -105,7 +110,7 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		}
 		t, err := sb.root.Readlink(r)
 		if isNotExist(err) {
-			return nil, false, nil
+			return nil, true, nil
 		}
 		if err != nil {
 			return nil, false, fsErr("readlink", p, err)
@@ -209,7 +214,7 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		}
 		f, err := sb.root.Open(r)
 		if isNotExist(err) {
-			return nil, false, nil
+			return nil, true, nil
 		}
 		if err != nil {
 			return nil, false, fsErr("open", p, err)

@@ -1,0 +1,82 @@
+//go:build unix
+
+package localsandbox_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// rawRPC posts one op to the rpc route with a full-trust token for id and
+// returns the status and the exact body.
+func rawRPC(t *testing.T, base, id, op string, args ...any) (int, string) {
+	t.Helper()
+	if args == nil {
+		args = []any{}
+	}
+	b, err := json.Marshal(map[string]any{"profile": "default", "root": "/home/user", "op": op, "args": args})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/nimbus/v1/sandboxes/"+id+"/rpc", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+mint(t, id, token.ScopeSandboxUse, token.ScopeSessionDestroy))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// TestResultPresence pins the envelope byte for byte: a read of a missing
+// path answers "result":null (the newest SDK validates result shapes and
+// rejects {"ok":true} for those ops), and only void ops leave result out.
+func TestResultPresence(t *testing.T) {
+	_, hs := newServer(t)
+	const id = "nulls"
+	if st, body := rawRPC(t, hs.URL, id, "writeFile", "/home/user/a.txt", "hi"); st != 200 {
+		t.Fatalf("setup: %d %s", st, body)
+	}
+	if st, body := rawRPC(t, hs.URL, id, "mkdir", "/home/user/d"); st != 200 {
+		t.Fatalf("setup: %d %s", st, body)
+	}
+	for _, c := range []struct {
+		op   string
+		args []any
+		want string
+	}{
+		// Reads of a missing path: an explicit null.
+		{"readFile", []any{"/home/user/missing.txt"}, `{"ok":true,"result":null}`},
+		{"readFileBytes", []any{"/home/user/missing.bin"}, `{"ok":true,"result":null}`},
+		{"stat", []any{"/home/user/missing"}, `{"ok":true,"result":null}`},
+		{"lstat", []any{"/home/user/missing"}, `{"ok":true,"result":null}`},
+		{"readlink", []any{"/home/user/missing"}, `{"ok":true,"result":null}`},
+		{"readRange", []any{"/home/user/missing.log", 0, 4}, `{"ok":true,"result":null}`},
+		// A missing parent directory is missing too.
+		{"readFile", []any{"/home/user/nope/x.txt"}, `{"ok":true,"result":null}`},
+		{"stat", []any{"/nope/deeper/x"}, `{"ok":true,"result":null}`},
+		// Results that are false or empty are still results.
+		{"exists", []any{"/home/user/missing"}, `{"ok":true,"result":false}`},
+		{"readdir", []any{"/home/user/d"}, `{"ok":true,"result":[]}`},
+		{"readFile", []any{"/home/user/a.txt"}, `{"ok":true,"result":"hi"}`},
+		{"readRange", []any{"/home/user/a.txt", 5, 4}, `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":""}}`},
+		// Void ops: no result at all.
+		{"mkdir", []any{"/home/user/d/e"}, `{"ok":true}`},
+		{"chmod", []any{"/home/user/a.txt", 420}, `{"ok":true}`},
+		{"rename", []any{"/home/user/a.txt", "/home/user/b.txt"}, `{"ok":true}`},
+		{"deleteFile", []any{"/home/user/b.txt", map[string]any{}}, `{"ok":true}`},
+		{"deleteFile", []any{"/home/user/never-existed", map[string]any{}}, `{"ok":true}`},
+	} {
+		st, body := rawRPC(t, hs.URL, id, c.op, c.args...)
+		if st != 200 || body != c.want {
+			t.Errorf("%s %v: %d %s, want %s", c.op, c.args, st, body, c.want)
+		}
+	}
+}
