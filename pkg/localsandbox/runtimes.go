@@ -201,7 +201,8 @@ func (sb *sandbox) install(ctx context.Context, spec string) map[string]any {
 
 // codeScript turns runCode's code into the command it reports and the
 // script it runs, after the runtime policy check. missing is set (and the
-// command not run) when the host lacks the interpreter.
+// command not run) when the host lacks the interpreter, or has a node too
+// old to strip TypeScript's types.
 func (sb *sandbox) codeScript(ctx context.Context, c *sandboxserver.Call, code string, o map[string]any) (command, script, missing string, aerr *sandboxserver.Error) {
 	lang, _ := o["language"].(string)
 	if lang == "" {
@@ -241,7 +242,17 @@ func (sb *sandbox) codeScript(ctx context.Context, c *sandboxserver.Call, code s
 	if rt == nil {
 		return command, "", notLocal(rtName) + "\n", nil
 	}
-	return command, shellQuote(rt.paths[0]) + " " + flag + " " + q, "", nil
+	interp := shellQuote(rt.paths[0])
+	if lang == "typescript" {
+		flags, refusal := sb.s.typeScriptFlags(ctx, rt.paths[0])
+		if refusal != "" {
+			return command, "", refusal, nil
+		}
+		for _, f := range flags {
+			interp += " " + f
+		}
+	}
+	return command, interp + " " + flag + " " + q, "", nil
 }
 
 // shellQuote single-quotes s for /bin/sh.

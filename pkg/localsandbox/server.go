@@ -100,6 +100,7 @@ type Server struct {
 
 	rtOnce sync.Once
 	rt     []hostRuntime
+	nodes  nodeVersions
 }
 
 // ValidID reports whether id satisfies the sandbox id rule
