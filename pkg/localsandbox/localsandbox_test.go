@@ -667,8 +667,4 @@ func TestBigFilesAndMinorOps(t *testing.T) {
 	if _, err := sb.ResizeProcess(x, 1, 80, 24); err != nil {
 		t.Fatal(err)
 	}
-	// Apps are not part of the local backend: the Worker's unknown-op answer.
-	if _, err := sb.ListApps(x); codeOf(err) != sc.CodeRemoteOp {
-		t.Fatalf("%v", err)
-	}
 }

@@ -14,6 +14,8 @@
 package localsandbox
 
 import (
+	"errors"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -187,7 +189,7 @@ func (s *Server) Close() error {
 
 // ServeHTTP routes the remote API, the session root and port previews.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.api.ServeHTTP(w, r)
+	s.api.ServeHTTP(w, withOrigin(r))
 }
 
 // serveOther answers what the API core leaves: the session root and port
@@ -231,6 +233,10 @@ func (s *Server) destroy(do, reason string) (map[string]any, *sandboxserver.Erro
 		killed = sb.shutdown()
 	}
 	if err := removeTree(s.SandboxDir(do)); err != nil {
+		return nil, sandboxserver.RPCError("EBUSY: cannot remove sandbox storage: " + err.Error())
+	}
+	// Exposures, names and reservations go with the sandbox.
+	if err := os.Remove(s.appStatePath(do)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, sandboxserver.RPCError("EBUSY: cannot remove sandbox storage: " + err.Error())
 	}
 	return sandboxserver.DestroyResult(killed, s.opts.Now(), reason), nil
