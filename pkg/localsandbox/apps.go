@@ -24,7 +24,8 @@ import (
 //
 //   - a background process (startProcess) is an app once its process tree
 //     listens on a TCP port (found through /proc on Linux, lsof elsewhere);
-//     its owner is derived from where and what it runs, "<cwd>: <command>",
+//     its owner is derived from where and what it runs,
+//     "auto:<cwd>:<command>" (a Worker's derived owners are "auto:…" too),
 //     so a restarted server is the same app;
 //   - an exposure (exposePort, exposeApp, ensureDurableApp) is a record per
 //     port: owner, name, visibility and capability. A port with a record
@@ -57,6 +58,31 @@ type appTable struct {
 	mu     sync.Mutex
 	loaded bool
 	byPort map[int]*exposure
+	// live are the registrations of listening ports without a record:
+	// each gets a capability (new for every new serving process), which
+	// an exposure of the port adopts. Not persisted.
+	live map[int]*liveReg
+}
+
+// liveReg is a listening port's registration.
+type liveReg struct {
+	pid          int64
+	capability   string
+	registeredAt int64
+}
+
+// liveRegLocked returns the registration of port served by p, minting one for a
+// port not seen before or now served by another process.
+func (sb *sandbox) liveRegLocked(t *appTable, port int, p *proc) *liveReg {
+	if t.live == nil {
+		t.live = map[int]*liveReg{}
+	}
+	r := t.live[port]
+	if r == nil || r.pid != p.pid {
+		r = &liveReg{pid: p.pid, capability: newCapability(), registeredAt: sb.s.nowMs()}
+		t.live[port] = r
+	}
+	return r
 }
 
 // appStateVersion is written into the state file; a file of another
@@ -169,7 +195,7 @@ func (t *appTable) byOwner(owner string) *exposure {
 
 // owner is the identity of a background process: where and what it runs,
 // so the same server started again is the same app.
-func (p *proc) owner() string { return p.cwd + ": " + p.command }
+func (p *proc) owner() string { return "auto:" + p.cwd + ":" + p.command }
 
 // hostPID returns the host pid of the process, ok false once it exited.
 func (p *proc) hostPID() (int, bool) {
@@ -356,6 +382,12 @@ func (sb *sandbox) applyExposure(t *appTable, port int, owner string, o sandboxs
 	}
 	if e == nil {
 		e = &exposure{Port: port, Visibility: "scoped", Capability: newCapability(), RegisteredAt: sb.s.nowMs()}
+		// A listening port's registration becomes the record: the
+		// capability already handed out stays valid.
+		if r := t.live[port]; r != nil {
+			e.Capability, e.RegisteredAt = r.capability, r.registeredAt
+			delete(t.live, port)
+		}
 		t.byPort[port] = e
 	}
 	if e.Owner == "" {

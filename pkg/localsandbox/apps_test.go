@@ -167,7 +167,7 @@ func TestAppVerbs(t *testing.T) {
 		t.Fatalf("%+v %v", apps, err)
 	}
 	pid, port := startApp(t, sb, "127.0.0.1:0", "on-failure")
-	owner := "/home/user: " + appCommand(t)
+	owner := "auto:/home/user:" + appCommand(t)
 
 	// A listening background process is an app before anything is exposed.
 	apps, err := sb.ListApps(x)
@@ -179,6 +179,13 @@ func TestAppVerbs(t *testing.T) {
 		a.Visibility != "scoped" || a.Capability != nil || a.Name != nil || a.Restart != "on-failure" || a.Diagnostic != nil {
 		t.Fatalf("%+v", a)
 	}
+	// …and its port is listed with the capability of its registration,
+	// which the exposure below adopts.
+	ports, err := sb.ListPorts(x)
+	if err != nil || len(ports) != 1 || ports[0].Port != port || ports[0].PID != pid || !capRe.MatchString(ports[0].Capability) {
+		t.Fatalf("%+v %v", ports, err)
+	}
+	registered := ports[0].Capability
 
 	// Expose it under a name: the URL is the named door.
 	e, err := sb.ExposeApp(x, port, sc.ExposeOptions{Name: "web"})
@@ -190,6 +197,9 @@ func TestAppVerbs(t *testing.T) {
 		t.Fatalf("%+v", e)
 	}
 	first := *e.Capability
+	if first != registered {
+		t.Fatalf("capability %s, registered %s", first, registered)
+	}
 	// The server's own answer carries the same URL (on the origin asked).
 	if _, body := rawRPC(t, hs.URL, id, "exposeApp", "web"); !strings.Contains(body, `"url":"`+door+`"`) {
 		t.Fatalf("%s", body)
@@ -247,7 +257,7 @@ func TestAppVerbs(t *testing.T) {
 		t.Fatalf("%+v %v", apps, err)
 	}
 	// The port verbs see the same record.
-	ports, err := sb.ListPorts(x)
+	ports, err = sb.ListPorts(x)
 	if err != nil || len(ports) != 1 || ports[0].Port != port || ports[0].PID != pid || ports[0].Capability != *r.Capability {
 		t.Fatalf("%+v %v", ports, err)
 	}

@@ -47,9 +47,11 @@ func portArg(c *sandboxserver.Call, i int) (int, *sandboxserver.Error) {
 func (sb *sandbox) portOp(ctx context.Context, c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
 	switch c.Op {
 	case "listPorts":
+		// The ports the sandbox's processes listen on, as a Worker lists its
+		// registrations, and the exposed ones (pid 0 while nothing serves).
 		ls := sb.listeners(ctx)
 		t := sb.lockApps()
-		out := make([]any, 0, len(t.byPort))
+		out := make([]any, 0, len(t.byPort)+len(ls))
 		for _, e := range t.byPort {
 			m := map[string]any{"port": e.Port, "pid": 0, "registeredAt": e.RegisteredAt, "capability": e.Capability}
 			if p := ls[e.Port]; p != nil {
@@ -57,6 +59,17 @@ func (sb *sandbox) portOp(ctx context.Context, c *sandboxserver.Call) (any, bool
 				if p.execID != "" {
 					m["execId"] = p.execID
 				}
+			}
+			out = append(out, m)
+		}
+		for port, p := range ls {
+			if t.byPort[port] != nil {
+				continue
+			}
+			r := sb.liveRegLocked(t, port, p)
+			m := map[string]any{"port": port, "pid": p.pid, "registeredAt": r.registeredAt, "capability": r.capability}
+			if p.execID != "" {
+				m["execId"] = p.execID
 			}
 			out = append(out, m)
 		}
