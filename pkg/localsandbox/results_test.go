@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -78,5 +79,42 @@ func TestResultPresence(t *testing.T) {
 		if st != 200 || body != c.want {
 			t.Errorf("%s %v: %d %s, want %s", c.op, c.args, st, body, c.want)
 		}
+	}
+}
+
+// TestCheckOrder pins which error a call with several faults gets: the
+// Worker's dispatcher checks a file op's options (cred) before its path,
+// runCode's options before its code, and names the arguments as it does.
+func TestCheckOrder(t *testing.T) {
+	_, hs := newServer(t)
+	const id = "order"
+	cred := map[string]any{"cred": map[string]any{"uid": 1}}
+	for _, c := range []struct {
+		op   string
+		args []any
+		code string
+		msg  string
+	}{
+		{"readFile", []any{5, cred}, "E_ARG_SHAPE", "cred is not accepted over the remote API"},
+		{"writeFile", []any{5, 6, cred}, "E_ARG_SHAPE", "cred is not accepted over the remote API"},
+		{"writeFile", []any{5, 6}, "E_ARG_SHAPE", "path must be a string"},
+		{"readRange", []any{5, "x", "y", cred}, "E_ARG_SHAPE", "cred is not accepted over the remote API"},
+		{"rename", []any{5, "/home/user/b"}, "E_ARG_SHAPE", "from must be a string"},
+		{"rename", []any{"/home/user/a", 5}, "E_ARG_SHAPE", "to must be a string"},
+		{"deleteFile", []any{5, cred}, "E_ARG_SHAPE", "path must be a string"},
+		{"runCode", []any{5, cred}, "E_ARG_SHAPE", "cred is not accepted over the remote API"},
+		{"runCode", []any{5, map[string]any{"language": "python"}}, "E_ARG_SHAPE", "code must be a string"},
+		{"exec", []any{5, cred}, "E_ARG_SHAPE", "command must be a string"},
+		{"processLogs", []any{"x"}, "E_ARG_SHAPE", "pid must be a number"},
+	} {
+		st, code, msg := rpcErr(t, hs.URL, id, c.op, c.args...)
+		if st != 400 || code != c.code || msg != c.msg {
+			t.Errorf("%s %v: %d %s %q, want %s %q", c.op, c.args, st, code, msg, c.code, c.msg)
+		}
+	}
+	// ensureRuntimes takes String() of each spec, as the Worker does.
+	st, body := rawRPC(t, hs.URL, id, "ensureRuntimes", []any{5, true, nil})
+	if st != 200 || !strings.Contains(body, `"spec":"5"`) || !strings.Contains(body, `"spec":"true"`) || !strings.Contains(body, `"spec":"null"`) {
+		t.Fatalf("%d %s", st, body)
 	}
 }
