@@ -57,7 +57,7 @@ func serveTestApp(addr string) {
 
 // appCommand is the shell command that runs the test app server: the
 // server is a child of the sandbox's shell, as `npm start` would make it.
-func appCommand(t *testing.T) string {
+func appCommand(t testing.TB) string {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func appCommand(t *testing.T) string {
 
 // startApp starts the app server as a background process listening on
 // addr and returns its pid and port once it listens.
-func startApp(t *testing.T, sb *sc.Sandbox, addr, restart string) (int64, int) {
+func startApp(t testing.TB, sb *sc.Sandbox, addr, restart string) (int64, int) {
 	t.Helper()
 	x := ctx(t)
 	st, err := sb.StartProcess(x, appCommand(t), sc.StartOptions{ExecOptions: sc.ExecOptions{Env: map[string]string{appListenEnv: addr}}, Restart: restart})
@@ -533,5 +533,143 @@ func TestAppURLsFromTheClient(t *testing.T) {
 	apps, err := sb.ListApps(x)
 	if err != nil || len(apps) != 1 || *apps[0].URL != *e.URL {
 		t.Fatalf("%+v %v", apps, err)
+	}
+}
+
+// field is a result member: the JSON kinds it may have, and whether it
+// may be absent.
+type field struct {
+	kinds    string // "string|null", …
+	optional bool
+}
+
+// checkSchema checks a decoded result against the upstream SDK's result
+// schema (core's session-protocol.ts): every required member present with
+// an allowed kind, optional ones absent or allowed.
+func checkSchema(t *testing.T, what string, v any, schema map[string]field) {
+	t.Helper()
+	m, ok := v.(map[string]any)
+	if !ok {
+		t.Errorf("%s: %v is not an object", what, v)
+		return
+	}
+	kind := func(x any) string {
+		switch x.(type) {
+		case nil:
+			return "null"
+		case string:
+			return "string"
+		case float64:
+			return "number"
+		case bool:
+			return "boolean"
+		case []any:
+			return "array"
+		}
+		return "object"
+	}
+	for k, f := range schema {
+		x, has := m[k]
+		if !has {
+			if !f.optional {
+				t.Errorf("%s: %s missing in %v", what, k, m)
+			}
+			continue
+		}
+		if !strings.Contains("|"+f.kinds+"|", "|"+kind(x)+"|") {
+			t.Errorf("%s: %s is %s (%v), want %s", what, k, kind(x), x, f.kinds)
+		}
+	}
+}
+
+// TestAppResultSchemas checks every app op's raw result against the SDK's
+// schemas, so a member the typed client would silently zero cannot go
+// missing.
+func TestAppResultSchemas(t *testing.T) {
+	_, hs := newServer(t)
+	const id = "apps-schema"
+	sb := box(t, hs.URL, id)
+	_, port := startApp(t, sb, "127.0.0.1:0", "")
+	result := func(op string, args ...any) any {
+		st, body := rawRPC(t, hs.URL, id, op, args...)
+		var env struct {
+			OK     bool `json:"ok"`
+			Result any  `json:"result"`
+		}
+		if err := json.Unmarshal([]byte(body), &env); err != nil || st != 200 || !env.OK {
+			t.Fatalf("%s: %d %s", op, st, body)
+		}
+		return env.Result
+	}
+	exposedApp := map[string]field{
+		"owner": {kinds: "string"}, "name": {kinds: "string|null"}, "port": {kinds: "number"}, "pid": {kinds: "number|null"},
+		"capability": {kinds: "string|null"}, "visibility": {kinds: "string"}, "url": {kinds: "string|null"}, "execId": {kinds: "string", optional: true},
+	}
+	app := map[string]field{
+		"owner": {kinds: "string"}, "name": {kinds: "string|null"}, "port": {kinds: "number|null"}, "pid": {kinds: "number|null"},
+		"status": {kinds: "string"}, "visibility": {kinds: "string"}, "capability": {kinds: "string|null"}, "restart": {kinds: "string"},
+		"diagnostic": {kinds: "string|null"}, "url": {kinds: "string|null"}, "execId": {kinds: "string", optional: true},
+	}
+	removed := map[string]field{"owner": {kinds: "string"}, "removed": {kinds: "boolean"}, "port": {kinds: "number|null"}}
+	checkApps := func() {
+		for i, a := range result("listApps").([]any) {
+			checkSchema(t, "listApps["+strconv.Itoa(i)+"]", a, app)
+			m := a.(map[string]any)
+			switch m["status"] {
+			case "running", "starting", "stopped", "failed":
+			default:
+				t.Errorf("status %v", m["status"])
+			}
+			if r := m["restart"]; r != "never" && r != "on-failure" {
+				t.Errorf("restart %v", r)
+			}
+		}
+	}
+	checkApps()
+	checkSchema(t, "exposePort", result("exposePort", port, map[string]any{}), map[string]field{
+		"port": {kinds: "number"}, "listening": {kinds: "boolean"}, "pid": {kinds: "number|null"}, "registeredAt": {kinds: "number|null"},
+		"capability": {kinds: "string|null"}, "visibility": {kinds: "string", optional: true}, "owner": {kinds: "string|null", optional: true},
+		"name": {kinds: "string|null", optional: true}, "execId": {kinds: "string", optional: true},
+	})
+	checkSchema(t, "exposeApp", result("exposeApp", port, map[string]any{"name": "web"}), exposedApp)
+	checkSchema(t, "rotateLink", result("rotateLink", "web"), exposedApp)
+	checkSchema(t, "ensureDurableApp", result("ensureDurableApp", map[string]any{"owner": "svc"}), map[string]field{
+		"port": {kinds: "number"}, "capability": {kinds: "string|null"}, "visibility": {kinds: "string"},
+	})
+	checkApps()
+	checkSchema(t, "listPorts[0]", result("listPorts").([]any)[0], map[string]field{
+		"port": {kinds: "number"}, "pid": {kinds: "number"}, "registeredAt": {kinds: "number"}, "capability": {kinds: "string"}, "execId": {kinds: "string", optional: true},
+	})
+	checkSchema(t, "removeDurableApp", result("removeDurableApp", map[string]any{"owner": "svc"}), removed)
+	checkSchema(t, "removeApp", result("removeApp", "web"), removed)
+	checkApps()
+}
+
+// BenchmarkListApps measures listApps with one app server running: the
+// scan of the host's sockets and processes that finds who serves which
+// port. BenchmarkExistsFloor is a trivial op over the same path, the floor.
+func BenchmarkListApps(b *testing.B) {
+	_, hs := newServer(b)
+	sb := box(b, hs.URL, "bench-apps")
+	startApp(b, sb, "127.0.0.1:0", "")
+	x := ctx(b)
+	b.ResetTimer()
+	for b.Loop() {
+		if apps, err := sb.ListApps(x); err != nil || len(apps) != 1 {
+			b.Fatal(apps, err)
+		}
+	}
+}
+
+func BenchmarkExistsFloor(b *testing.B) {
+	_, hs := newServer(b)
+	sb := box(b, hs.URL, "bench-apps")
+	startApp(b, sb, "127.0.0.1:0", "")
+	x := ctx(b)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := sb.Exists(x, "/home/user"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

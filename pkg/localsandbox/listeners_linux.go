@@ -4,24 +4,26 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // hostListeners maps the TCP ports listened on by the process trees of
 // leaders (host pid of each background process → the process) to the
-// process: the kernel's listening sockets (/proc/net/tcp and tcp6) are
-// matched with the socket descriptors of every process whose process
-// group is a leader's or whose ancestry reaches one.
+// process: the kernel's listening sockets are matched with the socket
+// descriptors of the leaders and their descendants.
 func hostListeners(_ context.Context, leaders map[int]*proc) map[int]*proc {
 	out := map[int]*proc{}
-	inodes := map[uint64]int{}
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, err := os.ReadFile(f)
-		if err == nil {
-			parseProcNetTCP(b, inodes)
-		}
+	inodes, err := listenInodesNetlink()
+	if err != nil {
+		// /proc/net/tcp lists every socket of the host and is slow to
+		// generate on a busy machine: only when sock_diag is refused.
+		inodes = listenInodesProc()
 	}
 	if len(inodes) == 0 {
 		return out
@@ -52,6 +54,93 @@ func hostListeners(_ context.Context, leaders map[int]*proc) map[int]*proc {
 		}
 	}
 	return out
+}
+
+// listenInodesProc reads the listening TCP sockets (socket inode → local
+// port) from /proc/net/tcp and tcp6.
+func listenInodesProc() map[uint64]int {
+	inodes := map[uint64]int{}
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err == nil {
+			parseProcNetTCP(b, inodes)
+		}
+	}
+	return inodes
+}
+
+// listenInodesNetlink asks the kernel (NETLINK_SOCK_DIAG) for the
+// listening TCP sockets of this network namespace, IPv4 and IPv6: socket
+// inode → local port. Only listeners are dumped, which is what makes it
+// fast.
+func listenInodesNetlink() (map[uint64]int, error) {
+	fd, err := syscall.Socket(syscall.AF_NETLINK, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, netlinkSockDiag)
+	if err != nil {
+		return nil, err
+	}
+	defer syscall.Close(fd)
+	tv := syscall.Timeval{Sec: 2}
+	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
+		return nil, err
+	}
+	inodes := map[uint64]int{}
+	for _, family := range []uint8{syscall.AF_INET, syscall.AF_INET6} {
+		if err := dumpListeners(fd, family, inodes); err != nil {
+			return nil, err
+		}
+	}
+	return inodes, nil
+}
+
+const (
+	netlinkSockDiag   = 4  // NETLINK_SOCK_DIAG
+	sockDiagByFamily  = 20 // SOCK_DIAG_BY_FAMILY
+	tcpListen         = 10 // TCP_LISTEN
+	inetDiagReqV2Len  = 56 // struct inet_diag_req_v2
+	inetDiagMsgMinLen = 72 // struct inet_diag_msg
+)
+
+// dumpListeners sends one inet_diag_req_v2 dump request for family's
+// listening TCP sockets and reads the answers into inodes.
+func dumpListeners(fd int, family uint8, inodes map[uint64]int) error {
+	req := make([]byte, syscall.NLMSG_HDRLEN+inetDiagReqV2Len)
+	binary.NativeEndian.PutUint32(req[0:4], uint32(len(req)))
+	binary.NativeEndian.PutUint16(req[4:6], sockDiagByFamily)
+	binary.NativeEndian.PutUint16(req[6:8], syscall.NLM_F_REQUEST|syscall.NLM_F_DUMP)
+	binary.NativeEndian.PutUint32(req[8:12], uint32(family))
+	body := req[syscall.NLMSG_HDRLEN:]
+	body[0], body[1] = family, syscall.IPPROTO_TCP
+	binary.NativeEndian.PutUint32(body[4:8], 1<<tcpListen)
+	if err := syscall.Sendto(fd, req, 0, &syscall.SockaddrNetlink{Family: syscall.AF_NETLINK}); err != nil {
+		return err
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		n, _, err := syscall.Recvfrom(fd, buf, 0)
+		if err != nil {
+			return err
+		}
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			switch m.Header.Type {
+			case syscall.NLMSG_DONE:
+				return nil
+			case syscall.NLMSG_ERROR:
+				return errors.New("sock_diag: the kernel refused the dump")
+			}
+			if m.Header.Seq != uint32(family) || len(m.Data) < inetDiagMsgMinLen || m.Data[1] != tcpListen {
+				continue
+			}
+			port := binary.BigEndian.Uint16(m.Data[4:6])
+			ino := binary.NativeEndian.Uint32(m.Data[68:72])
+			if port != 0 && ino != 0 {
+				inodes[uint64(ino)] = int(port)
+			}
+		}
+	}
 }
 
 // parseProcNetTCP adds the listening sockets of a /proc/net/tcp{,6} table
@@ -86,8 +175,53 @@ func parseProcNetTCP(b []byte, inodes map[uint64]int) {
 }
 
 // sandboxMembers returns every host process belonging to one of the
-// leaders: in its process group, or descended from it.
+// leaders: the leaders and their descendants, found by walking the
+// kernel's children lists; where the kernel has none, by scanning every
+// process for one in a leader's process group or descended from it.
 func sandboxMembers(leaders map[int]*proc) map[int]*proc {
+	out := map[int]*proc{}
+	for hp, p := range leaders {
+		if !walkChildren(hp, p, out, 0) {
+			return scanMembers(leaders)
+		}
+	}
+	return out
+}
+
+// walkChildren adds pid and its descendants to out; false means the
+// kernel does not list children (CONFIG_PROC_CHILDREN).
+func walkChildren(pid int, p *proc, out map[int]*proc, depth int) bool {
+	out[pid] = p
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		// Gone meanwhile.
+		return true
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(dir + "/" + task.Name() + "/children")
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				if _, serr := os.Stat(dir + "/" + task.Name()); serr == nil {
+					return false
+				}
+			}
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			child, err := strconv.Atoi(f)
+			if err == nil && out[child] == nil && depth < 64 {
+				if !walkChildren(child, p, out, depth+1) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// scanMembers is sandboxMembers by a scan of every process.
+func scanMembers(leaders map[int]*proc) map[int]*proc {
 	type stat struct{ ppid, pgrp int }
 	all := map[int]stat{}
 	ents, err := os.ReadDir("/proc")
