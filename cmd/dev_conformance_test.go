@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,13 +27,14 @@ const devSecret = "dev-conformance-secret-0123456789abcdef"
 // startDev runs the real `nimbus dev` (this test binary, installed as
 // nimbus by TestMain) on a free loopback port and returns its endpoint;
 // it is interrupted at the end of the test.
-func startDev(t *testing.T) (endpoint, nimbus string) {
+func startDev(t *testing.T) (endpoint, nimbus, data string) {
 	t.Helper()
 	nimbus, err := exec.LookPath("nimbus")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(nimbus, "dev", "--addr", "127.0.0.1:0", "--data", t.TempDir())
+	data = t.TempDir()
+	cmd := exec.Command(nimbus, "dev", "--addr", "127.0.0.1:0", "--data", data)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "LANG=C", "JWT_SECRET=" + devSecret}
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
@@ -72,11 +74,11 @@ func startDev(t *testing.T) (endpoint, nimbus string) {
 		if !ok || !strings.HasPrefix(l, "http://127.0.0.1:") {
 			t.Fatalf("nimbus dev printed %q\n%s", l, stderr.String())
 		}
-		return l, nimbus
+		return l, nimbus, data
 	case <-time.After(30 * time.Second):
 		t.Fatalf("nimbus dev did not start:\n%s", stderr.String())
 	}
-	return "", ""
+	return "", "", ""
 }
 
 type lockedBuffer struct {
@@ -105,12 +107,15 @@ func (l *lockedBuffer) String() string {
 // always has one), and the two policy examples (nimbus dev has no profile
 // configuration; pkg/localsandbox replays them with profiles).
 func TestDevReplaysTheSpecExamples(t *testing.T) {
-	endpoint, nimbus := startDev(t)
-	inner := t.TempDir()
+	endpoint, nimbus, data := startDev(t)
 	sum := apiexamples.Replay(t, apiexamples.Target{
 		URL: endpoint, Secret: devSecret,
+		// The example's server runs in /home/user/app; the binary is
+		// copied there, so the command finds it whatever it sees of the
+		// host's paths.
 		Server: func(port int) string {
-			return "'" + nimbus + "' dev --addr 127.0.0.1:" + strconv.Itoa(port) + " --data '" + inner + "'"
+			copyFile(t, nimbus, filepath.Join(data, "sandboxes", "acme:alice:job-123", "home", "user", "app", "bin", "nimbus"))
+			return "./bin/nimbus dev --addr 127.0.0.1:" + strconv.Itoa(port) + " --data inner"
 		},
 	})
 	t.Log(sum)
@@ -124,7 +129,7 @@ func TestDevReplaysTheSpecExamples(t *testing.T) {
 // none may be answered as an unknown op. With no arguments most are
 // argument errors, which is what a server that knows the op answers.
 func TestDevAnswersEverySDKOp(t *testing.T) {
-	endpoint, _ := startDev(t)
+	endpoint, _, _ := startDev(t)
 	tok, err := token.Issuer{Secret: devSecret}.Mint(token.Input{Tenant: ptr("acme")})
 	if err != nil {
 		t.Fatal(err)
@@ -166,3 +171,18 @@ func TestDevAnswersEverySDKOp(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// copyFile copies an executable.
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -21,20 +21,19 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
-// appListenEnv makes the test binary an app server: it listens on the
+// appListenEnv makes TestHelperAppServer an app server: it listens on the
 // address, prints "listening on <port>", answers "<method> <uri>" (and
 // /exit?code=N exits with N).
 const appListenEnv = "NIMBUS_TEST_APP_LISTEN"
 
-func TestMain(m *testing.M) {
-	if addr := os.Getenv(appListenEnv); addr != "" {
-		serveTestApp(addr)
+// TestHelperAppServer is not a test: run by a sandbox command (the test
+// binary copied into the sandbox, with appListenEnv set), it is the app
+// server the app tests expose. Without appListenEnv it returns at once.
+func TestHelperAppServer(t *testing.T) {
+	addr := os.Getenv(appListenEnv)
+	if addr == "" {
 		return
 	}
-	os.Exit(m.Run())
-}
-
-func serveTestApp(addr string) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -53,24 +52,58 @@ func serveTestApp(addr string) {
 		w.Header().Set("X-Seen-Auth", r.Header.Get("Authorization"))
 		_, _ = io.WriteString(w, r.Method+" "+r.URL.RequestURI())
 	}))
+	os.Exit(0)
 }
 
-// appCommand is the shell command that runs the test app server: the
-// server is a child of the sandbox's shell, as `npm start` would make it.
-func appCommand(t testing.TB) string {
+// installAppServer copies the test binary into the sandbox directory dir
+// (a sandbox path) of the sandbox with Durable Object name do, so sandbox
+// commands can run it whatever they see of the host's paths, and returns
+// the shell command that runs it from dir: a child of the sandbox's shell,
+// as `npm start` would make it.
+func installAppServer(t testing.TB, s *localsandbox.Server, do, dir string) string {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return "'" + exe + "' && true"
+	dst := filepath.Join(s.SandboxDir(do), filepath.FromSlash(dir), "app-server")
+	if _, err := os.Stat(dst); err == nil {
+		return appCommand
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return appCommand
 }
+
+// appCommand runs the installed app server from the current directory.
+const appCommand = "./app-server -test.run='^TestHelperAppServer$' && true"
 
 // startApp starts the app server as a background process listening on
 // addr and returns its pid and port once it listens.
-func startApp(t testing.TB, sb *sc.Sandbox, addr, restart string) (int64, int) {
+func startApp(t testing.TB, s *localsandbox.Server, sb *sc.Sandbox, addr, restart string) (int64, int) {
 	t.Helper()
 	x := ctx(t)
-	st, err := sb.StartProcess(x, appCommand(t), sc.StartOptions{ExecOptions: sc.ExecOptions{Env: map[string]string{appListenEnv: addr}}, Restart: restart})
+	if _, err := sb.Exists(x, "/"); err != nil {
+		t.Fatal(err)
+	}
+	cmd := installAppServer(t, s, "acme:alice:"+sb.ID(), "/home/user")
+	st, err := sb.StartProcess(x, cmd, sc.StartOptions{ExecOptions: sc.ExecOptions{Env: map[string]string{appListenEnv: addr}}, Restart: restart})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,15 +192,15 @@ var capRe = regexp.MustCompile(`^[0-9a-f]{24}$`)
 // server process in the sandbox: found by port, pid, name and owner,
 // exposed under a name at /s/<id>/app/<name>/, rotated and removed.
 func TestAppVerbs(t *testing.T) {
-	_, hs := newServer(t)
+	srv, hs := newServer(t)
 	const id = "apps-1"
 	sb := box(t, hs.URL, id)
 	x := ctx(t)
 	if apps, err := sb.ListApps(x); err != nil || len(apps) != 0 {
 		t.Fatalf("%+v %v", apps, err)
 	}
-	pid, port := startApp(t, sb, "127.0.0.1:0", "on-failure")
-	owner := "auto:/home/user:" + appCommand(t)
+	pid, port := startApp(t, srv, sb, "127.0.0.1:0", "on-failure")
+	owner := "auto:/home/user:" + appCommand
 
 	// A listening background process is an app before anything is exposed.
 	apps, err := sb.ListApps(x)
@@ -315,7 +348,7 @@ func TestAppVerbs(t *testing.T) {
 		}
 	}
 	// A name is one app's: another port cannot take it.
-	other, otherPort := startApp(t, sb, "127.0.0.1:0", "")
+	other, otherPort := startApp(t, srv, sb, "127.0.0.1:0", "")
 	if _, code, msg := rpcErr(t, hs.URL, id, "exposeApp", otherPort, map[string]any{"name": "web"}); code != "E_NIMBUS_REMOTE_RPC" || msg != "app name 'web' is already taken by port "+strconv.Itoa(port)+" (remove or rename that app first)" {
 		t.Fatalf("%s %q", code, msg)
 	}
@@ -348,11 +381,11 @@ func TestAppVerbs(t *testing.T) {
 // TestAppFailureAndRestart: an app whose server exits with an error is
 // listed failed, with a diagnostic; one stopped by the user is stopped.
 func TestAppFailureAndRestart(t *testing.T) {
-	_, hs := newServer(t)
+	srv, hs := newServer(t)
 	const id = "apps-2"
 	sb := box(t, hs.URL, id)
 	x := ctx(t)
-	pid, port := startApp(t, sb, "127.0.0.1:0", "")
+	pid, port := startApp(t, srv, sb, "127.0.0.1:0", "")
 	if _, err := sb.ExposeApp(x, port, sc.ExposeOptions{Name: "api"}); err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +409,7 @@ func TestAppFailureAndRestart(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 	// The same server started again is the same app, running again.
-	pid2, port2 := startApp(t, sb, "127.0.0.1:"+strconv.Itoa(port), "")
+	pid2, port2 := startApp(t, srv, sb, "127.0.0.1:"+strconv.Itoa(port), "")
 	if port2 != port {
 		t.Fatalf("port %d", port2)
 	}
@@ -400,7 +433,7 @@ func TestAppFailureAndRestart(t *testing.T) {
 func TestDurableApps(t *testing.T) {
 	data := t.TempDir()
 	opts := func(o *localsandbox.Options) { o.DataDir = data }
-	s1, hs := newServer(t, opts)
+	srv, hs := newServer(t, opts)
 	const id = "apps-3"
 	sb := box(t, hs.URL, id)
 	x := ctx(t)
@@ -425,7 +458,7 @@ func TestDurableApps(t *testing.T) {
 		t.Fatalf("%+v %v", apps, err)
 	}
 	// Whatever serves the reserved port is the owner's app.
-	pid, _ := startApp(t, sb, "127.0.0.1:"+strconv.Itoa(want), "")
+	pid, _ := startApp(t, srv, sb, "127.0.0.1:"+strconv.Itoa(want), "")
 	e, err := sb.ExposeApp(x, "svc", sc.ExposeOptions{Name: "api"})
 	if err != nil || e.Owner != "svc" || *e.Port != want || *e.PID != pid || *e.Name != "api" || *e.Capability != capa || e.Visibility != "public" {
 		t.Fatalf("%+v %v", e, err)
@@ -437,7 +470,7 @@ func TestDurableApps(t *testing.T) {
 
 	// A restart of the backend keeps reservations, names and capabilities
 	// (the app itself was stopped with the backend).
-	_ = s1.Close()
+	_ = srv.Close()
 	if _, err := os.Stat(filepath.Join(data, "apps", "acme:alice:"+id+".json")); err != nil {
 		t.Fatal(err)
 	}
@@ -518,14 +551,14 @@ func TestAppsWithoutBackground(t *testing.T) {
 // TestAppURLsFromTheClient: the client builds app URLs as the SDK does, so
 // a deployment's preview host suffix gives host-style URLs.
 func TestAppURLsFromTheClient(t *testing.T) {
-	_, hs := newServer(t)
+	srv, hs := newServer(t)
 	c, err := sc.New(sc.Options{Endpoint: hs.URL, Tokens: sc.StaticToken(mint(t, "apps-5", token.ScopeSandboxUse)), PreviewHostSuffix: "preview.example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sb, _ := c.Sandbox("apps-5", sc.SandboxOptions{})
 	x := ctx(t)
-	_, port := startApp(t, sb, "127.0.0.1:0", "")
+	_, port := startApp(t, srv, sb, "127.0.0.1:0", "")
 	e, err := sb.ExposeApp(x, port, sc.ExposeOptions{Name: "web", Visibility: "public"})
 	if err != nil || *e.URL != "https://"+*e.Capability+"--web--apps-5.preview.example.com/" {
 		t.Fatalf("%+v %v", e, err)
@@ -586,10 +619,10 @@ func checkSchema(t *testing.T, what string, v any, schema map[string]field) {
 // schemas, so a member the typed client would silently zero cannot go
 // missing.
 func TestAppResultSchemas(t *testing.T) {
-	_, hs := newServer(t)
+	srv, hs := newServer(t)
 	const id = "apps-schema"
 	sb := box(t, hs.URL, id)
-	_, port := startApp(t, sb, "127.0.0.1:0", "")
+	_, port := startApp(t, srv, sb, "127.0.0.1:0", "")
 	result := func(op string, args ...any) any {
 		st, body := rawRPC(t, hs.URL, id, op, args...)
 		var env struct {
@@ -649,9 +682,9 @@ func TestAppResultSchemas(t *testing.T) {
 // scan of the host's sockets and processes that finds who serves which
 // port. BenchmarkExistsFloor is a trivial op over the same path, the floor.
 func BenchmarkListApps(b *testing.B) {
-	_, hs := newServer(b)
+	srv, hs := newServer(b)
 	sb := box(b, hs.URL, "bench-apps")
-	startApp(b, sb, "127.0.0.1:0", "")
+	startApp(b, srv, sb, "127.0.0.1:0", "")
 	x := ctx(b)
 	b.ResetTimer()
 	for b.Loop() {
@@ -662,9 +695,9 @@ func BenchmarkListApps(b *testing.B) {
 }
 
 func BenchmarkExistsFloor(b *testing.B) {
-	_, hs := newServer(b)
+	srv, hs := newServer(b)
 	sb := box(b, hs.URL, "bench-apps")
-	startApp(b, sb, "127.0.0.1:0", "")
+	startApp(b, srv, sb, "127.0.0.1:0", "")
 	x := ctx(b)
 	b.ResetTimer()
 	for b.Loop() {

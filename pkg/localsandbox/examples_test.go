@@ -3,7 +3,6 @@
 package localsandbox_test
 
 import (
-	"os"
 	"strconv"
 	"testing"
 
@@ -17,16 +16,13 @@ import (
 // replayed (the end-to-end test of `nimbus dev` replays those its
 // configuration allows).
 func TestSpecExamples(t *testing.T) {
-	_, hs := newServer(t, func(o *localsandbox.Options) { o.Profiles = apiexamples.Profiles() })
+	srv, hs := newServer(t, func(o *localsandbox.Options) { o.Profiles = apiexamples.Profiles() })
 	_, nosecret := newServer(t, func(o *localsandbox.Options) { o.Secret = "" })
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	sum := apiexamples.Replay(t, apiexamples.Target{
 		URL: hs.URL, Secret: secret, NoSecretURL: nosecret.URL, HasProfiles: true,
+		// The example's server runs in /home/user/app.
 		Server: func(port int) string {
-			return appListenEnv + "=127.0.0.1:" + strconv.Itoa(port) + " '" + exe + "'"
+			return appListenEnv + "=127.0.0.1:" + strconv.Itoa(port) + " " + installAppServer(t, srv, "acme:alice:job-123", "/home/user/app")
 		},
 	})
 	t.Log(sum)
