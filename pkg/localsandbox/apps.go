@@ -427,41 +427,30 @@ func (sb *sandbox) appOp(ctx context.Context, c *sandboxserver.Call) (any, bool,
 	if aerr != nil {
 		return nil, false, aerr
 	}
-	switch c.Op {
-	case "exposeApp":
-		o, aerr := c.ExposeOptions(1)
-		if aerr != nil {
+	var o sandboxserver.ExposeOptions
+	if c.Op == "exposeApp" {
+		if o, aerr = c.ExposeOptions(1); aerr != nil {
 			return nil, false, aerr
 		}
 		if sb.s.opts.NoBackground {
 			return nil, false, sandboxserver.RPCError("app previews are not available with this backend: " + sb.s.opts.NoBackgroundHint)
 		}
-		ls := sb.listeners(ctx)
-		t := sb.lockApps()
-		defer t.mu.Unlock()
-		r, aerr := sb.resolveTarget(t, tg, ls)
+	}
+	ls := sb.listeners(ctx)
+	t := sb.lockApps()
+	r, aerr := sb.resolveTarget(t, tg, ls)
+	if aerr != nil || c.Op == "removeApp" {
+		t.mu.Unlock()
 		if aerr != nil {
 			return nil, false, aerr
-		}
-		if r.port == 0 {
-			return nil, false, sandboxserver.RPCError(tg.String() + " has not bound a port yet — expose it once it is listening")
 		}
 		if r.owner == "" {
-			return nil, false, sandboxserver.RPCError("nothing is serving " + tg.String() + " — start the server, then expose it")
+			return nil, false, sandboxserver.RPCError(tg.String() + " names no application — nothing to remove")
 		}
-		e, aerr := sb.applyExposure(t, r.port, r.owner, o)
-		if aerr != nil {
-			return nil, false, aerr
-		}
-		return sb.exposedApp(ctx, e, r.owner, ls[r.port]), true, nil
-	case "rotateLink":
-		ls := sb.listeners(ctx)
-		t := sb.lockApps()
-		defer t.mu.Unlock()
-		r, aerr := sb.resolveTarget(t, tg, ls)
-		if aerr != nil {
-			return nil, false, aerr
-		}
+		return sb.removeOwner(ctx, r.owner)
+	}
+	defer t.mu.Unlock()
+	if c.Op == "rotateLink" {
 		if r.port == 0 || r.rec == nil {
 			return nil, false, sandboxserver.RPCError(tg.String() + " is not exposed — nothing to rotate")
 		}
@@ -475,18 +464,18 @@ func (sb *sandbox) appOp(ctx context.Context, c *sandboxserver.Call) (any, bool,
 		}
 		return sb.exposedApp(ctx, r.rec, owner, r.live), true, nil
 	}
-	// removeApp
-	ls := sb.listeners(ctx)
-	t := sb.lockApps()
-	r, aerr := sb.resolveTarget(t, tg, ls)
-	t.mu.Unlock()
+	// exposeApp
+	if r.port == 0 {
+		return nil, false, sandboxserver.RPCError(tg.String() + " has not bound a port yet — expose it once it is listening")
+	}
+	if r.owner == "" {
+		return nil, false, sandboxserver.RPCError("nothing is serving " + tg.String() + " — start the server, then expose it")
+	}
+	e, aerr := sb.applyExposure(t, r.port, r.owner, o)
 	if aerr != nil {
 		return nil, false, aerr
 	}
-	if r.owner == "" {
-		return nil, false, sandboxserver.RPCError(tg.String() + " names no application — nothing to remove")
-	}
-	return sb.removeOwner(ctx, r.owner)
+	return sb.exposedApp(ctx, e, r.owner, ls[r.port]), true, nil
 }
 
 // exposedApp is the answer of exposeApp and rotateLink.

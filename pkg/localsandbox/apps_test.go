@@ -3,6 +3,7 @@
 package localsandbox_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -682,11 +683,7 @@ func TestAppResultSchemas(t *testing.T) {
 // scan of the host's sockets and processes that finds who serves which
 // port. BenchmarkExistsFloor is a trivial op over the same path, the floor.
 func BenchmarkListApps(b *testing.B) {
-	srv, hs := newServer(b)
-	sb := box(b, hs.URL, "bench-apps")
-	startApp(b, srv, sb, "127.0.0.1:0", "")
-	x := ctx(b)
-	b.ResetTimer()
+	sb, x := benchApps(b)
 	for b.Loop() {
 		if apps, err := sb.ListApps(x); err != nil || len(apps) != 1 {
 			b.Fatal(apps, err)
@@ -695,14 +692,18 @@ func BenchmarkListApps(b *testing.B) {
 }
 
 func BenchmarkExistsFloor(b *testing.B) {
-	srv, hs := newServer(b)
-	sb := box(b, hs.URL, "bench-apps")
-	startApp(b, srv, sb, "127.0.0.1:0", "")
-	x := ctx(b)
-	b.ResetTimer()
+	sb, x := benchApps(b)
 	for b.Loop() {
 		if _, err := sb.Exists(x, "/home/user"); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchApps is a sandbox with one app server running.
+func benchApps(b *testing.B) (*sc.Sandbox, context.Context) {
+	srv, hs := newServer(b)
+	sb := box(b, hs.URL, "bench-apps")
+	startApp(b, srv, sb, "127.0.0.1:0", "")
+	return sb, ctx(b)
 }

@@ -1,9 +1,9 @@
 // Package localsandbox is a Nimbus sandbox backend that runs on the local
 // machine: an http.Handler speaking the remote sandbox API of a Nimbus
-// Worker (POST <base>/sandboxes/<id>/rpc, DELETE /s/<id>/, path-style port
-// previews /s/<id>/port/<n>/), with the same auth, envelope, codes,
-// statuses and exec stream framing, so the sandbox client and every
-// `nimbus sandbox` command work against it unchanged.
+// Worker (POST <base>/sandboxes/<id>/rpc, DELETE /s/<id>/, path-style
+// previews /s/<id>/port/<n>/ and /s/<id>/app/<name>/), with the same auth,
+// envelope, codes, statuses and exec stream framing, so the sandbox client
+// and every `nimbus sandbox` command work against it unchanged.
 //
 // Each sandbox is a directory under the data directory named by its Durable
 // Object name (<tenant>:<subject or _>:<id>); sandbox paths such as
