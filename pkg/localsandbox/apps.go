@@ -57,6 +57,9 @@ type exposure struct {
 type appTable struct {
 	mu     sync.Mutex
 	loaded bool
+	// gone is set by destroy: nothing is saved any more, so an op that
+	// raced the destroy cannot bring the records back.
+	gone   bool
 	byPort map[int]*exposure
 	// live are the registrations of listening ports without a record:
 	// each gets a capability (new for every new serving process), which
@@ -124,6 +127,9 @@ func (sb *sandbox) lockApps() *appTable {
 // into place, so a crash leaves the old state or the new one.
 func (sb *sandbox) saveAppsLocked() *sandboxserver.Error {
 	t := &sb.apps
+	if t.gone {
+		return sandboxserver.RPCError("cannot save the sandbox's apps: the sandbox was destroyed")
+	}
 	p := sb.s.appStatePath(sb.do)
 	if len(t.byPort) == 0 {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -142,6 +148,21 @@ func (sb *sandbox) saveAppsLocked() *sandboxserver.Error {
 	}
 	if err != nil {
 		return sandboxserver.RPCError("cannot save the sandbox's apps: " + err.Error())
+	}
+	return nil
+}
+
+// removeApps deletes the records of Durable Object do, under the table's
+// lock when the sandbox (sb, may be nil) is loaded, and marks the table
+// gone.
+func (s *Server) removeApps(sb *sandbox, do string) error {
+	if sb != nil {
+		t := sb.lockApps()
+		defer t.mu.Unlock()
+		t.gone, t.byPort, t.live = true, map[int]*exposure{}, nil
+	}
+	if err := os.Remove(s.appStatePath(do)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	return nil
 }

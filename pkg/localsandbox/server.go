@@ -14,8 +14,6 @@
 package localsandbox
 
 import (
-	"errors"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -236,7 +234,7 @@ func (s *Server) destroy(do, reason string) (map[string]any, *sandboxserver.Erro
 		return nil, sandboxserver.RPCError("EBUSY: cannot remove sandbox storage: " + err.Error())
 	}
 	// Exposures, names and reservations go with the sandbox.
-	if err := os.Remove(s.appStatePath(do)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := s.removeApps(sb, do); err != nil {
 		return nil, sandboxserver.RPCError("EBUSY: cannot remove sandbox storage: " + err.Error())
 	}
 	return sandboxserver.DestroyResult(killed, s.opts.Now(), reason), nil
