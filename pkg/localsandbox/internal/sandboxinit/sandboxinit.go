@@ -224,6 +224,16 @@ func (c *Cmd) Started() error {
 	return errors.New("sandboxinit: the init ended before starting the command")
 }
 
+// Pid returns the host pid of the process this package started (the
+// init, or the shell in Direct mode): every process of the command that
+// can be tracked descends from it. It is 0 before Start.
+func (c *Cmd) Pid() int {
+	if c.cmd == nil || c.cmd.Process == nil {
+		return 0
+	}
+	return c.cmd.Process.Pid
+}
+
 // Signal sends sig to the shell's process group.
 func (c *Cmd) Signal(sig syscall.Signal) error {
 	c.mu.Lock()
