@@ -58,6 +58,28 @@ func TestNamespacesShowTheSandboxAtItsOwnPaths(t *testing.T) {
 	if got := run(t, sb, "cat /tmp/c.txt ~/a.txt"); got != "threeone\n" {
 		t.Fatalf("%q", got)
 	}
+	// Absolute symlinks into /home/user and /tmp lead, for file ops too,
+	// where they lead for commands; one to the host's /etc stays refused.
+	run(t, sb, "ln -s /home/user/a.txt abs; ln -s /tmp/d tdir; ln -s /etc etc-link; ln -s /home/user/loop loop")
+	for p, want := range map[string]string{"/home/user/abs": "one\n", "/home/user/tdir/b.txt": "two\n"} {
+		if got, ok, err := sb.ReadFile(x, p); err != nil || !ok || got != want {
+			t.Fatalf("%s: %q %v %v", p, got, ok, err)
+		}
+	}
+	if err := sb.WriteFile(x, "/home/user/tdir/through.txt", []byte("four")); err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, sb, "cat /tmp/d/through.txt"); got != "four" {
+		t.Fatalf("%q", got)
+	}
+	if st, err := sb.Lstat(x, "/home/user/abs"); err != nil || st == nil || st.Type != "symlink" {
+		t.Fatalf("lstat follows the link: %+v %v", st, err)
+	}
+	for _, p := range []string{"/home/user/etc-link/passwd", "/home/user/loop"} {
+		if _, _, err := sb.ReadFile(x, p); err == nil || !strings.Contains(err.Error(), "EACCES") {
+			t.Fatalf("%s: %v", p, err)
+		}
+	}
 	// /tmp is the sandbox's own: neither the host nor another sandbox sees it.
 	name := "nimbus-test-" + proctest.Marker()
 	run(t, sb, "touch /tmp/"+name)
@@ -127,6 +149,11 @@ func TestHostPathsAreSaid(t *testing.T) {
 	run(t, sb, "touch /tmp/"+name)
 	if _, err := os.Stat("/tmp/" + name); err != nil {
 		t.Fatalf("host paths: /tmp is the host's: %v", err)
+	}
+	// An absolute symlink is the host's for commands: file ops refuse it.
+	run(t, sb, "echo one > a.txt; ln -s "+dir+"/home/user/a.txt abs")
+	if _, _, err := sb.ReadFile(x, "/home/user/abs"); err == nil || !strings.Contains(err.Error(), "EACCES") {
+		t.Fatal(err)
 	}
 	r, err := sb.Ready(x)
 	if err != nil || len(r.Diagnostics) != 1 || !strings.Contains(r.Diagnostics[0], "host paths (turned off by the server's options)") {
