@@ -134,8 +134,15 @@ func TestNamespacesShowTheSandboxAtItsOwnPaths(t *testing.T) {
 	}
 }
 
-// TestHostPathsAreSaidOnce: with host paths, commands see the host's
-// layout and ready says so.
+// TestPathConfinementWithHostPaths is TestPathConfinement (which runs in
+// namespaces here) with host paths.
+func TestPathConfinementWithHostPaths(t *testing.T) {
+	s, hs := newServer(t, func(o *localsandbox.Options) { o.Isolation = localsandbox.IsolationHostPaths })
+	testConfinement(t, s, hs.URL)
+}
+
+// TestHostPathsAreSaid: with host paths, commands see the host's layout
+// and ready says so.
 func TestHostPathsAreSaid(t *testing.T) {
 	s, hs := newServer(t, func(o *localsandbox.Options) { o.Isolation = localsandbox.IsolationHostPaths })
 	sb := box(t, hs.URL, "job-1")

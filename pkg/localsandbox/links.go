@@ -44,7 +44,8 @@ func (sb *sandbox) rootPath(p, op string) string {
 
 // resolveLinks resolves every symlink of root-relative r (the last one too
 // when last), absolute targets from the root and ".." stopping there. ok is
-// false on a loop and for an absolute target outside /home/user and /tmp.
+// false on a loop, and when a link leads outside /home/user and /tmp:
+// there, commands see the host's files, not the sandbox's.
 func (sb *sandbox) resolveLinks(r string, last bool) (string, bool) {
 	todo := strings.Split(r, "/")
 	done := "" // resolved so far, root-relative; "" is the root
@@ -86,8 +87,8 @@ func (sb *sandbox) resolveLinks(r string, last bool) (string, bool) {
 		}
 		todo = append(strings.Split(target, "/"), todo...)
 	}
-	if done == "" {
-		return ".", true
+	if !inView("/" + done) {
+		return "", false
 	}
 	return done, true
 }

@@ -109,10 +109,30 @@ func TestSandboxDirectoryIsKeyedByDOName(t *testing.T) {
 
 func TestPathConfinement(t *testing.T) {
 	s, hs := newServer(t)
-	sb := box(t, hs.URL, "job-1")
+	testConfinement(t, s, hs.URL)
+}
+
+// outsideDir is a host directory that commands of s do not see as the
+// sandbox's: in namespaces the host's /tmp is hidden (a link to /tmp/… is
+// the sandbox's), so it is made under /var/tmp.
+func outsideDir(t *testing.T, s *localsandbox.Server) string {
+	if !s.Isolation().Namespaces() {
+		return t.TempDir()
+	}
+	d, err := os.MkdirTemp("/var/tmp", "nimbus-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(d) })
+	return d
+}
+
+// testConfinement checks that no file op reaches outside the sandbox.
+func testConfinement(t *testing.T, s *localsandbox.Server, url string) {
+	sb := box(t, url, "job-1")
 	x := ctx(t)
 	dir := s.SandboxDir("acme:alice:job-1")
-	outside := t.TempDir()
+	outside := outsideDir(t, s)
 	secretFile := filepath.Join(outside, "secret.txt")
 	if err := os.WriteFile(secretFile, []byte("host secret"), 0o644); err != nil {
 		t.Fatal(err)
