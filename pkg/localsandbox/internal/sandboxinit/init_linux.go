@@ -79,7 +79,7 @@ func initMain(args []string) int {
 	}
 	send(msgReady, strconv.Itoa(pid))
 
-	shellDone := make(chan syscall.WaitStatus, 1)
+	shellDone := make(chan shellExit, 1)
 	noChildren := make(chan struct{})
 	go reap(pid, shellDone, noChildren)
 	ctlc := make(chan byte, 16)
@@ -95,11 +95,11 @@ func initMain(args []string) int {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		killChildren()
 	}
-	var ws syscall.WaitStatus
+	var ex shellExit
 wait:
 	for {
 		select {
-		case ws = <-shellDone:
+		case ex = <-shellDone:
 			break wait
 		case b, ok := <-ctlc:
 			if !ok || b == killAll {
@@ -113,7 +113,7 @@ wait:
 			_ = syscall.Kill(-pid, s.(syscall.Signal))
 		}
 	}
-	if mode == Reaper.String() {
+	if mode == Reaper.String() && ex.more {
 		// Whatever the shell left behind has been reparented to us, or is
 		// a descendant of something that was.
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
@@ -129,18 +129,25 @@ wait:
 	}
 	// In Namespaces mode, the init ending ends everything else; the
 	// server's wait returns once they are gone.
-	if ws.Signaled() {
-		send(msgSignal, strconv.Itoa(int(ws.Signal())))
+	if ex.ws.Signaled() {
+		send(msgSignal, strconv.Itoa(int(ex.ws.Signal())))
 	} else {
-		send(msgExit, strconv.Itoa(ws.ExitStatus()))
+		send(msgExit, strconv.Itoa(ex.ws.ExitStatus()))
 	}
 	return 0
+}
+
+// shellExit is the shell's status, and whether other children were left
+// when it was reaped (most commands leave none: nothing to look for).
+type shellExit struct {
+	ws   syscall.WaitStatus
+	more bool
 }
 
 // reap waits for every child: it reports the shell's status, and closes
 // noChildren once there is no child left at all (so no descendant either:
 // an orphan would have become our child).
-func reap(shell int, shellDone chan<- syscall.WaitStatus, noChildren chan<- struct{}) {
+func reap(shell int, shellDone chan<- shellExit, noChildren chan<- struct{}) {
 	for {
 		var ws syscall.WaitStatus
 		pid, err := syscall.Wait4(-1, &ws, 0, nil)
@@ -151,9 +158,31 @@ func reap(shell int, shellDone chan<- syscall.WaitStatus, noChildren chan<- stru
 			close(noChildren)
 			return
 		}
-		if pid == shell {
-			shellDone <- ws
+		if pid != shell {
+			continue
 		}
+		more := othersLeft()
+		shellDone <- shellExit{ws, more}
+		if !more {
+			close(noChildren)
+			return
+		}
+	}
+}
+
+// othersLeft reports whether the init still has children, reaping those
+// that already exited.
+func othersLeft() bool {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		switch {
+		case err == syscall.EINTR || err == nil && pid > 0:
+			continue
+		case err == syscall.ECHILD:
+			return false
+		}
+		return true
 	}
 }
 
