@@ -25,7 +25,7 @@ const (
 	DefaultMaxTarball = 1 << 30
 	// maxPackument bounds a packument; abbreviated ones of even the largest
 	// packages stay well below it.
-	maxPackument = 64 << 20
+	maxPackument  = 64 << 20
 	maxRetryAfter = 10 * time.Second
 )
 
