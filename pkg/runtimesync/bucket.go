@@ -8,10 +8,10 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/provision"
 )
 
-// Object is one listed object.
+// Object is one listed (or planned) object.
 type Object struct {
-	Key  string
-	Size int64
+	Key  string `json:"key"`
+	Size int64  `json:"size"`
 }
 
 // Bucket is the R2 bucket runtimes are published into.
