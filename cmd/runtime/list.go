@@ -29,7 +29,7 @@ at its default version.
 With --pin, or when ./wrangler.jsonc carries vars.NIMBUS_RUNTIME_CATALOG_SHA256,
 the catalog read is catalog/sha256/<pin>.json, the one the Worker trusts, and
 its bytes must hash to the pin (exit 65 otherwise). stderr says whether the
-pin is the bucket's current catalog.
+pin is the bucket's current catalog. --pin= (empty) reads catalog/v1.json.
 
 stdout, when it is not a terminal, is upstream's JSON array
 [{"name","version","size_mb","license"}]; with --json it is an object with
@@ -55,7 +55,8 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 		return err
 	}
 	pin, pinFrom := o.pin, "--pin"
-	if pin == "" && wf != nil {
+	// --pin= (empty) asks for catalog/v1.json even when wrangler.jsonc pins.
+	if !cmd.Flags().Changed("pin") && wf != nil {
 		if v, ok := wf.Var(runtimecli.PinVar); ok && v != "" {
 			pin, pinFrom = v, defaultWranglerConfig
 		}

@@ -290,8 +290,9 @@ func describeNetErr(err error) string {
 // Download streams the tarball at tarballURL into w, hashing it on the way,
 // and fails with KindIntegrity unless the bytes match integ. The caller must
 // treat what was written as unusable until Download returns nil. progress,
-// if set, is called with the byte count of each chunk written.
-func (c *Client) Download(ctx context.Context, tarballURL string, integ Integrity, w io.Writer, progress func(int64)) (int64, error) {
+// if set, is called once the answer arrives (done 0) and after each chunk,
+// with the bytes so far and the announced total (-1 when unknown).
+func (c *Client) Download(ctx context.Context, tarballURL string, integ Integrity, w io.Writer, progress func(done, total int64)) (int64, error) {
 	if integ.IsZero() {
 		return 0, &Error{Kind: KindIntegrity, Code: CodeIntegrity, Message: "refusing to download " + tarballURL + " without an integrity hash"}
 	}
@@ -327,6 +328,9 @@ func (c *Client) Download(ctx context.Context, tarballURL string, integ Integrit
 	}
 	h := integ.New()
 	var n int64
+	if progress != nil {
+		progress(0, res.ContentLength)
+	}
 	buf := make([]byte, 64<<10)
 	body := wd.Reader(res.Body)
 	for {
@@ -341,7 +345,7 @@ func (c *Client) Download(ctx context.Context, tarballURL string, integ Integrit
 				return n, werr
 			}
 			if progress != nil {
-				progress(int64(m))
+				progress(n, res.ContentLength)
 			}
 		}
 		if rerr == io.EOF {

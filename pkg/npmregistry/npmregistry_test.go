@@ -43,13 +43,13 @@ func TestPackumentAndDownload(t *testing.T) {
 		t.Fatalf("integrity %q: %v", v.Dist.Integrity, err)
 	}
 	var buf bytes.Buffer
-	var progressed int64
-	n, err := c.Download(ctx, v.Dist.Tarball, integ, &buf, func(k int64) { progressed += k })
+	var progressed, announced int64
+	n, err := c.Download(ctx, v.Dist.Tarball, integ, &buf, func(done, total int64) { progressed, announced = done, total })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != int64(len(tgz)) || progressed != n || !bytes.Equal(buf.Bytes(), tgz) {
-		t.Fatalf("downloaded %d bytes (progress %d), want %d", n, progressed, len(tgz))
+	if n != int64(len(tgz)) || progressed != n || announced != n || !bytes.Equal(buf.Bytes(), tgz) {
+		t.Fatalf("downloaded %d bytes (progress %d of %d), want %d", n, progressed, announced, len(tgz))
 	}
 }
 
