@@ -163,7 +163,6 @@ func cmdNPM(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-
 func publishDir(ts *testscript.TestScript, reg *npmtest.Server, name, nv, mv, license, dir string, extra []string) {
 	rt := npmtest.Runtime{Name: name, Version: mv, License: license, Entrypoints: []string{name + ":" + name + "-runner"}}
 	var files []string

@@ -201,4 +201,3 @@ func Syncer(f *cmdutil.Factory, c *provision.Client, accountID, bucket string, o
 		Observer: obs,
 	}, nil
 }
-
