@@ -138,11 +138,7 @@ func cmdNPM(ts *testscript.TestScript, neg bool, args []string) {
 	case "defaults":
 		wd, err := os.Getwd()
 		ts.Check(err)
-		for _, p := range [][]string{
-			{"clang", "8.0.1", "binji-2020", "Apache-2.0-with-LLVM-exception"},
-			{"cpython", "3.13.14", "3.13.14", "PSF-2.0"},
-			{"bash", "5.2.37", "5.2.37", "GPL-3.0-or-later AND GPL-2.0-only"},
-		} {
+		for _, p := range defaultPackages {
 			publishDir(ts, reg, p[0], p[1], p[2], p[3], filepath.Join(wd, "testdata", "runtime-pkgs", p[0]), nil)
 		}
 	case "publish":
@@ -163,27 +159,65 @@ func cmdNPM(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-func publishDir(ts *testscript.TestScript, reg *npmtest.Server, name, nv, mv, license, dir string, extra []string) {
-	rt := npmtest.Runtime{Name: name, Version: mv, License: license, Entrypoints: []string{name + ":" + name + "-runner"}}
+// defaultPackages are the synthetic runtimes: name, npm version, manifest
+// version, license.
+var defaultPackages = [][]string{
+	{"clang", "8.0.1", "binji-2020", "Apache-2.0-with-LLVM-exception"},
+	{"cpython", "3.13.14", "3.13.14", "PSF-2.0"},
+	{"bash", "5.2.37", "5.2.37", "GPL-3.0-or-later AND GPL-2.0-only"},
+}
+
+// fakeRegistry starts a fake npm registry carrying the synthetic default
+// runtimes, for in-process tests.
+func fakeRegistry(t *testing.T) *npmtest.Server {
+	t.Helper()
+	reg := npmtest.New()
+	t.Cleanup(reg.Close)
+	for _, p := range defaultPackages {
+		rt, err := runtimeFromDir(p[0], p[2], p[3], filepath.Join("testdata", "runtime-pkgs", p[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg.Publish("@nimbus-sh/runtime-"+p[0], p[1], rt.Tarball(npmtest.ManifestLast()))
+	}
+	return reg
+}
+
+// runtimeFromDir describes a runtime whose files are those under dir: each
+// becomes share/<name>/<path> with its own blob; files under bin/ become
+// executables at bin/<file>.
+func runtimeFromDir(name, version, license, dir string) (npmtest.Runtime, error) {
+	rt := npmtest.Runtime{Name: name, Version: version, License: license, Entrypoints: []string{name + ":" + name + "-runner"}}
 	var files []string
-	ts.Check(filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			files = append(files, p)
 		}
 		return err
-	}))
+	})
+	if err != nil {
+		return rt, err
+	}
 	slices.Sort(files)
 	for _, p := range files {
 		rel, _ := filepath.Rel(dir, p)
 		rel = filepath.ToSlash(rel)
 		data, err := os.ReadFile(p)
-		ts.Check(err)
+		if err != nil {
+			return rt, err
+		}
 		f := npmtest.RuntimeFile{Path: "share/" + name + "/" + rel, Src: rel, Data: data}
 		if strings.HasPrefix(rel, "bin/") {
 			f.Path, f.Exec = rel, true
 		}
 		rt.Files = append(rt.Files, f)
 	}
+	return rt, nil
+}
+
+func publishDir(ts *testscript.TestScript, reg *npmtest.Server, name, nv, mv, license, dir string, extra []string) {
+	rt, err := runtimeFromDir(name, mv, license, dir)
+	ts.Check(err)
 	var opts []npmtest.TarballOption
 	var pub []npmtest.PublishOption
 	for i := 0; i < len(extra); i++ {

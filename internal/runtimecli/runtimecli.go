@@ -5,6 +5,7 @@
 package runtimecli
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -200,4 +201,29 @@ func Syncer(f *cmdutil.Factory, c *provision.Client, accountID, bucket string, o
 		Cache:    &runtimesync.Cache{Dir: dir},
 		Observer: obs,
 	}, nil
+}
+
+// SetupSync runs the default runtime sync for `setup cloudflare` once its
+// buckets exist (provision.RuntimeSyncer).
+type SetupSync struct {
+	F      *cmdutil.Factory
+	Client *provision.Client
+	View   *View
+	// Result is the sync's result once it ran.
+	Result *runtimesync.Result
+}
+
+// SyncRuntimes publishes the default runtimes into bucket.
+func (s *SetupSync) SyncRuntimes(ctx context.Context, accountID, bucket string, dryRun bool) (string, error) {
+	syncer, err := Syncer(s.F, s.Client, accountID, bucket, s.View)
+	if err != nil {
+		return "", err
+	}
+	res, err := syncer.Sync(ctx, runtimesync.Options{DryRun: dryRun})
+	s.View.Close()
+	if err != nil {
+		return "", err
+	}
+	s.Result = res
+	return res.CatalogSHA256, nil
 }

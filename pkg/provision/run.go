@@ -66,7 +66,7 @@ func (p *Provisioner) Run(ctx context.Context, plan Plan) (*Result, error) {
 	if r.obs == nil {
 		r.obs = nopObserver{}
 	}
-	steps := []func(context.Context) error{r.verifyToken, r.resolveAccount, r.buckets, r.wranglerConfig, r.workersDev, r.secret}
+	steps := []func(context.Context) error{r.verifyToken, r.resolveAccount, r.buckets, r.runtimes, r.wranglerConfig, r.workersDev, r.secret}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return r.res, err
@@ -355,6 +355,41 @@ func (r *run) createBucket(ctx context.Context, name string) (BucketStatus, *Err
 	return "", classify(err, operation{what: "create R2 bucket " + quote(name), permission: PermR2Write})
 }
 
+// runtimes publishes the runtime catalog into the runtime bucket, which
+// exists by now (or, in a dry run, is planned). Its errors pass through
+// unchanged: they carry their own codes.
+func (r *run) runtimes(ctx context.Context) error {
+	if r.plan.Runtimes == nil {
+		r.emit(StepRuntimes, "", StateSkipped, "runtime sync skipped (--skip-runtimes)")
+		return nil
+	}
+	b := r.plan.RuntimeBucket
+	r.emit(StepRuntimes, b, StateRunning, "publishing runtimes into %s", b)
+	digest, err := r.plan.Runtimes.SyncRuntimes(ctx, r.res.AccountID, b, r.plan.DryRun)
+	if err != nil {
+		r.emit(StepRuntimes, b, StateFailed, "%s", err.Error())
+		return err
+	}
+	r.res.CatalogSHA256 = digest
+	if r.plan.DryRun {
+		r.emit(StepRuntimes, b, StateSkipped, "runtime catalog %s would be published to %s (dry run)", short(digest), b)
+		return nil
+	}
+	r.res.RuntimesSynced = true
+	r.emit(StepRuntimes, b, StateDone, "runtime catalog %s published to %s", short(digest), b)
+	return nil
+}
+
+func short(digest string) string {
+	if len(digest) > 12 {
+		return digest[:12]
+	}
+	return digest
+}
+
+// pinVar is the Worker variable that names the trusted runtime catalog.
+const pinVar = "NIMBUS_RUNTIME_CATALOG_SHA256"
+
 func (r *run) wranglerConfig(ctx context.Context) error {
 	path := r.plan.WranglerConfig
 	if path == "" {
@@ -372,19 +407,50 @@ func (r *run) wranglerConfig(ctx context.Context) error {
 		return r.fail(StepWrangler, path, &Error{Kind: KindData, Code: CodeWranglerConfig, Err: err,
 			Message: path + ": " + err.Error(), Hint: "fix the file (JSONC with a top-level object), then rerun"})
 	}
+	idChanged := changed
+	if digest := r.res.CatalogSHA256; digest != "" {
+		f, _ := wranglerfile.Parse(out)
+		cur, has := f.Var(pinVar)
+		switch {
+		case cur == digest:
+			r.res.Pin = PinCurrent
+		case r.plan.WritePin:
+			pinned, pchanged, err := wranglerfile.SetVar(out, pinVar, digest)
+			if err != nil {
+				return r.fail(StepWrangler, path, &Error{Kind: KindData, Code: CodeWranglerConfig, Err: err,
+					Message: path + ": " + err.Error(), Hint: "fix the file, or set vars." + pinVar + " by hand"})
+			}
+			out, changed = pinned, changed || pchanged
+			r.res.Pin = PinUpdated
+			if r.plan.DryRun {
+				r.res.Pin = PinPlanned
+			}
+		case has:
+			r.res.Pin = PinStale
+		default:
+			r.res.Pin = PinMissing
+		}
+	}
+	what := "account_id " + r.res.AccountID
+	if r.res.Pin == PinUpdated || r.res.Pin == PinPlanned {
+		what += " and " + pinVar
+		if !idChanged {
+			what = pinVar
+		}
+	}
 	switch {
 	case !changed:
 		r.res.WranglerConfig = FileUnchanged
 		r.emit(StepWrangler, path, StateDone, "%s already has account_id %s", path, r.res.AccountID)
 	case r.plan.DryRun:
 		r.res.WranglerConfig = FilePlanned
-		r.emit(StepWrangler, path, StateSkipped, "account_id would be written to %s (dry run)", path)
+		r.emit(StepWrangler, path, StateSkipped, "%s would be written to %s (dry run)", what, path)
 	default:
 		if err := writeFileAtomic(path, out, 0o644); err != nil {
 			return r.fail(StepWrangler, path, writeError(path, err))
 		}
 		r.res.WranglerConfig = FileUpdated
-		r.emit(StepWrangler, path, StateDone, "wrote account_id %s to %s", r.res.AccountID, path)
+		r.emit(StepWrangler, path, StateDone, "wrote %s to %s", what, path)
 	}
 	return nil
 }
