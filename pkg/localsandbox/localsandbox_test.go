@@ -287,10 +287,9 @@ func TestTimeoutKillsTheWholeProcessGroup(t *testing.T) {
 		t.Fatalf("%+v %v", res.r, res.err)
 	}
 	proctest.WaitGone(t, bg, fg)
-	start := time.Now()
 	// A one-shot exec does not leave background jobs behind either, and
 	// does not wait for them.
-	start = time.Now()
+	start := time.Now()
 	bg = proctest.Marker()
 	run(t, sb, "sleep "+bg+" &")
 	if time.Since(start) > 5*time.Second {
