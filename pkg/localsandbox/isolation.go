@@ -1,7 +1,6 @@
 package localsandbox
 
 import (
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -71,7 +70,7 @@ type isolation struct {
 	mode      sandboxinit.Mode
 	reason    string
 	confirmed bool
-	probeDir  string
+	probeDir  string // where a probe makes its scratch sandbox
 }
 
 func newIsolation(opt Isolation, dataDir string) (*isolation, error) {
@@ -79,7 +78,7 @@ func newIsolation(opt Isolation, dataDir string) (*isolation, error) {
 	if opt == IsolationHostPaths && mode == sandboxinit.Namespaces {
 		mode, reason = sandboxinit.Reaper, "turned off by the server's options"
 	}
-	iso := &isolation{mode: mode, reason: reason, probeDir: filepath.Join(dataDir, "isolation-probe")}
+	iso := &isolation{mode: mode, reason: reason, probeDir: dataDir}
 	if opt != IsolationNamespaces {
 		return iso, nil
 	}

@@ -208,8 +208,12 @@ func TestProbeAndAvailable(t *testing.T) {
 	if mode, reason := Available(); mode != Namespaces {
 		t.Fatalf("this machine allows user namespaces, but: %s %s", mode, reason)
 	}
-	if err := Probe(t.TempDir()); err != nil {
+	parent := t.TempDir()
+	if err := Probe(parent); err != nil {
 		t.Fatal(err)
+	}
+	if ents, err := os.ReadDir(parent); err != nil || len(ents) != 0 {
+		t.Fatalf("the probe left %v %v", ents, err)
 	}
 }
 

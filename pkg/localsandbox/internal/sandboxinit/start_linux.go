@@ -76,10 +76,15 @@ func sysctl(name string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// Probe sets up the namespaces and mounts of a command once, in dir (which
-// gets home/user and tmp), without running one: a *SetupError says why
-// they cannot be used here.
-func Probe(dir string) error {
+// Probe sets up the namespaces and mounts of a command once, for a
+// sandbox directory it makes under parent (and removes), without running
+// one: a *SetupError says why they cannot be used here.
+func Probe(parent string) error {
+	dir, err := os.MkdirTemp(parent, "isolation-probe-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
 	for _, d := range []string{"home/user", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
 			return err
@@ -89,7 +94,7 @@ func Probe(dir string) error {
 	if err := c.Start(); err != nil {
 		return err
 	}
-	err := c.Started()
+	err = c.Started()
 	if _, werr := c.Wait(); err == nil && werr != nil {
 		err = werr
 	}
