@@ -52,20 +52,19 @@ const (
 	CodeIsolation     = "E_DEV_ISOLATION"
 )
 
-// Isolation names, as --isolation and NIMBUS_DEV_ISOLATION take them.
-var isolations = map[string]localsandbox.Isolation{
-	"auto": localsandbox.IsolationAuto, "": localsandbox.IsolationAuto,
-	"namespaces": localsandbox.IsolationNamespaces, "host-paths": localsandbox.IsolationHostPaths,
-}
-
-// ParseIsolation reads an isolation name: auto (or ""), namespaces or
-// host-paths. from names the flag or variable it came from, for the error.
+// ParseIsolation reads an isolation name, as --isolation and
+// NIMBUS_DEV_ISOLATION take them: auto (or ""), namespaces or host-paths.
+// from names the flag or variable it came from, for the error.
 func ParseIsolation(name, from string) (localsandbox.Isolation, error) {
-	iso, ok := isolations[name]
-	if !ok {
-		return 0, clierr.New(exitcode.Usage, clierr.CodeUsage, fmt.Sprintf("invalid %s %q", from, name), "use auto, namespaces or host-paths")
+	switch name {
+	case "auto", "":
+		return localsandbox.IsolationAuto, nil
+	case "namespaces":
+		return localsandbox.IsolationNamespaces, nil
+	case "host-paths":
+		return localsandbox.IsolationHostPaths, nil
 	}
-	return iso, nil
+	return 0, clierr.New(exitcode.Usage, clierr.CodeUsage, fmt.Sprintf("invalid %s %q", from, name), "use auto, namespaces or host-paths")
 }
 
 // BackendError reports a failure of localsandbox.New: namespaces that

@@ -8,10 +8,14 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox/internal/sandboxinit"
 )
 
-// followsLast are the file ops that act on what a final symlink points to.
-var followsLast = map[string]bool{
-	"readFile": true, "readFileBytes": true, "stat": true, "readdir": true, "exists": true,
-	"mkdir": true, "writeFile": true, "chmod": true, "readRange": true,
+// followsLast reports whether file op acts on what a final symlink points
+// to.
+func followsLast(op string) bool {
+	switch op {
+	case "readFile", "readFileBytes", "stat", "readdir", "exists", "mkdir", "writeFile", "chmod", "readRange":
+		return true
+	}
+	return false
 }
 
 // maxLinks bounds the symlinks followed in one path, as the kernel's 40.
@@ -30,13 +34,13 @@ func (sb *sandbox) rootPath(p, op string) string {
 		return r
 	}
 	stat := sb.root.Lstat
-	if followsLast[op] {
+	if followsLast(op) {
 		stat = sb.root.Stat
 	}
 	if _, err := stat(r); !isEscape(err) {
 		return r
 	}
-	if res, ok := sb.resolveLinks(r, followsLast[op]); ok {
+	if res, ok := sb.resolveLinks(r, followsLast(op)); ok {
 		return res
 	}
 	return r

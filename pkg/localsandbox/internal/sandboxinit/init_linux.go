@@ -12,11 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// forwarded are the signals the init passes on to the shell's process
-// group when they are sent to the init itself.
-var forwarded = []os.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
-	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGTSTP}
-
 // initMain is the init: argv is protocol, mode, the number of extra files,
 // the sandbox directory, the cwd, the shell's path and the shell's argv.
 // Its exit code is not read: it reports on the control socket.
@@ -66,8 +61,10 @@ func initMain(args []string) int {
 		send(msgExit, "0")
 		return 0
 	}
+	// Signals sent to the init itself go on to the shell's process group.
 	sigc := make(chan os.Signal, 16)
-	signal.Notify(sigc, forwarded...)
+	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGTSTP)
 	files := make([]uintptr, 3+extra)
 	for i := range files {
 		files[i] = uintptr(i)
