@@ -12,8 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// initMain is the init: argv is protocol, mode, the number of extra files,
-// the sandbox directory, the cwd, the shell's path and the shell's argv.
+// initMain is the init: argv is protocol, mode, the extra files (one
+// letter each: "1" passed, "0" closed), the sandbox directory, the cwd, the
+// shell's path and the shell's argv.
 // Its exit code is not read: it reports on the control socket.
 func initMain(args []string) int {
 	// Capabilities are per thread: the one that drops them must be the one
@@ -23,8 +24,9 @@ func initMain(args []string) int {
 		return 70
 	}
 	mode, dir, cwd, path, argv := args[1], args[3], args[4], args[5], args[6:]
-	extra, err := strconv.Atoi(args[2])
-	if err != nil || extra < 0 || extra > 64 {
+	extraFiles := args[2]
+	extra := len(extraFiles)
+	if strings.Trim(extraFiles, "01") != "" || extra > 64 {
 		return 70
 	}
 	ctlFd := 3 + extra
@@ -65,9 +67,15 @@ func initMain(args []string) int {
 	sigc := make(chan os.Signal, 16)
 	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGTSTP)
+	// The shell gets the init's stdio and extra files at the same numbers
+	// (a nil entry of ExtraFiles stays closed: the number may be one of the
+	// init's own by now).
 	files := make([]uintptr, 3+extra)
 	for i := range files {
 		files[i] = uintptr(i)
+		if i >= 3 && extraFiles[i-3] == '0' {
+			files[i] = ^uintptr(0)
+		}
 	}
 	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: os.Environ(), Files: files, Sys: &syscall.SysProcAttr{Setpgid: true}})
 	if err != nil {

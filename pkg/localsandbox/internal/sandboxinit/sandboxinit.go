@@ -162,7 +162,14 @@ func (c *Cmd) Start() error {
 	if err != nil {
 		return err
 	}
-	args := []string{Name, protocol, c.Mode.String(), strconv.Itoa(len(c.ExtraFiles)), c.SandboxDir, c.Cwd, c.Path}
+	extra := make([]byte, len(c.ExtraFiles))
+	for i, f := range c.ExtraFiles {
+		extra[i] = '1'
+		if f == nil {
+			extra[i] = '0'
+		}
+	}
+	args := []string{Name, protocol, c.Mode.String(), string(extra), c.SandboxDir, c.Cwd, c.Path}
 	c.cmd = c.command(selfExe, append(args, c.Args...))
 	c.cmd.ExtraFiles = append(c.cmd.ExtraFiles, theirs)
 	c.cmd.SysProcAttr = sysProcAttr(c.Mode)

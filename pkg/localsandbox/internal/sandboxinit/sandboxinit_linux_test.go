@@ -64,14 +64,14 @@ func TestExitsSignalsAndFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer pr.Close()
-			c := shell(mode, dir, "read x; echo out $x; echo err >&2; echo three >&3; exit 3")
-			c.Stdin, c.Stdout, c.Stderr, c.ExtraFiles = strings.NewReader("in\n"), &out, &errb, []*os.File{pw}
+			c := shell(mode, dir, "read x; echo out $x; echo err >&2; echo four >&4; { echo three >&3; } 2>/dev/null || echo 3-closed; exit 3")
+			c.Stdin, c.Stdout, c.Stderr, c.ExtraFiles = strings.NewReader("in\n"), &out, &errb, []*os.File{nil, pw}
 			if ex := run(t, c); ex != (Exit{Code: 3}) {
 				t.Fatalf("%+v", ex)
 			}
 			pw.Close()
 			three, _ := io.ReadAll(pr)
-			if out.String() != "out in\n" || errb.String() != "err\n" || string(three) != "three\n" {
+			if out.String() != "out in\n3-closed\n" || errb.String() != "err\n" || string(three) != "four\n" {
 				t.Fatalf("%q %q %q", out.String(), errb.String(), three)
 			}
 			if ex := run(t, shell(mode, dir, "kill -TERM $$")); ex != (Exit{Code: -1, Signal: syscall.SIGTERM}) {
@@ -196,7 +196,7 @@ func TestStartFailures(t *testing.T) {
 // TestInitRefusesAnotherProtocol: an init started by another build of the
 // program exits at once.
 func TestInitRefusesAnotherProtocol(t *testing.T) {
-	c := &exec.Cmd{Path: selfExe, Args: []string{Name, "0", "reaper", "0", "", "", "/bin/sh", "sh", "-c", "echo ran"}}
+	c := &exec.Cmd{Path: selfExe, Args: []string{Name, "0", "reaper", "", "", "", "/bin/sh", "sh", "-c", "echo ran"}}
 	out, err := c.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 70 || len(out) != 0 {
