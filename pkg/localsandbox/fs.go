@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
 	"syscall"
 	"unicode/utf8"
@@ -115,9 +114,9 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		if err := c.FileOpts(1); err != nil {
 			return nil, false, err
 		}
-		f, err := sb.root.Open(r)
-		if err != nil {
-			return nil, false, fsErr("scandir", p, err)
+		f, aerr := sb.openDir(p, r)
+		if aerr != nil {
+			return nil, false, aerr
 		}
 		defer f.Close()
 		ents, err := f.ReadDir(-1)
@@ -207,15 +206,14 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		if int64(length) > sb.s.opts.ReadLimit {
 			return nil, false, sandboxserver.RPCError(fmt.Sprintf("filesystem RPC read payload of %d bytes exceeds the %d-byte limit", int64(length), sb.s.opts.ReadLimit))
 		}
-		f, err := sb.root.Open(r)
-		if isNotExist(err) {
-			return nil, false, nil
-		}
-		if err != nil {
-			return nil, false, fsErr("open", p, err)
+		f, fi, aerr := sb.openRead(p, r, "read")
+		if aerr != nil || f == nil {
+			return nil, false, aerr
 		}
 		defer f.Close()
-		buf := make([]byte, int64(length))
+		// What the file holds bounds the buffer, not what was asked for.
+		want := min(int64(length), max(fi.Size()-int64(off), 0))
+		buf := make([]byte, want)
 		n, err := f.ReadAt(buf, int64(off))
 		if err != nil && err != io.EOF {
 			return nil, false, fsErr("read", p, err)
@@ -256,21 +254,11 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 
 // readFile reads a whole file; ok is false when it does not exist.
 func (sb *sandbox) readFile(p, r string) ([]byte, bool, *sandboxserver.Error) {
-	f, err := sb.root.Open(r)
-	if isNotExist(err) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fsErr("open", p, err)
+	f, fi, aerr := sb.openRead(p, r, "read")
+	if aerr != nil || f == nil {
+		return nil, false, aerr
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, false, fsErr("open", p, err)
-	}
-	if fi.IsDir() {
-		return nil, false, fsErr("read", p, syscall.EISDIR)
-	}
 	limit := sb.s.opts.ReadLimit
 	if fi.Size() > limit {
 		return nil, false, sandboxserver.RPCError(fmt.Sprintf("filesystem RPC read payload of %d bytes exceeds the %d-byte limit", fi.Size(), limit))
@@ -283,25 +271,6 @@ func (sb *sandbox) readFile(p, r string) ([]byte, bool, *sandboxserver.Error) {
 		return nil, false, sandboxserver.RPCError(fmt.Sprintf("filesystem RPC read payload of more than %d bytes exceeds the %d-byte limit", limit, limit))
 	}
 	return data, true, nil
-}
-
-// writeFile replaces a file's content; the parent must exist.
-func (sb *sandbox) writeFile(p, r string, data []byte) *sandboxserver.Error {
-	if r == "." {
-		return fsErr("open", p, syscall.EISDIR)
-	}
-	f, err := sb.root.OpenFile(r, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fsErr("open", p, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		_ = f.Close()
-		return fsErr("write", p, err)
-	}
-	if err := f.Close(); err != nil {
-		return fsErr("close", p, err)
-	}
-	return nil
 }
 
 // statResult is the stat shape: the full st_mode (type bits included, as

@@ -33,9 +33,12 @@ const DefaultBasePath = sandboxserver.DefaultBasePath
 // Worker's 28 MiB filesystem RPC envelope.
 const DefaultReadLimit int64 = 29360128
 
-// maxBody bounds a request body: a 20 MiB write in base64 plus envelope
-// fits with room to spare; the platform's own limit is 100 MB.
-const maxBody = 100 << 20
+// MaxBody bounds a request body: what the largest legal request needs, a
+// 20 MiB write (the client's default chunk) in base64 (26.7 MiB) plus its
+// envelope, with room to spare. The platform's own limit is 100 MB, but no
+// client of this API sends more than one chunk per request, and every
+// byte accepted here is memory.
+const MaxBody = 32 << 20
 
 // DefaultShell runs every command.
 const DefaultShell = "/bin/sh"
@@ -151,7 +154,7 @@ func New(opts Options) (*Server, error) {
 		RequiredScopes: opts.RequiredScopes,
 		Profiles:       opts.Profiles,
 		Backend:        backend{s},
-		MaxBody:        maxBody,
+		MaxBody:        MaxBody,
 		Fallback:       http.HandlerFunc(s.serveOther),
 	}
 	return s, nil
