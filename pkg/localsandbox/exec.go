@@ -390,6 +390,9 @@ func (sb *sandbox) execStream(w http.ResponseWriter, r *http.Request, c *sandbox
 	start := sb.s.opts.Now()
 	code, err := sb.run(r.Context(), req, fw.Frame)
 	if r.Context().Err() != nil {
+		if cause := context.Cause(r.Context()); cause == errSandboxDestroyed {
+			_ = fw.Frame(sandboxserver.FrameError, sandboxserver.ErrorPayload("exec failed: "+cause.Error()))
+		}
 		return
 	}
 	if err != nil {

@@ -99,6 +99,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	sandboxes map[string]*sandbox
+	gates     map[string]*gate // see barrier.go
 	closed    bool
 
 	rtOnce sync.Once
@@ -147,6 +148,7 @@ func New(opts Options) (*Server, error) {
 		auth:      sandboxserver.TokenAuth{Secret: opts.Secret, Previous: opts.PreviousSecret, Now: opts.Now},
 		root:      root,
 		sandboxes: map[string]*sandbox{},
+		gates:     map[string]*gate{},
 	}
 	s.api = &sandboxserver.Handler{
 		BasePath:       opts.BasePath,
@@ -202,14 +204,9 @@ func (s *Server) serveOther(w http.ResponseWriter, r *http.Request) {
 	http.NotFound(w, r)
 }
 
-// sandboxFor returns the live sandbox of Durable Object name do, creating
-// its directory on first use.
-func (s *Server) sandboxFor(do, id string) (*sandbox, *sandboxserver.Error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, sandboxserver.NewError(503, "E_NIMBUS_DO_OVERLOADED", "local sandbox backend is shutting down")
-	}
+// loadLocked returns the live sandbox of Durable Object name do, creating
+// its directory on first use; s.mu is held.
+func (s *Server) loadLocked(do, id string) (*sandbox, *sandboxserver.Error) {
 	if sb := s.sandboxes[do]; sb != nil {
 		return sb, nil
 	}
@@ -219,23 +216,6 @@ func (s *Server) sandboxFor(do, id string) (*sandbox, *sandboxserver.Error) {
 	}
 	s.sandboxes[do] = sb
 	return sb, nil
-}
-
-// destroy kills the sandbox's processes and removes its directory; a
-// sandbox that is not loaded is still removed from disk.
-func (s *Server) destroy(do, reason string) (map[string]any, *sandboxserver.Error) {
-	s.mu.Lock()
-	sb := s.sandboxes[do]
-	delete(s.sandboxes, do)
-	s.mu.Unlock()
-	killed := 0
-	if sb != nil {
-		killed = sb.shutdown()
-	}
-	if err := removeTree(s.SandboxDir(do)); err != nil {
-		return nil, sandboxserver.RPCError("EBUSY: cannot remove sandbox storage: " + err.Error())
-	}
-	return sandboxserver.DestroyResult(killed, s.opts.Now(), reason), nil
 }
 
 // removeTree removes dir, first making directories writable so that a
