@@ -110,8 +110,8 @@ func (sb *sandbox) portOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 // for a port the sandbox exposed. Like a Worker's session routes it needs
 // a session:attach token pinned (when pinned) to the sandbox; the token is
 // taken from the Authorization header, the nimbus_token query (which then
-// sets the cookie, so a browser can load the page's other resources) or
-// the cookie, and is never forwarded to the app.
+// sets the preview cookie, so a browser can load the page's other
+// resources) or the preview cookie, and is never forwarded to the app.
 func (s *Server) servePort(w http.ResponseWriter, r *http.Request, id, rest string) {
 	ps, tail, hasSlash := strings.Cut(rest, "/")
 	if !ValidID(id) {
@@ -123,7 +123,7 @@ func (s *Server) servePort(w http.ResponseWriter, r *http.Request, id, rest stri
 		writePlainFail(w, sandboxserver.NewError(400, "E_ARG_SHAPE", "Invalid port"))
 		return
 	}
-	p, aerr := s.auth.Authenticate(r, id, []string{token.ScopeSessionAttach})
+	p, aerr := s.auth.Authenticate(previewAuthRequest(r), id, []string{token.ScopeSessionAttach})
 	if aerr != nil {
 		writePlainFail(w, aerr)
 		return
@@ -143,7 +143,9 @@ func (s *Server) servePort(w http.ResponseWriter, r *http.Request, id, rest stri
 	}
 	q := r.URL.Query()
 	if tok := q.Get(token.QueryParam); tok != "" {
-		http.SetCookie(w, &http.Cookie{Name: token.CookieName, Value: url.QueryEscape(tok), Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+		if ck := s.previewCookie(r, p, id); ck != nil {
+			http.SetCookie(w, ck)
+		}
 	}
 	if !hasSlash {
 		u := "/s/" + url.PathEscape(id) + "/port/" + ps + "/"
@@ -165,6 +167,7 @@ func (s *Server) servePort(w http.ResponseWriter, r *http.Request, id, rest stri
 			pr.Out.URL.RawQuery = oq.Encode()
 			pr.Out.Header.Del("Authorization")
 			stripCookie(pr.Out.Header, token.CookieName)
+			stripCookie(pr.Out.Header, PreviewCookie)
 			pr.SetXForwarded()
 			pr.Out.Header.Set("X-Forwarded-Prefix", "/s/"+url.PathEscape(id)+"/port/"+ps)
 		},

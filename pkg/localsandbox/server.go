@@ -87,6 +87,10 @@ type Options struct {
 	NoBackgroundHint string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Hosts, when not nil, refuses requests whose Host header is not for
+	// this server (DNS rebinding). A listening server sets it; the
+	// in-process transport, which has no real host, leaves it nil.
+	Hosts *HostPolicy
 }
 
 // Server is the local backend. Create it with New and release it with
@@ -191,6 +195,10 @@ func (s *Server) Close() error {
 
 // ServeHTTP routes the remote API, the session root and port previews.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Hosts != nil && !s.opts.Hosts.Allow(r.Host) {
+		refuseHost(w, r)
+		return
+	}
 	s.api.ServeHTTP(w, r)
 }
 
