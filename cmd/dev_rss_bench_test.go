@@ -37,7 +37,7 @@ type devProc struct {
 	addr string
 }
 
-func startDev(b *testing.B) *devProc {
+func startDevProc(b *testing.B) *devProc {
 	b.Helper()
 	port, err := freePort()
 	if err != nil {
@@ -126,7 +126,7 @@ func (zeros) Read(p []byte) (int, error) {
 // valid token arrive at once (the goal: under 64 MiB above idle).
 func BenchmarkDevServerUnauthenticated8x100MiB(b *testing.B) {
 	for range b.N {
-		d := startDev(b)
+		d := startDevProc(b)
 		d.warm(b, d.token(b))
 		idle := d.kib(b, "VmRSS")
 		var wg sync.WaitGroup
@@ -172,7 +172,7 @@ func BenchmarkDevServerWrites4x20MiB(b *testing.B) {
 	data := make([]byte, size)
 	_, _ = rand.Read(data)
 	for range b.N {
-		d := startDev(b)
+		d := startDevProc(b)
 		tok := d.token(b)
 		d.warm(b, tok)
 		idle := d.kib(b, "VmRSS")
@@ -226,7 +226,7 @@ func BenchmarkDevServerWrites4x20MiB(b *testing.B) {
 // per second; the figure is how long the server keeps the connection.
 func BenchmarkDevServerSlowloris(b *testing.B) {
 	for range b.N {
-		d := startDev(b)
+		d := startDevProc(b)
 		c, err := net.Dial("tcp", d.addr)
 		if err != nil {
 			b.Fatal(err)

@@ -155,6 +155,11 @@ func (s *Server) destroy(do, reason string) (map[string]any, *sandboxserver.Erro
 	}
 	wait(destroyDrain)
 	err := removeTree(s.SandboxDir(do))
+	if err == nil {
+		// Exposures, names and reservations go with the sandbox, before
+		// the gate reopens.
+		err = s.removeApps(sb, do)
+	}
 
 	s.mu.Lock()
 	close(g.destroying)

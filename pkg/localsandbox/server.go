@@ -1,9 +1,9 @@
 // Package localsandbox is a Nimbus sandbox backend that runs on the local
 // machine: an http.Handler speaking the remote sandbox API of a Nimbus
-// Worker (POST <base>/sandboxes/<id>/rpc, DELETE /s/<id>/, path-style port
-// previews /s/<id>/port/<n>/), with the same auth, envelope, codes,
-// statuses and exec stream framing, so the sandbox client and every
-// `nimbus sandbox` command work against it unchanged.
+// Worker (POST <base>/sandboxes/<id>/rpc, DELETE /s/<id>/, path-style
+// previews /s/<id>/port/<n>/ and /s/<id>/app/<name>/), with the same auth,
+// envelope, codes, statuses and exec stream framing, so the sandbox client
+// and every `nimbus sandbox` command work against it unchanged.
 //
 // Each sandbox is a directory under the data directory named by its Durable
 // Object name (<tenant>:<subject or _>:<id>); sandbox paths such as
@@ -108,6 +108,7 @@ type Server struct {
 
 	rtOnce sync.Once
 	rt     []hostRuntime
+	nodes  nodeVersions
 }
 
 // ValidID reports whether id satisfies the sandbox id rule
@@ -199,7 +200,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuseHost(w, r)
 		return
 	}
-	s.api.ServeHTTP(w, r)
+	s.api.ServeHTTP(w, withOrigin(r))
 }
 
 // serveOther answers what the API core leaves: the session root and port
