@@ -305,9 +305,14 @@ func TestDestroyIsABarrier(t *testing.T) {
 	// a success.
 	execDone := make(chan envelope, 1)
 	go func() {
-		execDone <- call(t, hs.URL, tok, "bar", "exec", "sleep 20; echo finished")
+		execDone <- call(t, hs.URL, tok, "bar", "exec", "touch started; sleep 20; echo finished")
 	}()
-	time.Sleep(300 * time.Millisecond)
+	for i := 0; string(call(t, hs.URL, tok, "bar", "exists", "/home/user/started").Result) != "true"; i++ {
+		if i == 1000 {
+			t.Fatal("the command never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	var last string
 	writesAfter := 0
 	destroyed := make(chan envelope, 1)
