@@ -251,3 +251,52 @@ func BenchmarkDevServerSlowloris(b *testing.B) {
 		b.ReportMetric(held.Seconds(), "s-held")
 	}
 }
+
+// BenchmarkDevServerReads4x20MiB: 4 readFileBytes of a 20 MiB file are
+// answered at once.
+func BenchmarkDevServerReads4x20MiB(b *testing.B) {
+	const size = 20 << 20
+	for range b.N {
+		d := startDevProc(b)
+		tok := d.token(b)
+		post := func(body string) (*http.Response, error) {
+			req, _ := http.NewRequest("POST", "http://"+d.addr+"/api/nimbus/v1/sandboxes/box/rpc", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Content-Type", "application/json")
+			return http.DefaultClient.Do(req)
+		}
+		resp, err := post(`{"op":"exec","args":["head -c ` + strconv.Itoa(size) + ` /dev/urandom > f"]}`)
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatalf("%v %v", resp, err)
+		}
+		resp.Body.Close()
+		d.warm(b, tok)
+		idle := d.kib(b, "VmRSS")
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := post(`{"op":"readFileBytes","args":["/home/user/f"]}`)
+				if err != nil {
+					errs <- err
+					return
+				}
+				n, err := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || n < size*4/3 {
+					errs <- fmt.Errorf("%d, %d bytes, %v", resp.StatusCode, n, err)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			b.Fatal(err)
+		}
+		peak := d.kib(b, "VmHWM")
+		b.ReportMetric((peak-idle)/1024, "MiB-peak-above-idle")
+		b.ReportMetric((peak-idle)*1024/float64(4*size), "x-payload")
+	}
+}
