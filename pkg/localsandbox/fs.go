@@ -258,8 +258,17 @@ func (sb *sandbox) readFile(p, r string) ([]byte, bool, *sandboxserver.Error) {
 	if fi.Size() > limit {
 		return nil, false, sandboxserver.RPCError(fmt.Sprintf("filesystem RPC read payload of %d bytes exceeds the %d-byte limit", fi.Size(), limit))
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
+	// One buffer of the size the file has; io.ReadAll would grow one
+	// through several copies. A file that grew meanwhile is read on.
+	data := make([]byte, fi.Size(), fi.Size()+1)
+	n, err := io.ReadFull(f, data)
+	data = data[:n]
+	if err == nil {
+		var more []byte
+		more, err = io.ReadAll(io.LimitReader(f, limit+1-int64(n)))
+		data = append(data, more...)
+	}
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		return nil, false, fsErr("read", p, err)
 	}
 	if int64(len(data)) > limit {

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -336,4 +338,30 @@ func FuzzBytesWireSizes(f *testing.F) {
 		}
 		checkAgainstReference(t, body)
 	})
+}
+
+// TestWriteOKBytesStreams: a bytes result is written as it is encoded, in
+// the envelope's member order (ok, result, rpcMs), with its length.
+func TestWriteOKBytesStreams(t *testing.T) {
+	ms := int64(7)
+	for _, size := range []int{0, 1, 2, 3, 49151, 49152, 49153, 200000} {
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte(i * 13)
+		}
+		for _, result := range []any{sandboxserver.Bytes(data), data} {
+			for _, diag := range []*int64{nil, &ms} {
+				rec := httptest.NewRecorder()
+				sandboxserver.WriteOK(rec, result, true, diag)
+				want := `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"` + base64.StdEncoding.EncodeToString(data) + `"}`
+				if diag != nil {
+					want += `,"rpcMs":7`
+				}
+				want += "}"
+				if got := rec.Body.String(); got != want || rec.Code != 200 || rec.Header().Get("Content-Length") != strconv.Itoa(len(want)) || rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("Content-Type") != "application/json" {
+					t.Fatalf("size %d diag %v: %d %v %.80s", size, diag != nil, rec.Code, rec.Header(), got)
+				}
+			}
+		}
+	}
 }
