@@ -73,14 +73,15 @@ func (sb *sandbox) shutdown() int {
 		procs = append(procs, p)
 	}
 	sb.mu.Unlock()
-	// Background processes are among the running commands.
+	sb.mu.Lock()
+	killed := sb.liveLocked()
+	sb.mu.Unlock()
 	for _, p := range procs {
 		p.destroyed()
 	}
 	for _, c := range cmds {
 		c.Kill()
 	}
-	killed := len(cmds)
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		sb.mu.Lock()
@@ -98,6 +99,26 @@ func (sb *sandbox) shutdown() int {
 	}
 	_ = sb.root.Close()
 	return killed
+}
+
+// liveLocked counts what runs: the running commands (a background
+// process's shell among them) and the background processes waiting to be
+// started again; sb.mu is held.
+func (sb *sandbox) liveLocked() int {
+	n := len(sb.running)
+	for _, p := range sb.procs {
+		p.mu.Lock()
+		if p.exitCode == nil && (p.cmd == nil || !sb.isRunningLocked(p.cmd)) {
+			n++
+		}
+		p.mu.Unlock()
+	}
+	return n
+}
+
+func (sb *sandbox) isRunningLocked(c *sandboxinit.Cmd) bool {
+	_, ok := sb.running[c]
+	return ok
 }
 
 // start starts a command and registers it so destroy can kill it; it
