@@ -24,6 +24,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 )
 
 // Main runs nimbus with the process's arguments and streams and returns the
@@ -34,6 +35,9 @@ func Main() int { return MainWith(cmdutil.New()) }
 // MainWith is Main with the given dependencies; tests use it to run the
 // real entry point, signal handling included, with a fixed clock.
 func MainWith(f *cmdutil.Factory) int {
+	// nimbus re-executes itself as the init of local sandbox commands:
+	// that runs here, before anything else.
+	localsandbox.MaybeRunInit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return Run(ctx, f, os.Args[1:])

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -30,8 +31,13 @@ func newCmdReady(o *common) *cobra.Command {
 				if len(r.Preinstalled) > 0 {
 					pre = strings.Join(r.Preinstalled, ", ")
 				}
-				_, err := fmt.Fprintf(ios.Out, "%s sandbox %s is ready (preinstalled: %s)\n", ios.Styles().SuccessIcon(), sb.ID(), pre)
-				return err
+				if _, err := fmt.Fprintf(ios.Out, "%s sandbox %s is ready (preinstalled: %s)\n", ios.Styles().SuccessIcon(), sb.ID(), pre); err != nil {
+					return err
+				}
+				for _, d := range r.Diagnostics {
+					fmt.Fprintf(ios.ErrOut, "%s %s\n", ios.Styles().WarningIcon(), printable(d))
+				}
+				return nil
 			})
 		},
 	}
@@ -64,4 +70,15 @@ needs session:destroy (or session:admin) besides sandbox:use.`,
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded by the Worker (at most 200 characters)")
 	return cmd
+}
+
+// printable drops control characters from server text before it reaches
+// a terminal (no escape sequences from a server).
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
 }
