@@ -9,6 +9,8 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -42,6 +44,9 @@ func MainWith(f *cmdutil.Factory) int {
 // returns the exit code. Tests call it with test streams.
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	root := NewRootCmd(f)
+	// Errors cobra finds before it reaches --json (an unknown command or
+	// flag) are rendered as JSON too when the command line asks for it.
+	f.JSON = jsonRequested(args)
 	root.SetArgs(args)
 	root.SetIn(f.IOStreams.In)
 	root.SetOut(f.IOStreams.Out)
@@ -116,6 +121,25 @@ a terminal, commands print machine-readable output.`,
 	return root
 }
 
+// jsonRequested reports whether args hold --json (or --json=true) before
+// a "--" that ends the flags.
+func jsonRequested(args []string) bool {
+	on := false
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--json" {
+			on = true
+		} else if v, ok := strings.CutPrefix(a, "--json="); ok {
+			if b, err := strconv.ParseBool(v); err == nil {
+				on = b
+			}
+		}
+	}
+	return on
+}
+
 // wrapRun records that a command started running, so errors returned
 // before that (cobra's own parse errors) are reported as usage errors, and
 // applies --no-color once flags are parsed.
@@ -130,6 +154,7 @@ func wrapRun(c *cobra.Command, started *bool, f *cmdutil.Factory) {
 	c.Run = nil
 	c.RunE = func(cmd *cobra.Command, args []string) error {
 		*started = true
+		f.CommandPath = cmd.CommandPath()
 		if f.NoColor {
 			f.IOStreams.SetColorDisabled(true)
 		}

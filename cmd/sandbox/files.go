@@ -72,7 +72,7 @@ as bytes, so binary files are safe.`,
 			}
 			result := map[string]any{"path": dst, "bytes": size}
 			if o.f.JSON {
-				return cmdutil.WriteJSON(o.f.IOStreams.Out, result)
+				return o.f.PrintJSON(result)
 			}
 			if o.f.IOStreams.IsStderrTTY() {
 				st := o.f.IOStreams.Styles()

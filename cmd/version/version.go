@@ -19,7 +19,7 @@ func NewCmdVersion(f *cmdutil.Factory) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			info := buildinfo.Get()
 			if f.JSON {
-				return cmdutil.WriteJSON(f.IOStreams.Out, info)
+				return f.PrintJSON(info)
 			}
 			line := "nimbus " + info.Version
 			if info.Commit != "" {

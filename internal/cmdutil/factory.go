@@ -34,6 +34,9 @@ type Factory struct {
 	NoColor bool
 	// ConfigFile is the global --config flag.
 	ConfigFile string
+	// CommandPath is the running command ("nimbus token mint"), set by the
+	// root before the command runs; it prefixes plain messages.
+	CommandPath string
 }
 
 // New returns the production Factory for the current process.
@@ -69,4 +72,18 @@ func (f *Factory) LoadConfig() (*config.Config, error) {
 			"fix or remove the file, or pass --config FILE")
 	}
 	return c, nil
+}
+
+// Warn writes a warning to stderr in the form the streams and --json call
+// for (clierr.RenderWarning). Nothing is written for a nil warning.
+func (f *Factory) Warn(w *clierr.Warning) {
+	if w == nil {
+		return
+	}
+	clierr.RenderWarning(f.IOStreams.ErrOut, w, clierr.RenderOptions{
+		TTY:         f.IOStreams.IsStderrTTY(),
+		JSON:        f.JSON,
+		CommandPath: f.CommandPath,
+		Styles:      f.IOStreams.Styles(),
+	})
 }
