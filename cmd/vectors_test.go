@@ -33,15 +33,15 @@ var nimbusDiffers = map[string]struct {
 }{
 	// pflag takes "-5" as the value; the TTL check then rejects it with
 	// upstream's own TTL error instead of a parser error.
-	"mint_ttl_negative_ambiguous":  {exit: 65, stderrPrefix: `{"error":"Token TTL -5000ms exceeds maximum 2592000000ms","code":"E_TOKEN_TTL_TOO_LARGE"}`},
-	"mint_ttl_hex":                 {exit: 64, stderrPrefix: `nimbus token mint: --ttl: invalid ttl: "0x10" is not decimal`},
-	"mint_ttl_nan":                 {exit: 64, stderrPrefix: `nimbus token mint: --ttl: invalid ttl: "abc" is neither seconds nor a duration`},
+	"mint_ttl_negative_ambiguous": {exit: 65, stderrPrefix: `{"error":"Token TTL -5000ms exceeds maximum 2592000000ms","code":"E_TOKEN_TTL_TOO_LARGE"}`},
+	"mint_ttl_hex":                {exit: 64, stderrPrefix: `nimbus token mint: --ttl: invalid ttl: "0x10" is not decimal`},
+	"mint_ttl_nan":                {exit: 64, stderrPrefix: `nimbus token mint: --ttl: invalid ttl: "abc" is neither seconds nor a duration`},
 	// An explicitly empty list is refused (issue 15) where upstream mints a
 	// full-trust token or one with the scope "".
 	"mint_scopes_empty_string_omitted": {exit: 64, stderrPrefix: `nimbus token mint: --scopes "" is an empty list`},
 	"mint_scopes_space_only":           {exit: 64, stderrPrefix: `nimbus token mint: --scopes " " is an empty list`},
-	"verify_ok_extra_args_ignored": {exit: 64, stderrPrefix: "nimbus token verify: unknown flag: --whatever"},
-	"verify_flag_as_token":         {exit: 0, stdoutPrefix: "Verify a token with JWT_SECRET"},
+	"verify_ok_extra_args_ignored":     {exit: 64, stderrPrefix: "nimbus token verify: unknown flag: --whatever"},
+	"verify_flag_as_token":             {exit: 0, stdoutPrefix: "Verify a token with JWT_SECRET"},
 }
 
 // weakSecretWarning is the line nimbus adds to stderr when JWT_SECRET is
@@ -141,4 +141,3 @@ func TestUpstreamCLIVectors(t *testing.T) {
 		})
 	}
 }
-
