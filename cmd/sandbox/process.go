@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/shellquote"
@@ -121,7 +122,7 @@ prints one JSON object per chunk (NDJSON), then {"exit":…} when following.`,
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "poll for new output until the process exits")
 	cmd.Flags().Int64Var(&lines, "lines", 0, "tail this many lines first (default: the server's 200)")
-	cmd.Flags().DurationVar(&interval, "interval", 250*time.Millisecond, "polling interval with -f (25ms to 5s)")
+	duration.Var(cmd.Flags(), &interval, "interval", 250*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "polling interval with -f, 25ms to 5s")
 	return cmd
 }
 

@@ -95,8 +95,8 @@ NAME or NAME@VERSION. The sandbox id comes last, as in
 	return cmd
 }
 
-// installed reports install results; a failed install exits 69 with its
-// output on stderr.
+// installed reports install results; a failed install (an unknown spec or
+// version, a failing installer) exits 65 with its output on stderr.
 func (o *common) installed(rs []sandboxclient.InstallResult, v any) error {
 	ios := o.f.IOStreams
 	if err := o.output(v, func() error {
@@ -115,7 +115,7 @@ func (o *common) installed(rs []sandboxclient.InstallResult, v any) error {
 			if !o.f.MachineOutput() {
 				fmt.Fprint(ios.ErrOut, r.Stderr)
 			}
-			return clierr.New(exitcode.Unavailable, "E_RUNTIME_INSTALL", fmt.Sprintf("installing %s failed with exit code %d", r.Spec, r.ExitCode), "check the spec name and version with nimbus sandbox runtimes list ID")
+			return clierr.New(exitcode.DataErr, "E_RUNTIME_INSTALL", fmt.Sprintf("installing %s failed with exit code %d", r.Spec, r.ExitCode), "check the spec name and version with nimbus sandbox runtimes list ID")
 		}
 	}
 	return nil
