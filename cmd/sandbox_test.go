@@ -187,7 +187,9 @@ var sandboxCmds = map[string]func(ts *testscript.TestScript, neg bool, args []st
 				c.Env = append(c.Env, k+"="+v)
 			}
 		}
-		c.Stdin = bytes.NewReader(stdin)
+		if stdin != nil {
+			c.Stdin = bytes.NewReader(stdin) // otherwise /dev/null, as in CI
+		}
 		c.Stdout, c.Stderr = ts.Stdout(), ts.Stderr()
 		err = c.Run()
 		got := 0

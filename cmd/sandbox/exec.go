@@ -53,7 +53,10 @@ nimbus itself failed (usage, auth, transport, server error, stream cut short),
 and 130 when interrupted (the stream is closed so the command is cancelled).
 
 --env K=V sets a variable; --env K forwards the local value of K, so secrets
-stay off the command line. --stdin sends the local standard input. --json
+stay off the command line. --stdin sends the local standard input (at most
+20 MiB, read before the command starts); without it the command's stdin is
+empty, and piped or redirected input gets a warning instead of being read, so
+a script never blocks on an input it did not mean to send. --json
 prints NDJSON events: stdout and stderr with data, then exit with the code and
 duration in milliseconds.`,
 		Example: `  nimbus sandbox exec job-123 -- make test
@@ -85,6 +88,11 @@ duration in milliseconds.`,
 				}
 				s := string(data)
 				opts.Stdin = &s
+			}
+			if !cmd.Flags().Changed("stdin") && o.tokenFile != "-" && o.f.IOStreams.StdinHasData() {
+				o.f.Warn(&clierr.Warning{Code: "W_STDIN_NOT_SENT",
+					Message: "standard input is not sent to the command without --stdin",
+					Hint:    "add --stdin to send it, or --stdin=false to silence this"})
 			}
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {

@@ -23,6 +23,9 @@ type IOStreams struct {
 	stdoutTTY     bool
 	stderrTTY     bool
 	colorDisabled bool
+
+	// stdinData is asked lazily: most commands never need it.
+	stdinData func() bool
 }
 
 // System returns the streams of the current process. NO_COLOR (any
@@ -36,6 +39,7 @@ func System() *IOStreams {
 		stdoutTTY:     isTerminal(os.Stdout),
 		stderrTTY:     isTerminal(os.Stderr),
 		colorDisabled: os.Getenv("NO_COLOR") != "",
+		stdinData:     func() bool { return hasData(os.Stdin) },
 	}
 }
 
@@ -46,6 +50,23 @@ func Test() (ios *IOStreams, in, out, errOut *bytes.Buffer) {
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// hasData reports whether f is a pipe or a non-empty regular file: input
+// someone meant to give, unlike a terminal or /dev/null.
+func hasData(f *os.File) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	return fi.Mode()&os.ModeNamedPipe != 0 || fi.Mode().IsRegular() && fi.Size() > 0
+}
+
+// StdinHasData reports whether standard input is a pipe or a non-empty
+// file, which a command that does not read it should mention.
+func (s *IOStreams) StdinHasData() bool { return s.stdinData != nil && s.stdinData() }
+
+// SetStdinHasData overrides StdinHasData.
+func (s *IOStreams) SetStdinHasData(v bool) { s.stdinData = func() bool { return v } }
 
 // IsStdinTTY reports whether standard input is a terminal.
 func (s *IOStreams) IsStdinTTY() bool { return s.stdinTTY }
