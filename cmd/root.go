@@ -22,6 +22,7 @@ import (
 	setupcmd "github.com/nimbus-sh/nimbus/cmd/setup"
 	tokencmd "github.com/nimbus-sh/nimbus/cmd/token"
 	versioncmd "github.com/nimbus-sh/nimbus/cmd/version"
+	"github.com/nimbus-sh/nimbus/internal/buildinfo"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
@@ -44,9 +45,15 @@ func MainWith(f *cmdutil.Factory) int {
 // returns the exit code. Tests call it with test streams.
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	root := NewRootCmd(f)
-	// Errors cobra finds before it reaches --json (an unknown command or
-	// flag) are rendered as JSON too when the command line asks for it.
-	f.JSON = jsonRequested(args)
+	// Errors cobra finds before it reaches --json or --no-color (an
+	// unknown command or flag) are rendered as the command line asks.
+	f.JSON = boolFlag(args, "json")
+	f.NoColor = boolFlag(args, "no-color")
+	// no-color.org: NO_COLOR set to anything; a dumb terminal cannot
+	// render escape sequences either.
+	if f.NoColor || f.Getenv("NO_COLOR") != "" || f.Getenv("TERM") == "dumb" {
+		f.IOStreams.SetColorDisabled(true)
+	}
 	root.SetArgs(args)
 	root.SetIn(f.IOStreams.In)
 	root.SetOut(f.IOStreams.Out)
@@ -99,12 +106,15 @@ a terminal, commands print machine-readable output.`,
 		SilenceUsage:  true,
 	}
 	cmdutil.MakeGroup(root)
+	// cobra's --version (and -v) print the same line as `nimbus version`.
+	root.Version = versioncmd.Line(buildinfo.Get())
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return clierr.Usagef("%s", err.Error()).WithHint("run '" + c.CommandPath() + " --help' for usage")
 	})
 	pf := root.PersistentFlags()
 	pf.BoolVar(&f.JSON, "json", false, "print machine-readable JSON")
-	pf.BoolVar(&f.NoColor, "no-color", false, "disable colour (also NO_COLOR)")
+	pf.BoolVar(&f.NoColor, "no-color", false, "disable colour (also NO_COLOR, TERM=dumb)")
 	pf.StringVar(&f.ConfigFile, "config", "", "read configuration from `FILE` instead of ./nimbus.yaml and the user config")
 
 	root.AddCommand(
@@ -121,17 +131,17 @@ a terminal, commands print machine-readable output.`,
 	return root
 }
 
-// jsonRequested reports whether args hold --json (or --json=true) before
-// a "--" that ends the flags.
-func jsonRequested(args []string) bool {
+// boolFlag reports whether args set the boolean flag --name (--name or
+// --name=true) before a "--" that ends the flags.
+func boolFlag(args []string, name string) bool {
 	on := false
 	for _, a := range args {
 		if a == "--" {
 			break
 		}
-		if a == "--json" {
+		if a == "--"+name {
 			on = true
-		} else if v, ok := strings.CutPrefix(a, "--json="); ok {
+		} else if v, ok := strings.CutPrefix(a, "--"+name+"="); ok {
 			if b, err := strconv.ParseBool(v); err == nil {
 				on = b
 			}

@@ -53,6 +53,40 @@ func TestMintOnTerminalPrintsSummaryToStderr(t *testing.T) {
 	}
 }
 
+// TestColourOffWithNoColorOrDumbTerminal: on a terminal, colour is on
+// unless NO_COLOR is set to anything, TERM is dumb, or --no-color is given
+// (before or after a parse error).
+func TestColourOffWithNoColorOrDumbTerminal(t *testing.T) {
+	secret := "0123456789abcdef0123456789abcdef"
+	for _, c := range []struct {
+		env    map[string]string
+		args   []string
+		styled bool
+	}{
+		{map[string]string{"TERM": "xterm-256color"}, nil, true},
+		{map[string]string{"TERM": "dumb"}, nil, false},
+		{map[string]string{"NO_COLOR": "1"}, nil, false},
+		{map[string]string{"NO_COLOR": "0"}, nil, false}, // any value, as no-color.org says
+		{map[string]string{"NO_COLOR": ""}, nil, true},
+		{nil, []string{"--no-color"}, false},
+		{nil, []string{"--no-color=false"}, true},
+	} {
+		env := map[string]string{"JWT_SECRET": secret}
+		for k, v := range c.env {
+			env[k] = v
+		}
+		_, _, stderr := runTTY(t, env, "", append([]string{"token", "mint", "--tenant", "acme"}, c.args...)...)
+		if got := strings.Contains(stderr, ansiEscape); got != c.styled || !strings.Contains(stderr, "Minted a token") {
+			t.Errorf("env %v args %v: styled %v, want %v\n%q", c.env, c.args, got, c.styled, stderr)
+		}
+		// An error found before the flags are parsed honours them too.
+		_, _, stderr = runTTY(t, env, "", append([]string{"token", "mint", "--bogus"}, c.args...)...)
+		if got := strings.Contains(stderr, ansiEscape); got != c.styled {
+			t.Errorf("env %v args %v: error styled %v, want %v\n%q", c.env, c.args, got, c.styled, stderr)
+		}
+	}
+}
+
 func TestVerifyOnTerminalShowsStyledView(t *testing.T) {
 	env := map[string]string{"JWT_SECRET": "nimbus-test-secret", "JWT_SECRET_PREVIOUS": "nimbus-old-secret"}
 	oldEnv := map[string]string{"JWT_SECRET": "nimbus-old-secret"}

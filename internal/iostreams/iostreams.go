@@ -28,18 +28,18 @@ type IOStreams struct {
 	stdinData func() bool
 }
 
-// System returns the streams of the current process. NO_COLOR (any
-// non-empty value, see no-color.org) disables styling.
+// System returns the streams of the current process. Whether colour is
+// wanted (NO_COLOR, TERM=dumb, --no-color) is the command line's business:
+// SetColorDisabled.
 func System() *IOStreams {
 	return &IOStreams{
-		In:            os.Stdin,
-		Out:           os.Stdout,
-		ErrOut:        os.Stderr,
-		stdinTTY:      isTerminal(os.Stdin),
-		stdoutTTY:     isTerminal(os.Stdout),
-		stderrTTY:     isTerminal(os.Stderr),
-		colorDisabled: os.Getenv("NO_COLOR") != "",
-		stdinData:     func() bool { return hasData(os.Stdin) },
+		In:        os.Stdin,
+		Out:       os.Stdout,
+		ErrOut:    os.Stderr,
+		stdinTTY:  isTerminal(os.Stdin),
+		stdoutTTY: isTerminal(os.Stdout),
+		stderrTTY: isTerminal(os.Stderr),
+		stdinData: func() bool { return hasData(os.Stdin) },
 	}
 }
 
