@@ -187,9 +187,7 @@ var sandboxCmds = map[string]func(ts *testscript.TestScript, neg bool, args []st
 				c.Env = append(c.Env, k+"="+v)
 			}
 		}
-		if stdin != nil {
-			c.Stdin = bytes.NewReader(stdin) // otherwise /dev/null, as in CI
-		}
+		c.Stdin = bytes.NewReader(stdin)
 		c.Stdout, c.Stderr = ts.Stdout(), ts.Stderr()
 		err = c.Run()
 		got := 0

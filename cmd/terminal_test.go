@@ -2,6 +2,7 @@ package cmd_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,10 @@ func runTTY(t *testing.T, env map[string]string, stdin string, args ...string) (
 	ios.SetStderrTTY(true)
 	f := cmdutil.New()
 	f.IOStreams = ios
-	f.Getenv = func(k string) string { return env[k] }
+	f.Getenv = os.Getenv // the test's t.Setenv, for tests that pass no map
+	if env != nil {
+		f.Getenv = func(k string) string { return env[k] }
+	}
 	f.Now = func() time.Time { return time.UnixMilli(1750000000123) }
 	code = cmd.Run(context.Background(), f, args)
 	return code, out.String(), errOut.String()

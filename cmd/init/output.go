@@ -152,11 +152,13 @@ func (r *report) done() error {
 	fmt.Fprintf(w, "\n%s\n", st.Bold("Next steps:"))
 	for i, s := range r.nextSteps() {
 		note := ""
-		if strings.Contains(s, "secret put JWT_SECRET") {
-			note = st.Muted("   # 32+ char hex secret ('nimbus token secret' makes one); after the first deploy 'nimbus setup cloudflare --name " +
-				r.project.WorkerName + " --set-secret' can set it instead")
+		switch {
+		case strings.HasSuffix(s, " --set-secret"):
+			note = "   # generates JWT_SECRET, keeps it 0600 in nimbus's config directory, puts it on the Worker"
+		case strings.HasPrefix(s, "nimbus setup cloudflare"):
+			note = "   # R2 buckets and account id; needs CLOUDFLARE_API_TOKEN"
 		}
-		fmt.Fprintf(w, "  %d. %s%s\n", i+1, st.Key(s), note)
+		fmt.Fprintf(w, "  %d. %s%s\n", i+1, st.Key(s), st.Muted(note))
 	}
 	fmt.Fprintf(w, "\nIf setup reports R2 error 10042, enable R2 once in the Cloudflare dashboard and run it again.\n")
 	fmt.Fprintf(w, "The session Durable Object is provisioned on first use; mint a token with 'nimbus token mint' before attaching.\n")

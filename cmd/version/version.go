@@ -31,20 +31,24 @@ platform. 'nimbus --version' prints the same line.`,
 	}
 }
 
-// Line is the one-line version: "nimbus 1.2.3 (abc123def456, 2026-11-29T00:00:00Z)
-// go1.26.8 linux/amd64".
-func Line(info buildinfo.Info) string {
-	line := "nimbus " + info.Version
+// Line is the one-line version, the same as cobra prints for --version:
+// "nimbus version 1.2.3 (abc123def456, 2026-11-29T00:00:00Z) go1.26.8
+// linux/amd64".
+func Line(info buildinfo.Info) string { return "nimbus version " + Version(info) }
+
+// Version is Line without "nimbus version ", for cobra's Command.Version.
+func Version(info buildinfo.Info) string {
+	v := info.Version
 	if info.Commit != "" {
 		commit := info.Commit
 		if len(commit) > 12 {
 			commit = commit[:12]
 		}
-		line += " (" + commit
+		v += " (" + commit
 		if info.Date != "" {
-			line += ", " + info.Date
+			v += ", " + info.Date
 		}
-		line += ")"
+		v += ")"
 	}
-	return line + " " + info.GoVersion + " " + info.Platform
+	return v + " " + info.GoVersion + " " + info.Platform
 }

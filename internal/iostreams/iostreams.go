@@ -51,18 +51,27 @@ func Test() (ios *IOStreams, in, out, errOut *bytes.Buffer) {
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
-// hasData reports whether f is a pipe or a non-empty regular file: input
-// someone meant to give, unlike a terminal or /dev/null.
+// hasData reports whether reading f would give data that nobody reads: a
+// non-empty regular file, or a pipe or socket with data waiting. An empty
+// pipe, one whose writer has not written (yet), a terminal and /dev/null
+// do not count, and f is never waited on.
 func hasData(f *os.File) bool {
 	fi, err := f.Stat()
 	if err != nil {
 		return false
 	}
-	return fi.Mode()&os.ModeNamedPipe != 0 || fi.Mode().IsRegular() && fi.Size() > 0
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		return fi.Size() > 0
+	case m&(os.ModeNamedPipe|os.ModeSocket) != 0:
+		return pending(f)
+	}
+	return false
 }
 
-// StdinHasData reports whether standard input is a pipe or a non-empty
-// file, which a command that does not read it should mention.
+// StdinHasData reports whether standard input holds data (a non-empty
+// file, or a pipe with data waiting), which a command that does not read
+// it should mention.
 func (s *IOStreams) StdinHasData() bool { return s.stdinData != nil && s.stdinData() }
 
 // SetStdinHasData overrides StdinHasData.

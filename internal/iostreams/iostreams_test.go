@@ -21,3 +21,4 @@ func TestColorNeedsTerminal(t *testing.T) {
 		t.Error("--no-color did not disable colour")
 	}
 }
+
