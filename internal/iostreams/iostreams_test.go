@@ -21,4 +21,3 @@ func TestColorNeedsTerminal(t *testing.T) {
 		t.Error("--no-color did not disable colour")
 	}
 }
-
