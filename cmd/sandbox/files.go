@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,7 +35,9 @@ func newCmdFilesRead(o *common) *cobra.Command {
 	return &cobra.Command{
 		Use:   "read ID PATH",
 		Short: "Write a file's bytes to stdout",
-		Args:  cmdutil.ExactArgs(2, "ID and PATH"),
+		Example: `  nimbus sandbox files read job-123 app/coverage/lcov.info > lcov.info
+  nimbus sandbox files read job-123 /tmp/build.tar.gz | tar xz`,
+		Args: cmdutil.ExactArgs(2, "ID and PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -51,6 +54,8 @@ func newCmdFilesWrite(o *common) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "write ID PATH [--from LOCAL|-]",
 		Short: "Write a file from a local file or stdin",
+		Example: `  nimbus sandbox files write job-123 app/.env --from .env.ci
+  echo 'print("hi")' | nimbus sandbox files write job-123 hello.py`,
 		Long: `Write a file in the sandbox from --from LOCAL, or from standard input (the
 default, or "-"). Missing parent directories are created. The content is sent
 as bytes, so binary files are safe.`,
@@ -89,7 +94,9 @@ func newCmdFilesLs(o *common) *cobra.Command {
 	return &cobra.Command{
 		Use:   "ls ID [PATH]",
 		Short: "List a directory (default: the root)",
-		Args:  cmdutil.RangeArgs(1, 2, "ID and an optional PATH"),
+		Example: `  nimbus sandbox files ls job-123
+  nimbus sandbox files ls job-123 app/src --json | jq -r '.[].name'`,
+		Args: cmdutil.RangeArgs(1, 2, "ID and an optional PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -124,7 +131,11 @@ func newCmdFilesStat(o *common) *cobra.Command {
 	return &cobra.Command{
 		Use:   "stat ID PATH",
 		Short: "Show a file's type, size, mode and times",
-		Args:  cmdutil.ExactArgs(2, "ID and PATH"),
+		Example: `  nimbus sandbox files stat job-123 app/package.json
+  nimbus sandbox files stat job-123 app/dist --json | jq .size`,
+		Long: `Show a file's type, size, mode and times. On a terminal times are RFC 3339 in
+UTC; the JSON (piped, or --json) keeps the API's epoch milliseconds.`,
+		Args: cmdutil.ExactArgs(2, "ID and PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -139,7 +150,12 @@ func newCmdFilesStat(o *common) *cobra.Command {
 				return clierr.New(exitcode.DataErr, "ENOENT", p+": no such file or directory", "check the path; relative paths are resolved against --root")
 			}
 			return o.output(st, func() error {
-				_, err := fmt.Fprintf(o.f.IOStreams.Out, "path:  %s\ntype:  %s\nsize:  %d\nmode:  %04o\nmtime: %d\n", p, st.Type, st.Size, st.Mode&0o7777, st.Mtime)
+				var b strings.Builder
+				fmt.Fprintf(&b, "path:  %s\ntype:  %s\nsize:  %d\nmode:  %04o\nmtime: %s\n", p, st.Type, st.Size, st.Mode&0o7777, rfc3339ms(st.Mtime))
+				if st.Ctime != nil {
+					fmt.Fprintf(&b, "ctime: %s\n", rfc3339ms(*st.Ctime))
+				}
+				_, err := io.WriteString(o.f.IOStreams.Out, b.String())
 				return err
 			})
 		},
@@ -148,9 +164,10 @@ func newCmdFilesStat(o *common) *cobra.Command {
 
 func newCmdFilesMkdir(o *common) *cobra.Command {
 	return &cobra.Command{
-		Use:   "mkdir ID PATH",
-		Short: "Create a directory and its parents",
-		Args:  cmdutil.ExactArgs(2, "ID and PATH"),
+		Use:     "mkdir ID PATH",
+		Short:   "Create a directory and its parents",
+		Example: `  nimbus sandbox files mkdir job-123 app/build/cache`,
+		Args:    cmdutil.ExactArgs(2, "ID and PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -166,7 +183,9 @@ func newCmdFilesRm(o *common) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rm ID PATH [-r]",
 		Short: "Remove a file or directory (a missing path is not an error)",
-		Args:  cmdutil.ExactArgs(2, "ID and PATH"),
+		Example: `  nimbus sandbox files rm job-123 app/tmp.log
+  nimbus sandbox files rm job-123 app/node_modules -r`,
+		Args: cmdutil.ExactArgs(2, "ID and PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -181,4 +200,10 @@ func newCmdFilesRm(o *common) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "remove a directory and its contents")
 	return cmd
+}
+
+// rfc3339ms shows a time in epoch milliseconds, as the API sends it, for
+// people: RFC 3339 in UTC with milliseconds. JSON output keeps the number.
+func rfc3339ms(ms int64) string {
+	return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z07:00")
 }

@@ -69,6 +69,8 @@ func newCmdNew(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "new [--endpoint URL]",
 		Short: "Create a browser session and print {sessionId, url}",
+		Example: `  nimbus session new --endpoint https://my-nimbus.workers.dev
+  NIMBUS_TOKEN=$(nimbus token mint --tenant acme --scopes session:create) nimbus session new --json`,
 		Long: `POST /new on the Worker without following its redirect, and print
 {"sessionId","url"} as upstream does. The URL may carry a single-use bootstrap
 token valid for 90 seconds. The token needs session:create; a minted one gets
@@ -108,6 +110,8 @@ func newCmdURL(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "url --endpoint URL [--session ID] (--token-file F | --tenant T [--sub S] [--ttl 15m] [--scopes session:attach])",
 		Short: "Print a browser attach URL for a session",
+		Example: `  nimbus session url --endpoint https://my-nimbus.workers.dev --session pretty-otter-1234 --tenant acme --sub alice
+  nimbus session url --endpoint https://my-nimbus.workers.dev --token-file attach.tok --session demo --json`,
 		Long: `Print the URL that opens session ID in a browser (/s/<ID>/?nimbus_token=…),
 or /new?nimbus_token=… without --session. The token comes from --token-file or
 NIMBUS_TOKEN, or is minted with JWT_SECRET: scope session:attach (or --scopes),

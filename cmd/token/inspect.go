@@ -15,6 +15,8 @@ func newCmdInspect(f *cmdutil.Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "inspect [TOKEN|-]",
 		Short: "Decode a token WITHOUT verifying it",
+		Example: `  nimbus token inspect "$TOKEN"
+  pbpaste | nimbus token inspect - --json | jq .claims`,
 		Long: `Decode a token's header and claims WITHOUT checking its signature, to see what
 a token says while debugging. Nothing shown can be trusted; use 'nimbus token
 verify' for that. Exits 65 when the input is not even a well-formed token.`,
