@@ -140,3 +140,22 @@ func TestInspectOnTerminal(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONIndentedOnTerminal: the same JSON documents as in a pipe, indented
+// for a person at a terminal, on stdout and stderr alike.
+func TestJSONIndentedOnTerminal(t *testing.T) {
+	env := map[string]string{"JWT_SECRET": "0123456789abcdef0123456789abcdef"}
+	code, stdout, _ := runTTY(t, env, "", "token", "mint", "--tenant", "acme", "--json")
+	if code != 0 || !strings.HasPrefix(stdout, "{\n  \"token\": \"eyJ") || !strings.Contains(stdout, "\n  \"claims\": {\n    \"scope\": \"nimbus\",") {
+		t.Errorf("mint --json on a terminal:\n%s", stdout)
+	}
+	code, stdout, _ = runTTY(t, env, "", "version", "--json")
+	if code != 0 || !strings.HasPrefix(stdout, "{\n  \"version\": ") {
+		t.Errorf("version --json on a terminal:\n%s", stdout)
+	}
+	code, _, stderr := runTTY(t, env, "", "token", "mint", "--json")
+	want := "{\n  \"error\": \"--tenant required\",\n  \"code\": \"E_USAGE\",\n  \"hint\": \"pass the tenant id, e.g. --tenant acme\"\n}\n"
+	if code != 64 || stderr != want {
+		t.Errorf("error with --json on a terminal: %d\n%s\nwant\n%s", code, stderr, want)
+	}
+}

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -35,6 +36,9 @@ func newCmdFilesRead(o *common) *cobra.Command {
 	return &cobra.Command{
 		Use:   "read ID PATH",
 		Short: "Write a file's bytes to stdout",
+		Long: `Write a file's bytes to stdout, streamed (reads above 28 MiB are fetched in
+chunks). With --json, stdout is one document {"path","bytes","base64"} instead,
+which holds the file in memory: at most 20 MiB.`,
 		Example: `  nimbus sandbox files read job-123 app/coverage/lcov.info > lcov.info
   nimbus sandbox files read job-123 /tmp/build.tar.gz | tar xz`,
 		Args: cmdutil.ExactArgs(2, "ID and PATH"),
@@ -43,8 +47,24 @@ func newCmdFilesRead(o *common) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = sb.ReadFileTo(cmd.Context(), o.path(args[1]), o.f.IOStreams.Out)
-			return sandboxcli.Error(err)
+			p := o.path(args[1])
+			if !o.f.JSON {
+				_, err = sb.ReadFileTo(cmd.Context(), p, o.f.IOStreams.Out)
+				return sandboxcli.Error(err)
+			}
+			buf := &cappedBuffer{max: maxJSONRead}
+			n, err := sb.ReadFileTo(cmd.Context(), p, buf)
+			if errors.Is(err, errTooLarge) {
+				return clierr.New(exitcode.DataErr, "E_READ_TOO_LARGE", fmt.Sprintf("%s is larger than %d MiB, too large for --json", p, maxJSONRead>>20), "drop --json to stream the bytes to stdout")
+			}
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			return o.f.PrintJSON(struct {
+				Path   string `json:"path"`
+				Bytes  int64  `json:"bytes"`
+				Base64 []byte `json:"base64"`
+			}{p, n, buf.b})
 		},
 	}
 }
@@ -173,7 +193,11 @@ func newCmdFilesMkdir(o *common) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return sandboxcli.Error(sb.Mkdir(cmd.Context(), o.path(args[1])))
+			p := o.path(args[1])
+			if err := sb.Mkdir(cmd.Context(), p); err != nil {
+				return sandboxcli.Error(err)
+			}
+			return o.done(p)
 		},
 	}
 }
@@ -195,7 +219,10 @@ func newCmdFilesRm(o *common) *cobra.Command {
 			if p == "/" {
 				return clierr.Usagef("refusing to remove /").WithHint("use nimbus sandbox destroy to wipe a sandbox")
 			}
-			return sandboxcli.Error(sb.DeleteFile(cmd.Context(), p, recursive))
+			if err := sb.DeleteFile(cmd.Context(), p, recursive); err != nil {
+				return sandboxcli.Error(err)
+			}
+			return o.done(p)
 		},
 	}
 	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "remove a directory and its contents")
@@ -206,4 +233,35 @@ func newCmdFilesRm(o *common) *cobra.Command {
 // people: RFC 3339 in UTC with milliseconds. JSON output keeps the number.
 func rfc3339ms(ms int64) string {
 	return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// maxJSONRead bounds `files read --json`, which holds the file in memory.
+const maxJSONRead = 20 << 20
+
+var errTooLarge = errors.New("too large")
+
+// cappedBuffer collects at most max bytes.
+type cappedBuffer struct {
+	b   []byte
+	max int
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if len(c.b)+len(p) > c.max {
+		return 0, errTooLarge
+	}
+	c.b = append(c.b, p...)
+	return len(p), nil
+}
+
+// done reports an operation that has no result of its own: with --json
+// one document {"ok":true,"path":…}, otherwise nothing.
+func (o *common) done(path string) error {
+	if !o.f.JSON {
+		return nil
+	}
+	return o.f.PrintJSON(struct {
+		OK   bool   `json:"ok"`
+		Path string `json:"path"`
+	}{true, path})
 }
