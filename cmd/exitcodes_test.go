@@ -16,7 +16,9 @@ import (
 	"testing"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/runtimecli"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
@@ -150,10 +152,17 @@ func TestExitCodeTable(t *testing.T) {
 			want, example := row[0], row[len(row)-1]
 			m := exampleRE.FindStringSubmatch(example)
 			if m == nil {
-				if want != "130" {
+				switch want {
+				case "130": // needs a signal: TestExecInterruptedExits130
+				case "75": // needs two publishers racing: the script named
+					e := cliError(runtimecli.CLIError(&runtimesync.Error{Kind: runtimesync.KindConflict, Code: runtimesync.CodeCatalogConflict}))
+					if e.Exit != 75 || !strings.Contains(example, e.Code) {
+						t.Errorf("a catalog conflict exits %d %s, the table says 75 (%s)", e.Exit, e.Code, example)
+					}
+				default:
 					t.Errorf("row %s has no runnable example: %q", want, example)
 				}
-				continue // 130 needs a signal: TestExecInterruptedExits130
+				continue
 			}
 			args := strings.Fields(strings.TrimPrefix(m[1], "nimbus "))
 			got, stderr := runNimbus(t, work, env, args...)

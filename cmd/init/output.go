@@ -156,7 +156,7 @@ func (r *report) done() error {
 		case strings.HasSuffix(s, " --set-secret"):
 			note = "   # generates JWT_SECRET, keeps it 0600 in nimbus's config directory, puts it on the Worker"
 		case strings.HasPrefix(s, "nimbus setup cloudflare"):
-			note = "   # R2 buckets and account id; needs CLOUDFLARE_API_TOKEN"
+			note = "   # R2 buckets, the language runtimes and their pin in wrangler.jsonc; needs CLOUDFLARE_API_TOKEN"
 		}
 		fmt.Fprintf(w, "  %d. %s%s\n", i+1, st.Key(s), st.Muted(note))
 	}

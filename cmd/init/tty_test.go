@@ -44,7 +44,7 @@ func TestTerminalOutput(t *testing.T) {
 Next steps:
   1. cd acme
   2. npm install
-  3. nimbus setup cloudflare --name acme-edge   # R2 buckets and account id; needs CLOUDFLARE_API_TOKEN
+  3. nimbus setup cloudflare --name acme-edge --write-config   # R2 buckets, the language runtimes and their pin in wrangler.jsonc; needs CLOUDFLARE_API_TOKEN
   4. npx wrangler deploy
   5. nimbus setup cloudflare --name acme-edge --set-secret   # generates JWT_SECRET, keeps it 0600 in nimbus's config directory, puts it on the Worker
 

@@ -23,6 +23,9 @@ const (
 	// CantCreate means an output could not be created (init target not
 	// empty, a full disk).
 	CantCreate = 73
+	// TempFail means a transient conflict: rerunning is expected to work
+	// (runtime sync found the catalog changed by another publisher).
+	TempFail = 75
 	// Protocol means the service answered something nimbus does not
 	// understand: an unknown operation, a malformed answer, a route that is
 	// not the remote API (an older or different server).

@@ -10,6 +10,7 @@
 //	generated JWT secrets         <config dir>/nimbus/secrets/<worker>.jwt-secret (mode 0600)
 //	nimbus dev data               $XDG_CACHE_HOME/nimbus/dev            ~/Library/Caches/nimbus/dev               %LocalAppData%\nimbus\dev
 //	                              (default ~/.cache; NIMBUS_DEV_DATA overrides everywhere)
+//	runtime tarballs              <cache dir>/nimbus/runtimes
 package paths
 
 import (
@@ -82,6 +83,16 @@ func (e Env) SecretFile(worker string) (string, error) {
 		return "", err
 	}
 	return filepath.Join(dir, "nimbus", "secrets", worker+".jwt-secret"), nil
+}
+
+// RuntimeCacheDir is where `nimbus runtime sync` keeps verified runtime
+// tarballs: nimbus/runtimes in the user cache directory.
+func (e Env) RuntimeCacheDir() (string, error) {
+	dir, err := e.CacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "nimbus", "runtimes"), nil
 }
 
 // DevDataDir is the data directory of `nimbus dev` and `--local`:

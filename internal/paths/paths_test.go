@@ -52,6 +52,9 @@ func TestPathsPerGOOS(t *testing.T) {
 			if f, err := c.e.SecretFile("my-worker"); err != nil || f != j(c.config, "nimbus", "secrets", "my-worker.jwt-secret") {
 				t.Errorf("SecretFile = %q, %v", f, err)
 			}
+			if d, err := c.e.RuntimeCacheDir(); err != nil || d != j(c.cache, "nimbus", "runtimes") {
+				t.Errorf("RuntimeCacheDir = %q, %v", d, err)
+			}
 		})
 	}
 }

@@ -18,15 +18,16 @@ type NextStepsOptions struct {
 }
 
 // SetupSteps are the commands that take a scaffolded, installed project
-// to a deployed Worker that has its JWT_SECRET: create the R2 buckets and
-// record the account (CLOUDFLARE_API_TOKEN in the environment), deploy,
-// then generate the secret and put it on the Worker. They are the one
+// to a deployed Worker that has its JWT_SECRET: create the R2 buckets,
+// publish the language runtimes and pin their catalog in wrangler.jsonc
+// (CLOUDFLARE_API_TOKEN in the environment), deploy, then generate the
+// secret and put it on the Worker. They are the one
 // source of the setup instructions: init prints them, the generated
 // README shows them, and a test holds nimbus's own docs to them. Every
 // line can be pasted as it is (no placeholders a shell would misread).
 func SetupSteps(worker string) []string {
 	return []string{
-		"nimbus setup cloudflare --name " + worker,
+		"nimbus setup cloudflare --name " + worker + " --write-config",
 		"npx wrangler deploy",
 		"nimbus setup cloudflare --name " + worker + " --set-secret",
 	}
