@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -115,5 +116,24 @@ func TestConfigKeysDocumented(t *testing.T) {
 		if !strings.Contains(string(data), "| `"+k.Name+"` | `"+k.Env+"` |") {
 			t.Errorf("docs/files.md does not list the key %s (%s)", k.Name, k.Env)
 		}
+	}
+}
+
+// TestTopLevelNames: the names Run uses to build only the named command's
+// subtree are those commands' names, and the full tree has no other
+// top-level command (cobra's help and completion aside).
+func TestTopLevelNames(t *testing.T) {
+	root := cmd.NewRootCmd(cmdutil.New())
+	var names []string
+	for _, c := range root.Commands() {
+		if c.Name() != "help" && c.Name() != "completion" {
+			names = append(names, c.Name())
+		}
+	}
+	want := cmd.TopLevelNames()
+	slices.Sort(names)
+	slices.Sort(want)
+	if got, want := strings.Join(names, " "), strings.Join(want, " "); got != want {
+		t.Errorf("command tree %q, top-level table %q", got, want)
 	}
 }

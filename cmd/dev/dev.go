@@ -189,5 +189,5 @@ session:destroy and session:attach (port previews).`,
 	fl.StringVar(&sid, "sid", "", "pin the token to one sandbox `ID`")
 	mf.Add(fl, "lifetime: seconds or a duration such as 15m (default 1d, at most 30d)",
 		"comma-separated scopes, repeatable (default sandbox:use,session:destroy,session:attach)")
-	return cmd
+	return cmdutil.Quick(cmd) // mints locally
 }

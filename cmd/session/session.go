@@ -173,7 +173,7 @@ as a secret.`,
 	cmd.Flags().StringVar(&id, "session", "", "session `ID` (omit for /new)")
 	mf.Add(cmd.Flags(), "lifetime of a minted token: seconds or a duration such as 15m (default 1h)",
 		"scopes of a minted token, comma-separated, repeatable (default session:attach)")
-	return cmd
+	return cmdutil.Quick(cmd) // builds a URL locally
 }
 
 func printURL(f *cmdutil.Factory, id, u string) error {

@@ -12,7 +12,7 @@ import (
 
 // NewCmdVersion returns `nimbus version`.
 func NewCmdVersion(f *cmdutil.Factory) *cobra.Command {
-	return &cobra.Command{
+	return cmdutil.Quick(&cobra.Command{
 		Use:   "version",
 		Short: "Print the nimbus version",
 		Long: `Print the version of this binary: release, commit and build date, Go version and
@@ -28,7 +28,7 @@ platform. 'nimbus --version' prints the same line.`,
 			_, err := fmt.Fprintln(f.IOStreams.Out, Line(info))
 			return err
 		},
-	}
+	})
 }
 
 // Line is the one-line version, the same as cobra prints for --version:

@@ -4,6 +4,7 @@
 package cmdutil
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -39,6 +40,11 @@ type Factory struct {
 	// ConfigFile is the global --config flag.
 	ConfigFile string
 	warnConfig sync.Once
+
+	// Interrupts, when set, returns a context cancelled on Ctrl-C or
+	// SIGTERM; the root installs it around each command that is not Quick.
+	// Main sets it; in-process tests cancel their own context instead.
+	Interrupts func(context.Context) (context.Context, context.CancelFunc)
 
 	// CommandPath is the running command ("nimbus token mint"), set by the
 	// root before the command runs; it prefixes plain messages.
