@@ -63,7 +63,7 @@ func (r *report) nextSteps() []string {
 
 // machine builds the JSON object: upstream's ok, path and nextSteps first,
 // then nimbus's additions only where they apply.
-func (r *report) machine(dryRun bool) []byte {
+func (r *report) machine(dryRun bool) jsjson.Value {
 	steps := r.nextSteps()
 	arr := make([]jsjson.Member, len(steps))
 	for i, s := range steps {
@@ -92,13 +92,13 @@ func (r *report) machine(dryRun bool) []byte {
 	if r.install != "" {
 		obj = append(obj, jsjson.Member{Key: "install", Value: jsjson.StringValue(r.install)})
 	}
-	return append(jsjson.Marshal(jsjson.Value{Kind: jsjson.Object, Items: obj}), '\n')
+	return jsjson.Value{Kind: jsjson.Object, Items: obj}
 }
 
 func (r *report) dryRun() error {
 	ios := r.f.IOStreams
 	if r.f.MachineOutput() {
-		if _, err := ios.Out.Write(r.machine(true)); err != nil {
+		if err := r.f.PrintJSON(r.machine(true)); err != nil {
 			return err
 		}
 	}
@@ -124,7 +124,7 @@ func (r *report) dryRun() error {
 func (r *report) done() error {
 	ios := r.f.IOStreams
 	if r.f.MachineOutput() {
-		if _, err := ios.Out.Write(r.machine(false)); err != nil {
+		if err := r.f.PrintJSON(r.machine(false)); err != nil {
 			return err
 		}
 	}

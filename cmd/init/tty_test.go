@@ -65,14 +65,15 @@ Docs: https://github.com/AshishKumar4/Nimbus#readme
 		t.Errorf("terminal error: %q", got)
 	}
 
-	// --json on a terminal still prints the JSON line and no summary.
+	// --json on a terminal prints the JSON document, indented like all
+	// JSON on a terminal, and no summary.
 	errOut.Reset()
 	out.Reset()
 	f.JSON = false
 	if code := cmd.Run(context.Background(), f, []string{"init", "other", "--json"}); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.HasPrefix(out.String(), `{"ok":true,"path":"`) || errOut.Len() != 0 {
+	if !strings.HasPrefix(out.String(), "{\n  \"ok\": true,\n  \"path\": \"") || errOut.Len() != 0 {
 		t.Errorf("json on terminal: out %q err %q", out, errOut)
 	}
 }

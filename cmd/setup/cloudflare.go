@@ -188,7 +188,7 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 		return toCLIError(err)
 	}
 	if f.MachineOutput() {
-		if err := writeResultJSON(ios.Out, res); err != nil {
+		if err := f.PrintJSON(resultValue(res)); err != nil {
 			return err
 		}
 	}
