@@ -1,7 +1,6 @@
 package runtimecli
 
 import (
-
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
 )
 
