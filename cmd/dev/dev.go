@@ -118,7 +118,7 @@ It is hardened for a laptop with a browser open:
 			ios := f.IOStreams
 			isoStatus := srv.Isolation()
 			if f.JSON {
-				if err := cmdutil.WriteJSON(ios.Out, map[string]any{"endpoint": endpoint, "dataDir": srv.DataDir(), "isolation": isoStatus}); err != nil {
+				if err := f.PrintJSON(map[string]any{"endpoint": endpoint, "dataDir": srv.DataDir(), "isolation": isoStatus}); err != nil {
 					return err
 				}
 			} else {
@@ -165,9 +165,13 @@ It is hardened for a laptop with a browser open:
 	return cmd
 }
 
+// devTokenTTL is the lifetime of `nimbus dev token` tokens: a working day
+// and then some, since they only open local sandboxes.
+const devTokenTTL = 24 * time.Hour
+
 func newCmdToken(f *cmdutil.Factory) *cobra.Command {
-	var data, tenant, sub, sid, scopes string
-	var ttl time.Duration
+	var data, tenant, sub, sid string
+	mf := tokencli.MintFlags{Default: localdev.DefaultScopes}
 	cmd := &cobra.Command{
 		Use:   "token [--data DIR] [--tenant local] [--sub S] [--sid ID] [--scopes a,b] [--ttl 24h]",
 		Short: "Print a token for the local backend of 'nimbus dev'",
@@ -194,16 +198,26 @@ session:destroy and session:attach (port previews).`,
 				}
 				secret = s
 			}
-			sc := localdev.DefaultScopes
-			if cmd.Flags().Changed("scopes") {
-				sc = token.ParseScopes(scopes)
+			in := token.Input{Tenant: &tenant}
+			if err := mf.Apply(&in); err != nil {
+				return err
 			}
-			tok, err := localdev.Mint(localdev.TokenOptions{Secret: secret, Tenant: tenant, Subject: sub, SessionID: sid, Scopes: sc, TTL: ttl, Now: f.Now})
+			if !mf.TTLGiven() {
+				ttl := devTokenTTL
+				in.TTL = &ttl
+			}
+			if sub != "" {
+				in.Subject = &sub
+			}
+			if sid != "" {
+				in.SessionID = &sid
+			}
+			tok, err := token.Issuer{Secret: secret, Now: f.Now}.Mint(in)
 			if err != nil {
 				return tokencli.Error(err)
 			}
 			if f.JSON {
-				return cmdutil.WriteJSON(f.IOStreams.Out, map[string]string{"token": tok})
+				return f.PrintJSON(map[string]string{"token": tok})
 			}
 			_, err = fmt.Fprintln(f.IOStreams.Out, tok)
 			return err
@@ -214,7 +228,7 @@ session:destroy and session:attach (port previews).`,
 	fl.StringVar(&tenant, "tenant", localdev.DefaultTenant, "tenant (tn)")
 	fl.StringVar(&sub, "sub", "", "subject (sub)")
 	fl.StringVar(&sid, "sid", "", "pin the token to one sandbox `ID`")
-	fl.StringVar(&scopes, "scopes", "", "comma-separated scopes (default sandbox:use,session:destroy,session:attach)")
-	fl.DurationVar(&ttl, "ttl", 24*time.Hour, "lifetime (at most 720h)")
-	return cmd
+	mf.Add(fl, "lifetime: seconds or a duration such as 15m (default 1d, at most 30d)",
+		"comma-separated scopes, repeatable (default sandbox:use,session:destroy,session:attach)")
+	return cmdutil.Quick(cmd) // mints locally
 }

@@ -15,7 +15,9 @@ func newCmdReady(o *common) *cobra.Command {
 	return &cobra.Command{
 		Use:   "ready ID",
 		Short: "Boot a sandbox and apply its preinstalled runtimes",
-		Args:  cmdutil.ExactArgs(1, "ID"),
+		Example: `  nimbus sandbox ready job-123
+  nimbus sandbox ready job-123 --json | jq .preinstalled`,
+		Args: cmdutil.ExactArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -48,6 +50,8 @@ func newCmdDestroy(o *common) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "destroy ID [--reason TEXT]",
 		Short: "Wipe a sandbox: kill its processes and delete its files",
+		Example: `  nimbus sandbox destroy job-123
+  nimbus sandbox destroy "job-$GITHUB_RUN_ID" --reason ci-cleanup`,
 		Long: `Wipe a sandbox: kill its processes and delete all its storage. Using the id
 again later starts a fresh sandbox. Repeating destroy is harmless. The token
 needs session:destroy (or session:admin) besides sandbox:use.`,

@@ -21,6 +21,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/paths"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -37,7 +38,7 @@ const DefaultTenant = "local"
 const SecretFile = "jwt-secret"
 
 // DataEnv overrides the default data directory.
-const DataEnv = "NIMBUS_DEV_DATA"
+const DataEnv = paths.DevDataEnv
 
 // IsolationEnv sets the isolation of local sandboxes (auto, namespaces or
 // host-paths) for `nimbus dev` (unless --isolation) and for --local.
@@ -79,31 +80,15 @@ func BackendError(err error, dataHint string) error {
 }
 
 // DataDir is the default data directory: $NIMBUS_DEV_DATA, else nimbus/dev
-// under the user cache directory (XDG_CACHE_HOME or ~/.cache on Linux,
-// ~/Library/Caches on macOS), read through getenv.
+// under the user cache directory (os.UserCacheDir's rules: XDG_CACHE_HOME
+// or ~/.cache on Linux, ~/Library/Caches on macOS, %LocalAppData% on
+// Windows), read through getenv.
 func DataDir(getenv func(string) string) (string, error) {
-	if d := getenv(DataEnv); d != "" {
-		return d, nil
+	dir, err := paths.Env{GOOS: runtime.GOOS, Getenv: getenv}.DevDataDir()
+	if err != nil {
+		return "", clierr.New(exitcode.Config, clierr.CodeConfigMissing, "cannot find a user cache directory for the local sandboxes: "+err.Error(), "set "+DataEnv+"=DIR")
 	}
-	var base string
-	switch runtime.GOOS {
-	case "darwin", "ios":
-		if h := getenv("HOME"); h != "" {
-			base = filepath.Join(h, "Library", "Caches")
-		}
-	default:
-		base = getenv("XDG_CACHE_HOME")
-		if base == "" || !filepath.IsAbs(base) {
-			base = ""
-			if h := getenv("HOME"); h != "" {
-				base = filepath.Join(h, ".cache")
-			}
-		}
-	}
-	if base == "" {
-		return "", clierr.New(exitcode.Config, clierr.CodeConfigMissing, "cannot find a user cache directory for the local sandboxes", "set HOME or XDG_CACHE_HOME, or "+DataEnv+"=DIR")
-	}
-	return filepath.Join(base, "nimbus", "dev"), nil
+	return dir, nil
 }
 
 // hostEnvKeys are passed from the user's environment to sandbox commands:
