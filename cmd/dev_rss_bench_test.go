@@ -37,14 +37,17 @@ type devProc struct {
 	addr string
 }
 
-func startDevProc(b *testing.B) *devProc {
+func startDevProc(b *testing.B) *devProc { return startDevProcArgs(b) }
+
+// startDevProcArgs starts `nimbus dev` with extra flags.
+func startDevProcArgs(b *testing.B, extra ...string) *devProc {
 	b.Helper()
 	port, err := freePort()
 	if err != nil {
 		b.Fatal(err)
 	}
 	addr := "127.0.0.1:" + port
-	cmd := &exec.Cmd{Path: os.Args[0], Args: []string{"nimbus", "dev", "--addr", addr, "--data", b.TempDir()}}
+	cmd := &exec.Cmd{Path: os.Args[0], Args: append([]string{"nimbus", "dev", "--addr", addr, "--data", b.TempDir()}, extra...)}
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "JWT_SECRET=" + benchSecret, "NO_COLOR=1"}
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/cmd"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/loadtest"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 )
 
@@ -19,7 +20,7 @@ import (
 func TestMain(m *testing.M) {
 	// The local backend re-executes this binary as its sandbox init.
 	localsandbox.MaybeRunInit()
-	testscript.Main(m, map[string]func(){"nimbus": nimbusMain})
+	testscript.Main(m, map[string]func(){"nimbus": nimbusMain, loadtest.FloorName: loadtest.FloorMain})
 }
 
 // nimbusMain is main.main plus one test-only hook: NIMBUS_TEST_NOW_MS fixes
