@@ -153,6 +153,8 @@ func (s *Server) destroy(do, reason string) (map[string]any, *sandboxserver.Erro
 		// by killing the processes, or fails on the closed root.
 		killed = max(live, sb.shutdown())
 	}
+	// The sandbox's idle inits hold its directories mounted.
+	s.inits.Discard(s.SandboxDir(do))
 	wait(destroyDrain)
 	err := removeTree(s.SandboxDir(do))
 	if err == nil {

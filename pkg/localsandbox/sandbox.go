@@ -121,20 +121,26 @@ func (sb *sandbox) isRunningLocked(c *sandboxinit.Cmd) bool {
 	return ok
 }
 
-// start starts a command and registers it so destroy can kill it; it
-// fails once the sandbox is being destroyed. Starting under the lock
-// orders it with shutdown, which kills what is registered.
+// start registers a command so destroy can kill it, then starts it; it
+// fails once the sandbox is being destroyed. The lock is held only to
+// register: shutdown kills what is registered, and a command killed
+// before it starts never starts, so starts of one sandbox run in parallel.
 func (sb *sandbox) start(c *sandboxinit.Cmd) error {
 	sb.mu.Lock()
-	defer sb.mu.Unlock()
 	if sb.closed {
+		sb.mu.Unlock()
 		return errBackendClosed
 	}
-	if err := c.Start(); err != nil {
-		return err
-	}
 	sb.running[c] = struct{}{}
-	return nil
+	sb.mu.Unlock()
+	err := c.Start()
+	if sandboxinit.IsKilledBeforeStart(err) {
+		err = errBackendClosed
+	}
+	if err != nil {
+		sb.untrack(c)
+	}
+	return err
 }
 
 func (sb *sandbox) untrack(c *sandboxinit.Cmd) {

@@ -30,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox/internal/sandboxinit"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
@@ -107,11 +108,12 @@ type Options struct {
 // Server is the local backend. Create it with New and release it with
 // Close, which kills every process it started.
 type Server struct {
-	opts Options
-	iso  *isolation
-	auth sandboxserver.TokenAuth
-	api  *sandboxserver.Handler
-	root string
+	opts  Options
+	iso   *isolation
+	inits *sandboxinit.Pool // the inits commands run under, between commands
+	auth  sandboxserver.TokenAuth
+	api   *sandboxserver.Handler
+	root  string
 
 	mu        sync.Mutex
 	sandboxes map[string]*sandbox
@@ -167,6 +169,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts:      opts,
 		iso:       iso,
+		inits:     &sandboxinit.Pool{},
 		auth:      sandboxserver.TokenAuth{Secret: opts.Secret, Previous: opts.PreviousSecret, Now: opts.Now},
 		root:      root,
 		sandboxes: map[string]*sandbox{},
@@ -208,6 +211,7 @@ func (s *Server) Close() error {
 	for _, sb := range boxes {
 		sb.shutdown()
 	}
+	s.inits.Close()
 	return nil
 }
 

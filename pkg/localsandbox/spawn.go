@@ -72,7 +72,7 @@ func (sb *sandbox) command(req *execReq, argv []string, mode sandboxinit.Mode, l
 		env[k] = v
 	}
 	c := &sandboxinit.Cmd{Mode: mode, Path: sb.s.opts.Shell, Args: argv, Dir: req.hostCwd, SandboxDir: sb.dir,
-		Stdout: lio.stdout, Stderr: lio.stderr, ExtraFiles: lio.extra, WaitDelay: lio.waitDelay}
+		Stdout: lio.stdout, Stderr: lio.stderr, ExtraFiles: lio.extra, WaitDelay: lio.waitDelay, Pool: sb.s.inits}
 	env["PWD"] = req.hostCwd
 	if ns && inView(req.cwd) {
 		env["PWD"], c.Cwd = req.cwd, req.cwd
