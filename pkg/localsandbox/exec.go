@@ -148,8 +148,19 @@ func envList(m map[string]string) []string {
 // errBackendClosed: the sandbox was destroyed before the command started.
 var errBackendClosed = errors.New("sandbox destroyed")
 
-// readBuf is the pipe read size: output frames carry at most this much.
-const readBuf = 256 << 10
+// pumpBufs hold the buffers output is read into, by size: a command
+// starts with a small one and moves up while its reads fill the buffer,
+// so a quiet command costs 4 KiB (reused) and a stream gets frames of up
+// to 256 KiB.
+var pumpBufs = [3]sync.Pool{
+	{New: func() any { b := make([]byte, 4<<10); return &b }},
+	{New: func() any { b := make([]byte, 64<<10); return &b }},
+	{New: func() any { b := make([]byte, 256<<10); return &b }},
+}
+
+func getPumpBuf(level int) []byte { return *pumpBufs[level].Get().(*[]byte) }
+
+func putPumpBuf(b []byte, level int) { pumpBufs[level].Put(&b) }
 
 // run executes req, calling out for each piece of output (kind 1 stdout, 2
 // stderr) from one goroutine per stream. Cancelling ctx or an out error

@@ -31,7 +31,9 @@ const (
 func pumpStreams(outR, errR *os.File, out func(kind byte, p []byte) error, fail func(), deadline *atomic.Int64) {
 	fds := [2]pollFd{{fd: rawFd(outR), events: pollIn}, {fd: rawFd(errR), events: pollIn}}
 	kinds := [2]byte{1, 2}
-	buf := make([]byte, readBuf)
+	buf := getPumpBuf(0)
+	level := 0
+	defer func() { putPumpBuf(buf, level) }()
 	open, failed := 2, false
 	for open > 0 {
 		if d := deadline.Load(); d != 0 && time.Now().UnixNano() > d {
@@ -62,6 +64,12 @@ func pumpStreams(outR, errR *os.File, out func(kind byte, p []byte) error, fail 
 			if m <= 0 || err != nil {
 				fds[i].fd = -1
 				open--
+			}
+			if m == len(buf) && level < len(pumpBufs)-1 {
+				// A busy stream: read more at a time.
+				putPumpBuf(buf, level)
+				level++
+				buf = getPumpBuf(level)
 			}
 		}
 	}

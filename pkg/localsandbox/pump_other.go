@@ -35,7 +35,9 @@ func pumpStreams(outR, errR *os.File, out func(kind byte, p []byte) error, fail 
 	}()
 	pump := func(kind byte, f *os.File) {
 		defer wg.Done()
-		buf := make([]byte, readBuf)
+		buf := getPumpBuf(0)
+		level := 0
+		defer func() { putPumpBuf(buf, level) }()
 		for {
 			n, err := f.Read(buf)
 			if n > 0 {
@@ -44,6 +46,11 @@ func pumpStreams(outR, errR *os.File, out func(kind byte, p []byte) error, fail 
 					_, _ = io.Copy(io.Discard, f)
 					return
 				}
+			}
+			if n == len(buf) && level < len(pumpBufs)-1 {
+				putPumpBuf(buf, level)
+				level++
+				buf = getPumpBuf(level)
 			}
 			if err != nil {
 				return
