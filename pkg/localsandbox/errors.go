@@ -2,7 +2,10 @@ package localsandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
+	"os"
+	"syscall"
 
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
@@ -47,4 +50,23 @@ func writePlainFail(w http.ResponseWriter, e *sandboxserver.Error) {
 	w.WriteHeader(e.Status)
 	b, _ := json.Marshal(map[string]string{"error": e.Message, "code": e.Code})
 	_, _ = w.Write(b)
+}
+
+// overloaded answers a failure caused by the server running out of file
+// descriptors (or the machine out of processes or memory for one) as the
+// platform answers an overloaded Durable Object: 503 with Retry-After, so
+// that clients retry later instead of treating it as the command's or the
+// file's failure. Other errors give nil.
+func overloaded(err error) *sandboxserver.Error {
+	if !isResourceExhausted(err) {
+		return nil
+	}
+	return sandboxserver.NewError(http.StatusServiceUnavailable, sandboxserver.CodeOverloaded,
+		"the local sandbox backend is out of resources ("+err.Error()+"); retry shortly")
+}
+
+// isResourceExhausted reports descriptor, process and memory exhaustion.
+func isResourceExhausted(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.EAGAIN) && !errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, syscall.ENOMEM)
 }

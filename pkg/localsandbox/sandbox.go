@@ -1,6 +1,7 @@
 package localsandbox
 
 import (
+	"container/list"
 	"os"
 	"path"
 	"path/filepath"
@@ -13,14 +14,23 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
-// sandbox is one live sandbox: its directory, opened as an os.Root, and the
-// processes, named shells and ports of this server instance.
+// sandbox is one live sandbox: its directory, opened as an os.Root while
+// it is used (see roots.go), and the processes, named shells and ports of
+// this server instance.
 type sandbox struct {
-	s    *Server
-	do   string
-	id   string
-	dir  string
-	root *os.Root
+	s   *Server
+	do  string
+	id  string
+	dir string
+
+	// root is valid between acquireRoot and releaseRoot (every operation
+	// holds it); rootMu guards it and the fields after it.
+	root       *os.Root
+	rootMu     sync.Mutex
+	rootRefs   int
+	rootElem   *list.Element // in the server's cache of idle handles
+	rootClosed bool
+	prepared   bool // home/user and tmp were made once
 
 	mu       sync.Mutex
 	shells   map[string]*shell
@@ -32,30 +42,18 @@ type sandbox struct {
 	closed   bool
 }
 
-func openSandbox(s *Server, do, id string) (*sandbox, error) {
+// openSandbox returns the sandbox of Durable Object name do; its
+// directory is made (or opened) on first use.
+func openSandbox(s *Server, do, id string) *sandbox {
 	// The directory name is the whole DO name: it always contains ':', so
 	// it can never be "." or ".." whatever the id.
-	dir := s.SandboxDir(do)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range []string{"home/user", "tmp"} {
-		if err := root.MkdirAll(d, 0o755); err != nil {
-			_ = root.Close()
-			return nil, err
-		}
-	}
 	return &sandbox{
-		s: s, do: do, id: id, dir: dir, root: root,
+		s: s, do: do, id: id, dir: s.SandboxDir(do),
 		shells:  map[string]*shell{},
 		procs:   map[int64]*proc{},
 		running: map[*sandboxinit.Cmd]struct{}{},
 		nextPID: 1000001,
-	}, nil
+	}
 }
 
 // shutdown kills every running command and process, with everything they
@@ -97,7 +95,7 @@ func (sb *sandbox) shutdown() int {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	_ = sb.root.Close()
+	sb.closeRoot()
 	return killed
 }
 

@@ -111,6 +111,7 @@ type Server struct {
 	opts  Options
 	iso   *isolation
 	inits *sandboxinit.Pool // the inits commands run under, between commands
+	roots rootCache         // directory handles of sandboxes not in use
 	auth  sandboxserver.TokenAuth
 	api   *sandboxserver.Handler
 	root  string
@@ -234,18 +235,15 @@ func (s *Server) serveOther(w http.ResponseWriter, r *http.Request) {
 	http.NotFound(w, r)
 }
 
-// loadLocked returns the live sandbox of Durable Object name do, creating
-// its directory on first use; s.mu is held.
-func (s *Server) loadLocked(do, id string) (*sandbox, *sandboxserver.Error) {
+// loadLocked returns the live sandbox of Durable Object name do; s.mu is
+// held.
+func (s *Server) loadLocked(do, id string) *sandbox {
 	if sb := s.sandboxes[do]; sb != nil {
-		return sb, nil
+		return sb
 	}
-	sb, err := openSandbox(s, do, id)
-	if err != nil {
-		return nil, sandboxserver.RPCError("cannot open sandbox storage: " + err.Error())
-	}
+	sb := openSandbox(s, do, id)
 	s.sandboxes[do] = sb
-	return sb, nil
+	return sb
 }
 
 // removeTree removes dir, first making directories writable so that a
