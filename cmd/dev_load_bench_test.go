@@ -192,7 +192,7 @@ func envInt(b *testing.B, key string, def int) int {
 }
 
 // fds counts the server's open file descriptors.
-func (d *devProc) fds(b *testing.B) int {
+func (d *devProc) fds(b testing.TB) int {
 	ents, err := os.ReadDir("/proc/" + strconv.Itoa(d.cmd.Process.Pid) + "/fd")
 	if err != nil {
 		b.Fatal(err)

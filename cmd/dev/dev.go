@@ -148,7 +148,10 @@ It is hardened for a laptop with a browser open:
 			// embedded without the root's signal handling.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if err := localdev.Serve(ctx, ln, srv); err != nil {
+			serve := localdev.ServeOptions{Logf: func(format string, args ...any) {
+				fmt.Fprintf(ios.ErrOut, "%s "+format+"\n", append([]any{st.WarningIcon()}, args...)...)
+			}}
+			if err := serve.Serve(ctx, ln, srv); err != nil {
 				return clierr.Wrap(err, exitcode.Unavailable, localdev.CodeListen, "serving failed: "+err.Error(), "")
 			}
 			fmt.Fprintln(ios.ErrOut, "stopped; sandboxes stay in "+srv.DataDir()+" until destroyed")

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
 	"syscall"
 
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
@@ -53,20 +52,27 @@ func writePlainFail(w http.ResponseWriter, e *sandboxserver.Error) {
 }
 
 // overloaded answers a failure caused by the server running out of file
-// descriptors (or the machine out of processes or memory for one) as the
-// platform answers an overloaded Durable Object: 503 with Retry-After, so
-// that clients retry later instead of treating it as the command's or the
-// file's failure. Other errors give nil.
+// descriptors or memory as the platform answers an overloaded Durable
+// Object: 503 with Retry-After, so that clients retry later instead of
+// taking it for the command's or the file's failure. Other errors give
+// nil.
 func overloaded(err error) *sandboxserver.Error {
-	if !isResourceExhausted(err) {
+	if !errors.Is(err, syscall.EMFILE) && !errors.Is(err, syscall.ENFILE) && !errors.Is(err, syscall.ENOMEM) {
 		return nil
 	}
-	return sandboxserver.NewError(http.StatusServiceUnavailable, sandboxserver.CodeOverloaded,
-		"the local sandbox backend is out of resources ("+err.Error()+"); retry shortly")
+	return overloadedError(err)
 }
 
-// isResourceExhausted reports descriptor, process and memory exhaustion.
-func isResourceExhausted(err error) bool {
-	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
-		errors.Is(err, syscall.EAGAIN) && !errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, syscall.ENOMEM)
+// startOverloaded is overloaded for starting a command, where EAGAIN means
+// the user may run no more processes for now.
+func startOverloaded(err error) *sandboxserver.Error {
+	if errors.Is(err, syscall.EAGAIN) {
+		return overloadedError(err)
+	}
+	return overloaded(err)
+}
+
+func overloadedError(err error) *sandboxserver.Error {
+	return sandboxserver.NewError(http.StatusServiceUnavailable, sandboxserver.CodeOverloaded,
+		"the local sandbox backend is out of resources ("+err.Error()+"); retry shortly")
 }

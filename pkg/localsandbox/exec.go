@@ -304,7 +304,7 @@ func (x *execution) wait(ctx context.Context, sb *sandbox, out func(kind byte, p
 // Retry-After when the server is out of descriptors or processes, else
 // the Worker's "exec failed".
 func execStartError(err error) *sandboxserver.Error {
-	if e := overloaded(err); e != nil {
+	if e := startOverloaded(err); e != nil {
 		return e
 	}
 	return sandboxserver.RPCError("exec failed: " + err.Error())

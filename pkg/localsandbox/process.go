@@ -217,7 +217,7 @@ func (sb *sandbox) startProcess(c *sandboxserver.Call) (any, bool, *sandboxserve
 	// The shell is registered with the sandbox's running commands as it
 	// starts, which orders it with destroy.
 	if err := sb.spawn(p, req); err != nil {
-		if e := overloaded(err); e != nil {
+		if e := startOverloaded(err); e != nil {
 			return nil, false, e
 		}
 		return nil, false, sandboxserver.RPCError("cannot start process: " + err.Error())

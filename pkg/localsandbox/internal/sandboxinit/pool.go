@@ -297,6 +297,13 @@ type initProc struct {
 	killOnce  sync.Once
 }
 
+// outOfResources reports a failure to start a process for want of
+// descriptors, processes or memory: it says nothing about namespaces.
+func outOfResources(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOMEM)
+}
+
 // startTimeout bounds the init's setup: a re-executed program and a few
 // mounts, normally a few milliseconds.
 const startTimeout = 30 * time.Second
@@ -315,7 +322,7 @@ func startInit(mode Mode, dir string) (*initProc, error) {
 	theirs.Close()
 	if err != nil {
 		mine.Close()
-		if mode == Namespaces {
+		if mode == Namespaces && !outOfResources(err) {
 			// The kernel refused the namespaces (clone, or the id maps).
 			return nil, &SetupError{Reason: err.Error()}
 		}
