@@ -34,7 +34,8 @@ import (
 //
 // NIMBUS_LOAD_DURATION (default 2s) is the length of each measurement,
 // NIMBUS_LOAD_ROUNDS (default 3) the number of rounds, NIMBUS_LOAD_CONC
-// (default 1,16,64,256) the concurrencies, NIMBUS_LOAD_IDS (default 10000)
+// (default 1,16,64,256) the concurrencies, NIMBUS_LOAD_OPS a comma-separated
+// subset of the rows, NIMBUS_LOAD_IDS (default 10000)
 // the number of sandboxes of the fd check and NIMBUS_LOAD_ISOLATION the
 // server's --isolation. See docs/benchmarks.md.
 func BenchmarkDevLoad(b *testing.B) {
@@ -80,6 +81,14 @@ func BenchmarkDevLoad(b *testing.B) {
 		"write+read":     nimbus.WriteReadOp(ids, 4096),
 	}
 	names := []string{"http-floor", "spawn-floor", "spawn-ns-floor", "ready", "exec", "exec-1box", "execStream", "write+read"}
+	if s := os.Getenv("NIMBUS_LOAD_OPS"); s != "" {
+		names = strings.Split(s, ",")
+		for _, n := range names {
+			if ops[n] == nil {
+				b.Fatalf("NIMBUS_LOAD_OPS: no op %q", n)
+			}
+		}
+	}
 	tab := loadtest.NewTable()
 	tab.Rows(names...)
 	tab.Compare("ready", "http-floor")

@@ -19,14 +19,16 @@ import (
 // runs the commands the server sends, one at a time, until the socket
 // closes. Its exit code is not read: it reports on the control socket.
 func initMain(args []string) int {
-	// Capabilities are per thread: the one that drops them must be the one
-	// that forks the shells.
-	runtime.LockOSThread()
 	if len(args) != 3 || args[0] != protocol {
 		return 70
 	}
 	in := &initState{mode: args[1], dir: strings.TrimSuffix(args[2], "/"), root: -1}
 	syscall.CloseOnExec(ctlFd)
+	// Non-blocking, so that waiting for the server parks a goroutine in
+	// the runtime's poller instead of holding a thread in a system call.
+	if err := syscall.SetNonblock(ctlFd, true); err != nil {
+		return 70
+	}
 	in.ctl = os.NewFile(ctlFd, "sandboxinit-ctl")
 	switch in.mode {
 	case Namespaces.String():
@@ -43,11 +45,12 @@ func initMain(args []string) int {
 			in.send(kind, err.Error())
 			return 1
 		}
-		dropCaps()
 		// A command that keeps capabilities (the server runs as root)
 		// could change the mounts under the next one: it gets a copy.
 		if os.Getuid() == 0 {
 			in.cloneflags = syscall.CLONE_NEWNS
+		} else {
+			in.ambient = true
 		}
 	case Reaper.String():
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
@@ -64,7 +67,7 @@ func initMain(args []string) int {
 	signal.Notify(in.sigc, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGTSTP)
 	in.frames = make(chan frame, 16)
-	go readFrames(ctlFd, in.frames)
+	go readFrames(in.ctl, in.frames)
 	in.send(msgInit, "")
 	for {
 		select {
@@ -91,13 +94,22 @@ type initState struct {
 	dir        string // the sandbox directory (host path)
 	root       int    // Namespaces: a handle on it, taken before the mounts
 	cloneflags uintptr
+	ambient    bool // the init was given a capability to drop before a shell
 	ctl        *os.File
 	frames     chan frame
 	sigc       chan os.Signal
 }
 
 func (in *initState) send(kind, arg string) {
-	_, _ = in.ctl.Write([]byte(kind + " " + strings.ReplaceAll(arg, "\n", " ") + "\n"))
+	line := []byte(kind + " " + strings.ReplaceAll(arg, "\n", " ") + "\n")
+	n, err := rawWrite(ctlFd, line)
+	if err == syscall.EINTR || err == syscall.EAGAIN {
+		n, err = 0, nil
+	}
+	if err == nil && n < len(line) {
+		// The socket is full (the server is slow to read): wait for it.
+		_, _ = in.ctl.Write(line[n:])
+	}
 }
 
 // startDir is where a command starts: its cwd in the namespaces, or its
@@ -122,7 +134,7 @@ func (in *initState) startDir(r *runSpec) (string, bool) {
 func (in *initState) run(f frame) bool {
 	defer func() {
 		for _, fd := range f.files {
-			_ = unix.Close(fd)
+			rawClose(fd)
 		}
 	}()
 	if f.err != nil {
@@ -150,26 +162,35 @@ func (in *initState) run(f frame) bool {
 	}
 	// The init changes to the directory itself, and the shell inherits
 	// it: a shell given a copy of the mounts finds it in its copy.
-	if err := syscall.Chdir(dir); err != nil {
+	if err := rawChdir(dir); err != nil {
 		in.send(msgFail, "chdir "+r.dir+": "+err.Error())
 		return true
 	}
+	// Capabilities are per thread, and the shell inherits the forking
+	// thread's: that thread drops the one the init was given to mount
+	// (root keeps its own: it was given none).
+	runtime.LockOSThread()
+	if in.ambient {
+		dropCaps()
+	}
+	pidfd := -1
 	pid, err := syscall.ForkExec(r.path, r.argv, &syscall.ProcAttr{Env: r.env, Files: files,
-		Sys: &syscall.SysProcAttr{Setpgid: true, Cloneflags: in.cloneflags}})
-	_ = syscall.Chdir("/")
+		Sys: &syscall.SysProcAttr{Setpgid: true, Cloneflags: in.cloneflags, PidFD: &pidfd}})
+	runtime.UnlockOSThread()
+	_ = rawChdir("/")
 	if err != nil {
 		in.send(msgFail, "fork/exec "+r.path+": "+err.Error())
 		return true
 	}
 	for _, fd := range f.files {
-		_ = unix.Close(fd)
+		rawClose(fd)
 	}
 	f.files = nil
 	in.send(msgReady, strconv.Itoa(pid))
 
 	shellDone := make(chan shellExit, 1)
 	noChildren := make(chan struct{})
-	go reap(pid, shellDone, noChildren)
+	go reap(pid, pidfd, shellDone, noChildren)
 	killEverything := func() {
 		if in.mode == Namespaces.String() {
 			// PID 1 signalling -1 reaches every other process of the
@@ -243,7 +264,29 @@ type shellExit struct {
 // reap waits for every child: it reports the shell's status, and closes
 // noChildren once there is no child left at all (so no descendant either:
 // an orphan would have become our child).
-func reap(shell int, shellDone chan<- shellExit, noChildren chan<- struct{}) {
+//
+// With a pidfd (Linux 5.3 and later) it waits for the shell in the
+// runtime's poller, reaping what else ended every few seconds; then (and
+// without one) in wait4.
+func reap(shell, pidfd int, shellDone chan<- shellExit, noChildren chan<- struct{}) {
+	if pidfd >= 0 {
+		waitPidfd(shell, pidfd)
+		var ws syscall.WaitStatus
+		if got, err := rawWait4(shell, &ws, 0); err == nil && got == shell {
+			more := othersLeft()
+			shellDone <- shellExit{ws, more}
+			if more {
+				// Wait for the rest to be killed.
+				for {
+					if _, err := syscall.Wait4(-1, &ws, 0, nil); err != nil && err != syscall.EINTR {
+						break
+					}
+				}
+			}
+			close(noChildren)
+			return
+		}
+	}
 	for {
 		var ws syscall.WaitStatus
 		pid, err := syscall.Wait4(-1, &ws, 0, nil)
@@ -266,12 +309,47 @@ func reap(shell int, shellDone chan<- shellExit, noChildren chan<- struct{}) {
 	}
 }
 
+// waitPidfd returns once process pid has exited (it is not reaped), and
+// closes pidfd. Meanwhile children that exited are reaped every few
+// seconds, so that a long command leaves no pile of zombies.
+func waitPidfd(pid, pidfd int) {
+	_ = syscall.SetNonblock(pidfd, true)
+	f := os.NewFile(uintptr(pidfd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	for {
+		_ = f.SetReadDeadline(time.Now().Add(2 * time.Second))
+		// A pidfd becomes readable when its process exits.
+		err := rc.Read(func(fd uintptr) bool {
+			return rawReadable(int(fd))
+		})
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return
+		}
+		reapOthers(pid)
+	}
+}
+
+// reapOthers reaps the children that have exited, except pid (the shell,
+// left for reap).
+func reapOthers(pid int) {
+	for _, c := range children() {
+		if c != pid {
+			var ws syscall.WaitStatus
+			_, _ = syscall.Wait4(c, &ws, syscall.WNOHANG, nil)
+		}
+	}
+}
+
 // othersLeft reports whether the init still has children, reaping those
 // that already exited.
 func othersLeft() bool {
 	for {
 		var ws syscall.WaitStatus
-		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		pid, err := rawWait4(-1, &ws, 0)
 		switch {
 		case err == syscall.EINTR || err == nil && pid > 0:
 			continue
@@ -295,16 +373,24 @@ type frame struct {
 // readFrames reads frames from the control socket until it closes or
 // fails, then closes out. Files arrive as SCM_RIGHTS with the first bytes
 // of their run frame, close-on-exec.
-func readFrames(fd int, out chan<- frame) {
+func readFrames(ctl *os.File, out chan<- frame) {
 	defer close(out)
 	store := make([]byte, 0, 64<<10)
 	chunk := make([]byte, 64<<10)
 	oob := make([]byte, unix.CmsgSpace(4*(3+64)*2))
 	var fds []int
+	rc, err := ctl.SyscallConn()
+	if err != nil {
+		return
+	}
 	for {
-		n, oobn, _, _, err := unix.Recvmsg(fd, chunk, oob, unix.MSG_CMSG_CLOEXEC)
-		if err == unix.EINTR {
-			continue
+		var n, oobn int
+		var err error
+		if rerr := rc.Read(func(fd uintptr) bool {
+			n, oobn, err = rawRecvmsg(int(fd), chunk, oob, unix.MSG_CMSG_CLOEXEC|unix.MSG_DONTWAIT)
+			return err != unix.EAGAIN && err != unix.EINTR
+		}); rerr != nil && err == nil {
+			err = rerr
 		}
 		if oobn > 0 {
 			if msgs, perr := unix.ParseSocketControlMessage(oob[:oobn]); perr == nil {
