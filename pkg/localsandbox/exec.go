@@ -72,13 +72,13 @@ func (sb *sandbox) prepare(c *sandboxserver.Call, command, script string, o map[
 	if cwd, _ := o["cwd"].(string); cwd != "" {
 		req.cwd = cleanPath(cwd)
 	}
-	if req.cwd == c.Root {
-		if err := sb.ensureDir(req.cwd); err != nil {
-			req.done()
-			return nil, err
+	host, aerr := sb.hostDir(req.cwd)
+	if aerr != nil && req.cwd == c.Root {
+		// The root is made when missing (a command may have removed it).
+		if aerr = sb.ensureDir(req.cwd); aerr == nil {
+			host, aerr = sb.hostDir(req.cwd)
 		}
 	}
-	host, aerr := sb.hostDir(req.cwd)
 	if aerr != nil {
 		req.done()
 		return nil, aerr
@@ -192,17 +192,17 @@ func (sb *sandbox) startExec(req *execReq) (*execution, error) {
 		req.done()
 		return nil, err
 	}
-	pipe := func() (r, w *os.File, err error) {
-		if r, w, err = os.Pipe(); err == nil {
+	pipe := func(newPipe func() (*os.File, *os.File, error)) (r, w *os.File, err error) {
+		if r, w, err = newPipe(); err == nil {
 			x.pipesToClose = append(x.pipesToClose, r, w)
 		}
 		return r, w, err
 	}
-	outR, outW, err := pipe()
+	outR, outW, err := pipe(outputPipe)
 	if err != nil {
 		return fail(err)
 	}
-	errR, errW, err := pipe()
+	errR, errW, err := pipe(outputPipe)
 	if err != nil {
 		return fail(err)
 	}
@@ -210,7 +210,7 @@ func (sb *sandbox) startExec(req *execReq) (*execution, error) {
 	lio.stdout, lio.stderr = outW, errW
 	var stateW *os.File
 	if req.sh != nil {
-		if x.stateR, stateW, err = pipe(); err != nil {
+		if x.stateR, stateW, err = pipe(os.Pipe); err != nil {
 			return fail(err)
 		}
 		lio.extra = []*os.File{stateW}

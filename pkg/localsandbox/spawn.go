@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox/internal/sandboxinit"
@@ -54,8 +55,13 @@ func (sb *sandbox) launch(req *execReq, argv []string, lio launchIO) (*sandboxin
 func (sb *sandbox) command(req *execReq, argv []string, mode sandboxinit.Mode, lio launchIO) (*sandboxinit.Cmd, error) {
 	ns := mode == sandboxinit.Namespaces
 	if ns {
-		// The mounts need both directories; a command may have removed them.
+		// The mounts need both directories; a command may have removed
+		// them. (A look at the host path is enough to see they are there:
+		// the init refuses a symlink in their place.)
 		for _, d := range []string{"home/user", "tmp"} {
+			if fi, err := os.Lstat(filepath.Join(sb.dir, d)); err == nil && fi.IsDir() {
+				continue
+			}
 			if err := sb.root.MkdirAll(d, 0o755); err != nil {
 				return nil, err
 			}

@@ -261,7 +261,17 @@ func devNull() (*os.File, error) {
 
 // fdOf returns the descriptor to pass for f, in blocking mode as the
 // shell expects (as exec.Cmd does): the open file description is shared.
-func fdOf(f *os.File) int { return int(f.Fd()) }
+func fdOf(f *os.File) int {
+	fd := -1
+	if rc, err := f.SyscallConn(); err == nil {
+		_ = rc.Control(func(u uintptr) { fd = int(u) })
+	}
+	if fd < 0 || isNonblock(fd) {
+		// Fd switches the file (and the description) to blocking mode.
+		fd = int(f.Fd())
+	}
+	return fd
+}
 
 func (c *Cmd) command(path string, args []string) *exec.Cmd {
 	cmd := &exec.Cmd{Path: path, Args: args, Env: c.Env, Dir: c.Dir,

@@ -24,3 +24,9 @@ func idOf(path string) fileID {
 func sendWithFiles(sock int, p []byte, fds []int) (int, error) {
 	return syscall.SendmsgN(sock, p, syscall.UnixRights(fds...), nil, 0)
 }
+
+// isNonblock reports whether fd is in non-blocking mode.
+func isNonblock(fd int) bool {
+	flags, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFL, 0)
+	return e != 0 || flags&syscall.O_NONBLOCK != 0
+}
