@@ -1,0 +1,17 @@
+//go:build !unix
+
+package localsandbox
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+)
+
+// startPTY fails: New refuses to run where there are no POSIX terminals;
+// this only keeps the package building for the release matrix.
+func (sb *sandbox) startPTY(string, string, []string, int, int) (*os.File, *exec.Cmd, error) {
+	return nil, nil, errors.New("terminals need a POSIX system")
+}
+
+func setPTYSize(*os.File, int, int) error { return errors.New("terminals need a POSIX system") }
