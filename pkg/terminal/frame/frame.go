@@ -275,6 +275,9 @@ func ProcessResize(cols, rows int) []byte {
 	return append(b, '}')
 }
 
+// StdinEnd ends a process terminal's input.
+func StdinEnd() []byte { return []byte(`{"type":"stdin-end"}`) }
+
 // Ready is the server's ready frame.
 func Ready() []byte { return []byte(`{"type":"ready"}`) }
 
