@@ -75,7 +75,7 @@ type session struct {
 	// connected says it did.
 	typeahead []byte
 	connected bool
-	probes  int
+	probes    int
 
 	proc *procTerm // the process terminal followed, if any
 	held []byte    // shell output held while proc is followed
