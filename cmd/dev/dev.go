@@ -91,7 +91,7 @@ It is hardened for a laptop with a browser open:
 			}
 			srv, err := localsandbox.New(localsandbox.Options{
 				DataDir: data, Secret: secret, PreviousSecret: f.Getenv("JWT_SECRET_PREVIOUS"),
-				HostEnv: localdev.HostEnv(f.Getenv), Now: f.Now,
+				HostEnv: localdev.HostEnv(f.Getenv), Now: f.Now, TerminalShell: f.Getenv("SHELL"),
 				Hosts: localsandbox.NewHostPolicy(ln.Addr(), allowHosts),
 			})
 			if err != nil {
