@@ -186,10 +186,8 @@ func (sb *sandbox) startProcess(c *sandboxserver.Call) (any, bool, *sandboxserve
 	if v, has := o["restart"]; has && restart != "never" && restart != "on-failure" {
 		return nil, false, sandboxserver.RPCError("restart must be 'never' or 'on-failure', got " + jsString(v))
 	}
-	if _, has := o["shellId"]; has {
-		// A background process never holds a named shell.
-		delete(o, "shellId")
-	}
+	// A background process never holds a named shell.
+	delete(o, "shellId")
 	req, aerr := sb.prepare(c, command, command, o)
 	if aerr != nil {
 		return nil, false, aerr
