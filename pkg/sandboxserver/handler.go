@@ -153,7 +153,6 @@ func (h *Handler) ServeRPC(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	obj, err := DecodeBody(raw)
-	raw = nil
 	if err != nil {
 		WriteFail(w, NewError(http.StatusBadRequest, CodeBadJSON, "Invalid JSON body: "+err.Error()))
 		return
