@@ -511,7 +511,9 @@ func (s *Server) startProcess(c *sandboxserver.Call) (any, bool, *sandboxserver.
 			p.chunks = p.chunks[1:]
 		}
 	})
+	sb.running.Add(1)
 	go func() {
+		defer sb.running.Done()
 		code := s.runWithTimeout(j, cmd, o)
 		release()
 		s.mu.Lock()
