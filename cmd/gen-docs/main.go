@@ -75,14 +75,17 @@ func run(args []string, stderr io.Writer) error {
 
 // manDate reads -date (RFC 3339), else SOURCE_DATE_EPOCH (Unix seconds,
 // the reproducible-builds convention); neither is the zero time, which
-// docgen takes as now.
+// docgen takes as now. A -date of year 1 counts as none: it is what
+// GoReleaser's {{ .CommitDate }} is when it cannot read the commit.
 func manDate(flagValue, epoch string) (time.Time, error) {
 	if flagValue != "" {
 		t, err := time.Parse(time.RFC3339, flagValue)
 		if err != nil {
 			return time.Time{}, fmt.Errorf("-date: want RFC 3339 (2026-12-01T10:00:00Z), got %q", flagValue)
 		}
-		return t, nil
+		if !t.IsZero() {
+			return t, nil
+		}
 	}
 	if epoch != "" {
 		s, err := strconv.ParseInt(epoch, 10, 64)

@@ -129,6 +129,8 @@ func TestManDate(t *testing.T) {
 	}{
 		{"2026-11-29T12:00:00Z", "1", time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC), false},
 		{"", "1764417600", time.Unix(1764417600, 0), false},
+		{"0001-01-01T00:00:00Z", "1764417600", time.Unix(1764417600, 0), false},
+		{"0001-01-01T00:00:00Z", "", time.Time{}, false},
 		{"", "", time.Time{}, false},
 		{"", "yesterday", time.Time{}, true},
 		{"2026-11-29", "", time.Time{}, true},
