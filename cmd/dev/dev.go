@@ -23,8 +23,9 @@ import (
 
 // NewCmdDev returns `nimbus dev`.
 func NewCmdDev(f *cmdutil.Factory) *cobra.Command {
-	var addr, data string
+	var addr, data, isolation string
 	var allowRemote bool
+	var allowHosts []string
 	cmd := &cobra.Command{
 		Use:   "dev [--addr 127.0.0.1:8787] [--data DIR]",
 		Short: "Serve a local sandbox backend for development (no account needed)",
@@ -37,12 +38,35 @@ and file operations cannot leave it. Commands run with /bin/sh as YOU, with
 your network and your tools: this is a development backend, NOT a security
 boundary. It listens on loopback only unless --allow-remote.
 
+On Linux, where unprivileged user namespaces are allowed, each command runs in
+its own user, mount and PID namespaces: the sandbox is mounted at /home/user,
+/tmp is the sandbox's own, and every other path is this machine's. Elsewhere
+(or with --isolation host-paths, e.g. to use sudo) commands see this machine's
+paths: pwd prints the sandbox's directory. Either way every process a command
+starts ends with it, and with destroy and Ctrl-C.
+
 Tokens are verified with JWT_SECRET when it is set, otherwise with a secret
 generated once and kept (mode 0600) in the data directory; 'nimbus dev token'
-prints a token for it. It serves until interrupted.`,
+prints a token for it. It serves until interrupted.
+
+It is hardened for a laptop with a browser open:
+  - requests are authenticated from their headers before any body is read;
+    a body may be at most 32 MiB (one 20 MiB write in base64)
+  - a request head must arrive within 5s and a body within 60s, an answer
+    must be accepted by the client within 5m per write, idle connections
+    close after 120s, and at most 256 connections are open at once; an
+    exec stream itself may run (and stay silent) for hours
+  - requests for any Host other than localhost, a loopback address, the
+    listen address or an --allow-host name are refused (DNS rebinding)
+  - a token from a cookie only works on same-origin application/json
+    requests; port previews set their own cookie: SameSite=Strict, scoped
+    to /s/<id>/, at most 1h, able to open that sandbox's previews only`,
 		Example: `  nimbus dev &
   export NIMBUS_ENDPOINT=http://127.0.0.1:8787 NIMBUS_TOKEN=$(nimbus dev token)
-  nimbus sandbox exec demo -- echo hello`,
+  nimbus sandbox exec demo -- echo hello
+
+  # reachable from containers on this machine by name
+  nimbus dev --addr 0.0.0.0:8787 --allow-remote --allow-host host.docker.internal`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if data == "" {
@@ -53,6 +77,14 @@ prints a token for it. It serves until interrupted.`,
 				data = d
 			}
 			if err := localdev.CheckAddr(addr, allowRemote); err != nil {
+				return err
+			}
+			from := "--isolation"
+			if !cmd.Flags().Changed("isolation") {
+				isolation, from = f.Getenv(localdev.IsolationEnv), localdev.IsolationEnv
+			}
+			iso, err := localdev.ParseIsolation(isolation, from)
+			if err != nil {
 				return err
 			}
 			// The secret exists before the port accepts connections, so a
@@ -74,17 +106,19 @@ prints a token for it. It serves until interrupted.`,
 			}
 			srv, err := localsandbox.New(localsandbox.Options{
 				DataDir: data, Secret: secret, PreviousSecret: f.Getenv("JWT_SECRET_PREVIOUS"),
-				HostEnv: localdev.HostEnv(f.Getenv), Now: f.Now,
+				HostEnv: localdev.HostEnv(f.Getenv), Now: f.Now, Isolation: iso,
+				Hosts: localsandbox.NewHostPolicy(ln.Addr(), allowHosts),
 			})
 			if err != nil {
 				ln.Close()
-				return clierr.Wrap(err, exitcode.CantCreate, localdev.CodeBackend, err.Error(), "pass --data DIR")
+				return localdev.BackendError(err, "pass --data DIR")
 			}
 			defer srv.Close()
 			endpoint := "http://" + ln.Addr().String()
 			ios := f.IOStreams
+			isoStatus := srv.Isolation()
 			if f.JSON {
-				if err := cmdutil.WriteJSON(ios.Out, map[string]string{"endpoint": endpoint, "dataDir": srv.DataDir()}); err != nil {
+				if err := f.PrintJSON(map[string]any{"endpoint": endpoint, "dataDir": srv.DataDir(), "isolation": isoStatus}); err != nil {
 					return err
 				}
 			} else {
@@ -104,6 +138,11 @@ prints a token for it. It serves until interrupted.`,
 			fmt.Fprintf(ios.ErrOut, "  secret  %s\n", source)
 			fmt.Fprintf(ios.ErrOut, "  token   export NIMBUS_ENDPOINT=%s NIMBUS_TOKEN=$(%s)\n", endpoint, tokenCmd)
 			fmt.Fprintf(ios.ErrOut, "  try     nimbus sandbox exec demo -- echo hello\n")
+			if isoStatus.Namespaces() {
+				fmt.Fprintf(ios.ErrOut, "  paths   /home/user and /tmp are each sandbox's own (user, mount and PID namespaces)\n")
+			} else {
+				fmt.Fprintf(ios.ErrOut, "%s commands see this machine's paths (%s): pwd prints the sandbox's directory, and /home/user and /tmp in a command are this machine's\n", st.WarningIcon(), isoStatus.Reason)
+			}
 			fmt.Fprintf(ios.ErrOut, "%s development backend, not a security boundary: commands run as %s on this machine. Ctrl-C to stop.\n", st.WarningIcon(), who)
 			// Interrupts stop the server gracefully even when nimbus runs
 			// embedded without the root's signal handling.
@@ -120,13 +159,19 @@ prints a token for it. It serves until interrupted.`,
 	fl.StringVar(&addr, "addr", localdev.DefaultAddr, "listen `ADDRESS` (host:port)")
 	fl.StringVar(&data, "data", "", "data `DIR` (default: user cache dir/nimbus/dev, or NIMBUS_DEV_DATA)")
 	fl.BoolVar(&allowRemote, "allow-remote", false, "allow a non-loopback --addr (anyone who gets a token runs commands as you)")
+	fl.StringSliceVar(&allowHosts, "allow-host", nil, "also answer requests for host `NAME` (repeatable; e.g. host.docker.internal); other names are refused")
+	fl.StringVar(&isolation, "isolation", "auto", "`MODE` of commands: auto, namespaces (required) or host-paths (NIMBUS_DEV_ISOLATION)")
 	cmd.AddCommand(newCmdToken(f))
 	return cmd
 }
 
+// devTokenTTL is the lifetime of `nimbus dev token` tokens: a working day
+// and then some, since they only open local sandboxes.
+const devTokenTTL = 24 * time.Hour
+
 func newCmdToken(f *cmdutil.Factory) *cobra.Command {
-	var data, tenant, sub, sid, scopes string
-	var ttl time.Duration
+	var data, tenant, sub, sid string
+	mf := tokencli.MintFlags{Default: localdev.DefaultScopes}
 	cmd := &cobra.Command{
 		Use:   "token [--data DIR] [--tenant local] [--sub S] [--sid ID] [--scopes a,b] [--ttl 24h]",
 		Short: "Print a token for the local backend of 'nimbus dev'",
@@ -153,16 +198,26 @@ session:destroy and session:attach (port previews).`,
 				}
 				secret = s
 			}
-			sc := localdev.DefaultScopes
-			if cmd.Flags().Changed("scopes") {
-				sc = token.ParseScopes(scopes)
+			in := token.Input{Tenant: &tenant}
+			if err := mf.Apply(&in); err != nil {
+				return err
 			}
-			tok, err := localdev.Mint(localdev.TokenOptions{Secret: secret, Tenant: tenant, Subject: sub, SessionID: sid, Scopes: sc, TTL: ttl, Now: f.Now})
+			if !mf.TTLGiven() {
+				ttl := devTokenTTL
+				in.TTL = &ttl
+			}
+			if sub != "" {
+				in.Subject = &sub
+			}
+			if sid != "" {
+				in.SessionID = &sid
+			}
+			tok, err := token.Issuer{Secret: secret, Now: f.Now}.Mint(in)
 			if err != nil {
 				return tokencli.Error(err)
 			}
 			if f.JSON {
-				return cmdutil.WriteJSON(f.IOStreams.Out, map[string]string{"token": tok})
+				return f.PrintJSON(map[string]string{"token": tok})
 			}
 			_, err = fmt.Fprintln(f.IOStreams.Out, tok)
 			return err
@@ -173,7 +228,7 @@ session:destroy and session:attach (port previews).`,
 	fl.StringVar(&tenant, "tenant", localdev.DefaultTenant, "tenant (tn)")
 	fl.StringVar(&sub, "sub", "", "subject (sub)")
 	fl.StringVar(&sid, "sid", "", "pin the token to one sandbox `ID`")
-	fl.StringVar(&scopes, "scopes", "", "comma-separated scopes (default sandbox:use,session:destroy,session:attach)")
-	fl.DurationVar(&ttl, "ttl", 24*time.Hour, "lifetime (at most 720h)")
-	return cmd
+	mf.Add(fl, "lifetime: seconds or a duration such as 15m (default 1d, at most 30d)",
+		"comma-separated scopes, repeatable (default sandbox:use,session:destroy,session:attach)")
+	return cmdutil.Quick(cmd) // mints locally
 }

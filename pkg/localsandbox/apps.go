@@ -218,14 +218,15 @@ func (t *appTable) byOwner(owner string) *exposure {
 // so the same server started again is the same app.
 func (p *proc) owner() string { return "auto:" + p.cwd + ":" + p.command }
 
-// hostPID returns the host pid of the process, ok false once it exited.
+// hostPID returns the host pid of the root of the process's tree (its
+// init), ok false once it exited.
 func (p *proc) hostPID() (int, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.exitCode != nil || p.cmd == nil || p.cmd.Process == nil {
+	if p.exitCode != nil || p.cmd == nil || p.cmd.Pid() == 0 {
 		return 0, false
 	}
-	return p.cmd.Process.Pid, true
+	return p.cmd.Pid(), true
 }
 
 // listeners maps every TCP port a running background process of the
@@ -752,17 +753,21 @@ func (sb *sandbox) removeOwner(ctx context.Context, owner string) (any, bool, *s
 // existingSandbox returns the sandbox of Durable Object name do if it is
 // loaded or exists on disk, without creating one: a preview request must
 // not create a sandbox.
+// A sandbox being destroyed has nothing to preview (and must not be
+// reopened in the directory being removed).
 func (s *Server) existingSandbox(do, id string) *sandbox {
 	s.mu.Lock()
-	sb := s.sandboxes[do]
-	s.mu.Unlock()
-	if sb != nil {
+	defer s.mu.Unlock()
+	if sb := s.sandboxes[do]; sb != nil {
 		return sb
+	}
+	if g := s.gates[do]; s.closed || g != nil && g.destroying != nil {
+		return nil
 	}
 	if _, err := os.Stat(s.SandboxDir(do)); err != nil {
 		return nil
 	}
-	sb, _ = s.sandboxFor(do, id)
+	sb, _ := s.loadLocked(do, id)
 	return sb
 }
 
