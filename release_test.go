@@ -221,12 +221,12 @@ func TestGoreleaserReleaseContents(t *testing.T) {
 				t.Errorf("%s: mtime %q, want {{ .CommitDate }}", f.Src, f.Info.MTime)
 			}
 			if !strings.HasPrefix(f.Src, "build/") {
-				if m, _ := filepath.Glob(f.Src); len(m) == 0 && !strings.Contains(f.Src, "**") {
+				if m, _ := filepath.Glob(f.Src); len(m) == 0 {
 					t.Errorf("archive file %s does not exist", f.Src)
 				}
 			}
 		}
-		for _, want := range []string{"LICENSE", "README.md", "CHANGELOG.md", "build/man/*.1", "build/completions/*"} {
+		for _, want := range []string{"LICENSE", "README.md", "CHANGELOG.md", "docs/*.md", "docs/reference/*.md", "build/man/*.1", "build/completions/*"} {
 			if !srcs[want] {
 				t.Errorf("archives lack %s", want)
 			}
