@@ -103,17 +103,24 @@ func TestErrorMapping(t *testing.T) {
 		exit int
 		code string
 	}{
-		{&sc.RemoteError{Status: 401, Code: "E_TOKEN_EXPIRED", Message: "Token expired 3s ago"}, 65, "E_TOKEN_EXPIRED"},
+		{&sc.RemoteError{Status: 401, Code: "E_TOKEN_EXPIRED", Message: "Token expired 3s ago"}, 77, "E_TOKEN_EXPIRED"},
 		{&sc.RemoteError{Status: 403, Code: "E_SCOPE_MISSING"}, 77, "E_SCOPE_MISSING"},
 		{&sc.RemoteError{Status: 403, Code: "E_SESSION_PIN_MISMATCH"}, 77, "E_SESSION_PIN_MISMATCH"},
 		{&sc.RemoteError{Status: 403, Code: "E_RUNTIME_NOT_ALLOWED"}, 77, "E_RUNTIME_NOT_ALLOWED"},
 		{&sc.RemoteError{Status: 400, Code: "E_ARG_SHAPE"}, 65, "E_ARG_SHAPE"},
-		{&sc.RemoteError{Status: 400, Code: "E_REMOTE_OP"}, 69, "E_REMOTE_OP"},
+		{&sc.RemoteError{Status: 400, Code: "E_REMOTE_OP"}, 76, "E_REMOTE_OP"},
 		{&sc.RemoteError{Status: 503, Code: "E_NIMBUS_DO_OVERLOADED"}, 69, "E_NIMBUS_DO_OVERLOADED"},
 		{&sc.RemoteError{Status: 500, Code: "E_NIMBUS_REMOTE_RPC", Message: "ENOENT: no such file"}, 65, "E_NIMBUS_REMOTE_RPC"},
-		{&sc.RemoteError{Status: 500, Code: "E_NIMBUS_REMOTE_RPC", Message: "boom"}, 69, "E_NIMBUS_REMOTE_RPC"},
+		{&sc.RemoteError{Status: 500, Code: "E_NIMBUS_REMOTE_RPC", Message: "ESRCH: no such process, 42"}, 65, "E_NIMBUS_REMOTE_RPC"},
+		{&sc.RemoteError{Status: 500, Code: "E_NIMBUS_REMOTE_RPC", Message: "EACCES: permission denied, open '/etc/x'"}, 77, "E_NIMBUS_REMOTE_RPC"},
+		{&sc.RemoteError{Status: 500, Code: "E_NIMBUS_REMOTE_RPC", Message: "ENOSPC: no space left on device"}, 73, "E_NIMBUS_REMOTE_RPC"},
+		{&sc.RemoteError{Status: 500, Code: "E_NIMBUS_REMOTE_RPC", Message: "boom"}, 65, "E_NIMBUS_REMOTE_RPC"},
+		{&sc.RemoteError{Status: 500}, 70, "HTTP_500"},
+		{&sc.RemoteError{Status: 404}, 65, "HTTP_404"},
 		{&sc.RemoteError{Status: 502}, 69, "HTTP_502"},
-		{&sc.Error{Code: sc.CodeAPINotEnabled}, 69, sc.CodeAPINotEnabled},
+		{&sc.Error{Code: sc.CodeAPINotEnabled}, 78, sc.CodeAPINotEnabled},
+		{&sc.Error{Code: sc.CodeTransport}, 69, sc.CodeTransport},
+		{&sc.Error{Code: sc.CodeBadResponse}, 76, sc.CodeBadResponse},
 		{&sc.Error{Code: sc.CodeWriteTooLarge}, 65, sc.CodeWriteTooLarge},
 		{&sc.Error{Code: sc.CodeSandboxID}, 64, sc.CodeSandboxID},
 		{context.Canceled, 130, "E_INTERRUPTED"},
@@ -162,10 +169,10 @@ func TestEventWriter(t *testing.T) {
 	var b bytes.Buffer
 	w := NewEventWriter(&b)
 	w.Stream("stdout").Write([]byte("a<b>\n"))
-	w.Stream("stderr").Write([]byte("\xff"))
+	w.Stream("stderr").Write([]byte("\xff\xfe"))
 	w.Stream("stdout").Write(nil)
 	w.Exit(3, 41)
-	want := `{"type":"stdout","data":"a<b>\n"}` + "\n" + `{"type":"stderr","data":"\ufffd"}` + "\n" + `{"type":"exit","code":3,"duration":41}` + "\n"
+	want := `{"type":"stdout","data":"a<b>\n"}` + "\n" + "{\"type\":\"stderr\",\"data\":\"\uFFFD\uFFFD\"}" + "\n" + `{"type":"exit","code":3,"duration":41}` + "\n"
 	if b.String() != want {
 		t.Fatalf("got %q want %q", b.String(), want)
 	}

@@ -3,7 +3,6 @@ package localsandbox
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox/internal/sandboxinit"
 	"github.com/nimbus-sh/nimbus/pkg/terminal/frame"
 )
 
@@ -118,7 +118,7 @@ func indexByteWithin(b []byte, c byte, limit int) int {
 type terminal struct {
 	sb         *sandbox
 	ptmx       *os.File
-	cmd        *exec.Cmd
+	cmd        *sandboxinit.Cmd
 	readerDone chan struct{} // the PTY reader returned
 	over       chan struct{} // closed by finish
 
@@ -183,11 +183,8 @@ func (sb *sandbox) attachTerminal() (*terminal, error) {
 		return nil, errors.New(aerr.Message)
 	}
 	shell := sb.s.terminalShell()
-	env := sb.baseEnv()
-	env["SHELL"] = shell
-	env["TERM"] = "xterm-256color"
-	env["PWD"] = dir
-	ptmx, c, err := sb.startPTY(shell, dir, envList(env), 80, 24)
+	req := &execReq{cwd: "/home/user", hostCwd: dir, optEnv: map[string]string{"SHELL": shell, "TERM": "xterm-256color"}}
+	ptmx, c, err := sb.startPTY(req, shell, 80, 24)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +247,7 @@ func (t *terminal) readLoop() {
 
 // waitShell ends the terminal when its shell exits.
 func (t *terminal) waitShell() {
-	_ = t.cmd.Wait()
+	_, _ = t.cmd.Wait()
 	t.sb.untrack(t.cmd)
 	// What the shell printed last (its "exit") reaches the client.
 	select {
@@ -294,18 +291,14 @@ func (t *terminal) close(code websocket.StatusCode, reason string, now bool) <-c
 	return done
 }
 
-// hangup ends the shell's processes: SIGHUP to its process group first, as
-// a terminal that goes away does (shells pass it on to their jobs), then,
-// after terminalHangup unless now, SIGKILL.
-func hangup(c *exec.Cmd, now bool) {
-	if c.Process == nil {
-		return
-	}
-	if !now {
-		_ = signalGroup(c.Process.Pid, syscall.SIGHUP)
+// hangup ends the shell's processes: SIGHUP to the shell first, as a
+// terminal that goes away does (shells pass it on to their jobs), then,
+// after terminalHangup unless now, everything the shell started is killed.
+func hangup(c *sandboxinit.Cmd, now bool) {
+	if !now && c.Signal(syscall.SIGHUP) == nil {
 		time.Sleep(terminalHangup)
 	}
-	_ = signalGroup(c.Process.Pid, syscall.SIGKILL)
+	c.Kill()
 }
 
 // closeTerminal ends the sandbox's terminal, if any, with code and reason,

@@ -5,12 +5,13 @@ package localsandbox
 import (
 	"errors"
 	"os"
-	"os/exec"
+
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox/internal/sandboxinit"
 )
 
 // startPTY fails: New refuses to run where there are no POSIX terminals;
 // this only keeps the package building for the release matrix.
-func (sb *sandbox) startPTY(string, string, []string, int, int) (*os.File, *exec.Cmd, error) {
+func (sb *sandbox) startPTY(*execReq, string, int, int) (*os.File, *sandboxinit.Cmd, error) {
 	return nil, nil, errors.New("terminals need a POSIX system")
 }
 

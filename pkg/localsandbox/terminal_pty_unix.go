@@ -3,17 +3,19 @@
 package localsandbox
 
 import (
+	"io"
 	"os"
-	"os/exec"
-	"syscall"
 
 	"github.com/creack/pty"
+
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox/internal/sandboxinit"
 )
 
-// startPTY starts shell on a new PTY of cols×rows as the leader of a new
-// session with the PTY as its controlling terminal, registered with the
-// sandbox so that destroy kills it, and returns the PTY's master side.
-func (sb *sandbox) startPTY(shell, dir string, env []string, cols, rows int) (*os.File, *exec.Cmd, error) {
+// startPTY starts shell for req on a new PTY of cols×rows, through the
+// same launch as every command (its namespaces, its init that takes the
+// shell's processes with it), as the leader of a new session with the PTY
+// as its controlling terminal. It returns the PTY's master side.
+func (sb *sandbox) startPTY(req *execReq, shell string, cols, rows int) (*os.File, *sandboxinit.Cmd, error) {
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		return nil, nil, err
@@ -23,12 +25,9 @@ func (sb *sandbox) startPTY(shell, dir string, env []string, cols, rows int) (*o
 		_ = tty.Close()
 		return nil, nil, err
 	}
-	c := &exec.Cmd{
-		Path: shell, Args: []string{shell}, Dir: dir, Env: env,
-		Stdin: tty, Stdout: tty, Stderr: tty,
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0},
-	}
-	err = sb.start(c)
+	c, _, err := sb.launch(req, []string{shell}, launchIO{
+		stdin: func() io.Reader { return tty }, stdout: tty, stderr: tty, shell: shell, tty: true,
+	})
 	// The shell has its own copy; the PTY reports the end of its output
 	// once the shell and everything it started closed theirs.
 	_ = tty.Close()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,9 @@ import (
 )
 
 // wsURL is the terminal socket of sandbox id on server base.
-func wsURL(base, id string) string { return "ws" + strings.TrimPrefix(base, "http") + "/s/" + id + "/ws" }
+func wsURL(base, id string) string {
+	return "ws" + strings.TrimPrefix(base, "http") + "/s/" + id + "/ws"
+}
 
 // termClient is a raw protocol client of the terminal socket.
 type termClient struct {
@@ -129,10 +132,19 @@ func TestTerminalRunsAShellOnAPTY(t *testing.T) {
 	s, hs := newServer(t)
 	c := mustDialTerm(t, hs.URL, "job-1")
 	c.quiet()
-	c.send(frame.Input("tty; pwd; echo done-$((1+1))\r"))
+	c.send(frame.Input("tty; pwd; echo \"home=$HOME\" > /tmp/where; echo done-$((1+1))\r"))
 	out := c.until("done-2\r\n")
-	if !strings.Contains(out, s.SandboxDir("acme:alice:job-1")+"/home/user\r\n") {
-		t.Errorf("the shell does not start in the sandbox root: %q", out)
+	root := s.SandboxDir("acme:alice:job-1") + "/home/user"
+	if s.Isolation().Namespaces() {
+		root = "/home/user"
+	}
+	if !strings.Contains(out, "\r\n"+root+"\r\n") {
+		t.Errorf("the shell does not start in the sandbox root %s: %q", root, out)
+	}
+	// It runs as every command of the sandbox does: its /tmp is the
+	// sandbox's.
+	if b, err := os.ReadFile(s.SandboxDir("acme:alice:job-1") + "/tmp/where"); err != nil && s.Isolation().Namespaces() || err == nil && string(b) != "home="+root+"\n" {
+		t.Errorf("the shell's files: %q %v", b, err)
 	}
 	if !strings.Contains(out, "/dev/pts/") && !strings.Contains(out, "/dev/tty") {
 		t.Errorf("the shell has no terminal: %q", out)
