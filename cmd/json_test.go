@@ -35,6 +35,7 @@ var jsonExempt = map[string]string{
 	"nimbus dev":              "serves until interrupted; its {endpoint,dataDir} line is in testdata/dev/serve.txtar",
 	"nimbus setup cloudflare": "needs the Cloudflare API; its JSON line is in testdata/setup",
 	"nimbus session new":      "needs a Worker's /new route, which the local backend does not serve",
+	"nimbus session attach":   "stdout is the remote terminal's bytes, not JSON; --json only silences its notices (errors are JSON on stderr, checked by the flag-error case)",
 	"nimbus runtime list":     "needs the Cloudflare API; its JSON is in testdata/runtime/list_pin.txtar",
 	"nimbus runtime sync":     "needs the Cloudflare API and the npm registry; its JSON is in testdata/runtime",
 }

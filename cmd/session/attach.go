@@ -57,8 +57,7 @@ For one command at a time, see 'nimbus sandbox exec' and 'nimbus sandbox shell'
 Exit codes: 0 detached, destroyed or input ended; 1 taken over; 75 another
 terminal holds the session; 77 token refused; 69 server unreachable or the
 connection could not be restored; 130 interrupted.`,
-		Example: `  # against nimbus dev
-  export NIMBUS_ENDPOINT=http://127.0.0.1:8787 NIMBUS_TOKEN=$(nimbus dev token)
+		Example: `  # against nimbus dev (NIMBUS_ENDPOINT and NIMBUS_TOKEN as 'nimbus dev' prints them)
   nimbus session attach demo
 
   # a deployed Worker, minting a pinned token; wait for a browser tab to let go

@@ -35,7 +35,9 @@ func AttachError(err error, id string) error {
 	case terminal.CodeUnavailable:
 		return clierr.Wrap(err, exitcode.Unavailable, te.Code, te.Message, "is the Worker (or nimbus dev) running and reachable at --endpoint?")
 	case terminal.CodeHandshake:
-		return clierr.Wrap(err, exitcode.Unavailable, te.Code, te.Message, "check --endpoint: it must be the origin of a Nimbus Worker or of nimbus dev")
+		return clierr.Wrap(err, exitcode.Config, te.Code, te.Message, "check --endpoint: it must be the origin of a Nimbus Worker or of nimbus dev")
+	case terminal.CodeProtocol:
+		return clierr.Wrap(err, exitcode.Protocol, te.Code, te.Message, "the server does not speak the terminal protocol nimbus knows: upgrade nimbus or the Worker")
 	case terminal.CodeInterrupted:
 		return clierr.Wrap(err, exitcode.Interrupted, te.Code, "interrupted", "")
 	case terminal.CodeInvalidArgument:
