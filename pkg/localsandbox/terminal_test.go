@@ -347,3 +347,17 @@ func TestTerminalEnds(t *testing.T) {
 		t.Fatalf("server close: %v", ce)
 	}
 }
+
+func TestTerminalBoundsMessages(t *testing.T) {
+	_, hs := newServer(t)
+	c := mustDialTerm(t, hs.URL, "job-1")
+	big := frame.Input(strings.Repeat("x", 1<<20+1))
+	_ = c.ws.Write(ctx(t), websocket.MessageText, big)
+	if ce := c.closed(); ce.Code != websocket.StatusMessageTooBig {
+		t.Fatalf("%v", ce)
+	}
+	// The terminal outlives the client that broke the rule.
+	c = mustDialTerm(t, hs.URL, "job-1")
+	c.send(frame.Input("echo still-$((1+1))\r"))
+	c.until("still-2")
+}
