@@ -17,7 +17,6 @@ type Terminal struct {
 	in      *os.File
 	out     *os.File // the output when it is the terminal too, else nil
 	mu      sync.Mutex
-	state   *term.State
 	restore []func() // undo steps of Raw, newest last
 }
 

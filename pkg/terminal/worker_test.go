@@ -42,7 +42,7 @@ func (w *fakeWorker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Header.Get("Authorization") == "" {
-		http.Error(rw, `{"error":"no token","code":"E_TOKEN_MALFORMED"}`, 401)
+		http.Error(rw, `{"error":"no token","code":"E_TOKEN_MALFORMED"}`, http.StatusUnauthorized)
 		return
 	}
 	ws, err := websocket.Accept(rw, r, nil)
