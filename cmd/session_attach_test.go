@@ -188,9 +188,13 @@ func TestSessionAttachOnATerminal(t *testing.T) {
 	if err := pty.Setsize(a.ptmx, &pty.Winsize{Cols: 120, Rows: 40}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // SIGWINCH, the debounce, the frame
-	a.keys("stty size\r")
-	a.waitFor("40 120\r\n")
+	// SIGWINCH, the debounce, the frame: ask until the shell sees it.
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(a.output(), "40 120\r\n"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the new size never reached the shell:\n%q", a.output())
+		}
+		a.keys("stty size\r")
+	}
 	// Ctrl-C reaches the remote shell, not nimbus.
 	a.keys("sleep 30\r")
 	time.Sleep(200 * time.Millisecond)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/localterm"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
@@ -145,8 +146,8 @@ connection could not be restored; 130 interrupted.`,
 	fs := cmd.Flags()
 	fs.StringVar(&detachKeys, "detach-keys", terminal.DefaultDetachKeys, "key `SEQUENCE` that detaches: comma-separated keys (enter first means at a line start, ctrl-X, one character), or none")
 	fs.BoolVar(&wait, "wait", false, "if another terminal holds the session, wait for it to detach (up to --wait-timeout)")
-	fs.DurationVar(&waitTimeout, "wait-timeout", 10*time.Minute, "how long --wait waits")
-	fs.DurationVar(&reconnect, "reconnect", 3*time.Minute, "how long to try restoring a dropped connection (0: never)")
+	duration.Var(fs, &waitTimeout, "wait-timeout", 10*time.Minute, duration.Limits{}, "how long --wait waits: seconds or a duration such as 90s, 10m")
+	duration.Var(fs, &reconnect, "reconnect", 3*time.Minute, duration.Limits{AllowZero: true}, "how long to try restoring a dropped connection: seconds or a duration; 0 never reconnects")
 	fs.BoolVar(&noFollow, "no-follow", false, "do not switch to the process terminal of a full-screen program (Workers); print its pid")
 	return cmd
 }

@@ -77,12 +77,19 @@ type AttachNotices struct {
 	Chatty  bool
 	lastErr string
 	busy    bool
+	started bool // the remote output has begun
 }
 
 func (n *AttachNotices) line(format string, args ...any) {
 	msg := "[nimbus] " + fmt.Sprintf(format, args...)
 	if n.Raw {
-		fmt.Fprint(n.W, "\r\n"+n.Styles.Muted(msg)+"\r\n")
+		// Remote output may have left the cursor mid-line, except before
+		// the first byte of it.
+		lead := "\r\n"
+		if !n.started {
+			lead = ""
+		}
+		fmt.Fprint(n.W, lead+n.Styles.Muted(msg)+"\r\n")
 		return
 	}
 	fmt.Fprintln(n.W, n.Styles.Muted(msg))
@@ -95,6 +102,7 @@ func (n *AttachNotices) Event(e terminal.Event) {
 		if n.Chatty && n.Detach != "" {
 			n.line("attached to %s; %s detaches", n.ID, n.Detach)
 		}
+		n.started = true
 	case terminal.EventDisconnected:
 		n.lastErr = ""
 		n.line("connection lost (%s); reconnecting…", oneLine(e.Err))

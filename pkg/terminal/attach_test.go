@@ -195,9 +195,13 @@ func TestTypeSeeResizeDetachReattach(t *testing.T) {
 	s.out.waitFor(t, "30 100\r\n")
 	size.Store([2]int{132, 43})
 	resized <- struct{}{}
-	time.Sleep(200 * time.Millisecond) // the debounce, then the frame
-	s.typeText("stty size\r")
-	s.out.waitFor(t, "43 132\r\n")
+	// The debounce, then the frame: ask until the shell sees it.
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(s.out.String(), "43 132\r\n"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the new size never reached the shell:\n%q", s.out.String())
+		}
+		s.typeText("stty size\r")
+	}
 	// A character split across two reads is carried over whole.
 	s.typeText("echo caf\xc3")
 	time.Sleep(50 * time.Millisecond)

@@ -196,6 +196,11 @@ func (s *session) dialIdle(ctx context.Context, path string) (*websocket.Conn, R
 	var err error
 	go func() {
 		defer close(done)
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("dialing panicked: %v", r)
+			}
+		}()
 		ws, err = s.d.dial(dctx, path)
 	}()
 	res, ierr, ended := s.idle(ctx, done)
