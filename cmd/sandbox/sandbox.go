@@ -60,6 +60,7 @@ command needs (sandbox:use, plus session:destroy for destroy).`,
 		newCmdExec(o), newCmdRunCode(o), newCmdFiles(o), newCmdCp(o), newCmdRuntimes(o),
 		newCmdPs(o), newCmdLogs(o), newCmdKill(o), newCmdStart(o), newCmdPorts(o),
 		newCmdReady(o), newCmdDestroy(o),
+		newCmdShell(o), newCmdForward(o), newCmdApps(o), newCmdAttach(o),
 	)
 	o.addLocal(cmd)
 	return cmd

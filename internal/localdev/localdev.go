@@ -15,11 +15,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -54,23 +54,9 @@ func DataDir(getenv func(string) string) (string, error) {
 	if d := getenv(DataEnv); d != "" {
 		return d, nil
 	}
-	var base string
-	switch runtime.GOOS {
-	case "darwin", "ios":
-		if h := getenv("HOME"); h != "" {
-			base = filepath.Join(h, "Library", "Caches")
-		}
-	default:
-		base = getenv("XDG_CACHE_HOME")
-		if base == "" || !filepath.IsAbs(base) {
-			base = ""
-			if h := getenv("HOME"); h != "" {
-				base = filepath.Join(h, ".cache")
-			}
-		}
-	}
-	if base == "" {
-		return "", clierr.New(exitcode.Config, clierr.CodeConfigMissing, "cannot find a user cache directory for the local sandboxes", "set HOME or XDG_CACHE_HOME, or "+DataEnv+"=DIR")
+	base, err := cmdutil.UserCacheDir(getenv, "the local sandboxes", DataEnv+"=DIR")
+	if err != nil {
+		return "", err
 	}
 	return filepath.Join(base, "nimbus", "dev"), nil
 }
