@@ -16,7 +16,7 @@ import (
 // copy named "nimbus" on PATH, and running it runs nimbusMain in a real
 // child process with real stdio and exit codes.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"nimbus": nimbusMain})
+	testscript.Main(m, map[string]func(){"nimbus": nimbusMain, "nimbus-testapp": testAppMain})
 }
 
 // nimbusMain is main.main plus one test-only hook: NIMBUS_TEST_NOW_MS fixes
