@@ -49,7 +49,7 @@ capability is the credential), give them a new capability, and remove them.
   nimbus sandbox apps list job-123 --json | jq -r '.[] | select(.status=="running") | .url'`,
 		Args: cmdutil.ExactArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.needServer("apps "+cmd.Name()); err != nil {
+			if err := o.needServer("apps " + cmd.Name()); err != nil {
 				return err
 			}
 			sb, err := o.openWithSuffix(cmd, args[0], suffix)
@@ -78,7 +78,7 @@ URL. --name gives it a name used in its URL instead of the port.
   nimbus sandbox apps expose job-123 owner:auto:/home/user:npm\ start --json`,
 		Args: cmdutil.ExactArgs(2, "ID and TARGET"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.needServer("apps "+cmd.Name()); err != nil {
+			if err := o.needServer("apps " + cmd.Name()); err != nil {
 				return err
 			}
 			target, err := parseTarget(args[1])
@@ -114,7 +114,7 @@ Links handed out before stop working.
   nimbus sandbox apps rotate job-123 port:3000 --json`,
 		Args: cmdutil.ExactArgs(2, "ID and TARGET"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.needServer("apps "+cmd.Name()); err != nil {
+			if err := o.needServer("apps " + cmd.Name()); err != nil {
 				return err
 			}
 			target, err := parseTarget(args[1])
@@ -144,7 +144,7 @@ Exits 65 (E_APP_NOT_FOUND) when there was nothing to remove.
   nimbus sandbox apps remove job-123 pid:12`,
 		Args: cmdutil.ExactArgs(2, "ID and TARGET"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.needServer("apps "+cmd.Name()); err != nil {
+			if err := o.needServer("apps " + cmd.Name()); err != nil {
 				return err
 			}
 			target, err := parseTarget(args[1])
