@@ -211,6 +211,12 @@ func (o *common) ensureExposed(cmd *cobra.Command, sb *sandboxclient.Sandbox, sp
 	ios := o.f.IOStreams
 	exposed := map[int]bool{}
 	apps, err := sb.ListApps(ctx)
+	if sandboxclient.HasCode(err, "E_SCOPE_MISSING") {
+		// A token for the preview doors only (session:attach): forward
+		// what is exposed already.
+		fmt.Fprintf(ios.ErrOut, "%s the token cannot use the sandbox API (no sandbox:use): ports are forwarded as they are, and one that is not exposed answers 404\n", ios.Styles().WarningIcon())
+		return nil
+	}
 	if err != nil && !sandboxclient.HasCode(err, sandboxclient.CodeRemoteOp) {
 		return forwardError(sb.ID(), err)
 	}
