@@ -6,7 +6,8 @@
 // Every request to the Worker carries the caller's bearer token (one with
 // session:attach, pinned to the sandbox) and the Worker's own host, so it
 // passes the Worker's (and `nimbus dev`'s) authentication, Host and Origin
-// checks. The package never prints: failures are reported through
+// checks. Requests to the local port must name a loopback host, so that a
+// web page cannot reach the sandbox through DNS rebinding. The package never prints: failures are reported through
 // Options.OnError.
 package forward
 
@@ -145,6 +146,12 @@ type tokenKey struct{}
 
 // ServeHTTP forwards one request (or WebSocket) to the sandbox port.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !LocalHost(r.Host) {
+		// A page on another site whose name was rebound to 127.0.0.1
+		// must not reach the sandbox with this forward's credential.
+		http.Error(w, "nimbus forward: refusing Host "+strconv.Quote(r.Host)+": use http://127.0.0.1 or http://localhost", http.StatusForbidden)
+		return
+	}
 	tok, err := p.token(r.Context())
 	if err != nil {
 		p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: no token for the Worker", Err: err})
@@ -152,6 +159,22 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
+}
+
+// LocalHost reports whether a Host header names this machine's loopback:
+// 127.0.0.1, [::1], localhost or a name under .localhost, with any port.
+// Anything else reaching a loopback listener comes through DNS rebinding.
+func LocalHost(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	h = strings.TrimSuffix(strings.ToLower(h), ".")
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 // token returns the cached token, asking Options.Token after TokenTTL.

@@ -417,6 +417,33 @@ func TestListenFallsBackWhenTaken(t *testing.T) {
 	}
 }
 
+// Only loopback names reach the sandbox: a rebound name is refused before
+// anything is sent.
+func TestForwardRefusesOtherHosts(t *testing.T) {
+	var hits atomic.Int32
+	w := newWorld(t, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	local := forwardTo(t, forward.Options{Endpoint: w.backend.URL, SandboxID: "job-1", Port: w.port, Token: staticToken(mint(t, "job-1", token.ScopeSessionAttach))})
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(local, "http://"))
+	for host, ok := range map[string]bool{
+		"127.0.0.1:" + port: true, "localhost:" + port: true, "LOCALHOST.:" + port: true, "app.localhost:" + port: true,
+		"[::1]:" + port: true, "127.0.0.1": true, "evil.example:" + port: false, "10.0.0.1:" + port: false,
+		"localhost.evil.example": false,
+	} {
+		req, _ := http.NewRequest(http.MethodGet, local+"/", nil)
+		req.Host = host
+		resp, body := do(t, req)
+		if (resp.StatusCode == 200) != ok {
+			t.Errorf("Host %q: %d %s", host, resp.StatusCode, body)
+		}
+		if !ok && (resp.StatusCode != 403 || !strings.Contains(body, "refusing Host")) {
+			t.Errorf("Host %q: %d %s", host, resp.StatusCode, body)
+		}
+	}
+	if n := hits.Load(); n != 6 {
+		t.Errorf("the app saw %d requests, want 6", n)
+	}
+}
+
 func TestNewChecksOptions(t *testing.T) {
 	for _, o := range []forward.Options{
 		{Endpoint: "ftp://x", SandboxID: "a", Port: 1},
