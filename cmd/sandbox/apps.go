@@ -19,12 +19,21 @@ const targetHelp = `TARGET names an app as the server resolves it: a number (a p
 listens on or has reserved, else a pid), a name or an owner, or explicitly
 port:3000, pid:12, name:web or owner:<owner>.`
 
-func parseTarget(s string) (sandboxclient.AppTarget, error) {
-	t, err := sandboxclient.ParseAppTarget(s)
-	if err != nil {
-		return nil, clierr.Usagef("%s", err.Error()).WithHint("write TARGET as 3000, port:3000, pid:12, name:web or owner:OWNER")
+// appTarget checks an app verb's arguments (ID TARGET) and opens the
+// sandbox.
+func (o *common) appTarget(cmd *cobra.Command, args []string, suffix string) (*sandboxclient.Sandbox, sandboxclient.AppTarget, error) {
+	if err := o.needServer("apps " + cmd.Name()); err != nil {
+		return nil, nil, err
 	}
-	return t, nil
+	t, err := sandboxclient.ParseAppTarget(args[1])
+	if err != nil {
+		return nil, nil, clierr.Usagef("%s", err.Error()).WithHint("write TARGET as 3000, port:3000, pid:12, name:web or owner:OWNER")
+	}
+	sb, err := o.openWithSuffix(cmd, args[0], suffix)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sb, t, nil
 }
 
 func newCmdApps(o *common) *cobra.Command {
@@ -37,6 +46,11 @@ known by its owner. These commands list apps, expose them at a preview URL
 capability is the credential), give them a new capability, and remove them.
 
 ` + targetHelp,
+		Example: `  nimbus sandbox start job-123 -- npm run dev
+  nimbus sandbox apps list job-123
+  nimbus sandbox apps expose job-123 5173 --name web
+  nimbus sandbox apps rotate job-123 web
+  nimbus sandbox apps remove job-123 web`,
 	}
 	cmdutil.MakeGroup(cmd)
 	var suffix string
@@ -78,14 +92,7 @@ URL. --name gives it a name used in its URL instead of the port.
   nimbus sandbox apps expose job-123 owner:auto:/home/user:npm\ start --json`,
 		Args: cmdutil.ExactArgs(2, "ID and TARGET"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.needServer("apps " + cmd.Name()); err != nil {
-				return err
-			}
-			target, err := parseTarget(args[1])
-			if err != nil {
-				return err
-			}
-			sb, err := o.openWithSuffix(cmd, args[0], suffix)
+			sb, target, err := o.appTarget(cmd, args, suffix)
 			if err != nil {
 				return err
 			}
@@ -114,14 +121,7 @@ Links handed out before stop working.
   nimbus sandbox apps rotate job-123 port:3000 --json`,
 		Args: cmdutil.ExactArgs(2, "ID and TARGET"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.needServer("apps " + cmd.Name()); err != nil {
-				return err
-			}
-			target, err := parseTarget(args[1])
-			if err != nil {
-				return err
-			}
-			sb, err := o.openWithSuffix(cmd, args[0], suffix)
+			sb, target, err := o.appTarget(cmd, args, suffix)
 			if err != nil {
 				return err
 			}
@@ -144,14 +144,7 @@ Exits 65 (E_APP_NOT_FOUND) when there was nothing to remove.
   nimbus sandbox apps remove job-123 pid:12`,
 		Args: cmdutil.ExactArgs(2, "ID and TARGET"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.needServer("apps " + cmd.Name()); err != nil {
-				return err
-			}
-			target, err := parseTarget(args[1])
-			if err != nil {
-				return err
-			}
-			sb, err := o.open(cmd, args[0], scopesUse)
+			sb, target, err := o.appTarget(cmd, args, "")
 			if err != nil {
 				return err
 			}
