@@ -173,7 +173,8 @@ func (o *common) forward(cmd *cobra.Command, sb *sandboxclient.Sandbox, specs []
 			if err := sandboxcli.WriteJSONLine(ios.Out, forwardLine{Port: s.spec.port, Local: addr, URL: u + "/"}); err != nil {
 				return err
 			}
-		} else {
+		} else if !ios.IsStdoutTTY() || !ios.IsStderrTTY() {
+			// For scripts; on a terminal the line below says it.
 			fmt.Fprintln(ios.Out, u)
 		}
 		if ios.IsStderrTTY() {
