@@ -211,7 +211,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 		h.Set("Origin", p.origin.String())
 	}
 	// Credentials for the Worker travel in the Authorization header only.
-	stripCookies(h, "__Host-nimbus_token", "nimbus_token")
+	stripCookies(h, "__Host-nimbus_token", "nimbus_token", "nimbus_preview")
 }
 
 // modifyResponse maps what the app says about its own URLs (redirects and
