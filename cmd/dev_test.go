@@ -12,17 +12,21 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/nimbus-sh/nimbus/internal/proctest"
 )
 
 // devEnvKeys are passed to programs run by the status command.
 var devEnvKeys = []string{"PATH", "HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "NO_COLOR", "TMPDIR", "JWT_SECRET",
-	"NIMBUS_ENDPOINT", "NIMBUS_TOKEN", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_DEV_DATA", "DEV_PORT"}
+	"NIMBUS_ENDPOINT", "NIMBUS_TOKEN", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_DEV_DATA", "NIMBUS_DEV_ISOLATION", "DEV_PORT"}
 
 var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	// status N [-stdin FILE] PROGRAM ARGS...: run PROGRAM (from the
@@ -113,9 +117,61 @@ var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string
 		ts.Check(err)
 		ts.Setenv(args[0], p)
 	},
+	// installbin PROGRAM DEST: copy PROGRAM from the script's PATH to
+	// DEST (mode 0755), e.g. into a sandbox's home, where a sandbox in
+	// namespaces can run it (the test's own /tmp is hidden there).
+	"installbin": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 2 {
+			ts.Fatalf("usage: installbin PROGRAM DEST")
+		}
+		var src string
+		for _, dir := range strings.Split(ts.Getenv("PATH"), string(os.PathListSeparator)) {
+			if p := dir + "/" + args[0]; fileExists(p) {
+				src = p
+				break
+			}
+		}
+		if src == "" {
+			ts.Fatalf("%s not found on the script's PATH", args[0])
+		}
+		b, err := os.ReadFile(src)
+		ts.Check(err)
+		dst := ts.MkAbs(args[1])
+		ts.Check(os.MkdirAll(filepath.Dir(dst), 0o755))
+		ts.Check(os.WriteFile(dst, b, 0o755))
+	},
 	// setout NAME: set NAME to the last command's stdout, trimmed.
 	"setout": func(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile("stdout")))
+	},
+	// waitproc ARG...: wait until a process with each argument runs (on
+	// this machine, in any pid namespace).
+	"waitproc": func(ts *testscript.TestScript, neg bool, args []string) {
+		for _, a := range args {
+			waitProcs(ts, a, true)
+		}
+	},
+	// noproc ARG...: wait until no process has any of the arguments.
+	"noproc": func(ts *testscript.TestScript, neg bool, args []string) {
+		for _, a := range args {
+			waitProcs(ts, a, false)
+		}
+	},
+	// signal SIG ARG: send SIG (TERM, INT, HUP or KILL) to every process
+	// with argument ARG (testscript's kill knows only INT and KILL).
+	"signal": func(ts *testscript.TestScript, neg bool, args []string) {
+		sigs := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP, "KILL": syscall.SIGKILL}
+		sig, ok := sigs[args[0]]
+		if len(args) != 2 || !ok {
+			ts.Fatalf("usage: signal TERM|INT|HUP|KILL ARG")
+		}
+		pids := proctest.WithArg(args[1])
+		if len(pids) == 0 {
+			ts.Fatalf("no process has argument %s", args[1])
+		}
+		for _, pid := range pids {
+			ts.Check(syscall.Kill(pid, sig))
+		}
 	},
 	// gethost HOST PATH: GET http://127.0.0.1:$DEV_PORT/PATH with the Host
 	// header HOST; the status and body go to stdout.
@@ -141,6 +197,18 @@ var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string
 			ts.Fatalf("%s has mode %s, want %s", args[0], got, args[1])
 		}
 	},
+}
+
+// waitProcs waits until processes with argument arg run (or, with
+// running false, until none is left).
+func waitProcs(ts *testscript.TestScript, arg string, running bool) {
+	deadline := time.Now().Add(proctest.Bound)
+	for (len(proctest.WithArg(arg)) > 0) != running {
+		if time.Now().After(deadline) {
+			ts.Fatalf("processes with argument %s: still running = %v", arg, !running)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -170,6 +238,8 @@ func TestDevScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("DEV_PORT", port)
+			// MARK makes sleep durations no other process has (see proctest).
+			env.Setenv("MARK", strings.TrimPrefix(proctest.Marker(), "3600."))
 			return nil
 		},
 	})

@@ -269,8 +269,14 @@ func TestAttachOnTerminal(t *testing.T) {
 // On a terminal, apps answer with a table and a summary; in pipes the
 // same commands answer JSON (see testdata/dev/apps.txtar).
 func TestAppsOnTerminal(t *testing.T) {
-	endpoint, nimbus, _ := startDev(t)
+	endpoint, nimbus, data := startDev(t)
 	env := devEnv(t, endpoint, "demo")
+	// The app server goes where the sandbox can run it.
+	app, err := exec.LookPath("nimbus-testapp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, app, filepath.Join(data, "sandboxes", "acme:_:demo", "home", "user", "bin", "nimbus-testapp"))
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(k, "NIMBUS_") || strings.HasPrefix(k, "XDG_") {
@@ -282,7 +288,7 @@ func TestAppsOnTerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := exec.Command(nimbus, "sandbox", "start", "demo", "--", "nimbus-testapp", port)
+	c := exec.Command(nimbus, "sandbox", "start", "demo", "--", "./bin/nimbus-testapp", port)
 	c.Env = env
 	if out, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("start: %v %s", err, out)
@@ -297,11 +303,11 @@ func TestAppsOnTerminal(t *testing.T) {
 	code, stdout, _ = runTTY(t, nil, "", "sandbox", "apps", "list", "demo", "--no-color")
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	if code != 0 || len(lines) != 2 || !regexp.MustCompile(`^NAME +PORT +PID +STATUS +VISIBILITY +URL +OWNER$`).MatchString(lines[0]) ||
-		!regexp.MustCompile(`^web +`+port+` +\d+ +running +scoped +`+regexp.QuoteMeta(endpoint)+`/s/demo/app/web/ +auto:/home/user:nimbus-testapp `+port+`$`).MatchString(lines[1]) {
+		!regexp.MustCompile(`^web +`+port+` +\d+ +running +scoped +`+regexp.QuoteMeta(endpoint)+`/s/demo/app/web/ +auto:/home/user:\./bin/nimbus-testapp `+port+`$`).MatchString(lines[1]) {
 		t.Fatalf("list: %d\n%s", code, stdout)
 	}
 	code, stdout, _ = runTTY(t, nil, "", "sandbox", "apps", "remove", "demo", "web", "--no-color")
-	if code != 0 || !strings.Contains(stdout, "Removed app auto:/home/user:nimbus-testapp "+port+" (port "+port+")") {
+	if code != 0 || !strings.Contains(stdout, "Removed app auto:/home/user:./bin/nimbus-testapp "+port+" (port "+port+")") {
 		t.Fatalf("remove: %d %q", code, stdout)
 	}
 	code, stdout, stderr = runTTY(t, nil, "", "sandbox", "apps", "list", "demo", "--no-color")

@@ -7,8 +7,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/interactive"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
 func newCmdAttach(o *common) *cobra.Command {
@@ -30,10 +32,12 @@ Without a terminal, standard input is copied to the process and its end
 closes the process's input; --no-stdin sends nothing.
 
 nimbus exits with the process's exit code once it exits (0 when detached),
-125 when nimbus itself failed and 130 when interrupted.`,
-		Example: `  pid=$(nimbus sandbox start job-123 -- python3 -i)
+125 when nimbus itself failed and 130 when interrupted. --json prints the
+output as logs -f --json does: one object per chunk, then {"exit":…}.`,
+		Example: `  # pid=$(nimbus sandbox start job-123 -- python3 -i)
   nimbus sandbox attach job-123 $pid
-  echo 'print(6*7)' | nimbus sandbox attach job-123 $pid`,
+  echo 'print(6*7)' | nimbus sandbox attach job-123 $pid
+  nimbus sandbox attach job-123 $pid --no-stdin --json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 2 {
 				return execUsage(clierr.Usagef("expected ID and PID, got %d argument(s)", len(args)).WithHint("nimbus sandbox attach ID PID"))
@@ -59,7 +63,18 @@ nimbus exits with the process's exit code once it exits (0 when detached),
 			st := ios.Styles()
 			opts := interactive.AttachOptions{
 				Stdout: ios.Out, Stderr: ios.ErrOut, Lines: lines, Interval: interval,
-				OnWarning: func(err error) { fmt.Fprintf(ios.ErrOut, "%s %v\n", st.WarningIcon(), err) },
+				OnWarning: func(err error) { o.warn("W_ATTACH_INPUT", err.Error(), "") },
+			}
+			if o.f.JSON {
+				// As logs -f --json: one object per chunk, then the exit.
+				opts.Output = func(l *sandboxclient.Logs) error {
+					for _, c := range l.Chunks {
+						if err := sandboxcli.WriteJSONLine(ios.Out, c); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
 			}
 			t := o.terminal()
 			switch {
@@ -79,7 +94,11 @@ nimbus exits with the process's exit code once it exits (0 when detached),
 				fmt.Fprintf(ios.ErrOut, "%s\n", st.Muted(fmt.Sprintf("Detached; process %d keeps running.", pid)))
 				return nil
 			}
-			if ios.IsStderrTTY() {
+			if o.f.JSON {
+				if err := sandboxcli.WriteJSONLine(ios.Out, map[string]any{"exit": r.Exit}); err != nil {
+					return sandboxcli.ExecError(err)
+				}
+			} else if o.human() {
 				fmt.Fprintf(ios.ErrOut, "%s\n", st.Muted(fmt.Sprintf("Process %d exited with code %d.", pid, r.Exit.Code)))
 			}
 			return exitStatus(r.Exit.Code)
@@ -91,6 +110,6 @@ nimbus exits with the process's exit code once it exits (0 when detached),
 	fl := cmd.Flags()
 	fl.BoolVar(&noStdin, "no-stdin", false, "only follow the output; send no input")
 	fl.Int64Var(&lines, "lines", 0, "show this many lines of earlier output first (default: the server's 200)")
-	fl.DurationVar(&interval, "interval", 100*time.Millisecond, "output polling interval (25ms to 5s)")
+	duration.Var(fl, &interval, "interval", 100*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "output polling interval, 25ms to 5s")
 	return cmd
 }

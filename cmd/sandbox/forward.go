@@ -70,8 +70,7 @@ is served.
 Each local URL is printed on stdout, one line per port (NDJSON with --json),
 once it accepts connections. Requests reach the app with the Worker's host and
 origin and without your credentials.`,
-		Example: `  nimbus sandbox start job-123 -- npm run dev
-  nimbus sandbox ports wait job-123 5173
+		Example: `  # after: nimbus sandbox start job-123 -- npm run dev
   nimbus sandbox forward job-123 5173
   nimbus sandbox forward job-123 3000:8080 9229:0 --json`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -173,11 +172,11 @@ func (o *common) forward(cmd *cobra.Command, sb *sandboxclient.Sandbox, specs []
 			if err := sandboxcli.WriteJSONLine(ios.Out, forwardLine{Port: s.spec.port, Local: addr, URL: u + "/"}); err != nil {
 				return err
 			}
-		} else if !ios.IsStdoutTTY() || !ios.IsStderrTTY() {
+		} else if !ios.IsStdoutTTY() || !o.human() {
 			// For scripts; on a terminal the line below says it.
 			fmt.Fprintln(ios.Out, u)
 		}
-		if ios.IsStderrTTY() {
+		if o.human() {
 			note := ""
 			if lport != strconv.Itoa(s.spec.local) && s.spec.local != 0 {
 				note = st.Muted(fmt.Sprintf(" (port %d is taken here)", s.spec.local))
@@ -185,7 +184,7 @@ func (o *common) forward(cmd *cobra.Command, sb *sandboxclient.Sandbox, specs []
 			fmt.Fprintf(ios.ErrOut, "%s Forwarding %s → %s port %d%s\n", st.SuccessIcon(), st.Bold(u), sb.ID(), s.spec.port, note)
 		}
 	}
-	if ios.IsStderrTTY() {
+	if o.human() {
 		fmt.Fprintln(ios.ErrOut, st.Muted("Ctrl-C stops."))
 	}
 	var first error
@@ -198,7 +197,7 @@ func (o *common) forward(cmd *cobra.Command, sb *sandboxclient.Sandbox, specs []
 	if first != nil {
 		return clierr.Wrap(first, exitcode.Unavailable, forward.CodeListen, "forward stopped: "+first.Error(), "")
 	}
-	if ios.IsStderrTTY() {
+	if o.human() {
 		fmt.Fprintln(ios.ErrOut, st.Muted("Stopped."))
 	}
 	return nil
@@ -215,7 +214,8 @@ func (o *common) ensureExposed(cmd *cobra.Command, sb *sandboxclient.Sandbox, sp
 	if sandboxclient.HasCode(err, "E_SCOPE_MISSING") {
 		// A token for the preview doors only (session:attach): forward
 		// what is exposed already.
-		fmt.Fprintf(ios.ErrOut, "%s the token cannot use the sandbox API (no sandbox:use): ports are forwarded as they are, and one that is not exposed answers 404\n", ios.Styles().WarningIcon())
+		o.warn("W_NO_SANDBOX_USE", "the token cannot use the sandbox API (no sandbox:use): ports are forwarded as they are, and one that is not exposed answers 404",
+			"expose ports with another token (nimbus sandbox ports expose ID PORT), or give forward one with sandbox:use too")
 		return nil
 	}
 	if err != nil && !sandboxclient.HasCode(err, sandboxclient.CodeRemoteOp) {
@@ -235,12 +235,12 @@ func (o *common) ensureExposed(cmd *cobra.Command, sb *sandboxclient.Sandbox, sp
 			return forwardError(sb.ID(), err)
 		}
 		exposed[s.port] = true
-		if ios.IsStderrTTY() {
+		if o.human() {
 			fmt.Fprintf(ios.ErrOut, "%s exposed port %d (scoped)\n", ios.Styles().Muted("·"), s.port)
 		}
 		if !r.Listening {
-			fmt.Fprintf(ios.ErrOut, "%s nothing listens on port %d in %s yet: requests fail until it does (nimbus sandbox ports wait %s %d)\n",
-				ios.Styles().WarningIcon(), s.port, sb.ID(), sb.ID(), s.port)
+			o.warn("W_PORT_NOT_LISTENING", fmt.Sprintf("nothing listens on port %d in %s yet: requests fail until it does", s.port, sb.ID()),
+				fmt.Sprintf("nimbus sandbox ports wait %s %d", sb.ID(), s.port))
 		}
 	}
 	return nil
@@ -288,10 +288,5 @@ func (r *forwardReporter) report(port int, err error) {
 		return
 	}
 	r.seen[key] = true
-	ios := r.o.f.IOStreams
-	st := ios.Styles()
-	fmt.Fprintf(ios.ErrOut, "%s port %d: %s (%s)\n", st.WarningIcon(), port, ce.Message, ce.Code)
-	if ce.Hint != "" {
-		fmt.Fprintf(ios.ErrOut, "  %s %s\n", st.Muted("hint:"), ce.Hint)
-	}
+	r.o.warn(ce.Code, fmt.Sprintf("port %d: %s", port, ce.Message), ce.Hint)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -37,7 +38,9 @@ func newCmdPorts(o *common) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list ID",
 		Short: "List exposed ports",
-		Args:  cmdutil.ExactArgs(1, "ID"),
+		Example: `  nimbus sandbox ports list job-123
+  nimbus sandbox ports list job-123 --json | jq '.[].port'`,
+		Args: cmdutil.ExactArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -61,6 +64,8 @@ func newCmdPorts(o *common) *cobra.Command {
 	expose := &cobra.Command{
 		Use:   "expose ID PORT [--public] [--name NAME]",
 		Short: "Expose a port and print its URL",
+		Example: `  nimbus sandbox ports expose job-123 3000
+  nimbus sandbox ports expose job-123 8080 --public --name api`,
 		Long: `Expose a port and print its preview URL on stdout. With --preview-host-suffix
 (the Worker's NIMBUS_PREVIEW_HOST_SUFFIX) the URL is host-style
 (https://3000--job-1.<suffix>/), otherwise path-style (<endpoint>/s/ID/port/3000/).
@@ -93,9 +98,10 @@ The URL carries no credential.`,
 	expose.Flags().StringVar(&name, "name", "", "app `NAME` for the URL instead of the port")
 	expose.Flags().StringVar(&suffix, "preview-host-suffix", "", "the Worker's preview host suffix, for host-style URLs")
 	unexpose := &cobra.Command{
-		Use:   "unexpose ID PORT",
-		Short: "Stop exposing a port",
-		Args:  cmdutil.ExactArgs(2, "ID and PORT"),
+		Use:     "unexpose ID PORT",
+		Short:   "Stop exposing a port",
+		Example: `  nimbus sandbox ports unexpose job-123 3000`,
+		Args:    cmdutil.ExactArgs(2, "ID and PORT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			port, err := parsePort(args[1])
 			if err != nil {
@@ -124,9 +130,9 @@ func newCmdPortsWait(o *common) *cobra.Command {
 		Long: `Wait until a process in the sandbox listens on PORT, as the server reports it
 (listPorts), and exit 0; exit 124 if it does not within --timeout. This is
 what CI needs between starting a server and testing it.`,
-		Example: `  nimbus sandbox start job-123 -- npm run dev
+		Example: `  # between: nimbus sandbox start job-123 -- npm run dev
   nimbus sandbox ports wait job-123 3000 --timeout 2m
-  nimbus sandbox exec job-123 -- curl -fsS http://localhost:3000/health`,
+  # and: nimbus sandbox exec job-123 -- curl -fsS http://localhost:3000/health`,
 		Args: cmdutil.ExactArgs(2, "ID and PORT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.needServer("ports wait"); err != nil {
@@ -136,16 +142,13 @@ what CI needs between starting a server and testing it.`,
 			if err != nil {
 				return err
 			}
-			if timeout <= 0 {
-				return clierr.Usagef("--timeout must be positive, got %s", timeout)
-			}
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
 				return err
 			}
 			ios := o.f.IOStreams
 			st := ios.Styles()
-			if ios.IsStderrTTY() {
+			if o.human() {
 				fmt.Fprintf(ios.ErrOut, "%s\n", st.Muted(fmt.Sprintf("Waiting up to %s for a process of %s to listen on port %d…", timeout, args[0], port)))
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
@@ -159,16 +162,16 @@ what CI needs between starting a server and testing it.`,
 				return sandboxcli.Error(err)
 			}
 			if o.f.JSON {
-				return cmdutil.WriteJSON(ios.Out, p)
+				return o.f.PrintJSON(p)
 			}
-			if ios.IsStderrTTY() {
+			if o.human() {
 				fmt.Fprintf(ios.ErrOut, "%s port %d is listening (pid %d)\n", st.SuccessIcon(), port, p.PID)
 			}
 			return nil
 		},
 	}
-	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "give up after this long (exit 124)")
-	cmd.Flags().DurationVar(&interval, "interval", 250*time.Millisecond, "polling interval (25ms to 5s)")
+	duration.Var(cmd.Flags(), &timeout, "timeout", 60*time.Second, duration.Limits{}, "give up after this long (exit 124): seconds or a duration such as 90s, 2m")
+	duration.Var(cmd.Flags(), &interval, "interval", 250*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "polling interval, 25ms to 5s")
 	return cmd
 }
 

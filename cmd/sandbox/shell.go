@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
-	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/interactive"
@@ -25,7 +24,7 @@ func newCmdShell(o *common) *cobra.Command {
 		noHistory bool
 	)
 	cmd := &cobra.Command{
-		Use:   "shell ID [--shell NAME] [--timeout 30s]",
+		Use:   "shell ID [--shell NAME] [--timeout 30]",
 		Short: "Open a line-mode shell in a sandbox",
 		Long: `Open a shell in a sandbox. Each line runs on a named shell of the sandbox
 (a new one, nimbus-shell-<random>, or --shell NAME to rejoin one), so cd, export
@@ -41,7 +40,8 @@ shell; Ctrl-D or 'exit' leaves with the last exit code, 'exit N' with N.
 
 Not on a terminal: lines are read from standard input and run one by one,
 printing nothing but their output, and nimbus exits with the last line's exit
-code. A line ending with a backslash continues on the next.
+code. A line ending with a backslash continues on the next. --json prints
+NDJSON events as exec does, with an exit event after each line.
 
 This is a line mode: full-screen programs (vim, top, less) need a real
 terminal; open the browser terminal with 'nimbus session url' (a full
@@ -76,7 +76,14 @@ when interrupted.`,
 			ios := o.f.IOStreams
 			t := o.terminal()
 			if t == nil {
-				code, err := sh.RunScript(cmd.Context(), ios.In, ios.Out, ios.ErrOut)
+				stdout, stderr := ios.Out, ios.ErrOut
+				var done func(int, time.Duration) error
+				if o.f.JSON {
+					events := sandboxcli.NewEventWriter(ios.Out)
+					stdout, stderr = events.Stream("stdout"), events.Stream("stderr")
+					done = func(code int, took time.Duration) error { return events.Exit(code, took.Milliseconds()) }
+				}
+				code, err := sh.RunScript(cmd.Context(), ios.In, stdout, stderr, done)
 				if err != nil {
 					return sandboxcli.ExecError(err)
 				}
@@ -90,7 +97,7 @@ when interrupted.`,
 	})
 	fl := cmd.Flags()
 	fl.StringVar(&shellID, "shell", "", "rejoin the named shell `NAME` (default: a new nimbus-shell-<random>)")
-	fl.DurationVar(&timeout, "timeout", 0, "kill each line after this long (exit code 124 for the line)")
+	duration.Var(fl, &timeout, "timeout", 0, duration.Limits{AllowZero: true}, "kill each line after this long (exit code 124 for the line): seconds or a duration such as 90s, 10m; 0 means no limit")
 	fl.BoolVar(&noHistory, "no-history", false, "do not read or write the history file")
 	return cmd
 }
@@ -138,7 +145,7 @@ func (o *common) interact(cmd *cobra.Command, id string, sh *interactive.Shell, 
 	if !noHistory {
 		h, err := o.openHistory(id)
 		if err != nil {
-			fmt.Fprintf(ios.ErrOut, "%s history not kept: %v\n", st.WarningIcon(), err)
+			o.warn("W_HISTORY", "the history is not kept: "+err.Error(), "pass --no-history to go without")
 		} else {
 			hist = h
 		}
@@ -166,9 +173,7 @@ func (o *common) interact(cmd *cobra.Command, id string, sh *interactive.Shell, 
 			o.renderError(cmd, sandboxcli.ExecError(err))
 			return exitcode.ExecFailed
 		},
-		OnWarning: func(err error) {
-			fmt.Fprintf(ios.ErrOut, "%s %v\n", st.WarningIcon(), err)
-		},
+		OnWarning: func(err error) { o.warn("W_HISTORY", err.Error(), "") },
 	}
 	if ios.IsStderrTTY() {
 		// Both streams are the same screen: one tracker of line ends.
@@ -188,9 +193,9 @@ func (o *common) interact(cmd *cobra.Command, id string, sh *interactive.Shell, 
 
 // openHistory opens the sandbox's history file under the user cache dir.
 func (o *common) openHistory(id string) (*interactive.History, error) {
-	base, err := cmdutil.UserCacheDir(o.f.Getenv, "the shell history", "pass --no-history")
+	p, err := o.f.Paths().HistoryFile(id)
 	if err != nil {
 		return nil, err
 	}
-	return interactive.OpenHistory(filepath.Join(base, "nimbus", "history", id), 0)
+	return interactive.OpenHistory(p, 0)
 }

@@ -14,12 +14,13 @@ import (
 )
 
 // terminal returns the process's terminal when standard input and output
-// both are one (the only case where line editing makes sense).
+// both are one (the only case where line editing makes sense) and the
+// output is not --json.
 func (o *common) terminal() *interactive.Terminal {
 	ios := o.f.IOStreams
 	in, okIn := ios.In.(*os.File)
 	out, okOut := ios.Out.(*os.File)
-	if !okIn || !okOut || !ios.IsStdinTTY() || !ios.IsStdoutTTY() {
+	if !okIn || !okOut || !ios.IsStdinTTY() || !ios.IsStdoutTTY() || o.f.JSON {
 		return nil
 	}
 	fd := int(in.Fd())
@@ -35,6 +36,15 @@ func (o *common) terminal() *interactive.Terminal {
 		},
 		Size: func() (int, int, error) { return term.GetSize(int(out.Fd())) },
 	}
+}
+
+// human reports whether stderr is for a person: a terminal, without
+// --json (which keeps stderr to JSON objects).
+func (o *common) human() bool { return o.f.IOStreams.IsStderrTTY() && !o.f.JSON }
+
+// warn shows a problem that does not stop the command.
+func (o *common) warn(code, msg, hint string) {
+	o.f.Warn(&clierr.Warning{Code: code, Message: msg, Hint: hint})
 }
 
 // needServer refuses --local for commands that need processes or previews

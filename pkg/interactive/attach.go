@@ -24,6 +24,9 @@ type AttachOptions struct {
 	In io.Reader
 	// Stdout and Stderr receive the process's output without a Terminal.
 	Stdout, Stderr io.Writer
+	// Output, when set, receives each batch of output instead of Stdout
+	// and Stderr (to render it another way, as JSON lines).
+	Output func(*sc.Logs) error
 	// Lines is the tail of earlier output shown first (0: the server's
 	// default of 200 lines).
 	Lines int64
@@ -78,6 +81,11 @@ func Attach(ctx context.Context, sb *sc.Sandbox, pid int64, o AttachOptions) (*A
 		a.resize(ctx)
 		go a.resizes(ctx)
 		go a.readTerminal(ctx)
+	} else if o.Output != nil {
+		out = o.Output
+		if o.In != nil {
+			go a.copyInput(ctx)
+		}
 	} else {
 		out = func(l *sc.Logs) error {
 			for _, c := range l.Chunks {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -159,20 +160,33 @@ func TestRunScript(t *testing.T) {
 	} {
 		sh, _ := interactive.NewShell(sb, interactive.ShellOptions{})
 		var out bytes.Buffer
-		code, err := sh.RunScript(testCtx(t), strings.NewReader(c.script), &out, io.Discard)
+		code, err := sh.RunScript(testCtx(t), strings.NewReader(c.script), &out, io.Discard, nil)
 		if err != nil || code != c.code || out.String() != c.out {
 			t.Errorf("%q: code %d out %q err %v; want %d %q", c.script, code, out.String(), err, c.code, c.out)
 		}
 	}
-	// A line too long to be a command is refused, not run.
+	// done hears of every line that ran.
 	sh, _ := interactive.NewShell(sb, interactive.ShellOptions{})
-	if _, err := sh.RunScript(testCtx(t), strings.NewReader("echo "+strings.Repeat("x", 2<<20)), io.Discard, io.Discard); !sc.HasCode(err, sc.CodeInvalidArgument) {
+	var codes []int
+	code, err := sh.RunScript(testCtx(t), strings.NewReader("true\n# skipped\nfalse\n(exit 5)\n"), io.Discard, io.Discard, func(code int, took time.Duration) error {
+		if took <= 0 {
+			t.Errorf("line took %s", took)
+		}
+		codes = append(codes, code)
+		return nil
+	})
+	if err != nil || code != 5 || fmt.Sprint(codes) != "[0 1 5]" {
+		t.Errorf("done: %d %v %v", code, codes, err)
+	}
+	// A line too long to be a command is refused, not run.
+	sh, _ = interactive.NewShell(sb, interactive.ShellOptions{})
+	if _, err := sh.RunScript(testCtx(t), strings.NewReader("echo "+strings.Repeat("x", 2<<20)), io.Discard, io.Discard, nil); !sc.HasCode(err, sc.CodeInvalidArgument) {
 		t.Errorf("long line: %v", err)
 	}
 	// The per-line timeout gives 124 for the line.
 	sh, _ = interactive.NewShell(sb, interactive.ShellOptions{Timeout: 200 * time.Millisecond})
 	var errOut bytes.Buffer
-	code, err := sh.RunScript(testCtx(t), strings.NewReader("sleep 5\n"), io.Discard, &errOut)
+	code, err = sh.RunScript(testCtx(t), strings.NewReader("sleep 5\n"), io.Discard, &errOut, nil)
 	if err != nil || code != 124 || !strings.Contains(errOut.String(), "command timed out after 200ms") {
 		t.Errorf("timeout: %d %q %v", code, errOut.String(), err)
 	}
@@ -181,7 +195,7 @@ func TestRunScript(t *testing.T) {
 	out := newSyncBuffer()
 	done := make(chan error, 1)
 	go func() {
-		_, err := sh.RunScript(ctx, strings.NewReader("echo started; sleep 30\necho never\n"), out, io.Discard)
+		_, err := sh.RunScript(ctx, strings.NewReader("echo started; sleep 30\necho never\n"), out, io.Discard, nil)
 		done <- err
 	}()
 	out.waitFor(t, "started")

@@ -261,7 +261,9 @@ func skippable(line string) bool {
 // lines and comments run nothing; a line ending with a backslash continues
 // on the next; "exit [N]" stops. Cancelling ctx stops the running line
 // (its stream is closed, which kills it) and returns ctx's error.
-func (s *Shell) RunScript(ctx context.Context, r io.Reader, stdout, stderr io.Writer) (int, error) {
+// done, when set, is called after each line with its exit code and how
+// long it took.
+func (s *Shell) RunScript(ctx context.Context, r io.Reader, stdout, stderr io.Writer, done func(code int, took time.Duration) error) (int, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var pending []string
 	for {
@@ -280,8 +282,15 @@ func (s *Shell) RunScript(ctx context.Context, r io.Reader, stdout, stderr io.Wr
 				return code, nil
 			}
 			if !skippable(cmd) {
-				if _, rerr := s.Run(ctx, cmd, stdout, stderr, nil); rerr != nil {
+				start := time.Now()
+				code, rerr := s.Run(ctx, cmd, stdout, stderr, nil)
+				if rerr != nil {
 					return 0, rerr
+				}
+				if done != nil {
+					if err := done(code, time.Since(start)); err != nil {
+						return 0, err
+					}
 				}
 			}
 		}
