@@ -40,8 +40,9 @@ const (
 	CodeInvalidArgument = sc.CodeInvalidArgument
 )
 
-// discard swallows what the standard library would log to stderr.
-var discard = log.New(io.Discard, "", 0)
+// discard returns a logger that swallows what the standard library would
+// log to stderr.
+func discard() *log.Logger { return log.New(io.Discard, "", 0) }
 
 // DefaultTokenTTL is how long a token from Options.Token is reused before
 // it is asked for again: well inside the 15 minutes of a minted token.
@@ -131,7 +132,7 @@ func New(o Options) (*Proxy, error) {
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		// Failures go to OnError; the package never prints.
-		ErrorLog: discard,
+		ErrorLog: discard(),
 	}
 	return p, nil
 }
@@ -386,7 +387,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 		// Request contexts derive from ctx, so that the proxy closes the
 		// Worker side of upgraded connections, which Close does not track.
 		BaseContext: func(net.Listener) context.Context { return sctx },
-		ErrorLog:    discard,
+		ErrorLog:    discard(),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -16,8 +16,18 @@ var signalNames = [...]string{
 	31: "SIGSYS",
 }
 
-// signalAliases are other names kill(1) accepts for the same signals.
-var signalAliases = map[string]string{"SIGIOT": "SIGABRT", "SIGPOLL": "SIGIO", "SIGCLD": "SIGCHLD"}
+// signalAlias returns the name kill(1) also accepts for a signal.
+func signalAlias(name string) (string, bool) {
+	switch name {
+	case "SIGIOT":
+		return "SIGABRT", true
+	case "SIGPOLL":
+		return "SIGIO", true
+	case "SIGCLD":
+		return "SIGCHLD", true
+	}
+	return "", false
+}
 
 // ParseSignal turns a signal as kill(1) users write it into the name sent
 // to signalProcess: "TERM", "SIGTERM", "term", "sigterm", "-TERM", "15" and
@@ -36,7 +46,7 @@ func ParseSignal(s string) (string, error) {
 	if !strings.HasPrefix(name, "SIG") {
 		name = "SIG" + name
 	}
-	if a, ok := signalAliases[name]; ok {
+	if a, ok := signalAlias(name); ok {
 		return a, nil
 	}
 	for _, n := range signalNames {
