@@ -59,9 +59,5 @@ func ParseSignal(s string) (string, error) {
 
 // SignalNames lists the signal names ParseSignal knows, in number order.
 func SignalNames() []string {
-	out := make([]string, 0, len(signalNames)-1)
-	for _, n := range signalNames[1:] {
-		out = append(out, n)
-	}
-	return out
+	return append([]string(nil), signalNames[1:]...)
 }
