@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -168,14 +167,9 @@ func (r *ptyRun) exit(want int) string {
 	return r.output()
 }
 
-func devEnv(d *devProc, tok string) []string {
-	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir(), "XDG_CONFIG_HOME=" + filepath.Join(os.TempDir(), "nimbus-attach-test-config"),
-		"NIMBUS_ENDPOINT=http://" + d.addr, "NIMBUS_TOKEN=" + tok, "TERM=xterm", "NO_COLOR=1"}
-}
-
 func TestSessionAttachOnATerminal(t *testing.T) {
-	d := startDevProc(t, "SHELL=/bin/sh")
-	env := devEnv(d, attachToken(t, "demo", token.ScopeSessionAttach))
+	endpoint, _, _ := startDev(t)
+	env := devEnv(t, endpoint, "demo", token.ScopeSessionAttach)
 
 	// Type a command and see its output; the window size arrives on open
 	// and on every change.
@@ -233,7 +227,7 @@ func TestSessionAttachOnATerminal(t *testing.T) {
 	// Destroying the session ends the attachment with exit 0.
 	destroy := exec.Command(os.Args[0], "sandbox", "destroy", "demo")
 	destroy.Args[0] = "nimbus"
-	destroy.Env = devEnv(d, attachToken(t, "demo", token.ScopeSandboxUse, token.ScopeSessionDestroy))
+	destroy.Env = devEnv(t, endpoint, "demo", token.ScopeSandboxUse, token.ScopeSessionDestroy)
 	if out, err := destroy.CombinedOutput(); err != nil {
 		t.Fatalf("destroy: %v %s", err, out)
 	}
@@ -244,21 +238,20 @@ func TestSessionAttachOnATerminal(t *testing.T) {
 }
 
 func TestSessionAttachRefusals(t *testing.T) {
-	d := startDevProc(t, "SHELL=/bin/sh")
+	endpoint, _, _ := startDev(t)
 	// A token without session:attach: exit 77, naming the scope.
-	a := attachOnPTY(t, devEnv(d, attachToken(t, "demo", token.ScopeSandboxUse)), "session", "attach", "demo")
+	a := attachOnPTY(t, devEnv(t, endpoint, "demo", token.ScopeSandboxUse), "session", "attach", "demo")
 	out := a.exit(77)
 	if !strings.Contains(out, "E_SCOPE_MISSING") || !strings.Contains(out, "session:attach") {
 		t.Fatalf("%q", out)
 	}
 	// Pinned to another session: 77 too.
-	a = attachOnPTY(t, devEnv(d, attachToken(t, "other", token.ScopeSessionAttach)), "session", "attach", "demo")
+	a = attachOnPTY(t, devEnv(t, endpoint, "other", token.ScopeSessionAttach), "session", "attach", "demo")
 	if out := a.exit(77); !strings.Contains(out, "E_SESSION_PIN_MISMATCH") {
 		t.Fatalf("%q", out)
 	}
 	// Nothing listening: 69.
-	env := devEnv(d, attachToken(t, "demo", token.ScopeSessionAttach))
-	env = append(env, "NIMBUS_ENDPOINT=http://127.0.0.1:9")
+	env := devEnv(t, "http://127.0.0.1:9", "demo", token.ScopeSessionAttach)
 	a = attachOnPTY(t, env, "session", "attach", "demo")
 	if out := a.exit(69); !strings.Contains(out, "E_TERMINAL_UNAVAILABLE") {
 		t.Fatalf("%q", out)
@@ -271,10 +264,10 @@ func TestSessionAttachRefusals(t *testing.T) {
 }
 
 func TestSessionAttachSignalsRestoreTheTerminal(t *testing.T) {
-	d := startDevProc(t, "SHELL=/bin/sh")
-	env := devEnv(d, attachToken(t, "", token.ScopeSessionAttach))
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT} {
-		a := attachOnPTY(t, env, "session", "attach", "sig-"+strings.ToLower(sig.String()[:3]))
+	endpoint, _, _ := startDev(t)
+	for i, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT} {
+		id := "sig-" + string(rune('a'+i))
+		a := attachOnPTY(t, devEnv(t, endpoint, id, token.ScopeSessionAttach), "session", "attach", id)
 		a.keys("echo up-$((1+1))\r")
 		a.waitFor("up-2\r\n")
 		if err := a.cmd.Process.Signal(sig); err != nil {
@@ -285,10 +278,10 @@ func TestSessionAttachSignalsRestoreTheTerminal(t *testing.T) {
 }
 
 func TestSessionAttachPipe(t *testing.T) {
-	d := startDevProc(t, "SHELL=/bin/sh")
+	endpoint, _, _ := startDev(t)
 	c := exec.Command(os.Args[0], "session", "attach", "piped")
 	c.Args[0] = "nimbus"
-	c.Env = devEnv(d, attachToken(t, "piped", token.ScopeSessionAttach))
+	c.Env = devEnv(t, endpoint, "piped", token.ScopeSessionAttach)
 	c.Stdin = strings.NewReader("echo piped-$((20+1))\nprintf 'caf\\303\\251\\n'\n")
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr
