@@ -119,81 +119,79 @@ func IsPing(msg []byte) bool { return string(msg) == Ping }
 // IsPong reports whether msg is the bare keepalive answer "pong".
 func IsPong(msg []byte) bool { return string(msg) == Pong }
 
-// wire is the union of every field as it travels; json.RawMessage fields
-// are typed after decoding so that one field of the wrong type does not
-// lose the whole frame.
+// wire is the union of every field as it travels. encoding/json skips a
+// field whose JSON type does not fit and goes on with the others (it
+// reports an *UnmarshalTypeError), which is the leniency the protocol asks
+// for; numbers are read as float64 and checked afterwards.
 type wire struct {
-	Type        json.RawMessage `json:"type"`
-	Data        json.RawMessage `json:"data"`
-	Cols        json.RawMessage `json:"cols"`
-	Rows        json.RawMessage `json:"rows"`
-	Columns     json.RawMessage `json:"columns"`
-	PID         json.RawMessage `json:"pid"`
-	Command     json.RawMessage `json:"command"`
-	LongRunning json.RawMessage `json:"longRunning"`
-	AttachedTTY json.RawMessage `json:"attachedTty"`
-	Code        json.RawMessage `json:"code"`
-	Reason      json.RawMessage `json:"reason"`
-	Stream      json.RawMessage `json:"stream"`
-	Chunks      json.RawMessage `json:"chunks"`
-	ReqID       json.RawMessage `json:"reqId"`
-	OK          json.RawMessage `json:"ok"`
-	Signal      json.RawMessage `json:"signal"`
+	Type        json.RawMessage   `json:"type"`
+	Data        string            `json:"data"`
+	Cols        *float64          `json:"cols"`
+	Rows        *float64          `json:"rows"`
+	Columns     *float64          `json:"columns"`
+	PID         *float64          `json:"pid"`
+	Command     string            `json:"command"`
+	LongRunning bool              `json:"longRunning"`
+	AttachedTTY bool              `json:"attachedTty"`
+	Code        *float64          `json:"code"`
+	Reason      string            `json:"reason"`
+	Stream      string            `json:"stream"`
+	Chunks      []json.RawMessage `json:"chunks"`
+	ReqID       json.RawMessage   `json:"reqId"`
+	OK          bool              `json:"ok"`
+	Signal      string            `json:"signal"`
 }
 
 // Decode parses one message. Messages that are not a JSON object with a
 // string "type" give ErrNotJSON; everything else decodes, unknown types
 // included.
 func Decode(msg []byte) (Frame, error) {
-	var w wire
 	if t := bytes.TrimLeft(msg, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return Frame{}, ErrNotJSON
 	}
+	var w wire
 	if err := json.Unmarshal(msg, &w); err != nil {
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) {
+			return Frame{}, ErrNotJSON
+		}
+	}
+	var typ string
+	if len(w.Type) == 0 || w.Type[0] != '"' || json.Unmarshal(w.Type, &typ) != nil {
 		return Frame{}, ErrNotJSON
 	}
-	var f Frame
-	if !str(w.Type, &f.Type) {
-		return Frame{}, ErrNotJSON
+	f := Frame{
+		Type: typ, Data: w.Data, Command: w.Command, LongRunning: w.LongRunning, AttachedTTY: w.AttachedTTY,
+		Reason: w.Reason, Stream: w.Stream, OK: w.OK, Signal: w.Signal,
+		Cols: dimension(w.Cols), Rows: dimension(w.Rows), Columns: dimension(w.Columns),
 	}
-	str(w.Data, &f.Data)
-	f.Cols = dimension(w.Cols)
-	f.Rows = dimension(w.Rows)
-	f.Columns = dimension(w.Columns)
 	if n, ok := integer(w.PID); ok {
 		f.PID = n
 	}
-	str(w.Command, &f.Command)
-	boolean(w.LongRunning, &f.LongRunning)
-	boolean(w.AttachedTTY, &f.AttachedTTY)
 	if n, ok := integer(w.Code); ok && n >= -1<<31 && n < 1<<31 {
 		c := int(n)
 		f.Code = &c
 	}
-	str(w.Reason, &f.Reason)
-	str(w.Stream, &f.Stream)
-	str(w.Signal, &f.Signal)
-	boolean(w.OK, &f.OK)
 	if len(w.ReqID) > 0 && (w.ReqID[0] == '"' || isNumberStart(w.ReqID[0])) && len(w.ReqID) <= maxReqID {
 		f.ReqID = append(json.RawMessage(nil), w.ReqID...)
 	}
-	if len(w.Chunks) > 0 && w.Chunks[0] == '[' {
-		var raw []json.RawMessage
-		if json.Unmarshal(w.Chunks, &raw) == nil {
-			for _, r := range raw {
-				var c struct {
-					Stream json.RawMessage `json:"stream"`
-					Data   json.RawMessage `json:"data"`
-				}
-				if json.Unmarshal(r, &c) != nil {
-					continue
-				}
-				var ch Chunk
-				str(c.Stream, &ch.Stream)
-				if str(c.Data, &ch.Data) {
-					f.Chunks = append(f.Chunks, ch)
-				}
+	for _, r := range w.Chunks {
+		var c struct {
+			Stream string          `json:"stream"`
+			Data   json.RawMessage `json:"data"`
+		}
+		if len(r) == 0 || r[0] != '{' {
+			continue
+		}
+		if err := json.Unmarshal(r, &c); err != nil {
+			var te *json.UnmarshalTypeError
+			if !errors.As(err, &te) {
+				continue
 			}
+		}
+		var data string
+		if len(c.Data) > 0 && c.Data[0] == '"' && json.Unmarshal(c.Data, &data) == nil {
+			f.Chunks = append(f.Chunks, Chunk{Stream: c.Stream, Data: data})
 		}
 	}
 	return f, nil
@@ -204,39 +202,19 @@ const maxReqID = 256
 
 func isNumberStart(c byte) bool { return c == '-' || c >= '0' && c <= '9' }
 
-func str(raw json.RawMessage, dst *string) bool {
-	if len(raw) == 0 || raw[0] != '"' {
-		return false
-	}
-	return json.Unmarshal(raw, dst) == nil
-}
-
-func boolean(raw json.RawMessage, dst *bool) {
-	switch string(raw) {
-	case "true":
-		*dst = true
-	case "false":
-		*dst = false
-	}
-}
-
-// integer reads a JSON number with an integral value that fits in 53 bits
-// (what JavaScript represents exactly).
-func integer(raw json.RawMessage) (int64, bool) {
-	if len(raw) == 0 || !isNumberStart(raw[0]) {
+// integer reads a number with an integral value that JavaScript
+// represents exactly (53 bits).
+func integer(v *float64) (int64, bool) {
+	if v == nil || *v != float64(int64(*v)) || *v > 1<<53 || *v < -(1<<53) {
 		return 0, false
 	}
-	v, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil || v != float64(int64(v)) || v > 1<<53 || v < -(1<<53) {
-		return 0, false
-	}
-	return int64(v), true
+	return int64(*v), true
 }
 
 // dimension reads a terminal dimension: an integer in 1..MaxDimension, or
 // 0 for anything else.
-func dimension(raw json.RawMessage) int {
-	n, ok := integer(raw)
+func dimension(v *float64) int {
+	n, ok := integer(v)
 	if !ok || n < 1 || n > MaxDimension {
 		return 0
 	}
