@@ -120,7 +120,6 @@ type terminal struct {
 	ptmx       *os.File
 	cmd        *sandboxinit.Cmd
 	readerDone chan struct{} // the PTY reader returned
-	over       chan struct{} // closed by finish
 
 	mu     sync.Mutex
 	cond   *sync.Cond // signalled when pending output shrinks or an owner goes
@@ -188,7 +187,7 @@ func (sb *sandbox) attachTerminal() (*terminal, error) {
 	if err != nil {
 		return nil, err
 	}
-	t = &terminal{sb: sb, ptmx: ptmx, cmd: c, readerDone: make(chan struct{}), over: make(chan struct{}), cols: 80, rows: 24}
+	t = &terminal{sb: sb, ptmx: ptmx, cmd: c, readerDone: make(chan struct{}), cols: 80, rows: 24}
 	t.cond = sync.NewCond(&t.mu)
 	t.ring.size = sb.s.opts.TerminalScrollback
 	go t.readLoop()
@@ -286,7 +285,6 @@ func (t *terminal) close(code websocket.StatusCode, reason string, now bool) <-c
 			t.sb.term = nil
 		}
 		t.sb.mu.Unlock()
-		close(t.over)
 	})
 	return done
 }
