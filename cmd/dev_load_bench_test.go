@@ -61,7 +61,7 @@ func BenchmarkDevLoad(b *testing.B) {
 	if iso := os.Getenv("NIMBUS_LOAD_ISOLATION"); iso != "" {
 		extra = append(extra, "--isolation", iso)
 	}
-	d := startDevProcArgs(b, extra...)
+	d := startDevProcWith(b, extra)
 	floorAddr := startFloorProc(b)
 	client := loadtest.NewClient(maxC + 8)
 	nimbus := &loadtest.Target{Endpoint: "http://" + d.addr, Token: d.token(b), Client: client}

@@ -56,18 +56,21 @@ func (s *syncBuffer) String() string {
 	return s.buf.String()
 }
 
-func startDevProc(b testing.TB) *devProc { return startDevProcArgs(b) }
+// startDevProc runs the real `nimbus dev` on a free loopback port, with
+// benchSecret and the extra environment variables env, until the test
+// ends.
+func startDevProc(b testing.TB, env ...string) *devProc { return startDevProcWith(b, nil, env...) }
 
-// startDevProcArgs starts `nimbus dev` with extra flags.
-func startDevProcArgs(b testing.TB, extra ...string) *devProc {
+// startDevProcWith is startDevProc with extra flags.
+func startDevProcWith(b testing.TB, flags []string, env ...string) *devProc {
 	b.Helper()
 	port, err := freePort()
 	if err != nil {
 		b.Fatal(err)
 	}
 	addr := "127.0.0.1:" + port
-	cmd := &exec.Cmd{Path: os.Args[0], Args: append([]string{"nimbus", "dev", "--addr", addr, "--data", b.TempDir()}, extra...)}
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "JWT_SECRET=" + benchSecret, "NO_COLOR=1"}
+	cmd := &exec.Cmd{Path: os.Args[0], Args: append([]string{"nimbus", "dev", "--addr", addr, "--data", b.TempDir()}, flags...)}
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "JWT_SECRET=" + benchSecret, "NO_COLOR=1"}, env...)
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {

@@ -127,8 +127,9 @@ func (sb *sandbox) ready(ctx context.Context, c *sandboxserver.Call) (any, bool,
 	return res, true, nil
 }
 
-// serveSession handles /s/<id>, /s/<id>/ (DELETE destroys) and the
-// path-style previews /s/<id>/port/<n>/… and /s/<id>/app/<name>/….
+// serveSession handles /s/<id>, /s/<id>/ (DELETE destroys), the
+// path-style previews /s/<id>/port/<n>/… and /s/<id>/app/<name>/…, and
+// /s/<id>/api/preview-url.
 func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, rest string) {
 	raw, tail, _ := strings.Cut(rest, "/")
 	id, err := url.PathUnescape(raw)
@@ -142,6 +143,14 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, rest strin
 			return
 		}
 	}
+	if tail == "ws" {
+		s.serveTerminal(w, r, id)
+		return
+	}
+	if tail == "api/preview-url" {
+		s.servePreviewURL(w, r, id)
+		return
+	}
 	if tail != "" {
 		http.NotFound(w, r)
 		return
@@ -150,7 +159,7 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, rest strin
 	case http.MethodGet, http.MethodHead:
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		_, _ = io.WriteString(w, "nimbus dev: local sandbox "+id+". There is no browser terminal locally; use `nimbus sandbox exec "+id+" -- COMMAND`.\n")
+		_, _ = io.WriteString(w, "nimbus dev: local sandbox "+id+". There is no browser page locally; open its terminal with `nimbus session attach "+id+"`, or run commands with `nimbus sandbox exec "+id+" -- COMMAND`.\n")
 		return
 	case http.MethodDelete:
 	default:

@@ -40,6 +40,9 @@ type sandbox struct {
 	revision int64
 	nextPID  int64
 	closed   bool
+	term     *terminal // the session terminal (terminal.go), nil when none runs
+
+	termMu sync.Mutex // serialises starting the terminal
 }
 
 // openSandbox returns the sandbox of Durable Object name do; its

@@ -29,6 +29,10 @@ type Cmd struct {
 	// Cwd is, in Namespaces mode, the directory to start in instead of Dir,
 	// by its path in the namespaces; "" starts in Dir.
 	Cwd string
+	// TTY says Stdin is a terminal (a PTY's slave side): the shell then
+	// leads a new session with it as its controlling terminal, as a login
+	// shell does, instead of leading a new process group.
+	TTY bool
 	// Stdin, Stdout, Stderr, ExtraFiles and WaitDelay are as in exec.Cmd;
 	// ExtraFiles keep their numbers (3, 4, …) in the shell.
 	Stdin          io.Reader
@@ -75,6 +79,9 @@ func (c *Cmd) Start() error {
 	if c.Mode == Direct {
 		c.cmd = c.command(c.Path, c.Args)
 		c.cmd.SysProcAttr = sysProcAttr(Direct)
+		if c.TTY {
+			c.cmd.SysProcAttr = ttyProcAttr()
+		}
 		return c.cmd.Start()
 	}
 	if !Hooked() {
@@ -90,7 +97,7 @@ func (c *Cmd) Start() error {
 	if c.pool == nil {
 		c.pool = &Pool{MaxIdle: -1}
 	}
-	spec := &runSpec{dir: c.Dir, cwd: c.Cwd, path: c.Path, argv: c.Args, env: c.Env}
+	spec := &runSpec{dir: c.Dir, cwd: c.Cwd, path: c.Path, argv: c.Args, env: c.Env, tty: c.TTY}
 	if c.Mode == Reaper {
 		spec.cwd = ""
 	}

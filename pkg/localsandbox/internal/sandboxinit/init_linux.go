@@ -61,8 +61,11 @@ func initMain(args []string) int {
 		in.send(msgFail, "unknown mode "+in.mode)
 		return 1
 	}
-	// Signals sent to the init itself go on to the running shell's
-	// process group.
+	// Signals sent to the init itself are caught and dropped: an init
+	// serves command after command, so a signal from outside (not the
+	// server's, which come on the control socket) has no command to go to.
+	// (Caught, not ignored: ignored signals would stay ignored in the
+	// shells.)
 	in.sigc = make(chan os.Signal, 16)
 	signal.Notify(in.sigc, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGTSTP)
@@ -174,8 +177,12 @@ func (in *initState) run(f frame) bool {
 		dropCaps()
 	}
 	pidfd := -1
-	pid, err := syscall.ForkExec(r.path, r.argv, &syscall.ProcAttr{Env: r.env, Files: files,
-		Sys: &syscall.SysProcAttr{Setpgid: true, Cloneflags: in.cloneflags, PidFD: &pidfd}})
+	sys := &syscall.SysProcAttr{Setpgid: true}
+	if r.tty {
+		sys = ttyProcAttr()
+	}
+	sys.Cloneflags, sys.PidFD = in.cloneflags, &pidfd
+	pid, err := syscall.ForkExec(r.path, r.argv, &syscall.ProcAttr{Env: r.env, Files: files, Sys: sys})
 	runtime.UnlockOSThread()
 	_ = rawChdir("/")
 	if err != nil {
@@ -225,8 +232,7 @@ wait:
 				}
 				in.send(msgFail, "a command is already running")
 			}
-		case s := <-in.sigc:
-			_ = syscall.Kill(-pid, s.(syscall.Signal))
+		case <-in.sigc:
 		}
 	}
 	if ex.more {

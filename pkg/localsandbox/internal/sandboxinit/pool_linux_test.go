@@ -185,7 +185,7 @@ func TestPoolKeepsWhatRanAtOnce(t *testing.T) {
 }
 
 // TestPoolReplacesDeadInits: an idle init that died (killed from outside)
-// is replaced, and a signal to an idle init does nothing.
+// is replaced, and a signal to an init (not the server's) does nothing.
 func TestPoolReplacesDeadInits(t *testing.T) {
 	p := newPool(t)
 	dir := sandboxDir(t)

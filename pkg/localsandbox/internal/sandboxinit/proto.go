@@ -41,6 +41,7 @@ type runSpec struct {
 	argv  []string
 	env   []string
 	extra string // one letter per extra file: "1" passed, "0" closed
+	tty   bool   // stdin is the shell's terminal
 }
 
 // nfiles is how many files ride with the frame.
@@ -49,8 +50,8 @@ func (r *runSpec) nfiles() int { return 3 + strings.Count(r.extra, "1") }
 var errNUL = errors.New("sandboxinit: a NUL byte in an argument, the environment or a path")
 
 // appendRunFrame appends r as a run frame: NUL-terminated fields dir,
-// cwd, path, extra, the argument count, the arguments, then the
-// environment.
+// cwd, path, extra, tty ("1" or "0"), the argument count, the arguments,
+// then the environment.
 func appendRunFrame(dst []byte, r *runSpec) ([]byte, error) {
 	start := len(dst)
 	dst = append(dst, frameRun, 0, 0, 0, 0)
@@ -62,7 +63,11 @@ func appendRunFrame(dst []byte, r *runSpec) ([]byte, error) {
 		dst = append(dst, 0)
 		return true
 	}
-	ok := field(r.dir) && field(r.cwd) && field(r.path) && field(r.extra) && field(strconv.Itoa(len(r.argv)))
+	tty := "0"
+	if r.tty {
+		tty = "1"
+	}
+	ok := field(r.dir) && field(r.cwd) && field(r.path) && field(r.extra) && field(tty) && field(strconv.Itoa(len(r.argv)))
 	for _, a := range r.argv {
 		ok = ok && field(a)
 	}
@@ -83,14 +88,14 @@ func appendRunFrame(dst []byte, r *runSpec) ([]byte, error) {
 // parseRunPayload reads a run frame's payload.
 func parseRunPayload(p []byte) (*runSpec, error) {
 	fields := strings.Split(string(p), "\x00")
-	if len(fields) < 6 || fields[len(fields)-1] != "" {
+	if len(fields) < 7 || fields[len(fields)-1] != "" {
 		return nil, errors.New("malformed run frame")
 	}
 	fields = fields[:len(fields)-1]
-	r := &runSpec{dir: fields[0], cwd: fields[1], path: fields[2], extra: fields[3]}
-	n, err := strconv.Atoi(fields[4])
-	rest := fields[5:]
-	if err != nil || n < 1 || n > len(rest) || strings.Trim(r.extra, "01") != "" || len(r.extra) > 64 {
+	r := &runSpec{dir: fields[0], cwd: fields[1], path: fields[2], extra: fields[3], tty: fields[4] == "1"}
+	n, err := strconv.Atoi(fields[5])
+	rest := fields[6:]
+	if err != nil || n < 1 || n > len(rest) || strings.Trim(r.extra, "01") != "" || len(r.extra) > 64 || fields[4] != "0" && fields[4] != "1" {
 		return nil, errors.New("malformed run frame")
 	}
 	r.argv, r.env = rest[:n], rest[n:]

@@ -30,3 +30,10 @@ func isNonblock(fd int) bool {
 	flags, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFL, 0)
 	return e != 0 || flags&syscall.O_NONBLOCK != 0
 }
+
+// ttyProcAttr starts an interactive shell on the terminal that is its
+// standard input: leader of a new session, with that terminal as its
+// controlling terminal, so that job control and Ctrl-C work.
+func ttyProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+}

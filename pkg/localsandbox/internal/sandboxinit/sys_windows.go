@@ -42,3 +42,5 @@ func idOf(string) fileID { return fileID{} }
 func sendWithFiles(int, []byte, []int) (int, error) { return 0, syscall.EWINDOWS }
 
 func isNonblock(int) bool { return true }
+
+func ttyProcAttr() *syscall.SysProcAttr { return nil }
