@@ -6,23 +6,38 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"time"
 )
 
 // Sandboxes hold no descriptor while nobody uses them. An operation (and a
 // background process while it restarts) holds its sandbox's directory
 // handle, opened on first use; when the last one lets go, the handle waits
 // in a small cache of recently used ones, and the least recently used is
-// closed when the cache is full. So open descriptors are bounded by what
-// runs, plus the cache, whatever the number of sandboxes.
+// closed when the cache is full or after rootIdleTimeout. So open
+// descriptors are bounded by what runs, plus the cache, whatever the
+// number of sandboxes, and go back to the idle count when all is quiet.
 
 // maxIdleRoots bounds the directory handles kept open for sandboxes that
-// nobody uses at the moment.
-const maxIdleRoots = 64
+// nobody uses at the moment, and rootIdleTimeout how long one is kept.
+const (
+	maxIdleRoots    = 64
+	rootIdleTimeout = 15 * time.Second
+)
 
 // rootCache is the server's cache of idle directory handles.
 type rootCache struct {
-	mu   sync.Mutex
-	idle list.List // of *sandbox, most recently released first
+	mu    sync.Mutex
+	idle  list.List // of *sandbox, most recently released first
+	timer *time.Timer
+	// timeout replaces rootIdleTimeout when set (tests).
+	timeout time.Duration
+}
+
+func (c *rootCache) idleTimeout() time.Duration {
+	if c.timeout > 0 {
+		return c.timeout
+	}
+	return rootIdleTimeout
 }
 
 // acquireRoot makes sb.root usable until the matching releaseRoot,
@@ -73,15 +88,55 @@ func (sb *sandbox) releaseRoot() {
 	var evict []*sandbox
 	c.mu.Lock()
 	sb.rootElem = c.idle.PushFront(sb)
+	sb.rootIdleSince = time.Now()
 	for c.idle.Len() > maxIdleRoots {
-		e := c.idle.Back()
-		evict = append(evict, c.idle.Remove(e).(*sandbox))
-		e.Value = nil
+		evict = append(evict, c.removeOldestLocked())
+	}
+	if c.timer == nil {
+		c.timer = time.AfterFunc(c.idleTimeout(), c.sweep)
 	}
 	c.mu.Unlock()
 	sb.rootMu.Unlock()
 	for _, o := range evict {
 		o.closeIdleRoot()
+	}
+}
+
+// removeOldestLocked takes the least recently released sandbox out of the
+// cache; c.mu is held. Its element keeps a nil Value: evicted.
+func (c *rootCache) removeOldestLocked() *sandbox {
+	e := c.idle.Back()
+	sb := c.idle.Remove(e).(*sandbox)
+	e.Value = nil
+	return sb
+}
+
+// sweep closes the handles idle for longer than rootIdleTimeout.
+func (c *rootCache) sweep() {
+	cutoff := time.Now().Add(-c.idleTimeout())
+	var evict []*sandbox
+	c.mu.Lock()
+	for c.idle.Len() > 0 && !c.idle.Back().Value.(*sandbox).rootIdleSince.After(cutoff) {
+		evict = append(evict, c.removeOldestLocked())
+	}
+	c.timer = nil
+	if c.idle.Len() > 0 {
+		next := c.idle.Back().Value.(*sandbox).rootIdleSince.Add(c.idleTimeout()).Sub(time.Now())
+		c.timer = time.AfterFunc(max(next, 10*time.Millisecond), c.sweep)
+	}
+	c.mu.Unlock()
+	for _, sb := range evict {
+		sb.closeIdleRoot()
+	}
+}
+
+// stop ends the sweeping (Close).
+func (c *rootCache) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
 	}
 }
 

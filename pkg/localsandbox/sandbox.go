@@ -25,12 +25,15 @@ type sandbox struct {
 
 	// root is valid between acquireRoot and releaseRoot (every operation
 	// holds it); rootMu guards it and the fields after it.
-	root       *os.Root
-	rootMu     sync.Mutex
-	rootRefs   int
-	rootElem   *list.Element // in the server's cache of idle handles
-	rootClosed bool
-	prepared   bool // home/user and tmp were made once
+	root     *os.Root
+	rootMu   sync.Mutex
+	rootRefs int
+	rootElem *list.Element // in the server's cache of idle handles
+	// rootIdleSince is when the handle went into the cache (guarded by
+	// the cache's lock).
+	rootIdleSince time.Time
+	rootClosed    bool
+	prepared      bool // home/user and tmp were made once
 
 	mu       sync.Mutex
 	shells   map[string]*shell

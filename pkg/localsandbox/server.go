@@ -241,6 +241,7 @@ func (s *Server) Close() error {
 		sb.shutdown()
 	}
 	s.inits.Close()
+	s.roots.stop()
 	return nil
 }
 
