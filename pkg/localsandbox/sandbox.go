@@ -181,6 +181,10 @@ func (sb *sandbox) hostDir(p string) (string, *sandboxserver.Error) {
 
 // ensureDir creates a sandbox directory (the root) if needed.
 func (sb *sandbox) ensureDir(p string) *sandboxserver.Error {
+	if fi, err := sb.root.Stat(rel(p)); err == nil && fi.IsDir() {
+		// Usually it is there: one look instead of a mkdir per component.
+		return nil
+	}
 	if err := sb.root.MkdirAll(rel(p), 0o755); err != nil {
 		return fsErr("mkdir", p, err)
 	}

@@ -190,7 +190,7 @@ func New(opts Options) (*Server, error) {
 		opts:      opts,
 		iso:       iso,
 		inits:     &sandboxinit.Pool{},
-		auth:      sandboxserver.TokenAuth{Secret: opts.Secret, Previous: opts.PreviousSecret, Now: opts.Now},
+		auth:      sandboxserver.TokenAuth{Secret: opts.Secret, Previous: opts.PreviousSecret, Now: opts.Now, Cache: sandboxserver.NewTokenCache(256)},
 		root:      root,
 		sandboxes: map[string]*sandbox{},
 		gates:     map[string]*gate{},
