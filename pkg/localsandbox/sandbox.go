@@ -169,6 +169,9 @@ func rel(p string) string {
 // hostDir maps a sandbox directory to its host path after checking through
 // the root that it is a directory inside the sandbox.
 func (sb *sandbox) hostDir(p string) (string, *sandboxserver.Error) {
+	if sb.plainDir(rel(p)) {
+		return filepath.Join(sb.dir, filepath.FromSlash(rel(p))), nil
+	}
 	fi, err := sb.root.Stat(rel(p))
 	if err != nil {
 		return "", fsErr("chdir", p, err)
@@ -179,10 +182,29 @@ func (sb *sandbox) hostDir(p string) (string, *sandboxserver.Error) {
 	return filepath.Join(sb.dir, filepath.FromSlash(rel(p))), nil
 }
 
+// plainDir reports whether r (a name inside the root) is a directory
+// reached through directories only, no symlink on the way: then its host
+// path leads where the root would. It looks at each component with lstat,
+// which is much cheaper than opening each, as the root does; a false
+// answer only means "ask the root".
+func (sb *sandbox) plainDir(r string) bool {
+	if r == "." {
+		return true
+	}
+	p := sb.dir
+	for part := range strings.SplitSeq(r, "/") {
+		p += "/" + part
+		if fi, err := os.Lstat(p); err != nil || !fi.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
 // ensureDir creates a sandbox directory (the root) if needed.
 func (sb *sandbox) ensureDir(p string) *sandboxserver.Error {
-	if fi, err := sb.root.Stat(rel(p)); err == nil && fi.IsDir() {
-		// Usually it is there: one look instead of a mkdir per component.
+	if sb.plainDir(rel(p)) {
+		// Usually it is there: a look instead of a mkdir per component.
 		return nil
 	}
 	if err := sb.root.MkdirAll(rel(p), 0o755); err != nil {

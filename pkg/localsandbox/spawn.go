@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox/internal/sandboxinit"
@@ -60,10 +59,9 @@ func (sb *sandbox) command(req *execReq, argv []string, mode sandboxinit.Mode, l
 	ns := mode == sandboxinit.Namespaces
 	if ns {
 		// The mounts need both directories; a command may have removed
-		// them. (A look at the host path is enough to see they are there:
-		// the init refuses a symlink in their place.)
+		// them.
 		for _, d := range []string{"home/user", "tmp"} {
-			if fi, err := os.Lstat(filepath.Join(sb.dir, d)); err == nil && fi.IsDir() {
+			if sb.plainDir(d) {
 				continue
 			}
 			if err := sb.root.MkdirAll(d, 0o755); err != nil {
