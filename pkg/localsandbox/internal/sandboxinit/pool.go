@@ -12,12 +12,11 @@ import (
 
 // Defaults of a Pool.
 const (
-	// DefaultMaxIdle bounds the idle inits of a pool, unless more were
-	// running at once lately (see Pool.MaxIdle): each is a process of
-	// about 1 MiB of its own memory and one descriptor of this one.
-	DefaultMaxIdle = 64
-	// maxIdleHard bounds idle inits whatever ran lately.
-	maxIdleHard = 1024
+	// DefaultMaxIdle bounds the idle inits of a pool: each is a process of
+	// about 1 MiB of its own memory and one descriptor of this one. A load
+	// spread over more sandboxes than this starts inits again (a few
+	// milliseconds each).
+	DefaultMaxIdle = 256
 	// DefaultIdleTimeout is how long an init may wait for its next
 	// command: a sandbox nobody uses holds no process and no descriptor.
 	DefaultIdleTimeout = 15 * time.Second
@@ -29,9 +28,7 @@ const (
 // in Reaper mode any command may use any idle init. The zero value is
 // ready to use; Close kills every init.
 type Pool struct {
-	// MaxIdle bounds idle inits (the least recently used go first), or,
-	// when more inits ran at once in the last IdleTimeout or two, that
-	// many: a load that keeps N sandboxes busy finds their inits up. 0
+	// MaxIdle bounds idle inits (the least recently used go first); 0
 	// means DefaultMaxIdle, a negative value keeps none.
 	MaxIdle int
 	// IdleTimeout ends inits idle for longer; 0 means DefaultIdleTimeout.
@@ -43,11 +40,6 @@ type Pool struct {
 	all    map[*initProc]struct{}
 	closed bool
 	timer  *time.Timer
-	// busy counts inits running a command; peak and lastPeak are its
-	// highest value in the current and the previous window of
-	// IdleTimeout, which began at window.
-	busy, peak, lastPeak int
-	window               time.Time
 }
 
 // poolKey says which commands an init can run.
@@ -59,22 +51,10 @@ type poolKey struct {
 }
 
 func (p *Pool) maxIdle() int {
-	switch {
-	case p.MaxIdle < 0:
-		return 0
-	case p.MaxIdle == 0:
-		return min(max(DefaultMaxIdle, p.peak, p.lastPeak), maxIdleHard)
+	if p.MaxIdle == 0 {
+		return DefaultMaxIdle
 	}
-	return min(max(p.MaxIdle, p.peak, p.lastPeak), maxIdleHard)
-}
-
-// busyLocked moves the busy count by d, keeping its recent peak.
-func (p *Pool) busyLocked(d int) {
-	p.busy += d
-	if now := time.Now(); now.Sub(p.window) > p.idleTimeout() {
-		p.lastPeak, p.peak, p.window = p.peak, p.busy, now
-	}
-	p.peak = max(p.peak, p.busy)
+	return max(p.MaxIdle, 0)
 }
 
 func (p *Pool) idleTimeout() time.Duration {
@@ -104,7 +84,6 @@ func (p *Pool) get(mode Mode, dir string) (ini *initProc, reused bool, err error
 		ini = list[len(list)-1]
 		p.removeIdleLocked(key, len(list)-1)
 		if !ini.isDead() {
-			p.busyLocked(1)
 			p.mu.Unlock()
 			return ini, true, nil
 		}
@@ -126,7 +105,6 @@ func (p *Pool) get(mode Mode, dir string) (ini *initProc, reused bool, err error
 		p.all = map[*initProc]struct{}{}
 	}
 	p.all[ini] = struct{}{}
-	p.busyLocked(1)
 	p.mu.Unlock()
 	return ini, false, nil
 }
@@ -145,7 +123,6 @@ func (p *Pool) removeIdleLocked(key poolKey, i int) {
 // put takes back an init whose command ended cleanly.
 func (p *Pool) put(ini *initProc) {
 	p.mu.Lock()
-	p.busyLocked(-1)
 	if p.closed || p.maxIdle() == 0 || ini.isDead() {
 		delete(p.all, ini)
 		p.mu.Unlock()
@@ -174,7 +151,6 @@ func (p *Pool) put(ini *initProc) {
 // drop forgets an init that cannot be reused and ends it.
 func (p *Pool) drop(ini *initProc) {
 	p.mu.Lock()
-	p.busyLocked(-1)
 	delete(p.all, ini)
 	p.mu.Unlock()
 	ini.kill()

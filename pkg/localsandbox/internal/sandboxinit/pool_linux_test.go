@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -145,43 +144,6 @@ func TestPoolBounds(t *testing.T) {
 	c := pooled(q, Reaper, sandboxDir(t), "true")
 	runOut(t, c)
 	proctest.WaitFor(t, "the idle init to time out", func() bool { return q.Idle() == 0 && syscall.Kill(c.Pid(), 0) != nil })
-}
-
-// TestPoolKeepsWhatRanAtOnce: after N commands ran at once, N inits stay
-// up (more than MaxIdle), so the same load finds them.
-func TestPoolKeepsWhatRanAtOnce(t *testing.T) {
-	p := &Pool{MaxIdle: 1}
-	defer p.Close()
-	dir := sandboxDir(t)
-	var wg sync.WaitGroup
-	start := filepath.Join(dir, "tmp", "go")
-	for range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := pooled(p, Namespaces, dir, "while [ ! -e /tmp/go ]; do sleep 0.01; done")
-			if err := c.Start(); err != nil {
-				t.Error(err)
-				return
-			}
-			if err := c.Started(); err != nil {
-				t.Error(err)
-			}
-			_, _ = c.Wait()
-		}()
-	}
-	proctest.WaitFor(t, "three inits", func() bool {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return p.busy == 3
-	})
-	if err := os.WriteFile(start, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	wg.Wait()
-	if p.Idle() != 3 {
-		t.Fatalf("%d idle inits", p.Idle())
-	}
 }
 
 // TestPoolReplacesDeadInits: an idle init that died (killed from outside)
