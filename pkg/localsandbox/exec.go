@@ -169,6 +169,7 @@ type execution struct {
 	cmd          *sandboxinit.Cmd
 	mode         sandboxinit.Mode
 	outR, errR   *os.File
+	pump         *pump
 	stateR       *os.File
 	pipesToClose []*os.File
 }
@@ -189,6 +190,9 @@ func (sb *sandbox) startExec(req *execReq) (*execution, error) {
 		for _, f := range x.pipesToClose {
 			f.Close()
 		}
+		if x.pump != nil {
+			x.pump.close()
+		}
 		req.done()
 		return nil, err
 	}
@@ -207,6 +211,9 @@ func (sb *sandbox) startExec(req *execReq) (*execution, error) {
 		return fail(err)
 	}
 	growPipe(outW)
+	if x.pump, err = newPump(outR, errR); err != nil {
+		return fail(err)
+	}
 	lio.stdout, lio.stderr = outW, errW
 	var stateW *os.File
 	if req.sh != nil {
@@ -239,6 +246,7 @@ func (x *execution) wait(ctx context.Context, sb *sandbox, out func(kind byte, p
 	defer req.done()
 	defer sb.untrack(cmd)
 	defer func() {
+		x.pump.close()
 		for _, f := range x.pipesToClose {
 			f.Close()
 		}
@@ -255,11 +263,10 @@ func (x *execution) wait(ctx context.Context, sb *sandbox, out func(kind byte, p
 			cancel()
 		})
 	}
-	var deadline atomic.Int64
 	pumped := make(chan struct{})
 	go func() {
 		defer close(pumped)
-		pumpStreams(x.outR, x.errR, out, cancel, &deadline)
+		x.pump.run(out, cancel)
 	}()
 	var state []byte
 	stateDone := make(chan struct{})
@@ -280,7 +287,7 @@ func (x *execution) wait(ctx context.Context, sb *sandbox, out func(kind byte, p
 	}
 	// Output already written is read to the end; a process that escaped
 	// the group and holds the pipes open is cut off after a grace period.
-	deadline.Store(time.Now().Add(2 * time.Second).UnixNano())
+	x.pump.cutOff(time.Now().Add(2 * time.Second))
 	if x.stateR != nil {
 		_ = x.stateR.SetReadDeadline(time.Now().Add(2 * time.Second))
 	}

@@ -269,10 +269,7 @@ func devNull() (*os.File, error) {
 // fdOf returns the descriptor to pass for f, in blocking mode as the
 // shell expects (as exec.Cmd does): the open file description is shared.
 func fdOf(f *os.File) int {
-	fd := -1
-	if rc, err := f.SyscallConn(); err == nil {
-		_ = rc.Control(func(u uintptr) { fd = int(u) })
-	}
+	fd := fdOf0(f)
 	if fd < 0 || isNonblock(fd) {
 		// Fd switches the file (and the description) to blocking mode.
 		fd = int(f.Fd())

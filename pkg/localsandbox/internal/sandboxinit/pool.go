@@ -267,10 +267,11 @@ type initProc struct {
 	cmd       *exec.Cmd
 	ctl       *os.File
 	msgs      *bufio.Reader
-	exited    chan struct{}
+	exited    chan struct{} // closed once the init has been reaped
 	key       poolKey
 	idleSince time.Time
 	killOnce  sync.Once
+	reapOnce  sync.Once
 }
 
 // outOfResources reports a failure to start a process for want of
@@ -305,10 +306,6 @@ func startInit(mode Mode, dir string) (*initProc, error) {
 		return nil, err
 	}
 	ini := &initProc{cmd: cmd, ctl: mine, msgs: bufio.NewReader(mine), exited: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(ini.exited)
-	}()
 	_ = mine.SetReadDeadline(time.Now().Add(startTimeout))
 	line, err := ini.msgs.ReadString('\n')
 	_ = mine.SetReadDeadline(time.Time{})
@@ -334,13 +331,34 @@ func startInit(mode Mode, dir string) (*initProc, error) {
 
 func (ini *initProc) pid() int { return ini.cmd.Process.Pid }
 
+// isDead reports whether an idle init has ended: its end of the control
+// socket is closed (an idle init sends nothing, so anything to read is
+// the end). Nothing waits for an init while it lives: a thread blocked in
+// wait per init would be hundreds of threads.
 func (ini *initProc) isDead() bool {
 	select {
 	case <-ini.exited:
 		return true
 	default:
-		return false
 	}
+	fd := fdOf0(ini.ctl)
+	p := []pollFd{{fd: int32(fd), events: pollIn}}
+	if n, err := pollNow(p); err != nil || n > 0 {
+		ini.reap()
+		return true
+	}
+	return false
+}
+
+// reap waits for the init's end in the background, once; exited is closed
+// then.
+func (ini *initProc) reap() {
+	ini.reapOnce.Do(func() {
+		go func() {
+			_ = ini.cmd.Wait()
+			close(ini.exited)
+		}()
+	})
 }
 
 // kill ends the init and everything it runs at once.
@@ -348,11 +366,13 @@ func (ini *initProc) kill() {
 	ini.killOnce.Do(func() {
 		_ = ini.cmd.Process.Kill()
 		_ = ini.ctl.Close()
+		ini.reap()
 	})
 }
 
 // waitExit waits (boundedly) until the init has been reaped.
 func (ini *initProc) waitExit() {
+	ini.reap()
 	select {
 	case <-ini.exited:
 	case <-time.After(startTimeout):

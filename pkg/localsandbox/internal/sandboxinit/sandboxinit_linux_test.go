@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/nimbus-sh/nimbus/internal/proctest"
 )
@@ -148,7 +149,12 @@ func TestServerGoneEndsEverything(t *testing.T) {
 			}
 			proctest.WaitRunning(t, m, m2)
 			c.ini.ctl.Close()
-			<-c.ini.exited
+			c.ini.reap()
+			select {
+			case <-c.ini.exited:
+			case <-time.After(time.Minute):
+				t.Fatal("the init did not end once its control socket closed")
+			}
 			proctest.WaitGone(t, m, m2)
 		})
 	}

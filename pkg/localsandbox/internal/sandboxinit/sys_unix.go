@@ -2,7 +2,11 @@
 
 package sandboxinit
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+	"unsafe"
+)
 
 // signalGroup signals the process group led by pid.
 func signalGroup(pid int, sig syscall.Signal) error { return syscall.Kill(-pid, sig) }
@@ -36,4 +40,31 @@ func isNonblock(fd int) bool {
 // controlling terminal, so that job control and Ctrl-C work.
 func ttyProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+}
+
+type pollFd struct {
+	fd      int32
+	events  int16
+	revents int16
+}
+
+// pollIn is POLLIN (the same everywhere).
+const pollIn = 0x1
+
+// pollNow polls fds without waiting.
+func pollNow(fds []pollFd) (int, error) {
+	n, _, e := syscall.Syscall(syscall.SYS_POLL, uintptr(unsafe.Pointer(&fds[0])), uintptr(len(fds)), 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// fdOf0 returns f's descriptor without changing its mode.
+func fdOf0(f *os.File) int {
+	fd := -1
+	if rc, err := f.SyscallConn(); err == nil {
+		_ = rc.Control(func(u uintptr) { fd = int(u) })
+	}
+	return fd
 }
