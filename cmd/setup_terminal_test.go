@@ -18,7 +18,7 @@ func TestSetupOnTerminalDrawsChecklist(t *testing.T) {
 	defer srv.Close()
 	srv.AddAccount(cfAccount, "Acme Corp")
 	srv.AddToken(cfToken, &cftest.Token{Accounts: []string{cfAccount}})
-	srv.Subdomains[cfAccount] = "acme"
+	srv.SetSubdomain(cfAccount, "acme")
 	srv.AddBucket(cfAccount, "demo-npm-cache")
 	t.Chdir(t.TempDir())
 	env := map[string]string{"CLOUDFLARE_API_TOKEN": cfToken, "CLOUDFLARE_API_BASE_URL": srv.BaseURL(), "HOME": t.TempDir()}
@@ -58,7 +58,7 @@ func TestSetupOnTerminalDrawsChecklist(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(stdout, `{"ok":true,"worker":"demo"`) {
 		t.Errorf("exit %d, stdout %q", code, stdout)
 	}
-	srv.R2Disabled[cfAccount] = true
+	srv.DisableR2(cfAccount)
 	code, _, stderr = runTTY(t, env, "", "setup", "cloudflare", "--name", "demo", "--no-color")
 	if code != 78 || !strings.Contains(stderr, "✗ R2 is not enabled on this Cloudflare account") ||
 		!strings.Contains(stderr, "nimbus: R2 is not enabled on this Cloudflare account (10042)\nhint: enable R2 once") {

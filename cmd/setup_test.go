@@ -34,7 +34,7 @@ func TestSetupScripts(t *testing.T) {
 			env.Defer(srv.Close)
 			srv.AddAccount(cfAccount, "Acme Corp")
 			srv.AddToken(cfToken, &cftest.Token{Scope: "user", Accounts: []string{cfAccount}})
-			srv.Subdomains[cfAccount] = "acme"
+			srv.SetSubdomain(cfAccount, "acme")
 			env.Values["cf"] = srv
 			env.Setenv("CLOUDFLARE_API_BASE_URL", srv.BaseURL())
 			env.Setenv("CF_ACCOUNT", cfAccount)
@@ -89,11 +89,11 @@ func cmdCF(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		srv.AddToken(args[1], t)
 	case "r2-disabled":
-		srv.R2Disabled[args[1]] = true
+		srv.DisableR2(args[1])
 	case "no-subdomain":
-		delete(srv.Subdomains, args[1])
+		srv.SetSubdomain(args[1], "")
 	case "conflict-on-create":
-		srv.ConflictOnCreate = true
+		srv.SetConflictOnCreate(true)
 	case "deploy":
 		srv.DeployWorker(args[1], args[2])
 	case "bucket":

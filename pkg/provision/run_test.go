@@ -44,7 +44,7 @@ func newFixture(t testing.TB) *fixture {
 	t.Cleanup(cf.Close)
 	cf.AddAccount(acct, "Acme Corp")
 	cf.AddToken(userTok, &cftest.Token{Scope: "user", Accounts: []string{acct}})
-	cf.Subdomains[acct] = subdomai
+	cf.SetSubdomain(acct, subdomai)
 	dir := t.TempDir()
 	data, err := os.ReadFile("testdata/wrangler.jsonc")
 	if err != nil {
@@ -281,7 +281,7 @@ func TestPartialPreviousRunConverges(t *testing.T) {
 
 func TestConflictOnCreateCountsAsExistsAfterGET(t *testing.T) {
 	f := newFixture(t)
-	f.cf.ConflictOnCreate = true
+	f.cf.SetConflictOnCreate(true)
 	res := f.mustRun(f.plan())
 	if s := statuses(res); s != "demo-npm-cache=exists demo-npm-packument-cache=exists nimbus-runtime-cache-public=exists" {
 		t.Fatalf("statuses: %s", s)
@@ -346,7 +346,7 @@ func TestFailureModes(t *testing.T) {
 		{
 			name: "R2 not enabled",
 			setup: func(f *fixture, p *provision.Plan) string {
-				f.cf.R2Disabled[acct] = true
+				f.cf.DisableR2(acct)
 				return userTok
 			},
 			kind: provision.KindConfig, code: "10042", hint: "enable R2", msg: "R2 is not enabled",
@@ -574,7 +574,7 @@ func TestShortSecretRefused(t *testing.T) {
 
 func TestNoWorkersDevSubdomainIsAWarning(t *testing.T) {
 	f := newFixture(t)
-	delete(f.cf.Subdomains, acct)
+	f.cf.SetSubdomain(acct, "")
 	res := f.mustRun(f.plan())
 	if res.WorkersDevURL != "" || len(res.Warnings) != 1 || res.Endpoint != provision.FileSkipped {
 		t.Fatalf("result %+v", res)
