@@ -149,66 +149,110 @@ func (s *streamScanner) str(limit int64) (string, error) {
 	return string(b), err
 }
 
-// skip reads and discards one JSON value of any type.
+// maxSkipDepth bounds the nesting of values skipped in an envelope. The
+// envelope itself nests two levels; a server may add fields, but nothing
+// it legitimately sends comes near this.
+const maxSkipDepth = 1000
+
+// errTooDeep marks a value nested deeper than maxSkipDepth.
+var errTooDeep = errors.New("JSON value nested too deeply")
+
+// skip reads and discards one JSON value of any type. It keeps the open
+// containers on a small explicit stack instead of recursing, so what a
+// server sends can never grow the goroutine stack.
 func (s *streamScanner) skip() error {
-	b, err := s.peek()
-	if err != nil {
-		return err
-	}
-	switch b {
-	case '"':
-		_, _ = s.br.ReadByte()
-		_, err := io.Copy(io.Discard, &stringReader{br: s.br})
-		return err
-	case '{', '[':
-		_, _ = s.br.ReadByte()
-		closer := byte('}')
-		if b == '[' {
-			closer = ']'
+	var open []byte // closers of the containers being skipped, innermost last
+	for {
+		b, err := s.peek()
+		if err != nil {
+			return err
 		}
-		first := true
-		for {
+		switch b {
+		case '"':
+			_, _ = s.br.ReadByte()
+			if _, err := io.Copy(io.Discard, &stringReader{br: s.br}); err != nil {
+				return err
+			}
+		case '{', '[':
+			_, _ = s.br.ReadByte()
+			if len(open) >= maxSkipDepth {
+				return errTooDeep
+			}
+			closer := byte('}')
+			if b == '[' {
+				closer = ']'
+			}
 			c, err := s.peek()
 			if err != nil {
 				return err
 			}
-			if c == closer {
-				_, err := s.br.ReadByte()
-				return err
-			}
-			if !first {
-				if err := s.expect(','); err != nil {
-					return err
+			if c != closer {
+				open = append(open, closer)
+				if closer == '}' {
+					if err := s.key(); err != nil {
+						return err
+					}
 				}
+				continue // the first element
 			}
-			first = false
-			if b == '{' {
-				if _, err := s.str(1 << 20); err != nil {
-					return err
-				}
-				if err := s.expect(':'); err != nil {
-					return err
-				}
-			}
-			if err := s.skip(); err != nil {
+			_, _ = s.br.ReadByte() // an empty container
+		default:
+			if err := s.scalar(); err != nil {
 				return err
 			}
 		}
-	default:
+		// A value ended: close the containers it ends, or move on to the
+		// next element of the innermost one.
 		for {
-			c, err := s.br.ReadByte()
+			if len(open) == 0 {
+				return nil
+			}
+			c, err := s.peek()
 			if err != nil {
-				if err == io.EOF {
-					return nil
-				}
 				return err
 			}
-			if c == ',' || c == '}' || c == ']' || c == ' ' || c == '\n' || c == '\r' || c == '\t' {
-				return s.br.UnreadByte()
+			top := open[len(open)-1]
+			if c == top {
+				_, _ = s.br.ReadByte()
+				open = open[:len(open)-1]
+				continue
 			}
-			if !(c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' || c >= 'a' && c <= 'z') {
-				return errBadEnvelope
+			if err := s.expect(','); err != nil {
+				return err
 			}
+			if top == '}' {
+				if err := s.key(); err != nil {
+					return err
+				}
+			}
+			break
+		}
+	}
+}
+
+// key reads an object key and its colon.
+func (s *streamScanner) key() error {
+	if _, err := s.str(1 << 20); err != nil {
+		return err
+	}
+	return s.expect(':')
+}
+
+// scalar reads a number or a literal up to the next delimiter.
+func (s *streamScanner) scalar() error {
+	for {
+		c, err := s.br.ReadByte()
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		if c == ',' || c == '}' || c == ']' || c == ' ' || c == '\n' || c == '\r' || c == '\t' {
+			return s.br.UnreadByte()
+		}
+		if !(c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' || c >= 'a' && c <= 'z') {
+			return errBadEnvelope
 		}
 	}
 }
@@ -263,6 +307,37 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 	}
 	n, err := l.w.Write(p)
 	l.n += int64(n)
+	return n, err
+}
+
+// envelopeSlack is what a bytes answer may carry besides the base64 text:
+// the envelope, rpcMs, fields a newer server adds.
+const envelopeSlack = 1 << 20
+
+// errAnswerTooBig marks an answer longer than the request can explain.
+var errAnswerTooBig = errors.New("answer longer than the requested bytes")
+
+// limitReader fails with errAnswerTooBig once more than left bytes arrive.
+type limitReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		// One more byte tells a body that ends exactly here from a longer one.
+		var one [1]byte
+		n, err := l.r.Read(one[:])
+		if n > 0 {
+			return 0, errAnswerTooBig
+		}
+		return 0, err
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
 	return n, err
 }
 
@@ -359,7 +434,12 @@ func (s *Sandbox) streamBytesCall(ctx context.Context, op string, args []any, w 
 		return false, 0, s.c.decodeEnvelope(ctx, op, resp, nil)
 	}
 	defer resp.Body.Close()
-	br := bufio.NewReaderSize(resp.Body, 64<<10)
+	// The answer is the base64 text of at most max bytes plus a small
+	// envelope: a server that sends more (junk fields, endless nesting) is
+	// cut off instead of being read forever.
+	limit := int64(base64.StdEncoding.EncodedLen(int(max))) + envelopeSlack
+	body := &limitReader{r: resp.Body, left: limit}
+	br := bufio.NewReaderSize(body, 64<<10)
 	if c, perr := (&streamScanner{br: br}).peek(); perr != nil || c != '{' {
 		return false, 0, notEnabled(resp, nil)
 	}
@@ -370,6 +450,8 @@ func (s *Sandbox) streamBytesCall(ctx context.Context, op string, args []any, w 
 	case perr == nil:
 	case errors.Is(perr, errTooMuch):
 		return false, lw.n, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: fmt.Sprintf("%s: the server sent more than the %d bytes requested", op, max)}
+	case errors.Is(perr, errAnswerTooBig):
+		return false, lw.n, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: fmt.Sprintf("%s: the answer exceeds %d bytes, more than %d bytes of data can explain", op, limit, max)}
 	case ctx.Err() != nil:
 		return false, lw.n, ctx.Err()
 	default:
@@ -380,7 +462,7 @@ func (s *Sandbox) streamBytesCall(ctx context.Context, op string, args []any, w 
 			ce.Status = resp.StatusCode
 			ce.Message = op + ": " + ce.Message
 			return false, lw.n, ce
-		case errors.As(perr, &corrupt), errors.Is(perr, errBadEnvelope), errors.Is(perr, io.ErrUnexpectedEOF), errors.Is(perr, io.EOF):
+		case errors.As(perr, &corrupt), errors.Is(perr, errBadEnvelope), errors.Is(perr, errTooDeep), errors.Is(perr, io.ErrUnexpectedEOF), errors.Is(perr, io.EOF):
 			return false, lw.n, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: op + ": malformed or truncated answer", Err: perr}
 		}
 		return false, lw.n, &Error{Code: CodeTransport, Message: op + ": reading the answer failed", Err: perr}

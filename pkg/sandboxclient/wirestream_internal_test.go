@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // reference decodes an envelope with encoding/json, the non-streaming way.
@@ -75,7 +78,8 @@ func FuzzDecodeBytesEnvelope(f *testing.F) {
 	f.Add([]byte(`{"ok":true}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var out bytes.Buffer
-		env, err := decodeBytesEnvelope(bufio.NewReaderSize(bytes.NewReader(body), 16), &out)
+		// One byte per read: every token is split across reads.
+		env, err := decodeBytesEnvelope(bufio.NewReaderSize(iotest.OneByteReader(bytes.NewReader(body)), 16), &out)
 		ok, found, data, valid := referenceDecode(body)
 		if err != nil || !valid {
 			// Either may be stricter about odd inputs; neither may panic.
@@ -86,6 +90,82 @@ func FuzzDecodeBytesEnvelope(f *testing.F) {
 		}
 		if env.found != found || (found && !bytes.Equal(out.Bytes(), data)) {
 			t.Fatalf("data mismatch: streamed %x, reference %x", out.Bytes(), data)
+		}
+	})
+}
+
+// splitReader hands out its data in pieces whose sizes cycle through
+// sizes, so a value is split at every kind of boundary.
+type splitReader struct {
+	data  []byte
+	sizes []byte
+	i     int
+}
+
+func (r *splitReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := 1
+	if len(r.sizes) > 0 {
+		n = int(r.sizes[r.i%len(r.sizes)])%7 + 1
+		r.i++
+	}
+	n = min(n, len(p), len(r.data))
+	copy(p, r.data[:n])
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// jsonDepth returns the nesting depth of valid JSON.
+func jsonDepth(b []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	depth, deepest := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return deepest
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			deepest = max(deepest, depth)
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+}
+
+// FuzzScannerSkip feeds arbitrary bytes, split into arbitrary pieces, to
+// the skipper the bytes envelope uses for fields it does not know: it
+// must never panic or recurse, must accept every valid JSON value within
+// its depth bound and consume exactly that value, and must refuse deeper
+// ones with errTooDeep.
+func FuzzScannerSkip(f *testing.F) {
+	f.Add([]byte(`{"a":[1,"x",{"y":null}],"b":false}`), []byte{3})
+	f.Add([]byte(`[[[[[]]]]]`), []byte{0, 1, 2})
+	f.Add([]byte(strings.Repeat("[", maxSkipDepth+1)+strings.Repeat("]", maxSkipDepth+1)), []byte{6})
+	f.Add([]byte(strings.Repeat(`{"k":`, 300)+"1"+strings.Repeat("}", 300)), []byte{5, 1})
+	f.Add([]byte(`"\u00e9\"\\"`), []byte{})
+	f.Add([]byte(`{"a" 1}`), []byte{1})
+	f.Fuzz(func(t *testing.T, body, sizes []byte) {
+		sc := &streamScanner{br: bufio.NewReaderSize(&splitReader{data: body, sizes: sizes}, 16)}
+		err := sc.skip()
+		if !json.Valid(body) {
+			return // the skipper may be laxer than the grammar, never harmful
+		}
+		if d := jsonDepth(body); d > maxSkipDepth {
+			if !errors.Is(err, errTooDeep) {
+				t.Fatalf("depth %d: err = %v, want errTooDeep", d, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("valid JSON refused: %v", err)
+		}
+		rest, _ := io.ReadAll(sc.br)
+		if len(bytes.TrimSpace(rest)) != 0 {
+			t.Fatalf("%d bytes left after the value", len(rest))
 		}
 	})
 }

@@ -1,0 +1,106 @@
+package sandboxclient_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+// This file holds tests against servers that misbehave on purpose: a
+// broken gateway, a hostile or buggy Worker. Each is a real HTTP server
+// answering the remote API's routes with what such a server sends.
+
+// opHandler answers one rpc op of a hostile server.
+type opHandler func(w http.ResponseWriter, r *http.Request, args []json.RawMessage)
+
+// hostile starts a server that answers rpc requests by op: ready succeeds
+// unless ops overrides it, and any other op not in ops is E_REMOTE_OP.
+func hostile(t *testing.T, ops map[string]opHandler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Op   string            `json:"op"`
+			Args []json.RawMessage `json:"args"`
+		}
+		if !strings.HasSuffix(r.URL.Path, "/rpc") || json.NewDecoder(r.Body).Decode(&body) != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		if h, ok := ops[body.Op]; ok {
+			h(w, r, body.Args)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if body.Op == "ready" {
+			io.WriteString(w, `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)
+			return
+		}
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"ok":false,"error":"Unknown Nimbus sandbox operation: `+body.Op+`","code":"E_REMOTE_OP"}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// jsonAnswer answers a fixed JSON envelope.
+func jsonAnswer(body string) opHandler {
+	return func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, body)
+	}
+}
+
+// A server can nest a JSON value as deep as it likes in a readFileBytes
+// answer: the envelope scanner must not recurse per level (a stack
+// overflow kills the process, whatever recover does).
+func TestHostileDeepNestingInBytesEnvelope(t *testing.T) {
+	const depth = 20_000_000
+	srv := hostile(t, map[string]opHandler{
+		"stat": jsonAnswer(`{"ok":true,"result":{"type":"file","size":4,"mtime":0,"mode":33188}}`),
+		"readFileBytes": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"ok":true,"junk":`)
+			chunk := []byte(strings.Repeat("[", 64<<10))
+			for n := 0; n < depth; n += len(chunk) {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		},
+	})
+	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	_, err := sb.ReadFileTo(ctx(t), "/home/user/x", io.Discard)
+	var ce *sc.Error
+	if !errors.As(err, &ce) || ce.Code != sc.CodeBadResponse {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A server that never stops sending (an endless junk field) is cut off
+// once the answer is longer than the requested bytes can explain.
+func TestHostileEndlessBytesEnvelope(t *testing.T) {
+	srv := hostile(t, map[string]opHandler{
+		"stat": jsonAnswer(`{"ok":true,"result":{"type":"file","size":4,"mtime":0,"mode":33188}}`),
+		"readFileBytes": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"ok":true,"junk":"`)
+			chunk := []byte(strings.Repeat("a", 64<<10))
+			for r.Context().Err() == nil {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		},
+	})
+	sb := box(t, newClient(t, srv.URL, "use", func(o *sc.Options) { o.ReadChunkSize = 1 << 20 }), "job-1")
+	_, err := sb.ReadFileTo(ctx(t), "/home/user/x", io.Discard)
+	if codeOf(err) != sc.CodeBadResponse || !strings.Contains(err.Error(), "the answer exceeds") {
+		t.Fatalf("err = %v", err)
+	}
+}
