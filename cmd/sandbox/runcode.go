@@ -81,10 +81,7 @@ failure and interruption. --json prints the whole result object.`,
 				_, _ = io.WriteString(ios.Out, r.Stdout)
 				_, _ = io.WriteString(ios.ErrOut, r.Stderr)
 			}
-			if r.ExitCode != 0 {
-				return clierr.Status(r.ExitCode & 0xff)
-			}
-			return nil
+			return remoteStatus(o, r)
 		},
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

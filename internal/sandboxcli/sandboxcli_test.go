@@ -164,7 +164,7 @@ func TestEventWriter(t *testing.T) {
 	w.Stream("stdout").Write([]byte("a<b>\n"))
 	w.Stream("stderr").Write([]byte("\xff"))
 	w.Stream("stdout").Write(nil)
-	w.Exit(3, 41)
+	w.Exit("3", 41)
 	want := `{"type":"stdout","data":"a<b>\n"}` + "\n" + `{"type":"stderr","data":"\ufffd"}` + "\n" + `{"type":"exit","code":3,"duration":41}` + "\n"
 	if b.String() != want {
 		t.Fatalf("got %q want %q", b.String(), want)

@@ -96,13 +96,18 @@ func (s *Sandbox) normalize(o ExecOptions) wireExecOptions {
 
 // ExecResult is the result of exec and runCode (and of a collected stream).
 type ExecResult struct {
-	Command   string `json:"command"`
-	ExitCode  int    `json:"exitCode"`
-	Success   bool   `json:"success"`
-	Duration  int64  `json:"duration"`
-	Timestamp int64  `json:"timestamp"`
-	Stdout    string `json:"stdout"`
-	Stderr    string `json:"stderr"`
+	Command string `json:"command"`
+	// ExitCode is the remote exit code when it is an integer within 32
+	// bits, else -1. It is not limited to 0-255: do not mask it.
+	ExitCode int `json:"exitCode"`
+	// ExitCodeRaw is the exit code exactly as the server sent it (a JSON
+	// number such as 256 or 1.5).
+	ExitCodeRaw json.Number `json:"-"`
+	Success     bool        `json:"success"`
+	Duration    int64       `json:"duration"`
+	Timestamp   int64       `json:"timestamp"`
+	Stdout      string      `json:"stdout"`
+	Stderr      string      `json:"stderr"`
 }
 
 // Exec runs command with op exec: the server collects the output and answers
@@ -212,7 +217,7 @@ func (s *Sandbox) Run(ctx context.Context, command string, opts ExecOptions, std
 		c, err := st.Next()
 		if err == io.EOF {
 			x := st.Exit()
-			return &ExecResult{Command: x.Command, ExitCode: x.ExitCode, Success: x.Success, Duration: x.Duration, Timestamp: x.Timestamp}, nil
+			return &ExecResult{Command: x.Command, ExitCode: x.ExitCode, ExitCodeRaw: x.ExitCodeRaw, Success: x.Success, Duration: x.Duration, Timestamp: x.Timestamp}, nil
 		}
 		if err != nil {
 			if cerr := ctx.Err(); cerr != nil {

@@ -104,3 +104,41 @@ func TestHostileEndlessBytesEnvelope(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// Exit codes arrive as any JSON number; the client keeps them as sent and
+// never turns an unrepresentable one into 0.
+func TestHostileExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		code int
+	}{{"0", 0}, {"3", 3}, {"256", 256}, {"-1", -1}, {"1.5", -1}, {"1e400", -1}, {"4294967296", -1}} {
+		frame := `{"command":"x","exitCode":` + tc.raw + `,"success":false,"duration":1,"timestamp":1}`
+		srv := hostile(t, map[string]opHandler{
+			"execStream": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+				w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
+				w.Write(append([]byte{3, 0, 0, 0, byte(len(frame))}, frame...))
+			},
+			"exec": jsonAnswer(`{"ok":true,"result":` + frame + `}`),
+		})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		r, err := sb.Run(ctx(t), "x", sc.ExecOptions{}, io.Discard, io.Discard)
+		if err != nil || r.ExitCode != tc.code || string(r.ExitCodeRaw) != tc.raw {
+			t.Fatalf("Run %s: %+v %v", tc.raw, r, err)
+		}
+		r, err = sb.Exec(ctx(t), "x", sc.ExecOptions{})
+		if err != nil || r.ExitCode != tc.code || string(r.ExitCodeRaw) != tc.raw {
+			t.Fatalf("Exec %s: %+v %v", tc.raw, r, err)
+		}
+		if b, _ := json.Marshal(r); !strings.Contains(string(b), `"exitCode":`+tc.raw+`,`) {
+			t.Fatalf("marshal %s: %s", tc.raw, b)
+		}
+	}
+	// A result without a numeric exitCode is not a success.
+	for _, bad := range []string{`{"command":"x","success":true}`, `{"command":"x","exitCode":null}`, `{"command":"x","exitCode":"0"}`} {
+		srv := hostile(t, map[string]opHandler{"exec": jsonAnswer(`{"ok":true,"result":` + bad + `}`)})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		if _, err := sb.Exec(ctx(t), "x", sc.ExecOptions{}); codeOf(err) != sc.CodeBadResponse {
+			t.Fatalf("%s: %v", bad, err)
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package cmd_test
+
+import (
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
+)
+
+// Servers that misbehave on purpose, for the scripts: a buggy or hostile
+// Worker, a broken gateway in front of one, a host that accepts and never
+// answers. Each is a real listener; NIMBUS_ENDPOINT points at it.
+
+func init() {
+	// rawworker MODE ARGS... starts a misbehaving server and sets
+	// NIMBUS_ENDPOINT to it:
+	//
+	//	rawworker exit NUMBER          a Worker whose commands exit with NUMBER
+	//	                               (raw JSON: 256, 1.5, -1)
+	//	rawworker answer STATUS TYPE FILE
+	//	                               every request answers STATUS with the
+	//	                               Content-Type TYPE and FILE's bytes
+	//	rawworker hang                 reads each request, never answers
+	//	rawworker silent               accepts connections, never speaks
+	//	                               (NIMBUS_ENDPOINT is https://)
+	//
+	// rawcount N: the server received N requests (HTTP modes).
+	sandboxCmds["rawworker"] = cmdRawWorker
+	sandboxCmds["rawcount"] = func(ts *testscript.TestScript, neg bool, args []string) {
+		rawMu.Lock()
+		n := rawCounts[ts]
+		rawMu.Unlock()
+		if n == nil {
+			ts.Fatalf("no rawworker started")
+		}
+		if got := strconv.FormatInt(n.Load(), 10); (got == args[0]) == neg {
+			ts.Fatalf("%s requests, want %s", got, args[0])
+		}
+	}
+}
+
+// rawCounts counts the requests of each script's latest rawworker.
+var (
+	rawMu     sync.Mutex
+	rawCounts = map[*testscript.TestScript]*atomic.Int64{}
+)
+
+func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) == 0 {
+		ts.Fatalf("usage: rawworker MODE ARGS...")
+	}
+	count := new(atomic.Int64)
+	rawMu.Lock()
+	rawCounts[ts] = count
+	rawMu.Unlock()
+	ts.Defer(func() {
+		rawMu.Lock()
+		delete(rawCounts, ts)
+		rawMu.Unlock()
+	})
+	var h http.HandlerFunc
+	switch args[0] {
+	case "exit":
+		code := args[1]
+		h = func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				Op string `json:"op"`
+			}
+			_ = json.NewDecoder(r.Body).Decode(&body)
+			switch body.Op {
+			case "ready":
+				sandboxserver.WriteOK(w, map[string]any{"ok": true, "preinstalled": []any{}}, true, nil)
+			case "execStream":
+				sandboxserver.StartStream(w)
+				payload := `{"command":"x","exitCode":` + code + `,"success":false,"duration":1,"timestamp":1}`
+				_, _ = w.Write(sandboxserver.AppendFrame(nil, sandboxserver.FrameExit, []byte(payload)))
+			case "exec", "runCode":
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, `{"ok":true,"result":{"command":"x","exitCode":`+code+`,"success":false,"duration":1,"timestamp":1,"stdout":"","stderr":""}}`)
+			default:
+				sandboxserver.WriteFail(w, sandboxserver.UnknownOp(body.Op))
+			}
+		}
+	case "answer":
+		status, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		ctype := args[2]
+		data, err := os.ReadFile(ts.MkAbs(args[3]))
+		ts.Check(err)
+		h = func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", ctype)
+			w.WriteHeader(status)
+			_, _ = w.Write(data)
+		}
+	case "hang":
+		release := make(chan struct{})
+		ts.Defer(func() { close(release) })
+		h = func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+	case "silent":
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ts.Check(err)
+		var conns []net.Conn
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				count.Add(1)
+				conns = append(conns, c)
+			}
+		}()
+		ts.Defer(func() {
+			ln.Close()
+			<-done
+			for _, c := range conns {
+				c.Close()
+			}
+		})
+		ts.Setenv("NIMBUS_ENDPOINT", "https://"+ln.Addr().String())
+		return
+	default:
+		ts.Fatalf("rawworker: unknown mode %q", args[0])
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		count.Add(1)
+		h(w, r)
+	}))
+	ts.Defer(srv.Close)
+	ts.Setenv("NIMBUS_ENDPOINT", srv.URL)
+}
