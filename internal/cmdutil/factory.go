@@ -25,7 +25,10 @@ type Factory struct {
 	// Config loads the configuration once, on first use, so commands that
 	// need none do not pay for it at start-up.
 	Config func() (*config.Config, error)
-	// HTTPClient returns the client used for network calls.
+	// HTTPClient returns the client used for network calls. The default
+	// returns nil: each library then builds its own, with its timeouts
+	// (dial, TLS, response headers) and TCP keepalive. Tests may return
+	// one of theirs.
 	HTTPClient func() *http.Client
 
 	// JSON is the global --json flag.
@@ -50,9 +53,7 @@ func New() *Factory {
 		}
 		return config.Load(config.Options{File: f.ConfigFile, Dir: dir})
 	})
-	f.HTTPClient = sync.OnceValue(func() *http.Client {
-		return &http.Client{Timeout: 0, Transport: http.DefaultTransport}
-	})
+	f.HTTPClient = func() *http.Client { return nil }
 	return f
 }
 

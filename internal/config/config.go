@@ -24,6 +24,9 @@ var envNames = map[string]string{
 	"profile":    "NIMBUS_PROFILE",
 	"base_path":  "NIMBUS_BASE_PATH",
 	"token_file": "NIMBUS_TOKEN_FILE",
+	// http_timeout bounds connecting to and waiting for the Worker; the
+	// config file may also spell it http-timeout.
+	"http_timeout": "NIMBUS_HTTP_TIMEOUT",
 }
 
 // Defaults for keys that have one.

@@ -115,6 +115,8 @@ func local(le *sc.Error) *clierr.Error {
 		hint = "check --endpoint/NIMBUS_ENDPOINT and --base-path; the Worker must enable the remote API (sdk.remote)"
 	case sc.CodeTransport:
 		hint = "is the Worker running and reachable at --endpoint?"
+	case sc.CodeHTTPTimeout:
+		hint = HTTPTimeoutHint
 	case sc.CodeWriteTooLarge:
 		exit = exitcode.DataErr
 		hint = "one write is limited to about 20 MiB by the platform; split the file or compress it"

@@ -170,3 +170,19 @@ func TestEventWriter(t *testing.T) {
 		t.Fatalf("got %q want %q", b.String(), want)
 	}
 }
+
+func TestParseHTTPTimeout(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"": 30 * time.Second, "45s": 45 * time.Second, "2m": 2 * time.Minute, " 1m30s ": 90 * time.Second,
+		"45": 45 * time.Second, "2.5": 2500 * time.Millisecond, "0": -1, "0s": -1, "1e-3": time.Millisecond,
+	} {
+		if got, err := ParseHTTPTimeout(in); err != nil || got != want {
+			t.Errorf("%q: %v %v, want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"soon", "-1", "-5s", "NaN", "Inf", "1e300", "5 s", "30sec"} {
+		if _, err := ParseHTTPTimeout(in); err == nil {
+			t.Errorf("%q: accepted", in)
+		}
+	}
+}

@@ -111,10 +111,12 @@ type ExecResult struct {
 }
 
 // Exec runs command with op exec: the server collects the output and answers
-// once the command has exited. Never retried.
+// once the command has exited. Never retried. The answer may take as long
+// as opts.Timeout plus the HTTP timeout; without a Timeout, as long as the
+// command runs.
 func (s *Sandbox) Exec(ctx context.Context, command string, opts ExecOptions) (*ExecResult, error) {
 	var r ExecResult
-	if err := s.call(ctx, "exec", []any{command, s.normalize(opts)}, &r); err != nil {
+	if err := s.callWait(ctx, "exec", []any{command, s.normalize(opts)}, &r, s.commandWait(opts.Timeout)); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -287,7 +289,8 @@ type RunCodeOptions struct {
 	Install string
 }
 
-// RunCode runs a code snippet in the given language. Never retried.
+// RunCode runs a code snippet in the given language. Never retried. Like
+// Exec, the answer may take as long as the code runs.
 func (s *Sandbox) RunCode(ctx context.Context, code string, opts RunCodeOptions) (*ExecResult, error) {
 	w := s.normalize(opts.ExecOptions)
 	w.Language, w.Install = opts.Language, opts.Install
@@ -298,7 +301,7 @@ func (s *Sandbox) RunCode(ctx context.Context, code string, opts RunCodeOptions)
 		w.Install = "never"
 	}
 	var r ExecResult
-	if err := s.call(ctx, "runCode", []any{code, w}, &r); err != nil {
+	if err := s.callWait(ctx, "runCode", []any{code, w}, &r, s.commandWait(opts.Timeout)); err != nil {
 		return nil, err
 	}
 	return &r, nil

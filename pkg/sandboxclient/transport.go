@@ -36,6 +36,10 @@ type request struct {
 	body      bodyFunc
 	// safe marks operations the spec lists as safe to retry.
 	safe bool
+	// wait bounds the wait for the response headers once the request is
+	// sent: 0 means the client's HTTP timeout, negative means no bound
+	// (a command without a timeout may run for hours).
+	wait time.Duration
 }
 
 func staticBody(b []byte) bodyFunc {
@@ -58,65 +62,104 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 		tok = t
 	}
 	for attempt := 1; ; attempt++ {
-		var body io.Reader
-		n := int64(0)
-		if r.body != nil {
-			b, size, err := r.body()
-			if err != nil {
-				return nil, err
-			}
-			body, n = b, size
+		resp, retry, err := c.attempt(ctx, r, tok, attempt)
+		if err != nil || !retry {
+			return resp, err
 		}
-		var wrote atomic.Bool
-		tctx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-			WroteHeaders: func() { wrote.Store(true) },
-		})
-		req, err := http.NewRequestWithContext(tctx, r.method, r.url, body)
-		if err != nil {
-			return nil, newError(CodeInvalidArgument, "cannot build request", err)
-		}
-		if body != nil && n >= 0 {
-			req.ContentLength = n
-		}
-		for k, v := range r.header {
-			req.Header[k] = v
-		}
-		if body != nil {
-			req.Header.Set("Content-Type", mediaJSON)
-		}
-		if r.accept != "" {
-			req.Header.Set("Accept", r.accept)
-		}
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		if c.userAgent != "" {
-			req.Header.Set("User-Agent", c.userAgent)
-		}
-		resp, err := c.hc.Do(req)
-		if err != nil {
-			if cerr := ctx.Err(); cerr != nil {
-				return nil, cerr
-			}
-			if r.safe && !wrote.Load() && attempt < c.retry.MaxAttempts {
-				if werr := sleep(ctx, c.retry.DefaultWait); werr != nil {
-					return nil, werr
-				}
-				continue
-			}
-			return nil, &Error{Code: CodeTransport, Message: "cannot reach " + c.endpoint, Err: unwrapURLError(err)}
-		}
-		if resp.StatusCode == http.StatusServiceUnavailable && r.safe && attempt < c.retry.MaxAttempts {
-			if wait, ok := retryAfter(resp.Header, c.retry); ok {
-				drain(resp.Body)
-				if werr := sleep(ctx, wait); werr != nil {
-					return nil, werr
-				}
-				continue
-			}
-		}
-		return resp, nil
 	}
+}
+
+// attempt performs one exchange. retry asks for another attempt (after
+// the wait, already slept).
+func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int) (resp *http.Response, retry bool, err error) {
+	var body io.Reader
+	n := int64(0)
+	if r.body != nil {
+		b, size, err := r.body()
+		if err != nil {
+			return nil, false, err
+		}
+		body, n = b, size
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	wd := &watchdog{cancel: cancel}
+	limit := c.timeout
+	wait := r.wait
+	if wait == 0 {
+		wait = limit
+	}
+	if limit < 0 {
+		limit, wait = 0, 0
+	}
+	var wrote atomic.Bool
+	tctx := httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
+		GotConn:      func(httptrace.GotConnInfo) { wd.arm(phaseUpload, limit) },
+		WroteHeaders: func() { wrote.Store(true) },
+		WroteRequest: func(httptrace.WroteRequestInfo) { wd.arm(phaseHeaders, wait) },
+	})
+	if body != nil {
+		body = &progressReader{r: body, wd: wd, limit: limit}
+	}
+	req, err := http.NewRequestWithContext(tctx, r.method, r.url, body)
+	if err != nil {
+		cancel()
+		return nil, false, newError(CodeInvalidArgument, "cannot build request", err)
+	}
+	if body != nil && n >= 0 {
+		req.ContentLength = n
+	}
+	for k, v := range r.header {
+		req.Header[k] = v
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", mediaJSON)
+	}
+	if r.accept != "" {
+		req.Header.Set("Accept", r.accept)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
+	resp, err = c.hc.Do(req)
+	wd.stop()
+	if err != nil {
+		cancel()
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, false, cerr
+		}
+		if phase, d := wd.expired(); phase != "" {
+			return nil, false, c.timeoutError(phase, d)
+		}
+		if te := c.transportTimeout(err); te != nil {
+			return nil, false, te
+		}
+		if r.safe && !wrote.Load() && attempt < c.retry.MaxAttempts {
+			if werr := sleep(ctx, c.retry.DefaultWait); werr != nil {
+				return nil, false, werr
+			}
+			return nil, true, nil
+		}
+		return nil, false, &Error{Code: CodeTransport, Message: "cannot reach " + c.shown, Err: unwrapURLError(err)}
+	}
+	if r.accept == mediaStream && resp.StatusCode == http.StatusOK {
+		// A stream may stay silent for as long as the command runs.
+		resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	} else {
+		resp.Body = &watchedBody{rc: resp.Body, c: c, wd: wd, limit: limit, cancel: cancel}
+	}
+	if resp.StatusCode == http.StatusServiceUnavailable && r.safe && attempt < c.retry.MaxAttempts {
+		if wait, ok := retryAfter(resp.Header, c.retry); ok {
+			drain(resp.Body)
+			if werr := sleep(ctx, wait); werr != nil {
+				return nil, false, werr
+			}
+			return nil, true, nil
+		}
+	}
+	return resp, false, nil
 }
 
 // unwrapURLError strips *url.Error, whose text repeats the method and URL
