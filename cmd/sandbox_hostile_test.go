@@ -1,6 +1,7 @@
 package cmd_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -8,11 +9,16 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/nimbus-sh/nimbus/cmd"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/iostreams"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
@@ -26,15 +32,18 @@ func init() {
 	//
 	//	rawworker exit NUMBER          a Worker whose commands exit with NUMBER
 	//	                               (raw JSON: 256, 1.5, -1)
-	//	rawworker answer STATUS TYPE FILE
+	//	rawworker answer STATUS TYPE FILE [NAME=VALUE...]
 	//	                               every request answers STATUS with the
-	//	                               Content-Type TYPE and FILE's bytes
+	//	                               Content-Type TYPE, the extra headers
+	//	                               and FILE's bytes
 	//	rawworker hang                 reads each request, never answers
 	//	rawworker silent               accepts connections, never speaks
 	//	                               (NIMBUS_ENDPOINT is https://)
 	//
 	// rawcount N: the server received N requests (HTTP modes).
 	sandboxCmds["rawworker"] = cmdRawWorker
+	// localmode FILE MODE: a local file has these permission bits.
+	sandboxCmds["localmode"] = cmdMode
 	sandboxCmds["rawcount"] = func(ts *testscript.TestScript, neg bool, args []string) {
 		rawMu.Lock()
 		n := rawCounts[ts]
@@ -96,8 +105,13 @@ func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
 		ctype := args[2]
 		data, err := os.ReadFile(ts.MkAbs(args[3]))
 		ts.Check(err)
+		extra := args[4:]
 		h = func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.Copy(io.Discard, r.Body)
+			for _, kv := range extra {
+				k, v, _ := strings.Cut(kv, "=")
+				w.Header().Set(k, v)
+			}
 			w.Header().Set("Content-Type", ctype)
 			w.WriteHeader(status)
 			_, _ = w.Write(data)
@@ -146,4 +160,48 @@ func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
 	}))
 	ts.Defer(srv.Close)
 	ts.Setenv("NIMBUS_ENDPOINT", srv.URL)
+}
+
+// What a server says in an error is shown on a terminal without the
+// characters a terminal interprets (escape sequences, CR, BEL, bidi
+// overrides); programs reading JSON get it escaped, intact.
+func TestServerErrorTextIsStrippedOnTerminal(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Op string `json:"op"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if body.Op == "ready" {
+			sandboxserver.WriteOK(w, map[string]any{"ok": true, "preinstalled": []any{}}, true, nil)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(500)
+		_, _ = io.WriteString(w, `{"ok":false,"error":"EACCES: \u001b]0;owned\u0007denied\u001b[2J\r\u202eevil\u009b31m","code":"E_NIMBUS_REMOTE_RPC\u001b[5m"}`)
+	}))
+	defer srv.Close()
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("NIMBUS_ENDPOINT", srv.URL)
+	t.Setenv("NIMBUS_TOKEN", "tok")
+	t.Chdir(t.TempDir())
+	code, _, stderr := runTTY(t, nil, "", "sandbox", "files", "ls", "job-1", "--no-color")
+	if code != 69 {
+		t.Fatalf("exit %d: %q", code, stderr)
+	}
+	if strings.ContainsAny(stderr, "\x1b\x07\r\u202e\u009b") {
+		t.Fatalf("terminal output keeps control characters: %q", stderr)
+	}
+	if !strings.Contains(stderr, "EACCES: ]0;owneddenied[2Jevil31m (E_NIMBUS_REMOTE_RPC[5m)") {
+		t.Fatalf("stderr %q", stderr)
+	}
+	// Not a terminal: one JSON line, the text escaped, nothing lost.
+	ios, _, _, errOut := iostreams.Test()
+	f := cmdutil.New()
+	f.IOStreams = ios
+	if code := cmd.Run(context.Background(), f, []string{"sandbox", "files", "ls", "job-1"}); code != 69 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(errOut.String(), `\u001b]0;owned\u0007denied`) {
+		t.Fatalf("JSON stderr %q", errOut.String())
+	}
 }

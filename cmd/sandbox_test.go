@@ -154,8 +154,9 @@ var sandboxCmds = map[string]func(ts *testscript.TestScript, neg bool, args []st
 		ts.Check(err)
 		fakeOf(ts).Fail503(args[0], n)
 	},
-	// exits N [-stdin FILE] PROGRAM ARGS...: run PROGRAM and require exit
-	// code N; its stdout and stderr become the script's.
+	// exits N [-stdin FILE] [-umask MODE] PROGRAM ARGS...: run PROGRAM
+	// (under umask MODE) and require exit code N; its stdout and stderr
+	// become the script's.
 	"exits": func(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) < 2 {
 			ts.Fatalf("usage: exits N [-stdin FILE] PROGRAM ARGS...")
@@ -169,6 +170,10 @@ var sandboxCmds = map[string]func(ts *testscript.TestScript, neg bool, args []st
 			ts.Check(err)
 			args = args[2:]
 		}
+		umask := ""
+		if args[0] == "-umask" {
+			umask, args = args[1], args[2:]
+		}
 		// The script's PATH, which holds the test binary as "nimbus".
 		path := ""
 		for _, dir := range strings.Split(ts.Getenv("PATH"), string(os.PathListSeparator)) {
@@ -181,6 +186,9 @@ var sandboxCmds = map[string]func(ts *testscript.TestScript, neg bool, args []st
 			ts.Fatalf("%s not found on the script's PATH", args[0])
 		}
 		c := exec.Command(path, args[1:]...)
+		if umask != "" {
+			c = exec.Command("/bin/sh", append([]string{"-c", `umask "$0" && exec "$@"`, umask, path}, args[1:]...)...)
+		}
 		c.Dir = ts.MkAbs(".")
 		for _, k := range scriptEnvKeys {
 			if v := ts.Getenv(k); v != "" {

@@ -117,6 +117,10 @@ func local(le *sc.Error) *clierr.Error {
 		hint = "is the Worker running and reachable at --endpoint?"
 	case sc.CodeHTTPTimeout:
 		hint = HTTPTimeoutHint
+	case sc.CodeGateway:
+		hint = "the Worker did not answer (an error page from Cloudflare or a proxy); reads were retried; check the Worker's health (wrangler tail) and try again"
+	case sc.CodeBadResponse:
+		hint = "the answer is not the Nimbus remote API's: check --endpoint and --base-path"
 	case sc.CodeWriteTooLarge:
 		exit = exitcode.DataErr
 		hint = "one write is limited to about 20 MiB by the platform; split the file or compress it"

@@ -863,8 +863,8 @@ func TestReadFileToRejectsBadAnswers(t *testing.T) {
 		"truncated":       {2, `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"AP`, sc.CodeBadResponse},
 		"more than asked": {2, `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"` + strings.Repeat("AAAA", 1<<20) + `"}}`, sc.CodeBadResponse},
 		"wrong type":      {2, `{"ok":true,"result":{"__nimbusWireType":"text","base64":"AP8="}}`, sc.CodeBadResponse},
-		"not json":        {2, `<html>`, sc.CodeAPINotEnabled},
-		"no ok":           {2, `{"result":null}`, sc.CodeAPINotEnabled},
+		"not json":        {2, `<html>`, sc.CodeBadResponse},
+		"no ok":           {2, `{"result":null}`, sc.CodeBadResponse},
 		"vanished":        {2, `{"ok":true}`, sc.CodeRemoteRPC},
 		"ok false at 200": {2, `{"ok":false,"error":"EACCES: permission denied","code":"E_NIMBUS_REMOTE_RPC"}`, sc.CodeRemoteRPC},
 	}

@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -140,5 +142,97 @@ func TestHostileExitCodes(t *testing.T) {
 		if _, err := sb.Exec(ctx(t), "x", sc.ExecOptions{}); codeOf(err) != sc.CodeBadResponse {
 			t.Fatalf("%s: %v", bad, err)
 		}
+	}
+}
+
+// gatewayPage answers n times with Cloudflare's 502 page, then lets next
+// answer; it counts the requests for op.
+func gatewayPage(t *testing.T, n int, next opHandler) (opHandler, *int) {
+	page, err := os.ReadFile("testdata/cloudflare-502.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	count := 0
+	return func(w http.ResponseWriter, r *http.Request, args []json.RawMessage) {
+		mu.Lock()
+		count++
+		c := count
+		mu.Unlock()
+		if c <= n {
+			w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+			w.WriteHeader(http.StatusBadGateway)
+			w.Write(page)
+			return
+		}
+		next(w, r, args)
+	}, &count
+}
+
+// A 502 page from Cloudflare is a gateway error, not a disabled API: safe
+// ops are retried like a 503, and when it persists the error says what
+// happened, quoting the page's title.
+func TestGatewayErrorsAreRetriedAndNamed(t *testing.T) {
+	h, count := gatewayPage(t, 2, jsonAnswer(`{"ok":true,"result":"hello"}`))
+	srv := hostile(t, map[string]opHandler{"readFile": h})
+	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	if s, ok, err := sb.ReadFile(ctx(t), "/x"); err != nil || !ok || s != "hello" || *count != 3 {
+		t.Fatalf("%q %v %v after %d requests", s, ok, err, *count)
+	}
+
+	h, count = gatewayPage(t, 100, nil)
+	srv = hostile(t, map[string]opHandler{"readFile": h, "exec": h})
+	sb = box(t, newClient(t, srv.URL, "use"), "job-1")
+	_, _, err := sb.ReadFile(ctx(t), "/x")
+	var ce *sc.Error
+	if !errors.As(err, &ce) || ce.Code != sc.CodeGateway || ce.Status != 502 || *count != 4 {
+		t.Fatalf("err = %v after %d requests", err, *count)
+	}
+	if !strings.Contains(ce.Message, `HTTP 502 text/html: "my-nimbus.workers.dev | 502: Bad gateway"`) || !strings.Contains(ce.Message, srv.URL) {
+		t.Fatalf("message %q", ce.Message)
+	}
+	// exec is never retried.
+	*count = 0
+	if _, err := sb.Exec(ctx(t), "true", sc.ExecOptions{}); codeOf(err) != sc.CodeGateway || *count != 1 {
+		t.Fatalf("exec: %v after %d requests", err, *count)
+	}
+}
+
+// Each kind of answer that is not the API's JSON gets its own code.
+func TestUnexpectedAnswersAreClassified(t *testing.T) {
+	for name, tc := range map[string]struct {
+		status  int
+		ctype   string
+		body    string
+		code    string
+		message string
+	}{
+		"cloudflare 530":    {530, "text/html", "<html><title>Origin DNS error | 1016</title>", sc.CodeGateway, `HTTP 530 text/html: "Origin DNS error | 1016"`},
+		"gateway timeout":   {504, "text/plain", "upstream request timeout", sc.CodeGateway, `HTTP 504 text/plain: "upstream request timeout"`},
+		"503 without JSON":  {503, "", "", sc.CodeGateway, "HTTP 503"},
+		"404 page":          {404, "text/html", "<h1>Not found</h1>", sc.CodeAPINotEnabled, "remote API not enabled on this endpoint (or wrong --endpoint/--base-path): HTTP 404 text/html"},
+		"405 text":          {405, "text/plain", "Method Not Allowed", sc.CodeAPINotEnabled, "HTTP 405"},
+		"200 web page":      {200, "text/html; charset=utf-8", "<!doctype html><title>My site</title>", sc.CodeAPINotEnabled, `HTTP 200 text/html: "My site"`},
+		"200 garbage":       {200, "text/plain", "\x00\x01garbage\x1b[31m here", sc.CodeBadResponse, `is not a Nimbus JSON envelope (HTTP 200 text/plain: "garbage[31m here")`},
+		"200 other JSON":    {200, "application/json", `{"hello":"world"}`, sc.CodeBadResponse, "is not a Nimbus JSON envelope (HTTP 200 application/json"},
+		"200 cut off":       {200, "application/json", `{"ok":true,"res`, sc.CodeBadResponse, "HTTP 200"},
+		"500 worker crash":  {500, "text/plain", "Error: boom", sc.CodeBadResponse, `HTTP 500 text/plain: "Error: boom"`},
+		"502 JSON envelope": {502, "application/json", `{"ok":false,"error":"bad upstream","code":"E_UPSTREAM"}`, "E_UPSTREAM", "bad upstream"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.ctype != "" {
+					w.Header().Set("Content-Type", tc.ctype)
+				}
+				w.WriteHeader(tc.status)
+				io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+			_, err := sb.Exec(ctx(t), "true", sc.ExecOptions{})
+			if codeOf(err) != tc.code || !strings.Contains(err.Error(), tc.message) {
+				t.Fatalf("err = %v, want %s with %q", err, tc.code, tc.message)
+			}
+		})
 	}
 }

@@ -150,8 +150,14 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 	} else {
 		resp.Body = &watchedBody{rc: resp.Body, c: c, wd: wd, limit: limit, cancel: cancel}
 	}
-	if resp.StatusCode == http.StatusServiceUnavailable && r.safe && attempt < c.retry.MaxAttempts {
-		if wait, ok := retryAfter(resp.Header, c.retry); ok {
+	if r.safe && attempt < c.retry.MaxAttempts {
+		wait, ok := retryAfter(resp.Header, c.retry)
+		if resp.StatusCode == http.StatusServiceUnavailable && ok || gatewayAnswer(resp) {
+			// A 503 that says when to come back, or a gateway's error page
+			// (the Worker never answered): try again, backing off.
+			if !ok {
+				wait = min(c.retry.DefaultWait<<(attempt-1), c.retry.MaxWait)
+			}
 			drain(resp.Body)
 			if werr := sleep(ctx, wait); werr != nil {
 				return nil, false, werr
@@ -229,7 +235,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// notEnabled builds the error for a 3xx or non-JSON answer.
+// notEnabled builds the error for a redirect where the API was expected:
+// what a Worker without the remote API answers on /api/ paths.
 func notEnabled(resp *http.Response, cause error) *Error {
 	detail := fmt.Sprintf("HTTP %d", resp.StatusCode)
 	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
@@ -254,7 +261,8 @@ func (c *Client) decodeEnvelope(ctx context.Context, op string, resp *http.Respo
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		return notEnabled(resp, nil)
 	}
-	cr := &countingReader{r: io.LimitReader(resp.Body, maxJSONResponse+1)}
+	hr := &headRecorder{r: resp.Body}
+	cr := &countingReader{r: io.LimitReader(hr, maxJSONResponse+1)}
 	env := envelope{Result: dest}
 	if dest == nil {
 		env.Result = &json.RawMessage{}
@@ -278,7 +286,7 @@ func (c *Client) decodeEnvelope(ctx context.Context, op string, resp *http.Respo
 		case errors.As(err, &typ) && env.OK != nil && *env.OK:
 			return &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: op + ": unexpected result shape", Err: err}
 		case errors.As(err, &syn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &typ):
-			return notEnabled(resp, nil)
+			return c.unexpectedAnswer(op, resp, hr.head)
 		default:
 			return &Error{Code: CodeTransport, Status: resp.StatusCode, Message: op + ": reading the answer failed", Err: err}
 		}
@@ -287,7 +295,7 @@ func (c *Client) decodeEnvelope(ctx context.Context, op string, resp *http.Respo
 		if env.Code != "" {
 			return remoteError(op, resp, &env)
 		}
-		return notEnabled(resp, nil)
+		return c.unexpectedAnswer(op, resp, hr.head)
 	}
 	if !*env.OK {
 		return remoteError(op, resp, &env)

@@ -441,7 +441,8 @@ func (s *Sandbox) streamBytesCall(ctx context.Context, op string, args []any, w 
 	body := &limitReader{r: resp.Body, left: limit}
 	br := bufio.NewReaderSize(body, 64<<10)
 	if c, perr := (&streamScanner{br: br}).peek(); perr != nil || c != '{' {
-		return false, 0, notEnabled(resp, nil)
+		head, _ := br.Peek(min(br.Buffered(), headSize))
+		return false, 0, s.c.unexpectedAnswer(op, resp, head)
 	}
 	lw := &limitedWriter{w: w, max: max}
 	env, perr := decodeBytesEnvelope(br, lw)
@@ -470,7 +471,7 @@ func (s *Sandbox) streamBytesCall(ctx context.Context, op string, args []any, w 
 	ok, wireType := env.ok, env.wireType
 	errMsg, code := env.errMsg, env.code
 	if ok == nil {
-		return false, lw.n, notEnabled(resp, nil)
+		return false, lw.n, s.c.unexpectedAnswer(op, resp, nil)
 	}
 	if !*ok {
 		env := envelope{Error: errMsg, Code: code}
