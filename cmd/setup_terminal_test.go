@@ -107,3 +107,26 @@ func TestSetupInterrupted(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
+
+// When the answer to a bucket POST is lost and the retry finds the bucket,
+// the checklist says "created or existed", not "exists".
+func TestSetupOnTerminalLostCreateAnswer(t *testing.T) {
+	srv := cftest.New()
+	defer srv.Close()
+	srv.AddAccount(cfAccount, "Acme Corp")
+	srv.AddToken(cfToken, &cftest.Token{Accounts: []string{cfAccount}})
+	srv.SetSubdomain(cfAccount, "acme")
+	srv.AddFault(cftest.Fault{Method: "POST", PathSuffix: "/r2/buckets", Status: 502, Code: 10001, Message: "bad gateway", Times: 1, RetryAfter: "0", Lost: true})
+	t.Chdir(t.TempDir())
+	env := map[string]string{"CLOUDFLARE_API_TOKEN": cfToken, "CLOUDFLARE_API_BASE_URL": srv.BaseURL(), "HOME": t.TempDir()}
+	code, _, stderr := runTTY(t, env, "", "setup", "cloudflare", "--name", "demo", "--no-color")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "R2 bucket demo-npm-cache created or existed") || strings.Contains(stderr, "R2 bucket demo-npm-cache exists") {
+		t.Fatalf("checklist:\n%s", stderr)
+	}
+	if !strings.Contains(stderr, "R2 bucket demo-npm-packument-cache created") {
+		t.Fatalf("checklist:\n%s", stderr)
+	}
+}

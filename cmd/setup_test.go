@@ -59,6 +59,9 @@ func TestSetupScripts(t *testing.T) {
 //	cf deploy ACCOUNT WORKER
 //	cf bucket ACCOUNT NAME
 //	cf fault METHOD PATH-SUFFIX STATUS CODE TIMES
+//	cf lost METHOD PATH-SUFFIX STATUS CODE TIMES
+//	                              like fault, but the request takes effect
+//	                              first (the answer is lost on the way)
 //	cf reset                      forget recorded requests
 //	cf requests                   write "METHOD path" lines to $WORK/requests
 //	cf count N [MUTATIONS]        assert the number of requests (and mutations)
@@ -98,8 +101,8 @@ func cmdCF(ts *testscript.TestScript, neg bool, args []string) {
 		srv.DeployWorker(args[1], args[2])
 	case "bucket":
 		srv.AddBucket(args[1], args[2])
-	case "fault":
-		srv.AddFault(cftest.Fault{Method: args[1], PathSuffix: args[2], Status: atoi(args[3]), Code: int64(atoi(args[4])), Message: "injected fault", Times: atoi(args[5]), RetryAfter: "0"})
+	case "fault", "lost":
+		srv.AddFault(cftest.Fault{Method: args[1], PathSuffix: args[2], Status: atoi(args[3]), Code: int64(atoi(args[4])), Message: "injected fault", Times: atoi(args[5]), RetryAfter: "0", Lost: args[0] == "lost"})
 	case "reset":
 		srv.ResetRequests()
 	case "requests":

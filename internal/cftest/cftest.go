@@ -67,6 +67,10 @@ type Fault struct {
 	Times int
 	// RetryAfter, when set, is sent as the Retry-After header.
 	RetryAfter string
+	// Lost makes the request take effect before the fault is answered, as
+	// when a gateway loses the API's response: the client sees a failure
+	// for a change that was made.
+	Lost bool
 }
 
 type object struct {
@@ -312,6 +316,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 					f.Times = -1 // used up
 				}
 			}
+			if f.Lost {
+				s.route(httptest.NewRecorder(), r, path, body)
+			}
 			if f.RetryAfter != "" {
 				w.Header().Set("Retry-After", f.RetryAfter)
 			}
@@ -319,6 +326,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	s.route(w, r, path, body)
+}
+
+// route answers an authenticated API request (under s.mu).
+func (s *Server) route(w http.ResponseWriter, r *http.Request, path string, body []byte) {
 	auth := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(auth, "Bearer ")
 	t := s.tokens[tok]
