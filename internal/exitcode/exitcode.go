@@ -19,6 +19,9 @@ const (
 	Software = 70
 	// CantCreate means an output could not be created (init target not empty).
 	CantCreate = 73
+	// TempFail means a transient conflict: rerunning is expected to work
+	// (runtime sync found the catalog changed by another publisher).
+	TempFail = 75
 	// NoPerm means a credential lacks a permission or scope.
 	NoPerm = 77
 	// Config means required configuration is missing (secret, account, endpoint).
