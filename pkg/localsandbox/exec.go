@@ -39,6 +39,10 @@ type execReq struct {
 	timeout float64 // ms; 0 means none
 	sh      *shell  // named shell (locked by prepare), or nil
 	arg     string  // the command, as $1 of a named shell's wrapper
+	// callEnv is the call's own env option and prior what the shell had
+	// for those names: the option applies to this call only.
+	callEnv map[string]string
+	prior   map[string]*string
 }
 
 // prepare validates the exec options and resolves cwd, env and the named
@@ -89,8 +93,15 @@ func (sb *sandbox) prepare(c *sandboxserver.Call, command, script string, o map[
 		}
 	}
 	if m, ok := o["env"].(map[string]any); ok {
+		req.callEnv, req.prior = map[string]string{}, map[string]*string{}
 		for k, v := range m {
+			if old, had := env[k]; had {
+				req.prior[k] = &old
+			} else {
+				req.prior[k] = nil
+			}
 			env[k], _ = v.(string)
+			req.callEnv[k] = env[k]
 		}
 	}
 	env["PWD"] = host
@@ -256,11 +267,31 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 	}
 	if req.sh != nil && len(state) > 0 {
 		sb.saveShell(req.sh, state)
+		req.forgetCallEnv()
 	}
 	if err := ctx.Err(); err != nil {
 		return code, err
 	}
 	return code, nil
+}
+
+// forgetCallEnv takes the call's env option back out of the named shell's
+// saved environment ("merged over the shell environment for this call"),
+// unless the command itself changed the variable.
+func (r *execReq) forgetCallEnv() {
+	if r.sh.env == nil {
+		return
+	}
+	for k, v := range r.callEnv {
+		if cur, ok := r.sh.env[k]; !ok || cur != v {
+			continue
+		}
+		if old := r.prior[k]; old != nil {
+			r.sh.env[k] = *old
+		} else {
+			delete(r.sh.env, k)
+		}
+	}
 }
 
 // saveShell records a named shell's final cwd and environment, as reported

@@ -1,7 +1,8 @@
 // Package conformance is the end-to-end suite of the sandbox client that
-// every server speaking the remote sandbox API must pass: the fake Worker of
-// package sandboxtest and the local backend of package localsandbox run the
-// same tests through the real client, so they cannot drift apart.
+// every server speaking the remote sandbox API must pass. It runs against
+// the local backend of package localsandbox, over HTTP and in process, and
+// through the fault middleware of package sandboxtest with exec streams
+// split at any byte.
 //
 // The commands used stay within what both servers run: echo, printf, cat,
 // pwd, cd, export, printenv, exit, sleep, seq, ls, mkdir -p, redirections
