@@ -267,11 +267,13 @@ func testNamedShell(t *testing.T, e *env) {
 	if err := sb.Mkdir(ctx(t), "/home/user/app"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sb.Exec(ctx(t), "cd app; export KEPT=yes", sc.ExecOptions{}); err != nil {
+	// A call's env option is for that call only ("merged over the shell
+	// environment for this call"); what the command exports stays.
+	if _, err := sb.Exec(ctx(t), "cd app; export KEPT=yes", sc.ExecOptions{Env: map[string]string{"ONCE": "1", "KEPT": "call"}}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := sb.Exec(ctx(t), "pwd; echo $KEPT", sc.ExecOptions{})
-	if err != nil || !strings.HasSuffix(r.Stdout, "/home/user/app\nyes\n") {
+	r, err := sb.Exec(ctx(t), "pwd; echo $KEPT-$ONCE", sc.ExecOptions{})
+	if err != nil || !strings.HasSuffix(r.Stdout, "/home/user/app\nyes-\n") {
 		t.Fatalf("%+v %v", r, err)
 	}
 	plain := handle(t, c, "job-1")
