@@ -30,33 +30,6 @@ type ExecOptions struct {
 	DetachID string
 }
 
-// ResolvePath resolves p against root the way the SDK resolves a relative
-// cwd: split on "/", drop "." and empty parts, ".." removes one part, never
-// above "/". An absolute p is normalised the same way.
-func ResolvePath(root, p string) string {
-	var parts []string
-	if !strings.HasPrefix(p, "/") {
-		parts = appendParts(parts, root)
-	}
-	parts = appendParts(parts, p)
-	return "/" + strings.Join(parts, "/")
-}
-
-func appendParts(parts []string, p string) []string {
-	for _, seg := range strings.Split(p, "/") {
-		switch seg {
-		case "", ".":
-		case "..":
-			if len(parts) > 0 {
-				parts = parts[:len(parts)-1]
-			}
-		default:
-			parts = append(parts, seg)
-		}
-	}
-	return parts
-}
-
 // wireExecOptions is ExecOptions as sent, after normalisation.
 type wireExecOptions struct {
 	Cwd       string            `json:"cwd,omitempty"`
