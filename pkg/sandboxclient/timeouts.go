@@ -166,14 +166,14 @@ func (p *progressReader) Read(b []byte) (int, error) {
 }
 
 // watchedBody bounds each read of a JSON answer: a server that stops
-// sending in the middle fails after the HTTP timeout. Closing it releases
-// the exchange.
+// sending in the middle fails after the HTTP timeout. Closing it ends the
+// exchange without cancelling it, so the connection can be reused.
 type watchedBody struct {
-	rc     io.ReadCloser
-	c      *Client
-	wd     *watchdog
-	limit  time.Duration
-	cancel context.CancelFunc
+	rc    io.ReadCloser
+	c     *Client
+	wd    *watchdog
+	limit time.Duration
+	done  func()
 }
 
 func (b *watchedBody) Read(p []byte) (int, error) {
@@ -190,15 +190,17 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 
 func (b *watchedBody) Close() error {
 	err := b.rc.Close()
-	b.cancel()
+	b.wd.stop()
+	b.done()
 	return err
 }
 
-// cancelBody releases the exchange of a stream when it is closed; it has no
-// idle bound (TCP keepalive notices a dead peer).
+// cancelBody cancels the exchange of a stream when it is closed (a
+// stream closed early cancels the remote command); it has no idle bound
+// (TCP keepalive notices a dead peer).
 type cancelBody struct {
 	io.ReadCloser
-	cancel context.CancelFunc
+	cancel func()
 }
 
 func (b *cancelBody) Close() error {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -224,5 +225,26 @@ func TestHTTPTimeoutDisabled(t *testing.T) {
 	sb := box(t, newClient(t, srv.URL, "use", withTimeout(-1)), "job-1")
 	if s, ok, err := sb.ReadFile(ctx(t), "/x"); err != nil || !ok || s != "x" {
 		t.Fatalf("%q %v %v", s, ok, err)
+	}
+}
+
+// The per-exchange bookkeeping of the timeouts must not cost the
+// connection: sequential calls reuse one keep-alive connection.
+func TestCallsReuseTheConnection(t *testing.T) {
+	srv := hostile(t, map[string]opHandler{"readFile": jsonAnswer(`{"ok":true,"result":"x"}`)})
+	var conns atomic.Int32
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	for range 50 {
+		if _, _, err := sb.ReadFile(ctx(t), "/x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections for 51 sequential calls, want 1", n)
 	}
 }

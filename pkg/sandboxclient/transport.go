@@ -81,8 +81,16 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 		}
 		body, n = b, size
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	wd := &watchdog{cancel: cancel}
+	// The exchange's own context: the watchdog cancels it, and so does ctx
+	// (through AfterFunc). It is not a child of ctx, so finishing an
+	// answer normally needs no cancel: cancelling right after a body is
+	// closed races the transport returning the connection to its pool
+	// (the connection is then dropped, and the next call dials again).
+	rctx, cancelExchange := context.WithCancel(context.WithoutCancel(ctx))
+	stopFollowing := context.AfterFunc(ctx, cancelExchange)
+	cancel := func() { stopFollowing(); cancelExchange() }
+	done := func() { stopFollowing() }
+	wd := &watchdog{cancel: cancelExchange}
 	limit := c.timeout
 	wait := r.wait
 	if wait == 0 {
@@ -148,7 +156,7 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 		// A stream may stay silent for as long as the command runs.
 		resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	} else {
-		resp.Body = &watchedBody{rc: resp.Body, c: c, wd: wd, limit: limit, cancel: cancel}
+		resp.Body = &watchedBody{rc: resp.Body, c: c, wd: wd, limit: limit, done: done}
 	}
 	if r.safe && attempt < c.retry.MaxAttempts {
 		wait, ok := retryAfter(resp.Header, c.retry)
