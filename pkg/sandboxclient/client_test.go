@@ -20,7 +20,6 @@ import (
 
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/sandboxtest"
-	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
 // Identities of the named tokens these tests use; newClient mints a real
@@ -38,19 +37,7 @@ var testIDs = map[string]sandboxtest.Identity{
 
 // mintID mints a token for id with secret, valid for an hour.
 func mintID(secret string, id sandboxtest.Identity) string {
-	ttl := time.Hour
-	in := token.Input{Tenant: &id.Tenant, Scopes: id.Scopes, TTL: &ttl}
-	if id.Subject != "" {
-		in.Subject = &id.Subject
-	}
-	if id.SID != "" {
-		in.SessionID = &id.SID
-	}
-	tok, err := token.Issuer{Secret: secret}.Mint(in)
-	if err != nil {
-		panic(err)
-	}
-	return tok
+	return sandboxtest.Mint(secret, time.Now(), id)
 }
 
 // newFake starts the real backend behind the fault middleware.

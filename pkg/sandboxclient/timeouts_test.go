@@ -248,3 +248,22 @@ func TestCallsReuseTheConnection(t *testing.T) {
 		t.Fatalf("%d connections for 51 sequential calls, want 1", n)
 	}
 }
+
+// An execStream answered with a JSON body (a refusal, or a server that
+// does not stream) is read under the HTTP timeout like any JSON answer.
+func TestHTTPTimeoutJSONAnswerToExecStream(t *testing.T) {
+	srv := hostile(t, map[string]opHandler{
+		"execStream": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"ok":false,"error":"boo`)
+			w.(http.Flusher).Flush()
+			select {
+			case <-t.Context().Done():
+			case <-r.Context().Done():
+			}
+		},
+	})
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(200*time.Millisecond)), "job-1")
+	_, err := sb.Run(ctx(t), "true", sc.ExecOptions{}, io.Discard, io.Discard)
+	timeoutErr(t, err, srv.URL, "stalled")
+}

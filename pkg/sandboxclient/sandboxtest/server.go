@@ -194,7 +194,11 @@ type Identity struct {
 
 // Token mints a real token for id, signed with the backend's secret and
 // valid for an hour from the backend's clock.
-func (s *Server) Token(id Identity) string {
+func (s *Server) Token(id Identity) string { return Mint(s.opts.Secret, s.opts.Now(), id) }
+
+// Mint mints a real token for id signed with secret, issued at now and
+// valid for an hour.
+func Mint(secret string, now time.Time, id Identity) string {
 	ttl := time.Hour
 	in := token.Input{Tenant: &id.Tenant, Scopes: id.Scopes, TTL: &ttl}
 	if id.Subject != "" {
@@ -203,7 +207,7 @@ func (s *Server) Token(id Identity) string {
 	if id.SID != "" {
 		in.SessionID = &id.SID
 	}
-	tok, err := token.Issuer{Secret: s.opts.Secret, Now: s.opts.Now}.Mint(in)
+	tok, err := token.Issuer{Secret: secret, Now: func() time.Time { return now }}.Mint(in)
 	if err != nil {
 		panic("sandboxtest: " + err.Error())
 	}
