@@ -76,8 +76,8 @@ func TestHTTPTimeoutSlowOps(t *testing.T) {
 			jsonAnswer(`{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)(w, r, nil)
 		}
 	}
-	srv := hostile(t, map[string]opHandler{"ready": slow(300 * time.Millisecond)})
-	sb := box(t, newClient(t, srv.URL, "use", withTimeout(150*time.Millisecond)), "job-1")
+	srv := hostile(t, map[string]opHandler{"ready": slow(800 * time.Millisecond)})
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(400*time.Millisecond)), "job-1")
 	if _, err := sb.Ready(ctx(t)); err != nil {
 		t.Fatalf("a ready within 4x the timeout failed: %v", err)
 	}
@@ -93,19 +93,19 @@ func TestHTTPTimeoutBufferedCommands(t *testing.T) {
 	answer := `{"ok":true,"result":{"command":"x","exitCode":0,"success":true,"duration":1,"timestamp":1,"stdout":"done","stderr":""}}`
 	srv := hostile(t, map[string]opHandler{
 		"exec": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
-			time.Sleep(600 * time.Millisecond)
+			time.Sleep(time.Second)
 			jsonAnswer(answer)(w, r, nil)
 		},
 	})
-	sb := box(t, newClient(t, srv.URL, "use", withTimeout(150*time.Millisecond)), "job-1")
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(300*time.Millisecond)), "job-1")
 	if r, err := sb.Exec(ctx(t), "x", sc.ExecOptions{}); err != nil || r.Stdout != "done" {
 		t.Fatalf("no timeout: %+v %v", r, err)
 	}
-	if r, err := sb.Exec(ctx(t), "x", sc.ExecOptions{Timeout: time.Second}); err != nil || r.Stdout != "done" {
-		t.Fatalf("timeout 1s: %+v %v", r, err)
+	if r, err := sb.Exec(ctx(t), "x", sc.ExecOptions{Timeout: 2 * time.Second}); err != nil || r.Stdout != "done" {
+		t.Fatalf("timeout 2s: %+v %v", r, err)
 	}
 	_, err := sb.Exec(ctx(t), "x", sc.ExecOptions{Timeout: 100 * time.Millisecond})
-	timeoutErr(t, err, srv.URL, "within 250ms")
+	timeoutErr(t, err, srv.URL, "within 400ms")
 }
 
 // Once its headers arrived, a streamed exec may stay silent for much
@@ -116,14 +116,14 @@ func TestHTTPTimeoutStreamMayBeSilent(t *testing.T) {
 			w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
 			w.WriteHeader(http.StatusOK)
 			w.(http.Flusher).Flush()
-			time.Sleep(800 * time.Millisecond)
+			time.Sleep(3 * time.Second)
 			out := []byte("late\n")
-			exit := []byte(`{"command":"x","exitCode":0,"success":true,"duration":800,"timestamp":1}`)
+			exit := []byte(`{"command":"x","exitCode":0,"success":true,"duration":3000,"timestamp":1}`)
 			w.Write(append([]byte{1, 0, 0, 0, byte(len(out))}, out...))
 			w.Write(append([]byte{3, 0, 0, 0, byte(len(exit))}, exit...))
 		},
 	})
-	sb := box(t, newClient(t, srv.URL, "use", withTimeout(100*time.Millisecond)), "job-1")
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(time.Second)), "job-1")
 	var out bytes.Buffer
 	r, err := sb.Run(ctx(t), "x", sc.ExecOptions{}, &out, io.Discard)
 	if err != nil || r.ExitCode != 0 || out.String() != "late\n" {
@@ -144,7 +144,7 @@ func TestHTTPTimeoutStalledAnswer(t *testing.T) {
 			}
 		},
 	})
-	sb := box(t, newClient(t, srv.URL, "use", withTimeout(200*time.Millisecond)), "job-1")
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(time.Second)), "job-1")
 	_, _, err := sb.ReadFile(ctx(t), "/x")
 	timeoutErr(t, err, srv.URL, "stalled")
 }
@@ -166,7 +166,7 @@ func TestHTTPTimeoutStalledUpload(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	sb := box(t, newClient(t, srv.URL, "use", withTimeout(300*time.Millisecond)), "job-1")
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(time.Second)), "job-1")
 	err := sb.WriteFile(ctx(t), "/home/user/big", make([]byte, 16<<20))
 	timeoutErr(t, err, srv.URL, "stopped reading the request")
 }
@@ -226,6 +226,10 @@ func TestHTTPTimeoutDisabled(t *testing.T) {
 	if s, ok, err := sb.ReadFile(ctx(t), "/x"); err != nil || !ok || s != "x" {
 		t.Fatalf("%q %v %v", s, ok, err)
 	}
+	// The same answer is too slow for a 100ms bound.
+	sb = box(t, newClient(t, srv.URL, "use", withTimeout(100*time.Millisecond)), "job-1")
+	_, _, err := sb.ReadFile(ctx(t), "/x")
+	timeoutErr(t, err, srv.URL, "no answer from")
 }
 
 // The per-exchange bookkeeping of the timeouts must not cost the
@@ -263,7 +267,7 @@ func TestHTTPTimeoutJSONAnswerToExecStream(t *testing.T) {
 			}
 		},
 	})
-	sb := box(t, newClient(t, srv.URL, "use", withTimeout(200*time.Millisecond)), "job-1")
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(time.Second)), "job-1")
 	_, err := sb.Run(ctx(t), "true", sc.ExecOptions{}, io.Discard, io.Discard)
 	timeoutErr(t, err, srv.URL, "stalled")
 }
