@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -152,9 +153,8 @@ func TestHTTPTimeoutStalledAnswer(t *testing.T) {
 // A server that stops reading a big request body: the upload fails after
 // the HTTP timeout.
 func TestHTTPTimeoutStalledUpload(t *testing.T) {
-	srv := hostile(t, nil)
-	// Replace the handler: read the head of the body, then stop reading.
-	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// Read the head of the body, then stop reading.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var head [512]byte
 		io.ReadFull(r.Body, head[:])
 		if bytes.Contains(head[:], []byte(`"op":"ready"`)) {
@@ -165,7 +165,8 @@ func TestHTTPTimeoutStalledUpload(t *testing.T) {
 		case <-t.Context().Done():
 		case <-r.Context().Done():
 		}
-	})
+	}))
+	t.Cleanup(srv.Close)
 	sb := box(t, newClient(t, srv.URL, "use", withTimeout(time.Second)), "job-1")
 	err := sb.WriteFile(ctx(t), "/home/user/big", make([]byte, 16<<20))
 	timeoutErr(t, err, srv.URL, "stopped reading the request")
@@ -237,12 +238,13 @@ func TestHTTPTimeoutDisabled(t *testing.T) {
 func TestCallsReuseTheConnection(t *testing.T) {
 	srv := hostile(t, map[string]opHandler{"readFile": jsonAnswer(`{"ok":true,"result":"x"}`)})
 	var conns atomic.Int32
-	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			conns.Add(1)
-		}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conns.Add(1)
+		return dial(ctx, network, addr)
 	}
-	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	sb := box(t, newClient(t, srv.URL, "use", func(o *sc.Options) { o.HTTPClient = &http.Client{Transport: tr} }), "job-1")
 	for range 50 {
 		if _, _, err := sb.ReadFile(ctx(t), "/x"); err != nil {
 			t.Fatal(err)
