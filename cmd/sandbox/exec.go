@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/shellquote"
@@ -41,7 +42,7 @@ func newCmdExec(o *common) *cobra.Command {
 		stdin        bool
 	)
 	cmd := &cobra.Command{
-		Use:   "exec ID [--cwd DIR] [--env K=V | --env K] [--timeout 30s] [--stdin] [--json] -- COMMAND...",
+		Use:   "exec ID [--cwd DIR] [--env K=V | --env K] [--timeout 30] [--stdin] [--json] -- COMMAND...",
 		Short: "Run a command in a sandbox, streaming its output",
 		Long: `Run a command in a sandbox. Its stdout and stderr are streamed to the local
 stdout and stderr as they arrive, and nimbus exits with the command's exit code.
@@ -56,7 +57,10 @@ remote code that is not an exit status (256, -1, 1.5) exits 125 with a warning:
 only a remote 0 exits 0.
 
 --env K=V sets a variable; --env K forwards the local value of K, so secrets
-stay off the command line. --stdin sends the local standard input. --json
+stay off the command line. --stdin sends the local standard input (at most
+20 MiB, read before the command starts); without it the command's stdin is
+empty, and piped or redirected input gets a warning instead of being read, so
+a script never blocks on an input it did not mean to send. --json
 prints NDJSON events: stdout and stderr with data, then exit with the code and
 duration in milliseconds.`,
 		Example: `  nimbus sandbox exec job-123 -- make test
@@ -89,6 +93,11 @@ duration in milliseconds.`,
 				s := string(data)
 				opts.Stdin = &s
 			}
+			if !cmd.Flags().Changed("stdin") && o.tokenFile != "-" && o.f.IOStreams.StdinHasData() {
+				o.f.Warn(&clierr.Warning{Code: "W_STDIN_NOT_SENT",
+					Message: "standard input is not sent to the command without --stdin",
+					Hint:    "add --stdin to send it, or --stdin=false to silence this"})
+			}
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
 				return sandboxcli.ExecError(err)
@@ -108,7 +117,7 @@ duration in milliseconds.`,
 	fl := cmd.Flags()
 	fl.StringVar(&cwd, "cwd", "", "working `DIR` (relative to --root)")
 	fl.StringArrayVar(&envs, "env", nil, "set `K=V`, or forward the local value of K (repeatable)")
-	fl.DurationVar(&timeout, "timeout", 0, "kill the command after this long (exit 124); also bounds the local wait")
+	duration.Var(fl, &timeout, "timeout", 0, duration.Limits{AllowZero: true}, "kill the command after this long (exit 124): seconds or a duration such as 90s, 15m; 0 means no limit")
 	fl.BoolVar(&stdin, "stdin", false, "send local standard input to the command")
 	fl.StringVar(&shellID, "shell-id", "", "run in the named persistent shell `S` (cwd and env carry over)")
 	return cmd
@@ -143,11 +152,14 @@ func runStreaming(ctx context.Context, o *common, sb *sandboxclient.Sandbox, com
 // (never masked: only a remote 0 is success), warning when that code is
 // not an exit status.
 func remoteStatus(o *common, r *sandboxclient.ExecResult) error {
-	status, warning := sandboxcli.RemoteExit(r.ExitCode, r.ExitCodeRaw)
-	if warning != "" {
-		ios := o.f.IOStreams
-		sandboxcli.Warn(ios.ErrOut, ios.IsStderrTTY(), o.f.JSON, sandboxcli.CodeExitRange, warning)
-	}
+	return commandStatus(o, r.ExitCode, r.ExitCodeRaw)
+}
+
+// commandStatus is the one exit-code rule of exec, run-code and logs -f
+// (sandboxcli.CommandExit), with its warning written.
+func commandStatus(o *common, code int, raw json.Number) error {
+	status, warning := sandboxcli.CommandExit(code, raw)
+	o.f.Warn(warning)
 	if status != 0 {
 		return clierr.Status(status)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/config"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
@@ -103,17 +104,24 @@ func TestErrorMapping(t *testing.T) {
 		exit int
 		code string
 	}{
-		{&sc.RemoteError{Status: 401, Code: "E_TOKEN_EXPIRED", Message: "Token expired 3s ago"}, 65, "E_TOKEN_EXPIRED"},
+		{&sc.RemoteError{Status: 401, Code: "E_TOKEN_EXPIRED", Message: "Token expired 3s ago"}, 77, "E_TOKEN_EXPIRED"},
 		{&sc.RemoteError{Status: 403, Code: "E_SCOPE_MISSING"}, 77, "E_SCOPE_MISSING"},
 		{&sc.RemoteError{Status: 403, Code: "E_SESSION_PIN_MISMATCH"}, 77, "E_SESSION_PIN_MISMATCH"},
 		{&sc.RemoteError{Status: 403, Code: "E_RUNTIME_NOT_ALLOWED"}, 77, "E_RUNTIME_NOT_ALLOWED"},
 		{&sc.RemoteError{Status: 400, Code: "E_ARG_SHAPE"}, 65, "E_ARG_SHAPE"},
-		{&sc.RemoteError{Status: 400, Code: "E_REMOTE_OP"}, 69, "E_REMOTE_OP"},
+		{&sc.RemoteError{Status: 400, Code: "E_REMOTE_OP"}, 76, "E_REMOTE_OP"},
 		{&sc.RemoteError{Status: 503, Code: "E_NIMBUS_DO_OVERLOADED"}, 69, "E_NIMBUS_DO_OVERLOADED"},
 		{&sc.RemoteError{Status: 500, Code: "E_NIMBUS_REMOTE_RPC", Message: "ENOENT: no such file"}, 65, "E_NIMBUS_REMOTE_RPC"},
-		{&sc.RemoteError{Status: 500, Code: "E_NIMBUS_REMOTE_RPC", Message: "boom"}, 69, "E_NIMBUS_REMOTE_RPC"},
+		{&sc.RemoteError{Status: 500, Code: "E_NIMBUS_REMOTE_RPC", Message: "ESRCH: no such process, 42"}, 65, "E_NIMBUS_REMOTE_RPC"},
+		{&sc.RemoteError{Status: 500, Code: "E_NIMBUS_REMOTE_RPC", Message: "EACCES: permission denied, open '/etc/x'"}, 77, "E_NIMBUS_REMOTE_RPC"},
+		{&sc.RemoteError{Status: 500, Code: "E_NIMBUS_REMOTE_RPC", Message: "ENOSPC: no space left on device"}, 73, "E_NIMBUS_REMOTE_RPC"},
+		{&sc.RemoteError{Status: 500, Code: "E_NIMBUS_REMOTE_RPC", Message: "boom"}, 65, "E_NIMBUS_REMOTE_RPC"},
+		{&sc.RemoteError{Status: 500}, 70, "HTTP_500"},
+		{&sc.RemoteError{Status: 404}, 65, "HTTP_404"},
 		{&sc.RemoteError{Status: 502}, 69, "HTTP_502"},
-		{&sc.Error{Code: sc.CodeAPINotEnabled}, 69, sc.CodeAPINotEnabled},
+		{&sc.Error{Code: sc.CodeAPINotEnabled}, 78, sc.CodeAPINotEnabled},
+		{&sc.Error{Code: sc.CodeTransport}, 69, sc.CodeTransport},
+		{&sc.Error{Code: sc.CodeBadResponse}, 76, sc.CodeBadResponse},
 		{&sc.Error{Code: sc.CodeWriteTooLarge}, 65, sc.CodeWriteTooLarge},
 		{&sc.Error{Code: sc.CodeSandboxID}, 64, sc.CodeSandboxID},
 		{context.Canceled, 130, "E_INTERRUPTED"},
@@ -171,18 +179,58 @@ func TestEventWriter(t *testing.T) {
 	}
 }
 
-func TestParseHTTPTimeout(t *testing.T) {
+// TestHTTPTimeout: the HTTP timeout is read with the one duration parser,
+// from NIMBUS_HTTP_TIMEOUT or the config file's http_timeout (also spelled
+// http-timeout); 0 disables it and nonsense is a configuration error.
+func TestHTTPTimeout(t *testing.T) {
+	load := func(env, file string) (*config.Config, error) {
+		dir := t.TempDir()
+		if file != "" {
+			if err := os.WriteFile(filepath.Join(dir, config.ProjectFile), []byte(file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return config.Load(config.Options{Dir: dir, Getenv: func(k string) string {
+			if k == "NIMBUS_HTTP_TIMEOUT" {
+				return env
+			}
+			return ""
+		}})
+	}
 	for in, want := range map[string]time.Duration{
 		"": 30 * time.Second, "45s": 45 * time.Second, "2m": 2 * time.Minute, " 1m30s ": 90 * time.Second,
-		"45": 45 * time.Second, "2.5": 2500 * time.Millisecond, "0": -1, "0s": -1, "1e-3": time.Millisecond,
+		"45": 45 * time.Second, "2.5": 2500 * time.Millisecond, "0": -1, "0s": -1, "1e-3": time.Millisecond, "1d": 24 * time.Hour,
 	} {
-		if got, err := ParseHTTPTimeout(in); err != nil || got != want {
+		cfg, err := load(in, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := HTTPTimeout(cfg); err != nil || got != want {
 			t.Errorf("%q: %v %v, want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"soon", "-1", "-5s", "NaN", "Inf", "1e300", "5 s", "30sec"} {
-		if _, err := ParseHTTPTimeout(in); err == nil {
-			t.Errorf("%q: accepted", in)
+	for _, in := range []string{"soon", "-1", "-5s", "NaN", "Inf", "1e300", "5 s", "30sec", "0x10"} {
+		cfg, err := load(in, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = HTTPTimeout(cfg)
+		if code, name := exitOf(t, err); code != 78 || name != "E_CONFIG_INVALID" || !strings.Contains(err.Error(), "NIMBUS_HTTP_TIMEOUT") {
+			t.Errorf("%q: %d %s %v", in, code, name, err)
+		}
+	}
+	for file, want := range map[string]time.Duration{"http_timeout: 300ms\n": 300 * time.Millisecond, "http-timeout: 0.4\n": 400 * time.Millisecond} {
+		cfg, err := load("", file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := HTTPTimeout(cfg); err != nil || got != want {
+			t.Errorf("file %q: %v %v, want %v", file, got, err, want)
+		}
+		if cfg, _ = load("2s", file); cfg != nil {
+			if got, _ := HTTPTimeout(cfg); got != 2*time.Second {
+				t.Errorf("file %q with NIMBUS_HTTP_TIMEOUT=2s: %v, the environment wins", file, got)
+			}
 		}
 	}
 }

@@ -71,3 +71,32 @@ func (r ExecResult) MarshalJSON() ([]byte, error) {
 		Stderr    string      `json:"stderr"`
 	}{r.Command, exitNumber(r.ExitCode, r.ExitCodeRaw), r.Success, r.Duration, r.Timestamp, r.Stdout, r.Stderr})
 }
+
+// UnmarshalJSON decodes a process exit; code is required and may be any
+// JSON number (see CodeRaw).
+func (e *LogExit) UnmarshalJSON(data []byte) error {
+	type plain LogExit
+	var w struct {
+		*plain
+		Code json.RawMessage `json:"code"`
+	}
+	w.plain = (*plain)(e)
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	code, raw, ok := decodeExitCode(w.Code)
+	if !ok {
+		return &Error{Code: CodeBadResponse, Message: "the process exit has no numeric code"}
+	}
+	e.Code, e.CodeRaw = code, raw
+	return nil
+}
+
+// MarshalJSON encodes the exit with its code as the server sent it.
+func (e LogExit) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Code   json.Number `json:"code"`
+		At     int64       `json:"at"`
+		Reason *string     `json:"reason,omitempty"`
+	}{exitNumber(e.Code, e.CodeRaw), e.At, e.Reason})
+}

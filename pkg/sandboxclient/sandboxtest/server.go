@@ -7,7 +7,10 @@
 // records every request, so tests can check what the client sent.
 //
 // There is no second implementation of the API here: every answer that is
-// not an injected fault comes from the backend `nimbus dev` runs.
+// not an injected fault comes from the backend `nimbus dev` runs. Test
+// packages using it call localsandbox.MaybeRunInit first thing in their
+// TestMain, as the nimbus binary does in main, so commands run under the
+// backend's init (in namespaces where Linux allows them).
 package sandboxtest
 
 import (
@@ -20,6 +23,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -113,6 +117,7 @@ type Server struct {
 
 	opts    Options
 	dataDir string
+	binDir  string // the stand-ins, when outside dataDir
 	auth    sandboxserver.TokenAuth
 	scopes  []string
 
@@ -138,12 +143,15 @@ func New(opts Options) *Server {
 	if err != nil {
 		panic("sandboxtest: " + err.Error())
 	}
+	isolation := localsandbox.IsolationAuto
+	var binDir string
 	if opts.HostEnv == nil {
-		bin := filepath.Join(dataDir, "bin")
-		if err := writeStandIns(bin); err != nil {
-			panic("sandboxtest: " + err.Error())
+		var hostPaths bool
+		binDir, hostPaths = standInDir(dataDir)
+		if hostPaths {
+			isolation = localsandbox.IsolationHostPaths
 		}
-		opts.HostEnv = []string{"PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin", "LANG=C"}
+		opts.HostEnv = []string{"PATH=" + binDir + ":/usr/local/bin:/usr/bin:/bin", "LANG=C"}
 	}
 	secret := opts.Secret
 	if opts.NoSecret {
@@ -152,7 +160,7 @@ func New(opts Options) *Server {
 	backend, err := localsandbox.New(localsandbox.Options{
 		DataDir: filepath.Join(dataDir, "data"), Secret: secret, PreviousSecret: opts.PreviousSecret,
 		BasePath: opts.BasePath, Profiles: opts.Profiles, HostEnv: opts.HostEnv,
-		ReadLimit: opts.ReadLimit, Now: opts.Now,
+		ReadLimit: opts.ReadLimit, Now: opts.Now, Isolation: isolation,
 	})
 	if err != nil {
 		panic("sandboxtest: " + err.Error())
@@ -161,6 +169,7 @@ func New(opts Options) *Server {
 		Backend: backend,
 		opts:    opts,
 		dataDir: dataDir,
+		binDir:  binDir,
 		auth:    sandboxserver.TokenAuth{Secret: secret, Previous: opts.PreviousSecret, Now: opts.Now},
 		scopes:  []string{token.ScopeSandboxUse},
 		rng:     rand.New(rand.NewPCG(opts.Seed, 0x6e696d627573)),
@@ -177,6 +186,9 @@ func (s *Server) Close() {
 	s.Server.Close()
 	_ = s.Backend.Close()
 	_ = os.RemoveAll(s.dataDir)
+	if s.binDir != "" {
+		_ = os.RemoveAll(s.binDir)
+	}
 }
 
 // Secret returns the backend's JWT_SECRET.
@@ -634,6 +646,27 @@ func (f *frameWriter) FlushError() error { return f.recorder.FlushError() }
 
 // Flush is FlushError for http.Flusher.
 func (f *frameWriter) Flush() { _ = f.FlushError() }
+
+// standInDir writes the stand-in interpreters where the backend's
+// commands can run them, in whichever isolation it uses. In namespaces
+// /tmp and /home are the sandbox's own, so a directory under the usual
+// temporary directory is invisible to commands: /var/tmp is visible in
+// every mode. Where it cannot hold runnable programs the stand-ins go in
+// the data directory and hostPaths says the backend must then run with
+// host paths.
+func standInDir(dataDir string) (dir string, hostPaths bool) {
+	if d, err := os.MkdirTemp("/var/tmp", "sandboxtest-bin-"); err == nil {
+		if writeStandIns(d) == nil && exec.Command(filepath.Join(d, "python3"), "--version").Run() == nil {
+			return d, false
+		}
+		_ = os.RemoveAll(d)
+	}
+	dir = filepath.Join(dataDir, "bin")
+	if err := writeStandIns(dir); err != nil {
+		panic("sandboxtest: " + err.Error())
+	}
+	return dir, true
+}
 
 // writeStandIns writes stand-in interpreters for python (python3) and
 // ruby: the backend offers the host's runtimes, and a test must not

@@ -246,3 +246,52 @@ func TestFaults(t *testing.T) {
 		t.Fatalf("Sandboxes: %v", got)
 	}
 }
+
+// TestHostViewMatchesCommands: File and PutFile (through
+// localsandbox.HostPath) see the files a command sees, in the isolation
+// mode this machine gives (in namespaces /home/user and /tmp are the
+// sandbox's bind mounts; with host paths HOME and TMPDIR point into the
+// sandbox directory).
+func TestHostViewMatchesCommands(t *testing.T) {
+	srv := sandboxtest.New(sandboxtest.Options{})
+	defer srv.Close()
+	mode := srv.Backend.Isolation().Mode
+	t.Logf("isolation: %s", mode)
+	id := sandboxtest.Identity{Tenant: "acme", Subject: "alice", Scopes: []string{"sandbox:use"}, SID: "job-123"}
+	const do = "acme:alice:job-123"
+	srv.PutFile(do, "/home/user/put.txt", []byte("seeded"), 0o640)
+	script := `printf made > "$HOME/a.txt" && printf temp > "$TMPDIR/b.txt" && cat "$HOME/put.txt"`
+	if mode == "namespaces" {
+		// The sandbox paths themselves, as a Worker's shell has them.
+		script = `printf made > /home/user/a.txt && printf temp > /tmp/b.txt && cat /home/user/put.txt`
+	}
+	body, _ := json.Marshal(map[string]any{"op": "exec", "args": []any{script}})
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/nimbus/v1/sandboxes/job-123/rpc", strings.NewReader(string(body)))
+	req.Header.Set("Authorization", "Bearer "+srv.Token(id))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env struct {
+		OK     bool
+		Result struct {
+			ExitCode int
+			Stdout   string
+			Stderr   string
+		}
+	}
+	err = json.NewDecoder(resp.Body).Decode(&env)
+	resp.Body.Close()
+	if err != nil || !env.OK || env.Result.ExitCode != 0 || env.Result.Stdout != "seeded" {
+		t.Fatalf("exec: %v %+v", err, env)
+	}
+	if got, ok := srv.File(do, "/home/user/a.txt"); !ok || string(got) != "made" {
+		t.Errorf("File /home/user/a.txt = %q, %v", got, ok)
+	}
+	if got, ok := srv.File(do, "/tmp/b.txt"); !ok || string(got) != "temp" {
+		t.Errorf("File /tmp/b.txt = %q, %v", got, ok)
+	}
+	if m, ok := srv.Mode(do, "/home/user/put.txt"); !ok || m != 0o640 {
+		t.Errorf("Mode = %o, %v", m, ok)
+	}
+}
