@@ -310,6 +310,54 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// holdLimit is how many decoded bytes an answer may hold back before
+// they reach the caller's writer. An answer up to this size reaches the
+// caller only once the whole envelope is read and good (ok, the bytes wire
+// type, no repeated key, nothing after it), so a bad one writes nothing; a
+// longer one starts flowing once its opening (ok true, then the wire type)
+// is known good, so memory stays bounded whatever the file size.
+const holdLimit = 1 << 20
+
+// holdWriter keeps what is written until flush, or until more than hold
+// bytes are pending and ready says the answer's opening is good; from then
+// on writes go straight through. n counts the bytes that reached w.
+type holdWriter struct {
+	w       io.Writer
+	hold    int
+	ready   func() bool
+	buf     []byte
+	flowing bool
+	n       int64
+}
+
+func (h *holdWriter) Write(p []byte) (int, error) {
+	if h.flowing {
+		n, err := h.w.Write(p)
+		h.n += int64(n)
+		return n, err
+	}
+	h.buf = append(h.buf, p...)
+	if len(h.buf) > h.hold && h.ready() {
+		if err := h.flush(); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// flush writes what is held and lets later writes through.
+func (h *holdWriter) flush() error {
+	h.flowing = true
+	buf := h.buf
+	h.buf = nil
+	if len(buf) == 0 {
+		return nil
+	}
+	n, err := h.w.Write(buf)
+	h.n += int64(n)
+	return err
+}
+
 // envelopeSlack is what a bytes answer may carry besides the base64 text:
 // the envelope, rpcMs, fields a newer server adds.
 const envelopeSlack = 1 << 20
@@ -350,12 +398,36 @@ type bytesEnvelope struct {
 	code     string
 }
 
-// decodeBytesEnvelope scans one JSON envelope from br, streaming the
-// decoded bytes of a bytes-wire result into w.
-func decodeBytesEnvelope(br *bufio.Reader, w io.Writer) (bytesEnvelope, error) {
-	var env bytesEnvelope
+// good reports whether the envelope is a success whose result, if any, is
+// a bytes wire object.
+func (e *bytesEnvelope) good() bool {
+	return e.ok != nil && *e.ok && (!e.found || e.wireType == wireTypeBytes)
+}
+
+// repeated is the error of a key an envelope or its result carries twice:
+// encoding/json would keep the last, a streaming decoder would have used
+// the first, so neither is trusted.
+func repeated(key string) error {
+	return &Error{Code: CodeBadResponse, Message: "the answer repeats the key " + quote(key)}
+}
+
+// decodeBytesEnvelope scans one JSON envelope from br (and nothing after
+// it but white space), decoding the bytes of a bytes-wire result: at most
+// max bytes, else errTooMuch. The bytes reach w only for a good answer
+// (see holdLimit); written is how many did.
+func decodeBytesEnvelope(br *bufio.Reader, w io.Writer, max int64) (env bytesEnvelope, written int64, err error) {
+	hw := &holdWriter{w: w, hold: holdLimit, ready: func() bool { return env.ok != nil && *env.ok && env.wireType == wireTypeBytes }}
+	lw := &limitedWriter{w: hw, max: max}
 	sc := &streamScanner{br: br}
-	err := sc.members(func(key string) error {
+	seen := map[string]bool{}
+	err = sc.members(func(key string) error {
+		switch key {
+		case "ok", "error", "message", "code", "result":
+			if seen[key] {
+				return repeated(key)
+			}
+			seen[key] = true
+		}
 		switch key {
 		case "ok":
 			c, err := sc.peek()
@@ -391,20 +463,35 @@ func decodeBytesEnvelope(br *bufio.Reader, w io.Writer) (bytesEnvelope, error) {
 				}
 				return &Error{Code: CodeBadResponse, Message: "result is not a bytes wire object"}
 			}
+			inner := map[string]bool{}
 			return sc.members(func(k string) error {
+				switch k {
+				case "__nimbusWireType", "base64":
+					if inner[k] {
+						return repeated(k)
+					}
+					inner[k] = true
+				}
 				switch k {
 				case "__nimbusWireType":
 					v, err := sc.str(64)
 					env.wireType = v
+					if err == nil && v != wireTypeBytes {
+						return &Error{Code: CodeBadResponse, Message: "expected a bytes wire object, got __nimbusWireType " + quote(v)}
+					}
 					return err
 				case "base64":
+					env.found = true
+					if env.ok != nil && !*env.ok {
+						// A failure's result is not the caller's data.
+						return sc.skip()
+					}
 					if err := sc.expect('"'); err != nil {
 						return err
 					}
-					env.found = true
 					dec := base64.NewDecoder(base64.StdEncoding, &stringReader{br: sc.br})
 					buf := make([]byte, 32<<10)
-					_, err := io.CopyBuffer(w, struct{ io.Reader }{dec}, buf)
+					_, err := io.CopyBuffer(lw, struct{ io.Reader }{dec}, buf)
 					return err
 				}
 				return sc.skip()
@@ -412,7 +499,18 @@ func decodeBytesEnvelope(br *bufio.Reader, w io.Writer) (bytesEnvelope, error) {
 		}
 		return sc.skip()
 	})
-	return env, err
+	if err == nil {
+		// One envelope: anything after it but white space is not the API's.
+		if _, perr := sc.peek(); perr == nil {
+			err = &Error{Code: CodeBadResponse, Message: "data after the JSON envelope"}
+		} else if perr != io.EOF {
+			err = perr
+		}
+	}
+	if err == nil && env.good() {
+		err = hw.flush()
+	}
+	return env, hw.n, err
 }
 
 // streamBytesCall runs a bytes-returning op (readFileBytes, readRange) and
@@ -444,17 +542,16 @@ func (s *Sandbox) streamBytesCall(ctx context.Context, op string, args []any, w 
 		head, _ := br.Peek(min(br.Buffered(), headSize))
 		return false, 0, s.c.unexpectedAnswer(op, resp, head)
 	}
-	lw := &limitedWriter{w: w, max: max}
-	env, perr := decodeBytesEnvelope(br, lw)
+	env, written, perr := decodeBytesEnvelope(br, w, max)
 	found = env.found
 	switch {
 	case perr == nil:
 	case errors.Is(perr, errTooMuch):
-		return false, lw.n, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: fmt.Sprintf("%s: the server sent more than the %d bytes requested", op, max)}
+		return false, written, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: fmt.Sprintf("%s: the server sent more than the %d bytes requested", op, max)}
 	case errors.Is(perr, errAnswerTooBig):
-		return false, lw.n, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: fmt.Sprintf("%s: the answer exceeds %d bytes, more than %d bytes of data can explain", op, limit, max)}
+		return false, written, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: fmt.Sprintf("%s: the answer exceeds %d bytes, more than %d bytes of data can explain", op, limit, max)}
 	case ctx.Err() != nil:
-		return false, lw.n, ctx.Err()
+		return false, written, ctx.Err()
 	default:
 		var ce *Error
 		var corrupt base64.CorruptInputError
@@ -462,23 +559,23 @@ func (s *Sandbox) streamBytesCall(ctx context.Context, op string, args []any, w 
 		case errors.As(perr, &ce):
 			ce.Status = resp.StatusCode
 			ce.Message = op + ": " + ce.Message
-			return false, lw.n, ce
+			return false, written, ce
 		case errors.As(perr, &corrupt), errors.Is(perr, errBadEnvelope), errors.Is(perr, errTooDeep), errors.Is(perr, io.ErrUnexpectedEOF), errors.Is(perr, io.EOF):
-			return false, lw.n, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: op + ": malformed or truncated answer", Err: perr}
+			return false, written, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: op + ": malformed or truncated answer", Err: perr}
 		}
-		return false, lw.n, &Error{Code: CodeTransport, Message: op + ": reading the answer failed", Err: perr}
+		return false, written, &Error{Code: CodeTransport, Message: op + ": reading the answer failed", Err: perr}
 	}
 	ok, wireType := env.ok, env.wireType
 	errMsg, code := env.errMsg, env.code
 	if ok == nil {
-		return false, lw.n, s.c.unexpectedAnswer(op, resp, nil)
+		return false, written, s.c.unexpectedAnswer(op, resp, nil)
 	}
 	if !*ok {
 		env := envelope{Error: errMsg, Code: code}
-		return false, lw.n, remoteError(op, resp, &env)
+		return false, written, remoteError(op, resp, &env)
 	}
 	if found && wireType != wireTypeBytes {
-		return false, lw.n, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: op + ": expected a bytes wire object, got __nimbusWireType " + quote(wireType)}
+		return false, written, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: op + ": expected a bytes wire object, got __nimbusWireType " + quote(wireType)}
 	}
-	return found, lw.n, nil
+	return found, written, nil
 }
