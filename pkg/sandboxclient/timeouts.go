@@ -107,17 +107,44 @@ func isTLSTimeout(err error) bool {
 type watchdog struct {
 	cancel context.CancelFunc
 
-	mu    sync.Mutex
-	gen   uint64
-	timer *time.Timer
-	fired string
-	limit time.Duration
+	mu       sync.Mutex
+	gen      uint64
+	timer    *time.Timer
+	fired    string
+	limit    time.Duration
+	answered bool
+}
+
+// armRequest arms a phase of sending the request (upload, headers) unless
+// the answer has arrived: the transport reports the request written from
+// its writer goroutine, which may run after the response was read and the
+// body's phase armed, and must not replace that bound.
+func (w *watchdog) armRequest(phase string, d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.answered {
+		return
+	}
+	w.armLocked(phase, d)
+}
+
+// answer ends the request's phases for good: the response (or an error)
+// is in.
+func (w *watchdog) answer() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.answered = true
+	w.armLocked("", 0)
 }
 
 // arm gives the current phase d to finish; d <= 0 means no bound.
 func (w *watchdog) arm(phase string, d time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.armLocked(phase, d)
+}
+
+func (w *watchdog) armLocked(phase string, d time.Duration) {
 	if w.fired != "" {
 		return
 	}
@@ -161,7 +188,7 @@ type progressReader struct {
 }
 
 func (p *progressReader) Read(b []byte) (int, error) {
-	p.wd.arm(phaseUpload, p.limit)
+	p.wd.armRequest(phaseUpload, p.limit)
 	return p.r.Read(b)
 }
 

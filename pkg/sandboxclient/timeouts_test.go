@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -124,7 +125,7 @@ func TestHTTPTimeoutStreamMayBeSilent(t *testing.T) {
 			w.Write(append([]byte{3, 0, 0, 0, byte(len(exit))}, exit...))
 		},
 	})
-	sb := box(t, newClient(t, srv.URL, "use", withTimeout(time.Second)), "job-1")
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(2*time.Second)), "job-1")
 	var out bytes.Buffer
 	r, err := sb.Run(ctx(t), "x", sc.ExecOptions{}, &out, io.Discard)
 	if err != nil || r.ExitCode != 0 || out.String() != "late\n" {
@@ -145,7 +146,62 @@ func TestHTTPTimeoutStalledAnswer(t *testing.T) {
 			}
 		},
 	})
-	sb := box(t, newClient(t, srv.URL, "use", withTimeout(time.Second)), "job-1")
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(3*time.Second)), "job-1")
+	_, _, err := sb.ReadFile(ctx(t), "/x")
+	timeoutErr(t, err, srv.URL, "stalled")
+}
+
+// lateTrace reports the request written only once the answer is being
+// read, as net/http's writer goroutine may on a loaded machine (the
+// response can be read before the writer calls WroteRequest).
+type lateTrace struct{ rt http.RoundTripper }
+
+func (l lateTrace) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.rt.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	trace := httptrace.ContextClientTrace(req.Context())
+	resp.Body = &lateBody{ReadCloser: resp.Body, late: func() {
+		if trace != nil && trace.WroteRequest != nil {
+			trace.WroteRequest(httptrace.WroteRequestInfo{})
+		}
+	}}
+	return resp, nil
+}
+
+// lateBody calls late at its second read: the answer has started to
+// arrive and the read blocks on the rest.
+type lateBody struct {
+	io.ReadCloser
+	reads int
+	late  func()
+}
+
+func (b *lateBody) Read(p []byte) (int, error) {
+	if b.reads++; b.reads == 2 {
+		b.late()
+	}
+	return b.ReadCloser.Read(p)
+}
+
+// A request reported written after its answer arrived does not re-arm
+// the wait for headers over the answer's own bound: a stalled answer is
+// reported as stalled (this raced, and was seen under load).
+func TestHTTPTimeoutLateWroteRequest(t *testing.T) {
+	srv := hostile(t, map[string]opHandler{
+		"readFile": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"ok":true,"result":"abc`)
+			w.(http.Flusher).Flush()
+			select {
+			case <-t.Context().Done():
+			case <-r.Context().Done():
+			}
+		},
+	})
+	hc := &http.Client{Transport: lateTrace{http.DefaultTransport}}
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(2*time.Second), func(o *sc.Options) { o.HTTPClient = hc }), "job-1")
 	_, _, err := sb.ReadFile(ctx(t), "/x")
 	timeoutErr(t, err, srv.URL, "stalled")
 }
@@ -167,7 +223,7 @@ func TestHTTPTimeoutStalledUpload(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	sb := box(t, newClient(t, srv.URL, "use", withTimeout(time.Second)), "job-1")
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(3*time.Second)), "job-1")
 	err := sb.WriteFile(ctx(t), "/home/user/big", make([]byte, 16<<20))
 	timeoutErr(t, err, srv.URL, "stopped reading the request")
 }
@@ -269,7 +325,7 @@ func TestHTTPTimeoutJSONAnswerToExecStream(t *testing.T) {
 			}
 		},
 	})
-	sb := box(t, newClient(t, srv.URL, "use", withTimeout(time.Second)), "job-1")
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(3*time.Second)), "job-1")
 	_, err := sb.Run(ctx(t), "true", sc.ExecOptions{}, io.Discard, io.Discard)
 	timeoutErr(t, err, srv.URL, "stalled")
 }

@@ -101,9 +101,9 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 	}
 	var wrote atomic.Bool
 	tctx := httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
-		GotConn:      func(httptrace.GotConnInfo) { wd.arm(phaseUpload, limit) },
+		GotConn:      func(httptrace.GotConnInfo) { wd.armRequest(phaseUpload, limit) },
 		WroteHeaders: func() { wrote.Store(true) },
-		WroteRequest: func(httptrace.WroteRequestInfo) { wd.arm(phaseHeaders, wait) },
+		WroteRequest: func(httptrace.WroteRequestInfo) { wd.armRequest(phaseHeaders, wait) },
 	})
 	if body != nil {
 		body = &progressReader{r: body, wd: wd, limit: limit}
@@ -132,7 +132,7 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 		req.Header.Set("User-Agent", c.userAgent)
 	}
 	resp, err = c.hc.Do(req)
-	wd.stop()
+	wd.answer()
 	if err != nil {
 		cancel()
 		if cerr := ctx.Err(); cerr != nil {
