@@ -13,6 +13,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/internal/cftest"
 	"github.com/nimbus-sh/nimbus/pkg/provision"
+	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
 const (
@@ -570,6 +571,13 @@ func TestShortSecretRefused(t *testing.T) {
 	if strings.Contains(pe.Message, "short") {
 		t.Fatal("message echoes the secret")
 	}
+	// The boundary is the one nimbus token mints with.
+	p.Secret.Value = strings.Repeat("s", token.MinSecretLength-1)
+	if _, err := f.run(p); err == nil {
+		t.Fatalf("a %d-byte secret was accepted", token.MinSecretLength-1)
+	}
+	p.Secret.Value = strings.Repeat("s", token.MinSecretLength)
+	f.mustRun(p)
 }
 
 func TestNoWorkersDevSubdomainIsAWarning(t *testing.T) {

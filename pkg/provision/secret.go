@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -11,11 +12,8 @@ import (
 	"strings"
 
 	"github.com/nimbus-sh/nimbus/internal/secretfile"
+	"github.com/nimbus-sh/nimbus/pkg/token"
 )
-
-// MinSecretLength is the shortest JWT_SECRET nimbus accepts (HS256 wants
-// 32+ hex characters).
-const MinSecretLength = 32
 
 // resolveSecret returns the secret value: spec.Value, else the content of
 // spec.File, else a new random secret written to spec.File (0600).
@@ -41,9 +39,11 @@ func resolveSecret(spec *SecretSpec, rnd io.Reader) (value string, generated boo
 				Message: "cannot read the secret file " + spec.File}
 		}
 	}
-	if len(value) < MinSecretLength || strings.ContainsAny(value, "\r\n") {
+	// The Worker verifies with this secret what nimbus token mints with
+	// it: one minimum for both (token.MinSecretLength).
+	if len(value) < token.MinSecretLength || strings.ContainsAny(value, "\r\n") {
 		return "", false, &Error{Kind: KindData, Code: CodeSecretInvalid,
-			Message: spec.Name + " must be one line of at least 32 characters",
+			Message: fmt.Sprintf("%s must be one line of at least %d characters", spec.Name, token.MinSecretLength),
 			Hint:    "generate one with `nimbus token secret`, or omit JWT_SECRET and --secret-file to let setup generate it"}
 	}
 	return value, generated, nil
