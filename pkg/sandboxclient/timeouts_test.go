@@ -133,18 +133,24 @@ func TestHTTPTimeoutStreamMayBeSilent(t *testing.T) {
 	}
 }
 
+// stalledJSON answers the start of a JSON body, then sends nothing more
+// until the client gives up or the test ends.
+func stalledJSON(t *testing.T, start string) opHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, start)
+		w.(http.Flusher).Flush()
+		select {
+		case <-t.Context().Done():
+		case <-r.Context().Done():
+		}
+	}
+}
+
 // A JSON answer that stops in the middle fails after the HTTP timeout.
 func TestHTTPTimeoutStalledAnswer(t *testing.T) {
 	srv := hostile(t, map[string]opHandler{
-		"readFile": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
-			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `{"ok":true,"result":"abc`)
-			w.(http.Flusher).Flush()
-			select {
-			case <-t.Context().Done():
-			case <-r.Context().Done():
-			}
-		},
+		"readFile": stalledJSON(t, `{"ok":true,"result":"abc`),
 	})
 	sb := box(t, newClient(t, srv.URL, "use", withTimeout(3*time.Second)), "job-1")
 	_, _, err := sb.ReadFile(ctx(t), "/x")
@@ -190,15 +196,7 @@ func (b *lateBody) Read(p []byte) (int, error) {
 // reported as stalled (this raced, and was seen under load).
 func TestHTTPTimeoutLateWroteRequest(t *testing.T) {
 	srv := hostile(t, map[string]opHandler{
-		"readFile": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
-			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `{"ok":true,"result":"abc`)
-			w.(http.Flusher).Flush()
-			select {
-			case <-t.Context().Done():
-			case <-r.Context().Done():
-			}
-		},
+		"readFile": stalledJSON(t, `{"ok":true,"result":"abc`),
 	})
 	hc := &http.Client{Transport: lateTrace{http.DefaultTransport}}
 	sb := box(t, newClient(t, srv.URL, "use", withTimeout(2*time.Second), func(o *sc.Options) { o.HTTPClient = hc }), "job-1")
@@ -315,15 +313,7 @@ func TestCallsReuseTheConnection(t *testing.T) {
 // does not stream) is read under the HTTP timeout like any JSON answer.
 func TestHTTPTimeoutJSONAnswerToExecStream(t *testing.T) {
 	srv := hostile(t, map[string]opHandler{
-		"execStream": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
-			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `{"ok":false,"error":"boo`)
-			w.(http.Flusher).Flush()
-			select {
-			case <-t.Context().Done():
-			case <-r.Context().Done():
-			}
-		},
+		"execStream": stalledJSON(t, `{"ok":false,"error":"boo`),
 	})
 	sb := box(t, newClient(t, srv.URL, "use", withTimeout(3*time.Second)), "job-1")
 	_, err := sb.Run(ctx(t), "true", sc.ExecOptions{}, io.Discard, io.Discard)
