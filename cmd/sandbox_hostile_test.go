@@ -91,7 +91,8 @@ func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
 			case "execStream":
 				sandboxserver.StartStream(w)
 				payload := `{"command":"x","exitCode":` + code + `,"success":false,"duration":1,"timestamp":1}`
-				_, _ = w.Write(sandboxserver.AppendFrame(nil, sandboxserver.FrameExit, []byte(payload)))
+				frame, _ := sandboxserver.AppendFrame(nil, sandboxserver.FrameExit, []byte(payload)) // a few bytes: never too large
+				_, _ = w.Write(frame)
 			case "exec", "runCode":
 				w.Header().Set("Content-Type", "application/json")
 				_, _ = io.WriteString(w, `{"ok":true,"result":{"command":"x","exitCode":`+code+`,"success":false,"duration":1,"timestamp":1,"stdout":"","stderr":""}}`)

@@ -35,6 +35,16 @@ func (h *headRecorder) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// full returns the first headSize bytes of the answer, reading what the
+// JSON decoder left unread: it may stop at the first byte that is not
+// JSON, before a page's title.
+func (h *headRecorder) full() []byte {
+	if len(h.head) < headSize {
+		_, _ = io.Copy(io.Discard, io.LimitReader(h, int64(headSize-len(h.head))))
+	}
+	return h.head
+}
+
 // isGatewayStatus reports the statuses a gateway (Cloudflare's edge, a
 // proxy) answers when the origin failed or timed out.
 func isGatewayStatus(status int) bool {

@@ -294,7 +294,7 @@ func (c *Client) decodeEnvelope(ctx context.Context, op string, resp *http.Respo
 		case errors.As(err, &typ) && env.OK != nil && *env.OK:
 			return &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: op + ": unexpected result shape", Err: err}
 		case errors.As(err, &syn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &typ):
-			return c.unexpectedAnswer(op, resp, hr.head)
+			return c.unexpectedAnswer(op, resp, hr.full())
 		default:
 			return &Error{Code: CodeTransport, Status: resp.StatusCode, Message: op + ": reading the answer failed", Err: err}
 		}
@@ -303,7 +303,7 @@ func (c *Client) decodeEnvelope(ctx context.Context, op string, resp *http.Respo
 		if env.Code != "" {
 			return remoteError(op, resp, &env)
 		}
-		return c.unexpectedAnswer(op, resp, hr.head)
+		return c.unexpectedAnswer(op, resp, hr.full())
 	}
 	if !*env.OK {
 		return remoteError(op, resp, &env)

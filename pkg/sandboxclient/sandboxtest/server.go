@@ -605,7 +605,11 @@ func (f *frameWriter) Write(p []byte) (int, error) {
 			f.done = true
 		case kind == sandboxserver.FrameExit && f.errorFrame != "":
 			f.done = true
-			if err := f.send(sandboxserver.AppendFrame(nil, sandboxserver.FrameError, sandboxserver.ErrorPayload(f.errorFrame))); err != nil {
+			frame, err := sandboxserver.AppendFrame(nil, sandboxserver.FrameError, sandboxserver.ErrorPayload(f.errorFrame))
+			if err != nil {
+				return 0, err
+			}
+			if err := f.send(frame); err != nil {
 				return 0, err
 			}
 		default:
