@@ -318,14 +318,20 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 // is known good, so memory stays bounded whatever the file size.
 const holdLimit = 1 << 20
 
+// holdPiece is the size of the pieces held bytes are kept in.
+const holdPiece = 64 << 10
+
 // holdWriter keeps what is written until flush, or until more than hold
 // bytes are pending and ready says the answer's opening is good; from then
-// on writes go straight through. n counts the bytes that reached w.
+// on writes go straight through. n counts the bytes that reached w. Held
+// bytes are copied into pieces of holdPiece bytes, so holding costs what
+// is held, in few allocations, and nothing is copied twice.
 type holdWriter struct {
 	w       io.Writer
 	hold    int
 	ready   func() bool
-	buf     []byte
+	pieces  [][]byte
+	held    int
 	flowing bool
 	n       int64
 }
@@ -336,8 +342,13 @@ func (h *holdWriter) Write(p []byte) (int, error) {
 		h.n += int64(n)
 		return n, err
 	}
-	h.buf = append(h.buf, p...)
-	if len(h.buf) > h.hold && h.ready() {
+	if k := len(h.pieces) - 1; k >= 0 && cap(h.pieces[k])-len(h.pieces[k]) >= len(p) {
+		h.pieces[k] = append(h.pieces[k], p...)
+	} else {
+		h.pieces = append(h.pieces, append(make([]byte, 0, max(len(p), holdPiece)), p...))
+	}
+	h.held += len(p)
+	if h.held > h.hold && h.ready() {
 		if err := h.flush(); err != nil {
 			return 0, err
 		}
@@ -348,14 +359,16 @@ func (h *holdWriter) Write(p []byte) (int, error) {
 // flush writes what is held and lets later writes through.
 func (h *holdWriter) flush() error {
 	h.flowing = true
-	buf := h.buf
-	h.buf = nil
-	if len(buf) == 0 {
-		return nil
+	pieces := h.pieces
+	h.pieces, h.held = nil, 0
+	for _, p := range pieces {
+		n, err := h.w.Write(p)
+		h.n += int64(n)
+		if err != nil {
+			return err
+		}
 	}
-	n, err := h.w.Write(buf)
-	h.n += int64(n)
-	return err
+	return nil
 }
 
 // envelopeSlack is what a bytes answer may carry besides the base64 text:
