@@ -300,6 +300,7 @@ func (x *execution) wait(ctx context.Context, sb *sandbox, out func(kind byte, p
 	}
 	if report, ok := parseState(state, req.nonce); req.sh != nil && ok {
 		sb.saveShell(req.sh, report, x.mode == sandboxinit.Namespaces)
+		sb.forgetCallEnv(req, x.mode == sandboxinit.Namespaces)
 	}
 	if err := ctx.Err(); err != nil {
 		return code, err
@@ -315,6 +316,30 @@ func execStartError(err error) *sandboxserver.Error {
 		return e
 	}
 	return sandboxserver.RPCError("exec failed: " + err.Error())
+}
+
+// forgetCallEnv takes the call's env option back out of the named shell's
+// saved environment ("merged over the shell environment for this call"),
+// unless the command itself changed the variable: a name goes back to what
+// the shell had before the call (a fresh shell's being baseEnv), or away.
+func (sb *sandbox) forgetCallEnv(req *execReq, ns bool) {
+	if req.sh.env == nil || len(req.optEnv) == 0 {
+		return
+	}
+	prior := req.shellEnv
+	if prior == nil {
+		prior = sb.baseEnv(ns)
+	}
+	for k, v := range req.optEnv {
+		if cur, ok := req.sh.env[k]; !ok || cur != v {
+			continue
+		}
+		if old, had := prior[k]; had {
+			req.sh.env[k] = old
+		} else {
+			delete(req.sh.env, k)
+		}
+	}
 }
 
 // saveShell records a named shell's final cwd and environment, as reported
