@@ -37,7 +37,9 @@ import (
 // (default 1,16,64,256) the concurrencies, NIMBUS_LOAD_OPS a comma-separated
 // subset of the rows, NIMBUS_LOAD_IDS (default 10000)
 // the number of sandboxes of the fd check and NIMBUS_LOAD_ISOLATION the
-// server's --isolation. See docs/benchmarks.md.
+// server's --isolation. NIMBUS_LOAD_BIN runs another nimbus binary as the
+// server (a release build, or another commit's, to compare); by default
+// this test binary is the server. See docs/benchmarks.md.
 func BenchmarkDevLoad(b *testing.B) {
 	dur := envDuration(b, "NIMBUS_LOAD_DURATION", 2*time.Second)
 	rounds := envInt(b, "NIMBUS_LOAD_ROUNDS", 3)
@@ -61,7 +63,11 @@ func BenchmarkDevLoad(b *testing.B) {
 	if iso := os.Getenv("NIMBUS_LOAD_ISOLATION"); iso != "" {
 		extra = append(extra, "--isolation", iso)
 	}
-	d := startDevProcWith(b, extra)
+	bin := os.Args[0]
+	if s := os.Getenv("NIMBUS_LOAD_BIN"); s != "" {
+		bin = s
+	}
+	d := startDevBin(b, bin, extra)
 	floorAddr := startFloorProc(b)
 	client := loadtest.NewClient(maxC + 8)
 	nimbus := &loadtest.Target{Endpoint: "http://" + d.addr, Token: d.token(b), Client: client}
@@ -100,6 +106,9 @@ func BenchmarkDevLoad(b *testing.B) {
 	if r := loadtest.Run(ctx, min(maxC, 16), 0, maxC, nimbus.ExecOp(ids, "true")); r.Errors > 0 {
 		b.Fatalf("warm-up: %v", r.FirstErr)
 	}
+	// The load generator's own kept-alive connections are not the
+	// server's to give back: fds are counted without them.
+	client.CloseIdleConnections()
 	idleFds := d.fds(b)
 	b.ResetTimer()
 	for round := range rounds {
@@ -123,6 +132,7 @@ func BenchmarkDevLoad(b *testing.B) {
 
 	// Many sandboxes: each is written to once.
 	many := loadtest.Run(ctx, 16, 0, nids, nimbus.WriteOp(loadtest.IDs("many", nids)))
+	client.CloseIdleConnections()
 	afterFds := d.fds(b)
 	settled := afterFds
 	for deadline := time.Now().Add(30 * time.Second); settled > idleFds && time.Now().Before(deadline); {

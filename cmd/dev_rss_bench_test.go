@@ -64,12 +64,19 @@ func startDevProc(b testing.TB, env ...string) *devProc { return startDevProcWit
 // startDevProcWith is startDevProc with extra flags.
 func startDevProcWith(b testing.TB, flags []string, env ...string) *devProc {
 	b.Helper()
+	return startDevBin(b, os.Args[0], flags, env...)
+}
+
+// startDevBin is startDevProcWith running the nimbus binary at bin (this
+// test binary is os.Args[0]).
+func startDevBin(b testing.TB, bin string, flags []string, env ...string) *devProc {
+	b.Helper()
 	port, err := freePort()
 	if err != nil {
 		b.Fatal(err)
 	}
 	addr := "127.0.0.1:" + port
-	cmd := &exec.Cmd{Path: os.Args[0], Args: append([]string{"nimbus", "dev", "--addr", addr, "--data", b.TempDir()}, flags...)}
+	cmd := &exec.Cmd{Path: bin, Args: append([]string{"nimbus", "dev", "--addr", addr, "--data", b.TempDir()}, flags...)}
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "JWT_SECRET=" + benchSecret, "NO_COLOR=1"}, env...)
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr

@@ -137,6 +137,9 @@ func (c *Cmd) Start() error {
 		err = ini.sendRun(frame, fds)
 		var pid int
 		if err == nil {
+			if c.pool.StartHook != nil {
+				c.pool.StartHook()
+			}
 			pid, err = ini.started()
 		}
 		var fail *commandError

@@ -33,6 +33,11 @@ type Pool struct {
 	MaxIdle int
 	// IdleTimeout ends inits idle for longer; 0 means DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// StartHook, when set, is called while a command's process is being
+	// made: its init has been handed the command and forks and executes
+	// the shell. Tests stall a start there to see what else proceeds
+	// meanwhile; leave it nil otherwise.
+	StartHook func()
 
 	mu     sync.Mutex
 	idle   map[poolKey][]*initProc
@@ -281,6 +286,12 @@ func outOfResources(err error) bool {
 		errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOMEM)
 }
 
+// msgBuf sizes the buffer an init's messages are read through: they are
+// short lines ("ready <pid>", "exit <code>"; a longer one is read in
+// pieces), and up to DefaultMaxIdle inits wait with theirs, so bufio's
+// default 4 KiB would be a megabyte of buffers that hold a few bytes.
+const msgBuf = 128
+
 // startTimeout bounds the init's setup: a re-executed program and a few
 // mounts, normally a few milliseconds.
 const startTimeout = 30 * time.Second
@@ -305,7 +316,7 @@ func startInit(mode Mode, dir string) (*initProc, error) {
 		}
 		return nil, err
 	}
-	ini := &initProc{cmd: cmd, ctl: mine, msgs: bufio.NewReader(mine), exited: make(chan struct{})}
+	ini := &initProc{cmd: cmd, ctl: mine, msgs: bufio.NewReaderSize(mine, msgBuf), exited: make(chan struct{})}
 	_ = mine.SetReadDeadline(time.Now().Add(startTimeout))
 	line, err := ini.msgs.ReadString('\n')
 	_ = mine.SetReadDeadline(time.Time{})
