@@ -110,16 +110,19 @@ func (t *Target) ReadyOp(ids []string) Op {
 // unless the command exits 0.
 func (t *Target) ExecOp(ids []string, command string) Op {
 	body := rpcBody("exec", command)
-	return func(ctx context.Context, w int) error {
-		b, err := t.post(ctx, ids[w%len(ids)], body, "application/json")
-		if err != nil {
-			return err
-		}
-		if !bytes.Contains(b, []byte(`"exitCode":0,`)) {
-			return fmt.Errorf("exec %q: %.200s", command, b)
-		}
-		return nil
+	return func(ctx context.Context, w int) error { return t.exec(ctx, ids[w%len(ids)], body, command) }
+}
+
+// exec sends body, the exec of command, to sandbox id.
+func (t *Target) exec(ctx context.Context, id string, body []byte, command string) error {
+	b, err := t.post(ctx, id, body, "application/json")
+	if err != nil {
+		return err
 	}
+	if !bytes.Contains(b, []byte(`"exitCode":0,`)) {
+		return fmt.Errorf("exec %q: %.200s", command, b)
+	}
+	return nil
 }
 
 // ExecStreamOp is `execStream` of command on the worker's sandbox, read
@@ -182,21 +185,36 @@ func (t *Target) WriteReadOp(ids []string, size int) Op {
 // overall (each id once when the run is len(ids) operations long): it
 // loads a sandbox, as a CI job's first request does.
 func (t *Target) WriteOp(ids []string) Op {
-	bodies := make(chan int, len(ids))
-	for i := range ids {
-		bodies <- i
-	}
-	close(bodies)
 	write := rpcBody("writeFile", "/home/user/hello.txt", "hello")
-	return func(ctx context.Context, _ int) error {
-		i, ok := <-bodies
-		if !ok {
-			return nil
-		}
-		b, err := t.post(ctx, ids[i], write, "application/json")
+	return eachID(ids, func(ctx context.Context, id string) error {
+		b, err := t.post(ctx, id, write, "application/json")
 		if err == nil {
 			err = okEnvelope(b)
 		}
 		return err
+	})
+}
+
+// ExecEachOp is ExecOp on sandbox ids[i] for the i-th operation overall:
+// each sandbox runs one command (and starts an init for it).
+func (t *Target) ExecEachOp(ids []string, command string) Op {
+	body := rpcBody("exec", command)
+	return eachID(ids, func(ctx context.Context, id string) error { return t.exec(ctx, id, body, command) })
+}
+
+// eachID runs op on ids in turn, one id per operation; operations past
+// the last id do nothing.
+func eachID(ids []string, op func(ctx context.Context, id string) error) Op {
+	next := make(chan string, len(ids))
+	for _, id := range ids {
+		next <- id
+	}
+	close(next)
+	return func(ctx context.Context, _ int) error {
+		id, ok := <-next
+		if !ok {
+			return nil
+		}
+		return op(ctx, id)
 	}
 }

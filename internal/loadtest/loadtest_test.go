@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -141,5 +142,32 @@ func TestFloorHandlerAndSpawnFloor(t *testing.T) {
 	}
 	if err := SpawnOp()(context.Background(), 0); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEachIDOnce: WriteOp and ExecEachOp load each sandbox once, whatever
+// the number of workers.
+func TestEachIDOnce(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.URL.Path]++
+		mu.Unlock()
+		_, _ = w.Write([]byte(`{"ok":true,"result":{"exitCode":0,"stdout":""}}`))
+	}))
+	defer srv.Close()
+	tg := &Target{Endpoint: srv.URL, Token: "tok", Client: NewClient(4)}
+	ids := IDs("each", 50)
+	for name, op := range map[string]Op{"write": tg.WriteOp(ids), "exec": tg.ExecEachOp(ids, "true")} {
+		clear(seen)
+		if r := Run(context.Background(), 4, 0, len(ids), op); r.Errors > 0 || r.Ops != len(ids) {
+			t.Fatalf("%s: %d ops, %d errors: %v", name, r.Ops, r.Errors, r.FirstErr)
+		}
+		for _, id := range ids {
+			if n := seen["/api/nimbus/v1/sandboxes/"+id+"/rpc"]; n != 1 {
+				t.Fatalf("%s: %s loaded %d times", name, id, n)
+			}
+		}
 	}
 }

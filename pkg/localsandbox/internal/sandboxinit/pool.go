@@ -13,7 +13,8 @@ import (
 // Defaults of a Pool.
 const (
 	// DefaultMaxIdle bounds the idle inits of a pool: each is a process of
-	// about 1 MiB of its own memory and one descriptor of this one. A load
+	// about 1 MiB of its own memory and two descriptors of this one (its
+	// control socket and the pidfd os/exec keeps until the wait). A load
 	// spread over more sandboxes than this starts inits again (a few
 	// milliseconds each).
 	DefaultMaxIdle = 256
