@@ -68,6 +68,7 @@ func BenchmarkDevLoad(b *testing.B) {
 		bin = s
 	}
 	d := startDevBin(b, bin, extra)
+	idleFds := d.fds(b) // before the first sandbox
 	floorAddr := startFloorProc(b)
 	client := loadtest.NewClient(maxC + 8)
 	nimbus := &loadtest.Target{Endpoint: "http://" + d.addr, Token: d.token(b), Client: client}
@@ -106,10 +107,6 @@ func BenchmarkDevLoad(b *testing.B) {
 	if r := loadtest.Run(ctx, min(maxC, 16), 0, maxC, nimbus.ExecOp(ids, "true")); r.Errors > 0 {
 		b.Fatalf("warm-up: %v", r.FirstErr)
 	}
-	// The load generator's own kept-alive connections are not the
-	// server's to give back: fds are counted without them.
-	client.CloseIdleConnections()
-	idleFds := d.fds(b)
 	b.ResetTimer()
 	for round := range rounds {
 		for _, c := range concs {
@@ -132,10 +129,12 @@ func BenchmarkDevLoad(b *testing.B) {
 
 	// Many sandboxes: each is written to once.
 	many := loadtest.Run(ctx, 16, 0, nids, nimbus.WriteOp(loadtest.IDs("many", nids)))
+	// The load generator's own kept-alive connections are not the
+	// server's to give back: fds are counted without them.
 	client.CloseIdleConnections()
 	afterFds := d.fds(b)
 	settled := afterFds
-	for deadline := time.Now().Add(30 * time.Second); settled > idleFds && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(60 * time.Second); settled > idleFds && time.Now().Before(deadline); {
 		time.Sleep(250 * time.Millisecond)
 		settled = d.fds(b)
 	}
