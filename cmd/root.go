@@ -15,6 +15,7 @@ import (
 
 	devcmd "github.com/nimbus-sh/nimbus/cmd/dev"
 	initcmd "github.com/nimbus-sh/nimbus/cmd/init"
+	mcpcmd "github.com/nimbus-sh/nimbus/cmd/mcp"
 	runtimecmd "github.com/nimbus-sh/nimbus/cmd/runtime"
 	sandboxcmd "github.com/nimbus-sh/nimbus/cmd/sandbox"
 	sessioncmd "github.com/nimbus-sh/nimbus/cmd/session"
@@ -111,6 +112,7 @@ a terminal, commands print machine-readable output.`,
 		setupcmd.NewCmdSetup(f),
 		runtimecmd.NewCmdRuntime(f),
 		devcmd.NewCmdDev(f),
+		mcpcmd.NewCmdMCP(f),
 		versioncmd.NewCmdVersion(f),
 	)
 	root.InitDefaultCompletionCmd()

@@ -284,11 +284,15 @@ type InProcessOptions struct {
 	Profile, Root string
 	// Now is the clock of minted tokens.
 	Now func() time.Time
+	// Background allows background processes, for callers that outlive one
+	// command (nimbus mcp --local); they die with the process.
+	Background bool
 }
 
 // InProcess is a local backend served in this process through
 // localsandbox.Transport: no listener, no secret on disk. Background
-// processes are refused, since they would die with the command.
+// processes are refused unless Background is set, since they die with the
+// process.
 type InProcess struct {
 	Server *localsandbox.Server
 	o      InProcessOptions
@@ -312,7 +316,7 @@ func NewInProcess(o InProcessOptions) (*InProcess, error) {
 		DataDir:          o.DataDir,
 		Secret:           secret,
 		HostEnv:          HostEnv(o.Getenv),
-		NoBackground:     true,
+		NoBackground:     !o.Background,
 		NoBackgroundHint: "with --local the backend lives only as long as one command; run `nimbus dev` and use --endpoint " + "http://" + DefaultAddr + " to keep processes running",
 	})
 	if err != nil {
