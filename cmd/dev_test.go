@@ -23,42 +23,7 @@ var devEnvKeys = []string{"PATH", "HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "
 var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	// status N PROGRAM ARGS...: run PROGRAM (from the script's PATH) and
 	// require exit code N; its stdout and stderr become the script's.
-	"status": func(ts *testscript.TestScript, neg bool, args []string) {
-		if len(args) < 2 {
-			ts.Fatalf("usage: status N PROGRAM ARGS...")
-		}
-		want, err := strconv.Atoi(args[0])
-		ts.Check(err)
-		path := ""
-		for _, dir := range strings.Split(ts.Getenv("PATH"), string(os.PathListSeparator)) {
-			if p := dir + "/" + args[1]; fileExists(p) {
-				path = p
-				break
-			}
-		}
-		if path == "" {
-			ts.Fatalf("%s not found on the script's PATH", args[1])
-		}
-		c := exec.Command(path, args[2:]...)
-		c.Dir = ts.MkAbs(".")
-		for _, k := range devEnvKeys {
-			if v := ts.Getenv(k); v != "" {
-				c.Env = append(c.Env, k+"="+v)
-			}
-		}
-		c.Stdout, c.Stderr = ts.Stdout(), ts.Stderr()
-		err = c.Run()
-		got := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			got = ee.ExitCode()
-		} else {
-			ts.Check(err)
-		}
-		if got != want {
-			ts.Fatalf("%s exited %d, want %d", args[1], got, want)
-		}
-	},
+	"status": statusCmd(devEnvKeys),
 	// waitport PORT: wait until something accepts connections on
 	// 127.0.0.1:PORT.
 	"waitport": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -83,6 +48,47 @@ var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string
 			ts.Fatalf("%s has mode %s, want %s", args[0], got, args[1])
 		}
 	},
+}
+
+// statusCmd returns the status command, passing the script's values of
+// keys to the program.
+func statusCmd(keys []string) func(ts *testscript.TestScript, neg bool, args []string) {
+	return func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) < 2 {
+			ts.Fatalf("usage: status N PROGRAM ARGS...")
+		}
+		want, err := strconv.Atoi(args[0])
+		ts.Check(err)
+		path := ""
+		for _, dir := range strings.Split(ts.Getenv("PATH"), string(os.PathListSeparator)) {
+			if p := dir + "/" + args[1]; fileExists(p) {
+				path = p
+				break
+			}
+		}
+		if path == "" {
+			ts.Fatalf("%s not found on the script's PATH", args[1])
+		}
+		c := exec.Command(path, args[2:]...)
+		c.Dir = ts.MkAbs(".")
+		for _, k := range keys {
+			if v := ts.Getenv(k); v != "" {
+				c.Env = append(c.Env, k+"="+v)
+			}
+		}
+		c.Stdout, c.Stderr = ts.Stdout(), ts.Stderr()
+		err = c.Run()
+		got := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			got = ee.ExitCode()
+		} else {
+			ts.Check(err)
+		}
+		if got != want {
+			ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+		}
+	}
 }
 
 // freePort returns a loopback port that was free a moment ago.

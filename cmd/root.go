@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	devcmd "github.com/nimbus-sh/nimbus/cmd/dev"
+	doctorcmd "github.com/nimbus-sh/nimbus/cmd/doctor"
 	initcmd "github.com/nimbus-sh/nimbus/cmd/init"
 	mcpcmd "github.com/nimbus-sh/nimbus/cmd/mcp"
 	runtimecmd "github.com/nimbus-sh/nimbus/cmd/runtime"
@@ -113,6 +114,7 @@ a terminal, commands print machine-readable output.`,
 		runtimecmd.NewCmdRuntime(f),
 		devcmd.NewCmdDev(f),
 		mcpcmd.NewCmdMCP(f),
+		doctorcmd.NewCmdDoctor(f),
 		versioncmd.NewCmdVersion(f),
 	)
 	root.InitDefaultCompletionCmd()

@@ -9,10 +9,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 )
 
 // Keys known to nimbus and the environment variable each one reads.
@@ -129,3 +131,75 @@ func (c *Config) Files() []string { return c.files }
 
 // EnvName returns the environment variable that sets key, if any.
 func EnvName(key string) string { return envNames[key] }
+
+// KnownKeys lists the keys nimbus reads, sorted.
+func KnownKeys() []string {
+	keys := make([]string, 0, len(envNames))
+	for k := range envNames {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// FileInfo describes one config file Load would read.
+type FileInfo struct {
+	Path string
+	// Keys are the file's top-level keys in file order.
+	Keys []string
+	// Err is set when the file exists but cannot be read or parsed.
+	Err error
+}
+
+// Inspect lists the config files Load reads for opts (lowest precedence
+// first), each with its top-level keys. Unlike Load it does not stop at a
+// broken file, so `nimbus doctor` can report every one.
+func Inspect(opts Options) []FileInfo {
+	var paths []string
+	if opts.File != "" {
+		paths = []string{opts.File}
+	} else {
+		userDir := opts.UserConfigDir
+		if userDir == "" {
+			userDir, _ = os.UserConfigDir()
+		}
+		if userDir != "" {
+			paths = append(paths, filepath.Join(userDir, "nimbus", "config.yaml"))
+		}
+		paths = append(paths, filepath.Join(opts.Dir, ProjectFile))
+	}
+	var out []FileInfo
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			if opts.File == "" && errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			out = append(out, FileInfo{Path: p, Err: err})
+			continue
+		}
+		keys, err := topLevelKeys(data)
+		out = append(out, FileInfo{Path: p, Keys: keys, Err: err})
+	}
+	return out
+}
+
+// topLevelKeys parses YAML and returns the keys of its top-level mapping.
+func topLevelKeys(data []byte) ([]string, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return nil, errors.New("the top level is not a mapping of keys to values")
+	}
+	var keys []string
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		keys = append(keys, m.Content[i].Value)
+	}
+	return keys, nil
+}

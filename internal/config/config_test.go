@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/spf13/pflag"
@@ -94,5 +96,36 @@ func TestBadFiles(t *testing.T) {
 	// Missing default files are fine.
 	if _, err := config.Load(config.Options{Dir: t.TempDir(), UserConfigDir: t.TempDir()}); err != nil {
 		t.Errorf("no files: %v", err)
+	}
+}
+
+func TestInspectListsFilesAndKeys(t *testing.T) {
+	dir, user := t.TempDir(), t.TempDir()
+	if err := os.MkdirAll(filepath.Join(user, "nimbus"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(user, "nimbus", "config.yaml"), []byte("token: x\ntenant: acme\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, config.ProjectFile), []byte("# project\nendpoint: https://e\nendpiont: typo\n"), 0o644)
+	got := config.Inspect(config.Options{Dir: dir, UserConfigDir: user})
+	if len(got) != 2 || got[0].Path != filepath.Join(user, "nimbus", "config.yaml") || strings.Join(got[0].Keys, ",") != "token,tenant" ||
+		strings.Join(got[1].Keys, ",") != "endpoint,endpiont" || got[0].Err != nil || got[1].Err != nil {
+		t.Fatalf("%+v", got)
+	}
+	// A broken file is reported, not fatal; a missing default file is not listed.
+	os.WriteFile(filepath.Join(dir, config.ProjectFile), []byte("endpoint: [unclosed\n"), 0o644)
+	got = config.Inspect(config.Options{Dir: dir, UserConfigDir: t.TempDir()})
+	if len(got) != 1 || got[0].Err == nil {
+		t.Fatalf("%+v", got)
+	}
+	os.WriteFile(filepath.Join(dir, config.ProjectFile), []byte("- a list\n"), 0o644)
+	if got := config.Inspect(config.Options{Dir: dir, UserConfigDir: t.TempDir()}); len(got) != 1 || got[0].Err == nil {
+		t.Fatalf("%+v", got)
+	}
+	// --config names a file that must exist.
+	if got := config.Inspect(config.Options{File: filepath.Join(dir, "none.yaml")}); len(got) != 1 || got[0].Err == nil {
+		t.Fatalf("%+v", got)
+	}
+	if k := config.KnownKeys(); !slices.Contains(k, "endpoint") || !slices.IsSorted(k) {
+		t.Fatal(k)
 	}
 }
