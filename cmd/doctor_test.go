@@ -22,7 +22,7 @@ var doctorEnvKeys = append(slices.Clone(devEnvKeys), "NIMBUS_RELEASES_URL", "CLO
 var doctorCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	// status N PROGRAM ARGS...: as in the dev scripts, with the doctor's
 	// environment.
-	"status": statusCmd(doctorEnvKeys),
+	"status":   statusCmd(doctorEnvKeys),
 	"waitport": devCmds["waitport"],
 	"cf":       cmdCF,
 	"r2":       cmdR2,
