@@ -20,6 +20,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/nimbus-sh/nimbus/pkg/ledger"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
@@ -30,7 +31,10 @@ import (
 func mcpSession(t *testing.T, nimbus string, env []string, args ...string) (*mcp.ClientSession, *lockedBuffer, *exec.Cmd) {
 	t.Helper()
 	cmd := exec.Command(nimbus, append([]string{"mcp"}, args...)...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "LANG=C", "NO_COLOR=1"}, env...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "LANG=C", "NO_COLOR=1", "TMPDIR=" + t.TempDir()}, env...)
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "NIMBUS_LEDGER=") }) {
+		cmd.Env = append(cmd.Env, "NIMBUS_LEDGER="+filepath.Join(t.TempDir(), "ledger.jsonl"))
+	}
 	cmd.Dir = t.TempDir()
 	stderr := &lockedBuffer{}
 	cmd.Stderr = stderr
@@ -82,7 +86,8 @@ func sandboxDirs(t *testing.T, data string) []string {
 // itself (only sandbox:use, pinned).
 func TestMCPOverStdioAgainstDev(t *testing.T) {
 	endpoint, nimbus, data := startDev(t)
-	env := []string{"NIMBUS_ENDPOINT=" + endpoint, "JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme"}
+	led := ledger.New(filepath.Join(t.TempDir(), "ledger.jsonl"))
+	env := []string{"NIMBUS_ENDPOINT=" + endpoint, "JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme", "NIMBUS_LEDGER=" + led.Path()}
 
 	cs, stderr, _ := mcpSession(t, nimbus, env)
 	var names []string
@@ -110,6 +115,10 @@ func TestMCPOverStdioAgainstDev(t *testing.T) {
 	if !slices.Contains(sandboxDirs(t, data), "acme:_:"+id) {
 		t.Fatalf("sandbox %s not on the dev backend: %v", id, sandboxDirs(t, data))
 	}
+	// While it serves, the fresh sandbox is in the cleanup ledger.
+	if p, err := led.Pending(); err != nil || len(p) != 1 || p[0].ID != id || p[0].Endpoint != endpoint || p[0].By != "mcp" {
+		t.Fatalf("ledger while serving: %+v %v", p, err)
+	}
 	// A schema violation is a tool error, not a crash.
 	if _, res := mcpCall(t, cs, "nimbus_exec", map[string]any{"command": 1}); !res.IsError {
 		t.Fatal("schema violation accepted")
@@ -131,6 +140,9 @@ func TestMCPOverStdioAgainstDev(t *testing.T) {
 	}
 	if slices.Contains(sandboxDirs(t, data), "acme:_:"+id) {
 		t.Errorf("fresh sandbox %s survived the server", id)
+	}
+	if p, _ := led.Pending(); len(p) != 0 {
+		t.Errorf("destroyed sandbox still in the ledger: %+v", p)
 	}
 }
 
@@ -217,14 +229,32 @@ func TestMCPGivenTokensReadOnlyAndDestroy(t *testing.T) {
 		}
 	}
 
-	// --keep keeps a fresh sandbox; the id is in the start-up line.
-	cs, stderr, _ = mcpSession(t, nimbus, []string{"JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme"}, "--endpoint", endpoint, "--keep")
+	// --keep keeps a fresh sandbox, recorded in the ledger for the job's
+	// clean-up step, which destroys it.
+	led := ledger.New(filepath.Join(t.TempDir(), "ledger.jsonl"))
+	keepEnv := []string{"JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme", "NIMBUS_LEDGER=" + led.Path()}
+	cs, stderr, _ = mcpSession(t, nimbus, keepEnv, "--endpoint", endpoint, "--keep")
 	id := cs.InitializeResult().Capabilities.Extensions["nimbus.sh/sandbox"].(map[string]any)["sandbox"].(string)
 	mcpCall(t, cs, "nimbus_exec", map[string]any{"command": "true"})
 	_ = cs.Close()
 	waitFor(t, func() bool { return strings.Contains(stderr.String(), "tool=nimbus_exec") }, stderr)
 	if !slices.Contains(sandboxDirs(t, data), "acme:_:"+id) || strings.Contains(stderr.String(), "destroyed") {
 		t.Fatalf("--keep: %v\n%s", sandboxDirs(t, data), stderr)
+	}
+	if p, _ := led.Pending(); len(p) != 1 || p[0].ID != id || !p[0].Keep {
+		t.Fatalf("ledger after --keep: %+v", p)
+	}
+	c = exec.Command(nimbus, "sandbox", "destroy", "--ledger")
+	c.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NO_COLOR=1", "NIMBUS_ENDPOINT=" + endpoint}, keepEnv...)
+	if out, err := c.CombinedOutput(); err != nil || !strings.Contains(string(out), `"destroyed": [
+    "`+id+`"`) {
+		t.Fatalf("destroy --ledger: %v\n%s", err, out)
+	}
+	if slices.Contains(sandboxDirs(t, data), "acme:_:"+id) {
+		t.Fatal("destroy --ledger left the sandbox")
+	}
+	if p, _ := led.Pending(); len(p) != 0 {
+		t.Fatalf("ledger after the drain: %+v", p)
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/localdev"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/pkg/ledger"
 	"github.com/nimbus-sh/nimbus/pkg/mcpserver"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -100,6 +101,8 @@ type handles struct {
 	fresh        bool
 	warnings     []string
 	close        func()
+	// entry is the sandbox as the cleanup ledger records it.
+	entry ledger.Entry
 }
 
 // RandomID returns a fresh sandbox id, mcp-<8 hex digits>: a lowercase DNS
@@ -138,6 +141,7 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 		if id == "" {
 			id, h.fresh = RandomID(), true
 		}
+		h.entry = ledger.Entry{ID: id, Endpoint: ledger.LocalEndpoint, By: "mcp", Keep: o.Keep}
 		opts := sc.SandboxOptions{Profile: cfg.GetString("profile"), Root: o.Conn.Root}
 		for _, s := range []struct {
 			dst    **sc.Sandbox
@@ -195,6 +199,7 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 			return nil, err
 		}
 	}
+	h.entry = ledger.Entry{ID: id, Endpoint: strings.TrimRight(st.Endpoint, "/"), BasePath: st.BasePath, By: "mcp", Keep: o.Keep}
 	opts := sc.SandboxOptions{Profile: st.Profile, Root: st.Root}
 	for _, s := range []struct {
 		dst **sc.Sandbox
@@ -287,6 +292,16 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 	for _, w := range h.warnings {
 		fmt.Fprintf(ios.ErrOut, "%s %s\n", st.WarningIcon(), w)
 	}
+	// A fresh sandbox goes into the cleanup ledger before it exists, so a
+	// server that is killed leaks nothing `sandbox destroy --ledger` misses.
+	var led *ledger.Ledger
+	if h.fresh {
+		led = ledger.New(ledger.DefaultPath(f.Getenv))
+		if err := led.Record(h.entry); err != nil {
+			fmt.Fprintf(ios.ErrOut, "%s %v; sandbox %s is not in the cleanup ledger\n", st.WarningIcon(), err, h.entry.ID)
+			led = nil
+		}
+	}
 	// Fail now, not on the agent's first call, when the endpoint, the
 	// token or the sandbox cannot work.
 	if _, err := h.use.Ready(ctx); err != nil {
@@ -327,8 +342,10 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 			serveErr = nil
 		}
 	}
-	if h.fresh && !o.Keep {
-		cleanup(f, h.destroy)
+	if h.fresh && !o.Keep && cleanup(f, h.destroy) && led != nil {
+		if err := led.Forget(h.entry); err != nil {
+			fmt.Fprintf(ios.ErrOut, "%s %v\n", st.WarningIcon(), err)
+		}
 	}
 	if serveErr != nil && ctx.Err() == nil {
 		return clierr.Wrap(serveErr, exitcode.Unavailable, "E_MCP_SERVE", "the MCP connection failed: "+serveErr.Error(), "")
@@ -349,14 +366,15 @@ func isClosed(err error) bool {
 
 // cleanup destroys the fresh sandbox with a context of its own: the
 // command's may already be cancelled by the signal that stopped it.
-func cleanup(f *cmdutil.Factory, sb *sc.Sandbox) {
+func cleanup(f *cmdutil.Factory, sb *sc.Sandbox) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ios := f.IOStreams
 	if _, err := sb.Destroy(ctx, "nimbus mcp exited"); err != nil {
 		ce := sandboxcli.Error(err)
-		fmt.Fprintf(ios.ErrOut, "%s could not destroy sandbox %s: %s\n  destroy it with: nimbus sandbox destroy %s\n", ios.Styles().WarningIcon(), sb.ID(), ce.Error(), sb.ID())
-		return
+		fmt.Fprintf(ios.ErrOut, "%s could not destroy sandbox %s: %s\n  destroy it with: nimbus sandbox destroy %s (or --ledger)\n", ios.Styles().WarningIcon(), sb.ID(), ce.Error(), sb.ID())
+		return false
 	}
 	fmt.Fprintf(ios.ErrOut, "%s destroyed sandbox %s\n", ios.Styles().SuccessIcon(), sb.ID())
+	return true
 }
