@@ -124,19 +124,23 @@ func freePort() (string, error) {
 // would, through the real binary.
 func TestDevScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir:  "testdata/dev",
-		Cmds: devCmds,
-		Setup: func(env *testscript.Env) error {
-			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")
-			env.Setenv("XDG_CACHE_HOME", env.WorkDir+"/.cache")
-			env.Setenv("HOME", env.WorkDir)
-			env.Setenv("NO_COLOR", "")
-			port, err := freePort()
-			if err != nil {
-				return err
-			}
-			env.Setenv("DEV_PORT", port)
-			return nil
-		},
+		Dir:   "testdata/dev",
+		Cmds:  devCmds,
+		Setup: devSetup,
 	})
+}
+
+// devSetup gives a script a clean environment (no secrets or config from
+// the developer's shell) and a free port in DEV_PORT.
+func devSetup(env *testscript.Env) error {
+	env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")
+	env.Setenv("XDG_CACHE_HOME", env.WorkDir+"/.cache")
+	env.Setenv("HOME", env.WorkDir)
+	env.Setenv("NO_COLOR", "")
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	env.Setenv("DEV_PORT", port)
+	return nil
 }

@@ -3,7 +3,6 @@
 package cmd_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -262,15 +260,9 @@ func TestMCPGivenTokensReadOnlyAndDestroy(t *testing.T) {
 // failures and --print-config.
 func TestMCPScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir:  "testdata/mcp",
-		Cmds: devCmds,
-		Setup: func(env *testscript.Env) error {
-			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")
-			env.Setenv("XDG_CACHE_HOME", env.WorkDir+"/.cache")
-			env.Setenv("HOME", env.WorkDir)
-			env.Setenv("NO_COLOR", "")
-			return nil
-		},
+		Dir:   "testdata/mcp",
+		Cmds:  devCmds,
+		Setup: devSetup,
 	})
 }
 
@@ -294,29 +286,9 @@ func TestMCPOverHTTP(t *testing.T) {
 	keyFile := filepath.Join(home, "key")
 	cmd := exec.Command(nimbus, "mcp", "--local", "--http", "127.0.0.1:0", "--http-key-file", keyFile, "--sandbox", "http-1")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "NIMBUS_DEV_DATA=" + filepath.Join(home, "data"), "NO_COLOR=1"}
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("nimbus mcp --http did not stop on SIGINT:\n%s", stderr)
-		}
-	}()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "http://127.0.0.1:") || !strings.HasSuffix(strings.TrimSpace(line), "/mcp") {
-		t.Fatalf("URL line %q: %v\n%s", line, err, stderr)
+	line, stderr := startServer(t, cmd)
+	if !strings.HasPrefix(line, "http://127.0.0.1:") || !strings.HasSuffix(strings.TrimSpace(line), "/mcp") {
+		t.Fatalf("URL line %q\n%s", line, stderr)
 	}
 	url := strings.TrimSpace(line)
 	fi, err := os.Stat(keyFile)

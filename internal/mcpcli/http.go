@@ -2,18 +2,13 @@ package mcpcli
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
@@ -45,44 +40,11 @@ func DefaultKeyFile(getenv func(string) string) (string, error) {
 // when the file does not exist. A key readable by other users is refused:
 // anyone who can read it can drive the sandbox.
 func LoadKey(path string) (key string, created bool, err error) {
-	b, err := os.ReadFile(path)
-	if err == nil {
-		if fi, serr := os.Stat(path); serr == nil && fi.Mode().Perm()&0o077 != 0 {
-			return "", false, clierr.New(exitcode.NoPerm, CodeHTTPKey, fmt.Sprintf("the MCP access key %s is accessible to other users (mode %04o)", path, fi.Mode().Perm()), "run: chmod 600 "+path)
-		}
-		k := strings.TrimSpace(string(b))
-		if len(k) < 16 || strings.ContainsAny(k, " \t\r\n") {
-			return "", false, clierr.New(exitcode.Config, CodeHTTPKey, "the MCP access key in "+path+" must be one word of at least 16 characters", "delete the file to have a new key generated")
-		}
-		return k, false, nil
+	key, created, err = localdev.LoadOrCreateSecret(path, "the MCP access key", CodeHTTPKey)
+	if err == nil && (len(key) < 16 || strings.ContainsAny(key, " \t\r\n")) {
+		return "", false, clierr.New(exitcode.Config, CodeHTTPKey, "the MCP access key in "+path+" must be one word of at least 16 characters", "delete the file to have a new one generated")
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return "", false, clierr.Wrap(err, exitcode.Config, CodeHTTPKey, "cannot read the MCP access key "+path, "")
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return "", false, clierr.Wrap(err, exitcode.CantCreate, CodeHTTPKey, "cannot create "+filepath.Dir(path), "pass --http-key-file FILE")
-	}
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return "", false, err
-	}
-	key = hex.EncodeToString(raw)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return LoadKey(path)
-	}
-	if err != nil {
-		return "", false, clierr.Wrap(err, exitcode.CantCreate, CodeHTTPKey, "cannot write the MCP access key "+path, "pass --http-key-file FILE")
-	}
-	if _, err := f.WriteString(key + "\n"); err != nil {
-		f.Close()
-		_ = os.Remove(path)
-		return "", false, clierr.Wrap(err, exitcode.CantCreate, CodeHTTPKey, "cannot write the MCP access key "+path, "")
-	}
-	if err := f.Close(); err != nil {
-		return "", false, err
-	}
-	return key, true, nil
+	return key, created, err
 }
 
 // requireKey answers 401 before reading the body unless the request carries
@@ -158,18 +120,6 @@ func (l *httpListener) serve(ctx context.Context, f *cmdutil.Factory, srv *mcpse
 	st := ios.Styles()
 	fmt.Fprintf(ios.ErrOut, "%s serving MCP on %s\n  key     %s%s (clients send Authorization: Bearer <key>)\n  config  nimbus mcp --http %s --print-config claude|cursor|vscode\n",
 		st.SuccessIcon(), st.Bold(url), how, l.keyPath, l.ln.Addr())
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(l.ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		_ = hs.Close()
-	}
-	return nil
+	// The bounds of nimbus dev: slow or idle clients cannot pile up.
+	return localdev.Serve(ctx, l.ln, mux)
 }
