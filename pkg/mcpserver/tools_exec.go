@@ -13,24 +13,27 @@ import (
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
+// runOptions are the options exec and runCode share.
+type runOptions struct {
+	Cwd       string            `json:"cwd,omitempty" jsonschema:"working directory: absolute, or relative to the sandbox root"`
+	Env       map[string]string `json:"env,omitempty" jsonschema:"environment variables for this call only"`
+	TimeoutMs int64             `json:"timeoutMs,omitempty" jsonschema:"kill it after this many milliseconds (exit code 124)"`
+}
+
 // execInput is exec's input: upstream's exec(command, opts) flattened.
 type execInput struct {
-	Command   string            `json:"command" jsonschema:"the shell command line to run (sh syntax: pipes, redirections and && work)"`
-	Cwd       string            `json:"cwd,omitempty" jsonschema:"working directory: absolute, or relative to the sandbox root"`
-	Env       map[string]string `json:"env,omitempty" jsonschema:"environment variables for this command only"`
-	TimeoutMs int64             `json:"timeoutMs,omitempty" jsonschema:"kill the command after this many milliseconds (exit code 124)"`
-	Stdin     *string           `json:"stdin,omitempty" jsonschema:"text given to the command on standard input"`
-	ShellID   string            `json:"shellId,omitempty" jsonschema:"name of a persistent shell: its working directory and exported variables carry over between calls with the same shellId"`
+	Command string `json:"command" jsonschema:"the shell command line to run (sh syntax: pipes, redirections and && work)"`
+	runOptions
+	Stdin   *string `json:"stdin,omitempty" jsonschema:"text given to the command on standard input"`
+	ShellID string  `json:"shellId,omitempty" jsonschema:"name of a persistent shell: its working directory and exported variables carry over between calls with the same shellId"`
 }
 
 // runCodeInput is runCode's input.
 type runCodeInput struct {
-	Code      string            `json:"code" jsonschema:"the program text"`
-	Language  string            `json:"language,omitempty" jsonschema:"javascript (default), typescript, python, ruby or shell"`
-	Install   string            `json:"install,omitempty" jsonschema:"never (default) or ifMissing: install the python or ruby runtime first when it is missing"`
-	Cwd       string            `json:"cwd,omitempty" jsonschema:"working directory: absolute, or relative to the sandbox root"`
-	Env       map[string]string `json:"env,omitempty" jsonschema:"environment variables for this run only"`
-	TimeoutMs int64             `json:"timeoutMs,omitempty" jsonschema:"kill the program after this many milliseconds (exit code 124)"`
+	Code     string `json:"code" jsonschema:"the program text"`
+	Language string `json:"language,omitempty" jsonschema:"javascript (default), typescript, python, ruby or shell"`
+	Install  string `json:"install,omitempty" jsonschema:"never (default) or ifMissing: install the python or ruby runtime first when it is missing"`
+	runOptions
 }
 
 // ExecOutput is the structured result of exec and runCode: upstream's
@@ -145,20 +148,7 @@ func (s *Server) exec(ctx context.Context, in execInput) (*mcp.CallToolResult, E
 	if err != nil {
 		return nil, ExecOutput{}, err
 	}
-	setExit(ctx, r.ExitCode)
-	out := ExecOutput{
-		Command: r.Command, ExitCode: r.ExitCode, Success: r.Success, Duration: r.Duration, Timestamp: r.Timestamp,
-		Stdout: stdout.text(), Stderr: stderr.text(), StdoutBytes: stdout.total, StderrBytes: stderr.total,
-		Truncated: stdout.truncated() || stderr.truncated(),
-	}
-	if out.Truncated {
-		n := s.seq.Add(1)
-		var notes []string
-		out.StdoutFile, notes = s.saveStream(ctx, n, "stdout", stdout, nil, notes)
-		out.StderrFile, notes = s.saveStream(ctx, n, "stderr", stderr, nil, notes)
-		out.Note = strings.Join(notes, " ")
-	}
-	return nil, out, nil
+	return nil, s.execOutput(ctx, r, stdout, stderr, nil, nil), nil
 }
 
 func (s *Server) runCode(ctx context.Context, in runCodeInput) (*mcp.CallToolResult, ExecOutput, error) {
@@ -169,8 +159,16 @@ func (s *Server) runCode(ctx context.Context, in runCodeInput) (*mcp.CallToolRes
 	if err != nil {
 		return nil, ExecOutput{}, err
 	}
-	setExit(ctx, r.ExitCode)
 	stdout, stderr := captureString(r.Stdout, s.o.MaxOutput), captureString(r.Stderr, s.o.MaxOutput)
+	return nil, s.execOutput(ctx, r, stdout, stderr, []byte(r.Stdout), []byte(r.Stderr)), nil
+}
+
+// execOutput is the result the model sees: the exit, the captured streams
+// and, when a stream was cut, where its full text was saved. wholeOut and
+// wholeErr are the full streams when the caller has them (runCode);
+// otherwise the captures' spill files are saved.
+func (s *Server) execOutput(ctx context.Context, r *sc.ExecResult, stdout, stderr *capture, wholeOut, wholeErr []byte) ExecOutput {
+	setExit(ctx, r.ExitCode)
 	out := ExecOutput{
 		Command: r.Command, ExitCode: r.ExitCode, Success: r.Success, Duration: r.Duration, Timestamp: r.Timestamp,
 		Stdout: stdout.text(), Stderr: stderr.text(), StdoutBytes: stdout.total, StderrBytes: stderr.total,
@@ -179,11 +177,11 @@ func (s *Server) runCode(ctx context.Context, in runCodeInput) (*mcp.CallToolRes
 	if out.Truncated {
 		n := s.seq.Add(1)
 		var notes []string
-		out.StdoutFile, notes = s.saveStream(ctx, n, "stdout", stdout, []byte(r.Stdout), notes)
-		out.StderrFile, notes = s.saveStream(ctx, n, "stderr", stderr, []byte(r.Stderr), notes)
+		out.StdoutFile, notes = s.saveStream(ctx, n, "stdout", stdout, wholeOut, notes)
+		out.StderrFile, notes = s.saveStream(ctx, n, "stderr", stderr, wholeErr, notes)
 		out.Note = strings.Join(notes, " ")
 	}
-	return nil, out, nil
+	return out
 }
 
 // saveStream saves the full text of a cut stream in the sandbox (from the
