@@ -31,7 +31,9 @@ const secret = "mcp-test-secret-0123456789abcdef0123"
 // backend is the real local sandbox backend (what `nimbus dev` serves)
 // behind a real HTTP listener. (Without namespaces its commands see host
 // paths, so tests print cwd relative to /home/user.)
-func backend(t *testing.T) string {
+func backend(t *testing.T) string { return backendB(t) }
+
+func backendB(t testing.TB) string {
 	t.Helper()
 	srv, err := localsandbox.New(localsandbox.Options{
 		DataDir: t.TempDir(), Secret: secret,
@@ -51,6 +53,10 @@ func backend(t *testing.T) string {
 // handle returns a sandbox handle whose token is minted per request with
 // scopes and pinned to the sandbox, as `nimbus mcp` does.
 func handle(t *testing.T, url, id string, scopes ...string) *sc.Sandbox {
+	return handleB(t, url, id, scopes...)
+}
+
+func handleB(t testing.TB, url, id string, scopes ...string) *sc.Sandbox {
 	t.Helper()
 	tn := "acme"
 	ts := sc.TokenFunc(func(_ context.Context, sid string) (string, error) {
