@@ -244,8 +244,7 @@ func TestMCPGivenTokensReadOnlyAndDestroy(t *testing.T) {
 	}
 	c = exec.Command(nimbus, "sandbox", "destroy", "--ledger")
 	c.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NO_COLOR=1", "NIMBUS_ENDPOINT=" + endpoint}, keepEnv...)
-	if out, err := c.CombinedOutput(); err != nil || !strings.Contains(string(out), `"destroyed": [
-    "`+id+`"`) {
+	if out, err := c.CombinedOutput(); err != nil || !strings.Contains(string(out), `"destroyed":["`+id+`"]`) {
 		t.Fatalf("destroy --ledger: %v\n%s", err, out)
 	}
 	if slices.Contains(sandboxDirs(t, data), "acme:_:"+id) {

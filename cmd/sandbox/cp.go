@@ -60,7 +60,7 @@ so a failed copy never leaves a partial file. Progress is shown on a terminal.`,
 				return sandboxcli.Error(err)
 			}
 			if o.f.JSON {
-				return cmdutil.WriteJSON(ios.Out, sum)
+				return o.f.PrintJSON(sum)
 			}
 			if ios.IsStderrTTY() {
 				fmt.Fprintf(ios.ErrOut, "%s Copied %s\n", ios.Styles().SuccessIcon(), sum)

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
-	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/ledger"
@@ -98,7 +97,7 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 		}
 	}
 	if o.f.MachineOutput() {
-		if err := cmdutil.WriteJSON(ios.Out, res); err != nil {
+		if err := o.f.PrintJSON(res); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -15,7 +16,9 @@ func newCmdReady(o *common) *cobra.Command {
 	return &cobra.Command{
 		Use:   "ready ID",
 		Short: "Boot a sandbox and apply its preinstalled runtimes",
-		Args:  cmdutil.ExactArgs(1, "ID"),
+		Example: `  nimbus sandbox ready job-123
+  nimbus sandbox ready job-123 --json | jq .preinstalled`,
+		Args: cmdutil.ExactArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -31,8 +34,13 @@ func newCmdReady(o *common) *cobra.Command {
 				if len(r.Preinstalled) > 0 {
 					pre = strings.Join(r.Preinstalled, ", ")
 				}
-				_, err := fmt.Fprintf(ios.Out, "%s sandbox %s is ready (preinstalled: %s)\n", ios.Styles().SuccessIcon(), sb.ID(), pre)
-				return err
+				if _, err := fmt.Fprintf(ios.Out, "%s sandbox %s is ready (preinstalled: %s)\n", ios.Styles().SuccessIcon(), sb.ID(), pre); err != nil {
+					return err
+				}
+				for _, d := range r.Diagnostics {
+					fmt.Fprintf(ios.ErrOut, "%s %s\n", ios.Styles().WarningIcon(), printable(d))
+				}
+				return nil
 			})
 		},
 	}
@@ -54,7 +62,8 @@ step of a CI job, run even when the job was cancelled. The ledger is FILE,
 else NIMBUS_LEDGER, else nimbus-ledger.jsonl in RUNNER_TEMP (GitHub Actions)
 or the system temporary directory. Sandboxes that could not be destroyed
 stay in the ledger, and the command fails.`,
-		Example: `  nimbus sandbox destroy job-42 --reason "tests done"
+		Example: `  nimbus sandbox destroy job-123
+  nimbus sandbox destroy "job-$GITHUB_RUN_ID" --reason ci-cleanup
   # the last step of a CI job (GitHub Actions: if: always())
   nimbus sandbox destroy --ledger
   NIMBUS_LEDGER=$RUNNER_TEMP/nimbus.jsonl nimbus sandbox destroy --ledger --json`,
@@ -90,4 +99,15 @@ stay in the ledger, and the command fails.`,
 	cmd.Flags().StringVar(&ledgerPath, "ledger", "", "destroy the sandboxes recorded in the cleanup ledger `FILE`")
 	cmd.Flags().Lookup("ledger").NoOptDefVal = ledgerDefault
 	return cmd
+}
+
+// printable drops control characters from server text before it reaches
+// a terminal (no escape sequences from a server).
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
 }

@@ -49,7 +49,7 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 	d := &doctor.Doctor{
 		Now: f.Now, HTTPClient: f.HTTPClient(), Timeout: o.Timeout,
 		Version:   buildinfo.Get().Version,
-		KnownKeys: config.KnownKeys(),
+		KnownKeys: knownKeys(),
 	}
 	if !o.NoVersionCheck {
 		d.ReleaseURL = doctor.DefaultReleaseURL
@@ -58,9 +58,14 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 		}
 	}
 
-	files := config.Inspect(config.Options{File: f.ConfigFile, Dir: dir})
+	user, _ := f.Paths().ConfigDir()
+	files := config.Inspect(config.Options{File: f.ConfigFile, Dir: dir, UserConfigDir: user, Getenv: f.Getenv})
 	for _, fi := range files {
-		d.ConfigFiles = append(d.ConfigFiles, doctor.ConfigFile{Path: rel(dir, fi.Path), Keys: fi.Keys, Err: fi.Err})
+		cf := doctor.ConfigFile{Path: rel(dir, fi.Path), Keys: fi.Keys, Err: fi.Err}
+		for _, u := range fi.Unknown {
+			cf.Unknown = append(cf.Unknown, doctor.UnknownKey{Key: u.Key, Suggestion: u.Suggestion})
+		}
+		d.ConfigFiles = append(d.ConfigFiles, cf)
 	}
 	// fromFile names the file a key comes from (the last one wins).
 	fromFile := func(key string) string {
@@ -205,7 +210,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, d *doctor.Doctor) error {
 	}
 	r := d.Run(ctx)
 	if machine {
-		if err := cmdutil.WriteJSON(ios.Out, r); err != nil {
+		if err := f.PrintJSON(r); err != nil {
 			return err
 		}
 	} else {
@@ -250,4 +255,12 @@ func printSummary(w io.Writer, r *doctor.Report) {
 		warnings = "warning"
 	}
 	fmt.Fprintf(w, "\n%d passed, %d %s, %d failed, %d skipped\n", n[doctor.Pass], n[doctor.Warn], warnings, n[doctor.Fail], n[doctor.Skip])
+}
+
+func knownKeys() []string {
+	names := make([]string, len(config.Keys))
+	for i, k := range config.Keys {
+		names[i] = k.Name
+	}
+	return names
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -107,7 +108,7 @@ func (o *Options) listenHTTP(f *cmdutil.Factory) (*httpListener, error) {
 
 // serve serves the streamable HTTP transport at HTTPPath, behind the access
 // key, until ctx ends. The URL goes to stdout.
-func (l *httpListener) serve(ctx context.Context, f *cmdutil.Factory, srv *mcpserver.Server) error {
+func (l *httpListener) serve(ctx context.Context, f *cmdutil.Factory, logger *slog.Logger, srv *mcpserver.Server) error {
 	ios := f.IOStreams
 	mux := http.NewServeMux()
 	mux.Handle(HTTPPath, requireKey(l.key, srv.HTTPHandler()))
@@ -117,9 +118,8 @@ func (l *httpListener) serve(ctx context.Context, f *cmdutil.Factory, srv *mcpse
 	if l.created {
 		how = "generated, kept in "
 	}
-	st := ios.Styles()
-	fmt.Fprintf(ios.ErrOut, "%s serving MCP on %s\n  key     %s%s (clients send Authorization: Bearer <key>)\n  config  nimbus mcp --http %s --print-config claude|cursor|vscode\n",
-		st.SuccessIcon(), st.Bold(url), how, l.keyPath, l.ln.Addr())
+	say(f, logger, fmt.Sprintf("serving MCP on %s\n  key     %s%s (clients send Authorization: Bearer <key>)\n  config  nimbus mcp --http %s --print-config claude|cursor|vscode",
+		url, how, l.keyPath, l.ln.Addr()), "url", url, "keyFile", l.keyPath)
 	// The bounds of nimbus dev: slow or idle clients cannot pile up.
 	return localdev.Serve(ctx, l.ln, mux)
 }

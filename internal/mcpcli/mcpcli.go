@@ -34,6 +34,8 @@ import (
 // Stable codes of nimbus mcp's own failures.
 const (
 	CodeTokenUnfit = "E_MCP_TOKEN"
+	CodeTokenBroad = "W_MCP_TOKEN"
+	CodeLedger     = "W_LEDGER"
 	CodeHTTPAddr   = "E_MCP_HTTP_ADDR"
 	CodeHTTPKey    = "E_MCP_HTTP_KEY"
 )
@@ -288,9 +290,8 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 		return err
 	}
 	defer h.close()
-	st := ios.Styles()
 	for _, w := range h.warnings {
-		fmt.Fprintf(ios.ErrOut, "%s %s\n", st.WarningIcon(), w)
+		f.Warn(&clierr.Warning{Code: CodeTokenBroad, Message: w})
 	}
 	// A fresh sandbox goes into the cleanup ledger before it exists, so a
 	// server that is killed leaks nothing `sandbox destroy --ledger` misses.
@@ -298,7 +299,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 	if h.fresh {
 		led = ledger.New(ledger.DefaultPath(f.Getenv))
 		if err := led.Record(h.entry); err != nil {
-			fmt.Fprintf(ios.ErrOut, "%s %v; sandbox %s is not in the cleanup ledger\n", st.WarningIcon(), err, h.entry.ID)
+			f.Warn(&clierr.Warning{Code: CodeLedger, Message: fmt.Sprintf("%v; sandbox %s is not in the cleanup ledger", err, h.entry.ID)})
 			led = nil
 		}
 	}
@@ -307,7 +308,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 	if _, err := h.use.Ready(ctx); err != nil {
 		return sandboxcli.Error(err)
 	}
-	logger := slog.New(slog.NewTextHandler(ios.ErrOut, nil)).With("component", "mcp")
+	logger := newLogger(f)
 	so := mcpserver.Options{
 		Sandbox: h.use, Namespace: o.Namespace, ReadOnly: o.ReadOnly, RuntimeAllow: o.RuntimeAllow,
 		ExecTimeout: o.ExecTimeout, Logger: logger, Version: buildinfo.Get().Version, Now: f.Now,
@@ -331,20 +332,21 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 	if h.fresh && !o.Keep {
 		lifetime = "fresh, destroyed on exit unless --keep"
 	}
-	fmt.Fprintf(ios.ErrOut, "%s nimbus mcp: sandbox %s (%s); %d tools %s_*, %s\n", st.SuccessIcon(), h.use.ID(), lifetime, len(d.Tools), o.Namespace, mode)
+	say(f, logger, fmt.Sprintf("nimbus mcp: sandbox %s (%s); %d tools %s_*, %s", h.use.ID(), lifetime, len(d.Tools), o.Namespace, mode),
+		"sandbox", h.use.ID(), "tools", len(d.Tools), "namespace", o.Namespace, "readOnly", o.ReadOnly, "fresh", h.fresh, "keep", o.Keep)
 
 	var serveErr error
 	if hl != nil {
-		serveErr = hl.serve(ctx, f, srv)
+		serveErr = hl.serve(ctx, f, logger, srv)
 	} else {
 		serveErr = srv.Run(ctx, &mcp.IOTransport{Reader: io.NopCloser(ios.In), Writer: nopWriteCloser{ios.Out}})
 		if ctx.Err() == nil && serveErr != nil && isClosed(serveErr) {
 			serveErr = nil
 		}
 	}
-	if h.fresh && !o.Keep && cleanup(f, h.destroy) && led != nil {
+	if h.fresh && !o.Keep && cleanup(f, logger, h.destroy) && led != nil {
 		if err := led.Forget(h.entry); err != nil {
-			fmt.Fprintf(ios.ErrOut, "%s %v\n", st.WarningIcon(), err)
+			f.Warn(&clierr.Warning{Code: CodeLedger, Message: err.Error()})
 		}
 	}
 	if serveErr != nil && ctx.Err() == nil {
@@ -366,15 +368,33 @@ func isClosed(err error) bool {
 
 // cleanup destroys the fresh sandbox with a context of its own: the
 // command's may already be cancelled by the signal that stopped it.
-func cleanup(f *cmdutil.Factory, sb *sc.Sandbox) bool {
+func cleanup(f *cmdutil.Factory, logger *slog.Logger, sb *sc.Sandbox) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ios := f.IOStreams
 	if _, err := sb.Destroy(ctx, "nimbus mcp exited"); err != nil {
-		ce := sandboxcli.Error(err)
-		fmt.Fprintf(ios.ErrOut, "%s could not destroy sandbox %s: %s\n  destroy it with: nimbus sandbox destroy %s (or --ledger)\n", ios.Styles().WarningIcon(), sb.ID(), ce.Error(), sb.ID())
+		f.Warn(&clierr.Warning{Code: "W_MCP_DESTROY", Message: "could not destroy sandbox " + sb.ID() + ": " + sandboxcli.Error(err).Error(),
+			Hint: "destroy it with: nimbus sandbox destroy " + sb.ID() + " (or --ledger)"})
 		return false
 	}
-	fmt.Fprintf(ios.ErrOut, "%s destroyed sandbox %s\n", ios.Styles().SuccessIcon(), sb.ID())
+	say(f, logger, "destroyed sandbox "+sb.ID(), "sandbox", sb.ID(), "destroyed", true)
 	return true
+}
+
+// newLogger logs tool calls to stderr: text lines for people, JSON lines
+// with --json.
+func newLogger(f *cmdutil.Factory) *slog.Logger {
+	if f.JSON {
+		return slog.New(slog.NewJSONHandler(f.IOStreams.ErrOut, nil)).With("component", "mcp")
+	}
+	return slog.New(slog.NewTextHandler(f.IOStreams.ErrOut, nil)).With("component", "mcp")
+}
+
+// say reports a step of the server's life: a "✓" line for people, a log
+// record with --json (stderr then holds only JSON).
+func say(f *cmdutil.Factory, logger *slog.Logger, human string, attrs ...any) {
+	if f.JSON {
+		logger.Info(human, attrs...)
+		return
+	}
+	fmt.Fprintf(f.IOStreams.ErrOut, "%s %s\n", f.IOStreams.Styles().SuccessIcon(), human)
 }

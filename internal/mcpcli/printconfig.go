@@ -1,6 +1,7 @@
 package mcpcli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -95,15 +96,38 @@ func PrintConfig(f *cmdutil.Factory, cmd *cobra.Command, o *Options) error {
 	if err != nil {
 		return clierr.Wrap(err, exitcode.Usage, clierr.CodeUsage, err.Error(), "")
 	}
+	// The snippet is a file's content, indented to be read and pasted;
+	// --json asks for the machine form, compact in a pipe.
+	if f.JSON {
+		var v any
+		if err := json.Unmarshal(out, &v); err != nil {
+			return err
+		}
+		return writeJSONThen(f, v, notes)
+	}
 	if _, err := ios.Out.Write(out); err != nil {
 		return err
 	}
-	fmt.Fprintf(ios.ErrOut, "Add this to %s.\n", mcpserver.ClientConfigFile(o.PrintConfig))
-	if o.PrintConfig == "claude" && c.URL == "" {
-		fmt.Fprintf(ios.ErrOut, "Or register it with Claude Code: claude mcp add %s -- %s %s\n", c.Name, shellquote.Quote(c.Command), shellquote.Join(c.Args))
+	if !f.JSON {
+		fmt.Fprintf(ios.ErrOut, "Add this to %s.\n", mcpserver.ClientConfigFile(o.PrintConfig))
+		if o.PrintConfig == "claude" && c.URL == "" {
+			fmt.Fprintf(ios.ErrOut, "Or register it with Claude Code: claude mcp add %s -- %s %s\n", c.Name, shellquote.Quote(c.Command), shellquote.Join(c.Args))
+		}
 	}
-	for _, n := range notes {
-		fmt.Fprintf(ios.ErrOut, "%s %s\n", ios.Styles().WarningIcon(), n)
-	}
+	warnNotes(f, notes)
 	return nil
+}
+
+func writeJSONThen(f *cmdutil.Factory, v any, notes []string) error {
+	if err := f.PrintJSON(v); err != nil {
+		return err
+	}
+	warnNotes(f, notes)
+	return nil
+}
+
+func warnNotes(f *cmdutil.Factory, notes []string) {
+	for _, n := range notes {
+		f.Warn(&clierr.Warning{Code: "W_MCP_CONFIG", Message: n})
+	}
 }

@@ -55,8 +55,16 @@ type ConfigFile struct {
 	Path string
 	// Keys are its top-level keys, in file order.
 	Keys []string
+	// Unknown are the keys nimbus does not read, each with the known key
+	// it is probably a typo of ("" when none is close).
+	Unknown []UnknownKey
 	// Err is set when the file cannot be read or parsed.
 	Err error
+}
+
+// UnknownKey is a config key nimbus does not read.
+type UnknownKey struct {
+	Key, Suggestion string
 }
 
 // Credential is one credential the command found: its name and where it
@@ -91,7 +99,7 @@ type Doctor struct {
 
 	// ConfigFiles are the config files found, lowest precedence first.
 	ConfigFiles []ConfigFile
-	// KnownKeys are the config keys nimbus reads.
+	// KnownKeys are the config keys nimbus reads (named in the hint).
 	KnownKeys []string
 
 	// Credentials found for the Worker and for Cloudflare.

@@ -156,6 +156,7 @@ func TestConfigAndCredentials(t *testing.T) {
 	d.ConfigFiles = []doctor.ConfigFile{{Path: "/home/u/.config/nimbus/config.yaml", Keys: []string{"token"}}, {Path: "nimbus.yaml", Keys: []string{"endpoint", "tenant"}}}
 	expect(t, d, "config", doctor.Pass, "nimbus.yaml (endpoint, tenant)", "config.yaml (token)")
 	d.ConfigFiles[1].Keys = append(d.ConfigFiles[1].Keys, "endpiont", "colour")
+	d.ConfigFiles[1].Unknown = []doctor.UnknownKey{{Key: "endpiont", Suggestion: "endpoint"}, {Key: "colour"}}
 	expect(t, d, "config", doctor.Warn, "nimbus.yaml: endpiont (did you mean endpoint?)", "nimbus.yaml: colour")
 	d.ConfigFiles[1].Err = errors.New("yaml: line 2: mapping values are not allowed")
 	expect(t, d, "config", doctor.Fail, "line 2", "fix the YAML")

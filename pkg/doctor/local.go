@@ -27,14 +27,12 @@ func (d *Doctor) checkConfig() Check {
 			keys = strings.Join(f.Keys, ", ")
 		}
 		parts = append(parts, f.Path+" ("+keys+")")
-		for _, k := range f.Keys {
-			if !slices.Contains(d.KnownKeys, k) {
-				u := f.Path + ": " + k
-				if s := closest(k, d.KnownKeys); s != "" {
-					u += " (did you mean " + s + "?)"
-				}
-				unknown = append(unknown, u)
+		for _, k := range f.Unknown {
+			u := f.Path + ": " + k.Key
+			if k.Suggestion != "" {
+				u += " (did you mean " + k.Suggestion + "?)"
 			}
+			unknown = append(unknown, u)
 		}
 	}
 	detail := strings.Join(parts, "; ")
@@ -43,37 +41,6 @@ func (d *Doctor) checkConfig() Check {
 			"nimbus ignores unknown keys; it reads "+strings.Join(d.KnownKeys, ", "))
 	}
 	return pass(name, detail)
-}
-
-// closest returns the known key within edit distance 2 of k, if any.
-func closest(k string, known []string) string {
-	best, bestD := "", 3
-	for _, c := range known {
-		if dist := editDistance(strings.ToLower(k), c); dist < bestD {
-			best, bestD = c, dist
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // Credential names the checks know.
