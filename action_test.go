@@ -392,7 +392,7 @@ func TestAction(t *testing.T) {
 		if res["run"].status != 0 || out["exit-code"] != "0" || !strings.HasPrefix(out["sandbox-id"], "gha-4242-1-") {
 			t.Fatalf("outputs %v\n%s", out, dump(res))
 		}
-		if !strings.Contains(res["run"].log, "built 19") || !strings.Contains(res["install"].log, "nimbus "+actionVersion) {
+		if !strings.Contains(res["run"].log, "built 19") || !strings.Contains(res["install"].log, actionVersion) {
 			t.Fatalf("logs:\n%s", dump(res))
 		}
 		if b, err := os.ReadFile(filepath.Join(ws, "report.txt")); err != nil || string(b) != "from the workspace\n" {
