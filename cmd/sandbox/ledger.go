@@ -21,7 +21,7 @@ const ledgerDefault = "$NIMBUS_LEDGER"
 // ledgerPath resolves --ledger's value.
 func (o *common) ledgerPath(flag string) string {
 	if flag == "" || flag == ledgerDefault {
-		return ledger.DefaultPath(o.f.Getenv)
+		return o.f.Paths().LedgerFile()
 	}
 	return flag
 }

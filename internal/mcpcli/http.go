@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -24,15 +23,12 @@ const HTTPPath = "/mcp"
 // KeyEnv is the variable client configurations read the access key from.
 const KeyEnv = "NIMBUS_MCP_KEY"
 
-// DefaultKeyFile is the access key's file under the user config directory.
-func DefaultKeyFile(getenv func(string) string) (string, error) {
-	dir := getenv("XDG_CONFIG_HOME")
-	if dir == "" || !filepath.IsAbs(dir) {
-		d, err := os.UserConfigDir()
-		if err != nil {
-			return "", clierr.New(exitcode.Config, clierr.CodeConfigMissing, "cannot find a user config directory for the MCP access key", "pass --http-key-file FILE")
-		}
-		dir = d
+// DefaultKeyFile is the access key's file in nimbus's config directory
+// (~/.config/nimbus on Linux; docs/files.md for the others).
+func DefaultKeyFile(f *cmdutil.Factory) (string, error) {
+	dir, err := f.Paths().ConfigDir()
+	if err != nil {
+		return "", clierr.New(exitcode.Config, clierr.CodeConfigMissing, "cannot find a config directory for the MCP access key", "pass --http-key-file FILE")
 	}
 	return filepath.Join(dir, "nimbus", "mcp-http.key"), nil
 }
@@ -78,7 +74,7 @@ func (o *Options) keyFile(f *cmdutil.Factory) (string, error) {
 	if o.HTTPKeyFile != "" {
 		return o.HTTPKeyFile, nil
 	}
-	return DefaultKeyFile(f.Getenv)
+	return DefaultKeyFile(f)
 }
 
 // httpListener is the prepared HTTP transport: the key is loaded and the

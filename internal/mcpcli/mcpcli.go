@@ -297,7 +297,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 	// server that is killed leaks nothing `sandbox destroy --ledger` misses.
 	var led *ledger.Ledger
 	if h.fresh {
-		led = ledger.New(ledger.DefaultPath(f.Getenv))
+		led = ledger.New(f.Paths().LedgerFile())
 		if err := led.Record(h.entry); err != nil {
 			f.Warn(&clierr.Warning{Code: CodeLedger, Message: fmt.Sprintf("%v; sandbox %s is not in the cleanup ledger", err, h.entry.ID)})
 			led = nil

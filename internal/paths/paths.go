@@ -11,6 +11,7 @@
 //	nimbus dev data               $XDG_CACHE_HOME/nimbus/dev            ~/Library/Caches/nimbus/dev               %LocalAppData%\nimbus\dev
 //	                              (default ~/.cache; NIMBUS_DEV_DATA overrides everywhere)
 //	runtime tarballs              <cache dir>/nimbus/runtimes
+//	cleanup ledger                $NIMBUS_LEDGER, else $RUNNER_TEMP/nimbus-ledger.jsonl, else <temp dir>/nimbus-ledger-<uid>.jsonl
 package paths
 
 import (

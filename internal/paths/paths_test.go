@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -97,5 +98,29 @@ func TestPathsMatchTheStandardLibrary(t *testing.T) {
 		if got != want || (gotErr == nil) != (wantErr == nil) {
 			t.Errorf("%s %v: CacheDir %q, %v; os.UserCacheDir %q, %v", runtime.GOOS, vars, got, gotErr, want, wantErr)
 		}
+	}
+}
+
+func TestLedgerFile(t *testing.T) {
+	env := map[string]string{"TMPDIR": "/var/tmp"}
+	e := Env{GOOS: "linux", Getenv: func(k string) string { return env[k] }}
+	if p := e.LedgerFile(); filepath.Dir(p) != "/var/tmp" || !strings.HasPrefix(filepath.Base(p), "nimbus-ledger") {
+		t.Fatal(p)
+	}
+	delete(env, "TMPDIR")
+	if p := e.LedgerFile(); filepath.Dir(p) != "/tmp" {
+		t.Fatal(p)
+	}
+	env["RUNNER_TEMP"] = "/runner/tmp"
+	if p := e.LedgerFile(); p != "/runner/tmp/nimbus-ledger.jsonl" {
+		t.Fatal(p)
+	}
+	env[LedgerEnv] = "/x/ledger"
+	if p := e.LedgerFile(); p != "/x/ledger" {
+		t.Fatal(p)
+	}
+	w := Env{GOOS: "windows", Getenv: func(k string) string { return map[string]string{"TEMP": `C:\t`}[k] }}
+	if p := w.LedgerFile(); !strings.HasPrefix(p, `C:\t`) {
+		t.Fatal(p)
 	}
 }

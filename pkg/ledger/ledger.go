@@ -1,7 +1,8 @@
 // Package ledger records the sandboxes a CI job creates, so that a job that
 // is cancelled or killed leaks none: every creator records the id before
 // the sandbox exists and forgets it once it is destroyed, and a final step
-// (`nimbus sandbox destroy --ledger`) destroys whatever is left.
+// (`nimbus sandbox destroy --ledger`) destroys whatever is left. Where the
+// file is (NIMBUS_LEDGER, RUNNER_TEMP…) is the caller's choice.
 //
 // The ledger is an append-only file of JSON lines: "add" records and
 // "done" tombstones. Each record is written, newline first, with one
@@ -22,35 +23,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 )
 
-// EnvVar names the ledger file.
-const EnvVar = "NIMBUS_LEDGER"
-
-// FileName is the ledger's name in the default directory.
-const FileName = "nimbus-ledger.jsonl"
-
 // maxLine bounds one record (ids and URLs are short).
 const maxLine = 8 << 10
-
-// DefaultPath is $NIMBUS_LEDGER, else nimbus-ledger.jsonl in the runner's
-// temporary directory ($RUNNER_TEMP on GitHub Actions, which is emptied
-// after each job), else a per-user file in the system temporary directory.
-func DefaultPath(getenv func(string) string) string {
-	if p := getenv(EnvVar); p != "" {
-		return p
-	}
-	if d := getenv("RUNNER_TEMP"); d != "" {
-		return filepath.Join(d, FileName)
-	}
-	name := FileName
-	if uid := os.Getuid(); uid >= 0 {
-		name = "nimbus-ledger-" + strconv.Itoa(uid) + ".jsonl"
-	}
-	return filepath.Join(os.TempDir(), name)
-}
 
 // Entry is one recorded sandbox.
 type Entry struct {

@@ -135,19 +135,3 @@ func TestDrain(t *testing.T) {
 		t.Fatalf("%+v", out)
 	}
 }
-
-func TestDefaultPath(t *testing.T) {
-	env := map[string]string{}
-	get := func(k string) string { return env[k] }
-	if p := ledger.DefaultPath(get); filepath.Dir(p) != filepath.Clean(os.TempDir()) || !strings.HasPrefix(filepath.Base(p), "nimbus-ledger") {
-		t.Fatal(p)
-	}
-	env["RUNNER_TEMP"] = "/runner/tmp"
-	if p := ledger.DefaultPath(get); p != filepath.Join("/runner/tmp", ledger.FileName) {
-		t.Fatal(p)
-	}
-	env[ledger.EnvVar] = "/x/ledger"
-	if p := ledger.DefaultPath(get); p != "/x/ledger" {
-		t.Fatal(p)
-	}
-}
