@@ -102,11 +102,11 @@ func TestMCPOverStdioAgainstDev(t *testing.T) {
 	if !strings.HasPrefix(id, "mcp-") {
 		t.Fatalf("fresh sandbox id %q", id)
 	}
-	out, res := mcpCall(t, cs, "nimbus_writeFile", map[string]any{"path": "notes/a.txt", "content": "secret-content-123"})
+	_, res := mcpCall(t, cs, "nimbus_writeFile", map[string]any{"path": "notes/a.txt", "content": "secret-content-123"})
 	if res.IsError {
 		t.Fatal(resultText(res))
 	}
-	out, res = mcpCall(t, cs, "nimbus_exec", map[string]any{"command": "cat notes/a.txt; exit 7"})
+	out, res := mcpCall(t, cs, "nimbus_exec", map[string]any{"command": "cat notes/a.txt; exit 7"})
 	if res.IsError || out["stdout"] != "secret-content-123" || out["exitCode"] != 7.0 {
 		t.Fatalf("exec: %v %s", out, resultText(res))
 	}

@@ -2,7 +2,6 @@ package mcpserver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -348,13 +347,6 @@ func logSafe(s string) string {
 // resolve makes a path absolute against the sandbox root, as the SDK does
 // for cwd.
 func (s *Server) resolve(p string) string { return sc.ResolvePath(s.sb.Root(), p) }
-
-// jsonText is the text content of a structured result, for clients that
-// read only content.
-func jsonText(v any) mcp.Content {
-	b, _ := json.Marshal(v)
-	return &mcp.TextContent{Text: string(b)}
-}
 
 func (s *Server) register() {
 	s.registerExec()
