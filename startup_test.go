@@ -19,12 +19,29 @@ import (
 // headroom over today's (about 95 KB in 106 inits, at most 26 KB in one
 // package, 9.6 MiB); the size budget is the size before issue 15.
 // BenchmarkStartup measures the wall time itself.
+//
+// The official MCP SDK (issue 16, `nimbus mcp`) has a cost no command can
+// avoid, since Go runs every linked package's init: measured on
+// linux/amd64 it adds 2.69 MB to the release binary and 125 KB in 15 inits
+// (github.com/google/jsonschema-go 81 KB, encoding/gob 27 KB, the SDK's own
+// 12 KB, about 0.6 ms), budgeted separately below so that nothing else can
+// hide behind it. Removing it needs patched forks of the SDK and of
+// jsonschema-go (lazy schema tables, JSON instead of gob for cursors).
 const (
-	maxInitBytes       = 128 << 10
+	mcpSDKInitBytes    = 128 << 10
+	mcpSDKInits        = 16
+	mcpSDKBinaryBytes  = 2800000
+	maxInitBytes       = 128<<10 + mcpSDKInitBytes
 	maxPackageInitByte = 32 << 10
-	maxInits           = 120
-	maxBinaryBytes     = 11604130 // linux/amd64, -trimpath -ldflags='-s -w', before issue 15
+	maxInits           = 120 + mcpSDKInits
+	maxBinaryBytes     = 11604130 + mcpSDKBinaryBytes // linux/amd64, -trimpath -ldflags='-s -w', before issue 15, plus the MCP SDK
 )
+
+// initExempt are packages whose init exceeds maxPackageInitByte on their
+// own, and why they are linked anyway.
+var initExempt = map[string]string{
+	"github.com/google/jsonschema-go/jsonschema": "the MCP SDK's schema package builds its field tables at init (81 KB)",
+}
 
 // buildRelease builds nimbus the way .goreleaser.yaml does.
 func buildRelease(t testing.TB, dir string) string {
@@ -79,7 +96,13 @@ func TestStartupBudget(t *testing.T) {
 	}
 	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].bytes > pkgs[j].bytes })
 	top := pkgs[:min(len(pkgs), 5)]
-	if total > maxInitBytes || len(pkgs) > maxInits || pkgs[0].bytes > maxPackageInitByte {
+	largest := 0
+	for _, p := range pkgs {
+		if _, ok := initExempt[p.name]; !ok {
+			largest = max(largest, p.bytes)
+		}
+	}
+	if total > maxInitBytes || len(pkgs) > maxInits || largest > maxPackageInitByte {
 		t.Errorf("package initialisation allocates %d bytes in %d inits (budgets %d, %d; one package at most %d); largest: %v",
 			total, len(pkgs), maxInitBytes, maxInits, maxPackageInitByte, top)
 	}
