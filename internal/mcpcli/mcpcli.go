@@ -357,6 +357,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 
 type nopWriteCloser struct{ io.Writer }
 
+// Close leaves stdout open: the process still writes its messages.
 func (nopWriteCloser) Close() error { return nil }
 
 // isClosed tells the normal end of a stdio session (the client closed

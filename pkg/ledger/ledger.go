@@ -78,6 +78,7 @@ type Error struct {
 	Err  error
 }
 
+// Error says which file and what could not be done.
 func (e *Error) Error() string { return fmt.Sprintf("ledger %s: cannot %s: %v", e.Path, e.Op, e.Err) }
 
 // Unwrap returns the cause.
