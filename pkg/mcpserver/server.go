@@ -80,6 +80,9 @@ type Options struct {
 	Version string
 	// Now is the clock for durations (time.Now if nil).
 	Now func() time.Time
+	// ProgressInterval is how often a running exec reports progress to a
+	// client that asked for it with a progress token (5s if 0).
+	ProgressInterval time.Duration
 }
 
 // Server is an MCP server for one sandbox.
@@ -129,6 +132,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.Version == "" {
 		o.Version = "(devel)"
+	}
+	if o.ProgressInterval <= 0 {
+		o.ProgressInterval = 5 * time.Second
 	}
 	s := &Server{o: o, sb: o.Sandbox}
 	s.desc = Descriptor{
@@ -226,6 +232,9 @@ type toolSpec struct {
 // callKey carries the callInfo of the running call through the context.
 type callKey struct{}
 
+// requestKey carries the running call's request, for progress reports.
+type requestKey struct{}
+
 // callInfo is filled in by handlers for the log line.
 type callInfo struct {
 	exitCode *int
@@ -271,8 +280,8 @@ func addTool[In, Out any](s *Server, spec toolSpec, h func(ctx context.Context, 
 		},
 	}
 	s.desc.Tools = append(s.desc.Tools, tool.Name)
-	mcp.AddTool(s.mcp, tool, func(ctx context.Context, _ *mcp.CallToolRequest, input In) (*mcp.CallToolResult, Out, error) {
-		res, out, err := h(ctx, input)
+	mcp.AddTool(s.mcp, tool, func(ctx context.Context, req *mcp.CallToolRequest, input In) (*mcp.CallToolResult, Out, error) {
+		res, out, err := h(context.WithValue(ctx, requestKey{}, req), input)
 		if err != nil {
 			te := toolError(err)
 			infoOf(ctx).code = te.Code

@@ -714,3 +714,61 @@ func TestHTTPTransport(t *testing.T) {
 		}
 	}
 }
+
+// A client that passes a progress token hears from a long exec while it
+// runs; one that does not hears nothing.
+func TestExecReportsProgress(t *testing.T) {
+	url := backend(t)
+	sb := handle(t, url, "progress-1", token.ScopeSandboxUse)
+	s, err := mcpserver.New(mcpserver.Options{Sandbox: sb, ProgressInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := s.MCP().Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	var mu sync.Mutex
+	var got []*mcp.ProgressNotificationClientRequest
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, &mcp.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+			mu.Lock()
+			got = append(got, r)
+			mu.Unlock()
+		},
+	}).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	p := &mcp.CallToolParams{Name: "nimbus_exec", Arguments: map[string]any{"command": "echo started; sleep 1"}}
+	p.SetProgressToken("tok-1")
+	if res, err := cs.CallTool(ctx, p); err != nil || res.IsError {
+		t.Fatal(err, res)
+	}
+	mu.Lock()
+	n := len(got)
+	var last float64
+	for i, r := range got {
+		if r.Params.ProgressToken != "tok-1" || r.Params.Progress <= last && i > 0 || !strings.Contains(r.Params.Message, "of output so far") {
+			t.Errorf("notification %d: %+v", i, r.Params)
+		}
+		last = r.Params.Progress
+	}
+	mu.Unlock()
+	if n < 3 {
+		t.Fatalf("%d progress notifications in a 1 s command at 50 ms", n)
+	}
+	mu.Lock()
+	got = nil
+	mu.Unlock()
+	ok[mcpserver.ExecOutput](t, cs, "nimbus_exec", map[string]any{"command": "sleep 0.3"})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 0 {
+		t.Fatalf("notifications without a token: %d", len(got))
+	}
+}

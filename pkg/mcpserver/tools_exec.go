@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/jsonschema-go/jsonschema"
@@ -142,9 +144,12 @@ func (s *Server) exec(ctx context.Context, in execInput) (*mcp.CallToolResult, E
 	stderr := newCapture(limit, s.o.LocalTempDir, spillCap)
 	defer stdout.close()
 	defer stderr.close()
+	var out progressOutput
+	stop := s.reportProgress(ctx, &out)
 	r, err := s.sb.Run(ctx, in.Command, sc.ExecOptions{
 		Cwd: in.Cwd, Env: in.Env, Stdin: in.Stdin, ShellID: in.ShellID, Timeout: s.timeout(in.TimeoutMs),
-	}, stdout, stderr)
+	}, out.wrap(stdout), out.wrap(stderr))
+	stop()
 	if err != nil {
 		return nil, ExecOutput{}, err
 	}
@@ -227,4 +232,71 @@ func (s *Server) saveStream(ctx context.Context, n int64, stream string, c *capt
 		note = what + " The first " + byteCount(s.sb.Client().WriteLimit()) + " of it is in " + path + "." + rerun
 	}
 	return path, append(notes, note)
+}
+
+// progressOutput counts the bytes a running command has printed.
+type progressOutput struct {
+	mu    sync.Mutex
+	bytes int64
+}
+
+func (p *progressOutput) wrap(w io.Writer) io.Writer {
+	return writerFunc(func(b []byte) (int, error) {
+		p.mu.Lock()
+		p.bytes += int64(len(b))
+		p.mu.Unlock()
+		return w.Write(b)
+	})
+}
+
+func (p *progressOutput) total() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bytes
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// reportProgress sends MCP progress notifications while a command runs,
+// when the client asked for them with a progress token: the seconds
+// elapsed (always increasing, as the protocol requires) and how much the
+// command has printed. It returns the function that stops the reports.
+func (s *Server) reportProgress(ctx context.Context, out *progressOutput) (stop func()) {
+	req, _ := ctx.Value(requestKey{}).(*mcp.CallToolRequest)
+	if req == nil || req.Params == nil || req.Session == nil {
+		return func() {}
+	}
+	token := req.Params.GetProgressToken()
+	if token == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	start := s.o.Now()
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(s.o.ProgressInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				elapsed := s.o.Now().Sub(start)
+				_ = req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{
+					ProgressToken: token,
+					Progress:      elapsed.Seconds(),
+					Message:       fmt.Sprintf("running for %s; %s of output so far", elapsed.Round(time.Second), byteCount(out.total())),
+				})
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }
