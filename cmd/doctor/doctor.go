@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/doctorcli"
 )
 
@@ -62,6 +63,6 @@ check at a mirror of the release API.`,
 	fl.StringVar(&o.AccountID, "account-id", "", "Cloudflare account `ID` (default: CLOUDFLARE_ACCOUNT_ID, then account_id in wrangler.jsonc)")
 	fl.StringVar(&o.WranglerConfig, "wrangler-config", "", "the project's wrangler config `FILE` (default ./wrangler.jsonc)")
 	fl.BoolVar(&o.NoVersionCheck, "no-version-check", false, "do not ask the release endpoint for the latest version")
-	fl.DurationVar(&o.Timeout, "timeout", 10*time.Second, "bound each network check to `DURATION`")
+	duration.Var(fl, &o.Timeout, "timeout", 10*time.Second, duration.Limits{Min: time.Second, Max: 5 * time.Minute}, "bound each network check: seconds or a duration such as 30s, 1s to 5m")
 	return cmd
 }

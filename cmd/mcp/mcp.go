@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/mcpcli"
 	"github.com/nimbus-sh/nimbus/pkg/mcpserver"
 )
@@ -82,6 +83,6 @@ carried as env entries, and secrets are referenced, never written.`,
 	fl.StringVar(&o.HTTPKeyFile, "http-key-file", "", "access key `FILE` for --http (created with a random key if missing)")
 	fl.StringVar(&o.PrintConfig, "print-config", "", "print the registration snippet for `CLIENT` (claude, cursor, vscode) and exit")
 	fl.StringSliceVar(&o.RuntimeAllow, "runtime-allow", nil, "the profile's runtimes.allow `LIST`, for the reported capabilities (default: no list, all allowed)")
-	fl.DurationVar(&o.ExecTimeout, "exec-timeout", mcpserver.DefaultExecTimeout, "kill exec and runCode commands that give no timeoutMs after `DURATION` (0: never)")
+	duration.Var(fl, &o.ExecTimeout, "exec-timeout", mcpserver.DefaultExecTimeout, duration.Limits{AllowZero: true}, "kill exec and runCode commands that give no timeoutMs after this long: seconds or a duration such as 90s, 10m; 0 means never")
 	return cmd
 }
