@@ -20,6 +20,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/terminal"
 )
 
 // docTable returns the rows of the markdown table that follows heading in
@@ -153,6 +154,7 @@ func TestExitCodeTable(t *testing.T) {
 			m := exampleRE.FindStringSubmatch(example)
 			if m == nil {
 				switch want {
+				case "1": // needs a second client: TestAttachTakenOverExits1
 				case "130": // needs a signal: TestExecInterruptedExits130
 				case "75": // needs two publishers racing: the script named
 					e := cliError(runtimecli.CLIError(&runtimesync.Error{Kind: runtimesync.KindConflict, Code: runtimesync.CodeCatalogConflict}))
@@ -203,6 +205,15 @@ func TestExitCodeTable(t *testing.T) {
 		}
 		for _, row := range docTable(t, "## Errors nimbus finds itself") {
 			code := strings.Trim(row[0], "`")
+			if strings.HasPrefix(code, "E_TERMINAL_") {
+				// session attach's own failures (run end to end in
+				// session_attach_test.go).
+				c := cliError(sandboxcli.AttachError(&terminal.Error{Code: code, Message: "test"}, "job-1"))
+				if strconv.Itoa(c.Exit) != row[1] || c.Code != code {
+					t.Errorf("%s: session attach exits %d (%s), the table says %s", code, c.Exit, c.Code, row[1])
+				}
+				continue
+			}
 			if err, ok := known[code]; ok {
 				c := cliError(sandboxcli.Error(err))
 				if strconv.Itoa(c.Exit) != row[1] {

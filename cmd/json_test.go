@@ -42,6 +42,7 @@ var jsonExempt = map[string]string{
 	"nimbus sandbox ports wait":  "needs a server listening in the sandbox; its --json answer is in testdata/dev/forward.txtar",
 	"nimbus sandbox apps expose": "needs a server listening in the sandbox; its JSON in a pipe is in testdata/dev/apps.txtar",
 	"nimbus sandbox apps remove": "needs a server listening in the sandbox; its JSON in a pipe is in testdata/dev/apps.txtar",
+	"nimbus session attach":      "stdout is the remote terminal's bytes, not JSON; --json only silences its notices (errors are JSON on stderr, checked by the flag-error case)",
 }
 
 // TestJSONEverywhere (not on Windows: the local backend needs a POSIX

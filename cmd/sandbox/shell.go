@@ -44,8 +44,8 @@ code. A line ending with a backslash continues on the next. --json prints
 NDJSON events as exec does, with an exit event after each line.
 
 This is a line mode: full-screen programs (vim, top, less) need a real
-terminal; open the browser terminal with 'nimbus session url' (a full
-terminal in the CLI is 'nimbus session attach' when available).
+terminal: 'nimbus session attach ID' puts the session's terminal in yours,
+like ssh (or open the browser page with 'nimbus session url').
 
 Exit codes: the last line's code, or 125 when nimbus itself failed and 130
 when interrupted.`,

@@ -1,5 +1,6 @@
-// Package session implements `nimbus session new|url`: creating browser
-// sessions on a Worker and building attach URLs.
+// Package session implements `nimbus session new|url|attach`: creating
+// browser sessions on a Worker, building attach URLs, and attaching the
+// local terminal to a session's terminal.
 package session
 
 import (
@@ -22,10 +23,10 @@ import (
 func NewCmdSession(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "session",
-		Short: "Create browser sessions and build attach URLs",
+		Short: "Create sessions, build attach URLs and attach to their terminals",
 	}
 	cmdutil.MakeGroup(cmd)
-	cmd.AddCommand(newCmdNew(f), newCmdURL(f))
+	cmd.AddCommand(newCmdNew(f), newCmdURL(f), newCmdAttach(f))
 	return cmd
 }
 

@@ -220,7 +220,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, d *doctor.Doctor) error {
 		return clierr.Wrap(ctx.Err(), exitcode.Interrupted, "E_INTERRUPTED", "interrupted", "")
 	}
 	if !r.OK {
-		return clierr.Status(exitcode.CheckFailed)
+		return clierr.Status(exitcode.Failure)
 	}
 	return nil
 }

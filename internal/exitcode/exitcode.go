@@ -9,9 +9,10 @@ package exitcode
 const (
 	// OK means success.
 	OK = 0
-	// CheckFailed means nimbus doctor found a failing check (its report
-	// says which); the command itself worked.
-	CheckFailed = 1
+	// Failure is a failure no other code describes: `session attach`
+	// when another client took the terminal over, `doctor` when a check
+	// failed (its report says which).
+	Failure = 1
 	// Usage means the command line was wrong (unknown flag, bad value).
 	Usage = 64
 	// DataErr means the input data was rejected (invalid token, bad claims).
