@@ -199,7 +199,7 @@ func TestExitCodeTable(t *testing.T) {
 			"E_INTERRUPTED": context.Canceled,
 			"E_INTERNAL":    errors.New("surprise"),
 		}
-		for _, code := range []string{sc.CodeTransport, sc.CodeStreamTruncated, sc.CodeAPINotEnabled, sc.CodeBadResponse,
+		for _, code := range []string{sc.CodeTransport, sc.CodeHTTPTimeout, sc.CodeGateway, sc.CodeStreamTruncated, sc.CodeAPINotEnabled, sc.CodeBadResponse,
 			sc.CodeStreamProtocol, sc.CodeWriteTooLarge, sc.CodeInvalidArgument, sc.CodeInvalidToken} {
 			known[code] = &sc.Error{Code: code, Message: "test"}
 		}
@@ -224,6 +224,14 @@ func TestExitCodeTable(t *testing.T) {
 				}
 				continue
 			}
+			if code == sandboxcli.CodeExitRange {
+				// End to end in testdata/sandbox/exit_codes.txtar.
+				status, w := sandboxcli.CommandExit(256, "256")
+				if w == nil || w.Code != code || strconv.Itoa(status) != row[1] || row[1] != row[2] {
+					t.Errorf("%s: remote exit 256 gives %d (warning %v), the table says %s/%s", code, status, w, row[1], row[2])
+				}
+				continue
+			}
 			// Codes the CLI raises itself, run end to end.
 			var args []string
 			rowEnv := env
@@ -235,6 +243,9 @@ func TestExitCodeTable(t *testing.T) {
 				args = []string{"sandbox", "ready", "job-1"}
 			case "E_CONFIG_MISSING":
 				rowEnv = append(env[:len(env):len(env)], "NIMBUS_ENDPOINT=")
+				args = []string{"sandbox", "ready", "job-1"}
+			case "E_CONFIG_INVALID":
+				rowEnv = append(env[:len(env):len(env)], "NIMBUS_HTTP_TIMEOUT=soon")
 				args = []string{"sandbox", "ready", "job-1"}
 			case "E_SECRET_INVALID":
 				rowEnv = append(env[:len(env):len(env)], "JWT_SECRET=short")

@@ -35,7 +35,6 @@ type jsonCase struct {
 var jsonExempt = map[string]string{
 	"nimbus dev":                 "serves until interrupted; its {endpoint,dataDir} line is in testdata/dev/serve.txtar",
 	"nimbus setup cloudflare":    "needs the Cloudflare API; its JSON line is in testdata/setup",
-	"nimbus session new":         "needs a Worker's /new route, which the local backend does not serve",
 	"nimbus runtime list":        "needs the Cloudflare API; its JSON is in testdata/runtime/list_pin.txtar",
 	"nimbus runtime sync":        "needs the Cloudflare API and the npm registry; its JSON is in testdata/runtime",
 	"nimbus sandbox forward":     "serves until interrupted; its NDJSON lines are in testdata/dev/forward.txtar",
@@ -75,6 +74,7 @@ func TestJSONEverywhere(t *testing.T) {
 		{args: []string{"token", "inspect", tok}},
 		{args: []string{"init", "proj", "--dry-run"}},
 		{args: []string{"dev", "token"}},
+		{args: []string{"session", "new"}},
 		{args: []string{"session", "url", "--endpoint", hs.URL, "--session", "demo"}},
 		{args: []string{"sandbox", "ready", "demo"}},
 		{args: []string{"sandbox", "files", "write", "demo", "a.txt", "--from", "local.txt"}},

@@ -104,7 +104,7 @@ programs run), use 'nimbus session attach ID'.`,
 			} else if o.human() {
 				fmt.Fprintf(ios.ErrOut, "%s\n", st.Muted(fmt.Sprintf("Process %d exited with code %d.", pid, r.Exit.Code)))
 			}
-			return exitStatus(r.Exit.Code)
+			return processExit(o, r.Exit)
 		},
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

@@ -141,7 +141,7 @@ func (o *common) ledgerOpener(cmd *cobra.Command) (func(ledger.Entry) (*sandboxc
 					}
 					tokens = ts
 				}
-				nc, err := sandboxclient.New(sandboxclient.Options{Endpoint: e.Endpoint, BasePath: e.BasePath, Tokens: tokens, HTTPClient: o.f.HTTPClient(), UserAgent: "nimbus-cli"})
+				nc, err := sandboxclient.New(sandboxclient.Options{Endpoint: e.Endpoint, BasePath: e.BasePath, Tokens: tokens, HTTPClient: o.f.HTTPClient(), HTTPTimeout: st.HTTPTimeout, UserAgent: "nimbus-cli"})
 				if err != nil {
 					return nil, err
 				}

@@ -4,6 +4,8 @@
 package sandbox
 
 import (
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
@@ -74,6 +76,7 @@ background process), forward (local ports to sandbox ports) and apps.`,
 type settings struct {
 	endpoint, basePath, profile string
 	creds                       sandboxcli.Credentials
+	httpTimeout                 time.Duration
 }
 
 func (o *common) resolve(cmd *cobra.Command) (*settings, error) {
@@ -84,7 +87,7 @@ func (o *common) resolve(cmd *cobra.Command) (*settings, error) {
 	if st.Endpoint == "" {
 		return nil, clierr.New(exitcode.Config, clierr.CodeConfigMissing, "no Nimbus endpoint configured", "pass --endpoint URL or set NIMBUS_ENDPOINT (e.g. https://my-nimbus.workers.dev)")
 	}
-	return &settings{endpoint: st.Endpoint, basePath: st.BasePath, profile: st.Profile, creds: st.Creds}, nil
+	return &settings{endpoint: st.Endpoint, basePath: st.BasePath, profile: st.Profile, creds: st.Creds, httpTimeout: st.HTTPTimeout}, nil
 }
 
 // client builds a client whose tokens carry scopes (when minted).
@@ -102,7 +105,7 @@ func (o *common) client(cmd *cobra.Command, pin bool, scopes []string) (*sandbox
 	}
 	c, err := sandboxclient.New(sandboxclient.Options{
 		Endpoint: s.endpoint, BasePath: s.basePath, Tokens: ts,
-		HTTPClient: o.f.HTTPClient(), UserAgent: "nimbus-cli",
+		HTTPClient: o.f.HTTPClient(), HTTPTimeout: s.httpTimeout, UserAgent: "nimbus-cli",
 	})
 	if err != nil {
 		return nil, nil, sandboxcli.Error(err)

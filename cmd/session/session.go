@@ -86,14 +86,19 @@ exactly that scope.`,
 			if err != nil {
 				return err
 			}
-			c, err := sandboxclient.New(sandboxclient.Options{Endpoint: ep, Tokens: ts, HTTPClient: f.HTTPClient(), UserAgent: "nimbus-cli"})
+			cfg, err := f.LoadConfig()
+			if err != nil {
+				return err
+			}
+			timeout, err := sandboxcli.HTTPTimeout(cfg)
+			if err != nil {
+				return err
+			}
+			c, err := sandboxclient.New(sandboxclient.Options{Endpoint: ep, Tokens: ts, HTTPClient: f.HTTPClient(), HTTPTimeout: timeout, UserAgent: "nimbus-cli"})
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
 			s, err := c.CreateSession(cmd.Context())
-			if sandboxclient.HasCode(err, sandboxclient.CodeBadResponse) {
-				return clierr.Wrap(err, exitcode.Software, sandboxclient.CodeBadResponse, err.Error(), "is --endpoint a Nimbus Worker?")
-			}
 			if err != nil {
 				return sandboxcli.Error(err)
 			}

@@ -207,7 +207,7 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 		dst **sc.Sandbox
 		ts  sc.TokenSource
 	}{{&h.use, useTS}, {&h.destroy, destroyTS}} {
-		c, err := sc.New(sc.Options{Endpoint: st.Endpoint, BasePath: st.BasePath, Tokens: s.ts, HTTPClient: f.HTTPClient(), UserAgent: "nimbus-mcp/" + buildinfo.Get().Version})
+		c, err := sc.New(sc.Options{Endpoint: st.Endpoint, BasePath: st.BasePath, Tokens: s.ts, HTTPClient: f.HTTPClient(), HTTPTimeout: st.HTTPTimeout, UserAgent: "nimbus-mcp/" + buildinfo.Get().Version})
 		if err != nil {
 			return nil, sandboxcli.Error(err)
 		}

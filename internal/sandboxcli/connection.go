@@ -1,6 +1,8 @@
 package sandboxcli
 
 import (
+	"time"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -30,6 +32,8 @@ func (c *Connection) AddFlags(fs *pflag.FlagSet) {
 type Settings struct {
 	Endpoint, BasePath, Profile, Root string
 	Creds                             Credentials
+	// HTTPTimeout is NIMBUS_HTTP_TIMEOUT (http_timeout) for the client.
+	HTTPTimeout time.Duration
 }
 
 // Resolve applies flag > environment > config file > default to the
@@ -46,11 +50,16 @@ func (c *Connection) Resolve(f *cmdutil.Factory, cmd *cobra.Command) (*Settings,
 			}
 		}
 	}
+	timeout, err := HTTPTimeout(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return &Settings{
-		Endpoint: cfg.GetString("endpoint"),
-		BasePath: cfg.GetString("base_path"),
-		Profile:  cfg.GetString("profile"),
-		Root:     c.Root,
+		HTTPTimeout: timeout,
+		Endpoint:    cfg.GetString("endpoint"),
+		BasePath:    cfg.GetString("base_path"),
+		Profile:     cfg.GetString("profile"),
+		Root:        c.Root,
 		Creds: Credentials{
 			TokenFile: cfg.GetString("token_file"),
 			Token:     cfg.GetString("token"),

@@ -264,9 +264,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.api.ServeHTTP(w, withOrigin(r))
 }
 
-// serveOther answers what the API core leaves: the session root and port
-// previews under /s/.
+// serveOther answers what the API core leaves: /new, the session root and
+// port previews under /s/.
 func (s *Server) serveOther(w http.ResponseWriter, r *http.Request) {
+	if r.URL.EscapedPath() == "/new" {
+		s.serveNew(w, r)
+		return
+	}
 	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/s/"); ok {
 		s.serveSession(w, r, rest)
 		return

@@ -1,11 +1,13 @@
 // Package transfer copies files and directory trees between the local
 // filesystem and a remote sandbox (the logic behind `nimbus sandbox cp`):
 // trees are walked, parents created, files moved with bounded parallelism,
-// and executable bits kept.
+// and permission bits kept (downloads apply the local umask, as cp does).
 package transfer
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -353,10 +355,16 @@ func Download(ctx context.Context, sb *sc.Sandbox, remote, local string, o Optio
 	return sum, nil
 }
 
-// fetch writes one remote file to dst through a temporary file, keeping the
-// executable bits of the remote mode.
+// fetch writes one remote file to dst through a temporary file. The file
+// gets the remote permission bits with the local umask applied, as cp(1)
+// does: the temporary file is created with them, so the kernel applies
+// the umask (a remote 0777 becomes 0755 under umask 022, never 0777).
 func fetch(ctx context.Context, sb *sc.Sandbox, src, dst string, st *sc.Stat) (int64, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".nimbus-*")
+	perm := fs.FileMode(st.Mode & 0o777)
+	if perm == 0 {
+		perm = 0o666 // no permission bits reported
+	}
+	tmp, err := createTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".nimbus-", perm)
 	if err != nil {
 		return 0, localErr(err)
 	}
@@ -368,17 +376,25 @@ func fetch(ctx context.Context, sb *sc.Sandbox, src, dst string, st *sc.Stat) (i
 	if err != nil {
 		return 0, err
 	}
-	mode := fs.FileMode(0o644)
-	if st.Mode&0o111 != 0 {
-		mode = fs.FileMode(st.Mode & 0o777)
-	}
-	if err := os.Chmod(tmp.Name(), mode); err != nil {
-		return 0, localErr(err)
-	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return 0, localErr(err)
 	}
 	return n, nil
+}
+
+// createTemp creates a new file named prefix plus a random suffix in dir
+// with permissions perm less the umask (os.CreateTemp always uses 0600).
+func createTemp(dir, prefix string, perm fs.FileMode) (*os.File, error) {
+	for range 100 {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		name := filepath.Join(dir, prefix+hex.EncodeToString(b[:]))
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, &fs.PathError{Op: "createtemp", Path: filepath.Join(dir, prefix+"*"), Err: fs.ErrExist}
 }
 
 // String renders a summary for people.
