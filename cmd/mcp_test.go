@@ -3,15 +3,24 @@
 package cmd_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -304,6 +313,44 @@ func TestMCPOverHTTP(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("request without the key: %d", resp.StatusCode)
 	}
+	// nimbus dev's refusals, before the key is looked at: a foreign Host
+	// (DNS rebinding) and a cross-origin browser request, even with the key.
+	for name, set := range map[string]func(*http.Request){
+		"rebinding":        func(r *http.Request) { r.Host = "evil.example:80" },
+		"cross-site":       func(r *http.Request) { r.Header.Set("Sec-Fetch-Site", "cross-site") },
+		"foreign origin":   func(r *http.Request) { r.Header.Set("Origin", "http://evil.example") },
+		"rebinding no key": func(r *http.Request) { r.Host = "evil.example"; r.Header.Del("Authorization") },
+	} {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(key)))
+		set(req)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "E_HOST_NOT_ALLOWED") && !strings.Contains(string(body), "E_CROSS_SITE_REFUSED") {
+			t.Errorf("%s: %d %s", name, resp.StatusCode, body)
+		}
+	}
+	// Names that are this machine are served (browsers resolve *.localhost
+	// to loopback themselves).
+	for _, host := range []string{"localhost", "app.localhost:1234", "[::1]:80"} {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{}`))
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("Host %s: %d, want 401 (past the Host check, stopped by the key)", host, resp.StatusCode)
+		}
+	}
+
 	tr := &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: &http.Client{Transport: keyTransport{strings.TrimSpace(string(key))}}}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -331,4 +378,204 @@ func TestMCPOverHTTP(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 77 || !strings.Contains(string(o), "chmod 600") {
 		t.Fatalf("world-readable key: %v\n%s", err, o)
 	}
+}
+
+// tokenLog records the token and op of every remote API request that
+// passes through a proxy in front of nimbus dev.
+type tokenLog struct {
+	mu   sync.Mutex
+	seen []seenRequest
+}
+
+type seenRequest struct {
+	op     string
+	claims token.Claims
+}
+
+func (l *tokenLog) requests() []seenRequest {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.seen)
+}
+
+// recordingProxy serves endpoint through a reverse proxy that decodes the
+// bearer token and the op of each rpc request.
+func recordingProxy(t *testing.T, endpoint string) (string, *tokenLog) {
+	t.Helper()
+	target, err := url.Parse(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.FlushInterval = -1
+	log := &tokenLog{}
+	ps := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/rpc") && r.Method == http.MethodPost {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var req struct {
+				Op string `json:"op"`
+			}
+			_ = json.Unmarshal(body, &req)
+			tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			d, err := token.Decode(tok)
+			if err != nil {
+				t.Errorf("request %s without a readable token: %v", req.Op, err)
+			}
+			log.mu.Lock()
+			log.seen = append(log.seen, seenRequest{op: req.Op, claims: d.Claims})
+			log.mu.Unlock()
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ps.Close)
+	return ps.URL, log
+}
+
+// TestMCPEveryToolOverStdioLeastPrivilege calls every tool of a real
+// `nimbus mcp` subprocess against `nimbus dev`, and checks the tokens the
+// server minted on the wire: pinned to the sandbox with only sandbox:use for
+// every tool call; session:destroy only on the destroy when it exits.
+func TestMCPEveryToolOverStdioLeastPrivilege(t *testing.T) {
+	endpoint, nimbus, data := startDev(t)
+	proxy, tokens := recordingProxy(t, endpoint)
+	env := []string{"NIMBUS_ENDPOINT=" + proxy, "JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme"}
+	cs, stderr, _ := mcpSession(t, nimbus, env)
+	id := cs.InitializeResult().Capabilities.Extensions["nimbus.sh/sandbox"].(map[string]any)["sandbox"].(string)
+
+	var listed []string
+	for tool, err := range cs.Tools(context.Background(), nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed = append(listed, tool.Name)
+	}
+	called := map[string]bool{}
+	must := func(name string, args map[string]any) map[string]any {
+		t.Helper()
+		out, res := mcpCall(t, cs, "nimbus_"+name, args)
+		if res.IsError {
+			t.Fatalf("%s: %s", name, resultText(res))
+		}
+		called["nimbus_"+name] = true
+		return out
+	}
+	pidOf := func(out map[string]any) int64 { return int64(out["pid"].(float64)) }
+	waitExit := func(pid int64) map[string]any {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			out := must("logs", map[string]any{"pid": pid})
+			if out["exit"] != nil {
+				return out
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("process %d never ended: %v", pid, out)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	must("writeFile", map[string]any{"path": "w/a.txt", "content": "alpha\n"})
+	if out := must("readFile", map[string]any{"path": "w/a.txt"}); out["content"] != "alpha\n" {
+		t.Fatalf("readFile: %v", out)
+	}
+	if out := must("listFiles", map[string]any{"path": "w"}); out["count"] != 1.0 {
+		t.Fatalf("listFiles: %v", out)
+	}
+	if out := must("exists", map[string]any{"path": "w/a.txt"}); out["exists"] != true {
+		t.Fatalf("exists: %v", out)
+	}
+	must("deleteFile", map[string]any{"path": "w", "recursive": true})
+	if out := must("exec", map[string]any{"command": "echo hi; exit 4"}); out["stdout"] != "hi\n" || out["exitCode"] != 4.0 {
+		t.Fatalf("exec: %v", out)
+	}
+	if out := must("runCode", map[string]any{"code": "echo rc", "language": "shell"}); out["stdout"] != "rc\n" {
+		t.Fatalf("runCode: %v", out)
+	}
+	cat := pidOf(must("startProcess", map[string]any{"command": "while read l; do echo got:$l; done"}))
+	must("writeProcessInput", map[string]any{"pid": cat, "data": "one\n"})
+	must("resizeProcess", map[string]any{"pid": cat, "columns": 100, "rows": 30})
+	must("endProcessInput", map[string]any{"pid": cat})
+	if out := waitExit(cat); !strings.Contains(out["text"].(string), "got:one") {
+		t.Fatalf("logs: %v", out)
+	}
+	must("listProcesses", map[string]any{})
+	sleeper := pidOf(must("startProcess", map[string]any{"command": "sleep 60"}))
+	must("signalProcess", map[string]any{"pid": sleeper, "signal": "SIGTERM"})
+	waitExit(sleeper)
+	sleeper = pidOf(must("startProcess", map[string]any{"command": "sleep 60"}))
+	must("killProcess", map[string]any{"pid": sleeper})
+	waitExit(sleeper)
+
+	// A real listener for the port and app tools.
+	port := freeTCPPort(t)
+	web := pidOf(must("startProcess", map[string]any{"command": "exec python3 -m http.server " + strconv.Itoa(port) + " --bind 127.0.0.1"}))
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(fmt.Sprint(must("listPorts", map[string]any{})["ports"]), "port:"+strconv.Itoa(port)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("port %d never listed\n%s", port, stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if out := must("exposePort", map[string]any{"port": port}); out["listening"] != true {
+		t.Fatalf("exposePort: %v", out)
+	}
+	must("exposeApp", map[string]any{"target": port})
+	if out := must("listApps", map[string]any{}); len(out["apps"].([]any)) == 0 {
+		t.Fatalf("listApps: %v", out)
+	}
+	must("unexposePort", map[string]any{"port": port})
+	must("killProcess", map[string]any{"pid": web})
+	must("listRuntimes", map[string]any{})
+	must("installRuntime", map[string]any{"spec": "shell"})
+
+	for _, name := range listed {
+		if !called[name] {
+			t.Errorf("tool %s not called", name)
+		}
+	}
+	_ = cs.Close()
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "destroyed sandbox "+id) }, stderr)
+	if slices.Contains(sandboxDirs(t, data), "acme:_:"+id) {
+		t.Errorf("sandbox %s survived", id)
+	}
+
+	// On the wire: every tool ran with a token pinned to the sandbox that
+	// carries only sandbox:use; session:destroy appears only on the destroy.
+	var ops, destroys int
+	for _, r := range tokens.requests() {
+		sid, pinned := r.claims.SessionID()
+		scopes, _ := r.claims.Scopes()
+		if !pinned || sid != id || r.claims.Tenant() != "acme" {
+			t.Errorf("%s: token pinned to %q (pinned %v), tenant %q", r.op, sid, pinned, r.claims.Tenant())
+		}
+		if r.op == "destroy" {
+			destroys++
+			if !slices.Equal(scopes, []string{token.ScopeSandboxUse, token.ScopeSessionDestroy}) {
+				t.Errorf("destroy token scopes %v", scopes)
+			}
+			continue
+		}
+		ops++
+		if !slices.Equal(scopes, []string{token.ScopeSandboxUse}) {
+			t.Errorf("%s: token scopes %v, want only sandbox:use", r.op, scopes)
+		}
+		if left := time.Until(r.claims.ExpiresTime()); left <= 0 || left > 16*time.Minute {
+			t.Errorf("%s: token lives %s", r.op, left)
+		}
+	}
+	if ops < len(listed) || destroys != 1 {
+		t.Errorf("%d tool requests and %d destroys seen", ops, destroys)
+	}
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

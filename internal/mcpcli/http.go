@@ -8,12 +8,14 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/localdev"
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	"github.com/nimbus-sh/nimbus/pkg/mcpserver"
 )
 
@@ -57,6 +59,36 @@ func requireKey(key string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// refuseForeign answers 403, before the key is looked at or a body read,
+// to requests nimbus dev refuses as well: a Host header that names
+// something other than this server (DNS rebinding: a page whose name
+// resolves to 127.0.0.1 still sends its own name) and cross-origin browser
+// requests (Sec-Fetch-Site or Origin of another site). The Host rule is
+// nimbus dev's (localsandbox.HostPolicy): localhost, *.localhost and
+// loopback addresses.
+func refuseForeign(ln net.Addr, next http.Handler) http.Handler {
+	hosts := localsandbox.NewHostPolicy(ln, nil)
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "E_CROSS_SITE_REFUSED: cross-origin request refused: a web page cannot drive this MCP server", http.StatusForbidden)
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !hosts.Allow(r.Host) {
+			http.Error(w, localsandbox.CodeHostNotAllowed+": Host "+strconv.Quote(clip(r.Host))+" is not allowed: this server answers to localhost and loopback addresses only (protection against DNS rebinding)", http.StatusForbidden)
+			return
+		}
+		cop.Handler(next).ServeHTTP(w, r)
+	})
+}
+
+// clip bounds a client-chosen string before it is echoed.
+func clip(s string) string {
+	if len(s) > 100 {
+		s = s[:100]
+	}
+	return s
 }
 
 // checkHTTPAddr accepts only loopback addresses: the server acts on a
@@ -117,5 +149,5 @@ func (l *httpListener) serve(ctx context.Context, f *cmdutil.Factory, logger *sl
 	say(f, logger, fmt.Sprintf("serving MCP on %s\n  key     %s%s (clients send Authorization: Bearer <key>)\n  config  nimbus mcp --http %s --print-config claude|cursor|vscode",
 		url, how, l.keyPath, l.ln.Addr()), "url", url, "keyFile", l.keyPath)
 	// The bounds of nimbus dev: slow or idle clients cannot pile up.
-	return localdev.Serve(ctx, l.ln, mux)
+	return localdev.Serve(ctx, l.ln, refuseForeign(l.ln.Addr(), mux))
 }
