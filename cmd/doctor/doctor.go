@@ -8,8 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
-	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/doctorcli"
+	"github.com/nimbus-sh/nimbus/internal/duration"
 )
 
 // NewCmdDoctor returns `nimbus doctor`.
