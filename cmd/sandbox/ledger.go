@@ -47,7 +47,7 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 	l := ledger.New(o.ledgerPath(flag))
 	pending, err := l.Pending()
 	if err != nil {
-		return clierr.Wrap(err, exitcode.CantCreate, clierr.CodeIO, err.Error(), "")
+		return ledgerError(err)
 	}
 	res := ledgerResult{Ledger: l.Path(), Destroyed: []string{}, Failed: []ledgerFailed{}}
 	if len(pending) == 0 {
@@ -81,6 +81,9 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 		return err
 	})
 	if err != nil {
+		if errors.Is(err, ledger.ErrUntrusted) {
+			return ledgerError(err)
+		}
 		return clierr.Wrap(err, exitcode.CantCreate, clierr.CodeIO, err.Error(), "the sandboxes were destroyed but the ledger could not record it; a rerun destroys them again harmlessly")
 	}
 	var first error
@@ -109,6 +112,24 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 			"fix the cause and run it again: destroying is idempotent")
 	}
 	return nil
+}
+
+// CodeLedgerUntrusted is the error of a ledger file another user could
+// have written.
+const CodeLedgerUntrusted = "E_LEDGER_UNTRUSTED"
+
+// ledgerError reports a ledger that cannot be read.
+func ledgerError(err error) error {
+	if errors.Is(err, ledger.ErrUntrusted) {
+		var le *ledger.Error
+		path := ""
+		if errors.As(err, &le) {
+			path = le.Path
+		}
+		return clierr.Wrap(err, exitcode.NoPerm, CodeLedgerUntrusted, err.Error()+"; nothing was destroyed",
+			"a drain sends your credentials to the endpoints the ledger names: if you created "+path+", chmod 600 it; otherwise delete it")
+	}
+	return clierr.Wrap(err, exitcode.CantCreate, clierr.CodeIO, err.Error(), "")
 }
 
 // ledgerOpener returns how to reach each entry's sandbox: the entry's

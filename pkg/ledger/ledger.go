@@ -11,6 +11,11 @@
 // line that readers skip and the next record does not join, and no lock is
 // needed. The pending set is the adds without
 // a later tombstone.
+//
+// A drain sends the caller's credentials to the endpoint each entry names,
+// so on Unix a ledger file that another user could have written (not owned
+// by this user, writable by others, or not a regular file) is refused: in
+// a shared /tmp anyone could otherwise plant entries.
 package ledger
 
 import (
@@ -84,6 +89,10 @@ func (e *Error) Error() string { return fmt.Sprintf("ledger %s: cannot %s: %v", 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrUntrusted is the cause of an Error about a ledger file that another
+// user could have written (see the package documentation).
+var ErrUntrusted = errors.New("the file is not trusted")
+
 // Record adds e (before the sandbox is created: a sandbox that never came
 // to exist costs one idempotent destroy, one that is not recorded leaks).
 func (l *Ledger) Record(e Entry) error {
@@ -112,6 +121,9 @@ func (l *Ledger) append(r record) error {
 	if err := os.MkdirAll(filepath.Dir(l.path), 0o700); err != nil {
 		return &Error{Path: l.path, Op: "create its directory", Err: err}
 	}
+	if err := checkTrusted(l.path); err != nil {
+		return &Error{Path: l.path, Op: "use it", Err: err}
+	}
 	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return &Error{Path: l.path, Op: "open", Err: err}
@@ -133,6 +145,9 @@ func key(e Entry) string { return e.Endpoint + "\x00" + e.BasePath + "\x00" + e.
 // each once. A missing file is an empty ledger; torn or foreign lines are
 // skipped.
 func (l *Ledger) Pending() ([]Entry, error) {
+	if err := checkTrusted(l.path); err != nil {
+		return nil, &Error{Path: l.path, Op: "use it", Err: err}
+	}
 	data, err := os.ReadFile(l.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

@@ -135,3 +135,4 @@ func TestDrain(t *testing.T) {
 		t.Fatalf("%+v", out)
 	}
 }
+
