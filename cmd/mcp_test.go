@@ -96,7 +96,7 @@ func TestMCPOverStdioAgainstDev(t *testing.T) {
 	led := ledger.New(filepath.Join(t.TempDir(), "ledger.jsonl"))
 	env := []string{"NIMBUS_ENDPOINT=" + endpoint, "JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme", "NIMBUS_LEDGER=" + led.Path()}
 
-	cs, stderr, _ := mcpSession(t, nimbus, env)
+	cs, stderr, proc := mcpSession(t, nimbus, env)
 	var names []string
 	for tool, err := range cs.Tools(context.Background(), nil) {
 		if err != nil {
@@ -136,6 +136,11 @@ func TestMCPOverStdioAgainstDev(t *testing.T) {
 	// The server logged each call without contents, and destroyed the
 	// fresh sandbox when the client went away.
 	waitFor(t, func() bool { return strings.Contains(stderr.String(), "destroyed sandbox "+id) }, stderr)
+	// The client closing stdin is the normal end of a session: exit 0.
+	waitFor(t, func() bool { return proc.ProcessState != nil }, stderr)
+	if code := proc.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("nimbus mcp exited %d after the client closed the session\n%s", code, stderr)
+	}
 	log := stderr.String()
 	for _, want := range []string{"tool=nimbus_writeFile sandbox=" + id, "tool=nimbus_exec sandbox=" + id, "exitCode=7", "error=E_INPUT_SCHEMA"} {
 		if !strings.Contains(log, want) {
