@@ -135,4 +135,3 @@ func TestDrain(t *testing.T) {
 		t.Fatalf("%+v", out)
 	}
 }
-
