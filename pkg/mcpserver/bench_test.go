@@ -10,6 +10,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/nimbus-sh/nimbus/pkg/mcpserver"
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
@@ -18,6 +19,11 @@ import (
 // ratio of the ns/op of each pair (Tool/Direct).
 
 func benchServer(b *testing.B) (*mcp.ClientSession, func(context.Context) error) {
+	cs, sb := benchSetup(b)
+	return cs, func(ctx context.Context) error { _, err := sb.Exists(ctx, "/home/user/f.txt"); return err }
+}
+
+func benchSetup(b *testing.B) (*mcp.ClientSession, *sc.Sandbox) {
 	url := backendB(b)
 	sb := handleB(b, url, "bench-1", token.ScopeSandboxUse)
 	s, err := mcpserver.New(mcpserver.Options{Sandbox: sb, Logger: slog.New(slog.DiscardHandler)})
@@ -39,7 +45,7 @@ func benchServer(b *testing.B) (*mcp.ClientSession, func(context.Context) error)
 	if err := sb.WriteFileText(ctx, "/home/user/f.txt", "hello"); err != nil {
 		b.Fatal(err)
 	}
-	return cs, func(ctx context.Context) error { _, err := sb.Exists(ctx, "/home/user/f.txt"); return err }
+	return cs, sb
 }
 
 func BenchmarkExistsTool(b *testing.B) {
@@ -71,6 +77,17 @@ func BenchmarkExecTool(b *testing.B) {
 	for b.Loop() {
 		res, err := cs.CallTool(ctx, p)
 		if err != nil || res.IsError {
+			b.Fatal(err, res)
+		}
+	}
+}
+
+func BenchmarkExecDirect(b *testing.B) {
+	_, sb := benchSetup(b)
+	ctx := context.Background()
+	for b.Loop() {
+		res, err := sb.Exec(ctx, "echo hi", sc.ExecOptions{})
+		if err != nil || res.ExitCode != 0 {
 			b.Fatal(err, res)
 		}
 	}
