@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -583,4 +584,33 @@ func freeTCPPort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// A server stopped by a signal (Ctrl-C, a CI cancel) still destroys its
+// fresh sandbox and takes it out of the ledger.
+func TestMCPSignalStillDestroysTheFreshSandbox(t *testing.T) {
+	endpoint, nimbus, data := startDev(t)
+	led := ledger.New(filepath.Join(t.TempDir(), "ledger.jsonl"))
+	env := []string{"NIMBUS_ENDPOINT=" + endpoint, "JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme", "NIMBUS_LEDGER=" + led.Path()}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		cs, stderr, proc := mcpSession(t, nimbus, env)
+		id := cs.InitializeResult().Capabilities.Extensions["nimbus.sh/sandbox"].(map[string]any)["sandbox"].(string)
+		if _, res := mcpCall(t, cs, "nimbus_writeFile", map[string]any{"path": "f", "content": "x"}); res.IsError {
+			t.Fatal(resultText(res))
+		}
+		if !slices.Contains(sandboxDirs(t, data), "acme:_:"+id) {
+			t.Fatalf("%s: sandbox %s not created", sig, id)
+		}
+		if err := proc.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, func() bool { return strings.Contains(stderr.String(), "destroyed sandbox "+id) }, stderr)
+		_ = cs.Close()
+		if slices.Contains(sandboxDirs(t, data), "acme:_:"+id) {
+			t.Errorf("%s: sandbox %s survived", sig, id)
+		}
+		if p, _ := led.Pending(); len(p) != 0 {
+			t.Errorf("%s: ledger still holds %+v", sig, p)
+		}
+	}
 }
