@@ -21,14 +21,16 @@ import (
 // BenchmarkStartup measures the wall time itself.
 //
 // The official MCP SDK (issue 16, `nimbus mcp`) has a cost no command can
-// avoid, since Go runs every linked package's init: measured on
-// linux/amd64 it adds 2.69 MB to the release binary and 125 KB in 15 inits
-// (github.com/google/jsonschema-go 81 KB, encoding/gob 27 KB, the SDK's own
-// 12 KB, about 0.6 ms), budgeted separately below so that nothing else can
+// avoid, since Go runs every linked package's init. Measured on
+// linux/amd64 with go1.27.3 (the toolchain go.mod names) against the main
+// branch it was built on: +2674688 bytes of release binary and +170656
+// bytes in 14 more inits (github.com/google/jsonschema-go 81 KB,
+// encoding/gob 69 KB, which go1.26 initialised in 27 KB, the SDK's own
+// 8 KB; about 0.6 ms), budgeted separately below so that nothing else can
 // hide behind it. Removing it needs patched forks of the SDK and of
 // jsonschema-go (lazy schema tables, JSON instead of gob for cursors).
 const (
-	mcpSDKInitBytes    = 128 << 10
+	mcpSDKInitBytes    = 176 << 10
 	mcpSDKInits        = 16
 	mcpSDKBinaryBytes  = 2800000
 	maxInitBytes       = 128<<10 + mcpSDKInitBytes
@@ -41,6 +43,7 @@ const (
 // own, and why they are linked anyway.
 var initExempt = map[string]string{
 	"github.com/google/jsonschema-go/jsonschema": "the MCP SDK's schema package builds its field tables at init (81 KB)",
+	"encoding/gob": "linked by the MCP SDK (pagination cursors); go1.27's gob registers its basic types at init (69 KB)",
 }
 
 // buildRelease builds nimbus the way .goreleaser.yaml does.
