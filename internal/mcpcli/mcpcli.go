@@ -9,9 +9,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -306,6 +309,11 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 	// Fail now, not on the agent's first call, when the endpoint, the
 	// token or the sandbox cannot work.
 	if _, err := h.use.Ready(ctx); err != nil {
+		if led != nil && neverReached(err) {
+			// Nothing was created: keep the ledger free of ids that only
+			// cost a later drain a failing destroy.
+			_ = led.Forget(h.entry)
+		}
 		return sandboxcli.Error(err)
 	}
 	logger := newLogger(f)
@@ -353,6 +361,21 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 		return clierr.Wrap(serveErr, exitcode.Unavailable, "E_MCP_SERVE", "the MCP connection failed: "+serveErr.Error(), "")
 	}
 	return nil
+}
+
+// neverReached tells failures that happened before the request could reach
+// a sandbox: the connection was never made, the Worker refused the token
+// (401, 403), or the endpoint is not the remote API.
+func neverReached(err error) bool {
+	var re *sc.RemoteError
+	if errors.As(err, &re) {
+		return re.Status == http.StatusUnauthorized || re.Status == http.StatusForbidden
+	}
+	if sc.HasCode(err, sc.CodeAPINotEnabled) {
+		return true
+	}
+	var oe *net.OpError
+	return sc.HasCode(err, sc.CodeTransport) && errors.As(err, &oe) && oe.Op == "dial"
 }
 
 type nopWriteCloser struct{ io.Writer }
