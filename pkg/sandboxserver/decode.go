@@ -40,6 +40,7 @@ type BodyError struct {
 	msg    string
 }
 
+// Error returns the message sent to the client with E_BAD_JSON.
 func (e *BodyError) Error() string { return e.msg }
 
 // ReadBody decodes a request body from r, which must hold exactly one JSON
