@@ -42,13 +42,13 @@ so a failed copy never leaves a partial file. Progress is shown on a terminal.`,
 			opts := transfer.Options{Recursive: recursive, Parallel: parallel}
 			if ios.IsStderrTTY() && !o.f.JSON {
 				st := ios.Styles()
-				opts.Progress = func(e transfer.Event) {
+				opts.Observer = transfer.ObserverFuncs{OnEvent: func(e transfer.Event) {
 					arrow, from, to := "↑", e.Local, e.Remote
 					if !e.Upload {
 						arrow, from, to = "↓", e.Remote, e.Local
 					}
 					fmt.Fprintf(ios.ErrOut, "%s %s %s %s\n", st.Muted(arrow), from, st.Muted("→ "+to), st.Muted(fmt.Sprintf("(%d bytes)", e.Bytes)))
-				}
+				}}
 			}
 			var sum *transfer.Summary
 			if dst.Remote() {

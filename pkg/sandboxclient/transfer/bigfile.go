@@ -1,0 +1,364 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/shellquote"
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+// cleanupTimeout bounds the removal of temporary parts after a failure,
+// which runs even when the copy was interrupted.
+const cleanupTimeout = 30 * time.Second
+
+// defaultRemoteMode is the mode writeFile gives new files; other modes
+// need a chmod.
+const defaultRemoteMode fs.FileMode = 0o644
+
+// engine carries what one copy shares: the sandbox, the options, and the
+// bound on transfer requests in flight.
+type engine struct {
+	sb   *sc.Sandbox
+	opts Options
+	obs  Observer
+	reqs chan struct{} // one token per transfer request in flight
+}
+
+func newEngine(sb *sc.Sandbox, o Options) *engine {
+	return &engine{sb: sb, opts: o, obs: o.observer(), reqs: make(chan struct{}, o.parallel())}
+}
+
+// acquire takes a request slot.
+func (e *engine) acquire(ctx context.Context) error {
+	select {
+	case e.reqs <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *engine) release() { <-e.reqs }
+
+func (e *engine) partSize() int64 {
+	limit := e.sb.Client().WriteLimit()
+	if e.opts.PartSize > 0 && e.opts.PartSize < limit {
+		return e.opts.PartSize
+	}
+	return limit
+}
+
+// randomTag names the temporary files of one copy.
+func randomTag() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// putFile writes size bytes of src to dst (an absolute sandbox path whose
+// parent exists) with mode. Files up to the write limit take one
+// writeFile; bigger ones are split (putSplit).
+func (e *engine) putFile(ctx context.Context, src io.ReaderAt, size int64, dst string, mode fs.FileMode) error {
+	if size > e.partSize() {
+		return e.putSplit(ctx, src, size, dst, mode)
+	}
+	if err := e.acquire(ctx); err != nil {
+		return err
+	}
+	err := e.sb.WriteFileFrom(ctx, dst, countingReaderAt{src, e.obs}, size)
+	e.release()
+	if err != nil {
+		return err
+	}
+	if mode.Perm() != defaultRemoteMode {
+		return e.sb.Chmod(ctx, dst, uint32(mode.Perm()))
+	}
+	return nil
+}
+
+// putSplit writes a big file as parts next to dst, joins them with cat in
+// the sandbox, checks the result (size by stat; content by sha256sum, else
+// by sampled ranges), sets the mode and renames it into place. On any
+// failure the parts and the joined file are removed and dst is untouched.
+func (e *engine) putSplit(ctx context.Context, src io.ReaderAt, size int64, dst string, mode fs.FileMode) (err error) {
+	dir, base := path.Split(dst)
+	dir = path.Clean(dir)
+	part := e.partSize()
+	n := int((size + part - 1) / part)
+	tag := ".nimbus-" + randomTag()
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("%s-%06d", tag, i)
+	}
+	joined := tag + ".join"
+	defer func() {
+		if err != nil {
+			e.removeTemps(ctx, dir, append(names, joined))
+		}
+	}()
+
+	// The local digest is computed while the parts are sent, from its own
+	// sequential read of the file.
+	digest := make(chan []byte, 1)
+	hctx, stopHash := context.WithCancel(ctx)
+	defer stopHash()
+	go func() {
+		h := sha256.New()
+		if _, err := io.Copy(h, &ctxReader{ctx: hctx, r: io.NewSectionReader(src, 0, size)}); err != nil {
+			digest <- nil
+			return
+		}
+		digest <- h.Sum(nil)
+	}()
+
+	err = e.parts(ctx, n, true, func(ctx context.Context, i int) error {
+		off := int64(i) * part
+		ln := min(part, size-off)
+		if err := e.acquire(ctx); err != nil {
+			return err
+		}
+		defer e.release()
+		return e.sb.WriteFileFrom(ctx, path.Join(dir, names[i]), countingReaderAt{io.NewSectionReader(src, off, ln), e.obs}, ln)
+	})
+	if err != nil {
+		return err
+	}
+	// The join is not abandoned half-way either (a cat still running
+	// would recreate the joined file after the cleanup).
+	jctx, jcancel := settled(ctx)
+	err = e.join(jctx, dir, names, joined)
+	jcancel()
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	st, err := e.sb.Stat(ctx, path.Join(dir, joined))
+	if err != nil {
+		return err
+	}
+	if st == nil || st.Size != size {
+		got := int64(-1)
+		if st != nil {
+			got = st.Size
+		}
+		return &Error{Code: CodeVerify, Message: fmt.Sprintf("%s: the joined file has %d bytes, expected %d", dst, got, size)}
+	}
+	want := <-digest
+	if want == nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &Error{Code: CodeLocalIO, Message: dst + ": cannot read the local file to check it"}
+	}
+	if err := e.verify(ctx, dir, joined, dst, src, size, part, want); err != nil {
+		return err
+	}
+	if mode.Perm() != defaultRemoteMode {
+		if err := e.sb.Chmod(ctx, path.Join(dir, joined), uint32(mode.Perm())); err != nil {
+			return err
+		}
+	}
+	if err := e.sb.Rename(ctx, path.Join(dir, joined), path.Join(dir, base)); err != nil {
+		return err
+	}
+	return nil
+}
+
+// parts runs fn for parts 0..n-1 with PartParallel in flight. The first
+// failure, or the end of ctx, stops handing out parts and is returned.
+// With settle, parts already in flight are not abandoned but allowed to
+// finish (for up to cleanupTimeout): a write cut off after its body was
+// sent may still land in the sandbox, after the cleanup that was meant to
+// remove it.
+func (e *engine) parts(ctx context.Context, n int, settle bool, fn func(context.Context, int) error) error {
+	work, cancel := context.WithCancel(ctx)
+	if settle {
+		work, cancel = settled(ctx)
+	}
+	defer cancel()
+	var (
+		wg     sync.WaitGroup
+		once   sync.Once
+		ferr   error
+		failed = make(chan struct{})
+		next   = make(chan int)
+	)
+	for range min(e.opts.partParallel(), n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(work, i); err != nil {
+					once.Do(func() {
+						ferr = err
+						close(failed)
+						if !settle {
+							cancel()
+						}
+					})
+				}
+			}
+		}()
+	}
+feed:
+	for i := 0; i < n; i++ {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		case <-failed:
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return ferr
+}
+
+// settled returns a context that outlives ctx by cleanupTimeout: work
+// started under it is not cut off the moment ctx ends, but is not waited
+// for without bound either.
+func settled(ctx context.Context) (context.Context, context.CancelFunc) {
+	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var t *time.Timer
+	var mu sync.Mutex
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		t = time.AfterFunc(cleanupTimeout, cancel)
+		mu.Unlock()
+	})
+	return work, func() {
+		stop()
+		mu.Lock()
+		if t != nil {
+			t.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
+}
+
+// maxJoinArgs bounds the parts named on one cat line (a few dozen bytes
+// each, well under the script limit).
+const maxJoinArgs = 2000
+
+// join concatenates the parts into joined with cat (in batches for very
+// big files) and removes them.
+func (e *engine) join(ctx context.Context, dir string, names []string, joined string) error {
+	for i := 0; i < len(names); i += maxJoinArgs {
+		batch := names[i:min(i+maxJoinArgs, len(names))]
+		redirect := ">"
+		if i > 0 {
+			redirect = ">>"
+		}
+		// The names start with ".": no "--" needed, which minimal shells lack.
+		cmd := "cat " + strings.Join(batch, " ") + " " + redirect + " " + joined + " && rm -f " + strings.Join(batch, " ")
+		r, err := script(ctx, e.sb, dir, cmd)
+		if err != nil {
+			return err
+		}
+		if r.ExitCode != 0 {
+			msg := strings.TrimSpace(r.Stderr)
+			if msg == "" {
+				msg = fmt.Sprintf("exit code %d", r.ExitCode)
+			}
+			return &Error{Code: CodeJoin, Message: fmt.Sprintf("%s: joining the parts in the sandbox failed: %s", path.Join(dir, joined), msg)}
+		}
+	}
+	return nil
+}
+
+// verify checks the joined file's content: by its sha256 computed in the
+// sandbox when sha256sum is there, else by comparing sampled ranges (the
+// edges of every part, where a misplaced or missing part shows, plus the
+// start and the end) with the local file.
+func (e *engine) verify(ctx context.Context, dir, joined, dst string, src io.ReaderAt, size, part int64, want []byte) error {
+	sums, err := remoteDigests(ctx, e.sb, dir, []string{joined})
+	if err != nil {
+		return err
+	}
+	if got := sums[0]; got != "" {
+		if got != hex.EncodeToString(want) {
+			return &Error{Code: CodeVerify, Message: fmt.Sprintf("%s: the joined file's sha256 in the sandbox is %s, the local file's is %x (is the sandbox's cat binary-safe?)", dst, got, want)}
+		}
+		return nil
+	}
+	const sample = 4 << 10
+	var offs []int64
+	for off := int64(0); off < size; off += part {
+		offs = append(offs, max(0, off-sample/2))
+	}
+	offs = append(offs, max(0, size-sample))
+	for _, off := range offs {
+		ln := min(sample, size-off)
+		local := make([]byte, ln)
+		if _, err := src.ReadAt(local, off); err != nil && err != io.EOF {
+			return localErr(err)
+		}
+		var remote bytes.Buffer
+		if _, err := e.sb.ReadRangeTo(ctx, path.Join(dir, joined), off, ln, &remote); err != nil {
+			return err
+		}
+		if !bytes.Equal(remote.Bytes(), local) {
+			return &Error{Code: CodeVerify, Message: fmt.Sprintf("%s: the joined file differs from the local file near byte %d", dst, off)}
+		}
+	}
+	return nil
+}
+
+// removeTemps deletes temporary files after a failure, even when ctx was
+// cancelled: one rm in the sandbox, or deleteFile calls if that fails.
+func (e *engine) removeTemps(ctx context.Context, dir string, names []string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = shellquote.Quote(n)
+	}
+	ok := true
+	for i := 0; i < len(quoted); i += maxJoinArgs {
+		r, err := script(ctx, e.sb, dir, "rm -f "+strings.Join(quoted[i:min(i+maxJoinArgs, len(quoted))], " "))
+		if err != nil || r.ExitCode != 0 {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return
+	}
+	for _, n := range names {
+		if ctx.Err() != nil {
+			return
+		}
+		_ = e.sb.DeleteFile(ctx, path.Join(dir, n), false)
+	}
+}
+
+// ctxReader stops reading once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
