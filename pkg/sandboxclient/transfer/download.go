@@ -108,22 +108,28 @@ func (e *engine) remoteTree(ctx context.Context, remote string, fails *failures)
 		return nil, err
 	}
 	var clean []Entry
-	have := map[string]bool{}
+	have := map[string]int64{} // regular files and their sizes
 	for _, ent := range es {
 		if !safeRel(ent.Rel) {
 			fails.add(failure(path.Join(remote, ent.Rel), &Error{Code: CodeUnsafePath, Message: fmt.Sprintf("%s: the sandbox listed an unsafe path %q", remote, ent.Rel)}))
 			continue
 		}
-		have[ent.Rel] = ent.Type == TypeFile
+		if ent.Type == TypeFile {
+			have[ent.Rel] = ent.Size
+		}
 		clean = append(clean, ent)
 	}
 	read := func(rel string) ([]byte, bool, error) {
-		if !have[rel] {
+		size, ok := have[rel]
+		if !ok {
 			return nil, false, nil
+		}
+		if size > ignore.MaxFileSize {
+			return make([]byte, ignore.MaxFileSize+1), true, nil
 		}
 		var buf limitedBuffer
 		buf.max = ignore.MaxFileSize
-		if _, err := e.sb.ReadFileTo(ctx, path.Join(remote, rel), &buf); err != nil {
+		if _, err := e.sb.ReadStatTo(ctx, path.Join(remote, rel), &sc.Stat{Type: "file", Size: size}, &buf); err != nil {
 			if sc.IsNotFound(err) {
 				return nil, false, nil
 			}

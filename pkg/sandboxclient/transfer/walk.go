@@ -45,6 +45,9 @@ type Entry struct {
 type tree struct {
 	entries  []Entry // parents before children
 	excluded int
+	// rules is the matcher with every ignore file of the tree loaded; it
+	// protects the same paths in a sync's destination.
+	rules *ignore.Matcher
 }
 
 func (t *tree) totals() (files int, bytes int64) {
@@ -104,7 +107,7 @@ func walkLocal(root string, rules ignore.Options, fail func(Failure)) (*tree, er
 	if err != nil {
 		return nil, &Error{Code: CodeIgnoreFile, Message: err.Error(), Err: err}
 	}
-	t := &tree{}
+	t := &tree{rules: m}
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		rel, _ := filepath.Rel(root, p)
 		rel = filepath.ToSlash(rel)
@@ -209,7 +212,7 @@ func filterTree(es []Entry, rules ignore.Options, read ignore.ReadFunc, fail fun
 	if err != nil {
 		return nil, &Error{Code: CodeIgnoreFile, Message: err.Error(), Err: err}
 	}
-	t := &tree{}
+	t := &tree{rules: m}
 	// In this order a directory's descendants follow it contiguously, so
 	// one prefix tells which entries go with a dropped directory.
 	skip := ""
