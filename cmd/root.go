@@ -33,9 +33,40 @@ func Main() int { return MainWith(cmdutil.New()) }
 // MainWith is Main with the given dependencies; tests use it to run the
 // real entry point, signal handling included, with a fixed clock.
 func MainWith(f *cmdutil.Factory) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		// Only the first signal cancels; later ones are swallowed while
+		// the command cleans up (bounded by its own timeouts), so a second
+		// Ctrl-C cannot cut a sandbox's destroy short.
+		select {
+		case s := <-sigs:
+			cancel(signalCause{s})
+		case <-ctx.Done():
+		}
+	}()
 	return Run(ctx, f, os.Args[1:])
+}
+
+// signalCause records which signal cancelled the command, so that an
+// interrupted command exits 128+N like a shell reports it: 130 for SIGINT,
+// 143 for SIGTERM.
+type signalCause struct{ sig os.Signal }
+
+func (s signalCause) Error() string { return "interrupted by " + s.sig.String() }
+
+// interruptedExit is the exit code of a command cancelled by ctx's signal.
+func interruptedExit(ctx context.Context) int {
+	var sc signalCause
+	if errors.As(context.Cause(ctx), &sc) {
+		if n, ok := sc.sig.(syscall.Signal); ok && n == syscall.SIGTERM {
+			return 128 + int(n)
+		}
+	}
+	return exitcode.Interrupted
 }
 
 // Run executes the command line args with the dependencies in f and
@@ -63,6 +94,11 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 		} else {
 			ce = clierr.Wrap(err, exitcode.Software, clierr.CodeInternal, err.Error(), "this is a bug in nimbus; please report it with the command you ran")
 		}
+	}
+	if ce.Exit == exitcode.Interrupted {
+		out := *ce
+		out.Exit = interruptedExit(ctx)
+		ce = &out
 	}
 	if ce.Hint == "" && ce.Exit == exitcode.Usage && c != nil {
 		ce.Hint = "run '" + c.CommandPath() + " --help' for usage"

@@ -57,7 +57,7 @@ command needs (sandbox:use, plus session:destroy for destroy).`,
 	pf.StringVar(&o.tenant, "tenant", "", "tenant for auto-minted tokens (NIMBUS_TENANT)")
 	pf.StringVar(&o.sub, "sub", "", "subject for auto-minted tokens (NIMBUS_SUBJECT)")
 	cmd.AddCommand(
-		newCmdExec(o), newCmdRunCode(o), newCmdFiles(o), newCmdCp(o), newCmdRuntimes(o),
+		newCmdExec(o), newCmdRunCode(o), newCmdFiles(o), newCmdCp(o), newCmdSync(o), newCmdRun(o), newCmdRuntimes(o),
 		newCmdPs(o), newCmdLogs(o), newCmdKill(o), newCmdStart(o), newCmdPorts(o),
 		newCmdReady(o), newCmdDestroy(o),
 	)

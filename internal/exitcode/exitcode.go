@@ -19,6 +19,9 @@ const (
 	Software = 70
 	// CantCreate means an output could not be created (init target not empty).
 	CantCreate = 73
+	// IOErr means some files could not be read or written (a tree copy
+	// that finished with failures).
+	IOErr = 74
 	// NoPerm means a credential lacks a permission or scope.
 	NoPerm = 77
 	// Config means required configuration is missing (secret, account, endpoint).

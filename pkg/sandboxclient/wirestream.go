@@ -327,10 +327,7 @@ func decodeBytesEnvelope(br *bufio.Reader, w io.Writer) (bytesEnvelope, error) {
 						return err
 					}
 					env.found = true
-					dec := base64.NewDecoder(base64.StdEncoding, &stringReader{br: sc.br})
-					buf := make([]byte, 32<<10)
-					_, err := io.CopyBuffer(w, struct{ io.Reader }{dec}, buf)
-					return err
+					return decodeBase64(w, &stringReader{br: sc.br})
 				}
 				return sc.skip()
 			})
@@ -338,6 +335,43 @@ func decodeBytesEnvelope(br *bufio.Reader, w io.Writer) (bytesEnvelope, error) {
 		return sc.skip()
 	})
 	return env, err
+}
+
+// base64Chunk is the base64 text decoded per step (a multiple of 4).
+const base64Chunk = 128 << 10
+
+// decodeBase64 decodes the base64 text read from r into w in large
+// blocks. (base64.NewDecoder filters newlines byte by byte and writes
+// small pieces; a JSON string holds none, and big writes mean fewer
+// syscalls.)
+func decodeBase64(w io.Writer, r io.Reader) error {
+	in := make([]byte, base64Chunk)
+	out := make([]byte, base64.StdEncoding.DecodedLen(base64Chunk))
+	have := 0 // undecoded bytes at the start of in
+	for {
+		n, rerr := io.ReadAtLeast(r, in[have:], 1)
+		have += n
+		if rerr != nil && rerr != io.EOF {
+			return rerr // a truncated string is io.ErrUnexpectedEOF
+		}
+		full := have - have%4
+		if rerr == io.EOF {
+			full = have // a trailing partial quad is corrupt input
+		}
+		if full > 0 {
+			m, err := base64.StdEncoding.Decode(out, in[:full])
+			if err != nil {
+				return err
+			}
+			if _, err := w.Write(out[:m]); err != nil {
+				return err
+			}
+			have = copy(in, in[full:have])
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+	}
 }
 
 // streamBytesCall runs a bytes-returning op (readFileBytes, readRange) and

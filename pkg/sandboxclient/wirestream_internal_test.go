@@ -46,6 +46,13 @@ func TestDecodeBytesEnvelopeQuirks(t *testing.T) {
 			t.Fatalf("%s: env %+v err %v out %x", name, env, err, out.Bytes())
 		}
 	}
+	// Bigger than one decoding step, with escapes across its boundaries.
+	big := bytes.Repeat([]byte{0xfb, 0xff, 0xbf, 1}, 100000)
+	bigB64 := strings.ReplaceAll(base64.StdEncoding.EncodeToString(big), "/", `\/`)
+	var out bytes.Buffer
+	if _, err := decodeBytesEnvelope(bufio.NewReaderSize(strings.NewReader(`{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"`+bigB64+`"}}`), 1000), &out); err != nil || !bytes.Equal(out.Bytes(), big) {
+		t.Fatalf("big: %v, %d bytes", err, out.Len())
+	}
 	for name, body := range map[string]string{
 		"null":   `{"ok":true,"result":null}`,
 		"absent": `{"ok":true}`,
@@ -58,6 +65,7 @@ func TestDecodeBytesEnvelopeQuirks(t *testing.T) {
 	for name, body := range map[string]string{
 		"truncated":   `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"AP8`,
 		"bad base64":  `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"A*=="}}`,
+		"short quad":  `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"AP8"}}`,
 		"not object":  `["ok"]`,
 		"bad literal": `{"ok":tru#}`,
 		"number res":  `{"ok":true,"result":5}`,

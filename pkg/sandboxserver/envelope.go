@@ -1,9 +1,12 @@
 package sandboxserver
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strconv"
 )
 
 // APIHeaders sets the headers of every remote API answer: never cached,
@@ -49,7 +52,36 @@ func WriteFail(w http.ResponseWriter, e *Error) {
 // or empty, and left out for void ops. rpcMs, when not nil, is the diag
 // timing. []byte values inside result are sent as the bytes wire type.
 func WriteOK(w http.ResponseWriter, result any, has bool, rpcMs *int64) {
+	if b, ok := result.(Bytes); ok && has {
+		writeBytesOK(w, b, rpcMs)
+		return
+	}
 	WriteJSON(w, http.StatusOK, success{has: has, result: EncodeWire(result), rpcMs: rpcMs})
+}
+
+// writeBytesOK answers a bytes result (readFileBytes, readRange: the big
+// answers) by streaming its base64 into the response, byte-identical to
+// what WriteJSON gives: the generic path encodes the whole answer into a
+// buffer and has encoding/json re-validate it twice, which made it the
+// slowest step of a download and held two copies of every chunk.
+func writeBytesOK(w http.ResponseWriter, b Bytes, rpcMs *int64) {
+	const prefix = `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"`
+	suffix := `"}`
+	if rpcMs != nil {
+		suffix += `,"rpcMs":` + strconv.FormatInt(*rpcMs, 10)
+	}
+	suffix += "}"
+	APIHeaders(w.Header())
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(prefix)+base64.StdEncoding.EncodedLen(len(b))+len(suffix)))
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	_, _ = bw.WriteString(prefix)
+	enc := base64.NewEncoder(base64.StdEncoding, bw)
+	_, _ = enc.Write(b)
+	_ = enc.Close()
+	_, _ = bw.WriteString(suffix)
+	_ = bw.Flush()
 }
 
 // failure and success are the envelopes, with upstream's member order.
