@@ -127,8 +127,8 @@ type Event struct {
 	ExitCode *int   `json:"exitCode,omitempty"`
 	Duration *int64 `json:"duration,omitempty"`
 	// Error and Code describe a failure.
-	Error    string              `json:"error,omitempty"`
-	Code     string              `json:"code,omitempty"`
+	Error    string             `json:"error,omitempty"`
+	Code     string             `json:"code,omitempty"`
 	Failures []transfer.Failure `json:"failures,omitempty"`
 	// Err is the failure itself, for callers that map it.
 	Err error `json:"-"`
