@@ -34,9 +34,10 @@ func (t *transferFlags) add(fl *pflag.FlagSet, dryRun bool) {
 	}
 }
 
-func (t *transferFlags) options(obs transfer.Observer) transfer.Options {
+func (t *transferFlags) options(o *common, obs transfer.Observer) transfer.Options {
 	return transfer.Options{
 		Parallel: t.parallel,
+		PartSize: o.writeLimitBytes,
 		Ignore:   ignore.Options{Excludes: t.excludes, NoGitIgnore: t.noGitignre, IncludeVCS: t.includeVCS},
 		DryRun:   t.dryRun,
 		Observer: obs,
@@ -101,7 +102,7 @@ On a terminal a progress bar shows files, bytes, rate and ETA on stderr
 				label = "↓"
 			}
 			prog := sandboxcli.NewProgress(ios, label, tf.quiet || tf.dryRun, o.f.JSON)
-			opts := tf.options(prog)
+			opts := tf.options(o, prog)
 			opts.Recursive = recursive
 			var sum *transfer.Summary
 			if dst.Remote() {

@@ -63,9 +63,9 @@ as bytes, so binary files are safe.`,
 			var dst string
 			var size int64
 			if from == "" || from == "-" {
-				dst, size, err = transfer.WriteReader(cmd.Context(), sb, args[1], o.f.IOStreams.In, transfer.Options{})
+				dst, size, err = transfer.WriteReader(cmd.Context(), sb, args[1], o.f.IOStreams.In, transfer.Options{PartSize: o.writeLimitBytes})
 			} else {
-				dst, size, err = transfer.WriteLocalFile(cmd.Context(), sb, args[1], from, transfer.Options{})
+				dst, size, err = transfer.WriteLocalFile(cmd.Context(), sb, args[1], from, transfer.Options{PartSize: o.writeLimitBytes})
 			}
 			if err != nil {
 				return sandboxcli.Error(err)

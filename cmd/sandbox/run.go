@@ -151,7 +151,7 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 	// Each transfer gets its own progress bar; the job's observer forwards
 	// to the current one.
 	fwd := &forwardObserver{}
-	spec.Transfer = tf.options(fwd)
+	spec.Transfer = tf.options(o, fwd)
 	var prog *sandboxcli.Progress
 	onEvent := func(e job.Event) {
 		if events != nil {

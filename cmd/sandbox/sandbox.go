@@ -30,6 +30,10 @@ type common struct {
 	tenant    string
 	sub       string
 	lo        localState
+	// writeLimit is --write-limit (NIMBUS_WRITE_LIMIT, write_limit:), as
+	// given; writeLimitBytes is it parsed (0: the default).
+	writeLimit      string
+	writeLimitBytes int64
 }
 
 // NewCmdSandbox returns the `nimbus sandbox` command group.
@@ -56,6 +60,7 @@ command needs (sandbox:use, plus session:destroy for destroy).`,
 	pf.StringVar(&o.root, "root", sandboxclient.DefaultRoot, "sandbox root: the default working directory")
 	pf.StringVar(&o.tenant, "tenant", "", "tenant for auto-minted tokens (NIMBUS_TENANT)")
 	pf.StringVar(&o.sub, "sub", "", "subject for auto-minted tokens (NIMBUS_SUBJECT)")
+	pf.StringVar(&o.writeLimit, "write-limit", "", "largest single write request, e.g. 20MiB; bigger files are split (NIMBUS_WRITE_LIMIT, default 20MiB)")
 	cmd.AddCommand(
 		newCmdExec(o), newCmdRunCode(o), newCmdFiles(o), newCmdCp(o), newCmdSync(o), newCmdRun(o), newCmdRuntimes(o),
 		newCmdPs(o), newCmdLogs(o), newCmdKill(o), newCmdStart(o), newCmdPorts(o),
@@ -76,7 +81,7 @@ func (o *common) resolve(cmd *cobra.Command) (*settings, error) {
 	if err != nil {
 		return nil, err
 	}
-	for key, flag := range map[string]string{"endpoint": "endpoint", "base_path": "base-path", "token_file": "token-file", "profile": "profile", "tenant": "tenant", "subject": "sub"} {
+	for key, flag := range map[string]string{"endpoint": "endpoint", "base_path": "base-path", "token_file": "token-file", "profile": "profile", "tenant": "tenant", "subject": "sub", "write_limit": "write-limit"} {
 		if fl := cmd.Flags().Lookup(flag); fl != nil {
 			if err := cfg.BindFlag(key, fl); err != nil {
 				return nil, err
@@ -96,6 +101,9 @@ func (o *common) resolve(cmd *cobra.Command) (*settings, error) {
 			Now:       o.f.Now,
 			Stdin:     o.f.IOStreams.In,
 		},
+	}
+	if err := o.parseWriteLimit(cfg.GetString("write_limit")); err != nil {
+		return nil, err
 	}
 	if s.endpoint == "" {
 		return nil, clierr.New(exitcode.Config, clierr.CodeConfigMissing, "no Nimbus endpoint configured", "pass --endpoint URL or set NIMBUS_ENDPOINT (e.g. https://my-nimbus.workers.dev)")
@@ -119,11 +127,28 @@ func (o *common) client(cmd *cobra.Command, pin bool, scopes []string) (*sandbox
 	c, err := sandboxclient.New(sandboxclient.Options{
 		Endpoint: s.endpoint, BasePath: s.basePath, Tokens: ts,
 		HTTPClient: o.f.HTTPClient(), UserAgent: "nimbus-cli",
+		WriteLimit: o.writeLimitBytes,
 	})
 	if err != nil {
 		return nil, nil, sandboxcli.Error(err)
 	}
 	return c, s, nil
+}
+
+// parseWriteLimit reads the resolved write limit.
+func (o *common) parseWriteLimit(v string) error {
+	if v == "" {
+		return nil
+	}
+	n, err := sandboxcli.ParseSize("--write-limit", v)
+	if err != nil {
+		return err
+	}
+	if n < 4<<10 {
+		return clierr.Usagef("--write-limit %s: at least 4KiB", v)
+	}
+	o.writeLimitBytes = n
+	return nil
 }
 
 // open returns a handle on sandbox id.

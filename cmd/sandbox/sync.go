@@ -76,7 +76,7 @@ and nimbus exits 74 once everything else is done.`,
 				return o.watch(cmd.Context(), sb, src.Path, dst.Path, tf, del)
 			}
 			prog := sandboxcli.NewProgress(ios, label, tf.quiet || tf.dryRun, o.f.JSON)
-			opts := transfer.SyncOptions{Options: tf.options(prog), Delete: del}
+			opts := transfer.SyncOptions{Options: tf.options(o, prog), Delete: del}
 			var sum *transfer.SyncSummary
 			if dst.Remote() {
 				sum, err = transfer.SyncUp(cmd.Context(), sb, src.Path, dst.Path, opts)
@@ -134,7 +134,7 @@ func (o *common) watch(ctx context.Context, sb *sandboxclient.Sandbox, local, re
 	prog := sandboxcli.NewProgress(ios, "↑", true, o.f.JSON)
 	defer prog.Close()
 	opts := transfer.WatchOptions{
-		SyncOptions: transfer.SyncOptions{Options: tf.options(prog), Delete: del},
+		SyncOptions: transfer.SyncOptions{Options: tf.options(o, prog), Delete: del},
 		Round: func(sum *transfer.SyncSummary, err error) {
 			if errors.Is(err, context.Canceled) {
 				return

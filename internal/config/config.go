@@ -24,6 +24,9 @@ var envNames = map[string]string{
 	"profile":    "NIMBUS_PROFILE",
 	"base_path":  "NIMBUS_BASE_PATH",
 	"token_file": "NIMBUS_TOKEN_FILE",
+	// write_limit is the single-request write limit of sandbox file
+	// transfers; bigger files are split.
+	"write_limit": "NIMBUS_WRITE_LIMIT",
 }
 
 // Defaults for keys that have one.

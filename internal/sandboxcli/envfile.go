@@ -41,7 +41,7 @@ func ParseEnvFile(name string, data []byte) (map[string]string, error) {
 		k, v, ok := strings.Cut(t, "=")
 		k = strings.TrimSpace(k)
 		if !ok {
-			return nil, bad("no '=' after %q", k)
+			return nil, bad("the line has no '=' (its text is not shown: it may be a secret)")
 		}
 		if !validEnvName(k) {
 			return nil, bad("%q is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", k)

@@ -301,26 +301,23 @@ func summaryEvent(e Event, s *transfer.Summary) Event {
 // (a file's parent directory).
 func upload(ctx context.Context, sb *sc.Sandbox, u Upload, o transfer.Options, emit func(Event)) (string, error) {
 	remote := sc.ResolvePath(sb.Root(), u.Remote)
+	fi, statErr := os.Stat(u.Local)
+	isDir := statErr == nil && fi.IsDir()
+	if !isDir && (u.Remote == "" || strings.HasSuffix(u.Remote, "/")) {
+		remote = path.Join(remote, filepath.Base(u.Local))
+	}
 	ev := Event{Phase: PhaseUpload, Local: u.Local, Remote: remote}
 	start := ev
 	start.Status = StatusStart
 	emit(start)
-	fi, err := os.Stat(u.Local)
-	if err != nil {
-		_, err = transfer.UploadTree(ctx, sb, u.Local, remote, o) // for its error
-		emit(failed(ev, err))
-		return "", err
-	}
 	var sum *transfer.Summary
+	var err error
 	dir := remote
-	if fi.IsDir() {
+	if isDir {
 		sum, err = transfer.UploadTree(ctx, sb, u.Local, remote, o)
 	} else {
-		if u.Remote == "" || strings.HasSuffix(u.Remote, "/") {
-			remote = path.Join(remote, filepath.Base(u.Local))
-		}
-		ev.Remote = remote
-		sum, err = transfer.Upload(ctx, sb, u.Local, remote, o)
+		o.Recursive = true
+		sum, err = transfer.Upload(ctx, sb, u.Local, remote, o) // reports a missing source
 		dir = path.Dir(remote)
 		if err == nil {
 			// Upload put it inside an existing directory of that name.
