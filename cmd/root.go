@@ -15,6 +15,7 @@ import (
 
 	devcmd "github.com/nimbus-sh/nimbus/cmd/dev"
 	initcmd "github.com/nimbus-sh/nimbus/cmd/init"
+	runtimecmd "github.com/nimbus-sh/nimbus/cmd/runtime"
 	sandboxcmd "github.com/nimbus-sh/nimbus/cmd/sandbox"
 	sessioncmd "github.com/nimbus-sh/nimbus/cmd/session"
 	setupcmd "github.com/nimbus-sh/nimbus/cmd/setup"
@@ -144,6 +145,7 @@ a terminal, commands print machine-readable output.`,
 		sandboxcmd.NewCmdSandbox(f),
 		sessioncmd.NewCmdSession(f),
 		setupcmd.NewCmdSetup(f),
+		runtimecmd.NewCmdRuntime(f),
 		devcmd.NewCmdDev(f),
 		versioncmd.NewCmdVersion(f),
 	)

@@ -20,8 +20,9 @@ func TestSetupOnTerminalDrawsChecklist(t *testing.T) {
 	srv.AddToken(cfToken, &cftest.Token{Accounts: []string{cfAccount}})
 	srv.Subdomains[cfAccount] = "acme"
 	srv.AddBucket(cfAccount, "demo-npm-cache")
+	reg := fakeRegistry(t)
 	t.Chdir(t.TempDir())
-	env := map[string]string{"CLOUDFLARE_API_TOKEN": cfToken, "CLOUDFLARE_API_BASE_URL": srv.BaseURL(), "HOME": t.TempDir()}
+	env := map[string]string{"CLOUDFLARE_API_TOKEN": cfToken, "CLOUDFLARE_API_BASE_URL": srv.BaseURL(), "HOME": t.TempDir(), "NPM_CONFIG_REGISTRY": reg.Registry()}
 
 	code, stdout, stderr := runTTY(t, env, "", "setup", "cloudflare", "--name", "demo")
 	if code != 0 {
@@ -36,6 +37,9 @@ func TestSetupOnTerminalDrawsChecklist(t *testing.T) {
 		"R2 bucket demo-npm-cache exists",
 		"R2 bucket demo-npm-packument-cache created",
 		"R2 bucket nimbus-runtime-cache-public created",
+		"clang", "cpython", "bash", " verified ", "@nimbus-sh/runtime-clang@8.0.1, downloaded",
+		"Downloading ", "Uploading   ", "100% 21.3 KiB / 21.3 KiB",
+		"published to nimbus-runtime-cache-public",
 		"no wrangler config to update",
 		"Worker URL after deploy: https://demo.acme.workers.dev",
 		"recorded endpoint in nimbus.yaml",
@@ -72,13 +76,14 @@ func TestSetupDryRunOnTerminal(t *testing.T) {
 	defer srv.Close()
 	srv.AddAccount(cfAccount, "Acme Corp")
 	srv.AddToken(cfToken, &cftest.Token{Accounts: []string{cfAccount}})
+	reg := fakeRegistry(t)
 	t.Chdir(t.TempDir())
-	env := map[string]string{"CLOUDFLARE_API_TOKEN": cfToken, "CLOUDFLARE_API_BASE_URL": srv.BaseURL()}
+	env := map[string]string{"CLOUDFLARE_API_TOKEN": cfToken, "CLOUDFLARE_API_BASE_URL": srv.BaseURL(), "HOME": t.TempDir(), "NPM_CONFIG_REGISTRY": reg.Registry()}
 	code, _, stderr := runTTY(t, env, "", "setup", "cloudflare", "--name", "demo", "--dry-run", "--no-color")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"R2 bucket demo-npm-cache would be created (dry run)", "no workers.dev subdomain yet", "Dry run: nothing was changed"} {
+	for _, want := range []string{"R2 bucket demo-npm-cache would be created (dry run)", "would be published to nimbus-runtime-cache-public (dry run)", "no workers.dev subdomain yet", "Dry run: nothing was changed"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("lacks %q:\n%s", want, stderr)
 		}
@@ -98,7 +103,7 @@ func TestSetupInterrupted(t *testing.T) {
 	ios, _, out, errOut := iostreams.Test()
 	f := cmdutil.New()
 	f.IOStreams = ios
-	env := map[string]string{"CLOUDFLARE_API_TOKEN": cfToken, "CLOUDFLARE_API_BASE_URL": srv.BaseURL()}
+	env := map[string]string{"CLOUDFLARE_API_TOKEN": cfToken, "CLOUDFLARE_API_BASE_URL": srv.BaseURL(), "NPM_CONFIG_REGISTRY": "http://127.0.0.1:9/"}
 	f.Getenv = func(k string) string { return env[k] }
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -40,6 +40,9 @@ func TestSetupScripts(t *testing.T) {
 			env.Setenv("CF_ACCOUNT", cfAccount)
 			env.Setenv("CF_ACCOUNT2", cfAccount2)
 			env.Setenv("CF_TOKEN", cfToken)
+			// These scripts test provisioning with --skip-runtimes; a sync
+			// that ran by mistake fails here instead of reaching npm.
+			env.Setenv("NPM_CONFIG_REGISTRY", "http://127.0.0.1:9/")
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

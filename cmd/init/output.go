@@ -152,6 +152,9 @@ func (r *report) done() error {
 	fmt.Fprintf(w, "\n%s\n", st.Bold("Next steps:"))
 	for i, s := range r.nextSteps() {
 		note := ""
+		if strings.Contains(s, "setup cloudflare") {
+			note = st.Muted("   # creates the R2 buckets, publishes the language runtimes and pins their catalog in wrangler.jsonc")
+		}
 		if strings.Contains(s, "secret put JWT_SECRET") {
 			note = st.Muted("   # 32+ char hex secret ('nimbus token secret' makes one); after the first deploy 'nimbus setup cloudflare --name " +
 				r.project.WorkerName + " --set-secret' can set it instead")

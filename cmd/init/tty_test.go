@@ -44,7 +44,7 @@ func TestTerminalOutput(t *testing.T) {
 Next steps:
   1. cd acme
   2. npm install
-  3. CLOUDFLARE_ACCOUNT_ID=<account-id> nimbus setup cloudflare --name acme-edge
+  3. CLOUDFLARE_ACCOUNT_ID=<account-id> nimbus setup cloudflare --name acme-edge --write-config   # creates the R2 buckets, publishes the language runtimes and pins their catalog in wrangler.jsonc
   4. npx wrangler secret put JWT_SECRET   # 32+ char hex secret ('nimbus token secret' makes one); after the first deploy 'nimbus setup cloudflare --name acme-edge --set-secret' can set it instead
   5. npx wrangler deploy
 

@@ -2,6 +2,7 @@ package setup
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/config"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/runtimecli"
 	"github.com/nimbus-sh/nimbus/pkg/provision"
 )
 
@@ -25,7 +27,7 @@ const secretName = "JWT_SECRET"
 type cloudflareOptions struct {
 	name, accountID, bucketPrefix, runtimeBucket string
 	wranglerConfig, apiTokenFile, secretFile     string
-	dryRun, setSecret, skipRuntimes              bool
+	dryRun, setSecret, skipRuntimes, writeConfig bool
 }
 
 func newCmdCloudflare(f *cmdutil.Factory) *cobra.Command {
@@ -39,10 +41,13 @@ func newCmdCloudflare(f *cmdutil.Factory) *cobra.Command {
   2. find the account (--account-id, CLOUDFLARE_ACCOUNT_ID, account_id in
      wrangler.jsonc, or the only account the token can access)
   3. check the R2 buckets the Worker binds and create the missing ones
-  4. write account_id into wrangler.jsonc (comments and layout are kept)
-  5. read the workers.dev subdomain, report the Worker URL and record it as
+  4. publish the runtimes (clang, CPython, bash) into the runtime bucket, as
+     'nimbus runtime sync' does (skip with --skip-runtimes)
+  5. write account_id into wrangler.jsonc (comments and layout are kept) and,
+     with --write-config, the runtime catalog pin NIMBUS_RUNTIME_CATALOG_SHA256
+  6. read the workers.dev subdomain, report the Worker URL and record it as
      endpoint in ./nimbus.yaml
-  6. with --set-secret, put JWT_SECRET on the deployed Worker
+  7. with --set-secret, put JWT_SECRET on the deployed Worker
 
 The bucket names come from wrangler.jsonc when it exists (--config, default
 ./wrangler.jsonc), otherwise from the same builder 'nimbus init' uses:
@@ -67,9 +72,10 @@ CLOUDFLARE_API_BASE_URL (API base for proxies and tests).
 
 stdout (with --json, or when it is not a terminal) is one JSON object:
 {"ok","worker","buckets","runtimeBucket","runtimesSynced","accountId",
-"bucketStatus","workersDevUrl","secret"}.`,
-		Example: `  CLOUDFLARE_API_TOKEN=... nimbus setup cloudflare --name my-sandbox
+"bucketStatus","workersDevUrl","secret","catalogSha256","catalogPin"}.`,
+		Example: `  CLOUDFLARE_API_TOKEN=... nimbus setup cloudflare --name my-sandbox --write-config
   nimbus setup cloudflare --dry-run
+  nimbus setup cloudflare --skip-runtimes
   nimbus setup cloudflare --set-secret --secret-file .secrets/jwt`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -88,7 +94,8 @@ stdout (with --json, or when it is not a terminal) is one JSON object:
 	fl.BoolVar(&o.dryRun, "dry-run", false, "show the plan; make no change (GET requests only)")
 	fl.BoolVar(&o.setSecret, "set-secret", false, "put JWT_SECRET on the deployed Worker")
 	fl.StringVar(&o.secretFile, "secret-file", "", "read JWT_SECRET from `FILE`; a missing file receives a new random secret (0600)")
-	fl.BoolVar(&o.skipRuntimes, "skip-runtimes", false, "accepted for upstream compatibility; runtime blobs are not uploaded by this command")
+	fl.BoolVar(&o.skipRuntimes, "skip-runtimes", false, "create buckets only; do not upload the clang/CPython/bash runtime blobs")
+	fl.BoolVar(&o.writeConfig, "write-config", false, "also set vars."+runtimecli.PinVar+" (the runtime catalog pin) in the wrangler config")
 	return cmd
 }
 
@@ -163,6 +170,15 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 	if err != nil {
 		return toCLIError(err)
 	}
+	if !o.skipRuntimes {
+		plan.Runtimes = &runtimecli.SetupSync{F: f, Client: client, View: runtimecli.NewView(ios)}
+		plan.WritePin = o.writeConfig && wranglerPath != ""
+	} else if o.writeConfig {
+		return clierr.Usagef("--write-config needs the runtime sync; drop --skip-runtimes")
+	}
+	if o.writeConfig && wranglerPath == "" {
+		return clierr.Configf("run in the project directory (with wrangler.jsonc) or pass --config FILE", "--write-config: no wrangler config to write the catalog pin into")
+	}
 	view := newView(ios, o.dryRun)
 	p := &provision.Provisioner{Client: client, Observer: view}
 	started := time.Now()
@@ -176,27 +192,16 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 		}
 	}
 	view.summary(res, time.Since(started))
+	if !ios.IsStderrTTY() && (res.Pin == provision.PinStale || res.Pin == provision.PinMissing) {
+		fmt.Fprintf(ios.ErrOut, "nimbus: the Worker must carry \"vars\": { \"%s\": \"%s\" } for runtime installs; rerun with --write-config to set it, then redeploy.\n", runtimecli.PinVar, res.CatalogSHA256)
+	}
 	return nil
 }
 
 // apiToken reads the Cloudflare API token: --api-token-file wins over
 // CLOUDFLARE_API_TOKEN. A flag never carries the token itself.
 func apiToken(f *cmdutil.Factory, file string) (string, error) {
-	if file != "" {
-		tok, err := cmdutil.ReadSecretFile(file, f.IOStreams.In)
-		if err != nil {
-			return "", err
-		}
-		if tok == "" {
-			return "", clierr.Configf("put the API token in the file, on one line", "API token file %s is empty", file)
-		}
-		return tok, nil
-	}
-	if tok := f.Getenv("CLOUDFLARE_API_TOKEN"); tok != "" {
-		return tok, nil
-	}
-	return "", clierr.Configf("export CLOUDFLARE_API_TOKEN or pass --api-token-file FILE; create a token at https://dash.cloudflare.com/profile/api-tokens",
-		"CLOUDFLARE_API_TOKEN env var required")
+	return runtimecli.APIToken(f, file)
 }
 
 // secretSpec picks where JWT_SECRET comes from: --secret-file (stdin with
@@ -232,31 +237,6 @@ func secretSpec(f *cmdutil.Factory, o *cloudflareOptions, worker string) (*provi
 	return spec, nil
 }
 
-// toCLIError maps provision's error kinds onto sysexits codes.
-func toCLIError(err error) error {
-	pe, ok := provision.AsError(err)
-	if !ok {
-		return err
-	}
-	exit := exitcode.Software
-	switch pe.Kind {
-	case provision.KindPermission:
-		exit = exitcode.NoPerm
-	case provision.KindConfig:
-		exit = exitcode.Config
-	case provision.KindUnavailable:
-		exit = exitcode.Unavailable
-	case provision.KindData:
-		exit = exitcode.DataErr
-	case provision.KindUsage:
-		exit = exitcode.Usage
-	case provision.KindCantCreate:
-		exit = exitcode.CantCreate
-	case provision.KindInterrupted:
-		exit = exitcode.Interrupted
-	}
-	ce := clierr.Wrap(err, exit, pe.Code, pe.Message, pe.Hint)
-	// Upstream printed usage problems as a bare "<command>: message" line.
-	ce.Plain = pe.Kind == provision.KindUsage
-	return ce
-}
+// toCLIError maps provision's (and the runtime sync's) errors onto sysexits
+// codes.
+func toCLIError(err error) error { return runtimecli.CLIError(err) }

@@ -59,6 +59,10 @@ func (v *view) summary(res *provision.Result, took time.Duration) {
 	if res.SecretGenerated {
 		fmt.Fprintf(v.w, "  JWT_SECRET was generated and stored in %s (mode 0600); mint tokens with\n  JWT_SECRET=$(cat %s) nimbus token mint ...\n", st.Key(res.SecretFile), res.SecretFile)
 	}
+	switch res.Pin {
+	case provision.PinStale, provision.PinMissing:
+		fmt.Fprintf(v.w, "  Runtime installs need the catalog pin: rerun with --write-config (or add \"NIMBUS_RUNTIME_CATALOG_SHA256\": \"%s\" to vars).\n", res.CatalogSHA256)
+	}
 	fmt.Fprintf(v.w, "Next:\n  npx wrangler deploy\n")
 	if res.Secret != provision.SecretSet {
 		fmt.Fprintf(v.w, "  nimbus setup cloudflare --set-secret   (after the first deploy)\n")
@@ -82,6 +86,8 @@ type resultJSON struct {
 	Secret         string            `json:"secret"`
 	SecretFile     string            `json:"secretFile,omitempty"`
 	DryRun         bool              `json:"dryRun,omitempty"`
+	CatalogSHA256  string            `json:"catalogSha256,omitempty"`
+	CatalogPin     string            `json:"catalogPin,omitempty"`
 }
 
 func writeResultJSON(w io.Writer, res *provision.Result) error {
@@ -89,6 +95,7 @@ func writeResultJSON(w io.Writer, res *provision.Result) error {
 		OK: true, Worker: res.Worker, Buckets: []string{}, RuntimeBucket: res.RuntimeBucket,
 		AccountID: res.AccountID, BucketStatus: map[string]string{}, WorkersDevURL: res.WorkersDevURL,
 		Secret: string(res.Secret), DryRun: res.DryRun,
+		RuntimesSynced: res.RuntimesSynced, CatalogSHA256: res.CatalogSHA256, CatalogPin: string(res.Pin),
 	}
 	if out.Secret == string(provision.SecretSet) && res.SecretGenerated {
 		out.SecretFile = res.SecretFile

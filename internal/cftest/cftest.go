@@ -1,10 +1,12 @@
 // Package cftest is an in-process fake of the Cloudflare API v4 endpoints
 // nimbus uses. It speaks the v4 envelope, checks the bearer token and the
-// token's permissions, validates bucket names, records every request and can
-// be switched into the failure modes setup must survive.
+// token's permissions, validates bucket names, stores R2 objects (PUT, GET,
+// DELETE, listing by prefix with cursors), records every request and can be
+// switched into the failure modes setup and runtime sync must survive.
 package cftest
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +15,8 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -51,9 +55,19 @@ type Request struct {
 	Method string
 	Path   string // below the /client/v4 base
 	Query  string
+	// Body is the request body when it is at most 1 MiB (object uploads
+	// can be large); Size is its length in any case.
 	Body   []byte
+	Size   int64
 	Header http.Header
 }
+
+// MaxObjectSize is the largest object the REST API accepts in one PUT
+// (about 300 MiB); larger bodies are answered 413.
+const MaxObjectSize = 300 << 20
+
+// MaxListPage is the largest per_page the object listing accepts.
+const MaxListPage = 1000
 
 // Fault makes requests fail before they are handled.
 type Fault struct {
@@ -67,6 +81,16 @@ type Fault struct {
 	Times int
 	// RetryAfter, when set, is sent as the Retry-After header.
 	RetryAfter string
+	// Hang, instead of answering, holds the request until the client gives
+	// up or ReleaseHangs is called (for interrupted-transfer tests).
+	Hang bool
+}
+
+// hook runs before a matching request is handled, once.
+type hook struct {
+	method, pathSuffix string
+	fn                 func()
+	done               bool
 }
 
 type object struct {
@@ -92,11 +116,18 @@ type Server struct {
 	// bucket, as when a concurrent run won the race.
 	ConflictOnCreate bool
 
+	// ListLimit, when positive, caps every object listing page below the
+	// per_page asked for, so tests exercise cursors with few objects.
+	ListLimit int
+
 	buckets  map[string]map[string]time.Time // account -> bucket -> created
 	scripts  map[string]map[string]map[string]string
 	objects  map[string]object
 	faults   []*Fault
+	hooks    []*hook
+	hanging  chan struct{}
 	requests []Request
+	arrived  *sync.Cond
 }
 
 // BasePath is where the fake mounts the API, like the real /client/v4.
@@ -111,9 +142,62 @@ func New() *Server {
 		buckets:    map[string]map[string]time.Time{},
 		scripts:    map[string]map[string]map[string]string{},
 		objects:    map[string]object{},
+		hanging:    make(chan struct{}),
 	}
+	s.arrived = sync.NewCond(&s.mu)
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
+}
+
+// Close releases hanging requests and shuts the server down.
+func (s *Server) Close() {
+	s.ReleaseHangs()
+	s.Server.Close()
+}
+
+// ReleaseHangs lets every request held by a Hang fault fail now.
+func (s *Server) ReleaseHangs() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.hanging:
+	default:
+		close(s.hanging)
+	}
+}
+
+// Before registers fn to run once, before the first request whose method
+// and path suffix match is handled (and before its answer is sent), so a
+// test can change the fake's state at a precise point of a client's flow.
+func (s *Server) Before(method, pathSuffix string, fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hooks = append(s.hooks, &hook{method: method, pathSuffix: pathSuffix, fn: fn})
+}
+
+// WaitRequest blocks until a request with this method and path suffix has
+// arrived, or until timeout; it reports whether one did.
+func (s *Server) WaitRequest(method, pathSuffix string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	t := time.AfterFunc(timeout, func() {
+		s.mu.Lock()
+		s.arrived.Broadcast()
+		s.mu.Unlock()
+	})
+	defer t.Stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		for _, r := range s.requests {
+			if (method == "" || r.Method == method) && strings.HasSuffix(r.Path, pathSuffix) {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		s.arrived.Wait()
+	}
 }
 
 // BaseURL is the value for CLOUDFLARE_API_BASE_URL.
@@ -195,6 +279,39 @@ func (s *Server) Object(account, bucket, key string) ([]byte, string, bool) {
 	return o.data, o.contentType, ok
 }
 
+// PutObject stores an object directly, as another writer would.
+func (s *Server) PutObject(account, bucket, key string, data []byte, contentType string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.objects[account+"/"+bucket+"/"+key] = object{data: slices.Clone(data), contentType: contentType}
+}
+
+// DeleteObject removes an object directly.
+func (s *Server) DeleteObject(account, bucket, key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.objects, account+"/"+bucket+"/"+key)
+}
+
+// ObjectKeys lists the keys of a bucket under prefix, sorted.
+func (s *Server) ObjectKeys(account, bucket, prefix string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keysLocked(account, bucket, prefix)
+}
+
+func (s *Server) keysLocked(account, bucket, prefix string) []string {
+	var out []string
+	base := account + "/" + bucket + "/"
+	for id := range s.objects {
+		if k, ok := strings.CutPrefix(id, base); ok && strings.HasPrefix(k, prefix) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // AddFault installs a fault.
 func (s *Server) AddFault(f Fault) {
 	s.mu.Lock()
@@ -265,15 +382,24 @@ var (
 )
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 8<<20))
 	path := strings.TrimPrefix(r.URL.EscapedPath(), BasePath)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests = append(s.requests, Request{Method: r.Method, Path: path, Query: r.URL.RawQuery, Body: body, Header: r.Header.Clone()})
-	if !strings.HasPrefix(r.URL.Path, BasePath+"/") {
-		fail(w, http.StatusNotFound, 7003, "No route for that URI")
+	limit := int64(8 << 20)
+	if r.Method == http.MethodPut && strings.Contains(path, "/objects/") {
+		limit = MaxObjectSize
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		// The client went away mid-upload; nothing is stored.
 		return
 	}
+	rec := Request{Method: r.Method, Path: path, Query: r.URL.RawQuery, Size: int64(len(body)), Header: r.Header.Clone()}
+	if len(body) <= 1<<20 {
+		rec.Body = body
+	}
+	s.mu.Lock()
+	s.requests = append(s.requests, rec)
+	s.arrived.Broadcast()
+	var fault *Fault
 	for _, f := range s.faults {
 		if (f.Method == "" || f.Method == r.Method) && strings.HasSuffix(path, f.PathSuffix) && f.Times >= 0 {
 			if f.Times > 0 {
@@ -282,12 +408,46 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 					f.Times = -1 // used up
 				}
 			}
-			if f.RetryAfter != "" {
-				w.Header().Set("Retry-After", f.RetryAfter)
-			}
-			fail(w, f.Status, f.Code, f.Message)
-			return
+			fault = f
+			break
 		}
+	}
+	var run []func()
+	for _, h := range s.hooks {
+		if !h.done && (h.method == "" || h.method == r.Method) && strings.HasSuffix(path, h.pathSuffix) {
+			h.done = true
+			run = append(run, h.fn)
+		}
+	}
+	hanging := s.hanging
+	s.mu.Unlock()
+	for _, fn := range run {
+		fn()
+	}
+	if fault != nil && fault.Hang {
+		select {
+		case <-r.Context().Done():
+		case <-hanging:
+		}
+		fail(w, http.StatusServiceUnavailable, 10001, "held by a test and released")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !strings.HasPrefix(r.URL.Path, BasePath+"/") {
+		fail(w, http.StatusNotFound, 7003, "No route for that URI")
+		return
+	}
+	if fault != nil {
+		if fault.RetryAfter != "" {
+			w.Header().Set("Retry-After", fault.RetryAfter)
+		}
+		fail(w, fault.Status, fault.Code, fault.Message)
+		return
+	}
+	if int64(len(body)) > limit {
+		fail(w, http.StatusRequestEntityTooLarge, 100, "Request entity too large")
+		return
 	}
 	auth := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(auth, "Bearer ")
@@ -387,6 +547,10 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request, t *Token, id st
 		if need(PermR2Read) {
 			s.getBucket(w, id, rest[2])
 		}
+	case len(rest) == 4 && rest[0] == "r2" && rest[1] == "buckets" && rest[3] == "objects" && r.Method == http.MethodGet:
+		if need(PermR2Read) {
+			s.listObjects(w, r, id, rest[2])
+		}
 	case len(rest) >= 5 && rest[0] == "r2" && rest[1] == "buckets" && rest[3] == "objects":
 		key, err := url.PathUnescape(strings.Join(rest[4:], "/"))
 		if err != nil {
@@ -464,7 +628,68 @@ func (s *Server) getBucket(w http.ResponseWriter, account, name string) {
 	writeEnvelope(w, http.StatusOK, bucketJSON(name, created))
 }
 
+// objectJSON describes an object as the REST API does; sizes arrive as
+// strings there, which clients must accept.
+func objectJSON(key string, o object) map[string]any {
+	return map[string]any{
+		"key": key, "size": strconv.Itoa(len(o.data)), "etag": fmt.Sprintf("%x", len(o.data)),
+		"last_modified": "2026-11-29T00:00:00.000Z", "http_metadata": map[string]any{"contentType": o.contentType},
+		"custom_metadata": map[string]any{}, "storage_class": "Standard",
+	}
+}
+
+func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, account, bucket string) {
+	if s.R2Disabled[account] {
+		fail(w, http.StatusForbidden, 10042, "Please enable R2 through the Cloudflare Dashboard.")
+		return
+	}
+	if _, ok := s.buckets[account][bucket]; !ok {
+		fail(w, http.StatusNotFound, 10006, "The specified bucket does not exist.")
+		return
+	}
+	q := r.URL.Query()
+	perPage := 1000
+	if v := q.Get("per_page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxListPage {
+			fail(w, http.StatusBadRequest, 10029, "per_page must be between 1 and 1000")
+			return
+		}
+		perPage = n
+	}
+	if s.ListLimit > 0 && perPage > s.ListLimit {
+		perPage = s.ListLimit
+	}
+	keys := s.keysLocked(account, bucket, q.Get("prefix"))
+	start := 0
+	if c := q.Get("cursor"); c != "" {
+		after, err := base64.RawURLEncoding.DecodeString(c)
+		if err != nil {
+			fail(w, http.StatusBadRequest, 10029, "The cursor is invalid.")
+			return
+		}
+		start = sort.SearchStrings(keys, string(after)+"\x00")
+	}
+	end := min(start+perPage, len(keys))
+	page := []map[string]any{}
+	for _, k := range keys[start:end] {
+		page = append(page, objectJSON(k, s.objects[account+"/"+bucket+"/"+k]))
+	}
+	info := map[string]any{"is_truncated": end < len(keys), "per_page": perPage, "cursor": ""}
+	if end < len(keys) {
+		info["cursor"] = base64.RawURLEncoding.EncodeToString([]byte(keys[end-1]))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"success": true, "errors": []any{}, "messages": []any{}, "result": page, "result_info": info,
+	})
+}
+
 func (s *Server) objectRoute(w http.ResponseWriter, r *http.Request, t *Token, account, bucket, key string, body []byte) {
+	if s.R2Disabled[account] {
+		fail(w, http.StatusForbidden, 10042, "Please enable R2 through the Cloudflare Dashboard.")
+		return
+	}
 	if _, ok := s.buckets[account][bucket]; !ok {
 		fail(w, http.StatusNotFound, 10006, "The specified bucket does not exist.")
 		return
@@ -476,8 +701,18 @@ func (s *Server) objectRoute(w http.ResponseWriter, r *http.Request, t *Token, a
 			fail(w, http.StatusForbidden, 10000, "Authentication error")
 			return
 		}
-		s.objects[id] = object{data: slices.Clone(body), contentType: r.Header.Get("Content-Type")}
-		writeEnvelope(w, http.StatusOK, map[string]any{"key": key, "size": len(body), "etag": fmt.Sprintf("%x", len(body)), "uploaded": "2026-11-29T00:00:00Z"})
+		o := object{data: slices.Clone(body), contentType: r.Header.Get("Content-Type")}
+		s.objects[id] = o
+		res := objectJSON(key, o)
+		res["uploaded"] = "2026-11-29T00:00:00.000Z"
+		writeEnvelope(w, http.StatusOK, res)
+	case http.MethodDelete:
+		if !t.can(PermR2Write) {
+			fail(w, http.StatusForbidden, 10000, "Authentication error")
+			return
+		}
+		delete(s.objects, id) // deleting a missing key succeeds, as in R2
+		writeEnvelope(w, http.StatusOK, map[string]any{})
 	case http.MethodGet:
 		if !t.can(PermR2Read) {
 			fail(w, http.StatusForbidden, 10000, "Authentication error")

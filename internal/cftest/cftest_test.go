@@ -106,3 +106,30 @@ func TestFakeCreateThenConflict(t *testing.T) {
 		t.Fatalf("%d %+v", status, env)
 	}
 }
+
+func TestObjectsDeleteAndListRules(t *testing.T) {
+	s := cftest.New()
+	defer s.Close()
+	s.AddAccount(acct, "Acme")
+	s.AddToken("t", &cftest.Token{Accounts: []string{acct}})
+	s.AddBucket(acct, "rt-bucket")
+	s.PutObject(acct, "rt-bucket", "a/b", []byte("x"), "")
+	base := "/accounts/" + acct + "/r2/buckets/rt-bucket/objects"
+	if code, env := call(t, s, "DELETE", base+"/a/b", "t", ""); code != 200 || !env.Success {
+		t.Fatalf("delete: %d %+v", code, env)
+	}
+	if _, _, ok := s.Object(acct, "rt-bucket", "a/b"); ok {
+		t.Fatal("object survived DELETE")
+	}
+	if code, _ := call(t, s, "DELETE", base+"/a/b", "t", ""); code != 200 {
+		t.Fatalf("deleting a missing key: %d, want 200 as in R2", code)
+	}
+	for _, q := range []string{"?per_page=0", "?per_page=1001", "?cursor=!!"} {
+		if code, env := call(t, s, "GET", base+q, "t", ""); code != 400 || env.Success {
+			t.Errorf("list %s: %d, want 400", q, code)
+		}
+	}
+	if code, _ := call(t, s, "GET", "/accounts/"+acct+"/r2/buckets/missing/objects", "t", ""); code != 404 {
+		t.Errorf("listing a missing bucket: %d, want 404", code)
+	}
+}

@@ -22,6 +22,9 @@ const (
 	// IOErr means some files could not be read or written (a tree copy
 	// that finished with failures).
 	IOErr = 74
+	// TempFail means a transient conflict: rerunning is expected to work
+	// (runtime sync found the catalog changed by another publisher).
+	TempFail = 75
 	// NoPerm means a credential lacks a permission or scope.
 	NoPerm = 77
 	// Config means required configuration is missing (secret, account, endpoint).

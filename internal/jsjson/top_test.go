@@ -20,3 +20,24 @@ func TestNumberOf(t *testing.T) {
 		}
 	}
 }
+
+func TestSetFollowsJavaScriptOrder(t *testing.T) {
+	v, err := Parse([]byte(`{"b":1,"a":2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Set("a", NumberValue(3))
+	v.Set("10", StringValue("x"))
+	v.Set("c", Value{Kind: Null})
+	v.Set("2", StringValue("y"))
+	// Object.assign({b:1,a:2},{a:3}); o[10]="x"; o.c=null; o[2]="y"; JSON.stringify(o)
+	if got, want := string(Marshal(v)), `{"2":"y","10":"x","b":1,"a":3,"c":null}`; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+	if p := v.Ptr("a"); p == nil || p.Num != 3 {
+		t.Fatalf("Ptr(a) = %v", p)
+	}
+	if v.Ptr("zz") != nil {
+		t.Fatal("Ptr of a missing key")
+	}
+}

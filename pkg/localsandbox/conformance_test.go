@@ -15,7 +15,7 @@ import (
 const secret = "local-test-secret-0123456789abcdef"
 
 // newServer starts a local backend on a loopback listener.
-func newServer(t *testing.T, mod ...func(*localsandbox.Options)) (*localsandbox.Server, *httptest.Server) {
+func newServer(t testing.TB, mod ...func(*localsandbox.Options)) (*localsandbox.Server, *httptest.Server) {
 	t.Helper()
 	o := localsandbox.Options{DataDir: t.TempDir(), Secret: secret, HostEnv: []string{"PATH=" + os.Getenv("PATH"), "LANG=C"}}
 	for _, m := range mod {

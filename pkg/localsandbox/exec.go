@@ -293,18 +293,22 @@ func (sb *sandbox) saveShell(sh *shell, state []byte) {
 // execBuffered runs exec and runCode: the output is collected and answered
 // as an ExecResult once the command has exited.
 func (sb *sandbox) execBuffered(ctx context.Context, c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
-	cmdText, aerr := c.Str(0, "command")
-	if aerr != nil {
-		return nil, false, aerr
+	var cmdText string
+	var o map[string]any
+	var aerr *sandboxserver.Error
+	if c.Op == "runCode" {
+		// The Worker's order: options, the runtime policy, then the code.
+		o, aerr = execOpts(c, 1)
+	} else if cmdText, aerr = c.Str(0, "command"); aerr == nil {
+		o, aerr = execOpts(c, 1)
 	}
-	o, aerr := execOpts(c, 1)
 	if aerr != nil {
 		return nil, false, aerr
 	}
 	command, script := cmdText, cmdText
 	if c.Op == "runCode" {
 		var missing string
-		command, script, missing, aerr = sb.codeScript(ctx, c, cmdText, o)
+		command, script, missing, aerr = sb.codeScript(ctx, c, o)
 		if aerr != nil {
 			return nil, false, aerr
 		}

@@ -60,36 +60,51 @@ func isNotExist(err error) bool {
 	return errors.Is(err, fs.ErrNotExist)
 }
 
+// fileOptsAt is where each file op's trailing options object is; like the
+// Worker's dispatcher, it is checked (cred refused) before the path.
+var fileOptsAt = map[string]int{
+	"readFile": 1, "readFileBytes": 1, "stat": 1, "lstat": 1, "readlink": 1, "readdir": 1,
+	"exists": 1, "mkdir": 1, "writeFile": 2, "rename": 2, "chmod": 2, "readRange": 3,
+}
+
 func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
-	p, aerr := c.Str(0, "path")
+	if i, ok := fileOptsAt[c.Op]; ok {
+		if err := c.FileOpts(i); err != nil {
+			return nil, false, err
+		}
+	}
+	name := "path"
+	if c.Op == "rename" {
+		name = "from"
+	}
+	p, aerr := c.Str(0, name)
 	if aerr != nil {
 		return nil, false, aerr
 	}
 	r := rel(p)
 	switch c.Op {
 	case "readFile", "readFileBytes":
-		if err := c.FileOpts(1); err != nil {
+		data, ok, err := sb.readFile(p, r)
+		if err != nil {
 			return nil, false, err
 		}
-		data, ok, err := sb.readFile(p, r)
-		if err != nil || !ok {
-			return nil, false, err
+		if !ok {
+			// A read of a missing path answers "result":null, never a
+			// void envelope: the SDK's result schemas reject {"ok":true}.
+			return nil, true, nil
 		}
 		if c.Op == "readFile" {
 			return strings.ToValidUTF8(string(data), "\uFFFD"), true, nil
 		}
 		return sandboxserver.Bytes(data), true, nil
 	case "stat", "lstat":
-		if err := c.FileOpts(1); err != nil {
-			return nil, false, err
-		}
 		stat := sb.root.Stat
 		if c.Op == "lstat" {
 			stat = sb.root.Lstat
 		}
 		fi, err := stat(r)
 		if isNotExist(err) {
-			return nil, false, nil
+			return nil, true, nil
 		}
 		if err != nil {
 			return nil, false, fsErr(c.Op, p, err)
@@ -100,21 +115,15 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		sb.mu.Unlock()
 		return st, true, nil
 	case "readlink":
-		if err := c.FileOpts(1); err != nil {
-			return nil, false, err
-		}
 		t, err := sb.root.Readlink(r)
 		if isNotExist(err) {
-			return nil, false, nil
+			return nil, true, nil
 		}
 		if err != nil {
 			return nil, false, fsErr("readlink", p, err)
 		}
 		return t, true, nil
 	case "readdir":
-		if err := c.FileOpts(1); err != nil {
-			return nil, false, err
-		}
 		f, err := sb.root.Open(r)
 		if err != nil {
 			return nil, false, fsErr("scandir", p, err)
@@ -130,15 +139,9 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		}
 		return out, true, nil
 	case "exists":
-		if err := c.FileOpts(1); err != nil {
-			return nil, false, err
-		}
 		_, err := sb.root.Stat(r)
 		return err == nil, true, nil
 	case "mkdir":
-		if err := c.FileOpts(1); err != nil {
-			return nil, false, err
-		}
 		if err := sb.root.MkdirAll(r, 0o755); err != nil {
 			return nil, false, fsErr("mkdir", p, err)
 		}
@@ -154,9 +157,6 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		default:
 			return nil, false, sandboxserver.ArgError("content must be a string or Uint8Array")
 		}
-		if err := c.FileOpts(2); err != nil {
-			return nil, false, err
-		}
 		if err := sb.writeFile(p, r, data); err != nil {
 			return nil, false, err
 		}
@@ -170,9 +170,6 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		if aerr != nil {
 			return nil, false, aerr
 		}
-		if err := c.FileOpts(2); err != nil {
-			return nil, false, err
-		}
 		if err := sb.root.Rename(r, rel(to)); err != nil {
 			return nil, false, fsErr("rename", p, err)
 		}
@@ -181,9 +178,6 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		mode, aerr := c.Num(1, "mode")
 		if aerr != nil {
 			return nil, false, aerr
-		}
-		if err := c.FileOpts(2); err != nil {
-			return nil, false, err
 		}
 		if err := sb.root.Chmod(r, fileMode(uint32(int64(mode)))); err != nil {
 			return nil, false, fsErr("chmod", p, err)
@@ -198,9 +192,6 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		if aerr != nil {
 			return nil, false, aerr
 		}
-		if err := c.FileOpts(3); err != nil {
-			return nil, false, err
-		}
 		if off < 0 || length < 0 {
 			return nil, false, sandboxserver.RPCError("EINVAL: offset and length must not be negative, read '" + cleanPath(p) + "'")
 		}
@@ -209,7 +200,7 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		}
 		f, err := sb.root.Open(r)
 		if isNotExist(err) {
-			return nil, false, nil
+			return nil, true, nil
 		}
 		if err != nil {
 			return nil, false, fsErr("open", p, err)

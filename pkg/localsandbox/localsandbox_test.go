@@ -443,10 +443,14 @@ func TestProcessLogs(t *testing.T) {
 	if _, err := sb.StartProcess(x, "true", sc.StartOptions{Restart: "always"}); codeOf(err) != sc.CodeRemoteRPC {
 		t.Fatalf("%v", err)
 	}
-	// Bad log options are argument errors.
+	// A negative log option fails in the session, as on a Worker (its
+	// schema rejects it); one that is no number is an argument error.
 	neg := int64(-1)
-	if _, err := sb.ProcessLogs(x, p.PID, sc.LogOptions{Lines: &neg}); codeOf(err) != "E_ARG_SHAPE" {
+	if _, err := sb.ProcessLogs(x, p.PID, sc.LogOptions{Lines: &neg}); codeOf(err) != sc.CodeRemoteRPC || !strings.Contains(err.Error(), "lines must be a non-negative integer, got -1") {
 		t.Fatalf("%v", err)
+	}
+	if _, code, msg := rpcErr(t, hs.URL, "job-1", "processLogs", p.PID, map[string]any{"cursor": "x"}); code != "E_ARG_SHAPE" || msg != "cursor must be a number" {
+		t.Fatalf("%s %s", code, msg)
 	}
 }
 
@@ -666,9 +670,5 @@ func TestBigFilesAndMinorOps(t *testing.T) {
 	}
 	if _, err := sb.ResizeProcess(x, 1, 80, 24); err != nil {
 		t.Fatal(err)
-	}
-	// Apps are not part of the local backend: the Worker's unknown-op answer.
-	if _, err := sb.ListApps(x); codeOf(err) != sc.CodeRemoteOp {
-		t.Fatalf("%v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package localsandbox
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net"
@@ -15,15 +16,6 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
-
-// portEntry is an exposed port.
-type portEntry struct {
-	port         int
-	registeredAt int64
-	capability   string
-	visibility   string
-	name         any
-}
 
 func newCapability() string {
 	b := make([]byte, 12)
@@ -52,15 +44,36 @@ func portArg(c *sandboxserver.Call, i int) (int, *sandboxserver.Error) {
 	return int(f), nil
 }
 
-func (sb *sandbox) portOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
+func (sb *sandbox) portOp(ctx context.Context, c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
 	switch c.Op {
 	case "listPorts":
-		sb.mu.Lock()
-		out := make([]any, 0, len(sb.ports))
-		for _, e := range sb.ports {
-			out = append(out, map[string]any{"port": e.port, "pid": 0, "registeredAt": e.registeredAt, "capability": e.capability})
+		// The ports the sandbox's processes listen on, as a Worker lists its
+		// registrations, and the exposed ones (pid 0 while nothing serves).
+		ls := sb.listeners(ctx)
+		t := sb.lockApps()
+		out := make([]any, 0, len(t.byPort)+len(ls))
+		for _, e := range t.byPort {
+			m := map[string]any{"port": e.Port, "pid": 0, "registeredAt": e.RegisteredAt, "capability": e.Capability}
+			if p := ls[e.Port]; p != nil {
+				m["pid"] = p.pid
+				if p.execID != "" {
+					m["execId"] = p.execID
+				}
+			}
+			out = append(out, m)
 		}
-		sb.mu.Unlock()
+		for port, p := range ls {
+			if t.byPort[port] != nil {
+				continue
+			}
+			r := sb.liveRegLocked(t, port, p)
+			m := map[string]any{"port": port, "pid": p.pid, "registeredAt": r.registeredAt, "capability": r.capability}
+			if p.execID != "" {
+				m["execId"] = p.execID
+			}
+			out = append(out, m)
+		}
+		t.mu.Unlock()
 		sort.Slice(out, func(i, j int) bool {
 			return out[i].(map[string]any)["port"].(int) < out[j].(map[string]any)["port"].(int)
 		})
@@ -70,57 +83,83 @@ func (sb *sandbox) portOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		if aerr != nil {
 			return nil, false, aerr
 		}
+		o, aerr := c.ExposeOptions(1)
+		if aerr != nil {
+			return nil, false, aerr
+		}
 		if sb.s.opts.NoBackground {
 			return nil, false, sandboxserver.RPCError("port previews are not available with this backend: " + sb.s.opts.NoBackgroundHint)
 		}
-		o := c.Obj(1)
-		vis := "scoped"
-		if o["visibility"] == "public" {
-			vis = "public"
+		ls := sb.listeners(ctx)
+		live := ls[port]
+		// A port served by a known process is that process's app, as a
+		// Worker stamps the exposure with the occupant's identity.
+		owner := ""
+		if live != nil {
+			owner = live.owner()
 		}
-		var name any
-		if n, ok := o["name"].(string); ok && n != "" {
-			name = n
+		t := sb.lockApps()
+		if e := t.byPort[port]; e != nil && e.Owner != "" {
+			owner = e.Owner
 		}
-		sb.mu.Lock()
-		e := sb.ports[port]
-		if e == nil {
-			e = &portEntry{port: port, registeredAt: sb.s.nowMs(), capability: newCapability()}
-			sb.ports[port] = e
+		e, aerr := sb.applyExposure(t, port, owner, o)
+		if aerr != nil {
+			t.mu.Unlock()
+			return nil, false, aerr
 		}
-		e.visibility, e.name = vis, name
-		res := map[string]any{"port": port, "pid": nil, "registeredAt": e.registeredAt, "capability": e.capability, "visibility": vis, "owner": nil, "name": name}
-		sb.mu.Unlock()
-		res["listening"] = listening(port)
+		res := map[string]any{"port": port, "pid": nil, "registeredAt": e.RegisteredAt, "capability": e.Capability,
+			"visibility": e.Visibility, "owner": nullable(e.Owner), "name": nullable(e.Name)}
+		t.mu.Unlock()
+		if live != nil {
+			res["pid"] = live.pid
+			if live.execID != "" {
+				res["execId"] = live.execID
+			}
+		}
+		res["listening"] = live != nil || listening(port)
 		return res, true, nil
 	default: // unexposePort
 		port, aerr := portArg(c, 0)
 		if aerr != nil {
 			return nil, false, aerr
 		}
-		sb.mu.Lock()
-		_, ok := sb.ports[port]
-		delete(sb.ports, port)
-		sb.mu.Unlock()
+		t := sb.lockApps()
+		defer t.mu.Unlock()
+		_, ok := t.byPort[port]
+		if ok {
+			delete(t.byPort, port)
+			if aerr := sb.saveAppsLocked(); aerr != nil {
+				return nil, false, aerr
+			}
+		}
 		return map[string]any{"port": port, "ok": ok}, true, nil
 	}
 }
 
-// servePort reverse-proxies /s/<id>/port/<n>/<rest> to 127.0.0.1:<n>/<rest>
-// for a port the sandbox exposed. Like a Worker's session routes it needs
-// a session:attach token pinned (when pinned) to the sandbox; the token is
-// taken from the Authorization header, the nimbus_token query (which then
-// sets the cookie, so a browser can load the page's other resources) or
-// the cookie, and is never forwarded to the app.
-func (s *Server) servePort(w http.ResponseWriter, r *http.Request, id, rest string) {
-	ps, tail, hasSlash := strings.Cut(rest, "/")
+// servePreview serves the preview doors: /s/<id>/port/<n>/<rest> for a
+// port the sandbox exposed and /s/<id>/app/<name>/<rest> for a named app,
+// both reverse-proxied to 127.0.0.1:<port>/<rest>. Like a Worker's session
+// routes they need a session:attach token pinned (when pinned) to the
+// sandbox; the token is taken from the Authorization header, the
+// nimbus_token query (which then sets the cookie, so a browser can load
+// the page's other resources) or the cookie, and is never forwarded to the
+// app. kind is "port" or "app".
+func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, rest string) {
+	label, tail, hasSlash := strings.Cut(rest, "/")
 	if !ValidID(id) {
 		writePlainFail(w, sandboxserver.NewError(400, "E_SANDBOX_ID", "Invalid sandbox id"))
 		return
 	}
-	n, err := strconv.Atoi(ps)
-	if ps == "" || ps[0] == '0' || len(ps) > 5 || err != nil || n < 1 || n > 65535 || strings.ContainsAny(ps, "+-") {
-		writePlainFail(w, sandboxserver.NewError(400, "E_ARG_SHAPE", "Invalid port"))
+	n := 0
+	if kind == "port" {
+		var err error
+		n, err = strconv.Atoi(label)
+		if label == "" || label[0] == '0' || len(label) > 5 || err != nil || n < 1 || n > 65535 || strings.ContainsAny(label, "+-") {
+			writePlainFail(w, sandboxserver.NewError(400, "E_ARG_SHAPE", "Invalid port"))
+			return
+		}
+	} else if !sandboxserver.ValidAppName(label) {
+		writePlainFail(w, sandboxserver.NewError(400, "E_ARG_SHAPE", "Invalid app name"))
 		return
 	}
 	p, aerr := s.auth.Authenticate(r, id, []string{token.ScopeSessionAttach})
@@ -128,25 +167,36 @@ func (s *Server) servePort(w http.ResponseWriter, r *http.Request, id, rest stri
 		writePlainFail(w, aerr)
 		return
 	}
-	s.mu.Lock()
-	sb := s.sandboxes[p.DOPrefix()+":"+id]
-	s.mu.Unlock()
-	exposed := false
-	if sb != nil {
-		sb.mu.Lock()
-		_, exposed = sb.ports[n]
-		sb.mu.Unlock()
+	if sb := s.existingSandbox(p.DOPrefix()+":"+id, id); sb != nil {
+		t := sb.lockApps()
+		if kind == "port" {
+			if t.byPort[n] == nil {
+				n = 0
+			}
+		} else if e := t.byName(label); e != nil {
+			n = e.Port
+		} else {
+			n = 0
+		}
+		t.mu.Unlock()
+	} else {
+		n = 0
 	}
-	if !exposed {
-		writePlainFail(w, sandboxserver.NewError(404, "E_PORT_NOT_EXPOSED", "port "+ps+" is not exposed by sandbox "+id+" (nimbus sandbox ports expose "+id+" "+ps+")"))
+	if n == 0 {
+		if kind == "port" {
+			writePlainFail(w, sandboxserver.NewError(404, "E_PORT_NOT_EXPOSED", "port "+label+" is not exposed by sandbox "+id+" (nimbus sandbox ports expose "+id+" "+label+")"))
+		} else {
+			writePlainFail(w, sandboxserver.NewError(404, "E_APP_NOT_FOUND", "no app named '"+label+"' in sandbox "+id+" (name one: nimbus sandbox ports expose "+id+" PORT --name "+label+")"))
+		}
 		return
 	}
+	door := "/s/" + url.PathEscape(id) + "/" + kind + "/" + label
 	q := r.URL.Query()
 	if tok := q.Get(token.QueryParam); tok != "" {
 		http.SetCookie(w, &http.Cookie{Name: token.CookieName, Value: url.QueryEscape(tok), Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
 	}
 	if !hasSlash {
-		u := "/s/" + url.PathEscape(id) + "/port/" + ps + "/"
+		u := door + "/"
 		q.Del(token.QueryParam)
 		if enc := q.Encode(); enc != "" {
 			u += "?" + enc
@@ -154,6 +204,7 @@ func (s *Server) servePort(w http.ResponseWriter, r *http.Request, id, rest stri
 		http.Redirect(w, r, u, http.StatusMovedPermanently)
 		return
 	}
+	ps := strconv.Itoa(n)
 	target := &url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", ps)}
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -166,11 +217,15 @@ func (s *Server) servePort(w http.ResponseWriter, r *http.Request, id, rest stri
 			pr.Out.Header.Del("Authorization")
 			stripCookie(pr.Out.Header, token.CookieName)
 			pr.SetXForwarded()
-			pr.Out.Header.Set("X-Forwarded-Prefix", "/s/"+url.PathEscape(id)+"/port/"+ps)
+			pr.Out.Header.Set("X-Forwarded-Prefix", door)
 		},
 		FlushInterval: -1,
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
-			writePlainFail(w, sandboxserver.NewError(502, "E_PORT_UNREACHABLE", "nothing answers on port "+ps+" in sandbox "+id))
+			what := "port " + ps
+			if kind == "app" {
+				what = "app '" + label + "' (port " + ps + ")"
+			}
+			writePlainFail(w, sandboxserver.NewError(502, "E_PORT_UNREACHABLE", "nothing answers on "+what+" in sandbox "+id))
 		},
 	}
 	proxy.ServeHTTP(w, r)

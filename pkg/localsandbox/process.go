@@ -404,16 +404,21 @@ func (sb *sandbox) processOp(c *sandboxserver.Call) (any, bool, *sandboxserver.E
 func (sb *sandbox) logs(c *sandboxserver.Call, pid int64, p *proc) (any, bool, *sandboxserver.Error) {
 	o := c.Obj(1)
 	opt := map[string]int64{}
+	// As the Worker: a value that is no number is an argument error (null
+	// is 0); a number that is negative or fractional fails in the session.
 	for _, k := range []string{"cursor", "lines", "bytes"} {
 		v, has := o[k]
-		if !has || v == nil {
+		if !has {
 			continue
 		}
 		f, ok := sandboxserver.Number(v, true)
-		if !ok || f < 0 || f != float64(int64(f)) {
-			return nil, false, sandboxserver.ArgError(k + " must be a non-negative integer")
+		if !ok {
+			return nil, false, sandboxserver.ArgError(k + " must be a number")
 		}
 		opt[k] = int64(f)
+		if f < 0 || f != float64(int64(f)) {
+			return nil, false, sandboxserver.RPCError(k + " must be a non-negative integer, got " + sandboxserver.JSNumber(f))
+		}
 	}
 	if p == nil {
 		return nil, false, sandboxserver.RPCError(fmt.Sprintf("no such process: %d", pid))

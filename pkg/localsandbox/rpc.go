@@ -45,9 +45,7 @@ func (b backend) Destroy(_ *http.Request, c *sandboxserver.Call, reason string) 
 }
 
 // knownOps are the operations this backend implements; anything else is
-// E_REMOTE_OP, as on a Worker that does not know it. Apps
-// (exposeApp, listApps, rotateLink, removeApp, ensureDurableApp,
-// removeDurableApp) are not implemented locally.
+// E_REMOTE_OP, as on a Worker that does not know it.
 var knownOps = map[string]bool{
 	"ready": true, "bootProbe": true,
 	"exec": true, "execStream": true, "runCode": true, "startProcess": true, "detachExec": true,
@@ -58,6 +56,8 @@ var knownOps = map[string]bool{
 	"listProcesses": true, "processLogs": true, "killProcess": true, "signalProcess": true,
 	"writeProcessInput": true, "endProcessInput": true, "resizeProcess": true,
 	"listPorts": true, "exposePort": true, "unexposePort": true,
+	"listApps": true, "exposeApp": true, "rotateLink": true, "removeApp": true,
+	"ensureDurableApp": true, "removeDurableApp": true,
 }
 
 func (sb *sandbox) dispatch(ctx context.Context, c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
@@ -82,7 +82,9 @@ func (sb *sandbox) dispatch(ctx context.Context, c *sandboxserver.Call) (any, bo
 	case "listProcesses", "processLogs", "killProcess", "signalProcess", "writeProcessInput", "endProcessInput", "resizeProcess":
 		return sb.processOp(c)
 	case "listPorts", "exposePort", "unexposePort":
-		return sb.portOp(c)
+		return sb.portOp(ctx, c)
+	case "listApps", "exposeApp", "rotateLink", "removeApp", "ensureDurableApp", "removeDurableApp":
+		return sb.appOp(ctx, c)
 	}
 	return sb.fileOp(c)
 }
@@ -115,7 +117,7 @@ func (sb *sandbox) ready(ctx context.Context, c *sandboxserver.Call) (any, bool,
 }
 
 // serveSession handles /s/<id>, /s/<id>/ (DELETE destroys) and the
-// path-style port previews /s/<id>/port/<n>/….
+// path-style previews /s/<id>/port/<n>/… and /s/<id>/app/<name>/….
 func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, rest string) {
 	raw, tail, _ := strings.Cut(rest, "/")
 	id, err := url.PathUnescape(raw)
@@ -123,9 +125,11 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, rest strin
 		http.NotFound(w, r)
 		return
 	}
-	if strings.HasPrefix(tail, "port/") {
-		s.servePort(w, r, id, strings.TrimPrefix(tail, "port/"))
-		return
+	for _, kind := range []string{"port", "app"} {
+		if rest, ok := strings.CutPrefix(tail, kind+"/"); ok {
+			s.servePreview(w, r, id, kind, rest)
+			return
+		}
 	}
 	if tail != "" {
 		http.NotFound(w, r)

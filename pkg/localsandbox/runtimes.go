@@ -2,9 +2,11 @@ package localsandbox
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -172,10 +174,8 @@ func (sb *sandbox) runtimeOp(ctx context.Context, c *sandboxserver.Call) (any, b
 		}
 		var specs []string
 		for _, x := range l {
-			sp, ok := x.(string)
-			if !ok {
-				return nil, false, sandboxserver.ArgError("specs must be an array of strings")
-			}
+			// Each spec is String(x), as the Worker's dispatcher does.
+			sp := jsToString(x)
 			if aerr := c.Policy(sp, "onDemand"); aerr != nil {
 				return nil, false, aerr
 			}
@@ -201,14 +201,16 @@ func (sb *sandbox) install(ctx context.Context, spec string) map[string]any {
 
 // codeScript turns runCode's code into the command it reports and the
 // script it runs, after the runtime policy check. missing is set (and the
-// command not run) when the host lacks the interpreter.
-func (sb *sandbox) codeScript(ctx context.Context, c *sandboxserver.Call, code string, o map[string]any) (command, script, missing string, aerr *sandboxserver.Error) {
+// command not run) when the host lacks the interpreter, or has a node too
+// old to strip TypeScript's types.
+func (sb *sandbox) codeScript(ctx context.Context, c *sandboxserver.Call, o map[string]any) (command, script, missing string, aerr *sandboxserver.Error) {
 	lang, _ := o["language"].(string)
 	if lang == "" {
 		lang = "javascript"
 	}
 	install, _ := o["install"].(string)
-	q := shellQuote(code)
+	// The policy applies before the code is even read.
+	codeArg := func() (string, *sandboxserver.Error) { return c.Str(0, "code") }
 	var rtName, flag, shown string
 	switch lang {
 	case "python", "ruby":
@@ -227,24 +229,75 @@ func (sb *sandbox) codeScript(ctx context.Context, c *sandboxserver.Call, code s
 		if aerr := c.Policy("shell", "use"); aerr != nil {
 			return "", "", "", aerr
 		}
-		return code, code, "", nil
+		code, aerr := codeArg()
+		return code, code, "", aerr
 	case "javascript", "typescript":
 		if aerr := c.Policy("node", "use"); aerr != nil {
 			return "", "", "", aerr
 		}
 		rtName, flag, shown = "node", "-e", "node"
 	default:
+		if _, aerr := codeArg(); aerr != nil {
+			return "", "", "", aerr
+		}
 		return "", "", "", sandboxserver.RPCError("Unsupported runCode language: " + lang)
 	}
+	code, aerr := codeArg()
+	if aerr != nil {
+		return "", "", "", aerr
+	}
+	q := shellQuote(code)
 	command = shown + " " + flag + " " + q
 	rt := sb.s.hostRuntime(ctx, rtName)
 	if rt == nil {
 		return command, "", notLocal(rtName) + "\n", nil
 	}
-	return command, shellQuote(rt.paths[0]) + " " + flag + " " + q, "", nil
+	interp := shellQuote(rt.paths[0])
+	if lang == "typescript" {
+		flags, refusal := sb.s.typeScriptFlags(ctx, rt.paths[0])
+		if refusal != "" {
+			return command, "", refusal, nil
+		}
+		for _, f := range flags {
+			interp += " " + f
+		}
+	}
+	return command, interp + " " + flag + " " + q, "", nil
 }
 
 // shellQuote single-quotes s for /bin/sh.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// jsToString is JavaScript's String(x) for decoded JSON values.
+func jsToString(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case nil:
+		return "null"
+	case bool:
+		return strconv.FormatBool(t)
+	case json.Number:
+		if f, ok := sandboxserver.Number(t, true); ok {
+			return sandboxserver.JSNumber(f)
+		}
+		return string(t)
+	case []any:
+		parts := make([]string, len(t))
+		for i, x := range t {
+			if x != nil {
+				parts[i] = jsToString(x)
+			}
+		}
+		return strings.Join(parts, ",")
+	case []byte:
+		parts := make([]string, len(t))
+		for i, b := range t {
+			parts[i] = strconv.Itoa(int(b))
+		}
+		return strings.Join(parts, ",")
+	}
+	return "[object Object]"
 }

@@ -26,7 +26,7 @@ type sandbox struct {
 	shells   map[string]*shell
 	procs    map[int64]*proc
 	running  map[*exec.Cmd]struct{}
-	ports    map[int]*portEntry
+	apps     appTable
 	revision int64
 	nextPID  int64
 	closed   bool
@@ -54,7 +54,6 @@ func openSandbox(s *Server, do, id string) (*sandbox, error) {
 		shells:  map[string]*shell{},
 		procs:   map[int64]*proc{},
 		running: map[*exec.Cmd]struct{}{},
-		ports:   map[int]*portEntry{},
 		nextPID: 1000001,
 	}, nil
 }

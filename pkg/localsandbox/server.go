@@ -1,9 +1,9 @@
 // Package localsandbox is a Nimbus sandbox backend that runs on the local
 // machine: an http.Handler speaking the remote sandbox API of a Nimbus
-// Worker (POST <base>/sandboxes/<id>/rpc, DELETE /s/<id>/, path-style port
-// previews /s/<id>/port/<n>/), with the same auth, envelope, codes,
-// statuses and exec stream framing, so the sandbox client and every
-// `nimbus sandbox` command work against it unchanged.
+// Worker (POST <base>/sandboxes/<id>/rpc, DELETE /s/<id>/, path-style
+// previews /s/<id>/port/<n>/ and /s/<id>/app/<name>/), with the same auth,
+// envelope, codes, statuses and exec stream framing, so the sandbox client
+// and every `nimbus sandbox` command work against it unchanged.
 //
 // Each sandbox is a directory under the data directory named by its Durable
 // Object name (<tenant>:<subject or _>:<id>); sandbox paths such as
@@ -100,6 +100,7 @@ type Server struct {
 
 	rtOnce sync.Once
 	rt     []hostRuntime
+	nodes  nodeVersions
 }
 
 // ValidID reports whether id satisfies the sandbox id rule
@@ -186,7 +187,7 @@ func (s *Server) Close() error {
 
 // ServeHTTP routes the remote API, the session root and port previews.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.api.ServeHTTP(w, r)
+	s.api.ServeHTTP(w, withOrigin(r))
 }
 
 // serveOther answers what the API core leaves: the session root and port
@@ -230,6 +231,10 @@ func (s *Server) destroy(do, reason string) (map[string]any, *sandboxserver.Erro
 		killed = sb.shutdown()
 	}
 	if err := removeTree(s.SandboxDir(do)); err != nil {
+		return nil, sandboxserver.RPCError("EBUSY: cannot remove sandbox storage: " + err.Error())
+	}
+	// Exposures, names and reservations go with the sandbox.
+	if err := s.removeApps(sb, do); err != nil {
 		return nil, sandboxserver.RPCError("EBUSY: cannot remove sandbox storage: " + err.Error())
 	}
 	return sandboxserver.DestroyResult(killed, s.opts.Now(), reason), nil

@@ -20,7 +20,7 @@ type Transport struct {
 // RoundTrip runs the handler and returns once it has written its header.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancel(req.Context())
-	in := req.Clone(ctx)
+	in := req.Clone(context.WithValue(ctx, inProcessKey{}, true))
 	if in.Body == nil {
 		in.Body = http.NoBody
 	}

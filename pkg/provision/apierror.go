@@ -99,6 +99,10 @@ func classify(err error, op operation) *Error {
 		return &Error{Kind: KindConfig, Code: CodeR2NotEnabled, CloudflareCode: 10042, Err: err,
 			Message: "R2 is not enabled on this Cloudflare account",
 			Hint:    "enable R2 once in the Cloudflare dashboard (R2 Object Storage), then rerun this command"}
+	case f.has(9109):
+		return &Error{Kind: KindConfig, Code: CodeAccountNotFound, CloudflareCode: 9109, Err: err,
+			Message: op.what + ": the API token cannot access this account (" + f.describe() + ")",
+			Hint:    "check the account id (--account-id, CLOUDFLARE_ACCOUNT_ID or account_id in wrangler.jsonc) and that the token includes the account"}
 	case f.status == http.StatusUnauthorized:
 		return &Error{Kind: KindPermission, Code: CodeTokenInvalid, CloudflareCode: cf, Err: err,
 			Message: op.what + ": Cloudflare rejected the API token (" + f.describe() + ")",

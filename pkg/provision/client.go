@@ -55,6 +55,7 @@ type Client struct {
 	base          *url.URL
 	token         string
 	httpClient    *http.Client
+	transfer      *http.Client // httpClient without its overall timeout
 	retry         retryPolicy
 	userTokens    *user.TokenService
 	accountTokens *accounts.TokenService
@@ -97,7 +98,11 @@ func NewClient(o ClientOptions) (*Client, error) {
 	if backoff <= 0 {
 		backoff = DefaultRetryBackoff
 	}
-	c := &Client{base: u, token: o.Token, httpClient: hc, retry: retryPolicy{max: o.MaxRetries, backoff: backoff}}
+	// Object uploads can take longer than any fixed timeout on a slow link;
+	// they are bounded by a stall watchdog instead (PutObjectFrom).
+	transfer := *hc
+	transfer.Timeout = 0
+	c := &Client{base: u, token: o.Token, httpClient: hc, transfer: &transfer, retry: retryPolicy{max: o.MaxRetries, backoff: backoff}}
 	opts := []option.RequestOption{
 		option.WithBaseURL(u.String()),
 		option.WithAPIToken(o.Token),

@@ -1,7 +1,12 @@
 package provision_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,5 +86,130 @@ func TestNewClientRejectsBadOptions(t *testing.T) {
 		if _, err := provision.NewClient(o); err == nil {
 			t.Errorf("%+v accepted", o.BaseURL)
 		}
+	}
+}
+
+func newObjClient(t *testing.T, cf *cftest.Server, tok string) *provision.Client {
+	t.Helper()
+	c, err := provision.NewClient(provision.ClientOptions{Token: tok, BaseURL: cf.BaseURL(), RetryBackoff: time.Millisecond, MaxRetries: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestListObjectsFollowsCursor(t *testing.T) {
+	cf := cftest.New()
+	defer cf.Close()
+	cf.AddAccount(acct, "Acme")
+	cf.AddToken(userTok, &cftest.Token{Accounts: []string{acct}})
+	cf.AddBucket(acct, bkRT)
+	cf.ListLimit = 2
+	var want []string
+	for i := 0; i < 5; i++ {
+		k := fmt.Sprintf("blobs/x-1/%02d/f", i)
+		cf.PutObject(acct, bkRT, k, bytes.Repeat([]byte("a"), i), "")
+		want = append(want, k)
+	}
+	cf.PutObject(acct, bkRT, "manifests/x-1.json", []byte("{}"), "application/json")
+	c := newObjClient(t, cf, userTok)
+	var got []string
+	sizes := map[string]int64{}
+	err := c.ListObjects(context.Background(), acct, bkRT, "blobs/", func(o provision.ObjectInfo) error {
+		got = append(got, o.Key)
+		sizes[o.Key] = o.Size
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("listed %v, want %v", got, want)
+	}
+	if sizes[want[4]] != 4 {
+		t.Fatalf("size decoded from a string: %v", sizes)
+	}
+	if n := len(cf.Requests()); n != 3 {
+		t.Fatalf("%d list requests for 5 objects in pages of 2, want 3:\n%s", n, cf.Summary())
+	}
+	for _, r := range cf.Requests() {
+		if !strings.Contains(r.Query, "per_page=1000") || !strings.Contains(r.Query, "prefix=blobs%2F") {
+			t.Fatalf("query %q", r.Query)
+		}
+	}
+	// A missing bucket and R2 not enabled are errors, not empty listings.
+	err = c.ListObjects(context.Background(), acct, "no-such-bucket", "", func(provision.ObjectInfo) error { return nil })
+	if pe, ok := provision.AsError(err); !ok || pe.CloudflareCode != 10006 {
+		t.Fatalf("missing bucket: %v", err)
+	}
+	cf.R2Disabled[acct] = true
+	err = c.ListObjects(context.Background(), acct, bkRT, "", func(provision.ObjectInfo) error { return nil })
+	if pe, ok := provision.AsError(err); !ok || pe.Code != provision.CodeR2NotEnabled || pe.Kind != provision.KindConfig {
+		t.Fatalf("R2 disabled: %v", err)
+	}
+}
+
+type countingBody struct {
+	data  []byte
+	opens int
+}
+
+func (b *countingBody) Size() int64 { return int64(len(b.data)) }
+func (b *countingBody) Open() (io.ReadCloser, error) {
+	b.opens++
+	return io.NopCloser(bytes.NewReader(b.data)), nil
+}
+
+func TestPutObjectFromStreamsAndRetries(t *testing.T) {
+	cf := cftest.New()
+	defer cf.Close()
+	cf.AddAccount(acct, "Acme")
+	cf.AddToken(userTok, &cftest.Token{Accounts: []string{acct}})
+	cf.AddBucket(acct, bkRT)
+	cf.AddFault(cftest.Fault{Method: "PUT", PathSuffix: "/blob.wasm", Status: 500, Code: 10001, Message: "boom", Times: 1})
+	c := newObjClient(t, cf, userTok)
+	body := &countingBody{data: bytes.Repeat([]byte("wasm"), 100000)}
+	info, err := c.PutObjectFrom(context.Background(), acct, bkRT, "blobs/x/blob.wasm", body, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Size != int64(len(body.data)) || body.opens != 2 {
+		t.Fatalf("info %+v, body opened %d times (want 2: first try and retry)", info, body.opens)
+	}
+	data, ct, _ := cf.Object(acct, bkRT, "blobs/x/blob.wasm")
+	if !bytes.Equal(data, body.data) || ct != "" {
+		t.Fatalf("stored %d bytes with content type %q; want the body and no content type", len(data), ct)
+	}
+	last := cf.Requests()[len(cf.Requests())-1]
+	if last.Header.Get("Content-Length") != fmt.Sprint(len(body.data)) && last.Size != int64(len(body.data)) {
+		t.Fatalf("upload not sent with its length: %+v", last.Header)
+	}
+	_, err = c.PutObjectFrom(context.Background(), acct, bkRT, "big", &countingBody{data: nil}, "")
+	if err != nil {
+		t.Fatalf("empty object: %v", err)
+	}
+}
+
+func TestResolveAccountID(t *testing.T) {
+	cf := cftest.New()
+	defer cf.Close()
+	cf.AddAccount(acct, "Acme")
+	cf.AddAccount("fedcba9876543210fedcba9876543210", "Other")
+	cf.AddToken(userTok, &cftest.Token{Accounts: []string{acct}})
+	cf.AddToken("two", &cftest.Token{Accounts: []string{acct, "fedcba9876543210fedcba9876543210"}})
+	ctx := context.Background()
+	if id, err := newObjClient(t, cf, userTok).ResolveAccountID(ctx, ""); err != nil || id != acct {
+		t.Fatalf("only account: %q %v", id, err)
+	}
+	if _, err := newObjClient(t, cf, "two").ResolveAccountID(ctx, ""); err == nil || !strings.Contains(err.Error(), "choose one") {
+		t.Fatalf("two accounts: %v", err)
+	}
+	if _, err := newObjClient(t, cf, userTok).ResolveAccountID(ctx, "nope"); err == nil {
+		t.Fatal("malformed id accepted")
+	}
+	// An account the token cannot access is named as such, not as a missing permission.
+	_, _, err := newObjClient(t, cf, userTok).GetObject(ctx, "fedcba9876543210fedcba9876543210", bkRT, "k")
+	if pe, ok := provision.AsError(err); !ok || pe.Code != provision.CodeAccountNotFound {
+		t.Fatalf("foreign account: %v", err)
 	}
 }

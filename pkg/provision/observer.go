@@ -8,6 +8,7 @@ const (
 	StepToken      StepID = "token"
 	StepAccount    StepID = "account"
 	StepBucket     StepID = "bucket"
+	StepRuntimes   StepID = "runtimes"
 	StepWrangler   StepID = "wrangler-config"
 	StepWorkersDev StepID = "workers-dev"
 	StepEndpoint   StepID = "endpoint"

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"context"
 	"errors"
 	"strconv"
 
@@ -49,6 +50,19 @@ type Plan struct {
 	NimbusConfig string
 	// Secret, when set, puts a secret on the Worker.
 	Secret *SecretSpec
+	// Runtimes, when set, publishes the runtimes into RuntimeBucket once
+	// the buckets exist (nil: --skip-runtimes).
+	Runtimes RuntimeSyncer
+	// WritePin sets vars.NIMBUS_RUNTIME_CATALOG_SHA256 in WranglerConfig to
+	// the digest the runtime sync published, in the same edit as account_id.
+	WritePin bool
+}
+
+// RuntimeSyncer publishes the runtime catalog into a bucket and returns its
+// digest (with dryRun, the digest it would publish). pkg/runtimesync
+// provides one; provision only orders it after the buckets.
+type RuntimeSyncer interface {
+	SyncRuntimes(ctx context.Context, accountID, bucket string, dryRun bool) (digest string, err error)
 }
 
 func quote(s string) string { return strconv.Quote(s) }
@@ -125,6 +139,9 @@ func (p Plan) Validate() error {
 		if err := ValidateBucketName(p.RuntimeBucket); err != nil {
 			return err
 		}
+	}
+	if p.Runtimes != nil && p.RuntimeBucket == "" {
+		return &Error{Kind: KindUsage, Code: CodeInvalidPlan, Message: "runtime sync requested without a runtime bucket"}
 	}
 	if s := p.Secret; s != nil {
 		if !validSecretName(s.Name) {

@@ -65,4 +65,31 @@ type Result struct {
 	Mutations int
 	// Warnings are non-fatal problems (e.g. no workers.dev subdomain yet).
 	Warnings []string
+	// RuntimesSynced is true once the runtime sync succeeded (never in a
+	// dry run).
+	RuntimesSynced bool
+	// CatalogSHA256 is the digest the runtime sync published (in a dry
+	// run, would publish); "" when it did not run.
+	CatalogSHA256 string
+	// Pin is the state of vars.NIMBUS_RUNTIME_CATALOG_SHA256 in the
+	// wrangler config after the run; "" without a sync or a config.
+	Pin PinState
 }
+
+// PinState is how the wrangler config's catalog pin relates to the digest
+// the runtime sync published.
+type PinState string
+
+// Pin states.
+const (
+	// PinUpdated: WritePin set it now.
+	PinUpdated PinState = "updated"
+	// PinCurrent: it already named the digest.
+	PinCurrent PinState = "current"
+	// PinPlanned: WritePin would set it (dry run).
+	PinPlanned PinState = "planned"
+	// PinStale: it names another catalog (WritePin not asked).
+	PinStale PinState = "stale"
+	// PinMissing: the config has no pin (WritePin not asked).
+	PinMissing PinState = "missing"
+)

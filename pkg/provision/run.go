@@ -66,7 +66,7 @@ func (p *Provisioner) Run(ctx context.Context, plan Plan) (*Result, error) {
 	if r.obs == nil {
 		r.obs = nopObserver{}
 	}
-	steps := []func(context.Context) error{r.verifyToken, r.resolveAccount, r.buckets, r.wranglerConfig, r.workersDev, r.secret}
+	steps := []func(context.Context) error{r.verifyToken, r.resolveAccount, r.buckets, r.runtimes, r.wranglerConfig, r.workersDev, r.secret}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return r.res, err
@@ -164,35 +164,77 @@ func (r *run) listAccounts(ctx context.Context) error {
 	if r.listed != nil {
 		return nil
 	}
-	var q accounts.AccountListParams
-	q.PerPage.Value, q.PerPage.Present = 50, true
-	page, err := r.c.accounts.List(ctx, q)
+	listed, total, err := r.c.listAccounts(ctx)
 	if err != nil {
 		return err
 	}
-	r.listed = append([]accounts.Account{}, page.Result...)
-	// total_count is not a typed field in v6; it arrives as an extra field.
-	if f, ok := page.ResultInfo.JSON.ExtraFields["total_count"]; ok {
-		r.total, _ = strconv.ParseInt(f.Raw(), 10, 64)
-	}
-	if r.total < int64(len(r.listed)) {
-		r.total = int64(len(r.listed))
-	}
+	r.listed, r.total = listed, total
 	return nil
 }
 
-func (r *run) ambiguous() *Error {
+// listAccounts returns the first page of accounts the token sees and the
+// total count.
+func (c *Client) listAccounts(ctx context.Context) ([]accounts.Account, int64, error) {
+	var q accounts.AccountListParams
+	q.PerPage.Value, q.PerPage.Present = 50, true
+	page, err := c.accounts.List(ctx, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	listed := append([]accounts.Account{}, page.Result...)
+	var total int64
+	// total_count is not a typed field in v6; it arrives as an extra field.
+	if f, ok := page.ResultInfo.JSON.ExtraFields["total_count"]; ok {
+		total, _ = strconv.ParseInt(f.Raw(), 10, 64)
+	}
+	if total < int64(len(listed)) {
+		total = int64(len(listed))
+	}
+	return listed, total, nil
+}
+
+func (r *run) ambiguous() *Error { return ambiguousAccounts(r.listed, r.total) }
+
+func ambiguousAccounts(listed []accounts.Account, total int64) *Error {
 	var b strings.Builder
-	for _, a := range r.listed {
+	for _, a := range listed {
 		fmt.Fprintf(&b, "\n  %s  %s", a.ID, a.Name)
 	}
 	more := ""
-	if r.total > int64(len(r.listed)) {
-		more = fmt.Sprintf("\n  ... and %d more", r.total-int64(len(r.listed)))
+	if total > int64(len(listed)) {
+		more = fmt.Sprintf("\n  ... and %d more", total-int64(len(listed)))
 	}
 	return &Error{Kind: KindConfig, Code: CodeAccountAmbiguous,
-		Message: fmt.Sprintf("the API token can access %d accounts; choose one:%s%s", r.total, b.String(), more),
+		Message: fmt.Sprintf("the API token can access %d accounts; choose one:%s%s", total, b.String(), more),
 		Hint:    "pass --account-id ID or set CLOUDFLARE_ACCOUNT_ID"}
+}
+
+// ResolveAccountID returns id when it is given (after checking its form),
+// otherwise the only account the token can access; several accounts or
+// none are configuration errors that say what to pass.
+func (c *Client) ResolveAccountID(ctx context.Context, id string) (string, error) {
+	if id != "" {
+		if !validAccountID(id) {
+			return "", &Error{Kind: KindConfig, Code: CodeAccountInvalid,
+				Message: "invalid Cloudflare account id " + quote(id),
+				Hint:    "an account id is 32 hexadecimal characters; find it in the dashboard sidebar or omit it to use the token's only account"}
+		}
+		return id, nil
+	}
+	listed, total, err := c.listAccounts(ctx)
+	if err != nil {
+		return "", classify(err, operation{what: "list accounts", permission: PermAccountRead})
+	}
+	switch {
+	case len(listed) == 0:
+		return "", &Error{Kind: KindConfig, Code: CodeNoAccount, Message: "the API token cannot access any account",
+			Hint: "give the token access to an account (Account Resources) or set CLOUDFLARE_ACCOUNT_ID"}
+	case len(listed) > 1:
+		return "", ambiguousAccounts(listed, total)
+	case !validAccountID(listed[0].ID):
+		return "", &Error{Kind: KindInternal, Code: CodeAPI, Message: "Cloudflare listed an account with an unexpected id " + quote(listed[0].ID)}
+	}
+	return listed[0].ID, nil
 }
 
 func (r *run) resolveAccount(ctx context.Context) error {
@@ -239,9 +281,15 @@ func (r *run) resolveAccount(ctx context.Context) error {
 }
 
 func (r *run) getBucket(ctx context.Context, name string) (exists bool, err error) {
+	return r.c.BucketExists(ctx, r.res.AccountID, name)
+}
+
+// BucketExists reports whether the account holds the bucket (a 404 is
+// "no"); R2 not enabled, permissions and outages are errors.
+func (c *Client) BucketExists(ctx context.Context, accountID, name string) (bool, error) {
 	var q r2.BucketGetParams
-	q.AccountID.Value, q.AccountID.Present = r.res.AccountID, true
-	_, err = r.c.buckets.Get(ctx, name, q)
+	q.AccountID.Value, q.AccountID.Present = accountID, true
+	_, err := c.buckets.Get(ctx, name, q)
 	if err == nil {
 		return true, nil
 	}
@@ -307,6 +355,41 @@ func (r *run) createBucket(ctx context.Context, name string) (BucketStatus, *Err
 	return "", classify(err, operation{what: "create R2 bucket " + quote(name), permission: PermR2Write})
 }
 
+// runtimes publishes the runtime catalog into the runtime bucket, which
+// exists by now (or, in a dry run, is planned). Its errors pass through
+// unchanged: they carry their own codes.
+func (r *run) runtimes(ctx context.Context) error {
+	if r.plan.Runtimes == nil {
+		r.emit(StepRuntimes, "", StateSkipped, "runtime sync skipped (--skip-runtimes)")
+		return nil
+	}
+	b := r.plan.RuntimeBucket
+	r.emit(StepRuntimes, b, StateRunning, "publishing runtimes into %s", b)
+	digest, err := r.plan.Runtimes.SyncRuntimes(ctx, r.res.AccountID, b, r.plan.DryRun)
+	if err != nil {
+		r.emit(StepRuntimes, b, StateFailed, "%s", err.Error())
+		return err
+	}
+	r.res.CatalogSHA256 = digest
+	if r.plan.DryRun {
+		r.emit(StepRuntimes, b, StateSkipped, "runtime catalog %s would be published to %s (dry run)", short(digest), b)
+		return nil
+	}
+	r.res.RuntimesSynced = true
+	r.emit(StepRuntimes, b, StateDone, "runtime catalog %s published to %s", short(digest), b)
+	return nil
+}
+
+func short(digest string) string {
+	if len(digest) > 12 {
+		return digest[:12]
+	}
+	return digest
+}
+
+// pinVar is the Worker variable that names the trusted runtime catalog.
+const pinVar = "NIMBUS_RUNTIME_CATALOG_SHA256"
+
 func (r *run) wranglerConfig(ctx context.Context) error {
 	path := r.plan.WranglerConfig
 	if path == "" {
@@ -324,19 +407,50 @@ func (r *run) wranglerConfig(ctx context.Context) error {
 		return r.fail(StepWrangler, path, &Error{Kind: KindData, Code: CodeWranglerConfig, Err: err,
 			Message: path + ": " + err.Error(), Hint: "fix the file (JSONC with a top-level object), then rerun"})
 	}
+	idChanged := changed
+	if digest := r.res.CatalogSHA256; digest != "" {
+		f, _ := wranglerfile.Parse(out)
+		cur, has := f.Var(pinVar)
+		switch {
+		case cur == digest:
+			r.res.Pin = PinCurrent
+		case r.plan.WritePin:
+			pinned, pchanged, err := wranglerfile.SetVar(out, pinVar, digest)
+			if err != nil {
+				return r.fail(StepWrangler, path, &Error{Kind: KindData, Code: CodeWranglerConfig, Err: err,
+					Message: path + ": " + err.Error(), Hint: "fix the file, or set vars." + pinVar + " by hand"})
+			}
+			out, changed = pinned, changed || pchanged
+			r.res.Pin = PinUpdated
+			if r.plan.DryRun {
+				r.res.Pin = PinPlanned
+			}
+		case has:
+			r.res.Pin = PinStale
+		default:
+			r.res.Pin = PinMissing
+		}
+	}
+	what := "account_id " + r.res.AccountID
+	if r.res.Pin == PinUpdated || r.res.Pin == PinPlanned {
+		what += " and " + pinVar
+		if !idChanged {
+			what = pinVar
+		}
+	}
 	switch {
 	case !changed:
 		r.res.WranglerConfig = FileUnchanged
 		r.emit(StepWrangler, path, StateDone, "%s already has account_id %s", path, r.res.AccountID)
 	case r.plan.DryRun:
 		r.res.WranglerConfig = FilePlanned
-		r.emit(StepWrangler, path, StateSkipped, "account_id would be written to %s (dry run)", path)
+		r.emit(StepWrangler, path, StateSkipped, "%s would be written to %s (dry run)", what, path)
 	default:
 		if err := writeFileAtomic(path, out, 0o644); err != nil {
 			return r.fail(StepWrangler, path, writeError(path, err))
 		}
 		r.res.WranglerConfig = FileUpdated
-		r.emit(StepWrangler, path, StateDone, "wrote account_id %s to %s", r.res.AccountID, path)
+		r.emit(StepWrangler, path, StateDone, "wrote %s to %s", what, path)
 	}
 	return nil
 }

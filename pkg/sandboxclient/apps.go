@@ -35,7 +35,9 @@ type DurableApp struct {
 // (string), or one of the objects {port}, {pid}, {name}, {owner}.
 type AppTarget = any
 
-// ListApps lists the exposed apps.
+// ListApps lists the apps: every owner with a reservation or a server.
+// URLs are built as PortURL builds them (the server's own URL is kept only
+// when the client cannot build one), and an app without a port has none.
 func (s *Sandbox) ListApps(ctx context.Context) ([]App, error) {
 	var r []App
 	if err := s.call(ctx, "listApps", nil, &r); err != nil {
@@ -44,15 +46,19 @@ func (s *Sandbox) ListApps(ctx context.Context) ([]App, error) {
 	if r == nil {
 		r = []App{}
 	}
+	for i := range r {
+		s.appURL(&r[i])
+	}
 	return r, nil
 }
 
-// ExposeApp exposes the app behind target.
+// ExposeApp exposes the app behind target, with its URL as in ListApps.
 func (s *Sandbox) ExposeApp(ctx context.Context, target AppTarget, opts ExposeOptions) (*App, error) {
 	var r App
 	if err := s.call(ctx, "exposeApp", []any{target, opts}, &r); err != nil {
 		return nil, err
 	}
+	s.appURL(&r)
 	return &r, nil
 }
 
@@ -63,7 +69,28 @@ func (s *Sandbox) RotateLink(ctx context.Context, target AppTarget) (*App, error
 	if err := s.call(ctx, "rotateLink", []any{target}, &r); err != nil {
 		return nil, err
 	}
+	s.appURL(&r)
 	return &r, nil
+}
+
+// appURL sets a.URL the way the SDK does: the URL this client builds for
+// the app's port, name and capability wins, the server's stays when the
+// client cannot build one, and an app without a port has none.
+func (s *Sandbox) appURL(a *App) {
+	if a.Port == nil {
+		a.URL = nil
+		return
+	}
+	o := URLOptions{Visibility: a.Visibility}
+	if a.Name != nil {
+		o.Name = *a.Name
+	}
+	if a.Capability != nil {
+		o.Capability = *a.Capability
+	}
+	if u := s.PortURL(*a.Port, o); u != "" {
+		a.URL = &u
+	}
 }
 
 // RemoveApp removes the app behind target.

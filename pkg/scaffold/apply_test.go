@@ -385,7 +385,7 @@ func TestNextSteps(t *testing.T) {
 		{"/home/u/..p", "/home/u", "..p"},
 	} {
 		got := NextSteps(NextStepsOptions{Dir: tc.dir, Cwd: tc.cwd, WorkerName: "w"})
-		want := []string{"cd " + tc.cd, "npm install", "CLOUDFLARE_ACCOUNT_ID=<account-id> nimbus setup cloudflare --name w",
+		want := []string{"cd " + tc.cd, "npm install", "CLOUDFLARE_ACCOUNT_ID=<account-id> nimbus setup cloudflare --name w --write-config",
 			"npx wrangler secret put JWT_SECRET", "npx wrangler deploy"}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%+v: got %q", tc, got)

@@ -26,7 +26,7 @@ func NextSteps(o NextStepsOptions) []string {
 		steps = append(steps, "npm install")
 	}
 	return append(steps,
-		"CLOUDFLARE_ACCOUNT_ID=<account-id> nimbus setup cloudflare --name "+o.WorkerName,
+		"CLOUDFLARE_ACCOUNT_ID=<account-id> nimbus setup cloudflare --name "+o.WorkerName+" --write-config",
 		"npx wrangler secret put JWT_SECRET",
 		"npx wrangler deploy",
 	)

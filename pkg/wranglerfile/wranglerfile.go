@@ -39,6 +39,25 @@ type File struct {
 	Name      string     `json:"name"`
 	AccountID string     `json:"account_id"`
 	R2Buckets []R2Bucket `json:"r2_buckets"`
+	// Vars are the top-level plain-text variables (non-string values are
+	// kept as JSON text).
+	Vars map[string]any `json:"vars"`
+}
+
+// Var returns a top-level variable that is a string.
+func (f *File) Var(name string) (string, bool) {
+	v, ok := f.Vars[name].(string)
+	return v, ok
+}
+
+// Bucket returns the bucket bound as binding, or "".
+func (f *File) Bucket(binding string) string {
+	for _, b := range f.R2Buckets {
+		if b.Binding == binding {
+			return b.BucketName
+		}
+	}
+	return ""
 }
 
 // Parse reads JSONC (comments and trailing commas allowed).
@@ -166,4 +185,109 @@ func isBlank(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// SetVar returns data with the top-level vars.<name> set to the string
+// value. An existing variable is edited in place; a new one goes first in
+// vars (where the config builder puts the catalog pin); a file without vars
+// gets a "vars" object after its last member. Comments and layout are kept.
+func SetVar(data []byte, name, value string) (out []byte, changed bool, err error) {
+	f, err := Parse(data)
+	if err != nil {
+		return nil, false, err
+	}
+	if cur, ok := f.Var(name); ok && cur == value {
+		return data, false, nil
+	}
+	if v, ok := f.Vars[name]; ok {
+		if _, isString := v.(string); !isString {
+			return nil, false, &Error{Message: "vars." + name + " is not a string"}
+		}
+	}
+	root, err := hujson.Parse(slices.Clone(data))
+	if err != nil {
+		return nil, false, &Error{Message: "not valid JSONC", Err: err}
+	}
+	obj, ok := root.Value.(*hujson.Object)
+	if !ok {
+		return nil, false, &Error{Message: "the top level is not an object"}
+	}
+	var vars *hujson.Object
+	for i := range obj.Members {
+		m := &obj.Members[i]
+		if lit, ok := m.Name.Value.(hujson.Literal); ok && lit.String() == "vars" {
+			o, ok := m.Value.Value.(*hujson.Object)
+			if !ok {
+				return nil, false, &Error{Message: "vars is not an object"}
+			}
+			vars = o
+		}
+	}
+	switch {
+	case vars == nil:
+		if err := appendVars(obj, name, value); err != nil {
+			return nil, false, err
+		}
+	default:
+		done := false
+		for i := range vars.Members {
+			m := &vars.Members[i]
+			if lit, ok := m.Name.Value.(hujson.Literal); ok && lit.String() == name {
+				m.Value.Value = hujson.String(value)
+				done = true
+			}
+		}
+		if !done {
+			insertMember(vars, -1, name, value)
+		}
+	}
+	out = root.Pack()
+	g, err := Parse(out)
+	if v, _ := g.Var(name); err != nil || v != value || g.Name != f.Name || g.AccountID != f.AccountID || len(g.R2Buckets) != len(f.R2Buckets) || len(g.Vars) < len(f.Vars) {
+		return nil, false, &Error{Message: "editing vars." + name + " produced an unexpected file", Err: err}
+	}
+	return out, true, nil
+}
+
+// appendVars adds "vars": {name: value} as the last member of obj, indented
+// like the members before it.
+func appendVars(obj *hujson.Object, name, value string) error {
+	if len(obj.Members) == 0 {
+		insertMember(obj, -1, "vars", "")
+		v, err := hujson.Parse([]byte(`{ ` + string(hujson.String(name)) + `: ` + string(hujson.String(value)) + ` }`))
+		if err != nil {
+			return &Error{Message: "cannot build vars", Err: err}
+		}
+		obj.Members[0].Value.Value = v.Value
+		return nil
+	}
+	last := &obj.Members[len(obj.Members)-1]
+	before := last.Name.BeforeExtra
+	indent, multiline := "", false
+	if nl := bytes.LastIndexByte(before, '\n'); nl >= 0 {
+		indent, multiline = string(before[nl+1:]), true
+		if !isBlank([]byte(indent)) {
+			indent = "  "
+		}
+	}
+	text := `{ ` + string(hujson.String(name)) + `: ` + string(hujson.String(value)) + ` }`
+	sep := hujson.Extra(" ")
+	if multiline {
+		text = "{\n" + indent + "  " + string(hujson.String(name)) + ": " + string(hujson.String(value)) + "\n" + indent + "}"
+		sep = hujson.Extra("\n" + indent)
+	}
+	v, err := hujson.Parse([]byte(text))
+	if err != nil {
+		return &Error{Message: "cannot build vars", Err: err}
+	}
+	m := hujson.ObjectMember{
+		Name:  hujson.Value{BeforeExtra: sep, Value: hujson.String("vars")},
+		Value: hujson.Value{BeforeExtra: hujson.Extra(" "), Value: v.Value},
+	}
+	// The trailing comma, if the file has one, moves to the new last member.
+	if last.Value.AfterExtra != nil {
+		m.Value.AfterExtra = hujson.Extra{}
+	}
+	obj.Members = append(obj.Members, m)
+	return nil
 }

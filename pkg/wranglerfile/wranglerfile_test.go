@@ -153,3 +153,60 @@ func FuzzSetAccountID(f *testing.F) {
 		}
 	})
 }
+
+func TestSetVar(t *testing.T) {
+	pin := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	cases := []struct{ name, in, want string }{
+		{"no vars, trailing comma",
+			"// c\n{\n  \"name\": \"demo\", // n\n  \"placement\": { \"mode\": \"smart\" },\n}\n",
+			"// c\n{\n  \"name\": \"demo\", // n\n  \"placement\": { \"mode\": \"smart\" },\n  \"vars\": {\n    \"NIMBUS_RUNTIME_CATALOG_SHA256\": \"" + pin + "\"\n  },\n}\n"},
+		{"no vars, no trailing comma",
+			"{\n\t\"name\": \"demo\"\n}",
+			"{\n\t\"name\": \"demo\",\n\t\"vars\": {\n\t  \"NIMBUS_RUNTIME_CATALOG_SHA256\": \"" + pin + "\"\n\t}\n}"},
+		{"single line", `{"name": "demo"}`, `{"name": "demo", "vars": { "NIMBUS_RUNTIME_CATALOG_SHA256": "` + pin + `" }}`},
+		{"existing vars",
+			"{\n  \"vars\": {\n    // agent\n    \"NIMBUS_AGENT_MODEL\": \"m\",\n  },\n}",
+			"{\n  \"vars\": {\n    \"NIMBUS_RUNTIME_CATALOG_SHA256\": \"" + pin + "\",\n    // agent\n    \"NIMBUS_AGENT_MODEL\": \"m\",\n  },\n}"},
+		{"existing pin",
+			"{ \"vars\": { \"NIMBUS_RUNTIME_CATALOG_SHA256\": \"old\" /* pin */ } }",
+			"{ \"vars\": { \"NIMBUS_RUNTIME_CATALOG_SHA256\": \"" + pin + "\" /* pin */ } }"},
+	}
+	for _, c := range cases {
+		out, changed, err := wranglerfile.SetVar([]byte(c.in), "NIMBUS_RUNTIME_CATALOG_SHA256", pin)
+		if err != nil || !changed || string(out) != c.want {
+			t.Errorf("%s: changed=%v err=%v\ngot:\n%s\nwant:\n%s", c.name, changed, err, out, c.want)
+			continue
+		}
+		again, changed, err := wranglerfile.SetVar(out, "NIMBUS_RUNTIME_CATALOG_SHA256", pin)
+		if err != nil || changed || string(again) != string(out) {
+			t.Errorf("%s: second edit changed the file", c.name)
+		}
+		f, _ := wranglerfile.Parse(out)
+		if v, _ := f.Var("NIMBUS_RUNTIME_CATALOG_SHA256"); v != pin {
+			t.Errorf("%s: var reads back as %q", c.name, v)
+		}
+	}
+	for _, bad := range []string{`[]`, `{"vars": []}`, `{"vars": {"NIMBUS_RUNTIME_CATALOG_SHA256": 1}}`, `{`} {
+		if _, _, err := wranglerfile.SetVar([]byte(bad), "NIMBUS_RUNTIME_CATALOG_SHA256", pin); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+func FuzzSetVar(f *testing.F) {
+	f.Add([]byte("{\n  \"name\": \"x\",\n  \"vars\": { \"A\": \"b\" },\n}"))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, _, err := wranglerfile.SetVar(data, "NIMBUS_RUNTIME_CATALOG_SHA256", "v")
+		if err != nil {
+			return
+		}
+		g, err := wranglerfile.Parse(out)
+		if err != nil {
+			t.Fatalf("edited file does not parse: %v\n%s", err, out)
+		}
+		if v, _ := g.Var("NIMBUS_RUNTIME_CATALOG_SHA256"); v != "v" {
+			t.Fatalf("var not set in\n%s", out)
+		}
+	})
+}

@@ -568,7 +568,7 @@ func testWireErrors(t *testing.T, e *env) {
 		{"bad%20id", `{"op":"ready","args":[]}`, 400, `{"ok":false,"error":"Invalid sandbox id","code":"E_SANDBOX_ID"}`},
 		{"job-1", `{"op":"mkdir","args":["/home/user/m"]}`, 200, `{"ok":true}`},
 		{"job-1", `{"op":"exists","args":["/home/user/m"]}`, 200, `{"ok":true,"result":true}`},
-		{"job-1", `{"op":"readFile","args":["/home/user/none"]}`, 200, `{"ok":true}`},
+		{"job-1", `{"op":"readFile","args":["/home/user/none"]}`, 200, `{"ok":true,"result":null}`},
 	}
 	for _, c := range cases {
 		resp, body := post(c.id, c.body)

@@ -562,7 +562,7 @@ func (s *Server) fileOp(c *sandboxserver.Call) (result any, has bool, oerr *sand
 			switch c.Op {
 			case "readFile", "readFileBytes":
 				if n == nil {
-					return nil, false, nil
+					return nil, true, nil
 				}
 				if n.dir {
 					return nil, false, fsErr(errEISDIR("read", p))
@@ -576,7 +576,7 @@ func (s *Server) fileOp(c *sandboxserver.Call) (result any, has bool, oerr *sand
 				return append([]byte{}, n.data...), true, nil
 			case "stat", "lstat":
 				if n == nil {
-					return nil, false, nil
+					return nil, true, nil
 				}
 				typ, mode := "file", uint32(0o100000)
 				if n.dir {
@@ -584,7 +584,7 @@ func (s *Server) fileOp(c *sandboxserver.Call) (result any, has bool, oerr *sand
 				}
 				return map[string]any{"type": typ, "size": len(n.data), "mtime": n.mtime.UnixMilli(), "mode": mode | n.mode, "ctime": n.mtime.UnixMilli(), "revision": sb.revision, "uid": 1000}, true, nil
 			case "readlink":
-				return nil, false, nil
+				return nil, true, nil
 			case "readdir":
 				if n == nil {
 					return nil, false, fsErr(errENOENT("scandir", p))
@@ -705,7 +705,7 @@ func (s *Server) fileOp(c *sandboxserver.Call) (result any, has bool, oerr *sand
 		fn = func(sb *sandbox) (any, bool, *sandboxserver.Error) {
 			n := sb.fs.get(p)
 			if n == nil {
-				return nil, false, nil
+				return nil, true, nil
 			}
 			if n.dir {
 				return nil, false, fsErr(errEISDIR("read", p))

@@ -1,0 +1,150 @@
+package runtimecmd
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/jsjson"
+	"github.com/nimbus-sh/nimbus/internal/progress"
+	"github.com/nimbus-sh/nimbus/internal/runtimecli"
+	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
+)
+
+type listOptions struct {
+	cf  cfFlags
+	pin string
+}
+
+func newCmdList(f *cmdutil.Factory) *cobra.Command {
+	var o listOptions
+	cmd := &cobra.Command{
+		Use:   "list [--bucket NAME] [--pin DIGEST]",
+		Short: "List the runtimes in the bucket's catalog and check the Worker's pin",
+		Long: `Read the runtime catalog from the R2 bucket, validate it and list each runtime
+at its default version.
+
+With --pin, or when ./wrangler.jsonc carries vars.NIMBUS_RUNTIME_CATALOG_SHA256,
+the catalog read is catalog/sha256/<pin>.json, the one the Worker trusts, and
+its bytes must hash to the pin (exit 65 otherwise). stderr says whether the
+pin is the bucket's current catalog. --pin= (empty) reads catalog/v1.json.
+
+stdout, when it is not a terminal, is upstream's JSON array
+[{"name","version","size_mb","license"}]; with --json it is an object with
+the catalog digests, the pin state and that array as "runtimes". On a
+terminal it is a table.`,
+		Example: `  nimbus runtime list
+  nimbus runtime list --bucket my-runtime-cache --pin 3f1c…
+  nimbus runtime list --json | jq -r .pinState`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runList(cmd, f, &o)
+		},
+	}
+	o.cf.register(cmd)
+	cmd.Flags().StringVar(&o.pin, "pin", "", "read the catalog pinned by `DIGEST` (default: vars."+runtimecli.PinVar+" of ./wrangler.jsonc)")
+	return cmd
+}
+
+func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
+	ios := f.IOStreams
+	wf, _, err := readWrangler(defaultWranglerConfig, false)
+	if err != nil {
+		return err
+	}
+	pin, pinFrom := o.pin, "--pin"
+	// --pin= (empty) asks for catalog/v1.json even when wrangler.jsonc pins.
+	if !cmd.Flags().Changed("pin") && wf != nil {
+		if v, ok := wf.Var(runtimecli.PinVar); ok && v != "" {
+			pin, pinFrom = v, defaultWranglerConfig
+		}
+	}
+	t, err := resolveTarget(cmd, f, &o.cf, wf)
+	if err != nil {
+		return err
+	}
+	l, err := runtimesync.List(cmd.Context(), runtimesync.R2Bucket(t.client, t.accountID, t.bucket), pin)
+	if err != nil {
+		return runtimecli.CLIError(err)
+	}
+	state := pinState(l, wf != nil)
+	switch {
+	case f.JSON:
+		if err := writeListObject(ios.Out, l, state); err != nil {
+			return err
+		}
+	case f.MachineOutput():
+		if _, err := ios.Out.Write(append(jsjson.MarshalIndent(rowsValue(l), "  "), '\n')); err != nil {
+			return err
+		}
+	default:
+		st := ios.Styles()
+		tw := tabwriter.NewWriter(ios.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, st.Bold("NAME")+"\t"+st.Bold("VERSION")+"\t"+st.Bold("SIZE")+"\t"+st.Bold("LICENSE"))
+		for _, r := range l.Rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Version, progress.Bytes(r.SizeBytes), r.License)
+		}
+		tw.Flush()
+	}
+	st := ios.Styles()
+	w := ios.ErrOut
+	switch state {
+	case "current":
+		if ios.IsStderrTTY() {
+			fmt.Fprintf(w, "%s %s pins %s, the bucket's current catalog\n", st.SuccessIcon(), pinFrom, st.Key(pin[:12]))
+		}
+	case "stale":
+		fmt.Fprintf(w, "%s %s pins %s, but the bucket's current catalog is %s: listed the pinned one. Run `nimbus runtime sync --write-config` and redeploy to move the Worker to the current one.\n",
+			st.WarningIcon(), pinFrom, pin, l.Current)
+	case "missing":
+		fmt.Fprintf(w, "%s %s does not pin a runtime catalog: runtime installs in the deployed Worker fail until it does. Run `nimbus runtime sync --write-config` and redeploy.\n",
+			st.WarningIcon(), defaultWranglerConfig)
+	}
+	return nil
+}
+
+// pinState compares the pin with the bucket's current catalog: "current",
+// "stale", "missing" (a wrangler.jsonc without a pin) or "none" (no pin,
+// no wrangler.jsonc).
+func pinState(l *runtimesync.Listing, haveConfig bool) string {
+	switch {
+	case l.Pin == "" && haveConfig:
+		return "missing"
+	case l.Pin == "":
+		return "none"
+	case l.Pin == l.Current:
+		return "current"
+	default:
+		return "stale"
+	}
+}
+
+// rowsValue is upstream's array, built with JavaScript's number formatting
+// (size_mb is size_bytes/1048576, unrounded, as JSON.stringify prints it).
+func rowsValue(l *runtimesync.Listing) jsjson.Value {
+	arr := jsjson.Value{Kind: jsjson.Array}
+	for _, r := range l.Rows {
+		row := jsjson.Value{Kind: jsjson.Object}
+		row.Set("name", jsjson.StringValue(r.Name))
+		row.Set("version", jsjson.StringValue(r.Version))
+		row.Set("size_mb", jsjson.NumberValue(float64(r.SizeBytes)/1048576))
+		row.Set("license", jsjson.StringValue(r.License))
+		arr.Items = append(arr.Items, jsjson.Member{Value: row})
+	}
+	return arr
+}
+
+func writeListObject(w interface{ Write([]byte) (int, error) }, l *runtimesync.Listing, state string) error {
+	obj := jsjson.Value{Kind: jsjson.Object}
+	obj.Set("bucket", jsjson.StringValue(l.Bucket))
+	obj.Set("key", jsjson.StringValue(l.Key))
+	obj.Set("catalogSha256", jsjson.StringValue(l.SHA256))
+	obj.Set("currentSha256", jsjson.StringValue(l.Current))
+	obj.Set("pin", jsjson.StringValue(l.Pin))
+	obj.Set("pinState", jsjson.StringValue(state))
+	obj.Set("runtimes", rowsValue(l))
+	_, err := w.Write(append(jsjson.Marshal(obj), '\n'))
+	return err
+}

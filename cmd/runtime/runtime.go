@@ -1,0 +1,114 @@
+// Package runtimecmd wires `nimbus runtime sync` and `nimbus runtime list`:
+// flags, credentials, wrangler.jsonc defaults and output. The publishing
+// itself lives in pkg/runtimesync.
+package runtimecmd
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/runtimecli"
+	"github.com/nimbus-sh/nimbus/pkg/provision"
+	"github.com/nimbus-sh/nimbus/pkg/scaffold"
+	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"
+)
+
+// defaultWranglerConfig supplies the account, the runtime bucket and the
+// pin when it exists.
+const defaultWranglerConfig = "wrangler.jsonc"
+
+// NewCmdRuntime returns the `runtime` group.
+func NewCmdRuntime(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "runtime",
+		Short: "Publish the language runtimes (clang, CPython, bash) into R2 and pin them",
+		Long: `Sandboxes install language runtimes (clang, CPython, bash) from the R2 bucket
+the Worker binds as NIMBUS_RUNTIME_CACHE, and trust only the catalog whose
+SHA-256 the Worker is configured with (NIMBUS_RUNTIME_CATALOG_SHA256).
+'runtime sync' publishes the runtimes and prints that digest; 'runtime list'
+reads the catalog back.`,
+	}
+	cmdutil.MakeGroup(cmd)
+	cmd.AddCommand(newCmdSync(f), newCmdList(f))
+	return cmd
+}
+
+// cfFlags are the Cloudflare flags both subcommands take.
+type cfFlags struct {
+	bucket, accountID, apiTokenFile string
+}
+
+func (c *cfFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&c.bucket, "bucket", "", "runtime `BUCKET` (default: the NIMBUS_RUNTIME_CACHE bucket of ./wrangler.jsonc, else "+runtimecli.DefaultBucket+")")
+	fl.StringVar(&c.accountID, "account-id", "", "Cloudflare account `ID` (default: CLOUDFLARE_ACCOUNT_ID, account_id in wrangler.jsonc, or the token's only account)")
+	fl.StringVar(&c.apiTokenFile, "api-token-file", "", "read the Cloudflare API token from `FILE` (- for stdin) instead of CLOUDFLARE_API_TOKEN")
+}
+
+// readWrangler parses a wrangler config. A missing default file is not an
+// error (nil); a missing file the user named is.
+func readWrangler(path string, named bool) (*wranglerfile.File, []byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && !named {
+			return nil, nil, nil
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, clierr.Configf("check the path, or run 'nimbus init' first", "wrangler config %s does not exist", path)
+		}
+		return nil, nil, clierr.Wrap(err, exitcode.Config, clierr.CodeIO, "cannot read "+path, "")
+	}
+	wf, err := wranglerfile.Parse(data)
+	if err != nil {
+		return nil, nil, clierr.Wrap(err, exitcode.DataErr, provision.CodeWranglerConfig, path+": "+err.Error(), "fix the file (JSONC with a top-level object)")
+	}
+	return wf, data, nil
+}
+
+// target is the bucket and account a command works on, and the client.
+type target struct {
+	client    *provision.Client
+	accountID string
+	bucket    string
+}
+
+// resolveTarget applies the precedence: flags, then the environment, then
+// wrangler.jsonc, then defaults (for the account: the token's only one).
+func resolveTarget(cmd *cobra.Command, f *cmdutil.Factory, c *cfFlags, wf *wranglerfile.File) (*target, error) {
+	bucket := c.bucket
+	if bucket == "" && wf != nil {
+		bucket = wf.Bucket(scaffold.BindingRuntimeCache)
+	}
+	if bucket == "" {
+		bucket = runtimecli.DefaultBucket
+	}
+	if err := provision.ValidateBucketName(bucket); err != nil {
+		return nil, runtimecli.CLIError(err)
+	}
+	token, err := runtimecli.APIToken(f, c.apiTokenFile)
+	if err != nil {
+		return nil, err
+	}
+	client, err := runtimecli.CloudflareClient(f, token)
+	if err != nil {
+		return nil, err
+	}
+	id := c.accountID
+	if id == "" {
+		id = f.Getenv("CLOUDFLARE_ACCOUNT_ID")
+	}
+	if id == "" && wf != nil {
+		id = wf.AccountID
+	}
+	id, err = client.ResolveAccountID(cmd.Context(), id)
+	if err != nil {
+		return nil, runtimecli.CLIError(err)
+	}
+	return &target{client: client, accountID: id, bucket: bucket}, nil
+}

@@ -1,0 +1,189 @@
+package runtimecmd
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/progress"
+	"github.com/nimbus-sh/nimbus/internal/runtimecli"
+	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
+	"github.com/nimbus-sh/nimbus/pkg/scaffold"
+	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"
+)
+
+type syncOptions struct {
+	cf          cfFlags
+	runtimes    []string
+	writeConfig string
+	dryRun      bool
+}
+
+func newCmdSync(f *cmdutil.Factory) *cobra.Command {
+	var o syncOptions
+	cmd := &cobra.Command{
+		Use:   "sync [runtime[@version]...] [--runtimes a,b] [--bucket NAME] [--write-config[=PATH]] [--dry-run]",
+		Short: "Publish runtime packages from npm into the R2 runtime bucket and print the catalog pin",
+		Long: `Publish the language runtimes into the R2 bucket the Worker binds as
+NIMBUS_RUNTIME_CACHE, natively (no Node.js, no wrangler):
+
+  1. fetch @nimbus-sh/runtime-<name> from the npm registry npm is configured
+     with (npm_config_registry, registry= in ./.npmrc or ~/.npmrc), check the
+     tarball against the registry's sha512 integrity, and keep it in the user
+     cache directory so a second sync downloads nothing
+  2. check every blob against the package's manifest (SHA-256 and size); a
+     mismatch uploads nothing
+  3. upload the blobs the bucket lacks (keys are content-addressed), then
+     manifests/<name>-<version>.json, then the merged catalog under
+     catalog/sha256/<digest>.json and finally catalog/v1.json
+
+The default set is clang, cpython and bash; "python" resolves to cpython.
+A version is the manifest's (clang@binji-2020) or npm's (clang@8.0.1). Ruby
+and Pyodide are not published as packages: use upstream's publisher for them.
+
+The Worker trusts only the catalog whose SHA-256 is in its
+vars.NIMBUS_RUNTIME_CATALOG_SHA256. --write-config puts it into
+wrangler.jsonc (comments kept); redeploy afterwards. An interrupted sync
+leaves the published catalog as it was; rerun it to finish.
+
+stdout: the line NIMBUS_RUNTIME_CATALOG_SHA256=<digest>, then (with --json, or
+when stdout is not a terminal) one JSON object {"ok","bucket","runtimes",
+"catalogSha256","uploaded","skipped","downloaded",...}. --json prints only the
+object. The token needs "Workers R2 Storage Write".`,
+		Example: `  CLOUDFLARE_API_TOKEN=... nimbus runtime sync --write-config
+  nimbus runtime sync clang@binji-2020 python --bucket my-runtime-cache
+  nimbus runtime sync --dry-run --json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSync(cmd, f, &o, args)
+		},
+	}
+	o.cf.register(cmd)
+	fl := cmd.Flags()
+	fl.StringSliceVar(&o.runtimes, "runtimes", nil, "runtimes to sync, comma-separated (repeatable; default clang,cpython,bash)")
+	fl.StringVar(&o.writeConfig, "write-config", "", "set vars."+runtimecli.PinVar+" in the wrangler config (--write-config=`PATH`; default ./wrangler.jsonc)")
+	fl.Lookup("write-config").NoOptDefVal = defaultWranglerConfig
+	fl.BoolVar(&o.dryRun, "dry-run", false, "resolve, download and verify, then show what would be uploaded; no write request")
+	return cmd
+}
+
+func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []string) error {
+	ios := f.IOStreams
+	specs := append(append([]string{}, args...), o.runtimes...)
+	for i, s := range specs {
+		specs[i] = strings.TrimSpace(s)
+	}
+	cfgPath, named := defaultWranglerConfig, o.writeConfig != ""
+	if named {
+		cfgPath = o.writeConfig
+	}
+	wf, _, err := readWrangler(cfgPath, named)
+	if err != nil {
+		return err
+	}
+	// Refuse bad requests before any credential or network use.
+	for _, s := range specs {
+		if strings.HasSuffix(s, ".jsonc") || strings.HasSuffix(s, ".json") || strings.HasSuffix(s, ".toml") {
+			return clierr.Usagef("%q is not a runtime", s).WithHint("a config path needs the = form: --write-config=" + s)
+		}
+		if _, err := runtimesync.ParseRequest(s); err != nil {
+			return runtimecli.CLIError(err)
+		}
+	}
+	t, err := resolveTarget(cmd, f, &o.cf, wf)
+	if err != nil {
+		return err
+	}
+	shown := specs
+	if len(shown) == 0 {
+		shown = runtimesync.DefaultRuntimes
+	}
+	fmt.Fprintf(ios.ErrOut, "nimbus: syncing runtimes [%s] → r2://%s\n", strings.Join(shown, ", "), t.bucket)
+	view := runtimecli.NewView(ios)
+	s, err := runtimecli.Syncer(f, t.client, t.accountID, t.bucket, view)
+	if err != nil {
+		return err
+	}
+	started := time.Now()
+	res, err := s.Sync(cmd.Context(), runtimesync.Options{Runtimes: specs, DryRun: o.dryRun})
+	view.Close()
+	if err != nil {
+		return runtimecli.CLIError(err)
+	}
+	var cfg *runtimecli.ConfigJSON
+	if named {
+		st, err := runtimesync.WritePin(cfgPath, res.CatalogSHA256, o.dryRun)
+		if err != nil {
+			return runtimecli.CLIError(err)
+		}
+		cfg = &runtimecli.ConfigJSON{Path: cfgPath, Status: string(st)}
+	}
+	if wf != nil {
+		if bound := wf.Bucket(scaffold.BindingRuntimeCache); bound != "" && bound != t.bucket {
+			msg := fmt.Sprintf("%s binds %s to r2://%s, not r2://%s: that Worker reads another bucket, where this pin does not apply",
+				cfgPath, scaffold.BindingRuntimeCache, bound, t.bucket)
+			res.Warnings = append(res.Warnings, msg)
+			fmt.Fprintf(ios.ErrOut, "nimbus: warning: %s\n", msg)
+		}
+	}
+	if !o.dryRun && !f.JSON {
+		fmt.Fprintf(ios.Out, "%s=%s\n", runtimecli.PinVar, res.CatalogSHA256)
+	}
+	if f.MachineOutput() {
+		if err := runtimecli.WriteSyncJSON(ios.Out, res, cfg); err != nil {
+			return err
+		}
+	}
+	advise(f, o, res, cfg, wf, time.Since(started))
+	return nil
+}
+
+// advise tells the user on stderr what the digest means for their Worker.
+func advise(f *cmdutil.Factory, o *syncOptions, res *runtimesync.Result, cfg *runtimecli.ConfigJSON, wf *wranglerfile.File, took time.Duration) {
+	ios := f.IOStreams
+	st := ios.Styles()
+	w := ios.ErrOut
+	if o.dryRun {
+		what := fmt.Sprintf("%d objects (%s)", len(res.Planned), progress.Bytes(sum(res.Planned)))
+		if ios.IsStderrTTY() {
+			for _, p := range res.Planned {
+				fmt.Fprintf(w, "  %s %s\n", st.Muted("would upload"), p.Key+" "+st.Muted("("+progress.Bytes(p.Size)+")"))
+			}
+		}
+		fmt.Fprintf(w, "nimbus: dry run: would upload %s to r2://%s; the catalog would be %s\n", what, res.Bucket, res.CatalogSHA256)
+		if cfg != nil && cfg.Status == string(runtimesync.PinPlanned) {
+			fmt.Fprintf(w, "nimbus: dry run: would set %s in %s\n", runtimecli.PinVar, cfg.Path)
+		}
+		return
+	}
+	if ios.IsStderrTTY() {
+		fmt.Fprintf(w, "%s published catalog %s to r2://%s %s\n", st.SuccessIcon(), st.Key(res.CatalogSHA256[:12]), res.Bucket,
+			st.Muted(fmt.Sprintf("(%d uploaded, %s; %d already there; %s)", res.Uploaded.Objects, progress.Bytes(res.Uploaded.Bytes), res.Skipped.Objects, took.Round(100*time.Millisecond))))
+	}
+	switch {
+	case cfg != nil && cfg.Status == string(runtimesync.PinUpdated):
+		fmt.Fprintf(w, "nimbus: wrote %s=%s into %s; redeploy the Worker (npx wrangler deploy) for it to take effect.\n", runtimecli.PinVar, res.CatalogSHA256, cfg.Path)
+	case cfg != nil:
+		fmt.Fprintf(w, "nimbus: %s already pins this catalog; nothing to redeploy.\n", cfg.Path)
+	default:
+		if wf != nil {
+			if v, _ := wf.Var(runtimecli.PinVar); v == res.CatalogSHA256 {
+				fmt.Fprintf(w, "nimbus: %s already pins this catalog; nothing to redeploy.\n", defaultWranglerConfig)
+				return
+			}
+		}
+		fmt.Fprintf(w, "nimbus: the Worker that binds r2://%s must carry\n  \"vars\": { \"%s\": \"%s\" }\n  (nimbus runtime sync --write-config sets it in wrangler.jsonc). Redeploy it after changing the value.\n",
+			res.Bucket, runtimecli.PinVar, res.CatalogSHA256)
+	}
+}
+
+func sum(objs []runtimesync.Object) int64 {
+	var n int64
+	for _, o := range objs {
+		n += o.Size
+	}
+	return n
+}

@@ -1,0 +1,229 @@
+// Package runtimecli is the command-side wiring of runtime sync shared by
+// `nimbus runtime` and `nimbus setup cloudflare`: credentials and the
+// Cloudflare client, npm's registry setting, the cache directory, the
+// progress view, the JSON result and the mapping of errors to exit codes.
+package runtimecli
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/pkg/npmregistry"
+	"github.com/nimbus-sh/nimbus/pkg/provision"
+	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
+)
+
+// DefaultBucket is upstream's default runtime bucket.
+const DefaultBucket = "nimbus-runtime-cache-public"
+
+// PinVar is the Worker variable that pins the runtime catalog.
+const PinVar = "NIMBUS_RUNTIME_CATALOG_SHA256"
+
+// APIToken reads the Cloudflare API token: --api-token-file (- for stdin)
+// wins over CLOUDFLARE_API_TOKEN. A flag never carries the token itself.
+func APIToken(f *cmdutil.Factory, file string) (string, error) {
+	if file != "" {
+		tok, err := cmdutil.ReadSecretFile(file, f.IOStreams.In)
+		if err != nil {
+			return "", err
+		}
+		if tok == "" {
+			return "", clierr.Configf("put the API token in the file, on one line", "API token file %s is empty", file)
+		}
+		return tok, nil
+	}
+	if tok := f.Getenv("CLOUDFLARE_API_TOKEN"); tok != "" {
+		return tok, nil
+	}
+	return "", clierr.Configf("export CLOUDFLARE_API_TOKEN or pass --api-token-file FILE; create a token at https://dash.cloudflare.com/profile/api-tokens",
+		"CLOUDFLARE_API_TOKEN env var required")
+}
+
+// CloudflareClient builds the Cloudflare client with the same base URL
+// override and retry policy `setup cloudflare` uses.
+func CloudflareClient(f *cmdutil.Factory, token string) (*provision.Client, error) {
+	c, err := provision.NewClient(provision.ClientOptions{
+		Token:        token,
+		BaseURL:      f.Getenv("CLOUDFLARE_API_BASE_URL"),
+		MaxRetries:   provision.DefaultMaxRetries,
+		RetryBackoff: provision.DefaultRetryBackoff,
+	})
+	if err != nil {
+		return nil, CLIError(err)
+	}
+	return c, nil
+}
+
+// Registry returns a client for the registry npm would use for the runtime
+// packages: npm_config_registry, then registry= (or @nimbus-sh:registry=)
+// in ./.npmrc, then in the user's .npmrc (NPM_CONFIG_USERCONFIG or
+// ~/.npmrc), then the public registry.
+func Registry(f *cmdutil.Factory) (*npmregistry.Client, error) {
+	sources := []npmregistry.Settings{npmregistry.EnvSettings(f.Getenv)}
+	if data, err := os.ReadFile(".npmrc"); err == nil {
+		sources = append(sources, npmregistry.ParseNpmrc(data, f.Getenv))
+	}
+	user := f.Getenv("NPM_CONFIG_USERCONFIG")
+	if user == "" {
+		user = f.Getenv("npm_config_userconfig")
+	}
+	if user == "" && f.Getenv("HOME") != "" {
+		user = filepath.Join(f.Getenv("HOME"), ".npmrc")
+	}
+	if user != "" {
+		if data, err := os.ReadFile(user); err == nil {
+			sources = append(sources, npmregistry.ParseNpmrc(data, f.Getenv))
+		}
+	}
+	reg, err := npmregistry.ResolveRegistry(runtimesync.PackagePrefix+"clang", sources...)
+	if err != nil {
+		return nil, CLIError(err)
+	}
+	return &npmregistry.Client{Registry: reg, UserAgent: "nimbus-cli"}, nil
+}
+
+// CacheDir is where verified runtime tarballs are kept: the user cache
+// directory (XDG_CACHE_HOME, ~/.cache, ~/Library/Caches, %LocalAppData%)
+// plus nimbus/runtimes.
+func CacheDir(f *cmdutil.Factory) (string, error) {
+	var base string
+	switch runtime.GOOS {
+	case "windows":
+		base = f.Getenv("LocalAppData")
+	case "darwin", "ios":
+		if h := f.Getenv("HOME"); h != "" {
+			base = filepath.Join(h, "Library", "Caches")
+		}
+	default:
+		base = f.Getenv("XDG_CACHE_HOME")
+		if base == "" || !filepath.IsAbs(base) {
+			base = ""
+			if h := f.Getenv("HOME"); h != "" {
+				base = filepath.Join(h, ".cache")
+			}
+		}
+	}
+	if base == "" {
+		return "", clierr.Configf("set HOME or XDG_CACHE_HOME", "cannot find a cache directory for runtime packages")
+	}
+	return filepath.Join(base, "nimbus", "runtimes"), nil
+}
+
+// CLIError maps the typed errors of provision, runtimesync and npmregistry
+// onto exit codes, keeping their stable codes and hints.
+func CLIError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *clierr.Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	if re, ok := runtimesync.AsError(err); ok {
+		exit := exitcode.Software
+		switch re.Kind {
+		case runtimesync.KindUsage:
+			exit = exitcode.Usage
+		case runtimesync.KindData:
+			exit = exitcode.DataErr
+		case runtimesync.KindUnavailable:
+			exit = exitcode.Unavailable
+		case runtimesync.KindConfig:
+			exit = exitcode.Config
+		case runtimesync.KindCantCreate:
+			exit = exitcode.CantCreate
+		case runtimesync.KindConflict:
+			exit = exitcode.TempFail
+		case runtimesync.KindInterrupted:
+			exit = exitcode.Interrupted
+		}
+		e := clierr.Wrap(err, exit, re.Code, re.Message, re.Hint)
+		// Upstream printed an unknown runtime as a bare usage line.
+		e.Plain = re.Kind == runtimesync.KindUsage
+		return e
+	}
+	if pe, ok := provision.AsError(err); ok {
+		exit := exitcode.Software
+		switch pe.Kind {
+		case provision.KindPermission:
+			exit = exitcode.NoPerm
+		case provision.KindConfig:
+			exit = exitcode.Config
+		case provision.KindUnavailable:
+			exit = exitcode.Unavailable
+		case provision.KindData:
+			exit = exitcode.DataErr
+		case provision.KindUsage:
+			exit = exitcode.Usage
+		case provision.KindCantCreate:
+			exit = exitcode.CantCreate
+		case provision.KindInterrupted:
+			exit = exitcode.Interrupted
+		}
+		e := clierr.Wrap(err, exit, pe.Code, pe.Message, pe.Hint)
+		e.Plain = pe.Kind == provision.KindUsage
+		return e
+	}
+	if ne, ok := npmregistry.AsError(err); ok {
+		exit := exitcode.Unavailable
+		switch ne.Kind {
+		case npmregistry.KindIntegrity:
+			exit = exitcode.DataErr
+		case npmregistry.KindInvalid:
+			exit = exitcode.Config
+		case npmregistry.KindInterrupted:
+			exit = exitcode.Interrupted
+		}
+		return clierr.Wrap(err, exit, ne.Code, ne.Message, ne.Hint)
+	}
+	return err
+}
+
+// Syncer assembles a runtimesync.Syncer for the bucket.
+func Syncer(f *cmdutil.Factory, c *provision.Client, accountID, bucket string, obs runtimesync.Observer) (*runtimesync.Syncer, error) {
+	reg, err := Registry(f)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := CacheDir(f)
+	if err != nil {
+		return nil, err
+	}
+	return &runtimesync.Syncer{
+		Registry: reg,
+		Bucket:   runtimesync.R2Bucket(c, accountID, bucket),
+		Cache:    &runtimesync.Cache{Dir: dir},
+		Observer: obs,
+	}, nil
+}
+
+// SetupSync runs the default runtime sync for `setup cloudflare` once its
+// buckets exist (provision.RuntimeSyncer).
+type SetupSync struct {
+	F      *cmdutil.Factory
+	Client *provision.Client
+	View   *View
+	// Result is the sync's result once it ran.
+	Result *runtimesync.Result
+}
+
+// SyncRuntimes publishes the default runtimes into bucket.
+func (s *SetupSync) SyncRuntimes(ctx context.Context, accountID, bucket string, dryRun bool) (string, error) {
+	syncer, err := Syncer(s.F, s.Client, accountID, bucket, s.View)
+	if err != nil {
+		return "", err
+	}
+	res, err := syncer.Sync(ctx, runtimesync.Options{DryRun: dryRun})
+	s.View.Close()
+	if err != nil {
+		return "", err
+	}
+	s.Result = res
+	return res.CatalogSHA256, nil
+}

@@ -1,0 +1,45 @@
+package stall
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestWatchdogFiresWithoutProgress(t *testing.T) {
+	ctx, w := New(context.Background(), 20*time.Millisecond)
+	defer w.Stop()
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("watchdog never fired")
+	}
+	if !w.Fired() {
+		t.Fatal("Fired() is false after the context was cancelled by the watchdog")
+	}
+	err := w.Err(ctx.Err())
+	if !errors.Is(err, ErrStalled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want ErrStalled wrapping context.Canceled", err)
+	}
+}
+
+func TestWatchdogProgressKeepsItAlive(t *testing.T) {
+	ctx, w := New(context.Background(), time.Hour)
+	r := w.Reader(strings.NewReader("hello"))
+	if _, err := io.ReadAll(r); err != nil {
+		t.Fatal(err)
+	}
+	w.Stop()
+	if w.Fired() {
+		t.Fatal("fired although Stop came first")
+	}
+	if ctx.Err() == nil {
+		t.Fatal("Stop must release the context")
+	}
+	if err := w.Err(context.Canceled); errors.Is(err, ErrStalled) {
+		t.Fatalf("a cancellation that was not a stall reported as one: %v", err)
+	}
+}

@@ -1,0 +1,57 @@
+package npmregistry
+
+import "errors"
+
+// Kind classifies an Error by what the caller can do about it.
+type Kind int
+
+const (
+	// KindUnavailable means the registry could not be reached or failed
+	// (transport error, 5xx, 429) even after retries.
+	KindUnavailable Kind = iota
+	// KindNotFound means the registry has no such package (404).
+	KindNotFound
+	// KindIntegrity means a tarball did not match dist.integrity, or the
+	// version carries no usable integrity.
+	KindIntegrity
+	// KindInvalid means the registry answered something that is not a
+	// packument, or a URL or size is unacceptable.
+	KindInvalid
+	// KindInterrupted means the caller's context was cancelled.
+	KindInterrupted
+)
+
+// Stable error codes.
+const (
+	CodeUnavailable = "E_NPM_UNAVAILABLE"
+	CodeNotFound    = "E_NPM_NOT_FOUND"
+	CodeIntegrity   = "E_NPM_INTEGRITY"
+	CodeInvalid     = "E_NPM_INVALID"
+	CodeInterrupted = "E_INTERRUPTED"
+)
+
+// Error is the only error type the package returns.
+type Error struct {
+	Kind    Kind
+	Code    string
+	Message string
+	Hint    string
+	// Status is the HTTP status behind the error, or 0.
+	Status int
+	Err    error
+}
+
+// Error returns the message.
+func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// AsError reports whether err is (or wraps) an *Error.
+func AsError(err error) (*Error, bool) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e, true
+	}
+	return nil, false
+}

@@ -1,0 +1,186 @@
+package npmregistry_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/npmtest"
+	"github.com/nimbus-sh/nimbus/pkg/npmregistry"
+)
+
+func fakeRegistry(t *testing.T) (*npmtest.Server, *npmregistry.Client, []byte) {
+	t.Helper()
+	srv := npmtest.New()
+	t.Cleanup(srv.Close)
+	rt := npmtest.Runtime{Name: "bash", Version: "5.2.37", License: "GPL-3.0-or-later",
+		Files: []npmtest.RuntimeFile{{Path: "bin/bash", Src: "bash.wasm", Data: []byte("\x00asm bash"), Exec: true}}}
+	tgz := rt.Tarball()
+	srv.Publish("@nimbus-sh/runtime-bash", "5.2.37", tgz)
+	return srv, &npmregistry.Client{Registry: srv.Registry(), RetryBackoff: time.Millisecond}, tgz
+}
+
+func TestPackumentAndDownload(t *testing.T) {
+	srv, c, tgz := fakeRegistry(t)
+	ctx := context.Background()
+	p, err := c.Packument(ctx, "@nimbus-sh/runtime-bash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := p.Versions["5.2.37"]
+	if !ok || p.DistTags["latest"] != "5.2.37" {
+		t.Fatalf("packument %+v", p)
+	}
+	reqs := srv.Requests()
+	if reqs[0].Path != "/@nimbus-sh%2fruntime-bash" || !strings.Contains(reqs[0].Accept, "application/vnd.npm.install-v1+json") {
+		t.Fatalf("packument request %+v: want the escaped scoped name and the abbreviated form", reqs[0])
+	}
+	integ, err := npmregistry.ParseIntegrity(v.Dist.Integrity)
+	if err != nil || integ.Algorithm != "sha512" {
+		t.Fatalf("integrity %q: %v", v.Dist.Integrity, err)
+	}
+	var buf bytes.Buffer
+	var progressed, announced int64
+	n, err := c.Download(ctx, v.Dist.Tarball, integ, &buf, func(done, total int64) { progressed, announced = done, total })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(len(tgz)) || progressed != n || announced != n || !bytes.Equal(buf.Bytes(), tgz) {
+		t.Fatalf("downloaded %d bytes (progress %d of %d), want %d", n, progressed, announced, len(tgz))
+	}
+}
+
+func TestDownloadRejectsWrongIntegrity(t *testing.T) {
+	srv, c, _ := fakeRegistry(t)
+	srv.Publish("@nimbus-sh/runtime-bash", "5.2.37", []byte("tampered"), npmtest.WithIntegrity(npmtest.Integrity([]byte("original"))))
+	p, err := c.Packument(context.Background(), "@nimbus-sh/runtime-bash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := p.Versions["5.2.37"]
+	integ, _ := npmregistry.ParseIntegrity(v.Dist.Integrity)
+	_, err = c.Download(context.Background(), v.Dist.Tarball, integ, &bytes.Buffer{}, nil)
+	e, ok := npmregistry.AsError(err)
+	if !ok || e.Kind != npmregistry.KindIntegrity || !strings.Contains(e.Message, "integrity mismatch") {
+		t.Fatalf("err = %v, want an integrity error", err)
+	}
+}
+
+func TestDownloadTruncatedIsNotIntegrityOK(t *testing.T) {
+	srv, c, _ := fakeRegistry(t)
+	p, _ := c.Packument(context.Background(), "@nimbus-sh/runtime-bash")
+	v := p.Versions["5.2.37"]
+	srv.AddFault(npmtest.Fault{PathSuffix: ".tgz", Truncate: true})
+	integ, _ := npmregistry.ParseIntegrity(v.Dist.Integrity)
+	_, err := c.Download(context.Background(), v.Dist.Tarball, integ, &bytes.Buffer{}, nil)
+	e, ok := npmregistry.AsError(err)
+	if !ok || e.Kind != npmregistry.KindUnavailable {
+		t.Fatalf("err = %v, want unavailable", err)
+	}
+}
+
+func TestPackumentErrors(t *testing.T) {
+	srv, c, _ := fakeRegistry(t)
+	ctx := context.Background()
+	_, err := c.Packument(ctx, "@nimbus-sh/runtime-ruby")
+	if e, ok := npmregistry.AsError(err); !ok || e.Kind != npmregistry.KindNotFound {
+		t.Fatalf("missing package: %v", err)
+	}
+	// 5xx is retried, then reported as unavailable.
+	srv.ResetRequests()
+	srv.AddFault(npmtest.Fault{PathSuffix: "runtime-bash", Status: http.StatusBadGateway})
+	_, err = c.Packument(ctx, "@nimbus-sh/runtime-bash")
+	if e, ok := npmregistry.AsError(err); !ok || e.Kind != npmregistry.KindUnavailable || e.Status != 502 {
+		t.Fatalf("502: %v", err)
+	}
+	if got := len(srv.Requests()); got != 1+npmregistry.DefaultMaxRetries {
+		t.Fatalf("%d requests, want %d (retries)", got, 1+npmregistry.DefaultMaxRetries)
+	}
+	for _, bad := range []string{"", "../x", "@scope/../x", "A", "@nimbus-sh/runtime bash"} {
+		if _, err := c.Packument(ctx, bad); err == nil {
+			t.Errorf("name %q accepted", bad)
+		}
+	}
+	ctx2, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = c.Packument(ctx2, "@nimbus-sh/runtime-bash")
+	if e, ok := npmregistry.AsError(err); !ok || e.Kind != npmregistry.KindInterrupted {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+func TestPackumentRecoversFromTransientFailure(t *testing.T) {
+	srv, c, _ := fakeRegistry(t)
+	srv.AddFault(npmtest.Fault{PathSuffix: "runtime-bash", Status: http.StatusServiceUnavailable, Times: 1})
+	if _, err := c.Packument(context.Background(), "@nimbus-sh/runtime-bash"); err != nil {
+		t.Fatalf("one 503 then success: %v", err)
+	}
+}
+
+func TestParseIntegrity(t *testing.T) {
+	sha512 := npmtest.Integrity([]byte("x"))
+	cases := []struct {
+		in, algo string
+		ok       bool
+	}{
+		{sha512, "sha512", true},
+		{"sha1-AAAA " + sha512 + "?foo", "sha512", true},
+		{"sha256-LCa0a2j/xo/5m0U8HTBBNBNCLXBkg7+g+YpeiGJm564=", "sha256", true},
+		{"sha1-C+7Hteo/D9vJXQ3UfzxbwnXaijM=", "", false},
+		{"sha512-short", "", false},
+		{"", "", false},
+	}
+	for _, c := range cases {
+		got, err := npmregistry.ParseIntegrity(c.in)
+		if (err == nil) != c.ok || got.Algorithm != c.algo {
+			t.Errorf("ParseIntegrity(%q) = %v, %v", c.in, got.Algorithm, err)
+		}
+	}
+	i, _ := npmregistry.ParseIntegrity(sha512)
+	if i.String() != sha512 || !strings.HasPrefix(i.Name(), "sha512-") || len(i.Name()) != 7+128 {
+		t.Fatalf("String %q Name %q", i.String(), i.Name())
+	}
+}
+
+func TestResolveRegistry(t *testing.T) {
+	env := map[string]string{"TOKEN": "secret", "MIRROR": "https://mirror.example/npm"}
+	getenv := func(k string) string { return env[k] }
+	user := npmregistry.ParseNpmrc([]byte("; user config\nregistry = \"https://user.example/\"\n//user.example/:_authToken=${TOKEN}\n"), getenv)
+	project := npmregistry.ParseNpmrc([]byte("# project\r\n@nimbus-sh:registry=${MIRROR}\r\n"), getenv)
+	fromEnv := npmregistry.EnvSettings(func(k string) string {
+		if k == "NPM_CONFIG_REGISTRY" {
+			return "http://env.example:4873"
+		}
+		return ""
+	})
+	cases := []struct {
+		pkg     string
+		sources []npmregistry.Settings
+		want    string
+	}{
+		{"@nimbus-sh/runtime-bash", nil, npmregistry.DefaultRegistry},
+		{"@nimbus-sh/runtime-bash", []npmregistry.Settings{user}, "https://user.example/"},
+		{"@nimbus-sh/runtime-bash", []npmregistry.Settings{project, user}, "https://mirror.example/npm/"},
+		{"left-pad", []npmregistry.Settings{project, user}, "https://user.example/"},
+		{"@nimbus-sh/runtime-bash", []npmregistry.Settings{fromEnv, project, user}, "http://env.example:4873/"},
+	}
+	for _, c := range cases {
+		got, err := npmregistry.ResolveRegistry(c.pkg, c.sources...)
+		if err != nil || got != c.want {
+			t.Errorf("ResolveRegistry(%s) = %q, %v; want %q", c.pkg, got, err, c.want)
+		}
+	}
+	if user["//user.example/:_authToken"] != "secret" {
+		t.Errorf("${TOKEN} not expanded: %q", user["//user.example/:_authToken"])
+	}
+	_, err := npmregistry.ResolveRegistry("x", npmregistry.Settings{"registry": "ftp://nope"})
+	if e, ok := npmregistry.AsError(err); !ok || e.Kind != npmregistry.KindInvalid {
+		t.Fatalf("ftp registry: %v", err)
+	}
+	if got, _ := npmregistry.ResolveRegistry("x", npmregistry.Settings{"registry": "https://u:p@host/r"}); got != "https://host/r/" {
+		t.Fatalf("credentials kept in %q", got)
+	}
+}

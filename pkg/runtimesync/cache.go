@@ -1,0 +1,150 @@
+package runtimesync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/nimbus-sh/nimbus/pkg/npmregistry"
+)
+
+// Cache keeps verified runtime tarballs, addressed by their integrity hash,
+// so a second sync downloads nothing. Next to each tarball it records the
+// manifest read from it once every blob checked out, which lets a sync that
+// has nothing to upload skip reading the tarball at all.
+type Cache struct {
+	// Dir is the cache directory, e.g. $XDG_CACHE_HOME/nimbus/runtimes.
+	Dir string
+}
+
+func (c *Cache) tarballPath(i npmregistry.Integrity) string {
+	return filepath.Join(c.Dir, "tarballs", i.Name()+".tgz")
+}
+
+func (c *Cache) manifestPath(i npmregistry.Integrity) string {
+	return filepath.Join(c.Dir, "tarballs", i.Name()+".manifest.json")
+}
+
+func cacheError(what string, err error) *Error {
+	return &Error{Kind: KindCantCreate, Code: CodeCache, Err: err,
+		Message: "runtime cache: " + what + ": " + err.Error(),
+		Hint:    "make the cache directory writable (XDG_CACHE_HOME or ~/.cache), or point XDG_CACHE_HOME elsewhere"}
+}
+
+// verifiedManifest returns the manifest recorded for a tarball that passed
+// every check, or nil.
+func (c *Cache) verifiedManifest(i npmregistry.Integrity) *Manifest {
+	f, err := os.Open(c.manifestPath(i))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxManifest+1))
+	if err != nil {
+		return nil
+	}
+	m, err := ParseManifest(raw)
+	if err != nil {
+		_ = os.Remove(c.manifestPath(i))
+		return nil
+	}
+	return m
+}
+
+// recordManifest notes that the tarball with integrity i holds manifest raw
+// and that its blobs matched it. A failure only costs speed later.
+func (c *Cache) recordManifest(i npmregistry.Integrity, raw []byte) {
+	_ = writeAtomic(c.manifestPath(i), raw)
+}
+
+// writeAtomic writes data to path through a temporary file and a rename.
+func writeAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// hashFile checks a cached tarball against its integrity.
+func hashFile(path string, i npmregistry.Integrity) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	h := i.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false, err
+	}
+	return i.Matches(h.Sum(nil)), nil
+}
+
+// downloadAttempts is how often a download that broke off is restarted.
+const downloadAttempts = 3
+
+// tarball returns the path of the verified tarball, downloading it when the
+// cache does not hold it (or holds a copy that no longer verifies). The
+// bytes land in a temporary file and are renamed into place only after
+// they matched the integrity hash, so nothing unverified is ever read.
+// downloaded is the number of bytes fetched from the registry (0: cached).
+func (c *Cache) tarball(ctx context.Context, reg Registry, url string, i npmregistry.Integrity, progress func(done, total int64)) (path string, downloaded int64, err error) {
+	path = c.tarballPath(i)
+	if ok, err := hashFile(path, i); err == nil && ok {
+		return path, 0, nil
+	} else if err == nil {
+		// A cached copy that no longer matches (disk corruption, a partial
+		// copy): fetch it again.
+		_ = os.Remove(path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", 0, cacheError("create "+filepath.Dir(path), err)
+	}
+	for attempt := 1; ; attempt++ {
+		n, err := c.downloadOnce(ctx, reg, url, i, path, progress)
+		if err == nil {
+			return path, n, nil
+		}
+		var ne *npmregistry.Error
+		if attempt >= downloadAttempts || !errors.As(err, &ne) || ne.Kind != npmregistry.KindUnavailable || ctx.Err() != nil {
+			return "", n, err
+		}
+	}
+}
+
+func (c *Cache) downloadOnce(ctx context.Context, reg Registry, url string, i npmregistry.Integrity, path string, progress func(done, total int64)) (int64, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".download-*")
+	if err != nil {
+		return 0, cacheError("create a temporary file", err)
+	}
+	defer os.Remove(tmp.Name())
+	n, err := reg.Download(ctx, url, i, tmp, progress)
+	if cerr := tmp.Close(); err == nil && cerr != nil {
+		err = cacheError("write "+tmp.Name(), cerr)
+	}
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return n, cacheError("write the download", err)
+		}
+		return n, err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return n, cacheError(fmt.Sprintf("store %s", path), err)
+	}
+	return n, nil
+}

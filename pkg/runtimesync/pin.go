@@ -1,0 +1,60 @@
+package runtimesync
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+
+	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"
+)
+
+// PinVar is the Worker variable that names the trusted catalog.
+const PinVar = "NIMBUS_RUNTIME_CATALOG_SHA256"
+
+// PinStatus is what WritePin did.
+type PinStatus string
+
+// Pin statuses.
+const (
+	PinUpdated   PinStatus = "updated"
+	PinUnchanged PinStatus = "unchanged"
+	PinPlanned   PinStatus = "planned"
+)
+
+// WritePin sets vars.NIMBUS_RUNTIME_CATALOG_SHA256 in the wrangler config
+// at path, keeping its comments and layout, and writes it atomically. With
+// dryRun it only reports whether it would change the file.
+func WritePin(path, digest string, dryRun bool) (PinStatus, error) {
+	if !ValidDigest(digest) {
+		return "", &Error{Kind: KindInternal, Code: CodeInternal, Message: "refusing to pin an invalid digest " + digest}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", &Error{Kind: KindConfig, Code: CodeCatalogPin, Err: err,
+				Message: "wrangler config " + path + " does not exist", Hint: "pass --write-config PATH, or run 'nimbus init' first"}
+		}
+		return "", &Error{Kind: KindCantCreate, Code: CodeCatalogPin, Err: err, Message: "cannot read " + path + ": " + err.Error()}
+	}
+	out, changed, err := wranglerfile.SetVar(data, PinVar, digest)
+	if err != nil {
+		return "", &Error{Kind: KindData, Code: CodeCatalogPin, Err: err, Message: path + ": " + err.Error(),
+			Hint: "fix the file, or set vars." + PinVar + " by hand"}
+	}
+	switch {
+	case !changed:
+		return PinUnchanged, nil
+	case dryRun:
+		return PinPlanned, nil
+	}
+	info, err := os.Stat(path)
+	mode := os.FileMode(0o644)
+	if err == nil {
+		mode = info.Mode().Perm()
+	}
+	if err := writeAtomic(path, out); err != nil {
+		return "", &Error{Kind: KindCantCreate, Code: CodeCatalogPin, Err: err, Message: "cannot write " + path + ": " + err.Error()}
+	}
+	_ = os.Chmod(path, mode)
+	return PinUpdated, nil
+}

@@ -1,0 +1,428 @@
+package runtimesync_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/cftest"
+	"github.com/nimbus-sh/nimbus/internal/npmtest"
+	"github.com/nimbus-sh/nimbus/pkg/provision"
+	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
+)
+
+func puts(cf *cftest.Server) []string {
+	var out []string
+	for _, r := range cf.Requests() {
+		if r.Method == "PUT" {
+			out = append(out, strings.TrimPrefix(r.Path, "/accounts/"+acct+"/r2/buckets/"+bucket+"/objects/"))
+		}
+	}
+	return out
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func TestSyncFreshBucketThenRerun(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	res, err := e.syncer(bucket).Sync(ctx, runtimesync.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bash, clang, cpython := bashRuntime(t), clangRuntime(t), cpythonRuntime(t)
+
+	// Every blob, then the manifests, then the pinned catalog, then v1.
+	var want []string
+	for _, rt := range []npmtest.Runtime{clang, cpython, bash} {
+		seen := map[string]bool{}
+		for _, f := range rt.Files {
+			if k := rt.BlobKey(f); !seen[k] {
+				seen[k] = true
+				want = append(want, k)
+			}
+		}
+	}
+	want = append(want, "manifests/clang-binji-2020.json", "manifests/cpython-3.13.14.json", "manifests/bash-5.2.37.json",
+		"catalog/sha256/"+res.CatalogSHA256+".json", "catalog/v1.json")
+	got := puts(e.cf)
+	for i := range got {
+		if k, err := url_unescape(got[i]); err == nil {
+			got[i] = k
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("PUT order:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// The manifest is uploaded byte for byte, as JSON; blobs without a type.
+	m, ct, _ := e.cf.Object(acct, bucket, "manifests/bash-5.2.37.json")
+	if !bytes.Equal(m, bash.Manifest()) || ct != "application/json" {
+		t.Fatalf("manifest %q (%s)", m, ct)
+	}
+	if _, ct, _ := e.cf.Object(acct, bucket, bash.BlobKey(bash.Files[0])); ct != "" {
+		t.Fatalf("blob stored with content type %q", ct)
+	}
+	// catalog/v1.json and the pinned copy hold the same bytes, hashing to the digest.
+	v1, _, _ := e.cf.Object(acct, bucket, "catalog/v1.json")
+	pinned, _, _ := e.cf.Object(acct, bucket, "catalog/sha256/"+res.CatalogSHA256+".json")
+	if !bytes.Equal(v1, pinned) || sha(v1) != res.CatalogSHA256 || bytes.HasSuffix(v1, []byte("\n")) {
+		t.Fatalf("catalog bytes: v1 %d, pinned %d, digest %s", len(v1), len(pinned), res.CatalogSHA256)
+	}
+	var clangSize int64
+	for _, f := range clang.Files {
+		clangSize += int64(len(f.Data))
+	}
+	wantCatalog := `{
+  "version": 1,
+  "runtimes": {
+    "clang": {
+      "default": "binji-2020",
+      "versions": {
+        "binji-2020": {
+          "manifest": "manifests/clang-binji-2020.json",
+          "manifest_sha256": "` + sha(clang.Manifest()) + `",
+          "size_bytes": ` + strconv.FormatInt(clangSize, 10) + `,
+          "license": "Apache-2.0-with-LLVM-exception"
+        }
+      }
+    },`
+	if !strings.HasPrefix(string(v1), wantCatalog) {
+		t.Fatalf("catalog:\n%s\nwant prefix:\n%s", v1, wantCatalog)
+	}
+	var doc struct {
+		Runtimes map[string]struct {
+			Default  string
+			Versions map[string]struct {
+				SizeBytes int64 `json:"size_bytes"`
+			}
+		}
+	}
+	if err := json.Unmarshal(v1, &doc); err != nil {
+		t.Fatal(err)
+	}
+	// size_bytes counts bash's shared marker once.
+	var bashSize int64
+	for _, f := range bash.Files[:3] {
+		bashSize += int64(len(f.Data))
+	}
+	bashSize += int64(len(bash.Files[4].Data))
+	if got := doc.Runtimes["bash"].Versions["5.2.37"].SizeBytes; got != bashSize {
+		t.Fatalf("bash size_bytes %d, want %d (distinct blobs)", got, bashSize)
+	}
+	if res.Uploaded.Objects != len(want) || res.Skipped.Objects != 0 || res.Downloaded.Objects != 3 {
+		t.Fatalf("totals %+v", res)
+	}
+	if !slices.Equal(res.Requested, []string{"clang", "cpython", "bash"}) || res.Runtimes[0].Version != "binji-2020" || res.Runtimes[0].NPMVersion != "8.0.1" {
+		t.Fatalf("result %+v", res.Runtimes)
+	}
+
+	// Rerun: no blob, no tarball, no write; the digest is unchanged.
+	e.cf.ResetRequests()
+	e.npm.ResetRequests()
+	again, err := e.syncer(bucket).Sync(ctx, runtimesync.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.CatalogSHA256 != res.CatalogSHA256 || again.PreviousSHA256 != res.CatalogSHA256 {
+		t.Fatalf("digest changed: %s -> %s", res.CatalogSHA256, again.CatalogSHA256)
+	}
+	if n := e.cf.Mutations(); n != 0 {
+		t.Fatalf("rerun wrote %d objects:\n%s", n, e.cf.Summary())
+	}
+	if p, tb := e.npm.Count(); tb != 0 || p != 3 {
+		t.Fatalf("rerun: %d packuments, %d tarballs:\n%s", p, tb, e.npm.Summary())
+	}
+	if again.Uploaded.Objects != 0 || again.Skipped.Objects != len(want) || again.Downloaded.Objects != 0 {
+		t.Fatalf("rerun totals %+v", again)
+	}
+
+	// Cache wiped: tarballs are fetched again, still nothing is uploaded.
+	os.RemoveAll(e.cacheDir)
+	e.cf.ResetRequests()
+	e.npm.ResetRequests()
+	if _, err := e.syncer(bucket).Sync(ctx, runtimesync.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, tb := e.npm.Count(); tb != 3 || e.cf.Mutations() != 0 {
+		t.Fatalf("cold cache: %d tarballs, %d writes", tb, e.cf.Mutations())
+	}
+
+	// A blob lost from the bucket is uploaded again, and only it.
+	lost := clang.BlobKey(clang.Files[1])
+	e.cf.DeleteObject(acct, bucket, lost)
+	e.cf.ResetRequests()
+	if _, err := e.syncer(bucket).Sync(ctx, runtimesync.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := puts(e.cf); len(got) != 1 || !strings.HasSuffix(got[0], "/lld") {
+		t.Fatalf("after losing %s, uploaded %v", lost, got)
+	}
+}
+
+func url_unescape(s string) (string, error) {
+	return strings.ReplaceAll(s, "%2F", "/"), nil
+}
+
+func TestSyncRefusesBadPackagesBeforeUploading(t *testing.T) {
+	cases := []struct {
+		name    string
+		publish func(e *env)
+		code    string
+	}{
+		{"corrupted blob", func(e *env) {
+			e.npm.Publish("@nimbus-sh/runtime-clang", "8.0.1", clangRuntime(t).Tarball(npmtest.CorruptBlob("lld")))
+		}, runtimesync.CodeBlobMismatch},
+		{"missing blob", func(e *env) {
+			e.npm.Publish("@nimbus-sh/runtime-cpython", "3.13.14", cpythonRuntime(t).Tarball(npmtest.DropBlob("python.wasm")))
+		}, runtimesync.CodeBlobMismatch},
+		{"wrong integrity", func(e *env) {
+			e.npm.Publish("@nimbus-sh/runtime-bash", "5.2.37", bashRuntime(t).Tarball(), npmtest.WithIntegrity(npmtest.Integrity([]byte("other"))))
+		}, runtimesync.CodeIntegrity},
+		{"symlink blob", func(e *env) {
+			e.npm.Publish("@nimbus-sh/runtime-bash", "5.2.37", bashRuntime(t).Tarball(npmtest.AddEntry(npmtest.Entry{Name: "package/blobs/bash-5.2.37/x/evil", Type: '2', Linkname: "/etc/passwd"})))
+		}, runtimesync.CodePackageInvalid},
+		{"manifest of another runtime", func(e *env) {
+			e.npm.Publish("@nimbus-sh/runtime-cpython", "3.13.14", bashRuntime(t).Tarball())
+		}, runtimesync.CodeManifestMismatch},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			c.publish(e)
+			_, err := e.syncer(bucket).Sync(context.Background(), runtimesync.Options{})
+			re, ok := runtimesync.AsError(err)
+			if !ok || re.Code != c.code || re.Kind != runtimesync.KindData {
+				t.Fatalf("err = %v (%+v), want %s", err, re, c.code)
+			}
+			if n := e.cf.Mutations(); n != 0 {
+				t.Fatalf("%d writes after a bad package:\n%s", n, e.cf.Summary())
+			}
+			// Nothing unverified stays in the cache, and nothing is staged.
+			entries, _ := filepath.Glob(filepath.Join(e.cacheDir, "staging", "*", "*"))
+			if len(entries) != 0 {
+				t.Fatalf("staging left behind: %v", entries)
+			}
+		})
+	}
+}
+
+func TestSyncSelection(t *testing.T) {
+	e := newEnv(t)
+	e.npm.Publish("@nimbus-sh/runtime-bash", "5.3.0", bashRuntime(t).Tarball()) // now ambiguous
+	s := e.syncer(bucket)
+	ctx := context.Background()
+	for _, c := range []struct {
+		specs []string
+		kind  runtimesync.Kind
+		msg   string
+	}{
+		{[]string{"bash"}, runtimesync.KindUsage, `unknown or ambiguous runtime "bash" (use a publisher-supported name@version)`},
+		{[]string{"nope"}, runtimesync.KindUsage, `unknown or ambiguous runtime "nope"`},
+		{[]string{"clang@9"}, runtimesync.KindUsage, `unknown or ambiguous runtime "clang@9"`},
+		{[]string{"Bad/Name"}, runtimesync.KindUsage, `unknown or ambiguous runtime "Bad/Name"`},
+		{[]string{"ruby"}, runtimesync.KindUnavailable, `runtime "ruby" is not published as an npm package`},
+		{[]string{"cpython", "python@0.29.4"}, runtimesync.KindUnavailable, `runtime "python@0.29.4" is Pyodide`},
+	} {
+		e.npm.ResetRequests()
+		_, err := s.Sync(ctx, runtimesync.Options{Runtimes: c.specs})
+		re, ok := runtimesync.AsError(err)
+		if !ok || re.Kind != c.kind || !strings.HasPrefix(re.Message, c.msg) {
+			t.Errorf("%v: %v, want %q", c.specs, err, c.msg)
+		}
+		if c.specs[len(c.specs)-1] == "python@0.29.4" && len(e.npm.Requests()) != 0 {
+			t.Errorf("python@0.29.4 was looked up on the registry")
+		}
+	}
+	if e.cf.Mutations() != 0 || len(e.cf.Requests()) != 0 {
+		t.Fatalf("a refused selection reached Cloudflare:\n%s", e.cf.Summary())
+	}
+	// Manifest version, npm version and the python alias all resolve; the
+	// same package asked twice is synced once.
+	res, err := s.Sync(ctx, runtimesync.Options{Runtimes: []string{"clang@binji-2020", "clang@8.0.1", "python", "bash@5.2.37"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Runtimes) != 3 || !slices.Equal(res.Runtimes[0].Specs, []string{"clang@binji-2020", "clang@8.0.1"}) || res.Runtimes[1].Name != "cpython" {
+		t.Fatalf("runtimes %+v", res.Runtimes)
+	}
+	if !slices.Equal(res.Requested, []string{"clang@binji-2020", "clang@8.0.1", "python", "bash@5.2.37"}) {
+		t.Fatalf("requested %v", res.Requested)
+	}
+}
+
+func TestSyncKeepsRuntimesOthersPublished(t *testing.T) {
+	e := newEnv(t)
+	// A catalog the upstream publisher wrote, with ruby and an extra field.
+	upstream := `{
+  "version": 1,
+  "runtimes": {
+    "ruby": {
+      "default": "3.3.4",
+      "versions": {
+        "3.3.4": {
+          "manifest": "manifests/ruby-3.3.4.json",
+          "manifest_sha256": "` + strings.Repeat("ab", 32) + `",
+          "size_bytes": 36000000,
+          "license": "Ruby+BSD-2-Clause",
+          "note": "kept"
+        }
+      }
+    }
+  }
+}`
+	e.cf.PutObject(acct, bucket, "catalog/v1.json", []byte(upstream), "application/json")
+	res, err := e.syncer(bucket).Sync(context.Background(), runtimesync.Options{Runtimes: []string{"bash"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, _, _ := e.cf.Object(acct, bucket, "catalog/v1.json")
+	if !strings.HasPrefix(string(v1), upstream[:len(upstream)-6]) || !strings.Contains(string(v1), `"bash": {`) {
+		t.Fatalf("catalog after merge:\n%s", v1)
+	}
+	if res.PreviousSHA256 != sha([]byte(upstream)) {
+		t.Fatalf("previous digest %s", res.PreviousSHA256)
+	}
+	// An old pinned catalog stays where deployed Workers read it.
+	e.cf.PutObject(acct, bucket, "catalog/sha256/"+sha([]byte(upstream))+".json", []byte(upstream), "application/json")
+	if _, err := e.syncer(bucket).Sync(context.Background(), runtimesync.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := e.cf.Object(acct, bucket, "catalog/sha256/"+sha([]byte(upstream))+".json"); !ok {
+		t.Fatal("an older pinned catalog was deleted")
+	}
+}
+
+func TestSyncRefusesToDropAConcurrentlyPublishedRuntime(t *testing.T) {
+	e := newEnv(t)
+	// Another publisher writes a catalog with ruby while the sync uploads.
+	other := runtimesync.NewCatalog()
+	other.Set("ruby", "3.3.4", runtimesync.CatalogEntry{Manifest: "manifests/ruby-3.3.4.json", ManifestSHA256: strings.Repeat("cd", 32), SizeBytes: 1, License: "BSD-2-Clause"})
+	e.cf.Before("PUT", "/LICENSE", func() { e.cf.PutObject(acct, bucket, "catalog/v1.json", other.Bytes(), "application/json") })
+	_, err := e.syncer(bucket).Sync(context.Background(), runtimesync.Options{Runtimes: []string{"bash"}})
+	re, ok := runtimesync.AsError(err)
+	if !ok || re.Kind != runtimesync.KindConflict || !strings.Contains(re.Message, "would drop ruby@3.3.4") {
+		t.Fatalf("err = %v", err)
+	}
+	v1, _, _ := e.cf.Object(acct, bucket, "catalog/v1.json")
+	if !bytes.Equal(v1, other.Bytes()) || len(e.cf.ObjectKeys(acct, bucket, "catalog/sha256/")) != 0 {
+		t.Fatal("a catalog was published despite the conflict")
+	}
+	// The rerun merges with it.
+	if _, err := e.syncer(bucket).Sync(context.Background(), runtimesync.Options{Runtimes: []string{"bash"}}); err != nil {
+		t.Fatal(err)
+	}
+	v1, _, _ = e.cf.Object(acct, bucket, "catalog/v1.json")
+	if !strings.Contains(string(v1), `"ruby"`) || !strings.Contains(string(v1), `"bash"`) {
+		t.Fatalf("rerun catalog:\n%s", v1)
+	}
+}
+
+func TestSyncInterruptedThenResumed(t *testing.T) {
+	e := newEnv(t)
+	old := runtimesync.NewCatalog()
+	old.Set("bash", "5.0.0", runtimesync.CatalogEntry{Manifest: "manifests/bash-5.0.0.json", ManifestSHA256: strings.Repeat("ef", 32), SizeBytes: 1, License: "GPL"})
+	e.cf.PutObject(acct, bucket, "catalog/v1.json", old.Bytes(), "application/json")
+	e.cf.AddFault(cftest.Fault{Method: "PUT", PathSuffix: "/lld", Hang: true, Times: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.syncer(bucket).Sync(ctx, runtimesync.Options{})
+		done <- err
+	}()
+	if !e.cf.WaitRequest("PUT", "/lld", 30*time.Second) {
+		t.Fatal("the upload never started")
+	}
+	cancel()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the sync did not stop after its context was cancelled")
+	}
+	pe, ok := provision.AsError(err)
+	re, ok2 := runtimesync.AsError(err)
+	if !(ok && pe.Kind == provision.KindInterrupted) && !(ok2 && re.Kind == runtimesync.KindInterrupted) {
+		t.Fatalf("err = %v, want interrupted", err)
+	}
+	v1, _, _ := e.cf.Object(acct, bucket, "catalog/v1.json")
+	if !bytes.Equal(v1, old.Bytes()) || len(e.cf.ObjectKeys(acct, bucket, "manifests/")) != 0 {
+		t.Fatal("an interrupted sync changed the catalog or wrote a manifest")
+	}
+	before := len(e.cf.ObjectKeys(acct, bucket, "blobs/"))
+	e.cf.ReleaseHangs()
+	e.cf.ResetRequests()
+	res, err := e.syncer(bucket).Sync(context.Background(), runtimesync.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if blobs := len(e.cf.ObjectKeys(acct, bucket, "blobs/")); res.Uploaded.Objects != (blobs-before)+3+2 {
+		t.Fatalf("resumed run uploaded %d objects; %d blobs were missing", res.Uploaded.Objects, blobs-before)
+	}
+	if !strings.Contains(string(mustGet(t, e, "catalog/v1.json")), `"default": "5.2.37"`) {
+		t.Fatal("bash 5.2.37 is not the default after the resumed run")
+	}
+}
+
+func mustGet(t *testing.T, e *env, key string) []byte {
+	data, _, ok := e.cf.Object(acct, bucket, key)
+	if !ok {
+		t.Fatalf("%s missing", key)
+	}
+	return data
+}
+
+func TestSyncDryRun(t *testing.T) {
+	e := newEnv(t)
+	res, err := e.syncer(bucket).Sync(context.Background(), runtimesync.Options{DryRun: true, Runtimes: []string{"bash"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.cf.Mutations() != 0 {
+		t.Fatalf("dry run wrote:\n%s", e.cf.Summary())
+	}
+	// 4 distinct blobs, the manifest and two catalog objects.
+	if len(res.Planned) != 7 || res.Planned[4].Key != "manifests/bash-5.2.37.json" || res.Planned[6].Key != "catalog/v1.json" {
+		t.Fatalf("planned %+v", res.Planned)
+	}
+	real, err := e.syncer(bucket).Sync(context.Background(), runtimesync.Options{Runtimes: []string{"bash"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if real.CatalogSHA256 != res.CatalogSHA256 {
+		t.Fatalf("dry run predicted %s, the sync published %s", res.CatalogSHA256, real.CatalogSHA256)
+	}
+	// Against a bucket that does not exist yet: everything is planned.
+	dry, err := e.syncer("future-bucket").Sync(context.Background(), runtimesync.Options{DryRun: true, Runtimes: []string{"bash"}})
+	if err != nil || !dry.BucketMissing || len(dry.Planned) != 7 {
+		t.Fatalf("missing bucket dry run: %+v %v", dry, err)
+	}
+	_, err = e.syncer("future-bucket").Sync(context.Background(), runtimesync.Options{Runtimes: []string{"bash"}})
+	if re, ok := runtimesync.AsError(err); !ok || re.Code != runtimesync.CodeBucketMissing {
+		t.Fatalf("missing bucket: %v", err)
+	}
+}
+
+func TestSyncRefusesAnInvalidCatalog(t *testing.T) {
+	e := newEnv(t)
+	e.cf.PutObject(acct, bucket, "catalog/v1.json", []byte(`{"version":2,"runtimes":{}}`), "application/json")
+	_, err := e.syncer(bucket).Sync(context.Background(), runtimesync.Options{Runtimes: []string{"bash"}})
+	if re, ok := runtimesync.AsError(err); !ok || re.Code != runtimesync.CodeCatalogInvalid {
+		t.Fatalf("err = %v", err)
+	}
+	if e.cf.Mutations() != 0 {
+		t.Fatalf("writes after an invalid catalog:\n%s", e.cf.Summary())
+	}
+}
