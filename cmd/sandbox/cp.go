@@ -146,9 +146,9 @@ func (o *common) transferResult(sum *transfer.Summary, err error, quiet bool) er
 				fmt.Fprintf(ios.Out, "%s -> %s\n", e.Rel, e.Link)
 			}
 		}
-		fmt.Fprintf(ios.ErrOut, "Would copy %s\n", sum)
+		fmt.Fprintf(ios.ErrOut, "Would copy %s\n", sandboxcli.CopySummary(sum))
 	} else if ios.IsStderrTTY() && !quiet && pe == nil {
-		fmt.Fprintf(ios.ErrOut, "%s Copied %s\n", st.SuccessIcon(), sum)
+		fmt.Fprintf(ios.ErrOut, "%s Copied %s\n", st.SuccessIcon(), sandboxcli.CopySummary(sum))
 	}
 	if pe != nil {
 		if !o.f.JSON {

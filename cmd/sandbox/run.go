@@ -12,6 +12,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/progress"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/shellquote"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -248,7 +249,7 @@ func counts(e job.Event) string {
 	if e.Files == nil {
 		return ""
 	}
-	return fmt.Sprintf("(%d file(s), %s)", *e.Files, transfer.HumanBytes(*e.Bytes))
+	return fmt.Sprintf("(%d file(s), %s)", *e.Files, progress.Bytes(*e.Bytes))
 }
 
 // forwardObserver passes transfer progress to the current Progress.

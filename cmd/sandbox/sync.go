@@ -114,7 +114,7 @@ func (o *common) syncResult(sum *transfer.SyncSummary, err error, quiet bool) er
 		if pe != nil {
 			icon = ios.Styles().FailureIcon()
 		}
-		fmt.Fprintf(ios.ErrOut, "%s %s: %s\n", icon, verb, sum)
+		fmt.Fprintf(ios.ErrOut, "%s %s: %s\n", icon, verb, sandboxcli.SyncSummary(sum))
 	}
 	if pe != nil {
 		if !o.f.JSON {

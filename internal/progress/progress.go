@@ -27,6 +27,7 @@ type Bar struct {
 	now   func() time.Time
 
 	mu       sync.Mutex
+	note     string
 	total    int64
 	done     int64
 	started  time.Time
@@ -71,6 +72,15 @@ func (b *Bar) AddTotal(n int64) {
 	if n > 0 {
 		b.total += n
 	}
+	b.drawLocked(false)
+}
+
+// SetNote sets a short text shown after the label, such as a count of
+// files ("3/120 files").
+func (b *Bar) SetNote(note string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.note = note
 	b.drawLocked(false)
 }
 
@@ -136,6 +146,9 @@ func (b *Bar) lineLocked() string {
 	var s strings.Builder
 	s.WriteString(b.label)
 	s.WriteString(" ")
+	if b.note != "" {
+		s.WriteString(b.note + " ")
+	}
 	s.WriteString(b.model.ViewAs(frac))
 	fmt.Fprintf(&s, " %3.0f%% %s", frac*100, Bytes(done))
 	if total > 0 {

@@ -86,11 +86,13 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// waitFor polls until buf holds want (the bar is redrawn every 100ms).
-func waitFor(t *testing.T, buf *syncBuffer, want string) {
+// waitFor pokes the bar until buf holds want (redraws are throttled to
+// one per 100ms).
+func waitFor(t *testing.T, p *Progress, buf *syncBuffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(buf.String(), want) {
+		p.Transferred(0)
 		if time.Now().After(deadline) {
 			t.Fatalf("no %q in %q", want, buf.String())
 		}
@@ -108,10 +110,10 @@ func TestProgressOnATerminal(t *testing.T) {
 	p.Plan(4, 4<<20)
 	p.Transferred(1 << 20)
 	p.Event(transfer.Event{Kind: transfer.Copied, Type: transfer.TypeFile})
-	waitFor(t, buf, "1/4 files")
-	waitFor(t, buf, "1.0 MiB/4.0 MiB")
-	out := buf.String()
-	if !strings.Contains(out, "\r\x1b[2K↑ ") || !strings.Contains(out, "━") || !strings.Contains(out, "ETA") || !strings.Contains(out, "/s") {
+	waitFor(t, p, buf, "1/4 files")
+	waitFor(t, p, buf, "1.0 MiB / 4.0 MiB")
+	waitFor(t, p, buf, "ETA") // once a second has passed
+	if out := buf.String(); !strings.Contains(out, "\r\x1b[2K↑ 1/4 files ") || !strings.Contains(out, "█") || !strings.Contains(out, "/s") {
 		t.Fatalf("bar %q", out)
 	}
 	// Failures and skips are printed above the bar as they are found.
@@ -119,7 +121,7 @@ func TestProgressOnATerminal(t *testing.T) {
 	p.Event(transfer.Event{Kind: transfer.Skipped, Upload: true, Local: "/x/fifo", Reason: "not a regular file"})
 	p.Event(transfer.Event{Kind: transfer.Skipped, Upload: true, Local: "/x/same", Reason: "unchanged"})
 	p.Close()
-	out = buf.String()
+	out := buf.String()
 	if !strings.Contains(out, "✗ /x/a.txt: permission denied\n") || !strings.Contains(out, "! skipped /x/fifo: not a regular file\n") || strings.Contains(out, "/x/same") {
 		t.Fatalf("lines %q", out)
 	}

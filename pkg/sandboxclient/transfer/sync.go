@@ -44,15 +44,6 @@ type SyncSummary struct {
 	DryRun bool `json:"dryRun,omitempty"`
 }
 
-// String renders a summary for people.
-func (s SyncSummary) String() string {
-	out := fmt.Sprintf("%d copied (%s), %d unchanged, %d deleted", s.Copied, HumanBytes(s.Bytes), s.Skipped, s.Deleted)
-	if len(s.Failures) > 0 {
-		out += fmt.Sprintf(", %d failed", len(s.Failures))
-	}
-	return out
-}
-
 // syncPlan is the comparison of a source and a destination tree.
 type syncPlan struct {
 	copy     []Entry  // directories to create, files and symlinks to write

@@ -197,38 +197,6 @@ type Summary struct {
 	Entries []Entry `json:"entries,omitempty"`
 }
 
-// String renders a summary for people.
-func (s Summary) String() string {
-	out := fmt.Sprintf("%d file(s), %s", s.Files, HumanBytes(s.Bytes))
-	if s.Symlinks > 0 {
-		out += fmt.Sprintf(", %d symlink(s)", s.Symlinks)
-	}
-	if s.Excluded > 0 {
-		out += fmt.Sprintf(", %d excluded", s.Excluded)
-	}
-	if s.Skipped > 0 {
-		out += fmt.Sprintf(", %d skipped", s.Skipped)
-	}
-	if len(s.Failures) > 0 {
-		out += fmt.Sprintf(", %d failed", len(s.Failures))
-	}
-	return out
-}
-
-// HumanBytes renders n with a binary unit (B, KiB, MiB, GiB, TiB).
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 3; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGT"[exp])
-}
-
 // Target is one side of a cp: a local path, or a sandbox id and path.
 type Target struct {
 	SandboxID string
