@@ -164,3 +164,23 @@ func FuzzParseFind(f *testing.F) {
 		}
 	})
 }
+
+func TestParseSumLine(t *testing.T) {
+	h := strings.Repeat("0f", 32)
+	for line, want := range map[string][2]string{
+		h + "  ./a b.txt":           {h, "./a b.txt"},
+		h + " *./bin":               {h, "./bin"},
+		"\\" + h + "  ./a\\nb\\\\c": {h, "./a\nb\\c"},
+		h + "  ":                    {h, ""},
+	} {
+		sum, name, ok := parseSumLine(line)
+		if !ok || sum != want[0] || name != want[1] {
+			t.Errorf("parseSumLine(%q) = %q %q %v", line, sum, name, ok)
+		}
+	}
+	for _, bad := range []string{"", "-", h, h + "x ./a", "sha256sum: ./x: No such file or directory"} {
+		if _, _, ok := parseSumLine(bad); ok {
+			t.Errorf("parseSumLine(%q) accepted", bad)
+		}
+	}
+}

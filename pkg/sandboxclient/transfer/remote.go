@@ -239,48 +239,64 @@ func walkRemote(ctx context.Context, sb *sc.Sandbox, root string, par int, fail 
 }
 
 // remoteDigests returns the sha256 (hex) of each path (relative to dir),
-// or "" where the sandbox cannot tell (no sha256sum, unreadable file).
+// or "" where the sandbox cannot tell (no sha256sum, unreadable file). One
+// sha256sum process hashes a whole batch; its lines are matched to the
+// paths by name, so a file it cannot read just has no line.
 func remoteDigests(ctx context.Context, sb *sc.Sandbox, dir string, rels []string) ([]string, error) {
 	out := make([]string, len(rels))
-	lines := make([]string, len(rels))
+	index := make(map[string]int, len(rels))
+	args := make([]string, len(rels))
 	for i, r := range rels {
-		lines[i] = "sha256sum " + shellquote.Quote("./"+r) + " 2>/dev/null || echo -"
+		index["./"+r] = i
+		args[i] = shellquote.Quote("./" + r)
 	}
-	i := 0
-	for _, b := range batches(lines) {
-		r, err := script(ctx, sb, dir, strings.Join(b, "\n"))
+	for _, b := range batches(args) {
+		r, err := script(ctx, sb, dir, "sha256sum "+strings.Join(b, " ")+" 2>/dev/null")
 		if err != nil {
 			return nil, err
 		}
-		got := strings.Split(strings.TrimSuffix(r.Stdout, "\n"), "\n")
-		if len(got) == len(b) {
-			for j, l := range got {
-				out[i+j] = digestOf(l)
+		for _, l := range strings.Split(r.Stdout, "\n") {
+			sum, name, ok := parseSumLine(l)
+			if i, known := index[name]; ok && known {
+				out[i] = sum
 			}
 		}
-		i += len(b)
 	}
 	return out, nil
 }
 
-// digestOf takes the hex digest from one sha256sum line ("\" marks an
-// escaped file name).
-func digestOf(line string) string {
-	line = strings.TrimPrefix(line, "\\")
-	if len(line) < 64 {
-		return ""
+// parseSumLine reads one sha256sum line, "HEX  NAME", where a leading
+// backslash marks a name with "\\n" and "\\\\" escapes (GNU coreutils).
+func parseSumLine(line string) (sum, name string, ok bool) {
+	escaped := strings.HasPrefix(line, "\\")
+	if escaped {
+		line = line[1:]
 	}
-	d := line[:64]
-	for i := 0; i < 64; i++ {
-		c := d[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return ""
+	sum = digestOf(line)
+	if sum == "" || len(line) < 66 || line[64:66] != "  " && line[64:66] != " *" {
+		return "", "", false
+	}
+	name = line[66:]
+	if escaped {
+		var b strings.Builder
+		for i := 0; i < len(name); i++ {
+			if name[i] == '\\' && i+1 < len(name) {
+				i++
+				switch name[i] {
+				case 'n':
+					b.WriteByte('\n')
+				case 'r':
+					b.WriteByte('\r')
+				default:
+					b.WriteByte(name[i])
+				}
+				continue
+			}
+			b.WriteByte(name[i])
 		}
+		name = b.String()
 	}
-	if len(line) > 64 && line[64] != ' ' {
-		return ""
-	}
-	return d
+	return sum, name, true
 }
 
 // runLines runs one shell line per item under dir, in as few execs as fit,
@@ -323,4 +339,23 @@ func runLines(ctx context.Context, sb *sc.Sandbox, dir string, lines []string) (
 		i += len(b)
 	}
 	return failed, nil
+}
+
+// digestOf takes the lowercase hex digest at the start of a sha256sum line.
+func digestOf(line string) string {
+	line = strings.TrimPrefix(line, "\\")
+	if len(line) < 64 {
+		return ""
+	}
+	d := line[:64]
+	for i := 0; i < 64; i++ {
+		c := d[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return ""
+		}
+	}
+	if len(line) > 64 && line[64] != ' ' {
+		return ""
+	}
+	return d
 }

@@ -223,7 +223,7 @@ func SyncUp(ctx context.Context, sb *sc.Sandbox, local, remote string, o SyncOpt
 	}
 	sum.Deleted = p.removed
 	cs := &Summary{}
-	e.uploadEntries(ctx, local, remote, p.copy, cs, fails)
+	e.uploadEntries(ctx, local, remote, p.copy, cs, fails, st != nil)
 	sum.Copied, sum.Bytes = cs.Files+cs.Symlinks, cs.Bytes
 	if ctx.Err() == nil {
 		e.setRemoteTimes(ctx, remote, append(copiedFiles(p.copy, fails, func(rel string) string { return filepath.Join(local, filepath.FromSlash(rel)) }), p.retime...))

@@ -320,3 +320,33 @@ func TestWatchSyncsChanges(t *testing.T) {
 		t.Fatal("watch did not stop")
 	}
 }
+
+// Names sha256sum has to escape (a line break, a backslash) are matched.
+func TestSyncDigestsOfOddNames(t *testing.T) {
+	bin := t.TempDir()
+	for _, tool := range []string{"find", "sha256sum"} {
+		p, _ := lookPath(tool)
+		os.Symlink(p, filepath.Join(bin, tool))
+	}
+	b := newBackend(t, backendOpts{path: bin}) // no touch: digests decide
+	sb := b.sandbox(nil)
+	ctx := testCtx(t)
+	src := t.TempDir()
+	past := time.Now().Add(-time.Hour)
+	for _, name := range []string{"line\nbreak", "back\\slash", "-dash", "plain"} {
+		os.WriteFile(filepath.Join(src, name), []byte(name), 0o644)
+		os.Chtimes(filepath.Join(src, name), past, past)
+	}
+	if _, err := transfer.SyncUp(ctx, sb, src, "odd", transfer.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b.opsSeen()
+	s, err := transfer.SyncUp(ctx, sb, src, "odd", transfer.SyncOptions{})
+	if err != nil || s.Copied != 0 || s.Skipped != 4 {
+		t.Fatalf("%+v %v", s, err)
+	}
+	// The listing, one sha256sum, and the touch that tries to fix mtimes.
+	if ops := b.opsSeen(); count(ops, "exec") != 3 || count(ops, "mkdir") != 0 {
+		t.Fatalf("ops %v", ops)
+	}
+}

@@ -96,7 +96,7 @@ func UploadTree(ctx context.Context, sb *sc.Sandbox, local, remote string, o Opt
 	if o.DryRun {
 		return e.planned(sum, t, local, remote, true, fails), nil
 	}
-	e.uploadEntries(ctx, local, remote, t.entries, sum, fails)
+	e.uploadEntries(ctx, local, remote, t.entries, sum, fails, false)
 	return finish(ctx, sum, fails)
 }
 
@@ -139,7 +139,7 @@ func finish(ctx context.Context, sum *Summary, fails *failures) (*Summary, error
 
 // uploadEntries creates the directories, then copies files and symlinks,
 // under remote. Every failure is reported and the rest goes on.
-func (e *engine) uploadEntries(ctx context.Context, local, remote string, entries []Entry, sum *Summary, fails *failures) {
+func (e *engine) uploadEntries(ctx context.Context, local, remote string, entries []Entry, sum *Summary, fails *failures, rootExists bool) {
 	var mu sync.Mutex
 	var dirs, files, links []Entry
 	for _, ent := range entries {
@@ -161,6 +161,9 @@ func (e *engine) uploadEntries(ctx context.Context, local, remote string, entrie
 	// mkdir is recursive, so only the leaves (and the root) need a call.
 	failedDirs := map[string]bool{}
 	leaves := leafDirs(remote, dirs)
+	if rootExists && len(dirs) == 0 {
+		leaves = nil
+	}
 	each(ctx, e.opts.parallel(), leaves, func(ctx context.Context, d string) {
 		if err := e.sb.Mkdir(ctx, d); err != nil {
 			mu.Lock()
