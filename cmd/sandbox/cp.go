@@ -35,14 +35,26 @@ func (t *transferFlags) add(fl *pflag.FlagSet, dryRun bool) {
 }
 
 func (t *transferFlags) options(o *common, obs transfer.Observer) transfer.Options {
-	return transfer.Options{
+	opts := transfer.Options{
 		Parallel: t.parallel,
 		PartSize: o.writeLimitBytes,
 		Ignore:   ignore.Options{Excludes: t.excludes, NoGitIgnore: t.noGitignre, IncludeVCS: t.includeVCS},
 		DryRun:   t.dryRun,
 		Observer: obs,
 	}
+	if o.lo.enabled {
+		// With --local the backend decodes each part inside this process:
+		// smaller parts, fewer at once, keep its memory low.
+		if opts.PartSize == 0 {
+			opts.PartSize = localPartSize
+		}
+		opts.PartParallel = 2
+	}
+	return opts
 }
+
+// localPartSize is the part size of split writes with --local.
+const localPartSize = 4 << 20
 
 // ignoreHelp explains the rules in the help of every command that walks
 // trees.
