@@ -10,6 +10,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/ignore"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
 )
 
@@ -96,24 +97,11 @@ On a terminal a progress bar shows files, bytes, rate and ETA on stderr
   nimbus sandbox cp ./dataset.tar.gz job-123:/home/user/data/`,
 		Args: cmdutil.ExactArgs(2, "SRC and DST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			src, dst, err := transfer.ParsePair(args[0], args[1])
-			if err != nil {
-				return sandboxcli.Error(err)
-			}
-			id := src.SandboxID
-			if dst.Remote() {
-				id = dst.SandboxID
-			}
-			sb, err := o.open(cmd, id, scopesUse)
+			src, dst, sb, label, err := o.openPair(cmd, args)
 			if err != nil {
 				return err
 			}
-			ios := o.f.IOStreams
-			label := "↑"
-			if !dst.Remote() {
-				label = "↓"
-			}
-			prog := sandboxcli.NewProgress(ios, label, tf.quiet || tf.dryRun, o.f.JSON)
+			prog := sandboxcli.NewProgress(o.f.IOStreams, label, tf.quiet || tf.dryRun, o.f.JSON)
 			opts := tf.options(o, prog)
 			opts.Recursive = recursive
 			var sum *transfer.Summary
@@ -129,6 +117,21 @@ On a terminal a progress bar shows files, bytes, rate and ETA on stderr
 	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "copy directories recursively")
 	tf.add(cmd.Flags(), true)
 	return cmd
+}
+
+// openPair reads SRC and DST (exactly one of them ID:PATH), opens the
+// sandbox and returns the direction's label (↑ upload, ↓ download).
+func (o *common) openPair(cmd *cobra.Command, args []string) (src, dst transfer.Target, sb *sandboxclient.Sandbox, label string, err error) {
+	src, dst, err = transfer.ParsePair(args[0], args[1])
+	if err != nil {
+		return src, dst, nil, "", sandboxcli.Error(err)
+	}
+	id, label := src.SandboxID, "↓"
+	if dst.Remote() {
+		id, label = dst.SandboxID, "↑"
+	}
+	sb, err = o.open(cmd, id, scopesUse)
+	return src, dst, sb, label, err
 }
 
 // transferResult prints a copy's summary (the dry-run listing, the JSON,

@@ -49,29 +49,17 @@ and nimbus exits 74 once everything else is done.`,
   nimbus sandbox sync --dry-run --delete . job-123:app`,
 		Args: cmdutil.ExactArgs(2, "SRC and DEST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			src, dst, err := transfer.ParsePair(args[0], args[1])
-			if err != nil {
-				return sandboxcli.Error(err)
-			}
-			if watchF && !dst.Remote() {
-				return clierr.Usagef("--watch syncs local changes to a sandbox: the destination must be ID:PATH")
-			}
 			if watchF && tf.dryRun {
 				return clierr.Usagef("--watch and --dry-run cannot be combined")
 			}
-			id := src.SandboxID
-			if dst.Remote() {
-				id = dst.SandboxID
+			if watchF && !transfer.ParseTarget(args[1]).Remote() {
+				return clierr.Usagef("--watch syncs local changes to a sandbox: the destination must be ID:PATH")
 			}
-			sb, err := o.open(cmd, id, scopesUse)
+			src, dst, sb, label, err := o.openPair(cmd, args)
 			if err != nil {
 				return err
 			}
 			ios := o.f.IOStreams
-			label := "↑"
-			if !dst.Remote() {
-				label = "↓"
-			}
 			if watchF {
 				return o.watch(cmd.Context(), sb, src.Path, dst.Path, tf, del)
 			}

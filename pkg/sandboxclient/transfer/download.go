@@ -203,18 +203,7 @@ func (e *engine) downloadEntries(ctx context.Context, root *os.Root, remote, loc
 			mtime = time.UnixMilli(ent.MtimeMs)
 		}
 		n, err := e.getFile(ctx, src, ent.Size, ent.Mode, root, filepath.FromSlash(ent.Rel), mtime)
-		if err != nil {
-			if ctx.Err() != nil {
-				err = fmt.Errorf("%s: interrupted: %w", src, errCanceled)
-			}
-			fails.add(failure(src, err))
-			return
-		}
-		mu.Lock()
-		sum.Files++
-		sum.Bytes += n
-		mu.Unlock()
-		e.obs.Event(Event{Kind: Copied, Local: filepath.Join(local, filepath.FromSlash(ent.Rel)), Remote: src, Type: TypeFile, Bytes: n})
+		e.fileDone(ctx, &mu, sum, fails, src, n, err, Event{Kind: Copied, Local: filepath.Join(local, filepath.FromSlash(ent.Rel)), Remote: src, Type: TypeFile})
 	})
 	if len(left) > 0 || ctx.Err() != nil {
 		return

@@ -168,48 +168,13 @@ func SyncUp(ctx context.Context, sb *sc.Sandbox, local, remote string, o SyncOpt
 		}
 		dst = protect(all, src.rules)
 	}
-	p, check := plan(src.entries, dst, o.Delete, func(rel string) string { return path.Join(remote, rel) })
-	for _, c := range p.conflict {
-		fails.add(c)
+	sides := syncSides{upload: true, local: local, remote: remote}
+	p, err := e.compare(ctx, src.entries, dst, o.Delete, sides, fails)
+	if err != nil {
+		return nil, err
 	}
-	if len(check) > 0 {
-		rels := make([]string, len(check))
-		for i, c := range check {
-			rels[i] = c.Rel
-		}
-		remoteSums, err := remoteDigests(ctx, sb, remote, rels)
-		if err != nil {
-			return nil, err
-		}
-		localSums := localDigests(ctx, local, rels, o.parallel())
-		for i, c := range check {
-			if remoteSums[i] != "" && remoteSums[i] == localSums[i] {
-				p.skipped = append(p.skipped, c)
-				p.retime = append(p.retime, c)
-			} else {
-				p.copy = append(p.copy, c)
-			}
-		}
-		sortTree(p.copy)
-	}
-	sum := &SyncSummary{Skipped: len(p.skipped), DryRun: o.DryRun}
-	files, bytes := copyTotals(p.copy)
-	e.obs.Plan(files, bytes)
-	for _, s := range p.skipped {
-		e.obs.Event(Event{Kind: Skipped, Upload: true, Local: filepath.Join(local, filepath.FromSlash(s.Rel)), Remote: path.Join(remote, s.Rel), Type: s.Type, Bytes: s.Size, Reason: "unchanged"})
-	}
+	sum := e.announce(p, sides, o.DryRun)
 	if o.DryRun {
-		for _, r := range p.remove {
-			e.obs.Event(Event{Kind: Deleted, Upload: true, Remote: path.Join(remote, r)})
-		}
-		for _, c := range p.copy {
-			if c.Type != TypeDir {
-				sum.Copied++
-				sum.Bytes += c.Size
-			}
-			e.obs.Event(Event{Kind: Planned, Upload: true, Local: filepath.Join(local, filepath.FromSlash(c.Rel)), Remote: path.Join(remote, c.Rel), Type: c.Type, Bytes: c.Size})
-		}
-		sum.Deleted = p.removed
 		sum.Failures = fails.get()
 		return sum, nil
 	}
@@ -221,21 +186,13 @@ func SyncUp(ctx context.Context, sb *sc.Sandbox, local, remote string, o SyncOpt
 		}
 		e.obs.Event(Event{Kind: Deleted, Upload: true, Remote: path.Join(remote, r)})
 	}
-	sum.Deleted = p.removed
 	cs := &Summary{}
 	e.uploadEntries(ctx, local, remote, p.copy, cs, fails, st != nil)
 	sum.Copied, sum.Bytes = cs.Files+cs.Symlinks, cs.Bytes
 	if ctx.Err() == nil {
 		e.setRemoteTimes(ctx, remote, append(copiedFiles(p.copy, fails, func(rel string) string { return filepath.Join(local, filepath.FromSlash(rel)) }), p.retime...))
 	}
-	sum.Failures = fails.get()
-	if err := ctx.Err(); err != nil {
-		return sum, err
-	}
-	if len(sum.Failures) > 0 {
-		return sum, &PartialError{Failures: sum.Failures, Total: len(p.copy) + len(p.remove)}
-	}
-	return sum, nil
+	return syncResult(ctx, sum, p, fails)
 }
 
 // SyncDown makes the local directory local mirror the contents of the
@@ -272,48 +229,13 @@ func SyncDown(ctx context.Context, sb *sc.Sandbox, remote, local string, o SyncO
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, localErr(err)
 	}
-	p, check := plan(src.entries, dst, o.Delete, func(rel string) string { return filepath.Join(local, filepath.FromSlash(rel)) })
-	for _, c := range p.conflict {
-		fails.add(c)
+	sides := syncSides{local: local, remote: remote}
+	p, err := e.compare(ctx, src.entries, dst, o.Delete, sides, fails)
+	if err != nil {
+		return nil, err
 	}
-	if len(check) > 0 {
-		rels := make([]string, len(check))
-		for i, c := range check {
-			rels[i] = c.Rel
-		}
-		remoteSums, err := remoteDigests(ctx, sb, remote, rels)
-		if err != nil {
-			return nil, err
-		}
-		localSums := localDigests(ctx, local, rels, o.parallel())
-		for i, c := range check {
-			if remoteSums[i] != "" && remoteSums[i] == localSums[i] {
-				p.skipped = append(p.skipped, c)
-				p.retime = append(p.retime, c)
-			} else {
-				p.copy = append(p.copy, c)
-			}
-		}
-		sortTree(p.copy)
-	}
-	sum := &SyncSummary{Skipped: len(p.skipped), DryRun: o.DryRun}
-	files, bytes := copyTotals(p.copy)
-	e.obs.Plan(files, bytes)
-	for _, s := range p.skipped {
-		e.obs.Event(Event{Kind: Skipped, Local: filepath.Join(local, filepath.FromSlash(s.Rel)), Remote: path.Join(remote, s.Rel), Type: s.Type, Bytes: s.Size, Reason: "unchanged"})
-	}
+	sum := e.announce(p, sides, o.DryRun)
 	if o.DryRun {
-		for _, r := range p.remove {
-			e.obs.Event(Event{Kind: Deleted, Local: filepath.Join(local, filepath.FromSlash(r))})
-		}
-		for _, c := range p.copy {
-			if c.Type != TypeDir {
-				sum.Copied++
-				sum.Bytes += c.Size
-			}
-			e.obs.Event(Event{Kind: Planned, Local: filepath.Join(local, filepath.FromSlash(c.Rel)), Remote: path.Join(remote, c.Rel), Type: c.Type, Bytes: c.Size})
-		}
-		sum.Deleted = p.removed
 		sum.Failures = fails.get()
 		return sum, nil
 	}
@@ -333,7 +255,6 @@ func SyncDown(ctx context.Context, sb *sc.Sandbox, remote, local string, o SyncO
 		}
 		e.obs.Event(Event{Kind: Deleted, Local: lp})
 	}
-	sum.Deleted = p.removed
 	cs := &Summary{}
 	e.downloadEntries(ctx, root, remote, local, p.copy, cs, fails, true)
 	sum.Copied, sum.Bytes = cs.Files+cs.Symlinks, cs.Bytes
@@ -342,6 +263,97 @@ func SyncDown(ctx context.Context, sb *sc.Sandbox, remote, local string, o SyncO
 			_ = root.Chtimes(filepath.FromSlash(r.Rel), time.Time{}, time.UnixMilli(r.MtimeMs))
 		}
 	}
+	return syncResult(ctx, sum, p, fails)
+}
+
+// syncSides names the two trees of a sync.
+type syncSides struct {
+	upload        bool // local → sandbox
+	local, remote string
+}
+
+func (s syncSides) localPath(rel string) string  { return filepath.Join(s.local, filepath.FromSlash(rel)) }
+func (s syncSides) remotePath(rel string) string { return path.Join(s.remote, rel) }
+
+// dst names a path of the destination.
+func (s syncSides) dst(rel string) string {
+	if s.upload {
+		return s.remotePath(rel)
+	}
+	return s.localPath(rel)
+}
+
+func (s syncSides) event(kind EventKind, e Entry) Event {
+	return Event{Kind: kind, Upload: s.upload, Local: s.localPath(e.Rel), Remote: s.remotePath(e.Rel), Type: e.Type, Bytes: e.Size}
+}
+
+// compare plans a sync: size and mtime first, then digests (in the sandbox
+// and locally) for files of equal size whose mtimes differ. Conflicts are
+// reported as failures.
+func (e *engine) compare(ctx context.Context, src, dst []Entry, del bool, sides syncSides, fails *failures) (*syncPlan, error) {
+	p, check := plan(src, dst, del, sides.dst)
+	for _, c := range p.conflict {
+		fails.add(c)
+	}
+	if len(check) == 0 {
+		return p, nil
+	}
+	rels := make([]string, len(check))
+	for i, c := range check {
+		rels[i] = c.Rel
+	}
+	remoteSums, err := remoteDigests(ctx, e.sb, sides.remote, rels)
+	if err != nil {
+		return nil, err
+	}
+	localSums := localDigests(ctx, sides.local, rels, e.opts.parallel())
+	for i, c := range check {
+		if remoteSums[i] != "" && remoteSums[i] == localSums[i] {
+			p.skipped = append(p.skipped, c)
+			p.retime = append(p.retime, c)
+		} else {
+			p.copy = append(p.copy, c)
+		}
+	}
+	sortTree(p.copy)
+	return p, nil
+}
+
+// announce reports the plan to the observer (with the planned copies and
+// deletions for a dry run) and starts the summary.
+func (e *engine) announce(p *syncPlan, sides syncSides, dryRun bool) *SyncSummary {
+	sum := &SyncSummary{Skipped: len(p.skipped), Deleted: p.removed, DryRun: dryRun}
+	files, bytes := copyTotals(p.copy)
+	e.obs.Plan(files, bytes)
+	for _, s := range p.skipped {
+		ev := sides.event(Skipped, s)
+		ev.Reason = "unchanged"
+		e.obs.Event(ev)
+	}
+	if !dryRun {
+		return sum
+	}
+	for _, r := range p.remove {
+		ev := sides.event(Deleted, Entry{Rel: r})
+		if sides.upload {
+			ev.Local = ""
+		} else {
+			ev.Remote = ""
+		}
+		e.obs.Event(ev)
+	}
+	for _, c := range p.copy {
+		if c.Type != TypeDir {
+			sum.Copied++
+			sum.Bytes += c.Size
+		}
+		e.obs.Event(sides.event(Planned, c))
+	}
+	return sum
+}
+
+// syncResult finishes a sync's summary and error.
+func syncResult(ctx context.Context, sum *SyncSummary, p *syncPlan, fails *failures) (*SyncSummary, error) {
 	sum.Failures = fails.get()
 	if err := ctx.Err(); err != nil {
 		return sum, err

@@ -194,23 +194,30 @@ func (e *engine) uploadEntries(ctx context.Context, local, remote string, entrie
 			return
 		}
 		n, err := e.uploadFile(ctx, src, dst)
-		if err != nil {
-			if ctx.Err() != nil {
-				err = fmt.Errorf("%s: interrupted: %w", src, errCanceled)
-			}
-			fails.add(failure(src, err))
-			return
-		}
-		mu.Lock()
-		sum.Files++
-		sum.Bytes += n
-		mu.Unlock()
-		e.obs.Event(Event{Kind: Copied, Upload: true, Local: src, Remote: dst, Type: TypeFile, Bytes: n})
+		e.fileDone(ctx, &mu, sum, fails, src, n, err, Event{Kind: Copied, Upload: true, Local: src, Remote: dst, Type: TypeFile})
 	})
 	if len(left) > 0 || ctx.Err() != nil {
 		return
 	}
 	e.uploadLinks(ctx, local, remote, links, sum, fails, dirFailed)
+}
+
+// fileDone records one file's outcome: a failure named by src, or the
+// file counted in sum (under mu) and reported.
+func (e *engine) fileDone(ctx context.Context, mu *sync.Mutex, sum *Summary, fails *failures, src string, n int64, err error, ev Event) {
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%s: interrupted: %w", src, errCanceled)
+		}
+		fails.add(failure(src, err))
+		return
+	}
+	mu.Lock()
+	sum.Files++
+	sum.Bytes += n
+	mu.Unlock()
+	ev.Bytes = n
+	e.obs.Event(ev)
 }
 
 // uploadFile sends one local file; the size is read again at open time, so
