@@ -252,7 +252,7 @@ func (e *engine) uploadLinks(ctx context.Context, local, remote string, links []
 			continue
 		}
 		todo = append(todo, l)
-		lines = append(lines, "ln -sfn -- "+shellquote.Quote(l.Link)+" "+shellquote.Quote(l.Rel))
+		lines = append(lines, "ln -sfn -- "+shellquote.Quote(l.Link)+" "+shellquote.Quote("./"+l.Rel))
 	}
 	if len(todo) == 0 {
 		return
