@@ -272,7 +272,9 @@ type syncSides struct {
 	local, remote string
 }
 
-func (s syncSides) localPath(rel string) string  { return filepath.Join(s.local, filepath.FromSlash(rel)) }
+func (s syncSides) localPath(rel string) string {
+	return filepath.Join(s.local, filepath.FromSlash(rel))
+}
 func (s syncSides) remotePath(rel string) string { return path.Join(s.remote, rel) }
 
 // dst names a path of the destination.
