@@ -7,6 +7,7 @@
 # run as the floor, since absolute figures move with the machine's load.
 #
 # Usage: benchmarks/scripts/transfer.sh [SIZE_MIB (default 1024)] [FILES (default 10000)]
+# NIMBUS_BIN=path uses that binary instead of building this checkout.
 # Needs: go, GNU time (/usr/bin/time), cmp, head, awk.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,8 +22,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-go build -o "$WORK/nimbus" .
-NIMBUS="$WORK/nimbus"
+if [ -n "${NIMBUS_BIN:-}" ]; then
+	NIMBUS=$NIMBUS_BIN
+else
+	go build -o "$WORK/nimbus" .
+	NIMBUS="$WORK/nimbus"
+fi
 export NIMBUS_DEV_DATA="$WORK/data" XDG_CONFIG_HOME="$WORK/config"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 18787)
 "$NIMBUS" dev --addr "127.0.0.1:$PORT" >"$WORK/dev.out" 2>"$WORK/dev.err" &
