@@ -177,7 +177,8 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 			prog = nil
 		}
 		if e.Status == job.StatusFailed {
-			if _, ok := e.Err.(*transfer.PartialError); ok {
+			var pe *transfer.PartialError
+			if errors.As(e.Err, &pe) {
 				fmt.Fprint(ios.ErrOut, sandboxcli.FailureList(st, e.Failures))
 			} else if !errors.Is(e.Err, context.Canceled) {
 				fmt.Fprintf(ios.ErrOut, "%s %s failed: %s\n", st.FailureIcon(), e.Phase, e.Error)

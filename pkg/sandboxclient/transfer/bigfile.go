@@ -22,9 +22,14 @@ import (
 // which runs even when the copy was interrupted.
 const cleanupTimeout = 30 * time.Second
 
-// defaultRemoteMode is the mode writeFile gives new files; other modes
-// need a chmod.
+// defaultRemoteMode is the mode writeFile gives new files.
 const defaultRemoteMode fs.FileMode = 0o644
+
+// executable reports whether any execute bit is set. Copies keep
+// executable bits: an executable file gets its own permission bits in the
+// sandbox; any other file keeps what writeFile gives it (0644 for a new
+// file), so umask differences (0664, 0600) do not cost a chmod per file.
+func executable(m fs.FileMode) bool { return m&0o111 != 0 }
 
 // engine carries what one copy shares: the sandbox, the options, and the
 // bound on transfer requests in flight.
@@ -81,7 +86,7 @@ func (e *engine) putFile(ctx context.Context, src io.ReaderAt, size int64, dst s
 	if err != nil {
 		return err
 	}
-	if mode.Perm() != defaultRemoteMode {
+	if executable(mode) {
 		return e.sb.Chmod(ctx, dst, uint32(mode.Perm()))
 	}
 	return nil
@@ -166,10 +171,13 @@ func (e *engine) putSplit(ctx context.Context, src io.ReaderAt, size int64, dst 
 	if err := e.verify(ctx, dir, joined, dst, src, size, part, want); err != nil {
 		return err
 	}
-	if mode.Perm() != defaultRemoteMode {
-		if err := e.sb.Chmod(ctx, path.Join(dir, joined), uint32(mode.Perm())); err != nil {
-			return err
-		}
+	// The joined file was made by the sandbox's shell, with its umask.
+	perm := defaultRemoteMode
+	if executable(mode) {
+		perm = mode.Perm()
+	}
+	if err := e.sb.Chmod(ctx, path.Join(dir, joined), uint32(perm)); err != nil {
+		return err
 	}
 	if err := e.sb.Rename(ctx, path.Join(dir, joined), path.Join(dir, base)); err != nil {
 		return err

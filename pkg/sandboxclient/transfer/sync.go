@@ -51,7 +51,23 @@ type syncPlan struct {
 	removed  int      // destination entries deleted because the source lacks them
 	skipped  []Entry  // unchanged files and symlinks
 	retime   []Entry  // unchanged files whose destination mtime is to be fixed
+	// chmod lists files whose executable bits differ; modeOnly counts
+	// those of them whose content is unchanged (a change all the same).
+	chmod    []Entry
+	modeOnly int
 	conflict []Failure
+	dstMode  map[string]fs.FileMode
+}
+
+// unchanged files a content check found equal: skipped, or counted as a
+// change of mode.
+func (p *syncPlan) unchanged(s Entry) {
+	if m, ok := p.dstMode[s.Rel]; ok && executable(m) != executable(s.Mode) {
+		p.chmod = append(p.chmod, s)
+		p.modeOnly++
+		return
+	}
+	p.skipped = append(p.skipped, s)
 }
 
 // plan compares src and dst (both filtered; dst by the source's rules).
@@ -60,10 +76,13 @@ type syncPlan struct {
 // (counted as a replacement, not a deletion), except a directory in the
 // place of a file, which only --delete may remove.
 func plan(src, dst []Entry, del bool, dstName func(string) string) (p *syncPlan, check []Entry) {
-	p = &syncPlan{}
+	p = &syncPlan{dstMode: map[string]fs.FileMode{}}
 	have := make(map[string]Entry, len(dst))
 	for _, e := range dst {
 		have[e.Rel] = e
+		if e.Type == TypeFile {
+			p.dstMode[e.Rel] = e.Mode
+		}
 	}
 	want := make(map[string]bool, len(src))
 	for _, e := range src {
@@ -120,8 +139,12 @@ func plan(src, dst []Entry, del bool, dstName func(string) string) (p *syncPlan,
 			p.copy = append(p.copy, s)
 		case d.Size != s.Size:
 			p.copy = append(p.copy, s)
+			if executable(d.Mode) != executable(s.Mode) {
+				// A write keeps an existing file's mode.
+				p.chmod = append(p.chmod, s)
+			}
 		case s.MtimeMs != 0 && d.MtimeMs == s.MtimeMs:
-			p.skipped = append(p.skipped, s)
+			p.unchanged(s)
 		default:
 			check = append(check, s)
 		}
@@ -190,9 +213,37 @@ func SyncUp(ctx context.Context, sb *sc.Sandbox, local, remote string, o SyncOpt
 	e.uploadEntries(ctx, local, remote, p.copy, cs, fails, st != nil)
 	sum.Copied, sum.Bytes = cs.Files+cs.Symlinks, cs.Bytes
 	if ctx.Err() == nil {
-		e.setRemoteTimes(ctx, remote, append(copiedFiles(p.copy, fails, func(rel string) string { return filepath.Join(local, filepath.FromSlash(rel)) }), p.retime...))
+		sum.Copied += e.applyModes(p, sides, fails, func(x Entry) error {
+			perm := defaultRemoteMode
+			if executable(x.Mode) {
+				perm = x.Mode.Perm()
+			}
+			return sb.Chmod(ctx, path.Join(remote, x.Rel), uint32(perm))
+		})
+		e.setRemoteTimes(ctx, remote, append(copiedFiles(p.copy, fails, sides.localPath), p.retime...))
 	}
 	return syncResult(ctx, sum, p, fails)
+}
+
+// applyModes gives the files of p.chmod their executable bits with set
+// and returns how many of them only changed mode.
+func (e *engine) applyModes(p *syncPlan, sides syncSides, fails *failures, set func(Entry) error) int {
+	copied := map[string]bool{}
+	for _, c := range p.copy {
+		copied[c.Rel] = true
+	}
+	n := 0
+	for _, x := range p.chmod {
+		if err := set(x); err != nil {
+			fails.add(failure(sides.dst(x.Rel), err))
+			continue
+		}
+		if !copied[x.Rel] {
+			n++
+			e.obs.Event(sides.event(Copied, Entry{Rel: x.Rel, Type: TypeFile}))
+		}
+	}
+	return n
 }
 
 // SyncDown makes the local directory local mirror the contents of the
@@ -258,6 +309,29 @@ func SyncDown(ctx context.Context, sb *sc.Sandbox, remote, local string, o SyncO
 	cs := &Summary{}
 	e.downloadEntries(ctx, root, remote, local, p.copy, cs, fails, true)
 	sum.Copied, sum.Bytes = cs.Files+cs.Symlinks, cs.Bytes
+	if ctx.Err() == nil {
+		// Local permission bits come from the umask: add or remove the
+		// execute bits where the read bits are.
+		sum.Copied += e.applyModes(p, sides, fails, func(x Entry) error {
+			name := filepath.FromSlash(x.Rel)
+			fi, err := root.Lstat(name)
+			if err != nil {
+				return localErr(err)
+			}
+			cur := fi.Mode().Perm()
+			next := cur &^ 0o111
+			if executable(x.Mode) {
+				next = cur | (cur&0o444)>>2
+			}
+			if next == cur {
+				return nil
+			}
+			if err := root.Chmod(name, next); err != nil {
+				return localErr(err)
+			}
+			return nil
+		})
+	}
 	for _, r := range p.retime {
 		if r.MtimeMs != 0 {
 			_ = root.Chtimes(filepath.FromSlash(r.Rel), time.Time{}, time.UnixMilli(r.MtimeMs))
@@ -310,11 +384,15 @@ func (e *engine) compare(ctx context.Context, src, dst []Entry, del bool, sides 
 	}
 	localSums := localDigests(ctx, sides.local, rels, e.opts.parallel())
 	for i, c := range check {
-		if remoteSums[i] != "" && remoteSums[i] == localSums[i] {
-			p.skipped = append(p.skipped, c)
+		switch {
+		case remoteSums[i] != "" && remoteSums[i] == localSums[i]:
+			p.unchanged(c)
 			p.retime = append(p.retime, c)
-		} else {
+		default:
 			p.copy = append(p.copy, c)
+			if m := p.dstMode[c.Rel]; executable(m) != executable(c.Mode) {
+				p.chmod = append(p.chmod, c)
+			}
 		}
 	}
 	sortTree(p.copy)
@@ -351,6 +429,7 @@ func (e *engine) announce(p *syncPlan, sides syncSides, dryRun bool) *SyncSummar
 		}
 		e.obs.Event(sides.event(Planned, c))
 	}
+	sum.Copied += p.modeOnly
 	return sum
 }
 
@@ -424,26 +503,41 @@ func copiedFiles(es []Entry, fails *failures, name func(string) string) []Entry 
 	return out
 }
 
-// setRemoteTimes gives sandbox files the local mtimes with touch, so the
-// next sync finds them unchanged by size and mtime. A sandbox without a
-// touch that takes -d @EPOCH keeps its own mtimes; the next sync then
-// compares digests instead, so failures here are not errors.
+// retimeMin is the size from which a copied file's mtime is set in the
+// sandbox. Setting it costs a touch process; comparing digests next time
+// costs reading the file, which is cheaper below about a MiB.
+const retimeMin = 1 << 20
+
+// setRemoteTimes gives sandbox files of at least retimeMin bytes the local
+// mtimes with touch (one per distinct time), so the next sync finds them
+// unchanged by size and mtime. Smaller files, and any file in a sandbox
+// whose touch cannot take -d @EPOCH, are compared by digest next time, so
+// failures here are not errors.
 func (e *engine) setRemoteTimes(ctx context.Context, remote string, es []Entry) {
-	var lines []string
+	byTime := map[int64][]string{}
+	var times []int64
 	for _, x := range es {
-		if x.MtimeMs == 0 {
+		if x.MtimeMs == 0 || x.Size < retimeMin {
 			continue
 		}
-		sec, ms := x.MtimeMs/1000, x.MtimeMs%1000
+		if byTime[x.MtimeMs] == nil {
+			times = append(times, x.MtimeMs)
+		}
+		byTime[x.MtimeMs] = append(byTime[x.MtimeMs], shellquote.Quote("./"+x.Rel))
+	}
+	var lines []string
+	for _, t := range times {
+		sec, ms := t/1000, t%1000
 		if ms < 0 {
 			sec, ms = sec-1, ms+1000
 		}
-		lines = append(lines, fmt.Sprintf("touch -c -m -d @%d.%03d %s", sec, ms, shellquote.Quote("./"+x.Rel)))
+		for _, b := range batches(byTime[t]) {
+			lines = append(lines, fmt.Sprintf("touch -c -m -d @%d.%03d %s", sec, ms, strings.Join(b, " ")))
+		}
 	}
-	if len(lines) == 0 {
-		return
+	if len(lines) > 0 {
+		_, _ = runLines(ctx, e.sb, remote, lines)
 	}
-	_, _ = runLines(ctx, e.sb, remote, lines)
 }
 
 // localDigests returns the sha256 (hex) of each local file, "" when it

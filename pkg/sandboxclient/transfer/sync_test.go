@@ -33,14 +33,10 @@ func TestSyncUpCopiesOnlyChanges(t *testing.T) {
 	if got := strings.Join(copied(t, b.host("/home/user/app")), "\n"); got != strings.Join(wantTree, "\n") {
 		t.Fatalf("synced tree:\n%s", got)
 	}
-	// The sandbox files got the local mtimes.
-	lfi, _ := os.Stat(filepath.Join(src, "src/main.go"))
-	rfi, _ := os.Stat(b.host("/home/user/app/src/main.go"))
-	if lfi.ModTime().UnixMilli() != rfi.ModTime().UnixMilli() {
-		t.Fatalf("mtime %v in the sandbox, %v locally", rfi.ModTime(), lfi.ModTime())
-	}
 	b.opsSeen()
 
+	// Small files keep the sandbox's mtimes: the second sync compares
+	// digests (one sha256sum in the sandbox) and writes nothing.
 	s2, err := transfer.SyncUp(ctx, sb, src, "app", syncOpts(false))
 	if err != nil {
 		t.Fatal(err)
@@ -49,33 +45,60 @@ func TestSyncUpCopiesOnlyChanges(t *testing.T) {
 		t.Fatalf("second sync %+v", s2)
 	}
 	ops := b.opsSeen()
-	if count(ops, "writeFile") != 0 || count(ops, "exec") != 1 { // the listing
+	if count(ops, "writeFile") != 0 || count(ops, "exec") != 2 { // the listing, the digests
 		t.Fatalf("second sync sent %v", ops)
 	}
 
-	// Same size, new mtime, same content: a digest says unchanged, and the
-	// sandbox mtime is brought in line, so the next sync needs no digest.
-	future := time.Now().Add(time.Hour)
-	os.Chtimes(filepath.Join(src, "README.md"), future, future)
 	// Same size, new content: copied.
 	os.WriteFile(filepath.Join(src, "src/main.go"), []byte("package mian"), 0o644)
+	// Same content, now executable: its mode is synced.
+	os.Chmod(filepath.Join(src, "README.md"), 0o755)
 	s3, err := transfer.SyncUp(ctx, sb, src, "app", syncOpts(false))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s3.Copied != 1 || s3.Skipped != 11 {
+	if s3.Copied != 2 || s3.Skipped != 10 || s3.Bytes != 12 {
 		t.Fatalf("third sync %+v", s3)
 	}
 	if got, _ := os.ReadFile(b.host("/home/user/app/src/main.go")); string(got) != "package mian" {
 		t.Fatalf("main.go = %q", got)
 	}
-	b.opsSeen()
-	s4, err := transfer.SyncUp(ctx, sb, src, "app", syncOpts(false))
-	if err != nil || s4.Copied != 0 {
+	if fi, _ := os.Stat(b.host("/home/user/app/README.md")); fi.Mode().Perm() != 0o755 {
+		t.Fatalf("README.md mode %v", fi.Mode())
+	}
+	os.Chmod(filepath.Join(src, "README.md"), 0o644)
+	if s4, err := transfer.SyncUp(ctx, sb, src, "app", syncOpts(false)); err != nil || s4.Copied != 1 {
 		t.Fatalf("fourth sync %+v %v", s4, err)
 	}
-	if ops := b.opsSeen(); count(ops, "exec") != 1 {
-		t.Fatalf("fourth sync compared digests again: %v", ops)
+	if fi, _ := os.Stat(b.host("/home/user/app/README.md")); fi.Mode().Perm() != 0o644 {
+		t.Fatalf("README.md mode %v", fi.Mode())
+	}
+}
+
+// Files from a MiB up get the local mtime in the sandbox, so the next sync
+// skips them without reading them.
+func TestSyncSetsTheMtimesOfBigFiles(t *testing.T) {
+	b := newBackend(t, backendOpts{})
+	sb := b.sandbox(nil)
+	ctx := testCtx(t)
+	src := t.TempDir()
+	randomFile(t, src, "big.bin", 2<<20, 0o644)
+	past := time.Now().Add(-time.Hour).Truncate(time.Millisecond).Add(123456789 % time.Millisecond)
+	os.Chtimes(filepath.Join(src, "big.bin"), past, past)
+	if _, err := transfer.SyncUp(ctx, sb, src, "d", transfer.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rfi, _ := os.Stat(b.host("/home/user/d/big.bin"))
+	if rfi.ModTime().UnixMilli() != past.UnixMilli() {
+		t.Fatalf("mtime %v in the sandbox, %v locally", rfi.ModTime(), past)
+	}
+	b.opsSeen()
+	s, err := transfer.SyncUp(ctx, sb, src, "d", transfer.SyncOptions{})
+	if err != nil || s.Skipped != 1 {
+		t.Fatalf("%+v %v", s, err)
+	}
+	if ops := b.opsSeen(); count(ops, "exec") != 1 { // the listing only
+		t.Fatalf("ops %v", ops)
 	}
 }
 
@@ -187,6 +210,14 @@ func TestSyncDown(t *testing.T) {
 	}
 	if ops := b.opsSeen(); count(ops, "readFileBytes") != 3 || count(ops, "stat") != 1 { // the ignore files
 		t.Fatalf("second sync read files: %v", ops)
+	}
+	// A mode change in the sandbox reaches the local file's execute bits.
+	os.Chmod(b.host("/home/user/app/README.md"), 0o755)
+	if s, err := transfer.SyncDown(ctx, sb, "app", dst, syncOpts(false)); err != nil || s.Copied != 1 {
+		t.Fatalf("mode sync: %+v %v", s, err)
+	}
+	if fi, _ := os.Stat(filepath.Join(dst, "README.md")); fi.Mode().Perm()&0o111 == 0 {
+		t.Fatalf("README.md mode %v", fi.Mode())
 	}
 	// --delete keeps the local .git and what the rules leave out.
 	os.MkdirAll(filepath.Join(dst, ".git"), 0o755)
@@ -345,8 +376,8 @@ func TestSyncDigestsOfOddNames(t *testing.T) {
 	if err != nil || s.Copied != 0 || s.Skipped != 4 {
 		t.Fatalf("%+v %v", s, err)
 	}
-	// The listing, one sha256sum, and the touch that tries to fix mtimes.
-	if ops := b.opsSeen(); count(ops, "exec") != 3 || count(ops, "mkdir") != 0 {
+	// The listing and one sha256sum.
+	if ops := b.opsSeen(); count(ops, "exec") != 2 || count(ops, "mkdir") != 0 {
 		t.Fatalf("ops %v", ops)
 	}
 }

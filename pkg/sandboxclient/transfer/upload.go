@@ -71,7 +71,7 @@ func uploadOne(ctx context.Context, sb *sc.Sandbox, local, remote string, o Opti
 	if err := sb.Mkdir(ctx, path.Dir(remote)); err != nil {
 		return nil, err
 	}
-	if err := e.putFile(ctx, f, fi.Size(), remote, fi.Mode()); err != nil {
+	if err := e.putFile(ctx, &sizedFile{f: f, size: fi.Size(), name: local}, fi.Size(), remote, fi.Mode()); err != nil {
 		return nil, err
 	}
 	sum.Files, sum.Bytes = 1, fi.Size()
