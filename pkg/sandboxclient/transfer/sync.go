@@ -46,11 +46,11 @@ type SyncSummary struct {
 
 // syncPlan is the comparison of a source and a destination tree.
 type syncPlan struct {
-	copy     []Entry  // directories to create, files and symlinks to write
-	remove   []string // destination paths to delete first (top-most only)
-	removed  int      // destination entries deleted because the source lacks them
-	skipped  []Entry  // unchanged files and symlinks
-	retime   []Entry  // unchanged files whose destination mtime is to be fixed
+	copy    []Entry  // directories to create, files and symlinks to write
+	remove  []string // destination paths to delete first (top-most only)
+	removed int      // destination entries deleted because the source lacks them
+	skipped []Entry  // unchanged files and symlinks
+	retime  []Entry  // unchanged files whose destination mtime is to be fixed
 	// chmod lists files whose executable bits differ; modeOnly counts
 	// those of them whose content is unchanged (a change all the same).
 	chmod    []Entry
