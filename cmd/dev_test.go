@@ -5,7 +5,9 @@ package cmd_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -75,6 +77,22 @@ var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	},
+	// gethost HOST PATH: GET http://127.0.0.1:$DEV_PORT/PATH with the Host
+	// header HOST; the status and body go to stdout.
+	"gethost": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 2 {
+			ts.Fatalf("usage: gethost HOST PATH")
+		}
+		req, err := http.NewRequest("GET", "http://127.0.0.1:"+ts.Getenv("DEV_PORT")+args[1], nil)
+		ts.Check(err)
+		req.Host = args[0]
+		resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+		ts.Check(err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		ts.Check(err)
+		fmt.Fprintf(ts.Stdout(), "%d %s\n", resp.StatusCode, b)
 	},
 	// mode FILE PERM: the file's permission bits, in octal.
 	"mode": func(ts *testscript.TestScript, neg bool, args []string) {

@@ -25,6 +25,7 @@ import (
 func NewCmdDev(f *cmdutil.Factory) *cobra.Command {
 	var addr, data string
 	var allowRemote bool
+	var allowHosts []string
 	cmd := &cobra.Command{
 		Use:   "dev [--addr 127.0.0.1:8787] [--data DIR]",
 		Short: "Serve a local sandbox backend for development (no account needed)",
@@ -39,10 +40,26 @@ boundary. It listens on loopback only unless --allow-remote.
 
 Tokens are verified with JWT_SECRET when it is set, otherwise with a secret
 generated once and kept (mode 0600) in the data directory; 'nimbus dev token'
-prints a token for it. It serves until interrupted.`,
+prints a token for it. It serves until interrupted.
+
+It is hardened for a laptop with a browser open:
+  - requests are authenticated from their headers before any body is read;
+    a body may be at most 32 MiB (one 20 MiB write in base64)
+  - a request head must arrive within 5s and a body within 60s, an answer
+    must be accepted by the client within 5m per write, idle connections
+    close after 120s, and at most 256 connections are open at once; an
+    exec stream itself may run (and stay silent) for hours
+  - requests for any Host other than localhost, a loopback address, the
+    listen address or an --allow-host name are refused (DNS rebinding)
+  - a token from a cookie only works on same-origin application/json
+    requests; port previews set their own cookie: SameSite=Strict, scoped
+    to /s/<id>/, at most 1h, able to open that sandbox's previews only`,
 		Example: `  nimbus dev &
   export NIMBUS_ENDPOINT=http://127.0.0.1:8787 NIMBUS_TOKEN=$(nimbus dev token)
-  nimbus sandbox exec demo -- echo hello`,
+  nimbus sandbox exec demo -- echo hello
+
+  # reachable from containers on this machine by name
+  nimbus dev --addr 0.0.0.0:8787 --allow-remote --allow-host host.docker.internal`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if data == "" {
@@ -75,6 +92,7 @@ prints a token for it. It serves until interrupted.`,
 			srv, err := localsandbox.New(localsandbox.Options{
 				DataDir: data, Secret: secret, PreviousSecret: f.Getenv("JWT_SECRET_PREVIOUS"),
 				HostEnv: localdev.HostEnv(f.Getenv), Now: f.Now,
+				Hosts: localsandbox.NewHostPolicy(ln.Addr(), allowHosts),
 			})
 			if err != nil {
 				ln.Close()
@@ -120,6 +138,7 @@ prints a token for it. It serves until interrupted.`,
 	fl.StringVar(&addr, "addr", localdev.DefaultAddr, "listen `ADDRESS` (host:port)")
 	fl.StringVar(&data, "data", "", "data `DIR` (default: user cache dir/nimbus/dev, or NIMBUS_DEV_DATA)")
 	fl.BoolVar(&allowRemote, "allow-remote", false, "allow a non-loopback --addr (anyone who gets a token runs commands as you)")
+	fl.StringSliceVar(&allowHosts, "allow-host", nil, "also answer requests for host `NAME` (repeatable; e.g. host.docker.internal); other names are refused")
 	cmd.AddCommand(newCmdToken(f))
 	return cmd
 }

@@ -252,26 +252,6 @@ func unwrapOp(err error) string {
 	return err.Error()
 }
 
-// Serve serves h on ln until ctx is cancelled, then shuts down: open
-// requests get a few seconds, then the backend's processes are killed by
-// the caller's Close.
-func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		_ = srv.Close()
-	}
-	return nil
-}
-
 // InProcessOptions configure an in-process backend.
 type InProcessOptions struct {
 	// DataDir is the backend's data directory.

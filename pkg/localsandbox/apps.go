@@ -752,17 +752,21 @@ func (sb *sandbox) removeOwner(ctx context.Context, owner string) (any, bool, *s
 // existingSandbox returns the sandbox of Durable Object name do if it is
 // loaded or exists on disk, without creating one: a preview request must
 // not create a sandbox.
+// A sandbox being destroyed has nothing to preview (and must not be
+// reopened in the directory being removed).
 func (s *Server) existingSandbox(do, id string) *sandbox {
 	s.mu.Lock()
-	sb := s.sandboxes[do]
-	s.mu.Unlock()
-	if sb != nil {
+	defer s.mu.Unlock()
+	if sb := s.sandboxes[do]; sb != nil {
 		return sb
+	}
+	if g := s.gates[do]; s.closed || g != nil && g.destroying != nil {
+		return nil
 	}
 	if _, err := os.Stat(s.SandboxDir(do)); err != nil {
 		return nil
 	}
-	sb, _ = s.sandboxFor(do, id)
+	sb, _ := s.loadLocked(do, id)
 	return sb
 }
 

@@ -3,6 +3,7 @@
 package localsandbox
 
 import (
+	"context"
 	"os"
 	"testing"
 
@@ -18,10 +19,11 @@ func TestDestroyedAppsStayGone(t *testing.T) {
 	}
 	defer s.Close()
 	const do = "acme:_:race"
-	sb, aerr := s.sandboxFor(do, "race")
+	sb, _, leave, aerr := s.enter(context.Background(), do, "race")
 	if aerr != nil {
 		t.Fatal(aerr)
 	}
+	leave()
 	name := "web"
 	tb := sb.lockApps()
 	_, aerr = sb.applyExposure(tb, 3000, "auto:x", sandboxserver.ExposeOptions{Name: &name})

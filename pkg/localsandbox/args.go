@@ -67,14 +67,21 @@ func execOpts(c *sandboxserver.Call, i int) (map[string]any, *sandboxserver.Erro
 	return o, nil
 }
 
-// timeoutMs returns the option as a number (0 when absent).
+// MaxTimeoutMs is the largest timeoutMs honoured: 2^31-1 ms (24.8 days),
+// the longest delay a JavaScript timer takes. Larger values are clamped to
+// it; converted as they are, they would overflow time.Duration (1e300 ms
+// became a negative duration that killed the command at once).
+const MaxTimeoutMs = 1<<31 - 1
+
+// timeoutMs returns the option as a number (0 when absent), clamped to
+// MaxTimeoutMs.
 func timeoutMs(o map[string]any) float64 {
 	v, has := o["timeoutMs"]
 	if !has {
 		return 0
 	}
 	f, _ := sandboxserver.Number(v, true)
-	return f
+	return min(f, MaxTimeoutMs)
 }
 
 func jsString(v any) string {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -39,6 +38,7 @@ type execReq struct {
 	timeout float64 // ms; 0 means none
 	sh      *shell  // named shell (locked by prepare), or nil
 	arg     string  // the command, as $1 of a named shell's wrapper
+	nonce   string  // marks the named shell's state report (shellstate.go)
 }
 
 // prepare validates the exec options and resolves cwd, env and the named
@@ -96,11 +96,10 @@ func (sb *sandbox) prepare(c *sandboxserver.Call, command, script string, o map[
 	env["PWD"] = host
 	req.env = envList(env)
 	if req.sh != nil {
-		// The trap reports the shell's final cwd and environment on fd 3 so
-		// the next call on this shell starts from them; eval keeps a syntax
-		// error in the command from skipping the trap.
-		req.script = `trap '__nimbus_rc=$?; { pwd; env -0; } >&3 2>/dev/null; exit $__nimbus_rc' EXIT
-eval "$1"`
+		// The wrapper reports the shell's final cwd and environment on fd 3
+		// so the next call on this shell starts from them.
+		req.nonce = newNonce()
+		req.script = shellWrapper(req.nonce)
 		req.arg = script
 	}
 	return req, nil
@@ -224,7 +223,7 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 	stateDone := make(chan struct{})
 	if stateR != nil {
 		go func() {
-			state, _ = io.ReadAll(io.LimitReader(stateR, 1<<20))
+			state = readTail(stateR)
 			close(stateDone)
 		}()
 	} else {
@@ -254,8 +253,8 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 		_ = out(2, []byte("command timed out after "+strconv.FormatFloat(req.timeout, 'f', -1, 64)+"ms\n"))
 		return 124, nil
 	}
-	if req.sh != nil && len(state) > 0 {
-		sb.saveShell(req.sh, state)
+	if report, ok := parseState(state, req.nonce); req.sh != nil && ok {
+		sb.saveShell(req.sh, report)
 	}
 	if err := ctx.Err(); err != nil {
 		return code, err
@@ -395,6 +394,9 @@ func (sb *sandbox) execStream(w http.ResponseWriter, r *http.Request, c *sandbox
 	start := sb.s.opts.Now()
 	code, err := sb.run(r.Context(), req, fw.Frame)
 	if r.Context().Err() != nil {
+		if cause := context.Cause(r.Context()); cause == errSandboxDestroyed {
+			_ = fw.Frame(sandboxserver.FrameError, sandboxserver.ErrorPayload("exec failed: "+cause.Error()))
+		}
 		return
 	}
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
 	"syscall"
 	"unicode/utf8"
@@ -124,9 +123,9 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		}
 		return t, true, nil
 	case "readdir":
-		f, err := sb.root.Open(r)
-		if err != nil {
-			return nil, false, fsErr("scandir", p, err)
+		f, aerr := sb.openDir(p, r)
+		if aerr != nil {
+			return nil, false, aerr
 		}
 		defer f.Close()
 		ents, err := f.ReadDir(-1)
@@ -198,15 +197,18 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		if int64(length) > sb.s.opts.ReadLimit {
 			return nil, false, sandboxserver.RPCError(fmt.Sprintf("filesystem RPC read payload of %d bytes exceeds the %d-byte limit", int64(length), sb.s.opts.ReadLimit))
 		}
-		f, err := sb.root.Open(r)
-		if isNotExist(err) {
+		f, fi, aerr := sb.openRead(p, r, "read")
+		if aerr != nil {
+			return nil, false, aerr
+		}
+		if f == nil {
+			// A missing path answers "result":null.
 			return nil, true, nil
 		}
-		if err != nil {
-			return nil, false, fsErr("open", p, err)
-		}
 		defer f.Close()
-		buf := make([]byte, int64(length))
+		// What the file holds bounds the buffer, not what was asked for.
+		want := min(int64(length), max(fi.Size()-int64(off), 0))
+		buf := make([]byte, want)
 		n, err := f.ReadAt(buf, int64(off))
 		if err != nil && err != io.EOF {
 			return nil, false, fsErr("read", p, err)
@@ -247,52 +249,32 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 
 // readFile reads a whole file; ok is false when it does not exist.
 func (sb *sandbox) readFile(p, r string) ([]byte, bool, *sandboxserver.Error) {
-	f, err := sb.root.Open(r)
-	if isNotExist(err) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fsErr("open", p, err)
+	f, fi, aerr := sb.openRead(p, r, "read")
+	if aerr != nil || f == nil {
+		return nil, false, aerr
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, false, fsErr("open", p, err)
-	}
-	if fi.IsDir() {
-		return nil, false, fsErr("read", p, syscall.EISDIR)
-	}
 	limit := sb.s.opts.ReadLimit
 	if fi.Size() > limit {
 		return nil, false, sandboxserver.RPCError(fmt.Sprintf("filesystem RPC read payload of %d bytes exceeds the %d-byte limit", fi.Size(), limit))
 	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
+	// One buffer of the size the file has; io.ReadAll would grow one
+	// through several copies. A file that grew meanwhile is read on.
+	data := make([]byte, fi.Size(), fi.Size()+1)
+	n, err := io.ReadFull(f, data)
+	data = data[:n]
+	if err == nil {
+		var more []byte
+		more, err = io.ReadAll(io.LimitReader(f, limit+1-int64(n)))
+		data = append(data, more...)
+	}
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		return nil, false, fsErr("read", p, err)
 	}
 	if int64(len(data)) > limit {
 		return nil, false, sandboxserver.RPCError(fmt.Sprintf("filesystem RPC read payload of more than %d bytes exceeds the %d-byte limit", limit, limit))
 	}
 	return data, true, nil
-}
-
-// writeFile replaces a file's content; the parent must exist.
-func (sb *sandbox) writeFile(p, r string, data []byte) *sandboxserver.Error {
-	if r == "." {
-		return fsErr("open", p, syscall.EISDIR)
-	}
-	f, err := sb.root.OpenFile(r, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fsErr("open", p, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		_ = f.Close()
-		return fsErr("write", p, err)
-	}
-	if err := f.Close(); err != nil {
-		return fsErr("close", p, err)
-	}
-	return nil
 }
 
 // statResult is the stat shape: the full st_mode (type bits included, as

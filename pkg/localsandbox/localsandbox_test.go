@@ -502,7 +502,7 @@ func TestPortProxy(t *testing.T) {
 	}
 	var cookie *http.Cookie
 	for _, c := range resp.Cookies() {
-		if c.Name == token.CookieName {
+		if c.Name == localsandbox.PreviewCookie {
 			cookie = c
 		}
 	}
@@ -512,6 +512,10 @@ func TestPortProxy(t *testing.T) {
 	resp, body = get(base+"c", "", map[string]string{"Cookie": cookie.Name + "=" + cookie.Value + "; theme=dark"})
 	if resp.StatusCode != 200 || body != "GET /c" || resp.Header.Get("X-Seen-Cookie") != "theme=dark" {
 		t.Fatalf("cookie auth: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	// The Worker's cookie is not a credential for previews.
+	if resp, _ := get(base+"c", "", map[string]string{"Cookie": token.CookieName + "=" + attach}); resp.StatusCode != 401 {
+		t.Fatalf("__Host- cookie: %d", resp.StatusCode)
 	}
 	// Without the right scope, pin or token: refused, and the app never
 	// sees the request.

@@ -141,9 +141,9 @@ func (sb *sandbox) portOp(ctx context.Context, c *sandboxserver.Call) (any, bool
 // both reverse-proxied to 127.0.0.1:<port>/<rest>. Like a Worker's session
 // routes they need a session:attach token pinned (when pinned) to the
 // sandbox; the token is taken from the Authorization header, the
-// nimbus_token query (which then sets the cookie, so a browser can load
-// the page's other resources) or the cookie, and is never forwarded to the
-// app. kind is "port" or "app".
+// nimbus_token query (which then sets the preview cookie, so a browser can
+// load the page's other resources) or the preview cookie, and is never
+// forwarded to the app. kind is "port" or "app".
 func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, rest string) {
 	label, tail, hasSlash := strings.Cut(rest, "/")
 	if !ValidID(id) {
@@ -162,7 +162,7 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 		writePlainFail(w, sandboxserver.NewError(400, "E_ARG_SHAPE", "Invalid app name"))
 		return
 	}
-	p, aerr := s.auth.Authenticate(r, id, []string{token.ScopeSessionAttach})
+	p, aerr := s.auth.Authenticate(previewAuthRequest(r), id, []string{token.ScopeSessionAttach})
 	if aerr != nil {
 		writePlainFail(w, aerr)
 		return
@@ -193,7 +193,9 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 	door := "/s/" + url.PathEscape(id) + "/" + kind + "/" + label
 	q := r.URL.Query()
 	if tok := q.Get(token.QueryParam); tok != "" {
-		http.SetCookie(w, &http.Cookie{Name: token.CookieName, Value: url.QueryEscape(tok), Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+		if ck := s.previewCookie(r, p, id); ck != nil {
+			http.SetCookie(w, ck)
+		}
 	}
 	if !hasSlash {
 		u := door + "/"
@@ -216,6 +218,7 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 			pr.Out.URL.RawQuery = oq.Encode()
 			pr.Out.Header.Del("Authorization")
 			stripCookie(pr.Out.Header, token.CookieName)
+			stripCookie(pr.Out.Header, PreviewCookie)
 			pr.SetXForwarded()
 			pr.Out.Header.Set("X-Forwarded-Prefix", door)
 		},

@@ -2,6 +2,7 @@ package localsandbox
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -20,22 +21,28 @@ func (b backend) Op(ctx context.Context, c *sandboxserver.Call) (any, bool, *san
 		return nil, false, sandboxserver.UnknownOp(c.Op)
 	}
 	c.Root = cleanPath(c.Root)
-	sb, aerr := b.s.sandboxFor(c.DO, c.ID)
+	sb, ctx, leave, aerr := b.s.enter(ctx, c.DO, c.ID)
 	if aerr != nil {
 		return nil, false, aerr
 	}
-	return sb.dispatch(ctx, c)
+	defer leave()
+	res, has, aerr := sb.dispatch(ctx, c)
+	if aerr != nil && errors.Is(context.Cause(ctx), errSandboxDestroyed) {
+		return nil, false, sandboxserver.RPCError(c.Op + " failed: " + errSandboxDestroyed.Error())
+	}
+	return res, has, aerr
 }
 
 // ExecStream answers execStream with live frames.
 func (b backend) ExecStream(w http.ResponseWriter, r *http.Request, c *sandboxserver.Call) bool {
 	c.Root = cleanPath(c.Root)
-	sb, aerr := b.s.sandboxFor(c.DO, c.ID)
+	sb, ctx, leave, aerr := b.s.enter(r.Context(), c.DO, c.ID)
 	if aerr != nil {
 		sandboxserver.WriteFail(w, aerr)
 		return true
 	}
-	sb.execStream(w, r, c)
+	defer leave()
+	sb.execStream(w, r.WithContext(ctx), c)
 	return true
 }
 

@@ -33,9 +33,12 @@ const DefaultBasePath = sandboxserver.DefaultBasePath
 // Worker's 28 MiB filesystem RPC envelope.
 const DefaultReadLimit int64 = 29360128
 
-// maxBody bounds a request body: a 20 MiB write in base64 plus envelope
-// fits with room to spare; the platform's own limit is 100 MB.
-const maxBody = 100 << 20
+// MaxBody bounds a request body: what the largest legal request needs, a
+// 20 MiB write (the client's default chunk) in base64 (26.7 MiB) plus its
+// envelope, with room to spare. The platform's own limit is 100 MB, but no
+// client of this API sends more than one chunk per request, and every
+// byte accepted here is memory.
+const MaxBody = 32 << 20
 
 // DefaultShell runs every command.
 const DefaultShell = "/bin/sh"
@@ -84,6 +87,10 @@ type Options struct {
 	NoBackgroundHint string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Hosts, when not nil, refuses requests whose Host header is not for
+	// this server (DNS rebinding). A listening server sets it; the
+	// in-process transport, which has no real host, leaves it nil.
+	Hosts *HostPolicy
 }
 
 // Server is the local backend. Create it with New and release it with
@@ -96,6 +103,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	sandboxes map[string]*sandbox
+	gates     map[string]*gate // see barrier.go
 	closed    bool
 
 	rtOnce sync.Once
@@ -145,6 +153,7 @@ func New(opts Options) (*Server, error) {
 		auth:      sandboxserver.TokenAuth{Secret: opts.Secret, Previous: opts.PreviousSecret, Now: opts.Now},
 		root:      root,
 		sandboxes: map[string]*sandbox{},
+		gates:     map[string]*gate{},
 	}
 	s.api = &sandboxserver.Handler{
 		BasePath:       opts.BasePath,
@@ -152,7 +161,7 @@ func New(opts Options) (*Server, error) {
 		RequiredScopes: opts.RequiredScopes,
 		Profiles:       opts.Profiles,
 		Backend:        backend{s},
-		MaxBody:        maxBody,
+		MaxBody:        MaxBody,
 		Fallback:       http.HandlerFunc(s.serveOther),
 	}
 	return s, nil
@@ -187,6 +196,10 @@ func (s *Server) Close() error {
 
 // ServeHTTP routes the remote API, the session root and port previews.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Hosts != nil && !s.opts.Hosts.Allow(r.Host) {
+		refuseHost(w, r)
+		return
+	}
 	s.api.ServeHTTP(w, withOrigin(r))
 }
 
@@ -200,14 +213,9 @@ func (s *Server) serveOther(w http.ResponseWriter, r *http.Request) {
 	http.NotFound(w, r)
 }
 
-// sandboxFor returns the live sandbox of Durable Object name do, creating
-// its directory on first use.
-func (s *Server) sandboxFor(do, id string) (*sandbox, *sandboxserver.Error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, sandboxserver.NewError(503, "E_NIMBUS_DO_OVERLOADED", "local sandbox backend is shutting down")
-	}
+// loadLocked returns the live sandbox of Durable Object name do, creating
+// its directory on first use; s.mu is held.
+func (s *Server) loadLocked(do, id string) (*sandbox, *sandboxserver.Error) {
 	if sb := s.sandboxes[do]; sb != nil {
 		return sb, nil
 	}
@@ -217,27 +225,6 @@ func (s *Server) sandboxFor(do, id string) (*sandbox, *sandboxserver.Error) {
 	}
 	s.sandboxes[do] = sb
 	return sb, nil
-}
-
-// destroy kills the sandbox's processes and removes its directory; a
-// sandbox that is not loaded is still removed from disk.
-func (s *Server) destroy(do, reason string) (map[string]any, *sandboxserver.Error) {
-	s.mu.Lock()
-	sb := s.sandboxes[do]
-	delete(s.sandboxes, do)
-	s.mu.Unlock()
-	killed := 0
-	if sb != nil {
-		killed = sb.shutdown()
-	}
-	if err := removeTree(s.SandboxDir(do)); err != nil {
-		return nil, sandboxserver.RPCError("EBUSY: cannot remove sandbox storage: " + err.Error())
-	}
-	// Exposures, names and reservations go with the sandbox.
-	if err := s.removeApps(sb, do); err != nil {
-		return nil, sandboxserver.RPCError("EBUSY: cannot remove sandbox storage: " + err.Error())
-	}
-	return sandboxserver.DestroyResult(killed, s.opts.Now(), reason), nil
 }
 
 // removeTree removes dir, first making directories writable so that a

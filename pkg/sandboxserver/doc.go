@@ -2,7 +2,9 @@
 // API, shared by every Go implementation of its server side (the local
 // backend of `nimbus dev` and the fake Worker of the tests): routing of
 // POST <base>/sandboxes/<id>/rpc and DELETE /s/<id>[/], the check order
-// (method, id rule, JSON body, auth, op), auth through pkg/token, the
+// (method, id rule, auth from the headers, JSON body, op: nothing is read
+// for a caller without a token), auth through pkg/token with the cookie
+// restricted to same-origin requests, a streaming body decoder, the
 // {"ok":…} envelope with its statuses and codes, the bytes wire type,
 // argument coercion and exec stream frames.
 //

@@ -2,10 +2,8 @@ package sandboxserver
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -38,17 +36,19 @@ type Admitter interface {
 	Admit(r *http.Request, c *Call) (release func(), err *Error)
 }
 
-// Observer is implemented by backends that want to see every rpc request
-// whose body decoded, before auth (recording). c has no DO or Principal
-// yet.
+// Observer is implemented by backends that want to see every
+// authenticated rpc request whose body decoded, before it is admitted
+// (recording).
 type Observer interface {
 	Decoded(r *http.Request, c *Call)
 }
 
 // Handler is the http.Handler of the remote API. It answers
 // POST <BasePath>/sandboxes/<id>/rpc (and its OPTIONS preflight) and
-// DELETE /s/<id>[/], checking in upstream's order: method, id rule, JSON
-// body, auth, then the op. Other paths go to Fallback.
+// DELETE /s/<id>[/], checking in this order: method, id rule, auth (from
+// the headers alone), JSON body, then the op. Upstream reads the body
+// before auth; here nobody without a token makes the server read, buffer
+// or decode anything. Other paths go to Fallback.
 type Handler struct {
 	// BasePath is the API mount point, normalised with NormalizeBasePath.
 	BasePath string
@@ -60,7 +60,8 @@ type Handler struct {
 	Profiles map[string]Profile
 	// Backend runs ops.
 	Backend Backend
-	// MaxBody bounds a request body (413 beyond it); 0 means no bound.
+	// MaxBody bounds a request body (413 beyond it, answered before
+	// reading when Content-Length says so); 0 means no bound.
 	MaxBody int64
 	// RPCMs gives the diag timing from the time spent; nil means the
 	// elapsed milliseconds.
@@ -115,6 +116,9 @@ func (h *Handler) profile(name string) Profile {
 }
 
 func (h *Handler) authenticate(r *http.Request, c *Call) *Error {
+	if aerr := checkCookieRequest(r); aerr != nil {
+		return aerr
+	}
 	p, aerr := h.Auth.Authenticate(r, c.ID, h.RequiredScopes)
 	if aerr != nil {
 		return aerr
@@ -139,26 +143,18 @@ func (h *Handler) ServeRPC(w http.ResponseWriter, r *http.Request, id string) {
 		WriteFail(w, NewError(http.StatusBadRequest, CodeSandboxID, "Invalid sandbox id"))
 		return
 	}
-	var body io.Reader = r.Body
-	if h.MaxBody > 0 {
-		body = io.LimitReader(r.Body, h.MaxBody+1)
-	}
-	raw, err := io.ReadAll(body)
-	if err != nil {
-		WriteFail(w, NewError(http.StatusBadRequest, CodeBadJSON, "Invalid JSON body: "+err.Error()))
-		return
-	}
-	if h.MaxBody > 0 && int64(len(raw)) > h.MaxBody {
-		WriteFail(w, NewError(http.StatusRequestEntityTooLarge, CodeBadJSON, "Invalid JSON body: larger than "+strconv.FormatInt(h.MaxBody>>20, 10)+" MB"))
-		return
-	}
-	obj, err := DecodeBody(raw)
-	raw = nil
-	if err != nil {
-		WriteFail(w, NewError(http.StatusBadRequest, CodeBadJSON, "Invalid JSON body: "+err.Error()))
-		return
-	}
 	c := &Call{ID: id}
+	// Credentials come from the headers: a request that cannot be
+	// authenticated is answered before a byte of its body is read.
+	if aerr := h.authenticate(r, c); aerr != nil {
+		WriteFail(w, aerr)
+		return
+	}
+	obj, aerr := h.readBody(w, r)
+	if aerr != nil {
+		WriteFail(w, aerr)
+		return
+	}
 	c.Op, _ = obj["op"].(string)
 	c.Args, _ = obj["args"].([]any)
 	c.ProfileName, _ = obj["profile"].(string)
@@ -177,10 +173,6 @@ func (h *Handler) ServeRPC(w http.ResponseWriter, r *http.Request, id string) {
 	if o, ok := h.Backend.(Observer); ok {
 		o.Decoded(r, c)
 	}
-	if aerr := h.authenticate(r, c); aerr != nil {
-		WriteFail(w, aerr)
-		return
-	}
 	if a, ok := h.Backend.(Admitter); ok {
 		release, aerr := a.Admit(r, c)
 		if aerr != nil {
@@ -194,7 +186,6 @@ func (h *Handler) ServeRPC(w http.ResponseWriter, r *http.Request, id string) {
 	start := time.Now()
 	var result any
 	var has bool
-	var aerr *Error
 	if c.Op == "destroy" {
 		reason, _ := c.Obj(0)["reason"].(string)
 		result, has, aerr = h.destroy(r, c, reason)

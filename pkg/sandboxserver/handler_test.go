@@ -120,7 +120,7 @@ func do(t *testing.T, method, url, tok, body string, hdr ...string) (*http.Respo
 }
 
 // TestCheckOrder sends requests that are wrong in several ways at once:
-// the first check in the order method, id, body, auth, op answers.
+// the first check in the order method, id, auth, body, op answers.
 func TestCheckOrder(t *testing.T) {
 	srv, b := newServer(t)
 	use := mint(t, []string{token.ScopeSandboxUse}, "")
@@ -133,10 +133,12 @@ func TestCheckOrder(t *testing.T) {
 		{"method before id", "GET", rpc("bad%20id"), "", "nope", 405, `{"ok":false,"error":"Method not allowed","code":"E_METHOD_NOT_ALLOWED"}`},
 		{"id before body", "POST", rpc("bad%20id"), "", "nope", 400, `{"ok":false,"error":"Invalid sandbox id","code":"E_SANDBOX_ID"}`},
 		{"id too long", "POST", rpc(strings.Repeat("a", 129)), use, `{"op":"void"}`, 400, `{"ok":false,"error":"Invalid sandbox id","code":"E_SANDBOX_ID"}`},
-		{"body before auth", "POST", rpc("box"), "", "[1]", 400, `{"ok":false,"error":"Invalid JSON body: body must be a JSON object","code":"E_BAD_JSON"}`},
+		{"auth before body", "POST", rpc("box"), "", "[1]", 401, `"code":"E_TOKEN_MALFORMED"`},
+		{"body", "POST", rpc("box"), use, "[1]", 400, `{"ok":false,"error":"Invalid JSON body: body must be a JSON object","code":"E_BAD_JSON"}`},
 		{"trailing data", "POST", rpc("box"), use, `{} {}`, 400, `{"ok":false,"error":"Invalid JSON body: unexpected data after the JSON value","code":"E_BAD_JSON"}`},
-		{"too large", "POST", rpc("box"), use, `{"op":"` + strings.Repeat("x", 1<<20) + `"}`, 413, `{"ok":false,"error":"Invalid JSON body: larger than 1 MB","code":"E_BAD_JSON"}`},
+		{"too large", "POST", rpc("box"), use, `{"op":"` + strings.Repeat("x", 1<<20) + `"}`, 413, `{"ok":false,"error":"Invalid JSON body: larger than 1 MiB, the most one request may carry (write bigger files in parts, as nimbus sandbox cp does)","code":"E_BAD_JSON"}`},
 		{"auth before op", "POST", rpc("box"), "", `{"op":"nope"}`, 401, ""},
+		{"bad token before body", "POST", rpc("box"), "x.y.z", `{"op":`, 401, `"code":"E_TOKEN_MALFORMED"`},
 		{"scope", "POST", rpc("box"), mint(t, []string{"session:create"}, ""), `{"op":"void"}`, 403, `"code":"E_SCOPE_MISSING"`},
 		{"pin", "POST", rpc("box"), mint(t, []string{token.ScopeSandboxUse}, "other"), `{"op":"void"}`, 403, `"code":"E_SESSION_PIN_MISMATCH"`},
 		{"op", "POST", rpc("box"), use, `{"op":"nope"}`, 400, `{"ok":false,"error":"Unknown Nimbus sandbox operation: nope","code":"E_REMOTE_OP"}`},

@@ -1,10 +1,7 @@
 package sandboxserver
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
-	"errors"
 )
 
 // Bytes is binary data; it encodes as the bytes wire object
@@ -19,52 +16,6 @@ func (b Bytes) MarshalJSON() ([]byte, error) {
 	out = append(out, `{"__nimbusWireType":"bytes","base64":"`...)
 	out = base64.StdEncoding.AppendEncode(out, b)
 	return append(out, '"', '}'), nil
-}
-
-// DecodeBody parses a request body: one JSON object, numbers kept as
-// json.Number (so coercion sees what the client sent), bytes wire objects
-// at any depth decoded into []byte.
-func DecodeBody(body []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, errors.New("unexpected data after the JSON value")
-	}
-	obj, ok := FromWire(v).(map[string]any)
-	if !ok {
-		return nil, errors.New("body must be a JSON object")
-	}
-	return obj, nil
-}
-
-// FromWire replaces bytes wire objects in a decoded JSON value by []byte,
-// in place and at any depth. An object that only looks like one (other
-// members, bad base64) stays an object, as on the Worker.
-func FromWire(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		if len(t) == 2 && t["__nimbusWireType"] == "bytes" {
-			if s, ok := t["base64"].(string); ok {
-				if b, err := base64.StdEncoding.DecodeString(s); err == nil {
-					return b
-				}
-			}
-		}
-		for k, e := range t {
-			t[k] = FromWire(e)
-		}
-		return t
-	case []any:
-		for i, e := range t {
-			t[i] = FromWire(e)
-		}
-		return t
-	}
-	return v
 }
 
 // EncodeWire returns v with every []byte inside maps and slices of any

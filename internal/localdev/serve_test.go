@@ -1,0 +1,269 @@
+//go:build unix
+
+package localdev_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/localdev"
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+const testSecret = "serve-test-secret-0123456789abcdef"
+
+// devServer runs the local backend behind ServeOptions on a loopback port,
+// as `nimbus dev` does, and returns its address.
+func devServer(t *testing.T, o localdev.ServeOptions) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := localsandbox.New(localsandbox.Options{
+		DataDir: t.TempDir(), Secret: testSecret, HostEnv: []string{"PATH=" + os.Getenv("PATH")},
+		Hosts: localsandbox.NewHostPolicy(ln.Addr(), nil),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- o.Serve(ctx, ln, s) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		s.Close()
+	})
+	return ln.Addr().String()
+}
+
+func devToken(t *testing.T, scopes ...string) string {
+	t.Helper()
+	tok, err := localdev.Mint(localdev.TokenOptions{Secret: testSecret, Scopes: scopes, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// closedWithin reports how long the server took to close c (reads until
+// EOF or a reset), failing after limit.
+func closedWithin(t *testing.T, c net.Conn, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	_ = c.SetReadDeadline(start.Add(limit))
+	_, err := io.Copy(io.Discard, c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the server kept the connection open for %v", limit)
+	}
+	return time.Since(start)
+}
+
+// TestSlowHeadersAreCutOff: a client sending its request head one byte at
+// a time (slowloris) is disconnected once the header timeout passes.
+func TestSlowHeadersAreCutOff(t *testing.T) {
+	addr := devServer(t, localdev.ServeOptions{HeaderTimeout: 500 * time.Millisecond})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	head := "POST /api/nimbus/v1/sandboxes/box/rpc HTTP/1.1\r\nHost: " + addr + "\r\nX-Slow: " + strings.Repeat("a", 100)
+	go func() {
+		for i := 0; i < len(head); i++ {
+			if _, err := c.Write([]byte{head[i]}); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	d := closedWithin(t, c, 20*time.Second)
+	t.Logf("closed after %v (header timeout 500ms)", time.Since(start))
+	if d < 400*time.Millisecond {
+		t.Fatalf("closed after %v, before the header timeout", d)
+	}
+}
+
+// TestIdleConnectionsAreClosed: a keep-alive connection left idle is
+// closed by the server.
+func TestIdleConnectionsAreClosed(t *testing.T) {
+	addr := devServer(t, localdev.ServeOptions{IdleTimeout: 500 * time.Millisecond})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /s/box HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("%d close=%v", resp.StatusCode, resp.Close)
+	}
+	closedWithin(t, c, 20*time.Second)
+}
+
+// TestSlowBodiesAreCutOff: an authenticated request whose body stops
+// arriving is answered 408 once the body timeout passes.
+func TestSlowBodiesAreCutOff(t *testing.T) {
+	addr := devServer(t, localdev.ServeOptions{BodyTimeout: 500 * time.Millisecond})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /api/nimbus/v1/sandboxes/box/rpc HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"op\":", addr, devToken(t, token.ScopeSandboxUse))
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 408 || !strings.Contains(string(body), `"code":"E_BODY_TIMEOUT"`) {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+}
+
+// TestConnectionsAreBounded: beyond MaxConns, clients wait in the listen
+// queue and are served once a connection closes.
+func TestConnectionsAreBounded(t *testing.T) {
+	addr := devServer(t, localdev.ServeOptions{MaxConns: 3, HeaderTimeout: time.Minute})
+	var held []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	get := func(timeout time.Duration) error {
+		c := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := c.Get("http://" + addr + "/s/box")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}
+	if err := get(700 * time.Millisecond); err == nil {
+		t.Fatal("a fourth connection was served while three were open")
+	}
+	held[0].Close()
+	if err := get(20 * time.Second); err != nil {
+		t.Fatalf("not served after a slot freed: %v", err)
+	}
+}
+
+// TestLongAnswersOutliveEveryTimeout: with every bound at a fraction of a
+// second, an exec stream that is silent for longer still completes, and so
+// do a buffered exec and a slow preview response.
+func TestLongAnswersOutliveEveryTimeout(t *testing.T) {
+	short := 300 * time.Millisecond
+	addr := devServer(t, localdev.ServeOptions{HeaderTimeout: short, BodyTimeout: short, WriteTimeout: short, IdleTimeout: short})
+	tok := devToken(t, token.ScopeSandboxUse, token.ScopeSessionAttach)
+	post := func(body string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/api/nimbus/v1/sandboxes/box/rpc", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("reading the answer: %v (%d bytes)", err, len(b))
+		}
+		return resp, b
+	}
+	resp, b := post(`{"op":"execStream","args":["echo start; sleep 1.5; echo done"]}`)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "done\n") || !strings.Contains(string(b), `"exitCode":0`) {
+		t.Fatalf("stream: %d %q", resp.StatusCode, b)
+	}
+	resp, b = post(`{"op":"exec","args":["sleep 1; echo buffered"]}`)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"stdout":"buffered\n"`) {
+		t.Fatalf("exec: %d %s", resp.StatusCode, b)
+	}
+	// A preview whose app answers slowly.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		time.Sleep(time.Second)
+		io.WriteString(w, "late")
+	})}
+	go app.Serve(ln)
+	defer app.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	if _, b := post(`{"op":"exposePort","args":[` + port + `]}`); !strings.Contains(string(b), `"ok":true`) {
+		t.Fatalf("%s", b)
+	}
+	req, _ := http.NewRequest("GET", "http://"+addr+"/s/box/port/"+port+"/", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	presp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer presp.Body.Close()
+	if pb, err := io.ReadAll(presp.Body); err != nil || string(pb) != "late" {
+		t.Fatalf("preview: %q %v", pb, err)
+	}
+}
+
+// TestStalledReaderIsDisconnected: a client that stops reading a large
+// answer holds the server only for the write timeout.
+func TestStalledReaderIsDisconnected(t *testing.T) {
+	addr := devServer(t, localdev.ServeOptions{WriteTimeout: 500 * time.Millisecond})
+	tok := devToken(t, token.ScopeSandboxUse)
+	mk := `{"op":"exec","args":["head -c 20000000 /dev/zero > big"]}`
+	req, _ := http.NewRequest("POST", "http://"+addr+"/api/nimbus/v1/sandboxes/box/rpc", strings.NewReader(mk))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	body, _ := json.Marshal(map[string]any{"op": "readFileBytes", "args": []string{"/home/user/big"}})
+	fmt.Fprintf(c, "POST /api/nimbus/v1/sandboxes/box/rpc HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", addr, tok, len(body), body)
+	// Once the answer starts (its first byte is here), stop reading for
+	// several write timeouts: the 27 MB answer is far more than the socket
+	// buffers hold, so the server's write stalls.
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Minute))
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(c, first); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if n, _ := io.Copy(io.Discard, c); n+1 >= 20000000*4/3 {
+		t.Fatalf("the whole answer (%d bytes) waited for a client that did not read", n+1)
+	}
+}
