@@ -274,7 +274,7 @@ func tempName(name string) string {
 func (e *engine) getFile(ctx context.Context, src string, size int64, mode fs.FileMode, root *os.Root, name string, mtime time.Time) (n int64, err error) {
 	perm := mode.Perm()
 	if perm == 0 {
-		perm = 0o644
+		perm = 0o666 // no permission bits reported: a new file's default
 	}
 	tmp := tempName(name)
 	// Created with the sandbox's permission bits: the umask applies, as
