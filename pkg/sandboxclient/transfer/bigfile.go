@@ -7,9 +7,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -113,20 +115,8 @@ func (e *engine) putSplit(ctx context.Context, src io.ReaderAt, size int64, dst 
 		}
 	}()
 
-	// The local digest is computed while the parts are sent, from its own
-	// sequential read of the file.
-	digest := make(chan []byte, 1)
-	hctx, stopHash := context.WithCancel(ctx)
-	defer stopHash()
-	go func() {
-		h := sha256.New()
-		if _, err := io.Copy(h, &ctxReader{ctx: hctx, r: io.NewSectionReader(src, 0, size)}); err != nil {
-			digest <- nil
-			return
-		}
-		digest <- h.Sum(nil)
-	}()
-
+	// Each part's digest is computed from the bytes as they are sent.
+	sums := make([][]byte, n)
 	err = e.parts(ctx, n, true, func(ctx context.Context, i int) error {
 		off := int64(i) * part
 		ln := min(part, size-off)
@@ -134,7 +124,13 @@ func (e *engine) putSplit(ctx context.Context, src io.ReaderAt, size int64, dst 
 			return err
 		}
 		defer e.release()
-		return e.sb.WriteFileFrom(ctx, path.Join(dir, names[i]), countingReaderAt{io.NewSectionReader(src, off, ln), e.obs}, ln)
+		h := &hashingReaderAt{r: io.NewSectionReader(src, off, ln), h: sha256.New()}
+		if err := e.sb.WriteFileFrom(ctx, path.Join(dir, names[i]), countingReaderAt{h, e.obs}, ln); err != nil {
+			return err
+		}
+		sum, err := h.sum(ln)
+		sums[i] = sum
+		return err
 	})
 	if err != nil {
 		return err
@@ -161,14 +157,7 @@ func (e *engine) putSplit(ctx context.Context, src io.ReaderAt, size int64, dst 
 		}
 		return &Error{Code: CodeVerify, Message: fmt.Sprintf("%s: the joined file has %d bytes, expected %d", dst, got, size)}
 	}
-	want := <-digest
-	if want == nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return &Error{Code: CodeLocalIO, Message: dst + ": cannot read the local file to check it"}
-	}
-	if err := e.verify(ctx, dir, joined, dst, src, size, part, want); err != nil {
+	if err := e.verify(ctx, dir, joined, dst, src, size, part, sums); err != nil {
 		return err
 	}
 	// The joined file was made by the sandbox's shell, with its umask.
@@ -292,18 +281,41 @@ func (e *engine) join(ctx context.Context, dir string, names []string, joined st
 	return nil
 }
 
-// verify checks the joined file's content: by its sha256 computed in the
-// sandbox when sha256sum is there, else by comparing sampled ranges (the
-// edges of every part, where a misplaced or missing part shows, plus the
-// start and the end) with the local file.
-func (e *engine) verify(ctx context.Context, dir, joined, dst string, src io.ReaderAt, size, part int64, want []byte) error {
-	sums, err := remoteDigests(ctx, e.sb, dir, []string{joined})
+// verify checks the joined file's content against the digests of the
+// parts sent: by sha256sum in the sandbox over each part's range of the
+// joined file, several at once (tail -c +OFFSET | head -c LENGTH); where
+// the shell cannot do that, by one sha256sum of the whole file; where there
+// is no sha256sum, by comparing sampled ranges (the edges of every part,
+// where a misplaced or missing part shows, plus the start and the end)
+// with the local file.
+func (e *engine) verify(ctx context.Context, dir, joined, dst string, src io.ReaderAt, size, part int64, sums [][]byte) error {
+	got, err := rangeDigests(ctx, e.sb, dir, joined, size, part, e.opts.partParallel())
 	if err != nil {
 		return err
 	}
-	if got := sums[0]; got != "" {
-		if got != hex.EncodeToString(want) {
-			return &Error{Code: CodeVerify, Message: fmt.Sprintf("%s: the joined file's sha256 in the sandbox is %s, the local file's is %x (is the sandbox's cat binary-safe?)", dst, got, want)}
+	if got != nil {
+		for i, want := range sums {
+			if got[i] != hex.EncodeToString(want) {
+				off := int64(i) * part
+				return &Error{Code: CodeVerify, Message: fmt.Sprintf("%s: bytes %d to %d of the joined file differ from the local file (sha256 %s in the sandbox, %x here; is the sandbox's cat binary-safe?)", dst, off, min(off+part, size)-1, got[i], want)}
+			}
+		}
+		return nil
+	}
+	whole, err := remoteDigests(ctx, e.sb, dir, []string{joined})
+	if err != nil {
+		return err
+	}
+	if whole[0] != "" {
+		h := sha256.New()
+		if _, err := io.Copy(h, &ctxReader{ctx: ctx, r: io.NewSectionReader(src, 0, size)}); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return localErr(err)
+		}
+		if want := hex.EncodeToString(h.Sum(nil)); whole[0] != want {
+			return &Error{Code: CodeVerify, Message: fmt.Sprintf("%s: the joined file's sha256 in the sandbox is %s, the local file's is %s (is the sandbox's cat binary-safe?)", dst, whole[0], want)}
 		}
 		return nil
 	}
@@ -328,6 +340,86 @@ func (e *engine) verify(ctx context.Context, dir, joined, dst string, src io.Rea
 		}
 	}
 	return nil
+}
+
+// rangeDigests hashes each part-sized range of the file name (in dir) in
+// the sandbox, par ranges at once, and returns the hex digests in order;
+// nil when the sandbox's shell or tools cannot (the caller falls back).
+func rangeDigests(ctx context.Context, sb *sc.Sandbox, dir, name string, size, part int64, par int) ([]string, error) {
+	n := int((size + part - 1) / part)
+	var b strings.Builder
+	// Without one of the tools, sha256sum would hash an empty input and
+	// say so with confidence: check them first.
+	b.WriteString("for t in tail head sha256sum; do command -v $t >/dev/null 2>&1 || exit 3; done\n")
+	fmt.Fprintf(&b, "f=%s; n=0\nfor x in", shellquote.Quote(name))
+	for i := range n {
+		fmt.Fprintf(&b, " %d:%d", i, int64(i)*part+1)
+	}
+	// Each line is written by one echo, so lines of concurrent ranges do
+	// not interleave.
+	fmt.Fprintf(&b, "; do\n  (h=$(tail -c +${x#*:} \"$f\" | head -c %d | sha256sum) && echo \"${x%%%%:*} $h\") &\n  n=$((n+1)); if [ $n -ge %d ]; then wait; n=0; fi\ndone\nwait\n", part, par)
+	if b.Len() > maxScript {
+		return nil, nil
+	}
+	r, err := script(ctx, sb, dir, b.String())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, n)
+	seen := 0
+	for _, l := range strings.Split(r.Stdout, "\n") {
+		idx, rest, ok := strings.Cut(l, " ")
+		i, err := strconv.Atoi(idx)
+		if !ok || err != nil || i < 0 || i >= n || out[i] != "" {
+			continue
+		}
+		if d := digestOf(rest); d != "" {
+			out[i] = d
+			seen++
+		}
+	}
+	if seen != n || r.ExitCode != 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// hashingReaderAt hashes the bytes read through it while they are read in
+// order from the start; a read out of order (none happens when a request
+// body is encoded) or a restart (a retried request) is handled by sum.
+type hashingReaderAt struct {
+	r    io.ReaderAt
+	h    hash.Hash
+	next int64
+	bad  bool
+}
+
+func (x *hashingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := x.r.ReadAt(p, off)
+	switch {
+	case off == 0:
+		x.h.Reset()
+		x.next, x.bad = 0, false
+		fallthrough
+	case off == x.next:
+		x.h.Write(p[:n])
+		x.next += int64(n)
+	default:
+		x.bad = true
+	}
+	return n, err
+}
+
+// sum returns the digest of the size bytes read, reading them again when
+// they were not all read once in order.
+func (x *hashingReaderAt) sum(size int64) ([]byte, error) {
+	if x.bad || x.next != size {
+		x.h.Reset()
+		if _, err := io.Copy(x.h, io.NewSectionReader(x.r, 0, size)); err != nil {
+			return nil, localErr(err)
+		}
+	}
+	return x.h.Sum(nil), nil
 }
 
 // removeTemps deletes temporary files after a failure, even when ctx was

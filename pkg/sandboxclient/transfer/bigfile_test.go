@@ -80,6 +80,10 @@ func TestBigFileRoundTrip(t *testing.T) {
 	if n := count(ops, "writeFile"); n != 11 {
 		t.Fatalf("%d writeFile calls, want 11 parts: %v", n, ops)
 	}
+	// One exec joins, one hashes the ranges of the joined file; no samples.
+	if count(ops, "exec") != 2 || count(ops, "readRange") != 0 {
+		t.Fatalf("ops %v", ops)
+	}
 	if l := leftovers(t, b.host("/home/user")); len(l) != 0 {
 		t.Fatalf("temporary files left: %v", l)
 	}
@@ -131,8 +135,16 @@ func TestBigFileVerifiedWithoutSha256sum(t *testing.T) {
 // the check catches it (by digest, or by samples without sha256sum), the
 // target keeps its old content and no temporary file stays behind.
 func TestBadJoinIsCaught(t *testing.T) {
-	for _, withSum := range []bool{true, false} {
-		t.Run(map[bool]string{true: "sha256sum", false: "samples"}[withSum], func(t *testing.T) {
+	for name, tc := range map[string]struct {
+		tools []string
+		says  string
+	}{
+		"ranges":     {[]string{"sha256sum", "tail", "head"}, "bytes 0 to 65535 of the joined file differ"},
+		"whole file": {[]string{"sha256sum"}, "the joined file's sha256 in the sandbox is"},
+		"samples":    {nil, "the joined file differs from the local file near byte"},
+	} {
+		tools := tc.tools
+		t.Run(name, func(t *testing.T) {
 			bin := t.TempDir()
 			catPath, _ := lookPath("cat")
 			rmPath, _ := lookPath("rm")
@@ -141,9 +153,9 @@ func TestBadJoinIsCaught(t *testing.T) {
 				t.Fatal(err)
 			}
 			os.Symlink(rmPath, filepath.Join(bin, "rm"))
-			if withSum {
-				p, _ := lookPath("sha256sum")
-				os.Symlink(p, filepath.Join(bin, "sha256sum"))
+			for _, tool := range tools {
+				p, _ := lookPath(tool)
+				os.Symlink(p, filepath.Join(bin, tool))
 			}
 			b := newBackend(t, backendOpts{path: bin})
 			sb := b.sandbox(smallLimits)
@@ -155,7 +167,7 @@ func TestBadJoinIsCaught(t *testing.T) {
 			local, _ := randomFile(t, t.TempDir(), "big.bin", 2*(64<<10)+7, 0o644)
 			_, err := transfer.Upload(ctx, sb, local, "/home/user/target", transfer.Options{})
 			var te *transfer.Error
-			if !errors.As(err, &te) || te.Code != transfer.CodeVerify {
+			if !errors.As(err, &te) || te.Code != transfer.CodeVerify || !strings.Contains(err.Error(), tc.says) {
 				t.Fatalf("err = %v", err)
 			}
 			if got, _ := os.ReadFile(b.host("/home/user/target")); string(got) != "old content" {
