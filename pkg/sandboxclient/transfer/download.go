@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 
 // Download copies remote (a file, or a directory with Recursive) from sb to
 // local. Like cp, an existing local directory receives the source inside
-// it. Files are written to a temporary name and renamed into place, so a
+// it, and so does a local path ending in a separator. Files are written to a temporary name and renamed into place, so a
 // failed copy never leaves a partial file; modes keep their executable
 // bits and respect the umask. A tree copy goes on past failures and
 // returns a *PartialError listing them once everything else has arrived.
@@ -34,7 +35,8 @@ func Download(ctx context.Context, sb *sc.Sandbox, remote, local string, o Optio
 	if st.Type == "directory" && !o.Recursive {
 		return nil, &Error{Code: CodeIsDirectory, Message: remote + " is a directory (use -r to copy it)"}
 	}
-	if li, err := os.Stat(local); err == nil && li.IsDir() {
+	intoDir := strings.HasSuffix(local, "/") || strings.HasSuffix(local, string(filepath.Separator))
+	if li, err := os.Stat(local); err == nil && li.IsDir() || intoDir && st.Type != "directory" {
 		local = filepath.Join(local, path.Base(remote))
 	}
 	if st.Type == "directory" {

@@ -306,3 +306,26 @@ func TestParallelismIsBoundedOnTheRealBackend(t *testing.T) {
 		t.Fatalf("peak reads in flight %d, want 2", got)
 	}
 }
+
+// A path ending in "/" names a directory to put a file into, created if
+// need be, both ways.
+func TestTrailingSlashMeansInto(t *testing.T) {
+	b := newBackend(t, backendOpts{})
+	sb := b.sandbox(nil)
+	ctx := testCtx(t)
+	f := filepath.Join(t.TempDir(), "report.txt")
+	os.WriteFile(f, []byte("r"), 0o644)
+	if _, err := transfer.Upload(ctx, sb, f, "new/dir/", transfer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(b.host("/home/user/new/dir/report.txt")); string(got) != "r" {
+		t.Fatal("not uploaded into new/dir/")
+	}
+	out := filepath.Join(t.TempDir(), "fresh") + "/"
+	if _, err := transfer.Download(ctx, sb, "new/dir/report.txt", out, transfer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(out, "report.txt")); string(got) != "r" {
+		t.Fatal("not downloaded into fresh/")
+	}
+}

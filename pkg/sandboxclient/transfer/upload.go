@@ -17,8 +17,8 @@ import (
 
 // Upload copies local (a file, or a directory with Recursive) to remote in
 // sb (relative paths resolve against the sandbox root). Like cp, an
-// existing remote directory receives the source inside it; missing parents
-// are created. A tree copy goes on past failures and returns a
+// existing remote directory receives the source inside it, and so does a
+// remote path ending in "/"; missing parents are created. A tree copy goes on past failures and returns a
 // *PartialError listing them once everything else has arrived.
 func Upload(ctx context.Context, sb *sc.Sandbox, local, remote string, o Options) (*Summary, error) {
 	fi, err := os.Stat(local)
@@ -28,12 +28,13 @@ func Upload(ctx context.Context, sb *sc.Sandbox, local, remote string, o Options
 	if fi.IsDir() && !o.Recursive {
 		return nil, &Error{Code: CodeIsDirectory, Message: local + " is a directory (use -r to copy it)"}
 	}
+	intoDir := strings.HasSuffix(remote, "/") // "DIR/": inside, created if need be
 	remote = sc.ResolvePath(sb.Root(), remote)
 	dst, err := sb.Stat(ctx, remote)
 	if err != nil {
 		return nil, err
 	}
-	if dst != nil && dst.Type == "directory" {
+	if dst != nil && dst.Type == "directory" || intoDir && !fi.IsDir() {
 		remote = path.Join(remote, filepath.Base(filepath.Clean(local)))
 	}
 	if fi.IsDir() {
