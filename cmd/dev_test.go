@@ -12,15 +12,18 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/nimbus-sh/nimbus/internal/proctest"
 )
 
 // devEnvKeys are passed to programs run by the status command.
 var devEnvKeys = []string{"PATH", "HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "NO_COLOR", "TMPDIR", "JWT_SECRET",
-	"NIMBUS_ENDPOINT", "NIMBUS_TOKEN", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_DEV_DATA", "DEV_PORT",
+	"NIMBUS_ENDPOINT", "NIMBUS_TOKEN", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_DEV_DATA", "NIMBUS_DEV_ISOLATION", "DEV_PORT",
 	"NIMBUS_TOKEN_FILE", "NIMBUS_WRITE_LIMIT"}
 
 var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -78,6 +81,35 @@ var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string
 			time.Sleep(20 * time.Millisecond)
 		}
 	},
+	// waitproc ARG...: wait until a process with each argument runs (on
+	// this machine, in any pid namespace).
+	"waitproc": func(ts *testscript.TestScript, neg bool, args []string) {
+		for _, a := range args {
+			waitProcs(ts, a, true)
+		}
+	},
+	// noproc ARG...: wait until no process has any of the arguments.
+	"noproc": func(ts *testscript.TestScript, neg bool, args []string) {
+		for _, a := range args {
+			waitProcs(ts, a, false)
+		}
+	},
+	// signal SIG ARG: send SIG (TERM, INT, HUP or KILL) to every process
+	// with argument ARG (testscript's kill knows only INT and KILL).
+	"signal": func(ts *testscript.TestScript, neg bool, args []string) {
+		sigs := map[string]syscall.Signal{"TERM": syscall.SIGTERM, "INT": syscall.SIGINT, "HUP": syscall.SIGHUP, "KILL": syscall.SIGKILL}
+		sig, ok := sigs[args[0]]
+		if len(args) != 2 || !ok {
+			ts.Fatalf("usage: signal TERM|INT|HUP|KILL ARG")
+		}
+		pids := proctest.WithArg(args[1])
+		if len(pids) == 0 {
+			ts.Fatalf("no process has argument %s", args[1])
+		}
+		for _, pid := range pids {
+			ts.Check(syscall.Kill(pid, sig))
+		}
+	},
 	// gethost HOST PATH: GET http://127.0.0.1:$DEV_PORT/PATH with the Host
 	// header HOST; the status and body go to stdout.
 	"gethost": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -102,6 +134,18 @@ var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string
 			ts.Fatalf("%s has mode %s, want %s", args[0], got, args[1])
 		}
 	},
+}
+
+// waitProcs waits until processes with argument arg run (or, with
+// running false, until none is left).
+func waitProcs(ts *testscript.TestScript, arg string, running bool) {
+	deadline := time.Now().Add(proctest.Bound)
+	for (len(proctest.WithArg(arg)) > 0) != running {
+		if time.Now().After(deadline) {
+			ts.Fatalf("processes with argument %s: still running = %v", arg, !running)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -131,6 +175,8 @@ func TestDevScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("DEV_PORT", port)
+			// MARK makes sleep durations no other process has (see proctest).
+			env.Setenv("MARK", strings.TrimPrefix(proctest.Marker(), "3600."))
 			return nil
 		},
 	})

@@ -10,12 +10,15 @@ import (
 
 	"github.com/nimbus-sh/nimbus/cmd"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 )
 
 // TestMain lets the test binary act as the nimbus binary: testscript puts a
 // copy named "nimbus" on PATH, and running it runs nimbusMain in a real
 // child process with real stdio and exit codes.
 func TestMain(m *testing.M) {
+	// The local backend re-executes this binary as its sandbox init.
+	localsandbox.MaybeRunInit()
 	testscript.Main(m, map[string]func(){"nimbus": nimbusMain})
 }
 

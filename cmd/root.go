@@ -9,6 +9,9 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -21,9 +24,11 @@ import (
 	setupcmd "github.com/nimbus-sh/nimbus/cmd/setup"
 	tokencmd "github.com/nimbus-sh/nimbus/cmd/token"
 	versioncmd "github.com/nimbus-sh/nimbus/cmd/version"
+	"github.com/nimbus-sh/nimbus/internal/buildinfo"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 )
 
 // Main runs nimbus with the process's arguments and streams and returns the
@@ -34,46 +39,80 @@ func Main() int { return MainWith(cmdutil.New()) }
 // MainWith is Main with the given dependencies; tests use it to run the
 // real entry point, signal handling included, with a fixed clock.
 func MainWith(f *cmdutil.Factory) int {
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
+	// nimbus re-executes itself as the init of local sandbox commands:
+	// that runs here, before anything else.
+	localsandbox.MaybeRunInit()
+	f.Interrupts = interrupts
+	return Run(context.Background(), f, os.Args[1:])
+}
+
+// interrupts cancels ctx on Ctrl-C or SIGTERM. It is installed only for
+// the command that runs, and only when that command can take long (see
+// cmdutil.Quick): watching signals costs the process a thread, a
+// noticeable share of a command that takes 5 ms.
+//
+// The cause of the cancellation names the signal, so that an interrupted
+// command exits 128+N as a shell reports it (130 for SIGINT, 143 for
+// SIGTERM). Only the first signal cancels; later ones are swallowed while
+// the command cleans up (bounded by its own timeouts), so a second Ctrl-C
+// cannot cut a sandbox's destroy short.
+func interrupts(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
+	done := make(chan struct{})
 	go func() {
-		// Only the first signal cancels; later ones are swallowed while
-		// the command cleans up (bounded by its own timeouts), so a second
-		// Ctrl-C cannot cut a sandbox's destroy short.
 		select {
 		case s := <-sigs:
 			cancel(signalCause{s})
-		case <-ctx.Done():
+		case <-done:
 		}
 	}()
-	return Run(ctx, f, os.Args[1:])
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
+	}
 }
 
-// signalCause records which signal cancelled the command, so that an
-// interrupted command exits 128+N like a shell reports it: 130 for SIGINT,
-// 143 for SIGTERM.
+// signalCause is the cause of a context cancelled by a signal.
 type signalCause struct{ sig os.Signal }
 
 func (s signalCause) Error() string { return "interrupted by " + s.sig.String() }
 
-// interruptedExit is the exit code of a command cancelled by ctx's signal.
-func interruptedExit(ctx context.Context) int {
+// signalExit makes an interrupted command's error exit 128+N for the
+// signal that cancelled ctx (only SIGTERM differs from the 130 commands
+// use for an interruption).
+func signalExit(ctx context.Context, err error) error {
 	var sc signalCause
-	if errors.As(context.Cause(ctx), &sc) {
-		if n, ok := sc.sig.(syscall.Signal); ok && n == syscall.SIGTERM {
-			return 128 + int(n)
-		}
+	var ce *clierr.Error
+	if err == nil || !errors.As(context.Cause(ctx), &sc) || !errors.As(err, &ce) || ce.Exit != exitcode.Interrupted {
+		return err
 	}
-	return exitcode.Interrupted
+	if n, ok := sc.sig.(syscall.Signal); ok && n == syscall.SIGTERM {
+		out := *ce
+		out.Exit = 128 + int(n)
+		return &out
+	}
+	return err
 }
 
 // Run executes the command line args with the dependencies in f and
 // returns the exit code. Tests call it with test streams.
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
-	root := NewRootCmd(f)
+	root := newRoot(f, commandName(args))
+	if boolFlag(args, "version") || slices.Contains(args, "-v") {
+		root.Version = versioncmd.Version(buildinfo.Get())
+	}
+	// Errors cobra finds before it reaches --json or --no-color (an
+	// unknown command or flag) are rendered as the command line asks.
+	f.JSON = boolFlag(args, "json")
+	f.NoColor = boolFlag(args, "no-color")
+	// no-color.org: NO_COLOR set to anything; a dumb terminal cannot
+	// render escape sequences either.
+	if f.NoColor || f.Getenv("NO_COLOR") != "" || f.Getenv("TERM") == "dumb" {
+		f.IOStreams.SetColorDisabled(true)
+	}
 	root.SetArgs(args)
 	root.SetIn(f.IOStreams.In)
 	root.SetOut(f.IOStreams.Out)
@@ -96,11 +135,6 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 			ce = clierr.Wrap(err, exitcode.Software, clierr.CodeInternal, err.Error(), "this is a bug in nimbus; please report it with the command you ran")
 		}
 	}
-	if ce.Exit == exitcode.Interrupted {
-		out := *ce
-		out.Exit = interruptedExit(ctx)
-		ce = &out
-	}
 	if ce.Hint == "" && ce.Exit == exitcode.Usage && c != nil {
 		ce.Hint = "run '" + c.CommandPath() + " --help' for usage"
 	}
@@ -118,7 +152,62 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 }
 
 // NewRootCmd builds the whole command tree.
-func NewRootCmd(f *cmdutil.Factory) *cobra.Command {
+func NewRootCmd(f *cmdutil.Factory) *cobra.Command { return newRoot(f, "") }
+
+// topLevel are the top-level commands and their names, so that a command
+// line naming one of them builds only its subtree: building all of them
+// (every flag of every command) was a fifth of a short command's run.
+// TestTopLevelNames holds the names to the commands.
+var topLevel = [...]struct {
+	name  string
+	build func(*cmdutil.Factory) *cobra.Command
+}{
+	{"init", initcmd.NewCmdInit},
+	{"token", tokencmd.NewCmdToken},
+	{"sandbox", sandboxcmd.NewCmdSandbox},
+	{"session", sessioncmd.NewCmdSession},
+	{"setup", setupcmd.NewCmdSetup},
+	{"runtime", runtimecmd.NewCmdRuntime},
+	{"dev", devcmd.NewCmdDev},
+	{"version", versioncmd.NewCmdVersion},
+}
+
+// TopLevelNames lists the top-level commands Run can build alone.
+func TopLevelNames() []string {
+	names := make([]string, len(topLevel))
+	for i, c := range topLevel {
+		names[i] = c.name
+	}
+	return names
+}
+
+// commandName is the top-level command args name, or "" when they name
+// none of topLevel (help, completion, a typo, only flags): then the whole
+// tree is built, for help, completion and suggestions.
+func commandName(args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return ""
+		case a == "--config":
+			i++ // its value
+		case strings.HasPrefix(a, "-"):
+		default:
+			for _, c := range topLevel {
+				if c.name == a {
+					return a
+				}
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+// newRoot builds the root command with every top-level command, or only
+// the one named only.
+func newRoot(f *cmdutil.Factory, only string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "nimbus",
 		Short: "Scaffold, provision and drive Nimbus sandboxes",
@@ -131,32 +220,60 @@ a terminal, commands print machine-readable output.`,
 		SilenceUsage:  true,
 	}
 	cmdutil.MakeGroup(root)
+	// cobra's --version (and -v) print the same line as `nimbus version`.
+	// No version template: a template makes text/template reachable, and
+	// its calls by method name make the linker keep every exported method
+	// of every type (2 MB more binary and start-up). The build info is
+	// read only when the version is asked for (Run); until then Version
+	// only has to be non-empty for cobra to define the flag.
+	root.Version = "(unknown)"
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return clierr.Usagef("%s", err.Error()).WithHint("run '" + c.CommandPath() + " --help' for usage")
 	})
 	pf := root.PersistentFlags()
 	pf.BoolVar(&f.JSON, "json", false, "print machine-readable JSON")
-	pf.BoolVar(&f.NoColor, "no-color", false, "disable colour (also NO_COLOR)")
+	pf.BoolVar(&f.NoColor, "no-color", false, "disable colour (also NO_COLOR, TERM=dumb)")
 	pf.StringVar(&f.ConfigFile, "config", "", "read configuration from `FILE` instead of ./nimbus.yaml and the user config")
 
-	root.AddCommand(
-		initcmd.NewCmdInit(f),
-		tokencmd.NewCmdToken(f),
-		sandboxcmd.NewCmdSandbox(f),
-		sessioncmd.NewCmdSession(f),
-		setupcmd.NewCmdSetup(f),
-		runtimecmd.NewCmdRuntime(f),
-		devcmd.NewCmdDev(f),
-		versioncmd.NewCmdVersion(f),
-	)
-	root.InitDefaultCompletionCmd()
-	root.InitDefaultHelpCmd()
+	for _, c := range topLevel {
+		if only == "" || c.name == only {
+			root.AddCommand(c.build(f))
+		}
+	}
+	if only == "" {
+		root.InitDefaultCompletionCmd()
+		root.InitDefaultHelpCmd()
+	} else {
+		// cobra would add its completion commands (and their flags) on
+		// every run; a command line that names a command needs none.
+		root.CompletionOptions.DisableDefaultCmd = true
+	}
 	return root
 }
 
+// boolFlag reports whether args set the boolean flag --name (--name or
+// --name=true) before a "--" that ends the flags.
+func boolFlag(args []string, name string) bool {
+	on := false
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--"+name {
+			on = true
+		} else if v, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+			if b, err := strconv.ParseBool(v); err == nil {
+				on = b
+			}
+		}
+	}
+	return on
+}
+
 // wrapRun records that a command started running, so errors returned
-// before that (cobra's own parse errors) are reported as usage errors, and
-// applies --no-color once flags are parsed.
+// before that (cobra's own parse errors) are reported as usage errors,
+// applies --no-color once flags are parsed, and watches for interrupts
+// while a command that can take long runs.
 func wrapRun(c *cobra.Command, started *bool, f *cmdutil.Factory) {
 	for _, sub := range c.Commands() {
 		wrapRun(sub, started, f)
@@ -168,8 +285,17 @@ func wrapRun(c *cobra.Command, started *bool, f *cmdutil.Factory) {
 	c.Run = nil
 	c.RunE = func(cmd *cobra.Command, args []string) error {
 		*started = true
+		f.CommandPath = cmd.CommandPath()
 		if f.NoColor {
 			f.IOStreams.SetColorDisabled(true)
+		}
+		if f.Interrupts != nil && !cmdutil.IsQuick(cmd) {
+			ctx, stop := f.Interrupts(cmd.Context())
+			defer stop()
+			cmd.SetContext(ctx)
+			if runE != nil {
+				return signalExit(ctx, runE(cmd, args))
+			}
 		}
 		if runE != nil {
 			return runE(cmd, args)

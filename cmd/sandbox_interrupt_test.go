@@ -3,6 +3,7 @@ package cmd_test
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -47,7 +48,7 @@ func TestExecInterruptedExits130(t *testing.T) {
 	ios.Out = out
 	f := cmdutil.New()
 	f.IOStreams = ios
-	f.Getenv = func(string) string { return "" }
+	f.Getenv = os.Getenv // the t.Setenv above; config reads through Getenv
 
 	start := time.Now()
 	code := cmd.Run(ctx, f, []string{"sandbox", "exec", "job-1", "--", "echo started; sleep 30; echo never"})

@@ -3,6 +3,7 @@ package cmd_test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -32,8 +33,9 @@ func TestSandboxHumanOutputOnTerminal(t *testing.T) {
 		t.Fatalf("ls: %d %q", code, stdout)
 	}
 	code, stdout, _ = runTTY(t, nil, "", "sandbox", "files", "stat", "job-1", "app/a.txt")
-	if code != 0 || !strings.Contains(stdout, "type:  file") || !strings.Contains(stdout, "size:  6") || !strings.Contains(stdout, "mode:  0644") {
-		t.Fatalf("stat: %d %q", code, stdout)
+	if code != 0 || !strings.Contains(stdout, "type:  file") || !strings.Contains(stdout, "size:  6") || !strings.Contains(stdout, "mode:  0644") ||
+		!regexp.MustCompile(`(?m)^mtime: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`).MatchString(stdout) {
+		t.Fatalf("stat (times in RFC 3339 on a terminal): %d %q", code, stdout)
 	}
 	code, stdout, _ = runTTY(t, nil, "", "sandbox", "ready", "job-1", "--no-color")
 	if code != 0 || !strings.Contains(stdout, "sandbox job-1 is ready (preinstalled: none)") {

@@ -57,9 +57,10 @@ func TestSetupOnTerminalDrawsChecklist(t *testing.T) {
 		t.Errorf("nimbus.yaml: %q", data)
 	}
 
-	// --json on a terminal prints the object; a failure shows the hint line.
+	// --json on a terminal prints the object, indented like all JSON on a
+	// terminal; a failure shows the hint line.
 	code, stdout, _ = runTTY(t, env, "", "setup", "cloudflare", "--name", "demo", "--json", "--no-color")
-	if code != 0 || !strings.HasPrefix(stdout, `{"ok":true,"worker":"demo"`) {
+	if code != 0 || !strings.HasPrefix(stdout, "{\n  \"ok\": true,\n  \"worker\": \"demo\",") {
 		t.Errorf("exit %d, stdout %q", code, stdout)
 	}
 	srv.R2Disabled[cfAccount] = true

@@ -2,6 +2,7 @@ package cmd_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,10 @@ func runTTY(t *testing.T, env map[string]string, stdin string, args ...string) (
 	ios.SetStderrTTY(true)
 	f := cmdutil.New()
 	f.IOStreams = ios
-	f.Getenv = func(k string) string { return env[k] }
+	f.Getenv = os.Getenv // the test's t.Setenv, for tests that pass no map
+	if env != nil {
+		f.Getenv = func(k string) string { return env[k] }
+	}
 	f.Now = func() time.Time { return time.UnixMilli(1750000000123) }
 	code = cmd.Run(context.Background(), f, args)
 	return code, out.String(), errOut.String()
@@ -50,6 +54,40 @@ func TestMintOnTerminalPrintsSummaryToStderr(t *testing.T) {
 	_, _, plain := runTTY(t, env, "", "token", "mint", "--tenant", "acme", "--no-color")
 	if strings.Contains(plain, ansiEscape) {
 		t.Errorf("--no-color output has escapes: %q", plain)
+	}
+}
+
+// TestColourOffWithNoColorOrDumbTerminal: on a terminal, colour is on
+// unless NO_COLOR is set to anything, TERM is dumb, or --no-color is given
+// (before or after a parse error).
+func TestColourOffWithNoColorOrDumbTerminal(t *testing.T) {
+	secret := "0123456789abcdef0123456789abcdef"
+	for _, c := range []struct {
+		env    map[string]string
+		args   []string
+		styled bool
+	}{
+		{map[string]string{"TERM": "xterm-256color"}, nil, true},
+		{map[string]string{"TERM": "dumb"}, nil, false},
+		{map[string]string{"NO_COLOR": "1"}, nil, false},
+		{map[string]string{"NO_COLOR": "0"}, nil, false}, // any value, as no-color.org says
+		{map[string]string{"NO_COLOR": ""}, nil, true},
+		{nil, []string{"--no-color"}, false},
+		{nil, []string{"--no-color=false"}, true},
+	} {
+		env := map[string]string{"JWT_SECRET": secret}
+		for k, v := range c.env {
+			env[k] = v
+		}
+		_, _, stderr := runTTY(t, env, "", append([]string{"token", "mint", "--tenant", "acme"}, c.args...)...)
+		if got := strings.Contains(stderr, ansiEscape); got != c.styled || !strings.Contains(stderr, "Minted a token") {
+			t.Errorf("env %v args %v: styled %v, want %v\n%q", c.env, c.args, got, c.styled, stderr)
+		}
+		// An error found before the flags are parsed honours them too.
+		_, _, stderr = runTTY(t, env, "", append([]string{"token", "mint", "--bogus"}, c.args...)...)
+		if got := strings.Contains(stderr, ansiEscape); got != c.styled {
+			t.Errorf("env %v args %v: error styled %v, want %v\n%q", c.env, c.args, got, c.styled, stderr)
+		}
 	}
 }
 
@@ -100,5 +138,24 @@ func TestInspectOnTerminal(t *testing.T) {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("inspect view lacks %q:\n%s", want, stdout)
 		}
+	}
+}
+
+// TestJSONIndentedOnTerminal: the same JSON documents as in a pipe, indented
+// for a person at a terminal, on stdout and stderr alike.
+func TestJSONIndentedOnTerminal(t *testing.T) {
+	env := map[string]string{"JWT_SECRET": "0123456789abcdef0123456789abcdef"}
+	code, stdout, _ := runTTY(t, env, "", "token", "mint", "--tenant", "acme", "--json")
+	if code != 0 || !strings.HasPrefix(stdout, "{\n  \"token\": \"eyJ") || !strings.Contains(stdout, "\n  \"claims\": {\n    \"scope\": \"nimbus\",") {
+		t.Errorf("mint --json on a terminal:\n%s", stdout)
+	}
+	code, stdout, _ = runTTY(t, env, "", "version", "--json")
+	if code != 0 || !strings.HasPrefix(stdout, "{\n  \"version\": ") {
+		t.Errorf("version --json on a terminal:\n%s", stdout)
+	}
+	code, _, stderr := runTTY(t, env, "", "token", "mint", "--json")
+	want := "{\n  \"error\": \"--tenant required\",\n  \"code\": \"E_USAGE\",\n  \"hint\": \"pass the tenant id, e.g. --tenant acme\"\n}\n"
+	if code != 64 || stderr != want {
+		t.Errorf("error with --json on a terminal: %d\n%s\nwant\n%s", code, stderr, want)
 	}
 }

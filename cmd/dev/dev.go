@@ -23,7 +23,7 @@ import (
 
 // NewCmdDev returns `nimbus dev`.
 func NewCmdDev(f *cmdutil.Factory) *cobra.Command {
-	var addr, data string
+	var addr, data, isolation string
 	var allowRemote bool
 	var allowHosts []string
 	cmd := &cobra.Command{
@@ -37,6 +37,13 @@ directory, or NIMBUS_DEV_DATA); sandbox paths such as /home/user map inside it
 and file operations cannot leave it. Commands run with /bin/sh as YOU, with
 your network and your tools: this is a development backend, NOT a security
 boundary. It listens on loopback only unless --allow-remote.
+
+On Linux, where unprivileged user namespaces are allowed, each command runs in
+its own user, mount and PID namespaces: the sandbox is mounted at /home/user,
+/tmp is the sandbox's own, and every other path is this machine's. Elsewhere
+(or with --isolation host-paths, e.g. to use sudo) commands see this machine's
+paths: pwd prints the sandbox's directory. Either way every process a command
+starts ends with it, and with destroy and Ctrl-C.
 
 Tokens are verified with JWT_SECRET when it is set, otherwise with a secret
 generated once and kept (mode 0600) in the data directory; 'nimbus dev token'
@@ -72,6 +79,14 @@ It is hardened for a laptop with a browser open:
 			if err := localdev.CheckAddr(addr, allowRemote); err != nil {
 				return err
 			}
+			from := "--isolation"
+			if !cmd.Flags().Changed("isolation") {
+				isolation, from = f.Getenv(localdev.IsolationEnv), localdev.IsolationEnv
+			}
+			iso, err := localdev.ParseIsolation(isolation, from)
+			if err != nil {
+				return err
+			}
 			// The secret exists before the port accepts connections, so a
 			// client that sees the port open can mint with it.
 			secret, source := f.Getenv("JWT_SECRET"), "JWT_SECRET from the environment"
@@ -91,18 +106,19 @@ It is hardened for a laptop with a browser open:
 			}
 			srv, err := localsandbox.New(localsandbox.Options{
 				DataDir: data, Secret: secret, PreviousSecret: f.Getenv("JWT_SECRET_PREVIOUS"),
-				HostEnv: localdev.HostEnv(f.Getenv), Now: f.Now,
+				HostEnv: localdev.HostEnv(f.Getenv), Now: f.Now, Isolation: iso,
 				Hosts: localsandbox.NewHostPolicy(ln.Addr(), allowHosts),
 			})
 			if err != nil {
 				ln.Close()
-				return clierr.Wrap(err, exitcode.CantCreate, localdev.CodeBackend, err.Error(), "pass --data DIR")
+				return localdev.BackendError(err, "pass --data DIR")
 			}
 			defer srv.Close()
 			endpoint := "http://" + ln.Addr().String()
 			ios := f.IOStreams
+			isoStatus := srv.Isolation()
 			if f.JSON {
-				if err := cmdutil.WriteJSON(ios.Out, map[string]string{"endpoint": endpoint, "dataDir": srv.DataDir()}); err != nil {
+				if err := f.PrintJSON(map[string]any{"endpoint": endpoint, "dataDir": srv.DataDir(), "isolation": isoStatus}); err != nil {
 					return err
 				}
 			} else {
@@ -122,6 +138,11 @@ It is hardened for a laptop with a browser open:
 			fmt.Fprintf(ios.ErrOut, "  secret  %s\n", source)
 			fmt.Fprintf(ios.ErrOut, "  token   export NIMBUS_ENDPOINT=%s NIMBUS_TOKEN=$(%s)\n", endpoint, tokenCmd)
 			fmt.Fprintf(ios.ErrOut, "  try     nimbus sandbox exec demo -- echo hello\n")
+			if isoStatus.Namespaces() {
+				fmt.Fprintf(ios.ErrOut, "  paths   /home/user and /tmp are each sandbox's own (user, mount and PID namespaces)\n")
+			} else {
+				fmt.Fprintf(ios.ErrOut, "%s commands see this machine's paths (%s): pwd prints the sandbox's directory, and /home/user and /tmp in a command are this machine's\n", st.WarningIcon(), isoStatus.Reason)
+			}
 			fmt.Fprintf(ios.ErrOut, "%s development backend, not a security boundary: commands run as %s on this machine. Ctrl-C to stop.\n", st.WarningIcon(), who)
 			// Interrupts stop the server gracefully even when nimbus runs
 			// embedded without the root's signal handling.
@@ -139,13 +160,18 @@ It is hardened for a laptop with a browser open:
 	fl.StringVar(&data, "data", "", "data `DIR` (default: user cache dir/nimbus/dev, or NIMBUS_DEV_DATA)")
 	fl.BoolVar(&allowRemote, "allow-remote", false, "allow a non-loopback --addr (anyone who gets a token runs commands as you)")
 	fl.StringSliceVar(&allowHosts, "allow-host", nil, "also answer requests for host `NAME` (repeatable; e.g. host.docker.internal); other names are refused")
+	fl.StringVar(&isolation, "isolation", "auto", "`MODE` of commands: auto, namespaces (required) or host-paths (NIMBUS_DEV_ISOLATION)")
 	cmd.AddCommand(newCmdToken(f))
 	return cmd
 }
 
+// devTokenTTL is the lifetime of `nimbus dev token` tokens: a working day
+// and then some, since they only open local sandboxes.
+const devTokenTTL = 24 * time.Hour
+
 func newCmdToken(f *cmdutil.Factory) *cobra.Command {
-	var data, tenant, sub, sid, scopes string
-	var ttl time.Duration
+	var data, tenant, sub, sid string
+	mf := tokencli.MintFlags{Default: localdev.DefaultScopes}
 	cmd := &cobra.Command{
 		Use:   "token [--data DIR] [--tenant local] [--sub S] [--sid ID] [--scopes a,b] [--ttl 24h]",
 		Short: "Print a token for the local backend of 'nimbus dev'",
@@ -172,16 +198,26 @@ session:destroy and session:attach (port previews).`,
 				}
 				secret = s
 			}
-			sc := localdev.DefaultScopes
-			if cmd.Flags().Changed("scopes") {
-				sc = token.ParseScopes(scopes)
+			in := token.Input{Tenant: &tenant}
+			if err := mf.Apply(&in); err != nil {
+				return err
 			}
-			tok, err := localdev.Mint(localdev.TokenOptions{Secret: secret, Tenant: tenant, Subject: sub, SessionID: sid, Scopes: sc, TTL: ttl, Now: f.Now})
+			if !mf.TTLGiven() {
+				ttl := devTokenTTL
+				in.TTL = &ttl
+			}
+			if sub != "" {
+				in.Subject = &sub
+			}
+			if sid != "" {
+				in.SessionID = &sid
+			}
+			tok, err := token.Issuer{Secret: secret, Now: f.Now}.Mint(in)
 			if err != nil {
 				return tokencli.Error(err)
 			}
 			if f.JSON {
-				return cmdutil.WriteJSON(f.IOStreams.Out, map[string]string{"token": tok})
+				return f.PrintJSON(map[string]string{"token": tok})
 			}
 			_, err = fmt.Fprintln(f.IOStreams.Out, tok)
 			return err
@@ -192,7 +228,7 @@ session:destroy and session:attach (port previews).`,
 	fl.StringVar(&tenant, "tenant", localdev.DefaultTenant, "tenant (tn)")
 	fl.StringVar(&sub, "sub", "", "subject (sub)")
 	fl.StringVar(&sid, "sid", "", "pin the token to one sandbox `ID`")
-	fl.StringVar(&scopes, "scopes", "", "comma-separated scopes (default sandbox:use,session:destroy,session:attach)")
-	fl.DurationVar(&ttl, "ttl", 24*time.Hour, "lifetime (at most 720h)")
-	return cmd
+	mf.Add(fl, "lifetime: seconds or a duration such as 15m (default 1d, at most 30d)",
+		"comma-separated scopes, repeatable (default sandbox:use,session:destroy,session:attach)")
+	return cmdutil.Quick(cmd) // mints locally
 }

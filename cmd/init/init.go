@@ -48,7 +48,8 @@ the files listed above and never deletes anything. Files are written atomically
 and a failure removes everything this run created.
 
 The Worker name (--name, default: the directory name) must be 1-63 lowercase
-letters, digits and '-'. It also prefixes the R2 buckets
+letters, digits and '-'; it is also the package.json name, so a directory
+named MyProject works with --name my-project. It prefixes the R2 buckets
 <prefix>-npm-cache and <prefix>-npm-packument-cache (--bucket-prefix), which
 limits it to 43 characters unless a shorter prefix is given.
 
@@ -67,7 +68,7 @@ When stdout is not a terminal, or with --json, stdout gets one JSON line
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.name, "name", "", "deployed Worker `name` (default: the directory name)")
+	fl.StringVar(&o.name, "name", "", "deployed Worker and package `name` (default: the directory name)")
 	fl.StringVar(&o.template, "template", templates.Default, "project `template` (worker-only)")
 	fl.BoolVar(&o.force, "force", false, "write into a non-empty directory, overwriting only the scaffold's files")
 	fl.BoolVar(&o.dryRun, "dry-run", false, "show what would be written and change nothing")
@@ -93,9 +94,15 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options) error {
 	}
 	dir = filepath.Clean(dir)
 
+	// The name checked is the name used: --name when given, so a directory
+	// name npm would refuse (capitals) does not matter then.
+	projectName := filepath.Base(dir)
+	if o.name != "" {
+		projectName = o.name
+	}
 	project, err := scaffold.Render(scaffold.Options{
 		Template:      o.template,
-		ProjectName:   filepath.Base(dir),
+		ProjectName:   projectName,
 		NimbusVersion: o.nimbusVersion,
 		Wrangler: scaffold.WranglerOptions{
 			Name:                 o.name,

@@ -63,7 +63,7 @@ func (r *report) nextSteps() []string {
 
 // machine builds the JSON object: upstream's ok, path and nextSteps first,
 // then nimbus's additions only where they apply.
-func (r *report) machine(dryRun bool) []byte {
+func (r *report) machine(dryRun bool) jsjson.Value {
 	steps := r.nextSteps()
 	arr := make([]jsjson.Member, len(steps))
 	for i, s := range steps {
@@ -92,13 +92,13 @@ func (r *report) machine(dryRun bool) []byte {
 	if r.install != "" {
 		obj = append(obj, jsjson.Member{Key: "install", Value: jsjson.StringValue(r.install)})
 	}
-	return append(jsjson.Marshal(jsjson.Value{Kind: jsjson.Object, Items: obj}), '\n')
+	return jsjson.Value{Kind: jsjson.Object, Items: obj}
 }
 
 func (r *report) dryRun() error {
 	ios := r.f.IOStreams
 	if r.f.MachineOutput() {
-		if _, err := ios.Out.Write(r.machine(true)); err != nil {
+		if err := r.f.PrintJSON(r.machine(true)); err != nil {
 			return err
 		}
 	}
@@ -124,7 +124,7 @@ func (r *report) dryRun() error {
 func (r *report) done() error {
 	ios := r.f.IOStreams
 	if r.f.MachineOutput() {
-		if _, err := ios.Out.Write(r.machine(false)); err != nil {
+		if err := r.f.PrintJSON(r.machine(false)); err != nil {
 			return err
 		}
 	}
@@ -152,14 +152,13 @@ func (r *report) done() error {
 	fmt.Fprintf(w, "\n%s\n", st.Bold("Next steps:"))
 	for i, s := range r.nextSteps() {
 		note := ""
-		if strings.Contains(s, "setup cloudflare") {
-			note = st.Muted("   # creates the R2 buckets, publishes the language runtimes and pins their catalog in wrangler.jsonc")
+		switch {
+		case strings.HasSuffix(s, " --set-secret"):
+			note = "   # generates JWT_SECRET, keeps it 0600 in nimbus's config directory, puts it on the Worker"
+		case strings.HasPrefix(s, "nimbus setup cloudflare"):
+			note = "   # R2 buckets, the language runtimes and their pin in wrangler.jsonc; needs CLOUDFLARE_API_TOKEN"
 		}
-		if strings.Contains(s, "secret put JWT_SECRET") {
-			note = st.Muted("   # 32+ char hex secret ('nimbus token secret' makes one); after the first deploy 'nimbus setup cloudflare --name " +
-				r.project.WorkerName + " --set-secret' can set it instead")
-		}
-		fmt.Fprintf(w, "  %d. %s%s\n", i+1, st.Key(s), note)
+		fmt.Fprintf(w, "  %d. %s%s\n", i+1, st.Key(s), st.Muted(note))
 	}
 	fmt.Fprintf(w, "\nIf setup reports R2 error 10042, enable R2 once in the Cloudflare dashboard and run it again.\n")
 	fmt.Fprintf(w, "The session Durable Object is provisioned on first use; mint a token with 'nimbus token mint' before attaching.\n")

@@ -30,7 +30,7 @@ func TestTerminalOutput(t *testing.T) {
 		t.Errorf("stdout on a terminal should stay empty, got %q", out)
 	}
 	cwd, _ := os.Getwd()
-	want := `✓ Scaffolded acme at ` + filepath.Join(cwd, "acme") + `
+	want := `✓ Scaffolded acme-edge at ` + filepath.Join(cwd, "acme") + `
 
   acme/
   ├── .gitignore      created
@@ -44,9 +44,9 @@ func TestTerminalOutput(t *testing.T) {
 Next steps:
   1. cd acme
   2. npm install
-  3. CLOUDFLARE_ACCOUNT_ID=<account-id> nimbus setup cloudflare --name acme-edge --write-config   # creates the R2 buckets, publishes the language runtimes and pins their catalog in wrangler.jsonc
-  4. npx wrangler secret put JWT_SECRET   # 32+ char hex secret ('nimbus token secret' makes one); after the first deploy 'nimbus setup cloudflare --name acme-edge --set-secret' can set it instead
-  5. npx wrangler deploy
+  3. nimbus setup cloudflare --name acme-edge --write-config   # R2 buckets, the language runtimes and their pin in wrangler.jsonc; needs CLOUDFLARE_API_TOKEN
+  4. npx wrangler deploy
+  5. nimbus setup cloudflare --name acme-edge --set-secret   # generates JWT_SECRET, keeps it 0600 in nimbus's config directory, puts it on the Worker
 
 If setup reports R2 error 10042, enable R2 once in the Cloudflare dashboard and run it again.
 The session Durable Object is provisioned on first use; mint a token with 'nimbus token mint' before attaching.
@@ -65,14 +65,15 @@ Docs: https://github.com/AshishKumar4/Nimbus#readme
 		t.Errorf("terminal error: %q", got)
 	}
 
-	// --json on a terminal still prints the JSON line and no summary.
+	// --json on a terminal prints the JSON document, indented like all
+	// JSON on a terminal, and no summary.
 	errOut.Reset()
 	out.Reset()
 	f.JSON = false
 	if code := cmd.Run(context.Background(), f, []string{"init", "other", "--json"}); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.HasPrefix(out.String(), `{"ok":true,"path":"`) || errOut.Len() != 0 {
+	if !strings.HasPrefix(out.String(), "{\n  \"ok\": true,\n  \"path\": \"") || errOut.Len() != 0 {
 		t.Errorf("json on terminal: out %q err %q", out, errOut)
 	}
 }

@@ -72,7 +72,7 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 	state := pinState(l, wf != nil)
 	switch {
 	case f.JSON:
-		if err := writeListObject(ios.Out, l, state); err != nil {
+		if err := f.PrintJSON(listObject(l, state)); err != nil {
 			return err
 		}
 	case f.MachineOutput():
@@ -136,7 +136,7 @@ func rowsValue(l *runtimesync.Listing) jsjson.Value {
 	return arr
 }
 
-func writeListObject(w interface{ Write([]byte) (int, error) }, l *runtimesync.Listing, state string) error {
+func listObject(l *runtimesync.Listing, state string) jsjson.Value {
 	obj := jsjson.Value{Kind: jsjson.Object}
 	obj.Set("bucket", jsjson.StringValue(l.Bucket))
 	obj.Set("key", jsjson.StringValue(l.Key))
@@ -145,6 +145,5 @@ func writeListObject(w interface{ Write([]byte) (int, error) }, l *runtimesync.L
 	obj.Set("pin", jsjson.StringValue(l.Pin))
 	obj.Set("pinState", jsjson.StringValue(state))
 	obj.Set("runtimes", rowsValue(l))
-	_, err := w.Write(append(jsjson.Marshal(obj), '\n'))
-	return err
+	return obj
 }

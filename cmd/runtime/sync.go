@@ -133,7 +133,7 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 		fmt.Fprintf(ios.Out, "%s=%s\n", runtimecli.PinVar, res.CatalogSHA256)
 	}
 	if f.MachineOutput() {
-		if err := runtimecli.WriteSyncJSON(ios.Out, res, cfg); err != nil {
+		if err := f.PrintJSON(runtimecli.SyncJSON(res, cfg)); err != nil {
 			return err
 		}
 	}

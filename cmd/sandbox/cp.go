@@ -147,7 +147,7 @@ func (o *common) transferResult(sum *transfer.Summary, err error, quiet bool) er
 		if sum.Failures == nil {
 			sum.Failures = []transfer.Failure{}
 		}
-		if werr := cmdutil.WriteJSON(ios.Out, sum); werr != nil {
+		if werr := o.f.PrintJSON(sum); werr != nil {
 			return werr
 		}
 	} else if sum.DryRun {

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/shellquote"
@@ -39,7 +40,7 @@ func newCmdExec(o *common) *cobra.Command {
 		stdin        bool
 	)
 	cmd := &cobra.Command{
-		Use:   "exec ID [--cwd DIR] [--env K=V | --env K] [--timeout 30s] [--stdin] [--json] -- COMMAND...",
+		Use:   "exec ID [--cwd DIR] [--env K=V | --env K] [--timeout 30] [--stdin] [--json] -- COMMAND...",
 		Short: "Run a command in a sandbox, streaming its output",
 		Long: `Run a command in a sandbox. Its stdout and stderr are streamed to the local
 stdout and stderr as they arrive, and nimbus exits with the command's exit code.
@@ -52,7 +53,10 @@ nimbus itself failed (usage, auth, transport, server error, stream cut short),
 and 130 when interrupted (the stream is closed so the command is cancelled).
 
 --env K=V sets a variable; --env K forwards the local value of K, so secrets
-stay off the command line. --stdin sends the local standard input. --json
+stay off the command line. --stdin sends the local standard input (at most
+20 MiB, read before the command starts); without it the command's stdin is
+empty, and piped or redirected input gets a warning instead of being read, so
+a script never blocks on an input it did not mean to send. --json
 prints NDJSON events: stdout and stderr with data, then exit with the code and
 duration in milliseconds.`,
 		Example: `  nimbus sandbox exec job-123 -- make test
@@ -85,6 +89,11 @@ duration in milliseconds.`,
 				s := string(data)
 				opts.Stdin = &s
 			}
+			if !cmd.Flags().Changed("stdin") && o.tokenFile != "-" && o.f.IOStreams.StdinHasData() {
+				o.f.Warn(&clierr.Warning{Code: "W_STDIN_NOT_SENT",
+					Message: "standard input is not sent to the command without --stdin",
+					Hint:    "add --stdin to send it, or --stdin=false to silence this"})
+			}
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
 				return sandboxcli.ExecError(err)
@@ -104,7 +113,7 @@ duration in milliseconds.`,
 	fl := cmd.Flags()
 	fl.StringVar(&cwd, "cwd", "", "working `DIR` (relative to --root)")
 	fl.StringArrayVar(&envs, "env", nil, "set `K=V`, or forward the local value of K (repeatable)")
-	fl.DurationVar(&timeout, "timeout", 0, "kill the command after this long (exit 124); also bounds the local wait")
+	duration.Var(fl, &timeout, "timeout", 0, duration.Limits{AllowZero: true}, "kill the command after this long (exit 124): seconds or a duration such as 90s, 15m; 0 means no limit")
 	fl.BoolVar(&stdin, "stdin", false, "send local standard input to the command")
 	fl.StringVar(&shellID, "shell-id", "", "run in the named persistent shell `S` (cwd and env carry over)")
 	return cmd

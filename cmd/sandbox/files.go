@@ -1,9 +1,11 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,14 +36,35 @@ func newCmdFilesRead(o *common) *cobra.Command {
 	return &cobra.Command{
 		Use:   "read ID PATH",
 		Short: "Write a file's bytes to stdout",
-		Args:  cmdutil.ExactArgs(2, "ID and PATH"),
+		Long: `Write a file's bytes to stdout, streamed (reads above 28 MiB are fetched in
+chunks). With --json, stdout is one document {"path","bytes","base64"} instead,
+which holds the file in memory: at most 20 MiB.`,
+		Example: `  nimbus sandbox files read job-123 app/coverage/lcov.info > lcov.info
+  nimbus sandbox files read job-123 /tmp/build.tar.gz | tar xz`,
+		Args: cmdutil.ExactArgs(2, "ID and PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
 				return err
 			}
-			_, err = sb.ReadFileTo(cmd.Context(), o.path(args[1]), o.f.IOStreams.Out)
-			return sandboxcli.Error(err)
+			p := o.path(args[1])
+			if !o.f.JSON {
+				_, err = sb.ReadFileTo(cmd.Context(), p, o.f.IOStreams.Out)
+				return sandboxcli.Error(err)
+			}
+			buf := &cappedBuffer{max: maxJSONRead}
+			n, err := sb.ReadFileTo(cmd.Context(), p, buf)
+			if errors.Is(err, errTooLarge) {
+				return clierr.New(exitcode.DataErr, "E_READ_TOO_LARGE", fmt.Sprintf("%s is larger than %d MiB, too large for --json", p, maxJSONRead>>20), "drop --json to stream the bytes to stdout")
+			}
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			return o.f.PrintJSON(struct {
+				Path   string `json:"path"`
+				Bytes  int64  `json:"bytes"`
+				Base64 []byte `json:"base64"`
+			}{p, n, buf.b})
 		},
 	}
 }
@@ -51,6 +74,8 @@ func newCmdFilesWrite(o *common) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "write ID PATH [--from LOCAL|-]",
 		Short: "Write a file from a local file or stdin",
+		Example: `  nimbus sandbox files write job-123 app/.env --from .env.ci
+  echo 'print("hi")' | nimbus sandbox files write job-123 hello.py`,
 		Long: `Write a file in the sandbox from --from LOCAL, or from standard input (the
 default, or "-"). Missing parent directories are created. The content is sent
 as bytes, so binary files are safe.`,
@@ -72,7 +97,7 @@ as bytes, so binary files are safe.`,
 			}
 			result := map[string]any{"path": dst, "bytes": size}
 			if o.f.JSON {
-				return cmdutil.WriteJSON(o.f.IOStreams.Out, result)
+				return o.f.PrintJSON(result)
 			}
 			if o.f.IOStreams.IsStderrTTY() {
 				st := o.f.IOStreams.Styles()
@@ -89,7 +114,9 @@ func newCmdFilesLs(o *common) *cobra.Command {
 	return &cobra.Command{
 		Use:   "ls ID [PATH]",
 		Short: "List a directory (default: the root)",
-		Args:  cmdutil.RangeArgs(1, 2, "ID and an optional PATH"),
+		Example: `  nimbus sandbox files ls job-123
+  nimbus sandbox files ls job-123 app/src --json | jq -r '.[].name'`,
+		Args: cmdutil.RangeArgs(1, 2, "ID and an optional PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -124,7 +151,11 @@ func newCmdFilesStat(o *common) *cobra.Command {
 	return &cobra.Command{
 		Use:   "stat ID PATH",
 		Short: "Show a file's type, size, mode and times",
-		Args:  cmdutil.ExactArgs(2, "ID and PATH"),
+		Example: `  nimbus sandbox files stat job-123 app/package.json
+  nimbus sandbox files stat job-123 app/dist --json | jq .size`,
+		Long: `Show a file's type, size, mode and times. On a terminal times are RFC 3339 in
+UTC; the JSON (piped, or --json) keeps the API's epoch milliseconds.`,
+		Args: cmdutil.ExactArgs(2, "ID and PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -139,7 +170,12 @@ func newCmdFilesStat(o *common) *cobra.Command {
 				return clierr.New(exitcode.DataErr, "ENOENT", p+": no such file or directory", "check the path; relative paths are resolved against --root")
 			}
 			return o.output(st, func() error {
-				_, err := fmt.Fprintf(o.f.IOStreams.Out, "path:  %s\ntype:  %s\nsize:  %d\nmode:  %04o\nmtime: %d\n", p, st.Type, st.Size, st.Mode&0o7777, st.Mtime)
+				var b strings.Builder
+				fmt.Fprintf(&b, "path:  %s\ntype:  %s\nsize:  %d\nmode:  %04o\nmtime: %s\n", p, st.Type, st.Size, st.Mode&0o7777, rfc3339ms(st.Mtime))
+				if st.Ctime != nil {
+					fmt.Fprintf(&b, "ctime: %s\n", rfc3339ms(*st.Ctime))
+				}
+				_, err := io.WriteString(o.f.IOStreams.Out, b.String())
 				return err
 			})
 		},
@@ -148,15 +184,20 @@ func newCmdFilesStat(o *common) *cobra.Command {
 
 func newCmdFilesMkdir(o *common) *cobra.Command {
 	return &cobra.Command{
-		Use:   "mkdir ID PATH",
-		Short: "Create a directory and its parents",
-		Args:  cmdutil.ExactArgs(2, "ID and PATH"),
+		Use:     "mkdir ID PATH",
+		Short:   "Create a directory and its parents",
+		Example: `  nimbus sandbox files mkdir job-123 app/build/cache`,
+		Args:    cmdutil.ExactArgs(2, "ID and PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
 				return err
 			}
-			return sandboxcli.Error(sb.Mkdir(cmd.Context(), o.path(args[1])))
+			p := o.path(args[1])
+			if err := sb.Mkdir(cmd.Context(), p); err != nil {
+				return sandboxcli.Error(err)
+			}
+			return o.done(p)
 		},
 	}
 }
@@ -166,7 +207,9 @@ func newCmdFilesRm(o *common) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rm ID PATH [-r]",
 		Short: "Remove a file or directory (a missing path is not an error)",
-		Args:  cmdutil.ExactArgs(2, "ID and PATH"),
+		Example: `  nimbus sandbox files rm job-123 app/tmp.log
+  nimbus sandbox files rm job-123 app/node_modules -r`,
+		Args: cmdutil.ExactArgs(2, "ID and PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -176,9 +219,49 @@ func newCmdFilesRm(o *common) *cobra.Command {
 			if p == "/" {
 				return clierr.Usagef("refusing to remove /").WithHint("use nimbus sandbox destroy to wipe a sandbox")
 			}
-			return sandboxcli.Error(sb.DeleteFile(cmd.Context(), p, recursive))
+			if err := sb.DeleteFile(cmd.Context(), p, recursive); err != nil {
+				return sandboxcli.Error(err)
+			}
+			return o.done(p)
 		},
 	}
 	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "remove a directory and its contents")
 	return cmd
+}
+
+// rfc3339ms shows a time in epoch milliseconds, as the API sends it, for
+// people: RFC 3339 in UTC with milliseconds. JSON output keeps the number.
+func rfc3339ms(ms int64) string {
+	return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// maxJSONRead bounds `files read --json`, which holds the file in memory.
+const maxJSONRead = 20 << 20
+
+var errTooLarge = errors.New("too large")
+
+// cappedBuffer collects at most max bytes.
+type cappedBuffer struct {
+	b   []byte
+	max int
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if len(c.b)+len(p) > c.max {
+		return 0, errTooLarge
+	}
+	c.b = append(c.b, p...)
+	return len(p), nil
+}
+
+// done reports an operation that has no result of its own: with --json
+// one document {"ok":true,"path":…}, otherwise nothing.
+func (o *common) done(path string) error {
+	if !o.f.JSON {
+		return nil
+	}
+	return o.f.PrintJSON(struct {
+		OK   bool   `json:"ok"`
+		Path string `json:"path"`
+	}{true, path})
 }

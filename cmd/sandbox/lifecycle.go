@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -14,7 +15,9 @@ func newCmdReady(o *common) *cobra.Command {
 	return &cobra.Command{
 		Use:   "ready ID",
 		Short: "Boot a sandbox and apply its preinstalled runtimes",
-		Args:  cmdutil.ExactArgs(1, "ID"),
+		Example: `  nimbus sandbox ready job-123
+  nimbus sandbox ready job-123 --json | jq .preinstalled`,
+		Args: cmdutil.ExactArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -30,8 +33,13 @@ func newCmdReady(o *common) *cobra.Command {
 				if len(r.Preinstalled) > 0 {
 					pre = strings.Join(r.Preinstalled, ", ")
 				}
-				_, err := fmt.Fprintf(ios.Out, "%s sandbox %s is ready (preinstalled: %s)\n", ios.Styles().SuccessIcon(), sb.ID(), pre)
-				return err
+				if _, err := fmt.Fprintf(ios.Out, "%s sandbox %s is ready (preinstalled: %s)\n", ios.Styles().SuccessIcon(), sb.ID(), pre); err != nil {
+					return err
+				}
+				for _, d := range r.Diagnostics {
+					fmt.Fprintf(ios.ErrOut, "%s %s\n", ios.Styles().WarningIcon(), printable(d))
+				}
+				return nil
 			})
 		},
 	}
@@ -42,6 +50,8 @@ func newCmdDestroy(o *common) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "destroy ID [--reason TEXT]",
 		Short: "Wipe a sandbox: kill its processes and delete its files",
+		Example: `  nimbus sandbox destroy job-123
+  nimbus sandbox destroy "job-$GITHUB_RUN_ID" --reason ci-cleanup`,
 		Long: `Wipe a sandbox: kill its processes and delete all its storage. Using the id
 again later starts a fresh sandbox. Repeating destroy is harmless. The token
 needs session:destroy (or session:admin) besides sandbox:use.`,
@@ -64,4 +74,15 @@ needs session:destroy (or session:admin) besides sandbox:use.`,
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded by the Worker (at most 200 characters)")
 	return cmd
+}
+
+// printable drops control characters from server text before it reaches
+// a terminal (no escape sequences from a server).
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
 }

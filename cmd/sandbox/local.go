@@ -64,9 +64,14 @@ func (o *common) localClient(cmd *cobra.Command, scopes []string) (*sandboxclien
 		return nil, nil, err
 	}
 	if o.lo.inproc == nil {
+		iso, err := localdev.ParseIsolation(o.f.Getenv(localdev.IsolationEnv), localdev.IsolationEnv)
+		if err != nil {
+			return nil, nil, err
+		}
 		p, err := localdev.NewInProcess(localdev.InProcessOptions{
 			DataDir: data, Getenv: o.f.Getenv, Now: o.f.Now,
 			Tenant: cfg.GetString("tenant"), Subject: cfg.GetString("subject"),
+			Isolation: iso,
 		})
 		if err != nil {
 			return nil, nil, err

@@ -33,7 +33,9 @@ func newCmdPorts(o *common) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list ID",
 		Short: "List exposed ports",
-		Args:  cmdutil.ExactArgs(1, "ID"),
+		Example: `  nimbus sandbox ports list job-123
+  nimbus sandbox ports list job-123 --json | jq '.[].port'`,
+		Args: cmdutil.ExactArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -57,6 +59,8 @@ func newCmdPorts(o *common) *cobra.Command {
 	expose := &cobra.Command{
 		Use:   "expose ID PORT [--public] [--name NAME]",
 		Short: "Expose a port and print its URL",
+		Example: `  nimbus sandbox ports expose job-123 3000
+  nimbus sandbox ports expose job-123 8080 --public --name api`,
 		Long: `Expose a port and print its preview URL on stdout. With --preview-host-suffix
 (the Worker's NIMBUS_PREVIEW_HOST_SUFFIX) the URL is host-style
 (https://3000--job-1.<suffix>/), otherwise path-style (<endpoint>/s/ID/port/3000/).
@@ -89,9 +93,10 @@ The URL carries no credential.`,
 	expose.Flags().StringVar(&name, "name", "", "app `NAME` for the URL instead of the port")
 	expose.Flags().StringVar(&suffix, "preview-host-suffix", "", "the Worker's preview host suffix, for host-style URLs")
 	unexpose := &cobra.Command{
-		Use:   "unexpose ID PORT",
-		Short: "Stop exposing a port",
-		Args:  cmdutil.ExactArgs(2, "ID and PORT"),
+		Use:     "unexpose ID PORT",
+		Short:   "Stop exposing a port",
+		Example: `  nimbus sandbox ports unexpose job-123 3000`,
+		Args:    cmdutil.ExactArgs(2, "ID and PORT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			port, err := parsePort(args[1])
 			if err != nil {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/duration"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/shellquote"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -28,7 +30,9 @@ func newCmdPs(o *common) *cobra.Command {
 	return &cobra.Command{
 		Use:   "ps ID",
 		Short: "List the sandbox's processes",
-		Args:  cmdutil.ExactArgs(1, "ID"),
+		Example: `  nimbus sandbox ps job-123
+  nimbus sandbox ps job-123 --json | jq '.[] | select(.state == "running") | .pid'`,
+		Args: cmdutil.ExactArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -64,17 +68,31 @@ func newCmdLogs(o *common) *cobra.Command {
 		Use:   "logs ID PID [-f]",
 		Short: "Print a process's output (-f follows until it exits)",
 		Long: `Print the tail of a process's output: stdout chunks to stdout, stderr chunks
-to stderr. With -f, keep polling by cursor until the process exits. --json
-prints one JSON object per chunk (NDJSON), then {"exit":…} when following.`,
+to stderr. --json prints the API's result as one document ({pid, chunks,
+cursor, truncated, exit}).
+
+With -f, keep polling by cursor until the process exits, then exit with the
+process's exit code, as exec does: nimbus's own failures once the command
+line is read then exit 125, and an interruption 130. --json with -f prints one JSON object per chunk (NDJSON),
+then {"exit":{"code":…}}.`,
+		Example: `  nimbus sandbox logs job-123 1000001
+  nimbus sandbox logs job-123 1000001 -f --interval 1s && echo "the server exited 0"
+  nimbus sandbox logs job-123 1000001 --lines 50 --json`,
 		Args: cmdutil.ExactArgs(2, "ID and PID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Following passes the process's exit code through, so
+			// nimbus's own failures use exec's 125 (and 130, 124).
+			fail := func(err error) error { return err }
+			if follow {
+				fail = sandboxcli.ExecError
+			}
 			pid, err := parsePID(args[1])
 			if err != nil {
-				return err
+				return fail(err)
 			}
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
-				return err
+				return fail(err)
 			}
 			ios := o.f.IOStreams
 			emit := func(l *sandboxclient.Logs) error {
@@ -104,25 +122,43 @@ prints one JSON object per chunk (NDJSON), then {"exit":…} when following.`,
 				if err != nil {
 					return sandboxcli.Error(err)
 				}
+				if o.f.JSON {
+					return o.f.PrintJSON(l)
+				}
 				return emit(l)
 			}
 			exit, err := sb.FollowLogs(cmd.Context(), pid, lines, interval, emit)
 			if err != nil {
-				return sandboxcli.Error(err)
+				return sandboxcli.ExecError(err)
 			}
 			if o.f.JSON {
-				return sandboxcli.WriteJSONLine(ios.Out, map[string]any{"exit": exit})
-			}
-			if ios.IsStderrTTY() {
+				if err := sandboxcli.WriteJSONLine(ios.Out, map[string]any{"exit": exit}); err != nil {
+					return sandboxcli.ExecError(err)
+				}
+			} else if ios.IsStderrTTY() {
 				fmt.Fprintf(ios.ErrOut, "%s process %d exited with code %d\n", ios.Styles().Muted("—"), pid, exit.Code)
 			}
-			return nil
+			return processExit(o, exit.Code)
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "poll for new output until the process exits")
 	cmd.Flags().Int64Var(&lines, "lines", 0, "tail this many lines first (default: the server's 200)")
-	cmd.Flags().DurationVar(&interval, "interval", 250*time.Millisecond, "polling interval with -f (25ms to 5s)")
+	duration.Var(cmd.Flags(), &interval, "interval", 250*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "polling interval with -f, 25ms to 5s")
 	return cmd
+}
+
+// processExit ends `logs -f` with the followed process's exit code. A code
+// that is not an exit status (outside 0-255) exits 125 with a warning, as
+// exec does: only a real 0 may look like success.
+func processExit(o *common, code int) error {
+	switch {
+	case code == 0:
+		return nil
+	case code < 0 || code > 255:
+		o.f.Warn(&clierr.Warning{Code: "E_EXIT_CODE_RANGE", Message: fmt.Sprintf("the process reported exit code %d, which is not an exit status", code)})
+		return clierr.Status(exitcode.ExecFailed)
+	}
+	return clierr.Status(code)
 }
 
 func newCmdKill(o *common) *cobra.Command {
@@ -130,7 +166,9 @@ func newCmdKill(o *common) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "kill ID PID [--signal SIGTERM]",
 		Short: "Kill a process, or send it a signal",
-		Args:  cmdutil.ExactArgs(2, "ID and PID"),
+		Example: `  nimbus sandbox kill job-123 1000001
+  nimbus sandbox kill job-123 1000001 --signal SIGINT`,
+		Args: cmdutil.ExactArgs(2, "ID and PID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pid, err := parsePID(args[1])
 			if err != nil {
@@ -168,6 +206,8 @@ func newCmdStart(o *common) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "start ID [--cwd DIR] [--env K=V|K] [--restart on-failure] -- COMMAND...",
 		Short: "Start a background process and print its pid",
+		Example: `  nimbus sandbox start job-123 -- python3 -m http.server 3000
+  pid=$(nimbus sandbox start job-123 --cwd app --restart on-failure -- npm run dev)`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 {
 				return clierr.Usagef("expected ID and a COMMAND after --").WithHint("nimbus sandbox start ID -- COMMAND...")

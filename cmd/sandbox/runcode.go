@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
-	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -74,7 +73,7 @@ failure and interruption. --json prints the whole result object.`,
 			}
 			ios := o.f.IOStreams
 			if o.f.JSON {
-				if err := cmdutil.WriteJSON(ios.Out, r); err != nil {
+				if err := o.f.PrintJSON(r); err != nil {
 					return sandboxcli.ExecError(err)
 				}
 			} else {

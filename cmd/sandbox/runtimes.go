@@ -18,15 +18,16 @@ func newCmdRuntimes(o *common) *cobra.Command {
 		Use:   "runtimes",
 		Short: "List and install language runtimes in a sandbox",
 		Long: `List and install language runtimes (node, python, ruby, clang, …). SPEC is
-NAME or NAME@VERSION. The sandbox id comes last, as in
-'nimbus sandbox runtimes install python@3.12 job-123'.`,
+NAME or NAME@VERSION. The sandbox id comes first, as in every sandbox command:
+'nimbus sandbox runtimes install job-123 python@3.12'.`,
 	}
 	cmdutil.MakeGroup(cmd)
 	var force bool
 	list := &cobra.Command{
-		Use:   "list ID",
-		Short: "List installed and available runtimes",
-		Args:  cmdutil.ExactArgs(1, "ID"),
+		Use:     "list ID",
+		Short:   "List installed and available runtimes",
+		Example: "  nimbus sandbox runtimes list job-123\n  nimbus sandbox runtimes list job-123 --json | jq -r '.installed[].name'",
+		Args:    cmdutil.ExactArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -53,37 +54,53 @@ NAME or NAME@VERSION. The sandbox id comes last, as in
 		},
 	}
 	install := &cobra.Command{
-		Use:   "install SPEC ID",
-		Short: "Install one runtime",
-		Args:  cmdutil.ExactArgs(2, "SPEC and ID"),
+		Use:   "install ID SPEC...",
+		Short: "Install runtimes, in order (--force reinstalls)",
+		Long: `Install each SPEC (NAME or NAME@VERSION) in sandbox ID, in order, stopping at
+the first failure. The old order 'install SPEC ID' still works, with a warning,
+when SPEC has a version ('python@3.12'): a sandbox id never contains '@'.`,
+		Example: `  nimbus sandbox runtimes install job-123 python@3.12
+  nimbus sandbox runtimes install job-123 node python --force`,
+		Args: runtimeArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sb, err := o.open(cmd, args[1], scopesUse)
+			id, specs := o.runtimeArgs(cmd, args)
+			sb, err := o.open(cmd, id, scopesUse)
 			if err != nil {
 				return err
 			}
-			r, err := sb.InstallRuntime(cmd.Context(), args[0], force)
-			if err != nil {
-				return sandboxcli.Error(err)
+			var rs []sandboxclient.InstallResult
+			for _, spec := range specs {
+				r, err := sb.InstallRuntime(cmd.Context(), spec, force)
+				if err != nil {
+					return sandboxcli.Error(err)
+				}
+				rs = append(rs, *r)
+				if r.ExitCode != 0 {
+					break
+				}
 			}
-			return o.installed([]sandboxclient.InstallResult{*r}, r)
+			if len(rs) == 1 {
+				return o.installed(rs, rs[0]) // one result, as before
+			}
+			return o.installed(rs, rs)
 		},
 	}
 	install.Flags().BoolVar(&force, "force", false, "reinstall even if present")
 	ensure := &cobra.Command{
-		Use:   "ensure SPEC... ID",
+		Use:   "ensure ID SPEC...",
 		Short: "Install the runtimes that are missing",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) < 2 {
-				return clierr.Usagef("expected at least one SPEC and the ID, got %d argument(s)", len(args))
-			}
-			return nil
-		},
+		Long: `Install the SPECs that sandbox ID does not have yet (one request). The old order
+'ensure SPEC... ID' still works, with a warning, when the first SPEC has a
+version ('python@3.12').`,
+		Example: `  nimbus sandbox runtimes ensure job-123 node@22 python@3.12`,
+		Args:    runtimeArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sb, err := o.open(cmd, args[len(args)-1], scopesUse)
+			id, specs := o.runtimeArgs(cmd, args)
+			sb, err := o.open(cmd, id, scopesUse)
 			if err != nil {
 				return err
 			}
-			rs, err := sb.EnsureRuntimes(cmd.Context(), args[:len(args)-1], force)
+			rs, err := sb.EnsureRuntimes(cmd.Context(), specs, force)
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
@@ -95,8 +112,34 @@ NAME or NAME@VERSION. The sandbox id comes last, as in
 	return cmd
 }
 
-// installed reports install results; a failed install exits 69 with its
-// output on stderr.
+// runtimeArgs requires ID and at least one SPEC.
+func runtimeArgs(cmd *cobra.Command, args []string) error {
+	if len(args) < 2 {
+		return clierr.Usagef("expected ID and at least one SPEC, got %d argument(s)", len(args)).
+			WithHint(strings.TrimSpace(cmd.Example))
+	}
+	return nil
+}
+
+// runtimeArgs splits ID SPEC... and accepts the deprecated SPEC... ID when
+// that is unambiguous: the first argument holds '@', which the sandbox id
+// rule forbids, so it can only be a SPEC and the id is the last argument.
+func (o *common) runtimeArgs(cmd *cobra.Command, args []string) (string, []string) {
+	if strings.Contains(args[0], "@") && !strings.Contains(args[len(args)-1], "@") {
+		id := args[len(args)-1]
+		specs := args[:len(args)-1]
+		o.f.Warn(&clierr.Warning{
+			Code:    "W_DEPRECATED_ORDER",
+			Message: "'" + cmd.Name() + " SPEC... ID' is deprecated; the sandbox id comes first",
+			Hint:    "nimbus sandbox runtimes " + cmd.Name() + " " + id + " " + strings.Join(specs, " "),
+		})
+		return id, specs
+	}
+	return args[0], args[1:]
+}
+
+// installed reports install results; a failed install (an unknown spec or
+// version, a failing installer) exits 65 with its output on stderr.
 func (o *common) installed(rs []sandboxclient.InstallResult, v any) error {
 	ios := o.f.IOStreams
 	if err := o.output(v, func() error {
@@ -115,7 +158,7 @@ func (o *common) installed(rs []sandboxclient.InstallResult, v any) error {
 			if !o.f.MachineOutput() {
 				fmt.Fprint(ios.ErrOut, r.Stderr)
 			}
-			return clierr.New(exitcode.Unavailable, "E_RUNTIME_INSTALL", fmt.Sprintf("installing %s failed with exit code %d", r.Spec, r.ExitCode), "check the spec name and version with nimbus sandbox runtimes list ID")
+			return clierr.New(exitcode.DataErr, "E_RUNTIME_INSTALL", fmt.Sprintf("installing %s failed with exit code %d", r.Spec, r.ExitCode), "check the spec name and version with nimbus sandbox runtimes list ID")
 		}
 	}
 	return nil

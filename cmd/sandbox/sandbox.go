@@ -168,7 +168,7 @@ func (o *common) open(cmd *cobra.Command, id string, scopes []string) (*sandboxc
 // commands whose answer is one value scripts capture (a pid, a URL).
 func (o *common) value(v any, plain func() error) error {
 	if o.f.JSON {
-		return cmdutil.WriteJSON(o.f.IOStreams.Out, v)
+		return o.f.PrintJSON(v)
 	}
 	return plain()
 }
@@ -177,7 +177,7 @@ func (o *common) value(v any, plain func() error) error {
 // otherwise.
 func (o *common) output(v any, human func() error) error {
 	if o.f.MachineOutput() {
-		return cmdutil.WriteJSON(o.f.IOStreams.Out, v)
+		return o.f.PrintJSON(v)
 	}
 	return human()
 }

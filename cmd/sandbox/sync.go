@@ -72,7 +72,7 @@ and nimbus exits 74 once everything else is done.`,
 				sum, err = transfer.SyncDown(cmd.Context(), sb, src.Path, dst.Path, opts)
 			}
 			prog.Close()
-			return o.syncResult(sum, err, tf.quiet)
+			return o.syncResult(sum, err, tf.quiet, false)
 		},
 	}
 	fl := cmd.Flags()
@@ -82,15 +82,20 @@ and nimbus exits 74 once everything else is done.`,
 	return cmd
 }
 
-// syncResult prints one sync's summary and maps its error.
-func (o *common) syncResult(sum *transfer.SyncSummary, err error, quiet bool) error {
+// syncResult prints one sync's summary and maps its error. The rounds of
+// a watch are NDJSON (one compact line each); one sync prints one document.
+func (o *common) syncResult(sum *transfer.SyncSummary, err error, quiet, round bool) error {
 	ios := o.f.IOStreams
 	var pe *transfer.PartialError
 	if err != nil && !errors.As(err, &pe) || sum == nil {
 		return sandboxcli.Error(err)
 	}
 	if o.f.JSON {
-		if werr := sandboxcli.WriteJSONLine(ios.Out, sum); werr != nil {
+		write := o.f.PrintJSON
+		if round {
+			write = func(v any) error { return sandboxcli.WriteJSONLine(ios.Out, v) }
+		}
+		if werr := write(sum); werr != nil {
 			return werr
 		}
 	} else if !quiet {
@@ -127,7 +132,7 @@ func (o *common) watch(ctx context.Context, sb *sandboxclient.Sandbox, local, re
 			if errors.Is(err, context.Canceled) {
 				return
 			}
-			if rerr := o.syncResult(sum, err, tf.quiet); rerr != nil {
+			if rerr := o.syncResult(sum, err, tf.quiet, true); rerr != nil {
 				var ce *clierr.Error
 				if errors.As(rerr, &ce) {
 					clierr.Render(ios.ErrOut, ce, clierr.RenderOptions{TTY: ios.IsStderrTTY(), JSON: o.f.JSON, CommandPath: "nimbus sandbox sync", Styles: st})

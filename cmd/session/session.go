@@ -69,6 +69,8 @@ func newCmdNew(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "new [--endpoint URL]",
 		Short: "Create a browser session and print {sessionId, url}",
+		Example: `  nimbus session new --endpoint https://my-nimbus.workers.dev
+  NIMBUS_TOKEN=$(nimbus token mint --tenant acme --scopes session:create) nimbus session new --json`,
 		Long: `POST /new on the Worker without following its redirect, and print
 {"sessionId","url"} as upstream does. The URL may carry a single-use bootstrap
 token valid for 90 seconds. The token needs session:create; a minted one gets
@@ -94,7 +96,7 @@ exactly that scope.`,
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
-			return sandboxcli.WriteJSONLine(f.IOStreams.Out, s)
+			return f.PrintJSON(s)
 		},
 	}
 	fl.add(cmd)
@@ -103,10 +105,13 @@ exactly that scope.`,
 
 func newCmdURL(f *cmdutil.Factory) *cobra.Command {
 	var fl flags
-	var id, ttl, scopes string
+	var id string
+	mf := tokencli.MintFlags{Default: []string{token.ScopeSessionAttach}}
 	cmd := &cobra.Command{
 		Use:   "url --endpoint URL [--session ID] (--token-file F | --tenant T [--sub S] [--ttl 15m] [--scopes session:attach])",
 		Short: "Print a browser attach URL for a session",
+		Example: `  nimbus session url --endpoint https://my-nimbus.workers.dev --session pretty-otter-1234 --tenant acme --sub alice
+  nimbus session url --endpoint https://my-nimbus.workers.dev --token-file attach.tok --session demo --json`,
 		Long: `Print the URL that opens session ID in a browser (/s/<ID>/?nimbus_token=…),
 or /new?nimbus_token=… without --session. The token comes from --token-file or
 NIMBUS_TOKEN, or is minted with JWT_SECRET: scope session:attach (or --scopes),
@@ -137,22 +142,16 @@ as a secret.`,
 				if creds.Tenant == "" {
 					return clierr.Usagef("--tenant required to mint a token").WithHint("pass --tenant T (or set NIMBUS_TENANT)")
 				}
-				in := token.Input{Tenant: &creds.Tenant, Scopes: []string{token.ScopeSessionAttach}}
-				if cmd.Flags().Changed("scopes") {
-					in.Scopes = token.ParseScopes(scopes)
+				in := token.Input{Tenant: &creds.Tenant}
+				if err := mf.Apply(&in); err != nil {
+					return err
 				}
+				f.Warn(tokencli.WeakSecretWarning(creds.Secret))
 				if creds.Subject != "" {
 					in.Subject = &creds.Subject
 				}
 				if id != "" {
 					in.SessionID = &id
-				}
-				if ttl != "" {
-					d, err := token.ParseTTL(ttl)
-					if err != nil {
-						return clierr.Usagef("--ttl: %v", err).WithHint("give seconds (3600) or a duration (15m, 24h); at most 30 days")
-					}
-					in.TTL = &d
 				}
 				a, err := session.MintAndAttach(token.Issuer{Secret: creds.Secret, Now: f.Now}, in, ep, id)
 				if errors.Is(err, session.ErrInvalidEndpoint) {
@@ -172,14 +171,14 @@ as a secret.`,
 	}
 	fl.add(cmd)
 	cmd.Flags().StringVar(&id, "session", "", "session `ID` (omit for /new)")
-	cmd.Flags().StringVar(&ttl, "ttl", "", "lifetime of a minted token: seconds or a duration (default 1h)")
-	cmd.Flags().StringVar(&scopes, "scopes", "", "scopes of a minted token (default session:attach)")
-	return cmd
+	mf.Add(cmd.Flags(), "lifetime of a minted token: seconds or a duration such as 15m (default 1h)",
+		"scopes of a minted token, comma-separated, repeatable (default session:attach)")
+	return cmdutil.Quick(cmd) // builds a URL locally
 }
 
 func printURL(f *cmdutil.Factory, id, u string) error {
 	if f.JSON {
-		return sandboxcli.WriteJSONLine(f.IOStreams.Out, map[string]string{"sessionId": id, "url": u})
+		return f.PrintJSON(map[string]string{"sessionId": id, "url": u})
 	}
 	_, err := fmt.Fprintln(f.IOStreams.Out, u)
 	return err

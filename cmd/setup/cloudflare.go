@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -65,7 +64,9 @@ and, for --set-secret, "Workers Scripts Write".
 JWT_SECRET for --set-secret comes from --secret-file (- for stdin), or from the
 JWT_SECRET variable; when the --secret-file does not exist, a new random secret
 is written to it (mode 0600). Without either, the secret is kept in
-$XDG_CONFIG_HOME/nimbus/secrets/<worker>.jwt-secret. It is never printed.
+<config dir>/nimbus/secrets/<worker>.jwt-secret (os.UserConfigDir: ~/.config on
+Linux, ~/Library/Application Support on macOS, %AppData% on Windows). It is
+never printed.
 
 Environment: CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID, JWT_SECRET,
 CLOUDFLARE_API_BASE_URL (API base for proxies and tests).
@@ -187,7 +188,7 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 		return toCLIError(err)
 	}
 	if f.MachineOutput() {
-		if err := writeResultJSON(ios.Out, res); err != nil {
+		if err := f.PrintJSON(resultValue(res)); err != nil {
 			return err
 		}
 	}
@@ -221,15 +222,11 @@ func secretSpec(f *cmdutil.Factory, o *cloudflareOptions, worker string) (*provi
 	case f.Getenv(secretName) != "":
 		spec.Value = f.Getenv(secretName)
 	default:
-		base := f.Getenv("XDG_CONFIG_HOME")
-		if base == "" {
-			home := f.Getenv("HOME")
-			if home == "" {
-				return nil, clierr.Configf("export JWT_SECRET or pass --secret-file FILE", "cannot find a directory for the generated JWT_SECRET (HOME is not set)")
-			}
-			base = filepath.Join(home, ".config")
+		file, err := f.Paths().SecretFile(worker)
+		if err != nil {
+			return nil, clierr.Configf("export JWT_SECRET or pass --secret-file FILE", "cannot find a directory for the generated JWT_SECRET: %v", err)
 		}
-		spec.File = filepath.Join(base, "nimbus", "secrets", worker+".jwt-secret")
+		spec.File = file
 	}
 	if spec.Value == "" && spec.File == "" {
 		return nil, clierr.Configf("the secret must not be empty", "%s is empty", secretName)

@@ -1,10 +1,8 @@
 package setup
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/nimbus-sh/nimbus/internal/iostreams"
@@ -90,7 +88,8 @@ type resultJSON struct {
 	CatalogPin     string            `json:"catalogPin,omitempty"`
 }
 
-func writeResultJSON(w io.Writer, res *provision.Result) error {
+// resultValue is the JSON document of a run (print it with PrintJSON).
+func resultValue(res *provision.Result) resultJSON {
 	out := resultJSON{
 		OK: true, Worker: res.Worker, Buckets: []string{}, RuntimeBucket: res.RuntimeBucket,
 		AccountID: res.AccountID, BucketStatus: map[string]string{}, WorkersDevURL: res.WorkersDevURL,
@@ -104,12 +103,5 @@ func writeResultJSON(w io.Writer, res *provision.Result) error {
 		out.Buckets = append(out.Buckets, b.Name)
 		out.BucketStatus[b.Name] = string(b.Status)
 	}
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(out); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return out
 }

@@ -15,6 +15,8 @@ func newCmdInspect(f *cmdutil.Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "inspect [TOKEN|-]",
 		Short: "Decode a token WITHOUT verifying it",
+		Example: `  nimbus token inspect "$TOKEN"
+  pbpaste | nimbus token inspect - --json | jq .claims`,
 		Long: `Decode a token's header and claims WITHOUT checking its signature, to see what
 a token says while debugging. Nothing shown can be trusted; use 'nimbus token
 verify' for that. Exits 65 when the input is not even a well-formed token.`,
@@ -31,13 +33,12 @@ verify' for that. Exits 65 when the input is not even a well-formed token.`,
 			if err != nil {
 				return tokencli.Error(err)
 			}
+			f.Warn(&clierr.Warning{Code: "W_NOT_VERIFIED", Message: "NOT VERIFIED: decoded without checking the signature; do not trust these claims"})
+			if f.MachineOutput() {
+				return f.PrintJSON(tokencli.InspectJSON(d, f.Now()))
+			}
 			ios := f.IOStreams
 			st := ios.Styles()
-			fmt.Fprintf(ios.ErrOut, "%s %s\n", st.WarningIcon(), st.Warning("NOT VERIFIED: decoded without checking the signature; do not trust these claims"))
-			if f.MachineOutput() {
-				_, err = ios.Out.Write(tokencli.InspectJSON(d, f.Now()))
-				return err
-			}
 			alg, _ := d.Header.Raw("alg")
 			_, err = fmt.Fprintf(ios.Out, "%s %s\n%s  %s %d bytes\n", st.Bold("header"), alg,
 				tokencli.Summary(st, d.Claims, f.Now()), st.Key(fmt.Sprintf("%-9s", "signature")), d.SignatureLen)

@@ -12,9 +12,11 @@ import (
 )
 
 func newCmdMint(f *cmdutil.Factory) *cobra.Command {
-	var tenant, sub, ttl, scopes, sid, secretFile string
+	var tenant, sub, sid, secretFile string
+	var strict bool
+	var mf tokencli.MintFlags
 	cmd := &cobra.Command{
-		Use:   "mint --tenant T [--sub S] [--ttl 3600|15m|24h] [--scopes a,b] [--sid ID]",
+		Use:   "mint --tenant T [--sub S] [--ttl 3600|15m|1d] [--scopes a,b]... [--full-trust] [--sid ID]",
 		Short: "Mint a session token",
 		Long: `Mint a session token signed with JWT_SECRET (or --secret-file).
 
@@ -22,16 +24,29 @@ The token alone is written to stdout, so it can be captured:
 
   TOKEN=$(nimbus token mint --tenant acme --sub ci --scopes sandbox:use --sid job-123 --ttl 15m)
 
---ttl takes seconds, as upstream does ("3600", "1.5"), or a Go duration ("15m",
-"24h"); the default is 1h and the maximum 30 days. --scopes is a comma-separated
-list; leaving it out mints a legacy full-trust token. --sid pins the token to
-one session or sandbox id.`,
+--ttl takes seconds exactly as upstream does ("3600", "1.5", "1e3"; fractions
+of a second are cut, so "59.9" is 59 s), or a duration ("15m", "24h", "1d");
+the default is 1h and the maximum 30 days. Hexadecimal, octal and binary
+numbers are refused.
+
+--scopes is a comma-separated list and may be repeated; the lists add up.
+Leaving it out mints a legacy full-trust token without a scopes claim, as
+upstream does; an explicitly empty list is refused unless --full-trust says
+that is meant. --sid pins the token to one session or sandbox id.
+
+A JWT_SECRET shorter than 32 bytes gets a warning on stderr; with --strict it
+is an error (exit 65).`,
 		Example: `  nimbus token mint --tenant acme --sub alice --scopes session:attach --sid pretty-otter-1234
-  nimbus token mint --tenant acme --ttl 15m --json`,
+  nimbus token mint --tenant acme --scopes sandbox:use --scopes session:destroy --ttl 15m --json
+  nimbus token mint --tenant acme --full-trust --ttl 1d --strict`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if tenant == "" {
 				return clierr.Usagef("--tenant required").WithHint("pass the tenant id, e.g. --tenant acme")
+			}
+			in := token.Input{Tenant: &tenant}
+			if err := mf.Apply(&in); err != nil {
+				return err
 			}
 			secrets, err := tokencli.LoadSecrets(f.Getenv, f.IOStreams.In, secretFile, "")
 			if err != nil {
@@ -41,7 +56,11 @@ one session or sandbox id.`,
 				return clierr.Configf("export JWT_SECRET, or pass --secret-file FILE; 'nimbus token secret' makes a new one",
 					"JWT_SECRET env var required")
 			}
-			in := token.Input{Tenant: &tenant}
+			warning, err := tokencli.WeakSecret(secrets.Current, strict)
+			if err != nil {
+				return err
+			}
+			f.Warn(warning)
 			flags := cmd.Flags()
 			if flags.Changed("sub") {
 				in.Subject = &sub
@@ -49,22 +68,13 @@ one session or sandbox id.`,
 			if flags.Changed("sid") {
 				in.SessionID = &sid
 			}
-			in.Scopes = token.ParseScopes(scopes)
-			if ttl != "" {
-				d, err := token.ParseTTL(ttl)
-				if err != nil {
-					return clierr.Usagef("--ttl: %v", err).WithHint("give seconds (3600) or a duration (15m, 24h); at most 30 days")
-				}
-				in.TTL = &d
-			}
 			issued, err := token.Issuer{Secret: secrets.Current, Now: f.Now}.Issue(in)
 			if err != nil {
 				return tokencli.Error(err)
 			}
 			ios := f.IOStreams
 			if f.JSON {
-				_, err = ios.Out.Write(tokencli.MintJSON(issued))
-				return err
+				return f.PrintJSON(tokencli.MintJSON(issued))
 			}
 			if _, err := fmt.Fprintln(ios.Out, issued.Token); err != nil {
 				return err
@@ -79,9 +89,10 @@ one session or sandbox id.`,
 	fl := cmd.Flags()
 	fl.StringVar(&tenant, "tenant", "", "tenant id (tn claim, required)")
 	fl.StringVar(&sub, "sub", "", "subject or user id (sub claim)")
-	fl.StringVar(&ttl, "ttl", "", "lifetime: seconds or a duration such as 15m (default 1h, max 30 days)")
-	fl.StringVar(&scopes, "scopes", "", "comma-separated scopes, e.g. sandbox:use,session:destroy")
+	mf.Add(fl, "lifetime: seconds or a duration such as 15m or 1d (default 1h, max 30 days)",
+		"comma-separated scopes, e.g. sandbox:use,session:destroy (repeatable)")
 	fl.StringVar(&sid, "sid", "", "pin the token to this session or sandbox `id`")
 	fl.StringVar(&secretFile, "secret-file", "", "read the signing secret from `FILE` (\"-\" for stdin) instead of JWT_SECRET")
+	fl.BoolVar(&strict, "strict", false, "refuse a JWT_SECRET shorter than 32 bytes instead of warning")
 	return cmd
 }

@@ -21,13 +21,14 @@ const (
 func newCmdSecret(f *cmdutil.Factory) *cobra.Command {
 	var n int
 	cmd := &cobra.Command{
-		Use:   "secret [--bytes 32]",
+		Use:   "secret [--bytes 32] [--json]",
 		Short: "Print a new random secret (hex)",
 		Long: `Print a new random secret from the operating system's CSPRNG, hex-encoded.
 The hex string itself is the secret: Nimbus uses the bytes of JWT_SECRET as they
-are, without decoding.`,
+are, without decoding. With --json: {"secret":"…","bytes":32}.`,
 		Example: `  nimbus token secret | npx wrangler secret put JWT_SECRET
-  export JWT_SECRET=$(nimbus token secret)`,
+  export JWT_SECRET=$(nimbus token secret)
+  nimbus token secret --bytes 64 --json`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if n < minSecretBytes || n > maxSecretBytes {
@@ -38,7 +39,14 @@ are, without decoding.`,
 			if _, err := rand.Read(buf); err != nil {
 				return err
 			}
-			_, err := fmt.Fprintln(f.IOStreams.Out, hex.EncodeToString(buf))
+			secret := hex.EncodeToString(buf)
+			if f.JSON {
+				return f.PrintJSON(struct {
+					Secret string `json:"secret"`
+					Bytes  int    `json:"bytes"`
+				}{secret, n})
+			}
+			_, err := fmt.Fprintln(f.IOStreams.Out, secret)
 			return err
 		},
 	}

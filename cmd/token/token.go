@@ -20,6 +20,9 @@ Secrets come from JWT_SECRET and JWT_SECRET_PREVIOUS, or from --secret-file and
 --previous-secret-file ("-" reads standard input); never from a flag value.`,
 	}
 	cmdutil.MakeGroup(cmd)
-	cmd.AddCommand(newCmdMint(f), newCmdVerify(f), newCmdInspect(f), newCmdSecret(f))
+	// Local and instant: no interrupt handling needed (cmdutil.Quick).
+	for _, c := range []*cobra.Command{newCmdMint(f), newCmdVerify(f), newCmdInspect(f), newCmdSecret(f)} {
+		cmd.AddCommand(cmdutil.Quick(c))
+	}
 	return cmd
 }

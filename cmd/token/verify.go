@@ -87,7 +87,7 @@ seconds left before expiry.`,
 			ios := f.IOStreams
 			switch {
 			case f.JSON:
-				_, err = ios.Out.Write(tokencli.VerifyJSON(v, f.Now()))
+				err = f.PrintJSON(tokencli.VerifyJSON(v, f.Now()))
 			case !ios.IsStdoutTTY():
 				_, err = ios.Out.Write(tokencli.UpstreamVerifyJSON(v))
 			default:

@@ -20,11 +20,17 @@ type RenderOptions struct {
 	Styles *style.Styles
 }
 
-// Render writes e to w in the form cli.md prescribes. For people on a
-// terminal: "nimbus: <message> (<code>)" and a hint line. For programs, as
-// upstream writes it: one compact JSON line {"error","code"} (plus "hint"
-// with --json), or for Plain errors the bare "<command>: <message>" line
-// upstream printed for usage and configuration problems.
+// Render writes e to w in the form cli.md prescribes:
+//
+//   - with --json: one JSON object {"error","code","hint"}, indented when
+//     stderr is a terminal and compact otherwise, like every JSON document
+//     nimbus writes;
+//   - for people on a terminal: "nimbus: <message> (<code>)" and a hint
+//     line;
+//   - for programs, as upstream writes it: one compact JSON line
+//     {"error","code"}, or for Plain errors the bare
+//     "<command>: <message>" line upstream printed for usage and
+//     configuration problems.
 func Render(w io.Writer, e *Error, o RenderOptions) {
 	if e.silent {
 		return
@@ -32,23 +38,16 @@ func Render(w io.Writer, e *Error, o RenderOptions) {
 	var b strings.Builder
 	switch {
 	case o.JSON || (!o.TTY && !e.Plain && e.Code != ""):
-		b.WriteString(`{"error":`)
-		b.Write(jsjson.AppendQuote(nil, e.Message))
+		members := []jsjson.Member{{Key: "error", Value: jsjson.StringValue(e.Message)}}
 		if e.Code != "" {
-			b.WriteString(`,"code":`)
-			b.Write(jsjson.AppendQuote(nil, e.Code))
+			members = append(members, jsjson.Member{Key: "code", Value: jsjson.StringValue(e.Code)})
 		}
 		if o.JSON && e.Hint != "" {
-			b.WriteString(`,"hint":`)
-			b.Write(jsjson.AppendQuote(nil, e.Hint))
+			members = append(members, jsjson.Member{Key: "hint", Value: jsjson.StringValue(e.Hint)})
 		}
-		b.WriteString("}\n")
+		b.Write(marshal(jsjson.Value{Kind: jsjson.Object, Items: members}, o.JSON && o.TTY))
 	case !o.TTY:
-		prefix := o.CommandPath
-		if prefix == "" {
-			prefix = "nimbus"
-		}
-		b.WriteString(prefix + ": " + e.Message + "\n")
+		b.WriteString(prefix(o) + ": " + e.Message + "\n")
 	default:
 		st := o.Styles
 		if st == nil {

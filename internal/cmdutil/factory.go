@@ -4,8 +4,12 @@
 package cmdutil
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +17,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/config"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/iostreams"
+	"github.com/nimbus-sh/nimbus/internal/paths"
 )
 
 // Factory holds the dependencies of commands.
@@ -34,6 +39,16 @@ type Factory struct {
 	NoColor bool
 	// ConfigFile is the global --config flag.
 	ConfigFile string
+	warnConfig sync.Once
+
+	// Interrupts, when set, returns a context cancelled on Ctrl-C or
+	// SIGTERM; the root installs it around each command that is not Quick.
+	// Main sets it; in-process tests cancel their own context instead.
+	Interrupts func(context.Context) (context.Context, context.CancelFunc)
+
+	// CommandPath is the running command ("nimbus token mint"), set by the
+	// root before the command runs; it prefixes plain messages.
+	CommandPath string
 }
 
 // New returns the production Factory for the current process.
@@ -48,7 +63,8 @@ func New() *Factory {
 		if err != nil {
 			return nil, err
 		}
-		return config.Load(config.Options{File: f.ConfigFile, Dir: dir})
+		user, _ := f.Paths().ConfigDir() // none: no user file
+		return config.Load(config.Options{File: f.ConfigFile, Dir: dir, UserConfigDir: user, Getenv: f.Getenv})
 	})
 	f.HTTPClient = sync.OnceValue(func() *http.Client {
 		return &http.Client{Timeout: 0, Transport: http.DefaultTransport}
@@ -56,17 +72,56 @@ func New() *Factory {
 	return f
 }
 
+// Paths resolves nimbus's files (config, secrets, dev data) for this
+// platform in the factory's environment.
+func (f *Factory) Paths() paths.Env { return paths.Env{GOOS: runtime.GOOS, Getenv: f.Getenv} }
+
 // MachineOutput reports whether stdout should carry machine-readable
 // output: with --json, or whenever stdout is not a terminal.
 func (f *Factory) MachineOutput() bool { return f.JSON || !f.IOStreams.IsStdoutTTY() }
 
 // LoadConfig returns the configuration, turning a broken config file into
-// a configuration error (exit 78) that names the file.
+// a configuration error (exit 78) that names the file, and warning once
+// about keys nimbus does not know.
 func (f *Factory) LoadConfig() (*config.Config, error) {
 	c, err := f.Config()
 	if err != nil {
 		return nil, clierr.Wrap(err, exitcode.Config, "E_CONFIG_INVALID", err.Error(),
 			"fix or remove the file, or pass --config FILE")
 	}
+	f.warnConfig.Do(func() {
+		for _, u := range c.Unknown() {
+			w := &clierr.Warning{Code: "W_CONFIG_UNKNOWN_KEY", Message: fmt.Sprintf("%s: unknown key %q", u.File, u.Key)}
+			if u.Suggestion != "" {
+				w.Message += fmt.Sprintf("; did you mean %q?", u.Suggestion)
+				w.Hint = "rename it to " + u.Suggestion
+			} else {
+				w.Hint = "known keys: " + knownKeys()
+			}
+			f.Warn(w)
+		}
+	})
 	return c, nil
+}
+
+func knownKeys() string {
+	names := make([]string, len(config.Keys))
+	for i, k := range config.Keys {
+		names[i] = k.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// Warn writes a warning to stderr in the form the streams and --json call
+// for (clierr.RenderWarning). Nothing is written for a nil warning.
+func (f *Factory) Warn(w *clierr.Warning) {
+	if w == nil {
+		return
+	}
+	clierr.RenderWarning(f.IOStreams.ErrOut, w, clierr.RenderOptions{
+		TTY:         f.IOStreams.IsStderrTTY(),
+		JSON:        f.JSON,
+		CommandPath: f.CommandPath,
+		Styles:      f.IOStreams.Styles(),
+	})
 }

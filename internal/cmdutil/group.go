@@ -31,3 +31,22 @@ func MakeGroup(cmd *cobra.Command) *cobra.Command {
 	}
 	return cmd
 }
+
+// quickAnnotation marks commands that finish in milliseconds without I/O
+// to wait on (Quick).
+const quickAnnotation = "nimbus/quick"
+
+// Quick marks cmd as finishing at once (minting, decoding, printing a
+// version): the root does not watch for Ctrl-C around it, which saves the
+// thread signal delivery needs, and Ctrl-C simply ends the process (exit
+// 130 in a shell) as it would any program. It returns cmd.
+func Quick(cmd *cobra.Command) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[quickAnnotation] = "true"
+	return cmd
+}
+
+// IsQuick reports whether cmd was marked with Quick.
+func IsQuick(cmd *cobra.Command) bool { return cmd.Annotations[quickAnnotation] == "true" }

@@ -1,43 +1,61 @@
 // Package config resolves nimbus settings with one precedence for every
 // command: flag > environment variable > ./nimbus.yaml > the user config
 // file > default. --config FILE replaces both files.
+//
+// Keys are matched without regard to case, and "-" and "_" are the same
+// ("base-path" is "base_path"). A key nimbus does not know is kept out of
+// the settings and reported by Unknown, with the closest known key, so a
+// typo is never silently ignored.
 package config
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
-	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/nimbus-sh/nimbus/internal/duration"
 )
 
-// Keys known to nimbus and the environment variable each one reads.
-var envNames = map[string]string{
-	"endpoint":   "NIMBUS_ENDPOINT",
-	"token":      "NIMBUS_TOKEN",
-	"tenant":     "NIMBUS_TENANT",
-	"subject":    "NIMBUS_SUBJECT",
-	"profile":    "NIMBUS_PROFILE",
-	"base_path":  "NIMBUS_BASE_PATH",
-	"token_file": "NIMBUS_TOKEN_FILE",
-	// write_limit is the single-request write limit of sandbox file
-	// transfers; bigger files are split.
-	"write_limit": "NIMBUS_WRITE_LIMIT",
+// Key is a setting nimbus knows.
+type Key struct {
+	// Name is the key as written in a file ("base_path").
+	Name string
+	// Env is the environment variable that sets it.
+	Env string
+	// Default applies when nothing else sets the key.
+	Default string
 }
 
-// Defaults for keys that have one.
-var defaults = map[string]string{
-	"profile":   "default",
-	"base_path": "/api/nimbus/v1",
+// Keys are the settings nimbus reads, in the order docs list them.
+var Keys = []Key{
+	{Name: "endpoint", Env: "NIMBUS_ENDPOINT"},
+	{Name: "token", Env: "NIMBUS_TOKEN"},
+	{Name: "token_file", Env: "NIMBUS_TOKEN_FILE"},
+	{Name: "tenant", Env: "NIMBUS_TENANT"},
+	{Name: "subject", Env: "NIMBUS_SUBJECT"},
+	{Name: "profile", Env: "NIMBUS_PROFILE", Default: "default"},
+	{Name: "base_path", Env: "NIMBUS_BASE_PATH", Default: "/api/nimbus/v1"},
+	// write_limit is the largest single write request of sandbox file
+	// transfers; bigger files are split.
+	{Name: "write_limit", Env: "NIMBUS_WRITE_LIMIT"},
 }
 
 // ProjectFile is the project-level config file, relative to the working
 // directory.
 const ProjectFile = "nimbus.yaml"
+
+// maxFileSize bounds a config file: a wrong --config path (a log, an
+// image) fails fast instead of being parsed.
+const maxFileSize = 1 << 20
 
 // Options says where to look for files.
 type Options struct {
@@ -45,18 +63,33 @@ type Options struct {
 	File string
 	// Dir is the working directory holding the project file.
 	Dir string
-	// UserConfigDir is the base of the user file ($XDG_CONFIG_HOME);
-	// empty means os.UserConfigDir.
+	// UserConfigDir is the user's config directory (paths.Env.ConfigDir);
+	// its nimbus/config.yaml is read. Empty means no user file.
 	UserConfigDir string
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
 }
 
 // Config is the resolved configuration.
 type Config struct {
-	v     *viper.Viper
-	files []string
+	getenv  func(string) string
+	files   []string
+	values  map[string]string // from files, later files win
+	flags   map[string]*pflag.Flag
+	unknown []Unknown
 }
 
-// InvalidFileError reports a config file that exists but cannot be parsed.
+// Unknown is a key in a config file that nimbus does not know.
+type Unknown struct {
+	// File is the config file.
+	File string
+	// Key is the key as written.
+	Key string
+	// Suggestion is the closest known key, or "" when none is close.
+	Suggestion string
+}
+
+// InvalidFileError reports a config file that exists but cannot be used.
 type InvalidFileError struct {
 	Path string
 	Err  error
@@ -69,29 +102,15 @@ func (e *InvalidFileError) Unwrap() error { return e.Err }
 // Load reads the config files named by opts. Missing default files are
 // fine; a missing --config file or an unparsable file is an error.
 func Load(opts Options) (*Config, error) {
-	v := viper.New()
-	v.SetConfigType("yaml")
-	for k, d := range defaults {
-		v.SetDefault(k, d)
+	c := &Config{getenv: opts.Getenv, values: map[string]string{}, flags: map[string]*pflag.Flag{}}
+	if c.getenv == nil {
+		c.getenv = os.Getenv
 	}
-	for k, env := range envNames {
-		if err := v.BindEnv(k, env); err != nil {
-			return nil, err
-		}
-	}
-	c := &Config{v: v}
 	if opts.File != "" {
-		if err := c.merge(opts.File, true); err != nil {
-			return nil, err
-		}
-		return c, nil
+		return c, c.merge(opts.File, true)
 	}
-	userDir := opts.UserConfigDir
-	if userDir == "" {
-		userDir, _ = os.UserConfigDir()
-	}
-	if userDir != "" {
-		if err := c.merge(filepath.Join(userDir, "nimbus", "config.yaml"), false); err != nil {
+	if opts.UserConfigDir != "" {
+		if err := c.merge(filepath.Join(opts.UserConfigDir, "nimbus", "config.yaml"), false); err != nil {
 			return nil, err
 		}
 	}
@@ -111,9 +130,37 @@ func (c *Config) merge(path string, required bool) error {
 		return &InvalidFileError{Path: path, Err: err}
 	}
 	defer f.Close()
-	if err := c.v.MergeConfig(f); err != nil {
-		return &InvalidFileError{Path: path, Err: errors.New(strings.TrimSpace(err.Error()))}
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return &InvalidFileError{Path: path, Err: err}
 	}
+	if len(data) > maxFileSize {
+		return &InvalidFileError{Path: path, Err: fmt.Errorf("larger than %d KiB", maxFileSize>>10)}
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return &InvalidFileError{Path: path, Err: errors.New(strings.TrimPrefix(err.Error(), "yaml: "))}
+	}
+	var unknown []Unknown
+	for raw, v := range doc {
+		key := normalize(raw)
+		if lookup(key) == nil {
+			unknown = append(unknown, Unknown{File: path, Key: raw, Suggestion: suggest(key)})
+			continue
+		}
+		switch v := v.(type) {
+		case nil:
+			delete(c.values, key)
+		case string:
+			c.values[key] = v
+		case bool, int, int64, uint64, float64:
+			c.values[key] = fmt.Sprint(v)
+		default:
+			return &InvalidFileError{Path: path, Err: fmt.Errorf("%s: want a single value, not a list or a map", raw)}
+		}
+	}
+	slices.SortFunc(unknown, func(a, b Unknown) int { return strings.Compare(a.Key, b.Key) })
+	c.unknown = append(c.unknown, unknown...)
 	c.files = append(c.files, path)
 	return nil
 }
@@ -121,14 +168,124 @@ func (c *Config) merge(path string, required bool) error {
 // BindFlag makes flag the highest-precedence source of key, when the user
 // set it.
 func (c *Config) BindFlag(key string, flag *pflag.Flag) error {
-	return c.v.BindPFlag(key, flag)
+	if lookup(normalize(key)) == nil {
+		return fmt.Errorf("config: unknown key %q", key)
+	}
+	if flag == nil {
+		return fmt.Errorf("config: no flag for key %q", key)
+	}
+	c.flags[normalize(key)] = flag
+	return nil
 }
 
-// GetString returns the resolved value of key.
-func (c *Config) GetString(key string) string { return c.v.GetString(key) }
+// GetString returns the resolved value of key: the flag when given, else a
+// non-empty environment variable, else the files, else the default.
+func (c *Config) GetString(key string) string {
+	key = normalize(key)
+	k := lookup(key)
+	if k == nil {
+		return ""
+	}
+	if fl := c.flags[key]; fl != nil && fl.Changed {
+		return fl.Value.String()
+	}
+	if v := c.getenv(k.Env); v != "" {
+		return v
+	}
+	if v, ok := c.values[key]; ok {
+		return v
+	}
+	return k.Default
+}
+
+// GetDuration returns key read with the duration parser every nimbus
+// duration uses (a bare number is seconds; 90s, 15m, 1d), checked against
+// l. A value that is not set returns ok false; a bad one an error naming
+// the key and where it came from.
+func (c *Config) GetDuration(key string, l duration.Limits) (d time.Duration, ok bool, err error) {
+	v := c.GetString(key)
+	if v == "" {
+		return 0, false, nil
+	}
+	d, err = l.Parse(v)
+	if err != nil {
+		return 0, false, fmt.Errorf("%s %q (%s): %w", normalize(key), v, c.source(normalize(key)), err)
+	}
+	return d, true, nil
+}
+
+// source says where key's value came from, for error messages.
+func (c *Config) source(key string) string {
+	k := lookup(key)
+	switch {
+	case c.flags[key] != nil && c.flags[key].Changed:
+		return "--" + c.flags[key].Name
+	case k != nil && c.getenv(k.Env) != "":
+		return k.Env
+	case len(c.files) > 0:
+		return strings.Join(c.files, ", ")
+	}
+	return "default"
+}
 
 // Files lists the config files that were read, lowest precedence first.
 func (c *Config) Files() []string { return c.files }
 
+// Unknown lists the keys of the files that nimbus does not know, file by
+// file, sorted.
+func (c *Config) Unknown() []Unknown { return c.unknown }
+
 // EnvName returns the environment variable that sets key, if any.
-func EnvName(key string) string { return envNames[key] }
+func EnvName(key string) string {
+	if k := lookup(normalize(key)); k != nil {
+		return k.Env
+	}
+	return ""
+}
+
+func normalize(key string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(key)), "-", "_")
+}
+
+func lookup(key string) *Key {
+	for i := range Keys {
+		if Keys[i].Name == key {
+			return &Keys[i]
+		}
+	}
+	return nil
+}
+
+// suggest returns the known key closest to key by edit distance, if it is
+// close enough to be a typo (at most a third of the key's length, and at
+// most 3 edits).
+func suggest(key string) string {
+	best, bestDist := "", 4
+	for _, k := range Keys {
+		if d := editDistance(key, k.Name); d < bestDist && d*3 <= max(len(key), 3) {
+			best, bestDist = k.Name, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

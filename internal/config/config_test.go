@@ -4,11 +4,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/nimbus-sh/nimbus/internal/config"
+	"github.com/nimbus-sh/nimbus/internal/duration"
 )
 
 func write(t *testing.T, path, content string) {
@@ -94,5 +97,96 @@ func TestBadFiles(t *testing.T) {
 	// Missing default files are fine.
 	if _, err := config.Load(config.Options{Dir: t.TempDir(), UserConfigDir: t.TempDir()}); err != nil {
 		t.Errorf("no files: %v", err)
+	}
+}
+
+func TestUnknownKeysAreReportedWithTheClosestKnownKey(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "nimbus.yaml"), "endpont: https://typo.example\nBase-Path: /custom\nTENANT: acme\nfavourite_colour: blue\ntokn_file: x\n")
+	c, err := config.Load(config.Options{Dir: dir, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Case and '-' versus '_' do not matter.
+	if c.GetString("base_path") != "/custom" || c.GetString("tenant") != "acme" {
+		t.Errorf("base_path %q tenant %q", c.GetString("base_path"), c.GetString("tenant"))
+	}
+	if c.GetString("endpoint") != "" {
+		t.Errorf("a misspelt key set endpoint: %q", c.GetString("endpoint"))
+	}
+	got := c.Unknown()
+	want := []config.Unknown{
+		{File: filepath.Join(dir, "nimbus.yaml"), Key: "endpont", Suggestion: "endpoint"},
+		{File: filepath.Join(dir, "nimbus.yaml"), Key: "favourite_colour"},
+		{File: filepath.Join(dir, "nimbus.yaml"), Key: "tokn_file", Suggestion: "token_file"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("unknown = %+v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("unknown[%d] = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestValuesAndShapes(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "nimbus.yaml"), "profile: 42\nendpoint: ~\n")
+	c, err := config.Load(config.Options{Dir: dir, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GetString("profile") != "42" || c.GetString("endpoint") != "" {
+		t.Errorf("profile %q endpoint %q", c.GetString("profile"), c.GetString("endpoint"))
+	}
+	write(t, filepath.Join(dir, "nimbus.yaml"), "endpoint:\n  url: x\n")
+	var ife *config.InvalidFileError
+	if _, err := config.Load(config.Options{Dir: dir}); !errors.As(err, &ife) || !strings.Contains(err.Error(), "endpoint: want a single value") {
+		t.Errorf("a map value: %v", err)
+	}
+	write(t, filepath.Join(dir, "nimbus.yaml"), "- a list\n")
+	if _, err := config.Load(config.Options{Dir: dir}); !errors.As(err, &ife) {
+		t.Errorf("a list document: %v", err)
+	}
+}
+
+// TestDurationKeysUseTheDurationParser: a duration key reads like every
+// duration flag (bare seconds, Go durations, days) and names its source
+// when it is wrong.
+func TestDurationKeysUseTheDurationParser(t *testing.T) {
+	config.Keys = append(config.Keys, config.Key{Name: "test_timeout", Env: "NIMBUS_TEST_TIMEOUT"})
+	defer func() { config.Keys = config.Keys[:len(config.Keys)-1] }()
+	dir := t.TempDir()
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	for _, c := range []struct {
+		file, env string
+		want      time.Duration
+		err       string
+	}{
+		{"test_timeout: 30\n", "", 30 * time.Second, ""},
+		{"test_timeout: 1.5\n", "", 1500 * time.Millisecond, ""},
+		{"test-timeout: 1d\n", "", 24 * time.Hour, ""},
+		{"test_timeout: 90s\n", "2m", 2 * time.Minute, ""},
+		{"test_timeout: -5\n", "", 0, `test_timeout "-5" (` + filepath.Join(dir, "nimbus.yaml") + `): must not be negative`},
+		{"", "0x10", 0, `test_timeout "0x10" (NIMBUS_TEST_TIMEOUT): not a duration`},
+	} {
+		write(t, filepath.Join(dir, "nimbus.yaml"), c.file)
+		env["NIMBUS_TEST_TIMEOUT"] = c.env
+		cfg, err := config.Load(config.Options{Dir: dir, Getenv: getenv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, ok, err := cfg.GetDuration("test_timeout", duration.Limits{})
+		if c.err != "" {
+			if err == nil || !strings.HasPrefix(err.Error(), c.err) {
+				t.Errorf("%q/%q: %v, want %q", c.file, c.env, err, c.err)
+			}
+			continue
+		}
+		if err != nil || !ok || d != c.want {
+			t.Errorf("%q/%q: %v %v %v, want %v", c.file, c.env, d, ok, err, c.want)
+		}
 	}
 }

@@ -13,11 +13,15 @@ const (
 	Usage = 64
 	// DataErr means the input data was rejected (invalid token, bad claims).
 	DataErr = 65
-	// Unavailable means a remote service could not be reached or failed (5xx).
+	// Unavailable means a service could not be reached or is unavailable
+	// for now (network, 502/503/504, overloaded): retrying later may help.
+	// Permanent failures never use it.
 	Unavailable = 69
-	// Software means an internal error in nimbus or a 500-class auth error.
+	// Software means an internal error in nimbus or an unexpected failure
+	// inside the service (a 500 it could not explain).
 	Software = 70
-	// CantCreate means an output could not be created (init target not empty).
+	// CantCreate means an output could not be created (init target not
+	// empty, a full disk).
 	CantCreate = 73
 	// IOErr means some files could not be read or written (a tree copy
 	// that finished with failures).
@@ -25,7 +29,12 @@ const (
 	// TempFail means a transient conflict: rerunning is expected to work
 	// (runtime sync found the catalog changed by another publisher).
 	TempFail = 75
-	// NoPerm means a credential lacks a permission or scope.
+	// Protocol means the service answered something nimbus does not
+	// understand: an unknown operation, a malformed answer, a route that is
+	// not the remote API (an older or different server).
+	Protocol = 76
+	// NoPerm means authentication or authorisation failed: a rejected or
+	// expired token, a missing scope or permission, a policy refusal.
 	NoPerm = 77
 	// Config means required configuration is missing (secret, account, endpoint).
 	Config = 78

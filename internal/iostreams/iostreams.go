@@ -23,19 +23,23 @@ type IOStreams struct {
 	stdoutTTY     bool
 	stderrTTY     bool
 	colorDisabled bool
+
+	// stdinData is asked lazily: most commands never need it.
+	stdinData func() bool
 }
 
-// System returns the streams of the current process. NO_COLOR (any
-// non-empty value, see no-color.org) disables styling.
+// System returns the streams of the current process. Whether colour is
+// wanted (NO_COLOR, TERM=dumb, --no-color) is the command line's business:
+// SetColorDisabled.
 func System() *IOStreams {
 	return &IOStreams{
-		In:            os.Stdin,
-		Out:           os.Stdout,
-		ErrOut:        os.Stderr,
-		stdinTTY:      isTerminal(os.Stdin),
-		stdoutTTY:     isTerminal(os.Stdout),
-		stderrTTY:     isTerminal(os.Stderr),
-		colorDisabled: os.Getenv("NO_COLOR") != "",
+		In:        os.Stdin,
+		Out:       os.Stdout,
+		ErrOut:    os.Stderr,
+		stdinTTY:  isTerminal(os.Stdin),
+		stdoutTTY: isTerminal(os.Stdout),
+		stderrTTY: isTerminal(os.Stderr),
+		stdinData: func() bool { return hasData(os.Stdin) },
 	}
 }
 
@@ -46,6 +50,32 @@ func Test() (ios *IOStreams, in, out, errOut *bytes.Buffer) {
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// hasData reports whether reading f would give data that nobody reads: a
+// non-empty regular file, or a pipe or socket with data waiting. An empty
+// pipe, one whose writer has not written (yet), a terminal and /dev/null
+// do not count, and f is never waited on.
+func hasData(f *os.File) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		return fi.Size() > 0
+	case m&(os.ModeNamedPipe|os.ModeSocket) != 0:
+		return pending(f)
+	}
+	return false
+}
+
+// StdinHasData reports whether standard input holds data (a non-empty
+// file, or a pipe with data waiting), which a command that does not read
+// it should mention.
+func (s *IOStreams) StdinHasData() bool { return s.stdinData != nil && s.stdinData() }
+
+// SetStdinHasData overrides StdinHasData.
+func (s *IOStreams) SetStdinHasData(v bool) { s.stdinData = func() bool { return v } }
 
 // IsStdinTTY reports whether standard input is a terminal.
 func (s *IOStreams) IsStdinTTY() bool { return s.stdinTTY }

@@ -5,16 +5,9 @@ import (
 	"testing"
 )
 
-func TestColorNeedsTerminalAndNoNoColor(t *testing.T) {
-	t.Setenv("NO_COLOR", "1")
-	if System().colorDisabled != true {
-		t.Error("NO_COLOR=1 did not disable colour")
-	}
-	t.Setenv("NO_COLOR", "")
-	if System().colorDisabled {
-		t.Error("empty NO_COLOR disabled colour")
-	}
-
+// NO_COLOR and TERM=dumb are read by the command line (cmd
+// TestColourOffWithNoColorOrDumbTerminal); here only the terminal rule.
+func TestColorNeedsTerminal(t *testing.T) {
 	ios, _, _, _ := Test()
 	if ios.ColorEnabled() {
 		t.Error("colour enabled without a terminal")

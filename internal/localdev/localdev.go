@@ -21,6 +21,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/paths"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -37,7 +38,11 @@ const DefaultTenant = "local"
 const SecretFile = "jwt-secret"
 
 // DataEnv overrides the default data directory.
-const DataEnv = "NIMBUS_DEV_DATA"
+const DataEnv = paths.DevDataEnv
+
+// IsolationEnv sets the isolation of local sandboxes (auto, namespaces or
+// host-paths) for `nimbus dev` (unless --isolation) and for --local.
+const IsolationEnv = "NIMBUS_DEV_ISOLATION"
 
 // Codes of the errors of this package.
 const (
@@ -45,34 +50,45 @@ const (
 	CodeSecretFile    = "E_DEV_SECRET_FILE"
 	CodeListen        = "E_DEV_LISTEN"
 	CodeBackend       = "E_DEV_BACKEND"
+	CodeIsolation     = "E_DEV_ISOLATION"
 )
 
+// ParseIsolation reads an isolation name, as --isolation and
+// NIMBUS_DEV_ISOLATION take them: auto (or ""), namespaces or host-paths.
+// from names the flag or variable it came from, for the error.
+func ParseIsolation(name, from string) (localsandbox.Isolation, error) {
+	switch name {
+	case "auto", "":
+		return localsandbox.IsolationAuto, nil
+	case "namespaces":
+		return localsandbox.IsolationNamespaces, nil
+	case "host-paths":
+		return localsandbox.IsolationHostPaths, nil
+	}
+	return 0, clierr.New(exitcode.Usage, clierr.CodeUsage, fmt.Sprintf("invalid %s %q", from, name), "use auto, namespaces or host-paths")
+}
+
+// BackendError reports a failure of localsandbox.New: namespaces that
+// were required but are not available, or an unusable data directory
+// (dataHint says how to pick another).
+func BackendError(err error, dataHint string) error {
+	var le *localsandbox.Error
+	if errors.As(err, &le) && le.Code == localsandbox.CodeIsolation {
+		return clierr.Wrap(err, exitcode.Unavailable, CodeIsolation, err.Error(), "use --isolation host-paths (or "+IsolationEnv+"=host-paths), or allow unprivileged user namespaces")
+	}
+	return clierr.Wrap(err, exitcode.CantCreate, CodeBackend, err.Error(), dataHint)
+}
+
 // DataDir is the default data directory: $NIMBUS_DEV_DATA, else nimbus/dev
-// under the user cache directory (XDG_CACHE_HOME or ~/.cache on Linux,
-// ~/Library/Caches on macOS), read through getenv.
+// under the user cache directory (os.UserCacheDir's rules: XDG_CACHE_HOME
+// or ~/.cache on Linux, ~/Library/Caches on macOS, %LocalAppData% on
+// Windows), read through getenv.
 func DataDir(getenv func(string) string) (string, error) {
-	if d := getenv(DataEnv); d != "" {
-		return d, nil
+	dir, err := paths.Env{GOOS: runtime.GOOS, Getenv: getenv}.DevDataDir()
+	if err != nil {
+		return "", clierr.New(exitcode.Config, clierr.CodeConfigMissing, "cannot find a user cache directory for the local sandboxes: "+err.Error(), "set "+DataEnv+"=DIR")
 	}
-	var base string
-	switch runtime.GOOS {
-	case "darwin", "ios":
-		if h := getenv("HOME"); h != "" {
-			base = filepath.Join(h, "Library", "Caches")
-		}
-	default:
-		base = getenv("XDG_CACHE_HOME")
-		if base == "" || !filepath.IsAbs(base) {
-			base = ""
-			if h := getenv("HOME"); h != "" {
-				base = filepath.Join(h, ".cache")
-			}
-		}
-	}
-	if base == "" {
-		return "", clierr.New(exitcode.Config, clierr.CodeConfigMissing, "cannot find a user cache directory for the local sandboxes", "set HOME or XDG_CACHE_HOME, or "+DataEnv+"=DIR")
-	}
-	return filepath.Join(base, "nimbus", "dev"), nil
+	return dir, nil
 }
 
 // hostEnvKeys are passed from the user's environment to sandbox commands:
@@ -264,6 +280,8 @@ type InProcessOptions struct {
 	Profile, Root string
 	// Now is the clock of minted tokens.
 	Now func() time.Time
+	// Isolation is the sandboxes' (IsolationEnv).
+	Isolation localsandbox.Isolation
 }
 
 // InProcess is a local backend served in this process through
@@ -294,9 +312,10 @@ func NewInProcess(o InProcessOptions) (*InProcess, error) {
 		HostEnv:          HostEnv(o.Getenv),
 		NoBackground:     true,
 		NoBackgroundHint: "with --local the backend lives only as long as one command; run `nimbus dev` and use --endpoint " + "http://" + DefaultAddr + " to keep processes running",
+		Isolation:        o.Isolation,
 	})
 	if err != nil {
-		return nil, clierr.Wrap(err, exitcode.CantCreate, CodeBackend, err.Error(), "set "+DataEnv+"=DIR to use another directory")
+		return nil, BackendError(err, "set "+DataEnv+"=DIR to use another directory")
 	}
 	if o.Tenant == "" {
 		o.Tenant = DefaultTenant

@@ -1,19 +1,21 @@
 // Package progress draws a transfer's progress on a terminal line: a bar,
-// bytes done of the total, the rate and the time left. It renders the bar
-// with the bubbles progress component, statically (no Bubble Tea program),
-// and redraws at most ten times a second. Callers create a Bar only when
-// stderr is a terminal; nothing here probes the terminal.
+// bytes done of the total, the rate and the time left, redrawn at most ten
+// times a second. Callers create a Bar only when stderr is a terminal;
+// nothing here probes the terminal.
+//
+// The bar is drawn here in a few lines rather than with the bubbles
+// progress component: that package imports Bubble Tea, whose key tables
+// are built at start-up by every nimbus command (90 KB, ~0.3 ms), for a
+// bar that needs none of it.
 package progress
 
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	bprogress "github.com/charmbracelet/bubbles/progress"
-	"github.com/muesli/termenv"
 )
 
 // redrawEvery bounds how often the line is redrawn.
@@ -23,7 +25,8 @@ const redrawEvery = 100 * time.Millisecond
 type Bar struct {
 	w     io.Writer
 	label string
-	model bprogress.Model
+	width int
+	color bool
 	now   func() time.Time
 
 	mu       sync.Mutex
@@ -52,17 +55,11 @@ func New(w io.Writer, label string, o Options) *Bar {
 	if width <= 0 {
 		width = 24
 	}
-	opts := []bprogress.Option{bprogress.WithWidth(width), bprogress.WithoutPercentage()}
-	if o.Color {
-		opts = append(opts, bprogress.WithDefaultGradient(), bprogress.WithColorProfile(termenv.ANSI256))
-	} else {
-		opts = append(opts, bprogress.WithColorProfile(termenv.Ascii))
-	}
 	now := o.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Bar{w: w, label: label, model: bprogress.New(opts...), now: now, started: now()}
+	return &Bar{w: w, label: label, width: width, color: o.Color, now: now, started: now()}
 }
 
 // AddTotal grows the total (several downloads can start one after another).
@@ -149,7 +146,7 @@ func (b *Bar) lineLocked() string {
 	if b.note != "" {
 		s.WriteString(b.note + " ")
 	}
-	s.WriteString(b.model.ViewAs(frac))
+	s.WriteString(bar(frac, b.width, b.color))
 	fmt.Fprintf(&s, " %3.0f%% %s", frac*100, Bytes(done))
 	if total > 0 {
 		s.WriteString(" / " + Bytes(total))
@@ -164,6 +161,44 @@ func (b *Bar) lineLocked() string {
 		}
 	}
 	return s.String()
+}
+
+// Gradient ends of the filled part, as RGB: the violet to pink of the
+// charm progress bars.
+var gradientFrom, gradientTo = [3]float64{0x5A, 0x56, 0xE0}, [3]float64{0xEE, 0x6F, 0xF8}
+
+// bar draws width cells, the first frac of them filled: '█' filled and '░'
+// empty, the filled cells in a violet-to-pink gradient of xterm's 256
+// colours when color is true.
+func bar(frac float64, width int, color bool) string {
+	filled := int(frac*float64(width) + 0.5)
+	var s strings.Builder
+	for i := 0; i < filled; i++ {
+		if color {
+			t := 0.0
+			if width > 1 {
+				t = float64(i) / float64(width-1)
+			}
+			s.WriteString("\x1b[38;5;" + strconv.Itoa(xterm256(gradientFrom, gradientTo, t)) + "m")
+		}
+		s.WriteString("█")
+	}
+	if color && filled > 0 {
+		s.WriteString("\x1b[0m")
+	}
+	s.WriteString(strings.Repeat("░", width-filled))
+	return s.String()
+}
+
+// xterm256 is the colour of xterm's 6×6×6 cube nearest to the point t of
+// the way from a to b.
+func xterm256(a, b [3]float64, t float64) int {
+	idx := 16
+	for i, mul := range [3]int{36, 6, 1} {
+		v := a[i] + (b[i]-a[i])*t
+		idx += mul * int(v/255*5+0.5)
+	}
+	return idx
 }
 
 // Bytes formats n with binary units: 512 B, 1.5 KiB, 57.3 MiB.

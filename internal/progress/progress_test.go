@@ -45,6 +45,28 @@ func TestBarLine(t *testing.T) {
 	}
 }
 
+func TestBarCells(t *testing.T) {
+	for _, c := range []struct {
+		frac  float64
+		width int
+		want  string
+	}{
+		{0, 4, "░░░░"}, {0.5, 4, "██░░"}, {1, 4, "████"}, {0.124, 4, "░░░░"}, {0.125, 4, "█░░░"},
+	} {
+		if got := bar(c.frac, c.width, false); got != c.want {
+			t.Errorf("bar(%v, %d) = %q, want %q", c.frac, c.width, got, c.want)
+		}
+	}
+	coloured := bar(1, 3, true)
+	if strings.Count(coloured, "█") != 3 || !strings.HasPrefix(coloured, "\x1b[38;5;") || !strings.HasSuffix(coloured, "\x1b[0m") {
+		t.Errorf("coloured bar %q", coloured)
+	}
+	// The ends of the gradient: xterm 104 (violet) to 213 (pink).
+	if from, to := xterm256(gradientFrom, gradientTo, 0), xterm256(gradientFrom, gradientTo, 1); from != 104 || to != 213 {
+		t.Errorf("gradient ends %d..%d, want 104..213", from, to)
+	}
+}
+
 func TestBytesAndDuration(t *testing.T) {
 	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 60002486: "57.2 MiB", 5 << 30: "5.0 GiB"} {
 		if got := Bytes(n); got != want {

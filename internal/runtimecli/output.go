@@ -1,10 +1,6 @@
 package runtimecli
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
-
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
 )
 
@@ -46,10 +42,10 @@ type syncJSON struct {
 	Warnings       []string      `json:"warnings,omitempty"`
 }
 
-// WriteSyncJSON writes upstream's result line, {ok, bucket, runtimes,
-// catalogSha256}, with nimbus's counts and, when they apply, the config
-// edit, the dry-run plan and warnings.
-func WriteSyncJSON(w io.Writer, res *runtimesync.Result, cfg *ConfigJSON) error {
+// SyncJSON is upstream's result, {ok, bucket, runtimes, catalogSha256},
+// with nimbus's counts and, when they apply, the config edit, the dry-run
+// plan and warnings; print it with Factory.PrintJSON.
+func SyncJSON(res *runtimesync.Result, cfg *ConfigJSON) any {
 	out := syncJSON{
 		OK: true, Bucket: res.Bucket, Runtimes: res.Requested, CatalogSHA256: res.CatalogSHA256,
 		Uploaded:       totalsJSON{res.Uploaded.Objects, res.Uploaded.Bytes},
@@ -71,16 +67,5 @@ func WriteSyncJSON(w io.Writer, res *runtimesync.Result, cfg *ConfigJSON) error 
 		}
 		out.Planned = p
 	}
-	return writeLine(w, out)
-}
-
-func writeLine(w io.Writer, v any) error {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return err
-	}
-	_, err := w.Write(b.Bytes())
-	return err
+	return out
 }

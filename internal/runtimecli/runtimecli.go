@@ -9,7 +9,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
@@ -88,31 +87,14 @@ func Registry(f *cmdutil.Factory) (*npmregistry.Client, error) {
 	return &npmregistry.Client{Registry: reg, UserAgent: "nimbus-cli"}, nil
 }
 
-// CacheDir is where verified runtime tarballs are kept: the user cache
-// directory (XDG_CACHE_HOME, ~/.cache, ~/Library/Caches, %LocalAppData%)
-// plus nimbus/runtimes.
+// CacheDir is where verified runtime tarballs are kept: nimbus/runtimes in
+// the user cache directory (internal/paths: os.UserCacheDir's rules).
 func CacheDir(f *cmdutil.Factory) (string, error) {
-	var base string
-	switch runtime.GOOS {
-	case "windows":
-		base = f.Getenv("LocalAppData")
-	case "darwin", "ios":
-		if h := f.Getenv("HOME"); h != "" {
-			base = filepath.Join(h, "Library", "Caches")
-		}
-	default:
-		base = f.Getenv("XDG_CACHE_HOME")
-		if base == "" || !filepath.IsAbs(base) {
-			base = ""
-			if h := f.Getenv("HOME"); h != "" {
-				base = filepath.Join(h, ".cache")
-			}
-		}
+	dir, err := f.Paths().RuntimeCacheDir()
+	if err != nil {
+		return "", clierr.Configf("set HOME (XDG_CACHE_HOME, or LocalAppData on Windows)", "cannot find a cache directory for runtime packages: %v", err)
 	}
-	if base == "" {
-		return "", clierr.Configf("set HOME or XDG_CACHE_HOME", "cannot find a cache directory for runtime packages")
-	}
-	return filepath.Join(base, "nimbus", "runtimes"), nil
+	return dir, nil
 }
 
 // CLIError maps the typed errors of provision, runtimesync and npmregistry

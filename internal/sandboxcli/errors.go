@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
@@ -49,10 +50,8 @@ func Error(err error) error {
 			exit = exitcode.Usage
 		case transfer.CodeLocalIO:
 			exit = exitcode.CantCreate
-		case transfer.CodeChanged:
+		case transfer.CodeChanged, transfer.CodeVerify, transfer.CodeJoin:
 			exit = exitcode.IOErr
-		case transfer.CodeVerify, transfer.CodeJoin:
-			exit = exitcode.Unavailable
 		}
 		return clierr.Wrap(err, exit, te.Code, te.Message, transferHint(te.Code))
 	}
@@ -81,45 +80,103 @@ func transferHint(code string) string {
 	return ""
 }
 
+// RemoteExit is the exit code of an error answer from the Worker, the way
+// sysexits(3) means them (docs/exit-codes.md is the table; a test checks
+// every row of it end to end). 69 is only for what retrying may fix: an
+// overloaded or redeploying Worker, a bad gateway. A refusal retrying
+// cannot fix is 65 (the request's data), 77 (authentication and
+// permission), 78 (the Worker's configuration) or 76 (a Worker that does
+// not speak this protocol).
+func RemoteExit(status int, code, message string) int {
+	switch code {
+	case "E_TOKEN_MALFORMED", "E_TOKEN_SIGNATURE", "E_TOKEN_CLAIMS", "E_TOKEN_EXPIRED",
+		"E_SCOPE_MISSING", "E_SESSION_PIN_MISMATCH", "E_BOOTSTRAP_CONSUMED", "E_ANON_SESSION_TTL",
+		"E_RUNTIME_NOT_ALLOWED", "E_RUNTIME_ON_DEMAND_DISABLED":
+		return exitcode.NoPerm
+	case "E_AUTH_CONFIG_MISSING", "E_NIMBUS_BINDING_MISSING":
+		return exitcode.Config
+	case "E_REMOTE_OP", "E_METHOD_NOT_ALLOWED", "E_BAD_JSON":
+		return exitcode.Protocol
+	case "E_SANDBOX_ID":
+		return exitcode.Usage
+	case "E_ARG_SHAPE", "E_TOKEN_TTL_TOO_LARGE":
+		return exitcode.DataErr
+	case "E_NIMBUS_DO_OVERLOADED", "E_NIMBUS_DO_CODE_UPDATED":
+		return exitcode.Unavailable
+	case "E_AUTH_UNKNOWN":
+		return exitcode.Software
+	case sc.CodeRemoteRPC:
+		// Whatever the session threw while doing the operation: a missing
+		// path or pid, an unknown signal, arguments it refused. Retrying
+		// the same request fails the same way.
+		switch remoteErrno(message) {
+		case "EACCES", "EPERM":
+			return exitcode.NoPerm
+		case "ENOSPC", "EDQUOT", "EROFS":
+			return exitcode.CantCreate
+		}
+		return exitcode.DataErr
+	}
+	switch {
+	case status == 401 || status == 403:
+		return exitcode.NoPerm
+	case status == 408 || status == 429 || status == 502 || status == 503 || status == 504:
+		return exitcode.Unavailable
+	case status >= 400 && status < 500:
+		return exitcode.DataErr
+	case status >= 500:
+		return exitcode.Software
+	}
+	return exitcode.Protocol
+}
+
+// remoteErrno is the errno name an E_NIMBUS_REMOTE_RPC message starts with
+// ("ENOENT: no such file or directory, open '/x'" gives ENOENT), or "".
+func remoteErrno(message string) string {
+	name, _, ok := strings.Cut(message, ":")
+	if !ok || len(name) < 3 || name[0] != 'E' {
+		return ""
+	}
+	for i := 1; i < len(name); i++ {
+		if c := name[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return ""
+		}
+	}
+	return name
+}
+
 func remote(re *sc.RemoteError) *clierr.Error {
-	exit := exitcode.Unavailable
+	exit := RemoteExit(re.Status, re.Code, re.Message)
 	hint := ""
 	switch {
 	case re.Status == 401:
-		exit = exitcode.DataErr
 		hint = "the Worker rejected the token; mint a fresh one (nimbus token mint … --scopes sandbox:use --sid ID) or check JWT_SECRET matches the Worker's"
 	case re.Code == "E_SCOPE_MISSING":
-		exit = exitcode.NoPerm
 		hint = "the token lacks a scope: sandbox commands need sandbox:use, destroy also session:destroy"
 	case re.Code == "E_SESSION_PIN_MISMATCH":
-		exit = exitcode.NoPerm
 		hint = "the token is pinned (sid) to another sandbox; mint one with --sid set to this sandbox id"
 	case re.Code == "E_RUNTIME_NOT_ALLOWED", re.Code == "E_RUNTIME_ON_DEMAND_DISABLED":
-		exit = exitcode.NoPerm
 		hint = "the sandbox profile's runtimes policy forbids this; change the Worker's profile or use an allowed runtime"
-	case re.Status == 403:
-		exit = exitcode.NoPerm
 	case re.Code == sc.CodeRemoteOp:
 		hint = "the Worker does not know this operation; it is probably older than this nimbus"
-	case re.Status >= 400 && re.Status < 500:
-		exit = exitcode.DataErr
 	case re.Code == "E_AUTH_CONFIG_MISSING":
-		hint = "the Worker has no JWT_SECRET; set it with wrangler secret put JWT_SECRET"
-	case re.Status == 503:
+		hint = "the Worker has no JWT_SECRET; set it with nimbus setup cloudflare --set-secret"
+	case re.Code == "E_NIMBUS_BINDING_MISSING":
+		hint = "the Worker's wrangler config lacks the NIMBUS_SESSION Durable Object binding"
+	case exit == exitcode.Unavailable:
 		hint = "the Worker is overloaded or was just redeployed; retry in a few seconds"
 	}
-	if errno := re.Errno(); errno != "" {
-		exit = exitcode.DataErr
-		switch errno {
-		case "ENOENT":
-			hint = "the path does not exist in the sandbox (writes need the parent directory: nimbus sandbox files mkdir)"
-		case "EISDIR":
-			hint = "the path is a directory"
-		case "ENOTEMPTY":
-			hint = "the directory is not empty; add -r to remove it with its contents"
-		case "ENOSPC":
-			hint = "the sandbox filesystem is full"
-		}
+	switch remoteErrno(re.Message) {
+	case "ENOENT":
+		hint = "the path does not exist in the sandbox (writes need the parent directory: nimbus sandbox files mkdir)"
+	case "EISDIR":
+		hint = "the path is a directory"
+	case "ENOTEMPTY":
+		hint = "the directory is not empty; add -r to remove it with its contents"
+	case "ENOSPC":
+		hint = "the sandbox filesystem is full"
+	case "ESRCH":
+		hint = "no such process; list processes with nimbus sandbox ps ID"
 	}
 	code := re.Code
 	if code == "" {
@@ -128,8 +185,29 @@ func remote(re *sc.RemoteError) *clierr.Error {
 	return clierr.Wrap(re, exit, code, re.Message, hint)
 }
 
+// LocalExit is the exit code of a failure the client detected itself
+// (docs/exit-codes.md, second table).
+func LocalExit(code string) int {
+	switch code {
+	case sc.CodeAPINotEnabled:
+		return exitcode.Config
+	case sc.CodeBadResponse, sc.CodeStreamProtocol:
+		return exitcode.Protocol
+	case sc.CodeWriteTooLarge:
+		return exitcode.DataErr
+	case sc.CodeInvalidArgument, sc.CodeSandboxID:
+		return exitcode.Usage
+	case sc.CodeInvalidToken:
+		return exitcode.Config
+	case sc.CodeExecFailed:
+		return exitcode.Software
+	}
+	// Transport failures, answers cut short: retrying may help.
+	return exitcode.Unavailable
+}
+
 func local(le *sc.Error) *clierr.Error {
-	exit := exitcode.Unavailable
+	exit := LocalExit(le.Code)
 	hint := ""
 	switch le.Code {
 	case sc.CodeAPINotEnabled:
@@ -137,15 +215,11 @@ func local(le *sc.Error) *clierr.Error {
 	case sc.CodeTransport:
 		hint = "is the Worker running and reachable at --endpoint?"
 	case sc.CodeWriteTooLarge:
-		exit = exitcode.DataErr
 		hint = "one write is limited to about 20 MiB by the platform; split the file or compress it"
-	case sc.CodeInvalidArgument, sc.CodeSandboxID:
-		exit = exitcode.Usage
 	case sc.CodeInvalidToken:
-		exit = exitcode.Config
 		hint = "the token file must hold the token alone on one line"
-	case sc.CodeExecFailed:
-		exit = exitcode.Software
+	case sc.CodeBadResponse:
+		hint = "is --endpoint a Nimbus Worker, and as new as this nimbus?"
 	}
 	// le.Error() includes the cause (e.g. "connection refused"), which
 	// never holds a secret: URLs are stripped from transport errors.

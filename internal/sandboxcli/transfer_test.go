@@ -167,8 +167,8 @@ func TestTransferErrorsMapToExitCodes(t *testing.T) {
 		code string
 	}{
 		{&transfer.PartialError{Failures: []transfer.Failure{{Path: "a", Message: "a: x"}}}, 74, transfer.CodePartial},
-		{&transfer.Error{Code: transfer.CodeVerify, Message: "m"}, 69, transfer.CodeVerify},
-		{&transfer.Error{Code: transfer.CodeJoin, Message: "m"}, 69, transfer.CodeJoin},
+		{&transfer.Error{Code: transfer.CodeVerify, Message: "m"}, 74, transfer.CodeVerify},
+		{&transfer.Error{Code: transfer.CodeJoin, Message: "m"}, 74, transfer.CodeJoin},
 		{&transfer.Error{Code: transfer.CodeChanged, Message: "m"}, 74, transfer.CodeChanged},
 		{&transfer.Error{Code: transfer.CodeIsDirectory, Message: "m"}, 64, transfer.CodeIsDirectory},
 		{&transfer.Error{Code: transfer.CodeIgnoreFile, Message: "m"}, 65, transfer.CodeIgnoreFile},

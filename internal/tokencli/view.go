@@ -24,7 +24,7 @@ func UpstreamVerifyJSON(v *token.Verified) []byte {
 
 // VerifyJSON is the --json form: upstream's object plus which secret
 // matched and the seconds left before expiry.
-func VerifyJSON(v *token.Verified, now time.Time) []byte {
+func VerifyJSON(v *token.Verified, now time.Time) jsjson.Value {
 	left := v.Claims.ExpiresAt() - math.Floor(float64(now.UnixMilli())/1000)
 	obj := jsjson.Value{Kind: jsjson.Object, Items: []jsjson.Member{
 		{Key: "claims", Value: claimsValue(v.Claims)},
@@ -32,21 +32,20 @@ func VerifyJSON(v *token.Verified, now time.Time) []byte {
 		{Key: "secret", Value: jsjson.StringValue(v.Secret.String())},
 		{Key: "expiresInSec", Value: jsjson.NumberValue(left)},
 	}}
-	return append(jsjson.MarshalIndent(obj, "  "), '\n')
+	return obj
 }
 
 // MintJSON is the --json form of `token mint`: {token, claims, expiresAt}.
-func MintJSON(is *token.Issued) []byte {
-	obj := jsjson.Value{Kind: jsjson.Object, Items: []jsjson.Member{
+func MintJSON(is *token.Issued) jsjson.Value {
+	return jsjson.Value{Kind: jsjson.Object, Items: []jsjson.Member{
 		{Key: "token", Value: jsjson.StringValue(is.Token)},
 		{Key: "claims", Value: claimsValue(is.Claims)},
 		{Key: "expiresAt", Value: jsjson.StringValue(is.ExpiresAt.UTC().Format(time.RFC3339))},
 	}}
-	return append(jsjson.MarshalIndent(obj, "  "), '\n')
 }
 
 // InspectJSON is the machine form of `token inspect`.
-func InspectJSON(d *token.Decoded, now time.Time) []byte {
+func InspectJSON(d *token.Decoded, now time.Time) jsjson.Value {
 	members := []jsjson.Member{
 		{Key: "verified", Value: jsjson.Value{Kind: jsjson.Bool, Bool: false}},
 		{Key: "header", Value: claimsValue(d.Header)},
@@ -59,7 +58,7 @@ func InspectJSON(d *token.Decoded, now time.Time) []byte {
 			jsjson.Member{Key: "expired", Value: jsjson.Value{Kind: jsjson.Bool, Bool: exp < math.Floor(float64(now.UnixMilli())/1000)}},
 		)
 	}
-	return append(jsjson.MarshalIndent(jsjson.Value{Kind: jsjson.Object, Items: members}, "  "), '\n')
+	return jsjson.Value{Kind: jsjson.Object, Items: members}
 }
 
 func claimsValue(c token.Claims) jsjson.Value {

@@ -218,14 +218,15 @@ func (t *appTable) byOwner(owner string) *exposure {
 // so the same server started again is the same app.
 func (p *proc) owner() string { return "auto:" + p.cwd + ":" + p.command }
 
-// hostPID returns the host pid of the process, ok false once it exited.
+// hostPID returns the host pid of the root of the process's tree (its
+// init), ok false once it exited.
 func (p *proc) hostPID() (int, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.exitCode != nil || p.cmd == nil || p.cmd.Process == nil {
+	if p.exitCode != nil || p.cmd == nil || p.cmd.Pid() == 0 {
 		return 0, false
 	}
-	return p.cmd.Process.Pid, true
+	return p.cmd.Pid(), true
 }
 
 // listeners maps every TCP port a running background process of the

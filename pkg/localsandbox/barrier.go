@@ -182,11 +182,5 @@ func errShuttingDown() *sandboxserver.Error {
 func (sb *sandbox) live() int {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
-	n := len(sb.running)
-	for _, p := range sb.procs {
-		if !p.exited() {
-			n++
-		}
-	}
-	return n
+	return sb.liveLocked()
 }

@@ -17,21 +17,26 @@ import (
 )
 
 // benchBox returns a sandbox handle over the in-process transport (as
-// --local uses) or over loopback HTTP (as nimbus dev serves).
-func benchBox(b *testing.B, overHTTP bool) *sc.Sandbox {
-	s, err := localsandbox.New(localsandbox.Options{DataDir: b.TempDir(), Secret: secret, HostEnv: []string{"PATH=" + os.Getenv("PATH")}})
+// --local uses) or over loopback HTTP (as nimbus dev serves), in the
+// machine's isolation mode unless iso says otherwise.
+func benchBox(b *testing.B, overHTTP bool, iso ...localsandbox.Isolation) *sc.Sandbox {
+	o := localsandbox.Options{DataDir: b.TempDir(), Secret: secret, HostEnv: []string{"PATH=" + os.Getenv("PATH")}}
+	if len(iso) > 0 {
+		o.Isolation = iso[0]
+	}
+	s, err := localsandbox.New(o)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = s.Close() })
-	o := sc.Options{Endpoint: "http://local.invalid", Tokens: sc.StaticToken(mint(b, "bench", token.ScopeSandboxUse)),
+	co := sc.Options{Endpoint: "http://local.invalid", Tokens: sc.StaticToken(mint(b, "bench", token.ScopeSandboxUse)),
 		HTTPClient: &http.Client{Transport: &localsandbox.Transport{Handler: s}}}
 	if overHTTP {
 		hs := httptest.NewServer(s)
 		b.Cleanup(hs.Close)
-		o.Endpoint, o.HTTPClient = hs.URL, nil
+		co.Endpoint, co.HTTPClient = hs.URL, nil
 	}
-	c, err := sc.New(o)
+	c, err := sc.New(co)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -63,9 +68,10 @@ func benchStream(b *testing.B, overHTTP bool) {
 func BenchmarkExecStreamInProcess(b *testing.B) { benchStream(b, false) }
 func BenchmarkExecStreamHTTP(b *testing.B)      { benchStream(b, true) }
 
-// benchTrue measures one `true` round trip (spawn /bin/sh, stream, exit).
-func benchTrue(b *testing.B, overHTTP bool) {
-	sb := benchBox(b, overHTTP)
+// benchTrue measures one `true` round trip (start the init and /bin/sh,
+// stream, exit).
+func benchTrue(b *testing.B, overHTTP bool, iso ...localsandbox.Isolation) {
+	sb := benchBox(b, overHTTP, iso...)
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := sb.Run(context.Background(), "true", sc.ExecOptions{}, io.Discard, io.Discard); err != nil {
@@ -77,8 +83,16 @@ func benchTrue(b *testing.B, overHTTP bool) {
 func BenchmarkExecTrueInProcess(b *testing.B) { benchTrue(b, false) }
 func BenchmarkExecTrueHTTP(b *testing.B)      { benchTrue(b, true) }
 
+// BenchmarkExecTrueHostPaths is BenchmarkExecTrueInProcess without
+// namespaces (on Linux: the init, as a subreaper): the difference is what
+// namespaces cost.
+func BenchmarkExecTrueHostPaths(b *testing.B) {
+	benchTrue(b, false, localsandbox.IsolationHostPaths)
+}
+
 // BenchmarkShellFloor is the cost of starting /bin/sh -c true directly,
-// the floor of the two benchmarks above.
+// the floor of the benchmarks above (the difference is the init, the
+// client and the stream).
 func BenchmarkShellFloor(b *testing.B) {
 	for b.Loop() {
 		p, err := os.StartProcess("/bin/sh", []string{"sh", "-c", "true"}, &os.ProcAttr{})

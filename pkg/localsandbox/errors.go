@@ -12,6 +12,9 @@ import (
 const (
 	// CodeConfig: the server cannot be set up (data directory).
 	CodeConfig = "E_LOCAL_CONFIG"
+	// CodeIsolation: Options.Isolation asks for namespaces this machine
+	// does not allow.
+	CodeIsolation = "E_LOCAL_ISOLATION"
 )
 
 // Error is a failure of this package outside the wire protocol (setting

@@ -4,18 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox/internal/sandboxinit"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
@@ -33,12 +33,15 @@ type execReq struct {
 	script  string // what the shell runs
 	cwd     string // sandbox path
 	hostCwd string
-	env     []string
-	stdin   *string
-	timeout float64 // ms; 0 means none
-	sh      *shell  // named shell (locked by prepare), or nil
-	arg     string  // the command, as $1 of a named shell's wrapper
-	nonce   string  // marks the named shell's state report (shellstate.go)
+	// shellEnv is a named shell's environment (nil: a fresh one) and
+	// optEnv the call's env option, applied over it.
+	shellEnv map[string]string
+	optEnv   map[string]string
+	stdin    *string
+	timeout  float64 // ms; 0 means none
+	sh       *shell  // named shell (locked by prepare), or nil
+	arg      string  // the command, as $1 of a named shell's wrapper
+	nonce    string  // marks the named shell's state report (shellstate.go)
 }
 
 // prepare validates the exec options and resolves cwd, env and the named
@@ -81,20 +84,18 @@ func (sb *sandbox) prepare(c *sandboxserver.Call, command, script string, o map[
 		return nil, aerr
 	}
 	req.hostCwd = host
-	env := sb.baseEnv()
 	if req.sh != nil && req.sh.env != nil {
-		env = map[string]string{}
+		req.shellEnv = map[string]string{}
 		for k, v := range req.sh.env {
-			env[k] = v
+			req.shellEnv[k] = v
 		}
 	}
 	if m, ok := o["env"].(map[string]any); ok {
+		req.optEnv = map[string]string{}
 		for k, v := range m {
-			env[k], _ = v.(string)
+			req.optEnv[k], _ = v.(string)
 		}
 	}
-	env["PWD"] = host
-	req.env = envList(env)
 	if req.sh != nil {
 		// The wrapper reports the shell's final cwd and environment on fd 3
 		// so the next call on this shell starts from them.
@@ -113,8 +114,9 @@ func (r *execReq) done() {
 }
 
 // baseEnv is the environment of a fresh shell: the host environment the
-// server was given, with HOME and TMPDIR inside the sandbox.
-func (sb *sandbox) baseEnv() map[string]string {
+// server was given, with HOME and TMPDIR inside the sandbox (by their
+// paths in the namespaces when ns, else by host paths).
+func (sb *sandbox) baseEnv(ns bool) map[string]string {
 	env := map[string]string{}
 	for _, kv := range sb.s.opts.HostEnv {
 		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
@@ -123,6 +125,9 @@ func (sb *sandbox) baseEnv() map[string]string {
 	}
 	env["HOME"] = filepath.Join(sb.dir, "home", "user")
 	env["TMPDIR"] = filepath.Join(sb.dir, "tmp")
+	if ns {
+		env["HOME"], env["TMPDIR"] = "/home/user", "/tmp"
+	}
 	env["NIMBUS_SANDBOX_ID"] = sb.id
 	env["NIMBUS_SANDBOX_DIR"] = sb.dir
 	if _, ok := env["PATH"]; !ok {
@@ -148,23 +153,21 @@ const readBuf = 256 << 10
 
 // run executes req, calling out for each piece of output (kind 1 stdout, 2
 // stderr) from one goroutine per stream. Cancelling ctx or an out error
-// kills the command's whole process group. On timeout the exit code is 124
-// after a stderr line "command timed out after <N>ms".
+// kills the command and everything it started. On timeout the exit code is
+// 124 after a stderr line "command timed out after <N>ms".
 func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p []byte) error) (int, error) {
 	defer req.done()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var timedOut atomic.Bool
 	var timer *time.Timer
-	cmd := exec.Command(sb.s.opts.Shell, "-c", req.script)
+	argv := []string{sb.s.opts.Shell, "-c", req.script}
 	if req.sh != nil {
-		cmd = exec.Command(sb.s.opts.Shell, "-c", req.script, "sh", req.arg)
+		argv = append(argv, "sh", req.arg)
 	}
-	cmd.Dir = req.hostCwd
-	cmd.Env = req.env
-	setGroup(cmd)
+	var lio launchIO
 	if req.stdin != nil {
-		cmd.Stdin = strings.NewReader(*req.stdin)
+		lio.stdin = func() io.Reader { return strings.NewReader(*req.stdin) }
 	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
@@ -177,7 +180,7 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 		return 0, err
 	}
 	growPipe(outW)
-	cmd.Stdout, cmd.Stderr = outW, errW
+	lio.stdout, lio.stderr = outW, errW
 	var stateR, stateW *os.File
 	if req.sh != nil {
 		if stateR, stateW, err = os.Pipe(); err != nil {
@@ -186,7 +189,7 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 			}
 			return 0, err
 		}
-		cmd.ExtraFiles = []*os.File{stateW}
+		lio.extra = []*os.File{stateW}
 	}
 	closeAll := func() {
 		for _, f := range []*os.File{outR, outW, errR, errW, stateR, stateW} {
@@ -195,7 +198,8 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 			}
 		}
 	}
-	if err := sb.start(cmd); err != nil {
+	cmd, mode, err := sb.launch(req, argv, lio)
+	if err != nil {
 		closeAll()
 		return 0, err
 	}
@@ -205,7 +209,7 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 	if stateW != nil {
 		stateW.Close()
 	}
-	stop := context.AfterFunc(runCtx, func() { killGroup(cmd) })
+	stop := context.AfterFunc(runCtx, cmd.Kill)
 	defer stop()
 	if req.timeout > 0 {
 		timer = time.AfterFunc(time.Duration(req.timeout*float64(time.Millisecond)), func() {
@@ -229,13 +233,13 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 	} else {
 		close(stateDone)
 	}
-	_ = cmd.Wait()
+	// A one-shot shell ends with its command: Wait returns once whatever
+	// it started is gone too, so nothing holds the output open (without
+	// an init, only its process group is killed).
+	ex, _ := cmd.Wait()
 	if timer != nil {
 		timer.Stop()
 	}
-	// A one-shot shell ends with its command: background jobs it left in
-	// its process group go too, so they cannot hold the output open.
-	killGroup(cmd)
 	// Output already written is read to the end; a process that escaped
 	// the group and holds the pipes open is cut off after a grace period.
 	deadline.Store(time.Now().Add(2 * time.Second).UnixNano())
@@ -245,16 +249,13 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 	<-pumped
 	<-stateDone
 	closeAll()
-	code := cmd.ProcessState.ExitCode()
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		code = 128 + int(ws.Signal())
-	}
+	code := exitCode(ex)
 	if timedOut.Load() && ctx.Err() == nil {
 		_ = out(2, []byte("command timed out after "+strconv.FormatFloat(req.timeout, 'f', -1, 64)+"ms\n"))
 		return 124, nil
 	}
 	if report, ok := parseState(state, req.nonce); req.sh != nil && ok {
-		sb.saveShell(req.sh, report)
+		sb.saveShell(req.sh, report, mode == sandboxinit.Namespaces)
 	}
 	if err := ctx.Err(); err != nil {
 		return code, err
@@ -263,14 +264,18 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 }
 
 // saveShell records a named shell's final cwd and environment, as reported
-// by its exit trap: "pwd\n" then NUL-separated env -0 output.
-func (sb *sandbox) saveShell(sh *shell, state []byte) {
+// by its exit trap: "pwd\n" then NUL-separated env -0 output. The cwd is a
+// host path inside the sandbox or, in namespaces (ns), a path under
+// /home/user or /tmp.
+func (sb *sandbox) saveShell(sh *shell, state []byte, ns bool) {
 	line, rest, ok := bytes.Cut(state, []byte("\n"))
 	if !ok {
 		return
 	}
 	if r, err := filepath.Rel(sb.dir, string(line)); err == nil && r != ".." && !strings.HasPrefix(r, "../") {
 		sh.cwd = cleanPath(filepath.ToSlash(r))
+	} else if ns && inView(string(line)) {
+		sh.cwd = cleanPath(string(line))
 	}
 	env := map[string]string{}
 	for _, kv := range bytes.Split(rest, []byte{0}) {

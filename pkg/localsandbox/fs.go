@@ -80,7 +80,7 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 	if aerr != nil {
 		return nil, false, aerr
 	}
-	r := rel(p)
+	r := sb.rootPath(p, c.Op)
 	switch c.Op {
 	case "readFile", "readFileBytes":
 		data, ok, err := sb.readFile(p, r)
@@ -169,7 +169,7 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		if aerr != nil {
 			return nil, false, aerr
 		}
-		if err := sb.root.Rename(r, rel(to)); err != nil {
+		if err := sb.root.Rename(r, sb.rootPath(to, c.Op)); err != nil {
 			return nil, false, fsErr("rename", p, err)
 		}
 		return nil, false, nil

@@ -14,10 +14,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/proctest"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/conformance"
@@ -77,20 +77,6 @@ func run(t *testing.T, sb *sc.Sandbox, cmd string) string {
 	return r.Stdout
 }
 
-// alive reports whether a host process exists and is not a zombie (in a
-// container, orphans may never be reaped).
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	_, rest, _ := strings.Cut(string(b), ") ")
-	return !strings.HasPrefix(rest, "Z")
-}
-
 func TestSandboxDirectoryIsKeyedByDOName(t *testing.T) {
 	s, hs := newServer(t)
 	sb := box(t, hs.URL, "job-1")
@@ -112,17 +98,41 @@ func TestSandboxDirectoryIsKeyedByDOName(t *testing.T) {
 			t.Fatalf("id %q: %q %v", id, got, err)
 		}
 	}
-	if home := run(t, sb, "echo $HOME"); home != filepath.Join(s.SandboxDir("acme:alice:job-1"), "home", "user")+"\n" {
-		t.Fatalf("HOME = %q", home)
+	want := filepath.Join(s.SandboxDir("acme:alice:job-1"), "home", "user")
+	if s.Isolation().Namespaces() {
+		want = "/home/user"
+	}
+	if home := run(t, sb, "echo $HOME"); home != want+"\n" {
+		t.Fatalf("HOME = %q, want %q", home, want)
 	}
 }
 
 func TestPathConfinement(t *testing.T) {
 	s, hs := newServer(t)
-	sb := box(t, hs.URL, "job-1")
+	testConfinement(t, s, hs.URL)
+}
+
+// outsideDir is a host directory that commands of s do not see as the
+// sandbox's: in namespaces the host's /tmp is hidden (a link to /tmp/… is
+// the sandbox's), so it is made under /var/tmp.
+func outsideDir(t *testing.T, s *localsandbox.Server) string {
+	if !s.Isolation().Namespaces() {
+		return t.TempDir()
+	}
+	d, err := os.MkdirTemp("/var/tmp", "nimbus-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(d) })
+	return d
+}
+
+// testConfinement checks that no file op reaches outside the sandbox.
+func testConfinement(t *testing.T, s *localsandbox.Server, url string) {
+	sb := box(t, url, "job-1")
 	x := ctx(t)
 	dir := s.SandboxDir("acme:alice:job-1")
-	outside := t.TempDir()
+	outside := outsideDir(t, s)
 	secretFile := filepath.Join(outside, "secret.txt")
 	if err := os.WriteFile(secretFile, []byte("host secret"), 0o644); err != nil {
 		t.Fatal(err)
@@ -218,45 +228,25 @@ func TestDestroyKillsProcessesAndRemovesTheDirectory(t *testing.T) {
 	sb := box(t, hs.URL, "job-1", token.ScopeSandboxUse, token.ScopeSessionDestroy)
 	x := ctx(t)
 	dir := s.SandboxDir("acme:alice:job-1")
-	st, err := sb.StartProcess(x, "echo $$ > bg.pid; sleep 60 & echo $! > child.pid; wait", sc.StartOptions{})
+	bg, child, fg := proctest.Marker(), proctest.Marker(), proctest.Marker()
+	st, err := sb.StartProcess(x, "sleep "+child+" & sleep "+bg+"; wait", sc.StartOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A running exec stream is killed too.
-	stream, err := sb.ExecStream(x, "echo $$ > fg.pid; exec sleep 60", sc.ExecOptions{})
+	stream, err := sb.ExecStream(x, "exec sleep "+fg, sc.ExecOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stream.Close()
-	var pids []int
-	deadline := time.Now().Add(10 * time.Second)
-	for _, f := range []string{"bg.pid", "child.pid", "fg.pid"} {
-		for {
-			b, err := os.ReadFile(filepath.Join(dir, "home", "user", f))
-			if n, perr := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && perr == nil {
-				pids = append(pids, n)
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never written", f)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	proctest.WaitRunning(t, bg, child, fg)
 	// A directory the sandbox made read-only does not stop destroy.
 	run(t, sb, "mkdir -p ro/deep && touch ro/deep/f && chmod 0555 ro/deep ro")
 	res, err := sb.Destroy(x, "done")
 	if err != nil || res.Killed < 2 {
 		t.Fatalf("%+v %v", res, err)
 	}
-	for _, pid := range pids {
-		for i := 0; alive(pid) && i < 100; i++ {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if alive(pid) {
-			t.Errorf("pid %d survived destroy", pid)
-		}
-	}
+	proctest.WaitGone(t, bg, child, fg)
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("directory still there: %v", err)
 	}
@@ -280,59 +270,48 @@ func TestDestroyKillsProcessesAndRemovesTheDirectory(t *testing.T) {
 func TestTimeoutKillsTheWholeProcessGroup(t *testing.T) {
 	_, hs := newServer(t)
 	sb := box(t, hs.URL, "job-1")
-	start := time.Now()
-	r, err := sb.Exec(ctx(t), "sleep 30 & echo $! > bg.pid; sleep 30", sc.ExecOptions{Timeout: 200 * time.Millisecond})
-	if err != nil || r.ExitCode != 124 || r.Stderr != "command timed out after 200ms\n" {
-		t.Fatalf("%+v %v", r, err)
+	bg, fg := proctest.Marker(), proctest.Marker()
+	type result struct {
+		r   *sc.ExecResult
+		err error
 	}
-	if time.Since(start) > 5*time.Second {
-		t.Fatalf("took %v", time.Since(start))
+	done := make(chan result, 1)
+	go func() {
+		r, err := sb.Exec(ctx(t), "sleep "+bg+" & sleep "+fg, sc.ExecOptions{Timeout: 3 * time.Second})
+		done <- result{r, err}
+	}()
+	// Both run before the timeout kills them.
+	proctest.WaitRunning(t, bg, fg)
+	res := <-done
+	if res.err != nil || res.r.ExitCode != 124 || res.r.Stderr != "command timed out after 3000ms\n" {
+		t.Fatalf("%+v %v", res.r, res.err)
 	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(run(t, sb, "cat bg.pid")))
-	for i := 0; alive(pid) && i < 100; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if pid == 0 || alive(pid) {
-		t.Fatalf("background job %d survived the timeout", pid)
-	}
+	proctest.WaitGone(t, bg, fg)
 	// A one-shot exec does not leave background jobs behind either, and
 	// does not wait for them.
-	start = time.Now()
-	run(t, sb, "sleep 30 & echo $! > bg2.pid")
+	start := time.Now()
+	bg = proctest.Marker()
+	run(t, sb, "sleep "+bg+" &")
 	if time.Since(start) > 5*time.Second {
 		t.Fatal("exec waited for its background job")
 	}
-	pid, _ = strconv.Atoi(strings.TrimSpace(run(t, sb, "cat bg2.pid")))
-	for i := 0; alive(pid) && i < 100; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if alive(pid) {
-		t.Fatalf("background job %d outlived its exec", pid)
-	}
+	proctest.WaitGone(t, bg)
 }
 
 func TestClosingTheStreamKillsTheCommand(t *testing.T) {
-	s, hs := newServer(t)
+	_, hs := newServer(t)
 	sb := box(t, hs.URL, "job-1")
-	st, err := sb.ExecStream(ctx(t), "echo $$ > fg.pid; echo ready; exec sleep 60", sc.ExecOptions{})
+	fg := proctest.Marker()
+	st, err := sb.ExecStream(ctx(t), "echo ready; exec sleep "+fg, sc.ExecOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c, err := st.Next(); err != nil || string(c.Data) != "ready\n" {
 		t.Fatalf("%q %v", c.Data, err)
 	}
-	b, _ := os.ReadFile(filepath.Join(s.SandboxDir("acme:alice:job-1"), "home", "user", "fg.pid"))
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	if pid == 0 || !alive(pid) {
-		t.Fatalf("pid %d", pid)
-	}
+	proctest.WaitRunning(t, fg)
 	st.Close()
-	for i := 0; alive(pid) && i < 300; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if alive(pid) {
-		t.Fatal("closing the stream did not kill the command")
-	}
+	proctest.WaitGone(t, fg)
 }
 
 func TestConcurrentExecsOnOneSandbox(t *testing.T) {

@@ -2,17 +2,7 @@
 
 package localsandbox
 
-import (
-	"os/exec"
-	"syscall"
-)
-
-// setGroup makes the command the leader of a new process group, so that
-// everything it starts can be killed with it.
-func setGroup(c *exec.Cmd) { c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} }
-
-// signalGroup signals the process group led by pid.
-func signalGroup(pid int, sig syscall.Signal) error { return syscall.Kill(-pid, sig) }
+import "syscall"
 
 var signals = map[string]syscall.Signal{
 	"SIGTERM": syscall.SIGTERM, "SIGINT": syscall.SIGINT, "SIGKILL": syscall.SIGKILL,

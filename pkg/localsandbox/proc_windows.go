@@ -2,22 +2,8 @@
 
 package localsandbox
 
-import (
-	"os"
-	"os/exec"
-	"syscall"
-)
+import "syscall"
 
-// setGroup is a no-op: New refuses to run on Windows, this only keeps the
-// package building for the release matrix.
-func setGroup(*exec.Cmd) {}
-
-func signalGroup(pid int, _ syscall.Signal) error {
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return err
-	}
-	return p.Kill()
-}
-
+// New refuses to run on Windows; this only keeps the package building for
+// the release matrix.
 var signals = map[string]syscall.Signal{"SIGTERM": syscall.SIGTERM, "SIGINT": syscall.SIGINT, "SIGKILL": syscall.SIGKILL}

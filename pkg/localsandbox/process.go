@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox/internal/sandboxinit"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
@@ -40,7 +40,7 @@ type proc struct {
 	restart string
 
 	mu        sync.Mutex
-	cmd       *exec.Cmd
+	cmd       *sandboxinit.Cmd
 	stdin     io.WriteCloser
 	chunks    []logChunk
 	size      int
@@ -69,20 +69,29 @@ func (p *proc) exited() bool {
 	return p.exitCode != nil
 }
 
-// kill signals the process group; it reports whether the process was
-// running.
+// kill signals the shell's process group; it reports whether the process
+// was running. Whatever else the process started ends with the shell.
 func (p *proc) kill(sig syscall.Signal, why string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.exitCode != nil || p.cmd == nil || p.cmd.Process == nil {
+	if p.exitCode != nil || p.cmd == nil {
 		return false
 	}
 	if why != "" {
 		p.killedBy = why
 	}
-	if err := signalGroup(p.cmd.Process.Pid, sig); err != nil {
+	return p.cmd.Signal(sig) == nil
+}
+
+// destroyed records that destroy killed the process (through the
+// sandbox's running commands); it reports whether it was running.
+func (p *proc) destroyed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.exitCode != nil || p.cmd == nil {
 		return false
 	}
+	p.killedBy = "destroyed"
 	return true
 }
 
@@ -186,16 +195,12 @@ func (sb *sandbox) startProcess(c *sandboxserver.Call) (any, bool, *sandboxserve
 	if v, has := o["restart"]; has && restart != "never" && restart != "on-failure" {
 		return nil, false, sandboxserver.RPCError("restart must be 'never' or 'on-failure', got " + jsString(v))
 	}
-	if _, has := o["shellId"]; has {
-		// A background process never holds a named shell.
-		delete(o, "shellId")
-	}
+	// A background process never holds a named shell.
+	delete(o, "shellId")
 	req, aerr := sb.prepare(c, command, command, o)
 	if aerr != nil {
 		return nil, false, aerr
 	}
-	// Spawning under the sandbox lock orders it with destroy, which must
-	// see every process it has to kill.
 	sb.mu.Lock()
 	if sb.closed {
 		sb.mu.Unlock()
@@ -206,12 +211,15 @@ func (sb *sandbox) startProcess(c *sandboxserver.Call) (any, bool, *sandboxserve
 	}
 	pid := sb.nextPID
 	sb.nextPID++
+	sb.mu.Unlock()
 	p := &proc{sb: sb, pid: pid, command: command, cwd: req.cwd, start: sb.s.opts.Now(), restart: restart, endedChan: make(chan struct{})}
 	p.execID, _ = o["execId"].(string)
+	// The shell is registered with the sandbox's running commands as it
+	// starts, which orders it with destroy.
 	if err := sb.spawn(p, req); err != nil {
-		sb.mu.Unlock()
 		return nil, false, sandboxserver.RPCError("cannot start process: " + err.Error())
 	}
+	sb.mu.Lock()
 	sb.procs[pid] = p
 	sb.mu.Unlock()
 	info := p.info()
@@ -220,23 +228,24 @@ func (sb *sandbox) startProcess(c *sandboxserver.Call) (any, bool, *sandboxserve
 
 // spawn starts (or restarts) the process and a goroutine that waits for it.
 func (sb *sandbox) spawn(p *proc, req *execReq) error {
-	cmd := exec.Command(sb.s.opts.Shell, "-c", req.script)
-	cmd.Dir, cmd.Env = req.hostCwd, req.env
-	setGroup(cmd)
-	cmd.Stdout = procWriter{p, "stdout"}
-	cmd.Stderr = procWriter{p, "stderr"}
+	stdinR, stdin, err := os.Pipe()
+	if err != nil {
+		return err
+	}
 	// Stdout and Stderr are not *os.File, so Wait also waits for the
 	// copying; a background job holding them open is cut off after this.
-	cmd.WaitDelay = time.Second
-	stdin, err := cmd.StdinPipe()
+	cmd, _, err := sb.launch(req, []string{sb.s.opts.Shell, "-c", req.script}, launchIO{
+		stdin:  func() io.Reader { return stdinR },
+		stdout: procWriter{p, "stdout"}, stderr: procWriter{p, "stderr"},
+		waitDelay: time.Second,
+	})
+	stdinR.Close()
 	if err != nil {
+		stdin.Close()
 		return err
 	}
 	if req.stdin != nil {
 		go func(s string) { _, _ = io.WriteString(stdin, s) }(*req.stdin)
-	}
-	if err := cmd.Start(); err != nil {
-		return err
 	}
 	p.mu.Lock()
 	p.cmd, p.stdin = cmd, stdin
@@ -250,16 +259,14 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 		})
 	}
 	go func() {
-		_ = cmd.Wait()
+		ex, _ := cmd.Wait()
+		sb.untrack(cmd)
 		if timer != nil {
 			timer.Stop()
 		}
-		_ = signalGroup(cmd.Process.Pid, syscall.SIGKILL)
-		code := cmd.ProcessState.ExitCode()
-		reason := ""
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			code = 128 + int(ws.Signal())
-			reason = signalName(ws.Signal())
+		code, reason := exitCode(ex), ""
+		if ex.Signal != 0 {
+			reason = signalName(ex.Signal)
 		}
 		p.mu.Lock()
 		if p.killedBy == "timeout" {
@@ -270,10 +277,7 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 			p.restarts++
 			p.mu.Unlock()
 			time.Sleep(time.Duration(p.restarts) * 200 * time.Millisecond)
-			sb.mu.Lock()
-			restarted := !sb.closed && sb.spawn(p, req) == nil
-			sb.mu.Unlock()
-			if restarted {
+			if sb.spawn(p, req) == nil {
 				return
 			}
 			p.mu.Lock()

@@ -120,7 +120,11 @@ func (sb *sandbox) ready(ctx context.Context, c *sandboxserver.Call) (any, bool,
 	for i, p := range pre {
 		out[i] = p
 	}
-	return map[string]any{"ok": true, "preinstalled": out}, true, nil
+	res := map[string]any{"ok": true, "preinstalled": out}
+	if d := sb.s.diagnostics(); d != nil {
+		res["diagnostics"] = d
+	}
+	return res, true, nil
 }
 
 // serveSession handles /s/<id>, /s/<id>/ (DELETE destroys) and the

@@ -2,7 +2,6 @@ package localsandbox
 
 import (
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox/internal/sandboxinit"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
@@ -25,7 +25,7 @@ type sandbox struct {
 	mu       sync.Mutex
 	shells   map[string]*shell
 	procs    map[int64]*proc
-	running  map[*exec.Cmd]struct{}
+	running  map[*sandboxinit.Cmd]struct{}
 	apps     appTable
 	revision int64
 	nextPID  int64
@@ -53,18 +53,18 @@ func openSandbox(s *Server, do, id string) (*sandbox, error) {
 		s: s, do: do, id: id, dir: dir, root: root,
 		shells:  map[string]*shell{},
 		procs:   map[int64]*proc{},
-		running: map[*exec.Cmd]struct{}{},
+		running: map[*sandboxinit.Cmd]struct{}{},
 		nextPID: 1000001,
 	}, nil
 }
 
-// shutdown kills every running command and process (their whole process
-// groups), waits for them, and closes the root. It returns how many were
+// shutdown kills every running command and process, with everything they
+// started, waits for them, and closes the root. It returns how many were
 // running.
 func (sb *sandbox) shutdown() int {
 	sb.mu.Lock()
 	sb.closed = true
-	var cmds []*exec.Cmd
+	var cmds []*sandboxinit.Cmd
 	for c := range sb.running {
 		cmds = append(cmds, c)
 	}
@@ -73,15 +73,14 @@ func (sb *sandbox) shutdown() int {
 		procs = append(procs, p)
 	}
 	sb.mu.Unlock()
-	killed := 0
-	for _, c := range cmds {
-		killGroup(c)
-		killed++
-	}
+	sb.mu.Lock()
+	killed := sb.liveLocked()
+	sb.mu.Unlock()
 	for _, p := range procs {
-		if p.kill(syscall.SIGKILL, "destroyed") {
-			killed++
-		}
+		p.destroyed()
+	}
+	for _, c := range cmds {
+		c.Kill()
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -102,17 +101,30 @@ func (sb *sandbox) shutdown() int {
 	return killed
 }
 
-// killGroup kills the process group led by c's process.
-func killGroup(c *exec.Cmd) {
-	if c.Process != nil {
-		_ = signalGroup(c.Process.Pid, syscall.SIGKILL)
+// liveLocked counts what runs: the running commands (a background
+// process's shell among them) and the background processes waiting to be
+// started again; sb.mu is held.
+func (sb *sandbox) liveLocked() int {
+	n := len(sb.running)
+	for _, p := range sb.procs {
+		p.mu.Lock()
+		if p.exitCode == nil && (p.cmd == nil || !sb.isRunningLocked(p.cmd)) {
+			n++
+		}
+		p.mu.Unlock()
 	}
+	return n
+}
+
+func (sb *sandbox) isRunningLocked(c *sandboxinit.Cmd) bool {
+	_, ok := sb.running[c]
+	return ok
 }
 
 // start starts a command and registers it so destroy can kill it; it
 // fails once the sandbox is being destroyed. Starting under the lock
-// orders it with shutdown, which reads the command's process.
-func (sb *sandbox) start(c *exec.Cmd) error {
+// orders it with shutdown, which kills what is registered.
+func (sb *sandbox) start(c *sandboxinit.Cmd) error {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
 	if sb.closed {
@@ -125,7 +137,7 @@ func (sb *sandbox) start(c *exec.Cmd) error {
 	return nil
 }
 
-func (sb *sandbox) untrack(c *exec.Cmd) {
+func (sb *sandbox) untrack(c *sandboxinit.Cmd) {
 	sb.mu.Lock()
 	delete(sb.running, c)
 	sb.mu.Unlock()

@@ -11,6 +11,14 @@
 // so no path, ".." or symlink reaches outside. Commands run as the local
 // user with /bin/sh: this is a development backend, not a security
 // boundary.
+//
+// On Linux, where unprivileged user namespaces are allowed, each command
+// runs in its own user, mount and PID namespaces, where the sandbox's
+// home/user is mounted at /home/user and its tmp at /tmp: commands and
+// file operations then agree on every path under them. Elsewhere commands
+// see host paths (see Isolation). Either way every process a command
+// starts ends with it, with destroy and with Close (programs must call
+// MaybeRunInit for that: see its documentation).
 package localsandbox
 
 import (
@@ -91,12 +99,16 @@ type Options struct {
 	// this server (DNS rebinding). A listening server sets it; the
 	// in-process transport, which has no real host, leaves it nil.
 	Hosts *HostPolicy
+	// Isolation selects namespaces or host paths; the zero value uses
+	// namespaces where the machine allows them.
+	Isolation Isolation
 }
 
 // Server is the local backend. Create it with New and release it with
 // Close, which kills every process it started.
 type Server struct {
 	opts Options
+	iso  *isolation
 	auth sandboxserver.TokenAuth
 	api  *sandboxserver.Handler
 	root string
@@ -148,8 +160,13 @@ func New(opts Options) (*Server, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, &Error{Code: CodeConfig, Message: "localsandbox: cannot create the data directory", Err: err}
 	}
+	iso, err := newIsolation(opts.Isolation, abs)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		opts:      opts,
+		iso:       iso,
 		auth:      sandboxserver.TokenAuth{Secret: opts.Secret, Previous: opts.PreviousSecret, Now: opts.Now},
 		root:      root,
 		sandboxes: map[string]*sandbox{},

@@ -108,7 +108,12 @@ func fakeNode(t *testing.T, dir, version string) {
 // gets on its command line, or the refusal.
 func TestRunCodeTypeScriptFlagsByNodeVersion(t *testing.T) {
 	dir := t.TempDir()
-	_, hs := newServer(t, func(o *localsandbox.Options) { o.HostEnv = []string{"PATH=" + dir + ":/usr/bin:/bin"} })
+	// The fake node is in the host's temporary directory, which commands
+	// in namespaces do not see (their /tmp is the sandbox's): host paths.
+	_, hs := newServer(t, func(o *localsandbox.Options) {
+		o.HostEnv = []string{"PATH=" + dir + ":/usr/bin:/bin"}
+		o.Isolation = localsandbox.IsolationHostPaths
+	})
 	sb := box(t, hs.URL, "ts-fake")
 	code := `const s: string = "it's"; console.log(s)`
 	quoted := "<-e><" + code + ">"

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nimbus-sh/nimbus/internal/stall"
@@ -97,16 +98,18 @@ func (c *Client) httpClient() *http.Client {
 	if c.HTTPClient != nil {
 		return c.HTTPClient
 	}
-	return defaultHTTPClient
+	return defaultHTTPClient()
 }
 
-var defaultHTTPClient = func() *http.Client {
+// defaultHTTPClient is built on first use, not at start-up: every nimbus
+// command links this package, few of them talk to npm.
+var defaultHTTPClient = sync.OnceValue(func() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	tr.TLSHandshakeTimeout = 10 * time.Second
 	tr.ResponseHeaderTimeout = 30 * time.Second
 	return &http.Client{Transport: tr}
-}()
+})
 
 // PackageURL returns the packument URL of name: a scoped name is escaped
 // as one path segment ("@scope%2fname"), as npm does.

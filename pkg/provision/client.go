@@ -15,7 +15,6 @@ import (
 	"github.com/cloudflare/cloudflare-go/v6/option"
 	"github.com/cloudflare/cloudflare-go/v6/r2"
 	"github.com/cloudflare/cloudflare-go/v6/user"
-	"github.com/cloudflare/cloudflare-go/v6/workers"
 )
 
 // DefaultBaseURL is the production Cloudflare API v4 base.
@@ -61,8 +60,6 @@ type Client struct {
 	accountTokens *accounts.TokenService
 	accounts      *accounts.AccountService
 	buckets       *r2.BucketService
-	secrets       *workers.ScriptSecretService
-	subdomain     *workers.SubdomainService
 }
 
 // NewClient builds a Client from explicit options.
@@ -116,8 +113,6 @@ func NewClient(o ClientOptions) (*Client, error) {
 	c.accountTokens = accounts.NewTokenService(opts...)
 	c.accounts = accounts.NewAccountService(opts...)
 	c.buckets = r2.NewBucketService(opts...)
-	c.secrets = workers.NewScriptSecretService(opts...)
-	c.subdomain = workers.NewSubdomainService(opts...)
 	return c, nil
 }
 

@@ -13,7 +13,6 @@ import (
 
 	"github.com/cloudflare/cloudflare-go/v6/accounts"
 	"github.com/cloudflare/cloudflare-go/v6/r2"
-	"github.com/cloudflare/cloudflare-go/v6/workers"
 
 	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"
 )
@@ -471,9 +470,7 @@ func isDNSLabel(s string) bool {
 
 func (r *run) workersDev(ctx context.Context) error {
 	r.emit(StepWorkersDev, "", StateRunning, "reading the workers.dev subdomain")
-	var q workers.SubdomainGetParams
-	q.AccountID.Value, q.AccountID.Present = r.res.AccountID, true
-	sd, err := r.c.subdomain.Get(ctx, q)
+	subdomain, err := r.c.workersSubdomain(ctx, r.res.AccountID)
 	if err != nil {
 		if f, ok := isClientRejection(err); ok && (f.status == http.StatusNotFound || f.has(10007)) {
 			msg := "the account has no workers.dev subdomain yet; register one in the dashboard (Workers & Pages) to get a Worker URL"
@@ -484,13 +481,13 @@ func (r *run) workersDev(ctx context.Context) error {
 		}
 		return r.fail(StepWorkersDev, "", classify(err, operation{what: "read the workers.dev subdomain", permission: PermScriptsRead}))
 	}
-	if !isDNSLabel(sd.Subdomain) {
+	if !isDNSLabel(subdomain) {
 		return r.fail(StepWorkersDev, "", &Error{Kind: KindInternal, Code: CodeAPI,
-			Message: "Cloudflare returned an unexpected workers.dev subdomain " + quote(sd.Subdomain)})
+			Message: "Cloudflare returned an unexpected workers.dev subdomain " + quote(subdomain)})
 	}
-	r.res.Subdomain = sd.Subdomain
-	r.res.WorkersDevURL = "https://" + r.plan.Worker + "." + sd.Subdomain + ".workers.dev"
-	r.emit(StepWorkersDev, sd.Subdomain, StateDone, "Worker URL after deploy: %s", r.res.WorkersDevURL)
+	r.res.Subdomain = subdomain
+	r.res.WorkersDevURL = "https://" + r.plan.Worker + "." + subdomain + ".workers.dev"
+	r.emit(StepWorkersDev, subdomain, StateDone, "Worker URL after deploy: %s", r.res.WorkersDevURL)
 	return r.recordEndpoint()
 }
 
@@ -540,9 +537,7 @@ func (r *run) secret(ctx context.Context) error {
 	r.emit(StepSecret, spec.Name, StateRunning, "setting %s on Worker %s", spec.Name, r.plan.Worker)
 	if r.plan.DryRun {
 		// A GET tells whether the Worker exists without changing anything.
-		var q workers.ScriptSecretListParams
-		q.AccountID.Value, q.AccountID.Present = r.res.AccountID, true
-		if _, err := r.c.secrets.List(ctx, r.plan.Worker, q); err != nil {
+		if err := r.c.listWorkerSecrets(ctx, r.res.AccountID, r.plan.Worker); err != nil {
 			if f, ok := isClientRejection(err); ok && (f.has(10007) || f.status == http.StatusNotFound) {
 				return r.fail(StepSecret, spec.Name, workerMissing(err, r.plan.Worker))
 			}
@@ -561,15 +556,8 @@ func (r *run) secret(ctx context.Context) error {
 	if spec.Value != "" {
 		r.res.SecretFile = ""
 	}
-	var q workers.ScriptSecretUpdateParams
-	q.AccountID.Value, q.AccountID.Present = r.res.AccountID, true
-	body := workers.ScriptSecretUpdateParamsBodyWorkersBindingKindSecretText{}
-	body.Name.Value, body.Name.Present = spec.Name, true
-	body.Text.Value, body.Text.Present = value, true
-	body.Type.Value, body.Type.Present = workers.ScriptSecretUpdateParamsBodyWorkersBindingKindSecretTextTypeSecretText, true
-	q.Body = body
 	r.res.Mutations++
-	if _, err := r.c.secrets.Update(ctx, r.plan.Worker, q); err != nil {
+	if err := r.c.putWorkerSecret(ctx, r.res.AccountID, r.plan.Worker, spec.Name, value); err != nil {
 		if f, ok := isClientRejection(err); ok && (f.has(10007) || (f.status == http.StatusNotFound && len(f.codes) == 0)) {
 			return r.fail(StepSecret, spec.Name, workerMissing(err, r.plan.Worker))
 		}

@@ -31,7 +31,7 @@ func (c *Cache) manifestPath(i npmregistry.Integrity) string {
 func cacheError(what string, err error) *Error {
 	return &Error{Kind: KindCantCreate, Code: CodeCache, Err: err,
 		Message: "runtime cache: " + what + ": " + err.Error(),
-		Hint:    "make the cache directory writable (XDG_CACHE_HOME or ~/.cache), or point XDG_CACHE_HOME elsewhere"}
+		Hint:    "make the cache directory writable, or point XDG_CACHE_HOME (LocalAppData on Windows) elsewhere"}
 }
 
 // verifiedManifest returns the manifest recorded for a tarball that passed

@@ -11,6 +11,10 @@ import (
 type ReadyResult struct {
 	OK           bool     `json:"ok"`
 	Preinstalled []string `json:"preinstalled"`
+	// Diagnostics are notes of a backend that differs from a Worker's
+	// sandbox (nimbus dev running commands with host paths); a Worker
+	// sends none.
+	Diagnostics []string `json:"diagnostics,omitempty"`
 }
 
 // DestroyResult is the result of op destroy and of DELETE /s/<id>/.

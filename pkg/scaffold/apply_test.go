@@ -385,8 +385,8 @@ func TestNextSteps(t *testing.T) {
 		{"/home/u/..p", "/home/u", "..p"},
 	} {
 		got := NextSteps(NextStepsOptions{Dir: tc.dir, Cwd: tc.cwd, WorkerName: "w"})
-		want := []string{"cd " + tc.cd, "npm install", "CLOUDFLARE_ACCOUNT_ID=<account-id> nimbus setup cloudflare --name w --write-config",
-			"npx wrangler secret put JWT_SECRET", "npx wrangler deploy"}
+		want := []string{"cd " + tc.cd, "npm install", "nimbus setup cloudflare --name w --write-config",
+			"npx wrangler deploy", "nimbus setup cloudflare --name w --set-secret"}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%+v: got %q", tc, got)
 		}

@@ -83,7 +83,7 @@ func ValidatePackageName(name string) error {
 		return &Error{
 			Code:    CodeInvalidPackageName,
 			Message: fmt.Sprintf("the directory name %q is not a valid npm package name: %s", name, why),
-			Hint:    "name the project directory with lowercase letters, digits, '-', '.' and '_' (it becomes the package.json name)",
+			Hint:    "pass --name with lowercase letters, digits and '-' (it becomes the package.json and Worker name), or rename the directory",
 		}
 	}
 	switch {

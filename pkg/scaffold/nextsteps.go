@@ -17,19 +17,30 @@ type NextStepsOptions struct {
 	Installed bool
 }
 
-// NextSteps returns upstream's next steps, written for this CLI: cd, npm
-// install, setup cloudflare, the JWT secret, deploy. Scripts written for
-// upstream read these from the JSON line, so the order is kept.
+// SetupSteps are the commands that take a scaffolded, installed project
+// to a deployed Worker that has its JWT_SECRET: create the R2 buckets,
+// publish the language runtimes and pin their catalog in wrangler.jsonc
+// (CLOUDFLARE_API_TOKEN in the environment), deploy, then generate the
+// secret and put it on the Worker. They are the one
+// source of the setup instructions: init prints them, the generated
+// README shows them, and a test holds nimbus's own docs to them. Every
+// line can be pasted as it is (no placeholders a shell would misread).
+func SetupSteps(worker string) []string {
+	return []string{
+		"nimbus setup cloudflare --name " + worker + " --write-config",
+		"npx wrangler deploy",
+		"nimbus setup cloudflare --name " + worker + " --set-secret",
+	}
+}
+
+// NextSteps returns the steps after init: cd, npm install (unless it ran),
+// then SetupSteps. Upstream's JSON line carries them as nextSteps.
 func NextSteps(o NextStepsOptions) []string {
 	steps := []string{"cd " + cdTarget(o.Dir, o.Cwd)}
 	if !o.Installed {
 		steps = append(steps, "npm install")
 	}
-	return append(steps,
-		"CLOUDFLARE_ACCOUNT_ID=<account-id> nimbus setup cloudflare --name "+o.WorkerName+" --write-config",
-		"npx wrangler secret put JWT_SECRET",
-		"npx wrangler deploy",
-	)
+	return append(steps, SetupSteps(o.WorkerName)...)
 }
 
 // cdTarget is "." for the working directory itself, the relative path for a

@@ -141,10 +141,6 @@ func Render(opts Options) (*Project, error) {
 			Flag:    "--template",
 		}
 	}
-	if err := ValidatePackageName(opts.ProjectName); err != nil {
-		return nil, err
-	}
-
 	wo := opts.Wrangler
 	if wo.Name == "" {
 		wo.Name = opts.ProjectName
@@ -157,6 +153,11 @@ func Render(opts Options) (*Project, error) {
 	// reported as a Worker name problem (fixed with --name) rather than as a
 	// derived bucket problem.
 	if err := ValidateWorkerName(wo.Name); err != nil {
+		return nil, err
+	}
+	// A valid Worker name is a valid npm name unless npm reserves it
+	// ("http"), so this mostly speaks when the two names differ.
+	if err := ValidatePackageName(opts.ProjectName); err != nil {
 		return nil, err
 	}
 	cfg, err := BuildWranglerConfig(wo)
@@ -202,6 +203,7 @@ func Render(opts Options) (*Project, error) {
 		"BucketListCode":      "`" + strings.Join(buckets, "`, `") + "`",
 		"DependenciesJSON":    jsonMembers(deps, "    "),
 		"DevDependenciesJSON": jsonMembers(versions.Toolchain, "    "),
+		"SetupSteps":          strings.Join(SetupSteps(cfg.Name), "\n"),
 	}
 
 	files, err := renderTemplate(name, data)

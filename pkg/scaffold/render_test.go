@@ -274,7 +274,8 @@ func TestRenderErrors(t *testing.T) {
 		msg  string
 	}{
 		{"unknown template", Options{ProjectName: "a", Template: "full-stack"}, CodeUnknownTemplate, "--template", "worker-only"},
-		{"bad package name", Options{ProjectName: "My App"}, CodeInvalidPackageName, "", "npm package name"},
+		{"bad package name", Options{ProjectName: "http"}, CodeInvalidPackageName, "", "npm package name"},
+		{"worker name checked first", Options{ProjectName: "My App"}, CodeInvalidWorkerName, "--name", "My App"},
 		{"dir name not a worker name", Options{ProjectName: "my_app"}, CodeInvalidWorkerName, "--name", "my_app"},
 		{"bad --name", Options{ProjectName: "app", Wrangler: WranglerOptions{Name: "App"}}, CodeInvalidWorkerName, "--name", "App"},
 		{"derived bucket too long", Options{ProjectName: strings.Repeat("a", 50)}, CodeInvalidBucketName, "--name or --bucket-prefix", "NPM_PACKUMENT_CACHE"},

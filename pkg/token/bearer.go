@@ -30,7 +30,7 @@ func matchBearer(h string) (string, bool) {
 	// the candidate ends of \s+, tried longest first as backtracking does.
 	var ends []int
 	for i, r := range rest {
-		if !isJSSpace(r) {
+		if !jsjson.IsSpace(r) {
 			break
 		}
 		ends = append(ends, i+utf8.RuneLen(r))
@@ -45,15 +45,6 @@ func matchBearer(h string) (string, bool) {
 }
 
 func isLineTerminator(r rune) bool { return r == '\n' || r == '\r' || r == 0x2028 || r == 0x2029 }
-
-// isJSSpace is JavaScript's \s: WhiteSpace and LineTerminator.
-func isJSSpace(r rune) bool {
-	switch r {
-	case '\t', '\n', '\v', '\f', '\r', ' ', 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff:
-		return true
-	}
-	return r >= 0x2000 && r <= 0x200a
-}
 
 // ExtractBearer finds the token a Worker would read from r: the
 // Authorization header ("Bearer <token>", any case), else the first
@@ -75,7 +66,7 @@ func ExtractBearer(r *http.Request) (string, error) {
 	}
 	if c := strings.Join(r.Header.Values("Cookie"), "; "); c != "" {
 		for piece := range strings.SplitSeq(c, ";") {
-			name, value, ok := strings.Cut(jsTrim(piece), "=")
+			name, value, ok := strings.Cut(jsjson.TrimSpace(piece), "=")
 			if !ok || name != CookieName {
 				continue
 			}
@@ -166,10 +157,4 @@ func unhex(c byte) byte {
 		return c - 'a' + 10
 	}
 	return c - 'A' + 10
-}
-
-// jsTrim is String.prototype.trim: it removes JavaScript whitespace and
-// line terminators, which include characters strings.TrimSpace keeps.
-func jsTrim(s string) string {
-	return strings.TrimFunc(s, isJSSpace)
 }

@@ -22,6 +22,12 @@ const (
 	AttachBootstrapTTL = 90 * time.Second
 )
 
+// MinSecretLength is the shortest secret, in bytes, that gives HS256 its
+// full strength: RFC 7518 §3.2 asks for a key at least as long as the
+// hash (256 bits). Mint signs with shorter secrets, as upstream does;
+// commands warn about them.
+const MinSecretLength = 32
+
 // Header is the encoded JOSE header of every token nimbus and upstream mint:
 // base64url of {"alg":"HS256","typ":"JWT"}.
 const Header = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
@@ -45,6 +51,12 @@ type Input struct {
 	// TTL is the lifetime; nil means DefaultTTL. It must be positive and at
 	// most MaxTTL. Whole seconds count: exp = iat + floor(TTL).
 	TTL *time.Duration
+	// TTLMillis, when set, replaces TTL with a lifetime in milliseconds as
+	// upstream's opts.ttlMs carries it: any float64, checked and floored
+	// exactly as upstream does (1e-7 ms is allowed and gives exp = iat;
+	// +Inf and -0 are TTL errors). ParseTTL returns such a value. NaN,
+	// which upstream mints into a token with "exp":null, is a TTL error.
+	TTLMillis *float64
 	// IssuedAt overrides iat; the zero value means the issuer's clock.
 	IssuedAt time.Time
 }
@@ -105,12 +117,9 @@ func (is Issuer) mint(in Input) (string, [2]int64, error) {
 			}
 		}
 	}
-	ttl := DefaultTTL
-	if in.TTL != nil {
-		ttl = *in.TTL
-	}
-	if ttl <= 0 || ttl > MaxTTL {
-		return "", times, errTTL(float64(ttl) / float64(time.Millisecond))
+	lifetime, err := in.lifetime()
+	if err != nil {
+		return "", times, err
 	}
 	var iat int64
 	if !in.IssuedAt.IsZero() {
@@ -122,7 +131,7 @@ func (is Issuer) mint(in Input) (string, [2]int64, error) {
 		}
 		iat = int64(math.Floor(float64(now().UnixMilli()) / 1000))
 	}
-	exp := iat + int64(ttl/time.Second)
+	exp := iat + lifetime
 	times = [2]int64{iat, exp}
 
 	// Both buffers live on the stack for typical tokens; the only copies
@@ -141,6 +150,26 @@ func (is Issuer) mint(in Input) (string, [2]int64, error) {
 	}
 	var sigBuf [64]byte
 	return signingString + "." + string(base64.RawURLEncoding.AppendEncode(sigBuf[:0], sig)), times, nil
+}
+
+// lifetime checks the TTL as upstream does (ttlMs <= 0 or ttlMs > max is
+// an error) and returns floor(ttlMs / 1000), the seconds added to iat.
+func (in Input) lifetime() (int64, error) {
+	if in.TTLMillis == nil {
+		ttl := DefaultTTL
+		if in.TTL != nil {
+			ttl = *in.TTL
+		}
+		if ttl <= 0 || ttl > MaxTTL {
+			return 0, errTTL(float64(ttl) / float64(time.Millisecond))
+		}
+		return int64(ttl / time.Second), nil
+	}
+	ms := *in.TTLMillis
+	if !(ms > 0) || ms > float64(MaxTTL.Milliseconds()) {
+		return 0, errTTL(ms)
+	}
+	return int64(math.Floor(ms / 1000)), nil
 }
 
 // appendPayload serialises the claims in upstream's key order with

@@ -3,82 +3,49 @@ package token
 import (
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/duration"
+	"github.com/nimbus-sh/nimbus/internal/jsjson"
 )
 
-// ErrInvalidTTL is returned by ParseTTL for text that is neither a number
-// of seconds nor a Go duration.
+// ErrInvalidTTL is returned by ParseTTL for text that nimbus refuses as a
+// lifetime: not a number, or a number upstream would take but only a
+// mistake produces (hexadecimal, octal, binary seconds).
 var ErrInvalidTTL = errors.New("invalid ttl")
 
 // ParseTTL reads a token lifetime the way `nimbus token mint --ttl` takes
-// it: a decimal number of seconds as upstream's CLI accepts ("3600", "1.5",
-// "1e3"), or a Go duration ("15m", "24h"). Hexadecimal, NaN and infinite
-// values, which upstream's Number() conversion let through, are rejected
-// here because they only ever produce broken tokens. The range is checked
-// by Mint, so the error there keeps upstream's wording.
-func ParseTTL(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, fmt.Errorf("%w: empty", ErrInvalidTTL)
+// it and returns it in milliseconds, ready for Input.TTLMillis.
+//
+// A number is seconds and is read exactly as upstream's CLI reads it,
+// Number(s) * 1000 in float64: JavaScript's white space is trimmed
+// (U+FEFF included, U+0085 not), "1.5", ".5", "5." and "1e3" work,
+// "Infinity" and "1e400" give Infinity and "-0" gives -0, and nothing is
+// rounded, so Mint computes exp = iat + floor(ms / 1000) like upstream
+// ("59.9999999999999" is 59 s, "1e-10" is 0 s). Text only white space is
+// 0. Ranges are checked by Mint, after the id claims, with upstream's
+// error.
+//
+// nimbus also takes Go durations and days ("15m", "24h", "1d"), which
+// upstream reads as NaN. It refuses, with ErrInvalidTTL, what upstream
+// turns into NaN otherwise (a token that never verifies) and hexadecimal,
+// octal and binary numbers ("0x10"), which upstream accepts.
+func ParseTTL(s string) (float64, error) {
+	switch v, form := jsjson.ParseNumber(s); form {
+	case jsjson.Decimal, jsjson.Blank:
+		return v * 1000, nil
+	case jsjson.NonDecimal:
+		return 0, fmt.Errorf("%w: %q is not decimal; give seconds (3600) or a duration (15m, 24h, 1d)", ErrInvalidTTL, s)
 	}
-	if isDecimal(s) {
-		sec, err := strconv.ParseFloat(s, 64)
-		if err != nil && !errors.Is(err, strconv.ErrRange) {
-			return 0, fmt.Errorf("%w: %q", ErrInvalidTTL, s)
-		}
-		ms := sec * 1000
-		if math.IsInf(ms, 0) || math.Abs(ms) > float64(math.MaxInt64/int64(time.Millisecond)) {
-			return 0, fmt.Errorf("%w: %q is out of range", ErrInvalidTTL, s)
-		}
-		return time.Duration(math.Round(ms * float64(time.Millisecond))), nil
+	d, err := duration.Parse(s)
+	if errors.Is(err, duration.ErrRange) {
+		return 0, fmt.Errorf("%w: %q is too long", ErrInvalidTTL, s)
 	}
-	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %q is neither seconds nor a duration such as 15m or 24h", ErrInvalidTTL, s)
+		return 0, fmt.Errorf("%w: %q is neither seconds nor a duration such as 15m, 24h or 1d", ErrInvalidTTL, s)
 	}
-	return d, nil
-}
-
-// isDecimal accepts [+-]digits[.digits][e[+-]digits] and rejects the hex,
-// octal, binary, Infinity and NaN forms strconv.ParseFloat would also take.
-func isDecimal(s string) bool {
-	i := 0
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		i++
-	}
-	digits := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-		digits++
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-			digits++
-		}
-	}
-	if digits == 0 {
-		return false
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		exp := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-			exp++
-		}
-		if exp == 0 {
-			return false
-		}
-	}
-	return i == len(s)
+	return float64(d) / float64(time.Millisecond), nil
 }
 
 // ParseScopes splits a comma-separated scope list as upstream's CLI does:
@@ -90,7 +57,7 @@ func ParseScopes(s string) []string {
 	}
 	parts := strings.Split(s, ",")
 	for i, p := range parts {
-		parts[i] = jsTrim(p)
+		parts[i] = jsjson.TrimSpace(p)
 	}
 	return parts
 }

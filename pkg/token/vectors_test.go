@@ -161,8 +161,7 @@ func TestIssueVectors(t *testing.T) {
 				}
 			}
 			if ms, ok := c.Opts["ttlMs"]; ok {
-				d := time.Duration(ms.(float64) * float64(time.Millisecond))
-				in.TTL = &d
+				in.TTLMillis = new(ms.(float64))
 			}
 			if iat, ok := c.Opts["iatOverride"]; ok {
 				in.IssuedAt = time.Unix(int64(iat.(float64)), 0)

@@ -1,0 +1,64 @@
+package cmd_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/cmd"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+)
+
+// TestEveryCommandHasExamples walks the whole command tree, so a command
+// added later is held to it too: every command that runs something (a
+// leaf, not a group; cobra's own help and completion aside) has an
+// Example, each example line starts with the command's own path, and
+// has Short help.
+func TestEveryCommandHasExamples(t *testing.T) {
+	root := cmd.NewRootCmd(cmdutil.New())
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	var walk func(c *cobra.Command)
+	leaves := 0
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if c.HasSubCommands() || !c.Runnable() || c.Hidden || cobraOwn(c) {
+			return
+		}
+		leaves++
+		path := c.CommandPath()
+		if c.Short == "" {
+			t.Errorf("%s has no Short help", path)
+		}
+		if strings.TrimSpace(c.Example) == "" {
+			t.Errorf("%s has no Example", path)
+			return
+		}
+		for _, line := range strings.Split(c.Example, "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if !strings.Contains(line, path) {
+				t.Errorf("%s: example %q does not run %s", path, line, path)
+			}
+		}
+	}
+	walk(root)
+	if leaves < 30 {
+		t.Errorf("found only %d runnable commands; is the walk broken?", leaves)
+	}
+}
+
+// cobraOwn reports cobra's generated help and completion commands.
+func cobraOwn(c *cobra.Command) bool {
+	for p := c; p != nil; p = p.Parent() {
+		if p.Name() == "completion" || p.Name() == "help" || p.Name() == cobra.ShellCompRequestCmd || p.Name() == cobra.ShellCompNoDescRequestCmd {
+			return p.Parent() != nil && p.Parent().Parent() == nil
+		}
+	}
+	return false
+}

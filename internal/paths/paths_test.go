@@ -1,0 +1,101 @@
+package paths
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+func env(goos string, vars map[string]string) Env {
+	return Env{GOOS: goos, Getenv: func(k string) string { return vars[k] }}
+}
+
+// TestPathsPerGOOS resolves every file for Linux, macOS and Windows (and
+// the BSDs' Unix rule) from a fake environment, on whatever machine runs
+// the test.
+func TestPathsPerGOOS(t *testing.T) {
+	j := filepath.Join
+	for _, c := range []struct {
+		name               string
+		e                  Env
+		config, cache, dev string
+	}{
+		{"linux", env("linux", map[string]string{"HOME": "/home/u"}),
+			"/home/u/.config", "/home/u/.cache", "/home/u/.cache/nimbus/dev"},
+		{"linux XDG", env("linux", map[string]string{"HOME": "/home/u", "XDG_CONFIG_HOME": "/cfg", "XDG_CACHE_HOME": "/cache"}),
+			"/cfg", "/cache", "/cache/nimbus/dev"},
+		{"freebsd", env("freebsd", map[string]string{"HOME": "/usr/home/u"}),
+			"/usr/home/u/.config", "/usr/home/u/.cache", "/usr/home/u/.cache/nimbus/dev"},
+		{"darwin", env("darwin", map[string]string{"HOME": "/Users/u", "XDG_CONFIG_HOME": "/ignored"}),
+			j("/Users/u", "Library", "Application Support"), j("/Users/u", "Library", "Caches"), j("/Users/u", "Library", "Caches", "nimbus", "dev")},
+		{"windows", env("windows", map[string]string{"AppData": `C:\Users\u\AppData\Roaming`, "LocalAppData": `C:\Users\u\AppData\Local`, "HOME": "/ignored"}),
+			`C:\Users\u\AppData\Roaming`, `C:\Users\u\AppData\Local`, j(`C:\Users\u\AppData\Local`, "nimbus", "dev")},
+		{"dev data override", env("windows", map[string]string{"AppData": `C:\R`, "LocalAppData": `C:\L`, DevDataEnv: `D:\sandboxes`}),
+			`C:\R`, `C:\L`, `D:\sandboxes`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			config, err := c.e.ConfigDir()
+			if err != nil || config != c.config {
+				t.Errorf("ConfigDir = %q, %v; want %q", config, err, c.config)
+			}
+			cache, err := c.e.CacheDir()
+			if err != nil || cache != c.cache {
+				t.Errorf("CacheDir = %q, %v; want %q", cache, err, c.cache)
+			}
+			if dev, err := c.e.DevDataDir(); err != nil || dev != c.dev {
+				t.Errorf("DevDataDir = %q, %v; want %q", dev, err, c.dev)
+			}
+			if f, err := c.e.UserConfigFile(); err != nil || f != j(c.config, "nimbus", "config.yaml") {
+				t.Errorf("UserConfigFile = %q, %v", f, err)
+			}
+			if f, err := c.e.SecretFile("my-worker"); err != nil || f != j(c.config, "nimbus", "secrets", "my-worker.jwt-secret") {
+				t.Errorf("SecretFile = %q, %v", f, err)
+			}
+			if d, err := c.e.RuntimeCacheDir(); err != nil || d != j(c.cache, "nimbus", "runtimes") {
+				t.Errorf("RuntimeCacheDir = %q, %v", d, err)
+			}
+		})
+	}
+}
+
+func TestPathsWithoutHome(t *testing.T) {
+	for _, goos := range []string{"linux", "darwin", "windows"} {
+		e := env(goos, nil)
+		if _, err := e.ConfigDir(); err != ErrNoConfigDir {
+			t.Errorf("%s ConfigDir: %v", goos, err)
+		}
+		if _, err := e.DevDataDir(); err != ErrNoCacheDir {
+			t.Errorf("%s DevDataDir: %v", goos, err)
+		}
+	}
+	if _, err := env("linux", map[string]string{"HOME": "/h", "XDG_CONFIG_HOME": "rel"}).ConfigDir(); err == nil {
+		t.Error("a relative XDG_CONFIG_HOME was accepted")
+	}
+}
+
+// TestPathsMatchTheStandardLibrary: on the machine running the test, the
+// answers are os.UserConfigDir's and os.UserCacheDir's, whatever the
+// environment says.
+func TestPathsMatchTheStandardLibrary(t *testing.T) {
+	for _, vars := range []map[string]string{
+		{"HOME": "/home/t"},
+		{"HOME": "/home/t", "XDG_CONFIG_HOME": "/x/cfg", "XDG_CACHE_HOME": "/x/cache"},
+		{"HOME": "/home/t", "XDG_CONFIG_HOME": "relative"},
+		{"HOME": "", "AppData": `C:\A`, "LocalAppData": `C:\L`},
+	} {
+		for k, v := range vars {
+			t.Setenv(k, v)
+		}
+		got, gotErr := System().ConfigDir()
+		want, wantErr := os.UserConfigDir()
+		if got != want || (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("%s %v: ConfigDir %q, %v; os.UserConfigDir %q, %v", runtime.GOOS, vars, got, gotErr, want, wantErr)
+		}
+		got, gotErr = System().CacheDir()
+		want, wantErr = os.UserCacheDir()
+		if got != want || (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("%s %v: CacheDir %q, %v; os.UserCacheDir %q, %v", runtime.GOOS, vars, got, gotErr, want, wantErr)
+		}
+	}
+}

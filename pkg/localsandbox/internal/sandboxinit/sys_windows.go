@@ -1,0 +1,36 @@
+//go:build windows
+
+package sandboxinit
+
+import (
+	"errors"
+	"os"
+	"syscall"
+)
+
+// The local backend refuses to run on Windows; this keeps the package
+// building for the release matrix.
+
+func signalGroup(pid int, _ syscall.Signal) error {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return err
+	}
+	return p.Kill()
+}
+
+func socketPair() (mine, theirs *os.File, err error) {
+	return nil, nil, errors.New("sandboxinit: not supported on Windows")
+}
+
+const selfExe = ""
+
+func sysProcAttr(Mode) *syscall.SysProcAttr { return nil }
+
+func initMain([]string) int { return 70 }
+
+// Available reports that only Direct mode exists here.
+func Available() (Mode, string) { return Direct, "the local backend does not run on Windows" }
+
+// Probe is Linux-only.
+func Probe(string) error { return errors.New("sandboxinit: namespaces are Linux-only") }

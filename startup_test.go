@@ -1,0 +1,87 @@
+//go:build linux && amd64
+
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Start-up budgets (issue 15). A CI call of nimbus costs little more than
+// its start-up, and start-up is mostly package initialisation, so the
+// budgets are on what initialisation allocates, which is deterministic for
+// a given binary, and on the size of the release binary. The numbers have
+// headroom over today's (about 95 KB in 106 inits, at most 26 KB in one
+// package, 9.6 MiB); the size budget is the size before issue 15.
+// BenchmarkStartup measures the wall time itself.
+const (
+	maxInitBytes       = 128 << 10
+	maxPackageInitByte = 32 << 10
+	maxInits           = 120
+	maxBinaryBytes     = 11604130 // linux/amd64, -trimpath -ldflags='-s -w', before issue 15
+)
+
+// buildRelease builds nimbus the way .goreleaser.yaml does.
+func buildRelease(t testing.TB, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "nimbus")
+	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestStartupBudget fails when a change makes every nimbus command pay for
+// more package initialisation (a registry built at init, a dependency with
+// heavy init) or makes the binary bigger than before issue 15.
+func TestStartupBudget(t *testing.T) {
+	bin := buildRelease(t, t.TempDir())
+	if fi, err := os.Stat(bin); err != nil {
+		t.Fatal(err)
+	} else if fi.Size() > maxBinaryBytes {
+		t.Errorf("release binary is %d bytes, the budget %d", fi.Size(), maxBinaryBytes)
+	}
+
+	cmd := exec.Command(bin, "version")
+	cmd.Env = []string{"GODEBUG=inittrace=1", "PATH=" + os.Getenv("PATH")}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	type pkg struct {
+		name  string
+		bytes int
+	}
+	var pkgs []pkg
+	total := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		// init crypto/x509 @0.9 ms, 0.014 ms clock, 48 bytes, 2 allocs
+		f := strings.Fields(line)
+		if len(f) < 10 || f[0] != "init" || f[8] != "bytes," {
+			continue
+		}
+		n, err := strconv.Atoi(f[7])
+		if err != nil {
+			t.Fatalf("cannot read %q", line)
+		}
+		pkgs = append(pkgs, pkg{f[1], n})
+		total += n
+	}
+	if len(pkgs) < 50 {
+		t.Fatalf("only %d init lines in:\n%s", len(pkgs), out)
+	}
+	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].bytes > pkgs[j].bytes })
+	top := pkgs[:min(len(pkgs), 5)]
+	if total > maxInitBytes || len(pkgs) > maxInits || pkgs[0].bytes > maxPackageInitByte {
+		t.Errorf("package initialisation allocates %d bytes in %d inits (budgets %d, %d; one package at most %d); largest: %v",
+			total, len(pkgs), maxInitBytes, maxInits, maxPackageInitByte, top)
+	}
+	t.Logf("%d inits, %d bytes; largest %v", len(pkgs), total, top)
+}
