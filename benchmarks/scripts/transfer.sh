@@ -37,7 +37,9 @@ export NIMBUS_ENDPOINT="http://127.0.0.1:$PORT"
 NIMBUS_TOKEN=$("$NIMBUS" dev token)
 export NIMBUS_TOKEN
 
-ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+# CPU ticks of the server and of the sandbox commands it ran and reaped
+# (cat, sha256sum, find: utime+stime+cutime+cstime).
+ticks() { awk '{print $14+$15+$16+$17}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 # measure NAME BYTES CMD...: wall, client CPU, server CPU, client peak RSS.
 measure() {
@@ -51,7 +53,7 @@ measure() {
 	server=$(awk -v t=$((after - before)) -v hz="$hz" 'BEGIN{printf "%.2f", t/hz}')
 	local rate=""
 	if [ "$bytes" -gt 0 ]; then rate=$(awk -v b="$bytes" -v w="$wall" 'BEGIN{printf "%.0f MB/s", b/1e6/w}'); fi
-	printf '%-34s %8ss %14s  client cpu %6.2fs  server cpu %6ss  client peak RSS %6.1f MiB\n' \
+	printf '%-34s %8ss %14s  client cpu %6.2fs  server+sandbox cpu %6ss  client peak RSS %6.1f MiB\n' \
 		"$name" "$wall" "$rate" "$(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')" "$server" "$(awk -v k="$rss" 'BEGIN{print k/1024}')"
 }
 
