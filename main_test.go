@@ -58,7 +58,7 @@ func TestGoreleaserMatchesBuild(t *testing.T) {
 	if !strings.Contains(ldflags, "-s -w") {
 		t.Errorf("ldflags do not strip: %s", ldflags)
 	}
-	ldflags = strings.NewReplacer("{{.Version}}", "9.8.7", "{{.Commit}}", "abc123def", "{{.Date}}", "2026-11-29T00:00:00Z").Replace(ldflags)
+	ldflags = strings.NewReplacer("{{.Version}}", "9.8.7", "{{.Commit}}", "abc123def", "{{.CommitDate}}", "2026-11-29T00:00:00Z").Replace(ldflags)
 
 	bin := filepath.Join(t.TempDir(), b.Binary)
 	if runtime.GOOS == "windows" {

@@ -2,7 +2,7 @@
 // resolution and output only; the work is done by pkg/ and internal/.
 package cmd
 
-//go:generate go test -run TestCommandReference -update .
+//go:generate go run ./gen-docs -markdown ../docs/reference
 
 import (
 	"context"
@@ -241,6 +241,8 @@ a terminal, commands print machine-readable output.`,
 		}
 	}
 	if only == "" {
+		// cobra's completion commands keep the writer they see when made.
+		root.SetOut(f.IOStreams.Out)
 		root.InitDefaultCompletionCmd()
 		root.InitDefaultHelpCmd()
 	} else {

@@ -18,7 +18,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testscript.RunMain(m, map[string]func() int{"nimbus": cmd.Main}))
+	testscript.Main(m, map[string]func(){"nimbus": func() { os.Exit(cmd.Main()) }})
 }
 
 // TestScripts drives the real nimbus binary (this test binary re-executed as
@@ -35,7 +35,7 @@ func TestScripts(t *testing.T) {
 			} {
 				e.Setenv(k, v)
 			}
-			// RunMain puts the directory holding the `nimbus` command first
+			// Main puts the directory holding the `nimbus` command first
 			// on PATH; scripts use it to run nimbus on a PATH without git or npm.
 			bin, _, _ := strings.Cut(e.Getenv("PATH"), string(os.PathListSeparator))
 			e.Setenv("NIMBUS_BIN_DIR", bin)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"sync"
+	"unicode/utf8"
 )
 
 // EventWriter renders exec output as NDJSON events on one writer:
@@ -61,6 +62,12 @@ func (s streamWriter) Write(p []byte) (int, error) {
 		return 0, nil
 	}
 	d := string(p)
+	if !utf8.ValidString(d) {
+		// Each invalid byte becomes U+FFFD here rather than in
+		// encoding/json, which writes it as "\ufffd" before Go 1.27 and
+		// raw after: the output is the same whatever the toolchain.
+		d = string([]rune(d))
+	}
 	if err := s.e.emit(event{Type: s.kind, Data: &d}); err != nil {
 		return 0, err
 	}

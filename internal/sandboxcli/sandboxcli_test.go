@@ -169,10 +169,10 @@ func TestEventWriter(t *testing.T) {
 	var b bytes.Buffer
 	w := NewEventWriter(&b)
 	w.Stream("stdout").Write([]byte("a<b>\n"))
-	w.Stream("stderr").Write([]byte("\xff"))
+	w.Stream("stderr").Write([]byte("\xff\xfe"))
 	w.Stream("stdout").Write(nil)
 	w.Exit(3, 41)
-	want := `{"type":"stdout","data":"a<b>\n"}` + "\n" + `{"type":"stderr","data":"\ufffd"}` + "\n" + `{"type":"exit","code":3,"duration":41}` + "\n"
+	want := `{"type":"stdout","data":"a<b>\n"}` + "\n" + "{\"type\":\"stderr\",\"data\":\"\uFFFD\uFFFD\"}" + "\n" + `{"type":"exit","code":3,"duration":41}` + "\n"
 	if b.String() != want {
 		t.Fatalf("got %q want %q", b.String(), want)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
+	"strconv"
 	"strings"
 	"syscall"
 	"unicode/utf8"
@@ -178,7 +180,12 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		if aerr != nil {
 			return nil, false, aerr
 		}
-		if err := sb.root.Chmod(r, fileMode(uint32(int64(mode)))); err != nil {
+		// uint32(int64(-1)) would be setuid+setgid+sticky+0777: only the
+		// permission, setuid, setgid and sticky bits are a mode.
+		if mode < 0 || mode > 0o7777 || mode != math.Trunc(mode) {
+			return nil, false, sandboxserver.RPCError(fmt.Sprintf("EINVAL: invalid argument, chmod '%s' (mode must be an integer from 0 to 0o7777, got %s)", cleanPath(p), strconv.FormatFloat(mode, 'f', -1, 64)))
+		}
+		if err := sb.root.Chmod(r, fileMode(uint32(mode))); err != nil {
 			return nil, false, fsErr("chmod", p, err)
 		}
 		return nil, false, nil

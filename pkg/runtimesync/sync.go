@@ -111,13 +111,12 @@ type prepared struct {
 }
 
 type run struct {
-	s      *Syncer
-	obs    Observer
-	opts   Options
-	res    *Result
-	par    int
-	mu     sync.Mutex
-	warned map[string]bool
+	s    *Syncer
+	obs  Observer
+	opts Options
+	res  *Result
+	par  int
+	mu   sync.Mutex
 }
 
 func (r *run) warn(msg string) {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"reflect"
 	"strings"
@@ -184,8 +185,6 @@ func subset(w, g any) bool {
 	}
 	return true
 }
-
-func strp(s string) *string { return &s }
 
 func exampleCases() []exampleCase {
 	return []exampleCase{
@@ -513,8 +512,11 @@ func TestExamples(t *testing.T) {
 				t.Fatal("the client sent no request for the example")
 			}
 			req := ex.Request
-			wantPath := req.URL[strings.Index(req.URL, "//")+2:]
-			wantPath = wantPath[strings.Index(wantPath, "/"):]
+			u, err := url.Parse(req.URL)
+			if err != nil || u.Host == "" {
+				t.Fatalf("example URL %q: %v", req.URL, err)
+			}
+			wantPath := u.RequestURI()
 			if rp.got.Method != req.Method || rp.got.URL.RequestURI() != wantPath {
 				t.Fatalf("sent %s %s, want %s %s", rp.got.Method, rp.got.URL.RequestURI(), req.Method, wantPath)
 			}

@@ -3,7 +3,9 @@ package sandboxserver
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"io"
+	"math"
 	"net/http"
 	"sync"
 	"time"
@@ -28,12 +30,25 @@ func StartStream(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// MaxFramePayload is the largest payload one frame carries: its length is
+// a uint32 on the wire.
+const MaxFramePayload = math.MaxUint32
+
+// ErrFrameTooLarge is returned for a payload of more than MaxFramePayload
+// bytes, whose length the frame header cannot hold (it would wrap and
+// desynchronise the stream).
+var ErrFrameTooLarge = errors.New("sandboxserver: exec stream frame payload larger than 4 GiB - 1 bytes")
+
 // AppendFrame appends one frame to dst: the kind byte, the payload length
-// as a big-endian uint32, the payload.
-func AppendFrame(dst []byte, kind byte, payload []byte) []byte {
+// as a big-endian uint32, the payload. A payload of more than
+// MaxFramePayload bytes returns dst unchanged and ErrFrameTooLarge.
+func AppendFrame(dst []byte, kind byte, payload []byte) ([]byte, error) {
+	if uint64(len(payload)) > MaxFramePayload {
+		return dst, ErrFrameTooLarge
+	}
 	dst = append(dst, kind)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(payload)))
-	return append(dst, payload...)
+	return append(dst, payload...), nil
 }
 
 // ExitPayload is the JSON payload of the exit frame.
@@ -64,12 +79,16 @@ func NewFrameWriter(w io.Writer, flush func() error) *FrameWriter {
 	return &FrameWriter{w: w, flush: flush}
 }
 
-// Frame writes one frame.
+// Frame writes one frame. A payload of more than MaxFramePayload bytes
+// writes nothing and returns ErrFrameTooLarge; the stream stays usable.
 func (f *FrameWriter) Frame(kind byte, p []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return f.err
+	}
+	if uint64(len(p)) > MaxFramePayload {
+		return ErrFrameTooLarge
 	}
 	f.hdr[0] = kind
 	binary.BigEndian.PutUint32(f.hdr[1:], uint32(len(p)))

@@ -419,7 +419,10 @@ func (s *Server) execStream(w http.ResponseWriter, r *http.Request, c *sandboxse
 	write := func(kind byte, payload []byte) {
 		wmu.Lock()
 		defer wmu.Unlock()
-		frame := sandboxserver.AppendFrame(make([]byte, 0, 5+len(payload)), kind, payload)
+		frame, err := sandboxserver.AppendFrame(make([]byte, 0, 5+len(payload)), kind, payload)
+		if err != nil {
+			return
+		}
 		for len(frame) > 0 {
 			s.mu.Lock()
 			n := 1 + s.rng.IntN(s.opts.MaxPiece)
@@ -508,7 +511,9 @@ func (s *Server) startProcess(c *sandboxserver.Call) (any, bool, *sandboxserver.
 			p.chunks = p.chunks[1:]
 		}
 	})
+	sb.running.Add(1)
 	go func() {
+		defer sb.running.Done()
 		code := s.runWithTimeout(j, cmd, o)
 		release()
 		s.mu.Lock()

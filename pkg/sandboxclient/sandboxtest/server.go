@@ -202,16 +202,30 @@ func New(opts Options) *Server {
 	return s
 }
 
-// Close stops every fake process, then the server.
+// Close stops every fake process and the server, and returns once the
+// processes' goroutines have finished.
 func (s *Server) Close() {
+	s.killAll()
+	s.Server.Close()
+	// No handler runs now, so no process starts: kill those started since
+	// the first pass and wait for all (their goroutines take s.mu).
+	for _, sb := range s.killAll() {
+		sb.running.Wait()
+	}
+}
+
+// killAll cancels every process and returns the sandboxes.
+func (s *Server) killAll() []*sandbox {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	var all []*sandbox
 	for _, sb := range s.sandboxes {
 		for _, p := range sb.procs {
 			p.cancel(errKilled{137, "server closed"})
 		}
+		all = append(all, sb)
 	}
-	s.mu.Unlock()
-	s.Server.Close()
+	return all
 }
 
 // Fail503 makes the next n requests for op answer 503
