@@ -2,8 +2,8 @@
 // out: patterns given by the user (--exclude), a .nimbusignore file at the
 // root of the tree, .gitignore files anywhere in it, and the version-control
 // directory .git. Patterns use gitignore syntax; matching is done by go-git's
-// gitignore matcher, which scopes the patterns of a nested .gitignore to its
-// directory as git does.
+// gitignore matcher (carried in internal/gitignore), which scopes the
+// patterns of a nested .gitignore to its directory as git does.
 //
 // The tree can be local or remote: ignore files are read through a
 // ReadFunc, so the same rules apply whichever side is the source.
@@ -15,7 +15,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/go-git/go-git/v5/plumbing/format/gitignore"
+	"github.com/nimbus-sh/nimbus/internal/gitignore"
 )
 
 // Names of the ignore files and of the directory excluded by default.
