@@ -3,13 +3,16 @@
 package cmd_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,14 +30,21 @@ var devEnvKeys = []string{"PATH", "HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "
 	"NIMBUS_TOKEN_FILE", "NIMBUS_WRITE_LIMIT"}
 
 var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	// status N PROGRAM ARGS...: run PROGRAM (from the script's PATH) and
-	// require exit code N; its stdout and stderr become the script's.
+	// status N [-stdin FILE] PROGRAM ARGS...: run PROGRAM (from the
+	// script's PATH) and require exit code N; its stdout and stderr become
+	// the script's.
 	"status": func(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) < 2 {
-			ts.Fatalf("usage: status N PROGRAM ARGS...")
+			ts.Fatalf("usage: status N [-stdin FILE] PROGRAM ARGS...")
 		}
 		want, err := strconv.Atoi(args[0])
 		ts.Check(err)
+		var stdin []byte
+		if args[1] == "-stdin" && len(args) > 3 {
+			stdin, err = os.ReadFile(ts.MkAbs(args[2]))
+			ts.Check(err)
+			args = append(args[:1:1], args[3:]...)
+		}
 		path := ""
 		for _, dir := range strings.Split(ts.Getenv("PATH"), string(os.PathListSeparator)) {
 			if p := dir + "/" + args[1]; fileExists(p) {
@@ -52,6 +62,7 @@ var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string
 				c.Env = append(c.Env, k+"="+v)
 			}
 		}
+		c.Stdin = bytes.NewReader(stdin)
 		c.Stdout, c.Stderr = ts.Stdout(), ts.Stderr()
 		err = c.Run()
 		got := 0
@@ -80,6 +91,59 @@ var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	},
+	// httpget URL: GET the URL (no redirects followed); print the status
+	// line and the body.
+	"httpget": func(ts *testscript.TestScript, neg bool, args []string) {
+		c := &http.Client{Timeout: 20 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := c.Get(args[0])
+		ts.Check(err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		ts.Check(err)
+		fmt.Fprintf(ts.Stdout(), "%d\n%s", resp.StatusCode, b)
+	},
+	// wsecho URL MSG: send MSG to the WebSocket at URL, as a page of the
+	// URL's origin would, and print the reply.
+	"wsecho": func(ts *testscript.TestScript, neg bool, args []string) {
+		u, err := url.Parse(args[0])
+		ts.Check(err)
+		got, err := wsEcho(args[0], "http://"+u.Host, args[1])
+		ts.Check(err)
+		fmt.Fprintln(ts.Stdout(), got)
+	},
+	// freeport NAME: set NAME to a loopback port that is free now.
+	"freeport": func(ts *testscript.TestScript, neg bool, args []string) {
+		p, err := freePort()
+		ts.Check(err)
+		ts.Setenv(args[0], p)
+	},
+	// installbin PROGRAM DEST: copy PROGRAM from the script's PATH to
+	// DEST (mode 0755), e.g. into a sandbox's home, where a sandbox in
+	// namespaces can run it (the test's own /tmp is hidden there).
+	"installbin": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 2 {
+			ts.Fatalf("usage: installbin PROGRAM DEST")
+		}
+		var src string
+		for _, dir := range strings.Split(ts.Getenv("PATH"), string(os.PathListSeparator)) {
+			if p := dir + "/" + args[0]; fileExists(p) {
+				src = p
+				break
+			}
+		}
+		if src == "" {
+			ts.Fatalf("%s not found on the script's PATH", args[0])
+		}
+		b, err := os.ReadFile(src)
+		ts.Check(err)
+		dst := ts.MkAbs(args[1])
+		ts.Check(os.MkdirAll(filepath.Dir(dst), 0o755))
+		ts.Check(os.WriteFile(dst, b, 0o755))
+	},
+	// setout NAME: set NAME to the last command's stdout, trimmed.
+	"setout": func(ts *testscript.TestScript, neg bool, args []string) {
+		ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile("stdout")))
 	},
 	// waitproc ARG...: wait until a process with each argument runs (on
 	// this machine, in any pid namespace).

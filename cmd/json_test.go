@@ -28,15 +28,20 @@ type jsonCase struct {
 	args        []string
 	ndjson      bool
 	passThrough bool
+	stdin       string
 }
 
 // jsonExempt are the runnable commands this test does not run, and why.
 var jsonExempt = map[string]string{
-	"nimbus dev":              "serves until interrupted; its {endpoint,dataDir} line is in testdata/dev/serve.txtar",
-	"nimbus setup cloudflare": "needs the Cloudflare API; its JSON line is in testdata/setup",
-	"nimbus session new":      "needs a Worker's /new route, which the local backend does not serve",
-	"nimbus runtime list":     "needs the Cloudflare API; its JSON is in testdata/runtime/list_pin.txtar",
-	"nimbus runtime sync":     "needs the Cloudflare API and the npm registry; its JSON is in testdata/runtime",
+	"nimbus dev":                 "serves until interrupted; its {endpoint,dataDir} line is in testdata/dev/serve.txtar",
+	"nimbus setup cloudflare":    "needs the Cloudflare API; its JSON line is in testdata/setup",
+	"nimbus session new":         "needs a Worker's /new route, which the local backend does not serve",
+	"nimbus runtime list":        "needs the Cloudflare API; its JSON is in testdata/runtime/list_pin.txtar",
+	"nimbus runtime sync":        "needs the Cloudflare API and the npm registry; its JSON is in testdata/runtime",
+	"nimbus sandbox forward":     "serves until interrupted; its NDJSON lines are in testdata/dev/forward.txtar",
+	"nimbus sandbox ports wait":  "needs a server listening in the sandbox; its --json answer is in testdata/dev/forward.txtar",
+	"nimbus sandbox apps expose": "needs a server listening in the sandbox; its JSON in a pipe is in testdata/dev/apps.txtar",
+	"nimbus sandbox apps remove": "needs a server listening in the sandbox; its JSON in a pipe is in testdata/dev/apps.txtar",
 }
 
 // TestJSONEverywhere (not on Windows: the local backend needs a POSIX
@@ -89,7 +94,12 @@ func TestJSONEverywhere(t *testing.T) {
 		{args: []string{"sandbox", "logs", "demo", "{pid}"}},
 		{args: []string{"sandbox", "kill", "demo", "{pid}"}},
 		{args: []string{"sandbox", "logs", "demo", "{pid}", "-f"}, ndjson: true, passThrough: true}, // killed
+		{args: []string{"sandbox", "attach", "demo", "{pid}", "--no-stdin"}, ndjson: true, passThrough: true},
+		{args: []string{"sandbox", "exec", "--detach", "demo", "--", "sleep", "1"}},
+		{args: []string{"sandbox", "shell", "demo"}, ndjson: true, stdin: "echo hi\ncd /tmp\n"},
 		{args: []string{"sandbox", "ports", "expose", "demo", "3000"}},
+		{args: []string{"sandbox", "apps", "list", "demo"}},
+		{args: []string{"sandbox", "apps", "rotate", "demo", "port:3000"}},
 		{args: []string{"sandbox", "ports", "list", "demo"}},
 		{args: []string{"sandbox", "ports", "unexpose", "demo", "3000"}},
 		{args: []string{"sandbox", "runtimes", "list", "demo"}},
@@ -106,7 +116,7 @@ func TestJSONEverywhere(t *testing.T) {
 		}
 		path := commandPath(args)
 		covered[path] = true
-		code, stdout, stderr := runJSON(t, work, env, append([]string{"--json"}, args...)...)
+		code, stdout, stderr := runJSONStdin(t, work, env, c.stdin, append([]string{"--json"}, args...)...)
 		if (code != 0) != c.passThrough {
 			t.Errorf("%s: exit %d\nstdout %s\nstderr %s", strings.Join(args, " "), code, stdout, stderr)
 			continue
@@ -171,12 +181,18 @@ func commandPath(args []string) string {
 
 func runJSON(t *testing.T, dir string, env []string, args ...string) (int, []byte, []byte) {
 	t.Helper()
+	return runJSONStdin(t, dir, env, "", args...)
+}
+
+func runJSONStdin(t *testing.T, dir string, env []string, stdin string, args ...string) (int, []byte, []byte) {
+	t.Helper()
 	bin, err := exec.LookPath("nimbus")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := exec.Command(bin, args...)
 	c.Dir, c.Env = dir, env
+	c.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr
 	err = c.Run()

@@ -19,7 +19,7 @@ import (
 func TestMain(m *testing.M) {
 	// The local backend re-executes this binary as its sandbox init.
 	localsandbox.MaybeRunInit()
-	testscript.Main(m, map[string]func(){"nimbus": nimbusMain})
+	testscript.Main(m, map[string]func(){"nimbus": nimbusMain, "nimbus-testapp": testAppMain})
 }
 
 // nimbusMain is main.main plus one test-only hook: NIMBUS_TEST_NOW_MS fixes

@@ -38,9 +38,10 @@ func newCmdExec(o *common) *cobra.Command {
 		envs         []string
 		timeout      time.Duration
 		stdin        bool
+		detach       bool
 	)
 	cmd := &cobra.Command{
-		Use:   "exec ID [--cwd DIR] [--env K=V | --env K] [--timeout 30] [--stdin] [--json] -- COMMAND...",
+		Use:   "exec ID [--cwd DIR] [--env K=V | --env K] [--timeout 30] [--stdin] [--detach] [--json] -- COMMAND...",
 		Short: "Run a command in a sandbox, streaming its output",
 		Long: `Run a command in a sandbox. Its stdout and stderr are streamed to the local
 stdout and stderr as they arrive, and nimbus exits with the command's exit code.
@@ -58,10 +59,15 @@ stay off the command line. --stdin sends the local standard input (at most
 empty, and piped or redirected input gets a warning instead of being read, so
 a script never blocks on an input it did not mean to send. --json
 prints NDJSON events: stdout and stderr with data, then exit with the code and
-duration in milliseconds.`,
+duration in milliseconds.
+
+--detach starts the command as a background process instead, as 'start' does,
+and prints its pid (the start result with --json); follow it with 'logs -f' or
+'attach'. It needs a backend that outlives the command (not --local).`,
 		Example: `  nimbus sandbox exec job-123 -- make test
   nimbus sandbox exec job-123 --env NPM_TOKEN --cwd app -- 'npm ci && npm test'
-  git diff | nimbus sandbox exec job-123 --stdin -- git apply`,
+  git diff | nimbus sandbox exec job-123 --stdin -- git apply
+  pid=$(nimbus sandbox exec job-123 --detach -- npm run dev)`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 {
 				return execUsage(clierr.Usagef("expected ID and a COMMAND after --, got %d argument(s)", len(args)).
@@ -94,6 +100,15 @@ duration in milliseconds.`,
 					Message: "standard input is not sent to the command without --stdin",
 					Hint:    "add --stdin to send it, or --stdin=false to silence this"})
 			}
+			if detach {
+				if err := o.needServer("--detach"); err != nil {
+					return err
+				}
+				if shellID != "" {
+					return execUsage(clierr.Usagef("--detach and --shell-id cannot be combined: a background process never holds a named shell"))
+				}
+				return o.startBackground(cmd, args[0], shellquote.Join(args[1:]), sandboxclient.StartOptions{ExecOptions: opts}, sandboxcli.ExecError)
+			}
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
 				return sandboxcli.ExecError(err)
@@ -115,6 +130,7 @@ duration in milliseconds.`,
 	fl.StringArrayVar(&envs, "env", nil, "set `K=V`, or forward the local value of K (repeatable)")
 	duration.Var(fl, &timeout, "timeout", 0, duration.Limits{AllowZero: true}, "kill the command after this long (exit 124): seconds or a duration such as 90s, 15m; 0 means no limit")
 	fl.BoolVar(&stdin, "stdin", false, "send local standard input to the command")
+	fl.BoolVar(&detach, "detach", false, "start the command in the background and print its pid (like start)")
 	fl.StringVar(&shellID, "shell-id", "", "run in the named persistent shell `S` (cwd and env carry over)")
 	return cmd
 }

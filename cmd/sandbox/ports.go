@@ -1,15 +1,20 @@
 package sandbox
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/duration"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
@@ -113,7 +118,60 @@ The URL carries no credential.`,
 			return o.output(r, func() error { return nil })
 		},
 	}
-	cmd.AddCommand(list, expose, unexpose)
+	cmd.AddCommand(list, expose, unexpose, newCmdPortsWait(o))
+	return cmd
+}
+
+func newCmdPortsWait(o *common) *cobra.Command {
+	var timeout, interval time.Duration
+	cmd := &cobra.Command{
+		Use:   "wait ID PORT [--timeout 60s]",
+		Short: "Wait until a process in the sandbox listens on a port",
+		Long: `Wait until a process in the sandbox listens on PORT, as the server reports it
+(listPorts), and exit 0; exit 124 if it does not within --timeout. This is
+what CI needs between starting a server and testing it.`,
+		Example: `  # between: nimbus sandbox start job-123 -- npm run dev
+  nimbus sandbox ports wait job-123 3000 --timeout 2m
+  # and: nimbus sandbox exec job-123 -- curl -fsS http://localhost:3000/health`,
+		Args: cmdutil.ExactArgs(2, "ID and PORT"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.needServer("ports wait"); err != nil {
+				return err
+			}
+			port, err := parsePort(args[1])
+			if err != nil {
+				return err
+			}
+			sb, err := o.open(cmd, args[0], scopesUse)
+			if err != nil {
+				return err
+			}
+			ios := o.f.IOStreams
+			st := ios.Styles()
+			if o.human() {
+				fmt.Fprintf(ios.ErrOut, "%s\n", st.Muted(fmt.Sprintf("Waiting up to %s for a process of %s to listen on port %d…", timeout, args[0], port)))
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			p, err := sb.WaitPort(ctx, port, interval)
+			if errors.Is(err, context.DeadlineExceeded) && cmd.Context().Err() == nil {
+				return clierr.Wrap(err, exitcode.Timeout, "E_TIMEOUT", fmt.Sprintf("nothing listens on port %d in sandbox %s after %s", port, args[0], timeout),
+					"check the server's output with nimbus sandbox ps ID and nimbus sandbox logs ID PID, or wait longer with --timeout")
+			}
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			if o.f.JSON {
+				return o.f.PrintJSON(p)
+			}
+			if o.human() {
+				fmt.Fprintf(ios.ErrOut, "%s port %d is listening (pid %d)\n", st.SuccessIcon(), port, p.PID)
+			}
+			return nil
+		},
+	}
+	duration.Var(cmd.Flags(), &timeout, "timeout", 60*time.Second, duration.Limits{}, "give up after this long (exit 124): seconds or a duration such as 90s, 2m")
+	duration.Var(cmd.Flags(), &interval, "interval", 250*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "polling interval, 25ms to 5s")
 	return cmd
 }
 

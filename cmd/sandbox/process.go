@@ -164,25 +164,36 @@ func processExit(o *common, code int) error {
 func newCmdKill(o *common) *cobra.Command {
 	var signal string
 	cmd := &cobra.Command{
-		Use:   "kill ID PID [--signal SIGTERM]",
+		Use:   "kill ID PID [--signal TERM]",
 		Short: "Kill a process, or send it a signal",
+		Long: `Kill a background process of the sandbox (SIGKILL), or send it the signal
+given with --signal, written as kill(1) users write it: TERM, SIGTERM, term,
+-TERM, 15 or -15 (numbers are Linux's, the sandbox's system).`,
 		Example: `  nimbus sandbox kill job-123 1000001
-  nimbus sandbox kill job-123 1000001 --signal SIGINT`,
+  nimbus sandbox kill job-123 1000001 --signal TERM
+  nimbus sandbox kill job-123 1000001 --signal 2`,
 		Args: cmdutil.ExactArgs(2, "ID and PID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pid, err := parsePID(args[1])
 			if err != nil {
 				return err
 			}
+			name := ""
+			if cmd.Flags().Changed("signal") {
+				name, err = sandboxclient.ParseSignal(signal)
+				if err != nil {
+					return clierr.Usagef("--signal: %s", err.Error()).WithHint("signals: " + strings.Join(sandboxclient.SignalNames(), " "))
+				}
+			}
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
 				return err
 			}
 			var ack *sandboxclient.ProcessAck
-			if signal == "" {
+			if name == "" {
 				ack, err = sb.KillProcess(cmd.Context(), pid)
 			} else {
-				ack, err = sb.SignalProcess(cmd.Context(), pid, strings.ToUpper(signal))
+				ack, err = sb.SignalProcess(cmd.Context(), pid, name)
 			}
 			if err != nil {
 				return sandboxcli.Error(err)
@@ -196,7 +207,7 @@ func newCmdKill(o *common) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&signal, "signal", "", "send this signal (SIGTERM, SIGINT, …) instead of killing")
+	cmd.Flags().StringVar(&signal, "signal", "", "send this `SIGNAL` (TERM, SIGTERM, term, 15, …) instead of killing")
 	return cmd
 }
 
@@ -219,21 +230,13 @@ func newCmdStart(o *common) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := o.needServer("start (a background process)"); err != nil {
+				return err
+			}
 			if restart != "" && restart != "never" && restart != "on-failure" {
 				return clierr.Usagef("--restart %q: use never or on-failure", restart)
 			}
-			sb, err := o.open(cmd, args[0], scopesUse)
-			if err != nil {
-				return err
-			}
-			r, err := sb.StartProcess(cmd.Context(), shellquote.Join(args[1:]), sandboxclient.StartOptions{ExecOptions: sandboxclient.ExecOptions{Cwd: cwd, Env: env}, Restart: restart})
-			if err != nil {
-				return sandboxcli.Error(err)
-			}
-			return o.value(r, func() error {
-				_, err := fmt.Fprintln(o.f.IOStreams.Out, r.PID)
-				return err
-			})
+			return o.startBackground(cmd, args[0], shellquote.Join(args[1:]), sandboxclient.StartOptions{ExecOptions: sandboxclient.ExecOptions{Cwd: cwd, Env: env}, Restart: restart}, sandboxcli.Error)
 		},
 	}
 	fl := cmd.Flags()
@@ -241,4 +244,21 @@ func newCmdStart(o *common) *cobra.Command {
 	fl.StringArrayVar(&envs, "env", nil, "set `K=V`, or forward the local value of K (repeatable)")
 	fl.StringVar(&restart, "restart", "", "restart policy: never or on-failure")
 	return cmd
+}
+
+// startBackground starts a background process and prints its pid (the
+// start result with --json); mapErr maps failures for the calling command.
+func (o *common) startBackground(cmd *cobra.Command, id, command string, opts sandboxclient.StartOptions, mapErr func(error) error) error {
+	sb, err := o.open(cmd, id, scopesUse)
+	if err != nil {
+		return mapErr(err)
+	}
+	r, err := sb.StartProcess(cmd.Context(), command, opts)
+	if err != nil {
+		return mapErr(err)
+	}
+	return o.value(r, func() error {
+		_, err := fmt.Fprintln(o.f.IOStreams.Out, r.PID)
+		return err
+	})
 }

@@ -49,7 +49,11 @@ command touches its id.
 Credentials, in order: --token-file FILE, NIMBUS_TOKEN (or token: in the config
 file); otherwise, with JWT_SECRET and a tenant (--tenant/NIMBUS_TENANT), nimbus
 mints a 15-minute token pinned to the sandbox id with only the scopes the
-command needs (sandbox:use, plus session:destroy for destroy).`,
+command needs (sandbox:use, plus session:destroy for destroy and
+session:attach for forward).
+
+To work inside a sandbox by hand: shell (a line-mode shell), attach (to a
+background process), forward (local ports to sandbox ports) and apps.`,
 	}
 	cmdutil.MakeGroup(cmd)
 	pf := cmd.PersistentFlags()
@@ -65,6 +69,7 @@ command needs (sandbox:use, plus session:destroy for destroy).`,
 		newCmdExec(o), newCmdRunCode(o), newCmdFiles(o), newCmdCp(o), newCmdSync(o), newCmdRun(o), newCmdRuntimes(o),
 		newCmdPs(o), newCmdLogs(o), newCmdKill(o), newCmdStart(o), newCmdPorts(o),
 		newCmdReady(o), newCmdDestroy(o),
+		newCmdShell(o), newCmdForward(o), newCmdApps(o), newCmdAttach(o),
 	)
 	o.addLocal(cmd)
 	return cmd

@@ -11,6 +11,7 @@
 //	nimbus dev data               $XDG_CACHE_HOME/nimbus/dev            ~/Library/Caches/nimbus/dev               %LocalAppData%\nimbus\dev
 //	                              (default ~/.cache; NIMBUS_DEV_DATA overrides everywhere)
 //	runtime tarballs              <cache dir>/nimbus/runtimes
+//	shell history                 <cache dir>/nimbus/history/<sandbox id> (mode 0600)
 package paths
 
 import (
@@ -93,6 +94,17 @@ func (e Env) RuntimeCacheDir() (string, error) {
 		return "", err
 	}
 	return filepath.Join(dir, "nimbus", "runtimes"), nil
+}
+
+// HistoryFile is where `nimbus sandbox shell` keeps the line history of a
+// sandbox: nimbus/history/<id> in the user cache directory (sandbox ids
+// are safe file names).
+func (e Env) HistoryFile(sandboxID string) (string, error) {
+	dir, err := e.CacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "nimbus", "history", sandboxID), nil
 }
 
 // DevDataDir is the data directory of `nimbus dev` and `--local`:

@@ -99,3 +99,19 @@ func TestPathsMatchTheStandardLibrary(t *testing.T) {
 		}
 	}
 }
+
+func TestHistoryFile(t *testing.T) {
+	for goos, want := range map[string]string{
+		"linux":   "/x/cache/nimbus/history/job-1",
+		"darwin":  "/home/u/Library/Caches/nimbus/history/job-1",
+		"windows": "/lad/nimbus/history/job-1",
+	} {
+		got, err := env(goos, map[string]string{"HOME": "/home/u", "XDG_CACHE_HOME": "/x/cache", "LocalAppData": "/lad"}).HistoryFile("job-1")
+		if err != nil || filepath.ToSlash(got) != want {
+			t.Errorf("%s: %q %v, want %q", goos, got, err, want)
+		}
+	}
+	if _, err := env("linux", nil).HistoryFile("job-1"); err == nil {
+		t.Error("no home: no error")
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
@@ -735,9 +736,22 @@ func (sb *sandbox) removeOwner(ctx context.Context, owner string) (any, bool, *s
 		}
 	}
 	killed := 0
+	var dying []*proc
 	for p := range victims {
 		if p.kill(syscall.SIGKILL, "SIGKILL") {
 			killed++
+			dying = append(dying, p)
+		}
+	}
+	// The answer comes once the app is gone, so a listApps that follows
+	// does not show it running (bounded: a process that outlives SIGKILL
+	// is reported by the next listing).
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for _, p := range dying {
+		select {
+		case <-p.endedChan:
+		case <-wctx.Done():
 		}
 	}
 	if aerr != nil {

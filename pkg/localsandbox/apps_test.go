@@ -358,18 +358,19 @@ func TestAppVerbs(t *testing.T) {
 		t.Fatalf("%+v", apps)
 	}
 
-	// removeApp kills what serves it and forgets the record.
+	// removeApp kills what serves it and forgets the record, and answers
+	// once the app is gone: a listing right after it shows nothing.
 	rm, err := sb.RemoveApp(x, "web")
 	if err != nil || rm.Owner != owner || !rm.Removed || rm.Port == nil || *rm.Port != port {
 		t.Fatalf("%+v %v", rm, err)
+	}
+	if apps, err := sb.ListApps(x); err != nil || len(apps) != 0 {
+		t.Fatalf("%+v %v", apps, err)
 	}
 	for _, p := range []int64{pid, other} {
 		if ex := waitExit(t, sb, p); ex.Reason == nil || *ex.Reason != "SIGKILL" {
 			t.Fatalf("%d: %+v", p, ex)
 		}
-	}
-	if apps, err := sb.ListApps(x); err != nil || len(apps) != 0 {
-		t.Fatalf("%+v %v", apps, err)
 	}
 	if resp, _ := get(t, door, attach); resp.StatusCode != 404 {
 		t.Fatalf("door after remove: %d", resp.StatusCode)

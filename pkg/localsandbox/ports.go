@@ -211,11 +211,19 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
-			pr.Out.URL.Path = "/" + tail
-			pr.Out.URL.RawPath = ""
-			oq := pr.Out.URL.Query()
-			oq.Del(token.QueryParam)
-			pr.Out.URL.RawQuery = oq.Encode()
+			// tail is the escaped path: an encoded "/" (%2F) stays encoded.
+			pr.Out.URL.Path, pr.Out.URL.RawPath = "/"+tail, ""
+			if p, err := url.PathUnescape(tail); err == nil && p != tail {
+				pr.Out.URL.Path, pr.Out.URL.RawPath = "/"+p, "/"+tail
+			}
+			// The app sees the host the client asked for, as behind a
+			// Worker, so the URLs it builds point where the browser is.
+			pr.Out.Host = pr.In.Host
+			// The query goes as it came (order and encoding), less a token.
+			if oq := pr.Out.URL.Query(); oq.Has(token.QueryParam) {
+				oq.Del(token.QueryParam)
+				pr.Out.URL.RawQuery = oq.Encode()
+			}
 			pr.Out.Header.Del("Authorization")
 			stripCookie(pr.Out.Header, token.CookieName)
 			stripCookie(pr.Out.Header, PreviewCookie)
@@ -232,6 +240,38 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 		},
 	}
 	proxy.ServeHTTP(w, r)
+}
+
+// servePreviewURL answers GET /s/<id>/api/preview-url?port=<n> as a
+// Worker does: after the session:attach check, {"url":null,
+// "reason":"unavailable"}, since local previews are path-style only (a
+// Worker without NIMBUS_PREVIEW_HOST_SUFFIX answers the same). Clients use
+// it to learn whether their token may open the preview doors without
+// reaching the app.
+func (s *Server) servePreviewURL(w http.ResponseWriter, r *http.Request, id string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if !ValidID(id) {
+		writePlainFail(w, sandboxserver.NewError(400, "E_SANDBOX_ID", "Invalid sandbox id"))
+		return
+	}
+	if _, aerr := s.auth.Authenticate(previewAuthRequest(r), id, []string{token.ScopeSessionAttach}); aerr != nil {
+		writePlainFail(w, aerr)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "application/json")
+	p := r.URL.Query().Get("port")
+	n, err := strconv.Atoi(p)
+	if err != nil || p == "" || p[0] < '0' || p[0] > '9' || n < 1 || n > 65535 {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"Invalid port"}`))
+		return
+	}
+	_, _ = w.Write([]byte(`{"url":null,"reason":"unavailable"}`))
 }
 
 // stripCookie removes one cookie from the Cookie headers.

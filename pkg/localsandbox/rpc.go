@@ -127,8 +127,9 @@ func (sb *sandbox) ready(ctx context.Context, c *sandboxserver.Call) (any, bool,
 	return res, true, nil
 }
 
-// serveSession handles /s/<id>, /s/<id>/ (DELETE destroys) and the
-// path-style previews /s/<id>/port/<n>/… and /s/<id>/app/<name>/….
+// serveSession handles /s/<id>, /s/<id>/ (DELETE destroys), the
+// path-style previews /s/<id>/port/<n>/… and /s/<id>/app/<name>/…, and
+// /s/<id>/api/preview-url.
 func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, rest string) {
 	raw, tail, _ := strings.Cut(rest, "/")
 	id, err := url.PathUnescape(raw)
@@ -141,6 +142,10 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, rest strin
 			s.servePreview(w, r, id, kind, rest)
 			return
 		}
+	}
+	if tail == "api/preview-url" {
+		s.servePreviewURL(w, r, id)
+		return
 	}
 	if tail != "" {
 		http.NotFound(w, r)

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Port is one listPorts entry.
@@ -154,4 +155,33 @@ func (s *Sandbox) PortURL(port int, o URLOptions) string {
 		return ""
 	}
 	return s.c.endpoint + "/s/" + url.PathEscape(s.id) + door
+}
+
+// WaitPort polls listPorts every interval (clamped to 25ms–5s) until a
+// process of the sandbox listens on port, and returns that registration.
+// A registration without a pid (an exposure nothing serves yet) does not
+// count. It returns ctx's error when ctx ends first: bound the wait with a
+// deadline.
+func (s *Sandbox) WaitPort(ctx context.Context, port int, interval time.Duration) (*Port, error) {
+	if err := validPort(port); err != nil {
+		return nil, err
+	}
+	interval = min(max(interval, 25*time.Millisecond), 5*time.Second)
+	for {
+		ps, err := s.ListPorts(ctx)
+		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr
+			}
+			return nil, err
+		}
+		for i := range ps {
+			if ps[i].Port == port && ps[i].PID > 0 {
+				return &ps[i], nil
+			}
+		}
+		if err := sleep(ctx, interval); err != nil {
+			return nil, err
+		}
+	}
 }

@@ -1,0 +1,263 @@
+package sandbox
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+const targetHelp = `TARGET names an app as the server resolves it: a number (a port something
+listens on or has reserved, else a pid), a name or an owner, or explicitly
+port:3000, pid:12, name:web or owner:<owner>.`
+
+// appTarget checks an app verb's arguments (ID TARGET) and opens the
+// sandbox.
+func (o *common) appTarget(cmd *cobra.Command, args []string, suffix string) (*sandboxclient.Sandbox, sandboxclient.AppTarget, error) {
+	if err := o.needServer("apps " + cmd.Name()); err != nil {
+		return nil, nil, err
+	}
+	t, err := sandboxclient.ParseAppTarget(args[1])
+	if err != nil {
+		return nil, nil, clierr.Usagef("%s", err.Error()).WithHint("write TARGET as 3000, port:3000, pid:12, name:web or owner:OWNER")
+	}
+	sb, err := o.openWithSuffix(cmd, args[0], suffix)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sb, t, nil
+}
+
+func newCmdApps(o *common) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "apps",
+		Short: "List, expose, rotate and remove the sandbox's apps",
+		Long: `An app is a program of the sandbox that serves a port (or has reserved one),
+known by its owner. These commands list apps, expose them at a preview URL
+(scoped: the URL needs a session:attach credential; public: the URL's
+capability is the credential), give them a new capability, and remove them.
+
+` + targetHelp,
+		Example: `  nimbus sandbox start job-123 -- npm run dev
+  nimbus sandbox apps list job-123
+  nimbus sandbox apps expose job-123 5173 --name web
+  nimbus sandbox apps rotate job-123 web
+  nimbus sandbox apps remove job-123 web`,
+	}
+	cmdutil.MakeGroup(cmd)
+	var suffix string
+	cmd.PersistentFlags().StringVar(&suffix, "preview-host-suffix", "", "the Worker's preview host suffix, for host-style URLs")
+
+	list := &cobra.Command{
+		Use:   "list ID",
+		Short: "List the apps (a table on a terminal, JSON otherwise)",
+		Example: `  nimbus sandbox apps list job-123
+  nimbus sandbox apps list job-123 --json | jq -r '.[] | select(.status=="running") | .url'`,
+		Args: cmdutil.ExactArgs(1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.needServer("apps " + cmd.Name()); err != nil {
+				return err
+			}
+			sb, err := o.openWithSuffix(cmd, args[0], suffix)
+			if err != nil {
+				return err
+			}
+			apps, err := sb.ListApps(cmd.Context())
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			return o.output(apps, func() error { return o.appsTable(apps) })
+		},
+	}
+
+	var name string
+	var public bool
+	expose := &cobra.Command{
+		Use:   "expose ID TARGET [--name NAME] [--public]",
+		Short: "Expose an app and print its preview URL",
+		Long: `Expose the app behind TARGET (scoped unless --public) and print its preview
+URL. --name gives it a name used in its URL instead of the port.
+
+` + targetHelp,
+		Example: `  nimbus sandbox apps expose job-123 3000
+  nimbus sandbox apps expose job-123 3000 --name web --public
+  nimbus sandbox apps expose job-123 owner:auto:/home/user:npm\ start --json`,
+		Args: cmdutil.ExactArgs(2, "ID and TARGET"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sb, target, err := o.appTarget(cmd, args, suffix)
+			if err != nil {
+				return err
+			}
+			opts := sandboxclient.ExposeOptions{Name: name}
+			if public {
+				opts.Visibility = "public"
+			}
+			a, err := sb.ExposeApp(cmd.Context(), target, opts)
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			return o.output(a, func() error { return o.appSummary("Exposed", a) })
+		},
+	}
+	expose.Flags().StringVar(&name, "name", "", "app `NAME` (a DNS label) used in the URL instead of the port")
+	expose.Flags().BoolVar(&public, "public", false, "public visibility: the URL's capability is the credential")
+
+	rotate := &cobra.Command{
+		Use:   "rotate ID TARGET",
+		Short: "Give an app a new capability; its old URLs stop working",
+		Long: `Give the app behind TARGET a new capability and print its new preview URL.
+Links handed out before stop working.
+
+` + targetHelp,
+		Example: `  nimbus sandbox apps rotate job-123 web
+  nimbus sandbox apps rotate job-123 port:3000 --json`,
+		Args: cmdutil.ExactArgs(2, "ID and TARGET"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sb, target, err := o.appTarget(cmd, args, suffix)
+			if err != nil {
+				return err
+			}
+			a, err := sb.RotateLink(cmd.Context(), target)
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			return o.output(a, func() error { return o.appSummary("Rotated the link of", a) })
+		},
+	}
+
+	remove := &cobra.Command{
+		Use:   "remove ID TARGET",
+		Short: "Remove an app: its exposure, name and reservation",
+		Long: `Remove the app behind TARGET: its exposure, name and port reservation go.
+Exits 65 (E_APP_NOT_FOUND) when there was nothing to remove.
+
+` + targetHelp,
+		Example: `  nimbus sandbox apps remove job-123 web
+  nimbus sandbox apps remove job-123 pid:12`,
+		Args: cmdutil.ExactArgs(2, "ID and TARGET"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sb, target, err := o.appTarget(cmd, args, "")
+			if err != nil {
+				return err
+			}
+			r, err := sb.RemoveApp(cmd.Context(), target)
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			if err := o.output(r, func() error {
+				if !r.Removed {
+					return nil
+				}
+				port := ""
+				if r.Port != nil {
+					port = fmt.Sprintf(" (port %d)", *r.Port)
+				}
+				_, err := fmt.Fprintf(o.f.IOStreams.Out, "%s Removed app %s%s\n", o.f.IOStreams.Styles().SuccessIcon(), r.Owner, port)
+				return err
+			}); err != nil {
+				return err
+			}
+			if !r.Removed {
+				return clierr.New(exitcode.DataErr, "E_APP_NOT_FOUND", fmt.Sprintf("no app %s to remove in sandbox %s", args[1], args[0]), "list the apps with nimbus sandbox apps list ID")
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(list, expose, rotate, remove)
+	return cmd
+}
+
+// appsTable prints apps for people.
+func (o *common) appsTable(apps []sandboxclient.App) error {
+	ios := o.f.IOStreams
+	st := ios.Styles()
+	if len(apps) == 0 {
+		_, err := fmt.Fprintln(ios.ErrOut, st.Muted("No apps: start a server (nimbus sandbox start ID -- CMD), then expose it."))
+		return err
+	}
+	rows := [][]string{{"NAME", "PORT", "PID", "STATUS", "VISIBILITY", "URL", "OWNER"}}
+	for _, a := range apps {
+		rows = append(rows, []string{str(a.Name), intp(a.Port), int64p(a.PID), a.Status, a.Visibility, str(a.URL), a.Owner})
+	}
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], len(c))
+		}
+	}
+	var b strings.Builder
+	for n, r := range rows {
+		var line strings.Builder
+		for i, c := range r {
+			if i == len(r)-1 {
+				line.WriteString(c)
+				break
+			}
+			fmt.Fprintf(&line, "%-*s  ", widths[i], c)
+		}
+		l := line.String()
+		switch {
+		case n == 0:
+			l = st.Bold(l)
+		case apps[n-1].Status == "failed":
+			l = st.Error(l)
+		}
+		b.WriteString(l + "\n")
+		if n > 0 && apps[n-1].Diagnostic != nil {
+			b.WriteString("  " + st.Muted(*apps[n-1].Diagnostic) + "\n")
+		}
+	}
+	_, err := io.WriteString(ios.Out, b.String())
+	return err
+}
+
+// appSummary prints an exposed app for people: the URL alone on stdout,
+// the rest on stderr.
+func (o *common) appSummary(verb string, a *sandboxclient.App) error {
+	ios := o.f.IOStreams
+	st := ios.Styles()
+	what := a.Owner
+	if a.Name != nil {
+		what = *a.Name
+	}
+	detail := a.Visibility
+	if a.Port != nil {
+		detail = "port " + strconv.Itoa(*a.Port) + ", " + detail
+	}
+	fmt.Fprintf(ios.ErrOut, "%s %s app %s (%s)\n", st.SuccessIcon(), verb, st.Bold(what), detail)
+	if a.URL == nil {
+		fmt.Fprintln(ios.ErrOut, st.Muted("The server gave no preview URL."))
+		return nil
+	}
+	_, err := fmt.Fprintln(ios.Out, *a.URL)
+	return err
+}
+
+func str(s *string) string {
+	if s == nil {
+		return "-"
+	}
+	return *s
+}
+
+func intp(p *int) string {
+	if p == nil {
+		return "-"
+	}
+	return strconv.Itoa(*p)
+}
+
+func int64p(p *int64) string {
+	if p == nil {
+		return "-"
+	}
+	return strconv.FormatInt(*p, 10)
+}

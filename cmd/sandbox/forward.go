@@ -1,0 +1,292 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/pkg/forward"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+// scopesForward: exposing needs sandbox:use, the preview doors
+// session:attach.
+var scopesForward = []string{"sandbox:use", "session:attach"}
+
+// forwardSpec is one PORT[:LOCAL] argument.
+type forwardSpec struct {
+	port, local int
+	explicit    bool // LOCAL was given: no fallback to a free port
+}
+
+func parseForwardSpec(s string) (forwardSpec, error) {
+	p, l, hasLocal := strings.Cut(s, ":")
+	port, err := parsePort(p)
+	if err != nil {
+		return forwardSpec{}, clierr.Usagef("%q: the sandbox port must be a number from 1 to 65535", s).WithHint("write PORT or PORT:LOCAL, e.g. 3000 or 3000:8080 (LOCAL 0 picks a free port)")
+	}
+	spec := forwardSpec{port: port, local: port}
+	if hasLocal {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 || n > 65535 || l == "" || l[0] == '+' || l[0] == '-' {
+			return forwardSpec{}, clierr.Usagef("%q: the local port must be a number from 0 to 65535", s).WithHint("write PORT or PORT:LOCAL, e.g. 3000 or 3000:8080 (LOCAL 0 picks a free port)")
+		}
+		spec.local, spec.explicit = n, true
+	}
+	return spec, nil
+}
+
+// forwardLine is what forward prints for each port with --json.
+type forwardLine struct {
+	Port  int    `json:"port"`
+	Local string `json:"local"`
+	URL   string `json:"url"`
+}
+
+func newCmdForward(o *common) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "forward ID PORT[:LOCAL]...",
+		Short: "Forward local ports to sandbox ports (HTTP and WebSocket)",
+		Long: `Serve 127.0.0.1:LOCAL and proxy HTTP and WebSocket traffic to PORT in the
+sandbox, through the Worker's authenticated preview door /s/ID/port/PORT/, until
+interrupted (Ctrl-C). LOCAL defaults to PORT, or a free port when that one is
+taken; 0 always picks a free port. Several ports can be forwarded at once.
+
+A port that is not exposed yet is exposed (scoped) first, and stays exposed.
+The token needs session:attach, pinned (sid) to the sandbox, besides
+sandbox:use: a minted one carries both; a given one is checked before anything
+is served.
+
+Each local URL is printed on stdout, one line per port (NDJSON with --json),
+once it accepts connections. Requests reach the app with the Worker's host and
+origin and without your credentials.`,
+		Example: `  # after: nimbus sandbox start job-123 -- npm run dev
+  nimbus sandbox forward job-123 5173
+  nimbus sandbox forward job-123 3000:8080 9229:0 --json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 2 {
+				return clierr.Usagef("expected ID and at least one PORT[:LOCAL], got %d argument(s)", len(args)).WithHint("nimbus sandbox forward ID 3000")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.needServer(cmd.Name()); err != nil {
+				return err
+			}
+			var specs []forwardSpec
+			seen := map[int]bool{}
+			for _, a := range args[1:] {
+				s, err := parseForwardSpec(a)
+				if err != nil {
+					return err
+				}
+				if s.explicit && s.local != 0 {
+					if seen[s.local] {
+						return clierr.Usagef("local port %d is given twice", s.local)
+					}
+					seen[s.local] = true
+				}
+				specs = append(specs, s)
+			}
+			c, s, err := o.client(cmd, true, scopesForward)
+			if err != nil {
+				return err
+			}
+			sb, err := c.Sandbox(args[0], sandboxclient.SandboxOptions{Profile: s.profile, Root: o.root})
+			if err != nil {
+				return sandboxcli.Error(err)
+			}
+			return o.forward(cmd, sb, specs)
+		},
+	}
+	return cmd
+}
+
+func (o *common) forward(cmd *cobra.Command, sb *sandboxclient.Sandbox, specs []forwardSpec) error {
+	ctx := cmd.Context()
+	ios := o.f.IOStreams
+	st := ios.Styles()
+	// The preview doors need session:attach: ask the session route, which
+	// checks it without reaching the app.
+	if _, err := sb.PreviewURL(ctx, specs[0].port); err != nil {
+		var le *sandboxclient.Error
+		if !errors.As(err, &le) || le.Code != sandboxclient.CodeAPINotEnabled || le.Status != http.StatusNotFound {
+			return forwardError(sb.ID(), err)
+		}
+	}
+	if err := o.ensureExposed(cmd, sb, specs); err != nil {
+		return err
+	}
+
+	type served struct {
+		spec forwardSpec
+		ln   net.Listener
+		p    *forward.Proxy
+	}
+	var all []served
+	closeAll := func() {
+		for _, s := range all {
+			_ = s.ln.Close()
+		}
+	}
+	reporter := newForwardReporter(o, sb.ID())
+	for _, spec := range specs {
+		p, err := forward.New(forward.Options{
+			Endpoint: sb.Client().Endpoint(), SandboxID: sb.ID(), Port: spec.port,
+			Token:   func(ctx context.Context) (string, error) { return sb.Client().Token(ctx, sb.ID()) },
+			OnError: func(_ *http.Request, err error) { reporter.report(spec.port, err) },
+		})
+		if err != nil {
+			closeAll()
+			return sandboxcli.Error(err)
+		}
+		ln, err := forward.Listen(spec.local, !spec.explicit)
+		if err != nil {
+			closeAll()
+			return clierr.Wrap(err, exitcode.Unavailable, forward.CodeListen, err.Error(), "pick another local port: PORT:LOCAL (LOCAL 0 picks a free one)")
+		}
+		all = append(all, served{spec, ln, p})
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(all))
+	for _, s := range all {
+		go func() { errc <- forward.Serve(ctx, s.ln, s.p) }()
+	}
+	for _, s := range all {
+		addr := s.ln.Addr().String()
+		_, lport, _ := net.SplitHostPort(addr)
+		u := "http://" + addr
+		if o.f.JSON {
+			if err := sandboxcli.WriteJSONLine(ios.Out, forwardLine{Port: s.spec.port, Local: addr, URL: u + "/"}); err != nil {
+				return err
+			}
+		} else if !ios.IsStdoutTTY() || !o.human() {
+			// For scripts; on a terminal the line below says it.
+			fmt.Fprintln(ios.Out, u)
+		}
+		if o.human() {
+			note := ""
+			if lport != strconv.Itoa(s.spec.local) && s.spec.local != 0 {
+				note = st.Muted(fmt.Sprintf(" (port %d is taken here)", s.spec.local))
+			}
+			fmt.Fprintf(ios.ErrOut, "%s Forwarding %s → %s port %d%s\n", st.SuccessIcon(), st.Bold(u), sb.ID(), s.spec.port, note)
+		}
+	}
+	if o.human() {
+		fmt.Fprintln(ios.ErrOut, st.Muted("Ctrl-C stops."))
+	}
+	var first error
+	for range all {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+			cancel()
+		}
+	}
+	if first != nil {
+		return clierr.Wrap(first, exitcode.Unavailable, forward.CodeListen, "forward stopped: "+first.Error(), "")
+	}
+	if o.human() {
+		fmt.Fprintln(ios.ErrOut, st.Muted("Stopped."))
+	}
+	return nil
+}
+
+// ensureExposed exposes (scoped) the ports that are not exposed yet, as
+// the preview door serves exposed ports only, and says which have nothing
+// listening yet.
+func (o *common) ensureExposed(cmd *cobra.Command, sb *sandboxclient.Sandbox, specs []forwardSpec) error {
+	ctx := cmd.Context()
+	ios := o.f.IOStreams
+	exposed := map[int]bool{}
+	apps, err := sb.ListApps(ctx)
+	if sandboxclient.HasCode(err, "E_SCOPE_MISSING") {
+		// A token for the preview doors only (session:attach): forward
+		// what is exposed already.
+		o.warn("W_NO_SANDBOX_USE", "the token cannot use the sandbox API (no sandbox:use): ports are forwarded as they are, and one that is not exposed answers 404",
+			"expose ports with another token (nimbus sandbox ports expose ID PORT), or give forward one with sandbox:use too")
+		return nil
+	}
+	if err != nil && !sandboxclient.HasCode(err, sandboxclient.CodeRemoteOp) {
+		return forwardError(sb.ID(), err)
+	}
+	for _, a := range apps {
+		if a.Port != nil && a.Capability != nil {
+			exposed[*a.Port] = true
+		}
+	}
+	for _, s := range specs {
+		if exposed[s.port] {
+			continue
+		}
+		r, err := sb.ExposePort(ctx, s.port, sandboxclient.ExposeOptions{})
+		if err != nil {
+			return forwardError(sb.ID(), err)
+		}
+		exposed[s.port] = true
+		if o.human() {
+			fmt.Fprintf(ios.ErrOut, "%s exposed port %d (scoped)\n", ios.Styles().Muted("·"), s.port)
+		}
+		if !r.Listening {
+			o.warn("W_PORT_NOT_LISTENING", fmt.Sprintf("nothing listens on port %d in %s yet: requests fail until it does", s.port, sb.ID()),
+				fmt.Sprintf("nimbus sandbox ports wait %s %d", sb.ID(), s.port))
+		}
+	}
+	return nil
+}
+
+// forwardError maps a failure to set up a forward, with hints about the
+// token it needs.
+func forwardError(id string, err error) error {
+	mapped := sandboxcli.Error(err)
+	var ce *clierr.Error
+	if errors.As(mapped, &ce) {
+		switch ce.Code {
+		case "E_SCOPE_MISSING":
+			ce.Hint = "forward needs a token with sandbox:use and session:attach: nimbus token mint --tenant T --scopes sandbox:use,session:attach --sid " + id + " (or let nimbus mint one with JWT_SECRET)"
+		case "E_SESSION_PIN_MISMATCH":
+			ce.Hint = "the token is pinned (sid) to another sandbox; mint one with --sid " + id
+		}
+	}
+	return mapped
+}
+
+// forwardReporter shows failures of forwarded requests on stderr, once per
+// port and code, so a burst of failing requests is one line.
+type forwardReporter struct {
+	o    *common
+	id   string
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func newForwardReporter(o *common, id string) *forwardReporter {
+	return &forwardReporter{o: o, id: id, seen: map[string]bool{}}
+}
+
+func (r *forwardReporter) report(port int, err error) {
+	mapped := forwardError(r.id, err)
+	var ce *clierr.Error
+	if !errors.As(mapped, &ce) {
+		return
+	}
+	key := strconv.Itoa(port) + " " + ce.Code
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.seen[key] {
+		return
+	}
+	r.seen[key] = true
+	r.o.warn(ce.Code, fmt.Sprintf("port %d: %s", port, ce.Message), ce.Hint)
+}

@@ -1,0 +1,317 @@
+//go:build unix
+
+package cmd_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// ptySession runs nimbus on a pseudo-terminal, as a person would.
+type ptySession struct {
+	t    *testing.T
+	tty  *os.File
+	cmd  *exec.Cmd
+	done chan struct{}
+
+	mu   sync.Mutex
+	out  bytes.Buffer
+	seen int // offset up to which expect has matched
+}
+
+const ptyWait = 30 * time.Second
+
+func startPTY(t *testing.T, env []string, args ...string) *ptySession {
+	t.Helper()
+	nimbus, err := exec.LookPath("nimbus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(nimbus, args...)
+	cmd.Env = env
+	cmd.Dir = t.TempDir()
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 120})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &ptySession{t: t, tty: tty, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := tty.Read(buf)
+			p.mu.Lock()
+			p.out.Write(buf[:n])
+			p.mu.Unlock()
+			if err != nil {
+				close(p.done)
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = tty.Close()
+		_ = cmd.Wait()
+	})
+	return p
+}
+
+var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+
+// screen is the output so far without cursor and colour sequences.
+func (p *ptySession) screen() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return ansi.ReplaceAllString(p.out.String(), "")
+}
+
+// expect waits until the output after the previous match matches re.
+func (p *ptySession) expect(re string) string {
+	p.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(ptyWait)
+	for {
+		s := p.screen()
+		p.mu.Lock()
+		from := min(p.seen, len(s))
+		p.mu.Unlock()
+		if loc := rx.FindStringIndex(s[from:]); loc != nil {
+			p.mu.Lock()
+			p.seen = from + loc[1]
+			p.mu.Unlock()
+			return s[from+loc[0] : from+loc[1]]
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("no %q on the terminal after %s; it shows:\n%s", re, ptyWait, s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (p *ptySession) send(s string) {
+	p.t.Helper()
+	if _, err := io.WriteString(p.tty, s); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// exit waits for nimbus to exit and returns its code.
+func (p *ptySession) exit() int {
+	p.t.Helper()
+	errc := make(chan error, 1)
+	go func() { errc <- p.cmd.Wait() }()
+	select {
+	case err := <-errc:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		return 0
+	case <-time.After(ptyWait):
+		p.t.Fatalf("nimbus did not exit; the terminal shows:\n%s", p.screen())
+		return -1
+	}
+}
+
+// devEnv is the environment of a nimbus that talks to the dev server at
+// endpoint with a token for sandbox id.
+func devEnv(t *testing.T, endpoint, id string, scopes ...string) []string {
+	t.Helper()
+	if len(scopes) == 0 {
+		scopes = []string{token.ScopeSandboxUse}
+	}
+	tok, err := token.Issuer{Secret: devSecret}.Mint(token.Input{Tenant: ptr("acme"), SessionID: &id, Scopes: scopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "cache"),
+		"XDG_CONFIG_HOME=" + filepath.Join(home, "config"), "NO_COLOR=1", "TERM=xterm",
+		"NIMBUS_ENDPOINT=" + endpoint, "NIMBUS_TOKEN=" + tok}
+}
+
+// The shell on a terminal: a prompt with the last exit code, Ctrl-C
+// interrupting the running command and keeping the shell, Ctrl-C at the
+// prompt dropping the line, history recalled with Up and kept across
+// sessions, exit N and Ctrl-D.
+func TestShellOnTerminal(t *testing.T) {
+	endpoint, _, _ := startDev(t)
+	env := devEnv(t, endpoint, "demo")
+	sh := startPTY(t, env, "sandbox", "shell", "demo")
+	sh.expect(`Shell nimbus-shell-[0-9a-f]{8} on sandbox demo`)
+	sh.expect(`demo:\S*\$ $`)
+
+	sh.send("mkdir -p sub && cd sub && false\r")
+	sh.expect(`demo:\S*/sub \[1\]\$ $`)
+
+	sh.send("echo started; sleep 30; echo never\r")
+	// The command's output, not the echo of the line.
+	sh.expect(`\r\nstarted\r\n`)
+	start := time.Now()
+	sh.send("\x03")
+	sh.expect(`\^C\r?\ndemo:\S*/sub \[130\]\$ $`)
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("the interrupt took %s", d)
+	}
+	sh.send("echo alive; basename $PWD\r")
+	sh.expect(`alive\r\nsub\r\ndemo:\S*/sub\$ $`)
+
+	// Ctrl-C at the prompt drops what was typed.
+	sh.send("echo dropped\x03")
+	sh.expect(`echo dropped\^C\r\ndemo:\S*\$ $`)
+	// Up recalls the last line that ran, not the dropped one.
+	sh.send("\x1b[A\r")
+	sh.expect(`alive\r\nsub\r\n`)
+	sh.send("exit 5\r")
+	if code := sh.exit(); code != 5 {
+		t.Fatalf("exit %d, want 5\n%s", code, sh.screen())
+	}
+	if regexp.MustCompile(`(?m)^never`).MatchString(sh.screen()) {
+		t.Errorf("the interrupted command went on:\n%s", sh.screen())
+	}
+
+	// The history is kept per sandbox, mode 0600, without dropped lines.
+	var cache string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "XDG_CACHE_HOME="); ok {
+			cache = v
+		}
+	}
+	hist := filepath.Join(cache, "nimbus", "history", "demo")
+	b, err := os.ReadFile(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "mkdir -p sub && cd sub && false\necho started; sleep 30; echo never\necho alive; basename $PWD\nexit 5\n"
+	if string(b) != want {
+		t.Errorf("history %q, want %q", b, want)
+	}
+	if fi, _ := os.Stat(hist); fi.Mode().Perm() != 0o600 {
+		t.Errorf("history mode %o", fi.Mode().Perm())
+	}
+
+	// A new session recalls it; Ctrl-D leaves with the last code.
+	sh = startPTY(t, env, "sandbox", "shell", "demo")
+	sh.expect(`demo:\S*\$ $`)
+	sh.send("\x1b[A\x1b[A")
+	sh.expect(`echo alive; basename \$PWD$`)
+	sh.send("\x15sh -c 'exit 3'\r")
+	sh.expect(`\[3\]\$ $`)
+	sh.send("\x04")
+	if code := sh.exit(); code != 3 {
+		t.Fatalf("Ctrl-D: exit %d, want 3\n%s", code, sh.screen())
+	}
+}
+
+// attach on a terminal: lines typed go to the process, Ctrl-P Ctrl-Q
+// detaches and leaves it running, Ctrl-C sends it SIGINT, Ctrl-D ends its
+// input, and nimbus exits with its code.
+func TestAttachOnTerminal(t *testing.T) {
+	endpoint, nimbus, _ := startDev(t)
+	env := devEnv(t, endpoint, "demo")
+	start := func(command string) string {
+		c := exec.Command(nimbus, "sandbox", "start", "demo", "--", command)
+		c.Env = env
+		out, err := c.Output()
+		if err != nil {
+			t.Fatalf("start: %v", err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	pid := start(`while read l; do echo "got:$l"; done; echo bye; exit 4`)
+	a := startPTY(t, env, "sandbox", "attach", "demo", pid)
+	a.expect(`Attached to process ` + pid + ` of demo: Ctrl-D ends its input, Ctrl-C sends SIGINT, Ctrl-P Ctrl-Q detaches\.`)
+	a.send("hello\r")
+	a.expect(`got:hello`)
+	a.send("\x10\x11")
+	if code := a.exit(); code != 0 {
+		t.Fatalf("detach: exit %d\n%s", code, a.screen())
+	}
+	a.expect(`Detached; process ` + pid + ` keeps running\.`)
+
+	a = startPTY(t, env, "sandbox", "attach", "demo", pid, "--lines", "1")
+	a.expect(`detaches\.`)
+	a.send("again\r")
+	a.expect(`got:again`)
+	a.send("\x04")
+	a.expect(`bye`)
+	if code := a.exit(); code != 4 {
+		t.Fatalf("Ctrl-D: exit %d, want 4\n%s", code, a.screen())
+	}
+	a.expect(`Process ` + pid + ` exited with code 4\.`)
+
+	pid = start(`trap 'echo interrupted; exit 9' INT; echo ready; while :; do sleep 0.1; done`)
+	a = startPTY(t, env, "sandbox", "attach", "demo", pid)
+	a.expect(`ready`)
+	a.send("\x03")
+	a.expect(`interrupted`)
+	if code := a.exit(); code != 9 {
+		t.Fatalf("Ctrl-C: exit %d, want 9\n%s", code, a.screen())
+	}
+}
+
+// On a terminal, apps answer with a table and a summary; in pipes the
+// same commands answer JSON (see testdata/dev/apps.txtar).
+func TestAppsOnTerminal(t *testing.T) {
+	endpoint, nimbus, data := startDev(t)
+	env := devEnv(t, endpoint, "demo")
+	// The app server goes where the sandbox can run it.
+	app, err := exec.LookPath("nimbus-testapp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, app, filepath.Join(data, "sandboxes", "acme:_:demo", "home", "user", "bin", "nimbus-testapp"))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "NIMBUS_") || strings.HasPrefix(k, "XDG_") {
+			t.Setenv(k, v)
+		}
+	}
+	t.Chdir(t.TempDir())
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command(nimbus, "sandbox", "start", "demo", "--", "./bin/nimbus-testapp", port)
+	c.Env = env
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("start: %v %s", err, out)
+	}
+	if code, _, stderr := runTTY(t, nil, "", "sandbox", "ports", "wait", "demo", port, "--no-color"); code != 0 || !strings.Contains(stderr, "port "+port+" is listening") {
+		t.Fatalf("ports wait: %d %q", code, stderr)
+	}
+	code, stdout, stderr := runTTY(t, nil, "", "sandbox", "apps", "expose", "demo", port, "--name", "web", "--no-color")
+	if code != 0 || stdout != endpoint+"/s/demo/app/web/\n" || !strings.Contains(stderr, "Exposed app web (port "+port+", scoped)") {
+		t.Fatalf("expose: %d %q %q", code, stdout, stderr)
+	}
+	code, stdout, _ = runTTY(t, nil, "", "sandbox", "apps", "list", "demo", "--no-color")
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if code != 0 || len(lines) != 2 || !regexp.MustCompile(`^NAME +PORT +PID +STATUS +VISIBILITY +URL +OWNER$`).MatchString(lines[0]) ||
+		!regexp.MustCompile(`^web +`+port+` +\d+ +running +scoped +`+regexp.QuoteMeta(endpoint)+`/s/demo/app/web/ +auto:/home/user:\./bin/nimbus-testapp `+port+`$`).MatchString(lines[1]) {
+		t.Fatalf("list: %d\n%s", code, stdout)
+	}
+	code, stdout, _ = runTTY(t, nil, "", "sandbox", "apps", "remove", "demo", "web", "--no-color")
+	if code != 0 || !strings.Contains(stdout, "Removed app auto:/home/user:./bin/nimbus-testapp "+port+" (port "+port+")") {
+		t.Fatalf("remove: %d %q", code, stdout)
+	}
+	code, stdout, stderr = runTTY(t, nil, "", "sandbox", "apps", "list", "demo", "--no-color")
+	if code != 0 || stdout != "" || !strings.Contains(stderr, "No apps") {
+		t.Fatalf("empty list: %d %q %q", code, stdout, stderr)
+	}
+}

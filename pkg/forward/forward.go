@@ -1,0 +1,403 @@
+// Package forward serves a local port that proxies HTTP and WebSocket
+// traffic to a port of a Nimbus sandbox, through the Worker's authenticated
+// path-style preview door /s/<id>/port/<port>/ (spec sandbox-api §1.10),
+// as `kubectl port-forward` or `fly proxy` do for their platforms.
+//
+// Every request to the Worker carries the caller's bearer token (one with
+// session:attach, pinned to the sandbox) and the Worker's own host, so it
+// passes the Worker's (and `nimbus dev`'s) authentication, Host and Origin
+// checks. Requests to the local port must name a loopback host, so that a
+// web page cannot reach the sandbox through DNS rebinding. The package never prints: failures are reported through
+// Options.OnError.
+package forward
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+// Codes of the errors this package reports.
+const (
+	// CodeUpstream: the Worker could not be reached or the exchange broke.
+	CodeUpstream = "E_FORWARD_UPSTREAM"
+	// CodeListen: the local port could not be opened.
+	CodeListen = "E_FORWARD_LISTEN"
+	// CodeInvalidArgument: Options are incomplete or wrong.
+	CodeInvalidArgument = sc.CodeInvalidArgument
+)
+
+// discard returns a logger that swallows what the standard library would
+// log to stderr.
+func discard() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// DefaultTokenTTL is how long a token from Options.Token is reused before
+// it is asked for again: well inside the 15 minutes of a minted token.
+const DefaultTokenTTL = time.Minute
+
+// maxRefusalPeek bounds how much of a 401/403 answer is read to tell a
+// refusal by the Worker from one by the app.
+const maxRefusalPeek = 4 << 10
+
+// Options configure a Proxy.
+type Options struct {
+	// Endpoint is the Worker origin, e.g. https://my-nimbus.workers.dev.
+	Endpoint string
+	// SandboxID is the sandbox whose port is forwarded.
+	SandboxID string
+	// Port is the sandbox port (1 to 65535).
+	Port int
+	// Token returns the bearer token sent with each request: it needs
+	// session:attach and, when pinned, the sandbox's sid. It is asked again
+	// after TokenTTL. Nil sends no token (a Worker without auth).
+	Token func(ctx context.Context) (string, error)
+	// TokenTTL is how long a token is reused; 0 means DefaultTokenTTL.
+	TokenTTL time.Duration
+	// Transport carries the requests to the Worker. Nil means a dedicated
+	// transport that keeps connections alive and sets no overall timeout,
+	// so streams and WebSockets may stay open for hours.
+	Transport http.RoundTripper
+	// OnError, when set, is called from request goroutines for each
+	// request that could not be forwarded (an *sc.Error with CodeUpstream)
+	// and each one the Worker refused (an *sc.RemoteError: an expired token,
+	// a missing scope, a port no longer exposed). The local client gets the
+	// answer either way.
+	OnError func(r *http.Request, err error)
+}
+
+// Proxy is the HTTP handler of one forwarded port. It is safe for
+// concurrent use.
+type Proxy struct {
+	o       Options
+	door    string // /s/<escaped id>/port/<port>
+	origin  *url.URL
+	rp      *httputil.ReverseProxy
+	tokMu   sync.Mutex
+	tok     string
+	tokTime time.Time
+}
+
+// NewTransport returns the transport a Proxy uses by default: keep-alive
+// connections (a forwarded request costs no new connection), bounded dial
+// and TLS handshake, and no bound on how long an answer may stream.
+func NewTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 64
+	t.IdleConnTimeout = 90 * time.Second
+	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 15 * time.Second
+	return t
+}
+
+// New checks o and returns the proxy.
+func New(o Options) (*Proxy, error) {
+	ep := strings.TrimRight(strings.TrimSpace(o.Endpoint), "/")
+	u, err := url.Parse(ep)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return nil, &sc.Error{Code: CodeInvalidArgument, Message: "forward: the endpoint must be an http(s) origin, got " + strconv.Quote(o.Endpoint)}
+	}
+	if !sc.ValidID(o.SandboxID) {
+		return nil, &sc.Error{Code: sc.CodeSandboxID, Message: "forward: invalid sandbox id " + strconv.Quote(o.SandboxID)}
+	}
+	if o.Port < 1 || o.Port > 65535 {
+		return nil, &sc.Error{Code: CodeInvalidArgument, Message: "forward: the port must be 1 to 65535, got " + strconv.Itoa(o.Port)}
+	}
+	if o.TokenTTL <= 0 {
+		o.TokenTTL = DefaultTokenTTL
+	}
+	if o.Transport == nil {
+		o.Transport = NewTransport()
+	}
+	p := &Proxy{o: o, origin: &url.URL{Scheme: u.Scheme, Host: u.Host}}
+	p.door = "/s/" + url.PathEscape(o.SandboxID) + "/port/" + strconv.Itoa(o.Port)
+	target := &url.URL{Scheme: u.Scheme, Host: u.Host, Path: p.door}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        func(pr *httputil.ProxyRequest) { p.rewrite(pr, target) },
+		Transport:      o.Transport,
+		FlushInterval:  -1,
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		// Failures go to OnError; the package never prints.
+		ErrorLog: discard(),
+	}
+	return p, nil
+}
+
+// Door returns the preview door requests are sent to, without the
+// endpoint: /s/<id>/port/<port>.
+func (p *Proxy) Door() string { return p.door }
+
+// tokenKey carries the token fetched for a request into Rewrite, which
+// cannot fail.
+type tokenKey struct{}
+
+// ServeHTTP forwards one request (or WebSocket) to the sandbox port.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !LocalHost(r.Host) {
+		// A page on another site whose name was rebound to 127.0.0.1
+		// must not reach the sandbox with this forward's credential.
+		http.Error(w, "nimbus forward: refusing Host "+strconv.Quote(r.Host)+": use http://127.0.0.1 or http://localhost", http.StatusForbidden)
+		return
+	}
+	tok, err := p.token(r.Context())
+	if err != nil {
+		p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: no token for the Worker", Err: err})
+		http.Error(w, "nimbus forward: no token for the Worker: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
+}
+
+// LocalHost reports whether a Host header names this machine's loopback:
+// 127.0.0.1, [::1], localhost or a name under .localhost, with any port.
+// Anything else reaching a loopback listener comes through DNS rebinding.
+func LocalHost(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	h = strings.TrimSuffix(strings.ToLower(h), ".")
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// token returns the cached token, asking Options.Token after TokenTTL.
+func (p *Proxy) token(ctx context.Context) (string, error) {
+	if p.o.Token == nil {
+		return "", nil
+	}
+	p.tokMu.Lock()
+	defer p.tokMu.Unlock()
+	if p.tok != "" && time.Since(p.tokTime) < p.o.TokenTTL {
+		return p.tok, nil
+	}
+	t, err := p.o.Token(ctx)
+	if err != nil {
+		return "", err
+	}
+	p.tok, p.tokTime = t, time.Now()
+	return t, nil
+}
+
+// rewrite points the request at the door, with the Worker's host, the
+// bearer token and, for a browser's request, the Worker's origin.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
+	localOrigin := "http://" + pr.In.Host
+	pr.SetURL(target)
+	h := pr.Out.Header
+	h.Del("Authorization")
+	if tok, _ := pr.In.Context().Value(tokenKey{}).(string); tok != "" {
+		h.Set("Authorization", "Bearer "+tok)
+	}
+	// A page served through this port sends its own origin; the app (and
+	// the Worker's cross-site checks) see the origin it is served from.
+	if o := h.Get("Origin"); o != "" && strings.EqualFold(o, localOrigin) {
+		h.Set("Origin", p.origin.String())
+	}
+	// Credentials for the Worker travel in the Authorization header only.
+	stripCookies(h, "__Host-nimbus_token", "nimbus_token", "nimbus_preview")
+}
+
+// modifyResponse maps what the app says about its own URLs (redirects and
+// cookie paths under the door, the Worker's host) back to the local
+// origin, and reports refusals by the Worker.
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	if loc := resp.Header.Get("Location"); loc != "" {
+		resp.Header.Set("Location", p.localLocation(loc))
+	}
+	if cs := resp.Header.Values("Set-Cookie"); len(cs) > 0 {
+		resp.Header.Del("Set-Cookie")
+		for _, c := range cs {
+			resp.Header.Add("Set-Cookie", p.localCookie(c))
+		}
+	}
+	if (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound) &&
+		strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && p.o.OnError != nil {
+		peek, _ := io.ReadAll(io.LimitReader(resp.Body, maxRefusalPeek))
+		resp.Body = readCloser{io.MultiReader(bytes.NewReader(peek), resp.Body), resp.Body}
+		var e struct {
+			Error string `json:"error"`
+			Code  string `json:"code"`
+		}
+		if json.Unmarshal(peek, &e) == nil && strings.HasPrefix(e.Code, "E_") && e.Error != "" {
+			p.report(resp.Request, &sc.RemoteError{Op: "forward", Status: resp.StatusCode, Code: e.Code, Message: e.Error})
+		}
+	}
+	return nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// localLocation rewrites a redirect to a URL under the door (relative, or
+// absolute on the Worker) into the same path on the local origin.
+func (p *Proxy) localLocation(loc string) string {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return loc
+	}
+	if u.IsAbs() {
+		if !strings.EqualFold(u.Scheme, p.origin.Scheme) || !strings.EqualFold(u.Host, p.origin.Host) {
+			return loc
+		}
+	} else if u.Host != "" {
+		return loc
+	}
+	rest, ok := strings.CutPrefix(u.EscapedPath(), p.door)
+	if !ok || (rest != "" && rest[0] != '/') {
+		return loc
+	}
+	if rest == "" {
+		rest = "/"
+	}
+	out := rest
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	if u.Fragment != "" {
+		out += "#" + u.EscapedFragment()
+	}
+	return out
+}
+
+// localCookie rewrites a cookie scoped to the door or to the Worker's host
+// so that the browser keeps it for the local origin.
+func (p *Proxy) localCookie(line string) string {
+	c, err := http.ParseSetCookie(line)
+	if err != nil {
+		return line
+	}
+	changed := false
+	if rest, ok := strings.CutPrefix(c.Path, p.door); ok && (rest == "" || rest[0] == '/') {
+		if rest == "" {
+			rest = "/"
+		}
+		c.Path, changed = rest, true
+	}
+	if c.Domain != "" && strings.EqualFold(strings.TrimPrefix(c.Domain, "."), p.origin.Hostname()) {
+		c.Domain, changed = "", true
+	}
+	if !changed {
+		return line
+	}
+	return c.String()
+}
+
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil {
+		// The local client went away (or the forward is stopping).
+		return
+	}
+	p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: cannot reach " + p.origin.String(), Err: unwrapURLError(err)})
+	http.Error(w, "nimbus forward: cannot reach "+p.origin.String()+": "+unwrapURLError(err).Error(), http.StatusBadGateway)
+}
+
+func (p *Proxy) report(r *http.Request, err error) {
+	if p.o.OnError != nil {
+		p.o.OnError(r, err)
+	}
+}
+
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// stripCookies removes the named cookies from the Cookie headers.
+func stripCookies(h http.Header, names ...string) {
+	lines := h.Values("Cookie")
+	if len(lines) == 0 {
+		return
+	}
+	var keep []string
+	for _, line := range lines {
+		for piece := range strings.SplitSeq(line, ";") {
+			piece = strings.TrimSpace(piece)
+			k, _, _ := strings.Cut(piece, "=")
+			drop := piece == ""
+			for _, n := range names {
+				drop = drop || k == n
+			}
+			if !drop {
+				keep = append(keep, piece)
+			}
+		}
+	}
+	h.Del("Cookie")
+	if len(keep) > 0 {
+		h.Set("Cookie", strings.Join(keep, "; "))
+	}
+}
+
+// Listen opens 127.0.0.1:port. When that port cannot be opened (taken, or
+// privileged) and fallback is set, it opens a free port instead; the
+// listener's address says which.
+func Listen(port int, fallback bool) (net.Listener, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err == nil {
+		return ln, nil
+	}
+	if fallback {
+		if ln, ferr := net.Listen("tcp", "127.0.0.1:0"); ferr == nil {
+			return ln, nil
+		}
+	}
+	return nil, &sc.Error{Code: CodeListen, Message: "cannot listen on 127.0.0.1:" + strconv.Itoa(port), Err: unwrapOpError(err)}
+}
+
+func unwrapOpError(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err
+	}
+	return err
+}
+
+// Serve serves h on ln until ctx ends, then closes the listener and every
+// connection, upgraded ones (WebSockets) included, and returns nil. An
+// error of the listener itself is returned.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 30 * time.Second,
+		// Request contexts derive from ctx, so that the proxy closes the
+		// Worker side of upgraded connections, which Close does not track.
+		BaseContext: func(net.Listener) context.Context { return sctx },
+		ErrorLog:    discard(),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	cancel()
+	_ = srv.Close()
+	<-errc
+	return nil
+}
