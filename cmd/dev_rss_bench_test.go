@@ -37,7 +37,10 @@ type devProc struct {
 	addr string
 }
 
-func startDevProc(b *testing.B) *devProc {
+// startDevProc runs the real `nimbus dev` on a free loopback port, with
+// benchSecret and the extra environment variables env, until the test
+// ends.
+func startDevProc(b testing.TB, env ...string) *devProc {
 	b.Helper()
 	port, err := freePort()
 	if err != nil {
@@ -45,7 +48,7 @@ func startDevProc(b *testing.B) *devProc {
 	}
 	addr := "127.0.0.1:" + port
 	cmd := &exec.Cmd{Path: os.Args[0], Args: []string{"nimbus", "dev", "--addr", addr, "--data", b.TempDir()}}
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "JWT_SECRET=" + benchSecret, "NO_COLOR=1"}
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "JWT_SECRET=" + benchSecret, "NO_COLOR=1"}, env...)
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
+	"github.com/nimbus-sh/nimbus/pkg/terminal"
 )
 
 // docTable returns the rows of the markdown table that follows heading in
@@ -154,6 +155,7 @@ func TestExitCodeTable(t *testing.T) {
 			m := exampleRE.FindStringSubmatch(example)
 			if m == nil {
 				switch want {
+				case "1": // needs a second client: TestAttachTakenOverExits1
 				case "130", "143": // needs a signal: TestExecInterruptedExits130, TestSignalsEndLongCommandsGracefully
 				case "74": // needs a tree with a failing path: the script named
 					e := cliError(sandboxcli.Error(&transfer.PartialError{Failures: []transfer.Failure{{Path: "a", Message: "a: x"}}}))
@@ -203,7 +205,7 @@ func TestExitCodeTable(t *testing.T) {
 			"E_INTERRUPTED": context.Canceled,
 			"E_INTERNAL":    errors.New("surprise"),
 		}
-		for _, code := range []string{sc.CodeTransport, sc.CodeStreamTruncated, sc.CodeAPINotEnabled, sc.CodeBadResponse,
+		for _, code := range []string{sc.CodeTransport, sc.CodeHTTPTimeout, sc.CodeGateway, sc.CodeStreamTruncated, sc.CodeAPINotEnabled, sc.CodeBadResponse,
 			sc.CodeStreamProtocol, sc.CodeWriteTooLarge, sc.CodeInvalidArgument, sc.CodeInvalidToken} {
 			known[code] = &sc.Error{Code: code, Message: "test"}
 		}
@@ -214,6 +216,15 @@ func TestExitCodeTable(t *testing.T) {
 		}
 		for _, row := range docTable(t, "## Errors nimbus finds itself") {
 			code := strings.Trim(row[0], "`")
+			if strings.HasPrefix(code, "E_TERMINAL_") {
+				// session attach's own failures (run end to end in
+				// session_attach_test.go).
+				c := cliError(sandboxcli.AttachError(&terminal.Error{Code: code, Message: "test"}, "job-1"))
+				if strconv.Itoa(c.Exit) != row[1] || c.Code != code {
+					t.Errorf("%s: session attach exits %d (%s), the table says %s", code, c.Exit, c.Code, row[1])
+				}
+				continue
+			}
 			if err, ok := known[code]; ok {
 				c := cliError(sandboxcli.Error(err))
 				if strconv.Itoa(c.Exit) != row[1] {
@@ -221,6 +232,14 @@ func TestExitCodeTable(t *testing.T) {
 				}
 				if e := cliError(sandboxcli.ExecError(err)); row[2] != "" && strconv.Itoa(e.Exit) != row[2] {
 					t.Errorf("%s: exec exit %d, the table says %s", code, e.Exit, row[2])
+				}
+				continue
+			}
+			if code == sandboxcli.CodeExitRange {
+				// End to end in testdata/sandbox/exit_codes.txtar.
+				status, w := sandboxcli.CommandExit(256, "256")
+				if w == nil || w.Code != code || strconv.Itoa(status) != row[1] || row[1] != row[2] {
+					t.Errorf("%s: remote exit 256 gives %d (warning %v), the table says %s/%s", code, status, w, row[1], row[2])
 				}
 				continue
 			}
@@ -235,6 +254,9 @@ func TestExitCodeTable(t *testing.T) {
 				args = []string{"sandbox", "ready", "job-1"}
 			case "E_CONFIG_MISSING":
 				rowEnv = append(env[:len(env):len(env)], "NIMBUS_ENDPOINT=")
+				args = []string{"sandbox", "ready", "job-1"}
+			case "E_CONFIG_INVALID":
+				rowEnv = append(env[:len(env):len(env)], "NIMBUS_HTTP_TIMEOUT=soon")
 				args = []string{"sandbox", "ready", "job-1"}
 			case "E_SECRET_INVALID":
 				rowEnv = append(env[:len(env):len(env)], "JWT_SECRET=short")

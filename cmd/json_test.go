@@ -35,13 +35,13 @@ type jsonCase struct {
 var jsonExempt = map[string]string{
 	"nimbus dev":                 "serves until interrupted; its {endpoint,dataDir} line is in testdata/dev/serve.txtar",
 	"nimbus setup cloudflare":    "needs the Cloudflare API; its JSON line is in testdata/setup",
-	"nimbus session new":         "needs a Worker's /new route, which the local backend does not serve",
 	"nimbus runtime list":        "needs the Cloudflare API; its JSON is in testdata/runtime/list_pin.txtar",
 	"nimbus runtime sync":        "needs the Cloudflare API and the npm registry; its JSON is in testdata/runtime",
 	"nimbus sandbox forward":     "serves until interrupted; its NDJSON lines are in testdata/dev/forward.txtar",
 	"nimbus sandbox ports wait":  "needs a server listening in the sandbox; its --json answer is in testdata/dev/forward.txtar",
 	"nimbus sandbox apps expose": "needs a server listening in the sandbox; its JSON in a pipe is in testdata/dev/apps.txtar",
 	"nimbus sandbox apps remove": "needs a server listening in the sandbox; its JSON in a pipe is in testdata/dev/apps.txtar",
+	"nimbus session attach":      "stdout is the remote terminal's bytes, not JSON; --json only silences its notices (errors are JSON on stderr, checked by the flag-error case)",
 }
 
 // TestJSONEverywhere (not on Windows: the local backend needs a POSIX
@@ -76,6 +76,7 @@ func TestJSONEverywhere(t *testing.T) {
 		{args: []string{"token", "inspect", tok}},
 		{args: []string{"init", "proj", "--dry-run"}},
 		{args: []string{"dev", "token"}},
+		{args: []string{"session", "new"}},
 		{args: []string{"session", "url", "--endpoint", hs.URL, "--session", "demo"}},
 		{args: []string{"sandbox", "ready", "demo"}},
 		{args: []string{"sandbox", "files", "write", "demo", "a.txt", "--from", "local.txt"}},

@@ -41,7 +41,7 @@ func runtimeSetup(env *testscript.Env) error {
 	env.Defer(srv.Close)
 	srv.AddAccount(cfAccount, "Acme Corp")
 	srv.AddToken(cfToken, &cftest.Token{Scope: "user", Accounts: []string{cfAccount}})
-	srv.Subdomains[cfAccount] = "acme"
+	srv.SetSubdomain(cfAccount, "acme")
 	env.Values["cf"] = srv
 	env.Setenv("CLOUDFLARE_API_BASE_URL", srv.BaseURL())
 	env.Setenv("CF_ACCOUNT", cfAccount)
@@ -63,6 +63,7 @@ func runtimeSetup(env *testscript.Env) error {
 //	r2 puts FILE                    write the keys of recorded object PUTs, in order
 //	r2 hang METHOD SUFFIX           hold the next matching request
 //	r2 wait METHOD SUFFIX           wait (30s at most) for a matching request
+//	r2 waitkeys BUCKET PREFIX N     wait (30s at most) until N objects under PREFIX are stored
 //	r2 before METHOD SUFFIX BUCKET KEY FILE
 //	                                store FILE as KEY just before the first matching request
 func cmdR2(ts *testscript.TestScript, neg bool, args []string) {
@@ -108,6 +109,18 @@ func cmdR2(ts *testscript.TestScript, neg bool, args []string) {
 	case "wait":
 		if !srv.WaitRequest(args[1], args[2], 30*time.Second) {
 			ts.Fatalf("no %s *%s within 30s:\n%s", args[1], args[2], srv.Summary())
+		}
+	case "waitkeys":
+		n, err := strconv.Atoi(args[3])
+		ts.Check(err)
+		// Objects are stored while their PUT is answered; no event marks
+		// it, so poll the fake's state (cheap, bounded).
+		deadline := time.Now().Add(30 * time.Second)
+		for len(srv.ObjectKeys(cfAccount, args[1], args[2])) < n {
+			if time.Now().After(deadline) {
+				ts.Fatalf("fewer than %d objects under %s within 30s:\n%s", n, args[2], srv.Summary())
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	case "before":
 		data := []byte(ts.ReadFile(args[5]))

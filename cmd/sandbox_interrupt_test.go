@@ -34,11 +34,11 @@ func (w *notifyWriter) Write(p []byte) (int, error) {
 // Ctrl-C during exec (the root context is cancelled by SIGINT in Main):
 // the stream is closed and nimbus exits 130 promptly.
 func TestExecInterruptedExits130(t *testing.T) {
-	srv := sandboxtest.New(sandboxtest.Options{Verifier: scriptTokens})
+	srv := sandboxtest.New(sandboxtest.Options{})
 	defer srv.Close()
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	t.Setenv("NIMBUS_ENDPOINT", srv.URL)
-	t.Setenv("NIMBUS_TOKEN", "tok-use")
+	t.Setenv("NIMBUS_TOKEN", srv.Token(scriptIDs["use"]))
 	t.Chdir(t.TempDir())
 
 	ctx, cancel := context.WithCancel(context.Background())

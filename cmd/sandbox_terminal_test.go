@@ -10,21 +10,22 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/sandboxtest"
 )
 
-// sandboxTTY starts a fake Worker and points the in-process nimbus at it.
-// Viper reads NIMBUS_* from the process environment, hence t.Setenv.
-func sandboxTTY(t *testing.T, token string) *sandboxtest.Server {
+// sandboxTTY starts the local backend (package sandboxtest) and points the
+// in-process nimbus at it with the token of scriptIDs[name]. Viper reads
+// NIMBUS_* from the process environment, hence t.Setenv.
+func sandboxTTY(t *testing.T, name string) *sandboxtest.Server {
 	t.Helper()
-	srv := sandboxtest.New(sandboxtest.Options{Verifier: scriptTokens})
+	srv := sandboxtest.New(sandboxtest.Options{})
 	t.Cleanup(srv.Close)
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	t.Setenv("NIMBUS_ENDPOINT", srv.URL)
-	t.Setenv("NIMBUS_TOKEN", token)
+	t.Setenv("NIMBUS_TOKEN", srv.Token(scriptIDs[name]))
 	t.Chdir(t.TempDir())
 	return srv
 }
 
 func TestSandboxHumanOutputOnTerminal(t *testing.T) {
-	sandboxTTY(t, "tok-use")
+	sandboxTTY(t, "use")
 	if code, _, stderr := runTTY(t, nil, "hello\n", "sandbox", "files", "write", "job-1", "app/a.txt"); code != 0 || !strings.Contains(stderr, "Wrote 6 bytes to /home/user/app/a.txt") {
 		t.Fatalf("write: %d %q", code, stderr)
 	}
@@ -66,7 +67,7 @@ func TestSandboxHumanOutputOnTerminal(t *testing.T) {
 }
 
 func TestSandboxErrorsOnTerminalNameCodeAndHint(t *testing.T) {
-	sandboxTTY(t, "tok-attach")
+	sandboxTTY(t, "attach")
 	code, _, stderr := runTTY(t, nil, "", "sandbox", "exec", "job-1", "--no-color", "--", "true")
 	if code != 125 {
 		t.Fatalf("exit %d", code)

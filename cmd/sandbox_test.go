@@ -34,28 +34,30 @@ func fakeOf(ts *testscript.TestScript) *sandboxtest.Server {
 	return srv
 }
 
-// Static tokens the fake accepts with -static; scripts put them in files or
-// NIMBUS_TOKEN.
-var scriptTokens = sandboxtest.StaticTokens{
-	"tok-use":     {Tenant: "acme", Subject: "ci", Scopes: []string{"sandbox:use"}},
-	"tok-attach":  {Tenant: "acme", Scopes: []string{"session:attach"}},
-	"tok-pinned":  {Tenant: "acme", Scopes: []string{"sandbox:use"}, SID: "other-job"},
-	"tok-destroy": {Tenant: "acme", Subject: "ci", Scopes: []string{"sandbox:use", "session:destroy"}},
+// Identities of the tokens a fakeworker mints for the scripts, exported
+// as $TOK_USE, $TOK_ATTACH, $TOK_PINNED and $TOK_DESTROY (and written to
+// files by mktoken).
+var scriptIDs = map[string]sandboxtest.Identity{
+	"use":     {Tenant: "acme", Subject: "ci", Scopes: []string{"sandbox:use"}},
+	"attach":  {Tenant: "acme", Scopes: []string{"session:attach"}},
+	"pinned":  {Tenant: "acme", Scopes: []string{"sandbox:use"}, SID: "other-job"},
+	"destroy": {Tenant: "acme", Subject: "ci", Scopes: []string{"sandbox:use", "session:destroy"}},
 }
 
 // scriptEnvKeys are passed to commands run by the exits command.
 var scriptEnvKeys = []string{"PATH", "HOME", "XDG_CONFIG_HOME", "NO_COLOR", "TMPDIR", "JWT_SECRET", "JWT_SECRET_PREVIOUS",
-	"NIMBUS_ENDPOINT", "NIMBUS_TOKEN", "NIMBUS_TOKEN_FILE", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_PROFILE", "NIMBUS_BASE_PATH",
+	"NIMBUS_ENDPOINT", "NIMBUS_TOKEN", "NIMBUS_TOKEN_FILE", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_PROFILE", "NIMBUS_BASE_PATH", "NIMBUS_HTTP_TIMEOUT",
 	"SECRET_VALUE", "WORK"}
 
 var sandboxCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	// fakeworker [-jwt SECRET] [-static] [-legacy] [-noexecstream] [-truncate] [-disabled] [-ondemand=false -preinstall python -allow node,python]
-	// starts a fake Worker and sets NIMBUS_ENDPOINT to its URL.
+	// fakeworker [-jwt SECRET] [-noexecstream] [-truncate] [-disabled]
+	// [-ignoretimeout] [-ondemand=false -preinstall python -allow node,python]
+	// starts the local backend behind the fault middleware (package
+	// sandboxtest), sets NIMBUS_ENDPOINT to it and exports the tokens of
+	// scriptIDs as $TOK_USE, $TOK_ATTACH, $TOK_PINNED and $TOK_DESTROY.
 	"fakeworker": func(ts *testscript.TestScript, neg bool, args []string) {
 		fs := flag.NewFlagSet("fakeworker", flag.ContinueOnError)
-		secret := fs.String("jwt", "", "verify JWTs signed with this secret")
-		static := fs.Bool("static", false, "accept the static script tokens")
-		legacy := fs.Bool("legacy", false, "no auth")
+		secret := fs.String("jwt", "", "the backend's JWT_SECRET (default: sandboxtest's)")
 		noStream := fs.Bool("noexecstream", false, "old server without execStream")
 		truncate := fs.Bool("truncate", false, "cut exec streams before the exit frame")
 		disabled := fs.Bool("disabled", false, "remote API disabled (302)")
@@ -66,13 +68,7 @@ var sandboxCmds = map[string]func(ts *testscript.TestScript, neg bool, args []st
 		if err := fs.Parse(args); err != nil {
 			ts.Fatalf("fakeworker: %v", err)
 		}
-		opts := sandboxtest.Options{Legacy: *legacy, NoExecStream: *noStream, TruncateStream: *truncate, Disabled: *disabled, IgnoreTimeout: *ignoreTimeout, MaxPiece: 5, Seed: 42}
-		switch {
-		case *secret != "":
-			opts.Verifier = sandboxtest.JWT{Secret: *secret}
-		case *static:
-			opts.Verifier = scriptTokens
-		}
+		opts := sandboxtest.Options{Secret: *secret, NoExecStream: *noStream, TruncateStream: *truncate, Disabled: *disabled, IgnoreTimeout: *ignoreTimeout, MaxPiece: 5, Seed: 42}
 		if *preinstall != "" || *allow != "" || !*onDemand {
 			rt := &sandboxtest.Runtimes{OnDemand: onDemand}
 			if *preinstall != "" {
@@ -85,15 +81,44 @@ var sandboxCmds = map[string]func(ts *testscript.TestScript, neg bool, args []st
 		}
 		srv := sandboxtest.New(opts)
 		fakesMu.Lock()
+		if old := fakes[ts]; old != nil {
+			old.Close()
+		}
 		fakes[ts] = srv
 		fakesMu.Unlock()
 		ts.Defer(func() {
-			srv.Close()
 			fakesMu.Lock()
-			delete(fakes, ts)
+			if fakes[ts] == srv {
+				delete(fakes, ts)
+			}
 			fakesMu.Unlock()
+			srv.Close()
 		})
 		ts.Setenv("NIMBUS_ENDPOINT", srv.URL)
+		for name, id := range scriptIDs {
+			ts.Setenv("TOK_"+strings.ToUpper(name), srv.Token(id))
+		}
+	},
+	// mktoken NAME FILE: write the fakeworker's token NAME (use, attach,
+	// pinned, destroy) to FILE, with a final newline.
+	"mktoken": func(ts *testscript.TestScript, neg bool, args []string) {
+		id, ok := scriptIDs[args[0]]
+		if !ok || len(args) != 2 {
+			ts.Fatalf("usage: mktoken use|attach|pinned|destroy FILE")
+		}
+		ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(fakeOf(ts).Token(id)+"\n"), 0o600))
+	},
+	// fakeerrorframe MESSAGE: exec streams end with an error frame carrying
+	// MESSAGE instead of their exit frame.
+	"fakeerrorframe": func(ts *testscript.TestScript, neg bool, args []string) {
+		fakeOf(ts).SetErrorFrame(strings.Join(args, " "))
+	},
+	// fakegateway OP N: the next N requests for OP answer Cloudflare's 502
+	// page.
+	"fakegateway": func(ts *testscript.TestScript, neg bool, args []string) {
+		n, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		fakeOf(ts).FailGateway(args[0], n)
 	},
 	// fakefile DO PATH LOCAL: the sandbox file equals the local file.
 	"fakefile": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -154,8 +179,9 @@ var sandboxCmds = map[string]func(ts *testscript.TestScript, neg bool, args []st
 		ts.Check(err)
 		fakeOf(ts).Fail503(args[0], n)
 	},
-	// exits N [-stdin FILE] PROGRAM ARGS...: run PROGRAM and require exit
-	// code N; its stdout and stderr become the script's.
+	// exits N [-stdin FILE] [-umask MODE] PROGRAM ARGS...: run PROGRAM
+	// (under umask MODE) and require exit code N; its stdout and stderr
+	// become the script's.
 	"exits": func(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) < 2 {
 			ts.Fatalf("usage: exits N [-stdin FILE] PROGRAM ARGS...")
@@ -169,6 +195,10 @@ var sandboxCmds = map[string]func(ts *testscript.TestScript, neg bool, args []st
 			ts.Check(err)
 			args = args[2:]
 		}
+		umask := ""
+		if args[0] == "-umask" {
+			umask, args = args[1], args[2:]
+		}
 		// The script's PATH, which holds the test binary as "nimbus".
 		path := ""
 		for _, dir := range strings.Split(ts.Getenv("PATH"), string(os.PathListSeparator)) {
@@ -181,6 +211,9 @@ var sandboxCmds = map[string]func(ts *testscript.TestScript, neg bool, args []st
 			ts.Fatalf("%s not found on the script's PATH", args[0])
 		}
 		c := exec.Command(path, args[1:]...)
+		if umask != "" {
+			c = exec.Command("/bin/sh", append([]string{"-c", `umask "$0" && exec "$@"`, umask, path}, args[1:]...)...)
+		}
 		c.Dir = ts.MkAbs(".")
 		for _, k := range scriptEnvKeys {
 			if v := ts.Getenv(k); v != "" {

@@ -18,7 +18,7 @@ func TestSetupOnTerminalDrawsChecklist(t *testing.T) {
 	defer srv.Close()
 	srv.AddAccount(cfAccount, "Acme Corp")
 	srv.AddToken(cfToken, &cftest.Token{Accounts: []string{cfAccount}})
-	srv.Subdomains[cfAccount] = "acme"
+	srv.SetSubdomain(cfAccount, "acme")
 	srv.AddBucket(cfAccount, "demo-npm-cache")
 	reg := fakeRegistry(t)
 	t.Chdir(t.TempDir())
@@ -63,7 +63,7 @@ func TestSetupOnTerminalDrawsChecklist(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(stdout, "{\n  \"ok\": true,\n  \"worker\": \"demo\",") {
 		t.Errorf("exit %d, stdout %q", code, stdout)
 	}
-	srv.R2Disabled[cfAccount] = true
+	srv.DisableR2(cfAccount)
 	code, _, stderr = runTTY(t, env, "", "setup", "cloudflare", "--name", "demo", "--no-color")
 	if code != 78 || !strings.Contains(stderr, "✗ R2 is not enabled on this Cloudflare account") ||
 		!strings.Contains(stderr, "nimbus: R2 is not enabled on this Cloudflare account (10042)\nhint: enable R2 once") {
@@ -111,5 +111,28 @@ func TestSetupInterrupted(t *testing.T) {
 	code := cmd.Run(ctx, f, []string{"setup", "cloudflare", "--name", "demo", "--json"})
 	if code != 130 || out.Len() != 0 || !strings.Contains(errOut.String(), `"code":"E_INTERRUPTED","hint":"rerun the command; it resumes where it stopped"`) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// When the answer to a bucket POST is lost and the retry finds the bucket,
+// the checklist says "created or existed", not "exists".
+func TestSetupOnTerminalLostCreateAnswer(t *testing.T) {
+	srv := cftest.New()
+	defer srv.Close()
+	srv.AddAccount(cfAccount, "Acme Corp")
+	srv.AddToken(cfToken, &cftest.Token{Accounts: []string{cfAccount}})
+	srv.SetSubdomain(cfAccount, "acme")
+	srv.AddFault(cftest.Fault{Method: "POST", PathSuffix: "/r2/buckets", Status: 502, Code: 10001, Message: "bad gateway", Times: 1, RetryAfter: "0", Lost: true})
+	t.Chdir(t.TempDir())
+	env := map[string]string{"CLOUDFLARE_API_TOKEN": cfToken, "CLOUDFLARE_API_BASE_URL": srv.BaseURL(), "HOME": t.TempDir()}
+	code, _, stderr := runTTY(t, env, "", "setup", "cloudflare", "--name", "demo", "--no-color")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "R2 bucket demo-npm-cache created or existed") || strings.Contains(stderr, "R2 bucket demo-npm-cache exists") {
+		t.Fatalf("checklist:\n%s", stderr)
+	}
+	if !strings.Contains(stderr, "R2 bucket demo-npm-packument-cache created") {
+		t.Fatalf("checklist:\n%s", stderr)
 	}
 }

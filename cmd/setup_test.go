@@ -34,7 +34,7 @@ func TestSetupScripts(t *testing.T) {
 			env.Defer(srv.Close)
 			srv.AddAccount(cfAccount, "Acme Corp")
 			srv.AddToken(cfToken, &cftest.Token{Scope: "user", Accounts: []string{cfAccount}})
-			srv.Subdomains[cfAccount] = "acme"
+			srv.SetSubdomain(cfAccount, "acme")
 			env.Values["cf"] = srv
 			env.Setenv("CLOUDFLARE_API_BASE_URL", srv.BaseURL())
 			env.Setenv("CF_ACCOUNT", cfAccount)
@@ -62,6 +62,9 @@ func TestSetupScripts(t *testing.T) {
 //	cf deploy ACCOUNT WORKER
 //	cf bucket ACCOUNT NAME
 //	cf fault METHOD PATH-SUFFIX STATUS CODE TIMES
+//	cf lost METHOD PATH-SUFFIX STATUS CODE TIMES
+//	                              like fault, but the request takes effect
+//	                              first (the answer is lost on the way)
 //	cf reset                      forget recorded requests
 //	cf requests                   write "METHOD path" lines to $WORK/requests
 //	cf count N [MUTATIONS]        assert the number of requests (and mutations)
@@ -92,17 +95,17 @@ func cmdCF(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		srv.AddToken(args[1], t)
 	case "r2-disabled":
-		srv.R2Disabled[args[1]] = true
+		srv.DisableR2(args[1])
 	case "no-subdomain":
-		delete(srv.Subdomains, args[1])
+		srv.SetSubdomain(args[1], "")
 	case "conflict-on-create":
-		srv.ConflictOnCreate = true
+		srv.SetConflictOnCreate(true)
 	case "deploy":
 		srv.DeployWorker(args[1], args[2])
 	case "bucket":
 		srv.AddBucket(args[1], args[2])
-	case "fault":
-		srv.AddFault(cftest.Fault{Method: args[1], PathSuffix: args[2], Status: atoi(args[3]), Code: int64(atoi(args[4])), Message: "injected fault", Times: atoi(args[5]), RetryAfter: "0"})
+	case "fault", "lost":
+		srv.AddFault(cftest.Fault{Method: args[1], PathSuffix: args[2], Status: atoi(args[3]), Code: int64(atoi(args[4])), Message: "injected fault", Times: atoi(args[5]), RetryAfter: "0", Lost: args[0] == "lost"})
 	case "reset":
 		srv.ResetRequests()
 	case "requests":

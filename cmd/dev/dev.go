@@ -45,6 +45,11 @@ its own user, mount and PID namespaces: the sandbox is mounted at /home/user,
 paths: pwd prints the sandbox's directory. Either way every process a command
 starts ends with it, and with destroy and Ctrl-C.
 
+Each sandbox also has a terminal, /s/<id>/ws, for 'nimbus session attach ID':
+your $SHELL (else /bin/sh) on a real PTY in /home/user, started like its
+commands, kept running between attachments with 1 MiB of scrollback; one
+client owns it at a time (409 to others), destroy closes it.
+
 Tokens are verified with JWT_SECRET when it is set, otherwise with a secret
 generated once and kept (mode 0600) in the data directory; 'nimbus dev token'
 prints a token for it. It serves until interrupted.
@@ -59,7 +64,7 @@ It is hardened for a laptop with a browser open:
   - requests for any Host other than localhost, a loopback address, the
     listen address or an --allow-host name are refused (DNS rebinding)
   - a token from a cookie only works on same-origin application/json
-    requests; port previews set their own cookie: SameSite=Strict, scoped
+    requests (same-origin upgrades for the terminal); port previews set their own cookie: SameSite=Strict, scoped
     to /s/<id>/, at most 1h, able to open that sandbox's previews only`,
 		Example: `  nimbus dev &
   export NIMBUS_ENDPOINT=http://127.0.0.1:8787 NIMBUS_TOKEN=$(nimbus dev token)
@@ -107,7 +112,8 @@ It is hardened for a laptop with a browser open:
 			srv, err := localsandbox.New(localsandbox.Options{
 				DataDir: data, Secret: secret, PreviousSecret: f.Getenv("JWT_SECRET_PREVIOUS"),
 				HostEnv: localdev.HostEnv(f.Getenv), Now: f.Now, Isolation: iso,
-				Hosts: localsandbox.NewHostPolicy(ln.Addr(), allowHosts),
+				TerminalShell: f.Getenv("SHELL"),
+				Hosts:         localsandbox.NewHostPolicy(ln.Addr(), allowHosts),
 			})
 			if err != nil {
 				ln.Close()

@@ -33,7 +33,10 @@ closes the process's input; --no-stdin sends nothing.
 
 nimbus exits with the process's exit code once it exits (0 when detached),
 125 when nimbus itself failed and 130 when interrupted. --json prints the
-output as logs -f --json does: one object per chunk, then {"exit":…}.`,
+output as logs -f --json does: one object per chunk, then {"exit":…}.
+
+For the session's own terminal (a shell on a terminal, where full-screen
+programs run), use 'nimbus session attach ID'.`,
 		Example: `  # pid=$(nimbus sandbox start job-123 -- python3 -i)
   nimbus sandbox attach job-123 $pid
   echo 'print(6*7)' | nimbus sandbox attach job-123 $pid
@@ -101,7 +104,7 @@ output as logs -f --json does: one object per chunk, then {"exit":…}.`,
 			} else if o.human() {
 				fmt.Fprintf(ios.ErrOut, "%s\n", st.Muted(fmt.Sprintf("Process %d exited with code %d.", pid, r.Exit.Code)))
 			}
-			return exitStatus(r.Exit.Code)
+			return processExit(o, r.Exit)
 		},
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

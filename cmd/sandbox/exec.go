@@ -2,7 +2,9 @@ package sandbox
 
 import (
 	"context"
+	"encoding/json"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -51,7 +53,9 @@ word is sent verbatim, so 'make test && ls' works as one argument.
 
 Exit codes: the remote command's own code, or 124 when it timed out, 125 when
 nimbus itself failed (usage, auth, transport, server error, stream cut short),
-and 130 when interrupted (the stream is closed so the command is cancelled).
+and 130 when interrupted (the stream is closed so the command is cancelled). A
+remote code that is not an exit status (256, -1, 1.5) exits 125 with a warning:
+only a remote 0 exits 0.
 
 --env K=V sets a variable; --env K forwards the local value of K, so secrets
 stay off the command line. --stdin sends the local standard input (at most
@@ -149,12 +153,31 @@ func runStreaming(ctx context.Context, o *common, sb *sandboxclient.Sandbox, com
 		return sandboxcli.ExecError(err)
 	}
 	if events != nil {
-		if err := events.Exit(r.ExitCode, r.Duration); err != nil {
+		code := r.ExitCodeRaw
+		if code == "" {
+			code = json.Number(strconv.Itoa(r.ExitCode))
+		}
+		if err := events.Exit(code, r.Duration); err != nil {
 			return sandboxcli.ExecError(err)
 		}
 	}
-	if r.ExitCode != 0 {
-		return clierr.Status(r.ExitCode & 0xff)
+	return remoteStatus(o, r)
+}
+
+// remoteStatus ends exec and run-code with the remote command's exit code
+// (never masked: only a remote 0 is success), warning when that code is
+// not an exit status.
+func remoteStatus(o *common, r *sandboxclient.ExecResult) error {
+	return commandStatus(o, r.ExitCode, r.ExitCodeRaw)
+}
+
+// commandStatus is the one exit-code rule of exec, run-code and logs -f
+// (sandboxcli.CommandExit), with its warning written.
+func commandStatus(o *common, code int, raw json.Number) error {
+	status, warning := sandboxcli.CommandExit(code, raw)
+	o.f.Warn(warning)
+	if status != 0 {
+		return clierr.Status(status)
 	}
 	return nil
 }

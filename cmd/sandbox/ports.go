@@ -188,7 +188,7 @@ func (o *common) openWithSuffix(cmd *cobra.Command, id, suffix string) (*sandbox
 	if err != nil {
 		return nil, err
 	}
-	c, err := sandboxclient.New(sandboxclient.Options{Endpoint: s.endpoint, BasePath: s.basePath, Tokens: ts, HTTPClient: o.f.HTTPClient(), PreviewHostSuffix: suffix, UserAgent: "nimbus-cli"})
+	c, err := sandboxclient.New(sandboxclient.Options{Endpoint: s.endpoint, BasePath: s.basePath, Tokens: ts, HTTPClient: o.f.HTTPClient(), HTTPTimeout: s.httpTimeout, PreviewHostSuffix: suffix, UserAgent: "nimbus-cli"})
 	if err != nil {
 		return nil, sandboxcli.Error(err)
 	}

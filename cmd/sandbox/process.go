@@ -12,7 +12,6 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
-	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/shellquote"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -138,7 +137,7 @@ then {"exit":{"code":…}}.`,
 			} else if ios.IsStderrTTY() {
 				fmt.Fprintf(ios.ErrOut, "%s process %d exited with code %d\n", ios.Styles().Muted("—"), pid, exit.Code)
 			}
-			return processExit(o, exit.Code)
+			return processExit(o, exit)
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "poll for new output until the process exits")
@@ -147,18 +146,11 @@ then {"exit":{"code":…}}.`,
 	return cmd
 }
 
-// processExit ends `logs -f` with the followed process's exit code. A code
-// that is not an exit status (outside 0-255) exits 125 with a warning, as
-// exec does: only a real 0 may look like success.
-func processExit(o *common, code int) error {
-	switch {
-	case code == 0:
-		return nil
-	case code < 0 || code > 255:
-		o.f.Warn(&clierr.Warning{Code: "E_EXIT_CODE_RANGE", Message: fmt.Sprintf("the process reported exit code %d, which is not an exit status", code)})
-		return clierr.Status(exitcode.ExecFailed)
-	}
-	return clierr.Status(code)
+// processExit ends `logs -f` with the followed process's exit code, by
+// exec's rule: a code that is not an exit status (outside 0-255, not an
+// integer) exits 125 with a warning; only a real 0 may look like success.
+func processExit(o *common, exit *sandboxclient.LogExit) error {
+	return commandStatus(o, exit.Code, exit.CodeRaw)
 }
 
 func newCmdKill(o *common) *cobra.Command {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/progress"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
@@ -49,8 +50,9 @@ func newCmdRun(o *common) *cobra.Command {
      command failed, so test reports come back;
   6. destroy the sandbox, unless --keep.
 
-nimbus exits with the command's exit code. Its own failures exit 125 (a
-failed upload skips the command), a timeout 124. Ctrl-C or a CI cancel
+nimbus exits with the command's exit code (one that is not an exit status,
+such as 256, exits 125 with a warning: only a remote 0 exits 0). Its own
+failures exit 125 (a failed upload skips the command), a timeout 124. Ctrl-C or a CI cancel
 (SIGINT, SIGTERM) stops the step, still destroys the sandbox, and exits 130
 (143 for SIGTERM).
 
@@ -131,7 +133,7 @@ and finally {"type":"result","id":…,"exitCode":…,"destroyed":…}.`,
 	fl.StringArrayVar(&envs, "env", nil, "set `K=V`, or forward the local value of K (repeatable)")
 	fl.StringArrayVar(&runtimes, "runtime", nil, "ensure runtime `SPEC` (NAME or NAME@VERSION) before the command (repeatable)")
 	fl.BoolVar(&keep, "keep", false, "keep the sandbox at the end (default: destroy it)")
-	fl.DurationVar(&timeout, "timeout", 0, "kill the command after this long (exit 124)")
+	duration.Var(fl, &timeout, "timeout", 0, duration.Limits{AllowZero: true}, "kill the command after this long (exit 124): seconds or a duration such as 90s, 15m; 0 means no limit")
 	tf.add(fl, false)
 	return cmd
 }
@@ -199,10 +201,10 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 			fmt.Fprintf(ios.ErrOut, "%s %s %s\n", st.Key("▶"), e.Command, st.Muted("(in "+e.Cwd+")"))
 		case e.Phase == job.PhaseExec && e.Status == job.StatusDone:
 			icon := st.SuccessIcon()
-			if *e.ExitCode != 0 {
+			if *e.ExitCode != "0" {
 				icon = st.FailureIcon()
 			}
-			fmt.Fprintf(ios.ErrOut, "%s exit code %d %s\n", icon, *e.ExitCode, st.Muted(fmt.Sprintf("(%.1fs)", float64(*e.Duration)/1000)))
+			fmt.Fprintf(ios.ErrOut, "%s exit code %s %s\n", icon, *e.ExitCode, st.Muted(fmt.Sprintf("(%.1fs)", float64(*e.Duration)/1000)))
 		case e.Phase == job.PhaseDestroy && e.Status == job.StatusDone:
 			fmt.Fprintf(ios.ErrOut, "%s Destroyed %s\n", st.SuccessIcon(), e.ID)
 		}
@@ -231,8 +233,9 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 		return sandboxcli.ExecError(err)
 	}
 	switch {
-	case res.Ran && res.ExitCode != 0:
-		return clierr.Status(res.ExitCode & 0xff)
+	case res.Ran && res.ExitCodeRaw != "0":
+		// The one rule of exec: never masked, only a remote 0 exits 0.
+		return commandStatus(o, res.ExitCode, res.ExitCodeRaw)
 	case res.Err != nil:
 		ce := sandboxcli.ExecError(res.Err)
 		var c *clierr.Error

@@ -1,12 +1,15 @@
 package sandbox
 
 import (
+	"context"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -16,18 +19,25 @@ var languages = map[string]bool{"javascript": true, "typescript": true, "python"
 
 func newCmdRunCode(o *common) *cobra.Command {
 	var language, install, file, cwd string
+	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "run-code ID [--language python|javascript|typescript|ruby|shell] [--install if-missing] (CODE | --file F | -)",
+		Use:   "run-code ID [--language python|javascript|typescript|ruby|shell] [--install if-missing] [--timeout 30] (CODE | --file F | -)",
 		Short: "Run a code snippet in a sandbox",
 		Long: `Run a code snippet with the sandbox's runtime for --language (default
 javascript). The code comes from the CODE argument, from --file F, or from
 standard input with "-". With --install if-missing, python and ruby are
 installed first when the profile allows it.
 
+--timeout bounds the snippet as exec's does: the Worker kills it after that
+long (exit 124), and nimbus stops waiting for the answer 1 to 5 seconds later
+if the Worker does not report it. Without --timeout it may run as long as it
+needs.
+
 Exits like exec: the snippet's exit code, or 124/125/130 for timeout, nimbus
 failure and interruption. --json prints the whole result object.`,
 		Example: `  nimbus sandbox run-code job-123 --language python 'print(2 + 2)'
-  nimbus sandbox run-code job-123 --language shell --file ./setup.sh`,
+  nimbus sandbox run-code job-123 --language shell --file ./setup.sh
+  nimbus sandbox run-code job-123 --language python --timeout 5m --file ./train.py`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 || len(args) > 2 || (len(args) == 2) == (file != "") {
 				return execUsage(clierr.Usagef("expected ID and exactly one of CODE, --file F or -").WithHint("nimbus sandbox run-code ID [--language L] (CODE | --file F | -)"))
@@ -55,9 +65,12 @@ failure and interruption. --json prints the whole result object.`,
 				}
 				code = string(b)
 			case args[1] == "-":
-				b, err := io.ReadAll(io.LimitReader(o.f.IOStreams.In, maxStdin))
+				b, err := io.ReadAll(io.LimitReader(o.f.IOStreams.In, maxStdin+1))
 				if err != nil {
 					return sandboxcli.ExecError(err)
+				}
+				if len(b) > maxStdin {
+					return execUsage(clierr.Usagef("the code on standard input is larger than %d MiB", maxStdin>>20).WithHint("copy big programs with nimbus sandbox cp and run them with exec"))
 				}
 				code = string(b)
 			default:
@@ -67,7 +80,13 @@ failure and interruption. --json prints the whole result object.`,
 			if err != nil {
 				return sandboxcli.ExecError(err)
 			}
-			r, err := sb.RunCode(cmd.Context(), code, sandboxclient.RunCodeOptions{ExecOptions: sandboxclient.ExecOptions{Cwd: cwd}, Language: language, Install: mode})
+			ctx := cmd.Context()
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout+timeoutGrace(timeout))
+				defer cancel()
+			}
+			r, err := sb.RunCode(ctx, code, sandboxclient.RunCodeOptions{ExecOptions: sandboxclient.ExecOptions{Cwd: cwd, Timeout: timeout}, Language: language, Install: mode})
 			if err != nil {
 				return sandboxcli.ExecError(err)
 			}
@@ -80,10 +99,7 @@ failure and interruption. --json prints the whole result object.`,
 				_, _ = io.WriteString(ios.Out, r.Stdout)
 				_, _ = io.WriteString(ios.ErrOut, r.Stderr)
 			}
-			if r.ExitCode != 0 {
-				return clierr.Status(r.ExitCode & 0xff)
-			}
-			return nil
+			return remoteStatus(o, r)
 		},
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -94,5 +110,6 @@ failure and interruption. --json prints the whole result object.`,
 	fl.StringVar(&install, "install", "never", "if-missing installs python or ruby first")
 	fl.StringVar(&file, "file", "", "read the code from `F`")
 	fl.StringVar(&cwd, "cwd", "", "working `DIR` (relative to --root)")
+	duration.Var(fl, &timeout, "timeout", 0, duration.Limits{AllowZero: true}, "kill the snippet after this long (exit 124): seconds or a duration such as 90s, 15m; 0 means no limit")
 	return cmd
 }

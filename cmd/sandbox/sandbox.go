@@ -4,6 +4,8 @@
 package sandbox
 
 import (
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
@@ -79,6 +81,7 @@ background process), forward (local ports to sandbox ports) and apps.`,
 type settings struct {
 	endpoint, basePath, profile string
 	creds                       sandboxcli.Credentials
+	httpTimeout                 time.Duration
 }
 
 func (o *common) resolve(cmd *cobra.Command) (*settings, error) {
@@ -113,6 +116,9 @@ func (o *common) resolve(cmd *cobra.Command) (*settings, error) {
 	if s.endpoint == "" {
 		return nil, clierr.New(exitcode.Config, clierr.CodeConfigMissing, "no Nimbus endpoint configured", "pass --endpoint URL or set NIMBUS_ENDPOINT (e.g. https://my-nimbus.workers.dev)")
 	}
+	if s.httpTimeout, err = sandboxcli.HTTPTimeout(cfg); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -131,7 +137,7 @@ func (o *common) client(cmd *cobra.Command, pin bool, scopes []string) (*sandbox
 	}
 	c, err := sandboxclient.New(sandboxclient.Options{
 		Endpoint: s.endpoint, BasePath: s.basePath, Tokens: ts,
-		HTTPClient: o.f.HTTPClient(), UserAgent: "nimbus-cli",
+		HTTPClient: o.f.HTTPClient(), HTTPTimeout: s.httpTimeout, UserAgent: "nimbus-cli",
 		WriteLimit: o.writeLimitBytes,
 	})
 	if err != nil {

@@ -2,9 +2,11 @@ package sandbox
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -44,8 +46,8 @@ code. A line ending with a backslash continues on the next. --json prints
 NDJSON events as exec does, with an exit event after each line.
 
 This is a line mode: full-screen programs (vim, top, less) need a real
-terminal; open the browser terminal with 'nimbus session url' (a full
-terminal in the CLI is 'nimbus session attach' when available).
+terminal: 'nimbus session attach ID' puts the session's terminal in yours,
+like ssh (or open the browser page with 'nimbus session url').
 
 Exit codes: the last line's code, or 125 when nimbus itself failed and 130
 when interrupted.`,
@@ -81,13 +83,15 @@ when interrupted.`,
 				if o.f.JSON {
 					events := sandboxcli.NewEventWriter(ios.Out)
 					stdout, stderr = events.Stream("stdout"), events.Stream("stderr")
-					done = func(code int, took time.Duration) error { return events.Exit(code, took.Milliseconds()) }
+					done = func(code int, took time.Duration) error {
+						return events.Exit(json.Number(strconv.Itoa(code)), took.Milliseconds())
+					}
 				}
 				code, err := sh.RunScript(cmd.Context(), ios.In, stdout, stderr, done)
 				if err != nil {
 					return sandboxcli.ExecError(err)
 				}
-				return exitStatus(code)
+				return commandStatus(o, code, "")
 			}
 			return o.interact(cmd, args[0], sh, *t, noHistory)
 		},
@@ -100,14 +104,6 @@ when interrupted.`,
 	duration.Var(fl, &timeout, "timeout", 0, duration.Limits{AllowZero: true}, "kill each line after this long (exit code 124 for the line): seconds or a duration such as 90s, 10m; 0 means no limit")
 	fl.BoolVar(&noHistory, "no-history", false, "do not read or write the history file")
 	return cmd
-}
-
-// exitStatus turns a remote exit code into the command's result.
-func exitStatus(code int) error {
-	if code != 0 {
-		return clierr.Status(code & 0xff)
-	}
-	return nil
 }
 
 // interact runs the shell on the terminal. Ctrl-C reaches nimbus as
@@ -188,7 +184,7 @@ func (o *common) interact(cmd *cobra.Command, id string, sh *interactive.Shell, 
 	if err != nil {
 		return sandboxcli.ExecError(err)
 	}
-	return exitStatus(code)
+	return commandStatus(o, code, "")
 }
 
 // openHistory opens the sandbox's history file under the user cache dir.

@@ -1,5 +1,6 @@
-// Package session implements `nimbus session new|url`: creating browser
-// sessions on a Worker and building attach URLs.
+// Package session implements `nimbus session new|url|attach`: creating
+// browser sessions on a Worker, building attach URLs, and attaching the
+// local terminal to a session's terminal.
 package session
 
 import (
@@ -22,10 +23,10 @@ import (
 func NewCmdSession(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "session",
-		Short: "Create browser sessions and build attach URLs",
+		Short: "Create sessions, build attach URLs and attach to their terminals",
 	}
 	cmdutil.MakeGroup(cmd)
-	cmd.AddCommand(newCmdNew(f), newCmdURL(f))
+	cmd.AddCommand(newCmdNew(f), newCmdURL(f), newCmdAttach(f))
 	return cmd
 }
 
@@ -85,14 +86,19 @@ exactly that scope.`,
 			if err != nil {
 				return err
 			}
-			c, err := sandboxclient.New(sandboxclient.Options{Endpoint: ep, Tokens: ts, HTTPClient: f.HTTPClient(), UserAgent: "nimbus-cli"})
+			cfg, err := f.LoadConfig()
+			if err != nil {
+				return err
+			}
+			timeout, err := sandboxcli.HTTPTimeout(cfg)
+			if err != nil {
+				return err
+			}
+			c, err := sandboxclient.New(sandboxclient.Options{Endpoint: ep, Tokens: ts, HTTPClient: f.HTTPClient(), HTTPTimeout: timeout, UserAgent: "nimbus-cli"})
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
 			s, err := c.CreateSession(cmd.Context())
-			if sandboxclient.HasCode(err, sandboxclient.CodeBadResponse) {
-				return clierr.Wrap(err, exitcode.Software, sandboxclient.CodeBadResponse, err.Error(), "is --endpoint a Nimbus Worker?")
-			}
 			if err != nil {
 				return sandboxcli.Error(err)
 			}

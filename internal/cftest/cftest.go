@@ -84,6 +84,10 @@ type Fault struct {
 	// Hang, instead of answering, holds the request until the client gives
 	// up or ReleaseHangs is called (for interrupted-transfer tests).
 	Hang bool
+	// Lost makes the request take effect before the fault is answered, as
+	// when a gateway loses the API's response: the client sees a failure
+	// for a change that was made.
+	Lost bool
 }
 
 // hook runs before a matching request is handled, once.
@@ -103,18 +107,20 @@ type object struct {
 type Server struct {
 	*httptest.Server
 
+	// mu guards everything below: tests configure the fake through
+	// methods while requests are being served.
 	mu sync.Mutex
-	// Tokens maps a bearer token to what it may do.
-	Tokens   map[string]*Token
-	Accounts []Account
-	// Subdomains maps account id to its workers.dev subdomain; a missing
+	// tokens maps a bearer token to what it may do.
+	tokens   map[string]*Token
+	accounts []Account
+	// subdomains maps account id to its workers.dev subdomain; a missing
 	// entry answers like an account without one.
-	Subdomains map[string]string
-	// R2Disabled lists accounts on which R2 was never enabled (10042).
-	R2Disabled map[string]bool
-	// ConflictOnCreate makes bucket creation answer 409 while creating the
+	subdomains map[string]string
+	// r2Disabled lists accounts on which R2 was never enabled (10042).
+	r2Disabled map[string]bool
+	// conflictOnCreate makes bucket creation answer 409 while creating the
 	// bucket, as when a concurrent run won the race.
-	ConflictOnCreate bool
+	conflictOnCreate bool
 
 	// ListLimit, when positive, caps every object listing page below the
 	// per_page asked for, so tests exercise cursors with few objects.
@@ -136,9 +142,9 @@ const BasePath = "/client/v4"
 // New starts a fake with no tokens, accounts or buckets.
 func New() *Server {
 	s := &Server{
-		Tokens:     map[string]*Token{},
-		Subdomains: map[string]string{},
-		R2Disabled: map[string]bool{},
+		tokens:     map[string]*Token{},
+		subdomains: map[string]string{},
+		r2Disabled: map[string]bool{},
 		buckets:    map[string]map[string]time.Time{},
 		scripts:    map[string]map[string]map[string]string{},
 		objects:    map[string]object{},
@@ -207,7 +213,7 @@ func (s *Server) BaseURL() string { return s.URL + BasePath }
 func (s *Server) AddAccount(id, name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.Accounts = append(s.Accounts, Account{ID: id, Name: name})
+	s.accounts = append(s.accounts, Account{ID: id, Name: name})
 }
 
 // AddToken registers a token.
@@ -220,7 +226,35 @@ func (s *Server) AddToken(token string, t *Token) {
 	if t.Scope == "" {
 		t.Scope = "user"
 	}
-	s.Tokens[token] = t
+	s.tokens[token] = t
+}
+
+// SetSubdomain sets an account's workers.dev subdomain; "" removes it, so
+// the account answers like one without a subdomain.
+func (s *Server) SetSubdomain(account, subdomain string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if subdomain == "" {
+		delete(s.subdomains, account)
+		return
+	}
+	s.subdomains[account] = subdomain
+}
+
+// DisableR2 makes R2 calls on account answer 10042, as on an account where
+// R2 was never enabled.
+func (s *Server) DisableR2(account string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.r2Disabled[account] = true
+}
+
+// SetConflictOnCreate makes bucket creation answer 409 while creating the
+// bucket, as when a concurrent run won the race.
+func (s *Server) SetConflictOnCreate(v bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conflictOnCreate = v
 }
 
 // AddBucket creates a bucket directly, as a previous run would have.
@@ -439,19 +473,27 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if fault != nil {
+		if fault.Lost {
+			s.route(httptest.NewRecorder(), r, path, body, limit)
+		}
 		if fault.RetryAfter != "" {
 			w.Header().Set("Retry-After", fault.RetryAfter)
 		}
 		fail(w, fault.Status, fault.Code, fault.Message)
 		return
 	}
+	s.route(w, r, path, body, limit)
+}
+
+// route answers an API request (under s.mu).
+func (s *Server) route(w http.ResponseWriter, r *http.Request, path string, body []byte, limit int64) {
 	if int64(len(body)) > limit {
 		fail(w, http.StatusRequestEntityTooLarge, 100, "Request entity too large")
 		return
 	}
 	auth := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(auth, "Bearer ")
-	t := s.Tokens[tok]
+	t := s.tokens[tok]
 	if !ok || t == nil || r.Header.Get("X-Auth-Key") != "" || r.Header.Get("X-Auth-Email") != "" {
 		// Cloudflare rejects unknown tokens and mixed auth schemes alike.
 		fail(w, http.StatusUnauthorized, 1000, "Invalid API Token")
@@ -490,7 +532,7 @@ func (t *Token) can(perm string) bool { return !slices.Contains(t.Denied, perm) 
 
 func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, t *Token) {
 	var out []map[string]any
-	for _, a := range s.Accounts {
+	for _, a := range s.accounts {
 		if slices.Contains(t.Accounts, a.ID) {
 			out = append(out, map[string]any{"id": a.ID, "name": a.Name, "type": "standard", "settings": map[string]any{}, "created_on": "2026-01-01T00:00:00Z"})
 		}
@@ -511,9 +553,9 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request, t *Token, id st
 		return
 	}
 	var acct *Account
-	for i := range s.Accounts {
-		if s.Accounts[i].ID == id {
-			acct = &s.Accounts[i]
+	for i := range s.accounts {
+		if s.accounts[i].ID == id {
+			acct = &s.accounts[i]
 		}
 	}
 	if acct == nil || !slices.Contains(t.Accounts, id) {
@@ -560,7 +602,7 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request, t *Token, id st
 		s.objectRoute(w, r, t, id, rest[2], key, body)
 	case route == "workers/subdomain" && r.Method == http.MethodGet:
 		if need(PermScriptsRead) {
-			sd, ok := s.Subdomains[id]
+			sd, ok := s.subdomains[id]
 			if !ok {
 				fail(w, http.StatusNotFound, 10007, "workers.api.error.subdomain_not_found")
 				return
@@ -579,7 +621,7 @@ func bucketJSON(name string, created time.Time) map[string]any {
 }
 
 func (s *Server) createBucket(w http.ResponseWriter, r *http.Request, account string, body []byte) {
-	if s.R2Disabled[account] {
+	if s.r2Disabled[account] {
 		fail(w, http.StatusForbidden, 10042, "Please enable R2 through the Cloudflare Dashboard.")
 		return
 	}
@@ -602,7 +644,7 @@ func (s *Server) createBucket(w http.ResponseWriter, r *http.Request, account st
 		fail(w, http.StatusBadRequest, 10005, "The specified bucket name is not valid.")
 		return
 	}
-	if _, ok := s.buckets[account][req.Name]; ok || s.ConflictOnCreate {
+	if _, ok := s.buckets[account][req.Name]; ok || s.conflictOnCreate {
 		s.addBucketLocked(account, req.Name)
 		fail(w, http.StatusConflict, 10004, "The bucket you tried to create already exists, and you own it.")
 		return
@@ -612,7 +654,7 @@ func (s *Server) createBucket(w http.ResponseWriter, r *http.Request, account st
 }
 
 func (s *Server) getBucket(w http.ResponseWriter, account, name string) {
-	if s.R2Disabled[account] {
+	if s.r2Disabled[account] {
 		fail(w, http.StatusForbidden, 10042, "Please enable R2 through the Cloudflare Dashboard.")
 		return
 	}
@@ -639,7 +681,7 @@ func objectJSON(key string, o object) map[string]any {
 }
 
 func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, account, bucket string) {
-	if s.R2Disabled[account] {
+	if s.r2Disabled[account] {
 		fail(w, http.StatusForbidden, 10042, "Please enable R2 through the Cloudflare Dashboard.")
 		return
 	}
@@ -686,7 +728,7 @@ func (s *Server) listObjects(w http.ResponseWriter, r *http.Request, account, bu
 }
 
 func (s *Server) objectRoute(w http.ResponseWriter, r *http.Request, t *Token, account, bucket, key string, body []byte) {
-	if s.R2Disabled[account] {
+	if s.r2Disabled[account] {
 		fail(w, http.StatusForbidden, 10042, "Please enable R2 through the Cloudflare Dashboard.")
 		return
 	}

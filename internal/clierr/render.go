@@ -47,19 +47,21 @@ func Render(w io.Writer, e *Error, o RenderOptions) {
 		}
 		b.Write(marshal(jsjson.Value{Kind: jsjson.Object, Items: members}, o.JSON && o.TTY))
 	case !o.TTY:
-		b.WriteString(prefix(o) + ": " + e.Message + "\n")
+		b.WriteString(prefix(o) + ": " + TerminalText(e.Message) + "\n")
 	default:
+		// Messages may quote a server: no escape sequence of theirs reaches
+		// the terminal.
 		st := o.Styles
 		if st == nil {
 			st = style.New(false)
 		}
-		b.WriteString(st.Error("nimbus:") + " " + e.Message)
+		b.WriteString(st.Error("nimbus:") + " " + TerminalText(e.Message))
 		if e.Code != "" {
-			b.WriteString(" " + st.Muted("("+e.Code+")"))
+			b.WriteString(" " + st.Muted("("+TerminalText(e.Code)+")"))
 		}
 		b.WriteString("\n")
 		if e.Hint != "" {
-			b.WriteString(st.Bold("hint:") + " " + e.Hint + "\n")
+			b.WriteString(st.Bold("hint:") + " " + TerminalText(e.Hint) + "\n")
 		}
 	}
 	io.WriteString(w, b.String())

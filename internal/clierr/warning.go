@@ -20,7 +20,8 @@ type Warning struct {
 // RenderWarning writes w to out: for people a "!" line and a hint; with
 // --json one JSON object {"warning","code","hint"} (indented on a
 // terminal, as every JSON nimbus writes); otherwise one plain line
-// "<command>: warning: <message>".
+// "<command>: warning: <message>". Like errors, warnings may quote a
+// server, so text lines carry no control characters of theirs.
 func RenderWarning(out io.Writer, w *Warning, o RenderOptions) {
 	var b strings.Builder
 	switch {
@@ -38,12 +39,12 @@ func RenderWarning(out io.Writer, w *Warning, o RenderOptions) {
 		if st == nil {
 			st = style.New(false)
 		}
-		b.WriteString(st.WarningIcon() + " " + w.Message + "\n")
+		b.WriteString(st.WarningIcon() + " " + TerminalText(w.Message) + "\n")
 		if w.Hint != "" {
-			b.WriteString(st.Bold("hint:") + " " + w.Hint + "\n")
+			b.WriteString(st.Bold("hint:") + " " + TerminalText(w.Hint) + "\n")
 		}
 	default:
-		b.WriteString(prefix(o) + ": warning: " + w.Message + "\n")
+		b.WriteString(prefix(o) + ": warning: " + TerminalText(w.Message) + "\n")
 	}
 	io.WriteString(out, b.String())
 }

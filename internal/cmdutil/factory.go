@@ -30,7 +30,10 @@ type Factory struct {
 	// Config loads the configuration once, on first use, so commands that
 	// need none do not pay for it at start-up.
 	Config func() (*config.Config, error)
-	// HTTPClient returns the client used for network calls.
+	// HTTPClient returns the client used for network calls. The default
+	// returns nil: each library then builds its own, with its timeouts
+	// (dial, TLS, response headers) and TCP keepalive. Tests may return
+	// one of theirs.
 	HTTPClient func() *http.Client
 
 	// JSON is the global --json flag.
@@ -66,9 +69,7 @@ func New() *Factory {
 		user, _ := f.Paths().ConfigDir() // none: no user file
 		return config.Load(config.Options{File: f.ConfigFile, Dir: dir, UserConfigDir: user, Getenv: f.Getenv})
 	})
-	f.HTTPClient = sync.OnceValue(func() *http.Client {
-		return &http.Client{Timeout: 0, Transport: http.DefaultTransport}
-	})
+	f.HTTPClient = func() *http.Client { return nil }
 	return f
 }
 

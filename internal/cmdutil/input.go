@@ -5,20 +5,16 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/secretfile"
 )
 
-// maxSecretSize bounds what is read from a secret or token file so a wrong
-// path (a disk image, /dev/zero) fails fast instead of eating memory.
-const maxSecretSize = 64 << 10
-
-// ReadSecretFile reads a secret or token from path ("-" is standard input).
-// One trailing newline (LF or CRLF) is removed, because editors and
-// `echo … > file` add one that is never part of the secret. The content is
-// never included in errors.
+// ReadSecretFile reads a secret or token from path ("-" is standard input)
+// with the one rule of package secretfile: a final line break is dropped,
+// anything else odd (surrounding whitespace, several lines, nothing) is
+// refused. The content is never included in errors.
 func ReadSecretFile(path string, stdin io.Reader) (string, error) {
 	var r io.Reader
 	if path == "-" {
@@ -34,17 +30,24 @@ func ReadSecretFile(path string, stdin io.Reader) (string, error) {
 		defer f.Close()
 		r = f
 	}
-	data, err := io.ReadAll(io.LimitReader(r, maxSecretSize+1))
-	if err != nil {
+	v, err := secretfile.Read(r)
+	var se *secretfile.Error
+	switch {
+	case errors.As(err, &se):
+		name := path
+		if path == "-" {
+			name = "standard input"
+		}
+		return "", clierr.New(exitcode.DataErr, CodeSecretInvalid, fmt.Sprintf("%s %s", name, se.Reason), "a secret or token file holds the value alone on one line")
+	case err != nil:
 		return "", clierr.Wrap(err, exitcode.Config, clierr.CodeIO, fmt.Sprintf("cannot read %s: %v", path, unwrapPathError(err)), "")
 	}
-	if len(data) > maxSecretSize {
-		return "", clierr.New(exitcode.Usage, clierr.CodeUsage, fmt.Sprintf("%s is larger than %d KiB; it does not look like a secret", path, maxSecretSize>>10), "")
-	}
-	s := strings.TrimSuffix(string(data), "\n")
-	s = strings.TrimSuffix(s, "\r")
-	return s, nil
+	return v, nil
 }
+
+// CodeSecretInvalid is the code of a secret or token file whose content
+// breaks the rule of package secretfile.
+const CodeSecretInvalid = "E_SECRET_INVALID"
 
 func unwrapPathError(err error) error {
 	var pe *os.PathError

@@ -44,6 +44,9 @@ var Keys = []Key{
 	{Name: "subject", Env: "NIMBUS_SUBJECT"},
 	{Name: "profile", Env: "NIMBUS_PROFILE", Default: "default"},
 	{Name: "base_path", Env: "NIMBUS_BASE_PATH", Default: "/api/nimbus/v1"},
+	// http_timeout bounds connecting to and waiting for the Worker; files
+	// may also spell it http-timeout (normalize treats - and _ alike).
+	{Name: "http_timeout", Env: "NIMBUS_HTTP_TIMEOUT"},
 	// write_limit is the largest single write request of sandbox file
 	// transfers; bigger files are split.
 	{Name: "write_limit", Env: "NIMBUS_WRITE_LIMIT"},

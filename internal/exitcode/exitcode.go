@@ -9,6 +9,9 @@ package exitcode
 const (
 	// OK means success.
 	OK = 0
+	// Failure is a failure no other code describes: `session attach`
+	// when another client took the terminal over.
+	Failure = 1
 	// Usage means the command line was wrong (unknown flag, bad value).
 	Usage = 64
 	// DataErr means the input data was rejected (invalid token, bad claims).

@@ -202,7 +202,8 @@ func LocalExit(code string) int {
 	case sc.CodeExecFailed:
 		return exitcode.Software
 	}
-	// Transport failures, answers cut short: retrying may help.
+	// Transport failures, HTTP timeouts, gateway error pages (E_GATEWAY),
+	// answers cut short: retrying may help.
 	return exitcode.Unavailable
 }
 
@@ -214,12 +215,16 @@ func local(le *sc.Error) *clierr.Error {
 		hint = "check --endpoint/NIMBUS_ENDPOINT and --base-path; the Worker must enable the remote API (sdk.remote)"
 	case sc.CodeTransport:
 		hint = "is the Worker running and reachable at --endpoint?"
+	case sc.CodeHTTPTimeout:
+		hint = HTTPTimeoutHint
+	case sc.CodeGateway:
+		hint = "the Worker did not answer (an error page from Cloudflare or a proxy); reads were retried; check the Worker's health (wrangler tail) and try again"
+	case sc.CodeBadResponse:
+		hint = "the answer is not the Nimbus remote API's: check --endpoint and --base-path, and that the Worker is as new as this nimbus"
 	case sc.CodeWriteTooLarge:
 		hint = "one write is limited to about 20 MiB by the platform; split the file or compress it"
 	case sc.CodeInvalidToken:
 		hint = "the token file must hold the token alone on one line"
-	case sc.CodeBadResponse:
-		hint = "is --endpoint a Nimbus Worker, and as new as this nimbus?"
 	}
 	// le.Error() includes the cause (e.g. "connection refused"), which
 	// never holds a secret: URLs are stripped from transport errors.

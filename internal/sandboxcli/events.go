@@ -22,10 +22,10 @@ type EventWriter struct {
 func NewEventWriter(out io.Writer) *EventWriter { return &EventWriter{out: out} }
 
 type event struct {
-	Type     string  `json:"type"`
-	Data     *string `json:"data,omitempty"`
-	Code     *int    `json:"code,omitempty"`
-	Duration *int64  `json:"duration,omitempty"`
+	Type     string      `json:"type"`
+	Data     *string     `json:"data,omitempty"`
+	Code     json.Number `json:"code,omitempty"`
+	Duration *int64      `json:"duration,omitempty"`
 }
 
 func (e *EventWriter) emit(ev event) error { return e.JSON(ev) }
@@ -47,9 +47,10 @@ func (e *EventWriter) JSON(v any) error {
 // Stream returns a writer whose writes become events of type kind.
 func (e *EventWriter) Stream(kind string) io.Writer { return streamWriter{e, kind} }
 
-// Exit writes the final event.
-func (e *EventWriter) Exit(code int, durationMs int64) error {
-	return e.emit(event{Type: "exit", Code: &code, Duration: &durationMs})
+// Exit writes the final event; code is the remote exit code as the server
+// sent it (see RemoteExit).
+func (e *EventWriter) Exit(code json.Number, durationMs int64) error {
+	return e.emit(event{Type: "exit", Code: code, Duration: &durationMs})
 }
 
 type streamWriter struct {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/config"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
@@ -171,9 +172,65 @@ func TestEventWriter(t *testing.T) {
 	w.Stream("stdout").Write([]byte("a<b>\n"))
 	w.Stream("stderr").Write([]byte("\xff\xfe"))
 	w.Stream("stdout").Write(nil)
-	w.Exit(3, 41)
+	w.Exit("3", 41)
 	want := `{"type":"stdout","data":"a<b>\n"}` + "\n" + "{\"type\":\"stderr\",\"data\":\"\uFFFD\uFFFD\"}" + "\n" + `{"type":"exit","code":3,"duration":41}` + "\n"
 	if b.String() != want {
 		t.Fatalf("got %q want %q", b.String(), want)
+	}
+}
+
+// TestHTTPTimeout: the HTTP timeout is read with the one duration parser,
+// from NIMBUS_HTTP_TIMEOUT or the config file's http_timeout (also spelled
+// http-timeout); 0 disables it and nonsense is a configuration error.
+func TestHTTPTimeout(t *testing.T) {
+	load := func(env, file string) (*config.Config, error) {
+		dir := t.TempDir()
+		if file != "" {
+			if err := os.WriteFile(filepath.Join(dir, config.ProjectFile), []byte(file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return config.Load(config.Options{Dir: dir, Getenv: func(k string) string {
+			if k == "NIMBUS_HTTP_TIMEOUT" {
+				return env
+			}
+			return ""
+		}})
+	}
+	for in, want := range map[string]time.Duration{
+		"": 30 * time.Second, "45s": 45 * time.Second, "2m": 2 * time.Minute, " 1m30s ": 90 * time.Second,
+		"45": 45 * time.Second, "2.5": 2500 * time.Millisecond, "0": -1, "0s": -1, "1e-3": time.Millisecond, "1d": 24 * time.Hour,
+	} {
+		cfg, err := load(in, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := HTTPTimeout(cfg); err != nil || got != want {
+			t.Errorf("%q: %v %v, want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"soon", "-1", "-5s", "NaN", "Inf", "1e300", "5 s", "30sec", "0x10"} {
+		cfg, err := load(in, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = HTTPTimeout(cfg)
+		if code, name := exitOf(t, err); code != 78 || name != "E_CONFIG_INVALID" || !strings.Contains(err.Error(), "NIMBUS_HTTP_TIMEOUT") {
+			t.Errorf("%q: %d %s %v", in, code, name, err)
+		}
+	}
+	for file, want := range map[string]time.Duration{"http_timeout: 300ms\n": 300 * time.Millisecond, "http-timeout: 0.4\n": 400 * time.Millisecond} {
+		cfg, err := load("", file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := HTTPTimeout(cfg); err != nil || got != want {
+			t.Errorf("file %q: %v %v, want %v", file, got, err, want)
+		}
+		if cfg, _ = load("2s", file); cfg != nil {
+			if got, _ := HTTPTimeout(cfg); got != 2*time.Second {
+				t.Errorf("file %q with NIMBUS_HTTP_TIMEOUT=2s: %v, the environment wins", file, got)
+			}
+		}
 	}
 }

@@ -151,7 +151,9 @@ func (s *Shell) Run(ctx context.Context, line string, stdout, stderr io.Writer, 
 			code := 0
 			switch {
 			case res.err == nil:
-				code = res.r.ExitCode & 0xff
+				// As reported: a code outside 0-255 is the caller's to
+				// judge (masked, 256 would look like success).
+				code = res.r.ExitCode
 			case interrupted && errors.Is(res.err, context.Canceled) && ctx.Err() == nil:
 				code = ExitInterrupted
 			default:

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
@@ -151,6 +153,8 @@ func (s *Server) destroy(do, reason string) (map[string]any, *sandboxserver.Erro
 	if sb != nil {
 		// Whatever still runs (an operation stuck on a process) is freed
 		// by killing the processes, or fails on the closed root.
+		// The terminal's socket hears why it closes, as from a Worker.
+		waitAll([]<-chan struct{}{sb.closeTerminal(websocket.StatusNormalClosure, sessionDestroyed)}, 2*time.Second)
 		killed = max(live, sb.shutdown())
 	}
 	wait(destroyDrain)

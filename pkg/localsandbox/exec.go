@@ -256,11 +256,36 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 	}
 	if report, ok := parseState(state, req.nonce); req.sh != nil && ok {
 		sb.saveShell(req.sh, report, mode == sandboxinit.Namespaces)
+		sb.forgetCallEnv(req, mode == sandboxinit.Namespaces)
 	}
 	if err := ctx.Err(); err != nil {
 		return code, err
 	}
 	return code, nil
+}
+
+// forgetCallEnv takes the call's env option back out of the named shell's
+// saved environment ("merged over the shell environment for this call"),
+// unless the command itself changed the variable: a name goes back to what
+// the shell had before the call (a fresh shell's being baseEnv), or away.
+func (sb *sandbox) forgetCallEnv(req *execReq, ns bool) {
+	if req.sh.env == nil || len(req.optEnv) == 0 {
+		return
+	}
+	prior := req.shellEnv
+	if prior == nil {
+		prior = sb.baseEnv(ns)
+	}
+	for k, v := range req.optEnv {
+		if cur, ok := req.sh.env[k]; !ok || cur != v {
+			continue
+		}
+		if old, had := prior[k]; had {
+			req.sh.env[k] = old
+		} else {
+			delete(req.sh.env, k)
+		}
+	}
 }
 
 // saveShell records a named shell's final cwd and environment, as reported

@@ -143,6 +143,10 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, rest strin
 			return
 		}
 	}
+	if tail == "ws" {
+		s.serveTerminal(w, r, id)
+		return
+	}
 	if tail == "api/preview-url" {
 		s.servePreviewURL(w, r, id)
 		return
@@ -155,7 +159,7 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, rest strin
 	case http.MethodGet, http.MethodHead:
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		_, _ = io.WriteString(w, "nimbus dev: local sandbox "+id+". There is no browser terminal locally; use `nimbus sandbox exec "+id+" -- COMMAND`.\n")
+		_, _ = io.WriteString(w, "nimbus dev: local sandbox "+id+". There is no browser page locally; open its terminal with `nimbus session attach "+id+"`, or run commands with `nimbus sandbox exec "+id+" -- COMMAND`.\n")
 		return
 	case http.MethodDelete:
 	default:

@@ -30,6 +30,9 @@ type sandbox struct {
 	revision int64
 	nextPID  int64
 	closed   bool
+	term     *terminal // the session terminal (terminal.go), nil when none runs
+
+	termMu sync.Mutex // serialises starting the terminal
 }
 
 func openSandbox(s *Server, do, id string) (*sandbox, error) {

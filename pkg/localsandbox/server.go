@@ -30,6 +30,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
@@ -95,6 +97,17 @@ type Options struct {
 	NoBackgroundHint string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// TerminalShell is the interactive shell of the session terminal
+	// (/s/<id>/ws), typically the user's $SHELL; "" or a path that is not
+	// an executable file means Shell.
+	TerminalShell string
+	// TerminalScrollback is how much terminal output is kept and replayed
+	// on attach; 0 means DefaultTerminalScrollback.
+	TerminalScrollback int
+	// TerminalOwnerTimeout is how long a terminal socket whose peer went
+	// silent keeps the terminal from other clients (they get 409 until
+	// then); 0 means DefaultTerminalOwnerTimeout.
+	TerminalOwnerTimeout time.Duration
 	// Hosts, when not nil, refuses requests whose Host header is not for
 	// this server (DNS rebinding). A listening server sets it; the
 	// in-process transport, which has no real host, leaves it nil.
@@ -156,6 +169,12 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.TerminalScrollback <= 0 {
+		opts.TerminalScrollback = DefaultTerminalScrollback
+	}
+	if opts.TerminalOwnerTimeout <= 0 {
+		opts.TerminalOwnerTimeout = DefaultTerminalOwnerTimeout
+	}
 	root := filepath.Join(abs, "sandboxes")
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, &Error{Code: CodeConfig, Message: "localsandbox: cannot create the data directory", Err: err}
@@ -205,10 +224,35 @@ func (s *Server) Close() error {
 	}
 	s.sandboxes = map[string]*sandbox{}
 	s.mu.Unlock()
+	// Terminal clients learn that this server is going (1012), not that
+	// their session ended: they may reconnect to the next server.
+	var closing []<-chan struct{}
+	for _, sb := range boxes {
+		if ch := sb.closeTerminal(websocket.StatusServiceRestart, serverShutdown); ch != nil {
+			closing = append(closing, ch)
+		}
+	}
+	waitAll(closing, 2*time.Second)
 	for _, sb := range boxes {
 		sb.shutdown()
 	}
 	return nil
+}
+
+// waitAll waits for every channel to close, at most d in all.
+func waitAll(chs []<-chan struct{}, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for _, ch := range chs {
+		if ch == nil {
+			continue
+		}
+		select {
+		case <-ch:
+		case <-t.C:
+			return
+		}
+	}
 }
 
 // ServeHTTP routes the remote API, the session root and port previews.
@@ -220,9 +264,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.api.ServeHTTP(w, withOrigin(r))
 }
 
-// serveOther answers what the API core leaves: the session root and port
-// previews under /s/.
+// serveOther answers what the API core leaves: /new, the session root and
+// port previews under /s/.
 func (s *Server) serveOther(w http.ResponseWriter, r *http.Request) {
+	if r.URL.EscapedPath() == "/new" {
+		s.serveNew(w, r)
+		return
+	}
 	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/s/"); ok {
 		s.serveSession(w, r, rest)
 		return

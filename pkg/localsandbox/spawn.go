@@ -16,6 +16,10 @@ type launchIO struct {
 	stdout, stderr io.Writer
 	extra          []*os.File
 	waitDelay      time.Duration
+	// shell replaces the server's shell (the terminal's interactive
+	// shell); tty says stdin is its terminal (sandboxinit.Cmd.TTY).
+	shell string
+	tty   bool
 }
 
 // launch starts the shell with argv for req in the server's mode,
@@ -71,8 +75,12 @@ func (sb *sandbox) command(req *execReq, argv []string, mode sandboxinit.Mode, l
 	for k, v := range req.optEnv {
 		env[k] = v
 	}
-	c := &sandboxinit.Cmd{Mode: mode, Path: sb.s.opts.Shell, Args: argv, Dir: req.hostCwd, SandboxDir: sb.dir,
-		Stdout: lio.stdout, Stderr: lio.stderr, ExtraFiles: lio.extra, WaitDelay: lio.waitDelay}
+	shell := sb.s.opts.Shell
+	if lio.shell != "" {
+		shell = lio.shell
+	}
+	c := &sandboxinit.Cmd{Mode: mode, Path: shell, Args: argv, Dir: req.hostCwd, SandboxDir: sb.dir,
+		Stdout: lio.stdout, Stderr: lio.stderr, ExtraFiles: lio.extra, WaitDelay: lio.waitDelay, TTY: lio.tty}
 	env["PWD"] = req.hostCwd
 	if ns && inView(req.cwd) {
 		env["PWD"], c.Cwd = req.cwd, req.cwd

@@ -156,8 +156,23 @@ func (p retryPolicy) delay(res *http.Response, attempt int) time.Duration {
 	return p.backoff << attempt
 }
 
+// attemptsKey carries an *int through a request's context: the number of
+// times the request was sent. A retried mutation may have taken effect on
+// an attempt whose answer was lost.
+type attemptsKey struct{}
+
+// withAttempts returns ctx counting the attempts of the request made with it.
+func withAttempts(ctx context.Context) (context.Context, *int) {
+	n := new(int)
+	return context.WithValue(ctx, attemptsKey{}, n), n
+}
+
 func (p retryPolicy) middleware(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+	count, _ := req.Context().Value(attemptsKey{}).(*int)
 	for attempt := 0; ; attempt++ {
+		if count != nil {
+			*count = attempt + 1
+		}
 		r := req
 		if attempt > 0 {
 			r = req.Clone(req.Context())

@@ -142,7 +142,7 @@ func TestListObjectsFollowsCursor(t *testing.T) {
 	if pe, ok := provision.AsError(err); !ok || pe.CloudflareCode != 10006 {
 		t.Fatalf("missing bucket: %v", err)
 	}
-	cf.R2Disabled[acct] = true
+	cf.DisableR2(acct)
 	err = c.ListObjects(context.Background(), acct, bkRT, "", func(provision.ObjectInfo) error { return nil })
 	if pe, ok := provision.AsError(err); !ok || pe.Code != provision.CodeR2NotEnabled || pe.Kind != provision.KindConfig {
 		t.Fatalf("R2 disabled: %v", err)

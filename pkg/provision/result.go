@@ -8,6 +8,10 @@ const (
 	BucketCreated BucketStatus = "created"
 	BucketExists  BucketStatus = "exists"
 	BucketPlanned BucketStatus = "planned"
+	// BucketCreatedOrExisted: the create request was retried after an
+	// answer was lost, then R2 said the bucket exists: this run may have
+	// created it, or it was there already; nobody can tell.
+	BucketCreatedOrExisted BucketStatus = "createdOrExisted"
 )
 
 // FileStatus is what happened to a local file.

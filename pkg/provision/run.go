@@ -318,9 +318,12 @@ func (r *run) buckets(ctx context.Context) error {
 				return r.fail(StepBucket, b.Name, err)
 			}
 			br.Status = st
-			if st == BucketCreated {
+			switch st {
+			case BucketCreated:
 				r.emit(StepBucket, b.Name, StateDone, "R2 bucket %s created", b.Name)
-			} else {
+			case BucketCreatedOrExisted:
+				r.emit(StepBucket, b.Name, StateDone, "R2 bucket %s created or existed (an answer to the create request was lost, then R2 said it exists)", b.Name)
+			default:
 				r.emit(StepBucket, b.Name, StateDone, "R2 bucket %s exists", b.Name)
 			}
 		}
@@ -334,7 +337,8 @@ func (r *run) createBucket(ctx context.Context, name string) (BucketStatus, *Err
 	q.AccountID.Value, q.AccountID.Present = r.res.AccountID, true
 	q.Name.Value, q.Name.Present = name, true
 	r.res.Mutations++
-	_, err := r.c.buckets.New(ctx, q)
+	actx, attempts := withAttempts(ctx)
+	_, err := r.c.buckets.New(actx, q)
 	if err == nil {
 		return BucketCreated, nil
 	}
@@ -345,6 +349,10 @@ func (r *run) createBucket(ctx context.Context, name string) (BucketStatus, *Err
 			return "", classify(gerr, operation{})
 		}
 		if exists {
+			if *attempts > 1 {
+				// An earlier attempt may have created it.
+				return BucketCreatedOrExisted, nil
+			}
 			return BucketExists, nil
 		}
 		return "", &Error{Kind: KindInternal, Code: CodeAPI, CloudflareCode: f.firstCode(), Err: err,

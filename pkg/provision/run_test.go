@@ -13,6 +13,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/internal/cftest"
 	"github.com/nimbus-sh/nimbus/pkg/provision"
+	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
 const (
@@ -44,7 +45,7 @@ func newFixture(t testing.TB) *fixture {
 	t.Cleanup(cf.Close)
 	cf.AddAccount(acct, "Acme Corp")
 	cf.AddToken(userTok, &cftest.Token{Scope: "user", Accounts: []string{acct}})
-	cf.Subdomains[acct] = subdomai
+	cf.SetSubdomain(acct, subdomai)
 	dir := t.TempDir()
 	data, err := os.ReadFile("testdata/wrangler.jsonc")
 	if err != nil {
@@ -281,7 +282,7 @@ func TestPartialPreviousRunConverges(t *testing.T) {
 
 func TestConflictOnCreateCountsAsExistsAfterGET(t *testing.T) {
 	f := newFixture(t)
-	f.cf.ConflictOnCreate = true
+	f.cf.SetConflictOnCreate(true)
 	res := f.mustRun(f.plan())
 	if s := statuses(res); s != "demo-npm-cache=exists demo-npm-packument-cache=exists nimbus-runtime-cache-public=exists" {
 		t.Fatalf("statuses: %s", s)
@@ -346,7 +347,7 @@ func TestFailureModes(t *testing.T) {
 		{
 			name: "R2 not enabled",
 			setup: func(f *fixture, p *provision.Plan) string {
-				f.cf.R2Disabled[acct] = true
+				f.cf.DisableR2(acct)
 				return userTok
 			},
 			kind: provision.KindConfig, code: "10042", hint: "enable R2", msg: "R2 is not enabled",
@@ -570,11 +571,18 @@ func TestShortSecretRefused(t *testing.T) {
 	if strings.Contains(pe.Message, "short") {
 		t.Fatal("message echoes the secret")
 	}
+	// The boundary is the one nimbus token mints with.
+	p.Secret.Value = strings.Repeat("s", token.MinSecretLength-1)
+	if _, err := f.run(p); err == nil {
+		t.Fatalf("a %d-byte secret was accepted", token.MinSecretLength-1)
+	}
+	p.Secret.Value = strings.Repeat("s", token.MinSecretLength)
+	f.mustRun(p)
 }
 
 func TestNoWorkersDevSubdomainIsAWarning(t *testing.T) {
 	f := newFixture(t)
-	delete(f.cf.Subdomains, acct)
+	f.cf.SetSubdomain(acct, "")
 	res := f.mustRun(f.plan())
 	if res.WorkersDevURL != "" || len(res.Warnings) != 1 || res.Endpoint != provision.FileSkipped {
 		t.Fatalf("result %+v", res)

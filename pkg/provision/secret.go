@@ -4,19 +4,16 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/nimbus-sh/nimbus/internal/secretfile"
+	"github.com/nimbus-sh/nimbus/pkg/token"
 )
-
-// MinSecretLength is the shortest JWT_SECRET nimbus accepts (HS256 wants
-// 32+ hex characters).
-const MinSecretLength = 32
-
-// maxSecretFile bounds how much of a secret file is read.
-const maxSecretFile = 4096
 
 // resolveSecret returns the secret value: spec.Value, else the content of
 // spec.File, else a new random secret written to spec.File (0600).
@@ -42,34 +39,34 @@ func resolveSecret(spec *SecretSpec, rnd io.Reader) (value string, generated boo
 				Message: "cannot read the secret file " + spec.File}
 		}
 	}
-	if len(value) < MinSecretLength || strings.ContainsAny(value, "\r\n") {
+	// The Worker verifies with this secret what nimbus token mints with
+	// it: one minimum for both (token.MinSecretLength).
+	if len(value) < token.MinSecretLength || strings.ContainsAny(value, "\r\n") {
 		return "", false, &Error{Kind: KindData, Code: CodeSecretInvalid,
-			Message: spec.Name + " must be one line of at least 32 characters",
+			Message: fmt.Sprintf("%s must be one line of at least %d characters", spec.Name, token.MinSecretLength),
 			Hint:    "generate one with `nimbus token secret`, or omit JWT_SECRET and --secret-file to let setup generate it"}
 	}
 	return value, generated, nil
 }
 
-// ReadSecretFile reads a secret from path, trimming surrounding whitespace
-// (editors add a final newline). A missing file yields fs.ErrNotExist.
+// ReadSecretFile reads a secret from path with the one rule every nimbus
+// command applies to secret files (package secretfile): a final line
+// break is dropped; surrounding whitespace, several lines or nothing are
+// refused, so the Worker's secret always equals what `nimbus token`
+// reads from the same file. A missing file yields fs.ErrNotExist.
 func ReadSecretFile(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
-	if err != nil {
-		return "", err
+	v, err := secretfile.Read(f)
+	var se *secretfile.Error
+	if errors.As(err, &se) {
+		return "", &Error{Kind: KindData, Code: CodeSecretInvalid, Message: "the secret file " + path + " " + se.Reason,
+			Hint: "a secret file holds the secret alone on one line"}
 	}
-	if len(data) > maxSecretFile {
-		return "", &Error{Kind: KindData, Code: CodeSecretInvalid, Message: "the secret file " + path + " is larger than 4 KiB"}
-	}
-	v := strings.TrimSpace(string(data))
-	if v == "" {
-		return "", &Error{Kind: KindData, Code: CodeSecretInvalid, Message: "the secret file " + path + " is empty"}
-	}
-	return v, nil
+	return v, err
 }
 
 // generateSecretFile writes 32 random bytes as hex to path, mode 0600,

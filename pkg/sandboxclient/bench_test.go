@@ -72,7 +72,7 @@ func BenchmarkStreamIOCopyFloor(b *testing.B) {
 }
 
 // The per-call pair: one op through the client vs the same POST by hand,
-// against the same fake.
+// against the same backend.
 func benchFake(b *testing.B) *sandboxtest.Server {
 	return newFake(b, sandboxtest.Options{NoRecord: true})
 }
@@ -98,12 +98,13 @@ func BenchmarkRawHTTPPost(b *testing.B) {
 	body := []byte(`{"profile":"default","root":"/home/user","op":"exists","args":["/home/user"]}`)
 	url := srv.URL + "/api/nimbus/v1/sandboxes/job-1/rpc"
 	hc := &http.Client{}
+	tok := mintID(sandboxtest.DefaultSecret, testIDs["use"])
 	b.ReportAllocs()
 	for b.Loop() {
 		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Accept", "application/json")
-		req.Header.Set("Authorization", "Bearer use")
+		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := hc.Do(req)
 		if err != nil {
 			b.Fatal(err)
@@ -152,7 +153,8 @@ func BenchmarkWriteFile20MiB(b *testing.B) {
 
 // BenchmarkReadFile20MiB measures the bytes allocated (client and a server
 // writing a prepared answer) while one 20 MiB file is read to a writer: the
-// answer is decoded as it streams in.
+// answer is decoded as it streams in, the first holdLimit (1 MiB) held
+// until the answer's opening is known good.
 func BenchmarkReadFile20MiB(b *testing.B) {
 	const size = 20 << 20
 	raw := make([]byte, size)

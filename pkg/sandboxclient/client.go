@@ -75,9 +75,19 @@ type Options struct {
 	BasePath string
 	// Tokens supplies bearer tokens; nil sends none (legacy deployments).
 	Tokens TokenSource
-	// HTTPClient is used for requests; nil means http.DefaultClient. It is
-	// copied, never modified: the copy refuses redirects.
+	// HTTPClient is used for requests; nil means a client of the package's
+	// own, with the HTTPTimeout on connecting and the TLS handshake and
+	// TCP keepalive. A given client is copied, never modified: the copy
+	// refuses redirects.
 	HTTPClient *http.Client
+	// HTTPTimeout bounds every phase of an exchange that should be quick:
+	// connecting and the TLS handshake (with the package's own client), a
+	// request body the server stops reading, waiting for response headers
+	// and a JSON answer that stops arriving. 0 means DefaultHTTPTimeout; a
+	// negative value disables these bounds. Ops that run commands wait
+	// longer for their headers (see Exec); a streamed exec has no bound
+	// once its headers arrived.
+	HTTPTimeout time.Duration
 	// Retry bounds retries of safe operations.
 	Retry RetryPolicy
 	// WriteLimit is the largest writeFile payload in bytes; 0 means
@@ -101,6 +111,8 @@ type Options struct {
 // Client talks to one Worker endpoint. It is safe for concurrent use.
 type Client struct {
 	endpoint   string
+	shown      string // endpoint without userinfo, for messages
+	timeout    time.Duration
 	basePath   string
 	tokens     TokenSource
 	hc         *http.Client
@@ -123,14 +135,22 @@ func New(opts Options) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, &Error{Code: CodeInvalidArgument, Message: "endpoint must be an http(s) URL, got " + quote(opts.Endpoint)}
 	}
-	hc := http.DefaultClient
-	if opts.HTTPClient != nil {
-		hc = opts.HTTPClient
+	timeout := opts.HTTPTimeout
+	if timeout == 0 {
+		timeout = DefaultHTTPTimeout
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Transport: newTransport(timeout)}
 	}
 	cp := *hc
 	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	shown := *u
+	shown.User = nil
 	c := &Client{
 		endpoint:   ep,
+		shown:      shown.String(),
+		timeout:    timeout,
 		basePath:   NormalizeBasePath(opts.BasePath),
 		tokens:     opts.Tokens,
 		hc:         &cp,

@@ -30,33 +30,6 @@ type ExecOptions struct {
 	DetachID string
 }
 
-// ResolvePath resolves p against root the way the SDK resolves a relative
-// cwd: split on "/", drop "." and empty parts, ".." removes one part, never
-// above "/". An absolute p is normalised the same way.
-func ResolvePath(root, p string) string {
-	var parts []string
-	if !strings.HasPrefix(p, "/") {
-		parts = appendParts(parts, root)
-	}
-	parts = appendParts(parts, p)
-	return "/" + strings.Join(parts, "/")
-}
-
-func appendParts(parts []string, p string) []string {
-	for _, seg := range strings.Split(p, "/") {
-		switch seg {
-		case "", ".":
-		case "..":
-			if len(parts) > 0 {
-				parts = parts[:len(parts)-1]
-			}
-		default:
-			parts = append(parts, seg)
-		}
-	}
-	return parts
-}
-
 // wireExecOptions is ExecOptions as sent, after normalisation.
 type wireExecOptions struct {
 	Cwd       string            `json:"cwd,omitempty"`
@@ -96,20 +69,27 @@ func (s *Sandbox) normalize(o ExecOptions) wireExecOptions {
 
 // ExecResult is the result of exec and runCode (and of a collected stream).
 type ExecResult struct {
-	Command   string `json:"command"`
-	ExitCode  int    `json:"exitCode"`
-	Success   bool   `json:"success"`
-	Duration  int64  `json:"duration"`
-	Timestamp int64  `json:"timestamp"`
-	Stdout    string `json:"stdout"`
-	Stderr    string `json:"stderr"`
+	Command string `json:"command"`
+	// ExitCode is the remote exit code when it is an integer within 32
+	// bits, else -1. It is not limited to 0-255: do not mask it.
+	ExitCode int `json:"exitCode"`
+	// ExitCodeRaw is the exit code exactly as the server sent it (a JSON
+	// number such as 256 or 1.5).
+	ExitCodeRaw json.Number `json:"-"`
+	Success     bool        `json:"success"`
+	Duration    int64       `json:"duration"`
+	Timestamp   int64       `json:"timestamp"`
+	Stdout      string      `json:"stdout"`
+	Stderr      string      `json:"stderr"`
 }
 
 // Exec runs command with op exec: the server collects the output and answers
-// once the command has exited. Never retried.
+// once the command has exited. Never retried. The answer may take as long
+// as opts.Timeout plus the HTTP timeout; without a Timeout, as long as the
+// command runs.
 func (s *Sandbox) Exec(ctx context.Context, command string, opts ExecOptions) (*ExecResult, error) {
 	var r ExecResult
-	if err := s.call(ctx, "exec", []any{command, s.normalize(opts)}, &r); err != nil {
+	if err := s.callWait(ctx, "exec", []any{command, s.normalize(opts)}, &r, s.commandWait(opts.Timeout)); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -212,7 +192,7 @@ func (s *Sandbox) Run(ctx context.Context, command string, opts ExecOptions, std
 		c, err := st.Next()
 		if err == io.EOF {
 			x := st.Exit()
-			return &ExecResult{Command: x.Command, ExitCode: x.ExitCode, Success: x.Success, Duration: x.Duration, Timestamp: x.Timestamp}, nil
+			return &ExecResult{Command: x.Command, ExitCode: x.ExitCode, ExitCodeRaw: x.ExitCodeRaw, Success: x.Success, Duration: x.Duration, Timestamp: x.Timestamp}, nil
 		}
 		if err != nil {
 			if cerr := ctx.Err(); cerr != nil {
@@ -282,7 +262,8 @@ type RunCodeOptions struct {
 	Install string
 }
 
-// RunCode runs a code snippet in the given language. Never retried.
+// RunCode runs a code snippet in the given language. Never retried. Like
+// Exec, the answer may take as long as the code runs.
 func (s *Sandbox) RunCode(ctx context.Context, code string, opts RunCodeOptions) (*ExecResult, error) {
 	w := s.normalize(opts.ExecOptions)
 	w.Language, w.Install = opts.Language, opts.Install
@@ -293,7 +274,7 @@ func (s *Sandbox) RunCode(ctx context.Context, code string, opts RunCodeOptions)
 		w.Install = "never"
 	}
 	var r ExecResult
-	if err := s.call(ctx, "runCode", []any{code, w}, &r); err != nil {
+	if err := s.callWait(ctx, "runCode", []any{code, w}, &r, s.commandWait(opts.Timeout)); err != nil {
 		return nil, err
 	}
 	return &r, nil

@@ -24,10 +24,13 @@ func mint(t *testing.T, secret string, now time.Time, tn, sub, sid string, ttl t
 	return tok
 }
 
-func TestFakeVerifiesRealTokensThroughPkgToken(t *testing.T) {
+// Real tokens through the backend's verification: signature with the
+// current or the previous secret, expiry on the backend's clock, scopes,
+// pins and DO names.
+func TestRealTokens(t *testing.T) {
 	now := time.Unix(1767225600, 0)
 	clock := func() time.Time { return now }
-	srv := newFake(t, sandboxtest.Options{Verifier: sandboxtest.JWT{Secret: "s3cret", Previous: "old", Now: clock}})
+	srv := newFake(t, sandboxtest.Options{Secret: "s3cret", PreviousSecret: "old", Now: clock})
 	good := mint(t, "s3cret", now, "acme", "alice", "job-1", time.Minute, "sandbox:use")
 	rotated := mint(t, "old", now, "acme", "", "", time.Minute, "sandbox:use")
 	cases := []struct {

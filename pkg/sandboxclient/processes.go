@@ -2,6 +2,7 @@ package sandboxclient
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -14,11 +15,16 @@ type LogChunk struct {
 	Binary bool   `json:"binary,omitempty"`
 }
 
-// LogExit is a process's exit as reported by processLogs.
+// LogExit is a process's exit as reported by processLogs. Code follows
+// ExecResult.ExitCode's rule: -1 when the number sent is not an integer
+// that fits in 32 bits, CodeRaw keeping it as sent; a missing or
+// non-numeric code is a bad answer, never 0.
 type LogExit struct {
-	Code   int     `json:"code"`
-	At     int64   `json:"at"`
-	Reason *string `json:"reason,omitempty"`
+	Code int `json:"code"`
+	// CodeRaw is the exit code exactly as the server sent it.
+	CodeRaw json.Number `json:"-"`
+	At      int64       `json:"at"`
+	Reason  *string     `json:"reason,omitempty"`
 }
 
 // Logs is the result of processLogs.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // ValidID reports whether id satisfies the sandbox id rule
@@ -108,29 +109,61 @@ func (s *Sandbox) body(op string, args []any) requestBody {
 	}
 }
 
+// slowOps do real work before they answer (installing runtimes), so they
+// may take longer than the HTTP timeout to send their headers.
+var slowOps = map[string]bool{"ready": true, "installRuntime": true, "ensureRuntimes": true}
+
 func (s *Sandbox) rpcRequest(op string, body bodyFunc, accept string) request {
-	return request{
+	r := request{
 		method: http.MethodPost, url: s.c.rpcURL(s.id), sandboxID: s.id,
 		accept: accept, body: body, safe: safeOps[op],
 	}
+	if slowOps[op] {
+		r.wait = SlowOpFactor * s.c.timeout
+	}
+	return r
+}
+
+// commandWait is how long a buffered command op (exec, runCode) may take to
+// answer: the command's own timeout plus the HTTP timeout, or no bound for
+// a command without a timeout (it may legitimately run for hours; the
+// TCP keepalive still notices a peer that is gone).
+func (s *Sandbox) commandWait(timeout time.Duration) time.Duration {
+	if timeout <= 0 || s.c.timeout < 0 {
+		return -1
+	}
+	return timeout + s.c.timeout
 }
 
 // call runs one JSON op after the memoised ready and decodes its result into
 // dest (nil discards it).
 func (s *Sandbox) call(ctx context.Context, op string, args []any, dest any) error {
+	return s.callWait(ctx, op, args, dest, 0)
+}
+
+// callWait is call with the header wait of the op (see request.wait).
+func (s *Sandbox) callWait(ctx context.Context, op string, args []any, dest any, wait time.Duration) error {
 	if err := s.ensureReady(ctx); err != nil {
 		return err
 	}
-	return s.rawCall(ctx, op, args, dest)
+	return s.rawCallWait(ctx, op, args, dest, wait)
 }
 
 // rawCall runs one JSON op without the ready step.
 func (s *Sandbox) rawCall(ctx context.Context, op string, args []any, dest any) error {
+	return s.rawCallWait(ctx, op, args, dest, 0)
+}
+
+func (s *Sandbox) rawCallWait(ctx context.Context, op string, args []any, dest any, wait time.Duration) error {
 	b, err := json.Marshal(s.body(op, args))
 	if err != nil {
 		return newError(CodeInvalidArgument, op+": cannot encode arguments", err)
 	}
-	resp, err := s.c.send(ctx, s.rpcRequest(op, staticBody(b), mediaJSON))
+	r := s.rpcRequest(op, staticBody(b), mediaJSON)
+	if wait != 0 {
+		r.wait = wait
+	}
+	resp, err := s.c.send(ctx, r)
 	if err != nil {
 		return err
 	}

@@ -186,24 +186,31 @@ func truncated() *Error {
 
 // ExitInfo is the payload of an exit frame.
 type ExitInfo struct {
-	Command   string `json:"command"`
-	ExitCode  int    `json:"exitCode"`
-	Success   bool   `json:"success"`
-	Duration  int64  `json:"duration"`
-	Timestamp int64  `json:"timestamp"`
+	Command string `json:"command"`
+	// ExitCode is the remote exit code when it is an integer within 32
+	// bits, else -1; see ExecResult.
+	ExitCode int `json:"exitCode"`
+	// ExitCodeRaw is the exit code exactly as the server sent it.
+	ExitCodeRaw json.Number `json:"-"`
+	Success     bool        `json:"success"`
+	Duration    int64       `json:"duration"`
+	Timestamp   int64       `json:"timestamp"`
 }
 
-// parseExit decodes an exit frame payload; exitCode is required.
+// parseExit decodes an exit frame payload; exitCode is required and may be
+// any JSON number.
 func parseExit(data []byte) (*ExitInfo, error) {
 	var raw struct {
 		ExitInfo
-		ExitCode *int `json:"exitCode"`
+		ExitCode json.RawMessage `json:"exitCode"`
 	}
-	if err := json.Unmarshal(data, &raw); err != nil || raw.ExitCode == nil {
-		return nil, &Error{Code: CodeStreamProtocol, Message: "exec stream exit frame is not valid JSON with an exitCode", Err: err}
+	err := json.Unmarshal(data, &raw)
+	code, num, ok := decodeExitCode(raw.ExitCode)
+	if err != nil || !ok {
+		return nil, &Error{Code: CodeStreamProtocol, Message: "exec stream exit frame is not valid JSON with a numeric exitCode", Err: err}
 	}
 	info := raw.ExitInfo
-	info.ExitCode = *raw.ExitCode
+	info.ExitCode, info.ExitCodeRaw = code, num
 	return &info, nil
 }
 

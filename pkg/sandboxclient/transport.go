@@ -36,6 +36,10 @@ type request struct {
 	body      bodyFunc
 	// safe marks operations the spec lists as safe to retry.
 	safe bool
+	// wait bounds the wait for the response headers once the request is
+	// sent: 0 means the client's HTTP timeout, negative means no bound
+	// (a command without a timeout may run for hours).
+	wait time.Duration
 }
 
 func staticBody(b []byte) bodyFunc {
@@ -58,65 +62,118 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 		tok = t
 	}
 	for attempt := 1; ; attempt++ {
-		var body io.Reader
-		n := int64(0)
-		if r.body != nil {
-			b, size, err := r.body()
-			if err != nil {
-				return nil, err
-			}
-			body, n = b, size
+		resp, retry, err := c.attempt(ctx, r, tok, attempt)
+		if err != nil || !retry {
+			return resp, err
 		}
-		var wrote atomic.Bool
-		tctx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-			WroteHeaders: func() { wrote.Store(true) },
-		})
-		req, err := http.NewRequestWithContext(tctx, r.method, r.url, body)
-		if err != nil {
-			return nil, newError(CodeInvalidArgument, "cannot build request", err)
-		}
-		if body != nil && n >= 0 {
-			req.ContentLength = n
-		}
-		for k, v := range r.header {
-			req.Header[k] = v
-		}
-		if body != nil {
-			req.Header.Set("Content-Type", mediaJSON)
-		}
-		if r.accept != "" {
-			req.Header.Set("Accept", r.accept)
-		}
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		if c.userAgent != "" {
-			req.Header.Set("User-Agent", c.userAgent)
-		}
-		resp, err := c.hc.Do(req)
-		if err != nil {
-			if cerr := ctx.Err(); cerr != nil {
-				return nil, cerr
-			}
-			if r.safe && !wrote.Load() && attempt < c.retry.MaxAttempts {
-				if werr := sleep(ctx, c.retry.DefaultWait); werr != nil {
-					return nil, werr
-				}
-				continue
-			}
-			return nil, &Error{Code: CodeTransport, Message: "cannot reach " + c.endpoint, Err: unwrapURLError(err)}
-		}
-		if resp.StatusCode == http.StatusServiceUnavailable && r.safe && attempt < c.retry.MaxAttempts {
-			if wait, ok := retryAfter(resp.Header, c.retry); ok {
-				drain(resp.Body)
-				if werr := sleep(ctx, wait); werr != nil {
-					return nil, werr
-				}
-				continue
-			}
-		}
-		return resp, nil
 	}
+}
+
+// attempt performs one exchange. retry asks for another attempt (after
+// the wait, already slept).
+func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int) (resp *http.Response, retry bool, err error) {
+	var body io.Reader
+	n := int64(0)
+	if r.body != nil {
+		b, size, err := r.body()
+		if err != nil {
+			return nil, false, err
+		}
+		body, n = b, size
+	}
+	// The exchange's own context: the watchdog cancels it, and so does ctx
+	// (through AfterFunc). It is not a child of ctx, so finishing an
+	// answer normally needs no cancel: cancelling right after a body is
+	// closed races the transport returning the connection to its pool
+	// (the connection is then dropped, and the next call dials again).
+	rctx, cancelExchange := context.WithCancel(context.WithoutCancel(ctx))
+	stopFollowing := context.AfterFunc(ctx, cancelExchange)
+	cancel := func() { stopFollowing(); cancelExchange() }
+	done := func() { stopFollowing() }
+	wd := &watchdog{cancel: cancelExchange}
+	limit := c.timeout
+	wait := r.wait
+	if wait == 0 {
+		wait = limit
+	}
+	if limit < 0 {
+		limit, wait = 0, 0
+	}
+	var wrote atomic.Bool
+	tctx := httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
+		GotConn:      func(httptrace.GotConnInfo) { wd.armRequest(phaseUpload, limit) },
+		WroteHeaders: func() { wrote.Store(true) },
+		WroteRequest: func(httptrace.WroteRequestInfo) { wd.armRequest(phaseHeaders, wait) },
+	})
+	if body != nil {
+		body = &progressReader{r: body, wd: wd, limit: limit}
+	}
+	req, err := http.NewRequestWithContext(tctx, r.method, r.url, body)
+	if err != nil {
+		cancel()
+		return nil, false, newError(CodeInvalidArgument, "cannot build request", err)
+	}
+	if body != nil && n >= 0 {
+		req.ContentLength = n
+	}
+	for k, v := range r.header {
+		req.Header[k] = v
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", mediaJSON)
+	}
+	if r.accept != "" {
+		req.Header.Set("Accept", r.accept)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
+	resp, err = c.hc.Do(req)
+	wd.answer()
+	if err != nil {
+		cancel()
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, false, cerr
+		}
+		if phase, d := wd.expired(); phase != "" {
+			return nil, false, c.timeoutError(phase, d)
+		}
+		if te := c.transportTimeout(err); te != nil {
+			return nil, false, te
+		}
+		if r.safe && !wrote.Load() && attempt < c.retry.MaxAttempts {
+			if werr := sleep(ctx, c.retry.DefaultWait); werr != nil {
+				return nil, false, werr
+			}
+			return nil, true, nil
+		}
+		return nil, false, &Error{Code: CodeTransport, Message: "cannot reach " + c.shown, Err: unwrapURLError(err)}
+	}
+	if r.accept == mediaStream && resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), mediaStream) {
+		// A stream may stay silent for as long as the command runs.
+		resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	} else {
+		resp.Body = &watchedBody{rc: resp.Body, c: c, wd: wd, limit: limit, done: done}
+	}
+	if r.safe && attempt < c.retry.MaxAttempts {
+		wait, ok := retryAfter(resp.Header, c.retry)
+		if resp.StatusCode == http.StatusServiceUnavailable && ok || gatewayAnswer(resp) {
+			// A 503 that says when to come back, or a gateway's error page
+			// (the Worker never answered): try again, backing off.
+			if !ok {
+				wait = min(c.retry.DefaultWait<<(attempt-1), c.retry.MaxWait)
+			}
+			drain(resp.Body)
+			if werr := sleep(ctx, wait); werr != nil {
+				return nil, false, werr
+			}
+			return nil, true, nil
+		}
+	}
+	return resp, false, nil
 }
 
 // unwrapURLError strips *url.Error, whose text repeats the method and URL
@@ -186,7 +243,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// notEnabled builds the error for a 3xx or non-JSON answer.
+// notEnabled builds the error for a redirect where the API was expected:
+// what a Worker without the remote API answers on /api/ paths.
 func notEnabled(resp *http.Response, cause error) *Error {
 	detail := fmt.Sprintf("HTTP %d", resp.StatusCode)
 	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
@@ -211,7 +269,8 @@ func (c *Client) decodeEnvelope(ctx context.Context, op string, resp *http.Respo
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		return notEnabled(resp, nil)
 	}
-	cr := &countingReader{r: io.LimitReader(resp.Body, maxJSONResponse+1)}
+	hr := &headRecorder{r: resp.Body}
+	cr := &countingReader{r: io.LimitReader(hr, maxJSONResponse+1)}
 	env := envelope{Result: dest}
 	if dest == nil {
 		env.Result = &json.RawMessage{}
@@ -235,7 +294,7 @@ func (c *Client) decodeEnvelope(ctx context.Context, op string, resp *http.Respo
 		case errors.As(err, &typ) && env.OK != nil && *env.OK:
 			return &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: op + ": unexpected result shape", Err: err}
 		case errors.As(err, &syn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &typ):
-			return notEnabled(resp, nil)
+			return c.unexpectedAnswer(op, resp, hr.full())
 		default:
 			return &Error{Code: CodeTransport, Status: resp.StatusCode, Message: op + ": reading the answer failed", Err: err}
 		}
@@ -244,7 +303,7 @@ func (c *Client) decodeEnvelope(ctx context.Context, op string, resp *http.Respo
 		if env.Code != "" {
 			return remoteError(op, resp, &env)
 		}
-		return notEnabled(resp, nil)
+		return c.unexpectedAnswer(op, resp, hr.full())
 	}
 	if !*env.OK {
 		return remoteError(op, resp, &env)

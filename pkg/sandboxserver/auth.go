@@ -57,6 +57,19 @@ func (a TokenAuth) Authenticate(r *http.Request, id string, scopes []string) (Pr
 	return TokenPrincipal{Claims: v.Claims, Prefix: v.DOInstanceName}, nil
 }
 
+// AuthenticateRequest authenticates r for sandbox id with the required
+// scopes as every route of the API does: a token from a cookie is first
+// restricted to same-origin requests (see checkCookieRequest), then a
+// checks it. Routes outside the rpc and destroy routes (the terminal
+// WebSocket, for one) call it so that none of them forgets the cookie
+// rule.
+func AuthenticateRequest(a Authenticator, r *http.Request, id string, scopes []string) (Principal, *Error) {
+	if aerr := checkCookieRequest(r); aerr != nil {
+		return nil, aerr
+	}
+	return a.Authenticate(r, id, scopes)
+}
+
 // CheckClaims applies the required scopes and, when id is not "", the sid
 // pin to verified claims.
 func CheckClaims(c token.Claims, id string, scopes []string) *Error {

@@ -116,10 +116,7 @@ func (h *Handler) profile(name string) Profile {
 }
 
 func (h *Handler) authenticate(r *http.Request, c *Call) *Error {
-	if aerr := checkCookieRequest(r); aerr != nil {
-		return aerr
-	}
-	p, aerr := h.Auth.Authenticate(r, c.ID, h.RequiredScopes)
+	p, aerr := AuthenticateRequest(h.Auth, r, c.ID, h.RequiredScopes)
 	if aerr != nil {
 		return aerr
 	}

@@ -72,6 +72,11 @@ func Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*Result, error) 
 		if err := undo.mkdirAll(filepath.Dir(full)); err != nil {
 			return fail(f.Path, err)
 		}
+		// Checked again right before writing: a link that appeared since
+		// the plan must not carry the file out of the project.
+		if err := checkParents(plan.Dir, f.Path); err != nil {
+			return fail(f.Path, err)
+		}
 		if f.Action == ActionCreate {
 			// The plan may be stale: never clobber a file that appeared since.
 			if _, err := os.Lstat(full); !errors.Is(err, fs.ErrNotExist) {

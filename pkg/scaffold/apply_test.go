@@ -224,6 +224,16 @@ func TestPlanConflicts(t *testing.T) {
 			}
 			return dir
 		},
+		"parent is a symlink out of the project": func(dir string) string {
+			if err := os.Mkdir(filepath.Join(dir, "outside"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			write(t, filepath.Join(dir, "proj", "README.md"), "mine")
+			if err := os.Symlink("../outside", filepath.Join(dir, "proj", "src")); err != nil {
+				t.Fatal(err)
+			}
+			return filepath.Join(dir, "proj")
+		},
 		"target is a file": func(dir string) string {
 			write(t, filepath.Join(dir, "f"), "")
 			return filepath.Join(dir, "f")
@@ -393,5 +403,38 @@ func TestNextSteps(t *testing.T) {
 	}
 	if got := NextSteps(NextStepsOptions{Dir: "/p", Cwd: "/", WorkerName: "w", Installed: true}); len(got) != 4 || got[1] == "npm install" {
 		t.Errorf("installed: %q", got)
+	}
+}
+
+// A symlinked directory that appears between planning and applying is
+// caught before anything is written through it, and the run is undone.
+func TestApplyRefusesALinkThatAppearedAfterThePlan(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	dir := filepath.Join(root, "proj")
+	outside := filepath.Join(root, "outside")
+	write(t, filepath.Join(dir, "notes.txt"), "mine")
+	if err := os.Mkdir(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := NewPlan(ctx, dir, render(t), PlanOptions{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dir)
+	if err := os.Symlink(outside, filepath.Join(dir, "src")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Apply(ctx, plan, ApplyOptions{})
+	var se *Error
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "src is a symbolic link") {
+		t.Fatalf("err = %v", err)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Fatalf("wrote through the link: %v", entries)
+	}
+	os.Remove(filepath.Join(dir, "src"))
+	if after := snapshot(t, dir); !reflect.DeepEqual(before, after) {
+		t.Fatalf("not rolled back: %v", slices.Sorted(mapKeys(after)))
 	}
 }

@@ -118,6 +118,9 @@ func NewPlan(ctx context.Context, dir string, project *Project, opts PlanOptions
 
 // inspect decides the action for one file of an existing directory.
 func (pf *PlannedFile) inspect(dir string) error {
+	if err := checkParents(dir, pf.Path); err != nil {
+		return err
+	}
 	full := filepath.Join(dir, filepath.FromSlash(pf.Path))
 	info, err := os.Lstat(full)
 	switch {
@@ -138,6 +141,34 @@ func (pf *PlannedFile) inspect(dir string) error {
 	pf.Action = ActionOverwrite
 	if bytes.Equal(old, pf.Data) {
 		pf.Action = ActionIdentical
+	}
+	return nil
+}
+
+// checkParents refuses a symbolic link among the directories between dir
+// and the project file rel: writing through it would put the file
+// wherever the link points, possibly outside the project. (A link at dir
+// itself, or above it, is the user's choice of target and is followed.)
+func checkParents(dir, rel string) error {
+	parts := strings.Split(rel, "/")
+	p := dir
+	for i, part := range parts[:len(parts)-1] {
+		p = filepath.Join(p, part)
+		info, err := os.Lstat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil // created by Apply as a real directory
+		case errors.Is(err, syscall.ENOTDIR):
+			return conflictError(dir, rel, "a parent directory of "+rel+" exists as a file", err)
+		case err != nil:
+			return &Error{Code: CodeWriteFailed, Message: "cannot inspect " + p, Paths: []string{rel}, Err: err}
+		case info.Mode()&fs.ModeSymlink != 0:
+			link := strings.Join(parts[:i+1], "/")
+			target, _ := os.Readlink(p)
+			return conflictError(dir, rel, fmt.Sprintf("%s is a symbolic link (to %s); nimbus init does not write through links, which could put %s outside the project", link, target, rel), nil)
+		case !info.IsDir():
+			return conflictError(dir, rel, "a parent directory of "+rel+" exists as a file", nil)
+		}
 	}
 	return nil
 }

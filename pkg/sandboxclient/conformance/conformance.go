@@ -1,7 +1,8 @@
 // Package conformance is the end-to-end suite of the sandbox client that
-// every server speaking the remote sandbox API must pass: the fake Worker of
-// package sandboxtest and the local backend of package localsandbox run the
-// same tests through the real client, so they cannot drift apart.
+// every server speaking the remote sandbox API must pass. It runs against
+// the local backend of package localsandbox, over HTTP and in process, and
+// through the fault middleware of package sandboxtest with exec streams
+// split at any byte.
 //
 // The commands used stay within what both servers run: echo, printf, cat,
 // pwd, cd, export, printenv, exit, sleep, seq, ls, mkdir -p, redirections
@@ -266,11 +267,13 @@ func testNamedShell(t *testing.T, e *env) {
 	if err := sb.Mkdir(ctx(t), "/home/user/app"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sb.Exec(ctx(t), "cd app; export KEPT=yes", sc.ExecOptions{}); err != nil {
+	// A call's env option is for that call only ("merged over the shell
+	// environment for this call"); what the command exports stays.
+	if _, err := sb.Exec(ctx(t), "cd app; export KEPT=yes", sc.ExecOptions{Env: map[string]string{"ONCE": "1", "KEPT": "call"}}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := sb.Exec(ctx(t), "pwd; echo $KEPT", sc.ExecOptions{})
-	if err != nil || !strings.HasSuffix(r.Stdout, "/home/user/app\nyes\n") {
+	r, err := sb.Exec(ctx(t), "pwd; echo $KEPT-$ONCE", sc.ExecOptions{})
+	if err != nil || !strings.HasSuffix(r.Stdout, "/home/user/app\nyes-\n") {
 		t.Fatalf("%+v %v", r, err)
 	}
 	plain := handle(t, c, "job-1")

@@ -9,12 +9,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -124,7 +126,9 @@ type Event struct {
 	Cwd      string `json:"cwd,omitempty"`
 	Files    *int   `json:"files,omitempty"`
 	Bytes    *int64 `json:"bytes,omitempty"`
-	ExitCode *int   `json:"exitCode,omitempty"`
+	// ExitCode is the command's exit code exactly as the server sent it
+	// (see Result.ExitCode).
+	ExitCode *json.Number `json:"exitCode,omitempty"`
 	Duration *int64 `json:"duration,omitempty"`
 	// Error and Code describe a failure.
 	Error    string             `json:"error,omitempty"`
@@ -139,8 +143,13 @@ type Result struct {
 	ID string `json:"id"`
 	// Ran tells whether the command ran (to an exit code).
 	Ran bool `json:"ran"`
-	// ExitCode is the command's exit code when it ran.
-	ExitCode int `json:"exitCode"`
+	// ExitCode is the command's exit code when it ran, as
+	// sc.ExecResult.ExitCode gives it: not limited to 0-255 (do not mask
+	// it), -1 when the server sent a number that is not a 32-bit integer.
+	ExitCode int `json:"-"`
+	// ExitCodeRaw is the exit code exactly as the server sent it (a JSON
+	// number such as 256 or 1.5); it is the result's "exitCode" in JSON.
+	ExitCodeRaw json.Number `json:"exitCode"`
 	// Failed lists the phases that failed (upload, runtime, download,
 	// destroy); the first failure is in Err.
 	Failed []string `json:"failed,omitempty"`
@@ -236,8 +245,12 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		fail(PhaseExec, err)
 		emit(failed(Event{Phase: PhaseExec, Command: spec.Command, Cwd: cwd}, err))
 	} else {
-		res.Ran, res.ExitCode = true, r.ExitCode
-		code, d := r.ExitCode, r.Duration
+		raw := r.ExitCodeRaw
+		if raw == "" {
+			raw = json.Number(strconv.Itoa(r.ExitCode))
+		}
+		res.Ran, res.ExitCode, res.ExitCodeRaw = true, r.ExitCode, raw
+		code, d := raw, r.Duration
 		emit(Event{Phase: PhaseExec, Status: StatusDone, Command: spec.Command, ExitCode: &code, Duration: &d})
 	}
 

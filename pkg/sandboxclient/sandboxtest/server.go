@@ -1,110 +1,93 @@
-// Package sandboxtest is an in-process fake Nimbus Worker speaking the remote
-// sandbox API (envelope, statuses, codes, bytes wire type, exec stream
-// framing, /new and DELETE /s/<id>/) for tests of the client and the CLI.
+// Package sandboxtest serves the real local sandbox backend
+// (pkg/localsandbox) over httptest for tests of the sandbox client and the
+// CLI, behind a small middleware that injects the faults a deployment
+// shows: 503 + Retry-After, a gateway's error page, split frames, streams
+// cut before their exit frame or ended by an error frame, a Worker that
+// predates execStream or ignores timeoutMs, a disabled remote API. It also
+// records every request, so tests can check what the client sent.
 //
-// It keeps one in-memory sandbox per Durable Object name
-// (<tenant>:<subject or _>:<id>), runs commands with a small built-in shell,
-// records every request, and can inject the failures a real deployment
-// shows: 503 with Retry-After, truncated streams, servers without
-// execStream, and a disabled remote API (302).
+// There is no second implementation of the API here: every answer that is
+// not an injected fault comes from the backend `nimbus dev` runs. Test
+// packages using it call localsandbox.MaybeRunInit first thing in their
+// TestMain, as the nimbus binary does in main, so commands run under the
+// backend's init (in namespaces where Linux allows them).
 package sandboxtest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
-// Identity is what a verified token grants.
-type Identity struct {
-	Tenant  string
-	Subject string
-	// Scopes nil means the token has no scopes claim: full trust.
-	Scopes []string
-	// SID pins the token to one sandbox id when set.
-	SID string
-
-	// claims and doPrefix are set for verified JWTs; the checks then go
-	// through pkg/token.
-	claims   *token.Claims
-	doPrefix string
-}
-
-// AuthError is an authentication failure reported by a Verifier: the
-// wire failure of the server core.
-type AuthError = sandboxserver.Error
-
-// Verifier turns a bearer token into an identity.
-type Verifier interface {
-	Verify(token string) (*Identity, *AuthError)
-}
-
-// StaticTokens is a Verifier backed by a fixed token table; unknown tokens
-// fail like a bad signature.
-type StaticTokens map[string]Identity
-
-// Verify looks the token up.
-func (t StaticTokens) Verify(token string) (*Identity, *AuthError) {
-	id, ok := t[token]
-	if !ok {
-		return nil, &AuthError{Status: 401, Code: "E_TOKEN_SIGNATURE", Message: "Token signature invalid"}
-	}
-	return &id, nil
-}
+// DefaultSecret is the backend's JWT_SECRET when Options.Secret is "".
+const DefaultSecret = "sandboxtest-secret-0123456789abcdef0123"
 
 // Runtimes is a profile's runtime policy.
-type Runtimes = sandboxserver.Runtimes
+type Runtimes = localsandbox.Runtimes
 
 // Profile is a server-side sandbox profile.
-type Profile = sandboxserver.Profile
+type Profile = localsandbox.Profile
 
-// Options configure the fake.
+// Options configure the backend and the faults.
 type Options struct {
-	// Verifier checks tokens; nil with Legacy false answers 500
-	// E_AUTH_CONFIG_MISSING like a deployment without JWT_SECRET.
-	Verifier Verifier
-	// Legacy disables auth (allowLegacy without JWT_SECRET).
-	Legacy bool
-	// RequiredScopes defaults to ["sandbox:use"].
-	RequiredScopes []string
-	// BasePath defaults to /api/nimbus/v1.
+	// Secret is the backend's JWT_SECRET; "" means DefaultSecret.
+	Secret string
+	// PreviousSecret is JWT_SECRET_PREVIOUS.
+	PreviousSecret string
+	// NoSecret runs the backend without JWT_SECRET: every request answers
+	// 500 E_AUTH_CONFIG_MISSING, as a Worker without the secret does.
+	NoSecret bool
+	// BasePath is the API mount point; "" means /api/nimbus/v1.
 	BasePath string
-	// Disabled answers every /api/ path with 302 Location: / (remote API off).
-	Disabled bool
-	// NoExecStream makes execStream an unknown op (servers before 2026-09-28).
-	NoExecStream bool
-	// TruncateStream ends execStream bodies without the exit frame.
-	TruncateStream bool
 	// Profiles by name; "default" is the fallback.
 	Profiles map[string]Profile
-	// ReadLimit is the read payload limit (default 29360128 bytes).
+	// ReadLimit bounds single reads; 0 means the backend's 28 MiB.
 	ReadLimit int64
-	// MaxPiece is the largest piece a stream frame is written in (default 16).
-	MaxPiece int
-	// Seed seeds piece sizes and capabilities.
-	Seed uint64
-	// Now is the clock (default time.Now).
+	// Now is the clock of the backend and of Token; nil means time.Now.
 	Now func() time.Time
-	// ExecDelay is added before every command runs (to test cancellation).
-	ExecDelay time.Duration
-	// IgnoreTimeout makes the fake disregard timeoutMs, like a Worker that
-	// never reports the timeout (to test the client's own bound).
+	// HostEnv is the environment of the commands; nil means LANG=C and a
+	// PATH of the stand-in interpreters (see StandIns) then /usr/local/bin,
+	// /usr/bin and /bin.
+	HostEnv []string
+
+	// Disabled answers every /api/ path with 302 Location: / and DELETE
+	// /s/<id>/ with 405, as a Worker without the remote API.
+	Disabled bool
+	// NoExecStream makes execStream an unknown op (servers before
+	// 2026-09-28): 400 E_REMOTE_OP after the usual auth.
+	NoExecStream bool
+	// TruncateStream ends exec streams without their exit frame.
+	TruncateStream bool
+	// IgnoreTimeout drops timeoutMs from exec-family requests, like a
+	// Worker that never reports the timeout.
 	IgnoreTimeout bool
-	// Delay holds ops back for a while before they run (to observe
-	// concurrency).
+	// MaxPiece, when positive, writes exec stream bytes in pieces of 1 to
+	// MaxPiece bytes with a flush after each, so clients see frames split
+	// at any byte.
+	MaxPiece int
+	// Seed seeds the piece sizes.
+	Seed uint64
+	// ExecDelay holds exec-family requests back before they run.
+	ExecDelay time.Duration
+	// Delay holds requests for an op back before they run (to observe
+	// concurrency with MaxInFlight).
 	Delay map[string]time.Duration
-	// NoRecord stops request recording (benchmarks: keeps memory flat).
+	// NoRecord stops request recording (benchmarks).
 	NoRecord bool
 }
 
@@ -120,127 +103,167 @@ type Request struct {
 	// Op and Args are set for rpc requests with a JSON body.
 	Op   string
 	Args json.RawMessage
-	// DO is the Durable Object name the request reached ("" if refused).
+	// DO is the Durable Object name the request's token maps to ("" when
+	// it has no valid token, or the request was refused for it).
 	DO     string
 	Status int
 }
 
-// Server is a running fake Worker.
+// Server is a running backend with its fault middleware.
 type Server struct {
 	*httptest.Server
-	opts Options
-	api  *sandboxserver.Handler
+	// Backend is the real backend behind the middleware.
+	Backend *localsandbox.Server
 
-	mu        sync.Mutex
-	rng       *rand.Rand
-	sandboxes map[string]*sandbox
-	requests  []Request
-	fail503   map[string]int
-	nextPID   int64
-	inflight  map[string]int
-	maxFlight map[string]int
+	opts    Options
+	dataDir string
+	binDir  string // the stand-ins, when outside dataDir
+	auth    sandboxserver.TokenAuth
+	scopes  []string
+
+	mu         sync.Mutex
+	rng        *rand.Rand
+	requests   []Request
+	fail503    map[string]int
+	failGW     map[string]int
+	errorFrame string
+	inflight   map[string]int
+	maxFlight  map[string]int
 }
 
-// MaxInFlight returns the most requests for op the fake was serving at once.
-func (s *Server) MaxInFlight(op string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.maxFlight[op]
-}
-
-// track counts op as in flight until the returned func is called.
-func (s *Server) track(op string) func() {
-	s.mu.Lock()
-	s.inflight[op]++
-	s.maxFlight[op] = max(s.maxFlight[op], s.inflight[op])
-	d := s.opts.Delay[op]
-	s.mu.Unlock()
-	if d > 0 {
-		time.Sleep(d)
-	}
-	return func() {
-		s.mu.Lock()
-		s.inflight[op]--
-		s.mu.Unlock()
-	}
-}
-
-// New starts a fake Worker. Close it when done.
+// New starts a backend in a fresh data directory. Close it when done.
 func New(opts Options) *Server {
-	opts.BasePath = sandboxserver.NormalizeBasePath(opts.BasePath)
-	if opts.RequiredScopes == nil {
-		opts.RequiredScopes = []string{"sandbox:use"}
-	}
-	if opts.ReadLimit == 0 {
-		opts.ReadLimit = 29360128
-	}
-	if opts.MaxPiece <= 0 {
-		opts.MaxPiece = 16
+	if opts.Secret == "" {
+		opts.Secret = DefaultSecret
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{
-		opts:      opts,
-		rng:       rand.New(rand.NewPCG(opts.Seed, 0x6e696d627573)),
-		sandboxes: map[string]*sandbox{},
-		fail503:   map[string]int{},
-		nextPID:   1000001,
-		inflight:  map[string]int{},
-		maxFlight: map[string]int{},
+	dataDir, err := os.MkdirTemp("", "sandboxtest-")
+	if err != nil {
+		panic("sandboxtest: " + err.Error())
 	}
-	s.api = &sandboxserver.Handler{
-		BasePath:       opts.BasePath,
-		Auth:           fakeAuth{s},
-		RequiredScopes: opts.RequiredScopes,
-		Profiles:       opts.Profiles,
-		Backend:        backend{s},
-		RPCMs:          func(time.Duration) int64 { return 3 },
-		Fallback:       http.HandlerFunc(s.serveOther),
+	isolation := localsandbox.IsolationAuto
+	var binDir string
+	if opts.HostEnv == nil {
+		var hostPaths bool
+		binDir, hostPaths = standInDir(dataDir)
+		if hostPaths {
+			isolation = localsandbox.IsolationHostPaths
+		}
+		opts.HostEnv = []string{"PATH=" + binDir + ":/usr/local/bin:/usr/bin:/bin", "LANG=C"}
+	}
+	secret := opts.Secret
+	if opts.NoSecret {
+		secret = ""
+	}
+	backend, err := localsandbox.New(localsandbox.Options{
+		DataDir: filepath.Join(dataDir, "data"), Secret: secret, PreviousSecret: opts.PreviousSecret,
+		BasePath: opts.BasePath, Profiles: opts.Profiles, HostEnv: opts.HostEnv,
+		ReadLimit: opts.ReadLimit, Now: opts.Now, Isolation: isolation,
+	})
+	if err != nil {
+		panic("sandboxtest: " + err.Error())
+	}
+	s := &Server{
+		Backend: backend,
+		opts:    opts,
+		dataDir: dataDir,
+		binDir:  binDir,
+		auth:    sandboxserver.TokenAuth{Secret: secret, Previous: opts.PreviousSecret, Now: opts.Now},
+		scopes:  []string{token.ScopeSandboxUse},
+		rng:     rand.New(rand.NewPCG(opts.Seed, 0x6e696d627573)),
+		fail503: map[string]int{}, failGW: map[string]int{},
+		inflight: map[string]int{}, maxFlight: map[string]int{},
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
 
-// Close stops every fake process and the server, and returns once the
-// processes' goroutines have finished.
+// Close stops the server, kills every process of the backend and removes
+// its data.
 func (s *Server) Close() {
-	s.killAll()
 	s.Server.Close()
-	// No handler runs now, so no process starts: kill those started since
-	// the first pass and wait for all (their goroutines take s.mu).
-	for _, sb := range s.killAll() {
-		sb.running.Wait()
+	_ = s.Backend.Close()
+	_ = os.RemoveAll(s.dataDir)
+	if s.binDir != "" {
+		_ = os.RemoveAll(s.binDir)
 	}
 }
 
-// killAll cancels every process and returns the sandboxes.
-func (s *Server) killAll() []*sandbox {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var all []*sandbox
-	for _, sb := range s.sandboxes {
-		for _, p := range sb.procs {
-			p.cancel(errKilled{137, "server closed"})
-		}
-		all = append(all, sb)
+// Secret returns the backend's JWT_SECRET.
+func (s *Server) Secret() string { return s.opts.Secret }
+
+// Identity is what a test token grants.
+type Identity struct {
+	Tenant  string
+	Subject string
+	// Scopes nil leaves the scopes claim out: full trust.
+	Scopes []string
+	// SID pins the token to one sandbox id when set.
+	SID string
+}
+
+// Token mints a real token for id, signed with the backend's secret and
+// valid for an hour from the backend's clock.
+func (s *Server) Token(id Identity) string { return Mint(s.opts.Secret, s.opts.Now(), id) }
+
+// Mint mints a real token for id signed with secret, issued at now and
+// valid for an hour.
+func Mint(secret string, now time.Time, id Identity) string {
+	ttl := time.Hour
+	in := token.Input{Tenant: &id.Tenant, Scopes: id.Scopes, TTL: &ttl}
+	if id.Subject != "" {
+		in.Subject = &id.Subject
 	}
-	return all
+	if id.SID != "" {
+		in.SessionID = &id.SID
+	}
+	tok, err := token.Issuer{Secret: secret, Now: func() time.Time { return now }}.Mint(in)
+	if err != nil {
+		panic("sandboxtest: " + err.Error())
+	}
+	return tok
 }
 
 // Fail503 makes the next n requests for op answer 503
-// E_NIMBUS_DO_OVERLOADED with Retry-After: 5.
+// E_NIMBUS_DO_OVERLOADED with Retry-After: 5, after authentication, as an
+// overloaded Durable Object does.
 func (s *Server) Fail503(op string, n int) {
 	s.mu.Lock()
 	s.fail503[op] = n
 	s.mu.Unlock()
 }
 
-// SetTruncateStream toggles truncated exec streams.
+// FailGateway makes the next n requests for op answer Cloudflare's 502 error
+// page (HTML), as when the Worker crashed or could not be reached.
+func (s *Server) FailGateway(op string, n int) {
+	s.mu.Lock()
+	s.failGW[op] = n
+	s.mu.Unlock()
+}
+
+// SetTruncateStream toggles exec streams cut before their exit frame.
 func (s *Server) SetTruncateStream(v bool) {
 	s.mu.Lock()
 	s.opts.TruncateStream = v
 	s.mu.Unlock()
+}
+
+// SetErrorFrame makes exec streams end with an error frame carrying
+// message instead of their exit frame ("" turns it off), as when the
+// Worker fails or cancels the command.
+func (s *Server) SetErrorFrame(message string) {
+	s.mu.Lock()
+	s.errorFrame = message
+	s.mu.Unlock()
+}
+
+// MaxInFlight returns the most requests for op served at once.
+func (s *Server) MaxInFlight(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxFlight[op]
 }
 
 // Requests returns a copy of the recorded requests.
@@ -268,60 +291,243 @@ func (s *Server) ResetRequests() {
 	s.mu.Unlock()
 }
 
-// File returns a file's content in the sandbox of DO name do.
+// File returns the content of a regular file in the sandbox of DO name do.
 func (s *Server) File(do, path string) ([]byte, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sb := s.sandboxes[do]
-	if sb == nil {
-		return nil, false
-	}
-	n := sb.fs.get(cleanPath(path))
-	if n == nil || n.dir {
-		return nil, false
-	}
-	return append([]byte(nil), n.data...), true
+	data, err := os.ReadFile(s.Backend.HostPath(do, path))
+	return data, err == nil
 }
 
-// PutFile creates a file (and its parents) in the sandbox of DO name do.
+// PutFile creates a file (and its parents) in the sandbox of DO name do,
+// with permission bits mode.
 func (s *Server) PutFile(do, path string, data []byte, mode uint32) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sb := s.sandboxLocked(do, "/home/user")
-	p := cleanPath(path)
-	sb.fs.mkdirAll(parentOf(p), s.opts.Now())
-	sb.fs.nodes[p] = &node{data: append([]byte(nil), data...), mode: mode, mtime: s.opts.Now()}
+	p := s.Backend.HostPath(do, path)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		panic("sandboxtest: " + err.Error())
+	}
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		panic("sandboxtest: " + err.Error())
+	}
+	if err := os.Chmod(p, os.FileMode(mode&0o7777)); err != nil {
+		panic("sandboxtest: " + err.Error())
+	}
 }
 
 // Mode returns the permission bits of a path in the sandbox of DO name do.
 func (s *Server) Mode(do, path string) (uint32, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sb := s.sandboxes[do]
-	if sb == nil {
+	fi, err := os.Lstat(s.Backend.HostPath(do, path))
+	if err != nil {
 		return 0, false
 	}
-	n := sb.fs.get(cleanPath(path))
-	if n == nil {
-		return 0, false
-	}
-	return n.mode & 0o7777, true
+	return uint32(fi.Mode().Perm()), true
 }
 
-// Sandboxes returns the DO names that exist.
+// Sandboxes returns the DO names that have storage.
 func (s *Server) Sandboxes() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	entries, _ := os.ReadDir(filepath.Dir(s.Backend.SandboxDir("x:_:x")))
 	var out []string
-	for k := range s.sandboxes {
-		out = append(out, k)
+	for _, e := range entries {
+		out = append(out, e.Name())
 	}
 	return out
 }
 
-// recorder wraps the response writer to capture the status. The request
-// is recorded when the status is decided, before the answer can reach the
-// client, so a client that saw an answer always finds its request recorded.
+// take consumes one injected failure of op from m.
+func (s *Server) take(m map[string]int, op string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m[op] > 0 {
+		m[op]--
+		return true
+	}
+	return false
+}
+
+// track counts op as in flight until the returned func is called.
+func (s *Server) track(op string) func() {
+	s.mu.Lock()
+	s.inflight[op]++
+	s.maxFlight[op] = max(s.maxFlight[op], s.inflight[op])
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		s.inflight[op]--
+		s.mu.Unlock()
+	}
+}
+
+const maxRecordedBody = 1 << 20
+
+// execOps run a command: ExecDelay and IgnoreTimeout apply to them.
+var execOps = map[string]bool{"exec": true, "execStream": true, "runCode": true, "startProcess": true}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	rec := &Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.Query(), Header: r.Header.Clone(), BodySize: int64(len(body))}
+	if len(body) <= maxRecordedBody {
+		rec.Body = body
+	}
+	id, rpc := s.route(r)
+	if rpc {
+		var call struct {
+			Op   string          `json:"op"`
+			Args json.RawMessage `json:"args"`
+		}
+		if json.Unmarshal(body, &call) == nil {
+			rec.Op, rec.Args = call.Op, call.Args
+		}
+	}
+	if id != "" {
+		if tok, err := token.ExtractBearer(r); err == nil {
+			if v, err := (token.Verifier{Secret: s.opts.Secret, Previous: s.opts.PreviousSecret, Now: s.opts.Now}).Verify(tok); err == nil {
+				rec.DO = v.DOInstanceName + ":" + id
+			}
+		}
+	}
+	rw := &recorder{ResponseWriter: w}
+	rw.commit = func(status int) {
+		rec.Status = status
+		if status == http.StatusUnauthorized || status == http.StatusForbidden {
+			rec.DO = ""
+		}
+		if s.opts.NoRecord {
+			return
+		}
+		s.mu.Lock()
+		s.requests = append(s.requests, *rec)
+		s.mu.Unlock()
+	}
+	defer func() {
+		if rw.status == 0 {
+			rw.WriteHeader(http.StatusOK)
+		}
+	}()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	path := r.URL.EscapedPath()
+
+	if s.opts.Disabled && (strings.HasPrefix(path, "/api/") || r.Method == http.MethodDelete && strings.HasPrefix(path, "/s/")) {
+		if r.Method == http.MethodDelete {
+			rw.Header().Set("Allow", "GET, HEAD")
+			http.Error(rw, "Method Not Allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		rw.Header().Set("Location", "/")
+		rw.Header().Set("Cache-Control", "no-store")
+		rw.WriteHeader(http.StatusFound)
+		return
+	}
+	op := rec.Op
+	if op == "" {
+		s.pass(rw, r)
+		return
+	}
+	if s.take(s.failGW, op) {
+		rw.Header().Set("Content-Type", "text/html; charset=UTF-8")
+		rw.WriteHeader(http.StatusBadGateway)
+		_, _ = io.WriteString(rw, gatewayPage)
+		return
+	}
+	release := s.track(op)
+	defer release()
+	wait := s.opts.Delay[op]
+	if execOps[op] {
+		wait += s.opts.ExecDelay
+	}
+	if wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	s.mu.Lock()
+	overload := s.fail503[op] > 0
+	s.mu.Unlock()
+	if overload || op == "execStream" && s.opts.NoExecStream {
+		// Both come from past the Worker's auth, which runs first; a
+		// refused request does not use up an injected 503.
+		if !sandboxserver.ValidID(id) {
+			s.pass(rw, r)
+			return
+		}
+		if _, aerr := s.auth.Authenticate(r, id, s.scopes); aerr != nil {
+			sandboxserver.WriteFail(rw, aerr)
+			return
+		}
+		switch {
+		case overload && s.take(s.fail503, op):
+			sandboxserver.WriteFail(rw, sandboxserver.NewError(http.StatusServiceUnavailable, sandboxserver.CodeOverloaded, "Durable Object is overloaded."))
+			return
+		case op == "execStream" && s.opts.NoExecStream:
+			sandboxserver.WriteFail(rw, sandboxserver.UnknownOp(op))
+			return
+		}
+	}
+	if s.opts.IgnoreTimeout && execOps[op] {
+		r.Body = io.NopCloser(bytes.NewReader(dropTimeout(body)))
+		r.ContentLength = -1
+	}
+	if op == "execStream" {
+		s.mu.Lock()
+		errFrame, trunc := s.errorFrame, s.opts.TruncateStream
+		s.mu.Unlock()
+		if errFrame != "" || trunc || s.opts.MaxPiece > 0 {
+			fw := &frameWriter{recorder: rw, s: s, errorFrame: errFrame, truncate: trunc}
+			s.Backend.ServeHTTP(fw, r)
+			fw.Flush()
+			return
+		}
+	}
+	s.pass(rw, r)
+}
+
+// pass hands the request to the backend.
+func (s *Server) pass(w http.ResponseWriter, r *http.Request) {
+	s.Backend.ServeHTTP(w, r)
+}
+
+// route returns the sandbox id a request targets and whether it is an rpc.
+func (s *Server) route(r *http.Request) (id string, rpc bool) {
+	p := r.URL.EscapedPath()
+	prefix := sandboxserver.NormalizeBasePath(s.opts.BasePath) + "/sandboxes/"
+	if rest, ok := strings.CutPrefix(p, prefix); ok {
+		if raw, ok := strings.CutSuffix(rest, "/rpc"); ok && !strings.Contains(raw, "/") {
+			id, _ = url.PathUnescape(raw)
+			return id, true
+		}
+	}
+	if rest, ok := strings.CutPrefix(p, "/s/"); ok && r.Method == http.MethodDelete {
+		raw, tail, _ := strings.Cut(rest, "/")
+		if tail == "" {
+			id, _ = url.PathUnescape(raw)
+		}
+	}
+	return id, false
+}
+
+// dropTimeout removes timeoutMs from an exec-family request body.
+func dropTimeout(body []byte) []byte {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var call map[string]any
+	if dec.Decode(&call) != nil {
+		return body
+	}
+	args, _ := call["args"].([]any)
+	if len(args) > 1 {
+		if o, ok := args[1].(map[string]any); ok {
+			delete(o, "timeoutMs")
+		}
+	}
+	out, err := json.Marshal(call)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+// recorder captures the status. The request is recorded when the status
+// is decided, before the answer can reach the client, so a client that
+// saw an answer always finds its request recorded.
 type recorder struct {
 	http.ResponseWriter
 	status int
@@ -343,248 +549,159 @@ func (r *recorder) Write(p []byte) (int, error) {
 	return r.ResponseWriter.Write(p)
 }
 
-func (r *recorder) Flush() {
-	if f, ok := r.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
+// FlushError delivers what was written (http.ResponseController uses it).
+func (r *recorder) FlushError() error {
+	if r.status == 0 {
+		r.WriteHeader(http.StatusOK)
 	}
+	return http.NewResponseController(r.ResponseWriter).Flush()
 }
 
-const maxRecordedBody = 1 << 20
+// Flush is FlushError for http.Flusher.
+func (r *recorder) Flush() { _ = r.FlushError() }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	rec := &Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.Query(), Header: r.Header.Clone(), BodySize: int64(len(body))}
-	if len(body) <= maxRecordedBody {
-		rec.Body = body
-	}
-	rw := &recorder{ResponseWriter: w}
-	rw.commit = func(status int) {
-		rec.Status = status
-		if s.opts.NoRecord {
-			return
-		}
-		s.mu.Lock()
-		s.requests = append(s.requests, *rec)
-		s.mu.Unlock()
-	}
-	defer func() {
-		if rw.status == 0 {
-			rw.WriteHeader(http.StatusOK)
-		}
-	}()
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, &reqState{rec: rec, body: body}))
-	if s.opts.Disabled {
-		s.serveOther(rw, r)
-		return
-	}
-	s.api.ServeHTTP(rw, r)
+// Unwrap lets http.ResponseController reach the connection (deadlines).
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// frameWriter sits between the backend and the client on an exec stream:
+// it parses the frames the backend writes and passes them on, in random
+// small pieces when MaxPiece is set, replacing the final exit frame with
+// an error frame or dropping it as the faults ask.
+type frameWriter struct {
+	*recorder
+	s          *Server
+	errorFrame string
+	truncate   bool
+
+	mu     sync.Mutex
+	stream bool   // the answer is an exec stream (not a JSON refusal)
+	buf    []byte // bytes of an incomplete frame
+	done   bool   // the final frame went (or was dropped)
 }
 
-// stateKey and reqState carry a request's record and full body to the
-// backend's hooks.
-type stateKey struct{}
-
-type reqState struct {
-	rec  *Request
-	body []byte
+func (f *frameWriter) WriteHeader(code int) {
+	f.stream = strings.HasPrefix(f.Header().Get("Content-Type"), sandboxserver.StreamContentType)
+	f.recorder.WriteHeader(code)
 }
 
-func stateOf(r *http.Request) *reqState { return r.Context().Value(stateKey{}).(*reqState) }
-
-// serveOther answers what the API core leaves (all of /api/ when the
-// remote API is disabled): /new, the session root, and 302 for the rest
-// of /api/.
-func (s *Server) serveOther(w http.ResponseWriter, r *http.Request) {
-	path := r.URL.EscapedPath()
-	switch {
-	case path == "/new":
-		s.serveNew(w, r)
-	case strings.HasPrefix(path, "/s/"):
-		s.serveSessionRoot(w, r, path)
-	case strings.HasPrefix(path, "/api/"):
-		w.Header().Set("Location", "/")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusFound)
-	default:
-		http.NotFound(w, r)
+func (f *frameWriter) Write(p []byte) (int, error) {
+	if f.status == 0 {
+		f.WriteHeader(http.StatusOK)
 	}
-}
-
-// authenticate extracts and verifies the token (pkg/token's bearer rules:
-// Authorization header, nimbus_token query, __Host-nimbus_token cookie),
-// then checks the required scopes and the sid pin; it returns the DO name
-// prefix "<tn>:<sub or _>".
-func (s *Server) authenticate(r *http.Request, sid string, scopes []string) (string, *Identity, *AuthError) {
-	if s.opts.Verifier == nil {
-		if s.opts.Legacy {
-			return token.LegacyPublicPrefix, nil, nil
+	if !f.stream {
+		return f.recorder.Write(p)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.buf = append(f.buf, p...)
+	for !f.done && len(f.buf) >= 5 {
+		n := 5 + int(uint32(f.buf[1])<<24|uint32(f.buf[2])<<16|uint32(f.buf[3])<<8|uint32(f.buf[4]))
+		if len(f.buf) < n {
+			break
 		}
-		return "", nil, sandboxserver.NewError(http.StatusInternalServerError, token.CodeAuthConfigMissing, "Remote Nimbus sandbox API requires JWT_SECRET")
-	}
-	tok, err := token.ExtractBearer(r)
-	if err != nil {
-		return "", nil, sandboxserver.TokenError(err)
-	}
-	id, aerr := s.opts.Verifier.Verify(tok)
-	if aerr != nil {
-		return "", nil, aerr
-	}
-	if id.claims != nil {
-		if aerr := sandboxserver.CheckClaims(*id.claims, sid, scopes); aerr != nil {
-			return "", nil, aerr
-		}
-		return id.doPrefix, id, nil
-	}
-	if id.Scopes != nil {
-		for _, want := range scopes {
-			if !hasScope(id, want) {
-				return "", nil, sandboxserver.NewError(http.StatusForbidden, "E_SCOPE_MISSING", "Missing required scope: "+want)
+		frame := f.buf[:n]
+		switch kind := frame[0]; {
+		case kind == sandboxserver.FrameExit && f.truncate:
+			f.done = true
+		case kind == sandboxserver.FrameExit && f.errorFrame != "":
+			f.done = true
+			frame, err := sandboxserver.AppendFrame(nil, sandboxserver.FrameError, sandboxserver.ErrorPayload(f.errorFrame))
+			if err != nil {
+				return 0, err
+			}
+			if err := f.send(frame); err != nil {
+				return 0, err
+			}
+		default:
+			f.done = kind == sandboxserver.FrameExit || kind == sandboxserver.FrameError
+			if err := f.send(frame); err != nil {
+				return 0, err
 			}
 		}
+		f.buf = append(f.buf[:0], f.buf[n:]...)
 	}
-	if sid != "" && id.SID != "" && id.SID != sid {
-		return "", nil, sandboxserver.NewError(http.StatusForbidden, "E_SESSION_PIN_MISMATCH", `Token pinned to session "`+id.SID+`" but request targets "`+sid+`"`)
-	}
-	return token.DOInstanceName(id.Tenant, id.Subject), id, nil
+	return len(p), nil
 }
 
-// destroyAllowed applies the destroy op's extra scope rule.
-func destroyAllowed(id *Identity) *AuthError {
-	if id == nil {
-		return nil
+// send writes a frame, split when MaxPiece is set.
+func (f *frameWriter) send(frame []byte) error {
+	if f.s.opts.MaxPiece <= 0 {
+		_, err := f.recorder.Write(frame)
+		return err
 	}
-	if id.claims != nil {
-		return sandboxserver.TokenPrincipal{Claims: *id.claims}.AllowDestroy()
-	}
-	if id.Scopes != nil && !hasScope(id, "session:destroy") && !hasScope(id, "session:admin") {
-		return sandboxserver.NewError(http.StatusForbidden, "E_SCOPE_MISSING", "Nimbus token missing required scope: session:destroy or session:admin")
+	for len(frame) > 0 {
+		f.s.mu.Lock()
+		n := 1 + f.s.rng.IntN(f.s.opts.MaxPiece)
+		f.s.mu.Unlock()
+		n = min(n, len(frame))
+		if _, err := f.recorder.Write(frame[:n]); err != nil {
+			return err
+		}
+		if err := f.recorder.FlushError(); err != nil {
+			return err
+		}
+		frame = frame[n:]
 	}
 	return nil
 }
 
-// fakeAuth is the fake's Authenticator: its Verifier, static tokens,
-// legacy mode.
-type fakeAuth struct{ s *Server }
+// FlushError delivers the complete frames written so far.
+func (f *frameWriter) FlushError() error { return f.recorder.FlushError() }
 
-// Authenticate checks the request with the fake's verifier.
-func (a fakeAuth) Authenticate(r *http.Request, id string, scopes []string) (sandboxserver.Principal, *sandboxserver.Error) {
-	prefix, ident, aerr := a.s.authenticate(r, id, scopes)
-	if aerr != nil {
-		return nil, aerr
+// Flush is FlushError for http.Flusher.
+func (f *frameWriter) Flush() { _ = f.FlushError() }
+
+// standInDir writes the stand-in interpreters where the backend's
+// commands can run them, in whichever isolation it uses. In namespaces
+// /tmp and /home are the sandbox's own, so a directory under the usual
+// temporary directory is invisible to commands: /var/tmp is visible in
+// every mode. Where it cannot hold runnable programs the stand-ins go in
+// the data directory and hostPaths says the backend must then run with
+// host paths.
+func standInDir(dataDir string) (dir string, hostPaths bool) {
+	if d, err := os.MkdirTemp("/var/tmp", "sandboxtest-bin-"); err == nil {
+		if writeStandIns(d) == nil && exec.Command(filepath.Join(d, "python3"), "--version").Run() == nil {
+			return d, false
+		}
+		_ = os.RemoveAll(d)
 	}
-	return principal{prefix, ident}, nil
+	dir = filepath.Join(dataDir, "bin")
+	if err := writeStandIns(dir); err != nil {
+		panic("sandboxtest: " + err.Error())
+	}
+	return dir, true
 }
 
-// principal is a caller of the fake (ident nil in legacy mode).
-type principal struct {
-	prefix string
-	ident  *Identity
-}
-
-// DOPrefix returns the DO instance name.
-func (p principal) DOPrefix() string { return p.prefix }
-
-// AllowDestroy applies destroy's scope rule.
-func (p principal) AllowDestroy() *sandboxserver.Error { return destroyAllowed(p.ident) }
-
-func hasScope(id *Identity, s string) bool {
-	if id == nil || id.Scopes == nil {
-		return true
+// writeStandIns writes stand-in interpreters for python (python3) and
+// ruby: the backend offers the host's runtimes, and a test must not
+// depend on what the host has installed. A stand-in runs -c/-e code with
+// /bin/sh and answers --version; tests of the runtime plumbing (profiles,
+// lookups, output and exit codes) use shell code in them. The backend's
+// own tests run the real interpreters where the host has them.
+func writeStandIns(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
 	}
-	for _, have := range id.Scopes {
-		if have == s {
-			return true
+	for _, name := range []string{"python3", "ruby"} {
+		script := fmt.Sprintf(`#!/bin/sh
+# sandboxtest stand-in for %s: runs -c/-e code with /bin/sh.
+case "$1" in
+--version) echo "%s 0.0.0-sandboxtest" ;;
+-c|-e) shift; exec /bin/sh -c "$@" ;;
+*) exec /bin/sh "$@" ;;
+esac
+`, name, name)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
+			return err
 		}
 	}
-	return false
+	return nil
 }
 
-func (s *Server) serveNew(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	if s.opts.Verifier != nil {
-		_, id, aerr := s.authenticate(r, "", []string{"session:create"})
-		if aerr != nil {
-			if aerr.Status == 401 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="nimbus"`)
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(aerr.Status)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": aerr.Message, "code": aerr.Code})
-			return
-		}
-		s.mu.Lock()
-		sid := friendlyID(s.rng)
-		jti := s.hexLocked(16)
-		s.mu.Unlock()
-		boot := "bootstrap-" + jti
-		if j, ok := s.opts.Verifier.(JWT); ok {
-			t, err := j.bootstrapToken(id, sid, jti)
-			if err != nil {
-				http.Error(w, err.Error(), 500)
-				return
-			}
-			boot = t
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Location", "/s/"+sid+"/?nimbus_token="+boot)
-		w.WriteHeader(http.StatusFound)
-		return
-	}
-	s.mu.Lock()
-	sid := friendlyID(s.rng)
-	s.mu.Unlock()
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Location", "/s/"+sid+"/")
-	w.WriteHeader(http.StatusFound)
-}
-
-var adjectives = []string{"nimble", "brave", "quiet", "lucky", "sunny"}
-var nouns = []string{"otter", "falcon", "maple", "comet", "badger"}
-
-func friendlyID(r *rand.Rand) string {
-	return adjectives[r.IntN(len(adjectives))] + "-" + nouns[r.IntN(len(nouns))] + "-" + itoa(1000+r.IntN(9000))
-}
-
-func (s *Server) hexLocked(n int) string {
-	const hexdigits = "0123456789abcdef"
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = hexdigits[s.rng.IntN(16)]
-	}
-	return string(b)
-}
-
-func (s *Server) serveSessionRoot(w http.ResponseWriter, r *http.Request, path string) {
-	rest := strings.TrimPrefix(path, "/s/")
-	raw, tail, _ := strings.Cut(rest, "/")
-	if tail != "" {
-		http.NotFound(w, r)
-		return
-	}
-	id, err := url.PathUnescape(raw)
-	if err != nil {
-		http.NotFound(w, r)
-		return
-	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = io.WriteString(w, "<!doctype html><title>nimbus</title><div id=terminal></div>")
-		return
-	case http.MethodDelete:
-	default:
-		w.Header().Set("Allow", "GET, HEAD, DELETE")
-		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	if s.opts.Disabled {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	s.api.ServeDestroy(w, r, id)
-}
+// gatewayPage is the body of an injected gateway failure: the shape of
+// Cloudflare's 502 page.
+const gatewayPage = `<!DOCTYPE html>
+<html lang="en-US"><head><title>127.0.0.1 | 502: Bad gateway</title></head>
+<body><div id="cf-error-details"><h1>Bad gateway <span>Error code 502</span></h1>
+<p>The web server reported a bad gateway error.</p></div></body></html>
+`

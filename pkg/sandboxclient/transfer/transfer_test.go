@@ -17,11 +17,14 @@ import (
 
 const do = "acme:_:job-1"
 
+// user is the identity of the tests' token.
+var user = sandboxtest.Identity{Tenant: "acme", Scopes: []string{"sandbox:use"}}
+
 func setup(t *testing.T) (*sandboxtest.Server, *sc.Sandbox) {
 	t.Helper()
-	srv := sandboxtest.New(sandboxtest.Options{Verifier: sandboxtest.StaticTokens{"t": {Tenant: "acme", Scopes: []string{"sandbox:use"}}}})
+	srv := sandboxtest.New(sandboxtest.Options{})
 	t.Cleanup(srv.Close)
-	c, err := sc.New(sc.Options{Endpoint: srv.URL, Tokens: sc.StaticToken("t")})
+	c, err := sc.New(sc.Options{Endpoint: srv.URL, Tokens: sc.StaticToken(srv.Token(user))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,9 +190,9 @@ func TestParsePair(t *testing.T) {
 }
 
 func TestWriteReaderAndLocalFile(t *testing.T) {
-	srv := sandboxtest.New(sandboxtest.Options{Verifier: sandboxtest.StaticTokens{"t": {Tenant: "acme", Scopes: []string{"sandbox:use"}}}})
+	srv := sandboxtest.New(sandboxtest.Options{})
 	defer srv.Close()
-	c, _ := sc.New(sc.Options{Endpoint: srv.URL, Tokens: sc.StaticToken("t"), WriteLimit: 10})
+	c, _ := sc.New(sc.Options{Endpoint: srv.URL, Tokens: sc.StaticToken(srv.Token(user)), WriteLimit: 10})
 	sb, _ := c.Sandbox("job-1", sc.SandboxOptions{})
 	ctx := context.Background()
 	dst, n, err := transfer.WriteReader(ctx, sb, "deep/er/x.txt", bytes.NewReader([]byte("0123456789")), transfer.Options{})
@@ -222,11 +225,10 @@ func TestWriteReaderAndLocalFile(t *testing.T) {
 
 func TestParallelismIsBounded(t *testing.T) {
 	srv := sandboxtest.New(sandboxtest.Options{
-		Verifier: sandboxtest.StaticTokens{"t": {Tenant: "acme", Scopes: []string{"sandbox:use"}}},
-		Delay:    map[string]time.Duration{"writeFile": 30 * time.Millisecond, "readFileBytes": 30 * time.Millisecond},
+		Delay: map[string]time.Duration{"writeFile": 30 * time.Millisecond, "readFileBytes": 30 * time.Millisecond},
 	})
 	defer srv.Close()
-	c, _ := sc.New(sc.Options{Endpoint: srv.URL, Tokens: sc.StaticToken("t")})
+	c, _ := sc.New(sc.Options{Endpoint: srv.URL, Tokens: sc.StaticToken(srv.Token(user))})
 	sb, _ := c.Sandbox("job-1", sc.SandboxOptions{})
 	dir := t.TempDir()
 	for i := range 12 {

@@ -13,17 +13,18 @@ import (
 )
 
 // initMain is the init: argv is protocol, mode, the extra files (one
-// letter each: "1" passed, "0" closed), the sandbox directory, the cwd, the
-// shell's path and the shell's argv.
+// letter each: "1" passed, "0" closed), whether stdin is the shell's
+// terminal ("1") or not ("0"), the sandbox directory, the cwd, the shell's
+// path and the shell's argv.
 // Its exit code is not read: it reports on the control socket.
 func initMain(args []string) int {
 	// Capabilities are per thread: the one that drops them must be the one
 	// that forks the shell.
 	runtime.LockOSThread()
-	if len(args) < 6 || args[0] != protocol {
+	if len(args) < 7 || args[0] != protocol || args[3] != "0" && args[3] != "1" {
 		return 70
 	}
-	mode, dir, cwd, path, argv := args[1], args[3], args[4], args[5], args[6:]
+	mode, tty, dir, cwd, path, argv := args[1], args[3] == "1", args[4], args[5], args[6], args[7:]
 	extraFiles := args[2]
 	extra := len(extraFiles)
 	if strings.Trim(extraFiles, "01") != "" || extra > 64 {
@@ -77,7 +78,11 @@ func initMain(args []string) int {
 			files[i] = ^uintptr(0)
 		}
 	}
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: os.Environ(), Files: files, Sys: &syscall.SysProcAttr{Setpgid: true}})
+	sys := &syscall.SysProcAttr{Setpgid: true}
+	if tty {
+		sys = ttyProcAttr()
+	}
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: os.Environ(), Files: files, Sys: sys})
 	if err != nil {
 		send(msgFail, "fork/exec "+path+": "+err.Error())
 		return 1

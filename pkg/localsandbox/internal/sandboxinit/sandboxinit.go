@@ -40,7 +40,7 @@ const Name = "nimbus-sandbox-init"
 
 // protocol is argv[1] of a re-executed init: an init started by another
 // build of the program refuses instead of misreading its arguments.
-const protocol = "1"
+const protocol = "2"
 
 // Mode is how a command is started.
 type Mode int
@@ -118,6 +118,10 @@ type Cmd struct {
 	// Cwd is, in Namespaces mode, the directory to change to once the
 	// mounts are made; "" stays in Dir.
 	Cwd string
+	// TTY says Stdin is a terminal (a PTY's slave side): the shell then
+	// leads a new session with it as its controlling terminal, as a login
+	// shell does, instead of leading a new process group.
+	TTY bool
 	// Stdin, Stdout, Stderr, ExtraFiles and WaitDelay are as in exec.Cmd;
 	// ExtraFiles keep their numbers (3, 4, …) in the shell.
 	Stdin          io.Reader
@@ -153,6 +157,9 @@ func (c *Cmd) Start() error {
 	if c.Mode == Direct {
 		c.cmd = c.command(c.Path, c.Args)
 		c.cmd.SysProcAttr = sysProcAttr(Direct)
+		if c.TTY {
+			c.cmd.SysProcAttr = ttyProcAttr()
+		}
 		return c.cmd.Start()
 	}
 	if !Hooked() {
@@ -169,7 +176,11 @@ func (c *Cmd) Start() error {
 			extra[i] = '0'
 		}
 	}
-	args := []string{Name, protocol, c.Mode.String(), string(extra), c.SandboxDir, c.Cwd, c.Path}
+	tty := "0"
+	if c.TTY {
+		tty = "1"
+	}
+	args := []string{Name, protocol, c.Mode.String(), string(extra), tty, c.SandboxDir, c.Cwd, c.Path}
 	c.cmd = c.command(selfExe, append(args, c.Args...))
 	c.cmd.ExtraFiles = append(c.cmd.ExtraFiles, theirs)
 	c.cmd.SysProcAttr = sysProcAttr(c.Mode)

@@ -34,3 +34,5 @@ func Available() (Mode, string) { return Direct, "the local backend does not run
 
 // Probe is Linux-only.
 func Probe(string) error { return errors.New("sandboxinit: namespaces are Linux-only") }
+
+func ttyProcAttr() *syscall.SysProcAttr { return nil }

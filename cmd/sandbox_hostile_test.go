@@ -1,0 +1,213 @@
+package cmd_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/nimbus-sh/nimbus/cmd"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/iostreams"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
+)
+
+// Servers that misbehave on purpose, for the scripts: a buggy or hostile
+// Worker, a broken gateway in front of one, a host that accepts and never
+// answers. Each is a real listener; NIMBUS_ENDPOINT points at it.
+
+func init() {
+	// rawworker MODE ARGS... starts a misbehaving server and sets
+	// NIMBUS_ENDPOINT to it:
+	//
+	//	rawworker exit NUMBER          a Worker whose commands exit with NUMBER
+	//	                               (raw JSON: 256, 1.5, -1)
+	//	rawworker answer STATUS TYPE FILE [NAME=VALUE...]
+	//	                               every request answers STATUS with the
+	//	                               Content-Type TYPE, the extra headers
+	//	                               and FILE's bytes
+	//	rawworker hang                 reads each request, never answers
+	//	rawworker silent               accepts connections, never speaks
+	//	                               (NIMBUS_ENDPOINT is https://)
+	//
+	// rawcount N: the server received N requests (HTTP modes).
+	sandboxCmds["rawworker"] = cmdRawWorker
+	// localmode FILE MODE: a local file has these permission bits.
+	sandboxCmds["localmode"] = cmdMode
+	sandboxCmds["rawcount"] = func(ts *testscript.TestScript, neg bool, args []string) {
+		rawMu.Lock()
+		n := rawCounts[ts]
+		rawMu.Unlock()
+		if n == nil {
+			ts.Fatalf("no rawworker started")
+		}
+		if got := strconv.FormatInt(n.Load(), 10); (got == args[0]) == neg {
+			ts.Fatalf("%s requests, want %s", got, args[0])
+		}
+	}
+}
+
+// rawCounts counts the requests of each script's latest rawworker.
+var (
+	rawMu     sync.Mutex
+	rawCounts = map[*testscript.TestScript]*atomic.Int64{}
+)
+
+func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) == 0 {
+		ts.Fatalf("usage: rawworker MODE ARGS...")
+	}
+	count := new(atomic.Int64)
+	rawMu.Lock()
+	rawCounts[ts] = count
+	rawMu.Unlock()
+	ts.Defer(func() {
+		rawMu.Lock()
+		delete(rawCounts, ts)
+		rawMu.Unlock()
+	})
+	var h http.HandlerFunc
+	switch args[0] {
+	case "exit":
+		code := args[1]
+		h = func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				Op string `json:"op"`
+			}
+			_ = json.NewDecoder(r.Body).Decode(&body)
+			switch body.Op {
+			case "ready":
+				sandboxserver.WriteOK(w, map[string]any{"ok": true, "preinstalled": []any{}}, true, nil)
+			case "execStream":
+				sandboxserver.StartStream(w)
+				payload := `{"command":"x","exitCode":` + code + `,"success":false,"duration":1,"timestamp":1}`
+				frame, _ := sandboxserver.AppendFrame(nil, sandboxserver.FrameExit, []byte(payload)) // a few bytes: never too large
+				_, _ = w.Write(frame)
+			case "exec", "runCode":
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, `{"ok":true,"result":{"command":"x","exitCode":`+code+`,"success":false,"duration":1,"timestamp":1,"stdout":"","stderr":""}}`)
+			case "processLogs":
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, `{"ok":true,"result":{"pid":7,"chunks":[{"seq":0,"ts":1,"stream":"stdout","data":"out\n"}],"text":"out\n","cursor":1,"truncated":false,"exit":{"code":`+code+`,"at":2}}}`)
+			default:
+				sandboxserver.WriteFail(w, sandboxserver.UnknownOp(body.Op))
+			}
+		}
+	case "answer":
+		status, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		ctype := args[2]
+		data, err := os.ReadFile(ts.MkAbs(args[3]))
+		ts.Check(err)
+		extra := args[4:]
+		h = func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			for _, kv := range extra {
+				k, v, _ := strings.Cut(kv, "=")
+				w.Header().Set(k, v)
+			}
+			w.Header().Set("Content-Type", ctype)
+			w.WriteHeader(status)
+			_, _ = w.Write(data)
+		}
+	case "hang":
+		release := make(chan struct{})
+		ts.Defer(func() { close(release) })
+		h = func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+	case "silent":
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ts.Check(err)
+		var conns []net.Conn
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				count.Add(1)
+				conns = append(conns, c)
+			}
+		}()
+		ts.Defer(func() {
+			ln.Close()
+			<-done
+			for _, c := range conns {
+				c.Close()
+			}
+		})
+		ts.Setenv("NIMBUS_ENDPOINT", "https://"+ln.Addr().String())
+		return
+	default:
+		ts.Fatalf("rawworker: unknown mode %q", args[0])
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		count.Add(1)
+		h(w, r)
+	}))
+	ts.Defer(srv.Close)
+	ts.Setenv("NIMBUS_ENDPOINT", srv.URL)
+}
+
+// What a server says in an error is shown on a terminal without the
+// characters a terminal interprets (escape sequences, CR, BEL, bidi
+// overrides); programs reading JSON get it escaped, intact.
+func TestServerErrorTextIsStrippedOnTerminal(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Op string `json:"op"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if body.Op == "ready" {
+			sandboxserver.WriteOK(w, map[string]any{"ok": true, "preinstalled": []any{}}, true, nil)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(500)
+		_, _ = io.WriteString(w, `{"ok":false,"error":"EACCES: \u001b]0;owned\u0007denied\u001b[2J\r\u202eevil\u009b31m","code":"E_NIMBUS_REMOTE_RPC\u001b[5m"}`)
+	}))
+	defer srv.Close()
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("NIMBUS_ENDPOINT", srv.URL)
+	t.Setenv("NIMBUS_TOKEN", "tok")
+	t.Chdir(t.TempDir())
+	// A 500 whose code is not one the table knows (it carries an escape)
+	// exits 70, as docs/exit-codes.md says.
+	code, _, stderr := runTTY(t, nil, "", "sandbox", "files", "ls", "job-1", "--no-color")
+	if code != 70 {
+		t.Fatalf("exit %d: %q", code, stderr)
+	}
+	if strings.ContainsAny(stderr, "\x1b\x07\r\u202e\u009b") {
+		t.Fatalf("terminal output keeps control characters: %q", stderr)
+	}
+	if !strings.Contains(stderr, "EACCES: ]0;owneddenied[2Jevil31m (E_NIMBUS_REMOTE_RPC[5m)") {
+		t.Fatalf("stderr %q", stderr)
+	}
+	// Not a terminal: one JSON line, the text escaped, nothing lost.
+	ios, _, _, errOut := iostreams.Test()
+	f := cmdutil.New()
+	f.IOStreams = ios
+	if code := cmd.Run(context.Background(), f, []string{"sandbox", "files", "ls", "job-1"}); code != 70 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(errOut.String(), `\u001b]0;owned\u0007denied`) {
+		t.Fatalf("JSON stderr %q", errOut.String())
+	}
+}

@@ -1,0 +1,154 @@
+package session
+
+import (
+	"os/signal"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/duration"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/localterm"
+	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/terminal"
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+func newCmdAttach(f *cmdutil.Factory) *cobra.Command {
+	var fl flags
+	var detachKeys string
+	var wait, noFollow bool
+	var waitTimeout, reconnect time.Duration
+	cmd := &cobra.Command{
+		Use:   "attach ID [--detach-keys enter,~,.] [--wait]",
+		Short: "Open a session's terminal here, like ssh",
+		Long: `Attach this terminal to the terminal of session (sandbox) ID: the same shell,
+files and processes as the browser page /s/ID/ and as 'nimbus sandbox exec ID'.
+It works against a deployed Worker and against 'nimbus dev', where the shell is
+your $SHELL on a real PTY in the sandbox's /home/user.
+
+Keys go to the remote shell as typed (Ctrl-C included) and its output comes
+back unchanged, so full-screen programs work. Enter ~ . detaches (ssh-style;
+~~ types one ~; --detach-keys ctrl-p,ctrl-q or none to change it): the shell
+keeps running, and attaching again shows its scrollback. A dropped connection
+is restored for up to --reconnect, with a fresh token, and the scrollback the
+server replays is not printed twice. When the session is destroyed, or its
+shell exits, nimbus exits 0.
+
+One terminal at a time owns a session: if another (probably a browser tab)
+holds it, attach fails with exit 75, or --wait waits for it to detach. If
+another client takes the session over, nimbus exits 1.
+
+On a Worker, full-screen npm programs (opencode…) run in a process terminal of
+their own: nimbus switches to it while it runs (--no-follow only names its
+pid, to follow with 'nimbus sandbox attach ID PID').
+
+With standard input not a terminal, its bytes are sent as typed and nimbus
+exits 0 once the input has ended and the output has been quiet for a second,
+so scripts can drive a shell (the output starts with the session's
+scrollback, as on a terminal).
+
+The token needs session:attach (and no sid, or sid ID): --token-file,
+NIMBUS_TOKEN, or one minted with JWT_SECRET for --tenant, pinned to ID.
+For one command at a time, see 'nimbus sandbox exec' and 'nimbus sandbox shell'
+(line mode); for one process's output and input, 'nimbus sandbox attach ID PID'.
+
+Exit codes: 0 detached, destroyed or input ended; 1 taken over; 75 another
+terminal holds the session; 77 token refused; 69 server unreachable or the
+connection could not be restored; 130 interrupted.`,
+		Example: `  # against nimbus dev (NIMBUS_ENDPOINT and NIMBUS_TOKEN as 'nimbus dev' prints them)
+  nimbus session attach demo
+
+  # a deployed Worker, minting a pinned token; wait for a browser tab to let go
+  JWT_SECRET=… nimbus session attach job-1 --endpoint https://my-nimbus.workers.dev --tenant acme --wait
+
+  # docker-style detach keys
+  nimbus session attach demo --detach-keys ctrl-p,ctrl-q
+
+  # drive the shell from a script
+  printf 'cd app && npm test\n' | nimbus session attach demo`,
+		Args: cmdutil.ExactArgs(1, "ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id := args[0]
+			if !sandboxclient.ValidID(id) {
+				return clierr.Usagef("session id %q: use 1 to 128 characters from A-Z a-z 0-9 . _ -", id)
+			}
+			keys, err := terminal.ParseDetachKeys(detachKeys)
+			if err != nil {
+				return clierr.Usagef("--detach-keys %q: %v", detachKeys, err).WithHint("e.g. --detach-keys enter,~,. or ctrl-p,ctrl-q, or none")
+			}
+			if fl.tokenFile == "-" {
+				return clierr.Usagef("--token-file - and the terminal both read standard input").WithHint("pass the token in a file or NIMBUS_TOKEN")
+			}
+			ep, creds, err := fl.resolve(f, cmd)
+			if err != nil {
+				return err
+			}
+			ts, err := creds.TokenSource(true, token.ScopeSessionAttach)
+			if err != nil {
+				return err
+			}
+			ios := f.IOStreams
+			var lt *localterm.Terminal
+			if ios.IsStdinTTY() {
+				lt = localterm.Open(ios.In, ios.Out)
+			}
+			ctx := cmd.Context()
+			if sigs := localterm.HangupSignals(); len(sigs) > 0 {
+				// The root command handles interrupts and SIGTERM; a closing
+				// terminal ends the attachment as cleanly.
+				var stop func()
+				ctx, stop = signal.NotifyContext(ctx, sigs...)
+				defer stop()
+			}
+			notices := &sandboxcli.AttachNotices{W: ios.ErrOut, Styles: ios.Styles(), ID: id, Chatty: ios.IsStderrTTY()}
+			o := terminal.Options{
+				Endpoint: ep, SessionID: id, Tokens: ts, HTTPClient: f.HTTPClient(), UserAgent: "nimbus-cli",
+				In: ios.In, Out: ios.Out, Reconnect: reconnect, FollowProcesses: !noFollow,
+			}
+			if wait {
+				o.Wait = waitTimeout
+			}
+			if !f.JSON {
+				o.Notify = notices.Event
+			}
+			if lt != nil {
+				o.Terminal, o.DetachKeys, o.Size = true, keys, lt.Size
+				o.Resized = lt.WatchSize(ctx)
+				if keys != nil {
+					notices.Detach = keys.String()
+				}
+				// Raw before connecting: Ctrl-C is a key for the remote
+				// shell from the first moment. Restored on every way out:
+				// return, error, signal (they cancel ctx) and panic.
+				if err := lt.Raw(); err != nil {
+					return clierr.Wrap(err, exitcode.Software, clierr.CodeIO, "cannot put the terminal in raw mode: "+err.Error(), "")
+				}
+				notices.Raw = true
+				defer lt.Restore()
+			}
+			res, err := terminal.Attach(ctx, o)
+			if lt != nil {
+				lt.Restore()
+			}
+			if err != nil {
+				return sandboxcli.AttachError(err, id)
+			}
+			if !f.JSON {
+				notices.End(res)
+			}
+			return nil
+		},
+	}
+	fl.add(cmd)
+	fs := cmd.Flags()
+	fs.StringVar(&detachKeys, "detach-keys", terminal.DefaultDetachKeys, "key `SEQUENCE` that detaches: comma-separated keys (enter first means at a line start, ctrl-X, one character), or none")
+	fs.BoolVar(&wait, "wait", false, "if another terminal holds the session, wait for it to detach (up to --wait-timeout)")
+	duration.Var(fs, &waitTimeout, "wait-timeout", 10*time.Minute, duration.Limits{}, "how long --wait waits: seconds or a duration such as 90s, 10m")
+	duration.Var(fs, &reconnect, "reconnect", 3*time.Minute, duration.Limits{AllowZero: true}, "how long to try restoring a dropped connection: seconds or a duration; 0 never reconnects")
+	fs.BoolVar(&noFollow, "no-follow", false, "do not switch to the process terminal of a full-screen program (Workers); print its pid")
+	return cmd
+}

@@ -1,0 +1,175 @@
+package sandboxcli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/style"
+	"github.com/nimbus-sh/nimbus/pkg/terminal"
+)
+
+// AttachError maps a failure of `session attach ID` to its exit code and
+// hint; other errors go through Error.
+func AttachError(err error, id string) error {
+	var te *terminal.Error
+	if !errors.As(err, &te) {
+		return Error(err)
+	}
+	again := "nimbus session attach " + id
+	switch {
+	case te.Auth():
+		return clierr.Wrap(err, exitcode.NoPerm, te.Code, "the server refused the token: "+te.Message, attachAuthHint(te.Code, id))
+	}
+	switch te.Code {
+	case terminal.CodeBusy:
+		return clierr.Wrap(err, exitcode.TempFail, te.Code, te.Message,
+			"close the other terminal (a browser tab on /s/"+id+"/ or another nimbus session attach), or wait for it: "+again+" --wait")
+	case terminal.CodeTakenOver:
+		return clierr.Wrap(err, exitcode.Failure, te.Code, te.Message,
+			"the shell keeps running; "+again+" takes it back once the other client has gone (or --wait for it)")
+	case terminal.CodeUnavailable:
+		return clierr.Wrap(err, exitcode.Unavailable, te.Code, te.Message, "is the Worker (or nimbus dev) running and reachable at --endpoint?")
+	case terminal.CodeHandshake:
+		return clierr.Wrap(err, exitcode.Config, te.Code, te.Message, "check --endpoint: it must be the origin of a Nimbus Worker or of nimbus dev")
+	case terminal.CodeProtocol:
+		return clierr.Wrap(err, exitcode.Protocol, te.Code, te.Message, "the server does not speak the terminal protocol nimbus knows: upgrade nimbus or the Worker")
+	case terminal.CodeInterrupted:
+		return clierr.Wrap(err, exitcode.Interrupted, te.Code, "interrupted", "")
+	case terminal.CodeInvalidArgument:
+		return clierr.Usagef("%s", te.Message)
+	}
+	return clierr.Wrap(err, exitcode.Software, te.Code, te.Message, "")
+}
+
+func attachAuthHint(code, id string) string {
+	mint := "nimbus token mint --scopes session:attach --sid " + id
+	switch code {
+	case "E_SCOPE_MISSING":
+		return "the terminal needs a token with the session:attach scope: " + mint + " (or let nimbus mint one: JWT_SECRET with --tenant)"
+	case "E_SESSION_PIN_MISMATCH":
+		return "the token is pinned (sid) to another session: " + mint
+	case "E_TOKEN_EXPIRED":
+		return "the token expired: " + mint + ", or let nimbus mint short-lived ones (JWT_SECRET with --tenant)"
+	case "E_CROSS_SITE_REFUSED":
+		return "send the token in the Authorization header (--token-file or NIMBUS_TOKEN)"
+	}
+	return "check that JWT_SECRET matches the server's, or mint a token with session:attach: " + mint
+}
+
+// AttachNotices renders the progress of `session attach` on stderr. In raw
+// mode line ends must be "\r\n", and each notice starts on a line of its
+// own, as the remote output may have left the cursor mid-line.
+type AttachNotices struct {
+	W      io.Writer
+	Styles *style.Styles
+	// Raw says the terminal is in raw mode.
+	Raw bool
+	// ID is the session, for the commands the notices suggest.
+	ID string
+	// Detach names the detach keys ("Enter ~ ."), "" when there are none.
+	Detach string
+	// Chatty adds the notices only a person at a terminal needs.
+	Chatty  bool
+	lastErr string
+	busy    bool
+	started bool // the remote output has begun
+}
+
+func (n *AttachNotices) line(format string, args ...any) {
+	msg := "[nimbus] " + fmt.Sprintf(format, args...)
+	if n.Raw {
+		// Remote output may have left the cursor mid-line, except before
+		// the first byte of it.
+		lead := "\r\n"
+		if !n.started {
+			lead = ""
+		}
+		fmt.Fprint(n.W, lead+n.Styles.Muted(msg)+"\r\n")
+		return
+	}
+	fmt.Fprintln(n.W, n.Styles.Muted(msg))
+}
+
+// Event renders one event.
+func (n *AttachNotices) Event(e terminal.Event) {
+	switch e.Kind {
+	case terminal.EventConnected:
+		if n.Chatty && n.Detach != "" {
+			n.line("attached to %s; %s detaches", n.ID, n.Detach)
+		}
+		n.started = true
+	case terminal.EventDisconnected:
+		n.lastErr = ""
+		n.line("connection lost (%s); reconnecting…", oneLine(e.Err))
+	case terminal.EventRetrying:
+		if msg := oneLine(e.Err); msg != n.lastErr {
+			n.lastErr = msg
+			n.line("%s; retrying in %s", msg, e.Delay.Round(100*time.Millisecond))
+		}
+	case terminal.EventReconnected:
+		n.line("reconnected")
+	case terminal.EventBusy:
+		if !n.busy {
+			n.busy = true
+			n.line("another terminal (probably a browser tab) holds %s; waiting for it to detach…", n.ID)
+		}
+	case terminal.EventKeysDropped:
+		hint := "Ctrl-C stops"
+		if n.Detach != "" {
+			hint = n.Detach + " detaches, " + hint
+		}
+		n.line("not connected: keys are not sent (%s)", hint)
+	case terminal.EventProcessTerminal:
+		why := ""
+		if e.Err != nil {
+			why = " (following it failed: " + oneLine(e.Err) + ")"
+		}
+		n.line("%q (pid %d) runs in its own process terminal%s; follow it with: nimbus sandbox attach %s %d, or in the browser (nimbus session url --session %s)",
+			e.Command, e.PID, why, n.ID, e.PID, n.ID)
+	case terminal.EventProcessAttached:
+		n.line("switched to %q (pid %d) in its process terminal; its exit brings the shell back", e.Command, e.PID)
+	case terminal.EventProcessDetached:
+		switch {
+		case e.Err != nil:
+			n.line("process terminal of pid %d ended (%s); back to the shell", e.PID, oneLine(e.Err))
+		case e.Code != nil:
+			n.line("pid %d exited with code %d; back to the shell", e.PID, *e.Code)
+		default:
+			n.line("pid %d exited; back to the shell", e.PID)
+		}
+	}
+}
+
+// End renders how an attachment ended without an error; raw mode is over.
+func (n *AttachNotices) End(res terminal.Result) {
+	n.Raw = false
+	switch res.Reason {
+	case terminal.Detached:
+		n.line("detached from %s; its shell keeps running. Reattach: nimbus session attach %s", n.ID, n.ID)
+	case terminal.Closed:
+		switch res.CloseReason {
+		case "session destroyed":
+			n.line("session %s was destroyed", n.ID)
+		case "terminal closed":
+			n.line("the shell of %s exited", n.ID)
+		default:
+			reason := res.CloseReason
+			if reason == "" {
+				reason = "no reason given"
+			}
+			n.line("the server closed the terminal of %s (%s)", n.ID, reason)
+		}
+	}
+}
+
+func oneLine(err error) string {
+	if err == nil {
+		return "no error"
+	}
+	return strings.Join(strings.Fields(err.Error()), " ")
+}

@@ -1,0 +1,70 @@
+//go:build unix
+
+package localsandbox_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// /new creates a browser session as a Worker does (sandbox-api.md §1.9):
+// a 302 to /s/<friendly id>/ with a single-use, sid-pinned
+// session:bootstrap token valid 90 s; refusals are JSON without "ok".
+func TestNewSession(t *testing.T) {
+	_, hs := newServer(t)
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(method, tok string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, hs.URL+"/new", nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	for _, method := range []string{http.MethodPost, http.MethodGet} {
+		resp, _ := do(method, mint(t, "", token.ScopeSessionCreate))
+		loc := resp.Header.Get("Location")
+		m := regexp.MustCompile(`^/s/([a-z]+-[a-z]+-[0-9]{4})/\?nimbus_token=([A-Za-z0-9_.-]+)$`).FindStringSubmatch(loc)
+		if resp.StatusCode != 302 || m == nil || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("%s: %d %q", method, resp.StatusCode, loc)
+		}
+		boot, _ := url.QueryUnescape(m[2])
+		v, err := token.Verifier{Secret: secret}.Verify(boot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sid, _ := v.Claims.SessionID()
+		scopes, _ := v.Claims.Scopes()
+		jti, hasJTI := v.Claims.JTI()
+		iat := v.Claims.IssuedAt()
+		exp := v.Claims.ExpiresAt()
+		if sid != m[1] || len(scopes) != 1 || scopes[0] != token.ScopeSessionBootstrap || !hasJTI || jti == "" || exp-iat != 90 || v.DOInstanceName != "acme:alice" {
+			t.Fatalf("bootstrap claims: sid %q scopes %v jti %q ttl %v DO %q", sid, scopes, jti, exp-iat, v.DOInstanceName)
+		}
+	}
+	resp, body := do(http.MethodPost, "")
+	if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer realm="nimbus"` || strings.Contains(body, `"ok"`) || !strings.Contains(body, `"code":"E_TOKEN_MALFORMED"`) {
+		t.Fatalf("no token: %d %q %s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
+	}
+	resp, body = do(http.MethodPost, mint(t, "", token.ScopeSandboxUse))
+	var e map[string]string
+	if resp.StatusCode != 403 || json.Unmarshal([]byte(body), &e) != nil || e["code"] != "E_SCOPE_MISSING" || e["error"] == "" {
+		t.Fatalf("without session:create: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ = do(http.MethodPut, mint(t, "", token.ScopeSessionCreate)); resp.StatusCode != 405 {
+		t.Fatalf("PUT: %d", resp.StatusCode)
+	}
+}

@@ -1,0 +1,102 @@
+package sandboxclient
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strconv"
+)
+
+// A remote exit code is whatever number the Worker reports. A POSIX exit
+// status is an integer from 0 to 255, but the sandbox's shell is not bound
+// by that: it can report 256, -1 or 1.5. The client keeps the number as
+// sent (ExitCodeRaw) and gives ExitCode as an int only when the number is
+// an integer that fits in 32 bits; otherwise ExitCode is -1 (as
+// os.ProcessState.ExitCode is for a process that did not exit normally),
+// so it is never mistaken for success. Callers that turn it into a process
+// status must not mask it (256 & 0xff is 0).
+
+// decodeExitCode reads the exitCode member: a JSON number, nothing else.
+func decodeExitCode(raw json.RawMessage) (code int, num json.Number, ok bool) {
+	s := string(bytes.TrimSpace(raw))
+	if s == "" || !(s[0] == '-' || s[0] >= '0' && s[0] <= '9') || !json.Valid([]byte(s)) {
+		return 0, "", false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err == nil && f == math.Trunc(f) && f >= math.MinInt32 && f <= math.MaxInt32 {
+		return int(f), json.Number(s), true
+	}
+	// Not an integer, or out of range (ParseFloat gives ±Inf for 1e400).
+	return -1, json.Number(s), true
+}
+
+// exitNumber is the exit code as it goes back out in JSON: as the server
+// sent it when known.
+func exitNumber(code int, raw json.Number) json.Number {
+	if raw != "" {
+		return raw
+	}
+	return json.Number(strconv.Itoa(code))
+}
+
+// UnmarshalJSON decodes a result; exitCode is required and may be any
+// JSON number (see ExitCodeRaw).
+func (r *ExecResult) UnmarshalJSON(data []byte) error {
+	type plain ExecResult
+	var w struct {
+		*plain
+		ExitCode json.RawMessage `json:"exitCode"`
+	}
+	w.plain = (*plain)(r)
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	code, raw, ok := decodeExitCode(w.ExitCode)
+	if !ok {
+		return &Error{Code: CodeBadResponse, Message: "the result has no numeric exitCode"}
+	}
+	r.ExitCode, r.ExitCodeRaw = code, raw
+	return nil
+}
+
+// MarshalJSON encodes the result with exitCode as the server sent it.
+func (r ExecResult) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Command   string      `json:"command"`
+		ExitCode  json.Number `json:"exitCode"`
+		Success   bool        `json:"success"`
+		Duration  int64       `json:"duration"`
+		Timestamp int64       `json:"timestamp"`
+		Stdout    string      `json:"stdout"`
+		Stderr    string      `json:"stderr"`
+	}{r.Command, exitNumber(r.ExitCode, r.ExitCodeRaw), r.Success, r.Duration, r.Timestamp, r.Stdout, r.Stderr})
+}
+
+// UnmarshalJSON decodes a process exit; code is required and may be any
+// JSON number (see CodeRaw).
+func (e *LogExit) UnmarshalJSON(data []byte) error {
+	type plain LogExit
+	var w struct {
+		*plain
+		Code json.RawMessage `json:"code"`
+	}
+	w.plain = (*plain)(e)
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	code, raw, ok := decodeExitCode(w.Code)
+	if !ok {
+		return &Error{Code: CodeBadResponse, Message: "the process exit has no numeric code"}
+	}
+	e.Code, e.CodeRaw = code, raw
+	return nil
+}
+
+// MarshalJSON encodes the exit with its code as the server sent it.
+func (e LogExit) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Code   json.Number `json:"code"`
+		At     int64       `json:"at"`
+		Reason *string     `json:"reason,omitempty"`
+	}{exitNumber(e.Code, e.CodeRaw), e.At, e.Reason})
+}

@@ -1,0 +1,238 @@
+package sandboxclient_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+// This file holds tests against servers that misbehave on purpose: a
+// broken gateway, a hostile or buggy Worker. Each is a real HTTP server
+// answering the remote API's routes with what such a server sends.
+
+// opHandler answers one rpc op of a hostile server.
+type opHandler func(w http.ResponseWriter, r *http.Request, args []json.RawMessage)
+
+// hostile starts a server that answers rpc requests by op: ready succeeds
+// unless ops overrides it, and any other op not in ops is E_REMOTE_OP.
+func hostile(t *testing.T, ops map[string]opHandler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Op   string            `json:"op"`
+			Args []json.RawMessage `json:"args"`
+		}
+		if !strings.HasSuffix(r.URL.Path, "/rpc") || json.NewDecoder(r.Body).Decode(&body) != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		if h, ok := ops[body.Op]; ok {
+			h(w, r, body.Args)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if body.Op == "ready" {
+			io.WriteString(w, `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)
+			return
+		}
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"ok":false,"error":"Unknown Nimbus sandbox operation: `+body.Op+`","code":"E_REMOTE_OP"}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// jsonAnswer answers a fixed JSON envelope.
+func jsonAnswer(body string) opHandler {
+	return func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, body)
+	}
+}
+
+// A server can nest a JSON value as deep as it likes in a readFileBytes
+// answer: the envelope scanner must not recurse per level (a stack
+// overflow kills the process, whatever recover does).
+func TestHostileDeepNestingInBytesEnvelope(t *testing.T) {
+	const depth = 20_000_000
+	srv := hostile(t, map[string]opHandler{
+		"stat": jsonAnswer(`{"ok":true,"result":{"type":"file","size":4,"mtime":0,"mode":33188}}`),
+		"readFileBytes": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"ok":true,"junk":`)
+			chunk := []byte(strings.Repeat("[", 64<<10))
+			for n := 0; n < depth; n += len(chunk) {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		},
+	})
+	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	_, err := sb.ReadFileTo(ctx(t), "/home/user/x", io.Discard)
+	var ce *sc.Error
+	if !errors.As(err, &ce) || ce.Code != sc.CodeBadResponse {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A server that never stops sending (an endless junk field) is cut off
+// once the answer is longer than the requested bytes can explain.
+func TestHostileEndlessBytesEnvelope(t *testing.T) {
+	srv := hostile(t, map[string]opHandler{
+		"stat": jsonAnswer(`{"ok":true,"result":{"type":"file","size":4,"mtime":0,"mode":33188}}`),
+		"readFileBytes": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"ok":true,"junk":"`)
+			chunk := []byte(strings.Repeat("a", 64<<10))
+			for r.Context().Err() == nil {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		},
+	})
+	sb := box(t, newClient(t, srv.URL, "use", func(o *sc.Options) { o.ReadChunkSize = 1 << 20 }), "job-1")
+	_, err := sb.ReadFileTo(ctx(t), "/home/user/x", io.Discard)
+	if codeOf(err) != sc.CodeBadResponse || !strings.Contains(err.Error(), "the answer exceeds") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// Exit codes arrive as any JSON number; the client keeps them as sent and
+// never turns an unrepresentable one into 0.
+func TestHostileExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		code int
+	}{{"0", 0}, {"3", 3}, {"256", 256}, {"-1", -1}, {"1.5", -1}, {"1e400", -1}, {"4294967296", -1}} {
+		frame := `{"command":"x","exitCode":` + tc.raw + `,"success":false,"duration":1,"timestamp":1}`
+		srv := hostile(t, map[string]opHandler{
+			"execStream": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+				w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
+				w.Write(append([]byte{3, 0, 0, 0, byte(len(frame))}, frame...))
+			},
+			"exec": jsonAnswer(`{"ok":true,"result":` + frame + `}`),
+		})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		r, err := sb.Run(ctx(t), "x", sc.ExecOptions{}, io.Discard, io.Discard)
+		if err != nil || r.ExitCode != tc.code || string(r.ExitCodeRaw) != tc.raw {
+			t.Fatalf("Run %s: %+v %v", tc.raw, r, err)
+		}
+		r, err = sb.Exec(ctx(t), "x", sc.ExecOptions{})
+		if err != nil || r.ExitCode != tc.code || string(r.ExitCodeRaw) != tc.raw {
+			t.Fatalf("Exec %s: %+v %v", tc.raw, r, err)
+		}
+		if b, _ := json.Marshal(r); !strings.Contains(string(b), `"exitCode":`+tc.raw+`,`) {
+			t.Fatalf("marshal %s: %s", tc.raw, b)
+		}
+	}
+	// A result without a numeric exitCode is not a success.
+	for _, bad := range []string{`{"command":"x","success":true}`, `{"command":"x","exitCode":null}`, `{"command":"x","exitCode":"0"}`} {
+		srv := hostile(t, map[string]opHandler{"exec": jsonAnswer(`{"ok":true,"result":` + bad + `}`)})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		if _, err := sb.Exec(ctx(t), "x", sc.ExecOptions{}); codeOf(err) != sc.CodeBadResponse {
+			t.Fatalf("%s: %v", bad, err)
+		}
+	}
+}
+
+// gatewayPage answers n times with Cloudflare's 502 page, then lets next
+// answer; it counts the requests for op.
+func gatewayPage(t *testing.T, n int, next opHandler) (opHandler, *int) {
+	page, err := os.ReadFile("testdata/cloudflare-502.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	count := 0
+	return func(w http.ResponseWriter, r *http.Request, args []json.RawMessage) {
+		mu.Lock()
+		count++
+		c := count
+		mu.Unlock()
+		if c <= n {
+			w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+			w.WriteHeader(http.StatusBadGateway)
+			w.Write(page)
+			return
+		}
+		next(w, r, args)
+	}, &count
+}
+
+// A 502 page from Cloudflare is a gateway error, not a disabled API: safe
+// ops are retried like a 503, and when it persists the error says what
+// happened, quoting the page's title.
+func TestGatewayErrorsAreRetriedAndNamed(t *testing.T) {
+	h, count := gatewayPage(t, 2, jsonAnswer(`{"ok":true,"result":"hello"}`))
+	srv := hostile(t, map[string]opHandler{"readFile": h})
+	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	if s, ok, err := sb.ReadFile(ctx(t), "/x"); err != nil || !ok || s != "hello" || *count != 3 {
+		t.Fatalf("%q %v %v after %d requests", s, ok, err, *count)
+	}
+
+	h, count = gatewayPage(t, 100, nil)
+	srv = hostile(t, map[string]opHandler{"readFile": h, "exec": h})
+	sb = box(t, newClient(t, srv.URL, "use"), "job-1")
+	_, _, err := sb.ReadFile(ctx(t), "/x")
+	var ce *sc.Error
+	if !errors.As(err, &ce) || ce.Code != sc.CodeGateway || ce.Status != 502 || *count != 4 {
+		t.Fatalf("err = %v after %d requests", err, *count)
+	}
+	if !strings.Contains(ce.Message, `HTTP 502 text/html: "my-nimbus.workers.dev | 502: Bad gateway"`) || !strings.Contains(ce.Message, srv.URL) {
+		t.Fatalf("message %q", ce.Message)
+	}
+	// exec is never retried.
+	*count = 0
+	if _, err := sb.Exec(ctx(t), "true", sc.ExecOptions{}); codeOf(err) != sc.CodeGateway || *count != 1 {
+		t.Fatalf("exec: %v after %d requests", err, *count)
+	}
+}
+
+// Each kind of answer that is not the API's JSON gets its own code.
+func TestUnexpectedAnswersAreClassified(t *testing.T) {
+	for name, tc := range map[string]struct {
+		status  int
+		ctype   string
+		body    string
+		code    string
+		message string
+	}{
+		"cloudflare 530":    {530, "text/html", "<html><title>Origin DNS error | 1016</title>", sc.CodeGateway, `HTTP 530 text/html: "Origin DNS error | 1016"`},
+		"gateway timeout":   {504, "text/plain", "upstream request timeout", sc.CodeGateway, `HTTP 504 text/plain: "upstream request timeout"`},
+		"503 without JSON":  {503, "", "", sc.CodeGateway, "HTTP 503"},
+		"404 page":          {404, "text/html", "<h1>Not found</h1>", sc.CodeAPINotEnabled, "remote API not enabled on this endpoint (or wrong --endpoint/--base-path): HTTP 404 text/html"},
+		"405 text":          {405, "text/plain", "Method Not Allowed", sc.CodeAPINotEnabled, "HTTP 405"},
+		"200 web page":      {200, "text/html; charset=utf-8", "<!doctype html><title>My site</title>", sc.CodeAPINotEnabled, `HTTP 200 text/html: "My site"`},
+		"200 garbage":       {200, "text/plain", "\x00\x01garbage\x1b[31m here", sc.CodeBadResponse, `is not a Nimbus JSON envelope (HTTP 200 text/plain: "garbage[31m here")`},
+		"200 other JSON":    {200, "application/json", `{"hello":"world"}`, sc.CodeBadResponse, "is not a Nimbus JSON envelope (HTTP 200 application/json"},
+		"200 cut off":       {200, "application/json", `{"ok":true,"res`, sc.CodeBadResponse, "HTTP 200"},
+		"500 worker crash":  {500, "text/plain", "Error: boom", sc.CodeBadResponse, `HTTP 500 text/plain: "Error: boom"`},
+		"502 JSON envelope": {502, "application/json", `{"ok":false,"error":"bad upstream","code":"E_UPSTREAM"}`, "E_UPSTREAM", "bad upstream"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.ctype != "" {
+					w.Header().Set("Content-Type", tc.ctype)
+				}
+				w.WriteHeader(tc.status)
+				io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+			_, err := sb.Exec(ctx(t), "true", sc.ExecOptions{})
+			if codeOf(err) != tc.code || !strings.Contains(err.Error(), tc.message) {
+				t.Fatalf("err = %v, want %s with %q", err, tc.code, tc.message)
+			}
+		})
+	}
+}

@@ -1,0 +1,237 @@
+package sandboxclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultHTTPTimeout bounds each phase of an exchange with the Worker that
+// should be quick: connecting, the TLS handshake, a request body the
+// server stops reading, waiting for the response headers, and a JSON
+// answer that stops arriving.
+const DefaultHTTPTimeout = 30 * time.Second
+
+// SlowOpFactor scales the HTTP timeout for the headers of ops that do real
+// work on the server before they answer (ready with preinstalls,
+// installRuntime, ensureRuntimes): 2 minutes with the default timeout.
+const SlowOpFactor = 4
+
+// CodeHTTPTimeout: a phase of the exchange took longer than the HTTP
+// timeout (the message says which phase and which endpoint).
+const CodeHTTPTimeout = "E_HTTP_TIMEOUT"
+
+// TCP keepalive probes: a streamed exec may be silent for hours once its
+// headers arrived, so it has no idle timeout; these probes notice a peer
+// that is gone (about a minute and a half after the last packet).
+const (
+	keepAliveIdle     = 30 * time.Second
+	keepAliveInterval = 15 * time.Second
+	keepAliveCount    = 4
+)
+
+// newTransport is the transport of a Client built without an HTTPClient:
+// http.DefaultTransport's settings plus dial and TLS handshake timeouts
+// and TCP keepalive.
+func newTransport(timeout time.Duration) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	d := &net.Dialer{
+		Timeout: max(timeout, 0),
+		KeepAliveConfig: net.KeepAliveConfig{
+			Enable: true, Idle: keepAliveIdle, Interval: keepAliveInterval, Count: keepAliveCount,
+		},
+	}
+	t.DialContext = d.DialContext
+	t.TLSHandshakeTimeout = max(timeout, 0)
+	return t
+}
+
+// Timeout phases, as the error message words them.
+const (
+	phaseConnect = "connect"
+	phaseTLS     = "tls"
+	phaseUpload  = "upload"
+	phaseHeaders = "headers"
+	phaseBody    = "body"
+)
+
+// timeoutError names the phase, the endpoint and the limit.
+func (c *Client) timeoutError(phase string, d time.Duration) *Error {
+	var msg string
+	switch phase {
+	case phaseConnect:
+		msg = fmt.Sprintf("cannot connect to %s within %s", c.shown, d)
+	case phaseTLS:
+		msg = fmt.Sprintf("no TLS handshake with %s within %s", c.shown, d)
+	case phaseUpload:
+		msg = fmt.Sprintf("%s stopped reading the request for %s", c.shown, d)
+	case phaseBody:
+		msg = fmt.Sprintf("the answer from %s stalled for %s", c.shown, d)
+	default:
+		msg = fmt.Sprintf("no answer from %s within %s", c.shown, d)
+	}
+	return &Error{Code: CodeHTTPTimeout, Message: "HTTP timeout: " + msg}
+}
+
+// transportTimeout classifies a transport error that is a timeout of the
+// dialer, the TLS handshake or the caller's http.Client.
+func (c *Client) transportTimeout(err error) *Error {
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		return nil
+	}
+	var oe *net.OpError
+	switch {
+	case errors.As(err, &oe) && oe.Op == "dial":
+		return c.timeoutError(phaseConnect, c.timeout)
+	case isTLSTimeout(err):
+		return c.timeoutError(phaseTLS, c.timeout)
+	}
+	return c.timeoutError(phaseHeaders, c.timeout)
+}
+
+func isTLSTimeout(err error) bool {
+	// net/http's handshake timeout error type is unexported.
+	return strings.Contains(err.Error(), "TLS handshake timeout")
+}
+
+// watchdog cancels one exchange when a phase takes too long. Each arm
+// replaces the previous deadline; a generation number keeps a timer that
+// fires while being replaced from cancelling the new phase.
+type watchdog struct {
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	gen      uint64
+	timer    *time.Timer
+	fired    string
+	limit    time.Duration
+	answered bool
+}
+
+// armRequest arms a phase of sending the request (upload, headers) unless
+// the answer has arrived: the transport reports the request written from
+// its writer goroutine, which may run after the response was read and the
+// body's phase armed, and must not replace that bound.
+func (w *watchdog) armRequest(phase string, d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.answered {
+		return
+	}
+	w.armLocked(phase, d)
+}
+
+// answer ends the request's phases for good: the response (or an error)
+// is in.
+func (w *watchdog) answer() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.answered = true
+	w.armLocked("", 0)
+}
+
+// arm gives the current phase d to finish; d <= 0 means no bound.
+func (w *watchdog) arm(phase string, d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.armLocked(phase, d)
+}
+
+func (w *watchdog) armLocked(phase string, d time.Duration) {
+	if w.fired != "" {
+		return
+	}
+	w.gen++
+	if w.timer != nil {
+		w.timer.Stop()
+		w.timer = nil
+	}
+	if d <= 0 {
+		return
+	}
+	gen := w.gen
+	w.timer = time.AfterFunc(d, func() {
+		w.mu.Lock()
+		if w.gen != gen || w.fired != "" {
+			w.mu.Unlock()
+			return
+		}
+		w.fired, w.limit = phase, d
+		w.mu.Unlock()
+		w.cancel()
+	})
+}
+
+// stop ends the bound of the current phase.
+func (w *watchdog) stop() { w.arm("", 0) }
+
+// expired returns the phase that ran out, if any.
+func (w *watchdog) expired() (string, time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fired, w.limit
+}
+
+// progressReader re-arms the upload bound each time the transport takes
+// more of the request body.
+type progressReader struct {
+	r     io.Reader
+	wd    *watchdog
+	limit time.Duration
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	p.wd.armRequest(phaseUpload, p.limit)
+	return p.r.Read(b)
+}
+
+// watchedBody bounds each read of a JSON answer: a server that stops
+// sending in the middle fails after the HTTP timeout. Closing it ends the
+// exchange without cancelling it, so the connection can be reused.
+type watchedBody struct {
+	rc    io.ReadCloser
+	c     *Client
+	wd    *watchdog
+	limit time.Duration
+	done  func()
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	b.wd.arm(phaseBody, b.limit)
+	n, err := b.rc.Read(p)
+	b.wd.stop()
+	if err != nil && err != io.EOF {
+		if phase, d := b.wd.expired(); phase != "" {
+			return n, b.c.timeoutError(phase, d)
+		}
+	}
+	return n, err
+}
+
+func (b *watchedBody) Close() error {
+	err := b.rc.Close()
+	b.wd.stop()
+	b.done()
+	return err
+}
+
+// cancelBody cancels the exchange of a stream when it is closed (a
+// stream closed early cancels the remote command); it has no idle bound
+// (TCP keepalive notices a dead peer).
+type cancelBody struct {
+	io.ReadCloser
+	cancel func()
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}

@@ -1,0 +1,321 @@
+package sandboxclient_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+// withTimeout sets a short HTTP timeout.
+func withTimeout(d time.Duration) func(*sc.Options) {
+	return func(o *sc.Options) { o.HTTPTimeout = d }
+}
+
+// timeoutErr checks err is the HTTP timeout naming the endpoint and the
+// phase, and not a context error (which the CLI maps to 124 or 130).
+func timeoutErr(t *testing.T, err error, endpoint, phase string) {
+	t.Helper()
+	var ce *sc.Error
+	if !errors.As(err, &ce) || ce.Code != sc.CodeHTTPTimeout {
+		t.Fatalf("err = %v, want %s", err, sc.CodeHTTPTimeout)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v matches a context error", err)
+	}
+	if !strings.Contains(ce.Message, "HTTP timeout") || !strings.Contains(ce.Message, endpoint) || !strings.Contains(ce.Message, phase) {
+		t.Fatalf("message %q lacks the timeout, %s or %q", ce.Message, endpoint, phase)
+	}
+}
+
+// hang blocks until the client gives up or the test ends (t.Context is
+// done before the server's Close waits for its handlers).
+func hang(t *testing.T) opHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+		select {
+		case <-t.Context().Done():
+		case <-r.Context().Done():
+		}
+	}
+}
+
+// A server that reads the request and never answers: the call fails after
+// the HTTP timeout instead of hanging CI.
+func TestHTTPTimeoutWaitingForHeaders(t *testing.T) {
+	srv := hostile(t, map[string]opHandler{"readFile": hang(t), "stat": hang(t)})
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(200*time.Millisecond)), "job-1")
+	_, _, err := sb.ReadFile(ctx(t), "/x")
+	timeoutErr(t, err, srv.URL, "no answer from")
+	if !strings.Contains(err.Error(), "200ms") {
+		t.Fatalf("%v does not name the limit", err)
+	}
+	// Safe ops are not retried after a timeout: one wait, not four.
+	start := time.Now()
+	_, err = sb.Stat(ctx(t), "/x")
+	timeoutErr(t, err, srv.URL, "no answer from")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
+
+// ready may install runtimes before it answers: it waits SlowOpFactor
+// times the HTTP timeout, then fails the same way.
+func TestHTTPTimeoutSlowOps(t *testing.T) {
+	slow := func(d time.Duration) opHandler {
+		return func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+			time.Sleep(d)
+			jsonAnswer(`{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)(w, r, nil)
+		}
+	}
+	srv := hostile(t, map[string]opHandler{"ready": slow(800 * time.Millisecond)})
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(400*time.Millisecond)), "job-1")
+	if _, err := sb.Ready(ctx(t)); err != nil {
+		t.Fatalf("a ready within 4x the timeout failed: %v", err)
+	}
+	srv = hostile(t, map[string]opHandler{"ready": hang(t)})
+	sb = box(t, newClient(t, srv.URL, "use", withTimeout(100*time.Millisecond)), "job-1")
+	_, err := sb.Ready(ctx(t))
+	timeoutErr(t, err, srv.URL, "within 400ms")
+}
+
+// A buffered command may run as long as its own timeout (plus the HTTP
+// timeout), and without a timeout as long as it likes.
+func TestHTTPTimeoutBufferedCommands(t *testing.T) {
+	answer := `{"ok":true,"result":{"command":"x","exitCode":0,"success":true,"duration":1,"timestamp":1,"stdout":"done","stderr":""}}`
+	srv := hostile(t, map[string]opHandler{
+		"exec": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+			time.Sleep(time.Second)
+			jsonAnswer(answer)(w, r, nil)
+		},
+	})
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(300*time.Millisecond)), "job-1")
+	if r, err := sb.Exec(ctx(t), "x", sc.ExecOptions{}); err != nil || r.Stdout != "done" {
+		t.Fatalf("no timeout: %+v %v", r, err)
+	}
+	if r, err := sb.Exec(ctx(t), "x", sc.ExecOptions{Timeout: 2 * time.Second}); err != nil || r.Stdout != "done" {
+		t.Fatalf("timeout 2s: %+v %v", r, err)
+	}
+	_, err := sb.Exec(ctx(t), "x", sc.ExecOptions{Timeout: 100 * time.Millisecond})
+	timeoutErr(t, err, srv.URL, "within 400ms")
+}
+
+// Once its headers arrived, a streamed exec may stay silent for much
+// longer than the HTTP timeout (a build that prints nothing for an hour).
+func TestHTTPTimeoutStreamMayBeSilent(t *testing.T) {
+	srv := hostile(t, map[string]opHandler{
+		"execStream": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+			w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+			time.Sleep(3 * time.Second)
+			out := []byte("late\n")
+			exit := []byte(`{"command":"x","exitCode":0,"success":true,"duration":3000,"timestamp":1}`)
+			w.Write(append([]byte{1, 0, 0, 0, byte(len(out))}, out...))
+			w.Write(append([]byte{3, 0, 0, 0, byte(len(exit))}, exit...))
+		},
+	})
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(2*time.Second)), "job-1")
+	var out bytes.Buffer
+	r, err := sb.Run(ctx(t), "x", sc.ExecOptions{}, &out, io.Discard)
+	if err != nil || r.ExitCode != 0 || out.String() != "late\n" {
+		t.Fatalf("%+v %v %q", r, err, out.String())
+	}
+}
+
+// stalledJSON answers the start of a JSON body, then sends nothing more
+// until the client gives up or the test ends.
+func stalledJSON(t *testing.T, start string) opHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, start)
+		w.(http.Flusher).Flush()
+		select {
+		case <-t.Context().Done():
+		case <-r.Context().Done():
+		}
+	}
+}
+
+// A JSON answer that stops in the middle fails after the HTTP timeout.
+func TestHTTPTimeoutStalledAnswer(t *testing.T) {
+	srv := hostile(t, map[string]opHandler{
+		"readFile": stalledJSON(t, `{"ok":true,"result":"abc`),
+	})
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(3*time.Second)), "job-1")
+	_, _, err := sb.ReadFile(ctx(t), "/x")
+	timeoutErr(t, err, srv.URL, "stalled")
+}
+
+// lateTrace reports the request written only once the answer is being
+// read, as net/http's writer goroutine may on a loaded machine (the
+// response can be read before the writer calls WroteRequest).
+type lateTrace struct{ rt http.RoundTripper }
+
+func (l lateTrace) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := l.rt.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	trace := httptrace.ContextClientTrace(req.Context())
+	resp.Body = &lateBody{ReadCloser: resp.Body, late: func() {
+		if trace != nil && trace.WroteRequest != nil {
+			trace.WroteRequest(httptrace.WroteRequestInfo{})
+		}
+	}}
+	return resp, nil
+}
+
+// lateBody calls late at its second read: the answer has started to
+// arrive and the read blocks on the rest.
+type lateBody struct {
+	io.ReadCloser
+	reads int
+	late  func()
+}
+
+func (b *lateBody) Read(p []byte) (int, error) {
+	if b.reads++; b.reads == 2 {
+		b.late()
+	}
+	return b.ReadCloser.Read(p)
+}
+
+// A request reported written after its answer arrived does not re-arm
+// the wait for headers over the answer's own bound: a stalled answer is
+// reported as stalled (this raced, and was seen under load).
+func TestHTTPTimeoutLateWroteRequest(t *testing.T) {
+	srv := hostile(t, map[string]opHandler{
+		"readFile": stalledJSON(t, `{"ok":true,"result":"abc`),
+	})
+	hc := &http.Client{Transport: lateTrace{http.DefaultTransport}}
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(2*time.Second), func(o *sc.Options) { o.HTTPClient = hc }), "job-1")
+	_, _, err := sb.ReadFile(ctx(t), "/x")
+	timeoutErr(t, err, srv.URL, "stalled")
+}
+
+// A server that stops reading a big request body: the upload fails after
+// the HTTP timeout.
+func TestHTTPTimeoutStalledUpload(t *testing.T) {
+	// Read the head of the body, then stop reading.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var head [512]byte
+		io.ReadFull(r.Body, head[:])
+		if bytes.Contains(head[:], []byte(`"op":"ready"`)) {
+			jsonAnswer(`{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)(w, r, nil)
+			return
+		}
+		select {
+		case <-t.Context().Done():
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(3*time.Second)), "job-1")
+	err := sb.WriteFile(ctx(t), "/home/user/big", make([]byte, 16<<20))
+	timeoutErr(t, err, srv.URL, "stopped reading the request")
+}
+
+// A host that accepts TCP connections and never speaks TLS: the handshake
+// is bounded.
+func TestHTTPTimeoutTLSHandshake(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	ep := "https://" + ln.Addr().String()
+	sb := box(t, newClient(t, ep, "use", withTimeout(200*time.Millisecond)), "job-1")
+	_, err = sb.Ready(ctx(t))
+	timeoutErr(t, err, ep, "no TLS handshake with")
+}
+
+// A dial that times out (a black-holed address) is named as such.
+func TestHTTPTimeoutConnect(t *testing.T) {
+	hc := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			// What net.Dialer returns when its Timeout expires.
+			d := net.Dialer{Timeout: time.Nanosecond}
+			return d.DialContext(ctx, "tcp", "10.255.255.1:9")
+		},
+	}}
+	sb := box(t, newClient(t, "http://10.255.255.1:9", "use", withTimeout(time.Second), func(o *sc.Options) { o.HTTPClient = hc }), "job-1")
+	_, err := sb.Ready(ctx(t))
+	timeoutErr(t, err, "http://10.255.255.1:9", "cannot connect to")
+}
+
+// A negative HTTPTimeout disables the bounds.
+func TestHTTPTimeoutDisabled(t *testing.T) {
+	srv := hostile(t, map[string]opHandler{
+		"readFile": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+			time.Sleep(300 * time.Millisecond)
+			jsonAnswer(`{"ok":true,"result":"x"}`)(w, r, nil)
+		},
+	})
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(-1)), "job-1")
+	if s, ok, err := sb.ReadFile(ctx(t), "/x"); err != nil || !ok || s != "x" {
+		t.Fatalf("%q %v %v", s, ok, err)
+	}
+	// The same answer is too slow for a 100ms bound.
+	sb = box(t, newClient(t, srv.URL, "use", withTimeout(100*time.Millisecond)), "job-1")
+	_, _, err := sb.ReadFile(ctx(t), "/x")
+	timeoutErr(t, err, srv.URL, "no answer from")
+}
+
+// The per-exchange bookkeeping of the timeouts must not cost the
+// connection: sequential calls reuse one keep-alive connection.
+func TestCallsReuseTheConnection(t *testing.T) {
+	srv := hostile(t, map[string]opHandler{"readFile": jsonAnswer(`{"ok":true,"result":"x"}`)})
+	var conns atomic.Int32
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conns.Add(1)
+		return dial(ctx, network, addr)
+	}
+	sb := box(t, newClient(t, srv.URL, "use", func(o *sc.Options) { o.HTTPClient = &http.Client{Transport: tr} }), "job-1")
+	for range 50 {
+		if _, _, err := sb.ReadFile(ctx(t), "/x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections for 51 sequential calls, want 1", n)
+	}
+}
+
+// An execStream answered with a JSON body (a refusal, or a server that
+// does not stream) is read under the HTTP timeout like any JSON answer.
+func TestHTTPTimeoutJSONAnswerToExecStream(t *testing.T) {
+	srv := hostile(t, map[string]opHandler{
+		"execStream": stalledJSON(t, `{"ok":false,"error":"boo`),
+	})
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(3*time.Second)), "job-1")
+	_, err := sb.Run(ctx(t), "true", sc.ExecOptions{}, io.Discard, io.Discard)
+	timeoutErr(t, err, srv.URL, "stalled")
+}

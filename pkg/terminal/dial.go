@@ -1,0 +1,196 @@
+package terminal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+// dialer opens the sockets of one session.
+type dialer struct {
+	o      *Options
+	base   *url.URL // the endpoint with a ws or wss scheme
+	client *http.Client
+}
+
+func newDialer(o *Options) (*dialer, error) {
+	if !sandboxclient.ValidID(o.SessionID) {
+		return nil, &Error{Code: CodeInvalidArgument, Message: "session id " + strconv.Quote(o.SessionID) + " is not valid: use 1 to 128 characters from A-Z a-z 0-9 . _ -"}
+	}
+	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(o.Endpoint), "/"))
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, &Error{Code: CodeInvalidArgument, Message: "endpoint must be an http(s) URL, got " + strconv.Quote(o.Endpoint)}
+	}
+	if u.Scheme == "http" {
+		u.Scheme = "ws"
+	} else {
+		u.Scheme = "wss"
+	}
+	u.RawQuery, u.Fragment = "", ""
+	hc := http.DefaultClient
+	if o.HTTPClient != nil {
+		hc = o.HTTPClient
+	}
+	cp := *hc
+	cp.Timeout = 0
+	// A redirect would carry the Authorization header elsewhere, and no
+	// Nimbus endpoint redirects an upgrade.
+	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &dialer{o: o, base: u, client: &cp}, nil
+}
+
+// url returns the socket URL of path under /s/<id>. Valid ids need no
+// escaping.
+func (d *dialer) url(path string) string {
+	u := *d.base
+	u.Path = strings.TrimRight(u.Path, "/") + "/s/" + d.o.SessionID + path
+	u.RawPath = ""
+	return u.String()
+}
+
+// dial opens the socket at path (/ws, /api/logs/<pid>) with a fresh token.
+func (d *dialer) dial(ctx context.Context, path string) (*websocket.Conn, error) {
+	h := http.Header{}
+	if d.o.Tokens != nil {
+		tok, err := d.o.Tokens.Token(ctx, d.o.SessionID)
+		if err != nil {
+			return nil, err
+		}
+		if strings.ContainsAny(tok, "\r\n\x00") {
+			return nil, &Error{Code: CodeInvalidArgument, Message: "the token contains control characters"}
+		}
+		if tok != "" {
+			h.Set("Authorization", "Bearer "+tok)
+		}
+	}
+	if d.o.UserAgent != "" {
+		h.Set("User-Agent", d.o.UserAgent)
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.o.HandshakeTimeout)
+	defer cancel()
+	ws, resp, err := websocket.Dial(ctx, d.url(path), &websocket.DialOptions{
+		HTTPClient: d.client, HTTPHeader: h, CompressionMode: websocket.CompressionDisabled,
+	})
+	if err == nil {
+		ws.SetReadLimit(ReadLimit)
+		return ws, nil
+	}
+	return nil, handshakeError(ctx, resp, err)
+}
+
+// handshakeError classifies a failed upgrade.
+func handshakeError(ctx context.Context, resp *http.Response, err error) error {
+	if resp == nil || resp.StatusCode == 0 {
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return &Error{Code: CodeUnavailable, Message: "the server did not complete the WebSocket handshake in time", Err: err}
+		}
+		return &Error{Code: CodeUnavailable, Message: "cannot connect", Err: unwrapDial(err)}
+	}
+	var body []byte
+	if resp.Body != nil {
+		body, _ = io.ReadAll(io.LimitReader(resp.Body, 1024))
+	}
+	var msg struct {
+		Error string `json:"error"`
+		Code  string `json:"code"`
+		Hint  string `json:"hint"`
+	}
+	_ = json.Unmarshal(body, &msg)
+	st := resp.StatusCode
+	e := &Error{Status: st, Message: strings.TrimSpace(msg.Error)}
+	switch {
+	case st == http.StatusUnauthorized || st == http.StatusForbidden:
+		e.Code = msg.Code
+		if e.Code == "" {
+			e.Code = "E_HTTP_" + strconv.Itoa(st)
+		}
+		if e.Message == "" {
+			e.Message = http.StatusText(st)
+		}
+	case st == http.StatusConflict:
+		e.Code = CodeBusy
+		e.Message = "another terminal (probably a browser tab) is attached to this session"
+		if msg.Error != "" {
+			e.Message += " (server: " + msg.Error + ")"
+		}
+	case st >= 500:
+		e.Code = CodeUnavailable
+		e.Message = "the server answered " + resp.Status
+		if msg.Error != "" {
+			e.Message += ": " + msg.Error
+		} else if t := printable(body); t != "" {
+			e.Message += ": " + t
+		}
+		if st == http.StatusServiceUnavailable {
+			if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
+				e.RetryAfter = time.Duration(min(n, 300)) * time.Second
+			}
+		}
+	case st >= 300 && st < 400:
+		e.Code = CodeHandshake
+		e.Message = "the server redirected the terminal connection (" + resp.Status + " to " + strconv.Quote(resp.Header.Get("Location")) + "); is the endpoint right?"
+	default:
+		e.Code = CodeHandshake
+		e.Message = "the server refused the terminal connection: " + resp.Status
+		if t := printable(body); t != "" {
+			e.Message += ": " + t
+		}
+	}
+	return e
+}
+
+// printable returns the start of a body as one safe line.
+func printable(b []byte) string {
+	s := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == 0xfffd {
+			return ' '
+		}
+		return r
+	}, string(b))
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+// unwrapDial drops coder/websocket's "failed to WebSocket dial:" prefix,
+// keeping the network error.
+func unwrapDial(err error) error {
+	for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(u) {
+		err = u
+		if _, ok := u.(interface{ Timeout() bool }); ok {
+			break
+		}
+	}
+	return err
+}
+
+// retryable reports whether a failed attempt may succeed later, and
+// whether it is the 409 of another terminal.
+func retryable(err error) (retry, busy bool) {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false, false
+	}
+	switch e.Code {
+	case CodeBusy:
+		return true, true
+	case CodeUnavailable:
+		return true, false
+	}
+	return false, false
+}

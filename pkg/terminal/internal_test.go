@@ -1,0 +1,136 @@
+package terminal
+
+import (
+	"bytes"
+	"math/rand"
+	"strings"
+	"testing"
+)
+
+func TestParseDetachKeys(t *testing.T) {
+	k, err := ParseDetachKeys(DefaultDetachKeys)
+	if err != nil || k.String() != "Enter ~ ." || !k.lineStart || string(k.seq) != "~." {
+		t.Fatalf("%+v %v", k, err)
+	}
+	k, err = ParseDetachKeys("ctrl-p, ctrl-Q")
+	if err != nil || k.String() != "Ctrl-P Ctrl-Q" || k.lineStart || string(k.seq) != "\x10\x11" {
+		t.Fatalf("%+v %v", k, err)
+	}
+	k, err = ParseDetachKeys("ctrl-]")
+	if err != nil || string(k.seq) != "\x1d" {
+		t.Fatalf("%+v %v", k, err)
+	}
+	for _, off := range []string{"", "none", " NONE "} {
+		if k, err := ParseDetachKeys(off); k != nil || err != nil {
+			t.Errorf("%q: %+v %v", off, k, err)
+		}
+	}
+	for _, bad := range []string{"enter", "~,enter", "ctrl-1", "tab", "é", "~,,."} {
+		if _, err := ParseDetachKeys(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func feedAll(d *detacher, chunks ...string) (string, bool) {
+	var out []byte
+	for _, c := range chunks {
+		var det bool
+		out, det = d.feed(out, []byte(c))
+		if det {
+			return string(out), true
+		}
+	}
+	return string(out), false
+}
+
+func TestDetacher(t *testing.T) {
+	ssh, _ := ParseDetachKeys(DefaultDetachKeys)
+	for _, tc := range []struct {
+		in   []string
+		out  string
+		det  bool
+		keys *DetachKeys
+	}{
+		{[]string{"~."}, "", true, ssh},                 // at the very start
+		{[]string{"ls\r~."}, "ls\r", true, ssh},         // after Enter
+		{[]string{"ls\r", "~", "."}, "ls\r", true, ssh}, // across reads
+		{[]string{"a~.b"}, "a~.b", false, ssh},          // mid-line: typed through
+		{[]string{"\r~~."}, "\r~.", false, ssh},         // ~~ sends one ~
+		{[]string{"\r~x"}, "\r~x", false, ssh},          // not the sequence
+		{[]string{"\r~\r~."}, "\r~\r", true, ssh},       // Enter after a held ~
+		{[]string{"\n~."}, "\n", true, ssh},             // LF counts as Enter
+		{[]string{"x\x10\x11y"}, "x", true, mustKeys("ctrl-p,ctrl-q")},
+		{[]string{"x\x10y"}, "x\x10y", false, mustKeys("ctrl-p,ctrl-q")},
+		{[]string{"ab\x1dcd"}, "ab", true, mustKeys("ctrl-]")},
+		{[]string{"~."}, "~.", false, nil},
+	} {
+		out, det := feedAll(newDetacher(tc.keys), tc.in...)
+		if out != tc.out || det != tc.det {
+			t.Errorf("%q with %v: sent %q detached %v, want %q %v", tc.in, tc.keys, out, det, tc.out, tc.det)
+		}
+	}
+}
+
+func mustKeys(s string) *DetachKeys {
+	k, err := ParseDetachKeys(s)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+func TestOverlap(t *testing.T) {
+	naive := func(text, p []byte) int {
+		for k := min(len(text), len(p)); k > 0; k-- {
+			if bytes.Equal(text[len(text)-k:], p[:k]) {
+				return k
+			}
+		}
+		return 0
+	}
+	r := rand.New(rand.NewSource(1))
+	for i := 0; i < 5000; i++ {
+		text := make([]byte, r.Intn(40))
+		p := make([]byte, r.Intn(40))
+		for j := range text {
+			text[j] = "ab"[r.Intn(2)]
+		}
+		for j := range p {
+			p[j] = "ab"[r.Intn(2)]
+		}
+		if got, want := overlap(text, p), naive(text, p); got != want {
+			t.Fatalf("overlap(%q, %q) = %d, want %d", text, p, got, want)
+		}
+	}
+}
+
+func TestHistoryFresh(t *testing.T) {
+	var h history
+	screen := strings.Repeat("line of output\r\n", 20)
+	h.add([]byte(screen))
+	// A replay of everything plus what came while disconnected.
+	if got := string(h.fresh([]byte(screen + "new\r\n"))); got != "new\r\n" {
+		t.Fatalf("%q", got)
+	}
+	// A replay of the tail (the ring dropped the start).
+	if got := string(h.fresh([]byte(screen[100:] + "new"))); got != "new" {
+		t.Fatalf("%q", got)
+	}
+	// A fresh shell's prompt that happens to match the end is kept.
+	var p history
+	p.add([]byte("lots of output\r\n$ "))
+	if got := string(p.fresh([]byte("$ "))); got != "$ " {
+		t.Fatalf("%q", got)
+	}
+	// A short history wholly replayed.
+	var s history
+	s.add([]byte("$ "))
+	if got := string(s.fresh([]byte("$ ls\r\n"))); got != "ls\r\n" {
+		t.Fatalf("%q", got)
+	}
+	// Unrelated output is printed whole.
+	if got := string(h.fresh([]byte("welcome\r\n"))); got != "welcome\r\n" {
+		t.Fatalf("%q", got)
+	}
+}

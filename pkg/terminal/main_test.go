@@ -1,0 +1,15 @@
+package terminal_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
+)
+
+// TestMain lets the test binary serve as the sandbox init of the local
+// backend the tests attach to, as the nimbus binary does.
+func TestMain(m *testing.M) {
+	localsandbox.MaybeRunInit()
+	os.Exit(m.Run())
+}

@@ -1,0 +1,158 @@
+package terminal
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/coder/websocket"
+
+	"github.com/nimbus-sh/nimbus/pkg/terminal/frame"
+)
+
+// On a Worker, a full-screen program started from the shell (an "attached
+// TTY" npm bin, such as opencode) does not run on the session socket: the
+// shell announces it with a spawn frame and goes back to its prompt, and
+// the program's I/O runs on /s/<id>/api/logs/<pid> (spec §9). Following
+// it means sending the keys and window sizes there and printing its
+// output, while the shell's own output is held until it exits.
+
+// procTerm is a followed process terminal.
+type procTerm struct {
+	pid    int64
+	ws     *websocket.Conn
+	msgs   chan message
+	cancel context.CancelFunc
+	sent   [2]int
+}
+
+// follow opens the process terminal of pid and routes the input to it.
+func (s *session) follow(ctx context.Context, pid int64, command string) {
+	if s.proc != nil {
+		// One at a time; the other is reported as not followed.
+		s.notify(Event{Kind: EventProcessTerminal, PID: pid, Command: command})
+		return
+	}
+	ws, err := s.d.dial(ctx, "/api/logs/"+strconv.FormatInt(pid, 10))
+	if err != nil {
+		s.notify(Event{Kind: EventProcessTerminal, PID: pid, Command: command, Err: err})
+		return
+	}
+	pctx, cancel := context.WithCancel(context.Background())
+	p := &procTerm{pid: pid, ws: ws, msgs: make(chan message, 16), cancel: cancel}
+	go readConn(pctx, ws, p.msgs)
+	s.proc = p
+	s.notify(Event{Kind: EventProcessAttached, PID: pid, Command: command})
+	if s.o.Terminal && s.o.Size != nil {
+		if cols, rows, ok := s.o.Size(); ok {
+			p.resize(ctx, cols, rows)
+		}
+	}
+}
+
+// handleProc acts on one message of the followed process terminal.
+func (s *session) handleProc(ctx context.Context, ws *websocket.Conn, m message) error {
+	p := s.proc
+	if p == nil {
+		return nil
+	}
+	if m.err != nil {
+		return s.unfollow(ctx, ws, nil, m.err)
+	}
+	f, err := frame.Decode(m.data)
+	if err != nil {
+		return nil
+	}
+	switch f.Type {
+	case frame.TypeBacklog:
+		for _, c := range f.Chunks {
+			if err := s.raw([]byte(c.Data)); err != nil {
+				return err
+			}
+		}
+	case frame.TypeChunk:
+		return s.raw([]byte(f.Data))
+	case frame.TypeExit:
+		return s.unfollow(ctx, ws, f.Code, nil)
+	case frame.TypeNotFound:
+		return s.unfollow(ctx, ws, nil, errors.New("the server does not know the process"))
+	}
+	return nil
+}
+
+// raw writes a process's output, which is not part of the shell's
+// scrollback.
+func (s *session) raw(data []byte) error {
+	if _, err := s.o.Out.Write(data); err != nil {
+		return &Error{Code: CodeInput, Message: "writing the output failed", Err: err}
+	}
+	return nil
+}
+
+// unfollow goes back to the shell: the held output is printed and the
+// window size sent again, so that the shell redraws.
+func (s *session) unfollow(ctx context.Context, ws *websocket.Conn, code *int, err error) error {
+	p := s.proc
+	s.closeProc()
+	s.notify(Event{Kind: EventProcessDetached, PID: p.pid, Code: code, Err: err})
+	if err := s.flushHeld(); err != nil {
+		return err
+	}
+	s.sent = [2]int{}
+	_ = s.sendSize(ctx, ws)
+	return nil
+}
+
+// closeProc closes the process terminal, if any.
+func (s *session) closeProc() {
+	if p := s.proc; p != nil {
+		s.proc = nil
+		p.cancel()
+		go closeSocket(p.ws, websocket.StatusNormalClosure, "")
+	}
+}
+
+// hold keeps shell output while a process terminal is followed, the
+// newest heldLimit bytes.
+func (s *session) hold(data []byte) {
+	s.held = append(s.held, data...)
+	if len(s.held) > heldLimit {
+		s.held = append(s.held[:0], s.held[len(s.held)-heldLimit:]...)
+	}
+}
+
+// flushHeld prints the held shell output.
+func (s *session) flushHeld() error {
+	if len(s.held) == 0 {
+		return nil
+	}
+	data := s.held
+	s.held = nil
+	return s.output(data)
+}
+
+func (p *procTerm) input(ctx context.Context, b []byte) error {
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	// A failure shows as the end of the socket, which unfollows.
+	_ = p.ws.Write(wctx, websocket.MessageText, frame.Input(string(b)))
+	return nil
+}
+
+func (p *procTerm) endInput(ctx context.Context) {
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	_ = p.ws.Write(wctx, websocket.MessageText, frame.StdinEnd())
+}
+
+// resize sends a process terminal its size (1–1000 there), when changed.
+func (p *procTerm) resize(ctx context.Context, cols, rows int) {
+	cols, rows = min(cols, 1000), min(rows, 1000)
+	if p.sent == [2]int{cols, rows} {
+		return
+	}
+	p.sent = [2]int{cols, rows}
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	_ = p.ws.Write(wctx, websocket.MessageText, frame.ProcessResize(cols, rows))
+}

@@ -1,0 +1,592 @@
+package terminal
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/nimbus-sh/nimbus/pkg/terminal/frame"
+)
+
+const (
+	// writeTimeout bounds one frame's write; a server that does not take
+	// it is treated as gone.
+	writeTimeout = 10 * time.Second
+	// closeTimeout bounds the closing handshake of a socket.
+	closeTimeout = 2 * time.Second
+	// resizeDebounce coalesces the burst of window changes of a drag.
+	resizeDebounce = 50 * time.Millisecond
+	// typeaheadLimit bounds the keys kept until the first connection.
+	typeaheadLimit = 4 << 10
+	// heldLimit bounds the shell output kept while a process terminal is
+	// followed.
+	heldLimit = 1 << 20
+)
+
+// Attach connects to the terminal of session o.SessionID and relays it
+// until the user detaches, the input ends (Options.Terminal false), the
+// server ends the session, or a failure (*Error) the connection cannot
+// recover from. Cancelling ctx closes the socket cleanly and returns
+// ctx.Err().
+//
+// Attach returns without waiting for a read of o.In that is in progress:
+// a reader that cannot be interrupted (a terminal) keeps one goroutine
+// until its Read returns.
+func Attach(ctx context.Context, o Options) (Result, error) {
+	o.defaults()
+	if o.In == nil || o.Out == nil {
+		return Result{}, &Error{Code: CodeInvalidArgument, Message: "terminal: In and Out are required"}
+	}
+	d, err := newDialer(&o)
+	if err != nil {
+		return Result{}, err
+	}
+	s := &session{o: &o, d: d, in: make(chan []byte), inErr: make(chan error, 1), stop: make(chan struct{})}
+	if o.Terminal {
+		s.det = newDetacher(o.DetachKeys)
+	}
+	defer close(s.stop)
+	go s.readInput()
+	return s.run(ctx)
+}
+
+// session is the state of one Attach.
+type session struct {
+	o   *Options
+	d   *dialer
+	det *detacher
+
+	in     chan []byte // chunks of input
+	inErr  chan error  // the input's end: io.EOF or a failure
+	inDone bool
+	stop   chan struct{}
+
+	carry   frame.Carry
+	hist    history
+	sent    [2]int // the last window size sent on this connection
+	unsent  []byte // an input frame whose write failed: sent first after a reconnect
+	dropped bool   // EventKeysDropped was sent for this disconnection
+	// typeahead is what was typed before the first connection opened;
+	// connected says it did.
+	typeahead []byte
+	connected bool
+	probes    int
+
+	proc *procTerm // the process terminal followed, if any
+	held []byte    // shell output held while proc is followed
+}
+
+func (s *session) notify(e Event) {
+	if s.o.Notify != nil {
+		s.o.Notify(e)
+	}
+}
+
+// readInput hands each chunk of input to the session, and then its end.
+func (s *session) readInput() {
+	defer func() {
+		if r := recover(); r != nil {
+			select {
+			case s.inErr <- fmt.Errorf("reading the input panicked: %v", r):
+			default:
+			}
+		}
+	}()
+	for {
+		buf := make([]byte, 32<<10)
+		n, err := s.o.In.Read(buf)
+		if n > 0 {
+			select {
+			case s.in <- buf[:n]:
+			case <-s.stop:
+				return
+			}
+		}
+		if err != nil {
+			select {
+			case s.inErr <- err:
+			case <-s.stop:
+			}
+			return
+		}
+	}
+}
+
+// run connects, serves, and reconnects while that is what the end of a
+// connection calls for.
+func (s *session) run(ctx context.Context) (Result, error) {
+	var lost error
+	for reconnecting := false; ; reconnecting = true {
+		ws, res, err := s.connect(ctx, reconnecting, lost)
+		if ws == nil {
+			return res, err
+		}
+		var again bool
+		res, err, again = s.serve(ctx, ws, reconnecting)
+		if !again {
+			return res, err
+		}
+		if s.o.Reconnect <= 0 {
+			return Result{}, &Error{Code: CodeUnavailable, Message: "the connection to the terminal was lost", Err: err}
+		}
+		lost = err
+	}
+}
+
+// connect dials until it gets a socket, retrying what the options allow,
+// while the input is serviced (the detach keys and Ctrl-C work).
+func (s *session) connect(ctx context.Context, reconnecting bool, lost error) (*websocket.Conn, Result, error) {
+	start := time.Now()
+	delay := s.o.RetryDelay
+	busyFor := s.o.Wait
+	if reconnecting {
+		// The old socket may still count as the owner for a while after
+		// an unclean drop: that 409 is waited out too.
+		busyFor = max(busyFor, s.o.Reconnect)
+		s.notify(Event{Kind: EventDisconnected, Err: lost})
+	}
+	s.dropped = false
+	for attempt := 1; ; attempt++ {
+		ws, res, err, ended := s.dialIdle(ctx, "/ws")
+		if ended {
+			return nil, res, err
+		}
+		if err == nil {
+			return ws, Result{}, nil
+		}
+		retry, busy := retryable(err)
+		elapsed := time.Since(start)
+		var e *Error
+		errors.As(err, &e)
+		wait := delay
+		switch {
+		case busy && elapsed < busyFor:
+			wait = s.o.RetryDelay
+			s.notify(Event{Kind: EventBusy, Err: err, Delay: wait})
+		case retry && reconnecting && elapsed < s.o.Reconnect:
+			s.notify(Event{Kind: EventRetrying, Err: err, Delay: wait})
+		case retry && !busy && !reconnecting && e.Status >= 500 && attempt < 3:
+			s.notify(Event{Kind: EventRetrying, Err: err, Delay: wait})
+		case retry && !busy && reconnecting:
+			return nil, Result{}, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("the connection to the terminal was lost and not restored within %s", s.o.Reconnect), Err: err}
+		default:
+			return nil, Result{}, err
+		}
+		if e != nil && e.RetryAfter > wait {
+			wait = e.RetryAfter
+		}
+		delay = min(delay*3/2, 10*s.o.RetryDelay)
+		if res, err, ended := s.sleepIdle(ctx, wait); ended {
+			return nil, res, err
+		}
+	}
+}
+
+// dialIdle dials path while servicing the input.
+func (s *session) dialIdle(ctx context.Context, path string) (*websocket.Conn, Result, error, bool) {
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	var ws *websocket.Conn
+	var err error
+	go func() {
+		defer close(done)
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("dialing panicked: %v", r)
+			}
+		}()
+		ws, err = s.d.dial(dctx, path)
+	}()
+	res, ierr, ended := s.idle(ctx, done)
+	if ended {
+		cancel()
+		<-done
+		if ws != nil {
+			_ = ws.CloseNow()
+		}
+		return nil, res, ierr, true
+	}
+	return ws, Result{}, err, false
+}
+
+// sleepIdle waits d while servicing the input.
+func (s *session) sleepIdle(ctx context.Context, d time.Duration) (Result, error, bool) {
+	done := make(chan struct{})
+	t := time.AfterFunc(d, func() { close(done) })
+	defer t.Stop()
+	return s.idle(ctx, done)
+}
+
+// idle services the input while there is no connection, until done is
+// closed. A terminal's keys are dropped, except the detach keys and
+// Ctrl-C, which end the attachment (ended true); piped input waits.
+func (s *session) idle(ctx context.Context, done <-chan struct{}) (Result, error, bool) {
+	var in chan []byte
+	var inErr chan error
+	if s.o.Terminal && !s.inDone {
+		in, inErr = s.in, s.inErr
+	}
+	for {
+		select {
+		case <-done:
+			return Result{}, nil, false
+		case <-ctx.Done():
+			return Result{}, ctx.Err(), true
+		case p := <-in:
+			out, detached := s.det.feed(nil, p)
+			if detached {
+				return Result{Reason: Detached}, nil, true
+			}
+			if bytes.IndexByte(out, 0x03) >= 0 {
+				return Result{}, &Error{Code: CodeInterrupted, Message: "interrupted while not connected"}, true
+			}
+			if len(out) == 0 {
+				continue
+			}
+			if !s.connected && len(s.typeahead)+len(out) <= typeaheadLimit {
+				// Keys typed while the first connection opens are sent
+				// once it is open, as ssh does.
+				s.typeahead = append(s.typeahead, out...)
+				continue
+			}
+			if !s.dropped {
+				s.dropped = true
+				s.notify(Event{Kind: EventKeysDropped})
+			}
+		case err := <-inErr:
+			s.inDone = true
+			return s.terminalInputEnded(err), s.inputError(err), true
+		}
+	}
+}
+
+// terminalInputEnded is the end of a terminal's input: it went away,
+// which detaches.
+func (s *session) terminalInputEnded(err error) Result {
+	if errors.Is(err, io.EOF) {
+		return Result{Reason: Detached}
+	}
+	return Result{}
+}
+
+func (s *session) inputError(err error) error {
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return &Error{Code: CodeInput, Message: "reading the input failed", Err: err}
+}
+
+// message is one message read from a socket, or the error that ended it.
+type message struct {
+	data []byte
+	err  error
+}
+
+// readConn reads ws into msgs until it fails.
+func readConn(ctx context.Context, ws *websocket.Conn, msgs chan<- message) {
+	defer func() {
+		if r := recover(); r != nil {
+			msgs <- message{err: fmt.Errorf("reading the socket panicked: %v", r)}
+		}
+	}()
+	for {
+		_, data, err := ws.Read(ctx)
+		select {
+		case msgs <- message{data: data, err: err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// serve relays one connection. again says the connection was lost and
+// reconnecting may restore it (err says how it was lost).
+func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected bool) (res Result, err error, again bool) {
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer func() { _ = ws.CloseNow() }()
+	if reconnected {
+		s.notify(Event{Kind: EventReconnected})
+	} else {
+		s.notify(Event{Kind: EventConnected})
+	}
+	msgs := make(chan message, 16)
+	go readConn(cctx, ws, msgs)
+
+	if s.unsent != nil {
+		if err := s.write(ctx, ws, s.unsent); err != nil {
+			return Result{}, err, true
+		}
+		s.unsent = nil
+	}
+	s.sent = [2]int{}
+	if err := s.sendSize(ctx, ws); err != nil {
+		return Result{}, err, true
+	}
+	s.connected = true
+	if len(s.typeahead) > 0 {
+		err := s.sendInput(ctx, ws, s.typeahead)
+		s.typeahead = nil
+		if err != nil {
+			return Result{}, err, true
+		}
+	}
+	replay := reconnected
+	lastIn, probeAt := time.Now(), time.Time{}
+	keep := time.NewTicker(s.o.Keepalive)
+	defer keep.Stop()
+	live := time.NewTicker(max(10*time.Millisecond, min(s.o.ProbeAfter, s.o.DeadAfter)/5))
+	defer live.Stop()
+	var resized <-chan struct{}
+	if s.o.Terminal {
+		resized = s.o.Resized
+	}
+	resize := time.NewTimer(time.Hour)
+	resize.Stop()
+	var quiet *time.Timer
+	var quietC <-chan time.Time
+	startQuiet := func() {
+		quiet = time.NewTimer(s.o.QuietAfterEOF)
+		quietC = quiet.C
+	}
+	in, inErr := s.in, s.inErr
+	if s.inDone {
+		in, inErr = nil, nil
+		if !s.o.Terminal {
+			startQuiet()
+		}
+	}
+	var procMsgs <-chan message
+	if s.proc != nil {
+		procMsgs = s.proc.msgs
+	}
+	var buf []byte
+	for {
+		select {
+		case <-ctx.Done():
+			s.closeAll(ws, websocket.StatusNormalClosure, "client interrupted")
+			return Result{}, ctx.Err(), false
+		case m := <-msgs:
+			if m.err != nil {
+				return s.ended(ctx, m.err)
+			}
+			lastIn, probeAt = time.Now(), time.Time{}
+			if err := s.handle(ctx, ws, m.data, &replay); err != nil {
+				return Result{}, err, false
+			}
+			if quiet != nil {
+				quiet.Reset(s.o.QuietAfterEOF)
+			}
+			if s.proc != nil && procMsgs == nil {
+				procMsgs = s.proc.msgs
+			}
+		case m := <-procMsgs:
+			if err := s.handleProc(ctx, ws, m); err != nil {
+				return Result{}, err, false
+			}
+			if s.proc == nil {
+				procMsgs = nil
+			}
+		case p := <-in:
+			out, detached := s.det.feed(buf[:0], p)
+			buf = out
+			if len(out) > 0 {
+				if err := s.sendInput(ctx, ws, out); err != nil {
+					return Result{}, err, true
+				}
+			}
+			if detached {
+				s.closeAll(ws, websocket.StatusNormalClosure, "detached")
+				return Result{Reason: Detached}, nil, false
+			}
+		case err := <-inErr:
+			s.inDone = true
+			in, inErr = nil, nil
+			if s.o.Terminal || !errors.Is(err, io.EOF) {
+				s.closeAll(ws, websocket.StatusNormalClosure, "input ended")
+				return s.terminalInputEnded(err), s.inputError(err), false
+			}
+			// Piped input ended: what it held back is sent, and output
+			// is printed until it pauses.
+			if rest := s.carry.Flush(nil); len(rest) > 0 {
+				if err := s.send(ctx, ws, frame.Input(string(rest))); err != nil {
+					return Result{}, err, true
+				}
+			}
+			if s.proc != nil {
+				s.proc.endInput(ctx)
+			}
+			startQuiet()
+		case <-resized:
+			resize.Reset(resizeDebounce)
+		case <-resize.C:
+			if err := s.sendSize(ctx, ws); err != nil {
+				return Result{}, err, true
+			}
+		case <-keep.C:
+			if err := s.write(ctx, ws, []byte(frame.Ping)); err != nil {
+				return Result{}, err, true
+			}
+		case <-live.C:
+			switch {
+			case probeAt.IsZero() && time.Since(lastIn) >= s.o.ProbeAfter:
+				s.probes++
+				if err := s.write(ctx, ws, frame.Probe(fmt.Sprintf("liveness-%d", s.probes))); err != nil {
+					return Result{}, err, true
+				}
+				probeAt = time.Now()
+			case !probeAt.IsZero() && time.Since(probeAt) >= s.o.DeadAfter:
+				return Result{}, fmt.Errorf("the server did not answer for %s", time.Since(lastIn).Round(time.Second)), true
+			}
+		case <-quietC:
+			s.closeAll(ws, websocket.StatusNormalClosure, "input ended")
+			return Result{Reason: InputEnded}, nil, false
+		}
+	}
+}
+
+// ended interprets the end of the socket.
+func (s *session) ended(ctx context.Context, err error) (Result, error, bool) {
+	if ctx.Err() != nil {
+		return Result{}, ctx.Err(), false
+	}
+	s.flushHeld()
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		switch ce.Code {
+		case websocket.StatusNormalClosure:
+			s.closeProc()
+			return Result{Reason: Closed, CloseReason: ce.Reason}, nil, false
+		case websocket.StatusGoingAway:
+			s.closeProc()
+			msg := "another client took this session's terminal over"
+			if ce.Reason != "" {
+				msg += " (server: " + ce.Reason + ")"
+			}
+			return Result{}, &Error{Code: CodeTakenOver, Message: msg, CloseCode: int(ce.Code), CloseReason: ce.Reason}, false
+		}
+	}
+	return Result{}, err, true
+}
+
+// handle acts on one message of the session socket.
+func (s *session) handle(ctx context.Context, ws *websocket.Conn, msg []byte, replay *bool) error {
+	f, err := frame.Decode(msg)
+	if err != nil {
+		return nil // "pong", or anything else that is not a frame
+	}
+	switch f.Type {
+	case frame.TypeOutput:
+		data := []byte(f.Data)
+		if *replay && len(data) > 0 {
+			data = s.hist.fresh(data)
+			*replay = false
+		}
+		if s.proc != nil {
+			s.hold(data)
+			return nil
+		}
+		return s.output(data)
+	case frame.TypeSpawn:
+		if f.AttachedTTY && f.PID > 0 {
+			if !s.o.FollowProcesses {
+				s.notify(Event{Kind: EventProcessTerminal, PID: f.PID, Command: f.Command})
+				return nil
+			}
+			s.follow(ctx, f.PID, f.Command)
+		}
+	}
+	return nil
+}
+
+// output writes terminal bytes and remembers them for the replay of a
+// reconnection.
+func (s *session) output(data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	s.hist.add(data)
+	if _, err := s.o.Out.Write(data); err != nil {
+		return &Error{Code: CodeInput, Message: "writing the output failed", Err: err}
+	}
+	return nil
+}
+
+// sendInput sends keystrokes, whole characters only.
+func (s *session) sendInput(ctx context.Context, ws *websocket.Conn, p []byte) error {
+	b := s.carry.Append(nil, p)
+	if len(b) == 0 {
+		return nil
+	}
+	if s.proc != nil {
+		return s.proc.input(ctx, b)
+	}
+	return s.send(ctx, ws, frame.Input(string(b)))
+}
+
+// send writes an input frame, keeping it for the next connection when the
+// write fails, so that piped input is not lost.
+func (s *session) send(ctx context.Context, ws *websocket.Conn, msg []byte) error {
+	if err := s.write(ctx, ws, msg); err != nil {
+		s.unsent = msg
+		return err
+	}
+	return nil
+}
+
+// sendSize sends the window size when it changed.
+func (s *session) sendSize(ctx context.Context, ws *websocket.Conn) error {
+	if !s.o.Terminal || s.o.Size == nil {
+		return nil
+	}
+	cols, rows, ok := s.o.Size()
+	if !ok || cols <= 0 || rows <= 0 || cols > frame.MaxDimension || rows > frame.MaxDimension {
+		return nil
+	}
+	if s.proc != nil {
+		s.proc.resize(ctx, cols, rows)
+	}
+	if s.sent == [2]int{cols, rows} {
+		return nil
+	}
+	if err := s.write(ctx, ws, frame.Resize(cols, rows)); err != nil {
+		return err
+	}
+	s.sent = [2]int{cols, rows}
+	return nil
+}
+
+func (s *session) write(ctx context.Context, ws *websocket.Conn, msg []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	return ws.Write(ctx, websocket.MessageText, msg)
+}
+
+// closeAll closes the process terminal and the session socket cleanly, so
+// that the server frees the terminal at once, within closeTimeout.
+func (s *session) closeAll(ws *websocket.Conn, code websocket.StatusCode, reason string) {
+	s.closeProc()
+	closeSocket(ws, code, reason)
+}
+
+func closeSocket(ws *websocket.Conn, code websocket.StatusCode, reason string) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = ws.Close(code, reason)
+	}()
+	select {
+	case <-done:
+	case <-time.After(closeTimeout):
+		_ = ws.CloseNow()
+	}
+}

@@ -1,0 +1,210 @@
+//go:build unix
+
+package terminal_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/nimbus-sh/nimbus/pkg/terminal"
+	"github.com/nimbus-sh/nimbus/pkg/terminal/frame"
+)
+
+// fakeWorker speaks the Worker's side of the terminal sockets where
+// nimbus dev has nothing to show: attached-TTY process terminals (spec
+// §9) and handshake answers of its router.
+type fakeWorker struct {
+	mu        sync.Mutex
+	resizes   []string // resize frames, both sockets
+	logsOpen  atomic.Int32
+	main      *websocket.Conn
+	status    []int // statuses to answer, one per attempt, before accepting
+	attempts  atomic.Int32
+	retryWait string
+}
+
+func (w *fakeWorker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	n := int(w.attempts.Add(1)) - 1
+	if n < len(w.status) {
+		if w.retryWait != "" {
+			rw.Header().Set("Retry-After", w.retryWait)
+		}
+		rw.WriteHeader(w.status[n])
+		_, _ = rw.Write([]byte(`{"ok":false,"error":"overloaded","code":"E_OVERLOADED"}`))
+		return
+	}
+	if r.Header.Get("Authorization") == "" {
+		http.Error(rw, `{"error":"no token","code":"E_TOKEN_MALFORMED"}`, http.StatusUnauthorized)
+		return
+	}
+	ws, err := websocket.Accept(rw, r, nil)
+	if err != nil {
+		return
+	}
+	ctx := context.Background()
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/ws"):
+		w.mu.Lock()
+		w.main = ws
+		w.mu.Unlock()
+		_ = ws.Write(ctx, websocket.MessageText, frame.Ready())
+		_ = ws.Write(ctx, websocket.MessageText, frame.Output("$ "))
+		for {
+			_, msg, err := ws.Read(ctx)
+			if err != nil {
+				return
+			}
+			f, _ := frame.Decode(msg)
+			switch {
+			case f.Type == frame.TypeResize:
+				w.record("main", string(msg))
+			case f.Type == frame.TypeInput && f.Data == "tui\r":
+				_ = ws.Write(ctx, websocket.MessageText, []byte(`{"type":"spawn","pid":7,"command":"tui","longRunning":false,"attachedTty":true}`))
+				_ = ws.Write(ctx, websocket.MessageText, frame.Output("tui\r\n[bin started: pid=7]\r\n$ "))
+			case f.Type == frame.TypeInput:
+				_ = ws.Write(ctx, websocket.MessageText, frame.Output("shell-got:"+f.Data))
+			}
+		}
+	case strings.HasSuffix(r.URL.Path, "/api/logs/7"):
+		w.logsOpen.Add(1)
+		_ = ws.Write(ctx, websocket.MessageText, []byte(`{"type":"backlog","pid":7,"chunks":[{"stream":"stdout","data":"TUI> ","ts":1}]}`))
+		for {
+			_, msg, err := ws.Read(ctx)
+			if err != nil {
+				return
+			}
+			f, _ := frame.Decode(msg)
+			switch f.Type {
+			case frame.TypeResize:
+				w.record("proc", string(msg))
+			case frame.TypeInput:
+				_ = ws.Write(ctx, websocket.MessageText, []byte(`{"type":"stdin-ack","pid":7,"ok":true,"action":"input"}`))
+				if f.Data == "q" {
+					// The shell prints meanwhile; it shows after the process.
+					w.mu.Lock()
+					_ = w.main.Write(ctx, websocket.MessageText, frame.Output("bg-line\r\n"))
+					w.mu.Unlock()
+					time.Sleep(50 * time.Millisecond)
+					_ = ws.Write(ctx, websocket.MessageText, []byte(`{"type":"exit","code":3,"at":5}`))
+					continue
+				}
+				_ = ws.Write(ctx, websocket.MessageText, []byte(`{"type":"chunk","stream":"stdout","data":"tui-got:`+f.Data+`","ts":2}`))
+			}
+		}
+	default:
+		_ = ws.Write(ctx, websocket.MessageText, []byte(`{"type":"notfound","pid":0}`))
+	}
+}
+
+func (w *fakeWorker) record(where, msg string) {
+	w.mu.Lock()
+	w.resizes = append(w.resizes, where+" "+msg)
+	w.mu.Unlock()
+}
+
+func TestFollowsAttachedTTYProcesses(t *testing.T) {
+	w := &fakeWorker{}
+	hs := httptest.NewServer(w)
+	defer hs.Close()
+	o := termOpts(hs.URL, "w-1")
+	o.FollowProcesses = true
+	o.Size = func() (int, int, bool) { return 1200, 50, true }
+	s := start(t, o)
+	s.out.waitFor(t, "$ ")
+	s.typeText("tui\r")
+	s.out.waitFor(t, "TUI> ")
+	s.waitEvent(terminal.EventProcessAttached)
+	// Keys go to the process, not to the shell.
+	s.typeText("x")
+	s.out.waitFor(t, "tui-got:x")
+	s.typeText("q")
+	s.waitEvent(terminal.EventProcessDetached)
+	s.out.waitFor(t, "bg-line\r\n")
+	out := s.out.String()
+	if strings.Contains(out, "shell-got:x") {
+		t.Fatalf("a key meant for the process reached the shell: %q", out)
+	}
+	if strings.Index(out, "bg-line") < strings.Index(out, "tui-got:x") {
+		t.Fatalf("the shell's output was not held while the process ran: %q", out)
+	}
+	s.typeText("y")
+	s.out.waitFor(t, "shell-got:y")
+	s.mu.Lock()
+	var code *int
+	for _, e := range s.events {
+		if e.Kind == terminal.EventProcessDetached {
+			code = e.Code
+		}
+	}
+	s.mu.Unlock()
+	if code == nil || *code != 3 {
+		t.Fatalf("exit code %v", code)
+	}
+	w.mu.Lock()
+	got := strings.Join(w.resizes, "\n")
+	w.mu.Unlock()
+	// Process terminals take "columns" (at most 1000); the shell is sent
+	// its size again when it gets the keys back.
+	if !strings.Contains(got, `proc {"type":"resize","columns":1000,"rows":50}`) || strings.Count(got, `main {"type":"resize","cols":1200,"rows":50}`) != 2 {
+		t.Fatalf("resizes:\n%s", got)
+	}
+	s.typeText("\r~.")
+	s.wait()
+}
+
+func TestReportsUnfollowedProcesses(t *testing.T) {
+	w := &fakeWorker{}
+	hs := httptest.NewServer(w)
+	defer hs.Close()
+	s := start(t, termOpts(hs.URL, "w-1"))
+	s.out.waitFor(t, "$ ")
+	s.typeText("tui\r")
+	s.waitEvent(terminal.EventProcessTerminal)
+	s.typeText("x")
+	s.out.waitFor(t, "shell-got:x")
+	if w.logsOpen.Load() != 0 {
+		t.Fatal("the process terminal was opened")
+	}
+}
+
+func TestHandshakeAnswers(t *testing.T) {
+	// 503 with Retry-After, then success: retried on the first connect.
+	w := &fakeWorker{status: []int{503}, retryWait: "1"}
+	hs := httptest.NewServer(w)
+	defer hs.Close()
+	s := start(t, termOpts(hs.URL, "w-1"))
+	s.out.waitFor(t, "$ ")
+	if !s.saw(terminal.EventRetrying) || w.attempts.Load() != 2 {
+		t.Fatalf("attempts %d", w.attempts.Load())
+	}
+	// A 404 is not a Nimbus terminal.
+	nf := httptest.NewServer(http.NotFoundHandler())
+	defer nf.Close()
+	_, err := start(t, termOpts(nf.URL, "w-1")).wait()
+	if codeOf(err) != terminal.CodeHandshake || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("%v", err)
+	}
+	// A redirect is refused, not followed with the token.
+	rd := httptest.NewServer(http.RedirectHandler("https://elsewhere.example/", http.StatusFound))
+	defer rd.Close()
+	_, err = start(t, termOpts(rd.URL, "w-1")).wait()
+	if codeOf(err) != terminal.CodeHandshake || !strings.Contains(err.Error(), "elsewhere.example") {
+		t.Fatalf("%v", err)
+	}
+	// 5xx three times: unavailable.
+	bad := &fakeWorker{status: []int{502, 502, 502, 502}}
+	hb := httptest.NewServer(bad)
+	defer hb.Close()
+	_, err = start(t, termOpts(hb.URL, "w-1")).wait()
+	if codeOf(err) != terminal.CodeUnavailable || bad.attempts.Load() != 3 {
+		t.Fatalf("%v after %d attempts", err, bad.attempts.Load())
+	}
+}
