@@ -20,6 +20,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
 	"github.com/nimbus-sh/nimbus/pkg/terminal"
 )
@@ -211,9 +212,10 @@ func TestExitCodeTable(t *testing.T) {
 		}
 		known[transfer.CodePartial] = &transfer.PartialError{Failures: []transfer.Failure{{Path: "a", Message: "a: x"}}}
 		for _, code := range []string{transfer.CodeVerify, transfer.CodeJoin, transfer.CodeChanged, transfer.CodeNotFound, transfer.CodeIsDirectory,
-			transfer.CodeBadTarget, transfer.CodeConflict, transfer.CodeIgnoreFile, transfer.CodeLocalIO} {
+			transfer.CodeBadTarget, transfer.CodeConflict, transfer.CodeIgnoreFile, transfer.CodeLocalIO, transfer.CodeUnsafePath} {
 			known[code] = &transfer.Error{Code: code, Message: "test"}
 		}
+		known[job.CodeRuntimeInstall] = &job.RuntimeError{Spec: "python@3.12", ExitCode: 1}
 		for _, row := range docTable(t, "## Errors nimbus finds itself") {
 			code := strings.Trim(row[0], "`")
 			if strings.HasPrefix(code, "E_TERMINAL_") {

@@ -56,7 +56,7 @@ func (o *common) localClient(cmd *cobra.Command, scopes []string) (*sandboxclien
 			}
 		}
 	}
-	if err := o.parseWriteLimit(cfg.GetString("write_limit")); err != nil {
+	if err := o.parseWriteLimit(cfg); err != nil {
 		return nil, nil, err
 	}
 	data, err := localdev.DataDir(o.f.Getenv)

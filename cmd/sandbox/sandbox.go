@@ -4,12 +4,15 @@
 package sandbox
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/config"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -110,7 +113,7 @@ func (o *common) resolve(cmd *cobra.Command) (*settings, error) {
 			Stdin:     o.f.IOStreams.In,
 		},
 	}
-	if err := o.parseWriteLimit(cfg.GetString("write_limit")); err != nil {
+	if err := o.parseWriteLimit(cfg); err != nil {
 		return nil, err
 	}
 	if s.endpoint == "" {
@@ -146,17 +149,25 @@ func (o *common) client(cmd *cobra.Command, pin bool, scopes []string) (*sandbox
 	return c, s, nil
 }
 
-// parseWriteLimit reads the resolved write limit.
-func (o *common) parseWriteLimit(v string) error {
+// parseWriteLimit reads the resolved write limit. A bad --write-limit is
+// a usage error; a bad NIMBUS_WRITE_LIMIT or write_limit is a
+// configuration error naming where it came from, as for http_timeout.
+func (o *common) parseWriteLimit(cfg *config.Config) error {
+	v := cfg.GetString("write_limit")
 	if v == "" {
 		return nil
 	}
+	src := cfg.Source("write_limit")
 	n, err := sandboxcli.ParseSize("--write-limit", v)
+	if err == nil && n < 4<<10 {
+		err = clierr.Usagef("--write-limit %s: at least 4KiB", v)
+	}
+	if err != nil && !strings.HasPrefix(src, "--") {
+		return clierr.New(exitcode.Config, "E_CONFIG_INVALID", fmt.Sprintf("write_limit %q (%s): expected a size of at least 4KiB such as 20MiB, 4M or 1048576", v, src),
+			"fix NIMBUS_WRITE_LIMIT (or write_limit in the config file), or unset it for the default 20MiB")
+	}
 	if err != nil {
 		return err
-	}
-	if n < 4<<10 {
-		return clierr.Usagef("--write-limit %s: at least 4KiB", v)
 	}
 	o.writeLimitBytes = n
 	return nil

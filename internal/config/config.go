@@ -217,6 +217,10 @@ func (c *Config) GetDuration(key string, l duration.Limits) (d time.Duration, ok
 	return d, true, nil
 }
 
+// Source says where key's value came from, for error messages: "--flag",
+// the environment variable, the config files, or "default".
+func (c *Config) Source(key string) string { return c.source(normalize(key)) }
+
 // source says where key's value came from, for error messages.
 func (c *Config) source(key string) string {
 	k := lookup(key)

@@ -10,6 +10,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/pkg/ignore"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
 )
 
@@ -54,6 +55,10 @@ func Error(err error) error {
 			exit = exitcode.IOErr
 		}
 		return clierr.Wrap(err, exit, te.Code, te.Message, transferHint(te.Code))
+	}
+	var rte *job.RuntimeError
+	if errors.As(err, &rte) {
+		return clierr.Wrap(err, exitcode.DataErr, job.CodeRuntimeInstall, rte.Error(), "check the spec name and version with nimbus sandbox runtimes list ID")
 	}
 	var ie *ignore.Error
 	if errors.As(err, &ie) {

@@ -265,6 +265,9 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 	return res, ctx.Err()
 }
 
+// CodeRuntimeInstall is the code of a RuntimeError.
+const CodeRuntimeInstall = "E_RUNTIME_INSTALL"
+
 // RuntimeError is a runtime that could not be installed.
 type RuntimeError struct {
 	Spec     string
@@ -297,7 +300,7 @@ func failed(e Event, err error) Event {
 	case errors.As(err, &ce):
 		e.Code = ce.Code
 	case errors.As(err, new(*RuntimeError)):
-		e.Code = "E_RUNTIME_INSTALL"
+		e.Code = CodeRuntimeInstall
 	}
 	return e
 }

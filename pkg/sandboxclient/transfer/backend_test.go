@@ -52,10 +52,16 @@ type backendOpts struct {
 func newBackend(t testing.TB, o backendOpts) *backend {
 	t.Helper()
 	p := o.path
+	iso := localsandbox.IsolationAuto
 	if p == "" {
 		p = os.Getenv("PATH")
+	} else {
+		// A sandbox short of tools: its PATH is a directory of links under
+		// the test's temporary directory, which a command in namespaces
+		// would not see (/tmp is the sandbox's own there).
+		iso = localsandbox.IsolationHostPaths
 	}
-	srv, err := localsandbox.New(localsandbox.Options{DataDir: t.TempDir(), Secret: testSecret, HostEnv: []string{"PATH=" + p}})
+	srv, err := localsandbox.New(localsandbox.Options{DataDir: t.TempDir(), Secret: testSecret, HostEnv: []string{"PATH=" + p}, Isolation: iso})
 	if err != nil {
 		t.Fatal(err)
 	}
