@@ -115,21 +115,21 @@ const (
 // Event reports the start or end of one step of a phase. It is shaped for
 // NDJSON: {"type":"phase","phase":"upload","status":"done",…}.
 type Event struct {
-	Type     string `json:"type"`
-	Phase    string `json:"phase"`
-	Status   string `json:"status"`
-	ID       string `json:"id,omitempty"`
-	Local    string `json:"local,omitempty"`
-	Remote   string `json:"remote,omitempty"`
-	Runtime  string `json:"runtime,omitempty"`
-	Command  string `json:"command,omitempty"`
-	Cwd      string `json:"cwd,omitempty"`
-	Files    *int   `json:"files,omitempty"`
-	Bytes    *int64 `json:"bytes,omitempty"`
+	Type    string `json:"type"`
+	Phase   string `json:"phase"`
+	Status  string `json:"status"`
+	ID      string `json:"id,omitempty"`
+	Local   string `json:"local,omitempty"`
+	Remote  string `json:"remote,omitempty"`
+	Runtime string `json:"runtime,omitempty"`
+	Command string `json:"command,omitempty"`
+	Cwd     string `json:"cwd,omitempty"`
+	Files   *int   `json:"files,omitempty"`
+	Bytes   *int64 `json:"bytes,omitempty"`
 	// ExitCode is the command's exit code exactly as the server sent it
 	// (see Result.ExitCode).
 	ExitCode *json.Number `json:"exitCode,omitempty"`
-	Duration *int64 `json:"duration,omitempty"`
+	Duration *int64       `json:"duration,omitempty"`
 	// Error and Code describe a failure.
 	Error    string             `json:"error,omitempty"`
 	Code     string             `json:"code,omitempty"`
