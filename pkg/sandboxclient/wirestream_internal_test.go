@@ -268,3 +268,44 @@ func FuzzScannerSkip(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeBase64Blocks: the block decoder agrees with base64.StdEncoding
+// wherever its blocks end: line breaks are ignored (as base64.NewDecoder
+// does), and text after padding is refused even when the padding ends a
+// block.
+func TestDecodeBase64Blocks(t *testing.T) {
+	payload := bytes.Repeat([]byte{0xfb, 0xff, 0xbf, 1, 2}, 60000)
+	enc := base64.StdEncoding.EncodeToString(payload)
+	var wrapped strings.Builder
+	for i := 0; i < len(enc); i += 76 {
+		wrapped.WriteString(enc[i:min(i+76, len(enc))])
+		wrapped.WriteString("\r\n")
+	}
+	for name, text := range map[string]string{"plain": enc, "wrapped": wrapped.String()} {
+		var out bytes.Buffer
+		if err := decodeBase64(&out, strings.NewReader(text), math.MaxInt64); err != nil || !bytes.Equal(out.Bytes(), payload) {
+			t.Fatalf("%s: %v, %d of %d bytes", name, err, out.Len(), len(payload))
+		}
+	}
+	// 98302 bytes encode to exactly one block ending in "==".
+	first := base64.StdEncoding.EncodeToString(payload[:98302])
+	if len(first) != base64Chunk || !strings.HasSuffix(first, "==") {
+		t.Fatalf("setup: %d chars", len(first))
+	}
+	for name, text := range map[string]string{
+		"after a block": first + "AAAA",
+		"in a block":    "AA==AAAA",
+	} {
+		if _, refErr := base64.StdEncoding.DecodeString(text); refErr == nil {
+			t.Fatalf("%s: the reference accepts it", name)
+		}
+		if err := decodeBase64(io.Discard, strings.NewReader(text), math.MaxInt64); err == nil {
+			t.Fatalf("%s: accepted", name)
+		}
+	}
+	// A small answer decodes in a small block.
+	var out bytes.Buffer
+	if err := decodeBase64(&out, strings.NewReader("aGk="), 2); err != nil || out.String() != "hi" {
+		t.Fatalf("small: %v %q", err, out.String())
+	}
+}

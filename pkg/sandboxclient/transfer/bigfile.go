@@ -138,7 +138,7 @@ func (e *engine) putSplit(ctx context.Context, src io.ReaderAt, size int64, dst 
 	// The join is not abandoned half-way either (a cat still running
 	// would recreate the joined file after the cleanup).
 	jctx, jcancel := settled(ctx)
-	err = e.join(jctx, dir, names, joined)
+	err = e.join(jctx, dir, names, joined, part)
 	jcancel()
 	if err != nil {
 		return err
@@ -255,9 +255,9 @@ func settled(ctx context.Context) (context.Context, context.CancelFunc) {
 // each, well under the script limit).
 const maxJoinArgs = 2000
 
-// join concatenates the parts into joined with cat (in batches for very
-// big files) and removes them.
-func (e *engine) join(ctx context.Context, dir string, names []string, joined string) error {
+// join concatenates the parts (of at most part bytes) into joined with cat
+// (in batches for very big files) and removes them.
+func (e *engine) join(ctx context.Context, dir string, names []string, joined string, part int64) error {
 	for i := 0; i < len(names); i += maxJoinArgs {
 		batch := names[i:min(i+maxJoinArgs, len(names))]
 		redirect := ">"
@@ -266,16 +266,13 @@ func (e *engine) join(ctx context.Context, dir string, names []string, joined st
 		}
 		// The names start with ".": no "--" needed, which minimal shells lack.
 		cmd := "cat " + strings.Join(batch, " ") + " " + redirect + " " + joined + " && rm -f " + strings.Join(batch, " ")
-		r, err := script(ctx, e.sb, dir, cmd)
+		work := 2 * int64(len(batch)) * part // read the parts, write the joined file
+		r, err := script(ctx, e.sb, dir, cmd, work)
 		if err != nil {
 			return err
 		}
 		if r.ExitCode != 0 {
-			msg := strings.TrimSpace(r.Stderr)
-			if msg == "" {
-				msg = fmt.Sprintf("exit code %d", r.ExitCode)
-			}
-			return &Error{Code: CodeJoin, Message: fmt.Sprintf("%s: joining the parts in the sandbox failed: %s", path.Join(dir, joined), msg)}
+			return &Error{Code: CodeJoin, Message: fmt.Sprintf("%s: joining the parts in the sandbox failed: %s", path.Join(dir, joined), scriptFailure(r, work))}
 		}
 	}
 	return nil
@@ -302,7 +299,7 @@ func (e *engine) verify(ctx context.Context, dir, joined, dst string, src io.Rea
 		}
 		return nil
 	}
-	whole, err := remoteDigests(ctx, e.sb, dir, []string{joined})
+	whole, err := remoteDigests(ctx, e.sb, dir, []string{joined}, []int64{size})
 	if err != nil {
 		return err
 	}
@@ -361,7 +358,7 @@ func rangeDigests(ctx context.Context, sb *sc.Sandbox, dir, name string, size, p
 	if b.Len() > maxScript {
 		return nil, nil
 	}
-	r, err := script(ctx, sb, dir, b.String())
+	r, err := script(ctx, sb, dir, b.String(), size)
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +430,7 @@ func (e *engine) removeTemps(ctx context.Context, dir string, names []string) {
 	}
 	ok := true
 	for i := 0; i < len(quoted); i += maxJoinArgs {
-		r, err := script(ctx, e.sb, dir, "rm -f "+strings.Join(quoted[i:min(i+maxJoinArgs, len(quoted))], " "))
+		r, err := script(ctx, e.sb, dir, "rm -f "+strings.Join(quoted[i:min(i+maxJoinArgs, len(quoted))], " "), 0)
 		if err != nil || r.ExitCode != 0 {
 			ok = false
 			break

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nimbus-sh/nimbus/internal/shellquote"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -17,9 +18,43 @@ import (
 // 128 KiB that Linux allows for one argument (sh -c SCRIPT).
 const maxScript = 64 << 10
 
-// script runs a shell script in the sandbox with cwd dir.
-func script(ctx context.Context, sb *sc.Sandbox, dir, s string) (*sc.ExecResult, error) {
-	return sb.Exec(ctx, s, sc.ExecOptions{Cwd: dir})
+// A script in the sandbox gets a timeout of its own, sent as timeoutMs so
+// the sandbox ends it: scriptBase, plus the time to read or write the
+// bytes it works on (work) at scriptRate. The client waits for its answer
+// that long plus the HTTP timeout (sc.Sandbox.Exec): joining or hashing a
+// big file may legitimately take longer than the HTTP timeout, and a
+// sandbox that never answers still cannot hang a transfer.
+const (
+	scriptBase = 2 * time.Minute
+	scriptRate = 4 << 20 // bytes per second: a slow disk, or a shell's builtins
+	scriptMax  = 24 * time.Hour
+)
+
+// scriptTimeout is the timeout of a script that reads or writes work bytes.
+func scriptTimeout(work int64) time.Duration {
+	secs := max(work, 0) / scriptRate
+	if secs >= int64((scriptMax - scriptBase) / time.Second) {
+		return scriptMax
+	}
+	return scriptBase + time.Duration(secs)*time.Second
+}
+
+// script runs a shell script in the sandbox with cwd dir; work is how many
+// bytes it reads or writes (see scriptTimeout).
+func script(ctx context.Context, sb *sc.Sandbox, dir, s string, work int64) (*sc.ExecResult, error) {
+	return sb.Exec(ctx, s, sc.ExecOptions{Cwd: dir, Timeout: scriptTimeout(work)})
+}
+
+// scriptFailure describes a script's failure: its stderr, or its exit
+// code (124 meaning the sandbox stopped it at its timeout).
+func scriptFailure(r *sc.ExecResult, work int64) string {
+	if msg := strings.TrimSpace(r.Stderr); msg != "" {
+		return msg
+	}
+	if r.ExitCode == 124 {
+		return fmt.Sprintf("it did not finish within %s", scriptTimeout(work))
+	}
+	return fmt.Sprintf("exit code %d", r.ExitCode)
 }
 
 // batches splits lines into scripts of at most maxScript bytes each.
@@ -50,7 +85,7 @@ const listEnd = "nimbus-list-end"
 // with bounded parallelism. Subdirectories that cannot be read are
 // reported to fail; only a failure on root itself is returned.
 func listRemote(ctx context.Context, sb *sc.Sandbox, root string, par int, fail func(Failure)) ([]Entry, error) {
-	r, err := script(ctx, sb, root, `find . -mindepth 1 -printf '%y\0%s\0%T@\0%m\0%P\0%l\0' && printf '`+listEnd+`\0'`)
+	r, err := script(ctx, sb, root, `find . -mindepth 1 -printf '%y\0%s\0%T@\0%m\0%P\0%l\0' && printf '`+listEnd+`\0'`, 0)
 	if err == nil && r.ExitCode == 0 {
 		if es, ok := parseFind(r.Stdout); ok {
 			return es, nil
@@ -239,10 +274,11 @@ func walkRemote(ctx context.Context, sb *sc.Sandbox, root string, par int, fail 
 }
 
 // remoteDigests returns the sha256 (hex) of each path (relative to dir),
-// or "" where the sandbox cannot tell (no sha256sum, unreadable file). One
+// whose sizes are given, or "" where the sandbox cannot tell (no
+// sha256sum, unreadable file, a timeout). One
 // sha256sum process hashes a whole batch; its lines are matched to the
 // paths by name, so a file it cannot read just has no line.
-func remoteDigests(ctx context.Context, sb *sc.Sandbox, dir string, rels []string) ([]string, error) {
+func remoteDigests(ctx context.Context, sb *sc.Sandbox, dir string, rels []string, sizes []int64) ([]string, error) {
 	out := make([]string, len(rels))
 	index := make(map[string]int, len(rels))
 	args := make([]string, len(rels))
@@ -250,8 +286,14 @@ func remoteDigests(ctx context.Context, sb *sc.Sandbox, dir string, rels []strin
 		index["./"+r] = i
 		args[i] = shellquote.Quote("./" + r)
 	}
+	first := 0
 	for _, b := range batches(args) {
-		r, err := script(ctx, sb, dir, "sha256sum "+strings.Join(b, " ")+" 2>/dev/null")
+		var work int64
+		for _, n := range sizes[first : first+len(b)] {
+			work += n
+		}
+		first += len(b)
+		r, err := script(ctx, sb, dir, "sha256sum "+strings.Join(b, " ")+" 2>/dev/null", work)
 		if err != nil {
 			return nil, err
 		}
@@ -311,7 +353,7 @@ func runLines(ctx context.Context, sb *sc.Sandbox, dir string, lines []string) (
 	}
 	i := 0
 	for _, b := range batches(tagged) {
-		r, err := script(ctx, sb, dir, strings.Join(b, "\n"))
+		r, err := script(ctx, sb, dir, strings.Join(b, "\n"), 0)
 		if err != nil {
 			return nil, err
 		}

@@ -375,10 +375,11 @@ func (e *engine) compare(ctx context.Context, src, dst []Entry, del bool, sides 
 		return p, nil
 	}
 	rels := make([]string, len(check))
+	sizes := make([]int64, len(check))
 	for i, c := range check {
-		rels[i] = c.Rel
+		rels[i], sizes[i] = c.Rel, c.Size
 	}
-	remoteSums, err := remoteDigests(ctx, e.sb, sides.remote, rels)
+	remoteSums, err := remoteDigests(ctx, e.sb, sides.remote, rels, sizes)
 	if err != nil {
 		return nil, err
 	}
