@@ -33,7 +33,7 @@ const (
 // scriptTimeout is the timeout of a script that reads or writes work bytes.
 func scriptTimeout(work int64) time.Duration {
 	secs := max(work, 0) / scriptRate
-	if secs >= int64((scriptMax - scriptBase) / time.Second) {
+	if secs >= int64((scriptMax-scriptBase)/time.Second) {
 		return scriptMax
 	}
 	return scriptBase + time.Duration(secs)*time.Second
