@@ -3,6 +3,7 @@ package sandboxcli
 import (
 	"bytes"
 	"errors"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -110,10 +111,9 @@ func TestProgressOnATerminal(t *testing.T) {
 	p.Plan(4, 4<<20)
 	p.Transferred(1 << 20)
 	p.Event(transfer.Event{Kind: transfer.Copied, Type: transfer.TypeFile})
-	waitFor(t, p, buf, "1/4 files")
-	waitFor(t, p, buf, "1.0 MiB / 4.0 MiB")
-	waitFor(t, p, buf, "ETA") // once a second has passed
-	if out := buf.String(); !strings.Contains(out, "\r\x1b[2K↑ 1/4 files ") || !strings.Contains(out, "█") || !strings.Contains(out, "/s") {
+	// Files, bytes, rate and [elapsed:time left], drawn by progressbar.
+	waitFor(t, p, buf, "↑ 1/4 files   25% ██████░░░░░░░░░░░░░░░░░░ (1.0/4.0 MiB, ")
+	if out := buf.String(); !regexp.MustCompile(`\(1\.0/4\.0 MiB, [0-9.]+ [KMG]?i?B/s\) \[\d+s:\d+s\]`).MatchString(out) {
 		t.Fatalf("bar %q", out)
 	}
 	// Failures and skips are printed above the bar as they are found.
@@ -126,7 +126,7 @@ func TestProgressOnATerminal(t *testing.T) {
 		t.Fatalf("lines %q", out)
 	}
 	// Whatever follows the last erase is whole lines: no bar is left.
-	if rest := out[strings.LastIndex(out, "\r\x1b[2K")+4:]; rest != "" && !strings.HasSuffix(rest, "\n") {
+	if rest := out[strings.LastIndex(out, "\x1b[2K\r")+5:]; rest != "" && !strings.HasSuffix(rest, "\n") {
 		t.Fatalf("bar left at the end: %q", rest)
 	}
 }
