@@ -52,9 +52,9 @@ func newCmdRun(o *common) *cobra.Command {
 
 nimbus exits with the command's exit code (one that is not an exit status,
 such as 256, exits 125 with a warning: only a remote 0 exits 0). Its own
-failures exit 125 (a failed upload skips the command), a timeout 124. Ctrl-C or a CI cancel
-(SIGINT, SIGTERM) stops the step, still destroys the sandbox, and exits 130
-(143 for SIGTERM).
+failures exit 125 (a failed upload skips the command), a timeout 124. Ctrl-C
+or a CI cancel (SIGINT, SIGTERM) stops the step, still destroys the sandbox,
+and exits 130 (143 for SIGTERM).
 
 --env K=V sets a variable and --env K forwards the local value of K;
 --env-file reads KEY=VALUE lines (dotenv syntax); --env wins over the file.
