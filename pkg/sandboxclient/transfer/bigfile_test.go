@@ -131,6 +131,67 @@ func TestBigFileVerifiedWithoutSha256sum(t *testing.T) {
 	}
 }
 
+// opensslLike answers `openssl dgst -sha256 -r` as openssl does ("HEX
+// *stdin"), computing the digest with the host's sha256sum (SHA_SUM), so
+// that the openssl path is tested where openssl is not installed.
+const opensslLike = "#!/bin/sh\n[ \"$*\" = \"dgst -sha256 -r\" ] || exit 1\nh=$(\"$SHA_SUM\"); echo \"${h%% *} *stdin\"\n"
+
+// writeOpenssl puts an openssl command of script into bin.
+func writeOpenssl(t *testing.T, bin, script string) {
+	t.Helper()
+	sum, err := lookPath("sha256sum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script = strings.Replace(script, "\"$SHA_SUM\"", shellQuote(sum), 1)
+	if err := os.WriteFile(filepath.Join(bin, "openssl"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// The ranges of the joined file are hashed in the sandbox by openssl where
+// it works, else by sha256sum; an openssl that hashes wrong is not used.
+func TestBigFileRangeHashers(t *testing.T) {
+	for name, tc := range map[string]struct {
+		tools   []string
+		openssl string // script of an openssl command, if any
+	}{
+		"openssl only":   {openssl: opensslLike},
+		"sha256sum only": {tools: []string{"sha256sum"}},
+		"broken openssl": {tools: []string{"sha256sum"}, openssl: "#!/bin/sh\ncat >/dev/null; echo 0000000000000000000000000000000000000000000000000000000000000000 '*stdin'\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			bin := t.TempDir()
+			for _, tool := range append([]string{"cat", "rm", "tail", "head"}, tc.tools...) {
+				p, err := lookPath(tool)
+				if err != nil {
+					t.Fatal(err)
+				}
+				os.Symlink(p, filepath.Join(bin, tool))
+			}
+			if tc.openssl != "" {
+				writeOpenssl(t, bin, tc.openssl)
+			}
+			b := newBackend(t, backendOpts{path: bin})
+			sb := b.sandbox(smallLimits)
+			ctx := testCtx(t)
+			local, data := randomFile(t, t.TempDir(), "big.bin", 3*(64<<10)+5, 0o644)
+			if _, err := transfer.Upload(ctx, sb, local, "/home/user/big.bin", transfer.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := os.ReadFile(b.host("/home/user/big.bin")); !bytes.Equal(got, data) {
+				t.Fatal("content differs")
+			}
+			// Checked by range digests: no sampled reads.
+			if n := count(b.opsSeen(), "readRange"); n != 0 {
+				t.Fatalf("%d readRange samples: the range digests were not used", n)
+			}
+		})
+	}
+}
+
 // A cat that reorders its arguments joins the parts in the wrong order:
 // the check catches it (by digest, or by samples without sha256sum), the
 // target keeps its old content and no temporary file stays behind.
@@ -140,6 +201,7 @@ func TestBadJoinIsCaught(t *testing.T) {
 		says  string
 	}{
 		"ranges":     {[]string{"sha256sum", "tail", "head"}, "bytes 0 to 65535 of the joined file differ"},
+		"openssl":    {[]string{"openssl", "tail", "head"}, "bytes 0 to 65535 of the joined file differ"}, // opensslLike
 		"whole file": {[]string{"sha256sum"}, "the joined file's sha256 in the sandbox is"},
 		"samples":    {nil, "the joined file differs from the local file near byte"},
 	} {
@@ -154,6 +216,10 @@ func TestBadJoinIsCaught(t *testing.T) {
 			}
 			os.Symlink(rmPath, filepath.Join(bin, "rm"))
 			for _, tool := range tools {
+				if tool == "openssl" {
+					writeOpenssl(t, bin, opensslLike)
+					continue
+				}
 				p, _ := lookPath(tool)
 				os.Symlink(p, filepath.Join(bin, tool))
 			}
