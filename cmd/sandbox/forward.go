@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -106,13 +107,13 @@ origin and without your credentials.`,
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
-			return o.forward(cmd, sb, specs)
+			return o.forward(cmd, sb, specs, s.httpTimeout)
 		},
 	}
 	return cmd
 }
 
-func (o *common) forward(cmd *cobra.Command, sb *sandboxclient.Sandbox, specs []forwardSpec) error {
+func (o *common) forward(cmd *cobra.Command, sb *sandboxclient.Sandbox, specs []forwardSpec, connectTimeout time.Duration) error {
 	ctx := cmd.Context()
 	ios := o.f.IOStreams
 	st := ios.Styles()
@@ -143,8 +144,9 @@ func (o *common) forward(cmd *cobra.Command, sb *sandboxclient.Sandbox, specs []
 	for _, spec := range specs {
 		p, err := forward.New(forward.Options{
 			Endpoint: sb.Client().Endpoint(), SandboxID: sb.ID(), Port: spec.port,
-			Token:   func(ctx context.Context) (string, error) { return sb.Client().Token(ctx, sb.ID()) },
-			OnError: func(_ *http.Request, err error) { reporter.report(spec.port, err) },
+			ConnectTimeout: connectTimeout,
+			Token:          func(ctx context.Context) (string, error) { return sb.Client().Token(ctx, sb.ID()) },
+			OnError:        func(_ *http.Request, err error) { reporter.report(spec.port, err) },
 		})
 		if err != nil {
 			closeAll()

@@ -5,17 +5,18 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/localdev"
+	"github.com/nimbus-sh/nimbus/internal/localterm"
 	"github.com/nimbus-sh/nimbus/pkg/interactive"
 )
 
 // terminal returns the process's terminal when standard input and output
 // both are one (the only case where line editing makes sense) and the
-// output is not --json.
+// output is not --json. Raw mode and the size are localterm's, as for
+// session attach (on Windows that also turns on VT sequences).
 func (o *common) terminal() *interactive.Terminal {
 	ios := o.f.IOStreams
 	in, okIn := ios.In.(*os.File)
@@ -23,18 +24,26 @@ func (o *common) terminal() *interactive.Terminal {
 	if !okIn || !okOut || !ios.IsStdinTTY() || !ios.IsStdoutTTY() || o.f.JSON {
 		return nil
 	}
-	fd := int(in.Fd())
+	lt := localterm.Open(in, out)
+	if lt == nil {
+		return nil
+	}
 	return &interactive.Terminal{
 		In:  in,
 		Out: out,
 		MakeRaw: func() (func() error, error) {
-			st, err := term.MakeRaw(fd)
-			if err != nil {
+			if err := lt.Raw(); err != nil {
 				return nil, err
 			}
-			return func() error { return term.Restore(fd, st) }, nil
+			return func() error { lt.Restore(); return nil }, nil
 		},
-		Size: func() (int, int, error) { return term.GetSize(int(out.Fd())) },
+		Size: func() (int, int, error) {
+			c, r, ok := lt.Size()
+			if !ok {
+				return 0, 0, errors.New("no window size")
+			}
+			return c, r, nil
+		},
 	}
 }
 

@@ -140,24 +140,42 @@ func (c *Config) merge(path string, required bool) error {
 	if len(data) > maxFileSize {
 		return &InvalidFileError{Path: path, Err: fmt.Errorf("larger than %d KiB", maxFileSize>>10)}
 	}
-	var doc map[string]any
+	// Decoded as nodes, not into a map: a value is kept as it is written
+	// ("0x10", "1e3", "1_000" stay text for the parsers of each key instead
+	// of becoming the numbers YAML reads them as).
+	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return &InvalidFileError{Path: path, Err: errors.New(strings.TrimPrefix(err.Error(), "yaml: "))}
 	}
+	var top *yaml.Node
+	if len(doc.Content) > 0 {
+		top = resolveAlias(doc.Content[0])
+	}
+	if top != nil && !(top.Kind == yaml.ScalarNode && top.Tag == "!!null") && top.Kind != yaml.MappingNode {
+		return &InvalidFileError{Path: path, Err: errors.New("want a map of keys to values (key: value lines)")}
+	}
 	var unknown []Unknown
-	for raw, v := range doc {
+	seen := map[string]string{}
+	for i := 0; top != nil && top.Kind == yaml.MappingNode && i+1 < len(top.Content); i += 2 {
+		kn, vn := resolveAlias(top.Content[i]), resolveAlias(top.Content[i+1])
+		if kn.Kind != yaml.ScalarNode {
+			return &InvalidFileError{Path: path, Err: fmt.Errorf("line %d: want a plain key", kn.Line)}
+		}
+		raw := kn.Value
 		key := normalize(raw)
+		if first, dup := seen[key]; dup {
+			return &InvalidFileError{Path: path, Err: fmt.Errorf("line %d: %s repeats %s", kn.Line, raw, first)}
+		}
+		seen[key] = raw
 		if lookup(key) == nil {
 			unknown = append(unknown, Unknown{File: path, Key: raw, Suggestion: suggest(key)})
 			continue
 		}
-		switch v := v.(type) {
-		case nil:
+		switch {
+		case vn.Kind == yaml.ScalarNode && vn.Tag == "!!null":
 			delete(c.values, key)
-		case string:
-			c.values[key] = v
-		case bool, int, int64, uint64, float64:
-			c.values[key] = fmt.Sprint(v)
+		case vn.Kind == yaml.ScalarNode:
+			c.values[key] = vn.Value
 		default:
 			return &InvalidFileError{Path: path, Err: fmt.Errorf("%s: want a single value, not a list or a map", raw)}
 		}
@@ -166,6 +184,14 @@ func (c *Config) merge(path string, required bool) error {
 	c.unknown = append(c.unknown, unknown...)
 	c.files = append(c.files, path)
 	return nil
+}
+
+// resolveAlias follows YAML aliases (*name) to the node they name.
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 16; i++ {
+		n = n.Alias
+	}
+	return n
 }
 
 // BindFlag makes flag the highest-precedence source of key, when the user

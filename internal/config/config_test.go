@@ -149,6 +149,20 @@ func TestValuesAndShapes(t *testing.T) {
 	if _, err := config.Load(config.Options{Dir: dir}); !errors.As(err, &ife) {
 		t.Errorf("a list document: %v", err)
 	}
+	write(t, filepath.Join(dir, "nimbus.yaml"), "tenant: a\nTenant: b\n")
+	if _, err := config.Load(config.Options{Dir: dir}); !errors.As(err, &ife) || !strings.Contains(err.Error(), "line 2: Tenant repeats tenant") {
+		t.Errorf("a repeated key: %v", err)
+	}
+	// Anchors and aliases resolve; an empty or comment-only file is no settings.
+	write(t, filepath.Join(dir, "nimbus.yaml"), "tenant: &t acme\nprofile: *t\n")
+	c, err = config.Load(config.Options{Dir: dir, Getenv: func(string) string { return "" }})
+	if err != nil || c.GetString("profile") != "acme" {
+		t.Errorf("alias: %v %q", err, c.GetString("profile"))
+	}
+	write(t, filepath.Join(dir, "nimbus.yaml"), "# nothing yet\n")
+	if _, err := config.Load(config.Options{Dir: dir}); err != nil {
+		t.Errorf("comment-only file: %v", err)
+	}
 }
 
 // TestDurationKeysUseTheDurationParser: a duration key reads like every
@@ -171,6 +185,11 @@ func TestDurationKeysUseTheDurationParser(t *testing.T) {
 		{"test_timeout: 90s\n", "2m", 2 * time.Minute, ""},
 		{"test_timeout: -5\n", "", 0, `test_timeout "-5" (` + filepath.Join(dir, "nimbus.yaml") + `): must not be negative`},
 		{"", "0x10", 0, `test_timeout "0x10" (NIMBUS_TEST_TIMEOUT): not a duration`},
+		// YAML reads these as numbers; the file's text is what counts.
+		{"test_timeout: 0x10\n", "", 0, `test_timeout "0x10" (` + filepath.Join(dir, "nimbus.yaml") + `): not a duration`},
+		{"test_timeout: 0o20\n", "", 0, `test_timeout "0o20" (` + filepath.Join(dir, "nimbus.yaml") + `): not a duration`},
+		{"test_timeout: 1_0\n", "", 0, `test_timeout "1_0" (` + filepath.Join(dir, "nimbus.yaml") + `): not a duration`},
+		{"test_timeout: \"45\"\n", "", 45 * time.Second, ""},
 	} {
 		write(t, filepath.Join(dir, "nimbus.yaml"), c.file)
 		env["NIMBUS_TEST_TIMEOUT"] = c.env

@@ -25,7 +25,7 @@ func BenchmarkForwardAddedLatency(b *testing.B) {
 	attach := mint(b, "job-1", token.ScopeSessionAttach)
 	local := forwardTo(b, forward.Options{Endpoint: w.backend.URL, SandboxID: "job-1", Port: w.port, Token: staticToken(attach)})
 	direct := w.backend.URL + "/s/job-1/port/" + strconv.Itoa(w.port) + "/"
-	client := &http.Client{Transport: forward.NewTransport()}
+	client := &http.Client{Transport: forward.NewTransport(0)}
 	get := func(u, tok string) time.Duration {
 		req, _ := http.NewRequest(http.MethodGet, u, nil)
 		if tok != "" {

@@ -66,10 +66,16 @@ type Options struct {
 	Token func(ctx context.Context) (string, error)
 	// TokenTTL is how long a token is reused; 0 means DefaultTokenTTL.
 	TokenTTL time.Duration
-	// Transport carries the requests to the Worker. Nil means a dedicated
-	// transport that keeps connections alive and sets no overall timeout,
-	// so streams and WebSockets may stay open for hours.
+	// Transport carries the requests to the Worker. Nil means
+	// NewTransport(ConnectTimeout): connections kept alive and no overall
+	// timeout, so streams and WebSockets may stay open for hours.
 	Transport http.RoundTripper
+	// ConnectTimeout bounds dialing the Worker and the TLS handshake of the
+	// default transport, as the sandbox client's HTTPTimeout does. 0 means
+	// sandboxclient.DefaultHTTPTimeout; a negative value disables the bound.
+	// How long the app takes to answer is the app's business: the local
+	// client that made the request decides how long to wait.
+	ConnectTimeout time.Duration
 	// OnError, when set, is called from request goroutines for each
 	// request that could not be forwarded (an *sc.Error with CodeUpstream)
 	// and each one the Worker refused (an *sc.RemoteError: an expired token,
@@ -91,15 +97,22 @@ type Proxy struct {
 }
 
 // NewTransport returns the transport a Proxy uses by default: keep-alive
-// connections (a forwarded request costs no new connection), bounded dial
-// and TLS handshake, and no bound on how long an answer may stream.
-func NewTransport() *http.Transport {
+// connections (a forwarded request costs no new connection), dial and TLS
+// handshake bounded by connect (0 means sandboxclient.DefaultHTTPTimeout,
+// negative means no bound), and no bound on how long an answer may stream.
+func NewTransport(connect time.Duration) *http.Transport {
+	if connect == 0 {
+		connect = sc.DefaultHTTPTimeout
+	}
+	if connect < 0 {
+		connect = 0 // net.Dialer and http.Transport: 0 is no bound
+	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 256
 	t.MaxIdleConnsPerHost = 64
 	t.IdleConnTimeout = 90 * time.Second
-	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = 15 * time.Second
+	t.DialContext = (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = connect
 	return t
 }
 
@@ -120,7 +133,7 @@ func New(o Options) (*Proxy, error) {
 		o.TokenTTL = DefaultTokenTTL
 	}
 	if o.Transport == nil {
-		o.Transport = NewTransport()
+		o.Transport = NewTransport(o.ConnectTimeout)
 	}
 	p := &Proxy{o: o, origin: &url.URL{Scheme: u.Scheme, Host: u.Host}}
 	p.door = "/s/" + url.PathEscape(o.SandboxID) + "/port/" + strconv.Itoa(o.Port)

@@ -461,3 +461,36 @@ func TestNewChecksOptions(t *testing.T) {
 		t.Fatalf("%v %v", p, err)
 	}
 }
+
+// TestConnectTimeoutBoundsTheHandshake: a Worker address that accepts TCP
+// but never answers the TLS handshake costs ConnectTimeout, not the fixed
+// bounds of the default transport (15 s before NIMBUS_HTTP_TIMEOUT reached
+// forward).
+func TestConnectTimeoutBoundsTheHandshake(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var held sync.WaitGroup
+	stop := make(chan struct{})
+	defer func() { close(stop); held.Wait() }()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held.Add(1)
+			go func() { defer held.Done(); <-stop; c.Close() }()
+		}
+	}()
+	local := forwardTo(t, forward.Options{Endpoint: "https://" + ln.Addr().String(), SandboxID: "job-1", Port: 3000, ConnectTimeout: 200 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, local+"/", nil)
+	resp, body := do(t, req)
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+}

@@ -518,3 +518,98 @@ func httpApp(t *testing.T) int {
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// TestProcessInputNeverBlocks: writeProcessInput to a process that does
+// not read its input answers at once (before, the first write beyond the
+// 64 KiB pipe buffer held its request, and a thread, for ever); what waits
+// is bounded, and a write beyond the bound says so and writes nothing.
+// Input to a process that reads arrives whole and in order, and
+// endProcessInput closes it after what was written before.
+func TestProcessInputNeverBlocks(t *testing.T) {
+	_, hs := newServer(t)
+	tok := mint(t, "in", token.ScopeSandboxUse)
+	start := func(cmd string) float64 {
+		t.Helper()
+		e := call(t, hs.URL, tok, "in", "startProcess", cmd)
+		var r struct {
+			PID float64 `json:"pid"`
+		}
+		if !e.OK || json.Unmarshal(e.Result, &r) != nil {
+			t.Fatalf("startProcess: %s %s", e.Error, e.Result)
+		}
+		return r.PID
+	}
+	acked := func(e envelope) bool {
+		var r struct {
+			OK bool `json:"ok"`
+		}
+		return e.OK && json.Unmarshal(e.Result, &r) == nil && r.OK
+	}
+	idle := start("sleep 60")
+	mib := strings.Repeat("x", 1<<20)
+	for i := range 8 {
+		e := callTimeout(t, 10*time.Second, hs.URL, tok, "in", "writeProcessInput", idle, mib)
+		if !acked(e) {
+			t.Fatalf("write %d: %d %s %s", i, e.status, e.Error, e.Result)
+		}
+	}
+	e := callTimeout(t, 10*time.Second, hs.URL, tok, "in", "writeProcessInput", idle, mib)
+	if e.OK || e.status != 500 || e.Code != "E_NIMBUS_REMOTE_RPC" || !strings.HasPrefix(e.Error, "EAGAIN: process ") {
+		t.Fatalf("write beyond the bound: %d %s %q", e.status, e.Code, e.Error)
+	}
+	if e := call(t, hs.URL, tok, "in", "endProcessInput", idle); !acked(e) {
+		t.Fatalf("endProcessInput: %s %s", e.Error, e.Result)
+	}
+	for _, op := range []string{"writeProcessInput", "endProcessInput"} {
+		args := []any{idle}
+		if op == "writeProcessInput" {
+			args = append(args, "late")
+		}
+		if e := call(t, hs.URL, tok, "in", op, args...); !e.OK || acked(e) {
+			t.Fatalf("%s after the end: %s %s", op, e.Error, e.Result)
+		}
+	}
+	if e := call(t, hs.URL, tok, "in", "killProcess", idle); !acked(e) {
+		t.Fatalf("killProcess: %s %s", e.Error, e.Result)
+	}
+
+	reader := start("cat > /home/user/got; echo done")
+	var want strings.Builder
+	for i := range 40 {
+		chunk := fmt.Sprintf("%03d:", i) + strings.Repeat(string(rune('a'+i%26)), 10_000+i)
+		want.WriteString(chunk)
+		if e := call(t, hs.URL, tok, "in", "writeProcessInput", reader, chunk); !acked(e) {
+			t.Fatalf("write %d: %s %s", i, e.Error, e.Result)
+		}
+	}
+	if e := call(t, hs.URL, tok, "in", "endProcessInput", reader); !acked(e) {
+		t.Fatalf("endProcessInput: %s %s", e.Error, e.Result)
+	}
+	state := func() string {
+		var ps []struct {
+			PID   float64 `json:"pid"`
+			State string  `json:"state"`
+		}
+		if err := json.Unmarshal(call(t, hs.URL, tok, "in", "listProcesses").Result, &ps); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ps {
+			if p.PID == reader {
+				return p.State
+			}
+		}
+		return "missing"
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for state() != "exited" {
+		if time.Now().After(deadline) {
+			t.Fatalf("cat did not see the end of its input: %s", state())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e = call(t, hs.URL, tok, "in", "readFile", "/home/user/got")
+	var got string
+	if err := json.Unmarshal(e.Result, &got); err != nil || got != want.String() {
+		t.Fatalf("the input arrived as %d bytes (%v), want %d", len(got), err, want.Len())
+	}
+}

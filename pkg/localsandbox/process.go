@@ -1,6 +1,7 @@
 package localsandbox
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -41,7 +42,7 @@ type proc struct {
 
 	mu        sync.Mutex
 	cmd       *sandboxinit.Cmd
-	stdin     io.WriteCloser
+	input     *inputQueue // standard input, fed in order
 	chunks    []logChunk
 	size      int
 	next      int64
@@ -244,11 +245,12 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 		stdin.Close()
 		return err
 	}
+	input := newInputQueue(stdin)
 	if req.stdin != nil {
-		go func(s string) { _, _ = io.WriteString(stdin, s) }(*req.stdin)
+		_ = input.write(*req.stdin, true)
 	}
 	p.mu.Lock()
-	p.cmd, p.stdin = cmd, stdin
+	p.cmd, p.input = cmd, input
 	p.mu.Unlock()
 	var timer *time.Timer
 	if req.timeout > 0 {
@@ -260,6 +262,8 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 	}
 	go func() {
 		ex, _ := cmd.Wait()
+		// Nothing reads the input any more (a restart gets a new pipe).
+		input.close()
 		sb.untrack(cmd)
 		if timer != nil {
 			timer.Stop()
@@ -381,18 +385,23 @@ func (sb *sandbox) processOp(c *sandboxserver.Call) (any, bool, *sandboxserver.E
 			return ack(false)
 		}
 		p.mu.Lock()
-		in := p.stdin
+		in := p.input
 		p.mu.Unlock()
-		_, err := io.WriteString(in, data)
-		return ack(err == nil)
+		switch err := in.write(data, false); {
+		case errors.Is(err, errInputFull):
+			return nil, false, sandboxserver.RPCError("EAGAIN: process " + strconv.FormatInt(pid, 10) + " is not reading its input: " + strconv.Itoa(maxPendingInput>>20) + " MiB wait for it already; nothing was written")
+		case err != nil:
+			return ack(false)
+		}
+		return ack(true)
 	case "endProcessInput":
 		if p == nil || p.exited() {
 			return ack(false)
 		}
 		p.mu.Lock()
-		in := p.stdin
+		in := p.input
 		p.mu.Unlock()
-		return ack(in.Close() == nil)
+		return ack(in.end())
 	default: // resizeProcess
 		o := c.Obj(1)
 		for _, k := range []string{"columns", "rows"} {
