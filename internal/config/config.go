@@ -98,8 +98,10 @@ type InvalidFileError struct {
 	Err  error
 }
 
+// Error names the file and what is wrong with it.
 func (e *InvalidFileError) Error() string { return fmt.Sprintf("config file %s: %v", e.Path, e.Err) }
 
+// Unwrap returns the underlying read or parse error.
 func (e *InvalidFileError) Unwrap() error { return e.Err }
 
 // Load reads the config files named by opts. Missing default files are

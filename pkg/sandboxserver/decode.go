@@ -40,6 +40,7 @@ type BodyError struct {
 	msg    string
 }
 
+// Error returns the message sent to the client with E_BAD_JSON.
 func (e *BodyError) Error() string { return e.msg }
 
 // ReadBody decodes a request body from r, which must hold exactly one JSON
@@ -737,15 +738,45 @@ func finishObject(obj map[string]any) any {
 		_ = enc.Close()
 		obj["base64"] = s.String()
 	case string:
-		// Text that is not canonical may still be base64 to a lenient
-		// decoder (line breaks, nonzero pad bits), as on the Worker.
+		// Text that is not canonical may still be base64 to the Worker's
+		// atob (white space, missing padding, nonzero pad bits).
 		if wire {
-			if b, err := base64.StdEncoding.DecodeString(t); err == nil {
+			if b, ok := forgivingBase64(t); ok {
 				return b
 			}
 		}
 	}
 	return obj
+}
+
+// forgivingBase64 decodes as atob does (WHATWG "forgiving-base64
+// decode"): ASCII white space is ignored, padding is optional but must be
+// right when present, and bits beyond the last byte are dropped.
+func forgivingBase64(s string) ([]byte, bool) {
+	s = strings.Map(func(r rune) rune {
+		switch r {
+		case '\t', '\n', '\f', '\r', ' ':
+			return -1
+		}
+		return r
+	}, s)
+	if len(s)%4 == 0 {
+		if strings.HasSuffix(s, "==") {
+			s = s[:len(s)-2]
+		} else if strings.HasSuffix(s, "=") {
+			s = s[:len(s)-1]
+		}
+	}
+	if len(s)%4 == 1 {
+		return nil, false
+	}
+	for i := 0; i < len(s); i++ {
+		if !base64Byte[s[i]] || s[i] == '=' {
+			return nil, false
+		}
+	}
+	b, err := base64.RawStdEncoding.DecodeString(s)
+	return b, err == nil
 }
 
 // chunks is a byte buffer made of pieces that never move once written, so

@@ -98,6 +98,30 @@ func TestReadBodyLargeBytes(t *testing.T) {
 			t.Fatalf("%s: %d bytes, want %d", name, len(got), len(want))
 		}
 	}
+	// What atob accepts is accepted: no padding, white space anywhere.
+	for name, enc := range map[string]string{
+		"unpadded": strings.TrimRight(text, "="),
+		"spaces":   " " + text[:8] + ` \t` + text[8:100] + `\n\f` + text[100:] + " ",
+	} {
+		obj, err := sandboxserver.DecodeBody([]byte(`{"a":{"__nimbusWireType":"bytes","base64":"` + enc + `"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := obj["a"].([]byte); !bytes.Equal(got, data) {
+			t.Fatalf("%s: %T, want the bytes", name, obj["a"])
+		}
+	}
+	// ...and what atob refuses stays text: a lone last character, padding
+	// where none belongs, padding inside.
+	for _, bad := range []string{"QUJDR", "QQ=", "QQ===", "QQ==QQ==", "Q=Q="} {
+		obj, err := sandboxserver.DecodeBody([]byte(`{"a":{"__nimbusWireType":"bytes","base64":"` + bad + `"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := obj["a"].(map[string]any); !ok {
+			t.Fatalf("%q decoded to %T", bad, obj["a"])
+		}
+	}
 	// Text that is not base64 stays the text that was sent, however far
 	// into it the first foreign byte is.
 	for _, at := range []int{0, 1, 4, 16383, 16384, 16385, len(text) - 1} {
@@ -153,7 +177,7 @@ func fromWire(v any) any {
 	case map[string]any:
 		if len(t) == 2 && t["__nimbusWireType"] == "bytes" {
 			if s, ok := t["base64"].(string); ok {
-				if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+				if b, ok := refAtob(s); ok {
 					return b
 				}
 			}
@@ -167,6 +191,25 @@ func fromWire(v any) any {
 		}
 	}
 	return v
+}
+
+// refAtob follows the steps of WHATWG's forgiving-base64 decode (atob).
+func refAtob(s string) ([]byte, bool) {
+	s = strings.NewReplacer("\t", "", "\n", "", "\f", "", "\r", "", " ", "").Replace(s)
+	if len(s)%4 == 0 {
+		s = strings.TrimSuffix(s, "=")
+		s = strings.TrimSuffix(s, "=")
+	}
+	if len(s)%4 == 1 || strings.ContainsFunc(s, func(r rune) bool {
+		return !strings.ContainsRune("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", r)
+	}) {
+		return nil, false
+	}
+	for len(s)%4 != 0 {
+		s += "="
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	return b, err == nil
 }
 
 // hasDuplicateKeys reports whether some object of a valid JSON text has
