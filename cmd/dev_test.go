@@ -26,7 +26,8 @@ import (
 
 // devEnvKeys are passed to programs run by the status command.
 var devEnvKeys = []string{"PATH", "HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "NO_COLOR", "TMPDIR", "JWT_SECRET",
-	"NIMBUS_ENDPOINT", "NIMBUS_TOKEN", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_DEV_DATA", "NIMBUS_DEV_ISOLATION", "DEV_PORT", "NIMBUS_LEDGER", "NIMBUS_TOKEN_FILE"}
+	"NIMBUS_ENDPOINT", "NIMBUS_TOKEN", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_DEV_DATA", "NIMBUS_DEV_ISOLATION", "DEV_PORT",
+	"NIMBUS_LEDGER", "NIMBUS_TOKEN_FILE", "NIMBUS_WRITE_LIMIT"}
 
 var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	// status N [-stdin FILE] PROGRAM ARGS...: run PROGRAM (from the

@@ -20,6 +20,8 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
 	"github.com/nimbus-sh/nimbus/pkg/terminal"
 )
 
@@ -155,7 +157,12 @@ func TestExitCodeTable(t *testing.T) {
 			if m == nil {
 				switch want {
 				case "1": // needs a second client: TestAttachTakenOverExits1
-				case "130": // needs a signal: TestExecInterruptedExits130
+				case "130", "143": // needs a signal: TestExecInterruptedExits130, TestSignalsEndLongCommandsGracefully
+				case "74": // needs a tree with a failing path: the script named
+					e := cliError(sandboxcli.Error(&transfer.PartialError{Failures: []transfer.Failure{{Path: "a", Message: "a: x"}}}))
+					if e.Exit != 74 || !strings.Contains(example, e.Code) {
+						t.Errorf("a partial copy exits %d %s, the table says 74 (%s)", e.Exit, e.Code, example)
+					}
 				case "75": // needs two publishers racing: the script named
 					e := cliError(runtimecli.CLIError(&runtimesync.Error{Kind: runtimesync.KindConflict, Code: runtimesync.CodeCatalogConflict}))
 					if e.Exit != 75 || !strings.Contains(example, e.Code) {
@@ -203,6 +210,12 @@ func TestExitCodeTable(t *testing.T) {
 			sc.CodeStreamProtocol, sc.CodeWriteTooLarge, sc.CodeInvalidArgument, sc.CodeInvalidToken} {
 			known[code] = &sc.Error{Code: code, Message: "test"}
 		}
+		known[transfer.CodePartial] = &transfer.PartialError{Failures: []transfer.Failure{{Path: "a", Message: "a: x"}}}
+		for _, code := range []string{transfer.CodeVerify, transfer.CodeJoin, transfer.CodeChanged, transfer.CodeNotFound, transfer.CodeIsDirectory,
+			transfer.CodeBadTarget, transfer.CodeConflict, transfer.CodeIgnoreFile, transfer.CodeLocalIO, transfer.CodeUnsafePath} {
+			known[code] = &transfer.Error{Code: code, Message: "test"}
+		}
+		known[job.CodeRuntimeInstall] = &job.RuntimeError{Spec: "python@3.12", ExitCode: 1}
 		for _, row := range docTable(t, "## Errors nimbus finds itself") {
 			code := strings.Trim(row[0], "`")
 			if strings.HasPrefix(code, "E_TERMINAL_") {

@@ -47,6 +47,9 @@ var Keys = []Key{
 	// http_timeout bounds connecting to and waiting for the Worker; files
 	// may also spell it http-timeout (normalize treats - and _ alike).
 	{Name: "http_timeout", Env: "NIMBUS_HTTP_TIMEOUT"},
+	// write_limit is the largest single write request of sandbox file
+	// transfers; bigger files are split.
+	{Name: "write_limit", Env: "NIMBUS_WRITE_LIMIT"},
 }
 
 // ProjectFile is the project-level config file, relative to the working
@@ -241,6 +244,10 @@ func (c *Config) GetDuration(key string, l duration.Limits) (d time.Duration, ok
 	}
 	return d, true, nil
 }
+
+// Source says where key's value came from, for error messages: "--flag",
+// the environment variable, the config files, or "default".
+func (c *Config) Source(key string) string { return c.source(normalize(key)) }
 
 // source says where key's value came from, for error messages.
 func (c *Config) source(key string) string {

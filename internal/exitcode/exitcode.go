@@ -27,6 +27,9 @@ const (
 	// CantCreate means an output could not be created (init target not
 	// empty, a full disk).
 	CantCreate = 73
+	// IOErr means some files could not be read or written (a tree copy
+	// that finished with failures).
+	IOErr = 74
 	// TempFail means a transient conflict: rerunning is expected to work
 	// (runtime sync found the catalog changed by another publisher).
 	TempFail = 75

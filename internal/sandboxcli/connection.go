@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/config"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
@@ -34,6 +35,9 @@ type Settings struct {
 	Creds                             Credentials
 	// HTTPTimeout is NIMBUS_HTTP_TIMEOUT (http_timeout) for the client.
 	HTTPTimeout time.Duration
+	// Config is the loaded configuration, with the command's flags bound,
+	// for the keys only some commands read (write_limit).
+	Config *config.Config
 }
 
 // Resolve applies flag > environment > config file > default to the
@@ -43,7 +47,7 @@ func (c *Connection) Resolve(f *cmdutil.Factory, cmd *cobra.Command) (*Settings,
 	if err != nil {
 		return nil, err
 	}
-	for key, flag := range map[string]string{"endpoint": "endpoint", "base_path": "base-path", "token_file": "token-file", "profile": "profile", "tenant": "tenant", "subject": "sub"} {
+	for key, flag := range map[string]string{"endpoint": "endpoint", "base_path": "base-path", "token_file": "token-file", "profile": "profile", "tenant": "tenant", "subject": "sub", "write_limit": "write-limit"} {
 		if fl := cmd.Flags().Lookup(flag); fl != nil {
 			if err := cfg.BindFlag(key, fl); err != nil {
 				return nil, err
@@ -56,6 +60,7 @@ func (c *Connection) Resolve(f *cmdutil.Factory, cmd *cobra.Command) (*Settings,
 	}
 	return &Settings{
 		HTTPTimeout: timeout,
+		Config:      cfg,
 		Endpoint:    cfg.GetString("endpoint"),
 		BasePath:    cfg.GetString("base_path"),
 		Profile:     cfg.GetString("profile"),

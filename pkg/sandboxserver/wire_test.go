@@ -329,8 +329,8 @@ func FuzzDecodeBody(f *testing.F) {
 }
 
 // FuzzBytesWireSizes builds bytes wire objects of hostile sizes and
-// shapes: payloads from empty to several decode windows, a foreign or
-// escaped byte at any offset, padding cut or misplaced, members in either
+// shapes: payloads from empty to several decode windows, a foreign,
+// escaped or raw control byte at any offset, padding cut or misplaced, members in either
 // order or repeated, the body cut anywhere. The decoder must agree with
 // encoding/json on every one.
 func FuzzBytesWireSizes(f *testing.F) {
@@ -347,7 +347,7 @@ func FuzzBytesWireSizes(f *testing.F) {
 		text := base64.StdEncoding.EncodeToString(data)
 		if len(text) > 0 {
 			i := int(at) % (len(text) + 1)
-			switch shape % 8 {
+			switch shape % 10 {
 			case 1:
 				text = text[:i] + `\/` + text[i:]
 			case 2:
@@ -362,6 +362,10 @@ func FuzzBytesWireSizes(f *testing.F) {
 				text = text[:i] + "é" + text[i:]
 			case 7:
 				text = strings.TrimRight(text, "=")
+			case 8:
+				text = text[:i] + "\n" + text[i:] // raw: the base64 decoder would skip it
+			case 9:
+				text = text[:i] + "\r\n" + text[i:]
 			}
 		}
 		members := []string{`"__nimbusWireType":"bytes"`, `"base64":"` + text + `"`}
