@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -112,6 +113,39 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 			"fix the cause and run it again: destroying is idempotent")
 	}
 	return nil
+}
+
+// CodeLedgerWarning is the warning of a sandbox that could not be recorded
+// in (or removed from) the cleanup ledger.
+const CodeLedgerWarning = "W_LEDGER"
+
+// recordInLedger records sandbox sb in the cleanup ledger before anything
+// creates it, so that a run that is killed outright (a lost runner, a
+// SIGKILL) leaks nothing `sandbox destroy --ledger` misses. Kept sandboxes
+// are recorded too: the job's last step destroys them. It returns the
+// function to call once sb is destroyed. A ledger that cannot be written
+// is a warning: the run itself still cleans up after itself.
+func (o *common) recordInLedger(cmd *cobra.Command, sb *sandboxclient.Sandbox, by string, keep bool) (destroyed func()) {
+	e := ledger.Entry{ID: sb.ID(), By: by, Keep: keep}
+	if o.lo.enabled {
+		e.Endpoint = ledger.LocalEndpoint
+	} else {
+		e.Endpoint = strings.TrimRight(sb.Client().Endpoint(), "/")
+		if s, err := o.resolve(cmd); err == nil {
+			e.BasePath = s.basePath
+		}
+	}
+	l := ledger.New(o.f.Paths().LedgerFile())
+	if err := l.Record(e); err != nil {
+		o.f.Warn(&clierr.Warning{Code: CodeLedgerWarning, Message: fmt.Sprintf("%v; sandbox %s is not in the cleanup ledger", err, e.ID),
+			Hint: "set NIMBUS_LEDGER to a writable file of yours"})
+		return func() {}
+	}
+	return func() {
+		if err := l.Forget(e); err != nil {
+			o.f.Warn(&clierr.Warning{Code: CodeLedgerWarning, Message: err.Error() + "; a later destroy --ledger destroys the (already destroyed) sandbox " + e.ID + " again, harmlessly"})
+		}
+	}
 }
 
 // CodeLedgerUntrusted is the error of a ledger file another user could
