@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
 	"github.com/nimbus-sh/nimbus/pkg/terminal"
+	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
 // docTable returns the rows of the markdown table that follows heading in
@@ -279,6 +281,59 @@ func TestExitCodeTable(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestExitCodeTableMCPAndLedger runs every row of the mcp and ledger table
+// end to end and checks its exit status and code.
+func TestExitCodeTableMCPAndLedger(t *testing.T) {
+	work := t.TempDir()
+	secret := "exit-table-secret-0123456789abcdef0123"
+	tn, sid := "acme", "job-1"
+	pinned, err := token.Issuer{Secret: secret}.Mint(token.Input{Tenant: &tn, SessionID: &sid, Scopes: []string{token.ScopeSandboxUse}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite := func(name, data string, mode os.FileMode) string {
+		p := filepath.Join(work, name)
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	key := mustWrite("key", "0123456789abcdef0123456789\n", 0o644)
+	led := mustWrite("ledger.jsonl", `{"op":"add","id":"x","endpoint":"http://127.0.0.1:9","created":"2026-12-01T00:00:00Z"}`+"\n", 0o666)
+	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + work, "XDG_CONFIG_HOME=" + filepath.Join(work, ".config"),
+		"NIMBUS_DEV_DATA=" + filepath.Join(work, "dev"), "NIMBUS_ENDPOINT=http://127.0.0.1:9"}
+	type example struct {
+		env  []string
+		args []string
+	}
+	examples := map[string]example{
+		"E_MCP_TOKEN/65":        {[]string{"NIMBUS_TOKEN=not-a-token"}, []string{"mcp"}},
+		"E_MCP_TOKEN/77":        {[]string{"NIMBUS_TOKEN=" + pinned}, []string{"mcp", "--sandbox", "job-2"}},
+		"E_MCP_HTTP_ADDR/64":    {nil, []string{"mcp", "--http", "0.0.0.0:8931"}},
+		"E_MCP_HTTP_KEY/77":     {nil, []string{"mcp", "--local", "--http", "127.0.0.1:0", "--http-key-file", key}},
+		"E_LEDGER_UNTRUSTED/77": {nil, []string{"sandbox", "destroy", "--ledger=" + led}},
+	}
+	rows := docTable(t, "## Errors of `nimbus mcp` and the cleanup ledger")
+	if len(rows) != len(examples) {
+		t.Errorf("%d rows, %d examples", len(rows), len(examples))
+	}
+	for _, row := range rows {
+		code := strings.Trim(row[0], "`")
+		ex, ok := examples[code+"/"+row[1]]
+		if !ok {
+			t.Errorf("row %s (exit %s): no example to run", code, row[1])
+			continue
+		}
+		got, stderr := runNimbus(t, work, append(slices.Clone(base), ex.env...), append([]string{"--json"}, ex.args...)...)
+		if strconv.Itoa(got) != row[1] || !strings.Contains(stderr, `"code":"`+code+`"`) {
+			t.Errorf("%s: nimbus %s exits %d, the table says %s\n%s", code, strings.Join(ex.args, " "), got, row[1], stderr)
+		}
+	}
 }
 
 // parseCodeCell reads "`E_X`" or "`E_X` `MESSAGE…`" or "(no code)".

@@ -107,6 +107,9 @@ func TestJSONEverywhere(t *testing.T) {
 		{args: []string{"sandbox", "runtimes", "install", "demo", "python"}},
 		{args: []string{"sandbox", "runtimes", "ensure", "demo", "python"}},
 		{args: []string{"sandbox", "destroy", "demo"}},
+		{args: []string{"sandbox", "destroy", "--ledger=" + filepath.Join(work, "ledger.jsonl")}},
+		{args: []string{"mcp", "--print-config", "vscode"}},
+		{args: []string{"doctor", "--no-version-check"}},
 	}
 	covered := map[string]bool{}
 	pid := ""

@@ -17,7 +17,9 @@ import (
 	"github.com/spf13/cobra"
 
 	devcmd "github.com/nimbus-sh/nimbus/cmd/dev"
+	doctorcmd "github.com/nimbus-sh/nimbus/cmd/doctor"
 	initcmd "github.com/nimbus-sh/nimbus/cmd/init"
+	mcpcmd "github.com/nimbus-sh/nimbus/cmd/mcp"
 	runtimecmd "github.com/nimbus-sh/nimbus/cmd/runtime"
 	sandboxcmd "github.com/nimbus-sh/nimbus/cmd/sandbox"
 	sessioncmd "github.com/nimbus-sh/nimbus/cmd/session"
@@ -169,6 +171,8 @@ var topLevel = [...]struct {
 	{"setup", setupcmd.NewCmdSetup},
 	{"runtime", runtimecmd.NewCmdRuntime},
 	{"dev", devcmd.NewCmdDev},
+	{"mcp", mcpcmd.NewCmdMCP},
+	{"doctor", doctorcmd.NewCmdDoctor},
 	{"version", versioncmd.NewCmdVersion},
 }
 

@@ -50,6 +50,11 @@ func newCmdRun(o *common) *cobra.Command {
      command failed, so test reports come back;
   6. destroy the sandbox, unless --keep.
 
+Before step 1 touches it, the sandbox id is recorded in the cleanup ledger
+(NIMBUS_LEDGER, default nimbus-ledger.jsonl in RUNNER_TEMP or the temporary
+directory), --keep ones included, and removed once destroyed: a final
+'nimbus sandbox destroy --ledger' destroys what a killed job left behind.
+
 nimbus exits with the command's exit code (one that is not an exit status,
 such as 256, exits 125 with a warning: only a remote 0 exits 0). Its own
 failures exit 125 (a failed upload skips the command), a timeout 124. Ctrl-C
@@ -70,7 +75,9 @@ and finally {"type":"result","id":…,"exitCode":…,"destroyed":…}.`,
 		Example: `  nimbus sandbox run --upload . --download junit.xml -- make test
   nimbus sandbox run --upload .:app --runtime python@3.12 --env-file ci.env -- 'pip install -r requirements.txt && pytest --junitxml=report.xml'
   nimbus sandbox run --id job-$GITHUB_RUN_ID --upload . --download dist:./dist --env NPM_TOKEN -- npm ci '&&' npm run build
-  nimbus sandbox run --keep --upload . -- ./configure   # inspect afterwards, then: nimbus sandbox destroy ID`,
+  nimbus sandbox run --keep --upload . -- ./configure   # inspect afterwards, then: nimbus sandbox destroy ID
+  # CI: whatever happens to the job, destroy what it created last
+  trap 'nimbus sandbox destroy --ledger' EXIT; nimbus sandbox run --upload . -- make test`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return execUsage(clierr.Usagef("expected a COMMAND after --").WithHint("nimbus sandbox run [flags] -- COMMAND..."))
@@ -119,7 +126,7 @@ and finally {"type":"result","id":…,"exitCode":…,"destroyed":…}.`,
 			if err != nil {
 				return sandboxcli.ExecError(err)
 			}
-			return o.runJob(cmd.Context(), sb, spec, tf)
+			return o.runJob(cmd.Context(), sb, spec, tf, o.recordInLedger(cmd, sb, "sandbox run", keep))
 		},
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -140,7 +147,8 @@ and finally {"type":"result","id":…,"exitCode":…,"destroyed":…}.`,
 
 // runJob runs the job and renders it: phases on a terminal, NDJSON with
 // --json, the command's output as it arrives.
-func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job.Spec, tf transferFlags) error {
+// destroyed is called once the job has destroyed the sandbox.
+func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job.Spec, tf transferFlags, destroyed func()) error {
 	ios := o.f.IOStreams
 	st := ios.Styles()
 	human := ios.IsStderrTTY() && !tf.quiet && !o.f.JSON
@@ -215,6 +223,9 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 	res, err := job.Run(ctx, sb, spec, onEvent, stdout, stderr)
 	if prog != nil {
 		prog.Close()
+	}
+	if res != nil && res.Destroyed {
+		destroyed()
 	}
 	if events != nil {
 		_ = events.JSON(struct {

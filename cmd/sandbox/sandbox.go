@@ -88,41 +88,17 @@ type settings struct {
 }
 
 func (o *common) resolve(cmd *cobra.Command) (*settings, error) {
-	cfg, err := o.f.LoadConfig()
+	st, err := (&sandboxcli.Connection{Root: o.root}).Resolve(o.f, cmd)
 	if err != nil {
 		return nil, err
 	}
-	for key, flag := range map[string]string{"endpoint": "endpoint", "base_path": "base-path", "token_file": "token-file", "profile": "profile", "tenant": "tenant", "subject": "sub", "write_limit": "write-limit"} {
-		if fl := cmd.Flags().Lookup(flag); fl != nil {
-			if err := cfg.BindFlag(key, fl); err != nil {
-				return nil, err
-			}
-		}
-	}
-	s := &settings{
-		endpoint: cfg.GetString("endpoint"),
-		basePath: cfg.GetString("base_path"),
-		profile:  cfg.GetString("profile"),
-		creds: sandboxcli.Credentials{
-			TokenFile: cfg.GetString("token_file"),
-			Token:     cfg.GetString("token"),
-			Secret:    o.f.Getenv("JWT_SECRET"),
-			Tenant:    cfg.GetString("tenant"),
-			Subject:   cfg.GetString("subject"),
-			Now:       o.f.Now,
-			Stdin:     o.f.IOStreams.In,
-		},
-	}
-	if err := o.parseWriteLimit(cfg); err != nil {
+	if err := o.parseWriteLimit(st.Config); err != nil {
 		return nil, err
 	}
-	if s.endpoint == "" {
+	if st.Endpoint == "" {
 		return nil, clierr.New(exitcode.Config, clierr.CodeConfigMissing, "no Nimbus endpoint configured", "pass --endpoint URL or set NIMBUS_ENDPOINT (e.g. https://my-nimbus.workers.dev)")
 	}
-	if s.httpTimeout, err = sandboxcli.HTTPTimeout(cfg); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return &settings{endpoint: st.Endpoint, basePath: st.BasePath, profile: st.Profile, creds: st.Creds, httpTimeout: st.HTTPTimeout}, nil
 }
 
 // client builds a client whose tokens carry scopes (when minted).

@@ -10,7 +10,8 @@ const (
 	// OK means success.
 	OK = 0
 	// Failure is a failure no other code describes: `session attach`
-	// when another client took the terminal over.
+	// when another client took the terminal over, `doctor` when a check
+	// failed (its report says which).
 	Failure = 1
 	// Usage means the command line was wrong (unknown flag, bad value).
 	Usage = 64
