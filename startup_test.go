@@ -17,14 +17,40 @@ import (
 // budgets are on what initialisation allocates, which is deterministic for
 // a given binary, and on the size of the release binary. The numbers have
 // headroom over today's (about 95 KB in 106 inits, at most 26 KB in one
-// package, 9.6 MiB); the size budget is the size before issue 15.
+// package, 9.6 MiB); the size budget is the size before issue 15 (11604130
+// bytes) plus what issue 13's file transfers measured (352256 bytes: the
+// release binary of h13-transfer against its merge base with main; split
+// files, trees with ignore rules, sync --watch with fsnotify, sandbox run)
+// and the progress bar library it draws transfers with (208896 bytes:
+// github.com/schollz/progressbar/v3 with colorstring and uniseg, measured
+// the same way; its inits allocate 24 KB in ~0.2 ms).
 // BenchmarkStartup measures the wall time itself.
+//
+// The official MCP SDK (issue 16, `nimbus mcp`) has a cost no command can
+// avoid, since Go runs every linked package's init. Measured on
+// linux/amd64 with go1.27.3 (the toolchain go.mod names) against the main
+// branch it was built on: +2674688 bytes of release binary and +170656
+// bytes in 14 more inits (github.com/google/jsonschema-go 81 KB,
+// encoding/gob 69 KB, which go1.26 initialised in 27 KB, the SDK's own
+// 8 KB; about 0.6 ms), budgeted separately below so that nothing else can
+// hide behind it. Removing it needs patched forks of the SDK and of
+// jsonschema-go (lazy schema tables, JSON instead of gob for cursors).
 const (
-	maxInitBytes       = 128 << 10
+	mcpSDKInitBytes    = 176 << 10
+	mcpSDKInits        = 16
+	mcpSDKBinaryBytes  = 2800000
+	maxInitBytes       = 128<<10 + mcpSDKInitBytes
 	maxPackageInitByte = 32 << 10
-	maxInits           = 120
-	maxBinaryBytes     = 11604130 // linux/amd64, -trimpath -ldflags='-s -w', before issue 15
+	maxInits           = 120 + mcpSDKInits
+	maxBinaryBytes     = 11604130 + 352256 + 208896 + mcpSDKBinaryBytes // linux/amd64, -trimpath -ldflags='-s -w': before issue 15, plus issue 13, plus its progress bar, plus the MCP SDK
 )
+
+// initExempt are packages whose init exceeds maxPackageInitByte on their
+// own, and why they are linked anyway.
+var initExempt = map[string]string{
+	"github.com/google/jsonschema-go/jsonschema": "the MCP SDK's schema package builds its field tables at init (81 KB)",
+	"encoding/gob": "linked by the MCP SDK (pagination cursors); go1.27's gob registers its basic types at init (69 KB)",
+}
 
 // buildRelease builds nimbus the way .goreleaser.yaml does.
 func buildRelease(t testing.TB, dir string) string {
@@ -79,7 +105,13 @@ func TestStartupBudget(t *testing.T) {
 	}
 	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].bytes > pkgs[j].bytes })
 	top := pkgs[:min(len(pkgs), 5)]
-	if total > maxInitBytes || len(pkgs) > maxInits || pkgs[0].bytes > maxPackageInitByte {
+	largest := 0
+	for _, p := range pkgs {
+		if _, ok := initExempt[p.name]; !ok {
+			largest = max(largest, p.bytes)
+		}
+	}
+	if total > maxInitBytes || len(pkgs) > maxInits || largest > maxPackageInitByte {
 		t.Errorf("package initialisation allocates %d bytes in %d inits (budgets %d, %d; one package at most %d); largest: %v",
 			total, len(pkgs), maxInitBytes, maxInits, maxPackageInitByte, top)
 	}

@@ -36,8 +36,21 @@ func startDev(t *testing.T) (endpoint, nimbus, data string) {
 	data = t.TempDir()
 	cmd := exec.Command(nimbus, "dev", "--addr", "127.0.0.1:0", "--data", data)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "LANG=C", "JWT_SECRET=" + devSecret}
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
+	line, stderr := startServer(t, cmd)
+	if !strings.HasPrefix(line, "http://127.0.0.1:") {
+		t.Fatalf("nimbus dev printed %q\n%s", line, stderr.String())
+	}
+	return line, nimbus, data
+}
+
+// startServer starts a server command that prints its URL as the first
+// line of stdout, returns that line and the command's stderr, and
+// interrupts it (SIGINT, as Ctrl-C does) at the end of the test, failing
+// the test if it does not stop.
+func startServer(t *testing.T, cmd *exec.Cmd) (string, *lockedBuffer) {
+	t.Helper()
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +70,7 @@ func startDev(t *testing.T) (endpoint, nimbus, data string) {
 		case <-time.After(20 * time.Second):
 			_ = cmd.Process.Kill()
 			<-done
-			t.Errorf("nimbus dev did not stop on SIGINT:\n%s", stderr.String())
+			t.Errorf("%s did not stop on SIGINT:\n%s", strings.Join(cmd.Args, " "), stderr.String())
 		}
 	})
 	lines := make(chan string, 1)
@@ -71,14 +84,14 @@ func startDev(t *testing.T) (endpoint, nimbus, data string) {
 	}()
 	select {
 	case l, ok := <-lines:
-		if !ok || !strings.HasPrefix(l, "http://127.0.0.1:") {
-			t.Fatalf("nimbus dev printed %q\n%s", l, stderr.String())
+		if !ok {
+			t.Fatalf("%s printed nothing\n%s", strings.Join(cmd.Args, " "), stderr.String())
 		}
-		return l, nimbus, data
+		return l, stderr
 	case <-time.After(30 * time.Second):
-		t.Fatalf("nimbus dev did not start:\n%s", stderr.String())
+		t.Fatalf("%s did not start:\n%s", strings.Join(cmd.Args, " "), stderr.String())
 	}
-	return "", "", ""
+	return "", stderr
 }
 
 type lockedBuffer struct {

@@ -26,55 +26,14 @@ import (
 
 // devEnvKeys are passed to programs run by the status command.
 var devEnvKeys = []string{"PATH", "HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "NO_COLOR", "TMPDIR", "JWT_SECRET",
-	"NIMBUS_ENDPOINT", "NIMBUS_TOKEN", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_DEV_DATA", "NIMBUS_DEV_ISOLATION", "DEV_PORT"}
+	"NIMBUS_ENDPOINT", "NIMBUS_TOKEN", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_DEV_DATA", "NIMBUS_DEV_ISOLATION", "DEV_PORT",
+	"NIMBUS_LEDGER", "NIMBUS_TOKEN_FILE", "NIMBUS_WRITE_LIMIT"}
 
 var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	// status N [-stdin FILE] PROGRAM ARGS...: run PROGRAM (from the
 	// script's PATH) and require exit code N; its stdout and stderr become
 	// the script's.
-	"status": func(ts *testscript.TestScript, neg bool, args []string) {
-		if len(args) < 2 {
-			ts.Fatalf("usage: status N [-stdin FILE] PROGRAM ARGS...")
-		}
-		want, err := strconv.Atoi(args[0])
-		ts.Check(err)
-		var stdin []byte
-		if args[1] == "-stdin" && len(args) > 3 {
-			stdin, err = os.ReadFile(ts.MkAbs(args[2]))
-			ts.Check(err)
-			args = append(args[:1:1], args[3:]...)
-		}
-		path := ""
-		for _, dir := range strings.Split(ts.Getenv("PATH"), string(os.PathListSeparator)) {
-			if p := dir + "/" + args[1]; fileExists(p) {
-				path = p
-				break
-			}
-		}
-		if path == "" {
-			ts.Fatalf("%s not found on the script's PATH", args[1])
-		}
-		c := exec.Command(path, args[2:]...)
-		c.Dir = ts.MkAbs(".")
-		for _, k := range devEnvKeys {
-			if v := ts.Getenv(k); v != "" {
-				c.Env = append(c.Env, k+"="+v)
-			}
-		}
-		c.Stdin = bytes.NewReader(stdin)
-		c.Stdout, c.Stderr = ts.Stdout(), ts.Stderr()
-		err = c.Run()
-		got := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			got = ee.ExitCode()
-		} else {
-			ts.Check(err)
-		}
-		if got != want {
-			ts.Fatalf("%s exited %d, want %d", args[1], got, want)
-		}
-	},
+	"status": statusCmd(devEnvKeys),
 	// waitport PORT: wait until something accepts connections on
 	// 127.0.0.1:PORT.
 	"waitport": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -199,6 +158,54 @@ var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string
 	},
 }
 
+// statusCmd returns the status command, passing the script's values of
+// keys to the program.
+func statusCmd(keys []string) func(ts *testscript.TestScript, neg bool, args []string) {
+	return func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) < 2 {
+			ts.Fatalf("usage: status N [-stdin FILE] PROGRAM ARGS...")
+		}
+		want, err := strconv.Atoi(args[0])
+		ts.Check(err)
+		var stdin []byte
+		if args[1] == "-stdin" && len(args) > 3 {
+			stdin, err = os.ReadFile(ts.MkAbs(args[2]))
+			ts.Check(err)
+			args = append(args[:1:1], args[3:]...)
+		}
+		path := ""
+		for _, dir := range strings.Split(ts.Getenv("PATH"), string(os.PathListSeparator)) {
+			if p := dir + "/" + args[1]; fileExists(p) {
+				path = p
+				break
+			}
+		}
+		if path == "" {
+			ts.Fatalf("%s not found on the script's PATH", args[1])
+		}
+		c := exec.Command(path, args[2:]...)
+		c.Dir = ts.MkAbs(".")
+		for _, k := range keys {
+			if v := ts.Getenv(k); v != "" {
+				c.Env = append(c.Env, k+"="+v)
+			}
+		}
+		c.Stdin = bytes.NewReader(stdin)
+		c.Stdout, c.Stderr = ts.Stdout(), ts.Stderr()
+		err = c.Run()
+		got := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			got = ee.ExitCode()
+		} else {
+			ts.Check(err)
+		}
+		if got != want {
+			ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+		}
+	}
+}
+
 // waitProcs waits until processes with argument arg run (or, with
 // running false, until none is left).
 func waitProcs(ts *testscript.TestScript, arg string, running bool) {
@@ -226,21 +233,25 @@ func freePort() (string, error) {
 // would, through the real binary.
 func TestDevScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir:  "testdata/dev",
-		Cmds: devCmds,
-		Setup: func(env *testscript.Env) error {
-			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")
-			env.Setenv("XDG_CACHE_HOME", env.WorkDir+"/.cache")
-			env.Setenv("HOME", env.WorkDir)
-			env.Setenv("NO_COLOR", "")
-			port, err := freePort()
-			if err != nil {
-				return err
-			}
-			env.Setenv("DEV_PORT", port)
-			// MARK makes sleep durations no other process has (see proctest).
-			env.Setenv("MARK", strings.TrimPrefix(proctest.Marker(), "3600."))
-			return nil
-		},
+		Dir:   "testdata/dev",
+		Cmds:  devCmds,
+		Setup: devSetup,
 	})
+}
+
+// devSetup gives a script a clean environment (no secrets or config from
+// the developer's shell) and a free port in DEV_PORT.
+func devSetup(env *testscript.Env) error {
+	env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")
+	env.Setenv("XDG_CACHE_HOME", env.WorkDir+"/.cache")
+	env.Setenv("HOME", env.WorkDir)
+	env.Setenv("NO_COLOR", "")
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	env.Setenv("DEV_PORT", port)
+	// MARK makes sleep durations no other process has (see proctest).
+	env.Setenv("MARK", strings.TrimPrefix(proctest.Marker(), "3600."))
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,7 +21,10 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
 	"github.com/nimbus-sh/nimbus/pkg/terminal"
+	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
 // docTable returns the rows of the markdown table that follows heading in
@@ -155,7 +159,12 @@ func TestExitCodeTable(t *testing.T) {
 			if m == nil {
 				switch want {
 				case "1": // needs a second client: TestAttachTakenOverExits1
-				case "130": // needs a signal: TestExecInterruptedExits130
+				case "130", "143": // needs a signal: TestExecInterruptedExits130, TestSignalsEndLongCommandsGracefully
+				case "74": // needs a tree with a failing path: the script named
+					e := cliError(sandboxcli.Error(&transfer.PartialError{Failures: []transfer.Failure{{Path: "a", Message: "a: x"}}}))
+					if e.Exit != 74 || !strings.Contains(example, e.Code) {
+						t.Errorf("a partial copy exits %d %s, the table says 74 (%s)", e.Exit, e.Code, example)
+					}
 				case "75": // needs two publishers racing: the script named
 					e := cliError(runtimecli.CLIError(&runtimesync.Error{Kind: runtimesync.KindConflict, Code: runtimesync.CodeCatalogConflict}))
 					if e.Exit != 75 || !strings.Contains(example, e.Code) {
@@ -203,6 +212,12 @@ func TestExitCodeTable(t *testing.T) {
 			sc.CodeStreamProtocol, sc.CodeWriteTooLarge, sc.CodeInvalidArgument, sc.CodeInvalidToken} {
 			known[code] = &sc.Error{Code: code, Message: "test"}
 		}
+		known[transfer.CodePartial] = &transfer.PartialError{Failures: []transfer.Failure{{Path: "a", Message: "a: x"}}}
+		for _, code := range []string{transfer.CodeVerify, transfer.CodeJoin, transfer.CodeChanged, transfer.CodeNotFound, transfer.CodeIsDirectory,
+			transfer.CodeBadTarget, transfer.CodeConflict, transfer.CodeIgnoreFile, transfer.CodeLocalIO, transfer.CodeUnsafePath} {
+			known[code] = &transfer.Error{Code: code, Message: "test"}
+		}
+		known[job.CodeRuntimeInstall] = &job.RuntimeError{Spec: "python@3.12", ExitCode: 1}
 		for _, row := range docTable(t, "## Errors nimbus finds itself") {
 			code := strings.Trim(row[0], "`")
 			if strings.HasPrefix(code, "E_TERMINAL_") {
@@ -266,6 +281,59 @@ func TestExitCodeTable(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestExitCodeTableMCPAndLedger runs every row of the mcp and ledger table
+// end to end and checks its exit status and code.
+func TestExitCodeTableMCPAndLedger(t *testing.T) {
+	work := t.TempDir()
+	secret := "exit-table-secret-0123456789abcdef0123"
+	tn, sid := "acme", "job-1"
+	pinned, err := token.Issuer{Secret: secret}.Mint(token.Input{Tenant: &tn, SessionID: &sid, Scopes: []string{token.ScopeSandboxUse}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite := func(name, data string, mode os.FileMode) string {
+		p := filepath.Join(work, name)
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	key := mustWrite("key", "0123456789abcdef0123456789\n", 0o644)
+	led := mustWrite("ledger.jsonl", `{"op":"add","id":"x","endpoint":"http://127.0.0.1:9","created":"2026-12-01T00:00:00Z"}`+"\n", 0o666)
+	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + work, "XDG_CONFIG_HOME=" + filepath.Join(work, ".config"),
+		"NIMBUS_DEV_DATA=" + filepath.Join(work, "dev"), "NIMBUS_ENDPOINT=http://127.0.0.1:9"}
+	type example struct {
+		env  []string
+		args []string
+	}
+	examples := map[string]example{
+		"E_MCP_TOKEN/65":        {[]string{"NIMBUS_TOKEN=not-a-token"}, []string{"mcp"}},
+		"E_MCP_TOKEN/77":        {[]string{"NIMBUS_TOKEN=" + pinned}, []string{"mcp", "--sandbox", "job-2"}},
+		"E_MCP_HTTP_ADDR/64":    {nil, []string{"mcp", "--http", "0.0.0.0:8931"}},
+		"E_MCP_HTTP_KEY/77":     {nil, []string{"mcp", "--local", "--http", "127.0.0.1:0", "--http-key-file", key}},
+		"E_LEDGER_UNTRUSTED/77": {nil, []string{"sandbox", "destroy", "--ledger=" + led}},
+	}
+	rows := docTable(t, "## Errors of `nimbus mcp` and the cleanup ledger")
+	if len(rows) != len(examples) {
+		t.Errorf("%d rows, %d examples", len(rows), len(examples))
+	}
+	for _, row := range rows {
+		code := strings.Trim(row[0], "`")
+		ex, ok := examples[code+"/"+row[1]]
+		if !ok {
+			t.Errorf("row %s (exit %s): no example to run", code, row[1])
+			continue
+		}
+		got, stderr := runNimbus(t, work, append(slices.Clone(base), ex.env...), append([]string{"--json"}, ex.args...)...)
+		if strconv.Itoa(got) != row[1] || !strings.Contains(stderr, `"code":"`+code+`"`) {
+			t.Errorf("%s: nimbus %s exits %d, the table says %s\n%s", code, strings.Join(ex.args, " "), got, row[1], stderr)
+		}
+	}
 }
 
 // parseCodeCell reads "`E_X`" or "`E_X` `MESSAGE…`" or "(no code)".

@@ -62,6 +62,8 @@ func TestJSONEverywhere(t *testing.T) {
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 	os.WriteFile(filepath.Join(work, "local.txt"), []byte("hello\n"), 0o644)
+	os.MkdirAll(filepath.Join(work, "tree"), 0o755)
+	os.WriteFile(filepath.Join(work, "tree", "x.txt"), []byte("x\n"), 0o644)
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + work, "XDG_CONFIG_HOME=" + filepath.Join(work, ".config"),
 		"NIMBUS_ENDPOINT=" + hs.URL, "JWT_SECRET=" + secret, "NIMBUS_TENANT=acme", "NIMBUS_DEV_DATA=" + filepath.Join(work, "dev")}
 
@@ -83,6 +85,8 @@ func TestJSONEverywhere(t *testing.T) {
 		{args: []string{"sandbox", "files", "stat", "demo", "a.txt"}},
 		{args: []string{"sandbox", "files", "mkdir", "demo", "d"}},
 		{args: []string{"sandbox", "cp", "local.txt", "demo:d/b.txt"}},
+		{args: []string{"sandbox", "sync", "tree", "demo:synced"}},
+		{args: []string{"sandbox", "run", "--id", "run-json", "--upload", "tree", "--", "cat", "x.txt"}, ndjson: true},
 		{args: []string{"sandbox", "files", "rm", "demo", "a.txt"}},
 		{args: []string{"sandbox", "exec", "demo", "--", "echo", "hi"}, ndjson: true},
 		{args: []string{"sandbox", "run-code", "demo", "--language", "shell", "echo hi"}},
@@ -103,6 +107,9 @@ func TestJSONEverywhere(t *testing.T) {
 		{args: []string{"sandbox", "runtimes", "install", "demo", "python"}},
 		{args: []string{"sandbox", "runtimes", "ensure", "demo", "python"}},
 		{args: []string{"sandbox", "destroy", "demo"}},
+		{args: []string{"sandbox", "destroy", "--ledger=" + filepath.Join(work, "ledger.jsonl")}},
+		{args: []string{"mcp", "--print-config", "vscode"}},
+		{args: []string{"doctor", "--no-version-check"}},
 	}
 	covered := map[string]bool{}
 	pid := ""

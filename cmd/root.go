@@ -17,7 +17,9 @@ import (
 	"github.com/spf13/cobra"
 
 	devcmd "github.com/nimbus-sh/nimbus/cmd/dev"
+	doctorcmd "github.com/nimbus-sh/nimbus/cmd/doctor"
 	initcmd "github.com/nimbus-sh/nimbus/cmd/init"
+	mcpcmd "github.com/nimbus-sh/nimbus/cmd/mcp"
 	runtimecmd "github.com/nimbus-sh/nimbus/cmd/runtime"
 	sandboxcmd "github.com/nimbus-sh/nimbus/cmd/sandbox"
 	sessioncmd "github.com/nimbus-sh/nimbus/cmd/session"
@@ -50,8 +52,51 @@ func MainWith(f *cmdutil.Factory) int {
 // the command that runs, and only when that command can take long (see
 // cmdutil.Quick): watching signals costs the process a thread, a
 // noticeable share of a command that takes 5 ms.
+//
+// The cause of the cancellation names the signal, so that an interrupted
+// command exits 128+N as a shell reports it (130 for SIGINT, 143 for
+// SIGTERM). Only the first signal cancels; later ones are swallowed while
+// the command cleans up (bounded by its own timeouts), so a second Ctrl-C
+// cannot cut a sandbox's destroy short.
 func interrupts(ctx context.Context) (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(ctx)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			cancel(signalCause{s})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
+	}
+}
+
+// signalCause is the cause of a context cancelled by a signal.
+type signalCause struct{ sig os.Signal }
+
+func (s signalCause) Error() string { return "interrupted by " + s.sig.String() }
+
+// signalExit makes an interrupted command's error exit 128+N for the
+// signal that cancelled ctx (only SIGTERM differs from the 130 commands
+// use for an interruption).
+func signalExit(ctx context.Context, err error) error {
+	var sc signalCause
+	var ce *clierr.Error
+	if err == nil || !errors.As(context.Cause(ctx), &sc) || !errors.As(err, &ce) || ce.Exit != exitcode.Interrupted {
+		return err
+	}
+	if n, ok := sc.sig.(syscall.Signal); ok && n == syscall.SIGTERM {
+		out := *ce
+		out.Exit = 128 + int(n)
+		return &out
+	}
+	return err
 }
 
 // Run executes the command line args with the dependencies in f and
@@ -126,6 +171,8 @@ var topLevel = [...]struct {
 	{"setup", setupcmd.NewCmdSetup},
 	{"runtime", runtimecmd.NewCmdRuntime},
 	{"dev", devcmd.NewCmdDev},
+	{"mcp", mcpcmd.NewCmdMCP},
+	{"doctor", doctorcmd.NewCmdDoctor},
 	{"version", versioncmd.NewCmdVersion},
 }
 
@@ -252,6 +299,9 @@ func wrapRun(c *cobra.Command, started *bool, f *cmdutil.Factory) {
 			ctx, stop := f.Interrupts(cmd.Context())
 			defer stop()
 			cmd.SetContext(ctx)
+			if runE != nil {
+				return signalExit(ctx, runE(cmd, args))
+			}
 		}
 		if runE != nil {
 			return runE(cmd, args)

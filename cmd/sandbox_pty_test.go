@@ -315,3 +315,47 @@ func TestAppsOnTerminal(t *testing.T) {
 		t.Fatalf("empty list: %d %q %q", code, stdout, stderr)
 	}
 }
+
+// A transfer on a terminal draws the progress bar (files, bytes, rate,
+// time left) on stderr; with --quiet, or when stderr is a pipe, there is
+// none, and the copy is the same.
+func TestTransferProgressOnTerminal(t *testing.T) {
+	endpoint, _, _ := startDev(t)
+	env := devEnv(t, endpoint, "demo")
+	src := filepath.Join(t.TempDir(), "tree")
+	if err := os.MkdirAll(filepath.Join(src, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(src, "big.bin"), bytes.Repeat([]byte("nimbus"), 4<<20), 0o644)
+	os.WriteFile(filepath.Join(src, "sub", "small.txt"), []byte("x"), 0o644)
+	bar := regexp.MustCompile(`↑ \d+/2 files +\d+% [█░]+ \([0-9.]+ ?[KM]?i?B?/24 MiB`)
+
+	cp := startPTY(t, env, "sandbox", "cp", "-r", src, "demo:tree")
+	cp.expect(`Copied 2 file\(s\), 24\.0 MiB`)
+	if code := cp.exit(); code != 0 {
+		t.Fatalf("cp exit %d\n%s", code, cp.screen())
+	}
+	if !bar.MatchString(cp.screen()) {
+		t.Fatalf("no progress bar on the terminal:\n%q", cp.screen())
+	}
+
+	quiet := startPTY(t, env, "sandbox", "cp", "-r", "--quiet", src, "demo:quiet")
+	if code := quiet.exit(); code != 0 {
+		t.Fatalf("cp --quiet exit %d\n%s", code, quiet.screen())
+	}
+	if s := quiet.screen(); strings.Contains(s, "█") || strings.Contains(s, "░") || strings.Contains(s, "MiB/s") {
+		t.Fatalf("--quiet drew progress:\n%q", s)
+	}
+
+	nimbus, _ := exec.LookPath("nimbus")
+	c := exec.Command(nimbus, "sandbox", "cp", "-r", src, "demo:piped")
+	c.Env, c.Dir = env, t.TempDir()
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Run(); err != nil {
+		t.Fatalf("piped cp: %v\n%s", err, stderr.String())
+	}
+	if s := stderr.String(); strings.Contains(s, "█") || strings.Contains(s, "\r") || strings.Contains(s, "\x1b[") {
+		t.Fatalf("progress drawn into a pipe: %q", s)
+	}
+}

@@ -38,7 +38,7 @@ func TestSetupOnTerminalDrawsChecklist(t *testing.T) {
 		"R2 bucket demo-npm-packument-cache created",
 		"R2 bucket nimbus-runtime-cache-public created",
 		"clang", "cpython", "bash", " verified ", "@nimbus-sh/runtime-clang@8.0.1, downloaded",
-		"Downloading ", "Uploading   ", "100% 21.3 KiB / 21.3 KiB",
+		"Downloading ", "Uploading    100% ", "(21/21 KiB, ", // the progress bar of the upload, at its end
 		"published to nimbus-runtime-cache-public",
 		"no wrangler config to update",
 		"Worker URL after deploy: https://demo.acme.workers.dev",

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -150,7 +151,10 @@ func (r *report) done() error {
 	}
 
 	fmt.Fprintf(w, "\n%s\n", st.Bold("Next steps:"))
-	for i, s := range r.nextSteps() {
+	// "cd ." stays in the JSON (upstream's nextSteps) but is no step for a
+	// person already there.
+	steps := slices.DeleteFunc(r.nextSteps(), func(s string) bool { return s == "cd ." })
+	for i, s := range steps {
 		note := ""
 		switch {
 		case strings.HasSuffix(s, " --set-secret"):

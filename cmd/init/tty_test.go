@@ -56,6 +56,21 @@ Docs: https://github.com/AshishKumar4/Nimbus#readme
 		t.Errorf("stderr:\n%s\nwant:\n%s", errOut, want)
 	}
 
+	// In the current directory there is no "cd ." step for a person.
+	dir := filepath.Join(cwd, "here")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	errOut.Reset()
+	if code := cmd.Run(context.Background(), f, []string{"init", ".", "--name", "here-edge"}); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if got := errOut.String(); strings.Contains(got, "cd .") || !strings.Contains(got, "Next steps:\n  1. npm install\n") {
+		t.Errorf("init . on a terminal:\n%s", got)
+	}
+	t.Chdir(cwd)
+
 	// Errors on a terminal: message, code and a hint line.
 	errOut.Reset()
 	if code := cmd.Run(context.Background(), f, []string{"init", "acme"}); code != 73 {

@@ -2,6 +2,7 @@ package runtimecmd
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,9 +73,12 @@ object. The token needs "Workers R2 Storage Write".`,
 
 func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []string) error {
 	ios := f.IOStreams
-	specs := append(append([]string{}, args...), o.runtimes...)
-	for i, s := range specs {
-		specs[i] = strings.TrimSpace(s)
+	// Trimmed, and each runtime once however often it was named.
+	var specs []string
+	for _, s := range append(append([]string{}, args...), o.runtimes...) {
+		if s = strings.TrimSpace(s); !slices.Contains(specs, s) {
+			specs = append(specs, s)
+		}
 	}
 	cfgPath, named := defaultWranglerConfig, o.writeConfig != ""
 	if named {
@@ -101,7 +105,9 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 	if len(shown) == 0 {
 		shown = runtimesync.DefaultRuntimes
 	}
-	fmt.Fprintf(ios.ErrOut, "nimbus: syncing runtimes [%s] → r2://%s\n", strings.Join(shown, ", "), t.bucket)
+	if !f.JSON { // with --json, stderr carries JSON objects only
+		fmt.Fprintf(ios.ErrOut, "nimbus: syncing runtimes [%s] → r2://%s\n", strings.Join(shown, ", "), t.bucket)
+	}
 	view := runtimecli.NewView(ios)
 	s, err := runtimecli.Syncer(f, t.client, t.accountID, t.bucket, view)
 	if err != nil {

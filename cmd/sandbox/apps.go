@@ -135,8 +135,9 @@ Links handed out before stop working.
 
 	remove := &cobra.Command{
 		Use:   "remove ID TARGET",
-		Short: "Remove an app: its exposure, name and reservation",
-		Long: `Remove the app behind TARGET: its exposure, name and port reservation go.
+		Short: "Remove an app: stop it, and drop its exposure, name and reservation",
+		Long: `Remove the app behind TARGET: the process serving it is stopped, and its
+exposure, name and port reservation go (links to it stop working).
 Exits 65 (E_APP_NOT_FOUND) when there was nothing to remove.
 
 ` + targetHelp,

@@ -1,74 +1,175 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/pkg/ignore"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
 )
 
+// transferFlags are the flags every file-moving command shares.
+type transferFlags struct {
+	parallel   int
+	excludes   []string
+	noGitignre bool
+	includeVCS bool
+	dryRun     bool
+	quiet      bool
+}
+
+func (t *transferFlags) add(fl *pflag.FlagSet, dryRun bool) {
+	fl.IntVar(&t.parallel, "parallel", transfer.DefaultParallel, "files (and requests) in flight at once")
+	fl.StringArrayVar(&t.excludes, "exclude", nil, "leave out paths matching `PATTERN` (gitignore syntax; repeatable)")
+	fl.BoolVar(&t.noGitignre, "no-gitignore", false, "do not honour .gitignore files")
+	fl.BoolVar(&t.includeVCS, "include-vcs", false, "copy .git directories too")
+	fl.BoolVarP(&t.quiet, "quiet", "q", false, "show no progress")
+	if dryRun {
+		fl.BoolVar(&t.dryRun, "dry-run", false, "list what would be copied, and its total size, without copying")
+	}
+}
+
+func (t *transferFlags) options(o *common, obs transfer.Observer) transfer.Options {
+	opts := transfer.Options{
+		Parallel: t.parallel,
+		PartSize: o.writeLimitBytes,
+		Ignore:   ignore.Options{Excludes: t.excludes, NoGitIgnore: t.noGitignre, IncludeVCS: t.includeVCS},
+		DryRun:   t.dryRun,
+		Observer: obs,
+	}
+	if o.lo.enabled {
+		// With --local the backend decodes each part inside this process:
+		// smaller parts, fewer at once, keep its memory low.
+		if opts.PartSize == 0 {
+			opts.PartSize = localPartSize
+		}
+		opts.PartParallel = 2
+	}
+	return opts
+}
+
+// localPartSize is the part size of split writes with --local.
+const localPartSize = 4 << 20
+
+// ignoreHelp explains the rules in the help of every command that walks
+// trees.
+const ignoreHelp = `Ignore rules (directory trees only): .git is always left out (--include-vcs
+keeps it); .gitignore files anywhere in the source tree are honoured
+(--no-gitignore turns them off); a .nimbusignore file at the root of the source
+adds rules of its own; --exclude PATTERN adds more and wins over the files
+("!PATTERN" re-includes). All use gitignore syntax.`
+
 func newCmdCp(o *common) *cobra.Command {
 	var recursive bool
-	var parallel int
+	var tf transferFlags
 	cmd := &cobra.Command{
-		Use:   "cp [-r] SRC DST",
-		Short: "Copy files between the local machine and a sandbox",
+		Use:   "cp [-r] [--exclude PATTERN]... [--dry-run] SRC DST",
+		Short: "Copy files and trees between the local machine and a sandbox",
 		Long: `Copy files between the local machine and a sandbox. Exactly one side is
 ID:PATH (a relative PATH is resolved against --root). Like cp, copying into an
-existing directory puts the source inside it. With -r, directory trees are
-walked, parent directories created, files moved a few at a time (--parallel),
-and executable bits kept. Downloads are written to a temporary file and renamed,
-so a failed copy never leaves a partial file. Progress is shown on a terminal.`,
+existing directory puts the source inside it.
+
+Files of any size: above the single-request limit (20 MiB) a file is sent in
+parts, joined in the sandbox and checked before it replaces the target, which
+stays untouched if anything fails. Big downloads are fetched in parallel
+ranges. Downloads are written to a temporary file and renamed into place.
+
+With -r, the source tree is walked first, then copied a few files at a time
+(--parallel). A path that cannot be read or copied is reported as it is found
+and the copy goes on; at the end every failure is listed and nimbus exits 74.
+Symlinks are copied as symlinks with the same link text, never followed;
+executable bits are kept, and downloads respect the umask.
+
+` + ignoreHelp + `
+
+On a terminal a progress bar shows files, bytes, rate and ETA on stderr
+(--quiet hides it). --json prints the summary as JSON on stdout.`,
 		Example: `  nimbus sandbox cp -r ./app job-123:/home/user/app
-  nimbus sandbox cp job-123:dist/report.html ./report.html`,
+  nimbus sandbox cp -r --exclude 'dist/' --exclude '*.log' . job-123:app
+  nimbus sandbox cp -r --dry-run . job-123:app
+  nimbus sandbox cp job-123:dist/report.html ./report.html
+  nimbus sandbox cp ./dataset.tar.gz job-123:/home/user/data/`,
 		Args: cmdutil.ExactArgs(2, "SRC and DST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			src, dst, err := transfer.ParsePair(args[0], args[1])
-			if err != nil {
-				return sandboxcli.Error(err)
-			}
-			id := src.SandboxID
-			if dst.Remote() {
-				id = dst.SandboxID
-			}
-			sb, err := o.open(cmd, id, scopesUse)
+			src, dst, sb, label, err := o.openPair(cmd, args)
 			if err != nil {
 				return err
 			}
-			ios := o.f.IOStreams
-			opts := transfer.Options{Recursive: recursive, Parallel: parallel}
-			if ios.IsStderrTTY() && !o.f.JSON {
-				st := ios.Styles()
-				opts.Progress = func(e transfer.Event) {
-					arrow, from, to := "↑", e.Local, e.Remote
-					if !e.Upload {
-						arrow, from, to = "↓", e.Remote, e.Local
-					}
-					fmt.Fprintf(ios.ErrOut, "%s %s %s %s\n", st.Muted(arrow), from, st.Muted("→ "+to), st.Muted(fmt.Sprintf("(%d bytes)", e.Bytes)))
-				}
-			}
+			prog := sandboxcli.NewProgress(o.f.IOStreams, label, tf.quiet || tf.dryRun, o.f.JSON)
+			opts := tf.options(o, prog)
+			opts.Recursive = recursive
 			var sum *transfer.Summary
 			if dst.Remote() {
 				sum, err = transfer.Upload(cmd.Context(), sb, src.Path, dst.Path, opts)
 			} else {
 				sum, err = transfer.Download(cmd.Context(), sb, src.Path, dst.Path, opts)
 			}
-			if err != nil {
-				return sandboxcli.Error(err)
-			}
-			if o.f.JSON {
-				return o.f.PrintJSON(sum)
-			}
-			if ios.IsStderrTTY() {
-				fmt.Fprintf(ios.ErrOut, "%s Copied %s\n", ios.Styles().SuccessIcon(), sum)
-			}
-			return nil
+			prog.Close()
+			return o.transferResult(sum, err, tf.quiet)
 		},
 	}
 	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "copy directories recursively")
-	cmd.Flags().IntVar(&parallel, "parallel", transfer.DefaultParallel, "files in flight at once")
+	tf.add(cmd.Flags(), true)
 	return cmd
+}
+
+// openPair reads SRC and DST (exactly one of them ID:PATH), opens the
+// sandbox and returns the direction's label (↑ upload, ↓ download).
+func (o *common) openPair(cmd *cobra.Command, args []string) (src, dst transfer.Target, sb *sandboxclient.Sandbox, label string, err error) {
+	src, dst, err = transfer.ParsePair(args[0], args[1])
+	if err != nil {
+		return src, dst, nil, "", sandboxcli.Error(err)
+	}
+	id, label := src.SandboxID, "↓"
+	if dst.Remote() {
+		id, label = dst.SandboxID, "↑"
+	}
+	sb, err = o.open(cmd, id, scopesUse)
+	return src, dst, sb, label, err
+}
+
+// transferResult prints a copy's summary (the dry-run listing, the JSON,
+// the list of failures) and maps its error.
+func (o *common) transferResult(sum *transfer.Summary, err error, quiet bool) error {
+	ios := o.f.IOStreams
+	st := ios.Styles()
+	var pe *transfer.PartialError
+	if err != nil && !errors.As(err, &pe) || sum == nil {
+		return sandboxcli.Error(err)
+	}
+	if o.f.JSON {
+		if sum.Failures == nil {
+			sum.Failures = []transfer.Failure{}
+		}
+		if werr := o.f.PrintJSON(sum); werr != nil {
+			return werr
+		}
+	} else if sum.DryRun {
+		for _, e := range sum.Entries {
+			switch e.Type {
+			case transfer.TypeFile:
+				fmt.Fprintf(ios.Out, "%s\t%d\n", e.Rel, e.Size)
+			case transfer.TypeDir:
+				fmt.Fprintf(ios.Out, "%s/\n", e.Rel)
+			case transfer.TypeSymlink:
+				fmt.Fprintf(ios.Out, "%s -> %s\n", e.Rel, e.Link)
+			}
+		}
+		fmt.Fprintf(ios.ErrOut, "Would copy %s\n", sandboxcli.CopySummary(sum))
+	} else if ios.IsStderrTTY() && !quiet && pe == nil {
+		fmt.Fprintf(ios.ErrOut, "%s Copied %s\n", st.SuccessIcon(), sandboxcli.CopySummary(sum))
+	}
+	if pe != nil {
+		if !o.f.JSON {
+			fmt.Fprint(ios.ErrOut, sandboxcli.FailureList(st, pe.Failures))
+		}
+		return sandboxcli.Error(err)
+	}
+	return nil
 }

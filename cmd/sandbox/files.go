@@ -88,9 +88,9 @@ as bytes, so binary files are safe.`,
 			var dst string
 			var size int64
 			if from == "" || from == "-" {
-				dst, size, err = transfer.WriteReader(cmd.Context(), sb, args[1], o.f.IOStreams.In)
+				dst, size, err = transfer.WriteReader(cmd.Context(), sb, args[1], o.f.IOStreams.In, transfer.Options{PartSize: o.writeLimitBytes})
 			} else {
-				dst, size, err = transfer.WriteLocalFile(cmd.Context(), sb, args[1], from)
+				dst, size, err = transfer.WriteLocalFile(cmd.Context(), sb, args[1], from, transfer.Options{PartSize: o.writeLimitBytes})
 			}
 			if err != nil {
 				return sandboxcli.Error(err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 )
@@ -46,17 +47,39 @@ func newCmdReady(o *common) *cobra.Command {
 }
 
 func newCmdDestroy(o *common) *cobra.Command {
-	var reason string
+	var reason, ledgerPath string
 	cmd := &cobra.Command{
-		Use:   "destroy ID [--reason TEXT]",
+		Use:   "destroy (ID | --ledger[=FILE]) [--reason TEXT]",
 		Short: "Wipe a sandbox: kill its processes and delete its files",
-		Example: `  nimbus sandbox destroy job-123
-  nimbus sandbox destroy "job-$GITHUB_RUN_ID" --reason ci-cleanup`,
 		Long: `Wipe a sandbox: kill its processes and delete all its storage. Using the id
 again later starts a fresh sandbox. Repeating destroy is harmless. The token
-needs session:destroy (or session:admin) besides sandbox:use.`,
-		Args: cmdutil.ExactArgs(1, "ID"),
+needs session:destroy (or session:admin) besides sandbox:use.
+
+With --ledger, destroy every sandbox recorded in the cleanup ledger (by
+'sandbox run', --keep ones included, and 'nimbus mcp') and not destroyed yet,
+each on the Worker that holds it, and remove them from the ledger: the last
+step of a CI job, run even when the job was cancelled. The ledger is FILE,
+else NIMBUS_LEDGER, else nimbus-ledger.jsonl in RUNNER_TEMP (GitHub Actions)
+or the system temporary directory. Sandboxes that could not be destroyed
+stay in the ledger, and the command fails.`,
+		Example: `  nimbus sandbox destroy job-123
+  nimbus sandbox destroy "job-$GITHUB_RUN_ID" --reason ci-cleanup
+  # the last step of a CI job (GitHub Actions: if: always())
+  nimbus sandbox destroy --ledger
+  NIMBUS_LEDGER=$RUNNER_TEMP/nimbus.jsonl nimbus sandbox destroy --ledger --json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("ledger") {
+				if len(args) != 0 {
+					return clierr.Usagef("--ledger destroys the ledger's sandboxes; do not name an ID as well")
+				}
+				return nil
+			}
+			return cmdutil.ExactArgs(1, "ID")(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("ledger") {
+				return o.destroyLedger(cmd, ledgerPath, reason)
+			}
 			sb, err := o.open(cmd, args[0], scopesDestroy)
 			if err != nil {
 				return err
@@ -73,6 +96,8 @@ needs session:destroy (or session:admin) besides sandbox:use.`,
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded by the Worker (at most 200 characters)")
+	cmd.Flags().StringVar(&ledgerPath, "ledger", "", "destroy the sandboxes recorded in the cleanup ledger `FILE`")
+	cmd.Flags().Lookup("ledger").NoOptDefVal = ledgerDefault
 	return cmd
 }
 

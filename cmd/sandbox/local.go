@@ -49,12 +49,15 @@ func (o *common) localClient(cmd *cobra.Command, scopes []string) (*sandboxclien
 	if err != nil {
 		return nil, nil, err
 	}
-	for key, flag := range map[string]string{"profile": "profile", "tenant": "tenant", "subject": "sub"} {
+	for key, flag := range map[string]string{"profile": "profile", "tenant": "tenant", "subject": "sub", "write_limit": "write-limit"} {
 		if fl := cmd.Flags().Lookup(flag); fl != nil {
 			if err := cfg.BindFlag(key, fl); err != nil {
 				return nil, nil, err
 			}
 		}
+	}
+	if err := o.parseWriteLimit(cfg); err != nil {
+		return nil, nil, err
 	}
 	data, err := localdev.DataDir(o.f.Getenv)
 	if err != nil {

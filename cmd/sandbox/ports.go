@@ -54,7 +54,11 @@ func newCmdPorts(o *common) *cobra.Command {
 				var b strings.Builder
 				fmt.Fprintf(&b, "%s\n", o.f.IOStreams.Styles().Bold(fmt.Sprintf("%-6s %-10s %s", "PORT", "PID", "URL")))
 				for _, p := range ps {
-					fmt.Fprintf(&b, "%-6d %-10d %s\n", p.Port, p.PID, sb.PortURL(p.Port, sandboxclient.URLOptions{}))
+					pid := "-" // exposed, nothing listening yet
+					if p.PID > 0 {
+						pid = strconv.FormatInt(p.PID, 10)
+					}
+					fmt.Fprintf(&b, "%-6d %-10s %s\n", p.Port, pid, sb.PortURL(p.Port, sandboxclient.URLOptions{}))
 				}
 				_, err := io.WriteString(o.f.IOStreams.Out, b.String())
 				return err

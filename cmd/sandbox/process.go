@@ -190,13 +190,10 @@ given with --signal, written as kill(1) users write it: TERM, SIGTERM, term,
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
-			if err := o.output(ack, func() error { return nil }); err != nil {
-				return err
-			}
-			if !ack.OK {
+			if !ack.OK { // a failure: stdout stays empty, stderr says why
 				return clierr.New(65, "E_NO_PROCESS", fmt.Sprintf("process %d is not running", pid), "list processes with nimbus sandbox ps ID")
 			}
-			return nil
+			return o.output(ack, func() error { return nil })
 		},
 	}
 	cmd.Flags().StringVar(&signal, "signal", "", "send this `SIGNAL` (TERM, SIGTERM, term, 15, …) instead of killing")

@@ -4,12 +4,15 @@
 package sandbox
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/config"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -32,6 +35,10 @@ type common struct {
 	tenant    string
 	sub       string
 	lo        localState
+	// writeLimit is --write-limit (NIMBUS_WRITE_LIMIT, write_limit:), as
+	// given; writeLimitBytes is it parsed (0: the default).
+	writeLimit      string
+	writeLimitBytes int64
 }
 
 // NewCmdSandbox returns the `nimbus sandbox` command group.
@@ -62,8 +69,9 @@ background process), forward (local ports to sandbox ports) and apps.`,
 	pf.StringVar(&o.root, "root", sandboxclient.DefaultRoot, "sandbox root: the default working directory")
 	pf.StringVar(&o.tenant, "tenant", "", "tenant for auto-minted tokens (NIMBUS_TENANT)")
 	pf.StringVar(&o.sub, "sub", "", "subject for auto-minted tokens (NIMBUS_SUBJECT)")
+	pf.StringVar(&o.writeLimit, "write-limit", "", "largest single write request, e.g. 20MiB; bigger files are split (NIMBUS_WRITE_LIMIT, default 20MiB)")
 	cmd.AddCommand(
-		newCmdExec(o), newCmdRunCode(o), newCmdFiles(o), newCmdCp(o), newCmdRuntimes(o),
+		newCmdExec(o), newCmdRunCode(o), newCmdFiles(o), newCmdCp(o), newCmdSync(o), newCmdRun(o), newCmdRuntimes(o),
 		newCmdPs(o), newCmdLogs(o), newCmdKill(o), newCmdStart(o), newCmdPorts(o),
 		newCmdReady(o), newCmdDestroy(o),
 		newCmdShell(o), newCmdForward(o), newCmdApps(o), newCmdAttach(o),
@@ -80,38 +88,17 @@ type settings struct {
 }
 
 func (o *common) resolve(cmd *cobra.Command) (*settings, error) {
-	cfg, err := o.f.LoadConfig()
+	st, err := (&sandboxcli.Connection{Root: o.root}).Resolve(o.f, cmd)
 	if err != nil {
 		return nil, err
 	}
-	for key, flag := range map[string]string{"endpoint": "endpoint", "base_path": "base-path", "token_file": "token-file", "profile": "profile", "tenant": "tenant", "subject": "sub"} {
-		if fl := cmd.Flags().Lookup(flag); fl != nil {
-			if err := cfg.BindFlag(key, fl); err != nil {
-				return nil, err
-			}
-		}
-	}
-	s := &settings{
-		endpoint: cfg.GetString("endpoint"),
-		basePath: cfg.GetString("base_path"),
-		profile:  cfg.GetString("profile"),
-		creds: sandboxcli.Credentials{
-			TokenFile: cfg.GetString("token_file"),
-			Token:     cfg.GetString("token"),
-			Secret:    o.f.Getenv("JWT_SECRET"),
-			Tenant:    cfg.GetString("tenant"),
-			Subject:   cfg.GetString("subject"),
-			Now:       o.f.Now,
-			Stdin:     o.f.IOStreams.In,
-		},
-	}
-	if s.endpoint == "" {
-		return nil, clierr.New(exitcode.Config, clierr.CodeConfigMissing, "no Nimbus endpoint configured", "pass --endpoint URL or set NIMBUS_ENDPOINT (e.g. https://my-nimbus.workers.dev)")
-	}
-	if s.httpTimeout, err = sandboxcli.HTTPTimeout(cfg); err != nil {
+	if err := o.parseWriteLimit(st.Config); err != nil {
 		return nil, err
 	}
-	return s, nil
+	if st.Endpoint == "" {
+		return nil, clierr.New(exitcode.Config, clierr.CodeConfigMissing, "no Nimbus endpoint configured", "pass --endpoint URL or set NIMBUS_ENDPOINT (e.g. https://my-nimbus.workers.dev)")
+	}
+	return &settings{endpoint: st.Endpoint, basePath: st.BasePath, profile: st.Profile, creds: st.Creds, httpTimeout: st.HTTPTimeout}, nil
 }
 
 // client builds a client whose tokens carry scopes (when minted).
@@ -130,11 +117,36 @@ func (o *common) client(cmd *cobra.Command, pin bool, scopes []string) (*sandbox
 	c, err := sandboxclient.New(sandboxclient.Options{
 		Endpoint: s.endpoint, BasePath: s.basePath, Tokens: ts,
 		HTTPClient: o.f.HTTPClient(), HTTPTimeout: s.httpTimeout, UserAgent: "nimbus-cli",
+		WriteLimit: o.writeLimitBytes,
 	})
 	if err != nil {
 		return nil, nil, sandboxcli.Error(err)
 	}
 	return c, s, nil
+}
+
+// parseWriteLimit reads the resolved write limit. A bad --write-limit is
+// a usage error; a bad NIMBUS_WRITE_LIMIT or write_limit is a
+// configuration error naming where it came from, as for http_timeout.
+func (o *common) parseWriteLimit(cfg *config.Config) error {
+	v := cfg.GetString("write_limit")
+	if v == "" {
+		return nil
+	}
+	src := cfg.Source("write_limit")
+	n, err := sandboxcli.ParseSize("--write-limit", v)
+	if err == nil && n < 4<<10 {
+		err = clierr.Usagef("--write-limit %s: at least 4KiB", v)
+	}
+	if err != nil && !strings.HasPrefix(src, "--") {
+		return clierr.New(exitcode.Config, "E_CONFIG_INVALID", fmt.Sprintf("write_limit %q (%s): expected a size of at least 4KiB such as 20MiB, 4M or 1048576", v, src),
+			"fix NIMBUS_WRITE_LIMIT (or write_limit in the config file), or unset it for the default 20MiB")
+	}
+	if err != nil {
+		return err
+	}
+	o.writeLimitBytes = n
+	return nil
 }
 
 // open returns a handle on sandbox id.

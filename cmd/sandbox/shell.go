@@ -29,9 +29,10 @@ func newCmdShell(o *common) *cobra.Command {
 		Use:   "shell ID [--shell NAME] [--timeout 30]",
 		Short: "Open a line-mode shell in a sandbox",
 		Long: `Open a shell in a sandbox. Each line runs on a named shell of the sandbox
-(a new one, nimbus-shell-<random>, or --shell NAME to rejoin one), so cd, export
-and shell variables carry over between lines as the server keeps them. Output
-streams live.
+(a new one, nimbus-shell-<random>, or --shell NAME to rejoin one), so the
+working directory and exported variables carry over between lines. A Worker
+also keeps unexported variables, functions and aliases; nimbus dev and --local
+do not (export what the next line needs). Output streams live.
 
 On a terminal: the prompt shows the sandbox, the shell's directory and the
 last exit code; lines are edited locally (arrows, Ctrl-A/E/K/U/W) with a

@@ -58,7 +58,7 @@ For one command at a time, see 'nimbus sandbox exec' and 'nimbus sandbox shell'
 
 Exit codes: 0 detached, destroyed or input ended; 1 taken over; 75 another
 terminal holds the session; 77 token refused; 69 server unreachable or the
-connection could not be restored; 130 interrupted.`,
+connection could not be restored; 130 interrupted (143 for SIGTERM).`,
 		Example: `  # against nimbus dev (NIMBUS_ENDPOINT and NIMBUS_TOKEN as 'nimbus dev' prints them)
   nimbus session attach demo
 

@@ -297,6 +297,15 @@ func (s *Server) DeployWorker(account, script string) {
 	}
 }
 
+// SetSecret puts a secret on a deployed Worker directly, as wrangler would.
+func (s *Server) SetSecret(account, script, name, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sec := s.scripts[account][script]; sec != nil {
+		sec[name] = value
+	}
+}
+
 // Secret returns a Worker secret's value as stored.
 func (s *Server) Secret(account, script, name string) (string, bool) {
 	s.mu.Lock()

@@ -47,6 +47,9 @@ var Keys = []Key{
 	// http_timeout bounds connecting to and waiting for the Worker; files
 	// may also spell it http-timeout (normalize treats - and _ alike).
 	{Name: "http_timeout", Env: "NIMBUS_HTTP_TIMEOUT"},
+	// write_limit is the largest single write request of sandbox file
+	// transfers; bigger files are split.
+	{Name: "write_limit", Env: "NIMBUS_WRITE_LIMIT"},
 }
 
 // ProjectFile is the project-level config file, relative to the working
@@ -95,8 +98,10 @@ type InvalidFileError struct {
 	Err  error
 }
 
+// Error names the file and what is wrong with it.
 func (e *InvalidFileError) Error() string { return fmt.Sprintf("config file %s: %v", e.Path, e.Err) }
 
+// Unwrap returns the underlying read or parse error.
 func (e *InvalidFileError) Unwrap() error { return e.Err }
 
 // Load reads the config files named by opts. Missing default files are
@@ -240,6 +245,10 @@ func (c *Config) GetDuration(key string, l duration.Limits) (d time.Duration, ok
 	return d, true, nil
 }
 
+// Source says where key's value came from, for error messages: "--flag",
+// the environment variable, the config files, or "default".
+func (c *Config) Source(key string) string { return c.source(normalize(key)) }
+
 // source says where key's value came from, for error messages.
 func (c *Config) source(key string) string {
 	k := lookup(key)
@@ -314,4 +323,58 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// FileInfo describes one config file Load would read.
+type FileInfo struct {
+	Path string
+	// Keys are the file's top-level keys in file order, as written.
+	Keys []string
+	// Unknown are the keys nimbus does not know, with suggestions.
+	Unknown []Unknown
+	// Err is set when the file exists but cannot be read or parsed.
+	Err error
+}
+
+// Inspect lists the config files Load reads for opts (lowest precedence
+// first), each with its keys. Unlike Load it does not stop at a broken
+// file, so `nimbus doctor` can report every one.
+func Inspect(opts Options) []FileInfo {
+	var paths []string
+	if opts.File != "" {
+		paths = []string{opts.File}
+	} else {
+		if opts.UserConfigDir != "" {
+			paths = append(paths, filepath.Join(opts.UserConfigDir, "nimbus", "config.yaml"))
+		}
+		paths = append(paths, filepath.Join(opts.Dir, ProjectFile))
+	}
+	var out []FileInfo
+	for _, p := range paths {
+		c := &Config{values: map[string]string{}}
+		if err := c.merge(p, opts.File != ""); err != nil {
+			var ife *InvalidFileError
+			if errors.As(err, &ife) {
+				err = ife.Err // the path is FileInfo's
+			}
+			out = append(out, FileInfo{Path: p, Err: err})
+			continue
+		}
+		if len(c.files) == 0 {
+			continue // a default file that does not exist
+		}
+		fi := FileInfo{Path: p, Unknown: c.unknown}
+		// merge has read and checked the file; read its keys in order.
+		if data, err := os.ReadFile(p); err == nil {
+			var doc yaml.Node
+			if yaml.Unmarshal(data, &doc) == nil && len(doc.Content) > 0 && doc.Content[0].Kind == yaml.MappingNode {
+				m := doc.Content[0]
+				for i := 0; i+1 < len(m.Content); i += 2 {
+					fi.Keys = append(fi.Keys, m.Content[i].Value)
+				}
+			}
+		}
+		out = append(out, fi)
+	}
+	return out
 }

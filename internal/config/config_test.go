@@ -209,3 +209,30 @@ func TestDurationKeysUseTheDurationParser(t *testing.T) {
 		}
 	}
 }
+
+func TestInspectListsFilesAndKeys(t *testing.T) {
+	dir, user := t.TempDir(), t.TempDir()
+	if err := os.MkdirAll(filepath.Join(user, "nimbus"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(user, "nimbus", "config.yaml"), []byte("token: x\ntenant: acme\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, config.ProjectFile), []byte("# project\nendpoint: https://e\nendpiont: typo\n"), 0o644)
+	got := config.Inspect(config.Options{Dir: dir, UserConfigDir: user})
+	if len(got) != 2 || got[0].Path != filepath.Join(user, "nimbus", "config.yaml") || strings.Join(got[0].Keys, ",") != "token,tenant" ||
+		strings.Join(got[1].Keys, ",") != "endpoint,endpiont" || got[0].Err != nil || got[1].Err != nil {
+		t.Fatalf("%+v", got)
+	}
+	if u := got[1].Unknown; len(u) != 1 || u[0].Key != "endpiont" || u[0].Suggestion != "endpoint" {
+		t.Fatalf("unknown %+v", u)
+	}
+	// A broken file is reported, not fatal; a missing default file is not listed.
+	os.WriteFile(filepath.Join(dir, config.ProjectFile), []byte("endpoint: [unclosed\n"), 0o644)
+	got = config.Inspect(config.Options{Dir: dir})
+	if len(got) != 1 || got[0].Err == nil {
+		t.Fatalf("%+v", got)
+	}
+	// --config names a file that must exist.
+	if got := config.Inspect(config.Options{File: filepath.Join(dir, "none.yaml")}); len(got) != 1 || got[0].Err == nil {
+		t.Fatalf("%+v", got)
+	}
+}

@@ -38,6 +38,7 @@ type Error struct {
 	Reason string
 }
 
+// Error returns the reason alone; callers add the flag or key it came from.
 func (e *Error) Error() string { return e.Reason }
 
 // Unwrap returns Kind, so errors.Is(err, duration.ErrRange) works.

@@ -10,7 +10,8 @@ const (
 	// OK means success.
 	OK = 0
 	// Failure is a failure no other code describes: `session attach`
-	// when another client took the terminal over.
+	// when another client took the terminal over, `doctor` when a check
+	// failed (its report says which).
 	Failure = 1
 	// Usage means the command line was wrong (unknown flag, bad value).
 	Usage = 64
@@ -26,6 +27,9 @@ const (
 	// CantCreate means an output could not be created (init target not
 	// empty, a full disk).
 	CantCreate = 73
+	// IOErr means some files could not be read or written (a tree copy
+	// that finished with failures).
+	IOErr = 74
 	// TempFail means a transient conflict: rerunning is expected to work
 	// (runtime sync found the catalog changed by another publisher).
 	TempFail = 75

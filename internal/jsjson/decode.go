@@ -16,6 +16,7 @@ type SyntaxError struct {
 	Pos int
 }
 
+// Error returns the message as JSON.parse would word it.
 func (e *SyntaxError) Error() string { return e.Msg }
 
 // maxDepth bounds nesting so hostile input cannot exhaust the stack.

@@ -131,42 +131,51 @@ func HostEnv(getenv func(string) string) []string {
 // random one (mode 0600) on first use. A secret file readable by others is
 // refused rather than used.
 func LoadSecret(dataDir string) (secret string, created bool, err error) {
-	p := filepath.Join(dataDir, SecretFile)
-	b, err := os.ReadFile(p)
+	return LoadOrCreateSecret(filepath.Join(dataDir, SecretFile), "the development secret", CodeSecretFile)
+}
+
+// LoadOrCreateSecret returns the secret kept in path (what names it in
+// messages, code is the errors' code), creating 32 random bytes in hex
+// (mode 0600, directory 0700) when the file does not exist. A file others
+// can read is refused rather than used; when two processes create it at
+// once, both use the one that won.
+func LoadOrCreateSecret(path, what, code string) (secret string, created bool, err error) {
+	b, err := os.ReadFile(path)
 	if err == nil {
-		fi, serr := os.Stat(p)
+		fi, serr := os.Stat(path)
 		if serr == nil && fi.Mode().Perm()&0o077 != 0 {
-			return "", false, clierr.New(exitcode.NoPerm, CodeSecretFile, fmt.Sprintf("the development secret %s is accessible to other users (mode %04o)", p, fi.Mode().Perm()), "run: chmod 600 "+p)
+			return "", false, clierr.New(exitcode.NoPerm, code, fmt.Sprintf("%s %s is accessible to other users (mode %04o)", what, path, fi.Mode().Perm()), "run: chmod 600 "+path)
 		}
 		s := strings.TrimSpace(string(b))
 		if s == "" {
-			return "", false, clierr.New(exitcode.Config, CodeSecretFile, "the development secret "+p+" is empty", "delete it to have a new one generated")
+			return "", false, clierr.New(exitcode.Config, code, what+" "+path+" is empty", "delete it to have a new one generated")
 		}
 		return s, false, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return "", false, clierr.Wrap(err, exitcode.CantCreate, CodeSecretFile, "cannot read the development secret "+p+": "+unwrap(err), "")
+		return "", false, clierr.Wrap(err, exitcode.CantCreate, code, "cannot read "+what+" "+path+": "+unwrap(err), "")
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return "", false, clierr.Wrap(err, exitcode.CantCreate, CodeSecretFile, "cannot create the data directory "+dataDir+": "+unwrap(err), "pass --data DIR")
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", false, clierr.Wrap(err, exitcode.CantCreate, code, "cannot create the directory "+dir+": "+unwrap(err), "")
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return "", false, err
 	}
 	secret = hex.EncodeToString(raw)
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		// Another nimbus created it first: use theirs.
-		return LoadSecret(dataDir)
+		return LoadOrCreateSecret(path, what, code)
 	}
 	if err != nil {
-		return "", false, clierr.Wrap(err, exitcode.CantCreate, CodeSecretFile, "cannot write the development secret "+p+": "+unwrap(err), "")
+		return "", false, clierr.Wrap(err, exitcode.CantCreate, code, "cannot write "+what+" "+path+": "+unwrap(err), "")
 	}
 	if _, err := f.WriteString(secret + "\n"); err != nil {
 		f.Close()
-		_ = os.Remove(p)
-		return "", false, clierr.Wrap(err, exitcode.CantCreate, CodeSecretFile, "cannot write the development secret "+p+": "+unwrap(err), "")
+		_ = os.Remove(path)
+		return "", false, clierr.Wrap(err, exitcode.CantCreate, code, "cannot write "+what+" "+path+": "+unwrap(err), "")
 	}
 	if err := f.Close(); err != nil {
 		return "", false, err
@@ -280,13 +289,17 @@ type InProcessOptions struct {
 	Profile, Root string
 	// Now is the clock of minted tokens.
 	Now func() time.Time
+	// Background allows background processes, for callers that outlive one
+	// command (nimbus mcp --local); they die with the process.
+	Background bool
 	// Isolation is the sandboxes' (IsolationEnv).
 	Isolation localsandbox.Isolation
 }
 
 // InProcess is a local backend served in this process through
 // localsandbox.Transport: no listener, no secret on disk. Background
-// processes are refused, since they would die with the command.
+// processes are refused unless Background is set, since they die with the
+// process.
 type InProcess struct {
 	Server *localsandbox.Server
 	o      InProcessOptions
@@ -310,7 +323,7 @@ func NewInProcess(o InProcessOptions) (*InProcess, error) {
 		DataDir:          o.DataDir,
 		Secret:           secret,
 		HostEnv:          HostEnv(o.Getenv),
-		NoBackground:     true,
+		NoBackground:     !o.Background,
 		NoBackgroundHint: "with --local the backend lives only as long as one command; run `nimbus dev` and use --endpoint " + "http://" + DefaultAddr + " to keep processes running",
 		Isolation:        o.Isolation,
 	})

@@ -12,6 +12,7 @@
 //	                              (default ~/.cache; NIMBUS_DEV_DATA overrides everywhere)
 //	runtime tarballs              <cache dir>/nimbus/runtimes
 //	shell history                 <cache dir>/nimbus/history/<sandbox id> (mode 0600)
+//	cleanup ledger                $NIMBUS_LEDGER, else $RUNNER_TEMP/nimbus-ledger.jsonl, else <temp dir>/nimbus-ledger-<uid>.jsonl
 package paths
 
 import (

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -113,5 +114,29 @@ func TestHistoryFile(t *testing.T) {
 	}
 	if _, err := env("linux", nil).HistoryFile("job-1"); err == nil {
 		t.Error("no home: no error")
+	}
+}
+
+func TestLedgerFile(t *testing.T) {
+	env := map[string]string{"TMPDIR": "/var/tmp"}
+	e := Env{GOOS: "linux", Getenv: func(k string) string { return env[k] }}
+	if p := e.LedgerFile(); filepath.Dir(p) != "/var/tmp" || !strings.HasPrefix(filepath.Base(p), "nimbus-ledger") {
+		t.Fatal(p)
+	}
+	delete(env, "TMPDIR")
+	if p := e.LedgerFile(); filepath.Dir(p) != "/tmp" {
+		t.Fatal(p)
+	}
+	env["RUNNER_TEMP"] = "/runner/tmp"
+	if p := e.LedgerFile(); p != "/runner/tmp/nimbus-ledger.jsonl" {
+		t.Fatal(p)
+	}
+	env[LedgerEnv] = "/x/ledger"
+	if p := e.LedgerFile(); p != "/x/ledger" {
+		t.Fatal(p)
+	}
+	w := Env{GOOS: "windows", Getenv: func(k string) string { return map[string]string{"TEMP": `C:\t`}[k] }}
+	if p := w.LedgerFile(); !strings.HasPrefix(p, `C:\t`) {
+		t.Fatal(p)
 	}
 }

@@ -1,21 +1,23 @@
-// Package progress draws a transfer's progress on a terminal line: a bar,
+// Package progress shows a transfer's progress on a terminal line: a bar,
 // bytes done of the total, the rate and the time left, redrawn at most ten
 // times a second. Callers create a Bar only when stderr is a terminal;
 // nothing here probes the terminal.
 //
-// The bar is drawn here in a few lines rather than with the bubbles
-// progress component: that package imports Bubble Tea, whose key tables
-// are built at start-up by every nimbus command (90 KB, ~0.3 ms), for a
-// bar that needs none of it.
+// The line is drawn by github.com/schollz/progressbar/v3; this package
+// gives it the API the commands need (a total that grows as downloads
+// start, a note such as a file count, lines printed above the bar) and
+// the nimbus look (label first, binary units, a violet bar when colour is
+// on). The bubbles progress component was not used: it imports Bubble
+// Tea, whose key tables every nimbus command would build at start-up.
 package progress
 
 import (
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/schollz/progressbar/v3"
 )
 
 // redrawEvery bounds how often the line is redrawn.
@@ -23,51 +25,145 @@ const redrawEvery = 100 * time.Millisecond
 
 // Bar is one progress line. Its methods are safe for concurrent use.
 type Bar struct {
-	w     io.Writer
+	w     *lineWriter
 	label string
 	width int
 	color bool
-	now   func() time.Time
 
-	mu       sync.Mutex
-	total    int64
-	done     int64
-	started  time.Time
-	drawn    time.Time
-	visible  bool
-	finished bool
+	mu        sync.Mutex
+	pb        *progressbar.ProgressBar // nil until there is a total
+	note      string
+	noteShown string    // the note pb was last given
+	lastDraw  time.Time // of the last draw; zero draws at the next update
+	total     int64     // of the current segment (see AddTotal)
+	done      int64     // bytes counted in the current segment
+	shown     int64     // bytes handed to pb: done clamped to total
+	finished  bool
+}
+
+// clearLine is what the library writes to erase its line in ANSI mode.
+const clearLine = "\x1b[2K\r"
+
+// lineWriter passes the library's output on and remembers whether a bar
+// is on the line, so that Clear erases only a drawn bar and Finish can
+// draw the final state again after a Clear.
+type lineWriter struct {
+	w       io.Writer
+	visible bool
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		l.visible = string(p) != clearLine
+	}
+	return l.w.Write(p)
 }
 
 // Options configure a Bar.
 type Options struct {
-	// Color enables the gradient; off, the bar is plain block characters.
+	// Color draws the filled part of the bar in colour.
 	Color bool
-	// Width of the bar itself, in cells; 0 means 24.
+	// Width of the bar itself, in cells; 0 means 24. The library narrows
+	// it when the line would not fit the terminal.
 	Width int
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
 }
 
-// New returns a bar labelled label that writes to w (a terminal).
+// New returns a bar labelled label that writes to w (a terminal). Nothing
+// is drawn until there is a total.
 func New(w io.Writer, label string, o Options) *Bar {
 	width := o.Width
 	if width <= 0 {
 		width = 24
 	}
-	now := o.Now
-	if now == nil {
-		now = time.Now
-	}
-	return &Bar{w: w, label: label, width: width, color: o.Color, now: now, started: now()}
+	return &Bar{w: &lineWriter{w: w}, label: label, width: width, color: o.Color}
 }
 
-// AddTotal grows the total (several downloads can start one after another).
+// AddTotal grows the total: several downloads can start one after another.
+// Once everything counted so far is done the bar shows 100%; a total added
+// after that starts a new segment (the same line, counting from zero) so
+// that its rate and time left are those of the new work.
 func (b *Bar) AddTotal(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if n > 0 {
-		b.total += n
+	if n <= 0 || b.finished {
+		return
 	}
+	if b.pb != nil && b.pb.IsFinished() {
+		b.pb, b.total, b.done, b.shown = nil, 0, 0, 0
+	}
+	b.total += n
+	if b.pb == nil {
+		b.noteShown = b.note
+		b.pb = progressbar.NewOptions64(b.total, b.options()...)
+		_ = b.pb.RenderBlank() // the bar appears before the first byte
+		b.lastDraw = time.Now()
+		return
+	}
+	b.pb.ChangeMax64(b.total) // redraws
+}
+
+func (b *Bar) options() []progressbar.Option {
+	theme := progressbar.Theme{Saucer: "█", SaucerPadding: "░"}
+	if b.color {
+		theme.Saucer = "[magenta]█[reset]"
+	}
+	return []progressbar.Option{
+		progressbar.OptionSetWriter(b.w),
+		progressbar.OptionSetDescription(b.description()),
+		progressbar.OptionSetTheme(theme),
+		progressbar.OptionEnableColorCodes(b.color),
+		progressbar.OptionSetWidth(b.width),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionUseIECUnits(true),
+		progressbar.OptionShowCount(), // draw on every Add64: drawLocked throttles
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionUseANSICodes(true), // erase with \x1b[2K, not spaces
+	}
+}
+
+func (b *Bar) description() string {
+	d := b.label + " "
+	if b.note != "" {
+		d += b.note + " "
+	}
+	return d
+}
+
+// drawLocked hands pb the bytes counted since the last draw (never beyond
+// the total, which the library refuses to count past) and the note, at
+// most every redrawEvery unless force; reaching the total always draws.
+// The throttle is here rather than the library's so that a final partial
+// state can be drawn.
+func (b *Bar) drawLocked(force bool) {
+	if b.pb == nil {
+		return
+	}
+	target := min(b.done, b.total)
+	now := time.Now()
+	if !force && target < b.total && !b.lastDraw.IsZero() && now.Sub(b.lastDraw) < redrawEvery {
+		return
+	}
+	b.lastDraw = now
+	if b.noteShown != b.note {
+		b.noteShown = b.note
+		// Options are setters on the bar; this one changes the text
+		// without the extra draw Describe makes.
+		progressbar.OptionSetDescription(b.description())(b.pb)
+	}
+	n := target - b.shown
+	b.shown = target
+	_ = b.pb.Add64(n) // errors are the writer's: a progress line is not worth failing for
+}
+
+// SetNote sets a short text shown after the label, such as a count of
+// files ("3/120 files").
+func (b *Bar) SetNote(note string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.finished {
+		return
+	}
+	b.note = note
 	b.drawLocked(false)
 }
 
@@ -75,6 +171,9 @@ func (b *Bar) AddTotal(n int64) {
 func (b *Bar) Add(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.finished {
+		return
+	}
 	b.done += n
 	b.drawLocked(false)
 }
@@ -84,108 +183,54 @@ func (b *Bar) Add(n int64) {
 func (b *Bar) Clear() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.visible {
-		io.WriteString(b.w, "\r\x1b[2K")
-		b.visible = false
-		b.drawn = time.Time{}
+	if b.pb != nil && b.w.visible {
+		_ = b.pb.Clear()
+		b.lastDraw = time.Time{}
 	}
 }
 
-// Finish draws the final state and ends the line.
+// Finish draws the final state and ends the line. A bar that did not
+// reach its total shows how far the work got.
 func (b *Bar) Finish() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.finished {
 		return
 	}
-	b.drawLocked(true)
+	if b.pb == nil {
+		b.finished = true
+		return
+	}
+	if b.done >= b.total {
+		b.drawLocked(true)
+		_ = b.pb.Finish()
+	} else {
+		b.drawLocked(true)
+		_ = b.pb.Exit()
+	}
+	b.finished = true
+	last := b.pb.String()
+	if last == "" {
+		return
+	}
+	if !b.w.visible { // cleared since: draw the last state again
+		io.WriteString(b.w, last)
+	}
 	io.WriteString(b.w, "\n")
-	b.finished, b.visible = true, false
 }
 
-// Line renders the bar's current text (without the carriage return).
+// Line returns the text last drawn (without the carriage return).
 func (b *Bar) Line() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.lineLocked()
-}
-
-func (b *Bar) drawLocked(force bool) {
-	if b.finished {
-		return
+	if b.pb == nil {
+		return ""
 	}
-	t := b.now()
-	if !force && !b.drawn.IsZero() && t.Sub(b.drawn) < redrawEvery {
-		return
+	s := b.pb.String()
+	for len(s) > 0 && s[0] == '\r' {
+		s = s[1:]
 	}
-	b.drawn = t
-	b.visible = true
-	io.WriteString(b.w, "\r\x1b[2K"+b.lineLocked())
-}
-
-func (b *Bar) lineLocked() string {
-	done, total := b.done, b.total
-	frac := 0.0
-	if total > 0 {
-		frac = min(float64(done)/float64(total), 1)
-		done = min(done, total)
-	}
-	var s strings.Builder
-	s.WriteString(b.label)
-	s.WriteString(" ")
-	s.WriteString(bar(frac, b.width, b.color))
-	fmt.Fprintf(&s, " %3.0f%% %s", frac*100, Bytes(done))
-	if total > 0 {
-		s.WriteString(" / " + Bytes(total))
-	}
-	elapsed := b.now().Sub(b.started)
-	if elapsed >= time.Second && done > 0 {
-		rate := float64(done) / elapsed.Seconds()
-		s.WriteString("  " + Bytes(int64(rate)) + "/s")
-		if total > done && rate > 0 {
-			eta := time.Duration(float64(total-done) / rate * float64(time.Second))
-			s.WriteString("  ETA " + Duration(eta))
-		}
-	}
-	return s.String()
-}
-
-// Gradient ends of the filled part, as RGB: the violet to pink of the
-// charm progress bars.
-var gradientFrom, gradientTo = [3]float64{0x5A, 0x56, 0xE0}, [3]float64{0xEE, 0x6F, 0xF8}
-
-// bar draws width cells, the first frac of them filled: '█' filled and '░'
-// empty, the filled cells in a violet-to-pink gradient of xterm's 256
-// colours when color is true.
-func bar(frac float64, width int, color bool) string {
-	filled := int(frac*float64(width) + 0.5)
-	var s strings.Builder
-	for i := 0; i < filled; i++ {
-		if color {
-			t := 0.0
-			if width > 1 {
-				t = float64(i) / float64(width-1)
-			}
-			s.WriteString("\x1b[38;5;" + strconv.Itoa(xterm256(gradientFrom, gradientTo, t)) + "m")
-		}
-		s.WriteString("█")
-	}
-	if color && filled > 0 {
-		s.WriteString("\x1b[0m")
-	}
-	s.WriteString(strings.Repeat("░", width-filled))
-	return s.String()
-}
-
-// xterm256 is the colour of xterm's 6×6×6 cube nearest to the point t of
-// the way from a to b.
-func xterm256(a, b [3]float64, t float64) int {
-	idx := 16
-	for i, mul := range [3]int{36, 6, 1} {
-		v := a[i] + (b[i]-a[i])*t
-		idx += mul * int(v/255*5+0.5)
-	}
-	return idx
+	return s
 }
 
 // Bytes formats n with binary units: 512 B, 1.5 KiB, 57.3 MiB.

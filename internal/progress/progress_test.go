@@ -2,68 +2,133 @@ package progress
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 )
 
-type clock struct{ t time.Time }
+// ansi matches the escape sequences the line is drawn and erased with.
+var ansi = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
 
-func (c *clock) now() time.Time { return c.t }
+// plain is the output without escape sequences.
+func plain(buf *bytes.Buffer) string { return ansi.ReplaceAllString(buf.String(), "") }
 
-func TestBarLine(t *testing.T) {
-	c := &clock{t: time.Unix(1000, 0)}
-	var buf bytes.Buffer
-	b := New(&buf, "Uploading", Options{Now: c.now, Width: 10})
-	b.AddTotal(10 << 20)
-	c.t = c.t.Add(2 * time.Second)
-	b.Add(4 << 20)
-	line := b.Line()
-	for _, want := range []string{"Uploading ", " 40% 4.0 MiB / 10.0 MiB", "2.0 MiB/s", "ETA 3s"} {
-		if !strings.Contains(line, want) {
-			t.Fatalf("line %q lacks %q", line, want)
+// drawn pokes the bar until its line matches re (draws are throttled to
+// one per 100ms) and returns when the poke that drew it started.
+func drawn(t *testing.T, b *Bar, re string) time.Time {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		poke := time.Now()
+		b.Add(0)
+		if rx.MatchString(b.Line()) {
+			return poke
 		}
-	}
-	if strings.Contains(line, "\x1b[") {
-		t.Fatalf("colourless bar has escape sequences: %q", line)
-	}
-	// Updates within 100ms are not redrawn; the final one is.
-	n := strings.Count(buf.String(), "\r")
-	b.Add(1)
-	if strings.Count(buf.String(), "\r") != n {
-		t.Fatal("redrawn within the throttle period")
-	}
-	c.t = c.t.Add(time.Second)
-	b.Add(6<<20 - 1)
-	b.Finish()
-	if !strings.HasSuffix(buf.String(), "\n") || !strings.Contains(buf.String(), "100% 10.0 MiB / 10.0 MiB") {
-		t.Fatalf("final output %q", buf.String())
-	}
-	b.Add(5) // after Finish: nothing more is drawn
-	if strings.Count(buf.String(), "\r") != n+2 {
-		t.Fatalf("drew after Finish: %q", buf.String())
+		if poke.After(deadline) {
+			t.Fatalf("line %q does not match %s", b.Line(), re)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
-func TestBarCells(t *testing.T) {
-	for _, c := range []struct {
-		frac  float64
-		width int
-		want  string
-	}{
-		{0, 4, "░░░░"}, {0.5, 4, "██░░"}, {1, 4, "████"}, {0.124, 4, "░░░░"}, {0.125, 4, "█░░░"},
-	} {
-		if got := bar(c.frac, c.width, false); got != c.want {
-			t.Errorf("bar(%v, %d) = %q, want %q", c.frac, c.width, got, c.want)
-		}
+func TestBarDrawsBytesRateAndTimeLeft(t *testing.T) {
+	var buf bytes.Buffer
+	b := New(&buf, "Uploading", Options{Width: 10})
+	if buf.Len() != 0 {
+		t.Fatalf("drew before there was a total: %q", buf.String())
 	}
-	coloured := bar(1, 3, true)
-	if strings.Count(coloured, "█") != 3 || !strings.HasPrefix(coloured, "\x1b[38;5;") || !strings.HasSuffix(coloured, "\x1b[0m") {
-		t.Errorf("coloured bar %q", coloured)
+	b.AddTotal(10 << 20)
+	if !strings.HasPrefix(plain(&buf), "\rUploading    0% ░░░░░░░░░░ ( 0 B/10 MiB)") {
+		t.Fatalf("no empty bar once the total is known: %q", buf.String())
 	}
-	// The ends of the gradient: xterm 104 (violet) to 213 (pink).
-	if from, to := xterm256(gradientFrom, gradientTo, 0), xterm256(gradientFrom, gradientTo, 1); from != 104 || to != 213 {
-		t.Errorf("gradient ends %d..%d, want 104..213", from, to)
+	b.SetNote("1/4 files")
+	b.Add(4 << 20)
+	at := drawn(t, b, `^Uploading 1/4 files +40% ████░░░░░░ \(4\.0/10 MiB, [0-9.]+ [KMGT]?i?B/s\) \[[0-9hms]+:[0-9hms]+\]`)
+	if strings.Contains(buf.String(), "\x1b[3") {
+		t.Fatalf("output %q (no colour asked for)", buf.String())
+	}
+	before := buf.Len()
+	b.Add(1)
+	if time.Since(at) < redrawEvery && buf.Len() != before {
+		t.Fatalf("redrawn within the throttle period: %q", buf.String()[before:])
+	}
+	b.Add(6<<20 - 1)
+	b.Finish()
+	out := plain(&buf)
+	if !strings.HasSuffix(out, "\n") || !strings.Contains(out, "Uploading 1/4 files  100% ██████████ (10/10 MiB") {
+		t.Fatalf("final output %q", out)
+	}
+	n := buf.Len()
+	b.Add(5) // after Finish: nothing more is drawn
+	b.AddTotal(5)
+	b.Finish()
+	if buf.Len() != n {
+		t.Fatalf("drew after Finish: %q", buf.String()[n:])
+	}
+}
+
+func TestBarClearAndFinishAfterAClear(t *testing.T) {
+	var buf bytes.Buffer
+	b := New(&buf, "Downloading", Options{})
+	b.Clear() // nothing drawn yet: nothing to erase
+	if buf.Len() != 0 {
+		t.Fatalf("cleared an empty line: %q", buf.String())
+	}
+	b.AddTotal(100)
+	b.Add(100)
+	b.Clear()
+	if !strings.HasSuffix(buf.String(), "\x1b[2K\r") {
+		t.Fatalf("not erased: %q", buf.String())
+	}
+	buf.WriteString("a line above the bar\n")
+	b.Finish()
+	// The final state is drawn again under the line printed.
+	out := plain(&buf)
+	if !regexp.MustCompile(`a line above the bar\n\rDownloading  100% █+ \(100/100 B.*\n$`).MatchString(out) {
+		t.Fatalf("after a clear: %q", out)
+	}
+}
+
+func TestBarTotalAddedAfterCompletionStartsANewSegment(t *testing.T) {
+	var buf bytes.Buffer
+	b := New(&buf, "Downloading", Options{})
+	b.AddTotal(1 << 20)
+	b.AddTotal(1 << 20) // a second download starts before the first ends
+	b.Add(2 << 20)
+	if !strings.Contains(b.Line(), "100% ") || !strings.Contains(b.Line(), "(2.0/2.0 MiB") {
+		t.Fatalf("line %q", b.Line())
+	}
+	b.AddTotal(4 << 20) // one more after everything was done
+	if l := b.Line(); !strings.Contains(l, "   0% ") || !strings.Contains(l, "/4.0 MiB") {
+		t.Fatalf("new segment: %q", l)
+	}
+}
+
+func TestBarPartialFinishKeepsWhereItGot(t *testing.T) {
+	var buf bytes.Buffer
+	b := New(&buf, "Uploading", Options{})
+	b.AddTotal(100)
+	b.Add(30)
+	b.Finish()
+	out := plain(&buf)
+	if strings.Contains(out, "100%") || !strings.Contains(out, " 30% ") || !strings.HasSuffix(out, "\n") {
+		t.Fatalf("a failed transfer's bar: %q", out)
+	}
+}
+
+func TestBarColour(t *testing.T) {
+	var buf bytes.Buffer
+	b := New(&buf, "Uploading", Options{Color: true, Width: 4})
+	b.AddTotal(4)
+	b.Add(2)
+	drawn(t, b, ` 50% `)
+	if !strings.Contains(buf.String(), "\x1b[35m█") || !strings.Contains(buf.String(), "░░") {
+		t.Fatalf("coloured bar %q", buf.String())
+	}
+	if strings.Contains(buf.String(), "[magenta]") {
+		t.Fatalf("colour code left in the output: %q", buf.String())
 	}
 }
 

@@ -8,7 +8,9 @@ import (
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/pkg/ignore"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
 )
 
@@ -37,6 +39,10 @@ func Error(err error) error {
 	if errors.As(err, &le) {
 		return local(le)
 	}
+	var pe *transfer.PartialError
+	if errors.As(err, &pe) {
+		return clierr.Wrap(err, exitcode.IOErr, transfer.CodePartial, pe.Error(), "every other path was copied; fix the paths listed above and run the command again")
+	}
 	var te *transfer.Error
 	if errors.As(err, &te) {
 		exit := exitcode.DataErr
@@ -45,8 +51,18 @@ func Error(err error) error {
 			exit = exitcode.Usage
 		case transfer.CodeLocalIO:
 			exit = exitcode.CantCreate
+		case transfer.CodeChanged, transfer.CodeVerify, transfer.CodeJoin:
+			exit = exitcode.IOErr
 		}
 		return clierr.Wrap(err, exit, te.Code, te.Message, transferHint(te.Code))
+	}
+	var rte *job.RuntimeError
+	if errors.As(err, &rte) {
+		return clierr.Wrap(err, exitcode.DataErr, job.CodeRuntimeInstall, rte.Error(), "check the spec name and version with nimbus sandbox runtimes list ID")
+	}
+	var ie *ignore.Error
+	if errors.As(err, &ie) {
+		return clierr.Wrap(err, exitcode.DataErr, transfer.CodeIgnoreFile, ie.Error(), "fix or remove the ignore file, or pass --no-gitignore")
 	}
 	return clierr.Wrap(err, exitcode.Software, clierr.CodeInternal, err.Error(), "")
 }
@@ -55,6 +71,14 @@ func transferHint(code string) string {
 	switch code {
 	case transfer.CodeIsDirectory:
 		return "add -r to copy a directory tree"
+	case transfer.CodeVerify:
+		return "the sandbox joined the parts of a big file but the result does not match; the target was left untouched. The sandbox's cat or sha256sum may not be binary-safe"
+	case transfer.CodeJoin:
+		return "the sandbox could not join the parts of a big file (is its disk full?); the target was left untouched"
+	case transfer.CodeChanged:
+		return "the file changed while it was copied; copy it again once it is complete"
+	case transfer.CodeIgnoreFile:
+		return "fix or remove the ignore file, or pass --no-gitignore"
 	case transfer.CodeBadTarget:
 		return "write the sandbox side as ID:PATH, e.g. nimbus sandbox cp ./dist job-1:/home/user/dist; prefix a local path containing ':' with ./"
 	}

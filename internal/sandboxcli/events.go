@@ -28,13 +28,16 @@ type event struct {
 	Duration *int64      `json:"duration,omitempty"`
 }
 
-func (e *EventWriter) emit(ev event) error {
+func (e *EventWriter) emit(ev event) error { return e.JSON(ev) }
+
+// JSON writes v as one event line, in order with the stream events.
+func (e *EventWriter) JSON(v any) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.buf.Reset()
 	enc := json.NewEncoder(&e.buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(ev); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
 	_, err := e.out.Write(e.buf.Bytes())

@@ -32,6 +32,7 @@ type Error struct {
 	Reason string
 }
 
+// Error returns the reason, which never contains the secret.
 func (e *Error) Error() string { return e.Reason }
 
 // Read reads at most MaxSize bytes from r and applies the rule.

@@ -158,6 +158,11 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 			data = []byte(t)
 		case []byte:
 			data = t
+		case map[string]any:
+			if t["__nimbusWireType"] == "bytes" {
+				return nil, false, sandboxserver.ArgError("content: the base64 of the bytes object is not base64")
+			}
+			return nil, false, sandboxserver.ArgError("content must be a string or Uint8Array")
 		default:
 			return nil, false, sandboxserver.ArgError("content must be a string or Uint8Array")
 		}

@@ -613,3 +613,24 @@ func TestProcessInputNeverBlocks(t *testing.T) {
 		t.Fatalf("the input arrived as %d bytes (%v), want %d", len(got), err, want.Len())
 	}
 }
+
+// TestBytesObjectsDecodeAsAtob: a bytes object's base64 is read as the
+// Worker's atob reads it (no padding, white space), and base64 that atob
+// refuses is named as such, not as content of the wrong type.
+func TestBytesObjectsDecodeAsAtob(t *testing.T) {
+	_, hs := newServer(t)
+	tok := mint(t, "b64", token.ScopeSandboxUse)
+	bytesObj := func(b64 string) map[string]any {
+		return map[string]any{"__nimbusWireType": "bytes", "base64": b64}
+	}
+	if e := call(t, hs.URL, tok, "b64", "writeFile", "/home/user/h", bytesObj("aGVs bG8")); !e.OK {
+		t.Fatalf("unpadded: %d %s %s", e.status, e.Code, e.Error)
+	}
+	if got := call(t, hs.URL, tok, "b64", "readFileBytes", "/home/user/h").bytes(t); string(got) != "hello" {
+		t.Fatalf("read %q", got)
+	}
+	e := call(t, hs.URL, tok, "b64", "writeFile", "/home/user/h", bytesObj("aGVsbG8*"))
+	if e.OK || e.status != 400 || e.Code != "E_ARG_SHAPE" || e.Error != "content: the base64 of the bytes object is not base64" {
+		t.Fatalf("bad base64: %d %s %q", e.status, e.Code, e.Error)
+	}
+}

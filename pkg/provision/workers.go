@@ -37,11 +37,40 @@ func secretsPath(accountID, worker string) string {
 // 10007 when the Worker does not exist:
 // GET /accounts/{id}/workers/scripts/{name}/secrets.
 func (c *Client) listWorkerSecrets(ctx context.Context, accountID, worker string) error {
+	_, err := c.workerSecretNames(ctx, accountID, worker)
+	return err
+}
+
+func (c *Client) workerSecretNames(ctx context.Context, accountID, worker string) ([]string, error) {
 	res, err := c.do(ctx, http.MethodGet, secretsPath(accountID, worker), nil, "")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return decodeEnvelope(res, nil)
+	var list []struct {
+		Name string `json:"name"`
+	}
+	if err := decodeEnvelope(res, &list); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(list))
+	for _, s := range list {
+		names = append(names, s.Name)
+	}
+	return names, nil
+}
+
+// WorkerSecretNames lists the names of the secrets bound to a deployed
+// Worker (never their values). A Worker that is not deployed yet gives an
+// *Error with CodeWorkerMissing.
+func (c *Client) WorkerSecretNames(ctx context.Context, accountID, worker string) ([]string, error) {
+	names, err := c.workerSecretNames(ctx, accountID, worker)
+	if err != nil {
+		if f, ok := isClientRejection(err); ok && (f.has(10007) || f.status == http.StatusNotFound) {
+			return nil, workerMissing(err, worker)
+		}
+		return nil, classify(err, operation{what: "list secrets of Worker " + quote(worker), permission: PermScriptsRead})
+	}
+	return names, nil
 }
 
 // putWorkerSecret sets a secret_text binding on a Worker:

@@ -21,9 +21,12 @@ var manifestVersions = map[string]map[string]string{
 	"clang": {"binji-2020": "8.0.1"},
 }
 
-// upstreamPublisher is how to publish what npm does not carry.
-const upstreamPublisher = "from a checkout of github.com/AshishKumar4/Nimbus run " +
-	"`CLOUDFLARE_ACCOUNT_ID=<id> node packages/worker/scripts/bundle-runtime.mjs %s %s --bucket <bucket>`; " +
+// upstreamPublisher is how to publish what npm does not carry. It is part
+// of the message, not a hint: in CI (stderr not a terminal) an error is
+// one JSON line without its hint. Placeholders are shell variables, which
+// a pasted command expands instead of reading `<id>` as a redirection.
+const upstreamPublisher = "publish it with upstream's publisher: in a checkout of github.com/AshishKumar4/Nimbus, with " +
+	"CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN set, run `node packages/worker/scripts/bundle-runtime.mjs %s %s --bucket \"$BUCKET\"`; " +
 	"a later `nimbus runtime sync` keeps it in the catalog"
 
 // Request is one runtime asked for: name[@version]. The version is either
@@ -54,8 +57,8 @@ func ParseRequest(spec string) (Request, error) {
 	if name == "python" {
 		if version == "0.29.4" || strings.HasPrefix(version, "pyodide") {
 			return Request{}, &Error{Kind: KindUnavailable, Code: CodeUnpublished,
-				Message: fmt.Sprintf("runtime %q is Pyodide, which is not published as an npm package", spec),
-				Hint:    "use cpython (what python resolves to), or " + fmt.Sprintf(upstreamPublisher, "python", "0.29.4")}
+				Message: fmt.Sprintf("runtime %q is Pyodide, which is not published as an npm package; ", spec) + fmt.Sprintf(upstreamPublisher, "python", "0.29.4"),
+				Hint:    "or use cpython, what python resolves to"}
 		}
 		r.Name = "cpython"
 	}
@@ -74,8 +77,7 @@ func unpublished(r Request) *Error {
 		v = "3.3.4"
 	}
 	return &Error{Kind: KindUnavailable, Code: CodeUnpublished,
-		Message: fmt.Sprintf("runtime %q is not published as an npm package (@nimbus-sh/runtime-ruby does not exist)", r.Spec),
-		Hint:    fmt.Sprintf(upstreamPublisher, "ruby", v)}
+		Message: fmt.Sprintf("runtime %q is not published as an npm package (@nimbus-sh/runtime-ruby does not exist); ", r.Spec) + fmt.Sprintf(upstreamPublisher, "ruby", v)}
 }
 
 func validRuntimeName(s string) bool {

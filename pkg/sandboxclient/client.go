@@ -199,6 +199,12 @@ func (c *Client) Endpoint() string { return c.endpoint }
 // WriteLimit returns the effective single-request write limit in bytes.
 func (c *Client) WriteLimit() int64 { return c.writeLimit }
 
+// ReadChunkSize returns the readRange chunk used for big reads.
+func (c *Client) ReadChunkSize() int64 { return c.chunkSize }
+
+// ReadChunkThreshold returns the size above which reads are chunked.
+func (c *Client) ReadChunkThreshold() int64 { return c.chunkAbove }
+
 func (c *Client) rpcURL(id string) string {
 	return c.endpoint + c.basePath + "/sandboxes/" + url.PathEscape(id) + "/rpc"
 }

@@ -119,6 +119,23 @@ func (s *Sandbox) ReadStatTo(ctx context.Context, path string, st *Stat, w io.Wr
 	return total, nil
 }
 
+// ReadRangeTo streams up to length bytes of path from offset into w and
+// returns how many arrived; fewer than length means the file ended. A
+// missing file gives an error for which IsNotFound reports true. Memory does
+// not grow with length: the answer is decoded as it arrives, so callers can
+// run several at once into an io.OffsetWriter to fetch a big file in
+// parallel.
+func (s *Sandbox) ReadRangeTo(ctx context.Context, path string, offset, length int64, w io.Writer) (int64, error) {
+	if offset < 0 || length < 0 {
+		return 0, &Error{Code: CodeInvalidArgument, Message: "readRange offset and length must not be negative"}
+	}
+	found, n, err := s.streamBytesCall(ctx, "readRange", []any{path, offset, length}, w, length)
+	if err == nil && !found {
+		err = notFound(path)
+	}
+	return n, err
+}
+
 func notFound(path string) *RemoteError {
 	return &RemoteError{Op: "readFile", Code: CodeRemoteRPC, Status: 500, Message: fmt.Sprintf("ENOENT: no such file or directory, open '%s'", path)}
 }

@@ -36,11 +36,18 @@ const (
 	keepAliveCount    = 4
 )
 
+// maxIdlePerHost is how many idle connections the client's own transport
+// keeps to the Worker: file transfers keep 8 requests in flight (files
+// and parts), and net/http's default of 2 would close the others each
+// time a burst of them finishes together, dialing again for the next.
+const maxIdlePerHost = 16
+
 // newTransport is the transport of a Client built without an HTTPClient:
-// http.DefaultTransport's settings plus dial and TLS handshake timeouts
-// and TCP keepalive.
+// http.DefaultTransport's settings plus dial and TLS handshake timeouts,
+// TCP keepalive, and idle connections for parallel transfers.
 func newTransport(timeout time.Duration) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = maxIdlePerHost
 	d := &net.Dialer{
 		Timeout: max(timeout, 0),
 		KeepAliveConfig: net.KeepAliveConfig{

@@ -11,11 +11,13 @@ import (
 	"net/http/httptest"
 	"net/http/httptrace"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/sandboxtest"
 )
 
 // withTimeout sets a short HTTP timeout.
@@ -318,4 +320,65 @@ func TestHTTPTimeoutJSONAnswerToExecStream(t *testing.T) {
 	sb := box(t, newClient(t, srv.URL, "use", withTimeout(3*time.Second)), "job-1")
 	_, err := sb.Run(ctx(t), "true", sc.ExecOptions{}, io.Discard, io.Discard)
 	timeoutErr(t, err, srv.URL, "stalled")
+}
+
+// parallelReads runs rounds of par reads at once against the real
+// backend, over the client's own transport, and returns how many
+// connections the server accepted. Each answer takes a millisecond, as
+// over a network, so a round's calls are in flight together, and finish
+// together (as a transfer's files and parts do).
+func parallelReads(t testing.TB, par, rounds int) int32 {
+	t.Helper()
+	fake := newFake(t, sandboxtest.Options{NoRecord: true, Delay: map[string]time.Duration{"readFileBytes": time.Millisecond}})
+	var conns atomic.Int32
+	hs := httptest.NewUnstartedServer(fake.Config.Handler)
+	hs.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	hs.Start()
+	t.Cleanup(hs.Close)
+	sb := box(t, newClient(t, hs.URL, "use"), "job-1")
+	if err := sb.WriteFile(ctx(t), "/home/user/x", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	for range rounds {
+		var wg sync.WaitGroup
+		errs := make(chan error, par)
+		for range par {
+			wg.Go(func() {
+				if _, _, err := sb.ReadFile(ctx(t), "/home/user/x"); err != nil {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	}
+	return conns.Load()
+}
+
+// Transfers keep 8 requests in flight (files and parts): the client's own
+// transport keeps that many connections idle between bursts, instead of
+// net/http's default 2 (which closes the others when they finish together
+// and dials again for the next burst, leaving sockets in TIME_WAIT).
+func TestParallelCallsReuseConnections(t *testing.T) {
+	const par, rounds = 8, 20
+	if got := parallelReads(t, par, rounds); got > 2*par {
+		t.Fatalf("%d connections for %d rounds of %d parallel calls, want at most %d", got, rounds, par, 2*par)
+	}
+}
+
+// BenchmarkParallelReads reports the connections opened per call, in
+// rounds of 8 calls in flight.
+func BenchmarkParallelReads(b *testing.B) {
+	const par = 8
+	rounds := max(b.N/par, 1)
+	b.ResetTimer()
+	conns := parallelReads(b, par, rounds)
+	b.ReportMetric(float64(conns)/float64(par*rounds), "conns/op")
 }

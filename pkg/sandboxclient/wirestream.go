@@ -2,6 +2,7 @@ package sandboxclient
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -502,10 +503,7 @@ func decodeBytesEnvelope(br *bufio.Reader, w io.Writer, max int64) (env bytesEnv
 					if err := sc.expect('"'); err != nil {
 						return err
 					}
-					dec := base64.NewDecoder(base64.StdEncoding, &stringReader{br: sc.br})
-					buf := make([]byte, 32<<10)
-					_, err := io.CopyBuffer(lw, struct{ io.Reader }{dec}, buf)
-					return err
+					return decodeBase64(lw, &stringReader{br: sc.br}, max)
 				}
 				return sc.skip()
 			})
@@ -524,6 +522,75 @@ func decodeBytesEnvelope(br *bufio.Reader, w io.Writer, max int64) (env bytesEnv
 		err = hw.flush()
 	}
 	return env, hw.n, err
+}
+
+// base64Chunk is the most base64 text decoded per step (a multiple of 4).
+const base64Chunk = 128 << 10
+
+// decodeBase64 decodes the base64 text read from r into w in blocks of up
+// to base64Chunk, sized down for answers of at most max bytes so a small
+// read does not allocate for a big one. (base64.NewDecoder filters newlines
+// byte by byte and writes small pieces; big writes mean fewer syscalls.)
+// Like base64.NewDecoder it ignores \r and \n (a JSON string may carry them
+// escaped); text after padding is corrupt wherever a block ends.
+func decodeBase64(w io.Writer, r io.Reader, max int64) error {
+	chunk := base64Chunk
+	if enc := base64.StdEncoding.EncodedLen(int(min(max, base64Chunk))) + 4; enc < chunk {
+		chunk = enc // a multiple of 4: one more quad tells "too much" apart
+	}
+	in := make([]byte, chunk)
+	out := make([]byte, base64.StdEncoding.DecodedLen(chunk))
+	have := 0       // undecoded bytes at the start of in
+	var done int64  // base64 bytes decoded so far
+	padded := false // the last decoded quad held padding
+	for {
+		n, rerr := io.ReadAtLeast(r, in[have:], 1)
+		have += dropNewlines(in[have : have+n])
+		if rerr != nil && rerr != io.EOF {
+			return rerr // a truncated string is io.ErrUnexpectedEOF
+		}
+		full := have - have%4
+		if rerr == io.EOF {
+			full = have // a trailing partial quad is corrupt input
+		}
+		if full > 0 {
+			if padded {
+				return base64.CorruptInputError(done)
+			}
+			m, err := base64.StdEncoding.Decode(out, in[:full])
+			if err != nil {
+				if c, ok := err.(base64.CorruptInputError); ok {
+					err = c + base64.CorruptInputError(done)
+				}
+				return err
+			}
+			if _, err := w.Write(out[:m]); err != nil {
+				return err
+			}
+			padded = in[full-1] == '='
+			done += int64(full)
+			have = copy(in, in[full:have])
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+	}
+}
+
+// dropNewlines removes \r and \n from p in place and returns the length
+// left; the common case, none, costs two IndexByte scans.
+func dropNewlines(p []byte) int {
+	if bytes.IndexByte(p, '\n') < 0 && bytes.IndexByte(p, '\r') < 0 {
+		return len(p)
+	}
+	n := 0
+	for _, c := range p {
+		if c != '\n' && c != '\r' {
+			p[n] = c
+			n++
+		}
+	}
+	return n
 }
 
 // streamBytesCall runs a bytes-returning op (readFileBytes, readRange) and

@@ -50,6 +50,13 @@ func TestDecodeBytesEnvelopeQuirks(t *testing.T) {
 			t.Fatalf("%s: env %+v err %v out %x", name, env, err, out.Bytes())
 		}
 	}
+	// Bigger than one decoding step, with escapes across its boundaries.
+	big := bytes.Repeat([]byte{0xfb, 0xff, 0xbf, 1}, 100000)
+	bigB64 := strings.ReplaceAll(base64.StdEncoding.EncodeToString(big), "/", `\/`)
+	var out bytes.Buffer
+	if _, _, err := decodeBytesEnvelope(bufio.NewReaderSize(strings.NewReader(`{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"`+bigB64+`"}}`), 1000), &out, math.MaxInt64); err != nil || !bytes.Equal(out.Bytes(), big) {
+		t.Fatalf("big: %v, %d bytes", err, out.Len())
+	}
 	for name, body := range map[string]string{
 		"null":   `{"ok":true,"result":null}`,
 		"absent": `{"ok":true}`,
@@ -62,6 +69,7 @@ func TestDecodeBytesEnvelopeQuirks(t *testing.T) {
 	for name, body := range map[string]string{
 		"truncated":   `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"AP8`,
 		"bad base64":  `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"A*=="}}`,
+		"short quad":  `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"AP8"}}`,
 		"not object":  `["ok"]`,
 		"bad literal": `{"ok":tru#}`,
 		"number res":  `{"ok":true,"result":5}`,
@@ -259,4 +267,45 @@ func FuzzScannerSkip(f *testing.F) {
 			t.Fatalf("%d bytes left after the value", len(rest))
 		}
 	})
+}
+
+// TestDecodeBase64Blocks: the block decoder agrees with base64.StdEncoding
+// wherever its blocks end: line breaks are ignored (as base64.NewDecoder
+// does), and text after padding is refused even when the padding ends a
+// block.
+func TestDecodeBase64Blocks(t *testing.T) {
+	payload := bytes.Repeat([]byte{0xfb, 0xff, 0xbf, 1, 2}, 60000)
+	enc := base64.StdEncoding.EncodeToString(payload)
+	var wrapped strings.Builder
+	for i := 0; i < len(enc); i += 76 {
+		wrapped.WriteString(enc[i:min(i+76, len(enc))])
+		wrapped.WriteString("\r\n")
+	}
+	for name, text := range map[string]string{"plain": enc, "wrapped": wrapped.String()} {
+		var out bytes.Buffer
+		if err := decodeBase64(&out, strings.NewReader(text), math.MaxInt64); err != nil || !bytes.Equal(out.Bytes(), payload) {
+			t.Fatalf("%s: %v, %d of %d bytes", name, err, out.Len(), len(payload))
+		}
+	}
+	// 98302 bytes encode to exactly one block ending in "==".
+	first := base64.StdEncoding.EncodeToString(payload[:98302])
+	if len(first) != base64Chunk || !strings.HasSuffix(first, "==") {
+		t.Fatalf("setup: %d chars", len(first))
+	}
+	for name, text := range map[string]string{
+		"after a block": first + "AAAA",
+		"in a block":    "AA==AAAA",
+	} {
+		if _, refErr := base64.StdEncoding.DecodeString(text); refErr == nil {
+			t.Fatalf("%s: the reference accepts it", name)
+		}
+		if err := decodeBase64(io.Discard, strings.NewReader(text), math.MaxInt64); err == nil {
+			t.Fatalf("%s: accepted", name)
+		}
+	}
+	// A small answer decodes in a small block.
+	var out bytes.Buffer
+	if err := decodeBase64(&out, strings.NewReader("aGk="), 2); err != nil || out.String() != "hi" {
+		t.Fatalf("small: %v %q", err, out.String())
+	}
 }

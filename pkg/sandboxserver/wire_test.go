@@ -98,6 +98,30 @@ func TestReadBodyLargeBytes(t *testing.T) {
 			t.Fatalf("%s: %d bytes, want %d", name, len(got), len(want))
 		}
 	}
+	// What atob accepts is accepted: no padding, white space anywhere.
+	for name, enc := range map[string]string{
+		"unpadded": strings.TrimRight(text, "="),
+		"spaces":   " " + text[:8] + ` \t` + text[8:100] + `\n\f` + text[100:] + " ",
+	} {
+		obj, err := sandboxserver.DecodeBody([]byte(`{"a":{"__nimbusWireType":"bytes","base64":"` + enc + `"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := obj["a"].([]byte); !bytes.Equal(got, data) {
+			t.Fatalf("%s: %T, want the bytes", name, obj["a"])
+		}
+	}
+	// ...and what atob refuses stays text: a lone last character, padding
+	// where none belongs, padding inside.
+	for _, bad := range []string{"QUJDR", "QQ=", "QQ===", "QQ==QQ==", "Q=Q="} {
+		obj, err := sandboxserver.DecodeBody([]byte(`{"a":{"__nimbusWireType":"bytes","base64":"` + bad + `"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := obj["a"].(map[string]any); !ok {
+			t.Fatalf("%q decoded to %T", bad, obj["a"])
+		}
+	}
 	// Text that is not base64 stays the text that was sent, however far
 	// into it the first foreign byte is.
 	for _, at := range []int{0, 1, 4, 16383, 16384, 16385, len(text) - 1} {
@@ -153,7 +177,7 @@ func fromWire(v any) any {
 	case map[string]any:
 		if len(t) == 2 && t["__nimbusWireType"] == "bytes" {
 			if s, ok := t["base64"].(string); ok {
-				if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+				if b, ok := refAtob(s); ok {
 					return b
 				}
 			}
@@ -167,6 +191,25 @@ func fromWire(v any) any {
 		}
 	}
 	return v
+}
+
+// refAtob follows the steps of WHATWG's forgiving-base64 decode (atob).
+func refAtob(s string) ([]byte, bool) {
+	s = strings.NewReplacer("\t", "", "\n", "", "\f", "", "\r", "", " ", "").Replace(s)
+	if len(s)%4 == 0 {
+		s = strings.TrimSuffix(s, "=")
+		s = strings.TrimSuffix(s, "=")
+	}
+	if len(s)%4 == 1 || strings.ContainsFunc(s, func(r rune) bool {
+		return !strings.ContainsRune("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", r)
+	}) {
+		return nil, false
+	}
+	for len(s)%4 != 0 {
+		s += "="
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	return b, err == nil
 }
 
 // hasDuplicateKeys reports whether some object of a valid JSON text has
@@ -286,8 +329,8 @@ func FuzzDecodeBody(f *testing.F) {
 }
 
 // FuzzBytesWireSizes builds bytes wire objects of hostile sizes and
-// shapes: payloads from empty to several decode windows, a foreign or
-// escaped byte at any offset, padding cut or misplaced, members in either
+// shapes: payloads from empty to several decode windows, a foreign,
+// escaped or raw control byte at any offset, padding cut or misplaced, members in either
 // order or repeated, the body cut anywhere. The decoder must agree with
 // encoding/json on every one.
 func FuzzBytesWireSizes(f *testing.F) {
@@ -304,7 +347,7 @@ func FuzzBytesWireSizes(f *testing.F) {
 		text := base64.StdEncoding.EncodeToString(data)
 		if len(text) > 0 {
 			i := int(at) % (len(text) + 1)
-			switch shape % 8 {
+			switch shape % 10 {
 			case 1:
 				text = text[:i] + `\/` + text[i:]
 			case 2:
@@ -319,6 +362,10 @@ func FuzzBytesWireSizes(f *testing.F) {
 				text = text[:i] + "é" + text[i:]
 			case 7:
 				text = strings.TrimRight(text, "=")
+			case 8:
+				text = text[:i] + "\n" + text[i:] // raw: the base64 decoder would skip it
+			case 9:
+				text = text[:i] + "\r\n" + text[i:]
 			}
 		}
 		members := []string{`"__nimbusWireType":"bytes"`, `"base64":"` + text + `"`}

@@ -53,6 +53,7 @@ var (
 	ErrSessionPin        = &Error{Code: CodeSessionPin}
 )
 
+// Error returns the upstream message; the code is in Code.
 func (e *Error) Error() string { return e.Message }
 
 // Unwrap returns the underlying cause, if any (for example the URIError of

@@ -10,22 +10,41 @@ import (
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
+// spoolInMemory is how much of a stream WriteReader keeps in memory; a
+// longer stream is spooled to a temporary file so it can be split.
+const spoolInMemory = 4 << 20
+
 // WriteReader stores everything read from src at remote (resolved against
-// the root), creating missing parents. src is read up to the client's write
-// limit first, so an oversized input fails before anything is sent.
-func WriteReader(ctx context.Context, sb *sc.Sandbox, remote string, src io.Reader) (string, int64, error) {
+// the root), creating missing parents. Input of any size is accepted: up to
+// a few MiB is held in memory, more is spooled to a temporary local file
+// and written in parts like a big file.
+func WriteReader(ctx context.Context, sb *sc.Sandbox, remote string, src io.Reader, o Options) (string, int64, error) {
 	remote = sc.ResolvePath(sb.Root(), remote)
-	limit := sb.Client().WriteLimit()
-	data, err := io.ReadAll(io.LimitReader(src, limit+1))
+	head, err := io.ReadAll(io.LimitReader(src, spoolInMemory+1))
 	if err != nil {
 		return remote, 0, localErr(err)
 	}
-	return remote, int64(len(data)), put(ctx, sb, remote, bytes.NewReader(data), int64(len(data)))
+	e := newEngine(sb, o)
+	if len(head) <= spoolInMemory {
+		return remote, int64(len(head)), e.put(ctx, remote, bytes.NewReader(head), int64(len(head)))
+	}
+	tmp, err := os.CreateTemp("", "nimbus-stdin-*")
+	if err != nil {
+		return remote, 0, localErr(err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	n, err := io.Copy(tmp, io.MultiReader(bytes.NewReader(head), src))
+	if err != nil {
+		return remote, 0, localErr(err)
+	}
+	return remote, n, e.put(ctx, remote, tmp, n)
 }
 
 // WriteLocalFile stores the local file at remote (resolved against the
-// root), creating missing parents, streaming it from disk.
-func WriteLocalFile(ctx context.Context, sb *sc.Sandbox, remote, local string) (string, int64, error) {
+// root), creating missing parents, streaming it from disk; files above the
+// write limit are split.
+func WriteLocalFile(ctx context.Context, sb *sc.Sandbox, remote, local string, o Options) (string, int64, error) {
 	remote = sc.ResolvePath(sb.Root(), remote)
 	f, err := os.Open(local)
 	if err != nil {
@@ -39,18 +58,15 @@ func WriteLocalFile(ctx context.Context, sb *sc.Sandbox, remote, local string) (
 	if fi.IsDir() {
 		return remote, 0, &Error{Code: CodeIsDirectory, Message: local + " is a directory (copy trees with cp -r)"}
 	}
-	return remote, fi.Size(), put(ctx, sb, remote, f, fi.Size())
+	e := newEngine(sb, o)
+	return remote, fi.Size(), e.put(ctx, remote, &sizedFile{f: f, size: fi.Size(), name: local}, fi.Size())
 }
 
-// put checks the limit before any request, then creates the parent and
-// writes.
-func put(ctx context.Context, sb *sc.Sandbox, remote string, src io.ReaderAt, size int64) error {
-	if size > sb.Client().WriteLimit() {
-		// Fails locally with the limit error; nothing is sent.
-		return sb.WriteFileFrom(ctx, remote, src, size)
-	}
-	if err := sb.Mkdir(ctx, path.Dir(remote)); err != nil {
+// put creates the parent and writes.
+func (e *engine) put(ctx context.Context, remote string, src io.ReaderAt, size int64) error {
+	if err := e.sb.Mkdir(ctx, path.Dir(remote)); err != nil {
 		return err
 	}
-	return sb.WriteFileFrom(ctx, remote, src, size)
+	e.obs.Plan(1, size)
+	return e.putFile(ctx, src, size, remote, defaultRemoteMode)
 }

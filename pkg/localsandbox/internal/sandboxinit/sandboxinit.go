@@ -90,6 +90,7 @@ func Hooked() bool { return hooked.Load() }
 // it can be started again in another mode.
 type SetupError struct{ Reason string }
 
+// Error says that the namespaces could not be set up, and why.
 func (e *SetupError) Error() string { return "cannot set up the sandbox namespaces: " + e.Reason }
 
 // Exit is how a command ended.

@@ -1,0 +1,68 @@
+// Package doctor implements `nimbus doctor`. The checks are pkg/doctor;
+// finding the settings and rendering the report is internal/doctorcli.
+package doctor
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/doctorcli"
+	"github.com/nimbus-sh/nimbus/internal/duration"
+)
+
+// NewCmdDoctor returns `nimbus doctor`.
+func NewCmdDoctor(f *cmdutil.Factory) *cobra.Command {
+	o := &doctorcli.Options{}
+	cmd := &cobra.Command{
+		Use:   "doctor [--json]",
+		Short: "Check the setup and say what is wrong and how to fix it",
+		Long: `Check everything nimbus depends on, in order, each with a pass, warn, fail or
+skip line and a hint:
+
+  version          this binary against the latest release (offline: skipped)
+  config           the config files found and their keys (unknown keys named)
+  credentials      which credentials are present and where they come from
+                   (never their values)
+  token            the token's expiry, scopes and pin; its signature when
+                   JWT_SECRET is also set
+  endpoint         the Worker answers and its remote API is enabled: ready on
+                   a throwaway sandbox, destroyed again
+  clock            this clock against the Worker's Date header (tokens have
+                   no skew allowance)
+  wrangler         ./wrangler.jsonc: Worker name and account_id
+  buckets          the R2 bindings, consistently named, and on the account
+  runtime-catalog  vars.NIMBUS_RUNTIME_CATALOG_SHA256 against the bucket
+  worker-secret    JWT_SECRET is set on the deployed Worker
+
+The checks on the account (buckets, runtime-catalog, worker-secret) need a
+Cloudflare API token (CLOUDFLARE_API_TOKEN or --api-token-file); without one
+they are skipped or say what they could not check.
+
+With --json, or when stdout is not a terminal, the report is one JSON object:
+{"ok":bool,"checks":[{"name","status","detail","hint"}]}. The exit status is
+0 when no check fails, 1 otherwise. NIMBUS_RELEASES_URL points the version
+check at a mirror of the release API.`,
+		Example: `  nimbus doctor
+  nimbus doctor --json | jq -r '.checks[] | select(.status == "fail") | .name'
+  CLOUDFLARE_API_TOKEN=... nimbus doctor --wrangler-config infra/wrangler.jsonc
+  nimbus doctor --endpoint http://127.0.0.1:8787 --no-version-check`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := doctorcli.Build(f, cmd, o)
+			if err != nil {
+				return err
+			}
+			return doctorcli.Run(cmd.Context(), f, d)
+		},
+	}
+	fl := cmd.Flags()
+	o.Conn.AddFlags(fl)
+	fl.StringVar(&o.APITokenFile, "api-token-file", "", "read the Cloudflare API token from `FILE` instead of CLOUDFLARE_API_TOKEN")
+	fl.StringVar(&o.AccountID, "account-id", "", "Cloudflare account `ID` (default: CLOUDFLARE_ACCOUNT_ID, then account_id in wrangler.jsonc)")
+	fl.StringVar(&o.WranglerConfig, "wrangler-config", "", "the project's wrangler config `FILE` (default ./wrangler.jsonc)")
+	fl.BoolVar(&o.NoVersionCheck, "no-version-check", false, "do not ask the release endpoint for the latest version")
+	duration.Var(fl, &o.Timeout, "timeout", 10*time.Second, duration.Limits{Min: time.Second, Max: 5 * time.Minute}, "bound each network check: seconds or a duration such as 30s, 1s to 5m")
+	return cmd
+}

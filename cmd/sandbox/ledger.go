@@ -1,0 +1,210 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/pkg/ledger"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+// ledgerDefault is --ledger without a value: NIMBUS_LEDGER or the default
+// file. (It is what --help shows as the optional value.)
+const ledgerDefault = "$NIMBUS_LEDGER"
+
+// ledgerPath resolves --ledger's value.
+func (o *common) ledgerPath(flag string) string {
+	if flag == "" || flag == ledgerDefault {
+		return o.f.Paths().LedgerFile()
+	}
+	return flag
+}
+
+// ledgerResult is destroy --ledger's JSON output.
+type ledgerResult struct {
+	Ledger    string         `json:"ledger"`
+	Destroyed []string       `json:"destroyed"`
+	Failed    []ledgerFailed `json:"failed"`
+}
+
+type ledgerFailed struct {
+	ID       string `json:"id"`
+	Endpoint string `json:"endpoint"`
+	Code     string `json:"code"`
+	Error    string `json:"error"`
+}
+
+// destroyLedger destroys every pending sandbox of the ledger, each on the
+// Worker that holds it, with this command's credentials.
+func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
+	ios := o.f.IOStreams
+	l := ledger.New(o.ledgerPath(flag))
+	pending, err := l.Pending()
+	if err != nil {
+		return ledgerError(err)
+	}
+	res := ledgerResult{Ledger: l.Path(), Destroyed: []string{}, Failed: []ledgerFailed{}}
+	if len(pending) == 0 {
+		return o.output(res, func() error {
+			_, err := fmt.Fprintf(ios.ErrOut, "%s nothing to destroy: the ledger %s holds no live sandbox\n", ios.Styles().SuccessIcon(), l.Path())
+			return err
+		})
+	}
+	if reason == "" {
+		reason = "nimbus sandbox destroy --ledger"
+	}
+	open, closeAll, err := o.ledgerOpener(cmd)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	st := ios.Styles()
+	human := !o.f.MachineOutput()
+	outcomes, err := l.Drain(cmd.Context(), func(ctx context.Context, e ledger.Entry) error {
+		sb, err := open(e)
+		if err == nil {
+			_, err = sb.Destroy(ctx, reason)
+		}
+		if human {
+			if err != nil {
+				fmt.Fprintf(ios.ErrOut, "%s %s: %s\n", st.FailureIcon(), e.ID, sandboxcli.Error(err).Error())
+			} else {
+				fmt.Fprintf(ios.Out, "%s destroyed sandbox %s\n", st.SuccessIcon(), e.ID)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ledger.ErrUntrusted) {
+			return ledgerError(err)
+		}
+		return clierr.Wrap(err, exitcode.CantCreate, clierr.CodeIO, err.Error(), "the sandboxes were destroyed but the ledger could not record it; a rerun destroys them again harmlessly")
+	}
+	var first error
+	for _, oc := range outcomes {
+		if oc.Err == nil {
+			res.Destroyed = append(res.Destroyed, oc.Entry.ID)
+			continue
+		}
+		var ce *clierr.Error
+		errors.As(sandboxcli.Error(oc.Err), &ce)
+		res.Failed = append(res.Failed, ledgerFailed{ID: oc.Entry.ID, Endpoint: oc.Entry.Endpoint, Code: ce.Code, Error: ce.Message})
+		if first == nil {
+			first = ce
+		}
+	}
+	if o.f.MachineOutput() {
+		if err := o.f.PrintJSON(res); err != nil {
+			return err
+		}
+	}
+	if first != nil {
+		var ce *clierr.Error
+		errors.As(first, &ce)
+		return clierr.Wrap(ce, ce.Exit, ce.Code,
+			fmt.Sprintf("%d of %d sandboxes could not be destroyed (first: %s); they stay in the ledger %s", len(res.Failed), len(outcomes), ce.Message, l.Path()),
+			"fix the cause and run it again: destroying is idempotent")
+	}
+	return nil
+}
+
+// CodeLedgerWarning is the warning of a sandbox that could not be recorded
+// in (or removed from) the cleanup ledger.
+const CodeLedgerWarning = "W_LEDGER"
+
+// recordInLedger records sandbox sb in the cleanup ledger before anything
+// creates it, so that a run that is killed outright (a lost runner, a
+// SIGKILL) leaks nothing `sandbox destroy --ledger` misses. Kept sandboxes
+// are recorded too: the job's last step destroys them. It returns the
+// function to call once sb is destroyed. A ledger that cannot be written
+// is a warning: the run itself still cleans up after itself.
+func (o *common) recordInLedger(cmd *cobra.Command, sb *sandboxclient.Sandbox, by string, keep bool) (destroyed func()) {
+	e := ledger.Entry{ID: sb.ID(), By: by, Keep: keep}
+	if o.lo.enabled {
+		e.Endpoint = ledger.LocalEndpoint
+	} else {
+		e.Endpoint = strings.TrimRight(sb.Client().Endpoint(), "/")
+		if s, err := o.resolve(cmd); err == nil {
+			e.BasePath = s.basePath
+		}
+	}
+	l := ledger.New(o.f.Paths().LedgerFile())
+	if err := l.Record(e); err != nil {
+		o.f.Warn(&clierr.Warning{Code: CodeLedgerWarning, Message: fmt.Sprintf("%v; sandbox %s is not in the cleanup ledger", err, e.ID),
+			Hint: "set NIMBUS_LEDGER to a writable file of yours"})
+		return func() {}
+	}
+	return func() {
+		if err := l.Forget(e); err != nil {
+			o.f.Warn(&clierr.Warning{Code: CodeLedgerWarning, Message: err.Error() + "; a later destroy --ledger destroys the (already destroyed) sandbox " + e.ID + " again, harmlessly"})
+		}
+	}
+}
+
+// CodeLedgerUntrusted is the error of a ledger file another user could
+// have written.
+const CodeLedgerUntrusted = "E_LEDGER_UNTRUSTED"
+
+// ledgerError reports a ledger that cannot be read.
+func ledgerError(err error) error {
+	if errors.Is(err, ledger.ErrUntrusted) {
+		var le *ledger.Error
+		path := ""
+		if errors.As(err, &le) {
+			path = le.Path
+		}
+		return clierr.Wrap(err, exitcode.NoPerm, CodeLedgerUntrusted, err.Error()+"; nothing was destroyed",
+			"a drain sends your credentials to the endpoints the ledger names: if you created "+path+", chmod 600 it; otherwise delete it")
+	}
+	return clierr.Wrap(err, exitcode.CantCreate, clierr.CodeIO, err.Error(), "")
+}
+
+// ledgerOpener returns how to reach each entry's sandbox: the entry's
+// endpoint with this command's credentials (a token pinned to the sandbox
+// with session:destroy when minted), or the in-process backend for
+// sandboxes of --local runs.
+func (o *common) ledgerOpener(cmd *cobra.Command) (func(ledger.Entry) (*sandboxclient.Sandbox, error), func(), error) {
+	conn := sandboxcli.Connection{Root: o.root}
+	st, err := conn.Resolve(o.f, cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	clients := map[string]*sandboxclient.Client{}
+	var tokens sandboxclient.TokenSource
+	open := func(e ledger.Entry) (*sandboxclient.Sandbox, error) {
+		key := e.Endpoint + "\x00" + e.BasePath
+		c := clients[key]
+		if c == nil {
+			if e.Endpoint == ledger.LocalEndpoint {
+				lc, _, err := o.localClient(cmd, scopesDestroy)
+				if err != nil {
+					return nil, err
+				}
+				c = lc
+			} else {
+				if tokens == nil {
+					ts, err := st.Creds.TokenSource(true, scopesDestroy...)
+					if err != nil {
+						return nil, err
+					}
+					tokens = ts
+				}
+				nc, err := sandboxclient.New(sandboxclient.Options{Endpoint: e.Endpoint, BasePath: e.BasePath, Tokens: tokens, HTTPClient: o.f.HTTPClient(), HTTPTimeout: st.HTTPTimeout, UserAgent: "nimbus-cli"})
+				if err != nil {
+					return nil, err
+				}
+				c = nc
+			}
+			clients[key] = c
+		}
+		return c.Sandbox(e.ID, sandboxclient.SandboxOptions{Profile: st.Profile, Root: o.root})
+	}
+	return open, o.closeLocal, nil
+}

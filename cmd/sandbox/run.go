@@ -1,0 +1,294 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/duration"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/progress"
+	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/internal/shellquote"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
+)
+
+func newCmdRun(o *common) *cobra.Command {
+	var (
+		id        string
+		uploads   []string
+		downloads []string
+		envFile   string
+		envs      []string
+		runtimes  []string
+		keep      bool
+		timeout   time.Duration
+		tf        transferFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "run [--id ID] [--upload LOCAL[:SANDBOX]]... [--download SANDBOX[:LOCAL]]... [--env-file FILE] [--env K[=V]]... [--runtime SPEC]... [--keep] -- COMMAND...",
+		Short: "Run one CI step in a fresh sandbox: upload, run, download, destroy",
+		Long: `Run one CI step in a sandbox, in one command:
+
+  1. use the sandbox --id, or a fresh one (run-<random>);
+  2. upload each --upload LOCAL[:SANDBOX]: a directory's contents go into
+     SANDBOX (default: the root, --root), with the ignore rules below; a file
+     goes to SANDBOX, or into it when it ends in "/";
+  3. ensure each --runtime SPEC (NAME or NAME@VERSION) is installed;
+  4. run COMMAND with its output streamed, in the first upload's destination
+     (else the root), with --env and --env-file variables;
+  5. download each --download SANDBOX[:LOCAL] (relative to the command's
+     directory; LOCAL defaults to the current directory), also when the
+     command failed, so test reports come back;
+  6. destroy the sandbox, unless --keep.
+
+Before step 1 touches it, the sandbox id is recorded in the cleanup ledger
+(NIMBUS_LEDGER, default nimbus-ledger.jsonl in RUNNER_TEMP or the temporary
+directory), --keep ones included, and removed once destroyed: a final
+'nimbus sandbox destroy --ledger' destroys what a killed job left behind.
+
+nimbus exits with the command's exit code (one that is not an exit status,
+such as 256, exits 125 with a warning: only a remote 0 exits 0). Its own
+failures exit 125 (a failed upload skips the command), a timeout 124. Ctrl-C
+or a CI cancel (SIGINT, SIGTERM) stops the step, still destroys the sandbox,
+and exits 130 (143 for SIGTERM).
+
+--env K=V sets a variable and --env K forwards the local value of K;
+--env-file reads KEY=VALUE lines (dotenv syntax); --env wins over the file.
+Values never appear on the command line or in output.
+
+` + ignoreHelp + `
+
+On a terminal each phase is shown on stderr, with a progress bar during
+transfers (--quiet shows only the command's output and errors). --json prints
+NDJSON events on stdout: {"type":"phase","phase":"upload|runtime|exec|download|destroy","status":"start|done|failed",…},
+the command's {"type":"stdout"|"stderr","data":…} and {"type":"exit",…},
+and finally {"type":"result","id":…,"exitCode":…,"destroyed":…}.`,
+		Example: `  nimbus sandbox run --upload . --download junit.xml -- make test
+  nimbus sandbox run --upload .:app --runtime python@3.12 --env-file ci.env -- 'pip install -r requirements.txt && pytest --junitxml=report.xml'
+  nimbus sandbox run --id job-$GITHUB_RUN_ID --upload . --download dist:./dist --env NPM_TOKEN -- npm ci '&&' npm run build
+  nimbus sandbox run --keep --upload . -- ./configure   # inspect afterwards, then: nimbus sandbox destroy ID
+  # CI: whatever happens to the job, destroy what it created last
+  trap 'nimbus sandbox destroy --ledger' EXIT; nimbus sandbox run --upload . -- make test`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return execUsage(clierr.Usagef("expected a COMMAND after --").WithHint("nimbus sandbox run [flags] -- COMMAND..."))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			env := map[string]string{}
+			if envFile != "" {
+				data, err := os.ReadFile(envFile)
+				if err != nil {
+					return execUsage(clierr.Usagef("--env-file: %v", err))
+				}
+				fileEnv, err := sandboxcli.ParseEnvFile(envFile, data)
+				if err != nil {
+					return sandboxcli.ExecError(err)
+				}
+				for k, v := range fileEnv {
+					env[k] = v
+				}
+			}
+			flagEnv, err := sandboxcli.ParseEnv(envs, o.f.Getenv)
+			if err != nil {
+				return sandboxcli.ExecError(err)
+			}
+			for k, v := range flagEnv {
+				env[k] = v
+			}
+			if id == "" {
+				id = job.NewID()
+			} else if !sandboxclient.ValidID(id) {
+				return execUsage(clierr.Usagef("--id %q: use 1 to 128 characters from A-Z a-z 0-9 . _ -", id))
+			}
+			spec := job.Spec{Runtimes: runtimes, Env: env, Command: shellquote.Join(args), Timeout: timeout, Keep: keep}
+			for _, u := range uploads {
+				spec.Uploads = append(spec.Uploads, job.ParseUpload(u))
+			}
+			for _, d := range downloads {
+				spec.Downloads = append(spec.Downloads, job.ParseDownload(d))
+			}
+			scopes := scopesDestroy
+			if keep {
+				scopes = scopesUse
+			}
+			sb, err := o.open(cmd, id, scopes)
+			if err != nil {
+				return sandboxcli.ExecError(err)
+			}
+			return o.runJob(cmd.Context(), sb, spec, tf, o.recordInLedger(cmd, sb, "sandbox run", keep))
+		},
+	}
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return execUsage(clierr.Usagef("%s", err.Error()).WithHint("put the command after --: nimbus sandbox run [flags] -- COMMAND..."))
+	})
+	fl := cmd.Flags()
+	fl.StringVar(&id, "id", "", "use sandbox `ID` (default: a fresh run-<random> id)")
+	fl.StringArrayVar(&uploads, "upload", nil, "upload `LOCAL[:SANDBOX]` before the command (repeatable)")
+	fl.StringArrayVar(&downloads, "download", nil, "download `SANDBOX[:LOCAL]` after the command, even when it failed (repeatable)")
+	fl.StringVar(&envFile, "env-file", "", "read variables from `FILE` (KEY=VALUE lines)")
+	fl.StringArrayVar(&envs, "env", nil, "set `K=V`, or forward the local value of K (repeatable)")
+	fl.StringArrayVar(&runtimes, "runtime", nil, "ensure runtime `SPEC` (NAME or NAME@VERSION) before the command (repeatable)")
+	fl.BoolVar(&keep, "keep", false, "keep the sandbox at the end (default: destroy it)")
+	duration.Var(fl, &timeout, "timeout", 0, duration.Limits{AllowZero: true}, "kill the command after this long (exit 124): seconds or a duration such as 90s, 15m; 0 means no limit")
+	tf.add(fl, false)
+	return cmd
+}
+
+// runJob runs the job and renders it: phases on a terminal, NDJSON with
+// --json, the command's output as it arrives.
+// destroyed is called once the job has destroyed the sandbox.
+func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job.Spec, tf transferFlags, destroyed func()) error {
+	ios := o.f.IOStreams
+	st := ios.Styles()
+	human := ios.IsStderrTTY() && !tf.quiet && !o.f.JSON
+	stdout, stderr := ios.Out, ios.ErrOut
+	var events *sandboxcli.EventWriter
+	if o.f.JSON {
+		events = sandboxcli.NewEventWriter(ios.Out)
+		stdout, stderr = events.Stream("stdout"), events.Stream("stderr")
+	}
+
+	// Each transfer gets its own progress bar; the job's observer forwards
+	// to the current one.
+	fwd := &forwardObserver{}
+	spec.Transfer = tf.options(o, fwd)
+	var prog *sandboxcli.Progress
+	onEvent := func(e job.Event) {
+		if events != nil {
+			_ = events.JSON(e)
+			if e.Phase == job.PhaseExec && e.Status == job.StatusDone {
+				_ = events.Exit(*e.ExitCode, *e.Duration)
+			}
+			return
+		}
+		switch {
+		case (e.Phase == job.PhaseUpload || e.Phase == job.PhaseDownload) && e.Status == job.StatusStart:
+			label := "↑"
+			if e.Phase == job.PhaseDownload {
+				label = "↓"
+			}
+			prog = sandboxcli.NewProgress(ios, label, tf.quiet, false)
+			fwd.set(prog)
+			return
+		case prog != nil && e.Status != job.StatusStart:
+			prog.Close()
+			fwd.set(nil)
+			prog = nil
+		}
+		if e.Status == job.StatusFailed {
+			var pe *transfer.PartialError
+			if errors.As(e.Err, &pe) {
+				fmt.Fprint(ios.ErrOut, sandboxcli.FailureList(st, e.Failures))
+			} else if !errors.Is(e.Err, context.Canceled) {
+				fmt.Fprintf(ios.ErrOut, "%s %s failed: %s\n", st.FailureIcon(), e.Phase, e.Error)
+			}
+			return
+		}
+		if !human {
+			return
+		}
+		switch {
+		case e.Phase == job.PhaseUpload && e.Status == job.StatusDone:
+			fmt.Fprintf(ios.ErrOut, "%s Uploaded %s → %s %s\n", st.SuccessIcon(), e.Local, e.Remote, st.Muted(counts(e)))
+		case e.Phase == job.PhaseDownload && e.Status == job.StatusDone:
+			fmt.Fprintf(ios.ErrOut, "%s Downloaded %s → %s %s\n", st.SuccessIcon(), e.Remote, e.Local, st.Muted(counts(e)))
+		case e.Phase == job.PhaseRuntime && e.Status == job.StatusDone:
+			fmt.Fprintf(ios.ErrOut, "%s Runtimes ready: %s\n", st.SuccessIcon(), e.Runtime)
+		case e.Phase == job.PhaseExec && e.Status == job.StatusStart:
+			fmt.Fprintf(ios.ErrOut, "%s %s %s\n", st.Key("▶"), e.Command, st.Muted("(in "+e.Cwd+")"))
+		case e.Phase == job.PhaseExec && e.Status == job.StatusDone:
+			icon := st.SuccessIcon()
+			if *e.ExitCode != "0" {
+				icon = st.FailureIcon()
+			}
+			fmt.Fprintf(ios.ErrOut, "%s exit code %s %s\n", icon, *e.ExitCode, st.Muted(fmt.Sprintf("(%.1fs)", float64(*e.Duration)/1000)))
+		case e.Phase == job.PhaseDestroy && e.Status == job.StatusDone:
+			fmt.Fprintf(ios.ErrOut, "%s Destroyed %s\n", st.SuccessIcon(), e.ID)
+		}
+	}
+	if human {
+		fmt.Fprintf(ios.ErrOut, "%s Sandbox %s\n", st.Key("▶"), sb.ID())
+	}
+	res, err := job.Run(ctx, sb, spec, onEvent, stdout, stderr)
+	if prog != nil {
+		prog.Close()
+	}
+	if res != nil && res.Destroyed {
+		destroyed()
+	}
+	if events != nil {
+		_ = events.JSON(struct {
+			Type string `json:"type"`
+			*job.Result
+		}{"result", res})
+	}
+	if spec.Keep && human && res != nil {
+		fmt.Fprintf(ios.ErrOut, "%s Kept sandbox %s %s\n", st.WarningIcon(), res.ID, st.Muted("(nimbus sandbox destroy "+res.ID+" when done)"))
+	}
+	if res != nil && !res.Destroyed && !spec.Keep {
+		// Never leave a sandbox behind silently: say which one is left.
+		fmt.Fprintf(ios.ErrOut, "%s sandbox %s was not destroyed; run: nimbus sandbox destroy %s\n", st.WarningIcon(), res.ID, res.ID)
+	}
+	if err != nil {
+		return sandboxcli.ExecError(err)
+	}
+	switch {
+	case res.Ran && res.ExitCodeRaw != "0":
+		// The one rule of exec: never masked, only a remote 0 exits 0.
+		return commandStatus(o, res.ExitCode, res.ExitCodeRaw)
+	case res.Err != nil:
+		ce := sandboxcli.ExecError(res.Err)
+		var c *clierr.Error
+		if errors.As(ce, &c) && c.Exit != exitcode.Timeout {
+			out := *c
+			out.Exit = exitcode.ExecFailed
+			return &out
+		}
+		return ce
+	}
+	return nil
+}
+
+func counts(e job.Event) string {
+	if e.Files == nil {
+		return ""
+	}
+	return fmt.Sprintf("(%d file(s), %s)", *e.Files, progress.Bytes(*e.Bytes))
+}
+
+// forwardObserver passes transfer progress to the current Progress.
+type forwardObserver struct {
+	mu  sync.RWMutex
+	cur transfer.Observer
+}
+
+func (f *forwardObserver) set(o transfer.Observer) {
+	f.mu.Lock()
+	f.cur = o
+	f.mu.Unlock()
+}
+
+func (f *forwardObserver) get() transfer.Observer {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.cur == nil {
+		return transfer.ObserverFuncs{}
+	}
+	return f.cur
+}
+
+func (f *forwardObserver) Plan(files int, bytes int64) { f.get().Plan(files, bytes) }
+func (f *forwardObserver) Transferred(n int64)         { f.get().Transferred(n) }
+func (f *forwardObserver) Event(e transfer.Event)      { f.get().Event(e) }
+func (f *forwardObserver) Failed(fl transfer.Failure)  { f.get().Failed(fl) }

@@ -1,0 +1,150 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
+)
+
+func newCmdSync(o *common) *cobra.Command {
+	var (
+		tf     transferFlags
+		del    bool
+		watchF bool
+	)
+	cmd := &cobra.Command{
+		Use:   "sync [--delete] [--watch] [--exclude PATTERN]... SRC ID:DEST | ID:SRC DEST",
+		Short: "Make a directory mirror another, copying only what changed",
+		Long: `Make DEST mirror the contents of the directory SRC, like rsync with a trailing
+slash on SRC. Exactly one side is ID:PATH (a relative PATH is resolved against
+--root); both directions work.
+
+Only files whose size or content differ are copied: files with the same size
+and modification time are skipped, and files of the same size whose times
+differ are compared by a sha256 computed in the sandbox. Unchanged files are
+never rewritten. Copied files get the source's modification time, so the next
+sync recognises them at once. --delete removes destination entries the source
+no longer has (never those the ignore rules leave out: build outputs and the
+local .git stay). --watch keeps syncing local changes to the sandbox until
+interrupted.
+
+` + ignoreHelp + `
+
+A summary is printed at the end (with --watch, after every round): files
+copied, skipped, deleted and bytes; --json prints it as
+{"copied":N,"skipped":N,"deleted":N,"bytes":N}. Paths that fail are listed
+and nimbus exits 74 once everything else is done.`,
+		Example: `  nimbus sandbox sync . job-123:app
+  nimbus sandbox sync --delete --exclude 'tmp/' . job-123:app
+  nimbus sandbox sync --watch . job-123:app
+  nimbus sandbox sync job-123:app/dist ./dist
+  nimbus sandbox sync --dry-run --delete . job-123:app`,
+		Args: cmdutil.ExactArgs(2, "SRC and DEST"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if watchF && tf.dryRun {
+				return clierr.Usagef("--watch and --dry-run cannot be combined")
+			}
+			if watchF && !transfer.ParseTarget(args[1]).Remote() {
+				return clierr.Usagef("--watch syncs local changes to a sandbox: the destination must be ID:PATH")
+			}
+			src, dst, sb, label, err := o.openPair(cmd, args)
+			if err != nil {
+				return err
+			}
+			ios := o.f.IOStreams
+			if watchF {
+				return o.watch(cmd.Context(), sb, src.Path, dst.Path, tf, del)
+			}
+			prog := sandboxcli.NewProgress(ios, label, tf.quiet || tf.dryRun, o.f.JSON)
+			opts := transfer.SyncOptions{Options: tf.options(o, prog), Delete: del}
+			var sum *transfer.SyncSummary
+			if dst.Remote() {
+				sum, err = transfer.SyncUp(cmd.Context(), sb, src.Path, dst.Path, opts)
+			} else {
+				sum, err = transfer.SyncDown(cmd.Context(), sb, src.Path, dst.Path, opts)
+			}
+			prog.Close()
+			return o.syncResult(sum, err, tf.quiet, false)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&del, "delete", false, "remove destination entries the source no longer has")
+	fl.BoolVar(&watchF, "watch", false, "keep syncing local changes until interrupted")
+	tf.add(fl, true)
+	return cmd
+}
+
+// syncResult prints one sync's summary and maps its error. The rounds of
+// a watch are NDJSON (one compact line each); one sync prints one document.
+func (o *common) syncResult(sum *transfer.SyncSummary, err error, quiet, round bool) error {
+	ios := o.f.IOStreams
+	var pe *transfer.PartialError
+	if err != nil && !errors.As(err, &pe) || sum == nil {
+		return sandboxcli.Error(err)
+	}
+	if o.f.JSON {
+		write := o.f.PrintJSON
+		if round {
+			write = func(v any) error { return sandboxcli.WriteJSONLine(ios.Out, v) }
+		}
+		if werr := write(sum); werr != nil {
+			return werr
+		}
+	} else if !quiet {
+		verb := "Synced"
+		if sum.DryRun {
+			verb = "Would sync"
+		}
+		icon := ios.Styles().SuccessIcon()
+		if pe != nil {
+			icon = ios.Styles().FailureIcon()
+		}
+		fmt.Fprintf(ios.ErrOut, "%s %s: %s\n", icon, verb, sandboxcli.SyncSummary(sum))
+	}
+	if pe != nil {
+		if !o.f.JSON {
+			fmt.Fprint(ios.ErrOut, sandboxcli.FailureList(ios.Styles(), pe.Failures))
+		}
+		return sandboxcli.Error(err)
+	}
+	return nil
+}
+
+// watch runs sync rounds until interrupted; a round's failures are shown
+// and the watch goes on. Interrupting an idle watch is its normal end
+// (exit 0).
+func (o *common) watch(ctx context.Context, sb *sandboxclient.Sandbox, local, remote string, tf transferFlags, del bool) error {
+	ios := o.f.IOStreams
+	st := ios.Styles()
+	prog := sandboxcli.NewProgress(ios, "↑", true, o.f.JSON)
+	defer prog.Close()
+	opts := transfer.WatchOptions{
+		SyncOptions: transfer.SyncOptions{Options: tf.options(o, prog), Delete: del},
+		Round: func(sum *transfer.SyncSummary, err error) {
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			if rerr := o.syncResult(sum, err, tf.quiet, true); rerr != nil {
+				var ce *clierr.Error
+				if errors.As(rerr, &ce) {
+					clierr.Render(ios.ErrOut, ce, clierr.RenderOptions{TTY: ios.IsStderrTTY(), JSON: o.f.JSON, CommandPath: "nimbus sandbox sync", Styles: st})
+				}
+			}
+		},
+	}
+	if !tf.quiet && !o.f.JSON && ios.IsStderrTTY() {
+		fmt.Fprintf(ios.ErrOut, "%s Watching %s for changes (Ctrl-C to stop)\n", st.Muted("…"), local)
+	}
+	if err := transfer.Watch(ctx, sb, local, remote, opts); err != nil {
+		return sandboxcli.Error(err)
+	}
+	return nil
+}

@@ -1,0 +1,266 @@
+// Package doctorcli is the command-side wiring of `nimbus doctor`: it finds
+// the settings and credentials the other commands would use (and where
+// each comes from), builds a pkg/doctor Doctor from them and renders the
+// report.
+package doctorcli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/buildinfo"
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/config"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/runtimecli"
+	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/internal/style"
+	"github.com/nimbus-sh/nimbus/pkg/doctor"
+)
+
+// ReleasesEnv overrides the release endpoint (a mirror, or a test's fake);
+// it answers like GitHub's latest-release API.
+const ReleasesEnv = "NIMBUS_RELEASES_URL"
+
+// Options are nimbus doctor's flags.
+type Options struct {
+	Conn           sandboxcli.Connection
+	APITokenFile   string
+	AccountID      string
+	WranglerConfig string
+	NoVersionCheck bool
+	Timeout        time.Duration
+}
+
+// Build assembles the Doctor from flags, environment and config files.
+func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return nil, clierr.Wrap(err, exitcode.Software, clierr.CodeIO, "cannot read the working directory", "")
+	}
+	d := &doctor.Doctor{
+		Now: f.Now, HTTPClient: f.HTTPClient(), Timeout: o.Timeout,
+		Version:   buildinfo.Get().Version,
+		KnownKeys: knownKeys(),
+	}
+	if !o.NoVersionCheck {
+		d.ReleaseURL = doctor.DefaultReleaseURL
+		if u := f.Getenv(ReleasesEnv); u != "" {
+			d.ReleaseURL = u
+		}
+	}
+
+	user, _ := f.Paths().ConfigDir()
+	files := config.Inspect(config.Options{File: f.ConfigFile, Dir: dir, UserConfigDir: user, Getenv: f.Getenv})
+	for _, fi := range files {
+		cf := doctor.ConfigFile{Path: rel(dir, fi.Path), Keys: fi.Keys, Err: fi.Err}
+		for _, u := range fi.Unknown {
+			cf.Unknown = append(cf.Unknown, doctor.UnknownKey{Key: u.Key, Suggestion: u.Suggestion})
+		}
+		d.ConfigFiles = append(d.ConfigFiles, cf)
+	}
+	// fromFile names the file a key comes from (the last one wins).
+	fromFile := func(key string) string {
+		src := ""
+		for _, fi := range files {
+			for _, k := range fi.Keys {
+				if k == key {
+					src = rel(dir, fi.Path)
+				}
+			}
+		}
+		return src
+	}
+
+	// The settings the sandbox commands would use. A broken config file is
+	// reported by the config check; the rest still runs on flags and
+	// environment.
+	st, err := o.Conn.Resolve(f, cmd)
+	if err != nil {
+		st = fallbackSettings(f, cmd, &o.Conn)
+	}
+	d.Endpoint, d.BasePath = st.Endpoint, st.BasePath
+	d.Tenant, d.Subject, d.Secret = st.Creds.Tenant, st.Creds.Subject, st.Creds.Secret
+
+	// source says where a setting came from, in the precedence order the
+	// sandbox commands apply.
+	source := func(flag, env, key string) string {
+		switch {
+		case flag != "" && cmd.Flags().Changed(flag):
+			return "--" + flag
+		case env != "" && f.Getenv(env) != "":
+			return "environment"
+		case key != "" && fromFile(key) != "":
+			return key + ": in " + fromFile(key)
+		}
+		return "default"
+	}
+	switch {
+	case st.Creds.TokenFile != "":
+		from := source("token-file", "NIMBUS_TOKEN_FILE", "token_file")
+		if from == "environment" {
+			from = "NIMBUS_TOKEN_FILE"
+		}
+		c := doctor.Credential{Name: doctor.CredTokenFile, Source: from + " " + st.Creds.TokenFile}
+		tok, err := cmdutil.ReadSecretFile(st.Creds.TokenFile, f.IOStreams.In)
+		switch {
+		case err != nil:
+			c.Err = err
+		case tok == "":
+			c.Err = fmt.Errorf("the file is empty")
+		default:
+			d.Token, d.TokenSource = tok, st.Creds.TokenFile
+		}
+		d.Credentials = append(d.Credentials, c)
+	case st.Creds.Token != "":
+		from := source("", "NIMBUS_TOKEN", "token")
+		d.Token, d.TokenSource = st.Creds.Token, from
+		d.Credentials = append(d.Credentials, doctor.Credential{Name: doctor.CredToken, Source: from})
+	}
+	if st.Creds.Secret != "" {
+		d.Credentials = append(d.Credentials, doctor.Credential{Name: doctor.CredSecret, Source: "environment"})
+	}
+
+	// Cloudflare, for the project checks.
+	cfSource := ""
+	cfToken := ""
+	if o.APITokenFile != "" {
+		cfSource = "--api-token-file " + o.APITokenFile
+	} else if f.Getenv("CLOUDFLARE_API_TOKEN") != "" {
+		cfSource = "environment"
+	}
+	if cfSource != "" {
+		c := doctor.Credential{Name: doctor.CredCloudflare, Source: cfSource}
+		if tok, err := runtimecli.APIToken(f, o.APITokenFile); err != nil {
+			c.Err = err
+		} else {
+			cfToken = tok
+		}
+		d.Credentials = append(d.Credentials, c)
+	}
+	if cfToken != "" {
+		client, err := runtimecli.CloudflareClient(f, cfToken)
+		if err != nil {
+			return nil, err
+		}
+		d.Cloudflare = client
+		d.AccountID = o.AccountID
+		if d.AccountID == "" {
+			d.AccountID = f.Getenv("CLOUDFLARE_ACCOUNT_ID")
+		}
+	}
+
+	d.Project, d.WranglerFile = os.DirFS(dir), "wrangler.jsonc"
+	if o.WranglerConfig != "" {
+		p := o.WranglerConfig
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		d.Project, d.WranglerFile = os.DirFS(filepath.Dir(p)), filepath.Base(p)
+	}
+	return d, nil
+}
+
+// fallbackSettings resolves the connection from flags and environment
+// only, for when a config file cannot be parsed.
+func fallbackSettings(f *cmdutil.Factory, cmd *cobra.Command, c *sandboxcli.Connection) *sandboxcli.Settings {
+	pick := func(flag, val, env string) string {
+		if cmd.Flags().Changed(flag) {
+			return val
+		}
+		return f.Getenv(env)
+	}
+	return &sandboxcli.Settings{
+		Endpoint: pick("endpoint", c.Endpoint, "NIMBUS_ENDPOINT"),
+		BasePath: pick("base-path", c.BasePath, "NIMBUS_BASE_PATH"),
+		Root:     c.Root,
+		Creds: sandboxcli.Credentials{
+			TokenFile: pick("token-file", c.TokenFile, "NIMBUS_TOKEN_FILE"),
+			Token:     f.Getenv("NIMBUS_TOKEN"),
+			Secret:    f.Getenv("JWT_SECRET"),
+			Tenant:    pick("tenant", c.Tenant, "NIMBUS_TENANT"),
+			Subject:   pick("sub", c.Subject, "NIMBUS_SUBJECT"),
+		},
+	}
+}
+
+// rel shortens paths under the working directory for display.
+func rel(dir, p string) string {
+	if r, err := filepath.Rel(dir, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
+// Run runs the checks, printing them as they finish on a terminal and the
+// report as JSON for machines. A failing check makes the command exit 1.
+func Run(ctx context.Context, f *cmdutil.Factory, d *doctor.Doctor) error {
+	ios := f.IOStreams
+	machine := f.MachineOutput()
+	if !machine {
+		d.OnCheck = func(c doctor.Check) { printCheck(ios.Out, ios.Styles(), c) }
+	}
+	r := d.Run(ctx)
+	if machine {
+		if err := f.PrintJSON(r); err != nil {
+			return err
+		}
+	} else {
+		printSummary(ios.Out, r)
+	}
+	if ctx.Err() != nil {
+		return clierr.Wrap(ctx.Err(), exitcode.Interrupted, "E_INTERRUPTED", "interrupted", "")
+	}
+	if !r.OK {
+		return clierr.Status(exitcode.Failure)
+	}
+	return nil
+}
+
+func printCheck(w io.Writer, st *style.Styles, c doctor.Check) {
+	icon := st.SuccessIcon()
+	switch c.Status {
+	case doctor.Warn:
+		icon = st.WarningIcon()
+	case doctor.Fail:
+		icon = st.FailureIcon()
+	case doctor.Skip:
+		icon = st.Muted("-")
+	}
+	detail := c.Detail
+	if c.Status == doctor.Skip {
+		detail = st.Muted(detail)
+	}
+	fmt.Fprintf(w, "%s %-16s %s\n", icon, c.Name, detail)
+	if c.Hint != "" {
+		fmt.Fprintf(w, "  %s %s %s\n", strings.Repeat(" ", 16), st.Bold("hint:"), c.Hint)
+	}
+}
+
+func printSummary(w io.Writer, r *doctor.Report) {
+	n := map[doctor.Status]int{}
+	for _, c := range r.Checks {
+		n[c.Status]++
+	}
+	warnings := "warnings"
+	if n[doctor.Warn] == 1 {
+		warnings = "warning"
+	}
+	fmt.Fprintf(w, "\n%d passed, %d %s, %d failed, %d skipped\n", n[doctor.Pass], n[doctor.Warn], warnings, n[doctor.Fail], n[doctor.Skip])
+}
+
+func knownKeys() []string {
+	names := make([]string, len(config.Keys))
+	for i, k := range config.Keys {
+		names[i] = k.Name
+	}
+	return names
+}

@@ -1,0 +1,424 @@
+// Package mcpcli is the command-side wiring of `nimbus mcp`: which sandbox,
+// which token (minted with only sandbox:use, or given and checked), the
+// local backend, the stdio and HTTP transports, the access key of the HTTP
+// transport, client configuration snippets, and destroying a fresh
+// sandbox on exit. The tools themselves are pkg/mcpserver.
+package mcpcli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/spf13/cobra"
+
+	"github.com/nimbus-sh/nimbus/internal/buildinfo"
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/localdev"
+	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/pkg/ledger"
+	"github.com/nimbus-sh/nimbus/pkg/mcpserver"
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// Stable codes of nimbus mcp's own failures.
+const (
+	CodeTokenUnfit = "E_MCP_TOKEN"
+	CodeTokenBroad = "W_MCP_TOKEN"
+	CodeLedger     = "W_LEDGER"
+	CodeHTTPAddr   = "E_MCP_HTTP_ADDR"
+	CodeHTTPKey    = "E_MCP_HTTP_KEY"
+)
+
+// Options are nimbus mcp's flags.
+type Options struct {
+	Conn         sandboxcli.Connection
+	Local        bool
+	Sandbox      string
+	Keep         bool
+	Namespace    string
+	ReadOnly     bool
+	AllowDestroy bool
+	HTTPAddr     string
+	HTTPKeyFile  string
+	PrintConfig  string
+	RuntimeAllow []string
+	ExecTimeout  time.Duration
+}
+
+var (
+	scopesUse     = []string{token.ScopeSandboxUse}
+	scopesDestroy = []string{token.ScopeSandboxUse, token.ScopeSessionDestroy}
+)
+
+// Validate checks flag combinations before anything is touched.
+func (o *Options) Validate(cmd *cobra.Command) error {
+	if o.ReadOnly && o.AllowDestroy {
+		return clierr.Usagef("--read-only and --allow-destroy cannot be combined")
+	}
+	if o.HTTPKeyFile != "" && o.HTTPAddr == "" {
+		return clierr.Usagef("--http-key-file needs --http ADDR")
+	}
+	if o.HTTPAddr != "" {
+		if err := checkHTTPAddr(o.HTTPAddr); err != nil {
+			return err
+		}
+	}
+	if o.PrintConfig != "" && !slices.Contains(mcpserver.Clients, o.PrintConfig) {
+		return clierr.Usagef("--print-config %q: use one of %s", o.PrintConfig, strings.Join(mcpserver.Clients, ", "))
+	}
+	if o.Sandbox != "" && !sc.ValidID(o.Sandbox) {
+		return clierr.Usagef("invalid sandbox id %q: use 1 to 128 characters from A-Z a-z 0-9 . _ -", o.Sandbox)
+	}
+	if o.Namespace == "" || len(o.Namespace) > 32 || strings.Trim(o.Namespace, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
+		return clierr.Usagef("--namespace %q: use 1 to 32 characters from A-Z a-z 0-9 _ -", o.Namespace)
+	}
+	if o.Local {
+		for _, fl := range []string{"endpoint", "token-file", "base-path"} {
+			if cmd.Flags().Changed(fl) {
+				return clierr.Usagef("--local and --%s cannot be combined", fl).WithHint("--local runs the sandbox backend inside nimbus; drop --" + fl)
+			}
+		}
+	}
+	if cmd.Flags().Changed("runtime-allow") && o.RuntimeAllow == nil {
+		o.RuntimeAllow = []string{}
+	}
+	return nil
+}
+
+// handles are the sandbox handles the server uses: tools get use, destroy
+// (the tool and the clean-up on exit) gets destroy.
+type handles struct {
+	use, destroy *sc.Sandbox
+	fresh        bool
+	warnings     []string
+	close        func()
+	// entry is the sandbox as the cleanup ledger records it.
+	entry ledger.Entry
+}
+
+// RandomID returns a fresh sandbox id, mcp-<8 hex digits>: a lowercase DNS
+// label, so host-style previews work.
+func RandomID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "mcp-" + hex.EncodeToString(b)
+}
+
+func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error) {
+	h := &handles{close: func() {}}
+	id := o.Sandbox
+	if o.Local {
+		cfg, err := f.LoadConfig()
+		if err != nil {
+			return nil, err
+		}
+		for key, flag := range map[string]string{"profile": "profile", "tenant": "tenant", "subject": "sub"} {
+			if err := cfg.BindFlag(key, cmd.Flags().Lookup(flag)); err != nil {
+				return nil, err
+			}
+		}
+		data, err := localdev.DataDir(f.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		p, err := localdev.NewInProcess(localdev.InProcessOptions{
+			DataDir: data, Getenv: f.Getenv, Now: f.Now, Background: true,
+			Tenant: cfg.GetString("tenant"), Subject: cfg.GetString("subject"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		h.close = func() { _ = p.Close() }
+		if id == "" {
+			id, h.fresh = RandomID(), true
+		}
+		h.entry = ledger.Entry{ID: id, Endpoint: ledger.LocalEndpoint, By: "mcp", Keep: o.Keep}
+		opts := sc.SandboxOptions{Profile: cfg.GetString("profile"), Root: o.Conn.Root}
+		for _, s := range []struct {
+			dst    **sc.Sandbox
+			scopes []string
+		}{{&h.use, scopesUse}, {&h.destroy, scopesDestroy}} {
+			c, err := p.Client(s.scopes)
+			if err != nil {
+				h.close()
+				return nil, sandboxcli.Error(err)
+			}
+			if *s.dst, err = c.Sandbox(id, opts); err != nil {
+				h.close()
+				return nil, sandboxcli.Error(err)
+			}
+		}
+		return h, nil
+	}
+
+	st, err := o.Conn.Resolve(f, cmd)
+	if err != nil {
+		return nil, err
+	}
+	if st.Endpoint == "" {
+		return nil, clierr.New(exitcode.Config, clierr.CodeConfigMissing, "no Nimbus endpoint configured",
+			"pass --endpoint URL or set NIMBUS_ENDPOINT, or use --local (or `nimbus dev`) to work without a Worker")
+	}
+	useTS, err := st.Creds.TokenSource(true, scopesUse...)
+	if err != nil {
+		return nil, err
+	}
+	destroyTS := useTS
+	if static, ok := useTS.(sc.StaticToken); ok {
+		// A given token is used as is: check it fits before the agent
+		// finds out call by call.
+		claims, err := decodeToken(string(static))
+		if err != nil {
+			return nil, err
+		}
+		if sid, pinned := claims.SessionID(); pinned && id == "" {
+			id = sid
+		}
+		if id == "" {
+			id, h.fresh = RandomID(), true
+		}
+		warnings, err := checkToken(claims, id, f.Now(), o.AllowDestroy || (h.fresh && !o.Keep))
+		if err != nil {
+			return nil, err
+		}
+		h.warnings = warnings
+	} else {
+		if id == "" {
+			id, h.fresh = RandomID(), true
+		}
+		if destroyTS, err = st.Creds.TokenSource(true, scopesDestroy...); err != nil {
+			return nil, err
+		}
+	}
+	h.entry = ledger.Entry{ID: id, Endpoint: strings.TrimRight(st.Endpoint, "/"), BasePath: st.BasePath, By: "mcp", Keep: o.Keep}
+	opts := sc.SandboxOptions{Profile: st.Profile, Root: st.Root}
+	for _, s := range []struct {
+		dst **sc.Sandbox
+		ts  sc.TokenSource
+	}{{&h.use, useTS}, {&h.destroy, destroyTS}} {
+		c, err := sc.New(sc.Options{Endpoint: st.Endpoint, BasePath: st.BasePath, Tokens: s.ts, HTTPClient: f.HTTPClient(), HTTPTimeout: st.HTTPTimeout, UserAgent: "nimbus-mcp/" + buildinfo.Get().Version})
+		if err != nil {
+			return nil, sandboxcli.Error(err)
+		}
+		if *s.dst, err = c.Sandbox(id, opts); err != nil {
+			return nil, sandboxcli.Error(err)
+		}
+	}
+	return h, nil
+}
+
+func decodeToken(tok string) (token.Claims, error) {
+	d, err := token.Decode(tok)
+	if err != nil {
+		return token.Claims{}, clierr.Wrap(err, exitcode.DataErr, CodeTokenUnfit, "the given token is not a Nimbus token: "+err.Error(),
+			"check --token-file, NIMBUS_TOKEN or token: in the config")
+	}
+	return d.Claims, nil
+}
+
+// checkToken refuses a given token that cannot work for sandbox id (expired,
+// pinned elsewhere, without sandbox:use) and warns about one that grants
+// more than the server needs: the agent holds whatever the token allows.
+func checkToken(c token.Claims, id string, now time.Time, needDestroy bool) (warnings []string, err error) {
+	mint := "mint a least-privilege one: nimbus token mint --tenant T --scopes sandbox:use --sid " + id
+	if exp := c.ExpiresTime(); !exp.IsZero() && !exp.After(now) {
+		return nil, clierr.New(exitcode.DataErr, CodeTokenUnfit, fmt.Sprintf("the given token expired %s ago", now.Sub(exp).Round(time.Second)), mint)
+	}
+	if sid, ok := c.SessionID(); ok && sid != id {
+		return nil, clierr.New(exitcode.NoPerm, CodeTokenUnfit, fmt.Sprintf("the given token is pinned to sandbox %q, not %q", sid, id),
+			"drop --sandbox to use the token's sandbox, or "+mint)
+	}
+	scopes, has := c.Scopes()
+	if has && !slices.Contains(scopes, token.ScopeSandboxUse) {
+		return nil, clierr.New(exitcode.NoPerm, CodeTokenUnfit, "the given token lacks the sandbox:use scope the remote API requires", mint)
+	}
+	if !has {
+		warnings = append(warnings, "the token has no scopes claim, so it grants everything (full trust); the agent can do whatever it allows. Prefer a token limited to sandbox:use: "+mint)
+	} else {
+		allowed := []string{token.ScopeSandboxUse}
+		if needDestroy {
+			allowed = append(allowed, token.ScopeSessionDestroy)
+		}
+		var extra []string
+		for _, s := range scopes {
+			if !slices.Contains(allowed, s) {
+				extra = append(extra, s)
+			}
+		}
+		if len(extra) > 0 {
+			warnings = append(warnings, "the token also grants "+strings.Join(extra, ", ")+", which the MCP server does not need; "+mint)
+		}
+		if needDestroy && !slices.Contains(scopes, token.ScopeSessionDestroy) && !slices.Contains(scopes, token.ScopeSessionAdmin) {
+			warnings = append(warnings, "the token lacks session:destroy: destroying the sandbox (the destroy tool, or the clean-up on exit) will fail")
+		}
+	}
+	if _, ok := c.SessionID(); !ok {
+		warnings = append(warnings, "the token is not pinned to the sandbox (no sid claim): it reaches every sandbox of its tenant; "+mint)
+	}
+	if exp := c.ExpiresTime(); !exp.IsZero() && exp.Sub(now) < time.Hour {
+		warnings = append(warnings, fmt.Sprintf("the token expires in %s (%s); tool calls fail after that", exp.Sub(now).Round(time.Second), exp.UTC().Format("15:04 MST")))
+	}
+	return warnings, nil
+}
+
+// Run serves the MCP server until the client goes away or ctx ends, then
+// destroys a fresh sandbox unless --keep.
+func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options) error {
+	ios := f.IOStreams
+	var hl *httpListener
+	if o.HTTPAddr != "" {
+		l, err := o.listenHTTP(f)
+		if err != nil {
+			return err
+		}
+		defer l.ln.Close()
+		hl = l
+	}
+	h, err := o.open(f, cmd)
+	if err != nil {
+		return err
+	}
+	defer h.close()
+	for _, w := range h.warnings {
+		f.Warn(&clierr.Warning{Code: CodeTokenBroad, Message: w})
+	}
+	// A fresh sandbox goes into the cleanup ledger before it exists, so a
+	// server that is killed leaks nothing `sandbox destroy --ledger` misses.
+	var led *ledger.Ledger
+	if h.fresh {
+		led = ledger.New(f.Paths().LedgerFile())
+		if err := led.Record(h.entry); err != nil {
+			f.Warn(&clierr.Warning{Code: CodeLedger, Message: fmt.Sprintf("%v; sandbox %s is not in the cleanup ledger", err, h.entry.ID)})
+			led = nil
+		}
+	}
+	// Fail now, not on the agent's first call, when the endpoint, the
+	// token or the sandbox cannot work.
+	if _, err := h.use.Ready(ctx); err != nil {
+		if led != nil && neverReached(err) {
+			// Nothing was created: keep the ledger free of ids that only
+			// cost a later drain a failing destroy.
+			_ = led.Forget(h.entry)
+		}
+		return sandboxcli.Error(err)
+	}
+	logger := newLogger(f)
+	so := mcpserver.Options{
+		Sandbox: h.use, Namespace: o.Namespace, ReadOnly: o.ReadOnly, RuntimeAllow: o.RuntimeAllow,
+		ExecTimeout: o.ExecTimeout, Logger: logger, Version: buildinfo.Get().Version, Now: f.Now,
+	}
+	if o.ExecTimeout == 0 {
+		so.ExecTimeout = -1
+	}
+	if o.AllowDestroy {
+		so.Destroyer = h.destroy
+	}
+	srv, err := mcpserver.New(so)
+	if err != nil {
+		return clierr.Wrap(err, exitcode.Usage, clierr.CodeUsage, err.Error(), "")
+	}
+	d := srv.Descriptor()
+	mode := "read-write"
+	if o.ReadOnly {
+		mode = "read-only"
+	}
+	lifetime := "kept on exit"
+	if h.fresh && !o.Keep {
+		lifetime = "fresh, destroyed on exit unless --keep"
+	}
+	say(f, logger, fmt.Sprintf("nimbus mcp: sandbox %s (%s); %d tools %s_*, %s", h.use.ID(), lifetime, len(d.Tools), o.Namespace, mode),
+		"sandbox", h.use.ID(), "tools", len(d.Tools), "namespace", o.Namespace, "readOnly", o.ReadOnly, "fresh", h.fresh, "keep", o.Keep)
+
+	var serveErr error
+	if hl != nil {
+		serveErr = hl.serve(ctx, f, logger, srv)
+	} else {
+		serveErr = srv.Run(ctx, &mcp.IOTransport{Reader: io.NopCloser(ios.In), Writer: nopWriteCloser{ios.Out}})
+		if ctx.Err() == nil && serveErr != nil && isClosed(serveErr) {
+			serveErr = nil
+		}
+	}
+	if h.fresh && !o.Keep && cleanup(f, logger, h.destroy) && led != nil {
+		if err := led.Forget(h.entry); err != nil {
+			f.Warn(&clierr.Warning{Code: CodeLedger, Message: err.Error()})
+		}
+	}
+	if serveErr != nil && ctx.Err() == nil {
+		return clierr.Wrap(serveErr, exitcode.Unavailable, "E_MCP_SERVE", "the MCP connection failed: "+serveErr.Error(), "")
+	}
+	return nil
+}
+
+// neverReached tells failures that happened before the request could reach
+// a sandbox: the connection was never made, the Worker refused the token
+// (401, 403), or the endpoint is not the remote API.
+func neverReached(err error) bool {
+	var re *sc.RemoteError
+	if errors.As(err, &re) {
+		return re.Status == http.StatusUnauthorized || re.Status == http.StatusForbidden
+	}
+	if sc.HasCode(err, sc.CodeAPINotEnabled) {
+		return true
+	}
+	var oe *net.OpError
+	return sc.HasCode(err, sc.CodeTransport) && errors.As(err, &oe) && oe.Op == "dial"
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+// Close leaves stdout open: the process still writes its messages.
+func (nopWriteCloser) Close() error { return nil }
+
+// isClosed tells the normal end of a stdio session (the client closed
+// stdin) from a failure.
+func isClosed(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "EOF") || strings.Contains(s, "closed")
+}
+
+// cleanup destroys the fresh sandbox with a context of its own: the
+// command's may already be cancelled by the signal that stopped it.
+func cleanup(f *cmdutil.Factory, logger *slog.Logger, sb *sc.Sandbox) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := sb.Destroy(ctx, "nimbus mcp exited"); err != nil {
+		f.Warn(&clierr.Warning{Code: "W_MCP_DESTROY", Message: "could not destroy sandbox " + sb.ID() + ": " + sandboxcli.Error(err).Error(),
+			Hint: "destroy it with: nimbus sandbox destroy " + sb.ID() + " (or --ledger)"})
+		return false
+	}
+	say(f, logger, "destroyed sandbox "+sb.ID(), "sandbox", sb.ID(), "destroyed", true)
+	return true
+}
+
+// newLogger logs tool calls to stderr: text lines for people, JSON lines
+// with --json.
+func newLogger(f *cmdutil.Factory) *slog.Logger {
+	if f.JSON {
+		return slog.New(slog.NewJSONHandler(f.IOStreams.ErrOut, nil)).With("component", "mcp")
+	}
+	return slog.New(slog.NewTextHandler(f.IOStreams.ErrOut, nil)).With("component", "mcp")
+}
+
+// say reports a step of the server's life: a "✓" line for people, a log
+// record with --json (stderr then holds only JSON).
+func say(f *cmdutil.Factory, logger *slog.Logger, human string, attrs ...any) {
+	if f.JSON {
+		logger.Info(human, attrs...)
+		return
+	}
+	fmt.Fprintf(f.IOStreams.ErrOut, "%s %s\n", f.IOStreams.Styles().SuccessIcon(), human)
+}

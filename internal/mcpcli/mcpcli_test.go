@@ -1,0 +1,114 @@
+package mcpcli
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+func claims(t *testing.T, now time.Time, ttl time.Duration, sid string, scopes ...string) token.Claims {
+	t.Helper()
+	tn := "acme"
+	in := token.Input{Tenant: &tn, TTL: &ttl, Scopes: scopes}
+	if sid != "" {
+		in.SessionID = &sid
+	}
+	tok, err := token.Issuer{Secret: "0123456789abcdef0123456789abcdef", Now: func() time.Time { return now }}.Mint(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := decodeToken(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// checkToken refuses tokens that cannot work and warns about broad ones.
+func TestCheckToken(t *testing.T) {
+	now := time.Unix(1796290000, 0)
+	later := now.Add(2 * time.Hour)
+	for _, c := range []struct {
+		name        string
+		c           token.Claims
+		at          time.Time
+		needDestroy bool
+		exit        int
+		warn        []string
+	}{
+		{"least privilege", claims(t, now, 2*time.Hour, "box", token.ScopeSandboxUse), now, false, 0, nil},
+		{"expired", claims(t, now, time.Hour, "box", token.ScopeSandboxUse), later, false, exitcode.DataErr, nil},
+		{"pinned elsewhere", claims(t, now, 2*time.Hour, "other", token.ScopeSandboxUse), now, false, exitcode.NoPerm, nil},
+		{"no sandbox:use", claims(t, now, 2*time.Hour, "box", token.ScopeSessionAttach), now, false, exitcode.NoPerm, nil},
+		{"full trust", claims(t, now, 2*time.Hour, "box"), now, false, 0, []string{"full trust"}},
+		{"extra scopes", claims(t, now, 2*time.Hour, "box", token.ScopeSandboxUse, token.ScopeSessionAdmin), now, false, 0, []string{"also grants session:admin"}},
+		{"unpinned", claims(t, now, 2*time.Hour, "", token.ScopeSandboxUse), now, false, 0, []string{"not pinned"}},
+		{"destroy needed but missing", claims(t, now, 2*time.Hour, "box", token.ScopeSandboxUse), now, true, 0, []string{"lacks session:destroy"}},
+		{"destroy needed and given", claims(t, now, 2*time.Hour, "box", token.ScopeSandboxUse, token.ScopeSessionDestroy), now, true, 0, nil},
+		{"destroy given but not needed", claims(t, now, 2*time.Hour, "box", token.ScopeSandboxUse, token.ScopeSessionDestroy), now, false, 0, []string{"also grants session:destroy"}},
+		{"expires soon", claims(t, now, 20*time.Minute, "box", token.ScopeSandboxUse), now, false, 0, []string{"expires in 20m0s"}},
+	} {
+		warnings, err := checkToken(c.c, "box", c.at, c.needDestroy)
+		var ce *clierr.Error
+		switch {
+		case c.exit != 0 && (!errors.As(err, &ce) || ce.Exit != c.exit || ce.Code != CodeTokenUnfit || ce.Hint == ""):
+			t.Errorf("%s: err %v, want exit %d", c.name, err, c.exit)
+		case c.exit == 0 && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		}
+		if len(warnings) != len(c.warn) {
+			t.Errorf("%s: warnings %q, want %q", c.name, warnings, c.warn)
+			continue
+		}
+		for i, w := range c.warn {
+			if !strings.Contains(warnings[i], w) {
+				t.Errorf("%s: warning %q lacks %q", c.name, warnings[i], w)
+			}
+		}
+	}
+	if _, err := decodeToken("not.a-token"); err == nil {
+		t.Error("a malformed token decoded")
+	}
+}
+
+func TestRandomIDIsAHostSafeSandboxID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		id := RandomID()
+		if len(id) != 12 || !strings.HasPrefix(id, "mcp-") || strings.Trim(id[4:], "0123456789abcdef") != "" || seen[id] {
+			t.Fatalf("id %q", id)
+		}
+		seen[id] = true
+	}
+}
+
+// Only failures before any sandbox could exist clear the ledger entry of
+// a fresh sandbox whose start-up check failed.
+func TestNeverReached(t *testing.T) {
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	read := &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset")}
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&sc.RemoteError{Op: "ready", Status: http.StatusUnauthorized, Code: "E_TOKEN_SIGNATURE"}, true},
+		{&sc.RemoteError{Op: "ready", Status: http.StatusForbidden, Code: "E_SCOPE_MISSING"}, true},
+		{&sc.RemoteError{Op: "ready", Status: http.StatusInternalServerError, Code: "E_NIMBUS_REMOTE_RPC"}, false},
+		{&sc.Error{Code: sc.CodeAPINotEnabled, Status: http.StatusNotFound}, true},
+		{&sc.Error{Code: sc.CodeTransport, Err: dial}, true},
+		{&sc.Error{Code: sc.CodeTransport, Err: read}, false},
+		{&sc.Error{Code: sc.CodeTransport, Err: errors.New("timeout awaiting response headers")}, false},
+	} {
+		if got := neverReached(c.err); got != c.want {
+			t.Errorf("neverReached(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,133 @@
+package mcpcli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/shellquote"
+	"github.com/nimbus-sh/nimbus/pkg/mcpserver"
+)
+
+// notForwarded are flags that describe this invocation, not the server.
+var notForwarded = map[string]bool{"print-config": true, "json": true, "no-color": true, "help": true}
+
+// PrintConfig writes the snippet that makes client start this same server
+// (the flags given, minus --print-config) or reach it over HTTP. Settings
+// that came from the environment are carried as env entries, because MCP
+// clients do not start servers from the user's shell; secrets are only
+// named, never written.
+func PrintConfig(f *cmdutil.Factory, cmd *cobra.Command, o *Options) error {
+	ios := f.IOStreams
+	c := mcpserver.ClientConfig{Name: o.Namespace}
+	var notes []string
+	if o.HTTPAddr != "" {
+		c.URL = "http://" + o.HTTPAddr + HTTPPath
+		c.KeyEnv = KeyEnv
+		path, err := o.keyFile(f)
+		if err != nil {
+			return err
+		}
+		notes = append(notes, fmt.Sprintf("start the server with `nimbus mcp --http %s`, and give the client the key: export %s=$(cat %s)", o.HTTPAddr, KeyEnv, path))
+	} else {
+		exe, err := os.Executable()
+		if err != nil {
+			exe = "nimbus"
+		} else if r, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = r
+		}
+		c.Command = exe
+		c.Args = []string{"mcp"}
+		cmd.Flags().Visit(func(fl *pflag.Flag) {
+			if notForwarded[fl.Name] {
+				return
+			}
+			if sv, ok := fl.Value.(pflag.SliceValue); ok {
+				for _, v := range sv.GetSlice() {
+					c.Args = append(c.Args, "--"+fl.Name+"="+v)
+				}
+				if len(sv.GetSlice()) == 0 {
+					c.Args = append(c.Args, "--"+fl.Name+"=")
+				}
+				return
+			}
+			if fl.Value.Type() == "bool" && fl.Value.String() == "true" {
+				c.Args = append(c.Args, "--"+fl.Name)
+				return
+			}
+			c.Args = append(c.Args, "--"+fl.Name+"="+fl.Value.String())
+		})
+		c.Env = map[string]string{}
+		if !o.Local {
+			for _, name := range []string{"NIMBUS_ENDPOINT", "NIMBUS_BASE_PATH", "NIMBUS_PROFILE", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_TOKEN_FILE"} {
+				if v := f.Getenv(name); v != "" {
+					c.Env[name] = v
+				}
+			}
+			switch {
+			case cmd.Flags().Changed("token-file") || f.Getenv("NIMBUS_TOKEN_FILE") != "":
+			case f.Getenv("NIMBUS_TOKEN") != "":
+				c.SecretEnv = append(c.SecretEnv, "NIMBUS_TOKEN")
+			case f.Getenv("JWT_SECRET") != "":
+				c.SecretEnv = append(c.SecretEnv, "JWT_SECRET")
+			default:
+				notes = append(notes, "no token is configured in this shell: the server will read token: from the config files, or fail; set NIMBUS_TOKEN (or JWT_SECRET with NIMBUS_TENANT) in the client's environment")
+			}
+			if f.Getenv("NIMBUS_ENDPOINT") == "" && !cmd.Flags().Changed("endpoint") {
+				if cfg, err := f.LoadConfig(); err == nil && cfg.GetString("endpoint") != "" {
+					c.Env["NIMBUS_ENDPOINT"] = cfg.GetString("endpoint")
+				} else {
+					notes = append(notes, "no endpoint is configured: add --endpoint URL, or use --local")
+				}
+			}
+		}
+		if len(c.SecretEnv) > 0 && o.PrintConfig == "claude" {
+			notes = append(notes, "Claude Code expands ${VAR} from its environment; Claude Desktop does not: replace the placeholder there, or use --token-file")
+		}
+	}
+	out, err := mcpserver.RenderClientConfig(o.PrintConfig, c)
+	if err != nil {
+		return clierr.Wrap(err, exitcode.Usage, clierr.CodeUsage, err.Error(), "")
+	}
+	// The snippet is a file's content, indented to be read and pasted;
+	// --json asks for the machine form, compact in a pipe.
+	if f.JSON {
+		var v any
+		if err := json.Unmarshal(out, &v); err != nil {
+			return err
+		}
+		return writeJSONThen(f, v, notes)
+	}
+	if _, err := ios.Out.Write(out); err != nil {
+		return err
+	}
+	if !f.JSON {
+		fmt.Fprintf(ios.ErrOut, "Add this to %s.\n", mcpserver.ClientConfigFile(o.PrintConfig))
+		if o.PrintConfig == "claude" && c.URL == "" {
+			fmt.Fprintf(ios.ErrOut, "Or register it with Claude Code: claude mcp add %s -- %s %s\n", c.Name, shellquote.Quote(c.Command), shellquote.Join(c.Args))
+		}
+	}
+	warnNotes(f, notes)
+	return nil
+}
+
+func writeJSONThen(f *cmdutil.Factory, v any, notes []string) error {
+	if err := f.PrintJSON(v); err != nil {
+		return err
+	}
+	warnNotes(f, notes)
+	return nil
+}
+
+func warnNotes(f *cmdutil.Factory, notes []string) {
+	for _, n := range notes {
+		f.Warn(&clierr.Warning{Code: "W_MCP_CONFIG", Message: n})
+	}
+}

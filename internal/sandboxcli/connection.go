@@ -1,0 +1,78 @@
+package sandboxcli
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/config"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+// Connection holds the flags of commands that reach a Worker's remote API
+// outside the `sandbox` group (mcp, doctor). Their names, meaning and
+// precedence are those of `nimbus sandbox`.
+type Connection struct {
+	Endpoint, BasePath, TokenFile, Profile, Root, Tenant, Subject string
+}
+
+// AddFlags registers the connection flags on fs.
+func (c *Connection) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.Endpoint, "endpoint", "", "Worker `URL` (NIMBUS_ENDPOINT)")
+	fs.StringVar(&c.BasePath, "base-path", "", "remote API base path (NIMBUS_BASE_PATH, default /api/nimbus/v1)")
+	fs.StringVar(&c.TokenFile, "token-file", "", "read the bearer token from `FILE` (NIMBUS_TOKEN_FILE)")
+	fs.StringVar(&c.Profile, "profile", "", "sandbox profile name (NIMBUS_PROFILE, default \"default\")")
+	fs.StringVar(&c.Root, "root", sandboxclient.DefaultRoot, "sandbox root: the default working directory")
+	fs.StringVar(&c.Tenant, "tenant", "", "tenant for auto-minted tokens (NIMBUS_TENANT)")
+	fs.StringVar(&c.Subject, "sub", "", "subject for auto-minted tokens (NIMBUS_SUBJECT)")
+}
+
+// Settings are resolved connection settings.
+type Settings struct {
+	Endpoint, BasePath, Profile, Root string
+	Creds                             Credentials
+	// HTTPTimeout is NIMBUS_HTTP_TIMEOUT (http_timeout) for the client.
+	HTTPTimeout time.Duration
+	// Config is the loaded configuration, with the command's flags bound,
+	// for the keys only some commands read (write_limit).
+	Config *config.Config
+}
+
+// Resolve applies flag > environment > config file > default to the
+// connection keys. An empty Endpoint is left for the caller to judge.
+func (c *Connection) Resolve(f *cmdutil.Factory, cmd *cobra.Command) (*Settings, error) {
+	cfg, err := f.LoadConfig()
+	if err != nil {
+		return nil, err
+	}
+	for key, flag := range map[string]string{"endpoint": "endpoint", "base_path": "base-path", "token_file": "token-file", "profile": "profile", "tenant": "tenant", "subject": "sub", "write_limit": "write-limit"} {
+		if fl := cmd.Flags().Lookup(flag); fl != nil {
+			if err := cfg.BindFlag(key, fl); err != nil {
+				return nil, err
+			}
+		}
+	}
+	timeout, err := HTTPTimeout(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Settings{
+		HTTPTimeout: timeout,
+		Config:      cfg,
+		Endpoint:    cfg.GetString("endpoint"),
+		BasePath:    cfg.GetString("base_path"),
+		Profile:     cfg.GetString("profile"),
+		Root:        c.Root,
+		Creds: Credentials{
+			TokenFile: cfg.GetString("token_file"),
+			Token:     cfg.GetString("token"),
+			Secret:    f.Getenv("JWT_SECRET"),
+			Tenant:    cfg.GetString("tenant"),
+			Subject:   cfg.GetString("subject"),
+			Now:       f.Now,
+			Stdin:     f.IOStreams.In,
+		},
+	}, nil
+}

@@ -1,0 +1,185 @@
+package sandboxcli
+
+import (
+	"bytes"
+	"errors"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/iostreams"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
+)
+
+func TestParseEnvFile(t *testing.T) {
+	data := "\xef\xbb\xbf# comment\r\n\nA=1\nexport B = two words  # trailing comment\nC='single # kept'\nD=\"line\\none \\\"q\\\" \\$HOME\"\nE=\"multi\nline\" # after\nF=\n G=x=y\nH=a#b\n"
+	env, err := ParseEnvFile("ci.env", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"A": "1", "B": "two words", "C": "single # kept", "D": "line\none \"q\" $HOME", "E": "multi\nline", "F": "", "G": "x=y", "H": "a#b"}
+	if len(env) != len(want) {
+		t.Fatalf("%q", env)
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q", k, env[k], v)
+		}
+	}
+	for name, bad := range map[string]string{
+		"no equals":     "A=1\nsk_live_SECRET\n",
+		"bad name":      "1A=x\n",
+		"open single":   "A='SECRET\n",
+		"open double":   "A=\"SECRET\nmore\n",
+		"after quote":   "A='x'SECRET\n",
+		"after dquote":  "A=\"x\"SECRET\n",
+		"space in name": "MY VAR=x\n",
+		"too big":       strings.Repeat("A=1\n", MaxEnvFile/4+1),
+	} {
+		_, err := ParseEnvFile("ci.env", []byte(bad))
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if strings.Contains(err.Error(), "SECRET") {
+			t.Errorf("%s: the error shows a value: %v", name, err)
+		}
+		if code, _ := exitOf(t, err); code != 64 {
+			t.Errorf("%s: exit %d", name, code)
+		}
+	}
+	if _, err := ParseEnvFile("ci.env", []byte("A=1\nsk_live\n")); err == nil || !strings.Contains(err.Error(), "ci.env:2") {
+		t.Errorf("line number missing: %v", err)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"1048576": 1 << 20, "20MiB": 20 << 20, "4M": 4 << 20, "64k": 64 << 10, "1G": 1 << 30, "2MB": 2000000, " 3 KiB ": 3 << 10, "10b": 10} {
+		got, err := ParseSize("--write-limit", in)
+		if err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "0", "-1", "1.5M", "12 parsecs", "M", "99999999999999999999", "9999999999G"} {
+		if _, err := ParseSize("--write-limit", in); err == nil {
+			t.Errorf("ParseSize(%q) accepted", in)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the progress goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor pokes the bar until buf holds want (redraws are throttled to
+// one per 100ms).
+func waitFor(t *testing.T, p *Progress, buf *syncBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(buf.String(), want) {
+		p.Transferred(0)
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in %q", want, buf.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestProgressOnATerminal(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	buf := &syncBuffer{}
+	ios.ErrOut = buf
+	ios.SetStderrTTY(true)
+	ios.SetColorDisabled(true)
+	p := NewProgress(ios, "↑", false, false)
+	p.Plan(4, 4<<20)
+	p.Transferred(1 << 20)
+	p.Event(transfer.Event{Kind: transfer.Copied, Type: transfer.TypeFile})
+	// Files, bytes, rate and [elapsed:time left], drawn by progressbar.
+	waitFor(t, p, buf, "↑ 1/4 files   25% ██████░░░░░░░░░░░░░░░░░░ (1.0/4.0 MiB, ")
+	if out := buf.String(); !regexp.MustCompile(`\(1\.0/4\.0 MiB, [0-9.]+ [KMG]?i?B/s\) \[\d+s:\d+s\]`).MatchString(out) {
+		t.Fatalf("bar %q", out)
+	}
+	// Failures and skips are printed above the bar as they are found.
+	p.Failed(transfer.Failure{Path: "/x/a.txt", Message: "/x/a.txt: permission denied"})
+	p.Event(transfer.Event{Kind: transfer.Skipped, Upload: true, Local: "/x/fifo", Reason: "not a regular file"})
+	p.Event(transfer.Event{Kind: transfer.Skipped, Upload: true, Local: "/x/same", Reason: "unchanged"})
+	p.Close()
+	out := buf.String()
+	if !strings.Contains(out, "✗ /x/a.txt: permission denied\n") || !strings.Contains(out, "! skipped /x/fifo: not a regular file\n") || strings.Contains(out, "/x/same") {
+		t.Fatalf("lines %q", out)
+	}
+	// Whatever follows the last erase is whole lines: no bar is left.
+	if rest := out[strings.LastIndex(out, "\x1b[2K\r")+5:]; rest != "" && !strings.HasSuffix(rest, "\n") {
+		t.Fatalf("bar left at the end: %q", rest)
+	}
+}
+
+func TestProgressElsewhereDrawsNoBar(t *testing.T) {
+	for name, mk := range map[string]func(*iostreams.IOStreams) *Progress{
+		"not a terminal": func(ios *iostreams.IOStreams) *Progress { return NewProgress(ios, "↑", false, false) },
+		"quiet": func(ios *iostreams.IOStreams) *Progress {
+			ios.SetStderrTTY(true)
+			ios.SetColorDisabled(true)
+			return NewProgress(ios, "↑", true, false)
+		},
+	} {
+		ios, _, _, errOut := iostreams.Test()
+		p := mk(ios)
+		p.Plan(1, 10)
+		p.Transferred(10)
+		p.Failed(transfer.Failure{Path: "a", Message: "a: broken"})
+		p.Close()
+		if got := errOut.String(); got != "✗ a: broken\n" {
+			t.Errorf("%s: %q", name, got)
+		}
+	}
+	// --json: not even failure lines (they are in the JSON).
+	ios, _, _, errOut := iostreams.Test()
+	p := NewProgress(ios, "↑", false, true)
+	p.Failed(transfer.Failure{Path: "a", Message: "a: broken"})
+	p.Close()
+	if errOut.Len() != 0 {
+		t.Errorf("json: %q", errOut.String())
+	}
+}
+
+func TestTransferErrorsMapToExitCodes(t *testing.T) {
+	cases := []struct {
+		err  error
+		exit int
+		code string
+	}{
+		{&transfer.PartialError{Failures: []transfer.Failure{{Path: "a", Message: "a: x"}}}, 74, transfer.CodePartial},
+		{&transfer.Error{Code: transfer.CodeVerify, Message: "m"}, 74, transfer.CodeVerify},
+		{&transfer.Error{Code: transfer.CodeJoin, Message: "m"}, 74, transfer.CodeJoin},
+		{&transfer.Error{Code: transfer.CodeChanged, Message: "m"}, 74, transfer.CodeChanged},
+		{&transfer.Error{Code: transfer.CodeIsDirectory, Message: "m"}, 64, transfer.CodeIsDirectory},
+		{&transfer.Error{Code: transfer.CodeIgnoreFile, Message: "m"}, 65, transfer.CodeIgnoreFile},
+	}
+	for _, c := range cases {
+		exit, code := exitOf(t, Error(c.err))
+		if exit != c.exit || code != c.code {
+			t.Errorf("%v: exit %d code %s", c.err, exit, code)
+		}
+	}
+	if err := Error(errors.New("x")); err == nil {
+		t.Fatal("nil")
+	}
+}

@@ -1,0 +1,227 @@
+package doctor
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// Clock skew bounds. Tokens carry no skew allowance: a clock ahead of the
+// Worker's mints tokens that live longer, one behind mints tokens that die
+// early, and one behind by more than a token's lifetime mints dead tokens.
+const (
+	SkewWarn = 10 * time.Second
+	SkewFail = 5 * time.Minute
+)
+
+// checkEndpoint probes the remote API with ready on a throwaway sandbox
+// (destroyed afterwards) and measures the clock against the Worker's Date
+// header. It returns the endpoint and clock checks.
+func (d *Doctor) checkEndpoint(ctx context.Context) []Check {
+	if d.Endpoint == "" {
+		return []Check{
+			skip("endpoint", "no endpoint configured (--endpoint, NIMBUS_ENDPOINT or endpoint: in nimbus.yaml)"),
+			skip("clock", "no endpoint to compare the clock with"),
+		}
+	}
+	return []Check{d.probe(ctx), d.checkClock(ctx)}
+}
+
+// probeTarget picks the sandbox the probe uses: a pinned token's own
+// sandbox (never destroyed), otherwise a throwaway id.
+func (d *Doctor) probeTarget() (id string, throwaway bool) {
+	if d.Token != "" {
+		if dec, err := token.Decode(d.Token); err == nil {
+			if sid, ok := dec.Claims.SessionID(); ok && sc.ValidID(sid) {
+				return sid, false
+			}
+		}
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "doctor-" + hex.EncodeToString(b), true
+}
+
+func (d *Doctor) probe(ctx context.Context) Check {
+	const name = "endpoint"
+	id, throwaway := d.probeTarget()
+	var ts sc.TokenSource
+	switch {
+	case d.Token != "":
+		ts = sc.StaticToken(d.Token)
+	case d.Secret != "" && d.Tenant != "":
+		tenant, sub, secret := d.Tenant, d.Subject, d.Secret
+		ttl := 2 * time.Minute
+		ts = sc.TokenFunc(func(_ context.Context, sid string) (string, error) {
+			in := token.Input{Tenant: &tenant, SessionID: &sid, TTL: &ttl, Scopes: []string{token.ScopeSandboxUse, token.ScopeSessionDestroy}}
+			if sub != "" {
+				in.Subject = &sub
+			}
+			return token.Issuer{Secret: secret, Now: d.Now}.Mint(in)
+		})
+	}
+	c, err := sc.New(sc.Options{Endpoint: d.Endpoint, BasePath: d.BasePath, Tokens: ts, HTTPClient: d.HTTPClient, UserAgent: "nimbus-doctor",
+		Retry: sc.RetryPolicy{MaxAttempts: 1}})
+	if err != nil {
+		return fail(name, err.Error(), "the endpoint is the Worker's origin, e.g. https://my-nimbus.example.workers.dev")
+	}
+	sb, err := c.Sandbox(id, sc.SandboxOptions{})
+	if err != nil {
+		return fail(name, err.Error(), "")
+	}
+	api := c.Endpoint() + sc.NormalizeBasePath(d.BasePath)
+	pctx, cancel := d.withTimeout(ctx)
+	defer cancel()
+	start := time.Now()
+	_, err = sb.Ready(pctx)
+	took := time.Since(start).Round(time.Millisecond)
+	if err != nil {
+		return d.probeFailure(name, api, err)
+	}
+	detail := fmt.Sprintf("remote API enabled at %s; ready on sandbox %s answered in %s", api, id, took)
+	if !throwaway {
+		return pass(name, detail+" (the token's pinned sandbox, left as it was)")
+	}
+	dctx, dcancel := d.withTimeout(ctx)
+	defer dcancel()
+	if _, err := sb.Destroy(dctx, "nimbus doctor probe"); err != nil {
+		why := err.Error()
+		if sc.HasCode(err, token.CodeScopeMissing) {
+			why = "the token lacks session:destroy"
+		}
+		return warn(name, detail+"; the throwaway sandbox "+id+" could not be destroyed ("+why+"); it is empty",
+			"destroy it with a token that has session:destroy: nimbus sandbox destroy "+id)
+	}
+	return pass(name, detail+"; destroyed it again")
+}
+
+// probeFailure explains why ready failed, from the most basic cause up.
+func (d *Doctor) probeFailure(name, api string, err error) Check {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fail(name, fmt.Sprintf("%s did not answer within %s", api, d.Timeout), "check the endpoint; a Worker answers in well under a second")
+	}
+	var ce *sc.Error
+	if errors.As(err, &ce) {
+		switch ce.Code {
+		case sc.CodeTransport:
+			return fail(name, "cannot reach "+d.Endpoint+": "+shortNetError(ce.Err).Error(),
+				"check the URL and the network; for local work start `nimbus dev` and use http://127.0.0.1:8787")
+		case sc.CodeAPINotEnabled:
+			return fail(name, fmt.Sprintf("%s answers, but not as the Nimbus remote API (HTTP %d)", api, ce.Status),
+				"enable it in the Worker (createNimbusHandler with sdk: { remote: true, config }) and redeploy, or fix --base-path")
+		}
+		return fail(name, ce.Error(), "")
+	}
+	var re *sc.RemoteError
+	if !errors.As(err, &re) {
+		return fail(name, err.Error(), "")
+	}
+	got := fmt.Sprintf("%s answered %d %s: %s", api, re.Status, re.Code, re.Message)
+	switch re.Code {
+	case token.CodeTokenMalformed:
+		if d.Token == "" && (d.Secret == "" || d.Tenant == "") {
+			return pass(name, "remote API enabled at "+api+"; it requires a token, and none is configured here")
+		}
+		return fail(name, got, "the token is not one the Worker can read; mint one with nimbus token mint")
+	case token.CodeTokenSignature:
+		return fail(name, got, "the token is not signed with the Worker's JWT_SECRET: use the secret the Worker has (nimbus setup cloudflare --set-secret --secret-file FILE puts one there) or a token it issued")
+	case token.CodeTokenExpired:
+		return fail(name, got, "mint a fresh token; if it was just minted, check the clock")
+	case token.CodeTokenClaims:
+		return fail(name, got, "mint a token with nimbus token mint: its claims are what the Worker expects")
+	case token.CodeScopeMissing:
+		return fail(name, got, "sandbox commands need a token with sandbox:use (and session:destroy to destroy)")
+	case token.CodeSessionPin:
+		return fail(name, got, "the token is pinned to another sandbox")
+	case token.CodeAuthConfigMissing:
+		return fail(name, got, "the Worker has no JWT_SECRET: nimbus setup cloudflare --set-secret")
+	case "E_NIMBUS_BINDING_MISSING":
+		return fail(name, got, "the Worker lacks the NIMBUS_SESSION Durable Object binding; compare wrangler.jsonc with a fresh nimbus init")
+	}
+	if re.Status == http.StatusServiceUnavailable {
+		return warn(name, got, "the platform is busy or redeploying; run nimbus doctor again in a few seconds")
+	}
+	return fail(name, got, "")
+}
+
+// checkClock compares the local clock with the Worker's Date header, from
+// a CORS preflight (no body, no credentials) on the rpc route.
+func (d *Doctor) checkClock(ctx context.Context) Check {
+	const name = "clock"
+	ctx, cancel := d.withTimeout(ctx)
+	defer cancel()
+	u := strings.TrimRight(d.Endpoint, "/") + sc.NormalizeBasePath(d.BasePath) + "/sandboxes/doctor-clock/rpc"
+	req, err := http.NewRequestWithContext(ctx, http.MethodOptions, u, nil)
+	if err != nil {
+		return skip(name, "cannot build a request to "+d.Endpoint)
+	}
+	req.Header.Set("User-Agent", "nimbus-doctor")
+	hc := *d.HTTPClient
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	sent := d.Now()
+	resp, err := hc.Do(req)
+	received := d.Now()
+	if err != nil {
+		return skip(name, "could not ask the Worker for its time: "+shortNetError(err).Error())
+	}
+	resp.Body.Close()
+	date, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		return skip(name, "the Worker's answer has no usable Date header")
+	}
+	// Date has one-second resolution and is stamped while the request is
+	// handled: compare with the middle of the round trip, and forgive the
+	// rounding.
+	local := sent.Add(received.Sub(sent) / 2)
+	skew := date.Sub(local)
+	abs := skew
+	if abs < 0 {
+		abs = -abs
+	}
+	// Date truncates to the second: forgive that much before judging.
+	judged := max(abs-time.Second, 0)
+	dir := "ahead of"
+	if skew > 0 {
+		dir = "behind"
+	}
+	detail := fmt.Sprintf("this clock is %s %s the Worker's", abs.Round(time.Second), dir)
+	hint := "tokens have no skew allowance; sync the clock (timedatectl set-ntp true, or the OS's time settings)"
+	switch {
+	case judged >= SkewFail:
+		return fail(name, detail+": tokens minted here are rejected or expire early", hint)
+	case judged >= SkewWarn:
+		return warn(name, detail+": minted tokens live that much more or less", hint)
+	}
+	return pass(name, fmt.Sprintf("in step with the Worker's (within %s)", SkewWarn))
+}
+
+// shortNetError trims a network error to its cause ("connection refused",
+// "no such host", "timeout").
+func shortNetError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err
+	}
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		return errors.New("no such host " + de.Name)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return errors.New("timed out")
+	}
+	return err
+}

@@ -1,0 +1,163 @@
+package doctor
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// checkConfig lists the config files and their keys, naming keys nimbus
+// does not know (a misspelt key is silently ignored otherwise).
+func (d *Doctor) checkConfig() Check {
+	const name = "config"
+	if len(d.ConfigFiles) == 0 {
+		return pass(name, "no config file: settings come from flags and the environment")
+	}
+	var parts, unknown []string
+	for _, f := range d.ConfigFiles {
+		if f.Err != nil {
+			return fail(name, f.Path+": "+f.Err.Error(), "fix the YAML in "+f.Path+", or remove the file")
+		}
+		keys := "no keys"
+		if len(f.Keys) > 0 {
+			keys = strings.Join(f.Keys, ", ")
+		}
+		parts = append(parts, f.Path+" ("+keys+")")
+		for _, k := range f.Unknown {
+			u := f.Path + ": " + k.Key
+			if k.Suggestion != "" {
+				u += " (did you mean " + k.Suggestion + "?)"
+			}
+			unknown = append(unknown, u)
+		}
+	}
+	detail := strings.Join(parts, "; ")
+	if len(unknown) > 0 {
+		return warn(name, detail+"; unknown keys: "+strings.Join(unknown, ", "),
+			"nimbus ignores unknown keys; it reads "+strings.Join(d.KnownKeys, ", "))
+	}
+	return pass(name, detail)
+}
+
+// Credential names the checks know.
+const (
+	CredToken      = "NIMBUS_TOKEN"
+	CredTokenFile  = "token file"
+	CredSecret     = "JWT_SECRET"
+	CredCloudflare = "CLOUDFLARE_API_TOKEN"
+)
+
+// checkCredentials says which credentials are present and where they come
+// from, never their values.
+func (d *Doctor) checkCredentials() Check {
+	const name = "credentials"
+	var worker, cf []string
+	for _, c := range d.Credentials {
+		if c.Err != nil {
+			return fail(name, c.Name+" from "+c.Source+": "+c.Err.Error(), "fix the path, or unset it to use another credential")
+		}
+		s := c.Name + " (" + c.Source + ")"
+		if c.Name == CredCloudflare {
+			cf = append(cf, s)
+		} else {
+			worker = append(worker, s)
+		}
+	}
+	cfPart := "Cloudflare: none (the checks that need the Cloudflare API are skipped)"
+	if len(cf) > 0 {
+		cfPart = "Cloudflare: " + strings.Join(cf, ", ")
+	}
+	if len(worker) == 0 {
+		return warn(name, "Worker: none; "+cfPart,
+			"sandbox commands need a token: --token-file FILE, NIMBUS_TOKEN, token: in nimbus.yaml, or JWT_SECRET with NIMBUS_TENANT to mint one")
+	}
+	detail := "Worker: " + strings.Join(worker, ", ") + "; " + cfPart
+	if d.Token == "" && d.Secret != "" && d.Tenant == "" {
+		return warn(name, detail, "minting tokens with JWT_SECRET needs a tenant: set NIMBUS_TENANT or pass --tenant")
+	}
+	if d.Token != "" && d.Secret != "" {
+		detail += "; the token is used, JWT_SECRET only to check it"
+	}
+	return pass(name, detail)
+}
+
+// checkToken reads the token without trusting it: expiry, scopes and pin,
+// as the remote API will judge them; with JWT_SECRET it also checks the
+// signature.
+func (d *Doctor) checkToken() Check {
+	const name = "token"
+	now := d.Now()
+	if d.Token == "" {
+		if d.Secret == "" {
+			return skip(name, "no token to check")
+		}
+		if len(d.Secret) < 32 {
+			return warn(name, fmt.Sprintf("nimbus mints tokens with JWT_SECRET, but it is only %d characters", len(d.Secret)),
+				"use a secret of at least 32 random characters: nimbus token secret")
+		}
+		return pass(name, "nimbus mints 15-minute tokens pinned to each sandbox, with only the scopes each command needs")
+	}
+	from := ""
+	if d.TokenSource != "" {
+		from = " from " + d.TokenSource
+	}
+	dec, err := token.Decode(d.Token)
+	if err != nil {
+		return fail(name, "the token"+from+" is not a Nimbus token: "+err.Error(), "check the token; mint one with: nimbus token mint --tenant T --scopes sandbox:use")
+	}
+	c := dec.Claims
+	mint := "mint a fresh one: nimbus token mint --tenant " + orT(c.Tenant()) + " --scopes sandbox:use"
+	exp := c.ExpiresTime()
+	if !exp.After(now) {
+		return fail(name, fmt.Sprintf("the token%s expired %s ago (%s)", from, now.Sub(exp).Round(time.Second), exp.UTC().Format(time.RFC3339)), mint)
+	}
+	if c.Tenant() == "" {
+		return fail(name, "the token"+from+" has no tenant (tn claim); the Worker refuses it", mint)
+	}
+	scopes, has := c.Scopes()
+	if has && !slices.Contains(scopes, token.ScopeSandboxUse) {
+		return fail(name, "the token"+from+" lacks sandbox:use, which the remote API requires (it has: "+strings.Join(scopes, ", ")+")", mint)
+	}
+	var facts []string
+	facts = append(facts, "tenant "+c.Tenant())
+	if sub, ok := c.Subject(); ok {
+		facts = append(facts, "subject "+sub)
+	}
+	if has {
+		facts = append(facts, "scopes "+strings.Join(scopes, ", "))
+	} else {
+		facts = append(facts, "no scopes claim (full trust)")
+	}
+	if sid, ok := c.SessionID(); ok {
+		facts = append(facts, "pinned to sandbox "+sid)
+	}
+	left := exp.Sub(now).Round(time.Second)
+	facts = append(facts, "expires in "+left.String())
+	detail := "the token" + from + ": " + strings.Join(facts, ", ")
+	if d.Secret != "" {
+		if _, err := (token.Verifier{Secret: d.Secret, Now: d.Now}).Verify(d.Token); err != nil {
+			if errors.Is(err, token.ErrTokenSignature) {
+				return warn(name, detail+"; it is not signed with the JWT_SECRET of this environment",
+					"if the Worker's secret is this JWT_SECRET, the Worker will refuse the token; otherwise ignore this")
+			}
+		}
+	}
+	if left < 10*time.Minute {
+		return warn(name, detail, "the token expires soon; "+mint+" --ttl 1h")
+	}
+	if !has {
+		return warn(name, detail, "a token without scopes can do everything, destroy included; prefer one limited to sandbox:use")
+	}
+	return pass(name, detail)
+}
+
+func orT(tn string) string {
+	if tn == "" || !token.IsIDComponent(tn) {
+		return "T"
+	}
+	return tn
+}

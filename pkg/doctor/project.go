@@ -1,0 +1,235 @@
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+
+	"github.com/nimbus-sh/nimbus/pkg/provision"
+	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
+	"github.com/nimbus-sh/nimbus/pkg/scaffold"
+	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"
+)
+
+// project is what the project checks share: the parsed wrangler config
+// and, when the Cloudflare API is usable, the account.
+type project struct {
+	file      *wranglerfile.File
+	accountID string
+	// accountErr says why the account could not be resolved.
+	accountErr error
+}
+
+// checkProject runs the wrangler.jsonc checks: account id, buckets, the
+// runtime catalog pin and JWT_SECRET on the Worker.
+func (d *Doctor) checkProject(ctx context.Context) []Check {
+	names := []string{"wrangler", "buckets", "runtime-catalog", "worker-secret"}
+	skipAll := func(why string) []Check {
+		out := make([]Check, len(names))
+		for i, n := range names {
+			out[i] = skip(n, why)
+		}
+		return out
+	}
+	if d.Project == nil {
+		return skipAll("no project directory")
+	}
+	data, err := fs.ReadFile(d.Project, d.WranglerFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return skipAll("no " + d.WranglerFile + " in this directory (not a Nimbus project, or run from its root)")
+	}
+	if err != nil {
+		c := fail("wrangler", "cannot read "+d.WranglerFile+": "+err.Error(), "")
+		return append([]Check{c}, skipAll("the wrangler config is unreadable")[1:]...)
+	}
+	f, err := wranglerfile.Parse(data)
+	if err != nil {
+		c := fail("wrangler", d.WranglerFile+": "+err.Error(), "fix the file: JSON with comments, one top-level object")
+		return append([]Check{c}, skipAll("the wrangler config is invalid")[1:]...)
+	}
+	p := &project{file: f}
+	if d.Cloudflare != nil {
+		id := d.AccountID
+		if id == "" {
+			id = f.AccountID
+		}
+		actx, cancel := d.withTimeout(ctx)
+		p.accountID, p.accountErr = d.Cloudflare.ResolveAccountID(actx, id)
+		cancel()
+	}
+	return []Check{d.checkWrangler(p), d.checkBuckets(ctx, p), d.checkCatalog(ctx, p), d.checkWorkerSecret(ctx, p)}
+}
+
+func (d *Doctor) checkWrangler(p *project) Check {
+	const name = "wrangler"
+	f := p.file
+	if f.Name == "" {
+		return fail(name, d.WranglerFile+" has no name", "set \"name\" to the Worker's name, as nimbus init writes it")
+	}
+	if f.AccountID == "" {
+		return warn(name, "Worker "+f.Name+"; "+d.WranglerFile+" has no account_id, so wrangler asks which account on every deploy",
+			"nimbus setup cloudflare writes it (or set CLOUDFLARE_ACCOUNT_ID)")
+	}
+	if p.accountID != "" && d.AccountID != "" && d.AccountID != f.AccountID {
+		return warn(name, fmt.Sprintf("Worker %s; %s says account %s but CLOUDFLARE_ACCOUNT_ID is %s", f.Name, d.WranglerFile, f.AccountID, d.AccountID),
+			"make them agree: wrangler deploys to the account in the file")
+	}
+	return pass(name, fmt.Sprintf("Worker %s on account %s", f.Name, f.AccountID))
+}
+
+// checkBuckets checks the R2 bindings nimbus init writes: all present,
+// valid, the two npm caches named from one prefix, and (with Cloudflare
+// credentials) existing on the account.
+func (d *Doctor) checkBuckets(ctx context.Context, p *project) Check {
+	const name = "buckets"
+	f := p.file
+	bindings := []string{scaffold.BindingTarballCache, scaffold.BindingPackumentCache, scaffold.BindingRuntimeCache}
+	var missing, invalid, listed []string
+	seen := map[string]string{}
+	for _, b := range bindings {
+		bucket := f.Bucket(b)
+		if bucket == "" {
+			missing = append(missing, b)
+			continue
+		}
+		if err := provision.ValidateBucketName(bucket); err != nil {
+			invalid = append(invalid, b+" = "+bucket)
+			continue
+		}
+		if other, dup := seen[bucket]; dup {
+			return fail(name, fmt.Sprintf("%s and %s are bound to the same bucket %s", other, b, bucket), "give each binding its own bucket, as nimbus init does")
+		}
+		seen[bucket] = b
+		listed = append(listed, b+"="+bucket)
+	}
+	if len(missing) > 0 {
+		return fail(name, d.WranglerFile+" binds no bucket for "+strings.Join(missing, ", "),
+			"add the r2_buckets entries nimbus init writes (<worker>-npm-cache, <worker>-npm-packument-cache and the runtime bucket)")
+	}
+	if len(invalid) > 0 {
+		return fail(name, "invalid bucket names: "+strings.Join(invalid, ", "),
+			"bucket names are 3-63 characters of a-z, 0-9 and '-', not starting or ending with '-'")
+	}
+	tarball, packument := f.Bucket(scaffold.BindingTarballCache), f.Bucket(scaffold.BindingPackumentCache)
+	prefix, ok := strings.CutSuffix(tarball, scaffold.SuffixTarballCache)
+	consistent := ok && packument == prefix+scaffold.SuffixPackumentCache
+	detail := strings.Join(listed, ", ")
+	if p.accountID != "" {
+		var absent []string
+		for _, b := range bindings {
+			bctx, cancel := d.withTimeout(ctx)
+			exists, err := d.Cloudflare.BucketExists(bctx, p.accountID, f.Bucket(b))
+			cancel()
+			if err != nil {
+				return warn(name, detail+"; could not check the buckets on the account: "+cfReason(err), cfHint(err))
+			}
+			if !exists {
+				absent = append(absent, f.Bucket(b))
+			}
+		}
+		if len(absent) > 0 {
+			return fail(name, "not on account "+p.accountID+": "+strings.Join(absent, ", "), "nimbus setup cloudflare creates them")
+		}
+		detail += "; all exist on account " + p.accountID
+	} else {
+		detail += d.unchecked(p)
+	}
+	if !consistent {
+		return warn(name, detail+"; the npm caches are not named <prefix>"+scaffold.SuffixTarballCache+" and <prefix>"+scaffold.SuffixPackumentCache,
+			"this works, but nimbus setup cloudflare --bucket-prefix and other tools assume the pair; rename them to share a prefix")
+	}
+	return pass(name, detail)
+}
+
+// unchecked explains why a check could not ask the Cloudflare API.
+func (d *Doctor) unchecked(p *project) string {
+	switch {
+	case d.Cloudflare == nil:
+		return " (not checked on the account: no CLOUDFLARE_API_TOKEN)"
+	case p.accountErr != nil:
+		return " (not checked on the account: " + cfReason(p.accountErr) + ")"
+	}
+	return ""
+}
+
+func cfReason(err error) string {
+	if pe, ok := provision.AsError(err); ok {
+		return pe.Message
+	}
+	return err.Error()
+}
+
+func cfHint(err error) string {
+	if pe, ok := provision.AsError(err); ok && pe.Hint != "" {
+		return pe.Hint
+	}
+	return "check CLOUDFLARE_API_TOKEN and its permissions"
+}
+
+// checkCatalog checks the runtime catalog pin: present, and (with
+// Cloudflare credentials) naming a catalog in the runtime bucket whose
+// bytes hash to it, ideally the bucket's current one.
+func (d *Doctor) checkCatalog(ctx context.Context, p *project) Check {
+	const name = "runtime-catalog"
+	pin, has := p.file.Var(runtimesync.PinVar)
+	if !has || pin == "" {
+		return warn(name, d.WranglerFile+" does not set vars."+runtimesync.PinVar+": runtime installs (python, ruby, clang) fail in the deployed Worker",
+			"nimbus runtime sync --write-config, then redeploy")
+	}
+	if !runtimesync.ValidDigest(pin) {
+		return fail(name, fmt.Sprintf("vars.%s is %q, not a SHA-256 digest", runtimesync.PinVar, pin), "nimbus runtime sync --write-config writes the right value")
+	}
+	short := pin[:12]
+	bucket := p.file.Bucket(scaffold.BindingRuntimeCache)
+	if p.accountID == "" || bucket == "" {
+		why := d.unchecked(p)
+		if bucket == "" {
+			why = " (not compared with a bucket: no " + scaffold.BindingRuntimeCache + " binding)"
+		}
+		return pass(name, "pinned to "+short+"…"+why)
+	}
+	lctx, cancel := d.withTimeout(ctx)
+	defer cancel()
+	l, err := runtimesync.List(lctx, runtimesync.R2Bucket(d.Cloudflare, p.accountID, bucket), pin)
+	if err != nil {
+		if re, ok := runtimesync.AsError(err); ok {
+			if re.Kind == runtimesync.KindConfig || re.Kind == runtimesync.KindData {
+				return fail(name, re.Message, re.Hint)
+			}
+			return warn(name, "could not read the catalog: "+re.Message, re.Hint)
+		}
+		return warn(name, "could not read the catalog in "+bucket+": "+cfReason(err), cfHint(err))
+	}
+	detail := fmt.Sprintf("pinned to %s…, which %s holds (%d runtimes)", short, bucket, len(l.Rows))
+	if l.Current != "" && l.Current != pin {
+		return warn(name, detail+"; the bucket's current catalog is "+l.Current[:12]+"…",
+			"nimbus runtime sync --write-config, then redeploy, to move the Worker to the current catalog")
+	}
+	return pass(name, detail+", the current one")
+}
+
+// checkWorkerSecret checks that the deployed Worker has JWT_SECRET, without
+// reading it (the API only lists names).
+func (d *Doctor) checkWorkerSecret(ctx context.Context, p *project) Check {
+	const name = "worker-secret"
+	if p.accountID == "" {
+		return skip(name, "JWT_SECRET on the Worker not checked"+d.unchecked(p))
+	}
+	sctx, cancel := d.withTimeout(ctx)
+	defer cancel()
+	names, err := d.Cloudflare.WorkerSecretNames(sctx, p.accountID, p.file.Name)
+	if err != nil {
+		if pe, ok := provision.AsError(err); ok && pe.Code == provision.CodeWorkerMissing {
+			return warn(name, "Worker "+p.file.Name+" is not deployed on account "+p.accountID+" yet", "deploy it: npx wrangler deploy")
+		}
+		return warn(name, "could not list the Worker's secrets: "+cfReason(err), cfHint(err))
+	}
+	if slices.Contains(names, "JWT_SECRET") {
+		return pass(name, "Worker "+p.file.Name+" has JWT_SECRET")
+	}
+	return fail(name, "Worker "+p.file.Name+" has no JWT_SECRET: its remote API refuses every request (E_AUTH_CONFIG_MISSING)",
+		"nimbus setup cloudflare --set-secret")
+}

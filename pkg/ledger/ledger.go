@@ -1,0 +1,218 @@
+// Package ledger records the sandboxes a CI job creates, so that a job that
+// is cancelled or killed leaks none: every creator records the id before
+// the sandbox exists and forgets it once it is destroyed, and a final step
+// (`nimbus sandbox destroy --ledger`) destroys whatever is left. Where the
+// file is (NIMBUS_LEDGER, RUNNER_TEMP…) is the caller's choice.
+//
+// The ledger is an append-only file of JSON lines: "add" records and
+// "done" tombstones. Each record is written, newline first, with one
+// write(2) on a file opened O_APPEND, so concurrent writers (parallel steps
+// of one job) never interleave, a crash mid-write leaves at worst a torn
+// line that readers skip and the next record does not join, and no lock is
+// needed. The pending set is the adds without
+// a later tombstone.
+//
+// A drain sends the caller's credentials to the endpoint each entry names,
+// so on Unix a ledger file that another user could have written (not owned
+// by this user, writable by others, or not a regular file) is refused: in
+// a shared /tmp anyone could otherwise plant entries.
+package ledger
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// maxLine bounds one record (ids and URLs are short).
+const maxLine = 8 << 10
+
+// Entry is one recorded sandbox.
+type Entry struct {
+	// ID is the sandbox id.
+	ID string `json:"id"`
+	// Endpoint and BasePath locate the Worker that holds it; Endpoint is
+	// LocalEndpoint for sandboxes of the in-process backend (--local).
+	Endpoint string `json:"endpoint"`
+	BasePath string `json:"basePath,omitempty"`
+	// By names the command that created it ("sandbox run", "mcp").
+	By string `json:"by,omitempty"`
+	// Keep is set when the creator meant to keep it (--keep); such
+	// sandboxes are destroyed by a drain all the same.
+	Keep bool `json:"keep,omitempty"`
+	// Created is when it was recorded.
+	Created time.Time `json:"created"`
+}
+
+// LocalEndpoint marks sandboxes of the in-process local backend.
+const LocalEndpoint = "local"
+
+// record is one line of the file.
+type record struct {
+	Op string `json:"op"` // "add" or "done"
+	Entry
+}
+
+// Ledger is a ledger file. Its methods are safe for concurrent use, also
+// from several processes.
+type Ledger struct {
+	path string
+	now  func() time.Time
+}
+
+// New returns the ledger at path; the file is created on first Record.
+func New(path string) *Ledger { return &Ledger{path: path, now: time.Now} }
+
+// WithClock returns the ledger with another clock (tests).
+func (l *Ledger) WithClock(now func() time.Time) *Ledger { return &Ledger{path: l.path, now: now} }
+
+// Path returns the file's path.
+func (l *Ledger) Path() string { return l.path }
+
+// Error is a ledger file that cannot be read or written.
+type Error struct {
+	Path string
+	Op   string
+	Err  error
+}
+
+// Error says which file and what could not be done.
+func (e *Error) Error() string { return fmt.Sprintf("ledger %s: cannot %s: %v", e.Path, e.Op, e.Err) }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrUntrusted is the cause of an Error about a ledger file that another
+// user could have written (see the package documentation).
+var ErrUntrusted = errors.New("the file is not trusted")
+
+// Record adds e (before the sandbox is created: a sandbox that never came
+// to exist costs one idempotent destroy, one that is not recorded leaks).
+func (l *Ledger) Record(e Entry) error {
+	if e.Created.IsZero() {
+		e.Created = l.now().UTC().Truncate(time.Second)
+	}
+	return l.append(record{Op: "add", Entry: e})
+}
+
+// Forget records that the sandbox e names is gone.
+func (l *Ledger) Forget(e Entry) error {
+	return l.append(record{Op: "done", Entry: Entry{ID: e.ID, Endpoint: e.Endpoint, BasePath: e.BasePath, Created: l.now().UTC().Truncate(time.Second)}})
+}
+
+func (l *Ledger) append(r record) error {
+	line, err := json.Marshal(r)
+	if err != nil {
+		return &Error{Path: l.path, Op: "encode a record", Err: err}
+	}
+	if len(line) >= maxLine {
+		return &Error{Path: l.path, Op: "write", Err: errors.New("record too long")}
+	}
+	// Each record starts a new line, so one written after a torn line (a
+	// writer killed mid-write) is still read.
+	line = append([]byte{'\n'}, line...)
+	if err := os.MkdirAll(filepath.Dir(l.path), 0o700); err != nil {
+		return &Error{Path: l.path, Op: "create its directory", Err: err}
+	}
+	if err := checkTrusted(l.path); err != nil {
+		return &Error{Path: l.path, Op: "use it", Err: err}
+	}
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return &Error{Path: l.path, Op: "open", Err: err}
+	}
+	// One write: appends of one small buffer are not interleaved.
+	if _, err := f.Write(line); err != nil {
+		f.Close()
+		return &Error{Path: l.path, Op: "write", Err: err}
+	}
+	if err := f.Close(); err != nil {
+		return &Error{Path: l.path, Op: "write", Err: err}
+	}
+	return nil
+}
+
+func key(e Entry) string { return e.Endpoint + "\x00" + e.BasePath + "\x00" + e.ID }
+
+// Pending returns the recorded sandboxes not yet forgotten, oldest first,
+// each once. A missing file is an empty ledger; torn or foreign lines are
+// skipped.
+func (l *Ledger) Pending() ([]Entry, error) {
+	if err := checkTrusted(l.path); err != nil {
+		return nil, &Error{Path: l.path, Op: "use it", Err: err}
+	}
+	data, err := os.ReadFile(l.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &Error{Path: l.path, Op: "read", Err: err}
+	}
+	var order []string
+	live := map[string]Entry{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 4096), maxLine)
+	for sc.Scan() {
+		var r record
+		if json.Unmarshal(sc.Bytes(), &r) != nil || r.ID == "" {
+			continue
+		}
+		k := key(r.Entry)
+		switch r.Op {
+		case "add":
+			if _, ok := live[k]; !ok {
+				order = append(order, k)
+			}
+			live[k] = r.Entry
+		case "done":
+			delete(live, k)
+		}
+	}
+	var out []Entry
+	for _, k := range order {
+		if e, ok := live[k]; ok {
+			out = append(out, e)
+			delete(live, k)
+		}
+	}
+	return out, nil
+}
+
+// Outcome is what happened to one entry in a drain.
+type Outcome struct {
+	Entry Entry
+	// Err is nil when the sandbox was destroyed (and forgotten).
+	Err error
+}
+
+// Drain destroys every pending sandbox with destroy, in order, and forgets
+// those that were destroyed; the others stay pending for another try.
+// Sandboxes recorded while it runs are left for the next drain.
+func (l *Ledger) Drain(ctx context.Context, destroy func(context.Context, Entry) error) ([]Outcome, error) {
+	pending, err := l.Pending()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Outcome, 0, len(pending))
+	for _, e := range pending {
+		if err := ctx.Err(); err != nil {
+			out = append(out, Outcome{Entry: e, Err: err})
+			continue
+		}
+		err := destroy(ctx, e)
+		if err == nil {
+			if ferr := l.Forget(e); ferr != nil {
+				return out, ferr
+			}
+		}
+		out = append(out, Outcome{Entry: e, Err: err})
+	}
+	return out, nil
+}

@@ -1,0 +1,137 @@
+package ledger_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/nimbus-sh/nimbus/pkg/ledger"
+)
+
+func ids(es []ledger.Entry) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.ID)
+	}
+	return out
+}
+
+func TestRecordForgetPending(t *testing.T) {
+	l := ledger.New(filepath.Join(t.TempDir(), "sub", "ledger.jsonl"))
+	if p, err := l.Pending(); err != nil || p != nil {
+		t.Fatalf("missing file: %v %v", p, err)
+	}
+	a := ledger.Entry{ID: "run-a", Endpoint: "https://w.example", By: "sandbox run"}
+	b := ledger.Entry{ID: "run-b", Endpoint: "https://w.example", Keep: true}
+	other := ledger.Entry{ID: "run-a", Endpoint: "https://other.example"}
+	for _, e := range []ledger.Entry{a, b, other, a} {
+		if err := l.Record(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, _ := l.Pending()
+	if got := ids(p); !slices.Equal(got, []string{"run-a", "run-b", "run-a"}) || p[0].Endpoint != a.Endpoint || !p[1].Keep || p[0].Created.IsZero() {
+		t.Fatalf("pending %+v", p)
+	}
+	if err := l.Forget(a); err != nil {
+		t.Fatal(err)
+	}
+	p, _ = l.Pending()
+	if got := ids(p); !slices.Equal(got, []string{"run-b", "run-a"}) || p[1].Endpoint != other.Endpoint {
+		t.Fatalf("after forget %+v", p)
+	}
+	// An id used again after it was destroyed is pending again.
+	l.Record(a)
+	if p, _ = l.Pending(); len(p) != 3 {
+		t.Fatalf("re-recorded %+v", p)
+	}
+	fi, err := os.Stat(l.Path())
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v %v", fi, err)
+	}
+}
+
+func TestTornAndForeignLinesAreSkipped(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "l")
+	content := `{"op":"add","id":"ok-1","endpoint":"e","created":"2026-01-01T00:00:00Z"}
+not json
+{"op":"add","id":"","endpoint":"e"}
+{"op":"bogus","id":"x","endpoint":"e"}
+{"op":"add","id":"torn","endp`
+	os.WriteFile(p, []byte(content), 0o600)
+	l := ledger.New(p)
+	pending, err := l.Pending()
+	if err != nil || !slices.Equal(ids(pending), []string{"ok-1"}) {
+		t.Fatalf("%v %v", pending, err)
+	}
+	// A writer after the torn line starts on a new line of its own.
+	l.Record(ledger.Entry{ID: "after", Endpoint: "e"})
+	if pending, _ = l.Pending(); !slices.Equal(ids(pending), []string{"ok-1", "after"}) {
+		t.Fatalf("%v", pending)
+	}
+}
+
+func TestConcurrentWriters(t *testing.T) {
+	l := ledger.New(filepath.Join(t.TempDir(), "l"))
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				e := ledger.Entry{ID: fmt.Sprintf("w%d-%d", w, i), Endpoint: "https://w.example/" + strings.Repeat("x", 200)}
+				if err := l.Record(e); err != nil {
+					t.Error(err)
+				}
+				if i%2 == 0 {
+					if err := l.Forget(e); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	p, err := l.Pending()
+	if err != nil || len(p) != 16*25 {
+		t.Fatalf("%d pending, want %d: %v", len(p), 16*25, err)
+	}
+	data, _ := os.ReadFile(l.Path())
+	if lines := strings.Count(string(data), "\n"); lines != 16*75 {
+		t.Fatalf("%d lines, want %d: writes interleaved", lines, 16*75)
+	}
+}
+
+func TestDrain(t *testing.T) {
+	l := ledger.New(filepath.Join(t.TempDir(), "l"))
+	for _, id := range []string{"a", "b", "c"} {
+		l.Record(ledger.Entry{ID: id, Endpoint: "e"})
+	}
+	var seen []string
+	out, err := l.Drain(context.Background(), func(_ context.Context, e ledger.Entry) error {
+		seen = append(seen, e.ID)
+		if e.ID == "b" {
+			return errors.New("503")
+		}
+		return nil
+	})
+	if err != nil || !slices.Equal(seen, []string{"a", "b", "c"}) || len(out) != 3 || out[1].Err == nil || out[0].Err != nil {
+		t.Fatalf("%v %+v %v", seen, out, err)
+	}
+	if p, _ := l.Pending(); !slices.Equal(ids(p), []string{"b"}) {
+		t.Fatalf("left %+v", p)
+	}
+	// A cancelled drain destroys nothing more and keeps the entries.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out, _ = l.Drain(ctx, func(context.Context, ledger.Entry) error { t.Fatal("called"); return nil })
+	if len(out) != 1 || !errors.Is(out[0].Err, context.Canceled) {
+		t.Fatalf("%+v", out)
+	}
+}

@@ -1,0 +1,315 @@
+package mcpserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/jsonschema-go/jsonschema"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+type pathInput struct {
+	Path string `json:"path" jsonschema:"absolute path, or relative to the sandbox root"`
+}
+
+type readFileInput struct {
+	Path   string `json:"path" jsonschema:"absolute path, or relative to the sandbox root"`
+	Offset int64  `json:"offset,omitempty" jsonschema:"first byte to read (default 0)"`
+	Length int64  `json:"length,omitempty" jsonschema:"how many bytes to read at most"`
+}
+
+// ReadFileOutput is readFile's structured result. Text is inline in
+// Content; binary data comes as an embedded resource instead.
+type ReadFileOutput struct {
+	Path       string `json:"path" jsonschema:"the absolute path read"`
+	Size       int64  `json:"size" jsonschema:"the file's size in bytes"`
+	Offset     int64  `json:"offset" jsonschema:"first byte returned"`
+	Length     int64  `json:"length" jsonschema:"number of bytes returned"`
+	Binary     bool   `json:"binary" jsonschema:"the data is not UTF-8 text; it is returned as an embedded resource, not in content"`
+	MimeType   string `json:"mimeType" jsonschema:"media type guessed from the name and the data"`
+	Content    string `json:"content,omitempty" jsonschema:"the text read (text files only)"`
+	Truncated  bool   `json:"truncated" jsonschema:"the file continues after the returned part"`
+	NextOffset *int64 `json:"nextOffset,omitempty" jsonschema:"offset of the next part, when truncated"`
+	Note       string `json:"note,omitempty" jsonschema:"how to read the rest"`
+}
+
+type writeFileInput struct {
+	Path    string  `json:"path" jsonschema:"absolute path, or relative to the sandbox root; missing parent directories are created"`
+	Content *string `json:"content,omitempty" jsonschema:"the new content as UTF-8 text"`
+	Data    *string `json:"data,omitempty" jsonschema:"the new content as base64 (binary files); give content or data, not both"`
+}
+
+// WriteFileOutput is writeFile's result.
+type WriteFileOutput struct {
+	Path  string `json:"path" jsonschema:"the absolute path written"`
+	Bytes int64  `json:"bytes" jsonschema:"the number of bytes written"`
+}
+
+type listFilesInput struct {
+	Path string `json:"path,omitempty" jsonschema:"directory to list (default: the sandbox root)"`
+}
+
+// Entry is one directory entry.
+type Entry struct {
+	Name string `json:"name"`
+	Type string `json:"type" jsonschema:"file, directory, symlink or another file type"`
+}
+
+// ListFilesOutput is listFiles's result.
+type ListFilesOutput struct {
+	Path      string  `json:"path" jsonschema:"the absolute path listed"`
+	Entries   []Entry `json:"entries"`
+	Count     int     `json:"count" jsonschema:"the number of entries in the directory"`
+	Truncated bool    `json:"truncated" jsonschema:"only the first entries are listed"`
+	Note      string  `json:"note,omitempty"`
+}
+
+type deleteFileInput struct {
+	Path      string `json:"path" jsonschema:"absolute path, or relative to the sandbox root"`
+	Recursive bool   `json:"recursive,omitempty" jsonschema:"delete a directory with everything in it"`
+}
+
+// DeleteFileOutput is deleteFile's result; a missing path is not an error.
+type DeleteFileOutput struct {
+	Path string `json:"path"`
+	OK   bool   `json:"ok"`
+}
+
+// ExistsOutput is exists's result.
+type ExistsOutput struct {
+	Path   string `json:"path"`
+	Exists bool   `json:"exists"`
+}
+
+func (s *Server) registerFiles() {
+	addTool(s, toolSpec{
+		name: "readFile", title: "Read a file", read: true,
+		desc: fmt.Sprintf("Read a file of the sandbox. Text comes back in content (at most %s per call unless length says otherwise, up to %s); "+
+			"use offset and length to read a large file in parts: the result gives nextOffset. "+
+			"Binary files come back as an embedded resource with their media type, never as inline text.", byteCount(int64(s.o.MaxRead)), byteCount(MaxRead)),
+		schema: func(js *jsonschema.Schema) {
+			nonEmpty(js, "path")
+			nonNegative(js, "offset")
+			positive(js, "length")
+			js.Properties["length"].Maximum = jsonschema.Ptr(float64(MaxRead))
+		},
+	}, s.readFile)
+	addTool(s, toolSpec{
+		name: "writeFile", title: "Write a file", idempotent: true, destructive: true,
+		desc: "Create or replace a file in the sandbox with text (content) or base64 data (data). Missing parent directories are created.",
+		schema: func(js *jsonschema.Schema) {
+			nonEmpty(js, "path")
+			if ps := js.Properties["data"]; ps != nil {
+				ps.ContentEncoding = "base64"
+			}
+		},
+	}, s.writeFile)
+	addTool(s, toolSpec{
+		name: "listFiles", title: "List a directory", read: true,
+		desc: fmt.Sprintf("List the entries of a sandbox directory (default: the sandbox root) with their types; at most %d entries.", MaxEntries),
+	}, s.listFiles)
+	addTool(s, toolSpec{
+		name: "deleteFile", title: "Delete a file or directory", idempotent: true, destructive: true,
+		desc:   "Delete a file, or a directory (recursive: true for a non-empty one). Deleting a missing path is not an error.",
+		schema: func(js *jsonschema.Schema) { nonEmpty(js, "path") },
+	}, s.deleteFile)
+	addTool(s, toolSpec{
+		name: "exists", title: "Check that a path exists", read: true,
+		desc:   "Tell whether a file or directory exists in the sandbox.",
+		schema: func(js *jsonschema.Schema) { nonEmpty(js, "path") },
+	}, s.exists)
+}
+
+// fileURI names a sandbox file as a resource of this server.
+func (s *Server) fileURI(p string) string {
+	return "nimbus://" + s.sb.ID() + (&urlPath{p}).escaped()
+}
+
+type urlPath struct{ p string }
+
+// escaped percent-encodes what a URI path cannot hold, keeping "/".
+func (u *urlPath) escaped() string {
+	var b strings.Builder
+	for i := 0; i < len(u.p); i++ {
+		c := u.p[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("/-._~!$&'()*+,;=:@", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// mimeType guesses the media type from the extension, then the data.
+func mimeType(name string, data []byte) string {
+	if t := mime.TypeByExtension(path.Ext(name)); t != "" {
+		return t
+	}
+	return http.DetectContentType(data)
+}
+
+// isBinary tells text from binary: NUL bytes or invalid UTF-8 (a rune cut
+// at the end of a partial read does not count).
+func isBinary(data []byte, partial bool) bool {
+	if bytes.IndexByte(data, 0) >= 0 {
+		return true
+	}
+	if partial {
+		data = trimPartialRuneEnd(data)
+	}
+	return !utf8.Valid(data)
+}
+
+func (s *Server) readFile(ctx context.Context, in readFileInput) (*mcp.CallToolResult, ReadFileOutput, error) {
+	p := s.resolve(in.Path)
+	st, err := s.sb.Stat(ctx, p)
+	if err != nil {
+		return nil, ReadFileOutput{}, err
+	}
+	if st == nil {
+		return nil, ReadFileOutput{}, &ToolError{Code: CodeNotFound, Message: "no such file: " + p, Hint: "check the path with " + s.name("listFiles") + " or " + s.name("exists")}
+	}
+	if st.Type == "directory" {
+		return nil, ReadFileOutput{}, &ToolError{Code: CodeIsDirectory, Message: p + " is a directory", Hint: "list it with " + s.name("listFiles")}
+	}
+	out := ReadFileOutput{Path: p, Size: st.Size, Offset: in.Offset}
+	if in.Offset >= st.Size {
+		out.MimeType = mimeType(p, nil)
+		if in.Offset > 0 {
+			out.Note = fmt.Sprintf("offset %d is at or past the end of the file (%d bytes)", in.Offset, st.Size)
+		}
+		return nil, out, nil
+	}
+	// One read serves both cases: text is cut to its own limit afterwards,
+	// binary data may use the whole MaxRead.
+	want := int64(MaxRead)
+	if in.Length > 0 {
+		want = in.Length
+	}
+	want = min(want, st.Size-in.Offset)
+	var data []byte
+	var found bool
+	if in.Offset == 0 && want == st.Size {
+		data, found, err = s.sb.ReadFileBytes(ctx, p)
+	} else {
+		data, found, err = s.sb.ReadRange(ctx, p, in.Offset, want)
+	}
+	if err != nil {
+		return nil, ReadFileOutput{}, err
+	}
+	if !found {
+		return nil, ReadFileOutput{}, &ToolError{Code: CodeNotFound, Message: "no such file: " + p + " (it was removed while being read)"}
+	}
+	size := max(st.Size, in.Offset+int64(len(data)))
+	partial := in.Offset+int64(len(data)) < size
+	out.MimeType = mimeType(p, data)
+	if isBinary(data, partial) {
+		out.Binary = true
+	} else {
+		limit := int64(s.o.MaxRead)
+		if in.Length > 0 {
+			limit = in.Length
+		}
+		if int64(len(data)) > limit {
+			data = trimPartialRuneEnd(data[:limit])
+			partial = true
+		} else if partial {
+			data = trimPartialRuneEnd(data)
+		}
+		out.Content = string(data)
+		if strings.HasPrefix(out.MimeType, "application/octet-stream") {
+			out.MimeType = "text/plain; charset=utf-8"
+		}
+	}
+	out.Length = int64(len(data))
+	if end := in.Offset + out.Length; end < size {
+		out.Truncated = true
+		out.NextOffset = &end
+		out.Note = fmt.Sprintf("returned bytes %d-%d of %d; call %s with offset %d to read on", in.Offset, end, size, s.name("readFile"), end)
+	}
+	if !out.Binary {
+		return nil, out, nil
+	}
+	summary := fmt.Sprintf("%s: %s of binary data (%s), bytes %d-%d of %d, returned as an embedded resource.", p, byteCount(out.Length), out.MimeType, in.Offset, in.Offset+out.Length, size)
+	if out.Note != "" {
+		summary += " " + out.Note + "."
+	}
+	res := &mcp.CallToolResult{Content: []mcp.Content{
+		&mcp.TextContent{Text: summary},
+		&mcp.EmbeddedResource{Resource: &mcp.ResourceContents{URI: s.fileURI(p), MIMEType: out.MimeType, Blob: data}},
+	}}
+	return res, out, nil
+}
+
+func (s *Server) writeFile(ctx context.Context, in writeFileInput) (*mcp.CallToolResult, WriteFileOutput, error) {
+	if (in.Content == nil) == (in.Data == nil) {
+		return nil, WriteFileOutput{}, inputError("give exactly one of content (text) and data (base64)")
+	}
+	p := s.resolve(in.Path)
+	if p == "/" {
+		return nil, WriteFileOutput{}, &ToolError{Code: CodeIsDirectory, Message: "/ is a directory"}
+	}
+	var data []byte
+	if in.Content != nil {
+		data = []byte(*in.Content)
+	} else {
+		d, err := base64.StdEncoding.DecodeString(strings.TrimSpace(*in.Data))
+		if err != nil {
+			return nil, WriteFileOutput{}, inputError("data is not valid base64: " + err.Error())
+		}
+		data = d
+	}
+	if err := s.sb.Mkdir(ctx, path.Dir(p)); err != nil {
+		return nil, WriteFileOutput{}, err
+	}
+	if err := s.sb.WriteFile(ctx, p, data); err != nil {
+		return nil, WriteFileOutput{}, err
+	}
+	return nil, WriteFileOutput{Path: p, Bytes: int64(len(data))}, nil
+}
+
+func (s *Server) listFiles(ctx context.Context, in listFilesInput) (*mcp.CallToolResult, ListFilesOutput, error) {
+	p := s.sb.Root()
+	if in.Path != "" {
+		p = s.resolve(in.Path)
+	}
+	ents, err := s.sb.ReadDir(ctx, p)
+	if err != nil {
+		return nil, ListFilesOutput{}, err
+	}
+	out := ListFilesOutput{Path: p, Count: len(ents), Entries: make([]Entry, 0, min(len(ents), MaxEntries))}
+	for i, e := range ents {
+		if i == MaxEntries {
+			out.Truncated = true
+			out.Note = fmt.Sprintf("only the first %d of %d entries are listed; use %s with find or ls on a narrower path", MaxEntries, len(ents), s.name("exec"))
+			break
+		}
+		out.Entries = append(out.Entries, Entry{Name: e.Name, Type: e.Type})
+	}
+	return nil, out, nil
+}
+
+func (s *Server) deleteFile(ctx context.Context, in deleteFileInput) (*mcp.CallToolResult, DeleteFileOutput, error) {
+	p := s.resolve(in.Path)
+	if err := s.sb.DeleteFile(ctx, p, in.Recursive); err != nil {
+		return nil, DeleteFileOutput{}, err
+	}
+	return nil, DeleteFileOutput{Path: p, OK: true}, nil
+}
+
+func (s *Server) exists(ctx context.Context, in pathInput) (*mcp.CallToolResult, ExistsOutput, error) {
+	p := s.resolve(in.Path)
+	ok, err := s.sb.Exists(ctx, p)
+	if err != nil {
+		return nil, ExistsOutput{}, err
+	}
+	return nil, ExistsOutput{Path: p, Exists: ok}, nil
+}

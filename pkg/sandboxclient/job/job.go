@@ -1,0 +1,374 @@
+// Package job runs one CI step in a sandbox, the logic behind `nimbus
+// sandbox run`: upload inputs (with the ignore rules of package ignore),
+// ensure runtimes, run a command with its output streamed, download
+// artifacts (also when the command failed, so test reports come back), and
+// destroy the sandbox, also when the step is interrupted.
+package job
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
+)
+
+// DestroyTimeout bounds the destroy at the end of a job, which runs with a
+// context of its own so that an interrupted job still cleans up.
+const DestroyTimeout = 30 * time.Second
+
+// DestroyReason is sent with the destroy.
+const DestroyReason = "nimbus sandbox run finished"
+
+// NewID returns a fresh sandbox id: "run-" and 16 random hex digits.
+func NewID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "run-" + hex.EncodeToString(b[:])
+}
+
+// Upload is one input: a local file or directory and where it goes. A
+// directory's contents go into Remote (created); a file goes to Remote,
+// or into it when Remote is an existing directory or ends in "/". An
+// empty Remote means the sandbox root.
+type Upload struct {
+	Local, Remote string
+}
+
+// Download is one artifact: a sandbox file or directory, resolved against
+// the command's working directory when relative, copied like cp -r to
+// Local ("" means the current directory).
+type Download struct {
+	Remote, Local string
+}
+
+// ParseUpload reads LOCAL[:SANDBOX].
+func ParseUpload(s string) Upload {
+	l, r := splitSpec(s)
+	return Upload{Local: l, Remote: r}
+}
+
+// ParseDownload reads SANDBOX[:LOCAL].
+func ParseDownload(s string) Download {
+	r, l := splitSpec(s)
+	return Download{Remote: r, Local: l}
+}
+
+// splitSpec cuts at the first ':' (a Windows drive letter is kept).
+func splitSpec(s string) (string, string) {
+	start := 0
+	if len(s) >= 2 && s[1] == ':' && filepath.VolumeName(s) != "" {
+		start = 2
+	}
+	if i := strings.IndexByte(s[start:], ':'); i >= 0 {
+		return s[:start+i], s[start+i+1:]
+	}
+	return s, ""
+}
+
+// Spec describes a job.
+type Spec struct {
+	Uploads   []Upload
+	Downloads []Download
+	// Runtimes are ensured (installed when missing) before the command.
+	Runtimes []string
+	// Env is the command's extra environment.
+	Env map[string]string
+	// Command is one shell line.
+	Command string
+	// Timeout kills the command after this long (exit 124); 0 means none.
+	Timeout time.Duration
+	// Keep leaves the sandbox in place at the end.
+	Keep bool
+	// Transfer holds the ignore rules, bounds and progress observer of the
+	// uploads and downloads.
+	Transfer transfer.Options
+}
+
+// Phases of a job.
+const (
+	PhaseUpload   = "upload"
+	PhaseRuntime  = "runtime"
+	PhaseExec     = "exec"
+	PhaseDownload = "download"
+	PhaseDestroy  = "destroy"
+)
+
+// Statuses of a phase event.
+const (
+	StatusStart  = "start"
+	StatusDone   = "done"
+	StatusFailed = "failed"
+)
+
+// Event reports the start or end of one step of a phase. It is shaped for
+// NDJSON: {"type":"phase","phase":"upload","status":"done",…}.
+type Event struct {
+	Type    string `json:"type"`
+	Phase   string `json:"phase"`
+	Status  string `json:"status"`
+	ID      string `json:"id,omitempty"`
+	Local   string `json:"local,omitempty"`
+	Remote  string `json:"remote,omitempty"`
+	Runtime string `json:"runtime,omitempty"`
+	Command string `json:"command,omitempty"`
+	Cwd     string `json:"cwd,omitempty"`
+	Files   *int   `json:"files,omitempty"`
+	Bytes   *int64 `json:"bytes,omitempty"`
+	// ExitCode is the command's exit code exactly as the server sent it
+	// (see Result.ExitCode).
+	ExitCode *json.Number `json:"exitCode,omitempty"`
+	Duration *int64       `json:"duration,omitempty"`
+	// Error and Code describe a failure.
+	Error    string             `json:"error,omitempty"`
+	Code     string             `json:"code,omitempty"`
+	Failures []transfer.Failure `json:"failures,omitempty"`
+	// Err is the failure itself, for callers that map it.
+	Err error `json:"-"`
+}
+
+// Result is the outcome of a job.
+type Result struct {
+	ID string `json:"id"`
+	// Ran tells whether the command ran (to an exit code).
+	Ran bool `json:"ran"`
+	// ExitCode is the command's exit code when it ran, as
+	// sc.ExecResult.ExitCode gives it: not limited to 0-255 (do not mask
+	// it), -1 when the server sent a number that is not a 32-bit integer.
+	ExitCode int `json:"-"`
+	// ExitCodeRaw is the exit code exactly as the server sent it (a JSON
+	// number such as 256 or 1.5); it is the result's "exitCode" in JSON.
+	ExitCodeRaw json.Number `json:"exitCode"`
+	// Failed lists the phases that failed (upload, runtime, download,
+	// destroy); the first failure is in Err.
+	Failed []string `json:"failed,omitempty"`
+	// Destroyed tells whether the sandbox was destroyed.
+	Destroyed bool `json:"destroyed"`
+	// Err is the first failure of nimbus itself (not of the command).
+	Err error `json:"-"`
+}
+
+// Run runs the job in sb. The command's output goes to stdout and stderr
+// as it arrives; phases go to events (which may be nil). Run returns an
+// error only when ctx ended (the sandbox is destroyed all the same); every
+// other failure is in the Result.
+func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), stdout, stderr io.Writer) (*Result, error) {
+	if events == nil {
+		events = func(Event) {}
+	}
+	emit := func(e Event) {
+		e.Type = "phase"
+		events(e)
+	}
+	res := &Result{ID: sb.ID()}
+	fail := func(phase string, err error) {
+		res.Failed = append(res.Failed, phase)
+		if res.Err == nil {
+			res.Err = err
+		}
+	}
+	defer func() {
+		if spec.Keep {
+			return
+		}
+		emit(Event{Phase: PhaseDestroy, Status: StatusStart, ID: sb.ID()})
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DestroyTimeout)
+		defer cancel()
+		if _, err := sb.Destroy(dctx, DestroyReason); err != nil {
+			fail(PhaseDestroy, err)
+			emit(failed(Event{Phase: PhaseDestroy, ID: sb.ID()}, err))
+			return
+		}
+		res.Destroyed = true
+		emit(Event{Phase: PhaseDestroy, Status: StatusDone, ID: sb.ID()})
+	}()
+
+	cwd := sb.Root()
+	for i, u := range spec.Uploads {
+		dst, err := upload(ctx, sb, u, spec.Transfer, emit)
+		if err != nil {
+			fail(PhaseUpload, err)
+			return res, ctx.Err()
+		}
+		if i == 0 {
+			cwd = dst
+		}
+	}
+	if len(spec.Runtimes) > 0 {
+		emit(Event{Phase: PhaseRuntime, Status: StatusStart, Runtime: strings.Join(spec.Runtimes, ",")})
+		rs, err := sb.EnsureRuntimes(ctx, spec.Runtimes, false)
+		if err == nil {
+			for _, r := range rs {
+				if r.ExitCode != 0 {
+					msg := strings.TrimSpace(r.Stderr)
+					if msg == "" {
+						msg = strings.TrimSpace(r.Stdout)
+					}
+					err = &RuntimeError{Spec: r.Spec, ExitCode: r.ExitCode, Output: msg}
+					break
+				}
+			}
+		}
+		if err != nil {
+			fail(PhaseRuntime, err)
+			emit(failed(Event{Phase: PhaseRuntime, Runtime: strings.Join(spec.Runtimes, ",")}, err))
+			return res, ctx.Err()
+		}
+		emit(Event{Phase: PhaseRuntime, Status: StatusDone, Runtime: strings.Join(spec.Runtimes, ",")})
+	}
+
+	emit(Event{Phase: PhaseExec, Status: StatusStart, Command: spec.Command, Cwd: cwd})
+	ectx := ctx
+	if spec.Timeout > 0 {
+		// The Worker reports the timeout itself; the local bound only
+		// catches a Worker that never answers.
+		var cancel context.CancelFunc
+		ectx, cancel = context.WithTimeout(ctx, spec.Timeout+max(min(spec.Timeout, 5*time.Second), time.Second))
+		defer cancel()
+	}
+	r, err := sb.Run(ectx, spec.Command, sc.ExecOptions{Cwd: cwd, Env: spec.Env, Timeout: spec.Timeout}, stdout, stderr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		fail(PhaseExec, err)
+		emit(failed(Event{Phase: PhaseExec, Command: spec.Command, Cwd: cwd}, err))
+	} else {
+		raw := r.ExitCodeRaw
+		if raw == "" {
+			raw = json.Number(strconv.Itoa(r.ExitCode))
+		}
+		res.Ran, res.ExitCode, res.ExitCodeRaw = true, r.ExitCode, raw
+		code, d := raw, r.Duration
+		emit(Event{Phase: PhaseExec, Status: StatusDone, Command: spec.Command, ExitCode: &code, Duration: &d})
+	}
+
+	for _, d := range spec.Downloads {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		if err := download(ctx, sb, d, cwd, spec.Transfer, emit); err != nil {
+			fail(PhaseDownload, err)
+		}
+	}
+	return res, ctx.Err()
+}
+
+// CodeRuntimeInstall is the code of a RuntimeError.
+const CodeRuntimeInstall = "E_RUNTIME_INSTALL"
+
+// RuntimeError is a runtime that could not be installed.
+type RuntimeError struct {
+	Spec     string
+	ExitCode int
+	Output   string
+}
+
+// Error names the runtime and the installer's output.
+func (e *RuntimeError) Error() string {
+	msg := fmt.Sprintf("installing %s failed with exit code %d", e.Spec, e.ExitCode)
+	if e.Output != "" {
+		msg += ": " + e.Output
+	}
+	return msg
+}
+
+func failed(e Event, err error) Event {
+	e.Status, e.Error, e.Err = StatusFailed, err.Error(), err
+	var re *sc.RemoteError
+	var ce *sc.Error
+	var te *transfer.Error
+	var pe *transfer.PartialError
+	switch {
+	case errors.As(err, &pe):
+		e.Code, e.Failures = transfer.CodePartial, pe.Failures
+	case errors.As(err, &te):
+		e.Code = te.Code
+	case errors.As(err, &re):
+		e.Code = re.Code
+	case errors.As(err, &ce):
+		e.Code = ce.Code
+	case errors.As(err, new(*RuntimeError)):
+		e.Code = CodeRuntimeInstall
+	}
+	return e
+}
+
+func summaryEvent(e Event, s *transfer.Summary) Event {
+	if s != nil {
+		files, bytes := s.Files, s.Bytes
+		e.Files, e.Bytes = &files, &bytes
+	}
+	return e
+}
+
+// upload copies one input and returns the sandbox directory it landed in
+// (a file's parent directory).
+func upload(ctx context.Context, sb *sc.Sandbox, u Upload, o transfer.Options, emit func(Event)) (string, error) {
+	remote := sc.ResolvePath(sb.Root(), u.Remote)
+	fi, statErr := os.Stat(u.Local)
+	isDir := statErr == nil && fi.IsDir()
+	if !isDir && (u.Remote == "" || strings.HasSuffix(u.Remote, "/")) {
+		remote = path.Join(remote, filepath.Base(u.Local))
+	}
+	ev := Event{Phase: PhaseUpload, Local: u.Local, Remote: remote}
+	start := ev
+	start.Status = StatusStart
+	emit(start)
+	var sum *transfer.Summary
+	var err error
+	dir := remote
+	if isDir {
+		sum, err = transfer.UploadTree(ctx, sb, u.Local, remote, o)
+	} else {
+		o.Recursive = true
+		sum, err = transfer.Upload(ctx, sb, u.Local, remote, o) // reports a missing source
+		dir = path.Dir(remote)
+		if err == nil {
+			// Upload put it inside an existing directory of that name.
+			if st, serr := sb.Stat(ctx, remote); serr == nil && st != nil && st.Type == "directory" {
+				dir = remote
+			}
+		}
+	}
+	if err != nil {
+		emit(failed(summaryEvent(ev, sum), err))
+		return "", err
+	}
+	ev.Status = StatusDone
+	emit(summaryEvent(ev, sum))
+	return dir, nil
+}
+
+// download copies one artifact.
+func download(ctx context.Context, sb *sc.Sandbox, d Download, cwd string, o transfer.Options, emit func(Event)) error {
+	remote := sc.ResolvePath(cwd, d.Remote)
+	local := d.Local
+	if local == "" {
+		local = "."
+	}
+	ev := Event{Phase: PhaseDownload, Local: local, Remote: remote}
+	start := ev
+	start.Status = StatusStart
+	emit(start)
+	o.Recursive = true
+	sum, err := transfer.Download(ctx, sb, remote, local, o)
+	if err != nil {
+		emit(failed(summaryEvent(ev, sum), err))
+		return err
+	}
+	ev.Status = StatusDone
+	emit(summaryEvent(ev, sum))
+	return nil
+}

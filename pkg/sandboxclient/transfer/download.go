@@ -1,0 +1,351 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/pkg/ignore"
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+// Download copies remote (a file, or a directory with Recursive) from sb to
+// local. Like cp, an existing local directory receives the source inside
+// it, and so does a local path ending in a separator. Files are written to a temporary name and renamed into place, so a
+// failed copy never leaves a partial file; modes keep their executable
+// bits and respect the umask. A tree copy goes on past failures and
+// returns a *PartialError listing them once everything else has arrived.
+func Download(ctx context.Context, sb *sc.Sandbox, remote, local string, o Options) (*Summary, error) {
+	remote = sc.ResolvePath(sb.Root(), remote)
+	st, err := sb.Stat(ctx, remote)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return nil, &Error{Code: CodeNotFound, Message: remote + ": no such file or directory in the sandbox"}
+	}
+	if st.Type == "directory" && !o.Recursive {
+		return nil, &Error{Code: CodeIsDirectory, Message: remote + " is a directory (use -r to copy it)"}
+	}
+	intoDir := strings.HasSuffix(local, "/") || strings.HasSuffix(local, string(filepath.Separator))
+	if li, err := os.Stat(local); err == nil && li.IsDir() || intoDir && st.Type != "directory" {
+		local = filepath.Join(local, path.Base(remote))
+	}
+	if st.Type == "directory" {
+		return DownloadTree(ctx, sb, remote, local, o)
+	}
+	return downloadOne(ctx, sb, remote, st, local, o)
+}
+
+func downloadOne(ctx context.Context, sb *sc.Sandbox, remote string, st *sc.Stat, local string, o Options) (*Summary, error) {
+	e := newEngine(sb, o)
+	sum := &Summary{}
+	e.obs.Plan(1, st.Size)
+	if o.DryRun {
+		sum.DryRun, sum.Files, sum.Bytes = true, 1, st.Size
+		sum.Entries = []Entry{{Rel: filepath.Base(local), Type: TypeFile, Size: st.Size, Mode: fs.FileMode(st.Mode & 0o777), MtimeMs: st.Mtime}}
+		e.obs.Event(Event{Kind: Planned, Local: local, Remote: remote, Type: TypeFile, Bytes: st.Size})
+		return sum, nil
+	}
+	dir := filepath.Dir(local)
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return nil, localErr(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, localErr(err)
+	}
+	defer root.Close()
+	n, err := e.getFile(ctx, remote, st.Size, fs.FileMode(st.Mode&0o777), root, filepath.Base(local), time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	sum.Files, sum.Bytes = 1, n
+	e.obs.Event(Event{Kind: Copied, Local: local, Remote: remote, Type: TypeFile, Bytes: n})
+	return sum, nil
+}
+
+// DownloadTree copies the contents of the sandbox directory remote into
+// the local directory local (created), applying the ignore rules: the
+// sandbox tree's .nimbusignore and .gitignore files are read from the
+// sandbox.
+func DownloadTree(ctx context.Context, sb *sc.Sandbox, remote, local string, o Options) (*Summary, error) {
+	remote = sc.ResolvePath(sb.Root(), remote)
+	e := newEngine(sb, o)
+	fails := &failures{obs: e.obs}
+	t, err := e.remoteTree(ctx, remote, fails)
+	if err != nil {
+		return nil, err
+	}
+	sum := &Summary{Excluded: t.excluded}
+	files, bytes := t.totals()
+	e.obs.Plan(files, bytes)
+	if o.DryRun {
+		return e.planned(sum, t, local, remote, false, fails), nil
+	}
+	if err := os.MkdirAll(local, 0o777); err != nil {
+		return nil, localErr(err)
+	}
+	root, err := os.OpenRoot(local)
+	if err != nil {
+		return nil, localErr(err)
+	}
+	defer root.Close()
+	e.downloadEntries(ctx, root, remote, local, t.entries, sum, fails, false)
+	return finish(ctx, sum, fails)
+}
+
+// remoteTree lists and filters the sandbox tree under remote.
+func (e *engine) remoteTree(ctx context.Context, remote string, fails *failures) (*tree, error) {
+	es, err := listRemote(ctx, e.sb, remote, e.opts.parallel(), fails.add)
+	if err != nil {
+		return nil, err
+	}
+	var clean []Entry
+	have := map[string]int64{} // regular files and their sizes
+	for _, ent := range es {
+		if !safeRel(ent.Rel) {
+			fails.add(failure(path.Join(remote, ent.Rel), &Error{Code: CodeUnsafePath, Message: fmt.Sprintf("%s: the sandbox listed an unsafe path %q", remote, ent.Rel)}))
+			continue
+		}
+		if ent.Type == TypeFile {
+			have[ent.Rel] = ent.Size
+		}
+		clean = append(clean, ent)
+	}
+	read := func(rel string) ([]byte, bool, error) {
+		size, ok := have[rel]
+		if !ok {
+			return nil, false, nil
+		}
+		if size > ignore.MaxFileSize {
+			return make([]byte, ignore.MaxFileSize+1), true, nil
+		}
+		var buf limitedBuffer
+		buf.max = ignore.MaxFileSize
+		if _, err := e.sb.ReadStatTo(ctx, path.Join(remote, rel), &sc.Stat{Type: "file", Size: size}, &buf); err != nil {
+			if sc.IsNotFound(err) {
+				return nil, false, nil
+			}
+			return nil, false, err
+		}
+		return buf.b, true, nil
+	}
+	return filterTree(clean, e.opts.Ignore, read, fails.add, remote)
+}
+
+// limitedBuffer keeps up to max+1 bytes, so an oversized ignore file is
+// seen as such without being held whole.
+type limitedBuffer struct {
+	b   []byte
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.max + 1 - len(l.b); room > 0 {
+		l.b = append(l.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+// downloadEntries creates the directories, then fetches files and makes
+// symlinks, under root. withTimes sets each file's mtime to the sandbox's
+// (sync). Every failure is reported and the rest goes on.
+func (e *engine) downloadEntries(ctx context.Context, root *os.Root, remote, local string, entries []Entry, sum *Summary, fails *failures, withTimes bool) {
+	var mu sync.Mutex
+	var files, links []Entry
+	failedDirs := map[string]bool{}
+	for _, ent := range entries {
+		lp := filepath.Join(local, filepath.FromSlash(ent.Rel))
+		switch ent.Type {
+		case TypeDir:
+			if failedDirs[path.Dir(ent.Rel)] {
+				failedDirs[ent.Rel] = true
+				continue
+			}
+			if err := mkdirReplacing(root, ent.Rel); err != nil {
+				failedDirs[ent.Rel] = true
+				fails.add(failure(path.Join(remote, ent.Rel), localErr(err)))
+				continue
+			}
+			sum.Dirs++
+		case TypeFile:
+			files = append(files, ent)
+		case TypeSymlink:
+			links = append(links, ent)
+		case TypeOther:
+			sum.Skipped++
+			e.obs.Event(Event{Kind: Skipped, Local: lp, Remote: path.Join(remote, ent.Rel), Type: ent.Type, Reason: "not a regular file, directory or symlink"})
+		}
+	}
+	parentFailed := func(rel string) bool {
+		for d := path.Dir(rel); d != "."; d = path.Dir(d) {
+			if failedDirs[d] {
+				return true
+			}
+		}
+		return false
+	}
+	left := each(ctx, e.opts.parallel(), files, func(ctx context.Context, ent Entry) {
+		src := path.Join(remote, ent.Rel)
+		if parentFailed(ent.Rel) {
+			fails.add(failure(src, &Error{Code: CodeLocalIO, Message: src + ": not copied: its local directory could not be created"}))
+			return
+		}
+		var mtime time.Time
+		if withTimes && ent.MtimeMs != 0 {
+			mtime = time.UnixMilli(ent.MtimeMs)
+		}
+		n, err := e.getFile(ctx, src, ent.Size, ent.Mode, root, filepath.FromSlash(ent.Rel), mtime)
+		e.fileDone(ctx, &mu, sum, fails, src, n, err, Event{Kind: Copied, Local: filepath.Join(local, filepath.FromSlash(ent.Rel)), Remote: src, Type: TypeFile})
+	})
+	if len(left) > 0 || ctx.Err() != nil {
+		return
+	}
+	for _, l := range links {
+		src := path.Join(remote, l.Rel)
+		if parentFailed(l.Rel) {
+			fails.add(failure(src, &Error{Code: CodeLocalIO, Message: src + ": not copied: its local directory could not be created"}))
+			continue
+		}
+		if err := symlinkReplacing(root, l.Link, filepath.FromSlash(l.Rel)); err != nil {
+			fails.add(failure(src, localErr(err)))
+			continue
+		}
+		sum.Symlinks++
+		e.obs.Event(Event{Kind: Copied, Local: filepath.Join(local, filepath.FromSlash(l.Rel)), Remote: src, Type: TypeSymlink})
+	}
+}
+
+// mkdirReplacing creates directory rel under root. An existing symlink in
+// its place is replaced (never followed); any other existing non-directory
+// is an error.
+func mkdirReplacing(root *os.Root, rel string) error {
+	name := filepath.FromSlash(rel)
+	fi, err := root.Lstat(name)
+	if err == nil {
+		if fi.IsDir() {
+			return nil
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return &Error{Code: CodeConflict, Message: fmt.Sprintf("%s: exists and is not a directory", name)}
+		}
+		if err := root.Remove(name); err != nil {
+			return err
+		}
+	}
+	return root.MkdirAll(name, 0o777)
+}
+
+// symlinkReplacing makes name a symlink to target, replacing a file or
+// symlink already there atomically (a directory in the way is an error).
+func symlinkReplacing(root *os.Root, target, name string) error {
+	tmp := tempName(name)
+	if err := root.Symlink(target, tmp); err != nil {
+		return err
+	}
+	if err := root.Rename(tmp, name); err != nil {
+		_ = root.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// tempName is a hidden name next to name for a file being written; the
+// original name is shortened so the result stays under NAME_MAX.
+func tempName(name string) string {
+	dir, base := filepath.Split(name)
+	if len(base) > 180 {
+		base = base[:180]
+	}
+	return filepath.Join(dir, "."+base+".nimbus-"+randomTag())
+}
+
+// getFile fetches the sandbox file src (size bytes, mode) to name under
+// root through a temporary file, renamed into place once complete. Files
+// above the single-read limit are fetched in readRange chunks, several at
+// once, each written at its offset. A non-zero mtime is set on the file.
+func (e *engine) getFile(ctx context.Context, src string, size int64, mode fs.FileMode, root *os.Root, name string, mtime time.Time) (n int64, err error) {
+	perm := mode.Perm()
+	if perm == 0 {
+		perm = 0o666 // no permission bits reported: a new file's default
+	}
+	tmp := tempName(name)
+	// Created with the sandbox's permission bits: the umask applies, as
+	// it does for cp.
+	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return 0, localErr(err)
+	}
+	defer func() {
+		if f != nil {
+			_ = f.Close()
+		}
+		if err != nil {
+			_ = root.Remove(tmp)
+		}
+	}()
+	c := e.sb.Client()
+	if size <= c.ReadChunkThreshold() {
+		if err := e.acquire(ctx); err != nil {
+			return 0, err
+		}
+		n, err = e.sb.ReadStatTo(ctx, src, &sc.Stat{Type: "file", Size: size}, countingWriter{f, e.obs})
+		e.release()
+		if err != nil {
+			return n, err
+		}
+	} else {
+		chunk := c.ReadChunkSize()
+		count := int((size + chunk - 1) / chunk)
+		var total sync.Mutex
+		err = e.parts(ctx, count, false, func(ctx context.Context, i int) error {
+			off := int64(i) * chunk
+			ln := min(chunk, size-off)
+			if err := e.acquire(ctx); err != nil {
+				return err
+			}
+			defer e.release()
+			got, err := e.sb.ReadRangeTo(ctx, src, off, ln, countingWriter{io.NewOffsetWriter(f, off), e.obs})
+			if err != nil {
+				return err
+			}
+			if got != ln {
+				return &Error{Code: CodeChanged, Message: fmt.Sprintf("%s: the file shrank while it was copied (%d bytes at offset %d, expected %d)", src, got, off, ln)}
+			}
+			total.Lock()
+			n += got
+			total.Unlock()
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+	}
+	if err := f.Close(); err != nil {
+		f = nil
+		return n, localErr(err)
+	}
+	f = nil
+	if !mtime.IsZero() {
+		if err := root.Chtimes(tmp, time.Time{}, mtime); err != nil {
+			return n, localErr(err)
+		}
+	}
+	if err := root.Rename(tmp, name); err != nil {
+		var le *os.LinkError
+		if errors.As(err, &le) {
+			return n, &Error{Code: CodeLocalIO, Message: fmt.Sprintf("%s: %v", name, le.Err), Err: err}
+		}
+		return n, localErr(err)
+	}
+	return n, nil
+}

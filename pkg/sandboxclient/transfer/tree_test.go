@@ -1,0 +1,331 @@
+//go:build unix
+
+package transfer_test
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/pkg/ignore"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
+)
+
+// project writes a checkout-like tree and returns its root.
+func project(t *testing.T) string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "proj")
+	files := map[string]string{
+		"README.md":               "readme",
+		"bin/run.sh":              "#!/bin/sh\necho run\n",
+		"src/main.go":             "package main",
+		"src/gen/out.o":           "object",
+		"src/sub/.gitignore":      "*.cache\n!keep.cache\n",
+		"src/sub/a.cache":         "cached",
+		"src/sub/keep.cache":      "kept",
+		".gitignore":              "*.o\nnode_modules/\n/dist\n",
+		".nimbusignore":           "secrets.env\n",
+		"secrets.env":             "TOKEN=x",
+		"notes.tmp":               "tmp",
+		"node_modules/x/index.js": "module",
+		"dist/app.js":             "built",
+		"lib/dist/kept.js":        "not the root dist",
+		".git/HEAD":               "ref: refs/heads/main",
+		".git/objects/ab/cd":      "blob",
+		"with space/it's.txt":     "quoted",
+	}
+	for p, c := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(filepath.Join(root, "bin/run.sh"), 0o755)
+	os.MkdirAll(filepath.Join(root, "empty/dir"), 0o755)
+	os.Symlink("../README.md", filepath.Join(root, "bin/readme-link"))
+	os.Symlink("/etc/passwd", filepath.Join(root, "outside"))
+	os.Symlink("missing-target", filepath.Join(root, "dangling"))
+	if err := syscall.Mkfifo(filepath.Join(root, "a.fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// copied lists the regular files, symlinks ("-> target") and directories
+// ("/") under dir, relative and sorted.
+func copied(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if rel == "." {
+			return nil
+		}
+		switch {
+		case d.Type()&os.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			out = append(out, rel+" -> "+l)
+		case d.IsDir():
+			out = append(out, rel+"/")
+		default:
+			out = append(out, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// tmpRule is the --exclude of every test here.
+var tmpRule = ignore.Options{Excludes: []string{"*.tmp"}}
+
+var wantTree = []string{
+	".gitignore",
+	".nimbusignore",
+	"README.md",
+	"bin/",
+	"bin/readme-link -> ../README.md",
+	"bin/run.sh",
+	"dangling -> missing-target",
+	"empty/",
+	"empty/dir/",
+	"lib/",
+	"lib/dist/",
+	"lib/dist/kept.js",
+	"outside -> /etc/passwd",
+	"src/",
+	"src/gen/",
+	"src/main.go",
+	"src/sub/",
+	"src/sub/.gitignore",
+	"src/sub/keep.cache",
+	"with space/",
+	"with space/it's.txt",
+}
+
+func TestTreeRoundTripWithIgnoreRules(t *testing.T) {
+	b := newBackend(t, backendOpts{})
+	sb := b.sandbox(nil)
+	ctx := testCtx(t)
+	src := project(t)
+	var mu sync.Mutex
+	var skipped []string
+	obs := transfer.ObserverFuncs{OnEvent: func(e transfer.Event) {
+		if e.Kind == transfer.Skipped {
+			mu.Lock()
+			skipped = append(skipped, filepath.Base(e.Local))
+			mu.Unlock()
+		}
+	}}
+	opts := transfer.Options{Recursive: true, Ignore: tmpRule, Observer: obs}
+	sum, err := transfer.Upload(ctx, sb, src, "/home/user/app", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(copied(t, b.host("/home/user/app")), "\n"); got != strings.Join(wantTree, "\n") {
+		t.Fatalf("uploaded tree:\n%s\nwant:\n%s", got, strings.Join(wantTree, "\n"))
+	}
+	if sum.Files != 9 || sum.Symlinks != 3 || sum.Skipped != 1 || len(skipped) != 1 || skipped[0] != "a.fifo" {
+		t.Fatalf("summary %+v, skipped %v", sum, skipped)
+	}
+	// .git, node_modules/, /dist, *.o, a.cache, secrets.env, notes.tmp
+	if sum.Excluded != 7 {
+		t.Fatalf("excluded %d, want 7", sum.Excluded)
+	}
+	if fi, _ := os.Stat(b.host("/home/user/app/bin/run.sh")); fi.Mode().Perm() != 0o755 {
+		t.Fatalf("run.sh mode %v", fi.Mode())
+	}
+
+	// And back: the sandbox tree's own ignore files apply, symlinks stay
+	// symlinks, modes follow the umask.
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	os.WriteFile(b.host("/home/user/app/src/sub/b.cache"), []byte("made in the sandbox"), 0o644)
+	dst := filepath.Join(t.TempDir(), "back")
+	if _, err := transfer.Download(ctx, sb, "app", dst, transfer.Options{Recursive: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(copied(t, dst), "\n"); got != strings.Join(wantTree, "\n") {
+		t.Fatalf("downloaded tree:\n%s", got)
+	}
+	for name, want := range map[string]os.FileMode{"bin/run.sh": 0o700, "README.md": 0o600} {
+		fi, _ := os.Stat(filepath.Join(dst, name))
+		if fi.Mode().Perm() != want {
+			t.Fatalf("%s: mode %v, want %v (umask 077)", name, fi.Mode().Perm(), want)
+		}
+	}
+
+	// Without the rules everything but the fifo comes along.
+	all := filepath.Join(t.TempDir(), "all")
+	sum, err = transfer.DownloadTree(ctx, sb, "app", all, transfer.Options{Ignore: ignore.Options{NoGitIgnore: true, NoIgnoreFile: true}})
+	if err != nil || sum.Excluded != 0 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	if _, err := os.Stat(filepath.Join(all, "src/sub/b.cache")); err != nil {
+		t.Fatal("--no-gitignore did not include b.cache")
+	}
+}
+
+func TestTreeFailuresAreReportedAndTheRestArrives(t *testing.T) {
+	b := newBackend(t, backendOpts{})
+	sb := b.sandbox(nil)
+	ctx := testCtx(t)
+	src := project(t)
+	b.setFault(func(w http.ResponseWriter, op string, args []json.RawMessage) bool {
+		if op == "writeFile" && strings.HasSuffix(argString(args, 0), "/main.go") {
+			rpcError(w, "EACCES: permission denied, open '"+argString(args, 0)+"'")
+			return true
+		}
+		return false
+	})
+	var mu sync.Mutex
+	var reported []string
+	obs := transfer.ObserverFuncs{
+		// A file that disappears between the walk and its copy.
+		OnPlan: func(int, int64) { os.Remove(filepath.Join(src, "README.md")) },
+		OnFailed: func(f transfer.Failure) {
+			mu.Lock()
+			reported = append(reported, f.Path)
+			mu.Unlock()
+		},
+	}
+	sum, err := transfer.Upload(ctx, sb, src, "/home/user/app", transfer.Options{Recursive: true, Ignore: tmpRule, Observer: obs})
+	var pe *transfer.PartialError
+	if !errors.As(err, &pe) || len(pe.Failures) != 2 {
+		t.Fatalf("err = %v", err)
+	}
+	sort.Strings(reported)
+	if len(reported) != 2 || !strings.HasSuffix(reported[0], "README.md") || !strings.HasSuffix(reported[1], "src/main.go") {
+		t.Fatalf("reported %v", reported)
+	}
+	for _, f := range pe.Failures {
+		if !strings.Contains(f.String(), "README.md") && !strings.Contains(f.String(), "main.go") {
+			t.Fatalf("failure does not name its path: %s", f)
+		}
+	}
+	if sum.Files != 7 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if _, err := os.Stat(b.host("/home/user/app/with space/it's.txt")); err != nil {
+		t.Fatal("the rest did not arrive")
+	}
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	b := newBackend(t, backendOpts{})
+	sb := b.sandbox(nil)
+	ctx := testCtx(t)
+	src := project(t)
+	var planned []string
+	obs := transfer.ObserverFuncs{OnEvent: func(e transfer.Event) {
+		if e.Kind == transfer.Planned {
+			planned = append(planned, e.Remote)
+		}
+	}}
+	sum, err := transfer.Upload(ctx, sb, src, "/home/user/app", transfer.Options{Recursive: true, DryRun: true, Ignore: tmpRule, Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.DryRun || sum.Files != 9 || sum.Bytes == 0 || len(sum.Entries) != len(wantTree)+1 || len(planned) != len(wantTree) {
+		t.Fatalf("summary %+v, %d planned", sum, len(planned))
+	}
+	for _, op := range b.opsSeen() {
+		if op != "ready" && op != "stat" {
+			t.Fatalf("dry run sent %s", op)
+		}
+	}
+	if _, err := os.Stat(b.host("/home/user/app")); !os.IsNotExist(err) {
+		t.Fatal("dry run created the target")
+	}
+}
+
+func TestListingWithoutFind(t *testing.T) {
+	// Without find in the sandbox the tree is listed with readdir and stat.
+	bin := t.TempDir()
+	for _, tool := range []string{"ln", "cat", "rm"} {
+		p, _ := lookPath(tool)
+		os.Symlink(p, filepath.Join(bin, tool))
+	}
+	b := newBackend(t, backendOpts{path: bin})
+	sb := b.sandbox(nil)
+	ctx := testCtx(t)
+	if _, err := transfer.Upload(ctx, sb, project(t), "/home/user/app", transfer.Options{Recursive: true, Ignore: tmpRule}); err != nil {
+		t.Fatal(err)
+	}
+	b.opsSeen()
+	dst := filepath.Join(t.TempDir(), "back")
+	if _, err := transfer.DownloadTree(ctx, sb, "app", dst, transfer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(copied(t, dst), "\n"); got != strings.Join(wantTree, "\n") {
+		t.Fatalf("downloaded tree:\n%s", got)
+	}
+	ops := b.opsSeen()
+	if count(ops, "readdir") == 0 || count(ops, "readlink") != 3 {
+		t.Fatalf("ops: %v", ops)
+	}
+}
+
+func TestParallelismIsBoundedOnTheRealBackend(t *testing.T) {
+	b := newBackend(t, backendOpts{})
+	b.delay["writeFile"] = 20 * time.Millisecond
+	b.delay["readFileBytes"] = 20 * time.Millisecond
+	sb := b.sandbox(nil)
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	for i := range 16 {
+		os.WriteFile(filepath.Join(dir, "f"+string(rune('a'+i))), []byte{byte(i)}, 0o644)
+	}
+	if _, err := transfer.UploadTree(ctx, sb, dir, "up", transfer.Options{Parallel: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.peakOf("writeFile"); got != 3 {
+		t.Fatalf("peak writes in flight %d, want 3", got)
+	}
+	if _, err := transfer.DownloadTree(ctx, sb, "up", t.TempDir(), transfer.Options{Parallel: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.peakOf("readFileBytes"); got != 2 {
+		t.Fatalf("peak reads in flight %d, want 2", got)
+	}
+}
+
+// A path ending in "/" names a directory to put a file into, created if
+// need be, both ways.
+func TestTrailingSlashMeansInto(t *testing.T) {
+	b := newBackend(t, backendOpts{})
+	sb := b.sandbox(nil)
+	ctx := testCtx(t)
+	f := filepath.Join(t.TempDir(), "report.txt")
+	os.WriteFile(f, []byte("r"), 0o644)
+	if _, err := transfer.Upload(ctx, sb, f, "new/dir/", transfer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(b.host("/home/user/new/dir/report.txt")); string(got) != "r" {
+		t.Fatal("not uploaded into new/dir/")
+	}
+	out := filepath.Join(t.TempDir(), "fresh") + "/"
+	if _, err := transfer.Download(ctx, sb, "new/dir/report.txt", out, transfer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(out, "report.txt")); string(got) != "r" {
+		t.Fatal("not downloaded into fresh/")
+	}
+}

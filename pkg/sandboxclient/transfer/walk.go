@@ -1,0 +1,242 @@
+package transfer
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/nimbus-sh/nimbus/pkg/ignore"
+)
+
+// EntryType is the kind of a tree entry.
+type EntryType string
+
+// Entry types.
+const (
+	TypeFile    EntryType = "file"
+	TypeDir     EntryType = "directory"
+	TypeSymlink EntryType = "symlink"
+	// TypeOther is a socket, device or fifo: never copied.
+	TypeOther EntryType = "other"
+)
+
+// Entry is one path of a tree.
+type Entry struct {
+	// Rel is the slash-separated path relative to the tree root.
+	Rel string `json:"path"`
+	// Type is the kind of entry.
+	Type EntryType `json:"type"`
+	// Size is the file size in bytes.
+	Size int64 `json:"size"`
+	// Mode holds the permission bits.
+	Mode fs.FileMode `json:"mode"`
+	// MtimeMs is the modification time in Unix milliseconds; 0 when
+	// unknown.
+	MtimeMs int64 `json:"mtime,omitempty"`
+	// Link is a symlink's target, verbatim.
+	Link string `json:"link,omitempty"`
+}
+
+// tree is the result of a walk.
+type tree struct {
+	entries  []Entry // parents before children
+	excluded int
+	// rules is the matcher with every ignore file of the tree loaded; it
+	// protects the same paths in a sync's destination.
+	rules *ignore.Matcher
+}
+
+func (t *tree) totals() (files int, bytes int64) {
+	for _, e := range t.entries {
+		if e.Type == TypeFile {
+			files++
+			bytes += e.Size
+		}
+	}
+	return files, bytes
+}
+
+// entryOf converts local file info.
+func entryOf(rel string, fi fs.FileInfo) Entry {
+	e := Entry{Rel: rel, Mode: fi.Mode().Perm(), MtimeMs: fi.ModTime().UnixMilli()}
+	switch t := fi.Mode().Type(); {
+	case t == 0:
+		e.Type, e.Size = TypeFile, fi.Size()
+	case t&fs.ModeDir != 0:
+		e.Type = TypeDir
+	case t&fs.ModeSymlink != 0:
+		e.Type = TypeSymlink
+	default:
+		e.Type = TypeOther
+	}
+	return e
+}
+
+// localReader reads ignore files of a local tree; anything but a regular
+// file counts as absent.
+func localReader(root string) ignore.ReadFunc {
+	return func(rel string) ([]byte, bool, error) {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		fi, err := os.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, false, nil
+		}
+		if fi.Size() > ignore.MaxFileSize {
+			return make([]byte, ignore.MaxFileSize+1), true, nil
+		}
+		b, err := os.ReadFile(p)
+		return b, err == nil, err
+	}
+}
+
+// walkLocal lists the directory root, leaving out what the rules exclude.
+// Paths that cannot be read are reported to fail and left out; only a
+// failure on the root itself (or its .nimbusignore) is returned.
+func walkLocal(root string, rules ignore.Options, fail func(Failure)) (*tree, error) {
+	m, err := ignore.New(rules, localReader(root))
+	if err != nil {
+		return nil, &Error{Code: CodeIgnoreFile, Message: err.Error(), Err: err}
+	}
+	t := &tree{rules: m}
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if err != nil {
+			if rel == "." {
+				return localErr(err)
+			}
+			fail(failure(p, localErr(err)))
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if rel == "." {
+			return m.Enter("")
+		}
+		isDir := d.IsDir()
+		if m.Match(rel, isDir) {
+			t.excluded++
+			if isDir {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			fail(failure(p, localErr(err)))
+			return nil
+		}
+		e := entryOf(rel, fi)
+		if e.Type == TypeSymlink {
+			if e.Link, err = os.Readlink(p); err != nil {
+				fail(failure(p, localErr(err)))
+				return nil
+			}
+		}
+		if isDir {
+			if err := m.Enter(rel); err != nil {
+				fail(failure(p, &Error{Code: CodeIgnoreFile, Message: err.Error(), Err: err}))
+				return fs.SkipDir
+			}
+		}
+		t.entries = append(t.entries, e)
+		return nil
+	})
+	if err != nil {
+		var ie *ignore.Error
+		if errors.As(err, &ie) {
+			return nil, &Error{Code: CodeIgnoreFile, Message: err.Error(), Err: err}
+		}
+		return nil, err
+	}
+	return t, nil
+}
+
+// safeRel reports whether rel is a clean relative path that stays inside
+// the tree: no empty, "." or ".." components, no backslashes, no NUL.
+func safeRel(rel string) bool {
+	if rel == "" || strings.HasPrefix(rel, "/") || strings.ContainsAny(rel, "\\\x00") {
+		return false
+	}
+	for _, c := range strings.Split(rel, "/") {
+		if c == "" || c == "." || c == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+// sortTree orders entries so that every parent comes before its children
+// (component-wise lexical order).
+func sortTree(es []Entry) {
+	sort.Slice(es, func(i, j int) bool { return lessPath(es[i].Rel, es[j].Rel) })
+}
+
+func lessPath(a, b string) bool {
+	for {
+		ai, bi := strings.IndexByte(a, '/'), strings.IndexByte(b, '/')
+		ac, bc := a, b
+		if ai >= 0 {
+			ac = a[:ai]
+		}
+		if bi >= 0 {
+			bc = b[:bi]
+		}
+		if ac != bc {
+			return ac < bc
+		}
+		if ai < 0 || bi < 0 {
+			return ai < 0 && bi >= 0
+		}
+		a, b = a[ai+1:], b[bi+1:]
+	}
+}
+
+// filterTree applies the rules to a flat remote listing: entries under an
+// excluded directory go with it, and each directory's .gitignore is loaded
+// (through read) before its entries are matched.
+func filterTree(es []Entry, rules ignore.Options, read ignore.ReadFunc, fail func(Failure), base string) (*tree, error) {
+	sortTree(es)
+	m, err := ignore.New(rules, read)
+	if err != nil {
+		return nil, &Error{Code: CodeIgnoreFile, Message: err.Error(), Err: err}
+	}
+	t := &tree{rules: m}
+	// In this order a directory's descendants follow it contiguously, so
+	// one prefix tells which entries go with a dropped directory.
+	skip := ""
+	for _, e := range es {
+		if skip != "" && strings.HasPrefix(e.Rel, skip) {
+			continue
+		}
+		skip = ""
+		isDir := e.Type == TypeDir
+		if m.Match(e.Rel, isDir) {
+			t.excluded++
+			if isDir {
+				skip = e.Rel + "/"
+			}
+			continue
+		}
+		if isDir {
+			if err := m.Enter(e.Rel); err != nil {
+				fail(failure(path.Join(base, e.Rel), &Error{Code: CodeIgnoreFile, Message: err.Error(), Err: err}))
+				skip = e.Rel + "/"
+				continue
+			}
+		}
+		t.entries = append(t.entries, e)
+	}
+	return t, nil
+}
