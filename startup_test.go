@@ -34,9 +34,9 @@ import (
 // encoding/gob 69 KB, the SDK's own 8 KB), budgeted separately below so
 // that nothing else can hide behind it. Side by side (BenchmarkStartup
 // -startup.baseline, and the same binaries without cmd/mcp) it costs
-// `token mint` 0.4 to 0.7 ms of its ~5 ms: 1.1M more instructions
-// (callgrind, 2.70M against 1.60M; hello is 0.39M) and ~60 more page
-// faults (~1.8 us each on these VMs). Of the instructions, gob's init has
+// `token mint` 0.3 to 0.9 ms of its ~5 ms (five runs, median 0.6 ms):
+// 1.1M more instructions (callgrind, 2.70M against 1.60M; hello is
+// 0.39M) and ~60 more page faults (~1.8 us each on these VMs). Of the instructions, gob's init has
 // 657k and jsonschema's 342k (reflect.VisibleFields of Schema); the SDK's
 // own packages, segmentio's CPU detection and mime's table 130k; the
 // runtime's start 42k more for a bigger binary. No GC runs, no goroutine
