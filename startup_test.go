@@ -34,20 +34,21 @@ import (
 // encoding/gob 69 KB, the SDK's own 8 KB), budgeted separately below so
 // that nothing else can hide behind it. Side by side (BenchmarkStartup
 // -startup.baseline, and the same binaries without cmd/mcp) it costs
-// `token mint` 0.3 to 0.9 ms of its ~5 ms (five runs, median 0.6 ms):
-// 1.1M more instructions (callgrind, 2.70M against 1.60M; hello is
-// 0.39M) and ~60 more page faults (~1.8 us each on these VMs). Of the instructions, gob's init has
-// 657k and jsonschema's 342k (reflect.VisibleFields of Schema); the SDK's
-// own packages, segmentio's CPU detection and mime's table 130k; the
-// runtime's start 42k more for a bigger binary. No GC runs, no goroutine
-// is started and no file is read by these inits. 285k of gob's are not
-// gob's own: its first reflect.PointerTo ([]gob.fieldType, whose pointer
-// type no binary has) makes go1.27's reflect walk every type descriptor
-// of the binary (runtime.moduleTypelinks) and keep a slice of them, which
-// is why gob's init allocates 36 KB in a hello world and 68 KB here (30 KB
-// in a hello world built by go1.26.8, whose linker wrote that list).
-// Removing any of it needs patched forks of the SDK and of
-// jsonschema-go (lazy schema tables, JSON instead of gob for cursors).
+// `token mint` 0.3 to 0.9 ms of its ~5 ms (five runs, median 0.6 ms): 1.1M
+// more instructions (callgrind, 2.70M against 1.60M; hello is 0.39M) and
+// ~60 more page faults (~1.8 us each on these VMs). Of the instructions,
+// gob's init has 657k and jsonschema's 342k (reflect.VisibleFields of
+// Schema); the SDK's own packages, segmentio's CPU detection and mime's
+// table 130k; the runtime's start 42k more for a bigger binary. No GC
+// runs, no goroutine is started and no file is read by these inits. 285k
+// of gob's are not gob's own: its first reflect.PointerTo
+// ([]gob.fieldType, whose pointer type no binary has) makes go1.27's
+// reflect walk every type descriptor of the binary
+// (runtime.moduleTypelinks) and keep a slice of them, which is why gob's
+// init allocates 36 KB in a hello world and 68 KB here (30 KB in a hello
+// world built by go1.26.8, whose linker wrote that list). Removing any of
+// it needs patched forks of the SDK and of jsonschema-go (lazy schema
+// tables, JSON instead of gob for cursors).
 const (
 	mcpSDKInitBytes    = 176 << 10
 	mcpSDKInits        = 16
