@@ -34,7 +34,8 @@ import (
 // encoding/gob 69 KB, the SDK's own 8 KB), budgeted separately below so
 // that nothing else can hide behind it. Side by side (BenchmarkStartup
 // -startup.baseline, and the same binaries without cmd/mcp) it costs
-// `token mint` 0.3 to 0.9 ms of its ~5 ms (five runs, median 0.6 ms): 1.1M
+// `token mint` 0.1 to 0.9 ms of its 5 to 6 ms (eight runs under varying
+// load, median 0.4 ms; the load moves it more than the SDK does): 1.1M
 // more instructions (callgrind, 2.70M against 1.60M; hello is 0.39M) and
 // ~60 more page faults (~1.8 us each on these VMs). Of the instructions,
 // gob's init has 657k and jsonschema's 342k (reflect.VisibleFields of
