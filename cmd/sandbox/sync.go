@@ -33,7 +33,10 @@ differ are compared by a sha256 computed in the sandbox. Unchanged files are
 never rewritten. Copied files get the source's modification time, so the next
 sync recognises them at once. --delete removes destination entries the source
 no longer has (never those the ignore rules leave out: build outputs and the
-local .git stay). --watch keeps syncing local changes to the sandbox until
+local .git stay); when any path of either side could not be listed, nothing is
+deleted ("IO error: skipping deletion", "deletionsSkipped":true in --json),
+as rsync does, since a path missing from a partial listing is not a path the
+source lacks. --watch keeps syncing local changes to the sandbox until
 interrupted.
 
 ` + ignoreHelp + `

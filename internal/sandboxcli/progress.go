@@ -151,5 +151,8 @@ func SyncSummary(s *transfer.SyncSummary) string {
 	if len(s.Failures) > 0 {
 		out += fmt.Sprintf(", %d failed", len(s.Failures))
 	}
+	if s.DeletionsSkipped {
+		out += "; " + transfer.DeletionsSkippedMessage
+	}
 	return out
 }
