@@ -21,8 +21,8 @@ import (
 	"syscall"
 	"time"
 
-	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/ignore"
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
 )
 
