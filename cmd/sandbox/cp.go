@@ -154,11 +154,11 @@ func (o *common) transferResult(sum *transfer.Summary, err error, quiet bool) er
 		for _, e := range sum.Entries {
 			switch e.Type {
 			case transfer.TypeFile:
-				fmt.Fprintf(ios.Out, "%s\t%d\n", e.Rel, e.Size)
+				fmt.Fprintf(ios.Out, "%s\t%d\n", sandboxcli.DisplayPath(e.Rel), e.Size)
 			case transfer.TypeDir:
-				fmt.Fprintf(ios.Out, "%s/\n", e.Rel)
+				fmt.Fprintf(ios.Out, "%s/\n", sandboxcli.DisplayPath(e.Rel))
 			case transfer.TypeSymlink:
-				fmt.Fprintf(ios.Out, "%s -> %s\n", e.Rel, e.Link)
+				fmt.Fprintf(ios.Out, "%s -> %s\n", sandboxcli.DisplayPath(e.Rel), sandboxcli.DisplayPath(e.Link))
 			}
 		}
 		fmt.Fprintf(ios.ErrOut, "Would copy %s\n", sandboxcli.CopySummary(sum))

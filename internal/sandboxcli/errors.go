@@ -41,7 +41,15 @@ func Error(err error) error {
 	}
 	var pe *transfer.PartialError
 	if errors.As(err, &pe) {
-		return clierr.Wrap(err, exitcode.IOErr, transfer.CodePartial, pe.Error(), "every other path was copied; fix the paths listed above and run the command again")
+		msg := pe.Error()
+		switch len(pe.Failures) {
+		case 0:
+		case 1:
+			msg = "1 path failed: " + FailureText(pe.Failures[0])
+		default:
+			msg = fmt.Sprintf("%d paths failed (first: %s)", len(pe.Failures), FailureText(pe.Failures[0]))
+		}
+		return clierr.Wrap(err, exitcode.IOErr, transfer.CodePartial, msg, "every other path was copied; fix the paths listed above and run the command again")
 	}
 	var te *transfer.Error
 	if errors.As(err, &te) {
