@@ -98,6 +98,9 @@ one command, so -- make test works and '&&' is passed on as a word.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := tf.check(); err != nil {
+				return execUsage(err)
+			}
 			env := map[string]string{}
 			if envFile != "" {
 				data, err := os.ReadFile(envFile)

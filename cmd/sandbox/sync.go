@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -41,6 +43,9 @@ interrupted.
 
 ` + ignoreHelp + `
 
+--dry-run lists on stdout what would be copied ("PATH\tSIZE", a directory
+"PATH/") and deleted ("deleting PATH"), destination paths, and changes nothing.
+
 A summary is printed at the end (with --watch, after every round): files
 copied, skipped, deleted and bytes; --json prints it as
 {"copied":N,"skipped":N,"deleted":N,"bytes":N}. Paths that fail are listed
@@ -52,6 +57,9 @@ and nimbus exits 74 once everything else is done.`,
   nimbus sandbox sync --dry-run --delete . job-123:app`,
 		Args: cmdutil.ExactArgs(2, "SRC and DEST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := tf.check(); err != nil {
+				return err
+			}
 			if watchF && tf.dryRun {
 				return clierr.Usagef("--watch and --dry-run cannot be combined")
 			}
@@ -67,7 +75,12 @@ and nimbus exits 74 once everything else is done.`,
 				return o.watch(cmd.Context(), sb, src.Path, dst.Path, tf, del)
 			}
 			prog := sandboxcli.NewProgress(ios, label, tf.quiet || tf.dryRun, o.f.JSON)
-			opts := transfer.SyncOptions{Options: tf.options(o, prog), Delete: del}
+			var obs transfer.Observer = prog
+			plan := &dryRunList{Observer: prog}
+			if tf.dryRun && !o.f.JSON {
+				obs = plan
+			}
+			opts := transfer.SyncOptions{Options: tf.options(o, obs), Delete: del}
 			var sum *transfer.SyncSummary
 			if dst.Remote() {
 				sum, err = transfer.SyncUp(cmd.Context(), sb, src.Path, dst.Path, opts)
@@ -75,6 +88,7 @@ and nimbus exits 74 once everything else is done.`,
 				sum, err = transfer.SyncDown(cmd.Context(), sb, src.Path, dst.Path, opts)
 			}
 			prog.Close()
+			plan.print(ios.Out, dst.Remote())
 			return o.syncResult(sum, err, tf.quiet, false)
 		},
 	}
@@ -83,6 +97,46 @@ and nimbus exits 74 once everything else is done.`,
 	fl.BoolVar(&watchF, "watch", false, "keep syncing local changes until interrupted")
 	tf.add(fl, true)
 	return cmd
+}
+
+// dryRunList collects what a dry run would copy and delete, to list it
+// on stdout as cp --dry-run does: "PATH\tSIZE" (a directory "PATH/") for
+// each copy, "deleting PATH" for each deletion, destination paths.
+type dryRunList struct {
+	transfer.Observer
+	mu     sync.Mutex
+	events []transfer.Event
+}
+
+func (d *dryRunList) Event(e transfer.Event) {
+	if e.Kind == transfer.Planned || e.Kind == transfer.Deleted {
+		d.mu.Lock()
+		d.events = append(d.events, e)
+		d.mu.Unlock()
+	}
+	d.Observer.Event(e)
+}
+
+func (d *dryRunList) print(w io.Writer, upload bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, e := range d.events {
+		p := e.Local
+		if upload {
+			p = e.Remote
+		}
+		p = sandboxcli.DisplayPath(p)
+		switch {
+		case e.Kind == transfer.Deleted:
+			fmt.Fprintf(w, "deleting %s\n", p)
+		case e.Type == transfer.TypeDir:
+			fmt.Fprintf(w, "%s/\n", p)
+		case e.Type == transfer.TypeFile:
+			fmt.Fprintf(w, "%s\t%d\n", p, e.Bytes)
+		default:
+			fmt.Fprintf(w, "%s\n", p)
+		}
+	}
 }
 
 // syncResult prints one sync's summary and maps its error. The rounds of
