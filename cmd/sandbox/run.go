@@ -73,7 +73,8 @@ Values never appear on the command line or in output.
 ` + ignoreHelp + `
 
 On a terminal each phase is shown on stderr, with a progress bar during
-transfers (--quiet shows only the command's output and errors). --json prints
+transfers; elsewhere (CI logs) stderr gets one line naming the sandbox
+("Sandbox ID"). --quiet shows only the command's output and errors. --json prints
 NDJSON events on stdout: {"type":"phase","phase":"upload|runtime|exec|download|destroy","status":"start|done|failed",…},
 the command's {"type":"stdout"|"stderr","data":…} and {"type":"exit",…},
 and finally {"type":"result","id":…,"ran":…,"exitCode":…,"destroyed":…}.
@@ -235,6 +236,10 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 	}
 	if human {
 		fmt.Fprintf(ios.ErrOut, "%s Sandbox %s\n", st.Key("▶"), sb.ID())
+	} else if !tf.quiet && !o.f.JSON {
+		// In CI logs too: the one line that says which sandbox to look
+		// for (or destroy) when the job goes wrong.
+		fmt.Fprintf(ios.ErrOut, "Sandbox %s\n", sb.ID())
 	}
 	res, err := job.Run(ctx, sb, spec, onEvent, stdout, stderr)
 	if prog != nil {
