@@ -11,6 +11,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/iostreams"
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
 )
 
@@ -215,5 +216,21 @@ func TestHostileNamesAreQuoted(t *testing.T) {
 	if !strings.Contains(out, "✗ EACCES: permission denied, open '"+quoted+"'\n") || !strings.Contains(out, "! skipped "+quoted+": not a regular file\n") ||
 		!strings.Contains(ce.Message, quoted) {
 		t.Fatalf("lines %q", out)
+	}
+}
+
+// A server's 413 gets the hint to lower --write-limit, also as one path
+// of a tree copy.
+func TestTooLargeGetsTheWriteLimitHint(t *testing.T) {
+	re := &sc.RemoteError{Op: "writeFile", Code: "E_BAD_JSON", Status: 413, Message: "Invalid JSON body: larger than 32 MiB"}
+	for name, err := range map[string]error{
+		"one file": re,
+		"gateway":  &sc.Error{Code: sc.CodeGateway, Status: 413, Message: "HTTP 413 text/html"},
+		"tree":     &transfer.PartialError{Failures: []transfer.Failure{{Path: "/a", Code: "E_BAD_JSON", Message: re.Message, Err: re}}},
+	} {
+		var ce *clierr.Error
+		if !errors.As(Error(err), &ce) || !strings.Contains(ce.Hint, "lower --write-limit") {
+			t.Errorf("%s: %+v", name, ce)
+		}
 	}
 }
