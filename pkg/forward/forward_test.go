@@ -471,17 +471,18 @@ func TestConnectTimeoutBoundsTheHandshake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
 	var held sync.WaitGroup
 	stop := make(chan struct{})
-	defer func() { close(stop); held.Wait() }()
+	defer func() { ln.Close(); close(stop); held.Wait() }()
+	held.Add(1)
 	go func() {
+		defer held.Done()
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			held.Add(1)
+			held.Add(1) // the accept loop is counted: no Add from zero
 			go func() { defer held.Done(); <-stop; c.Close() }()
 		}
 	}()
