@@ -48,16 +48,15 @@ func rusageMain() {
 // backend.
 const rssLimit = 64 << 20
 
-// (Not built with -race: the race detector's shadow memory multiplies the
-// figure; the plain test run measures it.)
-//
 // TestTransferClientRSSStaysUnder64MiB uploads and downloads a file many
 // parts long through the real binary (this test binary acting as nimbus,
 // which links more than nimbus does, so the figure is an upper bound)
 // against the real `nimbus dev` in another process, and measures the peak
 // RSS of the client process alone (its rusage, through nimbus-rusage). The parts are lowered to
 // 4 MiB so the test stays quick: memory is bounded by the parts in flight,
-// which are streamed, whatever the file's size.
+// which are streamed, whatever the file's size. (The file is not built with
+// -race: the race detector's shadow memory multiplies the figure; the plain
+// test run measures it.)
 func TestTransferClientRSSStaysUnder64MiB(t *testing.T) {
 	endpoint, nimbus, data := startDev(t)
 	tok, err := token.Issuer{Secret: devSecret}.Mint(token.Input{Tenant: ptr("acme"), Scopes: []string{token.ScopeSandboxUse}})
