@@ -234,3 +234,10 @@ func TestTooLargeGetsTheWriteLimitHint(t *testing.T) {
 		}
 	}
 }
+
+func TestSyncSummarySaysDeletionsWereSkipped(t *testing.T) {
+	s := &transfer.SyncSummary{Copied: 1, Bytes: 7, Failures: []transfer.Failure{{Path: "/x/data"}}, DeletionsSkipped: true}
+	if got := SyncSummary(s); got != "1 copied (7 B), 0 unchanged, 0 deleted, 1 failed; IO error: skipping deletion (some paths could not be listed; fix them and sync again to delete)" {
+		t.Fatalf("%q", got)
+	}
+}
