@@ -20,8 +20,16 @@ import (
 func TestMain(m *testing.M) {
 	// The local backend re-executes this binary as its sandbox init.
 	localsandbox.MaybeRunInit()
-	testscript.Main(m, map[string]func(){"nimbus": nimbusMain, "nimbus-testapp": testAppMain, loadtest.FloorName: loadtest.FloorMain})
+	cmds := map[string]func(){"nimbus": nimbusMain, "nimbus-testapp": testAppMain, loadtest.FloorName: loadtest.FloorMain}
+	for name, main := range platformCmds {
+		cmds[name] = main
+	}
+	testscript.Main(m, cmds)
 }
+
+// platformCmds are more programs of the test binary that only some
+// platforms build (see the files that add to it).
+var platformCmds = map[string]func(){}
 
 // nimbusMain is main.main plus one test-only hook: NIMBUS_TEST_NOW_MS fixes
 // the clock so upstream vectors, recorded at a fixed time, can be replayed.

@@ -82,6 +82,10 @@ type signalCause struct{ sig os.Signal }
 
 func (s signalCause) Error() string { return "interrupted by " + s.sig.String() }
 
+// Signal returns the signal, for commands that report it (sandbox run's
+// "interrupted").
+func (s signalCause) Signal() os.Signal { return s.sig }
+
 // signalExit makes an interrupted command's error exit 128+N for the
 // signal that cancelled ctx (only SIGTERM differs from the 130 commands
 // use for an interruption).

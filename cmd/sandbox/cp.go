@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/ignore"
@@ -25,7 +26,7 @@ type transferFlags struct {
 }
 
 func (t *transferFlags) add(fl *pflag.FlagSet, dryRun bool) {
-	fl.IntVar(&t.parallel, "parallel", transfer.DefaultParallel, "files (and requests) in flight at once")
+	fl.IntVar(&t.parallel, "parallel", transfer.DefaultParallel, fmt.Sprintf("files (and requests) in flight at once, %d to %d", minParallel, maxParallel))
 	fl.StringArrayVar(&t.excludes, "exclude", nil, "leave out paths matching `PATTERN` (gitignore syntax; repeatable)")
 	fl.BoolVar(&t.noGitignre, "no-gitignore", false, "do not honour .gitignore files")
 	fl.BoolVar(&t.includeVCS, "include-vcs", false, "copy .git directories too")
@@ -33,6 +34,22 @@ func (t *transferFlags) add(fl *pflag.FlagSet, dryRun bool) {
 	if dryRun {
 		fl.BoolVar(&t.dryRun, "dry-run", false, "list what would be copied, and its total size, without copying")
 	}
+}
+
+// The range of --parallel: at least one request, and no more than a
+// Worker (or nimbus dev) should take from one client at once.
+const (
+	minParallel = 1
+	maxParallel = 64
+)
+
+// check validates the flags before anything is sent.
+func (t *transferFlags) check() *clierr.Error {
+	if t.parallel < minParallel || t.parallel > maxParallel {
+		return clierr.Usagef("--parallel %d: use %d to %d", t.parallel, minParallel, maxParallel).
+			WithHint(fmt.Sprintf("the default is %d", transfer.DefaultParallel))
+	}
+	return nil
 }
 
 func (t *transferFlags) options(o *common, obs transfer.Observer) transfer.Options {
@@ -97,6 +114,9 @@ On a terminal a progress bar shows files, bytes, rate and ETA on stderr
   nimbus sandbox cp ./dataset.tar.gz job-123:/home/user/data/`,
 		Args: cmdutil.ExactArgs(2, "SRC and DST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := tf.check(); err != nil {
+				return err
+			}
 			src, dst, sb, label, err := o.openPair(cmd, args)
 			if err != nil {
 				return err
@@ -154,11 +174,11 @@ func (o *common) transferResult(sum *transfer.Summary, err error, quiet bool) er
 		for _, e := range sum.Entries {
 			switch e.Type {
 			case transfer.TypeFile:
-				fmt.Fprintf(ios.Out, "%s\t%d\n", e.Rel, e.Size)
+				fmt.Fprintf(ios.Out, "%s\t%d\n", sandboxcli.DisplayPath(e.Rel), e.Size)
 			case transfer.TypeDir:
-				fmt.Fprintf(ios.Out, "%s/\n", e.Rel)
+				fmt.Fprintf(ios.Out, "%s/\n", sandboxcli.DisplayPath(e.Rel))
 			case transfer.TypeSymlink:
-				fmt.Fprintf(ios.Out, "%s -> %s\n", e.Rel, e.Link)
+				fmt.Fprintf(ios.Out, "%s -> %s\n", sandboxcli.DisplayPath(e.Rel), sandboxcli.DisplayPath(e.Link))
 			}
 		}
 		fmt.Fprintf(ios.ErrOut, "Would copy %s\n", sandboxcli.CopySummary(sum))

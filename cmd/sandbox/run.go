@@ -46,8 +46,13 @@ func newCmdRun(o *common) *cobra.Command {
   4. run COMMAND with its output streamed, in the first upload's destination
      (else the root), with --env and --env-file variables;
   5. download each --download SANDBOX[:LOCAL] (relative to the command's
-     directory; LOCAL defaults to the current directory), also when the
-     command failed, so test reports come back;
+     directory), also when the command failed, so test reports come back:
+     a directory's contents go into LOCAL (default: ./NAME), so a re-run
+     gives the same tree; a file goes to LOCAL, or into it when it is a
+     directory or ends in "/" (default: the current directory). Artifacts
+     come back as the command left them: the ignore rules below apply to
+     uploads only (a build's own .gitignore, such as coverage.py's
+     htmlcov/.gitignore of "*", does not hide its outputs);
   6. destroy the sandbox, unless --keep.
 
 Before step 1 touches it, the sandbox id is recorded in the cleanup ledger
@@ -68,13 +73,22 @@ Values never appear on the command line or in output.
 ` + ignoreHelp + `
 
 On a terminal each phase is shown on stderr, with a progress bar during
-transfers (--quiet shows only the command's output and errors). --json prints
+transfers; elsewhere (CI logs) stderr gets one line naming the sandbox
+("Sandbox ID"). --quiet shows only the command's output and errors. --json prints
 NDJSON events on stdout: {"type":"phase","phase":"upload|runtime|exec|download|destroy","status":"start|done|failed",…},
 the command's {"type":"stdout"|"stderr","data":…} and {"type":"exit",…},
-and finally {"type":"result","id":…,"exitCode":…,"destroyed":…}.`,
+and finally {"type":"result","id":…,"ran":…,"exitCode":…,"destroyed":…}.
+"exitCode" is null when the command did not run to an exit code (a failed
+upload or runtime, an interruption); an interrupted step has
+"interrupted":"SIGINT" or "SIGTERM" in the result and in its exec
+"failed" event.
+
+COMMAND is one shell script when it is a single argument (quote it:
+-- 'npm ci && npm run build'); several arguments are each quoted and run as
+one command, so -- make test works and '&&' is passed on as a word.`,
 		Example: `  nimbus sandbox run --upload . --download junit.xml -- make test
   nimbus sandbox run --upload .:app --runtime python@3.12 --env-file ci.env -- 'pip install -r requirements.txt && pytest --junitxml=report.xml'
-  nimbus sandbox run --id job-$GITHUB_RUN_ID --upload . --download dist:./dist --env NPM_TOKEN -- npm ci '&&' npm run build
+  nimbus sandbox run --id job-$GITHUB_RUN_ID --upload . --download dist:./dist --env NPM_TOKEN -- 'npm ci && npm run build'
   nimbus sandbox run --keep --upload . -- ./configure   # inspect afterwards, then: nimbus sandbox destroy ID
   # CI: whatever happens to the job, destroy what it created last
   trap 'nimbus sandbox destroy --ledger' EXIT; nimbus sandbox run --upload . -- make test`,
@@ -85,6 +99,9 @@ and finally {"type":"result","id":…,"exitCode":…,"destroyed":…}.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := tf.check(); err != nil {
+				return execUsage(err)
+			}
 			env := map[string]string{}
 			if envFile != "" {
 				data, err := os.ReadFile(envFile)
@@ -191,7 +208,7 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 			if errors.As(e.Err, &pe) {
 				fmt.Fprint(ios.ErrOut, sandboxcli.FailureList(st, e.Failures))
 			} else if !errors.Is(e.Err, context.Canceled) {
-				fmt.Fprintf(ios.ErrOut, "%s %s failed: %s\n", st.FailureIcon(), e.Phase, e.Error)
+				fmt.Fprintf(ios.ErrOut, "%s %s failed: %s\n", st.FailureIcon(), e.Phase, sandboxcli.DisplayText(e.Error, e.Local, e.Remote))
 			}
 			return
 		}
@@ -200,13 +217,13 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 		}
 		switch {
 		case e.Phase == job.PhaseUpload && e.Status == job.StatusDone:
-			fmt.Fprintf(ios.ErrOut, "%s Uploaded %s → %s %s\n", st.SuccessIcon(), e.Local, e.Remote, st.Muted(counts(e)))
+			fmt.Fprintf(ios.ErrOut, "%s Uploaded %s → %s %s\n", st.SuccessIcon(), sandboxcli.DisplayPath(e.Local), sandboxcli.DisplayPath(e.Remote), st.Muted(counts(e)))
 		case e.Phase == job.PhaseDownload && e.Status == job.StatusDone:
-			fmt.Fprintf(ios.ErrOut, "%s Downloaded %s → %s %s\n", st.SuccessIcon(), e.Remote, e.Local, st.Muted(counts(e)))
+			fmt.Fprintf(ios.ErrOut, "%s Downloaded %s → %s %s\n", st.SuccessIcon(), sandboxcli.DisplayPath(e.Remote), sandboxcli.DisplayPath(e.Local), st.Muted(counts(e)))
 		case e.Phase == job.PhaseRuntime && e.Status == job.StatusDone:
-			fmt.Fprintf(ios.ErrOut, "%s Runtimes ready: %s\n", st.SuccessIcon(), e.Runtime)
+			fmt.Fprintf(ios.ErrOut, "%s Runtimes ready: %s\n", st.SuccessIcon(), sandboxcli.DisplayText(e.Runtime))
 		case e.Phase == job.PhaseExec && e.Status == job.StatusStart:
-			fmt.Fprintf(ios.ErrOut, "%s %s %s\n", st.Key("▶"), e.Command, st.Muted("(in "+e.Cwd+")"))
+			fmt.Fprintf(ios.ErrOut, "%s %s %s\n", st.Key("▶"), sandboxcli.DisplayText(e.Command), st.Muted("(in "+sandboxcli.DisplayPath(e.Cwd)+")"))
 		case e.Phase == job.PhaseExec && e.Status == job.StatusDone:
 			icon := st.SuccessIcon()
 			if *e.ExitCode != "0" {
@@ -219,6 +236,10 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 	}
 	if human {
 		fmt.Fprintf(ios.ErrOut, "%s Sandbox %s\n", st.Key("▶"), sb.ID())
+	} else if !tf.quiet && !o.f.JSON {
+		// In CI logs too: the one line that says which sandbox to look
+		// for (or destroy) when the job goes wrong.
+		fmt.Fprintf(ios.ErrOut, "Sandbox %s\n", sb.ID())
 	}
 	res, err := job.Run(ctx, sb, spec, onEvent, stdout, stderr)
 	if prog != nil {
@@ -244,9 +265,9 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 		return sandboxcli.ExecError(err)
 	}
 	switch {
-	case res.Ran && res.ExitCodeRaw != "0":
+	case res.Ran && *res.ExitCodeRaw != "0":
 		// The one rule of exec: never masked, only a remote 0 exits 0.
-		return commandStatus(o, res.ExitCode, res.ExitCodeRaw)
+		return commandStatus(o, res.ExitCode, *res.ExitCodeRaw)
 	case res.Err != nil:
 		ce := sandboxcli.ExecError(res.Err)
 		var c *clierr.Error

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -33,10 +35,16 @@ differ are compared by a sha256 computed in the sandbox. Unchanged files are
 never rewritten. Copied files get the source's modification time, so the next
 sync recognises them at once. --delete removes destination entries the source
 no longer has (never those the ignore rules leave out: build outputs and the
-local .git stay). --watch keeps syncing local changes to the sandbox until
+local .git stay); when any path of either side could not be listed, nothing is
+deleted ("IO error: skipping deletion", "deletionsSkipped":true in --json),
+as rsync does, since a path missing from a partial listing is not a path the
+source lacks. --watch keeps syncing local changes to the sandbox until
 interrupted.
 
 ` + ignoreHelp + `
+
+--dry-run lists on stdout what would be copied ("PATH\tSIZE", a directory
+"PATH/") and deleted ("deleting PATH"), destination paths, and changes nothing.
 
 A summary is printed at the end (with --watch, after every round): files
 copied, skipped, deleted and bytes; --json prints it as
@@ -49,6 +57,9 @@ and nimbus exits 74 once everything else is done.`,
   nimbus sandbox sync --dry-run --delete . job-123:app`,
 		Args: cmdutil.ExactArgs(2, "SRC and DEST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := tf.check(); err != nil {
+				return err
+			}
 			if watchF && tf.dryRun {
 				return clierr.Usagef("--watch and --dry-run cannot be combined")
 			}
@@ -64,7 +75,12 @@ and nimbus exits 74 once everything else is done.`,
 				return o.watch(cmd.Context(), sb, src.Path, dst.Path, tf, del)
 			}
 			prog := sandboxcli.NewProgress(ios, label, tf.quiet || tf.dryRun, o.f.JSON)
-			opts := transfer.SyncOptions{Options: tf.options(o, prog), Delete: del}
+			var obs transfer.Observer = prog
+			plan := &dryRunList{Observer: prog}
+			if tf.dryRun && !o.f.JSON {
+				obs = plan
+			}
+			opts := transfer.SyncOptions{Options: tf.options(o, obs), Delete: del}
 			var sum *transfer.SyncSummary
 			if dst.Remote() {
 				sum, err = transfer.SyncUp(cmd.Context(), sb, src.Path, dst.Path, opts)
@@ -72,6 +88,7 @@ and nimbus exits 74 once everything else is done.`,
 				sum, err = transfer.SyncDown(cmd.Context(), sb, src.Path, dst.Path, opts)
 			}
 			prog.Close()
+			plan.print(ios.Out, dst.Remote())
 			return o.syncResult(sum, err, tf.quiet, false)
 		},
 	}
@@ -80,6 +97,46 @@ and nimbus exits 74 once everything else is done.`,
 	fl.BoolVar(&watchF, "watch", false, "keep syncing local changes until interrupted")
 	tf.add(fl, true)
 	return cmd
+}
+
+// dryRunList collects what a dry run would copy and delete, to list it
+// on stdout as cp --dry-run does: "PATH\tSIZE" (a directory "PATH/") for
+// each copy, "deleting PATH" for each deletion, destination paths.
+type dryRunList struct {
+	transfer.Observer
+	mu     sync.Mutex
+	events []transfer.Event
+}
+
+func (d *dryRunList) Event(e transfer.Event) {
+	if e.Kind == transfer.Planned || e.Kind == transfer.Deleted {
+		d.mu.Lock()
+		d.events = append(d.events, e)
+		d.mu.Unlock()
+	}
+	d.Observer.Event(e)
+}
+
+func (d *dryRunList) print(w io.Writer, upload bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, e := range d.events {
+		p := e.Local
+		if upload {
+			p = e.Remote
+		}
+		p = sandboxcli.DisplayPath(p)
+		switch {
+		case e.Kind == transfer.Deleted:
+			fmt.Fprintf(w, "deleting %s\n", p)
+		case e.Type == transfer.TypeDir:
+			fmt.Fprintf(w, "%s/\n", p)
+		case e.Type == transfer.TypeFile:
+			fmt.Fprintf(w, "%s\t%d\n", p, e.Bytes)
+		default:
+			fmt.Fprintf(w, "%s\n", p)
+		}
+	}
 }
 
 // syncResult prints one sync's summary and maps its error. The rounds of

@@ -41,7 +41,22 @@ func Error(err error) error {
 	}
 	var pe *transfer.PartialError
 	if errors.As(err, &pe) {
-		return clierr.Wrap(err, exitcode.IOErr, transfer.CodePartial, pe.Error(), "every other path was copied; fix the paths listed above and run the command again")
+		msg := pe.Error()
+		switch len(pe.Failures) {
+		case 0:
+		case 1:
+			msg = "1 path failed: " + FailureText(pe.Failures[0])
+		default:
+			msg = fmt.Sprintf("%d paths failed (first: %s)", len(pe.Failures), FailureText(pe.Failures[0]))
+		}
+		hint := "every other path was copied; fix the paths listed above and run the command again"
+		for _, f := range pe.Failures {
+			if refusedAsTooLarge(f.Err) {
+				hint += "; " + WriteLimitHint
+				break
+			}
+		}
+		return clierr.Wrap(err, exitcode.IOErr, transfer.CodePartial, msg, hint)
 	}
 	var te *transfer.Error
 	if errors.As(err, &te) {
@@ -150,6 +165,17 @@ func remoteErrno(message string) string {
 	return name
 }
 
+// WriteLimitHint is the hint of a request the server refused as too
+// large (HTTP 413): the write limit is above what it accepts.
+const WriteLimitHint = "the server refused a request this large (HTTP 413): lower --write-limit (NIMBUS_WRITE_LIMIT, write_limit:), e.g. --write-limit 8MiB; bigger files are then sent in more parts"
+
+// refusedAsTooLarge reports whether err is a server's HTTP 413.
+func refusedAsTooLarge(err error) bool {
+	var re *sc.RemoteError
+	var le *sc.Error
+	return errors.As(err, &re) && re.Status == 413 || errors.As(err, &le) && le.Status == 413
+}
+
 func remote(re *sc.RemoteError) *clierr.Error {
 	exit := RemoteExit(re.Status, re.Code, re.Message)
 	hint := ""
@@ -170,6 +196,9 @@ func remote(re *sc.RemoteError) *clierr.Error {
 		hint = "the Worker's wrangler config lacks the NIMBUS_SESSION Durable Object binding"
 	case exit == exitcode.Unavailable:
 		hint = "the Worker is overloaded or was just redeployed; retry in a few seconds"
+	}
+	if re.Status == 413 {
+		hint = WriteLimitHint
 	}
 	switch remoteErrno(re.Message) {
 	case "ENOENT":
@@ -230,6 +259,9 @@ func local(le *sc.Error) *clierr.Error {
 		hint = "one write is limited to about 20 MiB by the platform; split the file or compress it"
 	case sc.CodeInvalidToken:
 		hint = "the token file must hold the token alone on one line"
+	}
+	if le.Status == 413 {
+		hint = WriteLimitHint
 	}
 	// le.Error() includes the cause (e.g. "connection refused"), which
 	// never holds a secret: URLs are stripped from transport errors.

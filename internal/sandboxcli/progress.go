@@ -106,14 +106,14 @@ func (p *Progress) Event(e transfer.Event) {
 			if !e.Upload {
 				src = e.Remote
 			}
-			p.Println(fmt.Sprintf("%s skipped %s: %s", p.st.WarningIcon(), src, e.Reason))
+			p.Println(fmt.Sprintf("%s skipped %s: %s", p.st.WarningIcon(), DisplayPath(src), DisplayText(e.Reason, src)))
 		}
 	}
 }
 
 // Failed prints the failure as it is found.
 func (p *Progress) Failed(f transfer.Failure) {
-	p.Println(fmt.Sprintf("%s %s", p.st.FailureIcon(), f.String()))
+	p.Println(fmt.Sprintf("%s %s", p.st.FailureIcon(), FailureText(f)))
 }
 
 // FailureList renders every failure of a copy, one per line, for the end
@@ -122,7 +122,7 @@ func FailureList(st *style.Styles, fs []transfer.Failure) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %d path(s) failed:\n", st.FailureIcon(), len(fs))
 	for _, f := range fs {
-		fmt.Fprintf(&b, "  %s\n", f.String())
+		fmt.Fprintf(&b, "  %s\n", FailureText(f))
 	}
 	return b.String()
 }
@@ -150,6 +150,9 @@ func SyncSummary(s *transfer.SyncSummary) string {
 	out := fmt.Sprintf("%d copied (%s), %d unchanged, %d deleted", s.Copied, progress.Bytes(s.Bytes), s.Skipped, s.Deleted)
 	if len(s.Failures) > 0 {
 		out += fmt.Sprintf(", %d failed", len(s.Failures))
+	}
+	if s.DeletionsSkipped {
+		out += "; " + transfer.DeletionsSkippedMessage
 	}
 	return out
 }

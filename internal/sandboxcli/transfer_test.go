@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/iostreams"
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
 )
 
@@ -181,5 +183,61 @@ func TestTransferErrorsMapToExitCodes(t *testing.T) {
 	}
 	if err := Error(errors.New("x")); err == nil {
 		t.Fatal("nil")
+	}
+}
+
+// File names come from the sandbox: one holding an escape sequence or a
+// newline is quoted wherever it is printed, never sent raw.
+func TestHostileNamesAreQuoted(t *testing.T) {
+	name := "/home/user/a\x1b]0;owned\x07\x1b[31mred\nfake line.txt"
+	quoted := `"/home/user/a\x1b]0;owned\a\x1b[31mred\nfake line.txt"`
+	if got := DisplayPath(name); got != quoted {
+		t.Fatalf("DisplayPath = %s", got)
+	}
+	if got := DisplayPath("/home/user/plain é.txt"); got != "/home/user/plain é.txt" {
+		t.Fatalf("plain name changed: %s", got)
+	}
+	f := transfer.Failure{Path: name, Code: "E_NIMBUS_REMOTE_RPC", Message: "EACCES: permission denied, open '" + name + "'"}
+	ios, _, _, errOut := iostreams.Test()
+	p := NewProgress(ios, "↓", false, false)
+	p.Failed(f)
+	p.Event(transfer.Event{Kind: transfer.Skipped, Remote: name, Reason: "not a regular file"})
+	p.Close()
+	out := errOut.String() + FailureList(ios.Styles(), []transfer.Failure{f})
+	mapped := Error(&transfer.PartialError{Failures: []transfer.Failure{f}})
+	var ce *clierr.Error
+	if !errors.As(mapped, &ce) {
+		t.Fatalf("mapped %T", mapped)
+	}
+	out += ce.Message
+	if strings.ContainsAny(out, "\x1b\x07") || strings.Contains(out, "\nfake line") {
+		t.Fatalf("raw name printed: %q", out)
+	}
+	if !strings.Contains(out, "✗ EACCES: permission denied, open '"+quoted+"'\n") || !strings.Contains(out, "! skipped "+quoted+": not a regular file\n") ||
+		!strings.Contains(ce.Message, quoted) {
+		t.Fatalf("lines %q", out)
+	}
+}
+
+// A server's 413 gets the hint to lower --write-limit, also as one path
+// of a tree copy.
+func TestTooLargeGetsTheWriteLimitHint(t *testing.T) {
+	re := &sc.RemoteError{Op: "writeFile", Code: "E_BAD_JSON", Status: 413, Message: "Invalid JSON body: larger than 32 MiB"}
+	for name, err := range map[string]error{
+		"one file": re,
+		"gateway":  &sc.Error{Code: sc.CodeGateway, Status: 413, Message: "HTTP 413 text/html"},
+		"tree":     &transfer.PartialError{Failures: []transfer.Failure{{Path: "/a", Code: "E_BAD_JSON", Message: re.Message, Err: re}}},
+	} {
+		var ce *clierr.Error
+		if !errors.As(Error(err), &ce) || !strings.Contains(ce.Hint, "lower --write-limit") {
+			t.Errorf("%s: %+v", name, ce)
+		}
+	}
+}
+
+func TestSyncSummarySaysDeletionsWereSkipped(t *testing.T) {
+	s := &transfer.SyncSummary{Copied: 1, Bytes: 7, Failures: []transfer.Failure{{Path: "/x/data"}}, DeletionsSkipped: true}
+	if got := SyncSummary(s); got != "1 copied (7 B), 0 unchanged, 0 deleted, 1 failed; IO error: skipping deletion (some paths could not be listed; fix them and sync again to delete)" {
+		t.Fatalf("%q", got)
 	}
 }

@@ -236,3 +236,37 @@ func TestUnexpectedAnswersAreClassified(t *testing.T) {
 		})
 	}
 }
+
+// Only a null or absent result means "no such file": a result object that
+// is not a bytes wire object is a malformed answer, for every read.
+func TestMalformedReadResultIsNotNotFound(t *testing.T) {
+	bad := jsonAnswer(`{"ok":true,"result":{"size":"huge"}}`)
+	noBase64 := jsonAnswer(`{"ok":true,"result":{"__nimbusWireType":"bytes"}}`)
+	for name, h := range map[string]opHandler{"other object": bad, "no base64": noBase64} {
+		srv := hostile(t, map[string]opHandler{
+			"readRange":     h,
+			"readFileBytes": h,
+			"stat":          jsonAnswer(`{"ok":true,"result":{"type":"file","size":5,"mode":420,"mtime":0}}`),
+		})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		_, err := sb.ReadRangeTo(ctx(t), "/f", 0, 5, io.Discard)
+		if codeOf(err) != sc.CodeBadResponse || sc.IsNotFound(err) {
+			t.Errorf("%s: ReadRangeTo: %v", name, err)
+		}
+		_, err = sb.ReadFileTo(ctx(t), "/f", io.Discard)
+		if codeOf(err) != sc.CodeBadResponse || sc.IsNotFound(err) {
+			t.Errorf("%s: ReadFileTo (readFileBytes): %v", name, err)
+		}
+		if _, _, err := sb.ReadRange(ctx(t), "/f", 0, 5); codeOf(err) != sc.CodeBadResponse {
+			t.Errorf("%s: ReadRange: %v", name, err)
+		}
+	}
+	// null and absent are a missing file.
+	for _, body := range []string{`{"ok":true,"result":null}`, `{"ok":true}`} {
+		srv := hostile(t, map[string]opHandler{"readRange": jsonAnswer(body)})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		if _, err := sb.ReadRangeTo(ctx(t), "/f", 0, 5, io.Discard); !sc.IsNotFound(err) {
+			t.Errorf("%s: %v", body, err)
+		}
+	}
+}

@@ -405,7 +405,11 @@ func (l *limitReader) Read(p []byte) (int, error) {
 
 // bytesEnvelope is what decodeBytesEnvelope learnt besides the bytes.
 type bytesEnvelope struct {
-	ok       *bool
+	ok *bool
+	// object is set when the result is a JSON object; found when that
+	// object has base64. Only a null or absent result means "no such
+	// file": any other object is a malformed answer, never a missing file.
+	object   bool
 	found    bool
 	wireType string
 	errMsg   string
@@ -415,7 +419,7 @@ type bytesEnvelope struct {
 // good reports whether the envelope is a success whose result, if any, is
 // a bytes wire object.
 func (e *bytesEnvelope) good() bool {
-	return e.ok != nil && *e.ok && (!e.found || e.wireType == wireTypeBytes)
+	return e.ok != nil && *e.ok && (!e.object || e.found && e.wireType == wireTypeBytes)
 }
 
 // repeated is the error of a key an envelope or its result carries twice:
@@ -477,6 +481,7 @@ func decodeBytesEnvelope(br *bufio.Reader, w io.Writer, max int64) (env bytesEnv
 				}
 				return &Error{Code: CodeBadResponse, Message: "result is not a bytes wire object"}
 			}
+			env.object = true
 			inner := map[string]bool{}
 			return sc.members(func(k string) error {
 				switch k {
@@ -653,6 +658,9 @@ func (s *Sandbox) streamBytesCall(ctx context.Context, op string, args []any, w 
 	if !*ok {
 		env := envelope{Error: errMsg, Code: code}
 		return false, written, remoteError(op, resp, &env)
+	}
+	if env.object && !found {
+		return false, written, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: op + ": the result is neither null nor a bytes wire object (it has no base64)"}
 	}
 	if found && wireType != wireTypeBytes {
 		return false, written, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: op + ": expected a bytes wire object, got __nimbusWireType " + quote(wireType)}

@@ -18,8 +18,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/pkg/ignore"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
 )
@@ -47,8 +49,15 @@ type Upload struct {
 }
 
 // Download is one artifact: a sandbox file or directory, resolved against
-// the command's working directory when relative, copied like cp -r to
-// Local ("" means the current directory).
+// the command's working directory when relative. A directory's contents go
+// into Local (created), as an upload's do, so a step run twice into the
+// same directory gives the same tree; "" means a directory of the same
+// name in the current directory. A file goes to Local, or into it when
+// Local is an existing directory or ends in a separator; "" means the
+// current directory. Artifacts come back as the command left them: no
+// ignore rule applies to them (a build writes .gitignore files into its
+// own outputs, such as coverage.py's htmlcov/.gitignore of "*"), and a
+// .git directory in them comes back too.
 type Download struct {
 	Remote, Local string
 }
@@ -91,8 +100,9 @@ type Spec struct {
 	Timeout time.Duration
 	// Keep leaves the sandbox in place at the end.
 	Keep bool
-	// Transfer holds the ignore rules, bounds and progress observer of the
-	// uploads and downloads.
+	// Transfer holds the bounds and progress observer of the uploads and
+	// downloads, and the ignore rules of the uploads (downloads have none,
+	// see Download).
 	Transfer transfer.Options
 }
 
@@ -130,6 +140,9 @@ type Event struct {
 	// (see Result.ExitCode).
 	ExitCode *json.Number `json:"exitCode,omitempty"`
 	Duration *int64       `json:"duration,omitempty"`
+	// Interrupted names the signal ("SIGINT", "SIGTERM") that stopped the
+	// job, or "canceled" when its context ended otherwise.
+	Interrupted string `json:"interrupted,omitempty"`
 	// Error and Code describe a failure.
 	Error    string             `json:"error,omitempty"`
 	Code     string             `json:"code,omitempty"`
@@ -148,8 +161,13 @@ type Result struct {
 	// it), -1 when the server sent a number that is not a 32-bit integer.
 	ExitCode int `json:"-"`
 	// ExitCodeRaw is the exit code exactly as the server sent it (a JSON
-	// number such as 256 or 1.5); it is the result's "exitCode" in JSON.
-	ExitCodeRaw json.Number `json:"exitCode"`
+	// number such as 256 or 1.5); it is the result's "exitCode" in JSON,
+	// nil (null) when the command did not run to an exit code.
+	ExitCodeRaw *json.Number `json:"exitCode"`
+	// Interrupted names the signal ("SIGINT", "SIGTERM") that stopped the
+	// job, or "canceled" when its context ended otherwise; "" when it was
+	// not interrupted.
+	Interrupted string `json:"interrupted,omitempty"`
 	// Failed lists the phases that failed (upload, runtime, download,
 	// destroy); the first failure is in Err.
 	Failed []string `json:"failed,omitempty"`
@@ -192,6 +210,11 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		}
 		res.Destroyed = true
 		emit(Event{Phase: PhaseDestroy, Status: StatusDone, ID: sb.ID()})
+	}()
+	defer func() {
+		if ctx.Err() != nil {
+			res.Interrupted = Interruption(ctx)
+		}
 	}()
 
 	cwd := sb.Root()
@@ -240,6 +263,10 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 	r, err := sb.Run(ectx, spec.Command, sc.ExecOptions{Cwd: cwd, Env: spec.Env, Timeout: spec.Timeout}, stdout, stderr)
 	if err != nil {
 		if ctx.Err() != nil {
+			ev := failed(Event{Phase: PhaseExec, Command: spec.Command, Cwd: cwd}, ctx.Err())
+			ev.Interrupted = Interruption(ctx)
+			ev.Code, ev.Error = CodeInterrupted, "interrupted by "+ev.Interrupted
+			emit(ev)
 			return res, ctx.Err()
 		}
 		fail(PhaseExec, err)
@@ -249,7 +276,7 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		if raw == "" {
 			raw = json.Number(strconv.Itoa(r.ExitCode))
 		}
-		res.Ran, res.ExitCode, res.ExitCodeRaw = true, r.ExitCode, raw
+		res.Ran, res.ExitCode, res.ExitCodeRaw = true, r.ExitCode, &raw
 		code, d := raw, r.Duration
 		emit(Event{Phase: PhaseExec, Status: StatusDone, Command: spec.Command, ExitCode: &code, Duration: &d})
 	}
@@ -263,6 +290,26 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		}
 	}
 	return res, ctx.Err()
+}
+
+// CodeInterrupted is the code of the exec event of an interrupted job.
+const CodeInterrupted = "E_INTERRUPTED"
+
+// Interruption names what ended ctx: the signal ("SIGINT", "SIGTERM") when
+// its cause has a Signal method returning it (as the nimbus command's
+// does), else "canceled".
+func Interruption(ctx context.Context) string {
+	var sc interface{ Signal() os.Signal }
+	if errors.As(context.Cause(ctx), &sc) {
+		switch sc.Signal() {
+		case os.Interrupt:
+			return "SIGINT"
+		case syscall.SIGTERM:
+			return "SIGTERM"
+		}
+		return sc.Signal().String()
+	}
+	return "canceled"
 }
 
 // CodeRuntimeInstall is the code of a RuntimeError.
@@ -351,19 +398,32 @@ func upload(ctx context.Context, sb *sc.Sandbox, u Upload, o transfer.Options, e
 	return dir, nil
 }
 
-// download copies one artifact.
+// download copies one artifact (see Download).
 func download(ctx context.Context, sb *sc.Sandbox, d Download, cwd string, o transfer.Options, emit func(Event)) error {
 	remote := sc.ResolvePath(cwd, d.Remote)
 	local := d.Local
+	o.Recursive = true
+	o.Ignore = ignore.Options{NoGitIgnore: true, NoIgnoreFile: true, IncludeVCS: true}
+	st, err := sb.Stat(ctx, remote)
+	isDir := err == nil && st != nil && st.Type == "directory"
 	if local == "" {
 		local = "."
+		if b := path.Base(remote); isDir && b != "/" {
+			local = b
+		}
 	}
 	ev := Event{Phase: PhaseDownload, Local: local, Remote: remote}
 	start := ev
 	start.Status = StatusStart
 	emit(start)
-	o.Recursive = true
-	sum, err := transfer.Download(ctx, sb, remote, local, o)
+	var sum *transfer.Summary
+	switch {
+	case err != nil:
+	case isDir:
+		sum, err = transfer.DownloadTree(ctx, sb, remote, local, o)
+	default:
+		sum, err = transfer.Download(ctx, sb, remote, local, o) // reports a missing artifact
+	}
 	if err != nil {
 		emit(failed(summaryEvent(ev, sum), err))
 		return err

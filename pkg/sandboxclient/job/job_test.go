@@ -5,6 +5,7 @@ package job_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"os"
@@ -193,8 +194,11 @@ func TestRunInterruptedStillDestroys(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return after the interrupt")
 	}
-	if !errors.Is(err, context.Canceled) || !res.Destroyed {
+	if !errors.Is(err, context.Canceled) || !res.Destroyed || res.Interrupted != "canceled" || res.ExitCodeRaw != nil {
 		t.Fatalf("err %v result %+v", err, res)
+	}
+	if b, _ := json.Marshal(res); !strings.Contains(string(b), `"exitCode":null,"interrupted":"canceled"`) {
+		t.Fatalf("result JSON %s", b)
 	}
 	gone(t, dir("job-3"))
 }

@@ -21,8 +21,33 @@ import (
 )
 
 // cleanupTimeout bounds the removal of temporary parts after a failure,
-// which runs even when the copy was interrupted.
+// which runs even when the copy was interrupted: the deleteFile calls
+// that remove them one by one get this budget of their own.
 const cleanupTimeout = 30 * time.Second
+
+// cleanupExecTimeout bounds the one rm that removes the temporary parts
+// first, on the client and in the sandbox, so that a sandbox whose exec
+// stalls leaves the deleteFile fallback its whole budget. A variable for
+// tests only.
+var cleanupExecTimeout = 10 * time.Second
+
+// LeftoverError is the failure of a split write whose temporary files
+// could not all be removed afterwards: Err is the failure itself, Paths
+// the sandbox paths left behind (to remove by hand).
+type LeftoverError struct {
+	Err   error
+	Paths []string
+}
+
+// Error is Err's message naming the files left behind.
+func (e *LeftoverError) Error() string { return e.Err.Error() + e.note() }
+
+func (e *LeftoverError) note() string {
+	return "; temporary files left in the sandbox: " + strings.Join(e.Paths, ", ")
+}
+
+// Unwrap returns Err, for errors.Is and errors.As.
+func (e *LeftoverError) Unwrap() error { return e.Err }
 
 // defaultRemoteMode is the mode writeFile gives new files.
 const defaultRemoteMode fs.FileMode = 0o644
@@ -111,7 +136,9 @@ func (e *engine) putSplit(ctx context.Context, src io.ReaderAt, size int64, dst 
 	joined := tag + ".join"
 	defer func() {
 		if err != nil {
-			e.removeTemps(ctx, dir, append(names, joined))
+			if left := e.removeTemps(ctx, dir, append(names, joined)); len(left) > 0 {
+				err = &LeftoverError{Err: err, Paths: left}
+			}
 		}
 	}()
 
@@ -160,10 +187,17 @@ func (e *engine) putSplit(ctx context.Context, src io.ReaderAt, size int64, dst 
 	if err := e.verify(ctx, dir, joined, dst, src, size, part, sums); err != nil {
 		return err
 	}
-	// The joined file was made by the sandbox's shell, with its umask.
+	// The joined file was made by the sandbox's shell, with its umask. It
+	// gets the mode one writeFile would leave: an existing target's
+	// (0600 stays 0600), else writeFile's default; an executable source's
+	// bits in both cases, as putFile's chmod gives them.
 	perm := defaultRemoteMode
 	if executable(mode) {
 		perm = mode.Perm()
+	} else if old, err := e.sb.Lstat(ctx, dst); err != nil {
+		return err
+	} else if old != nil && old.Type == "file" {
+		perm = fs.FileMode(old.Mode & 0o777)
 	}
 	if err := e.sb.Chmod(ctx, path.Join(dir, joined), uint32(perm)); err != nil {
 		return err
@@ -434,31 +468,35 @@ func (x *hashingReaderAt) sum(size int64) ([]byte, error) {
 }
 
 // removeTemps deletes temporary files after a failure, even when ctx was
-// cancelled: one rm in the sandbox, or deleteFile calls if that fails.
-func (e *engine) removeTemps(ctx context.Context, dir string, names []string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
+// cancelled: one rm in the sandbox (bounded by cleanupExecTimeout), or
+// deleteFile calls if that fails (with a budget of their own). It returns
+// the sandbox paths it could not remove.
+func (e *engine) removeTemps(ctx context.Context, dir string, names []string) []string {
+	base := context.WithoutCancel(ctx)
 	quoted := make([]string, len(names))
 	for i, n := range names {
 		quoted[i] = shellquote.Quote(n)
 	}
 	ok := true
-	for i := 0; i < len(quoted); i += maxJoinArgs {
-		r, err := script(ctx, e.sb, dir, "rm -f "+strings.Join(quoted[i:min(i+maxJoinArgs, len(quoted))], " "), 0)
-		if err != nil || r.ExitCode != 0 {
-			ok = false
-			break
-		}
+	for i := 0; i < len(quoted) && ok; i += maxJoinArgs {
+		rctx, cancel := context.WithTimeout(base, cleanupExecTimeout)
+		r, err := e.sb.Exec(rctx, "rm -f "+strings.Join(quoted[i:min(i+maxJoinArgs, len(quoted))], " "), sc.ExecOptions{Cwd: dir, Timeout: cleanupExecTimeout})
+		cancel()
+		ok = err == nil && r.ExitCode == 0
 	}
 	if ok {
-		return
+		return nil
 	}
+	dctx, cancel := context.WithTimeout(base, cleanupTimeout)
+	defer cancel()
+	var left []string
 	for _, n := range names {
-		if ctx.Err() != nil {
-			return
+		p := path.Join(dir, n)
+		if err := e.sb.DeleteFile(dctx, p, false); err != nil && !sc.IsNotFound(err) {
+			left = append(left, p)
 		}
-		_ = e.sb.DeleteFile(ctx, path.Join(dir, n), false)
 	}
+	return left
 }
 
 // ctxReader stops reading once ctx is done.

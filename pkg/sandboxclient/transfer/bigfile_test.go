@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
@@ -320,4 +321,103 @@ func TestBigWriteFromStdin(t *testing.T) {
 	if !strings.Contains(strings.Join(b.opsSeen(), " "), "exec") {
 		t.Fatal("not joined in the sandbox")
 	}
+}
+
+// A split write over an existing file keeps its mode, as one writeFile
+// does: 0600 stays 0600 (and an executable source still sets its bits).
+func TestSplitWriteKeepsTheTargetsMode(t *testing.T) {
+	b := newBackend(t, backendOpts{})
+	sb := b.sandbox(smallLimits)
+	ctx := testCtx(t)
+	os.MkdirAll(b.host("/home/user"), 0o755)
+	os.WriteFile(b.host("/home/user/secret.bin"), []byte("old"), 0o600)
+	os.Chmod(b.host("/home/user/secret.bin"), 0o600)
+	local, data := randomFile(t, t.TempDir(), "big.bin", 3*(64<<10)+7, 0o644)
+	if _, err := transfer.Upload(ctx, sb, local, "/home/user/secret.bin", transfer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(b.host("/home/user/secret.bin"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v %v, want 0600", fi.Mode(), err)
+	}
+	if got, _ := os.ReadFile(b.host("/home/user/secret.bin")); !bytes.Equal(got, data) {
+		t.Fatal("content differs")
+	}
+	// A new file gets writeFile's default; an executable one its bits.
+	if _, err := transfer.Upload(ctx, sb, local, "/home/user/new.bin", transfer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(b.host("/home/user/new.bin")); fi.Mode().Perm() != 0o644 {
+		t.Fatalf("new file mode %v", fi.Mode())
+	}
+	exe, _ := randomFile(t, t.TempDir(), "tool", 3*(64<<10)+7, 0o750)
+	if _, err := transfer.Upload(ctx, sb, exe, "/home/user/secret.bin", transfer.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(b.host("/home/user/secret.bin")); fi.Mode().Perm() != 0o750 {
+		t.Fatalf("executable mode %v", fi.Mode())
+	}
+}
+
+// When the sandbox's exec stalls, the rm of a failed split write gives up
+// after its own short bound and deleteFile removes the parts; when that
+// fails too, the error names the files left behind.
+func TestSplitWriteCleanupWhenExecStalls(t *testing.T) {
+	transfer.SetCleanupExecTimeout(t, time.Second)
+	for _, deleteFails := range []bool{false, true} {
+		b := newBackend(t, backendOpts{})
+		release := make(chan struct{})
+		t.Cleanup(func() { close(release) }) // before the server closes
+		var writes atomic.Int32
+		b.setFault(func(w http.ResponseWriter, op string, args []json.RawMessage) bool {
+			switch {
+			case op == "writeFile" && writes.Add(1) == 3:
+				rpcError(w, "ENOSPC: no space left on device, write '"+argString(args, 0)+"'")
+				return true
+			case op == "exec" && strings.Contains(string(args[0]), "rm -f"):
+				<-release // a sandbox whose exec never answers
+				return true
+			case op == "deleteFile" && deleteFails && exists(b.host(argString(args, 0))):
+				rpcError(w, "EBUSY: resource busy or locked, unlink '"+argString(args, 0)+"'")
+				return true
+			}
+			return false
+		})
+		sb := b.sandbox(smallLimits)
+		local, _ := randomFile(t, t.TempDir(), "big.bin", 6*(64<<10), 0o644)
+		start := time.Now()
+		_, err := transfer.Upload(testCtx(t), sb, local, "/home/user/target", transfer.Options{PartParallel: 1})
+		var re *sc.RemoteError
+		if !errors.As(err, &re) || re.Errno() != "ENOSPC" {
+			t.Fatalf("err = %v", err)
+		}
+		if took := time.Since(start); took > 20*time.Second {
+			t.Fatalf("the cleanup took %s", took)
+		}
+		l := leftovers(t, b.host("/home/user"))
+		if !deleteFails {
+			if len(l) != 0 {
+				t.Fatalf("parts left behind: %v", l)
+			}
+			var le *transfer.LeftoverError
+			if errors.As(err, &le) {
+				t.Fatalf("reported leftovers: %v", err)
+			}
+			continue
+		}
+		var le *transfer.LeftoverError
+		if len(l) != 2 || !errors.As(err, &le) || len(le.Paths) != 2 {
+			t.Fatalf("left %v, err %v", l, err)
+		}
+		for _, p := range l {
+			if !strings.Contains(err.Error(), "/home/user/"+filepath.Base(p)) {
+				t.Fatalf("error does not name %s: %v", filepath.Base(p), err)
+			}
+		}
+	}
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }

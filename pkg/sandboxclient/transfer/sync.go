@@ -42,6 +42,24 @@ type SyncSummary struct {
 	Failures []Failure `json:"failures,omitempty"`
 	// DryRun is set when nothing was written.
 	DryRun bool `json:"dryRun,omitempty"`
+	// DeletionsSkipped is set when Delete was asked for but a path of the
+	// source or the destination could not be listed: like rsync's "IO
+	// error: skipping deletion", nothing is deleted then, since a path
+	// missing from a partial source listing is not a path the source lacks.
+	DeletionsSkipped bool `json:"deletionsSkipped,omitempty"`
+}
+
+// DeletionsSkippedMessage explains SyncSummary.DeletionsSkipped.
+const DeletionsSkippedMessage = "IO error: skipping deletion (some paths could not be listed; fix them and sync again to delete)"
+
+// safeToDelete tells whether a sync may delete: only when every path of
+// both listings was read. It records the decision in sum.
+func safeToDelete(del bool, fails *failures, sum *SyncSummary) bool {
+	if del && len(fails.get()) > 0 {
+		sum.DeletionsSkipped = true
+		return false
+	}
+	return del
 }
 
 // syncPlan is the comparison of a source and a destination tree.
@@ -192,11 +210,14 @@ func SyncUp(ctx context.Context, sb *sc.Sandbox, local, remote string, o SyncOpt
 		dst = protect(all, src.rules)
 	}
 	sides := syncSides{upload: true, local: local, remote: remote}
-	p, err := e.compare(ctx, src.entries, dst, o.Delete, sides, fails)
+	var skip SyncSummary
+	del := safeToDelete(o.Delete, fails, &skip)
+	p, err := e.compare(ctx, src.entries, dst, del, sides, fails)
 	if err != nil {
 		return nil, err
 	}
 	sum := e.announce(p, sides, o.DryRun)
+	sum.DeletionsSkipped = skip.DeletionsSkipped
 	if o.DryRun {
 		sum.Failures = fails.get()
 		return sum, nil
@@ -281,11 +302,14 @@ func SyncDown(ctx context.Context, sb *sc.Sandbox, remote, local string, o SyncO
 		return nil, localErr(err)
 	}
 	sides := syncSides{local: local, remote: remote}
-	p, err := e.compare(ctx, src.entries, dst, o.Delete, sides, fails)
+	var skip SyncSummary
+	del := safeToDelete(o.Delete, fails, &skip)
+	p, err := e.compare(ctx, src.entries, dst, del, sides, fails)
 	if err != nil {
 		return nil, err
 	}
 	sum := e.announce(p, sides, o.DryRun)
+	sum.DeletionsSkipped = skip.DeletionsSkipped
 	if o.DryRun {
 		sum.Failures = fails.get()
 		return sum, nil

@@ -3,10 +3,13 @@
 package transfer_test
 
 import (
+	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -379,5 +382,95 @@ func TestSyncDigestsOfOddNames(t *testing.T) {
 	// The listing and one sha256sum.
 	if ops := b.opsSeen(); count(ops, "exec") != 2 || count(ops, "mkdir") != 0 {
 		t.Fatalf("ops %v", ops)
+	}
+}
+
+// A source directory that cannot be read must not make --delete remove
+// its copy in the destination: like rsync, an incomplete source listing
+// skips every deletion (and says so), while the rest is still synced.
+func TestSyncDeleteSkippedWhenTheLocalSourceCannotBeRead(t *testing.T) {
+	b := newBackend(t, backendOpts{})
+	sb := b.sandbox(nil)
+	ctx := testCtx(t)
+	src := t.TempDir()
+	os.MkdirAll(filepath.Join(src, "data"), 0o755)
+	for _, f := range []string{"data/a", "data/b", "keep.txt", "stray.txt"} {
+		os.WriteFile(filepath.Join(src, f), []byte(f), 0o644)
+	}
+	if _, err := transfer.SyncUp(ctx, sb, src, "app", syncOpts(true)); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(src, "stray.txt"))
+	os.WriteFile(filepath.Join(src, "keep.txt"), []byte("changed"), 0o644)
+	unreadable := filepath.Join(src, "data")
+	transfer.SetWalkFault(t, func(p string) error {
+		if p == unreadable {
+			return &os.PathError{Op: "open", Path: p, Err: syscall.EACCES}
+		}
+		return nil
+	})
+	s, err := transfer.SyncUp(ctx, sb, src, "app", syncOpts(true))
+	var pe *transfer.PartialError
+	if !errors.As(err, &pe) || len(pe.Failures) != 1 || !strings.Contains(pe.Failures[0].Path, "data") {
+		t.Fatalf("err = %v", err)
+	}
+	if s.Deleted != 0 || !s.DeletionsSkipped || s.Copied != 1 {
+		t.Fatalf("summary %+v", s)
+	}
+	for _, f := range []string{"data/a", "data/b", "stray.txt"} {
+		if _, err := os.Stat(b.host("/home/user/app/" + f)); err != nil {
+			t.Fatalf("%s deleted although the source listing failed", f)
+		}
+	}
+	if got, _ := os.ReadFile(b.host("/home/user/app/keep.txt")); string(got) != "changed" {
+		t.Fatal("the readable rest was not synced")
+	}
+	// Readable again: the deletion happens.
+	transfer.SetWalkFault(t, nil)
+	if s, err := transfer.SyncUp(ctx, sb, src, "app", syncOpts(true)); err != nil || s.Deleted != 1 || s.DeletionsSkipped {
+		t.Fatalf("%+v %v", s, err)
+	}
+}
+
+// The same the other way: a sandbox directory that cannot be listed keeps
+// its local copy.
+func TestSyncDeleteSkippedWhenTheSandboxSourceCannotBeRead(t *testing.T) {
+	b := newBackend(t, backendOpts{})
+	sb := b.sandbox(nil)
+	ctx := testCtx(t)
+	src := t.TempDir()
+	os.MkdirAll(filepath.Join(src, "data"), 0o755)
+	for _, f := range []string{"data/a", "data/b", "keep.txt"} {
+		os.WriteFile(filepath.Join(src, f), []byte(f), 0o644)
+	}
+	if _, err := transfer.SyncUp(ctx, sb, src, "app", syncOpts(false)); err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	if _, err := transfer.SyncDown(ctx, sb, "app", dst, syncOpts(true)); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dst, "local-only.txt"), []byte("x"), 0o644)
+	// No find in the sandbox, and its data directory cannot be read.
+	b.setFault(func(w http.ResponseWriter, op string, args []json.RawMessage) bool {
+		if op == "exec" && strings.Contains(string(args[0]), "find .") ||
+			op == "readdir" && strings.HasSuffix(argString(args, 0), "/app/data") {
+			rpcError(w, "EACCES: permission denied, scandir '"+argString(args, 0)+"'")
+			return true
+		}
+		return false
+	})
+	s, err := transfer.SyncDown(ctx, sb, "app", dst, syncOpts(true))
+	var pe *transfer.PartialError
+	if !errors.As(err, &pe) || len(pe.Failures) != 1 {
+		t.Fatalf("err = %v", err)
+	}
+	if s.Deleted != 0 || !s.DeletionsSkipped {
+		t.Fatalf("summary %+v", s)
+	}
+	for _, f := range []string{"data/a", "data/b", "local-only.txt"} {
+		if _, err := os.Stat(filepath.Join(dst, f)); err != nil {
+			t.Fatalf("%s deleted although the sandbox listing failed", f)
+		}
 	}
 }

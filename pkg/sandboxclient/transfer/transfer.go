@@ -129,6 +129,10 @@ func failure(p string, err error) Failure {
 	case errors.Is(err, errCanceled):
 		f.Code = "E_INTERRUPTED"
 	}
+	var le *LeftoverError
+	if errors.As(err, &le) && !strings.Contains(f.Message, le.note()) {
+		f.Message += le.note()
+	}
 	return f
 }
 

@@ -329,3 +329,62 @@ func TestTrailingSlashMeansInto(t *testing.T) {
 		t.Fatal("not downloaded into fresh/")
 	}
 }
+
+// A directory and a file that cannot be read during the walk are reported
+// as they are found (before the copy starts), and everything else is
+// copied. Made unreadable by a fault in the walk, so the test means the
+// same when it runs as root, whom chmod does not stop.
+func TestWalkFailuresAreReportedAndTheRestArrives(t *testing.T) {
+	b := newBackend(t, backendOpts{})
+	sb := b.sandbox(nil)
+	ctx := testCtx(t)
+	src := project(t)
+	badDir, badFile := filepath.Join(src, "src/sub"), filepath.Join(src, "README.md")
+	transfer.SetWalkFault(t, func(p string) error {
+		if p == badDir || p == badFile {
+			return &os.PathError{Op: "open", Path: p, Err: syscall.EACCES}
+		}
+		return nil
+	})
+	var mu sync.Mutex
+	var reported []string
+	planned := false
+	obs := transfer.ObserverFuncs{
+		OnPlan: func(int, int64) { mu.Lock(); planned = true; mu.Unlock() },
+		OnFailed: func(f transfer.Failure) {
+			mu.Lock()
+			defer mu.Unlock()
+			if planned {
+				t.Errorf("%s reported after the walk", f.Path)
+			}
+			reported = append(reported, f.Path)
+		},
+	}
+	sum, err := transfer.Upload(ctx, sb, src, "/home/user/app", transfer.Options{Recursive: true, Ignore: tmpRule, Observer: obs})
+	var pe *transfer.PartialError
+	if !errors.As(err, &pe) || len(pe.Failures) != 2 {
+		t.Fatalf("err = %v", err)
+	}
+	sort.Strings(reported)
+	if strings.Join(reported, ",") != badFile+","+badDir {
+		t.Fatalf("reported %v", reported)
+	}
+	for _, f := range pe.Failures {
+		if f.Code != transfer.CodeLocalIO || !strings.Contains(f.Message, "permission denied") {
+			t.Fatalf("failure %+v", f)
+		}
+	}
+	// Everything but README.md and src/sub/ arrived.
+	var want []string
+	for _, p := range wantTree {
+		if p != "README.md" && !strings.HasPrefix(p, "src/sub/") {
+			want = append(want, p)
+		}
+	}
+	if got := copied(t, b.host("/home/user/app")); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("copied:\n%s", strings.Join(got, "\n"))
+	}
+	if sum.Files != 6 {
+		t.Fatalf("summary %+v", sum)
+	}
+}

@@ -99,6 +99,11 @@ func localReader(root string) ignore.ReadFunc {
 	}
 }
 
+// testHookWalk, set by tests only, fails the walk at a path as a read
+// error there would: a test running as root cannot make a path unreadable
+// with chmod.
+var testHookWalk func(path string) error
+
 // walkLocal lists the directory root, leaving out what the rules exclude.
 // Paths that cannot be read are reported to fail and left out; only a
 // failure on the root itself (or its .nimbusignore) is returned.
@@ -111,6 +116,9 @@ func walkLocal(root string, rules ignore.Options, fail func(Failure)) (*tree, er
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		rel, _ := filepath.Rel(root, p)
 		rel = filepath.ToSlash(rel)
+		if err == nil && testHookWalk != nil {
+			err = testHookWalk(p)
+		}
 		if err != nil {
 			if rel == "." {
 				return localErr(err)

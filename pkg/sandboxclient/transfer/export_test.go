@@ -1,0 +1,21 @@
+package transfer
+
+import (
+	"testing"
+	"time"
+)
+
+// SetWalkFault makes the local walk fail at the paths for which f returns
+// an error, as if they could not be read, until the test ends.
+func SetWalkFault(t testing.TB, f func(path string) error) {
+	testHookWalk = f
+	t.Cleanup(func() { testHookWalk = nil })
+}
+
+// SetCleanupExecTimeout lowers the bound of the rm that removes the parts
+// of a failed split write, until the test ends.
+func SetCleanupExecTimeout(t testing.TB, d time.Duration) {
+	old := cleanupExecTimeout
+	cleanupExecTimeout = d
+	t.Cleanup(func() { cleanupExecTimeout = old })
+}
