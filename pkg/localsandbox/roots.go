@@ -121,7 +121,7 @@ func (c *rootCache) sweep() {
 	}
 	c.timer = nil
 	if c.idle.Len() > 0 {
-		next := c.idle.Back().Value.(*sandbox).rootIdleSince.Add(c.idleTimeout()).Sub(time.Now())
+		next := time.Until(c.idle.Back().Value.(*sandbox).rootIdleSince.Add(c.idleTimeout()))
 		c.timer = time.AfterFunc(max(next, 10*time.Millisecond), c.sweep)
 	}
 	c.mu.Unlock()

@@ -192,7 +192,7 @@ func (p *Pool) sweep() {
 	}
 	p.timer = nil
 	if p.nidle > 0 && !p.closed {
-		next := p.peekOldestLocked().idleSince.Add(p.idleTimeout()).Sub(time.Now())
+		next := time.Until(p.peekOldestLocked().idleSince.Add(p.idleTimeout()))
 		p.timer = time.AfterFunc(max(next, 10*time.Millisecond), p.sweep)
 	}
 	p.mu.Unlock()
