@@ -33,22 +33,53 @@ import (
 const benchSecret = "bench-secret-0123456789abcdef0123456789"
 
 type devProc struct {
-	cmd  *exec.Cmd
-	addr string
+	cmd    *exec.Cmd
+	addr   string
+	stderr *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
 }
 
 // startDevProc runs the real `nimbus dev` on a free loopback port, with
 // benchSecret and the extra environment variables env, until the test
 // ends.
-func startDevProc(b testing.TB, env ...string) *devProc {
+func startDevProc(b testing.TB, env ...string) *devProc { return startDevProcWith(b, nil, env...) }
+
+// startDevProcWith is startDevProc with extra flags.
+func startDevProcWith(b testing.TB, flags []string, env ...string) *devProc {
+	b.Helper()
+	return startDevBin(b, os.Args[0], flags, env...)
+}
+
+// startDevBin is startDevProcWith running the nimbus binary at bin (this
+// test binary is os.Args[0]).
+func startDevBin(b testing.TB, bin string, flags []string, env ...string) *devProc {
 	b.Helper()
 	port, err := freePort()
 	if err != nil {
 		b.Fatal(err)
 	}
 	addr := "127.0.0.1:" + port
-	cmd := &exec.Cmd{Path: os.Args[0], Args: []string{"nimbus", "dev", "--addr", addr, "--data", b.TempDir()}}
+	cmd := &exec.Cmd{Path: bin, Args: append([]string{"nimbus", "dev", "--addr", addr, "--data", b.TempDir()}, flags...)}
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "JWT_SECRET=" + benchSecret, "NO_COLOR=1"}, env...)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -75,11 +106,11 @@ func startDevProc(b testing.TB, env ...string) *devProc {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return &devProc{cmd: cmd, addr: addr}
+	return &devProc{cmd: cmd, addr: addr, stderr: stderr}
 }
 
 // kib reads a field of /proc/<pid>/status in KiB.
-func (d *devProc) kib(b *testing.B, field string) float64 {
+func (d *devProc) kib(b testing.TB, field string) float64 {
 	raw, err := os.ReadFile("/proc/" + strconv.Itoa(d.cmd.Process.Pid) + "/status")
 	if err != nil {
 		b.Fatal(err)
@@ -97,7 +128,7 @@ func (d *devProc) kib(b *testing.B, field string) float64 {
 	return 0
 }
 
-func (d *devProc) token(b *testing.B) string {
+func (d *devProc) token(b testing.TB) string {
 	tok, err := localdev.Mint(localdev.TokenOptions{Secret: benchSecret, Scopes: []string{token.ScopeSandboxUse}, TTL: time.Hour})
 	if err != nil {
 		b.Fatal(err)
@@ -107,7 +138,7 @@ func (d *devProc) token(b *testing.B) string {
 
 // warm makes one small authenticated request, so that the idle size
 // includes a loaded sandbox.
-func (d *devProc) warm(b *testing.B, tok string) {
+func (d *devProc) warm(b testing.TB, tok string) {
 	req, _ := http.NewRequest("POST", "http://"+d.addr+"/api/nimbus/v1/sandboxes/box/rpc", strings.NewReader(`{"op":"writeFile","args":["/home/user/w","x"]}`))
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := http.DefaultClient.Do(req)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/cmd"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/loadtest"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 )
 
@@ -19,7 +20,7 @@ import (
 func TestMain(m *testing.M) {
 	// The local backend re-executes this binary as its sandbox init.
 	localsandbox.MaybeRunInit()
-	cmds := map[string]func(){"nimbus": nimbusMain, "nimbus-testapp": testAppMain}
+	cmds := map[string]func(){"nimbus": nimbusMain, "nimbus-testapp": testAppMain, loadtest.FloorName: loadtest.FloorMain}
 	for name, main := range platformCmds {
 		cmds[name] = main
 	}

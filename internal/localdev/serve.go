@@ -2,10 +2,14 @@ package localdev
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -36,6 +40,9 @@ type ServeOptions struct {
 	WriteTimeout  time.Duration
 	IdleTimeout   time.Duration
 	MaxConns      int
+	// Logf reports trouble the server deals with itself (running out of
+	// file descriptors), at most once a minute per kind; nil discards it.
+	Logf func(format string, args ...any)
 }
 
 func (o ServeOptions) withDefaults() ServeOptions {
@@ -74,7 +81,7 @@ func (o ServeOptions) Serve(ctx context.Context, ln net.Listener, h http.Handler
 		// The platform's header limit.
 		MaxHeaderBytes: 128 << 10,
 	}
-	ll := &limitListener{Listener: ln, slots: make(chan struct{}, o.MaxConns), done: make(chan struct{})}
+	ll := newLimitListener(ln, o.MaxConns, o.Logf)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ll) }()
 	select {
@@ -154,12 +161,28 @@ func (w *deadlineWriter) FlushError() error {
 func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // limitListener accepts at most cap(slots) connections at a time; a slot
-// is freed when its connection is closed.
+// is freed when its connection is closed. When the process runs out of
+// file descriptors, it answers waiting clients 503 with Retry-After (see
+// shed) instead of failing every accept in a loop.
 type limitListener struct {
 	net.Listener
 	slots chan struct{}
 	done  chan struct{}
 	once  sync.Once
+	logf  func(format string, args ...any)
+
+	// reserve is a descriptor held back for shed (guarded by mu: Close
+	// releases it); lastLog is when running out was last reported.
+	mu      sync.Mutex
+	reserve *os.File
+	lastLog time.Time
+	backoff time.Duration
+}
+
+func newLimitListener(ln net.Listener, maxConns int, logf func(string, ...any)) *limitListener {
+	l := &limitListener{Listener: ln, slots: make(chan struct{}, maxConns), done: make(chan struct{}), logf: logf}
+	l.reserve, _ = os.Open(os.DevNull)
+	return l
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -168,16 +191,130 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	case <-l.done:
 		return nil, net.ErrClosed
 	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.slots
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil && outOfFiles(err) {
+			c, err = l.shed(err)
+		}
+		if c != nil {
+			return &slotConn{Conn: c, free: func() { <-l.slots }}, nil
+		}
+		if err != nil {
+			<-l.slots
+			return nil, err
+		}
 	}
-	return &slotConn{Conn: c, free: func() { <-l.slots }}, nil
+}
+
+// overloadBody is the answer to a client that cannot be served for want
+// of file descriptors: the platform's overload answer.
+const overloadBody = `{"ok":false,"error":"nimbus dev is out of file descriptors: too many connections or commands at once; retry shortly","code":"E_NIMBUS_DO_OVERLOADED"}`
+
+// shed runs when accepting failed for want of descriptors. It frees the
+// descriptor held in reserve and accepts the next client with it: if
+// descriptors were freed meanwhile (the reserve can be taken again), the
+// client is served; otherwise it is answered 503 with Retry-After and
+// closed. Without a reserve, it pauses (up to a second, growing) so that
+// the accept loop does not spin. It returns a client to serve, nothing
+// (accept again), or an error once the listener is closed.
+func (l *limitListener) shed(cause error) (net.Conn, error) {
+	if l.logf != nil && time.Since(l.lastLog) > time.Minute {
+		l.lastLog = time.Now()
+		l.logf("out of file descriptors (%v): answering new clients 503 until some are freed", cause)
+	}
+	l.mu.Lock()
+	r := l.reserve
+	l.reserve = nil
+	l.mu.Unlock()
+	if r != nil {
+		_ = r.Close()
+		c, err := l.Listener.Accept()
+		if err == nil {
+			if l.takeReserve() {
+				l.backoff = 0
+				return c, nil
+			}
+			refuse(c)
+			if l.takeReserve() {
+				return nil, nil
+			}
+		} else if errors.Is(err, net.ErrClosed) {
+			return nil, err
+		} else {
+			l.takeReserve()
+		}
+	}
+	l.backoff = min(max(2*l.backoff, 5*time.Millisecond), time.Second)
+	t := time.NewTimer(l.backoff)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// takeReserve opens the reserve descriptor; false when there is none to
+// be had.
+func (l *limitListener) takeReserve() bool {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.done:
+		_ = f.Close()
+	default:
+		if l.reserve != nil {
+			_ = l.reserve.Close()
+		}
+		l.reserve = f
+	}
+	return true
+}
+
+// refuse answers c 503 and closes it, reading what the client sent first
+// (briefly) so that closing does not reset the connection under the
+// answer.
+func refuse(c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(200 * time.Millisecond))
+	var head [4096]byte
+	_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	_, _ = c.Read(head[:])
+	_ = c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+	answer := "HTTP/1.1 503 Service Unavailable\r\n" +
+		"Content-Type: application/json\r\nCache-Control: no-store\r\nRetry-After: 1\r\n" +
+		"Access-Control-Allow-Origin: *\r\nAccess-Control-Expose-Headers: Retry-After\r\n" +
+		"Connection: close\r\nContent-Length: " + strconv.Itoa(len(overloadBody)) + "\r\n\r\n" + overloadBody
+	if _, err := io.WriteString(c, answer); err != nil {
+		return
+	}
+	if tc, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = tc.CloseWrite()
+	}
+	_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	_, _ = io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+}
+
+// outOfFiles reports a failure for want of file descriptors.
+func outOfFiles(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 func (l *limitListener) Close() error {
-	l.once.Do(func() { close(l.done) })
+	l.once.Do(func() {
+		close(l.done)
+		l.mu.Lock()
+		if l.reserve != nil {
+			_ = l.reserve.Close()
+			l.reserve = nil
+		}
+		l.mu.Unlock()
+	})
 	return l.Listener.Close()
 }
 

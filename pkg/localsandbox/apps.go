@@ -781,8 +781,7 @@ func (s *Server) existingSandbox(do, id string) *sandbox {
 	if _, err := os.Stat(s.SandboxDir(do)); err != nil {
 		return nil
 	}
-	sb, _ := s.loadLocked(do, id)
-	return sb
+	return s.loadLocked(do, id)
 }
 
 // originKey carries the origin a request came to (scheme and host), for

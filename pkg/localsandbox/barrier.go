@@ -79,18 +79,17 @@ func (s *Server) enter(ctx context.Context, do, id string) (*sandbox, context.Co
 				return nil, nil, nil, sandboxserver.RPCError("request cancelled while the sandbox was being destroyed")
 			}
 		}
-		sb, aerr := s.loadLocked(do, id)
-		if aerr != nil {
-			s.dropIdleLocked(do, g)
-			s.mu.Unlock()
-			return nil, nil, nil, aerr
-		}
+		sb := s.loadLocked(do, id)
 		g.inflight++
 		gctx := g.ctx
 		s.mu.Unlock()
 		opCtx, cancel := context.WithCancelCause(ctx)
 		stop := context.AfterFunc(gctx, func() { cancel(context.Cause(gctx)) })
+		rootErr := sb.acquireRoot()
 		leave := func() {
+			if rootErr == nil {
+				sb.releaseRoot()
+			}
 			stop()
 			cancel(nil)
 			s.mu.Lock()
@@ -102,8 +101,26 @@ func (s *Server) enter(ctx context.Context, do, id string) (*sandbox, context.Co
 			s.dropIdleLocked(do, g)
 			s.mu.Unlock()
 		}
+		if rootErr != nil {
+			leave()
+			if errors.Is(rootErr, errBackendClosed) {
+				// Destroyed between the gate and here: the request waits
+				// for the destroy to end, as one that came a moment later.
+				continue
+			}
+			return nil, nil, nil, storageError(rootErr)
+		}
 		return sb, opCtx, leave, nil
 	}
+}
+
+// storageError answers an operation whose sandbox directory cannot be
+// opened; running out of descriptors is the server being overloaded.
+func storageError(err error) *sandboxserver.Error {
+	if e := overloaded(err); e != nil {
+		return e
+	}
+	return sandboxserver.RPCError("cannot open sandbox storage: " + err.Error())
 }
 
 // destroy kills the sandbox's processes and removes its directory; a
@@ -157,6 +174,8 @@ func (s *Server) destroy(do, reason string) (map[string]any, *sandboxserver.Erro
 		waitAll([]<-chan struct{}{sb.closeTerminal(websocket.StatusNormalClosure, sessionDestroyed)}, 2*time.Second)
 		killed = max(live, sb.shutdown())
 	}
+	// The sandbox's idle inits hold its directories mounted.
+	s.inits.Discard(s.SandboxDir(do))
 	wait(destroyDrain)
 	err := removeTree(s.SandboxDir(do))
 	if err == nil {

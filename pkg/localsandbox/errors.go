@@ -2,7 +2,9 @@ package localsandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
+	"syscall"
 
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
@@ -47,4 +49,30 @@ func writePlainFail(w http.ResponseWriter, e *sandboxserver.Error) {
 	w.WriteHeader(e.Status)
 	b, _ := json.Marshal(map[string]string{"error": e.Message, "code": e.Code})
 	_, _ = w.Write(b)
+}
+
+// overloaded answers a failure caused by the server running out of file
+// descriptors or memory as the platform answers an overloaded Durable
+// Object: 503 with Retry-After, so that clients retry later instead of
+// taking it for the command's or the file's failure. Other errors give
+// nil.
+func overloaded(err error) *sandboxserver.Error {
+	if !errors.Is(err, syscall.EMFILE) && !errors.Is(err, syscall.ENFILE) && !errors.Is(err, syscall.ENOMEM) {
+		return nil
+	}
+	return overloadedError(err)
+}
+
+// startOverloaded is overloaded for starting a command, where EAGAIN means
+// the user may run no more processes for now.
+func startOverloaded(err error) *sandboxserver.Error {
+	if errors.Is(err, syscall.EAGAIN) {
+		return overloadedError(err)
+	}
+	return overloaded(err)
+}
+
+func overloadedError(err error) *sandboxserver.Error {
+	return sandboxserver.NewError(http.StatusServiceUnavailable, sandboxserver.CodeOverloaded,
+		"the local sandbox backend is out of resources ("+err.Error()+"); retry shortly")
 }

@@ -72,13 +72,13 @@ func (sb *sandbox) prepare(c *sandboxserver.Call, command, script string, o map[
 	if cwd, _ := o["cwd"].(string); cwd != "" {
 		req.cwd = cleanPath(cwd)
 	}
-	if req.cwd == c.Root {
-		if err := sb.ensureDir(req.cwd); err != nil {
-			req.done()
-			return nil, err
+	host, aerr := sb.hostDir(req.cwd)
+	if aerr != nil && req.cwd == c.Root {
+		// The root is made when missing (a command may have removed it).
+		if aerr = sb.ensureDir(req.cwd); aerr == nil {
+			host, aerr = sb.hostDir(req.cwd)
 		}
 	}
-	host, aerr := sb.hostDir(req.cwd)
 	if aerr != nil {
 		req.done()
 		return nil, aerr
@@ -148,19 +148,35 @@ func envList(m map[string]string) []string {
 // errBackendClosed: the sandbox was destroyed before the command started.
 var errBackendClosed = errors.New("sandbox destroyed")
 
-// readBuf is the pipe read size: output frames carry at most this much.
-const readBuf = 256 << 10
+// pumpBufs hold the buffers output is read into, by size: a command
+// starts with a small one and moves up while its reads fill the buffer,
+// so a quiet command costs 4 KiB (reused) and a stream gets frames of up
+// to 256 KiB.
+var pumpBufs = [3]sync.Pool{
+	{New: func() any { b := make([]byte, 4<<10); return &b }},
+	{New: func() any { b := make([]byte, 64<<10); return &b }},
+	{New: func() any { b := make([]byte, 256<<10); return &b }},
+}
 
-// run executes req, calling out for each piece of output (kind 1 stdout, 2
-// stderr) from one goroutine per stream. Cancelling ctx or an out error
-// kills the command and everything it started. On timeout the exit code is
-// 124 after a stderr line "command timed out after <N>ms".
-func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p []byte) error) (int, error) {
-	defer req.done()
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var timedOut atomic.Bool
-	var timer *time.Timer
+func getPumpBuf(level int) []byte { return *pumpBufs[level].Get().(*[]byte) }
+
+func putPumpBuf(b []byte, level int) { pumpBufs[level].Put(&b) }
+
+// execution is a started command: its output pipes, the named shell's
+// state pipe, and the init that runs it.
+type execution struct {
+	req          *execReq
+	cmd          *sandboxinit.Cmd
+	mode         sandboxinit.Mode
+	outR, errR   *os.File
+	pump         *pump
+	stateR       *os.File
+	pipesToClose []*os.File
+}
+
+// startExec starts req's command. On failure (nothing started) the named
+// shell is released; otherwise wait must be called.
+func (sb *sandbox) startExec(req *execReq) (*execution, error) {
 	argv := []string{sb.s.opts.Shell, "-c", req.script}
 	if req.sh != nil {
 		argv = append(argv, "sh", req.arg)
@@ -169,65 +185,94 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 	if req.stdin != nil {
 		lio.stdin = func() io.Reader { return strings.NewReader(*req.stdin) }
 	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return 0, err
+	x := &execution{req: req}
+	fail := func(err error) (*execution, error) {
+		for _, f := range x.pipesToClose {
+			f.Close()
+		}
+		if x.pump != nil {
+			x.pump.close()
+		}
+		req.done()
+		return nil, err
 	}
-	errR, errW, err := os.Pipe()
+	pipe := func(newPipe func() (*os.File, *os.File, error)) (r, w *os.File, err error) {
+		if r, w, err = newPipe(); err == nil {
+			x.pipesToClose = append(x.pipesToClose, r, w)
+		}
+		return r, w, err
+	}
+	outR, outW, err := pipe(outputPipe)
 	if err != nil {
-		outR.Close()
-		outW.Close()
-		return 0, err
+		return fail(err)
+	}
+	errR, errW, err := pipe(outputPipe)
+	if err != nil {
+		return fail(err)
 	}
 	growPipe(outW)
+	if x.pump, err = newPump(outR, errR); err != nil {
+		return fail(err)
+	}
 	lio.stdout, lio.stderr = outW, errW
-	var stateR, stateW *os.File
+	var stateW *os.File
 	if req.sh != nil {
-		if stateR, stateW, err = os.Pipe(); err != nil {
-			for _, f := range []*os.File{outR, outW, errR, errW} {
-				f.Close()
-			}
-			return 0, err
+		if x.stateR, stateW, err = pipe(os.Pipe); err != nil {
+			return fail(err)
 		}
 		lio.extra = []*os.File{stateW}
 	}
-	closeAll := func() {
-		for _, f := range []*os.File{outR, outW, errR, errW, stateR, stateW} {
-			if f != nil {
-				f.Close()
-			}
-		}
-	}
 	cmd, mode, err := sb.launch(req, argv, lio)
 	if err != nil {
-		closeAll()
-		return 0, err
+		return fail(err)
 	}
-	defer sb.untrack(cmd)
+	// The shell has its copies of the write ends.
 	outW.Close()
 	errW.Close()
 	if stateW != nil {
 		stateW.Close()
 	}
+	x.cmd, x.mode, x.outR, x.errR = cmd, mode, outR, errR
+	return x, nil
+}
+
+// wait pumps the command's output to out (kind 1 stdout, 2 stderr) from
+// one goroutine, until the command and everything it started have ended,
+// and returns its exit code. Cancelling ctx or an out error kills the
+// command and everything it started. On timeout the exit code is 124 after
+// a stderr line "command timed out after <N>ms".
+func (x *execution) wait(ctx context.Context, sb *sandbox, out func(kind byte, p []byte) error) (int, error) {
+	req, cmd := x.req, x.cmd
+	defer req.done()
+	defer sb.untrack(cmd)
+	defer func() {
+		x.pump.close()
+		for _, f := range x.pipesToClose {
+			f.Close()
+		}
+	}()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	stop := context.AfterFunc(runCtx, cmd.Kill)
 	defer stop()
+	var timedOut atomic.Bool
+	var timer *time.Timer
 	if req.timeout > 0 {
 		timer = time.AfterFunc(time.Duration(req.timeout*float64(time.Millisecond)), func() {
 			timedOut.Store(true)
 			cancel()
 		})
 	}
-	var deadline atomic.Int64
 	pumped := make(chan struct{})
 	go func() {
 		defer close(pumped)
-		pumpStreams(outR, errR, out, cancel, &deadline)
+		x.pump.run(out, cancel)
 	}()
 	var state []byte
 	stateDone := make(chan struct{})
-	if stateR != nil {
+	if x.stateR != nil {
 		go func() {
-			state = readTail(stateR)
+			state = readTail(x.stateR)
 			close(stateDone)
 		}()
 	} else {
@@ -242,26 +287,35 @@ func (sb *sandbox) run(ctx context.Context, req *execReq, out func(kind byte, p 
 	}
 	// Output already written is read to the end; a process that escaped
 	// the group and holds the pipes open is cut off after a grace period.
-	deadline.Store(time.Now().Add(2 * time.Second).UnixNano())
-	if stateR != nil {
-		_ = stateR.SetReadDeadline(time.Now().Add(2 * time.Second))
+	x.pump.cutOff(time.Now().Add(2 * time.Second))
+	if x.stateR != nil {
+		_ = x.stateR.SetReadDeadline(time.Now().Add(2 * time.Second))
 	}
 	<-pumped
 	<-stateDone
-	closeAll()
 	code := exitCode(ex)
 	if timedOut.Load() && ctx.Err() == nil {
 		_ = out(2, []byte("command timed out after "+strconv.FormatFloat(req.timeout, 'f', -1, 64)+"ms\n"))
 		return 124, nil
 	}
 	if report, ok := parseState(state, req.nonce); req.sh != nil && ok {
-		sb.saveShell(req.sh, report, mode == sandboxinit.Namespaces)
-		sb.forgetCallEnv(req, mode == sandboxinit.Namespaces)
+		sb.saveShell(req.sh, report, x.mode == sandboxinit.Namespaces)
+		sb.forgetCallEnv(req, x.mode == sandboxinit.Namespaces)
 	}
 	if err := ctx.Err(); err != nil {
 		return code, err
 	}
 	return code, nil
+}
+
+// execStartError answers a command that could not be started: 503 with
+// Retry-After when the server is out of descriptors or processes, else
+// the Worker's "exec failed".
+func execStartError(err error) *sandboxserver.Error {
+	if e := startOverloaded(err); e != nil {
+		return e
+	}
+	return sandboxserver.RPCError("exec failed: " + err.Error())
 }
 
 // forgetCallEnv takes the call's env option back out of the named shell's
@@ -354,8 +408,12 @@ func (sb *sandbox) execBuffered(ctx context.Context, c *sandboxserver.Call) (any
 	var stdout, stderr limitedBuffer
 	stdout.limit, stderr.limit = limit, limit
 	start := sb.s.opts.Now()
+	x, err := sb.startExec(req)
+	if err != nil {
+		return nil, false, execStartError(err)
+	}
 	var mu sync.Mutex
-	code, err := sb.run(ctx, req, func(kind byte, p []byte) error {
+	code, err := x.wait(ctx, sb, func(kind byte, p []byte) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if kind == 1 {
@@ -417,12 +475,17 @@ func (sb *sandbox) execStream(w http.ResponseWriter, r *http.Request, c *sandbox
 		sandboxserver.WriteFail(w, aerr)
 		return
 	}
+	start := sb.s.opts.Now()
+	x, err := sb.startExec(req)
+	if err != nil {
+		sandboxserver.WriteFail(w, execStartError(err))
+		return
+	}
 	sandboxserver.StartStream(w)
 	rc := http.NewResponseController(w)
 	fw := sandboxserver.NewFrameWriter(w, rc.Flush)
 	_ = rc.Flush()
-	start := sb.s.opts.Now()
-	code, err := sb.run(r.Context(), req, fw.Frame)
+	code, err := x.wait(r.Context(), sb, fw.Frame)
 	if r.Context().Err() != nil {
 		if cause := context.Cause(r.Context()); cause == errSandboxDestroyed {
 			_ = fw.Frame(sandboxserver.FrameError, sandboxserver.ErrorPayload("exec failed: "+cause.Error()))

@@ -37,6 +37,9 @@ var errnoText = map[syscall.Errno][2]string{
 // the sandbox path (never the host path). A path that would leave the
 // sandbox (os.Root refuses it) is EACCES.
 func fsErr(op, p string, err error) *sandboxserver.Error {
+	if e := overloaded(err); e != nil {
+		return e
+	}
 	p = cleanPath(p)
 	var errno syscall.Errno
 	switch {

@@ -101,9 +101,20 @@ func (sb *sandbox) writeFile(p, r string, data []byte) *sandboxserver.Error {
 	if aerr != nil {
 		return aerr
 	}
+	dir, base := ".", target
+	if i := strings.LastIndexByte(target, '/'); i >= 0 {
+		dir, base = target[:i], target[i+1:]
+	}
+	// The rest happens in the target's directory, opened once: each step
+	// names one entry of it.
+	d, err := sb.root.OpenRoot(dir)
+	if err != nil {
+		return fsErr("open", p, err)
+	}
+	defer d.Close()
 	if old != nil {
 		// Permission as an in-place write would have it (root, ACLs).
-		f, err := sb.root.OpenFile(target, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		f, err := d.OpenFile(base, os.O_WRONLY|syscall.O_NONBLOCK, 0)
 		if err != nil {
 			return fsErr("open", p, err)
 		}
@@ -116,17 +127,13 @@ func (sb *sandbox) writeFile(p, r string, data []byte) *sandboxserver.Error {
 			return aerr
 		}
 	}
-	dir, base := "", target
-	if i := strings.LastIndexByte(target, '/'); i >= 0 {
-		dir, base = target[:i+1], target[i+1:]
-	}
-	f, tmp, err := sb.createTemp(dir, base)
+	f, tmp, err := createTemp(d, base)
 	if err != nil {
 		return fsErr("open", p, err)
 	}
 	fail := func(op string, err error) *sandboxserver.Error {
 		f.Close()
-		_ = sb.root.Remove(tmp)
+		_ = d.Remove(tmp)
 		return fsErr(op, p, err)
 	}
 	if _, err := f.Write(data); err != nil {
@@ -138,11 +145,11 @@ func (sb *sandbox) writeFile(p, r string, data []byte) *sandboxserver.Error {
 		}
 	}
 	if err := f.Close(); err != nil {
-		_ = sb.root.Remove(tmp)
+		_ = d.Remove(tmp)
 		return fsErr("close", p, err)
 	}
-	if err := sb.root.Rename(tmp, target); err != nil {
-		_ = sb.root.Remove(tmp)
+	if err := replaceFile(d, tmp, base, old != nil); err != nil {
+		_ = d.Remove(tmp)
 		return fsErr("rename", p, err)
 	}
 	return nil
@@ -188,17 +195,17 @@ func (sb *sandbox) writeTarget(p, r string) (string, fs.FileInfo, *sandboxserver
 // errEscape is a path that leads out of the sandbox (isEscape knows it).
 var errEscape = errors.New("path escapes from parent")
 
-// createTemp creates a new file next to base in dir (a name inside the
-// root ending in "/", or ""), hidden and marked as nimbus's.
-func (sb *sandbox) createTemp(dir, base string) (*os.File, string, error) {
+// createTemp creates a new file next to base in directory d, hidden and
+// marked as nimbus's, and returns it and its name.
+func createTemp(d *os.Root, base string) (*os.File, string, error) {
 	if len(base) > 200 {
 		base = base[:200]
 	}
 	for tries := 0; ; tries++ {
 		var rnd [6]byte
 		_, _ = rand.Read(rnd[:])
-		name := dir + "." + base + ".nimbus-" + hex.EncodeToString(rnd[:]) + ".tmp"
-		f, err := sb.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		name := "." + base + ".nimbus-" + hex.EncodeToString(rnd[:]) + ".tmp"
+		f, err := d.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if errors.Is(err, fs.ErrExist) && tries < 3 {
 			continue
 		}

@@ -218,6 +218,9 @@ func (sb *sandbox) startProcess(c *sandboxserver.Call) (any, bool, *sandboxserve
 	// The shell is registered with the sandbox's running commands as it
 	// starts, which orders it with destroy.
 	if err := sb.spawn(p, req); err != nil {
+		if e := startOverloaded(err); e != nil {
+			return nil, false, e
+		}
 		return nil, false, sandboxserver.RPCError("cannot start process: " + err.Error())
 	}
 	sb.mu.Lock()
@@ -281,8 +284,13 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 			p.restarts++
 			p.mu.Unlock()
 			time.Sleep(time.Duration(p.restarts) * 200 * time.Millisecond)
-			if sb.spawn(p, req) == nil {
-				return
+			// Outside an operation: the restart holds the directory itself.
+			if sb.acquireRoot() == nil {
+				err := sb.spawn(p, req)
+				sb.releaseRoot()
+				if err == nil {
+					return
+				}
 			}
 			p.mu.Lock()
 		}

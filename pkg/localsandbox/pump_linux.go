@@ -1,56 +1,87 @@
 package localsandbox
 
 import (
+	"errors"
 	"os"
-	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
-type pollFd struct {
-	fd      int32
-	events  int16
-	revents int16
+// pump reads a command's stdout and stderr from one goroutine, in the order
+// they become readable (stdout first when both are), so frames keep the
+// order in which the command wrote them as far as the pipes let anyone
+// tell; two goroutines racing on two pipes would not. The pipes are
+// watched by an epoll instance of their own, which is itself waited for in
+// the runtime's poller: a command waiting for output holds no thread.
+type pump struct {
+	outR, errR *os.File
+	ep         *os.File // the epoll instance, non-blocking
 }
 
-const (
-	pollIn   = 0x1
-	pollErr  = 0x8
-	pollHup  = 0x10
-	pollNval = 0x20
-)
+// newPump prepares the pump of outR and errR (blocking pipes, read only
+// after epoll says so).
+func newPump(outR, errR *os.File) (*pump, error) {
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	for i, f := range []*os.File{outR, errR} {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(i)}
+		if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, int(rawFd(f)), &ev); err != nil {
+			syscall.Close(ep)
+			return nil, os.NewSyscallError("epoll_ctl", err)
+		}
+	}
+	if err := syscall.SetNonblock(ep, true); err != nil {
+		syscall.Close(ep)
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	return &pump{outR: outR, errR: errR, ep: os.NewFile(uintptr(ep), "epoll")}, nil
+}
 
-// pumpStreams reads stdout and stderr from one goroutine with ppoll, in the
-// order they become readable (stdout first when both are), so frames keep
-// the order in which the command wrote them; two goroutines racing on two
-// pipes would not. After a write error (the client went away) it calls
-// fail once and keeps draining so the command is not blocked. It returns
-// at end of file on both, or once the deadline (Unix nanoseconds, 0 for
-// none) has passed.
-func pumpStreams(outR, errR *os.File, out func(kind byte, p []byte) error, fail func(), deadline *atomic.Int64) {
-	fds := [2]pollFd{{fd: rawFd(outR), events: pollIn}, {fd: rawFd(errR), events: pollIn}}
+// cutOff stops the pump at t: output still unread then is left (a process
+// that escaped and holds the pipes open). Safe while run runs.
+func (p *pump) cutOff(t time.Time) { _ = p.ep.SetReadDeadline(t) }
+
+// close releases the epoll instance (the pipes are the caller's).
+func (p *pump) close() { _ = p.ep.Close() }
+
+// run pumps until end of file on both pipes or the cut-off. After a write
+// error (the client went away) it calls fail once and keeps draining so
+// the command is not blocked.
+func (p *pump) run(out func(kind byte, b []byte) error, fail func()) {
+	rc, err := p.ep.SyscallConn()
+	if err != nil {
+		return
+	}
+	fds := [2]int{int(rawFd(p.outR)), int(rawFd(p.errR))}
 	kinds := [2]byte{1, 2}
-	buf := make([]byte, readBuf)
+	buf := getPumpBuf(0)
+	level := 0
+	defer func() { putPumpBuf(buf, level) }()
 	open, failed := 2, false
+	var events [2]syscall.EpollEvent
 	for open > 0 {
-		if d := deadline.Load(); d != 0 && time.Now().UnixNano() > d {
+		var n int
+		var werr error
+		err := rc.Read(func(ep uintptr) bool {
+			n, werr = syscall.EpollWait(int(ep), events[:], 0)
+			return werr != nil && werr != syscall.EINTR || n > 0
+		})
+		if err != nil || werr != nil {
+			// The cut-off, or the epoll instance failed.
 			return
 		}
-		ts := syscall.NsecToTimespec(int64(100 * time.Millisecond))
-		n, _, e := syscall.Syscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), 2, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
-		if e == syscall.EINTR || n == 0 {
-			continue
-		}
-		if e != 0 {
-			return
+		var ready [2]bool
+		for _, ev := range events[:n] {
+			ready[ev.Fd] = true
 		}
 		for i := range fds {
-			if fds[i].fd < 0 || fds[i].revents&(pollIn|pollErr|pollHup|pollNval) == 0 {
+			if !ready[i] {
 				continue
 			}
-			m, err := syscall.Read(int(fds[i].fd), buf)
-			if err == syscall.EAGAIN || err == syscall.EINTR {
+			m, err := syscall.Read(fds[i], buf)
+			if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.EAGAIN) {
 				continue
 			}
 			if m > 0 && !failed {
@@ -60,8 +91,17 @@ func pumpStreams(outR, errR *os.File, out func(kind byte, p []byte) error, fail 
 				}
 			}
 			if m <= 0 || err != nil {
-				fds[i].fd = -1
+				// End of file (or an error): no more events for it.
+				_ = rc.Control(func(ep uintptr) {
+					_ = syscall.EpollCtl(int(ep), syscall.EPOLL_CTL_DEL, fds[i], nil)
+				})
 				open--
+			}
+			if m == len(buf) && level < len(pumpBufs)-1 {
+				// A busy stream: read more at a time.
+				putPumpBuf(buf, level)
+				level++
+				buf = getPumpBuf(level)
 			}
 		}
 	}

@@ -6,36 +6,35 @@ import (
 	"io"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
-// pumpStreams reads stdout and stderr with one goroutine each: frames of
-// the two streams may come out of their written order when both are busy
-// (Linux uses one poller instead). The deadline is applied to the files.
-func pumpStreams(outR, errR *os.File, out func(kind byte, p []byte) error, fail func(), deadline *atomic.Int64) {
+// pump reads stdout and stderr with one goroutine each: frames of the two
+// streams may come out of their written order when both are busy (Linux
+// uses one poller instead).
+type pump struct{ outR, errR *os.File }
+
+func newPump(outR, errR *os.File) (*pump, error) { return &pump{outR, errR}, nil }
+
+// cutOff stops the pump at t. Safe while run runs.
+func (p *pump) cutOff(t time.Time) {
+	_ = p.outR.SetReadDeadline(t)
+	_ = p.errR.SetReadDeadline(t)
+}
+
+func (p *pump) close() {}
+
+// run pumps until end of file on both pipes or the cut-off. After a write
+// error (the client went away) it calls fail once and keeps draining so
+// the command is not blocked.
+func (p *pump) run(out func(kind byte, b []byte) error, fail func()) {
 	var wg sync.WaitGroup
 	var once sync.Once
-	stop := make(chan struct{})
-	go func() {
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				if d := deadline.Load(); d != 0 {
-					_ = outR.SetReadDeadline(time.Unix(0, d))
-					_ = errR.SetReadDeadline(time.Unix(0, d))
-					return
-				}
-			}
-		}
-	}()
-	pump := func(kind byte, f *os.File) {
+	read := func(kind byte, f *os.File) {
 		defer wg.Done()
-		buf := make([]byte, readBuf)
+		buf := getPumpBuf(0)
+		level := 0
+		defer func() { putPumpBuf(buf, level) }()
 		for {
 			n, err := f.Read(buf)
 			if n > 0 {
@@ -45,14 +44,18 @@ func pumpStreams(outR, errR *os.File, out func(kind byte, p []byte) error, fail 
 					return
 				}
 			}
+			if n == len(buf) && level < len(pumpBufs)-1 {
+				putPumpBuf(buf, level)
+				level++
+				buf = getPumpBuf(level)
+			}
 			if err != nil {
 				return
 			}
 		}
 	}
 	wg.Add(2)
-	go pump(1, outR)
-	go pump(2, errR)
+	go read(1, p.outR)
+	go read(2, p.errR)
 	wg.Wait()
-	close(stop)
 }

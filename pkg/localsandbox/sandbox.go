@@ -1,6 +1,7 @@
 package localsandbox
 
 import (
+	"container/list"
 	"os"
 	"path"
 	"path/filepath"
@@ -13,14 +14,26 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
-// sandbox is one live sandbox: its directory, opened as an os.Root, and the
-// processes, named shells and ports of this server instance.
+// sandbox is one live sandbox: its directory, opened as an os.Root while
+// it is used (see roots.go), and the processes, named shells and ports of
+// this server instance.
 type sandbox struct {
-	s    *Server
-	do   string
-	id   string
-	dir  string
-	root *os.Root
+	s   *Server
+	do  string
+	id  string
+	dir string
+
+	// root is valid between acquireRoot and releaseRoot (every operation
+	// holds it); rootMu guards it and the fields after it.
+	root     *os.Root
+	rootMu   sync.Mutex
+	rootRefs int
+	rootElem *list.Element // in the server's cache of idle handles
+	// rootIdleSince is when the handle went into the cache (guarded by
+	// the cache's lock).
+	rootIdleSince time.Time
+	rootClosed    bool
+	prepared      bool // home/user and tmp were made once
 
 	mu       sync.Mutex
 	shells   map[string]*shell
@@ -35,30 +48,18 @@ type sandbox struct {
 	termMu sync.Mutex // serialises starting the terminal
 }
 
-func openSandbox(s *Server, do, id string) (*sandbox, error) {
+// openSandbox returns the sandbox of Durable Object name do; its
+// directory is made (or opened) on first use.
+func openSandbox(s *Server, do, id string) *sandbox {
 	// The directory name is the whole DO name: it always contains ':', so
 	// it can never be "." or ".." whatever the id.
-	dir := s.SandboxDir(do)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range []string{"home/user", "tmp"} {
-		if err := root.MkdirAll(d, 0o755); err != nil {
-			_ = root.Close()
-			return nil, err
-		}
-	}
 	return &sandbox{
-		s: s, do: do, id: id, dir: dir, root: root,
+		s: s, do: do, id: id, dir: s.SandboxDir(do),
 		shells:  map[string]*shell{},
 		procs:   map[int64]*proc{},
 		running: map[*sandboxinit.Cmd]struct{}{},
 		nextPID: 1000001,
-	}, nil
+	}
 }
 
 // shutdown kills every running command and process, with everything they
@@ -100,7 +101,7 @@ func (sb *sandbox) shutdown() int {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	_ = sb.root.Close()
+	sb.closeRoot()
 	return killed
 }
 
@@ -124,20 +125,26 @@ func (sb *sandbox) isRunningLocked(c *sandboxinit.Cmd) bool {
 	return ok
 }
 
-// start starts a command and registers it so destroy can kill it; it
-// fails once the sandbox is being destroyed. Starting under the lock
-// orders it with shutdown, which kills what is registered.
+// start registers a command so destroy can kill it, then starts it; it
+// fails once the sandbox is being destroyed. The lock is held only to
+// register: shutdown kills what is registered, and a command killed
+// before it starts never starts, so starts of one sandbox run in parallel.
 func (sb *sandbox) start(c *sandboxinit.Cmd) error {
 	sb.mu.Lock()
-	defer sb.mu.Unlock()
 	if sb.closed {
+		sb.mu.Unlock()
 		return errBackendClosed
 	}
-	if err := c.Start(); err != nil {
-		return err
-	}
 	sb.running[c] = struct{}{}
-	return nil
+	sb.mu.Unlock()
+	err := c.Start()
+	if sandboxinit.IsKilledBeforeStart(err) {
+		err = errBackendClosed
+	}
+	if err != nil {
+		sb.untrack(c)
+	}
+	return err
 }
 
 func (sb *sandbox) untrack(c *sandboxinit.Cmd) {
@@ -162,6 +169,9 @@ func rel(p string) string {
 // hostDir maps a sandbox directory to its host path after checking through
 // the root that it is a directory inside the sandbox.
 func (sb *sandbox) hostDir(p string) (string, *sandboxserver.Error) {
+	if sb.plainDir(rel(p)) {
+		return filepath.Join(sb.dir, filepath.FromSlash(rel(p))), nil
+	}
 	fi, err := sb.root.Stat(rel(p))
 	if err != nil {
 		return "", fsErr("chdir", p, err)
@@ -172,8 +182,31 @@ func (sb *sandbox) hostDir(p string) (string, *sandboxserver.Error) {
 	return filepath.Join(sb.dir, filepath.FromSlash(rel(p))), nil
 }
 
+// plainDir reports whether r (a name inside the root) is a directory
+// reached through directories only, no symlink on the way: then its host
+// path leads where the root would. It looks at each component with lstat,
+// which is much cheaper than opening each, as the root does; a false
+// answer only means "ask the root".
+func (sb *sandbox) plainDir(r string) bool {
+	if r == "." {
+		return true
+	}
+	p := sb.dir
+	for part := range strings.SplitSeq(r, "/") {
+		p += "/" + part
+		if fi, err := os.Lstat(p); err != nil || !fi.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
 // ensureDir creates a sandbox directory (the root) if needed.
 func (sb *sandbox) ensureDir(p string) *sandboxserver.Error {
+	if sb.plainDir(rel(p)) {
+		// Usually it is there: a look instead of a mkdir per component.
+		return nil
+	}
 	if err := sb.root.MkdirAll(rel(p), 0o755); err != nil {
 		return fsErr("mkdir", p, err)
 	}

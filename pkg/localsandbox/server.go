@@ -32,6 +32,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox/internal/sandboxinit"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
@@ -120,11 +121,13 @@ type Options struct {
 // Server is the local backend. Create it with New and release it with
 // Close, which kills every process it started.
 type Server struct {
-	opts Options
-	iso  *isolation
-	auth sandboxserver.TokenAuth
-	api  *sandboxserver.Handler
-	root string
+	opts  Options
+	iso   *isolation
+	inits *sandboxinit.Pool // the inits commands run under, between commands
+	roots rootCache         // directory handles of sandboxes not in use
+	auth  sandboxserver.TokenAuth
+	api   *sandboxserver.Handler
+	root  string
 
 	mu        sync.Mutex
 	sandboxes map[string]*sandbox
@@ -186,7 +189,8 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts:      opts,
 		iso:       iso,
-		auth:      sandboxserver.TokenAuth{Secret: opts.Secret, Previous: opts.PreviousSecret, Now: opts.Now},
+		inits:     &sandboxinit.Pool{},
+		auth:      sandboxserver.TokenAuth{Secret: opts.Secret, Previous: opts.PreviousSecret, Now: opts.Now, Cache: sandboxserver.NewTokenCache(256)},
 		root:      root,
 		sandboxes: map[string]*sandbox{},
 		gates:     map[string]*gate{},
@@ -236,6 +240,8 @@ func (s *Server) Close() error {
 	for _, sb := range boxes {
 		sb.shutdown()
 	}
+	s.inits.Close()
+	s.roots.stop()
 	return nil
 }
 
@@ -278,18 +284,15 @@ func (s *Server) serveOther(w http.ResponseWriter, r *http.Request) {
 	http.NotFound(w, r)
 }
 
-// loadLocked returns the live sandbox of Durable Object name do, creating
-// its directory on first use; s.mu is held.
-func (s *Server) loadLocked(do, id string) (*sandbox, *sandboxserver.Error) {
+// loadLocked returns the live sandbox of Durable Object name do; s.mu is
+// held.
+func (s *Server) loadLocked(do, id string) *sandbox {
 	if sb := s.sandboxes[do]; sb != nil {
-		return sb, nil
+		return sb
 	}
-	sb, err := openSandbox(s, do, id)
-	if err != nil {
-		return nil, sandboxserver.RPCError("cannot open sandbox storage: " + err.Error())
-	}
+	sb := openSandbox(s, do, id)
 	s.sandboxes[do] = sb
-	return sb, nil
+	return sb
 }
 
 // removeTree removes dir, first making directories writable so that a

@@ -58,8 +58,12 @@ func (sb *sandbox) launch(req *execReq, argv []string, lio launchIO) (*sandboxin
 func (sb *sandbox) command(req *execReq, argv []string, mode sandboxinit.Mode, lio launchIO) (*sandboxinit.Cmd, error) {
 	ns := mode == sandboxinit.Namespaces
 	if ns {
-		// The mounts need both directories; a command may have removed them.
+		// The mounts need both directories; a command may have removed
+		// them.
 		for _, d := range []string{"home/user", "tmp"} {
+			if sb.plainDir(d) {
+				continue
+			}
 			if err := sb.root.MkdirAll(d, 0o755); err != nil {
 				return nil, err
 			}
@@ -80,7 +84,7 @@ func (sb *sandbox) command(req *execReq, argv []string, mode sandboxinit.Mode, l
 		shell = lio.shell
 	}
 	c := &sandboxinit.Cmd{Mode: mode, Path: shell, Args: argv, Dir: req.hostCwd, SandboxDir: sb.dir,
-		Stdout: lio.stdout, Stderr: lio.stderr, ExtraFiles: lio.extra, WaitDelay: lio.waitDelay, TTY: lio.tty}
+		Stdout: lio.stdout, Stderr: lio.stderr, ExtraFiles: lio.extra, WaitDelay: lio.waitDelay, TTY: lio.tty, Pool: sb.s.inits}
 	env["PWD"] = req.hostCwd
 	if ns && inView(req.cwd) {
 		env["PWD"], c.Cwd = req.cwd, req.cwd

@@ -2,7 +2,9 @@ package sandboxserver
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -36,6 +38,12 @@ type TokenAuth struct {
 	Previous string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Cache, when not nil, remembers tokens that verified: a client sends
+	// the same token with every request, and the signature of the same
+	// bytes under the same secrets does not change. The expiry is checked
+	// again every time (an expired token is verified afresh, to fail as
+	// Verify fails). Secret and Previous must not change while it is used.
+	Cache *TokenCache
 }
 
 // Authenticate verifies the request's token.
@@ -47,14 +55,66 @@ func (a TokenAuth) Authenticate(r *http.Request, id string, scopes []string) (Pr
 	if err != nil {
 		return nil, TokenError(err)
 	}
-	v, err := token.Verifier{Secret: a.Secret, Previous: a.Previous, Now: a.Now}.Verify(tok)
-	if err != nil {
-		return nil, TokenError(err)
+	v := a.Cache.get(tok, a.Now)
+	if v == nil {
+		if v, err = (token.Verifier{Secret: a.Secret, Previous: a.Previous, Now: a.Now}).Verify(tok); err != nil {
+			return nil, TokenError(err)
+		}
+		a.Cache.put(tok, v)
 	}
 	if aerr := CheckClaims(v.Claims, id, scopes); aerr != nil {
 		return nil, aerr
 	}
 	return TokenPrincipal{Claims: v.Claims, Prefix: v.DOInstanceName}, nil
+}
+
+// TokenCache remembers verified tokens for TokenAuth, at most a fixed
+// number (a full cache forgets one to take another).
+type TokenCache struct {
+	mu  sync.Mutex
+	m   map[string]*token.Verified
+	max int
+}
+
+// NewTokenCache returns a cache of at most n tokens.
+func NewTokenCache(n int) *TokenCache {
+	return &TokenCache{m: make(map[string]*token.Verified, n), max: n}
+}
+
+// get returns the verification of tok if it is cached and tok has not
+// expired since, as Verify decides expiry (whole seconds); nil otherwise.
+func (c *TokenCache) get(tok string, now func() time.Time) *token.Verified {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	v := c.m[tok]
+	c.mu.Unlock()
+	if v == nil {
+		return nil
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if v.Claims.ExpiresAt() < math.Floor(float64(now().UnixMilli())/1000) {
+		return nil
+	}
+	return v
+}
+
+func (c *TokenCache) put(tok string, v *token.Verified) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		for k := range c.m {
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[tok] = v
 }
 
 // AuthenticateRequest authenticates r for sandbox id with the required

@@ -23,7 +23,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (map[string]a
 	if h.MaxBody > 0 {
 		body = http.MaxBytesReader(w, r.Body, h.MaxBody)
 	}
-	obj, err := ReadBody(body)
+	obj, err := readBodySized(body, r.ContentLength)
 	var mbe *http.MaxBytesError
 	var ne net.Error
 	switch {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -54,8 +55,31 @@ func (e *BodyError) Error() string { return e.msg }
 //
 // Errors are *BodyError for bad JSON; errors of r (a size limit, a
 // timeout, a client gone) are returned unchanged.
-func ReadBody(r io.Reader) (map[string]any, error) {
-	p := &parser{br: bufio.NewReaderSize(r, 64<<10)}
+func ReadBody(r io.Reader) (map[string]any, error) { return readBodySized(r, -1) }
+
+// Body readers, pooled: most requests are a few hundred bytes and take a
+// small buffer; large or unknown sizes take a large one, so that a 20 MiB
+// write is read in few calls.
+var (
+	smallReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, smallBodyBuf) }}
+	largeReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+)
+
+const smallBodyBuf = 4 << 10
+
+// readBodySized is ReadBody of a body of size bytes (-1: unknown).
+func readBodySized(r io.Reader, size int64) (map[string]any, error) {
+	pool := &largeReaders
+	if size >= 0 && size <= smallBodyBuf {
+		pool = &smallReaders
+	}
+	br := pool.Get().(*bufio.Reader)
+	br.Reset(r)
+	defer func() {
+		br.Reset(nil)
+		pool.Put(br)
+	}()
+	p := &parser{br: br}
 	c, err := p.skipSpace()
 	if err != nil {
 		if err == io.EOF {

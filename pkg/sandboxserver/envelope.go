@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync"
 )
 
 // APIHeaders sets the headers of every remote API answer: never cached,
@@ -59,8 +60,41 @@ func WriteOK(w http.ResponseWriter, result any, has bool, rpcMs *int64) {
 		writeBytesOK(w, b, rpcMs)
 		return
 	}
-	WriteJSON(w, http.StatusOK, success{has: has, result: EncodeWire(result), rpcMs: rpcMs})
+	// The envelope is written around the encoded result, in one pass
+	// (encoding success through its MarshalJSON would encode the result,
+	// then have encoding/json check and copy it again).
+	buf := envelopeBufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			buf.Reset()
+			envelopeBufs.Put(buf)
+		}
+	}()
+	buf.Reset()
+	buf.WriteString(`{"ok":true`)
+	if has {
+		buf.WriteString(`,"result":`)
+		enc := json.NewEncoder(buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(EncodeWire(result)); err != nil {
+			WriteJSON(w, http.StatusInternalServerError, failure{OK: false, Error: "cannot encode result: " + err.Error(), Code: CodeRemoteRPC})
+			return
+		}
+		buf.Truncate(buf.Len() - 1) // the encoder's newline
+	}
+	if rpcMs != nil {
+		buf.WriteString(`,"rpcMs":`)
+		buf.WriteString(strconv.FormatInt(*rpcMs, 10))
+	}
+	buf.WriteByte('}')
+	APIHeaders(w.Header())
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
 }
+
+// envelopeBufs hold answers while they are encoded.
+var envelopeBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // bytesChunk is how much data writeBytesOK encodes per write (a multiple
 // of 3, so that no padding appears mid-text).
@@ -102,35 +136,4 @@ type failure struct {
 	OK    bool   `json:"ok"`
 	Error string `json:"error"`
 	Code  string `json:"code"`
-}
-
-type success struct {
-	rpcMs  *int64
-	has    bool
-	result any
-}
-
-// MarshalJSON writes "result" only for ops that return one; like the
-// envelope it does not escape HTML characters.
-func (s success) MarshalJSON() ([]byte, error) {
-	type plain struct {
-		OK     bool   `json:"ok"`
-		Result any    `json:"result"`
-		RPCMs  *int64 `json:"rpcMs,omitempty"`
-	}
-	type void struct {
-		OK    bool   `json:"ok"`
-		RPCMs *int64 `json:"rpcMs,omitempty"`
-	}
-	var v any = void{OK: true, RPCMs: s.rpcMs}
-	if s.has {
-		v = plain{OK: true, Result: s.result, RPCMs: s.rpcMs}
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }

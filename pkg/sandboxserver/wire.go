@@ -18,11 +18,37 @@ func (b Bytes) MarshalJSON() ([]byte, error) {
 	return append(out, '"', '}'), nil
 }
 
+// hasRawBytes reports whether v holds a []byte inside its maps and slices
+// of any.
+func hasRawBytes(v any) bool {
+	switch t := v.(type) {
+	case []byte:
+		return true
+	case map[string]any:
+		for _, e := range t {
+			if hasRawBytes(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if hasRawBytes(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // EncodeWire returns v with every []byte inside maps and slices of any
 // turned into Bytes, so a result built from plain Go values encodes bytes
 // as the wire type. Maps and slices are copied, never changed: a backend
 // may keep serving the values it returned. nil stays nil (JSON null).
 func EncodeWire(v any) any {
+	if !hasRawBytes(v) {
+		// Most results carry no bytes: nothing to copy.
+		return v
+	}
 	switch t := v.(type) {
 	case []byte:
 		return Bytes(t)

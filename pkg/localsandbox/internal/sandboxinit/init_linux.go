@@ -1,6 +1,8 @@
 package sandboxinit
 
 import (
+	"encoding/binary"
+	"errors"
 	"os"
 	"os/signal"
 	"runtime"
@@ -12,91 +14,192 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// initMain is the init: argv is protocol, mode, the extra files (one
-// letter each: "1" passed, "0" closed), whether stdin is the shell's
-// terminal ("1") or not ("0"), the sandbox directory, the cwd, the shell's
-// path and the shell's argv.
-// Its exit code is not read: it reports on the control socket.
+// initMain is the init: argv is the protocol, the mode and the sandbox
+// directory; fd 3 is its end of the control socket. It sets up once, then
+// runs the commands the server sends, one at a time, until the socket
+// closes. Its exit code is not read: it reports on the control socket.
 func initMain(args []string) int {
-	// Capabilities are per thread: the one that drops them must be the one
-	// that forks the shell.
-	runtime.LockOSThread()
-	if len(args) < 7 || args[0] != protocol || args[3] != "0" && args[3] != "1" {
+	if len(args) != 3 || args[0] != protocol {
 		return 70
 	}
-	mode, tty, dir, cwd, path, argv := args[1], args[3] == "1", args[4], args[5], args[6], args[7:]
-	extraFiles := args[2]
-	extra := len(extraFiles)
-	if strings.Trim(extraFiles, "01") != "" || extra > 64 {
-		return 70
-	}
-	ctlFd := 3 + extra
+	in := &initState{mode: args[1], dir: strings.TrimSuffix(args[2], "/"), root: -1}
 	syscall.CloseOnExec(ctlFd)
-	ctl := os.NewFile(uintptr(ctlFd), "sandboxinit-ctl")
-	send := func(kind, arg string) {
-		_, _ = ctl.Write([]byte(kind + " " + strings.ReplaceAll(arg, "\n", " ") + "\n"))
+	// Non-blocking, so that waiting for the server parks a goroutine in
+	// the runtime's poller instead of holding a thread in a system call.
+	if err := syscall.SetNonblock(ctlFd, true); err != nil {
+		return 70
 	}
-	switch mode {
+	in.ctl = os.NewFile(ctlFd, "sandboxinit-ctl")
+	switch in.mode {
 	case Namespaces.String():
-		if kind, err := mountSandbox(dir); err != nil {
-			send(kind, err.Error())
+		// The sandbox's directory, held before the mounts may hide its
+		// path: commands whose cwd is outside /home/user and /tmp start
+		// in it through this handle.
+		root, err := unix.Open(in.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			in.send(msgFail, (&os.PathError{Op: "open", Path: in.dir, Err: err}).Error())
 			return 1
 		}
-		dropCaps()
-		if cwd != "" {
-			if err := syscall.Chdir(cwd); err != nil {
-				send(msgFail, "chdir "+cwd+": "+err.Error())
-				return 1
-			}
+		in.root = root
+		if kind, err := mountSandbox(root); err != nil {
+			in.send(kind, err.Error())
+			return 1
+		}
+		// A command that keeps capabilities (the server runs as root)
+		// could change the mounts under the next one: it gets a copy.
+		if os.Getuid() == 0 {
+			in.cloneflags = syscall.CLONE_NEWNS
+		} else {
+			in.ambient = true
 		}
 	case Reaper.String():
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			send(msgFail, "cannot become a child subreaper: "+err.Error())
+			in.send(msgFail, "cannot become a child subreaper: "+err.Error())
 			return 1
 		}
 	default:
-		send(msgFail, "unknown mode "+mode)
+		in.send(msgFail, "unknown mode "+in.mode)
 		return 1
 	}
-	if path == "" {
-		// A probe: the setup worked.
-		send(msgReady, "0")
-		send(msgExit, "0")
-		return 0
-	}
-	// Signals sent to the init itself go on to the shell's process group.
-	sigc := make(chan os.Signal, 16)
-	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
+	// Signals sent to the init itself are caught and dropped: an init
+	// serves command after command, so a signal from outside (not the
+	// server's, which come on the control socket) has no command to go to.
+	// (Caught, not ignored: ignored signals would stay ignored in the
+	// shells.)
+	in.sigc = make(chan os.Signal, 16)
+	signal.Notify(in.sigc, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGTSTP)
-	// The shell gets the init's stdio and extra files at the same numbers
-	// (a nil entry of ExtraFiles stays closed: the number may be one of the
-	// init's own by now).
-	files := make([]uintptr, 3+extra)
-	for i := range files {
-		files[i] = uintptr(i)
-		if i >= 3 && extraFiles[i-3] == '0' {
-			files[i] = ^uintptr(0)
+	in.frames = make(chan frame, 16)
+	go readFrames(in.ctl, in.frames)
+	in.send(msgInit, "")
+	for {
+		select {
+		case f, ok := <-in.frames:
+			if !ok {
+				// The server closed the socket (or went away): nothing runs.
+				return 0
+			}
+			if f.kind == frameRun && !in.run(f) {
+				return 0
+			}
+		case <-in.sigc:
+			// Nothing runs to forward it to.
 		}
 	}
+}
+
+// ctlFd is the init's end of the control socket.
+const ctlFd = 3
+
+// initState is what an init keeps between commands.
+type initState struct {
+	mode       string
+	dir        string // the sandbox directory (host path)
+	root       int    // Namespaces: a handle on it, taken before the mounts
+	cloneflags uintptr
+	ambient    bool // the init was given a capability to drop before a shell
+	ctl        *os.File
+	frames     chan frame
+	sigc       chan os.Signal
+}
+
+func (in *initState) send(kind, arg string) {
+	line := []byte(kind + " " + strings.ReplaceAll(arg, "\n", " ") + "\n")
+	n, err := rawWrite(ctlFd, line)
+	if err == syscall.EINTR || err == syscall.EAGAIN {
+		n, err = 0, nil
+	}
+	if err == nil && n < len(line) {
+		// The socket is full (the server is slow to read): wait for it.
+		_, _ = in.ctl.Write(line[n:])
+	}
+}
+
+// startDir is where a command starts: its cwd in the namespaces, or its
+// host directory, reached in Namespaces mode through the handle taken
+// before the mounts (the data directory may be under /home or /tmp).
+func (in *initState) startDir(r *runSpec) (string, bool) {
+	if r.cwd != "" || in.root < 0 {
+		if r.cwd != "" {
+			return r.cwd, true
+		}
+		return r.dir, true
+	}
+	rel, ok := strings.CutPrefix(r.dir, in.dir)
+	if !ok || rel != "" && rel[0] != '/' {
+		return "", false
+	}
+	return fdPath(in.root) + rel, true
+}
+
+// run runs one command to its end and everything it started with it, and
+// reports its exit. It returns false when the server went away meanwhile.
+func (in *initState) run(f frame) bool {
+	defer func() {
+		for _, fd := range f.files {
+			rawClose(fd)
+		}
+	}()
+	if f.err != nil {
+		in.send(msgFail, f.err.Error())
+		return true
+	}
+	r := f.spec
+	dir, ok := in.startDir(r)
+	if !ok {
+		in.send(msgFail, "chdir "+r.dir+": outside the sandbox")
+		return true
+	}
+	// The shell gets the files at 0, 1, 2 and the extra ones at 3, 4, …
+	// (a closed extra file stays closed: the number may be one of the
+	// init's own).
+	files := make([]uintptr, 3+len(r.extra))
+	next := 0
+	for i := range files {
+		if i >= 3 && r.extra[i-3] == '0' {
+			files[i] = ^uintptr(0)
+			continue
+		}
+		files[i] = uintptr(f.files[next])
+		next++
+	}
+	// The init changes to the directory itself, and the shell inherits
+	// it: a shell given a copy of the mounts finds it in its copy.
+	if err := rawChdir(dir); err != nil {
+		in.send(msgFail, "chdir "+r.dir+": "+err.Error())
+		return true
+	}
+	// Capabilities are per thread, and the shell inherits the forking
+	// thread's: that thread drops the one the init was given to mount
+	// (root keeps its own: it was given none).
+	runtime.LockOSThread()
+	if in.ambient {
+		dropCaps()
+	}
+	pidfd := -1
 	sys := &syscall.SysProcAttr{Setpgid: true}
-	if tty {
+	if r.tty {
 		sys = ttyProcAttr()
 	}
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: os.Environ(), Files: files, Sys: sys})
+	sys.Cloneflags, sys.PidFD = in.cloneflags, &pidfd
+	pid, err := syscall.ForkExec(r.path, r.argv, &syscall.ProcAttr{Env: r.env, Files: files, Sys: sys})
+	runtime.UnlockOSThread()
+	_ = rawChdir("/")
 	if err != nil {
-		send(msgFail, "fork/exec "+path+": "+err.Error())
-		return 1
+		in.send(msgFail, "fork/exec "+r.path+": "+err.Error())
+		return true
 	}
-	send(msgReady, strconv.Itoa(pid))
+	for _, fd := range f.files {
+		rawClose(fd)
+	}
+	f.files = nil
+	in.send(msgReady, strconv.Itoa(pid))
 
 	shellDone := make(chan shellExit, 1)
 	noChildren := make(chan struct{})
-	go reap(pid, shellDone, noChildren)
-	ctlc := make(chan byte, 16)
-	go readCtl(ctl, ctlc)
-
+	go reap(pid, pidfd, shellDone, noChildren)
 	killEverything := func() {
-		if mode == Namespaces.String() {
+		if in.mode == Namespaces.String() {
 			// PID 1 signalling -1 reaches every other process of the
 			// namespace.
 			_ = syscall.Kill(-1, syscall.SIGKILL)
@@ -105,30 +208,39 @@ func initMain(args []string) int {
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		killChildren()
 	}
+	serverGone := false
 	var ex shellExit
 wait:
 	for {
 		select {
 		case ex = <-shellDone:
 			break wait
-		case b, ok := <-ctlc:
-			if !ok || b == killAll {
-				// Asked to, or the server went away.
+		case g, ok := <-in.frames:
+			switch {
+			case !ok:
+				// The server went away.
+				serverGone = true
 				killEverything()
-				ctlc = nil
-				continue
+				in.frames = nil
+			case g.kind == frameKill:
+				killEverything()
+			case g.kind == frameSignal:
+				_ = syscall.Kill(-pid, syscall.Signal(g.sig))
+			case g.kind == frameRun:
+				for _, fd := range g.files {
+					_ = unix.Close(fd)
+				}
+				in.send(msgFail, "a command is already running")
 			}
-			_ = syscall.Kill(-pid, syscall.Signal(b))
-		case s := <-sigc:
-			_ = syscall.Kill(-pid, s.(syscall.Signal))
+		case <-in.sigc:
 		}
 	}
-	if mode == Reaper.String() && ex.more {
-		// Whatever the shell left behind has been reparented to us, or is
-		// a descendant of something that was.
+	if ex.more {
+		// Whatever the shell left behind is ours now (PID 1, or the
+		// subreaper), or a descendant of something that is.
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
 		for {
-			killChildren()
+			killEverything()
 			select {
 			case <-noChildren:
 			case <-time.After(20 * time.Millisecond):
@@ -137,14 +249,15 @@ wait:
 			break
 		}
 	}
-	// In Namespaces mode, the init ending ends everything else; the
-	// server's wait returns once they are gone.
-	if ex.ws.Signaled() {
-		send(msgSignal, strconv.Itoa(int(ex.ws.Signal())))
-	} else {
-		send(msgExit, strconv.Itoa(ex.ws.ExitStatus()))
+	if serverGone {
+		return false
 	}
-	return 0
+	if ex.ws.Signaled() {
+		in.send(msgSignal, strconv.Itoa(int(ex.ws.Signal())))
+	} else {
+		in.send(msgExit, strconv.Itoa(ex.ws.ExitStatus()))
+	}
+	return true
 }
 
 // shellExit is the shell's status, and whether other children were left
@@ -157,7 +270,29 @@ type shellExit struct {
 // reap waits for every child: it reports the shell's status, and closes
 // noChildren once there is no child left at all (so no descendant either:
 // an orphan would have become our child).
-func reap(shell int, shellDone chan<- shellExit, noChildren chan<- struct{}) {
+//
+// With a pidfd (Linux 5.3 and later) it waits for the shell in the
+// runtime's poller, reaping what else ended every few seconds; then (and
+// without one) in wait4.
+func reap(shell, pidfd int, shellDone chan<- shellExit, noChildren chan<- struct{}) {
+	if pidfd >= 0 {
+		waitPidfd(shell, pidfd)
+		var ws syscall.WaitStatus
+		if got, err := rawWait4(shell, &ws, 0); err == nil && got == shell {
+			more := othersLeft()
+			shellDone <- shellExit{ws, more}
+			if more {
+				// Wait for the rest to be killed.
+				for {
+					if _, err := syscall.Wait4(-1, &ws, 0, nil); err != nil && err != syscall.EINTR {
+						break
+					}
+				}
+			}
+			close(noChildren)
+			return
+		}
+	}
 	for {
 		var ws syscall.WaitStatus
 		pid, err := syscall.Wait4(-1, &ws, 0, nil)
@@ -180,12 +315,47 @@ func reap(shell int, shellDone chan<- shellExit, noChildren chan<- struct{}) {
 	}
 }
 
+// waitPidfd returns once process pid has exited (it is not reaped), and
+// closes pidfd. Meanwhile children that exited are reaped every few
+// seconds, so that a long command leaves no pile of zombies.
+func waitPidfd(pid, pidfd int) {
+	_ = syscall.SetNonblock(pidfd, true)
+	f := os.NewFile(uintptr(pidfd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	for {
+		_ = f.SetReadDeadline(time.Now().Add(2 * time.Second))
+		// A pidfd becomes readable when its process exits.
+		err := rc.Read(func(fd uintptr) bool {
+			return rawReadable(int(fd))
+		})
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return
+		}
+		reapOthers(pid)
+	}
+}
+
+// reapOthers reaps the children that have exited, except pid (the shell,
+// left for reap).
+func reapOthers(pid int) {
+	for _, c := range children() {
+		if c != pid {
+			var ws syscall.WaitStatus
+			_, _ = syscall.Wait4(c, &ws, syscall.WNOHANG, nil)
+		}
+	}
+}
+
 // othersLeft reports whether the init still has children, reaping those
 // that already exited.
 func othersLeft() bool {
 	for {
 		var ws syscall.WaitStatus
-		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		pid, err := rawWait4(-1, &ws, 0)
 		switch {
 		case err == syscall.EINTR || err == nil && pid > 0:
 			continue
@@ -196,17 +366,101 @@ func othersLeft() bool {
 	}
 }
 
-func readCtl(ctl *os.File, out chan<- byte) {
-	buf := make([]byte, 64)
+// frame is one frame from the server: a run (spec and the files that came
+// with it, or err when it cannot be read), a signal or a kill.
+type frame struct {
+	kind  byte
+	sig   byte
+	spec  *runSpec
+	files []int
+	err   error
+}
+
+// readFrames reads frames from the control socket until it closes or
+// fails, then closes out. Files arrive as SCM_RIGHTS with the first bytes
+// of their run frame, close-on-exec.
+func readFrames(ctl *os.File, out chan<- frame) {
+	defer close(out)
+	store := make([]byte, 0, 64<<10)
+	chunk := make([]byte, 64<<10)
+	oob := make([]byte, unix.CmsgSpace(4*(3+64)*2))
+	var fds []int
+	rc, err := ctl.SyscallConn()
+	if err != nil {
+		return
+	}
 	for {
-		n, err := ctl.Read(buf)
-		for _, b := range buf[:n] {
-			out <- b
+		var n, oobn int
+		var err error
+		if rerr := rc.Read(func(fd uintptr) bool {
+			n, oobn, err = rawRecvmsg(int(fd), chunk, oob, unix.MSG_CMSG_CLOEXEC|unix.MSG_DONTWAIT)
+			return err != unix.EAGAIN && err != unix.EINTR
+		}); rerr != nil && err == nil {
+			err = rerr
 		}
-		if err != nil {
-			close(out)
+		if oobn > 0 {
+			if msgs, perr := unix.ParseSocketControlMessage(oob[:oobn]); perr == nil {
+				for _, m := range msgs {
+					if got, rerr := unix.ParseUnixRights(&m); rerr == nil {
+						fds = append(fds, got...)
+					}
+				}
+			}
+		}
+		if err != nil || n == 0 {
+			for _, f := range fds {
+				_ = unix.Close(f)
+			}
 			return
 		}
+		store = append(store, chunk[:n]...)
+		buf := store
+		for len(buf) > 0 {
+			var f frame
+			used := 0
+			switch buf[0] {
+			case frameKill:
+				f, used = frame{kind: frameKill}, 1
+			case frameSignal:
+				if len(buf) < 2 {
+					break
+				}
+				f, used = frame{kind: frameSignal, sig: buf[1]}, 2
+			case frameRun:
+				if len(buf) < 5 {
+					break
+				}
+				size := int(binary.BigEndian.Uint32(buf[1:5]))
+				if size > maxRunFrame {
+					return
+				}
+				if len(buf) < 5+size {
+					break
+				}
+				f = frame{kind: frameRun}
+				f.spec, f.err = parseRunPayload(buf[5 : 5+size])
+				want := 3
+				if f.err == nil {
+					want = f.spec.nfiles()
+				}
+				if len(fds) < want {
+					f.err = errors.New("the command's files did not arrive")
+					want = len(fds)
+				}
+				f.files, fds = fds[:want:want], fds[want:]
+				used = 5 + size
+			default:
+				// Out of step with the server: nothing more can be trusted.
+				return
+			}
+			if used == 0 {
+				break
+			}
+			buf = buf[used:]
+			out <- f
+		}
+		// What is left is the start of a frame.
+		store = append(store[:0], buf...)
 	}
 }
 
@@ -271,20 +525,15 @@ func dropCaps() {
 	}
 }
 
-// mountSandbox gives the namespace its view: a small read-only tmpfs on
+// mountSandbox gives the namespace of the sandbox directory root its view: a small read-only tmpfs on
 // /home holding the sandbox's home/user at /home/user and the host's other
 // home directories bound back, the sandbox's tmp at /tmp, and a /proc of
 // the new PID namespace. The kind of a failure is msgSetup when the kernel
 // refuses (namespaces unusable here) and msgFail when the sandbox
 // directory is not as expected.
-func mountSandbox(dir string) (kind string, err error) {
+func mountSandbox(root int) (kind string, err error) {
 	// Pin the directories first: the mounts may hide the paths that lead
 	// to them (the data directory may be under /home or /tmp).
-	root, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return msgFail, &os.PathError{Op: "open", Path: dir, Err: err}
-	}
-	defer unix.Close(root)
 	user, err := openBeneath(root, "home/user")
 	if err != nil {
 		return msgFail, err

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/nimbus-sh/nimbus/internal/proctest"
 )
@@ -147,8 +148,13 @@ func TestServerGoneEndsEverything(t *testing.T) {
 				t.Fatal(err)
 			}
 			proctest.WaitRunning(t, m, m2)
-			c.ctl.Close()
-			_, _ = c.cmd.Process.Wait()
+			c.ini.ctl.Close()
+			c.ini.reap()
+			select {
+			case <-c.ini.exited:
+			case <-time.After(time.Minute):
+				t.Fatal("the init did not end once its control socket closed")
+			}
 			proctest.WaitGone(t, m, m2)
 		})
 	}
@@ -218,24 +224,40 @@ func TestProbeAndAvailable(t *testing.T) {
 }
 
 // BenchmarkStart measures one `sh -c true` in each mode, start to end:
-// Direct is the floor; Reaper adds the init; Namespaces adds the
-// namespaces and mounts.
+// Direct is the floor; the others add an init, started for the command
+// alone (fresh) or kept in a pool between commands (pooled), in which case
+// a command costs the fork+exec of the shell and a few messages.
 func BenchmarkStart(b *testing.B) {
 	for _, mode := range modes {
-		b.Run(mode.String(), func(b *testing.B) {
-			dir := sandboxDir(b)
-			for b.Loop() {
-				c := shell(mode, dir, "true")
-				if err := c.Start(); err != nil {
-					b.Fatal(err)
-				}
-				if err := c.Started(); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := c.Wait(); err != nil {
-					b.Fatal(err)
-				}
+		for _, pooled := range []bool{false, true} {
+			name := mode.String() + "/fresh"
+			if pooled {
+				name = mode.String() + "/pooled"
 			}
-		})
+			if mode == Direct && pooled {
+				continue
+			}
+			b.Run(name, func(b *testing.B) {
+				dir := sandboxDir(b)
+				var pool *Pool
+				if pooled {
+					pool = &Pool{}
+					defer pool.Close()
+				}
+				for b.Loop() {
+					c := shell(mode, dir, "true")
+					c.Pool = pool
+					if err := c.Start(); err != nil {
+						b.Fatal(err)
+					}
+					if err := c.Started(); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := c.Wait(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

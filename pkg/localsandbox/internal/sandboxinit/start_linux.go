@@ -76,9 +76,9 @@ func sysctl(name string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// Probe sets up the namespaces and mounts of a command once, for a
-// sandbox directory it makes under parent (and removes), without running
-// one: a *SetupError says why they cannot be used here.
+// Probe sets up the namespaces and mounts of a sandbox once, for a
+// sandbox directory it makes under parent (and removes), without running a
+// command: a *SetupError says why they cannot be used here.
 func Probe(parent string) error {
 	dir, err := os.MkdirTemp(parent, "isolation-probe-")
 	if err != nil {
@@ -90,16 +90,18 @@ func Probe(parent string) error {
 			return err
 		}
 	}
-	c := &Cmd{Mode: Namespaces, SandboxDir: dir, Dir: dir}
-	if err := c.Start(); err != nil {
-		return err
+	ini, err := startInit(Namespaces, dir)
+	if err == nil {
+		ini.kill()
+		ini.waitExit()
+		return nil
 	}
-	err = c.Started()
-	if _, werr := c.Wait(); err == nil && werr != nil {
-		err = werr
+	var ie *initError
+	if errors.As(err, &ie) {
+		err = ie.err
 	}
 	var se *SetupError
-	if err != nil && !errors.As(err, &se) {
+	if !errors.As(err, &se) {
 		err = &SetupError{Reason: err.Error()}
 	}
 	return err

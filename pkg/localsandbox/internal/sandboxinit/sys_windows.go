@@ -35,4 +35,24 @@ func Available() (Mode, string) { return Direct, "the local backend does not run
 // Probe is Linux-only.
 func Probe(string) error { return errors.New("sandboxinit: namespaces are Linux-only") }
 
+type fileID struct{}
+
+func idOf(string) fileID { return fileID{} }
+
+func sendWithFiles(int, []byte, []int) (int, error) { return 0, syscall.EWINDOWS }
+
+func isNonblock(int) bool { return true }
+
 func ttyProcAttr() *syscall.SysProcAttr { return nil }
+
+type pollFd struct {
+	fd      int32
+	events  int16
+	revents int16
+}
+
+const pollIn = 0x1
+
+func pollNow([]pollFd) (int, error) { return 0, syscall.EWINDOWS }
+
+func fdOf0(*os.File) int { return -1 }

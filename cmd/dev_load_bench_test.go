@@ -1,0 +1,248 @@
+//go:build linux
+
+package cmd_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/loadtest"
+)
+
+// BenchmarkDevLoad loads the real `nimbus dev` (this test binary acting as
+// nimbus, in its own process) with `ready`, `exec true`, `execStream true`
+// and a 4 KiB write+read pair, from 1 to 256 concurrent clients each on
+// its own sandbox (and `exec true` from all of them on one sandbox),
+// beside the floors measured in the same rounds: a bare HTTP server in its
+// own process (http-floor) and fork+exec of /bin/sh -c true, plain
+// (spawn-floor) and in new user, mount and PID namespaces (spawn-ns-floor).
+// Rounds are interleaved in a shuffled order and the table shows the
+// median and range over rounds, with ratios taken within each round. Then
+// 10,000 distinct sandboxes are written to, and the server's open fds and
+// peak RSS are reported. It ignores b.N: run it once.
+//
+//	go test ./cmd -run '^$' -bench DevLoad -benchtime 1x
+//
+// NIMBUS_LOAD_DURATION (default 2s) is the length of each measurement,
+// NIMBUS_LOAD_ROUNDS (default 3) the number of rounds, NIMBUS_LOAD_CONC
+// (default 1,16,64,256) the concurrencies, NIMBUS_LOAD_OPS a comma-separated
+// subset of the rows, NIMBUS_LOAD_IDS (default 10000)
+// the number of sandboxes of the fd check and NIMBUS_LOAD_ISOLATION the
+// server's --isolation. NIMBUS_LOAD_BIN runs another nimbus binary as the
+// server (a release build, or another commit's, to compare); by default
+// this test binary is the server. See docs/benchmarks.md.
+func BenchmarkDevLoad(b *testing.B) {
+	dur := envDuration(b, "NIMBUS_LOAD_DURATION", 2*time.Second)
+	rounds := envInt(b, "NIMBUS_LOAD_ROUNDS", 3)
+	nids := envInt(b, "NIMBUS_LOAD_IDS", 10000)
+	concs := []int{1, 16, 64, 256}
+	if s := os.Getenv("NIMBUS_LOAD_CONC"); s != "" {
+		concs = nil
+		for _, f := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				b.Fatalf("NIMBUS_LOAD_CONC: %q", s)
+			}
+			concs = append(concs, n)
+		}
+	}
+	maxC := 0
+	for _, c := range concs {
+		maxC = max(maxC, c)
+	}
+	var extra []string
+	if iso := os.Getenv("NIMBUS_LOAD_ISOLATION"); iso != "" {
+		extra = append(extra, "--isolation", iso)
+	}
+	bin := os.Args[0]
+	if s := os.Getenv("NIMBUS_LOAD_BIN"); s != "" {
+		bin = s
+	}
+	d := startDevBin(b, bin, extra)
+	idleFds := d.fds(b) // before the first sandbox
+	floorAddr := startFloorProc(b)
+	client := loadtest.NewClient(maxC + 8)
+	nimbus := &loadtest.Target{Endpoint: "http://" + d.addr, Token: d.token(b), Client: client}
+	floor := &loadtest.Target{Endpoint: "http://" + floorAddr, Client: client}
+	ctx := context.Background()
+
+	ids := loadtest.IDs("lt", maxC)
+	one := []string{"lt-one"}
+	ops := map[string]loadtest.Op{
+		"http-floor":     floor.ReadyOp(ids),
+		"spawn-floor":    loadtest.SpawnOp(),
+		"spawn-ns-floor": loadtest.SpawnNSOp(),
+		"ready":          nimbus.ReadyOp(ids),
+		"exec":           nimbus.ExecOp(ids, "true"),
+		"exec-1box":      nimbus.ExecOp(one, "true"),
+		"execStream":     nimbus.ExecStreamOp(ids, "true"),
+		"write+read":     nimbus.WriteReadOp(ids, 4096),
+	}
+	names := []string{"http-floor", "spawn-floor", "spawn-ns-floor", "ready", "exec", "exec-1box", "execStream", "write+read"}
+	if s := os.Getenv("NIMBUS_LOAD_OPS"); s != "" {
+		names = strings.Split(s, ",")
+		for _, n := range names {
+			if ops[n] == nil {
+				b.Fatalf("NIMBUS_LOAD_OPS: no op %q", n)
+			}
+		}
+	}
+	tab := loadtest.NewTable()
+	tab.Rows(names...)
+	tab.Compare("ready", "http-floor")
+	tab.Compare("write+read", "http-floor")
+	for _, op := range []string{"exec", "exec-1box", "execStream"} {
+		tab.Compare(op, "spawn-floor", "spawn-ns-floor")
+	}
+	// Every sandbox exists before the first round.
+	if r := loadtest.Run(ctx, min(maxC, 16), 0, maxC, nimbus.ExecOp(ids, "true")); r.Errors > 0 {
+		b.Fatalf("warm-up: %v", r.FirstErr)
+	}
+	b.ResetTimer()
+	for round := range rounds {
+		for _, c := range concs {
+			order := append([]string(nil), names...)
+			rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+			for _, name := range order {
+				op := ops[name]
+				loadtest.Run(ctx, c, dur/4, 0, op) // warm-up, not recorded
+				r := loadtest.Run(ctx, c, dur, 0, op)
+				if r.Errors > 0 {
+					b.Errorf("round %d, %s at %d: %d errors, first: %v", round, name, c, r.Errors, r.FirstErr)
+				}
+				tab.Add(name, r)
+			}
+		}
+	}
+	b.StopTimer()
+	peak := d.kib(b, "VmHWM")
+	loadFds := d.fds(b)
+
+	// Many sandboxes: each is written to once.
+	many := loadtest.Run(ctx, 16, 0, nids, nimbus.WriteOp(loadtest.IDs("many", nids)))
+	// The load generator's own kept-alive connections are not the
+	// server's to give back: fds are counted without them.
+	client.CloseIdleConnections()
+	afterFds := d.fds(b)
+	settled := afterFds
+	for deadline := time.Now().Add(60 * time.Second); settled > idleFds && time.Now().Before(deadline); {
+		time.Sleep(250 * time.Millisecond)
+		settled = d.fds(b)
+	}
+
+	fmt.Printf("\nnimbus dev under load: %d rounds of %v per cell, GOMAXPROCS of the server %s, load generator in this process\n\n", rounds, dur, os.Getenv("GOMAXPROCS"))
+	if err := tab.Write(os.Stdout); err != nil {
+		b.Fatal(err)
+	}
+	fmt.Printf("\nserver peak RSS (VmHWM) %.1f MiB; open fds: %d idle, %d after the rounds\n", peak/1024, idleFds, loadFds)
+	fmt.Printf("%d distinct sandboxes written to at concurrency 16: %d errors (%v), %.0f ops/s; open fds right after %d, %d after settling (idle %d)\n\n",
+		nids, many.Errors, many.FirstErr, many.OpsPerSec(), afterFds, settled, idleFds)
+
+	report := func(op, floor string, c int, unit string) {
+		if m, _, _, ok := tab.Ratio(op, floor, c); ok {
+			b.ReportMetric(m, unit)
+		}
+	}
+	report("exec", "spawn-floor", 16, "exec-c16-x-spawn")
+	report("exec", "spawn-ns-floor", 16, "exec-c16-x-spawn-ns")
+	report("ready", "http-floor", 16, "ready-c16-x-http")
+	if m, _, _, ok := tab.P99Ratio("exec", "spawn-floor", 64); ok {
+		b.ReportMetric(m, "exec-c64-p99-x-spawn")
+	}
+	if rs := tab.Results("write+read", 1); len(rs) > 0 {
+		var us []float64
+		for _, r := range rs {
+			us = append(us, float64(r.Quantile(0.5))/1e3)
+		}
+		b.ReportMetric(median(us), "write+read-c1-p50-µs")
+	}
+	b.ReportMetric(peak/1024, "rss-peak-MiB")
+	b.ReportMetric(float64(settled-idleFds), "fds-above-idle-after-ids")
+	b.ReportMetric(float64(many.Errors), "errors-many-ids")
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	for i := range s {
+		for j := i + 1; j < len(s); j++ {
+			if s[j] < s[i] {
+				s[i], s[j] = s[j], s[i]
+			}
+		}
+	}
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+func envDuration(b *testing.B, key string, def time.Duration) time.Duration {
+	s := os.Getenv(key)
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		b.Fatalf("%s: %q", key, s)
+	}
+	return d
+}
+
+func envInt(b *testing.B, key string, def int) int {
+	s := os.Getenv(key)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("%s: %q", key, s)
+	}
+	return n
+}
+
+// fds counts the server's open file descriptors.
+func (d *devProc) fds(b testing.TB) int {
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(d.cmd.Process.Pid) + "/fd")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return len(ents)
+}
+
+// startFloorProc runs the HTTP floor in its own process (this test binary
+// as loadtest.FloorName) and returns its address.
+func startFloorProc(b *testing.B) string {
+	b.Helper()
+	cmd := &exec.Cmd{Path: os.Args[0], Args: []string{loadtest.FloorName}}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("the floor server did not start: %v", err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return strings.TrimSpace(line)
+}

@@ -1,0 +1,35 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// SpawnNSOp is the spawn floor with isolation: fork+exec of /bin/sh -c
+// true in new user, mount and PID namespaces (the kernel's part of what a
+// sandbox command needs, without mounts or an init). It fails where
+// unprivileged user namespaces are not allowed.
+func SpawnNSOp() Op {
+	uid, gid := os.Getuid(), os.Getgid()
+	attr := &os.ProcAttr{Sys: &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}},
+	}}
+	return func(ctx context.Context, _ int) error {
+		p, err := os.StartProcess("/bin/sh", []string{"sh", "-c", "true"}, attr)
+		if err != nil {
+			return err
+		}
+		st, err := p.Wait()
+		if err != nil {
+			return err
+		}
+		if !st.Success() {
+			return fmt.Errorf("sh -c true in namespaces: %v", st)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,469 @@
+package sandboxinit
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Cmd is a shell command to run under an init. Fill in the exported fields,
+// then call Start, Started and Wait, as with exec.Cmd.
+type Cmd struct {
+	Mode Mode
+	// Path and Args are the shell and its argv (Args[0] included).
+	Path string
+	Args []string
+	Env  []string
+	// Dir is the host directory the command starts in.
+	Dir string
+	// SandboxDir is, in Namespaces mode, the host directory whose home/user
+	// and tmp are mounted at /home/user and /tmp.
+	SandboxDir string
+	// Cwd is, in Namespaces mode, the directory to start in instead of Dir,
+	// by its path in the namespaces; "" starts in Dir.
+	Cwd string
+	// TTY says Stdin is a terminal (a PTY's slave side): the shell then
+	// leads a new session with it as its controlling terminal, as a login
+	// shell does, instead of leading a new process group.
+	TTY bool
+	// Stdin, Stdout, Stderr, ExtraFiles and WaitDelay are as in exec.Cmd;
+	// ExtraFiles keep their numbers (3, 4, …) in the shell.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	ExtraFiles     []*os.File
+	WaitDelay      time.Duration
+	// Pool provides the init; nil starts one for this command alone.
+	Pool *Pool
+
+	cmd *exec.Cmd // Direct mode
+
+	ini      *initProc // the init running the command
+	pool     *Pool
+	startErr error // what Started reports
+	pid      int   // the shell's pid as the init reported it
+	copying  sync.WaitGroup
+	closers  []io.Closer // this side's pipe ends, closed by Wait
+	killT    *time.Timer
+
+	mu      sync.Mutex
+	running bool // the init runs the shell; it has not reported its end
+	killed  bool
+	ended   bool
+}
+
+// killGrace is how long an init gets to report the end of a command it
+// was asked to kill before it is killed itself.
+const killGrace = 10 * time.Second
+
+// errKilled: Kill came before the command started; it never will.
+var errKilled = errors.New("sandboxinit: the command was killed before it started")
+
+// IsKilledBeforeStart reports whether Start failed because Kill came
+// first.
+func IsKilledBeforeStart(err error) bool { return errors.Is(err, errKilled) }
+
+// Start starts the command: it takes an init from the pool (starting one
+// if none is idle) and hands it the command. Errors of the command itself
+// (a missing shell, a refused cwd, namespaces the kernel refuses) are
+// reported by Started; Start fails only when no init could be run at all,
+// with a *SetupError when the kernel refused to create the namespaces, or
+// when Kill came first.
+func (c *Cmd) Start() error {
+	if c.Mode == Direct {
+		c.cmd = c.command(c.Path, c.Args)
+		c.cmd.SysProcAttr = sysProcAttr(Direct)
+		if c.TTY {
+			c.cmd.SysProcAttr = ttyProcAttr()
+		}
+		return c.cmd.Start()
+	}
+	if !Hooked() {
+		return errors.New("sandboxinit: " + c.Mode.String() + " mode needs MaybeRun at the start of the program")
+	}
+	c.mu.Lock()
+	killed := c.killed
+	c.mu.Unlock()
+	if killed {
+		return errKilled
+	}
+	c.pool = c.Pool
+	if c.pool == nil {
+		c.pool = &Pool{MaxIdle: -1}
+	}
+	spec := &runSpec{dir: c.Dir, cwd: c.Cwd, path: c.Path, argv: c.Args, env: c.Env, tty: c.TTY}
+	if c.Mode == Reaper {
+		spec.cwd = ""
+	}
+	if len(spec.argv) == 0 {
+		spec.argv = []string{c.Path}
+	}
+	fds, err := c.files(spec)
+	if err != nil {
+		c.closeAll()
+		return err
+	}
+	frame, err := appendRunFrame(nil, spec)
+	if err != nil {
+		c.closeAll()
+		return err
+	}
+	// A reused init that died while idle is replaced once.
+	for attempt := 0; ; attempt++ {
+		ini, reused, err := c.pool.get(c.Mode, c.SandboxDir)
+		if err != nil {
+			var ie *initError
+			if errors.As(err, &ie) {
+				c.startErr = ie.err
+				c.closeAll()
+				return nil
+			}
+			c.closeAll()
+			return err
+		}
+		c.mu.Lock()
+		if c.killed {
+			c.mu.Unlock()
+			c.pool.put(ini)
+			c.closeAll()
+			return errKilled
+		}
+		err = ini.sendRun(frame, fds)
+		var pid int
+		if err == nil {
+			if c.pool.StartHook != nil {
+				c.pool.StartHook()
+			}
+			pid, err = ini.started()
+		}
+		var fail *commandError
+		switch {
+		case err == nil:
+			c.ini, c.pid, c.running = ini, pid, true
+			c.mu.Unlock()
+			c.closeChildEnds()
+			return nil
+		case errors.As(err, &fail):
+			// The init is fine; the command could not start.
+			c.mu.Unlock()
+			c.pool.put(ini)
+			c.startErr = errors.New(fail.reason)
+			c.closeAll()
+			return nil
+		}
+		c.mu.Unlock()
+		c.pool.drop(ini)
+		if !reused || attempt > 0 {
+			c.startErr = err
+			c.closeAll()
+			return nil
+		}
+	}
+}
+
+// files returns the descriptors the shell gets (stdin, stdout, stderr,
+// then the passed extra files), making pipes for readers and writers that
+// are not files, as exec.Cmd does.
+func (c *Cmd) files(spec *runSpec) ([]int, error) {
+	var fds []int
+	in, err := c.stdinFile()
+	if err != nil {
+		return nil, err
+	}
+	fds = append(fds, fdOf(in))
+	for _, w := range []io.Writer{c.Stdout, c.Stderr} {
+		f, err := c.writerFile(w)
+		if err != nil {
+			return nil, err
+		}
+		fds = append(fds, fdOf(f))
+	}
+	extra := make([]byte, len(c.ExtraFiles))
+	for i, f := range c.ExtraFiles {
+		extra[i] = '0'
+		if f != nil {
+			extra[i] = '1'
+			fds = append(fds, fdOf(f))
+		}
+	}
+	spec.extra = string(extra)
+	return fds, nil
+}
+
+// childEnds are this side's copies of the pipe ends the shell uses: closed
+// once the init has its own.
+type childEnd struct{ *os.File }
+
+func (c *Cmd) stdinFile() (*os.File, error) {
+	switch r := c.Stdin.(type) {
+	case nil:
+		return devNull()
+	case *os.File:
+		return r, nil
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	c.closers = append(c.closers, childEnd{pr}, pw)
+	c.copying.Add(1)
+	go func() {
+		defer c.copying.Done()
+		_, _ = io.Copy(pw, c.Stdin)
+		_ = pw.Close()
+	}()
+	return pr, nil
+}
+
+func (c *Cmd) writerFile(w io.Writer) (*os.File, error) {
+	switch w := w.(type) {
+	case nil:
+		return devNull()
+	case *os.File:
+		return w, nil
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	c.closers = append(c.closers, pr, childEnd{pw})
+	c.copying.Add(1)
+	go func() {
+		defer c.copying.Done()
+		_, _ = io.Copy(w, pr)
+	}()
+	return pw, nil
+}
+
+// closeChildEnds closes this side's copies of the shell's pipe ends, so
+// that end of file comes when the command's processes are gone.
+func (c *Cmd) closeChildEnds() {
+	for _, cl := range c.closers {
+		if ce, ok := cl.(childEnd); ok {
+			_ = ce.Close()
+		}
+	}
+}
+
+func (c *Cmd) closeAll() {
+	for _, cl := range c.closers {
+		_ = cl.Close()
+	}
+}
+
+var (
+	devNullOnce sync.Once
+	devNullFile *os.File
+	devNullErr  error
+)
+
+// devNull is one /dev/null for every command's missing stdio.
+func devNull() (*os.File, error) {
+	devNullOnce.Do(func() { devNullFile, devNullErr = os.OpenFile(os.DevNull, os.O_RDWR, 0) })
+	return devNullFile, devNullErr
+}
+
+// fdOf returns the descriptor to pass for f, in blocking mode as the
+// shell expects (as exec.Cmd does): the open file description is shared.
+func fdOf(f *os.File) int {
+	fd := fdOf0(f)
+	if fd < 0 || isNonblock(fd) {
+		// Fd switches the file (and the description) to blocking mode.
+		fd = int(f.Fd())
+	}
+	return fd
+}
+
+func (c *Cmd) command(path string, args []string) *exec.Cmd {
+	cmd := &exec.Cmd{Path: path, Args: args, Env: c.Env, Dir: c.Dir,
+		Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr, WaitDelay: c.WaitDelay}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, c.ExtraFiles...)
+	return cmd
+}
+
+// Started reports whether the shell runs: a *SetupError means the
+// namespaces cannot be set up here; any other error that the command could
+// not start. Wait must still be called.
+func (c *Cmd) Started() error { return c.startErr }
+
+// Pid returns the host pid of the process that every process of the
+// command that can be tracked descends from: the init, or the shell in
+// Direct mode. It is 0 before Start.
+func (c *Cmd) Pid() int {
+	if c.cmd != nil && c.cmd.Process != nil {
+		return c.cmd.Process.Pid
+	}
+	if c.ini != nil {
+		return c.ini.pid()
+	}
+	return 0
+}
+
+// Signal sends sig to the shell's process group.
+func (c *Cmd) Signal(sig syscall.Signal) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmd != nil {
+		if c.ended || c.cmd.Process == nil {
+			return os.ErrProcessDone
+		}
+		return signalGroup(c.cmd.Process.Pid, sig)
+	}
+	if !c.running {
+		return os.ErrProcessDone
+	}
+	if sig <= 0 || sig > 255 {
+		return syscall.EINVAL
+	}
+	return c.ini.write([]byte{frameSignal, byte(sig)})
+}
+
+// Kill kills the command and everything it started; before Start, it
+// keeps the command from starting. It does not wait.
+func (c *Cmd) Kill() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return
+	}
+	c.killed = true
+	if c.cmd != nil {
+		if c.cmd.Process != nil {
+			_ = signalGroup(c.cmd.Process.Pid, syscall.SIGKILL)
+		}
+		return
+	}
+	if !c.running {
+		return
+	}
+	ini := c.ini
+	if err := ini.write([]byte{frameKill}); err != nil {
+		ini.kill()
+		return
+	}
+	if c.killT == nil {
+		// An init that does not report the end in time goes with it.
+		c.killT = time.AfterFunc(killGrace, func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.running {
+				ini.kill()
+			}
+		})
+	}
+}
+
+// Wait waits for the command and for everything it started to end, and
+// returns how the shell ended.
+func (c *Cmd) Wait() (Exit, error) {
+	if c.cmd != nil {
+		return c.waitDirect()
+	}
+	if c.ini == nil {
+		// It never started.
+		c.mu.Lock()
+		c.ended = true
+		c.mu.Unlock()
+		return Exit{}, nil
+	}
+	ex, clean := c.ini.finished()
+	c.mu.Lock()
+	c.running, c.ended = false, true
+	if c.killT != nil {
+		c.killT.Stop()
+	}
+	c.mu.Unlock()
+	if clean {
+		c.pool.put(c.ini)
+	} else {
+		c.pool.drop(c.ini)
+	}
+	c.waitCopies()
+	return ex, nil
+}
+
+// waitCopies waits for the copying of non-file stdio, for at most
+// WaitDelay when it is set, and closes this side's pipe ends.
+func (c *Cmd) waitCopies() {
+	done := make(chan struct{})
+	go func() {
+		c.copying.Wait()
+		close(done)
+	}()
+	if c.WaitDelay > 0 {
+		t := time.NewTimer(c.WaitDelay)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			c.closeAll()
+			<-done
+		}
+	} else {
+		<-done
+	}
+	c.closeAll()
+}
+
+func (c *Cmd) waitDirect() (Exit, error) {
+	werr := c.cmd.Wait()
+	c.mu.Lock()
+	c.ended = true
+	c.mu.Unlock()
+	st := c.cmd.ProcessState
+	if st == nil {
+		return Exit{}, werr
+	}
+	// Background jobs of a Direct command go with it.
+	_ = signalGroup(c.cmd.Process.Pid, syscall.SIGKILL)
+	return exitOf(st), nil
+}
+
+// exitOf reads a process state the way a shell reports it.
+func exitOf(st *os.ProcessState) Exit {
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return Exit{Code: -1, Signal: ws.Signal()}
+	}
+	return Exit{Code: st.ExitCode()}
+}
+
+// Messages from the init, one line each on the control socket.
+const (
+	msgInit   = "init"   // init: set up, waiting for commands
+	msgReady  = "ready"  // ready <pid>: the shell runs
+	msgSetup  = "setup"  // setup <reason>: the namespaces cannot be set up
+	msgFail   = "fail"   // fail <reason>: the init or the shell could not be started
+	msgExit   = "exit"   // exit <code>
+	msgSignal = "signal" // signal <n>
+)
+
+// commandError: the init could not start the command (it is still fine).
+type commandError struct{ reason string }
+
+func (e *commandError) Error() string { return e.reason }
+
+// initError: the init could not set up (it has exited); err is a
+// *SetupError when the kernel refused the namespaces.
+type initError struct{ err error }
+
+func (e *initError) Error() string { return e.err.Error() }
+
+func parseLine(line string) (kind, arg string) {
+	kind, arg, _ = strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+	return kind, arg
+}
+
+func unexpected(line string) error {
+	return fmt.Errorf("sandboxinit: unexpected message %q from the init", line)
+}
+
+func atoi(s string) (int, bool) {
+	n, err := strconv.Atoi(s)
+	return n, err == nil
+}

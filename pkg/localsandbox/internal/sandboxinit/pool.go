@@ -1,0 +1,470 @@
+package sandboxinit
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Defaults of a Pool.
+const (
+	// DefaultMaxIdle bounds the idle inits of a pool: each is a process of
+	// about 1 MiB of its own memory and two descriptors of this one (its
+	// control socket and the pidfd os/exec keeps until the wait). A load
+	// spread over more sandboxes than this starts inits again (a few
+	// milliseconds each).
+	DefaultMaxIdle = 256
+	// DefaultIdleTimeout is how long an init may wait for its next
+	// command: a sandbox nobody uses holds no process and no descriptor.
+	DefaultIdleTimeout = 15 * time.Second
+)
+
+// Pool keeps inits between commands. In Namespaces mode an init belongs to
+// one sandbox directory (its mounts are that sandbox's) and is reused only
+// while that sandbox's home/user and tmp are the directories it mounted;
+// in Reaper mode any command may use any idle init. The zero value is
+// ready to use; Close kills every init.
+type Pool struct {
+	// MaxIdle bounds idle inits (the least recently used go first); 0
+	// means DefaultMaxIdle, a negative value keeps none.
+	MaxIdle int
+	// IdleTimeout ends inits idle for longer; 0 means DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// StartHook, when set, is called while a command's process is being
+	// made: its init has been handed the command and forks and executes
+	// the shell. Tests stall a start there to see what else proceeds
+	// meanwhile; leave it nil otherwise.
+	StartHook func()
+
+	mu     sync.Mutex
+	idle   map[poolKey][]*initProc
+	nidle  int
+	all    map[*initProc]struct{}
+	closed bool
+	timer  *time.Timer
+}
+
+// poolKey says which commands an init can run.
+type poolKey struct {
+	mode Mode
+	dir  string
+	// home and tmp identify the directories a Namespaces init mounted.
+	home, tmp fileID
+}
+
+func (p *Pool) maxIdle() int {
+	if p.MaxIdle == 0 {
+		return DefaultMaxIdle
+	}
+	return max(p.MaxIdle, 0)
+}
+
+func (p *Pool) idleTimeout() time.Duration {
+	if p.IdleTimeout <= 0 {
+		return DefaultIdleTimeout
+	}
+	return p.IdleTimeout
+}
+
+func keyOf(mode Mode, dir string) poolKey {
+	if mode != Namespaces {
+		return poolKey{mode: mode}
+	}
+	return poolKey{mode: mode, dir: dir, home: idOf(dir + "/home/user"), tmp: idOf(dir + "/tmp")}
+}
+
+// get returns an idle init for the command, or starts one; reused says
+// which. An *initError means a new init could not set up.
+func (p *Pool) get(mode Mode, dir string) (ini *initProc, reused bool, err error) {
+	key := keyOf(mode, dir)
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, false, errors.New("sandboxinit: the pool is closed")
+	}
+	for list := p.idle[key]; len(list) > 0; list = p.idle[key] {
+		ini = list[len(list)-1]
+		p.removeIdleLocked(key, len(list)-1)
+		if !ini.isDead() {
+			p.mu.Unlock()
+			return ini, true, nil
+		}
+		go ini.kill()
+	}
+	p.mu.Unlock()
+	ini, err = startInit(mode, dir)
+	if err != nil {
+		return nil, false, err
+	}
+	ini.key = key
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		ini.kill()
+		return nil, false, errors.New("sandboxinit: the pool is closed")
+	}
+	if p.all == nil {
+		p.all = map[*initProc]struct{}{}
+	}
+	p.all[ini] = struct{}{}
+	p.mu.Unlock()
+	return ini, false, nil
+}
+
+func (p *Pool) removeIdleLocked(key poolKey, i int) {
+	list := p.idle[key]
+	list = append(list[:i], list[i+1:]...)
+	if len(list) == 0 {
+		delete(p.idle, key)
+	} else {
+		p.idle[key] = list
+	}
+	p.nidle--
+}
+
+// put takes back an init whose command ended cleanly.
+func (p *Pool) put(ini *initProc) {
+	p.mu.Lock()
+	if p.closed || p.maxIdle() == 0 || ini.isDead() {
+		delete(p.all, ini)
+		p.mu.Unlock()
+		ini.kill()
+		return
+	}
+	ini.idleSince = time.Now()
+	if p.idle == nil {
+		p.idle = map[poolKey][]*initProc{}
+	}
+	p.idle[ini.key] = append(p.idle[ini.key], ini)
+	p.nidle++
+	var evict []*initProc
+	for p.nidle > p.maxIdle() {
+		evict = append(evict, p.oldestLocked())
+	}
+	if p.timer == nil {
+		p.timer = time.AfterFunc(p.idleTimeout(), p.sweep)
+	}
+	p.mu.Unlock()
+	for _, e := range evict {
+		e.kill()
+	}
+}
+
+// drop forgets an init that cannot be reused and ends it.
+func (p *Pool) drop(ini *initProc) {
+	p.mu.Lock()
+	delete(p.all, ini)
+	p.mu.Unlock()
+	ini.kill()
+}
+
+// oldestLocked removes and returns the least recently used idle init.
+func (p *Pool) oldestLocked() *initProc {
+	var best *initProc
+	var bestKey poolKey
+	bi := 0
+	for k, list := range p.idle {
+		// Each list is in the order inits came back: its first is its oldest.
+		if best == nil || list[0].idleSince.Before(best.idleSince) {
+			best, bestKey, bi = list[0], k, 0
+		}
+	}
+	p.removeIdleLocked(bestKey, bi)
+	delete(p.all, best)
+	return best
+}
+
+// sweep ends the inits idle for longer than the timeout.
+func (p *Pool) sweep() {
+	cutoff := time.Now().Add(-p.idleTimeout())
+	var evict []*initProc
+	p.mu.Lock()
+	for p.nidle > 0 {
+		o := p.peekOldestLocked()
+		if o.idleSince.After(cutoff) {
+			break
+		}
+		evict = append(evict, p.oldestLocked())
+	}
+	p.timer = nil
+	if p.nidle > 0 && !p.closed {
+		next := time.Until(p.peekOldestLocked().idleSince.Add(p.idleTimeout()))
+		p.timer = time.AfterFunc(max(next, 10*time.Millisecond), p.sweep)
+	}
+	p.mu.Unlock()
+	for _, e := range evict {
+		e.kill()
+	}
+}
+
+func (p *Pool) peekOldestLocked() *initProc {
+	var best *initProc
+	for _, list := range p.idle {
+		if best == nil || list[0].idleSince.Before(best.idleSince) {
+			best = list[0]
+		}
+	}
+	return best
+}
+
+// Idle returns how many inits wait for a command.
+func (p *Pool) Idle() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.nidle
+}
+
+// Discard ends the inits of sandbox directory dir, idle or running (their
+// commands are killed with them). Call it when the sandbox is destroyed.
+func (p *Pool) Discard(dir string) {
+	var kill []*initProc
+	p.mu.Lock()
+	for k, list := range p.idle {
+		if k.mode == Namespaces && k.dir == dir {
+			for range list {
+				p.removeIdleLocked(k, 0)
+			}
+		}
+	}
+	for ini := range p.all {
+		if ini.key.mode == Namespaces && ini.key.dir == dir {
+			kill = append(kill, ini)
+			delete(p.all, ini)
+		}
+	}
+	p.mu.Unlock()
+	for _, ini := range kill {
+		ini.kill()
+	}
+	for _, ini := range kill {
+		ini.waitExit()
+	}
+}
+
+// Close ends every init, idle or running, and waits for them; the pool
+// starts no more.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	p.closed = true
+	var kill []*initProc
+	for ini := range p.all {
+		kill = append(kill, ini)
+	}
+	p.all, p.idle, p.nidle = nil, nil, 0
+	if p.timer != nil {
+		p.timer.Stop()
+		p.timer = nil
+	}
+	p.mu.Unlock()
+	for _, ini := range kill {
+		ini.kill()
+	}
+	for _, ini := range kill {
+		ini.waitExit()
+	}
+}
+
+// initProc is a running init and this side of its control socket.
+type initProc struct {
+	cmd       *exec.Cmd
+	ctl       *os.File
+	msgs      *bufio.Reader
+	exited    chan struct{} // closed once the init has been reaped
+	key       poolKey
+	idleSince time.Time
+	killOnce  sync.Once
+	reapOnce  sync.Once
+}
+
+// outOfResources reports a failure to start a process for want of
+// descriptors, processes or memory: it says nothing about namespaces.
+func outOfResources(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOMEM)
+}
+
+// msgBuf sizes the buffer an init's messages are read through: they are
+// short lines ("ready <pid>", "exit <code>"; a longer one is read in
+// pieces), and up to DefaultMaxIdle inits wait with theirs, so bufio's
+// default 4 KiB would be a megabyte of buffers that hold a few bytes.
+const msgBuf = 128
+
+// startTimeout bounds the init's setup: a re-executed program and a few
+// mounts, normally a few milliseconds.
+const startTimeout = 30 * time.Second
+
+// startInit starts an init and waits until it is set up.
+func startInit(mode Mode, dir string) (*initProc, error) {
+	mine, theirs, err := socketPair()
+	if err != nil {
+		return nil, err
+	}
+	cmd := &exec.Cmd{Path: selfExe, Args: []string{Name, protocol, mode.String(), dir}, Dir: "/",
+		// A small program: one processor's worth of runtime is plenty.
+		Env:        []string{"GOMAXPROCS=1"},
+		ExtraFiles: []*os.File{theirs}, SysProcAttr: sysProcAttr(mode)}
+	err = cmd.Start()
+	theirs.Close()
+	if err != nil {
+		mine.Close()
+		if mode == Namespaces && !outOfResources(err) {
+			// The kernel refused the namespaces (clone, or the id maps).
+			return nil, &SetupError{Reason: err.Error()}
+		}
+		return nil, err
+	}
+	ini := &initProc{cmd: cmd, ctl: mine, msgs: bufio.NewReaderSize(mine, msgBuf), exited: make(chan struct{})}
+	_ = mine.SetReadDeadline(time.Now().Add(startTimeout))
+	line, err := ini.msgs.ReadString('\n')
+	_ = mine.SetReadDeadline(time.Time{})
+	kind, arg := parseLine(line)
+	switch {
+	case err == nil && kind == msgInit:
+		return ini, nil
+	case err == nil && kind == msgSetup:
+		err = &initError{&SetupError{Reason: arg}}
+	case err == nil && kind == msgFail:
+		err = &initError{errors.New(arg)}
+	case err == nil:
+		err = unexpected(line)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		err = errors.New("sandboxinit: the init did not set up within " + startTimeout.String())
+	default:
+		err = errors.New("sandboxinit: the init ended before setting up")
+	}
+	ini.kill()
+	ini.waitExit()
+	return nil, err
+}
+
+func (ini *initProc) pid() int { return ini.cmd.Process.Pid }
+
+// isDead reports whether an idle init has ended: its end of the control
+// socket is closed (an idle init sends nothing, so anything to read is
+// the end). Nothing waits for an init while it lives: a thread blocked in
+// wait per init would be hundreds of threads.
+func (ini *initProc) isDead() bool {
+	select {
+	case <-ini.exited:
+		return true
+	default:
+	}
+	fd := fdOf0(ini.ctl)
+	p := []pollFd{{fd: int32(fd), events: pollIn}}
+	if n, err := pollNow(p); err != nil || n > 0 {
+		ini.reap()
+		return true
+	}
+	return false
+}
+
+// reap waits for the init's end in the background, once; exited is closed
+// then.
+func (ini *initProc) reap() {
+	ini.reapOnce.Do(func() {
+		go func() {
+			_ = ini.cmd.Wait()
+			close(ini.exited)
+		}()
+	})
+}
+
+// kill ends the init and everything it runs at once.
+func (ini *initProc) kill() {
+	ini.killOnce.Do(func() {
+		_ = ini.cmd.Process.Kill()
+		_ = ini.ctl.Close()
+		ini.reap()
+	})
+}
+
+// waitExit waits (boundedly) until the init has been reaped.
+func (ini *initProc) waitExit() {
+	ini.reap()
+	select {
+	case <-ini.exited:
+	case <-time.After(startTimeout):
+	}
+}
+
+func (ini *initProc) write(b []byte) error {
+	_, err := ini.ctl.Write(b)
+	return err
+}
+
+// sendRun sends a run frame with the command's files.
+func (ini *initProc) sendRun(frame []byte, fds []int) error {
+	rc, err := ini.ctl.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var n int
+	var serr error
+	if err := rc.Write(func(fd uintptr) bool {
+		n, serr = sendWithFiles(int(fd), frame, fds)
+		return serr != syscall.EAGAIN
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return serr
+	}
+	if n < len(frame) {
+		_, err = ini.ctl.Write(frame[n:])
+	}
+	return err
+}
+
+// started reads the init's answer to a run frame: the shell's pid, or a
+// *commandError.
+func (ini *initProc) started() (int, error) {
+	_ = ini.ctl.SetReadDeadline(time.Now().Add(startTimeout))
+	line, err := ini.msgs.ReadString('\n')
+	_ = ini.ctl.SetReadDeadline(time.Time{})
+	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, errors.New("sandboxinit: the init did not start the command within " + startTimeout.String())
+		}
+		return 0, errors.New("sandboxinit: the init ended before starting the command")
+	}
+	kind, arg := parseLine(line)
+	switch kind {
+	case msgReady:
+		pid, _ := atoi(arg)
+		return pid, nil
+	case msgFail:
+		return 0, &commandError{arg}
+	}
+	return 0, unexpected(line)
+}
+
+// finished waits for the init to report the end of the command, after
+// everything it started is gone. clean says the init can run another
+// command; otherwise it died (killed, or the command was cut off).
+func (ini *initProc) finished() (Exit, bool) {
+	line, err := ini.msgs.ReadString('\n')
+	if err == nil {
+		kind, arg := parseLine(line)
+		n, ok := atoi(arg)
+		switch {
+		case ok && kind == msgExit:
+			return Exit{Code: n}, true
+		case ok && kind == msgSignal:
+			return Exit{Code: -1, Signal: syscall.Signal(n)}, true
+		}
+	}
+	// Without its last words the init was killed, and the namespace (or
+	// the subreaper's children) with it.
+	ini.kill()
+	ini.waitExit()
+	if st := ini.cmd.ProcessState; st != nil {
+		if ex := exitOf(st); ex.Signal != 0 {
+			return ex, false
+		}
+	}
+	return Exit{Code: -1, Signal: syscall.SIGKILL}, false
+}

@@ -1,0 +1,183 @@
+package sandboxinit
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/nimbus-sh/nimbus/internal/proctest"
+)
+
+// runOut runs c and returns its stdout, failing unless it exits 0.
+func runOut(t *testing.T, c *Cmd) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	if ex := run(t, c); ex != (Exit{}) {
+		t.Fatalf("%+v %q %q", ex, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+func pooled(p *Pool, mode Mode, dir, script string) *Cmd {
+	c := shell(mode, dir, script)
+	c.Pool = p
+	return c
+}
+
+func newPool(t *testing.T) *Pool {
+	p := &Pool{}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// TestPoolReusesInits: the second command of a sandbox runs under the init
+// of the first, which kept nothing of it: what the first left running is
+// gone when its Wait returns, and in namespaces the second sees no process
+// but its own and the init.
+func TestPoolReusesInits(t *testing.T) {
+	for _, mode := range []Mode{Reaper, Namespaces} {
+		t.Run(mode.String(), func(t *testing.T) {
+			p := newPool(t)
+			dir := sandboxDir(t)
+			m, m2 := proctest.Marker(), proctest.Marker()
+			first := pooled(p, mode, dir, "setsid sleep "+m+" & (sleep "+m2+" &) ; echo started")
+			if got := runOut(t, first); got != "started\n" {
+				t.Fatalf("%q", got)
+			}
+			for _, mk := range []string{m, m2} {
+				if ps := proctest.WithArg(mk); len(ps) > 0 {
+					t.Fatalf("sleep %s (pid %v) outlived Wait", mk, ps)
+				}
+			}
+			if p.Idle() != 1 {
+				t.Fatalf("%d idle inits", p.Idle())
+			}
+			second := pooled(p, mode, dir, "echo /proc/[0-9]*; echo $$")
+			got := runOut(t, second)
+			if second.Pid() != first.Pid() {
+				t.Fatalf("a new init (%d, was %d)", second.Pid(), first.Pid())
+			}
+			if mode == Namespaces {
+				lines := strings.Split(got, "\n")
+				if len(lines) != 3 || lines[0] != "/proc/1 /proc/"+lines[1] {
+					t.Fatalf("processes in the namespace: %q", got)
+				}
+			}
+		})
+	}
+}
+
+// TestPoolFollowsTheSandboxDirectories: an init mounts the directories it
+// found; once they are replaced, the next command gets a new init that
+// mounts the new ones.
+func TestPoolFollowsTheSandboxDirectories(t *testing.T) {
+	p := newPool(t)
+	dir := sandboxDir(t)
+	first := pooled(p, Namespaces, dir, "true")
+	runOut(t, first)
+	if err := os.RemoveAll(filepath.Join(dir, "tmp")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "tmp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tmp", "marker"), []byte("new\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second := pooled(p, Namespaces, dir, "cat /tmp/marker")
+	if got := runOut(t, second); got != "new\n" {
+		t.Fatalf("%q", got)
+	}
+	if second.Pid() == first.Pid() {
+		t.Fatal("the init of the removed directories ran the command")
+	}
+}
+
+// TestPoolCommandMountsStayWithIt: a command that can mount (the server
+// runs as root) changes a copy of the mounts, not the init's; a command
+// that cannot, changes nothing.
+func TestPoolCommandMountsStayWithIt(t *testing.T) {
+	p := newPool(t)
+	dir := sandboxDir(t)
+	if err := os.WriteFile(filepath.Join(dir, "tmp", "marker"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first := pooled(p, Namespaces, dir, "umount -l /tmp 2>/dev/null; mount -t tmpfs none /tmp 2>/dev/null; true")
+	runOut(t, first)
+	second := pooled(p, Namespaces, dir, "test -e /tmp/marker && echo sandbox-tmp")
+	if got := runOut(t, second); got != "sandbox-tmp\n" || second.Pid() != first.Pid() {
+		t.Fatalf("%q (init %d, was %d)", got, second.Pid(), first.Pid())
+	}
+}
+
+// TestPoolBounds: idle inits beyond MaxIdle (the least recently used) and
+// inits idle for longer than IdleTimeout end; Discard ends a sandbox's.
+func TestPoolBounds(t *testing.T) {
+	p := &Pool{MaxIdle: 2}
+	defer p.Close()
+	var cmds []*Cmd
+	for range 4 {
+		c := pooled(p, Namespaces, sandboxDir(t), "true")
+		runOut(t, c)
+		cmds = append(cmds, c)
+	}
+	if p.Idle() != 2 {
+		t.Fatalf("%d idle inits", p.Idle())
+	}
+	// The first two went; their processes too.
+	for _, c := range cmds[:2] {
+		pid := c.Pid()
+		proctest.WaitFor(t, "init "+strconv.Itoa(pid)+" to end", func() bool { return syscall.Kill(pid, 0) != nil })
+	}
+	p.Discard(cmds[3].SandboxDir)
+	if p.Idle() != 1 || syscall.Kill(cmds[3].Pid(), 0) == nil {
+		t.Fatalf("%d idle inits after Discard", p.Idle())
+	}
+
+	q := &Pool{IdleTimeout: 50e6}
+	defer q.Close()
+	c := pooled(q, Reaper, sandboxDir(t), "true")
+	runOut(t, c)
+	proctest.WaitFor(t, "the idle init to time out", func() bool { return q.Idle() == 0 && syscall.Kill(c.Pid(), 0) != nil })
+}
+
+// TestPoolReplacesDeadInits: an idle init that died (killed from outside)
+// is replaced, and a signal to an init (not the server's) does nothing.
+func TestPoolReplacesDeadInits(t *testing.T) {
+	p := newPool(t)
+	dir := sandboxDir(t)
+	first := pooled(p, Namespaces, dir, "true")
+	runOut(t, first)
+	if err := syscall.Kill(first.Pid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	second := pooled(p, Namespaces, dir, "echo ok")
+	if got := runOut(t, second); got != "ok\n" || second.Pid() != first.Pid() {
+		t.Fatalf("%q (init %d, was %d)", got, second.Pid(), first.Pid())
+	}
+	if err := syscall.Kill(first.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	proctest.WaitFor(t, "the init to be reaped", func() bool { return syscall.Kill(first.Pid(), 0) != nil })
+	third := pooled(p, Namespaces, dir, "echo ok")
+	if got := runOut(t, third); got != "ok\n" || third.Pid() == first.Pid() {
+		t.Fatalf("%q (init %d)", got, third.Pid())
+	}
+}
+
+// TestKillBeforeStart: a command killed before it started never starts.
+func TestKillBeforeStart(t *testing.T) {
+	c := pooled(newPool(t), Namespaces, sandboxDir(t), "echo ran")
+	c.Kill()
+	if err := c.Start(); !IsKilledBeforeStart(err) {
+		t.Fatalf("%v", err)
+	}
+	if _, err := c.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
