@@ -25,7 +25,10 @@ type sandbox struct {
 
 	// root is valid between acquireRoot and releaseRoot (every operation
 	// holds it); rootMu guards it and the fields after it.
-	root     *os.Root
+	root *os.Root
+	// rootDir is the same directory as a file, for the fast paths of
+	// fastfs_linux.go (nil when not opened); it lives as long as root.
+	rootDir  *os.File
 	rootMu   sync.Mutex
 	rootRefs int
 	rootElem *list.Element // in the server's cache of idle handles
