@@ -194,6 +194,9 @@ func (sb *sandbox) plainDir(r string) bool {
 	if r == "." {
 		return true
 	}
+	if plain, ok := sb.plainDirFast(r); ok {
+		return plain
+	}
 	p := sb.dir
 	for part := range strings.SplitSeq(r, "/") {
 		p += "/" + part
