@@ -18,10 +18,11 @@ import (
 // number of sandboxes, and go back to the idle count when all is quiet.
 
 // maxIdleRoots bounds the directory handles kept open for sandboxes that
-// nobody uses at the moment (rootFDs descriptors each), and
+// nobody uses at the moment (rootFDs descriptors each: at most 128 on
+// Linux, where Go raises the soft descriptor limit to the hard one), and
 // rootIdleTimeout how long one is kept.
 const (
-	maxIdleRoots    = 64 / rootFDs
+	maxIdleRoots    = 64
 	rootIdleTimeout = 15 * time.Second
 )
 
