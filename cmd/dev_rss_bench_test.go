@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nimbus-sh/nimbus/internal/localdev"
+	"github.com/nimbus-sh/nimbus/cmd/internal/localdev"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
