@@ -111,6 +111,7 @@ It is hardened for a laptop with a browser open:
 					source = "kept in " + data + "/" + localdev.SecretFile
 				}
 			}
+			localdev.KeepInheritedFromCommands()
 			ln, err := localdev.Listen(addr, allowRemote)
 			if err != nil {
 				return err
