@@ -225,3 +225,30 @@ func TestDevManySandboxes(t *testing.T) {
 		t.Fatalf("a sandbox after the idle timeouts: %v", r.FirstErr)
 	}
 }
+
+// TestInheritedDescriptorsStayOut: descriptors nimbus dev inherited (from
+// a shell, a CI runner) do not reach the commands of its sandboxes.
+func TestInheritedDescriptorsStayOut(t *testing.T) {
+	var files []*os.File
+	for range 7 { // descriptors 3 to 9 of the server
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		defer w.Close()
+		files = append(files, r)
+	}
+	d := startDevFiles(t, os.Args[0], nil, files)
+	tok := d.token(t)
+	c, err := net.Dial("tcp", d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	resp, body := rawRPC(t, c, br, d.addr, tok, "fds", `{"op":"exec","args":["for n in 3 4 5 6 7 8 9; do [ -e /proc/self/fd/$n ] && echo leaked $n; done; echo checked"]}`)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"stdout":"checked\n"`) {
+		t.Fatalf("exec: %d %s", resp.StatusCode, body)
+	}
+}

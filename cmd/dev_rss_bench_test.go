@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nimbus-sh/nimbus/internal/localdev"
+	"github.com/nimbus-sh/nimbus/cmd/internal/localdev"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
@@ -71,6 +71,13 @@ func startDevProcWith(b testing.TB, flags []string, env ...string) *devProc {
 // test binary is os.Args[0]).
 func startDevBin(b testing.TB, bin string, flags []string, env ...string) *devProc {
 	b.Helper()
+	return startDevFiles(b, bin, flags, nil, env...)
+}
+
+// startDevFiles is startDevBin with descriptors the server inherits
+// (files[i] is its descriptor 3+i), as from a shell or a CI runner.
+func startDevFiles(b testing.TB, bin string, flags []string, files []*os.File, env ...string) *devProc {
+	b.Helper()
 	port, err := freePort()
 	if err != nil {
 		b.Fatal(err)
@@ -80,6 +87,7 @@ func startDevBin(b testing.TB, bin string, flags []string, env ...string) *devPr
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "JWT_SECRET=" + benchSecret, "NO_COLOR=1"}, env...)
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
+	cmd.ExtraFiles = files
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}

@@ -16,9 +16,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nimbus-sh/nimbus/cmd/internal/runtimecli"
+	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
-	"github.com/nimbus-sh/nimbus/internal/runtimecli"
-	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"

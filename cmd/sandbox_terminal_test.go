@@ -64,7 +64,7 @@ func TestSandboxHumanOutputOnTerminal(t *testing.T) {
 	}
 
 	// cp ends with a summary on a terminal (the progress bar is tested in
-	// internal/sandboxcli).
+	// cmd/internal/sandboxcli).
 	local := filepath.Join(t.TempDir(), "tree")
 	os.MkdirAll(filepath.Join(local, "sub"), 0o755)
 	os.WriteFile(filepath.Join(local, "sub", "f.txt"), []byte("x"), 0o644)

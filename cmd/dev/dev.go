@@ -13,11 +13,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nimbus-sh/nimbus/cmd/internal/localdev"
+	"github.com/nimbus-sh/nimbus/cmd/internal/tokencli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
-	"github.com/nimbus-sh/nimbus/internal/localdev"
-	"github.com/nimbus-sh/nimbus/internal/tokencli"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
@@ -64,7 +64,8 @@ It is hardened for a laptop with a browser open:
     a body may be at most 32 MiB (one 20 MiB write in base64)
   - a request head must arrive within 5s and a body within 60s, an answer
     must be accepted by the client within 5m per write, idle connections
-    close after 120s, and at most 256 connections are open at once; an
+    close after 120s, and at most 256 connections are open at once (when
+    all are taken, the oldest idle one is closed for a new client); an
     exec stream itself may run (and stay silent) for hours
   - requests for any Host other than localhost, a loopback address, the
     listen address or an --allow-host name are refused (DNS rebinding)
@@ -110,6 +111,7 @@ It is hardened for a laptop with a browser open:
 					source = "kept in " + data + "/" + localdev.SecretFile
 				}
 			}
+			localdev.KeepInheritedFromCommands()
 			ln, err := localdev.Listen(addr, allowRemote)
 			if err != nil {
 				return err

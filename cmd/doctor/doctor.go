@@ -1,5 +1,5 @@
 // Package doctor implements `nimbus doctor`. The checks are pkg/doctor;
-// finding the settings and rendering the report is internal/doctorcli.
+// finding the settings and rendering the report is cmd/internal/doctorcli.
 package doctor
 
 import (
@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nimbus-sh/nimbus/cmd/internal/doctorcli"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
-	"github.com/nimbus-sh/nimbus/internal/doctorcli"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 )
 

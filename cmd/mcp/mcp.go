@@ -1,14 +1,14 @@
 // Package mcp implements `nimbus mcp`: a Model Context Protocol server that
-// gives an AI agent one sandbox. The wiring is internal/mcpcli, the tools
+// gives an AI agent one sandbox. The wiring is cmd/internal/mcpcli, the tools
 // pkg/mcpserver.
 package mcp
 
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/nimbus-sh/nimbus/cmd/internal/mcpcli"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
-	"github.com/nimbus-sh/nimbus/internal/mcpcli"
 	"github.com/nimbus-sh/nimbus/pkg/mcpserver"
 )
 

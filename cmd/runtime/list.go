@@ -6,10 +6,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nimbus-sh/nimbus/cmd/internal/runtimecli"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/jsjson"
 	"github.com/nimbus-sh/nimbus/internal/progress"
-	"github.com/nimbus-sh/nimbus/internal/runtimecli"
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
 )
 

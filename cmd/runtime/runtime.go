@@ -10,10 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nimbus-sh/nimbus/cmd/internal/runtimecli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
-	"github.com/nimbus-sh/nimbus/internal/runtimecli"
 	"github.com/nimbus-sh/nimbus/pkg/provision"
 	"github.com/nimbus-sh/nimbus/pkg/scaffold"
 	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"

@@ -8,10 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nimbus-sh/nimbus/cmd/internal/runtimecli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/progress"
-	"github.com/nimbus-sh/nimbus/internal/runtimecli"
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
 	"github.com/nimbus-sh/nimbus/pkg/scaffold"
 	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"

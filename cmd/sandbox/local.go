@@ -3,9 +3,9 @@ package sandbox
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/nimbus-sh/nimbus/cmd/internal/localdev"
+	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
-	"github.com/nimbus-sh/nimbus/internal/localdev"
-	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 

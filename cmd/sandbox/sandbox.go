@@ -1,6 +1,6 @@
 // Package sandbox implements `nimbus sandbox …`: driving remote sandboxes
 // of a deployed Nimbus Worker (exec, files, cp, runtimes, processes, ports,
-// lifecycle). The work is done by pkg/sandboxclient and internal/sandboxcli.
+// lifecycle). The work is done by pkg/sandboxclient and cmd/internal/sandboxcli.
 package sandbox
 
 import (
@@ -10,11 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/config"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
-	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 

@@ -6,9 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nimbus-sh/nimbus/cmd/internal/localdev"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
-	"github.com/nimbus-sh/nimbus/internal/localdev"
 	"github.com/nimbus-sh/nimbus/internal/localterm"
 	"github.com/nimbus-sh/nimbus/pkg/interactive"
 )

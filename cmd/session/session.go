@@ -9,11 +9,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/cmd/internal/tokencli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
-	"github.com/nimbus-sh/nimbus/internal/sandboxcli"
-	"github.com/nimbus-sh/nimbus/internal/tokencli"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/session"
 	"github.com/nimbus-sh/nimbus/pkg/token"

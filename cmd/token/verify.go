@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/nimbus-sh/nimbus/cmd/internal/tokencli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
-	"github.com/nimbus-sh/nimbus/internal/tokencli"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 

@@ -22,7 +22,10 @@ import (
 // IdleTimeout (longer than the Go client's own 90 s, so that the server
 // is not the side that races a reused connection). MaxConns bounds open
 // connections, so no pile of slow or idle clients exhausts file
-// descriptors: further clients wait in the listen queue. None of these
+// descriptors: a client arriving when all are taken waits for one to
+// close, and the oldest connection with no request in progress (idle
+// between requests, or opened with nothing sent yet) is closed to make
+// room, so idle connections cannot lock other clients out. None of these
 // limits the length of a response: an exec stream may stay silent for
 // hours, bounded only by TCP keepalive noticing a dead peer.
 const (
@@ -83,6 +86,7 @@ func (o ServeOptions) Serve(ctx context.Context, ln net.Listener, h http.Handler
 		MaxHeaderBytes: 128 << 10,
 	}
 	ll := newLimitListener(ln, o.MaxConns, o.Logf)
+	srv.ConnState = ll.track
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ll) }()
 	select {
@@ -218,32 +222,94 @@ type limitListener struct {
 	reserve *os.File
 	lastLog time.Time
 	backoff time.Duration
+
+	// quiet holds the connections with no request in progress and since
+	// when (guarded by qmu); quietWake says one became quiet.
+	qmu       sync.Mutex
+	quiet     map[net.Conn]time.Time
+	quietWake chan struct{}
 }
 
 func newLimitListener(ln net.Listener, maxConns int, logf func(string, ...any)) *limitListener {
-	l := &limitListener{Listener: ln, slots: make(chan struct{}, maxConns), done: make(chan struct{}), logf: logf}
+	l := &limitListener{Listener: ln, slots: make(chan struct{}, maxConns), done: make(chan struct{}), logf: logf, quietWake: make(chan struct{}, 1)}
 	l.reserve, _ = os.Open(os.DevNull)
 	return l
 }
 
+// Accept accepts the next client, then waits for a slot for it. While
+// it waits, the oldest quiet connection (see track) is closed: an idle
+// keep-alive connection may be closed by a server at any time (clients
+// retry on a fresh one), and a connection that has sent nothing has no
+// request to lose. Connections with a request in progress are never
+// closed for room. One client at a time waits, so descriptors stay
+// bounded by MaxConns+1.
 func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.slots <- struct{}{}:
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-	for {
-		c, err := l.Listener.Accept()
+	var c net.Conn
+	for c == nil {
+		var err error
+		c, err = l.Listener.Accept()
 		if err != nil && outOfFiles(err) {
 			c, err = l.shed(err)
 		}
-		if c != nil {
-			return &slotConn{Conn: c, free: func() { <-l.slots }}, nil
-		}
 		if err != nil {
-			<-l.slots
 			return nil, err
 		}
+	}
+	for {
+		select {
+		case l.slots <- struct{}{}:
+			return &slotConn{Conn: c, free: func() { <-l.slots }}, nil
+		case <-l.done:
+			_ = c.Close()
+			return nil, net.ErrClosed
+		default:
+		}
+		l.evictQuiet()
+		select {
+		case l.slots <- struct{}{}:
+			return &slotConn{Conn: c, free: func() { <-l.slots }}, nil
+		case <-l.done:
+			_ = c.Close()
+			return nil, net.ErrClosed
+		case <-l.quietWake: // a connection became quiet: close it for room
+		}
+	}
+}
+
+// track follows the server's connection states: a connection is quiet
+// when it is new (nothing read yet) or idle between requests.
+func (l *limitListener) track(c net.Conn, s http.ConnState) {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	switch s {
+	case http.StateNew, http.StateIdle:
+		if l.quiet == nil {
+			l.quiet = map[net.Conn]time.Time{}
+		}
+		l.quiet[c] = time.Now()
+		select {
+		case l.quietWake <- struct{}{}:
+		default:
+		}
+	default:
+		delete(l.quiet, c)
+	}
+}
+
+// evictQuiet closes the connection that has been quiet the longest.
+func (l *limitListener) evictQuiet() {
+	l.qmu.Lock()
+	var oldest net.Conn
+	var since time.Time
+	for c, t := range l.quiet {
+		if oldest == nil || t.Before(since) {
+			oldest, since = c, t
+		}
+	}
+	delete(l.quiet, oldest)
+	l.qmu.Unlock()
+	if oldest != nil {
+		_ = oldest.Close()
 	}
 }
 

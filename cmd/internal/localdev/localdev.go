@@ -314,6 +314,7 @@ const Endpoint = "http://local.invalid"
 // NewInProcess opens the backend on o.DataDir with a random secret that
 // only lives in memory.
 func NewInProcess(o InProcessOptions) (*InProcess, error) {
+	KeepInheritedFromCommands()
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, err

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/cmd/internal/localdev"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
-	"github.com/nimbus-sh/nimbus/internal/localdev"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )

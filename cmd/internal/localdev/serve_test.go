@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nimbus-sh/nimbus/internal/localdev"
+	"github.com/nimbus-sh/nimbus/cmd/internal/localdev"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
@@ -150,6 +150,9 @@ func TestSlowBodiesAreCutOff(t *testing.T) {
 // queue and are served once a connection closes.
 func TestConnectionsAreBounded(t *testing.T) {
 	addr := devServer(t, localdev.ServeOptions{MaxConns: 3, HeaderTimeout: time.Minute})
+	// Three requests in progress (their bodies still arriving) hold every
+	// slot: none of them is closed to make room.
+	tok := devToken(t, token.ScopeSandboxUse)
 	var held []net.Conn
 	for range 3 {
 		c, err := net.Dial("tcp", addr)
@@ -157,8 +160,14 @@ func TestConnectionsAreBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		head := "POST /api/nimbus/v1/sandboxes/box/rpc HTTP/1.1\r\nHost: " + addr + "\r\nAuthorization: Bearer " + tok +
+			"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"op\":"
+		if _, err := io.WriteString(c, head); err != nil {
+			t.Fatal(err)
+		}
 		held = append(held, c)
 	}
+	time.Sleep(100 * time.Millisecond) // let the server read what they sent
 	get := func(timeout time.Duration) error {
 		c := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
 		resp, err := c.Get("http://" + addr + "/s/box")
@@ -174,6 +183,58 @@ func TestConnectionsAreBounded(t *testing.T) {
 	held[0].Close()
 	if err := get(20 * time.Second); err != nil {
 		t.Fatalf("not served after a slot freed: %v", err)
+	}
+}
+
+// TestQuietConnectionsMakeRoom: connections that hold every slot without
+// a request being handled (keep-alive connections idle between requests,
+// connections that sent nothing or only part of a request head) do not lock a new client out for the
+// idle timeout: the oldest is closed to make room, and a client that had
+// kept an idle connection gets its next request served on a new one.
+func TestQuietConnectionsMakeRoom(t *testing.T) {
+	addr := devServer(t, localdev.ServeOptions{MaxConns: 4, HeaderTimeout: time.Minute, IdleTimeout: time.Hour})
+	keepAlive := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	get := func(c *http.Client) error {
+		resp, err := c.Get("http://" + addr + "/s/box")
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return nil
+	}
+	// Two idle keep-alive connections (two requests at once, then idle).
+	errc := make(chan error, 2)
+	for range 2 {
+		go func() { errc <- get(keepAlive) }()
+	}
+	for range 2 {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A connection that sends nothing, one that sends its head slowly.
+	for _, sent := range []string{"", "GET /s/box HTTP/1.1\r\nHo"} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, sent); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	fresh := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for i := range 6 {
+		if err := get(fresh); err != nil {
+			t.Fatalf("client %d locked out by quiet connections: %v", i, err)
+		}
+	}
+	// The keep-alive client's connections may have been closed for room:
+	// its next request still succeeds.
+	if err := get(keepAlive); err != nil {
+		t.Fatalf("keep-alive client after eviction: %v", err)
 	}
 }
 

@@ -8,10 +8,10 @@ import (
 	"io"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/cmd/internal/tokencli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
-	"github.com/nimbus-sh/nimbus/internal/tokencli"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
