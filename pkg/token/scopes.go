@@ -17,8 +17,9 @@ const (
 	// ScopeSessionBootstrap marks the single-use token /new mints (with a
 	// jti and a 90 s lifetime); only the attach exchange accepts it.
 	ScopeSessionBootstrap = "session:bootstrap"
-	// ScopeSessionPreview marks the single-use token for a port-preview
-	// host's attach exchange; it cannot call session APIs.
+	// ScopeSessionPreview marks the single-use token minted by GET
+	// /s/<id>/api/preview-url (with a jti and a 90 s lifetime); only the
+	// attach exchange of a port-preview host accepts it.
 	ScopeSessionPreview = "session:preview"
 	// ScopeSessionDestroy is needed, on top of ScopeSandboxUse, by the
 	// remote API's destroy op (ScopeSessionAdmin also does).
