@@ -87,8 +87,8 @@ type Error struct {
 	// Op is what could not be done, as a verb phrase that follows
 	// "cannot" ("open", "write", "use it"…).
 	Op string
-	// Err is the cause: an I/O error, or ErrUntrusted for a file another
-	// user could have written.
+	// Err is the cause: an I/O or encoding error, or ErrUntrusted for a
+	// file another user could have written.
 	Err error
 }
 
