@@ -18,13 +18,15 @@ const DefaultParallel = 4
 
 // Syncer publishes runtimes from a registry into a bucket.
 type Syncer struct {
-	// Registry is where the runtime packages are fetched from, usually an
-	// *npmregistry.Client.
+	// Registry is where the runtime packages are fetched from, usually
+	// an *npmregistry.Client; required.
 	Registry Registry
-	// Bucket is where the runtimes are published, usually an R2Bucket.
+	// Bucket is where the runtimes are published, usually an R2Bucket;
+	// required.
 	Bucket Bucket
 	// Cache holds verified tarballs between syncs, so a rerun downloads
-	// nothing it already has.
+	// nothing it already has; required, with a Dir (staging files go
+	// there too).
 	Cache *Cache
 	// Observer receives progress; nil means none.
 	Observer Observer
