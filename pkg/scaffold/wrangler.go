@@ -202,8 +202,8 @@ type WranglerConfig struct {
 	// ("migrations"); they must never be reordered or edited once
 	// deployed.
 	Migrations []Migration `json:"migrations"`
-	// WorkerLoaders bind the Worker Loader that runs sandbox code
-	// ("worker_loaders").
+	// WorkerLoaders bind the Worker Loader, with which the Worker loads
+	// code at run time ("worker_loaders").
 	WorkerLoaders []WorkerLoader `json:"worker_loaders"`
 	// R2Buckets bind the cache and runtime buckets ("r2_buckets").
 	R2Buckets []R2Bucket `json:"r2_buckets"`
