@@ -107,8 +107,9 @@ type Request struct {
 	// BodySize is the full body size in bytes, also when Body was not
 	// kept.
 	BodySize int64
-	// Op and Args are set for rpc requests with a JSON body.
-	Op   string
+	// Op is the body's "op", for rpc requests with a JSON body.
+	Op string
+	// Args is the body's raw "args" array, for the same requests.
 	Args json.RawMessage
 	// DO is the Durable Object name the request's token maps to ("" when
 	// it has no valid token, or the request was refused for it).
