@@ -26,9 +26,15 @@ type Status string
 
 // Outcomes, in rising severity.
 const (
+	// Pass: the check found nothing wrong.
 	Pass Status = "pass"
+	// Skip: the check could not run for lack of an input (no token, no
+	// Cloudflare credential…); it says nothing about health.
 	Skip Status = "skip"
+	// Warn: something will likely bite later, but it does not make
+	// Report.OK false.
 	Warn Status = "warn"
+	// Fail: something is broken; it makes Report.OK false.
 	Fail Status = "fail"
 )
 
@@ -46,12 +52,17 @@ type Check struct {
 
 // Report is the result of Run: OK unless a check failed.
 type Report struct {
-	OK     bool    `json:"ok"`
+	// OK is false when any check has Status Fail; warnings and skips
+	// leave it true, so scripts can gate on it.
+	OK bool `json:"ok"`
+	// Checks are the checks in the order they ran.
 	Checks []Check `json:"checks"`
 }
 
 // ConfigFile is one config file the command found.
 type ConfigFile struct {
+	// Path is the file's path as the report shows it (nimbus doctor gives
+	// it relative to the working directory).
 	Path string
 	// Keys are its top-level keys, in file order.
 	Keys []string
@@ -64,6 +75,8 @@ type ConfigFile struct {
 
 // UnknownKey is a config key nimbus does not read.
 type UnknownKey struct {
+	// Key is the unknown top-level key; Suggestion is the known key it is
+	// probably a typo of, or "" when none is close.
 	Key, Suggestion string
 }
 

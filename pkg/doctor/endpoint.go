@@ -20,7 +20,11 @@ import (
 // Worker's mints tokens that live longer, one behind mints tokens that die
 // early, and one behind by more than a token's lifetime mints dead tokens.
 const (
+	// SkewWarn is the clock difference from the Worker, beyond the Date
+	// header's one-second resolution, at which the clock check warns.
 	SkewWarn = 10 * time.Second
+	// SkewFail is the clock difference at which the clock check fails:
+	// tokens minted here are rejected or expire early.
 	SkewFail = 5 * time.Minute
 )
 

@@ -45,9 +45,17 @@ func (d *Doctor) checkConfig() Check {
 
 // Credential names the checks know.
 const (
-	CredToken      = "NIMBUS_TOKEN"
-	CredTokenFile  = "token file"
-	CredSecret     = "JWT_SECRET"
+	// CredToken is a token given directly, from the environment or a
+	// config file.
+	CredToken = "NIMBUS_TOKEN"
+	// CredTokenFile is a token read from a file (--token-file,
+	// NIMBUS_TOKEN_FILE or token_file in a config file).
+	CredTokenFile = "token file"
+	// CredSecret is the Worker's signing secret, with which nimbus mints
+	// its own tokens.
+	CredSecret = "JWT_SECRET"
+	// CredCloudflare is the Cloudflare API token; without it the checks
+	// that need the Cloudflare API are skipped.
 	CredCloudflare = "CLOUDFLARE_API_TOKEN"
 )
 

@@ -166,7 +166,8 @@ func ParseLines(data []byte, domain []string) []gitignore.Pattern {
 type Error struct {
 	// Path is the file, relative to the tree root.
 	Path string
-	Err  error
+	// Err is the cause: an I/O error, or a file larger than 1 MiB.
+	Err error
 }
 
 // Error names the file and the cause.

@@ -12,9 +12,10 @@ import (
 // by golang.org/x/term's Terminal, which needs the terminal in raw mode
 // while it reads.
 type Terminal struct {
-	// In and Out are the terminal's input and output (os.Stdin and
-	// os.Stdout for a command).
-	In  io.Reader
+	// In is the terminal's input (os.Stdin for a command).
+	In io.Reader
+	// Out is the terminal's output (os.Stdout for a command): the prompt,
+	// the echoed line and the commands' standard output go to it.
 	Out io.Writer
 	// MakeRaw puts the terminal in raw mode and returns what restores the
 	// previous mode (term.MakeRaw and term.Restore on the input's fd).

@@ -41,6 +41,10 @@ type Entry struct {
 	// Endpoint and BasePath locate the Worker that holds it; Endpoint is
 	// LocalEndpoint for sandboxes of the in-process backend (--local).
 	Endpoint string `json:"endpoint"`
+	// BasePath is the remote API's base path at that Worker, as given to
+	// sandboxclient.Options.BasePath; "" means the client's default. The
+	// pair (Endpoint, BasePath) says which client can destroy the
+	// sandbox.
 	BasePath string `json:"basePath,omitempty"`
 	// By names the command that created it ("sandbox run", "mcp").
 	By string `json:"by,omitempty"`
@@ -78,9 +82,14 @@ func (l *Ledger) Path() string { return l.path }
 
 // Error is a ledger file that cannot be read or written.
 type Error struct {
+	// Path is the ledger file's path.
 	Path string
-	Op   string
-	Err  error
+	// Op is what could not be done, as a verb phrase that follows
+	// "cannot" ("open", "write", "use it"…).
+	Op string
+	// Err is the cause: an I/O or encoding error, or ErrUntrusted for a
+	// file another user could have written.
+	Err error
 }
 
 // Error says which file and what could not be done.
@@ -187,6 +196,7 @@ func (l *Ledger) Pending() ([]Entry, error) {
 
 // Outcome is what happened to one entry in a drain.
 type Outcome struct {
+	// Entry is the recorded sandbox the drain tried to destroy.
 	Entry Entry
 	// Err is nil when the sandbox was destroyed (and forgotten).
 	Err error

@@ -17,9 +17,11 @@ var Clients = []string{"claude", "cursor", "vscode"}
 type ClientConfig struct {
 	// Name is the server's key in the client's configuration ("nimbus").
 	Name string
-	// Command and Args start the server (stdio).
+	// Command is the program the client runs to start the server over
+	// stdio (the nimbus binary); ignored when URL is set.
 	Command string
-	Args    []string
+	// Args are Command's arguments, without the command itself.
+	Args []string
 	// Env holds non-secret variables with their values (NIMBUS_ENDPOINT).
 	Env map[string]string
 	// SecretEnv names secret variables the server needs (NIMBUS_TOKEN,

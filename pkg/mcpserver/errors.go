@@ -34,10 +34,20 @@ const (
 // ToolError is the failure of one tool call, as the model sees it: a
 // message, the stable code, and a hint about what to do next.
 type ToolError struct {
-	Code    string
+	// Code is a stable code: one of the Code constants, or the sandbox
+	// client's or the Worker's code passed through (E_NIMBUS_REMOTE_RPC,
+	// E_SCOPE_MISSING…).
+	Code string
+	// Message says what failed; for a Worker failure it is the Worker's
+	// own text, which names the path or the scope.
 	Message string
-	Hint    string
-	Err     error
+	// Hint tells the model what to do next; empty when there is no useful
+	// advice.
+	Hint string
+	// Err is the underlying error, for errors.Is and errors.As on the
+	// server side; the model never sees it apart from Message. Nil for
+	// input errors.
+	Err error
 }
 
 // Error renders the message, the code and the hint on one line each.

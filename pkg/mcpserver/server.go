@@ -19,8 +19,11 @@ import (
 
 // Defaults of Options.
 const (
+	// DefaultNamespace is the Namespace used when Options leaves it
+	// empty, so tools are named nimbus_exec and so on.
 	DefaultNamespace = "nimbus"
-	DefaultKind      = "nimbus"
+	// DefaultKind is the Kind used when Options leaves it empty.
+	DefaultKind = "nimbus"
 	// DefaultMaxOutput is how many bytes of each output stream the model
 	// sees (half from the start, half from the end).
 	DefaultMaxOutput = 16 << 10

@@ -41,22 +41,43 @@ type runCodeInput struct {
 // ExecOutput is the structured result of exec and runCode: upstream's
 // ExecResult plus what was cut for the model.
 type ExecOutput struct {
-	Command   string `json:"command" jsonschema:"the command that ran"`
-	ExitCode  int    `json:"exitCode" jsonschema:"the command's exit code (124: timed out)"`
-	Success   bool   `json:"success" jsonschema:"exitCode is 0"`
-	Duration  int64  `json:"duration" jsonschema:"wall time in milliseconds"`
-	Timestamp int64  `json:"timestamp" jsonschema:"end time, milliseconds since the Unix epoch"`
-	Stdout    string `json:"stdout" jsonschema:"standard output (cut in the middle when longer than the limit)"`
-	Stderr    string `json:"stderr" jsonschema:"standard error (cut in the middle when longer than the limit)"`
+	// Command is the command as the sandbox ran it.
+	Command string `json:"command" jsonschema:"the command that ran"`
+	// ExitCode is the exit code as sandboxclient.ExecResult.ExitCode
+	// gives it: 124 after a timeout, -1 when the Worker sent a number
+	// that is not a 32-bit integer.
+	ExitCode int `json:"exitCode" jsonschema:"the command's exit code (124: timed out)"`
+	// Success reports an exit code of 0.
+	Success bool `json:"success" jsonschema:"exitCode is 0"`
+	// Duration is the command's wall time in milliseconds.
+	Duration int64 `json:"duration" jsonschema:"wall time in milliseconds"`
+	// Timestamp is when the command ended, in milliseconds since the Unix
+	// epoch.
+	Timestamp int64 `json:"timestamp" jsonschema:"end time, milliseconds since the Unix epoch"`
+	// Stdout is the standard output the model sees: at most
+	// Options.MaxOutput bytes, the middle cut out when it was longer so
+	// that both the start and the end (usually the error) survive.
+	Stdout string `json:"stdout" jsonschema:"standard output (cut in the middle when longer than the limit)"`
+	// Stderr is standard error, cut like Stdout.
+	Stderr string `json:"stderr" jsonschema:"standard error (cut in the middle when longer than the limit)"`
 	// StdoutBytes and StderrBytes are the full lengths.
 	StdoutBytes int64 `json:"stdoutBytes" jsonschema:"full length of standard output in bytes"`
+	// StderrBytes is the full length of standard error in bytes, before
+	// any cut.
 	StderrBytes int64 `json:"stderrBytes" jsonschema:"full length of standard error in bytes"`
-	Truncated   bool  `json:"truncated" jsonschema:"some output was cut"`
+	// Truncated reports that Stdout or Stderr was cut; StdoutFile,
+	// StderrFile and Note then say where the rest is.
+	Truncated bool `json:"truncated" jsonschema:"some output was cut"`
 	// StdoutFile and StderrFile name the sandbox files holding the full
 	// output of a cut stream.
 	StdoutFile string `json:"stdoutFile,omitempty" jsonschema:"sandbox file holding the full standard output, when it was cut"`
+	// StderrFile is the sandbox file holding the full standard error when
+	// it was cut; empty otherwise, and when saving is off (SpillDir "-") or
+	// failed, which Note then says.
 	StderrFile string `json:"stderrFile,omitempty" jsonschema:"sandbox file holding the full standard error, when it was cut"`
-	Note       string `json:"note,omitempty" jsonschema:"what was cut and how to read the rest"`
+	// Note tells the model, in words, what was cut and how to read the
+	// rest; empty when nothing was cut.
+	Note string `json:"note,omitempty" jsonschema:"what was cut and how to read the rest"`
 }
 
 func positive(s *jsonschema.Schema, props ...string) {

@@ -28,16 +28,32 @@ type readFileInput struct {
 // ReadFileOutput is readFile's structured result. Text is inline in
 // Content; binary data comes as an embedded resource instead.
 type ReadFileOutput struct {
-	Path       string `json:"path" jsonschema:"the absolute path read"`
-	Size       int64  `json:"size" jsonschema:"the file's size in bytes"`
-	Offset     int64  `json:"offset" jsonschema:"first byte returned"`
-	Length     int64  `json:"length" jsonschema:"number of bytes returned"`
-	Binary     bool   `json:"binary" jsonschema:"the data is not UTF-8 text; it is returned as an embedded resource, not in content"`
-	MimeType   string `json:"mimeType" jsonschema:"media type guessed from the name and the data"`
-	Content    string `json:"content,omitempty" jsonschema:"the text read (text files only)"`
-	Truncated  bool   `json:"truncated" jsonschema:"the file continues after the returned part"`
+	// Path is the absolute sandbox path that was read.
+	Path string `json:"path" jsonschema:"the absolute path read"`
+	// Size is the whole file's size in bytes, not the part returned.
+	Size int64 `json:"size" jsonschema:"the file's size in bytes"`
+	// Offset is the position in bytes of the first byte returned, as
+	// asked.
+	Offset int64 `json:"offset" jsonschema:"first byte returned"`
+	// Length is how many bytes were returned; 0 when Offset is at or past
+	// the end.
+	Length int64 `json:"length" jsonschema:"number of bytes returned"`
+	// Binary reports data that is not UTF-8 text: it comes as an embedded
+	// resource with MimeType, and Content is empty.
+	Binary bool `json:"binary" jsonschema:"the data is not UTF-8 text; it is returned as an embedded resource, not in content"`
+	// MimeType is the media type guessed from the name, then the data;
+	// text the guess calls application/octet-stream is reported as
+	// "text/plain; charset=utf-8".
+	MimeType string `json:"mimeType" jsonschema:"media type guessed from the name and the data"`
+	// Content is the text read; empty for binary data.
+	Content string `json:"content,omitempty" jsonschema:"the text read (text files only)"`
+	// Truncated reports that the file continues after the returned part.
+	Truncated bool `json:"truncated" jsonschema:"the file continues after the returned part"`
+	// NextOffset is the Offset that reads on; nil when the file ended.
 	NextOffset *int64 `json:"nextOffset,omitempty" jsonschema:"offset of the next part, when truncated"`
-	Note       string `json:"note,omitempty" jsonschema:"how to read the rest"`
+	// Note tells the model, in words, how to read the rest, or that Offset
+	// was past the end; empty otherwise.
+	Note string `json:"note,omitempty" jsonschema:"how to read the rest"`
 }
 
 type writeFileInput struct {
@@ -48,8 +64,10 @@ type writeFileInput struct {
 
 // WriteFileOutput is writeFile's result.
 type WriteFileOutput struct {
-	Path  string `json:"path" jsonschema:"the absolute path written"`
-	Bytes int64  `json:"bytes" jsonschema:"the number of bytes written"`
+	// Path is the absolute sandbox path written.
+	Path string `json:"path" jsonschema:"the absolute path written"`
+	// Bytes is the number of bytes written.
+	Bytes int64 `json:"bytes" jsonschema:"the number of bytes written"`
 }
 
 type listFilesInput struct {
@@ -58,17 +76,28 @@ type listFilesInput struct {
 
 // Entry is one directory entry.
 type Entry struct {
+	// Name is the entry's base name.
 	Name string `json:"name"`
+	// Type is "file", "directory", "symlink" or another file type, as the
+	// sandbox reports it.
 	Type string `json:"type" jsonschema:"file, directory, symlink or another file type"`
 }
 
 // ListFilesOutput is listFiles's result.
 type ListFilesOutput struct {
-	Path      string  `json:"path" jsonschema:"the absolute path listed"`
-	Entries   []Entry `json:"entries"`
-	Count     int     `json:"count" jsonschema:"the number of entries in the directory"`
-	Truncated bool    `json:"truncated" jsonschema:"only the first entries are listed"`
-	Note      string  `json:"note,omitempty"`
+	// Path is the absolute sandbox directory listed.
+	Path string `json:"path" jsonschema:"the absolute path listed"`
+	// Entries are the directory's entries in the sandbox's order, at most
+	// MaxEntries of them.
+	Entries []Entry `json:"entries"`
+	// Count is how many entries the directory has, including any left out
+	// of Entries.
+	Count int `json:"count" jsonschema:"the number of entries in the directory"`
+	// Truncated reports that Entries holds only the first MaxEntries.
+	Truncated bool `json:"truncated" jsonschema:"only the first entries are listed"`
+	// Note tells the model how to list the rest when Truncated; empty
+	// otherwise.
+	Note string `json:"note,omitempty"`
 }
 
 type deleteFileInput struct {
@@ -78,14 +107,20 @@ type deleteFileInput struct {
 
 // DeleteFileOutput is deleteFile's result; a missing path is not an error.
 type DeleteFileOutput struct {
+	// Path is the absolute sandbox path deleted.
 	Path string `json:"path"`
-	OK   bool   `json:"ok"`
+	// OK is true on success, including when the path did not exist: a
+	// failure is a tool error, never OK false.
+	OK bool `json:"ok"`
 }
 
 // ExistsOutput is exists's result.
 type ExistsOutput struct {
-	Path   string `json:"path"`
-	Exists bool   `json:"exists"`
+	// Path is the absolute sandbox path checked.
+	Path string `json:"path"`
+	// Exists reports whether anything (file, directory or symlink) is at
+	// Path.
+	Exists bool `json:"exists"`
 }
 
 func (s *Server) registerFiles() {

@@ -30,11 +30,15 @@ type exposeAppInput struct {
 
 // PortsOutput is listPorts's result.
 type PortsOutput struct {
+	// Ports are the exposed ports, as sandboxclient.Sandbox.ListPorts
+	// returns them; never nil, so the JSON is [] rather than null.
 	Ports []sc.Port `json:"ports"`
 }
 
 // AppsOutput is listApps's result.
 type AppsOutput struct {
+	// Apps are the sandbox's apps with their preview URLs, as
+	// sandboxclient.Sandbox.ListApps returns them.
 	Apps []sc.App `json:"apps"`
 }
 
@@ -46,11 +50,18 @@ type installRuntimeInput struct {
 // InstallOutput is installRuntime's result; a failed install is a non-zero
 // exitCode, not an error.
 type InstallOutput struct {
-	Spec     string `json:"spec"`
-	ExitCode int    `json:"exitCode"`
-	Stdout   string `json:"stdout"`
-	Stderr   string `json:"stderr"`
-	Note     string `json:"note,omitempty"`
+	// Spec is the runtime spec installed, "name" or "name@version".
+	Spec string `json:"spec"`
+	// ExitCode is the installer's exit code; non-zero means the install
+	// failed.
+	ExitCode int `json:"exitCode"`
+	// Stdout is the installer's standard output, the middle cut out when
+	// it is longer than Options.MaxOutput.
+	Stdout string `json:"stdout"`
+	// Stderr is the installer's standard error, cut like Stdout.
+	Stderr string `json:"stderr"`
+	// Note says how much was cut; empty when nothing was.
+	Note string `json:"note,omitempty"`
 }
 
 type destroyInput struct {

@@ -46,16 +46,28 @@ type logsInput struct {
 
 // LogsOutput is the logs tool's result.
 type LogsOutput struct {
-	PID       int64       `json:"pid"`
-	Text      string      `json:"text" jsonschema:"the output, stdout and stderr interleaved (its start is cut when longer than the limit)"`
-	Cursor    int64       `json:"cursor" jsonschema:"pass it back as cursor to get only newer output"`
-	Truncated bool        `json:"truncated" jsonschema:"older output was dropped: by the sandbox's log ring, or cut here"`
-	Exit      *sc.LogExit `json:"exit" jsonschema:"the exit, once the process has ended; null while it runs"`
-	Note      string      `json:"note,omitempty"`
+	// PID is the process the log belongs to.
+	PID int64 `json:"pid"`
+	// Text is the output, stdout and stderr interleaved; when longer than
+	// Options.MaxOutput its start is cut, keeping the newest output.
+	Text string `json:"text" jsonschema:"the output, stdout and stderr interleaved (its start is cut when longer than the limit)"`
+	// Cursor is passed back as the cursor input to get only newer output.
+	Cursor int64 `json:"cursor" jsonschema:"pass it back as cursor to get only newer output"`
+	// Truncated reports that older output is missing: evicted by the
+	// sandbox's log ring, or cut from Text here.
+	Truncated bool `json:"truncated" jsonschema:"older output was dropped: by the sandbox's log ring, or cut here"`
+	// Exit is the process's exit once it has ended; nil while it runs.
+	Exit *sc.LogExit `json:"exit" jsonschema:"the exit, once the process has ended; null while it runs"`
+	// Note says how much of Text was cut and how to avoid it; empty when
+	// nothing was cut here.
+	Note string `json:"note,omitempty"`
 }
 
 // ProcessesOutput is listProcesses's result.
 type ProcessesOutput struct {
+	// Processes are the sandbox's processes as
+	// sandboxclient.Sandbox.ListProcesses returns them, with a nil Argv
+	// made empty so the JSON never holds null there.
 	Processes []sc.Process `json:"processes"`
 }
 

@@ -18,7 +18,12 @@ import (
 
 // Defaults for a Client's zero fields.
 const (
-	DefaultMaxRetries   = 2
+	// DefaultMaxRetries is how many times a failed packument GET is
+	// retried when Client.MaxRetries is zero.
+	DefaultMaxRetries = 2
+	// DefaultRetryBackoff is the first retry delay when
+	// Client.RetryBackoff is zero; a Retry-After from the registry (up to
+	// 10 s) takes precedence.
 	DefaultRetryBackoff = 500 * time.Millisecond
 	// DefaultStallTimeout is how long a download may go without a byte.
 	DefaultStallTimeout = 60 * time.Second
@@ -54,25 +59,40 @@ type Client struct {
 // Packument is the part of a package document nimbus reads. The registry
 // may send the abbreviated ("corgi") form, which is all that is needed.
 type Packument struct {
-	Name     string             `json:"name"`
-	DistTags map[string]string  `json:"dist-tags"`
+	// Name is the package name, scope included
+	// (@nimbus-sh/runtime-cpython).
+	Name string `json:"name"`
+	// DistTags maps tags such as "latest" to versions (wire "dist-tags").
+	DistTags map[string]string `json:"dist-tags"`
+	// Versions maps each published version string to its metadata.
 	Versions map[string]Version `json:"versions"`
 }
 
 // Version is one published version.
 type Version struct {
-	Name    string `json:"name"`
+	// Name is the package name, as in the packument.
+	Name string `json:"name"`
+	// Version is the version string, the key it is listed under.
 	Version string `json:"version"`
-	Dist    Dist   `json:"dist"`
+	// Dist says where the tarball is and what it hashes to.
+	Dist Dist `json:"dist"`
 	// Deprecated is the deprecation message, if any.
 	Deprecated string `json:"-"`
 }
 
 // Dist says where a version's tarball is and what it hashes to.
 type Dist struct {
-	Tarball   string `json:"tarball"`
+	// Tarball is the tarball's absolute URL, usually on the registry's
+	// host.
+	Tarball string `json:"tarball"`
+	// Integrity is the tarball's Subresource Integrity string
+	// ("sha512-<base64>"); parse it with ParseIntegrity. Empty for very
+	// old packages, which then cannot be verified.
 	Integrity string `json:"integrity"`
-	Shasum    string `json:"shasum"`
+	// Shasum is the tarball's hex SHA-1, as npm has always published it.
+	// Nothing verifies against it: SHA-1 does not protect against a forged
+	// tarball, so Integrity is required instead.
+	Shasum string `json:"shasum"`
 }
 
 // UnmarshalJSON accepts "deprecated" as a string or a boolean, as

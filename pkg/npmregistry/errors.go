@@ -23,22 +23,34 @@ const (
 
 // Stable error codes.
 const (
+	// CodeUnavailable goes with KindUnavailable.
 	CodeUnavailable = "E_NPM_UNAVAILABLE"
-	CodeNotFound    = "E_NPM_NOT_FOUND"
-	CodeIntegrity   = "E_NPM_INTEGRITY"
-	CodeInvalid     = "E_NPM_INVALID"
+	// CodeNotFound goes with KindNotFound.
+	CodeNotFound = "E_NPM_NOT_FOUND"
+	// CodeIntegrity goes with KindIntegrity.
+	CodeIntegrity = "E_NPM_INTEGRITY"
+	// CodeInvalid goes with KindInvalid.
+	CodeInvalid = "E_NPM_INVALID"
+	// CodeInterrupted goes with KindInterrupted.
 	CodeInterrupted = "E_INTERRUPTED"
 )
 
 // Error is the only error type the package returns.
 type Error struct {
-	Kind    Kind
-	Code    string
+	// Kind says what the caller can do about the failure.
+	Kind Kind
+	// Code is the Code constant that goes with Kind, stable for scripts.
+	Code string
+	// Message says what failed, naming the package or URL.
 	Message string
-	Hint    string
+	// Hint says what to do about it; empty when there is nothing useful
+	// to add.
+	Hint string
 	// Status is the HTTP status behind the error, or 0.
 	Status int
-	Err    error
+	// Err is the underlying cause (a transport or decoding error), if
+	// any.
+	Err error
 }
 
 // Error returns the message.

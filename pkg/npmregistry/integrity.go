@@ -14,7 +14,8 @@ import (
 type Integrity struct {
 	// Algorithm is "sha512", "sha384" or "sha256".
 	Algorithm string
-	Digest    []byte
+	// Digest is the raw hash bytes, decoded from the SRI base64.
+	Digest []byte
 }
 
 var algorithmRank = map[string]int{"sha256": 1, "sha384": 2, "sha512": 3}

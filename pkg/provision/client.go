@@ -24,7 +24,12 @@ const DefaultBaseURL = "https://api.cloudflare.com/client/v4"
 // which turns an "already exists" into minutes of waiting; nimbus retries a
 // little, and never on 409.
 const (
-	DefaultMaxRetries   = 2
+	// DefaultMaxRetries is the retry count nimbus's commands pass as
+	// ClientOptions.MaxRetries. It is not applied to a zero MaxRetries,
+	// which means a single attempt.
+	DefaultMaxRetries = 2
+	// DefaultRetryBackoff is the first retry delay when
+	// ClientOptions.RetryBackoff is zero.
 	DefaultRetryBackoff = 500 * time.Millisecond
 	// maxRetryAfter caps how long a Retry-After header may make us wait.
 	maxRetryAfter = 10 * time.Second

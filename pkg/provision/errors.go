@@ -32,40 +32,82 @@ const (
 // Stable error codes. Codes that mirror a Cloudflare error are the bare
 // Cloudflare number, as cli.md asks; the rest are nimbus codes.
 const (
-	CodeTokenInvalid     = "E_CF_TOKEN_INVALID"
-	CodeTokenInactive    = "E_CF_TOKEN_INACTIVE"
-	CodePermission       = "E_CF_PERMISSION"
-	CodeAccountInvalid   = "E_CF_ACCOUNT_INVALID"
-	CodeAccountNotFound  = "E_CF_ACCOUNT_NOT_FOUND"
+	// CodeTokenInvalid: no API token was given, or Cloudflare rejected it
+	// (401).
+	CodeTokenInvalid = "E_CF_TOKEN_INVALID"
+	// CodeTokenInactive: the token verifies but is not active (disabled
+	// or expired).
+	CodeTokenInactive = "E_CF_TOKEN_INACTIVE"
+	// CodePermission: the token lacks a permission (403);
+	// Error.Permission names it when known.
+	CodePermission = "E_CF_PERMISSION"
+	// CodeAccountInvalid: the account id is not 32 hexadecimal
+	// characters.
+	CodeAccountInvalid = "E_CF_ACCOUNT_INVALID"
+	// CodeAccountNotFound: the token cannot access the given account
+	// (Cloudflare 9109).
+	CodeAccountNotFound = "E_CF_ACCOUNT_NOT_FOUND"
+	// CodeAccountAmbiguous: no account id was given and the token reaches
+	// several accounts.
 	CodeAccountAmbiguous = "E_CF_ACCOUNT_AMBIGUOUS"
-	CodeNoAccount        = "E_CF_NO_ACCOUNT"
-	CodeR2NotEnabled     = "10042"
-	CodeWorkerMissing    = "10007"
-	CodeUnavailable      = "E_CF_UNAVAILABLE"
-	CodeInterrupted      = "E_INTERRUPTED"
-	CodeAPI              = "E_CF_API"
-	CodeBucketName       = "E_BUCKET_NAME"
-	CodeWorkerName       = "E_WORKER_NAME"
-	CodeWranglerConfig   = "E_WRANGLER_CONFIG"
-	CodeNimbusConfig     = "E_NIMBUS_CONFIG"
-	CodeWriteFile        = "E_WRITE_FILE"
-	CodeSecretInvalid    = "E_SECRET_INVALID"
-	CodeInvalidPlan      = "E_PLAN_INVALID"
+	// CodeNoAccount: the token reaches no account at all.
+	CodeNoAccount = "E_CF_NO_ACCOUNT"
+	// CodeR2NotEnabled is Cloudflare's 10042: R2 has not been enabled on
+	// the account (a one-time dashboard step).
+	CodeR2NotEnabled = "10042"
+	// CodeWorkerMissing is Cloudflare's 10007: the Worker is not deployed
+	// yet, so its secret cannot be set.
+	CodeWorkerMissing = "10007"
+	// CodeUnavailable: the Cloudflare API timed out, could not be
+	// reached, or answered 429 or 5xx after the retries.
+	CodeUnavailable = "E_CF_UNAVAILABLE"
+	// CodeInterrupted: the context was cancelled.
+	CodeInterrupted = "E_INTERRUPTED"
+	// CodeAPI: any other Cloudflare error; Error.CloudflareCode carries
+	// its number.
+	CodeAPI = "E_CF_API"
+	// CodeBucketName: a bucket name R2 would reject.
+	CodeBucketName = "E_BUCKET_NAME"
+	// CodeWorkerName: the Worker name is missing or invalid.
+	CodeWorkerName = "E_WORKER_NAME"
+	// CodeWranglerConfig: the wrangler config cannot be read, parsed or
+	// updated.
+	CodeWranglerConfig = "E_WRANGLER_CONFIG"
+	// CodeNimbusConfig: nimbus.yaml cannot be read or the endpoint cannot
+	// be recorded in it.
+	CodeNimbusConfig = "E_NIMBUS_CONFIG"
+	// CodeWriteFile: a local file could not be written.
+	CodeWriteFile = "E_WRITE_FILE"
+	// CodeSecretInvalid: the JWT secret cannot be read or is not one line
+	// of at least token.MinSecretLength characters.
+	CodeSecretInvalid = "E_SECRET_INVALID"
+	// CodeInvalidPlan: the inputs contradict each other (--name against
+	// the wrangler file's name) or a base URL is invalid.
+	CodeInvalidPlan = "E_PLAN_INVALID"
 )
 
 // Error is the only error type Run returns. Message and Hint never contain
 // the API token or a secret value.
 type Error struct {
-	Kind    Kind
-	Code    string
+	// Kind says what the user has to do, and with it the exit status.
+	Kind Kind
+	// Code is one of the Code constants, stable for scripts.
+	Code string
+	// Message says what failed; it never contains the API token or a
+	// secret.
 	Message string
-	Hint    string
+	// Hint says what to do about it; empty when there is nothing useful
+	// to add.
+	Hint string
 	// CloudflareCode is the first Cloudflare error code behind this error, or 0.
 	CloudflareCode int64
 	// Permission names the Cloudflare token permission that was missing, when
 	// Kind is KindPermission because of a 403.
 	Permission string
-	Err        error
+	// Err is the underlying cause, often a cloudflare-go *r2.Error; its
+	// text may hold request URLs and raw bodies, so it is for debugging,
+	// not for users.
+	Err error
 }
 
 // Error returns Message only: the wrapped cloudflare-go error embeds request

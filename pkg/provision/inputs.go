@@ -18,15 +18,27 @@ type Inputs struct {
 	// RuntimeBucket is --runtime-bucket (default: the shared runtime bucket).
 	RuntimeBucket string
 	// WranglerConfig is the content of the project's wrangler.jsonc, nil
-	// when there is none; WranglerPath names it in messages.
+	// when there is none.
 	WranglerConfig []byte
-	WranglerPath   string
+	// WranglerPath is the wrangler config's path, used only to name it in
+	// messages.
+	WranglerPath string
 }
 
 // Naming is what Inputs resolve to.
 type Naming struct {
-	Worker        string
-	Buckets       []Bucket
+	// Worker is the Worker (script) name: --name, else the wrangler
+	// config's name; the two must agree when both are given.
+	Worker string
+	// Buckets are the R2 buckets the Worker binds: the wrangler config's
+	// r2_buckets when it has any, else those the config builder derives
+	// from the bucket prefix.
+	Buckets []Bucket
+	// RuntimeBucket is the bucket runtimes are published into: the
+	// wrangler config's runtime cache binding when it has r2_buckets, else
+	// --runtime-bucket, else the builder's shared runtime bucket. It is ""
+	// when the config binds buckets but no runtime cache and no flag names
+	// one.
 	RuntimeBucket string
 	// AccountID is the account_id already in the wrangler config, if any.
 	AccountID string

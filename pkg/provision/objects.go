@@ -18,9 +18,16 @@ import (
 
 // ObjectInfo describes an R2 object as the REST API reports it.
 type ObjectInfo struct {
-	Key      string
-	Size     int64
-	ETag     string
+	// Key is the object's key in its bucket.
+	Key string
+	// Size is the object's size in bytes (sent as a string or a number;
+	// both are accepted).
+	Size int64
+	// ETag is the object's entity tag as R2 reports it.
+	ETag string
+	// Uploaded is the upload time as Cloudflare sends it ("uploaded", or
+	// "last_modified" in answers without it), unparsed; empty when
+	// neither is sent.
 	Uploaded string
 }
 

@@ -13,7 +13,8 @@ type Bucket struct {
 	// Binding is the wrangler binding name (e.g. NPM_TARBALL_CACHE); it is
 	// informational and may be empty.
 	Binding string
-	Name    string
+	// Name is the R2 bucket's name; it must pass ValidateBucketName.
+	Name string
 }
 
 // SecretSpec asks Run to put a Worker secret. The value is never printed,
@@ -62,6 +63,9 @@ type Plan struct {
 // digest (with dryRun, the digest it would publish). pkg/runtimesync
 // provides one; provision only orders it after the buckets.
 type RuntimeSyncer interface {
+	// SyncRuntimes publishes into bucket of accountID and returns the
+	// catalog's lowercase hex SHA-256; with dryRun it writes nothing and
+	// returns the digest it would publish.
 	SyncRuntimes(ctx context.Context, accountID, bucket string, dryRun bool) (digest string, err error)
 }
 

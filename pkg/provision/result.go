@@ -5,8 +5,12 @@ type BucketStatus string
 
 // Bucket statuses, as reported in the CLI's bucketStatus map.
 const (
+	// BucketCreated: this run created the bucket.
 	BucketCreated BucketStatus = "created"
-	BucketExists  BucketStatus = "exists"
+	// BucketExists: the bucket was already there.
+	BucketExists BucketStatus = "exists"
+	// BucketPlanned: a dry run found the bucket missing; it would be
+	// created.
 	BucketPlanned BucketStatus = "planned"
 	// BucketCreatedOrExisted: the create request was retried after an
 	// answer was lost, then R2 said the bucket exists: this run may have
@@ -19,10 +23,15 @@ type FileStatus string
 
 // File statuses.
 const (
-	FileUpdated   FileStatus = "updated"
+	// FileUpdated: the file was written.
+	FileUpdated FileStatus = "updated"
+	// FileUnchanged: the file already said the same; it was not written.
 	FileUnchanged FileStatus = "unchanged"
-	FilePlanned   FileStatus = "planned"
-	FileSkipped   FileStatus = "skipped"
+	// FilePlanned: a dry run found the file would be written.
+	FilePlanned FileStatus = "planned"
+	// FileSkipped: the Plan named no file, or the step had nothing to
+	// record.
+	FileSkipped FileStatus = "skipped"
 )
 
 // SecretStatus is what happened to the Worker secret.
@@ -30,26 +39,39 @@ type SecretStatus string
 
 // Secret statuses.
 const (
-	SecretSet     SecretStatus = "set"
+	// SecretSet: the secret was put on the Worker.
+	SecretSet SecretStatus = "set"
+	// SecretSkipped: the Plan asked for no secret.
 	SecretSkipped SecretStatus = "skipped"
+	// SecretPlanned: a dry run found the Worker exists; the secret would
+	// be set.
 	SecretPlanned SecretStatus = "planned"
 )
 
 // BucketResult pairs a planned bucket with its outcome.
 type BucketResult struct {
 	Bucket
+	// Status is what happened to the bucket.
 	Status BucketStatus
 }
 
 // Result describes what Run found and did. On error it holds what was
 // established before the failure.
 type Result struct {
-	Worker      string
-	AccountID   string
+	// Worker is the Worker name from the Plan.
+	Worker string
+	// AccountID is the account Run used: the Plan's, or the token's only
+	// one.
+	AccountID string
+	// AccountName is that account's display name as Cloudflare reports
+	// it.
 	AccountName string
 	// TokenScope is "user" or "account": which verify endpoint accepted it.
-	TokenScope    string
-	Buckets       []BucketResult
+	TokenScope string
+	// Buckets are the Plan's buckets with what happened to each, in
+	// order.
+	Buckets []BucketResult
+	// RuntimeBucket is the Plan's runtime bucket, reported back.
 	RuntimeBucket string
 	// WranglerConfig is the status of the account_id edit.
 	WranglerConfig FileStatus
@@ -59,12 +81,17 @@ type Result struct {
 	WorkersDevURL string
 	// Endpoint is the status of recording WorkersDevURL in nimbus.yaml.
 	Endpoint FileStatus
-	Secret   SecretStatus
+	// Secret is what happened to the Worker secret.
+	Secret SecretStatus
 	// SecretFile is where the secret came from or was stored ("" for a
 	// value given directly); SecretGenerated says a new one was made.
-	SecretFile      string
+	SecretFile string
+	// SecretGenerated reports that a new secret was generated into
+	// SecretFile by this run.
 	SecretGenerated bool
-	DryRun          bool
+	// DryRun reports that only GET requests were made and no file was
+	// written.
+	DryRun bool
 	// Mutations counts POST/PUT requests Run made to Cloudflare.
 	Mutations int
 	// Warnings are non-fatal problems (e.g. no workers.dev subdomain yet).

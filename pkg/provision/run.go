@@ -19,15 +19,23 @@ import (
 
 // Token permissions named in errors, as the Cloudflare dashboard spells them.
 const (
-	PermAccountRead  = "Account Settings Read"
-	PermR2Read       = "Workers R2 Storage Read"
-	PermR2Write      = "Workers R2 Storage Write"
-	PermScriptsRead  = "Workers Scripts Read"
+	// PermAccountRead is needed to list and read accounts.
+	PermAccountRead = "Account Settings Read"
+	// PermR2Read is needed to check buckets and to list and download
+	// objects.
+	PermR2Read = "Workers R2 Storage Read"
+	// PermR2Write is needed to create buckets and upload objects.
+	PermR2Write = "Workers R2 Storage Write"
+	// PermScriptsRead is needed to read the workers.dev subdomain and a
+	// Worker's secrets.
+	PermScriptsRead = "Workers Scripts Read"
+	// PermScriptsWrite is needed to set a Worker secret.
 	PermScriptsWrite = "Workers Scripts Write"
 )
 
 // Provisioner takes a Plan from "scaffolded" to "ready to deploy".
 type Provisioner struct {
+	// Client reaches the Cloudflare API with the token; required.
 	Client *Client
 	// Observer receives progress; nil means none.
 	Observer Observer

@@ -10,8 +10,10 @@ import (
 
 // Object is one listed (or planned) object.
 type Object struct {
-	Key  string `json:"key"`
-	Size int64  `json:"size"`
+	// Key is the object's key in the bucket.
+	Key string `json:"key"`
+	// Size is the object's size in bytes.
+	Size int64 `json:"size"`
 }
 
 // Bucket is the R2 bucket runtimes are published into.
@@ -30,7 +32,14 @@ type Bucket interface {
 
 // Registry is the npm registry the runtime packages come from.
 type Registry interface {
+	// Packument returns the registry's document for the package name,
+	// with its versions and their tarball URLs and integrity.
 	Packument(ctx context.Context, name string) (*npmregistry.Packument, error)
+	// Download streams the tarball at url into w, failing unless its bytes
+	// match integ (what was written is unusable until it returns nil), and
+	// returns its size in bytes; progress, when non-nil, gets the bytes so
+	// far and the announced total (-1 when unknown). *npmregistry.Client
+	// implements it.
 	Download(ctx context.Context, url string, integ npmregistry.Integrity, w io.Writer, progress func(done, total int64)) (int64, error)
 }
 

@@ -35,18 +35,31 @@ type Catalog struct {
 
 // CatalogEntry is what the catalog records for one runtime version.
 type CatalogEntry struct {
-	Manifest       string
+	// Manifest is the bucket key of the runtime's manifest.json (catalog
+	// "manifest").
+	Manifest string
+	// ManifestSHA256 is the lowercase hex SHA-256 of the manifest's bytes
+	// (catalog "manifest_sha256"); the Worker checks the manifest against
+	// it.
 	ManifestSHA256 string
-	SizeBytes      int64
-	License        string
+	// SizeBytes is the sum of the runtime's distinct blob sizes, in bytes
+	// (catalog "size_bytes").
+	SizeBytes int64
+	// License is the runtime's license as its manifest states it (catalog
+	// "license").
+	License string
 }
 
 // Row is one runtime at its default version, as `runtime list` prints it.
 type Row struct {
-	Name      string
-	Version   string
+	// Name is the runtime's name (the catalog's key).
+	Name string
+	// Version is the runtime's default version in the catalog.
+	Version string
+	// SizeBytes is that version's size in bytes, the sum of its blobs.
 	SizeBytes int64
-	License   string
+	// License is that version's license.
+	License string
 }
 
 // NewCatalog returns an empty catalog.

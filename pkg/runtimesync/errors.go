@@ -29,30 +29,61 @@ const (
 
 // Stable error codes.
 const (
-	CodeUnknownRuntime   = "E_RUNTIME_UNKNOWN"
-	CodeUnpublished      = "E_RUNTIME_UNPUBLISHED"
-	CodeIntegrity        = "E_NPM_INTEGRITY"
-	CodeBlobMismatch     = "E_BLOB_MISMATCH"
-	CodePackageInvalid   = "E_PACKAGE_INVALID"
-	CodeCatalogInvalid   = "E_CATALOG_INVALID"
-	CodeCatalogConflict  = "E_CATALOG_CONFLICT"
-	CodeCatalogPin       = "E_CATALOG_PIN"
-	CodeBucketMissing    = "E_BUCKET_MISSING"
-	CodeRegistry         = "E_NPM_UNAVAILABLE"
-	CodeCache            = "E_CACHE"
-	CodeInterrupted      = "E_INTERRUPTED"
-	CodeInternal         = "E_INTERNAL"
+	// CodeUnknownRuntime: the spec is not a valid runtime name[@version],
+	// names no runtime package on the registry, or matches no version or
+	// more than one.
+	CodeUnknownRuntime = "E_RUNTIME_UNKNOWN"
+	// CodeUnpublished: the upstream publisher builds this runtime but
+	// publishes no npm package for it (Pyodide python, ruby), so it
+	// cannot be synced from npm.
+	CodeUnpublished = "E_RUNTIME_UNPUBLISHED"
+	// CodeIntegrity: a tarball does not match the integrity the registry
+	// lists for it.
+	CodeIntegrity = "E_NPM_INTEGRITY"
+	// CodeBlobMismatch: a blob in a package differs from what the
+	// package's manifest.json says; nothing was uploaded.
+	CodeBlobMismatch = "E_BLOB_MISMATCH"
+	// CodePackageInvalid: a runtime package or its manifest is malformed.
+	CodePackageInvalid = "E_PACKAGE_INVALID"
+	// CodeCatalogInvalid: a catalog document is not a valid catalog.
+	CodeCatalogInvalid = "E_CATALOG_INVALID"
+	// CodeCatalogConflict: the bucket's catalog changed during the sync
+	// and publishing would drop runtimes from it; rerunning merges.
+	CodeCatalogConflict = "E_CATALOG_CONFLICT"
+	// CodeCatalogPin: a catalog digest is malformed, missing from the
+	// bucket, or does not match the catalog stored under it.
+	CodeCatalogPin = "E_CATALOG_PIN"
+	// CodeBucketMissing: the R2 bucket does not exist.
+	CodeBucketMissing = "E_BUCKET_MISSING"
+	// CodeRegistry: the npm registry could not be reached or answered
+	// with an error.
+	CodeRegistry = "E_NPM_UNAVAILABLE"
+	// CodeCache: the local tarball cache could not be written.
+	CodeCache = "E_CACHE"
+	// CodeInterrupted: the context was cancelled.
+	CodeInterrupted = "E_INTERRUPTED"
+	// CodeInternal: a bug in nimbus, such as an inconsistent plan.
+	CodeInternal = "E_INTERNAL"
+	// CodeManifestMismatch: a package holds another runtime or version
+	// than the one asked for; nothing was uploaded.
 	CodeManifestMismatch = "E_MANIFEST_MISMATCH"
 )
 
 // Error is a sync or list failure. Cloudflare failures keep their own
 // *provision.Error type, which says which permission or setting is missing.
 type Error struct {
-	Kind    Kind
-	Code    string
+	// Kind classifies the failure; each Kind maps to an exit status (see
+	// the Kind constants).
+	Kind Kind
+	// Code is one of the Code constants, stable for scripts.
+	Code string
+	// Message says what failed, naming the package, key or bucket.
 	Message string
-	Hint    string
-	Err     error
+	// Hint says what to do about it; empty when there is nothing useful
+	// to add.
+	Hint string
+	// Err is the underlying cause, if any.
+	Err error
 }
 
 // Error returns the message.

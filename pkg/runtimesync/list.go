@@ -9,12 +9,14 @@ import (
 
 // Listing is a catalog read back from a bucket.
 type Listing struct {
+	// Bucket is the name of the bucket read.
 	Bucket string
 	// Key is the object read: catalog/v1.json, or the pinned catalog.
 	Key string
 	// SHA256 is the digest of the bytes read.
 	SHA256 string
-	Rows   []Row
+	// Rows are the catalog's runtimes at their default versions.
+	Rows []Row
 	// Pin is the digest asked for ("" for the latest catalog).
 	Pin string
 	// Current is the digest of catalog/v1.json, "" when the bucket has none.

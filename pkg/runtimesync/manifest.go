@@ -18,10 +18,15 @@ const maxBlob = 300 << 20
 // Manifest is a runtime's manifest.json: what files it installs and which
 // content-addressed blob holds each.
 type Manifest struct {
-	Name    string
+	// Name is the runtime's name (manifest "name"), such as cpython.
+	Name string
+	// Version is the runtime's own version (manifest "version"), which
+	// may differ from its npm package version.
 	Version string
+	// License is the manifest's "license"; empty when it has none.
 	License string
-	Files   []ManifestFile
+	// Files are the files the runtime installs, in manifest order.
+	Files []ManifestFile
 	// Blobs are the distinct blobs, in the order the files first name them.
 	Blobs []Blob
 	// Raw is the file as published; it is uploaded and hashed unchanged.
@@ -32,18 +37,29 @@ type Manifest struct {
 
 // ManifestFile is one entry of files.
 type ManifestFile struct {
-	Path    string
+	// Path is the install path, relative and clean, unique within the
+	// manifest.
+	Path string
+	// Content is the bucket key of the blob holding the file:
+	// blobs/<name>-<version>/<sha256>/<file>.
 	Content string
-	SHA256  string
-	Size    int64
-	Mode    string
+	// SHA256 is the lowercase hex SHA-256 of the file's bytes; it is also
+	// part of Content, which makes keys content-addressed.
+	SHA256 string
+	// Size is the file's size in bytes.
+	Size int64
+	// Mode is "exec" for an executable file, else "".
+	Mode string
 }
 
 // Blob is one object of the bucket a manifest needs.
 type Blob struct {
-	Key    string
+	// Key is the blob's bucket key (a ManifestFile.Content).
+	Key string
+	// SHA256 is the lowercase hex SHA-256 of the blob.
 	SHA256 string
-	Size   int64
+	// Size is the blob's size in bytes.
+	Size int64
 }
 
 // SizeBytes is the sum of the distinct blobs' sizes, the catalog's

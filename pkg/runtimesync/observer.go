@@ -29,21 +29,40 @@ const (
 
 // Event is one progress report.
 type Event struct {
-	Kind    EventKind
+	// Kind says what happened and which of the other fields are set (see
+	// the EventKind constants).
+	Kind EventKind
+	// Runtime is the runtime's name (after aliasing: python is cpython)
+	// for resolve, download and verify events.
 	Runtime string
+	// Package is the npm package name, such as
+	// @nimbus-sh/runtime-cpython.
 	Package string
+	// Version is the npm package version (not the manifest version).
 	Version string
-	Key     string
-	Bytes   int64
-	Total   int64
+	// Key is the bucket key of an upload event.
+	Key string
+	// Bytes is a byte count: the increment for progress events, the
+	// object's size for EventUploaded.
+	Bytes int64
+	// Total is the expected size in bytes of a download (-1 when unknown)
+	// or of all the uploads.
+	Total int64
+	// Objects is how many objects EventUploadStart announces.
 	Objects int
-	Cached  bool
+	// Cached reports, on EventVerified, that the tarball came from the
+	// cache rather than the registry.
+	Cached bool
+	// Message is the text of a warning, or the catalog digest of
+	// EventPublished.
 	Message string
 }
 
 // Observer receives progress; implementations must be safe for concurrent
 // use.
 type Observer interface {
+	// Observe receives one event. It is called on the sync's goroutines,
+	// so it must return quickly and not block.
 	Observe(Event)
 }
 

@@ -16,9 +16,12 @@ type PinStatus string
 
 // Pin statuses.
 const (
-	PinUpdated   PinStatus = "updated"
+	// PinUpdated: the file was rewritten with the new digest.
+	PinUpdated PinStatus = "updated"
+	// PinUnchanged: the file already held the digest; it was not written.
 	PinUnchanged PinStatus = "unchanged"
-	PinPlanned   PinStatus = "planned"
+	// PinPlanned: a dry run found that the file would be rewritten.
+	PinPlanned PinStatus = "planned"
 )
 
 // WritePin sets vars.NIMBUS_RUNTIME_CATALOG_SHA256 in the wrangler config

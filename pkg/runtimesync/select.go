@@ -34,8 +34,12 @@ const upstreamPublisher = "publish it with upstream's publisher: in a checkout o
 // npm package version (clang@8.0.1).
 type Request struct {
 	// Spec is the text as given, reported back in results.
-	Spec    string
-	Name    string
+	Spec string
+	// Name is the runtime's name after aliasing (python is cpython).
+	Name string
+	// Version is the version asked for, a manifest or npm version; ""
+	// means the only published version, and is an error when there are
+	// several.
 	Version string
 }
 

@@ -18,9 +18,16 @@ const DefaultParallel = 4
 
 // Syncer publishes runtimes from a registry into a bucket.
 type Syncer struct {
+	// Registry is where the runtime packages are fetched from, usually
+	// an *npmregistry.Client; required.
 	Registry Registry
-	Bucket   Bucket
-	Cache    *Cache
+	// Bucket is where the runtimes are published, usually an R2Bucket;
+	// required.
+	Bucket Bucket
+	// Cache holds verified tarballs between syncs, so a rerun downloads
+	// nothing it already has; required, with a Dir (staging files go
+	// there too).
+	Cache *Cache
 	// Observer receives progress; nil means none.
 	Observer Observer
 	// Parallel bounds concurrent uploads and downloads; 0 means
@@ -39,8 +46,10 @@ type Options struct {
 
 // Totals count objects and bytes.
 type Totals struct {
+	// Objects is how many objects were counted.
 	Objects int
-	Bytes   int64
+	// Bytes is their total size in bytes.
+	Bytes int64
 }
 
 func (t *Totals) add(n int64) { t.Objects++; t.Bytes += n }
@@ -48,16 +57,31 @@ func (t *Totals) add(n int64) { t.Objects++; t.Bytes += n }
 // RuntimeResult describes one synced runtime.
 type RuntimeResult struct {
 	// Specs are the requests that resolved to this runtime.
-	Specs          []string
-	Name           string
-	Version        string
-	Package        string
-	NPMVersion     string
-	License        string
-	ManifestKey    string
+	Specs []string
+	// Name is the runtime's name, as its manifest gives it.
+	Name string
+	// Version is the runtime's manifest version (the catalog's version
+	// key).
+	Version string
+	// Package is the npm package it came from, such as
+	// @nimbus-sh/runtime-cpython.
+	Package string
+	// NPMVersion is the npm version of that package, which may differ
+	// from Version.
+	NPMVersion string
+	// License is the manifest's license; empty when it has none.
+	License string
+	// ManifestKey is the bucket key of the runtime's manifest.json.
+	ManifestKey string
+	// ManifestSHA256 is the lowercase hex SHA-256 of the manifest, as the
+	// catalog records it.
 	ManifestSHA256 string
-	SizeBytes      int64
-	Blobs          int
+	// SizeBytes is the sum of the runtime's distinct blob sizes, in
+	// bytes.
+	SizeBytes int64
+	// Blobs is how many distinct blobs the runtime has, uploaded or
+	// already present.
+	Blobs int
 	// BlobsUploaded counts blobs uploaded (or, in a dry run, to upload).
 	BlobsUploaded int
 	// Cached says the tarball was not downloaded.
@@ -66,10 +90,13 @@ type RuntimeResult struct {
 
 // Result is what a sync did (or, in a dry run, would do).
 type Result struct {
+	// Bucket is the name of the bucket synced into.
 	Bucket string
 	// Requested are the runtime requests as given.
 	Requested []string
-	Runtimes  []RuntimeResult
+	// Runtimes describe each runtime synced, one per distinct runtime
+	// even when several requests resolved to it.
+	Runtimes []RuntimeResult
 	// CatalogSHA256 is the digest of the published catalog, the value of
 	// NIMBUS_RUNTIME_CATALOG_SHA256.
 	CatalogSHA256 string
@@ -83,11 +110,15 @@ type Result struct {
 	Downloaded Totals
 	// Planned lists, in a dry run, every object that would be written.
 	Planned []Object
-	DryRun  bool
+	// DryRun reports that nothing was written; the counts say what would
+	// have been.
+	DryRun bool
 	// BucketMissing is set in a dry run against a bucket that does not
 	// exist yet (everything would be uploaded).
 	BucketMissing bool
-	Warnings      []string
+	// Warnings are the messages also sent as EventWarning, for callers
+	// without an Observer.
+	Warnings []string
 }
 
 type target struct {

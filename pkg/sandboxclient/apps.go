@@ -4,31 +4,72 @@ import "context"
 
 // App is an exposed app (listApps, exposeApp, rotateLink).
 type App struct {
-	Owner      string  `json:"owner"`
-	Name       *string `json:"name"`
-	Port       *int    `json:"port"`
-	PID        *int64  `json:"pid"`
-	Status     string  `json:"status,omitempty"`
-	Visibility string  `json:"visibility"`
+	// Owner is the app's identity (wire "owner"): the owner given to
+	// EnsureDurableApp for a durable app, else one the server derives
+	// from the process (where and what it runs). It stays the same across
+	// restarts, which is why a target can name it.
+	Owner string `json:"owner"`
+	// Name is the app's name (wire "name"), used in place of the port in
+	// preview URLs; nil when the app is unnamed.
+	Name *string `json:"name"`
+	// Port is the TCP port the app serves or has reserved (wire "port");
+	// nil when it has none, and then URL is nil too.
+	Port *int `json:"port"`
+	// PID is the pid of the process serving the app (wire "pid"); nil
+	// when no process is running for it.
+	PID *int64 `json:"pid"`
+	// Status is "running", "starting", "stopped" or "failed" (wire
+	// "status"). Only listApps sends it; it is empty in the results of
+	// ExposeApp and RotateLink.
+	Status string `json:"status,omitempty"`
+	// Visibility is "scoped" (a preview URL needs a session:attach
+	// credential) or "public" (the capability in the URL is the
+	// credential), wire "visibility".
+	Visibility string `json:"visibility"`
+	// Capability is the 24-character lowercase-hex secret of a public
+	// preview URL (wire "capability"); nil when the app has none. Anyone
+	// holding it can reach a public app, so treat it as a credential;
+	// RotateLink replaces it.
 	Capability *string `json:"capability"`
-	Restart    string  `json:"restart,omitempty"`
+	// Restart is the restart policy of the app's process, "never" or
+	// "on-failure" (wire "restart"); empty when the server did not send
+	// it.
+	Restart string `json:"restart,omitempty"`
+	// Diagnostic explains a failed app, such as the exit code of its
+	// process (wire "diagnostic"); nil when there is nothing to report.
 	Diagnostic *string `json:"diagnostic,omitempty"`
-	URL        *string `json:"url"`
-	ExecID     string  `json:"execId,omitempty"`
+	// URL is the app's preview URL, built by this client from Port, Name,
+	// Visibility and Capability (see ListApps); the server's "url" is
+	// kept only when the client cannot build one. Nil when the app has no
+	// port.
+	URL *string `json:"url"`
+	// ExecID is the execId tag of the command that started the app's
+	// process (wire "execId"); empty when it was started without one.
+	ExecID string `json:"execId,omitempty"`
 }
 
 // RemovedApp is the result of removeApp and removeDurableApp.
 type RemovedApp struct {
-	Owner   string `json:"owner"`
-	Removed bool   `json:"removed"`
-	Port    *int   `json:"port"`
+	// Owner is the owner of the app that was looked up (wire "owner").
+	Owner string `json:"owner"`
+	// Removed reports whether there was an app to remove (wire
+	// "removed"); false is not an error, so removal is safe to repeat.
+	Removed bool `json:"removed"`
+	// Port is the port the app held (wire "port"); nil when it held none.
+	Port *int `json:"port"`
 }
 
 // DurableApp is the result of ensureDurableApp.
 type DurableApp struct {
-	Port       int     `json:"port"`
+	// Port is the reserved port (wire "port"): the preferred port when it
+	// was free, else one the server chose. The app's program should
+	// listen on it.
+	Port int `json:"port"`
+	// Capability is the secret of the app's public preview URL (wire
+	// "capability"); nil when there is none. Treat it as a credential.
 	Capability *string `json:"capability"`
-	Visibility string  `json:"visibility"`
+	// Visibility is "scoped" or "public" (wire "visibility").
+	Visibility string `json:"visibility"`
 }
 
 // AppTarget names an app: a port or pid (int), an app name or owner
@@ -104,9 +145,17 @@ func (s *Sandbox) RemoveApp(ctx context.Context, target AppTarget) (*RemovedApp,
 
 // DurableAppOptions are ensureDurableApp's argument.
 type DurableAppOptions struct {
-	Owner         string `json:"owner"`
-	PreferredPort int    `json:"preferredPort,omitempty"`
-	Visibility    string `json:"visibility,omitempty"`
+	// Owner is the durable identity to reserve a port for (wire "owner");
+	// calling again with the same owner returns the same reservation.
+	// Required.
+	Owner string `json:"owner"`
+	// PreferredPort is the port to reserve if it is free (wire
+	// "preferredPort"); 0 lets the server choose.
+	PreferredPort int `json:"preferredPort,omitempty"`
+	// Visibility is "scoped" or "public" (wire "visibility"); "" leaves
+	// it to the server (scoped), and any other value is treated as
+	// scoped.
+	Visibility string `json:"visibility,omitempty"`
 }
 
 // EnsureDurableApp reserves a durable app port for owner.

@@ -38,6 +38,11 @@ const maxJSONResponse = 40 << 20
 // target sandbox, or "" for routes that are not tied to one (POST /new), so
 // an implementation can mint tokens pinned to the sandbox.
 type TokenSource interface {
+	// Token returns the bearer token for one request to sandboxID; an
+	// error fails the request before anything is sent. It is called once
+	// per request (retries of that request reuse the token), so a source
+	// can mint short-lived tokens. It must be safe for concurrent use:
+	// a Client may send several requests at once.
 	Token(ctx context.Context, sandboxID string) (string, error)
 }
 

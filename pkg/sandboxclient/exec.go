@@ -69,6 +69,7 @@ func (s *Sandbox) normalize(o ExecOptions) wireExecOptions {
 
 // ExecResult is the result of exec and runCode (and of a collected stream).
 type ExecResult struct {
+	// Command is the command line as the server ran it (wire "command").
 	Command string `json:"command"`
 	// ExitCode is the remote exit code when it is an integer within 32
 	// bits, else -1. It is not limited to 0-255: do not mask it.
@@ -76,11 +77,24 @@ type ExecResult struct {
 	// ExitCodeRaw is the exit code exactly as the server sent it (a JSON
 	// number such as 256 or 1.5).
 	ExitCodeRaw json.Number `json:"-"`
-	Success     bool        `json:"success"`
-	Duration    int64       `json:"duration"`
-	Timestamp   int64       `json:"timestamp"`
-	Stdout      string      `json:"stdout"`
-	Stderr      string      `json:"stderr"`
+	// Success is the server's "success": true exactly when the exit code
+	// is 0.
+	Success bool `json:"success"`
+	// Duration is how long the command ran, in milliseconds (wire
+	// "duration").
+	Duration int64 `json:"duration"`
+	// Timestamp is when the command ended, in milliseconds since the Unix
+	// epoch (wire "timestamp").
+	Timestamp int64 `json:"timestamp"`
+	// Stdout is the command's whole standard output (wire "stdout"),
+	// decoded by the server as UTF-8 with invalid bytes replaced, so it
+	// is not binary-safe. Run leaves it empty because the output went to
+	// its writers.
+	Stdout string `json:"stdout"`
+	// Stderr is the command's whole standard error (wire "stderr"),
+	// decoded like Stdout; after a timeout it ends with the line "command
+	// timed out after <N>ms".
+	Stderr string `json:"stderr"`
 }
 
 // Exec runs command with op exec: the server collects the output and answers
@@ -219,26 +233,60 @@ type StartOptions struct {
 
 // Process describes a sandbox process.
 type Process struct {
-	PID         int64    `json:"pid"`
-	Command     string   `json:"command"`
-	Argv        []string `json:"argv"`
-	Cwd         string   `json:"cwd"`
-	State       string   `json:"state"`
-	ExitCode    *int     `json:"exitCode"`
-	StartTime   int64    `json:"startTime"`
-	EndTime     *int64   `json:"endTime"`
-	LongRunning bool     `json:"longRunning"`
-	AttachedTTY bool     `json:"attachedTty"`
-	ExecID      string   `json:"execId,omitempty"`
+	// PID is the process id inside the sandbox (wire "pid"); pass it to
+	// ProcessLogs, KillProcess and the other process ops.
+	PID int64 `json:"pid"`
+	// Command is the command line the process was started with (wire
+	// "command").
+	Command string `json:"command"`
+	// Argv is the process's argument vector as the server reports it
+	// (wire "argv").
+	Argv []string `json:"argv"`
+	// Cwd is the directory the process was started in (wire "cwd").
+	Cwd string `json:"cwd"`
+	// State is the server's state name (wire "state"), such as "running",
+	// "exited" or "killed"; the set is open, so unknown values should be
+	// shown as they are.
+	State string `json:"state"`
+	// ExitCode is the exit code (wire "exitCode"); nil while the process
+	// runs.
+	ExitCode *int `json:"exitCode"`
+	// StartTime is when the process started, in milliseconds since the
+	// Unix epoch (wire "startTime").
+	StartTime int64 `json:"startTime"`
+	// EndTime is when the process ended, in milliseconds since the Unix
+	// epoch (wire "endTime"); nil while it runs.
+	EndTime *int64 `json:"endTime"`
+	// LongRunning reports whether the server classes the process as
+	// long-running, such as a dev server or a watcher, rather than a command
+	// expected to end by itself (wire "longRunning").
+	LongRunning bool `json:"longRunning"`
+	// AttachedTTY reports whether the process has its own terminal (wire
+	// "attachedTty"): its I/O then lives on its own terminal socket and is
+	// not mirrored into the session terminal.
+	AttachedTTY bool `json:"attachedTty"`
+	// ExecID is the execId tag the process inherited from the command
+	// that started it (wire "execId"); empty when it has none.
+	ExecID string `json:"execId,omitempty"`
 }
 
 // StartResult is the result of startProcess.
 type StartResult struct {
-	Command   string  `json:"command"`
-	PID       int64   `json:"pid"`
-	StartedAt int64   `json:"startedAt"`
-	Process   Process `json:"process"`
-	Ports     []Port  `json:"ports"`
+	// Command is the command line as the server started it (wire
+	// "command").
+	Command string `json:"command"`
+	// PID is the new process's pid (wire "pid"), the same as Process.PID.
+	PID int64 `json:"pid"`
+	// StartedAt is when the process started, in milliseconds since the
+	// Unix epoch (wire "startedAt").
+	StartedAt int64 `json:"startedAt"`
+	// Process describes the new process (wire "process"). Servers before
+	// 2026-08-11 answered with exec fields instead, leaving it zero.
+	Process Process `json:"process"`
+	// Ports are the ports exposed when the process started (wire
+	// "ports"); usually empty, because the process has had no time to
+	// listen yet.
+	Ports []Port `json:"ports"`
 }
 
 // StartProcess starts a background process and returns as soon as it has a

@@ -13,18 +13,38 @@ import (
 
 // Stat is the result of stat and lstat. Extra keys are tolerated.
 type Stat struct {
-	Type     string `json:"type"`
-	Size     int64  `json:"size"`
-	Mtime    int64  `json:"mtime"`
-	Mode     uint32 `json:"mode"`
-	Ctime    *int64 `json:"ctime,omitempty"`
-	Ino      *int64 `json:"ino,omitempty"`
+	// Type is "file", "directory", "symlink" or another node kind such as
+	// "fifo" or "socket" (wire "type"); Lstat reports a symlink as
+	// "symlink", Stat reports its target.
+	Type string `json:"type"`
+	// Size is the length in bytes (wire "size").
+	Size int64 `json:"size"`
+	// Mtime is the last modification time, in milliseconds since the Unix
+	// epoch (wire "mtime").
+	Mtime int64 `json:"mtime"`
+	// Mode is the full POSIX st_mode as Node reports it (wire "mode"):
+	// the file-type bits (such as 0o100000 for a regular file) as well as
+	// the permission bits, so mask it with 0o7777 before passing it to
+	// Chmod or os.FileMode.
+	Mode uint32 `json:"mode"`
+	// Ctime is the inode change time, in milliseconds since the Unix
+	// epoch (wire "ctime"); nil when the server does not send it.
+	Ctime *int64 `json:"ctime,omitempty"`
+	// Ino is the inode number (wire "ino"); nil when the server does not
+	// send it.
+	Ino *int64 `json:"ino,omitempty"`
+	// Revision is the sandbox filesystem's revision when the stat was
+	// taken (wire "revision"), which grows with every committed write;
+	// nil from servers that do not send it.
 	Revision *int64 `json:"revision,omitempty"`
 }
 
 // DirEntry is one readdir entry.
 type DirEntry struct {
+	// Name is the entry's base name, without the directory (wire "name").
 	Name string `json:"name"`
+	// Type is the entry's kind, "file", "directory", "symlink", "unknown"
+	// or a device type (wire "type").
 	Type string `json:"type"`
 }
 

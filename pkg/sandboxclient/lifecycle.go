@@ -9,7 +9,12 @@ import (
 
 // ReadyResult is the result of op ready.
 type ReadyResult struct {
-	OK           bool     `json:"ok"`
+	// OK is the server's "ok", true on every successful answer.
+	OK bool `json:"ok"`
+	// Preinstalled lists the runtime specs the server installed or found
+	// installed for this ready (wire "preinstalled"). When the server's
+	// profile has its own preinstall list it wins, so this may differ
+	// from the Preinstall the handle asked for.
 	Preinstalled []string `json:"preinstalled"`
 	// Diagnostics are notes of a backend that differs from a Worker's
 	// sandbox (nimbus dev running commands with host paths); a Worker
@@ -19,10 +24,18 @@ type ReadyResult struct {
 
 // DestroyResult is the result of op destroy and of DELETE /s/<id>/.
 type DestroyResult struct {
-	OK          bool    `json:"ok"`
-	Killed      int     `json:"killed"`
-	DestroyedAt int64   `json:"destroyedAt"`
-	Reason      *string `json:"reason"`
+	// OK is the server's "ok", true on every successful answer.
+	OK bool `json:"ok"`
+	// Killed is how many running processes the destroy killed (wire
+	// "killed").
+	Killed int `json:"killed"`
+	// DestroyedAt is when the sandbox was wiped, in milliseconds since
+	// the Unix epoch (wire "destroyedAt").
+	DestroyedAt int64 `json:"destroyedAt"`
+	// Reason is the reason as the server recorded it (wire "reason"):
+	// trimmed and cut to 200 characters; nil when none was given or it
+	// was empty.
+	Reason *string `json:"reason"`
 }
 
 // Ready sends op ready once per handle (memoised, as the SDK does; reset by
@@ -105,6 +118,9 @@ func (c *Client) DeleteSession(ctx context.Context, id, reason string) (*Destroy
 
 // NewSession is a browser session created by POST /new.
 type NewSession struct {
+	// SessionID is the new session's sandbox id, taken from the
+	// redirect's Location (the JSON tag only names it for callers that
+	// print the struct).
 	SessionID string `json:"sessionId"`
 	// URL is the Location resolved against the endpoint; it may carry a
 	// single-use bootstrap token.

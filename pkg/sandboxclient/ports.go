@@ -10,24 +10,52 @@ import (
 
 // Port is one listPorts entry.
 type Port struct {
-	Port         int    `json:"port"`
-	PID          int64  `json:"pid"`
-	RegisteredAt int64  `json:"registeredAt"`
-	Capability   string `json:"capability"`
-	ExecID       string `json:"execId,omitempty"`
+	// Port is the TCP port inside the sandbox (wire "port").
+	Port int `json:"port"`
+	// PID is the pid of the process listening on the port (wire "pid"); 0
+	// when the server knows none.
+	PID int64 `json:"pid"`
+	// RegisteredAt is when the port was exposed, in milliseconds since
+	// the Unix epoch (wire "registeredAt").
+	RegisteredAt int64 `json:"registeredAt"`
+	// Capability is the secret of the port's public preview URL (wire
+	// "capability"). Treat it as a credential.
+	Capability string `json:"capability"`
+	// ExecID is the execId tag of the listening process (wire "execId");
+	// empty when it has none.
+	ExecID string `json:"execId,omitempty"`
 }
 
 // ExposedPort is the result of exposePort, plus the URL the client builds.
 type ExposedPort struct {
-	Port         int     `json:"port"`
-	Listening    bool    `json:"listening"`
-	PID          *int64  `json:"pid"`
-	RegisteredAt *int64  `json:"registeredAt"`
-	Capability   *string `json:"capability"`
-	Visibility   string  `json:"visibility,omitempty"`
-	Owner        *string `json:"owner,omitempty"`
-	Name         *string `json:"name,omitempty"`
-	ExecID       string  `json:"execId,omitempty"`
+	// Port is the exposed TCP port (wire "port").
+	Port int `json:"port"`
+	// Listening reports whether a process was listening on the port when
+	// it was exposed (wire "listening"); a port can be exposed before its
+	// server starts.
+	Listening bool `json:"listening"`
+	// PID is the pid of the listening process (wire "pid"); nil when none
+	// listens.
+	PID *int64 `json:"pid"`
+	// RegisteredAt is when the port was first exposed, in milliseconds
+	// since the Unix epoch (wire "registeredAt"); nil when the server did
+	// not register it.
+	RegisteredAt *int64 `json:"registeredAt"`
+	// Capability is the secret of the port's public preview URL (wire
+	// "capability"); nil when it has none. Treat it as a credential.
+	Capability *string `json:"capability"`
+	// Visibility is "scoped" or "public" (wire "visibility"); empty from
+	// servers that do not send it.
+	Visibility string `json:"visibility,omitempty"`
+	// Owner is the identity of the app the port belongs to (wire
+	// "owner"); nil when the server sends none.
+	Owner *string `json:"owner,omitempty"`
+	// Name is the app name the port is exposed under (wire "name"); nil
+	// when unnamed.
+	Name *string `json:"name,omitempty"`
+	// ExecID is the execId tag of the listening process (wire "execId");
+	// empty when it has none.
+	ExecID string `json:"execId,omitempty"`
 	// URL is built client side (the server returns none); "" without an
 	// endpoint.
 	URL string `json:"url,omitempty"`
@@ -43,8 +71,11 @@ type ExposeOptions struct {
 
 // UnexposeResult is the result of unexposePort.
 type UnexposeResult struct {
-	Port int  `json:"port"`
-	OK   bool `json:"ok"`
+	// Port is the port that was unexposed (wire "port").
+	Port int `json:"port"`
+	// OK is the server's "ok": whether the port was exposed before the
+	// call.
+	OK bool `json:"ok"`
 }
 
 // ListPorts lists the exposed ports.

@@ -8,11 +8,22 @@ import (
 
 // LogChunk is one chunk of a process log.
 type LogChunk struct {
-	Seq    int64  `json:"seq"`
-	TS     int64  `json:"ts"`
+	// Seq is the chunk's sequence number within the process's log (wire
+	// "seq"); it increases by one per chunk, so a gap before the first
+	// chunk means older ones were evicted.
+	Seq int64 `json:"seq"`
+	// TS is when the output was logged, in milliseconds since the Unix
+	// epoch (wire "ts").
+	TS int64 `json:"ts"`
+	// Stream is "stdout" or "stderr" (wire "stream").
 	Stream string `json:"stream"`
-	Data   string `json:"data"`
-	Binary bool   `json:"binary,omitempty"`
+	// Data is the output text (wire "data"), at most 4 KiB per chunk;
+	// when Binary is set it is a "[N bytes of binary output]" placeholder
+	// instead of the bytes.
+	Data string `json:"data"`
+	// Binary reports that the output was not text and Data is a
+	// placeholder (wire "binary"); false when the server omits it.
+	Binary bool `json:"binary,omitempty"`
 }
 
 // LogExit is a process's exit as reported by processLogs. Code follows
@@ -20,34 +31,65 @@ type LogChunk struct {
 // that fits in 32 bits, CodeRaw keeping it as sent; a missing or
 // non-numeric code is a bad answer, never 0.
 type LogExit struct {
+	// Code is the exit code (wire "code"), under the rule in the type's
+	// comment; 124 after a timeout.
 	Code int `json:"code"`
 	// CodeRaw is the exit code exactly as the server sent it.
 	CodeRaw json.Number `json:"-"`
-	At      int64       `json:"at"`
-	Reason  *string     `json:"reason,omitempty"`
+	// At is when the process exited, in milliseconds since the Unix epoch
+	// (wire "at").
+	At int64 `json:"at"`
+	// Reason says why the process ended when it did not exit by itself,
+	// such as a signal name ("SIGKILL") or "timeout" (wire "reason"); nil
+	// for a normal exit.
+	Reason *string `json:"reason,omitempty"`
 }
 
 // Logs is the result of processLogs.
 type Logs struct {
-	PID       int64      `json:"pid"`
-	Chunks    []LogChunk `json:"chunks"`
-	Text      string     `json:"text"`
-	Cursor    int64      `json:"cursor"`
-	Truncated bool       `json:"truncated"`
-	Exit      *LogExit   `json:"exit"`
+	// PID is the process the log belongs to (wire "pid").
+	PID int64 `json:"pid"`
+	// Chunks are the log chunks selected by the LogOptions, oldest first
+	// (wire "chunks").
+	Chunks []LogChunk `json:"chunks"`
+	// Text is the Data of Chunks joined (wire "text"), for callers that
+	// do not need the split by stream.
+	Text string `json:"text"`
+	// Cursor is the position after the last chunk returned (wire
+	// "cursor"): pass it back as LogOptions.Cursor to get only newer
+	// chunks.
+	Cursor int64 `json:"cursor"`
+	// Truncated reports that older chunks were evicted from the server's
+	// 64 KiB log ring before they could be returned (wire "truncated"),
+	// so output is missing.
+	Truncated bool `json:"truncated"`
+	// Exit is the process's exit (wire "exit"); nil while it runs. Stop
+	// polling once it is set.
+	Exit *LogExit `json:"exit"`
 }
 
 // LogOptions select a tail (Lines or Bytes) or the chunks after Cursor.
 // Nil fields are left out.
 type LogOptions struct {
+	// Cursor asks for the chunks after a Logs.Cursor of an earlier call
+	// (wire "cursor"); nil asks for a tail.
 	Cursor *int64 `json:"cursor,omitempty"`
-	Lines  *int64 `json:"lines,omitempty"`
-	Bytes  *int64 `json:"bytes,omitempty"`
+	// Lines is how many lines of tail to return when Cursor is nil (wire
+	// "lines"); nil takes the server default of 200.
+	Lines *int64 `json:"lines,omitempty"`
+	// Bytes is how many bytes of tail to return when Cursor is nil (wire
+	// "bytes"), used instead of the line default; nil leaves it out.
+	Bytes *int64 `json:"bytes,omitempty"`
 }
 
 // ProcessAck is the result of the process control ops.
 type ProcessAck struct {
-	OK  bool  `json:"ok"`
+	// OK is the server's "ok": false when the process does not exist, has
+	// exited or could not take the action (a process without a terminal
+	// cannot be resized), which is why it is a result rather than an
+	// error.
+	OK bool `json:"ok"`
+	// PID is the pid the op was sent for (wire "pid").
 	PID int64 `json:"pid"`
 }
 

@@ -4,43 +4,76 @@ import "context"
 
 // InstalledRuntime is one entry of listRuntimes' installed list.
 type InstalledRuntime struct {
-	Name      string   `json:"name"`
-	Version   string   `json:"version"`
-	Root      string   `json:"root"`
-	ABI       string   `json:"abi"`
-	Bins      []string `json:"bins"`
-	SizeBytes int64    `json:"sizeBytes"`
-	License   string   `json:"license"`
+	// Name is the runtime's name, such as "node", "python" or "clang"
+	// (wire "name"); the first part of a spec.
+	Name string `json:"name"`
+	// Version is the installed version (wire "version").
+	Version string `json:"version"`
+	// Root is the directory the runtime is installed under (wire "root").
+	Root string `json:"root"`
+	// ABI is the binary interface the runtime was built for (wire "abi"),
+	// as the server names it.
+	ABI string `json:"abi"`
+	// Bins are the command names the runtime provides (wire "bins").
+	Bins []string `json:"bins"`
+	// SizeBytes is the installed size in bytes (wire "sizeBytes"); 0 when
+	// unknown, as for the host runtimes nimbus dev reports.
+	SizeBytes int64 `json:"sizeBytes"`
+	// License is the runtime's license as the server reports it (wire
+	// "license"); empty when unknown.
+	License string `json:"license"`
 }
 
 // RuntimeVersion is one installable version of an available runtime.
 type RuntimeVersion struct {
-	Version   string `json:"version"`
-	SizeBytes int64  `json:"sizeBytes"`
-	License   string `json:"license"`
+	// Version is the version string (wire "version"); the spec
+	// "<name>@<version>" installs it.
+	Version string `json:"version"`
+	// SizeBytes is the installed size in bytes (wire "sizeBytes").
+	SizeBytes int64 `json:"sizeBytes"`
+	// License is this version's license as the server reports it (wire
+	// "license").
+	License string `json:"license"`
 }
 
 // AvailableRuntime is one entry of listRuntimes' available list.
 type AvailableRuntime struct {
-	Name           string           `json:"name"`
-	ABI            string           `json:"abi"`
-	DefaultVersion string           `json:"defaultVersion"`
-	Versions       []RuntimeVersion `json:"versions"`
+	// Name is the runtime's name, the part of a spec before "@" (wire
+	// "name").
+	Name string `json:"name"`
+	// ABI is the binary interface the runtime is built for (wire "abi").
+	ABI string `json:"abi"`
+	// DefaultVersion is the version a spec without "@version" installs
+	// (wire "defaultVersion").
+	DefaultVersion string `json:"defaultVersion"`
+	// Versions are the installable versions (wire "versions").
+	Versions []RuntimeVersion `json:"versions"`
 }
 
 // Runtimes is the result of listRuntimes.
 type Runtimes struct {
+	// Installed are the runtimes present in the sandbox (wire
+	// "installed").
 	Installed []InstalledRuntime `json:"installed"`
+	// Available are the runtimes the server can install (wire
+	// "available"); the profile's runtime policy may still refuse some.
 	Available []AvailableRuntime `json:"available"`
 }
 
 // InstallResult is the result of one runtime install. A failed install is a
 // non-zero ExitCode, not an error.
 type InstallResult struct {
-	Spec     string `json:"spec"`
-	ExitCode int    `json:"exitCode"`
-	Stdout   string `json:"stdout"`
-	Stderr   string `json:"stderr"`
+	// Spec is the spec that was installed, "name" or "name@version" (wire
+	// "spec").
+	Spec string `json:"spec"`
+	// ExitCode is the installer's exit code (wire "exitCode"); non-zero
+	// means the install failed.
+	ExitCode int `json:"exitCode"`
+	// Stdout is the installer's standard output (wire "stdout").
+	Stdout string `json:"stdout"`
+	// Stderr is the installer's standard error (wire "stderr"), which
+	// explains a failure.
+	Stderr string `json:"stderr"`
 }
 
 // ListRuntimes lists installed and available runtimes.

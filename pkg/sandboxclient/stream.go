@@ -10,10 +10,17 @@ import (
 
 // Frame kinds of the exec stream.
 const (
+	// FrameStdout carries raw standard output bytes, not necessarily
+	// UTF-8.
 	FrameStdout byte = 1
+	// FrameStderr carries raw standard error bytes.
 	FrameStderr byte = 2
-	FrameExit   byte = 3
-	FrameError  byte = 4
+	// FrameExit carries the exit JSON (see ExitInfo); it is always the
+	// last frame.
+	FrameExit byte = 3
+	// FrameError carries a JSON {message}: the command failed or was
+	// cancelled. It is always the last frame.
+	FrameError byte = 4
 )
 
 // frameHeaderLen is one kind byte plus a big-endian uint32 payload length.
@@ -53,7 +60,10 @@ func NewStreamDecoder(r io.Reader) *StreamDecoder {
 // valid until the next call to Next. For FrameExit and
 // FrameError, Data is the whole JSON payload.
 type Chunk struct {
+	// Kind is one of FrameStdout, FrameStderr, FrameExit and FrameError.
 	Kind byte
+	// Data is the payload as described on Chunk; callers that keep it
+	// past the next Next must copy it.
 	Data []byte
 }
 
@@ -186,15 +196,22 @@ func truncated() *Error {
 
 // ExitInfo is the payload of an exit frame.
 type ExitInfo struct {
+	// Command is the command line as the server ran it (wire "command").
 	Command string `json:"command"`
 	// ExitCode is the remote exit code when it is an integer within 32
 	// bits, else -1; see ExecResult.
 	ExitCode int `json:"exitCode"`
 	// ExitCodeRaw is the exit code exactly as the server sent it.
 	ExitCodeRaw json.Number `json:"-"`
-	Success     bool        `json:"success"`
-	Duration    int64       `json:"duration"`
-	Timestamp   int64       `json:"timestamp"`
+	// Success is the server's "success": true exactly when the exit code
+	// is 0.
+	Success bool `json:"success"`
+	// Duration is how long the command ran, in milliseconds (wire
+	// "duration").
+	Duration int64 `json:"duration"`
+	// Timestamp is when the command ended, in milliseconds since the Unix
+	// epoch (wire "timestamp").
+	Timestamp int64 `json:"timestamp"`
 }
 
 // parseExit decodes an exit frame payload; exitCode is required and may be

@@ -11,8 +11,10 @@ const (
 	// MaxWorkerNameLen is the longest Worker name Cloudflare accepts; the name
 	// is also a DNS label under workers.dev.
 	MaxWorkerNameLen = 63
-	// MinBucketNameLen and MaxBucketNameLen bound R2 bucket names.
+	// MinBucketNameLen is the shortest R2 bucket name R2 accepts.
 	MinBucketNameLen = 3
+	// MaxBucketNameLen is the longest R2 bucket name R2 accepts; derived
+	// names (prefix plus suffix) must fit too.
 	MaxBucketNameLen = 63
 	// MaxPackageNameLen is npm's limit for package names.
 	MaxPackageNameLen = 214

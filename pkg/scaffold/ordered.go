@@ -7,7 +7,9 @@ import (
 
 // KeyValue is one entry of a StringMap.
 type KeyValue struct {
-	Key   string
+	// Key is the member name.
+	Key string
+	// Value is the member's string value.
 	Value string
 }
 

@@ -29,6 +29,7 @@ const (
 // PlannedFile is one project file and what applying the plan does to it.
 type PlannedFile struct {
 	File
+	// Action is what applying the plan does to the file.
 	Action Action
 	// previous holds the content and mode being overwritten, so that a failed
 	// apply can put them back.

@@ -20,10 +20,15 @@ const (
 
 // Command is an external program to run in a directory.
 type Command struct {
-	Dir    string
-	Name   string
-	Args   []string
+	// Dir is the directory the program runs in.
+	Dir string
+	// Name is the program, looked up in PATH ("git", "npm").
+	Name string
+	// Args are the program's arguments, without the program name.
+	Args []string
+	// Stdout receives the program's standard output; nil discards it.
 	Stdout io.Writer
+	// Stderr receives the program's standard error; nil discards it.
 	Stderr io.Writer
 }
 

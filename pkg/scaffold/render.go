@@ -14,7 +14,11 @@ import (
 // Scaffold defaults for the Session Agent variables, the values upstream's
 // scaffolder passes to the builder.
 const (
-	DefaultAgentModel     = "@cf/moonshotai/kimi-k2.6"
+	// DefaultAgentModel is the Workers AI model written as
+	// NIMBUS_AGENT_MODEL.
+	DefaultAgentModel = "@cf/moonshotai/kimi-k2.6"
+	// DefaultAgentGatewayID is the AI Gateway id written as
+	// NIMBUS_AGENT_GATEWAY_ID.
 	DefaultAgentGatewayID = "default"
 )
 
@@ -48,9 +52,14 @@ type File struct {
 
 // Project is a rendered project, ready to be planned against a directory.
 type Project struct {
-	Template    string
+	// Template is the name of the template rendered (templates.Default
+	// when Options left it empty).
+	Template string
+	// ProjectName is the package.json name, as Options gave it.
 	ProjectName string
-	WorkerName  string
+	// WorkerName is the Worker name written to wrangler.jsonc
+	// (Wrangler.Name).
+	WorkerName string
 	// Wrangler is the configuration written to wrangler.jsonc.
 	Wrangler *WranglerConfig
 	// Files are in write order: top-level files first, then subdirectories.
@@ -59,7 +68,9 @@ type Project struct {
 
 // Dependency is one npm dependency and its version range.
 type Dependency struct {
-	Name  string
+	// Name is the npm package name.
+	Name string
+	// Range is the semver range written to package.json ("^0.3.0").
 	Range string
 }
 

@@ -32,16 +32,26 @@ const (
 
 // R2 binding names written into r2_buckets, in upstream order.
 const (
-	BindingTarballCache   = "NPM_TARBALL_CACHE"
+	// BindingTarballCache is the bucket binding where the Worker caches
+	// npm tarballs.
+	BindingTarballCache = "NPM_TARBALL_CACHE"
+	// BindingPackumentCache is the bucket binding where the Worker caches
+	// npm package documents.
 	BindingPackumentCache = "NPM_PACKUMENT_CACHE"
-	BindingRuntimeCache   = "NIMBUS_RUNTIME_CACHE"
+	// BindingRuntimeCache is the bucket binding the Worker installs
+	// language runtimes from; `nimbus runtime sync` publishes into it.
+	BindingRuntimeCache = "NIMBUS_RUNTIME_CACHE"
 )
 
 // Suffixes appended to the bucket prefix for the derived bucket names.
 const (
-	SuffixTarballCache   = "-npm-cache"
+	// SuffixTarballCache names the BindingTarballCache bucket.
+	SuffixTarballCache = "-npm-cache"
+	// SuffixPackumentCache names the BindingPackumentCache bucket.
 	SuffixPackumentCache = "-npm-packument-cache"
-	SuffixRuntimeCache   = "-runtime-cache"
+	// SuffixRuntimeCache names the BindingRuntimeCache bucket in
+	// RuntimeCacheBYOA mode.
+	SuffixRuntimeCache = "-runtime-cache"
 )
 
 // RuntimeCacheMode selects where the runtime cache bucket comes from.
@@ -97,24 +107,38 @@ func RequiredAliases() StringMap {
 // AgentOAuth configures the Session Agent's Cloudflare OAuth client. The
 // client secret is deliberately absent: secrets are never written to config.
 type AgentOAuth struct {
-	ClientID    string
+	// ClientID is the OAuth client id, written as
+	// NIMBUS_CF_OAUTH_CLIENT_ID.
+	ClientID string
+	// RedirectURI is the OAuth redirect URI, written as
+	// NIMBUS_CF_OAUTH_REDIRECT_URI.
 	RedirectURI string
-	Scopes      []string
+	// Scopes are the OAuth scopes, written space-separated as
+	// NIMBUS_CF_OAUTH_SCOPES.
+	Scopes []string
 }
 
 // AgentOwner configures the owner-token fallback. The API token itself is a
 // secret and is never written.
 type AgentOwner struct {
+	// AccountID is the Cloudflare account id, written as
+	// NIMBUS_CLOUDFLARE_ACCOUNT_ID.
 	AccountID string
 }
 
 // AgentOptions is upstream's `agent` option; every non-empty field becomes a
 // Worker variable.
 type AgentOptions struct {
-	Model     string
+	// Model is the Workers AI model, written as NIMBUS_AGENT_MODEL.
+	Model string
+	// GatewayID is the AI Gateway id, written as NIMBUS_AGENT_GATEWAY_ID.
 	GatewayID string
-	OAuth     *AgentOAuth
-	Owner     *AgentOwner
+	// OAuth configures the OAuth client; nil writes none of its
+	// variables.
+	OAuth *AgentOAuth
+	// Owner configures the owner-token fallback; nil writes none of its
+	// variables.
+	Owner *AgentOwner
 }
 
 // WranglerOptions are the inputs of BuildWranglerConfig, one field per
@@ -152,20 +176,43 @@ type WranglerOptions struct {
 // key order upstream's builder produces, so encoding/json writes the same
 // document.
 type WranglerConfig struct {
-	Schema             string         `json:"$schema"`
-	Name               string         `json:"name"`
-	Main               string         `json:"main"`
-	CompatibilityDate  string         `json:"compatibility_date"`
-	CompatibilityFlags []string       `json:"compatibility_flags"`
-	Limits             Limits         `json:"limits"`
-	Assets             Assets         `json:"assets"`
-	Alias              StringMap      `json:"alias"`
-	DurableObjects     DurableObjects `json:"durable_objects"`
-	Migrations         []Migration    `json:"migrations"`
-	WorkerLoaders      []WorkerLoader `json:"worker_loaders"`
-	R2Buckets          []R2Bucket     `json:"r2_buckets"`
-	Placement          *Placement     `json:"placement,omitempty"`
-	Vars               StringMap      `json:"vars,omitempty"`
+	// Schema is the JSON schema URL ("$schema"), for editor completion.
+	Schema string `json:"$schema"`
+	// Name is the Worker name ("name").
+	Name string `json:"name"`
+	// Main is the Worker's entry module ("main"), src/index.ts.
+	Main string `json:"main"`
+	// CompatibilityDate is the Workers compatibility date, YYYY-MM-DD
+	// ("compatibility_date").
+	CompatibilityDate string `json:"compatibility_date"`
+	// CompatibilityFlags are the runtime flags ("compatibility_flags");
+	// flags the date already implies are left out.
+	CompatibilityFlags []string `json:"compatibility_flags"`
+	// Limits are the CPU and subrequest limits ("limits").
+	Limits Limits `json:"limits"`
+	// Assets serves the Nimbus UI ("assets").
+	Assets Assets `json:"assets"`
+	// Alias maps module specifiers to the files the bundler must use
+	// ("alias"), in upstream's key order.
+	Alias StringMap `json:"alias"`
+	// DurableObjects binds the Durable Object classes
+	// ("durable_objects").
+	DurableObjects DurableObjects `json:"durable_objects"`
+	// Migrations create the Durable Object classes' SQLite storage
+	// ("migrations"); they must never be reordered or edited once
+	// deployed.
+	Migrations []Migration `json:"migrations"`
+	// WorkerLoaders bind the Worker Loader, with which the Worker loads
+	// code at run time ("worker_loaders").
+	WorkerLoaders []WorkerLoader `json:"worker_loaders"`
+	// R2Buckets bind the cache and runtime buckets ("r2_buckets").
+	R2Buckets []R2Bucket `json:"r2_buckets"`
+	// Placement is the smart placement block ("placement"); nil with
+	// PlacementOff leaves the key out.
+	Placement *Placement `json:"placement,omitempty"`
+	// Vars are the Worker's plain-text variables ("vars"), never secrets;
+	// nil leaves the key out.
+	Vars StringMap `json:"vars,omitempty"`
 
 	// prefixFlag and runtimeFlag remember which CLI flag decides the derived
 	// bucket names, so ValidateNames can say which one fixes a bad name.
@@ -175,47 +222,67 @@ type WranglerConfig struct {
 
 // Limits is the wrangler `limits` block.
 type Limits struct {
-	CPUMs       int `json:"cpu_ms"`
+	// CPUMs is the CPU time limit per request, in milliseconds
+	// ("cpu_ms").
+	CPUMs int `json:"cpu_ms"`
+	// Subrequests is the most subrequests one request may make
+	// ("subrequests").
 	Subrequests int `json:"subrequests"`
 }
 
 // Assets is the wrangler `assets` block serving the Nimbus UI.
 type Assets struct {
-	Directory      string   `json:"directory"`
-	Binding        string   `json:"binding"`
+	// Directory is the directory served, inside the installed
+	// @nimbus-sh/worker package ("directory").
+	Directory string `json:"directory"`
+	// Binding is the name the Worker reaches the assets by ("binding").
+	Binding string `json:"binding"`
+	// RunWorkerFirst are the path patterns the Worker handles before
+	// static assets ("run_worker_first"): the API, sessions and /new.
 	RunWorkerFirst []string `json:"run_worker_first"`
 }
 
 // DurableObjects is the wrangler `durable_objects` block.
 type DurableObjects struct {
+	// Bindings are the Durable Object bindings ("bindings").
 	Bindings []DurableObjectBinding `json:"bindings"`
 }
 
 // DurableObjectBinding binds a Durable Object class exported by src/index.ts.
 type DurableObjectBinding struct {
-	Name      string `json:"name"`
+	// Name is the binding name the Worker uses ("name").
+	Name string `json:"name"`
+	// ClassName is the exported class ("class_name").
 	ClassName string `json:"class_name"`
 }
 
 // Migration is one Durable Object migration step.
 type Migration struct {
-	Tag              string   `json:"tag"`
+	// Tag names the migration step ("tag"); wrangler applies each tag
+	// once.
+	Tag string `json:"tag"`
+	// NewSqliteClasses are the classes that get SQLite-backed storage
+	// from this step ("new_sqlite_classes").
 	NewSqliteClasses []string `json:"new_sqlite_classes"`
 }
 
 // WorkerLoader is one Worker Loader binding.
 type WorkerLoader struct {
+	// Binding is the name the Worker reaches the loader by ("binding").
 	Binding string `json:"binding"`
 }
 
 // R2Bucket binds an R2 bucket.
 type R2Bucket struct {
-	Binding    string `json:"binding"`
+	// Binding is the name the Worker reaches the bucket by ("binding").
+	Binding string `json:"binding"`
+	// BucketName is the R2 bucket's name ("bucket_name").
 	BucketName string `json:"bucket_name"`
 }
 
 // Placement is the wrangler `placement` block.
 type Placement struct {
+	// Mode is the placement mode ("mode"), "smart".
 	Mode string `json:"mode"`
 }
 

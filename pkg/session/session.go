@@ -44,8 +44,11 @@ func AttachURL(endpoint, sessionID, tok string) (string, error) {
 
 // Attach is a freshly minted token and the URL that uses it.
 type Attach struct {
+	// Token is the signed token. It is a credential: do not log it.
 	Token string
-	URL   string
+	// URL opens the session with Token in its nimbus_token query
+	// parameter, so it is as much a credential as Token.
+	URL string
 }
 
 // MintAndAttach mints a token from in and returns it with its AttachURL. It

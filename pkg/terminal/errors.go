@@ -41,9 +41,10 @@ type Error struct {
 	Message string
 	// Status is the HTTP status of a refused upgrade, else 0.
 	Status int
-	// CloseCode and CloseReason are those of the close that ended the
-	// session (CodeTakenOver), else zero.
-	CloseCode   int
+	// CloseCode is the WebSocket close code that ended the session
+	// (CodeTakenOver), else 0.
+	CloseCode int
+	// CloseReason is that close's reason text, else "".
 	CloseReason string
 	// RetryAfter is a 503's Retry-After, else zero.
 	RetryAfter time.Duration

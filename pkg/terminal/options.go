@@ -14,10 +14,11 @@ const (
 	// in which a silent owner loses the session to another client.
 	DefaultKeepalive = 30 * time.Second
 	// DefaultProbeAfter is the inbound silence after which the liveness
-	// probe is sent, and DefaultDeadAfter how long its answer may take
-	// before the socket is declared dead (spec §12).
+	// probe is sent (spec §12).
 	DefaultProbeAfter = 15 * time.Second
-	DefaultDeadAfter  = 10 * time.Second
+	// DefaultDeadAfter is how long the probe's answer may take before the
+	// socket is declared dead and a reconnect starts (spec §12).
+	DefaultDeadAfter = 10 * time.Second
 	// DefaultQuietAfterEOF is how long output may pause, once piped input
 	// has ended, before Attach returns.
 	DefaultQuietAfterEOF = time.Second
@@ -47,8 +48,9 @@ type Options struct {
 	// UserAgent is sent when set.
 	UserAgent string
 
-	// In is the local input and Out receives the remote output unchanged.
-	In  io.Reader
+	// In is the local input, forwarded to the remote shell.
+	In io.Reader
+	// Out receives the remote output unchanged, escape sequences included.
 	Out io.Writer
 	// Terminal says In and Out are a terminal the caller put in raw mode:
 	// the detach keys and window sizes apply; keys typed before the first
@@ -102,6 +104,7 @@ const (
 
 // Result is how an attachment ended.
 type Result struct {
+	// Reason says why Attach returned: Detached, Closed or InputEnded.
 	Reason EndReason
 	// CloseReason is the server's reason with Closed ("session
 	// destroyed", "terminal closed").
@@ -139,12 +142,22 @@ const (
 
 // Event reports progress to the caller.
 type Event struct {
-	Kind    EventKind
-	Err     error
-	Delay   time.Duration
-	PID     int64
+	// Kind says what happened; the comment of each EventKind names the
+	// other fields it sets.
+	Kind EventKind
+	// Err is why a connection attempt failed, the connection dropped, or
+	// a process terminal could not be followed or failed; nil otherwise.
+	Err error
+	// Delay is how long until the next connection attempt.
+	Delay time.Duration
+	// PID is the process of a process-terminal event.
+	PID int64
+	// Command is the program's command line in the process-terminal
+	// events.
 	Command string
-	Code    *int
+	// Code is the process's exit code in EventProcessDetached; nil when
+	// unknown or when its terminal failed.
+	Code *int
 }
 
 func (o *Options) defaults() {

@@ -9,33 +9,62 @@ import (
 
 // Stable error codes, identical to upstream's.
 const (
+	// CodeAuthConfigMissing (HTTP 500): no JWT_SECRET is configured, at
+	// issue or at verify.
 	CodeAuthConfigMissing = "E_AUTH_CONFIG_MISSING"
-	CodeTokenMalformed    = "E_TOKEN_MALFORMED"
-	CodeTokenSignature    = "E_TOKEN_SIGNATURE"
-	CodeTokenClaims       = "E_TOKEN_CLAIMS"
-	CodeTokenExpired      = "E_TOKEN_EXPIRED"
-	CodeTokenTTLTooLarge  = "E_TOKEN_TTL_TOO_LARGE"
-	CodeScopeMissing      = "E_SCOPE_MISSING"
-	CodeSessionPin        = "E_SESSION_PIN_MISMATCH"
+	// CodeTokenMalformed (401): the token is missing or is not three
+	// base64url parts with a JSON payload.
+	CodeTokenMalformed = "E_TOKEN_MALFORMED"
+	// CodeTokenSignature (401): the HS256 signature does not match the
+	// secret (or the previous secret while one is rotated out).
+	CodeTokenSignature = "E_TOKEN_SIGNATURE"
+	// CodeTokenClaims (401): the payload decodes but a claim is missing
+	// or has the wrong shape.
+	CodeTokenClaims = "E_TOKEN_CLAIMS"
+	// CodeTokenExpired (401): exp is in the past; Error.ExpiredAgoSec
+	// says by how much.
+	CodeTokenExpired = "E_TOKEN_EXPIRED"
+	// CodeTokenTTLTooLarge (400): a mint asked for a lifetime above the
+	// maximum.
+	CodeTokenTTLTooLarge = "E_TOKEN_TTL_TOO_LARGE"
+	// CodeScopeMissing (403): the token has a scopes claim that lacks a
+	// required scope; Error.RequiredScope names it.
+	CodeScopeMissing = "E_SCOPE_MISSING"
+	// CodeSessionPin (403): the token's sid pins it to another session
+	// than the one the request targets.
+	CodeSessionPin = "E_SESSION_PIN_MISMATCH"
+	// CodeBootstrapConsumed (401): a single-use token (one with a jti)
+	// was presented again.
 	CodeBootstrapConsumed = "E_BOOTSTRAP_CONSUMED"
-	CodeAuthUnknown       = "E_AUTH_UNKNOWN"
+	// CodeAuthUnknown (500): an error that is not a Nimbus auth error
+	// happened during auth; upstream's message is "Internal auth error".
+	CodeAuthUnknown = "E_AUTH_UNKNOWN"
 )
 
 // Error is every failure of this package. Code and HTTPStatus match the
 // upstream error class, Message matches its text byte for byte, and the
 // extra fields are set for the classes that carry them.
 type Error struct {
-	Code       string
+	// Code is one of the Code constants; match on it (or use errors.Is
+	// with a sentinel), never on Message.
+	Code string
+	// HTTPStatus is the status a server answers with for this error (401,
+	// 403, 400 or 500), as upstream's error class sets it.
 	HTTPStatus int
-	Message    string
+	// Message is upstream's message, byte for byte, so a Go server's
+	// answers match a Worker's.
+	Message string
 
 	// ExpiredAgoSec is set for E_TOKEN_EXPIRED: how many seconds ago the
 	// token expired (fractional when exp is).
 	ExpiredAgoSec float64
 	// RequiredScope is set for E_SCOPE_MISSING.
 	RequiredScope string
-	// PinnedTo and Attempted are set for E_SESSION_PIN_MISMATCH.
-	PinnedTo  string
+	// PinnedTo is set for E_SESSION_PIN_MISMATCH: the session id in the
+	// token's sid claim.
+	PinnedTo string
+	// Attempted is set for E_SESSION_PIN_MISMATCH: the session id the
+	// request targeted.
 	Attempted string
 
 	cause error
@@ -43,14 +72,22 @@ type Error struct {
 
 // Sentinels for errors.Is; they match any *Error with the same code.
 var (
+	// ErrAuthConfigMissing matches CodeAuthConfigMissing.
 	ErrAuthConfigMissing = &Error{Code: CodeAuthConfigMissing}
-	ErrTokenMalformed    = &Error{Code: CodeTokenMalformed}
-	ErrTokenSignature    = &Error{Code: CodeTokenSignature}
-	ErrTokenClaims       = &Error{Code: CodeTokenClaims}
-	ErrTokenExpired      = &Error{Code: CodeTokenExpired}
-	ErrTokenTTL          = &Error{Code: CodeTokenTTLTooLarge}
-	ErrScopeMissing      = &Error{Code: CodeScopeMissing}
-	ErrSessionPin        = &Error{Code: CodeSessionPin}
+	// ErrTokenMalformed matches CodeTokenMalformed.
+	ErrTokenMalformed = &Error{Code: CodeTokenMalformed}
+	// ErrTokenSignature matches CodeTokenSignature.
+	ErrTokenSignature = &Error{Code: CodeTokenSignature}
+	// ErrTokenClaims matches CodeTokenClaims.
+	ErrTokenClaims = &Error{Code: CodeTokenClaims}
+	// ErrTokenExpired matches CodeTokenExpired.
+	ErrTokenExpired = &Error{Code: CodeTokenExpired}
+	// ErrTokenTTL matches CodeTokenTTLTooLarge.
+	ErrTokenTTL = &Error{Code: CodeTokenTTLTooLarge}
+	// ErrScopeMissing matches CodeScopeMissing.
+	ErrScopeMissing = &Error{Code: CodeScopeMissing}
+	// ErrSessionPin matches CodeSessionPin.
+	ErrSessionPin = &Error{Code: CodeSessionPin}
 )
 
 // Error returns the upstream message; the code is in Code.

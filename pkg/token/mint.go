@@ -72,9 +72,17 @@ type Issuer struct {
 
 // Issued is a minted token with the claims it carries.
 type Issued struct {
-	Token     string
-	Claims    Claims
-	IssuedAt  time.Time
+	// Token is the signed JWT, ready for an Authorization: Bearer header.
+	// It is a credential: never log it.
+	Token string
+	// Claims are the claims as decoded back from Token, so they show
+	// exactly what was signed.
+	Claims Claims
+	// IssuedAt is the iat claim, whole seconds (the clock is truncated,
+	// as upstream does).
+	IssuedAt time.Time
+	// ExpiresAt is the exp claim, whole seconds: IssuedAt plus the
+	// lifetime.
 	ExpiresAt time.Time
 }
 

@@ -8,13 +8,29 @@ import (
 
 // Scopes defined by Nimbus.
 const (
-	ScopeSessionCreate    = "session:create"
-	ScopeSessionAttach    = "session:attach"
+	// ScopeSessionCreate gates /new, which creates a browser session.
+	ScopeSessionCreate = "session:create"
+	// ScopeSessionAttach gates every /s/<id>/ route (shell, WebSocket,
+	// /api/*) and scoped port-preview hosts; it is the only scope of the
+	// cookie token the attach exchange mints.
+	ScopeSessionAttach = "session:attach"
+	// ScopeSessionBootstrap marks the single-use token /new mints (with a
+	// jti and a 90 s lifetime); only the attach exchange accepts it.
 	ScopeSessionBootstrap = "session:bootstrap"
-	ScopeSessionPreview   = "session:preview"
-	ScopeSessionDestroy   = "session:destroy"
-	ScopeSessionAdmin     = "session:admin"
-	ScopeSandboxUse       = "sandbox:use"
+	// ScopeSessionPreview marks the single-use token minted by GET
+	// /s/<id>/api/preview-url (with a jti and a 90 s lifetime); only the
+	// attach exchange of a port-preview host accepts it.
+	ScopeSessionPreview = "session:preview"
+	// ScopeSessionDestroy is needed, on top of ScopeSandboxUse, by the
+	// remote API's destroy op (ScopeSessionAdmin also does).
+	ScopeSessionDestroy = "session:destroy"
+	// ScopeSessionAdmin is documented upstream as an admin capability; in
+	// practice it only stands in for ScopeSessionDestroy.
+	ScopeSessionAdmin = "session:admin"
+	// ScopeSandboxUse gates the remote sandbox API (POST
+	// <basePath>/sandboxes/<id>/rpc); it is that route's default required
+	// scope.
+	ScopeSandboxUse = "sandbox:use"
 )
 
 // RequireScopes checks that the claims grant every required scope. A token

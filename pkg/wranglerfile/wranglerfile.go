@@ -13,8 +13,10 @@ import (
 
 // Error reports a wrangler.jsonc that cannot be read or edited.
 type Error struct {
+	// Message says what could not be done with the file.
 	Message string
-	Err     error
+	// Err is the parser's reason, if any.
+	Err error
 }
 
 // Error returns the message and the parser's reason.
@@ -30,14 +32,20 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // R2Bucket is one entry of r2_buckets.
 type R2Bucket struct {
-	Binding    string `json:"binding"`
+	// Binding is the name the Worker reaches the bucket by ("binding").
+	Binding string `json:"binding"`
+	// BucketName is the R2 bucket's name ("bucket_name").
 	BucketName string `json:"bucket_name"`
 }
 
 // File is the part of wrangler.jsonc nimbus reads.
 type File struct {
-	Name      string     `json:"name"`
-	AccountID string     `json:"account_id"`
+	// Name is the Worker name ("name"); empty when the file has none.
+	Name string `json:"name"`
+	// AccountID is the Cloudflare account id ("account_id"); empty when
+	// the file has none.
+	AccountID string `json:"account_id"`
+	// R2Buckets are the bucket bindings ("r2_buckets"), in file order.
 	R2Buckets []R2Bucket `json:"r2_buckets"`
 	// Vars are the top-level plain-text variables (non-string values are
 	// kept as JSON text).

@@ -45,6 +45,8 @@ func NewID() string {
 // or into it when Remote is an existing directory or ends in "/". An
 // empty Remote means the sandbox root.
 type Upload struct {
+	// Local is the path on this machine; Remote is the sandbox path,
+	// resolved against the sandbox root when relative.
 	Local, Remote string
 }
 
@@ -59,6 +61,8 @@ type Upload struct {
 // own outputs, such as coverage.py's htmlcov/.gitignore of "*"), and a
 // .git directory in them comes back too.
 type Download struct {
+	// Remote is the sandbox path, resolved against the command's working
+	// directory when relative; Local is the path on this machine.
 	Remote, Local string
 }
 
@@ -88,7 +92,13 @@ func splitSpec(s string) (string, string) {
 
 // Spec describes a job.
 type Spec struct {
-	Uploads   []Upload
+	// Uploads are copied in order before anything else; the first one's
+	// sandbox directory becomes the command's working directory (the
+	// sandbox root when there are none).
+	Uploads []Upload
+	// Downloads are copied back after the command, whatever its exit
+	// code, so a failed build still returns its logs; one failing does
+	// not stop the others.
 	Downloads []Download
 	// Runtimes are ensured (installed when missing) before the command.
 	Runtimes []string
@@ -108,44 +118,80 @@ type Spec struct {
 
 // Phases of a job.
 const (
-	PhaseUpload   = "upload"
-	PhaseRuntime  = "runtime"
-	PhaseExec     = "exec"
+	// PhaseUpload is one Spec.Uploads entry being copied in.
+	PhaseUpload = "upload"
+	// PhaseRuntime is Spec.Runtimes being ensured, all in one step.
+	PhaseRuntime = "runtime"
+	// PhaseExec is the command running.
+	PhaseExec = "exec"
+	// PhaseDownload is one Spec.Downloads entry being copied back.
 	PhaseDownload = "download"
-	PhaseDestroy  = "destroy"
+	// PhaseDestroy is the sandbox being destroyed (skipped with
+	// Spec.Keep).
+	PhaseDestroy = "destroy"
 )
 
 // Statuses of a phase event.
 const (
-	StatusStart  = "start"
-	StatusDone   = "done"
+	// StatusStart opens a step; a StatusDone or StatusFailed event for
+	// the same step follows unless the job is interrupted first.
+	StatusStart = "start"
+	// StatusDone closes a step that succeeded.
+	StatusDone = "done"
+	// StatusFailed closes a step that failed; the event's Error and Code
+	// say why.
 	StatusFailed = "failed"
 )
 
 // Event reports the start or end of one step of a phase. It is shaped for
 // NDJSON: {"type":"phase","phase":"upload","status":"done",…}.
 type Event struct {
-	Type    string `json:"type"`
-	Phase   string `json:"phase"`
-	Status  string `json:"status"`
-	ID      string `json:"id,omitempty"`
-	Local   string `json:"local,omitempty"`
-	Remote  string `json:"remote,omitempty"`
+	// Type is always "phase", so the events can share an NDJSON stream
+	// with other kinds of records.
+	Type string `json:"type"`
+	// Phase is one of the Phase constants.
+	Phase string `json:"phase"`
+	// Status is one of the Status constants.
+	Status string `json:"status"`
+	// ID is the sandbox id; set on destroy events only.
+	ID string `json:"id,omitempty"`
+	// Local is the local path of an upload or download; empty for other
+	// phases.
+	Local string `json:"local,omitempty"`
+	// Remote is the resolved sandbox path of an upload or download; empty
+	// for other phases.
+	Remote string `json:"remote,omitempty"`
+	// Runtime is the comma-separated Spec.Runtimes of a runtime event.
 	Runtime string `json:"runtime,omitempty"`
+	// Command is the shell line of an exec event.
 	Command string `json:"command,omitempty"`
-	Cwd     string `json:"cwd,omitempty"`
-	Files   *int   `json:"files,omitempty"`
-	Bytes   *int64 `json:"bytes,omitempty"`
+	// Cwd is the sandbox directory the command runs in; set on the exec
+	// start and failure events.
+	Cwd string `json:"cwd,omitempty"`
+	// Files is how many files an upload or download copied (see
+	// transfer.Summary.Files); nil on start events and on failures that
+	// produced no summary.
+	Files *int `json:"files,omitempty"`
+	// Bytes is how many bytes of files an upload or download copied; nil
+	// when Files is.
+	Bytes *int64 `json:"bytes,omitempty"`
 	// ExitCode is the command's exit code exactly as the server sent it
 	// (see Result.ExitCode).
 	ExitCode *json.Number `json:"exitCode,omitempty"`
-	Duration *int64       `json:"duration,omitempty"`
+	// Duration is how long the command ran by the server's count, in
+	// milliseconds; set on the exec done event only.
+	Duration *int64 `json:"duration,omitempty"`
 	// Interrupted names the signal ("SIGINT", "SIGTERM") that stopped the
 	// job, or "canceled" when its context ended otherwise.
 	Interrupted string `json:"interrupted,omitempty"`
 	// Error and Code describe a failure.
-	Error    string             `json:"error,omitempty"`
-	Code     string             `json:"code,omitempty"`
+	Error string `json:"error,omitempty"`
+	// Code is the stable code of the failure (E_TRANSFER_PARTIAL,
+	// E_RUNTIME_INSTALL, E_INTERRUPTED, a sandboxclient code…); empty
+	// when the error carries none.
+	Code string `json:"code,omitempty"`
+	// Failures lists the paths that failed when an upload or download was
+	// only partly done (Code E_TRANSFER_PARTIAL).
 	Failures []transfer.Failure `json:"failures,omitempty"`
 	// Err is the failure itself, for callers that map it.
 	Err error `json:"-"`
@@ -153,6 +199,8 @@ type Event struct {
 
 // Result is the outcome of a job.
 type Result struct {
+	// ID is the sandbox the job ran in; with Spec.Keep it is still there
+	// to inspect.
 	ID string `json:"id"`
 	// Ran tells whether the command ran (to an exit code).
 	Ran bool `json:"ran"`
@@ -317,9 +365,14 @@ const CodeRuntimeInstall = "E_RUNTIME_INSTALL"
 
 // RuntimeError is a runtime that could not be installed.
 type RuntimeError struct {
-	Spec     string
+	// Spec is the runtime spec that failed to install, "name" or
+	// "name@version".
+	Spec string
+	// ExitCode is the installer's exit code, never 0.
 	ExitCode int
-	Output   string
+	// Output is the installer's trimmed standard error, or its standard
+	// output when stderr was empty, to say why.
+	Output string
 }
 
 // Error names the runtime and the installer's output.

@@ -93,19 +93,29 @@ type Options struct {
 
 // Request is one recorded request.
 type Request struct {
+	// Method is the HTTP method, as received.
 	Method string
-	Path   string
-	Query  url.Values
+	// Path is the escaped URL path, as received, so tests can check the
+	// client's escaping.
+	Path string
+	// Query is the parsed query string.
+	Query url.Values
+	// Header is a copy of the request headers, Authorization included.
 	Header http.Header
 	// Body is the raw body (at most 1 MiB kept; BodySize is the full size).
-	Body     []byte
+	Body []byte
+	// BodySize is the full body size in bytes, also when Body was not
+	// kept.
 	BodySize int64
-	// Op and Args are set for rpc requests with a JSON body.
-	Op   string
+	// Op is the body's "op", for rpc requests with a JSON body.
+	Op string
+	// Args is the body's raw "args" array, for the same requests.
 	Args json.RawMessage
 	// DO is the Durable Object name the request's token maps to ("" when
 	// it has no valid token, or the request was refused for it).
-	DO     string
+	DO string
+	// Status is the HTTP status the request was answered with; a request
+	// is recorded once its status is written.
 	Status int
 }
 
@@ -196,7 +206,12 @@ func (s *Server) Secret() string { return s.opts.Secret }
 
 // Identity is what a test token grants.
 type Identity struct {
-	Tenant  string
+	// Tenant is the token's tn claim, the tenant whose Durable Objects
+	// the token reaches; it must match token.IDPattern, or minting
+	// panics.
+	Tenant string
+	// Subject is the token's sub claim, the user within the tenant; ""
+	// leaves the claim out.
 	Subject string
 	// Scopes nil leaves the scopes claim out: full trust.
 	Scopes []string

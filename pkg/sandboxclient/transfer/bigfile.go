@@ -35,7 +35,11 @@ var cleanupExecTimeout = 10 * time.Second
 // could not all be removed afterwards: Err is the failure itself, Paths
 // the sandbox paths left behind (to remove by hand).
 type LeftoverError struct {
-	Err   error
+	// Err is the failure of the write itself; errors.Is and errors.As see
+	// it through Unwrap.
+	Err error
+	// Paths are the sandbox paths of the temporary part files that are
+	// still there; never empty.
 	Paths []string
 }
 

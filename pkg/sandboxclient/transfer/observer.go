@@ -22,6 +22,8 @@ const (
 
 // Event reports one entry.
 type Event struct {
+	// Kind says whether the entry was copied, skipped, deleted or only
+	// planned.
 	Kind EventKind
 	// Upload is true for local → sandbox.
 	Upload bool
@@ -53,10 +55,14 @@ type Observer interface {
 
 // ObserverFuncs adapts functions to Observer; nil fields ignore the call.
 type ObserverFuncs struct {
-	OnPlan        func(files int, bytes int64)
+	// OnPlan is called by Plan; nil ignores it.
+	OnPlan func(files int, bytes int64)
+	// OnTransferred is called by Transferred; nil ignores it.
 	OnTransferred func(n int64)
-	OnEvent       func(Event)
-	OnFailed      func(Failure)
+	// OnEvent is called by Event; nil ignores it.
+	OnEvent func(Event)
+	// OnFailed is called by Failed; nil ignores it.
+	OnFailed func(Failure)
 }
 
 // Plan calls OnPlan.

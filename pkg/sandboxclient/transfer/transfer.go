@@ -65,9 +65,14 @@ const (
 
 // Error is a transfer failure detected locally.
 type Error struct {
-	Code    string
+	// Code is one of the Code constants above, stable for scripts to match on.
+	Code string
+	// Message is the human-readable description, naming the path
+	// involved.
 	Message string
-	Err     error
+	// Err is the underlying cause (a local I/O error, say); nil when the
+	// failure was detected by the transfer itself.
+	Err error
 }
 
 // Error returns the message.
@@ -79,6 +84,8 @@ func (e *Error) Unwrap() error { return e.Err }
 // PartialError is returned by tree copies when some paths failed; every
 // other path was copied. Failures lists them in the order they were found.
 type PartialError struct {
+	// Failures are the paths that failed, in the order they were found;
+	// never empty.
 	Failures []Failure
 	// Total is the number of paths that were attempted.
 	Total int
@@ -184,10 +191,17 @@ func (o Options) observer() Observer {
 
 // Summary counts what was copied.
 type Summary struct {
-	Files    int   `json:"files"`
-	Dirs     int   `json:"dirs"`
-	Symlinks int   `json:"symlinks"`
-	Bytes    int64 `json:"bytes"`
+	// Files is how many regular files were copied (for a dry run, would
+	// be).
+	Files int `json:"files"`
+	// Dirs is how many directories were created or found in place (for a
+	// dry run, would be).
+	Dirs int `json:"dirs"`
+	// Symlinks is how many symbolic links were copied as links (for a dry
+	// run, would be).
+	Symlinks int `json:"symlinks"`
+	// Bytes is the total size of the files counted in Files, in bytes.
+	Bytes int64 `json:"bytes"`
 	// Skipped counts entries that cannot be copied (sockets, devices,
 	// fifos); they are reported to the Observer, not as failures.
 	Skipped int `json:"skipped"`
@@ -203,8 +217,10 @@ type Summary struct {
 
 // Target is one side of a cp: a local path, or a sandbox id and path.
 type Target struct {
+	// SandboxID is the sandbox the path is in; "" means a local path.
 	SandboxID string
-	Path      string
+	// Path is the local path, or the sandbox path when SandboxID is set.
+	Path string
 }
 
 // Remote reports whether the target is in a sandbox.

@@ -17,8 +17,12 @@ type EntryType string
 
 // Entry types.
 const (
-	TypeFile    EntryType = "file"
-	TypeDir     EntryType = "directory"
+	// TypeFile is a regular file, copied by content.
+	TypeFile EntryType = "file"
+	// TypeDir is a directory, created on the other side.
+	TypeDir EntryType = "directory"
+	// TypeSymlink is a symbolic link, copied as a link (its target is not
+	// followed).
 	TypeSymlink EntryType = "symlink"
 	// TypeOther is a socket, device or fifo: never copied.
 	TypeOther EntryType = "other"

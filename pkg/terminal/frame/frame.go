@@ -22,7 +22,9 @@ import (
 // Bare keepalive texts. They are not JSON: a JSON decoder must tolerate
 // them.
 const (
+	// Ping is the client's keepalive, sent as a bare text message.
 	Ping = "ping"
+	// Pong is the server's answer to Ping.
 	Pong = "pong"
 )
 
@@ -46,7 +48,10 @@ const (
 	// TypeFSWatchUnsubscribe (client → server) is the liveness probe of
 	// the upstream browser page; the server answers
 	// TypeFSWatchUnsubscribeResult echoing ReqID.
-	TypeFSWatchUnsubscribe       = "fs-watch-unsubscribe"
+	TypeFSWatchUnsubscribe = "fs-watch-unsubscribe"
+	// TypeFSWatchUnsubscribeResult (server → client) answers
+	// TypeFSWatchUnsubscribe with its ReqID; its arrival proves the
+	// socket is alive.
 	TypeFSWatchUnsubscribeResult = "fs-watch-unsubscribe-result"
 )
 
@@ -74,26 +79,38 @@ const MaxDimension = 65535
 
 // Chunk is one piece of a process's output in a backlog.
 type Chunk struct {
+	// Stream is "stdout" or "stderr".
 	Stream string
-	Data   string
+	// Data is the output text.
+	Data string
 }
 
 // Frame is one decoded JSON frame. Fields a frame type does not use are
 // zero; a field sent with the wrong JSON type is zero too.
 type Frame struct {
+	// Type is the frame's "type", one of the Type constants; an unknown
+	// type is kept as sent so callers can ignore it.
 	Type string
 	// Data is the text of input, output and chunk frames.
 	Data string
 	// Cols and Rows are a session terminal's resize; Columns is a process
 	// terminal's. Zero means absent or out of range.
 	Cols, Rows, Columns int
-	// PID, Command, LongRunning and AttachedTTY describe a spawn or exit.
-	PID         int64
-	Command     string
+	// PID is the process of a spawn or exit.
+	PID int64
+	// Command is the process's command line in a spawn or exit.
+	Command string
+	// LongRunning is a spawn's "longRunning": the server counts the
+	// process as long-running (a server or watcher).
 	LongRunning bool
+	// AttachedTTY is a spawn's "attachedTty": the process has its own
+	// terminal (/s/<id>/api/logs/<pid>) and its output is not mirrored
+	// into the session terminal.
 	AttachedTTY bool
-	// Code is an exit code (nil when absent); Reason says why it ended.
-	Code   *int
+	// Code is an exit code (nil when absent).
+	Code *int
+	// Reason says why a process ended, when the server says (a signal
+	// name, for instance); "" otherwise.
 	Reason string
 	// Stream is "stdout" or "stderr" on a chunk.
 	Stream string
