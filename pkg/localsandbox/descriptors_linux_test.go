@@ -63,15 +63,15 @@ func TestDescriptorsDoNotGrowWithSandboxes(t *testing.T) {
 	for i := range 3 * maxIdleRoots {
 		call("files-"+strconv.Itoa(i), `{"op":"writeFile","args":["/home/user/a.txt","x"]}`)
 	}
-	if n := openFDs(t) - base; n > maxIdleRoots {
+	if n := openFDs(t) - base; n > maxIdleRoots*rootFDs {
 		t.Fatalf("%d sandboxes written to hold %d descriptors", 3*maxIdleRoots, n)
 	}
 	for i := range 100 {
 		call("cmds-"+strconv.Itoa(i), `{"op":"exec","args":["true"]}`)
 	}
-	// Directory handles cached, and idle inits (one socket each, at most
-	// MaxIdle) until their timeout.
-	if n := openFDs(t) - base; n > maxIdleRoots+s.inits.MaxIdle {
+	// Directory handles cached, and idle inits (a socket and a pidfd
+	// each, at most MaxIdle) until their timeout.
+	if n := openFDs(t) - base; n > maxIdleRoots*rootFDs+2*s.inits.MaxIdle {
 		t.Fatalf("100 sandboxes that ran a command hold %d descriptors", n)
 	}
 	// Quiet: back to the idle count.

@@ -85,6 +85,23 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 	if aerr != nil {
 		return nil, false, aerr
 	}
+	switch c.Op {
+	case "readFile", "readFileBytes":
+		if data, found, ok := sb.readFileFast(rel(p)); ok {
+			return readResult(c.Op, data, found)
+		}
+	case "writeFile":
+		data, aerr := writeData(c.Arg(1))
+		if aerr != nil {
+			return nil, false, aerr
+		}
+		if ok, aerr := sb.writeFileFast(p, rel(p), data); ok {
+			if aerr != nil {
+				return nil, false, aerr
+			}
+			return sb.bumpRevision(), true, nil
+		}
+	}
 	r := sb.rootPath(p, c.Op)
 	switch c.Op {
 	case "readFile", "readFileBytes":
@@ -92,15 +109,7 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		if err != nil {
 			return nil, false, err
 		}
-		if !ok {
-			// A read of a missing path answers "result":null, never a
-			// void envelope: the SDK's result schemas reject {"ok":true}.
-			return nil, true, nil
-		}
-		if c.Op == "readFile" {
-			return strings.ToValidUTF8(string(data), "\uFFFD"), true, nil
-		}
-		return sandboxserver.Bytes(data), true, nil
+		return readResult(c.Op, data, ok)
 	case "stat", "lstat":
 		stat := sb.root.Stat
 		if c.Op == "lstat" {
@@ -151,29 +160,14 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		}
 		return nil, false, nil
 	case "writeFile":
-		var data []byte
-		v := c.Arg(1)
-		switch t := v.(type) {
-		case string:
-			data = []byte(t)
-		case []byte:
-			data = t
-		case map[string]any:
-			if t["__nimbusWireType"] == "bytes" {
-				return nil, false, sandboxserver.ArgError("content: the base64 of the bytes object is not base64")
-			}
-			return nil, false, sandboxserver.ArgError("content must be a string or Uint8Array")
-		default:
-			return nil, false, sandboxserver.ArgError("content must be a string or Uint8Array")
+		data, aerr := writeData(c.Arg(1))
+		if aerr != nil {
+			return nil, false, aerr
 		}
 		if err := sb.writeFile(p, r, data); err != nil {
 			return nil, false, err
 		}
-		sb.mu.Lock()
-		sb.revision++
-		rev := sb.revision
-		sb.mu.Unlock()
-		return rev, true, nil
+		return sb.bumpRevision(), true, nil
 	case "rename":
 		to, aerr := c.Str(1, "to")
 		if aerr != nil {
@@ -374,3 +368,40 @@ func fileMode(m uint32) fs.FileMode {
 
 // validText reports whether b is UTF-8 text (for process logs).
 func validText(b []byte) bool { return utf8.Valid(b) }
+
+// readResult is the answer to readFile (text) or readFileBytes of data;
+// a read of a missing path answers "result":null, never a void envelope:
+// the SDK's result schemas reject {"ok":true}.
+func readResult(op string, data []byte, found bool) (any, bool, *sandboxserver.Error) {
+	if !found {
+		return nil, true, nil
+	}
+	if op == "readFile" {
+		return strings.ToValidUTF8(string(data), "\uFFFD"), true, nil
+	}
+	return sandboxserver.Bytes(data), true, nil
+}
+
+// writeData is writeFile's content argument as bytes.
+func writeData(v any) ([]byte, *sandboxserver.Error) {
+	switch t := v.(type) {
+	case string:
+		return []byte(t), nil
+	case []byte:
+		return t, nil
+	case map[string]any:
+		if t["__nimbusWireType"] == "bytes" {
+			return nil, sandboxserver.ArgError("content: the base64 of the bytes object is not base64")
+		}
+	}
+	return nil, sandboxserver.ArgError("content must be a string or Uint8Array")
+}
+
+// bumpRevision counts a change of the sandbox's files and returns the new
+// revision.
+func (sb *sandbox) bumpRevision() int64 {
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	sb.revision++
+	return sb.revision
+}

@@ -34,18 +34,23 @@ func exchangeAt(d *os.File, tmp, target string) (ok bool, err error) {
 	if err != nil {
 		return false, nil
 	}
-	var xerr, uerr error
 	_ = rc.Control(func(fd uintptr) {
-		dfd := int(fd)
-		if xerr = unix.Renameat2(dfd, tmp, dfd, target, unix.RENAME_EXCHANGE); xerr != nil {
-			return
-		}
+		ok, err = exchangeFD(int(fd), tmp, target)
+	})
+	return ok, err
+}
+
+// exchangeFD is exchangeAt on a directory descriptor.
+func exchangeFD(dfd int, tmp, target string) (ok bool, err error) {
+	var uerr error
+	xerr := unix.Renameat2(dfd, tmp, dfd, target, unix.RENAME_EXCHANGE)
+	if xerr == nil {
 		if uerr = unix.Unlinkat(dfd, tmp, 0); uerr != nil {
 			// What was at target changed under us into something that is
 			// not a file (a directory): put it back.
 			_ = unix.Renameat2(dfd, tmp, dfd, target, unix.RENAME_EXCHANGE)
 		}
-	})
+	}
 	switch {
 	case xerr == unix.EINVAL || xerr == unix.ENOSYS || xerr == unix.EOPNOTSUPP || xerr == unix.ENOENT:
 		// No exchange here (or the target went away): rename.

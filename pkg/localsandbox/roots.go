@@ -18,7 +18,9 @@ import (
 // number of sandboxes, and go back to the idle count when all is quiet.
 
 // maxIdleRoots bounds the directory handles kept open for sandboxes that
-// nobody uses at the moment, and rootIdleTimeout how long one is kept.
+// nobody uses at the moment (rootFDs descriptors each: at most 128 on
+// Linux, where Go raises the soft descriptor limit to the hard one), and
+// rootIdleTimeout how long one is kept.
 const (
 	maxIdleRoots    = 64
 	rootIdleTimeout = 15 * time.Second
@@ -64,6 +66,7 @@ func (sb *sandbox) acquireRoot() error {
 			sb.prepared = true
 		}
 		sb.root = r
+		sb.rootDir = openRootDir(r)
 	}
 	sb.rootRefs++
 	if sb.rootRefs == 1 && sb.rootElem != nil {
@@ -155,6 +158,10 @@ func (sb *sandbox) closeIdleRoot() {
 	sb.rootElem = nil
 	_ = sb.root.Close()
 	sb.root = nil
+	if sb.rootDir != nil {
+		_ = sb.rootDir.Close()
+		sb.rootDir = nil
+	}
 }
 
 // closeRoot closes the handle for good (destroy, Close): operations still
@@ -170,6 +177,10 @@ func (sb *sandbox) closeRoot() {
 		c.mu.Unlock()
 	}
 	sb.rootElem = nil
+	if sb.rootDir != nil {
+		// Stays set too: the fast paths fail on it and go the general way.
+		_ = sb.rootDir.Close()
+	}
 	if sb.root != nil {
 		_ = sb.root.Close()
 		// sb.root stays set: operations that hold it fail with "file

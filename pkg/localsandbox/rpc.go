@@ -116,15 +116,15 @@ func (sb *sandbox) ready(ctx context.Context, c *sandboxserver.Call) (any, bool,
 	if err := sb.ensureDir(c.Root); err != nil {
 		return nil, false, err
 	}
-	out := make([]any, len(pre))
-	for i, p := range pre {
-		out[i] = p
-	}
-	res := map[string]any{"ok": true, "preinstalled": out}
-	if d := sb.s.diagnostics(); d != nil {
-		res["diagnostics"] = d
-	}
-	return res, true, nil
+	return readyResult{OK: true, Preinstalled: pre, Diagnostics: sb.s.diagnostics()}, true, nil
+}
+
+// readyResult is ready's answer. A struct encodes in one pass where a map
+// is sorted first; the fields are in the order a map's sorted keys were.
+type readyResult struct {
+	Diagnostics  []any    `json:"diagnostics,omitempty"`
+	OK           bool     `json:"ok"`
+	Preinstalled []string `json:"preinstalled"`
 }
 
 // serveSession handles /s/<id>, /s/<id>/ (DELETE destroys), the

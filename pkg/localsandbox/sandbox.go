@@ -25,7 +25,10 @@ type sandbox struct {
 
 	// root is valid between acquireRoot and releaseRoot (every operation
 	// holds it); rootMu guards it and the fields after it.
-	root     *os.Root
+	root *os.Root
+	// rootDir is the same directory as a file, for the fast paths of
+	// fastfs_linux.go (nil when not opened); it lives as long as root.
+	rootDir  *os.File
 	rootMu   sync.Mutex
 	rootRefs int
 	rootElem *list.Element // in the server's cache of idle handles
@@ -190,6 +193,9 @@ func (sb *sandbox) hostDir(p string) (string, *sandboxserver.Error) {
 func (sb *sandbox) plainDir(r string) bool {
 	if r == "." {
 		return true
+	}
+	if plain, ok := sb.plainDirFast(r); ok {
+		return plain
 	}
 	p := sb.dir
 	for part := range strings.SplitSeq(r, "/") {

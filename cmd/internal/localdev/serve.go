@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -110,11 +111,13 @@ func (o ServeOptions) Serve(ctx context.Context, ln net.Listener, h http.Handler
 func bounded(h http.Handler, o ServeOptions) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
+		dw := &deadlineWriter{ResponseWriter: w, rc: rc, d: o.WriteTimeout}
 		if r.Body != nil && r.Body != http.NoBody {
 			_ = rc.SetReadDeadline(time.Now().Add(o.BodyTimeout))
-			r.Body = &liftAtEOF{ReadCloser: r.Body, lift: func() { _ = rc.SetReadDeadline(time.Time{}) }}
+			dw.readDeadline.Store(true)
+			r.Body = &liftAtEOF{ReadCloser: r.Body, lift: func() { _ = dw.SetReadDeadline(time.Time{}) }}
 		}
-		h.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: rc, d: o.WriteTimeout}, r)
+		h.ServeHTTP(dw, r)
 	})
 }
 
@@ -134,13 +137,51 @@ func (b *liftAtEOF) Read(p []byte) (int, error) {
 }
 
 // deadlineWriter renews the connection's write deadline before each write.
+// Each deadline change is a timer change in the runtime: it skips the ones
+// that change nothing (lifting a read deadline already lifted, as the API
+// handler does once it has the body; renewing a write deadline renewed
+// less than a 16th of it ago, as for the header and the body of one small
+// answer), so the bound on a stalled client stays between 15/16 of
+// WriteTimeout and all of it.
 type deadlineWriter struct {
 	http.ResponseWriter
 	rc *http.ResponseController
 	d  time.Duration
+
+	// readDeadline is whether a read deadline is set (atomic: a proxy's
+	// transport reads the body, and lifts, in a goroutine of its own).
+	readDeadline atomic.Bool
+	renewed      time.Time // when the write deadline was last renewed
 }
 
-func (w *deadlineWriter) renew() { _ = w.rc.SetWriteDeadline(time.Now().Add(w.d)) }
+func (w *deadlineWriter) renew() {
+	now := time.Now()
+	if !w.renewed.IsZero() && now.Sub(w.renewed) < w.d/16 {
+		return
+	}
+	w.renewed = now
+	_ = w.rc.SetWriteDeadline(now.Add(w.d))
+}
+
+// SetReadDeadline is found by http.ResponseController before the
+// server's writer (Unwrap): lifting twice is done once.
+func (w *deadlineWriter) SetReadDeadline(t time.Time) error {
+	if t.IsZero() {
+		if !w.readDeadline.CompareAndSwap(true, false) {
+			return nil
+		}
+	} else {
+		w.readDeadline.Store(true)
+	}
+	return w.rc.SetReadDeadline(t)
+}
+
+// SetWriteDeadline keeps renew's record true when a handler sets its own
+// write deadline.
+func (w *deadlineWriter) SetWriteDeadline(t time.Time) error {
+	w.renewed = time.Time{}
+	return w.rc.SetWriteDeadline(t)
+}
 
 func (w *deadlineWriter) WriteHeader(code int) {
 	w.renew()
