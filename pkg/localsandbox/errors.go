@@ -22,9 +22,14 @@ const (
 // Error is a failure of this package outside the wire protocol (setting
 // up the server); use errors.As to read its Code.
 type Error struct {
-	Code    string
+	// Code is the stable code, CodeConfig or CodeIsolation, for a program
+	// to branch on.
+	Code string
+	// Message says what failed, prefixed "localsandbox: ".
 	Message string
-	Err     error
+	// Err is the underlying cause, such as the *os.PathError of a data
+	// directory that cannot be created; nil when there is none.
+	Err error
 }
 
 // Error returns the message and its cause.

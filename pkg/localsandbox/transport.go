@@ -14,6 +14,10 @@ import (
 // handler, and closing a response body cancels the handler's request
 // context, as a client disconnect does on a real server.
 type Transport struct {
+	// Handler serves every request, usually the *Server of New; it must
+	// not be nil. Requests reach it from RemoteAddr 127.0.0.1:0 and marked
+	// as in-process, so the app verbs answer url null: no browser could
+	// open a URL of this transport.
 	Handler http.Handler
 }
 

@@ -16,11 +16,14 @@ const (
 	TargetNumber = "number"
 	// TargetString is a bare string: an app name, else an owner.
 	TargetString = "string"
-	// TargetPort, TargetPID, TargetName and TargetOwner are the object
-	// forms {port}, {pid}, {name} and {owner}.
-	TargetPort  = "port"
-	TargetPID   = "pid"
-	TargetName  = "name"
+	// TargetPort is the object form {port}: only a port, never a pid.
+	TargetPort = "port"
+	// TargetPID is the object form {pid}: only a process id.
+	TargetPID = "pid"
+	// TargetName is the object form {name}: only an app name.
+	TargetName = "name"
+	// TargetOwner is the object form {owner}: only the owner string an app
+	// was registered under (ensureDurableApp's owner).
 	TargetOwner = "owner"
 )
 
@@ -28,9 +31,18 @@ const (
 // Num holds the number of the number, port and pid forms, Str the string
 // of the others.
 type AppTarget struct {
+	// Kind is the form the caller used, one of the Target constants; it
+	// says which of Num and Str holds the value and how String words the
+	// target.
 	Kind string
-	Num  float64
-	Str  string
+	// Num is the value of the TargetNumber, TargetPort and TargetPID
+	// forms, read as JavaScript's Number() reads it (so "3000" counts); 0
+	// for the other forms. It stays a float64 so that messages print a
+	// fractional or huge number as the Worker does.
+	Num float64
+	// Str is the value of the TargetString, TargetName and TargetOwner
+	// forms; "" for the numeric forms.
+	Str string
 }
 
 // String describes the target in the words of the session's messages:
@@ -100,8 +112,14 @@ func (c *Call) AppTarget(i int) (AppTarget, *Error) {
 // is "" when the caller left it out (the stored choice stands), else
 // "public" or "scoped" (any other value); Name is nil when left out.
 type ExposeOptions struct {
+	// Visibility mirrors the options' "visibility": "" when left out, so
+	// the app keeps the visibility it has; otherwise "public", or
+	// "scoped" for any other value, as the Worker treats it.
 	Visibility string
-	Name       *string
+	// Name mirrors the options' "name": nil when left out, so the app
+	// keeps its name; otherwise the name to give it, which the backend
+	// checks with ValidAppName.
+	Name *string
 }
 
 // ExposeOptions reads argument i as expose options; a name that is not a
@@ -125,9 +143,17 @@ func (c *Call) ExposeOptions(i int) (ExposeOptions, *Error) {
 // DurableApp is ensureDurableApp's input. PreferredPort is 0 when left
 // out; Visibility is "" when left out.
 type DurableApp struct {
-	Owner         string
+	// Owner mirrors "owner", the caller's key for the app: the same owner
+	// always gets the same port back, which is what makes the app durable
+	// across calls.
+	Owner string
+	// PreferredPort mirrors "preferredPort", the port the caller would
+	// like, read as JavaScript's Number() reads it; 0 when left out (the
+	// backend picks one).
 	PreferredPort float64
-	Visibility    string
+	// Visibility mirrors "visibility": "" when left out, else "public",
+	// or "scoped" for any other value.
+	Visibility string
 }
 
 // DurableApp reads argument i as ensureDurableApp's input object: owner

@@ -23,6 +23,11 @@ type Principal interface {
 // Authenticator checks a request's credentials for sandbox id with the
 // required scopes (id "" skips the sid pin: routes outside a sandbox).
 type Authenticator interface {
+	// Authenticate reads the credentials from r's headers alone (the body
+	// is not read yet, so nobody without a token makes the server buffer
+	// one) and returns the caller, or the 401, 403 or 500 error to
+	// answer. The token must carry every scope in scopes. Routes call it
+	// through AuthenticateRequest, which applies the cookie rule first.
 	Authenticate(r *http.Request, id string, scopes []string) (Principal, *Error)
 }
 

@@ -5,13 +5,30 @@ import "net/http"
 // Wire codes this package answers with itself; backends use the same ones
 // for the same failures.
 const (
-	CodeArgShape         = "E_ARG_SHAPE"
-	CodeRemoteRPC        = "E_NIMBUS_REMOTE_RPC"
-	CodeRemoteOp         = "E_REMOTE_OP"
-	CodeBadJSON          = "E_BAD_JSON"
-	CodeSandboxID        = "E_SANDBOX_ID"
+	// CodeArgShape (400) is an argument of the wrong type or shape: a
+	// string where a number belongs, a refused cred, an invalid execId, a
+	// bad app target.
+	CodeArgShape = "E_ARG_SHAPE"
+	// CodeRemoteRPC (500) is any failure inside an op once its arguments
+	// were accepted (ENOENT, a failed install, a result that cannot be
+	// encoded); the message carries the cause.
+	CodeRemoteRPC = "E_NIMBUS_REMOTE_RPC"
+	// CodeRemoteOp (400) is a missing or unknown op. Clients rely on it
+	// to tell an older server that lacks execStream, and fall back to
+	// exec.
+	CodeRemoteOp = "E_REMOTE_OP"
+	// CodeBadJSON is a body that is not a JSON object (400), or one
+	// larger than the handler's MaxBody (413).
+	CodeBadJSON = "E_BAD_JSON"
+	// CodeSandboxID (400) is a sandbox id that fails the id rule.
+	CodeSandboxID = "E_SANDBOX_ID"
+	// CodeMethodNotAllowed (405) is a method other than POST on the rpc
+	// route.
 	CodeMethodNotAllowed = "E_METHOD_NOT_ALLOWED"
-	CodeOverloaded       = "E_NIMBUS_DO_OVERLOADED"
+	// CodeOverloaded (503) is a backend that cannot take the call now
+	// (out of processes or descriptors, shutting down), the Worker's
+	// overloaded Durable Object; clients may retry later.
+	CodeOverloaded = "E_NIMBUS_DO_OVERLOADED"
 )
 
 // Error is a failure answered as the envelope

@@ -25,6 +25,10 @@ type Backend interface {
 // with StartStream and frames; handled false treats execStream as an
 // ordinary op (a server without streaming).
 type Streamer interface {
+	// ExecStream answers c, an execStream call, itself: StartStream then
+	// frames, or WriteFail for a failure found before the stream starts.
+	// It returns false, having written nothing, to have the call passed
+	// to Op instead.
 	ExecStream(w http.ResponseWriter, r *http.Request, c *Call) (handled bool)
 }
 
@@ -33,6 +37,10 @@ type Streamer interface {
 // at all (a fake's fault injection, an overloaded server). release, when
 // not nil, is called after the answer.
 type Admitter interface {
+	// Admit is called after the body decoded and before the op runs. A
+	// non-nil err is answered as is and the op never runs; release, when
+	// not nil, runs once the answer is written (to free a slot taken
+	// here).
 	Admit(r *http.Request, c *Call) (release func(), err *Error)
 }
 
@@ -40,6 +48,9 @@ type Admitter interface {
 // authenticated rpc request whose body decoded, before it is admitted
 // (recording).
 type Observer interface {
+	// Decoded sees c once it is authenticated and decoded, before Admit,
+	// whether or not the call is then admitted; it cannot change the
+	// answer.
 	Decoded(r *http.Request, c *Call)
 }
 

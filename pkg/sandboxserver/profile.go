@@ -27,9 +27,17 @@ type Profile struct {
 
 // Runtime policy actions for Call.Policy.
 const (
-	PolicyUse        = "use"
+	// PolicyUse is running code in a runtime the sandbox already has
+	// (runCode); only the allow list applies.
+	PolicyUse = "use"
+	// PolicyPreinstall is installing a runtime for the ready op; only the
+	// allow list applies.
 	PolicyPreinstall = "preinstall"
-	PolicyOnDemand   = "onDemand"
+	// PolicyOnDemand is installing a runtime when a call asks for it
+	// (installRuntime, ensureRuntimes, runCode with install "ifMissing"):
+	// besides the allow list, a profile with onDemand false refuses it
+	// unless the runtime is on its preinstall list.
+	PolicyOnDemand = "onDemand"
 )
 
 // Policy applies the call's profile runtime policy to spec

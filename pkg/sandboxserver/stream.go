@@ -13,10 +13,17 @@ import (
 
 // Exec stream frame kinds.
 const (
+	// FrameStdout carries raw stdout bytes, not necessarily UTF-8.
 	FrameStdout byte = 1
+	// FrameStderr carries raw stderr bytes.
 	FrameStderr byte = 2
-	FrameExit   byte = 3
-	FrameError  byte = 4
+	// FrameExit carries ExitPayload's JSON and is always the last frame
+	// of a command that ran to its end.
+	FrameExit byte = 3
+	// FrameError carries ErrorPayload's JSON and is always the last frame
+	// of a command that failed to run or was cancelled; a stream ending
+	// without a FrameExit or FrameError frame is a failure.
+	FrameError byte = 4
 )
 
 // StreamContentType is the media type of the exec stream.

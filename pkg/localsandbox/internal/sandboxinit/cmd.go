@@ -16,11 +16,18 @@ import (
 // Cmd is a shell command to run under an init. Fill in the exported fields,
 // then call Start, Started and Wait, as with exec.Cmd.
 type Cmd struct {
+	// Mode says how the shell is contained; the zero value, Direct, needs
+	// no init and no MaybeRun hook.
 	Mode Mode
-	// Path and Args are the shell and its argv (Args[0] included).
+	// Path is the host path of the shell to run.
 	Path string
+	// Args is the shell's argv, Args[0] included; empty runs it with
+	// Path alone as argv.
 	Args []string
-	Env  []string
+	// Env is the shell's whole environment as "key=value" strings. Set
+	// it: nil inherits this process's environment in Direct mode (as
+	// exec.Cmd does) but gives an empty one under an init.
+	Env []string
 	// Dir is the host directory the command starts in.
 	Dir string
 	// SandboxDir is, in Namespaces mode, the host directory whose home/user
@@ -33,12 +40,22 @@ type Cmd struct {
 	// leads a new session with it as its controlling terminal, as a login
 	// shell does, instead of leading a new process group.
 	TTY bool
-	// Stdin, Stdout, Stderr, ExtraFiles and WaitDelay are as in exec.Cmd;
-	// ExtraFiles keep their numbers (3, 4, …) in the shell.
-	Stdin          io.Reader
+	// Stdin is the shell's standard input, as in exec.Cmd; nil reads
+	// from the null device.
+	Stdin io.Reader
+	// Stdout and Stderr are as in exec.Cmd: nil writes to the null
+	// device; an *os.File is handed to the shell itself; any other writer
+	// is fed through a pipe that Wait drains (see WaitDelay).
 	Stdout, Stderr io.Writer
-	ExtraFiles     []*os.File
-	WaitDelay      time.Duration
+	// ExtraFiles are further open files, as in exec.Cmd: entry i is
+	// descriptor 3+i in the shell, and a nil entry leaves that descriptor
+	// closed.
+	ExtraFiles []*os.File
+	// WaitDelay bounds how long Wait, once the shell has ended, keeps
+	// copying output that descendants still write to the Stdout and
+	// Stderr pipes before it closes them; 0 waits until every writer is
+	// gone, which a background process can make forever.
+	WaitDelay time.Duration
 	// Pool provides the init; nil starts one for this command alone.
 	Pool *Pool
 

@@ -88,7 +88,12 @@ func Hooked() bool { return hooked.Load() }
 // SetupError reports that the init could not set up its namespaces: the
 // kernel or its configuration refuses them. Nothing of the command ran, so
 // it can be started again in another mode.
-type SetupError struct{ Reason string }
+type SetupError struct {
+	// Reason is the refusal in words (the step that failed and its
+	// error); the local backend shows it as the reason it fell back to
+	// host paths.
+	Reason string
+}
 
 // Error says that the namespaces could not be set up, and why.
 func (e *SetupError) Error() string { return "cannot set up the sandbox namespaces: " + e.Reason }
