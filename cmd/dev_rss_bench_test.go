@@ -28,7 +28,7 @@ import (
 // memory above its idle size while hostile or large requests arrive, and
 // how long it keeps a slowloris connection. Run them one at a time:
 //
-//	go test ./cmd -run XXX -bench DevServer -benchtime 1x
+//	go test ./cmd -run '^$' -bench DevServer -benchtime 1x
 
 const benchSecret = "bench-secret-0123456789abcdef0123456789"
 

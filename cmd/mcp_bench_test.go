@@ -19,7 +19,7 @@ import (
 // through pkg/sandboxclient against the same nimbus dev. Report the ratio
 // of each pair's ns/op (Stdio/Direct):
 //
-//	go test ./cmd -run XXX -bench 'MCPStdio|DevDirect' -benchtime 200x
+//	go test ./cmd -run '^$' -bench 'MCPStdio|DevDirect' -benchtime 200x
 
 func benchMCPStdio(b *testing.B) *mcp.ClientSession {
 	d := startDevProc(b)

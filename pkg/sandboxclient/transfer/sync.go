@@ -52,14 +52,22 @@ type SyncSummary struct {
 // DeletionsSkippedMessage explains SyncSummary.DeletionsSkipped.
 const DeletionsSkippedMessage = "IO error: skipping deletion (some paths could not be listed; fix them and sync again to delete)"
 
-// safeToDelete tells whether a sync may delete: only when every path of
-// both listings was read. It records the decision in sum.
-func safeToDelete(del bool, fails *failures, sum *SyncSummary) bool {
-	if del && len(fails.get()) > 0 {
-		sum.DeletionsSkipped = true
-		return false
+// plan compares the trees and announces the result. Deletions are planned
+// only when every path of both sides could be listed: a path that failed
+// to list would otherwise look deleted (rsync's "IO error encountered --
+// skipping file deletion"). A dry run's summary carries the failures.
+func (e *engine) plan(ctx context.Context, src, dst []Entry, sides syncSides, o SyncOptions, fails *failures) (*syncPlan, *SyncSummary, error) {
+	listed := len(fails.get()) == 0
+	p, err := e.compare(ctx, src, dst, o.Delete && listed, sides, fails)
+	if err != nil {
+		return nil, nil, err
 	}
-	return del
+	sum := e.announce(p, sides, o.DryRun)
+	sum.DeletionsSkipped = o.Delete && !listed
+	if o.DryRun {
+		sum.Failures = fails.get()
+	}
+	return p, sum, nil
 }
 
 // syncPlan is the comparison of a source and a destination tree.
@@ -210,17 +218,9 @@ func SyncUp(ctx context.Context, sb *sc.Sandbox, local, remote string, o SyncOpt
 		dst = protect(all, src.rules)
 	}
 	sides := syncSides{upload: true, local: local, remote: remote}
-	var skip SyncSummary
-	del := safeToDelete(o.Delete, fails, &skip)
-	p, err := e.compare(ctx, src.entries, dst, del, sides, fails)
-	if err != nil {
-		return nil, err
-	}
-	sum := e.announce(p, sides, o.DryRun)
-	sum.DeletionsSkipped = skip.DeletionsSkipped
-	if o.DryRun {
-		sum.Failures = fails.get()
-		return sum, nil
+	p, sum, err := e.plan(ctx, src.entries, dst, sides, o, fails)
+	if err != nil || o.DryRun {
+		return sum, err
 	}
 	// Removals first: they clear the way for entries of another type.
 	for _, r := range p.remove {
@@ -302,17 +302,9 @@ func SyncDown(ctx context.Context, sb *sc.Sandbox, remote, local string, o SyncO
 		return nil, localErr(err)
 	}
 	sides := syncSides{local: local, remote: remote}
-	var skip SyncSummary
-	del := safeToDelete(o.Delete, fails, &skip)
-	p, err := e.compare(ctx, src.entries, dst, del, sides, fails)
-	if err != nil {
-		return nil, err
-	}
-	sum := e.announce(p, sides, o.DryRun)
-	sum.DeletionsSkipped = skip.DeletionsSkipped
-	if o.DryRun {
-		sum.Failures = fails.get()
-		return sum, nil
+	p, sum, err := e.plan(ctx, src.entries, dst, sides, o, fails)
+	if err != nil || o.DryRun {
+		return sum, err
 	}
 	if err := os.MkdirAll(local, 0o777); err != nil {
 		return nil, localErr(err)
