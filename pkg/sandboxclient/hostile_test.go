@@ -270,3 +270,74 @@ func TestMalformedReadResultIsNotNotFound(t *testing.T) {
 		}
 	}
 }
+
+// "ok":true without a result (or with a null one) is a success only for
+// the ops whose result may be null (a read of a missing path) or that
+// return nothing: every other op's result is required, and its absence is
+// a malformed answer, never a zero value (exit code 0, pid 0, an empty
+// listing) that looks like success.
+func TestHostileSuccessWithoutResult(t *testing.T) {
+	calls := map[string]func(sb *sc.Sandbox) error{
+		"exec": func(sb *sc.Sandbox) error { _, err := sb.Exec(ctx(t), "false", sc.ExecOptions{}); return err },
+		"runCode": func(sb *sc.Sandbox) error {
+			_, err := sb.RunCode(ctx(t), "process.exit(3)", sc.RunCodeOptions{})
+			return err
+		},
+		"startProcess": func(sb *sc.Sandbox) error {
+			_, err := sb.StartProcess(ctx(t), "sleep 9", sc.StartOptions{})
+			return err
+		},
+		"detachExec": func(sb *sc.Sandbox) error { _, err := sb.DetachExec(ctx(t), "d"); return err },
+		"readdir":    func(sb *sc.Sandbox) error { _, err := sb.ReadDir(ctx(t), "/x"); return err },
+		"exists":     func(sb *sc.Sandbox) error { _, err := sb.Exists(ctx(t), "/x"); return err },
+		"listProcesses": func(sb *sc.Sandbox) error {
+			_, err := sb.ListProcesses(ctx(t))
+			return err
+		},
+		"processLogs": func(sb *sc.Sandbox) error { _, err := sb.ProcessLogs(ctx(t), 7, sc.LogOptions{}); return err },
+		"killProcess": func(sb *sc.Sandbox) error { _, err := sb.KillProcess(ctx(t), 7); return err },
+		"listPorts":   func(sb *sc.Sandbox) error { _, err := sb.ListPorts(ctx(t)); return err },
+		"exposePort":  func(sb *sc.Sandbox) error { _, err := sb.ExposePort(ctx(t), 3000, sc.ExposeOptions{}); return err },
+		"listApps":    func(sb *sc.Sandbox) error { _, err := sb.ListApps(ctx(t)); return err },
+		"listRuntimes": func(sb *sc.Sandbox) error {
+			_, err := sb.ListRuntimes(ctx(t))
+			return err
+		},
+		"installRuntime": func(sb *sc.Sandbox) error { _, err := sb.InstallRuntime(ctx(t), "python", false); return err },
+		"destroy":        func(sb *sc.Sandbox) error { _, err := sb.Destroy(ctx(t), ""); return err },
+		"ready":          func(sb *sc.Sandbox) error { _, err := sb.Ready(ctx(t)); return err },
+	}
+	for _, body := range []string{`{"ok":true}`, `{"ok":true,"result":null}`} {
+		for op, call := range calls {
+			srv := hostile(t, map[string]opHandler{op: jsonAnswer(body)})
+			sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+			err := call(sb)
+			if codeOf(err) != sc.CodeBadResponse || !strings.Contains(err.Error(), op+": the answer has no result") {
+				t.Errorf("%s answering %s: %v", op, body, err)
+			}
+		}
+	}
+	// The ops whose result may be null, and the void ones, still accept it.
+	for _, body := range []string{`{"ok":true}`, `{"ok":true,"result":null}`} {
+		srv := hostile(t, map[string]opHandler{
+			"stat": jsonAnswer(body), "readFile": jsonAnswer(body), "readlink": jsonAnswer(body),
+			"readFileBytes": jsonAnswer(body), "mkdir": jsonAnswer(body),
+		})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		if st, err := sb.Stat(ctx(t), "/x"); st != nil || err != nil {
+			t.Errorf("stat %s: %v %v", body, st, err)
+		}
+		if _, ok, err := sb.ReadFile(ctx(t), "/x"); ok || err != nil {
+			t.Errorf("readFile %s: %v %v", body, ok, err)
+		}
+		if _, ok, err := sb.Readlink(ctx(t), "/x"); ok || err != nil {
+			t.Errorf("readlink %s: %v %v", body, ok, err)
+		}
+		if _, ok, err := sb.ReadFileBytes(ctx(t), "/x"); ok || err != nil {
+			t.Errorf("readFileBytes %s: %v %v", body, ok, err)
+		}
+		if err := sb.Mkdir(ctx(t), "/x"); err != nil {
+			t.Errorf("mkdir %s: %v", body, err)
+		}
+	}
+}

@@ -272,8 +272,13 @@ func (c *Client) decodeEnvelope(ctx context.Context, op string, resp *http.Respo
 	hr := &headRecorder{r: resp.Body}
 	cr := &countingReader{r: io.LimitReader(hr, maxJSONResponse+1)}
 	env := envelope{Result: dest}
-	if dest == nil {
+	var slot *resultSlot
+	switch {
+	case dest == nil:
 		env.Result = &json.RawMessage{}
+	case !nullableOps[op]:
+		slot = &resultSlot{dest: dest}
+		env.Result = slot
 	}
 	err := json.NewDecoder(cr).Decode(&env)
 	if err != nil {
@@ -307,6 +312,9 @@ func (c *Client) decodeEnvelope(ctx context.Context, op string, resp *http.Respo
 	}
 	if !*env.OK {
 		return remoteError(op, resp, &env)
+	}
+	if slot != nil && !slot.seen {
+		return &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: op + `: the answer has no result ("ok":true without a "result" value)`}
 	}
 	return nil
 }
