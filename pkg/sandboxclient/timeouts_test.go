@@ -382,3 +382,62 @@ func BenchmarkParallelReads(b *testing.B) {
 	conns := parallelReads(b, par, rounds)
 	b.ReportMetric(float64(conns)/float64(par*rounds), "conns/op")
 }
+
+// drip answers a JSON envelope that never ends, one byte every gap: each
+// read returns something, so a bound on each read alone never fires.
+func drip(t *testing.T, head string, gap time.Duration) opHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, head)
+		for {
+			w.(http.Flusher).Flush()
+			select {
+			case <-t.Context().Done():
+				return
+			case <-r.Context().Done():
+				return
+			case <-time.After(gap):
+			}
+			io.WriteString(w, "A")
+		}
+	}
+}
+
+// A server that drips its answer (a byte at a time, never stalling long
+// enough for the stall bound) fails once the answer arrives slower than
+// the minimum rate over a whole HTTP timeout, instead of holding CI for as
+// long as the 40 MiB answer limit takes at a byte a second.
+func TestHTTPTimeoutDrippedAnswer(t *testing.T) {
+	srv := hostile(t, map[string]opHandler{"readFile": drip(t, `{"ok":true,"result":"`, 10*time.Millisecond)})
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(300*time.Millisecond)), "job-1")
+	_, _, err := sb.ReadFile(ctx(t), "/x")
+	timeoutErr(t, err, srv.URL, "stalled (less than 614 B arrived in 300ms)")
+	// The bytes-streaming reads (readFileBytes, readRange) share the bound.
+	srv = hostile(t, map[string]opHandler{
+		"stat":          jsonAnswer(`{"ok":true,"result":{"type":"file","size":1048576,"mtime":0,"mode":33188}}`),
+		"readFileBytes": drip(t, `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"`, 10*time.Millisecond),
+	})
+	sb = box(t, newClient(t, srv.URL, "use", withTimeout(300*time.Millisecond)), "job-1")
+	_, err = sb.ReadFileTo(ctx(t), "/x", io.Discard)
+	timeoutErr(t, err, srv.URL, "stalled (less than 614 B arrived in 300ms)")
+}
+
+// An answer that arrives slowly but above the minimum rate, with pauses
+// shorter than the timeout, is read whole.
+func TestHTTPTimeoutSlowAnswerAboveTheRate(t *testing.T) {
+	chunk := strings.Repeat("a", 1024)
+	srv := hostile(t, map[string]opHandler{"readFile": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok":true,"result":"`)
+		for range 10 {
+			w.(http.Flusher).Flush()
+			time.Sleep(100 * time.Millisecond)
+			io.WriteString(w, chunk)
+		}
+		io.WriteString(w, `"}`)
+	}})
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(300*time.Millisecond)), "job-1")
+	if s, ok, err := sb.ReadFile(ctx(t), "/x"); err != nil || !ok || len(s) != 10*len(chunk) {
+		t.Fatalf("%d bytes, %v, %v", len(s), ok, err)
+	}
+}
