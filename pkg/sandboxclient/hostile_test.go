@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
@@ -338,6 +339,41 @@ func TestHostileSuccessWithoutResult(t *testing.T) {
 		}
 		if err := sb.Mkdir(ctx(t), "/x"); err != nil {
 			t.Errorf("mkdir %s: %v", body, err)
+		}
+	}
+}
+
+// A Retry-After too large for a time.Duration (10^12 seconds, Inf, 1e300)
+// is capped at the policy's MaxWait: it neither overflows into a negative
+// wait (retrying at once, hammering an overloaded Worker) nor sleeps for
+// ever. The error keeps a positive wait too.
+func TestHostileRetryAfterIsCapped(t *testing.T) {
+	for _, v := range []string{"1000000000000", "1e12", "Inf", "1e300", "99999999999999999999"} {
+		var mu sync.Mutex
+		var at []time.Time
+		srv := hostile(t, map[string]opHandler{"stat": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+			mu.Lock()
+			at = append(at, time.Now())
+			mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Retry-After", v)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"ok":false,"error":"busy","code":"E_NIMBUS_DO_OVERLOADED"}`)
+		}})
+		const maxWait = 100 * time.Millisecond
+		sb := box(t, newClient(t, srv.URL, "use", func(o *sc.Options) {
+			o.Retry = sc.RetryPolicy{MaxAttempts: 2, MaxWait: maxWait, DefaultWait: time.Millisecond}
+		}), "job-1")
+		_, err := sb.Stat(ctx(t), "/x")
+		var re *sc.RemoteError
+		if !errors.As(err, &re) || re.Status != 503 {
+			t.Fatalf("%s: %v", v, err)
+		}
+		if re.RetryAfter <= 0 || re.RetryAfter > time.Hour {
+			t.Errorf("%s: RetryAfter = %v", v, re.RetryAfter)
+		}
+		if len(at) != 2 || at[1].Sub(at[0]) < maxWait {
+			t.Errorf("%s: %d attempts, waited %v between them, want %v", v, len(at), at[len(at)-1].Sub(at[0]), maxWait)
 		}
 	}
 }

@@ -194,7 +194,9 @@ func retryAfter(h http.Header, p RetryPolicy) (time.Duration, bool) {
 	}
 	var d time.Duration
 	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 {
-		d = time.Duration(secs * float64(time.Second))
+		// Capped before the conversion: 10^12 seconds (or Inf) overflows
+		// a Duration into a negative wait.
+		d = time.Duration(min(secs, p.MaxWait.Seconds()) * float64(time.Second))
 	} else if t, err := http.ParseTime(v); err == nil {
 		d = time.Until(t)
 		if d < 0 {
