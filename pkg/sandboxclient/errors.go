@@ -17,6 +17,9 @@ const (
 	CodeTransport = "E_TRANSPORT"
 	// CodeBadResponse: the answer was JSON but not a valid envelope or result.
 	CodeBadResponse = "E_BAD_RESPONSE"
+	// CodeFileChanged: a file read in chunks ended before the size its
+	// stat gave (it shrank while it was read).
+	CodeFileChanged = "E_FILE_CHANGED"
 	// CodeStreamTruncated: the exec stream ended without an exit or error frame.
 	CodeStreamTruncated = "E_EXEC_STREAM_TRUNCATED"
 	// CodeStreamProtocol: the exec stream carried an unknown kind or bad JSON.

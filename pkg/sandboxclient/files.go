@@ -132,8 +132,10 @@ func (s *Sandbox) ReadStatTo(ctx context.Context, path string, st *Stat, w io.Wr
 		if !found {
 			return total, notFound(path)
 		}
-		if n == 0 {
-			break
+		if n < want {
+			// The chunks already written are of another version of the
+			// file: no copy that looks whole.
+			return total, &Error{Code: CodeFileChanged, Message: fmt.Sprintf("%s: the file shrank while it was read (%d of %d bytes)", path, total, st.Size)}
 		}
 	}
 	return total, nil

@@ -1,6 +1,7 @@
 package sandboxclient_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -375,5 +376,31 @@ func TestHostileRetryAfterIsCapped(t *testing.T) {
 		if len(at) != 2 || at[1].Sub(at[0]) < maxWait {
 			t.Errorf("%s: %d attempts, waited %v between them, want %v", v, len(at), at[len(at)-1].Sub(at[0]), maxWait)
 		}
+	}
+}
+
+// A file read in readRange chunks that ends before the size its stat gave
+// (it shrank while it was read, or the server's answers disagree) is
+// E_FILE_CHANGED, not a shorter copy that looks whole.
+func TestHostileChunkedReadShorterThanStat(t *testing.T) {
+	srv := hostile(t, map[string]opHandler{
+		"stat": jsonAnswer(`{"ok":true,"result":{"type":"file","size":40,"mtime":0,"mode":33188}}`),
+		"readRange": func(w http.ResponseWriter, _ *http.Request, args []json.RawMessage) {
+			var off, n int
+			json.Unmarshal(args[1], &off)
+			json.Unmarshal(args[2], &n)
+			if off > 0 {
+				n = 5
+			}
+			w.Header().Set("Content-Type", "application/json")
+			b, _ := json.Marshal(bytes.Repeat([]byte("x"), n))
+			io.WriteString(w, `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":`+string(b)+`}}`)
+		},
+	})
+	sb := box(t, newClient(t, srv.URL, "use", func(o *sc.Options) { o.ReadChunkThreshold, o.ReadChunkSize = 16, 16 }), "job-1")
+	var out bytes.Buffer
+	n, err := sb.ReadFileTo(ctx(t), "/f", &out)
+	if codeOf(err) != sc.CodeFileChanged || n != 21 || !strings.Contains(err.Error(), "/f") {
+		t.Fatalf("%d bytes, err = %v", n, err)
 	}
 }

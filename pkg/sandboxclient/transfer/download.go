@@ -303,6 +303,12 @@ func (e *engine) getFile(ctx context.Context, src string, size int64, mode fs.Fi
 		if err != nil {
 			return n, err
 		}
+		if n != size {
+			// The read is whole, but not the file the listing sized: it
+			// changed in between (or the server's answers disagree).
+			// Never a file that looks complete and is not the one listed.
+			return n, &Error{Code: CodeChanged, Message: fmt.Sprintf("%s: the file changed size while it was copied (%d bytes read, %d listed)", src, n, size)}
+		}
 	} else {
 		chunk := c.ReadChunkSize()
 		count := int((size + chunk - 1) / chunk)
