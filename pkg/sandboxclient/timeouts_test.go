@@ -1,10 +1,12 @@
 package sandboxclient_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -439,5 +441,85 @@ func TestHTTPTimeoutSlowAnswerAboveTheRate(t *testing.T) {
 	sb := box(t, newClient(t, srv.URL, "use", withTimeout(300*time.Millisecond)), "job-1")
 	if s, ok, err := sb.ReadFile(ctx(t), "/x"); err != nil || !ok || len(s) != 10*len(chunk) {
 		t.Fatalf("%d bytes, %v, %v", len(s), ok, err)
+	}
+}
+
+// dropSecond serves HTTP/1.1 by hand: the second request on each
+// connection is read, then the connection is closed without an answer,
+// as a Worker's edge does when it drops a keep-alive connection that sat
+// idle (or a NAT forgot it) just as the client reused it. It counts the
+// requests of each op.
+func dropSecond(t *testing.T) (url string, ops func(op string) int) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	seen := map[string]int{}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for i := 0; ; i++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					var body struct {
+						Op string `json:"op"`
+					}
+					json.NewDecoder(req.Body).Decode(&body)
+					mu.Lock()
+					seen[body.Op]++
+					mu.Unlock()
+					if i == 1 {
+						return
+					}
+					answer := `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`
+					switch body.Op {
+					case "stat":
+						answer = `{"ok":true,"result":{"type":"file","size":4,"mtime":0,"mode":33188}}`
+					case "exec":
+						answer = `{"ok":true,"result":{"command":"x","exitCode":0,"success":true,"duration":1,"timestamp":1,"stdout":"","stderr":""}}`
+					}
+					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(answer), answer)
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String(), func(op string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return seen[op]
+	}
+}
+
+// A safe op sent on a kept-alive connection that the server closes
+// without answering is retried on a new connection: it is the stale
+// connection race every HTTP client meets, and safe ops may be repeated.
+// An op that is not safe (exec) is never sent twice: it may have run.
+func TestKeepAliveConnectionDroppedBetweenRequests(t *testing.T) {
+	url, ops := dropSecond(t)
+	sb := box(t, newClient(t, url, "use"), "job-1")
+	if st, err := sb.Stat(ctx(t), "/x"); err != nil || st == nil || st.Size != 4 {
+		t.Fatalf("stat: %+v %v", st, err)
+	}
+	if ops("stat") != 2 {
+		t.Fatalf("stat sent %d times, want 2 (dropped, then retried)", ops("stat"))
+	}
+
+	url, ops = dropSecond(t)
+	sb = box(t, newClient(t, url, "use"), "job-1")
+	if _, err := sb.Exec(ctx(t), "x", sc.ExecOptions{}); codeOf(err) != sc.CodeTransport {
+		t.Fatalf("exec: %v", err)
+	}
+	if ops("exec") != 1 {
+		t.Fatalf("exec sent %d times", ops("exec"))
 	}
 }

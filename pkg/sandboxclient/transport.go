@@ -99,9 +99,12 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 	if limit < 0 {
 		limit, wait = 0, 0
 	}
-	var wrote atomic.Bool
+	var wrote, reused atomic.Bool
 	tctx := httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
-		GotConn:      func(httptrace.GotConnInfo) { wd.armRequest(phaseUpload, limit) },
+		GotConn: func(info httptrace.GotConnInfo) {
+			reused.Store(info.Reused)
+			wd.armRequest(phaseUpload, limit)
+		},
 		WroteHeaders: func() { wrote.Store(true) },
 		WroteRequest: func(httptrace.WroteRequestInfo) { wd.armRequest(phaseHeaders, wait) },
 	})
@@ -144,8 +147,16 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 		if te := c.transportTimeout(err); te != nil {
 			return nil, false, te
 		}
-		if r.safe && !wrote.Load() && attempt < c.retry.MaxAttempts {
-			if werr := sleep(ctx, c.retry.DefaultWait); werr != nil {
+		// A safe op is retried when nothing was sent, and when a kept-alive
+		// connection died under it before any answer: the server (or a
+		// NAT) dropped it as it was reused, the race every HTTP client
+		// meets, and repeating a safe op is harmless.
+		if r.safe && (!wrote.Load() || reused.Load()) && attempt < c.retry.MaxAttempts {
+			wait := c.retry.DefaultWait
+			if reused.Load() {
+				wait = 0 // the connection was stale, not the server down
+			}
+			if werr := sleep(ctx, wait); werr != nil {
 				return nil, false, werr
 			}
 			return nil, true, nil
