@@ -40,6 +40,10 @@ func init() {
 	//	rawworker hang                 reads each request, never answers
 	//	rawworker silent               accepts connections, never speaks
 	//	                               (NIMBUS_ENDPOINT is https://)
+	//	rawworker stallproxy           the same listener as an HTTPS proxy
+	//	                               that never answers CONNECT
+	//	                               (HTTPS_PROXY points at it;
+	//	                               NIMBUS_ENDPOINT is https://nimbus.test)
 	//
 	// rawcount N: the server received N requests (HTTP modes).
 	sandboxCmds["rawworker"] = cmdRawWorker
@@ -131,7 +135,7 @@ func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
 			case <-r.Context().Done():
 			}
 		}
-	case "silent":
+	case "silent", "stallproxy":
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		ts.Check(err)
 		var conns []net.Conn
@@ -154,6 +158,11 @@ func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
 				c.Close()
 			}
 		})
+		if args[0] == "stallproxy" {
+			ts.Setenv("HTTPS_PROXY", "http://"+ln.Addr().String())
+			ts.Setenv("NIMBUS_ENDPOINT", "https://nimbus.test")
+			return
+		}
 		ts.Setenv("NIMBUS_ENDPOINT", "https://"+ln.Addr().String())
 		return
 	default:

@@ -101,6 +101,17 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 	}
 	var wrote, reused atomic.Bool
 	tctx := httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
+		// Connecting is bounded here too, phase by phase: the dialer and
+		// the TLS handshake have their own timeouts, but the CONNECT
+		// exchange with an HTTPS proxy (HTTPS_PROXY) has only net/http's
+		// fixed minute, and a caller's HTTPClient may have none.
+		GetConn: func(string) { wd.armRequest(phaseConnect, limit) },
+		ConnectDone: func(_, _ string, err error) {
+			if err == nil {
+				wd.armRequest(phaseConnect, limit)
+			}
+		},
+		TLSHandshakeStart: func() { wd.armRequest(phaseTLS, limit) },
 		GotConn: func(info httptrace.GotConnInfo) {
 			reused.Store(info.Reused)
 			wd.armRequest(phaseUpload, limit)
