@@ -26,6 +26,11 @@ const (
 	CodeStreamProtocol = "E_EXEC_STREAM_PROTOCOL"
 	// CodeExecFailed: the server ended the exec stream with an error frame.
 	CodeExecFailed = "E_EXEC_FAILED"
+	// CodeTimeout: a command given a Timeout did not end within it plus
+	// CommandGrace, and the Worker did not report it: the client gave up
+	// (closing the stream cancels the command). The error wraps
+	// context.DeadlineExceeded.
+	CodeTimeout = "E_TIMEOUT"
 	// CodeWriteTooLarge: a write exceeds the single-request limit.
 	CodeWriteTooLarge = "E_WRITE_TOO_LARGE"
 	// CodeInvalidArgument: an argument failed a local check before sending.

@@ -523,3 +523,38 @@ func TestKeepAliveConnectionDroppedBetweenRequests(t *testing.T) {
 		t.Fatalf("exec sent %d times", ops("exec"))
 	}
 }
+
+// A command with a Timeout is bounded on the client too: a Worker that
+// never reports the timeout (it dropped timeoutMs, or lost the command)
+// makes Run, Exec and RunCode give up after the timeout plus a grace of
+// 1 to 5 s, with E_TIMEOUT wrapping context.DeadlineExceeded, instead of
+// waiting for a silent stream for ever. Every caller gets the bound: the
+// CLI, the interactive shell, the MCP server.
+func TestCommandTimeoutIsBoundedLocally(t *testing.T) {
+	srv := sandboxtest.New(sandboxtest.Options{IgnoreTimeout: true})
+	t.Cleanup(srv.Close)
+	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	for name, call := range map[string]func() error{
+		"Run": func() error {
+			_, err := sb.Run(ctx(t), "echo started; sleep 30", sc.ExecOptions{Timeout: 200 * time.Millisecond}, io.Discard, io.Discard)
+			return err
+		},
+		"Exec": func() error {
+			_, err := sb.Exec(ctx(t), "sleep 30", sc.ExecOptions{Timeout: 200 * time.Millisecond})
+			return err
+		},
+		"RunCode": func() error {
+			_, err := sb.RunCode(ctx(t), "sleep 30", sc.RunCodeOptions{Language: "shell", ExecOptions: sc.ExecOptions{Timeout: 200 * time.Millisecond}})
+			return err
+		},
+	} {
+		start := time.Now()
+		err := call()
+		if codeOf(err) != sc.CodeTimeout || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "200ms") {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if took := time.Since(start); took > 15*time.Second {
+			t.Fatalf("%s took %v", name, took)
+		}
+	}
+}
