@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -402,5 +403,34 @@ func TestHostileChunkedReadShorterThanStat(t *testing.T) {
 	n, err := sb.ReadFileTo(ctx(t), "/f", &out)
 	if codeOf(err) != sc.CodeFileChanged || n != 21 || !strings.Contains(err.Error(), "/f") {
 		t.Fatalf("%d bytes, err = %v", n, err)
+	}
+}
+
+// The exit (or error) frame is always the last frame: a stream that
+// carries more after it (a second exit frame with another code, output)
+// is a broken server whose exit code cannot be trusted, never a success
+// decided by whichever exit frame came first.
+func TestHostileFramesAfterTheExitFrame(t *testing.T) {
+	frame := func(kind byte, payload string) []byte {
+		return append([]byte{kind, 0, 0, byte(len(payload) >> 8), byte(len(payload))}, payload...)
+	}
+	exit := func(code int) []byte {
+		return frame(3, `{"command":"x","exitCode":`+strconv.Itoa(code)+`,"success":`+strconv.FormatBool(code == 0)+`,"duration":1,"timestamp":1}`)
+	}
+	for name, tail := range map[string][]byte{
+		"second exit": exit(1),
+		"output":      frame(1, "late\n"),
+		"error frame": frame(4, `{"message":"boom"}`),
+	} {
+		body := append(append(frame(1, "out\n"), exit(0)...), tail...)
+		srv := hostile(t, map[string]opHandler{"execStream": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+			w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
+			w.Write(body)
+		}})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		_, err := sb.Run(ctx(t), "x", sc.ExecOptions{}, io.Discard, io.Discard)
+		if codeOf(err) != sc.CodeStreamProtocol || !strings.Contains(err.Error(), "after its last frame") {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
