@@ -85,3 +85,59 @@ func TestDownloadOfAFileThatShrankFails(t *testing.T) {
 		t.Fatalf("a partial big file was left: %v", err)
 	}
 }
+
+// A sandbox listing is the server's word: names that climb out of the tree
+// (.., an absolute path) are refused as E_UNSAFE_PATH and listed with the
+// failures, and a symlink it lists cannot carry a later write outside the
+// destination; the safe paths still arrive.
+func TestDownloadRefusesAListingThatEscapes(t *testing.T) {
+	b := newBackend(t, backendOpts{})
+	sb := b.sandbox(nil)
+	ctx := testCtx(t)
+	os.MkdirAll(b.host("/home/user/tree"), 0o755)
+	os.WriteFile(b.host("/home/user/tree/ok.txt"), []byte("ok"), 0o644)
+	rec := func(typ, size, rel, link string) string {
+		return typ + "\x00" + size + "\x001700000000.0\x00644\x00" + rel + "\x00" + link + "\x00"
+	}
+	listing := rec("f", "2", "ok.txt", "") + rec("f", "3", "../../escape.txt", "") + rec("f", "3", "/abs.txt", "") +
+		rec("d", "0", "sub", "") + rec("f", "3", "sub/../../up.txt", "") +
+		rec("l", "0", "lnk", "/tmp") + rec("f", "3", "lnk/pwned.txt", "") + "nimbus-list-end\x00"
+	out, _ := json.Marshal(listing)
+	b.setFault(func(w http.ResponseWriter, op string, args []json.RawMessage) bool {
+		switch {
+		case op == "exec" && strings.Contains(string(args[0]), "find . -mindepth 1"):
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"ok":true,"result":{"command":"find","exitCode":0,"success":true,"duration":1,"timestamp":1,"stdout":` + string(out) + `,"stderr":""}}`))
+			return true
+		case op == "readFileBytes" && !strings.HasSuffix(argString(args, 0), "/ok.txt"):
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"YmFk"}}`))
+			return true
+		}
+		return false
+	})
+	parent := t.TempDir()
+	dst := filepath.Join(parent, "a", "b", "dst")
+	_, err := transfer.Download(ctx, sb, "/home/user/tree", dst, transfer.Options{Recursive: true})
+	var pe *transfer.PartialError
+	if !errors.As(err, &pe) {
+		t.Fatalf("err = %v", err)
+	}
+	unsafe := 0
+	for _, f := range pe.Failures {
+		if f.Code == transfer.CodeUnsafePath {
+			unsafe++
+		}
+	}
+	if unsafe != 3 {
+		t.Errorf("%d unsafe paths refused, want 3: %+v", unsafe, pe.Failures)
+	}
+	for _, p := range []string{filepath.Join(parent, "a", "escape.txt"), filepath.Join(parent, "a", "b", "up.txt"), "/abs.txt", "/tmp/pwned.txt"} {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			t.Errorf("%s was written outside the destination", p)
+		}
+	}
+	if got, err := os.ReadFile(filepath.Join(dst, "ok.txt")); err != nil || string(got) != "ok" {
+		t.Errorf("ok.txt: %q %v", got, err)
+	}
+}
