@@ -305,3 +305,30 @@ func TestAttachCloseReasonIsNeutralisedOnTerminal(t *testing.T) {
 		t.Fatalf("stderr %q", stderr)
 	}
 }
+
+// A CI secret pasted with a line break, or saved with a byte order mark,
+// is still the one token: NIMBUS_TOKEN is trimmed as a token file is (a
+// token never holds spaces). What is left must be one token: a space or a
+// control character inside it is refused before anything is sent, naming
+// where it came from.
+func TestTokenFromEnvironmentIsTrimmed(t *testing.T) {
+	srv := sandboxTTY(t, "use")
+	tok := os.Getenv("NIMBUS_TOKEN")
+	for _, v := range []string{tok + "\n", tok + "\r\n", "\ufeff" + tok, "  " + tok + "\t"} {
+		t.Setenv("NIMBUS_TOKEN", v)
+		if code, _, stderr := runTTY(t, nil, "", "sandbox", "files", "ls", "job-1"); code != 0 {
+			t.Errorf("NIMBUS_TOKEN %q: exit %d: %s", v, code, stderr)
+		}
+	}
+	before := len(srv.Requests())
+	for _, v := range []string{tok + "\n" + tok, tok[:10] + " " + tok[10:]} {
+		t.Setenv("NIMBUS_TOKEN", v)
+		code, _, stderr := runTTY(t, nil, "", "sandbox", "files", "ls", "job-1", "--no-color")
+		if code != 78 || !strings.Contains(stderr, "NIMBUS_TOKEN") || !strings.Contains(stderr, "E_TOKEN_INVALID") || strings.Contains(stderr, tok[10:20]) {
+			t.Errorf("NIMBUS_TOKEN %q: exit %d: %s", v, code, stderr)
+		}
+	}
+	if n := len(srv.Requests()); n != before {
+		t.Errorf("%d requests sent with a broken token", n-before)
+	}
+}
