@@ -136,6 +136,13 @@ func HasCode(err error, code string) bool {
 	return errors.As(err, &ce) && ce.Code == code
 }
 
+// malformed is the error of a result of the right JSON type that lacks
+// what identifies it (a pid, a file type, a name): its zero value must not
+// pass for an answer.
+func malformed(op, what string) *Error {
+	return &Error{Code: CodeBadResponse, Status: 200, Message: op + ": malformed result: " + what}
+}
+
 func newError(code, msg string, err error) *Error {
 	return &Error{Code: code, Message: msg, Err: err}
 }

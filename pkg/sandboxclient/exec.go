@@ -345,6 +345,9 @@ func (s *Sandbox) StartProcess(ctx context.Context, command string, opts StartOp
 	if err := s.call(ctx, "startProcess", []any{command, w}, &r); err != nil {
 		return nil, err
 	}
+	if r.PID <= 0 {
+		return nil, malformed("startProcess", "no pid")
+	}
 	return &r, nil
 }
 

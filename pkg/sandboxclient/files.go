@@ -280,6 +280,9 @@ func (s *Sandbox) stat(ctx context.Context, op, path string) (*Stat, error) {
 	if err := s.call(ctx, op, []any{path}, &r); err != nil {
 		return nil, err
 	}
+	if r != nil && r.Type == "" {
+		return nil, malformed(op, "no type")
+	}
 	return r, nil
 }
 
@@ -301,6 +304,11 @@ func (s *Sandbox) ReadDir(ctx context.Context, path string) ([]DirEntry, error) 
 	var r []DirEntry
 	if err := s.call(ctx, "readdir", []any{path}, &r); err != nil {
 		return nil, err
+	}
+	for _, e := range r {
+		if e.Name == "" {
+			return nil, malformed("readdir", "an entry has no name")
+		}
 	}
 	if r == nil {
 		r = []DirEntry{}

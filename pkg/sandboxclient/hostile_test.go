@@ -434,3 +434,33 @@ func TestHostileFramesAfterTheExitFrame(t *testing.T) {
 		}
 	}
 }
+
+// A result of the right JSON type that lacks what identifies it (a pid, a
+// file type, an entry name, a port number) is malformed: zero values must
+// not pass for a process 0, a file of no type, a nameless entry or port 0,
+// which a script would then act on.
+func TestHostileResultsWithoutTheirKeyFields(t *testing.T) {
+	calls := map[string]struct {
+		body string
+		call func(sb *sc.Sandbox) error
+	}{
+		"startProcess": {`{"command":"x","startedAt":1}`, func(sb *sc.Sandbox) error {
+			_, err := sb.StartProcess(ctx(t), "x", sc.StartOptions{})
+			return err
+		}},
+		"stat": {`{"size":3}`, func(sb *sc.Sandbox) error { _, err := sb.Stat(ctx(t), "/x"); return err }},
+		"readdir": {`[{"name":"a","type":"file"},{"type":"file"}]`, func(sb *sc.Sandbox) error {
+			_, err := sb.ReadDir(ctx(t), "/x")
+			return err
+		}},
+		"listProcesses": {`[null]`, func(sb *sc.Sandbox) error { _, err := sb.ListProcesses(ctx(t)); return err }},
+		"listPorts":     {`[{"pid":3}]`, func(sb *sc.Sandbox) error { _, err := sb.ListPorts(ctx(t)); return err }},
+	}
+	for op, tc := range calls {
+		srv := hostile(t, map[string]opHandler{op: jsonAnswer(`{"ok":true,"result":` + tc.body + `}`)})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		if err := tc.call(sb); codeOf(err) != sc.CodeBadResponse || !strings.Contains(err.Error(), op+": ") {
+			t.Errorf("%s answering %s: %v", op, tc.body, err)
+		}
+	}
+}
