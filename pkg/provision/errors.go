@@ -1,9 +1,13 @@
 package provision
 
-import "errors"
+import (
+	"errors"
 
-// Kind classifies an Error by what the user has to do about it, so the CLI can
-// map it onto a sysexits code without inspecting messages.
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+)
+
+// Kind classifies an Error by what the user has to do about it; ExitCode
+// gives its sysexits code, so no caller inspects messages.
 type Kind int
 
 const (
@@ -116,6 +120,34 @@ func (e *Error) Error() string { return e.Message }
 
 // Unwrap exposes the underlying cause (often a cloudflare-go *r2.Error).
 func (e *Error) Unwrap() error { return e.Err }
+
+// ExitCode is the sysexits(3) status of e's Kind (see the Kind
+// constants).
+func (e *Error) ExitCode() int {
+	switch e.Kind {
+	case KindPermission:
+		return exitcode.NoPerm
+	case KindConfig:
+		return exitcode.Config
+	case KindUnavailable:
+		return exitcode.Unavailable
+	case KindData:
+		return exitcode.DataErr
+	case KindUsage:
+		return exitcode.Usage
+	case KindCantCreate:
+		return exitcode.CantCreate
+	case KindInterrupted:
+		return exitcode.Interrupted
+	}
+	return exitcode.Software
+}
+
+// ErrorCode returns Code.
+func (e *Error) ErrorCode() string { return e.Code }
+
+// ErrorHint returns Hint.
+func (e *Error) ErrorHint() string { return e.Hint }
 
 // AsError reports whether err is (or wraps) a *Error and returns it.
 func AsError(err error) (*Error, bool) {
