@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -37,7 +36,7 @@ func attachToken(t testing.TB, id string, scopes ...string) string {
 	if id != "" {
 		in.SessionID = &id
 	}
-	tok, err := token.Issuer{Secret: benchSecret}.Mint(in)
+	tok, err := token.Issuer{Secret: devSecret}.Mint(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +167,7 @@ func (r *ptyRun) exit(want int) string {
 }
 
 func TestSessionAttachOnATerminal(t *testing.T) {
-	endpoint, _, _ := startDev(t)
+	endpoint := startDevServer(t, devOptions{}).URL
 	env := devEnv(t, endpoint, "demo", token.ScopeSessionAttach)
 
 	// Type a command and see its output; the window size arrives on open
@@ -238,7 +237,7 @@ func TestSessionAttachOnATerminal(t *testing.T) {
 }
 
 func TestSessionAttachRefusals(t *testing.T) {
-	endpoint, _, _ := startDev(t)
+	endpoint := startDevServer(t, devOptions{}).URL
 	// A token without session:attach: exit 77, naming the scope.
 	a := attachOnPTY(t, devEnv(t, endpoint, "demo", token.ScopeSandboxUse), "session", "attach", "demo")
 	out := a.exit(77)
@@ -264,7 +263,7 @@ func TestSessionAttachRefusals(t *testing.T) {
 }
 
 func TestSessionAttachSignalsRestoreTheTerminal(t *testing.T) {
-	endpoint, _, _ := startDev(t)
+	endpoint := startDevServer(t, devOptions{}).URL
 	// SIGTERM exits 128+15 as for every long command; a closed terminal
 	// (SIGHUP) ends it like Ctrl-C.
 	for i, c := range []struct {
@@ -283,7 +282,7 @@ func TestSessionAttachSignalsRestoreTheTerminal(t *testing.T) {
 }
 
 func TestSessionAttachPipe(t *testing.T) {
-	endpoint, _, _ := startDev(t)
+	endpoint := startDevServer(t, devOptions{}).URL
 	c := exec.Command(os.Args[0], "session", "attach", "piped")
 	c.Args[0] = "nimbus"
 	c.Env = devEnv(t, endpoint, "piped", token.ScopeSessionAttach)
@@ -309,14 +308,8 @@ func TestSessionAttachPipe(t *testing.T) {
 // over (the server's owner timeout is shortened to see it quickly): the
 // attached nimbus exits 1 with a message, and restores the terminal.
 func TestAttachTakenOverExits1(t *testing.T) {
-	srv, err := localsandbox.New(localsandbox.Options{DataDir: t.TempDir(), Secret: benchSecret,
-		HostEnv: []string{"PATH=" + os.Getenv("PATH")}, TerminalOwnerTimeout: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer func() { hs.Close(); srv.Close() }()
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NIMBUS_ENDPOINT=" + hs.URL,
+	dev := startDevServer(t, devOptions{InProcess: true, Backend: func(o *localsandbox.Options) { o.TerminalOwnerTimeout = 500 * time.Millisecond }})
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NIMBUS_ENDPOINT=" + dev.URL,
 		"NIMBUS_TOKEN=" + attachToken(t, "demo", token.ScopeSessionAttach), "NO_COLOR=1"}
 	a := attachOnPTY(t, env, "session", "attach", "demo")
 	a.keys("echo first-$((1+1))\r")
@@ -324,7 +317,7 @@ func TestAttachTakenOverExits1(t *testing.T) {
 	time.Sleep(time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http")+"/s/demo/ws",
+	ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(dev.URL, "http")+"/s/demo/ws",
 		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + attachToken(t, "demo", token.ScopeSessionAttach)}}})
 	if err != nil {
 		body := ""
