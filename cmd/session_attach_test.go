@@ -19,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/creack/pty"
 
+	"github.com/nimbus-sh/nimbus/internal/proctest"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
@@ -155,15 +156,23 @@ func (r *ptyRun) exit(want int) string {
 	case <-time.After(30 * time.Second):
 		r.t.Fatalf("nimbus did not exit; terminal:\n%q", r.output())
 	}
-	// What the process wrote last is read before the output is judged.
-	time.Sleep(100 * time.Millisecond)
+	// Everything the process wrote is read before the output is judged:
+	// a mark written to the terminal once it has ended comes out after
+	// all of it (a terminal keeps the order of what is written to it),
+	// however slowly the reader runs.
+	const mark = "<nimbus-test: the run ended>"
+	if _, err := r.tty.Write([]byte(mark)); err != nil {
+		r.t.Fatal(err)
+	}
+	r.waitFor(mark)
+	out, _, _ := strings.Cut(r.output(), mark)
 	if r.code != want {
-		r.t.Fatalf("exit %d, want %d; terminal:\n%q", r.code, want, r.output())
+		r.t.Fatalf("exit %d, want %d; terminal:\n%q", r.code, want, out)
 	}
 	if after := sttyG(r.t, r.tty); after != r.before {
 		r.t.Fatalf("the terminal was not restored:\nbefore %s\nafter  %s", r.before, after)
 	}
-	return r.output()
+	return out
 }
 
 func TestSessionAttachOnATerminal(t *testing.T) {
@@ -188,12 +197,16 @@ func TestSessionAttachOnATerminal(t *testing.T) {
 		}
 		a.keys("stty size\r")
 	}
-	// Ctrl-C reaches the remote shell, not nimbus.
-	a.keys("sleep 30\r")
-	time.Sleep(200 * time.Millisecond)
+	// Ctrl-C reaches the remote shell, not nimbus: once the sleep runs
+	// (in the foreground: the shell made it so before exec), Ctrl-C
+	// interrupts it and the shell takes the next line.
+	sleep := proctest.Marker()
+	a.keys("sleep " + sleep + "\r")
+	proctest.WaitRunning(t, sleep)
 	a.keys("\x03")
 	a.keys("echo after-$((1+1))\r")
 	a.waitFor("after-2\r\n")
+	proctest.WaitGone(t, sleep)
 	// Enter ~ . detaches: exit 0, a way back, the terminal restored.
 	a.keys("\r~.")
 	out := a.exit(0)
