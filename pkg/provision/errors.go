@@ -157,3 +157,11 @@ func AsError(err error) (*Error, bool) {
 	}
 	return nil, false
 }
+
+// invalidAccountID is the one error of a malformed account id, wherever
+// it is found: a configuration error (78), as docs/setup.md lists it.
+func invalidAccountID(id string) *Error {
+	return &Error{Kind: KindConfig, Code: CodeAccountInvalid,
+		Message: "invalid Cloudflare account id " + quote(id),
+		Hint:    "an account id is 32 hexadecimal characters; find it in the dashboard sidebar or omit it to use the token's only account"}
+}
