@@ -109,15 +109,22 @@ func (s *Sandbox) ReadFileTo(ctx context.Context, path string, w io.Writer) (int
 }
 
 // ReadStatTo is ReadFileTo for a file whose Stat the caller already has
-// (e.g. to keep its mode), saving one round trip.
+// (e.g. to keep its mode), saving one round trip. A file that turns out
+// shorter or longer than st.Size gives CodeFileChanged (the bytes read are
+// written to w all the same).
 func (s *Sandbox) ReadStatTo(ctx context.Context, path string, st *Stat, w io.Writer) (int64, error) {
 	if st.Type == "directory" {
 		return 0, &RemoteError{Op: "readFile", Code: CodeRemoteRPC, Status: 500, Message: fmt.Sprintf("EISDIR: illegal operation on a directory, read '%s'", path)}
 	}
 	if st.Size <= s.c.chunkAbove {
 		found, n, err := s.streamBytesCall(ctx, "readFileBytes", []any{path}, w, st.Size+s.c.chunkSize)
-		if err == nil && !found {
+		switch {
+		case err == nil && !found:
 			err = notFound(path)
+		case err == nil && n != st.Size:
+			// Whole, but not the file that was sized: it changed in
+			// between (or the server's answers disagree).
+			err = &Error{Code: CodeFileChanged, Message: fmt.Sprintf("%s: the file changed size while it was read (%d bytes read, %d expected)", path, n, st.Size)}
 		}
 		return n, err
 	}

@@ -464,3 +464,22 @@ func TestHostileResultsWithoutTheirKeyFields(t *testing.T) {
 		}
 	}
 }
+
+// A file read in one answer whose size is not the one its stat gave (the
+// file changed in between, or the server's answers disagree) is
+// E_FILE_CHANGED too: `files read > out` must not exit 0 with another
+// length than the file it sized.
+func TestHostileReadDisagreesWithStat(t *testing.T) {
+	for _, data := range []string{"abcd", strings.Repeat("x", 20)} {
+		b64, _ := json.Marshal([]byte(data))
+		srv := hostile(t, map[string]opHandler{
+			"stat":          jsonAnswer(`{"ok":true,"result":{"type":"file","size":10,"mtime":0,"mode":33188}}`),
+			"readFileBytes": jsonAnswer(`{"ok":true,"result":{"__nimbusWireType":"bytes","base64":` + string(b64) + `}}`),
+		})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		n, err := sb.ReadFileTo(ctx(t), "/f", io.Discard)
+		if codeOf(err) != sc.CodeFileChanged || n != int64(len(data)) || !strings.Contains(err.Error(), "/f") {
+			t.Errorf("%d bytes for a stat of 10: n %d, err %v", len(data), n, err)
+		}
+	}
+}

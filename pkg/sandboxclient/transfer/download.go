@@ -301,13 +301,10 @@ func (e *engine) getFile(ctx context.Context, src string, size int64, mode fs.Fi
 		n, err = e.sb.ReadStatTo(ctx, src, &sc.Stat{Type: "file", Size: size}, countingWriter{f, e.obs})
 		e.release()
 		if err != nil {
+			// A read that disagrees with the size listed is
+			// E_FILE_CHANGED: never a file that looks complete and is
+			// not the one listed.
 			return n, err
-		}
-		if n != size {
-			// The read is whole, but not the file the listing sized: it
-			// changed in between (or the server's answers disagree).
-			// Never a file that looks complete and is not the one listed.
-			return n, &Error{Code: CodeChanged, Message: fmt.Sprintf("%s: the file changed size while it was copied (%d bytes read, %d listed)", src, n, size)}
 		}
 	} else {
 		chunk := c.ReadChunkSize()
