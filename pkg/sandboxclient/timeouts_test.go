@@ -558,3 +558,36 @@ func TestCommandTimeoutIsBoundedLocally(t *testing.T) {
 		}
 	}
 }
+
+// A server that reads a big request body a trickle at a time, never
+// stopping, fails the upload too: the body is handed to the transport in
+// pieces of up to 32 KiB, each bounded by the HTTP timeout, which holds
+// an upload to about 1 KiB/s with the default 30s (here 1.6 kB/s against
+// 3s).
+func TestHTTPTimeoutDrippedUpload(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var head [512]byte
+		io.ReadFull(r.Body, head[:])
+		if bytes.Contains(head[:], []byte(`"op":"ready"`)) {
+			jsonAnswer(`{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)(w, r, nil)
+			return
+		}
+		buf := make([]byte, 16)
+		for {
+			select {
+			case <-t.Context().Done():
+				return
+			case <-r.Context().Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			if _, err := r.Body.Read(buf); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(3*time.Second)), "job-1")
+	err := sb.WriteFile(ctx(t), "/home/user/big", make([]byte, 16<<20))
+	timeoutErr(t, err, srv.URL, "stopped reading the request")
+}
