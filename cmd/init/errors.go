@@ -9,21 +9,19 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/scaffold"
 )
 
-// exitCodes maps scaffold error codes to the process exit codes of cli.md:
+// exitCodeOf maps a scaffold error code to the process exit code of cli.md:
 // bad names and options are usage errors, a directory that cannot take the
-// project is "cannot create", and failing child tools are software errors.
-var exitCodes = map[string]int{
-	scaffold.CodeNameRequired:       exitcode.Usage,
-	scaffold.CodeInvalidWorkerName:  exitcode.Usage,
-	scaffold.CodeInvalidBucketName:  exitcode.Usage,
-	scaffold.CodeInvalidPackageName: exitcode.Usage,
-	scaffold.CodeInvalidOption:      exitcode.Usage,
-	scaffold.CodeUnknownTemplate:    exitcode.Usage,
-	scaffold.CodeTargetNotEmpty:     exitcode.CantCreate,
-	scaffold.CodeTargetConflict:     exitcode.CantCreate,
-	scaffold.CodeWriteFailed:        exitcode.CantCreate,
-	scaffold.CodeGitFailed:          exitcode.Software,
-	scaffold.CodeInstallFailed:      exitcode.Software,
+// project is "cannot create", and failing child tools (and codes this
+// does not know) are software errors.
+func exitCodeOf(code string) int {
+	switch code {
+	case scaffold.CodeNameRequired, scaffold.CodeInvalidWorkerName, scaffold.CodeInvalidBucketName,
+		scaffold.CodeInvalidPackageName, scaffold.CodeInvalidOption, scaffold.CodeUnknownTemplate:
+		return exitcode.Usage
+	case scaffold.CodeTargetNotEmpty, scaffold.CodeTargetConflict, scaffold.CodeWriteFailed:
+		return exitcode.CantCreate
+	}
+	return exitcode.Software // CodeGitFailed, CodeInstallFailed
 }
 
 func toCLIError(err error) error {
@@ -34,11 +32,7 @@ func toCLIError(err error) error {
 	if !errors.As(err, &se) {
 		return err
 	}
-	exit, ok := exitCodes[se.Code]
-	if !ok {
-		exit = exitcode.Software
-	}
-	return clierr.Wrap(err, exit, se.Code, se.Error(), se.Hint)
+	return clierr.Wrap(err, exitCodeOf(se.Code), se.Code, se.Error(), se.Hint)
 }
 
 func ioError(err error, msg string) error {
