@@ -57,7 +57,13 @@ const (
 	maxInitBytes       = 128<<10 + mcpSDKInitBytes
 	maxPackageInitByte = 32 << 10
 	maxInits           = 120 + mcpSDKInits
-	maxBinaryBytes     = 11604130 + 352256 + 208896 + mcpSDKBinaryBytes // linux/amd64, -trimpath -ldflags='-s -w': before issue 15, plus issue 13, plus its progress bar, plus the MCP SDK
+	// maxOwnInitBytes bounds the init of each package of this module: a
+	// lookup table is a switch or a static array, a regexp or a client is
+	// made on first use (sync.OnceValue), so that no command pays for
+	// another's state. Today the largest is pkg/sandboxserver's byte
+	// classes and strict base64 encoding (864 bytes).
+	maxOwnInitBytes = 1 << 10
+	maxBinaryBytes  = 11604130 + 352256 + 208896 + mcpSDKBinaryBytes // linux/amd64, -trimpath -ldflags='-s -w': before issue 15, plus issue 13, plus its progress bar, plus the MCP SDK
 )
 
 // initExempt are packages whose init exceeds maxPackageInitByte on their
@@ -117,6 +123,12 @@ func TestStartupBudget(t *testing.T) {
 	}
 	if len(pkgs) < 50 {
 		t.Fatalf("only %d init lines in:\n%s", len(pkgs), out)
+	}
+	for _, p := range pkgs {
+		if strings.HasPrefix(p.name, "github.com/nimbus-sh/nimbus/") && p.bytes > maxOwnInitBytes {
+			t.Errorf("package %s allocates %d bytes at init, more than %d: build its tables and values on first use (a switch, a static array, sync.OnceValue) so that every command does not pay for them",
+				p.name, p.bytes, maxOwnInitBytes)
+		}
 	}
 	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].bytes > pkgs[j].bytes })
 	top := pkgs[:min(len(pkgs), 5)]
