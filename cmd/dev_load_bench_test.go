@@ -59,19 +59,11 @@ func BenchmarkDevLoad(b *testing.B) {
 	for _, c := range concs {
 		maxC = max(maxC, c)
 	}
-	var extra []string
-	if iso := os.Getenv("NIMBUS_LOAD_ISOLATION"); iso != "" {
-		extra = append(extra, "--isolation", iso)
-	}
-	bin := os.Args[0]
-	if s := os.Getenv("NIMBUS_LOAD_BIN"); s != "" {
-		bin = s
-	}
-	d := startDevBin(b, bin, extra)
+	d := startDevServer(b, devOptions{Bin: os.Getenv("NIMBUS_LOAD_BIN"), Isolation: os.Getenv("NIMBUS_LOAD_ISOLATION")})
 	idleFds := d.fds(b) // before the first sandbox
 	floorAddr := startFloorProc(b)
 	client := loadtest.NewClient(maxC + 8)
-	nimbus := &loadtest.Target{Endpoint: "http://" + d.addr, Token: d.token(b), Client: client}
+	nimbus := &loadtest.Target{Endpoint: "http://" + d.Addr, Token: d.token(b), Client: client}
 	floor := &loadtest.Target{Endpoint: "http://" + floorAddr, Client: client}
 	ctx := context.Background()
 
@@ -210,7 +202,7 @@ func envInt(b *testing.B, key string, def int) int {
 }
 
 // fds counts the server's open file descriptors.
-func (d *devProc) fds(b testing.TB) int {
+func (d *devServer) fds(b testing.TB) int {
 	ents, err := os.ReadDir("/proc/" + strconv.Itoa(d.cmd.Process.Pid) + "/fd")
 	if err != nil {
 		b.Fatal(err)
