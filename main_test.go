@@ -12,11 +12,6 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// releaseGOEXPERIMENT is the experiment setting of release builds
-// (.goreleaser.yaml): no Green Tea GC, whose mark bits cost a fault per
-// new span at start-up.
-const releaseGOEXPERIMENT = "GOEXPERIMENT=nogreenteagc"
-
 // TestGoreleaserMatchesBuild builds nimbus the way .goreleaser.yaml says
 // and checks that the result reports the injected version, so a renamed
 // package, variable or main path fails here rather than in a release.
@@ -44,7 +39,7 @@ func TestGoreleaserMatchesBuild(t *testing.T) {
 		t.Fatalf("want one build in a version 2 config, got %+v", cfg)
 	}
 	b := cfg.Builds[0]
-	for _, want := range []string{"CGO_ENABLED=0", releaseGOEXPERIMENT} {
+	for _, want := range []string{"CGO_ENABLED=0"} {
 		if !contains(b.Env, want) {
 			t.Errorf("env lacks %s", want)
 		}
