@@ -300,7 +300,7 @@ func (c *Client) decodeEnvelope(ctx context.Context, op string, resp *http.Respo
 	switch {
 	case dest == nil:
 		env.Result = &json.RawMessage{}
-	case !nullableOps[op]:
+	case !nullableOp(op):
 		slot = &resultSlot{dest: dest}
 		env.Result = slot
 	}

@@ -91,14 +91,18 @@ type envelope struct {
 	RPCMs   *int64 `json:"rpcMs"`
 }
 
-// nullableOps may answer a null (or, from older servers, absent) result:
-// the reads of a path that does not exist (sandbox-api.md §1.7). Every
-// other op that returns something must send it: a success without its
-// result is a malformed answer, not a zero value (exit code 0, pid 0, an
-// empty listing) that would pass for success.
-var nullableOps = map[string]bool{
-	"readFile": true, "readFileBytes": true, "readRange": true,
-	"stat": true, "lstat": true, "readlink": true,
+// nullableOp reports the ops that may answer a null (or, from older
+// servers, absent) result: the reads of a path that does not exist
+// (sandbox-api.md §1.7). Every other op that returns something must send
+// it: a success without its result is a malformed answer, not a zero value
+// (exit code 0, pid 0, an empty listing) that would pass for success. (A
+// switch, not a map: nothing is built at start-up.)
+func nullableOp(op string) bool {
+	switch op {
+	case "readFile", "readFileBytes", "readRange", "stat", "lstat", "readlink":
+		return true
+	}
+	return false
 }
 
 // resultSlot decodes a required result into dest and records that a
