@@ -121,6 +121,11 @@ func classify(err error, op operation) *Error {
 		return &Error{Kind: KindUnavailable, Code: CodeUnavailable, CloudflareCode: cf, Err: err,
 			Message: op.what + ": Cloudflare is unavailable (" + f.describe() + ")",
 			Hint:    "retry later; the command is safe to rerun"}
+	case f.status < 300:
+		// HTTP 2xx with "success": false (requireSuccess).
+		return &Error{Kind: KindInternal, Code: CodeAPI, CloudflareCode: cf, Err: err,
+			Message: op.what + ": Cloudflare reported a failure (" + f.describe() + ", success=false)",
+			Hint:    "nothing was counted as done for this step; rerun the command, it resumes where it stopped"}
 	default:
 		return &Error{Kind: KindInternal, Code: CodeAPI, CloudflareCode: cf, Err: err,
 			Message: op.what + ": Cloudflare answered " + f.describe()}

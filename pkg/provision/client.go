@@ -112,7 +112,9 @@ func NewClient(o ClientOptions) (*Client, error) {
 		// The library's own retry loop is switched off; retryPolicy replaces
 		// it so that 409 is never retried and delays are bounded.
 		option.WithMaxRetries(0),
-		option.WithMiddleware(c.retry.middleware),
+		// Outermost: cloudflare-go decodes a 2xx as a result without looking
+		// at "success", so a 200 saying success=false would pass as done.
+		option.WithMiddleware(requireSuccess, c.retry.middleware),
 	}
 	c.userTokens = user.NewTokenService(opts...)
 	c.accountTokens = accounts.NewTokenService(opts...)

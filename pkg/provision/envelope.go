@@ -106,3 +106,50 @@ func decodeEnvelope(res *http.Response, dst any) error {
 	}
 	return nil
 }
+
+// requireSuccess turns a 2xx answer whose envelope says "success": false
+// into an *envelopeError. The v4 contract makes such an answer a failure,
+// but cloudflare-go only looks at the status, so without this a bucket
+// creation Cloudflare refused with HTTP 200 would be reported as created.
+// Bodies larger than maxEnvelopeBody (never an envelope nimbus reads through
+// cloudflare-go) and bodies that are not JSON objects are passed on intact.
+func requireSuccess(req *http.Request, next func(*http.Request) (*http.Response, error)) (*http.Response, error) {
+	res, err := next(req)
+	if err != nil || res.StatusCode < 200 || res.StatusCode >= 300 || res.Body == nil {
+		return res, err
+	}
+	data, rerr := io.ReadAll(io.LimitReader(res.Body, maxEnvelopeBody+1))
+	if rerr != nil || len(data) > maxEnvelopeBody {
+		res.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(data), errReader{rerr}, res.Body), res.Body}
+		return res, nil
+	}
+	_ = res.Body.Close()
+	var env struct {
+		Success *bool          `json:"success"`
+		Errors  []envelopeItem `json:"errors"`
+	}
+	if json.Unmarshal(data, &env) == nil && env.Success != nil && !*env.Success {
+		f := apiFailure{status: res.StatusCode}
+		for _, e := range env.Errors {
+			f.codes = append(f.codes, e.Code)
+			f.messages = append(f.messages, e.Message)
+		}
+		return nil, &envelopeError{failure: f}
+	}
+	res.Body = io.NopCloser(bytes.NewReader(data))
+	return res, nil
+}
+
+// errReader replays a read error after the bytes read before it (a nil
+// error reads as nothing, so the rest of the body follows).
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	return 0, io.EOF
+}
