@@ -9,8 +9,15 @@ import (
 
 // writeFileAtomic replaces path through a temporary file and a rename, so an
 // interrupted run never leaves a half-written config behind. An existing
-// file keeps its permission bits.
+// file keeps its permission bits. A symlink is followed: the file it points
+// at is replaced and the link is kept (renaming over the link would turn a
+// shared config into a private copy and leave the shared one stale).
 func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	if st, err := os.Stat(path); err == nil {
 		perm = st.Mode().Perm()
 	} else if !errors.Is(err, fs.ErrNotExist) {
