@@ -66,6 +66,11 @@ type Error struct {
 	// Attempted is set for E_SESSION_PIN_MISMATCH: the session id the
 	// request targeted.
 	Attempted string
+	// Claim is set for E_TOKEN_CLAIMS: the claim that is wrong ("scope",
+	// "tn", "sub", "sid", "jti", "iat" for iat or exp, "scopes"), or ""
+	// when the payload is not a JSON object. Callers choose advice by it;
+	// Message is upstream's text.
+	Claim string
 
 	cause error
 }
@@ -142,8 +147,8 @@ func errSignature() *Error {
 	return &Error{Code: CodeTokenSignature, HTTPStatus: http.StatusUnauthorized, Message: "Token signature invalid"}
 }
 
-func errClaims(reason string) *Error {
-	return &Error{Code: CodeTokenClaims, HTTPStatus: http.StatusUnauthorized, Message: "Invalid claims: " + reason}
+func errClaims(claim, reason string) *Error {
+	return &Error{Code: CodeTokenClaims, HTTPStatus: http.StatusUnauthorized, Message: "Invalid claims: " + reason, Claim: claim}
 }
 
 func errExpired(ago float64) *Error {

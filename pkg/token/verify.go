@@ -221,11 +221,11 @@ func checkClaims(c Claims) error {
 	// Arrays pass the object check upstream (typeof [] is "object") and
 	// then fail the discriminator with "got: undefined".
 	if c.kind != jsjson.Object && c.kind != jsjson.Array {
-		return errClaims("payload is not a JSON object")
+		return errClaims("", "payload is not a JSON object")
 	}
 	raw, ok := c.known(cScope)
 	if s, isStr := jsjson.StringOf(raw); !ok || !isStr || s != "nimbus" {
-		return errClaims(`scope must be "nimbus" (got: ` + jsonOf(raw, ok) + ")")
+		return errClaims("scope", `scope must be "nimbus" (got: ` + jsonOf(raw, ok) + ")")
 	}
 	for _, id := range [...]struct {
 		name string
@@ -242,10 +242,10 @@ func checkClaims(c Claims) error {
 	iat, iok := c.known(cIat)
 	exp, eok := c.known(cExp)
 	if !iok || !eok || !jsjson.IsNumber(iat) || !jsjson.IsNumber(exp) {
-		return errClaims("iat and exp must be numbers (NumericDate)")
+		return errClaims("iat", "iat and exp must be numbers (NumericDate)")
 	}
 	if scopes, ok := c.known(cScopes); ok && !jsjson.IsArrayOfStrings(scopes) {
-		return errClaims("scopes must be an array of strings")
+		return errClaims("scopes", "scopes must be an array of strings")
 	}
 	return nil
 }

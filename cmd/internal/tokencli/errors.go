@@ -23,12 +23,12 @@ func Error(err error) error {
 	if te.HTTPStatus >= 500 {
 		exit = exitcode.Software
 	}
-	return clierr.Wrap(err, exit, te.Code, te.Message, hint(te.Code))
+	return clierr.Wrap(err, exit, te.Code, te.Message, hint(te))
 }
 
-// hint is the advice shown with a token error of code.
-func hint(code string) string {
-	switch code {
+// hint is the advice shown with a token error.
+func hint(te *token.Error) string {
+	switch te.Code {
 	case token.CodeAuthConfigMissing:
 		return "set JWT_SECRET in the environment or pass --secret-file"
 	case token.CodeTokenMalformed:
@@ -36,7 +36,7 @@ func hint(code string) string {
 	case token.CodeTokenSignature:
 		return "the token was signed with another secret: check JWT_SECRET, and JWT_SECRET_PREVIOUS during a rotation"
 	case token.CodeTokenClaims:
-		return "tenant, subject, sid and jti may only use letters, digits, '.', '_' and '-' (1 to 128 characters)"
+		return claimsHint(te.Claim)
 	case token.CodeTokenExpired:
 		return "mint a new token with 'nimbus token mint'"
 	case token.CodeTokenTTLTooLarge:
@@ -47,4 +47,21 @@ func hint(code string) string {
 		return "mint a token pinned to this id (--sid) or without a pin"
 	}
 	return ""
+}
+
+// claimsHint is the advice for a wrong claim: only ids have a character
+// rule; the other claims are wrong in shape, which 'nimbus token mint'
+// never produces.
+func claimsHint(claim string) string {
+	switch claim {
+	case "scope":
+		return `the token was not minted for a Nimbus session (its scope claim must be "nimbus"); mint one with 'nimbus token mint'`
+	case "iat":
+		return "iat and exp must be JSON numbers of seconds since 1970; mint a token with 'nimbus token mint'"
+	case "scopes":
+		return `scopes must be a JSON array of strings such as ["sandbox:use"]; mint with --scopes`
+	case "":
+		return "the token's payload must be a JSON object of claims; mint a token with 'nimbus token mint'"
+	}
+	return "tenant, subject, sid and jti may only use letters, digits, '.', '_' and '-' (1 to 128 characters)"
 }
