@@ -36,5 +36,5 @@ func CheckIDComponent(name string, value *string) error {
 }
 
 func idError(name, got string) *Error {
-	return errClaims(name, name+" must match " + IDPattern + " (got: " + got + ")")
+	return errClaims(name, name+" must match "+IDPattern+" (got: "+got+")")
 }

@@ -225,7 +225,7 @@ func checkClaims(c Claims) error {
 	}
 	raw, ok := c.known(cScope)
 	if s, isStr := jsjson.StringOf(raw); !ok || !isStr || s != "nimbus" {
-		return errClaims("scope", `scope must be "nimbus" (got: ` + jsonOf(raw, ok) + ")")
+		return errClaims("scope", `scope must be "nimbus" (got: `+jsonOf(raw, ok)+")")
 	}
 	for _, id := range [...]struct {
 		name string
