@@ -68,6 +68,16 @@ func scanTarball(ctx context.Context, path, stageDir string, stage func(key stri
 		if entries >= maxEntries {
 			return nil, invalidPackage("the tarball has more than %d entries", maxEntries)
 		}
+		// Every entry counts, skipped ones too: skipping one still
+		// decompresses it, so a gzip bomb outside blobs/ would otherwise
+		// cost unbounded CPU between two checks of ctx.
+		if hdr.Size < 0 {
+			return nil, invalidPackage("the tarball entry %q has %d bytes", hdr.Name, hdr.Size)
+		}
+		total += hdr.Size
+		if total > maxUnpackedTotal {
+			return nil, invalidPackage("the tarball unpacks to more than %d bytes", int64(maxUnpackedTotal))
+		}
 		_, rel, _ := strings.Cut(strings.TrimPrefix(hdr.Name, "./"), "/")
 		isManifest := rel == "manifest.json"
 		isBlob := strings.HasPrefix(rel, "blobs/")
@@ -80,12 +90,8 @@ func scanTarball(ctx context.Context, path, stageDir string, stage func(key stri
 		if hdr.Typeflag != tar.TypeReg {
 			return nil, invalidPackage("the tarball entry %q is not a regular file", hdr.Name)
 		}
-		if hdr.Size < 0 || hdr.Size > maxBlob {
+		if hdr.Size > maxBlob {
 			return nil, invalidPackage("the tarball entry %q has %d bytes", hdr.Name, hdr.Size)
-		}
-		total += hdr.Size
-		if total > maxUnpackedTotal {
-			return nil, invalidPackage("the tarball unpacks to more than %d bytes", int64(maxUnpackedTotal))
 		}
 		if isManifest {
 			if out.manifest != nil {
