@@ -83,7 +83,7 @@ func (d *Doctor) probe(ctx context.Context) Check {
 	if err != nil {
 		return fail(name, err.Error(), "")
 	}
-	api := c.Endpoint() + sc.NormalizeBasePath(d.BasePath)
+	api := redactURL(c.Endpoint()) + sc.NormalizeBasePath(d.BasePath)
 	pctx, cancel := d.withTimeout(ctx)
 	defer cancel()
 	start := time.Now()
@@ -118,7 +118,7 @@ func (d *Doctor) probeFailure(name, api string, err error) Check {
 	if errors.As(err, &ce) {
 		switch ce.Code {
 		case sc.CodeTransport:
-			return fail(name, "cannot reach "+d.Endpoint+": "+shortNetError(ce.Err).Error(),
+			return fail(name, "cannot reach "+redactURL(d.Endpoint)+": "+shortNetError(ce.Err).Error(),
 				"check the URL and the network; for local work start `nimbus dev` and use http://127.0.0.1:8787")
 		case sc.CodeAPINotEnabled:
 			return fail(name, fmt.Sprintf("%s answers, but not as the Nimbus remote API (HTTP %d)", api, ce.Status),
@@ -167,7 +167,7 @@ func (d *Doctor) checkClock(ctx context.Context) Check {
 	u := strings.TrimRight(d.Endpoint, "/") + sc.NormalizeBasePath(d.BasePath) + "/sandboxes/doctor-clock/rpc"
 	req, err := http.NewRequestWithContext(ctx, http.MethodOptions, u, nil)
 	if err != nil {
-		return skip(name, "cannot build a request to "+d.Endpoint)
+		return skip(name, "cannot build a request to "+redactURL(d.Endpoint))
 	}
 	req.Header.Set("User-Agent", "nimbus-doctor")
 	hc := *d.HTTPClient
@@ -228,4 +228,14 @@ func shortNetError(err error) error {
 		return errors.New("timed out")
 	}
 	return err
+}
+
+// redactURL is u as a report may show it: a password in its userinfo (a
+// Worker behind basic auth) is replaced by "xxxxx".
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.User == nil {
+		return u
+	}
+	return p.Redacted()
 }
