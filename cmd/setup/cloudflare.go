@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -185,7 +186,13 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 	started := time.Now()
 	res, err := p.Run(cmd.Context(), plan)
 	if err != nil {
-		return toCLIError(err)
+		err = withChanges(toCLIError(err), res)
+		if done := res.Changes(); len(done) > 0 && !f.JSON && !ios.IsStderrTTY() {
+			// A program's stderr gets upstream's one-line error, which has
+			// no hint: say it on a line of its own before it.
+			fmt.Fprintf(ios.ErrOut, "nimbus: done before the failure: %s\n", strings.Join(done, ", "))
+		}
+		return err
 	}
 	if f.MachineOutput() {
 		if err := f.PrintJSON(resultValue(res)); err != nil {
@@ -232,6 +239,23 @@ func secretSpec(f *cmdutil.Factory, o *cloudflareOptions, worker string) (*provi
 		return nil, clierr.Configf("the secret must not be empty", "%s is empty", secretName)
 	}
 	return spec, nil
+}
+
+// withChanges adds to a failed run's hint what the run changed before it
+// failed, so a CI log (no checklist there) says exactly what was and was
+// not done.
+func withChanges(err error, res *provision.Result) error {
+	done := res.Changes()
+	var ce *clierr.Error
+	if len(done) == 0 || !errors.As(err, &ce) {
+		return err
+	}
+	h := "done before the failure: " + strings.Join(done, ", ") + "; rerunning keeps them and resumes"
+	if ce.Hint != "" {
+		h = ce.Hint + " (" + h + ")"
+	}
+	ce.Hint = h
+	return err
 }
 
 // toCLIError maps provision's (and the runtime sync's) errors onto sysexits

@@ -124,3 +124,36 @@ const (
 	// PinMissing: the config has no pin (WritePin not asked).
 	PinMissing PinState = "missing"
 )
+
+// Changes lists, in order, what Run changed: buckets created, files
+// written, the secret set, the runtimes published. After a failure it says
+// exactly what was done before it (Result holds what was established), so a
+// CI log shows it without a checklist; a rerun finds these done and moves
+// on. A dry run changes nothing and lists nothing.
+func (r *Result) Changes() []string {
+	if r == nil || r.DryRun {
+		return nil
+	}
+	var out []string
+	for _, b := range r.Buckets {
+		switch b.Status {
+		case BucketCreated:
+			out = append(out, "created R2 bucket "+b.Name)
+		case BucketCreatedOrExisted:
+			out = append(out, "created (or found) R2 bucket "+b.Name)
+		}
+	}
+	if r.RuntimesSynced {
+		out = append(out, "published the runtime catalog to "+r.RuntimeBucket)
+	}
+	if r.WranglerConfig == FileUpdated {
+		out = append(out, "updated the wrangler config")
+	}
+	if r.Endpoint == FileUpdated {
+		out = append(out, "recorded the endpoint in nimbus.yaml")
+	}
+	if r.Secret == SecretSet {
+		out = append(out, "set the Worker secret")
+	}
+	return out
+}
