@@ -57,5 +57,16 @@ func TestScripts(t *testing.T) {
 			env.Setenv("NO_COLOR", "")
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// envcr NAME VALUE sets NAME to VALUE followed by a carriage
+			// return, as $(cat crlf-file) does (a script line cannot hold
+			// one).
+			"envcr": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: envcr NAME VALUE")
+				}
+				ts.Setenv(args[0], args[1]+"\r")
+			},
+		},
 	})
 }

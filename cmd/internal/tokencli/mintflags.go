@@ -114,6 +114,28 @@ const CodeSecretInvalid = "E_SECRET_INVALID"
 // CodeSecretWeak is the code of the warning about a short JWT_SECRET.
 const CodeSecretWeak = "W_SECRET_WEAK"
 
+// CodeSecretWhitespace is the code of the warning about a JWT_SECRET with
+// a line break, byte order mark or white space around it.
+const CodeSecretWhitespace = "W_SECRET_WHITESPACE"
+
+// secretNoise says what a secret carries that no secret file can (package
+// secretfile's rule), or "".
+func secretNoise(s string) string {
+	switch {
+	case strings.HasSuffix(s, "\r\n") || strings.HasSuffix(s, "\n"):
+		return "ends with a line break"
+	case strings.HasSuffix(s, "\r"):
+		return "ends with a carriage return"
+	case strings.HasPrefix(s, "\ufeff"):
+		return "starts with a byte order mark"
+	case strings.ContainsAny(s, "\r\n"):
+		return "holds a line break"
+	case strings.TrimSpace(s) != s:
+		return "has white space at its start or end"
+	}
+	return ""
+}
+
 // WeakSecretWarning is WeakSecret without --strict: the warning for a
 // short secret, or nil.
 func WeakSecretWarning(secret string) *clierr.Warning {
@@ -124,7 +146,20 @@ func WeakSecretWarning(secret string) *clierr.Warning {
 // WeakSecret checks the signing secret's length. A secret shorter than
 // token.MinSecretLength bytes returns a warning, or with strict an error
 // (exit 65); the secret itself is never part of either.
+//
+// A secret with a line break, a byte order mark or white space at either
+// end is signed with as given (upstream does the same) but warned about
+// first: it came from $(cat file) of a CRLF or BOM file or a copy and
+// paste, and the Worker's copy, set from the file by setup, lacks it.
 func WeakSecret(secret string, strict bool) (*clierr.Warning, error) {
+	if why := secretNoise(secret); why != "" {
+		msg := "JWT_SECRET " + why + "; tokens are signed with it as given, but a Worker secret set from a file does not have it"
+		hint := "remove it (tr -d '\\r\\n' < file, or save the file as plain UTF-8 with LF) or pass --secret-file FILE, which applies the same rule as setup"
+		if strict {
+			return nil, clierr.New(exitcode.DataErr, CodeSecretInvalid, msg, hint)
+		}
+		return &clierr.Warning{Code: CodeSecretWhitespace, Message: msg, Hint: hint}, nil
+	}
 	if len(secret) >= token.MinSecretLength {
 		return nil, nil
 	}
