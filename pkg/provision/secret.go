@@ -69,8 +69,13 @@ func ReadSecretFile(path string) (string, error) {
 	return v, err
 }
 
-// generateSecretFile writes 32 random bytes as hex to path, mode 0600,
-// refusing to overwrite a file that appeared meanwhile.
+// generateSecretFile makes a new random secret and publishes it at path
+// (mode 0600) without ever replacing a file: the secret is written and
+// synced to a private temporary file first, then hard-linked into place, so
+// a reader sees no file or the whole secret, never an empty one, and a crash
+// leaves no half-written secret. When another run published one first (two
+// CI jobs at once), that one is adopted: every run then sets the same
+// secret on the Worker.
 func generateSecretFile(path string, rnd io.Reader) (string, *Error) {
 	if rnd == nil {
 		rnd = rand.Reader
@@ -80,21 +85,62 @@ func generateSecretFile(path string, rnd io.Reader) (string, *Error) {
 		return "", &Error{Kind: KindInternal, Code: CodeSecretInvalid, Err: err, Message: "cannot read random bytes for the secret"}
 	}
 	value := hex.EncodeToString(buf)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", writeError(path, err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*") // 0600
 	if err != nil {
 		return "", writeError(path, err)
 	}
-	if _, err := f.WriteString(value + "\n"); err != nil {
-		_ = f.Close()
-		_ = os.Remove(path)
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(value + "\n")
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return "", writeError(path, err)
 	}
-	if err := f.Close(); err != nil {
-		_ = os.Remove(path)
-		return "", writeError(path, err)
+	err = os.Link(tmp.Name(), path)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		// A file system without hard links: create it exclusively instead.
+		err = writeExclusive(path, value+"\n")
+	}
+	if err != nil {
+		if !errors.Is(err, fs.ErrExist) {
+			return "", writeError(path, err)
+		}
+		theirs, rerr := ReadSecretFile(path)
+		if rerr != nil {
+			if pe, ok := AsError(rerr); ok {
+				return "", pe
+			}
+			return "", &Error{Kind: KindConfig, Code: CodeSecretInvalid, Err: rerr, Message: "cannot read the secret file " + path}
+		}
+		return theirs, nil
 	}
 	return value, nil
+}
+
+// writeExclusive creates path (0600) with data, failing with fs.ErrExist
+// when it is there already, and removes what it wrote if writing fails.
+func writeExclusive(path, data string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+	}
+	return err
 }
