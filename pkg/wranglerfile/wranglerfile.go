@@ -70,6 +70,7 @@ func (f *File) Bucket(binding string) string {
 
 // Parse reads JSONC (comments and trailing commas allowed).
 func Parse(data []byte) (*File, error) {
+	_, data = splitBOM(data)
 	std, err := hujson.Standardize(slices.Clone(data))
 	if err != nil {
 		return nil, &Error{Message: "not valid JSONC", Err: err}
@@ -87,6 +88,10 @@ func Parse(data []byte) (*File, error) {
 // existing member is edited in place; a new one goes next to "name" with the
 // file's own indentation, so comments and layout survive.
 func SetAccountID(data []byte, id string) (out []byte, changed bool, err error) {
+	return keepBOM(data, func(data []byte) ([]byte, bool, error) { return setAccountID(data, id) })
+}
+
+func setAccountID(data []byte, id string) (out []byte, changed bool, err error) {
 	f, err := Parse(data)
 	if err != nil {
 		return nil, false, err
@@ -200,6 +205,10 @@ func isBlank(b []byte) bool {
 // vars (where the config builder puts the catalog pin); a file without vars
 // gets a "vars" object after its last member. Comments and layout are kept.
 func SetVar(data []byte, name, value string) (out []byte, changed bool, err error) {
+	return keepBOM(data, func(data []byte) ([]byte, bool, error) { return setVar(data, name, value) })
+}
+
+func setVar(data []byte, name, value string) (out []byte, changed bool, err error) {
 	f, err := Parse(data)
 	if err != nil {
 		return nil, false, err
@@ -298,4 +307,30 @@ func appendVars(obj *hujson.Object, name, value string) error {
 	}
 	obj.Members = append(obj.Members, m)
 	return nil
+}
+
+// utf8BOM is the byte order mark Windows editors put in front of UTF-8
+// files. JSON parsers may ignore it (RFC 8259, 8.1); hujson does not.
+var utf8BOM = []byte("\ufeff")
+
+// splitBOM returns a leading byte order mark and the rest of data.
+func splitBOM(data []byte) (bom, rest []byte) {
+	if bytes.HasPrefix(data, utf8BOM) {
+		return data[:len(utf8BOM)], data[len(utf8BOM):]
+	}
+	return nil, data
+}
+
+// keepBOM applies edit to data without its byte order mark and puts the
+// mark back in front of the result, so the edit changes nothing else.
+func keepBOM(data []byte, edit func([]byte) ([]byte, bool, error)) ([]byte, bool, error) {
+	bom, rest := splitBOM(data)
+	out, changed, err := edit(rest)
+	if err != nil || bom == nil || !changed {
+		if err == nil && !changed {
+			return data, false, nil
+		}
+		return out, changed, err
+	}
+	return append(slices.Clip(bom), out...), true, nil
 }
