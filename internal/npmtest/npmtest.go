@@ -35,6 +35,10 @@ type Fault struct {
 	Status int
 	// Truncate sends half of the body and then closes the connection.
 	Truncate bool
+	// Stall sends the headers and half of the body, then sends nothing
+	// more until the client goes away (a registry or proxy that hangs
+	// mid-answer).
+	Stall bool
 	// Times is how many matching requests fail; 0 means all.
 	Times int
 }
@@ -186,10 +190,30 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
 		return
 	}
+	if fault != nil && fault.Stall {
+		rec := httptest.NewRecorder()
+		s.answer(rec, r, path, nil)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		body := rec.Body.Bytes()
+		_, _ = w.Write(body[:len(body)/2])
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		<-r.Context().Done()
+		return
+	}
 	if fault != nil && !fault.Truncate {
 		writeJSON(w, fault.Status, map[string]string{"error": "injected fault"})
 		return
 	}
+	s.answer(w, r, path, fault)
+}
+
+// answer serves a tarball or a packument.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, path string, fault *Fault) {
 	if strings.HasSuffix(path, ".tgz") {
 		s.serveTarball(w, r, fault)
 		return

@@ -178,14 +178,19 @@ func (c *Client) Packument(ctx context.Context, name string) (*Packument, error)
 		return nil, err
 	}
 	what := "fetch the npm packument of " + name
-	res, err := c.getWithRetry(ctx, u, "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*", what)
+	// The body is bounded by stalls like a download: the transport's
+	// timeouts end at the headers, and a registry that stops mid-answer
+	// would otherwise hold an unattended CI job until its own timeout.
+	sctx, wd := stall.New(ctx, c.stallTimeout())
+	defer wd.Stop()
+	res, err := c.getWithRetry(sctx, u, "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*", what)
 	if err != nil {
-		return nil, err
+		return nil, stalled(ctx, what, wd, err)
 	}
 	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, maxPackument+1))
+	data, err := io.ReadAll(io.LimitReader(wd.Reader(res.Body), maxPackument+1))
 	if err != nil {
-		return nil, transportError(ctx, what, err)
+		return nil, transportError(ctx, what, wd.Err(err))
 	}
 	if len(data) > maxPackument {
 		return nil, &Error{Kind: KindInvalid, Code: CodeInvalid, Message: what + ": answer larger than 64 MiB"}
@@ -201,6 +206,25 @@ func (c *Client) Packument(ctx context.Context, name string) (*Packument, error)
 			Message: fmt.Sprintf("%s: the registry answered with package %q", what, p.Name)}
 	}
 	return &p, nil
+}
+
+func (c *Client) stallTimeout() time.Duration {
+	if c.StallTimeout <= 0 {
+		return DefaultStallTimeout
+	}
+	return c.StallTimeout
+}
+
+// stalled reports an error of a request made under the watchdog wd as a
+// stall when the watchdog is what ended it.
+func stalled(ctx context.Context, what string, wd *stall.Watchdog, err error) error {
+	if e, ok := AsError(err); ok && e.Err != nil {
+		e.Err = wd.Err(e.Err)
+		if errors.Is(e.Err, stall.ErrStalled) {
+			return transportError(ctx, what, e.Err)
+		}
+	}
+	return err
 }
 
 func (c *Client) retries() (int, time.Duration) {
@@ -325,10 +349,7 @@ func (c *Client) Download(ctx context.Context, tarballURL string, integ Integrit
 	}
 	u.User = nil
 	what := "download " + u.String()
-	st := c.StallTimeout
-	if st <= 0 {
-		st = DefaultStallTimeout
-	}
+	st := c.stallTimeout()
 	max := c.MaxTarball
 	if max <= 0 {
 		max = DefaultMaxTarball
@@ -337,13 +358,7 @@ func (c *Client) Download(ctx context.Context, tarballURL string, integ Integrit
 	defer wd.Stop()
 	res, err := c.getWithRetry(sctx, u.String(), "application/octet-stream, */*", what)
 	if err != nil {
-		if e, ok := AsError(err); ok && e.Err != nil {
-			e.Err = wd.Err(e.Err)
-			if errors.Is(e.Err, stall.ErrStalled) {
-				return 0, transportError(ctx, what, e.Err)
-			}
-		}
-		return 0, err
+		return 0, stalled(ctx, what, wd, err)
 	}
 	defer res.Body.Close()
 	if res.ContentLength > max {
