@@ -129,7 +129,8 @@ func (c Claims) IssuedAt() float64 { return c.num(cIat) }
 // legal and kept).
 func (c Claims) ExpiresAt() float64 { return c.num(cExp) }
 
-// ExpiresTime returns exp as a time.Time.
+// ExpiresTime returns exp as a time.Time, saturated to the years 1 to 9999
+// (an exp of 1e300 or Infinity is the end of 9999, not an overflow).
 func (c Claims) ExpiresTime() time.Time { return secondsToTime(c.ExpiresAt()) }
 
 // IssuedTime returns iat as a time.Time.
@@ -193,7 +194,26 @@ func (c Claims) num(i int) float64 {
 	return f
 }
 
+// Bounds of secondsToTime: the years 1 and 9999, far outside any real
+// token, well inside what time.Time compares correctly.
+const (
+	minUnixSeconds = -62135596800 // 0001-01-01T00:00:00Z
+	maxUnixSeconds = 253402300799 // 9999-12-31T23:59:59Z
+)
+
+// secondsToTime converts a NumericDate, saturating: an exp no clock
+// reaches (1e300, or Infinity from 1e400, both valid upstream) is the end
+// of year 9999, not an int64 overflow that time.Time takes for the past.
+// NaN (never a JSON number) is the zero time.
 func secondsToTime(sec float64) time.Time {
+	switch {
+	case math.IsNaN(sec):
+		return time.Time{}
+	case sec >= maxUnixSeconds:
+		return time.Unix(maxUnixSeconds, 0)
+	case sec <= minUnixSeconds:
+		return time.Unix(minUnixSeconds, 0)
+	}
 	whole, frac := math.Modf(sec)
 	return time.Unix(int64(whole), int64(frac*1e9))
 }

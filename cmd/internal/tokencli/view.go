@@ -53,8 +53,12 @@ func InspectJSON(d *token.Decoded, now time.Time) jsjson.Value {
 	}
 	if _, ok := d.Claims.Raw("exp"); ok {
 		exp := d.Claims.ExpiresAt()
+		at := jsjson.Value{Kind: jsjson.Null}
+		if t, ok := dateOf(exp); ok {
+			at = jsjson.StringValue(t.Format(time.RFC3339))
+		}
 		members = append(members,
-			jsjson.Member{Key: "expiresAt", Value: jsjson.StringValue(d.Claims.ExpiresTime().UTC().Format(time.RFC3339))},
+			jsjson.Member{Key: "expiresAt", Value: at},
 			jsjson.Member{Key: "expired", Value: jsjson.Value{Kind: jsjson.Bool, Bool: exp < math.Floor(float64(now.UnixMilli())/1000)}},
 		)
 	}
@@ -107,7 +111,13 @@ func Summary(st *style.Styles, c token.Claims, now time.Time) string {
 		line(k, raw)
 	}
 	if _, ok := c.Raw("exp"); ok {
-		line("expires", Expiry(st, c.ExpiresTime(), now))
+		if t, ok := dateOf(c.ExpiresAt()); ok {
+			line("expires", Expiry(st, t, now))
+		} else if c.ExpiresAt() > 0 {
+			line("expires", st.Warning("never: exp is beyond the year 9999"))
+		} else {
+			line("expires", st.Error("expired: exp is before the year 1"))
+		}
 	}
 	return b.String()
 }
@@ -151,4 +161,17 @@ func Human(d time.Duration) string {
 		return fmt.Sprintf("%dm", m)
 	}
 	return fmt.Sprintf("%ds", s)
+}
+
+// dateOf returns exp (seconds since 1970) as a UTC time when it falls in
+// the years 1 to 9999 that RFC 3339 can write; an exp no clock reaches
+// (1e300, or Infinity from 1e400, which verify as upstream's Worker does)
+// would otherwise print as a made-up date.
+func dateOf(exp float64) (time.Time, bool) {
+	const first, last = -62135596800, 253402300799 // 0001-01-01, 9999-12-31T23:59:59Z
+	if math.IsNaN(exp) || exp < first || exp >= last+1 {
+		return time.Time{}, false
+	}
+	whole, frac := math.Modf(exp)
+	return time.Unix(int64(whole), int64(frac*1e9)).UTC(), true
 }
