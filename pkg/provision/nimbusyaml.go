@@ -14,6 +14,22 @@ func SetYAMLEndpoint(data []byte, url string) (out []byte, changed bool, err err
 	if strings.ContainsAny(url, "\r\n#'\"") || strings.TrimSpace(url) != url || url == "" {
 		return nil, false, &Error{Kind: KindInternal, Code: CodeInvalidPlan, Message: "refusing to record endpoint " + quote(url)}
 	}
+	// A byte order mark (Notepad) is not part of the first key; YAML
+	// allows one at the start. It is kept in front of the result.
+	if rest, ok := bytes.CutPrefix(data, []byte("\ufeff")); ok {
+		out, changed, err := setYAMLEndpoint(rest, url)
+		if err != nil {
+			return nil, false, err
+		}
+		if !changed {
+			return data, false, nil
+		}
+		return append([]byte("\ufeff"), out...), true, nil
+	}
+	return setYAMLEndpoint(data, url)
+}
+
+func setYAMLEndpoint(data []byte, url string) (out []byte, changed bool, err error) {
 	lines := strings.SplitAfter(string(data), "\n")
 	if len(lines) > 0 && lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]

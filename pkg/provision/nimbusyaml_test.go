@@ -20,6 +20,11 @@ func TestSetYAMLEndpoint(t *testing.T) {
 		{"block scalar replaced", "endpoint: |\n  http://old\n\ntenant: x\n", "endpoint: " + url + "\n\ntenant: x\n"},
 		{"nested endpoint untouched", "profiles:\n  dev:\n    endpoint: http://x\n", "profiles:\n  dev:\n    endpoint: http://x\nendpoint: " + url + "\n"},
 		{"crlf", "tenant: a\r\nendpoint: http://x\r\n", "tenant: a\r\nendpoint: " + url + "\r\n"},
+		// A byte order mark (Notepad) is kept, and the key on the first
+		// line is still found: appending would give the file two endpoint
+		// keys, which the next run refuses.
+		{"bom, endpoint first", "\ufeffendpoint: http://x\ntenant: a\n", "\ufeffendpoint: " + url + "\ntenant: a\n"},
+		{"bom, endpoint appended", "\ufefftenant: a\n", "\ufefftenant: a\nendpoint: " + url + "\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
