@@ -73,9 +73,16 @@ func NewClient(o ClientOptions) (*Client, error) {
 		return nil, &Error{Kind: KindConfig, Code: CodeTokenInvalid, Message: "no Cloudflare API token given",
 			Hint: "set CLOUDFLARE_API_TOKEN or pass --api-token-file"}
 	}
-	if strings.ContainsAny(o.Token, "\r\n") {
-		return nil, &Error{Kind: KindData, Code: CodeTokenInvalid, Message: "the Cloudflare API token contains a line break",
-			Hint: "the token file must hold the token on a single line"}
+	// Cloudflare tokens are printable ASCII without spaces. A line break,
+	// byte order mark or space is what $(cat file) leaves of a CRLF or BOM
+	// file, or a paste picked up; Cloudflare would answer with a
+	// confusing header error.
+	for _, c := range o.Token {
+		if c <= ' ' || c >= 0x7f {
+			return nil, &Error{Kind: KindData, Code: CodeTokenInvalid,
+				Message: "the Cloudflare API token contains a space, line break or other character no API token has",
+				Hint:    "check CLOUDFLARE_API_TOKEN (a value from $(cat file) keeps a CRLF file's \\r) or the --api-token-file file: the token alone, on one line"}
+		}
 	}
 	base := o.BaseURL
 	if base == "" {

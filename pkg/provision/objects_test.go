@@ -87,6 +87,19 @@ func TestNewClientRejectsBadOptions(t *testing.T) {
 			t.Errorf("%+v accepted", o.BaseURL)
 		}
 	}
+	// What $(cat file) leaves of a CRLF or BOM file, or a paste with a
+	// space: refused before any request, naming both places a token comes
+	// from (Cloudflare would answer with a confusing header error).
+	for _, tok := range []string{"tok\r", " tok", "tok ", "\ufefftok", "tok\tx"} {
+		_, err := provision.NewClient(provision.ClientOptions{Token: tok})
+		pe, ok := provision.AsError(err)
+		if !ok || pe.Code != provision.CodeTokenInvalid || !strings.Contains(pe.Hint, "CLOUDFLARE_API_TOKEN") || !strings.Contains(pe.Hint, "--api-token-file") {
+			t.Errorf("token %q: %v (%+v)", tok, err, pe)
+		}
+		if ok && strings.Contains(pe.Message+pe.Hint, "tok") && !strings.Contains(pe.Message+pe.Hint, "token") {
+			t.Errorf("token %q printed: %v", tok, err)
+		}
+	}
 }
 
 func newObjClient(t *testing.T, cf *cftest.Server, tok string) *provision.Client {
