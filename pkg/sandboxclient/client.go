@@ -131,6 +131,32 @@ type Client struct {
 	userAgent  string
 }
 
+// RedactEndpoint is endpoint as a message may show it: the password of a
+// userinfo (https://user:password@host, a Worker behind basic auth) is
+// replaced by "xxxxx", also when endpoint is not a URL that parses,
+// which is when a message quotes it.
+func RedactEndpoint(endpoint string) string {
+	auth := 0
+	if i := strings.Index(endpoint, "://"); i >= 0 {
+		auth = i + 3
+	} else if strings.HasPrefix(endpoint, "//") {
+		auth = 2
+	}
+	rest := endpoint[auth:]
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
+		rest = rest[:end]
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return endpoint
+	}
+	colon := strings.Index(rest[:at], ":")
+	if colon < 0 {
+		return endpoint
+	}
+	return endpoint[:auth+colon+1] + "xxxxx" + endpoint[auth+at:]
+}
+
 // New validates opts and returns a Client.
 func New(opts Options) (*Client, error) {
 	ep := strings.TrimRight(strings.TrimSpace(opts.Endpoint), "/")
@@ -139,7 +165,7 @@ func New(opts Options) (*Client, error) {
 	}
 	u, err := url.Parse(ep)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, &Error{Code: CodeInvalidArgument, Message: "endpoint must be an http(s) URL, got " + quote(opts.Endpoint)}
+		return nil, &Error{Code: CodeInvalidArgument, Message: "endpoint must be an http(s) URL, got " + quote(RedactEndpoint(opts.Endpoint))}
 	}
 	timeout := opts.HTTPTimeout
 	if timeout == 0 {

@@ -964,3 +964,34 @@ func freePort(t *testing.T) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// TestInvalidEndpointMessageHidesThePassword: the message that quotes an
+// endpoint nimbus cannot use never carries the password of its userinfo,
+// whether or not it parses as a URL.
+func TestInvalidEndpointMessageHidesThePassword(t *testing.T) {
+	for _, ep := range []string{
+		"ftp://alice:s3cret@example.com/x",
+		"https://alice:s3cret@exa mple.com",
+		"https://alice:s3cret@example.com:port/",
+		"alice:s3cret@example.com",
+		"//alice:s3cret@",
+	} {
+		_, err := sc.New(sc.Options{Endpoint: ep})
+		if err == nil {
+			t.Fatalf("%q: accepted", ep)
+		}
+		if strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "xxxxx") {
+			t.Fatalf("%q: %v", ep, err)
+		}
+	}
+	for in, want := range map[string]string{
+		"https://example.com":              "https://example.com",
+		"https://alice@example.com":        "https://alice@example.com",
+		"https://a:b@example.com/p@q":      "https://a:xxxxx@example.com/p@q",
+		"https://a:b:c@d@example.com/?x=1": "https://a:xxxxx@example.com/?x=1",
+	} {
+		if got := sc.RedactEndpoint(in); got != want {
+			t.Errorf("RedactEndpoint(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -30,7 +30,7 @@ func newDialer(o *Options) (*dialer, error) {
 	}
 	u, err := url.Parse(strings.TrimRight(strings.TrimSpace(o.Endpoint), "/"))
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, &Error{Code: CodeInvalidArgument, Message: "endpoint must be an http(s) URL, got " + strconv.Quote(o.Endpoint)}
+		return nil, &Error{Code: CodeInvalidArgument, Message: "endpoint must be an http(s) URL, got " + strconv.Quote(sandboxclient.RedactEndpoint(o.Endpoint))}
 	}
 	if u.Scheme == "http" {
 		u.Scheme = "ws"
