@@ -2,7 +2,6 @@ package sandboxserver
 
 import (
 	"encoding/base64"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -62,9 +61,6 @@ type fileBufs struct{ raw, out, text []byte }
 var fileBufPool = sync.Pool{New: func() any {
 	return &fileBufs{raw: make([]byte, fileChunk), out: make([]byte, 0, 2*fileChunk)}
 }}
-
-// errShortRead is a file that ended before the size its answer announced.
-var errShortRead = errors.New("the file ended before the announced size")
 
 func failAnswer(fail func(error) *Error, err error) *Error {
 	if fail != nil {
