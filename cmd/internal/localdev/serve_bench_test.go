@@ -81,4 +81,3 @@ func BenchmarkServe(b *testing.B) {
 		})
 	}
 }
-
