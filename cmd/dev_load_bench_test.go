@@ -40,7 +40,9 @@ import (
 // server's --isolation. NIMBUS_LOAD_BIN runs another nimbus binary as the
 // server (a release build, or another commit's, to compare); by default
 // this test binary is the server. NIMBUS_LOAD_SERVER_ENV adds variables
-// (space-separated NAME=VALUE) to the server's environment, e.g. GOGC=100.
+// (space-separated NAME=VALUE) to the server's environment, e.g. GOGC=100
+// or GODEBUG=gctrace=1, and NIMBUS_LOAD_SERVER_STDERR=1 prints what the
+// server wrote to stderr at the end.
 // NIMBUS_LOAD_CPUPROFILE=FILE and NIMBUS_LOAD_MEMPROFILE=FILE write a CPU
 // or allocation profile of the server (this test binary only) to FILE
 // when it stops.
@@ -191,6 +193,9 @@ func BenchmarkDevLoad(b *testing.B) {
 			us = append(us, float64(r.Quantile(0.5))/1e3)
 		}
 		b.ReportMetric(median(us), "write+read-c1-p50-µs")
+	}
+	if os.Getenv("NIMBUS_LOAD_SERVER_STDERR") != "" {
+		fmt.Printf("server stderr:\n%s\n", d.stderr.String())
 	}
 	b.ReportMetric(peak/1024, "rss-peak-MiB")
 	b.ReportMetric(float64(settled-idleFds), "fds-above-idle-after-ids")

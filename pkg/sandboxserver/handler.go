@@ -151,7 +151,7 @@ func (h *Handler) ServeRPC(w http.ResponseWriter, r *http.Request, id string) {
 		WriteFail(w, NewError(http.StatusBadRequest, CodeSandboxID, "Invalid sandbox id"))
 		return
 	}
-	c := &Call{ID: id}
+	c := &Call{ID: id, Request: r}
 	// Credentials come from the headers: a request that cannot be
 	// authenticated is answered before a byte of its body is read.
 	if aerr := h.authenticate(r, c); aerr != nil {
@@ -233,7 +233,7 @@ func (h *Handler) ServeDestroy(w http.ResponseWriter, r *http.Request, id string
 		WriteFail(w, NewError(http.StatusBadRequest, CodeSandboxID, "Invalid sandbox id"))
 		return
 	}
-	c := &Call{ID: id}
+	c := &Call{ID: id, Request: r}
 	if aerr := h.authenticate(r, c); aerr != nil {
 		WriteFail(w, aerr)
 		return
