@@ -5,8 +5,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
+	"github.com/nimbus-sh/nimbus/internal/jsjson"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
@@ -148,12 +150,41 @@ func (sb *sandbox) ready(ctx context.Context, c *sandboxserver.Call) (any, bool,
 	return readyResult{OK: true, Preinstalled: pre, Diagnostics: sb.s.diagnostics()}, true, nil
 }
 
-// readyResult is ready's answer. A struct encodes in one pass where a map
-// is sorted first; the fields are in the order a map's sorted keys were.
+// readyResult is ready's answer, the fields in the order a map's sorted
+// keys were. It writes its own JSON: ready is the op a client sends most
+// often when it does nothing else.
 type readyResult struct {
-	Diagnostics  []any    `json:"diagnostics,omitempty"`
+	Diagnostics  []string `json:"diagnostics,omitempty"`
 	OK           bool     `json:"ok"`
 	Preinstalled []string `json:"preinstalled"`
+}
+
+// AppendJSON appends r as encoding/json encodes it (strings as
+// JSON.stringify writes them).
+func (r readyResult) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if len(r.Diagnostics) > 0 {
+		b = appendStrings(append(b, `"diagnostics":`...), r.Diagnostics)
+		b = append(b, ',')
+	}
+	b = strconv.AppendBool(append(b, `"ok":`...), r.OK)
+	b = appendStrings(append(b, `,"preinstalled":`...), r.Preinstalled)
+	return append(b, '}')
+}
+
+// appendStrings appends l as a JSON array (null when nil).
+func appendStrings(b []byte, l []string) []byte {
+	if l == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, s := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsjson.AppendQuote(b, s)
+	}
+	return append(b, ']')
 }
 
 // serveSession handles /s/<id>, /s/<id>/ (DELETE destroys), the

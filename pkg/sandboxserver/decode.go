@@ -75,11 +75,15 @@ func readBodySized(r io.Reader, size int64) (map[string]any, error) {
 	}
 	br := pool.Get().(*bufio.Reader)
 	br.Reset(r)
+	p := parsers.Get().(*parser)
+	*p = parser{br: br, buf: p.buf}
 	defer func() {
 		br.Reset(nil)
 		pool.Put(br)
+		p.br = nil
+		p.buf.reset()
+		parsers.Put(p)
 	}()
-	p := &parser{br: br}
 	c, err := p.skipSpace()
 	if err != nil {
 		if err == io.EOF {
@@ -113,6 +117,9 @@ func readBodySized(r io.Reader, size int64) (map[string]any, error) {
 func DecodeBody(body []byte) (map[string]any, error) {
 	return ReadBody(bytes.NewReader(body))
 }
+
+// parsers are pooled with the buffer of their strings (see chunks.reset).
+var parsers = sync.Pool{New: func() any { return new(parser) }}
 
 // parser is a recursive-descent JSON parser over a buffered reader.
 type parser struct {
@@ -397,8 +404,40 @@ func (p *parser) str(c *chunks) (any, error) {
 	if err := p.strTo(c); err != nil {
 		return nil, err
 	}
+	if len(c.list) == 1 && c.n <= maxInterned {
+		// The lookup converts without allocating.
+		if v, ok := interned[string(c.list[0])]; ok {
+			return v, nil
+		}
+	}
 	return c.String(), nil
 }
+
+// interned are the strings every request carries (member names and
+// values of the envelope, op names), boxed once: a request decodes them
+// without allocating.
+var interned = func() map[string]any {
+	m := map[string]any{}
+	for _, s := range []string{
+		"op", "args", "profile", "root", "diag", "default", "/home/user",
+		"__nimbusWireType", "bytes", "base64", "preinstall", "encoding", "utf8", "utf-8",
+		"cwd", "env", "timeout", "timeoutMs", "recursive", "force", "mode", "offset", "length",
+		"ready", "bootProbe", "exec", "execStream", "runCode", "startProcess", "detachExec",
+		"readFile", "readFileBytes", "writeFile", "stat", "lstat", "readlink", "readdir", "exists",
+		"mkdir", "rename", "chmod", "readRange", "deleteFile", "destroy",
+		"listRuntimes", "installRuntime", "ensureRuntimes",
+		"listProcesses", "processLogs", "killProcess", "signalProcess",
+		"writeProcessInput", "endProcessInput", "resizeProcess",
+		"listPorts", "exposePort", "unexposePort",
+		"listApps", "exposeApp", "rotateLink", "removeApp", "ensureDurableApp", "removeDurableApp",
+	} {
+		m[s] = s
+	}
+	return m
+}()
+
+// maxInterned is the length of the longest interned string, or more.
+const maxInterned = 24
 
 // strTo reads the rest of a string into s: escapes are resolved, lone
 // surrogates and invalid UTF-8 become U+FFFD, control characters are
@@ -812,14 +851,23 @@ type chunks struct {
 }
 
 const (
-	firstChunk = 512
-	maxChunk   = 1 << 20
+	firstChunk   = 512
+	maxChunk     = 1 << 20
+	maxKeptChunk = 64 << 10
 )
 
+// reset empties c, keeping one chunk to write into: the largest it has
+// (the last), unless that is larger than maxKeptChunk, so that a pooled
+// parser that read a few KiB of text once reads the next in one chunk.
 func (c *chunks) reset() {
 	if len(c.list) > 0 {
+		keep := c.list[len(c.list)-1]
+		if cap(keep) > maxKeptChunk {
+			keep = c.list[0]
+		}
+		clear(c.list[1:])
 		c.list = c.list[:1]
-		c.list[0] = c.list[0][:0]
+		c.list[0] = keep[:0]
 	}
 	c.n = 0
 }
