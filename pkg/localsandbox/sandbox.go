@@ -158,7 +158,13 @@ func (sb *sandbox) untrack(c *sandboxinit.Cmd) {
 
 // cleanPath normalises a sandbox path: extra slashes and dot segments go,
 // ".." stops at "/".
-func cleanPath(p string) string { return path.Clean("/" + p) }
+func cleanPath(p string) string {
+	if strings.HasPrefix(p, "/") {
+		// Clean returns a clean path itself, without copying it.
+		return path.Clean(p)
+	}
+	return path.Clean("/" + p)
+}
 
 // rel maps a sandbox path to a name inside the root.
 func rel(p string) string {
