@@ -144,7 +144,7 @@ func (sb *sandbox) ready(ctx context.Context, c *sandboxserver.Call) (any, bool,
 	if len(failed) > 0 {
 		return nil, false, sandboxserver.RPCError("runtime preinstall failed:\n" + strings.Join(failed, "\n"))
 	}
-	if err := sb.ensureDir(c.Root); err != nil {
+	if err := sb.ensureRoot(c.Root); err != nil {
 		return nil, false, err
 	}
 	return readyResult{OK: true, Preinstalled: pre, Diagnostics: sb.s.diagnostics()}, true, nil
