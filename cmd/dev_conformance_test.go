@@ -3,113 +3,18 @@
 package cmd_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver/apiexamples"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
-
-const devSecret = "dev-conformance-secret-0123456789abcdef"
-
-// startDev runs the real `nimbus dev` (this test binary, installed as
-// nimbus by TestMain) on a free loopback port and returns its endpoint;
-// it is interrupted at the end of the test.
-func startDev(t *testing.T) (endpoint, nimbus, data string) {
-	t.Helper()
-	nimbus, err := exec.LookPath("nimbus")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data = t.TempDir()
-	cmd := exec.Command(nimbus, "dev", "--addr", "127.0.0.1:0", "--data", data)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "LANG=C", "JWT_SECRET=" + devSecret}
-	line, stderr := startServer(t, cmd)
-	if !strings.HasPrefix(line, "http://127.0.0.1:") {
-		t.Fatalf("nimbus dev printed %q\n%s", line, stderr.String())
-	}
-	return line, nimbus, data
-}
-
-// startServer starts a server command that prints its URL as the first
-// line of stdout, returns that line and the command's stderr, and
-// interrupts it (SIGINT, as Ctrl-C does) at the end of the test, failing
-// the test if it does not stop.
-func startServer(t *testing.T, cmd *exec.Cmd) (string, *lockedBuffer) {
-	t.Helper()
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-			t.Errorf("%s did not stop on SIGINT:\n%s", strings.Join(cmd.Args, " "), stderr.String())
-		}
-	})
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		_, _ = io.Copy(io.Discard, out)
-	}()
-	select {
-	case l, ok := <-lines:
-		if !ok {
-			t.Fatalf("%s printed nothing\n%s", strings.Join(cmd.Args, " "), stderr.String())
-		}
-		return l, stderr
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not start:\n%s", strings.Join(cmd.Args, " "), stderr.String())
-	}
-	return "", stderr
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestDevReplaysTheSpecExamples replays the spec's request/response
 // examples against the real `nimbus dev` over HTTP. The example's
@@ -120,7 +25,8 @@ func (l *lockedBuffer) String() string {
 // always has one), and the two policy examples (nimbus dev has no profile
 // configuration; pkg/localsandbox replays them with profiles).
 func TestDevReplaysTheSpecExamples(t *testing.T) {
-	endpoint, nimbus, data := startDev(t)
+	dev := startDevServer(t, devOptions{})
+	endpoint, nimbus, data := dev.URL, dev.Nimbus, dev.Data
 	sum := apiexamples.Replay(t, apiexamples.Target{
 		URL: endpoint, Secret: devSecret,
 		// The example's server runs in /home/user/app; the binary is
@@ -142,7 +48,7 @@ func TestDevReplaysTheSpecExamples(t *testing.T) {
 // none may be answered as an unknown op. With no arguments most are
 // argument errors, which is what a server that knows the op answers.
 func TestDevAnswersEverySDKOp(t *testing.T) {
-	endpoint, _, _ := startDev(t)
+	endpoint := startDevServer(t, devOptions{}).URL
 	tok, err := token.Issuer{Secret: devSecret}.Mint(token.Input{Tenant: ptr("acme")})
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ import (
 
 // fdTargets returns what each of the server's open descriptors is
 // ("socket:[123]", a path, "pipe:[456]"), sorted.
-func (d *devProc) fdTargets(t *testing.T) []string {
+func (d *devServer) fdTargets(t *testing.T) []string {
 	dir := "/proc/" + strconv.Itoa(d.cmd.Process.Pid) + "/fd"
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -78,17 +78,17 @@ func rawRPC(t *testing.T, c net.Conn, br *bufio.Reader, addr, tok, id, body stri
 // is well again once descriptors are freed. The server's limit is lowered
 // (prlimit) once it runs, to what it holds plus a few.
 func TestDevOutOfDescriptors(t *testing.T) {
-	d := startDevProc(t)
+	d := startDevServer(t, devOptions{})
 	tok := d.token(t)
 	d.warm(t, tok)
 	// A client connected before the limit bites.
-	kept, err := net.Dial("tcp", d.addr)
+	kept, err := net.Dial("tcp", d.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer kept.Close()
 	keptR := bufio.NewReader(kept)
-	if resp, body := rawRPC(t, kept, keptR, d.addr, tok, "box", `{"op":"ready","args":[]}`); resp.StatusCode != 200 {
+	if resp, body := rawRPC(t, kept, keptR, d.Addr, tok, "box", `{"op":"ready","args":[]}`); resp.StatusCode != 200 {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 	limit := uint64(d.fds(t) + 24)
@@ -103,12 +103,12 @@ func TestDevOutOfDescriptors(t *testing.T) {
 		}
 	}()
 	refused := func() (int, string, string) {
-		c, err := net.Dial("tcp", d.addr)
+		c, err := net.Dial("tcp", d.Addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		fmt.Fprintf(c, "POST /api/nimbus/v1/sandboxes/box/rpc HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", d.addr, tok)
+		fmt.Fprintf(c, "POST /api/nimbus/v1/sandboxes/box/rpc HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", d.Addr, tok)
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil {
 			t.Fatalf("no answer: %v", err)
@@ -142,11 +142,11 @@ func TestDevOutOfDescriptors(t *testing.T) {
 	}
 	// A request that needs a descriptor, on a connection the server
 	// already has: a command needs pipes.
-	if resp, body := rawRPC(t, kept, keptR, d.addr, tok, "box", `{"op":"exec","args":["true"]}`); resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+	if resp, body := rawRPC(t, kept, keptR, d.Addr, tok, "box", `{"op":"exec","args":["true"]}`); resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("exec without descriptors: %d %s", resp.StatusCode, body)
 	}
-	if n := strings.Count(d.stderr.String(), "out of file descriptors"); n != 1 {
-		t.Fatalf("the server reported running out %d times:\n%s", n, d.stderr.String())
+	if n := strings.Count(d.Stderr.String(), "out of file descriptors"); n != 1 {
+		t.Fatalf("the server reported running out %d times:\n%s", n, d.Stderr.String())
 	}
 	// Descriptors freed: served again.
 	for _, c := range idle {
@@ -155,7 +155,7 @@ func TestDevOutOfDescriptors(t *testing.T) {
 	idle = nil
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, body := rawRPC(t, kept, keptR, d.addr, tok, "box", `{"op":"exec","args":["true"]}`)
+		resp, body := rawRPC(t, kept, keptR, d.Addr, tok, "box", `{"op":"exec","args":["true"]}`)
 		if resp.StatusCode == 200 {
 			break
 		}
@@ -166,7 +166,7 @@ func TestDevOutOfDescriptors(t *testing.T) {
 	}
 	// Running out was not taken for the kernel refusing namespaces: the
 	// sandbox is still mounted at /home/user.
-	if resp, body := rawRPC(t, kept, keptR, d.addr, tok, "box", `{"op":"exec","args":["pwd"]}`); resp.StatusCode != 200 || !strings.Contains(body, `"stdout":"/home/user\n"`) {
+	if resp, body := rawRPC(t, kept, keptR, d.Addr, tok, "box", `{"op":"exec","args":["pwd"]}`); resp.StatusCode != 200 || !strings.Contains(body, `"stdout":"/home/user\n"`) {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 }
@@ -179,13 +179,13 @@ func TestDevOutOfDescriptors(t *testing.T) {
 // commands share. Every sandbox still works
 // afterwards: its directory is opened again when it is used.
 func TestDevManySandboxes(t *testing.T) {
-	d := startDevProc(t)
+	d := startDevServer(t, devOptions{})
 	client := loadtest.NewClient(32)
-	target := &loadtest.Target{Endpoint: "http://" + d.addr, Token: d.token(t), Client: client}
+	target := &loadtest.Target{Endpoint: "http://" + d.Addr, Token: d.token(t), Client: client}
 	ctx := context.Background()
 	// An answer says the server serves (and holds the descriptor it keeps
 	// in reserve); this one, without a token, loads no sandbox.
-	resp, err := client.Get("http://" + d.addr + "/api/nimbus/v1/sandboxes/none/rpc")
+	resp, err := client.Get("http://" + d.Addr + "/api/nimbus/v1/sandboxes/none/rpc")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,15 +239,15 @@ func TestInheritedDescriptorsStayOut(t *testing.T) {
 		defer w.Close()
 		files = append(files, r)
 	}
-	d := startDevFiles(t, os.Args[0], nil, files)
+	d := startDevServer(t, devOptions{Files: files})
 	tok := d.token(t)
-	c, err := net.Dial("tcp", d.addr)
+	c, err := net.Dial("tcp", d.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	br := bufio.NewReader(c)
-	resp, body := rawRPC(t, c, br, d.addr, tok, "fds", `{"op":"exec","args":["for n in 3 4 5 6 7 8 9; do [ -e /proc/self/fd/$n ] && echo leaked $n; done; echo checked"]}`)
+	resp, body := rawRPC(t, c, br, d.Addr, tok, "fds", `{"op":"exec","args":["for n in 3 4 5 6 7 8 9; do [ -e /proc/self/fd/$n ] && echo leaked $n; done; echo checked"]}`)
 	if resp.StatusCode != 200 || !strings.Contains(body, `"stdout":"checked\n"`) {
 		t.Fatalf("exec: %d %s", resp.StatusCode, body)
 	}

@@ -66,31 +66,24 @@ func BenchmarkDevLoad(b *testing.B) {
 	for _, c := range concs {
 		maxC = max(maxC, c)
 	}
-	var extra []string
-	if iso := os.Getenv("NIMBUS_LOAD_ISOLATION"); iso != "" {
-		extra = append(extra, "--isolation", iso)
-	}
-	bin := os.Args[0]
-	if s := os.Getenv("NIMBUS_LOAD_BIN"); s != "" {
-		bin = s
-	}
+	bin := os.Getenv("NIMBUS_LOAD_BIN")
 	var env []string
 	if s := os.Getenv("NIMBUS_LOAD_SERVER_ENV"); s != "" {
 		env = append(env, strings.Fields(s)...)
 	}
 	for _, kind := range []string{"CPU", "MEM"} {
 		if p := os.Getenv("NIMBUS_LOAD_" + kind + "PROFILE"); p != "" {
-			if bin != os.Args[0] {
+			if bin != "" {
 				b.Fatalf("NIMBUS_LOAD_%sPROFILE profiles this test binary as the server: it cannot be used with NIMBUS_LOAD_BIN", kind)
 			}
 			env = append(env, "NIMBUS_TEST_"+kind+"PROFILE="+p)
 		}
 	}
-	d := startDevBin(b, bin, extra, env...)
+	d := startDevServer(b, devOptions{Bin: bin, Isolation: os.Getenv("NIMBUS_LOAD_ISOLATION"), Env: env})
 	idleFds := d.fds(b) // before the first sandbox
 	floorAddr, floorPid := startFloorProc(b)
 	client := loadtest.NewClient(maxC + 8)
-	nimbus := &loadtest.Target{Endpoint: "http://" + d.addr, Token: d.token(b), Client: client}
+	nimbus := &loadtest.Target{Endpoint: "http://" + d.Addr, Token: d.token(b), Client: client}
 	floor := &loadtest.Target{Endpoint: "http://" + floorAddr, Client: client}
 	ctx := context.Background()
 
@@ -195,7 +188,7 @@ func BenchmarkDevLoad(b *testing.B) {
 		b.ReportMetric(median(us), "write+read-c1-p50-µs")
 	}
 	if os.Getenv("NIMBUS_LOAD_SERVER_STDERR") != "" {
-		fmt.Printf("server stderr:\n%s\n", d.stderr.String())
+		fmt.Printf("server stderr:\n%s\n", d.Stderr.String())
 	}
 	b.ReportMetric(peak/1024, "rss-peak-MiB")
 	b.ReportMetric(float64(settled-idleFds), "fds-above-idle-after-ids")
@@ -254,7 +247,7 @@ func procCPU(b *testing.B, pid int) time.Duration {
 }
 
 // fds counts the server's open file descriptors.
-func (d *devProc) fds(b testing.TB) int {
+func (d *devServer) fds(b testing.TB) int {
 	ents, err := os.ReadDir("/proc/" + strconv.Itoa(d.cmd.Process.Pid) + "/fd")
 	if err != nil {
 		b.Fatal(err)

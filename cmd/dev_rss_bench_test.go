@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,95 +29,8 @@ import (
 //
 //	go test ./cmd -run '^$' -bench DevServer -benchtime 1x
 
-const benchSecret = "bench-secret-0123456789abcdef0123456789"
-
-type devProc struct {
-	cmd    *exec.Cmd
-	addr   string
-	stderr *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-// startDevProc runs the real `nimbus dev` on a free loopback port, with
-// benchSecret and the extra environment variables env, until the test
-// ends.
-func startDevProc(b testing.TB, env ...string) *devProc { return startDevProcWith(b, nil, env...) }
-
-// startDevProcWith is startDevProc with extra flags.
-func startDevProcWith(b testing.TB, flags []string, env ...string) *devProc {
-	b.Helper()
-	return startDevBin(b, os.Args[0], flags, env...)
-}
-
-// startDevBin is startDevProcWith running the nimbus binary at bin (this
-// test binary is os.Args[0]).
-func startDevBin(b testing.TB, bin string, flags []string, env ...string) *devProc {
-	b.Helper()
-	return startDevFiles(b, bin, flags, nil, env...)
-}
-
-// startDevFiles is startDevBin with descriptors the server inherits
-// (files[i] is its descriptor 3+i), as from a shell or a CI runner.
-func startDevFiles(b testing.TB, bin string, flags []string, files []*os.File, env ...string) *devProc {
-	b.Helper()
-	port, err := freePort()
-	if err != nil {
-		b.Fatal(err)
-	}
-	addr := "127.0.0.1:" + port
-	cmd := &exec.Cmd{Path: bin, Args: append([]string{"nimbus", "dev", "--addr", addr, "--data", b.TempDir()}, flags...)}
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "JWT_SECRET=" + benchSecret, "NO_COLOR=1"}, env...)
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	cmd.ExtraFiles = files
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("nimbus dev did not listen: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return &devProc{cmd: cmd, addr: addr, stderr: stderr}
-}
-
 // kib reads a field of /proc/<pid>/status in KiB.
-func (d *devProc) kib(b testing.TB, field string) float64 {
+func (d *devServer) kib(b testing.TB, field string) float64 {
 	raw, err := os.ReadFile("/proc/" + strconv.Itoa(d.cmd.Process.Pid) + "/status")
 	if err != nil {
 		b.Fatal(err)
@@ -136,8 +48,8 @@ func (d *devProc) kib(b testing.TB, field string) float64 {
 	return 0
 }
 
-func (d *devProc) token(b testing.TB) string {
-	tok, err := localdev.Mint(localdev.TokenOptions{Secret: benchSecret, Scopes: []string{token.ScopeSandboxUse}, TTL: time.Hour})
+func (d *devServer) token(b testing.TB) string {
+	tok, err := localdev.Mint(localdev.TokenOptions{Secret: devSecret, Scopes: []string{token.ScopeSandboxUse}, TTL: time.Hour})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -146,8 +58,8 @@ func (d *devProc) token(b testing.TB) string {
 
 // warm makes one small authenticated request, so that the idle size
 // includes a loaded sandbox.
-func (d *devProc) warm(b testing.TB, tok string) {
-	req, _ := http.NewRequest("POST", "http://"+d.addr+"/api/nimbus/v1/sandboxes/box/rpc", strings.NewReader(`{"op":"writeFile","args":["/home/user/w","x"]}`))
+func (d *devServer) warm(b testing.TB, tok string) {
+	req, _ := http.NewRequest("POST", "http://"+d.Addr+"/api/nimbus/v1/sandboxes/box/rpc", strings.NewReader(`{"op":"writeFile","args":["/home/user/w","x"]}`))
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
@@ -168,7 +80,7 @@ func (zeros) Read(p []byte) (int, error) {
 // valid token arrive at once (the goal: under 64 MiB above idle).
 func BenchmarkDevServerUnauthenticated8x100MiB(b *testing.B) {
 	for range b.N {
-		d := startDevProc(b)
+		d := startDevServer(b, devOptions{})
 		d.warm(b, d.token(b))
 		idle := d.kib(b, "VmRSS")
 		var wg sync.WaitGroup
@@ -178,12 +90,12 @@ func BenchmarkDevServerUnauthenticated8x100MiB(b *testing.B) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				c, err := net.Dial("tcp", d.addr)
+				c, err := net.Dial("tcp", d.Addr)
 				if err != nil {
 					return
 				}
 				defer c.Close()
-				fmt.Fprintf(c, "POST /api/nimbus/v1/sandboxes/box/rpc HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer forged.token.x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", d.addr, 100<<20)
+				fmt.Fprintf(c, "POST /api/nimbus/v1/sandboxes/box/rpc HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer forged.token.x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", d.Addr, 100<<20)
 				go func() {
 					n, _ := io.Copy(c, io.LimitReader(zeros{}, 100<<20))
 					sent[i] = n
@@ -214,7 +126,7 @@ func BenchmarkDevServerWrites4x20MiB(b *testing.B) {
 	data := make([]byte, size)
 	_, _ = rand.Read(data)
 	for range b.N {
-		d := startDevProc(b)
+		d := startDevServer(b, devOptions{})
 		tok := d.token(b)
 		d.warm(b, tok)
 		idle := d.kib(b, "VmRSS")
@@ -236,7 +148,7 @@ func BenchmarkDevServerWrites4x20MiB(b *testing.B) {
 					bw.WriteString(suffix)
 					pw.CloseWithError(bw.Flush())
 				}()
-				req, _ := http.NewRequest("POST", "http://"+d.addr+"/api/nimbus/v1/sandboxes/box/rpc", pr)
+				req, _ := http.NewRequest("POST", "http://"+d.Addr+"/api/nimbus/v1/sandboxes/box/rpc", pr)
 				req.ContentLength = int64(len(prefix) + base64.StdEncoding.EncodedLen(size) + len(suffix))
 				req.Header.Set("Authorization", "Bearer "+tok)
 				req.Header.Set("Content-Type", "application/json")
@@ -268,13 +180,13 @@ func BenchmarkDevServerWrites4x20MiB(b *testing.B) {
 // per second; the figure is how long the server keeps the connection.
 func BenchmarkDevServerSlowloris(b *testing.B) {
 	for range b.N {
-		d := startDevProc(b)
-		c, err := net.Dial("tcp", d.addr)
+		d := startDevServer(b, devOptions{})
+		c, err := net.Dial("tcp", d.Addr)
 		if err != nil {
 			b.Fatal(err)
 		}
 		start := time.Now()
-		head := "POST /api/nimbus/v1/sandboxes/box/rpc HTTP/1.1\r\nHost: " + d.addr + "\r\nX-Slow: " + strings.Repeat("a", 200)
+		head := "POST /api/nimbus/v1/sandboxes/box/rpc HTTP/1.1\r\nHost: " + d.Addr + "\r\nX-Slow: " + strings.Repeat("a", 200)
 		go func() {
 			for i := 0; i < len(head); i++ {
 				if _, err := c.Write([]byte{head[i]}); err != nil {
@@ -299,10 +211,10 @@ func BenchmarkDevServerSlowloris(b *testing.B) {
 func BenchmarkDevServerReads4x20MiB(b *testing.B) {
 	const size = 20 << 20
 	for range b.N {
-		d := startDevProc(b)
+		d := startDevServer(b, devOptions{})
 		tok := d.token(b)
 		post := func(body string) (*http.Response, error) {
-			req, _ := http.NewRequest("POST", "http://"+d.addr+"/api/nimbus/v1/sandboxes/box/rpc", strings.NewReader(body))
+			req, _ := http.NewRequest("POST", "http://"+d.Addr+"/api/nimbus/v1/sandboxes/box/rpc", strings.NewReader(body))
 			req.Header.Set("Authorization", "Bearer "+tok)
 			req.Header.Set("Content-Type", "application/json")
 			return http.DefaultClient.Do(req)

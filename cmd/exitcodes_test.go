@@ -31,13 +31,19 @@ import (
 // docs/exit-codes.md, as trimmed cells.
 func docTable(t *testing.T, heading string) [][]string {
 	t.Helper()
-	data, err := os.ReadFile("../docs/exit-codes.md")
+	return docTableIn(t, "exit-codes.md", heading)
+}
+
+// docTableIn is docTable for another page of docs/.
+func docTableIn(t *testing.T, page, heading string) [][]string {
+	t.Helper()
+	data, err := os.ReadFile("../docs/" + page)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, after, ok := strings.Cut(string(data), "\n"+heading+"\n")
 	if !ok {
-		t.Fatalf("docs/exit-codes.md has no %q", heading)
+		t.Fatalf("docs/%s has no %q", page, heading)
 	}
 	var rows [][]string
 	started := false
@@ -53,7 +59,7 @@ func docTable(t *testing.T, heading string) [][]string {
 		for i := range cells {
 			cells[i] = strings.TrimSpace(cells[i])
 		}
-		if strings.HasPrefix(cells[0], "---") || cells[0] == "Exit" || cells[0] == "Code" {
+		if strings.HasPrefix(cells[0], "---") || cells[0] == "Exit" || cells[0] == "Code" || cells[0] == "condition" {
 			continue
 		}
 		rows = append(rows, cells)
@@ -166,7 +172,7 @@ func TestExitCodeTable(t *testing.T) {
 						t.Errorf("a partial copy exits %d %s, the table says 74 (%s)", e.Exit, e.Code, example)
 					}
 				case "75": // needs two publishers racing: the script named
-					e := cliError(runtimecli.CLIError(&runtimesync.Error{Kind: runtimesync.KindConflict, Code: runtimesync.CodeCatalogConflict}))
+					e := cliError(runtimecli.CLIError(&runtimesync.Error{Kind: runtimesync.KindConflict, Code: runtimesync.CodeCatalogConflict, Message: "changed"}))
 					if e.Exit != 75 || !strings.Contains(example, e.Code) {
 						t.Errorf("a catalog conflict exits %d %s, the table says 75 (%s)", e.Exit, e.Code, example)
 					}

@@ -1,4 +1,4 @@
-//go:build !windows
+//go:build unix
 
 package cmd_test
 
@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/nimbus-sh/nimbus/cmd"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
-	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 )
 
 // jsonCase runs one command with --json. ndjson marks the streams (one
@@ -52,20 +50,13 @@ var jsonExempt = map[string]string{
 // object {"error","code","hint"} on stderr. It walks the command tree, so
 // a new command fails here until it has a case.
 func TestJSONEverywhere(t *testing.T) {
-	const secret = "0123456789abcdef0123456789abcdef"
 	work := t.TempDir()
-	srv, err := localsandbox.New(localsandbox.Options{DataDir: filepath.Join(work, "data"), Secret: secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
+	dev := startDevServer(t, devOptions{InProcess: true})
 	os.WriteFile(filepath.Join(work, "local.txt"), []byte("hello\n"), 0o644)
 	os.MkdirAll(filepath.Join(work, "tree"), 0o755)
 	os.WriteFile(filepath.Join(work, "tree", "x.txt"), []byte("x\n"), 0o644)
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + work, "XDG_CONFIG_HOME=" + filepath.Join(work, ".config"),
-		"NIMBUS_ENDPOINT=" + hs.URL, "JWT_SECRET=" + secret, "NIMBUS_TENANT=acme", "NIMBUS_DEV_DATA=" + filepath.Join(work, "dev")}
+		"NIMBUS_ENDPOINT=" + dev.URL, "JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme", "NIMBUS_DEV_DATA=" + filepath.Join(work, "dev")}
 
 	tok := strings.TrimSpace(string(mustRun(t, work, env, "token", "mint", "--tenant", "acme")))
 	steps := []jsonCase{
@@ -77,7 +68,7 @@ func TestJSONEverywhere(t *testing.T) {
 		{args: []string{"init", "proj", "--dry-run"}},
 		{args: []string{"dev", "token"}},
 		{args: []string{"session", "new"}},
-		{args: []string{"session", "url", "--endpoint", hs.URL, "--session", "demo"}},
+		{args: []string{"session", "url", "--endpoint", dev.URL, "--session", "demo"}},
 		{args: []string{"sandbox", "ready", "demo"}},
 		{args: []string{"sandbox", "files", "write", "demo", "a.txt", "--from", "local.txt"}},
 		{args: []string{"sandbox", "files", "read", "demo", "a.txt"}},

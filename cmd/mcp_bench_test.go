@@ -22,14 +22,14 @@ import (
 //	go test ./cmd -run '^$' -bench 'MCPStdio|DevDirect' -benchtime 200x
 
 func benchMCPStdio(b *testing.B) *mcp.ClientSession {
-	d := startDevProc(b)
+	d := startDevServer(b, devOptions{})
 	nimbus, err := exec.LookPath("nimbus")
 	if err != nil {
 		b.Fatal(err)
 	}
 	cmd := exec.Command(nimbus, "mcp", "--sandbox", "bench-mcp")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "NO_COLOR=1",
-		"NIMBUS_ENDPOINT=http://" + d.addr, "JWT_SECRET=" + benchSecret, "NIMBUS_TENANT=acme"}
+		"NIMBUS_ENDPOINT=http://" + d.Addr, "JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme"}
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "1"}, nil).Connect(context.Background(), &mcp.CommandTransport{Command: cmd}, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -39,12 +39,12 @@ func benchMCPStdio(b *testing.B) *mcp.ClientSession {
 }
 
 func benchDevDirect(b *testing.B) *sc.Sandbox {
-	d := startDevProc(b)
+	d := startDevServer(b, devOptions{})
 	tn := "acme"
 	ts := sc.TokenFunc(func(_ context.Context, sid string) (string, error) {
-		return token.Issuer{Secret: benchSecret}.Mint(token.Input{Tenant: &tn, SessionID: &sid, Scopes: []string{token.ScopeSandboxUse}})
+		return token.Issuer{Secret: devSecret}.Mint(token.Input{Tenant: &tn, SessionID: &sid, Scopes: []string{token.ScopeSandboxUse}})
 	})
-	c, err := sc.New(sc.Options{Endpoint: "http://" + d.addr, Tokens: ts})
+	c, err := sc.New(sc.Options{Endpoint: "http://" + d.Addr, Tokens: ts})
 	if err != nil {
 		b.Fatal(err)
 	}

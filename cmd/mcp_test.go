@@ -93,7 +93,8 @@ func sandboxDirs(t *testing.T, data string) []string {
 // a subprocess on stdio, against a real `nimbus dev`, with tokens it mints
 // itself (only sandbox:use, pinned).
 func TestMCPOverStdioAgainstDev(t *testing.T) {
-	endpoint, nimbus, data := startDev(t)
+	dev := startDevServer(t, devOptions{})
+	endpoint, nimbus, data := dev.URL, dev.Nimbus, dev.Data
 	led := ledger.New(filepath.Join(t.TempDir(), "ledger.jsonl"))
 	env := []string{"NIMBUS_ENDPOINT=" + endpoint, "JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme", "NIMBUS_LEDGER=" + led.Path()}
 
@@ -173,7 +174,8 @@ func waitFor(t *testing.T, cond func() bool, stderr *lockedBuffer) {
 // A given token is checked before serving; --read-only leaves the writing
 // tools out; --allow-destroy adds destroy; --keep keeps the sandbox.
 func TestMCPGivenTokensReadOnlyAndDestroy(t *testing.T) {
-	endpoint, nimbus, data := startDev(t)
+	dev := startDevServer(t, devOptions{})
+	endpoint, nimbus, data := dev.URL, dev.Nimbus, dev.Data
 	dir := t.TempDir()
 	mintFile := func(name, sid string, scopes ...string) string {
 		tn := "acme"
@@ -300,7 +302,8 @@ func TestMCPOverHTTP(t *testing.T) {
 	keyFile := filepath.Join(home, "key")
 	cmd := exec.Command(nimbus, "mcp", "--local", "--http", "127.0.0.1:0", "--http-key-file", keyFile, "--sandbox", "http-1")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "NIMBUS_DEV_DATA=" + filepath.Join(home, "data"), "NO_COLOR=1"}
-	line, stderr := startServer(t, cmd)
+	stderr := &lockedBuffer{}
+	line, _ := startServer(t, cmd, stderr)
 	if !strings.HasPrefix(line, "http://127.0.0.1:") || !strings.HasSuffix(strings.TrimSpace(line), "/mcp") {
 		t.Fatalf("URL line %q\n%s", line, stderr)
 	}
@@ -443,7 +446,8 @@ func recordingProxy(t *testing.T, endpoint string) (string, *tokenLog) {
 // server minted on the wire: pinned to the sandbox with only sandbox:use for
 // every tool call; session:destroy only on the destroy when it exits.
 func TestMCPEveryToolOverStdioLeastPrivilege(t *testing.T) {
-	endpoint, nimbus, data := startDev(t)
+	dev := startDevServer(t, devOptions{})
+	endpoint, nimbus, data := dev.URL, dev.Nimbus, dev.Data
 	proxy, tokens := recordingProxy(t, endpoint)
 	env := []string{"NIMBUS_ENDPOINT=" + proxy, "JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme"}
 	cs, stderr, _ := mcpSession(t, nimbus, env)
@@ -589,7 +593,8 @@ func freeTCPPort(t *testing.T) int {
 // A server stopped by a signal (Ctrl-C, a CI cancel) still destroys its
 // fresh sandbox and takes it out of the ledger.
 func TestMCPSignalStillDestroysTheFreshSandbox(t *testing.T) {
-	endpoint, nimbus, data := startDev(t)
+	dev := startDevServer(t, devOptions{})
+	endpoint, nimbus, data := dev.URL, dev.Nimbus, dev.Data
 	led := ledger.New(filepath.Join(t.TempDir(), "ledger.jsonl"))
 	env := []string{"NIMBUS_ENDPOINT=" + endpoint, "JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme", "NIMBUS_LEDGER=" + led.Path()}
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {

@@ -91,8 +91,11 @@ func (s signalCause) Signal() os.Signal { return s.sig }
 // use for an interruption).
 func signalExit(ctx context.Context, err error) error {
 	var sc signalCause
-	var ce *clierr.Error
-	if err == nil || !errors.As(context.Cause(ctx), &sc) || !errors.As(err, &ce) || ce.Exit != exitcode.Interrupted {
+	if err == nil || !errors.As(context.Cause(ctx), &sc) {
+		return err
+	}
+	ce, ok := clierr.From(err)
+	if !ok || ce.Exit != exitcode.Interrupted {
 		return err
 	}
 	if n, ok := sc.sig.(syscall.Signal); ok && n == syscall.SIGTERM {
@@ -131,8 +134,8 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	if err == nil {
 		return exitcode.OK
 	}
-	var ce *clierr.Error
-	if !errors.As(err, &ce) {
+	ce, ok := clierr.From(err)
+	if !ok {
 		if !started {
 			// Cobra rejected the command line before any command ran:
 			// an unknown command or a bad argument.

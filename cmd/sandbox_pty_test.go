@@ -151,7 +151,7 @@ func devEnv(t *testing.T, endpoint, id string, scopes ...string) []string {
 // prompt dropping the line, history recalled with Up and kept across
 // sessions, exit N and Ctrl-D.
 func TestShellOnTerminal(t *testing.T) {
-	endpoint, _, _ := startDev(t)
+	endpoint := startDevServer(t, devOptions{}).URL
 	env := devEnv(t, endpoint, "demo")
 	sh := startPTY(t, env, "sandbox", "shell", "demo")
 	sh.expect(`Shell nimbus-shell-[0-9a-f]{8} on sandbox demo`)
@@ -223,7 +223,8 @@ func TestShellOnTerminal(t *testing.T) {
 // detaches and leaves it running, Ctrl-C sends it SIGINT, Ctrl-D ends its
 // input, and nimbus exits with its code.
 func TestAttachOnTerminal(t *testing.T) {
-	endpoint, nimbus, _ := startDev(t)
+	dev := startDevServer(t, devOptions{})
+	endpoint, nimbus := dev.URL, dev.Nimbus
 	env := devEnv(t, endpoint, "demo")
 	start := func(command string) string {
 		c := exec.Command(nimbus, "sandbox", "start", "demo", "--", command)
@@ -269,7 +270,8 @@ func TestAttachOnTerminal(t *testing.T) {
 // On a terminal, apps answer with a table and a summary; in pipes the
 // same commands answer JSON (see testdata/dev/apps.txtar).
 func TestAppsOnTerminal(t *testing.T) {
-	endpoint, nimbus, data := startDev(t)
+	dev := startDevServer(t, devOptions{})
+	endpoint, nimbus, data := dev.URL, dev.Nimbus, dev.Data
 	env := devEnv(t, endpoint, "demo")
 	// The app server goes where the sandbox can run it.
 	app, err := exec.LookPath("nimbus-testapp")
@@ -320,7 +322,7 @@ func TestAppsOnTerminal(t *testing.T) {
 // time left) on stderr; with --quiet, or when stderr is a pipe, there is
 // none, and the copy is the same.
 func TestTransferProgressOnTerminal(t *testing.T) {
-	endpoint, _, _ := startDev(t)
+	endpoint := startDevServer(t, devOptions{}).URL
 	env := devEnv(t, endpoint, "demo")
 	src := filepath.Join(t.TempDir(), "tree")
 	if err := os.MkdirAll(filepath.Join(src, "sub"), 0o755); err != nil {

@@ -39,7 +39,7 @@ func BenchmarkAttachKeystrokeEcho(b *testing.B) {
 	}
 	for _, sh := range shells {
 		b.Run(strings.TrimPrefix(sh, "/bin/"), func(b *testing.B) {
-			d := startDevProc(b, "SHELL="+sh)
+			d := startDevServer(b, devOptions{Env: []string{"SHELL=" + sh}})
 			floor := pingFloor(b, d)
 
 			ptmx, tty, err := pty.Open()
@@ -50,7 +50,7 @@ func BenchmarkAttachKeystrokeEcho(b *testing.B) {
 			defer tty.Close()
 			_ = pty.Setsize(ptmx, &pty.Winsize{Cols: 100, Rows: 30})
 			c := &exec.Cmd{Path: os.Args[0], Args: []string{"nimbus", "session", "attach", "bench"},
-				Env:   []string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "NIMBUS_ENDPOINT=http://" + d.addr, "NIMBUS_TOKEN=" + attachToken(b, "bench", token.ScopeSessionAttach), "NO_COLOR=1", "TERM=xterm"},
+				Env:   []string{"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "NIMBUS_ENDPOINT=http://" + d.Addr, "NIMBUS_TOKEN=" + attachToken(b, "bench", token.ScopeSessionAttach), "NO_COLOR=1", "TERM=xterm"},
 				Stdin: tty, Stdout: tty, Stderr: tty, SysProcAttr: &syscall.SysProcAttr{Setsid: true, Setctty: true}}
 			if err := c.Start(); err != nil {
 				b.Fatal(err)
@@ -105,10 +105,10 @@ func percentiles(d []time.Duration) (p50, p90, p99 time.Duration) {
 }
 
 // pingFloor is the median ping→pong round trip on a terminal socket of d.
-func pingFloor(b *testing.B, d *devProc) time.Duration {
+func pingFloor(b *testing.B, d *devServer) time.Duration {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws://"+d.addr+"/s/floor/ws",
+	ws, _, err := websocket.Dial(ctx, "ws://"+d.Addr+"/s/floor/ws",
 		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + attachToken(b, "floor", token.ScopeSessionAttach)}}})
 	if err != nil {
 		b.Fatal(err)

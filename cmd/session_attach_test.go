@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/creack/pty"
 
+	"github.com/nimbus-sh/nimbus/internal/proctest"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
@@ -37,7 +37,7 @@ func attachToken(t testing.TB, id string, scopes ...string) string {
 	if id != "" {
 		in.SessionID = &id
 	}
-	tok, err := token.Issuer{Secret: benchSecret}.Mint(in)
+	tok, err := token.Issuer{Secret: devSecret}.Mint(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,19 +156,27 @@ func (r *ptyRun) exit(want int) string {
 	case <-time.After(30 * time.Second):
 		r.t.Fatalf("nimbus did not exit; terminal:\n%q", r.output())
 	}
-	// What the process wrote last is read before the output is judged.
-	time.Sleep(100 * time.Millisecond)
+	// Everything the process wrote is read before the output is judged:
+	// a mark written to the terminal once it has ended comes out after
+	// all of it (a terminal keeps the order of what is written to it),
+	// however slowly the reader runs.
+	const mark = "<nimbus-test: the run ended>"
+	if _, err := r.tty.Write([]byte(mark)); err != nil {
+		r.t.Fatal(err)
+	}
+	r.waitFor(mark)
+	out, _, _ := strings.Cut(r.output(), mark)
 	if r.code != want {
-		r.t.Fatalf("exit %d, want %d; terminal:\n%q", r.code, want, r.output())
+		r.t.Fatalf("exit %d, want %d; terminal:\n%q", r.code, want, out)
 	}
 	if after := sttyG(r.t, r.tty); after != r.before {
 		r.t.Fatalf("the terminal was not restored:\nbefore %s\nafter  %s", r.before, after)
 	}
-	return r.output()
+	return out
 }
 
 func TestSessionAttachOnATerminal(t *testing.T) {
-	endpoint, _, _ := startDev(t)
+	endpoint := startDevServer(t, devOptions{}).URL
 	env := devEnv(t, endpoint, "demo", token.ScopeSessionAttach)
 
 	// Type a command and see its output; the window size arrives on open
@@ -189,12 +197,16 @@ func TestSessionAttachOnATerminal(t *testing.T) {
 		}
 		a.keys("stty size\r")
 	}
-	// Ctrl-C reaches the remote shell, not nimbus.
-	a.keys("sleep 30\r")
-	time.Sleep(200 * time.Millisecond)
+	// Ctrl-C reaches the remote shell, not nimbus: once the sleep runs
+	// (in the foreground: the shell made it so before exec), Ctrl-C
+	// interrupts it and the shell takes the next line.
+	sleep := proctest.Marker()
+	a.keys("sleep " + sleep + "\r")
+	proctest.WaitRunning(t, sleep)
 	a.keys("\x03")
 	a.keys("echo after-$((1+1))\r")
 	a.waitFor("after-2\r\n")
+	proctest.WaitGone(t, sleep)
 	// Enter ~ . detaches: exit 0, a way back, the terminal restored.
 	a.keys("\r~.")
 	out := a.exit(0)
@@ -238,7 +250,7 @@ func TestSessionAttachOnATerminal(t *testing.T) {
 }
 
 func TestSessionAttachRefusals(t *testing.T) {
-	endpoint, _, _ := startDev(t)
+	endpoint := startDevServer(t, devOptions{}).URL
 	// A token without session:attach: exit 77, naming the scope.
 	a := attachOnPTY(t, devEnv(t, endpoint, "demo", token.ScopeSandboxUse), "session", "attach", "demo")
 	out := a.exit(77)
@@ -264,7 +276,7 @@ func TestSessionAttachRefusals(t *testing.T) {
 }
 
 func TestSessionAttachSignalsRestoreTheTerminal(t *testing.T) {
-	endpoint, _, _ := startDev(t)
+	endpoint := startDevServer(t, devOptions{}).URL
 	// SIGTERM exits 128+15 as for every long command; a closed terminal
 	// (SIGHUP) ends it like Ctrl-C.
 	for i, c := range []struct {
@@ -283,7 +295,7 @@ func TestSessionAttachSignalsRestoreTheTerminal(t *testing.T) {
 }
 
 func TestSessionAttachPipe(t *testing.T) {
-	endpoint, _, _ := startDev(t)
+	endpoint := startDevServer(t, devOptions{}).URL
 	c := exec.Command(os.Args[0], "session", "attach", "piped")
 	c.Args[0] = "nimbus"
 	c.Env = devEnv(t, endpoint, "piped", token.ScopeSessionAttach)
@@ -309,14 +321,8 @@ func TestSessionAttachPipe(t *testing.T) {
 // over (the server's owner timeout is shortened to see it quickly): the
 // attached nimbus exits 1 with a message, and restores the terminal.
 func TestAttachTakenOverExits1(t *testing.T) {
-	srv, err := localsandbox.New(localsandbox.Options{DataDir: t.TempDir(), Secret: benchSecret,
-		HostEnv: []string{"PATH=" + os.Getenv("PATH")}, TerminalOwnerTimeout: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer func() { hs.Close(); srv.Close() }()
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NIMBUS_ENDPOINT=" + hs.URL,
+	dev := startDevServer(t, devOptions{InProcess: true, Backend: func(o *localsandbox.Options) { o.TerminalOwnerTimeout = 500 * time.Millisecond }})
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NIMBUS_ENDPOINT=" + dev.URL,
 		"NIMBUS_TOKEN=" + attachToken(t, "demo", token.ScopeSessionAttach), "NO_COLOR=1"}
 	a := attachOnPTY(t, env, "session", "attach", "demo")
 	a.keys("echo first-$((1+1))\r")
@@ -324,7 +330,7 @@ func TestAttachTakenOverExits1(t *testing.T) {
 	time.Sleep(time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http")+"/s/demo/ws",
+	ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(dev.URL, "http")+"/s/demo/ws",
 		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + attachToken(t, "demo", token.ScopeSessionAttach)}}})
 	if err != nil {
 		body := ""

@@ -58,7 +58,8 @@ const rssLimit = 64 << 20
 // -race: the race detector's shadow memory multiplies the figure; the plain
 // test run measures it.)
 func TestTransferClientRSSStaysUnder64MiB(t *testing.T) {
-	endpoint, nimbus, data := startDev(t)
+	dev := startDevServer(t, devOptions{})
+	endpoint, nimbus, data := dev.URL, dev.Nimbus, dev.Data
 	tok, err := token.Issuer{Secret: devSecret}.Mint(token.Input{Tenant: ptr("acme"), Scopes: []string{token.ScopeSandboxUse}})
 	if err != nil {
 		t.Fatal(err)

@@ -9,12 +9,21 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
-// AppendQuote appends s as a JSON string literal exactly as JSON.stringify
-// writes it: only '"', '\\' and U+0000..U+001F are escaped, using the short
+// AppendQuote appends s as a JSON string literal exactly as
+// JSON.stringify writes the string a TextDecoder ("utf-8", BOM kept) reads
+// from s: only '"', '\\' and U+0000..U+001F are escaped, using the short
 // escapes \b \f \n \r \t where they exist and lowercase \u00xx otherwise.
 // Everything else, including '<', '>', '&', DEL, U+2028 and U+2029, is
-// written raw. Invalid UTF-8 is written as U+FFFD.
-func AppendQuote(dst []byte, s string) []byte {
+// written raw. Each maximal invalid UTF-8 subsequence is written as one raw
+// U+FFFD, as TextDecoder replaces it (see DecodeUTF8), so no lone surrogate
+// can reach the output.
+func AppendQuote(dst []byte, s string) []byte { return appendQuote(dst, s) }
+
+// AppendQuoteBytes is AppendQuote for bytes, without converting them to a
+// string first: the terminal frames encode every output burst with it.
+func AppendQuoteBytes(dst, s []byte) []byte { return appendQuote(dst, s) }
+
+func appendQuote[S ~string | ~[]byte](dst []byte, s S) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -45,15 +54,13 @@ func AppendQuote(dst []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
+		n, ok := sequence(s, i)
+		if !ok {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, "\uFFFD"...)
-			i++
-			start = i
-			continue
+			start = i + n
 		}
-		i += size
+		i += n
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')

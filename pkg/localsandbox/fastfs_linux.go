@@ -102,7 +102,8 @@ func (sb *sandbox) readFileFast(r string) (data []byte, found, handled bool) {
 	if !ok {
 		return nil, false, false
 	}
-	limit := sb.s.opts.ReadLimit
+	// Bigger files are streamed by the slow path.
+	limit := min(sb.s.opts.ReadLimit, streamAbove)
 	handled = sb.inDir(dir, func(dfd int) bool {
 		var st unix.Stat_t
 		if err := unix.Fstatat(dfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -105,11 +106,7 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 	r := sb.rootPath(p, c.Op)
 	switch c.Op {
 	case "readFile", "readFileBytes":
-		data, ok, err := sb.readFile(p, r)
-		if err != nil {
-			return nil, false, err
-		}
-		return readResult(c.Op, data, ok)
+		return sb.readFile(c.Op, p, r)
 	case "stat", "lstat":
 		stat := sb.root.Stat
 		if c.Op == "lstat" {
@@ -214,9 +211,16 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 			// A missing path answers "result":null.
 			return nil, true, nil
 		}
-		defer f.Close()
-		// What the file holds bounds the buffer, not what was asked for.
+		// What the file holds bounds the answer, not what was asked for.
 		want := min(int64(length), max(fi.Size()-int64(off), 0))
+		if want > streamAbove {
+			return sandboxserver.FileBytes{
+				R:    sectionCloser{io.NewSectionReader(f, int64(off), want), f},
+				Size: want,
+				Fail: func(err error) *sandboxserver.Error { return fsErr("read", p, err) },
+			}, true, nil
+		}
+		defer f.Close()
 		buf := make([]byte, want)
 		n, err := f.ReadAt(buf, int64(off))
 		if err != nil && err != io.EOF {
@@ -257,16 +261,33 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 }
 
 // readFile reads a whole file; ok is false when it does not exist.
-func (sb *sandbox) readFile(p, r string) ([]byte, bool, *sandboxserver.Error) {
+// streamAbove is the size above which a read is answered from the open
+// file while the answer is written (sandboxserver.FileText, FileBytes)
+// rather than from a copy in memory: a few reads of 28 MiB at once would
+// otherwise cost hundreds of MiB.
+const streamAbove = 1 << 20
+
+// readFile answers readFile (text) or readFileBytes of the whole file.
+func (sb *sandbox) readFile(op, p, r string) (any, bool, *sandboxserver.Error) {
 	f, fi, aerr := sb.openRead(p, r, "read")
 	if aerr != nil || f == nil {
-		return nil, false, aerr
+		return nil, aerr == nil, aerr
 	}
-	defer f.Close()
 	limit := sb.s.opts.ReadLimit
 	if fi.Size() > limit {
+		f.Close()
 		return nil, false, sandboxserver.RPCError(fmt.Sprintf("filesystem RPC read payload of %d bytes exceeds the %d-byte limit", fi.Size(), limit))
 	}
+	fail := func(err error) *sandboxserver.Error { return fsErr("read", p, err) }
+	if fi.Size() > streamAbove {
+		// A file that grew meanwhile is read on, as below, up to the
+		// limit; a file of bytes is sent as it was when opened.
+		if op == "readFile" {
+			return sandboxserver.FileText{R: f, Limit: limit, Fail: fail}, true, nil
+		}
+		return sandboxserver.FileBytes{R: f, Size: fi.Size(), Fail: fail}, true, nil
+	}
+	defer f.Close()
 	// One buffer of the size the file has; io.ReadAll would grow one
 	// through several copies. A file that grew meanwhile is read on.
 	data := make([]byte, fi.Size(), fi.Size()+1)
@@ -278,13 +299,21 @@ func (sb *sandbox) readFile(p, r string) ([]byte, bool, *sandboxserver.Error) {
 		data = append(data, more...)
 	}
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return nil, false, fsErr("read", p, err)
+		return nil, false, fail(err)
 	}
 	if int64(len(data)) > limit {
 		return nil, false, sandboxserver.RPCError(fmt.Sprintf("filesystem RPC read payload of more than %d bytes exceeds the %d-byte limit", limit, limit))
 	}
-	return data, true, nil
+	return readResult(op, data, true)
 }
+
+// sectionCloser is a section of a file that closes the file.
+type sectionCloser struct {
+	*io.SectionReader
+	f *os.File
+}
+
+func (s sectionCloser) Close() error { return s.f.Close() }
 
 // statResult is the stat shape: the full st_mode (type bits included, as
 // Node reports it), times in milliseconds.

@@ -3,6 +3,7 @@ package localsandbox
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -39,7 +40,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
-				rw.WriteHeader(http.StatusInternalServerError)
+				select {
+				case <-rw.ready:
+					// The answer has started: cut it, as a server cuts
+					// the connection, so that the client reads an error
+					// rather than a short answer.
+					_ = rw.bw.Flush()
+					_ = pw.CloseWithError(errAnswerCut)
+					return
+				default:
+					rw.WriteHeader(http.StatusInternalServerError)
+				}
 			}
 			rw.WriteHeader(http.StatusOK)
 			_ = rw.bw.Flush()
@@ -66,6 +77,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		Request:       req,
 	}, nil
 }
+
+// errAnswerCut is what the client reads from an answer the handler
+// abandoned once it had started (http.ErrAbortHandler).
+var errAnswerCut = errors.New("localsandbox: the answer was cut off")
 
 // pipeResponse is the handler's ResponseWriter: writes are buffered and
 // flushed into a pipe read by the client.

@@ -1,6 +1,10 @@
 package npmregistry
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+)
 
 // Kind classifies an Error by what the caller can do about it.
 type Kind int
@@ -58,6 +62,28 @@ func (e *Error) Error() string { return e.Message }
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
+
+// ExitCode is the sysexits(3) status of e's Kind: 69 for a registry
+// that failed or lacks the package (another registry, or later, may have
+// it), 65 for a tarball that fails its integrity, 78 for an answer or
+// setting that cannot be used, 130 when interrupted.
+func (e *Error) ExitCode() int {
+	switch e.Kind {
+	case KindIntegrity:
+		return exitcode.DataErr
+	case KindInvalid:
+		return exitcode.Config
+	case KindInterrupted:
+		return exitcode.Interrupted
+	}
+	return exitcode.Unavailable
+}
+
+// ErrorCode returns Code.
+func (e *Error) ErrorCode() string { return e.Code }
+
+// ErrorHint returns Hint.
+func (e *Error) ErrorHint() string { return e.Hint }
 
 // AsError reports whether err is (or wraps) an *Error.
 func AsError(err error) (*Error, bool) {

@@ -1,9 +1,13 @@
 package provision
 
-import "errors"
+import (
+	"errors"
 
-// Kind classifies an Error by what the user has to do about it, so the CLI can
-// map it onto a sysexits code without inspecting messages.
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+)
+
+// Kind classifies an Error by what the user has to do about it; ExitCode
+// gives its sysexits code, so no caller inspects messages.
 type Kind int
 
 const (
@@ -117,6 +121,34 @@ func (e *Error) Error() string { return e.Message }
 // Unwrap exposes the underlying cause (often a cloudflare-go *r2.Error).
 func (e *Error) Unwrap() error { return e.Err }
 
+// ExitCode is the sysexits(3) status of e's Kind (see the Kind
+// constants).
+func (e *Error) ExitCode() int {
+	switch e.Kind {
+	case KindPermission:
+		return exitcode.NoPerm
+	case KindConfig:
+		return exitcode.Config
+	case KindUnavailable:
+		return exitcode.Unavailable
+	case KindData:
+		return exitcode.DataErr
+	case KindUsage:
+		return exitcode.Usage
+	case KindCantCreate:
+		return exitcode.CantCreate
+	case KindInterrupted:
+		return exitcode.Interrupted
+	}
+	return exitcode.Software
+}
+
+// ErrorCode returns Code.
+func (e *Error) ErrorCode() string { return e.Code }
+
+// ErrorHint returns Hint.
+func (e *Error) ErrorHint() string { return e.Hint }
+
 // AsError reports whether err is (or wraps) a *Error and returns it.
 func AsError(err error) (*Error, bool) {
 	var pe *Error
@@ -124,4 +156,12 @@ func AsError(err error) (*Error, bool) {
 		return pe, true
 	}
 	return nil, false
+}
+
+// invalidAccountID is the one error of a malformed account id, wherever
+// it is found: a configuration error (78), as docs/setup.md lists it.
+func invalidAccountID(id string) *Error {
+	return &Error{Kind: KindConfig, Code: CodeAccountInvalid,
+		Message: "invalid Cloudflare account id " + quote(id),
+		Hint:    "an account id is 32 hexadecimal characters; find it in the dashboard sidebar or omit it to use the token's only account"}
 }

@@ -109,7 +109,7 @@ const objectStallTimeout = 60 * time.Second
 
 func bucketPath(accountID, bucket string) (string, error) {
 	if !validAccountID(accountID) {
-		return "", &Error{Kind: KindUsage, Code: CodeAccountInvalid, Message: "invalid account id " + quote(accountID)}
+		return "", invalidAccountID(accountID)
 	}
 	if err := ValidateBucketName(bucket); err != nil {
 		return "", err

@@ -213,3 +213,30 @@ func TestResolveAccountID(t *testing.T) {
 		t.Fatalf("foreign account: %v", err)
 	}
 }
+
+// TestInvalidAccountIDIsOneError: a malformed account id is the same
+// configuration error (78, with its hint) wherever it is caught: in a plan,
+// when resolving the account, or in an object call, before any request.
+func TestInvalidAccountIDIsOneError(t *testing.T) {
+	cf := cftest.New()
+	defer cf.Close()
+	c, err := provision.NewClient(provision.ClientOptions{Token: userTok, BaseURL: cf.BaseURL(), RetryBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, err1 := c.ResolveAccountID(ctx, "not-an-id")
+	_, _, err2 := c.GetObject(ctx, "not-an-id", bkRT, "k")
+	_, err3 := c.PutObject(ctx, "not-an-id", bkRT, "k", []byte("x"), "text/plain")
+	err4 := c.ListObjects(ctx, "not-an-id", bkRT, "", func(provision.ObjectInfo) error { return nil })
+	err5 := provision.Plan{Worker: "w", AccountID: "not-an-id"}.Validate()
+	for i, err := range []error{err1, err2, err3, err4, err5} {
+		e, ok := provision.AsError(err)
+		if !ok || e.Code != provision.CodeAccountInvalid || e.ExitCode() != 78 || e.Hint == "" || e.Message != `invalid Cloudflare account id "not-an-id"` {
+			t.Errorf("call %d: %#v", i+1, err)
+		}
+	}
+	if r := cf.Requests(); len(r) != 0 {
+		t.Fatalf("%d requests were made", len(r))
+	}
+}

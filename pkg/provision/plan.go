@@ -127,9 +127,7 @@ func (p Plan) Validate() error {
 		return err
 	}
 	if p.AccountID != "" && !validAccountID(p.AccountID) {
-		return &Error{Kind: KindConfig, Code: CodeAccountInvalid,
-			Message: "invalid Cloudflare account id " + quote(p.AccountID),
-			Hint:    "an account id is 32 hexadecimal characters; find it in the dashboard sidebar or omit it to use the token's only account"}
+		return invalidAccountID(p.AccountID)
 	}
 	if len(p.Buckets) == 0 {
 		return &Error{Kind: KindUsage, Code: CodeInvalidPlan, Message: "no R2 buckets to provision"}

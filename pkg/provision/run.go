@@ -222,9 +222,7 @@ func ambiguousAccounts(listed []accounts.Account, total int64) *Error {
 func (c *Client) ResolveAccountID(ctx context.Context, id string) (string, error) {
 	if id != "" {
 		if !validAccountID(id) {
-			return "", &Error{Kind: KindConfig, Code: CodeAccountInvalid,
-				Message: "invalid Cloudflare account id " + quote(id),
-				Hint:    "an account id is 32 hexadecimal characters; find it in the dashboard sidebar or omit it to use the token's only account"}
+			return "", invalidAccountID(id)
 		}
 		return id, nil
 	}

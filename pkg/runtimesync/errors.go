@@ -1,6 +1,10 @@
 package runtimesync
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+)
 
 // Kind classifies an Error by what the user has to do about it.
 type Kind int
@@ -91,6 +95,34 @@ func (e *Error) Error() string { return e.Message }
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
+
+// ExitCode is the sysexits(3) status of e's Kind (see the Kind
+// constants).
+func (e *Error) ExitCode() int {
+	switch e.Kind {
+	case KindUsage:
+		return exitcode.Usage
+	case KindData:
+		return exitcode.DataErr
+	case KindUnavailable:
+		return exitcode.Unavailable
+	case KindConfig:
+		return exitcode.Config
+	case KindCantCreate:
+		return exitcode.CantCreate
+	case KindConflict:
+		return exitcode.TempFail
+	case KindInterrupted:
+		return exitcode.Interrupted
+	}
+	return exitcode.Software
+}
+
+// ErrorCode returns Code.
+func (e *Error) ErrorCode() string { return e.Code }
+
+// ErrorHint returns Hint.
+func (e *Error) ErrorHint() string { return e.Hint }
 
 // AsError reports whether err is (or wraps) an *Error.
 func AsError(err error) (*Error, bool) {

@@ -75,6 +75,8 @@ type JSONAppender interface {
 // a result: "result" is then always written, even when it is null, zero
 // or empty, and left out for void ops. rpcMs, when not nil, is the diag
 // timing. []byte values inside result are sent as the bytes wire type.
+// A FileBytes or FileText result is read from its file while the answer
+// is written.
 func WriteOK(w http.ResponseWriter, result any, has bool, rpcMs *int64) {
 	if b, ok := result.(Bytes); ok && has {
 		writeBytesOK(w, b, rpcMs)
@@ -82,6 +84,14 @@ func WriteOK(w http.ResponseWriter, result any, has bool, rpcMs *int64) {
 	}
 	if b, ok := result.([]byte); ok && has {
 		writeBytesOK(w, b, rpcMs)
+		return
+	}
+	switch f := result.(type) {
+	case FileBytes:
+		writeFileBytes(w, f, rpcMs)
+		return
+	case FileText:
+		writeFileText(w, f, rpcMs)
 		return
 	}
 	// The envelope is written around the encoded result, in one pass
@@ -157,12 +167,7 @@ const bytesChunk = 48 << 10
 // instead of building the envelope in memory (the encoder's copies cost
 // four times the data), with an exact Content-Length.
 func writeBytesOK(w http.ResponseWriter, b []byte, rpcMs *int64) {
-	const head = `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"`
-	tail := `"}`
-	if rpcMs != nil {
-		tail += `,"rpcMs":` + strconv.FormatInt(*rpcMs, 10)
-	}
-	tail += "}"
+	head, tail := bytesEnvelope(rpcMs)
 	APIHeaders(w.Header())
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(head)+base64.StdEncoding.EncodedLen(len(b))+len(tail)))
@@ -181,6 +186,17 @@ func writeBytesOK(w http.ResponseWriter, b []byte, rpcMs *int64) {
 		}
 		buf = buf[:0]
 	}
+}
+
+// bytesEnvelope is what a bytes answer writes before and after the base64
+// text.
+func bytesEnvelope(rpcMs *int64) (head, tail string) {
+	head = `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"`
+	tail = `"}`
+	if rpcMs != nil {
+		tail += `,"rpcMs":` + strconv.FormatInt(*rpcMs, 10)
+	}
+	return head, tail + "}"
 }
 
 // failure and success are the envelopes, with upstream's member order.

@@ -1,9 +1,14 @@
 package scaffold
 
-import "fmt"
+import (
+	"fmt"
 
-// Stable error codes carried by *Error. Callers map them to exit codes; the
-// strings are part of the CLI's machine interface and must not change.
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
+)
+
+// Stable error codes carried by *Error (Error.ExitCode gives each its exit
+// code); the strings are part of the CLI's machine interface and must not
+// change.
 const (
 	// CodeNameRequired: the Worker name is empty (upstream: "`name` is required").
 	CodeNameRequired = "E_NAME_REQUIRED"
@@ -56,6 +61,27 @@ func (e *Error) Error() string {
 
 // Unwrap returns the underlying cause so errors.Is works through *Error.
 func (e *Error) Unwrap() error { return e.Err }
+
+// ExitCode is the sysexits(3) status of e's Code: bad names and options
+// are usage errors (64), a directory that cannot take the project is
+// "cannot create" (73), and failing child tools or anything else are
+// software errors (70).
+func (e *Error) ExitCode() int {
+	switch e.Code {
+	case CodeNameRequired, CodeInvalidWorkerName, CodeInvalidBucketName, CodeInvalidPackageName,
+		CodeInvalidOption, CodeUnknownTemplate:
+		return exitcode.Usage
+	case CodeTargetNotEmpty, CodeTargetConflict, CodeWriteFailed:
+		return exitcode.CantCreate
+	}
+	return exitcode.Software
+}
+
+// ErrorCode returns Code.
+func (e *Error) ErrorCode() string { return e.Code }
+
+// ErrorHint returns Hint.
+func (e *Error) ErrorHint() string { return e.Hint }
 
 func optionError(flag, hint, format string, args ...any) *Error {
 	return &Error{Code: CodeInvalidOption, Message: fmt.Sprintf(format, args...), Hint: hint, Flag: flag}

@@ -97,74 +97,21 @@ func CacheDir(f *cmdutil.Factory) (string, error) {
 	return dir, nil
 }
 
-// CLIError maps the typed errors of provision, runtimesync and npmregistry
-// onto exit codes, keeping their stable codes and hints.
+// CLIError is clierr.From for the errors of runtime sync and Cloudflare
+// provisioning (their types give the exit and stable codes): a usage error
+// of theirs (an unknown runtime, a bad bucket name) is rendered Plain, as
+// upstream's bare usage line.
 func CLIError(err error) error {
-	if err == nil {
-		return nil
-	}
 	var ce *clierr.Error
-	if errors.As(err, &ce) {
-		return ce
+	if err == nil || errors.As(err, &ce) {
+		return err
 	}
-	if re, ok := runtimesync.AsError(err); ok {
-		exit := exitcode.Software
-		switch re.Kind {
-		case runtimesync.KindUsage:
-			exit = exitcode.Usage
-		case runtimesync.KindData:
-			exit = exitcode.DataErr
-		case runtimesync.KindUnavailable:
-			exit = exitcode.Unavailable
-		case runtimesync.KindConfig:
-			exit = exitcode.Config
-		case runtimesync.KindCantCreate:
-			exit = exitcode.CantCreate
-		case runtimesync.KindConflict:
-			exit = exitcode.TempFail
-		case runtimesync.KindInterrupted:
-			exit = exitcode.Interrupted
-		}
-		e := clierr.Wrap(err, exit, re.Code, re.Message, re.Hint)
-		// Upstream printed an unknown runtime as a bare usage line.
-		e.Plain = re.Kind == runtimesync.KindUsage
-		return e
+	e, ok := clierr.From(err)
+	if !ok {
+		return err
 	}
-	if pe, ok := provision.AsError(err); ok {
-		exit := exitcode.Software
-		switch pe.Kind {
-		case provision.KindPermission:
-			exit = exitcode.NoPerm
-		case provision.KindConfig:
-			exit = exitcode.Config
-		case provision.KindUnavailable:
-			exit = exitcode.Unavailable
-		case provision.KindData:
-			exit = exitcode.DataErr
-		case provision.KindUsage:
-			exit = exitcode.Usage
-		case provision.KindCantCreate:
-			exit = exitcode.CantCreate
-		case provision.KindInterrupted:
-			exit = exitcode.Interrupted
-		}
-		e := clierr.Wrap(err, exit, pe.Code, pe.Message, pe.Hint)
-		e.Plain = pe.Kind == provision.KindUsage
-		return e
-	}
-	if ne, ok := npmregistry.AsError(err); ok {
-		exit := exitcode.Unavailable
-		switch ne.Kind {
-		case npmregistry.KindIntegrity:
-			exit = exitcode.DataErr
-		case npmregistry.KindInvalid:
-			exit = exitcode.Config
-		case npmregistry.KindInterrupted:
-			exit = exitcode.Interrupted
-		}
-		return clierr.Wrap(err, exit, ne.Code, ne.Message, ne.Hint)
-	}
-	return err
+	e.Plain = e.Exit == exitcode.Usage
+	return e
 }
 
 // Syncer assembles a runtimesync.Syncer for the bucket.

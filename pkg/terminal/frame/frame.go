@@ -5,6 +5,11 @@
 // the client (pkg/terminal) and the local backend (pkg/localsandbox) encode
 // and decode with this package, so the two sides cannot drift apart.
 //
+// Strings are encoded as upstream's JSON.stringify writes them
+// (internal/jsjson): a frame nimbus sends is byte for byte the frame
+// upstream sends for the same text, invalid UTF-8 included (one U+FFFD per
+// maximal invalid subsequence, as TextDecoder reads it).
+//
 // Decoding is lenient where the protocol says to be: unknown types decode
 // without error (callers ignore them), fields of the wrong JSON type read
 // as absent, and sizes outside 1..MaxDimension read as absent, which the
@@ -16,7 +21,8 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/nimbus-sh/nimbus/internal/jsjson"
 )
 
 // Bare keepalive texts. They are not JSON: a JSON decoder must tolerate
@@ -238,8 +244,8 @@ func dimension(v *float64) int {
 	return int(n)
 }
 
-// Input is a session or process terminal input frame. data must be valid
-// UTF-8 (see Carry); invalid bytes would travel as U+FFFD.
+// Input is a session or process terminal input frame. data should be
+// valid UTF-8 (see Carry); invalid bytes travel as U+FFFD.
 func Input(data string) []byte { return dataFrame(TypeInput, data) }
 
 // Output is a session terminal output frame.
@@ -249,7 +255,7 @@ func Output(data string) []byte { return dataFrame(TypeOutput, data) }
 // hot path, which keeps reusing one buffer.
 func AppendOutput(dst, data []byte) []byte {
 	dst = append(dst, `{"type":"output","data":`...)
-	dst = appendString(dst, data)
+	dst = jsjson.AppendQuoteBytes(dst, data)
 	return append(dst, '}')
 }
 
@@ -279,7 +285,7 @@ func Ready() []byte { return []byte(`{"type":"ready"}`) }
 // Probe is the liveness probe of the upstream browser page: an
 // unsubscribe of a watch that does not exist, which every server answers.
 func Probe(reqID string) []byte {
-	b := append([]byte(`{"type":"fs-watch-unsubscribe","subId":"nimbus-liveness-probe","reqId":`), appendString(nil, []byte(reqID))...)
+	b := jsjson.AppendQuote([]byte(`{"type":"fs-watch-unsubscribe","subId":"nimbus-liveness-probe","reqId":`), reqID)
 	return append(b, '}')
 }
 
@@ -297,63 +303,6 @@ func ProbeResult(reqID json.RawMessage) []byte {
 func dataFrame(typ, data string) []byte {
 	b := append([]byte(`{"type":"`), typ...)
 	b = append(b, `","data":`...)
-	b = appendString(b, []byte(data))
+	b = jsjson.AppendQuote(b, data)
 	return append(b, '}')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
-// as encoding/json does; unlike it, <, > and & are not escaped (nothing
-// here is embedded in HTML) and the work is one pass without reflection,
-// because every keystroke and every output burst goes through it.
-func appendString(dst, s []byte) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		// U+2028 and U+2029 are valid JSON but not valid JavaScript
-		// string literals in older engines; escape them as encoding/json
-		// does.
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

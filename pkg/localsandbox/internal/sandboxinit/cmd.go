@@ -24,9 +24,10 @@ type Cmd struct {
 	// Args is the shell's argv, Args[0] included; empty runs it with
 	// Path alone as argv.
 	Args []string
-	// Env is the shell's whole environment as "key=value" strings. Set
-	// it: nil inherits this process's environment in Direct mode (as
-	// exec.Cmd does) but gives an empty one under an init.
+	// Env is the shell's whole environment as "key=value" strings; nil
+	// and empty mean an empty environment, in every mode. Unlike
+	// exec.Cmd, nothing is inherited from this process, whose environment
+	// may hold secrets a sandbox must not see.
 	Env []string
 	// Dir is the host directory the command starts in.
 	Dir string
@@ -298,7 +299,11 @@ func fdOf(f *os.File) int {
 }
 
 func (c *Cmd) command(path string, args []string) *exec.Cmd {
-	cmd := &exec.Cmd{Path: path, Args: args, Env: c.Env, Dir: c.Dir,
+	env := c.Env
+	if env == nil {
+		env = []string{} // exec.Cmd would inherit this process's
+	}
+	cmd := &exec.Cmd{Path: path, Args: args, Env: env, Dir: c.Dir,
 		Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr, WaitDelay: c.WaitDelay}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, c.ExtraFiles...)
 	return cmd

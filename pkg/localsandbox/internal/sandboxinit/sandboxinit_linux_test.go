@@ -261,3 +261,37 @@ func BenchmarkStart(b *testing.B) {
 		}
 	}
 }
+
+// TestNilEnvIsEmptyInEveryMode: a nil Env is an empty environment whatever
+// the mode; Direct mode does not inherit this process's environment as
+// exec.Cmd would, so a secret of the server's cannot reach a sandbox.
+func TestNilEnvIsEmptyInEveryMode(t *testing.T) {
+	t.Setenv("SANDBOXINIT_SERVER_SECRET", "must-not-leak")
+	// What a shell sets by itself when its environment is empty.
+	shellSet := map[string]bool{"PWD": true, "OLDPWD": true, "SHLVL": true, "_": true}
+	for _, mode := range modes {
+		for _, env := range [][]string{nil, {}} {
+			name := mode.String() + "/nil"
+			if env != nil {
+				name = mode.String() + "/empty"
+			}
+			t.Run(name, func(t *testing.T) {
+				dir := sandboxDir(t)
+				var out bytes.Buffer
+				c := shell(mode, dir, "echo start; exec /usr/bin/env")
+				c.Env = env
+				c.Stdout = &out
+				ex := run(t, c)
+				lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+				if ex.Code != 0 || lines[0] != "start" {
+					t.Fatalf("exit %+v, output:\n%s", ex, out.String())
+				}
+				for _, kv := range lines[1:] {
+					if k, _, _ := strings.Cut(kv, "="); !shellSet[k] {
+						t.Errorf("%s: the command's environment holds %q", mode, kv)
+					}
+				}
+			})
+		}
+	}
+}

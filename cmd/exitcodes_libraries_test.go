@@ -1,0 +1,135 @@
+package cmd_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-sh/nimbus/cmd/internal/runtimecli"
+	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/pkg/npmregistry"
+	"github.com/nimbus-sh/nimbus/pkg/provision"
+	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
+)
+
+// emptyBucket is a runtime bucket with no objects; exists says whether
+// the bucket itself exists.
+type emptyBucket struct{ exists bool }
+
+func (emptyBucket) Name() string                                                       { return "b" }
+func (b emptyBucket) Exists(context.Context) (bool, error)                             { return b.exists, nil }
+func (emptyBucket) Get(context.Context, string) ([]byte, bool, error)                  { return nil, false, nil }
+func (emptyBucket) List(context.Context, string, func(runtimesync.Object) error) error { return nil }
+func (emptyBucket) Put(context.Context, string, provision.Body, string) error {
+	return errors.New("read-only")
+}
+
+// TestRuntimeAndSetupErrorTables checks the "Errors" tables of
+// docs/runtime.md and docs/setup.md against the errors the libraries
+// return, through the mapping the commands use (the errors' own ExitCode,
+// clierr.From): every row has examples, made by the libraries' own
+// functions where a call can produce them, and each exits with its row's
+// code and carries one of its codes. Usage errors print upstream's bare
+// line (Plain).
+func TestRuntimeAndSetupErrorTables(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	first := func(_ any, err error) error { return err }
+	rsErr := func(k runtimesync.Kind, code string) error {
+		return &runtimesync.Error{Kind: k, Code: code, Message: "m"}
+	}
+	pvErr := func(k provision.Kind, code string) error { return &provision.Error{Kind: k, Code: code, Message: "m"} }
+	npmErr := func(k npmregistry.Kind, code string) error {
+		return &npmregistry.Error{Kind: k, Code: code, Message: "m"}
+	}
+	malformed := filepath.Join(dir, "wrangler.jsonc")
+	if err := os.WriteFile(malformed, []byte(`{"vars": [`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	digest := strings.Repeat("ab", 32)
+	noEnv := &cmdutil.Factory{Getenv: func(string) string { return "" }}
+
+	runtimeRows := map[string][]error{
+		"unknown or ambiguous runtime":             {first(runtimesync.ParseRequest("No Such!"))},
+		"`ruby`, `python@0.29.4` (no npm package)": {first(runtimesync.ParseRequest("python@0.29.4"))},
+		"tarball does not match `dist.integrity`":  {rsErr(runtimesync.KindData, runtimesync.CodeIntegrity), npmErr(npmregistry.KindIntegrity, npmregistry.CodeIntegrity)},
+		"blob does not match the manifest; malformed package": {rsErr(runtimesync.KindData, runtimesync.CodeBlobMismatch),
+			rsErr(runtimesync.KindData, runtimesync.CodePackageInvalid), rsErr(runtimesync.KindData, runtimesync.CodeManifestMismatch)},
+		"bucket's catalog invalid; pinned catalog does not hash to its pin; the wrangler config cannot be parsed to record the pin": {
+			first(runtimesync.ParseCatalog([]byte(`{"version":2}`))), rsErr(runtimesync.KindData, runtimesync.CodeCatalogPin),
+			first(runtimesync.WritePin(malformed, digest, true))},
+		"`--pin` is not a catalog digest": {first(runtimesync.List(ctx, emptyBucket{true}, "v1"))},
+		"no catalog in the bucket, or none under the pin; the `--write-config` file does not exist": {
+			first(runtimesync.List(ctx, emptyBucket{true}, "")), first(runtimesync.List(ctx, emptyBucket{true}, digest)),
+			first(runtimesync.WritePin(filepath.Join(dir, "missing.jsonc"), digest, false))},
+		"the wrangler config cannot be read or written to record the pin": {first(runtimesync.WritePin(dir, digest, false))},
+		"catalog changed by another publisher during the sync":            {rsErr(runtimesync.KindConflict, runtimesync.CodeCatalogConflict)},
+		"npm registry unreachable or failing": {rsErr(runtimesync.KindUnavailable, runtimesync.CodeRegistry),
+			npmErr(npmregistry.KindUnavailable, npmregistry.CodeUnavailable), npmErr(npmregistry.KindNotFound, npmregistry.CodeUnavailable)},
+		"npm's registry setting is not an http(s) URL": {first(npmregistry.ResolveRegistry(runtimesync.PackagePrefix+"clang", npmregistry.Settings{"registry": "ftp://mirror"}))},
+		"bucket missing; R2 not enabled; no token or account": {first(runtimesync.List(ctx, emptyBucket{false}, "")),
+			pvErr(provision.KindConfig, provision.CodeR2NotEnabled), first(runtimecli.APIToken(noEnv, ""))},
+		"token lacks \"Workers R2 Storage Write\"": {pvErr(provision.KindPermission, provision.CodePermission)},
+		"cache directory not writable":             {rsErr(runtimesync.KindCantCreate, runtimesync.CodeCache)},
+		"interrupted": {rsErr(runtimesync.KindInterrupted, runtimesync.CodeInterrupted),
+			npmErr(npmregistry.KindInterrupted, npmregistry.CodeInterrupted), pvErr(provision.KindInterrupted, provision.CodeInterrupted)},
+	}
+	setupRows := map[string][]error{
+		"no token": {first(runtimecli.APIToken(noEnv, ""))},
+		"invalid token / inactive token": {pvErr(provision.KindPermission, provision.CodeTokenInvalid),
+			pvErr(provision.KindPermission, provision.CodeTokenInactive)},
+		"token lacks a permission (403)": {pvErr(provision.KindPermission, provision.CodePermission)},
+		"wrong or malformed account id": {provision.Plan{Worker: "box", AccountID: "nope"}.Validate(),
+			pvErr(provision.KindConfig, provision.CodeAccountNotFound)},
+		"several accounts, none chosen / none": {pvErr(provision.KindConfig, provision.CodeAccountAmbiguous),
+			pvErr(provision.KindConfig, provision.CodeNoAccount)},
+		"R2 not enabled":                           {pvErr(provision.KindConfig, provision.CodeR2NotEnabled)},
+		"runtime sync failed":                      nil, // the rows of docs/runtime.md, above
+		"Worker not deployed yet (`--set-secret`)": {pvErr(provision.KindConfig, provision.CodeWorkerMissing)},
+		"Cloudflare 5xx or network after retries":  {pvErr(provision.KindUnavailable, provision.CodeUnavailable)},
+		"bad names or contradicting flags": {provision.ValidateBucketName("Not_A_Bucket"), provision.ValidateWorkerName("-box"),
+			pvErr(provision.KindUsage, provision.CodeInvalidPlan)},
+		"unreadable wrangler config / nimbus.yaml": {pvErr(provision.KindData, provision.CodeWranglerConfig),
+			pvErr(provision.KindData, provision.CodeNimbusConfig)},
+		"short secret":                   {pvErr(provision.KindData, provision.CodeSecretInvalid)},
+		"the secret file cannot be read": {pvErr(provision.KindConfig, provision.CodeSecretInvalid)},
+		"a local file (wrangler config, nimbus.yaml, secret) cannot be written": {pvErr(provision.KindCantCreate, provision.CodeWriteFile)},
+		"an answer from Cloudflare nimbus does not expect":                      {pvErr(provision.KindInternal, provision.CodeAPI)},
+		"interrupted (Ctrl-C); rerun resumes":                                   {pvErr(provision.KindInterrupted, provision.CodeInterrupted)},
+	}
+	for page, examples := range map[string]map[string][]error{"runtime.md": runtimeRows, "setup.md": setupRows} {
+		rows := docTableIn(t, page, "## Errors")
+		if len(rows) != len(examples) {
+			t.Errorf("docs/%s: %d rows, %d with examples", page, len(rows), len(examples))
+		}
+		for _, row := range rows {
+			errs, ok := examples[row[0]]
+			if !ok {
+				t.Errorf("docs/%s: row %q has no examples", page, row[0])
+				continue
+			}
+			for _, err := range errs {
+				if err == nil {
+					t.Errorf("docs/%s: an example of %q did not fail", page, row[0])
+					continue
+				}
+				e, ok := clierr.From(runtimecli.CLIError(err))
+				if !ok {
+					t.Errorf("docs/%s: %q: %T is not classified", page, row[0], err)
+					continue
+				}
+				if strconv.Itoa(e.Exit) != row[1] || !strings.Contains(row[2], "`"+e.Code+"`") {
+					t.Errorf("docs/%s: %q: %s exits %d with %s; the row says %s, %s", page, row[0], err, e.Exit, e.Code, row[1], row[2])
+				}
+				if e.Plain != (e.Exit == 64) && e.Code != clierr.CodeConfigMissing {
+					t.Errorf("docs/%s: %q: Plain = %v for exit %d", page, row[0], e.Plain, e.Exit)
+				}
+			}
+		}
+	}
+}
