@@ -88,7 +88,9 @@ func TestBigReadsStreamFromTheFile(t *testing.T) {
 		if got, want := w.h.Sum(nil), sha256.Sum256([]byte(tc.want)); !bytes.Equal(got, want[:]) {
 			t.Fatalf("%s: the answer (%d bytes) is not the file's (%d bytes)", tc.op, w.n, len(tc.want))
 		}
-		if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
+		// In memory, the answer would cost the file three times over; the
+		// race detector's pools drop buffers, hence a quarter, not less.
+		if d := after.TotalAlloc - before.TotalAlloc; d > uint64(len(text))/4 {
 			t.Errorf("%s of %d MiB allocated %d KiB on the server", tc.op, len(text)>>20, d>>10)
 		}
 	}

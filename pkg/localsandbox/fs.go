@@ -15,22 +15,41 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
-// errnoText is Node's wording, which the session's messages carry.
-var errnoText = map[syscall.Errno][2]string{
-	syscall.ENOENT:       {"ENOENT", "no such file or directory"},
-	syscall.EACCES:       {"EACCES", "permission denied"},
-	syscall.EEXIST:       {"EEXIST", "file already exists"},
-	syscall.ENOTDIR:      {"ENOTDIR", "not a directory"},
-	syscall.EISDIR:       {"EISDIR", "illegal operation on a directory"},
-	syscall.ENOTEMPTY:    {"ENOTEMPTY", "directory not empty"},
-	syscall.ENOSPC:       {"ENOSPC", "no space left on device"},
-	syscall.EPERM:        {"EPERM", "operation not permitted"},
-	syscall.ELOOP:        {"ELOOP", "too many symbolic links encountered"},
-	syscall.EINVAL:       {"EINVAL", "invalid argument"},
-	syscall.EBUSY:        {"EBUSY", "resource busy or locked"},
-	syscall.EXDEV:        {"EXDEV", "cross-device link not permitted"},
-	syscall.ENAMETOOLONG: {"ENAMETOOLONG", "name too long"},
-	syscall.EROFS:        {"EROFS", "read-only file system"},
+// errnoText is Node's wording, which the session's messages carry. (A
+// switch, not a map: a package-level map is built at start-up by every
+// nimbus command.)
+func errnoText(errno syscall.Errno) (code, text string, ok bool) {
+	switch errno {
+	case syscall.ENOENT:
+		return "ENOENT", "no such file or directory", true
+	case syscall.EACCES:
+		return "EACCES", "permission denied", true
+	case syscall.EEXIST:
+		return "EEXIST", "file already exists", true
+	case syscall.ENOTDIR:
+		return "ENOTDIR", "not a directory", true
+	case syscall.EISDIR:
+		return "EISDIR", "illegal operation on a directory", true
+	case syscall.ENOTEMPTY:
+		return "ENOTEMPTY", "directory not empty", true
+	case syscall.ENOSPC:
+		return "ENOSPC", "no space left on device", true
+	case syscall.EPERM:
+		return "EPERM", "operation not permitted", true
+	case syscall.ELOOP:
+		return "ELOOP", "too many symbolic links encountered", true
+	case syscall.EINVAL:
+		return "EINVAL", "invalid argument", true
+	case syscall.EBUSY:
+		return "EBUSY", "resource busy or locked", true
+	case syscall.EXDEV:
+		return "EXDEV", "cross-device link not permitted", true
+	case syscall.ENAMETOOLONG:
+		return "ENAMETOOLONG", "name too long", true
+	case syscall.EROFS:
+		return "EROFS", "read-only file system", true
+	}
+	return "", "", false
 }
 
 // fsErr reports a filesystem failure as the session does: 500
@@ -47,8 +66,8 @@ func fsErr(op, p string, err error) *sandboxserver.Error {
 	case isEscape(err):
 		return sandboxserver.RPCError(fmt.Sprintf("EACCES: permission denied, %s '%s' (the path leads outside the sandbox)", op, p))
 	case errors.As(err, &errno):
-		if t, ok := errnoText[errno]; ok {
-			return sandboxserver.RPCError(fmt.Sprintf("%s: %s, %s '%s'", t[0], t[1], op, p))
+		if code, text, ok := errnoText(errno); ok {
+			return sandboxserver.RPCError(fmt.Sprintf("%s: %s, %s '%s'", code, text, op, p))
 		}
 		return sandboxserver.RPCError(fmt.Sprintf("EIO: %s, %s '%s'", errno.Error(), op, p))
 	}
@@ -67,13 +86,20 @@ func isNotExist(err error) bool {
 
 // fileOptsAt is where each file op's trailing options object is; like the
 // Worker's dispatcher, it is checked (cred refused) before the path.
-var fileOptsAt = map[string]int{
-	"readFile": 1, "readFileBytes": 1, "stat": 1, "lstat": 1, "readlink": 1, "readdir": 1,
-	"exists": 1, "mkdir": 1, "writeFile": 2, "rename": 2, "chmod": 2, "readRange": 3,
+func fileOptsAt(op string) (int, bool) {
+	switch op {
+	case "readFile", "readFileBytes", "stat", "lstat", "readlink", "readdir", "exists", "mkdir":
+		return 1, true
+	case "writeFile", "rename", "chmod":
+		return 2, true
+	case "readRange":
+		return 3, true
+	}
+	return 0, false
 }
 
 func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
-	if i, ok := fileOptsAt[c.Op]; ok {
+	if i, ok := fileOptsAt(c.Op); ok {
 		if err := c.FileOpts(i); err != nil {
 			return nil, false, err
 		}

@@ -6,4 +6,11 @@ import "syscall"
 
 // New refuses to run on Windows; this only keeps the package building for
 // the release matrix.
-var signals = map[string]syscall.Signal{"SIGTERM": syscall.SIGTERM, "SIGINT": syscall.SIGINT, "SIGKILL": syscall.SIGKILL}
+var signals = [...]struct {
+	name string
+	sig  syscall.Signal
+}{
+	{"SIGTERM", syscall.SIGTERM},
+	{"SIGINT", syscall.SIGINT},
+	{"SIGKILL", syscall.SIGKILL},
+}

@@ -325,12 +325,22 @@ func (sb *sandbox) pruneLocked() {
 }
 
 func signalName(s os.Signal) string {
-	for n, v := range signals {
-		if v == s {
-			return n
+	for _, e := range signals {
+		if e.sig == s {
+			return e.name
 		}
 	}
 	return s.String()
+}
+
+// signalNamed returns the signal of a name such as "SIGTERM".
+func signalNamed(name string) (syscall.Signal, bool) {
+	for _, e := range signals {
+		if e.name == name {
+			return e.sig, true
+		}
+	}
+	return 0, false
 }
 
 func (sb *sandbox) proc(pid int64) *proc {
@@ -374,7 +384,7 @@ func (sb *sandbox) processOp(c *sandboxserver.Call) (any, bool, *sandboxserver.E
 		if aerr != nil {
 			return nil, false, aerr
 		}
-		sig, ok := signals[strings.ToUpper(name)]
+		sig, ok := signalNamed(strings.ToUpper(name))
 		if !ok {
 			if n, err := strconv.Atoi(name); err == nil && n > 0 && n < 65 {
 				sig, ok = syscall.Signal(n), true

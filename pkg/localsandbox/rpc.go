@@ -18,7 +18,7 @@ type backend struct{ s *Server }
 // Op runs every op but destroy and execStream. Sandbox paths are
 // normalised here, once, so the root compares equal to cleaned paths.
 func (b backend) Op(ctx context.Context, c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
-	if !knownOps[c.Op] {
+	if !knownOp(c.Op) {
 		return nil, false, sandboxserver.UnknownOp(c.Op)
 	}
 	c.Root = cleanPath(c.Root)
@@ -82,20 +82,21 @@ func (b backend) Destroy(_ *http.Request, c *sandboxserver.Call, reason string) 
 	return b.s.destroy(c.DO, reason)
 }
 
-// knownOps are the operations this backend implements; anything else is
+// knownOp reports whether this backend implements op; anything else is
 // E_REMOTE_OP, as on a Worker that does not know it.
-var knownOps = map[string]bool{
-	"ready": true, "bootProbe": true,
-	"exec": true, "execStream": true, "runCode": true, "startProcess": true, "detachExec": true,
-	"readFile": true, "readFileBytes": true, "writeFile": true, "stat": true, "lstat": true,
-	"readlink": true, "readdir": true, "exists": true, "mkdir": true, "rename": true,
-	"chmod": true, "readRange": true, "deleteFile": true,
-	"listRuntimes": true, "installRuntime": true, "ensureRuntimes": true,
-	"listProcesses": true, "processLogs": true, "killProcess": true, "signalProcess": true,
-	"writeProcessInput": true, "endProcessInput": true, "resizeProcess": true,
-	"listPorts": true, "exposePort": true, "unexposePort": true,
-	"listApps": true, "exposeApp": true, "rotateLink": true, "removeApp": true,
-	"ensureDurableApp": true, "removeDurableApp": true,
+func knownOp(op string) bool {
+	switch op {
+	case "ready", "bootProbe", "exec", "execStream", "runCode", "startProcess",
+		"detachExec", "readFile", "readFileBytes", "writeFile", "stat", "lstat",
+		"readlink", "readdir", "exists", "mkdir", "rename", "chmod", "readRange",
+		"deleteFile", "listRuntimes", "installRuntime", "ensureRuntimes",
+		"listProcesses", "processLogs", "killProcess", "signalProcess",
+		"writeProcessInput", "endProcessInput", "resizeProcess", "listPorts",
+		"exposePort", "unexposePort", "listApps", "exposeApp", "rotateLink",
+		"removeApp", "ensureDurableApp", "removeDurableApp":
+		return true
+	}
+	return false
 }
 
 func (sb *sandbox) dispatch(ctx context.Context, c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {

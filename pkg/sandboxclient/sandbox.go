@@ -83,20 +83,19 @@ func (s *Sandbox) Root() string { return s.opts.Root }
 // Client returns the client the handle belongs to.
 func (s *Sandbox) Client() *Client { return s.c }
 
-// safeOps are the operations the spec lists as safe to retry after a 503
-// (§8); everything else is sent exactly once.
-var safeOps = map[string]bool{
-	"ready": true, "bootProbe": true,
-	"readFile": true, "readFileBytes": true, "stat": true, "lstat": true, "readlink": true,
-	"readdir": true, "exists": true, "readRange": true,
-	"listRuntimes": true, "listProcesses": true, "listPorts": true, "listApps": true,
-	"processLogs": true,
-	"mkdir":       true, "writeFile": true, "deleteFile": true, "destroy": true,
-	"unexposePort": true, "exposePort": true,
+// IsSafeOp reports whether op is retried by the client on 503 +
+// Retry-After: the operations the spec lists as safe to retry (§8);
+// everything else is sent exactly once.
+func IsSafeOp(op string) bool {
+	switch op {
+	case "ready", "bootProbe",
+		"readFile", "readFileBytes", "stat", "lstat", "readlink", "readdir", "exists", "readRange",
+		"listRuntimes", "listProcesses", "listPorts", "listApps", "processLogs",
+		"mkdir", "writeFile", "deleteFile", "destroy", "unexposePort", "exposePort":
+		return true
+	}
+	return false
 }
-
-// IsSafeOp reports whether op is retried by the client on 503 + Retry-After.
-func IsSafeOp(op string) bool { return safeOps[op] }
 
 func (s *Sandbox) body(op string, args []any) requestBody {
 	if args == nil {
@@ -109,16 +108,19 @@ func (s *Sandbox) body(op string, args []any) requestBody {
 	}
 }
 
-// slowOps do real work before they answer (installing runtimes), so they
-// may take longer than the HTTP timeout to send their headers.
-var slowOps = map[string]bool{"ready": true, "installRuntime": true, "ensureRuntimes": true}
+// slowOp reports whether op does real work before it answers (installing
+// runtimes), so that it may take longer than the HTTP timeout to send its
+// headers.
+func slowOp(op string) bool {
+	return op == "ready" || op == "installRuntime" || op == "ensureRuntimes"
+}
 
 func (s *Sandbox) rpcRequest(op string, body bodyFunc, accept string) request {
 	r := request{
 		method: http.MethodPost, url: s.c.rpcURL(s.id), sandboxID: s.id,
-		accept: accept, body: body, safe: safeOps[op],
+		accept: accept, body: body, safe: IsSafeOp(op),
 	}
-	if slowOps[op] {
+	if slowOp(op) {
 		r.wait = SlowOpFactor * s.c.timeout
 	}
 	return r

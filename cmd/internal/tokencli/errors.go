@@ -23,16 +23,28 @@ func Error(err error) error {
 	if te.HTTPStatus >= 500 {
 		exit = exitcode.Software
 	}
-	return clierr.Wrap(err, exit, te.Code, te.Message, hints[te.Code])
+	return clierr.Wrap(err, exit, te.Code, te.Message, hint(te.Code))
 }
 
-var hints = map[string]string{
-	token.CodeAuthConfigMissing: "set JWT_SECRET in the environment or pass --secret-file",
-	token.CodeTokenMalformed:    "pass the whole token: three base64url parts separated by dots",
-	token.CodeTokenSignature:    "the token was signed with another secret: check JWT_SECRET, and JWT_SECRET_PREVIOUS during a rotation",
-	token.CodeTokenClaims:       "tenant, subject, sid and jti may only use letters, digits, '.', '_' and '-' (1 to 128 characters)",
-	token.CodeTokenExpired:      "mint a new token with 'nimbus token mint'",
-	token.CodeTokenTTLTooLarge:  "use a ttl above zero and at most 30 days (2592000 seconds or 720h)",
-	token.CodeScopeMissing:      "mint a token that includes the scope, e.g. --scopes sandbox:use",
-	token.CodeSessionPin:        "mint a token pinned to this id (--sid) or without a pin",
+// hint is the advice shown with a token error of code.
+func hint(code string) string {
+	switch code {
+	case token.CodeAuthConfigMissing:
+		return "set JWT_SECRET in the environment or pass --secret-file"
+	case token.CodeTokenMalformed:
+		return "pass the whole token: three base64url parts separated by dots"
+	case token.CodeTokenSignature:
+		return "the token was signed with another secret: check JWT_SECRET, and JWT_SECRET_PREVIOUS during a rotation"
+	case token.CodeTokenClaims:
+		return "tenant, subject, sid and jti may only use letters, digits, '.', '_' and '-' (1 to 128 characters)"
+	case token.CodeTokenExpired:
+		return "mint a new token with 'nimbus token mint'"
+	case token.CodeTokenTTLTooLarge:
+		return "use a ttl above zero and at most 30 days (2592000 seconds or 720h)"
+	case token.CodeScopeMissing:
+		return "mint a token that includes the scope, e.g. --scopes sandbox:use"
+	case token.CodeSessionPin:
+		return "mint a token pinned to this id (--sid) or without a pin"
+	}
+	return ""
 }
