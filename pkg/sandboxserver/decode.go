@@ -507,7 +507,7 @@ func (p *parser) str(c *chunks) (any, error) {
 	}
 	if len(c.list) == 1 && c.n <= maxInterned {
 		// The lookup converts without allocating.
-		if v, ok := interned[string(c.list[0])]; ok {
+		if v, ok := interned()[string(c.list[0])]; ok {
 			return v, nil
 		}
 	}
@@ -516,8 +516,8 @@ func (p *parser) str(c *chunks) (any, error) {
 
 // interned are the strings every request carries (member names and
 // values of the envelope, op names), boxed once: a request decodes them
-// without allocating.
-var interned = func() map[string]any {
+// without allocating. The table is made on first use, not at start-up.
+var interned = sync.OnceValue(func() map[string]any {
 	m := map[string]any{}
 	for _, s := range []string{
 		"op", "args", "profile", "root", "diag", "default", "/home/user",
@@ -535,7 +535,7 @@ var interned = func() map[string]any {
 		m[s] = s
 	}
 	return m
-}()
+})
 
 // maxInterned is the length of the longest interned string, or more.
 const maxInterned = 24
