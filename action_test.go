@@ -432,6 +432,26 @@ func TestAction(t *testing.T) {
 		}
 	})
 
+	t.Run("a timeout kills the command, downloads and destroys", func(t *testing.T) {
+		temp, ws := t.TempDir(), t.TempDir()
+		out, res := f.runAction(t, temp, ws, with(f.creds(), "timeout", "1s", "command", "echo before > out.txt; sleep 30", "download", "out.txt"), nil)
+		if res["run"].status != 124 || out["exit-code"] != "124" || !res["destroy"].ran || res["destroy"].status != 0 {
+			t.Fatalf("%v\n%s", out, dump(res))
+		}
+		if b, _ := os.ReadFile(filepath.Join(ws, "out.txt")); string(b) != "before\n" {
+			t.Fatalf("download after a timeout: %q", b)
+		}
+		if len(f.sandboxes()) != 0 {
+			t.Fatalf("left %v", f.sandboxes())
+		}
+		_, res = f.runAction(t, t.TempDir(), t.TempDir(), with(f.creds(), "timeout", "soon", "command", "true"), nil)
+		// run passes the command's code through, so its own failures, usage
+		// included, are 125.
+		if res["run"].status != 125 || !strings.Contains(res["run"].log, `invalid argument "soon" for "--timeout"`) {
+			t.Fatalf("a bad timeout: %s", dump(res))
+		}
+	})
+
 	t.Run("a cancelled run leaks nothing", func(t *testing.T) {
 		temp, ws := t.TempDir(), t.TempDir()
 		out, res := f.runAction(t, temp, ws, with(f.creds(), "command", "touch started; sleep 60"), func(step string, p *os.Process) {

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/coder/websocket"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/nimbus-sh/nimbus/cmd"
@@ -39,6 +40,10 @@ func init() {
 	//	rawworker hang                 reads each request, never answers
 	//	rawworker silent               accepts connections, never speaks
 	//	                               (NIMBUS_ENDPOINT is https://)
+	//	rawworker stallproxy           the same listener as an HTTPS proxy
+	//	                               that never answers CONNECT
+	//	                               (HTTPS_PROXY points at it;
+	//	                               NIMBUS_ENDPOINT is https://nimbus.test)
 	//
 	// rawcount N: the server received N requests (HTTP modes).
 	sandboxCmds["rawworker"] = cmdRawWorker
@@ -130,7 +135,7 @@ func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
 			case <-r.Context().Done():
 			}
 		}
-	case "silent":
+	case "silent", "stallproxy":
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		ts.Check(err)
 		var conns []net.Conn
@@ -153,6 +158,11 @@ func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
 				c.Close()
 			}
 		})
+		if args[0] == "stallproxy" {
+			ts.Setenv("HTTPS_PROXY", "http://"+ln.Addr().String())
+			ts.Setenv("NIMBUS_ENDPOINT", "https://nimbus.test")
+			return
+		}
 		ts.Setenv("NIMBUS_ENDPOINT", "https://"+ln.Addr().String())
 		return
 	default:
@@ -209,5 +219,116 @@ func TestServerErrorTextIsStrippedOnTerminal(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), `\u001b]0;owned\u0007denied`) {
 		t.Fatalf("JSON stderr %q", errOut.String())
+	}
+}
+
+// What a sandbox names (files, processes, runtimes, apps) reaches a
+// terminal in tables without the characters a terminal interprets: a
+// file name or a process command line chosen in the sandbox cannot
+// retitle the window, clear the screen, reorder text or fake a row. File
+// names are quoted as cp quotes them; other cells lose the controls.
+func TestServerTextInTablesIsNeutralisedOnTerminal(t *testing.T) {
+	const evil = "\u001b]0;owned\u0007\u001b[2J\r\u202e\u009b31m"
+	answers := map[string]string{
+		"ready":         `{"preinstalled":["py` + evil + `thon"],"diagnostics":["host` + evil + `paths"]}`,
+		"readdir":       `[{"name":"a` + evil + `b","type":"file"},{"name":"dir\nfake","type":"directory"}]`,
+		"stat":          `{"type":"fi` + evil + `le","size":1,"mtime":0,"mode":420}`,
+		"listProcesses": `[{"pid":7,"command":"sleep` + evil + ` 9","argv":[],"cwd":"/","state":"run` + evil + `ning","exitCode":null,"startTime":0,"endTime":null,"longRunning":false,"attachedTty":false}]`,
+		"listRuntimes":  `{"installed":[{"name":"no` + evil + `de","version":"2` + evil + `2"}],"available":[{"name":"ru` + evil + `by","defaultVersion":"3` + evil + `3"}]}`,
+		"listApps":      `[{"owner":"ow` + evil + `ner","name":"na` + evil + `me","port":3000,"pid":7,"status":"fai` + evil + `led","visibility":"sco` + evil + `ped","capability":null,"restart":"never","diagnostic":"di` + evil + `ag","url":"http://u` + evil + `rl"}]`,
+	}
+	// In JSON the escapes arrive intact (\u001b); on the terminal they go.
+	for k, v := range answers {
+		answers[k] = strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(v,
+			"\u001b", `\u001b`), "\u0007", `\u0007`), "\r", `\r`), "\u202e", `\u202e`), "\u009b", `\u009b`), "\n", `\n`)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Op string `json:"op"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true,"result":`+answers[body.Op]+`}`)
+	}))
+	defer srv.Close()
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("NIMBUS_ENDPOINT", srv.URL)
+	t.Setenv("NIMBUS_TOKEN", "tok")
+	t.Chdir(t.TempDir())
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ready", "job-1"}, "preinstalled: py]0;owned[2J31mthon"},
+		{[]string{"files", "ls", "job-1"}, `"a\x1b]0;owned\a\x1b[2J\r\u202e\u009b31mb"`},
+		{[]string{"files", "stat", "job-1", "f"}, "type:  fi]0;owned[2J31mle"},
+		{[]string{"ps", "job-1"}, "sleep]0;owned[2J31m 9"},
+		{[]string{"runtimes", "list", "job-1"}, "ru]0;owned[2J31mby"},
+		{[]string{"apps", "list", "job-1"}, "ow]0;owned[2J31mner"},
+	} {
+		code, stdout, stderr := runTTY(t, nil, "", append(append([]string{"sandbox"}, tc.args...), "--no-color")...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %q", tc.args, code, stderr)
+		}
+		if strings.ContainsAny(stdout+stderr, "\x1b\x07\r\u202e\u009b") || strings.Contains(stdout, "\nfake") {
+			t.Errorf("%v: terminal output keeps control characters:\n%q\n%q", tc.args, stdout, stderr)
+		}
+		if !strings.Contains(stdout, tc.want) {
+			t.Errorf("%v: stdout %q lacks %q", tc.args, stdout, tc.want)
+		}
+	}
+}
+
+// A terminal server's close reason is its own text: `session attach`
+// prints it without the characters a terminal interprets.
+func TestAttachCloseReasonIsNeutralisedOnTerminal(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		ws.Close(websocket.StatusNormalClosure, "bye\u001b]0;owned\u0007\u001b[2J\r\u202e\u009b31m!")
+	}))
+	defer srv.Close()
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("NIMBUS_ENDPOINT", srv.URL)
+	t.Setenv("NIMBUS_TOKEN", "tok")
+	t.Chdir(t.TempDir())
+	code, stdout, stderr := runTTY(t, nil, "", "session", "attach", "demo", "--no-color")
+	if code != 0 {
+		t.Fatalf("exit %d: %q %q", code, stdout, stderr)
+	}
+	if strings.ContainsAny(stdout+stderr, "\x1b\x07\r\u202e\u009b") {
+		t.Fatalf("terminal output keeps control characters: %q", stderr)
+	}
+	if !strings.Contains(stderr, "the server closed the terminal of demo (bye]0;owned[2J31m!)") {
+		t.Fatalf("stderr %q", stderr)
+	}
+}
+
+// A CI secret pasted with a line break, or saved with a byte order mark,
+// is still the one token: NIMBUS_TOKEN is trimmed as a token file is (a
+// token never holds spaces). What is left must be one token: a space or a
+// control character inside it is refused before anything is sent, naming
+// where it came from.
+func TestTokenFromEnvironmentIsTrimmed(t *testing.T) {
+	srv := sandboxTTY(t, "use")
+	tok := os.Getenv("NIMBUS_TOKEN")
+	for _, v := range []string{tok + "\n", tok + "\r\n", "\ufeff" + tok, "  " + tok + "\t"} {
+		t.Setenv("NIMBUS_TOKEN", v)
+		if code, _, stderr := runTTY(t, nil, "", "sandbox", "files", "ls", "job-1"); code != 0 {
+			t.Errorf("NIMBUS_TOKEN %q: exit %d: %s", v, code, stderr)
+		}
+	}
+	before := len(srv.Requests())
+	for _, v := range []string{tok + "\n" + tok, tok[:10] + " " + tok[10:]} {
+		t.Setenv("NIMBUS_TOKEN", v)
+		code, _, stderr := runTTY(t, nil, "", "sandbox", "files", "ls", "job-1", "--no-color")
+		if code != 78 || !strings.Contains(stderr, "NIMBUS_TOKEN") || !strings.Contains(stderr, "E_TOKEN_INVALID") || strings.Contains(stderr, tok[10:20]) {
+			t.Errorf("NIMBUS_TOKEN %q: exit %d: %s", v, code, stderr)
+		}
+	}
+	if n := len(srv.Requests()); n != before {
+		t.Errorf("%d requests sent with a broken token", n-before)
 	}
 }

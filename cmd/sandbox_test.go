@@ -48,7 +48,7 @@ var scriptIDs = map[string]sandboxtest.Identity{
 // scriptEnvKeys are passed to commands run by the exits command.
 var scriptEnvKeys = []string{"PATH", "HOME", "XDG_CONFIG_HOME", "NO_COLOR", "TMPDIR", "JWT_SECRET", "JWT_SECRET_PREVIOUS",
 	"NIMBUS_ENDPOINT", "NIMBUS_TOKEN", "NIMBUS_TOKEN_FILE", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_PROFILE", "NIMBUS_BASE_PATH", "NIMBUS_HTTP_TIMEOUT",
-	"SECRET_VALUE", "WORK"}
+	"SECRET_VALUE", "WORK", "HTTPS_PROXY"}
 
 var sandboxCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	// fakeworker [-jwt SECRET] [-noexecstream] [-truncate] [-disabled]

@@ -186,7 +186,13 @@ func (o *common) appsTable(apps []sandboxclient.App) error {
 	}
 	rows := [][]string{{"NAME", "PORT", "PID", "STATUS", "VISIBILITY", "URL", "OWNER"}}
 	for _, a := range apps {
-		rows = append(rows, []string{str(a.Name), intp(a.Port), int64p(a.PID), a.Status, a.Visibility, str(a.URL), a.Owner})
+		row := []string{str(a.Name), intp(a.Port), int64p(a.PID), a.Status, a.Visibility, str(a.URL), a.Owner}
+		for i, c := range row {
+			// The sandbox names its apps: no escape sequence reaches the
+			// terminal.
+			row[i] = sandboxcli.DisplayText(c)
+		}
+		rows = append(rows, row)
 	}
 	widths := make([]int, len(rows[0]))
 	for _, r := range rows {
@@ -213,7 +219,7 @@ func (o *common) appsTable(apps []sandboxclient.App) error {
 		}
 		b.WriteString(l + "\n")
 		if n > 0 && apps[n-1].Diagnostic != nil {
-			b.WriteString("  " + st.Muted(*apps[n-1].Diagnostic) + "\n")
+			b.WriteString("  " + st.Muted(sandboxcli.DisplayText(*apps[n-1].Diagnostic)) + "\n")
 		}
 	}
 	_, err := io.WriteString(ios.Out, b.String())
@@ -233,7 +239,7 @@ func (o *common) appSummary(verb string, a *sandboxclient.App) error {
 	if a.Port != nil {
 		detail = "port " + strconv.Itoa(*a.Port) + ", " + detail
 	}
-	fmt.Fprintf(ios.ErrOut, "%s %s app %s (%s)\n", st.SuccessIcon(), verb, st.Bold(what), detail)
+	fmt.Fprintf(ios.ErrOut, "%s %s app %s (%s)\n", st.SuccessIcon(), verb, st.Bold(sandboxcli.DisplayText(what)), sandboxcli.DisplayText(detail))
 	if a.URL == nil {
 		fmt.Fprintln(ios.ErrOut, st.Muted("The server gave no preview URL."))
 		return nil

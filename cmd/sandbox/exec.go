@@ -17,13 +17,6 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
-// timeoutGrace is how long past --timeout the CLI waits for the Worker to
-// report the timeout itself (with its message) before giving up locally:
-// as long again as the timeout, between 1s and 5s.
-func timeoutGrace(d time.Duration) time.Duration {
-	return min(max(d, time.Second), 5*time.Second)
-}
-
 // maxStdin bounds --stdin: it is sent inside one request.
 const maxStdin = 20 << 20
 
@@ -117,13 +110,9 @@ and prints its pid (the start result with --json); follow it with 'logs -f' or
 			if err != nil {
 				return sandboxcli.ExecError(err)
 			}
-			ctx := cmd.Context()
-			if timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, timeout+timeoutGrace(timeout))
-				defer cancel()
-			}
-			return runStreaming(ctx, o, sb, shellquote.Join(args[1:]), opts)
+			// A Worker that never reports --timeout is bounded by the
+			// client (sandboxclient.CommandGrace): 124 all the same.
+			return runStreaming(cmd.Context(), o, sb, shellquote.Join(args[1:]), opts)
 		},
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

@@ -135,9 +135,9 @@ func newCmdFilesLs(o *common) *cobra.Command {
 				var b strings.Builder
 				for _, e := range ents {
 					if e.Type == "directory" {
-						b.WriteString(st.Bold(e.Name+"/") + "\n")
+						b.WriteString(st.Bold(sandboxcli.DisplayPath(e.Name)+"/") + "\n")
 					} else {
-						b.WriteString(e.Name + "\n")
+						b.WriteString(sandboxcli.DisplayPath(e.Name) + "\n")
 					}
 				}
 				_, err := io.WriteString(o.f.IOStreams.Out, b.String())
@@ -171,7 +171,7 @@ UTC; the JSON (piped, or --json) keeps the API's epoch milliseconds.`,
 			}
 			return o.output(st, func() error {
 				var b strings.Builder
-				fmt.Fprintf(&b, "path:  %s\ntype:  %s\nsize:  %d\nmode:  %04o\nmtime: %s\n", p, st.Type, st.Size, st.Mode&0o7777, rfc3339ms(st.Mtime))
+				fmt.Fprintf(&b, "path:  %s\ntype:  %s\nsize:  %d\nmode:  %04o\nmtime: %s\n", p, sandboxcli.DisplayText(st.Type), st.Size, st.Mode&0o7777, rfc3339ms(st.Mtime))
 				if st.Ctime != nil {
 					fmt.Fprintf(&b, "ctime: %s\n", rfc3339ms(*st.Ctime))
 				}

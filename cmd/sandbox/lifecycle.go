@@ -3,7 +3,6 @@ package sandbox
 import (
 	"fmt"
 	"strings"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -32,13 +31,17 @@ func newCmdReady(o *common) *cobra.Command {
 				ios := o.f.IOStreams
 				pre := "none"
 				if len(r.Preinstalled) > 0 {
-					pre = strings.Join(r.Preinstalled, ", ")
+					names := make([]string, len(r.Preinstalled))
+					for i, n := range r.Preinstalled {
+						names[i] = sandboxcli.DisplayText(n)
+					}
+					pre = strings.Join(names, ", ")
 				}
 				if _, err := fmt.Fprintf(ios.Out, "%s sandbox %s is ready (preinstalled: %s)\n", ios.Styles().SuccessIcon(), sb.ID(), pre); err != nil {
 					return err
 				}
 				for _, d := range r.Diagnostics {
-					fmt.Fprintf(ios.ErrOut, "%s %s\n", ios.Styles().WarningIcon(), printable(d))
+					fmt.Fprintf(ios.ErrOut, "%s %s\n", ios.Styles().WarningIcon(), sandboxcli.DisplayText(d))
 				}
 				return nil
 			})
@@ -99,15 +102,4 @@ stay in the ledger, and the command fails.`,
 	cmd.Flags().StringVar(&ledgerPath, "ledger", "", "destroy the sandboxes recorded in the cleanup ledger `FILE`")
 	cmd.Flags().Lookup("ledger").NoOptDefVal = ledgerDefault
 	return cmd
-}
-
-// printable drops control characters from server text before it reaches
-// a terminal (no escape sequences from a server).
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return -1
-		}
-		return r
-	}, s)
 }

@@ -50,7 +50,7 @@ func newCmdPs(o *common) *cobra.Command {
 					if p.ExitCode != nil {
 						exit = strconv.Itoa(*p.ExitCode)
 					}
-					fmt.Fprintf(&b, "%-10d %-8s %-5s %s\n", p.PID, p.State, exit, p.Command)
+					fmt.Fprintf(&b, "%-10d %-8s %-5s %s\n", p.PID, sandboxcli.DisplayText(p.State), exit, sandboxcli.DisplayText(p.Command))
 				}
 				_, err := io.WriteString(o.f.IOStreams.Out, b.String())
 				return err

@@ -257,8 +257,10 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 	if spec.Keep && human && res != nil {
 		fmt.Fprintf(ios.ErrOut, "%s Kept sandbox %s %s\n", st.WarningIcon(), res.ID, st.Muted("(nimbus sandbox destroy "+res.ID+" when done)"))
 	}
-	if res != nil && !res.Destroyed && !spec.Keep {
-		// Never leave a sandbox behind silently: say which one is left.
+	if res != nil && !res.Destroyed && !spec.Keep && events == nil {
+		// Never leave a sandbox behind silently: say which one is left
+		// (with --json the result event says it, and stderr holds only
+		// the error object).
 		fmt.Fprintf(ios.ErrOut, "%s sandbox %s was not destroyed; run: nimbus sandbox destroy %s\n", st.WarningIcon(), res.ID, res.ID)
 	}
 	if err != nil {

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"context"
 	"io"
 	"os"
 	"time"
@@ -80,13 +79,7 @@ failure and interruption. --json prints the whole result object.`,
 			if err != nil {
 				return sandboxcli.ExecError(err)
 			}
-			ctx := cmd.Context()
-			if timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, timeout+timeoutGrace(timeout))
-				defer cancel()
-			}
-			r, err := sb.RunCode(ctx, code, sandboxclient.RunCodeOptions{ExecOptions: sandboxclient.ExecOptions{Cwd: cwd, Timeout: timeout}, Language: language, Install: mode})
+			r, err := sb.RunCode(cmd.Context(), code, sandboxclient.RunCodeOptions{ExecOptions: sandboxclient.ExecOptions{Cwd: cwd, Timeout: timeout}, Language: language, Install: mode})
 			if err != nil {
 				return sandboxcli.ExecError(err)
 			}

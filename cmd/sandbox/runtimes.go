@@ -42,11 +42,11 @@ NAME or NAME@VERSION. The sandbox id comes first, as in every sandbox command:
 				var b strings.Builder
 				b.WriteString(st.Bold("INSTALLED") + "\n")
 				for _, rt := range r.Installed {
-					fmt.Fprintf(&b, "  %-10s %s\n", rt.Name, rt.Version)
+					fmt.Fprintf(&b, "  %-10s %s\n", sandboxcli.DisplayText(rt.Name), sandboxcli.DisplayText(rt.Version))
 				}
 				b.WriteString(st.Bold("AVAILABLE") + "\n")
 				for _, rt := range r.Available {
-					fmt.Fprintf(&b, "  %-10s %s\n", rt.Name, rt.DefaultVersion)
+					fmt.Fprintf(&b, "  %-10s %s\n", sandboxcli.DisplayText(rt.Name), sandboxcli.DisplayText(rt.DefaultVersion))
 				}
 				_, err := fmt.Fprint(o.f.IOStreams.Out, b.String())
 				return err

@@ -91,6 +91,14 @@ connection could not be restored; 130 interrupted (143 for SIGTERM).`,
 			if err != nil {
 				return err
 			}
+			cfg, err := f.LoadConfig()
+			if err != nil {
+				return err
+			}
+			httpTimeout, err := sandboxcli.HTTPTimeout(cfg)
+			if err != nil {
+				return err
+			}
 			ios := f.IOStreams
 			var lt *localterm.Terminal
 			if ios.IsStdinTTY() {
@@ -108,6 +116,11 @@ connection could not be restored; 130 interrupted (143 for SIGTERM).`,
 			o := terminal.Options{
 				Endpoint: ep, SessionID: id, Tokens: ts, HTTPClient: f.HTTPClient(), UserAgent: "nimbus-cli",
 				In: ios.In, Out: ios.Out, Reconnect: reconnect, FollowProcesses: !noFollow,
+			}
+			if httpTimeout > 0 {
+				// Each handshake is an exchange that should be quick, bounded
+				// like the sandbox commands' (0 keeps the terminal's own).
+				o.HandshakeTimeout = httpTimeout
 			}
 			if wait {
 				o.Wait = waitTimeout

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -417,5 +418,38 @@ func TestAttachWithInput(t *testing.T) {
 	// An unknown pid is the server's error.
 	if _, err := interactive.Attach(ctx, sb, 424242, interactive.AttachOptions{Stdout: &out}); err == nil {
 		t.Fatal("attached to a pid that does not exist")
+	}
+}
+
+// dropTimeouts removes timeoutMs from exec requests, as a Worker that
+// never enforces or reports a timeout would ignore it.
+func dropTimeouts(h http.Handler) http.Handler {
+	re := regexp.MustCompile(`"timeoutMs":[0-9]+,?`)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		b = re.ReplaceAll(b, nil)
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+		h.ServeHTTP(w, r)
+	})
+}
+
+// --timeout bounds a line even when the Worker never reports it: the line
+// ends with 124 after the timeout and the client's grace, and the shell
+// goes on.
+func TestShellLineTimeoutWhenTheWorkerIgnoresIt(t *testing.T) {
+	sb := backend(t, dropTimeouts)
+	sh, err := interactive.NewShell(sb, interactive.ShellOptions{Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	start := time.Now()
+	code, err := sh.Run(ctx, "sleep 30", io.Discard, io.Discard, nil)
+	if err != nil || code != interactive.ExitTimeout || time.Since(start) > 15*time.Second {
+		t.Fatalf("code %d, err %v, after %v", code, err, time.Since(start))
+	}
+	var out bytes.Buffer
+	if code, err := sh.Run(ctx, "echo next", &out, io.Discard, nil); err != nil || code != 0 || out.String() != "next\n" {
+		t.Fatalf("next line: %d %q %v", code, out.String(), err)
 	}
 }

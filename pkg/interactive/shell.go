@@ -35,6 +35,11 @@ const InterruptGrace = 2 * time.Second
 // ExitInterrupted is the exit code of a line stopped by an interrupt.
 const ExitInterrupted = 130
 
+// ExitTimeout is the exit code of a line that ran out of its Timeout, as
+// the Worker reports it, and as the shell gives it when the Worker did
+// not end the line within the timeout plus sandboxclient.CommandGrace.
+const ExitTimeout = 124
+
 // maxLine bounds one line of a script (a longer one is an error).
 const maxLine = 1 << 20
 
@@ -156,6 +161,9 @@ func (s *Shell) Run(ctx context.Context, line string, stdout, stderr io.Writer, 
 				code = res.r.ExitCode
 			case interrupted && errors.Is(res.err, context.Canceled) && ctx.Err() == nil:
 				code = ExitInterrupted
+			case sc.HasCode(res.err, sc.CodeTimeout) && ctx.Err() == nil:
+				// The stream was closed, which cancelled the line.
+				code = ExitTimeout
 			default:
 				return 0, res.err
 			}

@@ -78,6 +78,12 @@ func toolError(err error) *ToolError {
 	if errors.As(err, &te) {
 		return te
 	}
+	if sc.HasCode(err, sc.CodeTimeout) {
+		// The client's own bound on a command whose timeout the Worker
+		// never reported: not a cancelled call.
+		return &ToolError{Code: sc.CodeTimeout, Message: err.Error(), Err: err,
+			Hint: "the command was stopped after its timeout (timeoutMs); give it more time, or run it in the background with startProcess"}
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return &ToolError{Code: CodeCancelled, Message: "the call was cancelled before it finished", Err: err,
 			Hint: "a command that was running has been cancelled; run it again if it is still needed"}

@@ -23,6 +23,7 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	"github.com/nimbus-sh/nimbus/pkg/mcpserver"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/sandboxtest"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
@@ -770,5 +771,27 @@ func TestExecReportsProgress(t *testing.T) {
 	defer mu.Unlock()
 	if len(got) != 0 {
 		t.Fatalf("notifications without a token: %d", len(got))
+	}
+}
+
+// An exec whose timeout the Worker never enforces nor reports (it dropped
+// timeoutMs) fails once the timeout and the client's grace have passed:
+// the agent gets an error instead of a tool call that never returns.
+func TestExecTimeoutWhenTheWorkerIgnoresIt(t *testing.T) {
+	srv := sandboxtest.New(sandboxtest.Options{IgnoreTimeout: true})
+	t.Cleanup(srv.Close)
+	c, err := sc.New(sc.Options{Endpoint: srv.URL, Tokens: sc.StaticToken(srv.Token(sandboxtest.Identity{Tenant: "acme", Scopes: []string{token.ScopeSandboxUse}}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := c.Sandbox("job-1", sc.SandboxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, _ := connect(t, mcpserver.Options{Sandbox: sb})
+	start := time.Now()
+	msg := failed(t, cs, "nimbus_exec", map[string]any{"command": "sleep 30", "timeoutMs": 200})
+	if !strings.Contains(msg, "did not end within its timeout of 200ms") || time.Since(start) > 15*time.Second {
+		t.Fatalf("%q after %v", msg, time.Since(start))
 	}
 }

@@ -88,7 +88,8 @@ type Options struct {
 	// HTTPTimeout bounds every phase of an exchange that should be quick:
 	// connecting and the TLS handshake (with the package's own client), a
 	// request body the server stops reading, waiting for response headers
-	// and a JSON answer that stops arriving. 0 means DefaultHTTPTimeout; a
+	// and a JSON answer that stops arriving or drips (less than 2 KiB per
+	// second of waiting over a whole timeout). 0 means DefaultHTTPTimeout; a
 	// negative value disables these bounds. Ops that run commands wait
 	// longer for their headers (see Exec); a streamed exec has no bound
 	// once its headers arrived.

@@ -17,12 +17,20 @@ const (
 	CodeTransport = "E_TRANSPORT"
 	// CodeBadResponse: the answer was JSON but not a valid envelope or result.
 	CodeBadResponse = "E_BAD_RESPONSE"
+	// CodeFileChanged: a file read in chunks ended before the size its
+	// stat gave (it shrank while it was read).
+	CodeFileChanged = "E_FILE_CHANGED"
 	// CodeStreamTruncated: the exec stream ended without an exit or error frame.
 	CodeStreamTruncated = "E_EXEC_STREAM_TRUNCATED"
 	// CodeStreamProtocol: the exec stream carried an unknown kind or bad JSON.
 	CodeStreamProtocol = "E_EXEC_STREAM_PROTOCOL"
 	// CodeExecFailed: the server ended the exec stream with an error frame.
 	CodeExecFailed = "E_EXEC_FAILED"
+	// CodeTimeout: a command given a Timeout did not end within it plus
+	// CommandGrace, and the Worker did not report it: the client gave up
+	// (closing the stream cancels the command). The error wraps
+	// context.DeadlineExceeded.
+	CodeTimeout = "E_TIMEOUT"
 	// CodeWriteTooLarge: a write exceeds the single-request limit.
 	CodeWriteTooLarge = "E_WRITE_TOO_LARGE"
 	// CodeInvalidArgument: an argument failed a local check before sending.
@@ -126,6 +134,13 @@ func HasCode(err error, code string) bool {
 	}
 	var ce *Error
 	return errors.As(err, &ce) && ce.Code == code
+}
+
+// malformed is the error of a result of the right JSON type that lacks
+// what identifies it (a pid, a file type, a name): its zero value must not
+// pass for an answer.
+func malformed(op, what string) *Error {
+	return &Error{Code: CodeBadResponse, Status: 200, Message: op + ": malformed result: " + what}
 }
 
 func newError(code, msg string, err error) *Error {

@@ -3,6 +3,8 @@ package sandboxclient
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -97,14 +99,50 @@ type ExecResult struct {
 	Stderr string `json:"stderr"`
 }
 
+// CommandGrace is how long past a command's Timeout the client waits for
+// the Worker to report the timeout itself (exit code 124 and its message)
+// before giving up with CodeTimeout: as long again as the timeout, between
+// 1s and 5s.
+func CommandGrace(timeout time.Duration) time.Duration {
+	return min(max(timeout, time.Second), 5*time.Second)
+}
+
+// boundCommand bounds a command call by its timeout plus CommandGrace; a
+// zero timeout leaves ctx as it is (the command may run for hours).
+func boundCommand(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	if timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeoutCause(ctx, timeout+CommandGrace(timeout), &Error{
+		Code:    CodeTimeout,
+		Message: fmt.Sprintf("the command did not end within its timeout of %s, and the Worker did not report it", timeout),
+		Err:     context.DeadlineExceeded,
+	})
+}
+
+// commandErr turns the end of a bounded command's context into its
+// CodeTimeout error.
+func commandErr(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	var te *Error
+	if cause := context.Cause(ctx); errors.As(cause, &te) && te.Code == CodeTimeout {
+		return cause
+	}
+	return err
+}
+
 // Exec runs command with op exec: the server collects the output and answers
-// once the command has exited. Never retried. The answer may take as long
-// as opts.Timeout plus the HTTP timeout; without a Timeout, as long as the
-// command runs.
+// once the command has exited. Never retried. With a Timeout, the answer is
+// awaited for the timeout plus CommandGrace (CodeTimeout after); without
+// one, as long as the command runs.
 func (s *Sandbox) Exec(ctx context.Context, command string, opts ExecOptions) (*ExecResult, error) {
+	ctx, cancel := boundCommand(ctx, opts.Timeout)
+	defer cancel()
 	var r ExecResult
 	if err := s.callWait(ctx, "exec", []any{command, s.normalize(opts)}, &r, s.commandWait(opts.Timeout)); err != nil {
-		return nil, err
+		return nil, commandErr(ctx, err)
 	}
 	return &r, nil
 }
@@ -179,8 +217,17 @@ func (e *ExecStream) Close() error { return e.body.Close() }
 // Run runs command and copies its output to stdout and stderr as it arrives.
 // It uses execStream and falls back to exec when the server answers
 // E_REMOTE_OP (older servers). The returned result carries the exit code; its
-// Stdout and Stderr are empty because the output went to the writers.
+// Stdout and Stderr are empty because the output went to the writers. With
+// a Timeout, a Worker that has not ended the command by the timeout plus
+// CommandGrace gets CodeTimeout (the stream is closed, which cancels it).
 func (s *Sandbox) Run(ctx context.Context, command string, opts ExecOptions, stdout, stderr io.Writer) (*ExecResult, error) {
+	ctx, cancel := boundCommand(ctx, opts.Timeout)
+	defer cancel()
+	r, err := s.run(ctx, command, opts, stdout, stderr)
+	return r, commandErr(ctx, err)
+}
+
+func (s *Sandbox) run(ctx context.Context, command string, opts ExecOptions, stdout, stderr io.Writer) (*ExecResult, error) {
 	st, err := s.ExecStream(ctx, command, opts)
 	if HasCode(err, CodeRemoteOp) {
 		r, err := s.Exec(ctx, command, opts)
@@ -298,6 +345,9 @@ func (s *Sandbox) StartProcess(ctx context.Context, command string, opts StartOp
 	if err := s.call(ctx, "startProcess", []any{command, w}, &r); err != nil {
 		return nil, err
 	}
+	if r.PID <= 0 {
+		return nil, malformed("startProcess", "no pid")
+	}
 	return &r, nil
 }
 
@@ -311,8 +361,11 @@ type RunCodeOptions struct {
 }
 
 // RunCode runs a code snippet in the given language. Never retried. Like
-// Exec, the answer may take as long as the code runs.
+// Exec, the answer may take as long as the code runs, or its Timeout plus
+// CommandGrace.
 func (s *Sandbox) RunCode(ctx context.Context, code string, opts RunCodeOptions) (*ExecResult, error) {
+	ctx, cancel := boundCommand(ctx, opts.Timeout)
+	defer cancel()
 	w := s.normalize(opts.ExecOptions)
 	w.Language, w.Install = opts.Language, opts.Install
 	if w.Language == "" {
@@ -323,7 +376,7 @@ func (s *Sandbox) RunCode(ctx context.Context, code string, opts RunCodeOptions)
 	}
 	var r ExecResult
 	if err := s.callWait(ctx, "runCode", []any{code, w}, &r, s.commandWait(opts.Timeout)); err != nil {
-		return nil, err
+		return nil, commandErr(ctx, err)
 	}
 	return &r, nil
 }

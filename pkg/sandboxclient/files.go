@@ -109,15 +109,22 @@ func (s *Sandbox) ReadFileTo(ctx context.Context, path string, w io.Writer) (int
 }
 
 // ReadStatTo is ReadFileTo for a file whose Stat the caller already has
-// (e.g. to keep its mode), saving one round trip.
+// (e.g. to keep its mode), saving one round trip. A file that turns out
+// shorter or longer than st.Size gives CodeFileChanged (the bytes read are
+// written to w all the same).
 func (s *Sandbox) ReadStatTo(ctx context.Context, path string, st *Stat, w io.Writer) (int64, error) {
 	if st.Type == "directory" {
 		return 0, &RemoteError{Op: "readFile", Code: CodeRemoteRPC, Status: 500, Message: fmt.Sprintf("EISDIR: illegal operation on a directory, read '%s'", path)}
 	}
 	if st.Size <= s.c.chunkAbove {
 		found, n, err := s.streamBytesCall(ctx, "readFileBytes", []any{path}, w, st.Size+s.c.chunkSize)
-		if err == nil && !found {
+		switch {
+		case err == nil && !found:
 			err = notFound(path)
+		case err == nil && n != st.Size:
+			// Whole, but not the file that was sized: it changed in
+			// between (or the server's answers disagree).
+			err = &Error{Code: CodeFileChanged, Message: fmt.Sprintf("%s: the file changed size while it was read (%d bytes read, %d expected)", path, n, st.Size)}
 		}
 		return n, err
 	}
@@ -132,8 +139,10 @@ func (s *Sandbox) ReadStatTo(ctx context.Context, path string, st *Stat, w io.Wr
 		if !found {
 			return total, notFound(path)
 		}
-		if n == 0 {
-			break
+		if n < want {
+			// The chunks already written are of another version of the
+			// file: no copy that looks whole.
+			return total, &Error{Code: CodeFileChanged, Message: fmt.Sprintf("%s: the file shrank while it was read (%d of %d bytes)", path, total, st.Size)}
 		}
 	}
 	return total, nil
@@ -278,6 +287,9 @@ func (s *Sandbox) stat(ctx context.Context, op, path string) (*Stat, error) {
 	if err := s.call(ctx, op, []any{path}, &r); err != nil {
 		return nil, err
 	}
+	if r != nil && r.Type == "" {
+		return nil, malformed(op, "no type")
+	}
 	return r, nil
 }
 
@@ -299,6 +311,11 @@ func (s *Sandbox) ReadDir(ctx context.Context, path string) ([]DirEntry, error) 
 	var r []DirEntry
 	if err := s.call(ctx, "readdir", []any{path}, &r); err != nil {
 		return nil, err
+	}
+	for _, e := range r {
+		if e.Name == "" {
+			return nil, malformed("readdir", "an entry has no name")
+		}
 	}
 	if r == nil {
 		r = []DirEntry{}

@@ -1,15 +1,18 @@
 package sandboxclient_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
@@ -267,6 +270,216 @@ func TestMalformedReadResultIsNotNotFound(t *testing.T) {
 		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
 		if _, err := sb.ReadRangeTo(ctx(t), "/f", 0, 5, io.Discard); !sc.IsNotFound(err) {
 			t.Errorf("%s: %v", body, err)
+		}
+	}
+}
+
+// "ok":true without a result (or with a null one) is a success only for
+// the ops whose result may be null (a read of a missing path) or that
+// return nothing: every other op's result is required, and its absence is
+// a malformed answer, never a zero value (exit code 0, pid 0, an empty
+// listing) that looks like success.
+func TestHostileSuccessWithoutResult(t *testing.T) {
+	calls := map[string]func(sb *sc.Sandbox) error{
+		"exec": func(sb *sc.Sandbox) error { _, err := sb.Exec(ctx(t), "false", sc.ExecOptions{}); return err },
+		"runCode": func(sb *sc.Sandbox) error {
+			_, err := sb.RunCode(ctx(t), "process.exit(3)", sc.RunCodeOptions{})
+			return err
+		},
+		"startProcess": func(sb *sc.Sandbox) error {
+			_, err := sb.StartProcess(ctx(t), "sleep 9", sc.StartOptions{})
+			return err
+		},
+		"detachExec": func(sb *sc.Sandbox) error { _, err := sb.DetachExec(ctx(t), "d"); return err },
+		"readdir":    func(sb *sc.Sandbox) error { _, err := sb.ReadDir(ctx(t), "/x"); return err },
+		"exists":     func(sb *sc.Sandbox) error { _, err := sb.Exists(ctx(t), "/x"); return err },
+		"listProcesses": func(sb *sc.Sandbox) error {
+			_, err := sb.ListProcesses(ctx(t))
+			return err
+		},
+		"processLogs": func(sb *sc.Sandbox) error { _, err := sb.ProcessLogs(ctx(t), 7, sc.LogOptions{}); return err },
+		"killProcess": func(sb *sc.Sandbox) error { _, err := sb.KillProcess(ctx(t), 7); return err },
+		"listPorts":   func(sb *sc.Sandbox) error { _, err := sb.ListPorts(ctx(t)); return err },
+		"exposePort":  func(sb *sc.Sandbox) error { _, err := sb.ExposePort(ctx(t), 3000, sc.ExposeOptions{}); return err },
+		"listApps":    func(sb *sc.Sandbox) error { _, err := sb.ListApps(ctx(t)); return err },
+		"listRuntimes": func(sb *sc.Sandbox) error {
+			_, err := sb.ListRuntimes(ctx(t))
+			return err
+		},
+		"installRuntime": func(sb *sc.Sandbox) error { _, err := sb.InstallRuntime(ctx(t), "python", false); return err },
+		"destroy":        func(sb *sc.Sandbox) error { _, err := sb.Destroy(ctx(t), ""); return err },
+		"ready":          func(sb *sc.Sandbox) error { _, err := sb.Ready(ctx(t)); return err },
+	}
+	for _, body := range []string{`{"ok":true}`, `{"ok":true,"result":null}`} {
+		for op, call := range calls {
+			srv := hostile(t, map[string]opHandler{op: jsonAnswer(body)})
+			sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+			err := call(sb)
+			if codeOf(err) != sc.CodeBadResponse || !strings.Contains(err.Error(), op+": the answer has no result") {
+				t.Errorf("%s answering %s: %v", op, body, err)
+			}
+		}
+	}
+	// The ops whose result may be null, and the void ones, still accept it.
+	for _, body := range []string{`{"ok":true}`, `{"ok":true,"result":null}`} {
+		srv := hostile(t, map[string]opHandler{
+			"stat": jsonAnswer(body), "readFile": jsonAnswer(body), "readlink": jsonAnswer(body),
+			"readFileBytes": jsonAnswer(body), "mkdir": jsonAnswer(body),
+		})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		if st, err := sb.Stat(ctx(t), "/x"); st != nil || err != nil {
+			t.Errorf("stat %s: %v %v", body, st, err)
+		}
+		if _, ok, err := sb.ReadFile(ctx(t), "/x"); ok || err != nil {
+			t.Errorf("readFile %s: %v %v", body, ok, err)
+		}
+		if _, ok, err := sb.Readlink(ctx(t), "/x"); ok || err != nil {
+			t.Errorf("readlink %s: %v %v", body, ok, err)
+		}
+		if _, ok, err := sb.ReadFileBytes(ctx(t), "/x"); ok || err != nil {
+			t.Errorf("readFileBytes %s: %v %v", body, ok, err)
+		}
+		if err := sb.Mkdir(ctx(t), "/x"); err != nil {
+			t.Errorf("mkdir %s: %v", body, err)
+		}
+	}
+}
+
+// A Retry-After too large for a time.Duration (10^12 seconds, Inf, 1e300)
+// is capped at the policy's MaxWait: it neither overflows into a negative
+// wait (retrying at once, hammering an overloaded Worker) nor sleeps for
+// ever. The error keeps a positive wait too.
+func TestHostileRetryAfterIsCapped(t *testing.T) {
+	for _, v := range []string{"1000000000000", "1e12", "Inf", "1e300", "99999999999999999999"} {
+		var mu sync.Mutex
+		var at []time.Time
+		srv := hostile(t, map[string]opHandler{"stat": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+			mu.Lock()
+			at = append(at, time.Now())
+			mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Retry-After", v)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"ok":false,"error":"busy","code":"E_NIMBUS_DO_OVERLOADED"}`)
+		}})
+		const maxWait = 100 * time.Millisecond
+		sb := box(t, newClient(t, srv.URL, "use", func(o *sc.Options) {
+			o.Retry = sc.RetryPolicy{MaxAttempts: 2, MaxWait: maxWait, DefaultWait: time.Millisecond}
+		}), "job-1")
+		_, err := sb.Stat(ctx(t), "/x")
+		var re *sc.RemoteError
+		if !errors.As(err, &re) || re.Status != 503 {
+			t.Fatalf("%s: %v", v, err)
+		}
+		if re.RetryAfter <= 0 || re.RetryAfter > time.Hour {
+			t.Errorf("%s: RetryAfter = %v", v, re.RetryAfter)
+		}
+		if len(at) != 2 || at[1].Sub(at[0]) < maxWait {
+			t.Errorf("%s: %d attempts, waited %v between them, want %v", v, len(at), at[len(at)-1].Sub(at[0]), maxWait)
+		}
+	}
+}
+
+// A file read in readRange chunks that ends before the size its stat gave
+// (it shrank while it was read, or the server's answers disagree) is
+// E_FILE_CHANGED, not a shorter copy that looks whole.
+func TestHostileChunkedReadShorterThanStat(t *testing.T) {
+	srv := hostile(t, map[string]opHandler{
+		"stat": jsonAnswer(`{"ok":true,"result":{"type":"file","size":40,"mtime":0,"mode":33188}}`),
+		"readRange": func(w http.ResponseWriter, _ *http.Request, args []json.RawMessage) {
+			var off, n int
+			json.Unmarshal(args[1], &off)
+			json.Unmarshal(args[2], &n)
+			if off > 0 {
+				n = 5
+			}
+			w.Header().Set("Content-Type", "application/json")
+			b, _ := json.Marshal(bytes.Repeat([]byte("x"), n))
+			io.WriteString(w, `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":`+string(b)+`}}`)
+		},
+	})
+	sb := box(t, newClient(t, srv.URL, "use", func(o *sc.Options) { o.ReadChunkThreshold, o.ReadChunkSize = 16, 16 }), "job-1")
+	var out bytes.Buffer
+	n, err := sb.ReadFileTo(ctx(t), "/f", &out)
+	if codeOf(err) != sc.CodeFileChanged || n != 21 || !strings.Contains(err.Error(), "/f") {
+		t.Fatalf("%d bytes, err = %v", n, err)
+	}
+}
+
+// The exit (or error) frame is always the last frame: a stream that
+// carries more after it (a second exit frame with another code, output)
+// is a broken server whose exit code cannot be trusted, never a success
+// decided by whichever exit frame came first.
+func TestHostileFramesAfterTheExitFrame(t *testing.T) {
+	frame := func(kind byte, payload string) []byte {
+		return append([]byte{kind, 0, 0, byte(len(payload) >> 8), byte(len(payload))}, payload...)
+	}
+	exit := func(code int) []byte {
+		return frame(3, `{"command":"x","exitCode":`+strconv.Itoa(code)+`,"success":`+strconv.FormatBool(code == 0)+`,"duration":1,"timestamp":1}`)
+	}
+	for name, tail := range map[string][]byte{
+		"second exit": exit(1),
+		"output":      frame(1, "late\n"),
+		"error frame": frame(4, `{"message":"boom"}`),
+	} {
+		body := append(append(frame(1, "out\n"), exit(0)...), tail...)
+		srv := hostile(t, map[string]opHandler{"execStream": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+			w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
+			w.Write(body)
+		}})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		_, err := sb.Run(ctx(t), "x", sc.ExecOptions{}, io.Discard, io.Discard)
+		if codeOf(err) != sc.CodeStreamProtocol || !strings.Contains(err.Error(), "after its last frame") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// A result of the right JSON type that lacks what identifies it (a pid, a
+// file type, an entry name, a port number) is malformed: zero values must
+// not pass for a process 0, a file of no type, a nameless entry or port 0,
+// which a script would then act on.
+func TestHostileResultsWithoutTheirKeyFields(t *testing.T) {
+	calls := map[string]struct {
+		body string
+		call func(sb *sc.Sandbox) error
+	}{
+		"startProcess": {`{"command":"x","startedAt":1}`, func(sb *sc.Sandbox) error {
+			_, err := sb.StartProcess(ctx(t), "x", sc.StartOptions{})
+			return err
+		}},
+		"stat": {`{"size":3}`, func(sb *sc.Sandbox) error { _, err := sb.Stat(ctx(t), "/x"); return err }},
+		"readdir": {`[{"name":"a","type":"file"},{"type":"file"}]`, func(sb *sc.Sandbox) error {
+			_, err := sb.ReadDir(ctx(t), "/x")
+			return err
+		}},
+		"listProcesses": {`[null]`, func(sb *sc.Sandbox) error { _, err := sb.ListProcesses(ctx(t)); return err }},
+		"listPorts":     {`[{"pid":3}]`, func(sb *sc.Sandbox) error { _, err := sb.ListPorts(ctx(t)); return err }},
+	}
+	for op, tc := range calls {
+		srv := hostile(t, map[string]opHandler{op: jsonAnswer(`{"ok":true,"result":` + tc.body + `}`)})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		if err := tc.call(sb); codeOf(err) != sc.CodeBadResponse || !strings.Contains(err.Error(), op+": ") {
+			t.Errorf("%s answering %s: %v", op, tc.body, err)
+		}
+	}
+}
+
+// A file read in one answer whose size is not the one its stat gave (the
+// file changed in between, or the server's answers disagree) is
+// E_FILE_CHANGED too: `files read > out` must not exit 0 with another
+// length than the file it sized.
+func TestHostileReadDisagreesWithStat(t *testing.T) {
+	for _, data := range []string{"abcd", strings.Repeat("x", 20)} {
+		b64, _ := json.Marshal([]byte(data))
+		srv := hostile(t, map[string]opHandler{
+			"stat":          jsonAnswer(`{"ok":true,"result":{"type":"file","size":10,"mtime":0,"mode":33188}}`),
+			"readFileBytes": jsonAnswer(`{"ok":true,"result":{"__nimbusWireType":"bytes","base64":` + string(b64) + `}}`),
+		})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		n, err := sb.ReadFileTo(ctx(t), "/f", io.Discard)
+		if codeOf(err) != sc.CodeFileChanged || n != int64(len(data)) || !strings.Contains(err.Error(), "/f") {
+			t.Errorf("%d bytes for a stat of 10: n %d, err %v", len(data), n, err)
 		}
 	}
 }

@@ -84,6 +84,11 @@ func (s *Sandbox) ListPorts(ctx context.Context) ([]Port, error) {
 	if err := s.call(ctx, "listPorts", nil, &r); err != nil {
 		return nil, err
 	}
+	for _, p := range r {
+		if p.Port < 1 || p.Port > 65535 {
+			return nil, malformed("listPorts", "a port number out of 1-65535: "+strconv.Itoa(p.Port))
+		}
+	}
 	if r == nil {
 		r = []Port{}
 	}

@@ -99,6 +99,11 @@ func (s *Sandbox) ListProcesses(ctx context.Context) ([]Process, error) {
 	if err := s.call(ctx, "listProcesses", nil, &r); err != nil {
 		return nil, err
 	}
+	for _, p := range r {
+		if p.PID <= 0 {
+			return nil, malformed("listProcesses", "a process has no pid")
+		}
+	}
 	if r == nil {
 		r = []Process{}
 	}

@@ -69,8 +69,9 @@ type Chunk struct {
 
 // Next returns the next chunk. After an exit or error frame it returns
 // io.EOF. A stream that ends before an exit or error frame gives an *Error
-// with CodeStreamTruncated; an unknown kind or an oversized control frame
-// gives CodeStreamProtocol.
+// with CodeStreamTruncated; an unknown kind, an oversized control frame or
+// bytes read along with the exit or error frame (which is always the last)
+// give CodeStreamProtocol.
 func (d *StreamDecoder) Next() (Chunk, error) {
 	if d.err != nil {
 		return Chunk{}, d.err
@@ -139,6 +140,12 @@ func (d *StreamDecoder) next() (Chunk, error) {
 			payload, err := d.readN(int(length))
 			if err != nil {
 				return Chunk{}, err
+			}
+			if d.end > d.off {
+				// Already read with it (nothing more is waited for): an
+				// exit frame followed by another, or by output, leaves
+				// the command's status in doubt.
+				return Chunk{}, &Error{Code: CodeStreamProtocol, Message: fmt.Sprintf("exec stream carries %d more byte(s) after its last frame (kind %d)", d.end-d.off, kind)}
 			}
 			d.done = true
 			return Chunk{Kind: kind, Data: payload}, nil

@@ -15,7 +15,7 @@ import (
 // DefaultHTTPTimeout bounds each phase of an exchange with the Worker that
 // should be quick: connecting, the TLS handshake, a request body the
 // server stops reading, waiting for the response headers, and a JSON
-// answer that stops arriving.
+// answer that stops arriving or drips (see minAnswerRate).
 const DefaultHTTPTimeout = 30 * time.Second
 
 // SlowOpFactor scales the HTTP timeout for the headers of ops that do real
@@ -66,7 +66,22 @@ const (
 	phaseUpload  = "upload"
 	phaseHeaders = "headers"
 	phaseBody    = "body"
+	phaseSlow    = "slow"
 )
+
+// minAnswerRate is the slowest a JSON answer may arrive, in bytes per
+// second of waiting for it, measured over each HTTP timeout: a server that
+// drips its answer a byte at a time never stalls for a whole timeout, and
+// would otherwise hold the caller for as long as maxJSONResponse takes at
+// that pace (a year at a byte a second). 2 KiB/s lets the largest answer
+// (a 28 MiB read, 37 MiB of base64) through on a 20 kbit/s link.
+const minAnswerRate = 2 << 10
+
+// minProgress is how many bytes of an answer must arrive within each limit
+// of waiting.
+func minProgress(limit time.Duration) int64 {
+	return max(1, int64(limit.Seconds()*minAnswerRate))
+}
 
 // timeoutError names the phase, the endpoint and the limit.
 func (c *Client) timeoutError(phase string, d time.Duration) *Error {
@@ -80,6 +95,8 @@ func (c *Client) timeoutError(phase string, d time.Duration) *Error {
 		msg = fmt.Sprintf("%s stopped reading the request for %s", c.shown, d)
 	case phaseBody:
 		msg = fmt.Sprintf("the answer from %s stalled for %s", c.shown, d)
+	case phaseSlow:
+		msg = fmt.Sprintf("the answer from %s stalled (less than %s arrived in %s)", c.shown, humanBytes(minProgress(d)), d)
 	default:
 		msg = fmt.Sprintf("no answer from %s within %s", c.shown, d)
 	}
@@ -146,12 +163,22 @@ func (w *watchdog) answer() {
 
 // arm gives the current phase d to finish; d <= 0 means no bound.
 func (w *watchdog) arm(phase string, d time.Duration) {
+	w.armFor(phase, d, d)
+}
+
+// armFor is arm for a phase whose bound, as reported, is limit while what
+// is left of it is d.
+func (w *watchdog) armFor(phase string, d, limit time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.armLocked(phase, d)
+	w.armReportLocked(phase, d, limit)
 }
 
 func (w *watchdog) armLocked(phase string, d time.Duration) {
+	w.armReportLocked(phase, d, d)
+}
+
+func (w *watchdog) armReportLocked(phase string, d, limit time.Duration) {
 	if w.fired != "" {
 		return
 	}
@@ -170,7 +197,7 @@ func (w *watchdog) armLocked(phase string, d time.Duration) {
 			w.mu.Unlock()
 			return
 		}
-		w.fired, w.limit = phase, d
+		w.fired, w.limit = phase, limit
 		w.mu.Unlock()
 		w.cancel()
 	})
@@ -199,21 +226,46 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	return p.r.Read(b)
 }
 
-// watchedBody bounds each read of a JSON answer: a server that stops
-// sending in the middle fails after the HTTP timeout. Closing it ends the
-// exchange without cancelling it, so the connection can be reused.
+// watchedBody bounds the reads of a JSON answer: a server that stops
+// sending in the middle fails after the HTTP timeout, and one that drips
+// it fails once minProgress(limit) bytes took longer than limit of
+// waiting. Only the time blocked in Read counts, so a slow consumer is
+// never blamed on the server. Closing it ends the exchange without
+// cancelling it, so the connection can be reused.
 type watchedBody struct {
 	rc    io.ReadCloser
 	c     *Client
 	wd    *watchdog
 	limit time.Duration
 	done  func()
+
+	window bool          // some bytes arrived since the last checkpoint
+	waited time.Duration // time blocked in Read since the window opened
+	got    int64         // bytes read since the last checkpoint
 }
 
 func (b *watchedBody) Read(p []byte) (int, error) {
-	b.wd.arm(phaseBody, b.limit)
+	if b.limit <= 0 {
+		return b.rc.Read(p)
+	}
+	if !b.window {
+		b.wd.arm(phaseBody, b.limit)
+	} else {
+		// Some bytes came, too few so far: what is left of the window
+		// must bring the rest.
+		b.wd.armFor(phaseSlow, max(b.limit-b.waited, time.Nanosecond), b.limit)
+	}
+	start := time.Now()
 	n, err := b.rc.Read(p)
 	b.wd.stop()
+	if b.window {
+		b.waited += time.Since(start)
+	}
+	if b.got += int64(n); b.got >= minProgress(b.limit) {
+		b.got, b.waited, b.window = 0, 0, false
+	} else if n > 0 {
+		b.window = true
+	}
 	if err != nil && err != io.EOF {
 		if phase, d := b.wd.expired(); phase != "" {
 			return n, b.c.timeoutError(phase, d)

@@ -1,10 +1,12 @@
 package sandboxclient_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -381,4 +383,211 @@ func BenchmarkParallelReads(b *testing.B) {
 	b.ResetTimer()
 	conns := parallelReads(b, par, rounds)
 	b.ReportMetric(float64(conns)/float64(par*rounds), "conns/op")
+}
+
+// drip answers a JSON envelope that never ends, one byte every gap: each
+// read returns something, so a bound on each read alone never fires.
+func drip(t *testing.T, head string, gap time.Duration) opHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, head)
+		for {
+			w.(http.Flusher).Flush()
+			select {
+			case <-t.Context().Done():
+				return
+			case <-r.Context().Done():
+				return
+			case <-time.After(gap):
+			}
+			io.WriteString(w, "A")
+		}
+	}
+}
+
+// A server that drips its answer (a byte at a time, never stalling long
+// enough for the stall bound) fails once the answer arrives slower than
+// the minimum rate over a whole HTTP timeout, instead of holding CI for as
+// long as the 40 MiB answer limit takes at a byte a second.
+func TestHTTPTimeoutDrippedAnswer(t *testing.T) {
+	srv := hostile(t, map[string]opHandler{"readFile": drip(t, `{"ok":true,"result":"`, 10*time.Millisecond)})
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(300*time.Millisecond)), "job-1")
+	_, _, err := sb.ReadFile(ctx(t), "/x")
+	timeoutErr(t, err, srv.URL, "stalled (less than 614 B arrived in 300ms)")
+	// The bytes-streaming reads (readFileBytes, readRange) share the bound.
+	srv = hostile(t, map[string]opHandler{
+		"stat":          jsonAnswer(`{"ok":true,"result":{"type":"file","size":1048576,"mtime":0,"mode":33188}}`),
+		"readFileBytes": drip(t, `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"`, 10*time.Millisecond),
+	})
+	sb = box(t, newClient(t, srv.URL, "use", withTimeout(300*time.Millisecond)), "job-1")
+	_, err = sb.ReadFileTo(ctx(t), "/x", io.Discard)
+	timeoutErr(t, err, srv.URL, "stalled (less than 614 B arrived in 300ms)")
+}
+
+// An answer that arrives slowly but above the minimum rate, with pauses
+// shorter than the timeout, is read whole.
+func TestHTTPTimeoutSlowAnswerAboveTheRate(t *testing.T) {
+	chunk := strings.Repeat("a", 1024)
+	srv := hostile(t, map[string]opHandler{"readFile": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok":true,"result":"`)
+		for range 10 {
+			w.(http.Flusher).Flush()
+			time.Sleep(100 * time.Millisecond)
+			io.WriteString(w, chunk)
+		}
+		io.WriteString(w, `"}`)
+	}})
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(300*time.Millisecond)), "job-1")
+	if s, ok, err := sb.ReadFile(ctx(t), "/x"); err != nil || !ok || len(s) != 10*len(chunk) {
+		t.Fatalf("%d bytes, %v, %v", len(s), ok, err)
+	}
+}
+
+// dropSecond serves HTTP/1.1 by hand: the second request on each
+// connection is read, then the connection is closed without an answer,
+// as a Worker's edge does when it drops a keep-alive connection that sat
+// idle (or a NAT forgot it) just as the client reused it. It counts the
+// requests of each op.
+func dropSecond(t *testing.T) (url string, ops func(op string) int) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	seen := map[string]int{}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for i := 0; ; i++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					var body struct {
+						Op string `json:"op"`
+					}
+					json.NewDecoder(req.Body).Decode(&body)
+					mu.Lock()
+					seen[body.Op]++
+					mu.Unlock()
+					if i == 1 {
+						return
+					}
+					answer := `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`
+					switch body.Op {
+					case "stat":
+						answer = `{"ok":true,"result":{"type":"file","size":4,"mtime":0,"mode":33188}}`
+					case "exec":
+						answer = `{"ok":true,"result":{"command":"x","exitCode":0,"success":true,"duration":1,"timestamp":1,"stdout":"","stderr":""}}`
+					}
+					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(answer), answer)
+				}
+			}()
+		}
+	}()
+	return "http://" + ln.Addr().String(), func(op string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return seen[op]
+	}
+}
+
+// A safe op sent on a kept-alive connection that the server closes
+// without answering is retried on a new connection: it is the stale
+// connection race every HTTP client meets, and safe ops may be repeated.
+// An op that is not safe (exec) is never sent twice: it may have run.
+func TestKeepAliveConnectionDroppedBetweenRequests(t *testing.T) {
+	url, ops := dropSecond(t)
+	sb := box(t, newClient(t, url, "use"), "job-1")
+	if st, err := sb.Stat(ctx(t), "/x"); err != nil || st == nil || st.Size != 4 {
+		t.Fatalf("stat: %+v %v", st, err)
+	}
+	if ops("stat") != 2 {
+		t.Fatalf("stat sent %d times, want 2 (dropped, then retried)", ops("stat"))
+	}
+
+	url, ops = dropSecond(t)
+	sb = box(t, newClient(t, url, "use"), "job-1")
+	if _, err := sb.Exec(ctx(t), "x", sc.ExecOptions{}); codeOf(err) != sc.CodeTransport {
+		t.Fatalf("exec: %v", err)
+	}
+	if ops("exec") != 1 {
+		t.Fatalf("exec sent %d times", ops("exec"))
+	}
+}
+
+// A command with a Timeout is bounded on the client too: a Worker that
+// never reports the timeout (it dropped timeoutMs, or lost the command)
+// makes Run, Exec and RunCode give up after the timeout plus a grace of
+// 1 to 5 s, with E_TIMEOUT wrapping context.DeadlineExceeded, instead of
+// waiting for a silent stream for ever. Every caller gets the bound: the
+// CLI, the interactive shell, the MCP server.
+func TestCommandTimeoutIsBoundedLocally(t *testing.T) {
+	srv := sandboxtest.New(sandboxtest.Options{IgnoreTimeout: true})
+	t.Cleanup(srv.Close)
+	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	for name, call := range map[string]func() error{
+		"Run": func() error {
+			_, err := sb.Run(ctx(t), "echo started; sleep 30", sc.ExecOptions{Timeout: 200 * time.Millisecond}, io.Discard, io.Discard)
+			return err
+		},
+		"Exec": func() error {
+			_, err := sb.Exec(ctx(t), "sleep 30", sc.ExecOptions{Timeout: 200 * time.Millisecond})
+			return err
+		},
+		"RunCode": func() error {
+			_, err := sb.RunCode(ctx(t), "sleep 30", sc.RunCodeOptions{Language: "shell", ExecOptions: sc.ExecOptions{Timeout: 200 * time.Millisecond}})
+			return err
+		},
+	} {
+		start := time.Now()
+		err := call()
+		if codeOf(err) != sc.CodeTimeout || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "200ms") {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if took := time.Since(start); took > 15*time.Second {
+			t.Fatalf("%s took %v", name, took)
+		}
+	}
+}
+
+// A server that reads a big request body a trickle at a time, never
+// stopping, fails the upload too: the body is handed to the transport in
+// pieces of up to 32 KiB, each bounded by the HTTP timeout, which holds
+// an upload to about 1 KiB/s with the default 30s (here 1.6 kB/s against
+// 3s).
+func TestHTTPTimeoutDrippedUpload(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var head [512]byte
+		io.ReadFull(r.Body, head[:])
+		if bytes.Contains(head[:], []byte(`"op":"ready"`)) {
+			jsonAnswer(`{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)(w, r, nil)
+			return
+		}
+		buf := make([]byte, 16)
+		for {
+			select {
+			case <-t.Context().Done():
+				return
+			case <-r.Context().Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			if _, err := r.Body.Read(buf); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(3*time.Second)), "job-1")
+	err := sb.WriteFile(ctx(t), "/home/user/big", make([]byte, 16<<20))
+	timeoutErr(t, err, srv.URL, "stopped reading the request")
 }

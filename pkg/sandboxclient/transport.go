@@ -99,9 +99,23 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 	if limit < 0 {
 		limit, wait = 0, 0
 	}
-	var wrote atomic.Bool
+	var wrote, reused atomic.Bool
 	tctx := httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
-		GotConn:      func(httptrace.GotConnInfo) { wd.armRequest(phaseUpload, limit) },
+		// Connecting is bounded here too, phase by phase: the dialer and
+		// the TLS handshake have their own timeouts, but the CONNECT
+		// exchange with an HTTPS proxy (HTTPS_PROXY) has only net/http's
+		// fixed minute, and a caller's HTTPClient may have none.
+		GetConn: func(string) { wd.armRequest(phaseConnect, limit) },
+		ConnectDone: func(_, _ string, err error) {
+			if err == nil {
+				wd.armRequest(phaseConnect, limit)
+			}
+		},
+		TLSHandshakeStart: func() { wd.armRequest(phaseTLS, limit) },
+		GotConn: func(info httptrace.GotConnInfo) {
+			reused.Store(info.Reused)
+			wd.armRequest(phaseUpload, limit)
+		},
 		WroteHeaders: func() { wrote.Store(true) },
 		WroteRequest: func(httptrace.WroteRequestInfo) { wd.armRequest(phaseHeaders, wait) },
 	})
@@ -144,8 +158,16 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 		if te := c.transportTimeout(err); te != nil {
 			return nil, false, te
 		}
-		if r.safe && !wrote.Load() && attempt < c.retry.MaxAttempts {
-			if werr := sleep(ctx, c.retry.DefaultWait); werr != nil {
+		// A safe op is retried when nothing was sent, and when a kept-alive
+		// connection died under it before any answer: the server (or a
+		// NAT) dropped it as it was reused, the race every HTTP client
+		// meets, and repeating a safe op is harmless.
+		if r.safe && (!wrote.Load() || reused.Load()) && attempt < c.retry.MaxAttempts {
+			wait := c.retry.DefaultWait
+			if reused.Load() {
+				wait = 0 // the connection was stale, not the server down
+			}
+			if werr := sleep(ctx, wait); werr != nil {
 				return nil, false, werr
 			}
 			return nil, true, nil
@@ -194,7 +216,9 @@ func retryAfter(h http.Header, p RetryPolicy) (time.Duration, bool) {
 	}
 	var d time.Duration
 	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 {
-		d = time.Duration(secs * float64(time.Second))
+		// Capped before the conversion: 10^12 seconds (or Inf) overflows
+		// a Duration into a negative wait.
+		d = time.Duration(min(secs, p.MaxWait.Seconds()) * float64(time.Second))
 	} else if t, err := http.ParseTime(v); err == nil {
 		d = time.Until(t)
 		if d < 0 {
@@ -272,8 +296,13 @@ func (c *Client) decodeEnvelope(ctx context.Context, op string, resp *http.Respo
 	hr := &headRecorder{r: resp.Body}
 	cr := &countingReader{r: io.LimitReader(hr, maxJSONResponse+1)}
 	env := envelope{Result: dest}
-	if dest == nil {
+	var slot *resultSlot
+	switch {
+	case dest == nil:
 		env.Result = &json.RawMessage{}
+	case !nullableOp(op):
+		slot = &resultSlot{dest: dest}
+		env.Result = slot
 	}
 	err := json.NewDecoder(cr).Decode(&env)
 	if err != nil {
@@ -307,6 +336,9 @@ func (c *Client) decodeEnvelope(ctx context.Context, op string, resp *http.Respo
 	}
 	if !*env.OK {
 		return remoteError(op, resp, &env)
+	}
+	if slot != nil && !slot.seen {
+		return &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: op + `: the answer has no result ("ok":true without a "result" value)`}
 	}
 	return nil
 }

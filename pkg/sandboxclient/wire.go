@@ -79,7 +79,9 @@ type requestBody struct {
 
 // envelope is the JSON answer of every non-stream op. Result is set by the
 // caller to a pointer to the destination so the result decodes in one pass;
-// a missing or null result leaves the destination untouched.
+// a missing or null result leaves the destination untouched. For an op
+// whose result is required it is a *resultSlot, which records whether one
+// arrived.
 type envelope struct {
 	OK      *bool  `json:"ok"`
 	Result  any    `json:"result"`
@@ -87,4 +89,35 @@ type envelope struct {
 	Message string `json:"message"`
 	Code    string `json:"code"`
 	RPCMs   *int64 `json:"rpcMs"`
+}
+
+// nullableOp reports the ops that may answer a null (or, from older
+// servers, absent) result: the reads of a path that does not exist
+// (sandbox-api.md §1.7). Every other op that returns something must send
+// it: a success without its result is a malformed answer, not a zero value
+// (exit code 0, pid 0, an empty listing) that would pass for success. (A
+// switch, not a map: nothing is built at start-up.)
+func nullableOp(op string) bool {
+	switch op {
+	case "readFile", "readFileBytes", "readRange", "stat", "lstat", "readlink":
+		return true
+	}
+	return false
+}
+
+// resultSlot decodes a required result into dest and records that a
+// non-null one arrived (encoding/json does not call it for null: it sets
+// the envelope's Result to nil instead).
+type resultSlot struct {
+	dest any
+	seen bool
+}
+
+// UnmarshalJSON decodes the result into the destination.
+func (r *resultSlot) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	r.seen = true
+	return json.Unmarshal(b, r.dest)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -85,17 +86,18 @@ func (d *dialer) dial(ctx context.Context, path string) (*websocket.Conn, error)
 		ws.SetReadLimit(ReadLimit)
 		return ws, nil
 	}
-	return nil, handshakeError(ctx, resp, err)
+	return nil, handshakeError(ctx, resp, err, d.o.HandshakeTimeout)
 }
 
-// handshakeError classifies a failed upgrade.
-func handshakeError(ctx context.Context, resp *http.Response, err error) error {
+// handshakeError classifies a failed upgrade; limit is the handshake's
+// bound.
+func handshakeError(ctx context.Context, resp *http.Response, err error, limit time.Duration) error {
 	if resp == nil || resp.StatusCode == 0 {
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			return &Error{Code: CodeUnavailable, Message: "the server did not complete the WebSocket handshake in time", Err: err}
+			return &Error{Code: CodeUnavailable, Message: fmt.Sprintf("the server did not complete the WebSocket handshake within %s", limit), Err: err}
 		}
 		return &Error{Code: CodeUnavailable, Message: "cannot connect", Err: unwrapDial(err)}
 	}

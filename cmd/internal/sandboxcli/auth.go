@@ -6,7 +6,9 @@ package sandboxcli
 import (
 	"context"
 	"io"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/tokencli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
@@ -59,7 +61,17 @@ func (c Credentials) TokenSource(pin bool, scopes ...string) (sc.TokenSource, er
 		return sc.StaticToken(tok), nil
 	}
 	if c.Token != "" {
-		return sc.StaticToken(c.Token), nil
+		// A CI secret often ends with a line break, or starts with a
+		// byte order mark: trimmed, as a token file is. A token never
+		// holds a space or a control character, so what is left must
+		// not either (refused before anything is sent, the token never
+		// quoted).
+		tok := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(c.Token), "\ufeff"))
+		if tok == "" || strings.ContainsFunc(tok, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+			return nil, clierr.New(exitcode.Config, sc.CodeInvalidToken, "the token in NIMBUS_TOKEN (or token: in the config file) is not one token: it holds a space, a line break or a control character",
+				"set it to the token alone (a line break at the end is fine)")
+		}
+		return sc.StaticToken(tok), nil
 	}
 	if c.Secret == "" {
 		return nil, clierr.New(exitcode.Config, CodeNoCredential, "no credential for the Nimbus Worker", NoCredentialHint)

@@ -235,6 +235,8 @@ func LocalExit(code string) int {
 		return exitcode.Config
 	case sc.CodeExecFailed:
 		return exitcode.Software
+	case sc.CodeFileChanged:
+		return exitcode.IOErr
 	}
 	// Transport failures, HTTP timeouts, gateway error pages (E_GATEWAY),
 	// answers cut short: retrying may help.

@@ -81,7 +81,9 @@ type AttachNotices struct {
 }
 
 func (n *AttachNotices) line(format string, args ...any) {
-	msg := "[nimbus] " + fmt.Sprintf(format, args...)
+	// Errors and close reasons quote the server: no escape sequence
+	// reaches the terminal.
+	msg := "[nimbus] " + DisplayText(fmt.Sprintf(format, args...))
 	if n.Raw {
 		// Remote output may have left the cursor mid-line, except before
 		// the first byte of it.

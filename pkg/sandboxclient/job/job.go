@@ -300,15 +300,9 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 	}
 
 	emit(Event{Phase: PhaseExec, Status: StatusStart, Command: spec.Command, Cwd: cwd})
-	ectx := ctx
-	if spec.Timeout > 0 {
-		// The Worker reports the timeout itself; the local bound only
-		// catches a Worker that never answers.
-		var cancel context.CancelFunc
-		ectx, cancel = context.WithTimeout(ctx, spec.Timeout+max(min(spec.Timeout, 5*time.Second), time.Second))
-		defer cancel()
-	}
-	r, err := sb.Run(ectx, spec.Command, sc.ExecOptions{Cwd: cwd, Env: spec.Env, Timeout: spec.Timeout}, stdout, stderr)
+	// The Worker reports the timeout itself; Run's own bound
+	// (sc.CommandGrace) catches a Worker that never does.
+	r, err := sb.Run(ctx, spec.Command, sc.ExecOptions{Cwd: cwd, Env: spec.Env, Timeout: spec.Timeout}, stdout, stderr)
 	if err != nil {
 		if ctx.Err() != nil {
 			ev := failed(Event{Phase: PhaseExec, Command: spec.Command, Cwd: cwd}, ctx.Err())

@@ -301,6 +301,9 @@ func (e *engine) getFile(ctx context.Context, src string, size int64, mode fs.Fi
 		n, err = e.sb.ReadStatTo(ctx, src, &sc.Stat{Type: "file", Size: size}, countingWriter{f, e.obs})
 		e.release()
 		if err != nil {
+			// A read that disagrees with the size listed is
+			// E_FILE_CHANGED: never a file that looks complete and is
+			// not the one listed.
 			return n, err
 		}
 	} else {

@@ -52,7 +52,7 @@ const (
 	// CodeJoin: the sandbox could not join the parts of a big file.
 	CodeJoin = "E_TRANSFER_JOIN"
 	// CodeChanged: a file changed size while it was copied.
-	CodeChanged = "E_FILE_CHANGED"
+	CodeChanged = sc.CodeFileChanged
 	// CodeConflict: the destination has another kind of entry in the way.
 	CodeConflict = "E_TRANSFER_CONFLICT"
 	// CodeUnsafePath: a remote listing named a path outside the tree.
