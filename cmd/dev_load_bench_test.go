@@ -39,7 +39,14 @@ import (
 // the number of sandboxes of the fd check and NIMBUS_LOAD_ISOLATION the
 // server's --isolation. NIMBUS_LOAD_BIN runs another nimbus binary as the
 // server (a release build, or another commit's, to compare); by default
-// this test binary is the server. See docs/benchmarks.md.
+// this test binary is the server. NIMBUS_LOAD_SERVER_ENV adds variables
+// (space-separated NAME=VALUE) to the server's environment, e.g. GOGC=100
+// or GODEBUG=gctrace=1, and NIMBUS_LOAD_SERVER_STDERR=1 prints what the
+// server wrote to stderr at the end.
+// NIMBUS_LOAD_CPUPROFILE=FILE and NIMBUS_LOAD_MEMPROFILE=FILE write a CPU
+// or allocation profile of the server (this test binary only) to FILE
+// when it stops.
+// See docs/benchmarks.md.
 func BenchmarkDevLoad(b *testing.B) {
 	dur := envDuration(b, "NIMBUS_LOAD_DURATION", 2*time.Second)
 	rounds := envInt(b, "NIMBUS_LOAD_ROUNDS", 3)
@@ -59,9 +66,22 @@ func BenchmarkDevLoad(b *testing.B) {
 	for _, c := range concs {
 		maxC = max(maxC, c)
 	}
-	d := startDevServer(b, devOptions{Bin: os.Getenv("NIMBUS_LOAD_BIN"), Isolation: os.Getenv("NIMBUS_LOAD_ISOLATION")})
+	bin := os.Getenv("NIMBUS_LOAD_BIN")
+	var env []string
+	if s := os.Getenv("NIMBUS_LOAD_SERVER_ENV"); s != "" {
+		env = append(env, strings.Fields(s)...)
+	}
+	for _, kind := range []string{"CPU", "MEM"} {
+		if p := os.Getenv("NIMBUS_LOAD_" + kind + "PROFILE"); p != "" {
+			if bin != "" {
+				b.Fatalf("NIMBUS_LOAD_%sPROFILE profiles this test binary as the server: it cannot be used with NIMBUS_LOAD_BIN", kind)
+			}
+			env = append(env, "NIMBUS_TEST_"+kind+"PROFILE="+p)
+		}
+	}
+	d := startDevServer(b, devOptions{Bin: bin, Isolation: os.Getenv("NIMBUS_LOAD_ISOLATION"), Env: env})
 	idleFds := d.fds(b) // before the first sandbox
-	floorAddr := startFloorProc(b)
+	floorAddr, floorPid := startFloorProc(b)
 	client := loadtest.NewClient(maxC + 8)
 	nimbus := &loadtest.Target{Endpoint: "http://" + d.Addr, Token: d.token(b), Client: client}
 	floor := &loadtest.Target{Endpoint: "http://" + floorAddr, Client: client}
@@ -78,6 +98,12 @@ func BenchmarkDevLoad(b *testing.B) {
 		"exec-1box":      nimbus.ExecOp(one, "true"),
 		"execStream":     nimbus.ExecStreamOp(ids, "true"),
 		"write+read":     nimbus.WriteReadOp(ids, 4096),
+	}
+	// The process whose CPU time a row measures: the spawn floors run in
+	// this process, beside the load generator, so they have none.
+	server := map[string]int{"http-floor": floorPid}
+	for _, n := range []string{"ready", "exec", "exec-1box", "execStream", "write+read"} {
+		server[n] = d.cmd.Process.Pid
 	}
 	names := []string{"http-floor", "spawn-floor", "spawn-ns-floor", "ready", "exec", "exec-1box", "execStream", "write+read"}
 	if s := os.Getenv("NIMBUS_LOAD_OPS"); s != "" {
@@ -107,7 +133,11 @@ func BenchmarkDevLoad(b *testing.B) {
 			for _, name := range order {
 				op := ops[name]
 				loadtest.Run(ctx, c, dur/4, 0, op) // warm-up, not recorded
+				cpu0 := procCPU(b, server[name])
 				r := loadtest.Run(ctx, c, dur, 0, op)
+				if pid := server[name]; pid != 0 {
+					r.ServerCPU = procCPU(b, pid) - cpu0
+				}
 				if r.Errors > 0 {
 					b.Errorf("round %d, %s at %d: %d errors, first: %v", round, name, c, r.Errors, r.FirstErr)
 				}
@@ -157,6 +187,9 @@ func BenchmarkDevLoad(b *testing.B) {
 		}
 		b.ReportMetric(median(us), "write+read-c1-p50-µs")
 	}
+	if os.Getenv("NIMBUS_LOAD_SERVER_STDERR") != "" {
+		fmt.Printf("server stderr:\n%s\n", d.Stderr.String())
+	}
 	b.ReportMetric(peak/1024, "rss-peak-MiB")
 	b.ReportMetric(float64(settled-idleFds), "fds-above-idle-after-ids")
 	b.ReportMetric(float64(many.Errors), "errors-many-ids")
@@ -201,6 +234,18 @@ func envInt(b *testing.B, key string, def int) int {
 	return n
 }
 
+// procCPU is the CPU time process pid has used (0 for pid 0).
+func procCPU(b *testing.B, pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	d, err := loadtest.ProcCPU(pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
 // fds counts the server's open file descriptors.
 func (d *devServer) fds(b testing.TB) int {
 	ents, err := os.ReadDir("/proc/" + strconv.Itoa(d.cmd.Process.Pid) + "/fd")
@@ -211,8 +256,8 @@ func (d *devServer) fds(b testing.TB) int {
 }
 
 // startFloorProc runs the HTTP floor in its own process (this test binary
-// as loadtest.FloorName) and returns its address.
-func startFloorProc(b *testing.B) string {
+// as loadtest.FloorName) and returns its address and process id.
+func startFloorProc(b *testing.B) (string, int) {
 	b.Helper()
 	cmd := &exec.Cmd{Path: os.Args[0], Args: []string{loadtest.FloorName}}
 	stdin, err := cmd.StdinPipe()
@@ -236,5 +281,5 @@ func startFloorProc(b *testing.B) string {
 		b.Fatalf("the floor server did not start: %v", err)
 	}
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	return strings.TrimSpace(line)
+	return strings.TrimSpace(line), cmd.Process.Pid
 }

@@ -2,6 +2,8 @@ package cmd_test
 
 import (
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"testing"
 	"time"
@@ -31,10 +33,18 @@ func TestMain(m *testing.M) {
 // platforms build (see the files that add to it).
 var platformCmds = map[string]func(){}
 
-// nimbusMain is main.main plus one test-only hook: NIMBUS_TEST_NOW_MS fixes
-// the clock so upstream vectors, recorded at a fixed time, can be replayed.
-// The hook exists only in this test binary, never in a release build.
-func nimbusMain() {
+// nimbusMain is main.main plus test-only hooks: NIMBUS_TEST_NOW_MS fixes
+// the clock so upstream vectors, recorded at a fixed time, can be replayed,
+// and NIMBUS_TEST_CPUPROFILE and NIMBUS_TEST_MEMPROFILE write a CPU
+// profile and an allocation profile of the whole run to those files
+// (BenchmarkDevLoad's NIMBUS_LOAD_CPUPROFILE and NIMBUS_LOAD_MEMPROFILE
+// profile the server this way). The hooks exist only in this test binary,
+// never in a release build, and nothing reaches them over the network.
+func nimbusMain() { os.Exit(nimbusRun()) }
+
+// nimbusRun is nimbusMain up to the exit code, so that the profiles are
+// written before the process exits.
+func nimbusRun() int {
 	f := cmdutil.New()
 	if ms := os.Getenv("NIMBUS_TEST_NOW_MS"); ms != "" {
 		n, err := strconv.ParseInt(ms, 10, 64)
@@ -43,7 +53,37 @@ func nimbusMain() {
 		}
 		f.Now = func() time.Time { return time.UnixMilli(n) }
 	}
-	os.Exit(cmd.MainWith(f))
+	if p := os.Getenv("NIMBUS_TEST_CPUPROFILE"); p != "" {
+		out, err := os.Create(p)
+		if err != nil {
+			panic(err)
+		}
+		if err := pprof.StartCPUProfile(out); err != nil {
+			panic(err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if err := out.Close(); err != nil {
+				panic(err)
+			}
+		}()
+	}
+	if p := os.Getenv("NIMBUS_TEST_MEMPROFILE"); p != "" {
+		runtime.MemProfileRate = 4096
+		defer func() {
+			out, err := os.Create(p)
+			if err == nil {
+				err = pprof.Lookup("allocs").WriteTo(out, 0)
+			}
+			if err == nil {
+				err = out.Close()
+			}
+			if err != nil {
+				panic(err)
+			}
+		}()
+	}
+	return cmd.MainWith(f)
 }
 
 func TestScripts(t *testing.T) {

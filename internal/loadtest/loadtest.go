@@ -28,6 +28,19 @@ type Result struct {
 	Elapsed  time.Duration
 	// Latencies holds every successful operation's latency, sorted.
 	Latencies []time.Duration
+	// ServerCPU is the CPU time (user and system) the serving process
+	// spent during the run, when the caller measured it (see ProcCPU); 0
+	// means unknown. Per operation it is the server's own cost, which a
+	// busy machine changes much less than throughput.
+	ServerCPU time.Duration
+}
+
+// CPUPerOp is ServerCPU per successful operation, 0 when unknown.
+func (r Result) CPUPerOp() time.Duration {
+	if r.Ops == 0 {
+		return 0
+	}
+	return r.ServerCPU / time.Duration(r.Ops)
 }
 
 // OpsPerSec is the throughput of successful operations.

@@ -112,35 +112,44 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(
 
 // Write prints the table: for each operation and concurrency the median
 // throughput over rounds with its range, the median p50 and p99 latency,
-// errors, and the ratios to the operation's floors.
+// the median CPU time of the serving process per operation (when
+// measured), errors, and the ratios to the operation's floors.
 func (t *Table) Write(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "op\tconc\tops/s\t(min-max)\tp50 ms\tp99 ms\terrors\tratio to floor (min-max)")
+	fmt.Fprintln(tw, "op\tconc\tops/s\t(min-max)\tp50 ms\tp99 ms\tcpu µs/op\terrors\tratio to floor (min-max)")
 	for _, op := range t.order {
 		for _, c := range t.concs {
 			rs := t.cells[cell{op, c}]
 			if len(rs) == 0 {
 				continue
 			}
-			var ops, p50, p99 []float64
+			var ops, p50, p99, cpu []float64
 			errs := 0
 			for _, r := range rs {
 				ops = append(ops, r.OpsPerSec())
 				p50 = append(p50, float64(r.Quantile(0.5)))
 				p99 = append(p99, float64(r.Quantile(0.99)))
+				if c := r.CPUPerOp(); c > 0 {
+					cpu = append(cpu, float64(c)/float64(time.Microsecond))
+				}
 				errs += r.Errors
 			}
 			om, olo, ohi := spread(ops)
 			m50, _, _ := spread(p50)
 			m99, _, _ := spread(p99)
+			cpuCol := "-"
+			if len(cpu) > 0 {
+				mc, _, _ := spread(cpu)
+				cpuCol = fmt.Sprintf("%.1f", mc)
+			}
 			var ratios []string
 			for _, f := range t.floors[op] {
 				if m, lo, hi, ok := t.Ratio(op, f, c); ok {
 					ratios = append(ratios, fmt.Sprintf("%.2fx %s (%.2f-%.2f)", m, f, lo, hi))
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%.0f\t(%.0f-%.0f)\t%s\t%s\t%d\t%s\n", op, c, om, olo, ohi,
-				ms(time.Duration(m50)), ms(time.Duration(m99)), errs, strings.Join(ratios, ", "))
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t(%.0f-%.0f)\t%s\t%s\t%s\t%d\t%s\n", op, c, om, olo, ohi,
+				ms(time.Duration(m50)), ms(time.Duration(m99)), cpuCol, errs, strings.Join(ratios, ", "))
 		}
 	}
 	return tw.Flush()

@@ -792,16 +792,18 @@ type (
 	inProcessKey struct{}
 )
 
-// withOrigin records r's origin in its context.
-func withOrigin(r *http.Request) *http.Request {
-	if r.Host == "" || r.Context().Value(inProcessKey{}) != nil {
-		return r
+// withOrigin records the origin r came to (scheme and host) in ctx, for
+// the URLs the app verbs answer. Only those verbs need it, so it is not
+// done for every request.
+func withOrigin(ctx context.Context, r *http.Request) context.Context {
+	if r == nil || r.Host == "" || r.Context().Value(inProcessKey{}) != nil {
+		return ctx
 	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return r.WithContext(context.WithValue(r.Context(), originKey{}, scheme+"://"+r.Host))
+	return context.WithValue(ctx, originKey{}, scheme+"://"+r.Host)
 }
 
 // originOf returns the origin withOrigin recorded, "" if none.

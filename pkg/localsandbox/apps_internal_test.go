@@ -19,11 +19,12 @@ func TestDestroyedAppsStayGone(t *testing.T) {
 	}
 	defer s.Close()
 	const do = "acme:_:race"
-	sb, _, leave, aerr := s.enter(context.Background(), do, "race")
+	h, aerr := s.enter(context.Background(), do, "race")
 	if aerr != nil {
 		t.Fatal(aerr)
 	}
-	leave()
+	h.leave()
+	sb := h.sb
 	name := "web"
 	tb := sb.lockApps()
 	_, aerr = sb.applyExposure(tb, 3000, "auto:x", sandboxserver.ExposeOptions{Name: &name})

@@ -36,8 +36,14 @@ type gate struct {
 	inflight   int
 	destroying chan struct{} // closed when a destroy ends; nil when none runs
 	drained    chan struct{} // closed when inflight drops to 0 during a destroy
-	ctx        context.Context
-	cancel     context.CancelCauseFunc
+	// ctx is cancelled (cause errSandboxDestroyed) when a destroy starts.
+	// It is made when an operation first needs it (see held.context), not
+	// for every request: most operations (file operations, ready) never
+	// wait on anything a destroy must interrupt.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	// destroys counts the destroys that started (see held.destroyed).
+	destroys int
 }
 
 // gateLocked returns the gate of do; s.mu is held.
@@ -45,29 +51,48 @@ func (s *Server) gateLocked(do string) *gate {
 	g := s.gates[do]
 	if g == nil {
 		g = &gate{}
-		g.ctx, g.cancel = context.WithCancelCause(context.Background())
 		s.gates[do] = g
 	}
 	return g
 }
 
+// ctxLocked returns the gate's context, making it if needed; s.mu is held.
+func (g *gate) ctxLocked() context.Context {
+	if g.ctx == nil {
+		g.ctx, g.cancel = context.WithCancelCause(context.Background())
+	}
+	return g.ctx
+}
+
 // dropIdleLocked forgets a gate nobody uses; s.mu is held.
 func (s *Server) dropIdleLocked(do string, g *gate) {
 	if g.inflight == 0 && g.destroying == nil && s.gates[do] == g {
-		g.cancel(nil)
+		if g.cancel != nil {
+			g.cancel(nil)
+		}
 		delete(s.gates, do)
 	}
 }
 
+// held is an operation inside the gate of its sandbox (see enter); leave
+// ends it.
+type held struct {
+	s      *Server
+	sb     *sandbox
+	g      *gate
+	do     string
+	rootOK bool
+	epoch  int // g.destroys when it entered
+}
+
 // enter waits for any destroy of do to end, then returns its live sandbox
-// (opened on first use), a context that a destroy cancels with
-// errSandboxDestroyed, and the function that leaves the gate.
-func (s *Server) enter(ctx context.Context, do, id string) (*sandbox, context.Context, func(), *sandboxserver.Error) {
+// (opened on first use) inside its gate, with its root acquired.
+func (s *Server) enter(ctx context.Context, do, id string) (held, *sandboxserver.Error) {
 	for {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
-			return nil, nil, nil, errShuttingDown()
+			return held{}, errShuttingDown()
 		}
 		g := s.gateLocked(do)
 		if ch := g.destroying; ch != nil {
@@ -76,42 +101,65 @@ func (s *Server) enter(ctx context.Context, do, id string) (*sandbox, context.Co
 			case <-ch:
 				continue
 			case <-ctx.Done():
-				return nil, nil, nil, sandboxserver.RPCError("request cancelled while the sandbox was being destroyed")
+				return held{}, sandboxserver.RPCError("request cancelled while the sandbox was being destroyed")
 			}
 		}
 		sb := s.loadLocked(do, id)
 		g.inflight++
-		gctx := g.ctx
+		epoch := g.destroys
 		s.mu.Unlock()
-		opCtx, cancel := context.WithCancelCause(ctx)
-		stop := context.AfterFunc(gctx, func() { cancel(context.Cause(gctx)) })
 		rootErr := sb.acquireRoot()
-		leave := func() {
-			if rootErr == nil {
-				sb.releaseRoot()
-			}
-			stop()
-			cancel(nil)
-			s.mu.Lock()
-			g.inflight--
-			if g.inflight == 0 && g.drained != nil {
-				close(g.drained)
-				g.drained = nil
-			}
-			s.dropIdleLocked(do, g)
-			s.mu.Unlock()
-		}
+		h := held{s: s, sb: sb, g: g, do: do, rootOK: rootErr == nil, epoch: epoch}
 		if rootErr != nil {
-			leave()
+			h.leave()
 			if errors.Is(rootErr, errBackendClosed) {
 				// Destroyed between the gate and here: the request waits
 				// for the destroy to end, as one that came a moment later.
 				continue
 			}
-			return nil, nil, nil, storageError(rootErr)
+			return held{}, storageError(rootErr)
 		}
-		return sb, opCtx, leave, nil
+		return h, nil
 	}
+}
+
+// leave ends the operation: the gate may let a destroy through.
+func (h held) leave() {
+	if h.rootOK {
+		h.sb.releaseRoot()
+	}
+	s := h.s
+	s.mu.Lock()
+	h.g.inflight--
+	if h.g.inflight == 0 && h.g.drained != nil {
+		close(h.g.drained)
+		h.g.drained = nil
+	}
+	s.dropIdleLocked(h.do, h.g)
+	s.mu.Unlock()
+}
+
+// context returns parent, also cancelled with errSandboxDestroyed when a
+// destroy starts, for an operation that waits on something (a command, a
+// runtime probe); stop releases it.
+func (h held) context(parent context.Context) (ctx context.Context, stop func()) {
+	h.s.mu.Lock()
+	gctx := h.g.ctxLocked()
+	h.s.mu.Unlock()
+	opCtx, cancel := context.WithCancelCause(parent)
+	unhook := context.AfterFunc(gctx, func() { cancel(context.Cause(gctx)) })
+	return opCtx, func() {
+		unhook()
+		cancel(nil)
+	}
+}
+
+// destroyed reports whether a destroy of the sandbox started while the
+// operation was inside the gate.
+func (h held) destroyed() bool {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	return h.g.destroys != h.epoch
 }
 
 // storageError answers an operation whose sandbox directory cannot be
@@ -137,6 +185,7 @@ func (s *Server) destroy(do, reason string) (map[string]any, *sandboxserver.Erro
 		g = s.gateLocked(do)
 	}
 	g.destroying = make(chan struct{})
+	g.destroys++
 	sb := s.sandboxes[do]
 	delete(s.sandboxes, do)
 	var drained chan struct{}
@@ -150,6 +199,9 @@ func (s *Server) destroy(do, reason string) (map[string]any, *sandboxserver.Erro
 		live = sb.live()
 	}
 	s.mu.Lock()
+	// Made if no operation made it yet, so that one that asks for it
+	// from now on gets it cancelled.
+	g.ctxLocked()
 	g.cancel(errSandboxDestroyed)
 	s.mu.Unlock()
 
@@ -187,7 +239,7 @@ func (s *Server) destroy(do, reason string) (map[string]any, *sandboxserver.Erro
 	s.mu.Lock()
 	close(g.destroying)
 	g.destroying = nil
-	g.ctx, g.cancel = context.WithCancelCause(context.Background())
+	g.ctx, g.cancel = nil, nil
 	s.dropIdleLocked(do, g)
 	s.mu.Unlock()
 	if err != nil {

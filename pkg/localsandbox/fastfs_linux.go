@@ -24,8 +24,9 @@ import (
 const resolveBeneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS
 
 // rootFDs is the descriptors an open sandbox directory holds: the
-// os.Root and the file of openRootDir.
-const rootFDs = 2
+// os.Root, the file of openRootDir and the parent of ready's root
+// (knownroot_linux.go).
+const rootFDs = 3
 
 // openRootDir opens the sandbox's directory as a file for the fast paths
 // (nil when it cannot: they are then not taken).

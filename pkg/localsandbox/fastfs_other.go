@@ -22,3 +22,12 @@ func (sb *sandbox) writeFileFast(string, string, []byte) (bool, *sandboxserver.E
 }
 
 func (sb *sandbox) plainDirFast(string) (bool, bool) { return false, false }
+
+// knownRoot is kept on Linux only (knownroot_linux.go).
+type knownRoot struct{}
+
+func (sb *sandbox) rootKnownPlain(string) bool   { return false }
+func (sb *sandbox) checkRootPlain(r string) bool { return sb.plainDir(r) }
+func (sb *sandbox) forgetRootLocked()            {}
+
+func fileFD(*os.File) int { return -1 }

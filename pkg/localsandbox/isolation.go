@@ -149,12 +149,12 @@ func (s *Server) Isolation() IsolationStatus { return s.iso.status(true) }
 // diagnostics are the notes of the ready op: how this backend differs
 // from a Worker's sandbox, when it does. It does not probe, so ready stays
 // cheap: before the first command it relies on what the machine allows.
-func (s *Server) diagnostics() []any {
+func (s *Server) diagnostics() []string {
 	st := s.iso.status(false)
 	if st.Namespaces() {
 		return nil
 	}
-	return []any{"the local backend runs commands with host paths (" + st.Reason + "): pwd prints the sandbox's directory on this machine, HOME and TMPDIR point into it, and /home/user and /tmp in a command are this machine's, not the sandbox's; file operations still use the sandbox's paths"}
+	return []string{"the local backend runs commands with host paths (" + st.Reason + "): pwd prints the sandbox's directory on this machine, HOME and TMPDIR point into it, and /home/user and /tmp in a command are this machine's, not the sandbox's; file operations still use the sandbox's paths"}
 }
 
 // inView reports whether sandbox path p is mounted at the same path in a

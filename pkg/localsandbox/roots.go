@@ -67,6 +67,7 @@ func (sb *sandbox) acquireRoot() error {
 		}
 		sb.root = r
 		sb.rootDir = openRootDir(r)
+		sb.rootDirFD = fileFD(sb.rootDir)
 	}
 	sb.rootRefs++
 	if sb.rootRefs == 1 && sb.rootElem != nil {
@@ -156,12 +157,14 @@ func (sb *sandbox) closeIdleRoot() {
 		return
 	}
 	sb.rootElem = nil
+	sb.forgetRootLocked()
 	_ = sb.root.Close()
 	sb.root = nil
 	if sb.rootDir != nil {
 		_ = sb.rootDir.Close()
 		sb.rootDir = nil
 	}
+	sb.rootDirFD = -1
 }
 
 // closeRoot closes the handle for good (destroy, Close): operations still
@@ -177,6 +180,8 @@ func (sb *sandbox) closeRoot() {
 		c.mu.Unlock()
 	}
 	sb.rootElem = nil
+	sb.forgetRootLocked()
+	sb.rootDirFD = -1
 	if sb.rootDir != nil {
 		// Stays set too: the fast paths fail on it and go the general way.
 		_ = sb.rootDir.Close()

@@ -2,12 +2,13 @@ package localsandbox
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
+	"github.com/nimbus-sh/nimbus/internal/jsjson"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
@@ -21,28 +22,58 @@ func (b backend) Op(ctx context.Context, c *sandboxserver.Call) (any, bool, *san
 		return nil, false, sandboxserver.UnknownOp(c.Op)
 	}
 	c.Root = cleanPath(c.Root)
-	sb, ctx, leave, aerr := b.s.enter(ctx, c.DO, c.ID)
+	h, aerr := b.s.enter(ctx, c.DO, c.ID)
 	if aerr != nil {
 		return nil, false, aerr
 	}
-	defer leave()
-	res, has, aerr := sb.dispatch(ctx, c)
-	if aerr != nil && errors.Is(context.Cause(ctx), errSandboxDestroyed) {
+	defer h.leave()
+	if waits(c) {
+		var stop func()
+		ctx, stop = h.context(ctx)
+		defer stop()
+	}
+	res, has, aerr := h.sb.dispatch(ctx, c)
+	if aerr != nil && h.destroyed() {
 		return nil, false, sandboxserver.RPCError(c.Op + " failed: " + errSandboxDestroyed.Error())
 	}
 	return res, has, aerr
 }
 
+// waits reports whether op c may wait on something that a destroy or the
+// client going away must interrupt (a command, a runtime probe, a port
+// scan): it then runs with a context that a destroy cancels. The others
+// are the ones dispatch runs without a context (file operations, process
+// bookkeeping) and ready without preinstalls, so they do without one.
+func waits(c *sandboxserver.Call) bool {
+	if c.Op == "ready" {
+		pre, _ := c.Obj(0)["preinstall"].([]any)
+		return len(pre) > 0 || c.Profile.Runtimes != nil
+	}
+	return !noContextOps[c.Op]
+}
+
+// noContextOps are the ops dispatch runs without a context.
+var noContextOps = map[string]bool{
+	"bootProbe": true, "detachExec": true, "startProcess": true,
+	"listProcesses": true, "processLogs": true, "killProcess": true, "signalProcess": true,
+	"writeProcessInput": true, "endProcessInput": true, "resizeProcess": true,
+	"readFile": true, "readFileBytes": true, "writeFile": true, "stat": true, "lstat": true,
+	"readlink": true, "readdir": true, "exists": true, "mkdir": true, "rename": true,
+	"chmod": true, "readRange": true, "deleteFile": true,
+}
+
 // ExecStream answers execStream with live frames.
 func (b backend) ExecStream(w http.ResponseWriter, r *http.Request, c *sandboxserver.Call) bool {
 	c.Root = cleanPath(c.Root)
-	sb, ctx, leave, aerr := b.s.enter(r.Context(), c.DO, c.ID)
+	h, aerr := b.s.enter(r.Context(), c.DO, c.ID)
 	if aerr != nil {
 		sandboxserver.WriteFail(w, aerr)
 		return true
 	}
-	defer leave()
-	sb.execStream(w, r.WithContext(ctx), c)
+	defer h.leave()
+	ctx, stop := h.context(r.Context())
+	defer stop()
+	h.sb.execStream(w, r.WithContext(ctx), c)
 	return true
 }
 
@@ -92,7 +123,7 @@ func (sb *sandbox) dispatch(ctx context.Context, c *sandboxserver.Call) (any, bo
 	case "listPorts", "exposePort", "unexposePort":
 		return sb.portOp(ctx, c)
 	case "listApps", "exposeApp", "rotateLink", "removeApp", "ensureDurableApp", "removeDurableApp":
-		return sb.appOp(ctx, c)
+		return sb.appOp(withOrigin(ctx, c.Request), c)
 	}
 	return sb.fileOp(c)
 }
@@ -114,18 +145,47 @@ func (sb *sandbox) ready(ctx context.Context, c *sandboxserver.Call) (any, bool,
 	if len(failed) > 0 {
 		return nil, false, sandboxserver.RPCError("runtime preinstall failed:\n" + strings.Join(failed, "\n"))
 	}
-	if err := sb.ensureDir(c.Root); err != nil {
+	if err := sb.ensureRoot(c.Root); err != nil {
 		return nil, false, err
 	}
 	return readyResult{OK: true, Preinstalled: pre, Diagnostics: sb.s.diagnostics()}, true, nil
 }
 
-// readyResult is ready's answer. A struct encodes in one pass where a map
-// is sorted first; the fields are in the order a map's sorted keys were.
+// readyResult is ready's answer, the fields in the order a map's sorted
+// keys were. It writes its own JSON: ready is the op a client sends most
+// often when it does nothing else.
 type readyResult struct {
-	Diagnostics  []any    `json:"diagnostics,omitempty"`
+	Diagnostics  []string `json:"diagnostics,omitempty"`
 	OK           bool     `json:"ok"`
 	Preinstalled []string `json:"preinstalled"`
+}
+
+// AppendJSON appends r as encoding/json encodes it (strings as
+// JSON.stringify writes them).
+func (r readyResult) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if len(r.Diagnostics) > 0 {
+		b = appendStrings(append(b, `"diagnostics":`...), r.Diagnostics)
+		b = append(b, ',')
+	}
+	b = strconv.AppendBool(append(b, `"ok":`...), r.OK)
+	b = appendStrings(append(b, `,"preinstalled":`...), r.Preinstalled)
+	return append(b, '}')
+}
+
+// appendStrings appends l as a JSON array (null when nil).
+func appendStrings(b []byte, l []string) []byte {
+	if l == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, s := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsjson.AppendQuote(b, s)
+	}
+	return append(b, ']')
 }
 
 // serveSession handles /s/<id>, /s/<id>/ (DELETE destroys), the

@@ -37,6 +37,10 @@ type sandbox struct {
 	rootIdleSince time.Time
 	rootClosed    bool
 	prepared      bool // home/user and tmp were made once
+	// rootDirFD is rootDir's descriptor, -1 without one; known is the
+	// root ready last found plain (knownroot_linux.go).
+	rootDirFD int
+	known     *knownRoot
 
 	mu       sync.Mutex
 	shells   map[string]*shell
@@ -57,7 +61,7 @@ func openSandbox(s *Server, do, id string) *sandbox {
 	// The directory name is the whole DO name: it always contains ':', so
 	// it can never be "." or ".." whatever the id.
 	return &sandbox{
-		s: s, do: do, id: id, dir: s.SandboxDir(do),
+		s: s, do: do, id: id, dir: s.SandboxDir(do), rootDirFD: -1,
 		shells:  map[string]*shell{},
 		procs:   map[int64]*proc{},
 		running: map[*sandboxinit.Cmd]struct{}{},
@@ -158,7 +162,13 @@ func (sb *sandbox) untrack(c *sandboxinit.Cmd) {
 
 // cleanPath normalises a sandbox path: extra slashes and dot segments go,
 // ".." stops at "/".
-func cleanPath(p string) string { return path.Clean("/" + p) }
+func cleanPath(p string) string {
+	if strings.HasPrefix(p, "/") {
+		// Clean returns a clean path itself, without copying it.
+		return path.Clean(p)
+	}
+	return path.Clean("/" + p)
+}
 
 // rel maps a sandbox path to a name inside the root.
 func rel(p string) string {
@@ -205,6 +215,19 @@ func (sb *sandbox) plainDir(r string) bool {
 		}
 	}
 	return true
+}
+
+// ensureRoot is ensureDir for ready's root, which it remembers (see
+// knownroot_linux.go): a client calls ready again and again.
+func (sb *sandbox) ensureRoot(p string) *sandboxserver.Error {
+	r := rel(p)
+	if r == "." || sb.rootKnownPlain(r) || sb.checkRootPlain(r) {
+		return nil
+	}
+	if err := sb.root.MkdirAll(r, 0o755); err != nil {
+		return fsErr("mkdir", p, err)
+	}
+	return nil
 }
 
 // ensureDir creates a sandbox directory (the root) if needed.

@@ -267,7 +267,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuseHost(w, r)
 		return
 	}
-	s.api.ServeHTTP(w, withOrigin(r))
+	s.api.ServeHTTP(w, r)
 }
 
 // serveOther answers what the API core leaves: /new, the session root and

@@ -35,15 +35,15 @@ func (s *Server) serveTerminal(w http.ResponseWriter, r *http.Request, id string
 		plain(w, http.StatusUpgradeRequired, "Expected WebSocket")
 		return
 	}
-	sb, _, leave, aerr := s.enter(r.Context(), p.DOPrefix()+":"+id, id)
+	h, aerr := s.enter(r.Context(), p.DOPrefix()+":"+id, id)
 	if aerr != nil {
 		writePlainFail(w, aerr)
 		return
 	}
 	// The terminal is not an operation a destroy waits for: the destroy
 	// closes it.
-	t, err := sb.attachTerminal()
-	leave()
+	t, err := h.sb.attachTerminal()
+	h.leave()
 	if err != nil {
 		plain(w, http.StatusInternalServerError, "Init failed: "+err.Error())
 		return

@@ -3,6 +3,7 @@ package sandboxserver
 import (
 	"encoding/json"
 	"math"
+	"net/http"
 	"strconv"
 	"strings"
 )
@@ -25,6 +26,9 @@ type Call struct {
 	ID, DO string
 	// Principal is who the token says is calling.
 	Principal Principal
+	// Request is the HTTP request that carried the call (its host, for
+	// URLs a backend answers), nil when there is none.
+	Request *http.Request
 }
 
 // Arg returns argument i, nil when absent.

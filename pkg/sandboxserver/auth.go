@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -46,8 +47,10 @@ type TokenAuth struct {
 	// Cache, when not nil, remembers tokens that verified: a client sends
 	// the same token with every request, and the signature of the same
 	// bytes under the same secrets does not change. The expiry is checked
-	// again every time (an expired token is verified afresh, to fail as
-	// Verify fails). Secret and Previous must not change while it is used.
+	// again on every use (an expired token is verified afresh, to fail as
+	// Verify fails; tokens have no nbf), and so are the scopes and the sid
+	// pin. Entries belong to the secrets they were verified with: a
+	// TokenAuth with other secrets does not see them.
 	Cache *TokenCache
 }
 
@@ -60,66 +63,125 @@ func (a TokenAuth) Authenticate(r *http.Request, id string, scopes []string) (Pr
 	if err != nil {
 		return nil, TokenError(err)
 	}
-	v := a.Cache.get(tok, a.Now)
-	if v == nil {
-		if v, err = (token.Verifier{Secret: a.Secret, Previous: a.Previous, Now: a.Now}).Verify(tok); err != nil {
+	e := a.Cache.get(tok, a.Secret, a.Previous, a.Now)
+	if e == nil {
+		v, err := (token.Verifier{Secret: a.Secret, Previous: a.Previous, Now: a.Now}).Verify(tok)
+		if err != nil {
 			return nil, TokenError(err)
 		}
-		a.Cache.put(tok, v)
+		e = newVerifiedToken(v)
+		a.Cache.put(tok, a.Secret, a.Previous, e)
 	}
-	if aerr := CheckClaims(v.Claims, id, scopes); aerr != nil {
-		return nil, aerr
+	if !e.allows(id, scopes) {
+		// The error, as CheckClaims words it.
+		if aerr := CheckClaims(e.v.Claims, id, scopes); aerr != nil {
+			return nil, aerr
+		}
 	}
-	return TokenPrincipal{Claims: v.Claims, Prefix: v.DOInstanceName}, nil
+	return e.principal, nil
+}
+
+// verifiedToken is a token that verified, with what every request checks
+// against it taken out of its claims once.
+type verifiedToken struct {
+	v *token.Verified
+	// exp is the exp claim (seconds).
+	exp float64
+	// scopes is the scopes claim; all means there is none (legacy full
+	// trust).
+	scopes []string
+	all    bool
+	// sid is the sid pin, when pinned.
+	sid    string
+	pinned bool
+	// principal is the caller, made once (a TokenPrincipal).
+	principal Principal
+}
+
+func newVerifiedToken(v *token.Verified) *verifiedToken {
+	e := &verifiedToken{v: v, exp: v.Claims.ExpiresAt(), principal: TokenPrincipal{Claims: v.Claims, Prefix: v.DOInstanceName}}
+	var has bool
+	e.scopes, has = v.Claims.Scopes()
+	e.all = !has
+	e.sid, e.pinned = v.Claims.SessionID()
+	return e
+}
+
+// allows reports whether the token grants every scope of required and, if
+// id is not "", is not pinned to another sandbox: CheckClaims's decision,
+// without its work.
+func (e *verifiedToken) allows(id string, required []string) bool {
+	if !e.all {
+		for _, s := range required {
+			if !slices.Contains(e.scopes, s) {
+				return false
+			}
+		}
+	}
+	return id == "" || !e.pinned || e.sid == id
+}
+
+// expired applies Verify's expiry rule: exp is in whole seconds and a
+// token is valid through the second exp.
+func (e *verifiedToken) expired(now func() time.Time) bool {
+	if now == nil {
+		now = time.Now
+	}
+	return e.exp < math.Floor(float64(now().UnixMilli())/1000)
 }
 
 // TokenCache remembers verified tokens for TokenAuth, at most a fixed
-// number (a full cache forgets one to take another).
+// number (a full cache forgets one to take another), for one pair of
+// secrets at a time: a use with other secrets empties it.
 type TokenCache struct {
-	mu  sync.Mutex
-	m   map[string]*token.Verified
-	max int
+	mu               sync.Mutex
+	m                map[string]*verifiedToken
+	max              int
+	secret, previous string
 }
 
 // NewTokenCache returns a cache of at most n tokens.
 func NewTokenCache(n int) *TokenCache {
-	return &TokenCache{m: make(map[string]*token.Verified, n), max: n}
+	return &TokenCache{m: make(map[string]*verifiedToken, n), max: n}
 }
 
-// get returns the verification of tok if it is cached and tok has not
-// expired since, as Verify decides expiry (whole seconds); nil otherwise.
-func (c *TokenCache) get(tok string, now func() time.Time) *token.Verified {
+// get returns tok if it was verified with these secrets and has not
+// expired since; nil otherwise.
+func (c *TokenCache) get(tok, secret, previous string, now func() time.Time) *verifiedToken {
 	if c == nil {
 		return nil
 	}
 	c.mu.Lock()
-	v := c.m[tok]
+	var e *verifiedToken
+	if c.secret == secret && c.previous == previous {
+		e = c.m[tok]
+	}
 	c.mu.Unlock()
-	if v == nil {
+	if e == nil || e.expired(now) {
 		return nil
 	}
-	if now == nil {
-		now = time.Now
-	}
-	if v.Claims.ExpiresAt() < math.Floor(float64(now().UnixMilli())/1000) {
-		return nil
-	}
-	return v
+	return e
 }
 
-func (c *TokenCache) put(tok string, v *token.Verified) {
+// put remembers tok, verified with these secrets; entries verified with
+// others are forgotten.
+func (c *TokenCache) put(tok, secret, previous string, e *verifiedToken) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) >= c.max {
+	if c.secret != secret || c.previous != previous {
+		clear(c.m)
+		c.secret, c.previous = secret, previous
+	}
+	if _, ok := c.m[tok]; !ok && len(c.m) >= c.max {
 		for k := range c.m {
 			delete(c.m, k)
 			break
 		}
 	}
-	c.m[tok] = v
+	c.m[tok] = e
 }
 
 // AuthenticateRequest authenticates r for sandbox id with the required

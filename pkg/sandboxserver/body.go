@@ -12,18 +12,18 @@ import (
 // the server's read deadline.
 const CodeBodyTimeout = "E_BODY_TIMEOUT"
 
-// readBody reads and decodes the body of an authenticated rpc request,
+// readBody reads and decodes the body of an authenticated rpc request into e,
 // refusing one larger than MaxBody before reading it when Content-Length
 // says so, and as soon as it passes MaxBody otherwise.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (map[string]any, *Error) {
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, e *rpcEnvelope) *Error {
 	if h.MaxBody > 0 && r.ContentLength > h.MaxBody {
-		return nil, h.tooLarge()
+		return h.tooLarge()
 	}
 	body := r.Body
 	if h.MaxBody > 0 {
 		body = http.MaxBytesReader(w, r.Body, h.MaxBody)
 	}
-	obj, err := readBodySized(body, r.ContentLength)
+	err := readEnvelope(body, r.ContentLength, e)
 	var mbe *http.MaxBytesError
 	var ne net.Error
 	switch {
@@ -32,13 +32,13 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) (map[string]a
 		// cut short an answer that streams for hours. (Servers without
 		// deadlines, such as the in-process transport, ignore this.)
 		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
-		return obj, nil
+		return nil
 	case errors.As(err, &mbe):
-		return nil, h.tooLarge()
+		return h.tooLarge()
 	case errors.As(err, &ne) && ne.Timeout():
-		return nil, NewError(http.StatusRequestTimeout, CodeBodyTimeout, "Invalid JSON body: the request body did not arrive in time")
+		return NewError(http.StatusRequestTimeout, CodeBodyTimeout, "Invalid JSON body: the request body did not arrive in time")
 	}
-	return nil, NewError(http.StatusBadRequest, CodeBadJSON, "Invalid JSON body: "+err.Error())
+	return NewError(http.StatusBadRequest, CodeBadJSON, "Invalid JSON body: "+err.Error())
 }
 
 func (h *Handler) tooLarge() *Error {

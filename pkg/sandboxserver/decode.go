@@ -69,50 +69,150 @@ const smallBodyBuf = 4 << 10
 
 // readBodySized is ReadBody of a body of size bytes (-1: unknown).
 func readBodySized(r io.Reader, size int64) (map[string]any, error) {
+	var obj map[string]any
+	err := readTop(r, size, func(p *parser) error {
+		v, err := p.value(0)
+		if err != nil {
+			return err
+		}
+		var ok bool
+		if obj, ok = v.(map[string]any); !ok {
+			// A bytes wire object is not a request either.
+			return p.fail("body must be a JSON object")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// readEnvelope decodes an rpc body as readBodySized does, into the
+// members the handler reads: the top-level object is not built as a map.
+func readEnvelope(r io.Reader, size int64, e *rpcEnvelope) error {
+	return readTop(r, size, func(p *parser) error {
+		if err := p.members(1, e); err != nil {
+			return err
+		}
+		if e.seen == 0 && e.rest != nil {
+			// Nothing the handler reads: it may be a bytes wire object,
+			// which is not a request.
+			if _, ok := finishObject(e.rest).(map[string]any); !ok {
+				return p.fail("body must be a JSON object")
+			}
+		}
+		return nil
+	})
+}
+
+// readTop reads a body of size bytes (-1: unknown) that must be one JSON
+// object, which top parses.
+func readTop(r io.Reader, size int64, top func(p *parser) error) error {
 	pool := &largeReaders
 	if size >= 0 && size <= smallBodyBuf {
 		pool = &smallReaders
 	}
 	br := pool.Get().(*bufio.Reader)
 	br.Reset(r)
+	p := parsers.Get().(*parser)
+	*p = parser{br: br, buf: p.buf}
 	defer func() {
 		br.Reset(nil)
 		pool.Put(br)
+		p.br = nil
+		p.buf.reset()
+		parsers.Put(p)
 	}()
-	p := &parser{br: br}
 	c, err := p.skipSpace()
 	if err != nil {
 		if err == io.EOF {
-			return nil, p.fail("empty body")
+			return p.fail("empty body")
 		}
-		return nil, err
+		return err
 	}
 	if c != '{' {
 		// Nothing else can be a request: fail before reading on.
-		return nil, p.fail("body must be a JSON object")
+		return p.fail("body must be a JSON object")
 	}
-	v, err := p.value(0)
-	if err != nil {
-		return nil, err
+	if err := top(p); err != nil {
+		return err
 	}
 	if _, err := p.skipSpace(); err != io.EOF {
 		if err != nil {
-			return nil, err
+			return err
 		}
-		return nil, p.fail("unexpected data after the JSON value")
+		return p.fail("unexpected data after the JSON value")
 	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		// A bytes wire object is not a request either.
-		return nil, p.fail("body must be a JSON object")
-	}
-	return obj, nil
+	return nil
 }
+
+// rpcEnvelope is the top level of an rpc body: the members the handler
+// reads, and the others (kept to refuse duplicates and to recognise a
+// bytes wire object).
+type rpcEnvelope struct {
+	op, args, profile, root, diag any
+	seen                          uint8 // bits of the members above
+	rest                          map[string]any
+}
+
+// slot returns where the member key goes, with the bit it sets (0 for
+// the others).
+func (e *rpcEnvelope) slot(key string) (*any, uint8) {
+	switch key {
+	case "op":
+		return &e.op, 1
+	case "args":
+		return &e.args, 2
+	case "profile":
+		return &e.profile, 4
+	case "root":
+		return &e.root, 8
+	case "diag":
+		return &e.diag, 16
+	}
+	return nil, 0
+}
+
+func (e *rpcEnvelope) has(key string) bool {
+	if _, bit := e.slot(key); bit != 0 {
+		return e.seen&bit != 0
+	}
+	_, ok := e.rest[key]
+	return ok
+}
+
+func (e *rpcEnvelope) set(key string, v any) {
+	if dst, bit := e.slot(key); bit != 0 {
+		*dst = v
+		e.seen |= bit
+		return
+	}
+	if e.rest == nil {
+		e.rest = map[string]any{}
+	}
+	e.rest[key] = v
+}
+
+// objectSink receives the members of an object as they are parsed.
+type objectSink interface {
+	has(key string) bool
+	set(key string, v any)
+}
+
+// mapSink builds an object as a map.
+type mapSink map[string]any
+
+func (m mapSink) has(key string) bool   { _, ok := m[key]; return ok }
+func (m mapSink) set(key string, v any) { m[key] = v }
 
 // DecodeBody is ReadBody of a body already in memory.
 func DecodeBody(body []byte) (map[string]any, error) {
 	return ReadBody(bytes.NewReader(body))
 }
+
+// parsers are pooled with the buffer of their strings (see chunks.reset).
+var parsers = sync.Pool{New: func() any { return new(parser) }}
 
 // parser is a recursive-descent JSON parser over a buffered reader.
 type parser struct {
@@ -219,41 +319,49 @@ func (p *parser) value(depth int) (any, error) {
 }
 
 func (p *parser) object(depth int) (any, error) {
+	obj := map[string]any{}
+	if err := p.members(depth, mapSink(obj)); err != nil {
+		return nil, err
+	}
+	return finishObject(obj), nil
+}
+
+// members parses an object (the next byte is its '{') into to.
+func (p *parser) members(depth int, to objectSink) error {
 	if depth > MaxDepth {
-		return nil, p.fail("exceeded max depth")
+		return p.fail("exceeded max depth")
 	}
 	p.discard(1)
-	obj := map[string]any{}
 	c, err := p.skipSpace()
 	if err != nil {
-		return nil, p.eof(err)
+		return p.eof(err)
 	}
 	if c == '}' {
 		p.discard(1)
-		return obj, nil
+		return nil
 	}
 	for {
 		c, err := p.skipSpace()
 		if err != nil {
-			return nil, p.eof(err)
+			return p.eof(err)
 		}
 		if c != '"' {
-			return nil, p.fail("invalid character %s looking for beginning of object key string", quoteChar(c))
+			return p.fail("invalid character %s looking for beginning of object key string", quoteChar(c))
 		}
 		p.discard(1)
 		k, err := p.str(&p.buf)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		key := k.(string)
-		if _, dup := obj[key]; dup {
-			return nil, p.fail("duplicate key %s", strconv.Quote(key))
+		if to.has(key) {
+			return p.fail("duplicate key %s", strconv.Quote(key))
 		}
 		if c, err = p.skipSpace(); err != nil {
-			return nil, p.eof(err)
+			return p.eof(err)
 		}
 		if c != ':' {
-			return nil, p.fail("invalid character %s after object key", quoteChar(c))
+			return p.fail("invalid character %s after object key", quoteChar(c))
 		}
 		p.discard(1)
 		var v any
@@ -263,20 +371,20 @@ func (p *parser) object(depth int) (any, error) {
 			v, err = p.value(depth)
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
-		obj[key] = v
+		to.set(key, v)
 		if c, err = p.skipSpace(); err != nil {
-			return nil, p.eof(err)
+			return p.eof(err)
 		}
 		p.discard(1)
 		switch c {
 		case ',':
 			continue
 		case '}':
-			return finishObject(obj), nil
+			return nil
 		}
-		return nil, p.fail("invalid character %s after object key:value pair", quoteChar(c))
+		return p.fail("invalid character %s after object key:value pair", quoteChar(c))
 	}
 }
 
@@ -397,8 +505,40 @@ func (p *parser) str(c *chunks) (any, error) {
 	if err := p.strTo(c); err != nil {
 		return nil, err
 	}
+	if len(c.list) == 1 && c.n <= maxInterned {
+		// The lookup converts without allocating.
+		if v, ok := interned()[string(c.list[0])]; ok {
+			return v, nil
+		}
+	}
 	return c.String(), nil
 }
+
+// interned are the strings every request carries (member names and
+// values of the envelope, op names), boxed once: a request decodes them
+// without allocating. The table is made on first use, not at start-up.
+var interned = sync.OnceValue(func() map[string]any {
+	m := map[string]any{}
+	for _, s := range []string{
+		"op", "args", "profile", "root", "diag", "default", "/home/user",
+		"__nimbusWireType", "bytes", "base64", "preinstall", "encoding", "utf8", "utf-8",
+		"cwd", "env", "timeout", "timeoutMs", "recursive", "force", "mode", "offset", "length",
+		"ready", "bootProbe", "exec", "execStream", "runCode", "startProcess", "detachExec",
+		"readFile", "readFileBytes", "writeFile", "stat", "lstat", "readlink", "readdir", "exists",
+		"mkdir", "rename", "chmod", "readRange", "deleteFile", "destroy",
+		"listRuntimes", "installRuntime", "ensureRuntimes",
+		"listProcesses", "processLogs", "killProcess", "signalProcess",
+		"writeProcessInput", "endProcessInput", "resizeProcess",
+		"listPorts", "exposePort", "unexposePort",
+		"listApps", "exposeApp", "rotateLink", "removeApp", "ensureDurableApp", "removeDurableApp",
+	} {
+		m[s] = s
+	}
+	return m
+})
+
+// maxInterned is the length of the longest interned string, or more.
+const maxInterned = 24
 
 // strTo reads the rest of a string into s: escapes are resolved, lone
 // surrogates and invalid UTF-8 become U+FFFD, control characters are
@@ -812,14 +952,23 @@ type chunks struct {
 }
 
 const (
-	firstChunk = 512
-	maxChunk   = 1 << 20
+	firstChunk   = 512
+	maxChunk     = 1 << 20
+	maxKeptChunk = 64 << 10
 )
 
+// reset empties c, keeping one chunk to write into: the largest it has
+// (the last), unless that is larger than maxKeptChunk, so that a pooled
+// parser that read a few KiB of text once reads the next in one chunk.
 func (c *chunks) reset() {
 	if len(c.list) > 0 {
+		keep := c.list[len(c.list)-1]
+		if cap(keep) > maxKeptChunk {
+			keep = c.list[0]
+		}
+		clear(c.list[1:])
 		c.list = c.list[:1]
-		c.list[0] = c.list[0][:0]
+		c.list[0] = keep[:0]
 	}
 	c.n = 0
 }

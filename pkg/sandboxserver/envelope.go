@@ -23,33 +23,52 @@ func APIHeaders(h http.Header) {
 	h["Access-Control-Allow-Headers"] = vals[3:4:4]
 }
 
+// jsonHeaders sets APIHeaders and Content-Type application/json, with
+// one allocation for the values, and Content-Length when the answer is
+// n bytes long (n >= 0): net/http computes it itself for an answer that
+// fits its 2 KiB buffer, and would send a larger one chunked.
+func jsonHeaders(h http.Header, n int) {
+	v := [...]string{"no-store", "*", "POST, OPTIONS", "Authorization, Content-Type", "application/json", ""}
+	vals := v[:]
+	h["Cache-Control"] = vals[0:1:1]
+	h["Access-Control-Allow-Origin"] = vals[1:2:2]
+	h["Access-Control-Allow-Methods"] = vals[2:3:3]
+	h["Access-Control-Allow-Headers"] = vals[3:4:4]
+	h["Content-Type"] = vals[4:5:5]
+	if n > 2048 {
+		vals[5] = strconv.Itoa(n)
+		h["Content-Length"] = vals[5:6:6]
+	}
+}
+
 // WriteJSON answers v as compact JSON (no HTML escaping, no trailing
 // newline) with the API headers; a 503 carries Retry-After: 5, exposed to
 // browsers, as the platform's overload answer does. v is encoded before
 // anything is written, so a value that cannot be encoded becomes a 500
 // E_NIMBUS_REMOTE_RPC instead of a broken body.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	APIHeaders(w.Header())
-	w.Header().Set("Content-Type", "application/json")
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "5")
-		w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	e := getEnvelope()
+	defer e.put()
+	if err := e.enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
-		buf.Reset()
-		_ = enc.Encode(failure{OK: false, Error: "cannot encode result: " + err.Error(), Code: CodeRemoteRPC})
+		e.buf.Reset()
+		_ = e.enc.Encode(failure{OK: false, Error: "cannot encode result: " + err.Error(), Code: CodeRemoteRPC})
 	}
-	w.WriteHeader(status)
-	_, _ = w.Write(bytes.TrimRight(buf.Bytes(), "\n"))
+	e.buf.Truncate(e.buf.Len() - 1) // the encoder's newline
+	e.write(w, status)
 }
 
 // WriteFail answers the failure envelope of e.
 func WriteFail(w http.ResponseWriter, e *Error) {
 	WriteJSON(w, e.Status, failure{OK: false, Error: e.Message, Code: e.Code})
+}
+
+// JSONAppender is implemented by results that write their own JSON, for
+// answers sent so often that encoding/json's reflection shows (ready's).
+type JSONAppender interface {
+	// AppendJSON appends the value's JSON encoding to b, as encoding/json
+	// would write it, and returns the extended slice.
+	AppendJSON(b []byte) []byte
 }
 
 // WriteOK answers the success envelope. has says whether the op returned
@@ -78,38 +97,66 @@ func WriteOK(w http.ResponseWriter, result any, has bool, rpcMs *int64) {
 	// The envelope is written around the encoded result, in one pass
 	// (encoding success through its MarshalJSON would encode the result,
 	// then have encoding/json check and copy it again).
-	buf := envelopeBufs.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 64<<10 {
-			buf.Reset()
-			envelopeBufs.Put(buf)
-		}
-	}()
-	buf.Reset()
-	buf.WriteString(`{"ok":true`)
+	e := getEnvelope()
+	defer e.put()
+	e.buf.WriteString(`{"ok":true`)
 	if has {
-		buf.WriteString(`,"result":`)
-		enc := json.NewEncoder(buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(EncodeWire(result)); err != nil {
-			WriteJSON(w, http.StatusInternalServerError, failure{OK: false, Error: "cannot encode result: " + err.Error(), Code: CodeRemoteRPC})
-			return
+		e.buf.WriteString(`,"result":`)
+		if a, ok := result.(JSONAppender); ok {
+			e.buf.Write(a.AppendJSON(e.buf.AvailableBuffer()))
+		} else {
+			if err := e.enc.Encode(EncodeWire(result)); err != nil {
+				WriteJSON(w, http.StatusInternalServerError, failure{OK: false, Error: "cannot encode result: " + err.Error(), Code: CodeRemoteRPC})
+				return
+			}
+			e.buf.Truncate(e.buf.Len() - 1) // the encoder's newline
 		}
-		buf.Truncate(buf.Len() - 1) // the encoder's newline
 	}
 	if rpcMs != nil {
-		buf.WriteString(`,"rpcMs":`)
-		buf.WriteString(strconv.FormatInt(*rpcMs, 10))
+		e.buf.WriteString(`,"rpcMs":`)
+		e.buf.Write(strconv.AppendInt(e.buf.AvailableBuffer(), *rpcMs, 10))
 	}
-	buf.WriteByte('}')
-	APIHeaders(w.Header())
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf.Bytes())
+	e.buf.WriteByte('}')
+	e.write(w, http.StatusOK)
+}
+
+// envelope is an answer being encoded: a buffer and an encoder writing
+// into it, pooled together (an encoder costs allocations to set up).
+type envelope struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+func getEnvelope() *envelope {
+	e := envelopeBufs.Get().(*envelope)
+	e.buf.Reset()
+	return e
+}
+
+func (e *envelope) put() {
+	if e.buf.Cap() <= 64<<10 {
+		envelopeBufs.Put(e)
+	}
+}
+
+// write sends the encoded answer with the API headers.
+func (e *envelope) write(w http.ResponseWriter, status int) {
+	jsonHeaders(w.Header(), e.buf.Len())
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(e.buf.Bytes())
 }
 
 // envelopeBufs hold answers while they are encoded.
-var envelopeBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var envelopeBufs = sync.Pool{New: func() any {
+	e := &envelope{}
+	e.enc = json.NewEncoder(&e.buf)
+	e.enc.SetEscapeHTML(false)
+	return e
+}}
 
 // bytesChunk is how much data writeBytesOK encodes per write (a multiple
 // of 3, so that no padding appears mid-text).

@@ -151,33 +151,33 @@ func (h *Handler) ServeRPC(w http.ResponseWriter, r *http.Request, id string) {
 		WriteFail(w, NewError(http.StatusBadRequest, CodeSandboxID, "Invalid sandbox id"))
 		return
 	}
-	c := &Call{ID: id}
+	c := &Call{ID: id, Request: r}
 	// Credentials come from the headers: a request that cannot be
 	// authenticated is answered before a byte of its body is read.
 	if aerr := h.authenticate(r, c); aerr != nil {
 		WriteFail(w, aerr)
 		return
 	}
-	obj, aerr := h.readBody(w, r)
-	if aerr != nil {
+	var body rpcEnvelope
+	if aerr := h.readBody(w, r, &body); aerr != nil {
 		WriteFail(w, aerr)
 		return
 	}
-	c.Op, _ = obj["op"].(string)
-	c.Args, _ = obj["args"].([]any)
-	c.ProfileName, _ = obj["profile"].(string)
+	c.Op, _ = body.op.(string)
+	c.Args, _ = body.args.([]any)
+	c.ProfileName, _ = body.profile.(string)
 	if c.ProfileName == "" {
 		c.ProfileName = "default"
 	}
 	c.Profile = h.profile(c.ProfileName)
-	c.Root, _ = obj["root"].(string)
+	c.Root, _ = body.root.(string)
 	if c.Root == "" {
 		c.Root = c.Profile.Root
 	}
 	if c.Root == "" {
 		c.Root = "/home/user"
 	}
-	diag, _ := obj["diag"].(bool)
+	diag, _ := body.diag.(bool)
 	if o, ok := h.Backend.(Observer); ok {
 		o.Decoded(r, c)
 	}
@@ -194,6 +194,7 @@ func (h *Handler) ServeRPC(w http.ResponseWriter, r *http.Request, id string) {
 	start := time.Now()
 	var result any
 	var has bool
+	var aerr *Error
 	if c.Op == "destroy" {
 		reason, _ := c.Obj(0)["reason"].(string)
 		result, has, aerr = h.destroy(r, c, reason)
@@ -233,7 +234,7 @@ func (h *Handler) ServeDestroy(w http.ResponseWriter, r *http.Request, id string
 		WriteFail(w, NewError(http.StatusBadRequest, CodeSandboxID, "Invalid sandbox id"))
 		return
 	}
-	c := &Call{ID: id}
+	c := &Call{ID: id, Request: r}
 	if aerr := h.authenticate(r, c); aerr != nil {
 		WriteFail(w, aerr)
 		return

@@ -36,6 +36,8 @@ func (b *echoBackend) Op(_ context.Context, c *sandboxserver.Call) (any, bool, *
 		return map[string]any{"data": []byte("hi"), "list": []any{[]byte{0xff}}}, true, nil
 	case "html":
 		return "<a&b>", true, nil
+	case "big":
+		return strings.Repeat("0123456789abcdef", 256), true, nil
 	case "num":
 		f, err := c.Num(0, "n")
 		return f, err == nil, err
@@ -254,6 +256,24 @@ func TestNormalizeBasePath(t *testing.T) {
 	for in, want := range map[string]string{"": "/api/nimbus/v1", "/": "/api/nimbus/v1", " a/b/ ": "/a/b", "/x": "/x"} {
 		if got := sandboxserver.NormalizeBasePath(in); got != want {
 			t.Errorf("%q: %q", in, got)
+		}
+	}
+}
+
+// TestAnswersCarryTheirLength: answers of any size go with Content-Length,
+// never chunked (net/http would chunk one larger than its 2 KiB buffer),
+// small ones as large ones, successes as failures.
+func TestAnswersCarryTheirLength(t *testing.T) {
+	srv, _ := newServer(t)
+	tok := mint(t, []string{token.ScopeSandboxUse}, "")
+	url := srv.URL + "/api/nimbus/v1/sandboxes/box/rpc"
+	for _, op := range []string{"big", "html", "void", "nope"} {
+		resp, body := do(t, "POST", url, tok, `{"op":"`+op+`"}`)
+		if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 {
+			t.Errorf("%s: Content-Length %d, Transfer-Encoding %v, body of %d bytes", op, resp.ContentLength, resp.TransferEncoding, len(body))
+		}
+		if op == "big" && (resp.StatusCode != 200 || len(body) < 4096) {
+			t.Errorf("big: %d, %d bytes", resp.StatusCode, len(body))
 		}
 	}
 }

@@ -58,6 +58,9 @@ func TestDecodeBody(t *testing.T) {
 		if err == nil || err.Error() != msg || !sandboxserver.IsBodyError(err) {
 			t.Errorf("%.40q: %v, want %s", in, err, msg)
 		}
+		if _, err := sandboxserver.DecodeEnvelope([]byte(in)); err == nil || err.Error() != msg || !sandboxserver.IsBodyError(err) {
+			t.Errorf("handler's decoder: %.40q: %v, want %s", in, err, msg)
+		}
 	}
 }
 
@@ -275,6 +278,12 @@ func checkAgainstReference(t *testing.T, body []byte) {
 	slow, serr := sandboxserver.ReadBody(iotest.OneByteReader(bytes.NewReader(body)))
 	if (err == nil) != (serr == nil) || err == nil && !reflect.DeepEqual(got, slow) {
 		t.Fatalf("chunking changed the result: %v / %v", err, serr)
+	}
+	// The rpc handler's decoder, which does not build the top level as a
+	// map, decides and decodes the same.
+	env, eerr := sandboxserver.DecodeEnvelope(body)
+	if (err == nil) != (eerr == nil) || err != nil && err.Error() != eerr.Error() || err == nil && !reflect.DeepEqual(got, env) {
+		t.Fatalf("the handler's decoder differs: %v / %v\n%#v\n%#v", err, eerr, got, env)
 	}
 	if err != nil && !sandboxserver.IsBodyError(err) {
 		t.Fatalf("not a body error: %v", err)

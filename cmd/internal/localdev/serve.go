@@ -87,6 +87,14 @@ func (o ServeOptions) Serve(ctx context.Context, ln net.Listener, h http.Handler
 	}
 	ll := newLimitListener(ln, o.MaxConns, o.Logf)
 	srv.ConnState = ll.track
+	// Each request finds its connection's record (write deadline, see
+	// deadlineWriter) in its context.
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if sc, ok := c.(*slotConn); ok {
+			return context.WithValue(ctx, connKey{}, sc)
+		}
+		return ctx
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ll) }()
 	select {
@@ -107,31 +115,42 @@ func (o ServeOptions) Serve(ctx context.Context, ln net.Listener, h http.Handler
 // server keeps reading the connection afterwards to notice a client that
 // goes away, and a deadline there would cancel long answers (an exec
 // stream, a preview's event stream). The write deadline is renewed before
-// every write, so it bounds a stalled client, not a long answer.
+// every write, so it bounds a stalled client, not a long answer. A
+// request costs one allocation here.
 func bounded(h http.Handler, o ServeOptions) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		dw := &deadlineWriter{ResponseWriter: w, rc: rc, d: o.WriteTimeout}
+		b := &boundedRequest{dw: deadlineWriter{ResponseWriter: w, rc: *http.NewResponseController(w), d: o.WriteTimeout}}
+		b.dw.conn, _ = r.Context().Value(connKey{}).(*slotConn)
 		if r.Body != nil && r.Body != http.NoBody {
-			_ = rc.SetReadDeadline(time.Now().Add(o.BodyTimeout))
-			dw.readDeadline.Store(true)
-			r.Body = &liftAtEOF{ReadCloser: r.Body, lift: func() { _ = dw.SetReadDeadline(time.Time{}) }}
+			_ = b.dw.rc.SetReadDeadline(time.Now().Add(o.BodyTimeout))
+			b.dw.readDeadline.Store(true)
+			b.body = liftAtEOF{ReadCloser: r.Body, w: &b.dw}
+			r.Body = &b.body
 		}
-		h.ServeHTTP(dw, r)
+		h.ServeHTTP(&b.dw, r)
 	})
 }
 
-// liftAtEOF calls lift once the body has been read to its end.
+// boundedRequest holds what bounded wraps a request in.
+type boundedRequest struct {
+	dw   deadlineWriter
+	body liftAtEOF
+}
+
+// connKey finds a request's *slotConn in its context.
+type connKey struct{}
+
+// liftAtEOF lifts the read deadline once the body has been read to its
+// end.
 type liftAtEOF struct {
 	io.ReadCloser
-	lift func()
-	once sync.Once
+	w *deadlineWriter
 }
 
 func (b *liftAtEOF) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err == io.EOF {
-		b.once.Do(b.lift)
+		_ = b.w.SetReadDeadline(time.Time{})
 	}
 	return n, err
 }
@@ -140,26 +159,39 @@ func (b *liftAtEOF) Read(p []byte) (int, error) {
 // Each deadline change is a timer change in the runtime: it skips the ones
 // that change nothing (lifting a read deadline already lifted, as the API
 // handler does once it has the body; renewing a write deadline renewed
-// less than a 16th of it ago, as for the header and the body of one small
-// answer), so the bound on a stalled client stays between 15/16 of
+// less than a 16th of it ago on the same connection, as for the header
+// and the body of one small answer, or the answers of a client's next
+// requests), so the bound on a stalled client stays between 15/16 of
 // WriteTimeout and all of it.
 type deadlineWriter struct {
 	http.ResponseWriter
-	rc *http.ResponseController
+	rc http.ResponseController
 	d  time.Duration
+	// conn is the connection's record, nil when the server does not know
+	// it (then renewed, below, is the record).
+	conn *slotConn
 
 	// readDeadline is whether a read deadline is set (atomic: a proxy's
 	// transport reads the body, and lifts, in a goroutine of its own).
 	readDeadline atomic.Bool
-	renewed      time.Time // when the write deadline was last renewed
+	renewed      atomic.Int64 // when the write deadline was last renewed (UnixNano), without conn
+}
+
+// lastRenewal is where the time of the last renewal is kept.
+func (w *deadlineWriter) lastRenewal() *atomic.Int64 {
+	if w.conn != nil {
+		return &w.conn.writeRenewed
+	}
+	return &w.renewed
 }
 
 func (w *deadlineWriter) renew() {
 	now := time.Now()
-	if !w.renewed.IsZero() && now.Sub(w.renewed) < w.d/16 {
+	last := w.lastRenewal()
+	if t := last.Load(); t != 0 && now.UnixNano()-t < int64(w.d/16) {
 		return
 	}
-	w.renewed = now
+	last.Store(now.UnixNano())
 	_ = w.rc.SetWriteDeadline(now.Add(w.d))
 }
 
@@ -179,7 +211,7 @@ func (w *deadlineWriter) SetReadDeadline(t time.Time) error {
 // SetWriteDeadline keeps renew's record true when a handler sets its own
 // write deadline.
 func (w *deadlineWriter) SetWriteDeadline(t time.Time) error {
-	w.renewed = time.Time{}
+	w.lastRenewal().Store(0)
 	return w.rc.SetWriteDeadline(t)
 }
 
@@ -223,15 +255,16 @@ type limitListener struct {
 	lastLog time.Time
 	backoff time.Duration
 
-	// quiet holds the connections with no request in progress and since
-	// when (guarded by qmu); quietWake says one became quiet.
+	// conns are the open connections (guarded by qmu); quietWake says one
+	// became quiet while Accept waits for room (waiting).
 	qmu       sync.Mutex
-	quiet     map[net.Conn]time.Time
+	conns     map[*slotConn]struct{}
 	quietWake chan struct{}
+	waiting   atomic.Bool
 }
 
 func newLimitListener(ln net.Listener, maxConns int, logf func(string, ...any)) *limitListener {
-	l := &limitListener{Listener: ln, slots: make(chan struct{}, maxConns), done: make(chan struct{}), logf: logf, quietWake: make(chan struct{}, 1)}
+	l := &limitListener{Listener: ln, slots: make(chan struct{}, maxConns), done: make(chan struct{}), logf: logf, quietWake: make(chan struct{}, 1), conns: map[*slotConn]struct{}{}}
 	l.reserve, _ = os.Open(os.DevNull)
 	return l
 }
@@ -255,19 +288,21 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 	}
+	select {
+	case l.slots <- struct{}{}:
+		return l.open(c), nil
+	case <-l.done:
+		_ = c.Close()
+		return nil, net.ErrClosed
+	default:
+	}
+	l.waiting.Store(true)
+	defer l.waiting.Store(false)
 	for {
-		select {
-		case l.slots <- struct{}{}:
-			return &slotConn{Conn: c, free: func() { <-l.slots }}, nil
-		case <-l.done:
-			_ = c.Close()
-			return nil, net.ErrClosed
-		default:
-		}
 		l.evictQuiet()
 		select {
 		case l.slots <- struct{}{}:
-			return &slotConn{Conn: c, free: func() { <-l.slots }}, nil
+			return l.open(c), nil
 		case <-l.done:
 			_ = c.Close()
 			return nil, net.ErrClosed
@@ -276,37 +311,50 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	}
 }
 
-// track follows the server's connection states: a connection is quiet
-// when it is new (nothing read yet) or idle between requests.
-func (l *limitListener) track(c net.Conn, s http.ConnState) {
+// open records c, which holds a slot, as an open connection: quiet (see
+// track) until its first request.
+func (l *limitListener) open(c net.Conn) *slotConn {
+	sc := &slotConn{Conn: c, l: l}
+	sc.quietSince.Store(time.Now().UnixNano())
 	l.qmu.Lock()
-	defer l.qmu.Unlock()
+	l.conns[sc] = struct{}{}
+	l.qmu.Unlock()
+	return sc
+}
+
+// track follows the server's connection states: a connection is quiet
+// when it is new (nothing read yet) or idle between requests. It runs
+// twice per request, so it only marks the connection; evictQuiet looks
+// for the oldest quiet one when it needs room.
+func (l *limitListener) track(c net.Conn, s http.ConnState) {
+	sc, ok := c.(*slotConn)
+	if !ok {
+		return
+	}
 	switch s {
 	case http.StateNew, http.StateIdle:
-		if l.quiet == nil {
-			l.quiet = map[net.Conn]time.Time{}
-		}
-		l.quiet[c] = time.Now()
-		select {
-		case l.quietWake <- struct{}{}:
-		default:
+		sc.quietSince.Store(time.Now().UnixNano())
+		if l.waiting.Load() {
+			select {
+			case l.quietWake <- struct{}{}:
+			default:
+			}
 		}
 	default:
-		delete(l.quiet, c)
+		sc.quietSince.Store(0)
 	}
 }
 
 // evictQuiet closes the connection that has been quiet the longest.
 func (l *limitListener) evictQuiet() {
 	l.qmu.Lock()
-	var oldest net.Conn
-	var since time.Time
-	for c, t := range l.quiet {
-		if oldest == nil || t.Before(since) {
+	var oldest *slotConn
+	var since int64
+	for c := range l.conns {
+		if t := c.quietSince.Load(); t != 0 && (oldest == nil || t < since) {
 			oldest, since = c, t
 		}
 	}
-	delete(l.quiet, oldest)
 	l.qmu.Unlock()
 	if oldest != nil {
 		_ = oldest.Close()
@@ -425,14 +473,27 @@ func (l *limitListener) Close() error {
 	return l.Listener.Close()
 }
 
+// slotConn is an accepted connection holding a slot of the listener
+// until it is closed.
 type slotConn struct {
 	net.Conn
+	l    *limitListener
 	once sync.Once
-	free func()
+	// quietSince is when the connection became quiet (UnixNano), 0 while
+	// a request is in progress.
+	quietSince atomic.Int64
+	// writeRenewed is when its write deadline was last renewed
+	// (UnixNano; see deadlineWriter).
+	writeRenewed atomic.Int64
 }
 
 func (c *slotConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(c.free)
+	c.once.Do(func() {
+		c.l.qmu.Lock()
+		delete(c.l.conns, c)
+		c.l.qmu.Unlock()
+		<-c.l.slots
+	})
 	return err
 }

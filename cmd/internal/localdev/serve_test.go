@@ -26,7 +26,7 @@ const testSecret = "serve-test-secret-0123456789abcdef"
 
 // devServer runs the local backend behind ServeOptions on a loopback port,
 // as `nimbus dev` does, and returns its address.
-func devServer(t *testing.T, o localdev.ServeOptions) string {
+func devServer(t testing.TB, o localdev.ServeOptions) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -50,7 +50,7 @@ func devServer(t *testing.T, o localdev.ServeOptions) string {
 	return ln.Addr().String()
 }
 
-func devToken(t *testing.T, scopes ...string) string {
+func devToken(t testing.TB, scopes ...string) string {
 	t.Helper()
 	tok, err := localdev.Mint(localdev.TokenOptions{Secret: testSecret, Scopes: scopes, TTL: time.Hour})
 	if err != nil {
