@@ -227,7 +227,7 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 			return nil, false, sandboxserver.RPCError("EINVAL: offset and length must not be negative, read '" + cleanPath(p) + "'")
 		}
 		if int64(length) > sb.s.opts.ReadLimit {
-			return nil, false, sandboxserver.RPCError(fmt.Sprintf("filesystem RPC read payload of %d bytes exceeds the %d-byte limit", int64(length), sb.s.opts.ReadLimit))
+			return nil, false, sandboxserver.ReadTooLarge(int64(length), sb.s.opts.ReadLimit)
 		}
 		f, fi, aerr := sb.openRead(p, r, "read")
 		if aerr != nil {
@@ -302,7 +302,7 @@ func (sb *sandbox) readFile(op, p, r string) (any, bool, *sandboxserver.Error) {
 	limit := sb.s.opts.ReadLimit
 	if fi.Size() > limit {
 		f.Close()
-		return nil, false, sandboxserver.RPCError(fmt.Sprintf("filesystem RPC read payload of %d bytes exceeds the %d-byte limit", fi.Size(), limit))
+		return nil, false, sandboxserver.ReadTooLarge(fi.Size(), limit)
 	}
 	fail := func(err error) *sandboxserver.Error { return fsErr("read", p, err) }
 	if fi.Size() > streamAbove {
@@ -328,7 +328,7 @@ func (sb *sandbox) readFile(op, p, r string) (any, bool, *sandboxserver.Error) {
 		return nil, false, fail(err)
 	}
 	if int64(len(data)) > limit {
-		return nil, false, sandboxserver.RPCError(fmt.Sprintf("filesystem RPC read payload of more than %d bytes exceeds the %d-byte limit", limit, limit))
+		return nil, false, sandboxserver.ReadTooLarge(-1, limit)
 	}
 	return readResult(op, data, true)
 }

@@ -1,6 +1,9 @@
 package sandboxserver
 
-import "net/http"
+import (
+	"net/http"
+	"strconv"
+)
 
 // Wire codes this package answers with itself; backends use the same ones
 // for the same failures.
@@ -62,6 +65,17 @@ func ArgError(message string) *Error {
 // filesystem failures).
 func RPCError(message string) *Error {
 	return NewError(http.StatusInternalServerError, CodeRemoteRPC, message)
+}
+
+// ReadTooLarge is upstream's refusal of a read above the single-read
+// limit: n is the size asked for or found, or -1 when only "more than
+// limit" is known (a file that grew while it was read).
+func ReadTooLarge(n, limit int64) *Error {
+	size := strconv.FormatInt(n, 10)
+	if n < 0 {
+		size = "more than " + strconv.FormatInt(limit, 10)
+	}
+	return RPCError("filesystem RPC read payload of " + size + " bytes exceeds the " + strconv.FormatInt(limit, 10) + "-byte limit")
 }
 
 // UnknownOp is the 400 E_REMOTE_OP of an op the server does not implement.

@@ -125,7 +125,7 @@ func writeFileText(w http.ResponseWriter, ft FileText, rpcMs *int64) {
 		return
 	}
 	if int64(n) > ft.Limit {
-		WriteFail(w, RPCError("filesystem RPC read payload of more than "+strconv.FormatInt(ft.Limit, 10)+" bytes exceeds the "+strconv.FormatInt(ft.Limit, 10)+"-byte limit"))
+		WriteFail(w, ReadTooLarge(-1, ft.Limit))
 		return
 	}
 	var fix utf8Fixer
