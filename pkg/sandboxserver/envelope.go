@@ -112,11 +112,7 @@ func WriteOK(w http.ResponseWriter, result any, has bool, rpcMs *int64) {
 			e.buf.Truncate(e.buf.Len() - 1) // the encoder's newline
 		}
 	}
-	if rpcMs != nil {
-		e.buf.WriteString(`,"rpcMs":`)
-		e.buf.Write(strconv.AppendInt(e.buf.AvailableBuffer(), *rpcMs, 10))
-	}
-	e.buf.WriteByte('}')
+	e.buf.Write(appendEnvelopeEnd(e.buf.AvailableBuffer(), rpcMs))
 	e.write(w, http.StatusOK)
 }
 
@@ -192,11 +188,17 @@ func writeBytesOK(w http.ResponseWriter, b []byte, rpcMs *int64) {
 // text.
 func bytesEnvelope(rpcMs *int64) (head, tail string) {
 	head = `{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"`
-	tail = `"}`
+	return head, string(appendEnvelopeEnd([]byte(`"}`), rpcMs))
+}
+
+// appendEnvelopeEnd appends what closes a success envelope after its
+// result: the diag timing when there is one, and the brace.
+func appendEnvelopeEnd(dst []byte, rpcMs *int64) []byte {
 	if rpcMs != nil {
-		tail += `,"rpcMs":` + strconv.FormatInt(*rpcMs, 10)
+		dst = append(dst, `,"rpcMs":`...)
+		dst = strconv.AppendInt(dst, *rpcMs, 10)
 	}
-	return head, tail + "}"
+	return append(dst, '}')
 }
 
 // failure and success are the envelopes, with upstream's member order.

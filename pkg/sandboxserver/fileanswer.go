@@ -144,12 +144,7 @@ func writeFileText(w http.ResponseWriter, ft FileText, rpcMs *int64) {
 		bufs.text = fix.append(bufs.text[:0], bufs.raw[:n], end)
 		out = appendJSONStringBody(out, bufs.text)
 		if end {
-			out = append(out, '"')
-			if rpcMs != nil {
-				out = append(out, `,"rpcMs":`...)
-				out = strconv.AppendInt(out, *rpcMs, 10)
-			}
-			out = append(out, '}')
+			out = appendEnvelopeEnd(append(out, '"'), rpcMs)
 		}
 		if _, err := w.Write(out); err != nil || end {
 			return
