@@ -3,7 +3,6 @@ package sandboxcli
 import (
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
@@ -15,12 +14,9 @@ import (
 // sandbox chose can neither send escape sequences to the terminal nor
 // fake a line of output (a newline in a name becomes \n).
 func DisplayPath(p string) string {
-	for _, r := range p {
-		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return strconv.Quote(p)
-		}
-	}
-	if !utf8.ValidString(p) {
+	// TerminalText keeps newlines and tabs, which a name must not hold
+	// either; U+FFFD, valid or the decoding of invalid bytes, is quoted.
+	if strings.ContainsAny(p, "\n\t") || strings.ContainsRune(p, utf8.RuneError) || clierr.TerminalText(p) != p {
 		return strconv.Quote(p)
 	}
 	return p
