@@ -152,8 +152,9 @@ func (sb *sandbox) readFileFast(r string) (data []byte, found, handled bool) {
 }
 
 // writeFileFast is writeFile's fast path for a regular file or a new one
-// (handled is false when it was not taken): the same checks, the same
-// temporary file exchanged for the old one.
+// (handled is false when it was not taken): the same checks, and a
+// complete new file exchanged for the old one, a kept one when it can
+// (spare_linux.go).
 func (sb *sandbox) writeFileFast(p, r string, data []byte) (handled bool, aerr *sandboxserver.Error) {
 	dir, base, ok := splitRel(r)
 	if !ok {
@@ -174,6 +175,14 @@ func (sb *sandbox) writeFileFast(p, r string, data []byte) (handled bool, aerr *
 				return false
 			}
 			unix.Close(fd)
+		}
+		if exists && len(data) > 0 && sb.s.spares.usable(dfd, &st) {
+			if done, op, err := sb.s.spares.replace(dfd, base, data, st.Mode&0o7777); done {
+				if err != nil {
+					aerr = fsErr(op, p, &os.PathError{Op: op, Path: p, Err: err})
+				}
+				return true
+			}
 		}
 		aerr = replaceAt(dfd, p, base, data, exists, st.Mode&0o7777)
 		return true

@@ -132,6 +132,7 @@ type Server struct {
 	mu        sync.Mutex
 	sandboxes map[string]*sandbox
 	gates     map[string]*gate // see barrier.go
+	spares    *spareFiles      // see spare_linux.go
 	closed    bool
 
 	rtOnce sync.Once
@@ -194,6 +195,7 @@ func New(opts Options) (*Server, error) {
 		root:      root,
 		sandboxes: map[string]*sandbox{},
 		gates:     map[string]*gate{},
+		spares:    newSpareFiles(abs),
 	}
 	s.api = &sandboxserver.Handler{
 		BasePath:       opts.BasePath,
@@ -242,6 +244,7 @@ func (s *Server) Close() error {
 	}
 	s.inits.Close()
 	s.roots.stop()
+	s.spares.close()
 	return nil
 }
 
