@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
@@ -432,7 +433,7 @@ func readResult(op string, data []byte, found bool) (any, bool, *sandboxserver.E
 		return nil, true, nil
 	}
 	if op == "readFile" {
-		return strings.ToValidUTF8(string(data), "\uFFFD"), true, nil
+		return sandboxserver.Text(data), true, nil
 	}
 	return sandboxserver.Bytes(data), true, nil
 }
@@ -441,7 +442,9 @@ func readResult(op string, data []byte, found bool) (any, bool, *sandboxserver.E
 func writeData(v any) ([]byte, *sandboxserver.Error) {
 	switch t := v.(type) {
 	case string:
-		return []byte(t), nil
+		// The content is only read (written to the file), so it is not
+		// copied: for a big write that is a second copy of it in memory.
+		return unsafe.Slice(unsafe.StringData(t), len(t)), nil
 	case []byte:
 		return t, nil
 	case map[string]any:

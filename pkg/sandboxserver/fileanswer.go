@@ -132,7 +132,7 @@ func writeFileText(w http.ResponseWriter, ft FileText, rpcMs *int64) {
 	if end {
 		// The whole text is in hand: the answer is the in-memory one.
 		bufs.text = fix.append(bufs.text[:0], bufs.raw[:n], true)
-		WriteOK(w, string(bufs.text), true, rpcMs)
+		WriteOK(w, Text(bufs.text), true, rpcMs)
 		return
 	}
 	APIHeaders(w.Header())

@@ -113,6 +113,25 @@ func FuzzJSONStringBody(f *testing.F) {
 	})
 }
 
+// FuzzTextAnswer: a text result held as bytes answers byte for byte as
+// the string strings.ToValidUTF8 makes of them, headers included.
+func FuzzTextAnswer(f *testing.F) {
+	for _, p := range tricky() {
+		f.Add([]byte("ab" + p + "cd" + strings.Repeat(p, 700)))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ms := int64(len(data) % 5)
+		got := answer(t, Text(data), &ms)
+		want := answer(t, strings.ToValidUTF8(string(data), "\uFFFD"), &ms)
+		if !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) {
+			t.Fatalf("%q: %q, want %q", data, tailOf(got.Body.Bytes()), tailOf(want.Body.Bytes()))
+		}
+		if g, w := got.Header(), want.Header(); g.Get("Content-Length") != w.Get("Content-Length") || len(g) != len(w) {
+			t.Fatalf("headers %v, want %v", g, w)
+		}
+	})
+}
+
 // TestFileBytesIsTheBytesAnswer: a bytes answer streamed from a file is
 // the in-memory answer, with its exact Content-Length, for sizes around
 // the chunk.

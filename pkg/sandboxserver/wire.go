@@ -2,6 +2,7 @@ package sandboxserver
 
 import (
 	"encoding/base64"
+	"unicode/utf8"
 )
 
 // Bytes is binary data; it encodes as the bytes wire object
@@ -73,3 +74,24 @@ func EncodeWire(v any) any {
 	}
 	return v
 }
+
+// Text is a text result held as the bytes it was read as (readFile of a
+// whole file): it encodes as the JSON string of
+// strings.ToValidUTF8(string(t), "\uFFFD"), byte for byte what the string
+// would give, without copying the text into one.
+type Text []byte
+
+// AppendJSON appends the JSON string.
+func (t Text) AppendJSON(b []byte) []byte {
+	text := []byte(t)
+	if !utf8.Valid(text) {
+		var fix utf8Fixer
+		text = fix.fix(make([]byte, 0, len(text)+8), text, true)
+	}
+	b = append(b, '"')
+	b = appendJSONStringBody(b, text)
+	return append(b, '"')
+}
+
+// MarshalJSON is AppendJSON for encoding/json.
+func (t Text) MarshalJSON() ([]byte, error) { return t.AppendJSON(nil), nil }
