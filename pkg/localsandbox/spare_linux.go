@@ -187,16 +187,12 @@ func (sp *spareFiles) replace(dfd int, base string, data []byte, mode uint32) (d
 		return true, "close", err
 	}
 	s.full = true
-	switch err := unix.Renameat2(sp.fd, s.name, dfd, base, unix.RENAME_EXCHANGE); err {
-	case nil:
-	case unix.EXDEV, unix.EINVAL, unix.ENOSYS, unix.EOPNOTSUPP, unix.ENOENT:
-		// Another filesystem, no exchange there, or the target went
-		// away: the caller's way knows what to do.
+	if err := unix.Renameat2(sp.fd, s.name, dfd, base, unix.RENAME_EXCHANGE); err != nil {
+		// Another filesystem, no exchange there, the target gone, a
+		// directory that cannot be written: the caller's way knows what
+		// to do, and says it as a write always has.
 		sp.put(s)
 		return false, "", nil
-	default:
-		sp.put(s)
-		return true, "rename", err
 	}
 	// The slot now holds what was at base. If that changed under us into
 	// something that is not a file, put it back, as exchangeFD does.

@@ -270,12 +270,12 @@ func newLimitListener(ln net.Listener, maxConns int, logf func(string, ...any)) 
 }
 
 // Accept accepts the next client, then waits for a slot for it. While
-// it waits, the oldest quiet connection (see track) is closed: an idle
-// keep-alive connection may be closed by a server at any time (clients
-// retry on a fresh one), and a connection that has sent nothing has no
-// request to lose. Connections with a request in progress are never
-// closed for room. One client at a time waits, so descriptors stay
-// bounded by MaxConns+1.
+// it waits, the connection quiet the longest (see track) is closed once
+// it has been quiet for evictGrace: an idle keep-alive connection may be
+// closed by a server at any time (clients retry on a fresh one), and a
+// connection that has sent nothing has no request to lose. Connections
+// with a request in progress are never closed for room. One client at a
+// time waits, so descriptors stay bounded by MaxConns+1.
 func (l *limitListener) Accept() (net.Conn, error) {
 	var c net.Conn
 	for c == nil {
@@ -298,18 +298,45 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	}
 	l.waiting.Store(true)
 	defer l.waiting.Store(false)
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
-		l.evictQuiet()
+		// A connection quiet for evictGrace is closed; otherwise wait for
+		// the quietest to be, or (none quiet) for one to become quiet.
+		wait := l.evictQuiet(time.Now())
+		var ripe <-chan time.Time
+		var quiet <-chan struct{}
+		if wait > 0 {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			ripe = timer.C
+		} else if wait < 0 {
+			quiet = l.quietWake
+		}
 		select {
 		case l.slots <- struct{}{}:
 			return l.open(c), nil
 		case <-l.done:
 			_ = c.Close()
 			return nil, net.ErrClosed
-		case <-l.quietWake: // a connection became quiet: close it for room
+		case <-quiet:
+		case <-ripe:
 		}
 	}
 }
+
+// evictGrace is how long a connection must have been quiet before it is
+// closed for room. One that has just been answered is about to carry its
+// client's next request, and closing it then resets that request, which
+// a client retries only when it is idempotent (not a POST).
+const evictGrace = time.Second
 
 // open records c, which holds a slot, as an open connection: quiet (see
 // track) until its first request.
@@ -345,8 +372,10 @@ func (l *limitListener) track(c net.Conn, s http.ConnState) {
 	}
 }
 
-// evictQuiet closes the connection that has been quiet the longest.
-func (l *limitListener) evictQuiet() {
+// evictQuiet closes the connection that has been quiet the longest if it
+// has been for evictGrace, and returns 0; otherwise it returns how long
+// until that one has, or -1 when no connection is quiet.
+func (l *limitListener) evictQuiet(now time.Time) time.Duration {
 	l.qmu.Lock()
 	var oldest *slotConn
 	var since int64
@@ -356,9 +385,14 @@ func (l *limitListener) evictQuiet() {
 		}
 	}
 	l.qmu.Unlock()
-	if oldest != nil {
-		_ = oldest.Close()
+	if oldest == nil {
+		return -1
 	}
+	if wait := time.Duration(since + int64(evictGrace) - now.UnixNano()); wait > 0 {
+		return wait
+	}
+	_ = oldest.Close()
+	return 0
 }
 
 // overloadBody is the answer to a client that cannot be served for want

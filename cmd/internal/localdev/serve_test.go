@@ -331,3 +331,66 @@ func TestStalledReaderIsDisconnected(t *testing.T) {
 		t.Fatalf("the whole answer (%d bytes) waited for a client that did not read", n+1)
 	}
 }
+
+// TestBusyConnectionsAreNotCutForRoom: while every slot is held by a
+// client sending request after request, new clients wait for room instead
+// of having a connection closed that its client is about to reuse: a
+// request written on a closed connection comes back as a reset, and no
+// client retries a POST.
+func TestBusyConnectionsAreNotCutForRoom(t *testing.T) {
+	addr := devServer(t, localdev.ServeOptions{MaxConns: 2, HeaderTimeout: time.Minute, IdleTimeout: time.Hour})
+	tok := devToken(t, token.ScopeSandboxUse)
+	post := func(c *http.Client) error {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/api/nimbus/v1/sandboxes/busy/rpc", strings.NewReader(`{"op":"ready","args":[]}`))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	stop := make(chan struct{})
+	done := make(chan []error, 2)
+	for range 2 {
+		c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1}}
+		go func() {
+			var errs []error
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					done <- errs
+					return
+				default:
+				}
+				if err := post(c); err != nil {
+					errs = append(errs, err)
+				}
+				if n%8 == 7 {
+					// Now and then a pause, as a client doing work between
+					// its requests.
+					time.Sleep(time.Millisecond)
+				}
+			}
+		}()
+	}
+	// Newcomers keep arriving; they may wait (and time out): that is
+	// what they are here for.
+	churn := &http.Client{Timeout: 150 * time.Millisecond, Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		go func() { _ = post(churn) }()
+		time.Sleep(15 * time.Millisecond)
+	}
+	close(stop)
+	for range 2 {
+		if errs := <-done; len(errs) > 0 {
+			t.Fatalf("a busy client's requests failed (%d), first: %v", len(errs), errs[0])
+		}
+	}
+}
