@@ -220,8 +220,7 @@ func (sp *spareFiles) replace(owner string, dfd int, base string, data []byte, m
 	}
 	s.full, s.owner = true, owner
 	// The times of a new file, not those of the file it was.
-	now := []unix.Timespec{{Nsec: unix.UTIME_NOW}, {Nsec: unix.UTIME_NOW}}
-	if err := unix.UtimesNanoAt(sp.fd, s.name, now, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.UtimesNanoAt(sp.fd, s.name, utimeNow[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		sp.discard(s)
 		return false, "", nil
 	}
@@ -247,6 +246,9 @@ func (sp *spareFiles) replace(owner string, dfd int, base string, data []byte, m
 	sp.put(s)
 	return true, "", nil
 }
+
+// utimeNow sets both times to the current time.
+var utimeNow = [2]unix.Timespec{{Nsec: unix.UTIME_NOW}, {Nsec: unix.UTIME_NOW}}
 
 // reopen opens slot name's kept file for writing when nothing else can see
 // it, and returns its size; fd -1 means it was not, and it is removed.
