@@ -177,7 +177,7 @@ func (sb *sandbox) writeFileFast(p, r string, data []byte) (handled bool, aerr *
 			unix.Close(fd)
 		}
 		if exists && len(data) > 0 && sb.s.spares.usable(dfd, &st) {
-			if done, op, err := sb.s.spares.replace(dfd, base, data, st.Mode&0o7777); done {
+			if done, op, err := sb.s.spares.replace(sb.do, dfd, base, data, st.Mode&0o7777); done {
 				if err != nil {
 					aerr = fsErr(op, p, &os.PathError{Op: op, Path: p, Err: err})
 				}

@@ -24,9 +24,12 @@ import (
 // A kept file is written again only when nothing can see it: it has one
 // link (the private one), no process holds it open (a write lease, which
 // the kernel grants only then, nimbus's own reads included), it carries no
-// extended attributes, and its owner is the one a new file would get.
-// Anything else, and a target whose directory gives new files a default
-// ACL, goes the way of a new file.
+// extended attributes or inode flags, and its owner is the one a new file
+// would get. Anything else, and a target whose directory gives new files
+// a default ACL or inode flags, goes the way of a new file. Handles the
+// lease does not see (an O_PATH descriptor, a bind mount: a sandbox's own
+// namespace may hold either) still reach a kept file, so a kept file
+// only ever takes content of the sandbox whose file it was.
 
 // spareSlots is the number of kept files: writes running at once beyond it
 // make new files.
@@ -46,10 +49,27 @@ type spareFiles struct {
 	free     []spareSlot // not in use by a write
 }
 
-// spareSlot is a name in the spare directory; full when a file is there.
+// spareSlot is a name in the spare directory; full when a file is there,
+// which came from sandbox owner.
 type spareSlot struct {
-	name string
-	full bool
+	name  string
+	full  bool
+	owner string
+}
+
+// attrFlags are the inode flags (chattr's) that a file carries or takes
+// from its directory when it is made: a kept file with any would pass
+// them on, and one without would miss those of the target's directory.
+const attrFlags = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80 | 0x400 | 0x4000 | 0x8000 | 0x800000 | 0x2000000 // FS_{SECRM,UNRM,COMPR,SYNC,IMMUTABLE,APPEND,NODUMP,NOATIME,NOCOMP,JOURNAL_DATA,NOTAIL,NOCOW,DAX}_FL
+
+// noAttrFlags reports whether fd has none of attrFlags (a filesystem
+// without inode flags has none).
+func noAttrFlags(fd int) bool {
+	flags, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
+	if err != nil {
+		return err == unix.ENOTTY || err == unix.EOPNOTSUPP || err == unix.EINVAL
+	}
+	return flags&attrFlags == 0
 }
 
 // newSpareFiles makes the server's directory of kept files under
@@ -103,8 +123,9 @@ func (sp *spareFiles) close() {
 	sp.dir.Close()
 }
 
-// take reserves a slot, preferring one that holds a file.
-func (sp *spareFiles) take() (spareSlot, bool) {
+// take reserves a slot, preferring one that holds a file of sandbox
+// owner, then an empty one.
+func (sp *spareFiles) take(owner string) (spareSlot, bool) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	n := len(sp.free)
@@ -113,9 +134,12 @@ func (sp *spareFiles) take() (spareSlot, bool) {
 	}
 	i := n - 1
 	for j := n - 1; j >= 0; j-- {
-		if sp.free[j].full {
+		if sp.free[j].full && sp.free[j].owner == owner {
 			i = j
 			break
+		}
+		if !sp.free[j].full && sp.free[i].full {
+			i = j
 		}
 	}
 	s := sp.free[i]
@@ -133,7 +157,8 @@ func (sp *spareFiles) put(s spareSlot) {
 
 // usable reports whether a write over target, described by st, in
 // directory dfd may take a kept file: the new file must have the owner,
-// group and ACL that one created next to the target would have.
+// group, ACL and inode flags that one created next to the target would
+// have.
 func (sp *spareFiles) usable(dfd int, st *unix.Stat_t) bool {
 	if sp == nil || st.Uid != sp.uid || st.Gid != sp.gid {
 		return false
@@ -142,24 +167,30 @@ func (sp *spareFiles) usable(dfd int, st *unix.Stat_t) bool {
 	if unix.Fstat(dfd, &dst) != nil || dst.Mode&unix.S_ISGID != 0 && dst.Gid != sp.gid {
 		return false
 	}
-	_, err := unix.Fgetxattr(dfd, "system.posix_acl_default", nil)
-	return err == unix.ENODATA || err == unix.EOPNOTSUPP
+	if _, err := unix.Fgetxattr(dfd, "system.posix_acl_default", nil); err != unix.ENODATA && err != unix.EOPNOTSUPP {
+		return false
+	}
+	return noAttrFlags(dfd)
 }
 
 // replace writes data to a kept file (or a new one in the spare
-// directory) and exchanges it for base in directory dfd, keeping the old
-// file as the slot's. done false means nothing changed and the caller
-// makes a new file next to the target; otherwise err, with the op that
-// failed, is the write's outcome.
-func (sp *spareFiles) replace(dfd int, base string, data []byte, mode uint32) (done bool, op string, err error) {
-	s, ok := sp.take()
+// directory) and exchanges it for base in directory dfd of sandbox owner,
+// keeping the old file as the slot's. done false means nothing changed
+// and the caller makes a new file next to the target; otherwise err, with
+// the op that failed, is the write's outcome.
+func (sp *spareFiles) replace(owner string, dfd int, base string, data []byte, mode uint32) (done bool, op string, err error) {
+	s, ok := sp.take(owner)
 	if !ok {
 		return false, "", nil
 	}
 	fd := -1
 	var size int64
-	if s.full {
+	if s.full && s.owner == owner {
 		fd, size = sp.reopen(s.name)
+	} else if s.full {
+		// Another sandbox's: see above.
+		_ = unix.Unlinkat(sp.fd, s.name, 0)
+		s.full = false
 	}
 	if fd < 0 {
 		// A new file, as the write would otherwise have made.
@@ -170,7 +201,8 @@ func (sp *spareFiles) replace(dfd int, base string, data []byte, mode uint32) (d
 			return false, "", nil
 		}
 		var st unix.Stat_t
-		if unix.Fstat(fd, &st) != nil || st.Uid != sp.uid || st.Gid != sp.gid {
+		// It takes the flags of the spare directory, not the target's.
+		if unix.Fstat(fd, &st) != nil || st.Uid != sp.uid || st.Gid != sp.gid || !noAttrFlags(fd) {
 			unix.Close(fd)
 			sp.discard(s)
 			return false, "", nil
@@ -186,7 +218,12 @@ func (sp *spareFiles) replace(dfd int, base string, data []byte, mode uint32) (d
 		sp.discard(s)
 		return true, "close", err
 	}
-	s.full = true
+	s.full, s.owner = true, owner
+	// The times of a new file, not those of the file it was.
+	if err := unix.UtimesNanoAt(sp.fd, s.name, utimeNow[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		sp.discard(s)
+		return false, "", nil
+	}
 	if err := unix.Renameat2(sp.fd, s.name, dfd, base, unix.RENAME_EXCHANGE); err != nil {
 		// Another filesystem, no exchange there, the target gone, a
 		// directory that cannot be written: the caller's way knows what
@@ -210,6 +247,9 @@ func (sp *spareFiles) replace(dfd int, base string, data []byte, mode uint32) (d
 	return true, "", nil
 }
 
+// utimeNow sets both times to the current time.
+var utimeNow = [2]unix.Timespec{{Nsec: unix.UTIME_NOW}, {Nsec: unix.UTIME_NOW}}
+
 // reopen opens slot name's kept file for writing when nothing else can see
 // it, and returns its size; fd -1 means it was not, and it is removed.
 func (sp *spareFiles) reopen(name string) (fd int, size int64) {
@@ -232,7 +272,7 @@ func (sp *spareFiles) reopen(name string) (fd int, size int64) {
 	}
 	if ok {
 		n, err := unix.Flistxattr(fd, nil)
-		ok = n == 0 && (err == nil || err == unix.EOPNOTSUPP)
+		ok = n == 0 && (err == nil || err == unix.EOPNOTSUPP) && noAttrFlags(fd)
 	}
 	if !ok {
 		unix.Close(fd)

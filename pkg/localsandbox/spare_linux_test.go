@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -301,5 +302,149 @@ func TestSpareWritesRace(t *testing.T) {
 		if err != nil || !valid(f, string(b)) {
 			t.Fatalf("f%d at the end: %v %.40q", f, err, b)
 		}
+	}
+}
+
+// TestKeptFilesStayInTheirSandbox: a handle on a replaced file that the
+// kernel does not count as open (an O_PATH descriptor, a bind mount: a
+// sandbox's own namespace may hold either) still reaches the kept file, and
+// reopening it reads what is written there next. So a file one sandbox
+// replaced never takes another sandbox's content.
+func TestKeptFilesStayInTheirSandbox(t *testing.T) {
+	s, hs := newServer(t)
+	ta, tb := mint(t, "ka", token.ScopeSandboxUse), mint(t, "kb", token.ScopeSandboxUse)
+	write := func(tok, id, name, data string) {
+		t.Helper()
+		if e := call(t, hs.URL, tok, id, "writeFile", "/home/user/"+name, data); !e.OK {
+			t.Fatalf("write %s/%s: %s", id, name, e.Error)
+		}
+	}
+	write(ta, "ka", "f", "a's old")
+	write(tb, "kb", "g", "b's old")
+	fd, err := unix.Open(filepath.Join(s.SandboxDir("acme:alice:ka"), "home", "user", "f"), unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	write(ta, "ka", "f", "a's new")
+	write(tb, "kb", "g", "b's secret")
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fd/%d", fd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "b's") {
+		t.Fatalf("a's old file, reopened, reads %q: sandbox kb's content", b)
+	}
+}
+
+// TestWriteGivesAFreshFile: a file written over by a kept file looks like
+// one just made: no access time or inode flags of the file it was before
+// (chattr's nodump here), as the new file of the general way.
+func TestWriteGivesAFreshFile(t *testing.T) {
+	s, hs := newServer(t)
+	tok := mint(t, "fr", token.ScopeSandboxUse)
+	home := filepath.Join(s.SandboxDir("acme:alice:fr"), "home", "user")
+	write := func(name, data string) {
+		t.Helper()
+		if e := call(t, hs.URL, tok, "fr", "writeFile", "/home/user/"+name, data); !e.OK {
+			t.Fatalf("write %s: %s", name, e.Error)
+		}
+	}
+	write("x", "x1")
+	write("y", "y1")
+	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(filepath.Join(home, "x"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(home, "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+	if err == nil {
+		err = unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags|fsNodumpFL))
+	}
+	f.Close()
+	if err != nil {
+		t.Fatalf("this test needs inode flags (chattr) in %s: %v", home, err)
+	}
+	write("x", "x2")
+	write("y", "y2")
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(home, "y"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if at := time.Unix(st.Atim.Unix()); at.Before(old.Add(time.Hour)) {
+		t.Errorf("y's access time is %v, the replaced x's", at)
+	}
+	f, err = os.Open(filepath.Join(home, "y"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS); err != nil || flags&fsNodumpFL != 0 {
+		t.Errorf("y's inode flags %#x (%v): x's nodump came with its file", flags, err)
+	}
+
+	// A directory's flags that a new file takes from it are taken.
+	if e := call(t, hs.URL, tok, "fr", "mkdir", "/home/user/d"); !e.OK {
+		t.Fatal(e.Error)
+	}
+	write("d/w", "w1")
+	setNodump(t, filepath.Join(home, "d"))
+	write("y", "y3") // a plain file kept
+	write("d/w", "w2")
+	w, err := os.Open(filepath.Join(home, "d", "w"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if flags, err := unix.IoctlGetUint32(int(w.Fd()), unix.FS_IOC_GETFLAGS); err != nil || flags&fsNodumpFL == 0 {
+		t.Errorf("w's inode flags %#x (%v): not its directory's nodump, as a new file there gets", flags, err)
+	}
+}
+
+// fsNodumpFL is FS_NODUMP_FL of linux/fs.h (chattr +d).
+const fsNodumpFL = 0x40
+
+// setNodump sets chattr's nodump flag on p.
+func setNodump(t *testing.T, p string) {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+	if err == nil {
+		err = unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags|fsNodumpFL))
+	}
+	if err != nil {
+		t.Fatalf("this test needs inode flags (chattr) in %s: %v", p, err)
+	}
+}
+
+// TestSpareDirectoryFlagsStayThere: a file made in the spare directory
+// takes that directory's inode flags, which are not the target's.
+func TestSpareDirectoryFlagsStayThere(t *testing.T) {
+	data := t.TempDir()
+	if err := os.Mkdir(filepath.Join(data, "spare"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	setNodump(t, filepath.Join(data, "spare"))
+	s, hs := newServer(t, func(o *localsandbox.Options) { o.DataDir = data })
+	tok := mint(t, "sf", token.ScopeSandboxUse)
+	for _, c := range []string{"a1", "a2"} {
+		if e := call(t, hs.URL, tok, "sf", "writeFile", "/home/user/a", c); !e.OK {
+			t.Fatal(e.Error)
+		}
+	}
+	f, err := os.Open(filepath.Join(s.SandboxDir("acme:alice:sf"), "home", "user", "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS); err != nil || flags&fsNodumpFL != 0 {
+		t.Errorf("a's inode flags %#x (%v): the spare directory's nodump", flags, err)
 	}
 }
