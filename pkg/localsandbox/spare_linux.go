@@ -32,12 +32,16 @@ import (
 // only ever takes content of the sandbox whose file it was.
 
 // spareSlots is the number of kept files: writes running at once beyond it
-// make new files.
-const spareSlots = 8
+// make new files. Each kept file serves only its own sandbox, so there is
+// room for several sandboxes' files.
+const spareSlots = 64
 
-// maxSpareSize is the largest replaced file kept: a bigger one is removed,
-// so the kept files use at most spareSlots times this much disk.
-const maxSpareSize = 1 << 20
+// maxSpareSize is the largest replaced file kept (a bigger one is
+// removed), and maxSpareBytes the most disk the kept files use together.
+const (
+	maxSpareSize  = 1 << 20
+	maxSpareBytes = 8 << 20
+)
 
 // spareFiles is a server's private directory of kept files.
 type spareFiles struct {
@@ -47,6 +51,14 @@ type spareFiles struct {
 	uid, gid uint32
 	mu       sync.Mutex
 	free     []spareSlot // not in use by a write
+	bytes    int64       // the size of the files of the free slots
+
+	// life is held (read) by every write using the directory, so that
+	// close waits for them before its descriptor goes: a write would
+	// otherwise use a descriptor number that may already be another
+	// file's.
+	life   sync.RWMutex
+	closed bool
 }
 
 // spareSlot is a name in the spare directory; full when a file is there,
@@ -55,6 +67,7 @@ type spareSlot struct {
 	name  string
 	full  bool
 	owner string
+	size  int64 // of the file, when full
 }
 
 // attrFlags are the inode flags (chattr's) that a file carries or takes
@@ -119,6 +132,12 @@ func (sp *spareFiles) close() {
 	if sp == nil {
 		return
 	}
+	sp.life.Lock()
+	defer sp.life.Unlock()
+	if sp.closed {
+		return
+	}
+	sp.closed = true
 	_ = os.RemoveAll(sp.path)
 	sp.dir.Close()
 }
@@ -145,14 +164,25 @@ func (sp *spareFiles) take(owner string) (spareSlot, bool) {
 	s := sp.free[i]
 	sp.free[i] = sp.free[n-1]
 	sp.free = sp.free[:n-1]
+	if s.full {
+		sp.bytes -= s.size
+	}
 	return s, true
 }
 
-// put gives a slot back.
+// put gives a slot back, removing its file when keeping it would take the
+// kept files over maxSpareBytes.
 func (sp *spareFiles) put(s spareSlot) {
 	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if s.full && sp.bytes+s.size > maxSpareBytes {
+		_ = unix.Unlinkat(sp.fd, s.name, 0)
+		s.full = false
+	}
+	if s.full {
+		sp.bytes += s.size
+	}
 	sp.free = append(sp.free, s)
-	sp.mu.Unlock()
 }
 
 // usable reports whether a write over target, described by st, in
@@ -179,6 +209,11 @@ func (sp *spareFiles) usable(dfd int, st *unix.Stat_t) bool {
 // and the caller makes a new file next to the target; otherwise err, with
 // the op that failed, is the write's outcome.
 func (sp *spareFiles) replace(owner string, dfd int, base string, data []byte, mode uint32) (done bool, op string, err error) {
+	sp.life.RLock()
+	defer sp.life.RUnlock()
+	if sp.closed {
+		return false, "", nil
+	}
 	s, ok := sp.take(owner)
 	if !ok {
 		return false, "", nil
@@ -190,13 +225,15 @@ func (sp *spareFiles) replace(owner string, dfd int, base string, data []byte, m
 	} else if s.full {
 		// Another sandbox's: see above.
 		_ = unix.Unlinkat(sp.fd, s.name, 0)
-		s.full = false
+		s.full, s.size = false, 0
 	}
 	if fd < 0 {
 		// A new file, as the write would otherwise have made.
 		fd, err = unix.Openat(sp.fd, s.name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		if err != nil {
-			s.full = err == unix.EEXIST
+			// A file left there (an unlink that failed) counts at the
+			// most it can be.
+			s.full, s.size = err == unix.EEXIST, maxSpareSize
 			sp.put(s)
 			return false, "", nil
 		}
@@ -218,7 +255,7 @@ func (sp *spareFiles) replace(owner string, dfd int, base string, data []byte, m
 		sp.discard(s)
 		return true, "close", err
 	}
-	s.full, s.owner = true, owner
+	s.full, s.owner, s.size = true, owner, int64(len(data))
 	// The times of a new file, not those of the file it was.
 	if err := unix.UtimesNanoAt(sp.fd, s.name, utimeNow[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		sp.discard(s)
@@ -243,6 +280,7 @@ func (sp *spareFiles) replace(owner string, dfd int, base string, data []byte, m
 		sp.discard(s)
 		return true, "", nil
 	}
+	s.size = old.Size
 	sp.put(s)
 	return true, "", nil
 }
@@ -285,7 +323,7 @@ func (sp *spareFiles) reopen(name string) (fd int, size int64) {
 // discard removes slot s's file and gives the slot back empty.
 func (sp *spareFiles) discard(s spareSlot) {
 	_ = unix.Unlinkat(sp.fd, s.name, 0)
-	s.full = false
+	s.full, s.size = false, 0
 	sp.put(s)
 }
 

@@ -448,3 +448,39 @@ func TestSpareDirectoryFlagsStayThere(t *testing.T) {
 		t.Errorf("a's inode flags %#x (%v): the spare directory's nodump", flags, err)
 	}
 }
+
+// TestKeptFilesAreBounded: however many files writes replace, the kept
+// ones take at most 8 MiB of disk together (each sandbox's writes keep
+// files of their own).
+func TestKeptFilesAreBounded(t *testing.T) {
+	s, hs := newServer(t)
+	data := bytes.Repeat([]byte("k"), 1<<20-1)
+	for round := range 2 {
+		for i := range 12 {
+			id := fmt.Sprintf("bound%d", i)
+			if e := call(t, hs.URL, mint(t, id, token.ScopeSandboxUse), id, "writeFile", "/home/user/f", wireBytes(data[:len(data)-round])); !e.OK {
+				t.Fatal(e.Error)
+			}
+		}
+	}
+	parent := filepath.Join(s.DataDir(), "spare")
+	ents, err := os.ReadDir(parent)
+	if err != nil || len(ents) != 1 {
+		t.Fatalf("spare directory: %v %v", ents, err)
+	}
+	kept, err := os.ReadDir(filepath.Join(parent, ents[0].Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, e := range kept {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += fi.Size()
+	}
+	if total > 8<<20 {
+		t.Fatalf("%d kept files of %d bytes together, want at most 8 MiB", len(kept), total)
+	}
+}

@@ -174,7 +174,7 @@ type deadlineWriter struct {
 	// readDeadline is whether a read deadline is set (atomic: a proxy's
 	// transport reads the body, and lifts, in a goroutine of its own).
 	readDeadline atomic.Bool
-	renewed      atomic.Int64 // when the write deadline was last renewed (UnixNano), without conn
+	renewed      atomic.Int64 // when the write deadline was last renewed (monoNow), without conn
 }
 
 // lastRenewal is where the time of the last renewal is kept.
@@ -188,10 +188,10 @@ func (w *deadlineWriter) lastRenewal() *atomic.Int64 {
 func (w *deadlineWriter) renew() {
 	now := time.Now()
 	last := w.lastRenewal()
-	if t := last.Load(); t != 0 && now.UnixNano()-t < int64(w.d/16) {
+	if t := last.Load(); t != 0 && monoAt(now)-t < int64(w.d/16) {
 		return
 	}
-	last.Store(now.UnixNano())
+	last.Store(monoAt(now))
 	_ = w.rc.SetWriteDeadline(now.Add(w.d))
 }
 
@@ -342,7 +342,7 @@ const evictGrace = time.Second
 // track) until its first request.
 func (l *limitListener) open(c net.Conn) *slotConn {
 	sc := &slotConn{Conn: c, l: l}
-	sc.quietSince.Store(time.Now().UnixNano())
+	sc.quietSince.Store(monoAt(time.Now()))
 	l.qmu.Lock()
 	l.conns[sc] = struct{}{}
 	l.qmu.Unlock()
@@ -360,7 +360,7 @@ func (l *limitListener) track(c net.Conn, s http.ConnState) {
 	}
 	switch s {
 	case http.StateNew, http.StateIdle:
-		sc.quietSince.Store(time.Now().UnixNano())
+		sc.quietSince.Store(monoAt(time.Now()))
 		if l.waiting.Load() {
 			select {
 			case l.quietWake <- struct{}{}:
@@ -388,7 +388,7 @@ func (l *limitListener) evictQuiet(now time.Time) time.Duration {
 	if oldest == nil {
 		return -1
 	}
-	if wait := time.Duration(since + int64(evictGrace) - now.UnixNano()); wait > 0 {
+	if wait := time.Duration(since + int64(evictGrace) - monoAt(now)); wait > 0 {
 		return wait
 	}
 	_ = oldest.Close()
@@ -513,11 +513,11 @@ type slotConn struct {
 	net.Conn
 	l    *limitListener
 	once sync.Once
-	// quietSince is when the connection became quiet (UnixNano), 0 while
+	// quietSince is when the connection became quiet (monoAt), 0 while
 	// a request is in progress.
 	quietSince atomic.Int64
 	// writeRenewed is when its write deadline was last renewed
-	// (UnixNano; see deadlineWriter).
+	// (monoAt; see deadlineWriter).
 	writeRenewed atomic.Int64
 }
 
@@ -531,3 +531,12 @@ func (c *slotConn) Close() error {
 	})
 	return err
 }
+
+// monoBase is the origin of monoAt's clock.
+var monoBase = time.Now()
+
+// monoAt is t on a monotonic clock in nanoseconds, never 0 (0 marks "not
+// set" in the records above): the wall clock may be stepped back, which
+// would hold a waiting client for as long, or skip write deadline
+// renewals until a long answer is cut.
+func monoAt(t time.Time) int64 { return int64(t.Sub(monoBase)) + 1 }
