@@ -215,16 +215,9 @@ func replaceAt(dfd int, p, base string, data []byte, exists bool, mode uint32) *
 		_ = unix.Unlinkat(dfd, tmp, 0)
 		return fsErr(op, p, &os.PathError{Op: op, Path: p, Err: err})
 	}
-	for b := data; len(b) > 0; {
-		n, err := unix.Write(fd, b)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			unix.Close(fd)
-			return fail("write", err)
-		}
-		b = b[n:]
+	if err := writeAll(fd, data); err != nil {
+		unix.Close(fd)
+		return fail("write", err)
 	}
 	if exists {
 		if err := unix.Fchmod(fd, mode); err != nil {
@@ -247,6 +240,24 @@ func replaceAt(dfd int, p, base string, data []byte, exists bool, mode uint32) *
 	}
 	if err := unix.Renameat(dfd, tmp, dfd, base); err != nil {
 		return fail("rename", err)
+	}
+	return nil
+}
+
+// writeAll writes data at the start of the file fd, retrying on EINTR.
+func writeAll(fd int, data []byte) error {
+	for off := 0; off < len(data); {
+		n, err := unix.Pwrite(fd, data[off:], int64(off))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return unix.EIO
+		}
+		off += n
 	}
 	return nil
 }

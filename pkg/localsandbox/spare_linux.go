@@ -246,10 +246,10 @@ func (sp *spareFiles) replace(owner string, dfd int, base string, data []byte, m
 		}
 		size = 0
 	}
-	if op, err := fill(fd, data, size, mode); err != nil {
+	if err := fill(fd, data, size, mode); err != nil {
 		unix.Close(fd)
 		sp.discard(s)
-		return true, op, err
+		return true, "write", err
 	}
 	if err := unix.Close(fd); err != nil {
 		sp.discard(s)
@@ -331,27 +331,14 @@ func (sp *spareFiles) discard(s spareSlot) {
 // permission bits mode. It writes over the old bytes and cuts what is left
 // instead of emptying the file first: ext4 flushes a file to the disk when
 // it is closed after being cut to nothing (auto_da_alloc).
-func fill(fd int, data []byte, size int64, mode uint32) (op string, err error) {
-	for off := 0; off < len(data); {
-		n, err := unix.Pwrite(fd, data[off:], int64(off))
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return "write", err
-		}
-		if n == 0 {
-			return "write", unix.EIO
-		}
-		off += n
+func fill(fd int, data []byte, size int64, mode uint32) error {
+	if err := writeAll(fd, data); err != nil {
+		return err
 	}
 	if size > int64(len(data)) {
 		if err := unix.Ftruncate(fd, int64(len(data))); err != nil {
-			return "write", err
+			return err
 		}
 	}
-	if err := unix.Fchmod(fd, mode); err != nil {
-		return "write", err
-	}
-	return "", nil
+	return unix.Fchmod(fd, mode)
 }

@@ -208,22 +208,30 @@ func TestHTTPTimeoutLateWroteRequest(t *testing.T) {
 	timeoutErr(t, err, srv.URL, "stalled")
 }
 
-// A server that stops reading a big request body: the upload fails after
-// the HTTP timeout.
-func TestHTTPTimeoutStalledUpload(t *testing.T) {
-	// Read the head of the body, then stop reading.
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// uploadServer answers ready, and hands any other request to upload with
+// the head of its body already read.
+func uploadServer(t *testing.T, upload http.HandlerFunc) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var head [512]byte
 		io.ReadFull(r.Body, head[:])
 		if bytes.Contains(head[:], []byte(`"op":"ready"`)) {
 			jsonAnswer(`{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)(w, r, nil)
 			return
 		}
+		upload(w, r)
+	}))
+}
+
+// A server that stops reading a big request body: the upload fails after
+// the HTTP timeout.
+func TestHTTPTimeoutStalledUpload(t *testing.T) {
+	// Read the head of the body, then stop reading.
+	srv := uploadServer(t, func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-t.Context().Done():
 		case <-r.Context().Done():
 		}
-	}))
+	})
 	t.Cleanup(srv.Close)
 	sb := box(t, newClient(t, srv.URL, "use", withTimeout(3*time.Second)), "job-1")
 	err := sb.WriteFile(ctx(t), "/home/user/big", make([]byte, 16<<20))
@@ -565,13 +573,7 @@ func TestCommandTimeoutIsBoundedLocally(t *testing.T) {
 // an upload to about 1 KiB/s with the default 30s (here 1.6 kB/s against
 // 3s).
 func TestHTTPTimeoutDrippedUpload(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var head [512]byte
-		io.ReadFull(r.Body, head[:])
-		if bytes.Contains(head[:], []byte(`"op":"ready"`)) {
-			jsonAnswer(`{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)(w, r, nil)
-			return
-		}
+	srv := uploadServer(t, func(w http.ResponseWriter, r *http.Request) {
 		buf := make([]byte, 16)
 		for {
 			select {
@@ -585,7 +587,7 @@ func TestHTTPTimeoutDrippedUpload(t *testing.T) {
 				return
 			}
 		}
-	}))
+	})
 	t.Cleanup(srv.Close)
 	sb := box(t, newClient(t, srv.URL, "use", withTimeout(3*time.Second)), "job-1")
 	err := sb.WriteFile(ctx(t), "/home/user/big", make([]byte, 16<<20))
