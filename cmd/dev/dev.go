@@ -172,6 +172,12 @@ It is hardened for a laptop with a browser open:
 			serve := localdev.ServeOptions{Logf: func(format string, args ...any) {
 				fmt.Fprintf(ios.ErrOut, "%s "+format+"\n", append([]any{st.WarningIcon()}, args...)...)
 			}}
+			if f.Getenv("GOMAXPROCS") == "" {
+				// One processor while one client at a time drives the
+				// server, all of them under concurrent load (localdev's
+				// procGovernor says why; docs/benchmarks.md has figures).
+				serve.Procs = localdev.RuntimeProcs
+			}
 			if err := serve.Serve(ctx, ln, srv); err != nil {
 				return clierr.Wrap(err, exitcode.Unavailable, localdev.CodeListen, "serving failed: "+err.Error(), "")
 			}

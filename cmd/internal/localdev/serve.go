@@ -47,6 +47,12 @@ type ServeOptions struct {
 	// Logf reports trouble the server deals with itself (running out of
 	// file descriptors), at most once a minute per kind; nil discards it.
 	Logf func(format string, args ...any)
+	// Procs, when set, is told how many processors the server should run
+	// on: 1 from the start and whenever at most one request has been in
+	// flight for ProcsQuiet, 0 (the default) as soon as two requests are
+	// in flight, and 0 when Serve returns. RuntimeProcs applies it to this
+	// process. nil leaves GOMAXPROCS alone.
+	Procs func(n int)
 }
 
 func (o ServeOptions) withDefaults() ServeOptions {
@@ -78,6 +84,11 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 // the caller's Close.
 func (o ServeOptions) Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	o = o.withDefaults()
+	if o.Procs != nil {
+		g := newProcGovernor(o.Procs)
+		defer g.stop()
+		h = governed(h, g)
+	}
 	srv := &http.Server{
 		Handler:           bounded(h, o),
 		ReadHeaderTimeout: o.HeaderTimeout,
@@ -128,6 +139,16 @@ func bounded(h http.Handler, o ServeOptions) http.Handler {
 			r.Body = &b.body
 		}
 		h.ServeHTTP(&b.dw, r)
+	})
+}
+
+// governed counts h's requests in flight for g.
+func governed(h http.Handler, g *procGovernor) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := r.Context().Value(connKey{}).(*slotConn)
+		g.begin(c)
+		defer g.end()
+		h.ServeHTTP(w, r)
 	})
 }
 
@@ -519,10 +540,14 @@ type slotConn struct {
 	// writeRenewed is when its write deadline was last renewed
 	// (monoAt; see deadlineWriter).
 	writeRenewed atomic.Int64
+	// closed is set by Close (procGovernor tells clients apart by
+	// connection, and a closed one is a client gone).
+	closed atomic.Bool
 }
 
 func (c *slotConn) Close() error {
 	err := c.Conn.Close()
+	c.closed.Store(true)
 	c.once.Do(func() {
 		c.l.qmu.Lock()
 		delete(c.l.conns, c)

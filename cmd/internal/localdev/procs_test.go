@@ -1,0 +1,205 @@
+package localdev_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/cmd/internal/localdev"
+)
+
+// procsLog records what Serve asks of ServeOptions.Procs.
+type procsLog struct {
+	mu    sync.Mutex
+	calls []int
+}
+
+func (l *procsLog) set(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls = append(l.calls, n)
+}
+
+func (l *procsLog) get() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.calls)
+}
+
+// gatedServer serves, behind o, a handler that holds each request until
+// the test lets it go, and reports each request as it arrives.
+func gatedServer(t *testing.T, o localdev.ServeOptions) (addr string, arrived <-chan struct{}, release chan<- struct{}, stop func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make(chan struct{}, 16)
+	out := make(chan struct{}, 16)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			in <- struct{}{}
+			<-out
+		}
+		io.WriteString(w, "ok")
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- o.Serve(ctx, ln, h) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return ln.Addr().String(), in, out, stop
+}
+
+func get(t *testing.T, c *http.Client, url string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("GET %s: %s", url, resp.Status)
+	}
+}
+
+// TestProcsFollowRequestsInFlight: one request at a time runs on one
+// processor; two at once widen at once; the server narrows again only
+// after ProcsQuiet with at most one in flight, and gives the default back
+// when it stops.
+func TestProcsFollowRequestsInFlight(t *testing.T) {
+	var log procsLog
+	addr, arrived, release, stop := gatedServer(t, localdev.ServeOptions{Procs: log.set})
+	c := &http.Client{Timeout: 10 * time.Second}
+	base := "http://" + addr
+	want := func(step string, calls ...int) {
+		t.Helper()
+		if got := log.get(); !slices.Equal(got, calls) {
+			t.Fatalf("%s: Procs calls %v, want %v", step, got, calls)
+		}
+	}
+	get(t, c, base+"/") // Serve has started
+	want("start", 1)
+	for range 5 {
+		get(t, c, base+"/")
+	}
+	want("one request at a time", 1)
+
+	// A request held in the handler and a second one beside it.
+	var wg sync.WaitGroup
+	wg.Go(func() { get(t, c, base+"/hold") })
+	<-arrived
+	want("one request held", 1)
+	get(t, c, base+"/")
+	want("a second request in flight", 1, 0)
+	release <- struct{}{}
+	wg.Wait()
+	get(t, c, base+"/")
+	want("quiet for less than ProcsQuiet", 1, 0)
+
+	time.Sleep(localdev.ProcsQuiet + 50*time.Millisecond)
+	get(t, c, base+"/")
+	want("quiet for ProcsQuiet", 1, 0, 1)
+	get(t, c, base+"/")
+	want("still quiet", 1, 0, 1)
+
+	// Load that keeps two in flight keeps the server wide.
+	wg.Go(func() { get(t, c, base+"/hold") })
+	<-arrived
+	for range 3 {
+		get(t, c, base+"/")
+	}
+	want("two in flight again", 1, 0, 1, 0)
+	release <- struct{}{}
+	wg.Wait()
+
+	stop()
+	want("stopped", 1, 0, 1, 0, 0)
+}
+
+// TestProcsOffByDefault: without Procs, Serve leaves GOMAXPROCS alone.
+func TestProcsOffByDefault(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	addr, _, _, stop := gatedServer(t, localdev.ServeOptions{})
+	get(t, &http.Client{Timeout: 10 * time.Second}, "http://"+addr+"/")
+	if n := runtime.GOMAXPROCS(0); n != before {
+		t.Errorf("GOMAXPROCS %d while serving, was %d", n, before)
+	}
+	stop()
+}
+
+// TestRuntimeProcs sets this process's GOMAXPROCS: 1, then the runtime's
+// default again.
+func TestRuntimeProcs(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(before) })
+	runtime.SetDefaultGOMAXPROCS()
+	def := runtime.GOMAXPROCS(0)
+	localdev.RuntimeProcs(1)
+	if n := runtime.GOMAXPROCS(0); n != 1 {
+		t.Errorf("RuntimeProcs(1): GOMAXPROCS %d", n)
+	}
+	localdev.RuntimeProcs(0)
+	if n := runtime.GOMAXPROCS(0); n != def {
+		t.Errorf("RuntimeProcs(0): GOMAXPROCS %d, want the default %d", n, def)
+	}
+}
+
+// TestProcsSeeClientsTakingTurns: on one processor handlers run one after
+// the other, so clients that take turns are seen by their connections: a
+// request following one from another open connection widens, and a new
+// connection after the last one closed (a CLI run per command) does not.
+func TestProcsSeeClientsTakingTurns(t *testing.T) {
+	var log procsLog
+	addr, _, _, stop := gatedServer(t, localdev.ServeOptions{Procs: log.set})
+	base := "http://" + addr
+	want := func(step string, calls ...int) {
+		t.Helper()
+		if got := log.get(); !slices.Equal(got, calls) {
+			t.Fatalf("%s: Procs calls %v, want %v", step, got, calls)
+		}
+	}
+	// One command after another, each on a connection of its own that
+	// is closed when it is done.
+	for range 5 {
+		c := &http.Client{Timeout: 10 * time.Second}
+		get(t, c, base+"/")
+		c.CloseIdleConnections()
+		time.Sleep(20 * time.Millisecond) // the server sees the close
+	}
+	want("one command after another", 1)
+
+	// Two clients taking turns, each keeping its connection.
+	a := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
+	b := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
+	get(t, a, base+"/")
+	want("first of two clients", 1)
+	get(t, b, base+"/")
+	want("second client", 1, 0)
+	for range 3 {
+		get(t, a, base+"/")
+		get(t, b, base+"/")
+	}
+	time.Sleep(localdev.ProcsQuiet + 50*time.Millisecond)
+	get(t, a, base+"/")
+	want("one client after a quiet spell", 1, 0, 1)
+	get(t, a, base+"/")
+	want("the same client again", 1, 0, 1)
+	stop()
+}
