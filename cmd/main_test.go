@@ -35,10 +35,11 @@ var platformCmds = map[string]func(){}
 
 // nimbusMain is main.main plus test-only hooks: NIMBUS_TEST_NOW_MS fixes
 // the clock so upstream vectors, recorded at a fixed time, can be replayed,
-// and NIMBUS_TEST_CPUPROFILE and NIMBUS_TEST_MEMPROFILE write a CPU
+// NIMBUS_TEST_CPUPROFILE and NIMBUS_TEST_MEMPROFILE write a CPU
 // profile and an allocation profile of the whole run to those files
 // (BenchmarkDevLoad's NIMBUS_LOAD_CPUPROFILE and NIMBUS_LOAD_MEMPROFILE
-// profile the server this way). The hooks exist only in this test binary,
+// profile the server this way), and NIMBUS_TEST_PROCS records the
+// process's GOMAXPROCS as it changes (watchProcs). The hooks exist only in this test binary,
 // never in a release build, and nothing reaches them over the network.
 func nimbusMain() { os.Exit(nimbusRun()) }
 
@@ -67,6 +68,9 @@ func nimbusRun() int {
 				panic(err)
 			}
 		}()
+	}
+	if p := os.Getenv("NIMBUS_TEST_PROCS"); p != "" {
+		watchProcs(p)
 	}
 	if p := os.Getenv("NIMBUS_TEST_MEMPROFILE"); p != "" {
 		runtime.MemProfileRate = 4096
