@@ -58,14 +58,22 @@ func (d *devServer) token(b testing.TB) string {
 
 // warm makes one small authenticated request, so that the idle size
 // includes a loaded sandbox.
-func (d *devServer) warm(b testing.TB, tok string) {
+func (d *devServer) warm(b testing.TB, tok string) { d.writeVia(b, http.DefaultClient, tok) }
+
+// writeVia makes one small authenticated request (a writeFile) with
+// client c, and fails the test unless it succeeds.
+func (d *devServer) writeVia(tb testing.TB, c *http.Client, tok string) {
+	tb.Helper()
 	req, _ := http.NewRequest("POST", "http://"+d.Addr+"/api/nimbus/v1/sandboxes/box/rpc", strings.NewReader(`{"op":"writeFile","args":["/home/user/w","x"]}`))
 	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		b.Fatalf("warm-up: %v %v", resp, err)
+	resp, err := c.Do(req)
+	if err != nil {
+		tb.Fatalf("writeFile: %v", err)
 	}
 	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		tb.Fatalf("writeFile: %s", resp.Status)
+	}
 }
 
 // zeros is an endless body.

@@ -39,8 +39,9 @@ var platformCmds = map[string]func(){}
 // profile and an allocation profile of the whole run to those files
 // (BenchmarkDevLoad's NIMBUS_LOAD_CPUPROFILE and NIMBUS_LOAD_MEMPROFILE
 // profile the server this way), and NIMBUS_TEST_PROCS records the
-// process's GOMAXPROCS as it changes (watchProcs). The hooks exist only in this test binary,
-// never in a release build, and nothing reaches them over the network.
+// process's GOMAXPROCS as it changes (watchProcs). The hooks exist only
+// in this test binary, never in a release build, and nothing reaches them
+// over the network.
 func nimbusMain() { os.Exit(nimbusRun()) }
 
 // nimbusRun is nimbusMain up to the exit code, so that the profiles are

@@ -32,6 +32,14 @@ func (l *procsLog) get() []int {
 	return slices.Clone(l.calls)
 }
 
+// want fails the test at step unless the calls so far are calls.
+func (l *procsLog) want(t *testing.T, step string, calls ...int) {
+	t.Helper()
+	if got := l.get(); !slices.Equal(got, calls) {
+		t.Fatalf("%s: Procs calls %v, want %v", step, got, calls)
+	}
+}
+
 // gatedServer serves, behind o, a handler that holds each request until
 // the test lets it go, and reports each request as it arrives.
 func gatedServer(t *testing.T, o localdev.ServeOptions) (addr string, arrived <-chan struct{}, release chan<- struct{}, stop func()) {
@@ -88,36 +96,30 @@ func TestProcsFollowRequestsInFlight(t *testing.T) {
 	addr, arrived, release, stop := gatedServer(t, localdev.ServeOptions{Procs: log.set})
 	c := &http.Client{Timeout: 10 * time.Second}
 	base := "http://" + addr
-	want := func(step string, calls ...int) {
-		t.Helper()
-		if got := log.get(); !slices.Equal(got, calls) {
-			t.Fatalf("%s: Procs calls %v, want %v", step, got, calls)
-		}
-	}
 	get(t, c, base+"/") // Serve has started
-	want("start", 1)
+	log.want(t, "start", 1)
 	for range 5 {
 		get(t, c, base+"/")
 	}
-	want("one request at a time", 1)
+	log.want(t, "one request at a time", 1)
 
 	// A request held in the handler and a second one beside it.
 	var wg sync.WaitGroup
 	wg.Go(func() { get(t, c, base+"/hold") })
 	<-arrived
-	want("one request held", 1)
+	log.want(t, "one request held", 1)
 	get(t, c, base+"/")
-	want("a second request in flight", 1, 0)
+	log.want(t, "a second request in flight", 1, 0)
 	release <- struct{}{}
 	wg.Wait()
 	get(t, c, base+"/")
-	want("quiet for less than ProcsQuiet", 1, 0)
+	log.want(t, "quiet for less than ProcsQuiet", 1, 0)
 
 	time.Sleep(localdev.ProcsQuiet + 50*time.Millisecond)
 	get(t, c, base+"/")
-	want("quiet for ProcsQuiet", 1, 0, 1)
+	log.want(t, "quiet for ProcsQuiet", 1, 0, 1)
 	get(t, c, base+"/")
-	want("still quiet", 1, 0, 1)
+	log.want(t, "still quiet", 1, 0, 1)
 
 	// Load that keeps two in flight keeps the server wide.
 	wg.Go(func() { get(t, c, base+"/hold") })
@@ -125,12 +127,12 @@ func TestProcsFollowRequestsInFlight(t *testing.T) {
 	for range 3 {
 		get(t, c, base+"/")
 	}
-	want("two in flight again", 1, 0, 1, 0)
+	log.want(t, "two in flight again", 1, 0, 1, 0)
 	release <- struct{}{}
 	wg.Wait()
 
 	stop()
-	want("stopped", 1, 0, 1, 0, 0)
+	log.want(t, "stopped", 1, 0, 1, 0, 0)
 }
 
 // TestProcsOffByDefault: without Procs, Serve leaves GOMAXPROCS alone.
@@ -169,12 +171,6 @@ func TestProcsSeeClientsTakingTurns(t *testing.T) {
 	var log procsLog
 	addr, _, _, stop := gatedServer(t, localdev.ServeOptions{Procs: log.set})
 	base := "http://" + addr
-	want := func(step string, calls ...int) {
-		t.Helper()
-		if got := log.get(); !slices.Equal(got, calls) {
-			t.Fatalf("%s: Procs calls %v, want %v", step, got, calls)
-		}
-	}
 	// One command after another, each on a connection of its own that
 	// is closed when it is done.
 	for range 5 {
@@ -183,23 +179,23 @@ func TestProcsSeeClientsTakingTurns(t *testing.T) {
 		c.CloseIdleConnections()
 		time.Sleep(20 * time.Millisecond) // the server sees the close
 	}
-	want("one command after another", 1)
+	log.want(t, "one command after another", 1)
 
 	// Two clients taking turns, each keeping its connection.
 	a := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
 	b := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
 	get(t, a, base+"/")
-	want("first of two clients", 1)
+	log.want(t, "first of two clients", 1)
 	get(t, b, base+"/")
-	want("second client", 1, 0)
+	log.want(t, "second client", 1, 0)
 	for range 3 {
 		get(t, a, base+"/")
 		get(t, b, base+"/")
 	}
 	time.Sleep(localdev.ProcsQuiet + 50*time.Millisecond)
 	get(t, a, base+"/")
-	want("one client after a quiet spell", 1, 0, 1)
+	log.want(t, "one client after a quiet spell", 1, 0, 1)
 	get(t, a, base+"/")
-	want("the same client again", 1, 0, 1)
+	log.want(t, "the same client again", 1, 0, 1)
 	stop()
 }

@@ -84,13 +84,13 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 // the caller's Close.
 func (o ServeOptions) Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	o = o.withDefaults()
+	var g *procGovernor
 	if o.Procs != nil {
-		g := newProcGovernor(o.Procs)
+		g = newProcGovernor(o.Procs)
 		defer g.stop()
-		h = governed(h, g)
 	}
 	srv := &http.Server{
-		Handler:           bounded(h, o),
+		Handler:           bounded(h, o, g),
 		ReadHeaderTimeout: o.HeaderTimeout,
 		IdleTimeout:       o.IdleTimeout,
 		// The platform's header limit.
@@ -127,8 +127,9 @@ func (o ServeOptions) Serve(ctx context.Context, ln net.Listener, h http.Handler
 // goes away, and a deadline there would cancel long answers (an exec
 // stream, a preview's event stream). The write deadline is renewed before
 // every write, so it bounds a stalled client, not a long answer. A
-// request costs one allocation here.
-func bounded(h http.Handler, o ServeOptions) http.Handler {
+// request costs one allocation here. g, when not nil, counts the
+// requests in flight.
+func bounded(h http.Handler, o ServeOptions, g *procGovernor) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b := &boundedRequest{dw: deadlineWriter{ResponseWriter: w, rc: *http.NewResponseController(w), d: o.WriteTimeout}}
 		b.dw.conn, _ = r.Context().Value(connKey{}).(*slotConn)
@@ -138,17 +139,11 @@ func bounded(h http.Handler, o ServeOptions) http.Handler {
 			b.body = liftAtEOF{ReadCloser: r.Body, w: &b.dw}
 			r.Body = &b.body
 		}
+		if g != nil {
+			g.begin(b.dw.conn)
+			defer g.end()
+		}
 		h.ServeHTTP(&b.dw, r)
-	})
-}
-
-// governed counts h's requests in flight for g.
-func governed(h http.Handler, g *procGovernor) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, _ := r.Context().Value(connKey{}).(*slotConn)
-		g.begin(c)
-		defer g.end()
-		h.ServeHTTP(w, r)
 	})
 }
 
@@ -195,7 +190,7 @@ type deadlineWriter struct {
 	// readDeadline is whether a read deadline is set (atomic: a proxy's
 	// transport reads the body, and lifts, in a goroutine of its own).
 	readDeadline atomic.Bool
-	renewed      atomic.Int64 // when the write deadline was last renewed (monoNow), without conn
+	renewed      atomic.Int64 // when the write deadline was last renewed (monoAt), without conn
 }
 
 // lastRenewal is where the time of the last renewal is kept.
