@@ -22,7 +22,11 @@ func TestDevRunsOnOneProcessorWhenQuiet(t *testing.T) {
 	if runtime.NumCPU() < 2 {
 		t.Fatalf("this test needs 2 CPUs to see the server widen, the machine has %d", runtime.NumCPU())
 	}
-	run := func(t *testing.T, env ...string) []string {
+	// run drives the server as one client, then two taking turns, then
+	// one again after a quiet spell, and returns the GOMAXPROCS values the
+	// hook saw, once it has seen want of them (or after 3 s: the hook
+	// looks every millisecond, so the wait is for it, not the server).
+	run := func(t *testing.T, want int, env ...string) []string {
 		log := filepath.Join(t.TempDir(), "procs")
 		d := startDevServer(t, devOptions{Env: append([]string{"NIMBUS_TEST_PROCS=" + log}, env...)})
 		tok := d.token(t)
@@ -31,19 +35,14 @@ func TestDevRunsOnOneProcessorWhenQuiet(t *testing.T) {
 		for range 5 {
 			d.writeVia(t, a, tok)
 		}
-		time.Sleep(20 * time.Millisecond)
 		for range 5 { // two clients taking turns
 			d.writeVia(t, a, tok)
 			d.writeVia(t, b, tok)
 		}
 		time.Sleep(localdev.ProcsQuiet + 100*time.Millisecond)
-		// One client again, until the server has narrowed (a request that
-		// is still finishing after its answer counts as one in flight
-		// for as long) or 3 s have passed.
-		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
-			d.writeVia(t, a, tok)
-			time.Sleep(20 * time.Millisecond)
-			if data, _ := os.ReadFile(log); len(strings.Fields(string(data))) >= 4 {
+		d.writeVia(t, a, tok) // narrows as it ends
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if data, _ := os.ReadFile(log); len(strings.Fields(string(data))) >= want {
 				break
 			}
 		}
@@ -57,7 +56,7 @@ func TestDevRunsOnOneProcessorWhenQuiet(t *testing.T) {
 		return strings.Fields(string(data))
 	}
 	t.Run("default", func(t *testing.T) {
-		got := run(t)
+		got := run(t, 4)
 		// The first value is the runtime's default, before the server
 		// starts; the change back at the stop may come after the last look.
 		def := got[0]
@@ -66,7 +65,7 @@ func TestDevRunsOnOneProcessorWhenQuiet(t *testing.T) {
 		}
 	})
 	t.Run("GOMAXPROCS set", func(t *testing.T) {
-		if got := strings.Join(run(t, "GOMAXPROCS=2"), " "); got != "2" {
+		if got := strings.Join(run(t, 1, "GOMAXPROCS=2"), " "); got != "2" {
 			t.Errorf("GOMAXPROCS went %q with GOMAXPROCS=2 set, want it left at 2", got)
 		}
 	})

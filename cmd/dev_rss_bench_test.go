@@ -70,6 +70,9 @@ func (d *devServer) writeVia(tb testing.TB, c *http.Client, tok string) {
 	if err != nil {
 		tb.Fatalf("writeFile: %v", err)
 	}
+	// Read to the end, so that c keeps the connection for its next
+	// request (a body closed early closes it).
+	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		tb.Fatalf("writeFile: %s", resp.Status)

@@ -30,7 +30,12 @@ func RuntimeProcs(n int) {
 // time drives it, and on all of them as soon as two do: when two requests
 // are in flight, or a request follows one from another open connection
 // within ProcsQuiet. (On one processor handlers run one after the other,
-// so requests in flight alone would not see sixteen clients waiting.)
+// so requests in flight alone would not see sixteen clients waiting.) A
+// connection its client has closed is a client gone, even before the
+// server has read that far (slotConn.gone): a CLI run per command opens
+// the next connection at once, and which of the server's goroutines runs
+// first, the one reading the end of the last connection or the one
+// beginning the next request, is the scheduler's choice.
 //
 // One client at a time is how a developer, a test suite or a CI step
 // drives `nimbus dev`. With idle processors the runtime wakes another
@@ -62,7 +67,7 @@ func (g *procGovernor) begin(c *slotConn) {
 	now := monoAt(time.Now())
 	n := g.inflight.Add(1)
 	prev, prevAt := g.lastConn.Swap(c), g.lastAt.Swap(now)
-	if n < 2 && (prev == nil || prev == c || prev.closed.Load() || now-prevAt >= int64(ProcsQuiet)) {
+	if n < 2 && (prev == nil || prev == c || now-prevAt >= int64(ProcsQuiet) || prev.gone()) {
 		return
 	}
 	g.busyAt.Store(now)

@@ -540,6 +540,10 @@ type slotConn struct {
 	closed atomic.Bool
 }
 
+// gone reports whether c is a client gone: closed by the server, or by
+// the client before the server has read that far.
+func (c *slotConn) gone() bool { return c.closed.Load() || peerClosed(c.Conn) }
+
 func (c *slotConn) Close() error {
 	err := c.Conn.Close()
 	c.closed.Store(true)
