@@ -80,6 +80,8 @@ seconds left before expiry.`,
 				return clierr.Configf("export JWT_SECRET (and JWT_SECRET_PREVIOUS during a rotation), or pass --secret-file FILE",
 					"JWT_SECRET env var required")
 			}
+			f.Warn(tokencli.CheckingSecretWarning("JWT_SECRET", secrets.Current))
+			f.Warn(tokencli.CheckingSecretWarning("JWT_SECRET_PREVIOUS", secrets.Previous))
 			v, err := token.Verifier{Secret: secrets.Current, Previous: secrets.Previous, Now: f.Now}.Verify(tok)
 			if err != nil {
 				return tokencli.Error(err)

@@ -136,6 +136,28 @@ func secretNoise(s string) string {
 	return ""
 }
 
+// secretNoiseHint is the advice for a secret that secretNoise finds
+// something in.
+const secretNoiseHint = "remove it (tr -d '\\r\\n' < file, or save the file as plain UTF-8 with LF) or pass --secret-file FILE, which applies the same rule as setup"
+
+// CheckingSecretWarning warns about a secret that tokens are checked with
+// (name is the variable it came from) when it carries what no secret file
+// can, as WeakSecret does for the one they are signed with: a token from
+// a Worker whose secret was set from the file fails the check here, and
+// one that passes here fails on that Worker. It returns nil otherwise; the
+// secret itself is never part of the warning.
+func CheckingSecretWarning(name, secret string) *clierr.Warning {
+	why := secretNoise(secret)
+	if why == "" {
+		return nil
+	}
+	return &clierr.Warning{
+		Code:    CodeSecretWhitespace,
+		Message: name + " " + why + "; tokens are checked with it as given, but a Worker secret set from a file does not have it",
+		Hint:    secretNoiseHint,
+	}
+}
+
 // WeakSecretWarning is WeakSecret without --strict: the warning for a
 // short secret, or nil.
 func WeakSecretWarning(secret string) *clierr.Warning {
@@ -154,11 +176,10 @@ func WeakSecretWarning(secret string) *clierr.Warning {
 func WeakSecret(secret string, strict bool) (*clierr.Warning, error) {
 	if why := secretNoise(secret); why != "" {
 		msg := "JWT_SECRET " + why + "; tokens are signed with it as given, but a Worker secret set from a file does not have it"
-		hint := "remove it (tr -d '\\r\\n' < file, or save the file as plain UTF-8 with LF) or pass --secret-file FILE, which applies the same rule as setup"
 		if strict {
-			return nil, clierr.New(exitcode.DataErr, CodeSecretInvalid, msg, hint)
+			return nil, clierr.New(exitcode.DataErr, CodeSecretInvalid, msg, secretNoiseHint)
 		}
-		return &clierr.Warning{Code: CodeSecretWhitespace, Message: msg, Hint: hint}, nil
+		return &clierr.Warning{Code: CodeSecretWhitespace, Message: msg, Hint: secretNoiseHint}, nil
 	}
 	if len(secret) >= token.MinSecretLength {
 		return nil, nil
