@@ -21,7 +21,9 @@ import (
 // content or one of its writer's, whole.
 func TestSpareCloseRacesWrites(t *testing.T) {
 	const writers, writes = 8, 40
-	payload := func(w, n int) []byte { return fmt.Appendf(nil, "w%d:%s:end", w, bytes.Repeat([]byte("x"), (n*53)%2000)) }
+	payload := func(w, n int) []byte {
+		return fmt.Appendf(nil, "w%d:%s:end", w, bytes.Repeat([]byte("x"), (n*53)%2000))
+	}
 	valid := func(w int, got []byte) bool {
 		if string(got) == "old" {
 			return true
