@@ -30,6 +30,10 @@ func SetYAMLEndpoint(data []byte, url string) (out []byte, changed bool, err err
 }
 
 func setYAMLEndpoint(data []byte, url string) (out []byte, changed bool, err error) {
+	if bytes.Contains(bytes.ReplaceAll(data, []byte("\r\n"), nil), []byte("\r")) {
+		// YAML takes a lone CR as a line break; this editor does not.
+		return nil, false, yamlError("it has line breaks of a carriage return alone")
+	}
 	lines := strings.SplitAfter(string(data), "\n")
 	if len(lines) > 0 && lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]
@@ -41,6 +45,10 @@ func setYAMLEndpoint(data []byte, url string) (out []byte, changed bool, err err
 		}
 		if strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") || strings.HasPrefix(t, "- ") || t == "-" {
 			return nil, false, yamlError("its top level is not a block mapping")
+		}
+		if l[0] == ' ' || l[0] == '\t' {
+			// A key added at the margin would not join the mapping.
+			return nil, false, yamlError("its top-level keys are indented")
 		}
 		break
 	}
@@ -72,21 +80,35 @@ func setYAMLEndpoint(data []byte, url string) (out []byte, changed bool, err err
 		return b.Bytes(), true, nil
 	}
 	_, rest, _ := strings.Cut(lines[at], ":")
+	// An anchor (&name, which an alias elsewhere may use) and a tag stay
+	// on the key: without the anchor, the file would no longer parse.
+	props, rest := yamlProperties(rest)
 	value, comment, err := splitYAMLScalar(rest)
 	if err != nil {
 		return nil, false, err
 	}
-	// A value on continuation lines (block scalar or nested) is replaced too.
+	if props != "" {
+		line = "endpoint: " + props + " " + url
+	}
+	// A value on continuation lines (block scalar, nested, or a plain
+	// scalar folded over several lines) is replaced too. In a block scalar
+	// every indented line is the value's; otherwise a comment line ends it.
+	block := value == "" || strings.HasPrefix(value, "|") || strings.HasPrefix(value, ">")
 	end := at + 1
-	if value == "" || value == "|" || value == ">" || strings.HasPrefix(value, "|") || strings.HasPrefix(value, ">") {
-		for end < len(lines) && (strings.HasPrefix(lines[end], " ") || strings.HasPrefix(lines[end], "\t") || strings.TrimSpace(lines[end]) == "") {
-			end++
+	for end < len(lines) {
+		l, t := lines[end], strings.TrimSpace(lines[end])
+		// A sequence may sit at the key's own indentation ("key:\n- a").
+		item := value == "" && (t == "-" || strings.HasPrefix(l, "- ") || strings.HasPrefix(l, "-\t"))
+		if t != "" && !item && (l[0] != ' ' && l[0] != '\t' || !block && strings.HasPrefix(t, "#")) {
+			break
 		}
-		// Trailing blank lines belong to the file, not the value.
-		for end > at+1 && strings.TrimSpace(lines[end-1]) == "" {
-			end--
-		}
-	} else if value == url {
+		end++
+	}
+	// Trailing blank lines belong to the file, not the value.
+	for end > at+1 && strings.TrimSpace(lines[end-1]) == "" {
+		end--
+	}
+	if !block && end == at+1 && value == url {
 		return data, false, nil
 	}
 	if comment != "" {
@@ -105,6 +127,26 @@ func setYAMLEndpoint(data []byte, url string) (out []byte, changed bool, err err
 		b.WriteString(l)
 	}
 	return []byte(b.String()), true, nil
+}
+
+// yamlProperties splits the node properties (an anchor &name and a tag
+// !tag, in either order) off the start of a value.
+func yamlProperties(s string) (props, rest string) {
+	rest = s
+	var p []string
+	for range 2 {
+		t := strings.TrimLeft(rest, " \t")
+		if !strings.HasPrefix(t, "&") && !strings.HasPrefix(t, "!") {
+			break
+		}
+		end := strings.IndexAny(t, " \t\r\n")
+		if end < 0 {
+			end = len(t)
+		}
+		p = append(p, t[:end])
+		rest = " " + t[end:]
+	}
+	return strings.Join(p, " "), rest
 }
 
 // splitYAMLScalar splits `  "value"  # comment` into the unquoted value and

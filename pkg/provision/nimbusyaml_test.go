@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/nimbus-sh/nimbus/pkg/provision"
 )
 
@@ -25,6 +27,15 @@ func TestSetYAMLEndpoint(t *testing.T) {
 		// keys, which the next run refuses.
 		{"bom, endpoint first", "\ufeffendpoint: http://x\ntenant: a\n", "\ufeffendpoint: " + url + "\ntenant: a\n"},
 		{"bom, endpoint appended", "\ufefftenant: a\n", "\ufefftenant: a\nendpoint: " + url + "\n"},
+		// An anchor stays: an alias elsewhere names it, and without it the
+		// file would not parse. A tag stays too.
+		{"anchor kept", "endpoint: &ep http://old # dev\nmcp:\n  endpoint: *ep\n",
+			"endpoint: &ep " + url + " # dev\nmcp:\n  endpoint: *ep\n"},
+		{"anchor and tag kept", "endpoint: !!str &ep 'http://old'\nx: *ep\n", "endpoint: !!str &ep " + url + "\nx: *ep\n"},
+		{"anchored block scalar", "endpoint: &ep |\n  http://old\nx: *ep\n", "endpoint: &ep " + url + "\nx: *ep\n"},
+		{"folded plain scalar", "endpoint: http://old\n  /path\n  # kept\ntenant: a\n", "endpoint: " + url + "\n  # kept\ntenant: a\n"},
+		{"sequence at the margin", "endpoint:\n- a\n- b\ntenant: a\n", "endpoint: " + url + "\ntenant: a\n"},
+		{"alias replaced", "base: &b http://old\nendpoint: *b\n", "base: &b http://old\nendpoint: " + url + "\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -34,6 +45,10 @@ func TestSetYAMLEndpoint(t *testing.T) {
 			}
 			if !changed || string(out) != tc.want {
 				t.Fatalf("got %q want %q", out, tc.want)
+			}
+			var doc map[string]any
+			if err := yaml.Unmarshal(out, &doc); err != nil || doc["endpoint"] != url {
+				t.Fatalf("%q does not parse to endpoint %s: %v %v", out, url, doc["endpoint"], err)
 			}
 			again, changed, err := provision.SetYAMLEndpoint(out, url)
 			if err != nil || changed || !bytes.Equal(again, out) {
@@ -53,7 +68,7 @@ func TestSetYAMLEndpointUnchanged(t *testing.T) {
 }
 
 func TestSetYAMLEndpointRefuses(t *testing.T) {
-	for _, in := range []string{"{endpoint: x}\n", "- a\n", "endpoint: a\nendpoint: b\n", "endpoint: \"open\n"} {
+	for _, in := range []string{"{endpoint: x}\n", "- a\n", "endpoint: a\nendpoint: b\n", "endpoint: \"open\n", "  tenant: a\n", "tenant: a\rendpoint: x\r"} {
 		_, _, err := provision.SetYAMLEndpoint([]byte(in), url)
 		pe, ok := provision.AsError(err)
 		if !ok || pe.Code != provision.CodeNimbusConfig || !strings.Contains(pe.Hint, "by hand") {
@@ -70,6 +85,14 @@ func FuzzSetYAMLEndpoint(f *testing.F) {
 		}
 		if !changed && !bytes.Equal(out, data) {
 			t.Fatal("unchanged result differs from input")
+		}
+		// A file that parsed still parses, with the endpoint recorded.
+		var before map[string]any
+		if yaml.Unmarshal(data, &before) == nil && before != nil {
+			var after map[string]any
+			if err := yaml.Unmarshal(out, &after); err != nil || after["endpoint"] != url {
+				t.Fatalf("%q parsed, %q does not give the endpoint: %v %v", data, out, after["endpoint"], err)
+			}
 		}
 		again, changed, err := provision.SetYAMLEndpoint(out, url)
 		if err != nil || changed || !bytes.Equal(again, out) {
