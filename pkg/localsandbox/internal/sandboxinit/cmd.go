@@ -463,6 +463,7 @@ const (
 	msgFail   = "fail"   // fail <reason>: the init or the shell could not be started
 	msgExit   = "exit"   // exit <code>
 	msgSignal = "signal" // signal <n>
+	msgRetire = "retire" // retire <reason>: before exit or signal, the init ends after this command
 )
 
 // commandError: the init could not start the command (it is still fine).

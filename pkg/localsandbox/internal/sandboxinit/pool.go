@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -444,17 +445,24 @@ func (ini *initProc) started() (int, error) {
 
 // finished waits for the init to report the end of the command, after
 // everything it started is gone. clean says the init can run another
-// command; otherwise it died (killed, or the command was cut off).
+// command; otherwise it died (killed, or the command was cut off) or it
+// retires (the command changed its mounts).
 func (ini *initProc) finished() (Exit, bool) {
 	line, err := ini.msgs.ReadString('\n')
+	retire := false
+	if err == nil && strings.HasPrefix(line, msgRetire+" ") {
+		// The command changed what the init would run the next one on.
+		retire = true
+		line, err = ini.msgs.ReadString('\n')
+	}
 	if err == nil {
 		kind, arg := parseLine(line)
 		n, ok := atoi(arg)
 		switch {
 		case ok && kind == msgExit:
-			return Exit{Code: n}, true
+			return Exit{Code: n}, !retire
 		case ok && kind == msgSignal:
-			return Exit{Code: -1, Signal: syscall.Signal(n)}, true
+			return Exit{Code: -1, Signal: syscall.Signal(n)}, !retire
 		}
 	}
 	// Without its last words the init was killed, and the namespace (or

@@ -99,19 +99,36 @@ func TestPoolFollowsTheSandboxDirectories(t *testing.T) {
 }
 
 // TestPoolCommandMountsStayWithIt: a command that can mount (the server
-// runs as root) changes a copy of the mounts, not the init's; a command
-// that cannot, changes nothing.
+// runs as root) and changes the mounts ends its init's service: the next
+// command runs under a fresh init, on the sandbox's own mounts. A command
+// that cannot mount changes nothing, and the init serves the next one.
 func TestPoolCommandMountsStayWithIt(t *testing.T) {
 	p := newPool(t)
 	dir := sandboxDir(t)
 	if err := os.WriteFile(filepath.Join(dir, "tmp", "marker"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	first := pooled(p, Namespaces, dir, "umount -l /tmp 2>/dev/null; mount -t tmpfs none /tmp 2>/dev/null; true")
-	runOut(t, first)
+	first := pooled(p, Namespaces, dir, "umount -l /tmp 2>/dev/null && mount -t tmpfs none /tmp 2>/dev/null && echo mounted; true")
+	mounted := runOut(t, first) == "mounted\n"
+	if mounted != (os.Getuid() == 0) {
+		t.Fatalf("the command could mount: %v, as uid %d", mounted, os.Getuid())
+	}
 	second := pooled(p, Namespaces, dir, "test -e /tmp/marker && echo sandbox-tmp")
-	if got := runOut(t, second); got != "sandbox-tmp\n" || second.Pid() != first.Pid() {
-		t.Fatalf("%q (init %d, was %d)", got, second.Pid(), first.Pid())
+	if got := runOut(t, second); got != "sandbox-tmp\n" {
+		t.Fatalf("%q after a command that changed the mounts: %v", got, mounted)
+	}
+	if reused := second.Pid() == first.Pid(); reused == mounted {
+		t.Fatalf("init reused: %v, after a command that changed the mounts: %v", reused, mounted)
+	}
+	if mounted {
+		pid := first.Pid()
+		proctest.WaitFor(t, "the retired init "+strconv.Itoa(pid)+" to end", func() bool { return syscall.Kill(pid, 0) != nil })
+	}
+	// A command that mounts nothing leaves the init in service.
+	third := pooled(p, Namespaces, dir, "true")
+	runOut(t, third)
+	if third.Pid() != second.Pid() {
+		t.Fatalf("a new init (%d) after a command that mounted nothing (init %d)", third.Pid(), second.Pid())
 	}
 }
 
