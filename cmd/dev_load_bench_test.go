@@ -82,7 +82,9 @@ func BenchmarkDevLoad(b *testing.B) {
 	d := startDevServer(b, devOptions{Bin: bin, Isolation: os.Getenv("NIMBUS_LOAD_ISOLATION"), Env: env})
 	idleFds := d.fds(b) // before the first sandbox
 	floorAddr, floorPid := startFloorProc(b)
-	client := loadtest.NewClient(maxC + 8)
+	// One connection per worker, and no more than the server's 256: see
+	// loadtest.NewClient.
+	client := loadtest.NewClient(maxC)
 	nimbus := &loadtest.Target{Endpoint: "http://" + d.Addr, Token: d.token(b), Client: client}
 	floor := &loadtest.Target{Endpoint: "http://" + floorAddr, Client: client}
 	ctx := context.Background()

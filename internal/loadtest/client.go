@@ -27,12 +27,17 @@ type Target struct {
 }
 
 // NewClient returns an HTTP client that keeps a connection per worker
-// open, as a busy SDK user would.
+// open, as a busy SDK user would, and opens at most conns to each server:
+// a worker whose last connection is not back in the pool yet waits for it
+// rather than open one more. (A server that bounds its connections, as
+// `nimbus dev` does at 256, closes an idle one for room, and a POST sent
+// on it at that moment is lost, as HTTP/1.1 allows.)
 func NewClient(conns int) *http.Client {
 	return &http.Client{
 		Timeout: 2 * time.Minute,
 		Transport: &http.Transport{
-			MaxIdleConns:        conns,
+			MaxConnsPerHost:     conns,
+			MaxIdleConns:        2 * conns, // conns to each of two servers (nimbus and a floor)
 			MaxIdleConnsPerHost: conns,
 			IdleConnTimeout:     time.Minute,
 		},
