@@ -16,7 +16,9 @@ import (
 // closes one connection and opens the next (a CLI run per command) has
 // closed the first before its next request can arrive, so this does not
 // depend on which of the server's goroutines runs first. It reports false
-// for a connection it cannot look into.
+// for a connection it cannot look into. After a reset the peek takes the
+// socket's pending error, so the server's own read then ends with EOF
+// instead of ECONNRESET; net/http ends the connection either way.
 func peerClosed(c net.Conn) bool {
 	sc, ok := c.(syscall.Conn)
 	if !ok {

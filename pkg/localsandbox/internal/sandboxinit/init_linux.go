@@ -1,6 +1,7 @@
 package sandboxinit
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -53,7 +54,16 @@ func initMain(args []string) int {
 		// retires, and the next command gets a fresh one. The watch starts
 		// here, once the sandbox's own mounts are made.
 		if os.Getuid() == 0 {
+			// Private: a mount made on the host after this would
+			// otherwise reach the namespace and retire every init.
+			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+				in.send(msgSetup, "cannot make the mounts private: "+err.Error())
+				return 1
+			}
 			fd, err := unix.Open("/proc/self/mounts", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err == nil {
+				in.mountinfo, err = os.ReadFile("/proc/self/mountinfo")
+			}
 			if err != nil {
 				in.send(msgSetup, "cannot watch the mount table: "+err.Error())
 				return 1
@@ -109,11 +119,16 @@ type initState struct {
 	// mounts is a handle on the init's mount table (/proc/self/mounts),
 	// which polls as changed once a mount or unmount happened in it since
 	// it was opened; -1 when commands cannot change mounts.
-	mounts  int
-	ambient bool // the init was given a capability to drop before a shell
-	ctl     *os.File
-	frames  chan frame
-	sigc    chan os.Signal
+	mounts int
+	// mountinfo is /proc/self/mountinfo as it was when the watch began:
+	// propagation types and filesystem options change without the mount
+	// table polling as changed (a remount of a filesystem from another
+	// namespace, mount --make-shared).
+	mountinfo []byte
+	ambient   bool // the init was given a capability to drop before a shell
+	ctl       *os.File
+	frames    chan frame
+	sigc      chan os.Signal
 }
 
 func (in *initState) send(kind, arg string) {
@@ -280,15 +295,21 @@ wait:
 	return !retire
 }
 
-// mountsChanged reports whether a mount or unmount happened in the init's
-// mount namespace since the last look (an error counts as a change).
+// mountsChanged reports whether the mounts differ from what the init set
+// up: a mount, unmount or remount in its namespace (the table polls as
+// changed), or a change of a propagation type or of a filesystem's options
+// made from elsewhere (mountinfo differs). An error counts as a change.
 func (in *initState) mountsChanged() bool {
 	if in.mounts < 0 {
 		return false
 	}
 	fds := []unix.PollFd{{Fd: int32(in.mounts), Events: unix.POLLPRI}}
 	n, err := unix.Poll(fds, 0)
-	return err != nil || n > 0 && fds[0].Revents&(unix.POLLPRI|unix.POLLERR) != 0
+	if err != nil || n > 0 && fds[0].Revents&(unix.POLLPRI|unix.POLLERR) != 0 {
+		return true
+	}
+	now, err := os.ReadFile("/proc/self/mountinfo")
+	return err != nil || !bytes.Equal(now, in.mountinfo)
 }
 
 // shellExit is the shell's status, and whether other children were left
@@ -598,6 +619,11 @@ func mountSandbox(root int) (kind string, err error) {
 		return msgSetup, err
 	}
 	_ = unix.Mount("", "/home", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "")
+	// The tmpfs itself read-only too, not only this mount of it: a command
+	// that may mount could otherwise bind it again, writable, in a private
+	// namespace of its own and leave files there for the next command
+	// (making it writable again shows in the mount table the init watches).
+	_ = unix.Mount("", "/home", "", unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, "")
 	if err := bind(fdPath(tmp), "/tmp"); err != nil {
 		return msgSetup, err
 	}

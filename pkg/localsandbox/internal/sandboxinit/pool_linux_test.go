@@ -100,35 +100,49 @@ func TestPoolFollowsTheSandboxDirectories(t *testing.T) {
 
 // TestPoolCommandMountsStayWithIt: a command that can mount (the server
 // runs as root) and changes the mounts ends its init's service: the next
-// command runs under a fresh init, on the sandbox's own mounts. A command
-// that cannot mount changes nothing, and the init serves the next one.
+// command runs under a fresh init, on the sandbox's own mounts. That holds
+// for a mount in the init's namespace, a change of propagation type (which
+// the mount table does not report), and filesystems changed from a private
+// namespace of the command's own (the /home tmpfs made writable to plant a
+// file, /proc remounted to hide processes). A command that cannot mount
+// changes nothing, and the init serves the next one.
 func TestPoolCommandMountsStayWithIt(t *testing.T) {
-	p := newPool(t)
-	dir := sandboxDir(t)
-	if err := os.WriteFile(filepath.Join(dir, "tmp", "marker"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	first := pooled(p, Namespaces, dir, "umount -l /tmp 2>/dev/null && mount -t tmpfs none /tmp 2>/dev/null && echo mounted; true")
-	mounted := runOut(t, first) == "mounted\n"
-	if mounted != (os.Getuid() == 0) {
-		t.Fatalf("the command could mount: %v, as uid %d", mounted, os.Getuid())
-	}
-	second := pooled(p, Namespaces, dir, "test -e /tmp/marker && echo sandbox-tmp")
-	if got := runOut(t, second); got != "sandbox-tmp\n" {
-		t.Fatalf("%q after a command that changed the mounts: %v", got, mounted)
-	}
-	if reused := second.Pid() == first.Pid(); reused == mounted {
-		t.Fatalf("init reused: %v, after a command that changed the mounts: %v", reused, mounted)
-	}
-	if mounted {
-		pid := first.Pid()
-		proctest.WaitFor(t, "the retired init "+strconv.Itoa(pid)+" to end", func() bool { return syscall.Kill(pid, 0) != nil })
-	}
-	// A command that mounts nothing leaves the init in service.
-	third := pooled(p, Namespaces, dir, "true")
-	runOut(t, third)
-	if third.Pid() != second.Pid() {
-		t.Fatalf("a new init (%d) after a command that mounted nothing (init %d)", third.Pid(), second.Pid())
+	for _, tc := range []struct{ name, change, check string }{
+		{"tmpfs over /tmp", "umount -l /tmp && mount -t tmpfs none /tmp", "test -e /tmp/marker"},
+		{"propagation", "mount --make-rshared / && mount --make-unbindable /tmp", "! grep -qE 'shared:|unbindable' /proc/self/mountinfo"},
+		{"home written from a private namespace", "mkdir -p /tmp/h && unshare -m sh -c 'mount -o remount,rw /home && mount --bind /home /tmp/h && mount -o remount,bind,rw /tmp/h && echo x > /tmp/h/planted'",
+			"test ! -e /home/planted && ! touch /home/w 2>/dev/null"},
+		{"proc remounted from a private namespace", "unshare -m sh -c 'mount -o remount,hidepid=2 /proc'", "test -e /proc/mounts && ! grep -q hidepid /proc/self/mountinfo"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPool(t)
+			dir := sandboxDir(t)
+			if err := os.WriteFile(filepath.Join(dir, "tmp", "marker"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			first := pooled(p, Namespaces, dir, "{ "+tc.change+"; } 2>/dev/null && echo changed; true")
+			changed := runOut(t, first) == "changed\n"
+			if changed != (os.Getuid() == 0) {
+				t.Fatalf("the command could change the mounts: %v, as uid %d", changed, os.Getuid())
+			}
+			second := pooled(p, Namespaces, dir, tc.check+" && echo sandbox-mounts")
+			if got := runOut(t, second); got != "sandbox-mounts\n" {
+				t.Fatalf("%q after a command that changed the mounts: %v", got, changed)
+			}
+			if reused := second.Pid() == first.Pid(); reused == changed {
+				t.Fatalf("init reused: %v, after a command that changed the mounts: %v", reused, changed)
+			}
+			if changed {
+				pid := first.Pid()
+				proctest.WaitFor(t, "the retired init "+strconv.Itoa(pid)+" to end", func() bool { return syscall.Kill(pid, 0) != nil })
+			}
+			// A command that mounts nothing leaves the init in service.
+			third := pooled(p, Namespaces, dir, "true")
+			runOut(t, third)
+			if third.Pid() != second.Pid() {
+				t.Fatalf("a new init (%d) after a command that mounted nothing (init %d)", third.Pid(), second.Pid())
+			}
+		})
 	}
 }
 
