@@ -483,3 +483,49 @@ func TestHostileReadDisagreesWithStat(t *testing.T) {
 		}
 	}
 }
+
+// An install result without a numeric exitCode, or an ensureRuntimes
+// answer without a result for every spec asked for, must not pass for a
+// runtime installed: `sandbox run --runtime` would run the step without
+// it and `runtimes ensure` would exit 0.
+func TestHostileRuntimeResultsWithoutExitCodes(t *testing.T) {
+	calls := []struct {
+		op, body string
+	}{
+		{"installRuntime", `{"spec":"node"}`},
+		{"installRuntime", `{"spec":"node","exitCode":null}`},
+		{"ensureRuntimes", `[]`},
+		{"ensureRuntimes", `[{"spec":"node","exitCode":0}]`},
+		{"ensureRuntimes", `[{"spec":"node","exitCode":0},{"spec":"python"}]`},
+		{"ensureRuntimes", `[{"spec":"node","exitCode":0},null]`},
+	}
+	for _, tc := range calls {
+		srv := hostile(t, map[string]opHandler{tc.op: jsonAnswer(`{"ok":true,"result":` + tc.body + `}`)})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		var err error
+		if tc.op == "installRuntime" {
+			var r *sc.InstallResult
+			r, err = sb.InstallRuntime(ctx(t), "node", false)
+			if err == nil {
+				t.Errorf("%s answering %s: exit code %d, no error", tc.op, tc.body, r.ExitCode)
+				continue
+			}
+		} else {
+			var rs []sc.InstallResult
+			rs, err = sb.EnsureRuntimes(ctx(t), []string{"node", "python"}, false)
+			if err == nil {
+				t.Errorf("%s answering %s: %+v, no error", tc.op, tc.body, rs)
+				continue
+			}
+		}
+		if codeOf(err) != sc.CodeBadResponse || !strings.Contains(err.Error(), tc.op+": ") {
+			t.Errorf("%s answering %s: %v", tc.op, tc.body, err)
+		}
+	}
+	// A failure reported with any number is still a failure.
+	srv := hostile(t, map[string]opHandler{"ensureRuntimes": jsonAnswer(`{"ok":true,"result":[{"spec":"node","exitCode":0},{"spec":"python","exitCode":1.5}]}`)})
+	rs, err := box(t, newClient(t, srv.URL, "use"), "job-1").EnsureRuntimes(ctx(t), []string{"node", "python"}, false)
+	if err != nil || len(rs) != 2 || rs[0].ExitCode != 0 || rs[1].ExitCode == 0 {
+		t.Errorf("exit code 1.5: %+v, %v", rs, err)
+	}
+}

@@ -1,6 +1,10 @@
 package sandboxclient
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+)
 
 // InstalledRuntime is one entry of listRuntimes' installed list.
 type InstalledRuntime struct {
@@ -67,7 +71,9 @@ type InstallResult struct {
 	// "spec").
 	Spec string `json:"spec"`
 	// ExitCode is the installer's exit code (wire "exitCode"); non-zero
-	// means the install failed.
+	// means the install failed. It follows ExecResult.ExitCode's rule: -1
+	// when the number sent is not an integer that fits in 32 bits; a
+	// missing or non-numeric code is a bad answer, never 0.
 	ExitCode int `json:"exitCode"`
 	// Stdout is the installer's standard output (wire "stdout").
 	Stdout string `json:"stdout"`
@@ -94,6 +100,27 @@ func (s *Sandbox) InstallRuntime(ctx context.Context, spec string, force bool) (
 	return &r, nil
 }
 
+// UnmarshalJSON decodes an install result; exitCode is required, as
+// ExecResult's is: a result without one must not pass for an install
+// that succeeded.
+func (r *InstallResult) UnmarshalJSON(data []byte) error {
+	type plain InstallResult
+	var w struct {
+		*plain
+		ExitCode json.RawMessage `json:"exitCode"`
+	}
+	w.plain = (*plain)(r)
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	code, _, ok := decodeExitCode(w.ExitCode)
+	if !ok {
+		return &Error{Code: CodeBadResponse, Message: "an install result has no numeric exitCode"}
+	}
+	r.ExitCode = code
+	return nil
+}
+
 // EnsureRuntimes installs the specs that are missing. Never retried.
 func (s *Sandbox) EnsureRuntimes(ctx context.Context, specs []string, force bool) ([]InstallResult, error) {
 	if specs == nil {
@@ -102,6 +129,11 @@ func (s *Sandbox) EnsureRuntimes(ctx context.Context, specs []string, force bool
 	var r []InstallResult
 	if err := s.call(ctx, "ensureRuntimes", []any{specs, map[string]any{"force": force}}, &r); err != nil {
 		return nil, err
+	}
+	if len(r) != len(specs) {
+		// One result per spec (sandbox-api.md §2.4): a spec without one
+		// was not installed, and must not pass for present.
+		return nil, malformed("ensureRuntimes", fmt.Sprintf("%d result(s) for %d spec(s)", len(r), len(specs)))
 	}
 	return r, nil
 }
