@@ -332,3 +332,45 @@ func TestTokenFromEnvironmentIsTrimmed(t *testing.T) {
 		t.Errorf("%d requests sent with a broken token", n-before)
 	}
 }
+
+// `logs -f` of a process whose output outran the sandbox's log ring
+// between two polls says once that output was lost (the exit code stays
+// the process's): a CI log must not look whole when it is not.
+func TestLogsFollowWarnsOfLostOutput(t *testing.T) {
+	var polls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Op string `json:"op"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		w.Header().Set("Content-Type", "application/json")
+		switch body.Op {
+		case "ready":
+			_, _ = io.WriteString(w, `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)
+		case "processLogs":
+			switch polls.Add(1) {
+			case 1: // the tail: older output exists, which is no loss
+				_, _ = io.WriteString(w, `{"ok":true,"result":{"pid":7,"chunks":[{"seq":3,"ts":1,"stream":"stdout","data":"a\n"}],"text":"a\n","cursor":4,"truncated":true,"exit":null}}`)
+			case 2:
+				_, _ = io.WriteString(w, `{"ok":true,"result":{"pid":7,"chunks":[{"seq":9,"ts":2,"stream":"stdout","data":"b\n"}],"text":"b\n","cursor":10,"truncated":true,"exit":null}}`)
+			default:
+				_, _ = io.WriteString(w, `{"ok":true,"result":{"pid":7,"chunks":[{"seq":20,"ts":3,"stream":"stdout","data":"c\n"}],"text":"c\n","cursor":21,"truncated":true,"exit":{"code":0,"at":4}}}`)
+			}
+		default:
+			w.WriteHeader(400)
+			_, _ = io.WriteString(w, `{"ok":false,"error":"unknown op","code":"E_REMOTE_OP"}`)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("NIMBUS_ENDPOINT", srv.URL)
+	t.Setenv("NIMBUS_TOKEN", "tok")
+	t.Chdir(t.TempDir())
+	code, stdout, stderr := runTTY(t, nil, "", "sandbox", "logs", "job-1", "7", "-f", "--interval", "25ms", "--no-color")
+	if code != 0 || stdout != "a\nb\nc\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if strings.Count(stderr, "output of process 7 was lost") != 1 || !strings.Contains(stderr, "--interval") {
+		t.Fatalf("stderr %q", stderr)
+	}
+}

@@ -73,7 +73,9 @@ cursor, truncated, exit}).
 With -f, keep polling by cursor until the process exits, then exit with the
 process's exit code, as exec does: nimbus's own failures once the command
 line is read then exit 125, and an interruption 130. --json with -f prints one JSON object per chunk (NDJSON),
-then {"exit":{"code":…}}.`,
+then {"exit":{"code":…}}. Output the sandbox's log ring dropped between two
+polls (a process writing faster than it is polled) is gone: a warning
+(W_LOGS_LOST) says so once.`,
 		Example: `  nimbus sandbox logs job-123 1000001
   nimbus sandbox logs job-123 1000001 -f --interval 1s && echo "the server exited 0"
   nimbus sandbox logs job-123 1000001 --lines 50 --json`,
@@ -94,7 +96,16 @@ then {"exit":{"code":…}}.`,
 				return fail(err)
 			}
 			ios := o.f.IOStreams
+			warnedLost := false
 			emit := func(l *sandboxclient.Logs) error {
+				if l.Lost && !warnedLost {
+					// Said once, where it happened: the exit code is the
+					// process's, but its output here is not whole.
+					warnedLost = true
+					o.f.Warn(&clierr.Warning{Code: CodeLogsLost,
+						Message: fmt.Sprintf("some output of process %d was lost: the sandbox's log ring dropped it before it was polled", pid),
+						Hint:    "poll more often with --interval, or have the process write its output to a file in the sandbox"})
+				}
 				for _, c := range l.Chunks {
 					if o.f.JSON {
 						if err := sandboxcli.WriteJSONLine(ios.Out, c); err != nil {
@@ -145,6 +156,10 @@ then {"exit":{"code":…}}.`,
 	duration.Var(cmd.Flags(), &interval, "interval", 250*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "polling interval with -f, 25ms to 5s")
 	return cmd
 }
+
+// CodeLogsLost is the warning of `logs -f` when output was evicted from
+// the sandbox's log ring between two polls.
+const CodeLogsLost = "W_LOGS_LOST"
 
 // processExit ends `logs -f` with the followed process's exit code, by
 // exec's rule: a code that is not an exit status (outside 0-255, not an

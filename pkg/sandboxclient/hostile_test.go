@@ -529,3 +529,34 @@ func TestHostileRuntimeResultsWithoutExitCodes(t *testing.T) {
 		t.Errorf("exit code 1.5: %+v, %v", rs, err)
 	}
 }
+
+// Output evicted from the log ring between two polls of FollowLogs is
+// reported (Logs.Lost) on that poll, even when it brings no chunk; the
+// tail's own Truncated (older output exists) is not a loss.
+func TestFollowLogsReportsLostOutput(t *testing.T) {
+	polls := []string{
+		`{"pid":7,"chunks":[{"seq":3,"ts":1,"stream":"stdout","data":"a\n"}],"text":"a\n","cursor":4,"truncated":true,"exit":null}`,
+		`{"pid":7,"chunks":[],"text":"","cursor":4,"truncated":false,"exit":null}`,
+		`{"pid":7,"chunks":[],"text":"","cursor":9,"truncated":true,"exit":null}`,
+		`{"pid":7,"chunks":[{"seq":12,"ts":2,"stream":"stdout","data":"b\n"}],"text":"b\n","cursor":13,"truncated":true,"exit":{"code":0,"at":3}}`,
+	}
+	var mu sync.Mutex
+	n := 0
+	srv := hostile(t, map[string]opHandler{"processLogs": func(w http.ResponseWriter, r *http.Request, a []json.RawMessage) {
+		mu.Lock()
+		body := polls[min(n, len(polls)-1)]
+		n++
+		mu.Unlock()
+		jsonAnswer(`{"ok":true,"result":`+body+`}`)(w, r, a)
+	}})
+	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	var got []string
+	exit, err := sb.FollowLogs(ctx(t), 7, 0, time.Millisecond, func(l *sc.Logs) error {
+		got = append(got, strconv.Quote(l.Text)+" lost="+strconv.FormatBool(l.Lost))
+		return nil
+	})
+	want := []string{`"a\n" lost=false`, `"" lost=true`, `"b\n" lost=true`}
+	if err != nil || exit == nil || exit.Code != 0 || strings.Join(got, ";") != strings.Join(want, ";") {
+		t.Fatalf("exit %+v, err %v, polls passed %q", exit, err, got)
+	}
+}

@@ -66,6 +66,12 @@ type Logs struct {
 	// Exit is the process's exit (wire "exit"); nil while it runs. Stop
 	// polling once it is set.
 	Exit *LogExit `json:"exit"`
+	// Lost is set by FollowLogs (it is not on the wire) on a poll by
+	// cursor that reports Truncated: chunks were evicted from the log
+	// ring after the previous poll and before this one, so output between
+	// the two is missing. On the first poll, a tail, Truncated only says
+	// that older output exists.
+	Lost bool `json:"-"`
 }
 
 // LogOptions select a tail (Lines or Bytes) or the chunks after Cursor.
@@ -121,8 +127,9 @@ func (s *Sandbox) ProcessLogs(ctx context.Context, pid int64, opts LogOptions) (
 
 // FollowLogs polls processLogs as the SDK's attach stream does: first a tail
 // of lines (0 means the server default), then by cursor every interval
-// (clamped to 25ms–5s) until the process has exited. Each non-empty poll is
-// passed to fn; an error from fn stops the loop. It returns the exit.
+// (clamped to 25ms–5s) until the process has exited. Each poll with chunks,
+// or with output lost since the previous one (Logs.Lost), is passed to fn;
+// an error from fn stops the loop. It returns the exit.
 func (s *Sandbox) FollowLogs(ctx context.Context, pid int64, lines int64, interval time.Duration, fn func(*Logs) error) (*LogExit, error) {
 	interval = min(max(interval, 25*time.Millisecond), 5*time.Second)
 	opts := LogOptions{}
@@ -134,7 +141,11 @@ func (s *Sandbox) FollowLogs(ctx context.Context, pid int64, lines int64, interv
 		if err != nil {
 			return nil, err
 		}
-		if len(l.Chunks) > 0 || l.Text != "" {
+		// A chatty process can fill the ring between two polls: what
+		// was evicted is gone, and the caller must be able to say so
+		// rather than print the rest as if it were the whole output.
+		l.Lost = opts.Cursor != nil && l.Truncated
+		if len(l.Chunks) > 0 || l.Text != "" || l.Lost {
 			if err := fn(l); err != nil {
 				return nil, err
 			}
