@@ -560,3 +560,25 @@ func TestFollowLogsReportsLostOutput(t *testing.T) {
 		t.Fatalf("exit %+v, err %v, polls passed %q", exit, err, got)
 	}
 }
+
+// A destroy whose result does not say "ok":true (sandbox-api.md §2: the
+// result is {ok:true, killed, destroyedAt, reason}) is not taken for a
+// destroyed sandbox, through the op and through the REST alias.
+func TestHostileDestroyNotConfirmed(t *testing.T) {
+	for _, body := range []string{`{}`, `{"ok":false,"killed":0,"destroyedAt":1,"reason":null}`, `{"killed":0}`} {
+		answer := `{"ok":true,"result":` + body + `}`
+		srv := hostile(t, map[string]opHandler{"destroy": jsonAnswer(answer)})
+		c := newClient(t, srv.URL, "destroy")
+		if r, err := box(t, c, "job-1").Destroy(ctx(t), "done"); codeOf(err) != sc.CodeBadResponse || !strings.Contains(err.Error(), "destroy: ") {
+			t.Errorf("destroy answering %s: %+v, %v", body, r, err)
+		}
+		rest := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, answer)
+		}))
+		t.Cleanup(rest.Close)
+		if r, err := newClient(t, rest.URL, "destroy").DeleteSession(ctx(t), "job-1", ""); codeOf(err) != sc.CodeBadResponse {
+			t.Errorf("DELETE answering %s: %+v, %v", body, r, err)
+		}
+	}
+}

@@ -38,6 +38,17 @@ type DestroyResult struct {
 	Reason *string `json:"reason"`
 }
 
+// confirmed checks that a destroy result says the sandbox is gone: a
+// result without "ok":true (an empty object, a server that did not do
+// it) must not pass for a destroyed sandbox, which `sandbox run` would
+// then no longer name as left behind.
+func (r *DestroyResult) confirmed() error {
+	if !r.OK {
+		return malformed("destroy", `the result does not confirm the destroy ("ok":true)`)
+	}
+	return nil
+}
+
 // Ready sends op ready once per handle (memoised, as the SDK does; reset by
 // Destroy) and returns its result. Failures are not memoised.
 func (s *Sandbox) Ready(ctx context.Context) (*ReadyResult, error) {
@@ -88,6 +99,9 @@ func (s *Sandbox) Destroy(ctx context.Context, reason string) (*DestroyResult, e
 	if err := s.rawCall(ctx, "destroy", []any{arg}, &r); err != nil {
 		return nil, err
 	}
+	if err := r.confirmed(); err != nil {
+		return nil, err
+	}
 	s.resetReady()
 	return &r, nil
 }
@@ -111,6 +125,9 @@ func (c *Client) DeleteSession(ctx context.Context, id, reason string) (*Destroy
 	}
 	var r DestroyResult
 	if err := c.decodeEnvelope(ctx, "destroy", resp, &r); err != nil {
+		return nil, err
+	}
+	if err := r.confirmed(); err != nil {
 		return nil, err
 	}
 	return &r, nil
