@@ -119,7 +119,15 @@ The URL carries no credential.`,
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
-			return o.output(r, func() error { return nil })
+			if r.OK {
+				o.said("Port %d is no longer exposed", port)
+			} else {
+				o.said("Port %d was not exposed", port)
+			}
+			if !o.f.MachineOutput() {
+				return nil
+			}
+			return o.f.PrintJSON(r)
 		},
 	}
 	cmd.AddCommand(list, expose, unexpose, newCmdPortsWait(o))

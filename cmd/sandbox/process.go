@@ -193,7 +193,15 @@ given with --signal, written as kill(1) users write it: TERM, SIGTERM, term,
 			if !ack.OK { // a failure: stdout stays empty, stderr says why
 				return clierr.New(65, "E_NO_PROCESS", fmt.Sprintf("process %d is not running", pid), "list processes with nimbus sandbox ps ID")
 			}
-			return o.output(ack, func() error { return nil })
+			if name == "" {
+				o.said("Killed process %d", pid)
+			} else {
+				o.said("Sent %s to process %d", name, pid)
+			}
+			if !o.f.MachineOutput() {
+				return nil
+			}
+			return o.f.PrintJSON(ack)
 		},
 	}
 	cmd.Flags().StringVar(&signal, "signal", "", "send this `SIGNAL` (TERM, SIGTERM, term, 15, …) instead of killing")
