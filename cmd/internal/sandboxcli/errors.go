@@ -226,6 +226,11 @@ func remote(re *sc.RemoteError) *clierr.Error {
 	case "ESRCH":
 		hint = "no such process; list processes with nimbus sandbox ps ID"
 	}
+	if re.Code == sc.CodeRemoteRPC && strings.HasPrefix(re.Message, "no such process") {
+		// processLogs of a pid the session does not know ("no such
+		// process: 42") carries no errno.
+		hint = "no such process; list processes with nimbus sandbox ps ID"
+	}
 	code := re.Code
 	if code == "" {
 		code = fmt.Sprintf("HTTP_%d", re.Status)
