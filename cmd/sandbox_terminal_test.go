@@ -38,6 +38,20 @@ func TestSandboxHumanOutputOnTerminal(t *testing.T) {
 		!regexp.MustCompile(`(?m)^mtime: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`).MatchString(stdout) {
 		t.Fatalf("stat (times in RFC 3339 on a terminal): %d %q", code, stdout)
 	}
+	// An empty list says so on stderr, as apps list does, instead of a
+	// header over nothing.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ps", "job-1"}, "No processes: start one with nimbus sandbox start job-1 -- COMMAND\n"},
+		{[]string{"ports", "list", "job-1"}, "No exposed ports: expose one with nimbus sandbox ports expose job-1 PORT\n"},
+	} {
+		code, stdout, stderr := runTTY(t, nil, "", append(append([]string{"sandbox"}, c.args...), "--no-color")...)
+		if code != 0 || stdout != "" || stderr != c.want {
+			t.Fatalf("%v: %d stdout %q stderr %q, want stderr %q", c.args, code, stdout, stderr, c.want)
+		}
+	}
 	code, stdout, _ = runTTY(t, nil, "", "sandbox", "ready", "job-1", "--no-color")
 	if code != 0 || !strings.Contains(stdout, "sandbox job-1 is ready (preinstalled: none)") {
 		t.Fatalf("ready: %d %q", code, stdout)

@@ -51,6 +51,10 @@ func newCmdPorts(o *common) *cobra.Command {
 				return sandboxcli.Error(err)
 			}
 			return o.output(ps, func() error {
+				if len(ps) == 0 {
+					_, err := fmt.Fprintln(o.f.IOStreams.ErrOut, o.f.IOStreams.Styles().Muted("No exposed ports: expose one with nimbus sandbox ports expose "+sb.ID()+" PORT"))
+					return err
+				}
 				var b strings.Builder
 				fmt.Fprintf(&b, "%s\n", o.f.IOStreams.Styles().Bold(fmt.Sprintf("%-6s %-10s %s", "PORT", "PID", "URL")))
 				for _, p := range ps {

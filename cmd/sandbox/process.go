@@ -43,6 +43,10 @@ func newCmdPs(o *common) *cobra.Command {
 			}
 			return o.output(ps, func() error {
 				st := o.f.IOStreams.Styles()
+				if len(ps) == 0 {
+					_, err := fmt.Fprintln(o.f.IOStreams.ErrOut, st.Muted("No processes: start one with nimbus sandbox start "+sb.ID()+" -- COMMAND"))
+					return err
+				}
 				var b strings.Builder
 				fmt.Fprintf(&b, "%s\n", st.Bold(fmt.Sprintf("%-10s %-8s %-5s %s", "PID", "STATE", "EXIT", "COMMAND")))
 				for _, p := range ps {
