@@ -56,7 +56,15 @@ is an error (exit 65).`,
 				return clierr.Configf("export JWT_SECRET, or pass --secret-file FILE; 'nimbus token secret' makes a new one",
 					"JWT_SECRET env var required")
 			}
-			warning, err := tokencli.WeakSecret(secrets.Current, strict)
+			source := "JWT_SECRET"
+			switch secretFile {
+			case "":
+			case "-":
+				source = "the secret on standard input"
+			default:
+				source = "the secret in " + secretFile
+			}
+			warning, err := tokencli.WeakSecretFrom(secrets.Current, source, strict)
 			if err != nil {
 				return err
 			}
