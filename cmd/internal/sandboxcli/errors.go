@@ -86,6 +86,8 @@ func transferHint(code string) string {
 	switch code {
 	case transfer.CodeIsDirectory:
 		return "add -r to copy a directory tree"
+	case transfer.CodeNotFound:
+		return "check the source path; nimbus sandbox files ls ID DIR lists the sandbox side (relative paths start at --root, /home/user by default)"
 	case transfer.CodeVerify:
 		return "the sandbox joined the parts of a big file but the result does not match; the target was left untouched. The sandbox's cat or sha256sum may not be binary-safe"
 	case transfer.CodeJoin:
