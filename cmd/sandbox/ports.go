@@ -76,8 +76,8 @@ func newCmdPorts(o *common) *cobra.Command {
   nimbus sandbox ports expose job-123 8080 --public --name api`,
 		Long: `Expose a port and print its preview URL on stdout. With --preview-host-suffix
 (the Worker's NIMBUS_PREVIEW_HOST_SUFFIX) the URL is host-style
-(https://3000--job-1.<suffix>/), otherwise path-style (<endpoint>/s/ID/port/3000/).
-The URL carries no credential.`,
+(https://3000--job-1.<suffix>/), otherwise path-style
+(<endpoint>/s/ID/port/3000/). The URL carries no credential.`,
 		Args: cmdutil.ExactArgs(2, "ID and PORT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			port, err := parsePort(args[1])

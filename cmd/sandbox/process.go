@@ -76,8 +76,8 @@ cursor, truncated, exit}).
 
 With -f, keep polling by cursor until the process exits, then exit with the
 process's exit code, as exec does: nimbus's own failures once the command
-line is read then exit 125, and an interruption 130. --json with -f prints one JSON object per chunk (NDJSON),
-then {"exit":{"code":…}}.`,
+line is read then exit 125, and an interruption 130. --json with -f prints
+one JSON object per chunk (NDJSON), then {"exit":{"code":…}}.`,
 		Example: `  nimbus sandbox logs job-123 1000001
   nimbus sandbox logs job-123 1000001 -f --interval 1s && echo "the server exited 0"
   nimbus sandbox logs job-123 1000001 --lines 50 --json`,
