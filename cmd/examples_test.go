@@ -3,6 +3,7 @@ package cmd_test
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -61,4 +62,27 @@ func cobraOwn(c *cobra.Command) bool {
 		}
 	}
 	return false
+}
+
+// TestHelpFitsEightyColumns holds every command's long help (cobra's own
+// commands aside) to lines of at most 80 columns: a longer line wraps in
+// the middle of a word on an 80-column terminal, and the help is read
+// there first.
+func TestHelpFitsEightyColumns(t *testing.T) {
+	root := cmd.NewRootCmd(cmdutil.New())
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if cobraOwn(c) {
+			return
+		}
+		for _, line := range strings.Split(c.Long, "\n") {
+			if n := utf8.RuneCountInString(line); n > 80 {
+				t.Errorf("%s: long help line of %d columns: %q", c.CommandPath(), n, line)
+			}
+		}
+	}
+	walk(root)
 }

@@ -239,7 +239,7 @@ a terminal, commands print machine-readable output.`,
 	// only has to be non-empty for cobra to define the flag.
 	root.Version = "(unknown)"
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return clierr.Usagef("%s", err.Error()).WithHint("run '" + c.CommandPath() + " --help' for usage")
+		return clierr.Usagef("%s", cmdutil.FlagErrorText(err)).WithHint("run '" + c.CommandPath() + " --help' for usage")
 	})
 	pf := root.PersistentFlags()
 	pf.BoolVar(&f.JSON, "json", false, "print machine-readable JSON")
@@ -256,6 +256,11 @@ a terminal, commands print machine-readable output.`,
 		root.SetOut(f.IOStreams.Out)
 		root.InitDefaultCompletionCmd()
 		root.InitDefaultHelpCmd()
+		// cobra's completion group prints its help and exits 0 for an
+		// unknown shell; as a group of ours it is a usage error (64).
+		if c, _, err := root.Find([]string{"completion"}); err == nil && c.Name() == "completion" {
+			cmdutil.MakeGroup(c)
+		}
 	} else {
 		// cobra would add its completion commands (and their flags) on
 		// every run; a command line that names a command needs none.

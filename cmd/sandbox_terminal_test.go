@@ -38,6 +38,20 @@ func TestSandboxHumanOutputOnTerminal(t *testing.T) {
 		!regexp.MustCompile(`(?m)^mtime: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`).MatchString(stdout) {
 		t.Fatalf("stat (times in RFC 3339 on a terminal): %d %q", code, stdout)
 	}
+	// An empty list says so on stderr, as apps list does, instead of a
+	// header over nothing.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ps", "job-1"}, "No processes: start one with nimbus sandbox start job-1 -- COMMAND\n"},
+		{[]string{"ports", "list", "job-1"}, "No exposed ports: expose one with nimbus sandbox ports expose job-1 PORT\n"},
+	} {
+		code, stdout, stderr := runTTY(t, nil, "", append(append([]string{"sandbox"}, c.args...), "--no-color")...)
+		if code != 0 || stdout != "" || stderr != c.want {
+			t.Fatalf("%v: %d stdout %q stderr %q, want stderr %q", c.args, code, stdout, stderr, c.want)
+		}
+	}
 	code, stdout, _ = runTTY(t, nil, "", "sandbox", "ready", "job-1", "--no-color")
 	if code != 0 || !strings.Contains(stdout, "sandbox job-1 is ready (preinstalled: none)") {
 		t.Fatalf("ready: %d %q", code, stdout)
@@ -50,6 +64,29 @@ func TestSandboxHumanOutputOnTerminal(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "PID") || !strings.Contains(stdout, "1000001") || !strings.Contains(stdout, "running") {
 		t.Fatalf("ps: %d %q", code, stdout)
 	}
+	// Commands that change something say what they did on a terminal,
+	// as write and cp do, and leave stdout to data.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"files", "mkdir", "job-1", "made/deep"}, "✓ Created /home/user/made/deep\n"},
+		{[]string{"files", "rm", "job-1", "made", "-r"}, "✓ Removed /home/user/made\n"},
+		{[]string{"kill", "job-1", "1000001", "--signal", "TERM"}, "✓ Sent SIGTERM to process 1000001\n"},
+	} {
+		code, stdout, stderr := runTTY(t, nil, "", append(append([]string{"sandbox"}, c.args...), "--no-color")...)
+		if code != 0 || stdout != "" || stderr != c.want {
+			t.Fatalf("%v: %d stdout %q stderr %q, want stderr %q", c.args, code, stdout, stderr, c.want)
+		}
+	}
+	code, stdout, _ = runTTY(t, nil, "", "sandbox", "start", "job-1", "--", "sleep", "5")
+	if code != 0 {
+		t.Fatalf("start: %d %q", code, stdout)
+	}
+	pid := strings.TrimSpace(stdout)
+	if code, stdout, stderr := runTTY(t, nil, "", "sandbox", "kill", "job-1", pid, "--no-color"); code != 0 || stdout != "" || stderr != "✓ Killed process "+pid+"\n" {
+		t.Fatalf("kill: %d %q %q", code, stdout, stderr)
+	}
 	code, stdout, _ = runTTY(t, nil, "", "sandbox", "runtimes", "list", "job-1", "--no-color")
 	if code != 0 || !strings.Contains(stdout, "AVAILABLE") || !strings.Contains(stdout, "python") {
 		t.Fatalf("runtimes: %d %q", code, stdout)
@@ -61,6 +98,12 @@ func TestSandboxHumanOutputOnTerminal(t *testing.T) {
 	code, stdout, _ = runTTY(t, nil, "", "sandbox", "ports", "list", "job-1", "--no-color")
 	if code != 0 || !regexp.MustCompile(`(?m)^3999 +- +http://\S+/s/job-1/port/3999/$`).MatchString(stdout) {
 		t.Fatalf("ports list: %d %q", code, stdout)
+	}
+	if code, stdout, stderr := runTTY(t, nil, "", "sandbox", "ports", "unexpose", "job-1", "3999", "--no-color"); code != 0 || stdout != "" || stderr != "✓ Port 3999 is no longer exposed\n" {
+		t.Fatalf("unexpose: %d %q %q", code, stdout, stderr)
+	}
+	if code, stdout, stderr := runTTY(t, nil, "", "sandbox", "ports", "unexpose", "job-1", "3999", "--no-color"); code != 0 || stdout != "" || stderr != "✓ Port 3999 was not exposed\n" {
+		t.Fatalf("unexpose again: %d %q %q", code, stdout, stderr)
 	}
 
 	// cp ends with a summary on a terminal (the progress bar is tested in
@@ -80,7 +123,7 @@ func TestSandboxErrorsOnTerminalNameCodeAndHint(t *testing.T) {
 	if code != 125 {
 		t.Fatalf("exit %d", code)
 	}
-	want := "nimbus: Missing required scope: sandbox:use (E_SCOPE_MISSING)\nhint: the token lacks a scope: sandbox commands need sandbox:use, destroy also session:destroy\n"
+	want := "nimbus: Missing required scope: sandbox:use (E_SCOPE_MISSING)\nhint: the token lacks the sandbox:use scope: mint one with --scopes sandbox:use, or let nimbus mint one (JWT_SECRET and --tenant)\n"
 	if stderr != want {
 		t.Fatalf("stderr %q\nwant   %q", stderr, want)
 	}

@@ -70,8 +70,9 @@ It is hardened for a laptop with a browser open:
   - requests for any Host other than localhost, a loopback address, the
     listen address or an --allow-host name are refused (DNS rebinding)
   - a token from a cookie only works on same-origin application/json
-    requests (same-origin upgrades for the terminal); port previews set their own cookie: SameSite=Strict, scoped
-    to /s/<id>/, at most 1h, able to open that sandbox's previews only`,
+    requests (same-origin upgrades for the terminal); port previews set
+    their own cookie: SameSite=Strict, scoped to /s/<id>/, at most 1h, able
+    to open that sandbox's previews only`,
 		Example: `  nimbus dev &
   export NIMBUS_ENDPOINT=http://127.0.0.1:8787 NIMBUS_TOKEN=$(nimbus dev token)
   nimbus sandbox exec demo -- echo hello

@@ -41,8 +41,8 @@ func newCmdExec(o *common) *cobra.Command {
 		Long: `Run a command in a sandbox. Its stdout and stderr are streamed to the local
 stdout and stderr as they arrive, and nimbus exits with the command's exit code.
 
-Several COMMAND words are joined into one shell line with POSIX quoting; a single
-word is sent verbatim, so 'make test && ls' works as one argument.
+Several COMMAND words are joined into one shell line with POSIX quoting; a
+single word is sent verbatim, so 'make test && ls' works as one argument.
 
 Exit codes: the remote command's own code, or 124 when it timed out, 125 when
 nimbus itself failed (usage, auth, transport, server error, stream cut short),

@@ -197,7 +197,7 @@ func newCmdFilesMkdir(o *common) *cobra.Command {
 			if err := sb.Mkdir(cmd.Context(), p); err != nil {
 				return sandboxcli.Error(err)
 			}
-			return o.done(p)
+			return o.done("Created", p)
 		},
 	}
 }
@@ -222,7 +222,7 @@ func newCmdFilesRm(o *common) *cobra.Command {
 			if err := sb.DeleteFile(cmd.Context(), p, recursive); err != nil {
 				return sandboxcli.Error(err)
 			}
-			return o.done(p)
+			return o.done("Removed", p)
 		},
 	}
 	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "remove a directory and its contents")
@@ -255,9 +255,12 @@ func (c *cappedBuffer) Write(p []byte) (int, error) {
 }
 
 // done reports an operation that has no result of its own: with --json
-// one document {"ok":true,"path":…}, otherwise nothing.
-func (o *common) done(path string) error {
+// one document {"ok":true,"path":…}; otherwise nothing on stdout, and on
+// a terminal "✓ <verb> <path>" on stderr, as write and cp say what they
+// did (a silent success left people wondering whether anything happened).
+func (o *common) done(verb, path string) error {
 	if !o.f.JSON {
+		o.said("%s %s", verb, sandboxcli.DisplayText(path))
 		return nil
 	}
 	return o.f.PrintJSON(struct {

@@ -51,6 +51,10 @@ func newCmdPorts(o *common) *cobra.Command {
 				return sandboxcli.Error(err)
 			}
 			return o.output(ps, func() error {
+				if len(ps) == 0 {
+					_, err := fmt.Fprintln(o.f.IOStreams.ErrOut, o.f.IOStreams.Styles().Muted("No exposed ports: expose one with nimbus sandbox ports expose "+sb.ID()+" PORT"))
+					return err
+				}
 				var b strings.Builder
 				fmt.Fprintf(&b, "%s\n", o.f.IOStreams.Styles().Bold(fmt.Sprintf("%-6s %-10s %s", "PORT", "PID", "URL")))
 				for _, p := range ps {
@@ -72,8 +76,8 @@ func newCmdPorts(o *common) *cobra.Command {
   nimbus sandbox ports expose job-123 8080 --public --name api`,
 		Long: `Expose a port and print its preview URL on stdout. With --preview-host-suffix
 (the Worker's NIMBUS_PREVIEW_HOST_SUFFIX) the URL is host-style
-(https://3000--job-1.<suffix>/), otherwise path-style (<endpoint>/s/ID/port/3000/).
-The URL carries no credential.`,
+(https://3000--job-1.<suffix>/), otherwise path-style
+(<endpoint>/s/ID/port/3000/). The URL carries no credential.`,
 		Args: cmdutil.ExactArgs(2, "ID and PORT"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			port, err := parsePort(args[1])
@@ -119,7 +123,15 @@ The URL carries no credential.`,
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
-			return o.output(r, func() error { return nil })
+			if r.OK {
+				o.said("Port %d is no longer exposed", port)
+			} else {
+				o.said("Port %d was not exposed", port)
+			}
+			if !o.f.MachineOutput() {
+				return nil
+			}
+			return o.f.PrintJSON(r)
 		},
 	}
 	cmd.AddCommand(list, expose, unexpose, newCmdPortsWait(o))

@@ -43,6 +43,10 @@ func newCmdPs(o *common) *cobra.Command {
 			}
 			return o.output(ps, func() error {
 				st := o.f.IOStreams.Styles()
+				if len(ps) == 0 {
+					_, err := fmt.Fprintln(o.f.IOStreams.ErrOut, st.Muted("No processes: start one with nimbus sandbox start "+sb.ID()+" -- COMMAND"))
+					return err
+				}
 				var b strings.Builder
 				fmt.Fprintf(&b, "%s\n", st.Bold(fmt.Sprintf("%-10s %-8s %-5s %s", "PID", "STATE", "EXIT", "COMMAND")))
 				for _, p := range ps {
@@ -72,10 +76,10 @@ cursor, truncated, exit}).
 
 With -f, keep polling by cursor until the process exits, then exit with the
 process's exit code, as exec does: nimbus's own failures once the command
-line is read then exit 125, and an interruption 130. --json with -f prints one JSON object per chunk (NDJSON),
-then {"exit":{"code":…}}. Output the sandbox's log ring dropped between two
-polls (a process writing faster than it is polled) is gone: a warning
-(W_LOGS_LOST) says so once.`,
+line is read then exit 125, and an interruption 130. --json with -f prints
+one JSON object per chunk (NDJSON), then {"exit":{"code":…}}. Output the
+sandbox's log ring dropped between two polls (a process writing faster than
+it is polled) is gone: a warning (W_LOGS_LOST) says so once.`,
 		Example: `  nimbus sandbox logs job-123 1000001
   nimbus sandbox logs job-123 1000001 -f --interval 1s && echo "the server exited 0"
   nimbus sandbox logs job-123 1000001 --lines 50 --json`,
@@ -208,7 +212,15 @@ given with --signal, written as kill(1) users write it: TERM, SIGTERM, term,
 			if !ack.OK { // a failure: stdout stays empty, stderr says why
 				return clierr.New(65, "E_NO_PROCESS", fmt.Sprintf("process %d is not running", pid), "list processes with nimbus sandbox ps ID")
 			}
-			return o.output(ack, func() error { return nil })
+			if name == "" {
+				o.said("Killed process %d", pid)
+			} else {
+				o.said("Sent %s to process %d", name, pid)
+			}
+			if !o.f.MachineOutput() {
+				return nil
+			}
+			return o.f.PrintJSON(ack)
 		},
 	}
 	cmd.Flags().StringVar(&signal, "signal", "", "send this `SIGNAL` (TERM, SIGTERM, term, 15, …) instead of killing")

@@ -74,8 +74,10 @@ Values never appear on the command line or in output.
 
 On a terminal each phase is shown on stderr, with a progress bar during
 transfers; elsewhere (CI logs) stderr gets one line naming the sandbox
-("Sandbox ID"). --quiet shows only the command's output and errors. --json prints
-NDJSON events on stdout: {"type":"phase","phase":"upload|runtime|exec|download|destroy","status":"start|done|failed",…},
+("Sandbox ID"). --quiet shows only the command's output and errors. --json
+prints NDJSON events on stdout:
+{"type":"phase","phase":"upload|runtime|exec|download|destroy",
+"status":"start|done|failed",…},
 the command's {"type":"stdout"|"stderr","data":…} and {"type":"exit",…},
 and finally {"type":"result","id":…,"ran":…,"exitCode":…,"destroyed":…}.
 "exitCode" is null when the command did not run to an exit code (a failed

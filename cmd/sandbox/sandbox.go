@@ -179,3 +179,14 @@ func (o *common) output(v any, human func() error) error {
 	}
 	return human()
 }
+
+// said tells a person at a terminal what a command that changed something
+// did: "✓ " and the message on stderr when stderr is a terminal and
+// --json is off. Scripts see nothing of it.
+func (o *common) said(format string, args ...any) {
+	ios := o.f.IOStreams
+	if o.f.JSON || !ios.IsStderrTTY() {
+		return
+	}
+	fmt.Fprintf(ios.ErrOut, "%s %s\n", ios.Styles().SuccessIcon(), fmt.Sprintf(format, args...))
+}

@@ -22,7 +22,8 @@ func newCmdMint(f *cmdutil.Factory) *cobra.Command {
 
 The token alone is written to stdout, so it can be captured:
 
-  TOKEN=$(nimbus token mint --tenant acme --sub ci --scopes sandbox:use --sid job-123 --ttl 15m)
+  TOKEN=$(nimbus token mint --tenant acme --sub ci --scopes sandbox:use \
+    --sid job-123 --ttl 15m)
 
 --ttl takes seconds exactly as upstream does ("3600", "1.5", "1e3"; fractions
 of a second are cut, so "59.9" is 59 s), or a duration ("15m", "24h", "1d");
@@ -56,7 +57,15 @@ is an error (exit 65).`,
 				return clierr.Configf("export JWT_SECRET, or pass --secret-file FILE; 'nimbus token secret' makes a new one",
 					"JWT_SECRET env var required")
 			}
-			warning, err := tokencli.WeakSecret(secrets.Current, strict)
+			source := "JWT_SECRET"
+			switch secretFile {
+			case "":
+			case "-":
+				source = "the secret on standard input"
+			default:
+				source = "the secret in " + secretFile
+			}
+			warning, err := tokencli.WeakSecretFrom(secrets.Current, source, strict)
 			if err != nil {
 				return err
 			}

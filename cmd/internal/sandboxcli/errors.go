@@ -86,6 +86,8 @@ func transferHint(code string) string {
 	switch code {
 	case transfer.CodeIsDirectory:
 		return "add -r to copy a directory tree"
+	case transfer.CodeNotFound:
+		return "check the source path; nimbus sandbox files ls ID DIR lists the sandbox side (relative paths start at --root, /home/user by default)"
 	case transfer.CodeVerify:
 		return "the sandbox joined the parts of a big file but the result does not match; the target was left untouched. The sandbox's cat or sha256sum may not be binary-safe"
 	case transfer.CodeJoin:
@@ -150,6 +152,20 @@ func RemoteExit(status int, code, message string) int {
 	return exitcode.Protocol
 }
 
+// scopeHint is the hint of an E_SCOPE_MISSING answer. The Worker names
+// the scope it wanted ("Missing required scope: session:create"); the
+// hint repeats it, since a general hint about sandbox:use sends someone
+// whose session command lacks session:create after the wrong scope.
+func scopeHint(message string) string {
+	if _, scope, ok := strings.Cut(message, "Missing required scope: "); ok {
+		if scope = strings.TrimSpace(scope); scope != "" && !strings.ContainsAny(scope, " \t\r\n") {
+			return "the token lacks the " + scope + " scope: mint one with --scopes " + scope +
+				", or let nimbus mint one (JWT_SECRET and --tenant)"
+		}
+	}
+	return "the token lacks a scope: sandbox commands need sandbox:use, destroy also session:destroy"
+}
+
 // remoteErrno is the errno name an E_NIMBUS_REMOTE_RPC message starts with
 // ("ENOENT: no such file or directory, open '/x'" gives ENOENT), or "".
 func remoteErrno(message string) string {
@@ -183,7 +199,7 @@ func remote(re *sc.RemoteError) *clierr.Error {
 	case re.Status == 401:
 		hint = "the Worker rejected the token; mint a fresh one (nimbus token mint … --scopes sandbox:use --sid ID) or check JWT_SECRET matches the Worker's"
 	case re.Code == "E_SCOPE_MISSING":
-		hint = "the token lacks a scope: sandbox commands need sandbox:use, destroy also session:destroy"
+		hint = scopeHint(re.Message)
 	case re.Code == "E_SESSION_PIN_MISMATCH":
 		hint = "the token is pinned (sid) to another sandbox; mint one with --sid set to this sandbox id"
 	case re.Code == "E_RUNTIME_NOT_ALLOWED", re.Code == "E_RUNTIME_ON_DEMAND_DISABLED":
@@ -210,6 +226,11 @@ func remote(re *sc.RemoteError) *clierr.Error {
 	case "ENOSPC":
 		hint = "the sandbox filesystem is full"
 	case "ESRCH":
+		hint = "no such process; list processes with nimbus sandbox ps ID"
+	}
+	if re.Code == sc.CodeRemoteRPC && strings.HasPrefix(re.Message, "no such process") {
+		// processLogs of a pid the session does not know ("no such
+		// process: 42") carries no errno.
 		hint = "no such process; list processes with nimbus sandbox ps ID"
 	}
 	code := re.Code

@@ -174,8 +174,15 @@ func WeakSecretWarning(secret string) *clierr.Warning {
 // first: it came from $(cat file) of a CRLF or BOM file or a copy and
 // paste, and the Worker's copy, set from the file by setup, lacks it.
 func WeakSecret(secret string, strict bool) (*clierr.Warning, error) {
+	return WeakSecretFrom(secret, "JWT_SECRET", strict)
+}
+
+// WeakSecretFrom is WeakSecret for a secret read from source ("JWT_SECRET",
+// "the secret in FILE"): the warning names where the secret came from, so
+// that a --secret-file user is not sent to fix JWT_SECRET.
+func WeakSecretFrom(secret, source string, strict bool) (*clierr.Warning, error) {
 	if why := secretNoise(secret); why != "" {
-		msg := "JWT_SECRET " + why + "; tokens are signed with it as given, but a Worker secret set from a file does not have it"
+		msg := source + " " + why + "; tokens are signed with it as given, but a Worker secret set from a file does not have it"
 		if strict {
 			return nil, clierr.New(exitcode.DataErr, CodeSecretInvalid, msg, secretNoiseHint)
 		}
@@ -184,7 +191,7 @@ func WeakSecret(secret string, strict bool) (*clierr.Warning, error) {
 	if len(secret) >= token.MinSecretLength {
 		return nil, nil
 	}
-	msg := fmt.Sprintf("JWT_SECRET is %d bytes; HS256 needs at least %d", len(secret), token.MinSecretLength)
+	msg := fmt.Sprintf("%s is %d bytes; HS256 needs at least %d", source, len(secret), token.MinSecretLength)
 	hint := "make a new one with 'nimbus token secret' and put it on the Worker (nimbus setup cloudflare --set-secret)"
 	if strict {
 		return nil, clierr.New(exitcode.DataErr, CodeSecretInvalid, msg, hint)
