@@ -582,3 +582,47 @@ func TestHostileDestroyNotConfirmed(t *testing.T) {
 		}
 	}
 }
+
+// An error status is never a success, whatever the body says: a 5xx (or
+// 4xx) answering {"ok":true,…} is the error its status gives (a
+// RemoteError without a code, so the CLI maps it by status: a 503 is
+// retryable, a 500 a server fault), through an op's envelope, a bytes
+// read (which took it for a missing file) and the exec stream.
+func TestHostileErrorStatusWithOKTrue(t *testing.T) {
+	for _, status := range []int{500, 503, 404, 401} {
+		answer := func(body string) opHandler {
+			return func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(status)
+				io.WriteString(w, body)
+			}
+		}
+		srv := hostile(t, map[string]opHandler{
+			"listProcesses": answer(`{"ok":true,"result":[]}`),
+			"readFileBytes": answer(`{"ok":true,"result":null}`),
+			"mkdir":         answer(`{"ok":true}`),
+			"readdir":       answer(`{"ok":true,"result":7}`),
+			"execStream":    answer(`{"ok":true}`),
+		})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		check := func(op string, err error) {
+			t.Helper()
+			var re *sc.RemoteError
+			if !errors.As(err, &re) || re.Status != status || re.Code != "" || !strings.Contains(err.Error(), `"ok":true`) {
+				t.Errorf("%s answering HTTP %d with ok:true: %v", op, status, err)
+			}
+		}
+		_, err := sb.ListProcesses(ctx(t))
+		check("listProcesses", err)
+		_, found, err := sb.ReadFileBytes(ctx(t), "/x")
+		check("readFileBytes", err)
+		if found {
+			t.Errorf("readFileBytes found a file at HTTP %d", status)
+		}
+		check("mkdir", sb.Mkdir(ctx(t), "/x"))
+		_, err = sb.ReadDir(ctx(t), "/x")
+		check("readdir", err)
+		_, err = sb.ExecStream(ctx(t), "true", sc.ExecOptions{})
+		check("execStream", err)
+	}
+}
