@@ -626,3 +626,29 @@ func TestHostileErrorStatusWithOKTrue(t *testing.T) {
 		check("execStream", err)
 	}
 }
+
+// The session id CreateSession reads from POST /new's redirect follows
+// the rules of every sandbox id (ValidID): one no sandbox may have (a
+// space, a line break, a terminal escape, 129 bytes, non-ASCII) is
+// E_BAD_RESPONSE, not an id printed and used by later commands.
+func TestHostileCreateSessionInvalidID(t *testing.T) {
+	for _, id := range []string{"a%20b", "x%0Ay", "%1B%5B31mred", strings.Repeat("x", 129), "%C3%A9", "a:b"} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Location", "/s/"+id+"/?nimbus_token=t")
+			w.WriteHeader(http.StatusFound)
+		}))
+		t.Cleanup(srv.Close)
+		s, err := newClient(t, srv.URL, "create").CreateSession(ctx(t))
+		if codeOf(err) != sc.CodeBadResponse || !strings.Contains(err.Error(), "invalid session id") || strings.ContainsAny(err.Error(), "\n\x1b") {
+			t.Errorf("Location /s/%s/: %+v, %v", id, s, err)
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Location", "/s/job-1.x_Y/?nimbus_token=t")
+		w.WriteHeader(http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+	if s, err := newClient(t, srv.URL, "create").CreateSession(ctx(t)); err != nil || s.SessionID != "job-1.x_Y" {
+		t.Errorf("a valid id: %+v, %v", s, err)
+	}
+}
