@@ -13,8 +13,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/sandboxtest"
 )
 
 // This file holds tests against servers that misbehave on purpose: a
@@ -650,5 +652,52 @@ func TestHostileCreateSessionInvalidID(t *testing.T) {
 	t.Cleanup(srv.Close)
 	if s, err := newClient(t, srv.URL, "create").CreateSession(ctx(t)); err != nil || s.SessionID != "job-1.x_Y" {
 		t.Errorf("a valid id: %+v, %v", s, err)
+	}
+}
+
+// A server's error message is kept to MaxServerText bytes, with a note of
+// how much was cut, wherever an error is built from it (an op's envelope,
+// the exec stream's error frame, the preview route); its stable code, and
+// the errno prefix the CLI maps, stay.
+func TestHostileHugeErrorMessagesAreBounded(t *testing.T) {
+	huge := "ENOENT: no such file or directory, open '" + strings.Repeat("é", 24<<10) + "'"
+	short := func(what string, err error) {
+		t.Helper()
+		msg := err.Error()
+		if len(msg) > sc.MaxServerText+200 || !strings.Contains(msg, "more bytes cut)") || !utf8.ValidString(msg) {
+			t.Errorf("%s: %d bytes, ending %q", what, len(msg), msg[max(0, len(msg)-80):])
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"ok": false, "error": huge, "code": sc.CodeRemoteRPC})
+	srv := hostile(t, map[string]opHandler{"mkdir": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(500)
+		w.Write(body)
+	}})
+	err := box(t, newClient(t, srv.URL, "use"), "job-1").Mkdir(ctx(t), "/x")
+	short("mkdir", err)
+	if codeOf(err) != sc.CodeRemoteRPC || !sc.IsNotFound(err) {
+		t.Errorf("mkdir: code %q, not found %v", codeOf(err), sc.IsNotFound(err))
+	}
+
+	fake := newFake(t, sandboxtest.Options{})
+	fake.SetErrorFrame(huge)
+	_, err = box(t, newClient(t, fake.URL, "use"), "job-1").Run(ctx(t), "echo a", sc.ExecOptions{}, io.Discard, io.Discard)
+	short("exec error frame", err)
+	if codeOf(err) != sc.CodeExecFailed {
+		t.Errorf("exec error frame: code %q", codeOf(err))
+	}
+
+	pbody, _ := json.Marshal(map[string]any{"error": huge, "code": "E_SCOPE_MISSING"})
+	preview := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(403)
+		w.Write(pbody)
+	}))
+	t.Cleanup(preview.Close)
+	_, err = box(t, newClient(t, preview.URL, "use"), "job-1").PreviewURL(ctx(t), 3000)
+	short("preview-url", err)
+	if codeOf(err) != "E_SCOPE_MISSING" {
+		t.Errorf("preview-url: code %q", codeOf(err))
 	}
 }

@@ -372,7 +372,7 @@ func remoteError(op string, resp *http.Response, env *envelope) *RemoteError {
 	if msg == "" {
 		msg = fmt.Sprintf("remote API error (HTTP %d)", resp.StatusCode)
 	}
-	re := &RemoteError{Op: op, Status: resp.StatusCode, Code: env.Code, Message: msg}
+	re := &RemoteError{Op: op, Status: resp.StatusCode, Code: bound(env.Code, maxServerCode), Message: BoundServerText(msg)}
 	if resp.StatusCode == http.StatusServiceUnavailable {
 		re.RetryAfter, _ = retryAfter(resp.Header, RetryPolicy{MaxWait: time.Hour, DefaultWait: 0})
 	}

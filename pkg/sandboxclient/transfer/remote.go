@@ -49,7 +49,7 @@ func script(ctx context.Context, sb *sc.Sandbox, dir, s string, work int64) (*sc
 // code (124 meaning the sandbox stopped it at its timeout).
 func scriptFailure(r *sc.ExecResult, work int64) string {
 	if msg := strings.TrimSpace(r.Stderr); msg != "" {
-		return msg
+		return sc.BoundServerText(msg)
 	}
 	if r.ExitCode == 124 {
 		return fmt.Sprintf("it did not finish within %s", scriptTimeout(work))
@@ -361,7 +361,7 @@ func runLines(ctx context.Context, sb *sc.Sandbox, dir string, lines []string) (
 		for _, l := range strings.Split(r.Stdout, "\n") {
 			if n, ok := strings.CutPrefix(l, "nimbus-failed "); ok {
 				if k, err := strconv.Atoi(n); err == nil && k >= i && k < i+len(b) {
-					failed[k] = strings.Join(last, "; ")
+					failed[k] = sc.BoundServerText(strings.Join(last, "; "))
 				}
 				last = nil
 				continue
@@ -374,7 +374,7 @@ func runLines(ctx context.Context, sb *sc.Sandbox, dir string, lines []string) (
 			// Lines never ran (the shell itself failed): all unconfirmed.
 			for k := i; k < i+len(b); k++ {
 				if _, ok := failed[k]; !ok {
-					failed[k] = strings.TrimSpace(r.Stderr)
+					failed[k] = sc.BoundServerText(strings.TrimSpace(r.Stderr))
 				}
 			}
 		}
