@@ -337,6 +337,38 @@ func TestTokenFromEnvironmentIsTrimmed(t *testing.T) {
 // between two polls says once that output was lost (the exit code stays
 // the process's): a CI log must not look whole when it is not.
 func TestLogsFollowWarnsOfLostOutput(t *testing.T) {
+	lostLogsServer(t)
+	code, stdout, stderr := runTTY(t, nil, "", "sandbox", "logs", "job-1", "7", "-f", "--interval", "25ms", "--no-color")
+	if code != 0 || stdout != "a\nb\nc\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if strings.Count(stderr, "output of process 7 was lost") != 1 || !strings.Contains(stderr, "--interval") {
+		t.Fatalf("stderr %q", stderr)
+	}
+}
+
+// `attach` follows logs as `logs -f` does, and says the same, once, when
+// output was lost between two polls, with --json too.
+func TestAttachWarnsOfLostOutput(t *testing.T) {
+	for _, json := range []bool{false, true} {
+		lostLogsServer(t)
+		args := []string{"sandbox", "attach", "job-1", "7", "--no-stdin", "--interval", "25ms", "--no-color"}
+		if json {
+			args = append(args, "--json")
+		}
+		code, stdout, stderr := runTTY(t, nil, "", args...)
+		if code != 0 || !json && stdout != "a\nb\nc\n" || json && strings.Count(stdout, `"data"`) != 3 {
+			t.Fatalf("json %v: exit %d, stdout %q, stderr %q", json, code, stdout, stderr)
+		}
+		if strings.Count(stderr, "output of process 7 was lost") != 1 || !strings.Contains(stderr, "--interval") {
+			t.Fatalf("json %v: stderr %q", json, stderr)
+		}
+	}
+}
+
+// lostLogsServer serves process 7 of job-1, whose output outran the log
+// ring between the second and third polls, and points the CLI at it.
+func lostLogsServer(t *testing.T) {
 	var polls atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
@@ -361,16 +393,9 @@ func TestLogsFollowWarnsOfLostOutput(t *testing.T) {
 			_, _ = io.WriteString(w, `{"ok":false,"error":"unknown op","code":"E_REMOTE_OP"}`)
 		}
 	}))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	t.Setenv("NIMBUS_ENDPOINT", srv.URL)
 	t.Setenv("NIMBUS_TOKEN", "tok")
 	t.Chdir(t.TempDir())
-	code, stdout, stderr := runTTY(t, nil, "", "sandbox", "logs", "job-1", "7", "-f", "--interval", "25ms", "--no-color")
-	if code != 0 || stdout != "a\nb\nc\n" {
-		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
-	}
-	if strings.Count(stderr, "output of process 7 was lost") != 1 || !strings.Contains(stderr, "--interval") {
-		t.Fatalf("stderr %q", stderr)
-	}
 }

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -34,6 +35,8 @@ closes the process's input; --no-stdin sends nothing.
 nimbus exits with the process's exit code once it exits (0 when detached),
 125 when nimbus itself failed and 130 when interrupted. --json prints the
 output as logs -f --json does: one object per chunk, then {"exit":…}.
+Output the sandbox's log ring dropped between two polls is gone: a warning
+(W_LOGS_LOST) says so once, as logs -f does.
 
 For the session's own terminal (a shell on a terminal, where full-screen
 programs run), use 'nimbus session attach ID'.`,
@@ -66,7 +69,13 @@ programs run), use 'nimbus session attach ID'.`,
 			st := ios.Styles()
 			opts := interactive.AttachOptions{
 				Stdout: ios.Out, Stderr: ios.ErrOut, Lines: lines, Interval: interval,
-				OnWarning: func(err error) { o.warn("W_ATTACH_INPUT", err.Error(), "") },
+				OnWarning: func(err error) {
+					if lost := (*interactive.LostOutputError)(nil); errors.As(err, &lost) {
+						warnLost(o, lost)
+						return
+					}
+					o.warn("W_ATTACH_INPUT", err.Error(), "")
+				},
 			}
 			if o.f.JSON {
 				// As logs -f --json: one object per chunk, then the exit.

@@ -14,6 +14,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/shellquote"
+	"github.com/nimbus-sh/nimbus/pkg/interactive"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
@@ -106,9 +107,7 @@ it is polled) is gone: a warning (W_LOGS_LOST) says so once.`,
 					// Said once, where it happened: the exit code is the
 					// process's, but its output here is not whole.
 					warnedLost = true
-					o.f.Warn(&clierr.Warning{Code: CodeLogsLost,
-						Message: fmt.Sprintf("some output of process %d was lost: the sandbox's log ring dropped it before it was polled", pid),
-						Hint:    "poll more often with --interval, or have the process write its output to a file in the sandbox"})
+					warnLost(o, &interactive.LostOutputError{PID: pid})
 				}
 				for _, c := range l.Chunks {
 					if o.f.JSON {
@@ -161,9 +160,14 @@ it is polled) is gone: a warning (W_LOGS_LOST) says so once.`,
 	return cmd
 }
 
-// CodeLogsLost is the warning of `logs -f` when output was evicted from
-// the sandbox's log ring between two polls.
-const CodeLogsLost = "W_LOGS_LOST"
+// CodeLogsLost is the warning of `logs -f` and `attach` when output was
+// evicted from the sandbox's log ring between two polls.
+const CodeLogsLost = interactive.CodeOutputLost
+
+// warnLost gives the warning of output lost while following a process.
+func warnLost(o *common, e *interactive.LostOutputError) {
+	o.warn(CodeLogsLost, e.Error(), "poll more often with --interval, or have the process write its output to a file in the sandbox")
+}
 
 // processExit ends `logs -f` with the followed process's exit code, by
 // exec's rule: a code that is not an exit status (outside 0-255, not an

@@ -3,6 +3,7 @@ package interactive
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -35,9 +36,28 @@ type AttachOptions struct {
 	// Resize delivers changes of the terminal size (SIGWINCH); the size is
 	// also sent once at the start. Needs a Terminal with Size.
 	Resize <-chan struct{}
-	// OnWarning is told about input that could not be delivered and other
+	// OnWarning is told about input that could not be delivered, output
+	// that was lost (a *LostOutputError, once per attach) and other
 	// problems that do not end the session; nil ignores them.
 	OnWarning func(error)
+}
+
+// CodeOutputLost is the stable code of a LostOutputError, the same as the
+// warning of `sandbox logs -f` for the same loss.
+const CodeOutputLost = "W_LOGS_LOST"
+
+// LostOutputError says that output of the attached process is missing: the
+// sandbox's log ring dropped it between two polls (sc.Logs.Lost), a process
+// writing faster than it was polled. What was dropped is gone; the session
+// goes on, and the output shown is not the whole output.
+type LostOutputError struct {
+	// PID is the attached process.
+	PID int64
+}
+
+// Error says what was lost, and where.
+func (e *LostOutputError) Error() string {
+	return fmt.Sprintf("some output of process %d was lost: the sandbox's log ring dropped it before it was polled", e.PID)
 }
 
 // AttachResult says how an attach ended.
@@ -111,8 +131,18 @@ func Attach(ctx context.Context, sb *sc.Sandbox, pid int64, o AttachOptions) (*A
 		err  error
 	}
 	done := make(chan result, 1)
+	lost := false
+	follow := func(l *sc.Logs) error {
+		if l.Lost && !lost {
+			// Said once, where it happened: the output shown around it
+			// must not pass for the whole output.
+			lost = true
+			a.warn(&LostOutputError{PID: pid})
+		}
+		return out(l)
+	}
 	go func() {
-		exit, err := sb.FollowLogs(ctx, pid, o.Lines, o.Interval, out)
+		exit, err := sb.FollowLogs(ctx, pid, o.Lines, o.Interval, follow)
 		done <- result{exit, err}
 	}()
 	select {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -451,5 +452,60 @@ func TestShellLineTimeoutWhenTheWorkerIgnoresIt(t *testing.T) {
 	var out bytes.Buffer
 	if code, err := sh.Run(ctx, "echo next", &out, io.Discard, nil); err != nil || code != 0 || out.String() != "next\n" {
 		t.Fatalf("next line: %d %q %v", code, out.String(), err)
+	}
+}
+
+// Attach passes OnWarning one *LostOutputError, once, when polls by
+// cursor report output dropped from the log ring (sc.Logs.Lost), and
+// still shows the rest: the output must not pass for the whole output.
+func TestAttachWarnsOnceOfLostOutput(t *testing.T) {
+	polls := []string{
+		`{"pid":7,"chunks":[{"seq":3,"ts":1,"stream":"stdout","data":"a\n"}],"text":"a\n","cursor":4,"truncated":true,"exit":null}`,
+		`{"pid":7,"chunks":[],"text":"","cursor":9,"truncated":true,"exit":null}`,
+		`{"pid":7,"chunks":[{"seq":12,"ts":2,"stream":"stdout","data":"b\n"}],"text":"b\n","cursor":13,"truncated":true,"exit":{"code":0,"at":3}}`,
+	}
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Op string `json:"op"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		w.Header().Set("Content-Type", "application/json")
+		switch body.Op {
+		case "ready":
+			io.WriteString(w, `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)
+		case "processLogs":
+			mu.Lock()
+			p := polls[min(n, len(polls)-1)]
+			n++
+			mu.Unlock()
+			io.WriteString(w, `{"ok":true,"result":`+p+`}`)
+		default:
+			w.WriteHeader(400)
+			io.WriteString(w, `{"ok":false,"error":"unknown op","code":"E_REMOTE_OP"}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c, err := sc.New(sc.Options{Endpoint: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := c.Sandbox("job-1", sc.SandboxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	var warnings []error
+	res, err := interactive.Attach(testCtx(t), sb, 7, interactive.AttachOptions{
+		Stdout: &out, Interval: 25 * time.Millisecond,
+		OnWarning: func(err error) { warnings = append(warnings, err) },
+	})
+	if err != nil || res.Exit == nil || res.Exit.Code != 0 || out.String() != "a\nb\n" {
+		t.Fatalf("%+v, %v, output %q", res, err, out.String())
+	}
+	var lost *interactive.LostOutputError
+	if len(warnings) != 1 || !errors.As(warnings[0], &lost) || lost.PID != 7 {
+		t.Fatalf("warnings %v", warnings)
 	}
 }

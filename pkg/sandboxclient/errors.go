@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Client-side error codes. Server codes (E_SCOPE_MISSING, …) arrive verbatim
@@ -145,4 +146,30 @@ func malformed(op, what string) *Error {
 
 func newError(code, msg string, err error) *Error {
 	return &Error{Code: code, Message: msg, Err: err}
+}
+
+// MaxServerText is how many bytes of a server's error message (or of the
+// output a failed step reports, as a script's stderr) an error keeps: a
+// megabyte of text is no clearer than a few KiB, and it would flood a
+// terminal or a CI log.
+const MaxServerText = 4 << 10
+
+// maxServerCode bounds a server's error code the same way: stable codes
+// are short names, and one that is not is kept only in part.
+const maxServerCode = 128
+
+// BoundServerText cuts a server's text to MaxServerText bytes (on a UTF-8
+// character boundary) and says how much it cut. Every error this package
+// and its subpackages build from a server's answer goes through it.
+func BoundServerText(s string) string { return bound(s, MaxServerText) }
+
+func bound(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("… (%d more bytes cut)", len(s)-cut)
 }

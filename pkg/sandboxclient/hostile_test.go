@@ -13,8 +13,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/sandboxtest"
 )
 
 // This file holds tests against servers that misbehave on purpose: a
@@ -580,5 +582,122 @@ func TestHostileDestroyNotConfirmed(t *testing.T) {
 		if r, err := newClient(t, rest.URL, "destroy").DeleteSession(ctx(t), "job-1", ""); codeOf(err) != sc.CodeBadResponse {
 			t.Errorf("DELETE answering %s: %+v, %v", body, r, err)
 		}
+	}
+}
+
+// An error status is never a success, whatever the body says: a 5xx (or
+// 4xx) answering {"ok":true,…} is the error its status gives (a
+// RemoteError without a code, so the CLI maps it by status: a 503 is
+// retryable, a 500 a server fault), through an op's envelope, a bytes
+// read (which took it for a missing file) and the exec stream.
+func TestHostileErrorStatusWithOKTrue(t *testing.T) {
+	for _, status := range []int{500, 503, 404, 401} {
+		answer := func(body string) opHandler {
+			return func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(status)
+				io.WriteString(w, body)
+			}
+		}
+		srv := hostile(t, map[string]opHandler{
+			"listProcesses": answer(`{"ok":true,"result":[]}`),
+			"readFileBytes": answer(`{"ok":true,"result":null}`),
+			"mkdir":         answer(`{"ok":true}`),
+			"readdir":       answer(`{"ok":true,"result":7}`),
+			"execStream":    answer(`{"ok":true}`),
+		})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		check := func(op string, err error) {
+			t.Helper()
+			var re *sc.RemoteError
+			if !errors.As(err, &re) || re.Status != status || re.Code != "" || !strings.Contains(err.Error(), `"ok":true`) {
+				t.Errorf("%s answering HTTP %d with ok:true: %v", op, status, err)
+			}
+		}
+		_, err := sb.ListProcesses(ctx(t))
+		check("listProcesses", err)
+		_, found, err := sb.ReadFileBytes(ctx(t), "/x")
+		check("readFileBytes", err)
+		if found {
+			t.Errorf("readFileBytes found a file at HTTP %d", status)
+		}
+		check("mkdir", sb.Mkdir(ctx(t), "/x"))
+		_, err = sb.ReadDir(ctx(t), "/x")
+		check("readdir", err)
+		_, err = sb.ExecStream(ctx(t), "true", sc.ExecOptions{})
+		check("execStream", err)
+	}
+}
+
+// The session id CreateSession reads from POST /new's redirect follows
+// the rules of every sandbox id (ValidID): one no sandbox may have (a
+// space, a line break, a terminal escape, 129 bytes, non-ASCII) is
+// E_BAD_RESPONSE, not an id printed and used by later commands.
+func TestHostileCreateSessionInvalidID(t *testing.T) {
+	for _, id := range []string{"a%20b", "x%0Ay", "%1B%5B31mred", strings.Repeat("x", 129), "%C3%A9", "a:b"} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Location", "/s/"+id+"/?nimbus_token=t")
+			w.WriteHeader(http.StatusFound)
+		}))
+		t.Cleanup(srv.Close)
+		s, err := newClient(t, srv.URL, "create").CreateSession(ctx(t))
+		if codeOf(err) != sc.CodeBadResponse || !strings.Contains(err.Error(), "invalid session id") || strings.ContainsAny(err.Error(), "\n\x1b") {
+			t.Errorf("Location /s/%s/: %+v, %v", id, s, err)
+		}
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Location", "/s/job-1.x_Y/?nimbus_token=t")
+		w.WriteHeader(http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+	if s, err := newClient(t, srv.URL, "create").CreateSession(ctx(t)); err != nil || s.SessionID != "job-1.x_Y" {
+		t.Errorf("a valid id: %+v, %v", s, err)
+	}
+}
+
+// A server's error message is kept to MaxServerText bytes, with a note of
+// how much was cut, wherever an error is built from it (an op's envelope,
+// the exec stream's error frame, the preview route); its stable code, and
+// the errno prefix the CLI maps, stay.
+func TestHostileHugeErrorMessagesAreBounded(t *testing.T) {
+	huge := "ENOENT: no such file or directory, open '" + strings.Repeat("é", 24<<10) + "'"
+	short := func(what string, err error) {
+		t.Helper()
+		msg := err.Error()
+		if len(msg) > sc.MaxServerText+200 || !strings.Contains(msg, "more bytes cut)") || !utf8.ValidString(msg) {
+			t.Errorf("%s: %d bytes, ending %q", what, len(msg), msg[max(0, len(msg)-80):])
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"ok": false, "error": huge, "code": sc.CodeRemoteRPC})
+	srv := hostile(t, map[string]opHandler{"mkdir": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(500)
+		w.Write(body)
+	}})
+	err := box(t, newClient(t, srv.URL, "use"), "job-1").Mkdir(ctx(t), "/x")
+	short("mkdir", err)
+	if codeOf(err) != sc.CodeRemoteRPC || !sc.IsNotFound(err) {
+		t.Errorf("mkdir: code %q, not found %v", codeOf(err), sc.IsNotFound(err))
+	}
+
+	fake := newFake(t, sandboxtest.Options{})
+	fake.SetErrorFrame(huge)
+	_, err = box(t, newClient(t, fake.URL, "use"), "job-1").Run(ctx(t), "echo a", sc.ExecOptions{}, io.Discard, io.Discard)
+	short("exec error frame", err)
+	if codeOf(err) != sc.CodeExecFailed {
+		t.Errorf("exec error frame: code %q", codeOf(err))
+	}
+
+	pbody, _ := json.Marshal(map[string]any{"error": huge, "code": "E_SCOPE_MISSING"})
+	preview := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(403)
+		w.Write(pbody)
+	}))
+	t.Cleanup(preview.Close)
+	_, err = box(t, newClient(t, preview.URL, "use"), "job-1").PreviewURL(ctx(t), 3000)
+	short("preview-url", err)
+	if codeOf(err) != "E_SCOPE_MISSING" {
+		t.Errorf("preview-url: code %q", codeOf(err))
 	}
 }

@@ -171,5 +171,11 @@ func (c *Client) CreateSession(ctx context.Context) (*NewSession, error) {
 	if !ok || uerr != nil || id == "" {
 		return nil, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: "POST /new redirected to an unexpected location"}
 	}
+	if !ValidID(id) {
+		// The id is printed and handed to every later command (and to
+		// URLs): one no sandbox may have (a space, a line break, a
+		// terminal escape, 129 bytes) is a broken answer, not an id.
+		return nil, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: "POST /new redirected to an invalid session id " + quote(sanitize(id, 140))}
+	}
 	return &NewSession{SessionID: id, URL: target.String()}, nil
 }

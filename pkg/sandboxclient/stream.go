@@ -246,5 +246,5 @@ func parseErrorFrame(data []byte) error {
 	if err := json.Unmarshal(data, &p); err != nil || p.Message == nil {
 		return &Error{Code: CodeStreamProtocol, Message: "exec stream error frame is not valid JSON with a message", Err: err}
 	}
-	return &Error{Code: CodeExecFailed, Message: *p.Message}
+	return &Error{Code: CodeExecFailed, Message: BoundServerText(*p.Message)}
 }

@@ -316,6 +316,8 @@ func (c *Client) decodeEnvelope(ctx context.Context, op string, resp *http.Respo
 		var typ *json.UnmarshalTypeError
 		var ce *Error
 		switch {
+		case env.OK != nil && *env.OK && !success(resp.StatusCode):
+			return statusError(op, resp, &env)
 		case errors.As(err, &ce):
 			ce.Status = resp.StatusCode
 			ce.Message = op + ": " + ce.Message
@@ -337,10 +339,29 @@ func (c *Client) decodeEnvelope(ctx context.Context, op string, resp *http.Respo
 	if !*env.OK {
 		return remoteError(op, resp, &env)
 	}
+	if !success(resp.StatusCode) {
+		return statusError(op, resp, &env)
+	}
 	if slot != nil && !slot.seen {
 		return &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: op + `: the answer has no result ("ok":true without a "result" value)`}
 	}
 	return nil
+}
+
+// success reports a 2xx status: the only ones an answer may succeed with.
+func success(status int) bool { return status >= 200 && status <= 299 }
+
+// statusError is the error of an answer whose body says "ok":true under an
+// error status. An error status is never a success, whatever the body
+// says: a server (or a proxy) that failed must not pass for one that did
+// the work. It is the error the status alone gives, as for an error answer
+// without a code (docs/exit-codes.md: a 503 is retryable, a 500 a server
+// fault, a 4xx the request's).
+func statusError(op string, resp *http.Response, env *envelope) *RemoteError {
+	if env.Error == "" && env.Message == "" {
+		env.Error = fmt.Sprintf(`remote API error (HTTP %d, although the answer says "ok":true)`, resp.StatusCode)
+	}
+	return remoteError(op, resp, env)
 }
 
 func remoteError(op string, resp *http.Response, env *envelope) *RemoteError {
@@ -351,7 +372,7 @@ func remoteError(op string, resp *http.Response, env *envelope) *RemoteError {
 	if msg == "" {
 		msg = fmt.Sprintf("remote API error (HTTP %d)", resp.StatusCode)
 	}
-	re := &RemoteError{Op: op, Status: resp.StatusCode, Code: env.Code, Message: msg}
+	re := &RemoteError{Op: op, Status: resp.StatusCode, Code: bound(env.Code, maxServerCode), Message: BoundServerText(msg)}
 	if resp.StatusCode == http.StatusServiceUnavailable {
 		re.RetryAfter, _ = retryAfter(resp.Header, RetryPolicy{MaxWait: time.Hour, DefaultWait: 0})
 	}

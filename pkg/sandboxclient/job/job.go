@@ -286,7 +286,7 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 					if msg == "" {
 						msg = strings.TrimSpace(r.Stdout)
 					}
-					err = &RuntimeError{Spec: r.Spec, ExitCode: r.ExitCode, Output: msg}
+					err = &RuntimeError{Spec: r.Spec, ExitCode: r.ExitCode, Output: sc.BoundServerText(msg)}
 					break
 				}
 			}
@@ -365,7 +365,8 @@ type RuntimeError struct {
 	// ExitCode is the installer's exit code, never 0.
 	ExitCode int
 	// Output is the installer's trimmed standard error, or its standard
-	// output when stderr was empty, to say why.
+	// output when stderr was empty, to say why (at most
+	// sc.MaxServerText bytes of it, with a note of what was cut).
 	Output string
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nimbus-sh/nimbus/internal/shellquote"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -49,7 +50,7 @@ func script(ctx context.Context, sb *sc.Sandbox, dir, s string, work int64) (*sc
 // code (124 meaning the sandbox stopped it at its timeout).
 func scriptFailure(r *sc.ExecResult, work int64) string {
 	if msg := strings.TrimSpace(r.Stderr); msg != "" {
-		return msg
+		return sc.BoundServerText(msg)
 	}
 	if r.ExitCode == 124 {
 		return fmt.Sprintf("it did not finish within %s", scriptTimeout(work))
@@ -88,13 +89,48 @@ func listRemote(ctx context.Context, sb *sc.Sandbox, root string, par int, fail 
 	r, err := script(ctx, sb, root, `find . -mindepth 1 -printf '%y\0%s\0%T@\0%m\0%P\0%l\0' && printf '`+listEnd+`\0'`, 0)
 	if err == nil && r.ExitCode == 0 {
 		if es, ok := parseFind(r.Stdout); ok {
-			return es, nil
+			return exactNames(root, es, fail), nil
 		}
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	return walkRemote(ctx, sb, root, par, fail)
+	es, err := walkRemote(ctx, sb, root, par, fail)
+	if err != nil {
+		return nil, err
+	}
+	return exactNames(root, es, fail), nil
+}
+
+// exactNames drops the entries whose path (or symlink target) holds
+// U+FFFD, each reported once at its top-most path (its subtree goes with
+// it). The sandbox sends names as text: a name that is not valid UTF-8
+// arrives with U+FFFD in place of its bytes, and is then no name the
+// client can give back. Acting on it would read, overwrite or delete
+// another file (one really named with U+FFFD), or none; and the failure
+// makes a sync skip its deletions, so a destination file of that name is
+// not deleted as missing from the source either.
+func exactNames(root string, es []Entry, fail func(Failure)) []Entry {
+	out := es[:0]
+	var dropped map[string]bool
+	for _, e := range es {
+		if !strings.ContainsRune(e.Rel, utf8.RuneError) && !strings.ContainsRune(e.Link, utf8.RuneError) {
+			out = append(out, e)
+			continue
+		}
+		if dropped == nil {
+			dropped = map[string]bool{}
+		}
+		dropped[e.Rel] = true
+		under := false
+		for d := path.Dir(e.Rel); d != "." && d != "/" && !under; d = path.Dir(d) {
+			under = dropped[d]
+		}
+		if !under {
+			fail(failure(path.Join(root, e.Rel), &Error{Code: CodeUnsafePath, Message: fmt.Sprintf("%s: the sandbox listed a name that is not valid UTF-8 (or holds U+FFFD), %q: it cannot be named exactly, so it is neither copied nor deleted", root, e.Rel)}))
+		}
+	}
+	return out
 }
 
 // parseFind reads the NUL-separated records of listRemote's find.
@@ -361,7 +397,7 @@ func runLines(ctx context.Context, sb *sc.Sandbox, dir string, lines []string) (
 		for _, l := range strings.Split(r.Stdout, "\n") {
 			if n, ok := strings.CutPrefix(l, "nimbus-failed "); ok {
 				if k, err := strconv.Atoi(n); err == nil && k >= i && k < i+len(b) {
-					failed[k] = strings.Join(last, "; ")
+					failed[k] = sc.BoundServerText(strings.Join(last, "; "))
 				}
 				last = nil
 				continue
@@ -374,7 +410,7 @@ func runLines(ctx context.Context, sb *sc.Sandbox, dir string, lines []string) (
 			// Lines never ran (the shell itself failed): all unconfirmed.
 			for k := i; k < i+len(b); k++ {
 				if _, ok := failed[k]; !ok {
-					failed[k] = strings.TrimSpace(r.Stderr)
+					failed[k] = sc.BoundServerText(strings.TrimSpace(r.Stderr))
 				}
 			}
 		}

@@ -474,3 +474,48 @@ func TestSyncDeleteSkippedWhenTheSandboxSourceCannotBeRead(t *testing.T) {
 		}
 	}
 }
+
+// A sandbox name that is not valid UTF-8 reaches the client with U+FFFD
+// in place of its bytes (exec output and readdir are text): it names
+// another file, or none. sync neither copies nor deletes by that name:
+// the path is a failure (E_UNSAFE_PATH), a local file really named with
+// U+FFFD is not overwritten or deleted, and the sandbox's file is not
+// deleted in its place either.
+func TestSyncNamesThatAreNotUTF8(t *testing.T) {
+	b := newBackend(t, backendOpts{})
+	sb := b.sandbox(nil)
+	ctx := testCtx(t)
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "keep.txt"), []byte("keep"), 0o644)
+	if _, err := transfer.SyncUp(ctx, sb, src, "app", syncOpts(false)); err != nil {
+		t.Fatal(err)
+	}
+	app := b.host("/home/user/app")
+	os.WriteFile(filepath.Join(app, "bad\xff"), []byte("sandbox's bad\\xff"), 0o644)
+	os.WriteFile(filepath.Join(app, "real\uFFFD"), []byte("sandbox's real"), 0o644)
+
+	// Down: the local file named bad\uFFFD is neither overwritten nor
+	// deleted.
+	dst := t.TempDir()
+	os.WriteFile(filepath.Join(dst, "bad\uFFFD"), []byte("local"), 0o644)
+	s, err := transfer.SyncDown(ctx, sb, "app", dst, syncOpts(true))
+	var pe *transfer.PartialError
+	if !errors.As(err, &pe) || len(pe.Failures) != 2 || pe.Failures[0].Code != transfer.CodeUnsafePath {
+		t.Fatalf("down: %+v, %v", s, err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dst, "bad\uFFFD")); string(got) != "local" {
+		t.Fatalf("down: the local bad\\uFFFD holds %q", got)
+	}
+
+	// Up: the sandbox's bad\xff and real\uFFFD are not deleted, and the
+	// local bad\uFFFD arrives under its own name.
+	s, err = transfer.SyncUp(ctx, sb, dst, "app", syncOpts(true))
+	if !errors.As(err, &pe) || len(pe.Failures) != 2 || !s.DeletionsSkipped {
+		t.Fatalf("up: %+v, %v", s, err)
+	}
+	for name, want := range map[string]string{"bad\xff": "sandbox's bad\\xff", "real\uFFFD": "sandbox's real", "bad\uFFFD": "local"} {
+		if got, err := os.ReadFile(filepath.Join(app, name)); err != nil || string(got) != want {
+			t.Errorf("up: the sandbox's %q holds %q, %v", name, got, err)
+		}
+	}
+}
