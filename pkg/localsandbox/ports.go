@@ -209,8 +209,12 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 	// A browser that opened a link with a token goes on at the clean URL,
 	// as the Worker's attach exchange answers: the token would otherwise
 	// stay in the address bar and the history, and be the Referer of
-	// every resource the page loads. Other clients get the page at once.
-	navigate := r.Header.Get("Sec-Fetch-Mode") == "navigate" && (r.Method == http.MethodGet || r.Method == http.MethodHead)
+	// every resource the page loads. Other clients get the page at once,
+	// and so does a link followed from another site: the redirected
+	// request would still count as cross-site, and the browser would not
+	// send it the SameSite=Strict cookie.
+	navigate := r.Header.Get("Sec-Fetch-Mode") == "navigate" && r.Header.Get("Sec-Fetch-Site") != "cross-site" &&
+		(r.Method == http.MethodGet || r.Method == http.MethodHead)
 	if !hasSlash {
 		u := door + "/"
 		q.Del(token.QueryParam)

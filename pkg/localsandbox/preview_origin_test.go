@@ -125,8 +125,8 @@ func TestPreviewCookieIsSameOriginOnly(t *testing.T) {
 // TestPreviewLinkTokenLeavesTheURL: a browser that opens a preview link
 // with ?nimbus_token= gets the cookie and a redirect to the same URL
 // without the token (other parameters kept, in order), and the app never
-// sees the token in a Referer; a client that is not navigating gets the
-// page at once, as before.
+// sees the token in a Referer; a client that is not navigating, or a link
+// followed from another site, gets the page at once, as before.
 func TestPreviewLinkTokenLeavesTheURL(t *testing.T) {
 	_, hs := newServer(t)
 	full := mint(t, "", token.ScopeSandboxUse, token.ScopeSessionAttach, token.ScopeSessionDestroy)
@@ -144,15 +144,24 @@ func TestPreviewLinkTokenLeavesTheURL(t *testing.T) {
 	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != doorPath+"a%2Fb/page?z=1&a=2" || len(resp.Cookies()) != 1 {
 		t.Fatalf("navigation: %d Location %q cookies %v", resp.StatusCode, resp.Header.Get("Location"), resp.Header.Values("Set-Cookie"))
 	}
-	// Not a navigation: served at once (a script, curl).
-	resp, err = noFollow.Get(door + "?nimbus_token=" + full)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || string(b) != "app" {
-		t.Fatalf("not navigating: %d %s", resp.StatusCode, b)
+	// Not a navigation (a script, curl), or a link followed from another
+	// site (the redirect would not carry the Strict cookie): served at
+	// once.
+	for _, site := range []string{"", "cross-site"} {
+		req, _ = http.NewRequest("GET", door+"?nimbus_token="+full, nil)
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Mode", "navigate")
+			req.Header.Set("Sec-Fetch-Site", site)
+		}
+		resp, err = noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "app" {
+			t.Fatalf("Sec-Fetch-Site %q: %d %s", site, resp.StatusCode, b)
+		}
 	}
 	// A resource of a page opened with the token names it in its Referer.
 	req, _ = http.NewRequest("GET", door+"style.css", nil)
@@ -164,7 +173,7 @@ func TestPreviewLinkTokenLeavesTheURL(t *testing.T) {
 	}
 	resp.Body.Close()
 	refs := referers()
-	if len(refs) != 2 || refs[1] != door+"?a=1&b=2" {
+	if len(refs) != 3 || refs[2] != door+"?a=1&b=2" {
 		t.Fatalf("the app saw Referers %q", refs)
 	}
 	for _, r := range refs {
