@@ -72,7 +72,9 @@ It is hardened for a laptop with a browser open:
   - a token from a cookie only works on same-origin application/json
     requests (same-origin upgrades for the terminal); port previews set
     their own cookie: SameSite=Strict, scoped to /s/<id>/, at most 1h, able
-    to open that sandbox's previews only`,
+    to open that sandbox's previews only, and only for pages of this origin
+    (or a link followed to it); a link's token is taken out of the address
+    bar and of what the app sees`,
 		Example: `  nimbus dev &
   export NIMBUS_ENDPOINT=http://127.0.0.1:8787 NIMBUS_TOKEN=$(nimbus dev token)
   nimbus sandbox exec demo -- echo hello

@@ -21,14 +21,17 @@ const bootstrapTTL = 90 * time.Second
 // with the token's session:create scope, a 302 to /s/<friendly id>/
 // carrying a single-use, sid-pinned session:bootstrap token valid 90 s.
 // Refusals are JSON {"error","code"} without "ok"; a 401 adds
-// WWW-Authenticate. The sandbox itself is created by its first op.
+// WWW-Authenticate. A token from the cookie is accepted from this
+// origin only (403 E_CROSS_SITE_REFUSED), as on every route. The sandbox itself is created by its first op.
 func (s *Server) serveNew(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	p, aerr := s.auth.Authenticate(r, "", []string{token.ScopeSessionCreate})
+	// A token from the cookie is held to the same-origin rule of every
+	// route: another site's page must not mint sessions with it.
+	p, aerr := sandboxserver.AuthenticateRequest(s.auth, r, "", []string{token.ScopeSessionCreate})
 	if aerr != nil {
 		if aerr.Status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="nimbus"`)

@@ -68,3 +68,37 @@ func TestNewSession(t *testing.T) {
 		t.Fatalf("PUT: %d", resp.StatusCode)
 	}
 }
+
+// TestNewSessionCookieIsSameOriginOnly: /new took a token from the
+// __Host-nimbus_token cookie from any page (it authenticated without the
+// cookie rule of the other routes), so another site could have the
+// browser mint sessions with it.
+func TestNewSessionCookieIsSameOriginOnly(t *testing.T) {
+	_, hs := newServer(t)
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	cookie := token.CookieName + "=" + mint(t, "", token.ScopeSessionCreate)
+	for _, c := range []struct {
+		name, method string
+		hdr          []string
+		status       int
+	}{
+		{"link from another site", "GET", []string{"Cookie", cookie, "Sec-Fetch-Site", "cross-site", "Sec-Fetch-Mode", "navigate"}, 403},
+		{"form from another site", "POST", []string{"Cookie", cookie, "Origin", "http://evil.example", "Content-Type", "text/plain"}, 403},
+		{"address typed", "GET", []string{"Cookie", cookie, "Sec-Fetch-Site", "none", "Sec-Fetch-Mode", "navigate"}, 302},
+		{"not a browser", "GET", []string{"Cookie", cookie}, 302},
+	} {
+		req, _ := http.NewRequest(c.method, hs.URL+"/new", nil)
+		for i := 0; i < len(c.hdr); i += 2 {
+			req.Header.Set(c.hdr[i], c.hdr[i+1])
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || c.status == 403 && !strings.Contains(string(b), `"code":"E_CROSS_SITE_REFUSED"`) {
+			t.Errorf("%s: %d %s", c.name, resp.StatusCode, b)
+		}
+	}
+}

@@ -162,10 +162,17 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 		writePlainFail(w, sandboxserver.NewError(400, "E_ARG_SHAPE", "Invalid app name"))
 		return
 	}
-	p, aerr := s.auth.Authenticate(previewAuthRequest(r), id, []string{token.ScopeSessionAttach})
+	ar, fromCookie := previewAuthRequest(r)
+	p, aerr := s.auth.Authenticate(ar, id, []string{token.ScopeSessionAttach})
 	if aerr != nil {
 		writePlainFail(w, aerr)
 		return
+	}
+	if fromCookie {
+		if aerr := previewCrossOrigin(r); aerr != nil {
+			writePlainFail(w, aerr)
+			return
+		}
 	}
 	if sb := s.existingSandbox(p.DOPrefix()+":"+id, id); sb != nil {
 		t := sb.lockApps()
@@ -192,11 +199,22 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 	}
 	door := "/s/" + url.PathEscape(id) + "/" + kind + "/" + label
 	q := r.URL.Query()
+	cookieSet := false
 	if tok := q.Get(token.QueryParam); tok != "" {
 		if ck := s.previewCookie(r, p, id); ck != nil {
 			http.SetCookie(w, ck)
+			cookieSet = true
 		}
 	}
+	// A browser that opened a link with a token goes on at the clean URL,
+	// as the Worker's attach exchange answers: the token would otherwise
+	// stay in the address bar and the history, and be the Referer of
+	// every resource the page loads. Other clients get the page at once,
+	// and so does a link followed from another site: the redirected
+	// request would still count as cross-site, and the browser would not
+	// send it the SameSite=Strict cookie.
+	navigate := r.Header.Get("Sec-Fetch-Mode") == "navigate" && r.Header.Get("Sec-Fetch-Site") != "cross-site" &&
+		(r.Method == http.MethodGet || r.Method == http.MethodHead)
 	if !hasSlash {
 		u := door + "/"
 		q.Del(token.QueryParam)
@@ -204,6 +222,16 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 			u += "?" + enc
 		}
 		http.Redirect(w, r, u, http.StatusMovedPermanently)
+		return
+	}
+	if cookieSet && navigate {
+		u := door + "/" + tail
+		if rq, _ := withoutToken("?" + r.URL.RawQuery); rq != "?" {
+			u += rq
+		}
+		w.Header().Set("Location", u)
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusFound)
 		return
 	}
 	ps := strconv.Itoa(n)
@@ -225,6 +253,13 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 				pr.Out.URL.RawQuery = oq.Encode()
 			}
 			pr.Out.Header.Del("Authorization")
+			// A page opened with the token in its URL names it in the
+			// Referer of what it loads: the app gets neither.
+			if ref := pr.Out.Header.Get("Referer"); ref != "" {
+				if clean, ok := withoutToken(ref); ok {
+					pr.Out.Header.Set("Referer", clean)
+				}
+			}
 			stripCookie(pr.Out.Header, token.CookieName)
 			stripCookie(pr.Out.Header, PreviewCookie)
 			pr.SetXForwarded()
@@ -258,9 +293,16 @@ func (s *Server) servePreviewURL(w http.ResponseWriter, r *http.Request, id stri
 		writePlainFail(w, sandboxserver.NewError(400, "E_SANDBOX_ID", "Invalid sandbox id"))
 		return
 	}
-	if _, aerr := s.auth.Authenticate(previewAuthRequest(r), id, []string{token.ScopeSessionAttach}); aerr != nil {
+	ar, fromCookie := previewAuthRequest(r)
+	if _, aerr := s.auth.Authenticate(ar, id, []string{token.ScopeSessionAttach}); aerr != nil {
 		writePlainFail(w, aerr)
 		return
+	}
+	if fromCookie {
+		if aerr := previewCrossOrigin(r); aerr != nil {
+			writePlainFail(w, aerr)
+			return
+		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "application/json")
@@ -272,6 +314,39 @@ func (s *Server) servePreviewURL(w http.ResponseWriter, r *http.Request, id stri
 		return
 	}
 	_, _ = w.Write([]byte(`{"url":null,"reason":"unavailable"}`))
+}
+
+// withoutToken returns u (a URL, or "?" and a raw query) without its
+// nimbus_token query parameters, the rest of it as it was; ok is false
+// when there was none.
+func withoutToken(u string) (clean string, ok bool) {
+	head, query, has := strings.Cut(u, "?")
+	if !has {
+		return u, false
+	}
+	query, frag, hasFrag := strings.Cut(query, "#")
+	var keep []string
+	for pair := range strings.SplitSeq(query, "&") {
+		k, _, _ := strings.Cut(pair, "=")
+		if dk, err := url.QueryUnescape(k); err == nil && dk == token.QueryParam || k == token.QueryParam {
+			ok = true
+			continue
+		}
+		if pair != "" {
+			keep = append(keep, pair)
+		}
+	}
+	if !ok {
+		return u, false
+	}
+	clean = head + "?" + strings.Join(keep, "&")
+	if len(keep) == 0 {
+		clean = head
+	}
+	if hasFrag {
+		clean += "#" + frag
+	}
+	return clean, true
 }
 
 // stripCookie removes one cookie from the Cookie headers.

@@ -3,6 +3,7 @@ package localsandbox
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
@@ -27,18 +28,47 @@ const PreviewCookieTTL = time.Hour
 
 // previewAuthRequest is r as the preview route authenticates it: the
 // Authorization header or the nimbus_token query, else the preview cookie
-// (no other cookie).
-func previewAuthRequest(r *http.Request) *http.Request {
+// (no other cookie). fromCookie says the token is the cookie's.
+func previewAuthRequest(r *http.Request) (ar *http.Request, fromCookie bool) {
 	out := *r
 	out.Header = r.Header.Clone()
 	out.Header.Del("Cookie")
 	if _, err := token.ExtractBearer(&out); err == nil {
-		return &out
+		return &out, false
 	}
 	if ck, err := r.Cookie(PreviewCookie); err == nil && ck.Value != "" {
 		out.Header.Set("Authorization", "Bearer "+ck.Value)
+		return &out, true
 	}
-	return &out
+	return &out, false
+}
+
+// previewCrossOrigin keeps the preview cookie from acting for other
+// origins. SameSite=Strict keeps other sites out, but every page served
+// from this machine (another dev server, an app on its own port) is the
+// same site as this server, whatever its port: with the cookie attached
+// it could read the preview through a WebSocket or post to the app. So a
+// request whose token is the cookie is served when it comes from this
+// origin (Sec-Fetch-Site same-origin or none, an Origin naming this
+// host), or is the top-level GET of a link followed from a page of the
+// same site; anything else is 403 E_CROSS_SITE_REFUSED. Browsers without
+// Sec-Fetch-Site are judged by Origin alone.
+func previewCrossOrigin(r *http.Request) *sandboxserver.Error {
+	var ok bool
+	switch site := r.Header.Get("Sec-Fetch-Site"); site {
+	case "same-origin", "none":
+		ok = true
+	case "":
+		origin := r.Header.Get("Origin")
+		u, err := url.Parse(origin)
+		ok = origin == "" || err == nil && (u.Scheme == "http" || u.Scheme == "https") && strings.EqualFold(u.Host, r.Host)
+	default:
+		ok = r.Header.Get("Sec-Fetch-Mode") == "navigate" && (r.Method == http.MethodGet || r.Method == http.MethodHead)
+	}
+	if ok {
+		return nil
+	}
+	return sandboxserver.NewError(http.StatusForbidden, sandboxserver.CodeCrossSite, "Cross-origin request refused: the preview cookie only opens previews for pages of this origin; send a session:attach token in the Authorization header or the nimbus_token query")
 }
 
 // previewCookie mints the preview cookie for a verified link token, nil

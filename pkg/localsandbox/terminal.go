@@ -41,6 +41,11 @@ const (
 	// terminalWriteTimeout is how long a client may take to accept one
 	// frame before its socket is closed.
 	terminalWriteTimeout = 30 * time.Second
+	// terminalPendingInput bounds the input waiting for the PTY to take
+	// it (a program that does not read, in raw mode); beyond it the
+	// socket is read no further until the PTY has taken some, the owner
+	// goes or the terminal ends.
+	terminalPendingInput = 1 << 20
 	// terminalFrameData bounds the terminal bytes of one output frame.
 	terminalFrameData = 256 << 10
 	// terminalDrain is how long the output of an exited shell is read
@@ -129,6 +134,11 @@ type terminal struct {
 	cols   int
 	rows   int
 	finish sync.Once
+	// in is the input the PTY has not taken yet, inBytes its size;
+	// pumping says a goroutine is writing it.
+	in      []string
+	inBytes int
+	pumping bool
 }
 
 // termConn is one socket attached to a terminal.
@@ -353,11 +363,57 @@ func (t *terminal) claim(timeout time.Duration) (*termConn, []byte, error) {
 	return c, t.ring.snapshot(), nil
 }
 
-// input writes keystrokes to the PTY.
-func (t *terminal) input(data string) {
-	if data != "" {
-		_, _ = t.ptmx.WriteString(data)
+// input queues keystrokes for the PTY, which a goroutine writes in
+// order. A PTY whose program does not read (in raw mode) blocks writes:
+// written here, the socket's reader stopped with it, so pings went
+// unanswered and a client that went away was not noticed (the next
+// attach got 409 until the owner timeout). While terminalPendingInput
+// waits, input waits for room; false means c stopped being the owner or
+// the terminal ended meanwhile (the input is dropped with the socket).
+func (t *terminal) input(c *termConn, data string) bool {
+	if data == "" {
+		return true
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for t.inBytes > 0 && t.inBytes+len(data) > terminalPendingInput {
+		if t.ended || c.gone || c.closing {
+			return false
+		}
+		t.cond.Wait()
+	}
+	if t.ended {
+		return false
+	}
+	t.in = append(t.in, data)
+	t.inBytes += len(data)
+	if !t.pumping {
+		t.pumping = true
+		go t.pumpInput()
+	}
+	return true
+}
+
+// pumpInput writes the queued input to the PTY until none is left; it
+// ends with the PTY.
+func (t *terminal) pumpInput() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for len(t.in) > 0 && !t.ended {
+		data := t.in[0]
+		t.in[0] = ""
+		t.in = t.in[1:]
+		t.mu.Unlock()
+		_, err := t.ptmx.WriteString(data)
+		t.mu.Lock()
+		t.inBytes -= len(data)
+		t.cond.Broadcast()
+		if err != nil {
+			break
+		}
+	}
+	t.in, t.inBytes, t.pumping = nil, 0, false
+	t.cond.Broadcast()
 }
 
 // resize sets the PTY's window size (the kernel sends SIGWINCH to the

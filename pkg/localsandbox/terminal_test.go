@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -360,4 +361,41 @@ func TestTerminalBoundsMessages(t *testing.T) {
 	c = mustDialTerm(t, hs.URL, "job-1")
 	c.send(frame.Input("echo still-$((1+1))\r"))
 	c.until("still-2")
+}
+
+// TestTerminalInputNeverStopsTheSocket: input for a program that does not
+// read it (raw mode: the PTY takes a few KiB, then blocks writes) used to
+// be written by the socket's reader, which then stopped: pings went
+// unanswered and a client that detached was not noticed, so attaching
+// again got 409 for the owner timeout. The input now waits in a bounded
+// queue and reaches the program whole once it reads.
+func TestTerminalInputNeverStopsTheSocket(t *testing.T) {
+	_, hs := newServer(t)
+	tok := mint(t, "job-1", token.ScopeSandboxUse)
+	c := mustDialTerm(t, hs.URL, "job-1")
+	c.quiet()
+	const n = 800 << 10
+	c.send(frame.Input("cd /home/user; stty raw -echo; echo READY; while [ ! -e go ]; do sleep 0.05; done; echo got=$(head -c $((800*1024)) | wc -c | tr -d ' '); stty sane\r"))
+	c.until("READY")
+	for sent := 0; sent < n; sent += 200 << 10 {
+		c.send(frame.Input(strings.Repeat("x", 200<<10)))
+	}
+	c.send([]byte(frame.Ping))
+	for len(c.bare) == 0 {
+		if err := c.next(20 * time.Second); err != nil {
+			t.Fatalf("no pong while the program does not read: %v", err)
+		}
+	}
+	if c.bare[0] != frame.Pong {
+		t.Fatalf("answer %q", c.bare)
+	}
+	// Detach and attach again at once: the server noticed.
+	_ = c.ws.Close(websocket.StatusNormalClosure, "")
+	c, resp, err := dialTerm(t, hs.URL, "job-1", mint(t, "job-1", token.ScopeSessionAttach))
+	if err != nil {
+		t.Fatalf("attach again: %v (%v)", err, status(resp))
+	}
+	// The program reads: everything typed arrives.
+	sh(t, hs.URL, tok, "job-1", "touch /home/user/go")
+	c.until("got=" + strconv.Itoa(n))
 }

@@ -129,7 +129,9 @@ func (c *termConn) readLoop() {
 		}
 		switch f.Type {
 		case frame.TypeInput:
-			c.t.input(f.Data)
+			if !c.t.input(c, f.Data) {
+				return
+			}
 		case frame.TypeResize:
 			c.t.resize(f.Cols, f.Rows)
 		case frame.TypeFSWatchUnsubscribe:
