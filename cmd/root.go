@@ -261,6 +261,9 @@ a terminal, commands print machine-readable output.`,
 		root.SetOut(f.IOStreams.Out)
 		root.InitDefaultCompletionCmd()
 		root.InitDefaultHelpCmd()
+		if c, _, err := root.Find([]string{"help"}); err == nil && c.Name() == "help" {
+			cmdutil.GuardHelpTopics(c)
+		}
 		// cobra's completion group prints its help and exits 0 for an
 		// unknown shell; as a group of ours it is a usage error (64).
 		if c, _, err := root.Find([]string{"completion"}); err == nil && c.Name() == "completion" {
