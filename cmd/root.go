@@ -119,8 +119,13 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 	f.NoColor = boolFlag(args, "no-color")
 	// no-color.org: NO_COLOR set to anything; a dumb terminal cannot
 	// render escape sequences either.
-	if f.NoColor || f.Getenv("NO_COLOR") != "" || f.Getenv("TERM") == "dumb" {
+	if f.NoColor || f.Getenv("NO_COLOR") != "" {
 		f.IOStreams.SetColorDisabled(true)
+	}
+	// A dumb terminal prints escape sequences as text: no colour, and no
+	// progress bar (it is redrawn by erasing its line).
+	if f.Getenv("TERM") == "dumb" {
+		f.IOStreams.SetDumbTerminal(true)
 	}
 	root.SetArgs(args)
 	root.SetIn(f.IOStreams.In)
@@ -256,6 +261,9 @@ a terminal, commands print machine-readable output.`,
 		root.SetOut(f.IOStreams.Out)
 		root.InitDefaultCompletionCmd()
 		root.InitDefaultHelpCmd()
+		if c, _, err := root.Find([]string{"help"}); err == nil && c.Name() == "help" {
+			cmdutil.GuardHelpTopics(c)
+		}
 		// cobra's completion group prints its help and exits 0 for an
 		// unknown shell; as a group of ours it is a usage error (64).
 		if c, _, err := root.Find([]string{"completion"}); err == nil && c.Name() == "completion" {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -76,6 +77,13 @@ func (p *ptySession) screen() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return ansi.ReplaceAllString(p.out.String(), "")
+}
+
+// raw is the output so far, escape sequences included.
+func (p *ptySession) raw() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
 }
 
 // expect waits until the output after the previous match matches re.
@@ -347,6 +355,20 @@ func TestTransferProgressOnTerminal(t *testing.T) {
 	}
 	if s := quiet.screen(); strings.Contains(s, "█") || strings.Contains(s, "░") || strings.Contains(s, "MiB/s") {
 		t.Fatalf("--quiet drew progress:\n%q", s)
+	}
+
+	// A dumb terminal prints escape sequences as text: it gets no bar
+	// (the bar is redrawn by erasing its line) and no escape at all, only
+	// the summary.
+	dumbEnv := append(slices.Clone(env), "TERM=dumb")
+	dumbEnv = slices.DeleteFunc(dumbEnv, func(kv string) bool { return kv == "TERM=xterm" || kv == "NO_COLOR=1" })
+	dumb := startPTY(t, dumbEnv, "sandbox", "cp", "-r", src, "demo:dumb")
+	if code := dumb.exit(); code != 0 {
+		t.Fatalf("cp on a dumb terminal exit %d\n%q", code, dumb.raw())
+	}
+	dumb.expect(`Copied 2 file\(s\), 24\.0 MiB`)
+	if s := dumb.raw(); strings.ContainsAny(s, "\x1b█░") || strings.Contains(s, "MiB/s") {
+		t.Fatalf("a dumb terminal got progress or escape sequences:\n%q", s)
 	}
 
 	nimbus, _ := exec.LookPath("nimbus")

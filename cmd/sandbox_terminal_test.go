@@ -91,6 +91,20 @@ func TestSandboxHumanOutputOnTerminal(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "AVAILABLE") || !strings.Contains(stdout, "python") {
 		t.Fatalf("runtimes: %d %q", code, stdout)
 	}
+	// The answer to installRuntime and ensureRuntimes ({spec, exitCode,
+	// stdout, stderr}) does not say whether the runtime was installed
+	// now or was there already: the line is true in both cases, not
+	// "Installed", on the first install as on the next ensure.
+	for _, args := range [][]string{{"install", "job-1", "python"}, {"ensure", "job-1", "python"}, {"ensure", "job-1", "python", "node"}} {
+		code, stdout, stderr := runTTY(t, nil, "", append(append([]string{"sandbox", "runtimes"}, args...), "--no-color")...)
+		want := ""
+		for _, spec := range args[2:] {
+			want += "✓ " + spec + " is installed\n"
+		}
+		if code != 0 || stdout != "" || stderr != want {
+			t.Fatalf("runtimes %v: %d stdout %q stderr %q, want stderr %q", args, code, stdout, stderr, want)
+		}
+	}
 	// An exposed port nothing listens on has no pid: "-", not 0.
 	if code, _, stderr := runTTY(t, nil, "", "sandbox", "ports", "expose", "job-1", "3999"); code != 0 {
 		t.Fatalf("expose: %d %q", code, stderr)

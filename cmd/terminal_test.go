@@ -159,3 +159,24 @@ func TestJSONIndentedOnTerminal(t *testing.T) {
 		t.Errorf("error with --json on a terminal: %d\n%s\nwant\n%s", code, stderr, want)
 	}
 }
+
+// TestDurationsReadTheSameEverywhere: a span of time reads the same in
+// every command's human output ("1d", "1h", "15m"), as token mint writes
+// it: doctor wrote Go's "24h0m0s" for the same token.
+func TestDurationsReadTheSameEverywhere(t *testing.T) {
+	secret := map[string]string{"JWT_SECRET": "0123456789abcdef0123456789abcdef"}
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("NIMBUS_RELEASES_URL", "http://127.0.0.1:9/no-release-endpoint")
+	t.Chdir(t.TempDir())
+	for _, c := range []struct{ ttl, want string }{{"24h", "1d"}, {"1h", "1h"}, {"90m", "1h30m"}} {
+		code, tok, stderr := runTTY(t, secret, "", "token", "mint", "--tenant", "acme", "--scopes", "sandbox:use", "--ttl", c.ttl, "--no-color")
+		if code != 0 || !strings.Contains(stderr, "(in "+c.want+")") {
+			t.Fatalf("mint --ttl %s: %d %q, want (in %s)", c.ttl, code, stderr, c.want)
+		}
+		t.Setenv("NIMBUS_TOKEN", strings.TrimSpace(tok))
+		code, stdout, stderr := runTTY(t, nil, "", "doctor", "--no-version-check", "--no-color")
+		if code != 0 || !strings.Contains(stdout+stderr, "sandbox:use, expires in "+c.want+"\n") {
+			t.Fatalf("doctor with a %s token: %d, want 'expires in %s':\n%s%s", c.ttl, code, c.want, stdout, stderr)
+		}
+	}
+}

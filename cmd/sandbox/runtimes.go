@@ -146,7 +146,10 @@ func (o *common) installed(rs []sandboxclient.InstallResult, v any) error {
 		st := ios.Styles()
 		for _, r := range rs {
 			if r.ExitCode == 0 {
-				fmt.Fprintf(ios.ErrOut, "%s Installed %s\n", st.SuccessIcon(), r.Spec)
+				// The answer does not say whether the runtime was
+				// installed now or was there already (ensure, install
+				// without --force): say what holds in both cases.
+				fmt.Fprintf(ios.ErrOut, "%s %s is installed\n", st.SuccessIcon(), r.Spec)
 			}
 		}
 		return nil

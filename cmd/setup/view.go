@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/iostreams"
 	"github.com/nimbus-sh/nimbus/internal/style"
 	"github.com/nimbus-sh/nimbus/pkg/provision"
@@ -53,7 +54,7 @@ func (v *view) summary(res *provision.Result, took time.Duration) {
 		fmt.Fprintf(v.w, "\n%s nothing was changed; rerun without --dry-run to apply\n", st.Bold("Dry run:"))
 		return
 	}
-	fmt.Fprintf(v.w, "\n%s %s is ready to deploy %s\n", st.SuccessIcon(), st.Bold(res.Worker), st.Muted(fmt.Sprintf("(%s)", took.Round(time.Millisecond))))
+	fmt.Fprintf(v.w, "\n%s %s is ready to deploy %s\n", st.SuccessIcon(), st.Bold(res.Worker), st.Muted("("+duration.Human(took)+")"))
 	if res.SecretGenerated {
 		fmt.Fprintf(v.w, "  JWT_SECRET was generated and stored in %s (mode 0600); mint tokens with\n  JWT_SECRET=$(cat %s) nimbus token mint ...\n", st.Key(res.SecretFile), res.SecretFile)
 	}

@@ -50,3 +50,41 @@ func Quick(cmd *cobra.Command) *cobra.Command {
 
 // IsQuick reports whether cmd was marked with Quick.
 func IsQuick(cmd *cobra.Command) bool { return cmd.Annotations[quickAnnotation] == "true" }
+
+// GuardHelpTopics makes cobra's help command (help) reject a topic that
+// names no command, as an unknown command is rejected: a usage error (64)
+// naming the topic, with the closest commands as a hint. cobra printed
+// the root's help and exited 0, so a typo looked like an answer.
+func GuardHelpTopics(help *cobra.Command) {
+	show, showE := help.Run, help.RunE
+	help.Run = nil
+	help.RunE = func(c *cobra.Command, args []string) error {
+		root := c.Root()
+		found, rest, err := root.Find(args)
+		if err != nil || found == nil {
+			found, rest = root, args
+		}
+		if len(rest) > 0 {
+			e := clierr.Usagef("unknown help topic %q", strings.Join(args, " "))
+			// The topics named as they are typed: 'nimbus help sandbox exec'.
+			parent := strings.TrimPrefix(found.CommandPath(), root.Name())
+			var names []string
+			for _, s := range found.SuggestionsFor(rest[0]) {
+				names = append(names, "'"+root.Name()+" help "+strings.TrimSpace(parent+" "+s)+"'")
+			}
+			if len(names) > 0 {
+				e.Hint = "did you mean " + strings.Join(names, " or ") + "?"
+			} else if found.HasSubCommands() {
+				e.Hint = "run '" + found.CommandPath() + " --help' to see the commands"
+			} else {
+				e.Hint = "run '" + found.CommandPath() + " --help' for usage"
+			}
+			return e
+		}
+		if showE != nil {
+			return showE(c, args)
+		}
+		show(c, args)
+		return nil
+	}
+}

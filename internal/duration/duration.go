@@ -201,3 +201,40 @@ func Format(d time.Duration) string {
 	}
 	return s
 }
+
+// Human writes d for people, the one way every command shows a span of
+// time in prose (an expiry, an age, a wait): in its largest two units,
+// "45s", "15m", "1h30m", "2d3h", so a 24-hour token "expires in 1d", not
+// "24h0m0s". Under a minute, a span that is not whole seconds keeps its
+// milliseconds ("250ms", "1.234s"): a measured latency would otherwise
+// read "0s". JSON output keeps its own (numeric) fields.
+func Human(d time.Duration) string {
+	if d < 0 {
+		return "-" + Human(-d)
+	}
+	if d < time.Minute && d%time.Second != 0 {
+		return d.Round(time.Millisecond).String()
+	}
+	d = d.Round(time.Second)
+	days := d / Day
+	d -= days * Day
+	h := d / time.Hour
+	d -= h * time.Hour
+	m := d / time.Minute
+	s := (d - m*time.Minute) / time.Second
+	switch {
+	case days > 0 && h > 0:
+		return strconv.FormatInt(int64(days), 10) + "d" + strconv.FormatInt(int64(h), 10) + "h"
+	case days > 0:
+		return strconv.FormatInt(int64(days), 10) + "d"
+	case h > 0 && m > 0:
+		return strconv.FormatInt(int64(h), 10) + "h" + strconv.FormatInt(int64(m), 10) + "m"
+	case h > 0:
+		return strconv.FormatInt(int64(h), 10) + "h"
+	case m > 0 && s > 0:
+		return strconv.FormatInt(int64(m), 10) + "m" + strconv.FormatInt(int64(s), 10) + "s"
+	case m > 0:
+		return strconv.FormatInt(int64(m), 10) + "m"
+	}
+	return strconv.FormatInt(int64(s), 10) + "s"
+}

@@ -117,6 +117,19 @@ func TestFormat(t *testing.T) {
 	}
 }
 
+func TestHuman(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0s", 45 * time.Second: "45s", 15 * time.Minute: "15m", 90 * time.Second: "1m30s",
+		time.Hour: "1h", 24 * time.Hour: "1d", 51 * time.Hour: "2d3h", 90*time.Minute + 45*time.Second: "1h30m",
+		250 * time.Millisecond: "250ms", 1234 * time.Millisecond: "1.234s", -2 * time.Hour: "-2h",
+		time.Hour + 400*time.Millisecond: "1h",
+	} {
+		if got := Human(d); got != want {
+			t.Errorf("Human(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
 func TestFlag(t *testing.T) {
 	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
 	var timeout time.Duration

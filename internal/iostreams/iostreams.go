@@ -23,6 +23,7 @@ type IOStreams struct {
 	stdoutTTY     bool
 	stderrTTY     bool
 	colorDisabled bool
+	dumbTerminal  bool
 
 	// stdinData is asked lazily: most commands never need it.
 	stdinData func() bool
@@ -97,6 +98,20 @@ func (s *IOStreams) SetStderrTTY(v bool) { s.stderrTTY = v }
 
 // SetColorDisabled turns styling off (--no-color).
 func (s *IOStreams) SetColorDisabled(v bool) { s.colorDisabled = v }
+
+// SetDumbTerminal records that the terminal cannot interpret escape
+// sequences (TERM=dumb): it gets no colour and no line redrawn in place.
+func (s *IOStreams) SetDumbTerminal(v bool) {
+	s.dumbTerminal = v
+	if v {
+		s.colorDisabled = true
+	}
+}
+
+// CanRedrawStderr reports whether stderr is a terminal on which a line can
+// be erased and drawn again (a progress bar): a terminal that is not dumb.
+// A dumb terminal shows each erase as literal text, so it gets no bar.
+func (s *IOStreams) CanRedrawStderr() bool { return s.stderrTTY && !s.dumbTerminal }
 
 // ColorEnabled reports whether human output on stderr may be styled: only
 // on a terminal and only when neither NO_COLOR nor --no-color is set. Human

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
@@ -92,7 +93,7 @@ func (d *Doctor) probe(ctx context.Context) Check {
 	if err != nil {
 		return d.probeFailure(name, api, err)
 	}
-	detail := fmt.Sprintf("remote API enabled at %s; ready on sandbox %s answered in %s", api, id, took)
+	detail := fmt.Sprintf("remote API enabled at %s; ready on sandbox %s answered in %s", api, id, duration.Human(took))
 	if !throwaway {
 		return pass(name, detail+" (the token's pinned sandbox, left as it was)")
 	}
@@ -112,7 +113,7 @@ func (d *Doctor) probe(ctx context.Context) Check {
 // probeFailure explains why ready failed, from the most basic cause up.
 func (d *Doctor) probeFailure(name, api string, err error) Check {
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fail(name, fmt.Sprintf("%s did not answer within %s", api, d.Timeout), "check the endpoint; a Worker answers in well under a second")
+		return fail(name, fmt.Sprintf("%s did not answer within %s", api, duration.Human(d.Timeout)), "check the endpoint; a Worker answers in well under a second")
 	}
 	var ce *sc.Error
 	if errors.As(err, &ce) {
@@ -198,7 +199,7 @@ func (d *Doctor) checkClock(ctx context.Context) Check {
 	if skew > 0 {
 		dir = "behind"
 	}
-	detail := fmt.Sprintf("this clock is %s %s the Worker's", abs.Round(time.Second), dir)
+	detail := fmt.Sprintf("this clock is %s %s the Worker's", duration.Human(abs.Round(time.Second)), dir)
 	hint := "tokens have no skew allowance; sync the clock (timedatectl set-ntp true, or the OS's time settings)"
 	switch {
 	case judged >= SkewFail:
@@ -206,7 +207,7 @@ func (d *Doctor) checkClock(ctx context.Context) Check {
 	case judged >= SkewWarn:
 		return warn(name, detail+": minted tokens live that much more or less", hint)
 	}
-	return pass(name, fmt.Sprintf("in step with the Worker's (within %s)", SkewWarn))
+	return pass(name, fmt.Sprintf("in step with the Worker's (within %s)", duration.Human(SkewWarn)))
 }
 
 // shortNetError trims a network error to its cause ("connection refused",

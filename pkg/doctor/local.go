@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
@@ -121,7 +122,7 @@ func (d *Doctor) checkToken() Check {
 	mint := "mint a fresh one: nimbus token mint --tenant " + orT(c.Tenant()) + " --scopes sandbox:use"
 	exp := c.ExpiresTime()
 	if !exp.After(now) {
-		return fail(name, fmt.Sprintf("the token%s expired %s ago (%s)", from, now.Sub(exp).Round(time.Second), exp.UTC().Format(time.RFC3339)), mint)
+		return fail(name, fmt.Sprintf("the token%s expired %s ago (%s)", from, duration.Human(now.Sub(exp).Round(time.Second)), exp.UTC().Format(time.RFC3339)), mint)
 	}
 	if c.Tenant() == "" {
 		return fail(name, "the token"+from+" has no tenant (tn claim); the Worker refuses it", mint)
@@ -144,7 +145,7 @@ func (d *Doctor) checkToken() Check {
 		facts = append(facts, "pinned to sandbox "+sid)
 	}
 	left := exp.Sub(now).Round(time.Second)
-	facts = append(facts, "expires in "+left.String())
+	facts = append(facts, "expires in "+duration.Human(left))
 	detail := "the token" + from + ": " + strings.Join(facts, ", ")
 	if d.Secret != "" {
 		if _, err := (token.Verifier{Secret: d.Secret, Now: d.Now}).Verify(d.Token); err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/buildinfo"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/pkg/ledger"
 	"github.com/nimbus-sh/nimbus/pkg/mcpserver"
@@ -236,7 +237,7 @@ func decodeToken(tok string) (token.Claims, error) {
 func checkToken(c token.Claims, id string, now time.Time, needDestroy bool) (warnings []string, err error) {
 	mint := "mint a least-privilege one: nimbus token mint --tenant T --scopes sandbox:use --sid " + id
 	if exp := c.ExpiresTime(); !exp.IsZero() && !exp.After(now) {
-		return nil, clierr.New(exitcode.DataErr, CodeTokenUnfit, fmt.Sprintf("the given token expired %s ago", now.Sub(exp).Round(time.Second)), mint)
+		return nil, clierr.New(exitcode.DataErr, CodeTokenUnfit, fmt.Sprintf("the given token expired %s ago", duration.Human(now.Sub(exp).Round(time.Second))), mint)
 	}
 	if sid, ok := c.SessionID(); ok && sid != id {
 		return nil, clierr.New(exitcode.NoPerm, CodeTokenUnfit, fmt.Sprintf("the given token is pinned to sandbox %q, not %q", sid, id),
@@ -270,7 +271,7 @@ func checkToken(c token.Claims, id string, now time.Time, needDestroy bool) (war
 		warnings = append(warnings, "the token is not pinned to the sandbox (no sid claim): it reaches every sandbox of its tenant; "+mint)
 	}
 	if exp := c.ExpiresTime(); !exp.IsZero() && exp.Sub(now) < time.Hour {
-		warnings = append(warnings, fmt.Sprintf("the token expires in %s (%s); tool calls fail after that", exp.Sub(now).Round(time.Second), exp.UTC().Format("15:04 MST")))
+		warnings = append(warnings, fmt.Sprintf("the token expires in %s (%s); tool calls fail after that", duration.Human(exp.Sub(now).Round(time.Second)), exp.UTC().Format("15:04 MST")))
 	}
 	return warnings, nil
 }

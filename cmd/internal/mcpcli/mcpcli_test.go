@@ -54,7 +54,7 @@ func TestCheckToken(t *testing.T) {
 		{"destroy needed but missing", claims(t, now, 2*time.Hour, "box", token.ScopeSandboxUse), now, true, 0, []string{"lacks session:destroy"}},
 		{"destroy needed and given", claims(t, now, 2*time.Hour, "box", token.ScopeSandboxUse, token.ScopeSessionDestroy), now, true, 0, nil},
 		{"destroy given but not needed", claims(t, now, 2*time.Hour, "box", token.ScopeSandboxUse, token.ScopeSessionDestroy), now, false, 0, []string{"also grants session:destroy"}},
-		{"expires soon", claims(t, now, 20*time.Minute, "box", token.ScopeSandboxUse), now, false, 0, []string{"expires in 20m0s"}},
+		{"expires soon", claims(t, now, 20*time.Minute, "box", token.ScopeSandboxUse), now, false, 0, []string{"expires in 20m"}},
 	} {
 		warnings, err := checkToken(c.c, "box", c.at, c.needDestroy)
 		var ce *clierr.Error

@@ -13,13 +13,15 @@ import (
 )
 
 // View shows a sync's progress on stderr when it is a terminal: a line per
-// verified package, a bar for the downloads and one for the uploads. When
-// stderr is not a terminal it prints nothing.
+// verified package, a bar for the downloads and one for the uploads (none
+// on a dumb terminal, which would print the bar's erase sequences as
+// text). When stderr is not a terminal it prints nothing.
 type View struct {
 	w      io.Writer
 	st     *style.Styles
 	color  bool
 	active bool
+	bars   bool
 
 	mu       sync.Mutex
 	download *progress.Bar
@@ -28,7 +30,7 @@ type View struct {
 
 // NewView returns a view on ios's stderr.
 func NewView(ios *iostreams.IOStreams) *View {
-	return &View{w: ios.ErrOut, st: ios.Styles(), color: ios.ColorEnabled(), active: ios.IsStderrTTY()}
+	return &View{w: ios.ErrOut, st: ios.Styles(), color: ios.ColorEnabled(), active: ios.IsStderrTTY(), bars: ios.CanRedrawStderr()}
 }
 
 // Active reports whether the view draws anything.
@@ -43,10 +45,12 @@ func (v *View) Observe(e runtimesync.Event) {
 	defer v.mu.Unlock()
 	switch e.Kind {
 	case runtimesync.EventDownloadStart:
-		if v.download == nil {
+		if v.download == nil && v.bars {
 			v.download = progress.New(v.w, "Downloading", progress.Options{Color: v.color})
 		}
-		v.download.AddTotal(e.Total)
+		if v.download != nil {
+			v.download.AddTotal(e.Total)
+		}
 	case runtimesync.EventDownloadBytes:
 		if v.download != nil {
 			v.download.Add(e.Bytes)
@@ -59,8 +63,10 @@ func (v *View) Observe(e runtimesync.Event) {
 		v.lineLocked(fmt.Sprintf("%s %s verified %s", v.st.SuccessIcon(), v.st.Bold(e.Runtime), v.st.Muted(fmt.Sprintf("(%s@%s, %s)", e.Package, e.Version, src))))
 	case runtimesync.EventUploadStart:
 		v.finishLocked(&v.download)
-		v.upload = progress.New(v.w, "Uploading  ", progress.Options{Color: v.color})
-		v.upload.AddTotal(e.Total)
+		if v.bars {
+			v.upload = progress.New(v.w, "Uploading  ", progress.Options{Color: v.color})
+			v.upload.AddTotal(e.Total)
+		}
 	case runtimesync.EventUploadBytes:
 		if v.upload != nil {
 			v.upload.Add(e.Bytes)

@@ -16,7 +16,8 @@ import (
 // Progress shows a transfer on stderr and implements transfer.Observer: a
 // progress.Bar (files done, bytes, rate, ETA) on a terminal, and the
 // failures and skipped entries as lines above it as they are found.
-// Without a terminal, or when quiet, there is no bar; failures are still
+// Without a terminal, on a dumb one (TERM=dumb: the bar is redrawn by
+// erasing its line), or when quiet, there is no bar; failures are still
 // printed, since they are not progress.
 type Progress struct {
 	w   io.Writer
@@ -36,7 +37,7 @@ func NewProgress(ios *iostreams.IOStreams, label string, quiet, silent bool) *Pr
 	if silent {
 		p.w = io.Discard
 	}
-	if ios.IsStderrTTY() && !quiet && !silent {
+	if ios.CanRedrawStderr() && !quiet && !silent {
 		p.bar = progress.New(ios.ErrOut, label, progress.Options{Color: ios.ColorEnabled()})
 	}
 	return p

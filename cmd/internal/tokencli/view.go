@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/jsjson"
 	"github.com/nimbus-sh/nimbus/internal/style"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -128,39 +129,9 @@ func Expiry(st *style.Styles, t, now time.Time) string {
 	at := t.UTC().Format("2006-01-02 15:04:05 UTC")
 	d := t.Sub(now).Round(time.Second)
 	if d >= 0 {
-		return at + " " + st.Success("(in "+Human(d)+")")
+		return at + " " + st.Success("(in "+duration.Human(d)+")")
 	}
-	return at + " " + st.Error("(expired "+Human(-d)+" ago)")
-}
-
-// Human formats a duration in the largest sensible units: "45s", "15m",
-// "1h30m", "2d3h".
-func Human(d time.Duration) string {
-	d = d.Round(time.Second)
-	days := d / (24 * time.Hour)
-	d -= days * 24 * time.Hour
-	h := d / time.Hour
-	d -= h * time.Hour
-	m := d / time.Minute
-	s := (d - m*time.Minute) / time.Second
-	switch {
-	case days > 0:
-		if h > 0 {
-			return fmt.Sprintf("%dd%dh", days, h)
-		}
-		return fmt.Sprintf("%dd", days)
-	case h > 0:
-		if m > 0 {
-			return fmt.Sprintf("%dh%dm", h, m)
-		}
-		return fmt.Sprintf("%dh", h)
-	case m > 0:
-		if s > 0 {
-			return fmt.Sprintf("%dm%ds", m, s)
-		}
-		return fmt.Sprintf("%dm", m)
-	}
-	return fmt.Sprintf("%ds", s)
+	return at + " " + st.Error("(expired "+duration.Human(-d)+" ago)")
 }
 
 // dateOf returns exp (seconds since 1970) as a UTC time when it falls in
