@@ -2,10 +2,14 @@ package progress
 
 import (
 	"bytes"
+	"io"
+	"math"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 // ansi matches the escape sequences the line is drawn and erased with.
@@ -143,4 +147,136 @@ func TestBytesAndDuration(t *testing.T) {
 			t.Errorf("Duration(%v) = %q, want %q", d, got, want)
 		}
 	}
+}
+
+// Before the first byte there is no rate: the line shows none and "?" for
+// the time left, not an estimate made from a zero rate.
+func TestBarWithoutARateShowsNoEstimate(t *testing.T) {
+	var buf bytes.Buffer
+	b := New(&buf, "Uploading", Options{Width: 4})
+	b.AddTotal(100)
+	if got, want := ansi.ReplaceAllString(b.Line(), ""), "Uploading    0% ░░░░ ( 0/100 B) [0s:?]"; got != want {
+		t.Fatalf("line %q, want %q", got, want)
+	}
+}
+
+func TestTimeLeft(t *testing.T) {
+	for _, c := range []struct {
+		remaining int64
+		rate      float64
+		want      string
+	}{
+		{0, 0, "0s"},
+		{-5, 10, "0s"},
+		{100, 10, "10s"},
+		{100, 30, "3s"}, // whole seconds, rounded down
+		{10 << 20, 1 << 20, "10s"},
+		{7200, 1, "2h0m0s"},
+		{100, 0, "?"},
+		{100, -1, "?"},
+		{100, math.NaN(), "?"},
+		{100, math.Inf(1), "?"},
+		{1 << 40, 1e-9, "?"}, // a stalled transfer
+		{math.MaxInt64, math.SmallestNonzeroFloat64, "?"}, // no overflow
+		{int64(maxLeft.Seconds()), 1, "?"},
+		{int64(maxLeft.Seconds()) - 1, 1, (maxLeft - time.Second).String()},
+	} {
+		if got := timeLeft(c.remaining, c.rate); got != c.want {
+			t.Errorf("timeLeft(%d, %g) = %q, want %q", c.remaining, c.rate, got, c.want)
+		}
+	}
+}
+
+// humanize writes sizes as progressbar's IEC units did, except that a
+// value rounding to 1024 of a unit is written in the next one.
+func TestHumanize(t *testing.T) {
+	for _, c := range []struct {
+		n    float64
+		want string
+	}{
+		{0, " 0 B"}, {9, " 9 B"}, {10, "10 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"},
+		{1536, "1.5 KiB"}, {10 << 10, "10 KiB"}, {4 << 20, "4.0 MiB"}, {10 << 20, "10 MiB"},
+		{21.5 * 1024, "22 KiB"}, {1<<20 - 1, "1.0 MiB"}, {1 << 30, "1.0 GiB"},
+		{math.MaxInt64, "8.0 EiB"}, {-1, " 0 B"}, {math.NaN(), " 0 B"},
+	} {
+		if n, unit := humanize(c.n); n+unit != c.want {
+			t.Errorf("humanize(%g) = %q, want %q", c.n, n+unit, c.want)
+		}
+	}
+}
+
+// The percentage is exact: 29 of 100 is 29% (0.29*100 is 28.999… in
+// floating point), and one byte short of a huge total is not 100%.
+func TestBarPercentIsExact(t *testing.T) {
+	var buf bytes.Buffer
+	b := New(&buf, "Uploading", Options{Width: 10})
+	b.AddTotal(100)
+	b.Add(29)
+	b.Clear() // the next update draws
+	b.Add(0)
+	if !strings.Contains(b.Line(), " 29% ██░░░░░░░░ ") {
+		t.Fatalf("line %q", b.Line())
+	}
+	b = New(&buf, "Uploading", Options{Width: 10})
+	b.AddTotal(1 << 62)
+	b.Add(1<<62 - 1)
+	b.Clear()
+	b.Add(0)
+	if !strings.Contains(b.Line(), " 99% █████████░ ") {
+		t.Fatalf("line %q", b.Line())
+	}
+}
+
+// A segment's 100% line is redrawn when the note changes (the last file
+// is counted after its last bytes) and after a Clear at the next update,
+// not only at Finish.
+func TestBarCompleteLineFollowsNoteAndClear(t *testing.T) {
+	var buf bytes.Buffer
+	b := New(&buf, "↑", Options{Width: 4})
+	b.AddTotal(10)
+	b.SetNote("1/2 files")
+	b.Add(10)
+	if !strings.Contains(b.Line(), "↑ 1/2 files  100% ████ (10/10 B") {
+		t.Fatalf("line %q", b.Line())
+	}
+	b.SetNote("2/2 files")
+	if !strings.HasPrefix(b.Line(), "↑ 2/2 files  100% ████ (10/10 B") {
+		t.Fatalf("note not drawn: %q", b.Line())
+	}
+	b.Clear()
+	b.Add(0)
+	if out := buf.String(); !strings.HasSuffix(out, clearLine+"\r"+b.Line()) || !strings.Contains(b.Line(), "2/2 files  100%") {
+		t.Fatalf("not drawn again after a Clear: %q", out)
+	}
+}
+
+// On a terminal narrower than the line the bar is narrowed so that the
+// line does not wrap (a wrapped line is not erased by the next draw).
+func TestBarFitsTheTerminal(t *testing.T) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	go io.Copy(io.Discard, ptmx)
+	if err := pty.Setsize(ptmx, &pty.Winsize{Cols: 50, Rows: 10}); err != nil {
+		t.Fatal(err)
+	}
+	b := New(tty, "Uploading", Options{Color: true})
+	b.AddTotal(10 << 20)
+	// "Uploading    0% " and " ( 0 B/10 MiB) [0s:?]" leave 13 of 50 cells.
+	line := ansi.ReplaceAllString(b.Line(), "")
+	if want := "Uploading    0% " + strings.Repeat("░", 13) + " ( 0 B/10 MiB) [0s:?]"; line != want {
+		t.Fatalf("on 50 columns: %q, want %q", line, want)
+	}
+	if err := pty.Setsize(ptmx, &pty.Winsize{Cols: 200, Rows: 10}); err != nil {
+		t.Fatal(err)
+	}
+	b.Clear()
+	b.Add(0)
+	if line := ansi.ReplaceAllString(b.Line(), ""); !strings.Contains(line, " 0% "+strings.Repeat("░", 24)+" (") {
+		t.Fatalf("on 200 columns: %q", line)
+	}
+	b.Finish()
 }

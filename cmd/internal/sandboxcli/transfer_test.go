@@ -113,7 +113,7 @@ func TestProgressOnATerminal(t *testing.T) {
 	p.Plan(4, 4<<20)
 	p.Transferred(1 << 20)
 	p.Event(transfer.Event{Kind: transfer.Copied, Type: transfer.TypeFile})
-	// Files, bytes, rate and [elapsed:time left], drawn by progressbar.
+	// Files, bytes, rate and [elapsed:time left].
 	waitFor(t, p, buf, "↑ 1/4 files   25% ██████░░░░░░░░░░░░░░░░░░ (1.0/4.0 MiB, ")
 	if out := buf.String(); !regexp.MustCompile(`\(1\.0/4\.0 MiB, [0-9.]+ [KMG]?i?B/s\) \[\d+s:\d+s\]`).MatchString(out) {
 		t.Fatalf("bar %q", out)
