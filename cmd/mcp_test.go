@@ -619,3 +619,86 @@ func TestMCPSignalStillDestroysTheFreshSandbox(t *testing.T) {
 		}
 	}
 }
+
+// A client that goes away without a word (killed, crashed: stdin, stdout
+// and stderr all closed at once, a call still running) still gets its
+// fresh sandbox destroyed: writing the last log lines to the closed stderr
+// must not kill the server with SIGPIPE before the clean-up.
+func TestMCPVanishedClientStillDestroysTheFreshSandbox(t *testing.T) {
+	dev := startDevServer(t, devOptions{})
+	led := ledger.New(filepath.Join(t.TempDir(), "ledger.jsonl"))
+	cmd := exec.Command(dev.Nimbus, "mcp")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "LANG=C", "NO_COLOR=1", "TMPDIR=" + t.TempDir(),
+		"NIMBUS_ENDPOINT=" + dev.URL, "JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme", "NIMBUS_LEDGER=" + led.Path()}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+	})
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	replies := json.NewDecoder(stdout)
+	send := func(msg string) {
+		t.Helper()
+		if _, err := io.WriteString(stdin, msg+"\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var init struct {
+		Result struct {
+			Capabilities struct {
+				Extensions map[string]struct {
+					Sandbox string `json:"sandbox"`
+				} `json:"extensions"`
+			} `json:"capabilities"`
+		} `json:"result"`
+	}
+	send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	if err := replies.Decode(&init); err != nil {
+		t.Fatal(err)
+	}
+	id := init.Result.Capabilities.Extensions["nimbus.sh/sandbox"].Sandbox
+	send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	send(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"nimbus_writeFile","arguments":{"path":"f","content":"x"}}}`)
+	var reply map[string]any
+	if err := replies.Decode(&reply); err != nil || reply["result"] == nil {
+		t.Fatalf("writeFile: %v %v", reply, err)
+	}
+	if !slices.Contains(sandboxDirs(t, dev.Data), "acme:_:"+id) {
+		t.Fatalf("sandbox %q not created", id)
+	}
+	send(`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"nimbus_exec","arguments":{"command":"sleep 30"}}}`)
+	// The client vanishes: every pipe closes at once.
+	_ = stdout.Close()
+	_ = stderr.Close()
+	_ = stdin.Close()
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("nimbus mcp did not exit after its client went away")
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signaled() {
+		t.Errorf("nimbus mcp died of %v", ee.Sys().(syscall.WaitStatus).Signal())
+	}
+	if slices.Contains(sandboxDirs(t, dev.Data), "acme:_:"+id) {
+		t.Errorf("sandbox %s survived", id)
+	}
+	if p, _ := led.Pending(); len(p) != 0 {
+		t.Errorf("ledger still holds %+v", p)
+	}
+}

@@ -15,8 +15,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -280,6 +283,14 @@ func checkToken(c token.Claims, id string, now time.Time, needDestroy bool) (war
 // destroys a fresh sandbox unless --keep.
 func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options) error {
 	ios := f.IOStreams
+	// A client that is killed closes our stdin, stdout and stderr at once.
+	// Go kills a process that writes to a closed stdout or stderr with
+	// SIGPIPE unless SIGPIPE is caught: the next log line would then end
+	// the server before it destroys the fresh sandbox. Caught, such writes
+	// just fail (EPIPE).
+	pipes := make(chan os.Signal, 1)
+	signal.Notify(pipes, syscall.SIGPIPE)
+	defer signal.Stop(pipes)
 	var hl *httpListener
 	if o.HTTPAddr != "" {
 		l, err := o.listenHTTP(f)
