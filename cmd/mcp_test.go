@@ -590,14 +590,16 @@ func freeTCPPort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// A server stopped by a signal (Ctrl-C, a CI cancel) still destroys its
-// fresh sandbox and takes it out of the ledger.
+// A server stopped by a signal (Ctrl-C, a CI cancel, a closed terminal)
+// still destroys its fresh sandbox and takes it out of the ledger.
 func TestMCPSignalStillDestroysTheFreshSandbox(t *testing.T) {
 	dev := startDevServer(t, devOptions{})
 	endpoint, nimbus, data := dev.URL, dev.Nimbus, dev.Data
 	led := ledger.New(filepath.Join(t.TempDir(), "ledger.jsonl"))
 	env := []string{"NIMBUS_ENDPOINT=" + endpoint, "JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme", "NIMBUS_LEDGER=" + led.Path()}
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+	// SIGHUP: the terminal that runs the client (or `nimbus mcp --http`)
+	// was closed.
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		cs, stderr, proc := mcpSession(t, nimbus, env)
 		id := cs.InitializeResult().Capabilities.Extensions["nimbus.sh/sandbox"].(map[string]any)["sandbox"].(string)
 		if _, res := mcpCall(t, cs, "nimbus_writeFile", map[string]any{"path": "f", "content": "x"}); res.IsError {

@@ -291,6 +291,11 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 	pipes := make(chan os.Signal, 1)
 	signal.Notify(pipes, syscall.SIGPIPE)
 	defer signal.Stop(pipes)
+	// SIGHUP (the terminal that runs the client, or `nimbus mcp --http`,
+	// was closed) ends the server like Ctrl-C, so the fresh sandbox is
+	// destroyed rather than left to the ledger.
+	ctx, stopHUP := signal.NotifyContext(ctx, syscall.SIGHUP)
+	defer stopHUP()
 	var hl *httpListener
 	if o.HTTPAddr != "" {
 		l, err := o.listenHTTP(f)
