@@ -795,3 +795,44 @@ func TestExecTimeoutWhenTheWorkerIgnoresIt(t *testing.T) {
 		t.Fatalf("%q after %v", msg, time.Since(start))
 	}
 }
+
+// readFile's text windows start and end on character boundaries, whatever
+// offset and length the model picks: an offset inside a character is not
+// "binary", and a length shorter than a character still moves on, so
+// following nextOffset always reads the whole file.
+func TestReadFileWindowsOnCharacterBoundaries(t *testing.T) {
+	url := backend(t)
+	sb := handle(t, url, "utf8-1", token.ScopeSandboxUse)
+	cs, _ := connect(t, mcpserver.Options{Sandbox: sb})
+	const file = "aé日😀b ünï 語😀\nend"
+	ok[mcpserver.WriteFileOutput](t, cs, "nimbus_writeFile", map[string]any{"path": "u.txt", "content": file})
+	for _, length := range []int{1, 2, 3, 4, 5, 7, 100} {
+		var got strings.Builder
+		for offset, steps := int64(0), 0; ; steps++ {
+			if steps > len(file) {
+				t.Fatalf("length %d: no end after %d calls, read %q", length, steps, got.String())
+			}
+			r := ok[mcpserver.ReadFileOutput](t, cs, "nimbus_readFile", map[string]any{"path": "u.txt", "offset": offset, "length": length})
+			if r.Binary || r.Offset != offset {
+				t.Fatalf("length %d offset %d: %+v", length, offset, r)
+			}
+			got.WriteString(r.Content)
+			if r.NextOffset == nil {
+				break
+			}
+			if *r.NextOffset <= offset {
+				t.Fatalf("length %d offset %d: nextOffset %d does not move on", length, offset, *r.NextOffset)
+			}
+			offset = *r.NextOffset
+		}
+		if got.String() != file {
+			t.Errorf("length %d: read %q, want %q", length, got.String(), file)
+		}
+	}
+	for offset := range len(file) {
+		r := ok[mcpserver.ReadFileOutput](t, cs, "nimbus_readFile", map[string]any{"path": "u.txt", "offset": offset})
+		if r.Binary || r.Offset < int64(offset) || r.Offset > int64(offset)+3 || r.Content != file[r.Offset:] {
+			t.Fatalf("offset %d: %+v", offset, r)
+		}
+	}
+}

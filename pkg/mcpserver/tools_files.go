@@ -32,11 +32,14 @@ type ReadFileOutput struct {
 	Path string `json:"path" jsonschema:"the absolute path read"`
 	// Size is the whole file's size in bytes, not the part returned.
 	Size int64 `json:"size" jsonschema:"the file's size in bytes"`
-	// Offset is the position in bytes of the first byte returned, as
-	// asked.
-	Offset int64 `json:"offset" jsonschema:"first byte returned"`
+	// Offset is the position in bytes of the first byte returned: the
+	// offset asked, or for text up to 3 bytes further when that offset
+	// is inside a UTF-8 character (Note then says so).
+	Offset int64 `json:"offset" jsonschema:"first byte returned (for text, the start of the first whole character at or after the offset asked)"`
 	// Length is how many bytes were returned; 0 when Offset is at or past
-	// the end.
+	// the end. Text is cut to whole characters, so it can be a little
+	// shorter than the length asked, or longer when that was shorter than
+	// the one character at Offset.
 	Length int64 `json:"length" jsonschema:"number of bytes returned"`
 	// Binary reports data that is not UTF-8 text: it comes as an embedded
 	// resource with MimeType, and Content is empty.
@@ -224,18 +227,21 @@ func (s *Server) readFile(ctx context.Context, in readFileInput) (*mcp.CallToolR
 		return nil, out, nil
 	}
 	// One read serves both cases: text is cut to its own limit afterwards,
-	// binary data may use the whole MaxRead.
+	// binary data may use the whole MaxRead. A few bytes more are read so
+	// that a text window that starts inside a character (an offset the
+	// model chose) or is shorter than one still returns a whole character.
 	want := int64(MaxRead)
 	if in.Length > 0 {
 		want = in.Length
 	}
 	want = min(want, st.Size-in.Offset)
+	n := min(want+2*utf8.UTFMax, st.Size-in.Offset)
 	var data []byte
 	var found bool
-	if in.Offset == 0 && want == st.Size {
+	if in.Offset == 0 && n == st.Size {
 		data, found, err = s.sb.ReadFileBytes(ctx, p)
 	} else {
-		data, found, err = s.sb.ReadRange(ctx, p, in.Offset, want)
+		data, found, err = s.sb.ReadRange(ctx, p, in.Offset, n)
 	}
 	if err != nil {
 		return nil, ReadFileOutput{}, err
@@ -245,30 +251,47 @@ func (s *Server) readFile(ctx context.Context, in readFileInput) (*mcp.CallToolR
 	}
 	size := max(st.Size, in.Offset+int64(len(data)))
 	partial := in.Offset+int64(len(data)) < size
+	text := data
+	if in.Offset > 0 {
+		text = trimPartialRuneStart(data)
+	}
 	out.MimeType = mimeType(p, data)
-	if isBinary(data, partial) {
+	if isBinary(text, partial) {
 		out.Binary = true
+		data = data[:min(int64(len(data)), want)]
 	} else {
+		out.Offset += int64(len(data) - len(text))
 		limit := int64(s.o.MaxRead)
 		if in.Length > 0 {
 			limit = in.Length
 		}
-		if int64(len(data)) > limit {
-			data = trimPartialRuneEnd(data[:limit])
-			partial = true
+		whole := text
+		if int64(len(text)) > limit {
+			text = trimPartialRuneEnd(text[:limit])
 		} else if partial {
-			data = trimPartialRuneEnd(data)
+			text = trimPartialRuneEnd(text)
 		}
+		if len(text) == 0 && len(whole) > 0 {
+			// length is shorter than the character at offset: return
+			// that character, or following nextOffset would never end.
+			_, w := utf8.DecodeRune(whole)
+			text = whole[:w]
+		}
+		data = text
 		out.Content = string(data)
 		if strings.HasPrefix(out.MimeType, "application/octet-stream") {
 			out.MimeType = "text/plain; charset=utf-8"
 		}
 	}
 	out.Length = int64(len(data))
-	if end := in.Offset + out.Length; end < size {
+	if end := out.Offset + out.Length; end < size {
 		out.Truncated = true
 		out.NextOffset = &end
-		out.Note = fmt.Sprintf("returned bytes %d-%d of %d; call %s with offset %d to read on", in.Offset, end, size, s.name("readFile"), end)
+		out.Note = fmt.Sprintf("returned bytes %d-%d of %d; call %s with offset %d to read on", out.Offset, end, size, s.name("readFile"), end)
+	}
+	if out.Offset != in.Offset {
+		skipped := fmt.Sprintf("offset %d is inside a character: the text starts at the next one, offset %d", in.Offset, out.Offset)
+		out.Note = strings.TrimPrefix(out.Note+"; "+skipped, "; ")
 	}
 	if !out.Binary {
 		return nil, out, nil
