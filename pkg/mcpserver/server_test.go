@@ -836,3 +836,27 @@ func TestReadFileWindowsOnCharacterBoundaries(t *testing.T) {
 		}
 	}
 }
+
+// A timeoutMs beyond what a timer can hold is refused by the schema: it
+// used to overflow the client's bound and fail a quick command at once
+// with a false E_TIMEOUT.
+func TestHugeTimeoutIsRefused(t *testing.T) {
+	url := backend(t)
+	sb := handle(t, url, "timeout-1", token.ScopeSandboxUse)
+	cs, _ := connect(t, mcpserver.Options{Sandbox: sb})
+	for _, tool := range []string{"nimbus_exec", "nimbus_runCode"} {
+		for _, ms := range []int64{9223372036854, 10000000000000, 1 << 53} {
+			args := map[string]any{"command": "echo hi", "timeoutMs": ms}
+			if tool == "nimbus_runCode" {
+				args = map[string]any{"code": "console.log('hi')", "timeoutMs": ms}
+			}
+			if msg := failed(t, cs, tool, args); !strings.Contains(msg, "validating") || !strings.Contains(msg, "timeoutMs") {
+				t.Errorf("%s timeoutMs %d: %s", tool, ms, msg)
+			}
+		}
+	}
+	x := ok[mcpserver.ExecOutput](t, cs, "nimbus_exec", map[string]any{"command": "echo hi", "timeoutMs": mcpserver.MaxTimeoutMs})
+	if x.Stdout != "hi\n" || x.ExitCode != 0 {
+		t.Fatalf("exec with the largest timeout: %+v", x)
+	}
+}

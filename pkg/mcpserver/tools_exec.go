@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +15,12 @@ import (
 
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
+
+// MaxTimeoutMs is the largest timeoutMs exec and runCode accept (about 24.8
+// days): the largest delay a JavaScript timer holds (a Worker fires a larger
+// one at once), and far below the point where the client's own bound on
+// the call would overflow.
+const MaxTimeoutMs = math.MaxInt32
 
 // runOptions are the options exec and runCode share.
 type runOptions struct {
@@ -88,6 +95,13 @@ func positive(s *jsonschema.Schema, props ...string) {
 	}
 }
 
+// timeoutSchema bounds timeoutMs: positive, at most MaxTimeoutMs.
+func timeoutSchema(s *jsonschema.Schema) {
+	if ps := s.Properties["timeoutMs"]; ps != nil {
+		ps.Minimum, ps.Maximum = jsonschema.Ptr(1.0), jsonschema.Ptr(float64(MaxTimeoutMs))
+	}
+}
+
 func nonNegative(s *jsonschema.Schema, props ...string) {
 	for _, p := range props {
 		if ps := s.Properties[p]; ps != nil {
@@ -127,7 +141,7 @@ func (s *Server) registerExec() {
 		openWorld: true,
 		schema: func(js *jsonschema.Schema) {
 			nonEmpty(js, "command")
-			positive(js, "timeoutMs")
+			timeoutSchema(js)
 			if ps := js.Properties["shellId"]; ps != nil {
 				ps.Pattern = `^[A-Za-z0-9][A-Za-z0-9._:-]*$`
 				ps.MaxLength = jsonschema.Ptr(160)
@@ -143,7 +157,7 @@ func (s *Server) registerExec() {
 			nonEmpty(js, "code")
 			enum(js, "language", "javascript", "typescript", "python", "ruby", "shell")
 			enum(js, "install", "never", "ifMissing")
-			positive(js, "timeoutMs")
+			timeoutSchema(js)
 		},
 	}, s.runCode)
 }
