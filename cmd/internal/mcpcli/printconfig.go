@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/nimbus-sh/nimbus/cmd/internal/localdev"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
@@ -65,12 +66,12 @@ func PrintConfig(f *cmdutil.Factory, cmd *cobra.Command, o *Options) error {
 			c.Args = append(c.Args, "--"+fl.Name+"="+fl.Value.String())
 		})
 		c.Env = map[string]string{}
-		if !o.Local {
-			for _, name := range []string{"NIMBUS_ENDPOINT", "NIMBUS_BASE_PATH", "NIMBUS_PROFILE", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_TOKEN_FILE"} {
-				if v := f.Getenv(name); v != "" {
-					c.Env[name] = v
-				}
+		for _, name := range carriedEnv(o.Local) {
+			if v := f.Getenv(name); v != "" {
+				c.Env[name] = v
 			}
+		}
+		if !o.Local {
 			switch {
 			case cmd.Flags().Changed("token-file") || f.Getenv("NIMBUS_TOKEN_FILE") != "":
 			case f.Getenv("NIMBUS_TOKEN") != "":
@@ -116,6 +117,18 @@ func PrintConfig(f *cmdutil.Factory, cmd *cobra.Command, o *Options) error {
 	}
 	warnNotes(f, notes)
 	return nil
+}
+
+// carriedEnv are the non-secret variables of this shell that decide which
+// sandboxes the server reaches and how: the client's server must see the
+// same ones, or --sandbox names a sandbox in another store (--local's
+// NIMBUS_DEV_DATA) and fresh ones go to another cleanup ledger.
+func carriedEnv(local bool) []string {
+	names := []string{"NIMBUS_PROFILE", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_LEDGER"}
+	if local {
+		return append(names, localdev.DataEnv)
+	}
+	return append(names, "NIMBUS_ENDPOINT", "NIMBUS_BASE_PATH", "NIMBUS_TOKEN_FILE", "NIMBUS_HTTP_TIMEOUT", "NIMBUS_WRITE_LIMIT")
 }
 
 func writeJSONThen(f *cmdutil.Factory, v any, notes []string) error {
