@@ -2,6 +2,8 @@ package mcpserver
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -95,6 +97,9 @@ type Server struct {
 	mcp  *mcp.Server
 	desc Descriptor
 	seq  atomic.Int64
+	// run tells this server's saved outputs from those of other servers
+	// on the same sandbox (another agent, an earlier run with --keep).
+	run string
 }
 
 // New validates o and builds the server with its tools and resources.
@@ -139,7 +144,9 @@ func New(o Options) (*Server, error) {
 	if o.ProgressInterval <= 0 {
 		o.ProgressInterval = 5 * time.Second
 	}
-	s := &Server{o: o, sb: o.Sandbox}
+	run := make([]byte, 4)
+	_, _ = rand.Read(run)
+	s := &Server{o: o, sb: o.Sandbox, run: hex.EncodeToString(run)}
 	s.desc = Descriptor{
 		Name: o.Namespace, Kind: o.Kind, Namespace: o.Namespace, Sandbox: o.Sandbox.ID(),
 		Capabilities: Capabilities(o.RuntimeAllow), ReadOnly: o.ReadOnly, Destroy: o.Destroyer != nil,

@@ -860,3 +860,22 @@ func TestHugeTimeoutIsRefused(t *testing.T) {
 		t.Fatalf("exec with the largest timeout: %+v", x)
 	}
 }
+
+// Two servers on one sandbox (two agents on --sandbox review-42, or a
+// server restarted with --keep) do not overwrite each other's saved
+// output: the file a note names holds that call's output.
+func TestSavedOutputIsPerServer(t *testing.T) {
+	url := backend(t)
+	sb := handle(t, url, "spill-2", token.ScopeSandboxUse)
+	a, _ := connect(t, mcpserver.Options{Sandbox: sb, MaxOutput: 100, LocalTempDir: t.TempDir()})
+	b, _ := connect(t, mcpserver.Options{Sandbox: sb, MaxOutput: 100, LocalTempDir: t.TempDir()})
+	xa := ok[mcpserver.ExecOutput](t, a, "nimbus_exec", map[string]any{"command": "seq 1 1000 | sed s/^/A/"})
+	xb := ok[mcpserver.ExecOutput](t, b, "nimbus_exec", map[string]any{"command": "seq 1 1000 | sed s/^/B/"})
+	if xa.StdoutFile == "" || xb.StdoutFile == "" || xa.StdoutFile == xb.StdoutFile {
+		t.Fatalf("saved files: %q and %q", xa.StdoutFile, xb.StdoutFile)
+	}
+	r := ok[mcpserver.ReadFileOutput](t, a, "nimbus_readFile", map[string]any{"path": xa.StdoutFile, "length": 3})
+	if r.Content != "A1\n" {
+		t.Fatalf("%s holds %q, not the first server's output", xa.StdoutFile, r.Content)
+	}
+}

@@ -236,7 +236,7 @@ func (s *Server) saveStream(ctx context.Context, n int64, stream string, c *capt
 	if s.o.SpillDir == "-" {
 		return "", append(notes, what+rerun)
 	}
-	path := fmt.Sprintf("%s/%d-%s.txt", strings.TrimRight(s.o.SpillDir, "/"), n, stream)
+	path := fmt.Sprintf("%s/%s-%d-%s.txt", strings.TrimRight(s.o.SpillDir, "/"), s.run, n, stream)
 	err := s.sb.Mkdir(ctx, s.o.SpillDir)
 	complete := true
 	if err == nil {
