@@ -130,6 +130,40 @@ func (c *capture) text() string {
 	return validUTF8(head) + fmt.Sprintf("\n[… %s cut …]\n", byteCount(cut)) + validUTF8(tail)
 }
 
+// binary tells output that is not text: NUL bytes, or more than a third
+// of bytes that are not UTF-8 (or U+FFFD, which a Worker puts in their
+// place) or are control characters other than tab, newlines, form feed,
+// backspace and the escape of colour codes. Escaped in JSON (a NUL is six
+// characters), such output would cost the model several times its size
+// and tell it nothing; Latin-1 text or a stray invalid byte is still text.
+func (c *capture) binary() bool {
+	if c.head == nil {
+		bad, nul := unprintable(c.all)
+		return nul || bad*3 > len(c.all)
+	}
+	tail := c.tail[len(c.tail)-c.tailLen():]
+	bh, nh := unprintable(c.head)
+	bt, nt := unprintable(tail)
+	return nh || nt || (bh+bt)*3 > len(c.head)+len(tail)
+}
+
+// unprintable counts the bytes of b that are not text (see binary) and
+// reports NUL bytes.
+func unprintable(b []byte) (bad int, nul bool) {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		switch {
+		case r == 0:
+			nul = true
+			bad++
+		case r == utf8.RuneError, r == 0x7f, r < 0x20 && !strings.ContainsRune("\t\n\r\f\b\v\x1b", r):
+			bad += n
+		}
+		i += n
+	}
+	return bad, nul
+}
+
 // spillFile returns the local copy of the whole stream (nil when there is
 // none) and whether it holds everything.
 func (c *capture) spillFile() (f *os.File, complete bool) {

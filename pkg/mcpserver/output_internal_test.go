@@ -119,3 +119,23 @@ func FuzzCapture(f *testing.F) {
 		}
 	})
 }
+
+func TestCaptureTellsBinaryFromText(t *testing.T) {
+	random := make([]byte, 3000)
+	for i := range random {
+		random[i] = byte(i*7919 + i/3)
+	}
+	for s, want := range map[string]bool{
+		string(random): true,
+		strings.ToValidUTF8(string(random), "\uFFFD"): true, // as a Worker sends it
+		"a\x00b":                              true,
+		strings.Repeat("x", 100) + "\x01\x02": false,
+		strings.Repeat("caf\xe9 na\xefve r\xe9sum\xe9\n", 50): false,
+		strings.Repeat("\x1b[31mERROR\x1b[0m\tx\r\n", 100):    false,
+		strings.Repeat("日本語のテキスト\n", 100):                     false,
+	} {
+		if got := captureString(s, 1000).binary(); got != want {
+			t.Errorf("%q…: binary %v", s[:min(len(s), 20)], got)
+		}
+	}
+}

@@ -879,3 +879,45 @@ func TestSavedOutputIsPerServer(t *testing.T) {
 		t.Fatalf("%s holds %q, not the first server's output", xa.StdoutFile, r.Content)
 	}
 }
+
+// Binary output (NUL bytes, or mostly bytes that are not text) is not put
+// in front of the model as text: escaped in JSON, 16 KiB of it became
+// about 100 KB of context. The result says how much there was and where
+// the whole of it is saved; text with a stray invalid byte or colours is
+// still shown.
+func TestBinaryOutputIsNotShownAsText(t *testing.T) {
+	url := backend(t)
+	sb := handle(t, url, "binout-1", token.ScopeSandboxUse)
+	cs, _ := connect(t, mcpserver.Options{Sandbox: sb, LocalTempDir: t.TempDir()})
+	for _, c := range []struct {
+		tool  string
+		args  map[string]any
+		bytes int64
+	}{
+		{"nimbus_exec", map[string]any{"command": "head -c 100000 /dev/zero"}, 100000},
+		{"nimbus_exec", map[string]any{"command": "head -c 3000 /dev/zero"}, 3000},
+		{"nimbus_exec", map[string]any{"command": "head -c 3000 /dev/urandom"}, 3000},
+		{"nimbus_runCode", map[string]any{"language": "shell", "code": "head -c 3000 /dev/zero"}, 3000},
+	} {
+		res := call(t, cs, c.tool, c.args)
+		if res.IsError {
+			t.Fatalf("%v: %s", c.args, text(res))
+		}
+		b, _ := json.Marshal(res)
+		var x mcpserver.ExecOutput
+		sj, _ := json.Marshal(res.StructuredContent)
+		_ = json.Unmarshal(sj, &x)
+		if len(b) > 4000 || len(x.Stdout) > 200 || !x.Truncated || x.StdoutBytes != c.bytes || !strings.Contains(x.Note, "binary") || x.StdoutFile == "" {
+			t.Errorf("%v: %d bytes of result, stdout %d bytes, %+v", c.args, len(b), len(x.Stdout), x.Note)
+			continue
+		}
+		r := ok[mcpserver.ReadFileOutput](t, cs, "nimbus_readFile", map[string]any{"path": x.StdoutFile, "length": 10})
+		if r.Size != c.bytes || !r.Binary {
+			t.Errorf("%v: saved %+v", c.args, r)
+		}
+	}
+	x := ok[mcpserver.ExecOutput](t, cs, "nimbus_exec", map[string]any{"command": `printf 'caf\351 na\357ve r\351sum\351 \033[31mred\033[0m\tx\n'`})
+	if x.Stdout != "caf\uFFFD na\uFFFDve r\uFFFDsum\uFFFD \x1b[31mred\x1b[0m\tx\n" || x.Truncated || x.Note != "" {
+		t.Fatalf("Latin-1 text with colours: %+v", x)
+	}
+}

@@ -63,7 +63,9 @@ type ExecOutput struct {
 	Timestamp int64 `json:"timestamp" jsonschema:"end time, milliseconds since the Unix epoch"`
 	// Stdout is the standard output the model sees: at most
 	// Options.MaxOutput bytes, the middle cut out when it was longer so
-	// that both the start and the end (usually the error) survive.
+	// that both the start and the end (usually the error) survive. Binary
+	// output (NUL bytes, or mostly not text) is replaced by a marker; Note
+	// says where the whole of it was saved.
 	Stdout string `json:"stdout" jsonschema:"standard output (cut in the middle when longer than the limit)"`
 	// Stderr is standard error, cut like Stdout.
 	Stderr string `json:"stderr" jsonschema:"standard error (cut in the middle when longer than the limit)"`
@@ -72,8 +74,9 @@ type ExecOutput struct {
 	// StderrBytes is the full length of standard error in bytes, before
 	// any cut.
 	StderrBytes int64 `json:"stderrBytes" jsonschema:"full length of standard error in bytes"`
-	// Truncated reports that Stdout or Stderr was cut; StdoutFile,
-	// StderrFile and Note then say where the rest is.
+	// Truncated reports that Stdout or Stderr was cut or, being binary,
+	// not shown; StdoutFile, StderrFile and Note then say where the rest
+	// is.
 	Truncated bool `json:"truncated" jsonschema:"some output was cut"`
 	// StdoutFile and StderrFile name the sandbox files holding the full
 	// output of a cut stream.
@@ -209,30 +212,50 @@ func (s *Server) runCode(ctx context.Context, in runCodeInput) (*mcp.CallToolRes
 // otherwise the captures' spill files are saved.
 func (s *Server) execOutput(ctx context.Context, r *sc.ExecResult, stdout, stderr *capture, wholeOut, wholeErr []byte) ExecOutput {
 	setExit(ctx, r.ExitCode)
+	binOut, binErr := stdout.binary(), stderr.binary()
 	out := ExecOutput{
 		Command: r.Command, ExitCode: r.ExitCode, Success: r.Success, Duration: r.Duration, Timestamp: r.Timestamp,
-		Stdout: stdout.text(), Stderr: stderr.text(), StdoutBytes: stdout.total, StderrBytes: stderr.total,
-		Truncated: stdout.truncated() || stderr.truncated(),
+		Stdout: shownText(stdout, binOut), Stderr: shownText(stderr, binErr), StdoutBytes: stdout.total, StderrBytes: stderr.total,
+		Truncated: stdout.truncated() || stderr.truncated() || binOut || binErr,
 	}
 	if out.Truncated {
 		n := s.seq.Add(1)
 		var notes []string
-		out.StdoutFile, notes = s.saveStream(ctx, n, "stdout", stdout, wholeOut, notes)
-		out.StderrFile, notes = s.saveStream(ctx, n, "stderr", stderr, wholeErr, notes)
+		out.StdoutFile, notes = s.saveStream(ctx, n, "stdout", stdout, binOut, wholeOut, notes)
+		out.StderrFile, notes = s.saveStream(ctx, n, "stderr", stderr, binErr, wholeErr, notes)
 		out.Note = strings.Join(notes, " ")
 	}
 	return out
 }
 
+// shownText is what the model sees of a stream: its text, or for binary
+// output a marker saying how much there was.
+func shownText(c *capture, binary bool) string {
+	if binary {
+		return fmt.Sprintf("[binary output, %s, not shown]", byteCount(c.total))
+	}
+	return c.text()
+}
+
 // saveStream saves the full text of a cut stream in the sandbox (from the
 // capture's spill file, or from whole when the caller has it) and appends
 // the note saying what the model missed and where to find it.
-func (s *Server) saveStream(ctx context.Context, n int64, stream string, c *capture, whole []byte, notes []string) (string, []string) {
-	if !c.truncated() {
+func (s *Server) saveStream(ctx context.Context, n int64, stream string, c *capture, binary bool, whole []byte, notes []string) (string, []string) {
+	if !c.truncated() && !binary {
 		return "", notes
+	}
+	if whole == nil && !c.truncated() {
+		// Binary output short enough to be kept whole.
+		whole = c.all
 	}
 	what := fmt.Sprintf("%s was %s; the middle %s was cut.", stream, byteCount(c.total), byteCount(c.cut()))
 	rerun := " To see it, rerun with the output redirected to a file and read that file with " + s.name("readFile") + " (offset and length) or search it with grep."
+	read := ": read it with " + s.name("readFile") + " (offset and length) or search it with grep via " + s.name("exec") + "."
+	if binary {
+		what = fmt.Sprintf("%s is binary (%s with NUL bytes or mostly not text), so it is not shown.", stream, byteCount(c.total))
+		rerun = " To see it, rerun with the output redirected to a file and inspect that file with xxd or od via " + s.name("exec") + "."
+		read = ": inspect it with xxd or od via " + s.name("exec") + ", or read it with " + s.name("readFile") + " (binary data comes back as a resource)."
+	}
 	if s.o.SpillDir == "-" {
 		return "", append(notes, what+rerun)
 	}
@@ -262,7 +285,7 @@ func (s *Server) saveStream(ctx context.Context, n int64, stream string, c *capt
 	if err != nil {
 		return "", append(notes, what+" Saving the full output in the sandbox failed ("+toolError(err).Code+")."+rerun)
 	}
-	note := what + " The full " + stream + " is in " + path + ": read it with " + s.name("readFile") + " (offset and length) or search it with grep via " + s.name("exec") + "."
+	note := what + " The full " + stream + " is in " + path + read
 	if !complete {
 		note = what + " The first " + byteCount(s.sb.Client().WriteLimit()) + " of it is in " + path + "." + rerun
 	}
