@@ -921,3 +921,26 @@ func TestBinaryOutputIsNotShownAsText(t *testing.T) {
 		t.Fatalf("Latin-1 text with colours: %+v", x)
 	}
 }
+
+// A background process's binary output is not escaped into the model's
+// context either.
+func TestBinaryLogsAreNotShownAsText(t *testing.T) {
+	url := backend(t)
+	sb := handle(t, url, "binlogs-1", token.ScopeSandboxUse)
+	cs, _ := connect(t, mcpserver.Options{Sandbox: sb})
+	p := ok[sc.StartResult](t, cs, "nimbus_startProcess", map[string]any{"command": "head -c 20000 /dev/zero"})
+	waitLogs(t, cs, p.PID, func(l mcpserver.LogsOutput) bool { return l.Exit != nil })
+	res := call(t, cs, "nimbus_logs", map[string]any{"pid": p.PID, "bytes": 20000})
+	b, _ := json.Marshal(res)
+	var l mcpserver.LogsOutput
+	sj, _ := json.Marshal(res.StructuredContent)
+	_ = json.Unmarshal(sj, &l)
+	if res.IsError || len(b) > 4000 || len(l.Text) > 200 || !strings.Contains(l.Note, "binary") || !l.Truncated || l.Exit == nil {
+		t.Fatalf("%d bytes of result, text %d bytes, %+v", len(b), len(l.Text), l.Note)
+	}
+	// Text still comes through.
+	q := ok[sc.StartResult](t, cs, "nimbus_startProcess", map[string]any{"command": "echo hello"})
+	if l := waitLogs(t, cs, q.PID, func(l mcpserver.LogsOutput) bool { return l.Exit != nil }); l.Text != "hello\n" || l.Note != "" {
+		t.Fatalf("text logs: %+v", l)
+	}
+}

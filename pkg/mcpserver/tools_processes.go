@@ -49,7 +49,8 @@ type LogsOutput struct {
 	// PID is the process the log belongs to.
 	PID int64 `json:"pid"`
 	// Text is the output, stdout and stderr interleaved; when longer than
-	// Options.MaxOutput its start is cut, keeping the newest output.
+	// Options.MaxOutput its start is cut, keeping the newest output. Binary
+	// output (see ExecOutput.Stdout) is replaced by a marker.
 	Text string `json:"text" jsonschema:"the output, stdout and stderr interleaved (its start is cut when longer than the limit)"`
 	// Cursor is passed back as the cursor input to get only newer output.
 	Cursor int64 `json:"cursor" jsonschema:"pass it back as cursor to get only newer output"`
@@ -167,6 +168,13 @@ func (s *Server) logs(ctx context.Context, in logsInput) (*mcp.CallToolResult, L
 	out := LogsOutput{PID: l.PID, Text: text, Cursor: l.Cursor, Truncated: l.Truncated || cut > 0, Exit: l.Exit}
 	if cut > 0 {
 		out.Note = fmt.Sprintf("the first %s of this output were cut; ask for fewer lines or bytes, or poll with cursor more often", byteCount(cut))
+	}
+	if c := captureString(text, len(text)+2); c.binary() {
+		// Escaped in JSON, binary output would cost the model several
+		// times its size; cursor still moves past it.
+		out.Text = fmt.Sprintf("[binary output, %s, not shown]", byteCount(int64(len(l.Text))))
+		out.Truncated = true
+		out.Note = "the process printed binary output (NUL bytes or mostly not text), not shown; have it write to a file in the sandbox and inspect that with xxd or od via " + s.name("exec")
 	}
 	if l.Exit != nil {
 		setExit(ctx, l.Exit.Code)
