@@ -36,7 +36,10 @@ func PrintConfig(f *cmdutil.Factory, cmd *cobra.Command, o *Options) error {
 		if err != nil {
 			return err
 		}
-		notes = append(notes, fmt.Sprintf("start the server with `nimbus mcp --http %s`, and give the client the key: export %s=$(cat %s)", o.HTTPAddr, KeyEnv, path))
+		// The server must be started with the flags given here: another
+		// --http-key-file would be another key, and --local, --sandbox or
+		// --read-only another server.
+		notes = append(notes, fmt.Sprintf("start the server with `nimbus %s`, and give the client the key: export %s=$(cat %s)", shellquote.Join(serverArgs(cmd)), KeyEnv, shellquote.Quote(path)))
 	} else {
 		exe, err := os.Executable()
 		if err != nil {
@@ -45,26 +48,7 @@ func PrintConfig(f *cmdutil.Factory, cmd *cobra.Command, o *Options) error {
 			exe = r
 		}
 		c.Command = exe
-		c.Args = []string{"mcp"}
-		cmd.Flags().Visit(func(fl *pflag.Flag) {
-			if notForwarded[fl.Name] {
-				return
-			}
-			if sv, ok := fl.Value.(pflag.SliceValue); ok {
-				for _, v := range sv.GetSlice() {
-					c.Args = append(c.Args, "--"+fl.Name+"="+v)
-				}
-				if len(sv.GetSlice()) == 0 {
-					c.Args = append(c.Args, "--"+fl.Name+"=")
-				}
-				return
-			}
-			if fl.Value.Type() == "bool" && fl.Value.String() == "true" {
-				c.Args = append(c.Args, "--"+fl.Name)
-				return
-			}
-			c.Args = append(c.Args, "--"+fl.Name+"="+fl.Value.String())
-		})
+		c.Args = serverArgs(cmd)
 		c.Env = map[string]string{}
 		for _, name := range carriedEnv(o.Local) {
 			if v := f.Getenv(name); v != "" {
@@ -117,6 +101,32 @@ func PrintConfig(f *cmdutil.Factory, cmd *cobra.Command, o *Options) error {
 	}
 	warnNotes(f, notes)
 	return nil
+}
+
+// serverArgs are the arguments that start this same server: mcp and the
+// flags given, minus those that describe this invocation.
+func serverArgs(cmd *cobra.Command) []string {
+	args := []string{"mcp"}
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		if notForwarded[fl.Name] {
+			return
+		}
+		if sv, ok := fl.Value.(pflag.SliceValue); ok {
+			for _, v := range sv.GetSlice() {
+				args = append(args, "--"+fl.Name+"="+v)
+			}
+			if len(sv.GetSlice()) == 0 {
+				args = append(args, "--"+fl.Name+"=")
+			}
+			return
+		}
+		if fl.Value.Type() == "bool" && fl.Value.String() == "true" {
+			args = append(args, "--"+fl.Name)
+			return
+		}
+		args = append(args, "--"+fl.Name+"="+fl.Value.String())
+	})
+	return args
 }
 
 // carriedEnv are the non-secret variables of this shell that decide which
