@@ -52,6 +52,9 @@ func PrintConfig(f *cmdutil.Factory, cmd *cobra.Command, o *Options) error {
 		c.Env = map[string]string{}
 		for _, name := range carriedEnv(o.Local) {
 			if v := f.Getenv(name); v != "" {
+				if pathEnv[name] {
+					v = absPath(v)
+				}
 				c.Env[name] = v
 			}
 		}
@@ -124,9 +127,30 @@ func serverArgs(cmd *cobra.Command) []string {
 			args = append(args, "--"+fl.Name)
 			return
 		}
-		args = append(args, "--"+fl.Name+"="+fl.Value.String())
+		v := fl.Value.String()
+		if pathFlags[fl.Name] {
+			v = absPath(v)
+		}
+		args = append(args, "--"+fl.Name+"="+v)
 	})
 	return args
+}
+
+// pathFlags and pathEnv name files: the client starts the server in a
+// directory of its own (Claude Desktop: /), so relative paths are made
+// absolute.
+var (
+	pathFlags = map[string]bool{"token-file": true, "http-key-file": true}
+	pathEnv   = map[string]bool{"NIMBUS_TOKEN_FILE": true, "NIMBUS_LEDGER": true}
+)
+
+// absPath is p made absolute against the current directory (p itself if
+// that fails).
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil && p != "" {
+		return a
+	}
+	return p
 }
 
 // carriedEnv are the non-secret variables of this shell that decide which
