@@ -149,14 +149,14 @@ func retryable(res *http.Response, err error) bool {
 	if err != nil {
 		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 	}
-	switch {
-	case res.StatusCode == http.StatusConflict:
-		return false
-	case res.StatusCode == http.StatusRequestTimeout, res.StatusCode == http.StatusTooManyRequests:
-		return true
-	default:
-		return res.StatusCode >= 500
-	}
+	return transientStatus(res.StatusCode)
+}
+
+// transientStatus reports the statuses that say "not now" rather than "no":
+// 408, 429 and 5xx. They are retried, and once the retries are spent they
+// are an outage (exit 69), never a rejection of the token or the request.
+func transientStatus(status int) bool {
+	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
 }
 
 func (p retryPolicy) delay(res *http.Response, attempt int) time.Duration {

@@ -93,10 +93,11 @@ func (r *run) fail(step StepID, subject string, err *Error) error {
 }
 
 // isClientRejection reports a 4xx answer: the request reached Cloudflare,
-// which refused it (as opposed to an outage).
+// which refused it (as opposed to an outage, which includes the 408 and
+// 429 the retry policy retries).
 func isClientRejection(err error) (apiFailure, bool) {
 	f, ok := asAPIFailure(err)
-	return f, ok && f.status >= 400 && f.status < 500 && f.status != http.StatusTooManyRequests
+	return f, ok && f.status >= 400 && f.status < 500 && !transientStatus(f.status)
 }
 
 func tokenInvalid(err error, detail string) *Error {
