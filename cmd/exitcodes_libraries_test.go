@@ -69,9 +69,11 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 			first(runtimesync.WritePin(filepath.Join(dir, "missing.jsonc"), digest, false))},
 		"the wrangler config cannot be read or written to record the pin": {first(runtimesync.WritePin(dir, digest, false))},
 		"catalog changed by another publisher during the sync":            {rsErr(runtimesync.KindConflict, runtimesync.CodeCatalogConflict)},
-		"npm registry unreachable or failing": {rsErr(runtimesync.KindUnavailable, runtimesync.CodeRegistry),
+		"npm registry unreachable or failing (network, 408, 429, 5xx after retries)": {rsErr(runtimesync.KindUnavailable, runtimesync.CodeRegistry),
 			npmErr(npmregistry.KindUnavailable, npmregistry.CodeUnavailable), npmErr(npmregistry.KindNotFound, npmregistry.CodeUnavailable)},
-		"npm's registry setting is not an http(s) URL": {first(npmregistry.ResolveRegistry(runtimesync.PackagePrefix+"clang", npmregistry.Settings{"registry": "ftp://mirror"}))},
+		"npm's registry setting is not an http(s) URL, or names something that is not an npm registry (no packument, a 4xx other than 401, 403, 404, 408, 429): a rerun gets the same answer": {
+			first(npmregistry.ResolveRegistry(runtimesync.PackagePrefix+"clang", npmregistry.Settings{"registry": "ftp://mirror"})),
+			rsErr(runtimesync.KindConfig, runtimesync.CodeRegistryInvalid)},
 		"bucket missing; R2 not enabled; no token or account": {first(runtimesync.List(ctx, emptyBucket{false}, "")),
 			pvErr(provision.KindConfig, provision.CodeR2NotEnabled), first(runtimecli.APIToken(noEnv, ""))},
 		"token lacks \"Workers R2 Storage Write\"": {pvErr(provision.KindPermission, provision.CodePermission)},

@@ -302,7 +302,7 @@ func statusError(res *http.Response, what string) *Error {
 		return &Error{Kind: KindUnavailable, Code: CodeUnavailable, Status: res.StatusCode,
 			Message: fmt.Sprintf("%s: the registry refused access (HTTP %d)", what, res.StatusCode),
 			Hint:    "the Nimbus runtime packages are public; check npm's registry setting (NPM_CONFIG_REGISTRY, registry= in .npmrc)"}
-	case res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500:
+	case res.StatusCode == http.StatusRequestTimeout || res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500:
 		return &Error{Kind: KindUnavailable, Code: CodeUnavailable, Status: res.StatusCode,
 			Message: fmt.Sprintf("%s: the registry is unavailable (HTTP %d)", what, res.StatusCode),
 			Hint:    "retry later; the command is safe to rerun"}

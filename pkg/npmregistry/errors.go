@@ -11,7 +11,7 @@ type Kind int
 
 const (
 	// KindUnavailable means the registry could not be reached or failed
-	// (transport error, 5xx, 429) even after retries.
+	// (transport error, 408, 429, 5xx) even after retries.
 	KindUnavailable Kind = iota
 	// KindNotFound means the registry has no such package (404).
 	KindNotFound
