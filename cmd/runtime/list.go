@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/runtimecli"
+	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/jsjson"
 	"github.com/nimbus-sh/nimbus/internal/progress"
@@ -87,6 +88,20 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Version, progress.Bytes(r.SizeBytes), r.License)
 		}
 		tw.Flush()
+	}
+	if f.JSON {
+		// stderr carries JSON objects only; pinState is in stdout's object.
+		switch state {
+		case "stale":
+			f.Warn(&clierr.Warning{Code: runtimecli.WarnPinStale,
+				Message: fmt.Sprintf("%s pins %s, but the bucket's current catalog is %s: listed the pinned one", pinFrom, pin, l.Current),
+				Hint:    "run `nimbus runtime sync --write-config` and redeploy to move the Worker to the current one"})
+		case "missing":
+			f.Warn(&clierr.Warning{Code: runtimecli.WarnPinMissing,
+				Message: defaultWranglerConfig + " does not pin a runtime catalog: runtime installs in the deployed Worker fail until it does",
+				Hint:    "run `nimbus runtime sync --write-config` and redeploy"})
+		}
+		return nil
 	}
 	st := ios.Styles()
 	w := ios.ErrOut

@@ -200,7 +200,18 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 		}
 	}
 	view.summary(res, time.Since(started))
-	if !ios.IsStderrTTY() && (res.Pin == provision.PinStale || res.Pin == provision.PinMissing) {
+	switch {
+	case res.Pin != provision.PinStale && res.Pin != provision.PinMissing:
+	case f.JSON:
+		// stderr carries JSON objects only.
+		code := runtimecli.WarnPinMissing
+		if res.Pin == provision.PinStale {
+			code = runtimecli.WarnPinStale
+		}
+		f.Warn(&clierr.Warning{Code: code,
+			Message: fmt.Sprintf("the Worker must carry \"vars\": { \"%s\": \"%s\" } for runtime installs", runtimecli.PinVar, res.CatalogSHA256),
+			Hint:    "rerun with --write-config to set it, then redeploy"})
+	case !ios.IsStderrTTY():
 		fmt.Fprintf(ios.ErrOut, "nimbus: the Worker must carry \"vars\": { \"%s\": \"%s\" } for runtime installs; rerun with --write-config to set it, then redeploy.\n", runtimecli.PinVar, res.CatalogSHA256)
 	}
 	return nil
