@@ -143,7 +143,16 @@ func (p Plan) Validate() error {
 		}
 	}
 	if p.Runtimes != nil && p.RuntimeBucket == "" {
-		return &Error{Kind: KindUsage, Code: CodeInvalidPlan, Message: "runtime sync requested without a runtime bucket"}
+		// Only a wrangler config whose r2_buckets leave out the runtime
+		// cache gets here; --runtime-bucket would contradict the file.
+		cfg := p.WranglerConfig
+		if cfg == "" {
+			cfg = "the wrangler config"
+		}
+		return &Error{Kind: KindUsage, Code: CodeInvalidPlan,
+			Message: cfg + " binds no " + scaffold.BindingRuntimeCache + " bucket, so there is nowhere to publish the runtimes",
+			Hint: "add {\"binding\": \"" + scaffold.BindingRuntimeCache + "\", \"bucket_name\": \"" + scaffold.SharedRuntimeBucket +
+				"\"} to r2_buckets, or pass --skip-runtimes to provision the rest without runtimes"}
 	}
 	if s := p.Secret; s != nil {
 		if !validSecretName(s.Name) {
