@@ -297,6 +297,19 @@ func appendVars(obj *hujson.Object, name, value string) error {
 	if err != nil {
 		return &Error{Message: "cannot build vars", Err: err}
 	}
+	// A comment at the end of the last member's line (hujson keeps it
+	// after the last member, in obj.AfterExtra) describes that member:
+	// it stays on that line, in front of the new member, not after it.
+	if multiline {
+		after := []byte(obj.AfterExtra)
+		if nl := bytes.IndexByte(after, '\n'); nl > 0 {
+			comment := bytes.TrimRight(after[:nl], "\r")
+			if !isBlank(comment) {
+				sep = append(hujson.Extra(slices.Clone(comment)), sep...)
+				obj.AfterExtra = after[len(comment):]
+			}
+		}
+	}
 	m := hujson.ObjectMember{
 		Name:  hujson.Value{BeforeExtra: sep, Value: hujson.String("vars")},
 		Value: hujson.Value{BeforeExtra: hujson.Extra(" "), Value: v.Value},
