@@ -280,18 +280,21 @@ func appendVars(obj *hujson.Object, name, value string) error {
 	}
 	last := &obj.Members[len(obj.Members)-1]
 	before := last.Name.BeforeExtra
-	indent, multiline := "", false
+	indent, multiline, eol := "", false, "\n"
 	if nl := bytes.LastIndexByte(before, '\n'); nl >= 0 {
 		indent, multiline = string(before[nl+1:]), true
 		if !isBlank([]byte(indent)) {
 			indent = "  "
 		}
+		if nl > 0 && before[nl-1] == '\r' {
+			eol = "\r\n" // a CRLF file gets no bare LF
+		}
 	}
 	text := `{ ` + string(hujson.String(name)) + `: ` + string(hujson.String(value)) + ` }`
 	sep := hujson.Extra(" ")
 	if multiline {
-		text = "{\n" + indent + "  " + string(hujson.String(name)) + ": " + string(hujson.String(value)) + "\n" + indent + "}"
-		sep = hujson.Extra("\n" + indent)
+		text = "{" + eol + indent + "  " + string(hujson.String(name)) + ": " + string(hujson.String(value)) + eol + indent + "}"
+		sep = hujson.Extra(eol + indent)
 	}
 	v, err := hujson.Parse([]byte(text))
 	if err != nil {

@@ -241,3 +241,21 @@ func TestSetVarKeepsTheLastMembersComment(t *testing.T) {
 		})
 	}
 }
+
+// TestSetVarKeepsCRLF: a Windows-edited wrangler.jsonc keeps CRLF line
+// breaks on the lines "vars" adds, instead of a file of mixed line breaks
+// that git reports as changed throughout under core.autocrlf.
+func TestSetVarKeepsCRLF(t *testing.T) {
+	for _, in := range []string{
+		"{\r\n  \"name\": \"demo\", // n\r\n}\r\n",
+		"{\r\n  \"name\": \"demo\"\r\n}\r\n",
+	} {
+		out, _, err := wranglerfile.SetVar([]byte(in), "PIN", "abc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := bytes.Count(out, []byte("\n")); n != bytes.Count(out, []byte("\r\n")) || !bytes.Contains(out, []byte(`"PIN": "abc"`)) {
+			t.Errorf("SetVar(%q) = %q: a line break without its CR", in, out)
+		}
+	}
+}
