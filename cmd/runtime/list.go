@@ -60,6 +60,13 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 	if !cmd.Flags().Changed("pin") && wf != nil {
 		if v, ok := wf.Var(runtimecli.PinVar); ok && v != "" {
 			pin, pinFrom = v, defaultWranglerConfig
+			if !runtimesync.ValidDigest(v) {
+				// The file is wrong, not the command line: the Worker
+				// deployed from it refuses every runtime install.
+				return runtimecli.CLIError(&runtimesync.Error{Kind: runtimesync.KindData, Code: runtimesync.CodeCatalogPin,
+					Message: fmt.Sprintf("%s: vars.%s %q is not a catalog digest: a Worker deployed with it cannot install runtimes", defaultWranglerConfig, runtimecli.PinVar, v),
+					Hint:    "run `nimbus runtime sync --write-config` to pin the published catalog, then redeploy"})
+			}
 		}
 	}
 	t, err := resolveTarget(cmd, f, &o.cf, wf)
