@@ -67,7 +67,9 @@ JWT_SECRET variable; when the --secret-file does not exist, a new random secret
 is written to it (mode 0600). Without either, the secret is kept in
 <config dir>/nimbus/secrets/<worker>.jwt-secret (os.UserConfigDir: ~/.config on
 Linux, ~/Library/Application Support on macOS, %AppData% on Windows). It is
-never printed.
+never printed. A secret is generated only for a Worker without JWT_SECRET: when
+the Worker has one and none is given (a fresh CI runner), setup exits 78
+instead of replacing it with a value only this machine knows.
 
 Environment: CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID, JWT_SECRET,
 CLOUDFLARE_API_BASE_URL (API base for proxies and tests).

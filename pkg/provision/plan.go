@@ -26,7 +26,11 @@ type SecretSpec struct {
 	Value string
 	// File is read when Value is empty; if it does not exist, a new secret
 	// from crypto/rand is written there with mode 0600 and reused by later
-	// runs, so reruns converge instead of rotating the secret.
+	// runs, so reruns converge instead of rotating the secret. A secret is
+	// generated only for a Worker that does not have one yet: on another
+	// machine (a fresh CI runner) the file is missing while the Worker's
+	// secret is in use, and a new one would rotate it to a value nobody
+	// else holds (CodeSecretExists).
 	File string
 }
 
