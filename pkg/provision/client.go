@@ -79,7 +79,9 @@ func NewClient(o ClientOptions) (*Client, error) {
 	// confusing header error.
 	for _, c := range o.Token {
 		if c <= ' ' || c >= 0x7f {
-			return nil, &Error{Kind: KindData, Code: CodeTokenInvalid,
+			// An invalid token like any other (77, docs/setup.md): the
+			// credential needs fixing.
+			return nil, &Error{Kind: KindPermission, Code: CodeTokenInvalid,
 				Message: "the Cloudflare API token contains a space, line break or other character no API token has",
 				Hint:    "check CLOUDFLARE_API_TOKEN (a value from $(cat file) keeps a CRLF file's \\r) or the --api-token-file file: the token alone, on one line"}
 		}
