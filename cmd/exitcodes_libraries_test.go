@@ -71,7 +71,7 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 		"catalog changed by another publisher during the sync":            {rsErr(runtimesync.KindConflict, runtimesync.CodeCatalogConflict)},
 		"npm registry unreachable or failing (network, 408, 429, 5xx after retries)": {rsErr(runtimesync.KindUnavailable, runtimesync.CodeRegistry),
 			npmErr(npmregistry.KindUnavailable, npmregistry.CodeUnavailable), npmErr(npmregistry.KindNotFound, npmregistry.CodeUnavailable)},
-		"npm's registry setting is not an http(s) URL, or names something that is not an npm registry (no packument, a 4xx other than 401, 403, 404, 408, 429): a rerun gets the same answer": {
+		"npm's registry setting is not an http(s) URL, or names something that is not an npm registry (no packument, a 4xx other than 404, 408, 429) or one that refuses access (401, 403: nimbus sends no npm credentials): a rerun gets the same answer": {
 			first(npmregistry.ResolveRegistry(runtimesync.PackagePrefix+"clang", npmregistry.Settings{"registry": "ftp://mirror"})),
 			rsErr(runtimesync.KindConfig, runtimesync.CodeRegistryInvalid)},
 		"bucket missing; R2 not enabled; no token or account": {first(runtimesync.List(ctx, emptyBucket{false}, "")),

@@ -19,7 +19,8 @@ const (
 	// version carries no usable integrity.
 	KindIntegrity
 	// KindInvalid means the registry answered something that is not a
-	// packument, or a URL or size is unacceptable.
+	// packument or refused access (401, 403: nimbus sends no credentials),
+	// or a URL or size is unacceptable.
 	KindInvalid
 	// KindInterrupted means the caller's context was cancelled.
 	KindInterrupted
