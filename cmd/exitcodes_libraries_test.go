@@ -60,7 +60,7 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 		"tarball does not match `dist.integrity`":  {rsErr(runtimesync.KindData, runtimesync.CodeIntegrity), npmErr(npmregistry.KindIntegrity, npmregistry.CodeIntegrity)},
 		"blob does not match the manifest; malformed package": {rsErr(runtimesync.KindData, runtimesync.CodeBlobMismatch),
 			rsErr(runtimesync.KindData, runtimesync.CodePackageInvalid), rsErr(runtimesync.KindData, runtimesync.CodeManifestMismatch)},
-		"bucket's catalog invalid; pinned catalog does not hash to its pin; the wrangler config cannot be parsed to record the pin": {
+		"bucket's catalog invalid; pinned catalog does not hash to its pin; the wrangler config cannot be parsed to record the pin, or pins something that is not a digest": {
 			first(runtimesync.ParseCatalog([]byte(`{"version":2}`))), rsErr(runtimesync.KindData, runtimesync.CodeCatalogPin),
 			first(runtimesync.WritePin(malformed, digest, true))},
 		"`--pin` is not a catalog digest": {first(runtimesync.List(ctx, emptyBucket{true}, "v1"))},
@@ -69,9 +69,11 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 			first(runtimesync.WritePin(filepath.Join(dir, "missing.jsonc"), digest, false))},
 		"the wrangler config cannot be read or written to record the pin": {first(runtimesync.WritePin(dir, digest, false))},
 		"catalog changed by another publisher during the sync":            {rsErr(runtimesync.KindConflict, runtimesync.CodeCatalogConflict)},
-		"npm registry unreachable or failing": {rsErr(runtimesync.KindUnavailable, runtimesync.CodeRegistry),
+		"npm registry unreachable or failing (network, 408, 429, 5xx after retries)": {rsErr(runtimesync.KindUnavailable, runtimesync.CodeRegistry),
 			npmErr(npmregistry.KindUnavailable, npmregistry.CodeUnavailable), npmErr(npmregistry.KindNotFound, npmregistry.CodeUnavailable)},
-		"npm's registry setting is not an http(s) URL": {first(npmregistry.ResolveRegistry(runtimesync.PackagePrefix+"clang", npmregistry.Settings{"registry": "ftp://mirror"}))},
+		"npm's registry setting is not an http(s) URL, or names something that is not an npm registry (no packument, a 4xx other than 404, 408, 429) or one that refuses access (401, 403: nimbus sends no npm credentials): a rerun gets the same answer": {
+			first(npmregistry.ResolveRegistry(runtimesync.PackagePrefix+"clang", npmregistry.Settings{"registry": "ftp://mirror"})),
+			rsErr(runtimesync.KindConfig, runtimesync.CodeRegistryInvalid)},
 		"bucket missing; R2 not enabled; no token or account": {first(runtimesync.List(ctx, emptyBucket{false}, "")),
 			pvErr(provision.KindConfig, provision.CodeR2NotEnabled), first(runtimecli.APIToken(noEnv, ""))},
 		"token lacks \"Workers R2 Storage Write\"": {pvErr(provision.KindPermission, provision.CodePermission)},
@@ -91,7 +93,8 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 		"R2 not enabled":                           {pvErr(provision.KindConfig, provision.CodeR2NotEnabled)},
 		"runtime sync failed":                      nil, // the rows of docs/runtime.md, above
 		"Worker not deployed yet (`--set-secret`)": {pvErr(provision.KindConfig, provision.CodeWorkerMissing)},
-		"Cloudflare 5xx or network after retries":  {pvErr(provision.KindUnavailable, provision.CodeUnavailable)},
+		"no secret given and the Worker already has one (`--set-secret` on a fresh machine)": {pvErr(provision.KindConfig, provision.CodeSecretExists)},
+		"Cloudflare 5xx or network after retries":                                            {pvErr(provision.KindUnavailable, provision.CodeUnavailable)},
 		"bad names or contradicting flags": {provision.ValidateBucketName("Not_A_Bucket"), provision.ValidateWorkerName("-box"),
 			pvErr(provision.KindUsage, provision.CodeInvalidPlan)},
 		"unreadable wrangler config / nimbus.yaml": {pvErr(provision.KindData, provision.CodeWranglerConfig),

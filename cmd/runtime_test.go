@@ -28,9 +28,16 @@ func TestRuntimeScripts(t *testing.T) {
 			"r2":   cmdR2,
 			"npm":  cmdNPM,
 			"mode": cmdMode,
+			// status N PROGRAM ARGS...: PROGRAM exits N.
+			"status": statusCmd(runtimeEnvKeys),
 		},
 	})
 }
+
+// runtimeEnvKeys are the variables runtimeSetup sets (and scripts change)
+// that the status command passes on.
+var runtimeEnvKeys = []string{"PATH", "HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "NO_COLOR", "TMPDIR",
+	"CLOUDFLARE_API_BASE_URL", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "NPM_CONFIG_REGISTRY"}
 
 func runtimeSetup(env *testscript.Env) error {
 	env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")

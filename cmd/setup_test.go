@@ -48,9 +48,15 @@ func TestSetupScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"cf":   cmdCF,
 			"mode": cmdMode,
+			// status N PROGRAM ARGS...: PROGRAM exits N.
+			"status": statusCmd(setupEnvKeys),
 		},
 	})
 }
+
+// setupEnvKeys are the variables the status command passes on.
+var setupEnvKeys = []string{"PATH", "HOME", "XDG_CONFIG_HOME", "NO_COLOR", "TMPDIR", "JWT_SECRET",
+	"CLOUDFLARE_API_BASE_URL", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "NPM_CONFIG_REGISTRY"}
 
 // cmdCF configures and inspects the fake:
 //

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/runtimecli"
+	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/jsjson"
 	"github.com/nimbus-sh/nimbus/internal/progress"
@@ -59,6 +60,13 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 	if !cmd.Flags().Changed("pin") && wf != nil {
 		if v, ok := wf.Var(runtimecli.PinVar); ok && v != "" {
 			pin, pinFrom = v, defaultWranglerConfig
+			if !runtimesync.ValidDigest(v) {
+				// The file is wrong, not the command line: the Worker
+				// deployed from it refuses every runtime install.
+				return runtimecli.CLIError(&runtimesync.Error{Kind: runtimesync.KindData, Code: runtimesync.CodeCatalogPin,
+					Message: fmt.Sprintf("%s: vars.%s %q is not a catalog digest: a Worker deployed with it cannot install runtimes", defaultWranglerConfig, runtimecli.PinVar, v),
+					Hint:    "run `nimbus runtime sync --write-config` to pin the published catalog, then redeploy"})
+			}
 		}
 	}
 	t, err := resolveTarget(cmd, f, &o.cf, wf)
@@ -87,6 +95,20 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Version, progress.Bytes(r.SizeBytes), r.License)
 		}
 		tw.Flush()
+	}
+	if f.JSON {
+		// stderr carries JSON objects only; pinState is in stdout's object.
+		switch state {
+		case "stale":
+			f.Warn(&clierr.Warning{Code: runtimecli.WarnPinStale,
+				Message: fmt.Sprintf("%s pins %s, but the bucket's current catalog is %s: listed the pinned one", pinFrom, pin, l.Current),
+				Hint:    "run `nimbus runtime sync --write-config` and redeploy to move the Worker to the current one"})
+		case "missing":
+			f.Warn(&clierr.Warning{Code: runtimecli.WarnPinMissing,
+				Message: defaultWranglerConfig + " does not pin a runtime catalog: runtime installs in the deployed Worker fail until it does",
+				Hint:    "run `nimbus runtime sync --write-config` and redeploy"})
+		}
+		return nil
 	}
 	st := ios.Styles()
 	w := ios.ErrOut

@@ -132,7 +132,11 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 			msg := fmt.Sprintf("%s binds %s to r2://%s, not r2://%s: that Worker reads another bucket, where this pin does not apply",
 				cfgPath, scaffold.BindingRuntimeCache, bound, t.bucket)
 			res.Warnings = append(res.Warnings, msg)
-			fmt.Fprintf(ios.ErrOut, "nimbus: warning: %s\n", msg)
+			if f.JSON {
+				f.Warn(&clierr.Warning{Code: runtimecli.WarnPinBucket, Message: msg})
+			} else {
+				fmt.Fprintf(ios.ErrOut, "nimbus: warning: %s\n", msg)
+			}
 		}
 	}
 	if !o.dryRun && !f.JSON {
@@ -148,8 +152,25 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 }
 
 // advise tells the user on stderr what the digest means for their Worker.
+// With --json, stderr carries JSON objects only: what stdout's object says
+// already (the plan, the config status) is not repeated, and a Worker left
+// without the pin is a JSON warning.
 func advise(f *cmdutil.Factory, o *syncOptions, res *runtimesync.Result, cfg *runtimecli.ConfigJSON, wf *wranglerfile.File, took time.Duration) {
 	ios := f.IOStreams
+	if f.JSON {
+		pinned := cfg != nil
+		if wf != nil && !pinned {
+			v, _ := wf.Var(runtimecli.PinVar)
+			pinned = v == res.CatalogSHA256
+		}
+		if !o.dryRun && !pinned {
+			f.Warn(&clierr.Warning{Code: runtimecli.WarnPinMissing,
+				Message: fmt.Sprintf("the Worker that binds r2://%s must carry \"vars\": { \"%s\": \"%s\" }; redeploy it after changing the value",
+					res.Bucket, runtimecli.PinVar, res.CatalogSHA256),
+				Hint: "nimbus runtime sync --write-config sets it in wrangler.jsonc"})
+		}
+		return
+	}
 	st := ios.Styles()
 	w := ios.ErrOut
 	if o.dryRun {

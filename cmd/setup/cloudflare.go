@@ -67,7 +67,9 @@ JWT_SECRET variable; when the --secret-file does not exist, a new random secret
 is written to it (mode 0600). Without either, the secret is kept in
 <config dir>/nimbus/secrets/<worker>.jwt-secret (os.UserConfigDir: ~/.config on
 Linux, ~/Library/Application Support on macOS, %AppData% on Windows). It is
-never printed.
+never printed. A secret is generated only for a Worker without JWT_SECRET: when
+the Worker has one and none is given (a fresh CI runner), setup exits 78
+instead of replacing it with a value only this machine knows.
 
 Environment: CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID, JWT_SECRET,
 CLOUDFLARE_API_BASE_URL (API base for proxies and tests).
@@ -200,7 +202,18 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 		}
 	}
 	view.summary(res, time.Since(started))
-	if !ios.IsStderrTTY() && (res.Pin == provision.PinStale || res.Pin == provision.PinMissing) {
+	switch {
+	case res.Pin != provision.PinStale && res.Pin != provision.PinMissing:
+	case f.JSON:
+		// stderr carries JSON objects only.
+		code := runtimecli.WarnPinMissing
+		if res.Pin == provision.PinStale {
+			code = runtimecli.WarnPinStale
+		}
+		f.Warn(&clierr.Warning{Code: code,
+			Message: fmt.Sprintf("the Worker must carry \"vars\": { \"%s\": \"%s\" } for runtime installs", runtimecli.PinVar, res.CatalogSHA256),
+			Hint:    "rerun with --write-config to set it, then redeploy"})
+	case !ios.IsStderrTTY():
 		fmt.Fprintf(ios.ErrOut, "nimbus: the Worker must carry \"vars\": { \"%s\": \"%s\" } for runtime installs; rerun with --write-config to set it, then redeploy.\n", runtimecli.PinVar, res.CatalogSHA256)
 	}
 	return nil

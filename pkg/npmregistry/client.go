@@ -299,10 +299,12 @@ func statusError(res *http.Response, what string) *Error {
 	case res.StatusCode == http.StatusNotFound:
 		return &Error{Kind: KindNotFound, Code: CodeNotFound, Status: res.StatusCode, Message: what + ": not found (HTTP 404)"}
 	case res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden:
-		return &Error{Kind: KindUnavailable, Code: CodeUnavailable, Status: res.StatusCode,
+		// nimbus sends no npm credentials (the packages are public), so a
+		// refusal comes back on every rerun: the setting must change.
+		return &Error{Kind: KindInvalid, Code: CodeInvalid, Status: res.StatusCode,
 			Message: fmt.Sprintf("%s: the registry refused access (HTTP %d)", what, res.StatusCode),
 			Hint:    "the Nimbus runtime packages are public; check npm's registry setting (NPM_CONFIG_REGISTRY, registry= in .npmrc)"}
-	case res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500:
+	case res.StatusCode == http.StatusRequestTimeout || res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500:
 		return &Error{Kind: KindUnavailable, Code: CodeUnavailable, Status: res.StatusCode,
 			Message: fmt.Sprintf("%s: the registry is unavailable (HTTP %d)", what, res.StatusCode),
 			Hint:    "retry later; the command is safe to rerun"}

@@ -11,7 +11,7 @@ type Kind int
 
 const (
 	// KindUnavailable means the registry could not be reached or failed
-	// (transport error, 5xx, 429) even after retries.
+	// (transport error, 408, 429, 5xx) even after retries.
 	KindUnavailable Kind = iota
 	// KindNotFound means the registry has no such package (404).
 	KindNotFound
@@ -19,7 +19,8 @@ const (
 	// version carries no usable integrity.
 	KindIntegrity
 	// KindInvalid means the registry answered something that is not a
-	// packument, or a URL or size is unacceptable.
+	// packument or refused access (401, 403: nimbus sends no credentials),
+	// or a URL or size is unacceptable.
 	KindInvalid
 	// KindInterrupted means the caller's context was cancelled.
 	KindInterrupted

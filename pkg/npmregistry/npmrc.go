@@ -119,7 +119,7 @@ func normalizeRegistry(s string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return "", &Error{Kind: KindInvalid, Code: CodeInvalid,
-			Message: "invalid npm registry URL " + quote(s),
+			Message: "invalid npm registry URL " + quote(redactURL(s)),
 			Hint:    "npm's registry setting (NPM_CONFIG_REGISTRY or registry= in .npmrc) must be an http(s) URL such as " + DefaultRegistry}
 	}
 	u.User = nil // credentials in the URL are never sent or printed
@@ -131,3 +131,27 @@ func normalizeRegistry(s string) (string, error) {
 }
 
 func quote(s string) string { return strconv.Quote(s) }
+
+// redactURL is s fit for a message: an .npmrc often puts a token into the
+// registry URL through ${VAR}, in the userinfo or the query, and CI logs
+// keep stderr. Those parts are replaced; the rest still shows the mistake.
+func redactURL(s string) string {
+	s = strings.TrimSpace(s)
+	u, err := url.Parse(s)
+	if err != nil {
+		if i := strings.IndexAny(s, "@?#"); i >= 0 {
+			return s[:i] + "(redacted)"
+		}
+		return s
+	}
+	if u.User != nil {
+		u.User = url.User("redacted")
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "redacted"
+	}
+	if u.Fragment != "" {
+		u.Fragment, u.RawFragment = "redacted", ""
+	}
+	return u.String()
+}

@@ -117,7 +117,7 @@ func classify(err error, op operation) *Error {
 		}
 		return &Error{Kind: KindPermission, Code: CodePermission, CloudflareCode: cf, Permission: perm, Err: err,
 			Message: msg + " (" + f.describe() + ")", Hint: hint}
-	case f.status == http.StatusTooManyRequests || f.status >= 500:
+	case transientStatus(f.status):
 		return &Error{Kind: KindUnavailable, Code: CodeUnavailable, CloudflareCode: cf, Err: err,
 			Message: op.what + ": Cloudflare is unavailable (" + f.describe() + ")",
 			Hint:    "retry later; the command is safe to rerun"}

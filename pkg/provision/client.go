@@ -79,7 +79,9 @@ func NewClient(o ClientOptions) (*Client, error) {
 	// confusing header error.
 	for _, c := range o.Token {
 		if c <= ' ' || c >= 0x7f {
-			return nil, &Error{Kind: KindData, Code: CodeTokenInvalid,
+			// An invalid token like any other (77, docs/setup.md): the
+			// credential needs fixing.
+			return nil, &Error{Kind: KindPermission, Code: CodeTokenInvalid,
 				Message: "the Cloudflare API token contains a space, line break or other character no API token has",
 				Hint:    "check CLOUDFLARE_API_TOKEN (a value from $(cat file) keeps a CRLF file's \\r) or the --api-token-file file: the token alone, on one line"}
 		}
@@ -149,14 +151,14 @@ func retryable(res *http.Response, err error) bool {
 	if err != nil {
 		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 	}
-	switch {
-	case res.StatusCode == http.StatusConflict:
-		return false
-	case res.StatusCode == http.StatusRequestTimeout, res.StatusCode == http.StatusTooManyRequests:
-		return true
-	default:
-		return res.StatusCode >= 500
-	}
+	return transientStatus(res.StatusCode)
+}
+
+// transientStatus reports the statuses that say "not now" rather than "no":
+// 408, 429 and 5xx. They are retried, and once the retries are spent they
+// are an outage (exit 69), never a rejection of the token or the request.
+func transientStatus(status int) bool {
+	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
 }
 
 func (p retryPolicy) delay(res *http.Response, attempt int) time.Duration {

@@ -85,6 +85,10 @@ const (
 	// CodeSecretInvalid: the JWT secret cannot be read or is not one line
 	// of at least token.MinSecretLength characters.
 	CodeSecretInvalid = "E_SECRET_INVALID"
+	// CodeSecretExists: no secret was given and the Worker already has
+	// one, which a generated secret would replace with a value only this
+	// machine knows.
+	CodeSecretExists = "E_SECRET_EXISTS"
 	// CodeInvalidPlan: the inputs contradict each other (--name against
 	// the wrangler file's name) or a base URL is invalid.
 	CodeInvalidPlan = "E_PLAN_INVALID"

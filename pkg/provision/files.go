@@ -1,57 +1,15 @@
 package provision
 
 import (
-	"errors"
 	"io/fs"
-	"os"
-	"path/filepath"
+
+	"github.com/nimbus-sh/nimbus/internal/atomicfile"
 )
 
-// writeFileAtomic replaces path through a temporary file and a rename, so an
-// interrupted run never leaves a half-written config behind. An existing
-// file keeps its permission bits. A symlink is followed: the file it points
-// at is replaced and the link is kept (renaming over the link would turn a
-// shared config into a private copy and leave the shared one stale).
+// writeFileAtomic replaces path atomically, through a symlink when it is
+// one (atomicfile.WriteFile); runtimesync's pin writer uses the same.
 func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	if st, err := os.Stat(path); err == nil {
-		perm = st.Mode().Perm()
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = tmp.Close()
-			_ = os.Remove(name)
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(name, path); err != nil {
-		return err
-	}
-	ok = true
-	return nil
+	return atomicfile.WriteFile(path, data, perm)
 }
 
 func writeError(path string, err error) *Error {

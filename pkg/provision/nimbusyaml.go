@@ -71,12 +71,18 @@ func setYAMLEndpoint(data []byte, url string) (out []byte, changed bool, err err
 	}
 	line := "endpoint: " + url
 	if at < 0 {
+		// The appended line takes the file's line breaks (a CRLF file
+		// gets no bare LF).
+		eol := "\n"
+		if bytes.Contains(data, []byte("\r\n")) {
+			eol = "\r\n"
+		}
 		var b bytes.Buffer
 		b.Write(data)
 		if len(data) > 0 && data[len(data)-1] != '\n' {
-			b.WriteByte('\n')
+			b.WriteString(eol)
 		}
-		b.WriteString(line + "\n")
+		b.WriteString(line + eol)
 		return b.Bytes(), true, nil
 	}
 	_, rest, _ := strings.Cut(lines[at], ":")

@@ -22,6 +22,10 @@ func TestSetYAMLEndpoint(t *testing.T) {
 		{"block scalar replaced", "endpoint: |\n  http://old\n\ntenant: x\n", "endpoint: " + url + "\n\ntenant: x\n"},
 		{"nested endpoint untouched", "profiles:\n  dev:\n    endpoint: http://x\n", "profiles:\n  dev:\n    endpoint: http://x\nendpoint: " + url + "\n"},
 		{"crlf", "tenant: a\r\nendpoint: http://x\r\n", "tenant: a\r\nendpoint: " + url + "\r\n"},
+		// An appended key takes the file's line breaks: no bare LF in a
+		// CRLF file.
+		{"crlf, endpoint appended", "tenant: a\r\n", "tenant: a\r\nendpoint: " + url + "\r\n"},
+		{"crlf, no final break", "# p\r\ntenant: a", "# p\r\ntenant: a\r\nendpoint: " + url + "\r\n"},
 		// A byte order mark (Notepad) is kept, and the key on the first
 		// line is still found: appending would give the file two endpoint
 		// keys, which the next run refuses.

@@ -26,7 +26,11 @@ type SecretSpec struct {
 	Value string
 	// File is read when Value is empty; if it does not exist, a new secret
 	// from crypto/rand is written there with mode 0600 and reused by later
-	// runs, so reruns converge instead of rotating the secret.
+	// runs, so reruns converge instead of rotating the secret. A secret is
+	// generated only for a Worker that does not have one yet: on another
+	// machine (a fresh CI runner) the file is missing while the Worker's
+	// secret is in use, and a new one would rotate it to a value nobody
+	// else holds (CodeSecretExists).
 	File string
 }
 
@@ -143,7 +147,16 @@ func (p Plan) Validate() error {
 		}
 	}
 	if p.Runtimes != nil && p.RuntimeBucket == "" {
-		return &Error{Kind: KindUsage, Code: CodeInvalidPlan, Message: "runtime sync requested without a runtime bucket"}
+		// Only a wrangler config whose r2_buckets leave out the runtime
+		// cache gets here; --runtime-bucket would contradict the file.
+		cfg := p.WranglerConfig
+		if cfg == "" {
+			cfg = "the wrangler config"
+		}
+		return &Error{Kind: KindUsage, Code: CodeInvalidPlan,
+			Message: cfg + " binds no " + scaffold.BindingRuntimeCache + " bucket, so there is nowhere to publish the runtimes",
+			Hint: "add {\"binding\": \"" + scaffold.BindingRuntimeCache + "\", \"bucket_name\": \"" + scaffold.SharedRuntimeBucket +
+				"\"} to r2_buckets, or pass --skip-runtimes to provision the rest without runtimes"}
 	}
 	if s := p.Secret; s != nil {
 		if !validSecretName(s.Name) {

@@ -152,6 +152,11 @@ func (r *Result) Changes() []string {
 	if r.Endpoint == FileUpdated {
 		out = append(out, "recorded the endpoint in nimbus.yaml")
 	}
+	if r.SecretGenerated && r.SecretFile != "" {
+		// Written before the PUT: a failed PUT leaves it, and the rerun
+		// sets this same secret.
+		out = append(out, "generated a new secret into "+r.SecretFile)
+	}
 	if r.Secret == SecretSet {
 		out = append(out, "set the Worker secret")
 	}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -93,10 +94,11 @@ func (r *run) fail(step StepID, subject string, err *Error) error {
 }
 
 // isClientRejection reports a 4xx answer: the request reached Cloudflare,
-// which refused it (as opposed to an outage).
+// which refused it (as opposed to an outage, which includes the 408 and
+// 429 the retry policy retries).
 func isClientRejection(err error) (apiFailure, bool) {
 	f, ok := asAPIFailure(err)
-	return f, ok && f.status >= 400 && f.status < 500 && f.status != http.StatusTooManyRequests
+	return f, ok && f.status >= 400 && f.status < 500 && !transientStatus(f.status)
 }
 
 func tokenInvalid(err error, detail string) *Error {
@@ -536,6 +538,24 @@ func (r *run) recordEndpoint() error {
 	return nil
 }
 
+// wouldGenerate reports whether resolveSecret would make a new secret: no
+// value was given and the file does not exist.
+func wouldGenerate(spec *SecretSpec) bool {
+	if spec.Value != "" {
+		return false
+	}
+	_, err := os.Lstat(spec.File)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+func secretExists(spec *SecretSpec, worker string) *Error {
+	return &Error{Kind: KindConfig, Code: CodeSecretExists,
+		Message: "Worker " + quote(worker) + " already has " + spec.Name + " and none was given (" + spec.File + " does not exist): " +
+			"a generated one would replace it with a secret only this machine knows, and every token minted with the current one would stop verifying",
+		Hint: "pass the Worker's secret in " + spec.Name + " or --secret-file FILE (a CI secret); to rotate it on purpose, write a new one with " +
+			"`nimbus token secret > FILE` and pass --secret-file FILE"}
+}
+
 func workerMissing(err error, worker string) *Error {
 	return &Error{Kind: KindConfig, Code: CodeWorkerMissing, CloudflareCode: 10007, Err: err,
 		Message: "Worker " + quote(worker) + " does not exist on this account yet",
@@ -549,14 +569,22 @@ func (r *run) secret(ctx context.Context) error {
 		return nil
 	}
 	r.emit(StepSecret, spec.Name, StateRunning, "setting %s on Worker %s", spec.Name, r.plan.Worker)
-	if r.plan.DryRun {
-		// A GET tells whether the Worker exists without changing anything.
-		if err := r.c.listWorkerSecrets(ctx, r.res.AccountID, r.plan.Worker); err != nil {
+	// Before a secret is generated (and always in a dry run, where the GET
+	// also tells whether the Worker exists), the Worker's secrets are
+	// listed: one it has already must not be replaced by a new value.
+	if generate := wouldGenerate(spec); generate || r.plan.DryRun {
+		names, err := r.c.workerSecretNames(ctx, r.res.AccountID, r.plan.Worker)
+		if err != nil {
 			if f, ok := isClientRejection(err); ok && (f.has(10007) || f.status == http.StatusNotFound) {
 				return r.fail(StepSecret, spec.Name, workerMissing(err, r.plan.Worker))
 			}
 			return r.fail(StepSecret, spec.Name, classify(err, operation{what: "list secrets of Worker " + quote(r.plan.Worker), permission: PermScriptsRead}))
 		}
+		if generate && slices.Contains(names, spec.Name) {
+			return r.fail(StepSecret, spec.Name, secretExists(spec, r.plan.Worker))
+		}
+	}
+	if r.plan.DryRun {
 		r.res.Secret = SecretPlanned
 		r.res.SecretFile = spec.File
 		r.emit(StepSecret, spec.Name, StateSkipped, "%s would be set on Worker %s (dry run)", spec.Name, r.plan.Worker)

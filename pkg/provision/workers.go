@@ -33,14 +33,9 @@ func secretsPath(accountID, worker string) string {
 	return "accounts/" + url.PathEscape(accountID) + "/workers/scripts/" + url.PathEscape(worker) + "/secrets"
 }
 
-// listWorkerSecrets lists the secret names of a Worker, which fails with
+// workerSecretNames lists the secret names of a Worker, which fails with
 // 10007 when the Worker does not exist:
 // GET /accounts/{id}/workers/scripts/{name}/secrets.
-func (c *Client) listWorkerSecrets(ctx context.Context, accountID, worker string) error {
-	_, err := c.workerSecretNames(ctx, accountID, worker)
-	return err
-}
-
 func (c *Client) workerSecretNames(ctx context.Context, accountID, worker string) ([]string, error) {
 	res, err := c.do(ctx, http.MethodGet, secretsPath(accountID, worker), nil, "")
 	if err != nil {

@@ -20,7 +20,8 @@ const (
 	// KindUnavailable means the runtime is not published as a package, or
 	// the npm registry failed (69).
 	KindUnavailable
-	// KindConfig means something must be set up first, e.g. the bucket (78).
+	// KindConfig means something must be set up first, e.g. the bucket,
+	// or npm's registry setting names something that is not a registry (78).
 	KindConfig
 	// KindCantCreate means the local cache could not be written (73).
 	KindCantCreate
@@ -62,6 +63,10 @@ const (
 	// CodeRegistry: the npm registry could not be reached or answered
 	// with an error.
 	CodeRegistry = "E_NPM_UNAVAILABLE"
+	// CodeRegistryInvalid: the npm registry answered something no
+	// registry answers (not a packument, a 4xx refusing the request, a
+	// tarball over the size limit), so a rerun would fail the same way.
+	CodeRegistryInvalid = "E_NPM_INVALID"
 	// CodeCache: the local tarball cache could not be written.
 	CodeCache = "E_CACHE"
 	// CodeInterrupted: the context was cancelled.

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/nimbus-sh/nimbus/internal/atomicfile"
 	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"
 )
 
@@ -25,7 +26,8 @@ const (
 )
 
 // WritePin sets vars.NIMBUS_RUNTIME_CATALOG_SHA256 in the wrangler config
-// at path, keeping its comments and layout, and writes it atomically. With
+// at path, keeping its comments and layout, and writes it atomically (a
+// symlink is written through, as setup does). With
 // dryRun it only reports whether it would change the file.
 func WritePin(path, digest string, dryRun bool) (PinStatus, error) {
 	if !ValidDigest(digest) {
@@ -50,14 +52,9 @@ func WritePin(path, digest string, dryRun bool) (PinStatus, error) {
 	case dryRun:
 		return PinPlanned, nil
 	}
-	info, err := os.Stat(path)
-	mode := os.FileMode(0o644)
-	if err == nil {
-		mode = info.Mode().Perm()
-	}
-	if err := writeAtomic(path, out); err != nil {
+	// Through a symlink, keeping the mode, as setup writes the same file.
+	if err := atomicfile.WriteFile(path, out, 0o644); err != nil {
 		return "", &Error{Kind: KindCantCreate, Code: CodeCatalogPin, Err: err, Message: "cannot write " + path + ": " + err.Error()}
 	}
-	_ = os.Chmod(path, mode)
 	return PinUpdated, nil
 }

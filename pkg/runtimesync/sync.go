@@ -294,6 +294,10 @@ func registryError(err error) error {
 	switch ne.Kind {
 	case npmregistry.KindIntegrity:
 		e.Kind, e.Code = KindData, CodeIntegrity
+	case npmregistry.KindInvalid:
+		// Not a registry's answer, or one a rerun gets again: the
+		// registry setting needs fixing (npmregistry's own 78).
+		e.Kind, e.Code = KindConfig, CodeRegistryInvalid
 	case npmregistry.KindInterrupted:
 		e.Kind, e.Code = KindInterrupted, CodeInterrupted
 	}

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -424,5 +426,43 @@ func TestSyncRefusesAnInvalidCatalog(t *testing.T) {
 	}
 	if e.cf.Mutations() != 0 {
 		t.Fatalf("writes after an invalid catalog:\n%s", e.cf.Summary())
+	}
+}
+
+// TestSyncRemovesStagingLeftByAKilledRun: a sync killed outright (SIGKILL
+// at a CI job's timeout, an OOM kill) cannot remove its staged copies of
+// the blobs, up to the runtimes' whole size. The next sync removes staging
+// directories that old; one a sync running now could own is kept.
+func TestSyncRemovesStagingLeftByAKilledRun(t *testing.T) {
+	e := newEnv(t)
+	staging := filepath.Join(e.cacheDir, "staging")
+	stale := filepath.Join(staging, "sync-999999-1")
+	live := filepath.Join(staging, "sync-999998-2")
+	for _, d := range []string{stale, live} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "blob-1"), make([]byte, 4096), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-72 * time.Hour)
+	for _, p := range []string{filepath.Join(stale, "blob-1"), stale} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.syncer(bucket).Sync(context.Background(), runtimesync.Options{Runtimes: []string{"bash"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the staging directory of a killed run is still there (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(live, "blob-1")); err != nil {
+		t.Errorf("a recent staging directory was removed: %v", err)
+	}
+	ents, _ := os.ReadDir(staging)
+	if len(ents) != 1 {
+		t.Errorf("staging holds %d entries after the sync, want only the recent one", len(ents))
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Bounds on what a runtime tarball may contain.
@@ -246,15 +247,41 @@ func (f *countingFile) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// newStageDir makes a private directory for one sync's staged blobs.
+// staleStaging is the age at which a staging directory is taken for one
+// left by a sync that was killed outright (SIGKILL, OOM, power loss), which
+// cannot run its own cleanup. No sync stages for anywhere near that long:
+// staging ends before the first upload.
+const staleStaging = 24 * time.Hour
+
+// newStageDir makes a private directory for one sync's staged blobs, after
+// removing those killed syncs left behind (each up to the runtimes' size).
 func newStageDir(cacheDir string) (string, error) {
 	base := filepath.Join(cacheDir, "staging")
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		return "", cacheError("create "+base, err)
 	}
+	removeStaleStaging(base, time.Now().Add(-staleStaging))
 	d, err := os.MkdirTemp(base, "sync-"+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return "", cacheError("create a staging directory", err)
 	}
 	return d, nil
+}
+
+// removeStaleStaging removes the sync-* directories under base last
+// modified before cutoff. Failures only cost disk space, so they are
+// ignored.
+func removeStaleStaging(base string, cutoff time.Time) {
+	ents, err := os.ReadDir(base)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "sync-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && info.ModTime().Before(cutoff) {
+			_ = os.RemoveAll(filepath.Join(base, e.Name()))
+		}
+	}
 }

@@ -280,22 +280,38 @@ func appendVars(obj *hujson.Object, name, value string) error {
 	}
 	last := &obj.Members[len(obj.Members)-1]
 	before := last.Name.BeforeExtra
-	indent, multiline := "", false
+	indent, multiline, eol := "", false, "\n"
 	if nl := bytes.LastIndexByte(before, '\n'); nl >= 0 {
 		indent, multiline = string(before[nl+1:]), true
 		if !isBlank([]byte(indent)) {
 			indent = "  "
 		}
+		if nl > 0 && before[nl-1] == '\r' {
+			eol = "\r\n" // a CRLF file gets no bare LF
+		}
 	}
 	text := `{ ` + string(hujson.String(name)) + `: ` + string(hujson.String(value)) + ` }`
 	sep := hujson.Extra(" ")
 	if multiline {
-		text = "{\n" + indent + "  " + string(hujson.String(name)) + ": " + string(hujson.String(value)) + "\n" + indent + "}"
-		sep = hujson.Extra("\n" + indent)
+		text = "{" + eol + indent + "  " + string(hujson.String(name)) + ": " + string(hujson.String(value)) + eol + indent + "}"
+		sep = hujson.Extra(eol + indent)
 	}
 	v, err := hujson.Parse([]byte(text))
 	if err != nil {
 		return &Error{Message: "cannot build vars", Err: err}
+	}
+	// A comment at the end of the last member's line (hujson keeps it
+	// after the last member, in obj.AfterExtra) describes that member:
+	// it stays on that line, in front of the new member, not after it.
+	if multiline {
+		after := []byte(obj.AfterExtra)
+		if nl := bytes.IndexByte(after, '\n'); nl > 0 {
+			comment := bytes.TrimRight(after[:nl], "\r")
+			if !isBlank(comment) {
+				sep = append(hujson.Extra(slices.Clone(comment)), sep...)
+				obj.AfterExtra = after[len(comment):]
+			}
+		}
 	}
 	m := hujson.ObjectMember{
 		Name:  hujson.Value{BeforeExtra: sep, Value: hujson.String("vars")},

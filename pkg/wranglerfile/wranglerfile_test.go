@@ -210,3 +210,52 @@ func FuzzSetVar(f *testing.F) {
 		}
 	})
 }
+
+// TestSetVarKeepsTheLastMembersComment: a comment at the end of the last
+// member's line describes that member; "vars" added after it must not take
+// it over (`"account_id": "…", // staging` became `"vars": {…}, // staging`).
+func TestSetVarKeepsTheLastMembersComment(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"trailing comma",
+			"{\n  \"name\": \"demo\",\n  \"account_id\": \"" + id + "\", // the staging account\n}\n",
+			"{\n  \"name\": \"demo\",\n  \"account_id\": \"" + id + "\", // the staging account\n  \"vars\": {\n    \"PIN\": \"abc\"\n  },\n}\n"},
+		{"no trailing comma",
+			"{\n  \"name\": \"demo\",\n  \"account_id\": \"" + id + "\" // the staging account\n}\n",
+			"{\n  \"name\": \"demo\",\n  \"account_id\": \"" + id + "\", // the staging account\n  \"vars\": {\n    \"PIN\": \"abc\"\n  }\n}\n"},
+		{"block comment",
+			"{\n  \"name\": \"demo\", /* the Worker */\n}\n",
+			"{\n  \"name\": \"demo\", /* the Worker */\n  \"vars\": {\n    \"PIN\": \"abc\"\n  },\n}\n"},
+		{"comment on its own line stays last",
+			"{\n  \"name\": \"demo\",\n  // more settings go here\n}\n",
+			"{\n  \"name\": \"demo\",\n  \"vars\": {\n    \"PIN\": \"abc\"\n  },\n  // more settings go here\n}\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, changed, err := wranglerfile.SetVar([]byte(tt.in), "PIN", "abc")
+			if err != nil || !changed {
+				t.Fatalf("SetVar: changed=%v err=%v", changed, err)
+			}
+			if string(out) != tt.want {
+				t.Errorf("got\n%q\nwant\n%q", out, tt.want)
+			}
+		})
+	}
+}
+
+// TestSetVarKeepsCRLF: a Windows-edited wrangler.jsonc keeps CRLF line
+// breaks on the lines "vars" adds, instead of a file of mixed line breaks
+// that git reports as changed throughout under core.autocrlf.
+func TestSetVarKeepsCRLF(t *testing.T) {
+	for _, in := range []string{
+		"{\r\n  \"name\": \"demo\", // n\r\n}\r\n",
+		"{\r\n  \"name\": \"demo\"\r\n}\r\n",
+	} {
+		out, _, err := wranglerfile.SetVar([]byte(in), "PIN", "abc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := bytes.Count(out, []byte("\n")); n != bytes.Count(out, []byte("\r\n")) || !bytes.Contains(out, []byte(`"PIN": "abc"`)) {
+			t.Errorf("SetVar(%q) = %q: a line break without its CR", in, out)
+		}
+	}
+}

@@ -24,6 +24,19 @@ const DefaultBucket = "nimbus-runtime-cache-public"
 // PinVar is the Worker variable that pins the runtime catalog.
 const PinVar = "NIMBUS_RUNTIME_CATALOG_SHA256"
 
+// Warning codes (clierr.Warning) of runtime sync, runtime list and setup.
+const (
+	// WarnPinMissing: the Worker's config does not pin the catalog just
+	// published (or read), so runtime installs in it fail.
+	WarnPinMissing = "W_CATALOG_PIN_MISSING"
+	// WarnPinStale: the Worker's config pins an older catalog than the
+	// bucket's current one.
+	WarnPinStale = "W_CATALOG_PIN_STALE"
+	// WarnPinBucket: the Worker's config binds another runtime bucket than
+	// the one synced, so this catalog's pin does not apply to it.
+	WarnPinBucket = "W_CATALOG_PIN_BUCKET"
+)
+
 // APIToken reads the Cloudflare API token: --api-token-file (- for stdin)
 // wins over CLOUDFLARE_API_TOKEN. A flag never carries the token itself.
 func APIToken(f *cmdutil.Factory, file string) (string, error) {
