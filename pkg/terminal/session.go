@@ -117,15 +117,31 @@ func (s *session) readInput() {
 	}
 }
 
+// outage is one stretch of reconnecting. It goes on across connections
+// that drop again soon after they open (a server that accepts the socket
+// and then fails it), so that those are paced by the retry delay and
+// bounded by Options.Reconnect like attempts that fail outright.
+type outage struct {
+	start time.Time
+	wait  time.Duration // before the next dial: 0 when the last connection was stable
+}
+
+// stableAfter is how long a connection must have lasted for its drop to
+// start a new outage (with an immediate redial and a fresh Reconnect
+// window): the longest retry delay.
+func (o *Options) stableAfter() time.Duration { return 10 * o.RetryDelay }
+
 // run connects, serves, and reconnects while that is what the end of a
 // connection calls for.
 func (s *session) run(ctx context.Context) (Result, error) {
 	var lost error
+	var out *outage
 	for reconnecting := false; ; reconnecting = true {
-		ws, res, err := s.connect(ctx, reconnecting, lost)
+		ws, res, err := s.connect(ctx, out, lost)
 		if ws == nil {
 			return res, err
 		}
+		opened := time.Now()
 		var again bool
 		res, err, again = s.serve(ctx, ws, reconnecting)
 		if !again {
@@ -135,12 +151,22 @@ func (s *session) run(ctx context.Context) (Result, error) {
 			return Result{}, &Error{Code: CodeUnavailable, Message: "the connection to the terminal was lost", Err: err}
 		}
 		lost = err
+		switch {
+		case out == nil || time.Since(opened) >= s.o.stableAfter():
+			out = &outage{start: time.Now()}
+		case out.wait == 0:
+			out.wait = s.o.RetryDelay
+		default:
+			out.wait = min(out.wait*3/2, 10*s.o.RetryDelay)
+		}
 	}
 }
 
 // connect dials until it gets a socket, retrying what the options allow,
-// while the input is serviced (the detach keys and Ctrl-C work).
-func (s *session) connect(ctx context.Context, reconnecting bool, lost error) (*websocket.Conn, Result, error) {
+// while the input is serviced (the detach keys and Ctrl-C work). out is
+// the outage being recovered from, nil for the first connection.
+func (s *session) connect(ctx context.Context, out *outage, lost error) (*websocket.Conn, Result, error) {
+	reconnecting := out != nil
 	start := time.Now()
 	delay := s.o.RetryDelay
 	busyFor := s.o.Wait
@@ -148,7 +174,19 @@ func (s *session) connect(ctx context.Context, reconnecting bool, lost error) (*
 		// The old socket may still count as the owner for a while after
 		// an unclean drop: that 409 is waited out too.
 		busyFor = max(busyFor, s.o.Reconnect)
-		s.notify(Event{Kind: EventDisconnected, Err: lost})
+		start = out.start
+		s.notify(Event{Kind: EventDisconnected, Err: lost, Delay: out.wait})
+		if out.wait > 0 {
+			// The last connection dropped soon after it opened: it did
+			// not restore anything.
+			if time.Since(start) >= s.o.Reconnect {
+				return nil, Result{}, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("the connection to the terminal was lost and not restored within %s", s.o.Reconnect), Err: lost}
+			}
+			if res, err, ended := s.sleepIdle(ctx, out.wait); ended {
+				return nil, res, err
+			}
+			delay = max(delay, min(out.wait*3/2, 10*s.o.RetryDelay))
+		}
 	}
 	s.dropped = false
 	for attempt := 1; ; attempt++ {

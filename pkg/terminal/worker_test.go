@@ -208,3 +208,31 @@ func TestHandshakeAnswers(t *testing.T) {
 		t.Fatalf("%v after %d attempts", err, bad.attempts.Load())
 	}
 }
+
+// A server that accepts the socket and fails it at once, every time (a
+// Durable Object that throws after the upgrade), is a connection that is
+// not restored: the attempts are paced by the retry delay and end after
+// Reconnect, as refused ones do. Each opened socket used to count as
+// restored: the client redialled at once, for ever.
+func TestFlappingServerIsNotRestored(t *testing.T) {
+	var accepted atomic.Int32
+	hs := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(rw, r, nil)
+		if err != nil {
+			return
+		}
+		accepted.Add(1)
+		_ = ws.Write(r.Context(), websocket.MessageText, frame.Ready())
+		_ = ws.Close(websocket.StatusInternalError, "durable object reset")
+	}))
+	defer hs.Close()
+	o := termOpts(hs.URL, "flap-1")
+	o.Reconnect = 300 * time.Millisecond
+	o.RetryDelay = 10 * time.Millisecond
+	s := start(t, o)
+	_, err := s.wait()
+	if codeOf(err) != terminal.CodeUnavailable || !strings.Contains(err.Error(), "not restored within 300ms") {
+		t.Fatalf("%v (after %d connections)", err, accepted.Load())
+	}
+	t.Logf("%d connections before giving up", accepted.Load())
+}
