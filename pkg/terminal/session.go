@@ -367,6 +367,11 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 		s.unsent = nil
 	}
 	s.sent = [2]int{}
+	if reconnected {
+		if err := s.refollow(ctx); err != nil {
+			return Result{}, err, false
+		}
+	}
 	if err := s.sendSize(ctx, ws); err != nil {
 		return Result{}, err, true
 	}

@@ -236,3 +236,31 @@ func TestFlappingServerIsNotRestored(t *testing.T) {
 	}
 	t.Logf("%d connections before giving up", accepted.Load())
 }
+
+// A followed process terminal goes through the same outage as the session
+// socket: after a reconnection it is opened again, so that the keys reach
+// the program. They used to go on into the old socket, dead without
+// knowing it, until TCP gave up (minutes), the program frozen meanwhile.
+func TestFollowedProcessIsReopenedAfterAReconnection(t *testing.T) {
+	w := &fakeWorker{}
+	hs := httptest.NewServer(w)
+	defer hs.Close()
+	p := newProxy(t, hs.URL)
+	o := termOpts(p.url(), "w-1")
+	o.FollowProcesses = true
+	o.ProbeAfter, o.DeadAfter = 200*time.Millisecond, 300*time.Millisecond
+	s := start(t, o)
+	s.out.waitFor(t, "$ ")
+	s.typeText("tui\r")
+	s.out.waitFor(t, "TUI> ")
+	s.waitEvent(terminal.EventProcessAttached)
+	p.freeze()
+	s.waitEvent(terminal.EventReconnected)
+	s.typeText("x")
+	s.out.waitFor(t, "tui-got:x")
+	if n := w.logsOpen.Load(); n != 2 {
+		t.Fatalf("the process terminal was opened %d times, want 2", n)
+	}
+	s.typeText("\r~.")
+	s.wait()
+}
