@@ -286,6 +286,11 @@ func TestClock(t *testing.T) {
 	}))
 	defer noDate.Close()
 	expect(t, &doctor.Doctor{Endpoint: noDate.URL}, "clock", doctor.Skip, "no usable Date")
+	// Something else answers at the endpoint (a proxy, a wrong host): its
+	// Date is not the Worker's clock.
+	other := httptest.NewServer(http.NotFoundHandler())
+	defer other.Close()
+	expect(t, &doctor.Doctor{Endpoint: other.URL}, "clock", doctor.Skip, "does not answer as the Nimbus remote API", "no Worker clock")
 }
 
 // project returns a project directory with a wrangler.jsonc built from

@@ -190,6 +190,13 @@ func (d *Doctor) checkClock(ctx context.Context) Check {
 	if err != nil {
 		return skip(name, "the Worker's answer has no usable Date header")
 	}
+	if !strings.Contains(strings.ToUpper(resp.Header.Get("Access-Control-Allow-Methods")), "POST") {
+		// Every answer of the remote API, preflights included, carries
+		// its CORS headers (spec §1.5): this one came from something
+		// else (a proxy, a captive portal, another host), whose clock
+		// says nothing about the Worker's.
+		return skip(name, fmt.Sprintf("%s does not answer as the Nimbus remote API (HTTP %d to a CORS preflight): no Worker clock to compare with", redactURL(d.Endpoint), resp.StatusCode))
+	}
 	// Date has one-second resolution and is stamped while the request is
 	// handled: compare with the middle of the round trip, and forgive the
 	// rounding.
