@@ -103,6 +103,9 @@ func (s *session) handleProc(ctx context.Context, ws *websocket.Conn, m message)
 // raw writes a process's output, which is not part of the shell's
 // scrollback.
 func (s *session) raw(data []byte) error {
+	if len(data) > 0 {
+		s.shown++
+	}
 	if _, err := s.o.Out.Write(data); err != nil {
 		return &Error{Code: CodeInput, Message: "writing the output failed", Err: err}
 	}
@@ -135,6 +138,9 @@ func (s *session) closeProc() {
 // hold keeps shell output while a process terminal is followed, the
 // newest heldLimit bytes.
 func (s *session) hold(data []byte) {
+	if len(data) > 0 {
+		s.shown++
+	}
 	s.held = append(s.held, data...)
 	if len(s.held) > heldLimit {
 		s.held = append(s.held[:0], s.held[len(s.held)-heldLimit:]...)

@@ -79,6 +79,9 @@ type session struct {
 
 	proc *procTerm // the process terminal followed, if any
 	held []byte    // shell output held while proc is followed
+	// shown counts the pieces of output received (printed or held), so
+	// that only output restarts the quiet period after piped input.
+	shown int
 }
 
 func (s *session) notify(e Event) {
@@ -423,18 +426,26 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 				return s.ended(ctx, m.err)
 			}
 			lastIn, probeAt = time.Now(), time.Time{}
+			shown := s.shown
 			if err := s.handle(ctx, ws, m.data, &replay); err != nil {
 				return Result{}, err, false
 			}
-			if quiet != nil {
+			if quiet != nil && s.shown != shown {
+				// Only output breaks the quiet: informational frames
+				// (spawn, exit, shell-integration…) keep coming while
+				// background processes run.
 				quiet.Reset(s.o.QuietAfterEOF)
 			}
 			if s.proc != nil && procMsgs == nil {
 				procMsgs = s.proc.msgs
 			}
 		case m := <-procMsgs:
+			shown := s.shown
 			if err := s.handleProc(ctx, ws, m); err != nil {
 				return Result{}, err, false
+			}
+			if quiet != nil && s.shown != shown {
+				quiet.Reset(s.o.QuietAfterEOF)
 			}
 			if s.proc == nil {
 				procMsgs = nil
@@ -557,6 +568,7 @@ func (s *session) output(data []byte) error {
 	if len(data) == 0 {
 		return nil
 	}
+	s.shown++
 	s.hist.add(data)
 	if _, err := s.o.Out.Write(data); err != nil {
 		return &Error{Code: CodeInput, Message: "writing the output failed", Err: err}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -263,4 +264,49 @@ func TestFollowedProcessIsReopenedAfterAReconnection(t *testing.T) {
 	}
 	s.typeText("\r~.")
 	s.wait()
+}
+
+// Piped input: nimbus exits once the input has ended and the output has
+// been quiet, whatever informational frames the Worker keeps sending
+// (spawn and exit of a watcher's processes, legacy hmr, shell-integration
+// events). They used to restart the quiet period, so the attachment never
+// ended while a background process was busy.
+func TestPipeModeEndsDespiteInformationalFrames(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(rw, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		ctx := r.Context()
+		_ = ws.Write(ctx, websocket.MessageText, frame.Ready())
+		go func() {
+			for {
+				if _, _, err := ws.Read(ctx); err != nil {
+					return
+				}
+			}
+		}()
+		_ = ws.Write(ctx, websocket.MessageText, frame.Output("$ "))
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for pid := 100; ; pid++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			msg := `{"type":"exit","pid":` + strconv.Itoa(pid) + `,"code":0,"command":"node watch.js"}`
+			if err := ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+				return
+			}
+		}
+	}))
+	defer hs.Close()
+	o := terminal.Options{Endpoint: hs.URL, SessionID: "pipe-2", In: strings.NewReader("make test\n"), QuietAfterEOF: 200 * time.Millisecond}
+	s := start(t, o)
+	res, err := s.wait()
+	if err != nil || res.Reason != terminal.InputEnded {
+		t.Fatalf("%+v %v", res, err)
+	}
 }
