@@ -70,7 +70,9 @@ is served.
 
 Each local URL is printed on stdout, one line per port (NDJSON with --json),
 once it accepts connections. Requests reach the app with the Worker's host and
-origin and without your credentials.`,
+origin and without your credentials. Browser requests from pages on other
+sites (an Origin that is not a loopback one, a cross-site subresource) are
+refused with 403: they would act in the app with the forward's token.`,
 		Example: `  # after: nimbus sandbox start job-123 -- npm run dev
   nimbus sandbox forward job-123 5173
   nimbus sandbox forward job-123 3000:8080 9229:0 --json`,

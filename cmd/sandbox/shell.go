@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -120,6 +121,7 @@ func (o *common) interact(cmd *cobra.Command, id string, sh *interactive.Shell, 
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	interrupts := make(chan struct{}, 1)
+	var ended atomic.Value // the signal that ended the session
 	go func() {
 		for {
 			select {
@@ -127,6 +129,7 @@ func (o *common) interact(cmd *cobra.Command, id string, sh *interactive.Shell, 
 				return
 			case s := <-sigs:
 				if s != os.Interrupt {
+					ended.Store(s)
 					cancel()
 					return
 				}
@@ -183,6 +186,11 @@ func (o *common) interact(cmd *cobra.Command, id string, sh *interactive.Shell, 
 	}
 	code, err := sh.Interact(ctx, opts)
 	if err != nil {
+		if s, _ := ended.Load().(os.Signal); s == syscall.SIGTERM && ctx.Err() != nil {
+			// 143 as every command ends on SIGTERM; the root's own watch
+			// of the signal may not have cancelled its context yet.
+			return clierr.Wrap(err, 128+int(syscall.SIGTERM), "E_INTERRUPTED", "interrupted", "")
+		}
 		return sandboxcli.ExecError(err)
 	}
 	return commandStatus(o, code, "")

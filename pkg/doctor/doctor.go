@@ -16,8 +16,10 @@ import (
 	"context"
 	"io/fs"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/pkg/provision"
 )
 
@@ -44,9 +46,10 @@ type Check struct {
 	Name string `json:"name"`
 	// Status is pass, warn, fail or skip.
 	Status Status `json:"status"`
-	// Detail says what was found.
+	// Detail says what was found, on one line without control
+	// characters (what a server said included).
 	Detail string `json:"detail"`
-	// Hint says what to do; empty for passes.
+	// Hint says what to do; empty for passes. One line, as Detail.
 	Hint string `json:"hint"`
 }
 
@@ -168,6 +171,7 @@ func (d *Doctor) Run(ctx context.Context) *Report {
 	r := &Report{OK: true}
 	add := func(cs ...Check) {
 		for _, c := range cs {
+			c.Detail, c.Hint = oneLine(c.Detail), oneLine(c.Hint)
 			if c.Status == Fail {
 				r.OK = false
 			}
@@ -184,6 +188,17 @@ func (d *Doctor) Run(ctx context.Context) *Report {
 	add(d.checkEndpoint(ctx)...)
 	add(d.checkProject(ctx)...)
 	return r
+}
+
+// oneLine makes a check's text safe to print on a line of a terminal:
+// details quote what servers said (a release tag, a Worker's error
+// message), whose control characters could otherwise reach the terminal
+// as escape sequences (set the clipboard, retitle the window, hide text).
+// Control and format characters are dropped, line breaks and tabs become
+// spaces.
+func oneLine(s string) string {
+	s = strings.NewReplacer("\r\n", " ", "\n", " ", "\t", " ").Replace(s)
+	return clierr.TerminalText(s)
 }
 
 func pass(name, detail string) Check { return Check{Name: name, Status: Pass, Detail: detail} }

@@ -219,9 +219,19 @@ func TestEndpoint(t *testing.T) {
 		t.Fatalf("throwaway sandbox left: %v", left)
 	}
 
-	// A pinned token: its own sandbox, never destroyed.
+	// A pinned token: the Worker's refusal of another id proves that it
+	// accepts the token (signature, expiry, scopes come first) without
+	// creating its sandbox, which ready would (any op creates a sandbox).
 	d = &doctor.Doctor{Endpoint: url, Token: mint(t, secret, "mine", time.Hour, token.ScopeSandboxUse)}
-	expect(t, d, "endpoint", doctor.Pass, "sandbox mine", "left as it was")
+	expect(t, d, "endpoint", doctor.Pass, "remote API enabled at "+url+"/api/nimbus/v1", "accepts the token", "pinned to sandbox mine")
+	if left := sandboxes(data); len(left) != 0 {
+		t.Fatalf("the probe created sandboxes %v", left)
+	}
+	// Its problems are still found.
+	d = &doctor.Doctor{Endpoint: url, Token: mint(t, secret, "mine", time.Hour, token.ScopeSessionAttach)}
+	expect(t, d, "endpoint", doctor.Fail, "E_SCOPE_MISSING")
+	d = &doctor.Doctor{Endpoint: url, Token: mint(t, "wrong-secret-0123456789abcdef012345", "mine", time.Hour, token.ScopeSandboxUse)}
+	expect(t, d, "endpoint", doctor.Fail, "E_TOKEN_SIGNATURE")
 
 	// An unpinned use-only token cannot destroy the throwaway: a warning
 	// naming it, so nothing leaks silently.
@@ -276,6 +286,11 @@ func TestClock(t *testing.T) {
 	}))
 	defer noDate.Close()
 	expect(t, &doctor.Doctor{Endpoint: noDate.URL}, "clock", doctor.Skip, "no usable Date")
+	// Something else answers at the endpoint (a proxy, a wrong host): its
+	// Date is not the Worker's clock.
+	other := httptest.NewServer(http.NotFoundHandler())
+	defer other.Close()
+	expect(t, &doctor.Doctor{Endpoint: other.URL}, "clock", doctor.Skip, "does not answer as the Nimbus remote API", "no Worker clock")
 }
 
 // project returns a project directory with a wrangler.jsonc built from

@@ -30,7 +30,7 @@ const (
 )
 
 // checkEndpoint probes the remote API with ready on a throwaway sandbox
-// (destroyed afterwards) and measures the clock against the Worker's Date
+// (destroyed afterwards; see probe for a pinned token) and measures the clock against the Worker's Date
 // header. It returns the endpoint and clock checks.
 func (d *Doctor) checkEndpoint(ctx context.Context) []Check {
 	if d.Endpoint == "" {
@@ -42,24 +42,30 @@ func (d *Doctor) checkEndpoint(ctx context.Context) []Check {
 	return []Check{d.probe(ctx), d.checkClock(ctx)}
 }
 
-// probeTarget picks the sandbox the probe uses: a pinned token's own
-// sandbox (never destroyed), otherwise a throwaway id.
-func (d *Doctor) probeTarget() (id string, throwaway bool) {
+// pinnedSandbox returns the sandbox a pinned token is limited to, "" for
+// an unpinned token (or none).
+func (d *Doctor) pinnedSandbox() string {
 	if d.Token != "" {
 		if dec, err := token.Decode(d.Token); err == nil {
 			if sid, ok := dec.Claims.SessionID(); ok && sc.ValidID(sid) {
-				return sid, false
+				return sid
 			}
 		}
 	}
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return "doctor-" + hex.EncodeToString(b), true
+	return ""
 }
 
+// probe runs ready on a throwaway sandbox id and destroys it again. With a
+// token pinned to a sandbox, the Worker refuses the throwaway id once it
+// has checked everything else about the token (signature, expiry, claims,
+// scopes, then the pin): that refusal is the probe's success, and neither
+// the pinned sandbox nor another is created (any op creates its sandbox).
 func (d *Doctor) probe(ctx context.Context) Check {
 	const name = "endpoint"
-	id, throwaway := d.probeTarget()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	id := "doctor-" + hex.EncodeToString(b)
+	pinned := d.pinnedSandbox()
 	var ts sc.TokenSource
 	switch {
 	case d.Token != "":
@@ -91,12 +97,12 @@ func (d *Doctor) probe(ctx context.Context) Check {
 	_, err = sb.Ready(pctx)
 	took := time.Since(start).Round(time.Millisecond)
 	if err != nil {
+		if pinned != "" && sc.HasCode(err, token.CodeSessionPin) {
+			return pass(name, fmt.Sprintf("remote API enabled at %s; it accepts the token, pinned to sandbox %s (refused for another id in %s; no sandbox was created)", api, pinned, duration.Human(took)))
+		}
 		return d.probeFailure(name, api, err)
 	}
 	detail := fmt.Sprintf("remote API enabled at %s; ready on sandbox %s answered in %s", api, id, duration.Human(took))
-	if !throwaway {
-		return pass(name, detail+" (the token's pinned sandbox, left as it was)")
-	}
 	dctx, dcancel := d.withTimeout(ctx)
 	defer dcancel()
 	if _, err := sb.Destroy(dctx, "nimbus doctor probe"); err != nil {
@@ -183,6 +189,13 @@ func (d *Doctor) checkClock(ctx context.Context) Check {
 	date, err := http.ParseTime(resp.Header.Get("Date"))
 	if err != nil {
 		return skip(name, "the Worker's answer has no usable Date header")
+	}
+	if !strings.Contains(strings.ToUpper(resp.Header.Get("Access-Control-Allow-Methods")), "POST") {
+		// Every answer of the remote API, preflights included, carries
+		// its CORS headers (spec §1.5): this one came from something
+		// else (a proxy, a captive portal, another host), whose clock
+		// says nothing about the Worker's.
+		return skip(name, fmt.Sprintf("%s does not answer as the Nimbus remote API (HTTP %d to a CORS preflight): no Worker clock to compare with", redactURL(d.Endpoint), resp.StatusCode))
 	}
 	// Date has one-second resolution and is stamped while the request is
 	// handled: compare with the middle of the round trip, and forgive the

@@ -7,8 +7,10 @@
 // session:attach, pinned to the sandbox) and the Worker's own host, so it
 // passes the Worker's (and `nimbus dev`'s) authentication, Host and Origin
 // checks. Requests to the local port must name a loopback host, so that a
-// web page cannot reach the sandbox through DNS rebinding. The package never prints: failures are reported through
-// Options.OnError.
+// web page cannot reach the sandbox through DNS rebinding, and a browser's
+// request must come from a page on a loopback origin, so that a page on
+// another site cannot use the forward's credential. The package never
+// prints: failures are reported through Options.OnError.
 package forward
 
 import (
@@ -166,6 +168,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "nimbus forward: refusing Host "+strconv.Quote(r.Host)+": use http://127.0.0.1 or http://localhost", http.StatusForbidden)
 		return
 	}
+	if why := crossSite(r); why != "" {
+		// Any page the browser shows can reach a loopback port; the
+		// forward's token must not act for it, as the Worker's preview
+		// cookie does not act for other origins (E_CROSS_SITE_REFUSED).
+		http.Error(w, "nimbus forward: refusing a cross-site request ("+why+"): only pages on loopback origins (http://127.0.0.1, http://localhost) may use this forward", http.StatusForbidden)
+		return
+	}
 	tok, err := p.token(r.Context())
 	if err != nil {
 		p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: no token for the Worker", Err: err})
@@ -189,6 +198,34 @@ func LocalHost(host string) bool {
 	}
 	ip := net.ParseIP(strings.Trim(h, "[]"))
 	return ip != nil && ip.IsLoopback()
+}
+
+// crossSite says why r is a browser request made by a page that is not on
+// a loopback origin, or "" when it is not one. Such a page may send
+// requests to this port (forms, fetch, WebSockets, which the browser does
+// not hold to CORS), and the forward would send them with its credential:
+// a page on another site could then act in the app, or read it where the
+// app allows CORS. An Origin header names the page (browsers send it with
+// WebSockets, CORS requests and anything but GET and HEAD; "null" for
+// opaque origins); without one, Sec-Fetch-Site tells a cross-site
+// subresource load. A navigation (a link followed from another site) and
+// clients that are not browsers pass.
+func crossSite(r *http.Request) string {
+	if o, ok := r.Header["Origin"]; ok {
+		origin := ""
+		if len(o) > 0 {
+			origin = o[0]
+		}
+		u, err := url.Parse(origin)
+		if len(o) != 1 || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.User != nil || !LocalHost(u.Host) {
+			return "Origin " + strconv.Quote(origin)
+		}
+		return ""
+	}
+	if strings.EqualFold(r.Header.Get("Sec-Fetch-Site"), "cross-site") && !strings.EqualFold(r.Header.Get("Sec-Fetch-Mode"), "navigate") {
+		return "Sec-Fetch-Site cross-site"
+	}
+	return ""
 }
 
 // token returns the cached token, asking Options.Token after TokenTTL.

@@ -178,12 +178,14 @@ func TestForwardHTTP(t *testing.T) {
 	if got != want {
 		t.Fatalf("app saw %+v\nwant      %+v", got, want)
 	}
-	// Another origin is passed as it is (the app decides).
+	// Another loopback origin (a page of another forwarded port) is passed
+	// as it is (the app decides); other sites are refused
+	// (TestForwardRefusesCrossSiteRequests).
 	req, _ = http.NewRequest(http.MethodGet, local+"/", nil)
-	req.Header.Set("Origin", "https://evil.example")
+	req.Header.Set("Origin", "http://localhost:1")
 	do(t, req)
 	mu.Lock()
-	if last.origin != "https://evil.example" {
+	if last.origin != "http://localhost:1" {
 		t.Errorf("foreign origin rewritten to %q", last.origin)
 	}
 	mu.Unlock()
@@ -494,4 +496,74 @@ func TestConnectTimeoutBoundsTheHandshake(t *testing.T) {
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Fatalf("%d %q", resp.StatusCode, body)
 	}
+}
+
+// A page on another site must not drive the sandbox app with the
+// forward's credential: what the Worker refuses to a preview cookie from
+// another origin (E_CROSS_SITE_REFUSED), the forward refuses to any
+// browser request from a non-loopback origin, WebSockets included. Pages
+// on loopback origins (the forward's own, another forwarded port) and
+// navigations pass.
+func TestForwardRefusesCrossSiteRequests(t *testing.T) {
+	var hits atomic.Int32
+	w := newWorld(t, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if r.Header.Get("Upgrade") != "" {
+			c, err := websocket.Accept(rw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+			if err == nil {
+				c.CloseNow()
+			}
+			return
+		}
+		_, _ = io.WriteString(rw, "secret data")
+	}))
+	local := forwardTo(t, forward.Options{Endpoint: w.backend.URL, SandboxID: "job-1", Port: w.port, Token: staticToken(mint(t, "job-1", token.ScopeSessionAttach))})
+	type tc struct {
+		method string
+		hdr    map[string]string
+		ok     bool
+	}
+	for name, c := range map[string]tc{
+		"foreign origin":          {http.MethodPost, map[string]string{"Origin": "https://evil.example"}, false},
+		"foreign origin GET":      {http.MethodGet, map[string]string{"Origin": "http://evil.example:80", "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"}, false},
+		"opaque origin":           {http.MethodPost, map[string]string{"Origin": "null"}, false},
+		"rebound name as origin":  {http.MethodPost, map[string]string{"Origin": "http://localhost.evil.example"}, false},
+		"cross-site subresource":  {http.MethodGet, map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"}, false},
+		"own origin":              {http.MethodPost, map[string]string{"Origin": local, "Sec-Fetch-Site": "same-origin"}, true},
+		"another forwarded port":  {http.MethodPost, map[string]string{"Origin": "http://localhost:1", "Sec-Fetch-Site": "same-site"}, true},
+		"loopback IPv6 origin":    {http.MethodPost, map[string]string{"Origin": "http://[::1]:5173"}, true},
+		"navigation from a link":  {http.MethodGet, map[string]string{"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}, true},
+		"not a browser (no hint)": {http.MethodGet, nil, true},
+	} {
+		before := hits.Load()
+		req, _ := http.NewRequest(c.method, local+"/data", nil)
+		for k, v := range c.hdr {
+			req.Header.Set(k, v)
+		}
+		resp, body := do(t, req)
+		reached := hits.Load() != before
+		if c.ok && (resp.StatusCode != 200 || body != "secret data") {
+			t.Errorf("%s: %d %q, want the app's answer", name, resp.StatusCode, body)
+		}
+		if !c.ok && (resp.StatusCode != 403 || reached || !strings.Contains(body, "cross-site")) {
+			t.Errorf("%s: %d %q (app reached: %v), want 403 before the Worker", name, resp.StatusCode, body, reached)
+		}
+	}
+	// A WebSocket opened by a page on another site.
+	before := hits.Load()
+	ws := "ws" + strings.TrimPrefix(local, "http") + "/ws"
+	c, resp, err := websocket.Dial(testCtx(t), ws, &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {"https://evil.example"}}})
+	if err == nil {
+		c.CloseNow()
+		t.Fatal("a WebSocket from https://evil.example was opened")
+	}
+	if resp == nil || resp.StatusCode != 403 || hits.Load() != before {
+		t.Fatalf("WebSocket from another site: %v (app reached: %v)", err, hits.Load() != before)
+	}
+	// One from the forward's own page opens.
+	c, _, err = websocket.Dial(testCtx(t), ws, &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {local}}})
+	if err != nil {
+		t.Fatalf("WebSocket from the local origin: %v", err)
+	}
+	c.CloseNow()
 }

@@ -73,7 +73,9 @@ type InteractOptions struct {
 // history with Up/Down), which needs raw mode only while a line is read;
 // commands run with the terminal in its normal mode, so their output is
 // shown as it would be locally. Ctrl-C at the prompt drops the line being
-// typed; Ctrl-C while a command runs interrupts it (see Run).
+// typed; Ctrl-C while a command runs interrupts it (see Run). Cancelling
+// ctx returns ctx's error at once, at the prompt too: a read of
+// Terminal.In may then still be pending, and the caller owns that reader.
 //
 // Full-screen programs (editors, top) cannot run in this line mode.
 func (s *Shell) Interact(ctx context.Context, o InteractOptions) (int, error) {
@@ -103,8 +105,11 @@ func (s *Shell) Interact(ctx context.Context, o InteractOptions) (int, error) {
 				_ = ed.t.SetSize(w, h)
 			}
 		}
-		line, k, err := s.readRaw(ed, o.Terminal)
+		line, k, err := s.readRaw(ctx, ed, o.Terminal)
 		if err != nil {
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
 			return 0, err
 		}
 		if o.OnWarning != nil && !warned {
@@ -169,8 +174,12 @@ func (s *Shell) Interact(ctx context.Context, o InteractOptions) (int, error) {
 	}
 }
 
-// readRaw reads one line with the terminal in raw mode.
-func (s *Shell) readRaw(ed *lineEditor, t Terminal) (string, key, error) {
+// readRaw reads one line with the terminal in raw mode, until ctx ends:
+// a read of a terminal cannot be interrupted, so a SIGTERM at the prompt
+// (which cancels ctx) would otherwise wait for the next key, in raw mode.
+// On cancellation the mode is restored and the read is left pending; the
+// caller owns the terminal's reader.
+func (s *Shell) readRaw(ctx context.Context, ed *lineEditor, t Terminal) (string, key, error) {
 	if t.MakeRaw != nil {
 		restore, err := t.MakeRaw()
 		if err != nil {
@@ -178,7 +187,22 @@ func (s *Shell) readRaw(ed *lineEditor, t Terminal) (string, key, error) {
 		}
 		defer func() { _ = restore() }()
 	}
-	return ed.readLine()
+	type read struct {
+		line string
+		k    key
+		err  error
+	}
+	done := make(chan read, 1)
+	go func() {
+		line, k, err := ed.readLine()
+		done <- read{line, k, err}
+	}()
+	select {
+	case r := <-done:
+		return r.line, r.k, r.err
+	case <-ctx.Done():
+		return "", keyNone, ctx.Err()
+	}
 }
 
 // display shows cwd with the sandbox root as "~".

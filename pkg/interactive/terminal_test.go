@@ -205,4 +205,24 @@ func TestInteractEnds(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("cancel did not end the session")
 	}
+
+	// At the prompt too, with no key typed: the pending read of the
+	// terminal does not hold the session (SIGTERM at the prompt).
+	ctx, cancel = context.WithCancel(testCtx(t))
+	sh, _ = interactive.NewShell(sb, interactive.ShellOptions{})
+	term, _, scr = ptyTerminal(t)
+	go func() {
+		_, err := sh.Interact(ctx, interactive.InteractOptions{Terminal: term})
+		errc <- err
+	}()
+	scr.expect(t, `\$ $`)
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("%v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("cancel at the prompt did not end the session")
+	}
 }

@@ -3,6 +3,7 @@ package terminal
 import (
 	"bytes"
 	"math/rand"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -132,5 +133,26 @@ func TestHistoryFresh(t *testing.T) {
 	// Unrelated output is printed whole.
 	if got := string(h.fresh([]byte("welcome\r\n"))); got != "welcome\r\n" {
 		t.Fatalf("%q", got)
+	}
+}
+
+// The first output after a reconnect is compared with the history; a
+// server may send one message of up to ReadLimit bytes there. Only the
+// part of it that can overlap the history (as long as the history) is
+// worth a look: the comparison's table used to be 8 bytes per byte of the
+// whole message (512 MiB for a 64 MiB one).
+func TestHistoryFreshAllocatesForTheHistoryOnly(t *testing.T) {
+	var h history
+	h.add([]byte(strings.Repeat("$ ", 512)))
+	replay := bytes.Repeat([]byte("x"), 8<<20)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got := h.fresh(replay)
+	runtime.ReadMemStats(&after)
+	if len(got) != len(replay) {
+		t.Fatalf("fresh kept %d of %d bytes", len(got), len(replay))
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Fatalf("fresh allocated %d bytes for an 8 MiB replay and a 1 KiB history", n)
 	}
 }

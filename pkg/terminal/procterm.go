@@ -19,11 +19,12 @@ import (
 
 // procTerm is a followed process terminal.
 type procTerm struct {
-	pid    int64
-	ws     *websocket.Conn
-	msgs   chan message
-	cancel context.CancelFunc
-	sent   [2]int
+	pid     int64
+	command string
+	ws      *websocket.Conn
+	msgs    chan message
+	cancel  context.CancelFunc
+	sent    [2]int
 }
 
 // follow opens the process terminal of pid and routes the input to it.
@@ -39,7 +40,7 @@ func (s *session) follow(ctx context.Context, pid int64, command string) {
 		return
 	}
 	pctx, cancel := context.WithCancel(context.Background())
-	p := &procTerm{pid: pid, ws: ws, msgs: make(chan message, 16), cancel: cancel}
+	p := &procTerm{pid: pid, command: command, ws: ws, msgs: make(chan message, 16), cancel: cancel}
 	go readConn(pctx, ws, p.msgs)
 	s.proc = p
 	s.notify(Event{Kind: EventProcessAttached, PID: pid, Command: command})
@@ -48,6 +49,25 @@ func (s *session) follow(ctx context.Context, pid int64, command string) {
 			p.resize(ctx, cols, rows)
 		}
 	}
+}
+
+// refollow opens the followed process terminal again once the session
+// socket is back: the old one went through the same outage, and a socket
+// that died silently would swallow the keys until TCP gave up. The server
+// sends the backlog again (the program redraws) or, when the process has
+// exited meanwhile, its exit. When it cannot be opened, the shell gets
+// the keys back and the program is reported as not followed.
+func (s *session) refollow(ctx context.Context) error {
+	p := s.proc
+	if p == nil {
+		return nil
+	}
+	s.closeProc()
+	s.follow(ctx, p.pid, p.command)
+	if s.proc == nil {
+		return s.flushHeld()
+	}
+	return nil
 }
 
 // handleProc acts on one message of the followed process terminal.
@@ -83,6 +103,9 @@ func (s *session) handleProc(ctx context.Context, ws *websocket.Conn, m message)
 // raw writes a process's output, which is not part of the shell's
 // scrollback.
 func (s *session) raw(data []byte) error {
+	if len(data) > 0 {
+		s.shown++
+	}
 	if _, err := s.o.Out.Write(data); err != nil {
 		return &Error{Code: CodeInput, Message: "writing the output failed", Err: err}
 	}
@@ -115,6 +138,9 @@ func (s *session) closeProc() {
 // hold keeps shell output while a process terminal is followed, the
 // newest heldLimit bytes.
 func (s *session) hold(data []byte) {
+	if len(data) > 0 {
+		s.shown++
+	}
 	s.held = append(s.held, data...)
 	if len(s.held) > heldLimit {
 		s.held = append(s.held[:0], s.held[len(s.held)-heldLimit:]...)

@@ -55,6 +55,12 @@ func overlap(text, p []byte) int {
 		// Only the last len(p) bytes can take part in a suffix.
 		text = text[len(text)-len(p):]
 	}
+	if len(p) > len(text) {
+		// Nor can a prefix be longer than text: the table below is 8
+		// bytes per byte of p, and p is a server's message of up to
+		// ReadLimit bytes.
+		p = p[:len(text)]
+	}
 	fail := make([]int, len(p))
 	for i, k := 1, 0; i < len(p); i++ {
 		for k > 0 && p[i] != p[k] {

@@ -79,6 +79,9 @@ type session struct {
 
 	proc *procTerm // the process terminal followed, if any
 	held []byte    // shell output held while proc is followed
+	// shown counts the pieces of output received (printed or held), so
+	// that only output restarts the quiet period after piped input.
+	shown int
 }
 
 func (s *session) notify(e Event) {
@@ -117,15 +120,31 @@ func (s *session) readInput() {
 	}
 }
 
+// outage is one stretch of reconnecting. It goes on across connections
+// that drop again soon after they open (a server that accepts the socket
+// and then fails it), so that those are paced by the retry delay and
+// bounded by Options.Reconnect like attempts that fail outright.
+type outage struct {
+	start time.Time
+	wait  time.Duration // before the next dial: 0 when the last connection was stable
+}
+
+// stableAfter is how long a connection must have lasted for its drop to
+// start a new outage (with an immediate redial and a fresh Reconnect
+// window): the longest retry delay.
+func (o *Options) stableAfter() time.Duration { return 10 * o.RetryDelay }
+
 // run connects, serves, and reconnects while that is what the end of a
 // connection calls for.
 func (s *session) run(ctx context.Context) (Result, error) {
 	var lost error
+	var out *outage
 	for reconnecting := false; ; reconnecting = true {
-		ws, res, err := s.connect(ctx, reconnecting, lost)
+		ws, res, err := s.connect(ctx, out, lost)
 		if ws == nil {
 			return res, err
 		}
+		opened := time.Now()
 		var again bool
 		res, err, again = s.serve(ctx, ws, reconnecting)
 		if !again {
@@ -135,12 +154,22 @@ func (s *session) run(ctx context.Context) (Result, error) {
 			return Result{}, &Error{Code: CodeUnavailable, Message: "the connection to the terminal was lost", Err: err}
 		}
 		lost = err
+		switch {
+		case out == nil || time.Since(opened) >= s.o.stableAfter():
+			out = &outage{start: time.Now()}
+		case out.wait == 0:
+			out.wait = s.o.RetryDelay
+		default:
+			out.wait = min(out.wait*3/2, 10*s.o.RetryDelay)
+		}
 	}
 }
 
 // connect dials until it gets a socket, retrying what the options allow,
-// while the input is serviced (the detach keys and Ctrl-C work).
-func (s *session) connect(ctx context.Context, reconnecting bool, lost error) (*websocket.Conn, Result, error) {
+// while the input is serviced (the detach keys and Ctrl-C work). out is
+// the outage being recovered from, nil for the first connection.
+func (s *session) connect(ctx context.Context, out *outage, lost error) (*websocket.Conn, Result, error) {
+	reconnecting := out != nil
 	start := time.Now()
 	delay := s.o.RetryDelay
 	busyFor := s.o.Wait
@@ -148,7 +177,19 @@ func (s *session) connect(ctx context.Context, reconnecting bool, lost error) (*
 		// The old socket may still count as the owner for a while after
 		// an unclean drop: that 409 is waited out too.
 		busyFor = max(busyFor, s.o.Reconnect)
-		s.notify(Event{Kind: EventDisconnected, Err: lost})
+		start = out.start
+		s.notify(Event{Kind: EventDisconnected, Err: lost, Delay: out.wait})
+		if out.wait > 0 {
+			// The last connection dropped soon after it opened: it did
+			// not restore anything.
+			if time.Since(start) >= s.o.Reconnect {
+				return nil, Result{}, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("the connection to the terminal was lost and not restored within %s", s.o.Reconnect), Err: lost}
+			}
+			if res, err, ended := s.sleepIdle(ctx, out.wait); ended {
+				return nil, res, err
+			}
+			delay = max(delay, min(out.wait*3/2, 10*s.o.RetryDelay))
+		}
 	}
 	s.dropped = false
 	for attempt := 1; ; attempt++ {
@@ -329,6 +370,11 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 		s.unsent = nil
 	}
 	s.sent = [2]int{}
+	if reconnected {
+		if err := s.refollow(ctx); err != nil {
+			return Result{}, err, false
+		}
+	}
 	if err := s.sendSize(ctx, ws); err != nil {
 		return Result{}, err, true
 	}
@@ -380,18 +426,26 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 				return s.ended(ctx, m.err)
 			}
 			lastIn, probeAt = time.Now(), time.Time{}
+			shown := s.shown
 			if err := s.handle(ctx, ws, m.data, &replay); err != nil {
 				return Result{}, err, false
 			}
-			if quiet != nil {
+			if quiet != nil && s.shown != shown {
+				// Only output breaks the quiet: informational frames
+				// (spawn, exit, shell-integration…) keep coming while
+				// background processes run.
 				quiet.Reset(s.o.QuietAfterEOF)
 			}
 			if s.proc != nil && procMsgs == nil {
 				procMsgs = s.proc.msgs
 			}
 		case m := <-procMsgs:
+			shown := s.shown
 			if err := s.handleProc(ctx, ws, m); err != nil {
 				return Result{}, err, false
+			}
+			if quiet != nil && s.shown != shown {
+				quiet.Reset(s.o.QuietAfterEOF)
 			}
 			if s.proc == nil {
 				procMsgs = nil
@@ -514,6 +568,7 @@ func (s *session) output(data []byte) error {
 	if len(data) == 0 {
 		return nil
 	}
+	s.shown++
 	s.hist.add(data)
 	if _, err := s.o.Out.Write(data); err != nil {
 		return &Error{Code: CodeInput, Message: "writing the output failed", Err: err}

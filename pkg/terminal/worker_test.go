@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -206,5 +207,106 @@ func TestHandshakeAnswers(t *testing.T) {
 	_, err = start(t, termOpts(hb.URL, "w-1")).wait()
 	if codeOf(err) != terminal.CodeUnavailable || bad.attempts.Load() != 3 {
 		t.Fatalf("%v after %d attempts", err, bad.attempts.Load())
+	}
+}
+
+// A server that accepts the socket and fails it at once, every time (a
+// Durable Object that throws after the upgrade), is a connection that is
+// not restored: the attempts are paced by the retry delay and end after
+// Reconnect, as refused ones do. Each opened socket used to count as
+// restored: the client redialled at once, for ever.
+func TestFlappingServerIsNotRestored(t *testing.T) {
+	var accepted atomic.Int32
+	hs := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(rw, r, nil)
+		if err != nil {
+			return
+		}
+		accepted.Add(1)
+		_ = ws.Write(r.Context(), websocket.MessageText, frame.Ready())
+		_ = ws.Close(websocket.StatusInternalError, "durable object reset")
+	}))
+	defer hs.Close()
+	o := termOpts(hs.URL, "flap-1")
+	o.Reconnect = 300 * time.Millisecond
+	o.RetryDelay = 10 * time.Millisecond
+	s := start(t, o)
+	_, err := s.wait()
+	if codeOf(err) != terminal.CodeUnavailable || !strings.Contains(err.Error(), "not restored within 300ms") {
+		t.Fatalf("%v (after %d connections)", err, accepted.Load())
+	}
+	t.Logf("%d connections before giving up", accepted.Load())
+}
+
+// A followed process terminal goes through the same outage as the session
+// socket: after a reconnection it is opened again, so that the keys reach
+// the program. They used to go on into the old socket, dead without
+// knowing it, until TCP gave up (minutes), the program frozen meanwhile.
+func TestFollowedProcessIsReopenedAfterAReconnection(t *testing.T) {
+	w := &fakeWorker{}
+	hs := httptest.NewServer(w)
+	defer hs.Close()
+	p := newProxy(t, hs.URL)
+	o := termOpts(p.url(), "w-1")
+	o.FollowProcesses = true
+	o.ProbeAfter, o.DeadAfter = 200*time.Millisecond, 300*time.Millisecond
+	s := start(t, o)
+	s.out.waitFor(t, "$ ")
+	s.typeText("tui\r")
+	s.out.waitFor(t, "TUI> ")
+	s.waitEvent(terminal.EventProcessAttached)
+	p.freeze()
+	s.waitEvent(terminal.EventReconnected)
+	s.typeText("x")
+	s.out.waitFor(t, "tui-got:x")
+	if n := w.logsOpen.Load(); n != 2 {
+		t.Fatalf("the process terminal was opened %d times, want 2", n)
+	}
+	s.typeText("\r~.")
+	s.wait()
+}
+
+// Piped input: nimbus exits once the input has ended and the output has
+// been quiet, whatever informational frames the Worker keeps sending
+// (spawn and exit of a watcher's processes, legacy hmr, shell-integration
+// events). They used to restart the quiet period, so the attachment never
+// ended while a background process was busy.
+func TestPipeModeEndsDespiteInformationalFrames(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(rw, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		ctx := r.Context()
+		_ = ws.Write(ctx, websocket.MessageText, frame.Ready())
+		go func() {
+			for {
+				if _, _, err := ws.Read(ctx); err != nil {
+					return
+				}
+			}
+		}()
+		_ = ws.Write(ctx, websocket.MessageText, frame.Output("$ "))
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for pid := 100; ; pid++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			msg := `{"type":"exit","pid":` + strconv.Itoa(pid) + `,"code":0,"command":"node watch.js"}`
+			if err := ws.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
+				return
+			}
+		}
+	}))
+	defer hs.Close()
+	o := terminal.Options{Endpoint: hs.URL, SessionID: "pipe-2", In: strings.NewReader("make test\n"), QuietAfterEOF: 200 * time.Millisecond}
+	s := start(t, o)
+	res, err := s.wait()
+	if err != nil || res.Reason != terminal.InputEnded {
+		t.Fatalf("%+v %v", res, err)
 	}
 }
