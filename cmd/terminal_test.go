@@ -2,6 +2,9 @@ package cmd_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"os"
 	"strings"
 	"testing"
@@ -178,5 +181,53 @@ func TestDurationsReadTheSameEverywhere(t *testing.T) {
 		if code != 0 || !strings.Contains(stdout+stderr, "sandbox:use, expires in "+c.want+"\n") {
 			t.Fatalf("doctor with a %s token: %d, want 'expires in %s':\n%s%s", c.ttl, code, c.want, stdout, stderr)
 		}
+	}
+}
+
+// TestTokenViewsKeepTerminalControlsOut: token inspect shows claims of a
+// token nobody vouches for, and verify shows scopes, which are never
+// checked; a claim holding ESC, C1 or bidi controls must not reach the
+// terminal as such (an OSC sequence retitles the window or writes the
+// clipboard, CSI 2J clears the screen), only as visible escapes.
+func TestTokenViewsKeepTerminalControlsOut(t *testing.T) {
+	const secret = "nimbus-test-secret"
+	header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	sign := func(payload string) string {
+		in := header + "." + base64.RawURLEncoding.EncodeToString([]byte(payload))
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte(in))
+		return in + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	}
+	hostile := func(s string) bool {
+		return strings.ContainsAny(s, "\x1b\x07\u009b\u202e")
+	}
+	inspect := sign(`{"scope":"nimbus","tn":"acme\u001b]0;PWNED\u0007","sub":"x\u009b2J","scopes":["a\u001b[2Jb"],` +
+		`"sid":"\u202egnp.exe","jti":"j\u001b[31m","k\u001b[1m":"v\u009b","iat":1750000000,"exp":1750003600}`)
+	code, stdout, stderr := runTTY(t, nil, "", "token", "inspect", inspect, "--no-color")
+	if code != 0 {
+		t.Fatalf("inspect: exit %d: %s", code, stderr)
+	}
+	if hostile(stdout) {
+		t.Errorf("inspect wrote terminal controls from the token:\n%q", stdout)
+	}
+	for _, want := range []string{`acme\x1b]0;PWNED\a`, `x\u009b2J`, `a\x1b[2Jb`, `\u202egnp.exe`, `j\x1b[31m`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("inspect view lacks %s:\n%s", want, stdout)
+		}
+	}
+
+	badHeader := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256\u009b2J"}`)) + inspect[len(header):]
+	code, stdout, stderr = runTTY(t, nil, "", "token", "inspect", badHeader, "--no-color")
+	if code != 0 || hostile(stdout) || !strings.Contains(stdout, `\u009b2J`) {
+		t.Errorf("inspect of a hostile header: exit %d %s\n%q", code, stderr, stdout)
+	}
+
+	verify := sign(`{"scope":"nimbus","tn":"acme","scopes":["sandbox:use","a\u001b]52;c;cm0gLXJmIH4=\u0007"],"iat":1750000000,"exp":1750003600}`)
+	code, stdout, stderr = runTTY(t, map[string]string{"JWT_SECRET": secret}, "", "token", "verify", verify, "--no-color")
+	if code != 0 {
+		t.Fatalf("verify: exit %d: %s", code, stderr)
+	}
+	if hostile(stdout) || !strings.Contains(stdout, "sandbox:use") {
+		t.Errorf("verify wrote terminal controls from the token:\n%q", stdout)
 	}
 }
