@@ -367,9 +367,18 @@ func TestWriteFileAtomic(t *testing.T) {
 	if err := WriteFileAtomic(name, []byte("new"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if snap := snapshot(t, dir); len(snap) != 2 || snap["f.json"] != "-rw-r----- new" {
+	// The file it replaces keeps its mode (0600), as with os.WriteFile.
+	if snap := snapshot(t, dir); len(snap) != 2 || snap["f.json"] != "-rw------- new" {
 		t.Errorf("got %v", snap)
 	}
+	// A new file gets perm less the umask: never more than perm.
+	if err := WriteFileAtomic(filepath.Join(dir, "g.json"), []byte("g"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(filepath.Join(dir, "g.json")); err != nil || info.Mode().Perm()&^0o640 != 0 || info.Mode().Perm()&0o600 != 0o600 {
+		t.Errorf("new file: %v %v", info.Mode(), err)
+	}
+	os.Remove(filepath.Join(dir, "g.json"))
 	// A failing rename (target is a non-empty directory) removes the temp file.
 	write(t, filepath.Join(dir, "d", "x"), "")
 	if err := WriteFileAtomic(filepath.Join(dir, "d"), []byte("x"), 0o644); err == nil {
