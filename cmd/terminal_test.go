@@ -5,7 +5,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -229,5 +231,40 @@ func TestTokenViewsKeepTerminalControlsOut(t *testing.T) {
 	}
 	if hostile(stdout) || !strings.Contains(stdout, "sandbox:use") {
 		t.Errorf("verify wrote terminal controls from the token:\n%q", stdout)
+	}
+}
+
+// TestInspectManyClaimsOnTerminal: a token with a few thousand unknown
+// claims (60 KB, small enough for an argument) is shown reading its
+// payload once. The view re-read the whole payload for each claim (and
+// each read compared every key with every other), so 5000 claims took
+// minutes of CPU and gigabytes of allocation. Bytes allocated, unlike
+// time, do not depend on the machine: the bound is 300 times the token.
+func TestInspectManyClaimsOnTerminal(t *testing.T) {
+	var p strings.Builder
+	p.WriteString(`{"scope":"nimbus","tn":"acme","iat":1750000000,"exp":1750003600`)
+	const n = 1500
+	for i := range n {
+		fmt.Fprintf(&p, `,"k%d":%d`, i, i)
+	}
+	p.WriteString("}")
+	tok := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." +
+		base64.RawURLEncoding.EncodeToString([]byte(p.String())) + "." + strings.Repeat("A", 43)
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	code, stdout, stderr := runTTY(t, nil, "", "token", "inspect", tok, "--no-color")
+	runtime.ReadMemStats(&after)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got := strings.Count(stdout, "\n  k"); got != n {
+		t.Errorf("view shows %d unknown claims, want %d", got, n)
+	}
+	if !strings.Contains(stdout, "  k1499     1499\n") {
+		t.Errorf("view lacks the last claim:\n%.300s", stdout)
+	}
+	if alloc, limit := after.TotalAlloc-before.TotalAlloc, uint64(300*len(tok)); alloc > limit {
+		t.Errorf("inspect of a %d-byte token with %d claims allocated %d bytes, want at most %d", len(tok), n, alloc, limit)
 	}
 }

@@ -109,14 +109,13 @@ func Summary(st *style.Styles, c token.Claims, now time.Time) string {
 	if jti, ok := c.JTI(); ok {
 		line("jti", Printable(jti))
 	}
-	for _, k := range c.Keys() {
+	c.Each(func(k, raw string) {
 		switch k {
 		case "scope", "tn", "sub", "scopes", "sid", "jti", "iat", "exp":
-			continue
+			return
 		}
-		raw, _ := c.Raw(k)
 		line(Printable(k), Printable(raw))
-	}
+	})
 	if _, ok := c.Raw("exp"); ok {
 		if t, ok := dateOf(c.ExpiresAt()); ok {
 			line("expires", Expiry(st, t, now))
