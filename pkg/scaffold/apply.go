@@ -124,10 +124,16 @@ func (r *rollback) mkdirAll(dir string) error {
 		}
 	}
 	for i := len(missing) - 1; i >= 0; i-- {
-		if err := os.Mkdir(missing[i], 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		d := missing[i]
+		if err := os.Mkdir(d, 0o755); err != nil {
+			// Made by someone else since the Stat: not ours to remove.
+			// Something there that is not a directory (a link to nowhere)
+			// fails here, not later.
+			if info, serr := os.Stat(d); errors.Is(err, fs.ErrExist) && serr == nil && info.IsDir() {
+				continue
+			}
 			return err
 		}
-		d := missing[i]
 		r.steps = append(r.steps, func() error { return os.Remove(d) })
 	}
 	return nil

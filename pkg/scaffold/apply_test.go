@@ -447,3 +447,24 @@ func TestApplyRefusesALinkThatAppearedAfterThePlan(t *testing.T) {
 		t.Fatalf("not rolled back: %v", slices.Sorted(mapKeys(after)))
 	}
 }
+
+// TestApplyKeepsADanglingLinkThatAppearedAfterThePlan: a link to nowhere
+// put where the planned directory goes makes Apply fail, and its rollback
+// leaves the link alone: only directories Apply created are removed.
+func TestApplyKeepsADanglingLinkThatAppearedAfterThePlan(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "proj")
+	plan, err := NewPlan(context.Background(), dir, render(t), PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(root, "nowhere", "x"), dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(context.Background(), plan, ApplyOptions{}); err == nil {
+		t.Fatal("Apply wrote through a link to nowhere")
+	}
+	if target, err := os.Readlink(dir); err != nil || target != filepath.Join(root, "nowhere", "x") {
+		t.Errorf("the link is gone or changed: %q, %v", target, err)
+	}
+}
