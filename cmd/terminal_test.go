@@ -2,7 +2,12 @@ package cmd_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -178,5 +183,88 @@ func TestDurationsReadTheSameEverywhere(t *testing.T) {
 		if code != 0 || !strings.Contains(stdout+stderr, "sandbox:use, expires in "+c.want+"\n") {
 			t.Fatalf("doctor with a %s token: %d, want 'expires in %s':\n%s%s", c.ttl, code, c.want, stdout, stderr)
 		}
+	}
+}
+
+// TestTokenViewsKeepTerminalControlsOut: token inspect shows claims of a
+// token nobody vouches for, and verify shows scopes, which are never
+// checked; a claim holding ESC, C1 or bidi controls must not reach the
+// terminal as such (an OSC sequence retitles the window or writes the
+// clipboard, CSI 2J clears the screen), only as visible escapes.
+func TestTokenViewsKeepTerminalControlsOut(t *testing.T) {
+	const secret = "nimbus-test-secret"
+	header := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	sign := func(payload string) string {
+		in := header + "." + base64.RawURLEncoding.EncodeToString([]byte(payload))
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte(in))
+		return in + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	}
+	hostile := func(s string) bool {
+		return strings.ContainsAny(s, "\x1b\x07\u009b\u202e")
+	}
+	inspect := sign(`{"scope":"nimbus","tn":"acme\u001b]0;PWNED\u0007","sub":"x\u009b2J","scopes":["a\u001b[2Jb"],` +
+		`"sid":"\u202egnp.exe","jti":"j\u001b[31m","k\u001b[1m":"v\u009b","iat":1750000000,"exp":1750003600}`)
+	code, stdout, stderr := runTTY(t, nil, "", "token", "inspect", inspect, "--no-color")
+	if code != 0 {
+		t.Fatalf("inspect: exit %d: %s", code, stderr)
+	}
+	if hostile(stdout) {
+		t.Errorf("inspect wrote terminal controls from the token:\n%q", stdout)
+	}
+	for _, want := range []string{`acme\x1b]0;PWNED\a`, `x\u009b2J`, `a\x1b[2Jb`, `\u202egnp.exe`, `j\x1b[31m`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("inspect view lacks %s:\n%s", want, stdout)
+		}
+	}
+
+	badHeader := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256\u009b2J"}`)) + inspect[len(header):]
+	code, stdout, stderr = runTTY(t, nil, "", "token", "inspect", badHeader, "--no-color")
+	if code != 0 || hostile(stdout) || !strings.Contains(stdout, `\u009b2J`) {
+		t.Errorf("inspect of a hostile header: exit %d %s\n%q", code, stderr, stdout)
+	}
+
+	verify := sign(`{"scope":"nimbus","tn":"acme","scopes":["sandbox:use","a\u001b]52;c;cm0gLXJmIH4=\u0007"],"iat":1750000000,"exp":1750003600}`)
+	code, stdout, stderr = runTTY(t, map[string]string{"JWT_SECRET": secret}, "", "token", "verify", verify, "--no-color")
+	if code != 0 {
+		t.Fatalf("verify: exit %d: %s", code, stderr)
+	}
+	if hostile(stdout) || !strings.Contains(stdout, "sandbox:use") {
+		t.Errorf("verify wrote terminal controls from the token:\n%q", stdout)
+	}
+}
+
+// TestInspectManyClaimsOnTerminal: a token with a few thousand unknown
+// claims (60 KB, small enough for an argument) is shown reading its
+// payload once. The view re-read the whole payload for each claim (and
+// each read compared every key with every other), so 5000 claims took
+// minutes of CPU and gigabytes of allocation. Bytes allocated, unlike
+// time, do not depend on the machine: the bound is 300 times the token.
+func TestInspectManyClaimsOnTerminal(t *testing.T) {
+	var p strings.Builder
+	p.WriteString(`{"scope":"nimbus","tn":"acme","iat":1750000000,"exp":1750003600`)
+	const n = 1500
+	for i := range n {
+		fmt.Fprintf(&p, `,"k%d":%d`, i, i)
+	}
+	p.WriteString("}")
+	tok := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." +
+		base64.RawURLEncoding.EncodeToString([]byte(p.String())) + "." + strings.Repeat("A", 43)
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	code, stdout, stderr := runTTY(t, nil, "", "token", "inspect", tok, "--no-color")
+	runtime.ReadMemStats(&after)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got := strings.Count(stdout, "\n  k"); got != n {
+		t.Errorf("view shows %d unknown claims, want %d", got, n)
+	}
+	if !strings.Contains(stdout, "  k1499     1499\n") {
+		t.Errorf("view lacks the last claim:\n%.300s", stdout)
+	}
+	if alloc, limit := after.TotalAlloc-before.TotalAlloc, uint64(300*len(tok)); alloc > limit {
+		t.Errorf("inspect of a %d-byte token with %d claims allocated %d bytes, want at most %d", len(tok), n, alloc, limit)
 	}
 }

@@ -239,10 +239,12 @@ session:destroy and session:attach (port previews).`,
 				ttl := devTokenTTL
 				in.TTL = &ttl
 			}
-			if sub != "" {
+			// Given means present, as in token mint: an empty --sid is a
+			// claims error, not a token pinned to nothing (every sandbox).
+			if cmd.Flags().Changed("sub") {
 				in.Subject = &sub
 			}
-			if sid != "" {
+			if cmd.Flags().Changed("sid") {
 				in.SessionID = &sid
 			}
 			tok, err := token.Issuer{Secret: secret, Now: f.Now}.Mint(in)

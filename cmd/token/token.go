@@ -17,7 +17,8 @@ func NewCmdToken(f *cmdutil.Factory) *cobra.Command {
 with the upstream Nimbus Worker.
 
 Secrets come from JWT_SECRET and JWT_SECRET_PREVIOUS, or from --secret-file and
---previous-secret-file ("-" reads standard input); never from a flag value.`,
+--previous-secret-file ("-" reads standard input; on a terminal it asks, with
+the input hidden); never from a flag value.`,
 	}
 	cmdutil.MakeGroup(cmd)
 	// Local and instant: no interrupt handling needed (cmdutil.Quick).

@@ -1,10 +1,15 @@
 package cmdutil
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/term"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
@@ -14,11 +19,19 @@ import (
 // ReadSecretFile reads a secret or token from path ("-" is standard input)
 // with the one rule of package secretfile: a final line break is dropped,
 // anything else odd (surrounding whitespace, several lines, nothing) is
-// refused. The content is never included in errors.
+// refused. The content is never included in errors. Standard input that
+// is a terminal is asked for the value with echo off (readHidden).
 func ReadSecretFile(path string, stdin io.Reader) (string, error) {
 	var r io.Reader
 	if path == "-" {
 		r = stdin
+		if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			typed, err := readHidden(f)
+			if err != nil {
+				return "", clierr.Wrap(err, exitcode.Config, clierr.CodeIO, "cannot read the secret from the terminal: "+err.Error(), "")
+			}
+			r = bytes.NewReader(typed)
+		}
 	} else {
 		f, err := os.Open(path)
 		if err != nil {
@@ -43,6 +56,39 @@ func ReadSecretFile(path string, stdin io.Reader) (string, error) {
 		return "", clierr.Wrap(err, exitcode.Config, clierr.CodeIO, fmt.Sprintf("cannot read %s: %v", path, unwrapPathError(err)), "")
 	}
 	return v, nil
+}
+
+// readHidden asks for a secret on the terminal f and reads one line with
+// echo off, as wrangler secret put and ssh do: read with echo on, the
+// secret typed or pasted would stay on the screen and in the scrollback,
+// and nothing would say the command is waiting. An interrupt restores the
+// terminal's echo before the process exits 130.
+func readHidden(f *os.File) ([]byte, error) {
+	fd := int(f.Fd())
+	state, err := term.GetState(fd)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprint(os.Stderr, "Secret (input hidden): ")
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	defer func() {
+		signal.Stop(sig)
+		close(done)
+	}()
+	go func() {
+		select {
+		case <-sig:
+			_ = term.Restore(fd, state)
+			fmt.Fprintln(os.Stderr)
+			os.Exit(exitcode.Interrupted)
+		case <-done:
+		}
+	}()
+	typed, err := term.ReadPassword(fd)
+	fmt.Fprintln(os.Stderr) // the Enter that was not echoed
+	return typed, err
 }
 
 // CodeSecretInvalid is the code of a secret or token file whose content

@@ -144,6 +144,7 @@ func (p *parser) object(depth int) (Value, error) {
 		return Value{Kind: Object, Items: []Member{}}, nil
 	}
 	intKeys := false
+	var dups keyIndex
 	for {
 		p.skipSpace()
 		if p.pos >= len(p.src) || p.src[p.pos] != '"' {
@@ -163,15 +164,9 @@ func (p *parser) object(depth int) (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		dup := false
-		for i := mark; i < len(p.stack); i++ {
-			if p.stack[i].Key == key {
-				p.stack[i].Value = val
-				dup = true
-				break
-			}
-		}
-		if !dup {
+		if i := dups.find(key, len(p.stack)-mark, func(i int) string { return p.stack[mark+i].Key }); i >= 0 {
+			p.stack[mark+i].Value = val
+		} else {
 			p.push(Member{Key: key, Value: val})
 			if !intKeys {
 				_, intKeys = arrayIndex(key)

@@ -32,12 +32,11 @@ func ParseTop(data []byte) (Top, error) { return ParseTopString(string(data)) }
 // are slices of src.
 func ParseTopString(src string) (Top, error) {
 	var t Top
+	var dups keyIndex
 	kind, err := ScanTop(src, func(key, raw string) {
-		for i := range t.Members {
-			if t.Members[i].Key == key {
-				t.Members[i].Raw = raw
-				return
-			}
+		if i := dups.find(key, len(t.Members), func(i int) string { return t.Members[i].Key }); i >= 0 {
+			t.Members[i].Raw = raw
+			return
 		}
 		t.Members = append(t.Members, RawMember{Key: key, Raw: raw})
 	})
@@ -151,6 +150,40 @@ func (p *parser) objectMembers(depth int, member func(key, raw string)) error {
 		}
 		return p.unexpected()
 	}
+}
+
+// keyIndex finds an earlier member with the same key, for the duplicate
+// rule. Small objects (every real token) are scanned; from linearScanMax
+// members on, a map takes over, so an object of n keys costs O(n) instead
+// of n²/2 key comparisons (a 1 MiB token of 70000 claims took 28 s).
+type keyIndex struct {
+	m map[string]int
+}
+
+// linearScanMax is the member count up to which a scan beats a map.
+const linearScanMax = 16
+
+// find returns the index of key among the n members so far (key(i) is
+// member i's key), or -1, and then counts key as member n.
+func (x *keyIndex) find(key string, n int, keyAt func(int) string) int {
+	if x.m == nil {
+		for i := 0; i < n; i++ {
+			if keyAt(i) == key {
+				return i
+			}
+		}
+		if n < linearScanMax {
+			return -1
+		}
+		x.m = make(map[string]int, 2*n)
+		for i := 0; i < n; i++ {
+			x.m[keyAt(i)] = i
+		}
+	} else if i, ok := x.m[key]; ok {
+		return i
+	}
+	x.m[key] = n
+	return -1
 }
 
 // orderRawIntegerKeys puts array-index keys first, ascending, as

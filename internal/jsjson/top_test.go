@@ -41,3 +41,86 @@ func TestSetFollowsJavaScriptOrder(t *testing.T) {
 		t.Fatal("Ptr of a missing key")
 	}
 }
+
+// TestDuplicateKeysInLargeObjects: past linearScanMax members the
+// duplicate rule (first position, last value) is kept by the map that
+// replaces the scan, in ParseTopString and in Parse, for a key repeated
+// before, at and after the switch, and in nested objects.
+func TestDuplicateKeysInLargeObjects(t *testing.T) {
+	for _, n := range []int{linearScanMax - 1, linearScanMax, linearScanMax + 1, 3 * linearScanMax} {
+		src := "{"
+		var order []string
+		last := map[string]string{}
+		add := func(k, v string) {
+			if len(order) > 0 || src != "{" {
+				src += ","
+			}
+			src += strconv.Quote(k) + ":" + v
+			if _, ok := last[k]; !ok {
+				order = append(order, k)
+			}
+			last[k] = v
+		}
+		for i := range n {
+			add("k"+strconv.Itoa(i), strconv.Itoa(i))
+			if i%5 == 4 {
+				add("k0", `"again`+strconv.Itoa(i)+`"`)
+				add("k"+strconv.Itoa(i-1), `{"x":1,"x":2}`)
+			}
+		}
+		add("k"+strconv.Itoa(n-1), "true")
+		src += "}"
+
+		top, err := ParseTopString(src)
+		if err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		if len(top.Members) != len(order) {
+			t.Fatalf("n=%d: %d members, want %d", n, len(top.Members), len(order))
+		}
+		v, err := Parse([]byte(src))
+		if err != nil || len(v.Items) != len(order) {
+			t.Fatalf("n=%d: Parse: %d items, %v", n, len(v.Items), err)
+		}
+		for i, k := range order {
+			if m := top.Members[i]; m.Key != k || m.Raw != last[k] {
+				t.Errorf("n=%d: ParseTopString member %d = %s:%s, want %s:%s", n, i, m.Key, m.Raw, k, last[k])
+			}
+			if it := v.Items[i]; it.Key != k || string(Marshal(it.Value)) != string(Marshal(mustParse(t, last[k]))) {
+				t.Errorf("n=%d: Parse member %d = %s:%s, want %s:%s", n, i, it.Key, Marshal(it.Value), k, last[k])
+			}
+		}
+	}
+}
+
+func mustParse(t *testing.T, s string) Value {
+	t.Helper()
+	v, err := Parse([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// BenchmarkParseTopManyKeys guards the linear duplicate check: 70000
+// distinct keys (a 1 MiB token's worth) took 28 s when every key was
+// compared with every earlier one; a test cannot say so without timing.
+func BenchmarkParseTopManyKeys(b *testing.B) {
+	src := []byte("{")
+	for i := range 70000 {
+		if i > 0 {
+			src = append(src, ',')
+		}
+		src = append(src, `"k`+strconv.Itoa(i)+`":0`...)
+	}
+	src = append(src, '}')
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		if _, err := ParseTopString(string(src)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Parse(src); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -367,9 +367,18 @@ func TestWriteFileAtomic(t *testing.T) {
 	if err := WriteFileAtomic(name, []byte("new"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if snap := snapshot(t, dir); len(snap) != 2 || snap["f.json"] != "-rw-r----- new" {
+	// The file it replaces keeps its mode (0600), as with os.WriteFile.
+	if snap := snapshot(t, dir); len(snap) != 2 || snap["f.json"] != "-rw------- new" {
 		t.Errorf("got %v", snap)
 	}
+	// A new file gets perm less the umask: never more than perm.
+	if err := WriteFileAtomic(filepath.Join(dir, "g.json"), []byte("g"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(filepath.Join(dir, "g.json")); err != nil || info.Mode().Perm()&^0o640 != 0 || info.Mode().Perm()&0o600 != 0o600 {
+		t.Errorf("new file: %v %v", info.Mode(), err)
+	}
+	os.Remove(filepath.Join(dir, "g.json"))
 	// A failing rename (target is a non-empty directory) removes the temp file.
 	write(t, filepath.Join(dir, "d", "x"), "")
 	if err := WriteFileAtomic(filepath.Join(dir, "d"), []byte("x"), 0o644); err == nil {
@@ -436,5 +445,26 @@ func TestApplyRefusesALinkThatAppearedAfterThePlan(t *testing.T) {
 	os.Remove(filepath.Join(dir, "src"))
 	if after := snapshot(t, dir); !reflect.DeepEqual(before, after) {
 		t.Fatalf("not rolled back: %v", slices.Sorted(mapKeys(after)))
+	}
+}
+
+// TestApplyKeepsADanglingLinkThatAppearedAfterThePlan: a link to nowhere
+// put where the planned directory goes makes Apply fail, and its rollback
+// leaves the link alone: only directories Apply created are removed.
+func TestApplyKeepsADanglingLinkThatAppearedAfterThePlan(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "proj")
+	plan, err := NewPlan(context.Background(), dir, render(t), PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(root, "nowhere", "x"), dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply(context.Background(), plan, ApplyOptions{}); err == nil {
+		t.Fatal("Apply wrote through a link to nowhere")
+	}
+	if target, err := os.Readlink(dir); err != nil || target != filepath.Join(root, "nowhere", "x") {
+		t.Errorf("the link is gone or changed: %q, %v", target, err)
 	}
 }

@@ -3,6 +3,8 @@ package scaffold
 import (
 	"path/filepath"
 	"strings"
+
+	"github.com/nimbus-sh/nimbus/internal/shellquote"
 )
 
 // NextStepsOptions describe where the project went and what was already done.
@@ -36,7 +38,9 @@ func SetupSteps(worker string) []string {
 // NextSteps returns the steps after init: cd, npm install (unless it ran),
 // then SetupSteps. Upstream's JSON line carries them as nextSteps.
 func NextSteps(o NextStepsOptions) []string {
-	steps := []string{"cd " + cdTarget(o.Dir, o.Cwd)}
+	// Quoted so the line can be pasted for any path ("My Drive/proj",
+	// "it's"); a plain path stays bare, as upstream writes it.
+	steps := []string{"cd " + shellquote.Quote(cdTarget(o.Dir, o.Cwd))}
 	if !o.Installed {
 		steps = append(steps, "npm install")
 	}

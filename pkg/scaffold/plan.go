@@ -84,7 +84,11 @@ func NewPlan(ctx context.Context, dir string, project *Project, opts PlanOptions
 	info, err := os.Stat(plan.Dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		// Missing: Apply creates it with its parents.
+		// Missing: Apply creates it with its parents, unless the target or
+		// a parent is a link to nowhere, which Apply could not create.
+		if err := checkDanglingLink(plan.Dir); err != nil {
+			return nil, err
+		}
 	case errors.Is(err, syscall.ENOTDIR):
 		return nil, conflictError(plan.Dir, "", "a parent of the target is a file, not a directory", err)
 	case err != nil:
@@ -115,6 +119,26 @@ func NewPlan(ctx context.Context, dir string, project *Project, opts PlanOptions
 		plan.Files = append(plan.Files, pf)
 	}
 	return plan, nil
+}
+
+// checkDanglingLink refuses a missing target dir when it, or the nearest
+// of its parents that is there at all, is a symbolic link whose target does
+// not exist: following it fails, and creating the directory in its place
+// would mean removing the user's link.
+func checkDanglingLink(dir string) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		info, err := os.Lstat(d)
+		if err == nil {
+			if info.Mode()&fs.ModeSymlink == 0 {
+				return nil
+			}
+			target, _ := os.Readlink(d)
+			return conflictError(dir, "", fmt.Sprintf("%s is a symbolic link to %s, which does not exist", d, target), nil)
+		}
+		if filepath.Dir(d) == d {
+			return nil
+		}
+	}
 }
 
 // inspect decides the action for one file of an existing directory.

@@ -146,6 +146,16 @@ func (c Claims) Keys() []string {
 	return keys
 }
 
+// Each calls fn with the name and JSON text (as Raw writes it) of every
+// claim, in payload order. It reads the payload once; calling Raw for each
+// of Keys reads it once per claim, which for a token of thousands of claims
+// is quadratic.
+func (c Claims) Each(fn func(name, raw string)) {
+	for _, m := range c.top().Members {
+		fn(m.Key, jsjson.Normalize(m.Raw))
+	}
+}
+
 // Raw returns the JSON text of one claim as JSON.stringify would write it,
 // and whether the claim is present.
 func (c Claims) Raw(name string) (string, bool) {
