@@ -1,6 +1,7 @@
-// Package atomicfile replaces the configuration files nimbus edits
-// (wrangler.jsonc, nimbus.yaml) so that a reader, or a run interrupted
-// half-way, never sees half a file, and a symlinked config stays shared.
+// Package atomicfile writes the files nimbus edits or creates
+// (wrangler.jsonc, nimbus.yaml, generated secrets) so that a reader, or a
+// run interrupted half-way, never sees half a file, and a symlinked config
+// stays shared.
 package atomicfile
 
 import (
@@ -56,4 +57,58 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	}
 	ok = true
 	return nil
+}
+
+// CreateExclusive creates path with data and permission bits perm unless
+// something is already there, in which case it fails with an error that
+// matches fs.ErrExist and leaves it alone. The file appears whole: it is
+// written and synced under a temporary name and then hard-linked into
+// place, so another process that finds it (say `nimbus dev token` started
+// while `nimbus dev` creates its secret) never reads it empty or half
+// written, as it could between an O_EXCL create and the write. On a file
+// system without hard links it falls back to that O_EXCL create, removing
+// what it wrote if writing fails.
+func CreateExclusive(path string, data []byte, perm fs.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	defer os.Remove(name)
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(perm)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	err = os.Link(name, path)
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if _, serr := os.Lstat(path); serr == nil {
+		return &fs.PathError{Op: "create", Path: path, Err: fs.ErrExist}
+	}
+	// No hard links here (FAT, some network and FUSE file systems).
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+	}
+	return err
 }

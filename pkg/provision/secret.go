@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nimbus-sh/nimbus/internal/atomicfile"
 	"github.com/nimbus-sh/nimbus/internal/secretfile"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
@@ -89,26 +90,7 @@ func generateSecretFile(path string, rnd io.Reader) (string, *Error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", writeError(path, err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*") // 0600
-	if err != nil {
-		return "", writeError(path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.WriteString(value + "\n")
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", writeError(path, err)
-	}
-	err = os.Link(tmp.Name(), path)
-	if err != nil && !errors.Is(err, fs.ErrExist) {
-		// A file system without hard links: create it exclusively instead.
-		err = writeExclusive(path, value+"\n")
-	}
+	err := atomicfile.CreateExclusive(path, []byte(value+"\n"), 0o600)
 	if err != nil {
 		if !errors.Is(err, fs.ErrExist) {
 			return "", writeError(path, err)
@@ -123,24 +105,4 @@ func generateSecretFile(path string, rnd io.Reader) (string, *Error) {
 		return theirs, nil
 	}
 	return value, nil
-}
-
-// writeExclusive creates path (0600) with data, failing with fs.ErrExist
-// when it is there already, and removes what it wrote if writing fails.
-func writeExclusive(path, data string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = os.Remove(path)
-	}
-	return err
 }

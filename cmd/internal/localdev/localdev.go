@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/atomicfile"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/paths"
@@ -164,21 +165,15 @@ func LoadOrCreateSecret(path, what, code string) (secret string, created bool, e
 		return "", false, err
 	}
 	secret = hex.EncodeToString(raw)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// Whole or not at all: a `nimbus dev token` run while `nimbus dev`
+	// starts (the README's first lines) must not read it empty.
+	err = atomicfile.CreateExclusive(path, []byte(secret+"\n"), 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		// Another nimbus created it first: use theirs.
 		return LoadOrCreateSecret(path, what, code)
 	}
 	if err != nil {
 		return "", false, clierr.Wrap(err, exitcode.CantCreate, code, "cannot write "+what+" "+path+": "+unwrap(err), "")
-	}
-	if _, err := f.WriteString(secret + "\n"); err != nil {
-		f.Close()
-		_ = os.Remove(path)
-		return "", false, clierr.Wrap(err, exitcode.CantCreate, code, "cannot write "+what+" "+path+": "+unwrap(err), "")
-	}
-	if err := f.Close(); err != nil {
-		return "", false, err
 	}
 	return secret, true, nil
 }

@@ -177,3 +177,49 @@ func TestInProcessClient(t *testing.T) {
 		t.Fatalf("%+v %v", v, err)
 	}
 }
+
+// TestSecretCreatedWhileAnotherReadsIt runs what the README's first lines
+// do (`nimbus dev &` then `$(nimbus dev token)`): several nimbus processes
+// find no secret file and create it at once. Every one must end with the
+// same secret; none may read the file between its creation and its
+// content ("is empty", whose hint to delete the file would split the
+// secret between the server and its tokens).
+func TestSecretCreatedWhileAnotherReadsIt(t *testing.T) {
+	dir := t.TempDir()
+	for round := range 200 {
+		path := filepath.Join(dir, "r", strings.Repeat("x", round%3+1), "dev-secret")
+		const n = 4
+		type result struct {
+			secret string
+			err    error
+		}
+		results := make(chan result, n)
+		start := make(chan struct{})
+		for range n {
+			go func() {
+				<-start
+				s, _, err := localdev.LoadOrCreateSecret(path, "the dev secret", "E_DEV_SECRET")
+				results <- result{s, err}
+			}()
+		}
+		close(start)
+		var first string
+		for range n {
+			r := <-results
+			if r.err != nil {
+				t.Fatalf("round %d: %v", round, r.err)
+			}
+			if first == "" {
+				first = r.secret
+			} else if r.secret != first {
+				t.Fatalf("round %d: two secrets for one file", round)
+			}
+		}
+		if err := os.RemoveAll(filepath.Join(dir, "r")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("left behind: %v", entries)
+	}
+}
