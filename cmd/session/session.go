@@ -161,7 +161,7 @@ as a secret.`,
 				}
 				a, err := session.MintAndAttach(token.Issuer{Secret: creds.Secret, Now: f.Now}, in, ep, id)
 				if errors.Is(err, session.ErrInvalidEndpoint) {
-					return clierr.Usagef("--endpoint %q: %v", ep, err)
+					return clierr.Usagef("--endpoint %q: %v", sandboxclient.RedactEndpoint(ep), err)
 				}
 				if err != nil {
 					return tokencli.Error(err)
@@ -170,7 +170,7 @@ as a secret.`,
 			}
 			u, err := session.AttachURL(ep, id, tok)
 			if err != nil {
-				return clierr.Usagef("--endpoint %q: %v", ep, err)
+				return clierr.Usagef("--endpoint %q: %v", sandboxclient.RedactEndpoint(ep), err)
 			}
 			return printURL(f, id, u)
 		},

@@ -245,11 +245,6 @@ func shortNetError(err error) error {
 }
 
 // redactURL is u as a report may show it: a password in its userinfo (a
-// Worker behind basic auth) is replaced by "xxxxx".
-func redactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || p.User == nil {
-		return u
-	}
-	return p.Redacted()
-}
+// Worker behind basic auth) is replaced, also in a URL that does not parse,
+// which is when a report quotes it.
+func redactURL(u string) string { return sc.RedactEndpoint(u) }
