@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -19,8 +20,10 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -67,6 +70,13 @@ type fixture struct {
 	endpoint string
 	data     string // nimbus dev's data directory
 	secret   string
+	// jobEnv is the workflow's env: for every step, as a job sets it.
+	jobEnv []string
+	// stall makes the release server send the archive's first bytes and
+	// then nothing more, as a server that stops answering does.
+	stall atomic.Bool
+	// unstall ends the stalled answers (when the test gives up on them).
+	unstall chan struct{}
 }
 
 func loadAction(t *testing.T) actionFile {
@@ -152,6 +162,16 @@ func newFixture(t *testing.T) *fixture {
 	f.sums = []byte(hex.EncodeToString(sum[:]) + "  " + archive + "\n" + strings.Repeat("0", 64) + "  nimbus_" + actionVersion + "_plan9_amd64.tar.gz\n")
 	var mu sync.Mutex
 	f.release = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.stall.Load() && r.URL.Path == "/releases/download/v"+actionVersion+"/"+archive {
+			w.Header().Set("Content-Length", strconv.Itoa(tgz.Len()))
+			w.Write(tgz.Bytes()[:512])
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+			case <-f.unstall:
+			}
+			return
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		switch r.URL.Path {
@@ -294,6 +314,7 @@ func (f *fixture) runAction(t *testing.T, runnerTemp, workspace string, inputs m
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		cmd.Env = []string{"PATH=" + path, "HOME=" + runnerTemp, "RUNNER_TEMP=" + runnerTemp, "RUNNER_OS=" + osName, "RUNNER_ARCH=" + arch,
 			"GITHUB_OUTPUT=" + outFile, "GITHUB_PATH=" + pathFile, "GITHUB_RUN_ID=4242", "GITHUB_RUN_ATTEMPT=1", "GITHUB_ACTIONS=true", "TMPDIR=" + runnerTemp}
+		cmd.Env = append(cmd.Env, f.jobEnv...)
 		for k, v := range st.Env {
 			cmd.Env = append(cmd.Env, k+"="+subst(v))
 		}
@@ -521,6 +542,34 @@ func TestAction(t *testing.T) {
 		}
 		if !strings.Contains(res["destroy"].log, "nothing to destroy") {
 			t.Fatalf("destroy: %s", res["destroy"].log)
+		}
+	})
+
+	t.Run("a release server that stops answering fails the install", func(t *testing.T) {
+		// The download is bounded by NIMBUS_HTTP_TIMEOUT as nimbus's own
+		// requests are: without a bound curl would wait for the job's
+		// timeout (6 hours by default on GitHub).
+		f.unstall = make(chan struct{})
+		f.stall.Store(true)
+		f.jobEnv = []string{"NIMBUS_HTTP_TIMEOUT=1s"}
+		unstall := func() { f.stall.Store(false); close(f.unstall); f.jobEnv = nil }
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		done := make(chan map[string]*stepResult, 1)
+		go func() {
+			_, res := f.runAction(t, t.TempDir(), t.TempDir(), with(f.creds(), "command", "true"), nil)
+			done <- res
+		}()
+		select {
+		case res := <-done:
+			unstall()
+			if res["install"].status == 0 || !strings.Contains(res["install"].log, "cannot download") || res["run"].ran {
+				t.Fatalf("%s", dump(res))
+			}
+		case <-ctx.Done():
+			unstall() // the download ends, and with it the action
+			<-done
+			t.Fatal("the install step still waited for a release server that stopped answering after a minute")
 		}
 	})
 
