@@ -28,34 +28,14 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	name, err := writeTemp(path, data, perm)
 	if err != nil {
 		return err
 	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = tmp.Close()
-			_ = os.Remove(name)
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
 	if err := os.Rename(name, path); err != nil {
+		_ = os.Remove(name)
 		return err
 	}
-	ok = true
 	return nil
 }
 
@@ -69,25 +49,11 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 // system without hard links it falls back to that O_EXCL create, removing
 // what it wrote if writing fails.
 func CreateExclusive(path string, data []byte, perm fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	name, err := writeTemp(path, data, perm)
 	if err != nil {
 		return err
 	}
-	name := tmp.Name()
 	defer os.Remove(name)
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(perm)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
 	err = os.Link(name, path)
 	if err == nil || errors.Is(err, fs.ErrExist) {
 		return err
@@ -111,4 +77,30 @@ func CreateExclusive(path string, data []byte, perm fs.FileMode) error {
 		_ = os.Remove(path)
 	}
 	return err
+}
+
+// writeTemp writes data, with permission bits perm, to a new file beside
+// path and syncs it; it returns the file's name, for the caller to rename
+// or link into place and to remove after a failure. Nothing is left behind
+// when it fails itself.
+func writeTemp(path string, data []byte, perm fs.FileMode) (string, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return "", err
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(perm)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
+		return "", err
+	}
+	return tmp.Name(), nil
 }

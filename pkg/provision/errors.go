@@ -169,3 +169,10 @@ func invalidAccountID(id string) *Error {
 		Message: "invalid Cloudflare account id " + quote(id),
 		Hint:    "an account id is 32 hexadecimal characters; find it in the dashboard sidebar or omit it to use the token's only account"}
 }
+
+// writeError is the failure to write a local file (a secret file,
+// wrangler.jsonc, nimbus.yaml).
+func writeError(path string, err error) *Error {
+	return &Error{Kind: KindCantCreate, Code: CodeWriteFile, Message: "cannot write " + path, Err: err,
+		Hint: "check that the directory exists and is writable"}
+}
