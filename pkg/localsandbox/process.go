@@ -466,30 +466,7 @@ func (sb *sandbox) logs(c *sandboxserver.Call, pid int64, p *proc) (any, bool, *
 		}
 		truncated = len(p.chunks) > 0 && p.chunks[0].seq > cur
 	} else {
-		i := len(p.chunks)
-		if b, ok := opt["bytes"]; ok {
-			total := int64(0)
-			for i > 0 && total+int64(len(p.chunks[i-1].data)) <= b {
-				i--
-				total += int64(len(p.chunks[i].data))
-			}
-		} else {
-			lines := int64(defaultLines)
-			if l, ok := opt["lines"]; ok {
-				lines = l
-			}
-			count := int64(0)
-			for i > 0 {
-				n := int64(strings.Count(p.chunks[i-1].data, "\n"))
-				if count+n > lines && count > 0 || lines == 0 {
-					break
-				}
-				i--
-				count += n
-			}
-		}
-		chunks = p.chunks[i:]
-		truncated = len(p.chunks) > 0 && p.chunks[0].seq > 0 && i == 0
+		chunks = p.chunks[tailStart(p.chunks, opt):]
 	}
 	out := make([]any, 0, len(chunks))
 	var text strings.Builder
@@ -510,6 +487,37 @@ func (sb *sandbox) logs(c *sandboxserver.Call, pid int64, p *proc) (any, bool, *
 		exit = e
 	}
 	return map[string]any{"pid": pid, "chunks": out, "text": text.String(), "cursor": p.next, "truncated": truncated, "exit": exit}, true, nil
+}
+
+// tailStart is the index of the first chunk of a tail read, as the
+// Worker's ProcessLogStore finds it: walking back from the newest chunk,
+// the chunk that brings the count to the lines (or bytes) asked for is
+// included, so a tail holds at least what was asked when the ring has it;
+// 0 asks for nothing. "bytes" wins over "lines", which defaults to 200.
+// A tail is never "truncated": the Worker reports that only for a cursor.
+func tailStart(chunks []logChunk, opt map[string]int64) int {
+	limit, byBytes := opt["bytes"]
+	if !byBytes {
+		limit = defaultLines
+		if l, ok := opt["lines"]; ok {
+			limit = l
+		}
+	}
+	if limit == 0 {
+		return len(chunks)
+	}
+	count := int64(0)
+	for i := len(chunks) - 1; i >= 0; i-- {
+		if byBytes {
+			count += int64(len(chunks[i].data))
+		} else {
+			count += int64(strings.Count(chunks[i].data, "\n"))
+		}
+		if count >= limit {
+			return i
+		}
+	}
+	return 0
 }
 
 func sortByPID(l []any) {
