@@ -117,7 +117,7 @@ func (p *proc) appendLog(stream string, b []byte) {
 		if validText(piece) {
 			ch.data = string(piece)
 		} else {
-			ch.data, ch.binary = "["+strconv.Itoa(len(piece))+" bytes of binary output]", true
+			ch.data, ch.binary = "["+strconv.Itoa(len(piece))+" bytes of binary output]\n", true
 		}
 		p.next++
 		p.chunks = append(p.chunks, ch)
