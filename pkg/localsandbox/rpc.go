@@ -131,10 +131,11 @@ func (sb *sandbox) dispatch(ctx context.Context, c *sandboxserver.Call) (any, bo
 // ready applies preinstalls: locally a runtime is "installed" when the host
 // provides it.
 func (sb *sandbox) ready(ctx context.Context, c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
-	pre, aerr := c.Preinstalls()
+	listed, aerr := c.Preinstalls()
 	if aerr != nil {
 		return nil, false, aerr
 	}
+	pre := sessionPreinstalls(listed)
 	var failed []string
 	for _, p := range pre {
 		name, _, _ := strings.Cut(p, "@")
@@ -149,6 +150,25 @@ func (sb *sandbox) ready(ctx context.Context, c *sandboxserver.Call) (any, bool,
 		return nil, false, err
 	}
 	return readyResult{OK: true, Preinstalled: pre, Diagnostics: sb.s.diagnostics()}, true, nil
+}
+
+// sessionPreinstalls is the list the session installs, made from the one
+// the dispatcher passed as the Worker's session makes it: repeated specs
+// count once (compared as given), then each is trimmed and empty ones are
+// dropped; trimmed specs that became equal both stay.
+func sessionPreinstalls(listed []string) []string {
+	seen := make(map[string]bool, len(listed))
+	pre := make([]string, 0, len(listed))
+	for _, p := range listed {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		if p = jsjson.TrimSpace(p); p != "" {
+			pre = append(pre, p)
+		}
+	}
+	return pre
 }
 
 // readyResult is ready's answer, the fields in the order a map's sorted
