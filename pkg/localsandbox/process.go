@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -369,14 +370,22 @@ func (sb *sandbox) processOp(c *sandboxserver.Call) (any, bool, *sandboxserver.E
 	if aerr != nil {
 		return nil, false, aerr
 	}
+	// The answers name the pid as sent (the Worker's Number(pid)); one
+	// that is no integer names no process, rather than the one it would
+	// truncate to.
+	var pidOut any = f
+	var p *proc
 	pid := int64(f)
-	ack := func(ok bool) (any, bool, *sandboxserver.Error) {
-		return map[string]any{"ok": ok, "pid": pid}, true, nil
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		pidOut = pid
+		p = sb.proc(pid)
 	}
-	p := sb.proc(pid)
+	ack := func(ok bool) (any, bool, *sandboxserver.Error) {
+		return map[string]any{"ok": ok, "pid": pidOut}, true, nil
+	}
 	switch c.Op {
 	case "processLogs":
-		return sb.logs(c, pid, p)
+		return sb.logs(c, pidOut, p)
 	case "killProcess":
 		return ack(p != nil && p.kill(syscall.SIGKILL, "SIGKILL"))
 	case "signalProcess":
@@ -432,7 +441,7 @@ func (sb *sandbox) processOp(c *sandboxserver.Call) (any, bool, *sandboxserver.E
 	}
 }
 
-func (sb *sandbox) logs(c *sandboxserver.Call, pid int64, p *proc) (any, bool, *sandboxserver.Error) {
+func (sb *sandbox) logs(c *sandboxserver.Call, pid any, p *proc) (any, bool, *sandboxserver.Error) {
 	o := c.Obj(1)
 	opt := map[string]int64{}
 	// As the Worker: a value that is no number is an argument error (null
@@ -452,7 +461,11 @@ func (sb *sandbox) logs(c *sandboxserver.Call, pid int64, p *proc) (any, bool, *
 		}
 	}
 	if p == nil {
-		return nil, false, sandboxserver.RPCError(fmt.Sprintf("no such process: %d", pid))
+		n := fmt.Sprint(pid)
+		if f, ok := pid.(float64); ok {
+			n = sandboxserver.JSNumber(f)
+		}
+		return nil, false, sandboxserver.RPCError("no such process: " + n)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
