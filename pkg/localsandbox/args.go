@@ -26,6 +26,10 @@ func execOpts(c *sandboxserver.Call, i int) (map[string]any, *sandboxserver.Erro
 		if !strings.HasPrefix(s, "/") {
 			return nil, sandboxserver.RPCError("cwd must be an absolute POSIX path starting with '/', got " + jsString(v))
 		}
+	} else if _, named := o["shellId"]; !named && !strings.HasPrefix(c.Root, "/") {
+		// Without a named shell the Worker's dispatcher passes the root as
+		// the cwd, where a relative one fails the same way.
+		return nil, sandboxserver.RPCError("cwd must be an absolute POSIX path starting with '/', got " + c.Root)
 	}
 	if v, has := o["shellId"]; has {
 		s, _ := v.(string)
