@@ -100,3 +100,20 @@ func jsString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// truthy is JavaScript's Boolean(v) for a decoded JSON value: false, 0,
+// -0, NaN, "" and null are falsy; objects, arrays and bytes are truthy.
+func truthy(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return t
+	case string:
+		return t != ""
+	case json.Number:
+		f, err := strconv.ParseFloat(string(t), 64)
+		return err != nil || f != 0 // a JSON number too large for a float64 is ±Infinity
+	}
+	return true
+}

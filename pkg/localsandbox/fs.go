@@ -264,7 +264,8 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		if _, has := o["cred"]; has {
 			return nil, false, sandboxserver.ArgError("cred is not accepted over the remote API")
 		}
-		recursive, _ := o["recursive"].(bool)
+		// The session tests it as `if (!options.recursive)`.
+		recursive := truthy(o["recursive"])
 		if r == "." {
 			return nil, false, sandboxserver.RPCError("EPERM: operation not permitted, rm '/'")
 		}
