@@ -26,6 +26,10 @@ func execOpts(c *sandboxserver.Call, i int) (map[string]any, *sandboxserver.Erro
 		if !strings.HasPrefix(s, "/") {
 			return nil, sandboxserver.RPCError("cwd must be an absolute POSIX path starting with '/', got " + jsString(v))
 		}
+	} else if _, named := o["shellId"]; !named && !strings.HasPrefix(c.Root, "/") {
+		// Without a named shell the Worker's dispatcher passes the root as
+		// the cwd, where a relative one fails the same way.
+		return nil, sandboxserver.RPCError("cwd must be an absolute POSIX path starting with '/', got " + c.Root)
 	}
 	if v, has := o["shellId"]; has {
 		s, _ := v.(string)
@@ -95,4 +99,21 @@ func jsString(v any) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// truthy is JavaScript's Boolean(v) for a decoded JSON value: false, 0,
+// -0, NaN, "" and null are falsy; objects, arrays and bytes are truthy.
+func truthy(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return t
+	case string:
+		return t != ""
+	case json.Number:
+		f, err := strconv.ParseFloat(string(t), 64)
+		return err != nil || f != 0 // a JSON number too large for a float64 is ±Infinity
+	}
+	return true
 }

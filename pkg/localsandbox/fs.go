@@ -7,12 +7,14 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/nimbus-sh/nimbus/internal/jsjson"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
@@ -170,6 +172,9 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		if err != nil {
 			return nil, false, fsErr("scandir", p, err)
 		}
+		// Sorted by name as the Worker's VFS sorts (JavaScript's <), not
+		// in the file system's own order.
+		slices.SortFunc(ents, func(a, b os.DirEntry) int { return jsjson.Compare(a.Name(), b.Name()) })
 		out := make([]any, 0, len(ents))
 		for _, e := range ents {
 			out = append(out, map[string]any{"name": e.Name(), "type": typeName(e.Type())})
@@ -259,7 +264,8 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		if _, has := o["cred"]; has {
 			return nil, false, sandboxserver.ArgError("cred is not accepted over the remote API")
 		}
-		recursive, _ := o["recursive"].(bool)
+		// The session tests it as `if (!options.recursive)`.
+		recursive := truthy(o["recursive"])
 		if r == "." {
 			return nil, false, sandboxserver.RPCError("EPERM: operation not permitted, rm '/'")
 		}

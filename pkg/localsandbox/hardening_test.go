@@ -629,6 +629,17 @@ func TestBytesObjectsDecodeAsAtob(t *testing.T) {
 	if got := call(t, hs.URL, tok, "b64", "readFileBytes", "/home/user/h").bytes(t); string(got) != "hello" {
 		t.Fatalf("read %q", got)
 	}
+	// Other members do not stop an object from being bytes: the Worker's
+	// wire decoder (core _shared/wire-codec.ts) asks only for
+	// __nimbusWireType "bytes" and a string base64.
+	extra := bytesObj("aGk=")
+	extra["note"] = "x"
+	if e := call(t, hs.URL, tok, "b64", "writeFile", "/home/user/x", extra); !e.OK {
+		t.Fatalf("bytes object with another member: %d %s %s", e.status, e.Code, e.Error)
+	}
+	if got := call(t, hs.URL, tok, "b64", "readFileBytes", "/home/user/x").bytes(t); string(got) != "hi" {
+		t.Fatalf("read %q", got)
+	}
 	e := call(t, hs.URL, tok, "b64", "writeFile", "/home/user/h", bytesObj("aGVsbG8*"))
 	if e.OK || e.status != 400 || e.Code != "E_ARG_SHAPE" || e.Error != "content: the base64 of the bytes object is not base64" {
 		t.Fatalf("bad base64: %d %s %q", e.status, e.Code, e.Error)

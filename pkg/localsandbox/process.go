@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -117,7 +118,7 @@ func (p *proc) appendLog(stream string, b []byte) {
 		if validText(piece) {
 			ch.data = string(piece)
 		} else {
-			ch.data, ch.binary = "["+strconv.Itoa(len(piece))+" bytes of binary output]", true
+			ch.data, ch.binary = "["+strconv.Itoa(len(piece))+" bytes of binary output]\n", true
 		}
 		p.next++
 		p.chunks = append(p.chunks, ch)
@@ -369,14 +370,22 @@ func (sb *sandbox) processOp(c *sandboxserver.Call) (any, bool, *sandboxserver.E
 	if aerr != nil {
 		return nil, false, aerr
 	}
+	// The answers name the pid as sent (the Worker's Number(pid)); one
+	// that is no integer names no process, rather than the one it would
+	// truncate to.
+	var pidOut any = f
+	var p *proc
 	pid := int64(f)
-	ack := func(ok bool) (any, bool, *sandboxserver.Error) {
-		return map[string]any{"ok": ok, "pid": pid}, true, nil
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		pidOut = pid
+		p = sb.proc(pid)
 	}
-	p := sb.proc(pid)
+	ack := func(ok bool) (any, bool, *sandboxserver.Error) {
+		return map[string]any{"ok": ok, "pid": pidOut}, true, nil
+	}
 	switch c.Op {
 	case "processLogs":
-		return sb.logs(c, pid, p)
+		return sb.logs(c, pidOut, p)
 	case "killProcess":
 		return ack(p != nil && p.kill(syscall.SIGKILL, "SIGKILL"))
 	case "signalProcess":
@@ -432,7 +441,7 @@ func (sb *sandbox) processOp(c *sandboxserver.Call) (any, bool, *sandboxserver.E
 	}
 }
 
-func (sb *sandbox) logs(c *sandboxserver.Call, pid int64, p *proc) (any, bool, *sandboxserver.Error) {
+func (sb *sandbox) logs(c *sandboxserver.Call, pid any, p *proc) (any, bool, *sandboxserver.Error) {
 	o := c.Obj(1)
 	opt := map[string]int64{}
 	// As the Worker: a value that is no number is an argument error (null
@@ -452,7 +461,11 @@ func (sb *sandbox) logs(c *sandboxserver.Call, pid int64, p *proc) (any, bool, *
 		}
 	}
 	if p == nil {
-		return nil, false, sandboxserver.RPCError(fmt.Sprintf("no such process: %d", pid))
+		n := fmt.Sprint(pid)
+		if f, ok := pid.(float64); ok {
+			n = sandboxserver.JSNumber(f)
+		}
+		return nil, false, sandboxserver.RPCError("no such process: " + n)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -466,30 +479,7 @@ func (sb *sandbox) logs(c *sandboxserver.Call, pid int64, p *proc) (any, bool, *
 		}
 		truncated = len(p.chunks) > 0 && p.chunks[0].seq > cur
 	} else {
-		i := len(p.chunks)
-		if b, ok := opt["bytes"]; ok {
-			total := int64(0)
-			for i > 0 && total+int64(len(p.chunks[i-1].data)) <= b {
-				i--
-				total += int64(len(p.chunks[i].data))
-			}
-		} else {
-			lines := int64(defaultLines)
-			if l, ok := opt["lines"]; ok {
-				lines = l
-			}
-			count := int64(0)
-			for i > 0 {
-				n := int64(strings.Count(p.chunks[i-1].data, "\n"))
-				if count+n > lines && count > 0 || lines == 0 {
-					break
-				}
-				i--
-				count += n
-			}
-		}
-		chunks = p.chunks[i:]
-		truncated = len(p.chunks) > 0 && p.chunks[0].seq > 0 && i == 0
+		chunks = p.chunks[tailStart(p.chunks, opt):]
 	}
 	out := make([]any, 0, len(chunks))
 	var text strings.Builder
@@ -510,6 +500,37 @@ func (sb *sandbox) logs(c *sandboxserver.Call, pid int64, p *proc) (any, bool, *
 		exit = e
 	}
 	return map[string]any{"pid": pid, "chunks": out, "text": text.String(), "cursor": p.next, "truncated": truncated, "exit": exit}, true, nil
+}
+
+// tailStart is the index of the first chunk of a tail read, as the
+// Worker's ProcessLogStore finds it: walking back from the newest chunk,
+// the chunk that brings the count to the lines (or bytes) asked for is
+// included, so a tail holds at least what was asked when the ring has it;
+// 0 asks for nothing. "bytes" wins over "lines", which defaults to 200.
+// A tail is never "truncated": the Worker reports that only for a cursor.
+func tailStart(chunks []logChunk, opt map[string]int64) int {
+	limit, byBytes := opt["bytes"]
+	if !byBytes {
+		limit = defaultLines
+		if l, ok := opt["lines"]; ok {
+			limit = l
+		}
+	}
+	if limit == 0 {
+		return len(chunks)
+	}
+	count := int64(0)
+	for i := len(chunks) - 1; i >= 0; i-- {
+		if byBytes {
+			count += int64(len(chunks[i].data))
+		} else {
+			count += int64(strings.Count(chunks[i].data, "\n"))
+		}
+		if count >= limit {
+			return i
+		}
+	}
+	return 0
 }
 
 func sortByPID(l []any) {

@@ -21,7 +21,7 @@ func (b backend) Op(ctx context.Context, c *sandboxserver.Call) (any, bool, *san
 	if !knownOp(c.Op) {
 		return nil, false, sandboxserver.UnknownOp(c.Op)
 	}
-	c.Root = cleanPath(c.Root)
+	c.Root = cleanRoot(c.Root)
 	h, aerr := b.s.enter(ctx, c.DO, c.ID)
 	if aerr != nil {
 		return nil, false, aerr
@@ -37,6 +37,16 @@ func (b backend) Op(ctx context.Context, c *sandboxserver.Call) (any, bool, *san
 		return nil, false, sandboxserver.RPCError(c.Op + " failed: " + errSandboxDestroyed.Error())
 	}
 	return res, has, aerr
+}
+
+// cleanRoot normalises an absolute root; a relative one is kept as sent,
+// so that the exec-family ops refuse it as the Worker's session refuses a
+// relative cwd (execOpts) and ready does not make a directory for it.
+func cleanRoot(root string) string {
+	if strings.HasPrefix(root, "/") {
+		return cleanPath(root)
+	}
+	return root
 }
 
 // waits reports whether op c may wait on something that a destroy or the
@@ -64,7 +74,7 @@ var noContextOps = map[string]bool{
 
 // ExecStream answers execStream with live frames.
 func (b backend) ExecStream(w http.ResponseWriter, r *http.Request, c *sandboxserver.Call) bool {
-	c.Root = cleanPath(c.Root)
+	c.Root = cleanRoot(c.Root)
 	h, aerr := b.s.enter(r.Context(), c.DO, c.ID)
 	if aerr != nil {
 		sandboxserver.WriteFail(w, aerr)
@@ -131,10 +141,11 @@ func (sb *sandbox) dispatch(ctx context.Context, c *sandboxserver.Call) (any, bo
 // ready applies preinstalls: locally a runtime is "installed" when the host
 // provides it.
 func (sb *sandbox) ready(ctx context.Context, c *sandboxserver.Call) (any, bool, *sandboxserver.Error) {
-	pre, aerr := c.Preinstalls()
+	listed, aerr := c.Preinstalls()
 	if aerr != nil {
 		return nil, false, aerr
 	}
+	pre := sessionPreinstalls(listed)
 	var failed []string
 	for _, p := range pre {
 		name, _, _ := strings.Cut(p, "@")
@@ -145,10 +156,31 @@ func (sb *sandbox) ready(ctx context.Context, c *sandboxserver.Call) (any, bool,
 	if len(failed) > 0 {
 		return nil, false, sandboxserver.RPCError("runtime preinstall failed:\n" + strings.Join(failed, "\n"))
 	}
-	if err := sb.ensureRoot(c.Root); err != nil {
-		return nil, false, err
+	if strings.HasPrefix(c.Root, "/") {
+		if err := sb.ensureRoot(c.Root); err != nil {
+			return nil, false, err
+		}
 	}
 	return readyResult{OK: true, Preinstalled: pre, Diagnostics: sb.s.diagnostics()}, true, nil
+}
+
+// sessionPreinstalls is the list the session installs, made from the one
+// the dispatcher passed as the Worker's session makes it: repeated specs
+// count once (compared as given), then each is trimmed and empty ones are
+// dropped; trimmed specs that became equal both stay.
+func sessionPreinstalls(listed []string) []string {
+	seen := make(map[string]bool, len(listed))
+	pre := make([]string, 0, len(listed))
+	for _, p := range listed {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		if p = jsjson.TrimSpace(p); p != "" {
+			pre = append(pre, p)
+		}
+	}
+	return pre
 }
 
 // readyResult is ready's answer, the fields in the order a map's sorted

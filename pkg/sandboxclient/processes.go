@@ -18,7 +18,7 @@ type LogChunk struct {
 	// Stream is "stdout" or "stderr" (wire "stream").
 	Stream string `json:"stream"`
 	// Data is the output text (wire "data"), at most 4 KiB per chunk;
-	// when Binary is set it is a "[N bytes of binary output]" placeholder
+	// when Binary is set it is a "[N bytes of binary output]\n" placeholder
 	// instead of the bytes.
 	Data string `json:"data"`
 	// Binary reports that the output was not text and Data is a

@@ -47,11 +47,12 @@ func (e *BodyError) Error() string { return e.msg }
 // ReadBody decodes a request body from r, which must hold exactly one JSON
 // object: numbers are kept as json.Number (so coercion sees what the client
 // sent), strings are valid UTF-8 (invalid bytes become U+FFFD, as with
-// encoding/json), and bytes wire objects at any depth become []byte. An
-// object that only looks like one (other members, bad base64) stays an
-// object, as on the Worker. Duplicate member names are refused: JavaScript
-// clients cannot produce them, and a later "base64" silently replacing an
-// earlier one would be data chosen by whoever built the body last.
+// encoding/json), and bytes wire objects at any depth become []byte, other
+// members or not, as the Worker's wire decoder reads them; an object whose
+// base64 atob refuses stays an object. Duplicate member names are refused:
+// JavaScript clients cannot produce them, and a later "base64" silently
+// replacing an earlier one would be data chosen by whoever built the body
+// last.
 //
 // Errors are *BodyError for bad JSON; errors of r (a size limit, a
 // timeout, a client gone) are returned unchanged.
@@ -890,7 +891,9 @@ func finishObject(obj map[string]any) any {
 	if !has {
 		return obj
 	}
-	wire := len(obj) == 2 && obj["__nimbusWireType"] == "bytes"
+	// As the Worker's WireDecoder: "__nimbusWireType" is "bytes" and
+	// "base64" a string; other members do not matter.
+	wire := obj["__nimbusWireType"] == "bytes"
 	switch t := v.(type) {
 	case *b64Text:
 		if wire {

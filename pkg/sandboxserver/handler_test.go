@@ -177,7 +177,7 @@ func TestPreflightAndEnvelope(t *testing.T) {
 	for req, want := range map[string]string{
 		`{"op":"bytes"}`: `{"ok":true,"result":{"data":{"__nimbusWireType":"bytes","base64":"aGk="},"list":[{"__nimbusWireType":"bytes","base64":"/w=="}]}}`,
 		`{"op":"html"}`:  `{"ok":true,"result":"<a&b>"}`,
-		`{"op":"echo","args":[{"__nimbusWireType":"bytes","base64":"aGk="},{"__nimbusWireType":"bytes","base64":"aGk=","x":1}],"profile":"p"}`: `{"ok":true,"result":{"args":[{"__nimbusWireType":"bytes","base64":"aGk="},{"__nimbusWireType":"bytes","base64":"aGk=","x":1}],"do":"acme:alice:box","profile":"p","root":"/work"}}`,
+		`{"op":"echo","args":[{"__nimbusWireType":"bytes","base64":"aGk="},{"__nimbusWireType":"bytes","base64":"aGk=","x":1}],"profile":"p"}`: `{"ok":true,"result":{"args":[{"__nimbusWireType":"bytes","base64":"aGk="},{"__nimbusWireType":"bytes","base64":"aGk="}],"do":"acme:alice:box","profile":"p","root":"/work"}}`,
 		`{"op":"echo","root":"/r"}`:  `{"ok":true,"result":{"args":null,"do":"acme:alice:box","profile":"default","root":"/r"}}`,
 		`{"op":"num","args":[null]}`: `{"ok":true,"result":0}`,
 	} {

@@ -178,7 +178,8 @@ func refDecode(body []byte) (map[string]any, error) {
 func fromWire(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
-		if len(t) == 2 && t["__nimbusWireType"] == "bytes" {
+		// The Worker's WireDecoder: other members do not matter.
+		if t["__nimbusWireType"] == "bytes" {
 			if s, ok := t["base64"].(string); ok {
 				if b, ok := refAtob(s); ok {
 					return b

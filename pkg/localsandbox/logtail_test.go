@@ -1,0 +1,104 @@
+//go:build unix
+
+package localsandbox_test
+
+import (
+	"testing"
+	"time"
+
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+// TestProcessLogTailsAsTheWorker pins a tail read (processLogs without a
+// cursor) to the Worker's ProcessLogStore: walking back from the newest
+// chunk, the chunk that reaches the asked number of lines or bytes is
+// included (a tail holds at least what was asked, never less), 0 asks for
+// nothing, and `truncated` is reported only for a read by cursor.
+func TestProcessLogTailsAsTheWorker(t *testing.T) {
+	_, hs := newServer(t)
+	sb := box(t, hs.URL, "tails")
+	x := ctx(t)
+	// Three reads of output, one chunk each: the process writes the next
+	// only when its input says so, after the previous is in the log.
+	p, err := sb.StartProcess(x, `echo x; read l; printf 'a\nb\n'; read l; echo c`, sc.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := int64(0)
+	waitFor := func(text string) *sc.Logs {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			l, err := sb.ProcessLogs(x, p.PID, sc.LogOptions{Cursor: &zero})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Text == text {
+				return l
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("log %q, want %q", l.Text, text)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor("x\n")
+	if _, err := sb.WriteProcessInput(x, p.PID, "\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("x\na\nb\n")
+	if _, err := sb.WriteProcessInput(x, p.PID, "\n"); err != nil {
+		t.Fatal(err)
+	}
+	if l := waitFor("x\na\nb\nc\n"); len(l.Chunks) != 3 {
+		t.Fatalf("chunks %+v, want x, a b, c", l.Chunks)
+	}
+	n := func(v int64) *int64 { return &v }
+	for _, tc := range []struct {
+		name string
+		opt  sc.LogOptions
+		want string
+	}{
+		{"lines 1", sc.LogOptions{Lines: n(1)}, "c\n"},
+		// "c\n" has one line; "a\nb\n" brings it to three, and is kept.
+		{"lines 2", sc.LogOptions{Lines: n(2)}, "a\nb\nc\n"},
+		{"lines 3", sc.LogOptions{Lines: n(3)}, "a\nb\nc\n"},
+		{"lines 4", sc.LogOptions{Lines: n(4)}, "x\na\nb\nc\n"},
+		{"lines 0", sc.LogOptions{Lines: n(0)}, ""},
+		// A chunk longer than the bytes asked for is still returned.
+		{"bytes 1", sc.LogOptions{Bytes: n(1)}, "c\n"},
+		{"bytes 3", sc.LogOptions{Bytes: n(3)}, "a\nb\nc\n"},
+		{"bytes 0", sc.LogOptions{Bytes: n(0)}, ""},
+		{"bytes all", sc.LogOptions{Bytes: n(1 << 20)}, "x\na\nb\nc\n"},
+		{"default", sc.LogOptions{}, "x\na\nb\nc\n"},
+	} {
+		l, err := sb.ProcessLogs(x, p.PID, tc.opt)
+		if err != nil || l.Text != tc.want || l.Truncated {
+			t.Errorf("%s: %q truncated=%v %v, want %q", tc.name, l.Text, l.Truncated, err, tc.want)
+		}
+	}
+
+	// Once older chunks were evicted, a tail that reaches the oldest one
+	// kept is still not "truncated" (the Worker says so only for a cursor
+	// that points before the oldest chunk kept).
+	p, err = sb.StartProcess(x, "i=0; while [ $i -lt 2000 ]; do echo line-$i-................................................; i=$((i+1)); done", sc.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		l, err := sb.ProcessLogs(x, p.PID, sc.LogOptions{Bytes: n(1 << 20)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Exit != nil {
+			if l.Truncated || len(l.Text) < 60<<10 {
+				t.Fatalf("tail of an evicted ring: truncated=%v, %d bytes", l.Truncated, len(l.Text))
+			}
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if l, err := sb.ProcessLogs(x, p.PID, sc.LogOptions{Cursor: &zero}); err != nil || !l.Truncated {
+		t.Fatalf("cursor 0 on an evicted ring: truncated=%v %v", l.Truncated, err)
+	}
+}
