@@ -248,7 +248,7 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 		stdin.Close()
 		return err
 	}
-	input := newInputQueue(stdin)
+	input := newInputQueue(stdin, stdin, maxPendingInput)
 	if req.stdin != nil {
 		_ = input.write(*req.stdin, true)
 	}
