@@ -17,11 +17,14 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
-// Log ring limits, as the session's: 64 KiB per process in chunks of at
-// most 4 KiB; at most maxLogPIDs processes are remembered after exit, for
-// logRetention.
+// DefaultProcessLogBytes is the log ring of each background process when
+// Options.ProcessLogBytes is 0: 64 KiB, as the Worker session's.
+const DefaultProcessLogBytes = 64 << 10
+
+// Log ring limits, as the session's: Options.ProcessLogBytes per process
+// in chunks of at most 4 KiB; at most maxLogPIDs processes are remembered
+// after exit, for logRetention.
 const (
-	logRingBytes  = 64 << 10
 	logChunkBytes = 4 << 10
 	maxLogPIDs    = 500
 	logRetention  = 10 * time.Minute
@@ -98,7 +101,8 @@ func (p *proc) destroyed() bool {
 }
 
 // appendLog adds output to the ring, in chunks of at most 4 KiB, evicting
-// the oldest chunks beyond 64 KiB.
+// the oldest chunks beyond Options.ProcessLogBytes (the newest chunk
+// stays, whatever its size).
 func (p *proc) appendLog(stream string, b []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -123,7 +127,7 @@ func (p *proc) appendLog(stream string, b []byte) {
 		p.next++
 		p.chunks = append(p.chunks, ch)
 		p.size += len(ch.data)
-		for p.size > logRingBytes && len(p.chunks) > 1 {
+		for p.size > p.sb.s.opts.ProcessLogBytes && len(p.chunks) > 1 {
 			p.size -= len(p.chunks[0].data)
 			p.chunks = p.chunks[1:]
 		}
@@ -249,7 +253,7 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 		stdin.Close()
 		return err
 	}
-	input := newInputQueue(stdin)
+	input := newInputQueue(stdin, stdin, maxPendingInput)
 	if req.stdin != nil {
 		_ = input.write(*req.stdin, true)
 	}

@@ -102,6 +102,12 @@ type Options struct {
 	// (/s/<id>/ws), typically the user's $SHELL; "" or a path that is not
 	// an executable file means Shell.
 	TerminalShell string
+	// ProcessLogBytes is how much output of each background process its
+	// log ring keeps for processLogs; 0 means DefaultProcessLogBytes, the
+	// Worker session's ring. It exists so that tests of clients can make
+	// the real ring lose output with a few KiB rather than a flood: output
+	// evicted between two polls is what clients must report as lost.
+	ProcessLogBytes int
 	// TerminalScrollback is how much terminal output is kept and replayed
 	// on attach; 0 means DefaultTerminalScrollback.
 	TerminalScrollback int
@@ -172,6 +178,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.ProcessLogBytes <= 0 {
+		opts.ProcessLogBytes = DefaultProcessLogBytes
 	}
 	if opts.TerminalScrollback <= 0 {
 		opts.TerminalScrollback = DefaultTerminalScrollback

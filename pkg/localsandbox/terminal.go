@@ -134,11 +134,9 @@ type terminal struct {
 	cols   int
 	rows   int
 	finish sync.Once
-	// in is the input the PTY has not taken yet, inBytes its size;
-	// pumping says a goroutine is writing it.
-	in      []string
-	inBytes int
-	pumping bool
+	// in is the input the PTY has not taken yet. The terminal closes the
+	// PTY itself (it reads it too), so in has no closer.
+	in *inputQueue
 }
 
 // termConn is one socket attached to a terminal.
@@ -198,6 +196,7 @@ func (sb *sandbox) attachTerminal() (*terminal, error) {
 		return nil, err
 	}
 	t = &terminal{sb: sb, ptmx: ptmx, cmd: c, readerDone: make(chan struct{}), cols: 80, rows: 24}
+	t.in = newInputQueue(ptmx, nil, terminalPendingInput)
 	t.cond = sync.NewCond(&t.mu)
 	t.ring.size = sb.s.opts.TerminalScrollback
 	go t.readLoop()
@@ -278,6 +277,9 @@ func (t *terminal) close(code websocket.StatusCode, reason string, now bool) <-c
 		t.ended = true
 		t.cond.Broadcast() // a reader held back by a slow client lets go
 		t.mu.Unlock()
+		// Queued input is dropped and a socket waiting for room lets go;
+		// closing the PTY below ends a write in progress.
+		t.in.close()
 		hangup(t.cmd, now)
 		_ = t.ptmx.Close()
 		<-t.readerDone
@@ -374,46 +376,17 @@ func (t *terminal) input(c *termConn, data string) bool {
 	if data == "" {
 		return true
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for t.inBytes > 0 && t.inBytes+len(data) > terminalPendingInput {
-		if t.ended || c.gone || c.closing {
-			return false
-		}
-		t.cond.Wait()
-	}
-	if t.ended {
+	switch err := t.in.writeWait(data, c.left); {
+	case errors.Is(err, errInputEnded):
+		// The PTY refused a write (its queue was dropped) while the
+		// terminal lives on: the input is lost but the socket is not,
+		// so it still gets the terminal's close code when the shell's
+		// end closes it.
+		return !t.isEnded()
+	case err != nil:
 		return false
 	}
-	t.in = append(t.in, data)
-	t.inBytes += len(data)
-	if !t.pumping {
-		t.pumping = true
-		go t.pumpInput()
-	}
 	return true
-}
-
-// pumpInput writes the queued input to the PTY until none is left; it
-// ends with the PTY.
-func (t *terminal) pumpInput() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for len(t.in) > 0 && !t.ended {
-		data := t.in[0]
-		t.in[0] = ""
-		t.in = t.in[1:]
-		t.mu.Unlock()
-		_, err := t.ptmx.WriteString(data)
-		t.mu.Lock()
-		t.inBytes -= len(data)
-		t.cond.Broadcast()
-		if err != nil {
-			break
-		}
-	}
-	t.in, t.inBytes, t.pumping = nil, 0, false
-	t.cond.Broadcast()
 }
 
 // resize sets the PTY's window size (the kernel sends SIGWINCH to the

@@ -641,6 +641,36 @@ func TestProcessesAndFollowLogs(t *testing.T) {
 	}
 }
 
+// Output the backend's log ring evicted between two polls of FollowLogs
+// is reported (Logs.Lost) on the poll after it, each time; the first
+// poll's Truncated (a tail, with older output) is not a loss. The ring
+// really loses the output: sandboxtest only times the process's bursts
+// between the polls.
+func TestFollowLogsReportsLostOutput(t *testing.T) {
+	srv := newFake(t, sandboxtest.Options{ProcessLogBytes: 1 << 10})
+	lost, err := srv.LoseLogs(mintID(sandboxtest.DefaultSecret, testIDs["use"]), "job-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	var text strings.Builder
+	var got []bool
+	exit, err := sb.FollowLogs(ctx(t), lost.PID, 0, time.Millisecond, func(l *sc.Logs) error {
+		text.WriteString(l.Text)
+		got = append(got, l.Lost)
+		return nil
+	})
+	if err != nil || exit == nil || exit.Code != 0 {
+		t.Fatalf("exit %+v, err %v", exit, err)
+	}
+	if !slices.Equal(got, []bool{false, true, true}) {
+		t.Fatalf("Lost of the polls passed: %v", got)
+	}
+	if err := lost.Followed(text.String()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestRuntimesPortsApps(t *testing.T) {
 	off := false
 	srv := newFake(t, sandboxtest.Options{Profiles: map[string]sandboxtest.Profile{"default": {Runtimes: &sandboxtest.Runtimes{Preinstall: []string{"python"}, OnDemand: &off, Allow: []string{"node", "python", "ruby", "shell"}}}}})

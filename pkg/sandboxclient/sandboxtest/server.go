@@ -3,7 +3,8 @@
 // CLI, behind a small middleware that injects the faults a deployment
 // shows: 503 + Retry-After, a gateway's error page, split frames, streams
 // cut before their exit frame or ended by an error frame, a Worker that
-// predates execStream or ignores timeoutMs, a disabled remote API. It also
+// predates execStream or ignores timeoutMs, a disabled remote API, a
+// process whose output outruns the log ring between two polls. It also
 // records every request, so tests can check what the client sent.
 //
 // There is no second implementation of the API here: every answer that is
@@ -58,6 +59,9 @@ type Options struct {
 	Profiles map[string]Profile
 	// ReadLimit bounds single reads; 0 means the backend's 28 MiB.
 	ReadLimit int64
+	// ProcessLogBytes is the log ring of each background process; 0
+	// means the backend's 64 KiB. A small ring makes LoseLogs cheap.
+	ProcessLogBytes int
 	// Now is the clock of the backend and of Token; nil means time.Now.
 	Now func() time.Time
 	// HostEnv is the environment of the commands; nil means LANG=C and a
@@ -139,6 +143,7 @@ type Server struct {
 	errorFrame string
 	inflight   map[string]int
 	maxFlight  map[string]int
+	lossy      map[string]*lossy // LoseLogs processes by sandbox id and pid
 }
 
 // New starts a backend in a fresh data directory. Close it when done.
@@ -171,6 +176,7 @@ func New(opts Options) *Server {
 		DataDir: filepath.Join(dataDir, "data"), Secret: secret, PreviousSecret: opts.PreviousSecret,
 		BasePath: opts.BasePath, Profiles: opts.Profiles, HostEnv: opts.HostEnv,
 		ReadLimit: opts.ReadLimit, Now: opts.Now, Isolation: isolation,
+		ProcessLogBytes: opts.ProcessLogBytes,
 	})
 	if err != nil {
 		panic("sandboxtest: " + err.Error())
@@ -491,6 +497,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			fw.Flush()
 			return
 		}
+	}
+	if op == "processLogs" && !s.loseLogs(rw, id, rec.Args) {
+		return
 	}
 	s.pass(rw, r)
 }
