@@ -583,6 +583,38 @@ func TestAction(t *testing.T) {
 			t.Fatalf("%s", dump(res))
 		}
 	})
+
+	t.Run("inputs in error messages cannot inject workflow commands", func(t *testing.T) {
+		// The runner reads every log line that starts with :: as a
+		// command: an input quoted in ::error must be escaped (%, CR, LF)
+		// or its second line is a command of the input's choosing.
+		inject := "x\n::warning::injected 50%\r::notice::also"
+		escaped := "x%0A::warning::injected 50%25%0D::notice::also"
+		_, res := f.runAction(t, t.TempDir(), t.TempDir(), with(f.creds(), "command", "true", "keep", inject), nil)
+		if res["prepare"].status == 0 || !strings.Contains(res["prepare"].log, "::error title=nimbus::keep must be true or false, not '"+escaped+"'") {
+			t.Fatalf("%s", dump(res))
+		}
+		noCommands(t, res, "::error ")
+		_, res = f.runAction(t, t.TempDir(), t.TempDir(), with(f.creds(), "command", "true", "version", "1.0"+inject), nil)
+		if res["install"].status == 0 || !strings.Contains(res["install"].log, escaped) {
+			t.Fatalf("%s", dump(res))
+		}
+		noCommands(t, res, "::error ")
+	})
+}
+
+// noCommands fails unless every workflow command in the steps' logs (a
+// line, as the runner splits them at CR or LF, that starts with ::) is one
+// of the allowed kinds, such as "::error ".
+func noCommands(t *testing.T, results map[string]*stepResult, allowed ...string) {
+	t.Helper()
+	for id, r := range results {
+		for _, l := range strings.FieldsFunc(r.log, func(c rune) bool { return c == '\n' || c == '\r' }) {
+			if strings.HasPrefix(l, "::") && !slices.ContainsFunc(allowed, func(p string) bool { return strings.HasPrefix(l, p) }) {
+				t.Errorf("step %s printed the workflow command %q", id, l)
+			}
+		}
+	}
 }
 
 // started reports whether the cancelled scenario's command has begun.
