@@ -531,6 +531,20 @@ func TestAction(t *testing.T) {
 		}
 	})
 
+	t.Run("a secret of several lines is masked line by line", func(t *testing.T) {
+		// The runner masks within a line: ::add-mask:: of a value with a
+		// newline printed its second line as plain log text (and a line
+		// such as ::warning::… would have been run as a command).
+		_, res := f.runAction(t, t.TempDir(), t.TempDir(), map[string]string{"endpoint": f.endpoint, "token": "tok-first-line\ntok-second-line 100%", "release-url": f.release.URL + "/releases", "command": "true"}, nil)
+		if !res["run"].ran || strings.Contains(shown(res), "tok-second-line") || strings.Contains(shown(res), "tok-first-line") {
+			t.Fatalf("%s", shown(res))
+		}
+		if !strings.Contains(res["run"].log, "::add-mask::tok-first-line%0Atok-second-line 100%25\n") || !strings.Contains(res["run"].log, "::add-mask::tok-second-line 100%25\n") {
+			t.Fatalf("%s", dump(res))
+		}
+		noCommands(t, res, "::add-mask::", "::error ")
+	})
+
 	t.Run("a bad checksum stops the install", func(t *testing.T) {
 		good := f.sums
 		f.sums = bytes.Replace(good, good[:8], []byte("deadbeef"), 1)
