@@ -596,6 +596,21 @@ func TestAction(t *testing.T) {
 		if res["install"].status == 0 || !strings.Contains(res["install"].log, "cannot download") {
 			t.Fatalf("%s", dump(res))
 		}
+		// A version is a directory name and part of the download URLs:
+		// "1/../../x" made the install create (and, run again, remove)
+		// x-<os>-<arch> outside RUNNER_TEMP.
+		parent := t.TempDir()
+		temp := filepath.Join(parent, "runner-temp")
+		os.Mkdir(temp, 0o755)
+		for range 2 {
+			_, res = f.runAction(t, temp, t.TempDir(), with(f.creds(), "command", "true", "version", "1/../../escaped"), nil)
+			if res["install"].status == 0 || !strings.Contains(res["install"].log, "version '1/../../escaped' is not a release version") {
+				t.Fatalf("%s", dump(res))
+			}
+		}
+		if ents, _ := os.ReadDir(parent); len(ents) != 1 {
+			t.Fatalf("the install wrote outside RUNNER_TEMP: %v", ents)
+		}
 	})
 
 	t.Run("inputs in error messages cannot inject workflow commands", func(t *testing.T) {
