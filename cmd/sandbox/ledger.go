@@ -91,12 +91,21 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 		}
 		return err
 	})
-	unreadable := errors.Is(err, ledger.ErrUnreadable)
-	if err != nil && !unreadable {
-		if errors.Is(err, ledger.ErrUntrusted) {
-			return ledgerError(err)
+	// The drain went through every entry it read; what it could not read,
+	// and a ledger it could not write, are reported after the outcomes.
+	var unreadable, unwritten error
+	if err != nil {
+		errs := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = j.Unwrap()
 		}
-		return clierr.Wrap(err, exitcode.CantCreate, clierr.CodeIO, err.Error(), "the sandboxes were destroyed but the ledger could not record it; a rerun destroys them again harmlessly")
+		for _, e := range errs {
+			if errors.Is(e, ledger.ErrUnreadable) {
+				unreadable = e
+			} else {
+				unwritten = e
+			}
+		}
 	}
 	var first error
 	for _, oc := range outcomes {
@@ -116,19 +125,26 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 			return err
 		}
 	}
-	if first != nil {
+	var notes string
+	if unreadable != nil {
+		var le *ledger.Error
+		errors.As(unreadable, &le)
+		notes += fmt.Sprintf("; %s could not be read either", lineWord(le.Lines))
+	}
+	if unwritten != nil && first != nil {
+		notes += fmt.Sprintf("; the ledger could not record the destroyed ones: %v", unwritten)
+	}
+	switch {
+	case first != nil:
 		var ce *clierr.Error
 		errors.As(first, &ce)
 		msg := fmt.Sprintf("%d of %d sandboxes could not be destroyed (first: %s); they stay in the ledger %s", len(res.Failed), len(outcomes), ce.Message, l.Path())
-		if unreadable {
-			var le *ledger.Error
-			errors.As(err, &le)
-			msg += fmt.Sprintf("; %s could not be read either", lineWord(le.Lines))
-		}
-		return clierr.Wrap(ce, ce.Exit, ce.Code, msg, "fix the cause and run it again: destroying is idempotent")
-	}
-	if unreadable {
-		return ledgerError(err)
+		return clierr.Wrap(ce, ce.Exit, ce.Code, msg+notes, "fix the cause and run it again: destroying is idempotent")
+	case unwritten != nil:
+		return clierr.Wrap(unwritten, exitcode.CantCreate, clierr.CodeIO, fmt.Sprintf("%v; the %d sandboxes were destroyed, but stay pending in the ledger%s", unwritten, len(res.Destroyed), notes),
+			"a rerun destroys them again harmlessly once the ledger can be written")
+	case unreadable != nil:
+		return ledgerError(unreadable)
 	}
 	return nil
 }

@@ -249,15 +249,19 @@ type Outcome struct {
 
 // Drain destroys every pending sandbox with destroy, in order, and forgets
 // those that were destroyed; the others stay pending for another try.
-// Sandboxes recorded while it runs are left for the next drain. Lines that
-// could not be read do not stop it: it destroys the sandboxes of the other
-// lines and then returns Pending's ErrUnreadable error with the outcomes.
+// Sandboxes recorded while it runs are left for the next drain. Neither
+// lines that could not be read nor a ledger that can no longer be written
+// stop it: it destroys every sandbox it read, and then returns, with the
+// outcomes, Pending's ErrUnreadable error and the first error of
+// forgetting a destroyed sandbox (which stays pending, to be destroyed
+// again harmlessly), joined (errors.Join) when there are both.
 func (l *Ledger) Drain(ctx context.Context, destroy func(context.Context, Entry) error) ([]Outcome, error) {
 	pending, err := l.Pending()
 	if err != nil && !errors.Is(err, ErrUnreadable) {
 		return nil, err
 	}
 	unreadable := err
+	var forget error
 	out := make([]Outcome, 0, len(pending))
 	for _, e := range pending {
 		if err := ctx.Err(); err != nil {
@@ -266,11 +270,14 @@ func (l *Ledger) Drain(ctx context.Context, destroy func(context.Context, Entry)
 		}
 		err := destroy(ctx, e)
 		if err == nil {
-			if ferr := l.Forget(e); ferr != nil {
-				return out, ferr
+			if ferr := l.Forget(e); ferr != nil && forget == nil {
+				forget = ferr
 			}
 		}
 		out = append(out, Outcome{Entry: e, Err: err})
 	}
-	return out, unreadable
+	if forget == nil {
+		return out, unreadable
+	}
+	return out, errors.Join(forget, unreadable)
 }

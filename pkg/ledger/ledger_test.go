@@ -164,3 +164,38 @@ func TestDrain(t *testing.T) {
 		t.Fatalf("%+v", out)
 	}
 }
+
+func TestDrainGoesOnWhenTheLedgerCannotBeWritten(t *testing.T) {
+	// A full disk or a ledger gone read-only at the end of a job: the
+	// first destroyed sandbox cannot be forgotten. The drain once stopped
+	// there, so the sandboxes after it were never destroyed.
+	dir := filepath.Join(t.TempDir(), "d")
+	l := ledger.New(filepath.Join(dir, "l"))
+	for _, id := range []string{"a", "b", "c"} {
+		l.Record(ledger.Entry{ID: id, Endpoint: "e"})
+	}
+	var seen []string
+	out, err := l.Drain(context.Background(), func(_ context.Context, e ledger.Entry) error {
+		seen = append(seen, e.ID)
+		if e.ID == "a" {
+			// The ledger's directory becomes a file: nothing can be
+			// appended (root included).
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dir, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return nil
+	})
+	var le *ledger.Error
+	if !slices.Equal(seen, []string{"a", "b", "c"}) || len(out) != 3 || !errors.As(err, &le) || errors.Is(err, ledger.ErrUnreadable) {
+		t.Fatalf("%v %+v %v", seen, out, err)
+	}
+	for _, o := range out {
+		if o.Err != nil {
+			t.Fatalf("%+v: destroyed, only not forgotten", o)
+		}
+	}
+}
