@@ -106,8 +106,12 @@ func archiveName(t *testing.T) (archive, checksums string) {
 	var cfg struct {
 		ProjectName string `yaml:"project_name"`
 		Archives    []struct {
-			NameTemplate string   `yaml:"name_template"`
-			Formats      []string `yaml:"formats"`
+			NameTemplate    string   `yaml:"name_template"`
+			Formats         []string `yaml:"formats"`
+			FormatOverrides []struct {
+				Goos    string   `yaml:"goos"`
+				Formats []string `yaml:"formats"`
+			} `yaml:"format_overrides"`
 		} `yaml:"archives"`
 		Checksum struct {
 			NameTemplate string `yaml:"name_template"`
@@ -116,8 +120,16 @@ func archiveName(t *testing.T) (archive, checksums string) {
 	if err := yaml.Unmarshal(b, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Archives) != 1 || !slices.Contains(cfg.Archives[0].Formats, "tar.gz") {
+	if len(cfg.Archives) != 1 || !slices.Equal(cfg.Archives[0].Formats, []string{"tar.gz"}) {
 		t.Fatalf("archives: %+v", cfg.Archives)
+	}
+	// The action fetches .tar.gz, and .zip on Windows (which this test
+	// cannot run): the release must make exactly those.
+	if o := cfg.Archives[0].FormatOverrides; len(o) != 1 || o[0].Goos != "windows" || !slices.Equal(o[0].Formats, []string{"zip"}) {
+		t.Fatalf("format_overrides %+v: action.yml downloads .zip on Windows and .tar.gz elsewhere", o)
+	}
+	if cfg.Checksum.NameTemplate != "checksums.txt" {
+		t.Fatalf("checksum name %q: action.yml downloads checksums.txt", cfg.Checksum.NameTemplate)
 	}
 	name := cfg.Archives[0].NameTemplate
 	for k, v := range map[string]string{"{{ .ProjectName }}": cfg.ProjectName, "{{ .Version }}": actionVersion, "{{ .Os }}": runtime.GOOS, "{{ .Arch }}": runtime.GOARCH} {
