@@ -106,8 +106,12 @@ func archiveName(t *testing.T) (archive, checksums string) {
 	var cfg struct {
 		ProjectName string `yaml:"project_name"`
 		Archives    []struct {
-			NameTemplate string   `yaml:"name_template"`
-			Formats      []string `yaml:"formats"`
+			NameTemplate    string   `yaml:"name_template"`
+			Formats         []string `yaml:"formats"`
+			FormatOverrides []struct {
+				Goos    string   `yaml:"goos"`
+				Formats []string `yaml:"formats"`
+			} `yaml:"format_overrides"`
 		} `yaml:"archives"`
 		Checksum struct {
 			NameTemplate string `yaml:"name_template"`
@@ -116,8 +120,16 @@ func archiveName(t *testing.T) (archive, checksums string) {
 	if err := yaml.Unmarshal(b, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Archives) != 1 || !slices.Contains(cfg.Archives[0].Formats, "tar.gz") {
+	if len(cfg.Archives) != 1 || !slices.Equal(cfg.Archives[0].Formats, []string{"tar.gz"}) {
 		t.Fatalf("archives: %+v", cfg.Archives)
+	}
+	// The action fetches .tar.gz, and .zip on Windows (which this test
+	// cannot run): the release must make exactly those.
+	if o := cfg.Archives[0].FormatOverrides; len(o) != 1 || o[0].Goos != "windows" || !slices.Equal(o[0].Formats, []string{"zip"}) {
+		t.Fatalf("format_overrides %+v: action.yml downloads .zip on Windows and .tar.gz elsewhere", o)
+	}
+	if cfg.Checksum.NameTemplate != "checksums.txt" {
+		t.Fatalf("checksum name %q: action.yml downloads checksums.txt", cfg.Checksum.NameTemplate)
 	}
 	name := cfg.Archives[0].NameTemplate
 	for k, v := range map[string]string{"{{ .ProjectName }}": cfg.ProjectName, "{{ .Version }}": actionVersion, "{{ .Os }}": runtime.GOOS, "{{ .Arch }}": runtime.GOARCH} {
@@ -531,6 +543,20 @@ func TestAction(t *testing.T) {
 		}
 	})
 
+	t.Run("a secret of several lines is masked line by line", func(t *testing.T) {
+		// The runner masks within a line: ::add-mask:: of a value with a
+		// newline printed its second line as plain log text (and a line
+		// such as ::warning::… would have been run as a command).
+		_, res := f.runAction(t, t.TempDir(), t.TempDir(), map[string]string{"endpoint": f.endpoint, "token": "tok-first-line\ntok-second-line 100%", "release-url": f.release.URL + "/releases", "command": "true"}, nil)
+		if !res["run"].ran || strings.Contains(shown(res), "tok-second-line") || strings.Contains(shown(res), "tok-first-line") {
+			t.Fatalf("%s", shown(res))
+		}
+		if !strings.Contains(res["run"].log, "::add-mask::tok-first-line%0Atok-second-line 100%25\n") || !strings.Contains(res["run"].log, "::add-mask::tok-second-line 100%25\n") {
+			t.Fatalf("%s", dump(res))
+		}
+		noCommands(t, res, "::add-mask::", "::error ")
+	})
+
 	t.Run("a bad checksum stops the install", func(t *testing.T) {
 		good := f.sums
 		f.sums = bytes.Replace(good, good[:8], []byte("deadbeef"), 1)
@@ -582,7 +608,54 @@ func TestAction(t *testing.T) {
 		if res["install"].status == 0 || !strings.Contains(res["install"].log, "cannot download") {
 			t.Fatalf("%s", dump(res))
 		}
+		// A version is a directory name and part of the download URLs:
+		// "1/../../x" made the install create (and, run again, remove)
+		// x-<os>-<arch> outside RUNNER_TEMP.
+		parent := t.TempDir()
+		temp := filepath.Join(parent, "runner-temp")
+		os.Mkdir(temp, 0o755)
+		for range 2 {
+			_, res = f.runAction(t, temp, t.TempDir(), with(f.creds(), "command", "true", "version", "1/../../escaped"), nil)
+			if res["install"].status == 0 || !strings.Contains(res["install"].log, "version '1/../../escaped' is not a release version") {
+				t.Fatalf("%s", dump(res))
+			}
+		}
+		if ents, _ := os.ReadDir(parent); len(ents) != 1 {
+			t.Fatalf("the install wrote outside RUNNER_TEMP: %v", ents)
+		}
 	})
+
+	t.Run("inputs in error messages cannot inject workflow commands", func(t *testing.T) {
+		// The runner reads every log line that starts with :: as a
+		// command: an input quoted in ::error must be escaped (%, CR, LF)
+		// or its second line is a command of the input's choosing.
+		inject := "x\n::warning::injected 50%\r::notice::also"
+		escaped := "x%0A::warning::injected 50%25%0D::notice::also"
+		_, res := f.runAction(t, t.TempDir(), t.TempDir(), with(f.creds(), "command", "true", "keep", inject), nil)
+		if res["prepare"].status == 0 || !strings.Contains(res["prepare"].log, "::error title=nimbus::keep must be true or false, not '"+escaped+"'") {
+			t.Fatalf("%s", dump(res))
+		}
+		noCommands(t, res, "::error ")
+		_, res = f.runAction(t, t.TempDir(), t.TempDir(), with(f.creds(), "command", "true", "version", "1.0"+inject), nil)
+		if res["install"].status == 0 || !strings.Contains(res["install"].log, escaped) {
+			t.Fatalf("%s", dump(res))
+		}
+		noCommands(t, res, "::error ")
+	})
+}
+
+// noCommands fails unless every workflow command in the steps' logs (a
+// line, as the runner splits them at CR or LF, that starts with ::) is one
+// of the allowed kinds, such as "::error ".
+func noCommands(t *testing.T, results map[string]*stepResult, allowed ...string) {
+	t.Helper()
+	for id, r := range results {
+		for _, l := range strings.FieldsFunc(r.log, func(c rune) bool { return c == '\n' || c == '\r' }) {
+			if strings.HasPrefix(l, "::") && !slices.ContainsFunc(allowed, func(p string) bool { return strings.HasPrefix(l, p) }) {
+				t.Errorf("step %s printed the workflow command %q", id, l)
+			}
+		}
+	}
 }
 
 // started reports whether the cancelled scenario's command has begun.

@@ -311,6 +311,7 @@ func TestExitCodeTableMCPAndLedger(t *testing.T) {
 	}
 	key := mustWrite("key", "0123456789abcdef0123456789\n", 0o644)
 	led := mustWrite("ledger.jsonl", `{"op":"add","id":"x","endpoint":"http://127.0.0.1:9","created":"2026-12-01T00:00:00Z"}`+"\n", 0o666)
+	unreadable := mustWrite("unreadable.jsonl", "not a record\n", 0o600)
 	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + work, "XDG_CONFIG_HOME=" + filepath.Join(work, ".config"),
 		"NIMBUS_DEV_DATA=" + filepath.Join(work, "dev"), "NIMBUS_ENDPOINT=http://127.0.0.1:9"}
 	type example struct {
@@ -318,11 +319,12 @@ func TestExitCodeTableMCPAndLedger(t *testing.T) {
 		args []string
 	}
 	examples := map[string]example{
-		"E_MCP_TOKEN/65":        {[]string{"NIMBUS_TOKEN=not-a-token"}, []string{"mcp"}},
-		"E_MCP_TOKEN/77":        {[]string{"NIMBUS_TOKEN=" + pinned}, []string{"mcp", "--sandbox", "job-2"}},
-		"E_MCP_HTTP_ADDR/64":    {nil, []string{"mcp", "--http", "0.0.0.0:8931"}},
-		"E_MCP_HTTP_KEY/77":     {nil, []string{"mcp", "--local", "--http", "127.0.0.1:0", "--http-key-file", key}},
-		"E_LEDGER_UNTRUSTED/77": {nil, []string{"sandbox", "destroy", "--ledger=" + led}},
+		"E_MCP_TOKEN/65":         {[]string{"NIMBUS_TOKEN=not-a-token"}, []string{"mcp"}},
+		"E_MCP_TOKEN/77":         {[]string{"NIMBUS_TOKEN=" + pinned}, []string{"mcp", "--sandbox", "job-2"}},
+		"E_MCP_HTTP_ADDR/64":     {nil, []string{"mcp", "--http", "0.0.0.0:8931"}},
+		"E_MCP_HTTP_KEY/77":      {nil, []string{"mcp", "--local", "--http", "127.0.0.1:0", "--http-key-file", key}},
+		"E_LEDGER_UNTRUSTED/77":  {nil, []string{"sandbox", "destroy", "--ledger=" + led}},
+		"E_LEDGER_UNREADABLE/65": {nil, []string{"sandbox", "destroy", "--ledger=" + unreadable}},
 	}
 	rows := docTable(t, "## Errors of `nimbus mcp` and the cleanup ledger")
 	if len(rows) != len(examples) {

@@ -47,10 +47,20 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 	ios := o.f.IOStreams
 	l := ledger.New(o.ledgerPath(flag))
 	pending, err := l.Pending()
-	if err != nil {
+	if err != nil && !errors.Is(err, ledger.ErrUnreadable) {
 		return ledgerError(err)
 	}
 	res := ledgerResult{Ledger: l.Path(), Destroyed: []string{}, Failed: []ledgerFailed{}}
+	if len(pending) == 0 && err != nil {
+		// Nothing readable to destroy, but what could not be read may
+		// have been a live sandbox: never a silent success.
+		if o.f.MachineOutput() {
+			if perr := o.f.PrintJSON(res); perr != nil {
+				return perr
+			}
+		}
+		return ledgerError(err)
+	}
 	if len(pending) == 0 {
 		return o.output(res, func() error {
 			_, err := fmt.Fprintf(ios.ErrOut, "%s nothing to destroy: the ledger %s holds no live sandbox\n", ios.Styles().SuccessIcon(), l.Path())
@@ -81,11 +91,21 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 		}
 		return err
 	})
+	// The drain went through every entry it read; what it could not read,
+	// and a ledger it could not write, are reported after the outcomes.
+	var unreadable, unwritten error
 	if err != nil {
-		if errors.Is(err, ledger.ErrUntrusted) {
-			return ledgerError(err)
+		errs := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = j.Unwrap()
 		}
-		return clierr.Wrap(err, exitcode.CantCreate, clierr.CodeIO, err.Error(), "the sandboxes were destroyed but the ledger could not record it; a rerun destroys them again harmlessly")
+		for _, e := range errs {
+			if errors.Is(e, ledger.ErrUnreadable) {
+				unreadable = e
+			} else {
+				unwritten = e
+			}
+		}
 	}
 	var first error
 	for _, oc := range outcomes {
@@ -105,14 +125,35 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 			return err
 		}
 	}
-	if first != nil {
+	var notes string
+	if unreadable != nil {
+		var le *ledger.Error
+		errors.As(unreadable, &le)
+		notes += fmt.Sprintf("; %s could not be read either", lineWord(le.Lines))
+	}
+	if unwritten != nil && first != nil {
+		notes += fmt.Sprintf("; the ledger could not record the destroyed ones: %v", unwritten)
+	}
+	switch {
+	case first != nil:
 		var ce *clierr.Error
 		errors.As(first, &ce)
-		return clierr.Wrap(ce, ce.Exit, ce.Code,
-			fmt.Sprintf("%d of %d sandboxes could not be destroyed (first: %s); they stay in the ledger %s", len(res.Failed), len(outcomes), ce.Message, l.Path()),
-			"fix the cause and run it again: destroying is idempotent")
+		msg := fmt.Sprintf("%d of %d sandboxes could not be destroyed (first: %s); they stay in the ledger %s", len(res.Failed), len(outcomes), ce.Message, l.Path())
+		return clierr.Wrap(ce, ce.Exit, ce.Code, msg+notes, "fix the cause and run it again: destroying is idempotent")
+	case unwritten != nil:
+		return clierr.Wrap(unwritten, exitcode.CantCreate, clierr.CodeIO, fmt.Sprintf("%v; the %d sandboxes were destroyed, but stay pending in the ledger%s", unwritten, len(res.Destroyed), notes),
+			"a rerun destroys them again harmlessly once the ledger can be written")
+	case unreadable != nil:
+		return ledgerError(unreadable)
 	}
 	return nil
+}
+
+func lineWord(lines []int) string {
+	if len(lines) == 1 {
+		return "1 line"
+	}
+	return fmt.Sprintf("%d lines", len(lines))
 }
 
 // CodeLedgerWarning is the warning of a sandbox that could not be recorded
@@ -152,8 +193,16 @@ func (o *common) recordInLedger(cmd *cobra.Command, sb *sandboxclient.Sandbox, b
 // have written.
 const CodeLedgerUntrusted = "E_LEDGER_UNTRUSTED"
 
+// CodeLedgerUnreadable is the error of a ledger with lines that are not
+// records: the sandboxes they recorded, if any, were not destroyed.
+const CodeLedgerUnreadable = "E_LEDGER_UNREADABLE"
+
 // ledgerError reports a ledger that cannot be read.
 func ledgerError(err error) error {
+	if errors.Is(err, ledger.ErrUnreadable) {
+		return clierr.Wrap(err, exitcode.DataErr, CodeLedgerUnreadable, err.Error(),
+			"read those lines: destroy any sandbox they name with nimbus sandbox destroy ID, then remove them (or the ledger, once it holds nothing else)")
+	}
 	if errors.Is(err, ledger.ErrUntrusted) {
 		var le *ledger.Error
 		path := ""

@@ -8,9 +8,12 @@
 // "done" tombstones. Each record is written, newline first, with one
 // write(2) on a file opened O_APPEND, so concurrent writers (parallel steps
 // of one job) never interleave, a crash mid-write leaves at worst a torn
-// line that readers skip and the next record does not join, and no lock is
-// needed. The pending set is the adds without
-// a later tombstone.
+// line that the next record does not join, and no lock is needed. The
+// pending set is the adds without a later tombstone. A line that is not a
+// record (torn, corrupt, or of an op this version does not know) may have
+// named a live sandbox, so readers report it (ErrUnreadable) rather than
+// skip it silently; only a torn tombstone is harmless (its sandbox stays
+// pending) and is skipped.
 //
 // A drain sends the caller's credentials to the endpoint each entry names,
 // so on Unix a ledger file that another user could have written (not owned
@@ -19,7 +22,6 @@
 package ledger
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -28,6 +30,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -87,9 +91,13 @@ type Error struct {
 	// Op is what could not be done, as a verb phrase that follows
 	// "cannot" ("open", "write", "use it"…).
 	Op string
-	// Err is the cause: an I/O or encoding error, or ErrUntrusted for a
-	// file another user could have written.
+	// Err is the cause: an I/O or encoding error, ErrUntrusted for a
+	// file another user could have written, or ErrUnreadable for lines
+	// that are not records.
 	Err error
+	// Lines are the 1-based numbers of the lines that could not be read
+	// (with ErrUnreadable).
+	Lines []int
 }
 
 // Error says which file and what could not be done.
@@ -101,6 +109,11 @@ func (e *Error) Unwrap() error { return e.Err }
 // ErrUntrusted is the cause of an Error about a ledger file that another
 // user could have written (see the package documentation).
 var ErrUntrusted = errors.New("the file is not trusted")
+
+// ErrUnreadable is the cause of an Error about ledger lines that are not
+// records: each may have recorded a sandbox that a drain therefore cannot
+// destroy.
+var ErrUnreadable = errors.New("not a ledger record (torn or corrupt), so a sandbox it recorded would be missed")
 
 // Record adds e (before the sandbox is created: a sandbox that never came
 // to exist costs one idempotent destroy, one that is not recorded leaks).
@@ -151,8 +164,9 @@ func (l *Ledger) append(r record) error {
 func key(e Entry) string { return e.Endpoint + "\x00" + e.BasePath + "\x00" + e.ID }
 
 // Pending returns the recorded sandboxes not yet forgotten, oldest first,
-// each once. A missing file is an empty ledger; torn or foreign lines are
-// skipped.
+// each once. A missing file is an empty ledger. Lines that are not records
+// are reported with an *Error wrapping ErrUnreadable, returned together
+// with the entries of the other lines.
 func (l *Ledger) Pending() ([]Entry, error) {
 	if err := checkTrusted(l.path); err != nil {
 		return nil, &Error{Path: l.path, Op: "use it", Err: err}
@@ -165,12 +179,20 @@ func (l *Ledger) Pending() ([]Entry, error) {
 		return nil, &Error{Path: l.path, Op: "read", Err: err}
 	}
 	var order []string
+	var bad []int
 	live := map[string]Entry{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), maxLine)
-	for sc.Scan() {
+	// Every line is read, whatever its length: a bufio.Scanner stopped at
+	// the first overlong line, and so hid every record after it.
+	for i, line := range bytes.Split(data, []byte{'\n'}) {
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue // records start with a newline: the file's first line is empty
+		}
 		var r record
-		if json.Unmarshal(sc.Bytes(), &r) != nil || r.ID == "" {
+		if json.Unmarshal(line, &r) != nil || r.ID == "" || r.Op != "add" && r.Op != "done" {
+			if !bytes.HasPrefix(line, tornDone) {
+				bad = append(bad, i+1)
+			}
 			continue
 		}
 		k := key(r.Entry)
@@ -191,7 +213,30 @@ func (l *Ledger) Pending() ([]Entry, error) {
 			delete(live, k)
 		}
 	}
+	if len(bad) > 0 {
+		return out, &Error{Path: l.path, Op: "read " + lineList(bad), Err: ErrUnreadable, Lines: bad}
+	}
 	return out, nil
+}
+
+// tornDone starts every tombstone as append writes it: a torn one only
+// leaves its sandbox pending, to be destroyed again harmlessly.
+var tornDone = []byte(`{"op":"done",`)
+
+// lineList names lines: "line 3", "lines 2, 3 and 7", the first few of many.
+func lineList(ns []int) string {
+	const show = 5
+	var parts []string
+	for _, n := range ns[:min(len(ns), show)] {
+		parts = append(parts, strconv.Itoa(n))
+	}
+	switch {
+	case len(ns) == 1:
+		return "line " + parts[0]
+	case len(ns) > show:
+		return fmt.Sprintf("lines %s and %d more", strings.Join(parts, ", "), len(ns)-show)
+	}
+	return "lines " + strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }
 
 // Outcome is what happened to one entry in a drain.
@@ -204,12 +249,19 @@ type Outcome struct {
 
 // Drain destroys every pending sandbox with destroy, in order, and forgets
 // those that were destroyed; the others stay pending for another try.
-// Sandboxes recorded while it runs are left for the next drain.
+// Sandboxes recorded while it runs are left for the next drain. Neither
+// lines that could not be read nor a ledger that can no longer be written
+// stop it: it destroys every sandbox it read, and then returns, with the
+// outcomes, Pending's ErrUnreadable error and the first error of
+// forgetting a destroyed sandbox (which stays pending, to be destroyed
+// again harmlessly), joined (errors.Join) when there are both.
 func (l *Ledger) Drain(ctx context.Context, destroy func(context.Context, Entry) error) ([]Outcome, error) {
 	pending, err := l.Pending()
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrUnreadable) {
 		return nil, err
 	}
+	unreadable := err
+	var forget error
 	out := make([]Outcome, 0, len(pending))
 	for _, e := range pending {
 		if err := ctx.Err(); err != nil {
@@ -218,11 +270,14 @@ func (l *Ledger) Drain(ctx context.Context, destroy func(context.Context, Entry)
 		}
 		err := destroy(ctx, e)
 		if err == nil {
-			if ferr := l.Forget(e); ferr != nil {
-				return out, ferr
+			if ferr := l.Forget(e); ferr != nil && forget == nil {
+				forget = ferr
 			}
 		}
 		out = append(out, Outcome{Entry: e, Err: err})
 	}
-	return out, nil
+	if forget == nil {
+		return out, unreadable
+	}
+	return out, errors.Join(forget, unreadable)
 }

@@ -57,23 +57,52 @@ func TestRecordForgetPending(t *testing.T) {
 	}
 }
 
-func TestTornAndForeignLinesAreSkipped(t *testing.T) {
+func TestUnreadableLinesAreReported(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "l")
 	content := `{"op":"add","id":"ok-1","endpoint":"e","created":"2026-01-01T00:00:00Z"}
 not json
 {"op":"add","id":"","endpoint":"e"}
 {"op":"bogus","id":"x","endpoint":"e"}
+
+{"op":"done","id":"ok-9","endp
 {"op":"add","id":"torn","endp`
 	os.WriteFile(p, []byte(content), 0o600)
 	l := ledger.New(p)
+	// What can be read is returned all the same, with an error naming
+	// the lines that could not: each may have been a live sandbox. A torn
+	// tombstone (line 6) is no such line: its sandbox stays pending.
 	pending, err := l.Pending()
-	if err != nil || !slices.Equal(ids(pending), []string{"ok-1"}) {
+	var le *ledger.Error
+	if !slices.Equal(ids(pending), []string{"ok-1"}) || !errors.Is(err, ledger.ErrUnreadable) || !errors.As(err, &le) || !slices.Equal(le.Lines, []int{2, 3, 4, 7}) {
 		t.Fatalf("%v %v", pending, err)
 	}
 	// A writer after the torn line starts on a new line of its own.
 	l.Record(ledger.Entry{ID: "after", Endpoint: "e"})
 	if pending, _ = l.Pending(); !slices.Equal(ids(pending), []string{"ok-1", "after"}) {
 		t.Fatalf("%v", pending)
+	}
+	// A drain destroys what it can read and still reports the rest.
+	var seen []string
+	out, err := l.Drain(context.Background(), func(_ context.Context, e ledger.Entry) error {
+		seen = append(seen, e.ID)
+		return nil
+	})
+	if !slices.Equal(seen, []string{"ok-1", "after"}) || len(out) != 2 || !errors.Is(err, ledger.ErrUnreadable) {
+		t.Fatalf("%v %+v %v", seen, out, err)
+	}
+}
+
+func TestOverlongLineDoesNotHideTheRest(t *testing.T) {
+	// A line longer than any record (corruption) once ended the reading
+	// there, silently: the sandboxes recorded after it were never
+	// destroyed and the drain reported success.
+	p := filepath.Join(t.TempDir(), "l")
+	content := `{"op":"add","id":"before","endpoint":"e"}` + "\n" + strings.Repeat("x", 10<<10) + "\n" + `{"op":"add","id":"after","endpoint":"e"}` + "\n"
+	os.WriteFile(p, []byte(content), 0o600)
+	pending, err := ledger.New(p).Pending()
+	var le *ledger.Error
+	if !slices.Equal(ids(pending), []string{"before", "after"}) || !errors.As(err, &le) || !slices.Equal(le.Lines, []int{2}) {
+		t.Fatalf("%v %v", pending, err)
 	}
 }
 
@@ -133,5 +162,40 @@ func TestDrain(t *testing.T) {
 	out, _ = l.Drain(ctx, func(context.Context, ledger.Entry) error { t.Fatal("called"); return nil })
 	if len(out) != 1 || !errors.Is(out[0].Err, context.Canceled) {
 		t.Fatalf("%+v", out)
+	}
+}
+
+func TestDrainGoesOnWhenTheLedgerCannotBeWritten(t *testing.T) {
+	// A full disk or a ledger gone read-only at the end of a job: the
+	// first destroyed sandbox cannot be forgotten. The drain once stopped
+	// there, so the sandboxes after it were never destroyed.
+	dir := filepath.Join(t.TempDir(), "d")
+	l := ledger.New(filepath.Join(dir, "l"))
+	for _, id := range []string{"a", "b", "c"} {
+		l.Record(ledger.Entry{ID: id, Endpoint: "e"})
+	}
+	var seen []string
+	out, err := l.Drain(context.Background(), func(_ context.Context, e ledger.Entry) error {
+		seen = append(seen, e.ID)
+		if e.ID == "a" {
+			// The ledger's directory becomes a file: nothing can be
+			// appended (root included).
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dir, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return nil
+	})
+	var le *ledger.Error
+	if !slices.Equal(seen, []string{"a", "b", "c"}) || len(out) != 3 || !errors.As(err, &le) || errors.Is(err, ledger.ErrUnreadable) {
+		t.Fatalf("%v %+v %v", seen, out, err)
+	}
+	for _, o := range out {
+		if o.Err != nil {
+			t.Fatalf("%+v: destroyed, only not forgotten", o)
+		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -323,11 +324,12 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		emit(Event{Phase: PhaseExec, Status: StatusDone, Command: spec.Command, ExitCode: &code, Duration: &d})
 	}
 
+	links := &createdLinks{}
 	for _, d := range spec.Downloads {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		if err := download(ctx, sb, d, cwd, spec.Transfer, emit); err != nil {
+		if err := download(ctx, sb, d, cwd, spec.Transfer, emit, links); err != nil {
 			fail(PhaseDownload, err)
 		}
 	}
@@ -446,8 +448,66 @@ func upload(ctx context.Context, sb *sc.Sandbox, u Upload, o transfer.Options, e
 	return dir, nil
 }
 
+// createdLinks are the symlinks the job's downloads made, by absolute
+// path. Their targets are the sandbox's text: a later download never
+// writes through one, or `--download out:out --download logs:out/logs`
+// with out/logs made a symlink in the sandbox would put the second
+// artifact wherever the sandbox chose.
+type createdLinks struct {
+	mu    sync.Mutex
+	paths map[string]bool
+}
+
+// observer wraps o to record the symlinks a download makes.
+func (c *createdLinks) observer(o transfer.Observer) transfer.Observer {
+	return linkRecorder{Observer: o, links: c}
+}
+
+func (c *createdLinks) add(p string) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.paths == nil {
+		c.paths = map[string]bool{}
+	}
+	c.paths[abs] = true
+}
+
+// on returns the created symlink that p is or goes through, if any.
+func (c *createdLinks) on(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q := abs; ; q = filepath.Dir(q) {
+		if c.paths[q] {
+			return q
+		}
+		if filepath.Dir(q) == q {
+			return ""
+		}
+	}
+}
+
+type linkRecorder struct {
+	transfer.Observer
+	links *createdLinks
+}
+
+func (r linkRecorder) Event(e transfer.Event) {
+	if e.Kind == transfer.Copied && e.Type == transfer.TypeSymlink && !e.Upload {
+		r.links.add(e.Local)
+	}
+	r.Observer.Event(e)
+}
+
 // download copies one artifact (see Download).
-func download(ctx context.Context, sb *sc.Sandbox, d Download, cwd string, o transfer.Options, emit func(Event)) error {
+func download(ctx context.Context, sb *sc.Sandbox, d Download, cwd string, o transfer.Options, emit func(Event), links *createdLinks) error {
 	remote := sc.ResolvePath(cwd, d.Remote)
 	local := d.Local
 	o.Recursive = true
@@ -464,6 +524,20 @@ func download(ctx context.Context, sb *sc.Sandbox, d Download, cwd string, o tra
 	start := ev
 	start.Status = StatusStart
 	emit(start)
+	if err == nil {
+		// A directory's contents go into local, a file to local or into
+		// it: local may not be, or go through, a symlink an earlier
+		// download made. (A file is written next to its name and renamed
+		// over it, which replaces a symlink there rather than follow it.)
+		if l := links.on(local); l != "" {
+			target, _ := os.Readlink(l)
+			err = &transfer.Error{Code: transfer.CodeUnsafePath, Message: fmt.Sprintf("%s: not written through %s, a symlink an earlier download of this run made (to %q)", local, l, target)}
+		}
+	}
+	if o.Observer == nil {
+		o.Observer = transfer.ObserverFuncs{}
+	}
+	o.Observer = links.observer(o.Observer)
 	var sum *transfer.Summary
 	switch {
 	case err != nil:
