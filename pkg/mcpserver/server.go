@@ -37,6 +37,11 @@ const (
 	// DefaultExecTimeout bounds exec and runCode calls that give no
 	// timeoutMs: a command that never ends would block the agent forever.
 	DefaultExecTimeout = 5 * time.Minute
+	// MaxExecTimeout is the longest --exec-timeout: the whole days within
+	// MaxTimeoutMs, because the timeout is sent as timeoutMs and a Worker
+	// fires a longer JavaScript timer at once, killing every command the
+	// moment it starts.
+	MaxExecTimeout = 24 * 24 * time.Hour
 	// DefaultSpillDir is where, in the sandbox, the full output of a
 	// truncated command is saved.
 	DefaultSpillDir = "/tmp/nimbus-mcp"
