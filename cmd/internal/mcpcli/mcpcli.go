@@ -84,6 +84,14 @@ func (o *Options) Validate(cmd *cobra.Command) error {
 	if o.PrintConfig != "" && !slices.Contains(mcpserver.Clients, o.PrintConfig) {
 		return clierr.Usagef("--print-config %q: use one of %s", o.PrintConfig, strings.Join(mcpserver.Clients, ", "))
 	}
+	if o.PrintConfig != "" && o.HTTPAddr != "" && anyPort(o.HTTPAddr) {
+		// Port 0 is chosen by the kernel when a server binds, and
+		// --print-config binds nothing: the snippet would name a port no
+		// client can reach.
+		return clierr.New(exitcode.Usage, CodeHTTPAddr,
+			"--print-config needs the port the server will listen on, not "+o.HTTPAddr+": port 0 is picked only when the server starts",
+			"give a fixed port, such as --http 127.0.0.1:8931 (`nimbus mcp --http 127.0.0.1:0` prints the URL it got when it starts)")
+	}
 	if o.Sandbox != "" && !sc.ValidID(o.Sandbox) {
 		return clierr.Usagef("invalid sandbox id %q: use 1 to 128 characters from A-Z a-z 0-9 . _ -", o.Sandbox)
 	}
