@@ -956,14 +956,14 @@ func TestPanicInAToolIsAToolError(t *testing.T) {
 	mcpserver.SetTestPanic(t, func(tool string) {
 		switch tool {
 		case "exec":
-			var m map[string]int
-			m["boom"]++ // a runtime error, as a real bug would raise
+			var counts []int
+			counts[len(tool)]++ // a runtime error, as a real bug would raise
 		case "writeFile":
 			panic("contents of the file: s3cr3t")
 		}
 	})
 	msg := failed(t, cs, "nimbus_exec", map[string]any{"command": "echo hi"})
-	for _, want := range []string{"internal error: nimbus_exec panicked", "assignment to entry in nil map", "[E_INTERNAL]", "hint: this is a bug in nimbus"} {
+	for _, want := range []string{"internal error: nimbus_exec panicked", "index out of range [4] with length 0", "[E_INTERNAL]", "hint: this is a bug in nimbus"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("exec's error %q lacks %q", msg, want)
 		}
