@@ -71,7 +71,7 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 		"catalog changed by another publisher during the sync":            {rsErr(runtimesync.KindConflict, runtimesync.CodeCatalogConflict)},
 		"npm registry unreachable or failing (network, 408, 429, 5xx after retries)": {rsErr(runtimesync.KindUnavailable, runtimesync.CodeRegistry),
 			npmErr(npmregistry.KindUnavailable, npmregistry.CodeUnavailable), npmErr(npmregistry.KindNotFound, npmregistry.CodeUnavailable)},
-		"npm's registry setting is not an http(s) URL, or names something that is not an npm registry (no packument, a 4xx other than 404, 408, 429) or one that refuses access (401, 403: nimbus sends no npm credentials): a rerun gets the same answer": {
+		"npm's registry setting is not an http(s) URL, or names something that is not an npm registry (no packument, a 4xx other than 404, 408, 429) or one that refuses access (401, 403: a private registry without `NIMBUS_NPM_TOKEN`, or with a wrong one): a rerun gets the same answer": {
 			first(npmregistry.ResolveRegistry(runtimesync.PackagePrefix+"clang", npmregistry.Settings{"registry": "ftp://mirror"})),
 			rsErr(runtimesync.KindConfig, runtimesync.CodeRegistryInvalid)},
 		"bucket missing; R2 not enabled; no token or account": {first(runtimesync.List(ctx, emptyBucket{false}, "")),
@@ -95,8 +95,8 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 		"Worker not deployed yet (`--set-secret`)": {pvErr(provision.KindConfig, provision.CodeWorkerMissing)},
 		"no secret given and the Worker already has one (`--set-secret` on a fresh machine)": {pvErr(provision.KindConfig, provision.CodeSecretExists)},
 		"Cloudflare 5xx or network after retries":                                            {pvErr(provision.KindUnavailable, provision.CodeUnavailable)},
-		"bad names or contradicting flags": {provision.ValidateBucketName("Not_A_Bucket"), provision.ValidateWorkerName("-box"),
-			pvErr(provision.KindUsage, provision.CodeInvalidPlan)},
+		"bad names or contradicting flags; `--env` names no environment of the wrangler config": {provision.ValidateBucketName("Not_A_Bucket"), provision.ValidateWorkerName("-box"),
+			pvErr(provision.KindUsage, provision.CodeInvalidPlan), first(provision.ResolveNaming(provision.Inputs{WranglerConfig: []byte(`{"name": "box"}`), Env: "qa"}))},
 		"unreadable wrangler config / nimbus.yaml": {pvErr(provision.KindData, provision.CodeWranglerConfig),
 			pvErr(provision.KindData, provision.CodeNimbusConfig)},
 		"short secret":                   {pvErr(provision.KindData, provision.CodeSecretInvalid)},

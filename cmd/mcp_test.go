@@ -704,3 +704,81 @@ func TestMCPVanishedClientStillDestroysTheFreshSandbox(t *testing.T) {
 		t.Errorf("ledger still holds %+v", p)
 	}
 }
+
+// TestMCPStartTimeoutDestroysTheUnconfirmedSandbox: when the ready call
+// that starts a fresh sandbox times out (E_HTTP_TIMEOUT) after reaching the
+// Worker, the sandbox may exist or not: nimbus mcp used to exit leaving
+// the id in the cleanup ledger, unsaid, and the sandbox (created here) to
+// run. It is destroyed best-effort now, and the id leaves the ledger only
+// when that destroy succeeds; when it fails, the warning names it and the
+// ledger keeps it.
+func TestMCPStartTimeoutDestroysTheUnconfirmedSandbox(t *testing.T) {
+	for _, destroyFails := range []bool{false, true} {
+		t.Run(fmt.Sprintf("destroyFails=%v", destroyFails), func(t *testing.T) {
+			dev := startDevServer(t, devOptions{InProcess: true})
+			target, err := url.Parse(dev.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rp := httputil.NewSingleHostReverseProxy(target)
+			// The Worker acts on ready (the sandbox is created), but its
+			// answer never comes back; destroy fails when asked to.
+			proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				var req struct {
+					Op string `json:"op"`
+				}
+				_ = json.Unmarshal(body, &req)
+				switch {
+				case req.Op == "ready":
+					rp.ServeHTTP(httptest.NewRecorder(), r)
+					<-r.Context().Done()
+					return
+				case req.Op == "destroy" && destroyFails:
+					http.Error(w, `{"error":"boom","code":"E_INTERNAL"}`, http.StatusInternalServerError)
+					return
+				}
+				rp.ServeHTTP(w, r)
+			}))
+			t.Cleanup(proxy.Close)
+			led := ledger.New(filepath.Join(t.TempDir(), "ledger.jsonl"))
+			cmd := exec.Command(dev.Nimbus, "mcp", "--keep")
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "LANG=C", "NO_COLOR=1", "TMPDIR=" + t.TempDir(),
+				"NIMBUS_ENDPOINT=" + proxy.URL, "JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme", "NIMBUS_LEDGER=" + led.Path(),
+				"NIMBUS_HTTP_TIMEOUT=250ms"}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Run(); err == nil {
+				t.Fatal("nimbus mcp succeeded")
+			}
+			if !strings.Contains(stderr.String(), "E_HTTP_TIMEOUT") {
+				t.Fatalf("stderr:\n%s", stderr.String())
+			}
+			data, err := os.ReadFile(led.Path())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var add struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal(bytes.Fields(data)[0], &add); err != nil || !strings.HasPrefix(add.ID, "mcp-") {
+				t.Fatalf("ledger %s: %v", data, err)
+			}
+			pending, err := led.Pending()
+			if err != nil {
+				t.Fatal(err)
+			}
+			exists := slices.Contains(sandboxDirs(t, dev.Data), "acme:_:"+add.ID)
+			if !destroyFails {
+				if exists || len(pending) != 0 || !strings.Contains(stderr.String(), "destroyed sandbox "+add.ID) {
+					t.Errorf("sandbox %s exists=%v, ledger %+v; stderr:\n%s", add.ID, exists, pending, stderr.String())
+				}
+				return
+			}
+			if len(pending) != 1 || pending[0].ID != add.ID || !strings.Contains(stderr.String(), "could not destroy sandbox "+add.ID+", which the failed start may have created") {
+				t.Errorf("ledger %+v; stderr:\n%s", pending, stderr.String())
+			}
+		})
+	}
+}

@@ -39,7 +39,7 @@ func TestRuntimeScripts(t *testing.T) {
 // runtimeEnvKeys are the variables runtimeSetup sets (and scripts change)
 // that the status command passes on.
 var runtimeEnvKeys = []string{"PATH", "HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "NO_COLOR", "TMPDIR",
-	"CLOUDFLARE_API_BASE_URL", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "NPM_CONFIG_REGISTRY"}
+	"CLOUDFLARE_API_BASE_URL", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "NPM_CONFIG_REGISTRY", "NIMBUS_NPM_TOKEN", "NIMBUS_NPM_TOKEN_FILE"}
 
 func runtimeSetup(env *testscript.Env) error {
 	env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")
@@ -176,6 +176,20 @@ func cmdNPM(ts *testscript.TestScript, neg bool, args []string) {
 		status, err := strconv.Atoi(args[2])
 		ts.Check(err)
 		reg.AddFault(npmtest.Fault{PathSuffix: args[1], Status: status})
+	case "require-token":
+		reg.RequireToken(args[1])
+	case "auth":
+		// npm auth WANT: every request since the last reset carried
+		// Authorization WANT ("none": no header).
+		want := args[1]
+		if want == "none" {
+			want = ""
+		}
+		for _, r := range reg.Requests() {
+			if r.Authorization != want {
+				ts.Fatalf("%s %s: Authorization %q, want %q", r.Method, r.Path, r.Authorization, want)
+			}
+		}
 	default:
 		ts.Fatalf("unknown npm subcommand %q", args[0])
 	}

@@ -35,7 +35,10 @@ NIMBUS_RUNTIME_CACHE, natively (no Node.js, no wrangler):
   1. fetch @nimbus-sh/runtime-<name> from the npm registry npm is configured
      with (npm_config_registry, registry= in ./.npmrc or ~/.npmrc), check the
      tarball against the registry's sha512 integrity, and keep it in the user
-     cache directory so a second sync downloads nothing
+     cache directory so a second sync downloads nothing. A private registry
+     or mirror gets the token in NIMBUS_NPM_TOKEN (or in the file named by
+     NIMBUS_NPM_TOKEN_FILE) as Authorization: Bearer, on requests to its own
+     host only
   2. check every blob against the package's manifest (SHA-256 and size); a
      mismatch uploads nothing
   3. upload the blobs the bucket lacks (keys are content-addressed), then
@@ -57,7 +60,9 @@ when stdout is not a terminal) one JSON object {"ok","bucket","runtimes",
 object. The token needs "Workers R2 Storage Write".`,
 		Example: `  CLOUDFLARE_API_TOKEN=... nimbus runtime sync --write-config
   nimbus runtime sync clang@binji-2020 python --bucket my-runtime-cache
-  nimbus runtime sync --dry-run --json`,
+  nimbus runtime sync --dry-run --json
+  # from a private mirror (the token never on the command line)
+  NPM_CONFIG_REGISTRY=https://npm.example.com/ NIMBUS_NPM_TOKEN_FILE=~/.npm-token nimbus runtime sync`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSync(cmd, f, &o, args)
 		},

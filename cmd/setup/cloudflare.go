@@ -26,6 +26,7 @@ const secretName = "JWT_SECRET"
 
 type cloudflareOptions struct {
 	name, accountID, bucketPrefix, runtimeBucket string
+	env                                          string
 	wranglerConfig, apiTokenFile, secretFile     string
 	dryRun, setSecret, skipRuntimes, writeConfig bool
 }
@@ -33,7 +34,7 @@ type cloudflareOptions struct {
 func newCmdCloudflare(f *cmdutil.Factory) *cobra.Command {
 	var o cloudflareOptions
 	cmd := &cobra.Command{
-		Use:   "cloudflare --name WORKER [--account-id ID] [--bucket-prefix P] [--runtime-bucket B] [--config wrangler.jsonc] [--dry-run] [--set-secret]",
+		Use:   "cloudflare --name WORKER [--account-id ID] [--bucket-prefix P] [--runtime-bucket B] [--config wrangler.jsonc] [--env NAME] [--dry-run] [--set-secret]",
 		Short: "Create the R2 buckets and settings a Nimbus Worker needs, through the Cloudflare API",
 		Long: `Take a scaffolded project to "ready to deploy" through the Cloudflare API:
 
@@ -52,6 +53,13 @@ func newCmdCloudflare(f *cmdutil.Factory) *cobra.Command {
 The bucket names come from wrangler.jsonc when it exists (--config, default
 ./wrangler.jsonc), otherwise from the same builder 'nimbus init' uses:
 <prefix>-npm-cache, <prefix>-npm-packument-cache and the runtime bucket.
+
+--env NAME provisions the Worker 'wrangler deploy --env NAME' deploys, read
+as wrangler reads env.NAME: its name (default: <name>-NAME), its account_id
+(default: the top-level one), and only its own r2_buckets and vars, which
+wrangler does not inherit. account_id is written where env.NAME reads it and
+the catalog pin into env.NAME.vars. An environment the file does not define
+is refused.
 
 Every step is idempotent: a second run changes nothing, and a run that was
 interrupted converges when repeated. --dry-run makes only GET requests and
@@ -80,7 +88,9 @@ stdout (with --json, or when it is not a terminal) is one JSON object:
 		Example: `  CLOUDFLARE_API_TOKEN=... nimbus setup cloudflare --name my-sandbox --write-config
   nimbus setup cloudflare --dry-run
   nimbus setup cloudflare --skip-runtimes
-  nimbus setup cloudflare --set-secret --secret-file .secrets/jwt`,
+  nimbus setup cloudflare --set-secret --secret-file .secrets/jwt
+  # the staging environment of wrangler.jsonc (env.staging), as 'wrangler deploy --env staging' deploys it
+  nimbus setup cloudflare --env staging --write-config`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCloudflare(cmd, f, &o)
@@ -94,6 +104,7 @@ stdout (with --json, or when it is not a terminal) is one JSON object:
 	// This local --config shadows the global one (nimbus.yaml): for setup the
 	// file that matters is the Worker's wrangler config, as cli.md specifies.
 	fl.StringVar(&o.wranglerConfig, "config", "", "wrangler config `FILE` (default: ./wrangler.jsonc when present)")
+	fl.StringVar(&o.env, "env", "", "wrangler environment `NAME`: provision env.NAME of the wrangler config, as 'wrangler deploy --env NAME' deploys it")
 	fl.StringVar(&o.apiTokenFile, "api-token-file", "", "read the Cloudflare API token from `FILE` (- for stdin) instead of CLOUDFLARE_API_TOKEN")
 	fl.BoolVar(&o.dryRun, "dry-run", false, "show the plan; make no change (GET requests only)")
 	fl.BoolVar(&o.setSecret, "set-secret", false, "put JWT_SECRET on the deployed Worker")
@@ -125,7 +136,7 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 	}
 	naming, err := provision.ResolveNaming(provision.Inputs{
 		Name: o.name, BucketPrefix: o.bucketPrefix, RuntimeBucket: o.runtimeBucket,
-		WranglerConfig: wranglerData, WranglerPath: wranglerPath,
+		WranglerConfig: wranglerData, WranglerPath: wranglerPath, Env: o.env,
 	})
 	if err != nil {
 		return toCLIError(err)
@@ -153,6 +164,7 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 		RuntimeBucket:  naming.RuntimeBucket,
 		DryRun:         o.dryRun,
 		WranglerConfig: wranglerPath,
+		WranglerEnv:    o.env,
 		NimbusConfig:   config.ProjectFile,
 	}
 	if o.setSecret {

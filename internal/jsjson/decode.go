@@ -182,6 +182,9 @@ func (p *parser) object(depth int) (Value, error) {
 			continue
 		case '}':
 			p.pos++
+			if keyIndexDone != nil {
+				keyIndexDone(&dups)
+			}
 			items := p.take(mark)
 			if intKeys {
 				orderIntegerKeys(items)

@@ -2,6 +2,7 @@ package jsjson
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -102,9 +103,10 @@ func mustParse(t *testing.T, s string) Value {
 	return v
 }
 
-// BenchmarkParseTopManyKeys guards the linear duplicate check: 70000
+// BenchmarkParseTopManyKeys measures the linear duplicate check: 70000
 // distinct keys (a 1 MiB token's worth) took 28 s when every key was
-// compared with every earlier one; a test cannot say so without timing.
+// compared with every earlier one. TestDuplicateCheckIsLinear guards it by
+// counting, not timing.
 func BenchmarkParseTopManyKeys(b *testing.B) {
 	src := []byte("{")
 	for i := range 70000 {
@@ -121,6 +123,62 @@ func BenchmarkParseTopManyKeys(b *testing.B) {
 		}
 		if _, err := Parse(src); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestDuplicateCheckIsLinear guards the linear duplicate check without a
+// clock: both parsers must consult keyIndex once per member, and the keys
+// it reads for an object of 4n members must be about four times those for
+// n members. With every key compared with every earlier one (the 28 s
+// token), the reads grow sixteenfold.
+func TestDuplicateCheckIsLinear(t *testing.T) {
+	object := func(n int) (src string, members int) {
+		var b strings.Builder
+		b.WriteByte('{')
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(`"k` + strconv.Itoa(i) + `":0`)
+			members++
+			if i%100 == 99 {
+				// A duplicate now and then, so finding one is counted too.
+				b.WriteString(`,"k` + strconv.Itoa(i/2) + `":1`)
+				members++
+			}
+		}
+		b.WriteByte('}')
+		return b.String(), members
+	}
+	var finds, reads int
+	keyIndexDone = func(x *keyIndex) { finds += x.finds; reads += x.reads }
+	t.Cleanup(func() { keyIndexDone = nil })
+	count := func(parse func(string) error, src string) (int, int) {
+		finds, reads = 0, 0
+		if err := parse(src); err != nil {
+			t.Fatal(err)
+		}
+		return finds, reads
+	}
+	parsers := map[string]func(string) error{
+		"Parse":          func(s string) error { _, err := Parse([]byte(s)); return err },
+		"ParseTopString": func(s string) error { _, err := ParseTopString(s); return err },
+	}
+	const n = 2000
+	small, smallMembers := object(n)
+	large, largeMembers := object(4 * n)
+	for name, parse := range parsers {
+		f1, r1 := count(parse, small)
+		f4, r4 := count(parse, large)
+		if f1 != smallMembers || f4 != largeMembers {
+			t.Errorf("%s: keyIndex consulted %d and %d times for %d and %d members: the duplicate check bypasses it", name, f1, f4, smallMembers, largeMembers)
+		}
+		if r1 > 3*smallMembers || r4 > 3*largeMembers {
+			t.Errorf("%s: %d keys read for %d members, %d for %d: not linear", name, r1, smallMembers, r4, largeMembers)
+		}
+		if r4 > 4*r1+64 {
+			t.Errorf("%s: 4x the members read %.1fx the keys (%d, %d)", name, float64(r4)/float64(r1), r1, r4)
 		}
 	}
 }

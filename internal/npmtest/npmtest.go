@@ -25,6 +25,8 @@ type Request struct {
 	Method string
 	Path   string // escaped, as sent
 	Accept string
+	// Authorization is the header as received ("" without one).
+	Authorization string
 }
 
 // Fault makes matching requests fail.
@@ -60,6 +62,15 @@ type Server struct {
 	order    map[string][]string
 	faults   []*Fault
 	requests []Request
+	token    string
+}
+
+// RequireToken makes the registry private: every request without
+// "Authorization: Bearer <tok>" is answered 401, as npm registries do.
+func (s *Server) RequireToken(tok string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.token = tok
 }
 
 // New starts an empty registry.
@@ -171,7 +182,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
 	s.mu.Lock()
-	s.requests = append(s.requests, Request{Method: r.Method, Path: path, Accept: r.Header.Get("Accept")})
+	s.requests = append(s.requests, Request{Method: r.Method, Path: path, Accept: r.Header.Get("Accept"), Authorization: r.Header.Get("Authorization")})
+	token := s.token
 	var fault *Fault
 	for _, f := range s.faults {
 		if strings.HasSuffix(path, f.PathSuffix) && f.Times >= 0 {
@@ -186,6 +198,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Unlock()
+	if token != "" && r.Header.Get("Authorization") != "Bearer "+token {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="npm"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "authentication required"})
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
 		return

@@ -29,6 +29,9 @@ const (
 	CodeSchema = "E_INPUT_SCHEMA"
 	// CodeUnknownTool: a call named no tool of this server.
 	CodeUnknownTool = "E_UNKNOWN_TOOL"
+	// CodeInternal: a failure of the server itself (a panic in a tool, an
+	// error it does not classify), not of the call's arguments.
+	CodeInternal = "E_INTERNAL"
 )
 
 // ToolError is the failure of one tool call, as the model sees it: a
@@ -124,5 +127,5 @@ func toolError(err error) *ToolError {
 		}
 		return e
 	}
-	return &ToolError{Code: "E_INTERNAL", Message: err.Error(), Err: err}
+	return &ToolError{Code: CodeInternal, Message: err.Error(), Err: err}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -37,6 +38,11 @@ const (
 	// DefaultExecTimeout bounds exec and runCode calls that give no
 	// timeoutMs: a command that never ends would block the agent forever.
 	DefaultExecTimeout = 5 * time.Minute
+	// MaxExecTimeout is the longest --exec-timeout: the whole days within
+	// MaxTimeoutMs, because the timeout is sent as timeoutMs and a Worker
+	// fires a longer JavaScript timer at once, killing every command the
+	// moment it starts.
+	MaxExecTimeout = 24 * 24 * time.Hour
 	// DefaultSpillDir is where, in the sandbox, the full output of a
 	// truncated command is saved.
 	DefaultSpillDir = "/tmp/nimbus-mcp"
@@ -291,6 +297,9 @@ func addTool[In, Out any](s *Server, spec toolSpec, h func(ctx context.Context, 
 	}
 	s.desc.Tools = append(s.desc.Tools, tool.Name)
 	mcp.AddTool(s.mcp, tool, func(ctx context.Context, req *mcp.CallToolRequest, input In) (*mcp.CallToolResult, Out, error) {
+		if testPanic != nil {
+			testPanic(spec.name)
+		}
 		res, out, err := h(context.WithValue(ctx, requestKey{}, req), input)
 		if err != nil {
 			te := toolError(err)
@@ -321,7 +330,7 @@ func (s *Server) logCalls(next mcp.MethodHandler) mcp.MethodHandler {
 		info := &callInfo{}
 		ctx = context.WithValue(ctx, callKey{}, info)
 		start := s.o.Now()
-		res, err := next(ctx, method, req)
+		res, err := recovered(ctx, method, subject, next, req)
 		attrs := []slog.Attr{
 			slog.String("tool", logSafe(subject)),
 			slog.String("sandbox", s.sb.ID()),
@@ -347,6 +356,66 @@ func (s *Server) logCalls(next mcp.MethodHandler) mcp.MethodHandler {
 		}
 		s.o.Logger.LogAttrs(ctx, level, "call", attrs...)
 		return res, err
+	}
+}
+
+// recovered calls next, turning a panic into a failure of this one call:
+// the SDK runs handlers without a recover, so a bug in one tool would end
+// the server, the sandbox's clean-up and every other call in flight. A
+// tool call gets a tool error (isError) the model can read; a resource
+// read gets an error response.
+func recovered(ctx context.Context, method, subject string, next mcp.MethodHandler, req mcp.Request) (res mcp.Result, err error) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		te := panicError(subject, v)
+		infoOf(ctx).code = te.Code
+		if method == "tools/call" {
+			r := &mcp.CallToolResult{}
+			r.SetError(te)
+			res, err = r, nil
+			return
+		}
+		res, err = nil, te
+	}()
+	return next(ctx, method, req)
+}
+
+// testPanic, when a test sets it, is called at the start of each tool's
+// handler with the tool's name, so a test can make a call panic where a
+// bug would.
+var testPanic func(tool string)
+
+// panicError describes a recovered panic without its value's contents: a
+// runtime error says what went wrong ("index out of range [3] with length
+// 2"), while any other value might hold arguments or file contents, so
+// only its type is named. Where it happened is the first frame outside
+// the runtime.
+func panicError(subject string, v any) *ToolError {
+	what := fmt.Sprintf("a value of type %T", v)
+	if re, ok := v.(runtime.Error); ok {
+		what = re.Error()
+	}
+	where := ""
+	pcs := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	for {
+		f, more := frames.Next()
+		if f.Function != "" && !strings.HasPrefix(f.Function, "runtime.") {
+			where = " in " + f.Function
+			break
+		}
+		if !more {
+			break
+		}
+	}
+	return &ToolError{
+		Code:    CodeInternal,
+		Message: fmt.Sprintf("internal error: %s panicked%s: %s", logSafe(subject), where, what),
+		Hint:    "this is a bug in nimbus, not in the call; the server is still running, so other tools can be used; please report it",
+		Err:     fmt.Errorf("panic: %v", v),
 	}
 }
 

@@ -944,3 +944,38 @@ func TestBinaryLogsAreNotShownAsText(t *testing.T) {
 		t.Fatalf("text logs: %+v", l)
 	}
 }
+
+// TestPanicInAToolIsAToolError: the SDK runs handlers without a recover,
+// so a bug that panics in one tool ended the whole server (and the test
+// binary with it). It must fail that one call with E_INTERNAL, naming the
+// tool and where it happened, keep a non-runtime panic value (which could
+// hold arguments) out of the message, and leave the server serving.
+func TestPanicInAToolIsAToolError(t *testing.T) {
+	sb := handle(t, backend(t), "panic-1", token.ScopeSandboxUse)
+	cs, logs := connect(t, mcpserver.Options{Sandbox: sb})
+	mcpserver.SetTestPanic(t, func(tool string) {
+		switch tool {
+		case "exec":
+			var counts []int
+			counts[len(tool)]++ // a runtime error, as a real bug would raise
+		case "writeFile":
+			panic("contents of the file: s3cr3t")
+		}
+	})
+	msg := failed(t, cs, "nimbus_exec", map[string]any{"command": "echo hi"})
+	for _, want := range []string{"internal error: nimbus_exec panicked", "index out of range [4] with length 0", "[E_INTERNAL]", "hint: this is a bug in nimbus"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("exec's error %q lacks %q", msg, want)
+		}
+	}
+	msg = failed(t, cs, "nimbus_writeFile", map[string]any{"path": "a.txt", "content": "x"})
+	if !strings.Contains(msg, "nimbus_writeFile panicked") || !strings.Contains(msg, "a value of type string") || strings.Contains(msg, "s3cr3t") {
+		t.Errorf("writeFile's error: %q", msg)
+	}
+	if ex := ok[mcpserver.ExistsOutput](t, cs, "nimbus_exists", map[string]any{"path": "/home/user"}); !ex.Exists {
+		t.Fatal("exists after a panic: false")
+	}
+	if l := logs.String(); !strings.Contains(l, "tool=nimbus_exec") || !strings.Contains(l, "error=E_INTERNAL") || strings.Contains(l, "s3cr3t") {
+		t.Errorf("logs:\n%s", l)
+	}
+}

@@ -54,6 +54,12 @@ type Client struct {
 	StallTimeout time.Duration
 	// MaxTarball bounds a download; zero means DefaultMaxTarball.
 	MaxTarball int64
+	// Token, when set, is sent as "Authorization: Bearer <Token>" (a
+	// private registry or mirror) on requests to the Registry's origin
+	// (scheme, host and port) only: a tarball URL or a redirect that points
+	// elsewhere (a CDN, another registry) gets no credentials, as npm
+	// scopes its _authToken to a registry. It never appears in an error.
+	Token string
 }
 
 // Packument is the part of a package document nimbus reads. The registry
@@ -130,6 +136,54 @@ var defaultHTTPClient = sync.OnceValue(func() *http.Client {
 	tr.ResponseHeaderTimeout = 30 * time.Second
 	return &http.Client{Transport: tr}
 })
+
+// registryOrigin reports whether u is on the Registry's origin, the only
+// place Token is sent.
+func (c *Client) registryOrigin(u *url.URL) bool {
+	reg, err := url.Parse(c.Registry)
+	if err != nil {
+		return false
+	}
+	return strings.EqualFold(u.Scheme, reg.Scheme) && strings.EqualFold(hostPort(u), hostPort(reg))
+}
+
+// hostPort is u's host with the scheme's default port made explicit, so
+// https://r.example and https://r.example:443 are one origin.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// do sends req with the Token on the registry's origin. A redirect keeps
+// it only while it stays on that origin: net/http would forward it to the
+// same host on another port, or to a subdomain.
+func (c *Client) do(req *http.Request) (*http.Response, error) {
+	hc := c.httpClient()
+	if c.Token == "" {
+		return hc.Do(req)
+	}
+	if c.registryOrigin(req.URL) {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	scoped := *hc
+	next := hc.CheckRedirect
+	scoped.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+		if !c.registryOrigin(r.URL) {
+			r.Header.Del("Authorization")
+		}
+		if next != nil {
+			return next(r, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return scoped.Do(req)
+}
 
 // PackageURL returns the packument URL of name: a scoped name is escaped
 // as one path segment ("@scope%2fname"), as npm does.
@@ -261,7 +315,7 @@ func (c *Client) getWithRetry(ctx context.Context, u, accept, what string) (*htt
 		if c.UserAgent != "" {
 			req.Header.Set("User-Agent", c.UserAgent)
 		}
-		res, err := c.httpClient().Do(req)
+		res, err := c.do(req)
 		if err == nil && res.StatusCode < 300 {
 			return res, nil
 		}
@@ -270,7 +324,7 @@ func (c *Client) getWithRetry(ctx context.Context, u, accept, what string) (*htt
 				return nil, transportError(ctx, what, err)
 			}
 			defer res.Body.Close()
-			return nil, statusError(res, what)
+			return nil, statusError(res, what, c.Token != "")
 		}
 		delay := backoff << attempt
 		if res != nil {
@@ -293,17 +347,22 @@ func (c *Client) getWithRetry(ctx context.Context, u, accept, what string) (*htt
 	}
 }
 
-func statusError(res *http.Response, what string) *Error {
+func statusError(res *http.Response, what string, withToken bool) *Error {
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 	switch {
 	case res.StatusCode == http.StatusNotFound:
 		return &Error{Kind: KindNotFound, Code: CodeNotFound, Status: res.StatusCode, Message: what + ": not found (HTTP 404)"}
 	case res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden:
-		// nimbus sends no npm credentials (the packages are public), so a
-		// refusal comes back on every rerun: the setting must change.
+		// A refusal comes back on every rerun: the setting or the token
+		// must change.
+		hint := "the Nimbus runtime packages are public; check npm's registry setting (NPM_CONFIG_REGISTRY, registry= in .npmrc); " +
+			"a private registry or mirror needs its token in NIMBUS_NPM_TOKEN or NIMBUS_NPM_TOKEN_FILE"
+		if withToken {
+			hint = "check the registry token (NIMBUS_NPM_TOKEN, NIMBUS_NPM_TOKEN_FILE): it is sent to the registry's host only, so a tarball elsewhere gets none; and check npm's registry setting (NPM_CONFIG_REGISTRY, registry= in .npmrc)"
+		}
 		return &Error{Kind: KindInvalid, Code: CodeInvalid, Status: res.StatusCode,
 			Message: fmt.Sprintf("%s: the registry refused access (HTTP %d)", what, res.StatusCode),
-			Hint:    "the Nimbus runtime packages are public; check npm's registry setting (NPM_CONFIG_REGISTRY, registry= in .npmrc)"}
+			Hint:    hint}
 	case res.StatusCode == http.StatusRequestTimeout || res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500:
 		return &Error{Kind: KindUnavailable, Code: CodeUnavailable, Status: res.StatusCode,
 			Message: fmt.Sprintf("%s: the registry is unavailable (HTTP %d)", what, res.StatusCode),

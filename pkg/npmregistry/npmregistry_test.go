@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -182,5 +185,75 @@ func TestResolveRegistry(t *testing.T) {
 	}
 	if got, _ := npmregistry.ResolveRegistry("x", npmregistry.Settings{"registry": "https://u:p@host/r"}); got != "https://host/r/" {
 		t.Fatalf("credentials kept in %q", got)
+	}
+}
+
+// TestTokenGoesToTheRegistryOnly: a private registry refuses requests
+// without its token; with Client.Token the packument and a tarball on the
+// registry's origin get "Authorization: Bearer", while a tarball on another
+// origin (a CDN) and a redirect away from the registry (even to the same
+// host on another port, which net/http would still trust) get nothing.
+func TestTokenGoesToTheRegistryOnly(t *testing.T) {
+	const tok = "npm_private-t0ken"
+	srv, c, tgz := fakeRegistry(t)
+	srv.RequireToken(tok)
+	ctx := context.Background()
+	_, err := c.Packument(ctx, "@nimbus-sh/runtime-bash")
+	if e, ok := npmregistry.AsError(err); !ok || e.Status != http.StatusUnauthorized || !strings.Contains(e.Hint, "NIMBUS_NPM_TOKEN") {
+		t.Fatalf("without the token: %v (%+v)", err, e)
+	}
+
+	c.Token = tok
+	p, err := c.Packument(ctx, "@nimbus-sh/runtime-bash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := p.Versions["5.2.37"]
+	integ, err := npmregistry.ParseIntegrity(v.Dist.Integrity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := c.Download(ctx, v.Dist.Tarball, integ, &buf, nil); err != nil || !bytes.Equal(buf.Bytes(), tgz) {
+		t.Fatalf("tarball on the registry: %v", err)
+	}
+	for _, r := range srv.Requests()[1:] {
+		if r.Authorization != "Bearer "+tok {
+			t.Errorf("%s %s: Authorization %q", r.Method, r.Path, r.Authorization)
+		}
+	}
+
+	// Another origin: a CDN serving the tarball, and one the registry
+	// redirects to.
+	var seen []string
+	var mu sync.Mutex
+	cdn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.Path+" "+r.Header.Get("Authorization"))
+		mu.Unlock()
+		_, _ = w.Write(tgz)
+	}))
+	t.Cleanup(cdn.Close)
+	buf.Reset()
+	if _, err := c.Download(ctx, cdn.URL+"/bash.tgz", integ, &buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+tok {
+			http.Error(w, "no token", http.StatusUnauthorized)
+			return
+		}
+		http.Redirect(w, r, cdn.URL+"/redirected.tgz", http.StatusFound)
+	}))
+	t.Cleanup(redirector.Close)
+	c.Registry = redirector.URL + "/"
+	buf.Reset()
+	if _, err := c.Download(ctx, redirector.URL+"/bash/-/bash-5.2.37.tgz", integ, &buf, nil); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"/bash.tgz ", "/redirected.tgz "}; !slices.Equal(seen, want) {
+		t.Errorf("the other origin saw %q, want no Authorization: %q", seen, want)
 	}
 }

@@ -23,6 +23,10 @@ type Inputs struct {
 	// WranglerPath is the wrangler config's path, used only to name it in
 	// messages.
 	WranglerPath string
+	// Env is the wrangler environment (--env) whose configuration is
+	// deployed: env.<Env> resolved as wrangler does (wranglerfile.File.
+	// Environment). "" is the top level.
+	Env string
 }
 
 // Naming is what Inputs resolve to.
@@ -57,14 +61,29 @@ func ResolveNaming(in Inputs) (*Naming, error) {
 				Message: in.WranglerPath + ": " + err.Error(), Hint: "fix the file (JSONC with a top-level object) or pass --config PATH"}
 		}
 		file = f
+		if in.Env != "" {
+			if file, err = f.Environment(in.Env); err != nil {
+				return nil, &Error{Kind: KindUsage, Code: CodeWranglerConfig, Err: err,
+					Message: in.WranglerPath + ": --env " + in.Env + ": " + err.Error(),
+					Hint:    "name an environment the file defines under \"env\" (wrangler's [env.<name>]), or drop --env for the top level"}
+			}
+		}
+	} else if in.Env != "" {
+		return nil, &Error{Kind: KindUsage, Code: CodeWranglerConfig,
+			Message: "--env " + in.Env + " needs a wrangler config that defines it",
+			Hint:    "run in the project directory (with wrangler.jsonc) or pass --config FILE"}
 	}
 	name := in.Name
 	if file != nil && file.Name != "" {
 		if name == "" {
 			name = file.Name
 		} else if name != file.Name {
+			where := in.WranglerPath
+			if in.Env != "" {
+				where += " (environment " + in.Env + ")"
+			}
 			return nil, &Error{Kind: KindUsage, Code: CodeInvalidPlan,
-				Message: "--name " + quote(name) + " does not match name " + quote(file.Name) + " in " + in.WranglerPath,
+				Message: "--name " + quote(name) + " does not match name " + quote(file.Name) + " in " + where,
 				Hint:    "drop --name, or change name in " + in.WranglerPath + " so setup and deploy agree"}
 		}
 	}

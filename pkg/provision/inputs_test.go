@@ -91,3 +91,34 @@ func TestResolveNamingRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveNamingForAnEnvironment: with Env the names are env.<Env>'s as
+// wrangler resolves them (name and account_id inherited, r2_buckets not);
+// an undefined environment, or one without a wrangler config, is a usage
+// error.
+func TestResolveNamingForAnEnvironment(t *testing.T) {
+	cfg := []byte(`{
+  "name": "demo", "account_id": "acct",
+  "r2_buckets": [{ "binding": "NIMBUS_RUNTIME_CACHE", "bucket_name": "top-runtime" }],
+  "env": { "staging": { "r2_buckets": [{ "binding": "NIMBUS_RUNTIME_CACHE", "bucket_name": "stage-runtime" }] } }
+}`)
+	n, err := provision.ResolveNaming(provision.Inputs{WranglerConfig: cfg, WranglerPath: "wrangler.jsonc", Env: "staging"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Worker != "demo-staging" || n.AccountID != "acct" || names(n) != "NIMBUS_RUNTIME_CACHE=stage-runtime" || n.RuntimeBucket != "stage-runtime" {
+		t.Errorf("staging: %+v (%s)", n, names(n))
+	}
+	if _, err := provision.ResolveNaming(provision.Inputs{WranglerConfig: cfg, WranglerPath: "wrangler.jsonc", Env: "staging", Name: "demo"}); err == nil || !strings.Contains(err.Error(), `does not match name "demo-staging" in wrangler.jsonc (environment staging)`) {
+		t.Errorf("--name of the top level with --env: %v", err)
+	}
+	for _, in := range []provision.Inputs{
+		{WranglerConfig: cfg, WranglerPath: "wrangler.jsonc", Env: "qa"},
+		{Name: "demo", Env: "staging"},
+	} {
+		_, err := provision.ResolveNaming(in)
+		if e, ok := provision.AsError(err); !ok || e.Kind != provision.KindUsage || e.Code != provision.CodeWranglerConfig {
+			t.Errorf("%+v: %v", in, err)
+		}
+	}
+}

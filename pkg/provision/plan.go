@@ -50,6 +50,11 @@ type Plan struct {
 	// WranglerConfig is the wrangler.jsonc that receives account_id; empty
 	// skips the step.
 	WranglerConfig string
+	// WranglerEnv is the wrangler environment the edits are for: account_id
+	// where env.<WranglerEnv> reads it (its own member, else the top
+	// level) and the catalog pin in env.<WranglerEnv>.vars, since vars are
+	// not inherited. "" is the top level.
+	WranglerEnv string
 	// NimbusConfig is the nimbus.yaml that receives the endpoint; empty skips
 	// the step.
 	NimbusConfig string

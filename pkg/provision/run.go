@@ -418,23 +418,33 @@ func (r *run) wranglerConfig(ctx context.Context) error {
 		return r.fail(StepWrangler, path, &Error{Kind: KindConfig, Code: CodeWranglerConfig, Err: err,
 			Message: "cannot read " + path, Hint: "run `nimbus init` first or pass --config PATH"})
 	}
-	out, changed, err := wranglerfile.SetAccountID(data, r.res.AccountID)
+	env := r.plan.WranglerEnv
+	out, changed, err := wranglerfile.SetEnvAccountID(data, env, r.res.AccountID)
 	if err != nil {
 		return r.fail(StepWrangler, path, &Error{Kind: KindData, Code: CodeWranglerConfig, Err: err,
 			Message: path + ": " + err.Error(), Hint: "fix the file (JSONC with a top-level object), then rerun"})
 	}
 	idChanged := changed
 	if digest := r.res.CatalogSHA256; digest != "" {
-		f, _ := wranglerfile.Parse(out)
+		top, _ := wranglerfile.Parse(out)
+		f, err := top.Environment(env)
+		if err != nil {
+			return r.fail(StepWrangler, path, &Error{Kind: KindData, Code: CodeWranglerConfig, Err: err,
+				Message: path + ": " + err.Error(), Hint: "fix the file, then rerun"})
+		}
 		cur, has := f.Var(pinVar)
 		switch {
 		case cur == digest:
 			r.res.Pin = PinCurrent
 		case r.plan.WritePin:
-			pinned, pchanged, err := wranglerfile.SetVar(out, pinVar, digest)
+			pinned, pchanged, err := wranglerfile.SetEnvVar(out, env, pinVar, digest)
 			if err != nil {
+				vars := "vars."
+				if env != "" {
+					vars = "env." + env + ".vars."
+				}
 				return r.fail(StepWrangler, path, &Error{Kind: KindData, Code: CodeWranglerConfig, Err: err,
-					Message: path + ": " + err.Error(), Hint: "fix the file, or set vars." + pinVar + " by hand"})
+					Message: path + ": " + err.Error(), Hint: "fix the file, or set " + vars + pinVar + " by hand"})
 			}
 			out, changed = pinned, changed || pchanged
 			r.res.Pin = PinUpdated

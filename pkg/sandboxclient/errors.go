@@ -104,6 +104,10 @@ type Error struct {
 	Status int
 	// Err is the underlying cause, if any.
 	Err error
+	// Phase is, for CodeHTTPTimeout, the phase that took too long:
+	// "connect" or "tls" (nothing was sent, so the Worker did nothing),
+	// "upload", "headers", "body" or "slow" (the Worker may have acted).
+	Phase string
 }
 
 // Error returns the message and, if any, the cause.

@@ -100,7 +100,7 @@ func (c *Client) timeoutError(phase string, d time.Duration) *Error {
 	default:
 		msg = fmt.Sprintf("no answer from %s within %s", c.shown, d)
 	}
-	return &Error{Code: CodeHTTPTimeout, Message: "HTTP timeout: " + msg}
+	return &Error{Code: CodeHTTPTimeout, Message: "HTTP timeout: " + msg, Phase: phase}
 }
 
 // transportTimeout classifies a transport error that is a timeout of the

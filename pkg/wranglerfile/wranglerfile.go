@@ -5,8 +5,11 @@ package wranglerfile
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 
 	"github.com/tailscale/hujson"
 )
@@ -50,6 +53,62 @@ type File struct {
 	// Vars are the top-level plain-text variables (non-string values are
 	// kept as JSON text).
 	Vars map[string]any `json:"vars"`
+	// Env is the "env" member as written (the named environments), read
+	// only by Environment, so a file whose environments nimbus cannot read
+	// still works without --env.
+	Env json.RawMessage `json:"env"`
+	// LegacyEnv is "legacy_env" as written (nil when unset: wrangler's
+	// default, true).
+	LegacyEnv any `json:"legacy_env"`
+}
+
+// environments decodes Env.
+func (f *File) environments() (map[string]*File, error) {
+	envs := map[string]*File{}
+	if len(f.Env) == 0 || string(f.Env) == "null" {
+		return envs, nil
+	}
+	if err := json.Unmarshal(f.Env, &envs); err != nil {
+		return nil, &Error{Message: "env is not an object of environments", Err: err}
+	}
+	return envs, nil
+}
+
+// Environment returns the configuration `wrangler deploy --env name`
+// deploys, as wrangler resolves it: the environment's own name, else the
+// top-level name with "-<name>" appended; its own account_id, else the
+// top-level one (inherited); and only its own r2_buckets and vars, which
+// wrangler never inherits. "" is the top level itself. An environment the
+// file does not define is an error naming those it does, where wrangler
+// would deploy the top level under another name.
+func (f *File) Environment(name string) (*File, error) {
+	if name == "" {
+		return f, nil
+	}
+	if f.LegacyEnv == false {
+		return nil, &Error{Message: "legacy_env is false (service environments): only wrangler's default environments are supported"}
+	}
+	envs, err := f.environments()
+	if err != nil {
+		return nil, err
+	}
+	e := envs[name]
+	if e == nil {
+		names := slices.Sorted(maps.Keys(envs))
+		have := "it defines none"
+		if len(names) > 0 {
+			have = "it defines " + strings.Join(names, ", ")
+		}
+		return nil, &Error{Message: fmt.Sprintf("no environment %q under env (%s)", name, have)}
+	}
+	out := &File{Name: e.Name, AccountID: e.AccountID, R2Buckets: e.R2Buckets, Vars: e.Vars}
+	if out.Name == "" && f.Name != "" {
+		out.Name = f.Name + "-" + name
+	}
+	if out.AccountID == "" {
+		out.AccountID = f.AccountID
+	}
+	return out, nil
 }
 
 // Var returns a top-level variable that is a string.
@@ -89,6 +148,80 @@ func Parse(data []byte) (*File, error) {
 // file's own indentation, so comments and layout survive.
 func SetAccountID(data []byte, id string) (out []byte, changed bool, err error) {
 	return keepBOM(data, func(data []byte) ([]byte, bool, error) { return setAccountID(data, id) })
+}
+
+// SetEnvAccountID is SetAccountID for environment env ("" is the top
+// level): account_id is inherited, so an environment that sets its own has
+// it edited there, and one that does not gets the top-level member, which
+// is what `wrangler deploy --env` reads for it.
+func SetEnvAccountID(data []byte, env, id string) (out []byte, changed bool, err error) {
+	if env == "" {
+		return SetAccountID(data, id)
+	}
+	return keepBOM(data, func(data []byte) ([]byte, bool, error) {
+		f, err := Parse(data)
+		if err != nil {
+			return nil, false, err
+		}
+		e, err := f.Environment(env)
+		if err != nil {
+			return nil, false, err
+		}
+		if e.AccountID == id {
+			return data, false, nil
+		}
+		if envs, _ := f.environments(); envs[env].AccountID == "" {
+			return setAccountID(data, id)
+		}
+		root, obj, err := envObject(data, env)
+		if err != nil {
+			return nil, false, err
+		}
+		for i := range obj.Members {
+			m := &obj.Members[i]
+			if lit, ok := m.Name.Value.(hujson.Literal); ok && lit.String() == "account_id" {
+				m.Value.Value = hujson.String(id)
+			}
+		}
+		out := root.Pack()
+		g, err := Parse(out)
+		if err == nil {
+			var ge *File
+			if ge, err = g.Environment(env); err == nil && (ge.AccountID != id || g.AccountID != f.AccountID || g.Name != f.Name) {
+				err = errors.New("unexpected result")
+			}
+		}
+		if err != nil {
+			return nil, false, &Error{Message: "editing env." + env + ".account_id produced an unexpected file", Err: err}
+		}
+		return out, true, nil
+	})
+}
+
+// envObject parses data and returns its root and the object of env.<env>.
+func envObject(data []byte, env string) (*hujson.Value, *hujson.Object, error) {
+	root, err := hujson.Parse(slices.Clone(data))
+	if err != nil {
+		return nil, nil, &Error{Message: "not valid JSONC", Err: err}
+	}
+	obj, ok := root.Value.(*hujson.Object)
+	if !ok {
+		return nil, nil, &Error{Message: "the top level is not an object"}
+	}
+	for _, key := range []string{"env", env} {
+		var next *hujson.Object
+		for i := range obj.Members {
+			m := &obj.Members[i]
+			if lit, ok := m.Name.Value.(hujson.Literal); ok && lit.String() == key {
+				next, _ = m.Value.Value.(*hujson.Object)
+			}
+		}
+		if next == nil {
+			return nil, nil, &Error{Message: "env." + env + " is not an object"}
+		}
+		obj = next
+	}
+	return &root, obj, nil
 }
 
 func setAccountID(data []byte, id string) (out []byte, changed bool, err error) {
@@ -205,29 +338,55 @@ func isBlank(b []byte) bool {
 // vars (where the config builder puts the catalog pin); a file without vars
 // gets a "vars" object after its last member. Comments and layout are kept.
 func SetVar(data []byte, name, value string) (out []byte, changed bool, err error) {
-	return keepBOM(data, func(data []byte) ([]byte, bool, error) { return setVar(data, name, value) })
+	return keepBOM(data, func(data []byte) ([]byte, bool, error) { return setVar(data, "", name, value) })
 }
 
-func setVar(data []byte, name, value string) (out []byte, changed bool, err error) {
-	f, err := Parse(data)
+// SetEnvVar is SetVar for environment env ("" is the top level): vars are
+// not inherited by wrangler environments, so the variable goes into
+// env.<env>.vars, which `wrangler deploy --env` reads, and nowhere else.
+func SetEnvVar(data []byte, env, name, value string) (out []byte, changed bool, err error) {
+	return keepBOM(data, func(data []byte) ([]byte, bool, error) { return setVar(data, env, name, value) })
+}
+
+func setVar(data []byte, env, name, value string) (out []byte, changed bool, err error) {
+	top, err := Parse(data)
+	if err != nil {
+		return nil, false, err
+	}
+	f, err := top.Environment(env)
 	if err != nil {
 		return nil, false, err
 	}
 	if cur, ok := f.Var(name); ok && cur == value {
 		return data, false, nil
 	}
+	prefix := "vars."
+	if env != "" {
+		prefix = "env." + env + ".vars."
+	}
 	if v, ok := f.Vars[name]; ok {
 		if _, isString := v.(string); !isString {
-			return nil, false, &Error{Message: "vars." + name + " is not a string"}
+			return nil, false, &Error{Message: prefix + name + " is not a string"}
 		}
 	}
-	root, err := hujson.Parse(slices.Clone(data))
-	if err != nil {
-		return nil, false, &Error{Message: "not valid JSONC", Err: err}
-	}
-	obj, ok := root.Value.(*hujson.Object)
-	if !ok {
-		return nil, false, &Error{Message: "the top level is not an object"}
+	var root hujson.Value
+	var obj *hujson.Object
+	if env == "" {
+		root, err = hujson.Parse(slices.Clone(data))
+		if err != nil {
+			return nil, false, &Error{Message: "not valid JSONC", Err: err}
+		}
+		var ok bool
+		obj, ok = root.Value.(*hujson.Object)
+		if !ok {
+			return nil, false, &Error{Message: "the top level is not an object"}
+		}
+	} else {
+		r, o, err := envObject(data, env)
+		if err != nil {
+			return nil, false, err
+		}
+		root, obj = *r, o
 	}
 	var vars *hujson.Object
 	for i := range obj.Members {
@@ -235,7 +394,7 @@ func setVar(data []byte, name, value string) (out []byte, changed bool, err erro
 		if lit, ok := m.Name.Value.(hujson.Literal); ok && lit.String() == "vars" {
 			o, ok := m.Value.Value.(*hujson.Object)
 			if !ok {
-				return nil, false, &Error{Message: "vars is not an object"}
+				return nil, false, &Error{Message: strings.TrimSuffix(prefix, ".") + " is not an object"}
 			}
 			vars = o
 		}
@@ -259,9 +418,17 @@ func setVar(data []byte, name, value string) (out []byte, changed bool, err erro
 		}
 	}
 	out = root.Pack()
-	g, err := Parse(out)
-	if v, _ := g.Var(name); err != nil || v != value || g.Name != f.Name || g.AccountID != f.AccountID || len(g.R2Buckets) != len(f.R2Buckets) || len(g.Vars) < len(f.Vars) {
-		return nil, false, &Error{Message: "editing vars." + name + " produced an unexpected file", Err: err}
+	gtop, err := Parse(out)
+	var g *File
+	if err == nil {
+		g, err = gtop.Environment(env)
+	}
+	if err != nil {
+		return nil, false, &Error{Message: "editing " + prefix + name + " produced an unexpected file", Err: err}
+	}
+	if v, _ := g.Var(name); v != value || g.Name != f.Name || g.AccountID != f.AccountID || len(g.R2Buckets) != len(f.R2Buckets) || len(g.Vars) < len(f.Vars) ||
+		gtop.Name != top.Name || gtop.AccountID != top.AccountID || len(gtop.R2Buckets) != len(top.R2Buckets) || len(gtop.Vars) != len(top.Vars) && env != "" {
+		return nil, false, &Error{Message: "editing " + prefix + name + " produced an unexpected file"}
 	}
 	return out, true, nil
 }

@@ -3,6 +3,7 @@ package wranglerfile_test
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"
@@ -257,5 +258,125 @@ func TestSetVarKeepsCRLF(t *testing.T) {
 		if n := bytes.Count(out, []byte("\n")); n != bytes.Count(out, []byte("\r\n")) || !bytes.Contains(out, []byte(`"PIN": "abc"`)) {
 			t.Errorf("SetVar(%q) = %q: a line break without its CR", in, out)
 		}
+	}
+}
+
+// envConfig has a staging environment with its own buckets and vars, and a
+// preview environment that sets nothing of its own.
+const envConfig = `{
+  // top level
+  "name": "box",
+  "account_id": "top-account",
+  "vars": { "NIMBUS_RUNTIME_CATALOG_SHA256": "aaaa", "GREETING": "hi" },
+  "r2_buckets": [{ "binding": "NIMBUS_RUNTIME_CACHE", "bucket_name": "top-runtime" }],
+  "env": {
+    "staging": {
+      "name": "box-stage",
+      "vars": { "NIMBUS_RUNTIME_CATALOG_SHA256": "bbbb" },
+      "r2_buckets": [{ "binding": "NIMBUS_RUNTIME_CACHE", "bucket_name": "stage-runtime" }]
+    },
+    "preview": {},
+    "prod": { "account_id": "prod-account" }
+  }
+}
+`
+
+// TestEnvironmentFollowsWrangler: name and account_id are inherited (the
+// name as <top>-<env> when the environment has none), vars and r2_buckets
+// are not, as wrangler resolves `--env`.
+func TestEnvironmentFollowsWrangler(t *testing.T) {
+	f, err := wranglerfile.Parse([]byte(envConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.Environment("staging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := st.Var("NIMBUS_RUNTIME_CATALOG_SHA256"); st.Name != "box-stage" || st.AccountID != "top-account" || v != "bbbb" || st.Bucket("NIMBUS_RUNTIME_CACHE") != "stage-runtime" {
+		t.Errorf("staging: %+v", st)
+	}
+	pv, err := f.Environment("preview")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, has := pv.Var("GREETING"); pv.Name != "box-preview" || pv.AccountID != "top-account" || has || len(pv.R2Buckets) != 0 {
+		t.Errorf("preview inherits what wrangler does not: %+v", pv)
+	}
+	if pr, _ := f.Environment("prod"); pr.AccountID != "prod-account" {
+		t.Errorf("prod: %+v", pr)
+	}
+	if _, err := f.Environment("qa"); err == nil || !strings.Contains(err.Error(), `no environment "qa" under env (it defines preview, prod, staging)`) {
+		t.Errorf("unknown environment: %v", err)
+	}
+	if top, _ := f.Environment(""); top != f {
+		t.Error(`Environment("") is not the top level`)
+	}
+	svc, _ := wranglerfile.Parse([]byte(`{"name": "x", "legacy_env": false, "env": {"a": {}}}`))
+	if _, err := svc.Environment("a"); err == nil || !strings.Contains(err.Error(), "legacy_env") {
+		t.Errorf("service environments: %v", err)
+	}
+	// A file whose env nimbus cannot read still parses: only --env reads it.
+	odd, err := wranglerfile.Parse([]byte(`{"name": "x", "env": "nope"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := odd.Environment("a"); err == nil {
+		t.Error("env that is not an object: no error")
+	}
+}
+
+// TestSetEnvVarAndAccountID: the pin goes into env.<name>.vars only (vars
+// are not inherited); account_id goes where the environment reads it from:
+// its own member when it has one, else the top level.
+func TestSetEnvVarAndAccountID(t *testing.T) {
+	const digest = "cccc"
+	out, changed, err := wranglerfile.SetEnvVar([]byte(envConfig), "staging", "NIMBUS_RUNTIME_CATALOG_SHA256", digest)
+	if err != nil || !changed {
+		t.Fatal(changed, err)
+	}
+	f, _ := wranglerfile.Parse(out)
+	st, _ := f.Environment("staging")
+	if v, _ := st.Var("NIMBUS_RUNTIME_CATALOG_SHA256"); v != digest {
+		t.Errorf("staging pin %q", v)
+	}
+	if v, _ := f.Var("NIMBUS_RUNTIME_CATALOG_SHA256"); v != "aaaa" || !strings.Contains(string(out), "// top level") {
+		t.Errorf("top level changed:\n%s", out)
+	}
+	// An environment without vars gets its own.
+	out, _, err = wranglerfile.SetEnvVar(out, "preview", "NIMBUS_RUNTIME_CATALOG_SHA256", digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ = wranglerfile.Parse(out)
+	if pv, _ := f.Environment("preview"); pv.Vars["NIMBUS_RUNTIME_CATALOG_SHA256"] != digest {
+		t.Errorf("preview:\n%s", out)
+	}
+	// Again: nothing to change.
+	if _, changed, err := wranglerfile.SetEnvVar(out, "staging", "NIMBUS_RUNTIME_CATALOG_SHA256", digest); err != nil || changed {
+		t.Errorf("rerun: changed=%v err=%v", changed, err)
+	}
+
+	out, changed, err = wranglerfile.SetEnvAccountID([]byte(envConfig), "prod", "new-account")
+	if err != nil || !changed {
+		t.Fatal(changed, err)
+	}
+	f, _ = wranglerfile.Parse(out)
+	if pr, _ := f.Environment("prod"); pr.AccountID != "new-account" || f.AccountID != "top-account" {
+		t.Errorf("prod's own account_id:\n%s", out)
+	}
+	out, changed, err = wranglerfile.SetEnvAccountID([]byte(envConfig), "staging", "new-account")
+	if err != nil || !changed {
+		t.Fatal(changed, err)
+	}
+	f, _ = wranglerfile.Parse(out)
+	if st, _ := f.Environment("staging"); st.AccountID != "new-account" || f.AccountID != "new-account" {
+		t.Errorf("staging inherits the top-level account_id:\n%s", out)
+	}
+	if _, changed, _ := wranglerfile.SetEnvAccountID([]byte(envConfig), "staging", "top-account"); changed {
+		t.Error("account_id already right: changed")
+	}
+	if _, _, err := wranglerfile.SetEnvVar([]byte(envConfig), "qa", "X", "y"); err == nil {
+		t.Error("unknown environment: no error")
 	}
 }

@@ -102,6 +102,17 @@ func checkHTTPAddr(addr string) error {
 	return nil
 }
 
+// anyPort reports whether addr leaves the port to the kernel (":0", or
+// no port at all).
+func anyPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return port == "" || err == nil && n == 0
+}
+
 func (o *Options) keyFile(f *cmdutil.Factory) (string, error) {
 	if o.HTTPKeyFile != "" {
 		return o.HTTPKeyFile, nil

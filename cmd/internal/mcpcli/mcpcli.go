@@ -84,6 +84,14 @@ func (o *Options) Validate(cmd *cobra.Command) error {
 	if o.PrintConfig != "" && !slices.Contains(mcpserver.Clients, o.PrintConfig) {
 		return clierr.Usagef("--print-config %q: use one of %s", o.PrintConfig, strings.Join(mcpserver.Clients, ", "))
 	}
+	if o.PrintConfig != "" && o.HTTPAddr != "" && anyPort(o.HTTPAddr) {
+		// Port 0 is chosen by the kernel when a server binds, and
+		// --print-config binds nothing: the snippet would name a port no
+		// client can reach.
+		return clierr.New(exitcode.Usage, CodeHTTPAddr,
+			"--print-config needs the port the server will listen on, not "+o.HTTPAddr+": port 0 is picked only when the server starts",
+			"give a fixed port, such as --http 127.0.0.1:8931 (`nimbus mcp --http 127.0.0.1:0` prints the URL it got when it starts)")
+	}
 	if o.Sandbox != "" && !sc.ValidID(o.Sandbox) {
 		return clierr.Usagef("invalid sandbox id %q: use 1 to 128 characters from A-Z a-z 0-9 . _ -", o.Sandbox)
 	}
@@ -323,17 +331,31 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 			led = nil
 		}
 	}
+	logger := newLogger(f)
 	// Fail now, not on the agent's first call, when the endpoint, the
 	// token or the sandbox cannot work.
 	if _, err := h.use.Ready(ctx); err != nil {
-		if led != nil && neverReached(err) {
+		switch {
+		case neverReached(err):
 			// Nothing was created: keep the ledger free of ids that only
 			// cost a later drain a failing destroy.
-			_ = led.Forget(h.entry)
+			if led != nil {
+				_ = led.Forget(h.entry)
+			}
+		case h.fresh:
+			// The request may have reached the Worker, which may have
+			// created the sandbox before the answer was lost (a timeout,
+			// a dropped connection, a 5xx): whether it exists is unknown,
+			// and no agent will ever use it. Destroy it now, --keep or
+			// not (destroying one that does not exist succeeds); only if
+			// that fails too does the id stay in the ledger, with a
+			// warning naming it.
+			if cleanup(f, logger, h.destroy, true) && led != nil {
+				_ = led.Forget(h.entry)
+			}
 		}
 		return sandboxcli.Error(err)
 	}
-	logger := newLogger(f)
 	so := mcpserver.Options{
 		Sandbox: h.use, Namespace: o.Namespace, ReadOnly: o.ReadOnly, RuntimeAllow: o.RuntimeAllow,
 		ExecTimeout: o.ExecTimeout, Logger: logger, Version: buildinfo.Get().Version, Now: f.Now,
@@ -369,7 +391,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 			serveErr = nil
 		}
 	}
-	if h.fresh && !o.Keep && cleanup(f, logger, h.destroy) && led != nil {
+	if h.fresh && !o.Keep && cleanup(f, logger, h.destroy, false) && led != nil {
 		if err := led.Forget(h.entry); err != nil {
 			f.Warn(&clierr.Warning{Code: CodeLedger, Message: err.Error()})
 		}
@@ -381,8 +403,9 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 }
 
 // neverReached tells failures that happened before the request could reach
-// a sandbox: the connection was never made, the Worker refused the token
-// (401, 403), or the endpoint is not the remote API.
+// a sandbox: the connection was never made (or timed out connecting), the
+// Worker refused the token (401, 403), or the endpoint is not the remote
+// API.
 func neverReached(err error) bool {
 	var re *sc.RemoteError
 	if errors.As(err, &re) {
@@ -390,6 +413,11 @@ func neverReached(err error) bool {
 	}
 	if sc.HasCode(err, sc.CodeAPINotEnabled) {
 		return true
+	}
+	var ce *sc.Error
+	if errors.As(err, &ce) && ce.Code == sc.CodeHTTPTimeout {
+		// Connecting or the TLS handshake ran out: nothing was sent.
+		return ce.Phase == "connect" || ce.Phase == "tls"
 	}
 	var oe *net.OpError
 	return sc.HasCode(err, sc.CodeTransport) && errors.As(err, &oe) && oe.Op == "dial"
@@ -409,12 +437,17 @@ func isClosed(err error) bool {
 
 // cleanup destroys the fresh sandbox with a context of its own: the
 // command's may already be cancelled by the signal that stopped it.
-func cleanup(f *cmdutil.Factory, logger *slog.Logger, sb *sc.Sandbox) bool {
+// unconfirmed says the sandbox may not exist (its start failed).
+func cleanup(f *cmdutil.Factory, logger *slog.Logger, sb *sc.Sandbox, unconfirmed bool) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := sb.Destroy(ctx, "nimbus mcp exited"); err != nil {
-		f.Warn(&clierr.Warning{Code: "W_MCP_DESTROY", Message: "could not destroy sandbox " + sb.ID() + ": " + sandboxcli.Error(err).Error(),
-			Hint: "destroy it with: nimbus sandbox destroy " + sb.ID() + " (or --ledger)"})
+	reason, what := "nimbus mcp exited", "sandbox "+sb.ID()
+	if unconfirmed {
+		reason, what = "nimbus mcp could not start", "sandbox "+sb.ID()+", which the failed start may have created,"
+	}
+	if _, err := sb.Destroy(ctx, reason); err != nil {
+		f.Warn(&clierr.Warning{Code: "W_MCP_DESTROY", Message: "could not destroy " + what + ": " + sandboxcli.Error(err).Error(),
+			Hint: "it stays in the cleanup ledger: destroy it with nimbus sandbox destroy " + sb.ID() + " (or --ledger)"})
 		return false
 	}
 	say(f, logger, "destroyed sandbox "+sb.ID(), "sandbox", sb.ID(), "destroyed", true)

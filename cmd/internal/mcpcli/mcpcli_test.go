@@ -91,7 +91,7 @@ func TestRandomIDIsAHostSafeSandboxID(t *testing.T) {
 }
 
 // Only failures before any sandbox could exist clear the ledger entry of
-// a fresh sandbox whose start-up check failed.
+// a fresh sandbox whose start-up check failed without a destroy.
 func TestNeverReached(t *testing.T) {
 	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
 	read := &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset")}
@@ -106,6 +106,12 @@ func TestNeverReached(t *testing.T) {
 		{&sc.Error{Code: sc.CodeTransport, Err: dial}, true},
 		{&sc.Error{Code: sc.CodeTransport, Err: read}, false},
 		{&sc.Error{Code: sc.CodeTransport, Err: errors.New("timeout awaiting response headers")}, false},
+		// A timeout connecting sent nothing; one waiting for the answer
+		// leaves the sandbox unconfirmed (Run destroys it best-effort).
+		{&sc.Error{Code: sc.CodeHTTPTimeout, Phase: "connect"}, true},
+		{&sc.Error{Code: sc.CodeHTTPTimeout, Phase: "tls"}, true},
+		{&sc.Error{Code: sc.CodeHTTPTimeout, Phase: "headers"}, false},
+		{&sc.Error{Code: sc.CodeHTTPTimeout, Phase: "upload"}, false},
 	} {
 		if got := neverReached(c.err); got != c.want {
 			t.Errorf("neverReached(%v) = %v, want %v", c.err, got, c.want)

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+	"unicode"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
@@ -97,7 +99,39 @@ func Registry(f *cmdutil.Factory) (*npmregistry.Client, error) {
 	if err != nil {
 		return nil, CLIError(err)
 	}
-	return &npmregistry.Client{Registry: reg, UserAgent: "nimbus-cli"}, nil
+	tok, err := npmToken(f)
+	if err != nil {
+		return nil, err
+	}
+	return &npmregistry.Client{Registry: reg, UserAgent: "nimbus-cli", Token: tok}, nil
+}
+
+// CodeNpmToken is the error of an NIMBUS_NPM_TOKEN that is not one token.
+const CodeNpmToken = "E_NPM_TOKEN"
+
+// npmToken is the token of a private registry or mirror: the file named
+// by NIMBUS_NPM_TOKEN_FILE, else NIMBUS_NPM_TOKEN, else none (the public
+// registry needs none). It comes from the environment or a file, never
+// argv, where other users and process listings would see it.
+func npmToken(f *cmdutil.Factory) (string, error) {
+	if path := f.Getenv("NIMBUS_NPM_TOKEN_FILE"); path != "" {
+		tok, err := cmdutil.ReadSecretFile(path, f.IOStreams.In)
+		if err != nil {
+			return "", err
+		}
+		if tok == "" {
+			return "", clierr.New(exitcode.Config, CodeNpmToken, "NIMBUS_NPM_TOKEN_FILE names an empty file ("+path+")", "put the registry token alone on one line in it, or unset NIMBUS_NPM_TOKEN_FILE")
+		}
+		return tok, nil
+	}
+	// Trimmed as NIMBUS_TOKEN is: a CI secret often ends with a line
+	// break. What is left goes into a header, so it must be one token.
+	tok := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(f.Getenv("NIMBUS_NPM_TOKEN")), "\ufeff"))
+	if strings.ContainsFunc(tok, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return "", clierr.New(exitcode.Config, CodeNpmToken, "NIMBUS_NPM_TOKEN is not one token: it holds a space, a line break or a control character",
+			"set it to the registry token alone (a line break at the end is fine)")
+	}
+	return tok, nil
 }
 
 // CacheDir is where verified runtime tarballs are kept: nimbus/runtimes in
