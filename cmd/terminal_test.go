@@ -146,6 +146,29 @@ func TestInspectOnTerminal(t *testing.T) {
 	}
 }
 
+// TestInspectQuotesHostileClaimsOnTerminal: inspect shows claims nobody
+// vouches for, so one holding a character a terminal would act on or that
+// passes for something else (an escape, a line separator, a Hangul filler
+// that looks like a space) is shown quoted with that character escaped
+// (clierr.Printable), never raw.
+func TestInspectQuotesHostileClaimsOnTerminal(t *testing.T) {
+	enc := base64.RawURLEncoding.EncodeToString
+	tok := enc([]byte(`{"alg":"HS256"}`)) + "." +
+		enc([]byte(`{"scope":"nimbus","tn":"acme\u3164corp","sub":"a\u2028b\u001b]0;x\u0007","iat":1700000000,"exp":1700000060}`)) + "." + enc(make([]byte, 32))
+	code, stdout, stderr := runTTY(t, nil, "", "token", "inspect", tok, "--no-color")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{`"acme\u3164corp"`, `"a\u2028b\x1b]0;x\a"`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("inspect view lacks %s:\n%s", want, stdout)
+		}
+	}
+	if strings.ContainsAny(stdout, "\u3164\u2028\x1b\a") {
+		t.Errorf("raw character in the view: %q", stdout)
+	}
+}
+
 // TestJSONIndentedOnTerminal: the same JSON documents as in a pipe, indented
 // for a person at a terminal, on stdout and stderr alike.
 func TestJSONIndentedOnTerminal(t *testing.T) {

@@ -174,11 +174,11 @@ func (o *common) transferResult(sum *transfer.Summary, err error, quiet bool) er
 		for _, e := range sum.Entries {
 			switch e.Type {
 			case transfer.TypeFile:
-				fmt.Fprintf(ios.Out, "%s\t%d\n", sandboxcli.DisplayPath(e.Rel), e.Size)
+				fmt.Fprintf(ios.Out, "%s\t%d\n", clierr.Printable(e.Rel), e.Size)
 			case transfer.TypeDir:
-				fmt.Fprintf(ios.Out, "%s/\n", sandboxcli.DisplayPath(e.Rel))
+				fmt.Fprintf(ios.Out, "%s/\n", clierr.Printable(e.Rel))
 			case transfer.TypeSymlink:
-				fmt.Fprintf(ios.Out, "%s -> %s\n", sandboxcli.DisplayPath(e.Rel), sandboxcli.DisplayPath(e.Link))
+				fmt.Fprintf(ios.Out, "%s -> %s\n", clierr.Printable(e.Rel), clierr.Printable(e.Link))
 			}
 		}
 		fmt.Fprintf(ios.ErrOut, "Would copy %s\n", sandboxcli.CopySummary(sum))

@@ -135,9 +135,9 @@ func newCmdFilesLs(o *common) *cobra.Command {
 				var b strings.Builder
 				for _, e := range ents {
 					if e.Type == "directory" {
-						b.WriteString(st.Bold(sandboxcli.DisplayPath(e.Name)+"/") + "\n")
+						b.WriteString(st.Bold(clierr.Printable(e.Name)+"/") + "\n")
 					} else {
-						b.WriteString(sandboxcli.DisplayPath(e.Name) + "\n")
+						b.WriteString(clierr.Printable(e.Name) + "\n")
 					}
 				}
 				_, err := io.WriteString(o.f.IOStreams.Out, b.String())

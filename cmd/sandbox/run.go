@@ -219,13 +219,13 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 		}
 		switch {
 		case e.Phase == job.PhaseUpload && e.Status == job.StatusDone:
-			fmt.Fprintf(ios.ErrOut, "%s Uploaded %s → %s %s\n", st.SuccessIcon(), sandboxcli.DisplayPath(e.Local), sandboxcli.DisplayPath(e.Remote), st.Muted(counts(e)))
+			fmt.Fprintf(ios.ErrOut, "%s Uploaded %s → %s %s\n", st.SuccessIcon(), clierr.Printable(e.Local), clierr.Printable(e.Remote), st.Muted(counts(e)))
 		case e.Phase == job.PhaseDownload && e.Status == job.StatusDone:
-			fmt.Fprintf(ios.ErrOut, "%s Downloaded %s → %s %s\n", st.SuccessIcon(), sandboxcli.DisplayPath(e.Remote), sandboxcli.DisplayPath(e.Local), st.Muted(counts(e)))
+			fmt.Fprintf(ios.ErrOut, "%s Downloaded %s → %s %s\n", st.SuccessIcon(), clierr.Printable(e.Remote), clierr.Printable(e.Local), st.Muted(counts(e)))
 		case e.Phase == job.PhaseRuntime && e.Status == job.StatusDone:
 			fmt.Fprintf(ios.ErrOut, "%s Runtimes ready: %s\n", st.SuccessIcon(), sandboxcli.DisplayText(e.Runtime))
 		case e.Phase == job.PhaseExec && e.Status == job.StatusStart:
-			fmt.Fprintf(ios.ErrOut, "%s %s %s\n", st.Key("▶"), sandboxcli.DisplayText(e.Command), st.Muted("(in "+sandboxcli.DisplayPath(e.Cwd)+")"))
+			fmt.Fprintf(ios.ErrOut, "%s %s %s\n", st.Key("▶"), sandboxcli.DisplayText(e.Command), st.Muted("(in "+clierr.Printable(e.Cwd)+")"))
 		case e.Phase == job.PhaseExec && e.Status == job.StatusDone:
 			icon := st.SuccessIcon()
 			if *e.ExitCode != "0" {

@@ -125,7 +125,7 @@ func (d *dryRunList) print(w io.Writer, upload bool) {
 		if upload {
 			p = e.Remote
 		}
-		p = sandboxcli.DisplayPath(p)
+		p = clierr.Printable(p)
 		switch {
 		case e.Kind == transfer.Deleted:
 			fmt.Fprintf(w, "deleting %s\n", p)

@@ -40,7 +40,7 @@ verify' for that. Exits 65 when the input is not even a well-formed token.`,
 			ios := f.IOStreams
 			st := ios.Styles()
 			alg, _ := d.Header.Raw("alg")
-			alg = tokencli.Printable(alg)
+			alg = clierr.Printable(alg)
 			_, err = fmt.Fprintf(ios.Out, "%s %s\n%s  %s %d bytes\n", st.Bold("header"), alg,
 				tokencli.Summary(st, d.Claims, f.Now()), st.Key(fmt.Sprintf("%-9s", "signature")), d.SignatureLen)
 			return err

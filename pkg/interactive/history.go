@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/nimbus-sh/nimbus/internal/atomicfile"
 )
 
 // DefaultHistorySize is how many lines a History keeps.
@@ -119,27 +121,15 @@ func (h *History) append(entry string) error {
 	return f.Close()
 }
 
-// rewrite replaces the file with the entries kept, atomically.
+// rewrite replaces the file with the entries kept, atomically, mode 0600
+// whatever it had (lines typed at a shell can hold secrets). Not synced: a
+// power loss costs at most the trimming, and the file is rewritten every
+// time it grows past its limit.
 func (h *History) rewrite() error {
-	tmp, err := os.CreateTemp(filepath.Dir(h.path), ".history-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	w := bufio.NewWriter(tmp)
+	var b strings.Builder
 	for _, e := range h.entries {
-		_, _ = w.WriteString(e + "\n")
+		b.WriteString(e)
+		b.WriteByte('\n')
 	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), h.path)
+	return atomicfile.WriteFile(h.path, []byte(b.String()), atomicfile.Options{Perm: 0o600, Exact: true})
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/atomicfile"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
@@ -168,32 +169,16 @@ func (s *Server) removeApps(sb *sandbox, do string) error {
 	return nil
 }
 
-// writeFileAtomic replaces the host file p (mode 0600, its directory 0700
-// created if needed) with data.
+// writeFileAtomic replaces the host file p (mode 0600 whatever it had: it
+// holds the apps' capabilities; its directory 0700 created if needed) with
+// data. Synced: the table is written once per expose or unexpose, and a
+// power loss must not empty the reservations that docs/compat.md promises
+// survive a restart.
 func writeFileAtomic(p string, data []byte) error {
-	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err := f.Write(data); err != nil {
-		_ = f.Close()
-		_ = os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.WriteFile(p, data, atomicfile.Options{Perm: 0o600, Exact: true, Sync: true})
 }
 
 func (t *appTable) byName(name string) *exposure {

@@ -3,6 +3,7 @@ package provision
 import (
 	"errors"
 
+	"github.com/nimbus-sh/nimbus/internal/atomicfile"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 )
 
@@ -172,6 +173,12 @@ func invalidAccountID(id string) *Error {
 
 // writeError is the failure to write a local file (a secret file,
 // wrangler.jsonc, nimbus.yaml).
+// configWrite is how setup writes the wrangler config it edits: through a
+// symlink, an existing file keeping its mode and a new one getting 0644
+// less the umask, and synced, since a person would have to recreate the
+// file by hand if a power loss emptied it (see atomicfile.Options.Sync).
+var configWrite = atomicfile.Options{Perm: 0o644, Sync: true}
+
 func writeError(path string, err error) *Error {
 	return &Error{Kind: KindCantCreate, Code: CodeWriteFile, Message: "cannot write " + path, Err: err,
 		Hint: "check that the directory exists and is writable"}

@@ -472,7 +472,7 @@ func (r *run) wranglerConfig(ctx context.Context) error {
 		r.res.WranglerConfig = FilePlanned
 		r.emit(StepWrangler, path, StateSkipped, "%s would be written to %s (dry run)", what, path)
 	default:
-		if err := atomicfile.WriteFile(path, out, 0o644); err != nil {
+		if err := atomicfile.WriteFile(path, out, configWrite); err != nil {
 			return r.fail(StepWrangler, path, writeError(path, err))
 		}
 		r.res.WranglerConfig = FileUpdated
@@ -540,7 +540,7 @@ func (r *run) recordEndpoint() error {
 		r.res.Endpoint = FilePlanned
 		r.emit(StepEndpoint, path, StateSkipped, "endpoint would be recorded in %s (dry run)", path)
 	default:
-		if err := atomicfile.WriteFile(path, out, 0o644); err != nil {
+		if err := atomicfile.WriteFile(path, out, configWrite); err != nil {
 			return r.fail(StepEndpoint, path, writeError(path, err))
 		}
 		r.res.Endpoint = FileUpdated

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/nimbus-sh/nimbus/internal/atomicfile"
 	"github.com/nimbus-sh/nimbus/pkg/npmregistry"
 )
 
@@ -55,29 +56,14 @@ func (c *Cache) verifiedManifest(i npmregistry.Integrity) *Manifest {
 }
 
 // recordManifest notes that the tarball with integrity i holds manifest raw
-// and that its blobs matched it. A failure only costs speed later.
+// and that its blobs matched it. A failure only costs speed later, which
+// is also why the file is not synced (a manifest is written for every
+// tarball a sync verifies).
 func (c *Cache) recordManifest(i npmregistry.Integrity, raw []byte) {
-	_ = writeAtomic(c.manifestPath(i), raw)
-}
-
-// writeAtomic writes data to path through a temporary file and a rename.
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
+	path := c.manifestPath(i)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
+		_ = atomicfile.WriteFile(path, raw, atomicfile.Options{Perm: 0o600})
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // hashFile checks a cached tarball against its integrity.

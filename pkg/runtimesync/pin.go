@@ -52,8 +52,9 @@ func WritePin(path, digest string, dryRun bool) (PinStatus, error) {
 	case dryRun:
 		return PinPlanned, nil
 	}
-	// Through a symlink, keeping the mode, as setup writes the same file.
-	if err := atomicfile.WriteFile(path, out, 0o644); err != nil {
+	// Through a symlink, keeping the mode, as setup writes the same file;
+	// synced, as a person's config is (see atomicfile.Options.Sync).
+	if err := atomicfile.WriteFile(path, out, atomicfile.Options{Perm: 0o644, Sync: true}); err != nil {
 		return "", &Error{Kind: KindCantCreate, Code: CodeCatalogPin, Err: err, Message: "cannot write " + path + ": " + err.Error()}
 	}
 	return PinUpdated, nil

@@ -468,3 +468,38 @@ func TestApplyKeepsADanglingLinkThatAppearedAfterThePlan(t *testing.T) {
 		t.Errorf("the link is gone or changed: %q, %v", target, err)
 	}
 }
+
+// TestApplyRefusesAFileLinkThatAppearedAfterThePlan: a file the plan
+// would overwrite is replaced by a symbolic link to a file outside the
+// project before Apply runs. The writer follows links (atomicfile's rule),
+// so Apply must notice and refuse rather than overwrite the outside file;
+// the link and the outside file stay as they were.
+func TestApplyRefusesAFileLinkThatAppearedAfterThePlan(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	dir := filepath.Join(root, "proj")
+	outside := filepath.Join(root, "outside.json")
+	write(t, filepath.Join(dir, "package.json"), "old package")
+	write(t, outside, "not yours")
+	plan, err := NewPlan(ctx, dir, render(t), PlanOptions{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "package.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "package.json")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Apply(ctx, plan, ApplyOptions{})
+	var se *Error
+	if !errors.As(err, &se) || se.Code != CodeWriteFailed || !strings.Contains(err.Error(), "package.json became a symbolic link") {
+		t.Fatalf("err = %v", err)
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "not yours" {
+		t.Errorf("wrote through the link: %q", b)
+	}
+	if target, err := os.Readlink(filepath.Join(dir, "package.json")); err != nil || target != outside {
+		t.Errorf("the link is gone or changed: %q, %v", target, err)
+	}
+}

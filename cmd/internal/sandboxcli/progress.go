@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/iostreams"
 	"github.com/nimbus-sh/nimbus/internal/progress"
 	"github.com/nimbus-sh/nimbus/internal/style"
@@ -107,7 +108,7 @@ func (p *Progress) Event(e transfer.Event) {
 			if !e.Upload {
 				src = e.Remote
 			}
-			p.Println(fmt.Sprintf("%s skipped %s: %s", p.st.WarningIcon(), DisplayPath(src), DisplayText(e.Reason, src)))
+			p.Println(fmt.Sprintf("%s skipped %s: %s", p.st.WarningIcon(), clierr.Printable(src), DisplayText(e.Reason, src)))
 		}
 	}
 }

@@ -191,10 +191,10 @@ func TestTransferErrorsMapToExitCodes(t *testing.T) {
 func TestHostileNamesAreQuoted(t *testing.T) {
 	name := "/home/user/a\x1b]0;owned\x07\x1b[31mred\nfake line.txt"
 	quoted := `"/home/user/a\x1b]0;owned\a\x1b[31mred\nfake line.txt"`
-	if got := DisplayPath(name); got != quoted {
-		t.Fatalf("DisplayPath = %s", got)
+	if got := clierr.Printable(name); got != quoted {
+		t.Fatalf("clierr.Printable = %s", got)
 	}
-	if got := DisplayPath("/home/user/plain é.txt"); got != "/home/user/plain é.txt" {
+	if got := clierr.Printable("/home/user/plain é.txt"); got != "/home/user/plain é.txt" {
 		t.Fatalf("plain name changed: %s", got)
 	}
 	f := transfer.Failure{Path: name, Code: "E_NIMBUS_REMOTE_RPC", Message: "EACCES: permission denied, open '" + name + "'"}

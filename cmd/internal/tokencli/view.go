@@ -3,11 +3,10 @@ package tokencli
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/jsjson"
 	"github.com/nimbus-sh/nimbus/internal/style"
@@ -82,9 +81,9 @@ func claimsValue(c token.Claims) jsjson.Value {
 func Summary(st *style.Styles, c token.Claims, now time.Time) string {
 	var b strings.Builder
 	line := func(k, v string) { fmt.Fprintf(&b, "  %s %s\n", st.Key(fmt.Sprintf("%-9s", k)), v) }
-	line("tenant", Printable(c.Tenant()))
+	line("tenant", clierr.Printable(c.Tenant()))
 	if s, ok := c.Subject(); ok {
-		line("subject", Printable(s))
+		line("subject", clierr.Printable(s))
 	} else {
 		line("subject", st.Muted("(none)"))
 	}
@@ -94,7 +93,7 @@ func Summary(st *style.Styles, c token.Claims, now time.Time) string {
 		} else {
 			shown := make([]string, len(sc))
 			for i, s := range sc {
-				shown[i] = Printable(s)
+				shown[i] = clierr.Printable(s)
 			}
 			line("scopes", strings.Join(shown, ", "))
 		}
@@ -102,19 +101,19 @@ func Summary(st *style.Styles, c token.Claims, now time.Time) string {
 		line("scopes", st.Muted("(all: no scopes claim)"))
 	}
 	if sid, ok := c.SessionID(); ok {
-		line("pinned", Printable(sid))
+		line("pinned", clierr.Printable(sid))
 	} else {
 		line("pinned", st.Muted("(any session)"))
 	}
 	if jti, ok := c.JTI(); ok {
-		line("jti", Printable(jti))
+		line("jti", clierr.Printable(jti))
 	}
 	c.Each(func(k, raw string) {
 		switch k {
 		case "scope", "tn", "sub", "scopes", "sid", "jti", "iat", "exp":
 			return
 		}
-		line(Printable(k), Printable(raw))
+		line(clierr.Printable(k), clierr.Printable(raw))
 	})
 	if _, ok := c.Raw("exp"); ok {
 		if t, ok := dateOf(c.ExpiresAt()); ok {
@@ -126,21 +125,6 @@ func Summary(st *style.Styles, c token.Claims, now time.Time) string {
 		}
 	}
 	return b.String()
-}
-
-// Printable returns s as it may be shown on a terminal: unchanged when
-// every character is printable, otherwise quoted with Go's escapes
-// ("acme\x1b]0;x\a"). Claims shown to people come from tokens nobody
-// vouches for (inspect) or are never checked (scopes); written raw, an
-// ESC, C1 or bidi control in one would drive the terminal: retitle it,
-// write the clipboard (OSC 52), clear the screen or reorder the line.
-func Printable(s string) string {
-	for _, r := range s {
-		if r == utf8.RuneError || !strconv.IsPrint(r) {
-			return strconv.Quote(s)
-		}
-	}
-	return s
 }
 
 // Expiry describes t relative to now: "2026-11-29 10:00:00 UTC (in 59m59s)"
