@@ -36,8 +36,16 @@ func resolveSecret(spec *SecretSpec, rnd io.Reader) (value string, generated boo
 			if pe, ok := AsError(err); ok {
 				return "", false, pe
 			}
+			// The cause (a directory, permission denied) is what to fix;
+			// an *fs.PathError's text repeats the path, so only its Err.
+			cause := err
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				cause = pe.Err
+			}
 			return "", false, &Error{Kind: KindConfig, Code: CodeSecretInvalid, Err: err,
-				Message: "cannot read the secret file " + spec.File}
+				Message: fmt.Sprintf("cannot read the secret file %s: %v", spec.File, cause),
+				Hint:    "give --secret-file a readable file holding the secret alone on one line, or a path that does not exist yet to have a secret generated there"}
 		}
 	}
 	// The Worker verifies with this secret what nimbus token mints with
