@@ -94,3 +94,51 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestReadmeBuildsTheRelease holds the README's reproducible-build command
+// to .goreleaser.yaml: without CGO_ENABLED=0 a machine with a C compiler
+// builds a dynamically linked binary, and without the -X flags another
+// version string, so it said "builds the same program" of a different one.
+func TestReadmeBuildsTheRelease(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(".goreleaser.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Builds []struct {
+			Env     []string `yaml:"env"`
+			Flags   []string `yaml:"flags"`
+			Ldflags []string `yaml:"ldflags"`
+		} `yaml:"builds"`
+	}
+	if err := yaml.Unmarshal(data, &cfg); err != nil || len(cfg.Builds) != 1 {
+		t.Fatalf("%v %+v", err, cfg)
+	}
+	_, rest, ok := strings.Cut(string(readme), "Builds are reproducible")
+	block, _, _ := strings.Cut(rest, "\n```\n")
+	if !ok || !strings.Contains(block, "go build") {
+		t.Fatal("README.md shows no reproducible build command")
+	}
+	b := cfg.Builds[0]
+	want := append(append([]string{}, b.Env...), b.Flags...)
+	for _, l := range b.Ldflags {
+		for _, f := range strings.Fields(l) {
+			// -X pkg.Var={{...}}: the README names pkg through $p.
+			if pkg, _, ok := strings.Cut(f, "="); ok && strings.Contains(pkg, "/internal/buildinfo.") {
+				dot := strings.LastIndex(pkg, ".")
+				f = "$p." + pkg[dot+1:] + "="
+				want = append(want, "p="+pkg[:dot])
+			}
+			want = append(want, f)
+		}
+	}
+	for _, w := range want {
+		if !strings.Contains(block, w) {
+			t.Errorf("README.md's reproducible build lacks %q (.goreleaser.yaml builds with it)", w)
+		}
+	}
+}

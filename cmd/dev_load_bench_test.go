@@ -163,7 +163,16 @@ func BenchmarkDevLoad(b *testing.B) {
 		settled = d.fds(b)
 	}
 
-	fmt.Printf("\nnimbus dev under load: %d rounds of %v per cell, GOMAXPROCS of the server %s, load generator in this process\n\n", rounds, dur, os.Getenv("GOMAXPROCS"))
+	// The server's environment is its own (devServer), so its GOMAXPROCS
+	// is what NIMBUS_LOAD_SERVER_ENV says, or nimbus dev's governor: this
+	// process's GOMAXPROCS never reaches it.
+	procs := "governed (1 when quiet, the default under load)"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GOMAXPROCS="); ok {
+			procs = v
+		}
+	}
+	fmt.Printf("\nnimbus dev under load: %d rounds of %v per cell, GOMAXPROCS of the server %s, load generator in this process\n\n", rounds, dur, procs)
 	if err := tab.Write(os.Stdout); err != nil {
 		b.Fatal(err)
 	}

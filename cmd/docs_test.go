@@ -1,8 +1,10 @@
 package cmd_test
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -120,5 +122,95 @@ func TestTopLevelNames(t *testing.T) {
 	slices.Sort(want)
 	if got, want := strings.Join(names, " "), strings.Join(want, " "); got != want {
 		t.Errorf("command tree %q, top-level table %q", got, want)
+	}
+}
+
+// TestEnvironmentDocumented holds docs/files.md's table of environment
+// variables to the code, both ways: every variable the code reads (a
+// Getenv of a literal name, or a literal NIMBUS_, JWT_, CLOUDFLARE_ or npm
+// config name in a non-test source file) is in the table, and every
+// NIMBUS_ variable of the table is read. pkg/scaffold is left out: the
+// names there are the Worker's variables and bindings it writes into
+// wrangler.jsonc, not nimbus's environment.
+func TestEnvironmentDocumented(t *testing.T) {
+	// Names the code holds that are not its environment, and the page
+	// that says what each is.
+	notRead := map[string]string{
+		"NIMBUS_RUNTIME_CATALOG_SHA256": "../docs/runtime.md", // the Worker's variable holding the catalog pin
+		"NIMBUS_MCP_KEY":                "../docs/files.md",   // what mcp --print-config tells an MCP client to read
+		"NIMBUS_SANDBOX_ID":             "../docs/sandbox.md", // set for the commands of a local sandbox
+		"NIMBUS_SANDBOX_DIR":            "../docs/sandbox.md",
+	}
+	prefixed := regexp.MustCompile(`"((?:NIMBUS|JWT|CLOUDFLARE|NPM_CONFIG|npm_config)_[A-Za-z0-9_]+)"`)
+	getenv := regexp.MustCompile(`Getenv\("([A-Za-z_][A-Za-z0-9_]*)"\)`)
+	read := map[string]string{}
+	for _, dir := range []string{"../cmd", "../internal", "../pkg"} {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			slash := filepath.ToSlash(path)
+			if d.IsDir() && (strings.HasSuffix(slash, "pkg/scaffold") || strings.HasSuffix(slash, "cmd/gen-docs") || d.Name() == "testdata") {
+				return filepath.SkipDir
+			}
+			if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return nil
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, re := range []*regexp.Regexp{prefixed, getenv} {
+				for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+					read[m[1]] = slash
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(read) < 20 {
+		t.Fatalf("found only %d variables in the code; is the scan broken?", len(read))
+	}
+
+	data, err := os.ReadFile("../docs/files.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(data), "\n## Environment variables\n")
+	if !ok {
+		t.Fatal("docs/files.md has no '## Environment variables' section")
+	}
+	table, _, _ := strings.Cut(section, "\n\n`")
+	documented := map[string]bool{}
+	name := regexp.MustCompile("`([A-Za-z_][A-Za-z0-9_]*)`")
+	for _, line := range strings.Split(table, "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		first := strings.Split(line, "|")[1]
+		for _, m := range name.FindAllStringSubmatch(first, -1) {
+			documented[m[1]] = true
+		}
+	}
+	for v, where := range read {
+		if page, ok := notRead[v]; ok {
+			if doc, _ := os.ReadFile(page); !strings.Contains(string(doc), v) {
+				t.Errorf("%s (in %s) is not explained in %s", v, where, page)
+			}
+			continue
+		}
+		if !documented[v] {
+			t.Errorf("%s is read (%s) but not in docs/files.md's table of environment variables", v, where)
+		}
+	}
+	for v := range documented {
+		if strings.HasPrefix(v, "NIMBUS_") {
+			if _, ok := read[v]; !ok {
+				t.Errorf("docs/files.md documents %s, which the code does not read", v)
+			}
+		}
 	}
 }

@@ -54,8 +54,10 @@ and exits: the flags you pass are kept, settings from the environment are
 carried as env entries, and secrets are referenced, never written.`,
 		Example: `  # Claude Code: register a server on a fresh sandbox of your Worker
   claude mcp add nimbus -- nimbus mcp --endpoint https://my-nimbus.workers.dev
-  # the snippet for Cursor, VS Code or Claude Desktop
-  nimbus mcp --local --print-config cursor > .cursor/mcp.json
+  # the snippet for Cursor, VS Code or Claude Desktop: a new config file
+  # (> replaces one that exists: add the printed server to it instead)
+  mkdir -p .cursor && nimbus mcp --local --print-config cursor > .cursor/mcp.json
+  # one given sandbox, reading tools only
   nimbus mcp --sandbox ci-42 --read-only --token-file token.txt
   # no Worker needed: sandboxes on this machine
   nimbus mcp --local --keep --sandbox scratch

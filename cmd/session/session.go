@@ -121,8 +121,9 @@ func newCmdURL(f *cmdutil.Factory) *cobra.Command {
 		Long: `Print the URL that opens session ID in a browser (/s/<ID>/?nimbus_token=…),
 or /new?nimbus_token=… without --session. The token comes from --token-file or
 NIMBUS_TOKEN, or is minted with JWT_SECRET: scope session:attach (or --scopes),
-pinned to --session, default lifetime 1h. The URL contains the token: treat it
-as a secret.`,
+pinned to --session, default lifetime 1h. --tenant, --sub, --ttl, --scopes and
+--full-trust ask for a minted token, so with any of them it is minted even when
+NIMBUS_TOKEN is set. The URL contains the token: treat it as a secret.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ep, creds, err := fl.resolve(f, cmd)
@@ -132,8 +133,23 @@ as a secret.`,
 			if id != "" && !sandboxclient.ValidID(id) {
 				return clierr.Usagef("--session %q: use 1 to 128 characters from A-Z a-z 0-9 . _ -", id)
 			}
+			// A flag that shapes a minted token asks for one: the URL goes
+			// to a browser, often someone else's, and the token of the
+			// environment in its place would carry whatever that token may
+			// do, unpinned, where the flags asked for a pinned one.
+			minting := ""
+			for _, name := range []string{"tenant", "sub", "ttl", "scopes", "full-trust"} {
+				if cmd.Flags().Changed(name) {
+					minting = "--" + name
+					break
+				}
+			}
+			if minting != "" && cmd.Flags().Changed("token-file") {
+				return clierr.Usagef("--token-file and %s cannot be combined: the URL carries the file's token or a minted one", minting)
+			}
+			given := creds.TokenFile != "" || creds.Token != ""
 			var tok string
-			if creds.TokenFile != "" || creds.Token != "" {
+			if given && minting == "" {
 				ts, err := creds.TokenSource(false)
 				if err != nil {
 					return err
@@ -142,6 +158,10 @@ as a secret.`,
 					return err
 				}
 			} else {
+				if creds.Secret == "" && given {
+					return clierr.New(exitcode.Config, sandboxcli.CodeNoCredential, minting+" asks for a minted token, which needs JWT_SECRET",
+						"export JWT_SECRET, or leave out "+minting+" to put the token of NIMBUS_TOKEN (or NIMBUS_TOKEN_FILE) in the URL")
+				}
 				if creds.Secret == "" {
 					return clierr.New(exitcode.Config, sandboxcli.CodeNoCredential, "no credential for the attach URL", "pass --token-file FILE, set NIMBUS_TOKEN, or export JWT_SECRET with --tenant to mint one")
 				}

@@ -5,6 +5,7 @@ package cmdutil
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -66,7 +67,15 @@ func New() *Factory {
 		if err != nil {
 			return nil, err
 		}
-		user, _ := f.Paths().ConfigDir() // none: no user file
+		user, err := f.Paths().ConfigDir()
+		if err != nil && !errors.Is(err, paths.ErrNoConfigDir) && f.ConfigFile == "" {
+			// A relative XDG_CONFIG_HOME is a mistake, not the absence of
+			// a home: read as "no user file", the user's settings were
+			// dropped without a word (docs/files.md calls it an error).
+			return nil, clierr.Wrap(err, exitcode.Config, "E_CONFIG_INVALID", "cannot find the user config file: "+err.Error(),
+				"set it to an absolute path, or unset it for ~/.config; --config FILE names the file instead")
+		}
+		// No home at all: no user file.
 		return config.Load(config.Options{File: f.ConfigFile, Dir: dir, UserConfigDir: user, Getenv: f.Getenv})
 	})
 	f.HTTPClient = func() *http.Client { return nil }
@@ -86,6 +95,10 @@ func (f *Factory) MachineOutput() bool { return f.JSON || !f.IOStreams.IsStdoutT
 // about keys nimbus does not know.
 func (f *Factory) LoadConfig() (*config.Config, error) {
 	c, err := f.Config()
+	var ce *clierr.Error
+	if errors.As(err, &ce) {
+		return nil, ce
+	}
 	if err != nil {
 		return nil, clierr.Wrap(err, exitcode.Config, "E_CONFIG_INVALID", err.Error(),
 			"fix or remove the file, or pass --config FILE")

@@ -115,6 +115,10 @@ type Doctor struct {
 
 	// ConfigFiles are the config files found, lowest precedence first.
 	ConfigFiles []ConfigFile
+	// UserConfigErr says why the user config file could not be looked
+	// for (a relative XDG_CONFIG_HOME): its settings are missing, which
+	// "no config file" would hide.
+	UserConfigErr error
 	// KnownKeys are the config keys nimbus reads (named in the hint).
 	KnownKeys []string
 

@@ -15,6 +15,10 @@ import (
 // does not know (a misspelt key is silently ignored otherwise).
 func (d *Doctor) checkConfig() Check {
 	const name = "config"
+	if d.UserConfigErr != nil {
+		return fail(name, "cannot find the user config file: "+d.UserConfigErr.Error(),
+			"set XDG_CONFIG_HOME to an absolute path, or unset it for ~/.config")
+	}
 	if len(d.ConfigFiles) == 0 {
 		return pass(name, "no config file: settings come from flags and the environment")
 	}

@@ -36,8 +36,7 @@ func resolveSecret(spec *SecretSpec, rnd io.Reader) (value string, generated boo
 			if pe, ok := AsError(err); ok {
 				return "", false, pe
 			}
-			return "", false, &Error{Kind: KindConfig, Code: CodeSecretInvalid, Err: err,
-				Message: "cannot read the secret file " + spec.File}
+			return "", false, unreadableSecretFile(spec.File, err)
 		}
 	}
 	// The Worker verifies with this secret what nimbus token mints with
@@ -48,6 +47,20 @@ func resolveSecret(spec *SecretSpec, rnd io.Reader) (value string, generated boo
 			Hint:    "generate one with `nimbus token secret`, or omit JWT_SECRET and --secret-file to let setup generate it"}
 	}
 	return value, generated, nil
+}
+
+// unreadableSecretFile is the error for a secret file that exists but
+// cannot be read. The cause (a directory, permission denied) is what to
+// fix; an *fs.PathError's text repeats the path, so only its Err is said.
+func unreadableSecretFile(path string, err error) *Error {
+	cause := err
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		cause = pe.Err
+	}
+	return &Error{Kind: KindConfig, Code: CodeSecretInvalid, Err: err,
+		Message: fmt.Sprintf("cannot read the secret file %s: %v", path, cause),
+		Hint:    "give --secret-file a readable file holding the secret alone on one line, or a path that does not exist yet to have a secret generated there"}
 }
 
 // ReadSecretFile reads a secret from path with the one rule every nimbus
@@ -100,7 +113,7 @@ func generateSecretFile(path string, rnd io.Reader) (string, *Error) {
 			if pe, ok := AsError(rerr); ok {
 				return "", pe
 			}
-			return "", &Error{Kind: KindConfig, Code: CodeSecretInvalid, Err: rerr, Message: "cannot read the secret file " + path}
+			return "", unreadableSecretFile(path, rerr)
 		}
 		return theirs, nil
 	}

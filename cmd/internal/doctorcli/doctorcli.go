@@ -6,6 +6,7 @@ package doctorcli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +23,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/config"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/paths"
 	"github.com/nimbus-sh/nimbus/internal/style"
 	"github.com/nimbus-sh/nimbus/pkg/doctor"
 )
@@ -58,7 +60,10 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 		}
 	}
 
-	user, _ := f.Paths().ConfigDir()
+	user, err := f.Paths().ConfigDir()
+	if err != nil && !errors.Is(err, paths.ErrNoConfigDir) && f.ConfigFile == "" {
+		d.UserConfigErr = err // as LoadConfig refuses it
+	}
 	files := config.Inspect(config.Options{File: f.ConfigFile, Dir: dir, UserConfigDir: user, Getenv: f.Getenv})
 	for _, fi := range files {
 		cf := doctor.ConfigFile{Path: rel(dir, fi.Path), Keys: fi.Keys, Err: fi.Err}

@@ -147,8 +147,14 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 		if err != nil {
 			return nil, err
 		}
+		// The isolation every --local honours, so a sandbox an agent
+		// shares with 'nimbus sandbox --local' runs its commands alike.
+		iso, err := localdev.ParseIsolation(f.Getenv(localdev.IsolationEnv), localdev.IsolationEnv)
+		if err != nil {
+			return nil, err
+		}
 		p, err := localdev.NewInProcess(localdev.InProcessOptions{
-			DataDir: data, Getenv: f.Getenv, Now: f.Now, Background: true,
+			DataDir: data, Getenv: f.Getenv, Now: f.Now, Background: true, Isolation: iso,
 			Tenant: cfg.GetString("tenant"), Subject: cfg.GetString("subject"),
 		})
 		if err != nil {

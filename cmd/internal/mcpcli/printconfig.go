@@ -156,11 +156,12 @@ func absPath(p string) string {
 // carriedEnv are the non-secret variables of this shell that decide which
 // sandboxes the server reaches and how: the client's server must see the
 // same ones, or --sandbox names a sandbox in another store (--local's
-// NIMBUS_DEV_DATA) and fresh ones go to another cleanup ledger.
+// NIMBUS_DEV_DATA), its commands run with another isolation
+// (NIMBUS_DEV_ISOLATION) and fresh ones go to another cleanup ledger.
 func carriedEnv(local bool) []string {
 	names := []string{"NIMBUS_PROFILE", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_LEDGER"}
 	if local {
-		return append(names, localdev.DataEnv)
+		return append(names, localdev.DataEnv, localdev.IsolationEnv)
 	}
 	return append(names, "NIMBUS_ENDPOINT", "NIMBUS_BASE_PATH", "NIMBUS_TOKEN_FILE", "NIMBUS_HTTP_TIMEOUT", "NIMBUS_WRITE_LIMIT")
 }

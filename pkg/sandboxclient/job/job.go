@@ -427,7 +427,13 @@ func upload(ctx context.Context, sb *sc.Sandbox, u Upload, o transfer.Options, e
 	var err error
 	dir := remote
 	if isDir {
-		sum, err = transfer.UploadTree(ctx, sb, u.Local, remote, o)
+		// Asked first, as transfer.Upload asks for cp: a Worker that
+		// refuses the sandbox (a token pinned to another id, a missing
+		// scope) then fails the step with its own error, where the tree
+		// copy would report it once per path as a partial copy.
+		if _, err = sb.Stat(ctx, remote); err == nil {
+			sum, err = transfer.UploadTree(ctx, sb, u.Local, remote, o)
+		}
 	} else {
 		o.Recursive = true
 		sum, err = transfer.Upload(ctx, sb, u.Local, remote, o) // reports a missing source

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -163,6 +164,42 @@ func TestRunUploadFailureSkipsTheCommand(t *testing.T) {
 		t.Fatalf("events %s", rec)
 	}
 	gone(t, dir("job-2"))
+}
+
+// A Worker that refuses the sandbox itself (here a token pinned to another
+// id) fails the upload with its own error: the tree copy used to try every
+// path and report the refusal once per path as a partial copy
+// (E_TRANSFER_PARTIAL), which 'nimbus sandbox run' then showed as such.
+func TestRunUploadRefusedByTheWorkerIsOneError(t *testing.T) {
+	url, _ := backend(t)
+	tn, sid := "acme", "job-1"
+	tok, err := token.Issuer{Secret: secret}.Mint(token.Input{Tenant: &tn, SessionID: &sid, Scopes: []string{token.ScopeSandboxUse, token.ScopeSessionDestroy}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := sc.New(sc.Options{Endpoint: url, Tokens: sc.StaticToken(tok)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := c.Sandbox("job-2", sc.SandboxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	os.MkdirAll(filepath.Join(src, "sub"), 0o755)
+	os.WriteFile(filepath.Join(src, "a.txt"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(src, "sub", "b.txt"), []byte("b"), 0o644)
+	res, err := job.Run(context.Background(), sb, job.Spec{
+		Uploads: []job.Upload{{Local: src, Remote: "app"}},
+		Command: "echo never",
+	}, func(job.Event) {}, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var re *sc.RemoteError
+	if res.Ran || !errors.As(res.Err, &re) || re.Code != "E_SESSION_PIN_MISMATCH" {
+		t.Fatalf("ran %v, error %T %v; want the Worker's E_SESSION_PIN_MISMATCH", res.Ran, res.Err, res.Err)
+	}
 }
 
 func TestRunInterruptedStillDestroys(t *testing.T) {
