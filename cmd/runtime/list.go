@@ -2,6 +2,7 @@ package runtimecmd
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -92,7 +93,7 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 		tw := tabwriter.NewWriter(ios.Out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, st.Bold("NAME")+"\t"+st.Bold("VERSION")+"\t"+st.Bold("SIZE")+"\t"+st.Bold("LICENSE"))
 		for _, r := range l.Rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Version, progress.Bytes(r.SizeBytes), r.License)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cell(r.Name), cell(r.Version), progress.Bytes(r.SizeBytes), cell(r.License))
 		}
 		tw.Flush()
 	}
@@ -125,6 +126,16 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 			st.WarningIcon(), defaultWranglerConfig)
 	}
 	return nil
+}
+
+// cell makes catalog text safe for one table cell on a terminal. The
+// catalog is whatever the bucket holds (anyone with R2 write access, or a
+// package's manifest whose license a sync copies in, wrote it): an ESC or
+// BEL of theirs would drive the terminal (retitle it, write the clipboard
+// with OSC 52), a bidi override would reorder the line, and a tab or line
+// break would break the table.
+func cell(s string) string {
+	return strings.Join(strings.Fields(clierr.TerminalText(s)), " ")
 }
 
 // pinState compares the pin with the bucket's current catalog: "current",

@@ -1,0 +1,56 @@
+package cmd_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/nimbus-sh/nimbus/internal/cftest"
+	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
+)
+
+// runtimeTTYEnv starts a fake Cloudflare API with the default runtime
+// bucket and returns it with the environment of a terminal session in a
+// fresh directory.
+func runtimeTTYEnv(t *testing.T) (*cftest.Server, map[string]string) {
+	t.Helper()
+	srv := cftest.New()
+	t.Cleanup(srv.Close)
+	srv.AddAccount(cfAccount, "Acme Corp")
+	srv.AddToken(cfToken, &cftest.Token{Accounts: []string{cfAccount}})
+	srv.AddBucket(cfAccount, "nimbus-runtime-cache-public")
+	t.Chdir(t.TempDir())
+	home := t.TempDir()
+	return srv, map[string]string{"CLOUDFLARE_API_TOKEN": cfToken, "CLOUDFLARE_API_BASE_URL": srv.BaseURL(),
+		"HOME": home, "XDG_CACHE_HOME": home + "/.cache"}
+}
+
+// TestRuntimeListTableShowsNoTerminalControls: the catalog comes from the
+// bucket, which anyone with R2 write access (or a package's manifest, whose
+// license the sync copies into it) fills; the table on a terminal must not
+// pass an ESC, BEL or bidi override of theirs to the terminal, where it
+// could retitle the window, write the clipboard (OSC 52) or hide text.
+func TestRuntimeListTableShowsNoTerminalControls(t *testing.T) {
+	srv, env := runtimeTTYEnv(t)
+	cat := runtimesync.NewCatalog()
+	cat.Set("bash\x1b]0;owned\a", "5.2.37\x1b[2J", runtimesync.CatalogEntry{Manifest: "manifests/bash-5.2.37.json",
+		ManifestSHA256: strings.Repeat("ab", 32), SizeBytes: 1 << 20, License: "GPL\x1b]52;c;cm0gLXJmIH4=\a\u202eevil\nMIT\rX"})
+	srv.PutObject(cfAccount, "nimbus-runtime-cache-public", "catalog/v1.json", cat.Bytes(), "application/json")
+
+	code, stdout, stderr := runTTY(t, env, "", "runtime", "list", "--no-color")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"bash", "5.2.37", "GPL", "evil", "1.0 MiB"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout)
+		}
+	}
+	for _, bad := range []string{"\x1b", "\a", "\u202e", "\r"} {
+		if strings.Contains(stdout, bad) || strings.Contains(stderr, bad) {
+			t.Errorf("the terminal received %q from the catalog:\nstdout %q\nstderr %q", bad, stdout, stderr)
+		}
+	}
+	if n := strings.Count(stdout, "\n"); n != 2 {
+		t.Errorf("table has %d lines, want a header and one row:\n%s", n, stdout)
+	}
+}
