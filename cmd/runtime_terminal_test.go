@@ -1,10 +1,12 @@
 package cmd_test
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/nimbus-sh/nimbus/internal/cftest"
+	"github.com/nimbus-sh/nimbus/internal/npmtest"
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
 )
 
@@ -52,5 +54,34 @@ func TestRuntimeListTableShowsNoTerminalControls(t *testing.T) {
 	}
 	if n := strings.Count(stdout, "\n"); n != 2 {
 		t.Errorf("table has %d lines, want a header and one row:\n%s", n, stdout)
+	}
+}
+
+// TestRuntimeSyncIgnoresVersionsThatAreNotVersions: the registry names the
+// versions (the packument's keys), and the progress lines on a terminal
+// print the one synced. A key that is no npm version, here one with a
+// right-to-left override that reorders what the terminal shows, is not a
+// version to install: it is ignored like a missing one, so it never reaches
+// the terminal or the cache.
+func TestRuntimeSyncIgnoresVersionsThatAreNotVersions(t *testing.T) {
+	rt, err := runtimeFromDir("bash", "5.2.37", "GPL-3.0-or-later", filepath.Join("testdata", "runtime-pkgs", "bash"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, env := runtimeTTYEnv(t)
+	reg := npmtest.New()
+	t.Cleanup(reg.Close)
+	reg.Publish("@nimbus-sh/runtime-bash", "5.2.37\u202e", rt.Tarball())
+	env["NPM_CONFIG_REGISTRY"] = reg.Registry()
+
+	code, stdout, stderr := runTTY(t, env, "", "runtime", "sync", "bash", "--no-color")
+	if strings.Contains(stdout+stderr, "\u202e") {
+		t.Errorf("the terminal received the registry's bidi override:\nstdout %q\nstderr %q", stdout, stderr)
+	}
+	if code != 64 || !strings.Contains(stderr, "no version of @nimbus-sh/runtime-bash is published") {
+		t.Errorf("exit %d, want 64 naming no published version:\n%s", code, stderr)
+	}
+	if _, tb := reg.Count(); tb != 0 {
+		t.Errorf("%d tarball downloads of a version that is not one", tb)
 	}
 }

@@ -255,9 +255,14 @@ func (r *run) resolve(ctx context.Context, reqs []Request) ([]*target, error) {
 			return nil, registryError(err)
 		}
 		p := packuments[q.Name]
+		// The registry writes these keys; one that is no version (a
+		// control or bidi character, a path) is not installable, and
+		// would otherwise reach the terminal and the messages.
 		var published []string
 		for v := range p.Versions {
-			published = append(published, v)
+			if validVersion(v) {
+				published = append(published, v)
+			}
 		}
 		nv, mv, err := pickVersion(q, published)
 		if err != nil {
