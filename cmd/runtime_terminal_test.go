@@ -85,3 +85,23 @@ func TestRuntimeSyncIgnoresVersionsThatAreNotVersions(t *testing.T) {
 		t.Errorf("%d tarball downloads of a version that is not one", tb)
 	}
 }
+
+// TestRuntimeSyncJSONOnTerminalKeepsStderrJSON: with --json, stderr carries
+// JSON objects only (docs/runtime.md), also when it is a terminal, as when
+// a user runs `nimbus runtime sync --json > result.json`: no progress bar
+// and no "verified" line between the JSON warnings.
+func TestRuntimeSyncJSONOnTerminalKeepsStderrJSON(t *testing.T) {
+	reg := fakeRegistry(t)
+	_, env := runtimeTTYEnv(t)
+	env["NPM_CONFIG_REGISTRY"] = reg.Registry()
+	code, stdout, stderr := runTTY(t, env, "", "runtime", "sync", "bash", "--json")
+	if code != 0 || !strings.Contains(stdout, `"ok": true`) {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, `"code": "W_CATALOG_PIN_MISSING"`) && !strings.Contains(stderr, `"code":"W_CATALOG_PIN_MISSING"`) {
+		t.Errorf("no pin warning on stderr:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "\x1b") || strings.Contains(stderr, "\r") || strings.Contains(stderr, "verified") {
+		t.Errorf("stderr with --json carries progress output besides JSON:\n%q", stderr)
+	}
+}

@@ -108,7 +108,7 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 	if !f.JSON { // with --json, stderr carries JSON objects only
 		fmt.Fprintf(ios.ErrOut, "nimbus: syncing runtimes [%s] → r2://%s\n", strings.Join(shown, ", "), t.bucket)
 	}
-	view := runtimecli.NewView(ios)
+	view := runtimecli.NewView(ios, f.JSON)
 	s, err := runtimecli.Syncer(f, t.client, t.accountID, t.bucket, view)
 	if err != nil {
 		return err
