@@ -1,6 +1,7 @@
 package runtimesync
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,15 +36,22 @@ func cacheError(what string, err error) *Error {
 }
 
 // verifiedManifest returns the manifest recorded for a tarball that passed
-// every check, or nil.
+// every check, or nil. The record is published as the package's manifest
+// without the tarball being read again, so it carries its own SHA-256: a
+// record damaged on disk is removed and the tarball read instead.
 func (c *Cache) verifiedManifest(i npmregistry.Integrity) *Manifest {
 	f, err := os.Open(c.manifestPath(i))
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, maxManifest+1))
+	data, err := io.ReadAll(io.LimitReader(f, 65+maxManifest+1))
 	if err != nil {
+		return nil
+	}
+	sum, raw, ok := bytes.Cut(data, []byte("\n"))
+	if !ok || string(sum) != Digest(raw) {
+		_ = os.Remove(c.manifestPath(i))
 		return nil
 	}
 	m, err := ParseManifest(raw)
@@ -55,9 +63,10 @@ func (c *Cache) verifiedManifest(i npmregistry.Integrity) *Manifest {
 }
 
 // recordManifest notes that the tarball with integrity i holds manifest raw
-// and that its blobs matched it. A failure only costs speed later.
+// and that its blobs matched it: the manifest's hex SHA-256, a line break,
+// then the manifest. A failure only costs speed later.
 func (c *Cache) recordManifest(i npmregistry.Integrity, raw []byte) {
-	_ = writeAtomic(c.manifestPath(i), raw)
+	_ = writeAtomic(c.manifestPath(i), append([]byte(Digest(raw)+"\n"), raw...))
 }
 
 // writeAtomic writes data to path through a temporary file and a rename.

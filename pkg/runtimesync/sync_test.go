@@ -466,3 +466,47 @@ func TestSyncRemovesStagingLeftByAKilledRun(t *testing.T) {
 		t.Errorf("staging holds %d entries after the sync, want only the recent one", len(ents))
 	}
 }
+
+// TestSyncDetectsACorruptManifestRecord: when the bucket holds every blob,
+// a sync takes the package's manifest from the cache's record instead of
+// reading the tarball again, and uploads those bytes as the manifest the
+// catalog pins. A record damaged on disk (here one character of the
+// license, still valid JSON) must be detected and read again from the
+// verified tarball, not published as the package's manifest.
+func TestSyncDetectsACorruptManifestRecord(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	first, err := e.syncer(bucket).Sync(ctx, runtimesync.Options{Runtimes: []string{"bash"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	records, _ := filepath.Glob(filepath.Join(e.cacheDir, "tarballs", "*.manifest.json"))
+	if len(records) != 1 {
+		t.Fatalf("manifest records: %v", records)
+	}
+	data, err := os.ReadFile(records[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := bytes.Replace(data, []byte("GPL-3.0-or-later"), []byte("GPL-3.0-or-latex"), 1)
+	if bytes.Equal(damaged, data) {
+		t.Fatalf("the record does not hold the license:\n%s", data)
+	}
+	if err := os.WriteFile(records[0], damaged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The bucket loses the manifest and the catalog, and keeps the blobs.
+	for _, k := range []string{"manifests/bash-5.2.37.json", "catalog/v1.json", "catalog/sha256/" + first.CatalogSHA256 + ".json"} {
+		e.cf.DeleteObject(acct, bucket, k)
+	}
+	again, err := e.syncer(bucket).Sync(ctx, runtimesync.Options{Runtimes: []string{"bash"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := mustGet(t, e, "manifests/bash-5.2.37.json"); !bytes.Equal(m, bashRuntime(t).Manifest()) {
+		t.Fatalf("published a manifest the package does not hold:\n%s", m)
+	}
+	if again.CatalogSHA256 != first.CatalogSHA256 {
+		t.Fatalf("catalog digest %s, want %s as before", again.CatalogSHA256, first.CatalogSHA256)
+	}
+}
