@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/nimbus-sh/nimbus/pkg/npmregistry"
 )
@@ -156,4 +158,25 @@ func (c *Cache) downloadOnce(ctx context.Context, reg Registry, url string, i np
 		return n, cacheError(fmt.Sprintf("store %s", path), err)
 	}
 	return n, nil
+}
+
+// removeStaleTemps removes the temporary files (partial downloads, manifest
+// records being written) that syncs killed outright left in the tarball
+// directory, once they are older than cutoff; a sync still writing one
+// keeps touching it. Failures only cost disk space, so they are ignored.
+func (c *Cache) removeStaleTemps(cutoff time.Time) {
+	dir := filepath.Join(c.Dir, "tarballs")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if !e.Type().IsRegular() || !(strings.HasPrefix(name, ".download-") || strings.HasPrefix(name, ".tmp-")) {
+			continue
+		}
+		if info, err := e.Info(); err == nil && info.ModTime().Before(cutoff) {
+			_ = os.Remove(filepath.Join(dir, name))
+		}
+	}
 }

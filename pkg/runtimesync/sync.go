@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nimbus-sh/nimbus/pkg/npmregistry"
 	"github.com/nimbus-sh/nimbus/pkg/provision"
@@ -199,6 +200,7 @@ func (s *Syncer) Sync(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.Cache.removeStaleTemps(time.Now().Add(-staleStaging))
 	stageDir := ""
 	if !opts.DryRun {
 		if stageDir, err = newStageDir(s.Cache.Dir); err != nil {

@@ -510,3 +510,40 @@ func TestSyncDetectsACorruptManifestRecord(t *testing.T) {
 		t.Fatalf("catalog digest %s, want %s as before", again.CatalogSHA256, first.CatalogSHA256)
 	}
 }
+
+// TestSyncRemovesDownloadsLeftByAKilledRun: a sync killed outright during a
+// download (SIGKILL at a CI job's timeout, an OOM kill) cannot remove its
+// partial tarball, up to a runtime's whole size, and nothing else ever
+// would. The next sync removes such temporary files once they are old; a
+// recent one, which a sync running now may be writing, is kept.
+func TestSyncRemovesDownloadsLeftByAKilledRun(t *testing.T) {
+	e := newEnv(t)
+	dir := filepath.Join(e.cacheDir, "tarballs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stale := []string{filepath.Join(dir, ".download-111"), filepath.Join(dir, ".tmp-222")}
+	live := filepath.Join(dir, ".download-333")
+	for _, p := range append(stale, live) {
+		if err := os.WriteFile(p, make([]byte, 4096), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-72 * time.Hour)
+	for _, p := range stale {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.syncer(bucket).Sync(context.Background(), runtimesync.Options{Runtimes: []string{"bash"}, DryRun: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range stale {
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s, left by a killed run, is still there (%v)", filepath.Base(p), err)
+		}
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a recent download was removed: %v", err)
+	}
+}

@@ -247,10 +247,11 @@ func (f *countingFile) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// staleStaging is the age at which a staging directory is taken for one
-// left by a sync that was killed outright (SIGKILL, OOM, power loss), which
-// cannot run its own cleanup. No sync stages for anywhere near that long:
-// staging ends before the first upload.
+// staleStaging is the age at which a staging directory (or a temporary
+// file of the tarball cache) is taken for one left by a sync that was
+// killed outright (SIGKILL, OOM, power loss), which cannot run its own
+// cleanup. No sync stages for anywhere near that long: staging ends before
+// the first upload, and a download in progress keeps its file's time fresh.
 const staleStaging = 24 * time.Hour
 
 // newStageDir makes a private directory for one sync's staged blobs, after
