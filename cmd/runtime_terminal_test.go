@@ -105,3 +105,28 @@ func TestRuntimeSyncJSONOnTerminalKeepsStderrJSON(t *testing.T) {
 		t.Errorf("stderr with --json carries progress output besides JSON:\n%q", stderr)
 	}
 }
+
+// TestRuntimeSyncDownloadBarAfterARetry: a download that broke off is
+// started again; the bar must end at 100% of the tarball, not count the
+// tarball twice and stop at 75% after a successful sync.
+func TestRuntimeSyncDownloadBarAfterARetry(t *testing.T) {
+	reg := fakeRegistry(t)
+	reg.AddFault(npmtest.Fault{PathSuffix: "/runtime-bash-5.2.37.tgz", Truncate: true, Times: 1})
+	_, env := runtimeTTYEnv(t)
+	env["NPM_CONFIG_REGISTRY"] = reg.Registry()
+	code, _, stderr := runTTY(t, env, "", "runtime", "sync", "bash", "--no-color")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	if _, tb := reg.Count(); tb != 2 {
+		t.Fatalf("%d tarball requests, want the broken one and its retry:\n%s", tb, reg.Summary())
+	}
+	i := strings.LastIndex(stderr, "Downloading")
+	if i < 0 {
+		t.Fatalf("no download bar:\n%q", stderr)
+	}
+	last, _, _ := strings.Cut(stderr[i:], "\n")
+	if !strings.Contains(last, " 100% ") {
+		t.Errorf("the download bar ends at %q, want 100%%", last)
+	}
+}

@@ -438,16 +438,19 @@ func (r *run) prepare(ctx context.Context, t *target, present map[string]int64, 
 			return &prepared{t: t, m: m, cached: true}, nil
 		}
 	}
+	// A download that broke off starts again from byte 0; the tarball is
+	// announced once and only bytes beyond those reported count, so the
+	// bar's total and bytes stay those of one tarball.
 	started := false
-	var last int64
+	var reported int64
 	path, n, err := cache.tarball(ctx, r.s.Registry, t.tarball, t.integrity, func(done, total int64) {
-		if !started || done == 0 {
-			started, last = true, 0
+		if !started {
+			started = true
 			r.obs.Observe(Event{Kind: EventDownloadStart, Runtime: t.name, Package: t.pkg, Version: t.npmVersion, Total: total})
 		}
-		if d := done - last; d > 0 {
+		if d := done - reported; d > 0 {
 			r.obs.Observe(Event{Kind: EventDownloadBytes, Runtime: t.name, Bytes: d})
-			last = done
+			reported = done
 		}
 	})
 	if err != nil {
