@@ -97,6 +97,13 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 			return runtimecli.CLIError(err)
 		}
 	}
+	if named {
+		// A file that cannot take the pin fails now, not after the catalog
+		// is published with nothing to record its digest.
+		if _, err := runtimesync.WritePin(cfgPath, strings.Repeat("0", 64), true); err != nil {
+			return runtimecli.CLIError(err)
+		}
+	}
 	t, err := resolveTarget(cmd, f, &o.cf, wf)
 	if err != nil {
 		return err
@@ -123,6 +130,12 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 	if named {
 		st, err := runtimesync.WritePin(cfgPath, res.CatalogSHA256, o.dryRun)
 		if err != nil {
+			// The file changed since the check above. The catalog is
+			// published: the digest to set by hand is in the message,
+			// which CI sees even without the hint.
+			if e, ok := runtimesync.AsError(err); ok && !o.dryRun {
+				e.Message = fmt.Sprintf("published catalog %s, but could not pin it: %s", res.CatalogSHA256, e.Message)
+			}
 			return runtimecli.CLIError(err)
 		}
 		cfg = &runtimecli.ConfigJSON{Path: cfgPath, Status: string(st)}
