@@ -560,6 +560,15 @@ func (r *run) publish(ctx context.Context, preps []*prepared, present map[string
 		cat.Set(p.m.Name, p.m.Version, CatalogEntry{Manifest: p.m.Key(), ManifestSHA256: p.m.SHA256, SizeBytes: p.m.SizeBytes(), License: p.m.License})
 	}
 	data := cat.Bytes()
+	// Packages choose what the catalog copies (a license of any length):
+	// a catalog this sync, `runtime list` and the next sync could not read
+	// back must not replace a readable one.
+	if _, err := ParseCatalog(data); err != nil {
+		e, _ := AsError(err)
+		return nil, &Error{Kind: KindData, Code: CodeCatalogInvalid, Err: err,
+			Message: "the merged catalog cannot be published: " + e.Message,
+			Hint:    "a package's manifest carries an oversized field (its license?); nothing was uploaded"}
+	}
 	digest := Digest(data)
 	res.CatalogSHA256 = digest
 	var catalogs []upload

@@ -547,3 +547,27 @@ func TestSyncRemovesDownloadsLeftByAKilledRun(t *testing.T) {
 		t.Errorf("a recent download was removed: %v", err)
 	}
 }
+
+// TestSyncRefusesACatalogItCouldNotReadBack: the catalog copies each
+// manifest's license, which the package chooses. Two packages with 2 MiB
+// licenses made a catalog over the 4 MiB that ParseCatalog accepts: the
+// sync published it, and every later sync and `runtime list` then refused
+// the bucket's catalog as "not written by a Nimbus publisher". A catalog
+// that would not read back is refused before anything is uploaded.
+func TestSyncRefusesACatalogItCouldNotReadBack(t *testing.T) {
+	e := newEnv(t)
+	long := strings.Repeat("MIT OR ", 2<<20/7)
+	bash, cpython := bashRuntime(t), cpythonRuntime(t)
+	bash.License, cpython.License = long, long
+	e.npm.Publish("@nimbus-sh/runtime-bash", "5.2.37", bash.Tarball())
+	e.npm.Publish("@nimbus-sh/runtime-cpython", "3.13.14", cpython.Tarball())
+	_, err := e.syncer(bucket).Sync(context.Background(), runtimesync.Options{Runtimes: []string{"bash", "cpython"}})
+	re, ok := runtimesync.AsError(err)
+	if !ok || re.Kind != runtimesync.KindData {
+		t.Fatalf("err = %v (%+v), want a data error before publishing", err, re)
+	}
+	if n := e.cf.Mutations(); n != 0 {
+		t.Fatalf("%d writes for a catalog that cannot be read back:\n%s", n, e.cf.Summary())
+	}
+	t.Logf("%s: %s", re.Code, re.Message)
+}
