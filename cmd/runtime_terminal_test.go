@@ -1,11 +1,15 @@
 package cmd_test
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/nimbus-sh/nimbus/cmd"
 	"github.com/nimbus-sh/nimbus/internal/cftest"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/iostreams"
 	"github.com/nimbus-sh/nimbus/internal/npmtest"
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
 )
@@ -128,5 +132,33 @@ func TestRuntimeSyncDownloadBarAfterARetry(t *testing.T) {
 	last, _, _ := strings.Cut(stderr[i:], "\n")
 	if !strings.Contains(last, " 100% ") {
 		t.Errorf("the download bar ends at %q, want 100%%", last)
+	}
+}
+
+// TestRuntimeSyncWarnsWithStdoutOnTerminalAndStderrLogged: with stdout on
+// a terminal (no JSON object) and stderr redirected to a log (no progress
+// view), a warning of the sync, here that the bucket's manifest differed
+// and was replaced, which breaks Workers pinned to the old catalog, must
+// still reach stderr; it used to be printed by neither.
+func TestRuntimeSyncWarnsWithStdoutOnTerminalAndStderrLogged(t *testing.T) {
+	reg := fakeRegistry(t)
+	srv, env := runtimeTTYEnv(t)
+	env["NPM_CONFIG_REGISTRY"] = reg.Registry()
+	srv.PutObject(cfAccount, "nimbus-runtime-cache-public", "manifests/bash-5.2.37.json", []byte(`{"name":"bash"}`), "application/json")
+
+	ios, _, out, errOut := iostreams.Test()
+	ios.SetStdoutTTY(true)
+	ios.SetStderrTTY(false)
+	f := cmdutil.New()
+	f.IOStreams = ios
+	f.Getenv = func(k string) string { return env[k] }
+	if code := cmd.Run(context.Background(), f, []string{"runtime", "sync", "bash"}); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+	if !strings.HasPrefix(out.String(), "NIMBUS_RUNTIME_CATALOG_SHA256=") {
+		t.Errorf("stdout %q", out)
+	}
+	if !strings.Contains(errOut.String(), "manifests/bash-5.2.37.json in the bucket differs from the package's and is replaced") {
+		t.Errorf("the warning is missing from stderr:\n%s", errOut)
 	}
 }

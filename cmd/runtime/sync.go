@@ -126,6 +126,13 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 	if err != nil {
 		return runtimecli.CLIError(err)
 	}
+	if !f.JSON && !view.Active() {
+		// The view drew them on a terminal; a log (stderr redirected) gets
+		// them as lines, whether or not stdout's JSON carries them too.
+		for _, w := range res.Warnings {
+			fmt.Fprintf(ios.ErrOut, "nimbus: warning: %s\n", w)
+		}
+	}
 	var cfg *runtimecli.ConfigJSON
 	if named {
 		st, err := runtimesync.WritePin(cfgPath, res.CatalogSHA256, o.dryRun)
