@@ -60,7 +60,7 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 		"tarball does not match `dist.integrity`":  {rsErr(runtimesync.KindData, runtimesync.CodeIntegrity), npmErr(npmregistry.KindIntegrity, npmregistry.CodeIntegrity)},
 		"blob does not match the manifest; malformed package": {rsErr(runtimesync.KindData, runtimesync.CodeBlobMismatch),
 			rsErr(runtimesync.KindData, runtimesync.CodePackageInvalid), rsErr(runtimesync.KindData, runtimesync.CodeManifestMismatch)},
-		"bucket's catalog invalid; pinned catalog does not hash to its pin; the wrangler config cannot be parsed to record the pin, or pins something that is not a digest": {
+		"bucket's catalog invalid, or the merged one would be (over 4 MiB); pinned catalog does not hash to its pin; the wrangler config cannot be parsed to record the pin, or pins something that is not a digest": {
 			first(runtimesync.ParseCatalog([]byte(`{"version":2}`))), rsErr(runtimesync.KindData, runtimesync.CodeCatalogPin),
 			first(runtimesync.WritePin(malformed, digest, true))},
 		"`--pin` is not a catalog digest": {first(runtimesync.List(ctx, emptyBucket{true}, "v1"))},

@@ -2,6 +2,7 @@ package runtimecmd
 
 import (
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -56,9 +57,13 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 		return err
 	}
 	pin, pinFrom := o.pin, "--pin"
+	cfgPin := ""
+	if wf != nil {
+		cfgPin, _ = wf.Var(runtimecli.PinVar)
+	}
 	// --pin= (empty) asks for catalog/v1.json even when wrangler.jsonc pins.
-	if !cmd.Flags().Changed("pin") && wf != nil {
-		if v, ok := wf.Var(runtimecli.PinVar); ok && v != "" {
+	if !cmd.Flags().Changed("pin") {
+		if v := cfgPin; v != "" {
 			pin, pinFrom = v, defaultWranglerConfig
 			if !runtimesync.ValidDigest(v) {
 				// The file is wrong, not the command line: the Worker
@@ -77,7 +82,17 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 	if err != nil {
 		return runtimecli.CLIError(err)
 	}
-	state := pinState(l, wf != nil)
+	// The state is about the pin asked for or, with --pin=, the one the
+	// Worker is deployed with: listing catalog/v1.json does not unpin it.
+	statePin := pin
+	if statePin == "" && cfgPin != "" {
+		statePin, pinFrom = cfgPin, defaultWranglerConfig
+	}
+	listed := "pinned"
+	if pin == "" {
+		listed = "current"
+	}
+	state := pinState(statePin, l.Current, wf != nil)
 	switch {
 	case f.JSON:
 		if err := f.PrintJSON(listObject(l, state)); err != nil {
@@ -92,7 +107,7 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 		tw := tabwriter.NewWriter(ios.Out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, st.Bold("NAME")+"\t"+st.Bold("VERSION")+"\t"+st.Bold("SIZE")+"\t"+st.Bold("LICENSE"))
 		for _, r := range l.Rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Name, r.Version, progress.Bytes(r.SizeBytes), r.License)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cell(r.Name), cell(r.Version), progress.Bytes(r.SizeBytes), cell(r.License))
 		}
 		tw.Flush()
 	}
@@ -101,7 +116,7 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 		switch state {
 		case "stale":
 			f.Warn(&clierr.Warning{Code: runtimecli.WarnPinStale,
-				Message: fmt.Sprintf("%s pins %s, but the bucket's current catalog is %s: listed the pinned one", pinFrom, pin, l.Current),
+				Message: fmt.Sprintf("%s pins %s, but the bucket's current catalog is %s: listed the %s one", pinFrom, statePin, l.Current, listed),
 				Hint:    "run `nimbus runtime sync --write-config` and redeploy to move the Worker to the current one"})
 		case "missing":
 			f.Warn(&clierr.Warning{Code: runtimecli.WarnPinMissing,
@@ -115,11 +130,11 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 	switch state {
 	case "current":
 		if ios.IsStderrTTY() {
-			fmt.Fprintf(w, "%s %s pins %s, the bucket's current catalog\n", st.SuccessIcon(), pinFrom, st.Key(pin[:12]))
+			fmt.Fprintf(w, "%s %s pins %s, the bucket's current catalog\n", st.SuccessIcon(), pinFrom, st.Key(statePin[:12]))
 		}
 	case "stale":
-		fmt.Fprintf(w, "%s %s pins %s, but the bucket's current catalog is %s: listed the pinned one. Run `nimbus runtime sync --write-config` and redeploy to move the Worker to the current one.\n",
-			st.WarningIcon(), pinFrom, pin, l.Current)
+		fmt.Fprintf(w, "%s %s pins %s, but the bucket's current catalog is %s: listed the %s one. Run `nimbus runtime sync --write-config` and redeploy to move the Worker to the current one.\n",
+			st.WarningIcon(), pinFrom, statePin, l.Current, listed)
 	case "missing":
 		fmt.Fprintf(w, "%s %s does not pin a runtime catalog: runtime installs in the deployed Worker fail until it does. Run `nimbus runtime sync --write-config` and redeploy.\n",
 			st.WarningIcon(), defaultWranglerConfig)
@@ -127,16 +142,26 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 	return nil
 }
 
-// pinState compares the pin with the bucket's current catalog: "current",
+// cell makes catalog text safe for one table cell on a terminal. The
+// catalog is whatever the bucket holds (anyone with R2 write access, or a
+// package's manifest whose license a sync copies in, wrote it): an ESC or
+// BEL of theirs would drive the terminal (retitle it, write the clipboard
+// with OSC 52), a bidi override would reorder the line, and a tab or line
+// break would break the table.
+func cell(s string) string {
+	return strings.Join(strings.Fields(clierr.TerminalText(s)), " ")
+}
+
+// pinState compares pin with the bucket's current catalog: "current",
 // "stale", "missing" (a wrangler.jsonc without a pin) or "none" (no pin,
 // no wrangler.jsonc).
-func pinState(l *runtimesync.Listing, haveConfig bool) string {
+func pinState(pin, current string, haveConfig bool) string {
 	switch {
-	case l.Pin == "" && haveConfig:
+	case pin == "" && haveConfig:
 		return "missing"
-	case l.Pin == "":
+	case pin == "":
 		return "none"
-	case l.Pin == l.Current:
+	case pin == current:
 		return "current"
 	default:
 		return "stale"

@@ -102,6 +102,13 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 			return runtimecli.CLIError(err)
 		}
 	}
+	if named {
+		// A file that cannot take the pin fails now, not after the catalog
+		// is published with nothing to record its digest.
+		if _, err := runtimesync.WritePin(cfgPath, strings.Repeat("0", 64), true); err != nil {
+			return runtimecli.CLIError(err)
+		}
+	}
 	t, err := resolveTarget(cmd, f, &o.cf, wf)
 	if err != nil {
 		return err
@@ -113,7 +120,7 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 	if !f.JSON { // with --json, stderr carries JSON objects only
 		fmt.Fprintf(ios.ErrOut, "nimbus: syncing runtimes [%s] → r2://%s\n", strings.Join(shown, ", "), t.bucket)
 	}
-	view := runtimecli.NewView(ios)
+	view := runtimecli.NewView(ios, f.JSON)
 	s, err := runtimecli.Syncer(f, t.client, t.accountID, t.bucket, view)
 	if err != nil {
 		return err
@@ -124,10 +131,23 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 	if err != nil {
 		return runtimecli.CLIError(err)
 	}
+	if !f.JSON && !view.Active() {
+		// The view drew them on a terminal; a log (stderr redirected) gets
+		// them as lines, whether or not stdout's JSON carries them too.
+		for _, w := range res.Warnings {
+			fmt.Fprintf(ios.ErrOut, "nimbus: warning: %s\n", w)
+		}
+	}
 	var cfg *runtimecli.ConfigJSON
 	if named {
 		st, err := runtimesync.WritePin(cfgPath, res.CatalogSHA256, o.dryRun)
 		if err != nil {
+			// The file changed since the check above. The catalog is
+			// published: the digest to set by hand is in the message,
+			// which CI sees even without the hint.
+			if e, ok := runtimesync.AsError(err); ok && !o.dryRun {
+				e.Message = fmt.Sprintf("published catalog %s, but could not pin it: %s", res.CatalogSHA256, e.Message)
+			}
 			return runtimecli.CLIError(err)
 		}
 		cfg = &runtimecli.ConfigJSON{Path: cfgPath, Status: string(st)}

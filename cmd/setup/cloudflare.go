@@ -187,7 +187,9 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 		return toCLIError(err)
 	}
 	if !o.skipRuntimes {
-		plan.Runtimes = &runtimecli.SetupSync{F: f, Client: client, View: runtimecli.NewView(ios)}
+		// Not silent with --json: setup's own checklist (newView) is drawn
+		// on a terminal either way, and the runtime lines belong to it.
+		plan.Runtimes = &runtimecli.SetupSync{F: f, Client: client, View: runtimecli.NewView(ios, false)}
 		plan.WritePin = o.writeConfig && wranglerPath != ""
 	} else if o.writeConfig {
 		return clierr.Usagef("--write-config needs the runtime sync; drop --skip-runtimes")

@@ -1,12 +1,15 @@
 package runtimesync
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/nimbus-sh/nimbus/internal/atomicfile"
 	"github.com/nimbus-sh/nimbus/pkg/npmregistry"
@@ -36,15 +39,22 @@ func cacheError(what string, err error) *Error {
 }
 
 // verifiedManifest returns the manifest recorded for a tarball that passed
-// every check, or nil.
+// every check, or nil. The record is published as the package's manifest
+// without the tarball being read again, so it carries its own SHA-256: a
+// record damaged on disk is removed and the tarball read instead.
 func (c *Cache) verifiedManifest(i npmregistry.Integrity) *Manifest {
 	f, err := os.Open(c.manifestPath(i))
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, maxManifest+1))
+	data, err := io.ReadAll(io.LimitReader(f, 65+maxManifest+1))
 	if err != nil {
+		return nil
+	}
+	sum, raw, ok := bytes.Cut(data, []byte("\n"))
+	if !ok || string(sum) != Digest(raw) {
+		_ = os.Remove(c.manifestPath(i))
 		return nil
 	}
 	m, err := ParseManifest(raw)
@@ -56,13 +66,14 @@ func (c *Cache) verifiedManifest(i npmregistry.Integrity) *Manifest {
 }
 
 // recordManifest notes that the tarball with integrity i holds manifest raw
-// and that its blobs matched it. A failure only costs speed later, which
-// is also why the file is not synced (a manifest is written for every
-// tarball a sync verifies).
+// and that its blobs matched it: the manifest's hex SHA-256, a line break,
+// then the manifest. A failure only costs speed later, which is also why
+// the file is not synced (a manifest is written for every tarball a sync
+// verifies).
 func (c *Cache) recordManifest(i npmregistry.Integrity, raw []byte) {
 	path := c.manifestPath(i)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
-		_ = atomicfile.WriteFile(path, raw, atomicfile.Options{Perm: 0o600})
+		_ = atomicfile.WriteFile(path, append([]byte(Digest(raw)+"\n"), raw...), atomicfile.Options{Perm: 0o600})
 	}
 }
 
@@ -133,4 +144,25 @@ func (c *Cache) downloadOnce(ctx context.Context, reg Registry, url string, i np
 		return n, cacheError(fmt.Sprintf("store %s", path), err)
 	}
 	return n, nil
+}
+
+// removeStaleTemps removes the temporary files (partial downloads, manifest
+// records being written) that syncs killed outright left in the tarball
+// directory, once they are older than cutoff; a sync still writing one
+// keeps touching it. Failures only cost disk space, so they are ignored.
+func (c *Cache) removeStaleTemps(cutoff time.Time) {
+	dir := filepath.Join(c.Dir, "tarballs")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if !e.Type().IsRegular() || !(strings.HasPrefix(name, ".download-") || strings.HasPrefix(name, ".tmp-")) {
+			continue
+		}
+		if info, err := e.Info(); err == nil && info.ModTime().Before(cutoff) {
+			_ = os.Remove(filepath.Join(dir, name))
+		}
+	}
 }

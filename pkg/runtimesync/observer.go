@@ -8,9 +8,11 @@ type EventKind string
 const (
 	// EventResolved: Runtime resolved to Package@Version.
 	EventResolved EventKind = "resolved"
-	// EventDownloadStart: a tarball download of Total bytes (-1: unknown) began.
+	// EventDownloadStart: a tarball download of Total bytes (-1: unknown)
+	// began; once per tarball, also when a broken download is restarted.
 	EventDownloadStart EventKind = "download-start"
-	// EventDownloadBytes: Bytes more were downloaded.
+	// EventDownloadBytes: Bytes more were downloaded; a restarted download
+	// reports only the bytes beyond those already reported.
 	EventDownloadBytes EventKind = "download-bytes"
 	// EventVerified: Runtime's tarball and blobs passed their checks;
 	// Cached says the tarball came from the cache.

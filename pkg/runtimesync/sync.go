@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nimbus-sh/nimbus/pkg/npmregistry"
 	"github.com/nimbus-sh/nimbus/pkg/provision"
@@ -199,6 +200,7 @@ func (s *Syncer) Sync(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.Cache.removeStaleTemps(time.Now().Add(-staleStaging))
 	stageDir := ""
 	if !opts.DryRun {
 		if stageDir, err = newStageDir(s.Cache.Dir); err != nil {
@@ -255,9 +257,14 @@ func (r *run) resolve(ctx context.Context, reqs []Request) ([]*target, error) {
 			return nil, registryError(err)
 		}
 		p := packuments[q.Name]
+		// The registry writes these keys; one that is no version (a
+		// control or bidi character, a path) is not installable, and
+		// would otherwise reach the terminal and the messages.
 		var published []string
 		for v := range p.Versions {
-			published = append(published, v)
+			if validVersion(v) {
+				published = append(published, v)
+			}
 		}
 		nv, mv, err := pickVersion(q, published)
 		if err != nil {
@@ -431,16 +438,19 @@ func (r *run) prepare(ctx context.Context, t *target, present map[string]int64, 
 			return &prepared{t: t, m: m, cached: true}, nil
 		}
 	}
+	// A download that broke off starts again from byte 0; the tarball is
+	// announced once and only bytes beyond those reported count, so the
+	// bar's total and bytes stay those of one tarball.
 	started := false
-	var last int64
+	var reported int64
 	path, n, err := cache.tarball(ctx, r.s.Registry, t.tarball, t.integrity, func(done, total int64) {
-		if !started || done == 0 {
-			started, last = true, 0
+		if !started {
+			started = true
 			r.obs.Observe(Event{Kind: EventDownloadStart, Runtime: t.name, Package: t.pkg, Version: t.npmVersion, Total: total})
 		}
-		if d := done - last; d > 0 {
+		if d := done - reported; d > 0 {
 			r.obs.Observe(Event{Kind: EventDownloadBytes, Runtime: t.name, Bytes: d})
-			last = done
+			reported = done
 		}
 	})
 	if err != nil {
@@ -550,6 +560,15 @@ func (r *run) publish(ctx context.Context, preps []*prepared, present map[string
 		cat.Set(p.m.Name, p.m.Version, CatalogEntry{Manifest: p.m.Key(), ManifestSHA256: p.m.SHA256, SizeBytes: p.m.SizeBytes(), License: p.m.License})
 	}
 	data := cat.Bytes()
+	// Packages choose what the catalog copies (a license of any length):
+	// a catalog this sync, `runtime list` and the next sync could not read
+	// back must not replace a readable one.
+	if _, err := ParseCatalog(data); err != nil {
+		e, _ := AsError(err)
+		return nil, &Error{Kind: KindData, Code: CodeCatalogInvalid, Err: err,
+			Message: "the merged catalog cannot be published: " + e.Message,
+			Hint:    "a package's manifest carries an oversized field (its license?); nothing was uploaded"}
+	}
 	digest := Digest(data)
 	res.CatalogSHA256 = digest
 	var catalogs []upload

@@ -466,3 +466,108 @@ func TestSyncRemovesStagingLeftByAKilledRun(t *testing.T) {
 		t.Errorf("staging holds %d entries after the sync, want only the recent one", len(ents))
 	}
 }
+
+// TestSyncDetectsACorruptManifestRecord: when the bucket holds every blob,
+// a sync takes the package's manifest from the cache's record instead of
+// reading the tarball again, and uploads those bytes as the manifest the
+// catalog pins. A record damaged on disk (here one character of the
+// license, still valid JSON) must be detected and read again from the
+// verified tarball, not published as the package's manifest.
+func TestSyncDetectsACorruptManifestRecord(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	first, err := e.syncer(bucket).Sync(ctx, runtimesync.Options{Runtimes: []string{"bash"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	records, _ := filepath.Glob(filepath.Join(e.cacheDir, "tarballs", "*.manifest.json"))
+	if len(records) != 1 {
+		t.Fatalf("manifest records: %v", records)
+	}
+	data, err := os.ReadFile(records[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := bytes.Replace(data, []byte("GPL-3.0-or-later"), []byte("GPL-3.0-or-latex"), 1)
+	if bytes.Equal(damaged, data) {
+		t.Fatalf("the record does not hold the license:\n%s", data)
+	}
+	if err := os.WriteFile(records[0], damaged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The bucket loses the manifest and the catalog, and keeps the blobs.
+	for _, k := range []string{"manifests/bash-5.2.37.json", "catalog/v1.json", "catalog/sha256/" + first.CatalogSHA256 + ".json"} {
+		e.cf.DeleteObject(acct, bucket, k)
+	}
+	again, err := e.syncer(bucket).Sync(ctx, runtimesync.Options{Runtimes: []string{"bash"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := mustGet(t, e, "manifests/bash-5.2.37.json"); !bytes.Equal(m, bashRuntime(t).Manifest()) {
+		t.Fatalf("published a manifest the package does not hold:\n%s", m)
+	}
+	if again.CatalogSHA256 != first.CatalogSHA256 {
+		t.Fatalf("catalog digest %s, want %s as before", again.CatalogSHA256, first.CatalogSHA256)
+	}
+}
+
+// TestSyncRemovesDownloadsLeftByAKilledRun: a sync killed outright during a
+// download (SIGKILL at a CI job's timeout, an OOM kill) cannot remove its
+// partial tarball, up to a runtime's whole size, and nothing else ever
+// would. The next sync removes such temporary files once they are old; a
+// recent one, which a sync running now may be writing, is kept.
+func TestSyncRemovesDownloadsLeftByAKilledRun(t *testing.T) {
+	e := newEnv(t)
+	dir := filepath.Join(e.cacheDir, "tarballs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stale := []string{filepath.Join(dir, ".download-111"), filepath.Join(dir, ".tmp-222")}
+	live := filepath.Join(dir, ".download-333")
+	for _, p := range append(stale, live) {
+		if err := os.WriteFile(p, make([]byte, 4096), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-72 * time.Hour)
+	for _, p := range stale {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.syncer(bucket).Sync(context.Background(), runtimesync.Options{Runtimes: []string{"bash"}, DryRun: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range stale {
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s, left by a killed run, is still there (%v)", filepath.Base(p), err)
+		}
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a recent download was removed: %v", err)
+	}
+}
+
+// TestSyncRefusesACatalogItCouldNotReadBack: the catalog copies each
+// manifest's license, which the package chooses. Two packages with 2 MiB
+// licenses made a catalog over the 4 MiB that ParseCatalog accepts: the
+// sync published it, and every later sync and `runtime list` then refused
+// the bucket's catalog as "not written by a Nimbus publisher". A catalog
+// that would not read back is refused before anything is uploaded.
+func TestSyncRefusesACatalogItCouldNotReadBack(t *testing.T) {
+	e := newEnv(t)
+	long := strings.Repeat("MIT OR ", 2<<20/7)
+	bash, cpython := bashRuntime(t), cpythonRuntime(t)
+	bash.License, cpython.License = long, long
+	e.npm.Publish("@nimbus-sh/runtime-bash", "5.2.37", bash.Tarball())
+	e.npm.Publish("@nimbus-sh/runtime-cpython", "3.13.14", cpython.Tarball())
+	_, err := e.syncer(bucket).Sync(context.Background(), runtimesync.Options{Runtimes: []string{"bash", "cpython"}})
+	re, ok := runtimesync.AsError(err)
+	if !ok || re.Kind != runtimesync.KindData {
+		t.Fatalf("err = %v (%+v), want a data error before publishing", err, re)
+	}
+	if n := e.cf.Mutations(); n != 0 {
+		t.Fatalf("%d writes for a catalog that cannot be read back:\n%s", n, e.cf.Summary())
+	}
+	t.Logf("%s: %s", re.Code, re.Message)
+}

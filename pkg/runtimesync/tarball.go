@@ -17,11 +17,12 @@ import (
 	"time"
 )
 
-// Bounds on what a runtime tarball may contain.
-const (
-	maxEntries       = 100000
-	maxUnpackedTotal = 4 << 30
-)
+// maxEntries bounds how many entries a runtime tarball may hold.
+const maxEntries = 100000
+
+// maxUnpackedTotal bounds what a runtime tarball decompresses to, headers
+// included. A variable only so a test can lower it.
+var maxUnpackedTotal int64 = 4 << 30
 
 // scannedBlob is one blob entry of a tarball: its hash and size, and where
 // it was staged for upload ("" when it was only hashed).
@@ -51,7 +52,14 @@ func scanTarball(ctx context.Context, path, stageDir string, stage func(key stri
 		return nil, invalidPackage("the tarball is not gzip-compressed: %v", err)
 	}
 	defer gz.Close()
-	tr := tar.NewReader(gz)
+	// Extended headers (PAX records, GNU long names: up to 1 MiB each)
+	// announce no size, so the entries' sizes alone do not bound the
+	// decompression; what the tar reader pulls from gzip does.
+	unpacked := &boundedReader{r: gz, left: maxUnpackedTotal}
+	tr := tar.NewReader(unpacked)
+	tooLarge := func() *Error {
+		return invalidPackage("the tarball unpacks to more than %d bytes", maxUnpackedTotal)
+	}
 	out := &scanned{blobs: map[string]scannedBlob{}}
 	var total int64
 	buf := make([]byte, 64<<10)
@@ -64,6 +72,9 @@ func scanTarball(ctx context.Context, path, stageDir string, stage func(key stri
 			break
 		}
 		if err != nil {
+			if unpacked.exceeded {
+				return nil, tooLarge()
+			}
 			return nil, invalidPackage("the tarball is damaged: %v", err)
 		}
 		if entries >= maxEntries {
@@ -77,7 +88,7 @@ func scanTarball(ctx context.Context, path, stageDir string, stage func(key stri
 		}
 		total += hdr.Size
 		if total > maxUnpackedTotal {
-			return nil, invalidPackage("the tarball unpacks to more than %d bytes", int64(maxUnpackedTotal))
+			return nil, tooLarge()
 		}
 		_, rel, _ := strings.Cut(strings.TrimPrefix(hdr.Name, "./"), "/")
 		isManifest := rel == "manifest.json"
@@ -103,6 +114,9 @@ func scanTarball(ctx context.Context, path, stageDir string, stage func(key stri
 			}
 			out.manifest, err = io.ReadAll(tr)
 			if err != nil {
+				if unpacked.exceeded {
+					return nil, tooLarge()
+				}
 				return nil, invalidPackage("the tarball is damaged: %v", err)
 			}
 			continue
@@ -116,6 +130,9 @@ func scanTarball(ctx context.Context, path, stageDir string, stage func(key stri
 		}
 		b, err := readBlob(ctx, tr, hdr.Size, key, stageDir, stage != nil && stage(key, hdr.Size), buf)
 		if err != nil {
+			if unpacked.exceeded {
+				return nil, tooLarge()
+			}
 			return nil, err
 		}
 		out.blobs[key] = b
@@ -124,6 +141,29 @@ func scanTarball(ctx context.Context, path, stageDir string, stage func(key stri
 		return nil, invalidPackage("the tarball has no package/manifest.json")
 	}
 	return out, nil
+}
+
+// boundedReader reads at most left bytes from r; past that it fails, and
+// exceeded says why.
+type boundedReader struct {
+	r        io.Reader
+	left     int64
+	exceeded bool
+}
+
+var errUnpackedBound = errors.New("unpacked bound reached")
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		b.exceeded = true
+		return 0, errUnpackedBound
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 // readBlob hashes one entry, copying it to a staging file when asked.
@@ -247,10 +287,11 @@ func (f *countingFile) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// staleStaging is the age at which a staging directory is taken for one
-// left by a sync that was killed outright (SIGKILL, OOM, power loss), which
-// cannot run its own cleanup. No sync stages for anywhere near that long:
-// staging ends before the first upload.
+// staleStaging is the age at which a staging directory (or a temporary
+// file of the tarball cache) is taken for one left by a sync that was
+// killed outright (SIGKILL, OOM, power loss), which cannot run its own
+// cleanup. No sync stages for anywhere near that long: staging ends before
+// the first upload, and a download in progress keeps its file's time fresh.
 const staleStaging = 24 * time.Hour
 
 // newStageDir makes a private directory for one sync's staged blobs, after

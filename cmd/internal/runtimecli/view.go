@@ -15,7 +15,7 @@ import (
 // View shows a sync's progress on stderr when it is a terminal: a line per
 // verified package, a bar for the downloads and one for the uploads (none
 // on a dumb terminal, which would print the bar's erase sequences as
-// text). When stderr is not a terminal it prints nothing.
+// text). When stderr is not a terminal, or with --json, it prints nothing.
 type View struct {
 	w      io.Writer
 	st     *style.Styles
@@ -28,9 +28,11 @@ type View struct {
 	upload   *progress.Bar
 }
 
-// NewView returns a view on ios's stderr.
-func NewView(ios *iostreams.IOStreams) *View {
-	return &View{w: ios.ErrOut, st: ios.Styles(), color: ios.ColorEnabled(), active: ios.IsStderrTTY(), bars: ios.CanRedrawStderr()}
+// NewView returns a view on ios's stderr. A silent one (for --json, whose
+// stderr carries JSON objects only, terminal or not) draws nothing; the
+// result's JSON carries the warnings instead.
+func NewView(ios *iostreams.IOStreams, silent bool) *View {
+	return &View{w: ios.ErrOut, st: ios.Styles(), color: ios.ColorEnabled(), active: ios.IsStderrTTY() && !silent, bars: ios.CanRedrawStderr()}
 }
 
 // Active reports whether the view draws anything.

@@ -1,0 +1,10 @@
+package runtimesync
+
+// SetMaxUnpacked lowers the unpacked bound for a test, which restores it
+// with the returned function: a tarball that decompresses past the real
+// 4 GiB would take a test many seconds of CPU to build and read.
+func SetMaxUnpacked(n int64) (restore func()) {
+	old := maxUnpackedTotal
+	maxUnpackedTotal = n
+	return func() { maxUnpackedTotal = old }
+}
