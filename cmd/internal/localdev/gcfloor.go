@@ -15,7 +15,7 @@ const runtimeHeapMinimum = 4 << 20
 // GCFloor is the heap goal StartGCFloor keeps the collector at, at least:
 // `nimbus dev` between requests has well under 1 MiB live, so at GOGC=50
 // alone its goal is the runtime's minimum scaled down, 2 MiB, and a server
-// answering small requests (each allocates about 4 KiB, net/http's share
+// answering small requests (each allocates about 3.5 KiB, net/http's share
 // included) collects every few hundred of them, a fixed cost of a
 // millisecond or more of CPU each (a stop of both processors, the stacks
 // scanned, the spans swept) for almost nothing freed. 4 MiB is GOGC=100's
