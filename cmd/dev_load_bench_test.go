@@ -36,7 +36,8 @@ import (
 // NIMBUS_LOAD_ROUNDS (default 3) the number of rounds, NIMBUS_LOAD_CONC
 // (default 1,16,64,256) the concurrencies, NIMBUS_LOAD_OPS a comma-separated
 // subset of the rows, NIMBUS_LOAD_IDS (default 10000)
-// the number of sandboxes of the fd check and NIMBUS_LOAD_ISOLATION the
+// the number of sandboxes of the fd check (0 skips it, and its wait for
+// the descriptors to settle, for short profiling runs) and NIMBUS_LOAD_ISOLATION the
 // server's --isolation. NIMBUS_LOAD_BIN runs another nimbus binary as the
 // server (a release build, or another commit's, to compare); by default
 // this test binary is the server. NIMBUS_LOAD_SERVER_ENV adds variables
@@ -50,7 +51,7 @@ import (
 func BenchmarkDevLoad(b *testing.B) {
 	dur := envDuration(b, "NIMBUS_LOAD_DURATION", 2*time.Second)
 	rounds := envInt(b, "NIMBUS_LOAD_ROUNDS", 3)
-	nids := envInt(b, "NIMBUS_LOAD_IDS", 10000)
+	nids := envInt0(b, "NIMBUS_LOAD_IDS", 10000)
 	concs := []int{1, 16, 64, 256}
 	if s := os.Getenv("NIMBUS_LOAD_CONC"); s != "" {
 		concs = nil
@@ -152,15 +153,19 @@ func BenchmarkDevLoad(b *testing.B) {
 	loadFds := d.fds(b)
 
 	// Many sandboxes: each is written to once.
-	many := loadtest.Run(ctx, 16, 0, nids, nimbus.WriteOp(loadtest.IDs("many", nids)))
-	// The load generator's own kept-alive connections are not the
-	// server's to give back: fds are counted without them.
-	client.CloseIdleConnections()
-	afterFds := d.fds(b)
-	settled := afterFds
-	for deadline := time.Now().Add(60 * time.Second); settled > idleFds && time.Now().Before(deadline); {
-		time.Sleep(250 * time.Millisecond)
-		settled = d.fds(b)
+	var many loadtest.Result
+	afterFds, settled := -1, -1
+	if nids > 0 {
+		many = loadtest.Run(ctx, 16, 0, nids, nimbus.WriteOp(loadtest.IDs("many", nids)))
+		// The load generator's own kept-alive connections are not the
+		// server's to give back: fds are counted without them.
+		client.CloseIdleConnections()
+		afterFds = d.fds(b)
+		settled = afterFds
+		for deadline := time.Now().Add(60 * time.Second); settled > idleFds && time.Now().Before(deadline); {
+			time.Sleep(250 * time.Millisecond)
+			settled = d.fds(b)
+		}
 	}
 
 	// The server's environment is its own (devServer), so its GOMAXPROCS
@@ -177,8 +182,10 @@ func BenchmarkDevLoad(b *testing.B) {
 		b.Fatal(err)
 	}
 	fmt.Printf("\nserver peak RSS (VmHWM) %.1f MiB; open fds: %d idle, %d after the rounds\n", peak/1024, idleFds, loadFds)
-	fmt.Printf("%d distinct sandboxes written to at concurrency 16: %d errors (%v), %.0f ops/s; open fds right after %d, %d after settling (idle %d)\n\n",
-		nids, many.Errors, many.FirstErr, many.OpsPerSec(), afterFds, settled, idleFds)
+	if nids > 0 {
+		fmt.Printf("%d distinct sandboxes written to at concurrency 16: %d errors (%v), %.0f ops/s; open fds right after %d, %d after settling (idle %d)\n\n",
+			nids, many.Errors, many.FirstErr, many.OpsPerSec(), afterFds, settled, idleFds)
+	}
 
 	report := func(op, floor string, c int, unit string) {
 		if m, _, _, ok := tab.Ratio(op, floor, c); ok {
@@ -202,8 +209,10 @@ func BenchmarkDevLoad(b *testing.B) {
 		fmt.Printf("server stderr:\n%s\n", d.Stderr.String())
 	}
 	b.ReportMetric(peak/1024, "rss-peak-MiB")
-	b.ReportMetric(float64(settled-idleFds), "fds-above-idle-after-ids")
-	b.ReportMetric(float64(many.Errors), "errors-many-ids")
+	if nids > 0 {
+		b.ReportMetric(float64(settled-idleFds), "fds-above-idle-after-ids")
+		b.ReportMetric(float64(many.Errors), "errors-many-ids")
+	}
 }
 
 func median(xs []float64) float64 {
@@ -234,12 +243,21 @@ func envDuration(b *testing.B, key string, def time.Duration) time.Duration {
 }
 
 func envInt(b *testing.B, key string, def int) int {
+	n := envInt0(b, key, def)
+	if n < 1 {
+		b.Fatalf("%s: %q", key, os.Getenv(key))
+	}
+	return n
+}
+
+// envInt0 is envInt allowing 0.
+func envInt0(b *testing.B, key string, def int) int {
 	s := os.Getenv(key)
 	if s == "" {
 		return def
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
+	if err != nil || n < 0 {
 		b.Fatalf("%s: %q", key, s)
 	}
 	return n

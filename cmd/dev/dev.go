@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -169,8 +168,10 @@ It is hardened for a laptop with a browser open:
 				// commands in flight); collecting at half its size again
 				// instead of its whole size costs a few percent of CPU
 				// under load and keeps the footprint on a laptop about
-				// 4 MiB smaller at 256 clients (docs/benchmarks.md).
-				debug.SetGCPercent(devGCPercent)
+				// 4 MiB smaller at 256 clients (docs/benchmarks.md). A
+				// heap that small would be collected every few hundred
+				// requests: the goal stays at least localdev.GCFloor.
+				defer localdev.StartGCFloor(devGCPercent, localdev.GCFloor)()
 			}
 			serve := localdev.ServeOptions{Logf: func(format string, args ...any) {
 				fmt.Fprintf(ios.ErrOut, "%s "+format+"\n", append([]any{st.WarningIcon()}, args...)...)
