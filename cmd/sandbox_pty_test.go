@@ -123,6 +123,14 @@ func (p *ptySession) exit() int {
 	go func() { errc <- p.cmd.Wait() }()
 	select {
 	case err := <-errc:
+		// What nimbus wrote just before it exited may still be in the
+		// terminal's buffer: read it all (the reader ends when the last
+		// holder of the terminal is gone), or the screen misses the last
+		// lines. A grandchild that keeps the terminal open bounds this.
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+		}
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			return ee.ExitCode()

@@ -69,14 +69,18 @@ func readHidden(f *os.File) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprint(os.Stderr, "Secret (input hidden): ")
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
 	defer func() {
 		signal.Stop(sig)
 		close(done)
+		_ = term.Restore(fd, state)
 	}()
+	if err := echoOff(fd); err != nil {
+		return nil, err
+	}
+	fmt.Fprint(os.Stderr, "Secret (input hidden): ")
 	go func() {
 		select {
 		case <-sig:
