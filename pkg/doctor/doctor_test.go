@@ -443,3 +443,29 @@ func TestReport(t *testing.T) {
 		t.Fatal("ok with an expired token")
 	}
 }
+
+// TestEndpointFailuresAlwaysHaveAHint: an endpoint that fails in a way
+// the check has no special case for (a Worker error it does not know, an
+// answer that is not the remote API's envelope, a Worker that refuses the
+// request with a 4xx of its own) still gets a hint saying what to do.
+func TestEndpointFailuresAlwaysHaveAHint(t *testing.T) {
+	for _, c := range []struct {
+		name, want string
+		status     int
+		body       string
+	}{
+		{"unknown Worker error", "E_BOOM", http.StatusInternalServerError, `{"ok":false,"error":"boom","code":"E_BOOM"}`},
+		{"unknown refusal", "E_NOPE", http.StatusBadRequest, `{"ok":false,"error":"nope","code":"E_NOPE"}`},
+		{"not an envelope", "not a Nimbus JSON envelope", http.StatusOK, `{"ok":tru`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(c.status)
+				_, _ = w.Write([]byte(c.body))
+			}))
+			defer srv.Close()
+			expect(t, &doctor.Doctor{Endpoint: srv.URL, Secret: secret, Tenant: "acme"}, "endpoint", doctor.Fail, c.want)
+		})
+	}
+}
