@@ -4,6 +4,9 @@ package doctor_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -203,6 +206,34 @@ func TestToken(t *testing.T) {
 	expect(t, d, "token", doctor.Fail, "expired 1h59m ago")
 	d.Token = "not.a-token"
 	expect(t, d, "token", doctor.Fail, "not a Nimbus token")
+}
+
+// signed builds an HS256 token with exactly the given payload, for claims
+// nimbus token mint never writes.
+func signed(key, payload string) string {
+	enc := base64.RawURLEncoding
+	in := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(payload))
+	mac := hmac.New(sha256.New, []byte(key))
+	mac.Write([]byte(in))
+	return in + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
+// TestTokenWithoutExpiry: a token without a numeric exp (or iat) is one
+// the Worker refuses (E_TOKEN_CLAIMS); the check says so rather than
+// calling it expired two thousand years ago.
+func TestTokenWithoutExpiry(t *testing.T) {
+	now := time.Unix(1796290000, 0)
+	for _, payload := range []string{
+		`{"scope":"nimbus","tn":"acme","scopes":["sandbox:use"],"iat":1796290000}`,
+		`{"scope":"nimbus","tn":"acme","scopes":["sandbox:use"],"iat":1796290000,"exp":"1796299999"}`,
+		`{"scope":"nimbus","tn":"acme","scopes":["sandbox:use"],"exp":1796299999}`,
+	} {
+		d := &doctor.Doctor{Now: func() time.Time { return now }, Token: signed(secret, payload)}
+		c := expect(t, d, "token", doctor.Fail, "iat and exp", "E_TOKEN_CLAIMS", "nimbus token mint")
+		if strings.Contains(c.Detail, "expired") {
+			t.Errorf("%s: %s", payload, c.Detail)
+		}
+	}
 }
 
 func TestEndpoint(t *testing.T) {
