@@ -42,6 +42,12 @@ const (
 	DefaultSpillDir = "/tmp/nimbus-mcp"
 	// MaxEntries is the most entries one listFiles returns.
 	MaxEntries = 1000
+	// MaxMessage is the largest message (one tool call) the server reads,
+	// on stdio as over HTTP: a writeFile of the client's whole write limit
+	// (20 MiB by default), base64 included, fits. The SDK's stdio default
+	// (16 MiB) is smaller, and a stdio frame over the limit ends the
+	// session, which destroys a fresh sandbox with the agent's work.
+	MaxMessage = 32 << 20
 	// ExtensionKey names the capabilities extension that carries the
 	// Descriptor.
 	ExtensionKey = "nimbus.sh/sandbox"
@@ -185,7 +191,8 @@ func (s *Server) MCP() *mcp.Server { return s.mcp }
 func (s *Server) Descriptor() Descriptor { return s.desc }
 
 // Run serves one client over t (stdio, in-memory…) until it disconnects or
-// ctx ends.
+// ctx ends. An IOTransport or StdioTransport should set MaxLineLength to
+// MaxMessage.
 func (s *Server) Run(ctx context.Context, t mcp.Transport) error { return s.mcp.Run(ctx, t) }
 
 // HTTPHandler serves the streamable HTTP transport. It rejects requests
@@ -194,7 +201,7 @@ func (s *Server) Run(ctx context.Context, t mcp.Transport) error { return s.mcp.
 func (s *Server) HTTPHandler() http.Handler {
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
 		SessionTimeout:      30 * time.Minute,
-		MaxRequestBodyBytes: 32 << 20,
+		MaxRequestBodyBytes: MaxMessage,
 	})
 	return http.NewCrossOriginProtection().Handler(h)
 }

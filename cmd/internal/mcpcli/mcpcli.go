@@ -367,7 +367,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 	if hl != nil {
 		serveErr = hl.serve(ctx, f, logger, srv)
 	} else {
-		serveErr = srv.Run(ctx, &mcp.IOTransport{Reader: io.NopCloser(ios.In), Writer: nopWriteCloser{ios.Out}})
+		serveErr = srv.Run(ctx, &mcp.IOTransport{Reader: io.NopCloser(ios.In), Writer: nopWriteCloser{ios.Out}, MaxLineLength: mcpserver.MaxMessage})
 		if ctx.Err() == nil && serveErr != nil && isClosed(serveErr) {
 			serveErr = nil
 		}
