@@ -608,6 +608,16 @@ func TestMCPSignalStillDestroysTheFreshSandbox(t *testing.T) {
 		if !slices.Contains(sandboxDirs(t, data), "acme:_:"+id) {
 			t.Fatalf("%s: sandbox %s not created", sig, id)
 		}
+		// A call still running (the agent waits on a long command) is
+		// cancelled by the signal, not waited for: the server exits and
+		// destroys the sandbox now, not when the command ends.
+		go func() {
+			_, _ = cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "nimbus_exec", Arguments: map[string]any{"command": "touch started; sleep 600"}})
+		}()
+		waitFor(t, func() bool {
+			out, _ := mcpCall(t, cs, "nimbus_exists", map[string]any{"path": "started"})
+			return out["exists"] == true
+		}, stderr)
 		if err := proc.Process.Signal(sig); err != nil {
 			t.Fatal(err)
 		}

@@ -365,7 +365,10 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 
 	var serveErr error
 	if hl != nil {
+		// Running calls end with the server, not after their commands.
+		stopCalls := context.AfterFunc(ctx, srv.Close)
 		serveErr = hl.serve(ctx, f, logger, srv)
+		stopCalls()
 	} else {
 		serveErr = srv.Run(ctx, &mcp.IOTransport{Reader: io.NopCloser(ios.In), Writer: nopWriteCloser{ios.Out}, MaxLineLength: mcpserver.MaxMessage})
 		if ctx.Err() == nil && serveErr != nil && isClosed(serveErr) {
