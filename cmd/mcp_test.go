@@ -608,6 +608,16 @@ func TestMCPSignalStillDestroysTheFreshSandbox(t *testing.T) {
 		if !slices.Contains(sandboxDirs(t, data), "acme:_:"+id) {
 			t.Fatalf("%s: sandbox %s not created", sig, id)
 		}
+		// A call still running (the agent waits on a long command) is
+		// cancelled by the signal, not waited for: the server exits and
+		// destroys the sandbox now, not when the command ends.
+		go func() {
+			_, _ = cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "nimbus_exec", Arguments: map[string]any{"command": "touch started; sleep 600"}})
+		}()
+		waitFor(t, func() bool {
+			out, _ := mcpCall(t, cs, "nimbus_exists", map[string]any{"path": "started"})
+			return out["exists"] == true
+		}, stderr)
 		if err := proc.Process.Signal(sig); err != nil {
 			t.Fatal(err)
 		}
@@ -780,5 +790,24 @@ func TestMCPStartTimeoutDestroysTheUnconfirmedSandbox(t *testing.T) {
 				t.Errorf("ledger %+v; stderr:\n%s", pending, stderr.String())
 			}
 		})
+	}
+}
+
+// A tool call larger than the SDK's default 16 MiB stdio frame (a writeFile
+// within the 20 MiB write limit) is served, as over HTTP: the frame limit
+// is mcpserver.MaxMessage on both transports. Beyond it the stdio
+// session would end, and with it the fresh sandbox and the agent's work.
+func TestMCPLargeCallOverStdio(t *testing.T) {
+	dev := startDevServer(t, devOptions{})
+	env := []string{"NIMBUS_ENDPOINT=" + dev.URL, "JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme"}
+	cs, stderr, _ := mcpSession(t, dev.Nimbus, env)
+	defer cs.Close()
+	const n = 18 << 20
+	out, res := mcpCall(t, cs, "nimbus_writeFile", map[string]any{"path": "big.txt", "content": strings.Repeat("a", n)})
+	if res.IsError || out["bytes"] != float64(n) {
+		t.Fatalf("writeFile of 18 MiB: %v %s\n%s", out, resultText(res), stderr)
+	}
+	if out, res := mcpCall(t, cs, "nimbus_exec", map[string]any{"command": "wc -c < big.txt"}); res.IsError || strings.TrimSpace(out["stdout"].(string)) != strconv.Itoa(n) {
+		t.Fatalf("the session did not survive: %v %s\n%s", out, resultText(res), stderr)
 	}
 }

@@ -4,6 +4,9 @@ package doctor_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -203,6 +206,34 @@ func TestToken(t *testing.T) {
 	expect(t, d, "token", doctor.Fail, "expired 1h59m ago")
 	d.Token = "not.a-token"
 	expect(t, d, "token", doctor.Fail, "not a Nimbus token")
+}
+
+// signed builds an HS256 token with exactly the given payload, for claims
+// nimbus token mint never writes.
+func signed(key, payload string) string {
+	enc := base64.RawURLEncoding
+	in := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(payload))
+	mac := hmac.New(sha256.New, []byte(key))
+	mac.Write([]byte(in))
+	return in + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
+// TestTokenWithoutExpiry: a token without a numeric exp (or iat) is one
+// the Worker refuses (E_TOKEN_CLAIMS); the check says so rather than
+// calling it expired two thousand years ago.
+func TestTokenWithoutExpiry(t *testing.T) {
+	now := time.Unix(1796290000, 0)
+	for _, payload := range []string{
+		`{"scope":"nimbus","tn":"acme","scopes":["sandbox:use"],"iat":1796290000}`,
+		`{"scope":"nimbus","tn":"acme","scopes":["sandbox:use"],"iat":1796290000,"exp":"1796299999"}`,
+		`{"scope":"nimbus","tn":"acme","scopes":["sandbox:use"],"exp":1796299999}`,
+	} {
+		d := &doctor.Doctor{Now: func() time.Time { return now }, Token: signed(secret, payload)}
+		c := expect(t, d, "token", doctor.Fail, "iat and exp", "E_TOKEN_CLAIMS", "nimbus token mint")
+		if strings.Contains(c.Detail, "expired") {
+			t.Errorf("%s: %s", payload, c.Detail)
+		}
+	}
 }
 
 func TestEndpoint(t *testing.T) {
@@ -441,5 +472,31 @@ func TestReport(t *testing.T) {
 	d.Token = mint(t, secret, "", -time.Minute, token.ScopeSandboxUse)
 	if d.Run(context.Background()).OK {
 		t.Fatal("ok with an expired token")
+	}
+}
+
+// TestEndpointFailuresAlwaysHaveAHint: an endpoint that fails in a way
+// the check has no special case for (a Worker error it does not know, an
+// answer that is not the remote API's envelope, a Worker that refuses the
+// request with a 4xx of its own) still gets a hint saying what to do.
+func TestEndpointFailuresAlwaysHaveAHint(t *testing.T) {
+	for _, c := range []struct {
+		name, want string
+		status     int
+		body       string
+	}{
+		{"unknown Worker error", "E_BOOM", http.StatusInternalServerError, `{"ok":false,"error":"boom","code":"E_BOOM"}`},
+		{"unknown refusal", "E_NOPE", http.StatusBadRequest, `{"ok":false,"error":"nope","code":"E_NOPE"}`},
+		{"not an envelope", "not a Nimbus JSON envelope", http.StatusOK, `{"ok":tru`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(c.status)
+				_, _ = w.Write([]byte(c.body))
+			}))
+			defer srv.Close()
+			expect(t, &doctor.Doctor{Endpoint: srv.URL, Secret: secret, Tenant: "acme"}, "endpoint", doctor.Fail, c.want)
+		})
 	}
 }

@@ -88,7 +88,7 @@ func (d *Doctor) probe(ctx context.Context) Check {
 	}
 	sb, err := c.Sandbox(id, sc.SandboxOptions{})
 	if err != nil {
-		return fail(name, err.Error(), "")
+		return fail(name, err.Error(), hintOther)
 	}
 	api := redactURL(c.Endpoint()) + sc.NormalizeBasePath(d.BasePath)
 	pctx, cancel := d.withTimeout(ctx)
@@ -131,11 +131,11 @@ func (d *Doctor) probeFailure(name, api string, err error) Check {
 			return fail(name, fmt.Sprintf("%s answers, but not as the Nimbus remote API (HTTP %d)", api, ce.Status),
 				"enable it in the Worker (createNimbusHandler with sdk: { remote: true, config }) and redeploy, or fix --base-path")
 		}
-		return fail(name, ce.Error(), "")
+		return fail(name, ce.Error(), hintOther)
 	}
 	var re *sc.RemoteError
 	if !errors.As(err, &re) {
-		return fail(name, err.Error(), "")
+		return fail(name, err.Error(), hintOther)
 	}
 	got := fmt.Sprintf("%s answered %d %s: %s", api, re.Status, re.Code, re.Message)
 	switch re.Code {
@@ -162,8 +162,16 @@ func (d *Doctor) probeFailure(name, api string, err error) Check {
 	if re.Status == http.StatusServiceUnavailable {
 		return warn(name, got, "the platform is busy or redeploying; run nimbus doctor again in a few seconds")
 	}
-	return fail(name, got, "")
+	if re.Status >= 500 {
+		return fail(name, got, "the Worker failed on its side: read its log (npx wrangler tail) while running nimbus doctor again, and redeploy it if it is older than this nimbus")
+	}
+	return fail(name, got, "the Worker refused the request for a reason nimbus does not know: it may be older or newer than this nimbus (redeploy it, or update nimbus), or --base-path names another API")
 }
+
+// hintOther is the hint of a probe failure the check has no special case
+// for: an answer that is not the remote API's (a proxy, a login page, a
+// Worker of another version).
+const hintOther = "the endpoint answered, but not as the Nimbus remote API does: check --endpoint and --base-path (a proxy or login page in front of the Worker answers this way), and redeploy the Worker if it is older than this nimbus"
 
 // checkClock compares the local clock with the Worker's Date header, from
 // a CORS preflight (no body, no credentials) on the rpc route.

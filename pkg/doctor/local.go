@@ -124,6 +124,9 @@ func (d *Doctor) checkToken() Check {
 	}
 	c := dec.Claims
 	mint := "mint a fresh one: nimbus token mint --tenant " + orT(c.Tenant()) + " --scopes sandbox:use"
+	if !c.HasNumericDates() {
+		return fail(name, "the token"+from+" lacks numeric iat and exp claims (issue and expiry times); the Worker refuses it (E_TOKEN_CLAIMS)", mint)
+	}
 	exp := c.ExpiresTime()
 	if !exp.After(now) {
 		return fail(name, fmt.Sprintf("the token%s expired %s ago (%s)", from, duration.Human(now.Sub(exp).Round(time.Second)), exp.UTC().Format(time.RFC3339)), mint)

@@ -42,7 +42,7 @@ func (d *Doctor) checkProject(ctx context.Context) []Check {
 		return skipAll("no " + d.WranglerFile + " in this directory (not a Nimbus project, or run from its root)")
 	}
 	if err != nil {
-		c := fail("wrangler", "cannot read "+d.WranglerFile+": "+err.Error(), "")
+		c := fail("wrangler", "cannot read "+d.WranglerFile+": "+err.Error(), "make it readable by this user, or name another file with --wrangler-config")
 		return append([]Check{c}, skipAll("the wrangler config is unreadable")[1:]...)
 	}
 	f, err := wranglerfile.Parse(data)
@@ -196,10 +196,17 @@ func (d *Doctor) checkCatalog(ctx context.Context, p *project) Check {
 	l, err := runtimesync.List(lctx, runtimesync.R2Bucket(d.Cloudflare, p.accountID, bucket), pin)
 	if err != nil {
 		if re, ok := runtimesync.AsError(err); ok {
+			hint := re.Hint
 			if re.Kind == runtimesync.KindConfig || re.Kind == runtimesync.KindData {
-				return fail(name, re.Message, re.Hint)
+				if hint == "" {
+					hint = "nimbus runtime sync --write-config republishes the catalog and pins it; then redeploy"
+				}
+				return fail(name, re.Message, hint)
 			}
-			return warn(name, "could not read the catalog: "+re.Message, re.Hint)
+			if hint == "" {
+				hint = cfHint(err)
+			}
+			return warn(name, "could not read the catalog: "+re.Message, hint)
 		}
 		return warn(name, "could not read the catalog in "+bucket+": "+cfReason(err), cfHint(err))
 	}

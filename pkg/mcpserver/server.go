@@ -48,6 +48,12 @@ const (
 	DefaultSpillDir = "/tmp/nimbus-mcp"
 	// MaxEntries is the most entries one listFiles returns.
 	MaxEntries = 1000
+	// MaxMessage is the largest message (one tool call) the server reads,
+	// on stdio as over HTTP: a writeFile of the client's whole write limit
+	// (20 MiB by default), base64 included, fits. The SDK's stdio default
+	// (16 MiB) is smaller, and a stdio frame over the limit ends the
+	// session, which destroys a fresh sandbox with the agent's work.
+	MaxMessage = 32 << 20
 	// ExtensionKey names the capabilities extension that carries the
 	// Descriptor.
 	ExtensionKey = "nimbus.sh/sandbox"
@@ -106,6 +112,12 @@ type Server struct {
 	// run tells this server's saved outputs from those of other servers
 	// on the same sandbox (another agent, an earlier run with --keep).
 	run string
+	// calls is cancelled by Close: every running tool call ends with it.
+	// The SDK does not cancel handlers when Run's context ends (it closes
+	// the session and waits for them), so without it a signal would wait
+	// for a long command to finish before the server could exit.
+	calls      context.Context
+	closeCalls context.CancelFunc
 }
 
 // New validates o and builds the server with its tools and resources.
@@ -153,6 +165,7 @@ func New(o Options) (*Server, error) {
 	run := make([]byte, 4)
 	_, _ = rand.Read(run)
 	s := &Server{o: o, sb: o.Sandbox, run: hex.EncodeToString(run)}
+	s.calls, s.closeCalls = context.WithCancel(context.Background())
 	s.desc = Descriptor{
 		Name: o.Namespace, Kind: o.Kind, Namespace: o.Namespace, Sandbox: o.Sandbox.ID(),
 		Capabilities: Capabilities(o.RuntimeAllow), ReadOnly: o.ReadOnly, Destroy: o.Destroyer != nil,
@@ -191,8 +204,19 @@ func (s *Server) MCP() *mcp.Server { return s.mcp }
 func (s *Server) Descriptor() Descriptor { return s.desc }
 
 // Run serves one client over t (stdio, in-memory…) until it disconnects or
-// ctx ends.
-func (s *Server) Run(ctx context.Context, t mcp.Transport) error { return s.mcp.Run(ctx, t) }
+// ctx ends; when ctx ends, running tool calls are cancelled (Close), so Run
+// returns without waiting for their commands. An IOTransport or
+// StdioTransport should set MaxLineLength to MaxMessage.
+func (s *Server) Run(ctx context.Context, t mcp.Transport) error {
+	defer context.AfterFunc(ctx, s.Close)()
+	return s.mcp.Run(ctx, t)
+}
+
+// Close cancels every running tool call, and the commands they run, on
+// every transport; calls made afterwards fail at once with CodeCancelled.
+// A server that shuts down calls it so that it does not wait for a long
+// command (the HTTP transport: when it stops serving).
+func (s *Server) Close() { s.closeCalls() }
 
 // HTTPHandler serves the streamable HTTP transport. It rejects requests
 // whose Host is not a loopback name (DNS rebinding) and cross-origin
@@ -200,7 +224,7 @@ func (s *Server) Run(ctx context.Context, t mcp.Transport) error { return s.mcp.
 func (s *Server) HTTPHandler() http.Handler {
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp }, &mcp.StreamableHTTPOptions{
 		SessionTimeout:      30 * time.Minute,
-		MaxRequestBodyBytes: 32 << 20,
+		MaxRequestBodyBytes: MaxMessage,
 	})
 	return http.NewCrossOriginProtection().Handler(h)
 }
@@ -300,9 +324,16 @@ func addTool[In, Out any](s *Server, spec toolSpec, h func(ctx context.Context, 
 		if testPanic != nil {
 			testPanic(spec.name)
 		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(s.calls, cancel)()
 		res, out, err := h(context.WithValue(ctx, requestKey{}, req), input)
 		if err != nil {
 			te := toolError(err)
+			if s.calls.Err() != nil && te.Code == CodeCancelled {
+				te = &ToolError{Code: CodeCancelled, Message: "the MCP server is shutting down: the call was cancelled", Err: err,
+					Hint: "a command that was running has been cancelled; run it again once the server is back"}
+			}
 			infoOf(ctx).code = te.Code
 			var zero Out
 			return nil, zero, te

@@ -979,3 +979,47 @@ func TestPanicInAToolIsAToolError(t *testing.T) {
 		t.Errorf("logs:\n%s", l)
 	}
 }
+
+// Close (a server shutting down: `nimbus mcp --http` on a signal) ends the
+// calls that are running on every transport, with their commands, instead
+// of waiting for them; later calls fail at once.
+func TestCloseCancelsRunningCalls(t *testing.T) {
+	url := backend(t)
+	sb := handle(t, url, "close-1", token.ScopeSandboxUse)
+	s, err := mcpserver.New(mcpserver.Options{Sandbox: sb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s.HTTPHandler())
+	defer hs.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, nil).Connect(testCtx(t), &mcp.StreamableClientTransport{Endpoint: hs.URL}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	done := make(chan *mcp.CallToolResult, 1)
+	go func() {
+		res, _ := cs.CallTool(testCtx(t), &mcp.CallToolParams{Name: "nimbus_exec", Arguments: map[string]any{"command": "touch started; sleep 120"}})
+		done <- res
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !ok[mcpserver.ExistsOutput](t, cs, "nimbus_exists", map[string]any{"path": "started"}).Exists {
+		if time.Now().After(deadline) {
+			t.Fatal("command never started")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.Close()
+	var res *mcp.CallToolResult
+	select {
+	case res = <-done:
+	case <-testCtx(t).Done():
+		t.Fatal("the running call was not cancelled by Close")
+	}
+	if res == nil || !res.IsError || !strings.Contains(text(res), "E_CANCELLED") || !strings.Contains(text(res), "shutting down") {
+		t.Fatalf("cancelled call: %+v", res)
+	}
+	if msg := failed(t, cs, "nimbus_exec", map[string]any{"command": "true"}); !strings.Contains(msg, "E_CANCELLED") {
+		t.Fatalf("a call after Close: %s", msg)
+	}
+}

@@ -253,6 +253,9 @@ func decodeToken(tok string) (token.Claims, error) {
 // more than the server needs: the agent holds whatever the token allows.
 func checkToken(c token.Claims, id string, now time.Time, needDestroy bool) (warnings []string, err error) {
 	mint := "mint a least-privilege one: nimbus token mint --tenant T --scopes sandbox:use --sid " + id
+	if !c.HasNumericDates() {
+		return nil, clierr.New(exitcode.DataErr, CodeTokenUnfit, "the given token lacks numeric iat and exp claims (issue and expiry times): the Worker refuses it (E_TOKEN_CLAIMS)", mint)
+	}
 	if exp := c.ExpiresTime(); !exp.IsZero() && !exp.After(now) {
 		return nil, clierr.New(exitcode.DataErr, CodeTokenUnfit, fmt.Sprintf("the given token expired %s ago", duration.Human(now.Sub(exp).Round(time.Second))), mint)
 	}
@@ -390,9 +393,12 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 
 	var serveErr error
 	if hl != nil {
+		// Running calls end with the server, not after their commands.
+		stopCalls := context.AfterFunc(ctx, srv.Close)
 		serveErr = hl.serve(ctx, f, logger, srv)
+		stopCalls()
 	} else {
-		serveErr = srv.Run(ctx, &mcp.IOTransport{Reader: io.NopCloser(ios.In), Writer: nopWriteCloser{ios.Out}})
+		serveErr = srv.Run(ctx, &mcp.IOTransport{Reader: io.NopCloser(ios.In), Writer: nopWriteCloser{ios.Out}, MaxLineLength: mcpserver.MaxMessage})
 		if ctx.Err() == nil && serveErr != nil && isClosed(serveErr) {
 			serveErr = nil
 		}

@@ -1,6 +1,7 @@
 package mcpcli
 
 import (
+	"encoding/base64"
 	"errors"
 	"net"
 	"net/http"
@@ -76,6 +77,29 @@ func TestCheckToken(t *testing.T) {
 	}
 	if _, err := decodeToken("not.a-token"); err == nil {
 		t.Error("a malformed token decoded")
+	}
+}
+
+// A given token without numeric iat and exp is refused at start-up, with
+// what is wrong: the Worker would refuse every tool call (E_TOKEN_CLAIMS),
+// and a missing exp is not a token that expired in 1970.
+func TestCheckTokenWithoutDates(t *testing.T) {
+	now := time.Unix(1796290000, 0)
+	enc := base64.RawURLEncoding
+	for _, payload := range []string{
+		`{"scope":"nimbus","tn":"acme","sid":"box","scopes":["sandbox:use"],"iat":1796290000}`,
+		`{"scope":"nimbus","tn":"acme","sid":"box","scopes":["sandbox:use"],"exp":1796299999}`,
+		`{"scope":"nimbus","tn":"acme","sid":"box","scopes":["sandbox:use"],"iat":1796290000,"exp":"1796299999"}`,
+	} {
+		c, err := decodeToken(enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(payload)) + ".c2ln")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = checkToken(c, "box", now, false)
+		var ce *clierr.Error
+		if !errors.As(err, &ce) || ce.Code != CodeTokenUnfit || ce.Exit != exitcode.DataErr || !strings.Contains(ce.Message, "iat and exp") || strings.Contains(ce.Message, "expired") {
+			t.Errorf("%s: %v", payload, err)
+		}
 	}
 }
 
