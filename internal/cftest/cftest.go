@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/reqlog"
 )
 
 // Token permissions, spelled as in the Cloudflare dashboard.
@@ -126,14 +128,14 @@ type Server struct {
 	// per_page asked for, so tests exercise cursors with few objects.
 	ListLimit int
 
-	buckets  map[string]map[string]time.Time // account -> bucket -> created
-	scripts  map[string]map[string]map[string]string
-	objects  map[string]object
-	faults   []*Fault
-	hooks    []*hook
-	hanging  chan struct{}
-	requests []Request
-	arrived  *sync.Cond
+	buckets map[string]map[string]time.Time // account -> bucket -> created
+	scripts map[string]map[string]map[string]string
+	objects map[string]object
+	hooks   []*hook
+	hanging chan struct{}
+	// log records the requests and holds the faults; it has a lock of
+	// its own.
+	log reqlog.Log[Request, Fault]
 }
 
 // BasePath is where the fake mounts the API, like the real /client/v4.
@@ -150,7 +152,6 @@ func New() *Server {
 		objects:    map[string]object{},
 		hanging:    make(chan struct{}),
 	}
-	s.arrived = sync.NewCond(&s.mu)
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -184,26 +185,7 @@ func (s *Server) Before(method, pathSuffix string, fn func()) {
 // WaitRequest blocks until a request with this method and path suffix has
 // arrived, or until timeout; it reports whether one did.
 func (s *Server) WaitRequest(method, pathSuffix string, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	t := time.AfterFunc(timeout, func() {
-		s.mu.Lock()
-		s.arrived.Broadcast()
-		s.mu.Unlock()
-	})
-	defer t.Stop()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for {
-		for _, r := range s.requests {
-			if (method == "" || r.Method == method) && strings.HasSuffix(r.Path, pathSuffix) {
-				return true
-			}
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		s.arrived.Wait()
-	}
+	return s.log.Wait(method, pathSuffix, timeout)
 }
 
 // BaseURL is the value for CLOUDFLARE_API_BASE_URL.
@@ -356,25 +338,13 @@ func (s *Server) keysLocked(account, bucket, prefix string) []string {
 }
 
 // AddFault installs a fault.
-func (s *Server) AddFault(f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &f)
-}
+func (s *Server) AddFault(f Fault) { s.log.AddFault(f.Method, f.PathSuffix, f.Times, f) }
 
 // Requests returns a copy of the recorded requests.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.requests)
-}
+func (s *Server) Requests() []Request { return s.log.Requests() }
 
 // ResetRequests forgets the recorded requests.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests = nil
-}
+func (s *Server) ResetRequests() { s.log.Reset() }
 
 // Mutations counts recorded requests that are not GET or HEAD.
 func (s *Server) Mutations() int {
@@ -388,13 +358,7 @@ func (s *Server) Mutations() int {
 }
 
 // Summary renders the recorded requests as "METHOD path" lines.
-func (s *Server) Summary() string {
-	var b strings.Builder
-	for _, r := range s.Requests() {
-		fmt.Fprintf(&b, "%s %s\n", r.Method, r.Path)
-	}
-	return b.String()
-}
+func (s *Server) Summary() string { return s.log.Summary() }
 
 type apiErr struct {
 	Code    int64  `json:"code"`
@@ -439,22 +403,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if len(body) <= 1<<20 {
 		rec.Body = body
 	}
+	fault, faulty := s.log.Record(r.Method, path, rec)
 	s.mu.Lock()
-	s.requests = append(s.requests, rec)
-	s.arrived.Broadcast()
-	var fault *Fault
-	for _, f := range s.faults {
-		if (f.Method == "" || f.Method == r.Method) && strings.HasSuffix(path, f.PathSuffix) && f.Times >= 0 {
-			if f.Times > 0 {
-				f.Times--
-				if f.Times == 0 {
-					f.Times = -1 // used up
-				}
-			}
-			fault = f
-			break
-		}
-	}
 	var run []func()
 	for _, h := range s.hooks {
 		if !h.done && (h.method == "" || h.method == r.Method) && strings.HasSuffix(path, h.pathSuffix) {
@@ -467,7 +417,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	for _, fn := range run {
 		fn()
 	}
-	if fault != nil && fault.Hang {
+	if faulty && fault.Hang {
 		select {
 		case <-r.Context().Done():
 		case <-hanging:
@@ -481,7 +431,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, 7003, "No route for that URI")
 		return
 	}
-	if fault != nil {
+	if faulty {
 		if fault.Lost {
 			s.route(httptest.NewRecorder(), r, path, body, limit)
 		}

@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/nimbus-sh/nimbus/internal/reqlog"
 )
 
 // Request is one recorded request.
@@ -60,9 +62,10 @@ type Server struct {
 	mu       sync.Mutex
 	packages map[string]map[string]*version // name -> version -> data
 	order    map[string][]string
-	faults   []*Fault
-	requests []Request
 	token    string
+	// log records the requests and holds the faults; it has a lock of
+	// its own.
+	log reqlog.Log[Request, Fault]
 }
 
 // RequireToken makes the registry private: every request without
@@ -120,25 +123,13 @@ func (s *Server) Publish(name, ver string, tarball []byte, opts ...PublishOption
 }
 
 // AddFault installs a fault.
-func (s *Server) AddFault(f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &f)
-}
+func (s *Server) AddFault(f Fault) { s.log.AddFault("", f.PathSuffix, f.Times, f) }
 
 // Requests returns the recorded requests.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.requests)
-}
+func (s *Server) Requests() []Request { return s.log.Requests() }
 
 // ResetRequests forgets the recorded requests.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests = nil
-}
+func (s *Server) ResetRequests() { s.log.Reset() }
 
 // Count returns how many packument and tarball requests were made.
 func (s *Server) Count() (packuments, tarballs int) {
@@ -153,13 +144,7 @@ func (s *Server) Count() (packuments, tarballs int) {
 }
 
 // Summary renders the recorded requests as "METHOD path" lines.
-func (s *Server) Summary() string {
-	var b strings.Builder
-	for _, r := range s.Requests() {
-		fmt.Fprintf(&b, "%s %s\n", r.Method, r.Path)
-	}
-	return b.String()
-}
+func (s *Server) Summary() string { return s.log.Summary() }
 
 // tarballPath is where the registry serves a tarball: the scope stays a
 // literal path segment, the file is <unscoped name>-<version>.tgz.
@@ -181,22 +166,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
-	s.mu.Lock()
-	s.requests = append(s.requests, Request{Method: r.Method, Path: path, Accept: r.Header.Get("Accept"), Authorization: r.Header.Get("Authorization")})
-	token := s.token
+	f, faulty := s.log.Record(r.Method, path, Request{Method: r.Method, Path: path, Accept: r.Header.Get("Accept"), Authorization: r.Header.Get("Authorization")})
 	var fault *Fault
-	for _, f := range s.faults {
-		if strings.HasSuffix(path, f.PathSuffix) && f.Times >= 0 {
-			if f.Times > 0 {
-				f.Times--
-				if f.Times == 0 {
-					f.Times = -1
-				}
-			}
-			fault = f
-			break
-		}
+	if faulty {
+		fault = &f
 	}
+	s.mu.Lock()
+	token := s.token
 	s.mu.Unlock()
 	if token != "" && r.Header.Get("Authorization") != "Bearer "+token {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="npm"`)

@@ -1,29 +1,29 @@
 package npmregistry
 
-import (
-	"errors"
+import "github.com/nimbus-sh/nimbus/internal/errkind"
 
-	"github.com/nimbus-sh/nimbus/internal/exitcode"
-)
+// Kind classifies an Error by what the caller can do about it; it is
+// the kind all of nimbus's libraries share, and ExitCode gives its exit
+// code.
+type Kind = errkind.Kind
 
-// Kind classifies an Error by what the caller can do about it.
-type Kind int
-
+// The kinds the registry client returns.
 const (
 	// KindUnavailable means the registry could not be reached or failed
 	// (transport error, 408, 429, 5xx) even after retries.
-	KindUnavailable Kind = iota
+	KindUnavailable = errkind.Unavailable
 	// KindNotFound means the registry has no such package (404).
-	KindNotFound
+	KindNotFound = errkind.NotFound
 	// KindIntegrity means a tarball did not match dist.integrity, or the
-	// version carries no usable integrity.
-	KindIntegrity
+	// version carries no usable integrity: bad data (65).
+	KindIntegrity = errkind.Data
 	// KindInvalid means the registry answered something that is not a
 	// packument or refused access (401, 403: nimbus sends no credentials),
-	// or a URL or size is unacceptable.
-	KindInvalid
+	// or a URL or size is unacceptable: the registry setting needs fixing
+	// (78).
+	KindInvalid = errkind.Config
 	// KindInterrupted means the caller's context was cancelled.
-	KindInterrupted
+	KindInterrupted = errkind.Interrupted
 )
 
 // Stable error codes.
@@ -68,17 +68,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // that failed or lacks the package (another registry, or later, may have
 // it), 65 for a tarball that fails its integrity, 78 for an answer or
 // setting that cannot be used, 130 when interrupted.
-func (e *Error) ExitCode() int {
-	switch e.Kind {
-	case KindIntegrity:
-		return exitcode.DataErr
-	case KindInvalid:
-		return exitcode.Config
-	case KindInterrupted:
-		return exitcode.Interrupted
-	}
-	return exitcode.Unavailable
-}
+func (e *Error) ExitCode() int { return e.Kind.ExitCode() }
 
 // ErrorCode returns Code.
 func (e *Error) ErrorCode() string { return e.Code }
@@ -87,10 +77,4 @@ func (e *Error) ErrorCode() string { return e.Code }
 func (e *Error) ErrorHint() string { return e.Hint }
 
 // AsError reports whether err is (or wraps) an *Error.
-func AsError(err error) (*Error, bool) {
-	var e *Error
-	if errors.As(err, &e) {
-		return e, true
-	}
-	return nil, false
-}
+func AsError(err error) (*Error, bool) { return errkind.As[*Error](err) }

@@ -1,37 +1,37 @@
 package provision
 
 import (
-	"errors"
-
 	"github.com/nimbus-sh/nimbus/internal/atomicfile"
-	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/errkind"
 )
 
-// Kind classifies an Error by what the user has to do about it; ExitCode
-// gives its sysexits code, so no caller inspects messages.
-type Kind int
+// Kind classifies an Error by what the user has to do about it; it is the
+// kind all of nimbus's libraries share, and ExitCode gives its sysexits
+// code, so no caller inspects messages.
+type Kind = errkind.Kind
 
+// The kinds Run returns.
 const (
 	// KindInternal is a bug or an unexpected answer from Cloudflare (exit 70).
-	KindInternal Kind = iota
+	KindInternal = errkind.Internal
 	// KindPermission means the token is invalid, inactive or lacks a
 	// permission (exit 77).
-	KindPermission
+	KindPermission = errkind.Permission
 	// KindConfig means something must be configured first: the account id,
 	// R2, a deployed Worker (exit 78).
-	KindConfig
+	KindConfig = errkind.Config
 	// KindUnavailable means Cloudflare or the network failed even after
 	// retries (exit 69).
-	KindUnavailable
+	KindUnavailable = errkind.Unavailable
 	// KindData means an input file or value is malformed (exit 65).
-	KindData
+	KindData = errkind.Data
 	// KindUsage means the plan itself is invalid, e.g. a bucket name that R2
 	// would reject (exit 64).
-	KindUsage
+	KindUsage = errkind.Usage
 	// KindCantCreate means a local file could not be written (exit 73).
-	KindCantCreate
+	KindCantCreate = errkind.CantCreate
 	// KindInterrupted means the caller cancelled the context (exit 130).
-	KindInterrupted
+	KindInterrupted = errkind.Interrupted
 )
 
 // Stable error codes. Codes that mirror a Cloudflare error are the bare
@@ -128,25 +128,7 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // ExitCode is the sysexits(3) status of e's Kind (see the Kind
 // constants).
-func (e *Error) ExitCode() int {
-	switch e.Kind {
-	case KindPermission:
-		return exitcode.NoPerm
-	case KindConfig:
-		return exitcode.Config
-	case KindUnavailable:
-		return exitcode.Unavailable
-	case KindData:
-		return exitcode.DataErr
-	case KindUsage:
-		return exitcode.Usage
-	case KindCantCreate:
-		return exitcode.CantCreate
-	case KindInterrupted:
-		return exitcode.Interrupted
-	}
-	return exitcode.Software
-}
+func (e *Error) ExitCode() int { return e.Kind.ExitCode() }
 
 // ErrorCode returns Code.
 func (e *Error) ErrorCode() string { return e.Code }
@@ -155,13 +137,7 @@ func (e *Error) ErrorCode() string { return e.Code }
 func (e *Error) ErrorHint() string { return e.Hint }
 
 // AsError reports whether err is (or wraps) a *Error and returns it.
-func AsError(err error) (*Error, bool) {
-	var pe *Error
-	if errors.As(err, &pe) {
-		return pe, true
-	}
-	return nil, false
-}
+func AsError(err error) (*Error, bool) { return errkind.As[*Error](err) }
 
 // invalidAccountID is the one error of a malformed account id, wherever
 // it is found: a configuration error (78), as docs/setup.md lists it.

@@ -1,5 +1,7 @@
 package provision
 
+import "github.com/nimbus-sh/nimbus/internal/observe"
+
 // StepID names a provisioning step.
 type StepID string
 
@@ -57,20 +59,9 @@ type Event struct {
 }
 
 // Observer receives progress while Run works, so the CLI can draw a
-// checklist; the library itself never prints.
-type Observer interface {
-	// Observe receives one event; it is called on Run's goroutine, so it
-	// must not block.
-	Observe(Event)
-}
+// checklist; the library itself never prints. Observe is called on Run's
+// goroutine, so it must not block.
+type Observer = observe.Observer[Event]
 
 // ObserverFunc adapts a function to Observer.
-type ObserverFunc func(Event)
-
-// Observe calls f.
-func (f ObserverFunc) Observe(e Event) { f(e) }
-
-type nopObserver struct{}
-
-// Observe discards the event.
-func (nopObserver) Observe(Event) {}
+type ObserverFunc = observe.Func[Event]

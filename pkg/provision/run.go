@@ -16,6 +16,7 @@ import (
 	"github.com/cloudflare/cloudflare-go/v6/r2"
 
 	"github.com/nimbus-sh/nimbus/internal/atomicfile"
+	"github.com/nimbus-sh/nimbus/internal/observe"
 	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"
 )
 
@@ -68,13 +69,10 @@ func (p *Provisioner) Run(ctx context.Context, plan Plan) (*Result, error) {
 		return nil, err
 	}
 	plan.Buckets = uniqueBuckets(plan.Buckets)
-	r := &run{p: p, c: p.Client, plan: plan, obs: p.Observer, res: &Result{
+	r := &run{p: p, c: p.Client, plan: plan, obs: observe.OrNop(p.Observer), res: &Result{
 		Worker: plan.Worker, RuntimeBucket: plan.RuntimeBucket, DryRun: plan.DryRun,
 		WranglerConfig: FileSkipped, Endpoint: FileSkipped, Secret: SecretSkipped,
 	}}
-	if r.obs == nil {
-		r.obs = nopObserver{}
-	}
 	steps := []func(context.Context) error{r.verifyToken, r.resolveAccount, r.buckets, r.runtimes, r.wranglerConfig, r.workersDev, r.secret}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {

@@ -1,35 +1,33 @@
 package runtimesync
 
-import (
-	"errors"
+import "github.com/nimbus-sh/nimbus/internal/errkind"
 
-	"github.com/nimbus-sh/nimbus/internal/exitcode"
-)
+// Kind classifies an Error by what the user has to do about it; it is the
+// kind all of nimbus's libraries share, and ExitCode gives its exit code.
+type Kind = errkind.Kind
 
-// Kind classifies an Error by what the user has to do about it.
-type Kind int
-
+// The kinds a sync or list returns.
 const (
 	// KindInternal is a bug or an unexpected state (exit 70).
-	KindInternal Kind = iota
+	KindInternal = errkind.Internal
 	// KindUsage means an unknown or ambiguous runtime was asked for (64).
-	KindUsage
+	KindUsage = errkind.Usage
 	// KindData means a package, manifest, blob or catalog failed a check
 	// (65): nothing from it was uploaded.
-	KindData
+	KindData = errkind.Data
 	// KindUnavailable means the runtime is not published as a package, or
 	// the npm registry failed (69).
-	KindUnavailable
+	KindUnavailable = errkind.Unavailable
 	// KindConfig means something must be set up first, e.g. the bucket,
 	// or npm's registry setting names something that is not a registry (78).
-	KindConfig
+	KindConfig = errkind.Config
 	// KindCantCreate means the local cache could not be written (73).
-	KindCantCreate
+	KindCantCreate = errkind.CantCreate
 	// KindConflict means the bucket's catalog changed during the sync in a
 	// way that publishing would undo (75: rerun).
-	KindConflict
+	KindConflict = errkind.Conflict
 	// KindInterrupted means the context was cancelled (130).
-	KindInterrupted
+	KindInterrupted = errkind.Interrupted
 )
 
 // Stable error codes.
@@ -103,25 +101,7 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // ExitCode is the sysexits(3) status of e's Kind (see the Kind
 // constants).
-func (e *Error) ExitCode() int {
-	switch e.Kind {
-	case KindUsage:
-		return exitcode.Usage
-	case KindData:
-		return exitcode.DataErr
-	case KindUnavailable:
-		return exitcode.Unavailable
-	case KindConfig:
-		return exitcode.Config
-	case KindCantCreate:
-		return exitcode.CantCreate
-	case KindConflict:
-		return exitcode.TempFail
-	case KindInterrupted:
-		return exitcode.Interrupted
-	}
-	return exitcode.Software
-}
+func (e *Error) ExitCode() int { return e.Kind.ExitCode() }
 
 // ErrorCode returns Code.
 func (e *Error) ErrorCode() string { return e.Code }
@@ -130,10 +110,4 @@ func (e *Error) ErrorCode() string { return e.Code }
 func (e *Error) ErrorHint() string { return e.Hint }
 
 // AsError reports whether err is (or wraps) an *Error.
-func AsError(err error) (*Error, bool) {
-	var e *Error
-	if errors.As(err, &e) {
-		return e, true
-	}
-	return nil, false
-}
+func AsError(err error) (*Error, bool) { return errkind.As[*Error](err) }

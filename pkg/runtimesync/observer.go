@@ -1,5 +1,7 @@
 package runtimesync
 
+import "github.com/nimbus-sh/nimbus/internal/observe"
+
 // EventKind says what an Event reports.
 type EventKind string
 
@@ -61,19 +63,9 @@ type Event struct {
 }
 
 // Observer receives progress; implementations must be safe for concurrent
-// use.
-type Observer interface {
-	// Observe receives one event. It is called on the sync's goroutines,
-	// so it must return quickly and not block.
-	Observe(Event)
-}
+// use. Observe is called on the sync's goroutines, so it must return
+// quickly and not block.
+type Observer = observe.Observer[Event]
 
 // ObserverFunc adapts a function to Observer.
-type ObserverFunc func(Event)
-
-// Observe calls f.
-func (f ObserverFunc) Observe(e Event) { f(e) }
-
-type nopObserver struct{}
-
-func (nopObserver) Observe(Event) {}
+type ObserverFunc = observe.Func[Event]

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/observe"
 	"github.com/nimbus-sh/nimbus/pkg/npmregistry"
 	"github.com/nimbus-sh/nimbus/pkg/provision"
 )
@@ -167,11 +168,8 @@ func (s *Syncer) Sync(ctx context.Context, opts Options) (*Result, error) {
 	if s.Registry == nil || s.Bucket == nil || s.Cache == nil || s.Cache.Dir == "" {
 		return nil, errors.New("runtimesync: Syncer needs a Registry, a Bucket and a Cache")
 	}
-	r := &run{s: s, obs: s.Observer, opts: opts, par: s.Parallel,
+	r := &run{s: s, obs: observe.OrNop(s.Observer), opts: opts, par: s.Parallel,
 		res: &Result{Bucket: s.Bucket.Name(), DryRun: opts.DryRun}}
-	if r.obs == nil {
-		r.obs = nopObserver{}
-	}
 	if r.par <= 0 {
 		r.par = DefaultParallel
 	}
