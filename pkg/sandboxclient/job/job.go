@@ -222,6 +222,14 @@ type Result struct {
 	Failed []string `json:"failed,omitempty"`
 	// Destroyed tells whether the sandbox was destroyed.
 	Destroyed bool `json:"destroyed"`
+	// Reached tells whether a request of the job may have reached the
+	// sandbox, and so created it: false when the job sent none (an upload
+	// whose local source is missing) or the Worker refused every one
+	// before calling the sandbox (see sc.NeverReached: a token pinned to
+	// another id, a missing scope). A sandbox never reached does not
+	// exist by this job's doing, destroyed or not, so there is nothing to
+	// clean up after it.
+	Reached bool `json:"-"`
 	// Err is the first failure of nimbus itself (not of the command).
 	Err error `json:"-"`
 }
@@ -239,6 +247,12 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		events(e)
 	}
 	res := &Result{ID: sb.ID()}
+	// reach records the outcome of a step that sent requests.
+	reach := func(err error) {
+		if err == nil || !sc.NeverReached(err) {
+			res.Reached = true
+		}
+	}
 	fail := func(phase string, err error) {
 		res.Failed = append(res.Failed, phase)
 		if res.Err == nil {
@@ -268,7 +282,10 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 
 	cwd := sb.Root()
 	for i, u := range spec.Uploads {
-		dst, err := upload(ctx, sb, u, spec.Transfer, emit)
+		dst, sent, err := upload(ctx, sb, u, spec.Transfer, emit)
+		if sent {
+			reach(err)
+		}
 		if err != nil {
 			fail(PhaseUpload, err)
 			return res, ctx.Err()
@@ -280,6 +297,7 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 	if len(spec.Runtimes) > 0 {
 		emit(Event{Phase: PhaseRuntime, Status: StatusStart, Runtime: strings.Join(spec.Runtimes, ",")})
 		rs, err := sb.EnsureRuntimes(ctx, spec.Runtimes, false)
+		reach(err)
 		if err == nil {
 			for _, r := range rs {
 				if r.ExitCode != 0 {
@@ -304,6 +322,7 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 	// The Worker reports the timeout itself; Run's own bound
 	// (sc.CommandGrace) catches a Worker that never does.
 	r, err := sb.Run(ctx, spec.Command, sc.ExecOptions{Cwd: cwd, Env: spec.Env, Timeout: spec.Timeout}, stdout, stderr)
+	reach(err)
 	if err != nil {
 		if ctx.Err() != nil {
 			ev := failed(Event{Phase: PhaseExec, Command: spec.Command, Cwd: cwd}, ctx.Err())
@@ -329,7 +348,9 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		if err := download(ctx, sb, d, cwd, spec.Transfer, emit, links); err != nil {
+		err := download(ctx, sb, d, cwd, spec.Transfer, emit, links)
+		reach(err)
+		if err != nil {
 			fail(PhaseDownload, err)
 		}
 	}
@@ -411,8 +432,9 @@ func summaryEvent(e Event, s *transfer.Summary) Event {
 }
 
 // upload copies one input and returns the sandbox directory it landed in
-// (a file's parent directory).
-func upload(ctx context.Context, sb *sc.Sandbox, u Upload, o transfer.Options, emit func(Event)) (string, error) {
+// (a file's parent directory). sent is false when it failed before sending
+// any request: its local source is missing.
+func upload(ctx context.Context, sb *sc.Sandbox, u Upload, o transfer.Options, emit func(Event)) (dir string, sent bool, err error) {
 	remote := sc.ResolvePath(sb.Root(), u.Remote)
 	fi, statErr := os.Stat(u.Local)
 	isDir := statErr == nil && fi.IsDir()
@@ -424,8 +446,7 @@ func upload(ctx context.Context, sb *sc.Sandbox, u Upload, o transfer.Options, e
 	start.Status = StatusStart
 	emit(start)
 	var sum *transfer.Summary
-	var err error
-	dir := remote
+	dir = remote
 	if isDir {
 		// Asked first, as transfer.Upload asks for cp: a Worker that
 		// refuses the sandbox (a token pinned to another id, a missing
@@ -445,13 +466,16 @@ func upload(ctx context.Context, sb *sc.Sandbox, u Upload, o transfer.Options, e
 			}
 		}
 	}
+	// A missing source fails in transfer.Upload before its first request
+	// (unless it appeared since the Stat above, and then it was sent).
+	sent = statErr == nil || err == nil
 	if err != nil {
 		emit(failed(summaryEvent(ev, sum), err))
-		return "", err
+		return "", sent, err
 	}
 	ev.Status = StatusDone
 	emit(summaryEvent(ev, sum))
-	return dir, nil
+	return dir, sent, nil
 }
 
 // createdLinks are the symlinks the job's downloads made, by absolute
