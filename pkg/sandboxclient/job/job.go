@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nimbus-sh/nimbus/pkg/ignore"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -498,30 +500,82 @@ func (c *createdLinks) add(p string) {
 	if err != nil {
 		return
 	}
+	// Kept in the form on walks paths in: its directory with every
+	// symlink resolved (a working directory under /tmp is under
+	// /private/tmp on macOS).
+	dir, _ := walkPath(filepath.Dir(abs), nil)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.paths == nil {
 		c.paths = map[string]bool{}
 	}
-	c.paths[abs] = true
+	c.paths[filepath.Join(dir, filepath.Base(abs))] = true
 }
 
-// on returns the created symlink that p is or goes through, if any.
+// on returns the created symlink that p is or goes through, if any. p is
+// walked name by name as the system resolves it, not in its cleaned form:
+// in out/logs/../x the system follows the link out/logs before it applies
+// "..", so the path goes through the link, though out/x does not.
 func (c *createdLinks) on(p string) string {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return ""
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for q := abs; ; q = filepath.Dir(q) {
-		if c.paths[q] {
-			return q
+	_, link := walkPath(p, c.paths)
+	return link
+}
+
+// maxLinkHops bounds the symlinks walkPath follows (the system gives up
+// with ELOOP after as many).
+const maxLinkHops = 40
+
+// walkPath resolves p name by name as the system does, following the
+// symlinks on disk, and returns the path it resolves to, or, as soon as it
+// reaches one, the first path of stop it goes through (which it does not
+// follow). Names that do not exist yet are taken as they are.
+func walkPath(p string, stop map[string]bool) (resolved, stopped string) {
+	if !filepath.IsAbs(p) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return p, ""
 		}
-		if filepath.Dir(q) == q {
-			return ""
-		}
+		p = wd + string(filepath.Separator) + p // not Join, which cleans
 	}
+	split := func(s string) []string {
+		return strings.FieldsFunc(s, func(r rune) bool { return r < utf8.RuneSelf && os.IsPathSeparator(uint8(r)) })
+	}
+	vol := filepath.VolumeName(p)
+	cur, rest := vol+string(filepath.Separator), split(p[len(vol):])
+	for hops := 0; len(rest) > 0; {
+		name := rest[0]
+		rest = rest[1:]
+		switch name {
+		case ".":
+			continue
+		case "..":
+			// cur is no symlink (those were followed): its parent is
+			// where ".." leads.
+			cur = filepath.Dir(cur)
+			continue
+		}
+		next := filepath.Join(cur, name)
+		if stop[next] {
+			return next, next
+		}
+		fi, err := os.Lstat(next)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		target, err := os.Readlink(next)
+		if hops++; err != nil || hops > maxLinkHops {
+			return next, ""
+		}
+		if filepath.IsAbs(target) {
+			v := filepath.VolumeName(target)
+			cur, target = v+string(filepath.Separator), target[len(v):]
+		}
+		rest = append(split(target), rest...)
+	}
+	return cur, ""
 }
 
 type linkRecorder struct {
