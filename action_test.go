@@ -625,6 +625,45 @@ func TestAction(t *testing.T) {
 		}
 	})
 
+	t.Run("the sandbox's output runs no workflow commands unless asked", func(t *testing.T) {
+		// What a hostile or careless command prints: a mask, an output, an
+		// annotation, its own stop-commands and resume, and a last line
+		// without a newline.
+		command := `printf '::add-mask::leak\n::set-output name=x::y\n::error file=a.go,line=1::lint\n::stop-commands::mine\n::warning::after\n::mine::\n::notice::last'`
+		var tokens []string
+		for range 2 {
+			_, res := f.runAction(t, t.TempDir(), t.TempDir(), with(f.creds(), "command", command), nil)
+			if res["run"].status != 0 || !strings.Contains(res["run"].log, "::error file=a.go,line=1::lint\n") {
+				t.Fatalf("%s", dump(res))
+			}
+			// The action's own masks stay commands; nothing of the
+			// sandbox's is one, its last line included.
+			noCommands(t, res, "::add-mask::"+f.secret)
+			if !strings.Contains(res["run"].log, "::notice::last\n") {
+				t.Errorf("the resume shares the last line of the output:\n%s", res["run"].log)
+			}
+			m := regexp.MustCompile(`(?m)^::stop-commands::(nimbus-[0-9a-f]{32})$`).FindStringSubmatch(res["run"].log)
+			if m == nil || !strings.Contains(res["run"].log, "\n::"+m[1]+"::\n") {
+				t.Fatalf("no stop-commands token of 128 random bits, or no resume:\n%s", res["run"].log)
+			}
+			tokens = append(tokens, m[1])
+		}
+		if tokens[0] == tokens[1] {
+			t.Fatalf("the same token twice: %s", tokens[0])
+		}
+
+		// workflow-commands: true lets a linter's annotations through.
+		_, res := f.runAction(t, t.TempDir(), t.TempDir(), with(f.creds(), "command", command, "workflow-commands", "true"), nil)
+		cmds := workflowCommands(res["run"].log)
+		if res["run"].status != 0 || !slices.Contains(cmds, "::error file=a.go,line=1::lint") || strings.Contains(res["run"].log, "::stop-commands::nimbus-") {
+			t.Fatalf("commands %q\n%s", cmds, dump(res))
+		}
+		_, res = f.runAction(t, t.TempDir(), t.TempDir(), with(f.creds(), "command", "true", "workflow-commands", "yes"), nil)
+		if res["prepare"].status == 0 || !strings.Contains(res["prepare"].log, "workflow-commands must be true or false") || res["run"].ran {
+			t.Fatalf("%s", dump(res))
+		}
+	})
+
 	t.Run("inputs in error messages cannot inject workflow commands", func(t *testing.T) {
 		// The runner reads every log line that starts with :: as a
 		// command: an input quoted in ::error must be escaped (%, CR, LF)
@@ -644,18 +683,40 @@ func TestAction(t *testing.T) {
 	})
 }
 
-// noCommands fails unless every workflow command in the steps' logs (a
-// line, as the runner splits them at CR or LF, that starts with ::) is one
-// of the allowed kinds, such as "::error ".
+// noCommands fails unless every workflow command in the steps' logs (see
+// workflowCommands) is one of the allowed kinds, such as "::error ".
 func noCommands(t *testing.T, results map[string]*stepResult, allowed ...string) {
 	t.Helper()
 	for id, r := range results {
-		for _, l := range strings.FieldsFunc(r.log, func(c rune) bool { return c == '\n' || c == '\r' }) {
-			if strings.HasPrefix(l, "::") && !slices.ContainsFunc(allowed, func(p string) bool { return strings.HasPrefix(l, p) }) {
+		for _, l := range workflowCommands(r.log) {
+			if !slices.ContainsFunc(allowed, func(p string) bool { return strings.HasPrefix(l, p) }) {
 				t.Errorf("step %s printed the workflow command %q", id, l)
 			}
 		}
 	}
+}
+
+// workflowCommands returns the workflow commands the runner acts on in a
+// step's log: the lines (split, as the runner splits them, at CR or LF)
+// that start with ::, except from a ::stop-commands::TOKEN line to the
+// next ::TOKEN:: line (the two included), which the runner prints as text.
+func workflowCommands(log string) []string {
+	var out []string
+	stop := ""
+	for _, l := range strings.FieldsFunc(log, func(c rune) bool { return c == '\n' || c == '\r' }) {
+		switch {
+		case !strings.HasPrefix(l, "::"):
+		case stop != "":
+			if l == "::"+stop+"::" {
+				stop = ""
+			}
+		case strings.HasPrefix(l, "::stop-commands::") && len(l) > len("::stop-commands::"):
+			stop = strings.TrimPrefix(l, "::stop-commands::")
+		default:
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // started reports whether the cancelled scenario's command has begun.

@@ -268,6 +268,11 @@ func TestExitCodeTable(t *testing.T) {
 			case "E_CONFIG_INVALID":
 				rowEnv = append(env[:len(env):len(env)], "NIMBUS_HTTP_TIMEOUT=soon")
 				args = []string{"sandbox", "ready", "job-1"}
+			case "E_GIT_IDENTITY":
+				// A hermetic git with no identity, told not to guess one.
+				rowEnv = append(env[:len(env):len(env)], "GIT_CONFIG_GLOBAL="+os.DevNull, "GIT_CONFIG_NOSYSTEM=1",
+					"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=user.useConfigOnly", "GIT_CONFIG_VALUE_0=true")
+				args = []string{"init", filepath.Join(work, "no-git-identity"), "--git"}
 			case "E_SECRET_INVALID":
 				rowEnv = append(env[:len(env):len(env)], "JWT_SECRET=short")
 				args = []string{"token", "mint", "--tenant", "acme", "--strict"}

@@ -153,23 +153,19 @@ Exits 65 (E_APP_NOT_FOUND) when there was nothing to remove.
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
-			if err := o.output(r, func() error {
-				if !r.Removed {
-					return nil
-				}
+			// Nothing removed is a failure (65), and a failure prints
+			// nothing on stdout: the error alone says it, on stderr.
+			if !r.Removed {
+				return clierr.New(exitcode.DataErr, "E_APP_NOT_FOUND", fmt.Sprintf("no app %s to remove in sandbox %s", args[1], args[0]), "list the apps with nimbus sandbox apps list ID")
+			}
+			return o.output(r, func() error {
 				port := ""
 				if r.Port != nil {
 					port = fmt.Sprintf(" (port %d)", *r.Port)
 				}
 				_, err := fmt.Fprintf(o.f.IOStreams.Out, "%s Removed app %s%s\n", o.f.IOStreams.Styles().SuccessIcon(), r.Owner, port)
 				return err
-			}); err != nil {
-				return err
-			}
-			if !r.Removed {
-				return clierr.New(exitcode.DataErr, "E_APP_NOT_FOUND", fmt.Sprintf("no app %s to remove in sandbox %s", args[1], args[0]), "list the apps with nimbus sandbox apps list ID")
-			}
-			return nil
+			})
 		},
 	}
 	cmd.AddCommand(list, expose, rotate, remove)

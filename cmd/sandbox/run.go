@@ -57,8 +57,9 @@ func newCmdRun(o *common) *cobra.Command {
 
 Before step 1 touches it, the sandbox id is recorded in the cleanup ledger
 (NIMBUS_LEDGER, default nimbus-ledger.jsonl in RUNNER_TEMP or the temporary
-directory), --keep ones included, and removed once destroyed: a final
-'nimbus sandbox destroy --ledger' destroys what a killed job left behind.
+directory), --keep ones included, and removed once destroyed (or when the
+Worker refused every request of the run, which then created no sandbox): a
+final 'nimbus sandbox destroy --ledger' destroys what a killed job left behind.
 
 nimbus exits with the command's exit code (one that is not an exit status,
 such as 256, exits 125 with a warning: only a remote 0 exits 0). Its own
@@ -166,7 +167,8 @@ one command, so -- make test works and '&&' is passed on as a word.`,
 
 // runJob runs the job and renders it: phases on a terminal, NDJSON with
 // --json, the command's output as it arrives.
-// destroyed is called once the job has destroyed the sandbox.
+// destroyed is called once the job has destroyed the sandbox, or when no
+// request of it reached the sandbox (which then does not exist).
 func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job.Spec, tf transferFlags, destroyed func()) error {
 	ios := o.f.IOStreams
 	st := ios.Styles()
@@ -247,7 +249,9 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 	if prog != nil {
 		prog.Close()
 	}
-	if res != nil && res.Destroyed {
+	if res != nil && (res.Destroyed || !res.Reached) {
+		// Destroyed, or never created: the ledger has nothing left to
+		// clean up.
 		destroyed()
 	}
 	if events != nil {
@@ -256,13 +260,15 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 			*job.Result
 		}{"result", res})
 	}
-	if spec.Keep && human && res != nil {
+	if spec.Keep && human && res != nil && res.Reached {
 		fmt.Fprintf(ios.ErrOut, "%s Kept sandbox %s %s\n", st.WarningIcon(), res.ID, st.Muted("(nimbus sandbox destroy "+res.ID+" when done)"))
 	}
-	if res != nil && !res.Destroyed && !spec.Keep && events == nil {
+	if res != nil && !res.Destroyed && res.Reached && !spec.Keep && events == nil {
 		// Never leave a sandbox behind silently: say which one is left
 		// (with --json the result event says it, and stderr holds only
-		// the error object).
+		// the error object). One no request reached (the Worker refused
+		// them all, or the job failed before sending any) does not exist:
+		// no advice to destroy it.
 		fmt.Fprintf(ios.ErrOut, "%s sandbox %s was not destroyed; run: nimbus sandbox destroy %s\n", st.WarningIcon(), res.ID, res.ID)
 	}
 	if err != nil {

@@ -3,6 +3,8 @@ package sandboxclient
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -139,6 +141,30 @@ func HasCode(err error, code string) bool {
 	}
 	var ce *Error
 	return errors.As(err, &ce) && ce.Code == code
+}
+
+// NeverReached tells a failure that happened before the request could
+// reach a sandbox, so that it cannot have created one: the connection was
+// never made (or timed out connecting), the Worker refused the request
+// (401, 403: its authentication and its runtime policy both answer before
+// the sandbox is called), or the endpoint is not the remote API. Any other
+// failure (a timeout waiting for the answer, a dropped connection, a 5xx)
+// leaves open that the Worker created the sandbox before it failed.
+func NeverReached(err error) bool {
+	var re *RemoteError
+	if errors.As(err, &re) {
+		return re.Status == http.StatusUnauthorized || re.Status == http.StatusForbidden
+	}
+	if HasCode(err, CodeAPINotEnabled) {
+		return true
+	}
+	var ce *Error
+	if errors.As(err, &ce) && ce.Code == CodeHTTPTimeout {
+		// Connecting or the TLS handshake ran out: nothing was sent.
+		return ce.Phase == "connect" || ce.Phase == "tls"
+	}
+	var oe *net.OpError
+	return HasCode(err, CodeTransport) && errors.As(err, &oe) && oe.Op == "dial"
 }
 
 // malformed is the error of a result of the right JSON type that lacks

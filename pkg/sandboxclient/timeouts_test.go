@@ -593,3 +593,33 @@ func TestHTTPTimeoutDrippedUpload(t *testing.T) {
 	err := sb.WriteFile(ctx(t), "/home/user/big", make([]byte, 16<<20))
 	timeoutErr(t, err, srv.URL, "stopped reading the request")
 }
+
+// Only failures before the request could reach a sandbox count as never
+// reached: nimbus mcp then forgets the ledger entry of the fresh sandbox,
+// and nimbus sandbox run gives no advice to destroy it.
+func TestNeverReached(t *testing.T) {
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	read := &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset")}
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&sc.RemoteError{Op: "ready", Status: http.StatusUnauthorized, Code: "E_TOKEN_SIGNATURE"}, true},
+		{&sc.RemoteError{Op: "ready", Status: http.StatusForbidden, Code: "E_SCOPE_MISSING"}, true},
+		{&sc.RemoteError{Op: "ready", Status: http.StatusInternalServerError, Code: "E_NIMBUS_REMOTE_RPC"}, false},
+		{&sc.Error{Code: sc.CodeAPINotEnabled, Status: http.StatusNotFound}, true},
+		{&sc.Error{Code: sc.CodeTransport, Err: dial}, true},
+		{&sc.Error{Code: sc.CodeTransport, Err: read}, false},
+		{&sc.Error{Code: sc.CodeTransport, Err: errors.New("timeout awaiting response headers")}, false},
+		// A timeout connecting sent nothing; one waiting for the answer
+		// leaves the sandbox unconfirmed (the caller destroys it best-effort).
+		{&sc.Error{Code: sc.CodeHTTPTimeout, Phase: "connect"}, true},
+		{&sc.Error{Code: sc.CodeHTTPTimeout, Phase: "tls"}, true},
+		{&sc.Error{Code: sc.CodeHTTPTimeout, Phase: "headers"}, false},
+		{&sc.Error{Code: sc.CodeHTTPTimeout, Phase: "upload"}, false},
+	} {
+		if got := sc.NeverReached(c.err); got != c.want {
+			t.Errorf("NeverReached(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}

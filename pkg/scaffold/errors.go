@@ -64,8 +64,8 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // ExitCode is the sysexits(3) status of e's Code: bad names and options
 // are usage errors (64), a directory that cannot take the project is
-// "cannot create" (73), and failing child tools or anything else are
-// software errors (70).
+// "cannot create" (73), a git without a user identity is configuration
+// (78), and failing child tools or anything else are software errors (70).
 func (e *Error) ExitCode() int {
 	switch e.Code {
 	case CodeNameRequired, CodeInvalidWorkerName, CodeInvalidBucketName, CodeInvalidPackageName,
@@ -73,6 +73,8 @@ func (e *Error) ExitCode() int {
 		return exitcode.Usage
 	case CodeTargetNotEmpty, CodeTargetConflict, CodeWriteFailed:
 		return exitcode.CantCreate
+	case CodeGitIdentity:
+		return exitcode.Config
 	}
 	return exitcode.Software
 }

@@ -14,6 +14,9 @@ const (
 	CodeToolMissing = "E_TOOL_MISSING"
 	// CodeGitFailed: a git command failed.
 	CodeGitFailed = "E_GIT_FAILED"
+	// CodeGitIdentity: git has no identity to commit with (no
+	// user.name/user.email it accepts); the files are written and staged.
+	CodeGitIdentity = "E_GIT_IDENTITY"
 	// CodeInstallFailed: npm install failed.
 	CodeInstallFailed = "E_INSTALL_FAILED"
 )
@@ -84,16 +87,41 @@ func InitGit(ctx context.Context, dir string, o GitOptions) (skipped string, err
 		{"commit", "--quiet", "--message", InitialCommitMessage},
 	}
 	for _, args := range steps {
+		if args[0] == "commit" {
+			if err := gitIdentity(ctx, dir, run); err != nil {
+				return "", err
+			}
+		}
 		if err := git(args...); err != nil {
 			return "", &Error{
 				Code:    CodeGitFailed,
 				Message: fmt.Sprintf("git %s failed; the project files were written", args[0]),
-				Hint:    "the project files are in place; finish with git by hand (a missing user.name/user.email makes commits fail)",
+				Hint:    "the project files are in place; finish with git by hand",
 				Err:     err,
 			}
 		}
 	}
 	return "", nil
+}
+
+// gitIdentity asks git for the author and committer a commit in dir would
+// have, as strictly as git commit does: a missing user.name/user.email is
+// the user's configuration, not a failure of git, and gets its own code.
+// Asked after git init, so that configuration tied to the repository's
+// path (includeIf "gitdir:") counts. git's own explanation is discarded:
+// the hint says the same in one line.
+func gitIdentity(ctx context.Context, dir string, run CommandRunner) error {
+	for _, v := range []string{"GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"} {
+		// The cause (git's exit status) says nothing the message does not.
+		if run(ctx, Command{Dir: dir, Name: "git", Args: []string{"var", v}, Stdout: io.Discard, Stderr: io.Discard}) != nil {
+			return &Error{
+				Code:    CodeGitIdentity,
+				Message: "git has no identity to commit with (user.name and user.email); the project files were written and staged in a new repository",
+				Hint:    `set it with git config --global user.name "Your Name" and git config --global user.email you@example.com, then run git commit in the project`,
+			}
+		}
+	}
+	return nil
 }
 
 // Install runs `npm install` in dir, with npm's output sent to out (never to

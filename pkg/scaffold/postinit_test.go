@@ -101,9 +101,20 @@ func TestInitGitErrors(t *testing.T) {
 	if !errors.As(err, &se) || se.Code != CodeGitFailed || !strings.Contains(se.Message, "git commit") {
 		t.Errorf("commit failure: %v", err)
 	}
-	want := []string{"git rev-parse --is-inside-work-tree", "git init --quiet", "git add -- a b", "git commit --quiet --message " + InitialCommitMessage}
+	want := []string{"git rev-parse --is-inside-work-tree", "git init --quiet", "git add -- a b",
+		"git var GIT_AUTHOR_IDENT", "git var GIT_COMMITTER_IDENT", "git commit --quiet --message " + InitialCommitMessage}
 	if !reflect.DeepEqual(f.calls, want) {
 		t.Errorf("calls %q", f.calls)
+	}
+
+	// No identity: configuration (78), found before git commit fails.
+	f = &fakeRunner{fail: map[string]error{"git rev-parse": errors.New("exit status 128"), "git var GIT_COMMITTER_IDENT": errors.New("exit status 128")}}
+	_, err = InitGit(ctx, t.TempDir(), GitOptions{Run: f.run, Files: []string{"a"}, Output: &bytes.Buffer{}})
+	if !errors.As(err, &se) || se.Code != CodeGitIdentity || se.ExitCode() != 78 || !strings.Contains(se.Hint, "git config --global user.email") {
+		t.Errorf("no identity: %v", err)
+	}
+	if slices.Contains(f.calls, "git commit --quiet --message "+InitialCommitMessage) {
+		t.Errorf("committed without an identity: %q", f.calls)
 	}
 }
 

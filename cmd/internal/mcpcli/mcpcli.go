@@ -9,12 +9,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -345,7 +342,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 	// token or the sandbox cannot work.
 	if _, err := h.use.Ready(ctx); err != nil {
 		switch {
-		case neverReached(err):
+		case sc.NeverReached(err):
 			// Nothing was created: keep the ledger free of ids that only
 			// cost a later drain a failing destroy.
 			if led != nil {
@@ -412,27 +409,6 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 		return clierr.Wrap(serveErr, exitcode.Unavailable, "E_MCP_SERVE", "the MCP connection failed: "+serveErr.Error(), "")
 	}
 	return nil
-}
-
-// neverReached tells failures that happened before the request could reach
-// a sandbox: the connection was never made (or timed out connecting), the
-// Worker refused the token (401, 403), or the endpoint is not the remote
-// API.
-func neverReached(err error) bool {
-	var re *sc.RemoteError
-	if errors.As(err, &re) {
-		return re.Status == http.StatusUnauthorized || re.Status == http.StatusForbidden
-	}
-	if sc.HasCode(err, sc.CodeAPINotEnabled) {
-		return true
-	}
-	var ce *sc.Error
-	if errors.As(err, &ce) && ce.Code == sc.CodeHTTPTimeout {
-		// Connecting or the TLS handshake ran out: nothing was sent.
-		return ce.Phase == "connect" || ce.Phase == "tls"
-	}
-	var oe *net.OpError
-	return sc.HasCode(err, sc.CodeTransport) && errors.As(err, &oe) && oe.Op == "dial"
 }
 
 type nopWriteCloser struct{ io.Writer }

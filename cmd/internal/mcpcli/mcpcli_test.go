@@ -3,15 +3,12 @@ package mcpcli
 import (
 	"encoding/base64"
 	"errors"
-	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
-	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
@@ -111,34 +108,5 @@ func TestRandomIDIsAHostSafeSandboxID(t *testing.T) {
 			t.Fatalf("id %q", id)
 		}
 		seen[id] = true
-	}
-}
-
-// Only failures before any sandbox could exist clear the ledger entry of
-// a fresh sandbox whose start-up check failed without a destroy.
-func TestNeverReached(t *testing.T) {
-	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
-	read := &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset")}
-	for _, c := range []struct {
-		err  error
-		want bool
-	}{
-		{&sc.RemoteError{Op: "ready", Status: http.StatusUnauthorized, Code: "E_TOKEN_SIGNATURE"}, true},
-		{&sc.RemoteError{Op: "ready", Status: http.StatusForbidden, Code: "E_SCOPE_MISSING"}, true},
-		{&sc.RemoteError{Op: "ready", Status: http.StatusInternalServerError, Code: "E_NIMBUS_REMOTE_RPC"}, false},
-		{&sc.Error{Code: sc.CodeAPINotEnabled, Status: http.StatusNotFound}, true},
-		{&sc.Error{Code: sc.CodeTransport, Err: dial}, true},
-		{&sc.Error{Code: sc.CodeTransport, Err: read}, false},
-		{&sc.Error{Code: sc.CodeTransport, Err: errors.New("timeout awaiting response headers")}, false},
-		// A timeout connecting sent nothing; one waiting for the answer
-		// leaves the sandbox unconfirmed (Run destroys it best-effort).
-		{&sc.Error{Code: sc.CodeHTTPTimeout, Phase: "connect"}, true},
-		{&sc.Error{Code: sc.CodeHTTPTimeout, Phase: "tls"}, true},
-		{&sc.Error{Code: sc.CodeHTTPTimeout, Phase: "headers"}, false},
-		{&sc.Error{Code: sc.CodeHTTPTimeout, Phase: "upload"}, false},
-	} {
-		if got := neverReached(c.err); got != c.want {
-			t.Errorf("neverReached(%v) = %v, want %v", c.err, got, c.want)
-		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nimbus-sh/nimbus/pkg/ignore"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -222,6 +224,14 @@ type Result struct {
 	Failed []string `json:"failed,omitempty"`
 	// Destroyed tells whether the sandbox was destroyed.
 	Destroyed bool `json:"destroyed"`
+	// Reached tells whether a request of the job may have reached the
+	// sandbox, and so created it: false when the job sent none (an upload
+	// whose local source is missing) or the Worker refused every one
+	// before calling the sandbox (see sc.NeverReached: a token pinned to
+	// another id, a missing scope). A sandbox never reached does not
+	// exist by this job's doing, destroyed or not, so there is nothing to
+	// clean up after it.
+	Reached bool `json:"-"`
 	// Err is the first failure of nimbus itself (not of the command).
 	Err error `json:"-"`
 }
@@ -239,6 +249,12 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		events(e)
 	}
 	res := &Result{ID: sb.ID()}
+	// reach records the outcome of a step that sent requests.
+	reach := func(err error) {
+		if err == nil || !sc.NeverReached(err) {
+			res.Reached = true
+		}
+	}
 	fail := func(phase string, err error) {
 		res.Failed = append(res.Failed, phase)
 		if res.Err == nil {
@@ -268,7 +284,10 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 
 	cwd := sb.Root()
 	for i, u := range spec.Uploads {
-		dst, err := upload(ctx, sb, u, spec.Transfer, emit)
+		dst, sent, err := upload(ctx, sb, u, spec.Transfer, emit)
+		if sent {
+			reach(err)
+		}
 		if err != nil {
 			fail(PhaseUpload, err)
 			return res, ctx.Err()
@@ -280,6 +299,7 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 	if len(spec.Runtimes) > 0 {
 		emit(Event{Phase: PhaseRuntime, Status: StatusStart, Runtime: strings.Join(spec.Runtimes, ",")})
 		rs, err := sb.EnsureRuntimes(ctx, spec.Runtimes, false)
+		reach(err)
 		if err == nil {
 			for _, r := range rs {
 				if r.ExitCode != 0 {
@@ -304,6 +324,7 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 	// The Worker reports the timeout itself; Run's own bound
 	// (sc.CommandGrace) catches a Worker that never does.
 	r, err := sb.Run(ctx, spec.Command, sc.ExecOptions{Cwd: cwd, Env: spec.Env, Timeout: spec.Timeout}, stdout, stderr)
+	reach(err)
 	if err != nil {
 		if ctx.Err() != nil {
 			ev := failed(Event{Phase: PhaseExec, Command: spec.Command, Cwd: cwd}, ctx.Err())
@@ -329,7 +350,9 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		if err := download(ctx, sb, d, cwd, spec.Transfer, emit, links); err != nil {
+		err := download(ctx, sb, d, cwd, spec.Transfer, emit, links)
+		reach(err)
+		if err != nil {
 			fail(PhaseDownload, err)
 		}
 	}
@@ -411,8 +434,9 @@ func summaryEvent(e Event, s *transfer.Summary) Event {
 }
 
 // upload copies one input and returns the sandbox directory it landed in
-// (a file's parent directory).
-func upload(ctx context.Context, sb *sc.Sandbox, u Upload, o transfer.Options, emit func(Event)) (string, error) {
+// (a file's parent directory). sent is false when it failed before sending
+// any request: its local source is missing.
+func upload(ctx context.Context, sb *sc.Sandbox, u Upload, o transfer.Options, emit func(Event)) (dir string, sent bool, err error) {
 	remote := sc.ResolvePath(sb.Root(), u.Remote)
 	fi, statErr := os.Stat(u.Local)
 	isDir := statErr == nil && fi.IsDir()
@@ -424,8 +448,7 @@ func upload(ctx context.Context, sb *sc.Sandbox, u Upload, o transfer.Options, e
 	start.Status = StatusStart
 	emit(start)
 	var sum *transfer.Summary
-	var err error
-	dir := remote
+	dir = remote
 	if isDir {
 		// Asked first, as transfer.Upload asks for cp: a Worker that
 		// refuses the sandbox (a token pinned to another id, a missing
@@ -445,13 +468,16 @@ func upload(ctx context.Context, sb *sc.Sandbox, u Upload, o transfer.Options, e
 			}
 		}
 	}
+	// A missing source fails in transfer.Upload before its first request
+	// (unless it appeared since the Stat above, and then it was sent).
+	sent = statErr == nil || err == nil
 	if err != nil {
 		emit(failed(summaryEvent(ev, sum), err))
-		return "", err
+		return "", sent, err
 	}
 	ev.Status = StatusDone
 	emit(summaryEvent(ev, sum))
-	return dir, nil
+	return dir, sent, nil
 }
 
 // createdLinks are the symlinks the job's downloads made, by absolute
@@ -474,30 +500,82 @@ func (c *createdLinks) add(p string) {
 	if err != nil {
 		return
 	}
+	// Kept in the form on walks paths in: its directory with every
+	// symlink resolved (a working directory under /tmp is under
+	// /private/tmp on macOS).
+	dir, _ := walkPath(filepath.Dir(abs), nil)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.paths == nil {
 		c.paths = map[string]bool{}
 	}
-	c.paths[abs] = true
+	c.paths[filepath.Join(dir, filepath.Base(abs))] = true
 }
 
-// on returns the created symlink that p is or goes through, if any.
+// on returns the created symlink that p is or goes through, if any. p is
+// walked name by name as the system resolves it, not in its cleaned form:
+// in out/logs/../x the system follows the link out/logs before it applies
+// "..", so the path goes through the link, though out/x does not.
 func (c *createdLinks) on(p string) string {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return ""
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for q := abs; ; q = filepath.Dir(q) {
-		if c.paths[q] {
-			return q
+	_, link := walkPath(p, c.paths)
+	return link
+}
+
+// maxLinkHops bounds the symlinks walkPath follows (the system gives up
+// with ELOOP after as many).
+const maxLinkHops = 40
+
+// walkPath resolves p name by name as the system does, following the
+// symlinks on disk, and returns the path it resolves to, or, as soon as it
+// reaches one, the first path of stop it goes through (which it does not
+// follow). Names that do not exist yet are taken as they are.
+func walkPath(p string, stop map[string]bool) (resolved, stopped string) {
+	if !filepath.IsAbs(p) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return p, ""
 		}
-		if filepath.Dir(q) == q {
-			return ""
-		}
+		p = wd + string(filepath.Separator) + p // not Join, which cleans
 	}
+	split := func(s string) []string {
+		return strings.FieldsFunc(s, func(r rune) bool { return r < utf8.RuneSelf && os.IsPathSeparator(uint8(r)) })
+	}
+	vol := filepath.VolumeName(p)
+	cur, rest := vol+string(filepath.Separator), split(p[len(vol):])
+	for hops := 0; len(rest) > 0; {
+		name := rest[0]
+		rest = rest[1:]
+		switch name {
+		case ".":
+			continue
+		case "..":
+			// cur is no symlink (those were followed): its parent is
+			// where ".." leads.
+			cur = filepath.Dir(cur)
+			continue
+		}
+		next := filepath.Join(cur, name)
+		if stop[next] {
+			return next, next
+		}
+		fi, err := os.Lstat(next)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		target, err := os.Readlink(next)
+		if hops++; err != nil || hops > maxLinkHops {
+			return next, ""
+		}
+		if filepath.IsAbs(target) {
+			v := filepath.VolumeName(target)
+			cur, target = v+string(filepath.Separator), target[len(v):]
+		}
+		rest = append(split(target), rest...)
+	}
+	return cur, ""
 }
 
 type linkRecorder struct {

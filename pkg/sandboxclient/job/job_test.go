@@ -129,7 +129,7 @@ func TestRunFailingCommandStillDownloadsAndDestroys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Ran || res.ExitCode != 3 || !res.Destroyed || len(res.Failed) != 0 {
+	if !res.Ran || res.ExitCode != 3 || !res.Destroyed || !res.Reached || len(res.Failed) != 0 {
 		t.Fatalf("result %+v", res)
 	}
 	if got := stdout.String(); got != "inputone.gitignore\nin.txt\n" || stderr.String() != "oops\n" {
@@ -157,7 +157,8 @@ func TestRunUploadFailureSkipsTheCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Ran || len(res.Failed) != 1 || res.Failed[0] != job.PhaseUpload || res.Err == nil || !res.Destroyed || stdout.Len() != 0 {
+	// The missing source failed before any request: Reached is false.
+	if res.Ran || len(res.Failed) != 1 || res.Failed[0] != job.PhaseUpload || res.Err == nil || !res.Destroyed || res.Reached || stdout.Len() != 0 {
 		t.Fatalf("result %+v, output %q", res, stdout.String())
 	}
 	if rec.String() != "upload start, upload failed, destroy start, destroy done" {
@@ -199,6 +200,11 @@ func TestRunUploadRefusedByTheWorkerIsOneError(t *testing.T) {
 	var re *sc.RemoteError
 	if res.Ran || !errors.As(res.Err, &re) || re.Code != "E_SESSION_PIN_MISMATCH" {
 		t.Fatalf("ran %v, error %T %v; want the Worker's E_SESSION_PIN_MISMATCH", res.Ran, res.Err, res.Err)
+	}
+	// Refused before the sandbox was called: no sandbox exists, whose
+	// failed destroy would be worth a word.
+	if res.Reached || res.Destroyed {
+		t.Fatalf("reached %v, destroyed %v; want neither", res.Reached, res.Destroyed)
 	}
 }
 

@@ -37,6 +37,10 @@ func Download(ctx context.Context, sb *sc.Sandbox, remote, local string, o Optio
 	}
 	intoDir := strings.HasSuffix(local, "/") || strings.HasSuffix(local, string(filepath.Separator))
 	if li, err := os.Stat(local); err == nil && li.IsDir() || intoDir && st.Type != "directory" {
+		// The local name is the sandbox's: checked as a tree's names are.
+		if problem := localNameProblem(localOS, path.Base(remote)); problem != "" {
+			return nil, &Error{Code: CodeUnsafePath, Message: fmt.Sprintf("%s: not copied: %s", remote, problem)}
+		}
 		local = filepath.Join(local, path.Base(remote))
 	}
 	if st.Type == "directory" {
@@ -111,9 +115,20 @@ func (e *engine) remoteTree(ctx context.Context, remote string, fails *failures)
 	}
 	var clean []Entry
 	have := map[string]int64{} // regular files and their sizes
+	reported := map[string]bool{}
 	for _, ent := range es {
 		if !safeRel(ent.Rel) {
 			fails.add(failure(path.Join(remote, ent.Rel), &Error{Code: CodeUnsafePath, Message: fmt.Sprintf("%s: the sandbox listed an unsafe path %q", remote, ent.Rel)}))
+			continue
+		}
+		// A name this system would take for something else (a device, a
+		// stream of another file): the entry and everything under it
+		// stay in the sandbox, reported once.
+		if at, problem := localNameAt(localOS, ent.Rel); problem != "" {
+			if !reported[at] {
+				reported[at] = true
+				fails.add(failure(path.Join(remote, at), &Error{Code: CodeUnsafePath, Message: fmt.Sprintf("%s: not copied: %s", path.Join(remote, at), problem)}))
+			}
 			continue
 		}
 		if ent.Type == TypeFile {

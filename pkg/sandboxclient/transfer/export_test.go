@@ -19,3 +19,11 @@ func SetCleanupExecTimeout(t testing.TB, d time.Duration) {
 	cleanupExecTimeout = d
 	t.Cleanup(func() { cleanupExecTimeout = old })
 }
+
+// SetLocalOS makes downloads apply the file name rules of goos (such as
+// "windows") instead of this system's, until the test ends.
+func SetLocalOS(t testing.TB, goos string) {
+	old := localOS
+	localOS = goos
+	t.Cleanup(func() { localOS = old })
+}

@@ -58,6 +58,43 @@ func TestSafeRel(t *testing.T) {
 	}
 }
 
+// The names a download may not create on Windows, checked on any system:
+// the rule is a function of the OS.
+func TestLocalNameProblemByGOOS(t *testing.T) {
+	for _, c := range []struct {
+		rel     string
+		windows string // a word of the problem on Windows; "" means fine
+	}{
+		{"report.txt", ""},
+		{"dir/sub/a.b.c", ""},
+		{"CONSOLE", ""}, {"con-fig", ""}, {"COM0", ""}, {"LPT10", ""}, {"nul_", ""}, {"aux.d/x", "device"},
+		{"CON", "device"}, {"con", "device"}, {"Prn.txt", "device"}, {"AUX", "device"}, {"nul.tar.gz", "device"},
+		{"COM1", "device"}, {"com9.log", "device"}, {"LPT1", "device"}, {"lpt9.txt", "device"}, {"COM\u00b9", "device"},
+		{"CONIN$", "device"}, {"conout$.x", "device"}, {"NUL .txt", "device"},
+		{"out/NUL", "device"}, {"CON/inner.txt", "device"},
+		{"a.", "dot or a space"}, {"a ", "dot or a space"}, {"dir./x", "dot or a space"},
+		{"a:b", "alternate data stream"}, {"file.txt:stream", "alternate data stream"}, {"d/x:$DATA", "alternate data stream"},
+		{"a\\b", "does not allow"}, {"a<b", "does not allow"}, {"a|b", "does not allow"}, {"what?", "does not allow"},
+		{"*", "does not allow"}, {"q\"", "does not allow"}, {"tab\there", "does not allow"},
+	} {
+		for _, goos := range []string{"linux", "darwin", "freebsd", "windows"} {
+			got := localNameProblem(goos, c.rel)
+			want := ""
+			if goos == "windows" {
+				want = c.windows
+			}
+			if want == "" && got != "" || want != "" && !strings.Contains(got, want) {
+				t.Errorf("localNameProblem(%q, %q) = %q, want a problem with %q", goos, c.rel, got, want)
+			}
+		}
+	}
+	// The problem is placed at the first name that has it, where the
+	// entries under it are reported once.
+	if at, _ := localNameAt("windows", "out/CON/deep/x.txt"); at != "out/CON" {
+		t.Errorf("at %q", at)
+	}
+}
+
 func TestSortTreeParentsFirst(t *testing.T) {
 	es := []Entry{{Rel: "a/b"}, {Rel: "a-b"}, {Rel: "a"}, {Rel: "a/b/c"}, {Rel: "a.txt"}, {Rel: "b"}}
 	sortTree(es)

@@ -330,6 +330,61 @@ func TestTrailingSlashMeansInto(t *testing.T) {
 	}
 }
 
+// Downloading to Windows (its rules applied here by SetLocalOS), the names
+// Windows takes for something else are refused with E_UNSAFE_PATH, each
+// once at its top-most path, and nothing is created for them; the rest
+// arrives. Also for one file whose name comes from the sandbox path.
+func TestDownloadRefusesWindowsUnsafeNames(t *testing.T) {
+	transfer.SetLocalOS(t, "windows")
+	b := newBackend(t, backendOpts{})
+	sb := b.sandbox(nil)
+	ctx := testCtx(t)
+	for _, name := range []string{"ok.txt", "CON", "aux.log", "a:b", "trail.", "lpt1/inner.txt", "sub/nul.txt", "sub/fine.txt"} {
+		p := b.host("/home/user/out/" + name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	local := filepath.Join(t.TempDir(), "out")
+	_, err := transfer.DownloadTree(ctx, sb, "out", local, transfer.Options{})
+	var pe *transfer.PartialError
+	if !errors.As(err, &pe) {
+		t.Fatalf("err = %v", err)
+	}
+	var got []string
+	for _, f := range pe.Failures {
+		if f.Code != transfer.CodeUnsafePath {
+			t.Errorf("failure %s: code %s", f, f.Code)
+		}
+		got = append(got, strings.TrimPrefix(f.Path, "/home/user/out/"))
+	}
+	sort.Strings(got)
+	if want := "CON,a:b,aux.log,lpt1,sub/nul.txt,trail."; strings.Join(got, ",") != want {
+		t.Errorf("refused %v, want %s", got, want)
+	}
+	if c := copied(t, local); strings.Join(c, ",") != "ok.txt,sub/,sub/fine.txt" {
+		t.Errorf("local tree %v", c)
+	}
+
+	// sync down lists the sandbox the same way.
+	synced := t.TempDir()
+	_, err = transfer.SyncDown(ctx, sb, "out", synced, transfer.SyncOptions{Delete: true})
+	if !errors.As(err, &pe) || len(pe.Failures) != 6 || pe.Failures[0].Code != transfer.CodeUnsafePath {
+		t.Errorf("sync down: %v", err)
+	}
+	if c := copied(t, synced); strings.Join(c, ",") != "ok.txt,sub/,sub/fine.txt" {
+		t.Errorf("synced tree %v", c)
+	}
+
+	// One file into a directory: its name is the sandbox's.
+	_, err = transfer.Download(ctx, sb, "out/CON", t.TempDir(), transfer.Options{})
+	var te *transfer.Error
+	if !errors.As(err, &te) || te.Code != transfer.CodeUnsafePath || !strings.Contains(te.Message, "device") {
+		t.Errorf("single file: %v", err)
+	}
+}
+
 // A directory and a file that cannot be read during the walk are reported
 // as they are found (before the copy starts), and everything else is
 // copied. Made unreadable by a fault in the walk, so the test means the

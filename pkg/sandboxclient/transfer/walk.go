@@ -2,10 +2,12 @@ package transfer
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -173,6 +175,82 @@ func walkLocal(root string, rules ignore.Options, fail func(Failure)) (*tree, er
 		return nil, err
 	}
 	return t, nil
+}
+
+// localOS is the system downloads write to: runtime.GOOS, set otherwise
+// only by tests (SetLocalOS) to check the Windows rules on any system.
+var localOS = runtime.GOOS
+
+// localNameProblem says why the name of a downloaded entry cannot be given
+// to a file on goos, or returns "" when it can; rel is a safeRel path.
+// Only Windows has such names, and there they do not fail, they do
+// something else: a reserved device name (CON, PRN, AUX, NUL, COM1-9,
+// LPT1-9, CONIN$, CONOUT$, with any extension, "nul.txt" included) opens
+// the device, a ':' names an NTFS alternate data stream of another file, a
+// trailing dot or space is dropped (so "a." overwrites "a"), and '\' is a
+// separator (a name "..\x" would leave the tree). The other characters
+// Windows forbids in names (< > " | ? * and controls) are refused with
+// them, before the write fails. The names are the sandbox's, so nimbus
+// checks them before it creates anything.
+func localNameProblem(goos, rel string) string {
+	_, problem := localNameAt(goos, rel)
+	return problem
+}
+
+// localNameAt is localNameProblem with the path of the first component
+// that has the problem ("" when none has), where it is best reported: the
+// entries under it go with it.
+func localNameAt(goos, rel string) (at, problem string) {
+	if goos != "windows" {
+		return "", ""
+	}
+	names := strings.Split(rel, "/")
+	for n, name := range names {
+		if problem = windowsNameProblem(name); problem != "" {
+			return strings.Join(names[:n+1], "/"), problem
+		}
+	}
+	return "", ""
+}
+
+// windowsNameProblem checks one name against Windows' rules (see
+// localNameProblem).
+func windowsNameProblem(name string) string {
+	if i := strings.IndexFunc(name, func(r rune) bool { return r < 0x20 || strings.ContainsRune(`<>:"\|?*`, r) }); i >= 0 {
+		if name[i] == ':' {
+			return fmt.Sprintf("%q holds ':', which names an NTFS alternate data stream on Windows", name)
+		}
+		return fmt.Sprintf("%q holds %q, which Windows does not allow in a file name", name, name[i:i+1])
+	}
+	if strings.HasSuffix(name, ".") || strings.HasSuffix(name, " ") {
+		return fmt.Sprintf("%q ends in a dot or a space, which Windows drops (it would be another file's name)", name)
+	}
+	stem, _, _ := strings.Cut(name, ".")
+	if windowsDevice(strings.TrimRight(stem, " ")) {
+		return fmt.Sprintf("%q is a reserved device name on Windows", name)
+	}
+	return ""
+}
+
+// windowsDevice reports whether stem (a name without its extension) is a
+// Windows device name, whatever its case. COM and LPT take the digits 1-9
+// and the superscripts ¹ ² ³, which Windows also reserves.
+func windowsDevice(stem string) bool {
+	switch strings.ToUpper(stem) {
+	case "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$":
+		return true
+	}
+	if len(stem) < 4 {
+		return false
+	}
+	switch strings.ToUpper(stem[:3]) {
+	case "COM", "LPT":
+		switch stem[3:] {
+		case "1", "2", "3", "4", "5", "6", "7", "8", "9", "\u00b9", "\u00b2", "\u00b3":
+			return true
+		}
+	}
+	return false
 }
 
 // safeRel reports whether rel is a clean relative path that stays inside
