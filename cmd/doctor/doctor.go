@@ -40,6 +40,11 @@ The checks on the account (buckets, runtime-catalog, worker-secret) need a
 Cloudflare API token (CLOUDFLARE_API_TOKEN or --api-token-file); without one
 they are skipped or say what they could not check.
 
+A token file of - (--token-file, NIMBUS_TOKEN_FILE, --api-token-file) is read
+from standard input when it is a pipe, as the other commands read it; on a
+terminal doctor does not ask for the token: the credentials check fails and
+says how to give it.
+
 With --json, or when stdout is not a terminal, the report is one JSON object:
 {"ok":bool,"checks":[{"name","status","detail","hint"}]}. The exit status is
 0 when no check fails, 1 otherwise. NIMBUS_RELEASES_URL points the version

@@ -94,6 +94,9 @@ type Credential struct {
 	// Err is set when the credential is named but cannot be read (a
 	// missing token file).
 	Err error
+	// Hint replaces the check's generic hint for Err when the caller knows
+	// better (a token file of "-" on a terminal).
+	Hint string
 }
 
 // Doctor holds what the checks need. Zero fields make the checks that
