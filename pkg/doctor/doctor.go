@@ -148,6 +148,10 @@ type Doctor struct {
 	// WranglerFile is the wrangler config's name in Project
 	// ("wrangler.jsonc" if "").
 	WranglerFile string
+	// WranglerEnv is the wrangler environment (--env) whose Worker the
+	// project checks look at: env.<WranglerEnv> as 'wrangler deploy --env'
+	// reads it (provision.WranglerEnvironment); "" is the top level.
+	WranglerEnv string
 
 	// Cloudflare reaches the Cloudflare API; nil skips the checks that
 	// need it.

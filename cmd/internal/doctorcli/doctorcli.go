@@ -38,6 +38,9 @@ type Options struct {
 	APITokenFile   string
 	AccountID      string
 	WranglerConfig string
+	// WranglerEnv is --env: the wrangler environment the project checks
+	// look at.
+	WranglerEnv    string
 	NoVersionCheck bool
 	Timeout        time.Duration
 }
@@ -165,7 +168,7 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 		}
 	}
 
-	d.Project, d.WranglerFile = os.DirFS(dir), "wrangler.jsonc"
+	d.Project, d.WranglerFile, d.WranglerEnv = os.DirFS(dir), "wrangler.jsonc", o.WranglerEnv
 	if o.WranglerConfig != "" {
 		p := o.WranglerConfig
 		if !filepath.IsAbs(p) {
