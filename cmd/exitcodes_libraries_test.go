@@ -15,6 +15,7 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/npmregistry"
 	"github.com/nimbus-sh/nimbus/pkg/provision"
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
+	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"
 )
 
 // emptyBucket is a runtime bucket with no objects; exists says whether
@@ -64,6 +65,9 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 			first(runtimesync.ParseCatalog([]byte(`{"version":2}`))), rsErr(runtimesync.KindData, runtimesync.CodeCatalogPin),
 			first(runtimesync.WritePin(malformed, digest, true))},
 		"`--pin` is not a catalog digest": {first(runtimesync.List(ctx, emptyBucket{true}, "v1"))},
+		"`--env` names no environment of `wrangler.jsonc`, or there is no `wrangler.jsonc`": {
+			first(provision.WranglerEnvironment(&wranglerfile.File{Name: "box"}, "wrangler.jsonc", "qa")),
+			first(provision.WranglerEnvironment(nil, "wrangler.jsonc", "qa"))},
 		"no catalog in the bucket, or none under the pin; the `--write-config` file does not exist": {
 			first(runtimesync.List(ctx, emptyBucket{true}, "")), first(runtimesync.List(ctx, emptyBucket{true}, digest)),
 			first(runtimesync.WritePin(filepath.Join(dir, "missing.jsonc"), digest, false))},

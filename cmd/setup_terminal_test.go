@@ -138,3 +138,99 @@ func TestSetupOnTerminalLostCreateAnswer(t *testing.T) {
 		t.Fatalf("checklist:\n%s", stderr)
 	}
 }
+
+// setupTTYEnv starts a fake Cloudflare API and npm registry for setup and
+// returns the server with the environment of a session in a fresh
+// directory.
+func setupTTYEnv(t *testing.T) (*cftest.Server, map[string]string) {
+	t.Helper()
+	srv := cftest.New()
+	t.Cleanup(srv.Close)
+	srv.AddAccount(cfAccount, "Acme Corp")
+	srv.AddToken(cfToken, &cftest.Token{Accounts: []string{cfAccount}})
+	srv.SetSubdomain(cfAccount, "acme")
+	reg := fakeRegistry(t)
+	t.Chdir(t.TempDir())
+	home := t.TempDir()
+	return srv, map[string]string{"CLOUDFLARE_API_TOKEN": cfToken, "CLOUDFLARE_API_BASE_URL": srv.BaseURL(),
+		"HOME": home, "XDG_CACHE_HOME": home + "/.cache", "NPM_CONFIG_REGISTRY": reg.Registry()}
+}
+
+// TestSetupJSONOnTerminalKeepsStderrJSON: with --json, stderr carries JSON
+// objects only (README), also when it is a terminal, as when a user runs
+// `nimbus setup cloudflare --json > result.json`: no checklist, no progress
+// bar, no summary. A warning of the runtime sync (the bucket's manifest
+// differed and was replaced) is in stdout's object instead.
+func TestSetupJSONOnTerminalKeepsStderrJSON(t *testing.T) {
+	srv, env := setupTTYEnv(t)
+	srv.AddBucket(cfAccount, "nimbus-runtime-cache-public")
+	srv.PutObject(cfAccount, "nimbus-runtime-cache-public", "manifests/bash-5.2.37.json", []byte(`{"name":"bash"}`), "application/json")
+	code, stdout, stderr := runTTY(t, env, "", "setup", "cloudflare", "--name", "demo", "--json")
+	if code != 0 || !strings.Contains(stdout, `"ok": true`) {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "manifests/bash-5.2.37.json in the bucket differs from the package's and is replaced") {
+		t.Errorf("the sync's warning is not in stdout's object:\n%s", stdout)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if line != "" && !strings.HasPrefix(line, "{") {
+			t.Errorf("stderr with --json carries a line that is no JSON object: %q\nstderr:\n%q", line, stderr)
+			break
+		}
+	}
+	if strings.Contains(stderr, "\x1b") || strings.Contains(stderr, "\r") || strings.Contains(stderr, "verified") || strings.Contains(stderr, "ready to deploy") {
+		t.Errorf("stderr with --json carries progress output besides JSON:\n%q", stderr)
+	}
+}
+
+// TestSetupWarnsWithStdoutOnTerminalAndStderrLogged: with stdout on a
+// terminal (no JSON object) and stderr redirected to a log (no checklist),
+// a warning of the runtime sync, here that the bucket's manifest differed
+// and was replaced, which breaks Workers pinned to the old catalog, must
+// still reach stderr.
+func TestSetupWarnsWithStdoutOnTerminalAndStderrLogged(t *testing.T) {
+	srv, env := setupTTYEnv(t)
+	srv.AddBucket(cfAccount, "nimbus-runtime-cache-public")
+	srv.PutObject(cfAccount, "nimbus-runtime-cache-public", "manifests/bash-5.2.37.json", []byte(`{"name":"bash"}`), "application/json")
+	ios, _, out, errOut := iostreams.Test()
+	ios.SetStdoutTTY(true)
+	ios.SetStderrTTY(false)
+	f := cmdutil.New()
+	f.IOStreams = ios
+	f.Getenv = func(k string) string { return env[k] }
+	if code := cmd.Run(context.Background(), f, []string{"setup", "cloudflare", "--name", "demo"}); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+	if out.Len() != 0 {
+		t.Errorf("stdout %q", out)
+	}
+	if !strings.Contains(errOut.String(), "nimbus: warning: manifests/bash-5.2.37.json in the bucket differs from the package's and is replaced") {
+		t.Errorf("the warning is missing from stderr:\n%s", errOut)
+	}
+}
+
+// TestSetupWarnsInALog: in a pipe (no checklist), setup's own warning, an
+// account without a workers.dev subdomain, reaches stderr as a line and
+// stdout's object as "warnings"; it used to reach neither.
+func TestSetupWarnsInALog(t *testing.T) {
+	srv := cftest.New()
+	defer srv.Close()
+	srv.AddAccount(cfAccount, "Acme Corp")
+	srv.AddToken(cfToken, &cftest.Token{Accounts: []string{cfAccount}})
+	t.Chdir(t.TempDir())
+	env := map[string]string{"CLOUDFLARE_API_TOKEN": cfToken, "CLOUDFLARE_API_BASE_URL": srv.BaseURL(), "HOME": t.TempDir()}
+	ios, _, out, errOut := iostreams.Test()
+	f := cmdutil.New()
+	f.IOStreams = ios
+	f.Getenv = func(k string) string { return env[k] }
+	if code := cmd.Run(context.Background(), f, []string{"setup", "cloudflare", "--name", "demo", "--skip-runtimes"}); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+	const msg = "the account has no workers.dev subdomain yet"
+	if !strings.Contains(out.String(), `"warnings":["`+msg) {
+		t.Errorf("stdout's object lacks the warning: %s", out)
+	}
+	if !strings.Contains(errOut.String(), "nimbus: warning: "+msg) {
+		t.Errorf("stderr lacks the warning:\n%s", errOut)
+	}
+}

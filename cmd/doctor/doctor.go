@@ -31,7 +31,8 @@ skip line and a hint:
                    a throwaway sandbox, destroyed again
   clock            this clock against the Worker's Date header (tokens have
                    no skew allowance)
-  wrangler         ./wrangler.jsonc: Worker name and account_id
+  wrangler         ./wrangler.jsonc: Worker name and account_id (of env.NAME
+                   with --env NAME)
   buckets          the R2 bindings, consistently named, and on the account
   runtime-catalog  vars.NIMBUS_RUNTIME_CATALOG_SHA256 against the bucket
   worker-secret    JWT_SECRET is set on the deployed Worker
@@ -40,6 +41,16 @@ The checks on the account (buckets, runtime-catalog, worker-secret) need a
 Cloudflare API token (CLOUDFLARE_API_TOKEN or --api-token-file); without one
 they are skipped or say what they could not check.
 
+--env NAME checks the Worker 'wrangler deploy --env NAME' deploys: env.NAME of
+the wrangler config read as wrangler reads it (its name, else <name>-NAME; its
+account_id, else the top level's; only its own r2_buckets and vars), as
+'setup cloudflare --env' and 'runtime sync --env' do.
+
+A token file of - (--token-file, NIMBUS_TOKEN_FILE, --api-token-file) is read
+from standard input when it is a pipe, as the other commands read it; on a
+terminal doctor does not ask for the token: the credentials check fails and
+says how to give it.
+
 With --json, or when stdout is not a terminal, the report is one JSON object:
 {"ok":bool,"checks":[{"name","status","detail","hint"}]}. The exit status is
 0 when no check fails, 1 otherwise. NIMBUS_RELEASES_URL points the version
@@ -47,7 +58,9 @@ check at a mirror of the release API.`,
 		Example: `  nimbus doctor
   nimbus doctor --json | jq -r '.checks[] | select(.status == "fail") | .name'
   CLOUDFLARE_API_TOKEN=... nimbus doctor --wrangler-config infra/wrangler.jsonc
-  nimbus doctor --endpoint http://127.0.0.1:8787 --no-version-check`,
+  nimbus doctor --endpoint http://127.0.0.1:8787 --no-version-check
+  # the staging Worker of wrangler.jsonc (env.staging)
+  CLOUDFLARE_API_TOKEN=... nimbus doctor --env staging`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := doctorcli.Build(f, cmd, o)
@@ -62,6 +75,7 @@ check at a mirror of the release API.`,
 	fl.StringVar(&o.APITokenFile, "api-token-file", "", "read the Cloudflare API token from `FILE` instead of CLOUDFLARE_API_TOKEN")
 	fl.StringVar(&o.AccountID, "account-id", "", "Cloudflare account `ID` (default: CLOUDFLARE_ACCOUNT_ID, then account_id in wrangler.jsonc)")
 	fl.StringVar(&o.WranglerConfig, "wrangler-config", "", "the project's wrangler config `FILE` (default ./wrangler.jsonc)")
+	fl.StringVar(&o.WranglerEnv, "env", "", "wrangler environment `NAME`: check env.NAME of the wrangler config, as 'wrangler deploy --env NAME' deploys it")
 	fl.BoolVar(&o.NoVersionCheck, "no-version-check", false, "do not ask the release endpoint for the latest version")
 	duration.Var(fl, &o.Timeout, "timeout", 10*time.Second, duration.Limits{Min: time.Second, Max: 5 * time.Minute}, "bound each network check: seconds or a duration such as 30s, 1s to 5m")
 	return cmd

@@ -23,7 +23,7 @@ type listOptions struct {
 func newCmdList(f *cmdutil.Factory) *cobra.Command {
 	var o listOptions
 	cmd := &cobra.Command{
-		Use:   "list [--bucket NAME] [--pin DIGEST]",
+		Use:   "list [--bucket NAME] [--env NAME] [--pin DIGEST]",
 		Short: "List the runtimes in the bucket's catalog and check the Worker's pin",
 		Long: `Read the runtime catalog from the R2 bucket, validate it and list each runtime
 at its default version.
@@ -33,13 +33,19 @@ the catalog read is catalog/sha256/<pin>.json, the one the Worker trusts, and
 its bytes must hash to the pin (exit 65 otherwise). stderr says whether the
 pin is the bucket's current catalog. --pin= (empty) reads catalog/v1.json.
 
+--env NAME reads the bucket, account and pin of env.NAME of wrangler.jsonc
+instead of its top level, as 'wrangler deploy --env NAME' deploys it
+(r2_buckets and vars are not inherited from the top level).
+
 stdout, when it is not a terminal, is upstream's JSON array
 [{"name","version","size_mb","license"}]; with --json it is an object with
 the catalog digests, the pin state and that array as "runtimes". On a
 terminal it is a table.`,
 		Example: `  nimbus runtime list
   nimbus runtime list --bucket my-runtime-cache --pin 3f1c…
-  nimbus runtime list --json | jq -r .pinState`,
+  nimbus runtime list --json | jq -r .pinState
+  # the catalog the staging Worker (env.staging of wrangler.jsonc) pins
+  nimbus runtime list --env staging`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runList(cmd, f, &o)
@@ -52,10 +58,11 @@ terminal it is a table.`,
 
 func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 	ios := f.IOStreams
-	wf, _, err := readWrangler(defaultWranglerConfig, false)
+	wf, _, err := readWrangler(defaultWranglerConfig, false, o.cf.env)
 	if err != nil {
 		return err
 	}
+	cfgName := o.cf.configName(defaultWranglerConfig)
 	pin, pinFrom := o.pin, "--pin"
 	cfgPin := ""
 	if wf != nil {
@@ -64,13 +71,13 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 	// --pin= (empty) asks for catalog/v1.json even when wrangler.jsonc pins.
 	if !cmd.Flags().Changed("pin") {
 		if v := cfgPin; v != "" {
-			pin, pinFrom = v, defaultWranglerConfig
+			pin, pinFrom = v, cfgName
 			if !runtimesync.ValidDigest(v) {
 				// The file is wrong, not the command line: the Worker
 				// deployed from it refuses every runtime install.
 				return runtimecli.CLIError(&runtimesync.Error{Kind: runtimesync.KindData, Code: runtimesync.CodeCatalogPin,
-					Message: fmt.Sprintf("%s: vars.%s %q is not a catalog digest: a Worker deployed with it cannot install runtimes", defaultWranglerConfig, runtimecli.PinVar, v),
-					Hint:    "run `nimbus runtime sync --write-config` to pin the published catalog, then redeploy"})
+					Message: fmt.Sprintf("%s: %s %q is not a catalog digest: a Worker deployed with it cannot install runtimes", defaultWranglerConfig, o.cf.varsKey(), v),
+					Hint:    "run `" + o.cf.writeConfigCmd() + "` to pin the published catalog, then redeploy"})
 			}
 		}
 	}
@@ -86,7 +93,7 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 	// Worker is deployed with: listing catalog/v1.json does not unpin it.
 	statePin := pin
 	if statePin == "" && cfgPin != "" {
-		statePin, pinFrom = cfgPin, defaultWranglerConfig
+		statePin, pinFrom = cfgPin, cfgName
 	}
 	listed := "pinned"
 	if pin == "" {
@@ -117,11 +124,11 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 		case "stale":
 			f.Warn(&clierr.Warning{Code: runtimecli.WarnPinStale,
 				Message: fmt.Sprintf("%s pins %s, but the bucket's current catalog is %s: listed the %s one", pinFrom, statePin, l.Current, listed),
-				Hint:    "run `nimbus runtime sync --write-config` and redeploy to move the Worker to the current one"})
+				Hint:    "run `" + o.cf.writeConfigCmd() + "` and redeploy to move the Worker to the current one"})
 		case "missing":
 			f.Warn(&clierr.Warning{Code: runtimecli.WarnPinMissing,
-				Message: defaultWranglerConfig + " does not pin a runtime catalog: runtime installs in the deployed Worker fail until it does",
-				Hint:    "run `nimbus runtime sync --write-config` and redeploy"})
+				Message: cfgName + " does not pin a runtime catalog: runtime installs in the deployed Worker fail until it does",
+				Hint:    "run `" + o.cf.writeConfigCmd() + "` and redeploy"})
 		}
 		return nil
 	}
@@ -133,11 +140,11 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 			fmt.Fprintf(w, "%s %s pins %s, the bucket's current catalog\n", st.SuccessIcon(), pinFrom, st.Key(statePin[:12]))
 		}
 	case "stale":
-		fmt.Fprintf(w, "%s %s pins %s, but the bucket's current catalog is %s: listed the %s one. Run `nimbus runtime sync --write-config` and redeploy to move the Worker to the current one.\n",
-			st.WarningIcon(), pinFrom, statePin, l.Current, listed)
+		fmt.Fprintf(w, "%s %s pins %s, but the bucket's current catalog is %s: listed the %s one. Run `%s` and redeploy to move the Worker to the current one.\n",
+			st.WarningIcon(), pinFrom, statePin, l.Current, listed, o.cf.writeConfigCmd())
 	case "missing":
-		fmt.Fprintf(w, "%s %s does not pin a runtime catalog: runtime installs in the deployed Worker fail until it does. Run `nimbus runtime sync --write-config` and redeploy.\n",
-			st.WarningIcon(), defaultWranglerConfig)
+		fmt.Fprintf(w, "%s %s does not pin a runtime catalog: runtime installs in the deployed Worker fail until it does. Run `%s` and redeploy.\n",
+			st.WarningIcon(), cfgName, o.cf.writeConfigCmd())
 	}
 	return nil
 }

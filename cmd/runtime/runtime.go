@@ -42,6 +42,9 @@ reads the catalog back.`,
 // cfFlags are the Cloudflare flags both subcommands take.
 type cfFlags struct {
 	bucket, accountID, apiTokenFile string
+	// env is --env: the wrangler environment whose bucket, account and
+	// pin apply (provision.WranglerEnvironment, as setup reads it).
+	env string
 }
 
 func (c *cfFlags) register(cmd *cobra.Command) {
@@ -49,14 +52,53 @@ func (c *cfFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&c.bucket, "bucket", "", "runtime `BUCKET` (default: the NIMBUS_RUNTIME_CACHE bucket of ./wrangler.jsonc, else "+runtimecli.DefaultBucket+")")
 	fl.StringVar(&c.accountID, "account-id", "", "Cloudflare account `ID` (default: CLOUDFLARE_ACCOUNT_ID, account_id in wrangler.jsonc, or the token's only account)")
 	fl.StringVar(&c.apiTokenFile, "api-token-file", "", "read the Cloudflare API token from `FILE` (- for stdin) instead of CLOUDFLARE_API_TOKEN")
+	fl.StringVar(&c.env, "env", "", "wrangler environment `NAME`: read the bucket, account and pin of env.NAME of the wrangler config, as 'wrangler deploy --env NAME' deploys it")
 }
 
-// readWrangler parses a wrangler config. A missing default file is not an
-// error (nil); a missing file the user named is.
-func readWrangler(path string, named bool) (*wranglerfile.File, []byte, error) {
+// configName names the wrangler config at path, and the environment read
+// from it, in messages.
+func (c *cfFlags) configName(path string) string {
+	if c.env == "" {
+		return path
+	}
+	return path + " (env." + c.env + ")"
+}
+
+// writeConfigCmd is the sync that writes the pin where this Worker reads it.
+func (c *cfFlags) writeConfigCmd() string {
+	if c.env == "" {
+		return "nimbus runtime sync --write-config"
+	}
+	return "nimbus runtime sync --env " + c.env + " --write-config"
+}
+
+// deployCmd deploys the Worker the pin is for.
+func (c *cfFlags) deployCmd() string {
+	if c.env == "" {
+		return "npx wrangler deploy"
+	}
+	return "npx wrangler deploy --env " + c.env
+}
+
+// varsKey is where the pin variable lives in the file: vars, or
+// env.NAME.vars with --env.
+func (c *cfFlags) varsKey() string {
+	if c.env == "" {
+		return "vars." + runtimecli.PinVar
+	}
+	return "env." + c.env + ".vars." + runtimecli.PinVar
+}
+
+// readWrangler parses a wrangler config and returns the part of it that
+// environment env ("" the top level) deploys. A missing default file is not
+// an error (nil) without --env; a missing file the user named is.
+func readWrangler(path string, named bool, env string) (*wranglerfile.File, []byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) && !named {
+			if _, err := provision.WranglerEnvironment(nil, path, env); err != nil {
+				return nil, nil, runtimecli.CLIError(err)
+			}
 			return nil, nil, nil
 		}
 		if errors.Is(err, fs.ErrNotExist) {
@@ -67,6 +109,9 @@ func readWrangler(path string, named bool) (*wranglerfile.File, []byte, error) {
 	wf, err := wranglerfile.Parse(data)
 	if err != nil {
 		return nil, nil, clierr.Wrap(err, exitcode.DataErr, provision.CodeWranglerConfig, path+": "+err.Error(), "fix the file (JSONC with a top-level object)")
+	}
+	if wf, err = provision.WranglerEnvironment(wf, path, env); err != nil {
+		return nil, nil, runtimecli.CLIError(err)
 	}
 	return wf, data, nil
 }

@@ -27,7 +27,7 @@ type syncOptions struct {
 func newCmdSync(f *cmdutil.Factory) *cobra.Command {
 	var o syncOptions
 	cmd := &cobra.Command{
-		Use:   "sync [runtime[@version]...] [--runtimes a,b] [--bucket NAME] [--write-config[=PATH]] [--dry-run]",
+		Use:   "sync [runtime[@version]...] [--runtimes a,b] [--bucket NAME] [--env NAME] [--write-config[=PATH]] [--dry-run]",
 		Short: "Publish runtime packages from npm into the R2 runtime bucket and print the catalog pin",
 		Long: `Publish the language runtimes into the R2 bucket the Worker binds as
 NIMBUS_RUNTIME_CACHE, natively (no Node.js, no wrangler):
@@ -54,6 +54,12 @@ vars.NIMBUS_RUNTIME_CATALOG_SHA256. --write-config puts it into
 wrangler.jsonc (comments kept); redeploy afterwards. An interrupted sync
 leaves the published catalog as it was; rerun it to finish.
 
+--env NAME reads env.NAME of wrangler.jsonc as 'wrangler deploy --env NAME'
+deploys it, as 'setup cloudflare --env' does: the bucket it binds as
+NIMBUS_RUNTIME_CACHE and its pin (wrangler does not inherit r2_buckets and
+vars), its account_id (else the top level's); --write-config writes the pin
+into env.NAME.vars. An environment the file does not define is refused.
+
 stdout: the line NIMBUS_RUNTIME_CATALOG_SHA256=<digest>, then (with --json, or
 when stdout is not a terminal) one JSON object {"ok","bucket","runtimes",
 "catalogSha256","uploaded","skipped","downloaded",...}. --json prints only the
@@ -61,6 +67,8 @@ object. The token needs "Workers R2 Storage Write".`,
 		Example: `  CLOUDFLARE_API_TOKEN=... nimbus runtime sync --write-config
   nimbus runtime sync clang@binji-2020 python --bucket my-runtime-cache
   nimbus runtime sync --dry-run --json
+  # the staging Worker of wrangler.jsonc (env.staging): its bucket, the pin in env.staging.vars
+  nimbus runtime sync --env staging --write-config
   # from a private mirror (the token never on the command line)
   NPM_CONFIG_REGISTRY=https://npm.example.com/ NIMBUS_NPM_TOKEN_FILE=~/.npm-token nimbus runtime sync`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -89,7 +97,7 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 	if named {
 		cfgPath = o.writeConfig
 	}
-	wf, _, err := readWrangler(cfgPath, named)
+	wf, _, err := readWrangler(cfgPath, named, o.cf.env)
 	if err != nil {
 		return err
 	}
@@ -105,7 +113,7 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 	if named {
 		// A file that cannot take the pin fails now, not after the catalog
 		// is published with nothing to record its digest.
-		if _, err := runtimesync.WritePin(cfgPath, strings.Repeat("0", 64), true); err != nil {
+		if _, err := runtimesync.WriteEnvPin(cfgPath, o.cf.env, strings.Repeat("0", 64), true); err != nil {
 			return runtimecli.CLIError(err)
 		}
 	}
@@ -140,7 +148,7 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 	}
 	var cfg *runtimecli.ConfigJSON
 	if named {
-		st, err := runtimesync.WritePin(cfgPath, res.CatalogSHA256, o.dryRun)
+		st, err := runtimesync.WriteEnvPin(cfgPath, o.cf.env, res.CatalogSHA256, o.dryRun)
 		if err != nil {
 			// The file changed since the check above. The catalog is
 			// published: the digest to set by hand is in the message,
@@ -155,7 +163,7 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 	if wf != nil {
 		if bound := wf.Bucket(scaffold.BindingRuntimeCache); bound != "" && bound != t.bucket {
 			msg := fmt.Sprintf("%s binds %s to r2://%s, not r2://%s: that Worker reads another bucket, where this pin does not apply",
-				cfgPath, scaffold.BindingRuntimeCache, bound, t.bucket)
+				o.cf.configName(cfgPath), scaffold.BindingRuntimeCache, bound, t.bucket)
 			res.Warnings = append(res.Warnings, msg)
 			if f.JSON {
 				f.Warn(&clierr.Warning{Code: runtimecli.WarnPinBucket, Message: msg})
@@ -192,7 +200,7 @@ func advise(f *cmdutil.Factory, o *syncOptions, res *runtimesync.Result, cfg *ru
 			f.Warn(&clierr.Warning{Code: runtimecli.WarnPinMissing,
 				Message: fmt.Sprintf("the Worker that binds r2://%s must carry \"vars\": { \"%s\": \"%s\" }; redeploy it after changing the value",
 					res.Bucket, runtimecli.PinVar, res.CatalogSHA256),
-				Hint: "nimbus runtime sync --write-config sets it in wrangler.jsonc"})
+				Hint: o.cf.writeConfigCmd() + " sets it in wrangler.jsonc"})
 		}
 		return
 	}
@@ -217,18 +225,18 @@ func advise(f *cmdutil.Factory, o *syncOptions, res *runtimesync.Result, cfg *ru
 	}
 	switch {
 	case cfg != nil && cfg.Status == string(runtimesync.PinUpdated):
-		fmt.Fprintf(w, "nimbus: wrote %s=%s into %s; redeploy the Worker (npx wrangler deploy) for it to take effect.\n", runtimecli.PinVar, res.CatalogSHA256, cfg.Path)
+		fmt.Fprintf(w, "nimbus: wrote %s=%s into %s; redeploy the Worker (%s) for it to take effect.\n", runtimecli.PinVar, res.CatalogSHA256, o.cf.configName(cfg.Path), o.cf.deployCmd())
 	case cfg != nil:
-		fmt.Fprintf(w, "nimbus: %s already pins this catalog; nothing to redeploy.\n", cfg.Path)
+		fmt.Fprintf(w, "nimbus: %s already pins this catalog; nothing to redeploy.\n", o.cf.configName(cfg.Path))
 	default:
 		if wf != nil {
 			if v, _ := wf.Var(runtimecli.PinVar); v == res.CatalogSHA256 {
-				fmt.Fprintf(w, "nimbus: %s already pins this catalog; nothing to redeploy.\n", defaultWranglerConfig)
+				fmt.Fprintf(w, "nimbus: %s already pins this catalog; nothing to redeploy.\n", o.cf.configName(defaultWranglerConfig))
 				return
 			}
 		}
-		fmt.Fprintf(w, "nimbus: the Worker that binds r2://%s must carry\n  \"vars\": { \"%s\": \"%s\" }\n  (nimbus runtime sync --write-config sets it in wrangler.jsonc). Redeploy it after changing the value.\n",
-			res.Bucket, runtimecli.PinVar, res.CatalogSHA256)
+		fmt.Fprintf(w, "nimbus: the Worker that binds r2://%s must carry\n  \"vars\": { \"%s\": \"%s\" }\n  (%s sets it in wrangler.jsonc). Redeploy it after changing the value.\n",
+			res.Bucket, runtimecli.PinVar, res.CatalogSHA256, o.cf.writeConfigCmd())
 	}
 }
 

@@ -84,7 +84,9 @@ CLOUDFLARE_API_BASE_URL (API base for proxies and tests).
 
 stdout (with --json, or when it is not a terminal) is one JSON object:
 {"ok","worker","buckets","runtimeBucket","runtimesSynced","accountId",
-"bucketStatus","workersDevUrl","secret","catalogSha256","catalogPin"}.`,
+"bucketStatus","workersDevUrl","secret","catalogSha256","catalogPin"}, plus
+"warnings" when there are any. With --json, stderr carries JSON objects only,
+also on a terminal (no checklist).`,
 		Example: `  CLOUDFLARE_API_TOKEN=... nimbus setup cloudflare --name my-sandbox --write-config
   nimbus setup cloudflare --dry-run
   nimbus setup cloudflare --skip-runtimes
@@ -186,10 +188,12 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 	if err != nil {
 		return toCLIError(err)
 	}
+	// With --json both views are silent: stderr carries JSON objects only,
+	// terminal or not, and stdout's object carries the warnings.
+	var runtimes *runtimecli.SetupSync
 	if !o.skipRuntimes {
-		// Not silent with --json: setup's own checklist (newView) is drawn
-		// on a terminal either way, and the runtime lines belong to it.
-		plan.Runtimes = &runtimecli.SetupSync{F: f, Client: client, View: runtimecli.NewView(ios, false)}
+		runtimes = &runtimecli.SetupSync{F: f, Client: client, View: runtimecli.NewView(ios, f.JSON)}
+		plan.Runtimes = runtimes
 		plan.WritePin = o.writeConfig && wranglerPath != ""
 	} else if o.writeConfig {
 		return clierr.Usagef("--write-config needs the runtime sync; drop --skip-runtimes")
@@ -197,7 +201,7 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 	if o.writeConfig && wranglerPath == "" {
 		return clierr.Configf("run in the project directory (with wrangler.jsonc) or pass --config FILE", "--write-config: no wrangler config to write the catalog pin into")
 	}
-	view := newView(ios, o.dryRun)
+	view := newView(ios, o.dryRun, f.JSON)
 	p := &provision.Provisioner{Client: client, Observer: view}
 	started := time.Now()
 	res, err := p.Run(cmd.Context(), plan)
@@ -210,8 +214,19 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 		}
 		return err
 	}
+	warnings := append([]string{}, res.Warnings...)
+	if runtimes != nil && runtimes.Result != nil {
+		warnings = append(warnings, runtimes.Result.Warnings...)
+	}
+	if !f.JSON && !view.active {
+		// The checklist drew them on a terminal; a log (stderr redirected)
+		// gets them as lines, whether or not stdout's JSON carries them too.
+		for _, w := range warnings {
+			fmt.Fprintf(ios.ErrOut, "nimbus: warning: %s\n", w)
+		}
+	}
 	if f.MachineOutput() {
-		if err := f.PrintJSON(resultValue(res)); err != nil {
+		if err := f.PrintJSON(resultValue(res, warnings)); err != nil {
 			return err
 		}
 	}

@@ -12,7 +12,8 @@ import (
 )
 
 // view draws the provisioning checklist on stderr when it is a terminal
-// and stays silent otherwise (cli.md: progress only on a terminal).
+// and stays silent otherwise (cli.md: progress only on a terminal), and
+// with --json, whose stderr carries JSON objects only, terminal or not.
 type view struct {
 	w      io.Writer
 	st     *style.Styles
@@ -20,8 +21,8 @@ type view struct {
 	dryRun bool
 }
 
-func newView(ios *iostreams.IOStreams, dryRun bool) *view {
-	return &view{w: ios.ErrOut, st: ios.Styles(), active: ios.IsStderrTTY(), dryRun: dryRun}
+func newView(ios *iostreams.IOStreams, dryRun, silent bool) *view {
+	return &view{w: ios.ErrOut, st: ios.Styles(), active: ios.IsStderrTTY() && !silent, dryRun: dryRun}
 }
 
 // Observe prints one checklist line per finished step.
@@ -87,15 +88,18 @@ type resultJSON struct {
 	DryRun         bool              `json:"dryRun,omitempty"`
 	CatalogSHA256  string            `json:"catalogSha256,omitempty"`
 	CatalogPin     string            `json:"catalogPin,omitempty"`
+	Warnings       []string          `json:"warnings,omitempty"`
 }
 
-// resultValue is the JSON document of a run (print it with PrintJSON).
-func resultValue(res *provision.Result) resultJSON {
+// resultValue is the JSON document of a run (print it with PrintJSON);
+// warnings are the run's and its runtime sync's.
+func resultValue(res *provision.Result, warnings []string) resultJSON {
 	out := resultJSON{
 		OK: true, Worker: res.Worker, Buckets: []string{}, RuntimeBucket: res.RuntimeBucket,
 		AccountID: res.AccountID, BucketStatus: map[string]string{}, WorkersDevURL: res.WorkersDevURL,
 		Secret: string(res.Secret), DryRun: res.DryRun,
 		RuntimesSynced: res.RuntimesSynced, CatalogSHA256: res.CatalogSHA256, CatalogPin: string(res.Pin),
+		Warnings: warnings,
 	}
 	if out.Secret == string(provision.SecretSet) && res.SecretGenerated {
 		out.SecretFile = res.SecretFile

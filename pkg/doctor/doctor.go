@@ -94,6 +94,9 @@ type Credential struct {
 	// Err is set when the credential is named but cannot be read (a
 	// missing token file).
 	Err error
+	// Hint replaces the check's generic hint for Err when the caller knows
+	// better (a token file of "-" on a terminal).
+	Hint string
 }
 
 // Doctor holds what the checks need. Zero fields make the checks that
@@ -145,6 +148,10 @@ type Doctor struct {
 	// WranglerFile is the wrangler config's name in Project
 	// ("wrangler.jsonc" if "").
 	WranglerFile string
+	// WranglerEnv is the wrangler environment (--env) whose Worker the
+	// project checks look at: env.<WranglerEnv> as 'wrangler deploy --env'
+	// reads it (provision.WranglerEnvironment); "" is the top level.
+	WranglerEnv string
 
 	// Cloudflare reaches the Cloudflare API; nil skips the checks that
 	// need it.

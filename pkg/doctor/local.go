@@ -71,7 +71,11 @@ func (d *Doctor) checkCredentials() Check {
 	var worker, cf []string
 	for _, c := range d.Credentials {
 		if c.Err != nil {
-			return fail(name, c.Name+" from "+c.Source+": "+c.Err.Error(), "fix the path, or unset it to use another credential")
+			hint := c.Hint
+			if hint == "" {
+				hint = "fix the path, or unset it to use another credential"
+			}
+			return fail(name, c.Name+" from "+c.Source+": "+c.Err.Error(), hint)
 		}
 		s := c.Name + " (" + c.Source + ")"
 		if c.Name == CredCloudflare {

@@ -17,8 +17,13 @@ import (
 // project is what the project checks share: the parsed wrangler config
 // and, when the Cloudflare API is usable, the account.
 type project struct {
-	file      *wranglerfile.File
-	accountID string
+	// file is the part of the config the checked Worker deploys from:
+	// the top level, or env.<WranglerEnv>.
+	file *wranglerfile.File
+	// label names it in messages; vars and env say where its pin lives
+	// and which --env the suggested commands need.
+	label, vars, env string
+	accountID        string
 	// accountErr says why the account could not be resolved.
 	accountErr error
 }
@@ -50,7 +55,21 @@ func (d *Doctor) checkProject(ctx context.Context) []Check {
 		c := fail("wrangler", d.WranglerFile+": "+err.Error(), "fix the file: JSON with comments, one top-level object")
 		return append([]Check{c}, skipAll("the wrangler config is invalid")[1:]...)
 	}
-	p := &project{file: f}
+	ef, err := provision.WranglerEnvironment(f, d.WranglerFile, d.WranglerEnv)
+	if err != nil {
+		c := fail("wrangler", err.Error(), "name an environment the file defines under \"env\", or drop --env for the top level")
+		if pe, ok := provision.AsError(err); ok {
+			c = fail("wrangler", pe.Message, pe.Hint)
+		}
+		return append([]Check{c}, skipAll("the wrangler environment cannot be read")[1:]...)
+	}
+	p := &project{file: ef, label: d.WranglerFile, vars: "vars." + runtimesync.PinVar}
+	if d.WranglerEnv != "" {
+		p.label += " (env." + d.WranglerEnv + ")"
+		p.vars = "env." + d.WranglerEnv + ".vars." + runtimesync.PinVar
+		p.env = " --env " + d.WranglerEnv
+	}
+	f = ef
 	if d.Cloudflare != nil {
 		id := d.AccountID
 		if id == "" {
@@ -67,14 +86,14 @@ func (d *Doctor) checkWrangler(p *project) Check {
 	const name = "wrangler"
 	f := p.file
 	if f.Name == "" {
-		return fail(name, d.WranglerFile+" has no name", "set \"name\" to the Worker's name, as nimbus init writes it")
+		return fail(name, p.label+" has no name", "set \"name\" to the Worker's name, as nimbus init writes it")
 	}
 	if f.AccountID == "" {
-		return warn(name, "Worker "+f.Name+"; "+d.WranglerFile+" has no account_id, so wrangler asks which account on every deploy",
+		return warn(name, "Worker "+f.Name+"; "+p.label+" has no account_id, so wrangler asks which account on every deploy",
 			"nimbus setup cloudflare writes it (or set CLOUDFLARE_ACCOUNT_ID)")
 	}
 	if p.accountID != "" && d.AccountID != "" && d.AccountID != f.AccountID {
-		return warn(name, fmt.Sprintf("Worker %s; %s says account %s but CLOUDFLARE_ACCOUNT_ID is %s", f.Name, d.WranglerFile, f.AccountID, d.AccountID),
+		return warn(name, fmt.Sprintf("Worker %s; %s says account %s but CLOUDFLARE_ACCOUNT_ID is %s", f.Name, p.label, f.AccountID, d.AccountID),
 			"make them agree: wrangler deploys to the account in the file")
 	}
 	return pass(name, fmt.Sprintf("Worker %s on account %s", f.Name, f.AccountID))
@@ -106,7 +125,7 @@ func (d *Doctor) checkBuckets(ctx context.Context, p *project) Check {
 		listed = append(listed, b+"="+bucket)
 	}
 	if len(missing) > 0 {
-		return fail(name, d.WranglerFile+" binds no bucket for "+strings.Join(missing, ", "),
+		return fail(name, p.label+" binds no bucket for "+strings.Join(missing, ", "),
 			"add the r2_buckets entries nimbus init writes (<worker>-npm-cache, <worker>-npm-packument-cache and the runtime bucket)")
 	}
 	if len(invalid) > 0 {
@@ -176,11 +195,11 @@ func (d *Doctor) checkCatalog(ctx context.Context, p *project) Check {
 	const name = "runtime-catalog"
 	pin, has := p.file.Var(runtimesync.PinVar)
 	if !has || pin == "" {
-		return warn(name, d.WranglerFile+" does not set vars."+runtimesync.PinVar+": runtime installs (python, ruby, clang) fail in the deployed Worker",
-			"nimbus runtime sync --write-config, then redeploy")
+		return warn(name, p.label+" does not set "+p.vars+": runtime installs (python, ruby, clang) fail in the deployed Worker",
+			"nimbus runtime sync"+p.env+" --write-config, then redeploy")
 	}
 	if !runtimesync.ValidDigest(pin) {
-		return fail(name, fmt.Sprintf("vars.%s is %q, not a SHA-256 digest", runtimesync.PinVar, pin), "nimbus runtime sync --write-config writes the right value")
+		return fail(name, fmt.Sprintf("%s is %q, not a SHA-256 digest", p.vars, pin), "nimbus runtime sync"+p.env+" --write-config writes the right value")
 	}
 	short := pin[:12]
 	bucket := p.file.Bucket(scaffold.BindingRuntimeCache)
@@ -199,7 +218,7 @@ func (d *Doctor) checkCatalog(ctx context.Context, p *project) Check {
 			hint := re.Hint
 			if re.Kind == runtimesync.KindConfig || re.Kind == runtimesync.KindData {
 				if hint == "" {
-					hint = "nimbus runtime sync --write-config republishes the catalog and pins it; then redeploy"
+					hint = "nimbus runtime sync" + p.env + " --write-config republishes the catalog and pins it; then redeploy"
 				}
 				return fail(name, re.Message, hint)
 			}
@@ -213,7 +232,7 @@ func (d *Doctor) checkCatalog(ctx context.Context, p *project) Check {
 	detail := fmt.Sprintf("pinned to %s…, which %s holds (%d runtimes)", short, bucket, len(l.Rows))
 	if l.Current != "" && l.Current != pin {
 		return warn(name, detail+"; the bucket's current catalog is "+l.Current[:12]+"…",
-			"nimbus runtime sync --write-config, then redeploy, to move the Worker to the current catalog")
+			"nimbus runtime sync"+p.env+" --write-config, then redeploy, to move the Worker to the current catalog")
 	}
 	return pass(name, detail+", the current one")
 }
@@ -230,7 +249,7 @@ func (d *Doctor) checkWorkerSecret(ctx context.Context, p *project) Check {
 	names, err := d.Cloudflare.WorkerSecretNames(sctx, p.accountID, p.file.Name)
 	if err != nil {
 		if pe, ok := provision.AsError(err); ok && pe.Code == provision.CodeWorkerMissing {
-			return warn(name, "Worker "+p.file.Name+" is not deployed on account "+p.accountID+" yet", "deploy it: npx wrangler deploy")
+			return warn(name, "Worker "+p.file.Name+" is not deployed on account "+p.accountID+" yet", "deploy it: npx wrangler deploy"+p.env)
 		}
 		return warn(name, "could not list the Worker's secrets: "+cfReason(err), cfHint(err))
 	}
@@ -238,5 +257,5 @@ func (d *Doctor) checkWorkerSecret(ctx context.Context, p *project) Check {
 		return pass(name, "Worker "+p.file.Name+" has JWT_SECRET")
 	}
 	return fail(name, "Worker "+p.file.Name+" has no JWT_SECRET: its remote API refuses every request (E_AUTH_CONFIG_MISSING)",
-		"nimbus setup cloudflare --set-secret")
+		"nimbus setup cloudflare"+p.env+" --set-secret")
 }

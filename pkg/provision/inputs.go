@@ -48,6 +48,30 @@ type Naming struct {
 	AccountID string
 }
 
+// WranglerEnvironment returns the part of the parsed wrangler config at
+// path (nil: there is none) that 'wrangler deploy --env env' deploys, as
+// wranglerfile.File.Environment resolves it; "" is the top level. setup,
+// runtime sync, runtime list and doctor read a config through it, so that
+// --env means the same in all of them. An environment the file does not
+// define, or --env without a file, is a usage error (exit 64).
+func WranglerEnvironment(file *wranglerfile.File, path, env string) (*wranglerfile.File, error) {
+	if env == "" {
+		return file, nil
+	}
+	if file == nil {
+		return nil, &Error{Kind: KindUsage, Code: CodeWranglerConfig,
+			Message: "--env " + env + " needs a wrangler config that defines it",
+			Hint:    "run in the project directory (with wrangler.jsonc)"}
+	}
+	e, err := file.Environment(env)
+	if err != nil {
+		return nil, &Error{Kind: KindUsage, Code: CodeWranglerConfig, Err: err,
+			Message: path + ": --env " + env + ": " + err.Error(),
+			Hint:    "name an environment the file defines under \"env\" (wrangler's [env.<name>]), or drop --env for the top level"}
+	}
+	return e, nil
+}
+
 // ResolveNaming derives the Worker and bucket names with the same builder
 // nimbus init uses. When a wrangler config exists, its name and r2_buckets
 // are what will be deployed, so they win; flags that contradict the file are
@@ -61,17 +85,13 @@ func ResolveNaming(in Inputs) (*Naming, error) {
 				Message: in.WranglerPath + ": " + err.Error(), Hint: "fix the file (JSONC with a top-level object) or pass --config PATH"}
 		}
 		file = f
-		if in.Env != "" {
-			if file, err = f.Environment(in.Env); err != nil {
-				return nil, &Error{Kind: KindUsage, Code: CodeWranglerConfig, Err: err,
-					Message: in.WranglerPath + ": --env " + in.Env + ": " + err.Error(),
-					Hint:    "name an environment the file defines under \"env\" (wrangler's [env.<name>]), or drop --env for the top level"}
-			}
+	}
+	file, err := WranglerEnvironment(file, in.WranglerPath, in.Env)
+	if err != nil {
+		if e, ok := err.(*Error); ok && in.WranglerConfig == nil {
+			e.Hint += " or pass --config FILE"
 		}
-	} else if in.Env != "" {
-		return nil, &Error{Kind: KindUsage, Code: CodeWranglerConfig,
-			Message: "--env " + in.Env + " needs a wrangler config that defines it",
-			Hint:    "run in the project directory (with wrangler.jsonc) or pass --config FILE"}
+		return nil, err
 	}
 	name := in.Name
 	if file != nil && file.Name != "" {

@@ -30,6 +30,13 @@ const (
 // symlink is written through, as setup does). With
 // dryRun it only reports whether it would change the file.
 func WritePin(path, digest string, dryRun bool) (PinStatus, error) {
+	return WriteEnvPin(path, "", digest, dryRun)
+}
+
+// WriteEnvPin is WritePin into env.<env>.vars, where the Worker that
+// 'wrangler deploy --env env' deploys reads it (wrangler does not inherit
+// vars); "" is the top level's vars.
+func WriteEnvPin(path, env, digest string, dryRun bool) (PinStatus, error) {
 	if !ValidDigest(digest) {
 		return "", &Error{Kind: KindInternal, Code: CodeInternal, Message: "refusing to pin an invalid digest " + digest}
 	}
@@ -41,10 +48,14 @@ func WritePin(path, digest string, dryRun bool) (PinStatus, error) {
 		}
 		return "", &Error{Kind: KindCantCreate, Code: CodeCatalogPin, Err: err, Message: "cannot read " + path + ": " + err.Error()}
 	}
-	out, changed, err := wranglerfile.SetVar(data, PinVar, digest)
+	out, changed, err := wranglerfile.SetEnvVar(data, env, PinVar, digest)
 	if err != nil {
+		vars := "vars."
+		if env != "" {
+			vars = "env." + env + ".vars."
+		}
 		return "", &Error{Kind: KindData, Code: CodeCatalogPin, Err: err, Message: path + ": " + err.Error(),
-			Hint: "fix the file, or set vars." + PinVar + " by hand"}
+			Hint: "fix the file, or set " + vars + PinVar + " by hand"}
 	}
 	switch {
 	case !changed:

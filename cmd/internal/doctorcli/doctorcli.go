@@ -38,6 +38,9 @@ type Options struct {
 	APITokenFile   string
 	AccountID      string
 	WranglerConfig string
+	// WranglerEnv is --env: the wrangler environment the project checks
+	// look at.
+	WranglerEnv    string
 	NoVersionCheck bool
 	Timeout        time.Duration
 }
@@ -115,10 +118,13 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 			from = "NIMBUS_TOKEN_FILE"
 		}
 		c := doctor.Credential{Name: doctor.CredTokenFile, Source: from + " " + st.Creds.TokenFile}
-		tok, err := cmdutil.ReadSecretFile(st.Creds.TokenFile, f.IOStreams.In)
+		var tok string
+		c.Hint, c.Err = stdinTerminal(f, st.Creds.TokenFile, "--token-file FILE or NIMBUS_TOKEN")
+		if c.Err == nil {
+			tok, c.Err = cmdutil.ReadSecretFile(st.Creds.TokenFile, f.IOStreams.In)
+		}
 		switch {
-		case err != nil:
-			c.Err = err
+		case c.Err != nil:
 		case tok == "":
 			c.Err = fmt.Errorf("the file is empty")
 		default:
@@ -144,10 +150,9 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 	}
 	if cfSource != "" {
 		c := doctor.Credential{Name: doctor.CredCloudflare, Source: cfSource}
-		if tok, err := runtimecli.APIToken(f, o.APITokenFile); err != nil {
-			c.Err = err
-		} else {
-			cfToken = tok
+		c.Hint, c.Err = stdinTerminal(f, o.APITokenFile, "--api-token-file FILE or CLOUDFLARE_API_TOKEN")
+		if c.Err == nil {
+			cfToken, c.Err = runtimecli.APIToken(f, o.APITokenFile)
 		}
 		d.Credentials = append(d.Credentials, c)
 	}
@@ -163,7 +168,7 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 		}
 	}
 
-	d.Project, d.WranglerFile = os.DirFS(dir), "wrangler.jsonc"
+	d.Project, d.WranglerFile, d.WranglerEnv = os.DirFS(dir), "wrangler.jsonc", o.WranglerEnv
 	if o.WranglerConfig != "" {
 		p := o.WranglerConfig
 		if !filepath.IsAbs(p) {
@@ -172,6 +177,20 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 		d.Project, d.WranglerFile = os.DirFS(filepath.Dir(p)), filepath.Base(p)
 	}
 	return d, nil
+}
+
+// stdinTerminal refuses a token file of "-" when standard input is a
+// terminal: the other commands then ask for the token, but doctor is run
+// to find out what is wrong, often from a terminal where "-" was left in
+// NIMBUS_TOKEN_FILE or a script's flags, and it must report, not stop at a
+// prompt. A pipe is read, as the other commands read it. others names the
+// sources to use instead.
+func stdinTerminal(f *cmdutil.Factory, file, others string) (hint string, err error) {
+	if file != "-" || !f.IOStreams.IsStdinTTY() {
+		return "", nil
+	}
+	return "pipe the token in (nimbus doctor ... < FILE), or use " + others,
+		errors.New("standard input is a terminal; doctor does not ask for a token")
 }
 
 // fallbackSettings resolves the connection from flags and environment
