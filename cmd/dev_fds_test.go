@@ -171,6 +171,57 @@ func TestDevOutOfDescriptors(t *testing.T) {
 	}
 }
 
+// TestDevExecRecoversAtEveryShortage: a command refused for want of
+// descriptors at any point of starting it (its pipes, the first /dev/null
+// for its missing stdin, its init's control socket, the init's start)
+// leaves nothing behind that refuses the next one. The server, with no
+// command run yet, is given one descriptor more each round than it holds,
+// until a command starts within that: each refused start stops one step
+// further, and a failure kept from an earlier step would refuse every
+// later command (TestDevOutOfDescriptors met it so under load: freed
+// descriptors arrived while a command was half-started).
+func TestDevExecRecoversAtEveryShortage(t *testing.T) {
+	d := startDevServer(t, devOptions{})
+	tok := d.token(t)
+	d.warm(t, tok)
+	kept, err := net.Dial("tcp", d.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kept.Close()
+	keptR := bufio.NewReader(kept)
+	if resp, body := rawRPC(t, kept, keptR, d.Addr, tok, "box", `{"op":"ready","args":[]}`); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	pid := d.cmd.Process.Pid
+	var full unix.Rlimit
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &full); err != nil {
+		t.Fatal(err)
+	}
+	var refusals []string
+	for spare := 0; ; spare++ {
+		limit := uint64(d.fds(t) + spare)
+		if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: limit, Max: full.Max}, nil); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := rawRPC(t, kept, keptR, d.Addr, tok, "box", `{"op":"exec","args":["true"]}`)
+		if resp.StatusCode == 200 {
+			break
+		}
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("%d spare descriptors: %d %s", spare, resp.StatusCode, body)
+		}
+		refusals = append(refusals, strconv.Itoa(spare)+": "+body)
+		if spare == 24 {
+			t.Fatalf("a command is refused with 24 descriptors to spare; refusals by spare descriptors:\n%s", strings.Join(refusals, "\n"))
+		}
+	}
+	if len(refusals) == 0 {
+		t.Fatal("no command was refused: the server had descriptors to spare")
+	}
+	t.Logf("refusals by spare descriptors:\n%s", strings.Join(refusals, "\n"))
+}
+
 // TestDevManySandboxes: 10,000 distinct sandboxes (1,000 with -short) are
 // written to through the real `nimbus dev`, and 300 of them each run a
 // command: no error, and once the clients have gone and the idle timeouts

@@ -276,15 +276,25 @@ func (c *Cmd) closeAll() {
 }
 
 var (
-	devNullOnce sync.Once
+	devNullMu   sync.Mutex
 	devNullFile *os.File
-	devNullErr  error
 )
 
-// devNull is one /dev/null for every command's missing stdio.
+// devNull is one /dev/null for every command's missing stdio, opened by
+// the first command that needs it. A failure to open it (the process out
+// of descriptors) is not kept: it would refuse every later command, long
+// after descriptors were freed.
 func devNull() (*os.File, error) {
-	devNullOnce.Do(func() { devNullFile, devNullErr = os.OpenFile(os.DevNull, os.O_RDWR, 0) })
-	return devNullFile, devNullErr
+	devNullMu.Lock()
+	defer devNullMu.Unlock()
+	if devNullFile == nil {
+		f, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			return nil, err
+		}
+		devNullFile = f
+	}
+	return devNullFile, nil
 }
 
 // fdOf returns the descriptor to pass for f, in blocking mode as the
