@@ -1,6 +1,9 @@
 package jsjson
 
-import "unicode/utf8"
+import (
+	"cmp"
+	"unicode/utf8"
+)
 
 // Compare orders a and b as JavaScript's < and > order strings: by UTF-16
 // code units, so a character above U+FFFF (a surrogate pair, from 0xD800)
@@ -15,13 +18,13 @@ func Compare(a, b string) int {
 			continue
 		}
 		if ka, kb := firstUnit(ra), firstUnit(rb); ka != kb {
-			return cmpRune(ka, kb)
+			return cmp.Compare(ka, kb)
 		}
 		// Both above U+FFFF with one high surrogate: the low ones decide,
 		// in the order of the code points.
-		return cmpRune(ra, rb)
+		return cmp.Compare(ra, rb)
 	}
-	return cmpRune(rune(len(a)), rune(len(b)))
+	return cmp.Compare(len(a), len(b))
 }
 
 // firstUnit is the first UTF-16 code unit of r.
@@ -30,14 +33,4 @@ func firstUnit(r rune) rune {
 		return r
 	}
 	return 0xd800 + (r-0x10000)>>10
-}
-
-func cmpRune(a, b rune) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -2,6 +2,7 @@ package jsjson
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -217,7 +218,7 @@ func orderIntegerKeys(obj []Member) {
 		b, bok := arrayIndex(y.Key)
 		switch {
 		case aok && bok:
-			return cmpUint(a, b)
+			return cmp.Compare(a, b)
 		case aok:
 			return -1
 		case bok:
@@ -225,16 +226,6 @@ func orderIntegerKeys(obj []Member) {
 		}
 		return 0
 	})
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (p *parser) array(depth int) (Value, error) {
