@@ -128,6 +128,14 @@ func BenchmarkDevLoad(b *testing.B) {
 	if r := loadtest.Run(ctx, min(maxC, 16), 0, maxC, nimbus.ExecOp(ids, "true")); r.Errors > 0 {
 		b.Fatalf("warm-up: %v", r.FirstErr)
 	}
+	// The peak resident size of each cell (the highest over rounds): the
+	// kernel's high-water mark is reset before each cell's warm-up. The
+	// server's peak over the run is the highest of them.
+	type cell struct {
+		op   string
+		conc int
+	}
+	cellPeak := map[cell]float64{}
 	b.ResetTimer()
 	for round := range rounds {
 		for _, c := range concs {
@@ -135,11 +143,19 @@ func BenchmarkDevLoad(b *testing.B) {
 			rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 			for _, name := range order {
 				op := ops[name]
+				nimbusRow := server[name] == d.cmd.Process.Pid
+				if nimbusRow {
+					d.resetPeak(b)
+				}
 				loadtest.Run(ctx, c, dur/4, 0, op) // warm-up, not recorded
 				cpu0 := procCPU(b, server[name])
 				r := loadtest.Run(ctx, c, dur, 0, op)
 				if pid := server[name]; pid != 0 {
 					r.ServerCPU = procCPU(b, pid) - cpu0
+				}
+				if nimbusRow {
+					k := cell{name, c}
+					cellPeak[k] = max(cellPeak[k], d.kib(b, "VmHWM"))
 				}
 				if r.Errors > 0 {
 					b.Errorf("round %d, %s at %d: %d errors, first: %v", round, name, c, r.Errors, r.FirstErr)
@@ -150,6 +166,10 @@ func BenchmarkDevLoad(b *testing.B) {
 	}
 	b.StopTimer()
 	peak := d.kib(b, "VmHWM")
+	for _, kib := range cellPeak {
+		peak = max(peak, kib)
+	}
+	anon, file, threads := d.kib(b, "RssAnon"), d.kib(b, "RssFile"), d.kib(b, "Threads")
 	loadFds := d.fds(b)
 
 	// Many sandboxes: each is written to once.
@@ -181,7 +201,23 @@ func BenchmarkDevLoad(b *testing.B) {
 	if err := tab.Write(os.Stdout); err != nil {
 		b.Fatal(err)
 	}
-	fmt.Printf("\nserver peak RSS (VmHWM) %.1f MiB; open fds: %d idle, %d after the rounds\n", peak/1024, idleFds, loadFds)
+	fmt.Printf("\nserver peak RSS (VmHWM) %.1f MiB; after the rounds %.1f MiB anonymous, %.1f MiB of files (the binary), %.0f threads; open fds: %d idle, %d after the rounds\n",
+		peak/1024, anon/1024, file/1024, threads, idleFds, loadFds)
+	fmt.Printf("peak RSS by cell (MiB, the highest over rounds):\n%-12s", "op")
+	for _, c := range concs {
+		fmt.Printf(" %8d", c)
+	}
+	fmt.Println()
+	for _, name := range names {
+		if server[name] != d.cmd.Process.Pid {
+			continue
+		}
+		fmt.Printf("%-12s", name)
+		for _, c := range concs {
+			fmt.Printf(" %8.1f", cellPeak[cell{name, c}]/1024)
+		}
+		fmt.Println()
+	}
 	if nids > 0 {
 		fmt.Printf("%d distinct sandboxes written to at concurrency 16: %d errors (%v), %.0f ops/s; open fds right after %d, %d after settling (idle %d)\n\n",
 			nids, many.Errors, many.FirstErr, many.OpsPerSec(), afterFds, settled, idleFds)
@@ -209,6 +245,15 @@ func BenchmarkDevLoad(b *testing.B) {
 		fmt.Printf("server stderr:\n%s\n", d.Stderr.String())
 	}
 	b.ReportMetric(peak/1024, "rss-peak-MiB")
+	var peak256 float64
+	for k, kib := range cellPeak {
+		if k.conc == 256 {
+			peak256 = max(peak256, kib)
+		}
+	}
+	if peak256 > 0 {
+		b.ReportMetric(peak256/1024, "rss-peak-c256-MiB")
+	}
 	if nids > 0 {
 		b.ReportMetric(float64(settled-idleFds), "fds-above-idle-after-ids")
 		b.ReportMetric(float64(many.Errors), "errors-many-ids")

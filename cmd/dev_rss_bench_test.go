@@ -48,6 +48,14 @@ func (d *devServer) kib(b testing.TB, field string) float64 {
 	return 0
 }
 
+// resetPeak resets the server's peak resident size (VmHWM) to its
+// current size, so that the next reading is the peak of what follows.
+func (d *devServer) resetPeak(b testing.TB) {
+	if err := os.WriteFile("/proc/"+strconv.Itoa(d.cmd.Process.Pid)+"/clear_refs", []byte("5"), 0); err != nil {
+		b.Fatal(err)
+	}
+}
+
 func (d *devServer) token(b testing.TB) string {
 	tok, err := localdev.Mint(localdev.TokenOptions{Secret: devSecret, Scopes: []string{token.ScopeSandboxUse}, TTL: time.Hour})
 	if err != nil {
