@@ -310,9 +310,8 @@ func (in *initState) mountsChanged() bool {
 	if in.mounts < 0 {
 		return false
 	}
-	fds := []unix.PollFd{{Fd: int32(in.mounts), Events: unix.POLLPRI}}
-	n, err := unix.Poll(fds, 0)
-	if err != nil || n > 0 && fds[0].Revents&(unix.POLLPRI|unix.POLLERR) != 0 {
+	rev, err := rawPollNow(in.mounts, unix.POLLPRI)
+	if err != nil || rev&(unix.POLLPRI|unix.POLLERR) != 0 {
 		return true
 	}
 	now, err := in.readMountinfo(in.scratch[:0])
@@ -323,14 +322,14 @@ func (in *initState) mountsChanged() bool {
 // readMountinfo reads the whole mount table from its start into buf's
 // spare capacity, growing it as needed. The table is a seq_file: a read
 // at offset 0 generates it afresh, and a read as long as the table
-// returns all of it at once.
+// returns all of it at once. The reads are raw (see raw_linux.go).
 func (in *initState) readMountinfo(buf []byte) ([]byte, error) {
 	buf = buf[:0]
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, make([]byte, max(4096, cap(buf)))...)[:len(buf)]
 		}
-		n, err := unix.Pread(in.mounts, buf[len(buf):cap(buf)], int64(len(buf)))
+		n, err := rawPread(in.mounts, buf[len(buf):cap(buf)], int64(len(buf)))
 		if err == unix.EINTR {
 			continue
 		}

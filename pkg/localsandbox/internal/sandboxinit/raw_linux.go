@@ -56,6 +56,31 @@ func rawRecvmsg(fd int, p, oob []byte, flags int) (n, oobn int, err error) {
 	return int(r), int(msg.Controllen), rawErr(e)
 }
 
+// rawPread reads from fd at offset off (a file that never blocks: the
+// mount table).
+func rawPread(fd int, p []byte, off int64) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, e := syscall.RawSyscall6(syscall.SYS_PREAD64, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), uintptr(off), 0, 0)
+	return int(n), rawErr(e)
+}
+
+// rawPollNow polls fd for events without waiting, and returns the events
+// it has (0 when none).
+func rawPollNow(fd int, events int16) (int16, error) {
+	p := [1]unix.PollFd{{Fd: int32(fd), Events: events}}
+	var ts unix.Timespec
+	n, _, e := syscall.RawSyscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&p[0])), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	return p[0].Revents, nil
+}
+
 // rawReadable reports whether fd is readable now.
 func rawReadable(fd int) bool {
 	p := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
