@@ -179,7 +179,10 @@ reserved, an unknown name, owner or pid).
 				if r.Port != nil {
 					port = fmt.Sprintf(" (port %d)", *r.Port)
 				}
-				_, err := fmt.Fprintf(o.f.IOStreams.Out, "%s Removed app %s%s\n", o.f.IOStreams.Styles().SuccessIcon(), r.Owner, port)
+				// The owner is the server's text: quoted if it holds
+				// anything a terminal would interpret (it stays usable as
+				// owner:… once unquoted).
+				_, err := fmt.Fprintf(o.f.IOStreams.Out, "%s Removed app %s%s\n", o.f.IOStreams.Styles().SuccessIcon(), clierr.Printable(r.Owner), port)
 				return err
 			})
 		},
