@@ -171,6 +171,106 @@ func TestDevOutOfDescriptors(t *testing.T) {
 	}
 }
 
+// devNulls counts the server's open descriptors on /dev/null: the one it
+// keeps in reserve to answer 503 with when it runs out is one of them.
+func (d *devServer) devNulls(t *testing.T) int {
+	n := 0
+	for _, f := range d.fdTargets(t) {
+		if f == os.DevNull {
+			n++
+		}
+	}
+	return n
+}
+
+// TestDevReserveTakenAgain: a shortage so deep that even the descriptor
+// `nimbus dev` keeps in reserve does not make room loses the reserve (it
+// cannot be opened again at once). Once descriptors are back, the
+// reserve is taken again: the next shortage is answered 503 with
+// Retry-After, as the first would have been, rather than leaving new
+// clients unanswered in the listen queue.
+func TestDevReserveTakenAgain(t *testing.T) {
+	d := startDevServer(t, devOptions{})
+	tok := d.token(t)
+	d.warm(t, tok)
+	pid := d.cmd.Process.Pid
+	var full unix.Rlimit
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &full); err != nil {
+		t.Fatal(err)
+	}
+	setLimit := func(limit uint64) {
+		t.Helper()
+		if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: limit, Max: full.Max}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withReserve := d.devNulls(t)
+	// No descriptor above standard error can be opened: the freed reserve
+	// (a higher number) accepts nothing, and is lost.
+	setLimit(3)
+	c, err := net.Dial("tcp", d.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /s/box HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", d.Addr)
+	deadline := time.Now().Add(20 * time.Second)
+	for d.devNulls(t) == withReserve {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server kept its reserve with no descriptor to spare:\n%s", d.Stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Descriptors are back: the waiting client is served.
+	setLimit(full.Cur)
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("the client waiting through the shortage: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("the client waiting through the shortage: %d", resp.StatusCode)
+	}
+	// A second shortage, from idle connections.
+	setLimit(uint64(d.fds(t) + 16))
+	var idle []net.Conn
+	defer func() {
+		for _, c := range idle {
+			c.Close()
+		}
+	}()
+	for i := 0; ; i++ {
+		if i == 64 {
+			t.Fatal("64 idle connections and still no shortage")
+		}
+		c, err := net.Dial("tcp", d.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(c, "GET /s/box HTTP/1.1\r\nHost: %s\r\n\r\n", d.Addr)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			c.Close()
+			t.Fatalf("no answer in the second shortage (the reserve was not taken again): %v", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 503 {
+			c.Close()
+			if resp.Header.Get("Retry-After") == "" {
+				t.Fatal("503 without Retry-After")
+			}
+			break
+		}
+		if resp.StatusCode != 200 {
+			t.Fatalf("%d", resp.StatusCode)
+		}
+		idle = append(idle, c)
+	}
+}
+
 // TestDevExecRecoversAtEveryShortage: a command refused for want of
 // descriptors at any point of starting it (its pipes, the first /dev/null
 // for its missing stdin, its init's control socket, the init's start)

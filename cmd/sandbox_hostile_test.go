@@ -238,6 +238,7 @@ func TestServerTextInTablesIsNeutralisedOnTerminal(t *testing.T) {
 		"listProcesses": `[{"pid":7,"command":"sleep` + evil + ` 9","argv":[],"cwd":"/","state":"run` + evil + `ning","exitCode":null,"startTime":0,"endTime":null,"longRunning":false,"attachedTty":false}]`,
 		"listRuntimes":  `{"installed":[{"name":"no` + evil + `de","version":"2` + evil + `2"}],"available":[{"name":"ru` + evil + `by","defaultVersion":"3` + evil + `3"}]}`,
 		"listApps":      `[{"owner":"ow` + evil + `ner","name":"na` + evil + `me","port":3000,"pid":7,"status":"fai` + evil + `led","visibility":"sco` + evil + `ped","capability":null,"restart":"never","diagnostic":"di` + evil + `ag","url":"http://u` + evil + `rl"}]`,
+		"removeApp":     `{"owner":"ow` + evil + `ner","removed":true,"port":3000}`,
 	}
 	// In JSON the escapes arrive intact (\u001b); on the terminal they go.
 	for k, v := range answers {
@@ -267,6 +268,9 @@ func TestServerTextInTablesIsNeutralisedOnTerminal(t *testing.T) {
 		{[]string{"ps", "job-1"}, "sleep]0;owned[2J31m 9"},
 		{[]string{"runtimes", "list", "job-1"}, "ru]0;owned[2J31mby"},
 		{[]string{"apps", "list", "job-1"}, "ow]0;owned[2J31mner"},
+		// An owner is a target (owner:…): quoted, so that it can be given
+		// back.
+		{[]string{"apps", "remove", "job-1", "web"}, `Removed app "ow\x1b]0;owned\a\x1b[2J\r\u202e\u009b31mner" (port 3000)`},
 	} {
 		code, stdout, stderr := runTTY(t, nil, "", append(append([]string{"sandbox"}, tc.args...), "--no-color")...)
 		if code != 0 {

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -35,6 +36,12 @@ func (o *common) appTarget(cmd *cobra.Command, args []string, suffix string) (*s
 	}
 	return sb, t, nil
 }
+
+// CodeAppNotFound is the error of apps remove when there is no app to
+// remove.
+const CodeAppNotFound = "E_APP_NOT_FOUND"
+
+const appNotFoundHint = "list the apps with nimbus sandbox apps list ID"
 
 func newCmdApps(o *common) *cobra.Command {
 	cmd := &cobra.Command{
@@ -138,7 +145,9 @@ Links handed out before stop working.
 		Short: "Remove an app: stop it, and drop its exposure, name and reservation",
 		Long: `Remove the app behind TARGET: the process serving it is stopped, and its
 exposure, name and port reservation go (links to it stop working).
-Exits 65 (E_APP_NOT_FOUND) when there was nothing to remove.
+Exits 65 (E_APP_NOT_FOUND) when there was nothing to remove, TARGET naming
+nothing the server can find included (a port nothing listens on or has
+reserved, an unknown name, owner or pid).
 
 ` + targetHelp,
 		Example: `  nimbus sandbox apps remove job-123 web
@@ -150,20 +159,30 @@ Exits 65 (E_APP_NOT_FOUND) when there was nothing to remove.
 				return err
 			}
 			r, err := sb.RemoveApp(cmd.Context(), target)
+			// Nothing removed is a failure (65), and a failure prints
+			// nothing on stdout: the error alone says it, on stderr.
+			// Whether the server found the app with nothing left to
+			// remove, or found nothing the target names, it is the same
+			// failure.
+			var re *sandboxclient.RemoteError
+			if errors.As(err, &re) && re.NoApp() {
+				return clierr.Wrap(err, exitcode.DataErr, CodeAppNotFound, fmt.Sprintf("no app %s to remove in sandbox %s (the server: %s)", args[1], args[0], re.Message), appNotFoundHint)
+			}
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
-			// Nothing removed is a failure (65), and a failure prints
-			// nothing on stdout: the error alone says it, on stderr.
 			if !r.Removed {
-				return clierr.New(exitcode.DataErr, "E_APP_NOT_FOUND", fmt.Sprintf("no app %s to remove in sandbox %s", args[1], args[0]), "list the apps with nimbus sandbox apps list ID")
+				return clierr.New(exitcode.DataErr, CodeAppNotFound, fmt.Sprintf("no app %s to remove in sandbox %s", args[1], args[0]), appNotFoundHint)
 			}
 			return o.output(r, func() error {
 				port := ""
 				if r.Port != nil {
 					port = fmt.Sprintf(" (port %d)", *r.Port)
 				}
-				_, err := fmt.Fprintf(o.f.IOStreams.Out, "%s Removed app %s%s\n", o.f.IOStreams.Styles().SuccessIcon(), r.Owner, port)
+				// The owner is the server's text: quoted if it holds
+				// anything a terminal would interpret (it stays usable as
+				// owner:… once unquoted).
+				_, err := fmt.Fprintf(o.f.IOStreams.Out, "%s Removed app %s%s\n", o.f.IOStreams.Styles().SuccessIcon(), clierr.Printable(r.Owner), port)
 				return err
 			})
 		},

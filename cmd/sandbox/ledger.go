@@ -47,37 +47,35 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 	ios := o.f.IOStreams
 	l := ledger.New(o.ledgerPath(flag))
 	pending, err := l.Pending()
-	if err != nil && !errors.Is(err, ledger.ErrUnreadable) {
+	if err != nil && !errors.Is(err, ledger.ErrUnreadable) && !errors.Is(err, ledger.ErrTorn) {
 		return ledgerError(err)
 	}
 	res := ledgerResult{Ledger: l.Path(), Destroyed: []string{}, Failed: []ledgerFailed{}}
-	if len(pending) == 0 && err != nil {
-		// Nothing readable to destroy, but what could not be read may
-		// have been a live sandbox: never a silent success.
-		if o.f.MachineOutput() {
-			if perr := o.f.PrintJSON(res); perr != nil {
-				return perr
-			}
-		}
-		return ledgerError(err)
-	}
-	if len(pending) == 0 {
-		return o.output(res, func() error {
-			_, err := fmt.Fprintf(ios.ErrOut, "%s nothing to destroy: the ledger %s holds no live sandbox\n", ios.Styles().SuccessIcon(), l.Path())
-			return err
-		})
-	}
 	if reason == "" {
 		reason = "nimbus sandbox destroy --ledger"
 	}
-	open, closeAll, err := o.ledgerOpener(cmd)
-	if err != nil {
-		return err
+	// Credentials are needed only when there is something to destroy (an
+	// empty ledger needs none); the drain still runs, to drop torn
+	// records.
+	var open func(ledger.Entry) (*sandboxclient.Sandbox, error)
+	closeAll := func() {}
+	if len(pending) > 0 {
+		if open, closeAll, err = o.ledgerOpener(cmd); err != nil {
+			return err
+		}
 	}
-	defer closeAll()
+	defer func() { closeAll() }()
 	st := ios.Styles()
 	human := !o.f.MachineOutput()
 	outcomes, err := l.Drain(cmd.Context(), func(ctx context.Context, e ledger.Entry) error {
+		if open == nil {
+			// Recorded since the ledger was first read.
+			var err error
+			if open, closeAll, err = o.ledgerOpener(cmd); err != nil {
+				open = nil
+				return err
+			}
+		}
 		sb, err := open(e)
 		if err == nil {
 			_, err = sb.Destroy(ctx, reason)
@@ -100,12 +98,37 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 			errs = j.Unwrap()
 		}
 		for _, e := range errs {
-			if errors.Is(e, ledger.ErrUnreadable) {
+			switch {
+			case errors.Is(e, ledger.ErrTorn):
+				// A warning, once: the drain dropped the torn records.
+				o.f.Warn(&clierr.Warning{Code: CodeLedgerTorn, Message: e.Error() + "; dropped from the ledger",
+					Hint: "a nimbus command was killed while it recorded a sandbox; it had not created it yet"})
+			case errors.Is(e, ledger.ErrUnreadable):
 				unreadable = e
-			} else {
+			case errors.Is(e, ledger.ErrUntrusted) || len(outcomes) == 0:
+				// The ledger could not be read at all (replaced since
+				// Pending read it).
+				return ledgerError(e)
+			default:
 				unwritten = e
 			}
 		}
+	}
+	if len(outcomes) == 0 {
+		if o.f.MachineOutput() {
+			if perr := o.f.PrintJSON(res); perr != nil {
+				return perr
+			}
+		}
+		if unreadable != nil {
+			// Nothing readable to destroy, but what could not be read may
+			// have been a live sandbox: never a silent success.
+			return ledgerError(unreadable)
+		}
+		if !o.f.MachineOutput() {
+			fmt.Fprintf(ios.ErrOut, "%s nothing to destroy: the ledger %s holds no live sandbox\n", st.SuccessIcon(), l.Path())
+		}
+		return nil
 	}
 	var first error
 	for _, oc := range outcomes {
@@ -192,6 +215,10 @@ func (o *common) recordInLedger(cmd *cobra.Command, sb *sandboxclient.Sandbox, b
 // CodeLedgerUntrusted is the error of a ledger file another user could
 // have written.
 const CodeLedgerUntrusted = "E_LEDGER_UNTRUSTED"
+
+// CodeLedgerTorn is the warning of a ledger record cut short by a
+// writer stopped mid-write, which a drain drops.
+const CodeLedgerTorn = "W_LEDGER_TORN"
 
 // CodeLedgerUnreadable is the error of a ledger with lines that are not
 // records: the sandboxes they recorded, if any, were not destroyed.

@@ -10,10 +10,14 @@
 // of one job) never interleave, a crash mid-write leaves at worst a torn
 // line that the next record does not join, and no lock is needed. The
 // pending set is the adds without a later tombstone. A line that is not a
-// record (torn, corrupt, or of an op this version does not know) may have
-// named a live sandbox, so readers report it (ErrUnreadable) rather than
-// skip it silently; only a torn tombstone is harmless (its sandbox stays
-// pending) and is skipped.
+// record (corrupt, or of an op this version does not know) may have named
+// a live sandbox, so readers report it (ErrUnreadable) rather than skip it
+// silently. A record cut short (torn) is what a writer stopped mid-write
+// leaves, and names no sandbox a drain could destroy: a torn tombstone
+// only leaves its sandbox pending and is skipped; a torn add is reported
+// as a warning (ErrTorn), since its writer never got past Record (so never
+// created the sandbox) or was told that Record failed, and a drain drops it
+// (see Drain).
 //
 // A drain sends the caller's credentials to the endpoint each entry names,
 // so on Unix a ledger file that another user could have written (not owned
@@ -113,7 +117,13 @@ var ErrUntrusted = errors.New("the file is not trusted")
 // ErrUnreadable is the cause of an Error about ledger lines that are not
 // records: each may have recorded a sandbox that a drain therefore cannot
 // destroy.
-var ErrUnreadable = errors.New("not a ledger record (torn or corrupt), so a sandbox it recorded would be missed")
+var ErrUnreadable = errors.New("not a ledger record (corrupt), so a sandbox it recorded would be missed")
+
+// ErrTorn is the cause of an Error about add records cut short (Lines): a
+// writer stopped mid-write, before Record returned, so the sandbox was
+// never created or its creator was told it is not in the ledger. It is a
+// warning: the other lines were read in full.
+var ErrTorn = errors.New("an add record cut short by a writer stopped mid-write: it recorded no sandbox that could be destroyed")
 
 // Record adds e (before the sandbox is created: a sandbox that never came
 // to exist costs one idempotent destroy, one that is not recorded leaks).
@@ -139,7 +149,11 @@ func (l *Ledger) append(r record) error {
 	}
 	// Each record starts a new line, so one written after a torn line (a
 	// writer killed mid-write) is still read.
-	line = append([]byte{'\n'}, line...)
+	return l.write(append([]byte{'\n'}, line...))
+}
+
+// write appends line with one write(2).
+func (l *Ledger) write(line []byte) error {
 	if err := os.MkdirAll(filepath.Dir(l.path), 0o700); err != nil {
 		return &Error{Path: l.path, Op: "create its directory", Err: err}
 	}
@@ -165,33 +179,66 @@ func key(e Entry) string { return e.Endpoint + "\x00" + e.BasePath + "\x00" + e.
 
 // Pending returns the recorded sandboxes not yet forgotten, oldest first,
 // each once. A missing file is an empty ledger. Lines that are not records
-// are reported with an *Error wrapping ErrUnreadable, returned together
-// with the entries of the other lines.
+// are reported with an *Error wrapping ErrUnreadable, torn add records
+// with one wrapping ErrTorn (both joined, the ErrUnreadable one first,
+// when there are both), returned together with the entries of the other
+// lines.
 func (l *Ledger) Pending() ([]Entry, error) {
+	c, err := l.read()
+	if err != nil {
+		return nil, err
+	}
+	return c.pending, c.problems(l.path)
+}
+
+// contents is what read found in the file.
+type contents struct {
+	pending []Entry
+	bad     []int      // lines that are not records
+	torn    []tornLine // torn add records
+}
+
+// tornLine is a torn add record: its line number, where it starts in the
+// file and what it holds.
+type tornLine struct {
+	n    int
+	off  int64
+	text []byte
+}
+
+func (l *Ledger) read() (*contents, error) {
 	if err := checkTrusted(l.path); err != nil {
 		return nil, &Error{Path: l.path, Op: "use it", Err: err}
 	}
 	data, err := os.ReadFile(l.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return &contents{}, nil
 	}
 	if err != nil {
 		return nil, &Error{Path: l.path, Op: "read", Err: err}
 	}
+	c := &contents{}
 	var order []string
-	var bad []int
 	live := map[string]Entry{}
+	var off int64
 	// Every line is read, whatever its length: a bufio.Scanner stopped at
 	// the first overlong line, and so hid every record after it.
 	for i, line := range bytes.Split(data, []byte{'\n'}) {
+		start := off
+		off += int64(len(line)) + 1
 		line = bytes.TrimSuffix(line, []byte{'\r'})
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue // records start with a newline: the file's first line is empty
 		}
 		var r record
-		if json.Unmarshal(line, &r) != nil || r.ID == "" || r.Op != "add" && r.Op != "done" {
-			if !bytes.HasPrefix(line, tornDone) {
-				bad = append(bad, i+1)
+		err := json.Unmarshal(line, &r)
+		if err != nil || r.ID == "" || r.Op != "add" && r.Op != "done" {
+			switch {
+			case torn(line, tornDone, err):
+			case torn(line, tornAdd, err):
+				c.torn = append(c.torn, tornLine{n: i + 1, off: start, text: line})
+			default:
+				c.bad = append(c.bad, i+1)
 			}
 			continue
 		}
@@ -206,22 +253,100 @@ func (l *Ledger) Pending() ([]Entry, error) {
 			delete(live, k)
 		}
 	}
-	var out []Entry
 	for _, k := range order {
 		if e, ok := live[k]; ok {
-			out = append(out, e)
+			c.pending = append(c.pending, e)
 			delete(live, k)
 		}
 	}
-	if len(bad) > 0 {
-		return out, &Error{Path: l.path, Op: "read " + lineList(bad), Err: ErrUnreadable, Lines: bad}
-	}
-	return out, nil
+	return c, nil
 }
 
-// tornDone starts every tombstone as append writes it: a torn one only
-// leaves its sandbox pending, to be destroyed again harmlessly.
-var tornDone = []byte(`{"op":"done",`)
+// problems reports the lines c could not use (see Pending), or nil.
+func (c *contents) problems(path string) error { return joined(c.problemList(path)) }
+
+// joined is errs as one error: nil, the only one, or errors.Join's.
+func joined(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}
+
+// problemList is problems' errors, ErrUnreadable's first.
+func (c *contents) problemList(path string) []error {
+	var errs []error
+	if len(c.bad) > 0 {
+		errs = append(errs, &Error{Path: path, Op: "read " + lineList(c.bad), Err: ErrUnreadable, Lines: c.bad})
+	}
+	if len(c.torn) > 0 {
+		var ns []int
+		for _, t := range c.torn {
+			ns = append(ns, t.n)
+		}
+		errs = append(errs, &Error{Path: path, Op: "read " + lineList(ns), Err: ErrTorn, Lines: ns})
+	}
+	return errs
+}
+
+// tornDone and tornAdd start every tombstone and every add record as
+// append writes them: a torn tombstone only leaves its sandbox pending,
+// to be destroyed again harmlessly; a torn add is reported (ErrTorn).
+var (
+	tornDone = []byte(`{"op":"done",`)
+	tornAdd  = []byte(`{"op":"add",`)
+)
+
+// torn reports whether line, which json.Unmarshal refused with err, is a
+// record that starts as prefix does cut short: its JSON is fine up to
+// where it ends. Anything else (garbage after the cut, bytes a crashed
+// file system left) is corrupt, not torn.
+func torn(line, prefix []byte, err error) bool {
+	var se *json.SyntaxError
+	if !errors.As(err, &se) || se.Offset != int64(len(line)) {
+		return false
+	}
+	return bytes.HasPrefix(line, prefix) || bytes.HasPrefix(prefix, line)
+}
+
+// dropTorn blanks the torn add records c read (spaces, which readers
+// skip), so that they are reported once. A record that is still being
+// written looks torn to a reader too, but only while it is the file's
+// last line: a line is blanked only once a newline follows what was read
+// of it, and a newline is appended first when nothing does (after a record
+// still being written it only adds an empty line). Rewriting these bytes
+// in place races with no writer: writers only append. Failing to drop one
+// only leaves it to be reported again.
+func (l *Ledger) dropTorn(c *contents) {
+	if len(c.torn) == 0 || checkTrusted(l.path) != nil {
+		return
+	}
+	f, err := os.OpenFile(l.path, os.O_RDWR, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	for _, t := range c.torn {
+		buf := make([]byte, len(t.text)+1)
+		n, _ := f.ReadAt(buf, t.off)
+		if n < len(t.text) || !bytes.Equal(buf[:len(t.text)], t.text) {
+			continue
+		}
+		if n == len(t.text) {
+			// The last line: end it, and look again.
+			if l.write([]byte{'\n'}) != nil {
+				continue
+			}
+			if n, _ = f.ReadAt(buf, t.off); n < len(buf) || !bytes.Equal(buf[:len(t.text)], t.text) {
+				continue
+			}
+		}
+		if end := buf[len(t.text)]; end != '\n' && end != '\r' {
+			continue
+		}
+		_, _ = f.WriteAt(bytes.Repeat([]byte{' '}, len(t.text)), t.off)
+	}
+}
 
 // lineList names lines: "line 3", "lines 2, 3 and 7", the first few of many.
 func lineList(ns []int) string {
@@ -251,19 +376,19 @@ type Outcome struct {
 // those that were destroyed; the others stay pending for another try.
 // Sandboxes recorded while it runs are left for the next drain. Neither
 // lines that could not be read nor a ledger that can no longer be written
-// stop it: it destroys every sandbox it read, and then returns, with the
-// outcomes, Pending's ErrUnreadable error and the first error of
-// forgetting a destroyed sandbox (which stays pending, to be destroyed
-// again harmlessly), joined (errors.Join) when there are both.
+// stop it: it destroys every sandbox it read, drops the torn add records
+// it read (they are reported once), and then returns, with the outcomes,
+// the first error of forgetting a destroyed sandbox (which stays pending,
+// to be destroyed again harmlessly) and Pending's ErrUnreadable and ErrTorn
+// errors, joined (errors.Join) when there are several.
 func (l *Ledger) Drain(ctx context.Context, destroy func(context.Context, Entry) error) ([]Outcome, error) {
-	pending, err := l.Pending()
-	if err != nil && !errors.Is(err, ErrUnreadable) {
+	c, err := l.read()
+	if err != nil {
 		return nil, err
 	}
-	unreadable := err
 	var forget error
-	out := make([]Outcome, 0, len(pending))
-	for _, e := range pending {
+	out := make([]Outcome, 0, len(c.pending))
+	for _, e := range c.pending {
 		if err := ctx.Err(); err != nil {
 			out = append(out, Outcome{Entry: e, Err: err})
 			continue
@@ -276,8 +401,9 @@ func (l *Ledger) Drain(ctx context.Context, destroy func(context.Context, Entry)
 		}
 		out = append(out, Outcome{Entry: e, Err: err})
 	}
+	l.dropTorn(c)
 	if forget == nil {
-		return out, unreadable
+		return out, c.problems(l.path)
 	}
-	return out, errors.Join(forget, unreadable)
+	return out, joined(append([]error{forget}, c.problemList(l.path)...))
 }

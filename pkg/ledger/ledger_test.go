@@ -70,10 +70,11 @@ not json
 	l := ledger.New(p)
 	// What can be read is returned all the same, with an error naming
 	// the lines that could not: each may have been a live sandbox. A torn
-	// tombstone (line 6) is no such line: its sandbox stays pending.
+	// tombstone (line 6) is no such line: its sandbox stays pending; nor
+	// is a torn add (line 7), reported apart (ErrTorn).
 	pending, err := l.Pending()
 	var le *ledger.Error
-	if !slices.Equal(ids(pending), []string{"ok-1"}) || !errors.Is(err, ledger.ErrUnreadable) || !errors.As(err, &le) || !slices.Equal(le.Lines, []int{2, 3, 4, 7}) {
+	if !slices.Equal(ids(pending), []string{"ok-1"}) || !errors.Is(err, ledger.ErrUnreadable) || !errors.As(err, &le) || !slices.Equal(le.Lines, []int{2, 3, 4}) || !errors.Is(err, ledger.ErrTorn) {
 		t.Fatalf("%v %v", pending, err)
 	}
 	// A writer after the torn line starts on a new line of its own.
@@ -89,6 +90,117 @@ not json
 	})
 	if !slices.Equal(seen, []string{"ok-1", "after"}) || len(out) != 2 || !errors.Is(err, ledger.ErrUnreadable) {
 		t.Fatalf("%v %+v %v", seen, out, err)
+	}
+}
+
+// tornLedger writes a ledger of the records of ids, as Record writes
+// them, ended by an add record cut short by a writer killed mid-write.
+func tornLedger(t *testing.T, ids ...string) *ledger.Ledger {
+	t.Helper()
+	l := ledger.New(filepath.Join(t.TempDir(), "l"))
+	for _, id := range ids {
+		if err := l.Record(ledger.Entry{ID: id, Endpoint: "e"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.OpenFile(l.Path(), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("\n" + `{"op":"add","id":"torn","endpoint":"e","crea`); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestTornAddIsReportedOnce: a writer killed mid-write leaves the ledger
+// ending in an add record cut short. It once failed every drain
+// (ErrUnreadable) until someone removed the line. It recorded no sandbox
+// a drain could destroy (its writer never got past Record), so it is a
+// warning (ErrTorn), the first drain drops it, and later drains are clean;
+// every readable record stays.
+func TestTornAddIsReportedOnce(t *testing.T) {
+	l := tornLedger(t, "a", "b")
+	pending, err := l.Pending()
+	var le *ledger.Error
+	if !slices.Equal(ids(pending), []string{"a", "b"}) || !errors.Is(err, ledger.ErrTorn) || errors.Is(err, ledger.ErrUnreadable) || !errors.As(err, &le) || !slices.Equal(le.Lines, []int{4}) {
+		t.Fatalf("%v %v", ids(pending), err)
+	}
+	var seen []string
+	_, err = l.Drain(context.Background(), func(_ context.Context, e ledger.Entry) error {
+		seen = append(seen, e.ID)
+		if e.ID == "b" {
+			return errors.New("503")
+		}
+		return nil
+	})
+	if !slices.Equal(seen, []string{"a", "b"}) || !errors.Is(err, ledger.ErrTorn) || errors.Is(err, ledger.ErrUnreadable) {
+		t.Fatalf("first drain: %v %v", seen, err)
+	}
+	// Reported once: b, which could not be destroyed, is still there.
+	if pending, err = l.Pending(); !slices.Equal(ids(pending), []string{"b"}) || err != nil {
+		t.Fatalf("after the first drain: %v %v", ids(pending), err)
+	}
+	if _, err = l.Drain(context.Background(), func(context.Context, ledger.Entry) error { return nil }); err != nil {
+		t.Fatalf("second drain: %v", err)
+	}
+	data, _ := os.ReadFile(l.Path())
+	for _, want := range []string{`"op":"add","id":"a"`, `"op":"add","id":"b"`, `"op":"done","id":"a"`, `"op":"done","id":"b"`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("the ledger lost %s:\n%s", want, data)
+		}
+	}
+	if strings.Contains(string(data), "torn") {
+		t.Errorf("the torn record is still there:\n%s", data)
+	}
+}
+
+// TestTornAddBeforeLaterRecords: a torn add followed by records written
+// after it (other steps of the job went on) is the same warning, not an
+// error, and is dropped by the drain. A corrupt line is still an error.
+func TestTornAddBeforeLaterRecords(t *testing.T) {
+	l := tornLedger(t, "a")
+	l.Record(ledger.Entry{ID: "c", Endpoint: "e"})
+	pending, err := l.Pending()
+	if !slices.Equal(ids(pending), []string{"a", "c"}) || !errors.Is(err, ledger.ErrTorn) || errors.Is(err, ledger.ErrUnreadable) {
+		t.Fatalf("%v %v", ids(pending), err)
+	}
+	if _, err = l.Drain(context.Background(), func(context.Context, ledger.Entry) error { return nil }); !errors.Is(err, ledger.ErrTorn) {
+		t.Fatalf("drain: %v", err)
+	}
+	if pending, err = l.Pending(); len(pending) != 0 || err != nil {
+		t.Fatalf("after the drain: %v %v", ids(pending), err)
+	}
+	// Not cut short but garbled: corrupt, whatever it starts with.
+	f, _ := os.OpenFile(l.Path(), os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString("\n" + `{"op":"add","id":"x",!!}`)
+	f.Close()
+	if _, err = l.Pending(); !errors.Is(err, ledger.ErrUnreadable) || errors.Is(err, ledger.ErrTorn) {
+		t.Fatalf("corrupt line: %v", err)
+	}
+}
+
+// TestRecordBeingWrittenIsNotDropped: a reader can see a record while it
+// is being written, cut short like a torn one. If its write completes
+// while the drain runs, the drain must not blank it.
+func TestRecordBeingWrittenIsNotDropped(t *testing.T) {
+	l := tornLedger(t, "a")
+	_, err := l.Drain(context.Background(), func(context.Context, ledger.Entry) error {
+		// The rest of the record arrives while the drain destroys a.
+		f, err := os.OpenFile(l.Path(), os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = f.WriteString(`ted":"2026-12-01T00:00:00Z"}`)
+		return err
+	})
+	if !errors.Is(err, ledger.ErrTorn) {
+		t.Fatalf("drain: %v", err)
+	}
+	if pending, err := l.Pending(); !slices.Equal(ids(pending), []string{"torn"}) || err != nil {
+		t.Fatalf("the completed record: %v %v", ids(pending), err)
 	}
 }
 

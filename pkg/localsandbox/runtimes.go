@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,35 +111,42 @@ func version(out string) string {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-// hostRuntimes detects every runtime with its version, once per server.
+// hostRuntimes detects every runtime with its version. Which runtimes
+// the host has is looked up once per server; a version is kept once
+// `--version` answered, and asked again on the next call when it did not
+// (it failed to start, exited non-zero or timed out: a machine briefly
+// out of processes must not leave a runtime without its version for the
+// life of the server).
 func (s *Server) hostRuntimes(ctx context.Context) []hostRuntime {
-	s.rtOnce.Do(func() {
-		var found []hostRuntime
+	s.rtMu.Lock()
+	defer s.rtMu.Unlock()
+	if !s.rtFound {
 		for _, rb := range runtimeBins {
 			if rt := s.hostRuntime(ctx, rb.name); rt != nil {
-				found = append(found, *rt)
+				s.rt = append(s.rt, *rt)
 			}
 		}
-		var wg sync.WaitGroup
-		for i := range found {
-			if found[i].name == "shell" {
-				continue
-			}
-			wg.Add(1)
-			go func(rt *hostRuntime) {
-				defer wg.Done()
-				vctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-				defer cancel()
-				cmd := exec.CommandContext(vctx, rt.paths[0], "--version")
-				cmd.Env = s.opts.HostEnv
-				out, _ := cmd.CombinedOutput()
-				rt.version = version(string(out))
-			}(&found[i])
+		s.rtFound = true
+		s.rtKnown = make([]bool, len(s.rt))
+	}
+	var wg sync.WaitGroup
+	for i := range s.rt {
+		if s.rt[i].name == "shell" || s.rtKnown[i] {
+			continue
 		}
-		wg.Wait()
-		s.rt = found
-	})
-	return s.rt
+		wg.Add(1)
+		go func(rt *hostRuntime, known *bool) {
+			defer wg.Done()
+			vctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(vctx, rt.paths[0], "--version")
+			cmd.Env = s.opts.HostEnv
+			out, err := cmd.CombinedOutput()
+			rt.version, *known = version(string(out)), err == nil
+		}(&s.rt[i], &s.rtKnown[i])
+	}
+	wg.Wait()
+	return slices.Clone(s.rt)
 }
 
 // notLocal explains a missing runtime.

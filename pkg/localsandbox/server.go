@@ -141,9 +141,13 @@ type Server struct {
 	spares    *spareFiles      // see spare_linux.go
 	closed    bool
 
-	rtOnce sync.Once
-	rt     []hostRuntime
-	nodes  nodeVersions
+	// rt are the host's runtimes (see hostRuntimes, guarded by rtMu),
+	// looked up once rtFound; rtKnown[i] says rt[i]'s version was read.
+	rtMu    sync.Mutex
+	rtFound bool
+	rt      []hostRuntime
+	rtKnown []bool
+	nodes   nodeVersions
 }
 
 // ValidID reports whether id satisfies the sandbox id rule

@@ -1,6 +1,9 @@
 package sandboxclient
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // App is an exposed app (listApps, exposeApp, rotateLink).
 type App struct {
@@ -134,7 +137,10 @@ func (s *Sandbox) appURL(a *App) {
 	}
 }
 
-// RemoveApp removes the app behind target.
+// RemoveApp removes the app behind target. A target that names nothing
+// the server can find (no app, name, owner, listening or reserved port,
+// or process) is a *RemoteError for which NoApp is true; a target that
+// names an app with nothing left to remove is RemovedApp.Removed false.
 func (s *Sandbox) RemoveApp(ctx context.Context, target AppTarget) (*RemovedApp, error) {
 	var r RemovedApp
 	if err := s.call(ctx, "removeApp", []any{target}, &r); err != nil {
@@ -174,4 +180,28 @@ func (s *Sandbox) RemoveDurableApp(ctx context.Context, owner string) (*RemovedA
 		return nil, err
 	}
 	return &r, nil
+}
+
+// NoApp reports whether e is the Worker's refusal of an app target that
+// names nothing: no app is named or owned so, no process has that pid, or
+// a port has no app. The Worker gives these no code of their own (500
+// E_NIMBUS_REMOTE_RPC, like any failure of an op), so they are told apart
+// by their wording.
+func (e *RemoteError) NoApp() bool {
+	if e.Code != CodeRemoteRPC {
+		return false
+	}
+	m := e.Message
+	switch {
+	case strings.HasPrefix(m, "no application is named or owned '"),
+		strings.HasPrefix(m, "no application is named '"),
+		strings.HasPrefix(m, "no application is owned by '"):
+		return true
+	case strings.HasPrefix(m, "nothing listens on port ") && strings.Contains(m, " and no process "):
+		return true
+	case strings.HasSuffix(m, " names no application — nothing to remove"),
+		strings.HasSuffix(m, " is not running and has no launch record"):
+		return true
+	}
+	return false
 }

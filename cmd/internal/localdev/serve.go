@@ -270,6 +270,9 @@ type limitListener struct {
 	reserve *os.File
 	lastLog time.Time
 	backoff time.Duration
+	// lost says the reserve is not held (it could not be taken again, or
+	// not at all at start): Accept and shed take it again when they can.
+	lost atomic.Bool
 
 	// conns are the open connections (guarded by qmu); quietWake says one
 	// became quiet while Accept waits for room (waiting).
@@ -281,7 +284,7 @@ type limitListener struct {
 
 func newLimitListener(ln net.Listener, maxConns int, logf func(string, ...any)) *limitListener {
 	l := &limitListener{Listener: ln, slots: make(chan struct{}, maxConns), done: make(chan struct{}), logf: logf, quietWake: make(chan struct{}, 1), conns: map[*slotConn]struct{}{}}
-	l.reserve, _ = os.Open(os.DevNull)
+	l.takeReserve()
 	return l
 }
 
@@ -303,6 +306,12 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if l.lost.Load() {
+		// Descriptors were short when the reserve was last given up:
+		// accepting again says some are back, and the next shortage
+		// needs the reserve to answer 503.
+		l.takeReserve()
 	}
 	select {
 	case l.slots <- struct{}{}:
@@ -419,9 +428,11 @@ const overloadBody = `{"ok":false,"error":"nimbus dev is out of file descriptors
 // descriptor held in reserve and accepts the next client with it: if
 // descriptors were freed meanwhile (the reserve can be taken again), the
 // client is served; otherwise it is answered 503 with Retry-After and
-// closed. Without a reserve, it pauses (up to a second, growing) so that
-// the accept loop does not spin. It returns a client to serve, nothing
-// (accept again), or an error once the listener is closed.
+// closed. Without a reserve (lost to an earlier shortage), it takes the
+// reserve again if descriptors were freed since, and otherwise pauses (up
+// to a second, growing) so that the accept loop does not spin. It returns
+// a client to serve, nothing (accept again), or an error once the
+// listener is closed.
 func (l *limitListener) shed(cause error) (net.Conn, error) {
 	if l.logf != nil && time.Since(l.lastLog) > time.Minute {
 		l.lastLog = time.Now()
@@ -448,6 +459,10 @@ func (l *limitListener) shed(cause error) (net.Conn, error) {
 		} else {
 			l.takeReserve()
 		}
+	} else if l.takeReserve() {
+		// The reserve was lost to an earlier shortage and descriptors
+		// are back: accept again, with a reserve to shed with.
+		return nil, nil
 	}
 	l.backoff = min(max(2*l.backoff, 5*time.Millisecond), time.Second)
 	t := time.NewTimer(l.backoff)
@@ -461,10 +476,11 @@ func (l *limitListener) shed(cause error) (net.Conn, error) {
 }
 
 // takeReserve opens the reserve descriptor; false when there is none to
-// be had.
+// be had, and then lost stays set until a later call succeeds.
 func (l *limitListener) takeReserve() bool {
 	f, err := os.Open(os.DevNull)
 	if err != nil {
+		l.lost.Store(true)
 		return false
 	}
 	l.mu.Lock()
@@ -478,6 +494,7 @@ func (l *limitListener) takeReserve() bool {
 		}
 		l.reserve = f
 	}
+	l.lost.Store(false)
 	return true
 }
 

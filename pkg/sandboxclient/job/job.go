@@ -230,8 +230,9 @@ type Result struct {
 	// before calling the sandbox (see sc.NeverReached: a token pinned to
 	// another id, a missing scope). A sandbox never reached does not
 	// exist by this job's doing, destroyed or not, so there is nothing to
-	// clean up after it.
-	Reached bool `json:"-"`
+	// clean up after it. In JSON ("reached") it tells a reader of a result
+	// with destroyed false whether a sandbox may be left to destroy.
+	Reached bool `json:"reached"`
 	// Err is the first failure of nimbus itself (not of the command).
 	Err error `json:"-"`
 }
