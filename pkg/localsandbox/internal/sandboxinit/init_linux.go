@@ -132,10 +132,10 @@ type initState struct {
 	// scratch is where mountsChanged reads the table: one byte longer
 	// than mountinfo, so that a longer table is seen in one read.
 	scratch []byte
-	ambient   bool // the init was given a capability to drop before a shell
-	ctl       *os.File
-	frames    chan frame
-	sigc      chan os.Signal
+	ambient bool // the init was given a capability to drop before a shell
+	ctl     *os.File
+	frames  chan frame
+	sigc    chan os.Signal
 }
 
 func (in *initState) send(kind, arg string) {
