@@ -630,3 +630,40 @@ func TestConcurrentSyncsSharingACacheLoseNothing(t *testing.T) {
 		t.Fatalf("rerun catalog:\n%s", v1)
 	}
 }
+
+// TestSyncReplacesACorruptCachedTarball: a cached tarball that no longer
+// matches its integrity is downloaded again and replaced in place (by the
+// rename of the verified download, not removed first: another sync sharing
+// the cache may be about to read the good copy it just put there).
+func TestSyncReplacesACorruptCachedTarball(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.syncer(bucket).Sync(ctx, runtimesync.Options{Runtimes: []string{"bash"}}); err != nil {
+		t.Fatal(err)
+	}
+	tgz, _ := filepath.Glob(filepath.Join(e.cacheDir, "tarballs", "*.tgz"))
+	if len(tgz) != 1 {
+		t.Fatalf("cached tarballs: %v", tgz)
+	}
+	good, err := os.ReadFile(tgz[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := slices.Clone(good)
+	bad[len(bad)/2] ^= 0xff
+	if err := os.WriteFile(tgz[0], bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A bucket without the blobs makes the sync read the tarball.
+	e.cf.AddBucket(acct, "other")
+	e.npm.ResetRequests()
+	if _, err := e.syncer("other").Sync(ctx, runtimesync.Options{Runtimes: []string{"bash"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, tb := e.npm.Count(); tb != 1 {
+		t.Fatalf("%d tarball downloads, want 1", tb)
+	}
+	if now, _ := os.ReadFile(tgz[0]); !bytes.Equal(now, good) {
+		t.Fatal("the corrupt cached tarball was not replaced")
+	}
+}
