@@ -197,6 +197,14 @@ func localNameProblem(goos, rel string) string {
 	return problem
 }
 
+// LocalNameProblem says why name, one path component that comes from the
+// sandbox, cannot name a file on goos (runtime.GOOS) without becoming
+// something else, or returns "" when it can: on Windows a device name, a
+// ':', a trailing dot or space, or a character Windows forbids. Downloads
+// apply it to every name they take from the sandbox; it is for callers
+// that derive a local name from a sandbox path themselves.
+func LocalNameProblem(goos, name string) string { return localNameProblem(goos, name) }
+
 // localNameAt is localNameProblem with the path of the first component
 // that has the problem ("" when none has), where it is best reported: the
 // entries under it go with it.
