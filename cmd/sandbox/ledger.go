@@ -272,7 +272,11 @@ func (o *common) ledgerOpener(cmd *cobra.Command) (func(ledger.Entry) (*sandboxc
 					}
 					tokens = ts
 				}
-				nc, err := sandboxclient.New(sandboxclient.Options{Endpoint: e.Endpoint, BasePath: e.BasePath, Tokens: tokens, HTTPClient: o.f.HTTPClient(), HTTPTimeout: st.HTTPTimeout, UserAgent: "nimbus-cli"})
+				// The ledger keeps no credentials: those of a
+				// Worker behind basic auth come from this
+				// command's endpoint when it names the same one.
+				ep := ledger.ResolveEndpoint(e.Endpoint, st.Endpoint)
+				nc, err := sandboxclient.New(sandboxclient.Options{Endpoint: ep, BasePath: e.BasePath, Tokens: tokens, HTTPClient: o.f.HTTPClient(), HTTPTimeout: st.HTTPTimeout, UserAgent: "nimbus-cli"})
 				if err != nil {
 					return nil, err
 				}

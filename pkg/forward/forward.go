@@ -123,7 +123,7 @@ func New(o Options) (*Proxy, error) {
 	ep := strings.TrimRight(strings.TrimSpace(o.Endpoint), "/")
 	u, err := url.Parse(ep)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-		return nil, &sc.Error{Code: CodeInvalidArgument, Message: "forward: the endpoint must be an http(s) origin, got " + strconv.Quote(o.Endpoint)}
+		return nil, &sc.Error{Code: CodeInvalidArgument, Message: "forward: the endpoint must be an http(s) origin, got " + strconv.Quote(sc.RedactEndpoint(o.Endpoint))}
 	}
 	if !sc.ValidID(o.SandboxID) {
 		return nil, &sc.Error{Code: sc.CodeSandboxID, Message: "forward: invalid sandbox id " + strconv.Quote(o.SandboxID)}

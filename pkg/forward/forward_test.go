@@ -464,6 +464,18 @@ func TestNewChecksOptions(t *testing.T) {
 	}
 }
 
+// TestNewHidesTheEndpointPassword: the error about an endpoint forward
+// cannot use (one with a path, which a sandbox client accepts) does not
+// show the password of its userinfo.
+func TestNewHidesTheEndpointPassword(t *testing.T) {
+	for _, ep := range []string{"https://alice:s3cret-pw@w.example/base", "ftp://alice:s3cret-pw@w.example"} {
+		_, err := forward.New(forward.Options{Endpoint: ep, SandboxID: "a", Port: 1})
+		if err == nil || strings.Contains(err.Error(), "s3cret-pw") || !strings.Contains(err.Error(), "alice:xxxxx@w.example") {
+			t.Errorf("%q: %v", ep, err)
+		}
+	}
+}
+
 // TestConnectTimeoutBoundsTheHandshake: a Worker address that accepts TCP
 // but never answers the TLS handshake costs ConnectTimeout, not the fixed
 // bounds of the default transport (15 s before NIMBUS_HTTP_TIMEOUT reached

@@ -23,6 +23,12 @@
 // so on Unix a ledger file that another user could have written (not owned
 // by this user, writable by others, or not a regular file) is refused: in
 // a shared /tmp anyone could otherwise plant entries.
+//
+// The file holds no credentials: an endpoint's userinfo
+// (https://user:password@host, a Worker behind basic auth) is left out of
+// every record, as the file outlives the job step that was given it (in
+// RUNNER_TEMP, say). A drain gets it back from the endpoint it is
+// configured with (ResolveEndpoint).
 package ledger
 
 import (
@@ -48,6 +54,7 @@ type Entry struct {
 	ID string `json:"id"`
 	// Endpoint and BasePath locate the Worker that holds it; Endpoint is
 	// LocalEndpoint for sandboxes of the in-process backend (--local).
+	// Its userinfo is never written, nor read back from older files.
 	Endpoint string `json:"endpoint"`
 	// BasePath is the remote API's base path at that Worker, as given to
 	// sandboxclient.Options.BasePath; "" means the client's default. The
@@ -140,6 +147,7 @@ func (l *Ledger) Forget(e Entry) error {
 }
 
 func (l *Ledger) append(r record) error {
+	r.Endpoint = withoutUserinfo(r.Endpoint)
 	line, err := json.Marshal(r)
 	if err != nil {
 		return &Error{Path: l.path, Op: "encode a record", Err: err}
@@ -173,6 +181,41 @@ func (l *Ledger) write(line []byte) error {
 		return &Error{Path: l.path, Op: "write", Err: err}
 	}
 	return nil
+}
+
+// withoutUserinfo is endpoint without the user:password@ of its authority
+// (the password is the secret; the user name goes with it, as a name
+// without its password is of no use to a drain). It works on the text,
+// so an endpoint that does not parse as a URL loses it too.
+func withoutUserinfo(endpoint string) string {
+	auth := 0
+	if i := strings.Index(endpoint, "://"); i >= 0 {
+		auth = i + 3
+	} else if strings.HasPrefix(endpoint, "//") {
+		auth = 2
+	}
+	rest := endpoint[auth:]
+	end := len(rest)
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		end = i
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
+		return endpoint
+	}
+	return endpoint[:auth] + rest[at+1:]
+}
+
+// ResolveEndpoint returns the endpoint a drain reaches a recorded sandbox
+// at: configured (the drain's own endpoint, which may carry the userinfo
+// of a Worker behind basic auth) when it names the same Worker as
+// recorded, else recorded as the ledger holds it, without credentials.
+func ResolveEndpoint(recorded, configured string) string {
+	norm := func(ep string) string { return strings.TrimRight(withoutUserinfo(strings.TrimSpace(ep)), "/") }
+	if configured != "" && recorded != LocalEndpoint && norm(configured) == norm(recorded) {
+		return strings.TrimRight(strings.TrimSpace(configured), "/")
+	}
+	return recorded
 }
 
 func key(e Entry) string { return e.Endpoint + "\x00" + e.BasePath + "\x00" + e.ID }
@@ -242,6 +285,10 @@ func (l *Ledger) read() (*contents, error) {
 			}
 			continue
 		}
+		// Files written before userinfo was left out still name the
+		// same Worker, and a drain's tombstones (written without it)
+		// must match their adds.
+		r.Endpoint = withoutUserinfo(r.Endpoint)
 		k := key(r.Entry)
 		switch r.Op {
 		case "add":

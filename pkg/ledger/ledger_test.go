@@ -311,3 +311,55 @@ func TestDrainGoesOnWhenTheLedgerCannotBeWritten(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialsAreNotWritten: the userinfo of an endpoint (a Worker behind
+// basic auth) never reaches the file, which outlives the step that was
+// given it; entries written with it by older versions read back without
+// it and are forgotten by tombstones written without it.
+func TestCredentialsAreNotWritten(t *testing.T) {
+	l := ledger.New(filepath.Join(t.TempDir(), "ledger.jsonl"))
+	a := ledger.Entry{ID: "run-a", Endpoint: "https://alice:s3cret-pw@w.example/p@q"}
+	if err := l.Record(a); err != nil {
+		t.Fatal(err)
+	}
+	old := `{"op":"add","id":"run-b","endpoint":"https://bob:0ld-pw@w.example","created":"2026-12-01T00:00:00Z"}` + "\n"
+	f, err := os.OpenFile(l.Path(), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("\n" + old)
+	f.Close()
+	p, err := l.Pending()
+	if err != nil || len(p) != 2 || p[0].Endpoint != "https://w.example/p@q" || p[1].Endpoint != "https://w.example" {
+		t.Fatalf("pending %+v %v", p, err)
+	}
+	if err := l.Forget(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Forget(ledger.Entry{ID: "run-b", Endpoint: "https://bob:0ld-pw@w.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := l.Pending(); err != nil || len(p) != 0 {
+		t.Fatalf("after forget %+v %v", p, err)
+	}
+	data, _ := os.ReadFile(l.Path())
+	if strings.Contains(strings.Replace(string(data), old, "", 1), "pw") || strings.Contains(string(data), "alice") {
+		t.Fatalf("credentials written:\n%s", data)
+	}
+}
+
+// TestResolveEndpoint: a drain reaches a recorded Worker with the
+// credentials of its own endpoint when that names the same Worker.
+func TestResolveEndpoint(t *testing.T) {
+	for _, c := range []struct{ recorded, configured, want string }{
+		{"https://w.example", "https://alice:pw@w.example/", "https://alice:pw@w.example"},
+		{"https://w.example", "https://w.example", "https://w.example"},
+		{"https://w.example", "https://alice:pw@other.example", "https://w.example"},
+		{"https://w.example", "", "https://w.example"},
+		{"local", "local", "local"},
+	} {
+		if got := ledger.ResolveEndpoint(c.recorded, c.configured); got != c.want {
+			t.Errorf("ResolveEndpoint(%q, %q) = %q, want %q", c.recorded, c.configured, got, c.want)
+		}
+	}
+}

@@ -103,11 +103,12 @@ func (c *Cache) tarball(ctx context.Context, reg Registry, url string, i npmregi
 	path = c.tarballPath(i)
 	if ok, err := hashFile(path, i); err == nil && ok {
 		return path, 0, nil
-	} else if err == nil {
-		// A cached copy that no longer matches (disk corruption, a partial
-		// copy): fetch it again.
-		_ = os.Remove(path)
 	}
+	// Missing, or a copy that no longer matches (disk corruption, a
+	// partial copy): fetch it again. A bad copy is not removed first but
+	// replaced by the rename of the verified download: another sync
+	// sharing the cache may have found it bad too and already put a
+	// verified copy there, which it is about to read.
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", 0, cacheError("create "+filepath.Dir(path), err)
 	}

@@ -25,6 +25,10 @@ const (
 	EventUploadBytes EventKind = "upload-bytes"
 	// EventUploaded: the object Key of Bytes bytes is in the bucket.
 	EventUploaded EventKind = "uploaded"
+	// EventWaiting: another sync using the same cache directory is
+	// publishing its catalog, and this one waits for it to finish before
+	// re-reading the catalog; Message says so.
+	EventWaiting EventKind = "waiting"
 	// EventPublished: the catalog with digest Message is published.
 	EventPublished EventKind = "published"
 	// EventWarning: something worth telling the user; Message says what.
@@ -57,8 +61,8 @@ type Event struct {
 	// Cached reports, on EventVerified, that the tarball came from the
 	// cache rather than the registry.
 	Cached bool
-	// Message is the text of a warning, or the catalog digest of
-	// EventPublished.
+	// Message is the text of a warning or of EventWaiting, or the
+	// catalog digest of EventPublished.
 	Message string
 }
 

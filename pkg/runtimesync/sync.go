@@ -601,6 +601,15 @@ func (r *run) publish(ctx context.Context, preps []*prepared, present map[string
 		}
 	}
 	if len(catalogs) > 0 {
+		// Another sync sharing the cache publishes its catalog first;
+		// the re-read then sees it.
+		unlock, err := lockPublish(ctx, r.s.Cache.Dir, func() {
+			r.obs.Observe(Event{Kind: EventWaiting, Message: "another sync using this cache is publishing its catalog; waiting for it"})
+		})
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 		if err := r.checkConcurrentWrite(ctx, cat, before); err != nil {
 			return nil, err
 		}

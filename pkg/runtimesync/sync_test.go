@@ -18,6 +18,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/internal/cftest"
 	"github.com/nimbus-sh/nimbus/internal/npmtest"
+	"github.com/nimbus-sh/nimbus/pkg/npmregistry"
 	"github.com/nimbus-sh/nimbus/pkg/provision"
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
 )
@@ -570,4 +571,99 @@ func TestSyncRefusesACatalogItCouldNotReadBack(t *testing.T) {
 		t.Fatalf("%d writes for a catalog that cannot be read back:\n%s", n, e.cf.Summary())
 	}
 	t.Logf("%s: %s", re.Code, re.Message)
+}
+
+// TestConcurrentSyncsSharingACacheLoseNothing: two syncs sharing a cache
+// directory (two CI jobs on one runner) publish at the same moment. The
+// second used to re-read catalog/v1.json while the first's upload of it was
+// in flight, find it unchanged and publish its own; the first's upload then
+// dropped the second's runtime, and both reported success. Now the second
+// waits for the first to publish, then sees its catalog and refuses to drop
+// it (E_CATALOG_CONFLICT); its rerun merges the two.
+func TestConcurrentSyncsSharingACacheLoseNothing(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	syncer := func(waiting chan struct{}) *runtimesync.Syncer {
+		return &runtimesync.Syncer{
+			Registry: &npmregistry.Client{Registry: e.npm.Registry(), RetryBackoff: time.Millisecond},
+			Bucket:   runtimesync.R2Bucket(e.client, acct, bucket),
+			Cache:    &runtimesync.Cache{Dir: e.cacheDir},
+			Observer: runtimesync.ObserverFunc(func(ev runtimesync.Event) {
+				if ev.Kind == runtimesync.EventWaiting && waiting != nil {
+					close(waiting)
+				}
+			}),
+			Parallel: 1,
+		}
+	}
+	second := make(chan error, 1)
+	waiting := make(chan struct{})
+	// The first sync's upload of catalog/v1.json is held until the second
+	// sync has published, or is waiting for the first.
+	e.cf.Before("PUT", "v1.json", func() {
+		go func() {
+			_, err := syncer(waiting).Sync(ctx, runtimesync.Options{Runtimes: []string{"clang"}})
+			second <- err
+		}()
+		select {
+		case err := <-second:
+			second <- err
+		case <-waiting:
+		}
+	})
+	if _, err := syncer(nil).Sync(ctx, runtimesync.Options{Runtimes: []string{"bash"}}); err != nil {
+		t.Fatal(err)
+	}
+	err := <-second
+	v1, _, _ := e.cf.Object(acct, bucket, "catalog/v1.json")
+	if !strings.Contains(string(v1), `"bash"`) || err == nil && !strings.Contains(string(v1), `"clang"`) {
+		t.Fatalf("a runtime whose sync succeeded is not in the catalog (second sync: %v):\n%s", err, v1)
+	}
+	if re, ok := runtimesync.AsError(err); !ok || re.Code != runtimesync.CodeCatalogConflict {
+		t.Fatalf("second sync: %v", err)
+	}
+	if _, err := syncer(nil).Sync(ctx, runtimesync.Options{Runtimes: []string{"clang"}}); err != nil {
+		t.Fatal(err)
+	}
+	v1, _, _ = e.cf.Object(acct, bucket, "catalog/v1.json")
+	if !strings.Contains(string(v1), `"bash"`) || !strings.Contains(string(v1), `"clang"`) {
+		t.Fatalf("rerun catalog:\n%s", v1)
+	}
+}
+
+// TestSyncReplacesACorruptCachedTarball: a cached tarball that no longer
+// matches its integrity is downloaded again and replaced in place (by the
+// rename of the verified download, not removed first: another sync sharing
+// the cache may be about to read the good copy it just put there).
+func TestSyncReplacesACorruptCachedTarball(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.syncer(bucket).Sync(ctx, runtimesync.Options{Runtimes: []string{"bash"}}); err != nil {
+		t.Fatal(err)
+	}
+	tgz, _ := filepath.Glob(filepath.Join(e.cacheDir, "tarballs", "*.tgz"))
+	if len(tgz) != 1 {
+		t.Fatalf("cached tarballs: %v", tgz)
+	}
+	good, err := os.ReadFile(tgz[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := slices.Clone(good)
+	bad[len(bad)/2] ^= 0xff
+	if err := os.WriteFile(tgz[0], bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A bucket without the blobs makes the sync read the tarball.
+	e.cf.AddBucket(acct, "other")
+	e.npm.ResetRequests()
+	if _, err := e.syncer("other").Sync(ctx, runtimesync.Options{Runtimes: []string{"bash"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, tb := e.npm.Count(); tb != 1 {
+		t.Fatalf("%d tarball downloads, want 1", tb)
+	}
+	if now, _ := os.ReadFile(tgz[0]); !bytes.Equal(now, good) {
+		t.Fatal("the corrupt cached tarball was not replaced")
+	}
 }

@@ -834,6 +834,13 @@ func TestCreateSession(t *testing.T) {
 	if _, err := newClient(t, srv.URL, "use").CreateSession(ctx(t)); codeOf(err) != "E_SCOPE_MISSING" {
 		t.Fatalf("%v", err)
 	}
+	// The URL goes to a browser: an endpoint's basic-auth userinfo stays
+	// out of it.
+	authed := strings.Replace(srv.URL, "://", "://alice:s3cret-pw@", 1)
+	s, err = newClient(t, authed, "create").CreateSession(ctx(t))
+	if err != nil || !strings.HasPrefix(s.URL, srv.URL+"/s/"+s.SessionID+"/?nimbus_token=eyJ") {
+		t.Fatalf("%+v %v", s, err)
+	}
 }
 
 func TestInvalidInputsAreRefusedLocally(t *testing.T) {
@@ -861,6 +868,9 @@ func TestPortURLRules(t *testing.T) {
 	upper, _ := c.Sandbox("Job_1", sc.SandboxOptions{})
 	path, _ := c.Sandbox("job-1", sc.SandboxOptions{PreviewPathStyle: true})
 	base, _ := c.Sandbox("job-1", sc.SandboxOptions{PreviewPathStyle: true, PreviewBaseURL: "https://pv.example.com/{sessionId}/"})
+	// A preview URL is printed and opened in browsers: an endpoint's
+	// basic-auth userinfo stays out of it.
+	authed, _ := newClient(t, "https://alice:s3cret-pw@n.example.com/", "").Sandbox("job-1", sc.SandboxOptions{})
 	cases := []struct {
 		sb   *sc.Sandbox
 		port int
@@ -873,6 +883,7 @@ func TestPortURLRules(t *testing.T) {
 		{upper, 3000, sc.URLOptions{}, "https://n.example.com/s/Job_1/port/3000/"},
 		{path, 3000, sc.URLOptions{Name: "web"}, "https://n.example.com/s/job-1/app/web/"},
 		{base, 8080, sc.URLOptions{}, "https://pv.example.com/job-1/port/8080/"},
+		{authed, 3000, sc.URLOptions{}, "https://n.example.com/s/job-1/port/3000/"},
 	}
 	for _, tc := range cases {
 		if got := tc.sb.PortURL(tc.port, tc.o); got != tc.want {

@@ -160,7 +160,10 @@ func (c *Client) CreateSession(ctx context.Context) (*NewSession, error) {
 	}
 	drain(resp.Body)
 	loc := resp.Header.Get("Location")
-	base, _ := url.Parse(c.endpoint + "/")
+	// The URL is printed and opened in browsers: it is resolved against
+	// the endpoint without its userinfo, so no basic-auth password rides
+	// along.
+	base, _ := url.Parse(c.shown + "/")
 	target, err := base.Parse(loc)
 	if loc == "" || err != nil {
 		return nil, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: "POST /new answered without a usable Location"}

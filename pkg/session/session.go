@@ -18,7 +18,8 @@ var ErrInvalidEndpoint = errors.New("endpoint must be an absolute http or https 
 // the newest upstream semantics: the path /s/<id>/ (or /new when sessionID
 // is empty) replaces any path, query or fragment of endpoint, the id is
 // percent-encoded like encodeURIComponent, and the token is added as the
-// nimbus_token query parameter.
+// nimbus_token query parameter. Unlike upstream, the endpoint's userinfo is
+// not copied into the URL.
 func AttachURL(endpoint, sessionID, tok string) (string, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -31,10 +32,9 @@ func AttachURL(endpoint, sessionID, tok string) (string, error) {
 	var b strings.Builder
 	b.WriteString(u.Scheme)
 	b.WriteString("://")
-	if u.User != nil {
-		b.WriteString(u.User.String())
-		b.WriteByte('@')
-	}
+	// The endpoint's userinfo (a Worker behind basic auth) is left out,
+	// unlike upstream's URL serialisation: the URL goes to a browser,
+	// often someone else's, and the browser asks for the credentials.
 	b.WriteString(canonicalHost(u))
 	b.WriteString(p)
 	b.WriteString("?" + token.QueryParam + "=")

@@ -81,6 +81,9 @@ func TestAttachURLEdgeCases(t *testing.T) {
 		{"https://Example.COM:443/x", "a", "https://example.com/s/a/?nimbus_token=t"},
 		{"http://127.0.0.1:80", "..", "http://127.0.0.1/?nimbus_token=t"},
 		{"http://[::1]:8787", "j", "http://[::1]:8787/s/j/?nimbus_token=t"},
+		// The URL goes to a browser, often someone else's: a basic-auth
+		// userinfo of the endpoint stays out of it (upstream copies it).
+		{"https://alice:s3cret-pw@example.com", "a", "https://example.com/s/a/?nimbus_token=t"},
 	} {
 		got, err := session.AttachURL(c.endpoint, c.id, "t")
 		if err != nil || got != c.want {

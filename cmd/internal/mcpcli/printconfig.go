@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -15,6 +17,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/shellquote"
 	"github.com/nimbus-sh/nimbus/pkg/mcpserver"
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
 // notForwarded are flags that describe this invocation, not the server.
@@ -76,6 +79,11 @@ func PrintConfig(f *cmdutil.Factory, cmd *cobra.Command, o *Options) error {
 				}
 			}
 		}
+		if !o.Local {
+			if n := secretEndpoint(f, cmd, &c); n != "" {
+				notes = append(notes, n)
+			}
+		}
 		if len(c.SecretEnv) > 0 && o.PrintConfig == "claude" {
 			notes = append(notes, "Claude Code expands ${VAR} from its environment; Claude Desktop does not: replace the placeholder there, or use --token-file")
 		}
@@ -104,6 +112,24 @@ func PrintConfig(f *cmdutil.Factory, cmd *cobra.Command, o *Options) error {
 	}
 	warnNotes(f, notes)
 	return nil
+}
+
+// secretEndpoint moves an endpoint carrying a password (the userinfo of a
+// Worker behind basic auth) out of the snippet, which is pasted into a
+// file: the client supplies NIMBUS_ENDPOINT, as it does the token. It
+// returns the note that says so, or "" when the endpoint has no password.
+func secretEndpoint(f *cmdutil.Factory, cmd *cobra.Command, c *mcpserver.ClientConfig) string {
+	ep, from := c.Env["NIMBUS_ENDPOINT"], "NIMBUS_ENDPOINT"
+	if fl := cmd.Flags().Lookup("endpoint"); fl != nil && fl.Changed {
+		ep, from = fl.Value.String(), "--endpoint"
+	}
+	if ep == "" || sc.RedactEndpoint(ep) == ep {
+		return ""
+	}
+	delete(c.Env, "NIMBUS_ENDPOINT")
+	c.Args = slices.DeleteFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "--endpoint=") })
+	c.SecretEnv = append(c.SecretEnv, "NIMBUS_ENDPOINT")
+	return fmt.Sprintf("the endpoint of %s carries a password, which the snippet does not write: set NIMBUS_ENDPOINT=%s in the client's environment, with the password", from, sc.RedactEndpoint(ep))
 }
 
 // serverArgs are the arguments that start this same server: mcp and the

@@ -78,6 +78,9 @@ func (v *View) Observe(e runtimesync.Event) {
 		v.finishLocked(&v.upload)
 	case runtimesync.EventWarning:
 		v.lineLocked(v.st.WarningIcon() + " " + e.Message)
+	case runtimesync.EventWaiting:
+		v.finishLocked(&v.upload)
+		v.lineLocked(v.st.Muted(e.Message))
 	}
 }
 

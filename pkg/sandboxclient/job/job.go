@@ -17,6 +17,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -591,6 +592,10 @@ func (r linkRecorder) Event(e transfer.Event) {
 	r.Observer.Event(e)
 }
 
+// localOS is the system downloads write to: runtime.GOOS, set otherwise
+// only by tests (SetLocalOS) to check the Windows rules on any system.
+var localOS = runtime.GOOS
+
 // download copies one artifact (see Download).
 func download(ctx context.Context, sb *sc.Sandbox, d Download, cwd string, o transfer.Options, emit func(Event), links *createdLinks) error {
 	remote := sc.ResolvePath(cwd, d.Remote)
@@ -603,6 +608,10 @@ func download(ctx context.Context, sb *sc.Sandbox, d Download, cwd string, o tra
 		local = "."
 		if b := path.Base(remote); isDir && b != "/" {
 			local = b
+			// The name is the sandbox's: checked as a tree's names are.
+			if problem := transfer.LocalNameProblem(localOS, b); problem != "" && err == nil {
+				err = &transfer.Error{Code: transfer.CodeUnsafePath, Message: fmt.Sprintf("%s: not copied: %s", remote, problem)}
+			}
 		}
 	}
 	ev := Event{Phase: PhaseDownload, Local: local, Remote: remote}

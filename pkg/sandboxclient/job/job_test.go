@@ -281,3 +281,42 @@ func TestRunRuntimeFailure(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestRunDownloadRefusesAWindowsUnsafeDirectoryName: `--download DIR`
+// without LOCAL names the local directory after the sandbox's; downloading
+// to Windows (its rules applied here by SetLocalOS), a name Windows takes
+// for something else (aux: a device) is refused as a tree's names are,
+// and nothing is created for it; a fine one arrives.
+func TestRunDownloadRefusesAWindowsUnsafeDirectoryName(t *testing.T) {
+	job.SetLocalOS(t, "windows")
+	url, _ := backend(t)
+	sb := sandbox(t, url, "job-win")
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	rec := &recorder{}
+	res, err := job.Run(context.Background(), sb, job.Spec{
+		Downloads: []job.Download{{Remote: "aux"}, {Remote: "out"}},
+		Command:   `mkdir aux out && echo a > aux/f && echo o > out/f`,
+	}, rec.add, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Failed) != 1 || res.Failed[0] != "download" {
+		t.Fatalf("result %+v", res)
+	}
+	var failed *job.Event
+	for i, e := range rec.evs {
+		if e.Phase == job.PhaseDownload && e.Status == job.StatusFailed {
+			failed = &rec.evs[i]
+		}
+	}
+	if failed == nil || failed.Code != "E_UNSAFE_PATH" || !strings.Contains(failed.Error, "device") {
+		t.Fatalf("download failure %+v", failed)
+	}
+	if _, err := os.Lstat(filepath.Join(cwd, "aux")); !os.IsNotExist(err) {
+		t.Fatalf("aux was created: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(cwd, "out", "f")); string(b) != "o\n" {
+		t.Fatalf("out/f %q", b)
+	}
+}

@@ -131,6 +131,14 @@ func (e *engine) remoteTree(ctx context.Context, remote string, fails *failures)
 			}
 			continue
 		}
+		// So would a link's target, which the link hands to whatever
+		// opens it.
+		if ent.Type == TypeSymlink {
+			if problem := linkTargetProblem(localOS, ent.Link); problem != "" {
+				fails.add(failure(path.Join(remote, ent.Rel), &Error{Code: CodeUnsafePath, Message: fmt.Sprintf("%s: not copied: %s", path.Join(remote, ent.Rel), problem)}))
+				continue
+			}
+		}
 		if ent.Type == TypeFile {
 			have[ent.Rel] = ent.Size
 		}

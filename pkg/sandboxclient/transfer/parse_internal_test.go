@@ -95,6 +95,32 @@ func TestLocalNameProblemByGOOS(t *testing.T) {
 	}
 }
 
+// The symlink targets a download may not create on Windows, checked on any
+// system: each name of the target as an entry's name is.
+func TestLinkTargetProblemByGOOS(t *testing.T) {
+	for _, c := range []struct {
+		target  string
+		windows string // a word of the problem on Windows; "" means fine
+	}{
+		{"report.txt", ""}, {"../lib/x.so", ""}, {"./a", ""}, {"/usr/bin/python3", ""}, {"..", ""}, {"dir/", ""},
+		{"CON", "device"}, {"../nul.txt", "device"}, {"out/COM1/x", "device"},
+		{"a:b", "alternate data stream"}, {"C:/Windows", "alternate data stream"},
+		{"..\\..\\x", "does not allow"}, {"\\\\host\\share", "does not allow"},
+		{"trail.", "dot or a space"}, {"dir /x", "dot or a space"},
+	} {
+		for _, goos := range []string{"linux", "darwin", "windows"} {
+			got := linkTargetProblem(goos, c.target)
+			want := ""
+			if goos == "windows" {
+				want = c.windows
+			}
+			if want == "" && got != "" || want != "" && !strings.Contains(got, want) {
+				t.Errorf("linkTargetProblem(%q, %q) = %q, want a problem with %q", goos, c.target, got, want)
+			}
+		}
+	}
+}
+
 func TestSortTreeParentsFirst(t *testing.T) {
 	es := []Entry{{Rel: "a/b"}, {Rel: "a-b"}, {Rel: "a"}, {Rel: "a/b/c"}, {Rel: "a.txt"}, {Rel: "b"}}
 	sortTree(es)

@@ -385,6 +385,58 @@ func TestDownloadRefusesWindowsUnsafeNames(t *testing.T) {
 	}
 }
 
+// Downloading to Windows, a symlink whose target Windows would take for
+// something else (a device, a data stream, a path of its own through '\')
+// is refused with E_UNSAFE_PATH and not created; the other links arrive.
+func TestDownloadRefusesWindowsUnsafeLinkTargets(t *testing.T) {
+	transfer.SetLocalOS(t, "windows")
+	b := newBackend(t, backendOpts{})
+	sb := b.sandbox(nil)
+	ctx := testCtx(t)
+	dir := b.host("/home/user/out")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "fine.txt"), []byte("ok"), 0o644)
+	for name, target := range map[string]string{
+		"ok": "fine.txt", "up": "../out/fine.txt",
+		"dev": "CON", "ads": "fine.txt:hidden", "unc": `\\host\share\x`, "back": `..\..\x`, "trail": "fine.",
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, down := range []func(local string) error{
+		func(local string) error {
+			_, err := transfer.DownloadTree(ctx, sb, "out", local, transfer.Options{})
+			return err
+		},
+		func(local string) error {
+			_, err := transfer.SyncDown(ctx, sb, "out", local, transfer.SyncOptions{})
+			return err
+		},
+	} {
+		local := filepath.Join(t.TempDir(), "out")
+		err := down(local)
+		var pe *transfer.PartialError
+		if !errors.As(err, &pe) {
+			t.Fatalf("err = %v", err)
+		}
+		var got []string
+		for _, f := range pe.Failures {
+			if f.Code != transfer.CodeUnsafePath || !strings.Contains(f.Message, "its target") {
+				t.Errorf("failure %s: code %s", f, f.Code)
+			}
+			got = append(got, strings.TrimPrefix(f.Path, "/home/user/out/"))
+		}
+		sort.Strings(got)
+		if want := "ads,back,dev,trail,unc"; strings.Join(got, ",") != want {
+			t.Errorf("refused %v, want %s", got, want)
+		}
+		if c := copied(t, local); strings.Join(c, ",") != "fine.txt,ok -> fine.txt,up -> ../out/fine.txt" {
+			t.Errorf("local tree %v", c)
+		}
+	}
+}
+
 // A directory and a file that cannot be read during the walk are reported
 // as they are found (before the copy starts), and everything else is
 // copied. Made unreadable by a fault in the walk, so the test means the

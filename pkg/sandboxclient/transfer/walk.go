@@ -197,6 +197,14 @@ func localNameProblem(goos, rel string) string {
 	return problem
 }
 
+// LocalNameProblem says why name, one path component that comes from the
+// sandbox, cannot name a file on goos (runtime.GOOS) without becoming
+// something else, or returns "" when it can: on Windows a device name, a
+// ':', a trailing dot or space, or a character Windows forbids. Downloads
+// apply it to every name they take from the sandbox; it is for callers
+// that derive a local name from a sandbox path themselves.
+func LocalNameProblem(goos, name string) string { return localNameProblem(goos, name) }
+
 // localNameAt is localNameProblem with the path of the first component
 // that has the problem ("" when none has), where it is best reported: the
 // entries under it go with it.
@@ -211,6 +219,30 @@ func localNameAt(goos, rel string) (at, problem string) {
 		}
 	}
 	return "", ""
+}
+
+// linkTargetProblem says why the target of a downloaded symlink cannot be
+// given to a link on goos, or returns "" when it can. On Windows each of
+// its names is checked as an entry's are: opening the link would otherwise
+// reach what Windows takes the name for (a device, another file's data
+// stream, a name without its trailing dot), and a '\' would turn the
+// sandbox's one name into a path of Windows' own ("..\..\x", or
+// "\\host\share", which sends the user's credentials to host). "." and
+// ".." are a target's own, and an absolute target stays one, as cp keeps
+// it.
+func linkTargetProblem(goos, target string) string {
+	if goos != "windows" {
+		return ""
+	}
+	for _, name := range strings.Split(target, "/") {
+		if name == "" || name == "." || name == ".." {
+			continue
+		}
+		if problem := windowsNameProblem(name); problem != "" {
+			return fmt.Sprintf("its target %q: %s", target, problem)
+		}
+	}
+	return ""
 }
 
 // windowsNameProblem checks one name against Windows' rules (see
