@@ -97,8 +97,8 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 		"R2 not enabled":                           {pvErr(provision.KindConfig, provision.CodeR2NotEnabled)},
 		"runtime sync failed":                      nil, // the rows of docs/runtime.md, above
 		"Worker not deployed yet (`--set-secret`)": {pvErr(provision.KindConfig, provision.CodeWorkerMissing)},
-		"no secret given and the Worker already has one (`--set-secret` on a fresh machine)": {pvErr(provision.KindConfig, provision.CodeSecretExists)},
-		"Cloudflare 5xx or network after retries":                                            {pvErr(provision.KindUnavailable, provision.CodeUnavailable)},
+		"no secret given and the Worker already has one (`--set-secret` on a fresh machine)":                         {pvErr(provision.KindConfig, provision.CodeSecretExists)},
+		"Cloudflare 5xx or network after retries; an answer that is not Cloudflare's (a proxy page, JSON cut short)": {pvErr(provision.KindUnavailable, provision.CodeUnavailable)},
 		"bad names or contradicting flags; `--env` names no environment of the wrangler config": {provision.ValidateBucketName("Not_A_Bucket"), provision.ValidateWorkerName("-box"),
 			pvErr(provision.KindUsage, provision.CodeInvalidPlan), first(provision.ResolveNaming(provision.Inputs{WranglerConfig: []byte(`{"name": "box"}`), Env: "qa"}))},
 		"unreadable wrangler config / nimbus.yaml": {pvErr(provision.KindData, provision.CodeWranglerConfig),

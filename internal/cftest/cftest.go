@@ -83,6 +83,11 @@ type Fault struct {
 	Times int
 	// RetryAfter, when set, is sent as the Retry-After header.
 	RetryAfter string
+	// Body, when set, is sent verbatim instead of the v4 envelope (with
+	// ContentType, default application/json): the answers of a proxy,
+	// a captive portal or a connection cut short.
+	Body        string
+	ContentType string
 	// Hang, instead of answering, holds the request until the client gives
 	// up or ReleaseHangs is called (for interrupted-transfer tests).
 	Hang bool
@@ -437,6 +442,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		if fault.RetryAfter != "" {
 			w.Header().Set("Retry-After", fault.RetryAfter)
+		}
+		if fault.Body != "" {
+			ct := fault.ContentType
+			if ct == "" {
+				ct = "application/json"
+			}
+			w.Header().Set("Content-Type", ct)
+			w.WriteHeader(fault.Status)
+			_, _ = io.WriteString(w, fault.Body)
+			return
 		}
 		fail(w, fault.Status, fault.Code, fault.Message)
 		return

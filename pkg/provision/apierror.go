@@ -16,6 +16,11 @@ type apiFailure struct {
 	status   int
 	codes    []int64
 	messages []string
+	// malformed, when set, says that a 2xx answer was not a v4 envelope
+	// with "success": true, and what it was instead (its content type and
+	// length, never its bytes: a proxy may echo the request, secret and
+	// all).
+	malformed string
 }
 
 func (f apiFailure) has(code int64) bool {
@@ -35,6 +40,9 @@ func (f apiFailure) firstCode() int64 {
 }
 
 func (f apiFailure) describe() string {
+	if f.malformed != "" {
+		return fmt.Sprintf("HTTP %d: %s, not a Cloudflare API answer", f.status, f.malformed)
+	}
 	var parts []string
 	for i, m := range f.messages {
 		if i < len(f.codes) && f.codes[i] != 0 {
@@ -117,6 +125,13 @@ func classify(err error, op operation) *Error {
 		}
 		return &Error{Kind: KindPermission, Code: CodePermission, CloudflareCode: cf, Permission: perm, Err: err,
 			Message: msg + " (" + f.describe() + ")", Hint: hint}
+	case f.malformed != "":
+		// Something answered, but not Cloudflare's API: what it said
+		// cannot be counted as done, nor is it the network being down.
+		return &Error{Kind: KindUnavailable, Code: CodeUnavailable, Err: err,
+			Message: fmt.Sprintf("%s: the answer was not a Cloudflare API answer (HTTP %d: %s)", op.what, f.status, f.malformed),
+			Hint: "a proxy, captive portal or CLOUDFLARE_API_BASE_URL may be answering instead of Cloudflare; check it, then rerun " +
+				"(nothing was counted as done for this step; the command resumes where it stopped)"}
 	case transientStatus(f.status):
 		return &Error{Kind: KindUnavailable, Code: CodeUnavailable, CloudflareCode: cf, Err: err,
 			Message: op.what + ": Cloudflare is unavailable (" + f.describe() + ")",

@@ -88,8 +88,11 @@ func decodeEnvelope(res *http.Response, dst any) error {
 		return err
 	}
 	var env envelope
-	if err := json.Unmarshal(data, &env); err != nil {
-		return fmt.Errorf("cloudflare: malformed response envelope: %w", err)
+	var success struct {
+		Success *bool `json:"success"`
+	}
+	if json.Unmarshal(data, &env) != nil || json.Unmarshal(data, &success) != nil || success.Success == nil {
+		return malformedAnswer(res, data)
 	}
 	if !env.Success {
 		f := apiFailure{status: res.StatusCode}
@@ -111,8 +114,10 @@ func decodeEnvelope(res *http.Response, dst any) error {
 // into an *envelopeError. The v4 contract makes such an answer a failure,
 // but cloudflare-go only looks at the status, so without this a bucket
 // creation Cloudflare refused with HTTP 200 would be reported as created.
+// A 2xx that is not a JSON object with "success" (an HTML page from a
+// proxy, JSON cut short, an object without the envelope) is a failure too.
 // Bodies larger than maxEnvelopeBody (never an envelope nimbus reads through
-// cloudflare-go) and bodies that are not JSON objects are passed on intact.
+// cloudflare-go) are passed on intact.
 func requireSuccess(req *http.Request, next func(*http.Request) (*http.Response, error)) (*http.Response, error) {
 	res, err := next(req)
 	if err != nil || res.StatusCode < 200 || res.StatusCode >= 300 || res.Body == nil {
@@ -131,7 +136,13 @@ func requireSuccess(req *http.Request, next func(*http.Request) (*http.Response,
 		Success *bool          `json:"success"`
 		Errors  []envelopeItem `json:"errors"`
 	}
-	if json.Unmarshal(data, &env) == nil && env.Success != nil && !*env.Success {
+	if json.Unmarshal(data, &env) != nil || env.Success == nil {
+		// cloudflare-go would decode an object without "success" as a
+		// result (a bucket GET answered {} read as "the bucket exists")
+		// and report garbage as a transport failure.
+		return nil, malformedAnswer(res, data)
+	}
+	if !*env.Success {
 		f := apiFailure{status: res.StatusCode}
 		for _, e := range env.Errors {
 			f.codes = append(f.codes, e.Code)
@@ -141,6 +152,17 @@ func requireSuccess(req *http.Request, next func(*http.Request) (*http.Response,
 	}
 	res.Body = io.NopCloser(bytes.NewReader(data))
 	return res, nil
+}
+
+// malformedAnswer is the failure of a 2xx answer that is not a v4
+// envelope. It names the content type and length, not the bytes.
+func malformedAnswer(res *http.Response, data []byte) error {
+	ct := res.Header.Get("Content-Type")
+	if ct == "" {
+		ct = "no content type"
+	}
+	return &envelopeError{failure: apiFailure{status: res.StatusCode,
+		malformed: fmt.Sprintf("%d bytes of %s", len(data), ct)}}
 }
 
 // errReader replays a read error after the bytes read before it (a nil
