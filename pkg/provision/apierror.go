@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/cloudflare/cloudflare-go/v6/r2"
 )
@@ -21,6 +22,10 @@ type apiFailure struct {
 	// length, never its bytes: a proxy may echo the request, secret and
 	// all).
 	malformed string
+	// retryAfter is the wait the answer's Retry-After header asked for,
+	// when it had one.
+	retryAfter    time.Duration
+	hasRetryAfter bool
 }
 
 func (f apiFailure) has(code int64) bool {
@@ -63,6 +68,7 @@ func asAPIFailure(err error) (apiFailure, bool) {
 	var ce *r2.Error
 	if errors.As(err, &ce) {
 		f := apiFailure{status: ce.StatusCode}
+		f.retryAfter, f.hasRetryAfter = retryAfter(ce.Response)
 		for _, e := range ce.Errors {
 			f.codes = append(f.codes, e.Code)
 			f.messages = append(f.messages, e.Message)
@@ -132,6 +138,11 @@ func classify(err error, op operation) *Error {
 			Message: fmt.Sprintf("%s: the answer was not a Cloudflare API answer (HTTP %d: %s)", op.what, f.status, f.malformed),
 			Hint: "a proxy, captive portal or CLOUDFLARE_API_BASE_URL may be answering instead of Cloudflare; check it, then rerun " +
 				"(nothing was counted as done for this step; the command resumes where it stopped)"}
+	case transientStatus(f.status) && f.hasRetryAfter && f.retryAfter > maxRetryAfter:
+		wait := f.retryAfter.Round(time.Second).String()
+		return &Error{Kind: KindUnavailable, Code: CodeUnavailable, CloudflareCode: cf, Err: err,
+			Message: op.what + ": Cloudflare asks to wait " + wait + " before the next request (" + f.describe() + ")",
+			Hint:    "rerun in " + wait + "; the command is safe to rerun and resumes where it stopped"}
 	case transientStatus(f.status):
 		return &Error{Kind: KindUnavailable, Code: CodeUnavailable, CloudflareCode: cf, Err: err,
 			Message: op.what + ": Cloudflare is unavailable (" + f.describe() + ")",

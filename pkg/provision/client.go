@@ -31,7 +31,8 @@ const (
 	// DefaultRetryBackoff is the first retry delay when
 	// ClientOptions.RetryBackoff is zero.
 	DefaultRetryBackoff = 500 * time.Millisecond
-	// maxRetryAfter caps how long a Retry-After header may make us wait.
+	// maxRetryAfter caps how long a Retry-After header may make us wait;
+	// an answer asking for longer is not retried (retryPolicy.delay).
 	maxRetryAfter = 10 * time.Second
 )
 
@@ -161,15 +162,37 @@ func transientStatus(status int) bool {
 	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
 }
 
-func (p retryPolicy) delay(res *http.Response, attempt int) time.Duration {
-	if res != nil {
-		if s := res.Header.Get("Retry-After"); s != "" {
-			if secs, err := strconv.Atoi(s); err == nil && secs >= 0 {
-				return min(time.Duration(secs)*time.Second, maxRetryAfter)
-			}
-		}
+// delay is how long to wait before the next attempt. ok is false when the
+// answer's Retry-After asks for longer than maxRetryAfter: retrying
+// earlier than Cloudflare asks would only spend the rate limit again, so
+// the answer is returned and its error says when to rerun.
+func (p retryPolicy) delay(res *http.Response, attempt int) (d time.Duration, ok bool) {
+	if wait, has := retryAfter(res); has {
+		return wait, wait <= maxRetryAfter
 	}
-	return p.backoff << attempt
+	return p.backoff << attempt, true
+}
+
+// retryAfter reads an answer's Retry-After header in either of its forms,
+// delay-seconds or an HTTP date (a date in the past is no wait).
+func retryAfter(res *http.Response) (time.Duration, bool) {
+	if res == nil {
+		return 0, false
+	}
+	s := strings.TrimSpace(res.Header.Get("Retry-After"))
+	if s == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second, true
+	}
+	if t, err := http.ParseTime(s); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
 }
 
 // attemptsKey carries an *int through a request's context: the number of
@@ -207,7 +230,10 @@ func (p retryPolicy) middleware(req *http.Request, next option.MiddlewareNext) (
 		if attempt >= p.max || !retryable(res, err) {
 			return res, err
 		}
-		d := p.delay(res, attempt)
+		d, ok := p.delay(res, attempt)
+		if !ok {
+			return res, err
+		}
 		if res != nil && res.Body != nil {
 			_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 			_ = res.Body.Close()

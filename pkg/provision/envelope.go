@@ -68,6 +68,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, conte
 // proxy's HTML page, say) still yield the status.
 func decodeFailure(res *http.Response) error {
 	f := apiFailure{status: res.StatusCode}
+	f.retryAfter, f.hasRetryAfter = retryAfter(res)
 	data, _ := io.ReadAll(io.LimitReader(res.Body, maxEnvelopeBody))
 	var env envelope
 	if json.Unmarshal(data, &env) == nil {

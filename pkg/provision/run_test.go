@@ -633,3 +633,42 @@ func TestContextCancelled(t *testing.T) {
 	_, err := f.provisioner(userTok).Run(ctx, f.plan())
 	wantErr(t, err, provision.KindInterrupted, provision.CodeInterrupted, "rerun")
 }
+
+// TestRetryAfterBeyondTheCapIsNotWaitedOut: a 429 whose Retry-After asks
+// for longer than nimbus waits (in seconds or as an HTTP date) is not
+// retried early, which would only spend the rate limit again: the run
+// stops at once and says when to rerun. A Retry-After within the cap is
+// waited out, in either form (the client's own backoff here is an hour,
+// so only the header can make the retry come).
+func TestRetryAfterBeyondTheCapIsNotWaitedOut(t *testing.T) {
+	for _, ra := range []string{"3600", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)} {
+		t.Run(ra, func(t *testing.T) {
+			f := newFixture(t)
+			f.cf.AddFault(cftest.Fault{Method: http.MethodGet, PathSuffix: "/user/tokens/verify", Status: http.StatusTooManyRequests, Code: 971, Message: "Please wait and consider throttling your request speed", RetryAfter: ra})
+			_, err := f.run(f.plan())
+			pe := wantErr(t, err, provision.KindUnavailable, provision.CodeUnavailable, "rerun in")
+			if !strings.Contains(pe.Message, "asks to wait") {
+				t.Fatalf("message %q does not say how long Cloudflare asks to wait", pe.Message)
+			}
+			if n := len(f.cf.Requests()); n != 1 {
+				t.Fatalf("%d requests, want 1 (no retry before the Retry-After):\n%s", n, f.cf.Summary())
+			}
+		})
+	}
+	for _, ra := range []string{"0", "Wed, 21 Oct 2015 07:28:00 GMT"} {
+		t.Run(ra, func(t *testing.T) {
+			f := newFixture(t)
+			f.cf.AddFault(cftest.Fault{Method: http.MethodGet, PathSuffix: "/user/tokens/verify", Status: http.StatusTooManyRequests, Code: 971, Message: "slow down", Times: 1, RetryAfter: ra})
+			c, err := provision.NewClient(provision.ClientOptions{Token: userTok, BaseURL: f.cf.BaseURL(), MaxRetries: 2, RetryBackoff: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The guard only keeps a broken build from hanging for an hour.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if _, err := (&provision.Provisioner{Client: c}).Run(ctx, f.plan()); err != nil {
+				t.Fatalf("Run: %v\n%s", err, f.cf.Summary())
+			}
+		})
+	}
+}
