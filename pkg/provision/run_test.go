@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -670,5 +671,46 @@ func TestRetryAfterBeyondTheCapIsNotWaitedOut(t *testing.T) {
 				t.Fatalf("Run: %v\n%s", err, f.cf.Summary())
 			}
 		})
+	}
+}
+
+// TestGeneratedSecretIsNotCommitted: --secret-file .secrets/jwt (setup's
+// own example) in a project generates the secret inside the work tree,
+// and the scaffold's .gitignore does not cover it, so `git add -A` used to
+// stage the secret. A directory setup creates for a secret now ignores its
+// contents; a directory that existed is the user's and is left alone.
+func TestGeneratedSecretIsNotCommitted(t *testing.T) {
+	f := newFixture(t)
+	f.cf.DeployWorker(acct, worker)
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", f.dir}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	git("init", "-q")
+	p := f.plan()
+	p.Secret = &provision.SecretSpec{Name: "JWT_SECRET", File: filepath.Join(f.dir, ".secrets", "jwt")}
+	if res := f.mustRun(p); !res.SecretGenerated {
+		t.Fatalf("no secret generated: %+v", res)
+	}
+	if st := git("status", "--porcelain", "--untracked-files=all"); strings.Contains(st, ".secrets") {
+		t.Fatalf("the generated secret would be committed:\n%s", st)
+	}
+
+	// An existing directory gets nothing but the secret.
+	own := filepath.Join(f.dir, "own")
+	if err := os.Mkdir(own, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f.cf.DeployWorker(acct, "other")
+	p.Worker = "other"
+	p.Secret = &provision.SecretSpec{Name: "JWT_SECRET", File: filepath.Join(own, "jwt")}
+	f.mustRun(p)
+	if entries, _ := os.ReadDir(own); len(entries) != 1 {
+		t.Fatalf("%s holds %v, want the secret only", own, entries)
 	}
 }

@@ -83,6 +83,10 @@ func ReadSecretFile(path string) (string, error) {
 	return v, err
 }
 
+// secretDirGitignore is the .gitignore of a directory setup creates for a
+// generated secret.
+const secretDirGitignore = "# Written by nimbus setup: the secrets in this directory must never be committed.\n*\n"
+
 // generateSecretFile makes a new random secret and publishes it at path
 // (mode 0600) without ever replacing a file: the secret is written and
 // synced to a private temporary file first, then hard-linked into place, so
@@ -100,8 +104,19 @@ func generateSecretFile(path string, rnd io.Reader) (string, *Error) {
 	}
 	value := hex.EncodeToString(buf)
 	dir := filepath.Dir(path)
+	_, serr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", writeError(path, err)
+	}
+	if errors.Is(serr, fs.ErrNotExist) {
+		// The directory is setup's: make git ignore it, since it may lie
+		// in a work tree (--secret-file .secrets/jwt in the project)
+		// whose .gitignore does not cover it, and `git add -A` would
+		// commit the secret. A directory that existed is the user's.
+		gi := filepath.Join(dir, ".gitignore")
+		if err := atomicfile.CreateExclusive(gi, []byte(secretDirGitignore), 0o644); err != nil && !errors.Is(err, fs.ErrExist) {
+			return "", writeError(gi, err)
+		}
 	}
 	err := atomicfile.CreateExclusive(path, []byte(value+"\n"), 0o600)
 	if err != nil {
