@@ -148,11 +148,13 @@ type retryPolicy struct {
 	backoff time.Duration
 }
 
+// retryable reports whether an attempt may be repeated. Every transport
+// error is, including an attempt that outlived the HTTP client's own
+// timeout (which also reads as context.DeadlineExceeded): only the
+// caller's context ending stops the retries, and the middleware checks
+// that first.
 func retryable(res *http.Response, err error) bool {
-	if err != nil {
-		return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
-	}
-	return transientStatus(res.StatusCode)
+	return err != nil || transientStatus(res.StatusCode)
 }
 
 // transientStatus reports the statuses that say "not now" rather than "no":
@@ -227,6 +229,11 @@ func (p retryPolicy) middleware(req *http.Request, next option.MiddlewareNext) (
 			}
 		}
 		res, err := next(r)
+		if err != nil && req.Context().Err() != nil {
+			// The caller's context ended (Ctrl-C, its deadline): say
+			// that, whatever the transport made of it (a cancel cause).
+			return nil, req.Context().Err()
+		}
 		if attempt >= p.max || !retryable(res, err) {
 			return res, err
 		}

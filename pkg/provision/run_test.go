@@ -714,3 +714,27 @@ func TestGeneratedSecretIsNotCommitted(t *testing.T) {
 		t.Fatalf("%s holds %v, want the secret only", own, entries)
 	}
 }
+
+// TestSlowAnswerIsRetried: an attempt that outlives the HTTP client's
+// timeout (Cloudflare never answers it) is a transport failure like a
+// reset connection and is retried; it used to end the run at once
+// ("timed out"), as if the caller's own deadline had passed. The caller's
+// deadline and cancellation still stop at once (TestContextCancelled).
+func TestSlowAnswerIsRetried(t *testing.T) {
+	f := newFixture(t)
+	t.Cleanup(f.cf.ReleaseHangs)
+	f.cf.AddFault(cftest.Fault{Method: http.MethodGet, PathSuffix: "/r2/buckets/" + bkTar, Hang: true, Times: 1})
+	c, err := provision.NewClient(provision.ClientOptions{Token: userTok, BaseURL: f.cf.BaseURL(), MaxRetries: 2, RetryBackoff: time.Millisecond,
+		// The fake holds the first GET until the client gives up.
+		HTTPClient: &http.Client{Timeout: 200 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&provision.Provisioner{Client: c}).Run(context.Background(), f.plan())
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, f.cf.Summary())
+	}
+	if s := statuses(res); s != "demo-npm-cache=created demo-npm-packument-cache=created nimbus-runtime-cache-public=created" {
+		t.Fatalf("statuses: %s", s)
+	}
+}
