@@ -39,6 +39,9 @@ func TestSetupScripts(t *testing.T) {
 			srv.SetSubdomain(cfAccount, "acme")
 			env.Values["cf"] = srv
 			env.Setenv("CLOUDFLARE_API_BASE_URL", srv.BaseURL())
+			// The fake as an HTTP proxy (HTTP_PROXY=$CF_URL): it then
+			// records what would have crossed the network.
+			env.Setenv("CF_URL", srv.URL)
 			env.Setenv("CF_ACCOUNT", cfAccount)
 			env.Setenv("CF_ACCOUNT2", cfAccount2)
 			env.Setenv("CF_TOKEN", cfToken)

@@ -80,7 +80,8 @@ the Worker has one and none is given (a fresh CI runner), setup exits 78
 instead of replacing it with a value only this machine knows.
 
 Environment: CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID, JWT_SECRET,
-CLOUDFLARE_API_BASE_URL (API base for proxies and tests).
+CLOUDFLARE_API_BASE_URL (API base for proxies and tests: https, or http to a
+loopback address only).
 
 stdout (with --json, or when it is not a terminal) is one JSON object:
 {"ok","worker","buckets","runtimeBucket","runtimesSynced","accountId",

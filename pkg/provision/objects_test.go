@@ -82,9 +82,18 @@ func TestNewClientRejectsBadOptions(t *testing.T) {
 		{Token: "a\nb"},
 		{Token: "t", BaseURL: "ftp://x"},
 		{Token: "t", BaseURL: "::"},
+		// The token is never sent in clear text off this machine.
+		{Token: "t", BaseURL: "http://api.cloudflare.com/client/v4"},
+		{Token: "t", BaseURL: "http://10.0.0.1:8080/client/v4"},
+		{Token: "t", BaseURL: "http://localhost.example.com/client/v4"},
 	} {
 		if _, err := provision.NewClient(o); err == nil {
 			t.Errorf("%+v accepted", o.BaseURL)
+		}
+	}
+	for _, base := range []string{"https://api.cloudflare.com/client/v4", "http://127.0.0.1:8787/client/v4", "http://[::1]:1/", "http://localhost:1/", "http://LOCALHOST./"} {
+		if _, err := provision.NewClient(provision.ClientOptions{Token: "t", BaseURL: base}); err != nil {
+			t.Errorf("%s refused: %v", base, err)
 		}
 	}
 	// What $(cat file) leaves of a CRLF or BOM file, or a paste with a
