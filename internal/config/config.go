@@ -33,13 +33,17 @@ type Key struct {
 	Env string
 	// Default applies when nothing else sets the key.
 	Default string
+	// Path marks a key naming a file: a relative path written in a config
+	// file is relative to that file's directory, as a user config file
+	// is read from any working directory ("-", standard input, is kept).
+	Path bool
 }
 
 // Keys are the settings nimbus reads, in the order docs list them.
 var Keys = []Key{
 	{Name: "endpoint", Env: "NIMBUS_ENDPOINT"},
 	{Name: "token", Env: "NIMBUS_TOKEN"},
-	{Name: "token_file", Env: "NIMBUS_TOKEN_FILE"},
+	{Name: "token_file", Env: "NIMBUS_TOKEN_FILE", Path: true},
 	{Name: "tenant", Env: "NIMBUS_TENANT"},
 	{Name: "subject", Env: "NIMBUS_SUBJECT"},
 	{Name: "profile", Env: "NIMBUS_PROFILE", Default: "default"},
@@ -177,7 +181,11 @@ func (c *Config) merge(path string, required bool) error {
 		case vn.Kind == yaml.ScalarNode && vn.Tag == "!!null":
 			delete(c.values, key)
 		case vn.Kind == yaml.ScalarNode:
-			c.values[key] = vn.Value
+			v := vn.Value
+			if lookup(key).Path && v != "" && v != "-" && !filepath.IsAbs(v) {
+				v = filepath.Join(filepath.Dir(path), v)
+			}
+			c.values[key] = v
 		default:
 			return &InvalidFileError{Path: path, Err: fmt.Errorf("%s: want a single value, not a list or a map", raw)}
 		}
