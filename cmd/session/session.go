@@ -54,7 +54,7 @@ func (fl *flags) resolve(f *cmdutil.Factory, cmd *cobra.Command) (string, sandbo
 		}
 	}
 	creds := sandboxcli.Credentials{
-		TokenFile: cfg.GetString("token_file"), Token: cfg.GetString("token"),
+		TokenFile: cfg.GetString("token_file"), TokenFileFrom: sandboxcli.SettingFrom(cfg, "token_file"), Token: cfg.GetString("token"),
 		Secret: f.Getenv("JWT_SECRET"), Tenant: cfg.GetString("tenant"), Subject: cfg.GetString("subject"),
 		Now: f.Now, Stdin: f.IOStreams.In,
 	}

@@ -82,6 +82,7 @@ type Config struct {
 	getenv  func(string) string
 	files   []string
 	values  map[string]string // from files, later files win
+	from    map[string]string // the file each of values came from
 	flags   map[string]*pflag.Flag
 	unknown []Unknown
 }
@@ -111,7 +112,7 @@ func (e *InvalidFileError) Unwrap() error { return e.Err }
 // Load reads the config files named by opts. Missing default files are
 // fine; a missing --config file or an unparsable file is an error.
 func Load(opts Options) (*Config, error) {
-	c := &Config{getenv: opts.Getenv, values: map[string]string{}, flags: map[string]*pflag.Flag{}}
+	c := &Config{getenv: opts.Getenv, values: map[string]string{}, from: map[string]string{}, flags: map[string]*pflag.Flag{}}
 	if c.getenv == nil {
 		c.getenv = os.Getenv
 	}
@@ -180,12 +181,13 @@ func (c *Config) merge(path string, required bool) error {
 		switch {
 		case vn.Kind == yaml.ScalarNode && vn.Tag == "!!null":
 			delete(c.values, key)
+			delete(c.from, key)
 		case vn.Kind == yaml.ScalarNode:
 			v := vn.Value
 			if lookup(key).Path && v != "" && v != "-" && !filepath.IsAbs(v) {
 				v = filepath.Join(filepath.Dir(path), v)
 			}
-			c.values[key] = v
+			c.values[key], c.from[key] = v, path
 		default:
 			return &InvalidFileError{Path: path, Err: fmt.Errorf("%s: want a single value, not a list or a map", raw)}
 		}
@@ -254,7 +256,7 @@ func (c *Config) GetDuration(key string, l duration.Limits) (d time.Duration, ok
 }
 
 // Source says where key's value came from, for error messages: "--flag",
-// the environment variable, the config files, or "default".
+// the environment variable, the config file that set it, or "default".
 func (c *Config) Source(key string) string { return c.source(normalize(key)) }
 
 // source says where key's value came from, for error messages.
@@ -265,6 +267,8 @@ func (c *Config) source(key string) string {
 		return "--" + c.flags[key].Name
 	case k != nil && c.getenv(k.Env) != "":
 		return k.Env
+	case c.from[key] != "":
+		return c.from[key]
 	case len(c.files) > 0:
 		return strings.Join(c.files, ", ")
 	}
@@ -359,7 +363,7 @@ func Inspect(opts Options) []FileInfo {
 	}
 	var out []FileInfo
 	for _, p := range paths {
-		c := &Config{values: map[string]string{}}
+		c := &Config{values: map[string]string{}, from: map[string]string{}}
 		if err := c.merge(p, opts.File != ""); err != nil {
 			var ife *InvalidFileError
 			if errors.As(err, &ife) {

@@ -13,6 +13,7 @@ import (
 	"github.com/nimbus-sh/nimbus/cmd/internal/tokencli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/config"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -33,6 +34,9 @@ const NoCredentialHint = "pass --token-file FILE, set NIMBUS_TOKEN (or token: in
 type Credentials struct {
 	// TokenFile is --token-file ("-" reads stdin).
 	TokenFile string
+	// TokenFileFrom names the setting TokenFile came from (SettingFrom),
+	// so a missing file's error says which one to fix.
+	TokenFileFrom string
 	// Token is NIMBUS_TOKEN or the config's token.
 	Token string
 	// Secret is JWT_SECRET, used only when no token is given.
@@ -45,13 +49,24 @@ type Credentials struct {
 	Stdin io.Reader
 }
 
+// SettingFrom names the setting key's value came from as the user would
+// fix it: the flag ("--token-file"), the variable ("NIMBUS_TOKEN_FILE") or
+// the key in the config file that set it.
+func SettingFrom(cfg *config.Config, key string) string {
+	src := cfg.Source(key)
+	if strings.HasPrefix(src, "--") || src == config.EnvName(key) {
+		return src
+	}
+	return key + " in " + src
+}
+
 // TokenSource returns where requests get their bearer token: a token file,
 // then a token, then tokens minted with Secret. Minted tokens carry only
 // scopes, are pinned (sid) to the sandbox of each request when pin is true,
 // and live MintTTL. Without any source it fails with exit 78.
 func (c Credentials) TokenSource(pin bool, scopes ...string) (sc.TokenSource, error) {
 	if c.TokenFile != "" {
-		tok, err := cmdutil.ReadSecretFile(c.TokenFile, c.Stdin)
+		tok, err := cmdutil.ReadSecretFileFrom(c.TokenFile, "token file", c.TokenFileFrom, c.Stdin)
 		if err != nil {
 			return nil, err
 		}
