@@ -64,6 +64,9 @@ failure and interruption. --json prints the whole result object.`,
 				}
 				code = string(b)
 			case args[1] == "-":
+				if o.tokenFile == "-" {
+					return execUsage(clierr.Usagef("--token-file - and the code (-) both read standard input").WithHint("pass the token in a file or NIMBUS_TOKEN, or the code with --file F"))
+				}
 				b, err := io.ReadAll(io.LimitReader(o.f.IOStreams.In, maxStdin+1))
 				if err != nil {
 					return sandboxcli.ExecError(err)
