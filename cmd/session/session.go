@@ -124,7 +124,15 @@ NIMBUS_TOKEN, or is minted with JWT_SECRET: scope session:attach (or --scopes),
 pinned to --session, default lifetime 1h. --tenant, --sub, --ttl, --scopes and
 --full-trust ask for a minted token, so with any of them it is minted even when
 NIMBUS_TOKEN is set. The URL contains the token: treat it as a secret.`,
-		Args: cmdutil.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			// 'session attach ID' takes the id as an argument; here it
+			// is --session, and the hint says so rather than --help.
+			if len(args) == 1 && !cmd.Flags().Changed("session") && sandboxclient.ValidID(args[0]) {
+				return clierr.Usagef("unexpected argument %q; the session is given with --session", args[0]).
+					WithHint("nimbus session url --session " + args[0])
+			}
+			return cmdutil.NoArgs(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ep, creds, err := fl.resolve(f, cmd)
 			if err != nil {
