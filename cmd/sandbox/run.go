@@ -56,8 +56,9 @@ func newCmdRun(o *common) *cobra.Command {
   6. destroy the sandbox, unless --keep.
 
 Before step 1 touches it, the sandbox id is recorded in the cleanup ledger
-(NIMBUS_LEDGER, default nimbus-ledger.jsonl in RUNNER_TEMP or the temporary
-directory), --keep ones included, and removed once destroyed (or when the
+(NIMBUS_LEDGER, else nimbus-ledger.jsonl in RUNNER_TEMP, else
+nimbus-ledger-<uid>.jsonl in the temporary directory; nimbus-ledger.jsonl on
+Windows), --keep ones included, and removed once destroyed (or when the
 Worker refused every request of the run, which then created no sandbox): a
 final 'nimbus sandbox destroy --ledger' destroys what a killed job left behind.
 
