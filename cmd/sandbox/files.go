@@ -172,7 +172,7 @@ UTC; the JSON (piped, or --json) keeps the API's epoch milliseconds.`,
 				return sandboxcli.Error(err)
 			}
 			if st == nil {
-				return clierr.New(exitcode.DataErr, "ENOENT", p+": no such file or directory", "check the path; relative paths are resolved against --root")
+				return clierr.New(exitcode.DataErr, transfer.CodeNotFound, p+": no such file or directory", "check the path; relative paths are resolved against --root")
 			}
 			return o.output(st, func() error {
 				var b strings.Builder
