@@ -195,6 +195,7 @@ It is hardened for a laptop with a browser open:
 	fl.BoolVar(&allowRemote, "allow-remote", false, "allow a non-loopback --addr (anyone who gets a token runs commands as you)")
 	fl.StringSliceVar(&allowHosts, "allow-host", nil, "also answer requests for host `NAME` (repeatable; e.g. host.docker.internal); other names are refused")
 	fl.StringVar(&isolation, "isolation", "auto", "`MODE` of commands: auto, namespaces (required) or host-paths (NIMBUS_DEV_ISOLATION)")
+	cmdutil.CompleteWords(cmd, "isolation", "auto", "namespaces", "host-paths")
 	cmd.AddCommand(newCmdToken(f))
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -104,6 +105,8 @@ failure and interruption. --json prints the whole result object.`,
 	fl := cmd.Flags()
 	fl.StringVar(&language, "language", "javascript", "javascript, typescript, python, ruby or shell")
 	fl.StringVar(&install, "install", "never", "if-missing installs python or ruby first")
+	cmdutil.CompleteWords(cmd, "language", "javascript", "typescript", "python", "ruby", "shell")
+	cmdutil.CompleteWords(cmd, "install", "never", "if-missing")
 	fl.StringVar(&file, "file", "", "read the code from `F`")
 	fl.StringVar(&cwd, "cwd", "", "working `DIR` (relative to --root)")
 	duration.Var(fl, &timeout, "timeout", 0, duration.Limits{AllowZero: true}, "kill the snippet after this long (exit 124): seconds or a duration such as 90s, 15m; 0 means no limit")
