@@ -82,6 +82,7 @@ and prints its pid (the start result with --json); follow it with 'logs -f' or
 				return execUsage(clierr.Usagef("--stdin and --token-file - both read standard input").WithHint("pass the token in a file or NIMBUS_TOKEN when using --stdin"))
 			}
 			if stdin {
+				o.f.NoteReadingTerminal("the command's input", "or pipe it to nimbus")
 				data, err := io.ReadAll(io.LimitReader(o.f.IOStreams.In, maxStdin+1))
 				if err != nil {
 					return sandboxcli.ExecError(clierr.Wrap(err, exitcode.ExecFailed, clierr.CodeIO, "cannot read stdin: "+err.Error(), ""))

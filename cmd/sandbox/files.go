@@ -93,6 +93,7 @@ as bytes, so binary files are safe.`,
 			var dst string
 			var size int64
 			if from == "" || from == "-" {
+				o.f.NoteReadingTerminal("the content", "--from FILE reads a file instead")
 				dst, size, err = transfer.WriteReader(cmd.Context(), sb, args[1], o.f.IOStreams.In, transfer.Options{PartSize: o.writeLimitBytes})
 			} else {
 				dst, size, err = transfer.WriteLocalFile(cmd.Context(), sb, args[1], from, transfer.Options{PartSize: o.writeLimitBytes})

@@ -68,6 +68,7 @@ failure and interruption. --json prints the whole result object.`,
 				if o.tokenFile == "-" {
 					return execUsage(clierr.Usagef("--token-file - and the code (-) both read standard input").WithHint("pass the token in a file or NIMBUS_TOKEN, or the code with --file F"))
 				}
+				o.f.NoteReadingTerminal("the code", "--file F reads a file instead")
 				b, err := io.ReadAll(io.LimitReader(o.f.IOStreams.In, maxStdin+1))
 				if err != nil {
 					return sandboxcli.ExecError(err)
