@@ -59,6 +59,7 @@ func (fl *flags) resolve(f *cmdutil.Factory, cmd *cobra.Command) (string, sandbo
 		Now: f.Now, Stdin: f.IOStreams.In,
 	}
 	ep := cfg.GetString("endpoint")
+	creds.Endpoint = ep
 	if ep == "" {
 		return "", creds, clierr.New(exitcode.Config, clierr.CodeConfigMissing, "no Nimbus endpoint configured", "pass --endpoint URL or set NIMBUS_ENDPOINT")
 	}

@@ -6,6 +6,8 @@ package sandboxcli
 import (
 	"context"
 	"io"
+	"net"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -47,6 +49,9 @@ type Credentials struct {
 	Now func() time.Time
 	// Stdin is read when TokenFile is "-".
 	Stdin io.Reader
+	// Endpoint is where the token goes; on this machine (nimbus dev) the
+	// missing-credential hint adds the dev token.
+	Endpoint string
 }
 
 // SettingFrom names the setting key's value came from as the user would
@@ -89,7 +94,7 @@ func (c Credentials) TokenSource(pin bool, scopes ...string) (sc.TokenSource, er
 		return sc.StaticToken(tok), nil
 	}
 	if c.Secret == "" {
-		return nil, clierr.New(exitcode.Config, CodeNoCredential, "no credential for the Nimbus Worker", NoCredentialHint)
+		return nil, clierr.New(exitcode.Config, CodeNoCredential, "no credential for the Nimbus Worker", noCredentialHint(c.Endpoint))
 	}
 	if c.Tenant == "" {
 		return nil, clierr.New(exitcode.Config, clierr.CodeConfigMissing, "minting a token with JWT_SECRET needs a tenant", "pass --tenant T or set NIMBUS_TENANT (and optionally --sub/NIMBUS_SUBJECT)")
@@ -111,4 +116,19 @@ func (c Credentials) TokenSource(pin bool, scopes ...string) (sc.TokenSource, er
 		}
 		return tok, nil
 	}), nil
+}
+
+// noCredentialHint is NoCredentialHint, plus nimbus dev's token when the
+// endpoint is on this machine: the README's local loop leaves out
+// NIMBUS_TOKEN more often than a Worker's setup does.
+func noCredentialHint(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return NoCredentialHint
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return NoCredentialHint
+	}
+	return NoCredentialHint + "; for nimbus dev: export NIMBUS_TOKEN=$(nimbus dev token)"
 }

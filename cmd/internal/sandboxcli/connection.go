@@ -74,6 +74,7 @@ func (c *Connection) Resolve(f *cmdutil.Factory, cmd *cobra.Command) (*Settings,
 			Subject:       cfg.GetString("subject"),
 			Now:           f.Now,
 			Stdin:         f.IOStreams.In,
+			Endpoint:      cfg.GetString("endpoint"),
 		},
 	}, nil
 }
