@@ -253,6 +253,9 @@ session:destroy and session:attach (port previews).`,
 			if err := mf.Apply(&in); err != nil {
 				return err
 			}
+			for _, w := range mf.ScopeWarnings() {
+				f.Warn(w)
+			}
 			if !mf.TTLGiven() {
 				ttl := devTokenTTL
 				in.TTL = &ttl

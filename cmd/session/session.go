@@ -181,6 +181,9 @@ NIMBUS_TOKEN is set. The URL contains the token: treat it as a secret.`,
 				if err := mf.Apply(&in); err != nil {
 					return err
 				}
+				for _, w := range mf.ScopeWarnings() {
+					f.Warn(w)
+				}
 				f.Warn(tokencli.WeakSecretWarning(creds.Secret))
 				if creds.Subject != "" {
 					in.Subject = &creds.Subject

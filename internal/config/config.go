@@ -23,6 +23,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/nimbus-sh/nimbus/internal/duration"
+	suggestpkg "github.com/nimbus-sh/nimbus/internal/suggest"
 )
 
 // Key is a setting nimbus knows.
@@ -307,34 +308,11 @@ func lookup(key string) *Key {
 // close enough to be a typo (at most a third of the key's length, and at
 // most 3 edits).
 func suggest(key string) string {
-	best, bestDist := "", 4
-	for _, k := range Keys {
-		if d := editDistance(key, k.Name); d < bestDist && d*3 <= max(len(key), 3) {
-			best, bestDist = k.Name, d
-		}
+	names := make([]string, len(Keys))
+	for i, k := range Keys {
+		names[i] = k.Name
 	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return suggestpkg.Closest(key, names, 3)
 }
 
 // FileInfo describes one config file Load would read.
