@@ -9,6 +9,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/pkg/interactive"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -117,7 +118,7 @@ programs run), use 'nimbus session attach ID'.`,
 		},
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return execUsage(clierr.Usagef("%s", err.Error()).WithHint("run 'nimbus sandbox attach --help' for usage"))
+		return execUsage(clierr.Usagef("%s", err.Error()).WithHint(cmdutil.FlagErrorHint(c, err, "run 'nimbus sandbox attach --help' for usage")))
 	})
 	fl := cmd.Flags()
 	fl.BoolVar(&noStdin, "no-stdin", false, "only follow the output; send no input")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/shellquote"
@@ -117,7 +118,7 @@ and prints its pid (the start result with --json); follow it with 'logs -f' or
 		},
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return execUsage(clierr.Usagef("%s", err.Error()).WithHint("put the remote command after --: nimbus sandbox exec ID [flags] -- COMMAND..."))
+		return execUsage(clierr.Usagef("%s", err.Error()).WithHint(cmdutil.FlagErrorHint(c, err, "put the remote command after --: nimbus sandbox exec ID [flags] -- COMMAND...")))
 	})
 	fl := cmd.Flags()
 	fl.StringVar(&cwd, "cwd", "", "working `DIR` (relative to --root)")

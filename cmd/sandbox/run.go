@@ -12,6 +12,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/progress"
@@ -151,7 +152,7 @@ one command, so -- make test works and '&&' is passed on as a word.`,
 		},
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return execUsage(clierr.Usagef("%s", err.Error()).WithHint("put the command after --: nimbus sandbox run [flags] -- COMMAND..."))
+		return execUsage(clierr.Usagef("%s", err.Error()).WithHint(cmdutil.FlagErrorHint(c, err, "put the command after --: nimbus sandbox run [flags] -- COMMAND...")))
 	})
 	fl := cmd.Flags()
 	fl.StringVar(&id, "id", "", "use sandbox `ID` (default: a fresh run-<random> id)")

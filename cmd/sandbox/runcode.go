@@ -101,7 +101,7 @@ failure and interruption. --json prints the whole result object.`,
 		},
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return execUsage(clierr.Usagef("%s", err.Error()))
+		return execUsage(clierr.Usagef("%s", err.Error()).WithHint(cmdutil.FlagErrorHint(c, err, "")))
 	})
 	fl := cmd.Flags()
 	fl.StringVar(&language, "language", "javascript", "javascript, typescript, python, ruby or shell")
