@@ -59,8 +59,8 @@ programs run), use 'nimbus session attach ID'.`,
 			if err != nil {
 				return execUsage(err.(*clierr.Error))
 			}
-			if !noStdin && o.tokenFile == "-" {
-				return execUsage(clierr.Usagef("--token-file - and attach both read standard input").WithHint("pass the token in a file or NIMBUS_TOKEN, or use --no-stdin"))
+			if from := o.stdinToken(); !noStdin && from != "" {
+				return execUsage(clierr.Usagef("%s and attach both read standard input", from).WithHint("pass the token in a file or NIMBUS_TOKEN, or use --no-stdin"))
 			}
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {

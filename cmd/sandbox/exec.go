@@ -79,8 +79,8 @@ and prints its pid (the start result with --json); follow it with 'logs -f' or
 				return sandboxcli.ExecError(err)
 			}
 			opts := sandboxclient.ExecOptions{Cwd: cwd, Env: env, Timeout: timeout, ShellID: shellID}
-			if stdin && o.tokenFile == "-" {
-				return execUsage(clierr.Usagef("--stdin and --token-file - both read standard input").WithHint("pass the token in a file or NIMBUS_TOKEN when using --stdin"))
+			if from := o.stdinToken(); stdin && from != "" {
+				return execUsage(clierr.Usagef("--stdin and %s both read standard input", from).WithHint("pass the token in a file or NIMBUS_TOKEN when using --stdin"))
 			}
 			if stdin {
 				o.f.NoteReadingTerminal("the command's input", "or pipe it to nimbus")

@@ -81,9 +81,9 @@ default, or "-"). Missing parent directories are created. The content is sent
 as bytes, so binary files are safe.`,
 		Args: cmdutil.ExactArgs(2, "ID and PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if (from == "" || from == "-") && o.tokenFile == "-" {
+			if tf := o.stdinToken(); (from == "" || from == "-") && tf != "" {
 				// The token would take the input and the file be written empty.
-				return clierr.Usagef("--token-file - and the content both read standard input").
+				return clierr.Usagef("%s and the content both read standard input", tf).
 					WithHint("pass the token in a file or NIMBUS_TOKEN, or the content with --from FILE")
 			}
 			sb, err := o.open(cmd, args[0], scopesUse)

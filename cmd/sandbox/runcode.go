@@ -65,8 +65,8 @@ failure and interruption. --json prints the whole result object.`,
 				}
 				code = string(b)
 			case args[1] == "-":
-				if o.tokenFile == "-" {
-					return execUsage(clierr.Usagef("--token-file - and the code (-) both read standard input").WithHint("pass the token in a file or NIMBUS_TOKEN, or the code with --file F"))
+				if from := o.stdinToken(); from != "" {
+					return execUsage(clierr.Usagef("%s and the code (-) both read standard input", from).WithHint("pass the token in a file or NIMBUS_TOKEN, or the code with --file F"))
 				}
 				o.f.NoteReadingTerminal("the code", "--file F reads a file instead")
 				b, err := io.ReadAll(io.LimitReader(o.f.IOStreams.In, maxStdin+1))

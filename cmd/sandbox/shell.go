@@ -67,8 +67,8 @@ when interrupted.`,
 			if shellID != "" && !interactive.ValidShellID(shellID) {
 				return execUsage(clierr.Usagef("--shell %q: use letters, digits and . _ : - (at most 160, starting with a letter or digit)", shellID))
 			}
-			if o.tokenFile == "-" {
-				return execUsage(clierr.Usagef("--token-file - and the shell both read standard input").WithHint("pass the token in a file or NIMBUS_TOKEN"))
+			if from := o.stdinToken(); from != "" {
+				return execUsage(clierr.Usagef("%s and the shell both read standard input", from).WithHint("pass the token in a file or NIMBUS_TOKEN"))
 			}
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
