@@ -187,10 +187,12 @@ func (s *Sandbox) PortURL(port int, o URLOptions) string {
 		base := strings.ReplaceAll(s.opts.PreviewBaseURL, "{sessionId}", url.PathEscape(s.id))
 		return strings.TrimRight(base, "/") + door
 	}
-	if s.c.endpoint == "" {
+	if s.c.shown == "" {
 		return ""
 	}
-	return s.c.endpoint + "/s/" + url.PathEscape(s.id) + door
+	// The endpoint as shown: a user:password@ of the endpoint (basic auth
+	// for a proxy) is a credential, and this URL is printed and shared.
+	return s.c.shown + "/s/" + url.PathEscape(s.id) + door
 }
 
 // WaitPort polls listPorts every interval (clamped to 25ms–5s) until a
