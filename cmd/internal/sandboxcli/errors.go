@@ -287,6 +287,12 @@ func local(le *sc.Error) *clierr.Error {
 		hint = "one write is limited to about 20 MiB by the platform; split the file or compress it"
 	case sc.CodeInvalidToken:
 		hint = "the token file must hold the token alone on one line"
+	case sc.CodeInvalidArgument:
+		if strings.HasPrefix(le.Message, "endpoint must be an http(s) URL") {
+			// Most often host:port (127.0.0.1:8787), which reads as
+			// a URL whose scheme is the host.
+			hint = "give the URL with its scheme: https://my-nimbus.workers.dev, or http://127.0.0.1:8787 for nimbus dev"
+		}
 	}
 	if le.Status == 413 {
 		hint = WriteLimitHint
