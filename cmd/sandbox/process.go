@@ -214,7 +214,7 @@ given with --signal, written as kill(1) users write it: TERM, SIGTERM, term,
 				return sandboxcli.Error(err)
 			}
 			if !ack.OK { // a failure: stdout stays empty, stderr says why
-				return clierr.New(65, "E_NO_PROCESS", fmt.Sprintf("process %d is not running", pid), "list processes with nimbus sandbox ps ID")
+				return clierr.New(65, "E_NO_PROCESS", fmt.Sprintf("process %d is not running", pid), "list processes with nimbus sandbox ps "+args[0])
 			}
 			if name == "" {
 				o.said("Killed process %d", pid)
