@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -248,6 +249,13 @@ session:destroy and session:attach (port previews).`,
 					return err
 				}
 				secret = s
+			} else if kept := filepath.Join(data, localdev.SecretFile); fileExists(kept) {
+				// A JWT_SECRET left exported (from a Worker's setup) and a
+				// server started elsewhere without it: every sandbox
+				// command would fail with E_TOKEN_SIGNATURE, far from why.
+				f.Warn(&clierr.Warning{Code: "W_DEV_TOKEN_SECRET",
+					Message: "signed with JWT_SECRET from the environment, not the secret in " + kept + ": a nimbus dev started without JWT_SECRET refuses this token",
+					Hint:    "unset JWT_SECRET for a token such a server accepts"})
 			}
 			in := token.Input{Tenant: &tenant}
 			if err := mf.Apply(&in); err != nil {
@@ -287,4 +295,10 @@ session:destroy and session:attach (port previews).`,
 	mf.Add(fl, "lifetime: seconds or a duration such as 15m (default 1d, at most 30d)",
 		"comma-separated scopes, repeatable (default sandbox:use,session:destroy,session:attach)")
 	return cmdutil.Quick(cmd) // mints locally
+}
+
+// fileExists reports whether path names something that can be stat'ed.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
