@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/config"
 	"github.com/nimbus-sh/nimbus/internal/docgen"
+	"github.com/nimbus-sh/nimbus/internal/paths"
 	"github.com/nimbus-sh/nimbus/pkg/scaffold"
 )
 
@@ -211,6 +213,25 @@ func TestEnvironmentDocumented(t *testing.T) {
 			if _, ok := read[v]; !ok {
 				t.Errorf("docs/files.md documents %s, which the code does not read", v)
 			}
+		}
+	}
+}
+
+// TestLedgerHelpNamesTheDefaultFile holds the help of the commands that
+// write and drain the cleanup ledger to the file they really use without
+// NIMBUS_LEDGER and RUNNER_TEMP: a per-user name in the temporary
+// directory, which a user looking for the file needs to know.
+func TestLedgerHelpNamesTheDefaultFile(t *testing.T) {
+	def := filepath.Base(paths.Env{GOOS: runtime.GOOS, Getenv: func(string) string { return "" }}.LedgerFile())
+	def = regexp.MustCompile(`-[0-9]+\.jsonl$`).ReplaceAllString(def, "-<uid>.jsonl")
+	root := cmd.NewRootCmd(cmdutil.New())
+	for _, path := range [][]string{{"sandbox", "run"}, {"sandbox", "destroy"}} {
+		c, _, err := root.Find(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if long := strings.Join(strings.Fields(c.Long), " "); !strings.Contains(long, def) {
+			t.Errorf("%s --help does not name the default ledger file %s", c.CommandPath(), def)
 		}
 	}
 }

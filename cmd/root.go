@@ -244,7 +244,7 @@ a terminal, commands print machine-readable output.`,
 	// only has to be non-empty for cobra to define the flag.
 	root.Version = "(unknown)"
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return clierr.Usagef("%s", cmdutil.FlagErrorText(err)).WithHint("run '" + c.CommandPath() + " --help' for usage")
+		return clierr.Usagef("%s", cmdutil.FlagErrorText(err)).WithHint(cmdutil.FlagErrorHint(c, err, "run '"+c.CommandPath()+" --help' for usage"))
 	})
 	pf := root.PersistentFlags()
 	pf.BoolVar(&f.JSON, "json", false, "print machine-readable JSON")

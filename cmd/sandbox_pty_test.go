@@ -391,3 +391,31 @@ func TestTransferProgressOnTerminal(t *testing.T) {
 		t.Fatalf("progress drawn into a pipe: %q", s)
 	}
 }
+
+// TestStdinFromTerminalSaysSo: 'files write ID PATH' (content from
+// standard input, the default) and 'run-code ID -' with a terminal on
+// stdin waited without a word, looking hung to someone who forgot --from
+// or a pipe. They now say they are reading the terminal and how to end
+// the input; what was typed is written.
+func TestStdinFromTerminalSaysSo(t *testing.T) {
+	endpoint := startDevServer(t, devOptions{}).URL
+	env := devEnv(t, endpoint, "demo")
+	w := startPTY(t, env, "sandbox", "files", "write", "demo", "typed.txt")
+	w.expect(`reading the content from the terminal; end it with Ctrl-D`)
+	w.send("typed line\r\x04")
+	if code := w.exit(); code != 0 {
+		t.Fatalf("files write exit %d\n%s", code, w.screen())
+	}
+	code, stdout, stderr := runJSON(t, t.TempDir(), env, "sandbox", "files", "read", "demo", "typed.txt")
+	if code != 0 || string(stdout) != "typed line\n" {
+		t.Fatalf("files read: exit %d, %q\n%s", code, stdout, stderr)
+	}
+
+	r := startPTY(t, env, "sandbox", "run-code", "demo", "--language", "shell", "-")
+	r.expect(`reading the code from the terminal; end it with Ctrl-D`)
+	r.send("echo ran-$((6*7))\r\x04")
+	r.expect(`ran-42`)
+	if code := r.exit(); code != 0 {
+		t.Fatalf("run-code exit %d\n%s", code, r.screen())
+	}
+}

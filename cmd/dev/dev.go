@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -148,17 +149,27 @@ It is hardened for a laptop with a browser open:
 			if cmd.Flags().Changed("data") {
 				tokenCmd += " --data " + data
 			}
-			fmt.Fprintf(ios.ErrOut, "%s local sandbox backend listening on %s\n", st.SuccessIcon(), st.Bold(endpoint))
-			fmt.Fprintf(ios.ErrOut, "  data    %s\n", srv.DataDir())
-			fmt.Fprintf(ios.ErrOut, "  secret  %s\n", source)
-			fmt.Fprintf(ios.ErrOut, "  token   export NIMBUS_ENDPOINT=%s NIMBUS_TOKEN=$(%s)\n", endpoint, tokenCmd)
-			fmt.Fprintf(ios.ErrOut, "  try     nimbus sandbox exec demo -- echo hello\n")
-			if isoStatus.Namespaces() {
-				fmt.Fprintf(ios.ErrOut, "  paths   /home/user and /tmp are each sandbox's own (user, mount and PID namespaces)\n")
+			boundary := fmt.Sprintf("development backend, not a security boundary: commands run as %s on this machine", who)
+			if f.JSON {
+				// stderr carries JSON objects only: stdout's object
+				// holds the banner's facts, and the warnings stay.
+				if !isoStatus.Namespaces() {
+					f.Warn(&clierr.Warning{Code: "W_DEV_HOST_PATHS", Message: "commands see this machine's paths (" + isoStatus.Reason + ")"})
+				}
+				f.Warn(&clierr.Warning{Code: "W_DEV_NOT_A_BOUNDARY", Message: boundary})
 			} else {
-				fmt.Fprintf(ios.ErrOut, "%s commands see this machine's paths (%s): pwd prints the sandbox's directory, and /home/user and /tmp in a command are this machine's\n", st.WarningIcon(), isoStatus.Reason)
+				fmt.Fprintf(ios.ErrOut, "%s local sandbox backend listening on %s\n", st.SuccessIcon(), st.Bold(endpoint))
+				fmt.Fprintf(ios.ErrOut, "  data    %s\n", srv.DataDir())
+				fmt.Fprintf(ios.ErrOut, "  secret  %s\n", source)
+				fmt.Fprintf(ios.ErrOut, "  token   export NIMBUS_ENDPOINT=%s NIMBUS_TOKEN=$(%s)\n", endpoint, tokenCmd)
+				fmt.Fprintf(ios.ErrOut, "  try     nimbus sandbox exec demo -- echo hello\n")
+				if isoStatus.Namespaces() {
+					fmt.Fprintf(ios.ErrOut, "  paths   /home/user and /tmp are each sandbox's own (user, mount and PID namespaces)\n")
+				} else {
+					fmt.Fprintf(ios.ErrOut, "%s commands see this machine's paths (%s): pwd prints the sandbox's directory, and /home/user and /tmp in a command are this machine's\n", st.WarningIcon(), isoStatus.Reason)
+				}
+				fmt.Fprintf(ios.ErrOut, "%s %s. Ctrl-C to stop.\n", st.WarningIcon(), boundary)
 			}
-			fmt.Fprintf(ios.ErrOut, "%s development backend, not a security boundary: commands run as %s on this machine. Ctrl-C to stop.\n", st.WarningIcon(), who)
 			// Interrupts stop the server gracefully even when nimbus runs
 			// embedded without the root's signal handling.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -174,6 +185,10 @@ It is hardened for a laptop with a browser open:
 				defer localdev.StartGCFloor(devGCPercent, localdev.GCFloor)()
 			}
 			serve := localdev.ServeOptions{Logf: func(format string, args ...any) {
+				if f.JSON {
+					f.Warn(&clierr.Warning{Code: "W_DEV_SERVER", Message: fmt.Sprintf(format, args...)})
+					return
+				}
 				fmt.Fprintf(ios.ErrOut, "%s "+format+"\n", append([]any{st.WarningIcon()}, args...)...)
 			}}
 			if f.Getenv("GOMAXPROCS") == "" {
@@ -185,7 +200,9 @@ It is hardened for a laptop with a browser open:
 			if err := serve.Serve(ctx, ln, srv); err != nil {
 				return clierr.Wrap(err, exitcode.Unavailable, localdev.CodeListen, "serving failed: "+err.Error(), "")
 			}
-			fmt.Fprintln(ios.ErrOut, "stopped; sandboxes stay in "+srv.DataDir()+" until destroyed")
+			if !f.JSON {
+				fmt.Fprintln(ios.ErrOut, "stopped; sandboxes stay in "+srv.DataDir()+" until destroyed")
+			}
 			return nil
 		},
 	}
@@ -195,6 +212,7 @@ It is hardened for a laptop with a browser open:
 	fl.BoolVar(&allowRemote, "allow-remote", false, "allow a non-loopback --addr (anyone who gets a token runs commands as you)")
 	fl.StringSliceVar(&allowHosts, "allow-host", nil, "also answer requests for host `NAME` (repeatable; e.g. host.docker.internal); other names are refused")
 	fl.StringVar(&isolation, "isolation", "auto", "`MODE` of commands: auto, namespaces (required) or host-paths (NIMBUS_DEV_ISOLATION)")
+	cmdutil.CompleteWords(cmd, "isolation", "auto", "namespaces", "host-paths")
 	cmd.AddCommand(newCmdToken(f))
 	return cmd
 }
@@ -231,10 +249,20 @@ session:destroy and session:attach (port previews).`,
 					return err
 				}
 				secret = s
+			} else if kept := filepath.Join(data, localdev.SecretFile); fileExists(kept) {
+				// A JWT_SECRET left exported (from a Worker's setup) and a
+				// server started elsewhere without it: every sandbox
+				// command would fail with E_TOKEN_SIGNATURE, far from why.
+				f.Warn(&clierr.Warning{Code: "W_DEV_TOKEN_SECRET",
+					Message: "signed with JWT_SECRET from the environment, not the secret in " + kept + ": a nimbus dev started without JWT_SECRET refuses this token",
+					Hint:    "unset JWT_SECRET for a token such a server accepts"})
 			}
 			in := token.Input{Tenant: &tenant}
 			if err := mf.Apply(&in); err != nil {
 				return err
+			}
+			for _, w := range mf.ScopeWarnings() {
+				f.Warn(w)
 			}
 			if !mf.TTLGiven() {
 				ttl := devTokenTTL
@@ -267,4 +295,10 @@ session:destroy and session:attach (port previews).`,
 	mf.Add(fl, "lifetime: seconds or a duration such as 15m (default 1d, at most 30d)",
 		"comma-separated scopes, repeatable (default sandbox:use,session:destroy,session:attach)")
 	return cmdutil.Quick(cmd) // mints locally
+}
+
+// fileExists reports whether path names something that can be stat'ed.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

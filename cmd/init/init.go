@@ -77,6 +77,8 @@ When stdout is not a terminal, or with --json, stdout gets one JSON line
 	fl.StringVar(&o.nimbusVersion, "nimbus-version", "", "npm version `range` for the @nimbus-sh packages (default: the versions this nimbus was built with)")
 	fl.StringVar(&o.bucketPrefix, "bucket-prefix", "", "`prefix` of the npm cache R2 buckets (default: the Worker name)")
 	fl.StringVar(&o.runtimeCache, "runtime-cache", string(scaffold.RuntimeCacheShared), "runtime cache `mode`: shared (nimbus-runtime-cache-public) or byoa (<prefix>-runtime-cache)")
+	cmdutil.CompleteWords(cmd, "runtime-cache", string(scaffold.RuntimeCacheShared), string(scaffold.RuntimeCacheBYOA))
+	cmdutil.CompleteWords(cmd, "template", templates.Default)
 	fl.StringVar(&o.runtimeBucket, "runtime-bucket", "", "explicit runtime cache `bucket` (overrides --runtime-cache)")
 	fl.StringVar(&o.catalogSHA256, "runtime-catalog-sha256", "", "pin the runtime catalog (`digest` printed by 'nimbus runtime sync')")
 	fl.StringVar(&o.compatDate, "compatibility-date", "", "Workers compatibility `date` YYYY-MM-DD (default "+scaffold.DefaultCompatibilityDate+")")

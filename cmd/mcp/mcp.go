@@ -84,6 +84,7 @@ carried as env entries, and secrets are referenced, never written.`,
 	fl.StringVar(&o.HTTPAddr, "http", "", "serve streamable HTTP on loopback `ADDR` (host:port) instead of stdio")
 	fl.StringVar(&o.HTTPKeyFile, "http-key-file", "", "access key `FILE` for --http (created with a random key if missing)")
 	fl.StringVar(&o.PrintConfig, "print-config", "", "print the registration snippet for `CLIENT` (claude, cursor, vscode) and exit")
+	cmdutil.CompleteWords(cmd, "print-config", mcpserver.Clients...)
 	fl.StringSliceVar(&o.RuntimeAllow, "runtime-allow", nil, "the profile's runtimes.allow `LIST`, for the reported capabilities (default: no list, all allowed)")
 	duration.Var(fl, &o.ExecTimeout, "exec-timeout", mcpserver.DefaultExecTimeout, duration.Limits{AllowZero: true, Max: mcpserver.MaxExecTimeout}, "kill exec and runCode commands that give no timeoutMs after this long: seconds or a duration such as 90s, 10m, at most 24d; 0 means never")
 	return cmd

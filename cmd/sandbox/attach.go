@@ -9,6 +9,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/pkg/interactive"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -58,8 +59,8 @@ programs run), use 'nimbus session attach ID'.`,
 			if err != nil {
 				return execUsage(err.(*clierr.Error))
 			}
-			if !noStdin && o.tokenFile == "-" {
-				return execUsage(clierr.Usagef("--token-file - and attach both read standard input").WithHint("pass the token in a file or NIMBUS_TOKEN, or use --no-stdin"))
+			if from := o.stdinToken(); !noStdin && from != "" {
+				return execUsage(clierr.Usagef("%s and attach both read standard input", from).WithHint("pass the token in a file or NIMBUS_TOKEN, or use --no-stdin"))
 			}
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -117,7 +118,7 @@ programs run), use 'nimbus session attach ID'.`,
 		},
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return execUsage(clierr.Usagef("%s", err.Error()).WithHint("run 'nimbus sandbox attach --help' for usage"))
+		return execUsage(clierr.Usagef("%s", err.Error()).WithHint(cmdutil.FlagErrorHint(c, err, "run 'nimbus sandbox attach --help' for usage")))
 	})
 	fl := cmd.Flags()
 	fl.BoolVar(&noStdin, "no-stdin", false, "only follow the output; send no input")

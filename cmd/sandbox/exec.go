@@ -11,6 +11,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/shellquote"
@@ -78,10 +79,11 @@ and prints its pid (the start result with --json); follow it with 'logs -f' or
 				return sandboxcli.ExecError(err)
 			}
 			opts := sandboxclient.ExecOptions{Cwd: cwd, Env: env, Timeout: timeout, ShellID: shellID}
-			if stdin && o.tokenFile == "-" {
-				return execUsage(clierr.Usagef("--stdin and --token-file - both read standard input").WithHint("pass the token in a file or NIMBUS_TOKEN when using --stdin"))
+			if from := o.stdinToken(); stdin && from != "" {
+				return execUsage(clierr.Usagef("--stdin and %s both read standard input", from).WithHint("pass the token in a file or NIMBUS_TOKEN when using --stdin"))
 			}
 			if stdin {
+				o.f.NoteReadingTerminal("the command's input", "or pipe it to nimbus")
 				data, err := io.ReadAll(io.LimitReader(o.f.IOStreams.In, maxStdin+1))
 				if err != nil {
 					return sandboxcli.ExecError(clierr.Wrap(err, exitcode.ExecFailed, clierr.CodeIO, "cannot read stdin: "+err.Error(), ""))
@@ -116,7 +118,7 @@ and prints its pid (the start result with --json); follow it with 'logs -f' or
 		},
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return execUsage(clierr.Usagef("%s", err.Error()).WithHint("put the remote command after --: nimbus sandbox exec ID [flags] -- COMMAND..."))
+		return execUsage(clierr.Usagef("%s", err.Error()).WithHint(cmdutil.FlagErrorHint(c, err, "put the remote command after --: nimbus sandbox exec ID [flags] -- COMMAND...")))
 	})
 	fl := cmd.Flags()
 	fl.StringVar(&cwd, "cwd", "", "working `DIR` (relative to --root)")

@@ -81,6 +81,11 @@ default, or "-"). Missing parent directories are created. The content is sent
 as bytes, so binary files are safe.`,
 		Args: cmdutil.ExactArgs(2, "ID and PATH"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if tf := o.stdinToken(); (from == "" || from == "-") && tf != "" {
+				// The token would take the input and the file be written empty.
+				return clierr.Usagef("%s and the content both read standard input", tf).
+					WithHint("pass the token in a file or NIMBUS_TOKEN, or the content with --from FILE")
+			}
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
 				return err
@@ -88,6 +93,7 @@ as bytes, so binary files are safe.`,
 			var dst string
 			var size int64
 			if from == "" || from == "-" {
+				o.f.NoteReadingTerminal("the content", "--from FILE reads a file instead")
 				dst, size, err = transfer.WriteReader(cmd.Context(), sb, args[1], o.f.IOStreams.In, transfer.Options{PartSize: o.writeLimitBytes})
 			} else {
 				dst, size, err = transfer.WriteLocalFile(cmd.Context(), sb, args[1], from, transfer.Options{PartSize: o.writeLimitBytes})
@@ -167,7 +173,7 @@ UTC; the JSON (piped, or --json) keeps the API's epoch milliseconds.`,
 				return sandboxcli.Error(err)
 			}
 			if st == nil {
-				return clierr.New(exitcode.DataErr, "ENOENT", p+": no such file or directory", "check the path; relative paths are resolved against --root")
+				return clierr.New(exitcode.DataErr, transfer.CodeNotFound, p+": no such file or directory", "check the path; relative paths are resolved against --root")
 			}
 			return o.output(st, func() error {
 				var b strings.Builder

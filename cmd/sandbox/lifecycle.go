@@ -62,8 +62,9 @@ With --ledger, destroy every sandbox recorded in the cleanup ledger (by
 'sandbox run', --keep ones included, and 'nimbus mcp') and not destroyed yet,
 each on the Worker that holds it, and remove them from the ledger: the last
 step of a CI job, run even when the job was cancelled. The ledger is FILE,
-else NIMBUS_LEDGER, else nimbus-ledger.jsonl in RUNNER_TEMP (GitHub Actions)
-or the system temporary directory. Sandboxes that could not be destroyed
+else NIMBUS_LEDGER, else nimbus-ledger.jsonl in RUNNER_TEMP (GitHub Actions),
+else nimbus-ledger-<uid>.jsonl in the system temporary directory
+(nimbus-ledger.jsonl on Windows). Sandboxes that could not be destroyed
 stay in the ledger, and the command fails.`,
 		Example: `  nimbus sandbox destroy job-123
   nimbus sandbox destroy "job-$GITHUB_RUN_ID" --reason ci-cleanup

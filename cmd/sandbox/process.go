@@ -214,7 +214,7 @@ given with --signal, written as kill(1) users write it: TERM, SIGTERM, term,
 				return sandboxcli.Error(err)
 			}
 			if !ack.OK { // a failure: stdout stays empty, stderr says why
-				return clierr.New(65, "E_NO_PROCESS", fmt.Sprintf("process %d is not running", pid), "list processes with nimbus sandbox ps ID")
+				return clierr.New(65, "E_NO_PROCESS", fmt.Sprintf("process %d is not running", pid), "list processes with nimbus sandbox ps "+args[0])
 			}
 			if name == "" {
 				o.said("Killed process %d", pid)
@@ -228,6 +228,7 @@ given with --signal, written as kill(1) users write it: TERM, SIGTERM, term,
 		},
 	}
 	cmd.Flags().StringVar(&signal, "signal", "", "send this `SIGNAL` (TERM, SIGTERM, term, 15, …) instead of killing")
+	cmdutil.CompleteWords(cmd, "signal", sandboxclient.SignalNames()...)
 	return cmd
 }
 
@@ -263,6 +264,7 @@ func newCmdStart(o *common) *cobra.Command {
 	fl.StringVar(&cwd, "cwd", "", "working `DIR` (relative to --root)")
 	fl.StringArrayVar(&envs, "env", nil, "set `K=V`, or forward the local value of K (repeatable)")
 	fl.StringVar(&restart, "restart", "", "restart policy: never or on-failure")
+	cmdutil.CompleteWords(cmd, "restart", "never", "on-failure")
 	return cmd
 }
 

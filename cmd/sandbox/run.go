@@ -12,6 +12,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/progress"
@@ -56,8 +57,9 @@ func newCmdRun(o *common) *cobra.Command {
   6. destroy the sandbox, unless --keep.
 
 Before step 1 touches it, the sandbox id is recorded in the cleanup ledger
-(NIMBUS_LEDGER, default nimbus-ledger.jsonl in RUNNER_TEMP or the temporary
-directory), --keep ones included, and removed once destroyed (or when the
+(NIMBUS_LEDGER, else nimbus-ledger.jsonl in RUNNER_TEMP, else
+nimbus-ledger-<uid>.jsonl in the temporary directory; nimbus-ledger.jsonl on
+Windows), --keep ones included, and removed once destroyed (or when the
 Worker refused every request of the run, which then created no sandbox): a
 final 'nimbus sandbox destroy --ledger' destroys what a killed job left behind.
 
@@ -154,7 +156,7 @@ one command, so -- make test works and '&&' is passed on as a word.`,
 		},
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return execUsage(clierr.Usagef("%s", err.Error()).WithHint("put the command after --: nimbus sandbox run [flags] -- COMMAND..."))
+		return execUsage(clierr.Usagef("%s", err.Error()).WithHint(cmdutil.FlagErrorHint(c, err, "put the command after --: nimbus sandbox run [flags] -- COMMAND...")))
 	})
 	fl := cmd.Flags()
 	fl.StringVar(&id, "id", "", "use sandbox `ID` (default: a fresh run-<random> id)")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -64,6 +65,10 @@ failure and interruption. --json prints the whole result object.`,
 				}
 				code = string(b)
 			case args[1] == "-":
+				if from := o.stdinToken(); from != "" {
+					return execUsage(clierr.Usagef("%s and the code (-) both read standard input", from).WithHint("pass the token in a file or NIMBUS_TOKEN, or the code with --file F"))
+				}
+				o.f.NoteReadingTerminal("the code", "--file F reads a file instead")
 				b, err := io.ReadAll(io.LimitReader(o.f.IOStreams.In, maxStdin+1))
 				if err != nil {
 					return sandboxcli.ExecError(err)
@@ -96,11 +101,13 @@ failure and interruption. --json prints the whole result object.`,
 		},
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return execUsage(clierr.Usagef("%s", err.Error()))
+		return execUsage(clierr.Usagef("%s", err.Error()).WithHint(cmdutil.FlagErrorHint(c, err, "")))
 	})
 	fl := cmd.Flags()
 	fl.StringVar(&language, "language", "javascript", "javascript, typescript, python, ruby or shell")
 	fl.StringVar(&install, "install", "never", "if-missing installs python or ruby first")
+	cmdutil.CompleteWords(cmd, "language", "javascript", "typescript", "python", "ruby", "shell")
+	cmdutil.CompleteWords(cmd, "install", "never", "if-missing")
 	fl.StringVar(&file, "file", "", "read the code from `F`")
 	fl.StringVar(&cwd, "cwd", "", "working `DIR` (relative to --root)")
 	duration.Var(fl, &timeout, "timeout", 0, duration.Limits{AllowZero: true}, "kill the snippet after this long (exit 124): seconds or a duration such as 90s, 15m; 0 means no limit")

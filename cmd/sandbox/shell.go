@@ -15,6 +15,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/pkg/interactive"
@@ -66,8 +67,8 @@ when interrupted.`,
 			if shellID != "" && !interactive.ValidShellID(shellID) {
 				return execUsage(clierr.Usagef("--shell %q: use letters, digits and . _ : - (at most 160, starting with a letter or digit)", shellID))
 			}
-			if o.tokenFile == "-" {
-				return execUsage(clierr.Usagef("--token-file - and the shell both read standard input").WithHint("pass the token in a file or NIMBUS_TOKEN"))
+			if from := o.stdinToken(); from != "" {
+				return execUsage(clierr.Usagef("%s and the shell both read standard input", from).WithHint("pass the token in a file or NIMBUS_TOKEN"))
 			}
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -99,7 +100,7 @@ when interrupted.`,
 		},
 	}
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return execUsage(clierr.Usagef("%s", err.Error()).WithHint("run 'nimbus sandbox shell --help' for usage"))
+		return execUsage(clierr.Usagef("%s", err.Error()).WithHint(cmdutil.FlagErrorHint(c, err, "run 'nimbus sandbox shell --help' for usage")))
 	})
 	fl := cmd.Flags()
 	fl.StringVar(&shellID, "shell", "", "rejoin the named shell `NAME` (default: a new nimbus-shell-<random>)")

@@ -54,11 +54,12 @@ func (fl *flags) resolve(f *cmdutil.Factory, cmd *cobra.Command) (string, sandbo
 		}
 	}
 	creds := sandboxcli.Credentials{
-		TokenFile: cfg.GetString("token_file"), Token: cfg.GetString("token"),
+		TokenFile: cfg.GetString("token_file"), TokenFileFrom: sandboxcli.SettingFrom(cfg, "token_file"), Token: cfg.GetString("token"),
 		Secret: f.Getenv("JWT_SECRET"), Tenant: cfg.GetString("tenant"), Subject: cfg.GetString("subject"),
 		Now: f.Now, Stdin: f.IOStreams.In,
 	}
 	ep := cfg.GetString("endpoint")
+	creds.Endpoint = ep
 	if ep == "" {
 		return "", creds, clierr.New(exitcode.Config, clierr.CodeConfigMissing, "no Nimbus endpoint configured", "pass --endpoint URL or set NIMBUS_ENDPOINT")
 	}
@@ -124,7 +125,15 @@ NIMBUS_TOKEN, or is minted with JWT_SECRET: scope session:attach (or --scopes),
 pinned to --session, default lifetime 1h. --tenant, --sub, --ttl, --scopes and
 --full-trust ask for a minted token, so with any of them it is minted even when
 NIMBUS_TOKEN is set. The URL contains the token: treat it as a secret.`,
-		Args: cmdutil.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			// 'session attach ID' takes the id as an argument; here it
+			// is --session, and the hint says so rather than --help.
+			if len(args) == 1 && !cmd.Flags().Changed("session") && sandboxclient.ValidID(args[0]) {
+				return clierr.Usagef("unexpected argument %q; the session is given with --session", args[0]).
+					WithHint("nimbus session url --session " + args[0])
+			}
+			return cmdutil.NoArgs(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ep, creds, err := fl.resolve(f, cmd)
 			if err != nil {
@@ -171,6 +180,9 @@ NIMBUS_TOKEN is set. The URL contains the token: treat it as a secret.`,
 				in := token.Input{Tenant: &creds.Tenant}
 				if err := mf.Apply(&in); err != nil {
 					return err
+				}
+				for _, w := range mf.ScopeWarnings() {
+					f.Warn(w)
 				}
 				f.Warn(tokencli.WeakSecretWarning(creds.Secret))
 				if creds.Subject != "" {

@@ -49,6 +49,9 @@ is an error (exit 65).`,
 			if err := mf.Apply(&in); err != nil {
 				return err
 			}
+			for _, w := range mf.ScopeWarnings() {
+				f.Warn(w)
+			}
 			secrets, err := tokencli.LoadSecrets(f.Getenv, f.IOStreams.In, secretFile, "")
 			if err != nil {
 				return err

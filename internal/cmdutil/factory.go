@@ -7,11 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
@@ -100,8 +102,7 @@ func (f *Factory) LoadConfig() (*config.Config, error) {
 		return nil, ce
 	}
 	if err != nil {
-		return nil, clierr.Wrap(err, exitcode.Config, "E_CONFIG_INVALID", err.Error(),
-			"fix or remove the file, or pass --config FILE")
+		return nil, clierr.Wrap(err, exitcode.Config, "E_CONFIG_INVALID", err.Error(), configHint(err, f.ConfigFile != ""))
 	}
 	f.warnConfig.Do(func() {
 		for _, u := range c.Unknown() {
@@ -116,6 +117,24 @@ func (f *Factory) LoadConfig() (*config.Config, error) {
 		}
 	})
 	return c, nil
+}
+
+// configHint says what to do about a config file that cannot be used. A
+// default file that is missing is no error, so a missing file is always
+// --config's path, which has nothing to fix or remove.
+func configHint(err error, named bool) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "check the path given to --config: it names no file"
+	case errors.Is(err, syscall.EISDIR):
+		if named {
+			return "--config names a directory, not a config file"
+		}
+		return "move the directory out of the way: nimbus reads this path as a config file"
+	case named:
+		return "fix the file given to --config, or name another"
+	}
+	return "fix or remove the file, or pass --config FILE"
 }
 
 func knownKeys() string {

@@ -22,6 +22,16 @@ import (
 // refused. The content is never included in errors. Standard input that
 // is a terminal is asked for the value with echo off (readHidden).
 func ReadSecretFile(path string, stdin io.Reader) (string, error) {
+	return ReadSecretFileFrom(path, "secret file", "", stdin)
+}
+
+// ReadSecretFileFrom is ReadSecretFile for a path that came from the
+// setting from (a flag such as "--token-file", a variable such as
+// "NIMBUS_TOKEN_FILE", or a config file's key): a missing file is called
+// what ("token file") and the hint says which setting to fix, where a
+// bare "check the path" leaves the user to guess which of three sources
+// gave it.
+func ReadSecretFileFrom(path, what, from string, stdin io.Reader) (string, error) {
 	var r io.Reader
 	if path == "-" {
 		r = stdin
@@ -36,7 +46,11 @@ func ReadSecretFile(path string, stdin io.Reader) (string, error) {
 		f, err := os.Open(path)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				return "", clierr.New(exitcode.Config, clierr.CodeConfigMissing, fmt.Sprintf("secret file %s does not exist", path), "check the path given to the --*-file flag")
+				hint := "check the path (a relative one is relative to the working directory)"
+				if from != "" {
+					hint = "check " + from + ": it names no file"
+				}
+				return "", clierr.New(exitcode.Config, clierr.CodeConfigMissing, fmt.Sprintf("%s %s does not exist", what, path), hint)
 			}
 			return "", clierr.Wrap(err, exitcode.Config, clierr.CodeIO, fmt.Sprintf("cannot read %s: %v", path, unwrapPathError(err)), "")
 		}

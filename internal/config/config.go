@@ -23,6 +23,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/nimbus-sh/nimbus/internal/duration"
+	suggestpkg "github.com/nimbus-sh/nimbus/internal/suggest"
 )
 
 // Key is a setting nimbus knows.
@@ -33,13 +34,17 @@ type Key struct {
 	Env string
 	// Default applies when nothing else sets the key.
 	Default string
+	// Path marks a key naming a file: a relative path written in a config
+	// file is relative to that file's directory, as a user config file
+	// is read from any working directory ("-", standard input, is kept).
+	Path bool
 }
 
 // Keys are the settings nimbus reads, in the order docs list them.
 var Keys = []Key{
 	{Name: "endpoint", Env: "NIMBUS_ENDPOINT"},
 	{Name: "token", Env: "NIMBUS_TOKEN"},
-	{Name: "token_file", Env: "NIMBUS_TOKEN_FILE"},
+	{Name: "token_file", Env: "NIMBUS_TOKEN_FILE", Path: true},
 	{Name: "tenant", Env: "NIMBUS_TENANT"},
 	{Name: "subject", Env: "NIMBUS_SUBJECT"},
 	{Name: "profile", Env: "NIMBUS_PROFILE", Default: "default"},
@@ -78,6 +83,7 @@ type Config struct {
 	getenv  func(string) string
 	files   []string
 	values  map[string]string // from files, later files win
+	from    map[string]string // the file each of values came from
 	flags   map[string]*pflag.Flag
 	unknown []Unknown
 }
@@ -107,7 +113,7 @@ func (e *InvalidFileError) Unwrap() error { return e.Err }
 // Load reads the config files named by opts. Missing default files are
 // fine; a missing --config file or an unparsable file is an error.
 func Load(opts Options) (*Config, error) {
-	c := &Config{getenv: opts.Getenv, values: map[string]string{}, flags: map[string]*pflag.Flag{}}
+	c := &Config{getenv: opts.Getenv, values: map[string]string{}, from: map[string]string{}, flags: map[string]*pflag.Flag{}}
 	if c.getenv == nil {
 		c.getenv = os.Getenv
 	}
@@ -176,8 +182,13 @@ func (c *Config) merge(path string, required bool) error {
 		switch {
 		case vn.Kind == yaml.ScalarNode && vn.Tag == "!!null":
 			delete(c.values, key)
+			delete(c.from, key)
 		case vn.Kind == yaml.ScalarNode:
-			c.values[key] = vn.Value
+			v := vn.Value
+			if lookup(key).Path && v != "" && v != "-" && !filepath.IsAbs(v) {
+				v = filepath.Join(filepath.Dir(path), v)
+			}
+			c.values[key], c.from[key] = v, path
 		default:
 			return &InvalidFileError{Path: path, Err: fmt.Errorf("%s: want a single value, not a list or a map", raw)}
 		}
@@ -246,7 +257,7 @@ func (c *Config) GetDuration(key string, l duration.Limits) (d time.Duration, ok
 }
 
 // Source says where key's value came from, for error messages: "--flag",
-// the environment variable, the config files, or "default".
+// the environment variable, the config file that set it, or "default".
 func (c *Config) Source(key string) string { return c.source(normalize(key)) }
 
 // source says where key's value came from, for error messages.
@@ -257,6 +268,8 @@ func (c *Config) source(key string) string {
 		return "--" + c.flags[key].Name
 	case k != nil && c.getenv(k.Env) != "":
 		return k.Env
+	case c.from[key] != "":
+		return c.from[key]
 	case len(c.files) > 0:
 		return strings.Join(c.files, ", ")
 	}
@@ -295,34 +308,11 @@ func lookup(key string) *Key {
 // close enough to be a typo (at most a third of the key's length, and at
 // most 3 edits).
 func suggest(key string) string {
-	best, bestDist := "", 4
-	for _, k := range Keys {
-		if d := editDistance(key, k.Name); d < bestDist && d*3 <= max(len(key), 3) {
-			best, bestDist = k.Name, d
-		}
+	names := make([]string, len(Keys))
+	for i, k := range Keys {
+		names[i] = k.Name
 	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return suggestpkg.Closest(key, names, 3)
 }
 
 // FileInfo describes one config file Load would read.
@@ -351,7 +341,7 @@ func Inspect(opts Options) []FileInfo {
 	}
 	var out []FileInfo
 	for _, p := range paths {
-		c := &Config{values: map[string]string{}}
+		c := &Config{values: map[string]string{}, from: map[string]string{}}
 		if err := c.merge(p, opts.File != ""); err != nil {
 			var ife *InvalidFileError
 			if errors.As(err, &ife) {

@@ -236,3 +236,35 @@ func TestInspectListsFilesAndKeys(t *testing.T) {
 		t.Fatalf("%+v", got)
 	}
 }
+
+// A relative token_file is relative to the config file that names it (a
+// user config file is read from any directory); an absolute one and "-"
+// stay as written, and the environment's stays relative to the working
+// directory.
+func TestTokenFileRelativeToItsConfigFile(t *testing.T) {
+	dir, user := t.TempDir(), t.TempDir()
+	t.Setenv("NIMBUS_TOKEN_FILE", "")
+	for _, tc := range []struct{ written, want string }{
+		{"ci.token", filepath.Join(user, "nimbus", "ci.token")},
+		{"../shared/ci.token", filepath.Join(user, "shared", "ci.token")},
+		{filepath.Join(dir, "abs.token"), filepath.Join(dir, "abs.token")},
+		{"-", "-"},
+	} {
+		write(t, filepath.Join(user, "nimbus", "config.yaml"), "token_file: \""+tc.written+"\"\n")
+		c, err := config.Load(config.Options{Dir: dir, UserConfigDir: user})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.GetString("token_file"); got != tc.want {
+			t.Errorf("token_file: %s read as %q, want %q", tc.written, got, tc.want)
+		}
+	}
+	t.Setenv("NIMBUS_TOKEN_FILE", "env.token")
+	c, err := config.Load(config.Options{Dir: dir, UserConfigDir: user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.GetString("token_file"); got != "env.token" {
+		t.Errorf("NIMBUS_TOKEN_FILE=env.token read as %q", got)
+	}
+}

@@ -33,6 +33,14 @@ const (
 	ScopeSandboxUse = "sandbox:use"
 )
 
+// KnownScopes returns the scopes Nimbus itself checks (the constants
+// above). An embedder may require scopes of its own, so a token may carry
+// others; this list tells a typo of these from those.
+func KnownScopes() []string {
+	return []string{ScopeSandboxUse, ScopeSessionDestroy, ScopeSessionAdmin, ScopeSessionCreate,
+		ScopeSessionAttach, ScopeSessionBootstrap, ScopeSessionPreview}
+}
+
 // RequireScopes checks that the claims grant every required scope. A token
 // without a scopes claim is legacy full trust and passes; otherwise the
 // first missing scope, in the order given, is reported.

@@ -184,6 +184,9 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := o.checkTokenFile(st.Creds.TokenFile, st.Creds.TokenFileFrom); err != nil {
+		return nil, err
+	}
 	if st.Endpoint == "" {
 		return nil, clierr.New(exitcode.Config, clierr.CodeConfigMissing, "no Nimbus endpoint configured",
 			"pass --endpoint URL or set NIMBUS_ENDPOINT, or use --local (or `nimbus dev`) to work without a Worker")
@@ -234,6 +237,18 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 		}
 	}
 	return h, nil
+}
+
+// checkTokenFile refuses a token file of "-" (standard input) over stdio,
+// where standard input carries the protocol: the client's messages would
+// be read as the token, and a real client, which never ends its input,
+// would wait forever for an answer. from names the setting that gave it.
+func (o *Options) checkTokenFile(file, from string) error {
+	if file != "-" || o.HTTPAddr != "" {
+		return nil
+	}
+	return clierr.Usagef("%s is - (standard input), which carries the MCP protocol over stdio", from).
+		WithHint("put the token in a file and pass --token-file FILE, or set NIMBUS_TOKEN; over --http, standard input is free")
 }
 
 func decodeToken(tok string) (token.Claims, error) {

@@ -50,6 +50,15 @@ func PrintConfig(f *cmdutil.Factory, cmd *cobra.Command, o *Options) error {
 		} else if r, err := filepath.EvalSymlinks(exe); err == nil {
 			exe = r
 		}
+		if !o.Local {
+			file, from := cmd.Flags().Lookup("token-file").Value.String(), "--token-file"
+			if !cmd.Flags().Changed("token-file") {
+				file, from = f.Getenv("NIMBUS_TOKEN_FILE"), "NIMBUS_TOKEN_FILE"
+			}
+			if err := o.checkTokenFile(file, from); err != nil {
+				return err
+			}
+		}
 		c.Command = exe
 		c.Args = serverArgs(cmd)
 		c.Env = map[string]string{}
@@ -166,13 +175,16 @@ func serverArgs(cmd *cobra.Command) []string {
 // directory of its own (Claude Desktop: /), so relative paths are made
 // absolute.
 var (
-	pathFlags = map[string]bool{"token-file": true, "http-key-file": true}
-	pathEnv   = map[string]bool{"NIMBUS_TOKEN_FILE": true, "NIMBUS_LEDGER": true}
+	pathFlags = map[string]bool{"token-file": true, "http-key-file": true, "config": true}
+	pathEnv   = map[string]bool{"NIMBUS_TOKEN_FILE": true, "NIMBUS_LEDGER": true, localdev.DataEnv: true}
 )
 
 // absPath is p made absolute against the current directory (p itself if
-// that fails).
+// that fails, and "-", standard input, as it is).
 func absPath(p string) string {
+	if p == "-" {
+		return p
+	}
 	if a, err := filepath.Abs(p); err == nil && p != "" {
 		return a
 	}

@@ -43,7 +43,7 @@ const (
 // wins over CLOUDFLARE_API_TOKEN. A flag never carries the token itself.
 func APIToken(f *cmdutil.Factory, file string) (string, error) {
 	if file != "" {
-		tok, err := cmdutil.ReadSecretFile(file, f.IOStreams.In)
+		tok, err := cmdutil.ReadSecretFileFrom(file, "API token file", "--api-token-file", f.IOStreams.In)
 		if err != nil {
 			return "", err
 		}
@@ -115,7 +115,7 @@ const CodeNpmToken = "E_NPM_TOKEN"
 // argv, where other users and process listings would see it.
 func npmToken(f *cmdutil.Factory) (string, error) {
 	if path := f.Getenv("NIMBUS_NPM_TOKEN_FILE"); path != "" {
-		tok, err := cmdutil.ReadSecretFile(path, f.IOStreams.In)
+		tok, err := cmdutil.ReadSecretFileFrom(path, "registry token file", "NIMBUS_NPM_TOKEN_FILE", f.IOStreams.In)
 		if err != nil {
 			return "", err
 		}

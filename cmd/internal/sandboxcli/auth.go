@@ -6,6 +6,8 @@ package sandboxcli
 import (
 	"context"
 	"io"
+	"net"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -13,6 +15,7 @@ import (
 	"github.com/nimbus-sh/nimbus/cmd/internal/tokencli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/config"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -33,6 +36,9 @@ const NoCredentialHint = "pass --token-file FILE, set NIMBUS_TOKEN (or token: in
 type Credentials struct {
 	// TokenFile is --token-file ("-" reads stdin).
 	TokenFile string
+	// TokenFileFrom names the setting TokenFile came from (SettingFrom),
+	// so a missing file's error says which one to fix.
+	TokenFileFrom string
 	// Token is NIMBUS_TOKEN or the config's token.
 	Token string
 	// Secret is JWT_SECRET, used only when no token is given.
@@ -43,6 +49,20 @@ type Credentials struct {
 	Now func() time.Time
 	// Stdin is read when TokenFile is "-".
 	Stdin io.Reader
+	// Endpoint is where the token goes; on this machine (nimbus dev) the
+	// missing-credential hint adds the dev token.
+	Endpoint string
+}
+
+// SettingFrom names the setting key's value came from as the user would
+// fix it: the flag ("--token-file"), the variable ("NIMBUS_TOKEN_FILE") or
+// the key in the config file that set it.
+func SettingFrom(cfg *config.Config, key string) string {
+	src := cfg.Source(key)
+	if strings.HasPrefix(src, "--") || src == config.EnvName(key) {
+		return src
+	}
+	return key + " in " + src
 }
 
 // TokenSource returns where requests get their bearer token: a token file,
@@ -51,7 +71,7 @@ type Credentials struct {
 // and live MintTTL. Without any source it fails with exit 78.
 func (c Credentials) TokenSource(pin bool, scopes ...string) (sc.TokenSource, error) {
 	if c.TokenFile != "" {
-		tok, err := cmdutil.ReadSecretFile(c.TokenFile, c.Stdin)
+		tok, err := cmdutil.ReadSecretFileFrom(c.TokenFile, "token file", c.TokenFileFrom, c.Stdin)
 		if err != nil {
 			return nil, err
 		}
@@ -74,7 +94,7 @@ func (c Credentials) TokenSource(pin bool, scopes ...string) (sc.TokenSource, er
 		return sc.StaticToken(tok), nil
 	}
 	if c.Secret == "" {
-		return nil, clierr.New(exitcode.Config, CodeNoCredential, "no credential for the Nimbus Worker", NoCredentialHint)
+		return nil, clierr.New(exitcode.Config, CodeNoCredential, "no credential for the Nimbus Worker", noCredentialHint(c.Endpoint))
 	}
 	if c.Tenant == "" {
 		return nil, clierr.New(exitcode.Config, clierr.CodeConfigMissing, "minting a token with JWT_SECRET needs a tenant", "pass --tenant T or set NIMBUS_TENANT (and optionally --sub/NIMBUS_SUBJECT)")
@@ -96,4 +116,19 @@ func (c Credentials) TokenSource(pin bool, scopes ...string) (sc.TokenSource, er
 		}
 		return tok, nil
 	}), nil
+}
+
+// noCredentialHint is NoCredentialHint, plus nimbus dev's token when the
+// endpoint is on this machine: the README's local loop leaves out
+// NIMBUS_TOKEN more often than a Worker's setup does.
+func noCredentialHint(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return NoCredentialHint
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return NoCredentialHint
+	}
+	return NoCredentialHint + "; for nimbus dev: export NIMBUS_TOKEN=$(nimbus dev token)"
 }

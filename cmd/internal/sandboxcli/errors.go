@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"syscall"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
@@ -271,7 +273,10 @@ func local(le *sc.Error) *clierr.Error {
 	case sc.CodeAPINotEnabled:
 		hint = "check --endpoint/NIMBUS_ENDPOINT and --base-path; the Worker must enable the remote API (sdk.remote)"
 	case sc.CodeTransport:
-		hint = "is the Worker running and reachable at --endpoint?"
+		hint = "is the Worker running and reachable at --endpoint (NIMBUS_ENDPOINT, endpoint: in the config)?"
+		if addr := refusedOnLoopback(le); addr != "" {
+			hint = "nothing listens at " + addr + " on this machine: start the local backend with nimbus dev, or check --endpoint (NIMBUS_ENDPOINT, endpoint: in the config)"
+		}
 	case sc.CodeHTTPTimeout:
 		hint = HTTPTimeoutHint
 	case sc.CodeGateway:
@@ -282,6 +287,12 @@ func local(le *sc.Error) *clierr.Error {
 		hint = "one write is limited to about 20 MiB by the platform; split the file or compress it"
 	case sc.CodeInvalidToken:
 		hint = "the token file must hold the token alone on one line"
+	case sc.CodeInvalidArgument:
+		if strings.HasPrefix(le.Message, "endpoint must be an http(s) URL") {
+			// Most often host:port (127.0.0.1:8787), which reads as
+			// a URL whose scheme is the host.
+			hint = "give the URL with its scheme: https://my-nimbus.workers.dev, or http://127.0.0.1:8787 for nimbus dev"
+		}
 	}
 	if le.Status == 413 {
 		hint = WriteLimitHint
@@ -311,4 +322,20 @@ func ExecError(err error) error {
 		out.Exit = exitcode.ExecFailed
 	}
 	return &out
+}
+
+// refusedOnLoopback returns the address of a connection refused on this
+// machine ("" for any other failure): with a loopback endpoint that is
+// 'nimbus dev' not running, more often than a Worker that cannot be
+// reached.
+func refusedOnLoopback(err error) string {
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "dial" || !errors.Is(err, syscall.ECONNREFUSED) {
+		return ""
+	}
+	ta, ok := oe.Addr.(*net.TCPAddr)
+	if !ok || !ta.IP.IsLoopback() {
+		return ""
+	}
+	return ta.String()
 }

@@ -2,12 +2,14 @@ package tokencli
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/suggest"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
@@ -97,6 +99,36 @@ func (m *MintFlags) Scopes() ([]string, error) {
 			WithHint("drop --full-trust to limit the token to those scopes")
 	}
 	return all, nil
+}
+
+// CodeScopeUnknown is the code of the warning about a scope that is a near
+// miss of one Nimbus checks.
+const CodeScopeUnknown = "W_SCOPE_UNKNOWN"
+
+// ScopeWarnings warns about each scope given with --scopes that is a near
+// miss of one Nimbus checks (sandbox:uze, Session:Destroy): scopes are not
+// validated (as upstream), so the token would be minted and refused later
+// with E_SCOPE_MISSING. Scopes far from every known one pass silently: an
+// embedder may require scopes of its own.
+func (m *MintFlags) ScopeWarnings() []*clierr.Warning {
+	if m.fs == nil || !m.fs.Changed("scopes") {
+		return nil
+	}
+	known := token.KnownScopes()
+	var ws []*clierr.Warning
+	for _, v := range m.scopes {
+		for _, s := range token.ParseScopes(v) {
+			if s == "" || slices.Contains(known, s) {
+				continue
+			}
+			if near := suggest.Closest(strings.ToLower(s), known, 2); near != "" {
+				ws = append(ws, &clierr.Warning{Code: CodeScopeUnknown,
+					Message: fmt.Sprintf("scope %q is not one Nimbus checks; did you mean %s?", s, near),
+					Hint:    "--scopes " + near})
+			}
+		}
+	}
+	return ws
 }
 
 func quoteList(vs []string) string {

@@ -26,14 +26,14 @@ func LoadSecrets(getenv func(string) string, stdin io.Reader, file, previousFile
 	var s Secrets
 	var err error
 	if file != "" {
-		if s.Current, err = cmdutil.ReadSecretFile(file, stdin); err != nil {
+		if s.Current, err = cmdutil.ReadSecretFileFrom(file, "secret file", "--secret-file", stdin); err != nil {
 			return s, err
 		}
 	} else {
 		s.Current = getenv(EnvSecret)
 	}
 	if previousFile != "" {
-		if s.Previous, err = cmdutil.ReadSecretFile(previousFile, stdin); err != nil {
+		if s.Previous, err = cmdutil.ReadSecretFileFrom(previousFile, "secret file", "--previous-secret-file", stdin); err != nil {
 			return s, err
 		}
 	} else {

@@ -292,6 +292,19 @@ func tempName(name string) string {
 	return filepath.Join(dir, "."+base+".nimbus-"+randomTag())
 }
 
+// createErr reports a failure to write the local file name under root
+// (through its temporary name) as the file being created: the temporary
+// name is nimbus's own, and a destination that cannot be created is a
+// local I/O error even when the cause is ENOENT (the source is there).
+func createErr(root *os.Root, name string, err error) error {
+	cause := err
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		cause = pe.Err
+	}
+	return &Error{Code: CodeLocalIO, Message: fmt.Sprintf("%s: cannot create: %v", filepath.Join(root.Name(), name), cause), Err: err}
+}
+
 // getFile fetches the sandbox file src (size bytes, mode) to name under
 // root through a temporary file, renamed into place once complete. Files
 // above the single-read limit are fetched in readRange chunks, several at
@@ -306,7 +319,7 @@ func (e *engine) getFile(ctx context.Context, src string, size int64, mode fs.Fi
 	// it does for cp.
 	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
-		return 0, localErr(err)
+		return 0, createErr(root, name, err)
 	}
 	defer func() {
 		if f != nil {
@@ -358,12 +371,12 @@ func (e *engine) getFile(ctx context.Context, src string, size int64, mode fs.Fi
 	}
 	if err := f.Close(); err != nil {
 		f = nil
-		return n, localErr(err)
+		return n, createErr(root, name, err)
 	}
 	f = nil
 	if !mtime.IsZero() {
 		if err := root.Chtimes(tmp, time.Time{}, mtime); err != nil {
-			return n, localErr(err)
+			return n, createErr(root, name, err)
 		}
 	}
 	if err := root.Rename(tmp, name); err != nil {
