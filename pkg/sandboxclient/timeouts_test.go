@@ -623,3 +623,56 @@ func TestNeverReached(t *testing.T) {
 		}
 	}
 }
+
+// An exec stream whose frame stops half-way (or drips) while the
+// connection stays open fails after the HTTP timeout: the Worker writes
+// each frame whole, and TCP keepalive never notices a peer that is alive
+// but sends nothing. Silence between frames stays unbounded
+// (TestHTTPTimeoutStreamMayBeSilent).
+func TestHTTPTimeoutStreamStopsMidFrame(t *testing.T) {
+	for name, c := range map[string]struct {
+		start []byte
+		drip  bool
+		phase string
+	}{
+		"payload stalls":  {start: []byte{1, 0, 0, 0, 10, 'a', 'b', 'c'}, phase: "stalled"},
+		"header stalls":   {start: []byte{1, 0, 0}, phase: "stalled"},
+		"exit stalls":     {start: append([]byte{3, 0, 0, 0, 60}, `{"command":"x","exitCode":0`...), phase: "stalled"},
+		"big frame drips": {start: []byte{2, 0, 4, 0, 0}, drip: true, phase: "less than"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := hostile(t, map[string]opHandler{
+				"execStream": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+					w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
+					w.Write(c.start)
+					w.(http.Flusher).Flush()
+					for c.drip {
+						// One byte at a time, each well within the
+						// timeout: only the rate can tell.
+						if _, err := w.Write([]byte{'x'}); err != nil {
+							return
+						}
+						w.(http.Flusher).Flush()
+						select {
+						case <-t.Context().Done():
+							return
+						case <-r.Context().Done():
+							return
+						case <-time.After(10 * time.Millisecond):
+						}
+					}
+					select {
+					case <-t.Context().Done():
+					case <-r.Context().Done():
+					}
+				},
+			})
+			sb := box(t, newClient(t, srv.URL, "use", withTimeout(2*time.Second)), "job-1")
+			r, err := sb.Run(ctx(t), "x", sc.ExecOptions{}, io.Discard, io.Discard)
+			if r != nil {
+				t.Fatalf("result %+v from a stream that never ended", r)
+			}
+			timeoutErr(t, err, srv.URL, c.phase)
+		})
+	}
+}

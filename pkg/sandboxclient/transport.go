@@ -175,8 +175,9 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 		return nil, false, &Error{Code: CodeTransport, Message: "cannot reach " + c.shown, Err: unwrapURLError(err)}
 	}
 	if r.accept == mediaStream && resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), mediaStream) {
-		// A stream may stay silent for as long as the command runs.
-		resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+		// A stream may stay silent for as long as the command runs,
+		// but not in the middle of a frame.
+		resp.Body = &streamBody{watchedBody: watchedBody{rc: resp.Body, c: c, wd: wd, limit: limit, done: done}, cancel: cancel}
 	} else {
 		resp.Body = &watchedBody{rc: resp.Body, c: c, wd: wd, limit: limit, done: done}
 	}
