@@ -514,6 +514,12 @@ func (s *session) ended(ctx context.Context, err error) (Result, error, bool) {
 		return Result{}, ctx.Err(), false
 	}
 	s.flushHeld()
+	if errors.Is(err, websocket.ErrMessageTooBig) {
+		// Not a lost connection: a reconnection would be sent the same
+		// (the replay comes first), for the whole Reconnect window.
+		s.closeProc()
+		return Result{}, &Error{Code: CodeProtocol, Message: fmt.Sprintf("the server sent a message larger than %d MiB", ReadLimit>>20), Err: err}, false
+	}
 	var ce websocket.CloseError
 	if errors.As(err, &ce) {
 		switch ce.Code {
