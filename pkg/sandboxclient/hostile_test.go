@@ -118,7 +118,17 @@ func TestHostileExitCodes(t *testing.T) {
 	for _, tc := range []struct {
 		raw  string
 		code int
-	}{{"0", 0}, {"3", 3}, {"256", 256}, {"-1", -1}, {"1.5", -1}, {"1e400", -1}, {"4294967296", -1}} {
+	}{
+		{"0", 0}, {"3", 3}, {"256", 256}, {"-1", -1}, {"1.5", -1}, {"1e400", -1}, {"4294967296", -1},
+		// Read exactly: a float would round these to 0 (a success) or to
+		// an integer.
+		{"1e-400", -1}, {"-1e-400", -1}, {"0.00000000000000000000000000000000000000000001", -1},
+		{"2.0000000000000001", -1}, {"1e-999999999999", -1},
+		// Integers however written, and zero whatever its exponent.
+		{"-0", 0}, {"0.000", 0}, {"0e999999999999", 0}, {"3e0", 3}, {"1E1", 10}, {"25e-1", -1},
+		{"1.2e1", 12}, {"2147483647", 2147483647}, {"-2147483648", -2147483648}, {"2147483648", -1},
+		{"1e10", -1},
+	} {
 		frame := `{"command":"x","exitCode":` + tc.raw + `,"success":false,"duration":1,"timestamp":1}`
 		srv := hostile(t, map[string]opHandler{
 			"execStream": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
