@@ -58,3 +58,35 @@ func TestHostileOversizedMessage(t *testing.T) {
 		t.Fatal("a protocol violation was reported as a lost connection")
 	}
 }
+
+// A 503 whose Retry-After reaches past the reconnection window ends the
+// attempt at once: waiting as it says (up to 5 minutes) would hold the
+// caller far beyond Options.Reconnect, only to fail then.
+func TestHostileRetryAfterBeyondTheReconnectWindow(t *testing.T) {
+	var dials atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if dials.Add(1) > 1 {
+			w.Header().Set("Retry-After", "3600")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"ok":false,"error":"overloaded","code":"E_NIMBUS_DO_OVERLOADED"}`))
+			return
+		}
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		ws.CloseNow() // the connection drops
+	}))
+	t.Cleanup(srv.Close)
+	o := termOpts(srv.URL, "job-1")
+	o.Reconnect = 2 * time.Second
+	s := start(t, o)
+	_, err := s.wait()
+	if codeOf(err) != terminal.CodeUnavailable {
+		t.Fatalf("err = %v (code %q), want %s", err, codeOf(err), terminal.CodeUnavailable)
+	}
+	if n := dials.Load(); n != 2 {
+		t.Fatalf("%d dials, want 2", n)
+	}
+}
