@@ -713,3 +713,30 @@ func TestHostileHugeErrorMessagesAreBounded(t *testing.T) {
 		t.Errorf("preview-url: code %q", codeOf(err))
 	}
 }
+
+// A ready whose result does not say "ok":true (sandbox-api.md §2: the
+// result is {ok:true, preinstalled}) is not a ready sandbox: neither
+// Ready nor the ops it precedes go on as if it were, and it is not
+// memoised.
+func TestHostileReadyNotConfirmed(t *testing.T) {
+	for _, body := range []string{`{}`, `{"ok":false,"preinstalled":[]}`, `{"preinstalled":["node"]}`} {
+		var readies int
+		srv := hostile(t, map[string]opHandler{
+			"ready": func(w http.ResponseWriter, r *http.Request, a []json.RawMessage) {
+				readies++
+				jsonAnswer(`{"ok":true,"result":`+body+`}`)(w, r, a)
+			},
+			"readFile": jsonAnswer(`{"ok":true,"result":"text"}`),
+		})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		if r, err := sb.Ready(ctx(t)); codeOf(err) != sc.CodeBadResponse || !strings.Contains(err.Error(), "ready: ") {
+			t.Errorf("ready answering %s: %+v, %v", body, r, err)
+		}
+		if text, _, err := sb.ReadFile(ctx(t), "/x"); codeOf(err) != sc.CodeBadResponse {
+			t.Errorf("readFile after ready answering %s: %q, %v", body, text, err)
+		}
+		if readies != 2 {
+			t.Errorf("ready answering %s: sent %d times, want 2 (not memoised)", body, readies)
+		}
+	}
+}
