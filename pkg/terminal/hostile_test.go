@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,5 +89,32 @@ func TestHostileRetryAfterBeyondTheReconnectWindow(t *testing.T) {
 	}
 	if n := dials.Load(); n != 2 {
 		t.Fatalf("%d dials, want 2", n)
+	}
+}
+
+// A redirected upgrade is refused without being followed (the
+// Authorization header must not go to another host), and the error quotes
+// the Location without its query: a login page's query carries tokens of
+// its own, which do not belong in a CI log.
+func TestHostileRedirectedUpgrade(t *testing.T) {
+	var hits atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+	}))
+	t.Cleanup(other.Close)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/login?state=SECRET-STATE#frag", http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+	s := start(t, termOpts(srv.URL, "job-1"))
+	_, err := s.wait()
+	if codeOf(err) != terminal.CodeHandshake || !strings.Contains(err.Error(), other.URL+"/login") {
+		t.Fatalf("err = %v (code %q), want %s naming the redirect", err, codeOf(err), terminal.CodeHandshake)
+	}
+	if strings.Contains(err.Error(), "SECRET") {
+		t.Fatalf("the error quotes the redirect's query: %v", err)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the redirect was followed (%d requests)", n)
 	}
 }
