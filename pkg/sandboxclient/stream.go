@@ -47,11 +47,13 @@ type StreamDecoder struct {
 	in   bool   // inside an output frame
 	done bool
 	err  error
+	p    pacer // d.r, when it bounds the rest of a started frame
 }
 
 // NewStreamDecoder returns a decoder reading frames from r.
 func NewStreamDecoder(r io.Reader) *StreamDecoder {
-	return &StreamDecoder{r: r, buf: make([]byte, streamBufSize)}
+	p, _ := r.(pacer)
+	return &StreamDecoder{r: r, buf: make([]byte, streamBufSize), p: p}
 }
 
 // Chunk is one piece of decoded stream. For output kinds Data is a whole
@@ -161,8 +163,8 @@ type pacer interface{ midFrame(mid bool) }
 
 // pace tells the reader whether the next read waits inside a frame.
 func (d *StreamDecoder) pace(mid bool) {
-	if p, ok := d.r.(pacer); ok {
-		p.midFrame(mid)
+	if d.p != nil {
+		d.p.midFrame(mid)
 	}
 }
 
@@ -184,6 +186,10 @@ func readErr(err error) error {
 // says a frame has started (its header is read, or n is for a header and
 // bytes of it are buffered).
 func (d *StreamDecoder) fill(n int, mid bool) error {
+	if !mid {
+		// A frame boundary: the next frame is paced on its own.
+		d.pace(false)
+	}
 	if d.end-d.off >= n {
 		return nil
 	}

@@ -296,13 +296,17 @@ type streamBody struct {
 }
 
 // midFrame tells the body whether the decoder waits for the rest of a
-// frame (true) or for the next frame to start (false).
-func (b *streamBody) midFrame(mid bool) { b.mid = mid }
+// frame (true) or is at a frame boundary (false), where the pace of the
+// next frame starts afresh.
+func (b *streamBody) midFrame(mid bool) {
+	b.mid = mid
+	if !mid {
+		b.got, b.waited, b.window = 0, 0, false
+	}
+}
 
 func (b *streamBody) Read(p []byte) (int, error) {
 	if !b.mid {
-		// A new frame starts its own window.
-		b.got, b.waited, b.window = 0, 0, false
 		return b.rc.Read(p)
 	}
 	return b.watchedBody.Read(p)

@@ -676,3 +676,39 @@ func TestHTTPTimeoutStreamStopsMidFrame(t *testing.T) {
 		})
 	}
 }
+
+// The bound on a started frame is per frame: a command whose frames
+// arrive split (each write holding the end of one frame and the start of
+// the next, as a proxy may regroup them), pausing between writes, runs as
+// long as it likes, although every read ends inside a frame.
+func TestHTTPTimeoutStreamSplitFramesArePacedPerFrame(t *testing.T) {
+	const frames = 60
+	srv := hostile(t, map[string]opHandler{
+		"execStream": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+			w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
+			header := []byte{1, 0, 0, 0, 6}
+			w.Write(header)
+			w.(http.Flusher).Flush()
+			for i := range frames {
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				next := header
+				if i == frames-1 {
+					exit := `{"command":"x","exitCode":0,"success":true,"duration":1,"timestamp":1}`
+					next = append([]byte{3, 0, 0, 0, byte(len(exit))}, exit...)
+				}
+				w.Write(append([]byte("line.\n"), next...))
+				w.(http.Flusher).Flush()
+			}
+		},
+	})
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(2*time.Second)), "job-1")
+	var out bytes.Buffer
+	r, err := sb.Run(ctx(t), "x", sc.ExecOptions{}, &out, io.Discard)
+	if err != nil || r.ExitCode != 0 || out.String() != strings.Repeat("line.\n", frames) {
+		t.Fatalf("%+v %v %q", r, err, out.String())
+	}
+}
