@@ -740,3 +740,33 @@ func TestHostileReadyNotConfirmed(t *testing.T) {
 		}
 	}
 }
+
+// An answer the connection cuts short (fewer bytes than its
+// Content-Length, as a dropped connection or a proxy reset leaves it) is a
+// transport failure, which retrying may fix: not E_BAD_RESPONSE, whose
+// hint sends the user to check --endpoint. A server that sends a
+// complete HTTP body of cut-off JSON is still a bad answer
+// (TestUnexpectedAnswersAreClassified).
+func TestHostileAnswerCutByTheConnection(t *testing.T) {
+	cut := func(body string) opHandler {
+		return func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)+100))
+			io.WriteString(w, body)
+		}
+	}
+	srv := hostile(t, map[string]opHandler{
+		"readFile":      cut(`{"ok":true,"result":"abc`),
+		"readFileBytes": cut(`{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"YWJj`),
+	})
+	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	_, _, err := sb.ReadFile(ctx(t), "/x")
+	if codeOf(err) != sc.CodeTransport || !strings.Contains(err.Error(), "readFile: the connection closed") {
+		t.Errorf("readFile: %v (code %q)", err, codeOf(err))
+	}
+	var out bytes.Buffer
+	_, err = sb.ReadStatTo(ctx(t), "/x", &sc.Stat{Type: "file", Size: 3}, &out)
+	if codeOf(err) != sc.CodeTransport || !strings.Contains(err.Error(), "readFileBytes: the connection closed") {
+		t.Errorf("readFileBytes: %v (code %q)", err, codeOf(err))
+	}
+}

@@ -323,6 +323,8 @@ func (c *Client) decodeEnvelope(ctx context.Context, op string, resp *http.Respo
 			ce.Status = resp.StatusCode
 			ce.Message = op + ": " + ce.Message
 			return ce
+		case hr.cut.cut:
+			return cutShort(op, resp, hr.cut.n)
 		case errors.As(err, &typ) && env.OK != nil && *env.OK:
 			return &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: op + ": unexpected result shape", Err: err}
 		case errors.As(err, &syn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &typ):
