@@ -232,7 +232,7 @@ func TestServerErrorTextIsStrippedOnTerminal(t *testing.T) {
 func TestServerTextInTablesIsNeutralisedOnTerminal(t *testing.T) {
 	const evil = "\u001b]0;owned\u0007\u001b[2J\r\u202e\u009b31m"
 	answers := map[string]string{
-		"ready":         `{"preinstalled":["py` + evil + `thon"],"diagnostics":["host` + evil + `paths"]}`,
+		"ready":         `{"ok":true,"preinstalled":["py` + evil + `thon"],"diagnostics":["host` + evil + `paths"]}`,
 		"readdir":       `[{"name":"a` + evil + `b","type":"file"},{"name":"dir\nfake","type":"directory"}]`,
 		"stat":          `{"type":"fi` + evil + `le","size":1,"mtime":0,"mode":420}`,
 		"listProcesses": `[{"pid":7,"command":"sleep` + evil + ` 9","argv":[],"cwd":"/","state":"run` + evil + `ning","exitCode":null,"startTime":0,"endTime":null,"longRunning":false,"attachedTty":false}]`,

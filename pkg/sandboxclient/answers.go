@@ -2,6 +2,7 @@ package sandboxclient
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -25,6 +26,7 @@ const headSize = 2048
 type headRecorder struct {
 	r    io.Reader
 	head []byte
+	cut  cutRecorder
 }
 
 func (h *headRecorder) Read(p []byte) (int, error) {
@@ -32,6 +34,41 @@ func (h *headRecorder) Read(p []byte) (int, error) {
 	if room := headSize - len(h.head); room > 0 && n > 0 {
 		h.head = append(h.head, p[:min(n, room)]...)
 	}
+	h.cut.saw(n, err)
+	return n, err
+}
+
+// cutRecorder notes an answer that the connection cut short: net/http
+// reads io.ErrUnexpectedEOF from a body that ends before its
+// Content-Length or its last chunk. That is a transport failure (a
+// dropped connection, a proxy reset), not a server that answered
+// something other than the API.
+type cutRecorder struct {
+	n   int64
+	cut bool
+}
+
+func (c *cutRecorder) saw(n int, err error) {
+	c.n += int64(n)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		c.cut = true
+	}
+}
+
+// cutShort is the error of an answer the connection cut short.
+func cutShort(op string, resp *http.Response, n int64) *Error {
+	return &Error{Code: CodeTransport, Status: resp.StatusCode, Message: fmt.Sprintf("%s: the connection closed %d bytes into the answer, before its end", op, n), Err: io.ErrUnexpectedEOF}
+}
+
+// cutReader is a cutRecorder over a reader.
+type cutReader struct {
+	r io.Reader
+	cutRecorder
+}
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.saw(n, err)
 	return n, err
 }
 

@@ -91,8 +91,9 @@ type Options struct {
 	// and a JSON answer that stops arriving or drips (less than 2 KiB per
 	// second of waiting over a whole timeout). 0 means DefaultHTTPTimeout; a
 	// negative value disables these bounds. Ops that run commands wait
-	// longer for their headers (see Exec); a streamed exec has no bound
-	// once its headers arrived.
+	// longer for their headers (see Exec); a streamed exec may be silent
+	// without bound between frames once its headers arrived, but a frame
+	// that has started is bounded like a JSON answer.
 	HTTPTimeout time.Duration
 	// Retry bounds retries of safe operations.
 	Retry RetryPolicy

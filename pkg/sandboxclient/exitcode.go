@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // A remote exit code is whatever number the Worker reports. A POSIX exit
@@ -17,17 +18,53 @@ import (
 // status must not mask it (256 & 0xff is 0).
 
 // decodeExitCode reads the exitCode member: a JSON number, nothing else.
+// The number is read exactly, in decimal: a float conversion would round
+// a tiny non-zero number (1e-400) to 0, a success, and a fraction next to
+// an integer (2.0000000000000001) to that integer.
 func decodeExitCode(raw json.RawMessage) (code int, num json.Number, ok bool) {
 	s := string(bytes.TrimSpace(raw))
 	if s == "" || !(s[0] == '-' || s[0] >= '0' && s[0] <= '9') || !json.Valid([]byte(s)) {
 		return 0, "", false
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err == nil && f == math.Trunc(f) && f >= math.MinInt32 && f <= math.MaxInt32 {
-		return int(f), json.Number(s), true
+	if c, exact := exactInt32(s); exact {
+		return c, json.Number(s), true
 	}
-	// Not an integer, or out of range (ParseFloat gives ±Inf for 1e400).
+	// Not an integer, or out of range.
 	return -1, json.Number(s), true
+}
+
+// exactInt32 returns the value of the JSON number s when it is exactly an
+// integer within 32 bits.
+func exactInt32(s string) (int, bool) {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	mant, exp, hasExp := strings.Cut(strings.ToLower(s), "e")
+	intPart, frac, _ := strings.Cut(mant, ".")
+	digits := strings.TrimLeft(intPart+frac, "0")
+	if digits == "" {
+		return 0, true // 0, -0, 0.000, 0e99: zero whatever the exponent
+	}
+	// The value is 0.<digits> × 10^point.
+	point := int64(len(intPart)) - int64(len(intPart+frac)-len(digits))
+	if hasExp {
+		e, err := strconv.ParseInt(exp, 10, 32)
+		if err != nil {
+			return 0, false // |exponent| beyond 2^31 on a non-zero number
+		}
+		point += e
+	}
+	digits = strings.TrimRight(digits, "0")
+	if point < int64(len(digits)) || point > 10 {
+		return 0, false // a fraction, or 11 digits or more
+	}
+	v, _ := strconv.ParseInt(digits+strings.Repeat("0", int(point)-len(digits)), 10, 64)
+	if neg {
+		v = -v
+	}
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		return 0, false
+	}
+	return int(v), true
 }
 
 // exitNumber is the exit code as it goes back out in JSON: as the server

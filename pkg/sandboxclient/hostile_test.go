@@ -118,7 +118,17 @@ func TestHostileExitCodes(t *testing.T) {
 	for _, tc := range []struct {
 		raw  string
 		code int
-	}{{"0", 0}, {"3", 3}, {"256", 256}, {"-1", -1}, {"1.5", -1}, {"1e400", -1}, {"4294967296", -1}} {
+	}{
+		{"0", 0}, {"3", 3}, {"256", 256}, {"-1", -1}, {"1.5", -1}, {"1e400", -1}, {"4294967296", -1},
+		// Read exactly: a float would round these to 0 (a success) or to
+		// an integer.
+		{"1e-400", -1}, {"-1e-400", -1}, {"0.00000000000000000000000000000000000000000001", -1},
+		{"2.0000000000000001", -1}, {"1e-999999999999", -1},
+		// Integers however written, and zero whatever its exponent.
+		{"-0", 0}, {"0.000", 0}, {"0e999999999999", 0}, {"3e0", 3}, {"1E1", 10}, {"25e-1", -1},
+		{"1.2e1", 12}, {"2147483647", 2147483647}, {"-2147483648", -2147483648}, {"2147483648", -1},
+		{"1e10", -1},
+	} {
 		frame := `{"command":"x","exitCode":` + tc.raw + `,"success":false,"duration":1,"timestamp":1}`
 		srv := hostile(t, map[string]opHandler{
 			"execStream": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
@@ -701,5 +711,62 @@ func TestHostileHugeErrorMessagesAreBounded(t *testing.T) {
 	short("preview-url", err)
 	if codeOf(err) != "E_SCOPE_MISSING" {
 		t.Errorf("preview-url: code %q", codeOf(err))
+	}
+}
+
+// A ready whose result does not say "ok":true (sandbox-api.md §2: the
+// result is {ok:true, preinstalled}) is not a ready sandbox: neither
+// Ready nor the ops it precedes go on as if it were, and it is not
+// memoised.
+func TestHostileReadyNotConfirmed(t *testing.T) {
+	for _, body := range []string{`{}`, `{"ok":false,"preinstalled":[]}`, `{"preinstalled":["node"]}`} {
+		var readies int
+		srv := hostile(t, map[string]opHandler{
+			"ready": func(w http.ResponseWriter, r *http.Request, a []json.RawMessage) {
+				readies++
+				jsonAnswer(`{"ok":true,"result":`+body+`}`)(w, r, a)
+			},
+			"readFile": jsonAnswer(`{"ok":true,"result":"text"}`),
+		})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		if r, err := sb.Ready(ctx(t)); codeOf(err) != sc.CodeBadResponse || !strings.Contains(err.Error(), "ready: ") {
+			t.Errorf("ready answering %s: %+v, %v", body, r, err)
+		}
+		if text, _, err := sb.ReadFile(ctx(t), "/x"); codeOf(err) != sc.CodeBadResponse {
+			t.Errorf("readFile after ready answering %s: %q, %v", body, text, err)
+		}
+		if readies != 2 {
+			t.Errorf("ready answering %s: sent %d times, want 2 (not memoised)", body, readies)
+		}
+	}
+}
+
+// An answer the connection cuts short (fewer bytes than its
+// Content-Length, as a dropped connection or a proxy reset leaves it) is a
+// transport failure, which retrying may fix: not E_BAD_RESPONSE, whose
+// hint sends the user to check --endpoint. A server that sends a
+// complete HTTP body of cut-off JSON is still a bad answer
+// (TestUnexpectedAnswersAreClassified).
+func TestHostileAnswerCutByTheConnection(t *testing.T) {
+	cut := func(body string) opHandler {
+		return func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)+100))
+			io.WriteString(w, body)
+		}
+	}
+	srv := hostile(t, map[string]opHandler{
+		"readFile":      cut(`{"ok":true,"result":"abc`),
+		"readFileBytes": cut(`{"ok":true,"result":{"__nimbusWireType":"bytes","base64":"YWJj`),
+	})
+	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	_, _, err := sb.ReadFile(ctx(t), "/x")
+	if codeOf(err) != sc.CodeTransport || !strings.Contains(err.Error(), "readFile: the connection closed") {
+		t.Errorf("readFile: %v (code %q)", err, codeOf(err))
+	}
+	var out bytes.Buffer
+	_, err = sb.ReadStatTo(ctx(t), "/x", &sc.Stat{Type: "file", Size: 3}, &out)
+	if codeOf(err) != sc.CodeTransport || !strings.Contains(err.Error(), "readFileBytes: the connection closed") {
+		t.Errorf("readFileBytes: %v (code %q)", err, codeOf(err))
 	}
 }

@@ -71,6 +71,12 @@ func (s *Sandbox) ensureReady(ctx context.Context) error {
 	if err := s.rawCall(ctx, "ready", []any{map[string]any{"preinstall": s.opts.Preinstall}}, &r); err != nil {
 		return err
 	}
+	if !r.OK {
+		// The result is {ok:true, preinstalled}: anything else did not
+		// say the sandbox is ready (its preinstalls done), and every op
+		// after it would run on a sandbox in doubt.
+		return malformed("ready", `the result does not say the sandbox is ready ("ok":true)`)
+	}
 	s.ready = &r
 	return nil
 }

@@ -47,11 +47,13 @@ type StreamDecoder struct {
 	in   bool   // inside an output frame
 	done bool
 	err  error
+	p    pacer // d.r, when it bounds the rest of a started frame
 }
 
 // NewStreamDecoder returns a decoder reading frames from r.
 func NewStreamDecoder(r io.Reader) *StreamDecoder {
-	return &StreamDecoder{r: r, buf: make([]byte, streamBufSize)}
+	p, _ := r.(pacer)
+	return &StreamDecoder{r: r, buf: make([]byte, streamBufSize), p: p}
 }
 
 // Chunk is one piece of decoded stream. For output kinds Data is a whole
@@ -94,7 +96,7 @@ func (d *StreamDecoder) next() (Chunk, error) {
 				continue
 			}
 			if d.end == d.off {
-				if err := d.fill(1); err != nil {
+				if err := d.fill(1, true); err != nil {
 					return Chunk{}, err
 				}
 			}
@@ -110,7 +112,7 @@ func (d *StreamDecoder) next() (Chunk, error) {
 			}
 			return Chunk{Kind: d.kind, Data: data}, nil
 		}
-		if err := d.fill(frameHeaderLen); err != nil {
+		if err := d.fill(frameHeaderLen, false); err != nil {
 			return Chunk{}, err
 		}
 		kind := d.buf[d.off]
@@ -125,7 +127,7 @@ func (d *StreamDecoder) next() (Chunk, error) {
 				// Frames that fit the buffer are handed out whole: the
 				// server writes them whole, and a split would only be a
 				// transport artefact (and could cut a UTF-8 sequence).
-				if err := d.fill(int(length)); err != nil {
+				if err := d.fill(int(length), true); err != nil {
 					return Chunk{}, err
 				}
 				data := d.buf[d.off : d.off+int(length)]
@@ -155,8 +157,39 @@ func (d *StreamDecoder) next() (Chunk, error) {
 	}
 }
 
-// fill ensures at least n unread bytes are buffered (n <= len(buf)).
-func (d *StreamDecoder) fill(n int) error {
+// pacer is implemented by a stream body that bounds the wait for the rest
+// of a frame once it has started (see streamBody).
+type pacer interface{ midFrame(mid bool) }
+
+// pace tells the reader whether the next read waits inside a frame.
+func (d *StreamDecoder) pace(mid bool) {
+	if d.p != nil {
+		d.p.midFrame(mid)
+	}
+}
+
+// readErr is the error of a failed read: the end of the body before the
+// last frame is a truncated stream, and an HTTP timeout (a frame that
+// stopped half-way) keeps its own code.
+func readErr(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return truncated()
+	}
+	var ce *Error
+	if errors.As(err, &ce) && ce.Code == CodeHTTPTimeout {
+		return ce
+	}
+	return &Error{Code: CodeTransport, Message: "reading the exec stream failed", Err: err}
+}
+
+// fill ensures at least n unread bytes are buffered (n <= len(buf)). mid
+// says a frame has started (its header is read, or n is for a header and
+// bytes of it are buffered).
+func (d *StreamDecoder) fill(n int, mid bool) error {
+	if !mid {
+		// A frame boundary: the next frame is paced on its own.
+		d.pace(false)
+	}
 	if d.end-d.off >= n {
 		return nil
 	}
@@ -166,16 +199,14 @@ func (d *StreamDecoder) fill(n int) error {
 		d.off = 0
 	}
 	for d.end < n {
+		d.pace(mid || d.end > 0)
 		m, err := d.r.Read(d.buf[d.end:])
 		d.end += m
 		if d.end >= n {
 			return nil
 		}
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return truncated()
-			}
-			return &Error{Code: CodeTransport, Message: "reading the exec stream failed", Err: err}
+			return readErr(err)
 		}
 	}
 	return nil
@@ -187,11 +218,9 @@ func (d *StreamDecoder) readN(n int) ([]byte, error) {
 	got := copy(out, d.buf[d.off:d.end])
 	d.off += got
 	if got < n {
+		d.pace(true)
 		if _, err := io.ReadFull(d.r, out[got:]); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil, truncated()
-			}
-			return nil, &Error{Code: CodeTransport, Message: "reading the exec stream failed", Err: err}
+			return nil, readErr(err)
 		}
 	}
 	return out, nil

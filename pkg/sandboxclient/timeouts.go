@@ -281,16 +281,40 @@ func (b *watchedBody) Close() error {
 	return err
 }
 
-// cancelBody cancels the exchange of a stream when it is closed (a
-// stream closed early cancels the remote command); it has no idle bound
-// (TCP keepalive notices a dead peer).
-type cancelBody struct {
-	io.ReadCloser
+// streamBody is the body of an exec stream. Between frames it has no
+// bound: the command may be silent for hours (TCP keepalive notices a
+// peer that is gone). Inside a frame it is bounded as a JSON answer is
+// (see watchedBody): the Worker writes each frame whole, so a frame that
+// stops half-way, or drips, is a broken server or proxy, one that
+// keepalive never notices because the peer still answers its probes.
+// Closing it cancels the exchange (a stream closed early cancels the
+// remote command).
+type streamBody struct {
+	watchedBody
 	cancel func()
+	mid    bool
 }
 
-func (b *cancelBody) Close() error {
-	err := b.ReadCloser.Close()
+// midFrame tells the body whether the decoder waits for the rest of a
+// frame (true) or is at a frame boundary (false), where the pace of the
+// next frame starts afresh.
+func (b *streamBody) midFrame(mid bool) {
+	b.mid = mid
+	if !mid {
+		b.got, b.waited, b.window = 0, 0, false
+	}
+}
+
+func (b *streamBody) Read(p []byte) (int, error) {
+	if !b.mid {
+		return b.rc.Read(p)
+	}
+	return b.watchedBody.Read(p)
+}
+
+func (b *streamBody) Close() error {
+	err := b.rc.Close()
+	b.wd.stop()
 	b.cancel()
 	return err
 }

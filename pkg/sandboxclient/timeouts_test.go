@@ -623,3 +623,92 @@ func TestNeverReached(t *testing.T) {
 		}
 	}
 }
+
+// An exec stream whose frame stops half-way (or drips) while the
+// connection stays open fails after the HTTP timeout: the Worker writes
+// each frame whole, and TCP keepalive never notices a peer that is alive
+// but sends nothing. Silence between frames stays unbounded
+// (TestHTTPTimeoutStreamMayBeSilent).
+func TestHTTPTimeoutStreamStopsMidFrame(t *testing.T) {
+	for name, c := range map[string]struct {
+		start []byte
+		drip  bool
+		phase string
+	}{
+		"payload stalls":  {start: []byte{1, 0, 0, 0, 10, 'a', 'b', 'c'}, phase: "stalled"},
+		"header stalls":   {start: []byte{1, 0, 0}, phase: "stalled"},
+		"exit stalls":     {start: append([]byte{3, 0, 0, 0, 60}, `{"command":"x","exitCode":0`...), phase: "stalled"},
+		"big frame drips": {start: []byte{2, 0, 4, 0, 0}, drip: true, phase: "less than"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := hostile(t, map[string]opHandler{
+				"execStream": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+					w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
+					w.Write(c.start)
+					w.(http.Flusher).Flush()
+					for c.drip {
+						// One byte at a time, each well within the
+						// timeout: only the rate can tell.
+						if _, err := w.Write([]byte{'x'}); err != nil {
+							return
+						}
+						w.(http.Flusher).Flush()
+						select {
+						case <-t.Context().Done():
+							return
+						case <-r.Context().Done():
+							return
+						case <-time.After(10 * time.Millisecond):
+						}
+					}
+					select {
+					case <-t.Context().Done():
+					case <-r.Context().Done():
+					}
+				},
+			})
+			sb := box(t, newClient(t, srv.URL, "use", withTimeout(2*time.Second)), "job-1")
+			r, err := sb.Run(ctx(t), "x", sc.ExecOptions{}, io.Discard, io.Discard)
+			if r != nil {
+				t.Fatalf("result %+v from a stream that never ended", r)
+			}
+			timeoutErr(t, err, srv.URL, c.phase)
+		})
+	}
+}
+
+// The bound on a started frame is per frame: a command whose frames
+// arrive split (each write holding the end of one frame and the start of
+// the next, as a proxy may regroup them), pausing between writes, runs as
+// long as it likes, although every read ends inside a frame.
+func TestHTTPTimeoutStreamSplitFramesArePacedPerFrame(t *testing.T) {
+	const frames = 60
+	srv := hostile(t, map[string]opHandler{
+		"execStream": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+			w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
+			header := []byte{1, 0, 0, 0, 6}
+			w.Write(header)
+			w.(http.Flusher).Flush()
+			for i := range frames {
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				next := header
+				if i == frames-1 {
+					exit := `{"command":"x","exitCode":0,"success":true,"duration":1,"timestamp":1}`
+					next = append([]byte{3, 0, 0, 0, byte(len(exit))}, exit...)
+				}
+				w.Write(append([]byte("line.\n"), next...))
+				w.(http.Flusher).Flush()
+			}
+		},
+	})
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(2*time.Second)), "job-1")
+	var out bytes.Buffer
+	r, err := sb.Run(ctx(t), "x", sc.ExecOptions{}, &out, io.Discard)
+	if err != nil || r.ExitCode != 0 || out.String() != strings.Repeat("line.\n", frames) {
+		t.Fatalf("%+v %v %q", r, err, out.String())
+	}
+}

@@ -175,8 +175,9 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 		return nil, false, &Error{Code: CodeTransport, Message: "cannot reach " + c.shown, Err: unwrapURLError(err)}
 	}
 	if r.accept == mediaStream && resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), mediaStream) {
-		// A stream may stay silent for as long as the command runs.
-		resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+		// A stream may stay silent for as long as the command runs,
+		// but not in the middle of a frame.
+		resp.Body = &streamBody{watchedBody: watchedBody{rc: resp.Body, c: c, wd: wd, limit: limit, done: done}, cancel: cancel}
 	} else {
 		resp.Body = &watchedBody{rc: resp.Body, c: c, wd: wd, limit: limit, done: done}
 	}
@@ -322,6 +323,8 @@ func (c *Client) decodeEnvelope(ctx context.Context, op string, resp *http.Respo
 			ce.Status = resp.StatusCode
 			ce.Message = op + ": " + ce.Message
 			return ce
+		case hr.cut.cut:
+			return cutShort(op, resp, hr.cut.n)
 		case errors.As(err, &typ) && env.OK != nil && *env.OK:
 			return &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: op + ": unexpected result shape", Err: err}
 		case errors.As(err, &syn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.As(err, &typ):

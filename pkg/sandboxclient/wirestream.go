@@ -621,7 +621,8 @@ func (s *Sandbox) streamBytesCall(ctx context.Context, op string, args []any, w 
 	// envelope: a server that sends more (junk fields, endless nesting) is
 	// cut off instead of being read forever.
 	limit := int64(base64.StdEncoding.EncodedLen(int(max))) + envelopeSlack
-	body := &limitReader{r: resp.Body, left: limit}
+	cut := &cutReader{r: resp.Body}
+	body := &limitReader{r: cut, left: limit}
 	br := bufio.NewReaderSize(body, 64<<10)
 	if c, perr := (&streamScanner{br: br}).peek(); perr != nil || c != '{' {
 		head, _ := br.Peek(min(br.Buffered(), headSize))
@@ -641,6 +642,8 @@ func (s *Sandbox) streamBytesCall(ctx context.Context, op string, args []any, w 
 		var ce *Error
 		var corrupt base64.CorruptInputError
 		switch {
+		case cut.cut:
+			return false, written, cutShort(op, resp, cut.n)
 		case errors.As(perr, &ce):
 			ce.Status = resp.StatusCode
 			ce.Message = op + ": " + ce.Message

@@ -143,7 +143,11 @@ func handshakeError(ctx context.Context, resp *http.Response, err error, limit t
 		}
 	case st >= 300 && st < 400:
 		e.Code = CodeHandshake
-		e.Message = "the server redirected the terminal connection (" + resp.Status + " to " + strconv.Quote(resp.Header.Get("Location")) + "); is the endpoint right?"
+		// Only up to the path: a query (a login page's state, a token)
+		// does not belong in an error message.
+		loc, _, _ := strings.Cut(resp.Header.Get("Location"), "?")
+		loc, _, _ = strings.Cut(loc, "#")
+		e.Message = "the server redirected the terminal connection (" + resp.Status + " to " + strconv.Quote(loc) + "); is the endpoint right?"
 	default:
 		e.Code = CodeHandshake
 		e.Message = "the server refused the terminal connection: " + resp.Status

@@ -219,6 +219,12 @@ func (s *session) connect(ctx context.Context, out *outage, lost error) (*websoc
 			return nil, Result{}, err
 		}
 		if e != nil && e.RetryAfter > wait {
+			if reconnecting && elapsed+e.RetryAfter > s.o.Reconnect {
+				// The server will not take the session back before the
+				// window ends: waiting as it says would hold the caller
+				// past Reconnect only to fail then.
+				return nil, Result{}, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("the connection to the terminal was lost and the server asks to come back in %s, after the %s allowed for reconnecting", e.RetryAfter, s.o.Reconnect), Err: err}
+			}
 			wait = e.RetryAfter
 		}
 		delay = min(delay*3/2, 10*s.o.RetryDelay)
@@ -514,6 +520,12 @@ func (s *session) ended(ctx context.Context, err error) (Result, error, bool) {
 		return Result{}, ctx.Err(), false
 	}
 	s.flushHeld()
+	if errors.Is(err, websocket.ErrMessageTooBig) {
+		// Not a lost connection: a reconnection would be sent the same
+		// (the replay comes first), for the whole Reconnect window.
+		s.closeProc()
+		return Result{}, &Error{Code: CodeProtocol, Message: fmt.Sprintf("the server sent a message larger than %d MiB", ReadLimit>>20), Err: err}, false
+	}
 	var ce websocket.CloseError
 	if errors.As(err, &ce) {
 		switch ce.Code {

@@ -24,7 +24,10 @@ func CommandExit(code int, raw json.Number) (status int, warning *clierr.Warning
 	if shown == "" {
 		shown = strconv.Itoa(code)
 	}
-	if f, err := strconv.ParseFloat(shown, 64); err == nil && f == 0 {
+	if code == 0 {
+		// The client reads the number exactly: code is 0 only for a zero
+		// (0, -0, 0.0), never for a tiny number a float rounds to 0
+		// (1e-400).
 		return exitcode.OK, nil
 	}
 	if code >= 1 && code <= 255 {

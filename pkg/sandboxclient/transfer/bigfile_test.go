@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -420,4 +421,40 @@ func TestSplitWriteCleanupWhenExecStalls(t *testing.T) {
 func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
+}
+
+// A stat whose size is near the int64 limit (a hostile or broken server)
+// does not overflow the count of chunks into none: that downloaded an
+// empty file and reported it copied. The first chunk shows the file is
+// not that size.
+func TestDownloadOfAnAbsurdSizeIsNotAnEmptySuccess(t *testing.T) {
+	b := newBackend(t, backendOpts{})
+	sb := b.sandbox(nil)
+	ctx := testCtx(t)
+	if err := sb.Mkdir(ctx, "/home/user"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.WriteFile(ctx, "/home/user/f.bin", []byte("ten bytes!")); err != nil {
+		t.Fatal(err)
+	}
+	b.setFault(func(w http.ResponseWriter, op string, _ []json.RawMessage) bool {
+		if op != "stat" {
+			return false
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok":true,"result":{"type":"file","size":9223372036854775807,"mode":33188,"mtime":1}}`)
+		return true
+	})
+	dst := filepath.Join(t.TempDir(), "f.bin")
+	sum, err := transfer.Download(ctx, sb, "/home/user/f.bin", dst, transfer.Options{})
+	if err == nil {
+		t.Fatalf("success: %+v", sum)
+	}
+	var te *transfer.Error
+	if !errors.As(err, &te) || te.Code != transfer.CodeChanged {
+		t.Fatalf("err = %v", err)
+	}
+	if _, serr := os.Stat(dst); !os.IsNotExist(serr) {
+		t.Fatalf("%s left behind: %v", dst, serr)
+	}
 }

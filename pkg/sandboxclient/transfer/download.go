@@ -344,7 +344,13 @@ func (e *engine) getFile(ctx context.Context, src string, size int64, mode fs.Fi
 		}
 	} else {
 		chunk := c.ReadChunkSize()
-		count := int((size + chunk - 1) / chunk)
+		// Not (size+chunk-1)/chunk: a size near the int64 limit (a
+		// broken stat) overflows that into no chunks at all, an empty
+		// file that passed for the copy.
+		count := int(size / chunk)
+		if size%chunk != 0 {
+			count++
+		}
 		var total sync.Mutex
 		err = e.parts(ctx, count, false, func(ctx context.Context, i int) error {
 			off := int64(i) * chunk

@@ -197,6 +197,11 @@ func parseEpochMs(s string) (int64, bool) {
 	return n*1000 + f, true
 }
 
+// maxRemotePath bounds the paths a walk of the sandbox goes to: Linux's
+// PATH_MAX, counting the terminating NUL. No sandbox tool can name a
+// longer path, so a listing that reaches one loops.
+const maxRemotePath = 4096
+
 // walkRemote lists the tree with readdir, stat and readlink.
 func walkRemote(ctx context.Context, sb *sc.Sandbox, root string, par int, fail func(Failure)) ([]Entry, error) {
 	var (
@@ -284,6 +289,13 @@ func walkRemote(ctx context.Context, sb *sc.Sandbox, root string, par int, fail 
 					continue
 				}
 				child := path.Join(rel, de.Name)
+				if cp := path.Join(root, child); len(cp) >= maxRemotePath {
+					// A listing that never ends (each directory holding
+					// another, as a looping mount or a hostile server
+					// answers) stops here instead of walking for ever.
+					fail(failure(cp[:200]+"…", &Error{Code: CodeUnsafePath, Message: fmt.Sprintf("%s…: the sandbox listed a path longer than %d bytes (a directory that contains itself?): not copied", cp[:200], maxRemotePath-1)}))
+					continue
+				}
 				switch de.Type {
 				case "directory":
 					add(Entry{Rel: child, Type: TypeDir, Mode: 0o755})

@@ -3,8 +3,10 @@
 package transfer_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nimbus-sh/nimbus/pkg/ignore"
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
 )
 
@@ -493,5 +496,48 @@ func TestWalkFailuresAreReportedAndTheRestArrives(t *testing.T) {
 	}
 	if sum.Files != 6 {
 		t.Fatalf("summary %+v", sum)
+	}
+}
+
+// A sandbox whose listing never ends (each directory holds another, as a
+// hostile server or a looping mount can answer) is walked no deeper than
+// the longest path a sandbox can have: the copy fails, naming the path,
+// instead of listing for ever.
+func TestWalkOfAnEndlessTreeIsBounded(t *testing.T) {
+	b := newBackend(t, backendOpts{})
+	sb := b.sandbox(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := sb.Mkdir(ctx, "/home/user/loop"); err != nil {
+		t.Fatal(err)
+	}
+	b.setFault(func(w http.ResponseWriter, op string, _ []json.RawMessage) bool {
+		switch op {
+		case "exec": // no find: the walk lists with readdir
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"ok":true,"result":{"command":"find","exitCode":127,"success":false,"duration":1,"timestamp":1,"stdout":"","stderr":"find: not found"}}`)
+			return true
+		case "readdir":
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"ok":true,"result":[{"name":"loop","type":"directory"}]}`)
+			return true
+		}
+		return false
+	})
+	// A dry run: the point is the listing (creating 800 nested local
+	// directories adds nothing).
+	sum, err := transfer.DownloadTree(ctx, sb, "/home/user/loop", filepath.Join(t.TempDir(), "back"), transfer.Options{DryRun: true})
+	if ctx.Err() != nil {
+		t.Fatalf("the walk did not end: %v", err)
+	}
+	if err != nil || len(sum.Failures) != 1 || sum.Failures[0].Code != transfer.CodeUnsafePath || !strings.Contains(sum.Failures[0].Message, "longer than") {
+		first := ""
+		if len(sum.Failures) > 0 {
+			first = sum.Failures[0].Code + " " + sc.BoundServerText(sum.Failures[0].Message)
+		}
+		t.Fatalf("err = %v, %d dirs, %d failures, first %s", err, sum.Dirs, len(sum.Failures), first)
+	}
+	if n := count(b.opsSeen(), "readdir"); n > 4096/len("/loop") {
+		t.Fatalf("%d readdir calls", n)
 	}
 }

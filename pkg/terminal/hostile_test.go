@@ -1,0 +1,120 @@
+//go:build unix
+
+package terminal_test
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/nimbus-sh/nimbus/pkg/terminal"
+)
+
+// A server that sends a message beyond ReadLimit breaks the protocol:
+// Attach fails with CodeProtocol and does not reconnect (a reconnection
+// would only be sent the same replay again), instead of reporting a lost
+// connection and redialling for the whole Reconnect window.
+func TestHostileOversizedMessage(t *testing.T) {
+	var accepted atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		accepted.Add(1)
+		// Streamed in pieces: neither side holds it whole but the
+		// client's read buffer.
+		wr, err := ws.Writer(r.Context(), websocket.MessageText)
+		if err != nil {
+			return
+		}
+		piece := bytes.Repeat([]byte("x"), 1<<20)
+		for sent := 0; sent <= terminal.ReadLimit; sent += len(piece) {
+			if _, err := wr.Write(piece); err != nil {
+				return
+			}
+		}
+		wr.Close()
+		ws.Read(r.Context()) // until the client closes
+	}))
+	t.Cleanup(srv.Close)
+	o := termOpts(srv.URL, "job-1")
+	o.Reconnect = 2 * time.Second
+	s := start(t, o)
+	_, err := s.wait()
+	if codeOf(err) != terminal.CodeProtocol {
+		t.Fatalf("err = %v (code %q), want %s", err, codeOf(err), terminal.CodeProtocol)
+	}
+	if n := accepted.Load(); n != 1 {
+		t.Fatalf("%d connections, want 1 (no reconnection)", n)
+	}
+	if s.saw(terminal.EventDisconnected) {
+		t.Fatal("a protocol violation was reported as a lost connection")
+	}
+}
+
+// A 503 whose Retry-After reaches past the reconnection window ends the
+// attempt at once: waiting as it says (up to 5 minutes) would hold the
+// caller far beyond Options.Reconnect, only to fail then.
+func TestHostileRetryAfterBeyondTheReconnectWindow(t *testing.T) {
+	var dials atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if dials.Add(1) > 1 {
+			w.Header().Set("Retry-After", "3600")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"ok":false,"error":"overloaded","code":"E_NIMBUS_DO_OVERLOADED"}`))
+			return
+		}
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		ws.CloseNow() // the connection drops
+	}))
+	t.Cleanup(srv.Close)
+	o := termOpts(srv.URL, "job-1")
+	o.Reconnect = 2 * time.Second
+	s := start(t, o)
+	_, err := s.wait()
+	if codeOf(err) != terminal.CodeUnavailable {
+		t.Fatalf("err = %v (code %q), want %s", err, codeOf(err), terminal.CodeUnavailable)
+	}
+	if n := dials.Load(); n != 2 {
+		t.Fatalf("%d dials, want 2", n)
+	}
+}
+
+// A redirected upgrade is refused without being followed (the
+// Authorization header must not go to another host), and the error quotes
+// the Location without its query: a login page's query carries tokens of
+// its own, which do not belong in a CI log.
+func TestHostileRedirectedUpgrade(t *testing.T) {
+	var hits atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+	}))
+	t.Cleanup(other.Close)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/login?state=SECRET-STATE#frag", http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+	s := start(t, termOpts(srv.URL, "job-1"))
+	_, err := s.wait()
+	if codeOf(err) != terminal.CodeHandshake || !strings.Contains(err.Error(), other.URL+"/login") {
+		t.Fatalf("err = %v (code %q), want %s naming the redirect", err, codeOf(err), terminal.CodeHandshake)
+	}
+	if strings.Contains(err.Error(), "SECRET") {
+		t.Fatalf("the error quotes the redirect's query: %v", err)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the redirect was followed (%d requests)", n)
+	}
+}
