@@ -419,3 +419,41 @@ func TestStdinFromTerminalSaysSo(t *testing.T) {
 		t.Fatalf("run-code exit %d\n%s", code, r.screen())
 	}
 }
+
+// TestFilesReadBinaryOnTerminalRefused: 'files read' wrote whatever the
+// file held to the terminal, so a file with escape sequences retitled the
+// window (or wrote the clipboard, cleared the screen). On a terminal it
+// now writes text only and refuses the rest with E_NOT_TEXT and a hint,
+// as curl does; a pipe still gets the bytes unchanged.
+func TestFilesReadBinaryOnTerminalRefused(t *testing.T) {
+	endpoint := startDevServer(t, devOptions{})
+	env := devEnv(t, endpoint.URL, "demo")
+	hostile := "before\n\x1b]0;pwned\a\x1b[2Jafter\n"
+	for name, content := range map[string]string{"hostile.txt": hostile, "text.txt": "plain text\r\nwith\ttab ünïcode\n"} {
+		if code, _, stderr := runJSONStdin(t, t.TempDir(), env, content, "sandbox", "files", "write", "demo", name); code != 0 {
+			t.Fatalf("files write %s: exit %d\n%s", name, code, stderr)
+		}
+	}
+
+	r := startPTY(t, env, "sandbox", "files", "read", "demo", "hostile.txt")
+	if code := r.exit(); code != 64 {
+		t.Fatalf("files read of escapes on a terminal: exit %d, want 64\n%q", code, r.raw())
+	}
+	if s := r.raw(); strings.Contains(s, "\x1b]0;") || strings.Contains(s, "pwned") || strings.Contains(s, "\x1b[2J") {
+		t.Fatalf("the file's escape sequences reached the terminal:\n%q", s)
+	}
+	r.expect(`hostile\.txt is not text .*\(E_NOT_TEXT\)`)
+	r.expect(`hint: .*nimbus sandbox files read demo hostile\.txt > FILE`)
+
+	ok := startPTY(t, env, "sandbox", "files", "read", "demo", "text.txt")
+	if code := ok.exit(); code != 0 {
+		t.Fatalf("files read of text on a terminal: exit %d\n%q", code, ok.raw())
+	}
+	ok.expect(`plain text`)
+	ok.expect(`with\ttab ünïcode`)
+
+	code, stdout, stderr := runJSON(t, t.TempDir(), env, "sandbox", "files", "read", "demo", "hostile.txt")
+	if code != 0 || string(stdout) != hostile {
+		t.Fatalf("files read into a pipe: exit %d, %q\n%s", code, stdout, stderr)
+	}
+}

@@ -38,7 +38,10 @@ func newCmdFilesRead(o *common) *cobra.Command {
 		Short: "Write a file's bytes to stdout",
 		Long: `Write a file's bytes to stdout, streamed (reads above 28 MiB are fetched in
 chunks). With --json, stdout is one document {"path","bytes","base64"} instead,
-which holds the file in memory: at most 20 MiB.`,
+which holds the file in memory: at most 20 MiB. On a terminal only text is
+written: a file that is binary or holds control characters (an escape
+sequence could drive the terminal) is refused, exit 64 (E_NOT_TEXT), as
+curl does; redirect it to a file or a pipe, which get the bytes unchanged.`,
 		Example: `  nimbus sandbox files read job-123 app/coverage/lcov.info > lcov.info
   nimbus sandbox files read job-123 /tmp/build.tar.gz | tar xz`,
 		Args: cmdutil.ExactArgs(2, "ID and PATH"),
@@ -49,8 +52,9 @@ which holds the file in memory: at most 20 MiB.`,
 			}
 			p := o.path(args[1])
 			if !o.f.JSON {
-				_, err = sb.ReadFileTo(cmd.Context(), p, o.f.IOStreams.Out)
-				return sandboxcli.Error(err)
+				out, finish := sandboxcli.TerminalOutput(o.f.IOStreams, args[0], args[1])
+				_, err = sb.ReadFileTo(cmd.Context(), p, out)
+				return sandboxcli.Error(finish(err))
 			}
 			buf := &cappedBuffer{max: maxJSONRead}
 			n, err := sb.ReadFileTo(cmd.Context(), p, buf)
