@@ -149,31 +149,13 @@ func (o *common) parseWriteLimit(cfg *config.Config) error {
 	return nil
 }
 
-// stdinToken says how the token file was set to "-" (standard input):
-// "--token-file -", "NIMBUS_TOKEN_FILE=-" or the config key, or "" when
-// the token does not come from standard input. A command whose own input
-// is standard input refuses that pair, wherever the "-" came from: the
-// token would take the input (and a file be written empty).
+// stdinToken is sandboxcli.StdinToken for this command's --token-file;
+// the local backend takes no token.
 func (o *common) stdinToken() string {
-	switch {
-	case o.lo.enabled:
-		return "" // the local backend takes no token
-	case o.tokenFile != "":
-		if o.tokenFile == "-" {
-			return "--token-file -"
-		}
-		return ""
-	case o.f.Getenv("NIMBUS_TOKEN_FILE") != "":
-		if o.f.Getenv("NIMBUS_TOKEN_FILE") == "-" {
-			return "NIMBUS_TOKEN_FILE=-"
-		}
+	if o.lo.enabled {
 		return ""
 	}
-	cfg, err := o.f.LoadConfig()
-	if err != nil || cfg.GetString("token_file") != "-" {
-		return "" // a broken config is reported when the command connects
-	}
-	return sandboxcli.SettingFrom(cfg, "token_file") + " (-)"
+	return sandboxcli.StdinToken(o.f, o.tokenFile)
 }
 
 // open returns a handle on sandbox id.

@@ -80,8 +80,8 @@ connection could not be restored; 130 interrupted (143 for SIGTERM).`,
 			if err != nil {
 				return clierr.Usagef("--detach-keys %q: %v", detachKeys, err).WithHint("e.g. --detach-keys enter,~,. or ctrl-p,ctrl-q, or none")
 			}
-			if fl.tokenFile == "-" {
-				return clierr.Usagef("--token-file - and the terminal both read standard input").WithHint("pass the token in a file or NIMBUS_TOKEN")
+			if from := sandboxcli.StdinToken(f, fl.tokenFile); from != "" {
+				return clierr.Usagef("%s and the terminal both read standard input", from).WithHint("pass the token in a file or NIMBUS_TOKEN")
 			}
 			ep, creds, err := fl.resolve(f, cmd)
 			if err != nil {

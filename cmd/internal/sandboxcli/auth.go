@@ -65,6 +65,33 @@ func SettingFrom(cfg *config.Config, key string) string {
 	return key + " in " + src
 }
 
+// StdinToken says how the token file was set to "-" (standard input):
+// "--token-file -", "NIMBUS_TOKEN_FILE=-" or the config key, or "" when
+// the token does not come from standard input. flag is the --token-file
+// flag's value; the rest is resolved as the connection resolves it (flag,
+// then NIMBUS_TOKEN_FILE, then token_file in a config file). A command
+// whose own input is standard input refuses that pair, wherever the "-"
+// came from: the token would take the input (and a file be written empty).
+func StdinToken(f *cmdutil.Factory, flag string) string {
+	switch {
+	case flag != "":
+		if flag == "-" {
+			return "--token-file -"
+		}
+		return ""
+	case f.Getenv("NIMBUS_TOKEN_FILE") != "":
+		if f.Getenv("NIMBUS_TOKEN_FILE") == "-" {
+			return "NIMBUS_TOKEN_FILE=-"
+		}
+		return ""
+	}
+	cfg, err := f.LoadConfig()
+	if err != nil || cfg.GetString("token_file") != "-" {
+		return "" // a broken config is reported when the command connects
+	}
+	return SettingFrom(cfg, "token_file") + " (-)"
+}
+
 // TokenSource returns where requests get their bearer token: a token file,
 // then a token, then tokens minted with Secret. Minted tokens carry only
 // scopes, are pinned (sid) to the sandbox of each request when pin is true,
