@@ -308,6 +308,15 @@ func TestMCPOverHTTP(t *testing.T) {
 		t.Fatalf("URL line %q\n%s", line, stderr)
 	}
 	url := strings.TrimSpace(line)
+	// The banner's --print-config command is this server's: with --local
+	// (it named --http alone, so the config it printed said to start a
+	// server on the remote backend), the key file and the port it got.
+	addr := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/mcp")
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "--print-config claude|cursor|vscode") }, stderr)
+	want := "config  nimbus mcp --http=" + addr + " --http-key-file=" + keyFile + " --local --sandbox=http-1 --print-config claude|cursor|vscode"
+	if !strings.Contains(stderr.String(), want) {
+		t.Fatalf("banner lacks %q:\n%s", want, stderr)
+	}
 	fi, err := os.Stat(keyFile)
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v %v", fi, err)

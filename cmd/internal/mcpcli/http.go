@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/nimbus-sh/nimbus/cmd/internal/localdev"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
@@ -147,7 +149,7 @@ func (o *Options) listenHTTP(f *cmdutil.Factory) (*httpListener, error) {
 
 // serve serves the streamable HTTP transport at HTTPPath, behind the access
 // key, until ctx ends. The URL goes to stdout.
-func (l *httpListener) serve(ctx context.Context, f *cmdutil.Factory, logger *slog.Logger, srv *mcpserver.Server) error {
+func (l *httpListener) serve(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, logger *slog.Logger, srv *mcpserver.Server) error {
 	ios := f.IOStreams
 	mux := http.NewServeMux()
 	mux.Handle(HTTPPath, requireKey(l.key, srv.HTTPHandler()))
@@ -157,8 +159,8 @@ func (l *httpListener) serve(ctx context.Context, f *cmdutil.Factory, logger *sl
 	if l.created {
 		how = "generated, kept in "
 	}
-	say(f, logger, fmt.Sprintf("serving MCP on %s\n  key     %s%s (clients send Authorization: Bearer <key>)\n  config  nimbus mcp --http %s --print-config claude|cursor|vscode",
-		url, how, l.keyPath, l.ln.Addr()), "url", url, "keyFile", l.keyPath)
+	say(f, logger, fmt.Sprintf("serving MCP on %s\n  key     %s%s (clients send Authorization: Bearer <key>)\n  config  %s",
+		url, how, l.keyPath, printConfigCommand(cmd, l.ln.Addr().String())), "url", url, "keyFile", l.keyPath)
 	// The bounds of nimbus dev: slow or idle clients cannot pile up.
 	return localdev.Serve(ctx, l.ln, refuseForeign(l.ln.Addr(), mux))
 }

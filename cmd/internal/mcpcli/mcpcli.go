@@ -407,7 +407,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 	if hl != nil {
 		// Running calls end with the server, not after their commands.
 		stopCalls := context.AfterFunc(ctx, srv.Close)
-		serveErr = hl.serve(ctx, f, logger, srv)
+		serveErr = hl.serve(ctx, f, cmd, logger, srv)
 		stopCalls()
 	} else {
 		serveErr = srv.Run(ctx, &mcp.IOTransport{Reader: io.NopCloser(ios.In), Writer: nopWriteCloser{ios.Out}, MaxLineLength: mcpserver.MaxMessage})

@@ -171,6 +171,20 @@ func serverArgs(cmd *cobra.Command) []string {
 	return args
 }
 
+// printConfigCommand is the command that prints the registration of the
+// HTTP server cmd runs, listening on addr: its own flags (--local,
+// --sandbox, --http-key-file… choose the backend and the key the note of
+// --print-config tells to start), with --http naming the port it got.
+func printConfigCommand(cmd *cobra.Command, addr string) string {
+	args := serverArgs(cmd)
+	for i, a := range args {
+		if strings.HasPrefix(a, "--http=") {
+			args[i] = "--http=" + addr
+		}
+	}
+	return "nimbus " + shellquote.Join(args) + " --print-config claude|cursor|vscode"
+}
+
 // pathFlags and pathEnv name files: the client starts the server in a
 // directory of its own (Claude Desktop: /), so relative paths are made
 // absolute.
