@@ -102,7 +102,7 @@ func (f *Factory) LoadConfig() (*config.Config, error) {
 		return nil, ce
 	}
 	if err != nil {
-		return nil, clierr.Wrap(err, exitcode.Config, "E_CONFIG_INVALID", err.Error(), configHint(err, f.ConfigFile != ""))
+		return nil, clierr.Wrap(err, exitcode.Config, "E_CONFIG_INVALID", err.Error(), ConfigHint(err, f.ConfigFile != ""))
 	}
 	f.warnConfig.Do(func() {
 		for _, u := range c.Unknown() {
@@ -119,10 +119,11 @@ func (f *Factory) LoadConfig() (*config.Config, error) {
 	return c, nil
 }
 
-// configHint says what to do about a config file that cannot be used. A
+// ConfigHint says what to do about a config file that cannot be used
+// (err is why); named is true when the file was given with --config. A
 // default file that is missing is no error, so a missing file is always
 // --config's path, which has nothing to fix or remove.
-func configHint(err error, named bool) string {
+func ConfigHint(err error, named bool) string {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return "check the path given to --config: it names no file"

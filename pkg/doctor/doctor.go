@@ -74,6 +74,10 @@ type ConfigFile struct {
 	Unknown []UnknownKey
 	// Err is set when the file cannot be read or parsed.
 	Err error
+	// Hint says what to do about Err, which only the caller knows for
+	// sure (a path given with --config that names no file has nothing to
+	// fix); empty gives a hint for a YAML error.
+	Hint string
 }
 
 // UnknownKey is a config key nimbus does not read.

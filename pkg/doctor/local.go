@@ -25,7 +25,11 @@ func (d *Doctor) checkConfig() Check {
 	var parts, unknown []string
 	for _, f := range d.ConfigFiles {
 		if f.Err != nil {
-			return fail(name, f.Path+": "+f.Err.Error(), "fix the YAML in "+f.Path+", or remove the file")
+			hint := f.Hint
+			if hint == "" {
+				hint = "fix the YAML in " + f.Path + ", or remove the file"
+			}
+			return fail(name, f.Path+": "+f.Err.Error(), hint)
 		}
 		keys := "no keys"
 		if len(f.Keys) > 0 {

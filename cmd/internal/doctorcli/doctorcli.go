@@ -70,6 +70,10 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 	files := config.Inspect(config.Options{File: f.ConfigFile, Dir: dir, UserConfigDir: user, Getenv: f.Getenv})
 	for _, fi := range files {
 		cf := doctor.ConfigFile{Path: rel(dir, fi.Path), Keys: fi.Keys, Err: fi.Err}
+		if fi.Err != nil {
+			// The hint the other commands give for this file.
+			cf.Hint = cmdutil.ConfigHint(fi.Err, f.ConfigFile != "")
+		}
 		for _, u := range fi.Unknown {
 			cf.Unknown = append(cf.Unknown, doctor.UnknownKey{Key: u.Key, Suggestion: u.Suggestion})
 		}
