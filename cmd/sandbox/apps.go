@@ -43,6 +43,19 @@ const CodeAppNotFound = "E_APP_NOT_FOUND"
 
 const appNotFoundHint = "list the apps with nimbus sandbox apps list ID"
 
+// appNotFound is err as E_APP_NOT_FOUND (65) when it is the server's
+// refusal of a target that names no app (RemoteError.NoApp: an unknown
+// name, owner or pid, a number nothing listens on), which the Worker
+// answers as a generic failure (500); nil for any other err. args are
+// the command's ID and TARGET.
+func appNotFound(err error, verb string, args []string) error {
+	var re *sandboxclient.RemoteError
+	if !errors.As(err, &re) || !re.NoApp() {
+		return nil
+	}
+	return clierr.Wrap(err, exitcode.DataErr, CodeAppNotFound, fmt.Sprintf("no app %s to %s in sandbox %s (the server: %s)", args[1], verb, args[0], re.Message), appNotFoundHint)
+}
+
 func newCmdApps(o *common) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apps",
@@ -91,7 +104,8 @@ capability is the credential), give them a new capability, and remove them.
 		Use:   "expose ID TARGET [--name NAME] [--public]",
 		Short: "Expose an app and print its preview URL",
 		Long: `Expose the app behind TARGET (scoped unless --public) and print its preview
-URL. --name gives it a name used in its URL instead of the port.
+URL. --name gives it a name used in its URL instead of the port. Exits 65
+(E_APP_NOT_FOUND) when TARGET names no app (an unknown name, owner or pid).
 
 ` + targetHelp,
 		Example: `  nimbus sandbox apps expose job-123 3000
@@ -108,6 +122,9 @@ URL. --name gives it a name used in its URL instead of the port.
 				opts.Visibility = "public"
 			}
 			a, err := sb.ExposeApp(cmd.Context(), target, opts)
+			if nf := appNotFound(err, "expose", args); nf != nil {
+				return nf
+			}
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
@@ -121,7 +138,8 @@ URL. --name gives it a name used in its URL instead of the port.
 		Use:   "rotate ID TARGET",
 		Short: "Give an app a new capability; its old URLs stop working",
 		Long: `Give the app behind TARGET a new capability and print its new preview URL.
-Links handed out before stop working.
+Links handed out before stop working. Exits 65 (E_APP_NOT_FOUND) when
+TARGET names no app (an unknown name, owner or pid).
 
 ` + targetHelp,
 		Example: `  nimbus sandbox apps rotate job-123 web
@@ -133,6 +151,9 @@ Links handed out before stop working.
 				return err
 			}
 			a, err := sb.RotateLink(cmd.Context(), target)
+			if nf := appNotFound(err, "rotate", args); nf != nil {
+				return nf
+			}
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
@@ -164,9 +185,8 @@ reserved, an unknown name, owner or pid).
 			// Whether the server found the app with nothing left to
 			// remove, or found nothing the target names, it is the same
 			// failure.
-			var re *sandboxclient.RemoteError
-			if errors.As(err, &re) && re.NoApp() {
-				return clierr.Wrap(err, exitcode.DataErr, CodeAppNotFound, fmt.Sprintf("no app %s to remove in sandbox %s (the server: %s)", args[1], args[0], re.Message), appNotFoundHint)
+			if nf := appNotFound(err, "remove", args); nf != nil {
+				return nf
 			}
 			if err != nil {
 				return sandboxcli.Error(err)
