@@ -64,6 +64,11 @@ type RemoteError struct {
 	Message string
 	// RetryAfter is the parsed Retry-After header of a 503, zero otherwise.
 	RetryAfter time.Duration
+	// Host is the host[:port] of the server that answered, from the URL
+	// of the request it answered (no user:password@), or "" when not
+	// known: the same refusal calls for other advice from a server on
+	// this machine (nimbus dev) than from a Worker.
+	Host string
 }
 
 // Error returns the server message, prefixed with the op when known.

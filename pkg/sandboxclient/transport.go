@@ -367,6 +367,14 @@ func statusError(op string, resp *http.Response, env *envelope) *RemoteError {
 	return remoteError(op, resp, env)
 }
 
+// answeredBy is the host[:port] of the request resp answers, or "".
+func answeredBy(resp *http.Response) string {
+	if resp.Request == nil || resp.Request.URL == nil {
+		return ""
+	}
+	return resp.Request.URL.Host
+}
+
 func remoteError(op string, resp *http.Response, env *envelope) *RemoteError {
 	msg := env.Error
 	if msg == "" {
@@ -375,7 +383,7 @@ func remoteError(op string, resp *http.Response, env *envelope) *RemoteError {
 	if msg == "" {
 		msg = fmt.Sprintf("remote API error (HTTP %d)", resp.StatusCode)
 	}
-	re := &RemoteError{Op: op, Status: resp.StatusCode, Code: bound(env.Code, maxServerCode), Message: BoundServerText(msg)}
+	re := &RemoteError{Op: op, Status: resp.StatusCode, Code: bound(env.Code, maxServerCode), Message: BoundServerText(msg), Host: answeredBy(resp)}
 	if resp.StatusCode == http.StatusServiceUnavailable {
 		re.RetryAfter, _ = retryAfter(resp.Header, RetryPolicy{MaxWait: time.Hour, DefaultWait: 0})
 	}

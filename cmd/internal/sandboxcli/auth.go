@@ -153,9 +153,16 @@ func noCredentialHint(endpoint string) string {
 	if err != nil {
 		return NoCredentialHint
 	}
-	host := u.Hostname()
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !loopbackHost(u.Hostname()) {
 		return NoCredentialHint
 	}
 	return NoCredentialHint + "; for nimbus dev: export NIMBUS_TOKEN=$(nimbus dev token)"
+}
+
+// loopbackHost reports whether host (without a port) is this machine:
+// localhost or a loopback address, where the server is most likely
+// 'nimbus dev' rather than a Worker.
+func loopbackHost(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
 }

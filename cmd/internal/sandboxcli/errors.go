@@ -194,10 +194,27 @@ func refusedAsTooLarge(err error) bool {
 	return errors.As(err, &re) && re.Status == 413 || errors.As(err, &le) && le.Status == 413
 }
 
+// answeredLocally reports whether re came from a server on this machine.
+func answeredLocally(re *sc.RemoteError) bool {
+	if re.Host == "" {
+		return false
+	}
+	host := re.Host
+	if h, _, err := net.SplitHostPort(re.Host); err == nil {
+		host = h
+	}
+	return loopbackHost(host)
+}
+
 func remote(re *sc.RemoteError) *clierr.Error {
 	exit := RemoteExit(re.Status, re.Code, re.Message)
 	hint := ""
 	switch {
+	case re.Code == "E_TOKEN_SIGNATURE" && answeredLocally(re):
+		// nimbus dev, not a Worker: its secret is JWT_SECRET if it was
+		// started with one, else the one kept in its data directory,
+		// which 'nimbus dev token' signs with.
+		hint = "the server on this machine (nimbus dev) did not sign this token: export NIMBUS_TOKEN=$(nimbus dev token), run with the server's NIMBUS_DEV_DATA and JWT_SECRET (unset if it was started without one)"
 	case re.Status == 401:
 		hint = "the Worker rejected the token; mint a fresh one (nimbus token mint … --scopes sandbox:use --sid ID) or check JWT_SECRET matches the Worker's"
 	case re.Code == "E_SCOPE_MISSING":

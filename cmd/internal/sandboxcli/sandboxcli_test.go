@@ -234,3 +234,22 @@ func TestHTTPTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenSignatureHintNamesTheServer: E_TOKEN_SIGNATURE from a server on
+// this machine (nimbus dev) points at 'nimbus dev token'; from any other
+// host, at the Worker's JWT_SECRET.
+func TestTokenSignatureHintNamesTheServer(t *testing.T) {
+	for host, want := range map[string]string{
+		"127.0.0.1:8787":        "nimbus dev token",
+		"[::1]:8787":            "nimbus dev token",
+		"localhost:8787":        "nimbus dev token",
+		"my-nimbus.workers.dev": "JWT_SECRET matches the Worker's",
+		"":                      "JWT_SECRET matches the Worker's",
+	} {
+		err := Error(&sc.RemoteError{Op: "exists", Status: 401, Code: "E_TOKEN_SIGNATURE", Message: "Token signature invalid", Host: host})
+		var ce *clierr.Error
+		if !errors.As(err, &ce) || !strings.Contains(ce.Hint, want) {
+			t.Errorf("host %q: hint %q, want %q", host, ce.Hint, want)
+		}
+	}
+}
