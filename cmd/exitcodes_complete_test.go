@@ -435,9 +435,10 @@ func programExits(t *testing.T, files []sourceFile) (pairs, []servedCode) {
 		got.add(code, cliError(sandboxcli.Error(&transfer.Error{Code: code, Message: "m"})).Exit)
 	}
 	got.add(transfer.CodePartial, cliError(sandboxcli.Error(&transfer.PartialError{Failures: []transfer.Failure{{Path: "a"}}})).Exit)
+	// Not scaffold.CodeToolMissing: init skips the step with a warning.
 	for _, code := range []string{scaffold.CodeNameRequired, scaffold.CodeInvalidWorkerName, scaffold.CodeInvalidBucketName,
 		scaffold.CodeInvalidPackageName, scaffold.CodeInvalidOption, scaffold.CodeUnknownTemplate, scaffold.CodeTargetNotEmpty,
-		scaffold.CodeTargetConflict, scaffold.CodeWriteFailed, scaffold.CodeToolMissing, scaffold.CodeGitFailed,
+		scaffold.CodeTargetConflict, scaffold.CodeWriteFailed, scaffold.CodeGitFailed,
 		scaffold.CodeGitIdentity, scaffold.CodeInstallFailed} {
 		e, _ := clierr.From(&scaffold.Error{Code: code, Message: "m"})
 		got.add(code, e.Exit)
@@ -450,12 +451,13 @@ func programExits(t *testing.T, files []sourceFile) (pairs, []servedCode) {
 		e := cliError(sandboxcli.AttachError(&terminal.Error{Code: "E_HTTP_" + strconv.Itoa(status), Status: status, Message: "m"}, "job-1"))
 		got.add(e.Code, e.Exit)
 	}
-	// Token errors: a token given to nimbus (token verify, inspect, mcp)
-	// is input data; the same codes in a Worker's answer are below.
+	// Token errors: a token given to nimbus (token verify, inspect) or a
+	// claim to mint is input data; the same codes in a Worker's answer
+	// are the Worker table's. These are the codes Verify and Mint return
+	// once the commands have checked that there is a secret.
 	for _, te := range []*tok.Error{{Code: tok.CodeTokenMalformed, HTTPStatus: 401}, {Code: tok.CodeTokenSignature, HTTPStatus: 401},
 		{Code: tok.CodeTokenClaims, HTTPStatus: 401}, {Code: tok.CodeTokenExpired, HTTPStatus: 401},
-		{Code: tok.CodeTokenTTLTooLarge, HTTPStatus: 400}, {Code: tok.CodeScopeMissing, HTTPStatus: 403},
-		{Code: tok.CodeSessionPin, HTTPStatus: 403}} {
+		{Code: tok.CodeTokenTTLTooLarge, HTTPStatus: 400}} {
 		got.add(te.Code, cliError(tokencli.Error(te)).Exit)
 	}
 	return got, served
