@@ -10,6 +10,7 @@ import (
 	"github.com/nimbus-sh/nimbus/cmd/internal/tokencli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
@@ -28,7 +29,7 @@ func readTokenArg(f *cmdutil.Factory, args []string) (string, error) {
 	}
 	data, err := io.ReadAll(io.LimitReader(f.IOStreams.In, maxTokenSize+1))
 	if err != nil {
-		return "", clierr.Wrap(err, 66, clierr.CodeIO, "cannot read the token from stdin: "+err.Error(), "")
+		return "", clierr.Wrap(err, exitcode.IOErr, clierr.CodeIO, "cannot read the token from stdin: "+err.Error(), "")
 	}
 	if len(data) > maxTokenSize {
 		return "", clierr.Usagef("stdin holds more than %d bytes; that is not a token", maxTokenSize)
