@@ -65,7 +65,8 @@ type RetryPolicy struct {
 	// MaxAttempts is the total number of attempts including the first; values
 	// below 1 mean the default (4).
 	MaxAttempts int
-	// MaxWait caps each wait (Retry-After or backoff); 0 means 30s.
+	// MaxWait caps each wait (Retry-After or backoff); 0 means
+	// DefaultMaxWait.
 	MaxWait time.Duration
 	// DefaultWait is used for connection failures and for a 503 without a
 	// usable Retry-After; 0 means 1s.
@@ -199,7 +200,7 @@ func New(opts Options) (*Client, error) {
 		c.retry.MaxAttempts = 4
 	}
 	if c.retry.MaxWait <= 0 {
-		c.retry.MaxWait = 30 * time.Second
+		c.retry.MaxWait = DefaultMaxWait
 	}
 	if c.retry.DefaultWait <= 0 {
 		c.retry.DefaultWait = time.Second

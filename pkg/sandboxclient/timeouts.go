@@ -18,6 +18,12 @@ import (
 // answer that stops arriving or drips (see minAnswerRate).
 const DefaultHTTPTimeout = 30 * time.Second
 
+// DefaultMaxWait is the longest a server's Retry-After (or a backoff) is
+// waited out before an attempt is made again: a CI job must not sit for
+// minutes on a busy server. pkg/terminal applies the same bound to the
+// first connection of an attach, so that both clients of the Worker agree.
+const DefaultMaxWait = 30 * time.Second
+
 // SlowOpFactor scales the HTTP timeout for the headers of ops that do real
 // work on the server before they answer (ready with preinstalls,
 // installRuntime, ensureRuntimes): 2 minutes with the default timeout.

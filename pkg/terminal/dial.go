@@ -138,7 +138,9 @@ func handshakeError(ctx context.Context, resp *http.Response, err error, limit t
 		}
 		if st == http.StatusServiceUnavailable {
 			if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
-				e.RetryAfter = time.Duration(min(n, 300)) * time.Second
+				// Kept as asked (bounded only against overflow) so that
+				// a refusal to wait can say how long the server wanted.
+				e.RetryAfter = time.Duration(min(n, 86400)) * time.Second
 			}
 		}
 	case st >= 300 && st < 400:

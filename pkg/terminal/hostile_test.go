@@ -118,3 +118,30 @@ func TestHostileRedirectedUpgrade(t *testing.T) {
 		t.Fatalf("the redirect was followed (%d requests)", n)
 	}
 }
+
+// The first connection of an attach waits out a 503's Retry-After only up
+// to the sandbox client's cap: a server asking for 5 minutes (which was
+// waited out twice, 10 minutes for a CI job) makes attach fail at once,
+// saying how long the server wanted, after the one request.
+func TestHostileFirstConnectionRetryAfterBeyondTheCap(t *testing.T) {
+	var dials atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dials.Add(1)
+		w.Header().Set("Retry-After", "300")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"ok":false,"error":"overloaded","code":"E_NIMBUS_DO_OVERLOADED"}`))
+	}))
+	t.Cleanup(srv.Close)
+	s := start(t, termOpts(srv.URL, "job-1"))
+	_, err := s.wait()
+	if codeOf(err) != terminal.CodeUnavailable {
+		t.Fatalf("err = %v (code %q), want %s", err, codeOf(err), terminal.CodeUnavailable)
+	}
+	if !strings.Contains(err.Error(), "asks to come back in 5m0s") || !strings.Contains(err.Error(), "30s") {
+		t.Fatalf("err = %q, want the wait the server asked for and the cap", err)
+	}
+	if n := dials.Load(); n != 1 {
+		t.Fatalf("%d dials, want 1", n)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/terminal/frame"
 )
 
@@ -26,6 +27,13 @@ const (
 	// heldLimit bounds the shell output kept while a process terminal is
 	// followed.
 	heldLimit = 1 << 20
+	// firstMaxWait is the longest Retry-After waited out before the first
+	// connection: the sandbox client's cap, so that a busy server bounds
+	// `session attach` as it bounds `sandbox exec`.
+	firstMaxWait = sandboxclient.DefaultMaxWait
+	// retryAfterLimit bounds one wait while reconnecting (within
+	// Options.Reconnect): the server is asked again after it.
+	retryAfterLimit = 5 * time.Minute
 )
 
 // Attach connects to the terminal of session o.SessionID and relays it
@@ -225,7 +233,13 @@ func (s *session) connect(ctx context.Context, out *outage, lost error) (*websoc
 				// past Reconnect only to fail then.
 				return nil, Result{}, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("the connection to the terminal was lost and the server asks to come back in %s, after the %s allowed for reconnecting", e.RetryAfter, s.o.Reconnect), Err: err}
 			}
-			wait = e.RetryAfter
+			if !reconnecting && e.RetryAfter > firstMaxWait {
+				// Nobody has a session to get back yet: like the sandbox
+				// client, a server that wants more than the cap is not
+				// waited for (a CI job would sit there for minutes).
+				return nil, Result{}, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("the server asks to come back in %s, more than the %s nimbus waits for a terminal to become available", e.RetryAfter, firstMaxWait), Err: err}
+			}
+			wait = min(e.RetryAfter, retryAfterLimit)
 		}
 		delay = min(delay*3/2, 10*s.o.RetryDelay)
 		if res, err, ended := s.sleepIdle(ctx, wait); ended {
