@@ -7,10 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -768,5 +770,39 @@ func TestHostileAnswerCutByTheConnection(t *testing.T) {
 	_, err = sb.ReadStatTo(ctx(t), "/x", &sc.Stat{Type: "file", Size: 3}, &out)
 	if codeOf(err) != sc.CodeTransport || !strings.Contains(err.Error(), "readFileBytes: the connection closed") {
 		t.Errorf("readFileBytes: %v (code %q)", err, codeOf(err))
+	}
+}
+
+// POST /new's redirect is printed and opened in a browser, with a
+// bootstrap token in its query: a Location on another origin than the
+// endpoint (another host, port or scheme, or a protocol-relative one) is
+// E_BAD_RESPONSE naming that origin, without the query, while relative and
+// same-origin Locations still give the session.
+func TestHostileCreateSessionOtherOrigin(t *testing.T) {
+	var loc atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Location", loc.Load().(string))
+		w.WriteHeader(http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	c := newClient(t, srv.URL, "create")
+	for location, want := range map[string]string{
+		"https://evil.example/s/job-1/?nimbus_token=s3cret":          `"https://evil.example"`,
+		"//Evil.Example:8443/s/job-1/?nimbus_token=s3cret":           `"http://evil.example:8443"`,
+		"http://" + u.Hostname() + ":1/s/job-1/?nimbus_token=s3cret": `"http://` + u.Hostname() + `:1"`,
+		"https://" + u.Host + "/s/job-1/?nimbus_token=s3cret":        `"https://` + u.Host + `"`,
+	} {
+		loc.Store(location)
+		s, err := c.CreateSession(ctx(t))
+		if codeOf(err) != sc.CodeBadResponse || !strings.Contains(err.Error(), "redirected to "+want+", another origin") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Location %s: %+v, %v", location, s, err)
+		}
+	}
+	for _, location := range []string{"/s/job-1/?nimbus_token=t", "s/job-1/?nimbus_token=t", srv.URL + "/s/job-1/?nimbus_token=t", "HTTP://" + u.Host + "/s/job-1/"} {
+		loc.Store(location)
+		if s, err := c.CreateSession(ctx(t)); err != nil || s.SessionID != "job-1" || !strings.HasPrefix(s.URL, srv.URL+"/s/job-1/") {
+			t.Errorf("Location %s: %+v, %v", location, s, err)
+		}
 	}
 }

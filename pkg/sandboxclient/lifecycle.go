@@ -174,6 +174,12 @@ func (c *Client) CreateSession(ctx context.Context) (*NewSession, error) {
 	if loc == "" || err != nil {
 		return nil, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: "POST /new answered without a usable Location"}
 	}
+	if got := origin(target); got != origin(base) {
+		// The spec's answer is a path on the Worker (`/s/<id>/`); one on
+		// another origin would send the user's browser, and the bootstrap
+		// token in its query, to a host the endpoint did not name.
+		return nil, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: "POST /new redirected to " + quote(sanitize(got, 300)) + ", another origin than the endpoint's " + quote(origin(base)) + "; is the endpoint right?"}
+	}
 	rest, ok := strings.CutPrefix(target.EscapedPath(), "/s/")
 	id, _, _ := strings.Cut(rest, "/")
 	id, uerr := url.PathUnescape(id)
@@ -187,4 +193,19 @@ func (c *Client) CreateSession(ctx context.Context) (*NewSession, error) {
 		return nil, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: "POST /new redirected to an invalid session id " + quote(sanitize(id, 140))}
 	}
 	return &NewSession{SessionID: id, URL: target.String()}, nil
+}
+
+// origin returns u's scheme://host, the host in lower case and without the
+// scheme's default port, so that equal origins compare equal. It carries
+// neither userinfo, path nor query (a token there stays out of messages).
+func origin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if p := u.Port(); p != "" && !(scheme == "http" && p == "80") && !(scheme == "https" && p == "443") {
+		host += ":" + p
+	}
+	return scheme + "://" + host
 }
