@@ -43,6 +43,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/userinfo"
 )
 
 // maxLine bounds one record (ids and URLs are short).
@@ -188,22 +190,11 @@ func (l *Ledger) write(line []byte) error {
 // without its password is of no use to a drain). It works on the text,
 // so an endpoint that does not parse as a URL loses it too.
 func withoutUserinfo(endpoint string) string {
-	auth := 0
-	if i := strings.Index(endpoint, "://"); i >= 0 {
-		auth = i + 3
-	} else if strings.HasPrefix(endpoint, "//") {
-		auth = 2
-	}
-	rest := endpoint[auth:]
-	end := len(rest)
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		end = i
-	}
-	at := strings.LastIndex(rest[:end], "@")
-	if at < 0 {
+	before, _, after, found := userinfo.Cut(endpoint)
+	if !found {
 		return endpoint
 	}
-	return endpoint[:auth] + rest[at+1:]
+	return before + after
 }
 
 // ResolveEndpoint returns the endpoint a drain reaches a recorded sandbox

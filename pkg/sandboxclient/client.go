@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/userinfo"
 )
 
 // DefaultBasePath is the remote API's default mount point.
@@ -138,25 +140,12 @@ type Client struct {
 // replaced by "xxxxx", also when endpoint is not a URL that parses,
 // which is when a message quotes it.
 func RedactEndpoint(endpoint string) string {
-	auth := 0
-	if i := strings.Index(endpoint, "://"); i >= 0 {
-		auth = i + 3
-	} else if strings.HasPrefix(endpoint, "//") {
-		auth = 2
-	}
-	rest := endpoint[auth:]
-	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
-		rest = rest[:end]
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
+	before, info, after, found := userinfo.Cut(endpoint)
+	user, _, hasPassword := strings.Cut(info, ":")
+	if !found || !hasPassword {
 		return endpoint
 	}
-	colon := strings.Index(rest[:at], ":")
-	if colon < 0 {
-		return endpoint
-	}
-	return endpoint[:auth+colon+1] + "xxxxx" + endpoint[auth+at:]
+	return before + user + ":xxxxx@" + after
 }
 
 // New validates opts and returns a Client.
