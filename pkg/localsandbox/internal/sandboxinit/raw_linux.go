@@ -81,12 +81,11 @@ func rawPollNow(fd int, events int16) (int16, error) {
 	return p[0].Revents, nil
 }
 
-// rawReadable reports whether fd is readable now.
+// rawReadable reports whether fd is readable now (or has an error or a
+// hang-up to report, which a read then returns).
 func rawReadable(fd int) bool {
-	p := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	var ts unix.Timespec
-	n, _, e := syscall.RawSyscall6(syscall.SYS_PPOLL, uintptr(unsafe.Pointer(&p[0])), 1, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
-	return e == 0 && n > 0
+	rev, err := rawPollNow(fd, unix.POLLIN)
+	return err == nil && rev != 0
 }
 
 // rawWait4 is wait4 with WNOHANG added: it never blocks.
