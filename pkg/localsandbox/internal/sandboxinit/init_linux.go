@@ -464,8 +464,8 @@ type frame struct {
 // of their run frame, close-on-exec.
 func readFrames(ctl *os.File, out chan<- frame) {
 	defer close(out)
-	store := make([]byte, 0, 64<<10)
-	chunk := make([]byte, 64<<10)
+	store := make([]byte, 0, frameChunk)
+	chunk := make([]byte, frameChunk)
 	oob := make([]byte, unix.CmsgSpace(4*(3+64)*2))
 	var fds []int
 	rc, err := ctl.SyscallConn()
@@ -542,10 +542,26 @@ func readFrames(ctl *os.File, out chan<- frame) {
 			buf = buf[used:]
 			out <- f
 		}
-		// What is left is the start of a frame.
+		// What is left is the start of a frame. A large frame's buffer is
+		// not kept for the rest of the init's life.
+		if cap(store) > maxKeptStore && len(buf) <= frameChunk {
+			store = make([]byte, 0, frameChunk)
+		}
 		store = append(store[:0], buf...)
 	}
 }
+
+// frameChunk is what one read of the control socket takes, and what the
+// store of a partly read frame starts with. Frames are short (a command,
+// its environment, a signal); a large one (an environment of megabytes)
+// takes several reads. Buffers of 64 KiB here made this goroutine's stack
+// frame 128 KiB, so every init carried a 256 KiB stack, half of it
+// touched, for its whole life: at a few hundred idle inits, tens of
+// megabytes.
+const frameChunk = 4 << 10
+
+// maxKeptStore is the largest store kept after the frame that grew it.
+const maxKeptStore = 64 << 10
 
 // killChildren kills every child of the init; their own children are then
 // reparented to it, to be killed in the next round.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -293,5 +294,38 @@ func TestNilEnvIsEmptyInEveryMode(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestLargeCommandFrame sends a command whose environment is hundreds of
+// times a read of the control socket, twice through the same init: the
+// frame is put together from many reads, its files still arrive with it,
+// and a short command after it is read as usual.
+func TestLargeCommandFrame(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			var p Pool
+			defer p.Close()
+			dir := sandboxDir(t)
+			env := []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
+			for i := range 10 {
+				// Each under the kernel's 128 KiB limit on one string.
+				env = append(env, "V"+strconv.Itoa(i)+"="+strings.Repeat(strconv.Itoa(i), 100<<10))
+			}
+			for round := range 2 {
+				var out bytes.Buffer
+				c := shell(mode, dir, `printf %s "$V0$V5$V9" | wc -c; read x; echo "$x"`)
+				c.Pool, c.Env, c.Stdin, c.Stdout = &p, env, strings.NewReader("in\n"), &out
+				if ex := run(t, c); ex.Code != 0 || out.String() != "307200\nin\n" {
+					t.Fatalf("round %d: exit %+v, output %q", round, ex, out.String())
+				}
+				out.Reset()
+				c = shell(mode, dir, "echo small")
+				c.Pool, c.Stdout = &p, &out
+				if ex := run(t, c); ex.Code != 0 || out.String() != "small\n" {
+					t.Fatalf("round %d, after: exit %+v, output %q", round, ex, out.String())
+				}
+			}
+		})
 	}
 }
