@@ -48,6 +48,40 @@ func (d *devServer) kib(b testing.TB, field string) float64 {
 	return 0
 }
 
+// inits returns how many child processes the server has (its sandbox
+// inits) and their anonymous resident memory in all, in KiB: memory the
+// server's own figures leave out, one process per sandbox in use.
+func (d *devServer) inits(b testing.TB) (n int, anonKiB float64) {
+	pid := strconv.Itoa(d.cmd.Process.Pid)
+	tasks, err := os.ReadDir("/proc/" + pid + "/task")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, t := range tasks {
+		raw, err := os.ReadFile("/proc/" + pid + "/task/" + t.Name() + "/children")
+		if err != nil {
+			continue // a thread that ended meanwhile
+		}
+		for _, c := range strings.Fields(string(raw)) {
+			st, err := os.ReadFile("/proc/" + c + "/status")
+			if err != nil {
+				continue // an init that ended meanwhile
+			}
+			for _, line := range strings.Split(string(st), "\n") {
+				if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+					kib, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+					if err != nil {
+						b.Fatal(err)
+					}
+					n++
+					anonKiB += kib
+				}
+			}
+		}
+	}
+	return n, anonKiB
+}
+
 // resetPeak resets the server's peak resident size (VmHWM) to its
 // current size, so that the next reading is the peak of what follows.
 func (d *devServer) resetPeak(b testing.TB) {
