@@ -37,6 +37,9 @@ type Fault struct {
 	PathSuffix string
 	// Status is answered instead of the resource (0 with Truncate).
 	Status int
+	// RetryAfter, when set, is sent as the Retry-After header of a Status
+	// answer.
+	RetryAfter string
 	// Truncate sends half of the body and then closes the connection.
 	Truncate bool
 	// Stall sends the headers and half of the body, then sends nothing
@@ -199,6 +202,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if fault != nil && !fault.Truncate {
+		if fault.RetryAfter != "" {
+			w.Header().Set("Retry-After", fault.RetryAfter)
+		}
 		writeJSON(w, fault.Status, map[string]string{"error": "injected fault"})
 		return
 	}

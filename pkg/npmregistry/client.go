@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/retryafter"
 	"github.com/nimbus-sh/nimbus/internal/stall"
 )
 
@@ -328,11 +329,10 @@ func (c *Client) getWithRetry(ctx context.Context, u, accept, what string) (*htt
 		}
 		delay := backoff << attempt
 		if res != nil {
-			if s := res.Header.Get("Retry-After"); s != "" {
-				var secs int
-				if _, perr := fmt.Sscanf(s, "%d", &secs); perr == nil && secs >= 0 {
-					delay = min(time.Duration(secs)*time.Second, maxRetryAfter)
-				}
+			// Only a value internal/retryafter can read overrides the
+			// backoff: "5abc" is not 5 seconds to any other client.
+			if wait, ok := retryafter.Parse(res.Header.Get("Retry-After"), time.Now()); ok {
+				delay = min(wait, maxRetryAfter)
 			}
 			_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 			res.Body.Close()

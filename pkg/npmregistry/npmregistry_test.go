@@ -123,6 +123,51 @@ func TestPackumentRecoversFromTransientFailure(t *testing.T) {
 	}
 }
 
+// A Retry-After in the HTTP-date form is honoured (a date that has passed
+// is no wait); it used to be read with Sscanf("%d"), which fails on a date,
+// so the client's own backoff applied: an hour here, so only the header can
+// make the retry come before the guard.
+func TestPackumentRetryAfterDate(t *testing.T) {
+	srv, c, _ := fakeRegistry(t)
+	c.RetryBackoff = time.Hour
+	srv.AddFault(npmtest.Fault{PathSuffix: "runtime-bash", Status: http.StatusTooManyRequests, Times: 1, RetryAfter: "Wed, 21 Oct 2015 07:28:00 GMT"})
+	// The guard only keeps the old behaviour from hanging for an hour.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.Packument(ctx, "@nimbus-sh/runtime-bash"); err != nil {
+		t.Fatalf("429 with a past Retry-After date, then success: %v\n%s", err, srv.Summary())
+	}
+	if n := len(srv.Requests()); n != 2 {
+		t.Fatalf("%d requests, want 2", n)
+	}
+}
+
+// A Retry-After that is not delay-seconds or an HTTP date (RFC 9110
+// §10.2.3) is no wait, and the backoff applies: Sscanf("%d") used to read
+// "0abc" and "0 s" as 0 and "+0" as 0, and retry at once (and "5abc" as
+// 5 s). With an hour of backoff the one retry is not due before the
+// context ends, so exactly one request is made.
+func TestPackumentRetryAfterWithTrailingTextIsNoWait(t *testing.T) {
+	for _, ra := range []string{"0abc", "0 s", "+0", "0.0"} {
+		t.Run(ra, func(t *testing.T) {
+			t.Parallel()
+			srv, c, _ := fakeRegistry(t)
+			c.RetryBackoff = time.Hour
+			srv.AddFault(npmtest.Fault{PathSuffix: "runtime-bash", Status: http.StatusServiceUnavailable, Times: 1, RetryAfter: ra})
+			// Ends the hour of backoff; the old parser retried at once,
+			// long before it.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			if _, err := c.Packument(ctx, "@nimbus-sh/runtime-bash"); err == nil {
+				t.Fatalf("Retry-After %q was read as a wait of 0:\n%s", ra, srv.Summary())
+			}
+			if n := len(srv.Requests()); n != 1 {
+				t.Fatalf("%d requests, want 1 (the backoff, not the header, sets the wait)", n)
+			}
+		})
+	}
+}
+
 func TestParseIntegrity(t *testing.T) {
 	sha512 := npmtest.Integrity([]byte("x"))
 	cases := []struct {

@@ -15,6 +15,8 @@ import (
 	"github.com/cloudflare/cloudflare-go/v6/option"
 	"github.com/cloudflare/cloudflare-go/v6/r2"
 	"github.com/cloudflare/cloudflare-go/v6/user"
+
+	"github.com/nimbus-sh/nimbus/internal/retryafter"
 )
 
 // DefaultBaseURL is the production Cloudflare API v4 base.
@@ -193,26 +195,16 @@ func (p retryPolicy) delay(res *http.Response, attempt int) (d time.Duration, ok
 	return p.backoff << attempt, true
 }
 
-// retryAfter reads an answer's Retry-After header in either of its forms,
-// delay-seconds or an HTTP date (a date in the past is no wait).
-func retryAfter(res *http.Response) (time.Duration, bool) {
+// retryAfter reads an answer's Retry-After header (internal/retryafter:
+// delay-seconds or an HTTP date; a date in the past is no wait). has is
+// false when there is none or it cannot be read, and the backoff applies.
+// The wait is cut at a day: beyond that "rerun in" says nothing more.
+func retryAfter(res *http.Response) (wait time.Duration, has bool) {
 	if res == nil {
 		return 0, false
 	}
-	s := strings.TrimSpace(res.Header.Get("Retry-After"))
-	if s == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second, true
-	}
-	if t, err := http.ParseTime(s); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
+	wait, has = retryafter.Parse(res.Header.Get("Retry-After"), time.Now())
+	return min(wait, 24*time.Hour), has
 }
 
 // attemptsKey carries an *int through a request's context: the number of

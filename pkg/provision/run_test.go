@@ -642,7 +642,9 @@ func TestContextCancelled(t *testing.T) {
 // waited out, in either form (the client's own backoff here is an hour,
 // so only the header can make the retry come).
 func TestRetryAfterBeyondTheCapIsNotWaitedOut(t *testing.T) {
-	for _, ra := range []string{"3600", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)} {
+	// 10^20 seconds is beyond the cap too: it used to overflow ParseInt and
+	// count as no header, so the rate limit was spent again at once.
+	for _, ra := range []string{"3600", "99999999999999999999", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)} {
 		t.Run(ra, func(t *testing.T) {
 			f := newFixture(t)
 			f.cf.AddFault(cftest.Fault{Method: http.MethodGet, PathSuffix: "/user/tokens/verify", Status: http.StatusTooManyRequests, Code: 971, Message: "Please wait and consider throttling your request speed", RetryAfter: ra})
@@ -669,6 +671,34 @@ func TestRetryAfterBeyondTheCapIsNotWaitedOut(t *testing.T) {
 			defer cancel()
 			if _, err := (&provision.Provisioner{Client: c}).Run(ctx, f.plan()); err != nil {
 				t.Fatalf("Run: %v\n%s", err, f.cf.Summary())
+			}
+		})
+	}
+}
+
+// TestRetryAfterOutsideRFC9110IsNoHeader: a Retry-After that is neither
+// delay-seconds (digits only) nor an HTTP date in GMT is not a wait, as no
+// nimbus client reads it as one: the client's own backoff applies and the
+// request is retried. "+3600" (which ParseInt took for an hour, so the run
+// stopped and said to rerun in 1h0m0s) and an RFC 850 date in another
+// zone than GMT used to be honoured.
+func TestRetryAfterOutsideRFC9110IsNoHeader(t *testing.T) {
+	inAnHour := time.Now().Add(time.Hour).UTC()
+	for _, ra := range []string{"+3600", "3600.5", "3600abc", "1.5", inAnHour.Format("Monday, 02-Jan-06 15:04:05") + " PST"} {
+		t.Run(ra, func(t *testing.T) {
+			f := newFixture(t)
+			f.cf.AddFault(cftest.Fault{Method: http.MethodGet, PathSuffix: "/user/tokens/verify", Status: http.StatusTooManyRequests, Code: 971, Message: "slow down", Times: 1, RetryAfter: ra})
+			if _, err := f.run(f.plan()); err != nil {
+				t.Fatalf("Run: %v\n%s", err, f.cf.Summary())
+			}
+			n := 0
+			for _, r := range f.cf.Requests() {
+				if strings.HasSuffix(r.Path, "/user/tokens/verify") {
+					n++
+				}
+			}
+			if n != 2 {
+				t.Fatalf("%d token verifications, want 2 (one retry after the backoff):\n%s", n, f.cf.Summary())
 			}
 		})
 	}

@@ -359,12 +359,12 @@ func TestHostileSuccessWithoutResult(t *testing.T) {
 	}
 }
 
-// A Retry-After too large for a time.Duration (10^12 seconds, Inf, 1e300)
-// is capped at the policy's MaxWait: it neither overflows into a negative
+// A Retry-After too large for a time.Duration (10^12 seconds, 10^20) is
+// capped at the policy's MaxWait: it neither overflows into a negative
 // wait (retrying at once, hammering an overloaded Worker) nor sleeps for
 // ever. The error keeps a positive wait too.
 func TestHostileRetryAfterIsCapped(t *testing.T) {
-	for _, v := range []string{"1000000000000", "1e12", "Inf", "1e300", "99999999999999999999"} {
+	for _, v := range []string{"1000000000000", "99999999999999999999", "9223372036854775808"} {
 		var mu sync.Mutex
 		var at []time.Time
 		srv := hostile(t, map[string]opHandler{"stat": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
@@ -390,6 +390,40 @@ func TestHostileRetryAfterIsCapped(t *testing.T) {
 		}
 		if len(at) != 2 || at[1].Sub(at[0]) < maxWait {
 			t.Errorf("%s: %d attempts, waited %v between them, want %v", v, len(at), at[len(at)-1].Sub(at[0]), maxWait)
+		}
+	}
+}
+
+// A Retry-After that is neither delay-seconds nor an HTTP date (RFC 9110
+// §10.2.3) is read as no value, as every nimbus client reads it: the 503
+// is still retried, after the policy's default wait, and the error carries
+// no wait. Fractions, exponents and Inf used to be taken as seconds
+// (ParseFloat), so "1e3" made the error say 16m40s and "+5" was 5 s; the
+// Worker only ever sends "5" and the SDK never retries, so no server
+// relies on them.
+func TestHostileRetryAfterOutsideRFC9110IsTheDefaultWait(t *testing.T) {
+	for _, v := range []string{"1.5", "0.5", "Inf", "1e3", "+5", "5abc", "-1", "0x10"} {
+		var attempts atomic.Int32
+		srv := hostile(t, map[string]opHandler{"stat": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+			attempts.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Retry-After", v)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"ok":false,"error":"busy","code":"E_NIMBUS_DO_OVERLOADED"}`)
+		}})
+		sb := box(t, newClient(t, srv.URL, "use", func(o *sc.Options) {
+			o.Retry = sc.RetryPolicy{MaxAttempts: 2, MaxWait: 50 * time.Millisecond, DefaultWait: time.Millisecond}
+		}), "job-1")
+		_, err := sb.Stat(ctx(t), "/x")
+		var re *sc.RemoteError
+		if !errors.As(err, &re) || re.Status != 503 {
+			t.Fatalf("%s: %v", v, err)
+		}
+		if re.RetryAfter != 0 {
+			t.Errorf("%s: RetryAfter = %v, want none", v, re.RetryAfter)
+		}
+		if n := attempts.Load(); n != 2 {
+			t.Errorf("%s: %d attempts, want 2 (a 503 with a Retry-After is retried)", v, n)
 		}
 	}
 }

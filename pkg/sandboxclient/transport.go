@@ -10,10 +10,11 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/retryafter"
 )
 
 // Media types of the remote API.
@@ -209,29 +210,20 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// retryAfter parses Retry-After (seconds or HTTP date) and caps it.
+// retryAfter reads Retry-After (internal/retryafter: delay-seconds or an
+// HTTP date) capped at p.MaxWait. ok is false only when there is no header:
+// a 503 that carries one, even one that does not parse, is the Worker's
+// "come back later", so an unreadable value waits p.DefaultWait.
 func retryAfter(h http.Header, p RetryPolicy) (time.Duration, bool) {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
+	v := h.Get("Retry-After")
+	if strings.TrimSpace(v) == "" {
 		return 0, false
 	}
-	var d time.Duration
-	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 {
-		// Capped before the conversion: 10^12 seconds (or Inf) overflows
-		// a Duration into a negative wait.
-		d = time.Duration(min(secs, p.MaxWait.Seconds()) * float64(time.Second))
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = time.Until(t)
-		if d < 0 {
-			d = 0
-		}
-	} else {
+	d, ok := retryafter.Parse(v, time.Now())
+	if !ok {
 		d = p.DefaultWait
 	}
-	if d > p.MaxWait {
-		d = p.MaxWait
-	}
-	return d, true
+	return min(d, p.MaxWait), true
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

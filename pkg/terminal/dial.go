@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/nimbus-sh/nimbus/internal/retryafter"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
@@ -137,10 +138,11 @@ func handshakeError(ctx context.Context, resp *http.Response, err error, limit t
 			e.Message += ": " + t
 		}
 		if st == http.StatusServiceUnavailable {
-			if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
-				// Kept as asked (bounded only against overflow) so that
-				// a refusal to wait can say how long the server wanted.
-				e.RetryAfter = time.Duration(min(n, 86400)) * time.Second
+			if d, ok := retryafter.Parse(resp.Header.Get("Retry-After"), time.Now()); ok {
+				// Kept as asked (cut at a day, which no wait comes near)
+				// so that a refusal to wait can say how long the server
+				// wanted.
+				e.RetryAfter = min(d, 24*time.Hour)
 			}
 		}
 	case st >= 300 && st < 400:

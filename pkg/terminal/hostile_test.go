@@ -119,6 +119,44 @@ func TestHostileRedirectedUpgrade(t *testing.T) {
 	}
 }
 
+// Retry-After is read by internal/retryafter, as every nimbus client reads
+// it: the HTTP-date form counts (Atoi ignored it, so a server asking for an
+// hour was redialled twice more at once), a number of seconds too big for
+// Atoi is a day rather than nothing, and "+300", which Atoi took for five
+// minutes, is no wait (RFC 9110 delay-seconds has no sign): the usual
+// redials follow.
+func TestHostileFirstConnectionRetryAfterForms(t *testing.T) {
+	for _, tc := range []struct {
+		retryAfter string
+		dials      int32
+		says       string
+	}{
+		{time.Now().Add(time.Hour).UTC().Format(http.TimeFormat), 1, "asks to come back in "},
+		{"99999999999999999999", 1, "asks to come back in 24h0m0s"},
+		{"+300", 3, "the server answered 503"},
+	} {
+		t.Run(tc.retryAfter, func(t *testing.T) {
+			var dials atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				dials.Add(1)
+				w.Header().Set("Retry-After", tc.retryAfter)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.Write([]byte(`{"ok":false,"error":"overloaded","code":"E_NIMBUS_DO_OVERLOADED"}`))
+			}))
+			t.Cleanup(srv.Close)
+			s := start(t, termOpts(srv.URL, "job-1"))
+			_, err := s.wait()
+			if codeOf(err) != terminal.CodeUnavailable || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("err = %v (code %q), want %s saying %q", err, codeOf(err), terminal.CodeUnavailable, tc.says)
+			}
+			if n := dials.Load(); n != tc.dials {
+				t.Fatalf("%d dials, want %d", n, tc.dials)
+			}
+		})
+	}
+}
+
 // The first connection of an attach waits out a 503's Retry-After only up
 // to the sandbox client's cap: a server asking for 5 minutes (which was
 // waited out twice, 10 minutes for a CI job) makes attach fail at once,
