@@ -161,7 +161,9 @@ func TestPackumentRetryAfterWithTrailingTextIsNoWait(t *testing.T) {
 			if _, err := c.Packument(ctx, "@nimbus-sh/runtime-bash"); err == nil {
 				t.Fatalf("Retry-After %q was read as a wait of 0:\n%s", ra, srv.Summary())
 			}
-			if n := len(srv.Requests()); n != 1 {
+			// At most one: a machine slow enough to spend the whole second
+			// before the first answer sends none, which is no retry either.
+			if n := len(srv.Requests()); n > 1 {
 				t.Fatalf("%d requests, want 1 (the backoff, not the header, sets the wait)", n)
 			}
 		})
