@@ -702,7 +702,7 @@ func TestMCPVanishedClientStillDestroysTheFreshSandbox(t *testing.T) {
 	if !slices.Contains(sandboxDirs(t, dev.Data), "acme:_:"+id) {
 		t.Fatalf("sandbox %q not created", id)
 	}
-	send(`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"nimbus_exec","arguments":{"command":"sleep 30"}}}`)
+	send(`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"nimbus_exec","arguments":{"command":"sleep 600"}}}`)
 	// The client vanishes: every pipe closes at once.
 	_ = stdout.Close()
 	_ = stderr.Close()
@@ -818,5 +818,93 @@ func TestMCPLargeCallOverStdio(t *testing.T) {
 	}
 	if out, res := mcpCall(t, cs, "nimbus_exec", map[string]any{"command": "wc -c < big.txt"}); res.IsError || strings.TrimSpace(out["stdout"].(string)) != strconv.Itoa(n) {
 		t.Fatalf("the session did not survive: %v %s\n%s", out, resultText(res), stderr)
+	}
+}
+
+// runMCPLocal runs `nimbus mcp --local` with stdin as its whole input,
+// and returns its replies by id, its stderr and its exit code.
+func runMCPLocal(t *testing.T, stdin io.Reader) (map[string]map[string]any, string, int) {
+	t.Helper()
+	nimbus, err := exec.LookPath("nimbus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, nimbus, "mcp", "--local")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "NIMBUS_DEV_DATA=" + filepath.Join(home, "data"),
+		"NIMBUS_LEDGER=" + filepath.Join(home, "ledger.jsonl"), "NO_COLOR=1", "LANG=C"}
+	cmd.Stdin = stdin
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]any{}
+	dec := json.NewDecoder(&stdout)
+	for {
+		var m map[string]any
+		if err := dec.Decode(&m); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("stdout: %v\nstderr:\n%s", err, stderr.String())
+		}
+		id, _ := json.Marshal(m["id"])
+		got[string(id)] = m
+	}
+	return got, stderr.String(), code
+}
+
+const mcpInit = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}
+{"jsonrpc":"2.0","method":"notifications/initialized"}
+`
+
+// printf '…initialize…\n…tools/call…\n' | nimbus mcp --local: a script's
+// requests, followed at once by the end of the input, all get their
+// replies before nimbus exits. The SDK closed the session at the end of
+// the input with the requests still running: no reply at all, exit 0.
+func TestMCPStdioEndOfInputWaitsForReplies(t *testing.T) {
+	got, stderr, code := runMCPLocal(t, strings.NewReader(mcpInit+
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"nimbus_exec","arguments":{"command":"echo piped-$((6*7))"}}}`+"\n"))
+	if code != 0 || got["1"]["result"] == nil {
+		t.Fatalf("exit %d, initialize %v\nstderr:\n%s", code, got["1"], stderr)
+	}
+	if r, _ := json.Marshal(got["2"]["result"]); !strings.Contains(string(r), `"stdout":"piped-42\n"`) {
+		t.Fatalf("tools/call: %s\nstderr:\n%s", r, stderr)
+	}
+	if !strings.Contains(stderr, "destroyed sandbox mcp-") {
+		t.Errorf("the fresh sandbox was not destroyed:\n%s", stderr)
+	}
+}
+
+// A message over 32 MiB is answered with an error (E_MCP_FRAME_TOO_LARGE)
+// when it names its request id, and the session goes on; without an id
+// nimbus says so on stderr and exits 65. The session used to end either
+// way (exit 69, "inbound JSON-RPC frame exceeded…"), destroying the fresh
+// sandbox with the agent's work.
+func TestMCPStdioOversizedMessage(t *testing.T) {
+	pad := bytes.Repeat([]byte("a"), 32<<20)
+	got, stderr, code := runMCPLocal(t, io.MultiReader(strings.NewReader(mcpInit+
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"nimbus_writeFile","arguments":{"path":"big","content":"`),
+		bytes.NewReader(pad), strings.NewReader(`"}}}`+"\n"+
+			`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"nimbus_exec","arguments":{"command":"echo still-here"}}}`+"\n")))
+	e, _ := got["2"]["error"].(map[string]any)
+	if code != 0 || e == nil || !strings.Contains(fmt.Sprint(e["message"]), "E_MCP_FRAME_TOO_LARGE") {
+		t.Fatalf("exit %d, oversized call answered %v\nstderr:\n%s", code, got["2"], stderr)
+	}
+	if r, _ := json.Marshal(got["3"]["result"]); !strings.Contains(string(r), `"stdout":"still-here\n"`) {
+		t.Fatalf("the session did not go on: %s\nstderr:\n%s", r, stderr)
+	}
+
+	_, stderr, code = runMCPLocal(t, io.MultiReader(strings.NewReader(mcpInit+`{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"`),
+		bytes.NewReader(pad), strings.NewReader(`"}}`+"\n")))
+	if code != 65 || !strings.Contains(stderr, `"code":"E_MCP_FRAME_TOO_LARGE"`) || !strings.Contains(stderr, "more than 32 MiB") {
+		t.Fatalf("exit %d\nstderr:\n%s", code, stderr)
 	}
 }

@@ -51,8 +51,9 @@ const (
 	// MaxMessage is the largest message (one tool call) the server reads,
 	// on stdio as over HTTP: a writeFile of the client's whole write limit
 	// (20 MiB by default), base64 included, fits. The SDK's stdio default
-	// (16 MiB) is smaller, and a stdio frame over the limit ends the
-	// session, which destroys a fresh sandbox with the agent's work.
+	// (16 MiB) is smaller; RunStdio answers a longer message with an
+	// error instead of ending the session (the SDK's way), which would
+	// destroy a fresh sandbox with the agent's work.
 	MaxMessage = 32 << 20
 	// ExtensionKey names the capabilities extension that carries the
 	// Descriptor.
@@ -205,8 +206,8 @@ func (s *Server) Descriptor() Descriptor { return s.desc }
 
 // Run serves one client over t (stdio, in-memory…) until it disconnects or
 // ctx ends; when ctx ends, running tool calls are cancelled (Close), so Run
-// returns without waiting for their commands. An IOTransport or
-// StdioTransport should set MaxLineLength to MaxMessage.
+// returns without waiting for their commands. For standard input and
+// output, use RunStdio.
 func (s *Server) Run(ctx context.Context, t mcp.Transport) error {
 	defer context.AfterFunc(ctx, s.Close)()
 	return s.mcp.Run(ctx, t)

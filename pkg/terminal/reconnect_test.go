@@ -16,12 +16,14 @@ import (
 
 // proxy is a TCP proxy in front of a server that can cut, freeze (keep
 // open but carry nothing, as a socket that died without a close) or
-// refuse connections.
+// refuse connections, or black-hole new ones (accept them and carry
+// nothing: the network path is still dead).
 type proxy struct {
-	t      *testing.T
-	ln     net.Listener
-	target string
-	refuse atomic.Bool
+	t         *testing.T
+	ln        net.Listener
+	target    string
+	refuse    atomic.Bool
+	blackhole atomic.Bool
 
 	mu    sync.Mutex
 	links []*link
@@ -61,6 +63,7 @@ func (p *proxy) serve() {
 			continue
 		}
 		l := &link{a: a, b: b}
+		l.frozen.Store(p.blackhole.Load())
 		p.mu.Lock()
 		p.links = append(p.links, l)
 		p.mu.Unlock()
@@ -159,6 +162,31 @@ func TestSilentDeathIsDetected(t *testing.T) {
 	s.waitEvent(terminal.EventReconnected)
 	s.typeText("echo two-$((1+1))\r")
 	s.out.waitFor(t, "two-2\r\n")
+}
+
+// A socket that dies silently on a path that stays dead (a laptop asleep,
+// a NAT that dropped the state: no FIN, no RST, and new connections
+// vanish too) is detected by the liveness probe, retried for the
+// Reconnect window, and then ends with E_TERMINAL_UNAVAILABLE: the
+// terminal never hangs.
+func TestSilentDeathOnADeadPathEndsUnavailable(t *testing.T) {
+	_, hs := newServer(t)
+	p := newProxy(t, hs.URL)
+	o := termOpts(p.url(), "dev-1")
+	o.ProbeAfter, o.DeadAfter = 200*time.Millisecond, 300*time.Millisecond
+	o.HandshakeTimeout, o.Reconnect = 300*time.Millisecond, time.Second
+	s := start(t, o)
+	s.typeText("echo one-$((0+1))\r")
+	s.out.waitFor(t, "one-1\r\n")
+	p.blackhole.Store(true)
+	p.freeze()
+	_, err := s.wait()
+	if codeOf(err) != terminal.CodeUnavailable || !strings.Contains(err.Error(), "not restored within 1s") {
+		t.Fatalf("%v", err)
+	}
+	if !s.saw(terminal.EventDisconnected) || !s.saw(terminal.EventRetrying) {
+		t.Error("the loss and the retries were not reported")
+	}
 }
 
 func TestConnectionLossWithoutReconnect(t *testing.T) {

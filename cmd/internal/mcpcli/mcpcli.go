@@ -9,8 +9,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -19,7 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/localdev"
@@ -410,7 +409,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 		serveErr = hl.serve(ctx, f, cmd, logger, srv)
 		stopCalls()
 	} else {
-		serveErr = srv.Run(ctx, &mcp.IOTransport{Reader: io.NopCloser(ios.In), Writer: nopWriteCloser{ios.Out}, MaxLineLength: mcpserver.MaxMessage})
+		serveErr = srv.RunStdio(ctx, ios.In, ios.Out)
 		if ctx.Err() == nil && serveErr != nil && isClosed(serveErr) {
 			serveErr = nil
 		}
@@ -420,16 +419,15 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 			f.Warn(&clierr.Warning{Code: CodeLedger, Message: err.Error()})
 		}
 	}
+	if fe := (*mcpserver.FrameError)(nil); errors.As(serveErr, &fe) {
+		return clierr.Wrap(fe, exitcode.DataErr, mcpserver.CodeFrameTooLarge, fe.Error(),
+			fmt.Sprintf("a client sends messages of at most %d MiB, one per line: send a large file in parts", mcpserver.MaxMessage>>20))
+	}
 	if serveErr != nil && ctx.Err() == nil {
 		return clierr.Wrap(serveErr, exitcode.Unavailable, "E_MCP_SERVE", "the MCP connection failed: "+serveErr.Error(), "")
 	}
 	return nil
 }
-
-type nopWriteCloser struct{ io.Writer }
-
-// Close leaves stdout open: the process still writes its messages.
-func (nopWriteCloser) Close() error { return nil }
 
 // isClosed tells the normal end of a stdio session (the client closed
 // stdin) from a failure.

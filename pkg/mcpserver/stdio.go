@@ -1,0 +1,415 @@
+package mcpserver
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// CodeFrameTooLarge: a stdio message was longer than MaxMessage. With its
+// id recovered, that request is answered with this code and the session
+// goes on; without, RunStdio fails with a *FrameError.
+const CodeFrameTooLarge = "E_MCP_FRAME_TOO_LARGE"
+
+// FrameError is how RunStdio ends when the client sent a message longer
+// than MaxMessage whose id could not be recovered (a notification, a
+// batch, an id beyond the part of the message that was looked at): no
+// request can be answered, and the client would wait for ever.
+type FrameError struct {
+	// Size is how many bytes of the message were read before it was
+	// dropped (at least MaxMessage+1).
+	Size int64
+}
+
+// Error says what was dropped.
+func (e *FrameError) Error() string {
+	return fmt.Sprintf("the client sent a message of more than %d MiB (the most nimbus mcp reads in one message) and it names no request id to answer", MaxMessage>>20)
+}
+
+// Code returns CodeFrameTooLarge.
+func (e *FrameError) Code() string { return CodeFrameTooLarge }
+
+// RunStdio serves one client over newline-delimited JSON-RPC on in and
+// out (standard input and output), as Run does with the SDK's IOTransport,
+// with two differences that keep a client's requests from going
+// unanswered:
+//
+//   - The end of in does not end the session while requests read from it
+//     are running: their replies are written first, however long the
+//     tools take (each is bounded by its own timeout). The SDK cancels
+//     them and closes the session at once, so `printf 'initialize…
+//     tools/call…' | nimbus mcp` got no reply at all. A client that is
+//     gone (out, a pipe or socket, has no reader any more: it was killed)
+//     is not waited for: its calls are cancelled at once.
+//   - A message longer than MaxMessage is dropped, not buffered: when its
+//     request id can be recovered, that request gets a JSON-RPC error
+//     (CodeFrameTooLarge) and the session goes on; otherwise RunStdio
+//     returns a *FrameError once running requests are answered. The SDK
+//     ended the session with its read error in both cases.
+//
+// It returns nil when in ends, and ctx.Err() when ctx ends. out is not
+// closed.
+func (s *Server) RunStdio(ctx context.Context, in io.Reader, out io.Writer) error {
+	p := &pending{ids: map[jsonrpc.ID]bool{}, done: make(chan struct{})}
+	defer p.close()
+	w := &stdioWriter{w: out, p: p}
+	r := &stdioReader{br: bufio.NewReaderSize(in, 64<<10), w: w, p: p, log: s.o.Logger}
+	// Lines are bounded here; the SDK's own bound (which counts from the
+	// end of the previous message) only catches a value spread over
+	// several lines, which no MCP client sends.
+	err := s.Run(ctx, &mcp.IOTransport{Reader: r, Writer: w, MaxLineLength: 2*MaxMessage + 2})
+	var fe *FrameError
+	if errors.As(err, &fe) {
+		return fe
+	}
+	return err
+}
+
+// pending is the set of requests read from the client and not yet
+// answered.
+type pending struct {
+	mu     sync.Mutex
+	ids    map[jsonrpc.ID]bool
+	closed bool
+	done   chan struct{} // closed by close
+}
+
+func (p *pending) add(id jsonrpc.ID) {
+	p.mu.Lock()
+	p.ids[id] = true
+	p.mu.Unlock()
+}
+
+func (p *pending) remove(id jsonrpc.ID) {
+	p.mu.Lock()
+	delete(p.ids, id)
+	p.mu.Unlock()
+}
+
+func (p *pending) empty() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.ids) == 0 || p.closed
+}
+
+// close ends every wait: the session is over, or out failed.
+func (p *pending) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.closed = true
+		close(p.done)
+	}
+}
+
+// stdioReader hands the SDK the client's messages one whole line at a
+// time, after noting the requests they carry.
+type stdioReader struct {
+	br  *bufio.Reader
+	w   *stdioWriter
+	p   *pending
+	log *slog.Logger
+
+	line []byte // what the SDK has yet to read of the current line
+	end  error  // the error returned once every pending request is answered
+}
+
+func (r *stdioReader) Read(b []byte) (int, error) {
+	for len(r.line) == 0 {
+		if r.end != nil {
+			return 0, r.drain(r.end)
+		}
+		line, err := r.next()
+		if err != nil {
+			r.end = err
+			continue
+		}
+		r.line = line
+	}
+	n := copy(b, r.line)
+	r.line = r.line[n:]
+	return n, nil
+}
+
+// drain waits until every request read has been answered, the session
+// is closed, or the client is gone (killed: its running calls are then
+// cancelled at once, as before), and returns err.
+func (r *stdioReader) drain(err error) error {
+	var gone <-chan struct{}
+	for i := 0; ; i++ {
+		changed := r.w.changed.C()
+		if r.p.empty() {
+			return err
+		}
+		if i == 0 {
+			gone = watchHangup(r.w.w, r.p.done)
+		}
+		select {
+		case <-changed:
+		case <-r.p.done:
+		case <-gone:
+			return err
+		}
+	}
+}
+
+// Close ends a wait for the pending replies: the SDK closes the
+// connection when it ends the session (a failed write, ctx cancelled).
+// The client's input is left open, as the SDK's IOTransport over
+// os.Stdin leaves it.
+func (r *stdioReader) Close() error {
+	r.p.close()
+	return nil
+}
+
+// next returns the next line, with its end, having noted its request. A
+// line longer than MaxMessage is answered here and skipped.
+func (r *stdioReader) next() ([]byte, error) {
+	for {
+		line, big, err := r.readLine()
+		if big == nil {
+			if err != nil {
+				return nil, err
+			}
+			r.note(line)
+			return line, nil
+		}
+		if aerr := r.tooLarge(big); aerr != nil {
+			return nil, aerr
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// readLine reads one line. When it is longer than MaxMessage, the rest
+// is skipped, not kept: big then describes it, and err is how reading
+// its end went (nil, or io.EOF for a last line without a newline).
+func (r *stdioReader) readLine() (line []byte, big *bigLine, err error) {
+	for {
+		chunk, err := r.br.ReadSlice('\n')
+		if len(line)+len(chunk) > MaxMessage+2 { // the message, "\r\n"
+			big = &bigLine{}
+			big.add(line)
+			for {
+				big.add(chunk)
+				if err != bufio.ErrBufferFull {
+					break
+				}
+				chunk, err = r.br.ReadSlice('\n')
+			}
+			if err != nil && err != io.EOF {
+				return nil, nil, err
+			}
+			return nil, big, err
+		}
+		line = append(line, chunk...)
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF && len(line) > 0:
+			// A last message without its newline is still a message:
+			// the next read ends the input.
+			err = nil
+		case err != nil:
+			return nil, nil, err
+		}
+		if len(bytes.TrimRight(line, "\r\n")) > MaxMessage {
+			big = &bigLine{}
+			big.add(line)
+			return nil, big, nil
+		}
+		return line, nil, nil
+	}
+}
+
+// bigLine is a line longer than MaxMessage, seen but not kept.
+type bigLine struct {
+	n    int64
+	scan idScan
+}
+
+func (b *bigLine) add(p []byte) {
+	b.n += int64(len(p))
+	b.scan.feed(p)
+}
+
+// tooLarge answers the request of a line longer than MaxMessage with an
+// error. It returns the error that ends the session when there is no
+// request to answer.
+func (r *stdioReader) tooLarge(big *bigLine) error {
+	id, ok := big.scan.request()
+	if !ok {
+		r.log.Error("message too large", "bytes", big.n, "code", CodeFrameTooLarge, "answered", false)
+		return &FrameError{Size: big.n}
+	}
+	r.log.Warn("message too large", "bytes", big.n, "code", CodeFrameTooLarge, "method", big.scan.method, "answered", true)
+	msg, err := jsonrpc.EncodeMessage(&jsonrpc.Response{ID: id, Error: &jsonrpc.Error{
+		Code: jsonrpc.CodeInvalidRequest,
+		Message: fmt.Sprintf("the message is more than %d MiB, the most nimbus mcp reads in one message [%s]; "+
+			"send a large file in parts (writeFile each part, then exec cat to join them)", MaxMessage>>20, CodeFrameTooLarge),
+		Data: json.RawMessage(`{"code":"` + CodeFrameTooLarge + `"}`),
+	}})
+	if err != nil {
+		return err
+	}
+	return r.w.inject(append(msg, '\n'))
+}
+
+// note records the request a line carries (or, in a batch, the requests),
+// and forgets the one a notifications/cancelled names, whose reply may
+// not come.
+func (r *stdioReader) note(line []byte) {
+	trimmed := bytes.TrimSpace(line)
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		var batch []struct {
+			ID     any    `json:"id"`
+			Method string `json:"method"`
+		}
+		if json.Unmarshal(trimmed, &batch) == nil {
+			for _, m := range batch {
+				if id, err := jsonrpc.MakeID(m.ID); err == nil && id.IsValid() && m.Method != "" {
+					r.p.add(id)
+				}
+			}
+		}
+		return
+	}
+	var scan idScan
+	scan.feed(trimmed)
+	if id, ok := scan.request(); ok {
+		r.p.add(id)
+		return
+	}
+	if scan.method == "notifications/cancelled" {
+		var n struct {
+			Params struct {
+				RequestID any `json:"requestId"`
+			} `json:"params"`
+		}
+		if json.Unmarshal(trimmed, &n) == nil {
+			if id, err := jsonrpc.MakeID(n.Params.RequestID); err == nil && id.IsValid() {
+				r.p.remove(id)
+				r.w.changed.Broadcast()
+			}
+		}
+	}
+}
+
+// stdioWriter passes the SDK's messages to out and forgets the requests
+// they answer.
+type stdioWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	p       *pending
+	partial []byte // the start of a message not yet ended by "\n"
+	changed signal
+}
+
+func (w *stdioWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.w.Write(b)
+	if err != nil {
+		w.p.close()
+		return n, err
+	}
+	// The SDK writes whole messages, one per call; a message split across
+	// calls is put together before it is looked at.
+	rest := b
+	for len(rest) > 0 {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			w.partial = append(w.partial, rest...)
+			break
+		}
+		msg := rest[:i]
+		if len(w.partial) > 0 {
+			msg = append(w.partial, msg...)
+			w.partial = nil
+		}
+		w.answered(msg)
+		rest = rest[i+1:]
+	}
+	w.changed.Broadcast()
+	return n, nil
+}
+
+// inject writes a message of the reader's own between the SDK's.
+func (w *stdioWriter) inject(msg []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.partial) > 0 {
+		// Never inside one of the SDK's messages (it does not split them).
+		return errors.New("mcpserver: a reply was cut in two")
+	}
+	if _, err := w.w.Write(msg); err != nil {
+		w.p.close()
+		return err
+	}
+	return nil
+}
+
+// Close leaves out open: the process still writes to it.
+func (w *stdioWriter) Close() error { return nil }
+
+// answered forgets the requests a message of the server answers.
+func (w *stdioWriter) answered(msg []byte) {
+	msg = bytes.TrimSpace(msg)
+	if len(msg) > 0 && msg[0] == '[' {
+		var batch []struct {
+			ID     any    `json:"id"`
+			Method string `json:"method"`
+		}
+		if json.Unmarshal(msg, &batch) == nil {
+			for _, m := range batch {
+				if id, err := jsonrpc.MakeID(m.ID); err == nil && id.IsValid() && m.Method == "" {
+					w.p.remove(id)
+				}
+			}
+		}
+		return
+	}
+	var scan idScan
+	scan.feed(msg)
+	if id, ok := scan.id(); ok && !scan.hasMethod {
+		w.p.remove(id)
+	}
+}
+
+// signal is a broadcast that can be waited for in a select.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// C returns a channel closed by the next Broadcast: take it before
+// looking at what Broadcast announces, so that no change is missed.
+func (s *signal) C() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+// Broadcast closes the channel C returned.
+func (s *signal) Broadcast() {
+	s.mu.Lock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+	s.mu.Unlock()
+}
