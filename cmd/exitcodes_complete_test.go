@@ -234,7 +234,8 @@ var kindExits = func() map[string]int {
 	m := map[string]int{}
 	for name, k := range map[string]provision.Kind{"Usage": provision.KindUsage, "Data": provision.KindData,
 		"Unavailable": provision.KindUnavailable, "Config": provision.KindConfig, "CantCreate": provision.KindCantCreate,
-		"Permission": provision.KindPermission, "Interrupted": provision.KindInterrupted, "Internal": provision.KindInternal} {
+		"Permission": provision.KindPermission, "Interrupted": provision.KindInterrupted, "Internal": provision.KindInternal,
+		"OSErr": provision.KindOSErr} {
 		m["pkg/provision.Kind"+name] = k.ExitCode()
 	}
 	for name, k := range map[string]runtimesync.Kind{"Usage": runtimesync.KindUsage, "Data": runtimesync.KindData,

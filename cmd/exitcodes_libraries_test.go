@@ -105,9 +105,10 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 			pvErr(provision.KindData, provision.CodeNimbusConfig)},
 		"short secret":                   {pvErr(provision.KindData, provision.CodeSecretInvalid)},
 		"the secret file cannot be read": {pvErr(provision.KindConfig, provision.CodeSecretInvalid)},
-		"a local file (wrangler config, nimbus.yaml, secret) cannot be written": {pvErr(provision.KindCantCreate, provision.CodeWriteFile)},
-		"an answer from Cloudflare nimbus does not expect":                      {pvErr(provision.KindInternal, provision.CodeAPI)},
-		"interrupted (Ctrl-C); rerun resumes":                                   {pvErr(provision.KindInterrupted, provision.CodeInterrupted)},
+		"a local file (wrangler config, nimbus.yaml, secret) cannot be written":      {pvErr(provision.KindCantCreate, provision.CodeWriteFile)},
+		"no random bytes for a generated secret (the system's random source failed)": {pvErr(provision.KindOSErr, provision.CodeRandomUnavailable)},
+		"an answer from Cloudflare nimbus does not expect":                           {pvErr(provision.KindInternal, provision.CodeAPI)},
+		"interrupted (Ctrl-C); rerun resumes":                                        {pvErr(provision.KindInterrupted, provision.CodeInterrupted)},
 	}
 	for page, examples := range map[string]map[string][]error{"runtime.md": runtimeRows, "setup.md": setupRows} {
 		rows := docTableIn(t, page, "## Errors")

@@ -19,6 +19,7 @@ import (
 	"github.com/nimbus-sh/nimbus/cmd/internal/runtimecli"
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/pkg/provision"
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
@@ -170,6 +171,11 @@ func TestExitCodeTable(t *testing.T) {
 					e := cliError(sandboxcli.Error(&transfer.PartialError{Failures: []transfer.Failure{{Path: "a", Message: "a: x"}}}))
 					if e.Exit != 74 || !strings.Contains(example, e.Code) {
 						t.Errorf("a partial copy exits %d %s, the table says 74 (%s)", e.Exit, e.Code, example)
+					}
+				case "71": // needs a failing random source: the library's test named
+					e := cliError(runtimecli.CLIError(&provision.Error{Kind: provision.KindOSErr, Code: provision.CodeRandomUnavailable, Message: "no random bytes"}))
+					if e.Exit != 71 || !strings.Contains(example, e.Code) {
+						t.Errorf("no random bytes exits %d %s, the table says 71 (%s)", e.Exit, e.Code, example)
 					}
 				case "75": // needs two publishers racing: the script named
 					e := cliError(runtimecli.CLIError(&runtimesync.Error{Kind: runtimesync.KindConflict, Code: runtimesync.CodeCatalogConflict, Message: "changed"}))

@@ -32,6 +32,9 @@ const (
 	KindCantCreate = errkind.CantCreate
 	// KindInterrupted means the caller cancelled the context (exit 130).
 	KindInterrupted = errkind.Interrupted
+	// KindOSErr means the operating system failed: no random bytes for a
+	// generated secret (exit 71).
+	KindOSErr = errkind.OSErr
 )
 
 // Stable error codes. Codes that mirror a Cloudflare error are the bare
@@ -86,6 +89,9 @@ const (
 	// CodeSecretInvalid: the JWT secret cannot be read or is not one line
 	// of at least token.MinSecretLength characters.
 	CodeSecretInvalid = "E_SECRET_INVALID"
+	// CodeRandomUnavailable: no random bytes could be read to generate
+	// the secret (Provisioner.Rand, crypto/rand by default, failed).
+	CodeRandomUnavailable = "E_RANDOM_UNAVAILABLE"
 	// CodeSecretExists: no secret was given and the Worker already has
 	// one, which a generated secret would replace with a value only this
 	// machine knows.
