@@ -103,6 +103,10 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 			pvErr(provision.KindUsage, provision.CodeInvalidPlan), first(provision.ResolveNaming(provision.Inputs{WranglerConfig: []byte(`{"name": "box"}`), Env: "qa"}))},
 		"unreadable wrangler config / nimbus.yaml": {pvErr(provision.KindData, provision.CodeWranglerConfig),
 			pvErr(provision.KindData, provision.CodeNimbusConfig)},
+		"the Worker's URL cannot be recorded in nimbus.yaml as one plain value": {func() error {
+			_, _, err := provision.SetYAMLEndpoint(nil, "https://box.acme.workers.dev/#x")
+			return err
+		}()},
 		"short secret":                   {pvErr(provision.KindData, provision.CodeSecretInvalid)},
 		"the secret file cannot be read": {pvErr(provision.KindConfig, provision.CodeSecretInvalid)},
 		"a local file (wrangler config, nimbus.yaml, secret) cannot be written":      {pvErr(provision.KindCantCreate, provision.CodeWriteFile)},
