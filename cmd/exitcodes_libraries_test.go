@@ -86,7 +86,7 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 			npmErr(npmregistry.KindInterrupted, npmregistry.CodeInterrupted), pvErr(provision.KindInterrupted, provision.CodeInterrupted)},
 	}
 	setupRows := map[string][]error{
-		"no token": {first(runtimecli.APIToken(noEnv, ""))},
+		"no token (unset or blank)": {first(runtimecli.APIToken(noEnv, "")), first(provision.NewClient(provision.ClientOptions{Token: " "}))},
 		"invalid token / inactive token": {pvErr(provision.KindPermission, provision.CodeTokenInvalid),
 			pvErr(provision.KindPermission, provision.CodeTokenInactive)},
 		"token lacks a permission (403)": {pvErr(provision.KindPermission, provision.CodePermission)},

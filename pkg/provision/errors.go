@@ -40,9 +40,14 @@ const (
 // Stable error codes. Codes that mirror a Cloudflare error are the bare
 // Cloudflare number, as cli.md asks; the rest are nimbus codes.
 const (
-	// CodeTokenInvalid: no API token was given, or Cloudflare rejected it
-	// (401).
+	// CodeTokenInvalid: Cloudflare rejected the API token (401), or it
+	// holds a character no API token has.
 	CodeTokenInvalid = "E_CF_TOKEN_INVALID"
+	// CodeTokenMissing: no API token was given (empty or blank). It is
+	// the code nimbus gives every missing setting (a CLOUDFLARE_API_TOKEN
+	// that is not set included), so a script sees one code for one
+	// condition.
+	CodeTokenMissing = "E_CONFIG_MISSING"
 	// CodeTokenInactive: the token verifies but is not active (disabled
 	// or expired).
 	CodeTokenInactive = "E_CF_TOKEN_INACTIVE"
