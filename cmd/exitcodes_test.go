@@ -211,6 +211,13 @@ func TestExitCodeTable(t *testing.T) {
 			if got, stderr := runNimbus(t, work, env, "sandbox", "exec", id, "--", "true"); strconv.Itoa(got) != wantExec {
 				t.Errorf("%s (HTTP %s): sandbox exec exits %d, the table says %s\n%s", row[0], row[1], got, wantExec, stderr)
 			}
+			if family := "`HTTP_<status>`"; strings.Contains(row[0], family) {
+				// The code an answer without one is reported with.
+				want := `"code":"HTTP_` + row[1] + `"`
+				if got, stderr := runNimbus(t, work, env, "--json", "sandbox", "ready", id); strconv.Itoa(got) != wantExit || !strings.Contains(stderr, want) {
+					t.Errorf("%s (HTTP %s): sandbox ready --json exits %d without %s\n%s", row[0], row[1], got, want, stderr)
+				}
+			}
 		}
 	})
 
@@ -355,7 +362,7 @@ func TestExitCodeTableMCPAndLedger(t *testing.T) {
 	}
 }
 
-// parseCodeCell reads "`E_X`" or "`E_X` `MESSAGE…`" or "(no code)".
+// parseCodeCell reads "`E_X`" or "`E_X` `MESSAGE…`" or "(no code)…".
 func parseCodeCell(cell string) (code, message string) {
 	if strings.HasPrefix(cell, "(") {
 		return "", "scripted failure"
