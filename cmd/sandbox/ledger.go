@@ -91,28 +91,25 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 	})
 	// The drain went through every entry it read; what it could not read,
 	// and a ledger it could not write, are reported after the outcomes.
-	var unreadable, unwritten error
+	var unreadable, unwritten *ledger.Error
 	if err != nil {
-		errs := []error{err}
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			errs = j.Unwrap()
+		var de *ledger.DrainError
+		if !errors.As(err, &de) {
+			return ledgerError(err)
 		}
-		for _, e := range errs {
-			switch {
-			case errors.Is(e, ledger.ErrTorn):
-				// A warning, once: the drain dropped the torn records.
-				o.f.Warn(&clierr.Warning{Code: CodeLedgerTorn, Message: e.Error() + "; dropped from the ledger",
-					Hint: "a nimbus command was killed while it recorded a sandbox; it had not created it yet"})
-			case errors.Is(e, ledger.ErrUnreadable):
-				unreadable = e
-			case errors.Is(e, ledger.ErrUntrusted) || len(outcomes) == 0:
-				// The ledger could not be read at all (replaced since
-				// Pending read it).
-				return ledgerError(e)
-			default:
-				unwritten = e
-			}
+		switch de.Kind {
+		case ledger.DrainNotRead:
+			return ledgerError(de.Read)
+		case ledger.DrainUntrusted:
+			// Replaced since it was read by a file it must not trust.
+			return ledgerError(de.Unwritten)
 		}
+		if de.Torn != nil {
+			// A warning, once: the drain dropped the torn records.
+			o.f.Warn(&clierr.Warning{Code: CodeLedgerTorn, Message: de.Torn.Error() + "; dropped from the ledger",
+				Hint: "a nimbus command was killed while it recorded a sandbox; it had not created it yet"})
+		}
+		unreadable, unwritten = de.Unreadable, de.Unwritten
 	}
 	if len(outcomes) == 0 {
 		if o.f.MachineOutput() {
@@ -150,9 +147,7 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 	}
 	var notes string
 	if unreadable != nil {
-		var le *ledger.Error
-		errors.As(unreadable, &le)
-		notes += fmt.Sprintf("; %s could not be read either", lineWord(le.Lines))
+		notes += fmt.Sprintf("; %s could not be read either", lineWord(unreadable.Lines))
 	}
 	if unwritten != nil && first != nil {
 		notes += fmt.Sprintf("; the ledger could not record the destroyed ones: %v", unwritten)
