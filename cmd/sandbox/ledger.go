@@ -92,18 +92,19 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 	// The drain went through every entry it read; what it could not read,
 	// and a ledger it could not write, are reported after the outcomes.
 	var unreadable, unwritten *ledger.Error
+	untrusted := false
 	if err != nil {
 		var de *ledger.DrainError
 		if !errors.As(err, &de) {
 			return ledgerError(err)
 		}
-		switch de.Kind {
-		case ledger.DrainNotRead:
+		if de.Kind == ledger.DrainNotRead {
 			return ledgerError(de.Read)
-		case ledger.DrainUntrusted:
-			// Replaced since it was read by a file it must not trust.
-			return ledgerError(de.Unwritten)
 		}
+		// Made a file it must not trust since it was read: what was
+		// destroyed is reported as for a ledger that cannot be written,
+		// with the untrusted ledger's code.
+		untrusted = de.Kind == ledger.DrainUntrusted
 		if de.Torn != nil {
 			// A warning, once: the drain dropped the torn records.
 			o.f.Warn(&clierr.Warning{Code: CodeLedgerTorn, Message: de.Torn.Error() + "; dropped from the ledger",
@@ -158,6 +159,9 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 		errors.As(first, &ce)
 		msg := fmt.Sprintf("%d of %d sandboxes could not be destroyed (first: %s); they stay in the ledger %s", len(res.Failed), len(outcomes), ce.Message, l.Path())
 		return clierr.Wrap(ce, ce.Exit, ce.Code, msg+notes, "fix the cause and run it again: destroying is idempotent")
+	case untrusted:
+		return clierr.Wrap(unwritten, exitcode.NoPerm, CodeLedgerUntrusted, fmt.Sprintf("%v; the %d sandboxes were destroyed, but stay pending in the ledger%s", unwritten, len(res.Destroyed), notes),
+			"someone made "+l.Path()+" writable by others, or replaced it, while the drain ran: if it was you, chmod 600 it and rerun, which destroys them again harmlessly; otherwise delete it")
 	case unwritten != nil:
 		return clierr.Wrap(unwritten, exitcode.CantCreate, clierr.CodeIO, fmt.Sprintf("%v; the %d sandboxes were destroyed, but stay pending in the ledger%s", unwritten, len(res.Destroyed), notes),
 			"a rerun destroys them again harmlessly once the ledger can be written")
