@@ -48,6 +48,25 @@ var testSupportDirs = []string{
 // (E_HTTP_ + a status).
 var codeLiteral = regexp.MustCompile(`^"([EW]_[A-Z0-9_]+)"$`)
 
+// codeFamily is a family of codes as the sources format them: a prefix
+// and the number %d gives it at run time, an HTTP status (HTTP_%d, the
+// code of a Worker's error answer without one). The page names the
+// family PREFIX<status> (`HTTP_<status>`), since no one status is the
+// code.
+var codeFamily = regexp.MustCompile(`^"([A-Z][A-Z0-9]*_)%d"$`)
+
+// familyMember is a code of a family as a command reports it (HTTP_502).
+var familyMember = regexp.MustCompile(`^([A-Z][A-Z0-9]*_)[0-9]{3}$`)
+
+// familyOf is the family a code a command reported belongs to
+// ("HTTP_<status>" for HTTP_502), or the code itself.
+func familyOf(code string) string {
+	if m := familyMember.FindStringSubmatch(code); m != nil && !strings.HasPrefix(code, "E_") {
+		return m[1] + "<status>"
+	}
+	return code
+}
+
 // sourceFile is one parsed non-test Go file of the program.
 type sourceFile struct {
 	dir  string // relative to the repository root, slash-separated
@@ -114,6 +133,9 @@ func sourceCodes(files []sourceFile) map[string]bool {
 			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
 				if m := codeLiteral.FindStringSubmatch(lit.Value); m != nil {
 					codes[m[1]] = true
+				}
+				if m := codeFamily.FindStringSubmatch(lit.Value); m != nil {
+					codes[m[1]+"<status>"] = true
 				}
 			}
 			return true
@@ -234,7 +256,8 @@ var kindExits = func() map[string]int {
 	m := map[string]int{}
 	for name, k := range map[string]provision.Kind{"Usage": provision.KindUsage, "Data": provision.KindData,
 		"Unavailable": provision.KindUnavailable, "Config": provision.KindConfig, "CantCreate": provision.KindCantCreate,
-		"Permission": provision.KindPermission, "Interrupted": provision.KindInterrupted, "Internal": provision.KindInternal} {
+		"Permission": provision.KindPermission, "Interrupted": provision.KindInterrupted, "Internal": provision.KindInternal,
+		"OSErr": provision.KindOSErr} {
 		m["pkg/provision.Kind"+name] = k.ExitCode()
 	}
 	for name, k := range map[string]runtimesync.Kind{"Usage": runtimesync.KindUsage, "Data": runtimesync.KindData,
@@ -472,7 +495,7 @@ type docRow struct {
 	cells   []string
 }
 
-var docCode = regexp.MustCompile("`([EW]_[A-Z0-9_]+|1[0-9]{4})`")
+var docCode = regexp.MustCompile("`([EW]_[A-Z0-9_]+|1[0-9]{4}|[A-Z][A-Z0-9]*_<status>)`")
 
 func valueAt(vs *ast.ValueSpec, i int) ast.Expr {
 	if i < len(vs.Values) {
@@ -573,6 +596,13 @@ func TestExitCodeTableComplete(t *testing.T) {
 		}
 		status, _ := strconv.Atoi(row.cells[1])
 		code, msg := parseCodeCell(row.cells[0])
+		if code == "" {
+			// An answer without a code: the code and exit the command
+			// reports it with.
+			e := cliError(sandboxcli.Error(&sc.RemoteError{Op: "ready", Status: status, Message: msg}))
+			got.add(familyOf(e.Code), e.Exit)
+			continue
+		}
 		got.add(code, sandboxcli.RemoteExit(status, code, msg))
 	}
 	served := map[string]map[int]bool{}

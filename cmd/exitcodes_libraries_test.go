@@ -86,7 +86,7 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 			npmErr(npmregistry.KindInterrupted, npmregistry.CodeInterrupted), pvErr(provision.KindInterrupted, provision.CodeInterrupted)},
 	}
 	setupRows := map[string][]error{
-		"no token": {first(runtimecli.APIToken(noEnv, ""))},
+		"no token (unset or blank)": {first(runtimecli.APIToken(noEnv, "")), first(provision.NewClient(provision.ClientOptions{Token: " "}))},
 		"invalid token / inactive token": {pvErr(provision.KindPermission, provision.CodeTokenInvalid),
 			pvErr(provision.KindPermission, provision.CodeTokenInactive)},
 		"token lacks a permission (403)": {pvErr(provision.KindPermission, provision.CodePermission)},
@@ -103,11 +103,16 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 			pvErr(provision.KindUsage, provision.CodeInvalidPlan), first(provision.ResolveNaming(provision.Inputs{WranglerConfig: []byte(`{"name": "box"}`), Env: "qa"}))},
 		"unreadable wrangler config / nimbus.yaml": {pvErr(provision.KindData, provision.CodeWranglerConfig),
 			pvErr(provision.KindData, provision.CodeNimbusConfig)},
+		"the Worker's URL cannot be recorded in nimbus.yaml as one plain value": {func() error {
+			_, _, err := provision.SetYAMLEndpoint(nil, "https://box.acme.workers.dev/#x")
+			return err
+		}()},
 		"short secret":                   {pvErr(provision.KindData, provision.CodeSecretInvalid)},
 		"the secret file cannot be read": {pvErr(provision.KindConfig, provision.CodeSecretInvalid)},
-		"a local file (wrangler config, nimbus.yaml, secret) cannot be written": {pvErr(provision.KindCantCreate, provision.CodeWriteFile)},
-		"an answer from Cloudflare nimbus does not expect":                      {pvErr(provision.KindInternal, provision.CodeAPI)},
-		"interrupted (Ctrl-C); rerun resumes":                                   {pvErr(provision.KindInterrupted, provision.CodeInterrupted)},
+		"a local file (wrangler config, nimbus.yaml, secret) cannot be written":      {pvErr(provision.KindCantCreate, provision.CodeWriteFile)},
+		"no random bytes for a generated secret (the system's random source failed)": {pvErr(provision.KindOSErr, provision.CodeRandomUnavailable)},
+		"an answer from Cloudflare nimbus does not expect":                           {pvErr(provision.KindInternal, provision.CodeAPI)},
+		"interrupted (Ctrl-C); rerun resumes":                                        {pvErr(provision.KindInterrupted, provision.CodeInterrupted)},
 	}
 	for page, examples := range map[string]map[string][]error{"runtime.md": runtimeRows, "setup.md": setupRows} {
 		rows := docTableIn(t, page, "## Errors")

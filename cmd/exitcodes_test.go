@@ -19,6 +19,7 @@ import (
 	"github.com/nimbus-sh/nimbus/cmd/internal/runtimecli"
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/pkg/provision"
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
@@ -171,6 +172,11 @@ func TestExitCodeTable(t *testing.T) {
 					if e.Exit != 74 || !strings.Contains(example, e.Code) {
 						t.Errorf("a partial copy exits %d %s, the table says 74 (%s)", e.Exit, e.Code, example)
 					}
+				case "71": // needs a failing random source: the library's test named
+					e := cliError(runtimecli.CLIError(&provision.Error{Kind: provision.KindOSErr, Code: provision.CodeRandomUnavailable, Message: "no random bytes"}))
+					if e.Exit != 71 || !strings.Contains(example, e.Code) {
+						t.Errorf("no random bytes exits %d %s, the table says 71 (%s)", e.Exit, e.Code, example)
+					}
 				case "75": // needs two publishers racing: the script named
 					e := cliError(runtimecli.CLIError(&runtimesync.Error{Kind: runtimesync.KindConflict, Code: runtimesync.CodeCatalogConflict, Message: "changed"}))
 					if e.Exit != 75 || !strings.Contains(example, e.Code) {
@@ -204,6 +210,13 @@ func TestExitCodeTable(t *testing.T) {
 			}
 			if got, stderr := runNimbus(t, work, env, "sandbox", "exec", id, "--", "true"); strconv.Itoa(got) != wantExec {
 				t.Errorf("%s (HTTP %s): sandbox exec exits %d, the table says %s\n%s", row[0], row[1], got, wantExec, stderr)
+			}
+			if family := "`HTTP_<status>`"; strings.Contains(row[0], family) {
+				// The code an answer without one is reported with.
+				want := `"code":"HTTP_` + row[1] + `"`
+				if got, stderr := runNimbus(t, work, env, "--json", "sandbox", "ready", id); strconv.Itoa(got) != wantExit || !strings.Contains(stderr, want) {
+					t.Errorf("%s (HTTP %s): sandbox ready --json exits %d without %s\n%s", row[0], row[1], got, want, stderr)
+				}
 			}
 		}
 	})
@@ -349,7 +362,7 @@ func TestExitCodeTableMCPAndLedger(t *testing.T) {
 	}
 }
 
-// parseCodeCell reads "`E_X`" or "`E_X` `MESSAGE…`" or "(no code)".
+// parseCodeCell reads "`E_X`" or "`E_X` `MESSAGE…`" or "(no code)…".
 func parseCodeCell(cell string) (code, message string) {
 	if strings.HasPrefix(cell, "(") {
 		return "", "scripted failure"

@@ -91,28 +91,26 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 	})
 	// The drain went through every entry it read; what it could not read,
 	// and a ledger it could not write, are reported after the outcomes.
-	var unreadable, unwritten error
+	var unreadable, unwritten *ledger.Error
+	untrusted := false
 	if err != nil {
-		errs := []error{err}
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			errs = j.Unwrap()
+		var de *ledger.DrainError
+		if !errors.As(err, &de) {
+			return ledgerError(err)
 		}
-		for _, e := range errs {
-			switch {
-			case errors.Is(e, ledger.ErrTorn):
-				// A warning, once: the drain dropped the torn records.
-				o.f.Warn(&clierr.Warning{Code: CodeLedgerTorn, Message: e.Error() + "; dropped from the ledger",
-					Hint: "a nimbus command was killed while it recorded a sandbox; it had not created it yet"})
-			case errors.Is(e, ledger.ErrUnreadable):
-				unreadable = e
-			case errors.Is(e, ledger.ErrUntrusted) || len(outcomes) == 0:
-				// The ledger could not be read at all (replaced since
-				// Pending read it).
-				return ledgerError(e)
-			default:
-				unwritten = e
-			}
+		if de.Kind == ledger.DrainNotRead {
+			return ledgerError(de.Read)
 		}
+		// Made a file it must not trust since it was read: what was
+		// destroyed is reported as for a ledger that cannot be written,
+		// with the untrusted ledger's code.
+		untrusted = de.Kind == ledger.DrainUntrusted
+		if de.Torn != nil {
+			// A warning, once: the drain dropped the torn records.
+			o.f.Warn(&clierr.Warning{Code: CodeLedgerTorn, Message: de.Torn.Error() + "; dropped from the ledger",
+				Hint: "a nimbus command was killed while it recorded a sandbox; it had not created it yet"})
+		}
+		unreadable, unwritten = de.Unreadable, de.Unwritten
 	}
 	if len(outcomes) == 0 {
 		if o.f.MachineOutput() {
@@ -150,9 +148,7 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 	}
 	var notes string
 	if unreadable != nil {
-		var le *ledger.Error
-		errors.As(unreadable, &le)
-		notes += fmt.Sprintf("; %s could not be read either", lineWord(le.Lines))
+		notes += fmt.Sprintf("; %s could not be read either", lineWord(unreadable.Lines))
 	}
 	if unwritten != nil && first != nil {
 		notes += fmt.Sprintf("; the ledger could not record the destroyed ones: %v", unwritten)
@@ -163,6 +159,9 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 		errors.As(first, &ce)
 		msg := fmt.Sprintf("%d of %d sandboxes could not be destroyed (first: %s); they stay in the ledger %s", len(res.Failed), len(outcomes), ce.Message, l.Path())
 		return clierr.Wrap(ce, ce.Exit, ce.Code, msg+notes, "fix the cause and run it again: destroying is idempotent")
+	case untrusted:
+		return clierr.Wrap(unwritten, exitcode.NoPerm, CodeLedgerUntrusted, fmt.Sprintf("%v; the %d sandboxes were destroyed, but stay pending in the ledger%s", unwritten, len(res.Destroyed), notes),
+			"someone made "+l.Path()+" writable by others, or replaced it, while the drain ran: if it was you, chmod 600 it and rerun, which destroys them again harmlessly; otherwise delete it")
 	case unwritten != nil:
 		return clierr.Wrap(unwritten, exitcode.CantCreate, clierr.CodeIO, fmt.Sprintf("%v; the %d sandboxes were destroyed, but stay pending in the ledger%s", unwritten, len(res.Destroyed), notes),
 			"a rerun destroys them again harmlessly once the ledger can be written")

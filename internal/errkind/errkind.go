@@ -47,6 +47,9 @@ const (
 	Permission
 	// Interrupted means the caller cancelled the context (130).
 	Interrupted
+	// OSErr means the operating system failed: no random bytes could be
+	// read (71).
+	OSErr
 )
 
 // ExitCode is the sysexits(3) status of k (see the constants).
@@ -68,6 +71,8 @@ func (k Kind) ExitCode() int {
 		return exitcode.NoPerm
 	case Interrupted:
 		return exitcode.Interrupted
+	case OSErr:
+		return exitcode.OSErr
 	}
 	return exitcode.Software
 }

@@ -11,8 +11,8 @@ import (
 func TestExitCode(t *testing.T) {
 	for k, want := range map[Kind]int{
 		Internal: 70, Usage: 64, Data: 65, Unavailable: 69, NotFound: 69,
-		Config: 78, CantCreate: 73, Conflict: 75, Permission: 77, Interrupted: 130,
-		Kind(-1): 70, Interrupted + 1: 70,
+		Config: 78, CantCreate: 73, Conflict: 75, Permission: 77, Interrupted: 130, OSErr: 71,
+		Kind(-1): 70, OSErr + 1: 70,
 	} {
 		if got := k.ExitCode(); got != want {
 			t.Errorf("Kind(%d).ExitCode() = %d, want %d", k, got, want)

@@ -24,6 +24,9 @@ const (
 	// Software means an internal error in nimbus or an unexpected failure
 	// inside the service (a 500 it could not explain).
 	Software = 70
+	// OSErr means the operating system failed nimbus: no random bytes
+	// for a secret. Nothing the command line or the input can fix.
+	OSErr = 71
 	// CantCreate means an output could not be created (init target not
 	// empty, a full disk).
 	CantCreate = 73

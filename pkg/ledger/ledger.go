@@ -410,19 +410,122 @@ type Outcome struct {
 	Err error
 }
 
+// DrainKind is what a drain could not do, beyond destroying sandboxes
+// (each Outcome says that): the most severe of what a DrainError holds.
+type DrainKind int
+
+// The kinds of a DrainError, least severe first.
+const (
+	// DrainTorn: add records cut short were dropped (DrainError.Torn): a
+	// warning, the drain did all it had to.
+	DrainTorn DrainKind = iota + 1
+	// DrainUnreadable: lines that are not records were skipped
+	// (DrainError.Unreadable): a sandbox one recorded was not destroyed.
+	DrainUnreadable
+	// DrainUnwritten: a destroyed sandbox could not be forgotten
+	// (DrainError.Unwritten): it stays pending, to be destroyed again
+	// harmlessly.
+	DrainUnwritten
+	// DrainUntrusted: a destroyed sandbox could not be forgotten because
+	// the ledger became a file another user could have written
+	// (DrainError.Unwritten wraps ErrUntrusted).
+	DrainUntrusted
+	// DrainNotRead: the ledger could not be read at all, or is not
+	// trusted (DrainError.Read): nothing was destroyed.
+	DrainNotRead
+)
+
+// DrainError is what Drain could not do, sorted, so that a caller picks
+// its message and exit status from Kind and the fields rather than from
+// the causes: every field it does not hold is nil. It unwraps to each
+// *Error it holds, so errors.Is(err, ErrTorn) and the like hold as for the
+// errors themselves.
+type DrainError struct {
+	// Kind is the most severe of what follows.
+	Kind DrainKind
+	// Read is why the ledger could not be read (DrainNotRead); the
+	// drain destroyed nothing and the other fields are nil.
+	Read *Error
+	// Unwritten is the first failure to forget a destroyed sandbox.
+	Unwritten *Error
+	// Unreadable holds the lines that are not records (ErrUnreadable);
+	// len(Unreadable.Lines) counts them.
+	Unreadable *Error
+	// Torn holds the add records cut short, dropped (ErrTorn);
+	// len(Torn.Lines) counts them.
+	Torn *Error
+}
+
+// errs is what e holds, in the order Error and Unwrap give it.
+func (e *DrainError) errs() []error {
+	var out []error
+	for _, x := range []*Error{e.Read, e.Unwritten, e.Unreadable, e.Torn} {
+		if x != nil {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Error is what errors.Join of the errors held gives: each on its line.
+func (e *DrainError) Error() string { return errors.Join(e.errs()...).Error() }
+
+// Unwrap returns the errors held: Read, Unwritten, Unreadable, Torn.
+func (e *DrainError) Unwrap() []error { return e.errs() }
+
+// drainError sorts what a drain could not do (nil when it did all).
+func drainError(forget error, c *contents, path string) error {
+	e := &DrainError{}
+	if forget != nil {
+		e.Unwritten, e.Kind = asError(forget, path), DrainUnwritten
+		if errors.Is(forget, ErrUntrusted) {
+			e.Kind = DrainUntrusted
+		}
+	}
+	for _, p := range c.problemList(path) {
+		le := asError(p, path)
+		switch {
+		case errors.Is(le, ErrUnreadable):
+			e.Unreadable = le
+			if e.Kind == 0 {
+				e.Kind = DrainUnreadable
+			}
+		case errors.Is(le, ErrTorn):
+			e.Torn = le
+			if e.Kind == 0 {
+				e.Kind = DrainTorn
+			}
+		}
+	}
+	if e.Kind == 0 {
+		return nil
+	}
+	return e
+}
+
+// asError is err as the *Error the ledger's methods return.
+func asError(err error, path string) *Error {
+	var le *Error
+	if errors.As(err, &le) {
+		return le
+	}
+	return &Error{Path: path, Op: "write", Err: err}
+}
+
 // Drain destroys every pending sandbox with destroy, in order, and forgets
 // those that were destroyed; the others stay pending for another try.
 // Sandboxes recorded while it runs are left for the next drain. Neither
 // lines that could not be read nor a ledger that can no longer be written
 // stop it: it destroys every sandbox it read, drops the torn add records
 // it read (they are reported once), and then returns, with the outcomes,
-// the first error of forgetting a destroyed sandbox (which stays pending,
-// to be destroyed again harmlessly) and Pending's ErrUnreadable and ErrTorn
-// errors, joined (errors.Join) when there are several.
+// a *DrainError holding the first error of forgetting a destroyed sandbox
+// (which stays pending, to be destroyed again harmlessly) and Pending's
+// ErrUnreadable and ErrTorn errors. A ledger it cannot read is a
+// *DrainError of Kind DrainNotRead, with no outcomes.
 func (l *Ledger) Drain(ctx context.Context, destroy func(context.Context, Entry) error) ([]Outcome, error) {
 	c, err := l.read()
 	if err != nil {
-		return nil, err
+		return nil, &DrainError{Kind: DrainNotRead, Read: asError(err, l.path)}
 	}
 	var forget error
 	out := make([]Outcome, 0, len(c.pending))
@@ -440,8 +543,5 @@ func (l *Ledger) Drain(ctx context.Context, destroy func(context.Context, Entry)
 		out = append(out, Outcome{Entry: e, Err: err})
 	}
 	l.dropTorn(c)
-	if forget == nil {
-		return out, c.problems(l.path)
-	}
-	return out, joined(append([]error{forget}, c.problemList(l.path)...))
+	return out, drainError(forget, c, l.path)
 }

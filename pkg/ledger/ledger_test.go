@@ -363,3 +363,72 @@ func TestResolveEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestDrainErrorSortsWhatTheDrainCouldNotDo: Drain returns one
+// *DrainError whose Kind is the most severe of what it holds (a ledger
+// that cannot be written, lines that are not records, torn add records,
+// in that order), each held in its own field with its line numbers, so
+// that a caller chooses its message and exit code from it without sorting
+// the causes. It still unwraps to each cause, and its text is what
+// errors.Join of them gives; a clean drain returns nil.
+func TestDrainErrorSortsWhatTheDrainCouldNotDo(t *testing.T) {
+	drain := func(l *ledger.Ledger, during func()) *ledger.DrainError {
+		t.Helper()
+		_, err := l.Drain(context.Background(), func(context.Context, ledger.Entry) error {
+			if during != nil {
+				during()
+				during = nil
+			}
+			return nil
+		})
+		var de *ledger.DrainError
+		if err != nil && !errors.As(err, &de) {
+			t.Fatalf("drain: %v (%T) is not a *DrainError", err, err)
+		}
+		return de
+	}
+
+	// Clean.
+	l := ledger.New(filepath.Join(t.TempDir(), "l"))
+	l.Record(ledger.Entry{ID: "a", Endpoint: "e"})
+	if de := drain(l, nil); de != nil {
+		t.Fatalf("clean drain: %v", de)
+	}
+
+	// Torn only: a warning.
+	de := drain(tornLedger(t, "a"), nil)
+	if de == nil || de.Kind != ledger.DrainTorn || de.Torn == nil || !slices.Equal(de.Torn.Lines, []int{3}) ||
+		de.Unreadable != nil || de.Unwritten != nil || de.Read != nil || !errors.Is(de, ledger.ErrTorn) || de.Error() != de.Torn.Error() {
+		t.Fatalf("torn: %+v", de)
+	}
+
+	// Lines that are not records, and a torn one.
+	l = tornLedger(t, "a")
+	f, _ := os.OpenFile(l.Path(), os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString("\nnot a record\nnor this\n")
+	f.Close()
+	de = drain(l, nil)
+	if de == nil || de.Kind != ledger.DrainUnreadable || de.Unreadable == nil || len(de.Unreadable.Lines) != 2 || de.Torn == nil ||
+		!errors.Is(de, ledger.ErrUnreadable) || !errors.Is(de, ledger.ErrTorn) || de.Error() != errors.Join(de.Unreadable, de.Torn).Error() {
+		t.Fatalf("unreadable and torn: %+v", de)
+	}
+
+	// A ledger that cannot be written any more, with a line that is not a
+	// record: the drain goes on, and says both.
+	dir := filepath.Join(t.TempDir(), "d")
+	l = ledger.New(filepath.Join(dir, "l"))
+	l.Record(ledger.Entry{ID: "a", Endpoint: "e"})
+	f, _ = os.OpenFile(l.Path(), os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString("\nnot a record\n")
+	f.Close()
+	de = drain(l, func() {
+		os.RemoveAll(dir)
+		os.WriteFile(dir, nil, 0o600)
+	})
+	var le *ledger.Error
+	if de == nil || de.Kind != ledger.DrainUnwritten || de.Unwritten == nil || de.Unreadable == nil || de.Torn != nil ||
+		!errors.As(de, &le) || le != de.Unwritten || errors.Is(de, ledger.ErrUntrusted) ||
+		de.Error() != errors.Join(de.Unwritten, de.Unreadable).Error() {
+		t.Fatalf("unwritten and unreadable: %+v", de)
+	}
+}

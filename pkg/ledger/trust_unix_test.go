@@ -55,3 +55,27 @@ func TestUntrustedFileIsRefused(t *testing.T) {
 		t.Fatalf("private ledger: %v %v", p, err)
 	}
 }
+
+// TestDrainErrorOfAnUntrustedLedger: a ledger not trusted from the start
+// is a DrainError of Kind DrainNotRead (nothing destroyed); one replaced
+// by a file others can write while the drain runs is DrainUntrusted, the
+// failure to forget what was destroyed held in Unwritten.
+func TestDrainErrorOfAnUntrustedLedger(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "l")
+	l := ledger.New(p)
+	l.Record(ledger.Entry{ID: "a", Endpoint: "e"})
+	os.Chmod(p, 0o666)
+	out, err := l.Drain(context.Background(), func(context.Context, ledger.Entry) error { t.Fatal("destroyed"); return nil })
+	var de *ledger.DrainError
+	if !errors.As(err, &de) || de.Kind != ledger.DrainNotRead || de.Read == nil || !errors.Is(de.Read, ledger.ErrUntrusted) ||
+		de.Unwritten != nil || len(out) != 0 || err.Error() != de.Read.Error() {
+		t.Fatalf("untrusted: %v %+v", err, de)
+	}
+
+	os.Chmod(p, 0o600)
+	out, err = l.Drain(context.Background(), func(context.Context, ledger.Entry) error { return os.Chmod(p, 0o666) })
+	if !errors.As(err, &de) || de.Kind != ledger.DrainUntrusted || de.Unwritten == nil || !errors.Is(de.Unwritten, ledger.ErrUntrusted) ||
+		de.Read != nil || len(out) != 1 || out[0].Err != nil {
+		t.Fatalf("replaced while draining: %v %+v", err, de)
+	}
+}

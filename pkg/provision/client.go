@@ -73,8 +73,8 @@ type Client struct {
 // NewClient builds a Client from explicit options.
 func NewClient(o ClientOptions) (*Client, error) {
 	if strings.TrimSpace(o.Token) == "" {
-		return nil, &Error{Kind: KindConfig, Code: CodeTokenInvalid, Message: "no Cloudflare API token given",
-			Hint: "set CLOUDFLARE_API_TOKEN or pass --api-token-file"}
+		return nil, &Error{Kind: KindConfig, Code: CodeTokenMissing, Message: "no Cloudflare API token given (it is empty or blank)",
+			Hint: "set CLOUDFLARE_API_TOKEN to the token or pass --api-token-file FILE; create a token at https://dash.cloudflare.com/profile/api-tokens"}
 	}
 	// Cloudflare tokens are printable ASCII without spaces. A line break,
 	// byte order mark or space is what $(cat file) leaves of a CRLF or BOM

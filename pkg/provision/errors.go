@@ -32,14 +32,22 @@ const (
 	KindCantCreate = errkind.CantCreate
 	// KindInterrupted means the caller cancelled the context (exit 130).
 	KindInterrupted = errkind.Interrupted
+	// KindOSErr means the operating system failed: no random bytes for a
+	// generated secret (exit 71).
+	KindOSErr = errkind.OSErr
 )
 
 // Stable error codes. Codes that mirror a Cloudflare error are the bare
 // Cloudflare number, as cli.md asks; the rest are nimbus codes.
 const (
-	// CodeTokenInvalid: no API token was given, or Cloudflare rejected it
-	// (401).
+	// CodeTokenInvalid: Cloudflare rejected the API token (401), or it
+	// holds a character no API token has.
 	CodeTokenInvalid = "E_CF_TOKEN_INVALID"
+	// CodeTokenMissing: no API token was given (empty or blank). It is
+	// the code nimbus gives every missing setting (a CLOUDFLARE_API_TOKEN
+	// that is not set included), so a script sees one code for one
+	// condition.
+	CodeTokenMissing = "E_CONFIG_MISSING"
 	// CodeTokenInactive: the token verifies but is not active (disabled
 	// or expired).
 	CodeTokenInactive = "E_CF_TOKEN_INACTIVE"
@@ -86,6 +94,9 @@ const (
 	// CodeSecretInvalid: the JWT secret cannot be read or is not one line
 	// of at least token.MinSecretLength characters.
 	CodeSecretInvalid = "E_SECRET_INVALID"
+	// CodeRandomUnavailable: no random bytes could be read to generate
+	// the secret (Provisioner.Rand, crypto/rand by default, failed).
+	CodeRandomUnavailable = "E_RANDOM_UNAVAILABLE"
 	// CodeSecretExists: no secret was given and the Worker already has
 	// one, which a generated secret would replace with a value only this
 	// machine knows.

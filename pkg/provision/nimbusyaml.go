@@ -12,7 +12,13 @@ import (
 // the value is already url it returns data unchanged and changed=false.
 func SetYAMLEndpoint(data []byte, url string) (out []byte, changed bool, err error) {
 	if strings.ContainsAny(url, "\r\n#'\"") || strings.TrimSpace(url) != url || url == "" {
-		return nil, false, &Error{Kind: KindInternal, Code: CodeInvalidPlan, Message: "refusing to record endpoint " + quote(url)}
+		// The endpoint cannot be recorded, as when the file's shape
+		// forbids it (yamlError), but here the output could not be made
+		// whatever the file holds: a line break, # or quote would end or
+		// corrupt the value.
+		return nil, false, &Error{Kind: KindCantCreate, Code: CodeNimbusConfig,
+			Message: "cannot record endpoint " + quote(url) + " in nimbus.yaml: it is not one plain value (empty, or a line break, #, quote or space around it would change it)",
+			Hint:    "check the Worker URL, and add `endpoint: <url>` to nimbus.yaml by hand"}
 	}
 	// A byte order mark (Notepad) is not part of the first key; YAML
 	// allows one at the start. It is kept in front of the result.

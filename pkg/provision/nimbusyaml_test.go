@@ -104,3 +104,21 @@ func FuzzSetYAMLEndpoint(f *testing.F) {
 		}
 	})
 }
+
+// TestSetYAMLEndpointRefusesURL: a URL that nimbus.yaml cannot hold as
+// one plain value is E_NIMBUS_CONFIG, the endpoint cannot be recorded,
+// exiting 73 (the output cannot be made), with a hint saying what to do.
+// It was E_PLAN_INVALID exiting 70 without a hint, a code that means
+// contradicting flags.
+func TestSetYAMLEndpointRefusesURL(t *testing.T) {
+	for _, bad := range []string{"https://a.example/\nb: c", "https://a.example/#x", "https://a.example/'", "https://a.example/\"", " https://a.example", ""} {
+		_, _, err := provision.SetYAMLEndpoint([]byte("tenant: a\n"), bad)
+		pe, ok := provision.AsError(err)
+		if !ok {
+			t.Fatalf("%q: %v is not a *provision.Error", bad, err)
+		}
+		if pe.Code != provision.CodeNimbusConfig || pe.ExitCode() != 73 || !strings.Contains(pe.Hint, "by hand") {
+			t.Errorf("%q: code %s exit %d hint %q, want %s, 73 and a hint", bad, pe.Code, pe.ExitCode(), pe.Hint, provision.CodeNimbusConfig)
+		}
+	}
+}

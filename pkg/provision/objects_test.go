@@ -91,6 +91,16 @@ func TestNewClientRejectsBadOptions(t *testing.T) {
 			t.Errorf("%+v accepted", o.BaseURL)
 		}
 	}
+	// No token at all is missing configuration (78), E_CONFIG_MISSING as
+	// for any other missing setting; it was E_CF_TOKEN_INVALID, the code
+	// of a token Cloudflare rejected.
+	for _, tok := range []string{"", " ", "\n"} {
+		_, err := provision.NewClient(provision.ClientOptions{Token: tok})
+		pe, ok := provision.AsError(err)
+		if !ok || pe.Code != "E_CONFIG_MISSING" || pe.ExitCode() != 78 || !strings.Contains(pe.Hint, "CLOUDFLARE_API_TOKEN") {
+			t.Errorf("token %q: %v (%+v)", tok, err, pe)
+		}
+	}
 	for _, base := range []string{"https://api.cloudflare.com/client/v4", "http://127.0.0.1:8787/client/v4", "http://[::1]:1/", "http://localhost:1/", "http://LOCALHOST./"} {
 		if _, err := provision.NewClient(provision.ClientOptions{Token: "t", BaseURL: base}); err != nil {
 			t.Errorf("%s refused: %v", base, err)

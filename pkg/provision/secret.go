@@ -100,7 +100,11 @@ func generateSecretFile(path string, rnd io.Reader) (string, *Error) {
 	}
 	buf := make([]byte, 32)
 	if _, err := io.ReadFull(rnd, buf); err != nil {
-		return "", &Error{Kind: KindInternal, Code: CodeSecretInvalid, Err: err, Message: "cannot read random bytes for the secret"}
+		// Not the secret's fault, nor the input's: the system's random
+		// source failed, and a secret made of fewer bytes would be weak.
+		return "", &Error{Kind: KindOSErr, Code: CodeRandomUnavailable, Err: err,
+			Message: "cannot read random bytes for the secret: " + err.Error(),
+			Hint:    "the system's random source failed; fix it, or pass a secret you made elsewhere in JWT_SECRET or --secret-file"}
 	}
 	value := hex.EncodeToString(buf)
 	dir := filepath.Dir(path)

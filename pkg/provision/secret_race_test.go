@@ -3,6 +3,8 @@ package provision_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -73,5 +75,33 @@ func TestConcurrentSecretGenerationConverges(t *testing.T) {
 	left = slices.DeleteFunc(left, func(p string) bool { return filepath.Base(p) == ".gitignore" })
 	if len(left) != 0 {
 		t.Fatalf("temporary files left: %v", left)
+	}
+}
+
+// failingReader is a random source that fails, as a broken getrandom or
+// /dev/urandom would.
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("entropy source failed") }
+
+// TestSecretRandomUnavailable: when no random bytes can be read for a
+// generated secret, Run fails with E_RANDOM_UNAVAILABLE exiting 71
+// (EX_OSERR), with a hint, and writes no secret file. It was
+// E_SECRET_INVALID exiting 70, the code of a malformed secret.
+func TestSecretRandomUnavailable(t *testing.T) {
+	f := newFixture(t)
+	f.cf.DeployWorker(acct, worker)
+	file := filepath.Join(f.dir, "secrets", "jwt")
+	p := f.plan()
+	p.Secret = &provision.SecretSpec{Name: "JWT_SECRET", File: file}
+	pr := f.provisioner(userTok)
+	pr.Rand = failingReader{}
+	_, err := pr.Run(context.Background(), p)
+	pe := wantErr(t, err, provision.KindOSErr, provision.CodeRandomUnavailable, "JWT_SECRET or --secret-file")
+	if pe.ExitCode() != 71 {
+		t.Errorf("exit %d, want 71", pe.ExitCode())
+	}
+	if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a secret file was written: %v", err)
 	}
 }
