@@ -22,6 +22,21 @@ import (
 type Cache struct {
 	// Dir is the cache directory, e.g. $XDG_CACHE_HOME/nimbus/runtimes.
 	Dir string
+
+	// hook, when set (by a test, through export_test.go), is called at
+	// the named points of a tarball's fetch with the tarball's path, so a
+	// test can run another sync between two steps of this one: the
+	// interleavings that matter cannot be forced through the registry or
+	// the file system. Points: "stale" (a cached copy failed its check),
+	// "fetch" (a download attempt is about to start), "ready" (the
+	// verified tarball is about to be read).
+	hook func(point, path string)
+}
+
+func (c *Cache) at(point, path string) {
+	if c.hook != nil {
+		c.hook(point, path)
+	}
 }
 
 func (c *Cache) tarballPath(i npmregistry.Integrity) string {
@@ -102,7 +117,10 @@ const downloadAttempts = 3
 func (c *Cache) tarball(ctx context.Context, reg Registry, url string, i npmregistry.Integrity, progress func(done, total int64)) (path string, downloaded int64, err error) {
 	path = c.tarballPath(i)
 	if ok, err := hashFile(path, i); err == nil && ok {
+		c.at("ready", path)
 		return path, 0, nil
+	} else if err == nil {
+		c.at("stale", path)
 	}
 	// Missing, or a copy that no longer matches (disk corruption, a
 	// partial copy): fetch it again. A bad copy is not removed first but
@@ -115,6 +133,7 @@ func (c *Cache) tarball(ctx context.Context, reg Registry, url string, i npmregi
 	for attempt := 1; ; attempt++ {
 		n, err := c.downloadOnce(ctx, reg, url, i, path, progress)
 		if err == nil {
+			c.at("ready", path)
 			return path, n, nil
 		}
 		var ne *npmregistry.Error
@@ -130,6 +149,7 @@ func (c *Cache) downloadOnce(ctx context.Context, reg Registry, url string, i np
 		return 0, cacheError("create a temporary file", err)
 	}
 	defer os.Remove(tmp.Name())
+	c.at("fetch", path)
 	n, err := reg.Download(ctx, url, i, tmp, progress)
 	if cerr := tmp.Close(); err == nil && cerr != nil {
 		err = cacheError("write "+tmp.Name(), cerr)
