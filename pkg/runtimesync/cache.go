@@ -161,8 +161,16 @@ func (c *Cache) downloadOnce(ctx context.Context, reg Registry, url string, i np
 		}
 		return n, err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return n, cacheError(fmt.Sprintf("store %s", path), err)
+	rep := newReplacer(path, func(p string) bool { ok, err := hashFile(p, i); return err == nil && ok })
+	if err := rep.replace(ctx, tmp.Name(), path); err != nil {
+		if _, ok := AsError(err); ok {
+			return n, err // interrupted while waiting
+		}
+		e := cacheError(fmt.Sprintf("store %s", path), err)
+		if renameBusy(err) {
+			e.Hint = "another program (another sync?) kept the cached copy open; rerun when it is done"
+		}
+		return n, e
 	}
 	return n, nil
 }
