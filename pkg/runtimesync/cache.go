@@ -22,6 +22,10 @@ import (
 type Cache struct {
 	// Dir is the cache directory, e.g. $XDG_CACHE_HOME/nimbus/runtimes.
 	Dir string
+	// Keep is how many tarballs of each runtime a successful sync leaves
+	// in the cache: those it used, then the most recently used others up
+	// to Keep (see evict); 0 means DefaultKeep.
+	Keep int
 
 	// hook, when set (by a test, through export_test.go), is called at
 	// the named points of a tarball's fetch with the tarball's path, so a
@@ -58,7 +62,12 @@ func cacheError(what string, err error) *Error {
 // without the tarball being read again, so it carries its own SHA-256: a
 // record damaged on disk is removed and the tarball read instead.
 func (c *Cache) verifiedManifest(i npmregistry.Integrity) *Manifest {
-	f, err := os.Open(c.manifestPath(i))
+	return readRecord(c.manifestPath(i))
+}
+
+// readRecord reads the manifest record at path (see verifiedManifest).
+func readRecord(path string) *Manifest {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil
 	}
@@ -69,12 +78,12 @@ func (c *Cache) verifiedManifest(i npmregistry.Integrity) *Manifest {
 	}
 	sum, raw, ok := bytes.Cut(data, []byte("\n"))
 	if !ok || string(sum) != Digest(raw) {
-		_ = os.Remove(c.manifestPath(i))
+		_ = os.Remove(path)
 		return nil
 	}
 	m, err := ParseManifest(raw)
 	if err != nil {
-		_ = os.Remove(c.manifestPath(i))
+		_ = os.Remove(path)
 		return nil
 	}
 	return m
