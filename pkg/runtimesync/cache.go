@@ -22,9 +22,10 @@ import (
 type Cache struct {
 	// Dir is the cache directory, e.g. $XDG_CACHE_HOME/nimbus/runtimes.
 	Dir string
-	// Keep is how many tarballs of each runtime a successful sync leaves
-	// in the cache: those it used, then the most recently used others up
-	// to Keep (see evict); 0 means DefaultKeep.
+	// Keep is how many tarballs of each runtime a sync that published
+	// leaves in the cache: those it used, then the most recently used
+	// others up to Keep in all; the rest are removed with their manifest
+	// records. 0 means DefaultKeep.
 	Keep int
 
 	// hook, when set (by a test, through export_test.go), is called at

@@ -169,7 +169,9 @@ func (r *run) warn(msg string) {
 // catalog. Every request is resolved before anything is downloaded, and
 // every package is verified before anything is uploaded: a bad package
 // means nothing is uploaded at all. Interrupted, it leaves the published
-// catalog as it was; a rerun uploads only what is still missing.
+// catalog as it was; a rerun uploads only what is still missing. Once it
+// has published it evicts the cached tarballs no longer used (Cache.Keep,
+// Result.CacheFreed).
 func (s *Syncer) Sync(ctx context.Context, opts Options) (*Result, error) {
 	if s.Registry == nil || s.Bucket == nil || s.Cache == nil || s.Cache.Dir == "" {
 		return nil, errors.New("runtimesync: Syncer needs a Registry, a Bucket and a Cache")
