@@ -62,8 +62,13 @@ into env.NAME.vars. An environment the file does not define is refused.
 
 stdout: the line NIMBUS_RUNTIME_CATALOG_SHA256=<digest>, then (with --json, or
 when stdout is not a terminal) one JSON object {"ok","bucket","runtimes",
-"catalogSha256","uploaded","skipped","downloaded",...}. --json prints only the
-object. The token needs "Workers R2 Storage Write".`,
+"catalogSha256","uploaded","skipped","downloaded","cacheFreed",...}. --json
+prints only the object. The token needs "Workers R2 Storage Write".
+
+The cache keeps, per runtime, the tarballs a sync used and the most recently
+used others up to 2; a sync that published removes the rest (cacheFreed
+counts them), unless another sync is reading the cache. A dry run removes
+nothing.`,
 		Example: `  CLOUDFLARE_API_TOKEN=... nimbus runtime sync --write-config
   nimbus runtime sync clang@binji-2020 python --bucket my-runtime-cache
   nimbus runtime sync --dry-run --json
@@ -223,6 +228,10 @@ func advise(f *cmdutil.Factory, o *syncOptions, res *runtimesync.Result, cfg *ru
 		fmt.Fprintf(w, "%s published catalog %s to r2://%s %s\n", st.SuccessIcon(), st.Key(res.CatalogSHA256[:12]), res.Bucket,
 			st.Muted(fmt.Sprintf("(%d uploaded, %s; %d already there; %s)", res.Uploaded.Objects, progress.Bytes(res.Uploaded.Bytes), res.Skipped.Objects, took.Round(100*time.Millisecond))))
 	}
+	if n := res.CacheFreed.Objects; n > 0 {
+		fmt.Fprintf(w, "nimbus: removed %d runtime %s no longer used from the cache (%s freed)\n",
+			n, plural(n, "tarball", "tarballs"), progress.Bytes(res.CacheFreed.Bytes))
+	}
 	switch {
 	case cfg != nil && cfg.Status == string(runtimesync.PinUpdated):
 		fmt.Fprintf(w, "nimbus: wrote %s=%s into %s; redeploy the Worker (%s) for it to take effect.\n", runtimecli.PinVar, res.CatalogSHA256, o.cf.configName(cfg.Path), o.cf.deployCmd())
@@ -246,4 +255,11 @@ func sum(objs []runtimesync.Object) int64 {
 		n += o.Size
 	}
 	return n
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

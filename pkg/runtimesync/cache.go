@@ -22,6 +22,26 @@ import (
 type Cache struct {
 	// Dir is the cache directory, e.g. $XDG_CACHE_HOME/nimbus/runtimes.
 	Dir string
+	// Keep is how many tarballs of each runtime a sync that published
+	// leaves in the cache: those it used, then the most recently used
+	// others up to Keep in all; the rest are removed with their manifest
+	// records. 0 means DefaultKeep.
+	Keep int
+
+	// hook, when set (by a test, through export_test.go), is called at
+	// the named points of a tarball's fetch with the tarball's path, so a
+	// test can run another sync between two steps of this one: the
+	// interleavings that matter cannot be forced through the registry or
+	// the file system. Points: "stale" (a cached copy failed its check),
+	// "fetch" (a download attempt is about to start), "ready" (the
+	// verified tarball is about to be read).
+	hook func(point, path string)
+}
+
+func (c *Cache) at(point, path string) {
+	if c.hook != nil {
+		c.hook(point, path)
+	}
 }
 
 func (c *Cache) tarballPath(i npmregistry.Integrity) string {
@@ -43,7 +63,12 @@ func cacheError(what string, err error) *Error {
 // without the tarball being read again, so it carries its own SHA-256: a
 // record damaged on disk is removed and the tarball read instead.
 func (c *Cache) verifiedManifest(i npmregistry.Integrity) *Manifest {
-	f, err := os.Open(c.manifestPath(i))
+	return readRecord(c.manifestPath(i))
+}
+
+// readRecord reads the manifest record at path (see verifiedManifest).
+func readRecord(path string) *Manifest {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil
 	}
@@ -54,12 +79,12 @@ func (c *Cache) verifiedManifest(i npmregistry.Integrity) *Manifest {
 	}
 	sum, raw, ok := bytes.Cut(data, []byte("\n"))
 	if !ok || string(sum) != Digest(raw) {
-		_ = os.Remove(c.manifestPath(i))
+		_ = os.Remove(path)
 		return nil
 	}
 	m, err := ParseManifest(raw)
 	if err != nil {
-		_ = os.Remove(c.manifestPath(i))
+		_ = os.Remove(path)
 		return nil
 	}
 	return m
@@ -102,7 +127,10 @@ const downloadAttempts = 3
 func (c *Cache) tarball(ctx context.Context, reg Registry, url string, i npmregistry.Integrity, progress func(done, total int64)) (path string, downloaded int64, err error) {
 	path = c.tarballPath(i)
 	if ok, err := hashFile(path, i); err == nil && ok {
+		c.at("ready", path)
 		return path, 0, nil
+	} else if err == nil {
+		c.at("stale", path)
 	}
 	// Missing, or a copy that no longer matches (disk corruption, a
 	// partial copy): fetch it again. A bad copy is not removed first but
@@ -115,6 +143,7 @@ func (c *Cache) tarball(ctx context.Context, reg Registry, url string, i npmregi
 	for attempt := 1; ; attempt++ {
 		n, err := c.downloadOnce(ctx, reg, url, i, path, progress)
 		if err == nil {
+			c.at("ready", path)
 			return path, n, nil
 		}
 		var ne *npmregistry.Error
@@ -130,6 +159,7 @@ func (c *Cache) downloadOnce(ctx context.Context, reg Registry, url string, i np
 		return 0, cacheError("create a temporary file", err)
 	}
 	defer os.Remove(tmp.Name())
+	c.at("fetch", path)
 	n, err := reg.Download(ctx, url, i, tmp, progress)
 	if cerr := tmp.Close(); err == nil && cerr != nil {
 		err = cacheError("write "+tmp.Name(), cerr)
@@ -141,8 +171,16 @@ func (c *Cache) downloadOnce(ctx context.Context, reg Registry, url string, i np
 		}
 		return n, err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return n, cacheError(fmt.Sprintf("store %s", path), err)
+	rep := newReplacer(path, func(p string) bool { ok, err := hashFile(p, i); return err == nil && ok })
+	if err := rep.replace(ctx, tmp.Name(), path); err != nil {
+		if _, ok := AsError(err); ok {
+			return n, err // interrupted while waiting
+		}
+		e := cacheError(fmt.Sprintf("store %s", path), err)
+		if renameBusy(err) {
+			e.Hint = "another program (another sync?) kept the cached copy open; rerun when it is done"
+		}
+		return n, e
 	}
 	return n, nil
 }

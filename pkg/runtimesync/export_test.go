@@ -8,3 +8,7 @@ func SetMaxUnpacked(n int64) (restore func()) {
 	maxUnpackedTotal = n
 	return func() { maxUnpackedTotal = old }
 }
+
+// SetCacheHook makes c call hook at the points of a tarball's fetch that
+// Cache.hook names, with the tarball's path.
+func SetCacheHook(c *Cache, hook func(point, path string)) { c.hook = hook }

@@ -110,6 +110,12 @@ type Result struct {
 	Uploaded, Skipped Totals
 	// Downloaded counts tarballs fetched from the registry (not cached).
 	Downloaded Totals
+	// CacheFreed counts the cached tarballs a sync removed once it had
+	// published (Objects) and the bytes that freed, with their manifest
+	// records: those of each runtime beyond the Cache's Keep most recently
+	// used. A dry run removes nothing, nor does a sync while another one
+	// sharing the cache is reading it.
+	CacheFreed Totals
 	// Planned lists, in a dry run, every object that would be written.
 	Planned []Object
 	// DryRun reports that nothing was written; the counts say what would
@@ -163,7 +169,9 @@ func (r *run) warn(msg string) {
 // catalog. Every request is resolved before anything is downloaded, and
 // every package is verified before anything is uploaded: a bad package
 // means nothing is uploaded at all. Interrupted, it leaves the published
-// catalog as it was; a rerun uploads only what is still missing.
+// catalog as it was; a rerun uploads only what is still missing. Once it
+// has published it evicts the cached tarballs no longer used (Cache.Keep,
+// Result.CacheFreed).
 func (s *Syncer) Sync(ctx context.Context, opts Options) (*Result, error) {
 	if s.Registry == nil || s.Bucket == nil || s.Cache == nil || s.Cache.Dir == "" {
 		return nil, errors.New("runtimesync: Syncer needs a Registry, a Bucket and a Cache")
@@ -206,11 +214,32 @@ func (s *Syncer) Sync(ctx context.Context, opts Options) (*Result, error) {
 		}
 		defer os.RemoveAll(stageDir)
 	}
+	// Held shared while the cache is read, so that no other sync's
+	// eviction removes a tarball this one is about to read. A cache where
+	// the lock file cannot be created (read-only, as a dry run may read
+	// it) is read without: no eviction can take the lock there either.
+	unlock, err := lockCacheShared(ctx, s.Cache.Dir)
+	if e, ok := AsError(err); ok && e.Kind == KindInterrupted {
+		return nil, err
+	} else if err != nil {
+		unlock = func() {}
+	}
+	defer unlock()
 	preps, err := r.prepareAll(ctx, targets, present, stageDir)
+	unlock() // the tarballs are read; uploads read the staged blobs
 	if err != nil {
 		return nil, err
 	}
-	return r.publish(ctx, preps, present, cat, before)
+	res, err := r.publish(ctx, preps, present, cat, before)
+	if err != nil || opts.DryRun {
+		return res, err
+	}
+	inUse := map[string]bool{}
+	for _, t := range targets {
+		inUse[t.integrity.Name()] = true
+	}
+	res.CacheFreed, _ = s.Cache.evict(inUse)
+	return res, nil
 }
 
 // resolve turns requests into packages and versions, one packument per
@@ -432,6 +461,7 @@ func (r *run) prepare(ctx context.Context, t *target, present map[string]int64, 
 			if err := t.check(m); err != nil {
 				return nil, err
 			}
+			cache.markUsed(t.integrity)
 			r.obs.Observe(Event{Kind: EventVerified, Runtime: t.name, Package: t.pkg, Version: t.npmVersion, Cached: true})
 			return &prepared{t: t, m: m, cached: true}, nil
 		}
@@ -485,6 +515,7 @@ func (r *run) prepare(ctx context.Context, t *target, present map[string]int64, 
 		return nil, err
 	}
 	cache.recordManifest(t.integrity, m.Raw)
+	cache.markUsed(t.integrity)
 	p := &prepared{t: t, m: m, staged: map[string]string{}, cached: n == 0, download: n}
 	for k, b := range sc.blobs {
 		if b.staged != "" {

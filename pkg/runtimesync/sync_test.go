@@ -667,3 +667,77 @@ func TestSyncReplacesACorruptCachedTarball(t *testing.T) {
 		t.Fatal("the corrupt cached tarball was not replaced")
 	}
 }
+
+// TestCorruptTarballReplacementNeverHidesAGoodCopy forces the interleaving
+// the replacement by rename is for: two syncs sharing a cache both find the
+// cached tarball corrupt; the second downloads it and renames its verified
+// copy into place, and is about to read it just as the first goes on to
+// download its own. Removing the bad copy first (as the first sync used
+// to) deleted the second's good one under it, which then failed to read
+// it; renamed over instead, the file is there at every moment.
+func TestCorruptTarballReplacementNeverHidesAGoodCopy(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.syncer(bucket).Sync(ctx, runtimesync.Options{Runtimes: []string{"bash"}}); err != nil {
+		t.Fatal(err)
+	}
+	tgz, _ := filepath.Glob(filepath.Join(e.cacheDir, "tarballs", "*.tgz"))
+	if len(tgz) != 1 {
+		t.Fatalf("cached tarballs: %v", tgz)
+	}
+	good, err := os.ReadFile(tgz[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := slices.Clone(good)
+	bad[len(bad)/2] ^= 0xff
+	if err := os.WriteFile(tgz[0], bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Buckets without the blobs make both syncs read the tarball.
+	e.cf.AddBucket(acct, "first")
+	e.cf.AddBucket(acct, "second")
+
+	second := e.syncer("second")
+	secondReady := make(chan struct{}) // the second's verified copy is in place
+	secondRead := make(chan struct{})  // the second may read it now
+	secondDone := make(chan error, 1)  // the second's sync ended
+	runtimesync.SetCacheHook(second.Cache, func(point, _ string) {
+		if point == "ready" {
+			close(secondReady)
+			<-secondRead
+		}
+	})
+	first := e.syncer("first")
+	var missing error
+	runtimesync.SetCacheHook(first.Cache, func(point, path string) {
+		switch point {
+		case "stale":
+			// The first found the copy bad; the second now finds it bad
+			// too and puts a verified copy there.
+			go func() {
+				_, err := second.Sync(ctx, runtimesync.Options{Runtimes: []string{"bash"}})
+				secondDone <- err
+			}()
+			<-secondReady
+		case "fetch":
+			// The first is downloading its own copy: the second reads now.
+			if _, err := os.Stat(path); err != nil {
+				missing = err
+			}
+			close(secondRead)
+			if err := <-secondDone; err != nil {
+				t.Errorf("the second sync, reading the copy it had just verified: %v", err)
+			}
+		}
+	})
+	if _, err := first.Sync(ctx, runtimesync.Options{Runtimes: []string{"bash"}}); err != nil {
+		t.Fatal(err)
+	}
+	if missing != nil {
+		t.Errorf("the cached tarball was missing while the first sync downloaded its copy: %v", missing)
+	}
+	if now, _ := os.ReadFile(tgz[0]); !bytes.Equal(now, good) {
+		t.Fatal("the corrupt cached tarball was not replaced")
+	}
+}

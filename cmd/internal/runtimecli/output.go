@@ -35,6 +35,7 @@ type syncJSON struct {
 	Uploaded       totalsJSON    `json:"uploaded"`
 	Skipped        totalsJSON    `json:"skipped"`
 	Downloaded     downloadsJSON `json:"downloaded"`
+	CacheFreed     downloadsJSON `json:"cacheFreed"`
 	PreviousSHA256 string        `json:"previousSha256,omitempty"`
 	Config         *ConfigJSON   `json:"config,omitempty"`
 	DryRun         bool          `json:"dryRun,omitempty"`
@@ -51,6 +52,7 @@ func SyncJSON(res *runtimesync.Result, cfg *ConfigJSON) any {
 		Uploaded:       totalsJSON{res.Uploaded.Objects, res.Uploaded.Bytes},
 		Skipped:        totalsJSON{res.Skipped.Objects, res.Skipped.Bytes},
 		Downloaded:     downloadsJSON{res.Downloaded.Objects, res.Downloaded.Bytes},
+		CacheFreed:     downloadsJSON{res.CacheFreed.Objects, res.CacheFreed.Bytes},
 		PreviousSHA256: res.PreviousSHA256, Config: cfg, DryRun: res.DryRun, Warnings: res.Warnings,
 	}
 	if out.Runtimes == nil {
