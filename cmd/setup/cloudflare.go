@@ -73,8 +73,9 @@ and, for --set-secret, "Workers Scripts Write".
 JWT_SECRET for --set-secret comes from --secret-file (- for stdin), or from the
 JWT_SECRET variable; when the --secret-file does not exist, a new random secret
 is written to it (mode 0600). Without either, the secret is kept in
-<config dir>/nimbus/secrets/<worker>.jwt-secret (os.UserConfigDir: ~/.config on
-Linux, ~/Library/Application Support on macOS, %AppData% on Windows). It is
+<config dir>/nimbus/secrets/<account id>/<worker>.jwt-secret (os.UserConfigDir:
+~/.config on Linux, ~/Library/Application Support on macOS, %AppData% on
+Windows), one per account, as Worker names are unique only within one. It is
 never printed. A secret is generated only for a Worker without JWT_SECRET: when
 the Worker has one and none is given (a fresh CI runner), setup exits 78
 instead of replacing it with a value only this machine knows.
@@ -171,7 +172,7 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 		NimbusConfig:   config.ProjectFile,
 	}
 	if o.setSecret {
-		spec, err := secretSpec(f, o, naming.Worker)
+		spec, err := secretSpec(f, o)
 		if err != nil {
 			return err
 		}
@@ -256,9 +257,9 @@ func apiToken(f *cmdutil.Factory, file string) (string, error) {
 }
 
 // secretSpec picks where JWT_SECRET comes from: --secret-file (stdin with
-// -), then the environment, then a per-Worker file in the user config
-// directory that is generated once and reused by later runs.
-func secretSpec(f *cmdutil.Factory, o *cloudflareOptions, worker string) (*provision.SecretSpec, error) {
+// -), then the environment, then a file per account and Worker in the user
+// config directory that is generated once and reused by later runs.
+func secretSpec(f *cmdutil.Factory, o *cloudflareOptions) (*provision.SecretSpec, error) {
 	spec := &provision.SecretSpec{Name: secretName}
 	switch {
 	case o.secretFile == "-":
@@ -272,13 +273,13 @@ func secretSpec(f *cmdutil.Factory, o *cloudflareOptions, worker string) (*provi
 	case f.Getenv(secretName) != "":
 		spec.Value = f.Getenv(secretName)
 	default:
-		file, err := f.Paths().SecretFile(worker)
+		dir, err := f.Paths().SecretDir()
 		if err != nil {
 			return nil, clierr.Configf("export JWT_SECRET or pass --secret-file FILE", "cannot find a directory for the generated JWT_SECRET: %v", err)
 		}
-		spec.File = file
+		spec.Dir = dir
 	}
-	if spec.Value == "" && spec.File == "" {
+	if spec.Value == "" && spec.File == "" && spec.Dir == "" {
 		return nil, clierr.Configf("the secret must not be empty", "%s is empty", secretName)
 	}
 	return spec, nil

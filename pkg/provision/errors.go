@@ -90,6 +90,10 @@ const (
 	// one, which a generated secret would replace with a value only this
 	// machine knows.
 	CodeSecretExists = "E_SECRET_EXISTS"
+	// CodeSecretLegacyFile: the Worker already has the secret and the
+	// generated secret is only in the file older versions kept per Worker
+	// name, which does not say which account it was made for.
+	CodeSecretLegacyFile = "E_SECRET_LEGACY_FILE"
 	// CodeInvalidPlan: the inputs contradict each other (--name against
 	// the wrangler file's name) or a base URL is invalid.
 	CodeInvalidPlan = "E_PLAN_INVALID"

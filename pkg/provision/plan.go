@@ -32,6 +32,16 @@ type SecretSpec struct {
 	// secret is in use, and a new one would rotate it to a value nobody
 	// else holds (CodeSecretExists).
 	File string
+	// Dir, used when Value and File are empty, is the directory of the
+	// secrets setup generates: the secret is kept in
+	// GeneratedSecretFile(Dir, account, Worker), which Run names once the
+	// account is resolved, so the same Worker name in two accounts has
+	// two secrets. The file older versions kept there for every account,
+	// LegacySecretFile(Dir, Worker), says nothing of the account it was
+	// made for: it is never read, and a Worker that already has the secret
+	// stops the run (CodeSecretLegacyFile) with the one command that
+	// adopts it for this account.
+	Dir string
 }
 
 // Plan is everything Run needs. It is a plain value: the CLI fills it from
@@ -167,8 +177,8 @@ func (p Plan) Validate() error {
 		if !validSecretName(s.Name) {
 			return &Error{Kind: KindUsage, Code: CodeInvalidPlan, Message: "invalid secret name " + quote(s.Name)}
 		}
-		if s.Value == "" && s.File == "" {
-			return &Error{Kind: KindUsage, Code: CodeInvalidPlan, Message: "secret " + s.Name + " has neither a value nor a file"}
+		if s.Value == "" && s.File == "" && s.Dir == "" {
+			return &Error{Kind: KindUsage, Code: CodeInvalidPlan, Message: "secret " + s.Name + " has neither a value, a file nor a directory"}
 		}
 	}
 	return nil

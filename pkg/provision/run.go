@@ -578,6 +578,17 @@ func (r *run) secret(ctx context.Context) error {
 		return nil
 	}
 	r.emit(StepSecret, spec.Name, StateRunning, "setting %s on Worker %s", spec.Name, r.plan.Worker)
+	legacy := ""
+	if spec.Value == "" && spec.File == "" {
+		// The generated secret of this account's Worker: the account is
+		// known only now.
+		keyed := *spec
+		keyed.File = GeneratedSecretFile(spec.Dir, r.res.AccountID, r.plan.Worker)
+		spec = &keyed
+		if old := LegacySecretFile(spec.Dir, r.plan.Worker); exists(old) {
+			legacy = old
+		}
+	}
 	// Before a secret is generated (and always in a dry run, where the GET
 	// also tells whether the Worker exists), the Worker's secrets are
 	// listed: one it has already must not be replaced by a new value.
@@ -590,7 +601,26 @@ func (r *run) secret(ctx context.Context) error {
 			return r.fail(StepSecret, spec.Name, classify(err, operation{what: "list secrets of Worker " + quote(r.plan.Worker), permission: PermScriptsRead}))
 		}
 		if generate && slices.Contains(names, spec.Name) {
+			if legacy != "" {
+				// The old file may hold this secret or another
+				// account's: neither replacing the Worker's secret nor
+				// reusing the file is safe without the user.
+				return r.fail(StepSecret, spec.Name, legacySecretFile(spec, r.plan.Worker, r.res.AccountID, legacy))
+			}
 			return r.fail(StepSecret, spec.Name, secretExists(spec, r.plan.Worker))
+		}
+		if generate && legacy != "" {
+			// Nothing to lose on this Worker, and the old file may be
+			// another account's secret: a new one is generated, and the
+			// old file is left for the account it was made for.
+			msg := "a new " + spec.Name + " is generated for Worker " + quote(r.plan.Worker) + " in account " + r.res.AccountID + " into " + spec.File +
+				"; " + legacy + ", kept by an older nimbus for every Worker of that name, was not used, since it does not say which account it belongs to; mint tokens for this Worker with the new file"
+			if r.plan.DryRun {
+				msg = "a new " + spec.Name + " would be generated for Worker " + quote(r.plan.Worker) + " in account " + r.res.AccountID + " into " + spec.File +
+					"; " + legacy + ", kept by an older nimbus for every Worker of that name, would not be used, since it does not say which account it belongs to"
+			}
+			r.res.Warnings = append(r.res.Warnings, msg)
+			r.emit(StepSecret, spec.Name, StateWarning, "%s", msg)
 		}
 	}
 	if r.plan.DryRun {

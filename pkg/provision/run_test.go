@@ -562,6 +562,56 @@ func TestSecretGeneratedIntoFileAndReused(t *testing.T) {
 	}
 }
 
+// TestGeneratedSecretIsPerAccount: the Worker name is unique only within
+// an account, so a secret generated into SecretSpec.Dir is kept per account
+// and Worker; the old per-name file is never taken for this account's.
+func TestGeneratedSecretIsPerAccount(t *testing.T) {
+	f := newFixture(t)
+	f.cf.AddAccount(acct2, "Other Corp")
+	f.cf.AddToken(userTok, &cftest.Token{Scope: "user", Accounts: []string{acct, acct2}})
+	f.cf.DeployWorker(acct, worker)
+	f.cf.DeployWorker(acct2, worker)
+	dir := filepath.Join(f.dir, "secrets")
+	values := map[string]string{}
+	for _, a := range []string{acct, acct2} {
+		p := f.plan()
+		p.AccountID, p.WranglerConfig = a, ""
+		p.Secret = &provision.SecretSpec{Name: "JWT_SECRET", Dir: dir}
+		res := f.mustRun(p)
+		want := provision.GeneratedSecretFile(dir, a, worker)
+		if want != filepath.Join(dir, a, worker+".jwt-secret") || res.SecretFile != want || !res.SecretGenerated {
+			t.Fatalf("account %s: secret file %q (generated %v), want %q", a, res.SecretFile, res.SecretGenerated, want)
+		}
+		values[a], _ = f.cf.Secret(a, worker, "JWT_SECRET")
+	}
+	if values[acct] == values[acct2] {
+		t.Fatal("two accounts' Workers share one generated secret")
+	}
+
+	// The old layout's file: a Worker without the secret gets a new one
+	// (and a warning); one with the secret stops the run untouched.
+	legacy := provision.LegacySecretFile(dir, "app")
+	if err := os.WriteFile(legacy, []byte(secretV+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.cf.DeployWorker(acct2, "app")
+	p := f.plan()
+	p.Worker, p.AccountID, p.WranglerConfig = "app", acct2, ""
+	p.Secret = &provision.SecretSpec{Name: "JWT_SECRET", Dir: dir}
+	res := f.mustRun(p)
+	if v, _ := f.cf.Secret(acct2, "app", "JWT_SECRET"); v == secretV || len(res.Warnings) == 0 || !strings.Contains(res.Warnings[len(res.Warnings)-1], legacy) {
+		t.Fatalf("old-layout file reused for another account (or no warning): %q", res.Warnings)
+	}
+	f.cf.DeployWorker(acct, "app")
+	f.cf.SetSecret(acct, "app", "JWT_SECRET", "set-by-hand-0123456789abcdef0123456789")
+	p.AccountID = acct
+	_, err := f.run(p)
+	wantErr(t, err, provision.KindConfig, provision.CodeSecretLegacyFile, "mv "+legacy+" "+provision.GeneratedSecretFile(dir, acct, "app"))
+	if v, _ := f.cf.Secret(acct, "app", "JWT_SECRET"); v != "set-by-hand-0123456789abcdef0123456789" || f.cf.Mutations() != 0 {
+		t.Fatalf("the Worker's own secret was replaced (%d mutations)", f.cf.Mutations())
+	}
+}
+
 func TestShortSecretRefused(t *testing.T) {
 	f := newFixture(t)
 	f.cf.DeployWorker(acct, worker)
