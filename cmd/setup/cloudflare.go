@@ -21,6 +21,10 @@ import (
 // defaultWranglerConfig is read when --config is not given and it exists.
 const defaultWranglerConfig = "wrangler.jsonc"
 
+// WarnAccountReplaced: --account-id replaced another account_id in the
+// wrangler config, so the next deploy goes to another account.
+const WarnAccountReplaced = "W_ACCOUNT_REPLACED"
+
 // secretName is the Worker secret nimbus tokens are signed with.
 const secretName = "JWT_SECRET"
 
@@ -60,6 +64,10 @@ as wrangler reads env.NAME: its name (default: <name>-NAME), its account_id
 wrangler does not inherit. account_id is written where env.NAME reads it and
 the catalog pin into env.NAME.vars. An environment the file does not define
 is refused.
+
+The account_id in wrangler.jsonc is where the next deploy goes: a
+different CLOUDFLARE_ACCOUNT_ID is refused (exit 78) before any request, and
+only --account-id replaces it, with a warning naming the old id.
 
 Every step is idempotent: a second run changes nothing, and a run that was
 interrupted converges when repeated. --dry-run makes only GET requests and
@@ -153,23 +161,27 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 	if err != nil {
 		return err
 	}
-	accountID := o.accountID
+	// Only the flag replaces another account_id in the wrangler config:
+	// CLOUDFLARE_ACCOUNT_ID may be left over from another project.
+	accountID, accountFrom := o.accountID, "--account-id"
 	if accountID == "" {
-		accountID = f.Getenv("CLOUDFLARE_ACCOUNT_ID")
+		accountID, accountFrom = f.Getenv("CLOUDFLARE_ACCOUNT_ID"), "CLOUDFLARE_ACCOUNT_ID"
 	}
 	if accountID == "" {
-		accountID = naming.AccountID
+		accountID, accountFrom = naming.AccountID, wranglerPath
 	}
 
 	plan := provision.Plan{
-		Worker:         naming.Worker,
-		AccountID:      accountID,
-		Buckets:        naming.Buckets,
-		RuntimeBucket:  naming.RuntimeBucket,
-		DryRun:         o.dryRun,
-		WranglerConfig: wranglerPath,
-		WranglerEnv:    o.env,
-		NimbusConfig:   config.ProjectFile,
+		Worker:           naming.Worker,
+		AccountID:        accountID,
+		AccountIDFrom:    accountFrom,
+		ReplaceAccountID: o.accountID != "",
+		Buckets:          naming.Buckets,
+		RuntimeBucket:    naming.RuntimeBucket,
+		DryRun:           o.dryRun,
+		WranglerConfig:   wranglerPath,
+		WranglerEnv:      o.env,
+		NimbusConfig:     config.ProjectFile,
 	}
 	if o.setSecret {
 		spec, err := secretSpec(f, o)
@@ -215,6 +227,16 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 			fmt.Fprintf(ios.ErrOut, "nimbus: done before the failure: %s\n", strings.Join(done, ", "))
 		}
 		return err
+	}
+	if res.ReplacedAccountID != "" && f.JSON {
+		// stderr carries JSON objects only; stdout's warnings say it too.
+		verb := "replaced"
+		if res.DryRun {
+			verb = "would be replaced"
+		}
+		f.Warn(&clierr.Warning{Code: WarnAccountReplaced,
+			Message: fmt.Sprintf("account_id %s in %s %s by %s (--account-id)", res.ReplacedAccountID, wranglerPath, verb, res.AccountID),
+			Hint:    "the next deploy goes to account " + res.AccountID + "; pass --account-id " + res.ReplacedAccountID + " to go back"})
 	}
 	warnings := append([]string{}, res.Warnings...)
 	if runtimes != nil && runtimes.Result != nil {

@@ -52,6 +52,10 @@ const (
 	// CodeAccountNotFound: the token cannot access the given account
 	// (Cloudflare 9109).
 	CodeAccountNotFound = "E_CF_ACCOUNT_NOT_FOUND"
+	// CodeAccountMismatch: the account id given is not the wrangler
+	// config's account_id, and replacing it was not asked for
+	// (Plan.ReplaceAccountID).
+	CodeAccountMismatch = "E_CF_ACCOUNT_MISMATCH"
 	// CodeAccountAmbiguous: no account id was given and the token reaches
 	// several accounts.
 	CodeAccountAmbiguous = "E_CF_ACCOUNT_AMBIGUOUS"

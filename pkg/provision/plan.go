@@ -49,8 +49,21 @@ type SecretSpec struct {
 type Plan struct {
 	// Worker is the Worker (script) name.
 	Worker string
-	// AccountID may be empty: Run then uses the only account the token sees.
+	// AccountID may be empty: Run then uses the wrangler config's
+	// account_id, else the only account the token sees.
 	AccountID string
+	// AccountIDFrom says where AccountID came from (e.g.
+	// "CLOUDFLARE_ACCOUNT_ID"), for messages; it may be empty.
+	AccountIDFrom string
+	// ReplaceAccountID says AccountID was chosen deliberately (the
+	// --account-id flag) over another account_id in WranglerConfig: the
+	// file's is then replaced, with a warning naming it
+	// (Result.ReplacedAccountID). Without it a different account_id in the
+	// file stops Run before any request (CodeAccountMismatch): an
+	// AccountID picked up from the environment (a CLOUDFLARE_ACCOUNT_ID
+	// left over from another project) would otherwise move the project,
+	// and the next deploy, to another account unnoticed.
+	ReplaceAccountID bool
 	// Buckets are checked and created in order; duplicates are ignored.
 	Buckets []Bucket
 	// RuntimeBucket is reported back; it is normally one of Buckets.

@@ -68,6 +68,22 @@ func (p *Provisioner) Run(ctx context.Context, plan Plan) (*Result, error) {
 	if err := plan.Validate(); err != nil {
 		return nil, err
 	}
+	if plan.WranglerConfig != "" {
+		// Which account the project deploys to is the wrangler config's
+		// to say: a different one is taken only when asked for, and
+		// before anything is created in it.
+		if cur := configuredAccountID(plan.WranglerConfig, plan.WranglerEnv); cur != "" {
+			switch {
+			case plan.AccountID == "":
+				if !validAccountID(cur) {
+					return nil, invalidAccountID(cur)
+				}
+				plan.AccountID = cur
+			case cur != plan.AccountID && !plan.ReplaceAccountID:
+				return nil, plan.accountMismatch(cur)
+			}
+		}
+	}
 	plan.Buckets = uniqueBuckets(plan.Buckets)
 	r := &run{p: p, c: p.Client, plan: plan, obs: observe.OrNop(p.Observer), res: &Result{
 		Worker: plan.Worker, RuntimeBucket: plan.RuntimeBucket, DryRun: plan.DryRun,
@@ -422,6 +438,24 @@ func (r *run) wranglerConfig(ctx context.Context) error {
 		return r.fail(StepWrangler, path, &Error{Kind: KindData, Code: CodeWranglerConfig, Err: err,
 			Message: path + ": " + err.Error(), Hint: "fix the file (JSONC with a top-level object), then rerun"})
 	}
+	if top, perr := wranglerfile.Parse(data); perr == nil {
+		if e, eerr := top.Environment(env); eerr == nil && e.AccountID != "" && e.AccountID != r.res.AccountID {
+			if !r.plan.ReplaceAccountID {
+				// Changed since Run began, or an account the token
+				// picked: never replaced unasked.
+				return r.fail(StepWrangler, path, r.plan.accountMismatch(e.AccountID))
+			}
+			r.res.ReplacedAccountID = e.AccountID
+			msg := fmt.Sprintf("account_id %s in %s is replaced by %s: `wrangler deploy` now deploys to account %s; the Worker, buckets and secrets in account %s are left as they are",
+				e.AccountID, r.plan.accountWhere(), r.res.AccountID, r.res.AccountID, e.AccountID)
+			if r.plan.DryRun {
+				msg = fmt.Sprintf("account_id %s in %s would be replaced by %s: `wrangler deploy` would then deploy to account %s",
+					e.AccountID, r.plan.accountWhere(), r.res.AccountID, r.res.AccountID)
+			}
+			r.res.Warnings = append(r.res.Warnings, msg)
+			r.emit(StepWrangler, path, StateWarning, "%s", msg)
+		}
+	}
 	idChanged := changed
 	if digest := r.res.CatalogSHA256; digest != "" {
 		top, _ := wranglerfile.Parse(out)
@@ -647,4 +681,51 @@ func (r *run) secret(ctx context.Context) error {
 	r.res.Secret = SecretSet
 	r.emit(StepSecret, spec.Name, StateDone, "%s set on Worker %s", spec.Name, r.plan.Worker)
 	return nil
+}
+
+// configuredAccountID is the account_id the wrangler config at path gives
+// environment env ("" is the top level): "" when it gives none, or when
+// the file cannot be read or parsed, which the wrangler config step
+// reports.
+func configuredAccountID(path, env string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	f, err := wranglerfile.Parse(data)
+	if err != nil {
+		return ""
+	}
+	e, err := f.Environment(env)
+	if err != nil {
+		return ""
+	}
+	return e.AccountID
+}
+
+// accountWhere names the wrangler config (and environment) whose
+// account_id is meant.
+func (p Plan) accountWhere() string {
+	if p.WranglerEnv != "" {
+		return p.WranglerConfig + " (environment " + p.WranglerEnv + ")"
+	}
+	return p.WranglerConfig
+}
+
+// accountMismatch refuses an AccountID that is not the wrangler config's
+// configured account_id, naming both.
+func (p Plan) accountMismatch(configured string) *Error {
+	from := ""
+	if p.AccountIDFrom != "" {
+		from = " (from " + p.AccountIDFrom + ")"
+	}
+	keep := "pass --account-id " + configured
+	if p.AccountIDFrom != "" && !strings.HasPrefix(p.AccountIDFrom, "-") {
+		keep = "unset " + p.AccountIDFrom + " or " + keep
+	}
+	return &Error{Kind: KindConfig, Code: CodeAccountMismatch,
+		Message: "account " + p.AccountID + from + " is not account " + configured + ", the account_id in " + p.accountWhere() +
+			": setup would provision account " + p.AccountID + " and replace account_id " + configured + " with it, moving the next deploy to that account",
+		Hint: "to keep account " + configured + ", " + keep + "; to move the project to account " + p.AccountID + ", pass --account-id " + p.AccountID +
+			" (setup then replaces account_id " + configured + " and says so)"}
 }

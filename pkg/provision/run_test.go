@@ -612,6 +612,42 @@ func TestGeneratedSecretIsPerAccount(t *testing.T) {
 	}
 }
 
+// TestAccountIDMismatch: another account than the wrangler config's is
+// refused before any request unless asked for, and replacing it is said.
+func TestAccountIDMismatch(t *testing.T) {
+	f := newFixture(t)
+	f.cf.AddAccount(acct2, "Other Corp")
+	f.cf.AddToken(userTok, &cftest.Token{Scope: "user", Accounts: []string{acct, acct2}})
+	f.mustRun(f.plan()) // writes account_id acct
+	before, _ := os.ReadFile(f.wrangle)
+
+	p := f.plan()
+	p.AccountID, p.AccountIDFrom = acct2, "CLOUDFLARE_ACCOUNT_ID"
+	_, err := f.run(p)
+	pe := wantErr(t, err, provision.KindConfig, provision.CodeAccountMismatch, "unset CLOUDFLARE_ACCOUNT_ID or pass --account-id "+acct)
+	if !strings.Contains(pe.Message, acct) || !strings.Contains(pe.Message, acct2) || len(f.cf.Requests()) != 0 {
+		t.Fatalf("message %q (%d requests)", pe.Message, len(f.cf.Requests()))
+	}
+	if after, _ := os.ReadFile(f.wrangle); !bytes.Equal(after, before) {
+		t.Fatal("the wrangler config changed")
+	}
+
+	// No account id: the file's, not the token's first.
+	p.AccountID = ""
+	if res := f.mustRun(p); res.AccountID != acct {
+		t.Fatalf("account %s, want the file's %s", res.AccountID, acct)
+	}
+
+	p.AccountID, p.AccountIDFrom, p.ReplaceAccountID = acct2, "--account-id", true
+	res := f.mustRun(p)
+	if res.ReplacedAccountID != acct || len(res.Warnings) == 0 || !strings.Contains(res.Warnings[0], "account_id "+acct) {
+		t.Fatalf("replaced %q, warnings %q", res.ReplacedAccountID, res.Warnings)
+	}
+	if after, _ := os.ReadFile(f.wrangle); !bytes.Contains(after, []byte(acct2)) {
+		t.Fatalf("account_id not replaced:\n%s", after)
+	}
+}
+
 func TestShortSecretRefused(t *testing.T) {
 	f := newFixture(t)
 	f.cf.DeployWorker(acct, worker)
