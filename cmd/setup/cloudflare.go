@@ -14,6 +14,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/config"
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/pkg/provision"
 )
@@ -33,7 +34,14 @@ type cloudflareOptions struct {
 	env                                          string
 	wranglerConfig, apiTokenFile, secretFile     string
 	dryRun, setSecret, skipRuntimes, writeConfig bool
+	timeout                                      time.Duration
 }
+
+// defaultTimeout bounds a whole setup run: a first run with runtimes
+// moves about 95 MiB each way in a few minutes on a slow CI link, while a
+// stalled API would otherwise keep a job for each request's timeout times
+// its retries, step after step.
+const defaultTimeout = 15 * time.Minute
 
 func newCmdCloudflare(f *cmdutil.Factory) *cobra.Command {
 	var o cloudflareOptions
@@ -71,7 +79,9 @@ only --account-id replaces it, with a warning naming the old id.
 
 Every step is idempotent: a second run changes nothing, and a run that was
 interrupted converges when repeated. --dry-run makes only GET requests and
-writes no file.
+writes no file. --timeout (default 15m) bounds the whole run: when it runs
+out, setup stops (exit 69) naming the step it was in; the steps done are kept
+and a rerun resumes after them.
 
 Credentials never come from flags: the API token is read from
 CLOUDFLARE_API_TOKEN or --api-token-file (- for stdin). The token needs
@@ -122,6 +132,8 @@ also on a terminal (no checklist).`,
 	fl.BoolVar(&o.setSecret, "set-secret", false, "put JWT_SECRET on the deployed Worker")
 	fl.StringVar(&o.secretFile, "secret-file", "", "read JWT_SECRET from `FILE`; a missing file receives a new random secret (0600)")
 	fl.BoolVar(&o.skipRuntimes, "skip-runtimes", false, "create buckets only; do not upload the clang/CPython/bash runtime blobs")
+	duration.Var(fl, &o.timeout, "timeout", defaultTimeout, duration.Limits{AllowZero: true},
+		"give up the whole run after this long (exit 69, E_SETUP_TIMEOUT; the steps done are kept, a rerun resumes): seconds or a duration such as 90s, 30m; 0 means no limit")
 	fl.BoolVar(&o.writeConfig, "write-config", false, "also set vars."+runtimecli.PinVar+" (the runtime catalog pin) in the wrangler config")
 	return cmd
 }
@@ -182,6 +194,7 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 		WranglerConfig:   wranglerPath,
 		WranglerEnv:      o.env,
 		NimbusConfig:     config.ProjectFile,
+		Timeout:          o.timeout,
 	}
 	if o.setSecret {
 		spec, err := secretSpec(f, o)

@@ -70,6 +70,8 @@ const (
 	// CodeUnavailable: the Cloudflare API timed out, could not be
 	// reached, or answered 429 or 5xx after the retries.
 	CodeUnavailable = "E_CF_UNAVAILABLE"
+	// CodeTimeout: the run did not finish within Plan.Timeout.
+	CodeTimeout = "E_SETUP_TIMEOUT"
 	// CodeInterrupted: the context was cancelled.
 	CodeInterrupted = "E_INTERRUPTED"
 	// CodeAPI: any other Cloudflare error; Error.CloudflareCode carries

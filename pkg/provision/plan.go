@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/nimbus-sh/nimbus/pkg/scaffold"
 )
@@ -89,6 +90,12 @@ type Plan struct {
 	// WritePin sets vars.NIMBUS_RUNTIME_CATALOG_SHA256 in WranglerConfig to
 	// the digest the runtime sync published, in the same edit as account_id.
 	WritePin bool
+	// Timeout bounds the whole run (0: no bound beyond each request's own
+	// timeouts and retries, which many steps can add up to very long).
+	// When it runs out, Run stops in the step it was in and returns
+	// CodeTimeout naming that step; the steps done are kept, and a rerun
+	// resumes after them.
+	Timeout time.Duration
 }
 
 // RuntimeSyncer publishes the runtime catalog into a bucket and returns its

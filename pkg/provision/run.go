@@ -16,6 +16,7 @@ import (
 	"github.com/cloudflare/cloudflare-go/v6/r2"
 
 	"github.com/nimbus-sh/nimbus/internal/atomicfile"
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/observe"
 	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"
 )
@@ -54,6 +55,9 @@ type run struct {
 	res    *Result
 	listed []accounts.Account // accounts seen by the token, when listed
 	total  int64
+	// current is what the step in progress is doing ("checking R2
+	// bucket x"), to say where a timeout stopped the run.
+	current string
 }
 
 // Run executes the plan: verify the token, resolve the account, check and
@@ -89,17 +93,44 @@ func (p *Provisioner) Run(ctx context.Context, plan Plan) (*Result, error) {
 		Worker: plan.Worker, RuntimeBucket: plan.RuntimeBucket, DryRun: plan.DryRun,
 		WranglerConfig: FileSkipped, Endpoint: FileSkipped, Secret: SecretSkipped,
 	}}
+	if plan.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, plan.Timeout, errRunTimeout)
+		defer cancel()
+	}
 	steps := []func(context.Context) error{r.verifyToken, r.resolveAccount, r.buckets, r.runtimes, r.wranglerConfig, r.workersDev, r.secret}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
+			if errors.Is(context.Cause(ctx), errRunTimeout) {
+				// Whatever the step made of its context ending (a
+				// request timed out, the runtime sync stopped), the
+				// cause is the run's own bound.
+				return r.res, r.timedOut(err)
+			}
 			return r.res, err
 		}
 	}
 	return r.res, nil
 }
 
+// errRunTimeout is the cause of the run's context ending at Plan.Timeout.
+var errRunTimeout = errors.New("provision: the run's timeout ran out")
+
+func (r *run) timedOut(err error) *Error {
+	return &Error{Kind: KindUnavailable, Code: CodeTimeout, Err: err,
+		// The message itself says a rerun is safe: a program's stderr
+		// gets upstream's one-line error, which has no hint.
+		Message: "setup did not finish within " + duration.Human(r.plan.Timeout) + " (--timeout): it stopped while " + r.current +
+			"; the steps already done are kept and safe to rerun, and a rerun resumes after them",
+		Hint: "rerun setup, with a longer --timeout if Cloudflare or the network is this slow"}
+}
+
 func (r *run) emit(step StepID, subject string, state StepState, format string, args ...any) {
-	r.obs.Observe(Event{Step: step, Subject: subject, State: state, Message: fmt.Sprintf(format, args...)})
+	msg := fmt.Sprintf(format, args...)
+	if state == StateRunning {
+		r.current = msg
+	}
+	r.obs.Observe(Event{Step: step, Subject: subject, State: state, Message: msg})
 }
 
 // fail reports a failed step and passes the error through.

@@ -648,6 +648,37 @@ func TestAccountIDMismatch(t *testing.T) {
 	}
 }
 
+// TestTimeoutBoundsTheRunAndNamesTheStep: Plan.Timeout ends a run whose
+// API stalls, in the step it was in, keeping what was done; the rerun
+// converges.
+func TestTimeoutBoundsTheRunAndNamesTheStep(t *testing.T) {
+	f := newFixture(t)
+	f.cf.AddFault(cftest.Fault{Method: http.MethodGet, PathSuffix: "/workers/subdomain", Times: 1, Hang: true})
+	p := f.plan()
+	p.Timeout = 300 * time.Millisecond
+	res, err := f.run(p)
+	pe := wantErr(t, err, provision.KindUnavailable, provision.CodeTimeout, "--timeout")
+	if !strings.Contains(pe.Message, "within 300ms") || !strings.Contains(pe.Message, "stopped while reading the workers.dev subdomain") ||
+		!strings.Contains(pe.Message, "safe to rerun") {
+		t.Fatalf("message %q", pe.Message)
+	}
+	if got := strings.Join(res.Changes(), ", "); !strings.Contains(got, "created R2 bucket "+bkRT) || !strings.Contains(got, "updated the wrangler config") {
+		t.Fatalf("changes before the timeout: %q", got)
+	}
+	res = f.mustRun(p)
+	if got := statuses(res); got != bkTar+"=exists "+bkPack+"=exists "+bkRT+"=exists" || res.WorkersDevURL == "" {
+		t.Fatalf("rerun: %s, %q", got, res.WorkersDevURL)
+	}
+	// Without a Timeout the caller's own deadline is not reported as the
+	// run's.
+	f.cf.AddFault(cftest.Fault{Method: http.MethodGet, PathSuffix: "/workers/subdomain", Times: 1, Hang: true})
+	p.Timeout = 0
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = f.provisioner(userTok).Run(ctx, p)
+	wantErr(t, err, provision.KindUnavailable, provision.CodeUnavailable, "")
+}
+
 func TestShortSecretRefused(t *testing.T) {
 	f := newFixture(t)
 	f.cf.DeployWorker(acct, worker)
