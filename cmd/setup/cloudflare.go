@@ -69,9 +69,10 @@ The bucket names come from wrangler.jsonc when it exists (--config, default
 --env NAME provisions the Worker 'wrangler deploy --env NAME' deploys, read
 as wrangler reads env.NAME: its name (default: <name>-NAME), its account_id
 (default: the top-level one), and only its own r2_buckets and vars, which
-wrangler does not inherit. account_id is written where env.NAME reads it and
-the catalog pin into env.NAME.vars. An environment the file does not define
-is refused.
+wrangler does not inherit. account_id is written where env.NAME reads it (a
+member of its own when it inherits another account, which the top level
+keeps) and the catalog pin into env.NAME.vars. An environment the file does
+not define is refused.
 
 The account_id in wrangler.jsonc is where the next deploy goes: a
 different CLOUDFLARE_ACCOUNT_ID is refused (exit 78) before any request, and

@@ -75,9 +75,10 @@ type Plan struct {
 	// skips the step.
 	WranglerConfig string
 	// WranglerEnv is the wrangler environment the edits are for: account_id
-	// where env.<WranglerEnv> reads it (its own member, else the top
-	// level) and the catalog pin in env.<WranglerEnv>.vars, since vars are
-	// not inherited. "" is the top level.
+	// where env.<WranglerEnv> reads it (wranglerfile.SetEnvAccountID: its
+	// own member, else the top level unless that names another account)
+	// and the catalog pin in env.<WranglerEnv>.vars, since vars are not
+	// inherited. "" is the top level.
 	WranglerEnv string
 	// NimbusConfig is the nimbus.yaml that receives the endpoint; empty skips
 	// the step.

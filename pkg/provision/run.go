@@ -477,11 +477,15 @@ func (r *run) wranglerConfig(ctx context.Context) error {
 				return r.fail(StepWrangler, path, r.plan.accountMismatch(e.AccountID))
 			}
 			r.res.ReplacedAccountID = e.AccountID
-			msg := fmt.Sprintf("account_id %s in %s is replaced by %s: `wrangler deploy` now deploys to account %s; the Worker, buckets and secrets in account %s are left as they are",
-				e.AccountID, r.plan.accountWhere(), r.res.AccountID, r.res.AccountID, e.AccountID)
+			deploy := "wrangler deploy"
+			if env != "" {
+				deploy += " --env " + env
+			}
+			msg := fmt.Sprintf("account_id %s in %s is replaced by %s: `%s` now deploys to account %s; the Worker, buckets and secrets in account %s are left as they are",
+				e.AccountID, r.plan.accountWhere(), r.res.AccountID, deploy, r.res.AccountID, e.AccountID)
 			if r.plan.DryRun {
-				msg = fmt.Sprintf("account_id %s in %s would be replaced by %s: `wrangler deploy` would then deploy to account %s",
-					e.AccountID, r.plan.accountWhere(), r.res.AccountID, r.res.AccountID)
+				msg = fmt.Sprintf("account_id %s in %s would be replaced by %s: `%s` would then deploy to account %s",
+					e.AccountID, r.plan.accountWhere(), r.res.AccountID, deploy, r.res.AccountID)
 			}
 			r.res.Warnings = append(r.res.Warnings, msg)
 			r.emit(StepWrangler, path, StateWarning, "%s", msg)
