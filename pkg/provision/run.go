@@ -117,11 +117,14 @@ func (p *Provisioner) Run(ctx context.Context, plan Plan) (*Result, error) {
 var errRunTimeout = errors.New("provision: the run's timeout ran out")
 
 func (r *run) timedOut(err error) *Error {
+	safe := "; the steps already done are kept and safe to rerun, and a rerun resumes after them"
+	if len(r.res.Changes()) == 0 {
+		safe = "; nothing was changed yet, so a rerun is safe"
+	}
 	return &Error{Kind: KindUnavailable, Code: CodeTimeout, Err: err,
 		// The message itself says a rerun is safe: a program's stderr
 		// gets upstream's one-line error, which has no hint.
-		Message: "setup did not finish within " + duration.Human(r.plan.Timeout) + " (--timeout): it stopped while " + r.current +
-			"; the steps already done are kept and safe to rerun, and a rerun resumes after them",
+		Message: "setup did not finish within " + duration.Human(r.plan.Timeout) + " (--timeout): it stopped while " + r.current + safe,
 		Hint: "rerun setup, with a longer --timeout if Cloudflare or the network is this slow"}
 }
 
