@@ -125,7 +125,7 @@ func (r *run) timedOut(err error) *Error {
 		// The message itself says a rerun is safe: a program's stderr
 		// gets upstream's one-line error, which has no hint.
 		Message: "setup did not finish within " + duration.Human(r.plan.Timeout) + " (--timeout): it stopped while " + r.current + safe,
-		Hint: "rerun setup, with a longer --timeout if Cloudflare or the network is this slow"}
+		Hint:    "rerun setup, with a longer --timeout if Cloudflare or the network is this slow"}
 }
 
 func (r *run) emit(step StepID, subject string, state StepState, format string, args ...any) {
@@ -758,7 +758,7 @@ func (p Plan) accountMismatch(configured string) *Error {
 		from = " (from " + p.AccountIDFrom + ")"
 	}
 	keep := "pass --account-id " + configured
-	if p.AccountIDFrom != "" && !strings.HasPrefix(p.AccountIDFrom, "-") {
+	if isEnvName(p.AccountIDFrom) {
 		keep = "unset " + p.AccountIDFrom + " or " + keep
 	}
 	return &Error{Kind: KindConfig, Code: CodeAccountMismatch,
@@ -766,4 +766,18 @@ func (p Plan) accountMismatch(configured string) *Error {
 			": setup would provision account " + p.AccountID + " and replace account_id " + configured + " with it, moving the next deploy to that account",
 		Hint: "to keep account " + configured + ", " + keep + "; to move the project to account " + p.AccountID + ", pass --account-id " + p.AccountID +
 			" (setup then replaces account_id " + configured + " and says so)"}
+}
+
+// isEnvName reports a name like CLOUDFLARE_ACCOUNT_ID, as opposed to a
+// flag or a file an account id can also come from.
+func isEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -679,6 +679,31 @@ func TestTimeoutBoundsTheRunAndNamesTheStep(t *testing.T) {
 	wantErr(t, err, provision.KindUnavailable, provision.CodeUnavailable, "")
 }
 
+// TestAccountIDChangedDuringRun: a wrangler config whose account_id
+// changes while setup runs (another tool, an editor) is not overwritten
+// with the account provisioned, and the hint does not ask to "unset" a
+// file.
+func TestAccountIDChangedDuringRun(t *testing.T) {
+	f := newFixture(t)
+	f.mustRun(f.plan()) // writes account_id acct
+	p := f.plan()
+	p.AccountIDFrom = f.wrangle
+	f.cf.Before(http.MethodGet, "/r2/buckets/"+bkRT, func() {
+		data, _ := os.ReadFile(f.wrangle)
+		if err := os.WriteFile(f.wrangle, bytes.Replace(data, []byte(acct), []byte(acct2), 1), 0o644); err != nil {
+			t.Error(err)
+		}
+	})
+	_, err := f.run(p)
+	pe := wantErr(t, err, provision.KindConfig, provision.CodeAccountMismatch, "to keep account "+acct2+", pass --account-id "+acct2+";")
+	if strings.Contains(pe.Hint, "unset") {
+		t.Fatalf("hint %q", pe.Hint)
+	}
+	if data, _ := os.ReadFile(f.wrangle); !bytes.Contains(data, []byte(acct2)) {
+		t.Fatalf("the changed account_id was overwritten:\n%s", data)
+	}
+}
+
 func TestShortSecretRefused(t *testing.T) {
 	f := newFixture(t)
 	f.cf.DeployWorker(acct, worker)
