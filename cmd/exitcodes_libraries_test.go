@@ -97,8 +97,11 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 		"R2 not enabled":                           {pvErr(provision.KindConfig, provision.CodeR2NotEnabled)},
 		"runtime sync failed":                      nil, // the rows of docs/runtime.md, above
 		"Worker not deployed yet (`--set-secret`)": {pvErr(provision.KindConfig, provision.CodeWorkerMissing)},
-		"no secret given and the Worker already has one (`--set-secret` on a fresh machine)":                         {pvErr(provision.KindConfig, provision.CodeSecretExists)},
-		"Cloudflare 5xx or network after retries; an answer that is not Cloudflare's (a proxy page, JSON cut short)": {pvErr(provision.KindUnavailable, provision.CodeUnavailable)},
+		"no secret given and the Worker already has one (`--set-secret` on a fresh machine)":                                  {pvErr(provision.KindConfig, provision.CodeSecretExists)},
+		"no secret given, the Worker already has one, and the only generated secret is the per-name file of an older version": {pvErr(provision.KindConfig, provision.CodeSecretLegacyFile)},
+		"`CLOUDFLARE_ACCOUNT_ID` is not the wrangler config's `account_id` (use `--account-id` to replace it)":                {accountMismatch(t, dir)},
+		"the run did not finish within `--timeout` (the message names the step)":                                              {pvErr(provision.KindUnavailable, provision.CodeTimeout)},
+		"Cloudflare 5xx or network after retries; an answer that is not Cloudflare's (a proxy page, JSON cut short)":          {pvErr(provision.KindUnavailable, provision.CodeUnavailable)},
 		"bad names or contradicting flags; `--env` names no environment of the wrangler config": {provision.ValidateBucketName("Not_A_Bucket"), provision.ValidateWorkerName("-box"),
 			pvErr(provision.KindUsage, provision.CodeInvalidPlan), first(provision.ResolveNaming(provision.Inputs{WranglerConfig: []byte(`{"name": "box"}`), Env: "qa"}))},
 		"unreadable wrangler config / nimbus.yaml": {pvErr(provision.KindData, provision.CodeWranglerConfig),
@@ -144,4 +147,23 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 			}
 		}
 	}
+}
+
+// accountMismatch is the error Run returns, before any request, for an
+// account id from the environment that is not the wrangler config's.
+func accountMismatch(t *testing.T, dir string) error {
+	t.Helper()
+	w := filepath.Join(dir, "account.jsonc")
+	if err := os.WriteFile(w, []byte(`{"name": "box", "account_id": "0123456789abcdef0123456789abcdef"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := provision.NewClient(provision.ClientOptions{Token: "t", BaseURL: "http://127.0.0.1:9/client/v4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&provision.Provisioner{Client: c}).Run(context.Background(), provision.Plan{
+		Worker: "box", AccountID: "fedcba9876543210fedcba9876543210", AccountIDFrom: "CLOUDFLARE_ACCOUNT_ID",
+		Buckets: []provision.Bucket{{Name: "box-npm-cache"}}, WranglerConfig: w,
+	})
+	return err
 }

@@ -5,6 +5,8 @@ package cmd_test
 import (
 	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/cftest"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/iostreams"
+	"github.com/nimbus-sh/nimbus/internal/shellquote"
 )
 
 // On a terminal, setup draws a checklist on stderr and prints no JSON.
@@ -232,5 +235,36 @@ func TestSetupWarnsInALog(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "nimbus: warning: "+msg) {
 		t.Errorf("stderr lacks the warning:\n%s", errOut)
+	}
+}
+
+// The summary's command for minting with a generated secret can be pasted
+// as it is, also where the config directory's path has a space (macOS:
+// ~/Library/Application Support).
+func TestSetupSummaryQuotesTheSecretPath(t *testing.T) {
+	srv := cftest.New()
+	defer srv.Close()
+	srv.AddAccount(cfAccount, "Acme Corp")
+	srv.AddToken(cfToken, &cftest.Token{Accounts: []string{cfAccount}})
+	srv.SetSubdomain(cfAccount, "acme")
+	srv.DeployWorker(cfAccount, "demo")
+	t.Chdir(t.TempDir())
+	config := filepath.Join(t.TempDir(), "Application Support")
+	env := map[string]string{"CLOUDFLARE_API_TOKEN": cfToken, "CLOUDFLARE_API_BASE_URL": srv.BaseURL(), "XDG_CONFIG_HOME": config}
+	code, _, stderr := runTTY(t, env, "", "setup", "cloudflare", "--name", "demo", "--skip-runtimes", "--set-secret", "--no-color")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	file := filepath.Join(config, "nimbus", "secrets", cfAccount, "demo.jwt-secret")
+	want := "JWT_SECRET=$(cat " + shellquote.Quote(file) + ") nimbus token mint"
+	if !strings.Contains(stderr, want) {
+		t.Fatalf("summary lacks %q:\n%s", want, stderr)
+	}
+	// The shell reads the file the command names.
+	line := stderr[strings.Index(stderr, "JWT_SECRET=$(cat "):]
+	line = line[:strings.Index(line, " nimbus token mint")]
+	out, err := exec.Command("sh", "-c", line+"; printf %s \"$JWT_SECRET\"").Output()
+	if v, _ := srv.Secret(cfAccount, "demo", "JWT_SECRET"); err != nil || string(out) != v {
+		t.Fatalf("%s: %q, %v; the Worker has another secret", line, out, err)
 	}
 }

@@ -76,6 +76,9 @@ var setupEnvKeys = []string{"PATH", "HOME", "XDG_CONFIG_HOME", "NO_COLOR", "TMPD
 //	cf lost METHOD PATH-SUFFIX STATUS CODE TIMES
 //	                              like fault, but the request takes effect
 //	                              first (the answer is lost on the way)
+//	cf hang METHOD PATH-SUFFIX TIMES
+//	                              hold matching requests unanswered until
+//	                              the client gives up (a stalled API)
 //	cf reset                      forget recorded requests
 //	cf requests                   write "METHOD path" lines to $WORK/requests
 //	cf count N [MUTATIONS]        assert the number of requests (and mutations)
@@ -117,6 +120,8 @@ func cmdCF(ts *testscript.TestScript, neg bool, args []string) {
 		srv.AddBucket(args[1], args[2])
 	case "fault", "lost":
 		srv.AddFault(cftest.Fault{Method: args[1], PathSuffix: args[2], Status: atoi(args[3]), Code: int64(atoi(args[4])), Message: "injected fault", Times: atoi(args[5]), RetryAfter: "0", Lost: args[0] == "lost"})
+	case "hang":
+		srv.AddFault(cftest.Fault{Method: args[1], PathSuffix: args[2], Times: atoi(args[3]), Hang: true})
 	case "reset":
 		srv.ResetRequests()
 	case "requests":

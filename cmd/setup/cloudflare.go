@@ -14,12 +14,17 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/config"
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/pkg/provision"
 )
 
 // defaultWranglerConfig is read when --config is not given and it exists.
 const defaultWranglerConfig = "wrangler.jsonc"
+
+// WarnAccountReplaced: --account-id replaced another account_id in the
+// wrangler config, so the next deploy goes to another account.
+const WarnAccountReplaced = "W_ACCOUNT_REPLACED"
 
 // secretName is the Worker secret nimbus tokens are signed with.
 const secretName = "JWT_SECRET"
@@ -29,7 +34,14 @@ type cloudflareOptions struct {
 	env                                          string
 	wranglerConfig, apiTokenFile, secretFile     string
 	dryRun, setSecret, skipRuntimes, writeConfig bool
+	timeout                                      time.Duration
 }
+
+// defaultTimeout bounds a whole setup run: a first run with runtimes
+// moves about 95 MiB each way in a few minutes on a slow CI link, while a
+// stalled API would otherwise keep a job for each request's timeout times
+// its retries, step after step.
+const defaultTimeout = 15 * time.Minute
 
 func newCmdCloudflare(f *cmdutil.Factory) *cobra.Command {
 	var o cloudflareOptions
@@ -57,13 +69,20 @@ The bucket names come from wrangler.jsonc when it exists (--config, default
 --env NAME provisions the Worker 'wrangler deploy --env NAME' deploys, read
 as wrangler reads env.NAME: its name (default: <name>-NAME), its account_id
 (default: the top-level one), and only its own r2_buckets and vars, which
-wrangler does not inherit. account_id is written where env.NAME reads it and
-the catalog pin into env.NAME.vars. An environment the file does not define
-is refused.
+wrangler does not inherit. account_id is written where env.NAME reads it (a
+member of its own when it inherits another account, which the top level
+keeps) and the catalog pin into env.NAME.vars. An environment the file does
+not define is refused.
+
+The account_id in wrangler.jsonc is where the next deploy goes: a
+different CLOUDFLARE_ACCOUNT_ID is refused (exit 78) before any request, and
+only --account-id replaces it, with a warning naming the old id.
 
 Every step is idempotent: a second run changes nothing, and a run that was
 interrupted converges when repeated. --dry-run makes only GET requests and
-writes no file.
+writes no file. --timeout (default 15m) bounds the whole run: when it runs
+out, setup stops (exit 69) naming the step it was in; the steps done are kept
+and a rerun resumes after them.
 
 Credentials never come from flags: the API token is read from
 CLOUDFLARE_API_TOKEN or --api-token-file (- for stdin). The token needs
@@ -73,8 +92,9 @@ and, for --set-secret, "Workers Scripts Write".
 JWT_SECRET for --set-secret comes from --secret-file (- for stdin), or from the
 JWT_SECRET variable; when the --secret-file does not exist, a new random secret
 is written to it (mode 0600). Without either, the secret is kept in
-<config dir>/nimbus/secrets/<worker>.jwt-secret (os.UserConfigDir: ~/.config on
-Linux, ~/Library/Application Support on macOS, %AppData% on Windows). It is
+<config dir>/nimbus/secrets/<account id>/<worker>.jwt-secret (os.UserConfigDir:
+~/.config on Linux, ~/Library/Application Support on macOS, %AppData% on
+Windows), one per account, as Worker names are unique only within one. It is
 never printed. A secret is generated only for a Worker without JWT_SECRET: when
 the Worker has one and none is given (a fresh CI runner), setup exits 78
 instead of replacing it with a value only this machine knows.
@@ -113,6 +133,8 @@ also on a terminal (no checklist).`,
 	fl.BoolVar(&o.setSecret, "set-secret", false, "put JWT_SECRET on the deployed Worker")
 	fl.StringVar(&o.secretFile, "secret-file", "", "read JWT_SECRET from `FILE`; a missing file receives a new random secret (0600)")
 	fl.BoolVar(&o.skipRuntimes, "skip-runtimes", false, "create buckets only; do not upload the clang/CPython/bash runtime blobs")
+	duration.Var(fl, &o.timeout, "timeout", defaultTimeout, duration.Limits{AllowZero: true},
+		"give up the whole run after this long (exit 69, E_SETUP_TIMEOUT; the steps done are kept, a rerun resumes): seconds or a duration such as 90s, 30m; 0 means no limit")
 	fl.BoolVar(&o.writeConfig, "write-config", false, "also set vars."+runtimecli.PinVar+" (the runtime catalog pin) in the wrangler config")
 	return cmd
 }
@@ -152,26 +174,31 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 	if err != nil {
 		return err
 	}
-	accountID := o.accountID
+	// Only the flag replaces another account_id in the wrangler config:
+	// CLOUDFLARE_ACCOUNT_ID may be left over from another project.
+	accountID, accountFrom := o.accountID, "--account-id"
 	if accountID == "" {
-		accountID = f.Getenv("CLOUDFLARE_ACCOUNT_ID")
+		accountID, accountFrom = f.Getenv("CLOUDFLARE_ACCOUNT_ID"), "CLOUDFLARE_ACCOUNT_ID"
 	}
 	if accountID == "" {
-		accountID = naming.AccountID
+		accountID, accountFrom = naming.AccountID, wranglerPath
 	}
 
 	plan := provision.Plan{
-		Worker:         naming.Worker,
-		AccountID:      accountID,
-		Buckets:        naming.Buckets,
-		RuntimeBucket:  naming.RuntimeBucket,
-		DryRun:         o.dryRun,
-		WranglerConfig: wranglerPath,
-		WranglerEnv:    o.env,
-		NimbusConfig:   config.ProjectFile,
+		Worker:           naming.Worker,
+		AccountID:        accountID,
+		AccountIDFrom:    accountFrom,
+		ReplaceAccountID: o.accountID != "",
+		Buckets:          naming.Buckets,
+		RuntimeBucket:    naming.RuntimeBucket,
+		DryRun:           o.dryRun,
+		WranglerConfig:   wranglerPath,
+		WranglerEnv:      o.env,
+		NimbusConfig:     config.ProjectFile,
+		Timeout:          o.timeout,
 	}
 	if o.setSecret {
-		spec, err := secretSpec(f, o, naming.Worker)
+		spec, err := secretSpec(f, o)
 		if err != nil {
 			return err
 		}
@@ -215,6 +242,16 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 		}
 		return err
 	}
+	if res.ReplacedAccountID != "" && f.JSON {
+		// stderr carries JSON objects only; stdout's warnings say it too.
+		verb := "replaced"
+		if res.DryRun {
+			verb = "would be replaced"
+		}
+		f.Warn(&clierr.Warning{Code: WarnAccountReplaced,
+			Message: fmt.Sprintf("account_id %s in %s %s by %s (--account-id)", res.ReplacedAccountID, wranglerPath, verb, res.AccountID),
+			Hint:    "the next deploy goes to account " + res.AccountID + "; pass --account-id " + res.ReplacedAccountID + " to go back"})
+	}
 	warnings := append([]string{}, res.Warnings...)
 	if runtimes != nil && runtimes.Result != nil {
 		warnings = append(warnings, runtimes.Result.Warnings...)
@@ -256,9 +293,9 @@ func apiToken(f *cmdutil.Factory, file string) (string, error) {
 }
 
 // secretSpec picks where JWT_SECRET comes from: --secret-file (stdin with
-// -), then the environment, then a per-Worker file in the user config
-// directory that is generated once and reused by later runs.
-func secretSpec(f *cmdutil.Factory, o *cloudflareOptions, worker string) (*provision.SecretSpec, error) {
+// -), then the environment, then a file per account and Worker in the user
+// config directory that is generated once and reused by later runs.
+func secretSpec(f *cmdutil.Factory, o *cloudflareOptions) (*provision.SecretSpec, error) {
 	spec := &provision.SecretSpec{Name: secretName}
 	switch {
 	case o.secretFile == "-":
@@ -272,13 +309,13 @@ func secretSpec(f *cmdutil.Factory, o *cloudflareOptions, worker string) (*provi
 	case f.Getenv(secretName) != "":
 		spec.Value = f.Getenv(secretName)
 	default:
-		file, err := f.Paths().SecretFile(worker)
+		dir, err := f.Paths().SecretDir()
 		if err != nil {
 			return nil, clierr.Configf("export JWT_SECRET or pass --secret-file FILE", "cannot find a directory for the generated JWT_SECRET: %v", err)
 		}
-		spec.File = file
+		spec.Dir = dir
 	}
-	if spec.Value == "" && spec.File == "" {
+	if spec.Value == "" && spec.File == "" && spec.Dir == "" {
 		return nil, clierr.Configf("the secret must not be empty", "%s is empty", secretName)
 	}
 	return spec, nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/iostreams"
+	"github.com/nimbus-sh/nimbus/internal/shellquote"
 	"github.com/nimbus-sh/nimbus/internal/style"
 	"github.com/nimbus-sh/nimbus/pkg/provision"
 )
@@ -57,7 +58,9 @@ func (v *view) summary(res *provision.Result, took time.Duration) {
 	}
 	fmt.Fprintf(v.w, "\n%s %s is ready to deploy %s\n", st.SuccessIcon(), st.Bold(res.Worker), st.Muted("("+duration.Human(took)+")"))
 	if res.SecretGenerated {
-		fmt.Fprintf(v.w, "  JWT_SECRET was generated and stored in %s (mode 0600); mint tokens with\n  JWT_SECRET=$(cat %s) nimbus token mint ...\n", st.Key(res.SecretFile), res.SecretFile)
+		// The command is pasted into a shell: the path may hold a space
+		// (~/Library/Application Support on macOS).
+		fmt.Fprintf(v.w, "  JWT_SECRET was generated and stored in %s (mode 0600); mint tokens with\n  JWT_SECRET=$(cat %s) nimbus token mint ...\n", st.Key(res.SecretFile), shellquote.Quote(res.SecretFile))
 	}
 	switch res.Pin {
 	case provision.PinStale, provision.PinMissing:

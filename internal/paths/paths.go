@@ -7,7 +7,7 @@
 //	file                          Linux and BSDs                        macOS                                     Windows
 //	user config                   $XDG_CONFIG_HOME/nimbus/config.yaml   ~/Library/Application Support/nimbus/…    %AppData%\nimbus\config.yaml
 //	                              (default ~/.config)
-//	generated JWT secrets         <config dir>/nimbus/secrets/<worker>.jwt-secret (mode 0600)
+//	generated JWT secrets         <config dir>/nimbus/secrets/<account id>/<worker>.jwt-secret (mode 0600)
 //	nimbus dev data               $XDG_CACHE_HOME/nimbus/dev            ~/Library/Caches/nimbus/dev               %LocalAppData%\nimbus\dev
 //	                              (default ~/.cache; NIMBUS_DEV_DATA overrides everywhere)
 //	runtime tarballs              <cache dir>/nimbus/runtimes
@@ -77,14 +77,15 @@ func (e Env) UserConfigFile() (string, error) {
 	return filepath.Join(dir, "nimbus", "config.yaml"), nil
 }
 
-// SecretFile is where `nimbus setup cloudflare` keeps the JWT_SECRET it
-// generates for worker.
-func (e Env) SecretFile(worker string) (string, error) {
+// SecretDir is where `nimbus setup cloudflare` keeps the JWT_SECRETs it
+// generates: nimbus/secrets in the user config directory, one file per
+// account and Worker below it (provision.GeneratedSecretFile).
+func (e Env) SecretDir() (string, error) {
 	dir, err := e.ConfigDir()
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, "nimbus", "secrets", worker+".jwt-secret"), nil
+	return filepath.Join(dir, "nimbus", "secrets"), nil
 }
 
 // RuntimeCacheDir is where `nimbus runtime sync` keeps verified runtime

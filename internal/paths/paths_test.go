@@ -50,8 +50,8 @@ func TestPathsPerGOOS(t *testing.T) {
 			if f, err := c.e.UserConfigFile(); err != nil || f != j(c.config, "nimbus", "config.yaml") {
 				t.Errorf("UserConfigFile = %q, %v", f, err)
 			}
-			if f, err := c.e.SecretFile("my-worker"); err != nil || f != j(c.config, "nimbus", "secrets", "my-worker.jwt-secret") {
-				t.Errorf("SecretFile = %q, %v", f, err)
+			if d, err := c.e.SecretDir(); err != nil || d != j(c.config, "nimbus", "secrets") {
+				t.Errorf("SecretDir = %q, %v", d, err)
 			}
 			if d, err := c.e.RuntimeCacheDir(); err != nil || d != j(c.cache, "nimbus", "runtimes") {
 				t.Errorf("RuntimeCacheDir = %q, %v", d, err)

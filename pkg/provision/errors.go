@@ -60,6 +60,10 @@ const (
 	// CodeAccountNotFound: the token cannot access the given account
 	// (Cloudflare 9109).
 	CodeAccountNotFound = "E_CF_ACCOUNT_NOT_FOUND"
+	// CodeAccountMismatch: the account id given is not the wrangler
+	// config's account_id, and replacing it was not asked for
+	// (Plan.ReplaceAccountID).
+	CodeAccountMismatch = "E_CF_ACCOUNT_MISMATCH"
 	// CodeAccountAmbiguous: no account id was given and the token reaches
 	// several accounts.
 	CodeAccountAmbiguous = "E_CF_ACCOUNT_AMBIGUOUS"
@@ -74,6 +78,8 @@ const (
 	// CodeUnavailable: the Cloudflare API timed out, could not be
 	// reached, or answered 429 or 5xx after the retries.
 	CodeUnavailable = "E_CF_UNAVAILABLE"
+	// CodeTimeout: the run did not finish within Plan.Timeout.
+	CodeTimeout = "E_SETUP_TIMEOUT"
 	// CodeInterrupted: the context was cancelled.
 	CodeInterrupted = "E_INTERRUPTED"
 	// CodeAPI: any other Cloudflare error; Error.CloudflareCode carries
@@ -101,6 +107,10 @@ const (
 	// one, which a generated secret would replace with a value only this
 	// machine knows.
 	CodeSecretExists = "E_SECRET_EXISTS"
+	// CodeSecretLegacyFile: the Worker already has the secret and the
+	// generated secret is only in the file older versions kept per Worker
+	// name, which does not say which account it was made for.
+	CodeSecretLegacyFile = "E_SECRET_LEGACY_FILE"
 	// CodeInvalidPlan: the inputs contradict each other (--name against
 	// the wrangler file's name) or a base URL is invalid.
 	CodeInvalidPlan = "E_PLAN_INVALID"

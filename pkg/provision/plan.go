@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/nimbus-sh/nimbus/pkg/scaffold"
 )
@@ -32,6 +33,16 @@ type SecretSpec struct {
 	// secret is in use, and a new one would rotate it to a value nobody
 	// else holds (CodeSecretExists).
 	File string
+	// Dir, used when Value and File are empty, is the directory of the
+	// secrets setup generates: the secret is kept in
+	// GeneratedSecretFile(Dir, account, Worker), which Run names once the
+	// account is resolved, so the same Worker name in two accounts has
+	// two secrets. The file older versions kept there for every account,
+	// LegacySecretFile(Dir, Worker), says nothing of the account it was
+	// made for: it is never read, and a Worker that already has the secret
+	// stops the run (CodeSecretLegacyFile) with the one command that
+	// adopts it for this account.
+	Dir string
 }
 
 // Plan is everything Run needs. It is a plain value: the CLI fills it from
@@ -39,8 +50,21 @@ type SecretSpec struct {
 type Plan struct {
 	// Worker is the Worker (script) name.
 	Worker string
-	// AccountID may be empty: Run then uses the only account the token sees.
+	// AccountID may be empty: Run then uses the wrangler config's
+	// account_id, else the only account the token sees.
 	AccountID string
+	// AccountIDFrom says where AccountID came from (e.g.
+	// "CLOUDFLARE_ACCOUNT_ID"), for messages; it may be empty.
+	AccountIDFrom string
+	// ReplaceAccountID says AccountID was chosen deliberately (the
+	// --account-id flag) over another account_id in WranglerConfig: the
+	// file's is then replaced, with a warning naming it
+	// (Result.ReplacedAccountID). Without it a different account_id in the
+	// file stops Run before any request (CodeAccountMismatch): an
+	// AccountID picked up from the environment (a CLOUDFLARE_ACCOUNT_ID
+	// left over from another project) would otherwise move the project,
+	// and the next deploy, to another account unnoticed.
+	ReplaceAccountID bool
 	// Buckets are checked and created in order; duplicates are ignored.
 	Buckets []Bucket
 	// RuntimeBucket is reported back; it is normally one of Buckets.
@@ -51,9 +75,10 @@ type Plan struct {
 	// skips the step.
 	WranglerConfig string
 	// WranglerEnv is the wrangler environment the edits are for: account_id
-	// where env.<WranglerEnv> reads it (its own member, else the top
-	// level) and the catalog pin in env.<WranglerEnv>.vars, since vars are
-	// not inherited. "" is the top level.
+	// where env.<WranglerEnv> reads it (wranglerfile.SetEnvAccountID: its
+	// own member, else the top level unless that names another account)
+	// and the catalog pin in env.<WranglerEnv>.vars, since vars are not
+	// inherited. "" is the top level.
 	WranglerEnv string
 	// NimbusConfig is the nimbus.yaml that receives the endpoint; empty skips
 	// the step.
@@ -66,6 +91,12 @@ type Plan struct {
 	// WritePin sets vars.NIMBUS_RUNTIME_CATALOG_SHA256 in WranglerConfig to
 	// the digest the runtime sync published, in the same edit as account_id.
 	WritePin bool
+	// Timeout bounds the whole run (0: no bound beyond each request's own
+	// timeouts and retries, which many steps can add up to very long).
+	// When it runs out, Run stops in the step it was in and returns
+	// CodeTimeout naming that step; the steps done are kept, and a rerun
+	// resumes after them.
+	Timeout time.Duration
 }
 
 // RuntimeSyncer publishes the runtime catalog into a bucket and returns its
@@ -167,8 +198,8 @@ func (p Plan) Validate() error {
 		if !validSecretName(s.Name) {
 			return &Error{Kind: KindUsage, Code: CodeInvalidPlan, Message: "invalid secret name " + quote(s.Name)}
 		}
-		if s.Value == "" && s.File == "" {
-			return &Error{Kind: KindUsage, Code: CodeInvalidPlan, Message: "secret " + s.Name + " has neither a value nor a file"}
+		if s.Value == "" && s.File == "" && s.Dir == "" {
+			return &Error{Kind: KindUsage, Code: CodeInvalidPlan, Message: "secret " + s.Name + " has neither a value, a file nor a directory"}
 		}
 	}
 	return nil

@@ -75,6 +75,10 @@ type Result struct {
 	RuntimeBucket string
 	// WranglerConfig is the status of the account_id edit.
 	WranglerConfig FileStatus
+	// ReplacedAccountID is the other account_id the wrangler config held,
+	// which this run replaced (in a dry run, would replace) with
+	// AccountID as Plan.ReplaceAccountID asked; "" when none was.
+	ReplacedAccountID string
 	// Subdomain is the account's workers.dev subdomain, "" if none.
 	Subdomain string
 	// WorkersDevURL is https://<worker>.<subdomain>.workers.dev, or "".

@@ -16,6 +16,7 @@ import (
 	"github.com/cloudflare/cloudflare-go/v6/r2"
 
 	"github.com/nimbus-sh/nimbus/internal/atomicfile"
+	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/observe"
 	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"
 )
@@ -54,6 +55,9 @@ type run struct {
 	res    *Result
 	listed []accounts.Account // accounts seen by the token, when listed
 	total  int64
+	// current is what the step in progress is doing ("checking R2
+	// bucket x"), to say where a timeout stopped the run.
+	current string
 }
 
 // Run executes the plan: verify the token, resolve the account, check and
@@ -68,22 +72,68 @@ func (p *Provisioner) Run(ctx context.Context, plan Plan) (*Result, error) {
 	if err := plan.Validate(); err != nil {
 		return nil, err
 	}
+	if plan.WranglerConfig != "" {
+		// Which account the project deploys to is the wrangler config's
+		// to say: a different one is taken only when asked for, and
+		// before anything is created in it.
+		if cur := configuredAccountID(plan.WranglerConfig, plan.WranglerEnv); cur != "" {
+			switch {
+			case plan.AccountID == "":
+				if !validAccountID(cur) {
+					return nil, invalidAccountID(cur)
+				}
+				plan.AccountID = cur
+			case cur != plan.AccountID && !plan.ReplaceAccountID:
+				return nil, plan.accountMismatch(cur)
+			}
+		}
+	}
 	plan.Buckets = uniqueBuckets(plan.Buckets)
 	r := &run{p: p, c: p.Client, plan: plan, obs: observe.OrNop(p.Observer), res: &Result{
 		Worker: plan.Worker, RuntimeBucket: plan.RuntimeBucket, DryRun: plan.DryRun,
 		WranglerConfig: FileSkipped, Endpoint: FileSkipped, Secret: SecretSkipped,
 	}}
+	if plan.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, plan.Timeout, errRunTimeout)
+		defer cancel()
+	}
 	steps := []func(context.Context) error{r.verifyToken, r.resolveAccount, r.buckets, r.runtimes, r.wranglerConfig, r.workersDev, r.secret}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
+			if errors.Is(context.Cause(ctx), errRunTimeout) {
+				// Whatever the step made of its context ending (a
+				// request timed out, the runtime sync stopped), the
+				// cause is the run's own bound.
+				return r.res, r.timedOut(err)
+			}
 			return r.res, err
 		}
 	}
 	return r.res, nil
 }
 
+// errRunTimeout is the cause of the run's context ending at Plan.Timeout.
+var errRunTimeout = errors.New("provision: the run's timeout ran out")
+
+func (r *run) timedOut(err error) *Error {
+	safe := "; the steps already done are kept and safe to rerun, and a rerun resumes after them"
+	if len(r.res.Changes()) == 0 {
+		safe = "; nothing was changed yet, so a rerun is safe"
+	}
+	return &Error{Kind: KindUnavailable, Code: CodeTimeout, Err: err,
+		// The message itself says a rerun is safe: a program's stderr
+		// gets upstream's one-line error, which has no hint.
+		Message: "setup did not finish within " + duration.Human(r.plan.Timeout) + " (--timeout): it stopped while " + r.current + safe,
+		Hint:    "rerun setup, with a longer --timeout if Cloudflare or the network is this slow"}
+}
+
 func (r *run) emit(step StepID, subject string, state StepState, format string, args ...any) {
-	r.obs.Observe(Event{Step: step, Subject: subject, State: state, Message: fmt.Sprintf(format, args...)})
+	msg := fmt.Sprintf(format, args...)
+	if state == StateRunning {
+		r.current = msg
+	}
+	r.obs.Observe(Event{Step: step, Subject: subject, State: state, Message: msg})
 }
 
 // fail reports a failed step and passes the error through.
@@ -422,6 +472,28 @@ func (r *run) wranglerConfig(ctx context.Context) error {
 		return r.fail(StepWrangler, path, &Error{Kind: KindData, Code: CodeWranglerConfig, Err: err,
 			Message: path + ": " + err.Error(), Hint: "fix the file (JSONC with a top-level object), then rerun"})
 	}
+	if top, perr := wranglerfile.Parse(data); perr == nil {
+		if e, eerr := top.Environment(env); eerr == nil && e.AccountID != "" && e.AccountID != r.res.AccountID {
+			if !r.plan.ReplaceAccountID {
+				// Changed since Run began, or an account the token
+				// picked: never replaced unasked.
+				return r.fail(StepWrangler, path, r.plan.accountMismatch(e.AccountID))
+			}
+			r.res.ReplacedAccountID = e.AccountID
+			deploy := "wrangler deploy"
+			if env != "" {
+				deploy += " --env " + env
+			}
+			msg := fmt.Sprintf("account_id %s in %s is replaced by %s: `%s` now deploys to account %s; the Worker, buckets and secrets in account %s are left as they are",
+				e.AccountID, r.plan.accountWhere(), r.res.AccountID, deploy, r.res.AccountID, e.AccountID)
+			if r.plan.DryRun {
+				msg = fmt.Sprintf("account_id %s in %s would be replaced by %s: `%s` would then deploy to account %s",
+					e.AccountID, r.plan.accountWhere(), r.res.AccountID, deploy, r.res.AccountID)
+			}
+			r.res.Warnings = append(r.res.Warnings, msg)
+			r.emit(StepWrangler, path, StateWarning, "%s", msg)
+		}
+	}
 	idChanged := changed
 	if digest := r.res.CatalogSHA256; digest != "" {
 		top, _ := wranglerfile.Parse(out)
@@ -578,6 +650,17 @@ func (r *run) secret(ctx context.Context) error {
 		return nil
 	}
 	r.emit(StepSecret, spec.Name, StateRunning, "setting %s on Worker %s", spec.Name, r.plan.Worker)
+	legacy := ""
+	if spec.Value == "" && spec.File == "" {
+		// The generated secret of this account's Worker: the account is
+		// known only now.
+		keyed := *spec
+		keyed.File = GeneratedSecretFile(spec.Dir, r.res.AccountID, r.plan.Worker)
+		spec = &keyed
+		if old := LegacySecretFile(spec.Dir, r.plan.Worker); exists(old) {
+			legacy = old
+		}
+	}
 	// Before a secret is generated (and always in a dry run, where the GET
 	// also tells whether the Worker exists), the Worker's secrets are
 	// listed: one it has already must not be replaced by a new value.
@@ -590,7 +673,26 @@ func (r *run) secret(ctx context.Context) error {
 			return r.fail(StepSecret, spec.Name, classify(err, operation{what: "list secrets of Worker " + quote(r.plan.Worker), permission: PermScriptsRead}))
 		}
 		if generate && slices.Contains(names, spec.Name) {
+			if legacy != "" {
+				// The old file may hold this secret or another
+				// account's: neither replacing the Worker's secret nor
+				// reusing the file is safe without the user.
+				return r.fail(StepSecret, spec.Name, legacySecretFile(spec, r.plan.Worker, r.res.AccountID, legacy))
+			}
 			return r.fail(StepSecret, spec.Name, secretExists(spec, r.plan.Worker))
+		}
+		if generate && legacy != "" {
+			// Nothing to lose on this Worker, and the old file may be
+			// another account's secret: a new one is generated, and the
+			// old file is left for the account it was made for.
+			msg := "a new " + spec.Name + " is generated for Worker " + quote(r.plan.Worker) + " in account " + r.res.AccountID + " into " + spec.File +
+				"; " + legacy + ", kept by an older nimbus for every Worker of that name, was not used, since it does not say which account it belongs to; mint tokens for this Worker with the new file"
+			if r.plan.DryRun {
+				msg = "a new " + spec.Name + " would be generated for Worker " + quote(r.plan.Worker) + " in account " + r.res.AccountID + " into " + spec.File +
+					"; " + legacy + ", kept by an older nimbus for every Worker of that name, would not be used, since it does not say which account it belongs to"
+			}
+			r.res.Warnings = append(r.res.Warnings, msg)
+			r.emit(StepSecret, spec.Name, StateWarning, "%s", msg)
 		}
 	}
 	if r.plan.DryRun {
@@ -617,4 +719,65 @@ func (r *run) secret(ctx context.Context) error {
 	r.res.Secret = SecretSet
 	r.emit(StepSecret, spec.Name, StateDone, "%s set on Worker %s", spec.Name, r.plan.Worker)
 	return nil
+}
+
+// configuredAccountID is the account_id the wrangler config at path gives
+// environment env ("" is the top level): "" when it gives none, or when
+// the file cannot be read or parsed, which the wrangler config step
+// reports.
+func configuredAccountID(path, env string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	f, err := wranglerfile.Parse(data)
+	if err != nil {
+		return ""
+	}
+	e, err := f.Environment(env)
+	if err != nil {
+		return ""
+	}
+	return e.AccountID
+}
+
+// accountWhere names the wrangler config (and environment) whose
+// account_id is meant.
+func (p Plan) accountWhere() string {
+	if p.WranglerEnv != "" {
+		return p.WranglerConfig + " (environment " + p.WranglerEnv + ")"
+	}
+	return p.WranglerConfig
+}
+
+// accountMismatch refuses an AccountID that is not the wrangler config's
+// configured account_id, naming both.
+func (p Plan) accountMismatch(configured string) *Error {
+	from := ""
+	if p.AccountIDFrom != "" {
+		from = " (from " + p.AccountIDFrom + ")"
+	}
+	keep := "pass --account-id " + configured
+	if isEnvName(p.AccountIDFrom) {
+		keep = "unset " + p.AccountIDFrom + " or " + keep
+	}
+	return &Error{Kind: KindConfig, Code: CodeAccountMismatch,
+		Message: "account " + p.AccountID + from + " is not account " + configured + ", the account_id in " + p.accountWhere() +
+			": setup would provision account " + p.AccountID + " and replace account_id " + configured + " with it, moving the next deploy to that account",
+		Hint: "to keep account " + configured + ", " + keep + "; to move the project to account " + p.AccountID + ", pass --account-id " + p.AccountID +
+			" (setup then replaces account_id " + configured + " and says so)"}
+}
+
+// isEnvName reports a name like CLOUDFLARE_ACCOUNT_ID, as opposed to a
+// flag or a file an account id can also come from.
+func isEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -562,6 +562,148 @@ func TestSecretGeneratedIntoFileAndReused(t *testing.T) {
 	}
 }
 
+// TestGeneratedSecretIsPerAccount: the Worker name is unique only within
+// an account, so a secret generated into SecretSpec.Dir is kept per account
+// and Worker; the old per-name file is never taken for this account's.
+func TestGeneratedSecretIsPerAccount(t *testing.T) {
+	f := newFixture(t)
+	f.cf.AddAccount(acct2, "Other Corp")
+	f.cf.AddToken(userTok, &cftest.Token{Scope: "user", Accounts: []string{acct, acct2}})
+	f.cf.DeployWorker(acct, worker)
+	f.cf.DeployWorker(acct2, worker)
+	dir := filepath.Join(f.dir, "secrets")
+	values := map[string]string{}
+	for _, a := range []string{acct, acct2} {
+		p := f.plan()
+		p.AccountID, p.WranglerConfig = a, ""
+		p.Secret = &provision.SecretSpec{Name: "JWT_SECRET", Dir: dir}
+		res := f.mustRun(p)
+		want := provision.GeneratedSecretFile(dir, a, worker)
+		if want != filepath.Join(dir, a, worker+".jwt-secret") || res.SecretFile != want || !res.SecretGenerated {
+			t.Fatalf("account %s: secret file %q (generated %v), want %q", a, res.SecretFile, res.SecretGenerated, want)
+		}
+		values[a], _ = f.cf.Secret(a, worker, "JWT_SECRET")
+	}
+	if values[acct] == values[acct2] {
+		t.Fatal("two accounts' Workers share one generated secret")
+	}
+
+	// The old layout's file: a Worker without the secret gets a new one
+	// (and a warning); one with the secret stops the run untouched.
+	legacy := provision.LegacySecretFile(dir, "app")
+	if err := os.WriteFile(legacy, []byte(secretV+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.cf.DeployWorker(acct2, "app")
+	p := f.plan()
+	p.Worker, p.AccountID, p.WranglerConfig = "app", acct2, ""
+	p.Secret = &provision.SecretSpec{Name: "JWT_SECRET", Dir: dir}
+	res := f.mustRun(p)
+	if v, _ := f.cf.Secret(acct2, "app", "JWT_SECRET"); v == secretV || len(res.Warnings) == 0 || !strings.Contains(res.Warnings[len(res.Warnings)-1], legacy) {
+		t.Fatalf("old-layout file reused for another account (or no warning): %q", res.Warnings)
+	}
+	f.cf.DeployWorker(acct, "app")
+	f.cf.SetSecret(acct, "app", "JWT_SECRET", "set-by-hand-0123456789abcdef0123456789")
+	p.AccountID = acct
+	_, err := f.run(p)
+	wantErr(t, err, provision.KindConfig, provision.CodeSecretLegacyFile, "mv "+legacy+" "+provision.GeneratedSecretFile(dir, acct, "app"))
+	if v, _ := f.cf.Secret(acct, "app", "JWT_SECRET"); v != "set-by-hand-0123456789abcdef0123456789" || f.cf.Mutations() != 0 {
+		t.Fatalf("the Worker's own secret was replaced (%d mutations)", f.cf.Mutations())
+	}
+}
+
+// TestAccountIDMismatch: another account than the wrangler config's is
+// refused before any request unless asked for, and replacing it is said.
+func TestAccountIDMismatch(t *testing.T) {
+	f := newFixture(t)
+	f.cf.AddAccount(acct2, "Other Corp")
+	f.cf.AddToken(userTok, &cftest.Token{Scope: "user", Accounts: []string{acct, acct2}})
+	f.mustRun(f.plan()) // writes account_id acct
+	before, _ := os.ReadFile(f.wrangle)
+
+	p := f.plan()
+	p.AccountID, p.AccountIDFrom = acct2, "CLOUDFLARE_ACCOUNT_ID"
+	_, err := f.run(p)
+	pe := wantErr(t, err, provision.KindConfig, provision.CodeAccountMismatch, "unset CLOUDFLARE_ACCOUNT_ID or pass --account-id "+acct)
+	if !strings.Contains(pe.Message, acct) || !strings.Contains(pe.Message, acct2) || len(f.cf.Requests()) != 0 {
+		t.Fatalf("message %q (%d requests)", pe.Message, len(f.cf.Requests()))
+	}
+	if after, _ := os.ReadFile(f.wrangle); !bytes.Equal(after, before) {
+		t.Fatal("the wrangler config changed")
+	}
+
+	// No account id: the file's, not the token's first.
+	p.AccountID = ""
+	if res := f.mustRun(p); res.AccountID != acct {
+		t.Fatalf("account %s, want the file's %s", res.AccountID, acct)
+	}
+
+	p.AccountID, p.AccountIDFrom, p.ReplaceAccountID = acct2, "--account-id", true
+	res := f.mustRun(p)
+	if res.ReplacedAccountID != acct || len(res.Warnings) == 0 || !strings.Contains(res.Warnings[0], "account_id "+acct) {
+		t.Fatalf("replaced %q, warnings %q", res.ReplacedAccountID, res.Warnings)
+	}
+	if after, _ := os.ReadFile(f.wrangle); !bytes.Contains(after, []byte(acct2)) {
+		t.Fatalf("account_id not replaced:\n%s", after)
+	}
+}
+
+// TestTimeoutBoundsTheRunAndNamesTheStep: Plan.Timeout ends a run whose
+// API stalls, in the step it was in, keeping what was done; the rerun
+// converges.
+func TestTimeoutBoundsTheRunAndNamesTheStep(t *testing.T) {
+	f := newFixture(t)
+	f.cf.AddFault(cftest.Fault{Method: http.MethodGet, PathSuffix: "/workers/subdomain", Times: 1, Hang: true})
+	p := f.plan()
+	p.Timeout = 300 * time.Millisecond
+	res, err := f.run(p)
+	pe := wantErr(t, err, provision.KindUnavailable, provision.CodeTimeout, "--timeout")
+	if !strings.Contains(pe.Message, "within 300ms") || !strings.Contains(pe.Message, "stopped while reading the workers.dev subdomain") ||
+		!strings.Contains(pe.Message, "safe to rerun") {
+		t.Fatalf("message %q", pe.Message)
+	}
+	if got := strings.Join(res.Changes(), ", "); !strings.Contains(got, "created R2 bucket "+bkRT) || !strings.Contains(got, "updated the wrangler config") {
+		t.Fatalf("changes before the timeout: %q", got)
+	}
+	res = f.mustRun(p)
+	if got := statuses(res); got != bkTar+"=exists "+bkPack+"=exists "+bkRT+"=exists" || res.WorkersDevURL == "" {
+		t.Fatalf("rerun: %s, %q", got, res.WorkersDevURL)
+	}
+	// Without a Timeout the caller's own deadline is not reported as the
+	// run's.
+	f.cf.AddFault(cftest.Fault{Method: http.MethodGet, PathSuffix: "/workers/subdomain", Times: 1, Hang: true})
+	p.Timeout = 0
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = f.provisioner(userTok).Run(ctx, p)
+	wantErr(t, err, provision.KindUnavailable, provision.CodeUnavailable, "")
+}
+
+// TestAccountIDChangedDuringRun: a wrangler config whose account_id
+// changes while setup runs (another tool, an editor) is not overwritten
+// with the account provisioned, and the hint does not ask to "unset" a
+// file.
+func TestAccountIDChangedDuringRun(t *testing.T) {
+	f := newFixture(t)
+	f.mustRun(f.plan()) // writes account_id acct
+	p := f.plan()
+	p.AccountIDFrom = f.wrangle
+	f.cf.Before(http.MethodGet, "/r2/buckets/"+bkRT, func() {
+		data, _ := os.ReadFile(f.wrangle)
+		if err := os.WriteFile(f.wrangle, bytes.Replace(data, []byte(acct), []byte(acct2), 1), 0o644); err != nil {
+			t.Error(err)
+		}
+	})
+	_, err := f.run(p)
+	pe := wantErr(t, err, provision.KindConfig, provision.CodeAccountMismatch, "to keep account "+acct2+", pass --account-id "+acct2+";")
+	if strings.Contains(pe.Hint, "unset") {
+		t.Fatalf("hint %q", pe.Hint)
+	}
+	if data, _ := os.ReadFile(f.wrangle); !bytes.Contains(data, []byte(acct2)) {
+		t.Fatalf("the changed account_id was overwritten:\n%s", data)
+	}
+}
+
 func TestShortSecretRefused(t *testing.T) {
 	f := newFixture(t)
 	f.cf.DeployWorker(acct, worker)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/internal/atomicfile"
 	"github.com/nimbus-sh/nimbus/internal/secretfile"
+	"github.com/nimbus-sh/nimbus/internal/shellquote"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
@@ -137,4 +138,39 @@ func generateSecretFile(path string, rnd io.Reader) (string, *Error) {
 		return theirs, nil
 	}
 	return value, nil
+}
+
+// secretFileExt ends the name of a generated secret file.
+const secretFileExt = ".jwt-secret"
+
+// GeneratedSecretFile is where setup keeps the secret it generates for
+// worker in account accountID under dir (SecretSpec.Dir): one file per
+// account and Worker, since Worker names are unique only within an
+// account.
+func GeneratedSecretFile(dir, accountID, worker string) string {
+	return filepath.Join(dir, accountID, worker+secretFileExt)
+}
+
+// LegacySecretFile is where versions before the per-account layout kept
+// the generated secret of every Worker named worker, whatever its
+// account.
+func LegacySecretFile(dir, worker string) string {
+	return filepath.Join(dir, worker+secretFileExt)
+}
+
+// exists reports whether something is at path (a dangling symlink
+// included: it is in the way all the same).
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+func legacySecretFile(spec *SecretSpec, worker, accountID, legacy string) *Error {
+	dir := filepath.Dir(spec.File)
+	return &Error{Kind: KindConfig, Code: CodeSecretLegacyFile,
+		Message: "Worker " + quote(worker) + " in account " + accountID + " already has " + spec.Name + ", and the only generated secret for that name is " + legacy +
+			", which an older nimbus kept for every Worker named " + quote(worker) + " in any account: whether it holds this account's secret cannot be told",
+		Hint: "if " + legacy + " was generated for account " + accountID + ", move it to where setup now keeps it: " +
+			shellquote.Join([]string{"mkdir", "-p", dir}) + " && " + shellquote.Join([]string{"mv", legacy, spec.File}) +
+			"; otherwise pass this Worker's secret in " + spec.Name + " or --secret-file FILE"}
 }

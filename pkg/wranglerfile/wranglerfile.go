@@ -152,8 +152,9 @@ func SetAccountID(data []byte, id string) (out []byte, changed bool, err error) 
 
 // SetEnvAccountID is SetAccountID for environment env ("" is the top
 // level): account_id is inherited, so an environment that sets its own has
-// it edited there, and one that does not gets the top-level member, which
-// is what `wrangler deploy --env` reads for it.
+// it edited there; one that does not gets the top-level member when there
+// is none yet, and its own member when the top level names another
+// account, which the top level and the other environments keep.
 func SetEnvAccountID(data []byte, env, id string) (out []byte, changed bool, err error) {
 	if env == "" {
 		return SetAccountID(data, id)
@@ -170,18 +171,37 @@ func SetEnvAccountID(data []byte, env, id string) (out []byte, changed bool, err
 		if e.AccountID == id {
 			return data, false, nil
 		}
+		own := true
 		if envs, _ := f.environments(); envs[env].AccountID == "" {
-			return setAccountID(data, id)
+			if f.AccountID == "" {
+				return setAccountID(data, id)
+			}
+			// The environment inherits another account: changing the
+			// top level would move every environment that inherits it
+			// (the top level's own deploy included), so this one gets
+			// its own account_id.
+			own = false
 		}
 		root, obj, err := envObject(data, env)
 		if err != nil {
 			return nil, false, err
 		}
+		nameIdx := -1
 		for i := range obj.Members {
 			m := &obj.Members[i]
-			if lit, ok := m.Name.Value.(hujson.Literal); ok && lit.String() == "account_id" {
-				m.Value.Value = hujson.String(id)
+			lit, ok := m.Name.Value.(hujson.Literal)
+			if !ok {
+				continue
 			}
+			switch lit.String() {
+			case "account_id":
+				m.Value.Value = hujson.String(id)
+			case "name":
+				nameIdx = i
+			}
+		}
+		if !own {
+			insertMember(obj, nameIdx, "account_id", id)
 		}
 		out := root.Pack()
 		g, err := Parse(out)

@@ -328,7 +328,9 @@ func TestEnvironmentFollowsWrangler(t *testing.T) {
 
 // TestSetEnvVarAndAccountID: the pin goes into env.<name>.vars only (vars
 // are not inherited); account_id goes where the environment reads it from:
-// its own member when it has one, else the top level.
+// its own member when it has one, else the top level when that has none,
+// else a member of its own, so that the top level and the environments
+// that inherit it do not move with it.
 func TestSetEnvVarAndAccountID(t *testing.T) {
 	const digest = "cccc"
 	out, changed, err := wranglerfile.SetEnvVar([]byte(envConfig), "staging", "NIMBUS_RUNTIME_CATALOG_SHA256", digest)
@@ -370,8 +372,38 @@ func TestSetEnvVarAndAccountID(t *testing.T) {
 		t.Fatal(changed, err)
 	}
 	f, _ = wranglerfile.Parse(out)
-	if st, _ := f.Environment("staging"); st.AccountID != "new-account" || f.AccountID != "new-account" {
-		t.Errorf("staging inherits the top-level account_id:\n%s", out)
+	// Staging inherited another account: it gets its own account_id, and
+	// the top level (and preview, which inherits it) stay where they were.
+	if st, _ := f.Environment("staging"); st.AccountID != "new-account" || f.AccountID != "top-account" {
+		t.Errorf("staging moved the top-level account_id too:\n%s", out)
+	}
+	if pv, _ := f.Environment("preview"); pv.AccountID != "top-account" {
+		t.Errorf("preview moved with staging:\n%s", out)
+	}
+	if !strings.Contains(string(out), `"name": "box-stage",
+      "account_id": "new-account",`) {
+		t.Errorf("account_id not after the environment's name:\n%s", out)
+	}
+	// An environment that sets nothing, under a top level without
+	// account_id, gets the top-level member: every environment then reads
+	// the one account setup provisioned.
+	bare := strings.Replace(envConfig, `"account_id": "top-account",`, "", 1)
+	out, changed, err = wranglerfile.SetEnvAccountID([]byte(bare), "preview", "new-account")
+	if err != nil || !changed {
+		t.Fatal(changed, err)
+	}
+	if f, _ = wranglerfile.Parse(out); f.AccountID != "new-account" {
+		t.Errorf("no top-level account_id to keep:\n%s", out)
+	}
+	// An empty environment object gets its own member too.
+	out, _, err = wranglerfile.SetEnvAccountID([]byte(envConfig), "preview", "new-account")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, _ = wranglerfile.Parse(out); f.AccountID != "top-account" {
+		t.Errorf("preview moved the top level:\n%s", out)
+	} else if pv, _ := f.Environment("preview"); pv.AccountID != "new-account" {
+		t.Errorf("preview:\n%s", out)
 	}
 	if _, changed, _ := wranglerfile.SetEnvAccountID([]byte(envConfig), "staging", "top-account"); changed {
 		t.Error("account_id already right: changed")
