@@ -86,6 +86,9 @@ var setupEnvKeys = []string{"PATH", "HOME", "XDG_CONFIG_HOME", "NO_COLOR", "TMPD
 //	cf secret ACCOUNT WORKER NAME FILE
 //	                              assert the Worker secret equals FILE's content
 //	                              and appears in neither stdout nor stderr
+//	cf put-secret ACCOUNT WORKER NAME FILE
+//	                              set the Worker secret to FILE's content out of
+//	                              band, as `wrangler secret put` does (not recorded)
 func cmdCF(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("cf does not support !")
@@ -148,6 +151,8 @@ func cmdCF(ts *testscript.TestScript, neg bool, args []string) {
 				ts.Fatalf("the secret appears on %s", stream)
 			}
 		}
+	case "put-secret":
+		srv.SetSecret(args[1], args[2], args[3], strings.TrimSpace(ts.ReadFile(args[4])))
 	default:
 		ts.Fatalf("unknown cf subcommand %q", args[0])
 	}

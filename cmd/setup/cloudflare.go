@@ -34,6 +34,7 @@ type cloudflareOptions struct {
 	env                                          string
 	wranglerConfig, apiTokenFile, secretFile     string
 	dryRun, setSecret, skipRuntimes, writeConfig bool
+	replaceSecret                                bool
 	timeout                                      time.Duration
 }
 
@@ -46,7 +47,7 @@ const defaultTimeout = 15 * time.Minute
 func newCmdCloudflare(f *cmdutil.Factory) *cobra.Command {
 	var o cloudflareOptions
 	cmd := &cobra.Command{
-		Use:   "cloudflare --name WORKER [--account-id ID] [--bucket-prefix P] [--runtime-bucket B] [--config wrangler.jsonc] [--env NAME] [--dry-run] [--set-secret]",
+		Use:   "cloudflare --name WORKER [--account-id ID] [--bucket-prefix P] [--runtime-bucket B] [--config wrangler.jsonc] [--env NAME] [--dry-run] [--set-secret [--replace-secret]]",
 		Short: "Create the R2 buckets and settings a Nimbus Worker needs, through the Cloudflare API",
 		Long: `Take a scaffolded project to "ready to deploy" through the Cloudflare API:
 
@@ -60,7 +61,7 @@ func newCmdCloudflare(f *cmdutil.Factory) *cobra.Command {
      with --write-config, the runtime catalog pin NIMBUS_RUNTIME_CATALOG_SHA256
   6. read the workers.dev subdomain, report the Worker URL and record it as
      endpoint in ./nimbus.yaml
-  7. with --set-secret, put JWT_SECRET on the deployed Worker
+  7. with --set-secret, put JWT_SECRET on the deployed Worker when it has none
 
 The bucket names come from wrangler.jsonc when it exists (--config, default
 ./wrangler.jsonc), otherwise from the same builder 'nimbus init' uses:
@@ -95,9 +96,17 @@ is written to it (mode 0600). Without either, the secret is kept in
 <config dir>/nimbus/secrets/<account id>/<worker>.jwt-secret (os.UserConfigDir:
 ~/.config on Linux, ~/Library/Application Support on macOS, %AppData% on
 Windows), one per account, as Worker names are unique only within one. It is
-never printed. A secret is generated only for a Worker without JWT_SECRET: when
-the Worker has one and none is given (a fresh CI runner), setup exits 78
-instead of replacing it with a value only this machine knows.
+never printed.
+
+A Worker that already has JWT_SECRET keeps it ("JWT_SECRET already set on
+Worker: left as is", "secret":"exists"): Cloudflare never returns a secret's
+value, so setup cannot tell whether the one at hand is still the Worker's, and
+putting it again would undo a rotation made since ('wrangler secret put') and
+break every token minted with the current secret. --replace-secret puts it
+anyway (a deliberate rotation; see docs/tokens.md for one without downtime).
+When the Worker has one and none is at hand (a fresh CI runner), setup exits
+78 instead of generating one only this machine knows, unless --replace-secret
+asks for exactly that.
 
 Environment: CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID, JWT_SECRET,
 CLOUDFLARE_API_BASE_URL (API base for proxies and tests: https, or http to a
@@ -112,6 +121,8 @@ also on a terminal (no checklist).`,
   nimbus setup cloudflare --dry-run
   nimbus setup cloudflare --skip-runtimes
   nimbus setup cloudflare --set-secret --secret-file .secrets/jwt
+  # rotate on purpose: put a new secret (from 'nimbus token secret') over the Worker's
+  nimbus setup cloudflare --set-secret --replace-secret --secret-file new.jwt-secret
   # the staging environment of wrangler.jsonc (env.staging), as 'wrangler deploy --env staging' deploys it
   nimbus setup cloudflare --env staging --write-config`,
 		Args: cmdutil.NoArgs,
@@ -131,6 +142,7 @@ also on a terminal (no checklist).`,
 	fl.StringVar(&o.apiTokenFile, "api-token-file", "", "read the Cloudflare API token from `FILE` (- for stdin) instead of CLOUDFLARE_API_TOKEN")
 	fl.BoolVar(&o.dryRun, "dry-run", false, "show the plan; make no change (GET requests only)")
 	fl.BoolVar(&o.setSecret, "set-secret", false, "put JWT_SECRET on the deployed Worker")
+	fl.BoolVar(&o.replaceSecret, "replace-secret", false, "with --set-secret, put JWT_SECRET even when the Worker already has one (a rotation: tokens minted with the old secret stop verifying)")
 	fl.StringVar(&o.secretFile, "secret-file", "", "read JWT_SECRET from `FILE`; a missing file receives a new random secret (0600)")
 	fl.BoolVar(&o.skipRuntimes, "skip-runtimes", false, "create buckets only; do not upload the clang/CPython/bash runtime blobs")
 	duration.Var(fl, &o.timeout, "timeout", defaultTimeout, duration.Limits{AllowZero: true},
@@ -202,9 +214,12 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 		if err != nil {
 			return err
 		}
+		spec.Replace = o.replaceSecret
 		plan.Secret = spec
 	} else if o.secretFile != "" {
 		return clierr.Usagef("--secret-file needs --set-secret")
+	} else if o.replaceSecret {
+		return clierr.Usagef("--replace-secret needs --set-secret")
 	}
 
 	client, err := provision.NewClient(provision.ClientOptions{

@@ -67,7 +67,7 @@ func (v *view) summary(res *provision.Result, took time.Duration) {
 		fmt.Fprintf(v.w, "  Runtime installs need the catalog pin: rerun with --write-config (or add \"NIMBUS_RUNTIME_CATALOG_SHA256\": \"%s\" to vars).\n", res.CatalogSHA256)
 	}
 	fmt.Fprintf(v.w, "Next:\n  npx wrangler deploy\n")
-	if res.Secret != provision.SecretSet {
+	if res.Secret != provision.SecretSet && res.Secret != provision.SecretExists {
 		fmt.Fprintf(v.w, "  nimbus setup cloudflare --set-secret   (after the first deploy)\n")
 	}
 	if res.WorkersDevURL != "" {

@@ -43,6 +43,14 @@ type SecretSpec struct {
 	// stops the run (CodeSecretLegacyFile) with the one command that
 	// adopts it for this account.
 	Dir string
+	// Replace puts the secret even when the Worker already has one. The
+	// API lists secret names, never values, so a Worker's secret cannot be
+	// compared with the one given: without Replace, a Worker that has the
+	// secret keeps it (SecretExists), since putting the given or stored
+	// value again would revert a rotation made since (`wrangler secret
+	// put`) and break every token minted with the current secret. With
+	// Replace and no secret at hand, a new one is generated into the file.
+	Replace bool
 }
 
 // Plan is everything Run needs. It is a plain value: the CLI fills it from

@@ -46,6 +46,9 @@ const (
 	// SecretPlanned: a dry run found the Worker exists; the secret would
 	// be set.
 	SecretPlanned SecretStatus = "planned"
+	// SecretExists: the Worker already had the secret, which was left as
+	// is (SecretSpec.Replace was not set), or a dry run found so.
+	SecretExists SecretStatus = "exists"
 )
 
 // BucketResult pairs a planned bucket with its outcome.

@@ -633,8 +633,17 @@ func secretExists(spec *SecretSpec, worker string) *Error {
 	return &Error{Kind: KindConfig, Code: CodeSecretExists,
 		Message: "Worker " + quote(worker) + " already has " + spec.Name + " and none was given (" + spec.File + " does not exist): " +
 			"a generated one would replace it with a secret only this machine knows, and every token minted with the current one would stop verifying",
-		Hint: "pass the Worker's secret in " + spec.Name + " or --secret-file FILE (a CI secret); to rotate it on purpose, write a new one with " +
-			"`nimbus token secret > FILE` and pass --secret-file FILE"}
+		Hint: "pass the Worker's secret in " + spec.Name + " or --secret-file FILE (a CI secret) to mint with it; to replace it on purpose, rerun with --replace-secret " +
+			"(a new secret is generated into " + spec.File + ") or write one with `nimbus token secret > FILE` and pass --secret-file FILE --replace-secret"}
+}
+
+// givenWhat names the secret the user gave, for messages (never its
+// value).
+func givenWhat(spec *SecretSpec) string {
+	if spec.Value != "" {
+		return "the " + spec.Name + " given"
+	}
+	return "the secret in " + spec.File
 }
 
 func workerMissing(err error, worker string) *Error {
@@ -651,6 +660,7 @@ func (r *run) secret(ctx context.Context) error {
 	}
 	r.emit(StepSecret, spec.Name, StateRunning, "setting %s on Worker %s", spec.Name, r.plan.Worker)
 	legacy := ""
+	given := spec.Value != "" || spec.File != ""
 	if spec.Value == "" && spec.File == "" {
 		// The generated secret of this account's Worker: the account is
 		// known only now.
@@ -661,18 +671,36 @@ func (r *run) secret(ctx context.Context) error {
 			legacy = old
 		}
 	}
-	// Before a secret is generated (and always in a dry run, where the GET
-	// also tells whether the Worker exists), the Worker's secrets are
-	// listed: one it has already must not be replaced by a new value.
-	if generate := wouldGenerate(spec); generate || r.plan.DryRun {
-		names, err := r.c.workerSecretNames(ctx, r.res.AccountID, r.plan.Worker)
+	// A secret given (a value, or a file that exists) is checked first:
+	// bad input is refused whatever the Worker has. A dry run reads
+	// nothing local.
+	generate := wouldGenerate(spec)
+	var value string
+	if !generate && !r.plan.DryRun {
+		v, _, err := resolveSecret(spec, r.p.Rand)
 		if err != nil {
-			if f, ok := isClientRejection(err); ok && (f.has(10007) || f.status == http.StatusNotFound) {
-				return r.fail(StepSecret, spec.Name, workerMissing(err, r.plan.Worker))
-			}
-			return r.fail(StepSecret, spec.Name, classify(err, operation{what: "list secrets of Worker " + quote(r.plan.Worker), permission: PermScriptsRead}))
+			return r.fail(StepSecret, spec.Name, err)
 		}
-		if generate && slices.Contains(names, spec.Name) {
+		value = v
+	}
+	// The Worker's secrets are listed before anything is put (the GET also
+	// tells whether the Worker exists). The API never returns a value, so
+	// a secret the Worker has cannot be compared with the one at hand:
+	// putting it again would revert a rotation made since (`wrangler
+	// secret put`), and every token minted with the current secret would
+	// stop verifying. Only spec.Replace puts over it.
+	names, lerr := r.c.workerSecretNames(ctx, r.res.AccountID, r.plan.Worker)
+	if lerr != nil {
+		if f, ok := isClientRejection(lerr); ok && (f.has(10007) || f.status == http.StatusNotFound) {
+			return r.fail(StepSecret, spec.Name, workerMissing(lerr, r.plan.Worker))
+		}
+		return r.fail(StepSecret, spec.Name, classify(lerr, operation{what: "list secrets of Worker " + quote(r.plan.Worker), permission: PermScriptsRead}))
+	}
+	has := slices.Contains(names, spec.Name)
+	if has && !spec.Replace {
+		if generate {
+			// Nothing at hand to mint with: the user is asked for the
+			// Worker's secret rather than told all is well.
 			if legacy != "" {
 				// The old file may hold this secret or another
 				// account's: neither replacing the Worker's secret nor
@@ -681,29 +709,50 @@ func (r *run) secret(ctx context.Context) error {
 			}
 			return r.fail(StepSecret, spec.Name, secretExists(spec, r.plan.Worker))
 		}
-		if generate && legacy != "" {
-			// Nothing to lose on this Worker, and the old file may be
-			// another account's secret: a new one is generated, and the
-			// old file is left for the account it was made for.
-			msg := "a new " + spec.Name + " is generated for Worker " + quote(r.plan.Worker) + " in account " + r.res.AccountID + " into " + spec.File +
-				"; " + legacy + ", kept by an older nimbus for every Worker of that name, was not used, since it does not say which account it belongs to; mint tokens for this Worker with the new file"
-			if r.plan.DryRun {
-				msg = "a new " + spec.Name + " would be generated for Worker " + quote(r.plan.Worker) + " in account " + r.res.AccountID + " into " + spec.File +
-					"; " + legacy + ", kept by an older nimbus for every Worker of that name, would not be used, since it does not say which account it belongs to"
-			}
+		r.res.Secret = SecretExists
+		if given {
+			// The user handed over a secret that was not put: if it is a
+			// new one, the tokens minted with it will not verify.
+			msg := spec.Name + " already set on Worker " + quote(r.plan.Worker) + ": left as is, and " + givenWhat(spec) +
+				" was not put (the API never reveals a secret, so the two cannot be compared); if it is a new secret, rerun with --replace-secret to put it"
 			r.res.Warnings = append(r.res.Warnings, msg)
 			r.emit(StepSecret, spec.Name, StateWarning, "%s", msg)
+			return nil
 		}
+		r.emit(StepSecret, spec.Name, StateDone, "%s already set on Worker %s: left as is", spec.Name, quote(r.plan.Worker))
+		return nil
+	}
+	if generate && legacy != "" {
+		// Nothing to lose on this Worker (or its secret is replaced on
+		// purpose), and the old file may be another account's secret: a
+		// new one is generated, and the old file is left for the account
+		// it was made for.
+		msg := "a new " + spec.Name + " is generated for Worker " + quote(r.plan.Worker) + " in account " + r.res.AccountID + " into " + spec.File +
+			"; " + legacy + ", kept by an older nimbus for every Worker of that name, was not used, since it does not say which account it belongs to; mint tokens for this Worker with the new file"
+		if r.plan.DryRun {
+			msg = "a new " + spec.Name + " would be generated for Worker " + quote(r.plan.Worker) + " in account " + r.res.AccountID + " into " + spec.File +
+				"; " + legacy + ", kept by an older nimbus for every Worker of that name, would not be used, since it does not say which account it belongs to"
+		}
+		r.res.Warnings = append(r.res.Warnings, msg)
+		r.emit(StepSecret, spec.Name, StateWarning, "%s", msg)
+	}
+	verb := "set on"
+	if has {
+		verb = "replaced on"
 	}
 	if r.plan.DryRun {
 		r.res.Secret = SecretPlanned
 		r.res.SecretFile = spec.File
-		r.emit(StepSecret, spec.Name, StateSkipped, "%s would be set on Worker %s (dry run)", spec.Name, r.plan.Worker)
+		r.emit(StepSecret, spec.Name, StateSkipped, "%s would be %s Worker %s (dry run)", spec.Name, verb, r.plan.Worker)
 		return nil
 	}
-	value, generated, err := resolveSecret(spec, r.p.Rand)
-	if err != nil {
-		return r.fail(StepSecret, spec.Name, err)
+	generated := false
+	if generate {
+		v, g, err := resolveSecret(spec, r.p.Rand)
+		if err != nil {
+			return r.fail(StepSecret, spec.Name, err)
+		}
+		value, generated = v, g
 	}
 	r.res.SecretFile, r.res.SecretGenerated = spec.File, generated
 	if spec.Value != "" {
@@ -717,7 +766,7 @@ func (r *run) secret(ctx context.Context) error {
 		return r.fail(StepSecret, spec.Name, classify(err, operation{what: "set secret " + spec.Name + " on Worker " + quote(r.plan.Worker), permission: PermScriptsWrite}))
 	}
 	r.res.Secret = SecretSet
-	r.emit(StepSecret, spec.Name, StateDone, "%s set on Worker %s", spec.Name, r.plan.Worker)
+	r.emit(StepSecret, spec.Name, StateDone, "%s %s Worker %s", spec.Name, verb, r.plan.Worker)
 	return nil
 }
 

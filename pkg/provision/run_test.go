@@ -406,7 +406,7 @@ func TestFailureModes(t *testing.T) {
 				p.Secret = &provision.SecretSpec{Name: "JWT_SECRET", Value: secretV}
 				return userTok
 			},
-			kind: provision.KindConfig, code: "10007", hint: "deploy first (`npx wrangler deploy`), then rerun with --set-secret", msg: "does not exist", nonGET: 4,
+			kind: provision.KindConfig, code: "10007", hint: "deploy first (`npx wrangler deploy`), then rerun with --set-secret", msg: "does not exist", nonGET: 3, // the list of its secrets finds it missing: no PUT is sent
 		},
 	}
 	for _, tc := range tests {
@@ -559,6 +559,49 @@ func TestSecretGeneratedIntoFileAndReused(t *testing.T) {
 	v2, _ := f.cf.Secret(acct, worker, "JWT_SECRET")
 	if res.SecretGenerated || v2 != v {
 		t.Fatalf("rerun rotated the secret: generated=%v", res.SecretGenerated)
+	}
+}
+
+// TestSecretLeftAsIsAfterRotation: the API never returns a secret's value,
+// so a rerun cannot tell the stored secret from the Worker's: after a
+// rotation by hand, putting the stored one again would revert it. The
+// Worker keeps its secret, and the step says so; Replace puts over it.
+func TestSecretLeftAsIsAfterRotation(t *testing.T) {
+	f := newFixture(t)
+	f.cf.DeployWorker(acct, worker)
+	p := f.plan()
+	dir := filepath.Join(f.dir, "secrets")
+	p.Secret = &provision.SecretSpec{Name: "JWT_SECRET", Dir: dir}
+	file := provision.GeneratedSecretFile(dir, acct, worker)
+	f.mustRun(p)
+	rotated := strings.Repeat("r", 40)
+	f.cf.SetSecret(acct, worker, "JWT_SECRET", rotated)
+
+	f.cf.ResetRequests()
+	f.events = nil
+	res := f.mustRun(p)
+	if v, _ := f.cf.Secret(acct, worker, "JWT_SECRET"); v != rotated {
+		t.Fatal("the rerun reverted the rotated secret")
+	}
+	if res.Secret != provision.SecretExists || res.Mutations != 0 || f.cf.Mutations() != 0 || res.SecretGenerated || len(res.Warnings) != 0 {
+		t.Fatalf("result %+v; requests:\n%s", res, f.cf.Summary())
+	}
+	var step provision.Event
+	for _, e := range f.events {
+		if e.Step == provision.StepSecret && e.State != provision.StateRunning {
+			step = e
+		}
+	}
+	if step.State != provision.StateDone || step.Message != `JWT_SECRET already set on Worker "demo": left as is` {
+		t.Fatalf("secret step %+v", step)
+	}
+
+	p.Secret.Replace = true
+	f.events = nil
+	res = f.mustRun(p)
+	data, _ := os.ReadFile(file)
+	if v, _ := f.cf.Secret(acct, worker, "JWT_SECRET"); res.Secret != provision.SecretSet || v != strings.TrimSpace(string(data)) {
+		t.Fatalf("Replace did not put the secret: %+v", res)
 	}
 }
 
