@@ -268,3 +268,30 @@ func TestSetupSummaryQuotesTheSecretPath(t *testing.T) {
 		t.Fatalf("%s: %q, %v; the Worker has another secret", line, out, err)
 	}
 }
+
+// On a terminal, a rerun after a rotation by hand says in the checklist
+// that the Worker's JWT_SECRET was left as is, and does not suggest
+// --set-secret as a next step.
+func TestSetupOnTerminalLeavesTheWorkersSecret(t *testing.T) {
+	srv := cftest.New()
+	defer srv.Close()
+	srv.AddAccount(cfAccount, "Acme Corp")
+	srv.AddToken(cfToken, &cftest.Token{Accounts: []string{cfAccount}})
+	srv.SetSubdomain(cfAccount, "acme")
+	srv.DeployWorker(cfAccount, "demo")
+	t.Chdir(t.TempDir())
+	env := map[string]string{"CLOUDFLARE_API_TOKEN": cfToken, "CLOUDFLARE_API_BASE_URL": srv.BaseURL(), "XDG_CONFIG_HOME": t.TempDir()}
+	args := []string{"setup", "cloudflare", "--name", "demo", "--skip-runtimes", "--set-secret", "--no-color"}
+	if code, _, stderr := runTTY(t, env, "", args...); code != 0 || !strings.Contains(stderr, "✓ JWT_SECRET set on Worker demo") {
+		t.Fatalf("first run: exit %d:\n%s", code, stderr)
+	}
+	rotated := strings.Repeat("r", 40)
+	srv.SetSecret(cfAccount, "demo", "JWT_SECRET", rotated)
+	code, _, stderr := runTTY(t, env, "", args...)
+	if code != 0 || !strings.Contains(stderr, "✓ JWT_SECRET already set on Worker \"demo\": left as is\n") || strings.Contains(stderr, "--set-secret") {
+		t.Errorf("rerun: exit %d:\n%s", code, stderr)
+	}
+	if v, _ := srv.Secret(cfAccount, "demo", "JWT_SECRET"); v != rotated {
+		t.Error("the rerun reverted the rotated secret")
+	}
+}
