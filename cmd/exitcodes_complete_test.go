@@ -44,24 +44,23 @@ var testSupportDirs = []string{
 }
 
 // codeLiteral is a stable code as the sources spell it: E_ errors, W_
-// warnings. A literal ending in "_" is a prefix completed at run time
-// (E_HTTP_ + a status).
+// warnings. A literal ending in "_" is a prefix completed at run time.
 var codeLiteral = regexp.MustCompile(`^"([EW]_[A-Z0-9_]+)"$`)
 
 // codeFamily is a family of codes as the sources format them: a prefix
-// and the number %d gives it at run time, an HTTP status (HTTP_%d, the
-// code of a Worker's error answer without one). The page names the
-// family PREFIX<status> (`HTTP_<status>`), since no one status is the
-// code.
-var codeFamily = regexp.MustCompile(`^"([A-Z][A-Z0-9]*_)%d"$`)
+// and the number %d gives it at run time, an HTTP status (E_HTTP_%d, the
+// code of an error answer without one). The page names the family
+// PREFIX<status> (`E_HTTP_<status>`), since no one status is the code.
+var codeFamily = regexp.MustCompile(`^"([A-Z][A-Z0-9_]*_)%d"$`)
 
-// familyMember is a code of a family as a command reports it (HTTP_502).
-var familyMember = regexp.MustCompile(`^([A-Z][A-Z0-9]*_)[0-9]{3}$`)
+// familyMember is a code of a family as a command reports it
+// (E_HTTP_502).
+var familyMember = regexp.MustCompile(`^([A-Z][A-Z0-9_]*_)[0-9]{3}$`)
 
 // familyOf is the family a code a command reported belongs to
-// ("HTTP_<status>" for HTTP_502), or the code itself.
+// ("E_HTTP_<status>" for E_HTTP_502), or the code itself.
 func familyOf(code string) string {
-	if m := familyMember.FindStringSubmatch(code); m != nil && !strings.HasPrefix(code, "E_") {
+	if m := familyMember.FindStringSubmatch(code); m != nil {
 		return m[1] + "<status>"
 	}
 	return code
@@ -471,8 +470,8 @@ func programExits(t *testing.T, files []sourceFile) (pairs, []servedCode) {
 		got.add(code, cliError(sandboxcli.AttachError(&terminal.Error{Code: code, Message: "m"}, "job-1")).Exit)
 	}
 	for _, status := range []int{401, 403} { // session attach refused with no code
-		e := cliError(sandboxcli.AttachError(&terminal.Error{Code: "E_HTTP_" + strconv.Itoa(status), Status: status, Message: "m"}, "job-1"))
-		got.add(e.Code, e.Exit)
+		e := cliError(sandboxcli.AttachError(&terminal.Error{Code: sc.StatusCode(status), Status: status, Message: "m"}, "job-1"))
+		got.add(familyOf(e.Code), e.Exit)
 	}
 	// Token errors: a token given to nimbus (token verify, inspect) or a
 	// claim to mint is input data; the same codes in a Worker's answer
@@ -495,7 +494,7 @@ type docRow struct {
 	cells   []string
 }
 
-var docCode = regexp.MustCompile("`([EW]_[A-Z0-9_]+|1[0-9]{4}|[A-Z][A-Z0-9]*_<status>)`")
+var docCode = regexp.MustCompile("`([EW]_[A-Z0-9_]+|1[0-9]{4}|[A-Z][A-Z0-9_]*_<status>)`")
 
 func valueAt(vs *ast.ValueSpec, i int) ast.Expr {
 	if i < len(vs.Values) {

@@ -211,9 +211,9 @@ func TestExitCodeTable(t *testing.T) {
 			if got, stderr := runNimbus(t, work, env, "sandbox", "exec", id, "--", "true"); strconv.Itoa(got) != wantExec {
 				t.Errorf("%s (HTTP %s): sandbox exec exits %d, the table says %s\n%s", row[0], row[1], got, wantExec, stderr)
 			}
-			if family := "`HTTP_<status>`"; strings.Contains(row[0], family) {
+			if family := "`E_HTTP_<status>`"; strings.Contains(row[0], family) {
 				// The code an answer without one is reported with.
-				want := `"code":"HTTP_` + row[1] + `"`
+				want := `"code":"E_HTTP_` + row[1] + `"`
 				if got, stderr := runNimbus(t, work, env, "--json", "sandbox", "ready", id); strconv.Itoa(got) != wantExit || !strings.Contains(stderr, want) {
 					t.Errorf("%s (HTTP %s): sandbox ready --json exits %d without %s\n%s", row[0], row[1], got, want, stderr)
 				}
@@ -358,6 +358,34 @@ func TestExitCodeTableMCPAndLedger(t *testing.T) {
 		got, stderr := runNimbus(t, work, append(slices.Clone(base), ex.env...), append([]string{"--json"}, ex.args...)...)
 		if strconv.Itoa(got) != row[1] || !strings.Contains(stderr, `"code":"`+code+`"`) {
 			t.Errorf("%s: nimbus %s exits %d, the table says %s\n%s", code, strings.Join(ex.args, " "), got, row[1], stderr)
+		}
+	}
+}
+
+// TestCodelessRefusalSameCode runs a sandbox command and session attach
+// against a server that refuses every request (the RPC and the terminal's
+// WebSocket upgrade) with 401 or 403 and no code: both report the same
+// code, E_HTTP_<status>, and exit 77. session attach said E_HTTP_401 and
+// the sandbox commands HTTP_401.
+func TestCodelessRefusalSameCode(t *testing.T) {
+	for _, status := range []int{401, 403} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			w.Write([]byte(`{"ok":false,"error":"refused by a proxy"}`))
+		}))
+		t.Cleanup(srv.Close)
+		work := t.TempDir()
+		env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + work, "XDG_CONFIG_HOME=" + filepath.Join(work, ".config"),
+			"NIMBUS_ENDPOINT=" + srv.URL, "NIMBUS_TOKEN=tok-scripted"}
+		codeRE := regexp.MustCompile(`"code":"([^"]*)"`)
+		want := `E_HTTP_` + strconv.Itoa(status)
+		for _, args := range [][]string{{"--json", "sandbox", "ready", "demo"}, {"--json", "session", "attach", "demo"}} {
+			exit, stderr := runNimbus(t, work, env, args...)
+			m := codeRE.FindStringSubmatch(stderr)
+			if exit != 77 || m == nil || m[1] != want {
+				t.Errorf("HTTP %d: nimbus %s exits %d with code %v, want 77 and %s\n%s", status, strings.Join(args, " "), exit, m, want, stderr)
+			}
 		}
 	}
 }

@@ -9,10 +9,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
 
 	"github.com/nimbus-sh/nimbus/internal/cftest"
 	"github.com/nimbus-sh/nimbus/internal/npmtest"
@@ -30,6 +32,11 @@ func TestRuntimeScripts(t *testing.T) {
 			"r2":   cmdR2,
 			"npm":  cmdNPM,
 			"mode": cmdMode,
+			// holdcache FILE: hold FILE (a cache.lock) shared, as a
+			// sync reading the cache does, until unholdcache FILE or
+			// the script's end.
+			"holdcache":   cmdHoldCache,
+			"unholdcache": cmdUnholdCache,
 			// status N PROGRAM ARGS...: PROGRAM exits N.
 			"status": statusCmd(runtimeEnvKeys),
 		},
@@ -40,6 +47,37 @@ func TestRuntimeScripts(t *testing.T) {
 // that the status command passes on.
 var runtimeEnvKeys = []string{"PATH", "HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "NO_COLOR", "TMPDIR",
 	"CLOUDFLARE_API_BASE_URL", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "NPM_CONFIG_REGISTRY", "NIMBUS_NPM_TOKEN", "NIMBUS_NPM_TOKEN_FILE"}
+
+// heldCaches are the lock files holdcache holds, by absolute path (each
+// script's are under its own work directory).
+var heldCaches sync.Map
+
+// cmdHoldCache takes a shared lock on a runtime cache's lock file and
+// holds it: what a sync that is reading the cache holds, so that another
+// sync's eviction cannot take it exclusively.
+func cmdHoldCache(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: holdcache FILE")
+	}
+	path := ts.MkAbs(args[0])
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	ts.Check(err)
+	ts.Defer(func() { f.Close() })
+	ts.Check(unix.Flock(int(f.Fd()), unix.LOCK_SH))
+	heldCaches.Store(path, f)
+}
+
+// cmdUnholdCache releases the lock holdcache took on FILE.
+func cmdUnholdCache(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: unholdcache FILE")
+	}
+	f, ok := heldCaches.LoadAndDelete(ts.MkAbs(args[0]))
+	if !ok {
+		ts.Fatalf("%s is not held", args[0])
+	}
+	ts.Check(f.(*os.File).Close())
+}
 
 func runtimeSetup(env *testscript.Env) error {
 	env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/.config")

@@ -232,6 +232,12 @@ func advise(f *cmdutil.Factory, o *syncOptions, res *runtimesync.Result, cfg *ru
 		fmt.Fprintf(w, "nimbus: removed %d runtime %s no longer used from the cache (%s freed)\n",
 			n, plural(n, "tarball", "tarballs"), progress.Bytes(res.CacheFreed.Bytes))
 	}
+	switch res.CacheSkipped {
+	case runtimesync.CacheBusy:
+		fmt.Fprintln(w, "nimbus: note: runtime tarballs no longer used were not removed from the cache: another sync is using it; a later sync removes them")
+	case runtimesync.CacheLockUnavailable:
+		fmt.Fprintln(w, "nimbus: note: runtime tarballs no longer used were not removed from the cache: its lock file cannot be used; a later sync that can lock it removes them")
+	}
 	switch {
 	case cfg != nil && cfg.Status == string(runtimesync.PinUpdated):
 		fmt.Fprintf(w, "nimbus: wrote %s=%s into %s; redeploy the Worker (%s) for it to take effect.\n", runtimecli.PinVar, res.CatalogSHA256, o.cf.configName(cfg.Path), o.cf.deployCmd())

@@ -63,13 +63,13 @@ type cacheEntry struct {
 // last tarball is read, so nothing another sync is reading or about to
 // read is removed (staged blobs, which uploads read, are in each sync's
 // own staging directory and never evicted). When another sync holds it,
-// or the platform has no file locks, nothing is removed and busy is true;
-// a later sync evicts. Failures only leave files behind, so they are
+// or the lock cannot be used, nothing is removed and skip says why; a
+// later sync evicts. Failures only leave files behind, so they are
 // ignored; freed counts what was removed.
-func (c *Cache) evict(inUse map[string]bool) (freed Totals, busy bool) {
-	unlock, ok := tryLockCache(c.Dir)
-	if !ok {
-		return freed, true
+func (c *Cache) evict(inUse map[string]bool) (freed Totals, skip CacheSkip) {
+	unlock, skip := tryLockCache(c.Dir)
+	if skip != "" {
+		return freed, skip
 	}
 	defer unlock()
 	keep := c.Keep
@@ -79,7 +79,7 @@ func (c *Cache) evict(inUse map[string]bool) (freed Totals, busy bool) {
 	dir := filepath.Join(c.Dir, "tarballs")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return freed, false
+		return freed, ""
 	}
 	byName := map[string]*cacheEntry{}
 	var entries []*cacheEntry
@@ -150,5 +150,5 @@ func (c *Cache) evict(inUse map[string]bool) (freed Totals, busy bool) {
 			freed.Objects++
 		}
 	}
-	return freed, false
+	return freed, ""
 }

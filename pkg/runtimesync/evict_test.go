@@ -206,10 +206,18 @@ func TestEvictionSparesTarballsAnotherSyncIsReading(t *testing.T) {
 	if evicting == nil || evicting.CacheFreed != (runtimesync.Totals{}) {
 		t.Fatalf("a sync evicted while another read the cache: %+v", evicting)
 	}
+	// It says it did not evict, and why: skipped silently, a cache that
+	// keeps growing would be unexplained.
+	if evicting.CacheSkipped != runtimesync.CacheBusy {
+		t.Errorf("the sync that could not evict says CacheSkipped %q, want %q", evicting.CacheSkipped, runtimesync.CacheBusy)
+	}
 	// The reader, done, evicts: 5.3.0 is now the least recently used.
 	var size int64
 	if res.CacheFreed.Objects != 1 || e.present(bash[1], &size) || !e.present(bash[0], &size) || !e.present(bash[2], &size) {
 		t.Fatalf("the reader freed %+v; cached: 5.2.37 %v, 5.3.0 %v, 5.4.0 %v", res.CacheFreed,
 			e.present(bash[0], &size), e.present(bash[1], &size), e.present(bash[2], &size))
+	}
+	if res.CacheSkipped != "" {
+		t.Errorf("the reader evicted, but says CacheSkipped %q", res.CacheSkipped)
 	}
 }

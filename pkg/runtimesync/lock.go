@@ -45,22 +45,27 @@ func lockCacheShared(ctx context.Context, dir string) (unlock func(), err error)
 	return func() { once.Do(release) }, nil
 }
 
-// tryLockCache takes the cache lock exclusively if no sync holds it; ok is
-// false when one does, or when the platform has no file locks (an eviction
-// then cannot know what another sync is reading, and does not run).
-func tryLockCache(dir string) (unlock func(), ok bool) {
+// tryLockCache takes the cache lock exclusively if no sync holds it. When
+// it cannot, skip says why: CacheBusy when another sync holds it,
+// CacheLockUnavailable when the lock file cannot be opened or locked, or
+// the platform has no file locks (an eviction then cannot know what
+// another sync is reading, and does not run).
+func tryLockCache(dir string) (unlock func(), skip CacheSkip) {
 	if !haveFileLocks {
-		return nil, false
+		return nil, CacheLockUnavailable
 	}
 	f, err := os.OpenFile(filepath.Join(dir, cacheLockName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, false
+		return nil, CacheLockUnavailable
 	}
-	if tryLockFile(f) != nil {
+	if err := tryLockFile(f); err != nil {
 		f.Close()
-		return nil, false
+		if errors.Is(err, errLocked) {
+			return nil, CacheBusy
+		}
+		return nil, CacheLockUnavailable
 	}
-	return func() { f.Close() }, true
+	return func() { f.Close() }, ""
 }
 
 // lockAt locks the file name in dir, exclusively or shared, calling

@@ -56,6 +56,19 @@ type Totals struct {
 
 func (t *Totals) add(n int64) { t.Objects++; t.Bytes += n }
 
+// CacheSkip is why a sync did not evict cached tarballs: a later sync
+// that can take the cache lock does.
+type CacheSkip string
+
+const (
+	// CacheBusy: another sync sharing the cache held its lock (it was
+	// reading tarballs eviction might have removed).
+	CacheBusy CacheSkip = "busy"
+	// CacheLockUnavailable: the cache lock file could not be opened or
+	// locked, or the platform has no file locks.
+	CacheLockUnavailable CacheSkip = "lock-unavailable"
+)
+
 // RuntimeResult describes one synced runtime.
 type RuntimeResult struct {
 	// Specs are the requests that resolved to this runtime.
@@ -114,8 +127,12 @@ type Result struct {
 	// published (Objects) and the bytes that freed, with their manifest
 	// records: those of each runtime beyond the Cache's Keep most recently
 	// used. A dry run removes nothing, nor does a sync while another one
-	// sharing the cache is reading it.
+	// sharing the cache is reading it (CacheSkipped).
 	CacheFreed Totals
+	// CacheSkipped says why a sync that published did not evict at all
+	// (CacheBusy, CacheLockUnavailable), so that a cache that keeps
+	// growing is explained; "" when eviction ran, and in a dry run.
+	CacheSkipped CacheSkip
 	// Planned lists, in a dry run, every object that would be written.
 	Planned []Object
 	// DryRun reports that nothing was written; the counts say what would
@@ -238,7 +255,7 @@ func (s *Syncer) Sync(ctx context.Context, opts Options) (*Result, error) {
 	for _, t := range targets {
 		inUse[t.integrity.Name()] = true
 	}
-	res.CacheFreed, _ = s.Cache.evict(inUse)
+	res.CacheFreed, res.CacheSkipped = s.Cache.evict(inUse)
 	return res, nil
 }
 

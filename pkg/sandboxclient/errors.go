@@ -51,6 +51,14 @@ const (
 	CodeRemoteRPC = "E_NIMBUS_REMOTE_RPC"
 )
 
+// StatusCode is the code nimbus reports for an error answer that names
+// none: E_HTTP_ and the answer's HTTP status (E_HTTP_502, E_HTTP_401). It
+// starts with E_ as every other code does, and every command (the RPC
+// commands, session attach) reports the same answer with the same code.
+func StatusCode(status int) string {
+	return fmt.Sprintf("E_HTTP_%d", status)
+}
+
 // RemoteError is a failure envelope {"ok":false,"error","code"} answered by
 // the Worker.
 type RemoteError struct {

@@ -118,7 +118,7 @@ func handshakeError(ctx context.Context, resp *http.Response, err error, limit t
 	case st == http.StatusUnauthorized || st == http.StatusForbidden:
 		e.Code = msg.Code
 		if e.Code == "" {
-			e.Code = "E_HTTP_" + strconv.Itoa(st)
+			e.Code = sandboxclient.StatusCode(st)
 		}
 		if e.Message == "" {
 			e.Message = http.StatusText(st)

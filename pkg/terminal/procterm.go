@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -17,6 +18,17 @@ import (
 // it means sending the keys and window sizes there and printing its
 // output, while the shell's own output is held until it exits.
 
+// A process terminal can die silently as the session socket can (a
+// Durable Object reset drops it without a close frame), and then the
+// program's screen freezes while the shell's socket stays healthy. It has
+// a liveness probe of its own, on the session's timings (ProbeAfter,
+// DeadAfter): its protocol answers every client frame with stdin-ack
+// (spec §9), so after ProbeAfter of silence an empty input frame is sent,
+// which the process reads as nothing; when nothing at all arrives within
+// DeadAfter, the socket is abandoned and opened again (refollow, the path
+// a reconnection of the session socket takes). The session socket's probe
+// (fs-watch-unsubscribe) is not a process-terminal frame.
+
 // procTerm is a followed process terminal.
 type procTerm struct {
 	pid     int64
@@ -25,6 +37,10 @@ type procTerm struct {
 	msgs    chan message
 	cancel  context.CancelFunc
 	sent    [2]int
+	// lastIn is when the socket last delivered a message (or opened);
+	// probeAt when the unanswered liveness probe was sent, zero when
+	// none is.
+	lastIn, probeAt time.Time
 }
 
 // follow opens the process terminal of pid and routes the input to it.
@@ -40,7 +56,7 @@ func (s *session) follow(ctx context.Context, pid int64, command string) {
 		return
 	}
 	pctx, cancel := context.WithCancel(context.Background())
-	p := &procTerm{pid: pid, command: command, ws: ws, msgs: make(chan message, 16), cancel: cancel}
+	p := &procTerm{pid: pid, command: command, ws: ws, msgs: make(chan message, 16), cancel: cancel, lastIn: time.Now()}
 	go readConn(pctx, ws, p.msgs)
 	s.proc = p
 	s.notify(Event{Kind: EventProcessAttached, PID: pid, Command: command})
@@ -52,8 +68,9 @@ func (s *session) follow(ctx context.Context, pid int64, command string) {
 }
 
 // refollow opens the followed process terminal again once the session
-// socket is back: the old one went through the same outage, and a socket
-// that died silently would swallow the keys until TCP gave up. The server
+// socket is back (the old one went through the same outage, and a socket
+// that died silently would swallow the keys until TCP gave up), or when
+// its own liveness probe went unanswered (checkProc). The server
 // sends the backlog again (the program redraws) or, when the process has
 // exited meanwhile, its exit. When it cannot be opened, the shell gets
 // the keys back and the program is reported as not followed.
@@ -79,6 +96,8 @@ func (s *session) handleProc(ctx context.Context, ws *websocket.Conn, m message)
 	if m.err != nil {
 		return s.unfollow(ctx, ws, nil, m.err)
 	}
+	// Any message, a stdin-ack included, proves the socket alive.
+	p.lastIn, p.probeAt = time.Now(), time.Time{}
 	f, err := frame.Decode(m.data)
 	if err != nil {
 		return nil
@@ -155,6 +174,28 @@ func (s *session) flushHeld() error {
 	data := s.held
 	s.held = nil
 	return s.output(data)
+}
+
+// checkProc runs the followed process terminal's liveness probe (see
+// procTerm): it sends the probe after ProbeAfter of silence, and opens
+// the process terminal again when the probe went unanswered for
+// DeadAfter.
+func (s *session) checkProc(ctx context.Context) error {
+	p := s.proc
+	if p == nil {
+		return nil
+	}
+	switch {
+	case p.probeAt.IsZero() && time.Since(p.lastIn) >= s.o.ProbeAfter:
+		p.probeAt = time.Now()
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		defer cancel()
+		// A failure shows as the end of the socket, or as no answer.
+		_ = p.ws.Write(wctx, websocket.MessageText, frame.Input(""))
+	case !p.probeAt.IsZero() && time.Since(p.probeAt) >= s.o.DeadAfter:
+		return s.refollow(ctx)
+	}
+	return nil
 }
 
 func (p *procTerm) input(ctx context.Context, b []byte) error {

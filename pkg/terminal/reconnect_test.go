@@ -32,6 +32,9 @@ type proxy struct {
 type link struct {
 	a, b   net.Conn
 	frozen atomic.Bool
+	// path is the request target of the connection's first request
+	// (its WebSocket upgrade), once the client has sent it.
+	path atomic.Value
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -76,6 +79,13 @@ func (l *link) pipe(dst, src net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
+		if n > 0 && src == l.a && l.path.Load() == nil {
+			// "GET /s/w-1/api/logs/7 HTTP/1.1": the first read holds
+			// at least the request line in these tests' loopback.
+			if f := strings.Fields(string(buf[:n])); len(f) > 1 {
+				l.path.Store(f[1])
+			}
+		}
 		if n > 0 && !l.frozen.Load() {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
@@ -111,6 +121,22 @@ func (p *proxy) freeze() {
 		l.frozen.Store(true)
 	}
 	p.links = nil
+}
+
+// freezePath freezes the open connections whose request path contains
+// part, leaving the others alone: one socket dies silently while the
+// others stay healthy.
+func (p *proxy) freezePath(part string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, l := range p.links {
+		if path, _ := l.path.Load().(string); strings.Contains(path, part) {
+			l.frozen.Store(true)
+			n++
+		}
+	}
+	return n
 }
 
 func (s *session) waitEvent(k terminal.EventKind) {

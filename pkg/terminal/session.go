@@ -521,6 +521,15 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 			case !probeAt.IsZero() && time.Since(probeAt) >= s.o.DeadAfter:
 				return Result{}, fmt.Errorf("the server did not answer for %s", time.Since(lastIn).Round(time.Second)), true
 			}
+			if err := s.checkProc(ctx); err != nil {
+				return Result{}, err, false
+			}
+			// A process terminal opened again reads into a new channel;
+			// one that could not be opened gave the keys back.
+			procMsgs = nil
+			if s.proc != nil {
+				procMsgs = s.proc.msgs
+			}
 		case <-quietC:
 			s.closeAll(ws, websocket.StatusNormalClosure, "input ended")
 			return Result{Reason: InputEnded}, nil, false

@@ -26,6 +26,7 @@ type fakeWorker struct {
 	mu        sync.Mutex
 	resizes   []string // resize frames, both sockets
 	logsOpen  atomic.Int32
+	probes    atomic.Int32 // empty inputs on a process terminal
 	main      *websocket.Conn
 	status    []int // statuses to answer, one per attempt, before accepting
 	attempts  atomic.Int32
@@ -67,6 +68,9 @@ func (w *fakeWorker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			switch {
 			case f.Type == frame.TypeResize:
 				w.record("main", string(msg))
+			case f.Type == frame.TypeFSWatchUnsubscribe:
+				// The liveness probe: answered as the Worker does.
+				_ = ws.Write(ctx, websocket.MessageText, frame.ProbeResult(f.ReqID))
 			case f.Type == frame.TypeInput && f.Data == "tui\r":
 				_ = ws.Write(ctx, websocket.MessageText, []byte(`{"type":"spawn","pid":7,"command":"tui","longRunning":false,"attachedTty":true}`))
 				_ = ws.Write(ctx, websocket.MessageText, frame.Output("tui\r\n[bin started: pid=7]\r\n$ "))
@@ -88,6 +92,12 @@ func (w *fakeWorker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 				w.record("proc", string(msg))
 			case frame.TypeInput:
 				_ = ws.Write(ctx, websocket.MessageText, []byte(`{"type":"stdin-ack","pid":7,"ok":true,"action":"input"}`))
+				if f.Data == "" {
+					w.probes.Add(1)
+					// Nothing reaches the program (the client's
+					// liveness probe); the ack is the answer.
+					continue
+				}
 				if f.Data == "q" {
 					// The shell prints meanwhile; it shows after the process.
 					w.mu.Lock()
@@ -261,6 +271,56 @@ func TestFollowedProcessIsReopenedAfterAReconnection(t *testing.T) {
 	s.out.waitFor(t, "tui-got:x")
 	if n := w.logsOpen.Load(); n != 2 {
 		t.Fatalf("the process terminal was opened %d times, want 2", n)
+	}
+	s.typeText("\r~.")
+	s.wait()
+}
+
+// The followed process terminal's socket dies silently (the proxy stops
+// carrying it, and only it) while the session socket stays healthy: the
+// process terminal's own probe (an empty input, which the Worker answers
+// with stdin-ack) goes unanswered, so it is opened again and the keys
+// reach the program, without a reconnection of the session socket. The
+// session socket's probe never looked at it: the keys went into the dead
+// socket and the program's screen stayed frozen.
+func TestSilentProcessTerminalDeathIsDetected(t *testing.T) {
+	w := &fakeWorker{}
+	hs := httptest.NewServer(w)
+	defer hs.Close()
+	p := newProxy(t, hs.URL)
+	o := termOpts(p.url(), "w-1")
+	o.FollowProcesses = true
+	o.ProbeAfter, o.DeadAfter = 200*time.Millisecond, 300*time.Millisecond
+	s := start(t, o)
+	s.out.waitFor(t, "$ ")
+	s.typeText("tui\r")
+	s.out.waitFor(t, "TUI> ")
+	s.waitEvent(terminal.EventProcessAttached)
+	// A healthy process terminal answers its probes and stays open.
+	deadline := time.Now().Add(20 * time.Second)
+	for w.probes.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d probes on the process terminal", w.probes.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := w.logsOpen.Load(); n != 1 {
+		t.Fatalf("a healthy process terminal was opened %d times", n)
+	}
+	if n := p.freezePath("/api/logs/7"); n != 1 {
+		t.Fatalf("froze %d process terminal connections, want 1", n)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for w.logsOpen.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the process terminal was not opened again; output %q", s.out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.typeText("x")
+	s.out.waitFor(t, "tui-got:x")
+	if s.saw(terminal.EventReconnected) || s.saw(terminal.EventDisconnected) {
+		t.Fatal("the session socket was reconnected: only the process terminal died")
 	}
 	s.typeText("\r~.")
 	s.wait()

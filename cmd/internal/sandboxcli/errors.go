@@ -254,7 +254,7 @@ func remote(re *sc.RemoteError) *clierr.Error {
 	}
 	code := re.Code
 	if code == "" {
-		code = fmt.Sprintf("HTTP_%d", re.Status)
+		code = sc.StatusCode(re.Status)
 	}
 	return clierr.Wrap(re, exit, code, re.Message, hint)
 }
