@@ -31,6 +31,9 @@ type idScan struct {
 	idLong           bool
 	// method is the method, up to scanValueLimit bytes of it.
 	method string
+	// closed says the object ended at its closing brace; trailing, that
+	// something other than white space came after it.
+	closed, trailing bool
 }
 
 // scanValueLimit bounds the id and method kept: real ones are short.
@@ -48,6 +51,9 @@ const (
 func (s *idScan) feed(p []byte) {
 	for i := 0; i < len(p); i++ {
 		if s.state == scanDone {
+			if s.closed && len(bytes.TrimLeft(p[i:], " \t\r\n")) > 0 {
+				s.trailing = true
+			}
 			return
 		}
 		if s.state == scanValue && s.inStr && !s.esc && !s.capture {
@@ -78,7 +84,7 @@ func (s *idScan) step(c byte) {
 		case '"':
 			s.state, s.key, s.keyLong, s.esc = scanInKey, s.key[:0], false, false
 		case '}':
-			s.state = scanDone
+			s.state, s.closed = scanDone, true
 		}
 	case scanInKey:
 		if !s.esc && c == '"' {
@@ -123,7 +129,7 @@ func (s *idScan) step(c byte) {
 			case '}':
 				if s.depth == 0 {
 					s.endValue()
-					s.state = scanDone
+					s.state, s.closed = scanDone, true
 					return
 				}
 				s.depth--
@@ -179,6 +185,14 @@ func (s *idScan) id() (jsonrpc.ID, bool) {
 		return jsonrpc.ID{}, false
 	}
 	return id, true
+}
+
+// whole reports whether what was fed is one object, from its opening
+// brace to its closing one and nothing after but white space, as far as
+// its structure tells (a message the SDK then finds invalid ends the
+// session).
+func (s *idScan) whole() bool {
+	return s.closed && !s.trailing
 }
 
 // request returns the id of a request that expects a reply (a call).

@@ -1,6 +1,7 @@
 package mcpserver
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -46,4 +47,46 @@ func TestIDScan(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzIDScan checks idScan against the SDK's own decoding: on a line the
+// SDK reads as one message, the scan finds a whole object and the same
+// request id (a wrong one would be waited for in vain at the end of the
+// input, or answered twice), whatever pieces the line comes in.
+func FuzzIDScan(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":3,"method":"x"}`,
+		`{"jsonrpc":"2.0","method":"x","params":{"id":9,"s":"}\"{"},"id":"a}b"}`,
+		`{"jsonrpc":"2.0","\u0069d":3,"method":"x"}`,
+		`{"jsonrpc":"2.0","id":3,"result":{}}`,
+		`{"jsonrpc":"2.0","id":null,"method":"x"}`,
+		`{"jsonrpc":"2.0","id":1,"id":2,"method":"x","method":null}`,
+		`{"jsonrpc":"2.0","id":1.5e3,"method":"x","params":[[[{"id":2}]]]}`,
+		`{"jsonrpc":"2.0","method":"x","params":{"a":`,
+	} {
+		f.Add([]byte(s), uint16(7))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, cut uint16) {
+		var whole, pieces idScan
+		whole.feed(data)
+		k := int(cut) % (len(data) + 1)
+		pieces.feed(data[:k])
+		pieces.feed(data[k:])
+		wid, wok := whole.request()
+		pid, pok := pieces.request()
+		if wok != pok || wid != pid || whole.whole() != pieces.whole() || whole.method != pieces.method {
+			t.Fatalf("in one piece: %v %v whole %v; cut at %d: %v %v whole %v", wid, wok, whole.whole(), k, pid, pok, pieces.whole())
+		}
+		msg, err := jsonrpc.DecodeMessage(data)
+		if err != nil || !json.Valid(data) || whole.idLong {
+			return
+		}
+		if !whole.whole() {
+			t.Fatalf("the SDK reads one message, the scan no whole object")
+		}
+		req, isReq := msg.(*jsonrpc.Request)
+		if want := isReq && req.ID.IsValid(); wok != want || want && wid != req.ID {
+			t.Fatalf("scan: request %v %v; SDK: %#v", wid, wok, msg)
+		}
+	})
 }

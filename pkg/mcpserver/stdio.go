@@ -49,7 +49,10 @@ func (e *FrameError) Code() string { return CodeFrameTooLarge }
 //     them and closes the session at once, so `printf 'initialize…
 //     tools/call…' | nimbus mcp` got no reply at all. A client that is
 //     gone (out, a pipe or socket, has no reader any more: it was killed)
-//     is not waited for: its calls are cancelled at once.
+//     is not waited for: its calls are cancelled at once. Nor are the
+//     requests after a message spread over several lines (MCP forbids
+//     it; the SDK reads it as one message), where a line that looks like
+//     a request may be part of another message and get no reply.
 //   - A message longer than MaxMessage is dropped, not buffered: when its
 //     request id can be recovered, that request gets a JSON-RPC error
 //     (CodeFrameTooLarge) and the session goes on; otherwise RunStdio
@@ -121,6 +124,13 @@ type stdioReader struct {
 
 	line []byte // what the SDK has yet to read of the current line
 	end  error  // the error returned once every pending request is answered
+	// split says a message was spread over several lines (which MCP
+	// forbids, and the SDK's decoder reads as one message): from then on
+	// a line may be part of a message, and what looks like a request in
+	// it may be none, whose reply would be waited for in vain. No more
+	// requests are noted, so the end of the input waits only for those
+	// noted before.
+	split bool
 }
 
 func (r *stdioReader) Read(b []byte) (int, error) {
@@ -268,25 +278,35 @@ func (r *stdioReader) tooLarge(big *bigLine) error {
 
 // note records the request a line carries (or, in a batch, the requests),
 // and forgets the one a notifications/cancelled names, whose reply may
-// not come.
+// not come. A line that is not one whole message is the start of one
+// spread over several lines (split).
 func (r *stdioReader) note(line []byte) {
 	trimmed := bytes.TrimSpace(line)
-	if len(trimmed) > 0 && trimmed[0] == '[' {
+	if r.split || len(trimmed) == 0 {
+		return
+	}
+	if trimmed[0] == '[' {
 		var batch []struct {
 			ID     any    `json:"id"`
 			Method string `json:"method"`
 		}
-		if json.Unmarshal(trimmed, &batch) == nil {
-			for _, m := range batch {
-				if id, err := jsonrpc.MakeID(m.ID); err == nil && id.IsValid() && m.Method != "" {
-					r.p.add(id)
-				}
+		if json.Unmarshal(trimmed, &batch) != nil {
+			r.split = true
+			return
+		}
+		for _, m := range batch {
+			if id, err := jsonrpc.MakeID(m.ID); err == nil && id.IsValid() && m.Method != "" {
+				r.p.add(id)
 			}
 		}
 		return
 	}
 	var scan idScan
 	scan.feed(trimmed)
+	if !scan.whole() {
+		r.split = true
+		return
+	}
 	if id, ok := scan.request(); ok {
 		r.p.add(id)
 		return

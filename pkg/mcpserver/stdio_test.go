@@ -146,3 +146,23 @@ func TestRunStdioOversizedNotificationEndsTheSession(t *testing.T) {
 		t.Errorf("the call read before was not answered: %s", r)
 	}
 }
+
+// A JSON value spread over several lines is one message to the SDK's
+// decoder, and a line inside it that looks like a request is none: its
+// id gets no reply. RunStdio waited for that reply for ever once the
+// input ended (printf '…' | nimbus mcp never exited).
+func TestRunStdioMessageOverSeveralLinesDoesNotHang(t *testing.T) {
+	s, _ := stdioServer(t)
+	in := strings.Join([]string{initialize, initialized,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"a":`,
+		`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"nimbus_exists","arguments":{"path":"/"}}}`,
+		`}}`,
+	}, "\n") + "\n"
+	out := &syncBuffer{}
+	if err := s.RunStdio(testCtx(t), strings.NewReader(in), out); err != nil {
+		t.Fatal(err)
+	}
+	if got := replies(t, out.String()); got["3"] != nil {
+		t.Errorf("a line inside a message was answered as a request: %v", got["3"])
+	}
+}

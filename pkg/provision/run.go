@@ -308,10 +308,14 @@ func (r *run) resolveAccount(ctx context.Context) error {
 			}
 			return r.fail(StepAccount, id, classify(err, operation{what: "read account " + id, permission: PermAccountRead}))
 		}
-		r.res.AccountID, r.res.AccountName = a.ID, a.Name
-		if r.res.AccountID == "" {
-			r.res.AccountID = id
+		if a.ID != "" && a.ID != id {
+			// Every request path and the generated secret's directory are
+			// made of the id: one the answer swapped in ("../x", another
+			// account) would send them elsewhere.
+			return r.fail(StepAccount, id, &Error{Kind: KindInternal, Code: CodeAPI,
+				Message: "Cloudflare answered for account " + quote(a.ID) + " when asked for account " + id})
 		}
+		r.res.AccountID, r.res.AccountName = id, a.Name
 		r.emit(StepAccount, id, StateDone, "account %s (%s)", r.res.AccountID, a.Name)
 		return nil
 	}

@@ -953,3 +953,30 @@ func TestSlowAnswerIsRetried(t *testing.T) {
 		t.Fatalf("statuses: %s", s)
 	}
 }
+
+// TestAccountReadBackAsAnotherID: every request path, and the generated
+// secret's directory, are made of the account id, so an account that
+// Cloudflare (or whatever answers in its place) returns under another id
+// than the one asked for is an API error, not an id to use: "../../escaped"
+// sent POST /client/escaped/r2/buckets, and another account's id sent the
+// run there (reported as an account the token cannot access).
+func TestAccountReadBackAsAnotherID(t *testing.T) {
+	for _, id := range []string{"../../escaped", acct2} {
+		f := newFixture(t)
+		f.cf.DeployWorker(acct, worker)
+		f.cf.AddFault(cftest.Fault{Method: http.MethodGet, PathSuffix: "/accounts/" + acct, Status: http.StatusOK,
+			Body: `{"success":true,"errors":[],"messages":[],"result":{"id":"` + id + `","name":"Acme Corp"}}`})
+		dir := filepath.Join(f.dir, "config", "secrets")
+		p := f.plan()
+		p.WranglerConfig, p.NimbusConfig = "", ""
+		p.Secret = &provision.SecretSpec{Name: "JWT_SECRET", Dir: dir}
+		_, err := f.run(p)
+		wantErr(t, err, provision.KindInternal, provision.CodeAPI, "")
+		if f.cf.Mutations() != 0 {
+			t.Errorf("%s: %d mutations after the account was read back as another:\n%s", id, f.cf.Mutations(), f.cf.Summary())
+		}
+		if _, err := os.Stat(filepath.Join(dir, id, worker+".jwt-secret")); err == nil {
+			t.Errorf("%s: a secret was generated for the account read back", id)
+		}
+	}
+}
