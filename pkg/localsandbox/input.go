@@ -35,6 +35,10 @@ type inputQueue struct {
 	w      io.Writer
 	closer io.Closer // closed when the input ends or closes; nil: never
 	limit  int       // bytes that may wait for the reader
+	// gone, when set, reports that nothing can read w any more (its
+	// reader closed it or exited): a write then fails at once instead of
+	// being accepted for a pump that can only drop it.
+	gone func() bool
 
 	mu      sync.Mutex
 	queue   []string
@@ -60,6 +64,10 @@ func (q *inputQueue) write(data string, force bool) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.ended || q.closed {
+		return errInputEnded
+	}
+	if q.gone != nil && q.gone() {
+		q.closeLocked()
 		return errInputEnded
 	}
 	if !force && q.pending+len(data) > q.limit {

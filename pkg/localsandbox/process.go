@@ -254,6 +254,7 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 		return err
 	}
 	input := newInputQueue(stdin, stdin, maxPendingInput)
+	input.gone = func() bool { return readerGone(stdin) }
 	if req.stdin != nil {
 		_ = input.write(*req.stdin, true)
 	}
