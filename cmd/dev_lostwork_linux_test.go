@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // devCall sends one rpc to sandbox id of d and returns the status and the
@@ -64,6 +66,50 @@ func TestDevInputNobodyReads(t *testing.T) {
 		}
 	}
 	devCall(t, d, tok, "box", fmt.Sprintf(`{"op":"killProcess","args":[%v]}`, pid))
+}
+
+// TestDevWriteOverFileSizeLimit: a write that the server's file size limit
+// (RLIMIT_FSIZE, set on the running `nimbus dev` with prlimit, as a full
+// disk or a quota would stop it) cuts short answers 500 with the errno's
+// name, EFBIG, not EIO; a new file is not created, an old one keeps its
+// content (both the way of a new file and that of a kept spare file), and
+// no temporary file is left.
+func TestDevWriteOverFileSizeLimit(t *testing.T) {
+	d := startDevServer(t, devOptions{})
+	tok := d.token(t)
+	d.warm(t, tok)
+	dir := findDir(t, d.Data, "w")
+	// "w" was written (and replaced) by warm: the next write over it may
+	// take a kept file; "old" has never been replaced.
+	d.warm(t, tok)
+	if err := os.WriteFile(filepath.Join(dir, "old"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lim := uint64(4096)
+	if err := unix.Prlimit(d.cmd.Process.Pid, unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: lim, Max: lim}, nil); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 10000)
+	for name, want := range map[string]any{"new": nil, "old": "old", "w": "x"} {
+		st, env := devCall(t, d, tok, "box", `{"op":"writeFile","args":["/home/user/`+name+`","`+big+`"]}`)
+		wantErr := "EFBIG: file too large, write '/home/user/" + name + "'"
+		if st != 500 || env["ok"] != false || env["code"] != "E_NIMBUS_REMOTE_RPC" || env["error"] != wantErr {
+			t.Errorf("write of %s over the limit: %d %v, want 500 E_NIMBUS_REMOTE_RPC %q", name, st, env, wantErr)
+		}
+		_, env = devCall(t, d, tok, "box", `{"op":"readFile","args":["/home/user/`+name+`"]}`)
+		if env["result"] != want {
+			t.Errorf("%s after the failed write holds %.20v, want %v", name, env["result"], want)
+		}
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".nimbus-") {
+			t.Errorf("a temporary file is left: %s", e.Name())
+		}
+	}
 }
 
 // findDir returns the host directory under data that holds file name.

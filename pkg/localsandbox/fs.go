@@ -51,6 +51,12 @@ func errnoText(errno syscall.Errno) (code, text string, ok bool) {
 		return "ENAMETOOLONG", "name too long", true
 	case syscall.EROFS:
 		return "EROFS", "read-only file system", true
+	// A write the file size limit (RLIMIT_FSIZE) or a quota stops: named,
+	// not EIO, so that a client tells "no room" from a broken disk.
+	case syscall.EFBIG:
+		return "EFBIG", "file too large", true
+	case syscall.EDQUOT:
+		return "EDQUOT", "disk quota exceeded", true
 	}
 	return "", "", false
 }

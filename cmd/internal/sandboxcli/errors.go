@@ -136,7 +136,7 @@ func RemoteExit(status int, code, message string) int {
 		switch remoteErrno(message) {
 		case "EACCES", "EPERM":
 			return exitcode.NoPerm
-		case "ENOSPC", "EDQUOT", "EROFS":
+		case "ENOSPC", "EDQUOT", "EROFS", "EFBIG":
 			return exitcode.CantCreate
 		}
 		return exitcode.DataErr
@@ -244,6 +244,10 @@ func remote(re *sc.RemoteError) *clierr.Error {
 		hint = "the directory is not empty; add -r to remove it with its contents"
 	case "ENOSPC":
 		hint = "the sandbox filesystem is full"
+	case "EDQUOT":
+		hint = "the sandbox's disk quota is used up"
+	case "EFBIG":
+		hint = "the file is larger than the sandbox allows"
 	case "ESRCH":
 		hint = "no such process; list processes with nimbus sandbox ps ID"
 	}
