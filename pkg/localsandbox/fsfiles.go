@@ -88,8 +88,9 @@ const maxSymlinks = 40
 
 // writeFile replaces a file's content atomically: the data goes to a
 // temporary file in the same directory, which is then renamed over the
-// target, so a reader (or a crash) sees the old content or the new one,
-// never a part. The parent must exist. An existing file keeps its mode and
+// target, so a reader (or a crash of the server) sees the old content or
+// the new one, never a part. Nothing is fsynced: a machine crash can lose
+// the newest writes (docs/compat.md says so). The parent must exist. An existing file keeps its mode and
 // must be writable, as with an in-place write; a symlink is followed (and
 // kept); FIFOs, sockets and devices are refused. Hard links to the old
 // file keep the old content.
