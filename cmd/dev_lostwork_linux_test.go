@@ -112,6 +112,70 @@ func TestDevWriteOverFileSizeLimit(t *testing.T) {
 	}
 }
 
+// TestDevAppsUnsavedAreUndone: an exposure op whose record cannot be saved
+// (the state file is replaced by a directory, so the rename onto it fails)
+// answers 500 and leaves nothing of itself in effect: a new port is not
+// exposed, a rotated link keeps its capability, an unexposed port stays
+// exposed, a removed app keeps its reservation. Before, the error came with the change made in memory only,
+// which a restart then forgot.
+func TestDevAppsUnsavedAreUndone(t *testing.T) {
+	d := startDevServer(t, devOptions{})
+	tok := d.token(t)
+	d.warm(t, tok)
+	ports := func() map[float64]any {
+		t.Helper()
+		_, env := devCall(t, d, tok, "box", `{"op":"listPorts","args":[]}`)
+		out := map[float64]any{}
+		for _, p := range env["result"].([]any) {
+			m := p.(map[string]any)
+			out[m["port"].(float64)] = m["capability"]
+		}
+		return out
+	}
+	for _, body := range []string{`{"op":"exposePort","args":[4001,{}]}`, `{"op":"ensureDurableApp","args":[{"owner":"kept","preferredPort":4003}]}`} {
+		if st, env := devCall(t, d, tok, "box", body); st != 200 {
+			t.Fatalf("%s: %d %v", body, st, env)
+		}
+	}
+	before := ports()
+	state, err := filepath.Glob(filepath.Join(d.Data, "apps", "*.json"))
+	if err != nil || len(state) != 1 {
+		t.Fatalf("state files %v %v", state, err)
+	}
+	if err := os.Remove(state[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(state[0], "in-the-way"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{
+		`{"op":"exposePort","args":[4002,{}]}`,
+		`{"op":"rotateLink","args":[4001]}`,
+		`{"op":"unexposePort","args":[4001]}`,
+		`{"op":"exposePort","args":[4001,{"visibility":"public"}]}`,
+		`{"op":"removeApp","args":[{"owner":"kept"}]}`,
+		`{"op":"removeDurableApp","args":[{"owner":"kept"}]}`,
+	} {
+		st, env := devCall(t, d, tok, "box", body)
+		if st != 500 || env["code"] != "E_NIMBUS_REMOTE_RPC" || !strings.HasPrefix(env["error"].(string), "cannot save the sandbox's apps") {
+			t.Errorf("%s with the state unwritable: %d %v, want 500 cannot save", body, st, env)
+		}
+		if after := ports(); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Errorf("%s failed but changed the ports: %v, was %v", body, after, before)
+		}
+	}
+	// Once the state can be written again, so can the ops.
+	if err := os.RemoveAll(state[0]); err != nil {
+		t.Fatal(err)
+	}
+	if st, env := devCall(t, d, tok, "box", `{"op":"exposePort","args":[4002,{}]}`); st != 200 {
+		t.Fatalf("%d %v", st, env)
+	}
+	if got := ports(); len(got) != 3 || got[4001] != before[4001] || got[4003] != before[4003] {
+		t.Errorf("ports %v, want 4001 and 4003 (as before) and 4002", got)
+	}
+}
+
 // findDir returns the host directory under data that holds file name.
 func findDir(t *testing.T, data, name string) string {
 	t.Helper()

@@ -67,6 +67,51 @@ type appTable struct {
 	// each gets a capability (new for every new serving process), which
 	// an exposure of the port adopts. Not persisted.
 	live map[int]*liveReg
+	// saved is the table as the state file has it (loaded or last
+	// written): an op whose save fails is undone to it, so that an
+	// error answer leaves nothing of the op in effect (a port exposed
+	// that a restart forgets, a link rotated that still answers).
+	saved map[int]savedExposure
+	// savedLive are the registrations when saved was taken: one the op
+	// adopted is given back on undo, so its capability stays valid.
+	savedLive map[int]*liveReg
+}
+
+// savedExposure is a record and its content when the table was saved.
+type savedExposure struct {
+	e *exposure
+	v exposure
+}
+
+// markSavedLocked records the table as what the state file holds.
+func (t *appTable) markSavedLocked() {
+	t.saved = make(map[int]savedExposure, len(t.byPort))
+	for port, e := range t.byPort {
+		t.saved[port] = savedExposure{e, *e}
+	}
+	t.savedLive = make(map[int]*liveReg, len(t.live))
+	for port, r := range t.live {
+		t.savedLive[port] = r
+	}
+}
+
+// undoLocked puts the table back as it was saved: records the op added go,
+// records it changed or removed come back (the same records, which
+// pointers held elsewhere see), registrations it adopted return.
+func (t *appTable) undoLocked() {
+	t.byPort = make(map[int]*exposure, len(t.saved))
+	for port, s := range t.saved {
+		*s.e = s.v
+		t.byPort[port] = s.e
+	}
+	for port, r := range t.savedLive {
+		if t.live[port] == nil {
+			if t.live == nil {
+				t.live = map[int]*liveReg{}
+			}
+			t.live[port] = r
+		}
+	}
 }
 
 // liveReg is a listening port's registration.
@@ -121,21 +166,36 @@ func (sb *sandbox) lockApps() *appTable {
 				}
 			}
 		}
+		t.markSavedLocked()
 	}
 	return t
 }
 
 // saveAppsLocked writes the table (its lock held): to a temporary file renamed
-// into place, so a crash leaves the old state or the new one.
+// into place, so a crash leaves the old state or the new one. When it
+// cannot, the table is undone to what the file holds: the op answers an
+// error and none of it stays in effect.
 func (sb *sandbox) saveAppsLocked() *sandboxserver.Error {
 	t := &sb.apps
 	if t.gone {
 		return sandboxserver.RPCError("cannot save the sandbox's apps: the sandbox was destroyed")
 	}
+	if err := sb.writeAppsLocked(); err != nil {
+		t.undoLocked()
+		return sandboxserver.RPCError("cannot save the sandbox's apps: " + err.Error())
+	}
+	t.markSavedLocked()
+	return nil
+}
+
+// writeAppsLocked writes the table to its state file (removes the file
+// when the table is empty).
+func (sb *sandbox) writeAppsLocked() error {
+	t := &sb.apps
 	p := sb.s.appStatePath(sb.do)
 	if len(t.byPort) == 0 {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return sandboxserver.RPCError("cannot save the sandbox's apps: " + err.Error())
+			return err
 		}
 		return nil
 	}
@@ -145,13 +205,10 @@ func (sb *sandbox) saveAppsLocked() *sandboxserver.Error {
 	}
 	sort.Slice(st.Exposures, func(i, j int) bool { return st.Exposures[i].Port < st.Exposures[j].Port })
 	b, err := json.MarshalIndent(st, "", "  ")
-	if err == nil {
-		err = writeFileAtomic(p, b)
-	}
 	if err != nil {
-		return sandboxserver.RPCError("cannot save the sandbox's apps: " + err.Error())
+		return err
 	}
-	return nil
+	return writeFileAtomic(p, b)
 }
 
 // removeApps deletes the records of Durable Object do, under the table's
@@ -710,9 +767,12 @@ func (sb *sandbox) removeOwner(ctx context.Context, owner string) (any, bool, *s
 		}
 		delete(t.byPort, port)
 	}
-	var aerr *sandboxserver.Error
 	if len(ports) > 0 {
-		aerr = sb.saveAppsLocked()
+		if aerr := sb.saveAppsLocked(); aerr != nil {
+			// The records are back: the app stays as it was, running.
+			t.mu.Unlock()
+			return nil, false, aerr
+		}
 	}
 	t.mu.Unlock()
 	for _, p := range sb.procList() {
@@ -738,9 +798,6 @@ func (sb *sandbox) removeOwner(ctx context.Context, owner string) (any, bool, *s
 		case <-p.endedChan:
 		case <-wctx.Done():
 		}
-	}
-	if aerr != nil {
-		return nil, false, aerr
 	}
 	var port any
 	if len(ports) > 0 {
