@@ -577,6 +577,31 @@ func TestRunCodeAndRuntimes(t *testing.T) {
 	}
 }
 
+// TestInstallOfAnotherVersionFails: installRuntime of a version the host
+// does not have answers a failed install (exitCode 1, the host's version
+// named), not exitCode 0 for a version that is not there; the host's own
+// version, or a leading part of it, succeeds as before.
+func TestInstallOfAnotherVersionFails(t *testing.T) {
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "git"), []byte("#!/bin/sh\necho git version 2.45.1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, hs := newServer(t, func(o *localsandbox.Options) { o.HostEnv = []string{"PATH=" + bin} })
+	sb := box(t, hs.URL, "job-1")
+	for spec, ok := range map[string]bool{"git": true, "git@2.45.1": true, "git@2.45": true, "git@2": true, "git@2.4": false, "git@2.40.0": false, "git@latest": false} {
+		inst, err := sb.InstallRuntime(ctx(t), spec, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (inst.ExitCode == 0) != ok {
+			t.Errorf("install %s: %+v, want success %v", spec, inst, ok)
+		}
+		if !ok && !strings.Contains(inst.Stderr, "the host provides git 2.45.1") {
+			t.Errorf("install %s: stderr %q does not name the host's version", spec, inst.Stderr)
+		}
+	}
+}
+
 func TestRunCodeWithHostInterpreters(t *testing.T) {
 	_, hs := newServer(t, func(o *localsandbox.Options) {
 		o.HostEnv = append(o.HostEnv, "PYENV_ROOT="+os.Getenv("PYENV_ROOT"), "HOME="+os.Getenv("HOME"))

@@ -200,8 +200,16 @@ func (sb *sandbox) runtimeOp(ctx context.Context, c *sandboxserver.Call) (any, b
 // install answers an install locally: a runtime the host has is already
 // there; anything else cannot be installed by this backend.
 func (sb *sandbox) install(ctx context.Context, spec string) map[string]any {
-	name, _, _ := strings.Cut(spec, "@")
+	name, want, versioned := strings.Cut(spec, "@")
 	if rt := sb.s.hostRuntime(ctx, name); rt != nil {
+		// A version asked for is there only if the host's is that one:
+		// success for another would claim an install that did not happen.
+		if have := sb.s.hostVersion(ctx, name); versioned && !versionMatches(have, want) {
+			if have == "" {
+				have = "of a version it does not tell"
+			}
+			return map[string]any{"spec": spec, "exitCode": 1, "stdout": "", "stderr": spec + " is not available locally: the host provides " + name + " " + have + " (" + rt.paths[0] + ") and the local backend cannot install another version\n"}
+		}
 		return map[string]any{"spec": spec, "exitCode": 0, "stdout": name + " is provided by the host (" + rt.paths[0] + ")\n", "stderr": ""}
 	}
 	return map[string]any{"spec": spec, "exitCode": 1, "stdout": "", "stderr": "runtime installs are not available locally: " + notLocal(name) + "\n"}
@@ -308,4 +316,22 @@ func jsToString(v any) string {
 		return strings.Join(parts, ",")
 	}
 	return "[object Object]"
+}
+
+// hostVersion is the version of the host's runtime name ("" when unknown).
+func (s *Server) hostVersion(ctx context.Context, name string) string {
+	for _, rt := range s.hostRuntimes(ctx) {
+		if rt.name == name {
+			return rt.version
+		}
+	}
+	return ""
+}
+
+// versionMatches reports whether the host's version have is the version
+// want of a spec: the same, or want is a leading part of it at a dot
+// ("22" and "22.11" match "22.11.0"; "2" does not match "22.11.0").
+func versionMatches(have, want string) bool {
+	have, want = strings.TrimPrefix(have, "v"), strings.TrimPrefix(want, "v")
+	return have != "" && (have == want || want != "" && strings.HasPrefix(have, want+"."))
 }

@@ -706,15 +706,18 @@ func writeStandIns(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for _, name := range []string{"python3", "ruby"} {
+	// The versions are those the tests' specs name (python@3.12.7,
+	// python@3.12): the backend installs a versioned spec only when the
+	// host's runtime is that version.
+	for name, version := range map[string]string{"python3": "3.12.7", "ruby": "3.4.1"} {
 		script := fmt.Sprintf(`#!/bin/sh
 # sandboxtest stand-in for %s: runs -c/-e code with /bin/sh.
 case "$1" in
---version) echo "%s 0.0.0-sandboxtest" ;;
+--version) echo "%s %s-sandboxtest" ;;
 -c|-e) shift; exec /bin/sh -c "$@" ;;
 *) exec /bin/sh "$@" ;;
 esac
-`, name, name)
+`, name, name, version)
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
 			return err
 		}
