@@ -204,7 +204,14 @@ func (sb *sandbox) install(ctx context.Context, spec string) map[string]any {
 	if rt := sb.s.hostRuntime(ctx, name); rt != nil {
 		// A version asked for is there only if the host's is that one:
 		// success for another would claim an install that did not happen.
-		if have := sb.s.hostVersion(ctx, name); versioned && !versionMatches(have, want) {
+		have := sb.s.hostVersion(ctx, name)
+		if versioned && !versionNumber(want) {
+			// A tag or a range ("latest", "lts", "^22"): the host's
+			// version is what this backend has, and the answer says which
+			// one, rather than fail a script that does not pin a version.
+			return map[string]any{"spec": spec, "exitCode": 0, "stdout": name + " is provided by the host (" + rt.paths[0] + "), version " + orUnknown(have) + "; \"" + want + "\" is not checked locally\n", "stderr": ""}
+		}
+		if versioned && !versionMatches(have, want) {
 			if have == "" {
 				have = "of a version it does not tell"
 			}
@@ -326,6 +333,30 @@ func (s *Server) hostVersion(ctx context.Context, name string) string {
 		}
 	}
 	return ""
+}
+
+// versionNumber reports whether a spec's version is a version number
+// ("22", "v22.11.0", "3.12.7"), which the host's version must match, rather
+// than a tag or a range.
+func versionNumber(want string) bool {
+	want = strings.TrimPrefix(want, "v")
+	if want == "" {
+		return false
+	}
+	for _, c := range want {
+		if (c < '0' || c > '9') && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// orUnknown is v, or "unknown" when the host does not tell it.
+func orUnknown(v string) string {
+	if v == "" {
+		return "unknown"
+	}
+	return v
 }
 
 // versionMatches reports whether the host's version have is the version
