@@ -73,7 +73,7 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 			first(runtimesync.WritePin(filepath.Join(dir, "missing.jsonc"), digest, false))},
 		"the wrangler config cannot be read or written to record the pin": {first(runtimesync.WritePin(dir, digest, false))},
 		"catalog changed by another publisher during the sync":            {rsErr(runtimesync.KindConflict, runtimesync.CodeCatalogConflict)},
-		"npm registry unreachable or failing (network, 408, 429, 5xx after retries)": {rsErr(runtimesync.KindUnavailable, runtimesync.CodeRegistry),
+		"npm registry unreachable or failing (network, 408, 429, 5xx after retries), or an answer (packument or tarball) that stalls: no byte for 60 s, or less than 120 KiB in a minute (2 KiB/s, a registry or proxy that drips it)": {rsErr(runtimesync.KindUnavailable, runtimesync.CodeRegistry),
 			npmErr(npmregistry.KindUnavailable, npmregistry.CodeUnavailable), npmErr(npmregistry.KindNotFound, npmregistry.CodeUnavailable)},
 		"npm's registry setting is not an http(s) URL, or names something that is not an npm registry (no packument, a 4xx other than 404, 408, 429) or one that refuses access (401, 403: a private registry without `NIMBUS_NPM_TOKEN`, or with a wrong one): a rerun gets the same answer": {
 			first(npmregistry.ResolveRegistry(runtimesync.PackagePrefix+"clang", npmregistry.Settings{"registry": "ftp://mirror"})),
