@@ -5,6 +5,7 @@ package cmd_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -126,6 +127,47 @@ func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
 			w.Header().Set("Content-Type", ctype)
 			w.WriteHeader(status)
 			_, _ = w.Write(data)
+		}
+	case "follow":
+		// A running process whose log answers polls for a while (polls
+		// lines of "out", without an exit), then, after "stall", sends the
+		// headers and the start of the next answer and nothing more;
+		// after "exit", says the process exited 0.
+		polls, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		then := args[2]
+		var n atomic.Int64
+		release := make(chan struct{})
+		ts.Defer(func() { close(release) })
+		h = func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				Op string `json:"op"`
+			}
+			_ = json.NewDecoder(r.Body).Decode(&body)
+			switch body.Op {
+			case "ready":
+				sandboxserver.WriteOK(w, map[string]any{"ok": true, "preinstalled": []any{}}, true, nil)
+			case "processLogs":
+				i := n.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				switch {
+				case i <= int64(polls):
+					fmt.Fprintf(w, `{"ok":true,"result":{"pid":7,"chunks":[{"seq":%d,"ts":1,"stream":"stdout","data":"out\n"}],"text":"out\n","cursor":%d,"truncated":false}}`, i-1, i)
+				case then == "exit":
+					fmt.Fprintf(w, `{"ok":true,"result":{"pid":7,"chunks":[],"text":"","cursor":%d,"truncated":false,"exit":{"code":0,"at":2}}}`, i-1)
+				default:
+					_, _ = io.WriteString(w, `{"ok":true,"result":{"pid":7,`)
+					w.(http.Flusher).Flush()
+					select {
+					case <-release:
+					case <-r.Context().Done():
+					}
+				}
+			case "writeProcessInput", "endProcessInput":
+				sandboxserver.WriteOK(w, map[string]any{"ok": true, "pid": 7}, true, nil)
+			default:
+				sandboxserver.WriteFail(w, sandboxserver.UnknownOp(body.Op))
+			}
 		}
 	case "hang":
 		release := make(chan struct{})

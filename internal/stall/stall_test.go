@@ -43,3 +43,26 @@ func TestWatchdogProgressKeepsItAlive(t *testing.T) {
 		t.Fatalf("a cancellation that was not a stall reported as one: %v", err)
 	}
 }
+
+// TestRateWatchdogFiresOnADrip: bytes that keep coming, too few in a
+// period, do not keep a NewRate watchdog from firing; the error says so.
+func TestRateWatchdogFiresOnADrip(t *testing.T) {
+	ctx, w := NewRate(context.Background(), 20*time.Millisecond, 1<<30)
+	defer w.Stop()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	hang := time.After(10 * time.Second) // catches a hang only
+	for ctx.Err() == nil {
+		select {
+		case <-tick.C:
+			w.Progress(1 << 10)
+		case <-ctx.Done():
+		case <-hang:
+			t.Fatal("a drip kept the watchdog from firing")
+		}
+	}
+	err := w.Err(ctx.Err())
+	if !errors.Is(err, ErrStalled) || !strings.Contains(err.Error(), "less than 1073741824 bytes moved in 20ms") {
+		t.Fatalf("err = %v, want ErrStalled naming the pace", err)
+	}
+}

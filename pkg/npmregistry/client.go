@@ -28,6 +28,13 @@ const (
 	DefaultRetryBackoff = 500 * time.Millisecond
 	// DefaultStallTimeout is how long a download may go without a byte.
 	DefaultStallTimeout = 60 * time.Second
+	// DefaultMinRate is the slowest an answer may arrive, in bytes per
+	// second, measured over each StallTimeout: 120 KiB a minute by
+	// default, which a 20 kbit/s link still carries. A registry that drips
+	// its answer never goes silent for a whole StallTimeout, and would
+	// otherwise hold the caller for as long as a 1 GiB tarball takes at
+	// that pace.
+	DefaultMinRate = 2 << 10
 	// DefaultMaxTarball bounds a tarball download.
 	DefaultMaxTarball = 1 << 30
 	// maxPackument bounds a packument; abbreviated ones of even the largest
@@ -51,8 +58,14 @@ type Client struct {
 	MaxRetries int
 	// RetryBackoff is the first retry delay, doubled per retry.
 	RetryBackoff time.Duration
-	// StallTimeout aborts a transfer that moves no byte for this long.
+	// StallTimeout aborts a transfer that moves no byte for this long,
+	// or less than MinRate's share of bytes; zero means
+	// DefaultStallTimeout.
 	StallTimeout time.Duration
+	// MinRate is the slowest an answer may arrive, in bytes per second
+	// over each StallTimeout; zero means DefaultMinRate, a negative value
+	// asks for a byte per StallTimeout only.
+	MinRate int64
 	// MaxTarball bounds a download; zero means DefaultMaxTarball.
 	MaxTarball int64
 	// Token, when set, is sent as "Authorization: Bearer <Token>" (a
@@ -236,7 +249,7 @@ func (c *Client) Packument(ctx context.Context, name string) (*Packument, error)
 	// The body is bounded by stalls like a download: the transport's
 	// timeouts end at the headers, and a registry that stops mid-answer
 	// would otherwise hold an unattended CI job until its own timeout.
-	sctx, wd := stall.New(ctx, c.stallTimeout())
+	sctx, wd := c.watchdog(ctx)
 	defer wd.Stop()
 	res, err := c.getWithRetry(sctx, u, "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*", what)
 	if err != nil {
@@ -261,6 +274,17 @@ func (c *Client) Packument(ctx context.Context, name string) (*Packument, error)
 			Message: fmt.Sprintf("%s: the registry answered with package %q", what, p.Name)}
 	}
 	return &p, nil
+}
+
+// watchdog bounds one transfer: StallTimeout without a byte, or with less
+// than MinRate's share of them, ends it.
+func (c *Client) watchdog(ctx context.Context) (context.Context, *stall.Watchdog) {
+	d := c.stallTimeout()
+	rate := c.MinRate
+	if rate == 0 {
+		rate = DefaultMinRate
+	}
+	return stall.NewRate(ctx, d, int64(d.Seconds()*float64(max(rate, 0))))
 }
 
 func (c *Client) stallTimeout() time.Duration {
@@ -410,12 +434,11 @@ func (c *Client) Download(ctx context.Context, tarballURL string, integ Integrit
 	}
 	u.User = nil
 	what := "download " + u.String()
-	st := c.stallTimeout()
 	max := c.MaxTarball
 	if max <= 0 {
 		max = DefaultMaxTarball
 	}
-	sctx, wd := stall.New(ctx, st)
+	sctx, wd := c.watchdog(ctx)
 	defer wd.Stop()
 	res, err := c.getWithRetry(sctx, u.String(), "application/octet-stream, */*", what)
 	if err != nil {

@@ -117,15 +117,22 @@ func decodeEnvelope(res *http.Response, dst any) error {
 // creation Cloudflare refused with HTTP 200 would be reported as created.
 // A 2xx that is not a JSON object with "success" (an HTML page from a
 // proxy, JSON cut short, an object without the envelope) is a failure too.
-// Bodies larger than maxEnvelopeBody (never an envelope nimbus reads through
-// cloudflare-go) are passed on intact.
+// A body larger than maxEnvelopeBody (no answer nimbus reads through
+// cloudflare-go comes near it) is a failure too: cloudflare-go would read
+// it whole into memory, and an endless one for as long as the request's
+// timeout lets it.
 func requireSuccess(req *http.Request, next func(*http.Request) (*http.Response, error)) (*http.Response, error) {
 	res, err := next(req)
 	if err != nil || res.StatusCode < 200 || res.StatusCode >= 300 || res.Body == nil {
 		return res, err
 	}
 	data, rerr := io.ReadAll(io.LimitReader(res.Body, maxEnvelopeBody+1))
-	if rerr != nil || len(data) > maxEnvelopeBody {
+	if rerr == nil && len(data) > maxEnvelopeBody {
+		_ = res.Body.Close()
+		return nil, &envelopeError{failure: apiFailure{status: res.StatusCode,
+			malformed: fmt.Sprintf("more than %d MiB of %s", maxEnvelopeBody>>20, contentType(res))}}
+	}
+	if rerr != nil {
 		res.Body = struct {
 			io.Reader
 			io.Closer
@@ -158,12 +165,16 @@ func requireSuccess(req *http.Request, next func(*http.Request) (*http.Response,
 // malformedAnswer is the failure of a 2xx answer that is not a v4
 // envelope. It names the content type and length, not the bytes.
 func malformedAnswer(res *http.Response, data []byte) error {
-	ct := res.Header.Get("Content-Type")
-	if ct == "" {
-		ct = "no content type"
-	}
 	return &envelopeError{failure: apiFailure{status: res.StatusCode,
-		malformed: fmt.Sprintf("%d bytes of %s", len(data), ct)}}
+		malformed: fmt.Sprintf("%d bytes of %s", len(data), contentType(res))}}
+}
+
+// contentType is the answer's Content-Type, as an error names it.
+func contentType(res *http.Response) string {
+	if ct := res.Header.Get("Content-Type"); ct != "" {
+		return ct
+	}
+	return "no content type"
 }
 
 // errReader replays a read error after the bytes read before it (a nil
