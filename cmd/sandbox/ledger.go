@@ -98,13 +98,13 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 		if !errors.As(err, &de) {
 			return ledgerError(err)
 		}
-		if de.Kind == ledger.DrainNotRead {
+		if de.Kind() == ledger.DrainNotRead {
 			return ledgerError(de.Read)
 		}
 		// Made a file it must not trust since it was read: what was
 		// destroyed is reported as for a ledger that cannot be written,
 		// with the untrusted ledger's code.
-		untrusted = de.Kind == ledger.DrainUntrusted
+		untrusted = de.Kind() == ledger.DrainUntrusted
 		if de.Torn != nil {
 			// A warning, once: the drain dropped the torn records.
 			o.f.Warn(&clierr.Warning{Code: CodeLedgerTorn, Message: de.Torn.Error() + "; dropped from the ledger",

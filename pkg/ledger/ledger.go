@@ -441,8 +441,6 @@ const (
 // *Error it holds, so errors.Is(err, ErrTorn) and the like hold as for the
 // errors themselves.
 type DrainError struct {
-	// Kind is the most severe of what follows.
-	Kind DrainKind
 	// Read is why the ledger could not be read (DrainNotRead); the
 	// drain destroyed nothing and the other fields are nil.
 	Read *Error
@@ -454,6 +452,23 @@ type DrainError struct {
 	// Torn holds the add records cut short, dropped (ErrTorn);
 	// len(Torn.Lines) counts them.
 	Torn *Error
+}
+
+// Kind is the most severe of what e holds (0 when it holds nothing).
+func (e *DrainError) Kind() DrainKind {
+	switch {
+	case e.Read != nil:
+		return DrainNotRead
+	case e.Unwritten != nil && errors.Is(e.Unwritten, ErrUntrusted):
+		return DrainUntrusted
+	case e.Unwritten != nil:
+		return DrainUnwritten
+	case e.Unreadable != nil:
+		return DrainUnreadable
+	case e.Torn != nil:
+		return DrainTorn
+	}
+	return 0
 }
 
 // errs is what e holds, in the order Error and Unwrap give it.
@@ -477,27 +492,18 @@ func (e *DrainError) Unwrap() []error { return e.errs() }
 func drainError(forget error, c *contents, path string) error {
 	e := &DrainError{}
 	if forget != nil {
-		e.Unwritten, e.Kind = asError(forget, path), DrainUnwritten
-		if errors.Is(forget, ErrUntrusted) {
-			e.Kind = DrainUntrusted
-		}
+		e.Unwritten = asError(forget, path)
 	}
 	for _, p := range c.problemList(path) {
 		le := asError(p, path)
 		switch {
 		case errors.Is(le, ErrUnreadable):
 			e.Unreadable = le
-			if e.Kind == 0 {
-				e.Kind = DrainUnreadable
-			}
 		case errors.Is(le, ErrTorn):
 			e.Torn = le
-			if e.Kind == 0 {
-				e.Kind = DrainTorn
-			}
 		}
 	}
-	if e.Kind == 0 {
+	if e.Kind() == 0 {
 		return nil
 	}
 	return e
@@ -525,7 +531,7 @@ func asError(err error, path string) *Error {
 func (l *Ledger) Drain(ctx context.Context, destroy func(context.Context, Entry) error) ([]Outcome, error) {
 	c, err := l.read()
 	if err != nil {
-		return nil, &DrainError{Kind: DrainNotRead, Read: asError(err, l.path)}
+		return nil, &DrainError{Read: asError(err, l.path)}
 	}
 	var forget error
 	out := make([]Outcome, 0, len(c.pending))

@@ -397,7 +397,7 @@ func TestDrainErrorSortsWhatTheDrainCouldNotDo(t *testing.T) {
 
 	// Torn only: a warning.
 	de := drain(tornLedger(t, "a"), nil)
-	if de == nil || de.Kind != ledger.DrainTorn || de.Torn == nil || !slices.Equal(de.Torn.Lines, []int{3}) ||
+	if de == nil || de.Kind() != ledger.DrainTorn || de.Torn == nil || !slices.Equal(de.Torn.Lines, []int{3}) ||
 		de.Unreadable != nil || de.Unwritten != nil || de.Read != nil || !errors.Is(de, ledger.ErrTorn) || de.Error() != de.Torn.Error() {
 		t.Fatalf("torn: %+v", de)
 	}
@@ -408,7 +408,7 @@ func TestDrainErrorSortsWhatTheDrainCouldNotDo(t *testing.T) {
 	f.WriteString("\nnot a record\nnor this\n")
 	f.Close()
 	de = drain(l, nil)
-	if de == nil || de.Kind != ledger.DrainUnreadable || de.Unreadable == nil || len(de.Unreadable.Lines) != 2 || de.Torn == nil ||
+	if de == nil || de.Kind() != ledger.DrainUnreadable || de.Unreadable == nil || len(de.Unreadable.Lines) != 2 || de.Torn == nil ||
 		!errors.Is(de, ledger.ErrUnreadable) || !errors.Is(de, ledger.ErrTorn) || de.Error() != errors.Join(de.Unreadable, de.Torn).Error() {
 		t.Fatalf("unreadable and torn: %+v", de)
 	}
@@ -426,7 +426,7 @@ func TestDrainErrorSortsWhatTheDrainCouldNotDo(t *testing.T) {
 		os.WriteFile(dir, nil, 0o600)
 	})
 	var le *ledger.Error
-	if de == nil || de.Kind != ledger.DrainUnwritten || de.Unwritten == nil || de.Unreadable == nil || de.Torn != nil ||
+	if de == nil || de.Kind() != ledger.DrainUnwritten || de.Unwritten == nil || de.Unreadable == nil || de.Torn != nil ||
 		!errors.As(de, &le) || le != de.Unwritten || errors.Is(de, ledger.ErrUntrusted) ||
 		de.Error() != errors.Join(de.Unwritten, de.Unreadable).Error() {
 		t.Fatalf("unwritten and unreadable: %+v", de)

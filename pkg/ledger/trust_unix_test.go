@@ -67,14 +67,14 @@ func TestDrainErrorOfAnUntrustedLedger(t *testing.T) {
 	os.Chmod(p, 0o666)
 	out, err := l.Drain(context.Background(), func(context.Context, ledger.Entry) error { t.Fatal("destroyed"); return nil })
 	var de *ledger.DrainError
-	if !errors.As(err, &de) || de.Kind != ledger.DrainNotRead || de.Read == nil || !errors.Is(de.Read, ledger.ErrUntrusted) ||
+	if !errors.As(err, &de) || de.Kind() != ledger.DrainNotRead || de.Read == nil || !errors.Is(de.Read, ledger.ErrUntrusted) ||
 		de.Unwritten != nil || len(out) != 0 || err.Error() != de.Read.Error() {
 		t.Fatalf("untrusted: %v %+v", err, de)
 	}
 
 	os.Chmod(p, 0o600)
 	out, err = l.Drain(context.Background(), func(context.Context, ledger.Entry) error { return os.Chmod(p, 0o666) })
-	if !errors.As(err, &de) || de.Kind != ledger.DrainUntrusted || de.Unwritten == nil || !errors.Is(de.Unwritten, ledger.ErrUntrusted) ||
+	if !errors.As(err, &de) || de.Kind() != ledger.DrainUntrusted || de.Unwritten == nil || !errors.Is(de.Unwritten, ledger.ErrUntrusted) ||
 		de.Read != nil || len(out) != 1 || out[0].Err != nil {
 		t.Fatalf("replaced while draining: %v %+v", err, de)
 	}
