@@ -286,18 +286,13 @@ func (r *stdioReader) note(line []byte) {
 		return
 	}
 	if trimmed[0] == '[' {
-		var batch []struct {
-			ID     any    `json:"id"`
-			Method string `json:"method"`
-		}
-		if json.Unmarshal(trimmed, &batch) != nil {
+		ids, ok := batchIDs(trimmed, true)
+		if !ok {
 			r.split = true
 			return
 		}
-		for _, m := range batch {
-			if id, err := jsonrpc.MakeID(m.ID); err == nil && id.IsValid() && m.Method != "" {
-				r.p.add(id)
-			}
+		for _, id := range ids {
+			r.p.add(id)
 		}
 		return
 	}
@@ -387,16 +382,9 @@ func (w *stdioWriter) Close() error { return nil }
 func (w *stdioWriter) answered(msg []byte) {
 	msg = bytes.TrimSpace(msg)
 	if len(msg) > 0 && msg[0] == '[' {
-		var batch []struct {
-			ID     any    `json:"id"`
-			Method string `json:"method"`
-		}
-		if json.Unmarshal(msg, &batch) == nil {
-			for _, m := range batch {
-				if id, err := jsonrpc.MakeID(m.ID); err == nil && id.IsValid() && m.Method == "" {
-					w.p.remove(id)
-				}
-			}
+		ids, _ := batchIDs(msg, false)
+		for _, id := range ids {
+			w.p.remove(id)
 		}
 		return
 	}
@@ -405,6 +393,25 @@ func (w *stdioWriter) answered(msg []byte) {
 	if id, ok := scan.id(); ok && !scan.hasMethod {
 		w.p.remove(id)
 	}
+}
+
+// batchIDs returns the ids of a JSON-RPC batch's requests (requests true:
+// members with a method) or of its responses (false: members without
+// one); ok is false when b is not a batch.
+func batchIDs(b []byte, requests bool) (ids []jsonrpc.ID, ok bool) {
+	var batch []struct {
+		ID     any    `json:"id"`
+		Method string `json:"method"`
+	}
+	if json.Unmarshal(b, &batch) != nil {
+		return nil, false
+	}
+	for _, m := range batch {
+		if id, err := jsonrpc.MakeID(m.ID); err == nil && id.IsValid() && (m.Method != "") == requests {
+			ids = append(ids, id)
+		}
+	}
+	return ids, true
 }
 
 // signal is a broadcast that can be waited for in a select.
