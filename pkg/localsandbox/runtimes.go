@@ -202,20 +202,26 @@ func (sb *sandbox) runtimeOp(ctx context.Context, c *sandboxserver.Call) (any, b
 func (sb *sandbox) install(ctx context.Context, spec string) map[string]any {
 	name, want, versioned := strings.Cut(spec, "@")
 	if rt := sb.s.hostRuntime(ctx, name); rt != nil {
-		// A version asked for is there only if the host's is that one:
-		// success for another would claim an install that did not happen.
-		have := sb.s.hostVersion(ctx, name)
-		if versioned && !versionNumber(want) {
-			// A tag or a range ("latest", "lts", "^22"): the host's
-			// version is what this backend has, and the answer says which
-			// one, rather than fail a script that does not pin a version.
-			return map[string]any{"spec": spec, "exitCode": 0, "stdout": name + " is provided by the host (" + rt.paths[0] + "), version " + orUnknown(have) + "; \"" + want + "\" is not checked locally\n", "stderr": ""}
-		}
-		if versioned && !versionMatches(have, want) {
-			if have == "" {
-				have = "of a version it does not tell"
+		if versioned {
+			// Only a versioned spec asks the host's version (which may
+			// start `--version` processes).
+			have := sb.s.hostVersion(ctx, name)
+			if !versionNumber(want) {
+				// A tag or a range ("latest", "lts", "^22"): the host's
+				// version is what this backend has, and the answer says
+				// which one, rather than fail a script that does not pin
+				// a version.
+				return map[string]any{"spec": spec, "exitCode": 0, "stdout": name + " is provided by the host (" + rt.paths[0] + "), version " + orUnknown(have) + "; \"" + want + "\" is not checked locally\n", "stderr": ""}
 			}
-			return map[string]any{"spec": spec, "exitCode": 1, "stdout": "", "stderr": spec + " is not available locally: the host provides " + name + " " + have + " (" + rt.paths[0] + ") and the local backend cannot install another version\n"}
+			// A version number is there only if the host's is that one:
+			// success for another would claim an install that did not
+			// happen.
+			if !versionMatches(have, want) {
+				if have == "" {
+					have = "of a version it does not tell"
+				}
+				return map[string]any{"spec": spec, "exitCode": 1, "stdout": "", "stderr": spec + " is not available locally: the host provides " + name + " " + have + " (" + rt.paths[0] + ") and the local backend cannot install another version\n"}
+			}
 		}
 		return map[string]any{"spec": spec, "exitCode": 0, "stdout": name + " is provided by the host (" + rt.paths[0] + ")\n", "stderr": ""}
 	}
