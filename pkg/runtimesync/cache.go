@@ -44,12 +44,23 @@ func (c *Cache) at(point, path string) {
 	}
 }
 
+// The cache's layout: each tarball and its manifest record are named
+// after the tarball's integrity (npmregistry.Integrity.Name) in one
+// directory, which eviction reads back.
+const (
+	tarballSubdir = "tarballs"
+	tarballExt    = ".tgz"
+	manifestExt   = ".manifest.json"
+)
+
+func (c *Cache) tarballDir() string { return filepath.Join(c.Dir, tarballSubdir) }
+
 func (c *Cache) tarballPath(i npmregistry.Integrity) string {
-	return filepath.Join(c.Dir, "tarballs", i.Name()+".tgz")
+	return filepath.Join(c.tarballDir(), i.Name()+tarballExt)
 }
 
 func (c *Cache) manifestPath(i npmregistry.Integrity) string {
-	return filepath.Join(c.Dir, "tarballs", i.Name()+".manifest.json")
+	return filepath.Join(c.tarballDir(), i.Name()+manifestExt)
 }
 
 func cacheError(what string, err error) *Error {
@@ -190,7 +201,7 @@ func (c *Cache) downloadOnce(ctx context.Context, reg Registry, url string, i np
 // directory, once they are older than cutoff; a sync still writing one
 // keeps touching it. Failures only cost disk space, so they are ignored.
 func (c *Cache) removeStaleTemps(cutoff time.Time) {
-	dir := filepath.Join(c.Dir, "tarballs")
+	dir := c.tarballDir()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return

@@ -76,7 +76,7 @@ func (c *Cache) evict(inUse map[string]bool) (freed Totals, skip CacheSkip) {
 	if keep <= 0 {
 		keep = DefaultKeep
 	}
-	dir := filepath.Join(c.Dir, "tarballs")
+	dir := c.tarballDir()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return freed, ""
@@ -85,10 +85,10 @@ func (c *Cache) evict(inUse map[string]bool) (freed Totals, skip CacheSkip) {
 	var entries []*cacheEntry
 	for _, e := range ents {
 		file := e.Name()
-		name, isTarball := strings.CutSuffix(file, ".tgz")
+		name, isTarball := strings.CutSuffix(file, tarballExt)
 		if !isTarball {
 			var ok bool
-			if name, ok = strings.CutSuffix(file, ".manifest.json"); !ok {
+			if name, ok = strings.CutSuffix(file, manifestExt); !ok {
 				continue
 			}
 		}
@@ -113,7 +113,7 @@ func (c *Cache) evict(inUse map[string]bool) (freed Totals, skip CacheSkip) {
 	}
 	kept := map[string]int{}
 	for _, ce := range entries {
-		if m := readRecord(filepath.Join(dir, ce.name+".manifest.json")); m != nil {
+		if m := readRecord(filepath.Join(dir, ce.name+manifestExt)); m != nil {
 			ce.runtime = m.Name
 		}
 		if inUse[ce.name] {
@@ -144,7 +144,7 @@ func (c *Cache) evict(inUse map[string]bool) (freed Totals, skip CacheSkip) {
 				continue
 			}
 			freed.Bytes += info.Size()
-			removed = removed || strings.HasSuffix(f, ".tgz")
+			removed = removed || strings.HasSuffix(f, tarballExt)
 		}
 		if removed {
 			freed.Objects++
