@@ -30,6 +30,8 @@ import (
 	"time"
 
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+
+	"github.com/nimbus-sh/nimbus/internal/localhost"
 )
 
 // Codes of the errors this package reports.
@@ -162,7 +164,7 @@ type tokenKey struct{}
 
 // ServeHTTP forwards one request (or WebSocket) to the sandbox port.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !LocalHost(r.Host) {
+	if !localhost.Is(r.Host) {
 		// A page on another site whose name was rebound to 127.0.0.1
 		// must not reach the sandbox with this forward's credential.
 		http.Error(w, "nimbus forward: refusing Host "+strconv.Quote(r.Host)+": use http://127.0.0.1 or http://localhost", http.StatusForbidden)
@@ -184,22 +186,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
 }
 
-// LocalHost reports whether a Host header names this machine's loopback:
-// 127.0.0.1, [::1], localhost or a name under .localhost, with any port.
-// Anything else reaching a loopback listener comes through DNS rebinding.
-func LocalHost(host string) bool {
-	h := host
-	if hh, _, err := net.SplitHostPort(host); err == nil {
-		h = hh
-	}
-	h = strings.TrimSuffix(strings.ToLower(h), ".")
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
-
 // crossSite says why r is a browser request made by a page that is not on
 // a loopback origin, or "" when it is not one. Such a page may send
 // requests to this port (forms, fetch, WebSockets, which the browser does
@@ -217,7 +203,7 @@ func crossSite(r *http.Request) string {
 			origin = o[0]
 		}
 		u, err := url.Parse(origin)
-		if len(o) != 1 || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.User != nil || !LocalHost(u.Host) {
+		if len(o) != 1 || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.User != nil || !localhost.Is(u.Host) {
 			return "Origin " + strconv.Quote(origin)
 		}
 		return ""

@@ -16,6 +16,7 @@ import (
 	"github.com/cloudflare/cloudflare-go/v6/r2"
 	"github.com/cloudflare/cloudflare-go/v6/user"
 
+	"github.com/nimbus-sh/nimbus/internal/localhost"
 	"github.com/nimbus-sh/nimbus/internal/retryafter"
 )
 
@@ -98,7 +99,7 @@ func NewClient(o ClientOptions) (*Client, error) {
 		return nil, &Error{Kind: KindConfig, Code: CodeInvalidPlan, Message: "invalid Cloudflare API base URL " + strconv.Quote(base),
 			Hint: "CLOUDFLARE_API_BASE_URL must be an http(s) URL such as " + DefaultBaseURL}
 	}
-	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+	if u.Scheme == "http" && !localhost.Is(u.Hostname()) {
 		// The token opens the whole account; plain http would hand it to
 		// every network (and proxy) between here and that host.
 		return nil, &Error{Kind: KindConfig, Code: CodeInvalidPlan,
@@ -140,17 +141,6 @@ func NewClient(o ClientOptions) (*Client, error) {
 	c.accounts = accounts.NewAccountService(opts...)
 	c.buckets = r2.NewBucketService(opts...)
 	return c, nil
-}
-
-// loopbackHost reports whether host names this machine: localhost (which
-// resolvers keep on the machine, RFC 6761) or a loopback address.
-func loopbackHost(host string) bool {
-	h := strings.TrimSuffix(strings.ToLower(host), ".")
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 func defaultHTTPClient() *http.Client {

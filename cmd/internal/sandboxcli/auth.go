@@ -6,7 +6,6 @@ package sandboxcli
 import (
 	"context"
 	"io"
-	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/config"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/localhost"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
@@ -153,16 +153,8 @@ func noCredentialHint(endpoint string) string {
 	if err != nil {
 		return NoCredentialHint
 	}
-	if !loopbackHost(u.Hostname()) {
+	if !localhost.Is(u.Hostname()) {
 		return NoCredentialHint
 	}
 	return NoCredentialHint + "; for nimbus dev: export NIMBUS_TOKEN=$(nimbus dev token)"
-}
-
-// loopbackHost reports whether host (without a port) is this machine:
-// localhost or a loopback address, where the server is most likely
-// 'nimbus dev' rather than a Worker.
-func loopbackHost(host string) bool {
-	ip := net.ParseIP(host)
-	return host == "localhost" || ip != nil && ip.IsLoopback()
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/localhost"
 	"github.com/nimbus-sh/nimbus/pkg/ignore"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
@@ -196,14 +197,7 @@ func refusedAsTooLarge(err error) bool {
 
 // answeredLocally reports whether re came from a server on this machine.
 func answeredLocally(re *sc.RemoteError) bool {
-	if re.Host == "" {
-		return false
-	}
-	host := re.Host
-	if h, _, err := net.SplitHostPort(re.Host); err == nil {
-		host = h
-	}
-	return loopbackHost(host)
+	return localhost.Is(re.Host)
 }
 
 func remote(re *sc.RemoteError) *clierr.Error {
