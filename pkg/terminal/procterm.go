@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"time"
 
 	"github.com/coder/websocket"
 
@@ -37,10 +36,7 @@ type procTerm struct {
 	msgs    chan message
 	cancel  context.CancelFunc
 	sent    [2]int
-	// lastIn is when the socket last delivered a message (or opened);
-	// probeAt when the unanswered liveness probe was sent, zero when
-	// none is.
-	lastIn, probeAt time.Time
+	live    liveness // from when the socket opened
 }
 
 // follow opens the process terminal of pid and routes the input to it.
@@ -56,7 +52,7 @@ func (s *session) follow(ctx context.Context, pid int64, command string) {
 		return
 	}
 	pctx, cancel := context.WithCancel(context.Background())
-	p := &procTerm{pid: pid, command: command, ws: ws, msgs: make(chan message, 16), cancel: cancel, lastIn: time.Now()}
+	p := &procTerm{pid: pid, command: command, ws: ws, msgs: make(chan message, 16), cancel: cancel, live: newLiveness()}
 	go readConn(pctx, ws, p.msgs)
 	s.proc = p
 	s.notify(Event{Kind: EventProcessAttached, PID: pid, Command: command})
@@ -97,7 +93,7 @@ func (s *session) handleProc(ctx context.Context, ws *websocket.Conn, m message)
 		return s.unfollow(ctx, ws, nil, m.err)
 	}
 	// Any message, a stdin-ack included, proves the socket alive.
-	p.lastIn, p.probeAt = time.Now(), time.Time{}
+	p.live.heard()
 	f, err := frame.Decode(m.data)
 	if err != nil {
 		return nil
@@ -185,14 +181,14 @@ func (s *session) checkProc(ctx context.Context) error {
 	if p == nil {
 		return nil
 	}
-	switch {
-	case p.probeAt.IsZero() && time.Since(p.lastIn) >= s.o.ProbeAfter:
-		p.probeAt = time.Now()
+	switch p.live.due(s.o.ProbeAfter, s.o.DeadAfter) {
+	case probeSend:
+		p.live.probed()
 		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
 		defer cancel()
 		// A failure shows as the end of the socket, or as no answer.
 		_ = p.ws.Write(wctx, websocket.MessageText, frame.Input(""))
-	case !p.probeAt.IsZero() && time.Since(p.probeAt) >= s.o.DeadAfter:
+	case probeDead:
 		return s.refollow(ctx)
 	}
 	return nil

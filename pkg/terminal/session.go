@@ -407,11 +407,11 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 		}
 	}
 	replay := reconnected
-	lastIn, probeAt := time.Now(), time.Time{}
+	live := newLiveness()
 	keep := time.NewTicker(s.o.Keepalive)
 	defer keep.Stop()
-	live := time.NewTicker(max(10*time.Millisecond, min(s.o.ProbeAfter, s.o.DeadAfter)/5))
-	defer live.Stop()
+	liveTick := time.NewTicker(max(10*time.Millisecond, min(s.o.ProbeAfter, s.o.DeadAfter)/5))
+	defer liveTick.Stop()
 	var resized <-chan struct{}
 	if s.o.Terminal {
 		resized = s.o.Resized
@@ -445,7 +445,7 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 			if m.err != nil {
 				return s.ended(ctx, m.err)
 			}
-			lastIn, probeAt = time.Now(), time.Time{}
+			live.heard()
 			shown := s.shown
 			if err := s.handle(ctx, ws, m.data, &replay); err != nil {
 				return Result{}, err, false
@@ -510,16 +510,16 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 			if err := s.write(ctx, ws, []byte(frame.Ping)); err != nil {
 				return Result{}, err, true
 			}
-		case <-live.C:
-			switch {
-			case probeAt.IsZero() && time.Since(lastIn) >= s.o.ProbeAfter:
+		case <-liveTick.C:
+			switch live.due(s.o.ProbeAfter, s.o.DeadAfter) {
+			case probeSend:
 				s.probes++
 				if err := s.write(ctx, ws, frame.Probe(fmt.Sprintf("liveness-%d", s.probes))); err != nil {
 					return Result{}, err, true
 				}
-				probeAt = time.Now()
-			case !probeAt.IsZero() && time.Since(probeAt) >= s.o.DeadAfter:
-				return Result{}, fmt.Errorf("the server did not answer for %s", time.Since(lastIn).Round(time.Second)), true
+				live.probed()
+			case probeDead:
+				return Result{}, fmt.Errorf("the server did not answer for %s", live.silence().Round(time.Second)), true
 			}
 			if err := s.checkProc(ctx); err != nil {
 				return Result{}, err, false
