@@ -29,12 +29,12 @@ const (
 	// DefaultStallTimeout is how long a download may go without a byte.
 	DefaultStallTimeout = 60 * time.Second
 	// DefaultMinRate is the slowest an answer may arrive, in bytes per
-	// second, measured over each StallTimeout: 120 KiB a minute by
-	// default, which a 20 kbit/s link still carries. A registry that drips
-	// its answer never goes silent for a whole StallTimeout, and would
-	// otherwise hold the caller for as long as a 1 GiB tarball takes at
-	// that pace.
-	DefaultMinRate = 2 << 10
+	// second, measured over each StallTimeout: the pace every transfer
+	// keeps (2 KiB/s, 120 KiB a minute), which a 20 kbit/s link still
+	// carries. A registry that drips its answer never goes silent for a
+	// whole StallTimeout, and would otherwise hold the caller for as long
+	// as a 1 GiB tarball takes at that pace.
+	DefaultMinRate = stall.MinRate
 	// DefaultMaxTarball bounds a tarball download.
 	DefaultMaxTarball = 1 << 30
 	// maxPackument bounds a packument; abbreviated ones of even the largest
@@ -284,7 +284,7 @@ func (c *Client) watchdog(ctx context.Context) (context.Context, *stall.Watchdog
 	if rate == 0 {
 		rate = DefaultMinRate
 	}
-	return stall.NewRate(ctx, d, int64(d.Seconds()*float64(max(rate, 0))))
+	return stall.NewRate(ctx, d, stall.MinBytes(d, max(rate, 0)))
 }
 
 func (c *Client) stallTimeout() time.Duration {

@@ -10,12 +10,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/stall"
 )
 
 // DefaultHTTPTimeout bounds each phase of an exchange with the Worker that
 // should be quick: connecting, the TLS handshake, a request body the
 // server stops reading, waiting for the response headers, and a JSON
-// answer that stops arriving or drips (see minAnswerRate).
+// answer that stops arriving or drips (see minProgress).
 const DefaultHTTPTimeout = 30 * time.Second
 
 // DefaultMaxWait is the longest a server's Retry-After (or a backoff) is
@@ -75,18 +77,12 @@ const (
 	phaseSlow    = "slow"
 )
 
-// minAnswerRate is the slowest a JSON answer may arrive, in bytes per
-// second of waiting for it, measured over each HTTP timeout: a server that
-// drips its answer a byte at a time never stalls for a whole timeout, and
-// would otherwise hold the caller for as long as maxJSONResponse takes at
-// that pace (a year at a byte a second). 2 KiB/s lets the largest answer
-// (a 28 MiB read, 37 MiB of base64) through on a 20 kbit/s link.
-const minAnswerRate = 2 << 10
-
 // minProgress is how many bytes of an answer must arrive within each limit
-// of waiting.
+// of waiting: stall.MinRate's share of it, the pace npm downloads and R2
+// uploads keep too. At 2 KiB/s the largest answer (a 28 MiB read, 37 MiB
+// of base64) still gets through on a 20 kbit/s link.
 func minProgress(limit time.Duration) int64 {
-	return max(1, int64(limit.Seconds()*minAnswerRate))
+	return stall.MinBytes(limit, stall.MinRate)
 }
 
 // timeoutError names the phase, the endpoint and the limit.
@@ -131,18 +127,23 @@ func isTLSTimeout(err error) bool {
 	return strings.Contains(err.Error(), "TLS handshake timeout")
 }
 
-// watchdog cancels one exchange when a phase takes too long. Each arm
-// replaces the previous deadline; a generation number keeps a timer that
-// fires while being replaced from cancelling the new phase.
+// watchdog cancels one exchange when a phase takes too long: a
+// stall.Alarm armed phase by phase. It is not a stall.Watchdog, which has
+// one period from the start of a transfer to its end: an exchange goes
+// through phases with limits of their own (connect, TLS, upload, headers
+// with the slow ops' longer wait, body), and a JSON answer's pace counts
+// only the time spent blocked in Read (see watchedBody), so a consumer
+// that is slow itself is never blamed on the server, where a Watchdog
+// counts the time since its period started.
 type watchdog struct {
-	cancel context.CancelFunc
+	alarm *stall.Alarm
 
 	mu       sync.Mutex
-	gen      uint64
-	timer    *time.Timer
-	fired    string
-	limit    time.Duration
 	answered bool
+}
+
+func newWatchdog(cancel context.CancelFunc) *watchdog {
+	return &watchdog{alarm: stall.NewAlarm(cancel)}
 }
 
 // armRequest arms a phase of sending the request (upload, headers) unless
@@ -155,7 +156,7 @@ func (w *watchdog) armRequest(phase string, d time.Duration) {
 	if w.answered {
 		return
 	}
-	w.armLocked(phase, d)
+	w.alarm.Arm(phase, d, d)
 }
 
 // answer ends the request's phases for good: the response (or an error)
@@ -164,60 +165,25 @@ func (w *watchdog) answer() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.answered = true
-	w.armLocked("", 0)
+	w.alarm.Disarm()
 }
 
 // arm gives the current phase d to finish; d <= 0 means no bound.
 func (w *watchdog) arm(phase string, d time.Duration) {
-	w.armFor(phase, d, d)
+	w.alarm.Arm(phase, d, d)
 }
 
 // armFor is arm for a phase whose bound, as reported, is limit while what
 // is left of it is d.
 func (w *watchdog) armFor(phase string, d, limit time.Duration) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.armReportLocked(phase, d, limit)
-}
-
-func (w *watchdog) armLocked(phase string, d time.Duration) {
-	w.armReportLocked(phase, d, d)
-}
-
-func (w *watchdog) armReportLocked(phase string, d, limit time.Duration) {
-	if w.fired != "" {
-		return
-	}
-	w.gen++
-	if w.timer != nil {
-		w.timer.Stop()
-		w.timer = nil
-	}
-	if d <= 0 {
-		return
-	}
-	gen := w.gen
-	w.timer = time.AfterFunc(d, func() {
-		w.mu.Lock()
-		if w.gen != gen || w.fired != "" {
-			w.mu.Unlock()
-			return
-		}
-		w.fired, w.limit = phase, limit
-		w.mu.Unlock()
-		w.cancel()
-	})
+	w.alarm.Arm(phase, d, limit)
 }
 
 // stop ends the bound of the current phase.
-func (w *watchdog) stop() { w.arm("", 0) }
+func (w *watchdog) stop() { w.alarm.Disarm() }
 
 // expired returns the phase that ran out, if any.
-func (w *watchdog) expired() (string, time.Duration) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.fired, w.limit
-}
+func (w *watchdog) expired() (string, time.Duration) { return w.alarm.Fired() }
 
 // progressReader re-arms the upload bound each time the transport takes
 // more of the request body.
@@ -245,16 +211,20 @@ type watchedBody struct {
 	limit time.Duration
 	done  func()
 
-	window bool          // some bytes arrived since the last checkpoint
+	pace   stall.Pace    // bytes of the current window, against minProgress(limit)
 	waited time.Duration // time blocked in Read since the window opened
-	got    int64         // bytes read since the last checkpoint
+}
+
+func newWatchedBody(rc io.ReadCloser, c *Client, wd *watchdog, limit time.Duration, done func()) watchedBody {
+	return watchedBody{rc: rc, c: c, wd: wd, limit: limit, done: done, pace: stall.Pace{Min: minProgress(limit)}}
 }
 
 func (b *watchedBody) Read(p []byte) (int, error) {
 	if b.limit <= 0 {
 		return b.rc.Read(p)
 	}
-	if !b.window {
+	window := b.pace.Started()
+	if !window {
 		b.wd.arm(phaseBody, b.limit)
 	} else {
 		// Some bytes came, too few so far: what is left of the window
@@ -264,13 +234,11 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 	start := time.Now()
 	n, err := b.rc.Read(p)
 	b.wd.stop()
-	if b.window {
+	if window {
 		b.waited += time.Since(start)
 	}
-	if b.got += int64(n); b.got >= minProgress(b.limit) {
-		b.got, b.waited, b.window = 0, 0, false
-	} else if n > 0 {
-		b.window = true
+	if b.pace.Add(n) {
+		b.waited = 0
 	}
 	if err != nil && err != io.EOF {
 		if phase, d := b.wd.expired(); phase != "" {
@@ -307,7 +275,8 @@ type streamBody struct {
 func (b *streamBody) midFrame(mid bool) {
 	b.mid = mid
 	if !mid {
-		b.got, b.waited, b.window = 0, 0, false
+		b.pace.Reset()
+		b.waited = 0
 	}
 }
 

@@ -91,7 +91,7 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 	stopFollowing := context.AfterFunc(ctx, cancelExchange)
 	cancel := func() { stopFollowing(); cancelExchange() }
 	done := func() { stopFollowing() }
-	wd := &watchdog{cancel: cancelExchange}
+	wd := newWatchdog(cancelExchange)
 	limit := c.timeout
 	wait := r.wait
 	if wait == 0 {
@@ -178,9 +178,10 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 	if r.accept == mediaStream && resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), mediaStream) {
 		// A stream may stay silent for as long as the command runs,
 		// but not in the middle of a frame.
-		resp.Body = &streamBody{watchedBody: watchedBody{rc: resp.Body, c: c, wd: wd, limit: limit, done: done}, cancel: cancel}
+		resp.Body = &streamBody{watchedBody: newWatchedBody(resp.Body, c, wd, limit, done), cancel: cancel}
 	} else {
-		resp.Body = &watchedBody{rc: resp.Body, c: c, wd: wd, limit: limit, done: done}
+		b := newWatchedBody(resp.Body, c, wd, limit, done)
+		resp.Body = &b
 	}
 	if r.safe && attempt < c.retry.MaxAttempts {
 		wait, ok := retryAfter(resp.Header, c.retry)
