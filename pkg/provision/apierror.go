@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/cloudflare/cloudflare-go/v6/r2"
+
+	"github.com/nimbus-sh/nimbus/internal/stall"
 )
 
 // apiFailure is a Cloudflare v4 error answer, normalised from either a
@@ -93,6 +95,12 @@ type operation struct {
 func classify(err error, op operation) *Error {
 	if pe, ok := AsError(err); ok {
 		return pe
+	}
+	if errors.Is(err, stall.ErrStalled) {
+		// Checked first: the watchdog ends a stalled transfer by
+		// cancelling its context, which is not the caller's interrupt.
+		return &Error{Kind: KindUnavailable, Code: CodeUnavailable, Message: op.what + ": the transfer stalled (" + err.Error() + ")", Err: err,
+			Hint: "check the network, then rerun the command; it resumes where it stopped"}
 	}
 	if errors.Is(err, context.Canceled) {
 		return &Error{Kind: KindInterrupted, Code: CodeInterrupted, Message: strings.TrimPrefix(op.what+": interrupted", ": "), Err: err,

@@ -55,6 +55,10 @@ type ClientOptions struct {
 	// RetryBackoff is the first retry delay; it doubles per retry.
 	// Zero means DefaultRetryBackoff.
 	RetryBackoff time.Duration
+	// StallTimeout is the period over which an object upload must keep
+	// its pace (2 KiB/s, stall.MinRate): one that moves less in a period
+	// of this long fails. Zero means DefaultStallTimeout.
+	StallTimeout time.Duration
 }
 
 // Client holds the cloudflare-go services nimbus uses. Only service
@@ -65,6 +69,7 @@ type Client struct {
 	httpClient    *http.Client
 	transfer      *http.Client // httpClient without its overall timeout
 	retry         retryPolicy
+	stallTimeout  time.Duration
 	userTokens    *user.TokenService
 	accountTokens *accounts.TokenService
 	accounts      *accounts.AccountService
@@ -124,7 +129,11 @@ func NewClient(o ClientOptions) (*Client, error) {
 	// they are bounded by a stall watchdog instead (PutObjectFrom).
 	transfer := *hc
 	transfer.Timeout = 0
-	c := &Client{base: u, token: o.Token, httpClient: hc, transfer: &transfer, retry: retryPolicy{max: o.MaxRetries, backoff: backoff}}
+	stallTimeout := o.StallTimeout
+	if stallTimeout <= 0 {
+		stallTimeout = DefaultStallTimeout
+	}
+	c := &Client{base: u, token: o.Token, httpClient: hc, transfer: &transfer, retry: retryPolicy{max: o.MaxRetries, backoff: backoff}, stallTimeout: stallTimeout}
 	opts := []option.RequestOption{
 		option.WithBaseURL(u.String()),
 		option.WithAPIToken(o.Token),

@@ -103,9 +103,12 @@ const maxObjectGet = 64 << 20
 // MaxObjectPut is the REST API's limit for one object (about 300 MiB).
 const MaxObjectPut = 300 << 20
 
-// objectStallTimeout aborts an upload that moves no byte for this long; a
-// large object on a slow link is fine as long as it moves.
-const objectStallTimeout = 60 * time.Second
+// DefaultStallTimeout is the period over which an object upload must keep
+// stall.MinRate's pace (120 KiB a minute); a large object on a slow link is
+// fine as long as it moves at that pace. A peer that takes a byte now and
+// then would otherwise hold the upload forever: it is never silent for a
+// whole period.
+const DefaultStallTimeout = 60 * time.Second
 
 func bucketPath(accountID, bucket string) (string, error) {
 	if !validAccountID(accountID) {
@@ -158,7 +161,8 @@ func (c *Client) PutObject(ctx context.Context, accountID, bucket, key string, b
 // PutObjectFrom uploads a Body, streaming it: nothing larger than a read
 // buffer is held in memory, and a retry reopens the body. An empty
 // contentType sends none, so the object is stored without one. The upload
-// has no overall deadline; it fails when no byte moves for a minute.
+// has no overall deadline; it fails when less than 120 KiB moves in a
+// minute (2 KiB/s over each ClientOptions.StallTimeout).
 func (c *Client) PutObjectFrom(ctx context.Context, accountID, bucket, key string, body Body, contentType string) (*ObjectInfo, error) {
 	p, err := objectPath(accountID, bucket, key)
 	if err != nil {
@@ -168,7 +172,7 @@ func (c *Client) PutObjectFrom(ctx context.Context, accountID, bucket, key strin
 	if body.Size() > MaxObjectPut {
 		return nil, &Error{Kind: KindUsage, Code: CodeInvalidPlan, Message: fmt.Sprintf("%s: %d bytes is over the %d-byte object limit of the Cloudflare API", op.what, body.Size(), MaxObjectPut)}
 	}
-	sctx, wd := stall.New(ctx, objectStallTimeout)
+	sctx, wd := stall.NewRate(ctx, c.stallTimeout, stall.MinBytes(c.stallTimeout, stall.MinRate))
 	defer wd.Stop()
 	u, err := c.base.Parse(p)
 	if err != nil {
