@@ -53,6 +53,26 @@ func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) 
 	}
 }
 
+// pipeClient is a Client whose uploads have a stall period of period and
+// reach handler through a pipeListener; done closes when the test ends, so
+// that a handler waiting on the client (which the server notices only
+// once it reads) lets the server close.
+func pipeClient(t *testing.T, period time.Duration, handler func(http.ResponseWriter, *http.Request, <-chan struct{})) *provision.Client {
+	ln := newPipeListener()
+	done := make(chan struct{})
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler(w, r, done) }))
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(done) })
+	hc := &http.Client{Transport: &http.Transport{DialContext: ln.dial}}
+	c, err := provision.NewClient(provision.ClientOptions{Token: userTok, BaseURL: srv.URL, HTTPClient: hc, StallTimeout: period})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // oneByteBody is an upload read a byte at a time, so that the client's
 // count of progress is as fine as the server's reading of it.
 type oneByteBody struct{ size int64 }
@@ -83,9 +103,7 @@ func (o oneByteReader) Read(p []byte) (int, error) {
 // 409 are due (before, only silence counted, and this upload of 1 MiB took
 // 17 minutes).
 func TestPutObjectFromFailsOnADrip(t *testing.T) {
-	ln := newPipeListener()
-	done := make(chan struct{})
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := pipeClient(t, 200*time.Millisecond, func(w http.ResponseWriter, r *http.Request, done <-chan struct{}) {
 		tick := time.NewTicker(time.Millisecond)
 		defer tick.Stop()
 		b := make([]byte, 1)
@@ -102,20 +120,10 @@ func TestPutObjectFromFailsOnADrip(t *testing.T) {
 				return
 			}
 		}
-	}))
-	srv.Listener = ln
-	srv.Start()
-	defer srv.Close()
-	defer close(done)
-	hc := &http.Client{Transport: &http.Transport{DialContext: ln.dial}}
-	c, err := provision.NewClient(provision.ClientOptions{Token: userTok, BaseURL: srv.URL, HTTPClient: hc,
-		StallTimeout: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // catches a hang only
 	defer cancel()
-	_, err = c.PutObjectFrom(ctx, acct, bkRT, "blobs/x/blob.wasm", oneByteBody{size: 1 << 20}, "")
+	_, err := c.PutObjectFrom(ctx, acct, bkRT, "blobs/x/blob.wasm", oneByteBody{size: 1 << 20}, "")
 	if ctx.Err() != nil {
 		t.Fatalf("the upload was still dripping after a minute: %v", err)
 	}
@@ -133,22 +141,10 @@ func TestPutObjectFromFailsOnADrip(t *testing.T) {
 // upload fails it as unavailable (69, rerun), not as the caller's own
 // interrupt (130): the watchdog ends the upload by cancelling its context.
 func TestPutObjectFromStallIsNotAnInterrupt(t *testing.T) {
-	ln := newPipeListener()
-	done := make(chan struct{})
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c := pipeClient(t, 50*time.Millisecond, func(w http.ResponseWriter, r *http.Request, done <-chan struct{}) {
 		<-done // the server learns of the client's going only once it reads
-	}))
-	srv.Listener = ln
-	srv.Start()
-	defer srv.Close()
-	defer close(done)
-	hc := &http.Client{Transport: &http.Transport{DialContext: ln.dial}}
-	c, err := provision.NewClient(provision.ClientOptions{Token: userTok, BaseURL: srv.URL, HTTPClient: hc,
-		StallTimeout: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.PutObjectFrom(context.Background(), acct, bkRT, "blobs/x/blob.wasm", oneByteBody{size: 1 << 20}, "")
+	})
+	_, err := c.PutObjectFrom(context.Background(), acct, bkRT, "blobs/x/blob.wasm", oneByteBody{size: 1 << 20}, "")
 	if pe, ok := provision.AsError(err); !ok || pe.Code != provision.CodeUnavailable || !strings.Contains(err.Error(), "stalled") {
 		t.Fatalf("err = %v, want %s saying the upload stalled", err, provision.CodeUnavailable)
 	}
