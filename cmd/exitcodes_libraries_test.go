@@ -110,8 +110,8 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 			_, _, err := provision.SetYAMLEndpoint(nil, "https://box.acme.workers.dev/#x")
 			return err
 		}()},
-		"short secret":                   {pvErr(provision.KindData, provision.CodeSecretInvalid)},
-		"the secret file cannot be read": {pvErr(provision.KindConfig, provision.CodeSecretInvalid)},
+		"short secret": {pvErr(provision.KindData, provision.CodeSecretInvalid)},
+		"the secret file cannot be read (a directory, permission denied)":            {pvErr(provision.KindConfig, provision.CodeSecretUnreadable)},
 		"a local file (wrangler config, nimbus.yaml, secret) cannot be written":      {pvErr(provision.KindCantCreate, provision.CodeWriteFile)},
 		"no random bytes for a generated secret (the system's random source failed)": {pvErr(provision.KindOSErr, provision.CodeRandomUnavailable)},
 		"an answer from Cloudflare nimbus does not expect":                           {pvErr(provision.KindInternal, provision.CodeAPI)},

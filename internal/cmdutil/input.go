@@ -52,7 +52,7 @@ func ReadSecretFileFrom(path, what, from string, stdin io.Reader) (string, error
 				}
 				return "", clierr.New(exitcode.Config, clierr.CodeConfigMissing, fmt.Sprintf("%s %s does not exist", what, path), hint)
 			}
-			return "", clierr.Wrap(err, exitcode.Config, clierr.CodeIO, fmt.Sprintf("cannot read %s: %v", path, unwrapPathError(err)), "")
+			return "", clierr.Wrap(err, exitcode.Config, clierr.CodeIO, fmt.Sprintf("cannot read %s: %v", path, unwrapPathError(err)), unreadableHint(path, from))
 		}
 		defer f.Close()
 		r = f
@@ -67,9 +67,23 @@ func ReadSecretFileFrom(path, what, from string, stdin io.Reader) (string, error
 		}
 		return "", clierr.New(exitcode.DataErr, CodeSecretInvalid, fmt.Sprintf("%s %s", name, se.Reason), "a secret or token file holds the value alone on one line")
 	case err != nil:
-		return "", clierr.Wrap(err, exitcode.Config, clierr.CodeIO, fmt.Sprintf("cannot read %s: %v", path, unwrapPathError(err)), "")
+		return "", clierr.Wrap(err, exitcode.Config, clierr.CodeIO, fmt.Sprintf("cannot read %s: %v", path, unwrapPathError(err)), unreadableHint(path, from))
 	}
 	return v, nil
+}
+
+// unreadableHint says what to do about a secret or token file that
+// exists but cannot be read (a directory, permission denied): the cause
+// is in the message, the fix is another file or its permissions.
+func unreadableHint(path, from string) string {
+	if path == "-" {
+		return ""
+	}
+	hint := "give a readable file holding the value alone on one line"
+	if from != "" {
+		hint += " (set by " + from + ")"
+	}
+	return hint
 }
 
 // readHidden asks for a secret on the terminal f and reads one line with

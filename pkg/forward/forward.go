@@ -18,6 +18,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -55,6 +56,14 @@ const DefaultTokenTTL = time.Minute
 // maxRefusalPeek bounds how much of a 401/403 answer is read to tell a
 // refusal by the Worker from one by the app.
 const maxRefusalPeek = 4 << 10
+
+// MaxResponseHeaderBytes bounds the Worker's answer headers the default
+// transport reads for one request, 1xx answers included: as much as a Go
+// server accepts of a request's (http.DefaultMaxHeaderBytes), and more
+// than browsers take of an answer's. net/http's own default, 10 MiB, let
+// a broken or hostile Worker make the forward hold that much for each of
+// the requests a page makes at once.
+const MaxResponseHeaderBytes = 1 << 20
 
 // Options configure a Proxy.
 type Options struct {
@@ -103,7 +112,8 @@ type Proxy struct {
 // NewTransport returns the transport a Proxy uses by default: keep-alive
 // connections (a forwarded request costs no new connection), dial and TLS
 // handshake bounded by connect (0 means sandboxclient.DefaultHTTPTimeout,
-// negative means no bound), and no bound on how long an answer may stream.
+// negative means no bound), answer headers bounded by
+// MaxResponseHeaderBytes, and no bound on how long an answer may stream.
 func NewTransport(connect time.Duration) *http.Transport {
 	if connect == 0 {
 		connect = sc.DefaultHTTPTimeout
@@ -117,6 +127,7 @@ func NewTransport(connect time.Duration) *http.Transport {
 	t.IdleConnTimeout = 90 * time.Second
 	t.DialContext = (&net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}).DialContext
 	t.TLSHandshakeTimeout = connect
+	t.MaxResponseHeaderBytes = MaxResponseHeaderBytes
 	return t
 }
 
@@ -343,8 +354,23 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		// The local client went away (or the forward is stopping).
 		return
 	}
+	if headersTooLarge(err) {
+		// The Worker was reached; what it sent is the failure.
+		msg := fmt.Sprintf("the Worker %s answered with headers of more than %d MiB", p.origin, MaxResponseHeaderBytes>>20)
+		p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: " + msg, Err: unwrapURLError(err)})
+		http.Error(w, "nimbus forward: "+msg, http.StatusBadGateway)
+		return
+	}
 	p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: cannot reach " + p.origin.String(), Err: unwrapURLError(err)})
 	http.Error(w, "nimbus forward: cannot reach "+p.origin.String()+": "+unwrapURLError(err).Error(), http.StatusBadGateway)
+}
+
+// headersTooLarge says err is net/http's refusal of answer headers over
+// the transport's MaxResponseHeaderBytes, which it gives as text only.
+// Should the text change, the error is still reported, as one reaching
+// the Worker.
+func headersTooLarge(err error) bool {
+	return strings.Contains(err.Error(), "server response headers exceeded")
 }
 
 func (p *Proxy) report(r *http.Request, err error) {

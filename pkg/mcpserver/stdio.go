@@ -49,10 +49,11 @@ func (e *FrameError) Code() string { return CodeFrameTooLarge }
 //     them and closes the session at once, so `printf 'initialize…
 //     tools/call…' | nimbus mcp` got no reply at all. A client that is
 //     gone (out, a pipe or socket, has no reader any more: it was killed)
-//     is not waited for: its calls are cancelled at once. Nor are the
-//     requests after a message spread over several lines (MCP forbids
-//     it; the SDK reads it as one message), where a line that looks like
-//     a request may be part of another message and get no reply.
+//     is not waited for: its calls are cancelled at once. Messages are
+//     told apart as the SDK's decoder does, not line by line, so that a
+//     message spread over several lines (MCP forbids it; the SDK reads
+//     it as one message) is waited for once, and the requests after it
+//     too, while a line inside it that looks like a request is not.
 //   - A message longer than MaxMessage is dropped, not buffered: when its
 //     request id can be recovered, that request gets a JSON-RPC error
 //     (CodeFrameTooLarge) and the session goes on; otherwise RunStdio
@@ -122,15 +123,9 @@ type stdioReader struct {
 	p   *pending
 	log *slog.Logger
 
-	line []byte // what the SDK has yet to read of the current line
-	end  error  // the error returned once every pending request is answered
-	// split says a message was spread over several lines (which MCP
-	// forbids, and the SDK's decoder reads as one message): from then on
-	// a line may be part of a message, and what looks like a request in
-	// it may be none, whose reply would be waited for in vain. No more
-	// requests are noted, so the end of the input waits only for those
-	// noted before.
-	split bool
+	line  []byte // what the SDK has yet to read of the current line
+	end   error  // the error returned once every pending request is answered
+	frame framer // where the SDK's messages start and end
 }
 
 func (r *stdioReader) Read(b []byte) (int, error) {
@@ -276,19 +271,25 @@ func (r *stdioReader) tooLarge(big *bigLine) error {
 	return r.w.inject(append(msg, '\n'))
 }
 
-// note records the request a line carries (or, in a batch, the requests),
-// and forgets the one a notifications/cancelled names, whose reply may
-// not come. A line that is not one whole message is the start of one
-// spread over several lines (split).
+// note follows the messages the SDK reads in line and records the
+// requests of those that end in it.
 func (r *stdioReader) note(line []byte) {
-	trimmed := bytes.TrimSpace(line)
-	if r.split || len(trimmed) == 0 {
-		return
-	}
-	if trimmed[0] == '[' {
-		ids, ok := batchIDs(trimmed, true)
+	r.frame.feed(line, r.noteMessage)
+}
+
+// noteMessage records the request a message carries (or, in a batch, the
+// requests), and forgets the one a notifications/cancelled names, whose
+// reply may not come. scan has looked at the whole message; msg is the
+// message itself, or nil when it was spread over several lines and too
+// large to keep.
+func (r *stdioReader) noteMessage(scan *idScan, msg []byte) {
+	if scan == nil { // a batch
+		ids, ok := batchIDs(msg, true)
 		if !ok {
-			r.split = true
+			// Not one the SDK takes either (it ends the session), or
+			// too large to keep: stop noting, as where messages start
+			// and end is no longer known for sure.
+			r.frame.lost = true
 			return
 		}
 		for _, id := range ids {
@@ -296,29 +297,138 @@ func (r *stdioReader) note(line []byte) {
 		}
 		return
 	}
-	var scan idScan
-	scan.feed(trimmed)
-	if !scan.whole() {
-		r.split = true
-		return
-	}
 	if id, ok := scan.request(); ok {
 		r.p.add(id)
 		return
 	}
-	if scan.method == "notifications/cancelled" {
+	if scan.method == "notifications/cancelled" && msg != nil {
 		var n struct {
 			Params struct {
 				RequestID any `json:"requestId"`
 			} `json:"params"`
 		}
-		if json.Unmarshal(trimmed, &n) == nil {
+		if json.Unmarshal(msg, &n) == nil {
 			if id, err := jsonrpc.MakeID(n.Params.RequestID); err == nil && id.IsValid() {
 				r.p.remove(id)
 				r.w.changed.Broadcast()
 			}
 		}
 	}
+}
+
+// framer tells where the JSON values the SDK's decoder reads start and
+// end in the lines it is fed, whatever lines they span: nesting is
+// followed outside strings. It does not check the JSON: a value the SDK
+// finds invalid ends the session, and with it every wait.
+type framer struct {
+	depth      int  // nesting inside the current value; 0 between values
+	inStr, esc bool // inside a string of the value; after a backslash in it
+	batch      bool // the current value is an array
+	scan       idScan
+	// spans says the current value began in an earlier line; kept is
+	// what of it was read so far, up to MaxMessage+2 bytes, and tooBig
+	// that it grew beyond and was let go.
+	spans  bool
+	kept   []byte
+	tooBig bool
+	// lost says a value was not an object or an array (the SDK ends the
+	// session on it) or a batch could not be read: nothing more is
+	// noted, so the end of the input waits only for what was noted.
+	lost bool
+}
+
+// feed follows line and calls done for each value that ends in it: scan
+// is nil for a batch, and msg is the value, nil when it was too large to
+// keep.
+func (f *framer) feed(line []byte, done func(scan *idScan, msg []byte)) {
+	start := 0 // where the current value's part in line begins
+	for i := 0; i < len(line) && !f.lost; i++ {
+		c := line[i]
+		if f.depth == 0 {
+			switch c {
+			case ' ', '\t', '\r', '\n':
+				continue
+			case '{', '[':
+				f.depth, f.inStr, f.esc, f.batch = 1, false, false, c == '['
+				f.scan, f.spans, f.kept, f.tooBig = idScan{}, false, f.kept[:0], false
+				start = i
+				continue
+			default:
+				f.lost = true
+				return
+			}
+		}
+		if f.inStr {
+			if !f.esc {
+				// The bulk of a large message: a string (file
+				// content), skipped to its next quote or backslash.
+				j := bytes.IndexAny(line[i:], `"\`)
+				if j < 0 {
+					break
+				}
+				i += j
+				c = line[i]
+			}
+			switch {
+			case f.esc:
+				f.esc = false
+			case c == '\\':
+				f.esc = true
+			case c == '"':
+				f.inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			f.inStr = true
+		case '{', '[':
+			f.depth++
+		case '}', ']':
+			f.depth--
+			if f.depth > 0 {
+				continue
+			}
+			msg := line[start : i+1]
+			if f.spans {
+				f.take(msg)
+				msg = f.kept
+				if f.tooBig {
+					msg = nil
+				}
+			} else if !f.batch {
+				f.scan.feed(msg)
+			}
+			if f.batch {
+				done(nil, msg)
+			} else {
+				done(&f.scan, msg)
+			}
+			f.spans, f.kept = false, f.kept[:0]
+			if cap(f.kept) > 64<<10 {
+				f.kept = nil // not held for the rest of the session
+			}
+		}
+	}
+	if f.depth > 0 && !f.lost {
+		f.take(line[start:])
+		f.spans = true
+	}
+}
+
+// take adds the part of a value spanning lines that one line holds.
+func (f *framer) take(p []byte) {
+	if !f.batch {
+		f.scan.feed(p)
+	}
+	if f.tooBig {
+		return
+	}
+	if len(f.kept)+len(p) > MaxMessage+2 {
+		f.kept, f.tooBig = nil, true
+		return
+	}
+	f.kept = append(f.kept, p...)
 }
 
 // stdioWriter passes the SDK's messages to out and forgets the requests

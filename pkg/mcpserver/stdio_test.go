@@ -166,3 +166,52 @@ func TestRunStdioMessageOverSeveralLinesDoesNotHang(t *testing.T) {
 		t.Errorf("a line inside a message was answered as a request: %v", got["3"])
 	}
 }
+
+// The requests that follow a message spread over several lines (pretty-
+// printed JSON, which MCP forbids but the SDK's decoder reads as one
+// message) are answered before the server returns at the end of the
+// input, as are that message's own request and those in a batch spread
+// over lines. RunStdio stopped noting requests after such a message, so
+// the end of the input cancelled the calls that followed: `printf` of a
+// pretty-printed request and an exec got no reply for the exec.
+func TestRunStdioAnswersRequestsAfterAMessageOverSeveralLines(t *testing.T) {
+	s, logs := stdioServer(t)
+	// 2025-03-26, the last version with batches.
+	init := strings.Replace(initialize, "2025-06-18", "2025-03-26", 1)
+	in := strings.Join([]string{init, initialized,
+		`{`,
+		`  "jsonrpc": "2.0", "id": 2, "method": "tools/call",`,
+		`  "params": {"name": "nimbus_exec", "arguments": {"command": "echo two\n}{"}}`,
+		`}`,
+		`[{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"nimbus_exec","arguments":{"command":"echo three"}}},`,
+		` {"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"nimbus_exec","arguments":{"command":"echo four"}}}]`,
+		`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"nimbus_exec","arguments":{"command":"sleep 0.2; echo five"}}}`,
+	}, "\n") + "\n"
+	out := &syncBuffer{}
+	if err := s.RunStdio(testCtx(t), strings.NewReader(in), out); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]any{}
+	dec := json.NewDecoder(strings.NewReader(out.String()))
+	for {
+		var v any
+		if err := dec.Decode(&v); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("%v in %q", err, out)
+		}
+		ms, ok := v.([]any) // a batch's replies
+		if !ok {
+			ms = []any{v}
+		}
+		for _, m := range ms {
+			m := m.(map[string]any)
+			got[string(mustJSON(t, m["id"]))] = m
+		}
+	}
+	for id, want := range map[string]string{"2": "two", "3": "three", "4": "four", "5": "five"} {
+		if r := string(mustJSON(t, got[id]["result"])); !strings.Contains(r, `"stdout":"`+want+`\n`) {
+			t.Errorf("id %s: %v\nlogs:\n%s", id, got[id], logs)
+		}
+	}
+}

@@ -97,9 +97,14 @@ const (
 	CodeNimbusConfig = "E_NIMBUS_CONFIG"
 	// CodeWriteFile: a local file could not be written.
 	CodeWriteFile = "E_WRITE_FILE"
-	// CodeSecretInvalid: the JWT secret cannot be read or is not one line
-	// of at least token.MinSecretLength characters.
+	// CodeSecretInvalid: the JWT secret is not one line of at least
+	// token.MinSecretLength characters.
 	CodeSecretInvalid = "E_SECRET_INVALID"
+	// CodeSecretUnreadable: the secret file exists but cannot be read (a
+	// directory, permission denied): the code `nimbus token` gives the
+	// same --secret-file, so that a script tells a file to fix from a
+	// secret to replace by the code alone.
+	CodeSecretUnreadable = "E_IO"
 	// CodeRandomUnavailable: no random bytes could be read to generate
 	// the secret (Provisioner.Rand, crypto/rand by default, failed).
 	CodeRandomUnavailable = "E_RANDOM_UNAVAILABLE"

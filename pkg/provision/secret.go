@@ -59,7 +59,7 @@ func unreadableSecretFile(path string, err error) *Error {
 	if errors.As(err, &pe) {
 		cause = pe.Err
 	}
-	return &Error{Kind: KindConfig, Code: CodeSecretInvalid, Err: err,
+	return &Error{Kind: KindConfig, Code: CodeSecretUnreadable, Err: err,
 		Message: fmt.Sprintf("cannot read the secret file %s: %v", path, cause),
 		Hint:    "give --secret-file a readable file holding the secret alone on one line, or a path that does not exist yet to have a secret generated there"}
 }

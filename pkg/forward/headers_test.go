@@ -1,0 +1,75 @@
+//go:build unix
+
+package forward_test
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/nimbus-sh/nimbus/pkg/forward"
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+// TestAnswerHeadersAreBounded: the forward reads at most
+// MaxResponseHeaderBytes of the Worker's answer headers, so that a broken
+// or hostile Worker cannot make it hold megabytes per request (net/http's
+// default is 10 MiB, for each of the requests a page makes at once). Past
+// the bound the local client gets a 502 and OnError an E_FORWARD_UPSTREAM
+// that says what happened, not that the Worker cannot be reached. The
+// Worker here sends headers of twice the bound, or headers without end.
+func TestAnswerHeadersAreBounded(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		endless bool
+	}{{"twice the bound", false}, {"endless", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				w := bufio.NewWriter(c)
+				_, _ = io.WriteString(w, "HTTP/1.1 200 OK\r\n")
+				line := "X-Pad: " + strings.Repeat("a", 1000) + "\r\n"
+				for n := 0; tc.endless || n < 2*forward.MaxResponseHeaderBytes; n += len(line) {
+					if _, err := io.WriteString(w, line); err != nil {
+						return // the forward hung up
+					}
+				}
+				_, _ = io.WriteString(w, "Content-Length: 2\r\n\r\nok")
+				_ = w.Flush()
+			}()
+			var mu sync.Mutex
+			var reported []error
+			local := forwardTo(t, forward.Options{Endpoint: "http://" + ln.Addr().String(), SandboxID: "job-1", Port: 3000,
+				OnError: func(_ *http.Request, err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }})
+			req, _ := http.NewRequestWithContext(testCtx(t), http.MethodGet, local+"/", nil)
+			resp, body := do(t, req)
+			if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "headers of more than 1 MiB") {
+				t.Fatalf("%d %q", resp.StatusCode, body)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			var e *sc.Error
+			if len(reported) != 1 || !errors.As(reported[0], &e) || e.Code != forward.CodeUpstream ||
+				!strings.Contains(e.Error(), "headers of more than 1 MiB") || strings.Contains(e.Error(), "cannot reach") {
+				t.Fatalf("reported %v", reported)
+			}
+		})
+	}
+}
