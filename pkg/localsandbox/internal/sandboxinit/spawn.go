@@ -12,8 +12,8 @@ import "os/exec"
 // 48 KiB, partly touched). A server that starts hundreds of inits at once
 // (hundreds of concurrent commands on one sandbox, or after idle inits
 // were evicted) made dozens of threads for it: at 256 clients on a busy
-// 2-core machine 56-116 threads and a peak RSS of 34.1 MiB, against 37-46
-// threads and 32.1-32.6 MiB with starts bounded (docs/benchmarks.md).
+// 2-core machine 56-116 threads and a peak RSS of 33.8-34.1 MiB, against
+// 37-62 threads and 32.1-32.6 MiB with starts bounded (docs/benchmarks.md).
 // Four at once keep both processors of a small machine busy with the
 // children's exec; only the start waits: an init's setup and its commands
 // run outside the bound (TestStartsBoundedNotSerialised).
