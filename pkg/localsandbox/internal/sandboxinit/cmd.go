@@ -100,7 +100,7 @@ func (c *Cmd) Start() error {
 		if c.TTY {
 			c.cmd.SysProcAttr = ttyProcAttr()
 		}
-		return c.cmd.Start()
+		return startProcess(c.cmd)
 	}
 	if !Hooked() {
 		return errors.New("sandboxinit: " + c.Mode.String() + " mode needs MaybeRun at the start of the program")

@@ -308,7 +308,7 @@ func startInit(mode Mode, dir string) (*initProc, error) {
 		// A small program: one processor's worth of runtime is plenty.
 		Env:        []string{"GOMAXPROCS=1"},
 		ExtraFiles: []*os.File{theirs}, SysProcAttr: sysProcAttr(mode)}
-	err = cmd.Start()
+	err = startProcess(cmd)
 	theirs.Close()
 	if err != nil {
 		mine.Close()
