@@ -153,7 +153,7 @@ func (o *common) interact(cmd *cobra.Command, id string, sh *interactive.Shell, 
 	}
 	fmt.Fprintf(ios.ErrOut, "%s %s %s\n%s\n",
 		st.Muted("Shell"), st.Bold(sh.ID()), st.Muted("on sandbox "+id+" (rejoin with --shell "+sh.ID()+")"),
-		st.Muted("Line mode: Ctrl-C interrupts, Ctrl-D or exit leaves; full-screen programs need 'nimbus session url'."))
+		st.Muted("Line mode: Ctrl-C interrupts, Ctrl-D or exit leaves; full-screen programs need 'nimbus session attach "+id+"'."))
 	opts := interactive.InteractOptions{
 		Terminal:   t,
 		Interrupts: interrupts,
