@@ -103,7 +103,8 @@ when interrupted.`,
 		return execUsage(clierr.Usagef("%s", err.Error()).WithHint(cmdutil.FlagErrorHint(c, err, "run 'nimbus sandbox shell --help' for usage")))
 	})
 	fl := cmd.Flags()
-	fl.StringVar(&shellID, "shell", "", "rejoin the named shell `NAME` (default: a new nimbus-shell-<random>)")
+	fl.StringVar(&shellID, "shell", "", "rejoin the named shell `NAME` (default: a new nimbus-shell-<random>); also --shell-id, as exec names it")
+	flagAlias(fl, "shell-id", "shell")
 	duration.Var(fl, &timeout, "timeout", 0, duration.Limits{AllowZero: true}, "kill each line after this long (exit code 124 for the line): seconds or a duration such as 90s, 10m; 0 means no limit")
 	fl.BoolVar(&noHistory, "no-history", false, "do not read or write the history file")
 	return cmd
