@@ -164,3 +164,24 @@ func TestRuntimeSyncWarnsWithStdoutOnTerminalAndStderrLogged(t *testing.T) {
 		t.Errorf("the warning is missing from stderr:\n%s", errOut)
 	}
 }
+
+// TestRuntimeSyncQuietOnTerminal: --quiet hides the progress (verified
+// lines, bars) and the summary on a terminal, as it does for the transfer
+// commands, and keeps what the user must act on: the advice on the pin.
+func TestRuntimeSyncQuietOnTerminal(t *testing.T) {
+	reg := fakeRegistry(t)
+	_, env := runtimeTTYEnv(t)
+	env["NPM_CONFIG_REGISTRY"] = reg.Registry()
+	code, stdout, stderr := runTTY(t, env, "", "runtime", "sync", "bash", "--quiet", "--no-color")
+	if code != 0 || !strings.HasPrefix(stdout, "NIMBUS_RUNTIME_CATALOG_SHA256=") {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	for _, progress := range []string{"verified", "Downloading", "Uploading", "published catalog", "\r"} {
+		if strings.Contains(stderr, progress) {
+			t.Errorf("--quiet stderr shows %q:\n%q", progress, stderr)
+		}
+	}
+	if !strings.Contains(stderr, "must carry") {
+		t.Errorf("--quiet dropped the advice on the pin:\n%s", stderr)
+	}
+}

@@ -129,6 +129,11 @@ func TestSandboxHumanOutputOnTerminal(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "Copied 1 file(s), 1 B") {
 		t.Fatalf("cp: %d %q", code, stderr)
 	}
+	// ...and so does sync (in a pipe neither prints one: transfer/sync.txtar).
+	code, stdout, stderr = runTTY(t, nil, "", "sandbox", "sync", local, "job-1:synced", "--no-color")
+	if code != 0 || stdout != "" || !strings.HasSuffix(stderr, "\r✓ Synced: 1 copied (1 B), 0 unchanged, 0 deleted\n") {
+		t.Fatalf("sync: %d %q %q", code, stdout, stderr)
+	}
 }
 
 func TestSandboxErrorsOnTerminalNameCodeAndHint(t *testing.T) {

@@ -22,6 +22,7 @@ type syncOptions struct {
 	runtimes    []string
 	writeConfig string
 	dryRun      bool
+	quiet       bool
 }
 
 func newCmdSync(f *cmdutil.Factory) *cobra.Command {
@@ -64,6 +65,9 @@ stdout: the line NIMBUS_RUNTIME_CATALOG_SHA256=<digest>, then (with --json, or
 when stdout is not a terminal) one JSON object {"ok","bucket","runtimes",
 "catalogSha256","uploaded","skipped","downloaded","cacheFreed",...}. --json
 prints only the object. The token needs "Workers R2 Storage Write".
+On a terminal, stderr shows each verified package, download and upload bars
+and a summary (--quiet hides them, as for 'sandbox cp'); warnings and the
+advice on the pin are printed either way.
 
 The cache keeps, per runtime, the tarballs a sync used and the most recently
 used others up to 2; a sync that published removes the rest (cacheFreed
@@ -86,6 +90,7 @@ nothing.`,
 	fl.StringVar(&o.writeConfig, "write-config", "", "set vars."+runtimecli.PinVar+" in the wrangler config (--write-config=`PATH`; default ./wrangler.jsonc)")
 	fl.Lookup("write-config").NoOptDefVal = defaultWranglerConfig
 	fl.BoolVar(&o.dryRun, "dry-run", false, "resolve, download and verify, then show what would be uploaded; no write request")
+	fl.BoolVarP(&o.quiet, "quiet", "q", false, "show no progress")
 	return cmd
 }
 
@@ -133,7 +138,9 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 	if !f.JSON { // with --json, stderr carries JSON objects only
 		fmt.Fprintf(ios.ErrOut, "nimbus: syncing runtimes [%s] → r2://%s\n", strings.Join(shown, ", "), t.bucket)
 	}
-	view := runtimecli.NewView(ios, f.JSON)
+	// --quiet silences the view as --json does; its warnings are then
+	// printed as lines below.
+	view := runtimecli.NewView(ios, f.JSON || o.quiet)
 	s, err := runtimecli.Syncer(f, t.client, t.accountID, t.bucket, view)
 	if err != nil {
 		return err
@@ -224,7 +231,7 @@ func advise(f *cmdutil.Factory, o *syncOptions, res *runtimesync.Result, cfg *ru
 		}
 		return
 	}
-	if ios.IsStderrTTY() {
+	if ios.IsStderrTTY() && !o.quiet {
 		fmt.Fprintf(w, "%s published catalog %s to r2://%s %s\n", st.SuccessIcon(), st.Key(res.CatalogSHA256[:12]), res.Bucket,
 			st.Muted(fmt.Sprintf("(%d uploaded, %s; %d already there; %s)", res.Uploaded.Objects, progress.Bytes(res.Uploaded.Bytes), res.Skipped.Objects, took.Round(100*time.Millisecond))))
 	}

@@ -126,7 +126,8 @@ and prints its pid (the start result with --json); follow it with 'logs -f' or
 	duration.Var(fl, &timeout, "timeout", 0, duration.Limits{AllowZero: true}, "kill the command after this long (exit 124): seconds or a duration such as 90s, 15m; 0 means no limit")
 	fl.BoolVar(&stdin, "stdin", false, "send local standard input to the command")
 	fl.BoolVar(&detach, "detach", false, "start the command in the background and print its pid (like start)")
-	fl.StringVar(&shellID, "shell-id", "", "run in the named persistent shell `S` (cwd and env carry over)")
+	fl.StringVar(&shellID, "shell-id", "", "run in the named persistent shell `S` (cwd and env carry over); also --shell, as shell names it")
+	flagAlias(fl, "shell", "shell-id")
 	return cmd
 }
 

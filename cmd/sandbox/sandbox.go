@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
@@ -198,4 +199,18 @@ func (o *common) said(format string, args ...any) {
 		return
 	}
 	fmt.Fprintf(ios.ErrOut, "%s %s\n", ios.Styles().SuccessIcon(), fmt.Sprintf(format, args...))
+}
+
+// flagAlias makes --from another name of the flag --to of fs: exec and
+// shell name the same thing (a named shell of the sandbox) --shell-id and
+// --shell, and each takes the other's spelling so that a name carried from
+// one command to the other works. Help shows --to only.
+func flagAlias(fs *pflag.FlagSet, from, to string) {
+	prev := fs.GetNormalizeFunc()
+	fs.SetNormalizeFunc(func(f *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == from {
+			return pflag.NormalizedName(to)
+		}
+		return prev(f, name)
+	})
 }

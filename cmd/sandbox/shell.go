@@ -103,7 +103,8 @@ when interrupted.`,
 		return execUsage(clierr.Usagef("%s", err.Error()).WithHint(cmdutil.FlagErrorHint(c, err, "run 'nimbus sandbox shell --help' for usage")))
 	})
 	fl := cmd.Flags()
-	fl.StringVar(&shellID, "shell", "", "rejoin the named shell `NAME` (default: a new nimbus-shell-<random>)")
+	fl.StringVar(&shellID, "shell", "", "rejoin the named shell `NAME` (default: a new nimbus-shell-<random>); also --shell-id, as exec names it")
+	flagAlias(fl, "shell-id", "shell")
 	duration.Var(fl, &timeout, "timeout", 0, duration.Limits{AllowZero: true}, "kill each line after this long (exit code 124 for the line): seconds or a duration such as 90s, 10m; 0 means no limit")
 	fl.BoolVar(&noHistory, "no-history", false, "do not read or write the history file")
 	return cmd
@@ -153,7 +154,7 @@ func (o *common) interact(cmd *cobra.Command, id string, sh *interactive.Shell, 
 	}
 	fmt.Fprintf(ios.ErrOut, "%s %s %s\n%s\n",
 		st.Muted("Shell"), st.Bold(sh.ID()), st.Muted("on sandbox "+id+" (rejoin with --shell "+sh.ID()+")"),
-		st.Muted("Line mode: Ctrl-C interrupts, Ctrl-D or exit leaves; full-screen programs need 'nimbus session url'."))
+		st.Muted("Line mode: Ctrl-C interrupts, Ctrl-D or exit leaves; full-screen programs need 'nimbus session attach "+id+"'."))
 	opts := interactive.InteractOptions{
 		Terminal:   t,
 		Interrupts: interrupts,

@@ -46,8 +46,8 @@ interrupted.
 --dry-run lists on stdout what would be copied ("PATH\tSIZE", a directory
 "PATH/") and deleted ("deleting PATH"), destination paths, and changes nothing.
 
-A summary is printed at the end (with --watch, after every round): files
-copied, skipped, deleted and bytes; --json prints it as
+On a terminal a summary is printed at the end (with --watch, after every
+round): files copied, skipped, deleted and bytes; --json prints it as
 {"copied":N,"skipped":N,"deleted":N,"bytes":N}. Paths that fail are listed
 and nimbus exits 74 once everything else is done.`,
 		Example: `  nimbus sandbox sync . job-123:app
@@ -155,7 +155,9 @@ func (o *common) syncResult(sum *transfer.SyncSummary, err error, quiet, round b
 		if werr := write(sum); werr != nil {
 			return werr
 		}
-	} else if !quiet {
+	} else if !quiet && (ios.IsStderrTTY() || sum.DryRun) {
+		// As cp's: a summary for a person at a terminal, and the answer
+		// a dry run was asked for; a script reads --json instead.
 		verb := "Synced"
 		if sum.DryRun {
 			verb = "Would sync"

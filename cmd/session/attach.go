@@ -158,6 +158,9 @@ connection could not be restored; 130 interrupted (143 for SIGTERM).`,
 	}
 	fl.add(cmd)
 	fs := cmd.Flags()
+	// Standard input is the terminal's (or the script's keys): a token
+	// cannot come from it, and the help must not offer it.
+	fs.Lookup("token-file").Usage = "read the token from `FILE` (NIMBUS_TOKEN_FILE; not \"-\": standard input is the terminal's)"
 	fs.StringVar(&detachKeys, "detach-keys", terminal.DefaultDetachKeys, "key `SEQUENCE` that detaches: comma-separated keys (enter first means at a line start, ctrl-X, one character), or none")
 	fs.BoolVar(&wait, "wait", false, "if another terminal holds the session, wait for it to detach (up to --wait-timeout)")
 	duration.Var(fs, &waitTimeout, "wait-timeout", 10*time.Minute, duration.Limits{}, "how long --wait waits: seconds or a duration such as 90s, 10m")

@@ -37,7 +37,7 @@ type flags struct {
 func (fl *flags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&fl.endpoint, "endpoint", "", "Worker `URL` (NIMBUS_ENDPOINT)")
-	f.StringVar(&fl.tokenFile, "token-file", "", "read the token from `FILE` (\"-\" for stdin)")
+	f.StringVar(&fl.tokenFile, "token-file", "", "read the token from `FILE` (\"-\" for stdin; NIMBUS_TOKEN_FILE)")
 	f.StringVar(&fl.tenant, "tenant", "", "tenant for a minted token (NIMBUS_TENANT)")
 	f.StringVar(&fl.sub, "sub", "", "subject for a minted token (NIMBUS_SUBJECT)")
 }

@@ -24,19 +24,29 @@ type Progress struct {
 	w   io.Writer
 	st  *style.Styles
 	bar *progress.Bar
+	// json, for --json: stderr carries JSON objects only, and a skipped
+	// entry, which the summary at most counts, is a warning object.
+	json    io.Writer
+	jsonTTY bool
 
 	mu        sync.Mutex // orders lines and bar redraws
 	files     atomic.Int64
 	doneFiles atomic.Int64
 }
 
+// CodeTransferSkipped is the warning for an entry a copy leaves out
+// because it cannot be copied (a socket, a fifo, a device).
+const CodeTransferSkipped = "W_TRANSFER_SKIPPED"
+
 // NewProgress starts a display on ios's stderr labelled label ("↑" or
-// "↓"). silent (for --json) prints nothing at all: failures are then
-// reported in the JSON. Close must be called in every case.
+// "↓"). silent (for --json) draws nothing for people: failures are then
+// reported in the JSON, skipped entries as JSON warnings
+// (W_TRANSFER_SKIPPED). Close must be called in every case.
 func NewProgress(ios *iostreams.IOStreams, label string, quiet, silent bool) *Progress {
 	p := &Progress{w: ios.ErrOut, st: ios.Styles()}
 	if silent {
 		p.w = io.Discard
+		p.json, p.jsonTTY = ios.ErrOut, ios.IsStderrTTY()
 	}
 	if ios.CanRedrawStderr() && !quiet && !silent {
 		p.bar = progress.New(ios.ErrOut, label, progress.Options{Color: ios.ColorEnabled()})
@@ -107,6 +117,13 @@ func (p *Progress) Event(e transfer.Event) {
 			src := e.Local
 			if !e.Upload {
 				src = e.Remote
+			}
+			if p.json != nil {
+				p.mu.Lock()
+				clierr.RenderWarning(p.json, &clierr.Warning{Code: CodeTransferSkipped,
+					Message: fmt.Sprintf("skipped %s: %s", src, e.Reason)}, clierr.RenderOptions{JSON: true, TTY: p.jsonTTY})
+				p.mu.Unlock()
+				return
 			}
 			p.Println(fmt.Sprintf("%s skipped %s: %s", p.st.WarningIcon(), clierr.Printable(src), DisplayText(e.Reason, src)))
 		}

@@ -1,6 +1,7 @@
 package sandboxcli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -33,7 +34,14 @@ func AttachError(err error, id string) error {
 		return clierr.Wrap(err, exitcode.Failure, te.Code, te.Message,
 			"the shell keeps running; "+again+" takes it back once the other client has gone (or --wait for it)")
 	case terminal.CodeUnavailable:
-		return clierr.Wrap(err, exitcode.Unavailable, te.Code, te.Message, "is the Worker (or nimbus dev) running and reachable at --endpoint?")
+		// The cause (a refused connection, a DNS failure, the address)
+		// is what tells an endpoint that is down from one mistyped; a
+		// handshake timeout already says its bound.
+		msg := te.Message
+		if te.Err != nil && !errors.Is(te.Err, context.DeadlineExceeded) {
+			msg = te.Error()
+		}
+		return clierr.Wrap(err, exitcode.Unavailable, te.Code, msg, "is the Worker (or nimbus dev) running and reachable at --endpoint?")
 	case terminal.CodeHandshake:
 		return clierr.Wrap(err, exitcode.Config, te.Code, te.Message, "check --endpoint: it must be the origin of a Nimbus Worker or of nimbus dev")
 	case terminal.CodeProtocol:

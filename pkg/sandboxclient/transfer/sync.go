@@ -76,7 +76,10 @@ type syncPlan struct {
 	remove  []string // destination paths to delete first (top-most only)
 	removed int      // destination entries deleted because the source lacks them
 	skipped []Entry  // unchanged files and symlinks
-	retime  []Entry  // unchanged files whose destination mtime is to be fixed
+	// special lists the source's sockets, fifos and devices: left out,
+	// and reported as cp reports them, not silently.
+	special []Entry
+	retime  []Entry // unchanged files whose destination mtime is to be fixed
 	// chmod lists files whose executable bits differ; modeOnly counts
 	// those of them whose content is unchanged (a change all the same).
 	chmod    []Entry
@@ -138,6 +141,7 @@ func plan(src, dst []Entry, del bool, dstName func(string) string) (p *syncPlan,
 		}
 		switch {
 		case s.Type == TypeOther:
+			p.special = append(p.special, s)
 			continue
 		case !exists:
 			p.copy = append(p.copy, s)
@@ -425,6 +429,11 @@ func (e *engine) announce(p *syncPlan, sides syncSides, dryRun bool) *SyncSummar
 	for _, s := range p.skipped {
 		ev := sides.event(Skipped, s)
 		ev.Reason = "unchanged"
+		e.obs.Event(ev)
+	}
+	for _, s := range p.special {
+		ev := sides.event(Skipped, s)
+		ev.Reason = "not a regular file, directory or symlink"
 		e.obs.Event(ev)
 	}
 	if !dryRun {
