@@ -305,10 +305,12 @@ const startTimeout = 30 * time.Second
 // command (the frame, the argv and environment ForkExec copies) and keeps
 // almost none of it, so at the default the heap grew towards the
 // runtime's 4 MiB minimum goal before a first collection, and an init
-// that had run a thousand commands held about 4 MiB of anonymous memory
-// where a fresh one holds 1.2 MiB; the goal is now 1 MiB. A lower value
-// collects right after the package initialisation and costs a fresh init
-// more than it saves (docs/benchmarks.md, "Sandbox inits").
+// that had run 5,000 commands held about 6 MiB of anonymous memory (3.3
+// MiB with a 1 MiB goal) where a fresh one holds 1.2 MiB. The price is
+// about 0.3 MiB in an init that has run a few hundred commands, which
+// has collected once where it would not have yet. A lower value collects
+// right after the package initialisation and costs a fresh init more
+// than it saves (docs/benchmarks.md, "Sandbox inits").
 var initEnv = []string{"GOMAXPROCS=1", "GOGC=25"}
 
 // startInit starts an init and waits until it is set up.
