@@ -170,7 +170,7 @@ func BenchmarkDevLoad(b *testing.B) {
 		peak = max(peak, kib)
 	}
 	anon, file, threads := d.kib(b, "RssAnon"), d.kib(b, "RssFile"), d.kib(b, "Threads")
-	ninits, initsAnon := d.inits(b)
+	ninits, initsAnon, initsThreads := d.inits(b)
 	loadFds := d.fds(b)
 
 	// Many sandboxes: each is written to once.
@@ -205,7 +205,8 @@ func BenchmarkDevLoad(b *testing.B) {
 	fmt.Printf("\nserver peak RSS (VmHWM) %.1f MiB; after the rounds %.1f MiB anonymous, %.1f MiB of files (the binary), %.0f threads; open fds: %d idle, %d after the rounds\n",
 		peak/1024, anon/1024, file/1024, threads, idleFds, loadFds)
 	if ninits > 0 {
-		fmt.Printf("sandbox inits after the rounds: %d processes, %.1f MiB anonymous in all (%.0f KiB each)\n", ninits, initsAnon/1024, initsAnon/float64(ninits))
+		fmt.Printf("sandbox inits after the rounds: %d processes, %.1f MiB anonymous in all (%.0f KiB each), %.0f threads in all (%.1f each)\n",
+			ninits, initsAnon/1024, initsAnon/float64(ninits), initsThreads, initsThreads/float64(ninits))
 	}
 	fmt.Printf("peak RSS by cell (MiB, the highest over rounds):\n%-12s", "op")
 	for _, c := range concs {

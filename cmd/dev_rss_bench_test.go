@@ -49,9 +49,11 @@ func (d *devServer) kib(b testing.TB, field string) float64 {
 }
 
 // inits returns how many child processes the server has (its sandbox
-// inits) and their anonymous resident memory in all, in KiB: memory the
-// server's own figures leave out, one process per sandbox in use.
-func (d *devServer) inits(b testing.TB) (n int, anonKiB float64) {
+// inits), their anonymous resident memory in all, in KiB, and their
+// threads in all: memory and threads the server's own figures leave out,
+// one process per sandbox in use (threads count against a container's
+// pids limit).
+func (d *devServer) inits(b testing.TB) (n int, anonKiB, threads float64) {
 	pid := strconv.Itoa(d.cmd.Process.Pid)
 	tasks, err := os.ReadDir("/proc/" + pid + "/task")
 	if err != nil {
@@ -67,19 +69,31 @@ func (d *devServer) inits(b testing.TB) (n int, anonKiB float64) {
 			if err != nil {
 				continue // an init that ended meanwhile
 			}
+			var anon, thr float64
+			found := 0
 			for _, line := range strings.Split(string(st), "\n") {
-				if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
-					kib, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-					if err != nil {
-						b.Fatal(err)
+				for _, f := range []struct {
+					name string
+					to   *float64
+				}{{"RssAnon:", &anon}, {"Threads:", &thr}} {
+					if v, ok := strings.CutPrefix(line, f.name); ok {
+						x, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+						if err != nil {
+							b.Fatal(err)
+						}
+						*f.to = x
+						found++
 					}
-					n++
-					anonKiB += kib
 				}
+			}
+			if found == 2 {
+				n++
+				anonKiB += anon
+				threads += thr
 			}
 		}
 	}
-	return n, anonKiB
+	return n, anonKiB, threads
 }
 
 // resetPeak resets the server's peak resident size (VmHWM) to its

@@ -298,6 +298,21 @@ const msgBuf = 128
 // mounts, normally a few milliseconds.
 const startTimeout = 30 * time.Second
 
+// initEnv is the environment of an init: the Go runtime's settings for a
+// small supervisor. The commands it starts never see it (each gets the
+// environment its run frame carries). One processor's worth of runtime is
+// plenty. GOGC=25 bounds the heap: an init allocates about 2 KiB per
+// command (the frame, the argv and environment ForkExec copies) and keeps
+// almost none of it, so at the default the heap grew towards the
+// runtime's 4 MiB minimum goal before a first collection, and an init
+// that had run 5,000 commands held about 6 MiB of anonymous memory (3.3
+// MiB with a 1 MiB goal) where a fresh one holds 1.2 MiB. The price is
+// about 0.3 MiB in an init that has run a few hundred commands, which
+// has collected once where it would not have yet. A lower value collects
+// right after the package initialisation and costs a fresh init more
+// than it saves (docs/benchmarks.md, "Sandbox inits").
+var initEnv = []string{"GOMAXPROCS=1", "GOGC=25"}
+
 // startInit starts an init and waits until it is set up.
 func startInit(mode Mode, dir string) (*initProc, error) {
 	mine, theirs, err := socketPair()
@@ -305,8 +320,7 @@ func startInit(mode Mode, dir string) (*initProc, error) {
 		return nil, err
 	}
 	cmd := &exec.Cmd{Path: selfExe, Args: []string{Name, protocol, mode.String(), dir}, Dir: "/",
-		// A small program: one processor's worth of runtime is plenty.
-		Env:        []string{"GOMAXPROCS=1"},
+		Env:        initEnv,
 		ExtraFiles: []*os.File{theirs}, SysProcAttr: sysProcAttr(mode)}
 	err = startProcess(cmd)
 	theirs.Close()

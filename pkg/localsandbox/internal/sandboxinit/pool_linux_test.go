@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -210,5 +211,38 @@ func TestKillBeforeStart(t *testing.T) {
 	}
 	if _, err := c.Wait(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestInitRuntimeSettingsStayOut: an init runs with the Go runtime
+// settings of a small supervisor (one processor, a 1 MiB heap goal), and
+// the commands it starts see only the environment they were given: the
+// GOMAXPROCS, GOGC and GODEBUG a command sets, or none of them.
+func TestInitRuntimeSettingsStayOut(t *testing.T) {
+	script := `for v in GOMAXPROCS GOGC GODEBUG; do printenv $v || echo "$v unset"; done`
+	for _, mode := range []Mode{Reaper, Namespaces} {
+		t.Run(mode.String(), func(t *testing.T) {
+			p := newPool(t)
+			dir := sandboxDir(t)
+			first := pooled(p, mode, dir, script)
+			if got := runOut(t, first); got != "GOMAXPROCS unset\nGOGC unset\nGODEBUG unset\n" {
+				t.Fatalf("a command given none of them sees:\n%s", got)
+			}
+			environ, err := os.ReadFile("/proc/" + strconv.Itoa(first.Pid()) + "/environ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Split(strings.TrimSuffix(string(environ), "\x00"), "\x00"); !slices.Equal(got, []string{"GOMAXPROCS=1", "GOGC=25"}) {
+				t.Fatalf("the init's environment: %q", got)
+			}
+			second := pooled(p, mode, dir, script)
+			second.Env = append(second.Env, "GOMAXPROCS=7", "GOGC=400", "GODEBUG=madvdontneed=0")
+			if got := runOut(t, second); got != "7\n400\nmadvdontneed=0\n" {
+				t.Fatalf("a command given its own sees:\n%s", got)
+			}
+			if second.Pid() != first.Pid() {
+				t.Fatalf("a new init (%d, was %d)", second.Pid(), first.Pid())
+			}
+		})
 	}
 }
