@@ -192,6 +192,22 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 	spec.Transfer = tf.options(o, fwd)
 	var prog *sandboxcli.Progress
 	onEvent := func(e job.Event) {
+		// With --json too: a skipped entry is then a W_TRANSFER_SKIPPED
+		// warning on stderr, as cp -r and sync give, not nothing.
+		transferStart := (e.Phase == job.PhaseUpload || e.Phase == job.PhaseDownload) && e.Status == job.StatusStart
+		switch {
+		case transferStart:
+			label := "↑"
+			if e.Phase == job.PhaseDownload {
+				label = "↓"
+			}
+			prog = sandboxcli.NewProgress(ios, label, tf.quiet, o.f.JSON)
+			fwd.set(prog)
+		case prog != nil && e.Status != job.StatusStart:
+			prog.Close()
+			fwd.set(nil)
+			prog = nil
+		}
 		if events != nil {
 			_ = events.JSON(e)
 			if e.Phase == job.PhaseExec && e.Status == job.StatusDone {
@@ -199,19 +215,8 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 			}
 			return
 		}
-		switch {
-		case (e.Phase == job.PhaseUpload || e.Phase == job.PhaseDownload) && e.Status == job.StatusStart:
-			label := "↑"
-			if e.Phase == job.PhaseDownload {
-				label = "↓"
-			}
-			prog = sandboxcli.NewProgress(ios, label, tf.quiet, false)
-			fwd.set(prog)
+		if transferStart {
 			return
-		case prog != nil && e.Status != job.StatusStart:
-			prog.Close()
-			fwd.set(nil)
-			prog = nil
 		}
 		if e.Status == job.StatusFailed {
 			var pe *transfer.PartialError
