@@ -152,3 +152,17 @@ func TestSandboxErrorsOnTerminalNameCodeAndHint(t *testing.T) {
 		t.Fatalf("%d %q", code, stderr)
 	}
 }
+
+// TestRunFailureSaidOnceOnTerminal: a download that fails after a command
+// that exited 0 is the error nimbus exits with, rendered for people with
+// its code and hint, and not also as a "✗ download failed" line above it.
+func TestRunFailureSaidOnceOnTerminal(t *testing.T) {
+	sandboxTTY(t, "destroy")
+	code, _, stderr := runTTY(t, nil, "", "sandbox", "run", "--no-color", "--download", "nothing.txt", "--", "true")
+	if code != 125 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	if n := strings.Count(stderr, "nothing.txt: no such file or directory"); n != 1 || !strings.Contains(stderr, "nimbus: /home/user/nothing.txt: no such file or directory in the sandbox (E_NOT_FOUND)\nhint: ") {
+		t.Fatalf("the error %d times, want once, as nimbus's error:\n%s", n, stderr)
+	}
+}

@@ -191,6 +191,16 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 	fwd := &forwardObserver{}
 	spec.Transfer = tf.options(o, fwd)
 	var prog *sandboxcli.Progress
+	// The first failure of nimbus is the error it exits with (rendered
+	// once, at the end) unless the command failed, whose status wins:
+	// its "✗ PHASE failed" line is held back so that the error is not
+	// said twice, and printed only if the run ends otherwise (an
+	// interruption after it).
+	var (
+		failedBefore bool
+		cmdFailed    bool
+		held         string
+	)
 	onEvent := func(e job.Event) {
 		// With --json too: a skipped entry is then a W_TRANSFER_SKIPPED
 		// warning on stderr, as cp -r and sync give, not nothing.
@@ -218,13 +228,22 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 		if transferStart {
 			return
 		}
+		if e.Phase == job.PhaseExec && e.Status == job.StatusDone && *e.ExitCode != "0" {
+			cmdFailed = true
+		}
 		if e.Status == job.StatusFailed {
 			var pe *transfer.PartialError
 			if errors.As(e.Err, &pe) {
 				fmt.Fprint(ios.ErrOut, sandboxcli.FailureList(st, e.Failures))
 			} else if !errors.Is(e.Err, context.Canceled) {
-				fmt.Fprintf(ios.ErrOut, "%s %s failed: %s\n", st.FailureIcon(), e.Phase, sandboxcli.DisplayText(e.Error, e.Local, e.Remote))
+				line := fmt.Sprintf("%s %s failed: %s\n", st.FailureIcon(), e.Phase, sandboxcli.DisplayText(e.Error, e.Local, e.Remote))
+				if failedBefore || cmdFailed {
+					fmt.Fprint(ios.ErrOut, line)
+				} else {
+					held = line
+				}
 			}
+			failedBefore = true
 			return
 		}
 		if !human {
@@ -259,6 +278,11 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 	res, err := job.Run(ctx, sb, spec, onEvent, stdout, stderr)
 	if prog != nil {
 		prog.Close()
+	}
+	if held != "" && err != nil {
+		// The interruption is the error now: the failure before it
+		// would go unsaid.
+		fmt.Fprint(ios.ErrOut, held)
 	}
 	if res != nil && (res.Destroyed || !res.Reached) {
 		// Destroyed, or never created: the ledger has nothing left to
