@@ -171,9 +171,11 @@ func (o *common) forward(cmd *cobra.Command, sb *sandboxclient.Sandbox, specs []
 	for _, s := range all {
 		addr := s.ln.Addr().String()
 		_, lport, _ := net.SplitHostPort(addr)
-		u := "http://" + addr
+		// The form a browser shows and a URL parser gives back (an http
+		// URL's empty path is "/"), the same in every output.
+		u := "http://" + addr + "/"
 		if o.f.JSON {
-			if err := sandboxcli.WriteJSONLine(ios.Out, forwardLine{Port: s.spec.port, Local: addr, URL: u + "/"}); err != nil {
+			if err := sandboxcli.WriteJSONLine(ios.Out, forwardLine{Port: s.spec.port, Local: addr, URL: u}); err != nil {
 				return err
 			}
 		} else if !ios.IsStdoutTTY() || !o.human() {
