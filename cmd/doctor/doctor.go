@@ -72,7 +72,10 @@ check at a mirror of the release API.`,
 	}
 	fl := cmd.Flags()
 	o.Conn.AddFlags(fl)
-	fl.StringVar(&o.APITokenFile, "api-token-file", "", "read the Cloudflare API token from `FILE` instead of CLOUDFLARE_API_TOKEN")
+	// doctor reads "-" from a pipe, as the sandbox commands do (and
+	// refuses it from a terminal, where it does not prompt).
+	fl.Lookup("token-file").Usage = "read the bearer token from `FILE` (\"-\" for stdin; NIMBUS_TOKEN_FILE)"
+	fl.StringVar(&o.APITokenFile, "api-token-file", "", "read the Cloudflare API token from `FILE` (- for stdin) instead of CLOUDFLARE_API_TOKEN")
 	fl.StringVar(&o.AccountID, "account-id", "", "Cloudflare account `ID` (default: CLOUDFLARE_ACCOUNT_ID, then account_id in wrangler.jsonc)")
 	fl.StringVar(&o.WranglerConfig, "wrangler-config", "", "the project's wrangler config `FILE` (default ./wrangler.jsonc)")
 	fl.StringVar(&o.WranglerEnv, "env", "", "wrangler environment `NAME`: check env.NAME of the wrangler config, as 'wrangler deploy --env NAME' deploys it")
