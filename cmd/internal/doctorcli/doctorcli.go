@@ -115,6 +115,13 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 		}
 		return "default"
 	}
+	// Two tokens cannot both come from one standard input: the second
+	// read would find it empty and report a missing token that was given.
+	if st.Creds.TokenFile == "-" && o.APITokenFile == "-" {
+		e := clierr.Usagef("the bearer token file (--token-file or NIMBUS_TOKEN_FILE) and --api-token-file cannot both be - (standard input)")
+		e.Hint = "pipe one of them and give the other as a file, or CLOUDFLARE_API_TOKEN / NIMBUS_TOKEN in the environment"
+		return nil, e
+	}
 	switch {
 	case st.Creds.TokenFile != "":
 		from := source("token-file", "NIMBUS_TOKEN_FILE", "token_file")
