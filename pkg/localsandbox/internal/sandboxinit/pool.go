@@ -378,10 +378,12 @@ func (ini *initProc) isDead() bool {
 }
 
 // reap waits for the init's end in the background, once; exited is closed
-// then.
+// then. The wait is in the poller (awaitExit) and Wait then returns at
+// once: an evicted init's end holds no thread of the server.
 func (ini *initProc) reap() {
 	ini.reapOnce.Do(func() {
 		go func() {
+			awaitExit(ini.pid())
 			_ = ini.cmd.Wait()
 			close(ini.exited)
 		}()

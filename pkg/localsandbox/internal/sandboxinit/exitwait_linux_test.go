@@ -1,0 +1,85 @@
+package sandboxinit
+
+import (
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/proctest"
+)
+
+// openFds counts this process's descriptors.
+func openFds(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// reaperState returns the scheduling state ("IO wait", "syscall", ...) of
+// the goroutine reaping an init, or "" while there is none.
+func reaperState() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "sandboxinit.(*initProc).reap.func") {
+			head, _, _ := strings.Cut(g, "\n")
+			_, st, _ := strings.Cut(head, "[")
+			st, _, _ = strings.Cut(st, "]")
+			st, _, _ = strings.Cut(st, ",")
+			return st
+		}
+	}
+	return ""
+}
+
+// TestReapHoldsNoThread: the goroutine that reaps an init waits for its
+// end in the runtime's poller, not in a blocking waitid (a thread of the
+// server's each, kept for good, with hundreds of evicted inits); once the
+// init ends it is reaped (no zombie) and none of the descriptors the
+// init and its wait used stays open.
+func TestReapHoldsNoThread(t *testing.T) {
+	// The poller's own descriptors exist before the count.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	w.Close()
+	fds := openFds(t)
+	ini, err := startInit(Reaper, sandboxDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := ini.pid()
+	// The init is alive and idle: its reaper waits.
+	ini.reap()
+	var st string
+	proctest.WaitFor(t, "the reaper to wait", func() bool {
+		st = reaperState()
+		return st == "IO wait" || st == "syscall"
+	})
+	if st != "IO wait" {
+		t.Errorf("the reaper of a live init waits in state %q, want IO wait (the poller)", st)
+	}
+	ini.kill()
+	select {
+	case <-ini.exited:
+	case <-time.After(proctest.Bound):
+		t.Fatalf("init %d not reaped after it was killed", pid)
+	}
+	if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
+		t.Fatalf("init %d after its reaping: kill 0: %v, want ESRCH (a zombie answers)", pid, err)
+	}
+	if ini.cmd.ProcessState == nil {
+		t.Fatal("Wait did not collect the init's status")
+	}
+	if n := openFds(t); n != fds {
+		t.Fatalf("%d descriptors open after the init was reaped, %d before it started", n, fds)
+	}
+}
