@@ -78,6 +78,7 @@ func TestRuntimeAndSetupErrorTables(t *testing.T) {
 		"npm's registry setting is not an http(s) URL, or names something that is not an npm registry (no packument, a 4xx other than 404, 408, 429) or one that refuses access (401, 403: a private registry without `NIMBUS_NPM_TOKEN`, or with a wrong one): a rerun gets the same answer": {
 			first(npmregistry.ResolveRegistry(runtimesync.PackagePrefix+"clang", npmregistry.Settings{"registry": "ftp://mirror"})),
 			rsErr(runtimesync.KindConfig, runtimesync.CodeRegistryInvalid)},
+		"Cloudflare's API (R2) unreachable or failing (network, 5xx after retries), or an upload that stalls: less than 120 KiB in a minute (2 KiB/s, a peer that stops reading or reads a byte now and then)": {pvErr(provision.KindUnavailable, provision.CodeUnavailable)},
 		"bucket missing; R2 not enabled; no token or account": {first(runtimesync.List(ctx, emptyBucket{false}, "")),
 			pvErr(provision.KindConfig, provision.CodeR2NotEnabled), first(runtimecli.APIToken(noEnv, ""))},
 		"token lacks \"Workers R2 Storage Write\"": {pvErr(provision.KindPermission, provision.CodePermission)},

@@ -129,10 +129,10 @@ func (a *Alarm) Fired() (string, time.Duration) {
 	return a.fired, a.limit
 }
 
-// Watchdog cancels a context when Touch has not been called for d. It is
-// used around a request: reads of the request body (upload) or the response
-// body (download) call Touch. A watchdog from NewRate also asks for a
-// number of bytes in each period (Progress).
+// Watchdog cancels a context when fewer than its minimum of bytes moved in
+// a period of d. It is used around a request: reads of the request body
+// (upload) or the response body (download) count as progress (Reader,
+// Progress).
 type Watchdog struct {
 	d      time.Duration
 	cancel context.CancelFunc
@@ -143,17 +143,12 @@ type Watchdog struct {
 	stopped bool
 }
 
-// New returns a context derived from ctx and a watchdog that cancels it after
-// d without progress. Stop must be called when the transfer ends.
-func New(ctx context.Context, d time.Duration) (context.Context, *Watchdog) {
-	return NewRate(ctx, d, 1)
-}
-
-// NewRate is New for a transfer that must also keep a pace: a period of d
-// ends the transfer unless min bytes moved in it (MinBytes(d, MinRate) for
-// the usual pace). A peer that drips a byte now and then never goes silent
-// for d, and would otherwise hold the caller for as long as the whole
-// answer takes at that pace.
+// NewRate returns a context derived from ctx and a watchdog that cancels
+// it when a period of d ends with fewer than min bytes moved in it
+// (MinBytes(d, MinRate) for the usual pace; 1 for "no byte for d"). A
+// peer that drips a byte now and then never goes silent for d, and would
+// otherwise hold the caller for as long as the whole answer takes at that
+// pace. Stop must be called when the transfer ends.
 func NewRate(ctx context.Context, d time.Duration, min int64) (context.Context, *Watchdog) {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &Watchdog{d: d, cancel: cancel, alarm: NewAlarm(cancel), pace: Pace{Min: max(min, 1)}}
@@ -163,16 +158,6 @@ func NewRate(ctx context.Context, d time.Duration, min int64) (context.Context, 
 
 // stalledLabel is what a watchdog's alarm is armed with: it has one period.
 const stalledLabel = "stalled"
-
-// Touch records progress and restarts the period.
-func (w *Watchdog) Touch() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.stopped {
-		w.pace.Reset()
-		w.alarm.Arm(stalledLabel, w.d, w.d)
-	}
-}
 
 // Progress records n bytes moved; the period restarts once the watchdog's
 // minimum has moved since it started.

@@ -10,7 +10,7 @@ import (
 )
 
 func TestWatchdogFiresWithoutProgress(t *testing.T) {
-	ctx, w := New(context.Background(), 20*time.Millisecond)
+	ctx, w := NewRate(context.Background(), 20*time.Millisecond, 1)
 	defer w.Stop()
 	select {
 	case <-ctx.Done():
@@ -27,7 +27,7 @@ func TestWatchdogFiresWithoutProgress(t *testing.T) {
 }
 
 func TestWatchdogProgressKeepsItAlive(t *testing.T) {
-	ctx, w := New(context.Background(), time.Hour)
+	ctx, w := NewRate(context.Background(), time.Hour, 1)
 	r := w.Reader(strings.NewReader("hello"))
 	if _, err := io.ReadAll(r); err != nil {
 		t.Fatal(err)

@@ -31,9 +31,6 @@ type idScan struct {
 	idLong           bool
 	// method is the method, up to scanValueLimit bytes of it.
 	method string
-	// closed says the object ended at its closing brace; trailing, that
-	// something other than white space came after it.
-	closed, trailing bool
 }
 
 // scanValueLimit bounds the id and method kept: real ones are short.
@@ -51,9 +48,6 @@ const (
 func (s *idScan) feed(p []byte) {
 	for i := 0; i < len(p); i++ {
 		if s.state == scanDone {
-			if s.closed && len(bytes.TrimLeft(p[i:], " \t\r\n")) > 0 {
-				s.trailing = true
-			}
 			return
 		}
 		if s.state == scanValue && s.inStr && !s.esc && !s.capture {
@@ -84,7 +78,7 @@ func (s *idScan) step(c byte) {
 		case '"':
 			s.state, s.key, s.keyLong, s.esc = scanInKey, s.key[:0], false, false
 		case '}':
-			s.state, s.closed = scanDone, true
+			s.state = scanDone
 		}
 	case scanInKey:
 		if !s.esc && c == '"' {
@@ -129,7 +123,7 @@ func (s *idScan) step(c byte) {
 			case '}':
 				if s.depth == 0 {
 					s.endValue()
-					s.state, s.closed = scanDone, true
+					s.state = scanDone
 					return
 				}
 				s.depth--
@@ -185,14 +179,6 @@ func (s *idScan) id() (jsonrpc.ID, bool) {
 		return jsonrpc.ID{}, false
 	}
 	return id, true
-}
-
-// whole reports whether what was fed is one object, from its opening
-// brace to its closing one and nothing after but white space, as far as
-// its structure tells (a message the SDK then finds invalid ends the
-// session).
-func (s *idScan) whole() bool {
-	return s.closed && !s.trailing
 }
 
 // request returns the id of a request that expects a reply (a call).

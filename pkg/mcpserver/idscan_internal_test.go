@@ -49,10 +49,11 @@ func TestIDScan(t *testing.T) {
 	}
 }
 
-// FuzzIDScan checks idScan against the SDK's own decoding: on a line the
-// SDK reads as one message, the scan finds a whole object and the same
-// request id (a wrong one would be waited for in vain at the end of the
-// input, or answered twice), whatever pieces the line comes in.
+// FuzzIDScan checks idScan against the SDK's own decoding: on a message
+// the SDK reads, the scan finds the same request id (a wrong one would be
+// waited for in vain at the end of the input, or answered twice),
+// whatever pieces the message comes in. Where a message ends is the
+// framer's to find (FuzzFramer).
 func FuzzIDScan(f *testing.F) {
 	for _, s := range []string{
 		`{"jsonrpc":"2.0","id":3,"method":"x"}`,
@@ -74,15 +75,12 @@ func FuzzIDScan(f *testing.F) {
 		pieces.feed(data[k:])
 		wid, wok := whole.request()
 		pid, pok := pieces.request()
-		if wok != pok || wid != pid || whole.whole() != pieces.whole() || whole.method != pieces.method {
-			t.Fatalf("in one piece: %v %v whole %v; cut at %d: %v %v whole %v", wid, wok, whole.whole(), k, pid, pok, pieces.whole())
+		if wok != pok || wid != pid || whole.method != pieces.method {
+			t.Fatalf("in one piece: %v %v; cut at %d: %v %v", wid, wok, k, pid, pok)
 		}
 		msg, err := jsonrpc.DecodeMessage(data)
 		if err != nil || !json.Valid(data) || whole.idLong {
 			return
-		}
-		if !whole.whole() {
-			t.Fatalf("the SDK reads one message, the scan no whole object")
 		}
 		req, isReq := msg.(*jsonrpc.Request)
 		if want := isReq && req.ID.IsValid(); wok != want || want && wid != req.ID {
