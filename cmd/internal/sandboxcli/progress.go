@@ -29,7 +29,11 @@ type Progress struct {
 	json    io.Writer
 	jsonTTY bool
 
-	mu        sync.Mutex // orders lines and bar redraws
+	mu sync.Mutex // orders lines and bar redraws
+	// skipped holds the entries already reported as left out: a
+	// `sync --watch` meets the same socket or fifo every round, and says
+	// so once.
+	skipped   map[string]bool
 	files     atomic.Int64
 	doneFiles atomic.Int64
 }
@@ -118,6 +122,9 @@ func (p *Progress) Event(e transfer.Event) {
 			if !e.Upload {
 				src = e.Remote
 			}
+			if !p.firstSkip(src + "\x00" + e.Reason) {
+				return
+			}
 			if p.json != nil {
 				p.mu.Lock()
 				clierr.RenderWarning(p.json, &clierr.Warning{Code: CodeTransferSkipped,
@@ -128,6 +135,21 @@ func (p *Progress) Event(e transfer.Event) {
 			p.Println(fmt.Sprintf("%s skipped %s: %s", p.st.WarningIcon(), clierr.Printable(src), DisplayText(e.Reason, src)))
 		}
 	}
+}
+
+// firstSkip reports whether the entry key is left out for the first time
+// in this display's life.
+func (p *Progress) firstSkip(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.skipped[key] {
+		return false
+	}
+	if p.skipped == nil {
+		p.skipped = make(map[string]bool)
+	}
+	p.skipped[key] = true
+	return true
 }
 
 // Failed prints the failure as it is found.

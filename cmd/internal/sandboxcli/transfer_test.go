@@ -241,3 +241,29 @@ func TestSyncSummarySaysDeletionsWereSkipped(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 }
+
+// `sync --watch` keeps one display over its rounds and meets the same
+// socket or fifo in every round: it is reported once, for people and in
+// JSON, while another entry, or the same one for another reason, is still
+// reported.
+func TestSkippedEntryReportedOnce(t *testing.T) {
+	for _, silent := range []bool{false, true} {
+		ios, _, _, errOut := iostreams.Test()
+		p := NewProgress(ios, "↑", true, silent)
+		for round := 0; round < 3; round++ {
+			p.Event(transfer.Event{Kind: transfer.Skipped, Upload: true, Local: "src/app.sock", Reason: "not a regular file"})
+		}
+		p.Event(transfer.Event{Kind: transfer.Skipped, Upload: true, Local: "src/fifo", Reason: "not a regular file"})
+		p.Event(transfer.Event{Kind: transfer.Skipped, Upload: true, Local: "src/app.sock", Reason: "unreadable"})
+		p.Close()
+		if n := strings.Count(errOut.String(), "app.sock: not a regular file"); n != 1 {
+			t.Errorf("json %v: the same entry reported %d times: %q", silent, n, errOut.String())
+		}
+		if !strings.Contains(errOut.String(), "src/fifo: not a regular file") || !strings.Contains(errOut.String(), "app.sock: unreadable") {
+			t.Errorf("json %v: other entries lost: %q", silent, errOut.String())
+		}
+		if silent && strings.Count(errOut.String(), CodeTransferSkipped) != 3 {
+			t.Errorf("json: %q", errOut.String())
+		}
+	}
+}
