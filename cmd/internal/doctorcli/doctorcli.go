@@ -118,7 +118,11 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 	// Two tokens cannot both come from one standard input: the second
 	// read would find it empty and report a missing token that was given.
 	if st.Creds.TokenFile == "-" && o.APITokenFile == "-" {
-		e := clierr.Usagef("the bearer token file (--token-file or NIMBUS_TOKEN_FILE) and --api-token-file cannot both be - (standard input)")
+		from := st.Creds.TokenFileFrom
+		if from == "" { // a broken config file: flag or environment
+			from = "--token-file or NIMBUS_TOKEN_FILE"
+		}
+		e := clierr.Usagef("the bearer token file (%s) and --api-token-file cannot both be - (standard input)", from)
 		e.Hint = "pipe one of them and give the other as a file, or CLOUDFLARE_API_TOKEN / NIMBUS_TOKEN in the environment"
 		return nil, e
 	}
