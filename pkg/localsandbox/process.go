@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/nimbus-sh/nimbus/internal/pipehup"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox/internal/sandboxinit"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
@@ -254,7 +255,11 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 		return err
 	}
 	input := newInputQueue(stdin, stdin, maxPendingInput)
-	input.gone = func() bool { return readerGone(stdin) }
+	// The process closed its input, or exited, though the wait for it
+	// may not have ended yet.
+	if rc, err := stdin.SyscallConn(); err == nil {
+		input.gone = func() bool { return pipehup.ReaderGone(rc) }
+	}
 	if req.stdin != nil {
 		_ = input.write(*req.stdin, true)
 	}
