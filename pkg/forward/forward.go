@@ -23,7 +23,9 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -58,7 +60,8 @@ const DefaultTokenTTL = time.Minute
 const maxRefusalPeek = 4 << 10
 
 // MaxResponseHeaderBytes bounds the Worker's answer headers the default
-// transport reads for one request, 1xx answers included: as much as a Go
+// transport reads for one request, and (counted apart, by the Proxy with
+// any transport) its 1xx answers before the final one: as much as a Go
 // server accepts of a request's (http.DefaultMaxHeaderBytes), and more
 // than browsers take of an answer's. net/http's own default, 10 MiB, let
 // a broken or hostile Worker make the forward hold that much for each of
@@ -194,8 +197,31 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "nimbus forward: no token for the Worker: "+err.Error(), http.StatusBadGateway)
 		return
 	}
-	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
+	ctx := context.WithValue(r.Context(), tokenKey{}, tok)
+	// ReverseProxy relays 1xx answers through a trace hook, and with one
+	// set the transport stops counting them against MaxResponseHeaderBytes
+	// (it leaves the bound to the hook): a Worker could send them for ever.
+	// They are charged here as HTTP/2 charges header fields (name, value
+	// and 32 bytes each), plus 32 for the status line.
+	var informational int64
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{Got1xxResponse: func(_ int, h textproto.MIMEHeader) error {
+		informational += 32
+		for k, vs := range h {
+			for _, v := range vs {
+				informational += int64(len(k) + len(v) + 32)
+			}
+		}
+		if informational > MaxResponseHeaderBytes {
+			return errInformational
+		}
+		return nil
+	}})
+	p.rp.ServeHTTP(w, r.WithContext(ctx))
 }
+
+// errInformational ends a request whose 1xx answers exceeded
+// MaxResponseHeaderBytes.
+var errInformational = errors.New("informational (1xx) answers exceeded the header bound")
 
 // crossSite says why r is a browser request made by a page that is not on
 // a loopback origin, or "" when it is not one. Such a page may send
@@ -354,7 +380,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		// The local client went away (or the forward is stopping).
 		return
 	}
-	if headersTooLarge(err) {
+	if headersTooLarge(err) || errors.Is(err, errInformational) {
 		// The Worker was reached; what it sent is the failure.
 		msg := fmt.Sprintf("the Worker %s answered with headers of more than %d MiB", p.origin, MaxResponseHeaderBytes>>20)
 		p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: " + msg, Err: unwrapURLError(err)})

@@ -73,3 +73,51 @@ func TestAnswerHeadersAreBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestEndlessInformationalAnswersAreBounded: net/http's ReverseProxy
+// relays each 1xx answer (103 Early Hints) to the local client through a
+// trace hook, and with a hook set the transport puts no bound on how many
+// it reads: a Worker sending 1xx answers for ever held the request, and
+// its goroutine and connection, for as long as the local client waited.
+// They count against MaxResponseHeaderBytes, as the final answer's
+// headers do: past it the local client gets a 502 and OnError an
+// E_FORWARD_UPSTREAM saying so.
+func TestEndlessInformationalAnswersAreBounded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		w := bufio.NewWriter(c)
+		for {
+			if _, err := io.WriteString(w, "HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload; as=style\r\n\r\n"); err != nil {
+				return // the forward hung up
+			}
+		}
+	}()
+	var mu sync.Mutex
+	var reported []error
+	local := forwardTo(t, forward.Options{Endpoint: "http://" + ln.Addr().String(), SandboxID: "job-1", Port: 3000,
+		OnError: func(_ *http.Request, err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }})
+	req, _ := http.NewRequestWithContext(testCtx(t), http.MethodGet, local+"/", nil)
+	resp, body := do(t, req)
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "headers of more than 1 MiB") {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var e *sc.Error
+	if len(reported) != 1 || !errors.As(reported[0], &e) || e.Code != forward.CodeUpstream ||
+		!strings.Contains(e.Error(), "headers of more than 1 MiB") || strings.Contains(e.Error(), "cannot reach") {
+		t.Fatalf("reported %v", reported)
+	}
+}
