@@ -61,12 +61,12 @@ const maxRefusalPeek = 4 << 10
 
 // MaxResponseHeaderBytes bounds the Worker's answer headers the default
 // transport reads for one request, and (counted apart, by the Proxy with
-// any transport) its 1xx answers before the final one: as much as a Go
-// server accepts of a request's (http.DefaultMaxHeaderBytes), and more
-// than browsers take of an answer's. net/http's own default, 10 MiB, let
-// a broken or hostile Worker make the forward hold that much for each of
+// any transport) its 1xx answers before the final one: the sandbox
+// client's bound (sandboxclient.MaxResponseHeaderBytes, 1 MiB), more than
+// browsers take of an answer's. net/http's own default, 10 MiB, let a
+// broken or hostile Worker make the forward hold that much for each of
 // the requests a page makes at once.
-const MaxResponseHeaderBytes = 1 << 20
+const MaxResponseHeaderBytes = sc.MaxResponseHeaderBytes
 
 // Options configure a Proxy.
 type Options struct {

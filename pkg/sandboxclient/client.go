@@ -84,8 +84,8 @@ type Options struct {
 	// Tokens supplies bearer tokens; nil sends none (legacy deployments).
 	Tokens TokenSource
 	// HTTPClient is used for requests; nil means a client of the package's
-	// own, with the HTTPTimeout on connecting and the TLS handshake and
-	// TCP keepalive. A given client is copied, never modified: the copy
+	// own, with the HTTPTimeout on connecting and the TLS handshake, TCP
+	// keepalive and answer headers bounded by MaxResponseHeaderBytes. A given client is copied, never modified: the copy
 	// refuses redirects.
 	HTTPClient *http.Client
 	// HTTPTimeout bounds every phase of an exchange that should be quick:

@@ -18,7 +18,8 @@ const (
 	CodeAPINotEnabled = "E_REMOTE_API_NOT_ENABLED"
 	// CodeTransport: the request could not be sent or the answer not read.
 	CodeTransport = "E_TRANSPORT"
-	// CodeBadResponse: the answer was JSON but not a valid envelope or result.
+	// CodeBadResponse: the answer was JSON but not a valid envelope or
+	// result, or its headers exceeded MaxResponseHeaderBytes.
 	CodeBadResponse = "E_BAD_RESPONSE"
 	// CodeFileChanged: a file read in chunks ended before the size its
 	// stat gave (it shrank while it was read).

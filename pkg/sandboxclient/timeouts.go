@@ -50,12 +50,22 @@ const (
 // time a burst of them finishes together, dialing again for the next.
 const maxIdlePerHost = 16
 
+// MaxResponseHeaderBytes bounds the headers of a Worker's answer, 1xx
+// answers before it included, that a Client built without an HTTPClient
+// reads (pkg/forward uses the same bound): as much as a Go server accepts
+// of a request's (http.DefaultMaxHeaderBytes). net/http's own default, 10
+// MiB, let a broken or hostile Worker make each request hold that much.
+// An answer over it fails with CodeBadResponse.
+const MaxResponseHeaderBytes = 1 << 20
+
 // newTransport is the transport of a Client built without an HTTPClient:
 // http.DefaultTransport's settings plus dial and TLS handshake timeouts,
-// TCP keepalive, and idle connections for parallel transfers.
+// TCP keepalive, idle connections for parallel transfers, and answer
+// headers bounded by MaxResponseHeaderBytes.
 func newTransport(timeout time.Duration) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = maxIdlePerHost
+	t.MaxResponseHeaderBytes = MaxResponseHeaderBytes
 	d := &net.Dialer{
 		Timeout: max(timeout, 0),
 		KeepAliveConfig: net.KeepAliveConfig{
@@ -120,6 +130,13 @@ func (c *Client) transportTimeout(err error) *Error {
 		return c.timeoutError(phaseTLS, c.timeout)
 	}
 	return c.timeoutError(phaseHeaders, c.timeout)
+}
+
+// headersTooLarge says err is net/http's refusal of answer headers over
+// the transport's MaxResponseHeaderBytes, which it gives as text only.
+// Should the text change, the error is still reported, as E_TRANSPORT.
+func headersTooLarge(err error) bool {
+	return strings.Contains(err.Error(), "server response headers exceeded")
 }
 
 func isTLSTimeout(err error) bool {
