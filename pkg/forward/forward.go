@@ -380,7 +380,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		// The local client went away (or the forward is stopping).
 		return
 	}
-	if headersTooLarge(err) || errors.Is(err, errInformational) {
+	if headersTooLarge(err) {
 		// The Worker was reached; what it sent is the failure.
 		msg := fmt.Sprintf("the Worker %s answered with headers of more than %d MiB", p.origin, MaxResponseHeaderBytes>>20)
 		p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: " + msg, Err: unwrapURLError(err)})
@@ -392,11 +392,17 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 // headersTooLarge says err is net/http's refusal of answer headers over
-// the transport's MaxResponseHeaderBytes, which it gives as text only.
-// Should the text change, the error is still reported, as one reaching
-// the Worker.
+// the transport's MaxResponseHeaderBytes, which it gives as text only, or
+// the Proxy's of 1xx answers over it: over HTTP/2 that one arrives as the
+// cause of a stream error, which keeps it as text only too. Should the
+// text change, the error is still reported, as one reaching the Worker.
+// Final headers over the bound on HTTP/2 are a connection's
+// PROTOCOL_ERROR, which other faults of the Worker's also give: they are
+// reported as such (docs/exit-codes.md).
 func headersTooLarge(err error) bool {
-	return strings.Contains(err.Error(), "server response headers exceeded")
+	return errors.Is(err, errInformational) ||
+		strings.Contains(err.Error(), "server response headers exceeded") ||
+		strings.Contains(err.Error(), errInformational.Error())
 }
 
 func (p *Proxy) report(r *http.Request, err error) {

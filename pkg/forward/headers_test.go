@@ -4,10 +4,12 @@ package forward_test
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -118,6 +120,42 @@ func TestEndlessInformationalAnswersAreBounded(t *testing.T) {
 	var e *sc.Error
 	if len(reported) != 1 || !errors.As(reported[0], &e) || e.Code != forward.CodeUpstream ||
 		!strings.Contains(e.Error(), "headers of more than 1 MiB") || strings.Contains(e.Error(), "cannot reach") {
+		t.Fatalf("reported %v", reported)
+	}
+}
+
+// TestEndlessInformationalAnswersOverHTTP2: over HTTP/2 (a Worker behind
+// https) the transport reports the bound on 1xx answers as a stream's
+// PROTOCOL_ERROR whose cause it keeps only as text; the forward still
+// says that the headers were too large, not that the Worker cannot be
+// reached. The Worker here is Go's HTTP/2 server sending 103 Early Hints
+// until the forward resets the stream.
+func TestEndlessInformationalAnswersOverHTTP2(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for r.Context().Err() == nil {
+			w.Header().Set("Link", "</app.css>; rel=preload; as=style")
+			w.WriteHeader(http.StatusEarlyHints)
+		}
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	tr := forward.NewTransport(0)
+	tr.TLSClientConfig = &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}
+	var mu sync.Mutex
+	var reported []error
+	local := forwardTo(t, forward.Options{Endpoint: srv.URL, SandboxID: "job-1", Port: 3000, Transport: tr,
+		OnError: func(_ *http.Request, err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }})
+	req, _ := http.NewRequestWithContext(testCtx(t), http.MethodGet, local+"/", nil)
+	resp, body := do(t, req)
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "headers of more than 1 MiB") {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var e *sc.Error
+	if len(reported) != 1 || !errors.As(reported[0], &e) || e.Code != forward.CodeUpstream ||
+		!strings.Contains(e.Error(), "headers of more than 1 MiB") || !strings.Contains(e.Error(), "stream error") {
 		t.Fatalf("reported %v", reported)
 	}
 }
