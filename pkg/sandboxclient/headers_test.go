@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +84,7 @@ func TestAnswerHeadersAreBounded(t *testing.T) {
 			sb := box(t, newClient(t, ep, "use"), "job-1")
 			_, _, err := sb.ReadFile(ctx(t), "/x")
 			var ce *sc.Error
-			if !errors.As(err, &ce) || ce.Code != sc.CodeBadResponse || !strings.Contains(ce.Message, "headers of more than 1 MiB") || !strings.Contains(ce.Message, ep) {
+			if !errors.As(err, &ce) || ce.Code != sc.CodeBadResponse || !strings.Contains(ce.Error(), "headers over the limit") || !strings.Contains(ce.Error(), "1048576 bytes") || !strings.Contains(ce.Message, ep) {
 				t.Fatalf("err = %v, want %s naming the bound and %s", err, sc.CodeBadResponse, ep)
 			}
 		})
@@ -110,4 +111,30 @@ func TestEndlessSlowHeadersAreBounded(t *testing.T) {
 	sb := box(t, newClient(t, ep, "use", withTimeout(200*time.Millisecond)), "job-1")
 	_, _, err := sb.ReadFile(ctx(t), "/x")
 	timeoutErr(t, err, ep, "no answer from")
+}
+
+// TestInformationalAnswersAreBoundedOverHTTP2: over HTTP/2 (a Worker
+// behind https) net/http bounds 1xx answers too, and reports it as a
+// stream's PROTOCOL_ERROR whose cause it keeps as text only; the call
+// still fails with E_BAD_RESPONSE, not E_TRANSPORT "cannot reach". The
+// Worker here is Go's HTTP/2 server sending 103 Early Hints until the
+// client resets the stream; the client uses the server's own HTTP client
+// (its certificate), so the bound is net/http's 10 MiB, not the 1 MiB of
+// the package's transport.
+func TestInformationalAnswersAreBoundedOverHTTP2(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for r.Context().Err() == nil {
+			w.Header().Set("Link", "</app.css>; rel=preload; as=style")
+			w.WriteHeader(http.StatusEarlyHints)
+		}
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	sb := box(t, newClient(t, srv.URL, "use", func(o *sc.Options) { o.HTTPClient = srv.Client() }), "job-1")
+	_, _, err := sb.ReadFile(ctx(t), "/x")
+	var ce *sc.Error
+	if !errors.As(err, &ce) || ce.Code != sc.CodeBadResponse || !strings.Contains(ce.Error(), "headers over the limit") || !strings.Contains(ce.Error(), "stream error") {
+		t.Fatalf("err = %v, want %s saying the headers were over the limit", err, sc.CodeBadResponse)
+	}
 }

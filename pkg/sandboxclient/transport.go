@@ -162,7 +162,9 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 		if headersTooLarge(err) {
 			// The Worker answered, with what no Worker sends: trying
 			// again would only read as much once more.
-			return nil, false, &Error{Code: CodeBadResponse, Message: fmt.Sprintf("the answer of %s had headers of more than %d MiB", c.shown, MaxResponseHeaderBytes>>20), Err: unwrapURLError(err)}
+			// The limit is the transport's (a caller's HTTPClient has
+			// its own), which the cause states.
+			return nil, false, &Error{Code: CodeBadResponse, Message: "the answer of " + c.shown + " had headers over the limit", Err: unwrapURLError(err)}
 		}
 		// A safe op is retried when nothing was sent, and when a kept-alive
 		// connection died under it before any answer: the server (or a
