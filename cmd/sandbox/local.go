@@ -71,7 +71,7 @@ func (o *common) localClient(cmd *cobra.Command, scopes []string) (*sandboxclien
 		p, err := localdev.NewInProcess(localdev.InProcessOptions{
 			DataDir: data, Getenv: o.f.Getenv, Now: o.f.Now,
 			Tenant: cfg.GetString("tenant"), Subject: cfg.GetString("subject"),
-			Isolation: iso,
+			Isolation: iso, WriteLimit: o.writeLimitBytes,
 		})
 		if err != nil {
 			return nil, nil, err
