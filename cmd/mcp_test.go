@@ -908,3 +908,42 @@ func TestMCPStdioOversizedMessage(t *testing.T) {
 		t.Fatalf("exit %d\nstderr:\n%s", code, stderr)
 	}
 }
+
+// TestMCPWriteLimitFromSettings: nimbus mcp takes the write limit from
+// NIMBUS_WRITE_LIMIT (write_limit:) as the sandbox commands do, against a
+// Worker and with --local; it used the default 20 MiB whatever they said,
+// while docs/mcp.md and --print-config's carried environment said it
+// applied.
+func TestMCPWriteLimitFromSettings(t *testing.T) {
+	dev := startDevServer(t, devOptions{})
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+	}{
+		{"worker", []string{"NIMBUS_ENDPOINT=" + dev.URL, "JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme"}, nil},
+		{"local", []string{"NIMBUS_DEV_DATA=" + t.TempDir()}, []string{"--local"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs, stderr, _ := mcpSession(t, dev.Nimbus, append(tc.env, "NIMBUS_WRITE_LIMIT=4KiB"), tc.args...)
+			defer cs.Close()
+			if out, res := mcpCall(t, cs, "nimbus_writeFile", map[string]any{"path": "fits.txt", "content": strings.Repeat("a", 4096)}); res.IsError || out["bytes"] != 4096.0 {
+				t.Fatalf("writeFile of 4 KiB: %v %s\n%s", out, resultText(res), stderr)
+			}
+			_, res := mcpCall(t, cs, "nimbus_writeFile", map[string]any{"path": "over.txt", "content": strings.Repeat("a", 4097)})
+			if !res.IsError || !strings.Contains(resultText(res), "above the single-request write limit of 4 KiB") {
+				t.Fatalf("writeFile of 4 KiB + 1 with NIMBUS_WRITE_LIMIT=4KiB: error %v, %s\n%s", res.IsError, resultText(res), stderr)
+			}
+		})
+	}
+	// A malformed value is refused before serving, naming where it came
+	// from, as the sandbox commands refuse it.
+	cmd := exec.Command(dev.Nimbus, "mcp", "--local")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NIMBUS_DEV_DATA=" + t.TempDir(), "NIMBUS_WRITE_LIMIT=huge", "NO_COLOR=1"}
+	cmd.Stdin = strings.NewReader(mcpInit)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 78 || !strings.Contains(string(out), "E_CONFIG_INVALID") || !strings.Contains(string(out), "NIMBUS_WRITE_LIMIT") {
+		t.Fatalf("NIMBUS_WRITE_LIMIT=huge: %v\n%s", err, out)
+	}
+}

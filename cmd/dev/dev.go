@@ -37,11 +37,12 @@ func NewCmdDev(f *cmdutil.Factory) *cobra.Command {
 		Long: `Serve the Nimbus remote sandbox API on this machine, so every
 'nimbus sandbox' command (and the SDK) works without a Cloudflare account.
 
-Each sandbox is a directory under the data directory (default: the user cache
-directory, or NIMBUS_DEV_DATA); sandbox paths such as /home/user map inside it
-and file operations cannot leave it. Commands run with /bin/sh as YOU, with
-your network and your tools: this is a development backend, NOT a security
-boundary. It listens on loopback only unless --allow-remote.
+Each sandbox is a directory under the data directory (--data, else
+NIMBUS_DEV_DATA, else nimbus/dev in the user cache directory); sandbox paths
+such as /home/user map inside it and file operations cannot leave it.
+Commands run with /bin/sh as YOU, with your network and your tools: this is
+a development backend, NOT a security boundary. It listens on loopback only
+unless --allow-remote.
 
 On Linux, where unprivileged user namespaces are allowed, each command runs in
 its own user, mount and PID namespaces: the sandbox is mounted at /home/user,
@@ -208,7 +209,7 @@ It is hardened for a laptop with a browser open:
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&addr, "addr", localdev.DefaultAddr, "listen `ADDRESS` (host:port)")
-	fl.StringVar(&data, "data", "", "data `DIR` (default: user cache dir/nimbus/dev, or NIMBUS_DEV_DATA)")
+	fl.StringVar(&data, "data", "", "data `DIR` (NIMBUS_DEV_DATA; default: nimbus/dev in the user cache dir)")
 	fl.BoolVar(&allowRemote, "allow-remote", false, "allow a non-loopback --addr (anyone who gets a token runs commands as you)")
 	fl.StringSliceVar(&allowHosts, "allow-host", nil, "also answer requests for host `NAME` (repeatable; e.g. host.docker.internal); other names are refused")
 	fl.StringVar(&isolation, "isolation", "auto", "`MODE` of commands: auto, namespaces (required) or host-paths (NIMBUS_DEV_ISOLATION)")
@@ -288,7 +289,7 @@ session:destroy and session:attach (port previews).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&data, "data", "", "data `DIR` of 'nimbus dev' (default: user cache dir/nimbus/dev, or NIMBUS_DEV_DATA)")
+	fl.StringVar(&data, "data", "", "data `DIR` of 'nimbus dev' (NIMBUS_DEV_DATA; default: nimbus/dev in the user cache dir)")
 	fl.StringVar(&tenant, "tenant", localdev.DefaultTenant, "tenant (tn)")
 	fl.StringVar(&sub, "sub", "", "subject (sub)")
 	fl.StringVar(&sid, "sid", "", "pin the token to one sandbox `ID`")

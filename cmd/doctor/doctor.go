@@ -75,8 +75,14 @@ check at a mirror of the release API.`,
 	// doctor reads "-" from a pipe, as the sandbox commands do (and
 	// refuses it from a terminal, where it does not prompt).
 	fl.Lookup("token-file").Usage = "read the bearer token from `FILE` (\"-\" for stdin; NIMBUS_TOKEN_FILE)"
+	// The endpoint check is ready on a throwaway sandbox of the default
+	// profile: a profile's preinstalled runtimes would make the probe an
+	// install. The flags stay accepted, so that the sandbox commands'
+	// flags can be passed to doctor as they are, and say they are unused.
+	fl.Lookup("profile").Usage = "accepted as the sandbox commands take it, not used: the endpoint check runs on the default profile"
+	fl.Lookup("root").Usage = "accepted as the sandbox commands take it, not used by any check"
 	fl.StringVar(&o.APITokenFile, "api-token-file", "", "read the Cloudflare API token from `FILE` (- for stdin) instead of CLOUDFLARE_API_TOKEN")
-	fl.StringVar(&o.AccountID, "account-id", "", "Cloudflare account `ID` (default: CLOUDFLARE_ACCOUNT_ID, then account_id in wrangler.jsonc)")
+	fl.StringVar(&o.AccountID, "account-id", "", "Cloudflare account `ID` (default: CLOUDFLARE_ACCOUNT_ID, account_id in wrangler.jsonc, or the token's only account)")
 	fl.StringVar(&o.WranglerConfig, "wrangler-config", "", "the project's wrangler config `FILE` (default ./wrangler.jsonc)")
 	fl.StringVar(&o.WranglerEnv, "env", "", "wrangler environment `NAME`: check env.NAME of the wrangler config, as 'wrangler deploy --env NAME' deploys it")
 	fl.BoolVar(&o.NoVersionCheck, "no-version-check", false, "do not ask the release endpoint for the latest version")

@@ -77,7 +77,7 @@ carried as env entries, and secrets are referenced, never written.`,
 	o.Conn.AddFlags(fl)
 	// Over stdio, standard input carries the protocol (checkTokenFile).
 	fl.Lookup("token-file").Usage = "read the bearer token from `FILE` (\"-\" for stdin, with --http only; NIMBUS_TOKEN_FILE)"
-	fl.BoolVar(&o.Local, "local", false, "use an in-process local backend (no Worker; data in the user cache dir or NIMBUS_DEV_DATA)")
+	fl.BoolVar(&o.Local, "local", false, "use an in-process local backend (no Worker; data in NIMBUS_DEV_DATA, else nimbus/dev in the user cache dir)")
 	fl.StringVar(&o.Sandbox, "sandbox", "", "sandbox `ID` to serve (default: the token's pinned sandbox, else a fresh mcp-<random>)")
 	fl.BoolVar(&o.Keep, "keep", false, "keep a fresh sandbox when the server exits")
 	fl.StringVar(&o.Namespace, "namespace", mcpserver.DefaultNamespace, "tool name prefix: <namespace>_exec, …")

@@ -59,6 +59,9 @@ programs run), use 'nimbus session attach ID'.`,
 			if err != nil {
 				return execUsage(err.(*clierr.Error))
 			}
+			if err := checkLines(cmd, lines); err != nil {
+				return execUsage(err.(*clierr.Error))
+			}
 			if from := o.stdinToken(); !noStdin && from != "" {
 				return execUsage(clierr.Usagef("%s and attach both read standard input", from).WithHint("pass the token in a file or NIMBUS_TOKEN, or use --no-stdin"))
 			}
@@ -122,7 +125,7 @@ programs run), use 'nimbus session attach ID'.`,
 	})
 	fl := cmd.Flags()
 	fl.BoolVar(&noStdin, "no-stdin", false, "only follow the output; send no input")
-	fl.Int64Var(&lines, "lines", 0, "show this many lines of earlier output first (default: the server's 200)")
+	fl.Int64Var(&lines, "lines", 0, "show this many lines of earlier output first, at least 1 (default: the server's 200)")
 	duration.Var(fl, &interval, "interval", 100*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "output polling interval, 25ms to 5s")
 	return cmd
 }

@@ -18,7 +18,7 @@ type localState struct {
 // addLocal registers --local on the group and makes every subcommand close
 // the in-process backend when it returns, killing what it left running.
 func (o *common) addLocal(group *cobra.Command) {
-	group.PersistentFlags().BoolVar(&o.lo.enabled, "local", false, "use an in-process local backend (no Worker, no account; data in the user cache dir or NIMBUS_DEV_DATA)")
+	group.PersistentFlags().BoolVar(&o.lo.enabled, "local", false, "use an in-process local backend (no Worker, no account; data in NIMBUS_DEV_DATA, else nimbus/dev in the user cache dir)")
 	var wrap func(c *cobra.Command)
 	wrap = func(c *cobra.Command) {
 		for _, sub := range c.Commands() {
@@ -71,7 +71,7 @@ func (o *common) localClient(cmd *cobra.Command, scopes []string) (*sandboxclien
 		p, err := localdev.NewInProcess(localdev.InProcessOptions{
 			DataDir: data, Getenv: o.f.Getenv, Now: o.f.Now,
 			Tenant: cfg.GetString("tenant"), Subject: cfg.GetString("subject"),
-			Isolation: iso,
+			Isolation: iso, WriteLimit: o.writeLimitBytes,
 		})
 		if err != nil {
 			return nil, nil, err

@@ -96,6 +96,9 @@ it is polled) is gone: a warning (W_LOGS_LOST) says so once.`,
 			if err != nil {
 				return fail(err)
 			}
+			if err := checkLines(cmd, lines); err != nil {
+				return fail(err)
+			}
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
 				return fail(err)
@@ -155,7 +158,7 @@ it is polled) is gone: a warning (W_LOGS_LOST) says so once.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "poll for new output until the process exits")
-	cmd.Flags().Int64Var(&lines, "lines", 0, "tail this many lines first (default: the server's 200)")
+	cmd.Flags().Int64Var(&lines, "lines", 0, "tail this many lines first, at least 1 (default: the server's 200)")
 	duration.Var(cmd.Flags(), &interval, "interval", 250*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "polling interval with -f, 25ms to 5s")
 	return cmd
 }
@@ -283,4 +286,14 @@ func (o *common) startBackground(cmd *cobra.Command, id, command string, opts sa
 		_, err := fmt.Fprintln(o.f.IOStreams.Out, r.PID)
 		return err
 	})
+}
+
+// checkLines refuses a --lines below 1, which the server cannot be asked
+// for: leaving the count out is how its default (200) is asked for, and 0
+// or a negative count silently gave those 200 lines.
+func checkLines(cmd *cobra.Command, lines int64) error {
+	if cmd.Flags().Changed("lines") && lines < 1 {
+		return clierr.Usagef("--lines %d: give at least 1", lines).WithHint("leave --lines out for the server's default, its last 200 lines")
+	}
+	return nil
 }

@@ -5,7 +5,6 @@ package sandbox
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -126,23 +125,9 @@ func (o *common) client(cmd *cobra.Command, pin bool, scopes []string) (*sandbox
 	return c, s, nil
 }
 
-// parseWriteLimit reads the resolved write limit. A bad --write-limit is
-// a usage error; a bad NIMBUS_WRITE_LIMIT or write_limit is a
-// configuration error naming where it came from, as for http_timeout.
+// parseWriteLimit reads the resolved write limit (sandboxcli.WriteLimit).
 func (o *common) parseWriteLimit(cfg *config.Config) error {
-	v := cfg.GetString("write_limit")
-	if v == "" {
-		return nil
-	}
-	src := cfg.Source("write_limit")
-	n, err := sandboxcli.ParseSize("--write-limit", v)
-	if err == nil && n < 4<<10 {
-		err = clierr.Usagef("--write-limit %s: at least 4KiB", v)
-	}
-	if err != nil && !strings.HasPrefix(src, "--") {
-		return clierr.New(exitcode.Config, "E_CONFIG_INVALID", fmt.Sprintf("write_limit %q (%s): expected a size of at least 4KiB such as 20MiB, 4M or 1048576", v, src),
-			"fix NIMBUS_WRITE_LIMIT (or write_limit in the config file), or unset it for the default 20MiB")
-	}
+	n, err := sandboxcli.WriteLimit(cfg)
 	if err != nil {
 		return err
 	}

@@ -133,8 +133,8 @@ also on a terminal (no checklist).`,
 	fl := cmd.Flags()
 	fl.StringVar(&o.name, "name", "", "Worker name (default: name in wrangler.jsonc)")
 	fl.StringVar(&o.accountID, "account-id", "", "Cloudflare account `ID` (default: CLOUDFLARE_ACCOUNT_ID, wrangler.jsonc, or the token's only account)")
-	fl.StringVar(&o.bucketPrefix, "bucket-prefix", "", "prefix of the npm cache buckets (default: the Worker name)")
-	fl.StringVar(&o.runtimeBucket, "runtime-bucket", "", "runtime cache bucket (default: nimbus-runtime-cache-public)")
+	fl.StringVar(&o.bucketPrefix, "bucket-prefix", "", "prefix of the npm cache buckets (default: the Worker name); when the wrangler config binds r2_buckets, those are used and a prefix naming others is refused")
+	fl.StringVar(&o.runtimeBucket, "runtime-bucket", "", "runtime cache bucket (default: the NIMBUS_RUNTIME_CACHE bucket of the wrangler config, else nimbus-runtime-cache-public); one other than the config's is refused")
 	// This local --config shadows the global one (nimbus.yaml): for setup the
 	// file that matters is the Worker's wrangler config, as cli.md specifies.
 	fl.StringVar(&o.wranglerConfig, "config", "", "wrangler config `FILE` (default: ./wrangler.jsonc when present)")

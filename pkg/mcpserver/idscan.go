@@ -15,9 +15,9 @@ import (
 // is not a JSON object yields nothing.
 type idScan struct {
 	state    int
-	esc      bool // the last byte in a string was a backslash
-	inStr    bool // inside a string of a member's value
-	depth    int  // nesting inside a member's value
+	keyEsc   bool       // the last byte in the key was a backslash
+	str      jsonString // strings of a member's value
+	depth    int        // nesting inside a member's value
 	key      []byte
 	keyLong  bool
 	val      []byte
@@ -50,14 +50,11 @@ func (s *idScan) feed(p []byte) {
 		if s.state == scanDone {
 			return
 		}
-		if s.state == scanValue && s.inStr && !s.esc && !s.capture {
-			// The bulk of a large message: a string nobody keeps (file
-			// content), skipped to its next quote or backslash.
-			j := bytes.IndexAny(p[i:], `"\`)
-			if j < 0 {
+		if s.state == scanValue && !s.capture {
+			// A string nobody keeps (file content) is skipped.
+			if i = s.str.next(p, i); i == len(p) {
 				return
 			}
-			i += j
 		}
 		s.step(p[i])
 	}
@@ -76,12 +73,12 @@ func (s *idScan) step(c byte) {
 	case scanKey:
 		switch c {
 		case '"':
-			s.state, s.key, s.keyLong, s.esc = scanInKey, s.key[:0], false, false
+			s.state, s.key, s.keyLong, s.keyEsc = scanInKey, s.key[:0], false, false
 		case '}':
 			s.state = scanDone
 		}
 	case scanInKey:
-		if !s.esc && c == '"' {
+		if !s.keyEsc && c == '"' {
 			s.state = scanColon
 			var k string
 			if !s.keyLong && json.Unmarshal(append(append([]byte{'"'}, s.key...), '"'), &k) == nil {
@@ -92,7 +89,7 @@ func (s *idScan) step(c byte) {
 			}
 			return
 		}
-		s.esc = !s.esc && c == '\\'
+		s.keyEsc = !s.keyEsc && c == '\\'
 		if len(s.key) < 32 {
 			s.key = append(s.key, c)
 		} else {
@@ -100,22 +97,11 @@ func (s *idScan) step(c byte) {
 		}
 	case scanColon:
 		if c == ':' {
-			s.state, s.val, s.valLong, s.inStr, s.esc, s.depth = scanValue, s.val[:0], false, false, false, 0
+			s.state, s.val, s.valLong, s.str, s.depth = scanValue, s.val[:0], false, jsonString{}, 0
 		}
 	case scanValue:
-		if s.inStr {
-			switch {
-			case s.esc:
-				s.esc = false
-			case c == '\\':
-				s.esc = true
-			case c == '"':
-				s.inStr = false
-			}
-		} else {
+		if s.str.step(c) {
 			switch c {
-			case '"':
-				s.inStr = true
 			case '{', '[':
 				s.depth++
 			case ']':
@@ -187,4 +173,45 @@ func (s *idScan) request() (jsonrpc.ID, bool) {
 		return jsonrpc.ID{}, false
 	}
 	return s.id()
+}
+
+// jsonString follows the strings of a JSON text byte by byte, so that
+// quotes, brackets and commas inside them are not taken for structure.
+// The stdio framer and idScan share it.
+type jsonString struct {
+	in  bool // inside a string
+	esc bool // after a backslash in it
+}
+
+// step follows c and reports whether it is structure: outside every
+// string, and not the quote that opens one.
+func (s *jsonString) step(c byte) bool {
+	if !s.in {
+		s.in = c == '"'
+		return !s.in
+	}
+	switch {
+	case s.esc:
+		s.esc = false
+	case c == '\\':
+		s.esc = true
+	case c == '"':
+		s.in = false
+	}
+	return false
+}
+
+// next returns where step must look next from p[i]: i, or inside a string
+// its next quote or backslash (len(p) when there is none), so that the
+// bulk of a large message, such as a file's content, is skipped at the
+// speed of bytes.IndexAny.
+func (s *jsonString) next(p []byte, i int) int {
+	if !s.in || s.esc {
+		return i
+	}
+	j := bytes.IndexAny(p[i:], `"\\`)
+	if j < 0 {
+		return len(p)
+	}
+	return i + j
 }

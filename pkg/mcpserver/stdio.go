@@ -321,10 +321,10 @@ func (r *stdioReader) noteMessage(scan *idScan, msg []byte) {
 // followed outside strings. It does not check the JSON: a value the SDK
 // finds invalid ends the session, and with it every wait.
 type framer struct {
-	depth      int  // nesting inside the current value; 0 between values
-	inStr, esc bool // inside a string of the value; after a backslash in it
-	batch      bool // the current value is an array
-	scan       idScan
+	depth int        // nesting inside the current value; 0 between values
+	str   jsonString // the value's strings
+	batch bool       // the current value is an array
+	scan  idScan
 	// spans says the current value began in an earlier line; kept is
 	// what of it was read so far, up to MaxMessage+2 bytes, and tooBig
 	// that it grew beyond and was let go.
@@ -349,7 +349,7 @@ func (f *framer) feed(line []byte, done func(scan *idScan, msg []byte)) {
 			case ' ', '\t', '\r', '\n':
 				continue
 			case '{', '[':
-				f.depth, f.inStr, f.esc, f.batch = 1, false, false, c == '['
+				f.depth, f.str, f.batch = 1, jsonString{}, c == '['
 				f.scan, f.spans, f.kept, f.tooBig = idScan{}, false, f.kept[:0], false
 				start = i
 				continue
@@ -358,30 +358,15 @@ func (f *framer) feed(line []byte, done func(scan *idScan, msg []byte)) {
 				return
 			}
 		}
-		if f.inStr {
-			if !f.esc {
-				// The bulk of a large message: a string (file
-				// content), skipped to its next quote or backslash.
-				j := bytes.IndexAny(line[i:], `"\`)
-				if j < 0 {
-					break
-				}
-				i += j
-				c = line[i]
-			}
-			switch {
-			case f.esc:
-				f.esc = false
-			case c == '\\':
-				f.esc = true
-			case c == '"':
-				f.inStr = false
-			}
+		// The bulk of a large message, a string (file content), is
+		// skipped.
+		if i = f.str.next(line, i); i == len(line) {
+			break
+		}
+		if c = line[i]; !f.str.step(c) {
 			continue
 		}
 		switch c {
-		case '"':
-			f.inStr = true
 		case '{', '[':
 			f.depth++
 		case '}', ']':

@@ -289,6 +289,9 @@ type InProcessOptions struct {
 	Background bool
 	// Isolation is the sandboxes' (IsolationEnv).
 	Isolation localsandbox.Isolation
+	// WriteLimit is the clients' single-request write limit (write_limit);
+	// 0 is the client's default. Bigger files are split as over HTTP.
+	WriteLimit int64
 }
 
 // InProcess is a local backend served in this process through
@@ -343,6 +346,7 @@ func (p *InProcess) Client(scopes []string) (*sc.Client, error) {
 		Tokens:     ts,
 		HTTPClient: &http.Client{Transport: &localsandbox.Transport{Handler: p.Server}},
 		UserAgent:  "nimbus-cli",
+		WriteLimit: p.o.WriteLimit,
 	})
 }
 

@@ -139,6 +139,12 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 				return nil, err
 			}
 		}
+		// write_limit (NIMBUS_WRITE_LIMIT) bounds writeFile and the spill
+		// files of long output, as it bounds the sandbox commands' writes.
+		writeLimit, err := sandboxcli.WriteLimit(cfg)
+		if err != nil {
+			return nil, err
+		}
 		data, err := localdev.DataDir(f.Getenv)
 		if err != nil {
 			return nil, err
@@ -151,7 +157,7 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 		}
 		p, err := localdev.NewInProcess(localdev.InProcessOptions{
 			DataDir: data, Getenv: f.Getenv, Now: f.Now, Background: true, Isolation: iso,
-			Tenant: cfg.GetString("tenant"), Subject: cfg.GetString("subject"),
+			Tenant: cfg.GetString("tenant"), Subject: cfg.GetString("subject"), WriteLimit: writeLimit,
 		})
 		if err != nil {
 			return nil, err
@@ -184,6 +190,10 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 		return nil, err
 	}
 	if err := o.checkTokenFile(st.Creds.TokenFile, st.Creds.TokenFileFrom); err != nil {
+		return nil, err
+	}
+	writeLimit, err := sandboxcli.WriteLimit(st.Config)
+	if err != nil {
 		return nil, err
 	}
 	if st.Endpoint == "" {
@@ -227,7 +237,7 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 		dst **sc.Sandbox
 		ts  sc.TokenSource
 	}{{&h.use, useTS}, {&h.destroy, destroyTS}} {
-		c, err := sc.New(sc.Options{Endpoint: st.Endpoint, BasePath: st.BasePath, Tokens: s.ts, HTTPClient: f.HTTPClient(), HTTPTimeout: st.HTTPTimeout, UserAgent: "nimbus-mcp/" + buildinfo.Get().Version})
+		c, err := sc.New(sc.Options{Endpoint: st.Endpoint, BasePath: st.BasePath, Tokens: s.ts, HTTPClient: f.HTTPClient(), HTTPTimeout: st.HTTPTimeout, WriteLimit: writeLimit, UserAgent: "nimbus-mcp/" + buildinfo.Get().Version})
 		if err != nil {
 			return nil, sandboxcli.Error(err)
 		}

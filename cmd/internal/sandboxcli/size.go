@@ -1,10 +1,13 @@
 package sandboxcli
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/internal/config"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
 )
 
 // ParseSize reads a byte count: a number with an optional unit, binary
@@ -40,4 +43,29 @@ func ParseSize(flag, s string) (int64, error) {
 		return 0, clierr.Usagef("%s %q: expected a size such as 20MiB, 4M or 1048576", flag, s)
 	}
 	return n * mult, nil
+}
+
+// WriteLimit reads write_limit (--write-limit when the command binds it,
+// NIMBUS_WRITE_LIMIT, write_limit: in a config file) from cfg: 0 when it
+// is not set, which the client takes as its default. A bad --write-limit
+// is a usage error (64); a bad variable or config key is a configuration
+// error (78) naming where it came from, as for http_timeout.
+func WriteLimit(cfg *config.Config) (int64, error) {
+	v := cfg.GetString("write_limit")
+	if v == "" {
+		return 0, nil
+	}
+	src := cfg.Source("write_limit")
+	n, err := ParseSize("--write-limit", v)
+	if err == nil && n < 4<<10 {
+		err = clierr.Usagef("--write-limit %s: at least 4KiB", v)
+	}
+	if err != nil && !strings.HasPrefix(src, "--") {
+		return 0, clierr.New(exitcode.Config, "E_CONFIG_INVALID", fmt.Sprintf("write_limit %q (%s): expected a size of at least 4KiB such as 20MiB, 4M or 1048576", v, src),
+			"fix NIMBUS_WRITE_LIMIT (or write_limit in the config file), or unset it for the default 20MiB")
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
