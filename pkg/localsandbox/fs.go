@@ -208,8 +208,9 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		if aerr != nil {
 			return nil, false, aerr
 		}
-		if err := sb.root.Rename(r, sb.rootPath(to, c.Op)); err != nil {
-			return nil, false, fsErr("rename", p, err)
+		rt := sb.rootPath(to, c.Op)
+		if err := sb.root.Rename(r, rt); err != nil {
+			return nil, false, sb.renameErr(p, r, rt, err)
 		}
 		return nil, false, nil
 	case "chmod":
@@ -297,6 +298,23 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		return nil, false, nil
 	}
 	return nil, false, sandboxserver.NewError(400, "E_REMOTE_OP", "Unknown Nimbus sandbox operation: "+c.Op)
+}
+
+// renameErr reports a failed rename. Onto an existing directory the
+// Worker's VFS refuses with its own texts (the host says EEXIST, or
+// ENOTEMPTY, and would let a directory replace an empty one, which the
+// Worker refuses too); the code is checked only once the rename failed,
+// so a rename that succeeds costs nothing more.
+func (sb *sandbox) renameErr(p, r, rt string, err error) *sandboxserver.Error {
+	if errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EISDIR) {
+		if dst, derr := sb.root.Lstat(rt); derr == nil && dst.IsDir() {
+			if src, serr := sb.root.Lstat(r); serr == nil && src.IsDir() {
+				return sandboxserver.RPCError("ENOTDIR-or-EISDIR: rename onto existing dir not supported")
+			}
+			return sandboxserver.RPCError("EISDIR: cannot rename file onto existing directory")
+		}
+	}
+	return fsErr("rename", p, err)
 }
 
 // readFile reads a whole file; ok is false when it does not exist.
