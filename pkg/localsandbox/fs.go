@@ -83,6 +83,20 @@ func fsErr(op, p string, err error) *sandboxserver.Error {
 	return sandboxserver.RPCError(fmt.Sprintf("EIO: i/o error, %s '%s'", op, p))
 }
 
+// hostErrText names a failure of the server's own files (its data
+// directory, not the sandbox's) by its errno alone: the host error's text
+// names host paths, which an answer to a sandbox client must not.
+func hostErrText(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		if code, text, ok := errnoText(errno); ok {
+			return code + ": " + text
+		}
+		return "EIO: " + errno.Error()
+	}
+	return "EIO: i/o error"
+}
+
 // isEscape recognises os.Root's refusal of a path (or symlink) that leads
 // outside the root; the os package has no exported sentinel for it.
 func isEscape(err error) bool {
