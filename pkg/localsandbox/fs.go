@@ -94,6 +94,24 @@ func hostErrText(err error) string {
 		}
 		return "EIO: " + errno.Error()
 	}
+	// Not an errno (os.OpenRoot of a file says "not a directory" with
+	// errors.New): the words inside the path error, if they name no path.
+	for {
+		var pe *fs.PathError
+		var le *os.LinkError
+		switch {
+		case errors.As(err, &pe):
+			err = pe.Err
+			continue
+		case errors.As(err, &le):
+			err = le.Err
+			continue
+		}
+		break
+	}
+	if t := err.Error(); !strings.Contains(t, "/") {
+		return t
+	}
 	return "EIO: i/o error"
 }
 
