@@ -3,6 +3,9 @@
 package localsandbox_test
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"testing"
 )
 
@@ -25,10 +28,17 @@ func TestRenameOntoADirectoryIsTheWorkers(t *testing.T) {
 			t.Fatalf("%v: %d %s", c, st, body)
 		}
 	}
-	const (
-		fileOntoDir = "EISDIR: cannot rename file onto existing directory"
-		dirOntoDir  = "ENOTDIR-or-EISDIR: rename onto existing dir not supported"
-	)
+	// The texts, from the Worker's code (testdata/upstream): a directory
+	// onto a directory is refused first, then a file.
+	src, err := os.ReadFile(filepath.Join("testdata", "upstream", "sqlite-vfs-rename.ts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	thrown := regexp.MustCompile(`throw new Error\("([^"]*)"\)`).FindAllStringSubmatch(string(src), -1)
+	if len(thrown) != 2 {
+		t.Fatalf("the upstream excerpt throws %d constant errors, want the two onto a directory", len(thrown))
+	}
+	dirOntoDir, fileOntoDir := thrown[0][1], thrown[1][1]
 	for _, c := range []struct{ from, to, want string }{
 		{"/home/user/file.txt", "/home/user/dir", fileOntoDir},
 		{"/home/user/file.txt", "/home/user/empty", fileOntoDir},
