@@ -48,6 +48,7 @@ func TestRenameOntoADirectoryIsTheWorkers(t *testing.T) {
 		// file, or lose the directory from the tree.
 		{"/home/user/dir", "/home/user/file.txt", "ENOTDIR: not a directory, rename '/home/user/dir'"},
 		{"/home/user/dir", "/home/user/dir/inside", "EINVAL: invalid argument, rename '/home/user/dir'"},
+		{"/home/user/file.txt", "/home/user/nowhere/file.txt", "ENOENT: no such file or directory, rename '/home/user/file.txt'"},
 		{"/home/user/missing", "/home/user/dir", "ENOENT: no such file or directory, rename '/home/user/missing'"},
 	} {
 		st, code, msg := rpcErr(t, hs.URL, id, "rename", c.from, c.to)
