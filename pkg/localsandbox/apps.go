@@ -182,7 +182,7 @@ func (sb *sandbox) saveAppsLocked() *sandboxserver.Error {
 	}
 	if err := sb.writeAppsLocked(); err != nil {
 		t.undoLocked()
-		return sandboxserver.RPCError("cannot save the sandbox's apps: " + err.Error())
+		return sandboxserver.RPCError("cannot save the sandbox's apps: " + hostErrText(err))
 	}
 	t.markSavedLocked()
 	return nil

@@ -708,3 +708,27 @@ func benchApps(b *testing.B) (*sc.Sandbox, context.Context) {
 	startApp(b, srv, sb, "127.0.0.1:0", "")
 	return sb, ctx(b)
 }
+
+// TestAppsSaveErrorNamesNoHostPath: when the apps table cannot be saved
+// (here <data>/apps is a file, so its directory cannot be made), the
+// answer names the failure by its errno, not by the host path of the data
+// directory, and the exposure is not kept.
+func TestAppsSaveErrorNamesNoHostPath(t *testing.T) {
+	dir := t.TempDir()
+	_, hs := newServer(t, func(o *localsandbox.Options) { o.DataDir = dir })
+	if err := os.WriteFile(filepath.Join(dir, "apps"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id := "apps-save"
+	port := freePort(t)
+	st, code, msg := rpcErr(t, hs.URL, id, "exposePort", port)
+	if st != 500 || code != "E_NIMBUS_REMOTE_RPC" || msg != "cannot save the sandbox's apps: ENOTDIR: not a directory" {
+		t.Errorf("exposePort with an unwritable apps table: %d %s %q", st, code, msg)
+	}
+	if strings.Contains(msg, dir) {
+		t.Errorf("the answer names the host data directory: %q", msg)
+	}
+	if st, body := rawRPC(t, hs.URL, id, "listPorts"); st != 200 || strings.Contains(body, strconv.Itoa(port)) {
+		t.Errorf("the refused exposure was kept: %d %s", st, body)
+	}
+}

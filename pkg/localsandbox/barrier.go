@@ -168,7 +168,7 @@ func storageError(err error) *sandboxserver.Error {
 	if e := overloaded(err); e != nil {
 		return e
 	}
-	return sandboxserver.RPCError("cannot open sandbox storage: " + err.Error())
+	return sandboxserver.RPCError("cannot open sandbox storage: " + hostErrText(err))
 }
 
 // destroy kills the sandbox's processes and removes its directory; a
@@ -243,7 +243,7 @@ func (s *Server) destroy(do, reason string) (map[string]any, *sandboxserver.Erro
 	s.dropIdleLocked(do, g)
 	s.mu.Unlock()
 	if err != nil {
-		return nil, sandboxserver.RPCError("EBUSY: cannot remove sandbox storage: " + err.Error())
+		return nil, sandboxserver.RPCError("EBUSY: cannot remove sandbox storage: " + hostErrText(err))
 	}
 	return sandboxserver.DestroyResult(killed, s.opts.Now(), reason), nil
 }

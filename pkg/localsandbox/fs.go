@@ -83,6 +83,38 @@ func fsErr(op, p string, err error) *sandboxserver.Error {
 	return sandboxserver.RPCError(fmt.Sprintf("EIO: i/o error, %s '%s'", op, p))
 }
 
+// hostErrText names a failure of the server's own files (its data
+// directory, not the sandbox's) by its errno alone: the host error's text
+// names host paths, which an answer to a sandbox client must not.
+func hostErrText(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		if code, text, ok := errnoText(errno); ok {
+			return code + ": " + text
+		}
+		return "EIO: " + errno.Error()
+	}
+	// Not an errno (os.OpenRoot of a file says "not a directory" with
+	// errors.New): the words inside the path error, if they name no path.
+	for {
+		var pe *fs.PathError
+		var le *os.LinkError
+		switch {
+		case errors.As(err, &pe):
+			err = pe.Err
+			continue
+		case errors.As(err, &le):
+			err = le.Err
+			continue
+		}
+		break
+	}
+	if t := err.Error(); !strings.Contains(t, "/") {
+		return t
+	}
+	return "EIO: i/o error"
+}
+
 // isEscape recognises os.Root's refusal of a path (or symlink) that leads
 // outside the root; the os package has no exported sentinel for it.
 func isEscape(err error) bool {
@@ -208,8 +240,9 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		if aerr != nil {
 			return nil, false, aerr
 		}
-		if err := sb.root.Rename(r, sb.rootPath(to, c.Op)); err != nil {
-			return nil, false, fsErr("rename", p, err)
+		rt := sb.rootPath(to, c.Op)
+		if err := sb.root.Rename(r, rt); err != nil {
+			return nil, false, sb.renameErr(p, r, rt, err)
 		}
 		return nil, false, nil
 	case "chmod":
@@ -297,6 +330,23 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		return nil, false, nil
 	}
 	return nil, false, sandboxserver.NewError(400, "E_REMOTE_OP", "Unknown Nimbus sandbox operation: "+c.Op)
+}
+
+// renameErr reports a failed rename. Onto an existing directory the
+// Worker's VFS refuses with its own texts (the host says EEXIST, or
+// ENOTEMPTY, and would let a directory replace an empty one, which the
+// Worker refuses too); the code is checked only once the rename failed,
+// so a rename that succeeds costs nothing more.
+func (sb *sandbox) renameErr(p, r, rt string, err error) *sandboxserver.Error {
+	if errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EISDIR) {
+		if dst, derr := sb.root.Lstat(rt); derr == nil && dst.IsDir() {
+			if src, serr := sb.root.Lstat(r); serr == nil && src.IsDir() {
+				return sandboxserver.RPCError("ENOTDIR-or-EISDIR: rename onto existing dir not supported")
+			}
+			return sandboxserver.RPCError("EISDIR: cannot rename file onto existing directory")
+		}
+	}
+	return fsErr("rename", p, err)
 }
 
 // readFile reads a whole file; ok is false when it does not exist.

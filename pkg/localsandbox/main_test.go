@@ -8,8 +8,11 @@ import (
 )
 
 // TestMain lets the test binary serve as the sandbox init, as the nimbus
-// binary does: the backend re-executes it to start each command.
+// binary does: the backend re-executes it to start each command. It also
+// serves a backend in a child process (maybeServeChild) for the tests that
+// need the host to deny the backend something.
 func TestMain(m *testing.M) {
 	localsandbox.MaybeRunInit()
+	maybeServeChild()
 	os.Exit(m.Run())
 }

@@ -1,0 +1,265 @@
+//go:build linux
+
+package localsandbox_test
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
+)
+
+// The environment of a child test binary that serves a backend (see
+// maybeServeChild): its data directory, and a directory it mounts read-only
+// first (in its own mount namespace).
+const (
+	childServeEnv = "NIMBUS_TEST_CHILD_SERVE"
+	childROEnv    = "NIMBUS_TEST_CHILD_READONLY"
+)
+
+// maybeServeChild, in a child started by childServer, serves a backend on
+// the data directory its environment names (after mounting a directory
+// read-only when asked), writes its URL on a line to stdout, and serves
+// until its standard input closes.
+func maybeServeChild() {
+	dir := os.Getenv(childServeEnv)
+	if dir == "" {
+		return
+	}
+	if ro := os.Getenv(childROEnv); ro != "" {
+		if err := syscall.Mount(ro, ro, "", syscall.MS_BIND, ""); err != nil {
+			panic(err)
+		}
+		// In a user namespace the mount's own flags are locked: a remount
+		// must keep them.
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(ro, &st); err != nil {
+			panic(err)
+		}
+		keep := uintptr(st.Flags) & (syscall.MS_NOSUID | syscall.MS_NODEV | syscall.MS_NOEXEC | syscall.MS_NOATIME | syscall.MS_NODIRATIME)
+		if st.Flags&4096 != 0 { // ST_RELATIME
+			keep |= syscall.MS_RELATIME
+		}
+		if err := syscall.Mount("", ro, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY|keep, ""); err != nil {
+			panic(err)
+		}
+	}
+	s, err := localsandbox.New(localsandbox.Options{DataDir: dir, Secret: secret, HostEnv: []string{"PATH=" + os.Getenv("PATH")}})
+	if err != nil {
+		panic(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go func() { _ = http.Serve(l, s) }()
+	os.Stdout.WriteString("http://" + l.Addr().String() + "\n")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	_ = s.Close()
+	os.Exit(0)
+}
+
+// childServer starts this test binary as a backend on dir in a child
+// process configured by attr, and returns its URL; the child ends with the
+// test.
+func childServer(t *testing.T, dir, readOnly string, attr *syscall.SysProcAttr) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attr != nil && attr.Credential != nil {
+		// The go tool builds the test binary where only its user can
+		// reach it: a copy where anyone can.
+		exe = copyExecutable(t, exe)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), childServeEnv+"="+dir, childROEnv+"="+readOnly)
+	cmd.SysProcAttr = attr
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = in.Close()
+		_ = cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("the child backend did not start: %v", err)
+	}
+	return strings.TrimSpace(line)
+}
+
+// copyExecutable copies the executable exe into a new directory that
+// every user can reach.
+func copyExecutable(t *testing.T, exe string) string {
+	t.Helper()
+	d := t.TempDir()
+	openToAll(t, d)
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(d, filepath.Base(exe))
+	if err := os.WriteFile(p, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// openToAll lets every user reach directory d: it and its parents up to
+// the temporary directory become 0755 (t.TempDir makes them 0700).
+func openToAll(t *testing.T, d string) {
+	t.Helper()
+	for p := d; p != "/" && p != os.TempDir(); p = filepath.Dir(p) {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// sandboxHome makes the home directory of sandbox id (tenant acme, subject
+// alice) under data directory dir, as the backend lays it out.
+func sandboxHome(t *testing.T, dir, id string) string {
+	t.Helper()
+	s, err := localsandbox.New(localsandbox.Options{DataDir: dir, Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Join(s.SandboxDir("acme:alice:"+id), "home", "user")
+	_ = s.Close()
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return home
+}
+
+// TestReadOnlyMountAnswersEROFS: file operations on a directory the host
+// mounts read-only (in the backend's own mount namespace: a user namespace
+// too when the test does not run as root) answer EROFS, the errno the
+// Worker's VFS throws for a read-only file system, in the session's shape
+// with sandbox paths only.
+func TestReadOnlyMountAnswersEROFS(t *testing.T) {
+	dir := t.TempDir()
+	id := "ro"
+	home := sandboxHome(t, dir, id)
+	if err := os.WriteFile(filepath.Join(home, "a.txt"), []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(home, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	attr := &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	if os.Getuid() != 0 {
+		attr = &syscall.SysProcAttr{
+			Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+		}
+	}
+	url := childServer(t, dir, home, attr)
+	for _, c := range []struct {
+		args []any
+		want string
+	}{
+		{[]any{"writeFile", "/home/user/a.txt", "b"}, "EROFS: read-only file system, open '/home/user/a.txt'"},
+		{[]any{"writeFile", "/home/user/new.txt", "b"}, "EROFS: read-only file system, open '/home/user/new.txt'"},
+		{[]any{"mkdir", "/home/user/e"}, "EROFS: read-only file system, mkdir '/home/user/e'"},
+		{[]any{"rename", "/home/user/a.txt", "/home/user/b.txt"}, "EROFS: read-only file system, rename '/home/user/a.txt'"},
+		{[]any{"chmod", "/home/user/a.txt", 0o600}, "EROFS: read-only file system, chmod '/home/user/a.txt'"},
+		{[]any{"deleteFile", "/home/user/a.txt"}, "EROFS: read-only file system, unlink '/home/user/a.txt'"},
+		{[]any{"deleteFile", "/home/user/d", map[string]any{"recursive": true}}, "EROFS: read-only file system, rmdir '/home/user/d'"},
+	} {
+		st, code, msg := rpcErr(t, url, id, c.args[0].(string), c.args[1:]...)
+		if st != 500 || code != "E_NIMBUS_REMOTE_RPC" || msg != c.want {
+			t.Errorf("%v: %d %s %q, want 500 E_NIMBUS_REMOTE_RPC %q", c.args, st, code, msg, c.want)
+		}
+	}
+	// Reads still work.
+	if st, body := rawRPC(t, url, id, "readFile", "/home/user/a.txt"); st != 200 || body != `{"ok":true,"result":"a"}` {
+		t.Errorf("readFile on the read-only mount: %d %s", st, body)
+	}
+}
+
+// TestDeniedFileOpsAnswerEACCES: file operations the host denies to the
+// server's user (a file it may not read, a directory it may not write)
+// answer EACCES in the session's shape with sandbox paths only. As root,
+// which permission bits do not stop, the backend runs as nobody.
+func TestDeniedFileOpsAnswerEACCES(t *testing.T) {
+	dir := t.TempDir()
+	id := "denied"
+	home := sandboxHome(t, dir, id)
+	openToAll(t, dir)
+	for _, f := range []string{"secret.txt", "locked/f.txt"} {
+		p := filepath.Join(home, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("s"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(home, "closed"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var attr *syscall.SysProcAttr
+	if os.Getuid() == 0 {
+		if err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, 65534, 65534)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		attr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	for p, mode := range map[string]os.FileMode{"secret.txt": 0, "locked": 0o555, "closed": 0} {
+		if err := os.Chmod(filepath.Join(home, p), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		_ = os.Chmod(filepath.Join(home, "locked"), 0o755)
+		_ = os.Chmod(filepath.Join(home, "closed"), 0o755)
+	})
+	url := childServer(t, dir, "", attr)
+	for _, c := range []struct {
+		args []any
+		want string
+	}{
+		{[]any{"readFile", "/home/user/secret.txt"}, "EACCES: permission denied, open '/home/user/secret.txt'"},
+		{[]any{"readFileBytes", "/home/user/secret.txt"}, "EACCES: permission denied, open '/home/user/secret.txt'"},
+		{[]any{"readRange", "/home/user/secret.txt", 0, 1}, "EACCES: permission denied, open '/home/user/secret.txt'"},
+		{[]any{"writeFile", "/home/user/secret.txt", "b"}, "EACCES: permission denied, open '/home/user/secret.txt'"},
+		{[]any{"writeFile", "/home/user/locked/new.txt", "b"}, "EACCES: permission denied, open '/home/user/locked/new.txt'"},
+		{[]any{"writeFile", "/home/user/locked/f.txt", "b"}, "EACCES: permission denied, open '/home/user/locked/f.txt'"},
+		{[]any{"mkdir", "/home/user/locked/e"}, "EACCES: permission denied, mkdir '/home/user/locked/e'"},
+		{[]any{"rename", "/home/user/locked/f.txt", "/home/user/g.txt"}, "EACCES: permission denied, rename '/home/user/locked/f.txt'"},
+		{[]any{"deleteFile", "/home/user/locked/f.txt"}, "EACCES: permission denied, unlink '/home/user/locked/f.txt'"},
+		{[]any{"readdir", "/home/user/closed"}, "EACCES: permission denied, scandir '/home/user/closed'"},
+		{[]any{"stat", "/home/user/closed/x"}, "EACCES: permission denied, stat '/home/user/closed/x'"},
+	} {
+		st, code, msg := rpcErr(t, url, id, c.args[0].(string), c.args[1:]...)
+		if st != 500 || code != "E_NIMBUS_REMOTE_RPC" || msg != c.want {
+			t.Errorf("%v: %d %s %q, want 500 E_NIMBUS_REMOTE_RPC %q", c.args, st, code, msg, c.want)
+		}
+	}
+}
