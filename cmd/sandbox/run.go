@@ -194,14 +194,22 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 	// The first failure of nimbus is the error it exits with (rendered
 	// once, at the end) unless the command failed, whose status wins:
 	// its "✗ PHASE failed" line is held back so that the error is not
-	// said twice, and printed only if the run ends otherwise (an
-	// interruption after it).
+	// said twice, and printed only if the run ends otherwise: interrupted
+	// after it, which job.Run has decided when the destroy starts, so the
+	// line comes then, in its place above the destroy's.
 	var (
 		failedBefore bool
 		cmdFailed    bool
 		held         string
 	)
+	sayHeld := func() {
+		fmt.Fprint(ios.ErrOut, held)
+		held = ""
+	}
 	onEvent := func(e job.Event) {
+		if e.Phase == job.PhaseDestroy && e.Status == job.StatusStart && ctx.Err() != nil {
+			sayHeld()
+		}
 		// With --json too: a skipped entry is then a W_TRANSFER_SKIPPED
 		// warning on stderr, as cp -r and sync give, not nothing.
 		transferStart := (e.Phase == job.PhaseUpload || e.Phase == job.PhaseDownload) && e.Status == job.StatusStart
@@ -279,10 +287,11 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 	if prog != nil {
 		prog.Close()
 	}
-	if held != "" && err != nil {
+	if err != nil {
 		// The interruption is the error now: the failure before it
-		// would go unsaid.
-		fmt.Fprint(ios.ErrOut, held)
+		// would go unsaid (with --keep there was no destroy to say it
+		// before).
+		sayHeld()
 	}
 	if res != nil && (res.Destroyed || !res.Reached) {
 		// Destroyed, or never created: the ledger has nothing left to

@@ -241,8 +241,11 @@ type Result struct {
 // Run runs the job in sb. The command's output goes to stdout and stderr
 // as it arrives; phases go to events (which may be nil). Run returns an
 // error only when ctx ended (the sandbox is destroyed all the same); every
-// other failure is in the Result.
-func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), stdout, stderr io.Writer) (*Result, error) {
+// other failure is in the Result. Whether it did is decided once, after
+// the destroy's start event: a caller that finds ctx ended on that event
+// (to say, before the destroy, what it held back for the final error)
+// always gets ctx's error from Run.
+func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), stdout, stderr io.Writer) (res *Result, err error) {
 	if events == nil {
 		events = func(Event) {}
 	}
@@ -250,7 +253,7 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		e.Type = "phase"
 		events(e)
 	}
-	res := &Result{ID: sb.ID()}
+	res = &Result{ID: sb.ID()}
 	// reach records the outcome of a step that sent requests.
 	reach := func(err error) {
 		if err == nil || !sc.NeverReached(err) {
@@ -263,11 +266,18 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 			res.Err = err
 		}
 	}
+	interrupted := func() {
+		if ctx.Err() != nil {
+			res.Interrupted, err = Interruption(ctx), ctx.Err()
+		}
+	}
 	defer func() {
 		if spec.Keep {
+			interrupted()
 			return
 		}
 		emit(Event{Phase: PhaseDestroy, Status: StatusStart, ID: sb.ID()})
+		interrupted()
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DestroyTimeout)
 		defer cancel()
 		if _, err := sb.Destroy(dctx, DestroyReason); err != nil {
@@ -278,11 +288,6 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		res.Destroyed = true
 		emit(Event{Phase: PhaseDestroy, Status: StatusDone, ID: sb.ID()})
 	}()
-	defer func() {
-		if ctx.Err() != nil {
-			res.Interrupted = Interruption(ctx)
-		}
-	}()
 
 	cwd := sb.Root()
 	for i, u := range spec.Uploads {
@@ -292,7 +297,7 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		}
 		if err != nil {
 			fail(PhaseUpload, err)
-			return res, ctx.Err()
+			return res, nil
 		}
 		if i == 0 {
 			cwd = dst
@@ -317,7 +322,7 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		if err != nil {
 			fail(PhaseRuntime, err)
 			emit(failed(Event{Phase: PhaseRuntime, Runtime: strings.Join(spec.Runtimes, ",")}, err))
-			return res, ctx.Err()
+			return res, nil
 		}
 		emit(Event{Phase: PhaseRuntime, Status: StatusDone, Runtime: strings.Join(spec.Runtimes, ",")})
 	}
@@ -333,7 +338,7 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 			ev.Interrupted = Interruption(ctx)
 			ev.Code, ev.Error = CodeInterrupted, "interrupted by "+ev.Interrupted
 			emit(ev)
-			return res, ctx.Err()
+			return res, nil
 		}
 		fail(PhaseExec, err)
 		emit(failed(Event{Phase: PhaseExec, Command: spec.Command, Cwd: cwd}, err))
@@ -350,7 +355,7 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 	links := &createdLinks{}
 	for _, d := range spec.Downloads {
 		if ctx.Err() != nil {
-			return res, ctx.Err()
+			return res, nil
 		}
 		err := download(ctx, sb, d, cwd, spec.Transfer, emit, links)
 		reach(err)
@@ -358,7 +363,7 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 			fail(PhaseDownload, err)
 		}
 	}
-	return res, ctx.Err()
+	return res, nil
 }
 
 // CodeInterrupted is the code of the exec event of an interrupted job.

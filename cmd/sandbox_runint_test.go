@@ -1,0 +1,180 @@
+//go:build unix
+
+package cmd_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/sandboxtest"
+)
+
+// holdingWorker is the local backend (package sandboxtest) behind one
+// fault: the first request for op whose body mentions arg is held until
+// the client gives it up, after closing the returned channel. The test
+// sends its signal when the channel closes, so the signal, not a timer,
+// is what ends the request: the interruption lands in that phase every
+// time.
+func holdingWorker(t *testing.T, op, arg string) (url string, srv *sandboxtest.Server, held <-chan struct{}) {
+	t.Helper()
+	srv = sandboxtest.New(sandboxtest.Options{})
+	t.Cleanup(srv.Close)
+	inner := srv.Config.Handler
+	ch := make(chan struct{})
+	var once sync.Once
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var call struct {
+			Op string `json:"op"`
+		}
+		_ = json.Unmarshal(body, &call)
+		if call.Op == op && bytes.Contains(body, []byte(arg)) {
+			hold := false
+			once.Do(func() { hold = true })
+			if hold {
+				close(ch)
+				<-r.Context().Done()
+				return
+			}
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	return front.URL, srv, ch
+}
+
+// runEnv is the environment of a nimbus that talks to the worker at url
+// with a token that may destroy.
+func runEnv(t *testing.T, url string, srv *sandboxtest.Server) []string {
+	home := t.TempDir()
+	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, "config"),
+		"XDG_CACHE_HOME=" + filepath.Join(home, "cache"), "NO_COLOR=1", "TERM=xterm", "TMPDIR=" + home,
+		"NIMBUS_ENDPOINT=" + url, "NIMBUS_TOKEN=" + srv.Token(scriptIDs["destroy"])}
+}
+
+// TestRunHeldFailureThenInterrupt: a download fails after a command that
+// exited 0 (nimbus would exit 125 with it, so its line is held back),
+// then Ctrl-C arrives during the next download. The interruption is the
+// error (130), and the held failure is still said, once, where it
+// happened: before the sandbox is destroyed, not after.
+func TestRunHeldFailureThenInterrupt(t *testing.T) {
+	url, srv, held := holdingWorker(t, "readFileBytes", "second.txt")
+	p := startPTY(t, runEnv(t, url, srv), "sandbox", "run", "--id", "job-held",
+		"--download", "nothing.txt", "--download", "second.txt", "--", "echo two > second.txt")
+	p.interruptWhen(held)
+	code := p.exit()
+	s := p.screen()
+	if code != 130 {
+		t.Fatalf("exit %d, want 130\n%s", code, s)
+	}
+	failed := "✗ download failed: /home/user/nothing.txt: no such file or directory in the sandbox"
+	if n := strings.Count(s, "nothing.txt: no such file"); n != 1 {
+		t.Fatalf("the download's failure said %d times, want once:\n%s", n, s)
+	}
+	at, destroyed := strings.Index(s, failed), strings.Index(s, "Destroyed job-held")
+	if at < 0 || destroyed < 0 || at > destroyed {
+		t.Fatalf("want %q, then the destroy:\n%s", failed, s)
+	}
+	if !strings.Contains(s[destroyed:], "E_INTERRUPTED") {
+		t.Fatalf("no interruption error at the end:\n%s", s)
+	}
+}
+
+// interruptWhen sends SIGINT once held closes; nimbus ending first fails
+// the test at once rather than at the test's timeout.
+func (p *ptySession) interruptWhen(held <-chan struct{}) {
+	p.t.Helper()
+	select {
+	case <-held:
+	case <-p.done:
+		p.t.Fatalf("nimbus ended before the held request:\n%s", p.screen())
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// runPiped runs nimbus with its output in pipes (CI logs), sends SIGINT
+// once held closes, and returns its exit code and output.
+func runPiped(t *testing.T, env []string, held <-chan struct{}, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	nimbus, err := exec.LookPath("nimbus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command(nimbus, args...)
+	c.Env, c.Dir = env, t.TempDir()
+	var out, errOut bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errOut
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- c.Wait() }()
+	select {
+	case <-held:
+		if err := c.Process.Signal(syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		err = <-waited
+	case err = <-waited:
+		t.Fatalf("nimbus ended before the held request: %v\n%s%s", err, out.String(), errOut.String())
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), out.String(), errOut.String()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, out.String(), errOut.String()
+}
+
+// In CI logs and with --json, the same run: exit 130; the held failure
+// is said once (a line in the log; with --json its failed event on
+// stdout, which stays whole NDJSON) and stderr's last word is the
+// interruption (with --json, one error object and nothing else).
+func TestRunHeldFailureThenInterruptPiped(t *testing.T) {
+	args := []string{"sandbox", "run", "--id", "job-held", "--download", "nothing.txt", "--download", "second.txt", "--", "echo two > second.txt"}
+	url, srv, held := holdingWorker(t, "readFileBytes", "second.txt")
+	code, _, stderr := runPiped(t, runEnv(t, url, srv), held, args...)
+	want := "Sandbox job-held\n✗ download failed: /home/user/nothing.txt: no such file or directory in the sandbox\n"
+	if code != 130 || !strings.HasPrefix(stderr, want) || strings.Count(stderr, "nothing.txt") != 1 || !strings.HasSuffix(stderr, "\n{\"error\":\"interrupted\",\"code\":\"E_INTERRUPTED\"}\n") {
+		t.Fatalf("exit %d, stderr:\n%s\nwant 130 and it to start with:\n%s", code, stderr, want)
+	}
+
+	url, srv, held = holdingWorker(t, "readFileBytes", "second.txt")
+	code, stdout, stderr := runPiped(t, runEnv(t, url, srv), held, append([]string{"--json"}, args...)...)
+	if code != 130 || !regexp.MustCompile(`^\{"error":"interrupted","code":"E_INTERRUPTED"[^\n]*\}\n$`).MatchString(stderr) {
+		t.Fatalf("--json: exit %d, stderr %q; want 130 and one E_INTERRUPTED object", code, stderr)
+	}
+	var failures, results int
+	for _, line := range strings.Split(strings.TrimSuffix(stdout, "\n"), "\n") {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("stdout line %q: %v\n%s", line, err, stdout)
+		}
+		if e["phase"] == "download" && e["status"] == "failed" && e["code"] == "E_NOT_FOUND" {
+			failures++
+		}
+		if e["type"] == "result" && e["interrupted"] == "SIGINT" {
+			results++
+		}
+	}
+	if failures != 1 || results != 1 || !strings.Contains(stdout, `"failed":["download"`) {
+		t.Fatalf("--json: want one E_NOT_FOUND download failure and an interrupted result:\n%s", stdout)
+	}
+}
