@@ -174,7 +174,35 @@ func TestRunHeldFailureThenInterruptPiped(t *testing.T) {
 			results++
 		}
 	}
-	if failures != 1 || results != 1 || !strings.Contains(stdout, `"failed":["download"`) {
+	// The download Ctrl-C cut short says so, and is no failure of the
+	// phase: "failed" lists the one that did fail.
+	if failures != 1 || results != 1 || !strings.Contains(stdout, `"failed":["download"],`) || strings.Contains(stdout, "context canceled") ||
+		!strings.Contains(stdout, `"remote":"/home/user/second.txt","interrupted":"SIGINT","error":"interrupted by SIGINT","code":"E_INTERRUPTED"}`) {
 		t.Fatalf("--json: want one E_NOT_FOUND download failure and an interrupted result:\n%s", stdout)
+	}
+}
+
+// Ctrl-C during an upload: exit 130, nothing run, the sandbox destroyed;
+// with --json the upload's failed event says it was interrupted, as an
+// interrupted command's does, not "context canceled" with no code, and
+// the result lists no failed phase (the interruption is no failure of
+// the upload: "interrupted" says what happened).
+func TestRunInterruptedUpload(t *testing.T) {
+	proj := filepath.Join(t.TempDir(), "proj")
+	if err := os.MkdirAll(proj, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(proj, "input.txt"), []byte("the input\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url, srv, held := holdingWorker(t, "writeFile", "input.txt")
+	code, stdout, stderr := runPiped(t, runEnv(t, url, srv), held, "sandbox", "run", "--json", "--id", "job-up", "--upload", proj, "--", "echo never")
+	if code != 130 || stderr != "{\"error\":\"interrupted\",\"code\":\"E_INTERRUPTED\"}\n" {
+		t.Fatalf("exit %d, stderr %q; want 130 and one E_INTERRUPTED object", code, stderr)
+	}
+	if !strings.Contains(stdout, `{"type":"phase","phase":"upload","status":"failed","local":"`+proj+`","remote":"/home/user","files":0,"bytes":0,"interrupted":"SIGINT","error":"interrupted by SIGINT","code":"E_INTERRUPTED"}`) ||
+		!strings.Contains(stdout, `{"type":"result","id":"job-up","ran":false,"exitCode":null,"interrupted":"SIGINT","destroyed":true,"reached":true}`) ||
+		strings.Contains(stdout, "never") {
+		t.Fatalf("stdout:\n%s", stdout)
 	}
 }

@@ -85,12 +85,12 @@ the command's {"type":"stdout"|"stderr","data":…} and {"type":"exit",…},
 and finally {"type":"result","id":…,"ran":…,"exitCode":…,"destroyed":…,
 "reached":…}. "exitCode" is null when the command did not run to an exit
 code (a failed upload or runtime, an interruption); an interrupted step has
-"interrupted":"SIGINT" or "SIGTERM" in the result and in its exec
-"failed" event. "reached" is false when no request of the run reached the
-sandbox (the Worker refused them all, or none was sent): it was never
-created, so with "destroyed":false there is nothing to destroy; with
-"reached":true and "destroyed":false it may be left: run nimbus sandbox
-destroy ID.
+"interrupted":"SIGINT" or "SIGTERM" in the result and in the "failed"
+event of the phase it cut short. "reached" is false when no request of the
+run reached the sandbox (the Worker refused them all, or none was sent): it
+was never created, so with "destroyed":false there is nothing to destroy;
+with "reached":true and "destroyed":false it may be left: run nimbus
+sandbox destroy ID.
 
 COMMAND is one shell script when it is a single argument (quote it:
 -- 'npm ci && npm run build'); several arguments are each quoted and run as

@@ -261,6 +261,12 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		}
 	}
 	fail := func(phase string, err error) {
+		if err == ctx.Err() {
+			// A step cut short by the interruption (see failedIn),
+			// which Result.Interrupted and Run's error say: no failure
+			// of its phase.
+			return
+		}
 		res.Failed = append(res.Failed, phase)
 		if res.Err == nil {
 			res.Err = err
@@ -320,8 +326,9 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 			}
 		}
 		if err != nil {
-			fail(PhaseRuntime, err)
-			emit(failed(Event{Phase: PhaseRuntime, Runtime: strings.Join(spec.Runtimes, ",")}, err))
+			ev := failedIn(ctx, Event{Phase: PhaseRuntime, Runtime: strings.Join(spec.Runtimes, ",")}, err)
+			fail(PhaseRuntime, ev.Err)
+			emit(ev)
 			return res, nil
 		}
 		emit(Event{Phase: PhaseRuntime, Status: StatusDone, Runtime: strings.Join(spec.Runtimes, ",")})
@@ -334,10 +341,7 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 	reach(err)
 	if err != nil {
 		if ctx.Err() != nil {
-			ev := failed(Event{Phase: PhaseExec, Command: spec.Command, Cwd: cwd}, ctx.Err())
-			ev.Interrupted = Interruption(ctx)
-			ev.Code, ev.Error = CodeInterrupted, "interrupted by "+ev.Interrupted
-			emit(ev)
+			emit(failedIn(ctx, Event{Phase: PhaseExec, Command: spec.Command, Cwd: cwd}, err))
 			return res, nil
 		}
 		fail(PhaseExec, err)
@@ -366,7 +370,8 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 	return res, nil
 }
 
-// CodeInterrupted is the code of the exec event of an interrupted job.
+// CodeInterrupted is the code of the failed event of the step an
+// interruption cut short (see failedIn).
 const CodeInterrupted = "E_INTERRUPTED"
 
 // Interruption names what ended ctx: the signal ("SIGINT", "SIGTERM") when
@@ -432,6 +437,21 @@ func failed(e Event, err error) Event {
 	return e
 }
 
+// failedIn is failed for a step of the job: one that ctx's end cut short
+// is said as such ("interrupted", E_INTERRUPTED), whatever the cut left
+// as its error ("context canceled", a half-done tree). Its Err is then
+// ctx's, which the step returns, so that Run does not count the step as a
+// failure of its phase.
+func failedIn(ctx context.Context, e Event, err error) Event {
+	if ctx.Err() == nil {
+		return failed(e, err)
+	}
+	e = failed(e, ctx.Err())
+	e.Interrupted = Interruption(ctx)
+	e.Code, e.Error = CodeInterrupted, "interrupted by "+e.Interrupted
+	return e
+}
+
 func summaryEvent(e Event, s *transfer.Summary) Event {
 	if s != nil {
 		files, bytes := s.Files, s.Bytes
@@ -479,8 +499,9 @@ func upload(ctx context.Context, sb *sc.Sandbox, u Upload, o transfer.Options, e
 	// (unless it appeared since the Stat above, and then it was sent).
 	sent = statErr == nil || err == nil
 	if err != nil {
-		emit(failed(summaryEvent(ev, sum), err))
-		return "", sent, err
+		ev = failedIn(ctx, summaryEvent(ev, sum), err)
+		emit(ev)
+		return "", sent, ev.Err
 	}
 	ev.Status = StatusDone
 	emit(summaryEvent(ev, sum))
@@ -646,8 +667,9 @@ func download(ctx context.Context, sb *sc.Sandbox, d Download, cwd string, o tra
 		sum, err = transfer.Download(ctx, sb, remote, local, o) // reports a missing artifact
 	}
 	if err != nil {
-		emit(failed(summaryEvent(ev, sum), err))
-		return err
+		ev = failedIn(ctx, summaryEvent(ev, sum), err)
+		emit(ev)
+		return ev.Err
 	}
 	ev.Status = StatusDone
 	emit(summaryEvent(ev, sum))
