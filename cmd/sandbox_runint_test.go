@@ -21,19 +21,29 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/sandboxtest"
 )
 
-// holdingWorker is the local backend (package sandboxtest) behind one
-// fault: the first request for op whose body mentions arg is held until
-// the client gives it up, after closing the returned channel. The test
-// sends its signal when the channel closes, so the signal, not a timer,
-// is what ends the request: the interruption lands in that phase every
-// time.
-func holdingWorker(t *testing.T, op, arg string) (url string, srv *sandboxtest.Server, held <-chan struct{}) {
+// hold is one request a holdingWorker holds: the first for op whose body
+// mentions arg. held closes when it arrives; it then waits for release
+// (and goes on to the backend) or for the client to give it up.
+type hold struct {
+	op, arg       string
+	held, release chan struct{}
+	once          sync.Once
+}
+
+func newHold(op, arg string) *hold {
+	return &hold{op: op, arg: arg, held: make(chan struct{}), release: make(chan struct{})}
+}
+
+// holdingWorker is the local backend (package sandboxtest) behind faults:
+// each of holds holds its request until released or given up. The test
+// sends its signal when a held channel closes, so the signal, not a
+// timer, is what ends the request: the interruption lands in that phase
+// every time.
+func holdingWorker(t *testing.T, holds ...*hold) (url string, srv *sandboxtest.Server) {
 	t.Helper()
 	srv = sandboxtest.New(sandboxtest.Options{})
 	t.Cleanup(srv.Close)
 	inner := srv.Config.Handler
-	ch := make(chan struct{})
-	var once sync.Once
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -41,19 +51,25 @@ func holdingWorker(t *testing.T, op, arg string) (url string, srv *sandboxtest.S
 			Op string `json:"op"`
 		}
 		_ = json.Unmarshal(body, &call)
-		if call.Op == op && bytes.Contains(body, []byte(arg)) {
-			hold := false
-			once.Do(func() { hold = true })
-			if hold {
-				close(ch)
-				<-r.Context().Done()
-				return
+		for _, h := range holds {
+			if call.Op != h.op || !bytes.Contains(body, []byte(h.arg)) {
+				continue
+			}
+			first := false
+			h.once.Do(func() { first = true })
+			if first {
+				close(h.held)
+				select {
+				case <-r.Context().Done():
+					return
+				case <-h.release:
+				}
 			}
 		}
 		inner.ServeHTTP(w, r)
 	}))
 	t.Cleanup(front.Close)
-	return front.URL, srv, ch
+	return front.URL, srv
 }
 
 // runEnv is the environment of a nimbus that talks to the worker at url
@@ -71,10 +87,11 @@ func runEnv(t *testing.T, url string, srv *sandboxtest.Server) []string {
 // error (130), and the held failure is still said, once, where it
 // happened: before the sandbox is destroyed, not after.
 func TestRunHeldFailureThenInterrupt(t *testing.T) {
-	url, srv, held := holdingWorker(t, "readFileBytes", "second.txt")
+	second := newHold("readFileBytes", "second.txt")
+	url, srv := holdingWorker(t, second)
 	p := startPTY(t, runEnv(t, url, srv), "sandbox", "run", "--id", "job-held",
 		"--download", "nothing.txt", "--download", "second.txt", "--", "echo two > second.txt")
-	p.interruptWhen(held)
+	p.interruptWhen(second.held)
 	code := p.exit()
 	s := p.screen()
 	if code != 130 {
@@ -149,15 +166,17 @@ func runPiped(t *testing.T, env []string, held <-chan struct{}, args ...string) 
 // interruption (with --json, one error object and nothing else).
 func TestRunHeldFailureThenInterruptPiped(t *testing.T) {
 	args := []string{"sandbox", "run", "--id", "job-held", "--download", "nothing.txt", "--download", "second.txt", "--", "echo two > second.txt"}
-	url, srv, held := holdingWorker(t, "readFileBytes", "second.txt")
-	code, _, stderr := runPiped(t, runEnv(t, url, srv), held, args...)
+	second := newHold("readFileBytes", "second.txt")
+	url, srv := holdingWorker(t, second)
+	code, _, stderr := runPiped(t, runEnv(t, url, srv), second.held, args...)
 	want := "Sandbox job-held\n✗ download failed: /home/user/nothing.txt: no such file or directory in the sandbox\n"
 	if code != 130 || !strings.HasPrefix(stderr, want) || strings.Count(stderr, "nothing.txt") != 1 || !strings.HasSuffix(stderr, "\n{\"error\":\"interrupted\",\"code\":\"E_INTERRUPTED\"}\n") {
 		t.Fatalf("exit %d, stderr:\n%s\nwant 130 and it to start with:\n%s", code, stderr, want)
 	}
 
-	url, srv, held = holdingWorker(t, "readFileBytes", "second.txt")
-	code, stdout, stderr := runPiped(t, runEnv(t, url, srv), held, append([]string{"--json"}, args...)...)
+	second = newHold("readFileBytes", "second.txt")
+	url, srv = holdingWorker(t, second)
+	code, stdout, stderr := runPiped(t, runEnv(t, url, srv), second.held, append([]string{"--json"}, args...)...)
 	if code != 130 || !regexp.MustCompile(`^\{"error":"interrupted","code":"E_INTERRUPTED"[^\n]*\}\n$`).MatchString(stderr) {
 		t.Fatalf("--json: exit %d, stderr %q; want 130 and one E_INTERRUPTED object", code, stderr)
 	}
@@ -195,8 +214,9 @@ func TestRunInterruptedUpload(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(proj, "input.txt"), []byte("the input\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	url, srv, held := holdingWorker(t, "writeFile", "input.txt")
-	code, stdout, stderr := runPiped(t, runEnv(t, url, srv), held, "sandbox", "run", "--json", "--id", "job-up", "--upload", proj, "--", "echo never")
+	write := newHold("writeFile", "input.txt")
+	url, srv := holdingWorker(t, write)
+	code, stdout, stderr := runPiped(t, runEnv(t, url, srv), write.held, "sandbox", "run", "--json", "--id", "job-up", "--upload", proj, "--", "echo never")
 	if code != 130 || stderr != "{\"error\":\"interrupted\",\"code\":\"E_INTERRUPTED\"}\n" {
 		t.Fatalf("exit %d, stderr %q; want 130 and one E_INTERRUPTED object", code, stderr)
 	}
@@ -204,5 +224,32 @@ func TestRunInterruptedUpload(t *testing.T) {
 		!strings.Contains(stdout, `{"type":"result","id":"job-up","ran":false,"exitCode":null,"interrupted":"SIGINT","destroyed":true,"reached":true}`) ||
 		strings.Contains(stdout, "never") {
 		t.Fatalf("stdout:\n%s", stdout)
+	}
+}
+
+// A second Ctrl-C, during the destroy the first one left to run, does not
+// cut it short (the sandbox would be left), but it is not ignored without
+// a word either: nimbus says it is still destroying the sandbox, which one
+// a nimbus stopped now would leave, and how to delete it.
+func TestRunSecondInterruptDuringDestroy(t *testing.T) {
+	second, destroy := newHold("readFileBytes", "second.txt"), newHold("destroy", "")
+	url, srv := holdingWorker(t, second, destroy)
+	p := startPTY(t, runEnv(t, url, srv), "sandbox", "run", "--id", "job-twice",
+		"--download", "second.txt", "--", "echo two > second.txt")
+	p.interruptWhen(second.held)
+	p.interruptWhen(destroy.held)
+	p.expect(`still destroying sandbox job-twice \(at most 30s\); stopped now, nimbus would leave it: nimbus sandbox destroy job-twice`)
+	close(destroy.release)
+	code := p.exit()
+	s := p.screen()
+	if code != 130 || !strings.Contains(s, "✓ Destroyed job-twice") || strings.Contains(s, "was not destroyed") {
+		t.Fatalf("exit %d, want 130 and the sandbox destroyed:\n%s", code, s)
+	}
+	destroyed := false
+	for _, r := range srv.Requests() {
+		destroyed = destroyed || r.Op == "destroy" && r.Status == http.StatusOK
+	}
+	if !destroyed {
+		t.Fatalf("the Worker answered no destroy:\n%s", s)
 	}
 }

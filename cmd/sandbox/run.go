@@ -206,9 +206,19 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 		fmt.Fprint(ios.ErrOut, held)
 		held = ""
 	}
+	endWatch := func() {}
 	onEvent := func(e job.Event) {
-		if e.Phase == job.PhaseDestroy && e.Status == job.StatusStart && ctx.Err() != nil {
-			sayHeld()
+		if e.Phase == job.PhaseDestroy {
+			endWatch()
+			endWatch = func() {}
+			if e.Status == job.StatusStart && ctx.Err() != nil {
+				sayHeld()
+			}
+			if e.Status == job.StatusStart && events == nil {
+				endWatch = watchDestroy(ctx, func() {
+					fmt.Fprintf(ios.ErrOut, "%s still destroying sandbox %s (at most %s); stopped now, nimbus would leave it: nimbus sandbox destroy %s\n", st.WarningIcon(), e.ID, job.DestroyTimeout, e.ID)
+				})
+			}
 		}
 		// With --json too: a skipped entry is then a W_TRANSFER_SKIPPED
 		// warning on stderr, as cp -r and sync give, not nothing.
@@ -284,6 +294,7 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 		fmt.Fprintf(ios.ErrOut, "Sandbox %s\n", sb.ID())
 	}
 	res, err := job.Run(ctx, sb, spec, onEvent, stdout, stderr)
+	endWatch()
 	if prog != nil {
 		prog.Close()
 	}
@@ -333,6 +344,42 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 		return ce
 	}
 	return nil
+}
+
+// watchDestroy calls say on each Ctrl-C (or SIGTERM) the destroy gets: it
+// goes on (a signal cannot cut it short, see cmd's interrupts), and
+// without a word the person pressing Ctrl-C again and again would stop
+// nimbus some other way, leaving the sandbox without knowing which. The
+// returned function ends the watch, once say is done.
+func watchDestroy(ctx context.Context, say func()) (end func()) {
+	quit, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		if ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+				say()
+			case <-quit:
+				return
+			}
+		}
+		var sigs interface{ Later() <-chan os.Signal }
+		if !errors.As(context.Cause(ctx), &sigs) {
+			return
+		}
+		for {
+			select {
+			case <-sigs.Later():
+				say()
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-finished
+	}
 }
 
 func counts(e job.Event) string {
