@@ -201,7 +201,7 @@ func TestRunHeldFailureThenInterruptPiped(t *testing.T) {
 	}
 }
 
-// Ctrl-C during an upload: exit 130, nothing run, the sandbox destroyed;
+// Ctrl-C during an upload (or a runtime install): exit 130, nothing run, the sandbox destroyed;
 // with --json the upload's failed event says it was interrupted, as an
 // interrupted command's does, not "context canceled" with no code, and
 // the result lists no failed phase (the interruption is no failure of
@@ -224,6 +224,16 @@ func TestRunInterruptedUpload(t *testing.T) {
 		!strings.Contains(stdout, `{"type":"result","id":"job-up","ran":false,"exitCode":null,"interrupted":"SIGINT","destroyed":true,"reached":true}`) ||
 		strings.Contains(stdout, "never") {
 		t.Fatalf("stdout:\n%s", stdout)
+	}
+
+	// So does a runtime install.
+	install := newHold("ensureRuntimes", "python")
+	url, srv = holdingWorker(t, install)
+	code, stdout, stderr = runPiped(t, runEnv(t, url, srv), install.held, "sandbox", "run", "--json", "--id", "job-rt", "--runtime", "python", "--", "echo never")
+	if code != 130 || stderr != "{\"error\":\"interrupted\",\"code\":\"E_INTERRUPTED\"}\n" ||
+		!strings.Contains(stdout, `{"type":"phase","phase":"runtime","status":"failed","runtime":"python","interrupted":"SIGINT","error":"interrupted by SIGINT","code":"E_INTERRUPTED"}`) ||
+		!strings.Contains(stdout, `{"type":"result","id":"job-rt","ran":false,"exitCode":null,"interrupted":"SIGINT","destroyed":true,"reached":true}`) {
+		t.Fatalf("runtime: exit %d, stderr %q, stdout:\n%s", code, stderr, stdout)
 	}
 }
 
