@@ -55,19 +55,33 @@ func MainWith(f *cmdutil.Factory) int {
 //
 // The cause of the cancellation names the signal, so that an interrupted
 // command exits 128+N as a shell reports it (130 for SIGINT, 143 for
-// SIGTERM). Only the first signal cancels; later ones are swallowed while
-// the command cleans up (bounded by its own timeouts), so a second Ctrl-C
-// cannot cut a sandbox's destroy short.
+// SIGTERM). Only the first signal cancels; later ones do not stop the
+// command while it cleans up (bounded by its own timeouts), so a second
+// Ctrl-C cannot cut a sandbox's destroy short: the cause passes them on
+// (Later), for the command to say what it is still doing.
 func interrupts(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
+	later := make(chan os.Signal, 1)
 	go func() {
 		select {
 		case s := <-sigs:
-			cancel(signalCause{s})
+			cancel(signalCause{s, later})
 		case <-done:
+			return
+		}
+		for {
+			select {
+			case s := <-sigs:
+				select {
+				case later <- s:
+				default: // one not yet taken says enough
+				}
+			case <-done:
+				return
+			}
 		}
 	}()
 	return ctx, func() {
@@ -78,13 +92,20 @@ func interrupts(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 // signalCause is the cause of a context cancelled by a signal.
-type signalCause struct{ sig os.Signal }
+type signalCause struct {
+	sig   os.Signal
+	later chan os.Signal
+}
 
 func (s signalCause) Error() string { return "interrupted by " + s.sig.String() }
 
 // Signal returns the signal, for commands that report it (sandbox run's
 // "interrupted").
 func (s signalCause) Signal() os.Signal { return s.sig }
+
+// Later delivers the signals that arrive after the first, which do not
+// stop the command.
+func (s signalCause) Later() <-chan os.Signal { return s.later }
 
 // signalExit makes an interrupted command's error exit 128+N for the
 // signal that cancelled ctx (only SIGTERM differs from the 130 commands

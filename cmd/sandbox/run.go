@@ -85,12 +85,12 @@ the command's {"type":"stdout"|"stderr","data":…} and {"type":"exit",…},
 and finally {"type":"result","id":…,"ran":…,"exitCode":…,"destroyed":…,
 "reached":…}. "exitCode" is null when the command did not run to an exit
 code (a failed upload or runtime, an interruption); an interrupted step has
-"interrupted":"SIGINT" or "SIGTERM" in the result and in its exec
-"failed" event. "reached" is false when no request of the run reached the
-sandbox (the Worker refused them all, or none was sent): it was never
-created, so with "destroyed":false there is nothing to destroy; with
-"reached":true and "destroyed":false it may be left: run nimbus sandbox
-destroy ID.
+"interrupted":"SIGINT" or "SIGTERM" in the result and in the "failed"
+event of the phase it cut short. "reached" is false when no request of the
+run reached the sandbox (the Worker refused them all, or none was sent): it
+was never created, so with "destroyed":false there is nothing to destroy;
+with "reached":true and "destroyed":false it may be left: run nimbus
+sandbox destroy ID.
 
 COMMAND is one shell script when it is a single argument (quote it:
 -- 'npm ci && npm run build'); several arguments are each quoted and run as
@@ -194,14 +194,32 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 	// The first failure of nimbus is the error it exits with (rendered
 	// once, at the end) unless the command failed, whose status wins:
 	// its "✗ PHASE failed" line is held back so that the error is not
-	// said twice, and printed only if the run ends otherwise (an
-	// interruption after it).
+	// said twice, and printed only if the run ends otherwise: interrupted
+	// after it, which job.Run has decided when the destroy starts, so the
+	// line comes then, in its place above the destroy's.
 	var (
 		failedBefore bool
 		cmdFailed    bool
 		held         string
 	)
+	sayHeld := func() {
+		fmt.Fprint(ios.ErrOut, held)
+		held = ""
+	}
+	endWatch := func() {}
 	onEvent := func(e job.Event) {
+		if e.Phase == job.PhaseDestroy {
+			endWatch()
+			endWatch = func() {}
+			if e.Status == job.StatusStart && ctx.Err() != nil {
+				sayHeld()
+			}
+			if e.Status == job.StatusStart && events == nil {
+				endWatch = watchDestroy(ctx, func() {
+					fmt.Fprintf(ios.ErrOut, "%s still destroying sandbox %s (at most %s); stopped now, nimbus would leave it: nimbus sandbox destroy %s\n", st.WarningIcon(), e.ID, job.DestroyTimeout, e.ID)
+				})
+			}
+		}
 		// With --json too: a skipped entry is then a W_TRANSFER_SKIPPED
 		// warning on stderr, as cp -r and sync give, not nothing.
 		transferStart := (e.Phase == job.PhaseUpload || e.Phase == job.PhaseDownload) && e.Status == job.StatusStart
@@ -276,13 +294,15 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 		fmt.Fprintf(ios.ErrOut, "Sandbox %s\n", sb.ID())
 	}
 	res, err := job.Run(ctx, sb, spec, onEvent, stdout, stderr)
+	endWatch()
 	if prog != nil {
 		prog.Close()
 	}
-	if held != "" && err != nil {
+	if err != nil {
 		// The interruption is the error now: the failure before it
-		// would go unsaid.
-		fmt.Fprint(ios.ErrOut, held)
+		// would go unsaid (with --keep there was no destroy to say it
+		// before).
+		sayHeld()
 	}
 	if res != nil && (res.Destroyed || !res.Reached) {
 		// Destroyed, or never created: the ledger has nothing left to
@@ -324,6 +344,42 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 		return ce
 	}
 	return nil
+}
+
+// watchDestroy calls say on each Ctrl-C (or SIGTERM) the destroy gets: it
+// goes on (a signal cannot cut it short, see cmd's interrupts), and
+// without a word the person pressing Ctrl-C again and again would stop
+// nimbus some other way, leaving the sandbox without knowing which. The
+// returned function ends the watch, once say is done.
+func watchDestroy(ctx context.Context, say func()) (end func()) {
+	quit, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		if ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+				say()
+			case <-quit:
+				return
+			}
+		}
+		var sigs interface{ Later() <-chan os.Signal }
+		if !errors.As(context.Cause(ctx), &sigs) {
+			return
+		}
+		for {
+			select {
+			case <-sigs.Later():
+				say()
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-finished
+	}
 }
 
 func counts(e job.Event) string {

@@ -241,8 +241,11 @@ type Result struct {
 // Run runs the job in sb. The command's output goes to stdout and stderr
 // as it arrives; phases go to events (which may be nil). Run returns an
 // error only when ctx ended (the sandbox is destroyed all the same); every
-// other failure is in the Result.
-func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), stdout, stderr io.Writer) (*Result, error) {
+// other failure is in the Result. Whether it did is decided once, after
+// the destroy's start event: a caller that finds ctx ended on that event
+// (to say, before the destroy, what it held back for the final error)
+// always gets ctx's error from Run.
+func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), stdout, stderr io.Writer) (res *Result, err error) {
 	if events == nil {
 		events = func(Event) {}
 	}
@@ -250,7 +253,7 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		e.Type = "phase"
 		events(e)
 	}
-	res := &Result{ID: sb.ID()}
+	res = &Result{ID: sb.ID()}
 	// reach records the outcome of a step that sent requests.
 	reach := func(err error) {
 		if err == nil || !sc.NeverReached(err) {
@@ -258,16 +261,29 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		}
 	}
 	fail := func(phase string, err error) {
+		if err == ctx.Err() {
+			// A step cut short by the interruption (see failedIn),
+			// which Result.Interrupted and Run's error say: no failure
+			// of its phase.
+			return
+		}
 		res.Failed = append(res.Failed, phase)
 		if res.Err == nil {
 			res.Err = err
 		}
 	}
+	interrupted := func() {
+		if ctx.Err() != nil {
+			res.Interrupted, err = Interruption(ctx), ctx.Err()
+		}
+	}
 	defer func() {
 		if spec.Keep {
+			interrupted()
 			return
 		}
 		emit(Event{Phase: PhaseDestroy, Status: StatusStart, ID: sb.ID()})
+		interrupted()
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DestroyTimeout)
 		defer cancel()
 		if _, err := sb.Destroy(dctx, DestroyReason); err != nil {
@@ -278,11 +294,6 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		res.Destroyed = true
 		emit(Event{Phase: PhaseDestroy, Status: StatusDone, ID: sb.ID()})
 	}()
-	defer func() {
-		if ctx.Err() != nil {
-			res.Interrupted = Interruption(ctx)
-		}
-	}()
 
 	cwd := sb.Root()
 	for i, u := range spec.Uploads {
@@ -292,7 +303,7 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		}
 		if err != nil {
 			fail(PhaseUpload, err)
-			return res, ctx.Err()
+			return res, nil
 		}
 		if i == 0 {
 			cwd = dst
@@ -315,9 +326,10 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 			}
 		}
 		if err != nil {
-			fail(PhaseRuntime, err)
-			emit(failed(Event{Phase: PhaseRuntime, Runtime: strings.Join(spec.Runtimes, ",")}, err))
-			return res, ctx.Err()
+			ev := failedIn(ctx, Event{Phase: PhaseRuntime, Runtime: strings.Join(spec.Runtimes, ",")}, err)
+			fail(PhaseRuntime, ev.Err)
+			emit(ev)
+			return res, nil
 		}
 		emit(Event{Phase: PhaseRuntime, Status: StatusDone, Runtime: strings.Join(spec.Runtimes, ",")})
 	}
@@ -329,11 +341,8 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 	reach(err)
 	if err != nil {
 		if ctx.Err() != nil {
-			ev := failed(Event{Phase: PhaseExec, Command: spec.Command, Cwd: cwd}, ctx.Err())
-			ev.Interrupted = Interruption(ctx)
-			ev.Code, ev.Error = CodeInterrupted, "interrupted by "+ev.Interrupted
-			emit(ev)
-			return res, ctx.Err()
+			emit(failedIn(ctx, Event{Phase: PhaseExec, Command: spec.Command, Cwd: cwd}, err))
+			return res, nil
 		}
 		fail(PhaseExec, err)
 		emit(failed(Event{Phase: PhaseExec, Command: spec.Command, Cwd: cwd}, err))
@@ -350,7 +359,7 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 	links := &createdLinks{}
 	for _, d := range spec.Downloads {
 		if ctx.Err() != nil {
-			return res, ctx.Err()
+			return res, nil
 		}
 		err := download(ctx, sb, d, cwd, spec.Transfer, emit, links)
 		reach(err)
@@ -358,10 +367,11 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 			fail(PhaseDownload, err)
 		}
 	}
-	return res, ctx.Err()
+	return res, nil
 }
 
-// CodeInterrupted is the code of the exec event of an interrupted job.
+// CodeInterrupted is the code of the failed event of the step an
+// interruption cut short (see failedIn).
 const CodeInterrupted = "E_INTERRUPTED"
 
 // Interruption names what ended ctx: the signal ("SIGINT", "SIGTERM") when
@@ -427,6 +437,21 @@ func failed(e Event, err error) Event {
 	return e
 }
 
+// failedIn is failed for a step of the job: one that ctx's end cut short
+// is said as such ("interrupted", E_INTERRUPTED), whatever the cut left
+// as its error ("context canceled", a half-done tree). Its Err is then
+// ctx's, which the step returns, so that Run does not count the step as a
+// failure of its phase.
+func failedIn(ctx context.Context, e Event, err error) Event {
+	if ctx.Err() == nil {
+		return failed(e, err)
+	}
+	e = failed(e, ctx.Err())
+	e.Interrupted = Interruption(ctx)
+	e.Code, e.Error = CodeInterrupted, "interrupted by "+e.Interrupted
+	return e
+}
+
 func summaryEvent(e Event, s *transfer.Summary) Event {
 	if s != nil {
 		files, bytes := s.Files, s.Bytes
@@ -474,8 +499,9 @@ func upload(ctx context.Context, sb *sc.Sandbox, u Upload, o transfer.Options, e
 	// (unless it appeared since the Stat above, and then it was sent).
 	sent = statErr == nil || err == nil
 	if err != nil {
-		emit(failed(summaryEvent(ev, sum), err))
-		return "", sent, err
+		ev = failedIn(ctx, summaryEvent(ev, sum), err)
+		emit(ev)
+		return "", sent, ev.Err
 	}
 	ev.Status = StatusDone
 	emit(summaryEvent(ev, sum))
@@ -641,8 +667,9 @@ func download(ctx context.Context, sb *sc.Sandbox, d Download, cwd string, o tra
 		sum, err = transfer.Download(ctx, sb, remote, local, o) // reports a missing artifact
 	}
 	if err != nil {
-		emit(failed(summaryEvent(ev, sum), err))
-		return err
+		ev = failedIn(ctx, summaryEvent(ev, sum), err)
+		emit(ev)
+		return ev.Err
 	}
 	ev.Status = StatusDone
 	emit(summaryEvent(ev, sum))
