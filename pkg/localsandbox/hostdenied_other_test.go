@@ -1,0 +1,8 @@
+//go:build !linux
+
+package localsandbox_test
+
+// maybeServeChild serves a child backend only on Linux, where the tests
+// that need the host to deny the backend something can arrange it
+// (hostdenied_linux_test.go); elsewhere TestMain still calls it.
+func maybeServeChild() {}
