@@ -209,13 +209,15 @@ func absPath(p string) string {
 // sandboxes the server reaches and how: the client's server must see the
 // same ones, or --sandbox names a sandbox in another store (--local's
 // NIMBUS_DEV_DATA), its commands run with another isolation
-// (NIMBUS_DEV_ISOLATION) and fresh ones go to another cleanup ledger.
+// (NIMBUS_DEV_ISOLATION), its writes with another write limit
+// (NIMBUS_WRITE_LIMIT, which --local applies too) and fresh ones go to
+// another cleanup ledger.
 func carriedEnv(local bool) []string {
-	names := []string{"NIMBUS_PROFILE", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_LEDGER"}
+	names := []string{"NIMBUS_PROFILE", "NIMBUS_TENANT", "NIMBUS_SUBJECT", "NIMBUS_LEDGER", "NIMBUS_WRITE_LIMIT"}
 	if local {
 		return append(names, localdev.DataEnv, localdev.IsolationEnv)
 	}
-	return append(names, "NIMBUS_ENDPOINT", "NIMBUS_BASE_PATH", "NIMBUS_TOKEN_FILE", "NIMBUS_HTTP_TIMEOUT", "NIMBUS_WRITE_LIMIT")
+	return append(names, "NIMBUS_ENDPOINT", "NIMBUS_BASE_PATH", "NIMBUS_TOKEN_FILE", "NIMBUS_HTTP_TIMEOUT")
 }
 
 func writeJSONThen(f *cmdutil.Factory, v any, notes []string) error {
