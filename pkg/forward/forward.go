@@ -202,9 +202,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// set the transport stops counting them against MaxResponseHeaderBytes
 	// (it leaves the bound to the hook): a Worker could send them for ever.
 	// They are charged here as HTTP/2 charges header fields (name, value
-	// and 32 bytes each), plus 32 for the status line.
+	// and 32 bytes each), plus 32 for the status line, and counted: the
+	// hook sees neither a status line's text nor a value's padding, which
+	// the transport reads (up to MaxResponseHeaderBytes per answer), so
+	// the count is what bounds the bytes read over HTTP/1.1.
 	var informational int64
+	var answers int
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{Got1xxResponse: func(_ int, h textproto.MIMEHeader) error {
+		if answers++; answers > MaxInformationalAnswers {
+			return errTooManyInformational
+		}
 		informational += 32
 		for k, vs := range h {
 			for _, v := range vs {
@@ -222,6 +229,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // errInformational ends a request whose 1xx answers exceeded
 // MaxResponseHeaderBytes.
 var errInformational = errors.New("informational (1xx) answers exceeded the header bound")
+
+// MaxInformationalAnswers bounds the 1xx answers the Proxy relays before
+// a request's final answer. Browsers act on the first 103 Early Hints;
+// net/http itself takes 5 when nothing relays them. With
+// MaxResponseHeaderBytes per answer it bounds what a Worker can make the
+// forward read before answering.
+const MaxInformationalAnswers = 16
+
+// errTooManyInformational ends a request that got more than
+// MaxInformationalAnswers 1xx answers.
+var errTooManyInformational = errors.New("more informational (1xx) answers than the bound")
 
 // crossSite says why r is a browser request made by a page that is not on
 // a loopback origin, or "" when it is not one. Such a page may send
@@ -383,6 +401,9 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	if headersTooLarge(err) {
 		// The Worker was reached; what it sent is the failure.
 		msg := fmt.Sprintf("the Worker %s answered with headers of more than %d MiB", p.origin, MaxResponseHeaderBytes>>20)
+		if errors.Is(err, errTooManyInformational) || strings.Contains(err.Error(), errTooManyInformational.Error()) {
+			msg = fmt.Sprintf("the Worker %s sent more than %d informational (1xx) answers before its answer", p.origin, MaxInformationalAnswers)
+		}
 		p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: " + msg, Err: unwrapURLError(err)})
 		http.Error(w, "nimbus forward: "+msg, http.StatusBadGateway)
 		return
@@ -400,9 +421,10 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 // PROTOCOL_ERROR, which other faults of the Worker's also give: they are
 // reported as such (docs/exit-codes.md).
 func headersTooLarge(err error) bool {
-	return errors.Is(err, errInformational) ||
+	return errors.Is(err, errInformational) || errors.Is(err, errTooManyInformational) ||
 		strings.Contains(err.Error(), "server response headers exceeded") ||
-		strings.Contains(err.Error(), errInformational.Error())
+		strings.Contains(err.Error(), errInformational.Error()) ||
+		strings.Contains(err.Error(), errTooManyInformational.Error())
 }
 
 func (p *Proxy) report(r *http.Request, err error) {

@@ -100,8 +100,10 @@ func TestEndlessInformationalAnswersAreBounded(t *testing.T) {
 			return
 		}
 		w := bufio.NewWriter(c)
+		// 100 KiB each: the byte bound trips at the 11th, before the count.
+		hint := "HTTP/1.1 103 Early Hints\r\nLink: </" + strings.Repeat("a", 100<<10) + ".css>; rel=preload; as=style\r\n\r\n"
 		for {
-			if _, err := io.WriteString(w, "HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload; as=style\r\n\r\n"); err != nil {
+			if _, err := io.WriteString(w, hint); err != nil {
 				return // the forward hung up
 			}
 		}
@@ -148,14 +150,68 @@ func TestEndlessInformationalAnswersOverHTTP2(t *testing.T) {
 		OnError: func(_ *http.Request, err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }})
 	req, _ := http.NewRequestWithContext(testCtx(t), http.MethodGet, local+"/", nil)
 	resp, body := do(t, req)
-	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "headers of more than 1 MiB") {
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "more than 16 informational (1xx) answers") {
 		t.Fatalf("%d %q", resp.StatusCode, body)
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	var e *sc.Error
 	if len(reported) != 1 || !errors.As(reported[0], &e) || e.Code != forward.CodeUpstream ||
-		!strings.Contains(e.Error(), "headers of more than 1 MiB") || !strings.Contains(e.Error(), "stream error") {
+		!strings.Contains(e.Error(), "more than 16 informational (1xx) answers") || !strings.Contains(e.Error(), "stream error") {
+		t.Fatalf("reported %v", reported)
+	}
+}
+
+// TestInformationalAnswersAreCounted: the Proxy's trace hook sees a 1xx
+// answer's header fields but not its status line's text, which the
+// transport reads too (up to MaxResponseHeaderBytes per answer, its count
+// starting again after each): a Worker sending 60 KiB of status text in
+// each 103 made the forward read without end, 256 MiB in the review's
+// run. The count of 1xx answers ends it.
+func TestInformationalAnswersAreCounted(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	written := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { written <- n }()
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		hint := "HTTP/1.1 103 " + strings.Repeat("x", 60<<10) + "\r\n\r\n"
+		// 4,096 answers (240 MiB) if nothing stops them; then the
+		// connection closes, which the old code reported as "cannot reach".
+		for ; n < 4096; n++ {
+			if _, err := io.WriteString(c, hint); err != nil {
+				return // the forward hung up
+			}
+		}
+	}()
+	var mu sync.Mutex
+	var reported []error
+	local := forwardTo(t, forward.Options{Endpoint: "http://" + ln.Addr().String(), SandboxID: "job-1", Port: 3000,
+		OnError: func(_ *http.Request, err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }})
+	req, _ := http.NewRequestWithContext(testCtx(t), http.MethodGet, local+"/", nil)
+	resp, body := do(t, req)
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "more than 16 informational (1xx) answers") {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	if n := <-written; n >= 4096 {
+		t.Fatalf("the Worker wrote all %d answers", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var e *sc.Error
+	if len(reported) != 1 || !errors.As(reported[0], &e) || e.Code != forward.CodeUpstream ||
+		!strings.Contains(e.Error(), "more than 16 informational (1xx) answers") {
 		t.Fatalf("reported %v", reported)
 	}
 }
