@@ -1,0 +1,68 @@
+package localsandbox_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"runtime"
+	"testing"
+
+	"github.com/nimbus-sh/nimbus/internal/proctest"
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// TestInFlightExecHoldsOneGoroutine pins what a running command costs the
+// server in goroutines: the request's own, which waits for the command,
+// pumps its output and notices its end, and no other (issue 19: at 256
+// clients, an output pump per command was a sixth of the server's
+// goroutines, and each goroutine's stack starts at the running average).
+// The in-process transport serves each request on one goroutine and the
+// streams are read from this one, so n commands in flight should add n.
+func TestInFlightExecHoldsOneGoroutine(t *testing.T) {
+	s, err := localsandbox.New(localsandbox.Options{DataDir: t.TempDir(), Secret: secret,
+		HostEnv: []string{"PATH=" + os.Getenv("PATH")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	c, err := sc.New(sc.Options{Endpoint: "http://local.invalid", Tokens: sc.StaticToken(mint(t, "job-1", token.ScopeSandboxUse)),
+		HTTPClient: &http.Client{Transport: &localsandbox.Transport{Handler: s}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := c.Sandbox("job-1", sc.SandboxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One command first, so that what the server keeps for its life
+	// (the init pool's timer, a first init) is in the baseline.
+	run(t, sb, "true")
+	const n = 16
+	base := runtime.NumGoroutine()
+	markers := make([]string, n)
+	streams := make([]*sc.ExecStream, n)
+	for i := range n {
+		markers[i] = proctest.Marker()
+		st, err := sb.ExecStream(context.Background(), "echo ready; exec sleep "+markers[i], sc.ExecOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		streams[i] = st
+		if ch, err := st.Next(); err != nil || string(ch.Data) != "ready\n" {
+			t.Fatalf("%q %v", ch.Data, err)
+		}
+	}
+	got := runtime.NumGoroutine() - base
+	for _, st := range streams {
+		st.Close()
+	}
+	proctest.WaitGone(t, markers...)
+	// A few goroutines may come and go meanwhile (an init's reaper): a
+	// second goroutine per command would be n more.
+	if got > n+n/4 {
+		t.Fatalf("%d commands in flight hold %d goroutines (%.2f each); want 1 each, the request's", n, got, float64(got)/n)
+	}
+	t.Logf("%d commands in flight hold %d goroutines", n, got)
+}
