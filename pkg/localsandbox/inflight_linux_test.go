@@ -2,9 +2,11 @@ package localsandbox_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"testing"
 
 	"github.com/nimbus-sh/nimbus/internal/proctest"
@@ -21,21 +23,7 @@ import (
 // The in-process transport serves each request on one goroutine and the
 // streams are read from this one, so n commands in flight should add n.
 func TestInFlightExecHoldsOneGoroutine(t *testing.T) {
-	s, err := localsandbox.New(localsandbox.Options{DataDir: t.TempDir(), Secret: secret,
-		HostEnv: []string{"PATH=" + os.Getenv("PATH")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	c, err := sc.New(sc.Options{Endpoint: "http://local.invalid", Tokens: sc.StaticToken(mint(t, "job-1", token.ScopeSandboxUse)),
-		HTTPClient: &http.Client{Transport: &localsandbox.Transport{Handler: s}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sb, err := c.Sandbox("job-1", sc.SandboxOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sb := inProcessBox(t)
 	// One command first, so that what the server keeps for its life
 	// (the init pool's timer, a first init) is in the baseline.
 	run(t, sb, "true")
@@ -65,4 +53,51 @@ func TestInFlightExecHoldsOneGoroutine(t *testing.T) {
 		t.Fatalf("%d commands in flight hold %d goroutines (%.2f each); want 1 each, the request's", n, got, float64(got)/n)
 	}
 	t.Logf("%d commands in flight hold %d goroutines", n, got)
+}
+
+// TestExecStartsOneGoroutine: a command's whole round trip starts one
+// goroutine, the in-process transport's for the request; the server
+// starts none of its own per command (it started three: the pump and,
+// once the command had ended, one to wait for Wait's copies).
+func TestExecStartsOneGoroutine(t *testing.T) {
+	sb := inProcessBox(t)
+	run(t, sb, "true")
+	created := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(created)
+	before := created[0].Value.Uint64()
+	const n = 20
+	for range n {
+		if _, err := sb.Run(context.Background(), "echo out; echo err >&2", sc.ExecOptions{}, io.Discard, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	metrics.Read(created)
+	// A timer of the server's may fire meanwhile: a second goroutine per
+	// command would be n more.
+	if got := created[0].Value.Uint64() - before; got > n+n/4 {
+		t.Fatalf("%d commands started %d goroutines (%.2f each); want 1 each, the request's", n, got, float64(got)/n)
+	}
+}
+
+// inProcessBox returns a sandbox of a new server over the in-process
+// transport, which serves each request on one goroutine and starts no
+// other.
+func inProcessBox(t *testing.T) *sc.Sandbox {
+	t.Helper()
+	s, err := localsandbox.New(localsandbox.Options{DataDir: t.TempDir(), Secret: secret,
+		HostEnv: []string{"PATH=" + os.Getenv("PATH")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	c, err := sc.New(sc.Options{Endpoint: "http://local.invalid", Tokens: sc.StaticToken(mint(t, "job-1", token.ScopeSandboxUse)),
+		HTTPClient: &http.Client{Transport: &localsandbox.Transport{Handler: s}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := c.Sandbox("job-1", sc.SandboxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sb
 }

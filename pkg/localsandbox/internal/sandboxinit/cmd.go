@@ -423,21 +423,24 @@ func (c *Cmd) Wait() (Exit, error) {
 // waitCopies waits for the copying of non-file stdio, for at most
 // WaitDelay when it is set, and closes this side's pipe ends.
 func (c *Cmd) waitCopies() {
+	if c.WaitDelay <= 0 {
+		// No bound: nothing to wait for but the copies (and no
+		// goroutine to wait for them, started per command).
+		c.copying.Wait()
+		c.closeAll()
+		return
+	}
 	done := make(chan struct{})
 	go func() {
 		c.copying.Wait()
 		close(done)
 	}()
-	if c.WaitDelay > 0 {
-		t := time.NewTimer(c.WaitDelay)
-		defer t.Stop()
-		select {
-		case <-done:
-		case <-t.C:
-			c.closeAll()
-			<-done
-		}
-	} else {
+	t := time.NewTimer(c.WaitDelay)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		c.closeAll()
 		<-done
 	}
 	c.closeAll()
