@@ -236,8 +236,8 @@ func (sb *sandbox) startExec(req *execReq) (*execution, error) {
 	return x, nil
 }
 
-// wait pumps the command's output to out (kind 1 stdout, 2 stderr) from
-// one goroutine, until the command and everything it started have ended,
+// wait pumps the command's output to out (kind 1 stdout, 2 stderr), and
+// a named shell's state stream, from this goroutine, until the command and everything it started have ended,
 // and returns its exit code. Cancelling ctx or an out error kills the
 // command and everything it started. On timeout the exit code is 124 after
 // a stderr line "command timed out after <N>ms".
@@ -265,7 +265,8 @@ func (x *execution) wait(ctx context.Context, sb *sandbox, out func(kind byte, p
 	}
 	var state []byte
 	stateDone := make(chan struct{})
-	if x.stateR != nil {
+	statePumped := x.stateR != nil && x.pump.watchState(x.stateR) == nil
+	if x.stateR != nil && !statePumped {
 		go func() {
 			state = readTail(x.stateR)
 			close(stateDone)
@@ -316,6 +317,9 @@ func (x *execution) wait(ctx context.Context, sb *sandbox, out func(kind byte, p
 		ended()
 	}
 	<-stateDone
+	if statePumped {
+		state = x.pump.stateTail()
+	}
 	code := exitCode(ex)
 	if timedOut.Load() && ctx.Err() == nil {
 		_ = out(2, []byte("command timed out after "+strconv.FormatFloat(req.timeout, 'f', -1, 64)+"ms\n"))

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"strconv"
 	"testing"
 
 	"github.com/nimbus-sh/nimbus/internal/proctest"
@@ -79,10 +80,33 @@ func TestExecStartsOneGoroutine(t *testing.T) {
 	}
 }
 
+// TestNamedShellExecStartsOneGoroutine: a named shell's call reads the
+// state the shell reports (its cwd and environment) on the goroutine
+// that pumps its output, and the state still carries from call to call.
+func TestNamedShellExecStartsOneGoroutine(t *testing.T) {
+	sb := inProcessBox(t, "s1")
+	run(t, sb, "mkdir -p d && cd d && export N=0")
+	created := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(created)
+	before := created[0].Value.Uint64()
+	const n = 20
+	for range n {
+		run(t, sb, "export N=$((N+1))")
+	}
+	metrics.Read(created)
+	got := created[0].Value.Uint64() - before
+	if out := run(t, sb, `echo "$N ${PWD##*/}"`); out != strconv.Itoa(n)+" d\n" {
+		t.Fatalf("the named shell's state did not carry: %q, want %q", out, strconv.Itoa(n)+" d\n")
+	}
+	if got > n+n/4 {
+		t.Fatalf("%d calls of a named shell started %d goroutines (%.2f each); want 1 each, the request's", n, got, float64(got)/n)
+	}
+}
+
 // inProcessBox returns a sandbox of a new server over the in-process
 // transport, which serves each request on one goroutine and starts no
 // other.
-func inProcessBox(t *testing.T) *sc.Sandbox {
+func inProcessBox(t *testing.T, shell ...string) *sc.Sandbox {
 	t.Helper()
 	s, err := localsandbox.New(localsandbox.Options{DataDir: t.TempDir(), Secret: secret,
 		HostEnv: []string{"PATH=" + os.Getenv("PATH")}})
@@ -95,7 +119,11 @@ func inProcessBox(t *testing.T) *sc.Sandbox {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := c.Sandbox("job-1", sc.SandboxOptions{})
+	o := sc.SandboxOptions{}
+	if len(shell) > 0 {
+		o.ShellID = shell[0]
+	}
+	sb, err := c.Sandbox("job-1", o)
 	if err != nil {
 		t.Fatal(err)
 	}

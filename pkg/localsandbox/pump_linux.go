@@ -13,12 +13,15 @@ import (
 // tell; two goroutines racing on two pipes would not. The pipes are
 // watched by an epoll instance of their own, which is itself waited for in
 // the runtime's poller: a command waiting for output holds no thread. The
-// same instance can watch for the command's end (watchEnd), so that the
-// goroutine that waits for the command pumps its output too.
+// same instance can watch a named shell's state stream (watchState) and
+// the command's end (watchEnd), so that the goroutine that waits for the
+// command reads all of it.
 type pump struct {
 	outR, errR *os.File
 	ep         *os.File // the epoll instance, non-blocking
+	stateR     *os.File // a named shell's state stream (watchState); nil when none
 	endFd      int      // watched for the command's end; -1 when none
+	state      []byte   // the tail of the state stream read so far
 
 	// What run keeps between calls: the buffer, its size class, the
 	// pipes still open, and whether out has failed.
@@ -49,8 +52,31 @@ func newPump(outR, errR *os.File) (*pump, error) {
 	return &pump{outR: outR, errR: errR, ep: os.NewFile(uintptr(ep), "epoll"), endFd: -1, open: 2}, nil
 }
 
-// endEvent tags the end descriptor's events (0 and 1 are the pipes).
-const endEvent = 2
+// Tags of the events: stdout, stderr, the state stream, the end.
+const (
+	stateEvent = 2
+	endEvent   = 3
+)
+
+// watchState makes run read f too, a named shell's state stream, keeping
+// its tail (stateTail) instead of passing it to out.
+func (p *pump) watchState(f *os.File) error {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: stateEvent}
+	var err error
+	if cerr := p.control(func(ep int) { err = syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, int(rawFd(f)), &ev) }); cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	p.stateR = f
+	p.open++
+	return nil
+}
+
+// stateTail returns the last maxShellState bytes of the state stream,
+// once run has returned true.
+func (p *pump) stateTail() []byte { return endTail(p.state) }
 
 // watchEnd makes run return false once fd polls readable: the command has
 // ended. The pump owns fd from here on, and closes it.
@@ -111,8 +137,11 @@ func (p *pump) run(out func(kind byte, b []byte) error, fail func()) bool {
 	if err != nil {
 		return true
 	}
-	fds := [2]int{int(rawFd(p.outR)), int(rawFd(p.errR))}
-	kinds := [2]byte{1, 2}
+	fds := [3]int{int(rawFd(p.outR)), int(rawFd(p.errR)), -1}
+	if p.stateR != nil {
+		fds[stateEvent] = int(rawFd(p.stateR))
+	}
+	kinds := [3]byte{1, 2, 0}
 	if p.buf == nil {
 		p.buf = getPumpBuf(p.level)
 	}
@@ -122,7 +151,7 @@ func (p *pump) run(out func(kind byte, b []byte) error, fail func()) bool {
 			p.buf = nil
 		}
 	}()
-	var events [3]syscall.EpollEvent
+	var events [4]syscall.EpollEvent
 	for p.open > 0 {
 		var n int
 		var werr error
@@ -134,7 +163,7 @@ func (p *pump) run(out func(kind byte, b []byte) error, fail func()) bool {
 			// The cut-off, or the epoll instance failed.
 			return true
 		}
-		var ready [3]bool
+		var ready [4]bool
 		for _, ev := range events[:n] {
 			ready[ev.Fd] = true
 		}
@@ -147,7 +176,9 @@ func (p *pump) run(out func(kind byte, b []byte) error, fail func()) bool {
 			if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.EAGAIN) {
 				continue
 			}
-			if m > 0 && !p.failed {
+			if m > 0 && i == stateEvent {
+				p.state = appendTail(p.state, buf[:m])
+			} else if m > 0 && !p.failed {
 				if werr := out(kinds[i], buf[:m]); werr != nil {
 					p.failed = true
 					fail()

@@ -25,6 +25,12 @@ func (p *pump) cutOff(t time.Time) {
 
 func (p *pump) close() {}
 
+// watchState is not offered here: a named shell's state stream is read
+// on a goroutine of its own.
+func (p *pump) watchState(*os.File) error { return errors.ErrUnsupported }
+
+func (p *pump) stateTail() []byte { return nil }
+
 // watchEnd is not offered here: the command's end is waited for on a
 // goroutine of its own.
 func (p *pump) watchEnd(int) error { return errors.ErrUnsupported }
