@@ -2,12 +2,15 @@ package localsandbox_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"os"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/nimbus-sh/nimbus/internal/proctest"
@@ -100,6 +103,37 @@ func TestNamedShellExecStartsOneGoroutine(t *testing.T) {
 	}
 	if got > n+n/4 {
 		t.Fatalf("%d calls of a named shell started %d goroutines (%.2f each); want 1 each, the request's", n, got, float64(got)/n)
+	}
+}
+
+// TestExecWithInputStartsOneGoroutine: input that fits in the pipe is
+// written into it before the command starts, on the request's goroutine,
+// instead of by a goroutine per command; input larger than the pipe
+// still arrives whole, the rest copied as the command reads it.
+func TestExecWithInputStartsOneGoroutine(t *testing.T) {
+	sb := inProcessBox(t)
+	run(t, sb, "true")
+	created := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(created)
+	before := created[0].Value.Uint64()
+	const n = 20
+	in := "line 1\nline 2\n"
+	for range n {
+		r, err := sb.Exec(ctx(t), "cat", sc.ExecOptions{Stdin: &in})
+		if err != nil || r.Stdout != in {
+			t.Fatalf("%+v %v, want stdout %q", r, err, in)
+		}
+	}
+	metrics.Read(created)
+	if got := created[0].Value.Uint64() - before; got > n+n/4 {
+		t.Fatalf("%d commands with input started %d goroutines (%.2f each); want 1 each, the request's", n, got, float64(got)/n)
+	}
+	big := strings.Repeat("0123456789abcdef", 64<<10) // 1 MiB, more than a pipe holds
+	sum := sha256.Sum256([]byte(big))
+	want := hex.EncodeToString(sum[:]) + "  -\n"
+	r, err := sb.Exec(ctx(t), "sha256sum", sc.ExecOptions{Stdin: &big})
+	if err != nil || r.Stdout != want {
+		t.Fatalf("%+v %v, want %q for the input", r, err, want)
 	}
 }
 

@@ -230,6 +230,12 @@ func (c *Cmd) stdinFile() (*os.File, error) {
 		return nil, err
 	}
 	c.closers = append(c.closers, childEnd{pr}, pw)
+	if writeAhead(pw, c.Stdin) {
+		// All of it fit in the pipe: no goroutine to copy it, one per
+		// command with input.
+		_ = pw.Close()
+		return pr, nil
+	}
 	c.copying.Add(1)
 	go func() {
 		defer c.copying.Done()
