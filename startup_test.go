@@ -102,7 +102,14 @@ const (
 	// for the final error said before the destroy, the events of phases
 	// Ctrl-C cut short, the answer to a second Ctrl-C during the destroy.
 	runInterruptBinaryBytes = 8 << 10
-	maxBinaryBytes          = 11604130 + 352256 + 32<<10 + mcpSDKBinaryBytes + 40<<10 + 148<<10 + 64<<10 + 12<<10 + devFidelityBinaryBytes + runInterruptBinaryBytes // linux/amd64, -trimpath -ldflags='-s -w': before issue 15, plus issue 13, plus its progress line, plus the MCP SDK, plus the review fixes of 2026-12-04 morning, plus the afternoon's (about 120 KB measured from 760e44a: setup --env, the npm registry token, the mcp and runtime reviews, the GC floor of nimbus dev, Windows-unsafe download names, the action's stop-commands, --env for runtime and doctor), plus the evening's (61,440 bytes measured from 37ecb65: about 40 review fixes, among them the setup answer checks, the stream frame bound, exact exit codes, typo hints for flags and scopes, the publish lock of runtime sync), plus the night's (12,288 bytes measured from 1b5d7b6: the stall package shared by R2 uploads, npm and the sandbox client, the forward's header bound, the mcp stdio framer, bounded process starts, the inits' GOGC, eight CLI fixes such as W_TRANSFER_SKIPPED and the --shell/--shell-id aliases)
+	// fewerGoroutinesBinaryBytes is one goroutine per command in flight
+	// in nimbus dev (4,096 bytes measured from 5858905: the output pump
+	// also watches the command's end and a named shell's state stream,
+	// Direct mode's Wait in the poller) and short input written ahead
+	// (4,096 bytes measured from feeda65: an exec's stdin of up to 4 KiB
+	// goes into the pipe before the command starts, no copying goroutine).
+	fewerGoroutinesBinaryBytes = 8 << 10
+	maxBinaryBytes             = 11604130 + 352256 + 32<<10 + mcpSDKBinaryBytes + 40<<10 + 148<<10 + 64<<10 + 12<<10 + devFidelityBinaryBytes + runInterruptBinaryBytes + fewerGoroutinesBinaryBytes // linux/amd64, -trimpath -ldflags='-s -w': before issue 15, plus issue 13, plus its progress line, plus the MCP SDK, plus the review fixes of 2026-12-04 morning, plus the afternoon's (about 120 KB measured from 760e44a: setup --env, the npm registry token, the mcp and runtime reviews, the GC floor of nimbus dev, Windows-unsafe download names, the action's stop-commands, --env for runtime and doctor), plus the evening's (61,440 bytes measured from 37ecb65: about 40 review fixes, among them the setup answer checks, the stream frame bound, exact exit codes, typo hints for flags and scopes, the publish lock of runtime sync), plus the night's (12,288 bytes measured from 1b5d7b6: the stall package shared by R2 uploads, npm and the sandbox client, the forward's header bound, the mcp stdio framer, bounded process starts, the inits' GOGC, eight CLI fixes such as W_TRANSFER_SKIPPED and the --shell/--shell-id aliases)
 )
 
 // initExempt are packages whose init exceeds maxPackageInitByte on their

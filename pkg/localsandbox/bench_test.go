@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime/metrics"
 	"strconv"
 	"testing"
 
@@ -69,15 +70,22 @@ func BenchmarkExecStreamInProcess(b *testing.B) { benchStream(b, false) }
 func BenchmarkExecStreamHTTP(b *testing.B)      { benchStream(b, true) }
 
 // benchTrue measures one `true` round trip (start the init and /bin/sh,
-// stream, exit).
+// stream, exit). goroutines/op counts the goroutines started per round
+// trip, the client's included (over HTTP, net/http's): each starts with a
+// stack of the running average size, so they are memory at a peak.
 func benchTrue(b *testing.B, overHTTP bool, iso ...localsandbox.Isolation) {
 	sb := benchBox(b, overHTTP, iso...)
+	created := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(created)
+	before := created[0].Value.Uint64()
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := sb.Run(context.Background(), "true", sc.ExecOptions{}, io.Discard, io.Discard); err != nil {
 			b.Fatal(err)
 		}
 	}
+	metrics.Read(created)
+	b.ReportMetric(float64(created[0].Value.Uint64()-before)/float64(b.N), "goroutines/op")
 }
 
 func BenchmarkExecTrueInProcess(b *testing.B) { benchTrue(b, false) }

@@ -236,8 +236,8 @@ func (sb *sandbox) startExec(req *execReq) (*execution, error) {
 	return x, nil
 }
 
-// wait pumps the command's output to out (kind 1 stdout, 2 stderr) from
-// one goroutine, until the command and everything it started have ended,
+// wait pumps the command's output to out (kind 1 stdout, 2 stderr), and
+// a named shell's state stream, from this goroutine, until the command and everything it started have ended,
 // and returns its exit code. Cancelling ctx or an out error kills the
 // command and everything it started. On timeout the exit code is 124 after
 // a stderr line "command timed out after <N>ms".
@@ -263,14 +263,10 @@ func (x *execution) wait(ctx context.Context, sb *sandbox, out func(kind byte, p
 			cancel()
 		})
 	}
-	pumped := make(chan struct{})
-	go func() {
-		defer close(pumped)
-		x.pump.run(out, cancel)
-	}()
 	var state []byte
 	stateDone := make(chan struct{})
-	if x.stateR != nil {
+	statePumped := x.stateR != nil && x.pump.watchState(x.stateR) == nil
+	if x.stateR != nil && !statePumped {
 		go func() {
 			state = readTail(x.stateR)
 			close(stateDone)
@@ -281,18 +277,49 @@ func (x *execution) wait(ctx context.Context, sb *sandbox, out func(kind byte, p
 	// A one-shot shell ends with its command: Wait returns once whatever
 	// it started is gone too, so nothing holds the output open (without
 	// an init, only its process group is killed).
-	ex, _ := cmd.Wait()
-	if timer != nil {
-		timer.Stop()
+	var ex sandboxinit.Exit
+	waited := false
+	ended := func() {
+		ex, _ = cmd.Wait()
+		waited = true
+		if timer != nil {
+			timer.Stop()
+		}
+		// Output already written is read to the end; a process that
+		// escaped the group and holds the pipes open is cut off after a
+		// grace period.
+		x.pump.cutOff(time.Now().Add(2 * time.Second))
+		if x.stateR != nil {
+			_ = x.stateR.SetReadDeadline(time.Now().Add(2 * time.Second))
+		}
 	}
-	// Output already written is read to the end; a process that escaped
-	// the group and holds the pipes open is cut off after a grace period.
-	x.pump.cutOff(time.Now().Add(2 * time.Second))
-	if x.stateR != nil {
-		_ = x.stateR.SetReadDeadline(time.Now().Add(2 * time.Second))
+	// This goroutine pumps the output and notices the end itself, on the
+	// descriptor the init reports it on; only a command without one (no
+	// init) has a goroutine of its own block in Wait.
+	var waitDone chan struct{}
+	fd, known := cmd.EndFd()
+	switch {
+	case known:
+		ended()
+	case fd < 0 || x.pump.watchEnd(fd) != nil:
+		waitDone = make(chan struct{})
+		go func() {
+			defer close(waitDone)
+			ended()
+		}()
 	}
-	<-pumped
+	for !x.pump.run(out, cancel) {
+		ended()
+	}
+	if waitDone != nil {
+		<-waitDone
+	} else if !waited {
+		ended()
+	}
 	<-stateDone
+	if statePumped {
+		state = x.pump.stateTail()
+	}
 	code := exitCode(ex)
 	if timedOut.Load() && ctx.Err() == nil {
 		_ = out(2, []byte("command timed out after "+strconv.FormatFloat(req.timeout, 'f', -1, 64)+"ms\n"))

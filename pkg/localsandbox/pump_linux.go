@@ -12,10 +12,23 @@ import (
 // order in which the command wrote them as far as the pipes let anyone
 // tell; two goroutines racing on two pipes would not. The pipes are
 // watched by an epoll instance of their own, which is itself waited for in
-// the runtime's poller: a command waiting for output holds no thread.
+// the runtime's poller: a command waiting for output holds no thread. The
+// same instance can watch a named shell's state stream (watchState) and
+// the command's end (watchEnd), so that the goroutine that waits for the
+// command reads all of it.
 type pump struct {
 	outR, errR *os.File
 	ep         *os.File // the epoll instance, non-blocking
+	stateR     *os.File // a named shell's state stream (watchState); nil when none
+	endFd      int      // watched for the command's end; -1 when none
+	state      []byte   // the tail of the state stream read so far
+
+	// What run keeps between calls: the buffer, its size class, the
+	// pipes still open, and whether out has failed.
+	buf    []byte
+	level  int
+	open   int
+	failed bool
 }
 
 // newPump prepares the pump of outR and errR (blocking pipes, read only
@@ -36,32 +49,110 @@ func newPump(outR, errR *os.File) (*pump, error) {
 		syscall.Close(ep)
 		return nil, os.NewSyscallError("fcntl", err)
 	}
-	return &pump{outR: outR, errR: errR, ep: os.NewFile(uintptr(ep), "epoll")}, nil
+	return &pump{outR: outR, errR: errR, ep: os.NewFile(uintptr(ep), "epoll"), endFd: -1, open: 2}, nil
+}
+
+// Tags of the events: stdout, stderr, the state stream, the end.
+const (
+	stateEvent = 2
+	endEvent   = 3
+)
+
+// watchState makes run read f too, a named shell's state stream, keeping
+// its tail (stateTail) instead of passing it to out.
+func (p *pump) watchState(f *os.File) error {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: stateEvent}
+	var err error
+	if cerr := p.control(func(ep int) { err = syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, int(rawFd(f)), &ev) }); cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	p.stateR = f
+	p.open++
+	return nil
+}
+
+// stateTail returns the last maxShellState bytes of the state stream,
+// once run has returned true.
+func (p *pump) stateTail() []byte { return endTail(p.state) }
+
+// watchEnd makes run return false once fd polls readable: the command has
+// ended. The pump owns fd from here on, and closes it.
+func (p *pump) watchEnd(fd int) error {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: endEvent}
+	var err error
+	if cerr := p.control(func(ep int) { err = syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fd, &ev) }); cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		syscall.Close(fd)
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	p.endFd = fd
+	return nil
+}
+
+func (p *pump) control(f func(ep int)) error {
+	rc, err := p.ep.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return rc.Control(func(ep uintptr) { f(int(ep)) })
+}
+
+// dropEnd stops watching the end descriptor and closes it.
+func (p *pump) dropEnd() {
+	if p.endFd < 0 {
+		return
+	}
+	_ = p.control(func(ep int) { _ = syscall.EpollCtl(ep, syscall.EPOLL_CTL_DEL, p.endFd, nil) })
+	syscall.Close(p.endFd)
+	p.endFd = -1
 }
 
 // cutOff stops the pump at t: output still unread then is left (a process
 // that escaped and holds the pipes open). Safe while run runs.
 func (p *pump) cutOff(t time.Time) { _ = p.ep.SetReadDeadline(t) }
 
-// close releases the epoll instance (the pipes are the caller's).
-func (p *pump) close() { _ = p.ep.Close() }
+// close releases the epoll instance and the end descriptor (the pipes
+// are the caller's).
+func (p *pump) close() {
+	p.dropEnd()
+	_ = p.ep.Close()
+	if p.buf != nil {
+		putPumpBuf(p.buf, p.level)
+		p.buf = nil
+	}
+}
 
-// run pumps until end of file on both pipes or the cut-off. After a write
-// error (the client went away) it calls fail once and keeps draining so
-// the command is not blocked.
-func (p *pump) run(out func(kind byte, b []byte) error, fail func()) {
+// run pumps until end of file on both pipes or the cut-off, and returns
+// true; or, once the end descriptor (watchEnd) has polled readable, stops
+// watching it and returns false, to be called again to go on. After a
+// write error (the client went away) it calls fail once and keeps
+// draining so the command is not blocked.
+func (p *pump) run(out func(kind byte, b []byte) error, fail func()) bool {
 	rc, err := p.ep.SyscallConn()
 	if err != nil {
-		return
+		return true
 	}
-	fds := [2]int{int(rawFd(p.outR)), int(rawFd(p.errR))}
-	kinds := [2]byte{1, 2}
-	buf := getPumpBuf(0)
-	level := 0
-	defer func() { putPumpBuf(buf, level) }()
-	open, failed := 2, false
-	var events [2]syscall.EpollEvent
-	for open > 0 {
+	fds := [3]int{int(rawFd(p.outR)), int(rawFd(p.errR)), -1}
+	if p.stateR != nil {
+		fds[stateEvent] = int(rawFd(p.stateR))
+	}
+	kinds := [3]byte{1, 2, 0}
+	if p.buf == nil {
+		p.buf = getPumpBuf(p.level)
+	}
+	defer func() {
+		if p.open == 0 {
+			putPumpBuf(p.buf, p.level)
+			p.buf = nil
+		}
+	}()
+	var events [4]syscall.EpollEvent
+	for p.open > 0 {
 		var n int
 		var werr error
 		err := rc.Read(func(ep uintptr) bool {
@@ -70,9 +161,9 @@ func (p *pump) run(out func(kind byte, b []byte) error, fail func()) {
 		})
 		if err != nil || werr != nil {
 			// The cut-off, or the epoll instance failed.
-			return
+			return true
 		}
-		var ready [2]bool
+		var ready [4]bool
 		for _, ev := range events[:n] {
 			ready[ev.Fd] = true
 		}
@@ -80,13 +171,16 @@ func (p *pump) run(out func(kind byte, b []byte) error, fail func()) {
 			if !ready[i] {
 				continue
 			}
+			buf := p.buf
 			m, err := syscall.Read(fds[i], buf)
 			if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.EAGAIN) {
 				continue
 			}
-			if m > 0 && !failed {
+			if m > 0 && i == stateEvent {
+				p.state = appendTail(p.state, buf[:m])
+			} else if m > 0 && !p.failed {
 				if werr := out(kinds[i], buf[:m]); werr != nil {
-					failed = true
+					p.failed = true
 					fail()
 				}
 			}
@@ -95,16 +189,23 @@ func (p *pump) run(out func(kind byte, b []byte) error, fail func()) {
 				_ = rc.Control(func(ep uintptr) {
 					_ = syscall.EpollCtl(int(ep), syscall.EPOLL_CTL_DEL, fds[i], nil)
 				})
-				open--
+				p.open--
 			}
-			if m == len(buf) && level < len(pumpBufs)-1 {
+			if m == len(buf) && p.level < len(pumpBufs)-1 {
 				// A busy stream: read more at a time.
-				putPumpBuf(buf, level)
-				level++
-				buf = getPumpBuf(level)
+				putPumpBuf(buf, p.level)
+				p.level++
+				p.buf = getPumpBuf(p.level)
+			}
+		}
+		if ready[endEvent] {
+			p.dropEnd()
+			if p.open > 0 {
+				return false
 			}
 		}
 	}
+	return true
 }
 
 // rawFd returns the descriptor of f without switching it to blocking mode

@@ -3,6 +3,7 @@
 package localsandbox
 
 import (
+	"errors"
 	"io"
 	"os"
 	"sync"
@@ -24,10 +25,21 @@ func (p *pump) cutOff(t time.Time) {
 
 func (p *pump) close() {}
 
-// run pumps until end of file on both pipes or the cut-off. After a write
+// watchState is not offered here: a named shell's state stream is read
+// on a goroutine of its own.
+func (p *pump) watchState(*os.File) error { return errors.ErrUnsupported }
+
+func (p *pump) stateTail() []byte { return nil }
+
+// watchEnd is not offered here: the command's end is waited for on a
+// goroutine of its own.
+func (p *pump) watchEnd(int) error { return errors.ErrUnsupported }
+
+// run pumps until end of file on both pipes or the cut-off, and returns
+// true (it has no end descriptor to return early for). After a write
 // error (the client went away) it calls fail once and keeps draining so
 // the command is not blocked.
-func (p *pump) run(out func(kind byte, b []byte) error, fail func()) {
+func (p *pump) run(out func(kind byte, b []byte) error, fail func()) bool {
 	var wg sync.WaitGroup
 	var once sync.Once
 	read := func(kind byte, f *os.File) {
@@ -58,4 +70,5 @@ func (p *pump) run(out func(kind byte, b []byte) error, fail func()) {
 	go read(1, p.outR)
 	go read(2, p.errR)
 	wg.Wait()
+	return true
 }

@@ -47,17 +47,29 @@ func readTail(r io.Reader) []byte {
 	chunk := make([]byte, 64<<10)
 	for {
 		n, err := r.Read(chunk)
-		buf = append(buf, chunk[:n]...)
-		if len(buf) > 2*maxShellState {
-			buf = append(buf[:0], buf[len(buf)-maxShellState:]...)
-		}
+		buf = appendTail(buf, chunk[:n])
 		if err != nil {
-			if len(buf) > maxShellState {
-				buf = buf[len(buf)-maxShellState:]
-			}
-			return buf
+			return endTail(buf)
 		}
 	}
+}
+
+// appendTail appends p to a stream's tail, dropping what is older than
+// the last maxShellState bytes now and then (endTail trims exactly).
+func appendTail(buf, p []byte) []byte {
+	buf = append(buf, p...)
+	if len(buf) > 2*maxShellState {
+		buf = append(buf[:0], buf[len(buf)-maxShellState:]...)
+	}
+	return buf
+}
+
+// endTail returns the last maxShellState bytes of a tail.
+func endTail(buf []byte) []byte {
+	if len(buf) > maxShellState {
+		buf = buf[len(buf)-maxShellState:]
+	}
+	return buf
 }
 
 // parseState returns the report ("pwd\n" then env -0 output) when the

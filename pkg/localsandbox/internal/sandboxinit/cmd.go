@@ -230,6 +230,12 @@ func (c *Cmd) stdinFile() (*os.File, error) {
 		return nil, err
 	}
 	c.closers = append(c.closers, childEnd{pr}, pw)
+	if writeAhead(pw, c.Stdin) {
+		// All of it fit in the pipe: no goroutine to copy it, one per
+		// command with input.
+		_ = pw.Close()
+		return pr, nil
+	}
 	c.copying.Add(1)
 	go func() {
 		defer c.copying.Done()
@@ -423,27 +429,33 @@ func (c *Cmd) Wait() (Exit, error) {
 // waitCopies waits for the copying of non-file stdio, for at most
 // WaitDelay when it is set, and closes this side's pipe ends.
 func (c *Cmd) waitCopies() {
+	if c.WaitDelay <= 0 {
+		// No bound: nothing to wait for but the copies (and no
+		// goroutine to wait for them, started per command).
+		c.copying.Wait()
+		c.closeAll()
+		return
+	}
 	done := make(chan struct{})
 	go func() {
 		c.copying.Wait()
 		close(done)
 	}()
-	if c.WaitDelay > 0 {
-		t := time.NewTimer(c.WaitDelay)
-		defer t.Stop()
-		select {
-		case <-done:
-		case <-t.C:
-			c.closeAll()
-			<-done
-		}
-	} else {
+	t := time.NewTimer(c.WaitDelay)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		c.closeAll()
 		<-done
 	}
 	c.closeAll()
 }
 
 func (c *Cmd) waitDirect() (Exit, error) {
+	// Wait would hold a thread in waitid until the shell ends; the
+	// poller waits without one (see awaitExit).
+	awaitExit(c.cmd.Process.Pid)
 	werr := c.cmd.Wait()
 	c.mu.Lock()
 	c.ended = true

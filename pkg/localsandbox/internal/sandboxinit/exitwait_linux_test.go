@@ -38,11 +38,15 @@ func openFds(t *testing.T) int {
 
 // reaperState returns the scheduling state ("IO wait", "syscall", ...) of
 // the goroutine reaping an init, or "" while there is none.
-func reaperState() string {
+func reaperState() string { return goroutineState("sandboxinit.(*initProc).reap.func") }
+
+// goroutineState returns the scheduling state of the goroutine whose stack
+// has fn in it, or "" while there is none.
+func goroutineState(fn string) string {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "sandboxinit.(*initProc).reap.func") {
+		if strings.Contains(g, fn) {
 			head, _, _ := strings.Cut(g, "\n")
 			_, st, _ := strings.Cut(head, "[")
 			st, _, _ = strings.Cut(st, "]")
@@ -98,5 +102,48 @@ func TestReapHoldsNoThread(t *testing.T) {
 	}
 	if n := openFds(t); n != fds {
 		t.Fatalf("%d descriptors open after the init was reaped, %d before it started", n, fds)
+	}
+}
+
+// TestDirectWaitHoldsNoThread: Wait for a Direct mode command waits for
+// the shell's end in the runtime's poller, as the reaper of an init does,
+// not in a blocking waitid (a thread per command in flight, kept for
+// good), and still returns its exit.
+func TestDirectWaitHoldsNoThread(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	c := &Cmd{Mode: Direct, Path: "/bin/sh", Args: []string{"sh", "-c", "read x; exit 7"}, Dir: "/", Stdin: r}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		ex  Exit
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ex, err := c.Wait()
+		done <- result{ex, err}
+	}()
+	var st string
+	proctest.WaitFor(t, "Wait to wait", func() bool {
+		st = goroutineState("sandboxinit.(*Cmd).waitDirect")
+		return st == "IO wait" || st == "syscall"
+	})
+	if want := map[bool]string{true: "IO wait", false: "syscall"}[pollablePidfds(t)]; st != want {
+		t.Errorf("Wait for a running Direct command waits in state %q, want %s", st, want)
+	}
+	w.Close()
+	select {
+	case res := <-done:
+		if res.err != nil || res.ex != (Exit{Code: 7}) {
+			t.Fatalf("Wait: %+v %v, want exit 7", res.ex, res.err)
+		}
+	case <-time.After(proctest.Bound):
+		t.Fatal("Wait did not return after the shell ended")
 	}
 }

@@ -4,6 +4,7 @@ package sandboxinit
 
 import (
 	"errors"
+	"io"
 	"os"
 	"syscall"
 )
@@ -56,3 +57,7 @@ const pollIn = 0x1
 func pollNow([]pollFd) (int, error) { return 0, syscall.EWINDOWS }
 
 func fdOf0(*os.File) int { return -1 }
+
+// writeAhead leaves the input to the copying goroutine: inits, which take
+// input through a pipe, do not run here.
+func writeAhead(*os.File, io.Reader) bool { return false }
