@@ -92,24 +92,18 @@ const (
 	// another's state. Today the largest is pkg/sandboxserver's byte
 	// classes and strict base64 encoding (864 bytes).
 	maxOwnInitBytes = 1 << 10
-	// devFidelityBinaryBytes is the cost of nimbus dev answering as the
-	// Worker does: the Worker VFS's rename refusals and errno-only texts
-	// for its own storage (4,096 bytes measured from 5858905 to f218a67,
-	// one page).
-	devFidelityBinaryBytes = 4 << 10
-	// runInterruptBinaryBytes is sandbox run's interrupt fixes of
-	// 2026-12-04 night (8,192 bytes measured from 5858905): a failure held
-	// for the final error said before the destroy, the events of phases
-	// Ctrl-C cut short, the answer to a second Ctrl-C during the destroy.
-	runInterruptBinaryBytes = 8 << 10
-	// fewerGoroutinesBinaryBytes is one goroutine per command in flight
-	// in nimbus dev (4,096 bytes measured from 5858905: the output pump
-	// also watches the command's end and a named shell's state stream,
-	// Direct mode's Wait in the poller) and short input written ahead
-	// (4,096 bytes measured from feeda65: an exec's stdin of up to 4 KiB
-	// goes into the pipe before the command starts, no copying goroutine).
-	fewerGoroutinesBinaryBytes = 8 << 10
-	maxBinaryBytes             = 11604130 + 352256 + 32<<10 + mcpSDKBinaryBytes + 40<<10 + 148<<10 + 64<<10 + 12<<10 + devFidelityBinaryBytes + runInterruptBinaryBytes + fewerGoroutinesBinaryBytes // linux/amd64, -trimpath -ldflags='-s -w': before issue 15, plus issue 13, plus its progress line, plus the MCP SDK, plus the review fixes of 2026-12-04 morning, plus the afternoon's (about 120 KB measured from 760e44a: setup --env, the npm registry token, the mcp and runtime reviews, the GC floor of nimbus dev, Windows-unsafe download names, the action's stop-commands, --env for runtime and doctor), plus the evening's (61,440 bytes measured from 37ecb65: about 40 review fixes, among them the setup answer checks, the stream frame bound, exact exit codes, typo hints for flags and scopes, the publish lock of runtime sync), plus the night's (12,288 bytes measured from 1b5d7b6: the stall package shared by R2 uploads, npm and the sandbox client, the forward's header bound, the mcp stdio framer, bounded process starts, the inits' GOGC, eight CLI fixes such as W_TRANSFER_SKIPPED and the --shell/--shell-id aliases)
+	// session32BinaryBytes is what the fixes of 2026-12-05's first hours
+	// added (24,576 bytes measured from 5858905, release builds
+	// 15,057,056 -> 15,081,632): one goroutine per command in flight in
+	// nimbus dev and short input written ahead (about 8 KB), sandbox run's
+	// interrupt fixes (about 8 KB: the held failure said before the
+	// destroy, the events of phases Ctrl-C cut short, the answer to a
+	// second Ctrl-C during the destroy), nimbus dev answering as the
+	// Worker's VFS for rename and without host paths (4 KB), the bounds
+	// on 1xx answers and the sandbox client's headers, --write-limit for
+	// --local and mcp, --lines refused below 1.
+	session32BinaryBytes = 24 << 10
+	maxBinaryBytes       = 11604130 + 352256 + 32<<10 + mcpSDKBinaryBytes + 40<<10 + 148<<10 + 64<<10 + 12<<10 + session32BinaryBytes // linux/amd64, -trimpath -ldflags='-s -w': before issue 15, plus issue 13, plus its progress line, plus the MCP SDK, plus the review fixes of 2026-12-04 morning, plus the afternoon's (about 120 KB measured from 760e44a: setup --env, the npm registry token, the mcp and runtime reviews, the GC floor of nimbus dev, Windows-unsafe download names, the action's stop-commands, --env for runtime and doctor), plus the evening's (61,440 bytes measured from 37ecb65: about 40 review fixes, among them the setup answer checks, the stream frame bound, exact exit codes, typo hints for flags and scopes, the publish lock of runtime sync), plus the night's (12,288 bytes measured from 1b5d7b6: the stall package shared by R2 uploads, npm and the sandbox client, the forward's header bound, the mcp stdio framer, bounded process starts, the inits' GOGC, eight CLI fixes such as W_TRANSFER_SKIPPED and the --shell/--shell-id aliases)
 )
 
 // initExempt are packages whose init exceeds maxPackageInitByte on their
