@@ -4,6 +4,7 @@ package localsandbox_test
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -23,6 +24,9 @@ import (
 const (
 	childServeEnv = "NIMBUS_TEST_CHILD_SERVE"
 	childROEnv    = "NIMBUS_TEST_CHILD_READONLY"
+	// childHostPathsEnv set to 1 runs the child's commands in host-paths
+	// isolation; its log (Options.Logf) goes to its stderr either way.
+	childHostPathsEnv = "NIMBUS_TEST_CHILD_HOSTPATHS"
 )
 
 // maybeServeChild, in a child started by childServer, serves a backend on
@@ -52,7 +56,12 @@ func maybeServeChild() {
 			panic(err)
 		}
 	}
-	s, err := localsandbox.New(localsandbox.Options{DataDir: dir, Secret: secret, HostEnv: []string{"PATH=" + os.Getenv("PATH")}})
+	o := localsandbox.Options{DataDir: dir, Secret: secret, HostEnv: []string{"PATH=" + os.Getenv("PATH")},
+		Logf: func(format string, args ...any) { fmt.Fprintf(os.Stderr, "log: "+format+"\n", args...) }}
+	if os.Getenv(childHostPathsEnv) == "1" {
+		o.Isolation = localsandbox.IsolationHostPaths
+	}
+	s, err := localsandbox.New(o)
 	if err != nil {
 		panic(err)
 	}
@@ -72,6 +81,13 @@ func maybeServeChild() {
 // test.
 func childServer(t *testing.T, dir, readOnly string, attr *syscall.SysProcAttr) string {
 	t.Helper()
+	return childServerWith(t, dir, []string{childROEnv + "=" + readOnly}, attr, os.Stderr)
+}
+
+// childServerWith is childServer with more environment for the child and
+// its stderr (its log) going to stderr.
+func childServerWith(t *testing.T, dir string, env []string, attr *syscall.SysProcAttr, stderr *os.File) string {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -82,9 +98,9 @@ func childServer(t *testing.T, dir, readOnly string, attr *syscall.SysProcAttr) 
 		exe = copyExecutable(t, exe)
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), childServeEnv+"="+dir, childROEnv+"="+readOnly)
+	cmd.Env = append(append(os.Environ(), childServeEnv+"="+dir), env...)
 	cmd.SysProcAttr = attr
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -260,6 +276,67 @@ func TestDeniedFileOpsAnswerEACCES(t *testing.T) {
 		st, code, msg := rpcErr(t, url, id, c.args[0].(string), c.args[1:]...)
 		if st != 500 || code != "E_NIMBUS_REMOTE_RPC" || msg != c.want {
 			t.Errorf("%v: %d %s %q, want 500 E_NIMBUS_REMOTE_RPC %q", c.args, st, code, msg, c.want)
+		}
+	}
+}
+
+// TestStartFailuresNameNoHostPath: a command that cannot start (its
+// working directory is one the server's user may not enter) answers with
+// the sandbox path and the errno's words, not the host path of the
+// sandbox's directory that the failure names in host-paths isolation; the
+// full text goes to the server's log (Options.Logf). As root, which
+// permission bits do not stop, the backend runs as nobody.
+func TestStartFailuresNameNoHostPath(t *testing.T) {
+	dir := t.TempDir()
+	id := "nostart"
+	home := sandboxHome(t, dir, id)
+	openToAll(t, dir)
+	if err := os.Mkdir(filepath.Join(home, "closed"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var attr *syscall.SysProcAttr
+	if os.Getuid() == 0 {
+		if err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, 65534, 65534)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		attr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	if err := os.Chmod(filepath.Join(home, "closed"), 0); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(filepath.Join(home, "closed"), 0o755) })
+	logFile, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	url := childServerWith(t, dir, []string{childHostPathsEnv + "=1"}, attr, logFile)
+	cwd := map[string]any{"cwd": "/home/user/closed"}
+	for _, c := range []struct {
+		op   string
+		want string
+	}{
+		{"exec", "exec failed: chdir /home/user/closed: permission denied"},
+		{"startProcess", "cannot start process: chdir /home/user/closed: permission denied"},
+	} {
+		st, code, msg := rpcErr(t, url, id, c.op, "true", cwd)
+		if st != 500 || code != "E_NIMBUS_REMOTE_RPC" || msg != c.want {
+			t.Errorf("%s in a closed directory: %d %s %q, want 500 E_NIMBUS_REMOTE_RPC %q", c.op, st, code, msg, c.want)
+		}
+	}
+	// The server's log has the host path the answers leave out.
+	b, err := os.ReadFile(logFile.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []string{"exec", "startProcess"} {
+		if want := "log: " + op + " in sandbox " + id + ": chdir " + filepath.Join(home, "closed") + ": permission denied\n"; !strings.Contains(string(b), want) {
+			t.Errorf("the server's log lacks %q:\n%s", want, b)
 		}
 	}
 }
