@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,6 +28,10 @@ const (
 	// childHostPathsEnv set to 1 runs the child's commands in host-paths
 	// isolation; its log (Options.Logf) goes to its stderr either way.
 	childHostPathsEnv = "NIMBUS_TEST_CHILD_HOSTPATHS"
+	// childFreeFDsEnv set to n leaves the child only n descriptors free
+	// once it serves (the others hold /dev/null): what the host's
+	// descriptor limit does to a busy server.
+	childFreeFDsEnv = "NIMBUS_TEST_CHILD_FREE_FDS"
 )
 
 // maybeServeChild, in a child started by childServer, serves a backend on
@@ -68,6 +73,20 @@ func maybeServeChild() {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
+	}
+	if n, err := strconv.Atoi(os.Getenv(childFreeFDsEnv)); err == nil {
+		// Raw descriptors: an *os.File's finalizer would free them.
+		var held []int
+		for {
+			fd, err := syscall.Open(os.DevNull, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+			if err != nil {
+				break
+			}
+			held = append(held, fd)
+		}
+		for _, fd := range held[len(held)-n:] {
+			syscall.Close(fd)
+		}
 	}
 	go func() { _ = http.Serve(l, s) }()
 	os.Stdout.WriteString("http://" + l.Addr().String() + "\n")
@@ -337,6 +356,21 @@ func TestStartFailuresNameNoHostPath(t *testing.T) {
 	for _, op := range []string{"exec", "startProcess"} {
 		if want := "log: " + op + " in sandbox " + id + ": chdir " + filepath.Join(home, "closed") + ": permission denied\n"; !strings.Contains(string(b), want) {
 			t.Errorf("the server's log lacks %q:\n%s", want, b)
+		}
+	}
+}
+
+// TestOverloadedNamesNoHostPath: a server out of descriptors answers 503
+// E_NIMBUS_DO_OVERLOADED naming the errno, not the host path of the sandbox
+// directory it could not open (one descriptor free: the connection takes
+// it) nor the name inside the sandbox (two free: the sandbox's directory
+// takes the second).
+func TestOverloadedNamesNoHostPath(t *testing.T) {
+	for _, free := range []string{"1", "2"} {
+		url := childServerWith(t, t.TempDir(), []string{childFreeFDsEnv + "=" + free}, nil, os.Stderr)
+		st, code, msg := rpcErr(t, url, "busy", "writeFile", "/home/user/a.txt", "x")
+		if want := "the local sandbox backend is out of resources (too many open files); retry shortly"; st != 503 || code != "E_NIMBUS_DO_OVERLOADED" || msg != want {
+			t.Errorf("%s descriptors free: %d %s %q, want 503 E_NIMBUS_DO_OVERLOADED %q", free, st, code, msg, want)
 		}
 	}
 }
