@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
+	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
 // The environment of a child test binary that serves a backend (see
@@ -309,6 +310,8 @@ func TestStartFailuresNameNoHostPath(t *testing.T) {
 	dir := t.TempDir()
 	id := "nostart"
 	home := sandboxHome(t, dir, id)
+	// The terminal's shell starts in /home/user.
+	termHome := sandboxHome(t, dir, "noterm")
 	openToAll(t, dir)
 	if err := os.Mkdir(filepath.Join(home, "closed"), 0o755); err != nil {
 		t.Fatal(err)
@@ -325,10 +328,12 @@ func TestStartFailuresNameNoHostPath(t *testing.T) {
 		}
 		attr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	}
-	if err := os.Chmod(filepath.Join(home, "closed"), 0); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{filepath.Join(home, "closed"), termHome} {
+		if err := os.Chmod(d, 0); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Chmod(d, 0o755) })
 	}
-	t.Cleanup(func() { _ = os.Chmod(filepath.Join(home, "closed"), 0o755) })
 	logFile, err := os.Create(filepath.Join(t.TempDir(), "log"))
 	if err != nil {
 		t.Fatal(err)
@@ -348,13 +353,29 @@ func TestStartFailuresNameNoHostPath(t *testing.T) {
 			t.Errorf("%s in a closed directory: %d %s %q, want 500 E_NIMBUS_REMOTE_RPC %q", c.op, st, code, msg, c.want)
 		}
 	}
+	req, _ := http.NewRequest(http.MethodGet, url+"/s/noterm/ws", nil)
+	req.Header = http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}, "Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="},
+		"Authorization": {"Bearer " + mint(t, "noterm", token.ScopeSessionAttach)}}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := "Init failed: chdir /home/user: permission denied"; resp.StatusCode != 500 || string(body) != want {
+		t.Errorf("terminal in a closed home: %d %q, want 500 %q", resp.StatusCode, body, want)
+	}
 	// The server's log has the host path the answers leave out.
 	b, err := os.ReadFile(logFile.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, op := range []string{"exec", "startProcess"} {
-		if want := "log: " + op + " in sandbox " + id + ": chdir " + filepath.Join(home, "closed") + ": permission denied\n"; !strings.Contains(string(b), want) {
+	for _, want := range []string{
+		"log: exec in sandbox " + id + ": chdir " + filepath.Join(home, "closed") + ": permission denied\n",
+		"log: startProcess in sandbox " + id + ": chdir " + filepath.Join(home, "closed") + ": permission denied\n",
+		"log: terminal in sandbox noterm: chdir " + termHome + ": permission denied\n",
+	} {
+		if !strings.Contains(string(b), want) {
 			t.Errorf("the server's log lacks %q:\n%s", want, b)
 		}
 	}
