@@ -191,7 +191,8 @@ func sandboxHome(t *testing.T, dir, id string) string {
 // mounts read-only (in the backend's own mount namespace: a user namespace
 // too when the test does not run as root) answer EROFS, the errno the
 // Worker's VFS throws for a read-only file system, in the session's shape
-// with sandbox paths only.
+// with sandbox paths only; a destroy that cannot remove them says so by
+// the errno alone.
 func TestReadOnlyMountAnswersEROFS(t *testing.T) {
 	dir := t.TempDir()
 	id := "ro"
@@ -231,6 +232,12 @@ func TestReadOnlyMountAnswersEROFS(t *testing.T) {
 	// Reads still work.
 	if st, body := rawRPC(t, url, id, "readFile", "/home/user/a.txt"); st != 200 || body != `{"ok":true,"result":"a"}` {
 		t.Errorf("readFile on the read-only mount: %d %s", st, body)
+	}
+	// A destroy cannot remove the sandbox's files: the answer names the
+	// errno, not the host path of the data directory.
+	st, code, msg := rpcErr(t, url, id, "destroy")
+	if want := "EBUSY: cannot remove sandbox storage: EROFS: read-only file system"; st != 500 || code != "E_NIMBUS_REMOTE_RPC" || msg != want {
+		t.Errorf("destroy on the read-only mount: %d %s %q, want 500 E_NIMBUS_REMOTE_RPC %q", st, code, msg, want)
 	}
 }
 
