@@ -33,6 +33,9 @@ const (
 	// once it serves (the others hold /dev/null): what the host's
 	// descriptor limit does to a busy server.
 	childFreeFDsEnv = "NIMBUS_TEST_CHILD_FREE_FDS"
+	// childBindEnv "src:dst" bind-mounts file src on file dst first (in
+	// the child's own mount namespace).
+	childBindEnv = "NIMBUS_TEST_CHILD_BIND"
 )
 
 // maybeServeChild, in a child started by childServer, serves a backend on
@@ -59,6 +62,11 @@ func maybeServeChild() {
 			keep |= syscall.MS_RELATIME
 		}
 		if err := syscall.Mount("", ro, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY|keep, ""); err != nil {
+			panic(err)
+		}
+	}
+	if src, dst, ok := strings.Cut(os.Getenv(childBindEnv), ":"); ok {
+		if err := syscall.Mount(src, dst, "", syscall.MS_BIND, ""); err != nil {
 			panic(err)
 		}
 	}
@@ -400,5 +408,55 @@ func TestOverloadedNamesNoHostPath(t *testing.T) {
 		if want := "the local sandbox backend is out of resources (too many open files); retry shortly"; st != 503 || code != "E_NIMBUS_DO_OVERLOADED" || msg != want {
 			t.Errorf("%s descriptors free: %d %s %q, want 503 E_NIMBUS_DO_OVERLOADED %q", free, st, code, msg, want)
 		}
+	}
+}
+
+// TestChmodOfAnotherUsersFileAnswersEPERM: chmod of a file the server's
+// user does not own answers the host's EPERM in the session's shape, with
+// the sandbox path (the Worker's VFS has no owners: its chmod always
+// succeeds). As root the backend runs as nobody and the file is root's;
+// otherwise the backend runs as root of its own user namespace, where a
+// file of the host's root (bind-mounted into the sandbox) has an owner it
+// cannot map.
+func TestChmodOfAnotherUsersFileAnswersEPERM(t *testing.T) {
+	dir := t.TempDir()
+	id := "theirs"
+	home := sandboxHome(t, dir, id)
+	openToAll(t, dir)
+	theirs := filepath.Join(home, "theirs.txt")
+	if err := os.WriteFile(theirs, []byte("t"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var env []string
+	var attr *syscall.SysProcAttr
+	if os.Getuid() == 0 {
+		if err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+			if err != nil || p == theirs {
+				return err
+			}
+			return os.Lchown(p, 65534, 65534)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		attr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	} else {
+		fi, err := os.Stat("/etc/passwd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid == uint32(os.Getuid()) {
+			t.Fatalf("/etc/passwd is owned by the test's user %d", st.Uid)
+		}
+		env = []string{childBindEnv + "=/etc/passwd:" + theirs}
+		attr = &syscall.SysProcAttr{
+			Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+		}
+	}
+	url := childServerWith(t, dir, env, attr, os.Stderr)
+	st, code, msg := rpcErr(t, url, id, "chmod", "/home/user/theirs.txt", 0o600)
+	if want := "EPERM: operation not permitted, chmod '/home/user/theirs.txt'"; st != 500 || code != "E_NIMBUS_REMOTE_RPC" || msg != want {
+		t.Errorf("chmod of another user's file: %d %s %q, want 500 E_NIMBUS_REMOTE_RPC %q", st, code, msg, want)
 	}
 }
