@@ -4,6 +4,7 @@ package localsandbox_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -36,6 +37,9 @@ const (
 	// childBindEnv "src:dst" bind-mounts file src on file dst first (in
 	// the child's own mount namespace).
 	childBindEnv = "NIMBUS_TEST_CHILD_BIND"
+	// childIsolationEnv set to 1 has the child report its isolation
+	// first, as nimbus dev does (which sets namespaces up once to see).
+	childIsolationEnv = "NIMBUS_TEST_CHILD_ISOLATION"
 )
 
 // maybeServeChild, in a child started by childServer, serves a backend on
@@ -78,6 +82,9 @@ func maybeServeChild() {
 	s, err := localsandbox.New(o)
 	if err != nil {
 		panic(err)
+	}
+	if os.Getenv(childIsolationEnv) == "1" {
+		fmt.Fprintf(os.Stderr, "log: isolation %+v\n", s.Isolation())
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -458,5 +465,45 @@ func TestChmodOfAnotherUsersFileAnswersEPERM(t *testing.T) {
 	st, code, msg := rpcErr(t, url, id, "chmod", "/home/user/theirs.txt", 0o600)
 	if want := "EPERM: operation not permitted, chmod '/home/user/theirs.txt'"; st != 500 || code != "E_NIMBUS_REMOTE_RPC" || msg != want {
 		t.Errorf("chmod of another user's file: %d %s %q, want 500 E_NIMBUS_REMOTE_RPC %q", st, code, msg, want)
+	}
+}
+
+// TestReadyDiagnosticsNameNoHostPath: when namespaces are given up
+// because the probe could not be made in the data directory (one the
+// server's user may not write), the ready op's note says why without the
+// host path of the data directory. The backend reports its isolation first,
+// as nimbus dev does; as root it runs as nobody.
+func TestReadyDiagnosticsNameNoHostPath(t *testing.T) {
+	dir := t.TempDir()
+	id := "probe"
+	sandboxHome(t, dir, id)
+	openToAll(t, dir)
+	var attr *syscall.SysProcAttr
+	if os.Getuid() == 0 {
+		if err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Lchown(p, 65534, 65534)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		attr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(dir, 0o755) })
+	url := childServerWith(t, dir, []string{childIsolationEnv + "=1"}, attr, os.Stderr)
+	st, body := rawRPC(t, url, id, "ready")
+	var r struct {
+		Result struct{ Diagnostics []string }
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil || st != 200 || len(r.Result.Diagnostics) != 1 {
+		t.Fatalf("ready: %d %s", st, body)
+	}
+	note := r.Result.Diagnostics[0]
+	if !strings.HasPrefix(note, "the local backend runs commands with host paths (mkdir <data dir>/isolation-probe-") || !strings.Contains(note, ": permission denied): ") || strings.Contains(note, dir) {
+		t.Errorf("ready's note: %q", note)
 	}
 }
