@@ -368,6 +368,7 @@ func TestStartFailuresNameNoHostPath(t *testing.T) {
 		want string
 	}{
 		{"exec", "exec failed: chdir /home/user/closed: permission denied"},
+		{"execStream", "exec failed: chdir /home/user/closed: permission denied"},
 		{"startProcess", "cannot start process: chdir /home/user/closed: permission denied"},
 	} {
 		st, code, msg := rpcErr(t, url, id, c.op, "true", cwd)
