@@ -120,11 +120,23 @@ It is hardened for a laptop with a browser open:
 			if err != nil {
 				return err
 			}
+			ios := f.IOStreams
+			st := ios.Styles()
+			// The server's log: what it could not serve, and the host
+			// detail that answers to clients leave out.
+			logf := func(format string, args ...any) {
+				if f.JSON {
+					f.Warn(&clierr.Warning{Code: "W_DEV_SERVER", Message: fmt.Sprintf(format, args...)})
+					return
+				}
+				fmt.Fprintf(ios.ErrOut, "%s "+format+"\n", append([]any{st.WarningIcon()}, args...)...)
+			}
 			srv, err := localsandbox.New(localsandbox.Options{
 				DataDir: data, Secret: secret, PreviousSecret: f.Getenv("JWT_SECRET_PREVIOUS"),
 				HostEnv: localdev.HostEnv(f.Getenv), Now: f.Now, Isolation: iso,
 				TerminalShell: f.Getenv("SHELL"),
 				Hosts:         localsandbox.NewHostPolicy(ln.Addr(), allowHosts),
+				Logf:          logf,
 			})
 			if err != nil {
 				ln.Close()
@@ -132,7 +144,6 @@ It is hardened for a laptop with a browser open:
 			}
 			defer srv.Close()
 			endpoint := "http://" + ln.Addr().String()
-			ios := f.IOStreams
 			isoStatus := srv.Isolation()
 			if f.JSON {
 				if err := f.PrintJSON(map[string]any{"endpoint": endpoint, "dataDir": srv.DataDir(), "isolation": isoStatus}); err != nil {
@@ -141,7 +152,6 @@ It is hardened for a laptop with a browser open:
 			} else {
 				fmt.Fprintln(ios.Out, endpoint)
 			}
-			st := ios.Styles()
 			who := "you"
 			if u, err := user.Current(); err == nil {
 				who = u.Username
@@ -185,13 +195,7 @@ It is hardened for a laptop with a browser open:
 				// requests: the goal stays at least localdev.GCFloor.
 				defer localdev.StartGCFloor(devGCPercent, localdev.GCFloor)()
 			}
-			serve := localdev.ServeOptions{Logf: func(format string, args ...any) {
-				if f.JSON {
-					f.Warn(&clierr.Warning{Code: "W_DEV_SERVER", Message: fmt.Sprintf(format, args...)})
-					return
-				}
-				fmt.Fprintf(ios.ErrOut, "%s "+format+"\n", append([]any{st.WarningIcon()}, args...)...)
-			}}
+			serve := localdev.ServeOptions{Logf: logf}
 			if f.Getenv("GOMAXPROCS") == "" {
 				// One processor while one client at a time drives the
 				// server, all of them under concurrent load (localdev's

@@ -78,6 +78,13 @@ func startOverloaded(err error) *sandboxserver.Error {
 }
 
 func overloadedError(err error) *sandboxserver.Error {
+	// The errno's words only: the error's own text names the host path
+	// (the sandbox's directory) or the name inside the sandbox it failed on.
+	what := "out of resources"
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		what = errno.Error()
+	}
 	return sandboxserver.NewError(http.StatusServiceUnavailable, sandboxserver.CodeOverloaded,
-		"the local sandbox backend is out of resources ("+err.Error()+"); retry shortly")
+		"the local sandbox backend is out of resources ("+what+"); retry shortly")
 }

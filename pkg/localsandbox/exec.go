@@ -338,11 +338,29 @@ func (x *execution) wait(ctx context.Context, sb *sandbox, out func(kind byte, p
 // execStartError answers a command that could not be started: 503 with
 // Retry-After when the server is out of descriptors or processes, else
 // the Worker's "exec failed".
-func execStartError(err error) *sandboxserver.Error {
+func (sb *sandbox) execStartError(err error) *sandboxserver.Error {
 	if e := startOverloaded(err); e != nil {
 		return e
 	}
-	return sandboxserver.RPCError("exec failed: " + err.Error())
+	return sandboxserver.RPCError("exec failed: " + sb.startErrText("exec", err))
+}
+
+// startErrText is the text of a command's failure to start as a client
+// may see it: the host's text names the sandbox's host directory (the
+// init's "chdir <dir>: permission denied" in host-paths isolation, its
+// "open <dir>" in namespaces), which becomes the sandbox path; any other
+// host path leaves only the errno. The full text goes to the server's log.
+func (sb *sandbox) startErrText(what string, err error) string {
+	full := err.Error()
+	t := strings.ReplaceAll(full, sb.dir+"/", "/")
+	t = strings.ReplaceAll(t, sb.dir, "/")
+	if strings.Contains(t, sb.s.opts.DataDir) {
+		t = hostErrText(err)
+	}
+	if t != full && sb.s.opts.Logf != nil {
+		sb.s.opts.Logf("%s in sandbox %s: %s", what, sb.id, full)
+	}
+	return t
 }
 
 // forgetCallEnv takes the call's env option back out of the named shell's
@@ -437,7 +455,7 @@ func (sb *sandbox) execBuffered(ctx context.Context, c *sandboxserver.Call) (any
 	start := sb.s.opts.Now()
 	x, err := sb.startExec(req)
 	if err != nil {
-		return nil, false, execStartError(err)
+		return nil, false, sb.execStartError(err)
 	}
 	var mu sync.Mutex
 	code, err := x.wait(ctx, sb, func(kind byte, p []byte) error {
@@ -451,7 +469,7 @@ func (sb *sandbox) execBuffered(ctx context.Context, c *sandboxserver.Call) (any
 		return nil
 	})
 	if err != nil {
-		return nil, false, sandboxserver.RPCError("exec failed: " + err.Error())
+		return nil, false, sandboxserver.RPCError("exec failed: " + sb.startErrText("exec", err))
 	}
 	end := sb.s.opts.Now()
 	return map[string]any{
@@ -505,7 +523,7 @@ func (sb *sandbox) execStream(w http.ResponseWriter, r *http.Request, c *sandbox
 	start := sb.s.opts.Now()
 	x, err := sb.startExec(req)
 	if err != nil {
-		sandboxserver.WriteFail(w, execStartError(err))
+		sandboxserver.WriteFail(w, sb.execStartError(err))
 		return
 	}
 	sandboxserver.StartStream(w)
@@ -520,7 +538,7 @@ func (sb *sandbox) execStream(w http.ResponseWriter, r *http.Request, c *sandbox
 		return
 	}
 	if err != nil {
-		_ = fw.Frame(sandboxserver.FrameError, sandboxserver.ErrorPayload("exec failed: "+err.Error()))
+		_ = fw.Frame(sandboxserver.FrameError, sandboxserver.ErrorPayload("exec failed: "+sb.startErrText("exec", err)))
 		return
 	}
 	_ = fw.Frame(sandboxserver.FrameExit, sandboxserver.ExitPayload(cmdText, code, start, sb.s.opts.Now()))

@@ -154,7 +154,10 @@ func (s *Server) diagnostics() []string {
 	if st.Namespaces() {
 		return nil
 	}
-	return []string{"the local backend runs commands with host paths (" + st.Reason + "): pwd prints the sandbox's directory on this machine, HOME and TMPDIR point into it, and /home/user and /tmp in a command are this machine's, not the sandbox's; file operations still use the sandbox's paths"}
+	// The reason may name the data directory (a probe that could not be
+	// made there): the client is told of it by that name.
+	reason := strings.ReplaceAll(st.Reason, s.opts.DataDir, "<data dir>")
+	return []string{"the local backend runs commands with host paths (" + reason + "): pwd prints the sandbox's directory on this machine, HOME and TMPDIR point into it, and /home/user and /tmp in a command are this machine's, not the sandbox's; file operations still use the sandbox's paths"}
 }
 
 // inView reports whether sandbox path p is mounted at the same path in a

@@ -227,7 +227,7 @@ func (sb *sandbox) startProcess(c *sandboxserver.Call) (any, bool, *sandboxserve
 		if e := startOverloaded(err); e != nil {
 			return nil, false, e
 		}
-		return nil, false, sandboxserver.RPCError("cannot start process: " + err.Error())
+		return nil, false, sandboxserver.RPCError("cannot start process: " + sb.startErrText("startProcess", err))
 	}
 	sb.mu.Lock()
 	sb.procs[pid] = p

@@ -122,6 +122,9 @@ type Options struct {
 	// Isolation selects namespaces or host paths; the zero value uses
 	// namespaces where the machine allows them.
 	Isolation Isolation
+	// Logf, when not nil, is the server's own log: it gets the full text
+	// of a failure whose answer to the client leaves host paths out.
+	Logf func(format string, args ...any)
 }
 
 // Server is the local backend. Create it with New and release it with

@@ -45,7 +45,7 @@ func (s *Server) serveTerminal(w http.ResponseWriter, r *http.Request, id string
 	t, err := h.sb.attachTerminal()
 	h.leave()
 	if err != nil {
-		plain(w, http.StatusInternalServerError, "Init failed: "+err.Error())
+		plain(w, http.StatusInternalServerError, "Init failed: "+h.sb.startErrText("terminal", err))
 		return
 	}
 	c, replay, err := t.claim(s.opts.TerminalOwnerTimeout)
