@@ -323,12 +323,16 @@ func secretSpec(f *cmdutil.Factory, o *cloudflareOptions) (*provision.SecretSpec
 		spec.File = o.secretFile
 	case f.Getenv(secretName) != "":
 		spec.Value = f.Getenv(secretName)
-	default:
-		dir, err := f.Paths().SecretDir()
-		if err != nil {
-			return nil, clierr.Configf("export JWT_SECRET or pass --secret-file FILE", "cannot find a directory for the generated JWT_SECRET: %v", err)
-		}
+	}
+	// The directory also records the secret last given, so a rerun
+	// handing over the same one is not warned again; a secret given works
+	// without it.
+	dir, err := f.Paths().SecretDir()
+	switch {
+	case err == nil:
 		spec.Dir = dir
+	case spec.Value == "" && spec.File == "":
+		return nil, clierr.Configf("export JWT_SECRET or pass --secret-file FILE", "cannot find a directory for the generated JWT_SECRET: %v", err)
 	}
 	if spec.Value == "" && spec.File == "" && spec.Dir == "" {
 		return nil, clierr.Configf("the secret must not be empty", "%s is empty", secretName)

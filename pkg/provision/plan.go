@@ -41,7 +41,10 @@ type SecretSpec struct {
 	// LegacySecretFile(Dir, Worker), says nothing of the account it was
 	// made for: it is never read, and a Worker that already has the secret
 	// stops the run (CodeSecretLegacyFile) with the one command that
-	// adopts it for this account.
+	// adopts it for this account. With Value or File, Dir (when set)
+	// holds the record of the secret last given for the Worker (a salted
+	// hash): a Worker that already has the secret is warned about a given
+	// one only when it is not the one recorded or generated there.
 	Dir string
 	// Replace puts the secret even when the Worker already has one. The
 	// API lists secret names, never values, so a Worker's secret cannot be

@@ -714,13 +714,19 @@ func (r *run) secret(ctx context.Context) error {
 			return r.fail(StepSecret, spec.Name, secretExists(spec, r.plan.Worker))
 		}
 		r.res.Secret = SecretExists
-		if given {
+		if given && !knownSecret(spec.Dir, r.res.AccountID, r.plan.Worker, value) {
 			// The user handed over a secret that was not put: if it is a
-			// new one, the tokens minted with it will not verify.
+			// new one, the tokens minted with it will not verify. It is
+			// said once for a secret: a rerun handing over the same one
+			// again (a CI job) has nothing new to be told, and a
+			// different one is said again.
 			msg := spec.Name + " already set on Worker " + quote(r.plan.Worker) + ": left as is, and " + givenWhat(spec) +
 				" was not put (the API never reveals a secret, so the two cannot be compared); if it is a new secret, rerun with --replace-secret to put it"
 			r.res.Warnings = append(r.res.Warnings, msg)
 			r.emit(StepSecret, spec.Name, StateWarning, "%s", msg)
+			if !r.plan.DryRun {
+				rememberSecret(spec.Dir, r.res.AccountID, r.plan.Worker, value)
+			}
 			return nil
 		}
 		r.emit(StepSecret, spec.Name, StateDone, "%s already set on Worker %s: left as is", spec.Name, quote(r.plan.Worker))
@@ -770,6 +776,9 @@ func (r *run) secret(ctx context.Context) error {
 		return r.fail(StepSecret, spec.Name, classify(err, operation{what: "set secret " + spec.Name + " on Worker " + quote(r.plan.Worker), permission: PermScriptsWrite}))
 	}
 	r.res.Secret = SecretSet
+	if given {
+		rememberSecret(spec.Dir, r.res.AccountID, r.plan.Worker, value)
+	}
 	r.emit(StepSecret, spec.Name, StateDone, "%s %s Worker %s", spec.Name, verb, r.plan.Worker)
 	return nil
 }

@@ -108,20 +108,8 @@ func generateSecretFile(path string, rnd io.Reader) (string, *Error) {
 			Hint:    "the system's random source failed; fix it, or pass a secret you made elsewhere in JWT_SECRET or --secret-file"}
 	}
 	value := hex.EncodeToString(buf)
-	dir := filepath.Dir(path)
-	_, serr := os.Stat(dir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", writeError(path, err)
-	}
-	if errors.Is(serr, fs.ErrNotExist) {
-		// The directory is setup's: make git ignore it, since it may lie
-		// in a work tree (--secret-file .secrets/jwt in the project)
-		// whose .gitignore does not cover it, and `git add -A` would
-		// commit the secret. A directory that existed is the user's.
-		gi := filepath.Join(dir, ".gitignore")
-		if err := atomicfile.CreateExclusive(gi, []byte(secretDirGitignore), 0o644); err != nil && !errors.Is(err, fs.ErrExist) {
-			return "", writeError(gi, err)
-		}
+	if err := ensureSecretDir(filepath.Dir(path)); err != nil {
+		return "", err
 	}
 	err := atomicfile.CreateExclusive(path, []byte(value+"\n"), 0o600)
 	if err != nil {
@@ -138,6 +126,25 @@ func generateSecretFile(path string, rnd io.Reader) (string, *Error) {
 		return theirs, nil
 	}
 	return value, nil
+}
+
+// ensureSecretDir creates dir (0700) for a secret setup writes. A
+// directory it creates is setup's: git is made to ignore it, since it may
+// lie in a work tree (--secret-file .secrets/jwt in the project) whose
+// .gitignore does not cover it, and `git add -A` would commit the secret.
+// A directory that existed is the user's, left as it is.
+func ensureSecretDir(dir string) *Error {
+	_, serr := os.Stat(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return writeError(dir, err)
+	}
+	if errors.Is(serr, fs.ErrNotExist) {
+		gi := filepath.Join(dir, ".gitignore")
+		if err := atomicfile.CreateExclusive(gi, []byte(secretDirGitignore), 0o644); err != nil && !errors.Is(err, fs.ErrExist) {
+			return writeError(gi, err)
+		}
+	}
+	return nil
 }
 
 // secretFileExt ends the name of a generated secret file.
