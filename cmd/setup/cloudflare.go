@@ -235,7 +235,11 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 	// terminal or not, and stdout's object carries the warnings.
 	var runtimes *runtimecli.SetupSync
 	if !o.skipRuntimes {
-		runtimes = &runtimecli.SetupSync{F: f, Client: client, View: runtimecli.NewView(ios, f.JSON)}
+		keep, err := runtimecli.CacheKeep(f, nil)
+		if err != nil {
+			return err
+		}
+		runtimes = &runtimecli.SetupSync{F: f, Client: client, View: runtimecli.NewView(ios, f.JSON), Keep: keep}
 		plan.Runtimes = runtimes
 		plan.WritePin = o.writeConfig && wranglerPath != ""
 	} else if o.writeConfig {
