@@ -282,6 +282,16 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 			fmt.Fprintf(ios.ErrOut, "nimbus: warning: %s\n", w)
 		}
 	}
+	if res.SecretAdoptedFrom != "" && !f.JSON && !view.active {
+		// The checklist says it on a terminal; stdout's JSON has it as
+		// secretAdoptedFrom.
+		verb := "was copied"
+		if res.DryRun {
+			verb = "would be copied"
+		}
+		fmt.Fprintf(ios.ErrOut, "nimbus: the secret of %s (an older nimbus's file) %s to %s (mode 0600), where setup keeps the secret of Worker %q in account %s; the old file is left as it is\n",
+			res.SecretAdoptedFrom, verb, res.SecretFile, res.Worker, res.AccountID)
+	}
 	if f.MachineOutput() {
 		if err := f.PrintJSON(resultValue(res, warnings)); err != nil {
 			return err
