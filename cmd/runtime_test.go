@@ -46,7 +46,7 @@ func TestRuntimeScripts(t *testing.T) {
 // runtimeEnvKeys are the variables runtimeSetup sets (and scripts change)
 // that the status command passes on.
 var runtimeEnvKeys = []string{"PATH", "HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "NO_COLOR", "TMPDIR",
-	"CLOUDFLARE_API_BASE_URL", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "NPM_CONFIG_REGISTRY", "NIMBUS_NPM_TOKEN", "NIMBUS_NPM_TOKEN_FILE"}
+	"CLOUDFLARE_API_BASE_URL", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID", "NPM_CONFIG_REGISTRY", "NIMBUS_NPM_TOKEN", "NIMBUS_NPM_TOKEN_FILE", "NIMBUS_RUNTIME_CACHE_KEEP"}
 
 // heldCaches are the lock files holdcache holds, by absolute path (each
 // script's are under its own work directory).

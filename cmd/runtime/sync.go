@@ -70,12 +70,15 @@ and a summary (--quiet hides them, as for 'sandbox cp'); warnings and the
 advice on the pin are printed either way.
 
 The cache keeps, per runtime, the tarballs a sync used and the most recently
-used others up to 2; a sync that published removes the rest (cacheFreed
-counts them), unless another sync is reading the cache. A dry run removes
-nothing.`,
+used others up to 2 (--cache-keep, NIMBUS_RUNTIME_CACHE_KEEP or
+runtime_cache_keep in nimbus.yaml; setup cloudflare reads the last two); a
+sync that published removes the rest (cacheFreed counts them), unless another
+sync is reading the cache. A dry run removes nothing.`,
 		Example: `  CLOUDFLARE_API_TOKEN=... nimbus runtime sync --write-config
   nimbus runtime sync clang@binji-2020 python --bucket my-runtime-cache
   nimbus runtime sync --dry-run --json
+  # keep only the version in use on a small disk (a laptop, a CI cache)
+  nimbus runtime sync --cache-keep 1
   # the staging Worker of wrangler.jsonc (env.staging): its bucket, the pin in env.staging.vars
   nimbus runtime sync --env staging --write-config
   # from a private mirror (the token never on the command line)
@@ -91,6 +94,7 @@ nothing.`,
 	fl.Lookup("write-config").NoOptDefVal = defaultWranglerConfig
 	fl.BoolVar(&o.dryRun, "dry-run", false, "resolve, download and verify, then show what would be uploaded; no write request")
 	fl.BoolVarP(&o.quiet, "quiet", "q", false, "show no progress")
+	fl.Int("cache-keep", runtimesync.DefaultKeep, "tarballs of each runtime the local cache keeps (NIMBUS_RUNTIME_CACHE_KEEP, runtime_cache_keep)")
 	return cmd
 }
 
@@ -127,6 +131,10 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 			return runtimecli.CLIError(err)
 		}
 	}
+	keep, err := runtimecli.CacheKeep(f, cmd.Flags().Lookup("cache-keep"))
+	if err != nil {
+		return err
+	}
 	t, err := resolveTarget(cmd, f, &o.cf, wf)
 	if err != nil {
 		return err
@@ -141,7 +149,7 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 	// --quiet silences the view as --json does; its warnings are then
 	// printed as lines below.
 	view := runtimecli.NewView(ios, f.JSON || o.quiet)
-	s, err := runtimecli.Syncer(f, t.client, t.accountID, t.bucket, view)
+	s, err := runtimecli.Syncer(f, t.client, t.accountID, t.bucket, keep, view)
 	if err != nil {
 		return err
 	}

@@ -235,7 +235,11 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 	// terminal or not, and stdout's object carries the warnings.
 	var runtimes *runtimecli.SetupSync
 	if !o.skipRuntimes {
-		runtimes = &runtimecli.SetupSync{F: f, Client: client, View: runtimecli.NewView(ios, f.JSON)}
+		keep, err := runtimecli.CacheKeep(f, nil)
+		if err != nil {
+			return err
+		}
+		runtimes = &runtimecli.SetupSync{F: f, Client: client, View: runtimecli.NewView(ios, f.JSON), Keep: keep}
 		plan.Runtimes = runtimes
 		plan.WritePin = o.writeConfig && wranglerPath != ""
 	} else if o.writeConfig {
@@ -277,6 +281,16 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 		for _, w := range warnings {
 			fmt.Fprintf(ios.ErrOut, "nimbus: warning: %s\n", w)
 		}
+	}
+	if res.SecretAdoptedFrom != "" && !f.JSON && !view.active {
+		// The checklist says it on a terminal; stdout's JSON has it as
+		// secretAdoptedFrom.
+		verb := "was copied"
+		if res.DryRun {
+			verb = "would be copied"
+		}
+		fmt.Fprintf(ios.ErrOut, "nimbus: the secret of %s (an older nimbus's file) %s to %s (mode 0600), where setup keeps the secret of Worker %q in account %s; the old file is left as it is\n",
+			res.SecretAdoptedFrom, verb, res.SecretFile, res.Worker, res.AccountID)
 	}
 	if f.MachineOutput() {
 		if err := f.PrintJSON(resultValue(res, warnings)); err != nil {
@@ -323,12 +337,16 @@ func secretSpec(f *cmdutil.Factory, o *cloudflareOptions) (*provision.SecretSpec
 		spec.File = o.secretFile
 	case f.Getenv(secretName) != "":
 		spec.Value = f.Getenv(secretName)
-	default:
-		dir, err := f.Paths().SecretDir()
-		if err != nil {
-			return nil, clierr.Configf("export JWT_SECRET or pass --secret-file FILE", "cannot find a directory for the generated JWT_SECRET: %v", err)
-		}
+	}
+	// The directory also records the secret last given, so a rerun
+	// handing over the same one is not warned again; a secret given works
+	// without it.
+	dir, err := f.Paths().SecretDir()
+	switch {
+	case err == nil:
 		spec.Dir = dir
+	case spec.Value == "" && spec.File == "":
+		return nil, clierr.Configf("export JWT_SECRET or pass --secret-file FILE", "cannot find a directory for the generated JWT_SECRET: %v", err)
 	}
 	if spec.Value == "" && spec.File == "" && spec.Dir == "" {
 		return nil, clierr.Configf("the secret must not be empty", "%s is empty", secretName)

@@ -88,10 +88,13 @@ type resultJSON struct {
 	WorkersDevURL  string            `json:"workersDevUrl"`
 	Secret         string            `json:"secret"`
 	SecretFile     string            `json:"secretFile,omitempty"`
-	DryRun         bool              `json:"dryRun,omitempty"`
-	CatalogSHA256  string            `json:"catalogSha256,omitempty"`
-	CatalogPin     string            `json:"catalogPin,omitempty"`
-	Warnings       []string          `json:"warnings,omitempty"`
+	// SecretAdoptedFrom is the file of an older layout whose secret was
+	// copied to secretFile.
+	SecretAdoptedFrom string   `json:"secretAdoptedFrom,omitempty"`
+	DryRun            bool     `json:"dryRun,omitempty"`
+	CatalogSHA256     string   `json:"catalogSha256,omitempty"`
+	CatalogPin        string   `json:"catalogPin,omitempty"`
+	Warnings          []string `json:"warnings,omitempty"`
 }
 
 // resultValue is the JSON document of a run (print it with PrintJSON);
@@ -106,6 +109,9 @@ func resultValue(res *provision.Result, warnings []string) resultJSON {
 	}
 	if out.Secret == string(provision.SecretSet) && res.SecretGenerated {
 		out.SecretFile = res.SecretFile
+	}
+	if res.SecretAdoptedFrom != "" {
+		out.SecretFile, out.SecretAdoptedFrom = res.SecretFile, res.SecretAdoptedFrom
 	}
 	for _, b := range res.Buckets {
 		out.Buckets = append(out.Buckets, b.Name)

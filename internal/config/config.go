@@ -55,6 +55,9 @@ var Keys = []Key{
 	// write_limit is the largest single write request of sandbox file
 	// transfers; bigger files are split.
 	{Name: "write_limit", Env: "NIMBUS_WRITE_LIMIT"},
+	// runtime_cache_keep is how many tarballs of each runtime the
+	// runtime cache keeps (runtimesync.Cache.Keep).
+	{Name: "runtime_cache_keep", Env: "NIMBUS_RUNTIME_CACHE_KEEP"},
 }
 
 // ProjectFile is the project-level config file, relative to the working

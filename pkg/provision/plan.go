@@ -39,9 +39,15 @@ type SecretSpec struct {
 	// account is resolved, so the same Worker name in two accounts has
 	// two secrets. The file older versions kept there for every account,
 	// LegacySecretFile(Dir, Worker), says nothing of the account it was
-	// made for: it is never read, and a Worker that already has the secret
-	// stops the run (CodeSecretLegacyFile) with the one command that
-	// adopts it for this account.
+	// made for: it is read only when it equals the secret last given for
+	// this account's Worker (then it is adopted), and otherwise a Worker
+	// that already has the secret stops the run (CodeSecretLegacyFile),
+	// whose hint is to pass that file as File: the user's word that it is
+	// this account's, and Run then copies it to GeneratedSecretFile
+	// (Result.SecretAdoptedFrom). With Value or File, Dir (when set)
+	// holds the record of the secret last given for the Worker (a salted
+	// hash): a Worker that already has the secret is warned about a given
+	// one only when it is not the one recorded or generated there.
 	Dir string
 	// Replace puts the secret even when the Worker already has one. The
 	// API lists secret names, never values, so a Worker's secret cannot be

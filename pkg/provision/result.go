@@ -96,6 +96,10 @@ type Result struct {
 	// SecretGenerated reports that a new secret was generated into
 	// SecretFile by this run.
 	SecretGenerated bool
+	// SecretAdoptedFrom is the file of an older layout
+	// (LegacySecretFile) whose secret this run copied to SecretFile, the
+	// account's own file; "" when none was (a dry run says it would).
+	SecretAdoptedFrom string
 	// DryRun reports that only GET requests were made and no file was
 	// written.
 	DryRun bool
@@ -163,6 +167,9 @@ func (r *Result) Changes() []string {
 		// Written before the PUT: a failed PUT leaves it, and the rerun
 		// sets this same secret.
 		out = append(out, "generated a new secret into "+r.SecretFile)
+	}
+	if r.SecretAdoptedFrom != "" && !r.DryRun {
+		out = append(out, "copied the secret of "+r.SecretAdoptedFrom+" to "+r.SecretFile)
 	}
 	if r.Secret == SecretSet {
 		out = append(out, "set the Worker secret")

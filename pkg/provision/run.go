@@ -665,6 +665,13 @@ func (r *run) secret(ctx context.Context) error {
 	r.emit(StepSecret, spec.Name, StateRunning, "setting %s on Worker %s", spec.Name, r.plan.Worker)
 	legacy := ""
 	given := spec.Value != "" || spec.File != ""
+	// --secret-file naming the file of the older layout is the user's
+	// word that it holds this account's secret (the hint of
+	// CodeSecretLegacyFile): it is then copied where setup keeps it now.
+	adopt := ""
+	if spec.Value == "" && isLegacyFile(spec.File, spec.Dir, r.plan.Worker) {
+		adopt = LegacySecretFile(spec.Dir, r.plan.Worker)
+	}
 	if spec.Value == "" && spec.File == "" {
 		// The generated secret of this account's Worker: the account is
 		// known only now.
@@ -702,6 +709,14 @@ func (r *run) secret(ctx context.Context) error {
 	}
 	has := slices.Contains(names, spec.Name)
 	if has && !spec.Replace {
+		if generate && legacy != "" {
+			// The old file holds the secret last given for this very
+			// Worker on this machine (knownSecret): it is this account's,
+			// and is adopted without asking.
+			if v, err := ReadSecretFile(legacy); err == nil && knownSecret(spec.Dir, r.res.AccountID, r.plan.Worker, v) {
+				value, adopt, generate, given = v, legacy, false, false
+			}
+		}
 		if generate {
 			// Nothing at hand to mint with: the user is asked for the
 			// Worker's secret rather than told all is well.
@@ -714,13 +729,24 @@ func (r *run) secret(ctx context.Context) error {
 			return r.fail(StepSecret, spec.Name, secretExists(spec, r.plan.Worker))
 		}
 		r.res.Secret = SecretExists
-		if given {
+		if err := r.adopt(spec, adopt, value); err != nil {
+			return err
+		}
+		if given && adopt == "" && !knownSecret(spec.Dir, r.res.AccountID, r.plan.Worker, value) {
 			// The user handed over a secret that was not put: if it is a
-			// new one, the tokens minted with it will not verify.
+			// new one, the tokens minted with it will not verify. It is
+			// said once for a secret: a rerun handing over the same one
+			// again (a CI job) has nothing new to be told, and a
+			// different one is said again. The old layout's file handed
+			// over to be adopted is what the Worker is told to have
+			// (CodeSecretLegacyFile's hint): the copy is what is said.
 			msg := spec.Name + " already set on Worker " + quote(r.plan.Worker) + ": left as is, and " + givenWhat(spec) +
 				" was not put (the API never reveals a secret, so the two cannot be compared); if it is a new secret, rerun with --replace-secret to put it"
 			r.res.Warnings = append(r.res.Warnings, msg)
 			r.emit(StepSecret, spec.Name, StateWarning, "%s", msg)
+			if !r.plan.DryRun {
+				rememberSecret(spec.Dir, r.res.AccountID, r.plan.Worker, value)
+			}
 			return nil
 		}
 		r.emit(StepSecret, spec.Name, StateDone, "%s already set on Worker %s: left as is", spec.Name, quote(r.plan.Worker))
@@ -770,7 +796,50 @@ func (r *run) secret(ctx context.Context) error {
 		return r.fail(StepSecret, spec.Name, classify(err, operation{what: "set secret " + spec.Name + " on Worker " + quote(r.plan.Worker), permission: PermScriptsWrite}))
 	}
 	r.res.Secret = SecretSet
+	if given {
+		rememberSecret(spec.Dir, r.res.AccountID, r.plan.Worker, value)
+	}
+	if err := r.adopt(spec, adopt, value); err != nil {
+		return err
+	}
 	r.emit(StepSecret, spec.Name, StateDone, "%s %s Worker %s", spec.Name, verb, r.plan.Worker)
+	return nil
+}
+
+// adopt copies the secret of legacy, the file of the older layout, to
+// the account's own file (adoptSecret) once the Worker is known to have
+// it or has just been given it, and says so; a dry run says it would.
+func (r *run) adopt(spec *SecretSpec, legacy, value string) error {
+	if legacy == "" {
+		return nil
+	}
+	path := GeneratedSecretFile(spec.Dir, r.res.AccountID, r.plan.Worker)
+	if r.plan.DryRun {
+		if !exists(path) {
+			r.res.SecretAdoptedFrom, r.res.SecretFile = legacy, path
+		}
+		return nil
+	}
+	if value == "" {
+		return nil
+	}
+	copied, err := adoptSecret(path, legacy, value)
+	if err != nil && err.Code == CodeSecretExists {
+		// The Worker is as it should be; only the copy was not made,
+		// since it would replace a secret.
+		msg := err.Message + "; " + err.Hint
+		r.res.Warnings = append(r.res.Warnings, msg)
+		r.emit(StepSecret, spec.Name, StateWarning, "%s", msg)
+		return nil
+	}
+	if err != nil {
+		return r.fail(StepSecret, spec.Name, err)
+	}
+	if copied {
+		r.res.SecretAdoptedFrom, r.res.SecretFile = legacy, path
+		r.emit(StepSecret, spec.Name, StateDone, "the secret of %s is now kept for Worker %s in account %s in %s (copied, mode 0600; the old file is left as it is)",
+			legacy, quote(r.plan.Worker), r.res.AccountID, path)
+	}
 	return nil
 }
 

@@ -649,7 +649,7 @@ func TestGeneratedSecretIsPerAccount(t *testing.T) {
 	f.cf.SetSecret(acct, "app", "JWT_SECRET", "set-by-hand-0123456789abcdef0123456789")
 	p.AccountID = acct
 	_, err := f.run(p)
-	wantErr(t, err, provision.KindConfig, provision.CodeSecretLegacyFile, "mv "+legacy+" "+provision.GeneratedSecretFile(dir, acct, "app"))
+	wantErr(t, err, provision.KindConfig, provision.CodeSecretLegacyFile, "--secret-file "+legacy+": setup then keeps a copy in "+provision.GeneratedSecretFile(dir, acct, "app"))
 	if v, _ := f.cf.Secret(acct, "app", "JWT_SECRET"); v != "set-by-hand-0123456789abcdef0123456789" || f.cf.Mutations() != 0 {
 		t.Fatalf("the Worker's own secret was replaced (%d mutations)", f.cf.Mutations())
 	}

@@ -108,20 +108,8 @@ func generateSecretFile(path string, rnd io.Reader) (string, *Error) {
 			Hint:    "the system's random source failed; fix it, or pass a secret you made elsewhere in JWT_SECRET or --secret-file"}
 	}
 	value := hex.EncodeToString(buf)
-	dir := filepath.Dir(path)
-	_, serr := os.Stat(dir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", writeError(path, err)
-	}
-	if errors.Is(serr, fs.ErrNotExist) {
-		// The directory is setup's: make git ignore it, since it may lie
-		// in a work tree (--secret-file .secrets/jwt in the project)
-		// whose .gitignore does not cover it, and `git add -A` would
-		// commit the secret. A directory that existed is the user's.
-		gi := filepath.Join(dir, ".gitignore")
-		if err := atomicfile.CreateExclusive(gi, []byte(secretDirGitignore), 0o644); err != nil && !errors.Is(err, fs.ErrExist) {
-			return "", writeError(gi, err)
-		}
+	if err := ensureSecretDir(filepath.Dir(path)); err != nil {
+		return "", err
 	}
 	err := atomicfile.CreateExclusive(path, []byte(value+"\n"), 0o600)
 	if err != nil {
@@ -138,6 +126,25 @@ func generateSecretFile(path string, rnd io.Reader) (string, *Error) {
 		return theirs, nil
 	}
 	return value, nil
+}
+
+// ensureSecretDir creates dir (0700) for a secret setup writes. A
+// directory it creates is setup's: git is made to ignore it, since it may
+// lie in a work tree (--secret-file .secrets/jwt in the project) whose
+// .gitignore does not cover it, and `git add -A` would commit the secret.
+// A directory that existed is the user's, left as it is.
+func ensureSecretDir(dir string) *Error {
+	_, serr := os.Stat(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return writeError(dir, err)
+	}
+	if errors.Is(serr, fs.ErrNotExist) {
+		gi := filepath.Join(dir, ".gitignore")
+		if err := atomicfile.CreateExclusive(gi, []byte(secretDirGitignore), 0o644); err != nil && !errors.Is(err, fs.ErrExist) {
+			return writeError(gi, err)
+		}
+	}
+	return nil
 }
 
 // secretFileExt ends the name of a generated secret file.
@@ -166,11 +173,51 @@ func exists(path string) bool {
 }
 
 func legacySecretFile(spec *SecretSpec, worker, accountID, legacy string) *Error {
-	dir := filepath.Dir(spec.File)
 	return &Error{Kind: KindConfig, Code: CodeSecretLegacyFile,
 		Message: "Worker " + quote(worker) + " in account " + accountID + " already has " + spec.Name + ", and the only generated secret for that name is " + legacy +
 			", which an older nimbus kept for every Worker named " + quote(worker) + " in any account: whether it holds this account's secret cannot be told",
-		Hint: "if " + legacy + " was generated for account " + accountID + ", move it to where setup now keeps it: " +
-			shellquote.Join([]string{"mkdir", "-p", dir}) + " && " + shellquote.Join([]string{"mv", legacy, spec.File}) +
-			"; otherwise pass this Worker's secret in " + spec.Name + " or --secret-file FILE"}
+		Hint: "if " + legacy + " was generated for account " + accountID + ", rerun with " + shellquote.Join([]string{"--secret-file", legacy}) +
+			": setup then keeps a copy in " + spec.File + " (mode 0600) and uses it from then on; otherwise pass this Worker's secret in " + spec.Name + " or --secret-file FILE"}
+}
+
+// isLegacyFile reports whether file is the file of the older layout for
+// worker under dir: the same file, however the path is spelt.
+func isLegacyFile(file, dir, worker string) bool {
+	if file == "" || file == "-" || dir == "" {
+		return false
+	}
+	a, err := os.Stat(file)
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(LegacySecretFile(dir, worker))
+	return err == nil && os.SameFile(a, b)
+}
+
+// adoptSecret copies value, the secret of a file of the older layout, to
+// path, the account's own file, so later runs (and `nimbus token mint
+// --secret-file`) find it where setup now keeps it. The copy is published
+// whole, mode 0600, and never replaces a file: when path appeared
+// meanwhile holding the same secret there is nothing to do (false), and
+// when it holds another one that one is kept (CodeSecretExists names
+// both; the run turns it into a warning). The old file is left as it is: an older nimbus kept one file for
+// every account's Worker of that name, so it may be another account's
+// secret too.
+func adoptSecret(path, legacy, value string) (bool, *Error) {
+	if err := ensureSecretDir(filepath.Dir(path)); err != nil {
+		return false, err
+	}
+	err := atomicfile.CreateExclusive(path, []byte(value+"\n"), 0o600)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return false, writeError(path, err)
+	}
+	if v, rerr := ReadSecretFile(path); rerr == nil && v == value {
+		return false, nil
+	}
+	return false, &Error{Kind: KindConfig, Code: CodeSecretExists,
+		Message: "the secret of " + legacy + " was not copied to " + path + ", which already holds another secret",
+		Hint:    "keep the one this Worker verifies with: remove the other file, or pass the right one with --secret-file"}
 }

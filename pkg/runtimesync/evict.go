@@ -49,6 +49,7 @@ type cacheEntry struct {
 	size    int64
 	used    time.Time
 	runtime string // from the manifest record; "" without a readable one
+	tarball bool   // the tarball is there, not only its record
 }
 
 // evict removes the cached tarballs (with their manifest records) that a
@@ -56,7 +57,8 @@ type cacheEntry struct {
 // record, those this sync used (inUse, by integrity name) and the most
 // recently used others up to Keep in all are kept. An entry without a
 // readable record (a package that failed its checks, a record lost) is
-// removed unless this sync used it: a later sync downloads it again.
+// removed unless this sync used it: a later sync downloads it again. So is
+// a record without its tarball, which takes none of the Keep slots.
 //
 // It runs only under the exclusive cache lock, taken without waiting: a
 // sync holds that lock shared from its first look at the cache until its
@@ -106,6 +108,7 @@ func (c *Cache) evict(inUse map[string]bool) (freed Totals, skip CacheSkip) {
 			entries = append(entries, ce)
 		}
 		ce.files = append(ce.files, file)
+		ce.tarball = ce.tarball || isTarball
 		ce.size += info.Size()
 		if t := info.ModTime(); t.After(ce.used) {
 			ce.used = t
@@ -132,7 +135,11 @@ func (c *Cache) evict(inUse map[string]bool) (freed Totals, skip CacheSkip) {
 		if inUse[ce.name] {
 			continue
 		}
-		if ce.runtime != "" && kept[ce.runtime] < keep {
+		// A record whose tarball is gone (removed by hand, or by a
+		// cleaner of cache directories) caches nothing: a sync downloads
+		// that tarball again either way, so it is garbage, and keeping it
+		// would evict a tarball that saves a download.
+		if ce.runtime != "" && ce.tarball && kept[ce.runtime] < keep {
 			kept[ce.runtime]++
 			continue
 		}

@@ -221,3 +221,41 @@ func TestEvictionSparesTarballsAnotherSyncIsReading(t *testing.T) {
 		t.Errorf("the reader evicted, but says CacheSkipped %q", res.CacheSkipped)
 	}
 }
+
+// TestEvictionRemovesRecordsWithoutTarball: a manifest record whose
+// tarball is gone (deleted by hand or by a cleaner of cache directories)
+// took one of a runtime's Keep slots, so a sync evicted a good tarball in
+// its favour. Such a record caches nothing: it is removed first, and the
+// good tarball stays.
+func TestEvictionRemovesRecordsWithoutTarball(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	bash := bashVersions(t, e)
+	for _, rt := range []string{"bash@5.2.37", "bash@5.3.0"} {
+		if _, err := e.syncer(bucket).Sync(ctx, runtimesync.Options{Runtimes: []string{rt}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.usedAgo(bash[0], 48*time.Hour)
+	// 5.3.0 was used last, then its tarball went away; its record stays.
+	tgz, record := e.entry(bash[1])[0], e.entry(bash[1])[1]
+	if err := os.Remove(tgz); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(record, at, at); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := e.syncer(bucket).Sync(ctx, runtimesync.Options{Runtimes: []string{"bash@5.4.0"}}); err != nil {
+		t.Fatal(err)
+	}
+	var size int64
+	if !e.present(bash[0], &size) || !e.present(bash[2], &size) {
+		t.Errorf("a cached tarball was evicted in favour of a record without one: 5.2.37 cached %v, 5.4.0 %v",
+			e.present(bash[0], &size), e.present(bash[2], &size))
+	}
+	if _, err := os.Stat(record); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the record without its tarball is still there (%v)", err)
+	}
+}

@@ -7,10 +7,14 @@ package runtimecli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/spf13/pflag"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
@@ -161,8 +165,45 @@ func CLIError(err error) error {
 	return e
 }
 
-// Syncer assembles a runtimesync.Syncer for the bucket.
-func Syncer(f *cmdutil.Factory, c *provision.Client, accountID, bucket string, obs runtimesync.Observer) (*runtimesync.Syncer, error) {
+// maxCacheKeep bounds runtime_cache_keep: a larger number is a typo (a
+// size in MB, say) rather than a count of versions worth tens of MB each.
+const maxCacheKeep = 1000
+
+// CacheKeep resolves how many tarballs of each runtime the cache keeps:
+// flag (--cache-keep, when the command has it) > NIMBUS_RUNTIME_CACHE_KEEP
+// > runtime_cache_keep in a config file > runtimesync.DefaultKeep. A bad
+// flag is a usage error (64); a bad variable or key a configuration error
+// (78) naming where it came from, as for write_limit.
+func CacheKeep(f *cmdutil.Factory, flag *pflag.Flag) (int, error) {
+	cfg, err := f.LoadConfig()
+	if err != nil {
+		return 0, err
+	}
+	if flag != nil {
+		if err := cfg.BindFlag("runtime_cache_keep", flag); err != nil {
+			return 0, err
+		}
+	}
+	v := cfg.GetString("runtime_cache_keep")
+	if v == "" {
+		return runtimesync.DefaultKeep, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err == nil && n >= 1 && n <= maxCacheKeep {
+		return n, nil
+	}
+	want := fmt.Sprintf("expected a whole number of tarballs per runtime from 1 to %d (default %d)", maxCacheKeep, runtimesync.DefaultKeep)
+	src := cfg.Source("runtime_cache_keep")
+	if strings.HasPrefix(src, "--") {
+		return 0, clierr.Usagef("--cache-keep %q: %s", v, want)
+	}
+	return 0, clierr.New(exitcode.Config, "E_CONFIG_INVALID", fmt.Sprintf("runtime_cache_keep %q (%s): %s", v, src, want),
+		"fix NIMBUS_RUNTIME_CACHE_KEEP (or runtime_cache_keep in the config file), or unset it for the default")
+}
+
+// Syncer assembles a runtimesync.Syncer for the bucket; its cache keeps
+// keep tarballs of each runtime (CacheKeep).
+func Syncer(f *cmdutil.Factory, c *provision.Client, accountID, bucket string, keep int, obs runtimesync.Observer) (*runtimesync.Syncer, error) {
 	reg, err := Registry(f)
 	if err != nil {
 		return nil, err
@@ -174,7 +215,7 @@ func Syncer(f *cmdutil.Factory, c *provision.Client, accountID, bucket string, o
 	return &runtimesync.Syncer{
 		Registry: reg,
 		Bucket:   runtimesync.R2Bucket(c, accountID, bucket),
-		Cache:    &runtimesync.Cache{Dir: dir},
+		Cache:    &runtimesync.Cache{Dir: dir, Keep: keep},
 		Observer: obs,
 	}, nil
 }
@@ -185,13 +226,16 @@ type SetupSync struct {
 	F      *cmdutil.Factory
 	Client *provision.Client
 	View   *View
+	// Keep is how many tarballs of each runtime the cache keeps
+	// (CacheKeep); 0 means runtimesync.DefaultKeep.
+	Keep int
 	// Result is the sync's result once it ran.
 	Result *runtimesync.Result
 }
 
 // SyncRuntimes publishes the default runtimes into bucket.
 func (s *SetupSync) SyncRuntimes(ctx context.Context, accountID, bucket string, dryRun bool) (string, error) {
-	syncer, err := Syncer(s.F, s.Client, accountID, bucket, s.View)
+	syncer, err := Syncer(s.F, s.Client, accountID, bucket, s.Keep, s.View)
 	if err != nil {
 		return "", err
 	}
