@@ -17,7 +17,7 @@ import (
 
 // doctorEnvKeys are passed to the programs the doctor scripts run.
 var doctorEnvKeys = append(slices.Clone(devEnvKeys), "NIMBUS_RELEASES_URL", "CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_BASE_URL",
-	"CLOUDFLARE_ACCOUNT_ID", "NIMBUS_TOKEN_FILE", "NIMBUS_BASE_PATH", "NIMBUS_PROFILE")
+	"CLOUDFLARE_ACCOUNT_ID", "NIMBUS_TOKEN_FILE", "NIMBUS_BASE_PATH", "NIMBUS_PROFILE", "NIMBUS_HTTP_TIMEOUT", "NIMBUS_WRITE_LIMIT")
 
 var doctorCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	// status N PROGRAM ARGS...: as in the dev scripts, with the doctor's

@@ -19,10 +19,6 @@ func (d *Doctor) checkConfig() Check {
 		return fail(name, "cannot find the user config file: "+d.UserConfigErr.Error(),
 			"set XDG_CONFIG_HOME to an absolute path, or unset it for ~/.config")
 	}
-	if len(d.ConfigFiles) == 0 {
-		return pass(name, "no config file: settings come from flags and the environment")
-	}
-	var parts, unknown []string
 	for _, f := range d.ConfigFiles {
 		if f.Err != nil {
 			hint := f.Hint
@@ -31,6 +27,15 @@ func (d *Doctor) checkConfig() Check {
 			}
 			return fail(name, f.Path+": "+f.Err.Error(), hint)
 		}
+	}
+	if d.SettingsErr != nil {
+		return fail(name, "the sandbox commands would refuse these settings: "+d.SettingsErr.Error(), d.SettingsHint)
+	}
+	if len(d.ConfigFiles) == 0 {
+		return pass(name, "no config file: settings come from flags and the environment")
+	}
+	var parts, unknown []string
+	for _, f := range d.ConfigFiles {
 		keys := "no keys"
 		if len(f.Keys) > 0 {
 			keys = strings.Join(f.Keys, ", ")

@@ -96,8 +96,22 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 	// reported by the config check; the rest still runs on flags and
 	// environment.
 	st, err := o.Conn.Resolve(f, cmd)
-	if err != nil {
+	if err == nil {
+		// The sandbox commands that write check write_limit as they start.
+		_, err = sandboxcli.WriteLimit(st.Config)
+	} else {
 		st = fallbackSettings(f, cmd, &o.Conn)
+	}
+	if err != nil {
+		if !brokenFile(d.ConfigFiles) {
+			// Settings the sandbox commands refuse (a malformed
+			// NIMBUS_HTTP_TIMEOUT, say): the config check says so.
+			d.SettingsErr = err
+			var ce *clierr.Error
+			if errors.As(err, &ce) {
+				d.SettingsHint = ce.Hint
+			}
+		}
 	}
 	d.Endpoint, d.BasePath = st.Endpoint, st.BasePath
 	d.Tenant, d.Subject, d.Secret = st.Creds.Tenant, st.Creds.Subject, st.Creds.Secret
@@ -206,6 +220,17 @@ func stdinTerminal(f *cmdutil.Factory, file, others string) (hint string, err er
 	}
 	return "pipe the token in (nimbus doctor ... < FILE), or use " + others,
 		errors.New("standard input is a terminal; doctor does not ask for a token")
+}
+
+// brokenFile says whether one of the config files could not be read,
+// which the config check reports as such.
+func brokenFile(files []doctor.ConfigFile) bool {
+	for _, f := range files {
+		if f.Err != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // fallbackSettings resolves the connection from flags and environment
