@@ -796,9 +796,9 @@ func (r *run) secret(ctx context.Context) error {
 		return r.fail(StepSecret, spec.Name, classify(err, operation{what: "set secret " + spec.Name + " on Worker " + quote(r.plan.Worker), permission: PermScriptsWrite}))
 	}
 	r.res.Secret = SecretSet
-	if given {
-		rememberSecret(spec.Dir, r.res.AccountID, r.plan.Worker, value)
-	}
+	// The Worker has value now, whether given or generated: an older
+	// secret recorded, handed over again, must be warned about.
+	rememberSecret(spec.Dir, r.res.AccountID, r.plan.Worker, value)
 	if err := r.adopt(spec, adopt, value); err != nil {
 		return err
 	}
