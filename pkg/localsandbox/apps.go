@@ -182,6 +182,7 @@ func (sb *sandbox) saveAppsLocked() *sandboxserver.Error {
 	}
 	if err := sb.writeAppsLocked(); err != nil {
 		t.undoLocked()
+		sb.s.logHost("cannot save the sandbox's apps", sb.id, err)
 		return sandboxserver.RPCError("cannot save the sandbox's apps: " + hostErrText(err))
 	}
 	t.markSavedLocked()

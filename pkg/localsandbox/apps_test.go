@@ -715,7 +715,8 @@ func benchApps(b *testing.B) (*sc.Sandbox, context.Context) {
 // directory, and the exposure is not kept.
 func TestAppsSaveErrorNamesNoHostPath(t *testing.T) {
 	dir := t.TempDir()
-	_, hs := newServer(t, func(o *localsandbox.Options) { o.DataDir = dir })
+	var log serverLog
+	_, hs := newServer(t, func(o *localsandbox.Options) { o.DataDir = dir }, log.option)
 	if err := os.WriteFile(filepath.Join(dir, "apps"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -727,6 +728,10 @@ func TestAppsSaveErrorNamesNoHostPath(t *testing.T) {
 	}
 	if strings.Contains(msg, dir) {
 		t.Errorf("the answer names the host data directory: %q", msg)
+	}
+	// The operator is told where: the server's log has the host path.
+	if got := log.String(); !strings.Contains(got, "cannot save the sandbox's apps in sandbox "+id) || !strings.Contains(got, filepath.Join(dir, "apps")) {
+		t.Errorf("the server's log does not name the host path: %q", got)
 	}
 	if st, body := rawRPC(t, hs.URL, id, "listPorts"); st != 200 || strings.Contains(body, strconv.Itoa(port)) {
 		t.Errorf("the refused exposure was kept: %d %s", st, body)

@@ -117,6 +117,9 @@ func (s *Server) enter(ctx context.Context, do, id string) (held, *sandboxserver
 				// for the destroy to end, as one that came a moment later.
 				continue
 			}
+			if overloaded(rootErr) == nil {
+				s.logHost("cannot open sandbox storage", id, rootErr)
+			}
 			return held{}, storageError(rootErr)
 		}
 		return h, nil
@@ -243,6 +246,7 @@ func (s *Server) destroy(do, reason string) (map[string]any, *sandboxserver.Erro
 	s.dropIdleLocked(do, g)
 	s.mu.Unlock()
 	if err != nil {
+		s.logHost("cannot remove sandbox storage", do, err)
 		return nil, sandboxserver.RPCError("EBUSY: cannot remove sandbox storage: " + hostErrText(err))
 	}
 	return sandboxserver.DestroyResult(killed, s.opts.Now(), reason), nil

@@ -83,6 +83,15 @@ func fsErr(op, p string, err error) *sandboxserver.Error {
 	return sandboxserver.RPCError(fmt.Sprintf("EIO: i/o error, %s '%s'", op, p))
 }
 
+// logHost gives the server's log (Options.Logf) the full text of a
+// failure of its own files that the answer names by hostErrText alone:
+// the operator needs the host path the client is not told.
+func (s *Server) logHost(what, id string, err error) {
+	if s.opts.Logf != nil {
+		s.opts.Logf("%s in sandbox %s: %s", what, id, err)
+	}
+}
+
 // hostErrText names a failure of the server's own files (its data
 // directory, not the sandbox's) by its errno alone: the host error's text
 // names host paths, which an answer to a sandbox client must not.
