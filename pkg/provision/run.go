@@ -823,6 +823,10 @@ func (r *run) adopt(spec *SecretSpec, legacy, value string) error {
 	if value == "" {
 		return nil
 	}
+	// Adopting the file is the user's word that it is the Worker's secret
+	// (or setup's, when it equals the one recorded): it is the one last
+	// given, so the copy handed over next is nothing new.
+	rememberSecret(spec.Dir, r.res.AccountID, r.plan.Worker, value)
 	copied, err := adoptSecret(path, legacy, value)
 	if err != nil && err.Code == CodeSecretExists {
 		// The Worker is as it should be; only the copy was not made,
