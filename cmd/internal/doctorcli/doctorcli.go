@@ -96,10 +96,11 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 	// reported by the config check; the rest still runs on flags and
 	// environment.
 	st, err := o.Conn.Resolve(f, cmd)
-	if err == nil {
+	switch {
+	case err == nil:
 		// The sandbox commands that write check write_limit as they start.
 		_, err = sandboxcli.WriteLimit(st.Config)
-	} else {
+	case st == nil:
 		st = fallbackSettings(f, cmd, &o.Conn)
 	}
 	if err != nil {

@@ -41,7 +41,9 @@ type Settings struct {
 }
 
 // Resolve applies flag > environment > config file > default to the
-// connection keys. An empty Endpoint is left for the caller to judge.
+// connection keys. An empty Endpoint is left for the caller to judge. A
+// malformed http_timeout is returned with the other settings, which doctor
+// still checks (an endpoint from a config file is no less configured).
 func (c *Connection) Resolve(f *cmdutil.Factory, cmd *cobra.Command) (*Settings, error) {
 	cfg, err := f.LoadConfig()
 	if err != nil {
@@ -54,10 +56,7 @@ func (c *Connection) Resolve(f *cmdutil.Factory, cmd *cobra.Command) (*Settings,
 			}
 		}
 	}
-	timeout, err := HTTPTimeout(cfg)
-	if err != nil {
-		return nil, err
-	}
+	timeout, terr := HTTPTimeout(cfg)
 	return &Settings{
 		HTTPTimeout: timeout,
 		Config:      cfg,
@@ -76,5 +75,5 @@ func (c *Connection) Resolve(f *cmdutil.Factory, cmd *cobra.Command) (*Settings,
 			Stdin:         f.IOStreams.In,
 			Endpoint:      cfg.GetString("endpoint"),
 		},
-	}, nil
+	}, terr
 }
