@@ -1,21 +1,31 @@
 package provision
 
 import (
+	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/nimbus-sh/nimbus/internal/atomicfile"
 )
 
 // givenSecretExt ends the name of the record of the secret last given for
-// a Worker (next to its generated secret file): a salted SHA-256, never
-// the secret, so the record is worth nothing to whoever reads it.
+// a Worker (next to its generated secret file): a salted, slow hash,
+// never the secret. A secret given in CI is stored nowhere else on the
+// machine, and one a person chose may be a phrase: a fast hash would let
+// whoever reads the record try guesses at billions a second.
 const givenSecretExt = ".jwt-secret-given"
+
+// fingerprintIterations is PBKDF2-HMAC-SHA256's work factor for the
+// record, OWASP's figure for it (about 0.1 s here, paid once or twice by
+// a setup run that is handed a secret). The record carries it, so it can
+// grow without making old records unreadable.
+const fingerprintIterations = 600_000
 
 // givenSecretRecord is where setup remembers the secret last given (or
 // put) for worker in account accountID, under dir (SecretSpec.Dir).
@@ -23,12 +33,13 @@ func givenSecretRecord(dir, accountID, worker string) string {
 	return filepath.Join(dir, accountID, worker+givenSecretExt)
 }
 
-// fingerprint is the record's line for value with salt.
-func fingerprint(salt []byte, value string) string {
-	h := sha256.New()
-	h.Write(salt)
-	h.Write([]byte(value))
-	return "sha256:" + hex.EncodeToString(salt) + ":" + hex.EncodeToString(h.Sum(nil))
+// fingerprint is the record's line for value with salt and iterations.
+func fingerprint(salt []byte, iterations int, value string) string {
+	key, err := pbkdf2.Key(sha256.New, value, salt, iterations, sha256.Size)
+	if err != nil { // only for parameters out of FIPS 140-3's bounds
+		return ""
+	}
+	return "pbkdf2-sha256:" + strconv.Itoa(iterations) + ":" + hex.EncodeToString(salt) + ":" + hex.EncodeToString(key)
 }
 
 // knownSecret reports whether value is the secret this machine last knew
@@ -60,14 +71,19 @@ func recordedSecret(dir, accountID, worker, value string) (match, ok bool) {
 	}
 	line := strings.TrimSuffix(string(data), "\n")
 	parts := strings.Split(line, ":")
-	if len(parts) != 3 || parts[0] != "sha256" {
+	if len(parts) != 4 || parts[0] != "pbkdf2-sha256" {
 		return false, false
 	}
-	salt, err := hex.DecodeString(parts[1])
+	iterations, err := strconv.Atoi(parts[1])
+	if err != nil || iterations < 1 || iterations > 100*fingerprintIterations {
+		return false, false
+	}
+	salt, err := hex.DecodeString(parts[2])
 	if err != nil {
 		return false, false
 	}
-	return subtle.ConstantTimeCompare([]byte(fingerprint(salt, value)), []byte(line)) == 1, true
+	fp := fingerprint(salt, iterations, value)
+	return fp != "" && subtle.ConstantTimeCompare([]byte(fp), []byte(line)) == 1, true
 }
 
 // rememberSecret records value as the secret given or put for the Worker
@@ -90,5 +106,9 @@ func rememberSecret(dir, accountID, worker, value string) {
 	if ensureSecretDir(filepath.Dir(path)) != nil {
 		return
 	}
-	_ = atomicfile.WriteFile(path, []byte(fingerprint(salt, value)+"\n"), atomicfile.Options{Perm: 0o600, Exact: true})
+	fp := fingerprint(salt, fingerprintIterations, value)
+	if fp == "" {
+		return
+	}
+	_ = atomicfile.WriteFile(path, []byte(fp+"\n"), atomicfile.Options{Perm: 0o600, Exact: true})
 }
