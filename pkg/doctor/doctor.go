@@ -126,7 +126,7 @@ type Doctor struct {
 	// for (a relative XDG_CONFIG_HOME): its settings are missing, which
 	// "no config file" would hide.
 	UserConfigErr error
-	// SettingsErr is why the sandbox commands would refuse the settings
+	// SettingsErr is why nimbus commands would refuse the settings
 	// the files, the environment and the flags give (a malformed
 	// NIMBUS_HTTP_TIMEOUT, say), with SettingsHint: the config check fails
 	// on it where "pass" would send the user to a command that then

@@ -29,7 +29,7 @@ func (d *Doctor) checkConfig() Check {
 		}
 	}
 	if d.SettingsErr != nil {
-		return fail(name, "the sandbox commands would refuse these settings: "+d.SettingsErr.Error(), d.SettingsHint)
+		return fail(name, "nimbus commands would refuse these settings: "+d.SettingsErr.Error(), d.SettingsHint)
 	}
 	if len(d.ConfigFiles) == 0 {
 		return pass(name, "no config file: settings come from flags and the environment")

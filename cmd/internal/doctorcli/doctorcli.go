@@ -103,10 +103,14 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 	case st == nil:
 		st = fallbackSettings(f, cmd, &o.Conn)
 	}
+	if err == nil {
+		// runtime sync and setup check runtime_cache_keep as they start.
+		_, err = runtimecli.CacheKeep(f, nil)
+	}
 	if err != nil {
 		if !brokenFile(d.ConfigFiles) {
-			// Settings the sandbox commands refuse (a malformed
-			// NIMBUS_HTTP_TIMEOUT, say): the config check says so.
+			// Settings commands refuse (a malformed NIMBUS_HTTP_TIMEOUT,
+			// say): the config check says so.
 			d.SettingsErr = err
 			var ce *clierr.Error
 			if errors.As(err, &ce) {
