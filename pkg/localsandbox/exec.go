@@ -259,6 +259,11 @@ func (x *execution) wait(ctx context.Context, sb *sandbox, out func(kind byte, p
 	var timer *time.Timer
 	if req.timeout > 0 {
 		timer = time.AfterFunc(time.Duration(req.timeout*float64(time.Millisecond)), func() {
+			if x.pump.endReported() {
+				// It ended in time; this goroutine has not noticed
+				// yet, held by a client slow to take the output.
+				return
+			}
 			timedOut.Store(true)
 			cancel()
 		})

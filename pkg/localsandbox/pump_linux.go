@@ -3,8 +3,11 @@ package localsandbox
 import (
 	"errors"
 	"os"
+	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // pump reads a command's stdout and stderr from one goroutine, in the order
@@ -20,8 +23,12 @@ type pump struct {
 	outR, errR *os.File
 	ep         *os.File // the epoll instance, non-blocking
 	stateR     *os.File // a named shell's state stream (watchState); nil when none
-	endFd      int      // watched for the command's end; -1 when none
-	state      []byte   // the tail of the state stream read so far
+	// endMu guards endFd and endSeen, which the command's timer reads
+	// (endReported) while run runs.
+	endMu   sync.Mutex
+	endFd   int    // watched for the command's end; -1 when none
+	endSeen bool   // endFd polled readable, or was dropped
+	state   []byte // the tail of the state stream read so far
 
 	// What run keeps between calls: the buffer, its size class, the
 	// pipes still open, and whether out has failed.
@@ -90,8 +97,33 @@ func (p *pump) watchEnd(fd int) error {
 		syscall.Close(fd)
 		return os.NewSyscallError("epoll_ctl", err)
 	}
+	p.endMu.Lock()
 	p.endFd = fd
+	p.endMu.Unlock()
 	return nil
+}
+
+// endReported reports whether the command's end has been reported on
+// the end descriptor (watchEnd), whether or not run has noticed it yet:
+// run notices it only between writes to out, and a slow client can hold
+// a write for as long as it likes. Safe while run runs.
+func (p *pump) endReported() bool {
+	p.endMu.Lock()
+	defer p.endMu.Unlock()
+	if p.endSeen {
+		return true
+	}
+	if p.endFd < 0 {
+		return false
+	}
+	fds := []unix.PollFd{{Fd: int32(p.endFd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil && n > 0
+	}
 }
 
 func (p *pump) control(f func(ep int)) error {
@@ -104,12 +136,14 @@ func (p *pump) control(f func(ep int)) error {
 
 // dropEnd stops watching the end descriptor and closes it.
 func (p *pump) dropEnd() {
+	p.endMu.Lock()
+	defer p.endMu.Unlock()
 	if p.endFd < 0 {
 		return
 	}
 	_ = p.control(func(ep int) { _ = syscall.EpollCtl(ep, syscall.EPOLL_CTL_DEL, p.endFd, nil) })
 	syscall.Close(p.endFd)
-	p.endFd = -1
+	p.endFd, p.endSeen = -1, true
 }
 
 // cutOff stops the pump at t: output still unread then is left (a process

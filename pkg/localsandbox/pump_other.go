@@ -35,6 +35,10 @@ func (p *pump) stateTail() []byte { return nil }
 // goroutine of its own.
 func (p *pump) watchEnd(int) error { return errors.ErrUnsupported }
 
+// endReported is false: without an end descriptor, the end is noticed
+// by the goroutine that waits for it, which stops the timer itself.
+func (p *pump) endReported() bool { return false }
+
 // run pumps until end of file on both pipes or the cut-off, and returns
 // true (it has no end descriptor to return early for). After a write
 // error (the client went away) it calls fail once and keeps draining so

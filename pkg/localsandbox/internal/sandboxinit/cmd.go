@@ -454,8 +454,11 @@ func (c *Cmd) waitCopies() {
 
 func (c *Cmd) waitDirect() (Exit, error) {
 	// Wait would hold a thread in waitid until the shell ends; the
-	// poller waits without one (see awaitExit).
-	awaitExit(c.cmd.Process.Pid)
+	// poller waits without one (see awaitExit). A shell that never
+	// started leaves Wait to say so.
+	if c.cmd.Process != nil {
+		awaitExit(c.cmd.Process.Pid)
+	}
 	werr := c.cmd.Wait()
 	c.mu.Lock()
 	c.ended = true

@@ -9,7 +9,7 @@ import "golang.org/x/sys/unix"
 // instead of keeping a goroutine blocked in Wait. The caller closes it.
 // It is -1 with ended set when the end is already known (the report came
 // with the start's), and -1 alone when the caller must wait in Wait: the
-// command has no init (Direct mode).
+// command has no init (Direct mode), or no descriptor was left to spare.
 //
 // The descriptor is a duplicate of this side of the control socket, so
 // that the init's end still makes it readable after a Kill has closed
@@ -30,10 +30,15 @@ func (c *Cmd) EndFd() (fd int, ended bool) {
 	fd = -1
 	if cerr := rc.Control(func(u uintptr) {
 		fd, err = unix.FcntlInt(u, unix.F_DUPFD_CLOEXEC, 0)
-	}); cerr != nil || err != nil {
+	}); cerr != nil {
 		// The socket was closed: the init was killed, and Wait does
 		// not wait for long.
 		return -1, true
+	}
+	if err != nil {
+		// No descriptor to spare (EMFILE): the command may run for
+		// long yet, so the caller waits in Wait.
+		return -1, false
 	}
 	return fd, false
 }

@@ -147,3 +147,16 @@ func TestDirectWaitHoldsNoThread(t *testing.T) {
 		t.Fatal("Wait did not return after the shell ended")
 	}
 }
+
+// TestDirectWaitAfterFailedStart: Wait after a Start that failed (no
+// shell at the path) returns an error, as exec.Cmd's does, instead of
+// waiting for a process that was never made.
+func TestDirectWaitAfterFailedStart(t *testing.T) {
+	c := &Cmd{Path: "/nonexistent/shell-" + strings.Repeat("x", 8)}
+	if err := c.Start(); err == nil {
+		t.Fatal("Start of a missing shell succeeded")
+	}
+	if _, err := c.Wait(); err == nil {
+		t.Fatal("Wait after a failed Start returned no error")
+	}
+}
