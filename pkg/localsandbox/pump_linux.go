@@ -30,6 +30,12 @@ type pump struct {
 	endSeen bool   // endFd polled readable, or was dropped
 	state   []byte // the tail of the state stream read so far
 
+	// cutMu guards the cut-off (cutOff, from the goroutine that notices
+	// the end, while run runs): cut is when reading stops, pushed back by
+	// the time out spends blocked on the client, up to cutMax.
+	cutMu       sync.Mutex
+	cut, cutMax time.Time
+
 	// What run keeps between calls: the buffer, its size class, the
 	// pipes still open, and whether out has failed.
 	buf    []byte
@@ -146,9 +152,36 @@ func (p *pump) dropEnd() {
 	p.endFd, p.endSeen = -1, true
 }
 
+// maxDrainAfterEnd bounds how long output is read after the command's
+// end when the client is slow to take it: the grace period given to
+// cutOff only counts time spent waiting for the pipes.
+const maxDrainAfterEnd = time.Minute
+
 // cutOff stops the pump at t: output still unread then is left (a process
-// that escaped and holds the pipes open). Safe while run runs.
-func (p *pump) cutOff(t time.Time) { _ = p.ep.SetReadDeadline(t) }
+// that escaped and holds the pipes open). Time out then spends blocked
+// on a slow client moves t back (up to maxDrainAfterEnd), so output the
+// command wrote before its end is not lost to the client's pace. Safe
+// while run runs.
+func (p *pump) cutOff(t time.Time) {
+	p.cutMu.Lock()
+	defer p.cutMu.Unlock()
+	p.cut, p.cutMax = t, t.Add(maxDrainAfterEnd)
+	_ = p.ep.SetReadDeadline(t)
+}
+
+// delayCut moves the cut-off back by d, the time out was blocked.
+func (p *pump) delayCut(d time.Duration) {
+	p.cutMu.Lock()
+	defer p.cutMu.Unlock()
+	if p.cut.IsZero() {
+		return
+	}
+	p.cut = p.cut.Add(d)
+	if p.cut.After(p.cutMax) {
+		p.cut = p.cutMax
+	}
+	_ = p.ep.SetReadDeadline(p.cut)
+}
 
 // close releases the epoll instance and the end descriptor (the pipes
 // are the caller's).
@@ -213,10 +246,12 @@ func (p *pump) run(out func(kind byte, b []byte) error, fail func()) bool {
 			if m > 0 && i == stateEvent {
 				p.state = appendTail(p.state, buf[:m])
 			} else if m > 0 && !p.failed {
+				start := time.Now()
 				if werr := out(kinds[i], buf[:m]); werr != nil {
 					p.failed = true
 					fail()
 				}
+				p.delayCut(time.Since(start))
 			}
 			if m <= 0 || err != nil {
 				// End of file (or an error): no more events for it.
