@@ -93,9 +93,9 @@ const (
 	// classes and strict base64 encoding (864 bytes).
 	maxOwnInitBytes = 1 << 10
 	// session32BinaryBytes is what the fixes of 2026-12-05's first hours
-	// added (53,248 bytes measured from 5858905, release builds
-	// 15,057,056 -> 15,110,304 with ffaa4e4's doctor check and the
-	// record's PBKDF2, 8 KB of it): setup's record of the JWT_SECRET last
+	// added (57,344 bytes measured from 5858905, release builds
+	// 15,057,056 -> 15,114,400 with doctor's check of the settings, the
+	// record's PBKDF2 (8 KB) and the pump's grace counting): setup's record of the JWT_SECRET last
 	// given (one warning, not one per rerun) and its copy of an old-layout
 	// secret file (about 16 KB); one goroutine per command in flight in
 	// nimbus dev and short input written ahead (about 8 KB); sandbox run's
@@ -107,7 +107,7 @@ const (
 	// headers, --write-limit for --local and mcp, --lines refused below 1,
 	// runtime sync --cache-keep, doctor failing on settings the sandbox
 	// commands refuse.
-	session32BinaryBytes = 52 << 10
+	session32BinaryBytes = 56 << 10
 	maxBinaryBytes       = 11604130 + 352256 + 32<<10 + mcpSDKBinaryBytes + 40<<10 + 148<<10 + 64<<10 + 12<<10 + session32BinaryBytes // linux/amd64, -trimpath -ldflags='-s -w': before issue 15, plus issue 13, plus its progress line, plus the MCP SDK, plus the review fixes of 2026-12-04 morning, plus the afternoon's (about 120 KB measured from 760e44a: setup --env, the npm registry token, the mcp and runtime reviews, the GC floor of nimbus dev, Windows-unsafe download names, the action's stop-commands, --env for runtime and doctor), plus the evening's (61,440 bytes measured from 37ecb65: about 40 review fixes, among them the setup answer checks, the stream frame bound, exact exit codes, typo hints for flags and scopes, the publish lock of runtime sync), plus the night's (12,288 bytes measured from 1b5d7b6: the stall package shared by R2 uploads, npm and the sandbox client, the forward's header bound, the mcp stdio framer, bounded process starts, the inits' GOGC, eight CLI fixes such as W_TRANSFER_SKIPPED and the --shell/--shell-id aliases)
 )
 
