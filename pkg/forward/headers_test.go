@@ -31,20 +31,7 @@ func TestAnswerHeadersAreBounded(t *testing.T) {
 		endless bool
 	}{{"twice the bound", false}, {"endless", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				defer c.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-					return
-				}
+			worker := rawWorker(t, func(c net.Conn) {
 				w := bufio.NewWriter(c)
 				_, _ = io.WriteString(w, "HTTP/1.1 200 OK\r\n")
 				line := "X-Pad: " + strings.Repeat("a", 1000) + "\r\n"
@@ -55,22 +42,10 @@ func TestAnswerHeadersAreBounded(t *testing.T) {
 				}
 				_, _ = io.WriteString(w, "Content-Length: 2\r\n\r\nok")
 				_ = w.Flush()
-			}()
-			var mu sync.Mutex
-			var reported []error
-			local := forwardTo(t, forward.Options{Endpoint: "http://" + ln.Addr().String(), SandboxID: "job-1", Port: 3000,
-				OnError: func(_ *http.Request, err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }})
-			req, _ := http.NewRequestWithContext(testCtx(t), http.MethodGet, local+"/", nil)
-			resp, body := do(t, req)
-			if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "headers of more than 1 MiB") {
-				t.Fatalf("%d %q", resp.StatusCode, body)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			var e *sc.Error
-			if len(reported) != 1 || !errors.As(reported[0], &e) || e.Code != forward.CodeUpstream ||
-				!strings.Contains(e.Error(), "headers of more than 1 MiB") || strings.Contains(e.Error(), "cannot reach") {
-				t.Fatalf("reported %v", reported)
+			})
+			e := badGateway(t, forward.Options{Endpoint: worker}, "headers of more than 1 MiB")
+			if strings.Contains(e.Error(), "cannot reach") {
+				t.Fatalf("reported %v", e)
 			}
 		})
 	}
@@ -85,20 +60,7 @@ func TestAnswerHeadersAreBounded(t *testing.T) {
 // headers do: past it the local client gets a 502 and OnError an
 // E_FORWARD_UPSTREAM saying so.
 func TestEndlessInformationalAnswersAreBounded(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-			return
-		}
+	worker := rawWorker(t, func(c net.Conn) {
 		w := bufio.NewWriter(c)
 		// 100 KiB each: the byte bound trips at the 11th, before the count.
 		hint := "HTTP/1.1 103 Early Hints\r\nLink: </" + strings.Repeat("a", 100<<10) + ".css>; rel=preload; as=style\r\n\r\n"
@@ -107,22 +69,10 @@ func TestEndlessInformationalAnswersAreBounded(t *testing.T) {
 				return // the forward hung up
 			}
 		}
-	}()
-	var mu sync.Mutex
-	var reported []error
-	local := forwardTo(t, forward.Options{Endpoint: "http://" + ln.Addr().String(), SandboxID: "job-1", Port: 3000,
-		OnError: func(_ *http.Request, err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }})
-	req, _ := http.NewRequestWithContext(testCtx(t), http.MethodGet, local+"/", nil)
-	resp, body := do(t, req)
-	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "headers of more than 1 MiB") {
-		t.Fatalf("%d %q", resp.StatusCode, body)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	var e *sc.Error
-	if len(reported) != 1 || !errors.As(reported[0], &e) || e.Code != forward.CodeUpstream ||
-		!strings.Contains(e.Error(), "headers of more than 1 MiB") || strings.Contains(e.Error(), "cannot reach") {
-		t.Fatalf("reported %v", reported)
+	})
+	e := badGateway(t, forward.Options{Endpoint: worker}, "headers of more than 1 MiB")
+	if strings.Contains(e.Error(), "cannot reach") {
+		t.Fatalf("reported %v", e)
 	}
 }
 
@@ -144,21 +94,9 @@ func TestEndlessInformationalAnswersOverHTTP2(t *testing.T) {
 	defer srv.Close()
 	tr := forward.NewTransport(0)
 	tr.TLSClientConfig = &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}
-	var mu sync.Mutex
-	var reported []error
-	local := forwardTo(t, forward.Options{Endpoint: srv.URL, SandboxID: "job-1", Port: 3000, Transport: tr,
-		OnError: func(_ *http.Request, err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }})
-	req, _ := http.NewRequestWithContext(testCtx(t), http.MethodGet, local+"/", nil)
-	resp, body := do(t, req)
-	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "more than 16 informational (1xx) answers") {
-		t.Fatalf("%d %q", resp.StatusCode, body)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	var e *sc.Error
-	if len(reported) != 1 || !errors.As(reported[0], &e) || e.Code != forward.CodeUpstream ||
-		!strings.Contains(e.Error(), "more than 16 informational (1xx) answers") || !strings.Contains(e.Error(), "stream error") {
-		t.Fatalf("reported %v", reported)
+	e := badGateway(t, forward.Options{Endpoint: srv.URL, Transport: tr}, "more than 16 informational (1xx) answers")
+	if !strings.Contains(e.Error(), "stream error") {
+		t.Fatalf("reported %v", e)
 	}
 }
 
@@ -169,23 +107,10 @@ func TestEndlessInformationalAnswersOverHTTP2(t *testing.T) {
 // each 103 made the forward read without end, 256 MiB in the review's
 // run. The count of 1xx answers ends it.
 func TestInformationalAnswersAreCounted(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	written := make(chan int, 1)
-	go func() {
+	worker := rawWorker(t, func(c net.Conn) {
 		n := 0
 		defer func() { written <- n }()
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-			return
-		}
 		hint := "HTTP/1.1 103 " + strings.Repeat("x", 60<<10) + "\r\n\r\n"
 		// 4,096 answers (240 MiB) if nothing stops them; then the
 		// connection closes, which the old code reported as "cannot reach".
@@ -194,24 +119,57 @@ func TestInformationalAnswersAreCounted(t *testing.T) {
 				return // the forward hung up
 			}
 		}
-	}()
-	var mu sync.Mutex
-	var reported []error
-	local := forwardTo(t, forward.Options{Endpoint: "http://" + ln.Addr().String(), SandboxID: "job-1", Port: 3000,
-		OnError: func(_ *http.Request, err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }})
-	req, _ := http.NewRequestWithContext(testCtx(t), http.MethodGet, local+"/", nil)
-	resp, body := do(t, req)
-	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "more than 16 informational (1xx) answers") {
-		t.Fatalf("%d %q", resp.StatusCode, body)
-	}
+	})
+	badGateway(t, forward.Options{Endpoint: worker}, "more than 16 informational (1xx) answers")
 	if n := <-written; n >= 4096 {
 		t.Fatalf("the Worker wrote all %d answers", n)
+	}
+}
+
+// rawWorker is a Worker speaking raw HTTP/1.1 on one connection: it reads
+// the request and leaves the answer to answer, which may break the
+// protocol as net/http's server never would. It returns the Worker's URL.
+func rawWorker(t *testing.T, answer func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		answer(c)
+	}()
+	return "http://" + ln.Addr().String()
+}
+
+// badGateway sends GET / through a forward for sandbox job-1 port 3000
+// with o, and checks that the local client gets a 502 saying want and that
+// OnError got one E_FORWARD_UPSTREAM saying it too, which it returns.
+func badGateway(t *testing.T, o forward.Options, want string) *sc.Error {
+	t.Helper()
+	var mu sync.Mutex
+	var reported []error
+	o.SandboxID, o.Port = "job-1", 3000
+	o.OnError = func(_ *http.Request, err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }
+	local := forwardTo(t, o)
+	req, _ := http.NewRequestWithContext(testCtx(t), http.MethodGet, local+"/", nil)
+	resp, body := do(t, req)
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, want) {
+		t.Fatalf("%d %q", resp.StatusCode, body)
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	var e *sc.Error
-	if len(reported) != 1 || !errors.As(reported[0], &e) || e.Code != forward.CodeUpstream ||
-		!strings.Contains(e.Error(), "more than 16 informational (1xx) answers") {
+	if len(reported) != 1 || !errors.As(reported[0], &e) || e.Code != forward.CodeUpstream || !strings.Contains(e.Error(), want) {
 		t.Fatalf("reported %v", reported)
 	}
+	return e
 }
