@@ -277,18 +277,7 @@ func TestDeniedFileOpsAnswerEACCES(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(home, "closed"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var attr *syscall.SysProcAttr
-	if os.Getuid() == 0 {
-		if err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
-			if err != nil {
-				return err
-			}
-			return os.Lchown(p, 65534, 65534)
-		}); err != nil {
-			t.Fatal(err)
-		}
-		attr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	}
+	attr := asNobody(t, dir)
 	for p, mode := range map[string]os.FileMode{"secret.txt": 0, "locked": 0o555, "closed": 0} {
 		if err := os.Chmod(filepath.Join(home, p), mode); err != nil {
 			t.Fatal(err)
@@ -338,18 +327,7 @@ func TestStartFailuresNameNoHostPath(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(home, "closed"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var attr *syscall.SysProcAttr
-	if os.Getuid() == 0 {
-		if err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
-			if err != nil {
-				return err
-			}
-			return os.Lchown(p, 65534, 65534)
-		}); err != nil {
-			t.Fatal(err)
-		}
-		attr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	}
+	attr := asNobody(t, dir)
 	for _, d := range []string{filepath.Join(home, "closed"), termHome} {
 		if err := os.Chmod(d, 0); err != nil {
 			t.Fatal(err)
@@ -479,18 +457,7 @@ func TestReadyDiagnosticsNameNoHostPath(t *testing.T) {
 	id := "probe"
 	sandboxHome(t, dir, id)
 	openToAll(t, dir)
-	var attr *syscall.SysProcAttr
-	if os.Getuid() == 0 {
-		if err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
-			if err != nil {
-				return err
-			}
-			return os.Lchown(p, 65534, 65534)
-		}); err != nil {
-			t.Fatal(err)
-		}
-		attr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	}
+	attr := asNobody(t, dir)
 	if err := os.Chmod(dir, 0o555); err != nil {
 		t.Fatal(err)
 	}
@@ -507,4 +474,24 @@ func TestReadyDiagnosticsNameNoHostPath(t *testing.T) {
 	if !strings.HasPrefix(note, "the local backend runs commands with host paths (mkdir <data dir>/isolation-probe-") || !strings.Contains(note, ": permission denied): ") || strings.Contains(note, dir) {
 		t.Errorf("ready's note: %q", note)
 	}
+}
+
+// asNobody prepares a child backend that permission bits stop: as root,
+// which they do not stop, dir is handed to nobody (65534) and the
+// returned attributes run the child as nobody; otherwise nil, and the
+// child runs as the test's own user.
+func asNobody(t *testing.T, dir string) *syscall.SysProcAttr {
+	t.Helper()
+	if os.Getuid() != 0 {
+		return nil
+	}
+	if err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, 65534, 65534)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 }
