@@ -31,6 +31,12 @@ var execModes = []struct {
 // in-process transport.
 func modeBox(t *testing.T, iso localsandbox.Isolation) (*localsandbox.Server, *sc.Sandbox) {
 	t.Helper()
+	return modeBoxWith(t, iso, sc.SandboxOptions{})
+}
+
+// modeBoxWith is modeBox with the sandbox's options (a named shell).
+func modeBoxWith(t *testing.T, iso localsandbox.Isolation, o sc.SandboxOptions) (*localsandbox.Server, *sc.Sandbox) {
+	t.Helper()
 	s, err := localsandbox.New(localsandbox.Options{DataDir: t.TempDir(), Secret: secret, Isolation: iso,
 		HostEnv: []string{"PATH=" + os.Getenv("PATH")}})
 	if err != nil {
@@ -42,7 +48,7 @@ func modeBox(t *testing.T, iso localsandbox.Isolation) (*localsandbox.Server, *s
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := c.Sandbox("job-1", sc.SandboxOptions{})
+	sb, err := c.Sandbox("job-1", o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"net/http"
-	"os"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
@@ -16,7 +14,6 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/proctest"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
-	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
 // TestInFlightExecHoldsOneGoroutine pins what a running command costs the
@@ -142,24 +139,10 @@ func TestExecWithInputStartsOneGoroutine(t *testing.T) {
 // other.
 func inProcessBox(t *testing.T, shell ...string) *sc.Sandbox {
 	t.Helper()
-	s, err := localsandbox.New(localsandbox.Options{DataDir: t.TempDir(), Secret: secret,
-		HostEnv: []string{"PATH=" + os.Getenv("PATH")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	c, err := sc.New(sc.Options{Endpoint: "http://local.invalid", Tokens: sc.StaticToken(mint(t, "job-1", token.ScopeSandboxUse)),
-		HTTPClient: &http.Client{Transport: &localsandbox.Transport{Handler: s}}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	o := sc.SandboxOptions{}
 	if len(shell) > 0 {
 		o.ShellID = shell[0]
 	}
-	sb, err := c.Sandbox("job-1", o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, sb := modeBoxWith(t, localsandbox.IsolationAuto, o)
 	return sb
 }
