@@ -362,8 +362,8 @@ func (sb *sandbox) startErrText(what string, err error) string {
 	if strings.Contains(t, sb.s.opts.DataDir) {
 		t = hostErrText(err)
 	}
-	if t != full && sb.s.opts.Logf != nil {
-		sb.s.opts.Logf("%s in sandbox %s: %s", what, sb.id, full)
+	if t != full {
+		sb.s.logHost(what, sb.id, err)
 	}
 	return t
 }
