@@ -2,7 +2,7 @@ module github.com/nimbus-sh/nimbus
 
 go 1.26.0
 
-toolchain go1.27.3
+toolchain go1.27.4
 
 require (
 	github.com/cloudflare/cloudflare-go/v6 v6.10.0

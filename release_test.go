@@ -10,7 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// toolchain returns go.mod's toolchain line ("go1.27.3") and go line.
+// toolchain returns go.mod's toolchain line ("go1.27.4") and go line.
 func toolchain(t *testing.T) (toolchain, goLine string) {
 	t.Helper()
 	data, err := os.ReadFile("go.mod")
