@@ -3,6 +3,7 @@
 package cmd_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -261,5 +262,198 @@ func TestRunSecondInterruptDuringDestroy(t *testing.T) {
 	}
 	if !destroyed {
 		t.Fatalf("the Worker answered no destroy:\n%s", s)
+	}
+}
+
+// pipedRun is nimbus with its output in pipes (CI logs), its stderr read
+// line by line as it comes, so that a test can wait for a line before it
+// lets the Worker answer.
+type pipedRun struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	out    bytes.Buffer
+	lines  chan string // stderr's lines; closed at its end
+	mu     sync.Mutex
+	errOut strings.Builder
+	waited chan error
+}
+
+func startPiped(t *testing.T, env []string, args ...string) *pipedRun {
+	t.Helper()
+	nimbus, err := exec.LookPath("nimbus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &pipedRun{t: t, lines: make(chan string, 100), waited: make(chan error, 1)}
+	r.cmd = exec.Command(nimbus, args...)
+	r.cmd.Env, r.cmd.Dir, r.cmd.Stdout = env, t.TempDir(), &r.out
+	stderr, err := r.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		defer close(r.lines)
+		rd := bufio.NewReader(stderr)
+		for {
+			line, err := rd.ReadString('\n')
+			r.mu.Lock()
+			r.errOut.WriteString(line)
+			r.mu.Unlock()
+			if line != "" {
+				r.lines <- line
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	// Wait only once stderr is read to its end, as exec.Cmd asks.
+	go func() { <-read; r.waited <- r.cmd.Wait() }()
+	t.Cleanup(func() { _ = r.cmd.Process.Kill() })
+	return r
+}
+
+func (r *pipedRun) stderr() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.errOut.String()
+}
+
+// signalWhen sends sig once held closes, failing the test at once if
+// stderr ends first (nimbus is gone).
+func (r *pipedRun) signalWhen(held <-chan struct{}, sig syscall.Signal) {
+	r.t.Helper()
+	select {
+	case <-held:
+	case <-r.waited:
+		r.t.Fatalf("nimbus ended before the held request:\n%s%s", r.out.String(), r.stderr())
+	}
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// expectLine waits for a line of stderr that matches re and returns it.
+func (r *pipedRun) expectLine(re string) string {
+	r.t.Helper()
+	rx := regexp.MustCompile(re)
+	for line := range r.lines {
+		if rx.MatchString(line) {
+			return line
+		}
+	}
+	r.t.Fatalf("no stderr line matching %q; stderr:\n%s", re, r.stderr())
+	return ""
+}
+
+// exit waits for nimbus to exit and returns its code and output.
+func (r *pipedRun) exit() (code int, stdout, stderr string) {
+	r.t.Helper()
+	for range r.lines { // the rest, already in errOut
+	}
+	err := <-r.waited
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		r.t.Fatal(err)
+	}
+	return code, r.out.String(), r.stderr()
+}
+
+// resultEvent is the last line of a --json run's stdout, its result.
+func resultEvent(t *testing.T, stdout string) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+	var res map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || res["type"] != "result" {
+		t.Fatalf("no result event last (%v):\n%s", err, stdout)
+	}
+	return res
+}
+
+// A Ctrl-C that arrives only once the destroy has started (the step
+// itself ran to exit 0) is a cancel all the same: the destroy goes on,
+// nimbus says so, and the run exits 130, not 0, with the interruption as
+// its last word, as a cancel before the destroy gives.
+func TestRunInterruptOnlyDuringDestroy(t *testing.T) {
+	destroy := newHold("destroy", "")
+	url, srv := holdingWorker(t, destroy)
+	p := startPTY(t, runEnv(t, url, srv), "sandbox", "run", "--id", "job-late", "--", "echo done")
+	p.interruptWhen(destroy.held)
+	p.expect(`still destroying sandbox job-late \(at most 30s\); stopped now, nimbus would leave it: nimbus sandbox destroy job-late`)
+	close(destroy.release)
+	code := p.exit()
+	s := p.screen()
+	destroyed := strings.Index(s, "✓ Destroyed job-late")
+	if code != 130 || destroyed < 0 || !strings.Contains(s[destroyed:], "E_INTERRUPTED") || strings.Contains(s, "was not destroyed") {
+		t.Fatalf("exit %d, want 130, the sandbox destroyed, then the interruption:\n%s", code, s)
+	}
+}
+
+// With --json, a signal during the destroy is answered too, as nimbus's
+// warnings are with --json: one W_STILL_DESTROYING object on stderr, with
+// the sandbox and the command that deletes it; the result says
+// "interrupted" and the run exits 143 for SIGTERM (a CI cancel).
+func TestRunJSONSignalDuringDestroy(t *testing.T) {
+	destroy := newHold("destroy", "")
+	url, srv := holdingWorker(t, destroy)
+	r := startPiped(t, runEnv(t, url, srv), "sandbox", "run", "--json", "--id", "job-term", "--", "echo done")
+	r.signalWhen(destroy.held, syscall.SIGTERM)
+	warning := r.expectLine(`W_STILL_DESTROYING`)
+	close(destroy.release)
+	code, stdout, stderr := r.exit()
+	want := `{"warning":"still destroying sandbox job-term (at most 30s); stopped now, nimbus would leave it","code":"W_STILL_DESTROYING","hint":"nimbus sandbox destroy job-term"}` + "\n"
+	if code != 143 || warning != want || stderr != want+`{"error":"interrupted","code":"E_INTERRUPTED"}`+"\n" {
+		t.Fatalf("exit %d, stderr:\n%s\nwant 143, the warning\n%sand one E_INTERRUPTED object", code, stderr, want)
+	}
+	if res := resultEvent(t, stdout); res["interrupted"] != "SIGTERM" || res["exitCode"] != float64(0) || res["destroyed"] != true || res["failed"] != nil {
+		t.Fatalf("result %v, want interrupted by SIGTERM after exit 0, destroyed:\n%s", res, stdout)
+	}
+	if strings.Contains(stdout, "E_INTERRUPTED") {
+		t.Fatalf("no phase was cut short, yet an event says so:\n%s", stdout)
+	}
+}
+
+// A command that failed keeps its exit code when a Ctrl-C comes after it,
+// during the destroy or (with --keep, no destroy) a download: the job
+// fails either way, and the step's own code says more than 130. The
+// result says "interrupted" beside it.
+func TestRunInterruptAfterCommandFailed(t *testing.T) {
+	destroy := newHold("destroy", "")
+	url, srv := holdingWorker(t, destroy)
+	r := startPiped(t, runEnv(t, url, srv), "sandbox", "run", "--json", "--id", "job-failed", "--", "exit 3")
+	r.signalWhen(destroy.held, syscall.SIGINT)
+	r.expectLine(`W_STILL_DESTROYING`)
+	close(destroy.release)
+	code, stdout, stderr := r.exit()
+	if res := resultEvent(t, stdout); code != 3 || res["interrupted"] != "SIGINT" || res["exitCode"] != float64(3) || res["destroyed"] != true {
+		t.Fatalf("exit %d, result %v; want 3 and interrupted by SIGINT\nstderr:\n%s", code, res, stderr)
+	}
+
+	held := newHold("readFileBytes", "out.txt")
+	url, srv = holdingWorker(t, held)
+	r = startPiped(t, runEnv(t, url, srv), "sandbox", "run", "--json", "--keep", "--id", "job-kept", "--download", "out.txt", "--", "echo x > out.txt; exit 4")
+	r.signalWhen(held.held, syscall.SIGINT)
+	code, stdout, stderr = r.exit()
+	if res := resultEvent(t, stdout); code != 4 || res["interrupted"] != "SIGINT" || res["exitCode"] != float64(4) || res["destroyed"] != false || strings.Contains(stderr, "W_STILL_DESTROYING") {
+		t.Fatalf("--keep: exit %d, result %v; want 4 and interrupted by SIGINT\nstderr:\n%s", code, res, stderr)
+	}
+
+	// With --keep and a command that passed, the interruption is the
+	// exit status, as without --keep.
+	held = newHold("readFileBytes", "out.txt")
+	url, srv = holdingWorker(t, held)
+	r = startPiped(t, runEnv(t, url, srv), "sandbox", "run", "--json", "--keep", "--id", "job-kept0", "--download", "out.txt", "--", "echo x > out.txt")
+	r.signalWhen(held.held, syscall.SIGTERM)
+	code, stdout, stderr = r.exit()
+	if res := resultEvent(t, stdout); code != 143 || res["interrupted"] != "SIGTERM" || stderr != `{"error":"interrupted","code":"E_INTERRUPTED"}`+"\n" {
+		t.Fatalf("--keep: exit %d, result %v, stderr %q; want 143 and interrupted by SIGTERM", code, res, stderr)
 	}
 }

@@ -67,7 +67,11 @@ nimbus exits with the command's exit code (one that is not an exit status,
 such as 256, exits 125 with a warning: only a remote 0 exits 0). Its own
 failures exit 125 (a failed upload skips the command), a timeout 124. Ctrl-C
 or a CI cancel (SIGINT, SIGTERM) stops the step, still destroys the sandbox,
-and exits 130 (143 for SIGTERM).
+and exits 130 (143 for SIGTERM), also when it comes during the destroy: a
+cancelled run never exits 0. A command that already exited non-zero keeps
+its code. A signal does not cut the destroy short (at most 30s): nimbus
+names the sandbox a nimbus stopped then would leave (with --json, the
+warning W_STILL_DESTROYING on stderr).
 
 --env K=V sets a variable and --env K forwards the local value of K;
 --env-file reads KEY=VALUE lines (dotenv syntax); --env wins over the file.
@@ -84,13 +88,13 @@ prints NDJSON events on stdout:
 the command's {"type":"stdout"|"stderr","data":…} and {"type":"exit",…},
 and finally {"type":"result","id":…,"ran":…,"exitCode":…,"destroyed":…,
 "reached":…}. "exitCode" is null when the command did not run to an exit
-code (a failed upload or runtime, an interruption); an interrupted step has
-"interrupted":"SIGINT" or "SIGTERM" in the result and in the "failed"
-event of the phase it cut short. "reached" is false when no request of the
-run reached the sandbox (the Worker refused them all, or none was sent): it
-was never created, so with "destroyed":false there is nothing to destroy;
-with "reached":true and "destroyed":false it may be left: run nimbus
-sandbox destroy ID.
+code (a failed upload or runtime, an interruption); an interrupted run has
+"interrupted":"SIGINT" or "SIGTERM" in the result, and in the "failed"
+event of the phase it cut short (none when it came during the destroy).
+"reached" is false when no request of the run reached the sandbox (the
+Worker refused them all, or none was sent): it was never created, so with
+"destroyed":false there is nothing to destroy; with "reached":true and
+"destroyed":false it may be left: run nimbus sandbox destroy ID.
 
 COMMAND is one shell script when it is a single argument (quote it:
 -- 'npm ci && npm run build'); several arguments are each quoted and run as
@@ -195,8 +199,9 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 	// once, at the end) unless the command failed, whose status wins:
 	// its "✗ PHASE failed" line is held back so that the error is not
 	// said twice, and printed only if the run ends otherwise: interrupted
-	// after it, which job.Run has decided when the destroy starts, so the
-	// line comes then, in its place above the destroy's.
+	// after it. When the signal came before the destroy, the line comes
+	// as the destroy starts, in its place above the destroy's; when it
+	// came during the destroy, after it.
 	var (
 		failedBefore bool
 		cmdFailed    bool
@@ -214,9 +219,18 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 			if e.Status == job.StatusStart && ctx.Err() != nil {
 				sayHeld()
 			}
-			if e.Status == job.StatusStart && events == nil {
+			if e.Status == job.StatusStart {
+				w := stillDestroying(e.ID)
 				endWatch = watchDestroy(ctx, func() {
-					fmt.Fprintf(ios.ErrOut, "%s still destroying sandbox %s (at most %s); stopped now, nimbus would leave it: nimbus sandbox destroy %s\n", st.WarningIcon(), e.ID, job.DestroyTimeout, e.ID)
+					if events != nil {
+						// With --json as nimbus's other warnings
+						// are: one object on stderr, beside the
+						// error object; stdout keeps to the run's
+						// events and the command's output.
+						o.f.Warn(w)
+						return
+					}
+					fmt.Fprintf(ios.ErrOut, "%s %s: %s\n", st.WarningIcon(), w.Message, w.Hint)
 				})
 			}
 		}
@@ -301,7 +315,7 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 	if err != nil {
 		// The interruption is the error now: the failure before it
 		// would go unsaid (with --keep there was no destroy to say it
-		// before).
+		// before, and one during the destroy came after its start).
 		sayHeld()
 	}
 	if res != nil && (res.Destroyed || !res.Reached) {
@@ -326,13 +340,19 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 		// no advice to destroy it.
 		fmt.Fprintf(ios.ErrOut, "%s sandbox %s was not destroyed; run: nimbus sandbox destroy %s\n", st.WarningIcon(), res.ID, res.ID)
 	}
-	if err != nil {
-		return sandboxcli.ExecError(err)
-	}
 	switch {
-	case res.Ran && *res.ExitCodeRaw != "0":
-		// The one rule of exec: never masked, only a remote 0 exits 0.
+	case res != nil && res.Ran && *res.ExitCodeRaw != "0":
+		// The one rule of exec: never masked, only a remote 0 exits 0;
+		// not by an interruption after it either (during a download or
+		// the destroy), which cannot make the job pass: the step's own
+		// failure says more (a test run that failed), and the result
+		// event says "interrupted".
 		return commandStatus(o, res.ExitCode, *res.ExitCodeRaw)
+	case err != nil:
+		// Also when the signal came only during the destroy: a
+		// cancelled job does not exit 0 (nor 125 for a failure of
+		// nimbus, such as a download, before it).
+		return sandboxcli.ExecError(err)
 	case res.Err != nil:
 		ce := sandboxcli.ExecError(res.Err)
 		var c *clierr.Error
@@ -379,6 +399,20 @@ func watchDestroy(ctx context.Context, say func()) (end func()) {
 	return func() {
 		close(quit)
 		<-finished
+	}
+}
+
+// CodeStillDestroying is the warning that answers a signal during the
+// destroy (see watchDestroy).
+const CodeStillDestroying = "W_STILL_DESTROYING"
+
+// stillDestroying says which sandbox a nimbus stopped during its destroy
+// would leave, and (the hint) the command that deletes it.
+func stillDestroying(id string) *clierr.Warning {
+	return &clierr.Warning{
+		Code:    CodeStillDestroying,
+		Message: fmt.Sprintf("still destroying sandbox %s (at most %s); stopped now, nimbus would leave it", id, job.DestroyTimeout),
+		Hint:    "nimbus sandbox destroy " + id,
 	}
 }
 

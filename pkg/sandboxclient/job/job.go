@@ -216,9 +216,10 @@ type Result struct {
 	// number such as 256 or 1.5); it is the result's "exitCode" in JSON,
 	// nil (null) when the command did not run to an exit code.
 	ExitCodeRaw *json.Number `json:"exitCode"`
-	// Interrupted names the signal ("SIGINT", "SIGTERM") that stopped the
-	// job, or "canceled" when its context ended otherwise; "" when it was
-	// not interrupted.
+	// Interrupted names the signal ("SIGINT", "SIGTERM") that cancelled
+	// the job, or "canceled" when its context ended otherwise; "" when it
+	// was not interrupted. One that came during the destroy, which it
+	// does not stop, counts: the job was cancelled all the same.
 	Interrupted string `json:"interrupted,omitempty"`
 	// Failed lists the phases that failed (upload, runtime, download,
 	// destroy); the first failure is in Err.
@@ -240,11 +241,14 @@ type Result struct {
 
 // Run runs the job in sb. The command's output goes to stdout and stderr
 // as it arrives; phases go to events (which may be nil). Run returns an
-// error only when ctx ended (the sandbox is destroyed all the same); every
-// other failure is in the Result. Whether it did is decided once, after
-// the destroy's start event: a caller that finds ctx ended on that event
-// (to say, before the destroy, what it held back for the final error)
-// always gets ctx's error from Run.
+// error only when ctx ended (the sandbox is destroyed all the same), with
+// Result.Interrupted set; every other failure is in the Result. Whether
+// it did is decided after the destroy, whose own context a signal does
+// not end: a caller that finds ctx ended on the destroy's start event (to
+// say, before the destroy, what it held back for the final error) always
+// gets ctx's error from Run, and one that ends during the destroy gives
+// it too. The command's exit code stays in the Result either way, for
+// the caller to weigh against the interruption.
 func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), stdout, stderr io.Writer) (res *Result, err error) {
 	if events == nil {
 		events = func(Event) {}
@@ -286,9 +290,15 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		interrupted()
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DestroyTimeout)
 		defer cancel()
-		if _, err := sb.Destroy(dctx, DestroyReason); err != nil {
-			fail(PhaseDestroy, err)
-			emit(failed(Event{Phase: PhaseDestroy, ID: sb.ID()}, err))
+		_, derr := sb.Destroy(dctx, DestroyReason)
+		// A signal during the destroy does not cut it short, but it is
+		// a cancel of the job all the same: said in the Result and by
+		// Run's error, so that a CI job cancelled then does not pass
+		// for one that succeeded.
+		interrupted()
+		if derr != nil {
+			fail(PhaseDestroy, derr)
+			emit(failed(Event{Phase: PhaseDestroy, ID: sb.ID()}, derr))
 			return
 		}
 		res.Destroyed = true
