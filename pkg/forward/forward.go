@@ -34,6 +34,7 @@ import (
 
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 
+	"github.com/nimbus-sh/nimbus/internal/headerbound"
 	"github.com/nimbus-sh/nimbus/internal/localhost"
 )
 
@@ -408,21 +409,26 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		http.Error(w, "nimbus forward: "+msg, http.StatusBadGateway)
 		return
 	}
+	if headerbound.BrokenHTTP2(err) {
+		// Over HTTP/2 most oversized headers end here, as do other
+		// frames no server should send: net/http does not tell them
+		// apart, and either way the Worker was reached.
+		msg := fmt.Sprintf("the Worker %s answered with headers of more than %d MiB or with frames that break HTTP/2", p.origin, MaxResponseHeaderBytes>>20)
+		p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: " + msg, Err: unwrapURLError(err)})
+		http.Error(w, "nimbus forward: "+msg, http.StatusBadGateway)
+		return
+	}
 	p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: cannot reach " + p.origin.String(), Err: unwrapURLError(err)})
 	http.Error(w, "nimbus forward: cannot reach "+p.origin.String()+": "+unwrapURLError(err).Error(), http.StatusBadGateway)
 }
 
-// headersTooLarge says err is net/http's refusal of answer headers over
-// the transport's MaxResponseHeaderBytes, which it gives as text only, or
-// the Proxy's of 1xx answers over it: over HTTP/2 that one arrives as the
-// cause of a stream error, which keeps it as text only too. Should the
-// text change, the error is still reported, as one reaching the Worker.
-// Final headers over the bound on HTTP/2 are a connection's
-// PROTOCOL_ERROR, which other faults of the Worker's also give: they are
-// reported as such (docs/exit-codes.md).
+// headersTooLarge says err is the refusal of the Worker's answer headers
+// over MaxResponseHeaderBytes: net/http's (headerbound.Exceeded), or the
+// Proxy's of 1xx answers over it, which over HTTP/2 arrives as the cause
+// of a stream error and so as text only too.
 func headersTooLarge(err error) bool {
 	return errors.Is(err, errInformational) || errors.Is(err, errTooManyInformational) ||
-		strings.Contains(err.Error(), "server response headers exceeded") ||
+		headerbound.Exceeded(err) ||
 		strings.Contains(err.Error(), errInformational.Error()) ||
 		strings.Contains(err.Error(), errTooManyInformational.Error())
 }

@@ -100,6 +100,75 @@ func TestEndlessInformationalAnswersOverHTTP2(t *testing.T) {
 	}
 }
 
+// TestAnswerHeadersAreBoundedOverHTTP2: over HTTP/2 (a Worker behind
+// https) net/http reports final answer headers over the bound as a
+// stream's PROTOCOL_ERROR naming the limit when their encoded block ended
+// in the frame that passed it (here the same field again and again, one
+// byte each in HPACK), as the connection's PROTOCOL_ERROR when it goes on
+// in further frames, or its COMPRESSION_ERROR for one field over the
+// bound: the forward says the headers were too large (with the other
+// faults net/http reports the same way in the last two), as over HTTP/1.1,
+// not that the Worker cannot be reached. The Worker is Go's HTTP/2
+// server; TestStreamResetsOverHTTP2StayTransport in pkg/sandboxclient
+// keeps a reset stream a failure to reach it.
+func TestAnswerHeadersAreBoundedOverHTTP2(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pad  func(h http.Header)
+		want string
+	}{
+		{"the same field", func(h http.Header) {
+			v := strings.Repeat("a", 1000)
+			for n := 0; n < 2*forward.MaxResponseHeaderBytes; n += 1000 {
+				h.Add("X-Pad", v)
+			}
+		}, "headers of more than 1 MiB"},
+		{"fields in many frames", func(h http.Header) {
+			for i := 0; i < 2<<10; i++ {
+				h.Add("X-Pad", strings.Repeat(string(rune('a'+i%26)), 1000+i))
+			}
+		}, "headers of more than 1 MiB or with frames that break HTTP/2"},
+		{"one field", func(h http.Header) {
+			h.Set("X-Pad", strings.Repeat("a", 2*forward.MaxResponseHeaderBytes))
+		}, "headers of more than 1 MiB or with frames that break HTTP/2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				tc.pad(w.Header())
+				_, _ = io.WriteString(w, "ok")
+			}))
+			srv.EnableHTTP2 = true
+			srv.StartTLS()
+			defer srv.Close()
+			tr := forward.NewTransport(0)
+			tr.TLSClientConfig = &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}
+			e := badGateway(t, forward.Options{Endpoint: srv.URL, Transport: tr}, tc.want)
+			// The stream error names the bound: no word of other faults.
+			if strings.Contains(e.Error(), "cannot reach") || tc.name == "the same field" && strings.Contains(e.Error(), "break HTTP/2") {
+				t.Fatalf("reported %v", e)
+			}
+		})
+	}
+}
+
+// TestStreamResetOverHTTP2IsUnreachable: a stream the Worker resets (its
+// handler aborted) is still reported as a Worker the forward cannot
+// reach, unlike the PROTOCOL_ERRORs of TestAnswerHeadersAreBoundedOverHTTP2.
+func TestStreamResetOverHTTP2IsUnreachable(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic(http.ErrAbortHandler)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	tr := forward.NewTransport(0)
+	tr.TLSClientConfig = &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}
+	e := badGateway(t, forward.Options{Endpoint: srv.URL, Transport: tr}, "cannot reach "+srv.URL)
+	if !strings.Contains(e.Error(), "INTERNAL_ERROR; received from peer") {
+		t.Fatalf("reported %v", e)
+	}
+}
+
 // TestInformationalAnswersAreCounted: the Proxy's trace hook sees a 1xx
 // answer's header fields but not its status line's text, which the
 // transport reads too (up to MaxResponseHeaderBytes per answer, its count

@@ -3,6 +3,7 @@ package localsandbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,7 +161,11 @@ func (sb *sandbox) runtimeOp(ctx context.Context, c *sandboxserver.Call) (any, b
 		inst := []any{}
 		for _, rt := range sb.s.hostRuntimes(ctx) {
 			inst = append(inst, map[string]any{
-				"name": rt.name, "version": rt.version, "root": filepath.Dir(rt.paths[0]),
+				// root is where a Worker installed the runtime in the
+				// sandbox; here it is a directory of the host's PATH, which
+				// a client is not told (the server's log is): the field
+				// stays, empty.
+				"name": rt.name, "version": rt.version, "root": "",
 				"abi": "host", "bins": rt.bins, "sizeBytes": 0, "license": "",
 			})
 		}
@@ -198,7 +203,9 @@ func (sb *sandbox) runtimeOp(ctx context.Context, c *sandboxserver.Call) (any, b
 }
 
 // install answers an install locally: a runtime the host has is already
-// there; anything else cannot be installed by this backend.
+// there; anything else cannot be installed by this backend. The answers
+// name the runtime and its version, never where the host keeps it (a
+// directory of the host's PATH): a failure gives that to the server's log.
 func (sb *sandbox) install(ctx context.Context, spec string) map[string]any {
 	name, want, versioned := strings.Cut(spec, "@")
 	if rt := sb.s.hostRuntime(ctx, name); rt != nil {
@@ -211,7 +218,7 @@ func (sb *sandbox) install(ctx context.Context, spec string) map[string]any {
 				// version is what this backend has, and the answer says
 				// which one, rather than fail a script that does not pin
 				// a version.
-				return map[string]any{"spec": spec, "exitCode": 0, "stdout": name + " is provided by the host (" + rt.paths[0] + "), version " + orUnknown(have) + "; \"" + want + "\" is not checked locally\n", "stderr": ""}
+				return map[string]any{"spec": spec, "exitCode": 0, "stdout": name + " is provided by the host, version " + orUnknown(have) + "; \"" + want + "\" is not checked locally\n", "stderr": ""}
 			}
 			// A version number is there only if the host's is that one:
 			// success for another would claim an install that did not
@@ -220,10 +227,11 @@ func (sb *sandbox) install(ctx context.Context, spec string) map[string]any {
 				if have == "" {
 					have = "of a version it does not tell"
 				}
-				return map[string]any{"spec": spec, "exitCode": 1, "stdout": "", "stderr": spec + " is not available locally: the host provides " + name + " " + have + " (" + rt.paths[0] + ") and the local backend cannot install another version\n"}
+				sb.s.logHost("install of "+spec+" refused", sb.id, errors.New("the host's "+name+" is "+rt.paths[0]+", version "+orUnknown(have)))
+				return map[string]any{"spec": spec, "exitCode": 1, "stdout": "", "stderr": spec + " is not available locally: the host provides " + name + " " + have + " and the local backend cannot install another version; install " + name + " " + want + " on this machine, or ask for " + name + " without a version\n"}
 			}
 		}
-		return map[string]any{"spec": spec, "exitCode": 0, "stdout": name + " is provided by the host (" + rt.paths[0] + ")\n", "stderr": ""}
+		return map[string]any{"spec": spec, "exitCode": 0, "stdout": name + " is provided by the host\n", "stderr": ""}
 	}
 	return map[string]any{"spec": spec, "exitCode": 1, "stdout": "", "stderr": "runtime installs are not available locally: " + notLocal(name) + "\n"}
 }
@@ -284,8 +292,9 @@ func (sb *sandbox) codeScript(ctx context.Context, c *sandboxserver.Call, o map[
 	interp := shellQuote(rt.paths[0])
 	if lang == "typescript" {
 		flags, refusal := sb.s.typeScriptFlags(ctx, rt.paths[0])
-		if refusal != "" {
-			return command, "", refusal, nil
+		if refusal != nil {
+			sb.s.logHost("typescript refused", sb.id, refusal)
+			return command, "", refusal.answer, nil
 		}
 		for _, f := range flags {
 			interp += " " + f

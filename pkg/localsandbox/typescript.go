@@ -118,21 +118,42 @@ func (s *Server) nodeVersionOf(ctx context.Context, path string) (string, error)
 	return string(out), nil
 }
 
+// tsRefusal is why the host's node cannot run TypeScript: answer is for
+// the command's stderr and names node by its name alone; Error, for the
+// server's log, says which binary on the host it is.
+type tsRefusal struct {
+	answer, host string
+}
+
+func (r *tsRefusal) Error() string { return r.host }
+
 // typeScriptFlags returns the flags node at path needs for TypeScript, or
-// the explanation (for the command's stderr) of why it cannot run it.
-func (s *Server) typeScriptFlags(ctx context.Context, path string) (flags []string, refusal string) {
+// the refusal that explains why it cannot run it.
+func (s *Server) typeScriptFlags(ctx context.Context, path string) (flags []string, refusal *tsRefusal) {
+	const needs = "typescript needs node ≥ " + minStripTypesText + " locally"
 	out, err := s.nodeVersionOf(ctx, path)
 	if err != nil {
-		return nil, "typescript needs node ≥ " + minStripTypesText + " locally, and `" + path + " --version` failed (" + err.Error() + ")\n"
+		// The error names path (a stat or a start that failed): the
+		// answer keeps its errno, or the words of an exit status.
+		return nil, &tsRefusal{
+			answer: needs + ", and `node --version` failed (" + hostErrText(err) + "); check the node on this machine's PATH, or run the code as javascript\n",
+			host:   "`" + path + " --version` failed: " + err.Error(),
+		}
 	}
 	v, ok := parseNodeVersion(out)
 	if !ok {
-		return nil, "typescript needs node ≥ " + minStripTypesText + " locally, and `" + path + " --version` answered " + strconv.Quote(strings.TrimSpace(out)) + "\n"
+		answered := strconv.Quote(strings.TrimSpace(out))
+		return nil, &tsRefusal{
+			answer: needs + ", and `node --version` answered " + answered + "; check the node on this machine's PATH, or run the code as javascript\n",
+			host:   "`" + path + " --version` answered " + answered,
+		}
 	}
 	flags, ok = stripTypesFlags(v)
 	if !ok {
-		return nil, "typescript needs node ≥ " + minStripTypesText + " locally (this machine has node " + v.String() + " at " + path +
-			"): the local backend runs TypeScript with node's built-in type stripping; install node " + minStripTypesText + " or newer, or run the code as javascript\n"
+		return nil, &tsRefusal{
+			answer: needs + " (this machine has node " + v.String() + "): the local backend runs TypeScript with node's built-in type stripping; install node " + minStripTypesText + " or newer, or run the code as javascript\n",
+			host:   "node " + v.String() + " at " + path + " cannot strip types",
+		}
 	}
-	return flags, ""
+	return flags, nil
 }

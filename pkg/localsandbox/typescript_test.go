@@ -53,8 +53,8 @@ func TestRunCodeTypeScriptOnThisHost(t *testing.T) {
 		return
 	}
 	t.Logf("node %s is too old: the refusal path", ver)
-	want := "typescript needs node ≥ 22.6 locally (this machine has node " + ver + " at " + nodePath + ")"
-	if r.ExitCode != 127 || r.Success || r.Stdout != "" || !strings.HasPrefix(r.Stderr, want) || !strings.HasSuffix(r.Stderr, "or run the code as javascript\n") {
+	want := "typescript needs node ≥ 22.6 locally (this machine has node " + ver + "): "
+	if r.ExitCode != 127 || r.Success || r.Stdout != "" || !strings.HasPrefix(r.Stderr, want) || strings.Contains(r.Stderr, nodePath) || !strings.HasSuffix(r.Stderr, "or run the code as javascript\n") {
 		t.Fatalf("%+v\nwant stderr starting %q", r, want)
 	}
 	// JavaScript on the same node is unaffected.
@@ -121,7 +121,7 @@ func TestRunCodeTypeScriptFlagsByNodeVersion(t *testing.T) {
 	for _, c := range []struct {
 		version, stdout, refusal string
 	}{
-		{"v20.20.2", "", "this machine has node v20.20.2 at " + dir + "/node"},
+		{"v20.20.2", "", "(this machine has node v20.20.2): "},
 		{"v22.5.1", "", "this machine has node v22.5.1"},
 		{"v22.6.0", flagged, ""},
 		{"v22.17.1", flagged, ""},
@@ -131,7 +131,7 @@ func TestRunCodeTypeScriptFlagsByNodeVersion(t *testing.T) {
 		{"v23.6.0", quoted, ""},
 		{"v24.11.1", quoted, ""},
 		{"v26.0.0", quoted, ""},
-		{"not a version", "", "`" + dir + "/node --version` answered \"not a version\""},
+		{"not a version", "", "`node --version` answered \"not a version\""},
 	} {
 		fakeNode(t, dir, c.version)
 		r, err := sb.RunCode(ctx(t), code, sc.RunCodeOptions{Language: "typescript"})

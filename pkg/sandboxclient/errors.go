@@ -19,7 +19,9 @@ const (
 	// CodeTransport: the request could not be sent or the answer not read.
 	CodeTransport = "E_TRANSPORT"
 	// CodeBadResponse: the answer was JSON but not a valid envelope or
-	// result, or its headers exceeded MaxResponseHeaderBytes.
+	// result, or its headers exceeded MaxResponseHeaderBytes, or (over
+	// HTTP/2) its frames broke the protocol, which net/http reports as it
+	// reports most headers over the bound.
 	CodeBadResponse = "E_BAD_RESPONSE"
 	// CodeFileChanged: a file read in chunks ended before the size its
 	// stat gave (it shrank while it was read).

@@ -2,6 +2,7 @@ package sandboxclient_test
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -137,4 +138,159 @@ func TestInformationalAnswersAreBoundedOverHTTP2(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Code != sc.CodeBadResponse || !strings.Contains(ce.Error(), "headers over the limit") || !strings.Contains(ce.Error(), "stream error") {
 		t.Fatalf("err = %v, want %s saying the headers were over the limit", err, sc.CodeBadResponse)
 	}
+}
+
+// h2Client is an HTTP client for srv's certificate speaking HTTP/2, with
+// the package's bound on answer headers.
+func h2Client(srv *httptest.Server) *http.Client {
+	hc := srv.Client()
+	tr := hc.Transport.(*http.Transport).Clone()
+	tr.MaxResponseHeaderBytes = sc.MaxResponseHeaderBytes
+	hc.Transport = tr
+	return hc
+}
+
+// TestAnswerHeadersAreBoundedOverHTTP2: over HTTP/2 (a Worker behind
+// https) net/http reports final answer headers over the bound in three
+// ways, by how they arrive: a stream's PROTOCOL_ERROR naming the limit
+// when the encoded block ended in the frame that passed it (here the
+// same field again and again, which HPACK sends as one byte each), the
+// connection's PROTOCOL_ERROR when it goes on in further frames (fields
+// HPACK cannot index), the connection's COMPRESSION_ERROR for one field
+// over the bound. Each is E_BAD_RESPONSE, as over HTTP/1.1, where it was
+// E_TRANSPORT "cannot reach". The Worker is Go's HTTP/2 server.
+func TestAnswerHeadersAreBoundedOverHTTP2(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pad  func(h http.Header)
+		want string
+	}{
+		{"the same field", func(h http.Header) {
+			v := strings.Repeat("a", 1000)
+			for n := 0; n < 2<<20; n += 1000 {
+				h.Add("X-Pad", v)
+			}
+		}, "had headers over the limit: stream error: stream ID 1; PROTOCOL_ERROR; http2: response header list larger than advertised limit"},
+		{"fields in many frames", func(h http.Header) {
+			for i := 0; i < 2<<10; i++ {
+				h.Add("X-Pad", strings.Repeat(string(rune('a'+i%26)), 1000+i))
+			}
+		}, "had headers over the limit or frames that break HTTP/2: connection error: PROTOCOL_ERROR"},
+		{"one field", func(h http.Header) {
+			h.Set("X-Pad", strings.Repeat("a", 2<<20))
+		}, "had headers over the limit or frames that break HTTP/2: connection error: COMPRESSION_ERROR"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				tc.pad(w.Header())
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, `{"ok":true,"result":"x"}`)
+			}))
+			srv.EnableHTTP2 = true
+			srv.StartTLS()
+			defer srv.Close()
+			sb := box(t, newClient(t, srv.URL, "use", func(o *sc.Options) { o.HTTPClient = h2Client(srv) }), "job-1")
+			_, _, err := sb.ReadFile(ctx(t), "/x")
+			var ce *sc.Error
+			if !errors.As(err, &ce) || ce.Code != sc.CodeBadResponse || !strings.Contains(ce.Error(), tc.want) || !strings.Contains(ce.Message, srv.URL) {
+				t.Fatalf("err = %v, want %s saying %q", err, sc.CodeBadResponse, tc.want)
+			}
+		})
+	}
+}
+
+// TestStreamResetsOverHTTP2StayTransport: a stream the Worker resets
+// (its handler aborted, or a RST_STREAM with PROTOCOL_ERROR) and a
+// GOAWAY with PROTOCOL_ERROR are failures to get an answer, E_TRANSPORT
+// "cannot reach" as before, not the headers over the bound of
+// TestAnswerHeadersAreBoundedOverHTTP2 that net/http also reports with
+// PROTOCOL_ERROR.
+func TestStreamResetsOverHTTP2StayTransport(t *testing.T) {
+	abort := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic(http.ErrAbortHandler)
+	}))
+	abort.EnableHTTP2 = true
+	abort.StartTLS()
+	defer abort.Close()
+	for _, tc := range []struct {
+		name, url, want string
+	}{
+		{"handler aborted", abort.URL, "stream error: stream ID 1; INTERNAL_ERROR; received from peer"},
+		// 0x3 RST_STREAM, code 1 PROTOCOL_ERROR.
+		{"RST_STREAM PROTOCOL_ERROR", rawH2Worker(t, abort, 0x3, 1, []byte{0, 0, 0, 1}), "stream error: stream ID 1; PROTOCOL_ERROR; received from peer"},
+		// 0x7 GOAWAY, last stream 0, code 1 PROTOCOL_ERROR.
+		{"GOAWAY PROTOCOL_ERROR", rawH2Worker(t, abort, 0x7, 0, []byte{0, 0, 0, 0, 0, 0, 0, 1}), "received GOAWAY from server ErrCode:PROTOCOL_ERROR"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hc := h2Client(abort)
+			// Reads are retried on some transport failures; one attempt
+			// keeps the answer the one under test.
+			sb := box(t, newClient(t, tc.url, "use", func(o *sc.Options) { o.HTTPClient = hc; o.Retry.MaxAttempts = 1 }), "job-1")
+			_, _, err := sb.ReadFile(ctx(t), "/x")
+			var ce *sc.Error
+			if !errors.As(err, &ce) || ce.Code != sc.CodeTransport || !strings.Contains(ce.Error(), "cannot reach "+tc.url) || !strings.Contains(ce.Error(), tc.want) {
+				t.Fatalf("err = %v, want %s cannot reach, %q", err, sc.CodeTransport, tc.want)
+			}
+		})
+	}
+}
+
+// rawH2Worker is a Worker speaking HTTP/2 frame by frame, with the
+// certificate of srv: it answers the client's first request with one
+// frame of type typ on stream (its payload given), which net/http's
+// server never sends in place of an answer.
+func rawH2Worker(t *testing.T, srv *httptest.Server, typ byte, stream uint32, payload []byte) string {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: srv.TLS.Certificates, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	frame := func(typ, flags byte, stream uint32, payload []byte) []byte {
+		n := len(payload)
+		b := []byte{byte(n >> 16), byte(n >> 8), byte(n), typ, flags, byte(stream >> 24), byte(stream >> 16), byte(stream >> 8), byte(stream)}
+		return append(b, payload...)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				if _, err := io.ReadFull(br, make([]byte, len("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))); err != nil {
+					return
+				}
+				// An empty SETTINGS, then read frames until the first
+				// request's HEADERS ends (END_HEADERS, 0x4).
+				if _, err := c.Write(frame(0x4, 0, 0, nil)); err != nil {
+					return
+				}
+				for {
+					var h [9]byte
+					if _, err := io.ReadFull(br, h[:]); err != nil {
+						return
+					}
+					if _, err := io.ReadFull(br, make([]byte, int(h[0])<<16|int(h[1])<<8|int(h[2]))); err != nil {
+						return
+					}
+					if h[3] == 0x4 && h[4]&0x1 == 0 { // the client's SETTINGS: acknowledged
+						if _, err := c.Write(frame(0x4, 0x1, 0, nil)); err != nil {
+							return
+						}
+					}
+					if (h[3] == 0x1 || h[3] == 0x9) && h[4]&0x4 != 0 {
+						break
+					}
+				}
+				if _, err := c.Write(frame(typ, 0, stream, payload)); err != nil {
+					return
+				}
+				_, _ = io.Copy(io.Discard, br) // until the client hangs up
+			}()
+		}
+	}()
+	return "https://" + ln.Addr().String()
 }

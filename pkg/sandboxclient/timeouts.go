@@ -132,17 +132,6 @@ func (c *Client) transportTimeout(err error) *Error {
 	return c.timeoutError(phaseHeaders, c.timeout)
 }
 
-// headersTooLarge says err is net/http's refusal of answer headers over
-// the transport's MaxResponseHeaderBytes, which it gives as text only:
-// over HTTP/1.1, or over HTTP/2 for 1xx answers (the cause of a stream
-// error). Should the text change, the error is still reported, as
-// E_TRANSPORT. Final headers over the bound on HTTP/2 are a connection's
-// PROTOCOL_ERROR, which other faults give too: E_TRANSPORT.
-func headersTooLarge(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "server response headers exceeded") || strings.Contains(s, "header list too large")
-}
-
 func isTLSTimeout(err error) bool {
 	// net/http's handshake timeout error type is unexported.
 	return strings.Contains(err.Error(), "TLS handshake timeout")

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/headerbound"
 	"github.com/nimbus-sh/nimbus/internal/retryafter"
 )
 
@@ -159,12 +160,18 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 		if te := c.transportTimeout(err); te != nil {
 			return nil, false, te
 		}
-		if headersTooLarge(err) {
+		if headerbound.Exceeded(err) {
 			// The Worker answered, with what no Worker sends: trying
 			// again would only read as much once more.
 			// The limit is the transport's (a caller's HTTPClient has
-			// its own), which the cause states.
+			// its own), which the cause states over HTTP/1.1.
 			return nil, false, &Error{Code: CodeBadResponse, Message: "the answer of " + c.shown + " had headers over the limit", Err: unwrapURLError(err)}
+		}
+		if headerbound.BrokenHTTP2(err) {
+			// Over HTTP/2 most oversized headers end here, as do other
+			// frames no server should send: net/http does not tell them
+			// apart, and either way the Worker answered.
+			return nil, false, &Error{Code: CodeBadResponse, Message: "the answer of " + c.shown + " had headers over the limit or frames that break HTTP/2", Err: unwrapURLError(err)}
 		}
 		// A safe op is retried when nothing was sent, and when a kept-alive
 		// connection died under it before any answer: the server (or a
