@@ -19,7 +19,9 @@ import (
 // arguments must satisfy its argument rules and flag groups. A renamed or
 // removed flag, or arguments in the wrong order, leave an example that
 // fails when pasted; TestEveryCommandHasExamples only checks that an
-// example names its command.
+// example names its command. The command lines of the long help are held
+// to the same, and the commands its prose quotes to naming commands and
+// flags that exist.
 func TestExamplesParse(t *testing.T) {
 	root := cmd.NewRootCmd(cmdutil.New())
 	var walk func(c *cobra.Command)
@@ -27,7 +29,7 @@ func TestExamplesParse(t *testing.T) {
 		for _, sub := range c.Commands() {
 			walk(sub)
 		}
-		if cobraOwn(c) || strings.TrimSpace(c.Example) == "" {
+		if cobraOwn(c) {
 			return
 		}
 		for _, line := range strings.Split(c.Example, "\n") {
@@ -39,9 +41,56 @@ func TestExamplesParse(t *testing.T) {
 				t.Errorf("%s: example %q: %s", c.CommandPath(), line, problem)
 			}
 		}
+		lines, quoted := longCommandLines(c.Long)
+		for _, line := range lines {
+			for _, problem := range checkCommandLine(line) {
+				t.Errorf("%s: long help, command line %q: %s", c.CommandPath(), line, problem)
+			}
+		}
+		for _, ref := range quoted {
+			if p := flagProblem(strings.Fields(ref)[1:]); p != "" {
+				t.Errorf("%s: long help quotes %q: %s", c.CommandPath(), ref, p)
+			}
+		}
 	}
 	walk(root)
 }
+
+// quotedCommand matches a command the prose of a help quotes, such as
+// 'nimbus sandbox runtimes install job-123 python@3.12'.
+var quotedCommand = regexp.MustCompile(`'(nimbus [^']*)'`)
+
+// longCommandLines returns the command lines a long help shows (indented
+// lines that run nimbus, continuation lines, a trailing backslash,
+// joined) and the commands its prose quotes. A quoted command points at
+// a command rather than showing a whole line ('nimbus sandbox exec',
+// 'nimbus session attach ID'): TestExamplesParse holds it only to naming
+// commands and flags that exist.
+func longCommandLines(long string) (lines, quoted []string) {
+	for _, m := range quotedCommand.FindAllStringSubmatch(strings.Join(strings.Fields(long), " "), -1) {
+		quoted = append(quoted, m[1])
+	}
+	var out []string
+	pending := ""
+	for _, l := range strings.Split(long, "\n") {
+		indented := strings.HasPrefix(l, "  ") || strings.HasPrefix(l, "\t")
+		trimmed := strings.TrimSpace(l)
+		if pending == "" && (!indented || !runsNimbus.MatchString(trimmed)) {
+			continue
+		}
+		if strings.HasSuffix(trimmed, "\\") {
+			pending += strings.TrimSuffix(trimmed, "\\") + " "
+			continue
+		}
+		out = append(out, strings.TrimSpace(pending+trimmed))
+		pending = ""
+	}
+	return out, quoted
+}
+
+// runsNimbus matches a shell line that runs nimbus: as its command, after
+// variable assignments, or in a $(…) substitution.
+var runsNimbus = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*=\S*\s+)*nimbus\s|\$\(nimbus\s`)
 
 // TestDocCommandLinesParse holds the shell blocks of the README and the
 // guides to the same check: every nimbus command line in a ```sh block
@@ -162,6 +211,24 @@ func nimbusArgs(words []string) []string {
 		}
 	}
 	return nil
+}
+
+// flagProblem says what fails when args, a command named in prose, are
+// looked up: a command or a flag that does not exist, or a flag without
+// its value. Arguments are not checked: prose may leave them out.
+func flagProblem(args []string) string {
+	root := cmd.NewRootCmd(cmdutil.New())
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	root.InitDefaultVersionFlag()
+	c, rest, err := root.Find(args)
+	if err != nil {
+		return err.Error()
+	}
+	if err := c.ParseFlags(rest); err != nil {
+		return err.Error()
+	}
+	return ""
 }
 
 // parseProblem parses args as the binary would (cobra's own flag and

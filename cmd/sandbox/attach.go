@@ -44,7 +44,8 @@ programs run), use 'nimbus session attach ID'.`,
 		Example: `  # pid=$(nimbus sandbox start job-123 -- python3 -i)
   nimbus sandbox attach job-123 $pid
   echo 'print(6*7)' | nimbus sandbox attach job-123 $pid
-  nimbus sandbox attach job-123 $pid --no-stdin --json`,
+  nimbus sandbox attach job-123 $pid --no-stdin --json
+  nimbus sandbox attach job-123 $pid --lines 0`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 2 {
 				return execUsage(clierr.Usagef("expected ID and PID, got %d argument(s)", len(args)).WithHint("nimbus sandbox attach ID PID"))
@@ -72,7 +73,7 @@ programs run), use 'nimbus session attach ID'.`,
 			ios := o.f.IOStreams
 			st := ios.Styles()
 			opts := interactive.AttachOptions{
-				Stdout: ios.Out, Stderr: ios.ErrOut, Lines: lines, Interval: interval,
+				Stdout: ios.Out, Stderr: ios.ErrOut, Lines: followLines(cmd, lines), Interval: interval,
 				OnWarning: func(err error) {
 					if lost := (*interactive.LostOutputError)(nil); errors.As(err, &lost) {
 						warnLost(o, lost)
@@ -125,7 +126,7 @@ programs run), use 'nimbus session attach ID'.`,
 	})
 	fl := cmd.Flags()
 	fl.BoolVar(&noStdin, "no-stdin", false, "only follow the output; send no input")
-	fl.Int64Var(&lines, "lines", 0, "show this many lines of earlier output first, at least 1 (default: the server's 200)")
+	fl.Int64Var(&lines, "lines", 0, "show this many lines of earlier output first, 0 for none (default: the server's 200)")
 	duration.Var(fl, &interval, "interval", 100*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "output polling interval, 25ms to 5s")
 	return cmd
 }

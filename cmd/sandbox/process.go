@@ -80,10 +80,15 @@ process's exit code, as exec does: nimbus's own failures once the command
 line is read then exit 125, and an interruption 130. --json with -f prints
 one JSON object per chunk (NDJSON), then {"exit":{"code":…}}. Output the
 sandbox's log ring dropped between two polls (a process writing faster than
-it is polled) is gone: a warning (W_LOGS_LOST) says so once.`,
+it is polled) is gone: a warning (W_LOGS_LOST) says so once.
+
+--lines 0 shows no earlier output, as tail -n 0: with -f only what the
+process writes from now on; without it nothing (--json: the result with no
+chunks, whose cursor is the current end), after checking the process exists.`,
 		Example: `  nimbus sandbox logs job-123 1000001
   nimbus sandbox logs job-123 1000001 -f --interval 1s && echo "the server exited 0"
-  nimbus sandbox logs job-123 1000001 --lines 50 --json`,
+  nimbus sandbox logs job-123 1000001 --lines 50 --json
+  nimbus sandbox logs job-123 1000001 -f --lines 0`,
 		Args: cmdutil.ExactArgs(2, "ID and PID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Following passes the process's exit code through, so
@@ -134,7 +139,14 @@ it is polled) is gone: a warning (W_LOGS_LOST) says so once.`,
 				if lines > 0 {
 					opts.Lines = &lines
 				}
-				l, err := sb.ProcessLogs(cmd.Context(), pid, opts)
+				var l *sandboxclient.Logs
+				if cmd.Flags().Changed("lines") && lines == 0 {
+					// As tail -n 0: no output, but the process must
+					// exist, and --json still gives its cursor and exit.
+					l, err = sb.ProcessLogEnd(cmd.Context(), pid)
+				} else {
+					l, err = sb.ProcessLogs(cmd.Context(), pid, opts)
+				}
 				if err != nil {
 					return sandboxcli.Error(err)
 				}
@@ -143,7 +155,7 @@ it is polled) is gone: a warning (W_LOGS_LOST) says so once.`,
 				}
 				return emit(l)
 			}
-			exit, err := sb.FollowLogs(cmd.Context(), pid, lines, interval, emit)
+			exit, err := sb.FollowLogs(cmd.Context(), pid, followLines(cmd, lines), interval, emit)
 			if err != nil {
 				return sandboxcli.ExecError(err)
 			}
@@ -158,7 +170,7 @@ it is polled) is gone: a warning (W_LOGS_LOST) says so once.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "poll for new output until the process exits")
-	cmd.Flags().Int64Var(&lines, "lines", 0, "tail this many lines first, at least 1 (default: the server's 200)")
+	cmd.Flags().Int64Var(&lines, "lines", 0, "tail this many lines first; 0 for none, with -f only new output (default: the server's 200)")
 	duration.Var(cmd.Flags(), &interval, "interval", 250*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "polling interval with -f, 25ms to 5s")
 	return cmd
 }
@@ -288,12 +300,21 @@ func (o *common) startBackground(cmd *cobra.Command, id, command string, opts sa
 	})
 }
 
-// checkLines refuses a --lines below 1, which the server cannot be asked
-// for: leaving the count out is how its default (200) is asked for, and 0
-// or a negative count silently gave those 200 lines.
+// checkLines refuses a negative --lines: it would be sent as no count,
+// which asks for the server's default of 200 lines.
 func checkLines(cmd *cobra.Command, lines int64) error {
-	if cmd.Flags().Changed("lines") && lines < 1 {
-		return clierr.Usagef("--lines %d: give at least 1", lines).WithHint("leave --lines out for the server's default, its last 200 lines")
+	if cmd.Flags().Changed("lines") && lines < 0 {
+		return clierr.Usagef("--lines %d: give 0 or more", lines).WithHint("--lines 0 shows no earlier output; leave --lines out for the server's default, its last 200 lines")
 	}
 	return nil
+}
+
+// followLines is the FollowLogs count of a checked --lines: an explicit 0
+// is FollowNew (only what comes next, as tail -f -n 0), not the 0 that
+// leaves the count out and gets the server's 200 lines.
+func followLines(cmd *cobra.Command, lines int64) int64 {
+	if cmd.Flags().Changed("lines") && lines == 0 {
+		return sandboxclient.FollowNew
+	}
+	return lines
 }

@@ -115,7 +115,7 @@ func newCmdURL(f *cmdutil.Factory) *cobra.Command {
 	var id string
 	mf := tokencli.MintFlags{Default: []string{token.ScopeSessionAttach}}
 	cmd := &cobra.Command{
-		Use:   "url --endpoint URL [--session ID] (--token-file F | --tenant T [--sub S] [--ttl 15m] [--scopes session:attach])",
+		Use:   "url [--endpoint URL] [--session ID] [--token-file F | --tenant T [--sub S] [--ttl 15m] [--scopes session:attach]]",
 		Short: "Print a browser attach URL for a session",
 		Example: `  nimbus session url --endpoint https://my-nimbus.workers.dev --session pretty-otter-1234 --tenant acme --sub alice
   nimbus session url --endpoint https://my-nimbus.workers.dev --token-file attach.tok --session demo --json`,

@@ -47,7 +47,7 @@ const defaultTimeout = 15 * time.Minute
 func newCmdCloudflare(f *cmdutil.Factory) *cobra.Command {
 	var o cloudflareOptions
 	cmd := &cobra.Command{
-		Use:   "cloudflare --name WORKER [--account-id ID] [--bucket-prefix P] [--runtime-bucket B] [--config wrangler.jsonc] [--env NAME] [--dry-run] [--set-secret [--replace-secret]]",
+		Use:   "cloudflare [--name WORKER] [--account-id ID] [--bucket-prefix P] [--runtime-bucket B] [--config wrangler.jsonc] [--env NAME] [--dry-run] [--set-secret [--replace-secret]]",
 		Short: "Create the R2 buckets and settings a Nimbus Worker needs, through the Cloudflare API",
 		Long: `Take a scaffolded project to "ready to deploy" through the Cloudflare API:
 

@@ -29,7 +29,8 @@ type AttachOptions struct {
 	// and Stderr (to render it another way, as JSON lines).
 	Output func(*sc.Logs) error
 	// Lines is the tail of earlier output shown first (0: the server's
-	// default of 200 lines).
+	// default of 200 lines; sandboxclient.FollowNew: none, only output
+	// written from the attach on).
 	Lines int64
 	// Interval is the log polling interval (clamped to 25ms–5s).
 	Interval time.Duration

@@ -125,11 +125,33 @@ func (s *Sandbox) ProcessLogs(ctx context.Context, pid int64, opts LogOptions) (
 	return &r, nil
 }
 
+// FollowNew is the lines of FollowLogs that asks for no earlier output:
+// only what the process writes from the first poll on (tail -f -n 0).
+const FollowNew int64 = -1
+
+// ProcessLogEnd returns the state of a process's log without its output:
+// Cursor is the current end (pass it back to get only what comes next),
+// Exit says whether the process has exited, Chunks and Text are empty.
+// The API does not say what a tail of 0 lines is (a missing count gets
+// the default of 200), so it reads a tail of one byte, at most one chunk,
+// and drops it: the cursor of any tail is the end of the log.
+func (s *Sandbox) ProcessLogEnd(ctx context.Context, pid int64) (*Logs, error) {
+	one := int64(1)
+	l, err := s.ProcessLogs(ctx, pid, LogOptions{Bytes: &one})
+	if err != nil {
+		return nil, err
+	}
+	l.Chunks, l.Text, l.Truncated = []LogChunk{}, "", false
+	return l, nil
+}
+
 // FollowLogs polls processLogs as the SDK's attach stream does: first a tail
-// of lines (0 means the server default), then by cursor every interval
-// (clamped to 25ms–5s) until the process has exited. Each poll with chunks,
-// or with output lost since the previous one (Logs.Lost), is passed to fn;
-// an error from fn stops the loop. It returns the exit.
+// of lines (0 means the server default; FollowNew, or any negative count,
+// none: it starts at the current end, see ProcessLogEnd), then by cursor
+// every interval (clamped to 25ms–5s) until the process has exited. Each
+// poll with chunks, or with output lost since the previous one
+// (Logs.Lost), is passed to fn; an error from fn stops the loop. It
+// returns the exit.
 func (s *Sandbox) FollowLogs(ctx context.Context, pid int64, lines int64, interval time.Duration, fn func(*Logs) error) (*LogExit, error) {
 	interval = min(max(interval, 25*time.Millisecond), 5*time.Second)
 	opts := LogOptions{}
@@ -137,7 +159,13 @@ func (s *Sandbox) FollowLogs(ctx context.Context, pid int64, lines int64, interv
 		opts.Lines = &lines
 	}
 	for {
-		l, err := s.ProcessLogs(ctx, pid, opts)
+		var l *Logs
+		var err error
+		if lines < 0 && opts.Cursor == nil {
+			l, err = s.ProcessLogEnd(ctx, pid)
+		} else {
+			l, err = s.ProcessLogs(ctx, pid, opts)
+		}
 		if err != nil {
 			return nil, err
 		}

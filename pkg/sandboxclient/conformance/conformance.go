@@ -15,6 +15,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"reflect"
@@ -498,6 +499,18 @@ func testProcesses(t *testing.T, e *env) {
 	l, err = sb.ProcessLogs(x, st.PID, sc.LogOptions{Lines: &one})
 	if err != nil || l.Text != "b\n" {
 		t.Fatalf("tail of one line: %+v %v", l, err)
+	}
+	// The end of the log, without output, is the cursor of any tail; a
+	// follow from there (tail -f -n 0) of an exited process prints nothing.
+	end, err := sb.ProcessLogEnd(x, st.PID)
+	if err != nil || len(end.Chunks) != 0 || end.Text != "" || end.Cursor != cur || end.Exit == nil || end.Exit.Code != 2 {
+		t.Fatalf("end of the log: %+v %v", end, err)
+	}
+	exit, err = sb.FollowLogs(x, st.PID, sc.FollowNew, 25*time.Millisecond, func(l *sc.Logs) error {
+		return fmt.Errorf("following from the end printed %q", l.Text)
+	})
+	if err != nil || exit.Code != 2 {
+		t.Fatalf("following from the end: %+v %v", exit, err)
 	}
 	long, err := sb.StartProcess(x, "sleep 30", sc.StartOptions{})
 	if err != nil {
