@@ -1,7 +1,6 @@
 package localsandbox
 
 import (
-	"errors"
 	"io"
 	"os"
 	"sync"
@@ -97,20 +96,6 @@ func (p *goroutinePump) setDeadline(t time.Time) {
 }
 
 func (p *goroutinePump) close() {}
-
-// watchState is not offered here: a named shell's state stream is read
-// on a goroutine of its own.
-func (p *goroutinePump) watchState(*os.File) error { return errors.ErrUnsupported }
-
-func (p *goroutinePump) stateTail() []byte { return nil }
-
-// watchEnd is not offered here: the command's end is waited for on a
-// goroutine of its own.
-func (p *goroutinePump) watchEnd(int) error { return errors.ErrUnsupported }
-
-// endReported is false: without an end descriptor, the end is noticed
-// by the goroutine that waits for it, which stops the timer itself.
-func (p *goroutinePump) endReported() bool { return false }
 
 // run pumps until end of file on both pipes or the cut-off, and returns
 // true (it has no end descriptor to return early for). After a write
