@@ -32,9 +32,11 @@ type pump struct {
 
 	// cutMu guards the cut-off (cutOff, from the goroutine that notices
 	// the end, while run runs): cut is when reading stops, pushed back by
-	// the time out spends blocked on the client, up to cutMax.
+	// the time out spends blocked on the client, up to cutMax, maxDrain
+	// (maxDrainAfterEnd but in tests) after the first cut-off.
 	cutMu       sync.Mutex
 	cut, cutMax time.Time
+	maxDrain    time.Duration
 
 	// What run keeps between calls: the buffer, its size class, the
 	// pipes still open, and whether out has failed.
@@ -62,7 +64,7 @@ func newPump(outR, errR *os.File) (*pump, error) {
 		syscall.Close(ep)
 		return nil, os.NewSyscallError("fcntl", err)
 	}
-	return &pump{outR: outR, errR: errR, ep: os.NewFile(uintptr(ep), "epoll"), endFd: -1, open: 2}, nil
+	return &pump{outR: outR, errR: errR, ep: os.NewFile(uintptr(ep), "epoll"), endFd: -1, open: 2, maxDrain: maxDrainAfterEnd}, nil
 }
 
 // Tags of the events: stdout, stderr, the state stream, the end.
@@ -152,11 +154,6 @@ func (p *pump) dropEnd() {
 	p.endFd, p.endSeen = -1, true
 }
 
-// maxDrainAfterEnd bounds how long output is read after the command's
-// end when the client is slow to take it: the grace period given to
-// cutOff only counts time spent waiting for the pipes.
-const maxDrainAfterEnd = time.Minute
-
 // cutOff stops the pump at t: output still unread then is left (a process
 // that escaped and holds the pipes open). Time out then spends blocked
 // on a slow client moves t back (up to maxDrainAfterEnd), so output the
@@ -165,7 +162,7 @@ const maxDrainAfterEnd = time.Minute
 func (p *pump) cutOff(t time.Time) {
 	p.cutMu.Lock()
 	defer p.cutMu.Unlock()
-	p.cut, p.cutMax = t, t.Add(maxDrainAfterEnd)
+	p.cut, p.cutMax = t, t.Add(p.maxDrain)
 	_ = p.ep.SetReadDeadline(t)
 }
 

@@ -387,13 +387,21 @@ func (c *Cmd) Kill() {
 	}
 	if c.killT == nil {
 		// An init that does not report the end in time goes with it.
-		c.killT = time.AfterFunc(killGrace, func() {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			if c.running {
-				ini.kill()
-			}
-		})
+		c.killT = time.AfterFunc(killGrace, func() { c.killUnreported(ini) })
+	}
+}
+
+// killUnreported kills ini, asked to kill the command killGrace ago, if
+// it has not reported the end since. One that has is healthy, and can
+// run the sandbox's next command, though Wait has not read the report
+// yet: a caller may be slow to get to Wait (localsandbox notices the end
+// between writes to a client that can be slow to read, after a genuine
+// timeout too). Killing it lost the report and the init.
+func (c *Cmd) killUnreported(ini *initProc) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.running && !ini.reported() {
+		ini.kill()
 	}
 }
 

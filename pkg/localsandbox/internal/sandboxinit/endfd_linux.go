@@ -42,3 +42,29 @@ func (c *Cmd) EndFd() (fd int, ended bool) {
 	}
 	return fd, false
 }
+
+// reported says whether the init has written to the control socket, or
+// closed it, since it was last read: after the start's report, only the
+// end's comes unasked (a retire line first, at most), so the command
+// has ended. A closed socket says yes too: the init was killed already.
+func (ini *initProc) reported() bool {
+	rc, err := ini.ctl.SyscallConn()
+	if err != nil {
+		return true
+	}
+	ready := true
+	if cerr := rc.Control(func(u uintptr) {
+		fds := []unix.PollFd{{Fd: int32(u), Events: unix.POLLIN}}
+		for {
+			n, err := unix.Poll(fds, 0)
+			if err == unix.EINTR {
+				continue
+			}
+			ready = err == nil && n > 0
+			return
+		}
+	}); cerr != nil {
+		return true
+	}
+	return ready
+}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestEndFdOutOfDescriptors: when no descriptor is left to duplicate the
@@ -72,4 +74,51 @@ func TestEndFdOutOfDescriptors(t *testing.T) {
 	// The init (not kept: no pool) is reaped in the background: its
 	// descriptors are gone before the next test counts them.
 	c.ini.waitExit()
+}
+
+// TestReportedEndKeepsTheInit: an init asked to kill its command that has
+// reported the end is not killed when killGrace runs out before Wait has
+// read the report. localsandbox calls Wait once it notices the end
+// between writes to the client, and a client slow to read held it past
+// killGrace after a genuine timeout: the healthy init was killed, its
+// report lost, and the next command of the sandbox waited for a new one.
+func TestReportedEndKeepsTheInit(t *testing.T) {
+	for _, mode := range []Mode{Reaper, Namespaces} {
+		t.Run(mode.String(), func(t *testing.T) {
+			p := newPool(t)
+			c := pooled(p, mode, sandboxDir(t), "sleep 30")
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Started(); err != nil {
+				t.Fatal(err)
+			}
+			fd, ended := c.EndFd()
+			if fd < 0 || ended {
+				t.Fatalf("EndFd %d %v", fd, ended)
+			}
+			defer syscall.Close(fd)
+			c.Kill()
+			// The init reports the end.
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			for {
+				if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+					break
+				}
+			}
+			// What the kill timer does once killGrace has run out.
+			c.killUnreported(c.ini)
+			if ex, err := c.Wait(); err != nil || ex != (Exit{Code: -1, Signal: syscall.SIGKILL}) {
+				t.Fatalf("Wait: %+v %v", ex, err)
+			}
+			if p.Idle() != 1 {
+				t.Fatalf("%d idle inits, want the one that reported the end", p.Idle())
+			}
+			next := pooled(p, mode, sandboxDir(t), "exit 0")
+			next.Dir, next.SandboxDir = c.Dir, c.SandboxDir
+			if ex := run(t, next); ex != (Exit{}) || next.Pid() != c.Pid() {
+				t.Fatalf("%+v, init %d (was %d)", ex, next.Pid(), c.Pid())
+			}
+		})
+	}
 }
