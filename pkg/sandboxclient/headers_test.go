@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -293,4 +294,66 @@ func rawH2Worker(t *testing.T, srv *httptest.Server, typ byte, stream uint32, pa
 		}
 	}()
 	return "https://" + ln.Addr().String()
+}
+
+// TestBrokenHTTP2ConnectionRetriesTheOtherStreams: net/http ends every
+// stream of an HTTP/2 connection with the connection's error, so a read
+// that waited on a kept-alive connection when the answer to another
+// request broke it (headers over the bound, in many frames) gets
+// "connection error: PROTOCOL_ERROR" too, though its own answer broke
+// nothing: it is retried, as a read on a kept-alive connection that died
+// under it always was, and succeeds on a new connection. The request
+// whose answer broke it is E_BAD_RESPONSE.
+func TestBrokenHTTP2ConnectionRetriesTheOtherStreams(t *testing.T) {
+	goodIn := make(chan struct{})
+	var goods atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		switch {
+		case strings.Contains(string(body), `"op":"ready"`):
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)
+			return
+		case strings.Contains(string(body), "/bad"):
+			for i := 0; i < 2<<10; i++ {
+				w.Header().Add("X-Pad", strings.Repeat(string(rune('a'+i%26)), 1000+i))
+			}
+		case strings.Contains(string(body), "/good") && goods.Add(1) == 1:
+			// Waits, on the kept-alive connection, until the client
+			// hangs up on it.
+			close(goodIn)
+			<-r.Context().Done()
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true,"result":"x"}`)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	sb := box(t, newClient(t, srv.URL, "use", func(o *sc.Options) { o.HTTPClient = h2Client(srv) }), "job-1")
+	if _, _, err := sb.ReadFile(ctx(t), "/warm"); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		text string
+		err  error
+	}
+	good := make(chan answer, 1)
+	go func() {
+		text, _, err := sb.ReadFile(ctx(t), "/good")
+		good <- answer{text, err}
+	}()
+	<-goodIn
+	_, _, err := sb.ReadFile(ctx(t), "/bad")
+	var ce *sc.Error
+	if !errors.As(err, &ce) || ce.Code != sc.CodeBadResponse {
+		t.Fatalf("the broken answer: err = %v, want %s", err, sc.CodeBadResponse)
+	}
+	if a := <-good; a.err != nil || a.text != "x" {
+		t.Fatalf("the read beside it: %q, err = %v; want it retried on a new connection", a.text, a.err)
+	}
+	if n := goods.Load(); n != 2 {
+		t.Fatalf("the read beside it was sent %d times, want 2", n)
+	}
 }
