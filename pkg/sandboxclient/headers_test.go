@@ -242,16 +242,26 @@ func TestStreamResetsOverHTTP2StayTransport(t *testing.T) {
 // server never sends in place of an answer.
 func rawH2Worker(t *testing.T, srv *httptest.Server, typ byte, stream uint32, payload []byte) string {
 	t.Helper()
+	return rawH2WorkerBytes(t, srv, h2Frame(typ, 0, stream, payload), false)
+}
+
+// h2Frame is one HTTP/2 frame.
+func h2Frame(typ, flags byte, stream uint32, payload []byte) []byte {
+	n := len(payload)
+	b := []byte{byte(n >> 16), byte(n >> 8), byte(n), typ, flags, byte(stream >> 24), byte(stream >> 16), byte(stream >> 8), byte(stream)}
+	return append(b, payload...)
+}
+
+// rawH2WorkerBytes is rawH2Worker answering with the bytes raw, then
+// hanging up when hangUp is set.
+func rawH2WorkerBytes(t *testing.T, srv *httptest.Server, raw []byte, hangUp bool) string {
+	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: srv.TLS.Certificates, NextProtos: []string{"h2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	frame := func(typ, flags byte, stream uint32, payload []byte) []byte {
-		n := len(payload)
-		b := []byte{byte(n >> 16), byte(n >> 8), byte(n), typ, flags, byte(stream >> 24), byte(stream >> 16), byte(stream >> 8), byte(stream)}
-		return append(b, payload...)
-	}
+	frame := h2Frame
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -286,7 +296,7 @@ func rawH2Worker(t *testing.T, srv *httptest.Server, typ byte, stream uint32, pa
 						break
 					}
 				}
-				if _, err := c.Write(frame(typ, 0, stream, payload)); err != nil {
+				if _, err := c.Write(raw); err != nil || hangUp {
 					return
 				}
 				_, _ = io.Copy(io.Discard, br) // until the client hangs up
@@ -355,5 +365,38 @@ func TestBrokenHTTP2ConnectionRetriesTheOtherStreams(t *testing.T) {
 	}
 	if n := goods.Load(); n != 2 {
 		t.Fatalf("the read beside it was sent %d times, want 2", n)
+	}
+}
+
+// TestCutHTTP2AnswersStayTransport: a Worker (or a proxy before it) that
+// hangs up in the middle of an answer's header block, between its frames
+// or inside one, is a failure to get the answer, E_TRANSPORT "cannot
+// reach" (and a read is retried), not the broken frames of
+// TestAnswerHeadersAreBoundedOverHTTP2: net/http reads those as an
+// unexpected EOF, not as a connection's PROTOCOL_ERROR.
+func TestCutHTTP2AnswersStayTransport(t *testing.T) {
+	certs := httptest.NewUnstartedServer(http.NotFoundHandler())
+	certs.EnableHTTP2 = true
+	certs.StartTLS()
+	defer certs.Close()
+	// HEADERS on stream 1 without END_HEADERS: ":status: 200" (HPACK
+	// static index 8), then a field that the CONTINUATION never finishes.
+	headers := h2Frame(0x1, 0, 1, []byte{0x88, 0x40, 0x05, 'x', '-', 'p', 'a', 'd'})
+	for _, tc := range []struct {
+		name string
+		raw  []byte
+	}{
+		{"between frames", headers},
+		{"inside a frame", append(headers, h2Frame(0x9, 0x4, 1, []byte{0x03, 'a', 'b', 'c'})[:11]...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := rawH2WorkerBytes(t, certs, tc.raw, true)
+			sb := box(t, newClient(t, url, "use", func(o *sc.Options) { o.HTTPClient = h2Client(certs); o.Retry.MaxAttempts = 1 }), "job-1")
+			_, _, err := sb.ReadFile(ctx(t), "/x")
+			var ce *sc.Error
+			if !errors.As(err, &ce) || ce.Code != sc.CodeTransport || !strings.Contains(ce.Error(), "cannot reach "+url) {
+				t.Fatalf("err = %v, want %s cannot reach", err, sc.CodeTransport)
+			}
+		})
 	}
 }
