@@ -362,6 +362,14 @@ func (sb *sandbox) startErrText(what string, err error) string {
 	if strings.Contains(t, sb.s.opts.DataDir) {
 		t = hostErrText(err)
 	}
+	if rest, ok := strings.CutPrefix(t, "fork/exec /"); ok {
+		// The program that did not start is the host's shell: the
+		// terminal's is the operator's $SHELL, often under their home
+		// (and so unseen in namespaces). Its name says enough.
+		if i := strings.LastIndex(rest, ": "); i >= 0 {
+			t = "fork/exec " + filepath.Base(rest[:i]) + rest[i:]
+		}
+	}
 	if t != full {
 		sb.s.logHost(what, sb.id, err)
 	}

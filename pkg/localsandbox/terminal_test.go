@@ -402,3 +402,31 @@ func TestTerminalInputNeverStopsTheSocket(t *testing.T) {
 	sh(t, hs.URL, tok, "job-1", "touch /home/user/go")
 	c.until("got=" + strconv.Itoa(n))
 }
+
+// TestTerminalShellThatCannotStartNamesNoHostPath: the terminal's shell
+// is the host's $SHELL (nimbus dev passes it), a host path such as
+// /home/alice/.nix-profile/bin/zsh; one that cannot start (here a script
+// whose interpreter is missing; in namespaces any shell under /home,
+// which the sandbox does not see) fails the attach without naming where
+// the host keeps it, as other start failures do. The server's log has it.
+func TestTerminalShellThatCannotStartNamesNoHostPath(t *testing.T) {
+	private := t.TempDir()
+	shell := private + "/myshell"
+	if err := os.WriteFile(shell, []byte("#!"+private+"/missing-interpreter\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var log serverLog
+	_, hs := newServer(t, log.option, func(o *localsandbox.Options) { o.TerminalShell = shell })
+	const id = "job-shell"
+	_, resp, err := dialTerm(t, hs.URL, id, mint(t, id, token.ScopeSessionAttach))
+	if err == nil {
+		t.Fatal("the terminal attached with a shell that cannot start")
+	}
+	got := status(resp)
+	if !strings.Contains(got, "Init failed") || strings.Contains(got, private) {
+		t.Fatalf("answer %q: want Init failed, without the host path %s", got, private)
+	}
+	if !strings.Contains(log.String(), shell) {
+		t.Errorf("the server's log does not name the shell %s: %q", shell, log.String())
+	}
+}

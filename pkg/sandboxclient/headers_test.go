@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,16 +242,26 @@ func TestStreamResetsOverHTTP2StayTransport(t *testing.T) {
 // server never sends in place of an answer.
 func rawH2Worker(t *testing.T, srv *httptest.Server, typ byte, stream uint32, payload []byte) string {
 	t.Helper()
+	return rawH2WorkerBytes(t, srv, h2Frame(typ, 0, stream, payload), false)
+}
+
+// h2Frame is one HTTP/2 frame.
+func h2Frame(typ, flags byte, stream uint32, payload []byte) []byte {
+	n := len(payload)
+	b := []byte{byte(n >> 16), byte(n >> 8), byte(n), typ, flags, byte(stream >> 24), byte(stream >> 16), byte(stream >> 8), byte(stream)}
+	return append(b, payload...)
+}
+
+// rawH2WorkerBytes is rawH2Worker answering with the bytes raw, then
+// hanging up when hangUp is set.
+func rawH2WorkerBytes(t *testing.T, srv *httptest.Server, raw []byte, hangUp bool) string {
+	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: srv.TLS.Certificates, NextProtos: []string{"h2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	frame := func(typ, flags byte, stream uint32, payload []byte) []byte {
-		n := len(payload)
-		b := []byte{byte(n >> 16), byte(n >> 8), byte(n), typ, flags, byte(stream >> 24), byte(stream >> 16), byte(stream >> 8), byte(stream)}
-		return append(b, payload...)
-	}
+	frame := h2Frame
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -285,7 +296,7 @@ func rawH2Worker(t *testing.T, srv *httptest.Server, typ byte, stream uint32, pa
 						break
 					}
 				}
-				if _, err := c.Write(frame(typ, 0, stream, payload)); err != nil {
+				if _, err := c.Write(raw); err != nil || hangUp {
 					return
 				}
 				_, _ = io.Copy(io.Discard, br) // until the client hangs up
@@ -293,4 +304,99 @@ func rawH2Worker(t *testing.T, srv *httptest.Server, typ byte, stream uint32, pa
 		}
 	}()
 	return "https://" + ln.Addr().String()
+}
+
+// TestBrokenHTTP2ConnectionRetriesTheOtherStreams: net/http ends every
+// stream of an HTTP/2 connection with the connection's error, so a read
+// that waited on a kept-alive connection when the answer to another
+// request broke it (headers over the bound, in many frames) gets
+// "connection error: PROTOCOL_ERROR" too, though its own answer broke
+// nothing: it is retried, as a read on a kept-alive connection that died
+// under it always was, and succeeds on a new connection. The request
+// whose answer broke it is E_BAD_RESPONSE.
+func TestBrokenHTTP2ConnectionRetriesTheOtherStreams(t *testing.T) {
+	goodIn := make(chan struct{})
+	var goods atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		switch {
+		case strings.Contains(string(body), `"op":"ready"`):
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)
+			return
+		case strings.Contains(string(body), "/bad"):
+			for i := 0; i < 2<<10; i++ {
+				w.Header().Add("X-Pad", strings.Repeat(string(rune('a'+i%26)), 1000+i))
+			}
+		case strings.Contains(string(body), "/good") && goods.Add(1) == 1:
+			// Waits, on the kept-alive connection, until the client
+			// hangs up on it.
+			close(goodIn)
+			<-r.Context().Done()
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true,"result":"x"}`)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	sb := box(t, newClient(t, srv.URL, "use", func(o *sc.Options) { o.HTTPClient = h2Client(srv) }), "job-1")
+	if _, _, err := sb.ReadFile(ctx(t), "/warm"); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		text string
+		err  error
+	}
+	good := make(chan answer, 1)
+	go func() {
+		text, _, err := sb.ReadFile(ctx(t), "/good")
+		good <- answer{text, err}
+	}()
+	<-goodIn
+	_, _, err := sb.ReadFile(ctx(t), "/bad")
+	var ce *sc.Error
+	if !errors.As(err, &ce) || ce.Code != sc.CodeBadResponse {
+		t.Fatalf("the broken answer: err = %v, want %s", err, sc.CodeBadResponse)
+	}
+	if a := <-good; a.err != nil || a.text != "x" {
+		t.Fatalf("the read beside it: %q, err = %v; want it retried on a new connection", a.text, a.err)
+	}
+	if n := goods.Load(); n != 2 {
+		t.Fatalf("the read beside it was sent %d times, want 2", n)
+	}
+}
+
+// TestCutHTTP2AnswersStayTransport: a Worker (or a proxy before it) that
+// hangs up in the middle of an answer's header block, between its frames
+// or inside one, is a failure to get the answer, E_TRANSPORT "cannot
+// reach" (and a read is retried), not the broken frames of
+// TestAnswerHeadersAreBoundedOverHTTP2: net/http reads those as an
+// unexpected EOF, not as a connection's PROTOCOL_ERROR.
+func TestCutHTTP2AnswersStayTransport(t *testing.T) {
+	certs := httptest.NewUnstartedServer(http.NotFoundHandler())
+	certs.EnableHTTP2 = true
+	certs.StartTLS()
+	defer certs.Close()
+	// HEADERS on stream 1 without END_HEADERS: ":status: 200" (HPACK
+	// static index 8), then a field that the CONTINUATION never finishes.
+	headers := h2Frame(0x1, 0, 1, []byte{0x88, 0x40, 0x05, 'x', '-', 'p', 'a', 'd'})
+	for _, tc := range []struct {
+		name string
+		raw  []byte
+	}{
+		{"between frames", headers},
+		{"inside a frame", append(headers, h2Frame(0x9, 0x4, 1, []byte{0x03, 'a', 'b', 'c'})[:11]...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := rawH2WorkerBytes(t, certs, tc.raw, true)
+			sb := box(t, newClient(t, url, "use", func(o *sc.Options) { o.HTTPClient = h2Client(certs); o.Retry.MaxAttempts = 1 }), "job-1")
+			_, _, err := sb.ReadFile(ctx(t), "/x")
+			var ce *sc.Error
+			if !errors.As(err, &ce) || ce.Code != sc.CodeTransport || !strings.Contains(ce.Error(), "cannot reach "+url) {
+				t.Fatalf("err = %v, want %s cannot reach", err, sc.CodeTransport)
+			}
+		})
+	}
 }

@@ -167,17 +167,23 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 			// its own), which the cause states over HTTP/1.1.
 			return nil, false, &Error{Code: CodeBadResponse, Message: "the answer of " + c.shown + " had headers over the limit", Err: unwrapURLError(err)}
 		}
-		if headerbound.BrokenHTTP2(err) {
-			// Over HTTP/2 most oversized headers end here, as do other
-			// frames no server should send: net/http does not tell them
-			// apart, and either way the Worker answered.
-			return nil, false, &Error{Code: CodeBadResponse, Message: "the answer of " + c.shown + " had headers over the limit or frames that break HTTP/2", Err: unwrapURLError(err)}
-		}
 		// A safe op is retried when nothing was sent, and when a kept-alive
 		// connection died under it before any answer: the server (or a
 		// NAT) dropped it as it was reused, the race every HTTP client
 		// meets, and repeating a safe op is harmless.
-		if r.safe && (!wrote.Load() || reused.Load()) && attempt < c.retry.MaxAttempts {
+		retry := r.safe && (!wrote.Load() || reused.Load()) && attempt < c.retry.MaxAttempts
+		if headerbound.BrokenHTTP2(err) && !retry {
+			// Over HTTP/2 most oversized headers end here, as do other
+			// frames no server should send: net/http does not tell them
+			// apart, and either way the Worker answered. It ends every
+			// stream of the connection with that error, though: on a
+			// kept-alive connection, or before this request was sent,
+			// the answer that broke it may be another request's, and a
+			// safe op is tried again (below) on a new connection, where
+			// the one that broke it fails on its own.
+			return nil, false, &Error{Code: CodeBadResponse, Message: "the answer of " + c.shown + " had headers over the limit or frames that break HTTP/2", Err: unwrapURLError(err)}
+		}
+		if retry {
 			wait := c.retry.DefaultWait
 			if reused.Load() {
 				wait = 0 // the connection was stale, not the server down

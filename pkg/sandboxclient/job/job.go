@@ -246,8 +246,8 @@ type Result struct {
 // it did is decided after the destroy, whose own context a signal does
 // not end: a caller that finds ctx ended on the destroy's start event (to
 // say, before the destroy, what it held back for the final error) always
-// gets ctx's error from Run, and one that ends during the destroy gives
-// it too. The command's exit code stays in the Result either way, for
+// gets ctx's error from Run, and one that ends during the destroy, or
+// before the destroy's done or failed event returns, gives it too. The command's exit code stays in the Result either way, for
 // the caller to weigh against the interruption.
 func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), stdout, stderr io.Writer) (res *Result, err error) {
 	if events == nil {
@@ -294,8 +294,11 @@ func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), std
 		// A signal during the destroy does not cut it short, but it is
 		// a cancel of the job all the same: said in the Result and by
 		// Run's error, so that a CI job cancelled then does not pass
-		// for one that succeeded.
-		interrupted()
+		// for one that succeeded. Decided only once the destroy's last
+		// event is handled: a caller watching the destroy (to answer
+		// a signal with "still destroying") ends its watch there, and
+		// a signal it answered must not give a Result that says none.
+		defer interrupted()
 		if derr != nil {
 			fail(PhaseDestroy, derr)
 			emit(failed(Event{Phase: PhaseDestroy, ID: sb.ID()}, derr))

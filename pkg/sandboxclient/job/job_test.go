@@ -320,3 +320,35 @@ func TestRunDownloadRefusesAWindowsUnsafeDirectoryName(t *testing.T) {
 		t.Fatalf("out/f %q", b)
 	}
 }
+
+// A cancel that comes while the destroy's last event is handled (where
+// nimbus's watch of the destroy, which answers a signal with "still
+// destroying … stopped now", ends) is an interruption of the job: Run
+// must say so, or nimbus would print that warning and exit 0 all the same.
+func TestRunCancelAtTheDestroysLastEventIsAnInterruption(t *testing.T) {
+	url, dir := backend(t)
+	for _, scopes := range [][]string{nil, {token.ScopeSandboxUse}} {
+		id := "job-late-" + strings.Join(scopes, "")
+		id = strings.NewReplacer(":", "-").Replace(id)
+		sb := sandbox(t, url, id, scopes...)
+		ctx, cancel := context.WithCancel(context.Background())
+		rec := &recorder{}
+		events := func(e job.Event) {
+			rec.add(e)
+			if e.Phase == job.PhaseDestroy && e.Status != job.StatusStart {
+				cancel()
+			}
+		}
+		res, err := job.Run(ctx, sb, job.Spec{Command: "true"}, events, &bytes.Buffer{}, &bytes.Buffer{})
+		cancel()
+		if !errors.Is(err, context.Canceled) || res.Interrupted != "canceled" {
+			t.Fatalf("scopes %v: err %v, interrupted %q; want the cancel (events %s)", scopes, err, res.Interrupted, rec)
+		}
+		if scopes == nil {
+			if !res.Destroyed {
+				t.Fatalf("not destroyed: %+v", res)
+			}
+			gone(t, dir(id))
+		}
+	}
+}
