@@ -127,7 +127,7 @@ func (s *Server) enter(ctx context.Context, do, id string) (held, *sandboxserver
 }
 
 // leave ends the operation: the gate may let a destroy through.
-func (h held) leave() {
+func (h *held) leave() {
 	if h.rootOK {
 		h.sb.releaseRoot()
 	}
@@ -145,7 +145,7 @@ func (h held) leave() {
 // context returns parent, also cancelled with errSandboxDestroyed when a
 // destroy starts, for an operation that waits on something (a command, a
 // runtime probe); stop releases it.
-func (h held) context(parent context.Context) (ctx context.Context, stop func()) {
+func (h *held) context(parent context.Context) (ctx context.Context, stop func()) {
 	h.s.mu.Lock()
 	gctx := h.g.ctxLocked()
 	h.s.mu.Unlock()
@@ -159,7 +159,7 @@ func (h held) context(parent context.Context) (ctx context.Context, stop func())
 
 // destroyed reports whether a destroy of the sandbox started while the
 // operation was inside the gate.
-func (h held) destroyed() bool {
+func (h *held) destroyed() bool {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
 	return h.g.destroys != h.epoch

@@ -517,9 +517,9 @@ func (b *limitedBuffer) text() string {
 }
 
 // execStream answers the binary exec stream. Failures before the command
-// starts are JSON errors; closing the response (or the client going away)
+// starts are JSON errors; ctx ending (the client going away, a destroy)
 // kills the command.
-func (sb *sandbox) execStream(w http.ResponseWriter, r *http.Request, c *sandboxserver.Call) {
+func (sb *sandbox) execStream(ctx context.Context, w http.ResponseWriter, c *sandboxserver.Call) {
 	cmdText, aerr := c.Str(0, "command")
 	var o map[string]any
 	if aerr == nil {
@@ -543,9 +543,9 @@ func (sb *sandbox) execStream(w http.ResponseWriter, r *http.Request, c *sandbox
 	rc := http.NewResponseController(w)
 	fw := sandboxserver.NewFrameWriter(w, rc.Flush)
 	_ = rc.Flush()
-	code, err := x.wait(r.Context(), sb, fw.Frame)
-	if r.Context().Err() != nil {
-		if cause := context.Cause(r.Context()); cause == errSandboxDestroyed {
+	code, err := x.wait(ctx, sb, fw.Frame)
+	if ctx.Err() != nil {
+		if cause := context.Cause(ctx); cause == errSandboxDestroyed {
 			_ = fw.Frame(sandboxserver.FrameError, sandboxserver.ErrorPayload("exec failed: "+cause.Error()))
 		}
 		return

@@ -83,7 +83,10 @@ func (b backend) ExecStream(w http.ResponseWriter, r *http.Request, c *sandboxse
 	defer h.leave()
 	ctx, stop := h.context(r.Context())
 	defer stop()
-	h.sb.execStream(w, r.WithContext(ctx), c)
+	// ctx alone, not r.WithContext(ctx): that copy of the request would
+	// sit in this frame (256 bytes) under the whole stream, on a stack
+	// that is 8 KiB only while the stream's path fits in it.
+	h.sb.execStream(ctx, w, c)
 	return true
 }
 

@@ -58,7 +58,12 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	e.write(w, status)
 }
 
-// WriteFail answers the failure envelope of e.
+// WriteFail answers the failure envelope of e. It is not inlined: the
+// failure it builds would otherwise take room in the stack frame of every
+// handler that may fail, which stays on the stack while the handler's
+// success path runs (see ServeRPC).
+//
+//go:noinline
 func WriteFail(w http.ResponseWriter, e *Error) {
 	WriteJSON(w, e.Status, failure{OK: false, Error: e.Message, Code: e.Code})
 }
