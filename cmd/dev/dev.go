@@ -234,10 +234,13 @@ func newCmdToken(f *cmdutil.Factory) *cobra.Command {
 		Short: "Print a token for the local backend of 'nimbus dev'",
 		Long: `Print a token that 'nimbus dev' accepts: signed with JWT_SECRET when it is set,
 otherwise with the secret kept in the data directory (created if needed).
-The default scopes allow everything with local sandboxes: sandbox:use,
-session:destroy and session:attach (port previews).`,
+The default scopes cover every sandbox command: sandbox:use,
+session:destroy (destroy) and session:attach (port previews, session attach).
+'nimbus session new' also needs session:create, which no default token
+carries: mint one with --scopes session:create.`,
 		Example: `  export NIMBUS_TOKEN=$(nimbus dev token)
-  nimbus dev token --sid demo --scopes sandbox:use --ttl 15m`,
+  nimbus dev token --sid demo --scopes sandbox:use --ttl 15m
+  NIMBUS_TOKEN=$(nimbus dev token --scopes session:create) nimbus session new`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if data == "" {

@@ -32,6 +32,23 @@ fetched in chunks, and one write is limited to 20 MiB.`,
 
 func (o *common) path(p string) string { return sandboxclient.ResolvePath(o.root, p) }
 
+// pathArgs adds to an Args check that the PATH argument is not empty. An
+// empty PATH resolves to --root, so `files rm ID "$DIR" -r` with DIR unset
+// would wipe the sandbox's home, and the other commands would act on the root
+// without saying so: an unset variable is a mistake, never a way to name the root.
+func pathArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return err
+		}
+		if len(args) > 1 && strings.TrimSpace(args[1]) == "" {
+			return clierr.Usagef("PATH is empty").
+				WithHint("name the path; \".\" is the root (--root, default /home/user)")
+		}
+		return nil
+	}
+}
+
 func newCmdFilesRead(o *common) *cobra.Command {
 	return &cobra.Command{
 		Use:   "read ID PATH",
@@ -44,7 +61,7 @@ sequence could drive the terminal) is refused, exit 64 (E_NOT_TEXT), as
 curl does; redirect it to a file or a pipe, which get the bytes unchanged.`,
 		Example: `  nimbus sandbox files read job-123 app/coverage/lcov.info > lcov.info
   nimbus sandbox files read job-123 /tmp/build.tar.gz | tar xz`,
-		Args: cmdutil.ExactArgs(2, "ID and PATH"),
+		Args: pathArgs(cmdutil.ExactArgs(2, "ID and PATH")),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -83,7 +100,7 @@ func newCmdFilesWrite(o *common) *cobra.Command {
 		Long: `Write a file in the sandbox from --from LOCAL, or from standard input (the
 default, or "-"). Missing parent directories are created. The content is sent
 as bytes, so binary files are safe.`,
-		Args: cmdutil.ExactArgs(2, "ID and PATH"),
+		Args: pathArgs(cmdutil.ExactArgs(2, "ID and PATH")),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if tf := o.stdinToken(); (from == "" || from == "-") && tf != "" {
 				// The token would take the input and the file be written empty.
@@ -126,7 +143,7 @@ func newCmdFilesLs(o *common) *cobra.Command {
 		Short: "List a directory (default: the root)",
 		Example: `  nimbus sandbox files ls job-123
   nimbus sandbox files ls job-123 app/src --json | jq -r '.[].name'`,
-		Args: cmdutil.RangeArgs(1, 2, "ID and an optional PATH"),
+		Args: pathArgs(cmdutil.RangeArgs(1, 2, "ID and an optional PATH")),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -165,7 +182,7 @@ func newCmdFilesStat(o *common) *cobra.Command {
   nimbus sandbox files stat job-123 app/dist --json | jq .size`,
 		Long: `Show a file's type, size, mode and times. On a terminal times are RFC 3339 in
 UTC; the JSON (piped, or --json) keeps the API's epoch milliseconds.`,
-		Args: cmdutil.ExactArgs(2, "ID and PATH"),
+		Args: pathArgs(cmdutil.ExactArgs(2, "ID and PATH")),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -197,7 +214,7 @@ func newCmdFilesMkdir(o *common) *cobra.Command {
 		Use:     "mkdir ID PATH",
 		Short:   "Create a directory and its parents",
 		Example: `  nimbus sandbox files mkdir job-123 app/build/cache`,
-		Args:    cmdutil.ExactArgs(2, "ID and PATH"),
+		Args:    pathArgs(cmdutil.ExactArgs(2, "ID and PATH")),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -219,7 +236,7 @@ func newCmdFilesRm(o *common) *cobra.Command {
 		Short: "Remove a file or directory (a missing path is not an error)",
 		Example: `  nimbus sandbox files rm job-123 app/tmp.log
   nimbus sandbox files rm job-123 app/node_modules -r`,
-		Args: cmdutil.ExactArgs(2, "ID and PATH"),
+		Args: pathArgs(cmdutil.ExactArgs(2, "ID and PATH")),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {

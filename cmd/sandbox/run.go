@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -142,11 +143,29 @@ one command, so -- make test works and '&&' is passed on as a word.`,
 				return execUsage(clierr.Usagef("--id %q: use 1 to 128 characters from A-Z a-z 0-9 . _ -", id))
 			}
 			spec := job.Spec{Runtimes: runtimes, Env: env, Command: shellquote.Join(args), Timeout: timeout, Keep: keep}
+			// An empty source (an unset variable) is refused before the
+			// sandbox is touched: --download "" brought back the whole
+			// working directory and exited 0, --upload "" failed the
+			// upload with ": no such file or directory", and --runtime ""
+			// an install naming nothing.
 			for _, u := range uploads {
-				spec.Uploads = append(spec.Uploads, job.ParseUpload(u))
+				up := job.ParseUpload(u)
+				if strings.TrimSpace(up.Local) == "" {
+					return execUsage(clierr.Usagef("--upload %q names no local path", u).WithHint("--upload LOCAL[:SANDBOX], e.g. --upload . or --upload .:app"))
+				}
+				spec.Uploads = append(spec.Uploads, up)
 			}
 			for _, d := range downloads {
-				spec.Downloads = append(spec.Downloads, job.ParseDownload(d))
+				down := job.ParseDownload(d)
+				if strings.TrimSpace(down.Remote) == "" {
+					return execUsage(clierr.Usagef("--download %q names no sandbox path", d).WithHint("--download SANDBOX[:LOCAL], e.g. --download junit.xml or --download dist:./dist"))
+				}
+				spec.Downloads = append(spec.Downloads, down)
+			}
+			for _, r := range runtimes {
+				if strings.TrimSpace(r) == "" {
+					return execUsage(clierr.Usagef("--runtime is empty").WithHint("name a runtime: NAME or NAME@VERSION, e.g. --runtime python@3.12"))
+				}
 			}
 			scopes := scopesDestroy
 			if keep {

@@ -118,6 +118,13 @@ func runtimeArgs(cmd *cobra.Command, args []string) error {
 		return clierr.Usagef("expected ID and at least one SPEC, got %d argument(s)", len(args)).
 			WithHint(strings.TrimSpace(cmd.Example))
 	}
+	// An empty SPEC (an unset variable) went to the sandbox, which answered
+	// with an install failure naming nothing ("installing  failed").
+	for _, a := range args[1:] {
+		if strings.TrimSpace(a) == "" {
+			return clierr.Usagef("SPEC is empty").WithHint("name a runtime: NAME or NAME@VERSION, e.g. python@3.12")
+		}
+	}
 	return nil
 }
 

@@ -232,6 +232,15 @@ func remote(re *sc.RemoteError) *clierr.Error {
 	switch remoteErrno(re.Message) {
 	case "ENOENT":
 		hint = "the path does not exist in the sandbox (writes need the parent directory: nimbus sandbox files mkdir)"
+		if strings.Contains(re.Message, ", chdir '") {
+			// exec --cwd, run's first upload destination: a hint about
+			// writes sent people after the wrong path.
+			hint = "the working directory does not exist in the sandbox: check --cwd (relative paths are resolved against --root), or create it with nimbus sandbox files mkdir"
+		}
+	case "ENOTDIR":
+		hint = "a part of the path is a file, not a directory"
+	case "EEXIST":
+		hint = "the path exists already: a file where a directory is needed, or the other way round"
 	case "EISDIR":
 		hint = "the path is a directory"
 	case "ENOTEMPTY":

@@ -235,6 +235,25 @@ func TestHTTPTimeout(t *testing.T) {
 	}
 }
 
+// TestFilesystemErrnoHints: the errno of a failed operation picks the hint;
+// ENOENT of a chdir is a missing --cwd, not a write's missing parent, and
+// ENOTDIR and EEXIST had no hint at all.
+func TestFilesystemErrnoHints(t *testing.T) {
+	for msg, want := range map[string]string{
+		"ENOENT: no such file or directory, chdir '/home/user/nope'": "check --cwd",
+		"ENOENT: no such file or directory, open '/home/user/x'":     "the path does not exist in the sandbox",
+		"ENOTDIR: not a directory, rm '/home/user/keep.txt/x'":       "a part of the path is a file, not a directory",
+		"EEXIST: file already exists, mkdir '/home/user/keep.txt'":   "the path exists already",
+		"ENOTEMPTY: directory not empty, rmdir '/home/user/a'":       "add -r",
+	} {
+		err := Error(&sc.RemoteError{Op: "execStream", Status: 500, Code: "E_NIMBUS_REMOTE_RPC", Message: msg})
+		var ce *clierr.Error
+		if !errors.As(err, &ce) || !strings.Contains(ce.Hint, want) {
+			t.Errorf("%s: hint %q, want %q", msg, ce.Hint, want)
+		}
+	}
+}
+
 // TestTokenSignatureHintNamesTheServer: E_TOKEN_SIGNATURE from a server on
 // this machine (nimbus dev) points at 'nimbus dev token'; from any other
 // host, at the Worker's JWT_SECRET.
