@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -215,7 +216,8 @@ func nimbusArgs(words []string) []string {
 
 // flagProblem says what fails when args, a command named in prose, are
 // looked up: a command or a flag that does not exist, or a flag without
-// its value. Arguments are not checked: prose may leave them out.
+// its value. Arguments are not checked: prose may leave them out; but a
+// command group takes none, so a word after one is a command it lacks.
 func flagProblem(args []string) string {
 	root := cmd.NewRootCmd(cmdutil.New())
 	root.InitDefaultHelpCmd()
@@ -228,7 +230,23 @@ func flagProblem(args []string) string {
 	if err := c.ParseFlags(rest); err != nil {
 		return err.Error()
 	}
+	if help, _ := c.Flags().GetBool("help"); !help {
+		return unknownSubcommand(c)
+	}
 	return ""
+}
+
+// unknownSubcommand says that the words after a command group, parsed,
+// name no command of it, or "". cobra's Find reports an unknown word only
+// after the root: 'nimbus session atach ID' finds the session group with
+// "atach" for an argument, which the group (cmdutil.MakeGroup) accepts
+// and refuses only when run. A command with subcommands takes no
+// arguments of its own.
+func unknownSubcommand(c *cobra.Command) string {
+	if !c.HasSubCommands() || c.Flags().NArg() == 0 {
+		return ""
+	}
+	return "unknown command " + strconv.Quote(c.Flags().Arg(0)) + " for " + strconv.Quote(c.CommandPath())
 }
 
 // parseProblem parses args as the binary would (cobra's own flag and
@@ -249,6 +267,9 @@ func parseProblem(args []string) string {
 	}
 	if help, _ := c.Flags().GetBool("help"); help {
 		return ""
+	}
+	if p := unknownSubcommand(c); p != "" {
+		return p
 	}
 	if c.HasSubCommands() && !c.Runnable() {
 		return "names a command group, not a command"
@@ -403,6 +424,29 @@ func TestShellCommands(t *testing.T) {
 		}
 		if g := strings.Join(got, " "); g != want {
 			t.Errorf("shellCommands(%q) = %s, want %s", line, g, want)
+		}
+	}
+}
+
+// TestCommandLineCheckRefusesUnknownSubcommands: a misspelled command
+// below the root, in an example or quoted in prose, is a problem. The
+// groups accept any words (cmdutil.MakeGroup refuses them when run), so
+// 'nimbus session atach ID' and 'nimbus sandbox atach job-123 1' passed.
+func TestCommandLineCheckRefusesUnknownSubcommands(t *testing.T) {
+	for _, line := range []string{"nimbus session atach ID", "nimbus sandbox atach job-123 1", "nimbus sandbox ports lst job-123"} {
+		if len(checkCommandLine(line)) == 0 {
+			t.Errorf("checkCommandLine(%q) found nothing wrong", line)
+		}
+		if flagProblem(strings.Fields(line)[1:]) == "" {
+			t.Errorf("flagProblem(%q) found nothing wrong", line)
+		}
+	}
+	for _, line := range []string{"nimbus session attach ID", "nimbus sandbox ports list job-123", "nimbus sandbox exec job-123 -- true"} {
+		if p := checkCommandLine(line); len(p) != 0 {
+			t.Errorf("checkCommandLine(%q): %v", line, p)
+		}
+		if p := flagProblem(strings.Fields(line)[1:]); p != "" {
+			t.Errorf("flagProblem(%q): %s", line, p)
 		}
 	}
 }

@@ -84,6 +84,25 @@ func useFlag(c *cobra.Command, word string) *pflag.Flag {
 	return nil
 }
 
+// isFlagWord says whether a Use word is written as a flag: "-" (stdin)
+// and "--" (the end of the flags) are not.
+func isFlagWord(word string) bool {
+	return strings.HasPrefix(word, "-") && word != "-" && word != "--"
+}
+
+// inheritedFlag returns the flag a Use word names among those the command
+// inherits from its parents (--json), or nil.
+func inheritedFlag(c *cobra.Command, word string) *pflag.Flag {
+	name, _, _ := strings.Cut(word, "=")
+	if strings.HasPrefix(name, "--") {
+		return c.InheritedFlags().Lookup(name[2:])
+	}
+	if len(name) == 2 {
+		return c.InheritedFlags().ShorthandLookup(name[1:])
+	}
+	return nil
+}
+
 // envName matches an environment variable named in a flag's help, the way
 // help names a fallback: "Worker URL (NIMBUS_ENDPOINT)".
 var envName = regexp.MustCompile(`\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b`)
@@ -129,6 +148,8 @@ func placeholder(word string) string {
 // top-level (a | b) group of alternatives with a flag in it is refused the
 // same way when none is given. The other way round, a flag whose help
 // says it is required, or that cobra holds required, is not in brackets.
+// Every flag the line shows, in brackets and alternatives too, must be one
+// the command has: a renamed flag left in "[--reason TEXT]" went unseen.
 // `setup cloudflare --name WORKER` and `session url --endpoint URL` read
 // as required while both fell back to wrangler.jsonc and NIMBUS_ENDPOINT.
 func TestUsageLinesMarkRequiredFlags(t *testing.T) {
@@ -158,6 +179,10 @@ func TestUsageLinesMarkRequiredFlags(t *testing.T) {
 				if b, ok := shown[fl.Name]; !ok || w.brackets < b {
 					shown[fl.Name] = w.brackets
 				}
+			} else if isFlagWord(w.text) && inheritedFlag(c, w.text) == nil {
+				// Optional parts and alternatives too: a renamed flag
+				// left in "[--reason TEXT]" is as wrong as a required one.
+				t.Errorf("%s: Use %q shows %s, which is no flag of the command", c.CommandPath(), c.Use, w.text)
 			}
 			if w.brackets > 0 {
 				continue
@@ -170,8 +195,9 @@ func TestUsageLinesMarkRequiredFlags(t *testing.T) {
 			case w.text == "|", w.text == "...": // "[--scopes a,b]..." repeats the optional part
 			case w.text == "--":
 				base = append(base, "--")
-			case strings.HasPrefix(w.text, "-") && fl == nil:
-				t.Errorf("%s: Use %q shows %s, which is no flag of the command", c.CommandPath(), c.Use, w.text)
+			case isFlagWord(w.text) && fl == nil:
+				// Said above when it is no flag at all; an inherited
+				// flag is not the command's to require.
 			case fl != nil:
 				required[w.text] = fl
 				if fl.Value.Type() != "bool" && i+1 < len(words) && words[i+1].brackets == 0 && words[i+1].group == 0 &&

@@ -45,13 +45,16 @@ type proc struct {
 	start   time.Time
 	restart string
 
-	mu        sync.Mutex
-	cmd       *sandboxinit.Cmd
-	input     *inputQueue // standard input, fed in order
-	chunks    []logChunk
-	size      int
-	next      int64
-	pending   []byte // an incomplete UTF-8 sequence held for the next chunk
+	mu     sync.Mutex
+	cmd    *sandboxinit.Cmd
+	input  *inputQueue // standard input, fed in order
+	chunks []logChunk
+	size   int
+	next   int64
+	// pending is, per stream, an incomplete UTF-8 sequence held for
+	// that stream's next chunk: the other stream's output is no
+	// continuation of it.
+	pending   map[string][]byte
 	end       time.Time
 	exitCode  *int
 	exitAt    int64
@@ -107,11 +110,20 @@ func (p *proc) destroyed() bool {
 func (p *proc) appendLog(stream string, b []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	data := append(p.pending, b...)
-	p.pending = nil
+	p.appendLogLocked(stream, b, false)
+}
+
+// appendLogLocked is appendLog with p.mu held; final logs a trailing
+// incomplete UTF-8 sequence too (as binary output), as no more comes.
+func (p *proc) appendLogLocked(stream string, b []byte, final bool) {
+	data := append(p.pending[stream], b...)
+	delete(p.pending, stream)
 	// Hold back a trailing incomplete UTF-8 sequence.
-	if cut := incompleteTail(data); cut > 0 {
-		p.pending = append([]byte(nil), data[len(data)-cut:]...)
+	if cut := incompleteTail(data); cut > 0 && !final {
+		if p.pending == nil {
+			p.pending = map[string][]byte{}
+		}
+		p.pending[stream] = append([]byte(nil), data[len(data)-cut:]...)
 		data = data[:len(data)-cut]
 	}
 	now := p.sb.s.opts.Now().UnixMilli()
@@ -305,12 +317,12 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 			}
 			p.mu.Lock()
 		}
-		if len(p.pending) > 0 {
-			pend := p.pending
-			p.pending = nil
-			p.mu.Unlock()
-			p.appendLog("stdout", pend)
-			p.mu.Lock()
+		// What is still held will not be completed: it is logged on
+		// its own stream (appendLog held it back again, and lost it).
+		for _, stream := range []string{"stdout", "stderr"} {
+			if len(p.pending[stream]) > 0 {
+				p.appendLogLocked(stream, nil, true)
+			}
 		}
 		p.exitCode = &code
 		p.end = sb.s.opts.Now()
