@@ -52,9 +52,12 @@ paths: pwd prints the sandbox's directory. Either way every process a command
 starts ends with it, and with destroy and Ctrl-C.
 
 Each sandbox also has a terminal, /s/<id>/ws, for 'nimbus session attach ID':
-your $SHELL (else /bin/sh) on a real PTY in /home/user, started like its
-commands, kept running between attachments with 1 MiB of scrollback; one
-client owns it at a time (409 to others), destroy closes it.
+your $SHELL on a real PTY in /home/user, started like its commands, kept
+running between attachments with 1 MiB of scrollback; one client owns it at
+a time (409 to others), destroy closes it. It is /bin/sh instead when $SHELL
+is unset or a sandbox cannot run it (not an executable file, under /tmp or
+/home/user in namespaces, or failing to start there); nimbus dev and the
+terminal's first line then say why.
 
 Tokens are verified with JWT_SECRET when it is set, otherwise with a secret
 generated once and kept (mode 0600) in the data directory; 'nimbus dev token'
@@ -160,12 +163,23 @@ It is hardened for a laptop with a browser open:
 			if cmd.Flags().Changed("data") {
 				tokenCmd += " --data " + data
 			}
+			// The terminal's shell is judged once the mode is known: in
+			// namespaces a $SHELL under /tmp or /home/user never starts.
+			var shellNotice *clierr.Warning
+			if ts := srv.TerminalShell(); ts.Reason != "" {
+				shellNotice = &clierr.Warning{Code: "W_DEV_TERMINAL_SHELL",
+					Message: fmt.Sprintf("session terminals run %s, not $SHELL %s: %s", ts.Shell, f.Getenv("SHELL"), ts.Reason),
+					Hint:    "install the shell where sandboxes see it (not under /tmp or /home/user), or use --isolation host-paths"}
+			}
 			boundary := fmt.Sprintf("development backend, not a security boundary: commands run as %s on this machine", who)
 			if f.JSON {
 				// stderr carries JSON objects only: stdout's object
 				// holds the banner's facts, and the warnings stay.
 				if !isoStatus.Namespaces() {
 					f.Warn(&clierr.Warning{Code: "W_DEV_HOST_PATHS", Message: "commands see this machine's paths (" + isoStatus.Reason + ")"})
+				}
+				if shellNotice != nil {
+					f.Warn(shellNotice)
 				}
 				f.Warn(&clierr.Warning{Code: "W_DEV_NOT_A_BOUNDARY", Message: boundary})
 			} else {
@@ -178,6 +192,9 @@ It is hardened for a laptop with a browser open:
 					fmt.Fprintf(ios.ErrOut, "  paths   /home/user and /tmp are each sandbox's own (user, mount and PID namespaces)\n")
 				} else {
 					fmt.Fprintf(ios.ErrOut, "%s commands see this machine's paths (%s): pwd prints the sandbox's directory, and /home/user and /tmp in a command are this machine's\n", st.WarningIcon(), isoStatus.Reason)
+				}
+				if shellNotice != nil {
+					fmt.Fprintf(ios.ErrOut, "%s %s\n  %s\n", st.WarningIcon(), shellNotice.Message, shellNotice.Hint)
 				}
 				fmt.Fprintf(ios.ErrOut, "%s %s. Ctrl-C to stop.\n", st.WarningIcon(), boundary)
 			}

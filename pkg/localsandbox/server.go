@@ -28,6 +28,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -99,8 +100,12 @@ type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// TerminalShell is the interactive shell of the session terminal
-	// (/s/<id>/ws), typically the user's $SHELL; "" or a path that is not
-	// an executable file means Shell.
+	// (/s/<id>/ws), typically the user's $SHELL; "" means Shell. So does
+	// a shell the sandbox cannot run: a path that is not an executable
+	// file, one that namespaces hide (under /tmp or /home/user) and one
+	// that fails to start (its interpreter hidden, say; then every later
+	// terminal too). The terminal's first line then says so, and Logf
+	// gets the failure; TerminalShell reports the choice.
 	TerminalShell string
 	// ProcessLogBytes is how much output of each background process its
 	// log ring keeps for processLogs; 0 means DefaultProcessLogBytes, the
@@ -146,6 +151,10 @@ type Server struct {
 
 	// rt are the host's runtimes (see hostRuntimes, guarded by rtMu),
 	// looked up once rtFound; rtKnown[i] says rt[i]'s version was read.
+	// termShellFailed: Options.TerminalShell failed to start in a
+	// sandbox once; terminals run Shell since.
+	termShellFailed atomic.Bool
+
 	rtMu    sync.Mutex
 	rtFound bool
 	rt      []hostRuntime

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -157,15 +158,89 @@ type termConn struct {
 	gone    bool
 }
 
-// terminalShell returns the shell of the terminal: the configured one when
-// it is an executable file, else the command shell.
-func (s *Server) terminalShell() string {
-	if sh := s.opts.TerminalShell; sh != "" && filepath.IsAbs(sh) {
-		if fi, err := os.Stat(sh); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return sh
+// TerminalShellStatus says which shell the session terminal starts.
+type TerminalShellStatus struct {
+	// Shell is the shell a new terminal starts.
+	Shell string `json:"shell"`
+	// Reason says why Shell is not Options.TerminalShell; "" when it is,
+	// or when none was given.
+	Reason string `json:"reason,omitempty"`
+}
+
+// TerminalShell reports which shell a new session terminal starts, and
+// why it is not Options.TerminalShell when it is not. Call it after
+// Isolation: the namespaces hide some host paths, and until a command
+// confirmed them the shell is judged by the mode the server expects.
+func (s *Server) TerminalShell() TerminalShellStatus {
+	sh, why := s.terminalShell()
+	return TerminalShellStatus{Shell: sh, Reason: why}
+}
+
+// terminalShell returns the shell of the terminal: the configured one
+// when the sandbox can run it, else the command shell and why (a reason
+// that names no host path: terminals show it to their clients).
+func (s *Server) terminalShell() (shell, why string) {
+	sh := s.opts.TerminalShell
+	switch {
+	case sh == "":
+		return s.opts.Shell, ""
+	case s.termShellFailed.Load():
+		return s.opts.Shell, "it could not start in a sandbox"
+	case !filepath.IsAbs(sh):
+		return s.opts.Shell, "it is not an absolute path"
+	}
+	if fi, err := os.Stat(sh); err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+		return s.opts.Shell, "it is not an executable file"
+	}
+	if s.iso.current() == sandboxinit.Namespaces {
+		if d := hiddenInNamespaces(sh); d != "" {
+			return s.opts.Shell, "it is under " + d + ", which commands in namespaces see as the sandbox's own"
 		}
 	}
-	return s.opts.Shell
+	return sh, ""
+}
+
+// hiddenInNamespaces returns the directory that hides host path p from
+// commands in namespaces, or "" when they see it. The mount namespace
+// (sandboxinit's mountSandbox) puts the sandbox's own directories on /tmp
+// and /home/user and a new /proc; every other host path stays, the other
+// home directories bound back. p is checked as given and with its links
+// resolved, against those directories as given and with theirs resolved
+// (/home may be a link to /var/home). What the check cannot see (a bind
+// that failed, an interpreter or loader under a hidden directory) shows
+// when the shell does not start: attachTerminal falls back then.
+func hiddenInNamespaces(p string) string {
+	paths := []string{filepath.Clean(p)}
+	if r, err := filepath.EvalSymlinks(p); err == nil && r != paths[0] {
+		paths = append(paths, r)
+	}
+	for _, d := range []string{"/tmp", "/home/user", "/proc"} {
+		dirs := []string{d}
+		parent, base := filepath.Split(d)
+		if r, err := filepath.EvalSymlinks(filepath.Clean(parent)); err == nil {
+			if rd := filepath.Join(r, base); rd != d {
+				dirs = append(dirs, rd)
+			}
+		}
+		if r, err := filepath.EvalSymlinks(d); err == nil && r != d {
+			dirs = append(dirs, r)
+		}
+		for _, x := range dirs {
+			for _, q := range paths {
+				if q == x || strings.HasPrefix(q, x+"/") {
+					return d
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// shellExecFailed reports whether err is the exec of path failing (ENOENT
+// for a file or interpreter the sandbox does not see, EACCES, ENOEXEC),
+// as the init and os/exec report it, and returns the errno's text.
+func shellExecFailed(err error, path string) (string, bool) {
+	return strings.CutPrefix(err.Error(), "fork/exec "+path+": ")
 }
 
 // attachTerminal returns the sandbox's live terminal, starting one (a new
@@ -189,9 +264,26 @@ func (sb *sandbox) attachTerminal() (*terminal, error) {
 	if aerr != nil {
 		return nil, errors.New(aerr.Message)
 	}
-	shell := sb.s.terminalShell()
-	req := &execReq{cwd: "/home/user", hostCwd: dir, optEnv: map[string]string{"SHELL": shell, "TERM": "xterm-256color"}}
-	ptmx, c, err := sb.startPTY(req, shell, 80, 24)
+	shell, why := sb.s.terminalShell()
+	start := func(shell string) (*os.File, *sandboxinit.Cmd, error) {
+		req := &execReq{cwd: "/home/user", hostCwd: dir, optEnv: map[string]string{"SHELL": shell, "TERM": "xterm-256color"}}
+		return sb.startPTY(req, shell, 80, 24)
+	}
+	ptmx, c, err := start(shell)
+	if err != nil && shell != sb.s.opts.Shell {
+		if errno, failed := shellExecFailed(err, shell); failed {
+			// The shell is there on the host, but the sandbox cannot run
+			// it (what hiddenInNamespaces cannot see): a terminal with the
+			// command shell serves better than none, and says so. Later
+			// terminals do not try it again.
+			if sb.s.termShellFailed.CompareAndSwap(false, true) && sb.s.opts.Logf != nil {
+				sb.s.opts.Logf("terminal in sandbox %s: the terminal shell %s cannot start in a sandbox (%s); terminals run %s instead", sb.id, shell, errno, sb.s.opts.Shell)
+			}
+			why = "it could not start in this sandbox (" + errno + ")"
+			shell = sb.s.opts.Shell
+			ptmx, c, err = start(shell)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -199,6 +291,12 @@ func (sb *sandbox) attachTerminal() (*terminal, error) {
 	t.in = newInputQueue(ptmx, nil, terminalPendingInput)
 	t.cond = sync.NewCond(&t.mu)
 	t.ring.size = sb.s.opts.TerminalScrollback
+	if why != "" {
+		// Whoever attaches learns that this is not their shell (the
+		// operator of nimbus dev was told on its stderr): the first lines
+		// replayed say so, naming the shell by its base name only.
+		t.ring.write([]byte("nimbus: the terminal shell " + filepath.Base(sb.s.opts.TerminalShell) + " is not used: " + why + "; this terminal runs " + shell + "\r\n"))
+	}
 	go t.readLoop()
 	go t.waitShell()
 	sb.mu.Lock()
