@@ -108,7 +108,17 @@ const (
 	// runtime sync --cache-keep, doctor failing on settings the sandbox
 	// commands refuse.
 	session32BinaryBytes = 56 << 10
-	maxBinaryBytes       = 11604130 + 352256 + 32<<10 + mcpSDKBinaryBytes + 40<<10 + 148<<10 + 64<<10 + 12<<10 + session32BinaryBytes // linux/amd64, -trimpath -ldflags='-s -w': before issue 15, plus issue 13, plus its progress line, plus the MCP SDK, plus the review fixes of 2026-12-04 morning, plus the afternoon's (about 120 KB measured from 760e44a: setup --env, the npm registry token, the mcp and runtime reviews, the GC floor of nimbus dev, Windows-unsafe download names, the action's stop-commands, --env for runtime and doctor), plus the evening's (61,440 bytes measured from 37ecb65: about 40 review fixes, among them the setup answer checks, the stream frame bound, exact exit codes, typo hints for flags and scopes, the publish lock of runtime sync), plus the night's (12,288 bytes measured from 1b5d7b6: the stall package shared by R2 uploads, npm and the sandbox client, the forward's header bound, the mcp stdio framer, bounded process starts, the inits' GOGC, eight CLI fixes such as W_TRANSFER_SKIPPED and the --shell/--shell-id aliases)
+	// session33BinaryBytes is what 2026-12-05's second session added
+	// (20,480 bytes measured from 361aa38 at 6a61cfd, release builds
+	// 15,114,400 -> 15,134,880): the terminal's fallback shell and its
+	// notice (8 KB); the refusals of empty paths, specs and transfer
+	// values and of a relative --root; HTTP/2 answers over the header
+	// bound classified in one package for the client and the forward, with
+	// retries of the streams beside them; the runtime answers without host
+	// paths; logs --lines 0; the interrupt of a destroy; less the 4 KB the
+	// shallower handler stacks saved.
+	session33BinaryBytes = 24 << 10
+	maxBinaryBytes       = 11604130 + 352256 + 32<<10 + mcpSDKBinaryBytes + 40<<10 + 148<<10 + 64<<10 + 12<<10 + session32BinaryBytes + session33BinaryBytes // linux/amd64, -trimpath -ldflags='-s -w': before issue 15, plus issue 13, plus its progress line, plus the MCP SDK, plus the review fixes of 2026-12-04 morning, plus the afternoon's (about 120 KB measured from 760e44a: setup --env, the npm registry token, the mcp and runtime reviews, the GC floor of nimbus dev, Windows-unsafe download names, the action's stop-commands, --env for runtime and doctor), plus the evening's (61,440 bytes measured from 37ecb65: about 40 review fixes, among them the setup answer checks, the stream frame bound, exact exit codes, typo hints for flags and scopes, the publish lock of runtime sync), plus the night's (12,288 bytes measured from 1b5d7b6: the stall package shared by R2 uploads, npm and the sandbox client, the forward's header bound, the mcp stdio framer, bounded process starts, the inits' GOGC, eight CLI fixes such as W_TRANSFER_SKIPPED and the --shell/--shell-id aliases)
 )
 
 // initExempt are packages whose init exceeds maxPackageInitByte on their
