@@ -236,12 +236,32 @@ func hiddenInNamespaces(p string) string {
 	return ""
 }
 
-// shellExecFailed reports whether err is the exec of path failing (ENOENT
-// for a file or interpreter the sandbox does not see, EACCES, ENOEXEC),
-// as the init and os/exec report it, and returns the errno's text.
+// shellExecFailed reports whether err is the exec of path failing because
+// of the file (ENOENT for a file or interpreter the sandbox does not see,
+// EACCES, ENOEXEC and the like), as the init and os/exec report it, and
+// returns the errno's text. A fork/exec that failed for want of processes,
+// descriptors or memory (EAGAIN, EMFILE, ENOMEM), or for a moment
+// (ETXTBSY while the shell is being updated), is no fault of the shell:
+// it is not, or the command shell would stand in for it in every later
+// terminal and hide the server's trouble. The init sends the errno as
+// text only, hence the comparison of texts.
 func shellExecFailed(err error, path string) (string, bool) {
-	return strings.CutPrefix(err.Error(), "fork/exec "+path+": ")
+	errno, ok := strings.CutPrefix(err.Error(), "fork/exec "+path+": ")
+	if !ok {
+		return "", false
+	}
+	for _, e := range shellFaults {
+		if errno == e.Error() {
+			return errno, true
+		}
+	}
+	return "", false
 }
+
+// shellFaults are the errnos of an exec that the file being exec'd (or
+// its interpreter or loader) causes, and that trying again will not cure.
+var shellFaults = []syscall.Errno{syscall.ENOENT, syscall.EACCES, syscall.ENOEXEC,
+	syscall.ENOTDIR, syscall.ELOOP, syscall.ENAMETOOLONG, syscall.EPERM, syscall.EISDIR}
 
 // attachTerminal returns the sandbox's live terminal, starting one (a new
 // shell on a new PTY) when there is none.

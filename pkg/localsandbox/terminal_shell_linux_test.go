@@ -9,6 +9,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	"github.com/nimbus-sh/nimbus/pkg/terminal/frame"
+	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
 // hostShell writes a shell at path that works on the host (it runs
@@ -100,5 +101,66 @@ func TestTerminalShellWhoseInterpreterIsHiddenFallsBack(t *testing.T) {
 	}
 	if got := log.String(); strings.Count(got, shell) != 1 || !strings.Contains(got, "no such file or directory") {
 		t.Fatalf("the server's log, once with the path %s: %q", shell, got)
+	}
+}
+
+// TestTerminalShellBusyIsNotGivenUp: a shell that fails to start for a
+// reason that is not the shell's (here ETXTBSY: the file is open for
+// writing, as while a package manager updates it; EAGAIN, EMFILE and
+// ENOMEM of a busy host alike) fails that attach with the errno. It was
+// taken for a shell the sandbox cannot run: the attach got /bin/sh, and
+// so did every later terminal, after the host was fine again.
+func TestTerminalShellBusyIsNotGivenUp(t *testing.T) {
+	for name, iso := range map[string]localsandbox.Isolation{"namespaces": localsandbox.IsolationNamespaces, "host-paths": localsandbox.IsolationHostPaths} {
+		t.Run(name, func(t *testing.T) {
+			sh, err := filepath.EvalSymlinks("/bin/sh")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(sh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := os.MkdirTemp("/var/tmp", "nimbus-test-") // seen in namespaces
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = os.RemoveAll(d) })
+			shell := filepath.Join(d, "mysh")
+			if err := os.WriteFile(shell, b, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			var log serverLog
+			s, hs := newServer(t, log.option, func(o *localsandbox.Options) {
+				o.Isolation = iso
+				o.TerminalShell = shell
+			})
+			w, err := os.OpenFile(shell, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const busy = "job-busy"
+			c, resp, err := dialTerm(t, hs.URL, busy, mint(t, busy, token.ScopeSessionAttach))
+			if err == nil {
+				c.quiet()
+				c.send(frame.Input("echo \"zero=$0\"\r"))
+				t.Fatalf("the terminal attached while its shell was busy: %q", c.until("zero="))
+			}
+			if got := status(resp); !strings.Contains(got, "Init failed: fork/exec mysh: text file busy") || strings.Contains(got, d) {
+				t.Fatalf("answer %q: want Init failed with the errno, without the host path %s", got, d)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := s.TerminalShell(); got.Shell != shell || got.Reason != "" {
+				t.Fatalf("after a busy shell, TerminalShell() = %+v", got)
+			}
+			c = mustDialTerm(t, hs.URL, "job-free")
+			c.quiet()
+			c.send(frame.Input("echo \"zero=$0=end\"\r"))
+			if out := c.until("=end\r\n"); !strings.Contains(out, "zero="+shell+"=end") || strings.Contains(out, "nimbus: the terminal shell") {
+				t.Fatalf("after the shell was free again: %q, want $0 %s and no notice", out, shell)
+			}
+		})
 	}
 }
