@@ -93,3 +93,36 @@ func TestProcessLogKeepsAnUnfinishedCharacterAtExit(t *testing.T) {
 		}
 	}
 }
+
+// TestProcessLogEndsACharacterAtARestart: a run that exits in the middle
+// of a character leaves its start unfinished; a restart is a new run,
+// whose output does not continue it. The held bytes were kept across the
+// restart and put in front of the next run's output, which turned into a
+// binary-output placeholder that counted them with it.
+func TestProcessLogEndsACharacterAtARestart(t *testing.T) {
+	_, hs := newServer(t)
+	sb := box(t, hs.URL, "restarted")
+	x := ctx(t)
+	p, err := sb.StartProcess(x, `if [ -e again ]; then echo second; exit 0; fi; touch again; printf 'first\342\202'; exit 1`, sc.StartOptions{Restart: "on-failure"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exit, err := sb.FollowLogs(x, p.PID, 0, 25*time.Millisecond, func(*sc.Logs) error { return nil })
+	if err != nil || exit.Code != 0 {
+		t.Fatalf("exit %+v %v", exit, err)
+	}
+	zero := int64(0)
+	l, err := sb.ProcessLogs(x, p.PID, sc.LogOptions{Cursor: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []sc.LogChunk{{Stream: "stdout", Data: "first"}, {Stream: "stdout", Data: "[2 bytes of binary output]\n", Binary: true}, {Stream: "stdout", Data: "second\n"}}
+	if len(l.Chunks) != len(want) {
+		t.Fatalf("chunks %+v, want %+v", l.Chunks, want)
+	}
+	for i, c := range l.Chunks {
+		if c.Stream != want[i].Stream || c.Data != want[i].Data || c.Binary != want[i].Binary || c.Seq != int64(i) {
+			t.Errorf("chunk %d: %d %s %q binary=%v, want %d %s %q binary=%v", i, c.Seq, c.Stream, c.Data, c.Binary, i, want[i].Stream, want[i].Data, want[i].Binary)
+		}
+	}
+}

@@ -147,6 +147,17 @@ func (p *proc) appendLogLocked(stream string, b []byte, final bool) {
 	}
 }
 
+// flushPendingLocked logs the incomplete UTF-8 sequences held back, as
+// binary output on their streams, when no more output will complete them
+// (appendLog would hold them back again); p.mu is held.
+func (p *proc) flushPendingLocked() {
+	for _, stream := range []string{"stdout", "stderr"} {
+		if len(p.pending[stream]) > 0 {
+			p.appendLogLocked(stream, nil, true)
+		}
+	}
+}
+
 // incompleteTail returns how many trailing bytes are the start of a UTF-8
 // sequence still missing its continuation bytes (0 to 3), so a character
 // split across two reads is not mistaken for binary output.
@@ -299,6 +310,10 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 			reason = signalName(ex.Signal)
 		}
 		p.mu.Lock()
+		// What the run still holds will not be completed, by it or by a
+		// restart (a new run, whose output continues nothing): it is
+		// logged now, on its own stream.
+		p.flushPendingLocked()
 		if p.killedBy == "timeout" {
 			code, reason = 124, "timeout"
 		}
@@ -316,13 +331,6 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 				}
 			}
 			p.mu.Lock()
-		}
-		// What is still held will not be completed: it is logged on
-		// its own stream (appendLog held it back again, and lost it).
-		for _, stream := range []string{"stdout", "stderr"} {
-			if len(p.pending[stream]) > 0 {
-				p.appendLogLocked(stream, nil, true)
-			}
 		}
 		p.exitCode = &code
 		p.end = sb.s.opts.Now()
