@@ -126,3 +126,38 @@ func TestProcessLogEndsACharacterAtARestart(t *testing.T) {
 		}
 	}
 }
+
+// TestProcessLogTimeoutNoticeIsText: the server's "command timed out"
+// line goes to stderr after what the process wrote there; a character the
+// process left unfinished on stderr was held back and put in front of the
+// notice, so the notice became part of a binary-output placeholder and
+// the log no longer said why the process ended.
+func TestProcessLogTimeoutNoticeIsText(t *testing.T) {
+	_, hs := newServer(t)
+	sb := box(t, hs.URL, "timedout")
+	x := ctx(t)
+	// The timeout is the process's own deadline, not a wait of the test's:
+	// long enough for the shell to have written before it.
+	p, err := sb.StartProcess(x, `printf '\342\202' >&2; exec sleep 30`, sc.StartOptions{ExecOptions: sc.ExecOptions{Timeout: 2 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exit, err := sb.FollowLogs(x, p.PID, 0, 25*time.Millisecond, func(*sc.Logs) error { return nil })
+	if err != nil || exit.Code != 124 {
+		t.Fatalf("exit %+v %v", exit, err)
+	}
+	zero := int64(0)
+	l, err := sb.ProcessLogs(x, p.PID, sc.LogOptions{Cursor: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []sc.LogChunk{{Stream: "stderr", Data: "[2 bytes of binary output]\n", Binary: true}, {Stream: "stderr", Data: "command timed out after 2000ms\n"}}
+	if len(l.Chunks) != len(want) {
+		t.Fatalf("chunks %+v, want %+v", l.Chunks, want)
+	}
+	for i, c := range l.Chunks {
+		if c.Stream != want[i].Stream || c.Data != want[i].Data || c.Binary != want[i].Binary {
+			t.Errorf("chunk %d: %s %q binary=%v, want %s %q binary=%v", i, c.Stream, c.Data, c.Binary, want[i].Stream, want[i].Data, want[i].Binary)
+		}
+	}
+}

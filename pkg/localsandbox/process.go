@@ -113,6 +113,19 @@ func (p *proc) appendLog(stream string, b []byte) {
 	p.appendLogLocked(stream, b, false)
 }
 
+// appendNotice logs a line of the server's own on stream. It continues
+// nothing the process wrote: a character the process left unfinished
+// there is logged first, on its own, or the notice would be read as its
+// continuation and become binary output with it.
+func (p *proc) appendNotice(stream, line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.pending[stream]) > 0 {
+		p.appendLogLocked(stream, nil, true)
+	}
+	p.appendLogLocked(stream, []byte(line), false)
+}
+
 // appendLogLocked is appendLog with p.mu held; final logs a trailing
 // incomplete UTF-8 sequence too (as binary output), as no more comes.
 func (p *proc) appendLogLocked(stream string, b []byte, final bool) {
@@ -293,7 +306,7 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 	if req.timeout > 0 {
 		timer = time.AfterFunc(time.Duration(req.timeout*float64(time.Millisecond)), func() {
 			if p.kill(syscall.SIGKILL, "timeout") {
-				p.appendLog("stderr", []byte("command timed out after "+strconv.FormatFloat(req.timeout, 'f', -1, 64)+"ms\n"))
+				p.appendNotice("stderr", "command timed out after "+strconv.FormatFloat(req.timeout, 'f', -1, 64)+"ms\n")
 			}
 		})
 	}
