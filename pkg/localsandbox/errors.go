@@ -51,6 +51,11 @@ func writePlainFail(w http.ResponseWriter, e *sandboxserver.Error) {
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="nimbus"`)
 	}
+	if e.Status == http.StatusServiceUnavailable {
+		// As the remote API's answers (sandboxserver's envelope).
+		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
+	}
 	w.WriteHeader(e.Status)
 	b, _ := json.Marshal(map[string]string{"error": e.Message, "code": e.Code})
 	_, _ = w.Write(b)

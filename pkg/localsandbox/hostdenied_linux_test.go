@@ -47,6 +47,7 @@ const (
 // read-only when asked), writes its URL on a line to stdout, and serves
 // until its standard input closes.
 func maybeServeChild() {
+	maybePrlimitChild()
 	dir := os.Getenv(childServeEnv)
 	if dir == "" {
 		return
@@ -123,6 +124,13 @@ func childServer(t *testing.T, dir, readOnly string, attr *syscall.SysProcAttr) 
 // its stderr (its log) going to stderr.
 func childServerWith(t *testing.T, dir string, env []string, attr *syscall.SysProcAttr, stderr *os.File) string {
 	t.Helper()
+	url, _ := childServerPid(t, dir, env, attr, stderr)
+	return url
+}
+
+// childServerPid is childServerWith that also returns the child's pid.
+func childServerPid(t *testing.T, dir string, env []string, attr *syscall.SysProcAttr, stderr *os.File) (string, int) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +163,7 @@ func childServerWith(t *testing.T, dir string, env []string, attr *syscall.SysPr
 	if err != nil {
 		t.Fatalf("the child backend did not start: %v", err)
 	}
-	return strings.TrimSpace(line)
+	return strings.TrimSpace(line), cmd.Process.Pid
 }
 
 // copyExecutable copies the executable exe into a new directory that

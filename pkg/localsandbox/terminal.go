@@ -243,16 +243,20 @@ func hiddenInNamespaces(p string) string {
 // descriptors or memory (EAGAIN, EMFILE, ENOMEM), or for a moment
 // (ETXTBSY while the shell is being updated), is no fault of the shell:
 // it is not, or the command shell would stand in for it in every later
-// terminal and hide the server's trouble. The init sends the errno as
-// text only, hence the comparison of texts.
+// terminal and hide the server's trouble. The text says the failure is
+// the exec of path (not a chdir before it); the errno, which both the
+// init's report and os/exec's error carry, says why.
 func shellExecFailed(err error, path string) (string, bool) {
-	errno, ok := strings.CutPrefix(err.Error(), "fork/exec "+path+": ")
-	if !ok {
+	if !strings.HasPrefix(err.Error(), "fork/exec "+path+": ") {
+		return "", false
+	}
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
 		return "", false
 	}
 	for _, e := range shellFaults {
-		if errno == e.Error() {
-			return errno, true
+		if errno == e {
+			return errno.Error(), true
 		}
 	}
 	return "", false

@@ -45,6 +45,13 @@ func (s *Server) serveTerminal(w http.ResponseWriter, r *http.Request, id string
 	t, err := h.sb.attachTerminal()
 	h.leave()
 	if err != nil {
+		if e := startOverloaded(err); e != nil {
+			// As a command's start: the host is short of processes or
+			// descriptors for now, which a client should retry, not
+			// report as the terminal's failure.
+			writePlainFail(w, e)
+			return
+		}
 		plain(w, http.StatusInternalServerError, "Init failed: "+h.sb.startErrText("terminal", err))
 		return
 	}

@@ -171,7 +171,7 @@ func (c *Cmd) Start() error {
 			// The init is fine; the command could not start.
 			c.mu.Unlock()
 			c.pool.put(ini)
-			c.startErr = errors.New(fail.reason)
+			c.startErr = fail
 			c.closeAll()
 			return nil
 		}
@@ -492,17 +492,54 @@ func exitOf(st *os.ProcessState) Exit {
 const (
 	msgInit   = "init"   // init: set up, waiting for commands
 	msgReady  = "ready"  // ready <pid>: the shell runs
-	msgSetup  = "setup"  // setup <reason>: the namespaces cannot be set up
-	msgFail   = "fail"   // fail <reason>: the init or the shell could not be started
+	msgSetup  = "setup"  // setup <errno> <reason>: the namespaces cannot be set up
+	msgFail   = "fail"   // fail <errno> <reason>: the init or the shell could not be started
 	msgExit   = "exit"   // exit <code>
 	msgSignal = "signal" // signal <n>
 	msgRetire = "retire" // retire <reason>: before exit or signal, the init ends after this command
 )
 
-// commandError: the init could not start the command (it is still fine).
-type commandError struct{ reason string }
+// commandError: the init could not start the command (it is still fine),
+// or, inside an *initError, could not set up. errno is the system call's
+// error the init reported with the reason, 0 for none: errors.Is finds
+// it (a fork that failed with EAGAIN is the host out of processes, not
+// the command's fault), which the text alone did not let a caller tell.
+type commandError struct {
+	reason string
+	errno  syscall.Errno
+}
 
 func (e *commandError) Error() string { return e.reason }
+
+// Unwrap returns the errno, or nil when the init reported none.
+func (e *commandError) Unwrap() error {
+	if e.errno == 0 {
+		return nil
+	}
+	return e.errno
+}
+
+// failArg is the argument of a fail or setup line: the decimal errno that
+// err holds (0 for none), a space, then text.
+func failArg(err error, text string) string {
+	var errno syscall.Errno // stays 0 when err holds none
+	errors.As(err, &errno)
+	return strconv.FormatUint(uint64(errno), 10) + " " + text
+}
+
+// parseFail reads the argument of a fail or setup line. An argument
+// without a leading number is taken as the reason alone.
+func parseFail(arg string) *commandError {
+	n, reason, ok := strings.Cut(arg, " ")
+	if !ok {
+		n, reason = arg, ""
+	}
+	v, err := strconv.ParseUint(n, 10, 32)
+	if err != nil {
+		return &commandError{reason: arg}
+	}
+	return &commandError{reason: reason, errno: syscall.Errno(v)}
+}
 
 // initError: the init could not set up (it has exited); err is a
 // *SetupError when the kernel refused the namespaces.

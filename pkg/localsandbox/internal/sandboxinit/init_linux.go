@@ -38,12 +38,12 @@ func initMain(args []string) int {
 		// in it through this handle.
 		root, err := unix.Open(in.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			in.send(msgFail, (&os.PathError{Op: "open", Path: in.dir, Err: err}).Error())
+			in.fail(msgFail, err, (&os.PathError{Op: "open", Path: in.dir, Err: err}).Error())
 			return 1
 		}
 		in.root = root
 		if kind, err := mountSandbox(root); err != nil {
-			in.send(kind, err.Error())
+			in.fail(kind, err, err.Error())
 			return 1
 		}
 		// A command that keeps capabilities (the server runs as root)
@@ -57,7 +57,7 @@ func initMain(args []string) int {
 			// Private: a mount made on the host after this would
 			// otherwise reach the namespace and retire every init.
 			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-				in.send(msgSetup, "cannot make the mounts private: "+err.Error())
+				in.fail(msgSetup, err, "cannot make the mounts private: "+err.Error())
 				return 1
 			}
 			fd, err := unix.Open("/proc/self/mountinfo", unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -66,7 +66,7 @@ func initMain(args []string) int {
 				in.mountinfo, err = in.readMountinfo(nil)
 			}
 			if err != nil {
-				in.send(msgSetup, "cannot watch the mount table: "+err.Error())
+				in.fail(msgSetup, err, "cannot watch the mount table: "+err.Error())
 				return 1
 			}
 			in.scratch = make([]byte, len(in.mountinfo)+1)
@@ -75,11 +75,11 @@ func initMain(args []string) int {
 		}
 	case Reaper.String():
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			in.send(msgFail, "cannot become a child subreaper: "+err.Error())
+			in.fail(msgFail, err, "cannot become a child subreaper: "+err.Error())
 			return 1
 		}
 	default:
-		in.send(msgFail, "unknown mode "+in.mode)
+		in.fail(msgFail, nil, "unknown mode "+in.mode)
 		return 1
 	}
 	// Signals sent to the init itself are caught and dropped: an init
@@ -150,6 +150,14 @@ func (in *initState) send(kind, arg string) {
 	}
 }
 
+// fail sends a failure of kind msgFail or msgSetup: the errno err holds,
+// if any, goes as a number before the text, so that the server can tell
+// a host out of processes or descriptors from the command's own failure
+// without reading the text (see failArg).
+func (in *initState) fail(kind string, err error, text string) {
+	in.send(kind, failArg(err, text))
+}
+
 // startDir is where a command starts: its cwd in the namespaces, or its
 // host directory, reached in Namespaces mode through the handle taken
 // before the mounts (the data directory may be under /home or /tmp).
@@ -176,13 +184,13 @@ func (in *initState) run(f frame) bool {
 		}
 	}()
 	if f.err != nil {
-		in.send(msgFail, f.err.Error())
+		in.fail(msgFail, f.err, f.err.Error())
 		return true
 	}
 	r := f.spec
 	dir, ok := in.startDir(r)
 	if !ok {
-		in.send(msgFail, "chdir "+r.dir+": outside the sandbox")
+		in.fail(msgFail, nil, "chdir "+r.dir+": outside the sandbox")
 		return true
 	}
 	// The shell gets the files at 0, 1, 2 and the extra ones at 3, 4, …
@@ -201,7 +209,7 @@ func (in *initState) run(f frame) bool {
 	// The init changes to the directory itself, and the shell inherits
 	// it: a shell given a copy of the mounts finds it in its copy.
 	if err := rawChdir(dir); err != nil {
-		in.send(msgFail, "chdir "+r.dir+": "+err.Error())
+		in.fail(msgFail, err, "chdir "+r.dir+": "+err.Error())
 		return true
 	}
 	// Capabilities are per thread, and the shell inherits the forking
@@ -221,7 +229,7 @@ func (in *initState) run(f frame) bool {
 	runtime.UnlockOSThread()
 	_ = rawChdir("/")
 	if err != nil {
-		in.send(msgFail, "fork/exec "+r.path+": "+err.Error())
+		in.fail(msgFail, err, "fork/exec "+r.path+": "+err.Error())
 		return true
 	}
 	for _, fd := range f.files {
@@ -265,7 +273,7 @@ wait:
 				for _, fd := range g.files {
 					_ = unix.Close(fd)
 				}
-				in.send(msgFail, "a command is already running")
+				in.fail(msgFail, nil, "a command is already running")
 			}
 		case <-in.sigc:
 		}

@@ -340,10 +340,15 @@ func startInit(mode Mode, dir string) (*initProc, error) {
 	switch {
 	case err == nil && kind == msgInit:
 		return ini, nil
+	case err == nil && kind == msgSetup && outOfResources(parseFail(arg)):
+		// Not the kernel refusing namespaces: the host is short of
+		// descriptors, processes or memory for now, and namespaces must
+		// not be given up for it.
+		err = &initError{parseFail(arg)}
 	case err == nil && kind == msgSetup:
-		err = &initError{&SetupError{Reason: arg}}
+		err = &initError{&SetupError{Reason: parseFail(arg).reason}}
 	case err == nil && kind == msgFail:
-		err = &initError{errors.New(arg)}
+		err = &initError{parseFail(arg)}
 	case err == nil:
 		err = unexpected(line)
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -454,7 +459,7 @@ func (ini *initProc) started() (int, error) {
 		pid, _ := atoi(arg)
 		return pid, nil
 	case msgFail:
-		return 0, &commandError{arg}
+		return 0, parseFail(arg)
 	}
 	return 0, unexpected(line)
 }

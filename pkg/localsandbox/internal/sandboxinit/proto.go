@@ -18,10 +18,11 @@ import (
 //	'S' n:byte                 signal n for the running shell's group
 //	'K'                        kill the command and everything it started
 //
-// Init to server, one line each: "init" once set up ("setup <reason>" or
-// "fail <reason>" instead, then it exits); per command "ready <pid>" or
-// "fail <reason>", then "exit <code>" or "signal <n>" once the shell and
-// everything it started are gone. The init then waits for the next
+// Init to server, one line each: "init" once set up ("setup <errno>
+// <reason>" or "fail <errno> <reason>" instead, then it exits); per
+// command "ready <pid>" or "fail <errno> <reason>", then "exit <code>" or
+// "signal <n>" once the shell and everything it started are gone. errno
+// is the failed system call's, in decimal, 0 for none. The init then waits for the next
 // command; closing the socket ends it and everything it runs.
 const (
 	frameRun    = 'R'

@@ -38,7 +38,7 @@ const Name = "nimbus-sandbox-init"
 
 // protocol is argv[1] of a re-executed init: an init started by another
 // build of the program refuses instead of misreading its arguments.
-const protocol = "3"
+const protocol = "4"
 
 // Mode is how a command is started.
 type Mode int
