@@ -54,7 +54,7 @@ programs run), use 'nimbus session attach ID'.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.needServer(cmd.Name()); err != nil {
-				return err
+				return execUsage(err.(*clierr.Error))
 			}
 			pid, err := parsePID(args[1])
 			if err != nil {

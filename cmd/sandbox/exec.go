@@ -101,7 +101,7 @@ and prints its pid (the start result with --json); follow it with 'logs -f' or
 			}
 			if detach {
 				if err := o.needServer("--detach"); err != nil {
-					return err
+					return execUsage(err.(*clierr.Error))
 				}
 				if shellID != "" {
 					return execUsage(clierr.Usagef("--detach and --shell-id cannot be combined: a background process never holds a named shell"))
