@@ -259,6 +259,22 @@ func (c *Config) GetDuration(key string, l duration.Limits) (d time.Duration, ok
 	return d, true, nil
 }
 
+// FromFlag reports whether key's value came from a command-line flag: a
+// bad value is then the command line's mistake (a usage error), not the
+// configuration's.
+func (c *Config) FromFlag(key string) bool {
+	f := c.flags[normalize(key)]
+	return f != nil && f.Changed
+}
+
+// Invalid describes key's value as not what was wanted, naming where it
+// came from, in the form of GetDuration's errors: `key "value" (source):
+// want`.
+func (c *Config) Invalid(key, want string) error {
+	k := normalize(key)
+	return fmt.Errorf("%s %q (%s): %s", k, c.GetString(k), c.source(k), want)
+}
+
 // Source says where key's value came from, for error messages: "--flag",
 // the environment variable, the config file that set it, or "default".
 func (c *Config) Source(key string) string { return c.source(normalize(key)) }

@@ -193,11 +193,10 @@ func CacheKeep(f *cmdutil.Factory, flag *pflag.Flag) (int, error) {
 		return n, nil
 	}
 	want := fmt.Sprintf("expected a whole number of tarballs per runtime from 1 to %d (default %d)", maxCacheKeep, runtimesync.DefaultKeep)
-	src := cfg.Source("runtime_cache_keep")
-	if strings.HasPrefix(src, "--") {
+	if cfg.FromFlag("runtime_cache_keep") {
 		return 0, clierr.Usagef("--cache-keep %q: %s", v, want)
 	}
-	return 0, clierr.New(exitcode.Config, "E_CONFIG_INVALID", fmt.Sprintf("runtime_cache_keep %q (%s): %s", v, src, want),
+	return 0, clierr.New(exitcode.Config, "E_CONFIG_INVALID", cfg.Invalid("runtime_cache_keep", want).Error(),
 		"fix NIMBUS_RUNTIME_CACHE_KEEP (or runtime_cache_keep in the config file), or unset it for the default")
 }
 

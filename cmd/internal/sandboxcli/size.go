@@ -1,7 +1,6 @@
 package sandboxcli
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -55,13 +54,12 @@ func WriteLimit(cfg *config.Config) (int64, error) {
 	if v == "" {
 		return 0, nil
 	}
-	src := cfg.Source("write_limit")
 	n, err := ParseSize("--write-limit", v)
 	if err == nil && n < 4<<10 {
 		err = clierr.Usagef("--write-limit %s: at least 4KiB", v)
 	}
-	if err != nil && !strings.HasPrefix(src, "--") {
-		return 0, clierr.New(exitcode.Config, "E_CONFIG_INVALID", fmt.Sprintf("write_limit %q (%s): expected a size of at least 4KiB such as 20MiB, 4M or 1048576", v, src),
+	if err != nil && !cfg.FromFlag("write_limit") {
+		return 0, clierr.New(exitcode.Config, "E_CONFIG_INVALID", cfg.Invalid("write_limit", "expected a size of at least 4KiB such as 20MiB, 4M or 1048576").Error(),
 			"fix NIMBUS_WRITE_LIMIT (or write_limit in the config file), or unset it for the default 20MiB")
 	}
 	if err != nil {
