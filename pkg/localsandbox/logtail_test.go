@@ -71,11 +71,23 @@ func TestProcessLogTailsAsTheWorker(t *testing.T) {
 		{"bytes 0", sc.LogOptions{Bytes: n(0)}, ""},
 		{"bytes all", sc.LogOptions{Bytes: n(1 << 20)}, "x\na\nb\nc\n"},
 		{"default", sc.LogOptions{}, "x\na\nb\nc\n"},
+		// A cursor is a read position, not "no cursor": 0 is the start
+		// of the log, and with a cursor lines/bytes are not looked at
+		// (upstream ProcessLogStore.read: a tail only when the cursor is
+		// not a finite number).
+		{"cursor 0 lines 1", sc.LogOptions{Cursor: n(0), Lines: n(1)}, "x\na\nb\nc\n"},
+		{"cursor 2", sc.LogOptions{Cursor: n(2)}, "c\n"},
 	} {
 		l, err := sb.ProcessLogs(x, p.PID, tc.opt)
 		if err != nil || l.Text != tc.want || l.Truncated {
 			t.Errorf("%s: %q truncated=%v %v, want %q", tc.name, l.Text, l.Truncated, err, tc.want)
 		}
+	}
+
+	// A cursor past the end reads nothing and answers the end, as the
+	// Worker's (the cursor of every answer is the next sequence number).
+	if l, err := sb.ProcessLogs(x, p.PID, sc.LogOptions{Cursor: n(99)}); err != nil || l.Text != "" || l.Cursor != 3 || l.Truncated {
+		t.Fatalf("cursor past the end: %+v %v", l, err)
 	}
 
 	// Once older chunks were evicted, a tail that reaches the oldest one
