@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strconv"
@@ -100,7 +101,7 @@ func (c *Cmd) Start() error {
 		if c.TTY {
 			c.cmd.SysProcAttr = ttyProcAttr()
 		}
-		return startProcess(c.cmd)
+		return directStartError(startProcess(c.cmd), c.Dir)
 	}
 	if !Hooked() {
 		return errors.New("sandboxinit: " + c.Mode.String() + " mode needs MaybeRun at the start of the program")
@@ -312,6 +313,25 @@ func fdOf(f *os.File) int {
 		fd = int(f.Fd())
 	}
 	return fd
+}
+
+// directStartError tells a Direct start that failed in the child's chdir
+// from one whose exec failed: os/exec reports both as "fork/exec <path>:
+// <errno>", and a caller that reads that as the program being unusable
+// (the terminal's fallback to the command shell) would blame it for a
+// directory that is gone. The child runs with this process's
+// credentials, so a look at dir now is the look the child had; a
+// directory that cannot be entered gives "chdir <dir>: <errno>", the
+// init's text for the same failure in the other modes.
+func directStartError(err error, dir string) error {
+	var pe *fs.PathError
+	if err == nil || dir == "" || !errors.As(err, &pe) || pe.Op != "fork/exec" {
+		return err
+	}
+	if derr := enterable(dir); derr != nil {
+		return &fs.PathError{Op: "chdir", Path: dir, Err: derr}
+	}
+	return err
 }
 
 func (c *Cmd) command(path string, args []string) *exec.Cmd {

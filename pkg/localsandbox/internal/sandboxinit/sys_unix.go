@@ -68,3 +68,17 @@ func fdOf0(f *os.File) int {
 	}
 	return fd
 }
+
+// enterable returns the errno chdir(dir) would fail with for this
+// process, or nil: dir must be a directory it may search.
+func enterable(dir string) error {
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return err
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+		return syscall.ENOTDIR
+	}
+	const searchable = 1 // X_OK
+	return syscall.Access(dir, searchable)
+}

@@ -61,3 +61,19 @@ func fdOf0(*os.File) int { return -1 }
 // writeAhead leaves the input to the copying goroutine: inits, which take
 // input through a pipe, do not run here.
 func writeAhead(*os.File, io.Reader) bool { return false }
+
+// enterable returns why dir cannot be the working directory, or nil.
+func enterable(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return pe.Err
+		}
+		return err
+	}
+	if !fi.IsDir() {
+		return syscall.ENOTDIR
+	}
+	return nil
+}
