@@ -160,6 +160,10 @@ func TestRunScript(t *testing.T) {
 		{"printf 'x\\r\\n'\r\n", "x\r\n", 0},
 		{"", "", 0},
 		{"echo cont\\", "cont\\\n", 0},
+		// A comment ends at its newline, backslash or not, as in sh: the
+		// next line runs.
+		{"# see C:\\\necho hi\n", "hi\n", 0},
+		{"  # a \\\nfalse\n", "", 1},
 	} {
 		sh, _ := interactive.NewShell(sb, interactive.ShellOptions{})
 		var out bytes.Buffer

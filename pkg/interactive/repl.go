@@ -131,8 +131,9 @@ func (s *Shell) Interact(ctx context.Context, o InteractOptions) (int, error) {
 			_, _ = io.WriteString(o.Terminal.Out, "\r\n")
 			return s.LastExit(), nil
 		}
+		cont := opensContinuation(pending, line)
 		pending = append(pending, line)
-		if continues(line) && k != keyEOF {
+		if cont && k != keyEOF {
 			continue
 		}
 		cmd := strings.Join(pending, "\n")

@@ -259,6 +259,18 @@ func continues(line string) bool {
 	return n%2 == 1
 }
 
+// opensContinuation reports whether line, read after the lines pending,
+// continues on the next line. A comment on a line of its own ends at its
+// newline even when it ends with a backslash, as sh reads it ("# see C:\"):
+// joined to the next line it would make that line part of the comment, and
+// the line would silently not run.
+func opensContinuation(pending []string, line string) bool {
+	if len(pending) == 0 && skippable(line) {
+		return false
+	}
+	return continues(line)
+}
+
 // skippable reports lines that run nothing: blank ones and comments.
 func skippable(line string) bool {
 	t := strings.TrimSpace(line)
@@ -282,10 +294,11 @@ func (s *Shell) RunScript(ctx context.Context, r io.Reader, stdout, stderr io.Wr
 			return 0, err
 		}
 		eof := errors.Is(err, io.EOF)
+		cont := opensContinuation(pending, line)
 		if line != "" || !eof {
 			pending = append(pending, line)
 		}
-		if len(pending) > 0 && (!continues(line) || eof) {
+		if len(pending) > 0 && (!cont || eof) {
 			cmd := strings.Join(pending, "\n")
 			pending = pending[:0]
 			if code, ok := ParseExit(cmd, s.LastExit()); ok {

@@ -135,6 +135,11 @@ func TestInteractOnTerminal(t *testing.T) {
 	scr.expect(t, `> $`)
 	send("two\r")
 	scr.expect(t, `onetwo\r\njob-1:\S*\$ $`)
+	// A comment ending with a backslash does not swallow the next line.
+	send("# see C:\\\r")
+	scr.expect(t, `job-1:\S*\$ $`)
+	send("echo after-comment\r")
+	scr.expect(t, `\r\nafter-comment\r\njob-1:\S*\$ $`)
 	send("half typed\x03")
 	scr.expect(t, `half typed\^C\r\njob-1:\S*\$ $`)
 	send("echo fail-me\r")

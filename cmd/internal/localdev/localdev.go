@@ -216,6 +216,24 @@ func Mint(o TokenOptions) (string, error) {
 	return token.Issuer{Secret: o.Secret, Now: o.Now}.Mint(in)
 }
 
+// AddrForm refuses a listen address that is not HOST:PORT with a port
+// from 0 to 65535 (or a service name), before the loopback check, which would otherwise call
+// "127.0.0.1" (no port) reachable from other machines. flag names the
+// flag in the message.
+func AddrForm(flag, addr, example string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil && port != "" {
+		// What net.Listen takes: a number (an empty port is 0) or a
+		// service name.
+		_, err = net.LookupPort("tcp", port)
+	}
+	if err != nil {
+		return clierr.Usagef("%s %q: expected HOST:PORT with a port from 0 to 65535 (0 picks a free one)", flag, addr).
+			WithHint("for example " + flag + " " + example)
+	}
+	return nil
+}
+
 // IsLoopback reports whether a listen address only accepts connections
 // from this machine. A host name counts only if every address it resolves
 // to is loopback.
@@ -256,6 +274,9 @@ func Listen(addr string, allowRemote bool) (net.Listener, error) {
 // runs commands as the local user, so it must not be reachable from other
 // machines by accident. Callers check before creating anything.
 func CheckAddr(addr string, allowRemote bool) error {
+	if err := AddrForm("--addr", addr, DefaultAddr); err != nil {
+		return err
+	}
 	if !allowRemote && !IsLoopback(addr) {
 		return clierr.New(exitcode.Usage, CodeRemoteRefused,
 			"refusing to listen on "+addr+": it is reachable from other machines, and the local backend runs commands as you",

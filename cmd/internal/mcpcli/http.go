@@ -96,6 +96,9 @@ func clip(s string) string {
 // checkHTTPAddr accepts only loopback addresses: the server acts on a
 // sandbox with the user's credentials.
 func checkHTTPAddr(addr string) error {
+	if err := localdev.AddrForm("--http", addr, "127.0.0.1:8931"); err != nil {
+		return err
+	}
 	if !localdev.IsLoopback(addr) {
 		return clierr.New(exitcode.Usage, CodeHTTPAddr,
 			"refusing to serve MCP on "+addr+": it is reachable from other machines, and the server acts with your sandbox credentials",
