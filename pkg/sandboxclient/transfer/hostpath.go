@@ -44,3 +44,23 @@ func hostLinkProblem(goos, link string) string {
 func hasDriveLetter(p string) bool {
 	return len(p) >= 2 && p[1] == ':' && (p[0]|0x20 >= 'a' && p[0]|0x20 <= 'z')
 }
+
+// SandboxPathProblem says why p, a sandbox path typed on goos
+// (runtime.GOOS), looks like a path of this machine rather than one of the
+// sandbox, or returns "" when it does not. Sandbox paths are POSIX: on
+// Windows one that starts with a drive ("C:/Program Files/Git/home/user",
+// which Git Bash makes of /home/user) or holds a '\' ("app\src") would
+// otherwise reach the sandbox as a name of its own, so it is refused. A
+// '\' is a name character on other systems, and is kept there.
+func SandboxPathProblem(goos, p string) string {
+	if goos != "windows" {
+		return ""
+	}
+	switch {
+	case hasDriveLetter(p):
+		return "a sandbox path is a POSIX path such as /home/user/app, not a Windows path (under Git Bash, set MSYS_NO_PATHCONV=1 to keep /home/user/app as typed)"
+	case strings.Contains(p, `\`):
+		return "a sandbox path separates names with '/', not '\\'"
+	}
+	return ""
+}
