@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -153,12 +154,18 @@ one command, so -- make test works and '&&' is passed on as a word.`,
 				if strings.TrimSpace(up.Local) == "" {
 					return execUsage(clierr.Usagef("--upload %q names no local path", u).WithHint("--upload LOCAL[:SANDBOX], e.g. --upload . or --upload .:app"))
 				}
+				if problem := transfer.SandboxPathProblem(runtime.GOOS, up.Remote); problem != "" {
+					return execUsage(clierr.Usagef("--upload %q: %s", u, problem).WithHint("--upload LOCAL[:SANDBOX], e.g. --upload .:app"))
+				}
 				spec.Uploads = append(spec.Uploads, up)
 			}
 			for _, d := range downloads {
 				down := job.ParseDownload(d)
 				if strings.TrimSpace(down.Remote) == "" {
 					return execUsage(clierr.Usagef("--download %q names no sandbox path", d).WithHint("--download SANDBOX[:LOCAL], e.g. --download junit.xml or --download dist:./dist"))
+				}
+				if problem := transfer.SandboxPathProblem(runtime.GOOS, down.Remote); problem != "" {
+					return execUsage(clierr.Usagef("--download %q: %s", d, problem).WithHint("--download SANDBOX[:LOCAL], e.g. --download dist:./dist"))
 				}
 				spec.Downloads = append(spec.Downloads, down)
 			}

@@ -82,10 +82,11 @@ func ParseDownload(s string) Download {
 	return Download{Remote: r, Local: l}
 }
 
-// splitSpec cuts at the first ':' (a Windows drive letter is kept).
+// splitSpec cuts at the first ':' (on Windows, a drive letter that starts
+// s is kept: "C:\app:app" is C:\app and app).
 func splitSpec(s string) (string, string) {
 	start := 0
-	if len(s) >= 2 && s[1] == ':' && filepath.VolumeName(s) != "" {
+	if localOS == "windows" && len(s) >= 2 && s[1] == ':' && (s[0]|0x20 >= 'a' && s[0]|0x20 <= 'z') {
 		start = 2
 	}
 	if i := strings.IndexByte(s[start:], ':'); i >= 0 {

@@ -107,6 +107,31 @@ func TestParseSpecs(t *testing.T) {
 	}
 }
 
+// On Windows (its rules applied here by SetLocalOS) a LOCAL that starts
+// with a drive keeps it, with either separator or none (C:app is app in
+// the current directory of drive C); elsewhere "C" is a local name like
+// any other.
+func TestParseSpecsWindows(t *testing.T) {
+	job.SetLocalOS(t, "windows")
+	for in, want := range map[string]job.Upload{
+		`C:\work\app:/srv/app`: {Local: `C:\work\app`, Remote: "/srv/app"},
+		"c:/work/app":          {Local: "c:/work/app"},
+		"C:app:app":            {Local: "C:app", Remote: "app"},
+		`.\app:app`:            {Local: `.\app`, Remote: "app"},
+	} {
+		if got := job.ParseUpload(in); got != want {
+			t.Errorf("ParseUpload(%q) = %+v", in, got)
+		}
+	}
+	if got := job.ParseDownload(`dist:D:\out`); got != (job.Download{Remote: "dist", Local: `D:\out`}) {
+		t.Errorf("%+v", got)
+	}
+	job.SetLocalOS(t, "linux")
+	if got := job.ParseUpload("C:app"); got != (job.Upload{Local: "C", Remote: "app"}) {
+		t.Errorf("linux: %+v", got)
+	}
+}
+
 func TestRunFailingCommandStillDownloadsAndDestroys(t *testing.T) {
 	url, dir := backend(t)
 	sb := sandbox(t, url, "job-1")

@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"runtime"
 	"strings"
 
 	"github.com/nimbus-sh/nimbus/pkg/ignore"
@@ -227,10 +226,10 @@ type Target struct {
 func (t Target) Remote() bool { return t.SandboxID != "" }
 
 // ParseTarget reads "ID:PATH" as remote and anything else as local. Prefix a
-// local path containing ':' with "./" to keep it local. A Windows drive
-// letter ("C:\x") is local.
+// local path containing ':' with "./" to keep it local. On Windows a path
+// that starts with a drive ("C:\x", "C:/x", "C:x") is local.
 func ParseTarget(s string) Target {
-	if runtime.GOOS == "windows" && len(s) >= 2 && s[1] == ':' && (s[0]|0x20 >= 'a' && s[0]|0x20 <= 'z') {
+	if localOS == "windows" && hasDriveLetter(s) {
 		return Target{Path: s}
 	}
 	if id, p, ok := strings.Cut(s, ":"); ok && sc.ValidID(id) {
@@ -239,7 +238,8 @@ func ParseTarget(s string) Target {
 	return Target{Path: s}
 }
 
-// ParsePair checks that exactly one of src and dst is remote.
+// ParsePair checks that exactly one of src and dst is remote, and that the
+// sandbox path is no path of this machine (see SandboxPathProblem).
 func ParsePair(src, dst string) (Target, Target, error) {
 	s, d := ParseTarget(src), ParseTarget(dst)
 	if s.Remote() == d.Remote() {
@@ -247,6 +247,11 @@ func ParsePair(src, dst string) (Target, Target, error) {
 	}
 	if (!s.Remote() && s.Path == "") || (!d.Remote() && d.Path == "") {
 		return s, d, &Error{Code: CodeBadTarget, Message: "the local path must not be empty"}
+	}
+	for _, t := range []Target{s, d} {
+		if problem := SandboxPathProblem(localOS, t.Path); t.Remote() && problem != "" {
+			return s, d, &Error{Code: CodeBadTarget, Message: t.SandboxID + ":" + t.Path + ": " + problem}
+		}
 	}
 	return s, d, nil
 }

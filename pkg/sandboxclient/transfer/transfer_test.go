@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,6 +187,51 @@ func TestParsePair(t *testing.T) {
 	tg := transfer.ParseTarget("job-1:")
 	if !tg.Remote() || tg.Path != "" {
 		t.Fatalf("%+v", tg)
+	}
+}
+
+// On Windows (its rules applied here by SetLocalOS) a path that starts
+// with a drive is local, whatever follows the colon, and a sandbox path
+// that looks like a Windows path (a drive, as Git Bash makes of
+// /home/user, or a '\\') is refused before anything is sent, rather than
+// becoming a name in the sandbox.
+func TestParsePairWindows(t *testing.T) {
+	transfer.SetLocalOS(t, "windows")
+	for _, tc := range []struct {
+		src, dst, local string
+	}{
+		{`C:\work\app`, "job-1:/home/user/app", `C:\work\app`},
+		{"c:/work/app", "job-1:app", "c:/work/app"},
+		{"C:app", "job-1:", "C:app"},
+		{"job-1:dist/out.txt", `D:\out`, `D:\out`},
+		{`\\host\share\app`, "job-1:app", `\\host\share\app`},
+	} {
+		s, d, err := transfer.ParsePair(tc.src, tc.dst)
+		if err != nil {
+			t.Errorf("%q %q: %v", tc.src, tc.dst, err)
+			continue
+		}
+		l := s
+		if s.Remote() {
+			l = d
+		}
+		if l.Path != tc.local {
+			t.Errorf("%q %q: local %q, want %q", tc.src, tc.dst, l.Path, tc.local)
+		}
+	}
+	for _, tc := range [][2]string{
+		{"./app", "job-1:C:/Program Files/Git/home/user/app"},
+		{"job-1:C:\\x", "out"},
+		{"./app", `job-1:app\src`},
+	} {
+		_, _, err := transfer.ParsePair(tc[0], tc[1])
+		var te *transfer.Error
+		if !errors.As(err, &te) || te.Code != transfer.CodeBadTarget || !strings.Contains(te.Message, "sandbox path") {
+			t.Errorf("%q %q: %v", tc[0], tc[1], err)
+		}
+	}
+	if got := transfer.SandboxPathProblem("linux", `app\src`); got != "" {
+		t.Errorf("linux keeps a backslash: %s", got)
 	}
 }
 

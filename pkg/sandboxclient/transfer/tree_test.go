@@ -440,6 +440,57 @@ func TestDownloadRefusesWindowsUnsafeLinkTargets(t *testing.T) {
 	}
 }
 
+// Uploading from Windows (its rules applied here by SetLocalOS), a
+// symlink's '\' separators become '/', so "..\lib\x" still leads to
+// lib/x in the sandbox instead of naming a file "..\lib\x", and the sync
+// that follows finds the links equal; a target on a drive, a share or the
+// current drive's root is a path of this machine: refused with
+// E_UNSAFE_PATH, never sent as text for the sandbox to resolve.
+func TestUploadFromWindowsConvertsLinkTargets(t *testing.T) {
+	transfer.SetLocalOS(t, "windows")
+	b := newBackend(t, backendOpts{})
+	sb := b.sandbox(nil)
+	ctx := testCtx(t)
+	local := filepath.Join(t.TempDir(), "app")
+	os.MkdirAll(filepath.Join(local, "lib"), 0o755)
+	os.WriteFile(filepath.Join(local, "lib", "x.txt"), []byte("x"), 0o644)
+	for name, target := range map[string]string{
+		"back": `lib\x.txt`, "up": `..\app\lib\x.txt`, "fwd": "lib/x.txt",
+		"drive": `C:\Users\me\x.txt`, "driverel": `C:x.txt`, "unc": `\\host\share\x`, "rooted": `\x`,
+	} {
+		if err := os.Symlink(target, filepath.Join(local, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := transfer.UploadTree(ctx, sb, local, "app", transfer.Options{})
+	var pe *transfer.PartialError
+	if !errors.As(err, &pe) {
+		t.Fatalf("err = %v", err)
+	}
+	var got []string
+	for _, f := range pe.Failures {
+		if f.Code != transfer.CodeUnsafePath || !strings.Contains(f.Message, "path on this Windows machine") {
+			t.Errorf("failure %s: code %s", f, f.Code)
+		}
+		got = append(got, filepath.Base(f.Path))
+	}
+	sort.Strings(got)
+	if want := "drive,driverel,rooted,unc"; strings.Join(got, ",") != want {
+		t.Errorf("refused %v, want %s", got, want)
+	}
+	want := "back -> lib/x.txt,fwd -> lib/x.txt,lib/,lib/x.txt,up -> ../app/lib/x.txt"
+	if c := copied(t, b.host("/home/user/app")); strings.Join(c, ",") != want {
+		t.Errorf("sandbox tree %v, want %s", c, want)
+	}
+	for _, n := range []string{"drive", "driverel", "unc", "rooted"} {
+		os.Remove(filepath.Join(local, n))
+	}
+	sum, err := transfer.SyncUp(ctx, sb, local, "app", transfer.SyncOptions{})
+	if err != nil || sum.Copied != 0 {
+		t.Errorf("sync after the upload: copied %v, err %v", sum, err)
+	}
+}
+
 // A directory and a file that cannot be read during the walk are reported
 // as they are found (before the copy starts), and everything else is
 // copied. Made unreadable by a fault in the walk, so the test means the

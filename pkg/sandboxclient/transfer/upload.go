@@ -252,6 +252,10 @@ func (e *engine) uploadLinks(ctx context.Context, local, remote string, links []
 			fails.add(failure(filepath.Join(local, filepath.FromSlash(l.Rel)), &Error{Code: CodeNotFound, Message: "not copied: its directory could not be created in the sandbox"}))
 			continue
 		}
+		if problem := hostLinkProblem(localOS, l.Link); problem != "" {
+			fails.add(failure(filepath.Join(local, filepath.FromSlash(l.Rel)), &Error{Code: CodeUnsafePath, Message: fmt.Sprintf("%s: not copied: %s", path.Join(remote, l.Rel), problem)}))
+			continue
+		}
 		todo = append(todo, l)
 		lines = append(lines, "ln -sfn -- "+shellquote.Quote(l.Link)+" "+shellquote.Quote("./"+l.Rel))
 	}

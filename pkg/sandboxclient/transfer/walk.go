@@ -157,6 +157,7 @@ func walkLocal(root string, rules ignore.Options, fail func(Failure)) (*tree, er
 				fail(failure(p, localErr(err)))
 				return nil
 			}
+			e.Link = sandboxLinkText(localOS, e.Link)
 		}
 		if isDir {
 			if err := m.Enter(rel); err != nil {
