@@ -6,3 +6,7 @@ package localsandbox_test
 // that need the host to deny the backend something can arrange it
 // (hostdenied_linux_test.go); elsewhere TestMain still calls it.
 func maybeServeChild() {}
+
+// maybeLimitInitFDs starves an init of descriptors only on Linux
+// (initsetup_linux_test.go).
+func maybeLimitInitFDs() {}

@@ -10,8 +10,10 @@ import (
 // TestMain lets the test binary serve as the sandbox init, as the nimbus
 // binary does: the backend re-executes it to start each command. It also
 // serves a backend in a child process (maybeServeChild) for the tests that
-// need the host to deny the backend something.
+// need the host to deny the backend something, and an init short of
+// descriptors when a test asks (maybeLimitInitFDs).
 func TestMain(m *testing.M) {
+	maybeLimitInitFDs()
 	localsandbox.MaybeRunInit()
 	maybeServeChild()
 	os.Exit(m.Run())
