@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"encoding/base64"
 	"regexp"
+	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/nimbus-sh/nimbus/internal/jsjson"
 )
 
 // TestAppendDecodeString checks the string decoder against
@@ -44,6 +48,55 @@ func TestMatchBearer(t *testing.T) {
 		got, ok := matchBearer(h)
 		if ok != (m != nil) || (ok && got != m[1]) {
 			t.Errorf("matchBearer(%q) = %q, %v; regexp says %q", h, got, ok, m)
+		}
+	}
+}
+
+// matchBearerBacktracking is matchBearer as a backtracking engine runs
+// the regular expression: every length of \s+, longest first. It is the
+// reference the faster matchBearer is checked against.
+func matchBearerBacktracking(h string) (string, bool) {
+	if len(h) < 6 || !strings.EqualFold(h[:6], "bearer") {
+		return "", false
+	}
+	rest := h[6:]
+	var ends []int
+	for i, r := range rest {
+		if !jsjson.IsSpace(r) {
+			break
+		}
+		ends = append(ends, i+utf8.RuneLen(r))
+	}
+	for k := len(ends) - 1; k >= 0; k-- {
+		tok := rest[ends[k]:]
+		if tok != "" && !strings.ContainsFunc(tok, isLineTerminator) {
+			return tok, true
+		}
+	}
+	return "", false
+}
+
+// FuzzMatchBearer: matchBearer agrees with trying every length of the
+// whitespace run, on any header, valid UTF-8 or not.
+func FuzzMatchBearer(f *testing.F) {
+	for _, h := range []string{"Bearer abc", "Bearer  ", "Bearer \u2028", "Bearer \u3000\u3000", "Bearer  \u2029 ", "bearer \n x", "Bearer \xff x", "Bearer\ufeff\ufeff"} {
+		f.Add(h)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		got, ok := matchBearer(h)
+		want, wantOK := matchBearerBacktracking(h)
+		if got != want || ok != wantOK {
+			t.Fatalf("matchBearer(%q) = %q, %v; backtracking gives %q, %v", h, got, ok, want, wantOK)
+		}
+	})
+}
+
+// BenchmarkMatchBearer is the header of every request to nimbus dev.
+func BenchmarkMatchBearer(b *testing.B) {
+	h := "Bearer " + strings.Repeat("x", 200)
+	for b.Loop() {
+		if _, ok := matchBearer(h); !ok {
+			b.Fatal("no match")
 		}
 	}
 }
