@@ -10,3 +10,7 @@ func maybeServeChild() {}
 // maybeLimitInitFDs starves an init of descriptors only on Linux
 // (initsetup_linux_test.go).
 func maybeLimitInitFDs() {}
+
+// maybeKillInit ends an init before it sets up only on Linux
+// (initdeath_linux_test.go).
+func maybeKillInit() {}

@@ -11,9 +11,11 @@ import (
 // binary does: the backend re-executes it to start each command. It also
 // serves a backend in a child process (maybeServeChild) for the tests that
 // need the host to deny the backend something, and an init short of
-// descriptors when a test asks (maybeLimitInitFDs).
+// descriptors or dying before it sets up when a test asks
+// (maybeLimitInitFDs, maybeKillInit).
 func TestMain(m *testing.M) {
 	maybeLimitInitFDs()
+	maybeKillInit()
 	localsandbox.MaybeRunInit()
 	maybeServeChild()
 	os.Exit(m.Run())

@@ -5,10 +5,13 @@ package localdev_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/localdev"
@@ -45,8 +48,93 @@ func TestRequestStackFitsEightKiB(t *testing.T) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
+		if frames := overflowFrames(out.String()); frames != "" {
+			t.Fatalf("a goroutine needed more than the %d-byte stack limit: the frames below hold the stack it had (bytes each, deepest first); "+
+				"after a toolchain bump, compare them with the last build that passed to see which grew:\n%s", requestStack, frames)
+		}
 		t.Fatalf("the requests under a %d-byte stack limit failed (%v):\n%s", requestStack, err, out.Bytes()[:min(out.Len(), 8000)])
 	}
+}
+
+// overflowFrames reads, in a child's output, the goroutine that the
+// runtime ended with "fatal error: stack overflow" and lists its frames
+// with the bytes each takes (the fp and sp the runtime prints for each
+// frame of a fatal error's traceback: fp-sp) and the total up to it, or
+// returns "" when the output holds no overflow. Without it a failure
+// showed only the 8 KiB the stack was capped at and thousands of lines of
+// other goroutines, and not which of 30 frames had grown by a few bytes.
+func overflowFrames(out string) string {
+	before, after, ok := strings.Cut(out, "fatal error: stack overflow")
+	if !ok {
+		return ""
+	}
+	// The runtime's own words: the limit, and the stack's bounds (a stack
+	// grows by doubling: the frames below did not fit in hi-lo bytes, and
+	// twice that is over the limit).
+	var why string
+	if k := strings.LastIndex(before, "runtime: goroutine stack exceeds"); k >= 0 {
+		why = strings.TrimSpace(before[k:]) + "\n"
+	}
+	// The overflowing goroutine is the one running, after the runtime's
+	// own (g0) stack.
+	i := strings.Index(after, "[running]:\n")
+	if i < 0 {
+		return ""
+	}
+	head := after[strings.LastIndex(after[:i], "\ngoroutine ")+1 : i+len("[running]:")]
+	block, _, _ := strings.Cut(after[i+len("[running]:\n"):], "\n\n")
+	lines := strings.Split(block, "\n")
+	type frame struct {
+		fn, at string
+		size   int64 // -1 when inlined into the frame below it
+	}
+	var frames []frame
+	for j := 0; j+1 < len(lines); j += 2 {
+		fn, loc := lines[j], strings.TrimSpace(lines[j+1])
+		if strings.HasPrefix(fn, "created by ") {
+			break
+		}
+		if k := strings.LastIndex(fn, "("); k > 0 {
+			fn = fn[:k]
+		}
+		f := frame{fn: fn, size: -1}
+		fields := strings.Fields(loc)
+		if len(fields) > 0 {
+			f.at = filepath.Base(fields[0])
+		}
+		var fp, sp int64 = -1, -1
+		for _, w := range fields {
+			if v, ok := strings.CutPrefix(w, "fp=0x"); ok {
+				fp, _ = strconv.ParseInt(v, 16, 64)
+			} else if v, ok := strings.CutPrefix(w, "sp=0x"); ok {
+				sp, _ = strconv.ParseInt(v, 16, 64)
+			}
+		}
+		if fp >= 0 && sp >= 0 {
+			f.size = fp - sp
+		}
+		frames = append(frames, f)
+	}
+	if len(frames) == 0 {
+		return ""
+	}
+	var total int64
+	for _, f := range frames {
+		total += max(f.size, 0)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s%s\n%7s %7s  %s\n", why, head, "bytes", "to top", "function (file:line)")
+	left := total
+	for _, f := range frames {
+		size := "inlined"
+		if f.size >= 0 {
+			size = strconv.FormatInt(f.size, 10)
+		}
+		fmt.Fprintf(&b, "%7s %7d  %s (%s)\n", size, left, f.fn, f.at)
+		left -= max(f.size, 0)
+	}
+	fmt.Fprintf(&b, "%7d bytes in these frames, limit %d", total, requestStack)
+	return b.String()
 }
 
 func requestsUnderMaxStack(t *testing.T) {

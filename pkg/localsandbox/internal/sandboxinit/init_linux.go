@@ -92,6 +92,7 @@ func initMain(args []string) int {
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGTSTP)
 	in.frames = make(chan frame, 16)
 	go readFrames(in.ctl, in.frames)
+	quietStderr()
 	in.send(msgInit, "")
 	for {
 		select {
@@ -107,6 +108,21 @@ func initMain(args []string) int {
 			// Nothing runs to forward it to.
 		}
 	}
+}
+
+// quietStderr points the init's standard error at the null device. Until
+// the init reports that it is set up, the server reads it (what the Go
+// runtime says when it cannot make a thread or map memory is all a dying
+// init leaves); after that nobody does, and an idle init keeps none of the
+// server's descriptors for it. Without a descriptor to spare for it, the
+// pipe stays: the runtime's own writes to it then fail quietly.
+func quietStderr() {
+	fd, err := unix.Open(os.DevNull, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	_ = unix.Dup3(fd, 2, 0)
+	unix.Close(fd)
 }
 
 // ctlFd is the init's end of the control socket.

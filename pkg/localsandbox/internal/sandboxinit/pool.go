@@ -319,13 +319,21 @@ func startInit(mode Mode, dir string) (*initProc, error) {
 	if err != nil {
 		return nil, err
 	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		mine.Close()
+		theirs.Close()
+		return nil, err
+	}
 	cmd := &exec.Cmd{Path: selfExe, Args: []string{Name, protocol, mode.String(), dir}, Dir: "/",
-		Env:        initEnv,
+		Env: initEnv, Stderr: errW,
 		ExtraFiles: []*os.File{theirs}, SysProcAttr: sysProcAttr(mode)}
 	err = startProcess(cmd)
 	theirs.Close()
+	errW.Close()
 	if err != nil {
 		mine.Close()
+		errR.Close()
 		if mode == Namespaces && !outOfResources(err) {
 			// The kernel refused the namespaces (clone, or the id maps).
 			return nil, &SetupError{Reason: err.Error()}
@@ -333,12 +341,17 @@ func startInit(mode Mode, dir string) (*initProc, error) {
 		return nil, err
 	}
 	ini := &initProc{cmd: cmd, ctl: mine, msgs: bufio.NewReaderSize(mine, msgBuf), exited: make(chan struct{})}
+	stderr := drainStderr(errR)
 	_ = mine.SetReadDeadline(time.Now().Add(startTimeout))
 	line, err := ini.msgs.ReadString('\n')
 	_ = mine.SetReadDeadline(time.Time{})
 	kind, arg := parseLine(line)
 	switch {
 	case err == nil && kind == msgInit:
+		// The init no longer writes to the pipe (it pointed its stderr
+		// elsewhere before it reported): an idle init holds none of this
+		// server's descriptors for it.
+		errR.Close()
 		return ini, nil
 	case err == nil && kind == msgSetup && outOfResources(parseFail(arg)):
 		// Not the kernel refusing namespaces: the host is short of
@@ -354,11 +367,112 @@ func startInit(mode Mode, dir string) (*initProc, error) {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		err = errors.New("sandboxinit: the init did not set up within " + startTimeout.String())
 	default:
-		err = errors.New("sandboxinit: the init ended before setting up")
+		err = ini.diedBeforeSetup(stderr)
 	}
 	ini.kill()
 	ini.waitExit()
+	errR.Close()
 	return nil, err
+}
+
+// stderrHead bounds what is kept of a dying init's standard error: the
+// Go runtime says why it gives up in its first lines ("runtime: failed to
+// create new OS thread", "fatal error: out of memory"), before the
+// goroutines' stacks.
+const stderrHead = 2048
+
+// drainStderr reads an init's standard error until every writer has
+// closed it (the init ended, or stopped writing to it once set up) or it
+// is closed here, and sends the head of it. It reads all of it, not only
+// the head: a dying init whose traceback filled the pipe would otherwise
+// block in its write and never end.
+func drainStderr(r *os.File) <-chan []byte {
+	c := make(chan []byte, 1)
+	go func() {
+		var head []byte
+		buf := make([]byte, 512)
+		for {
+			n, err := r.Read(buf)
+			if k := min(n, stderrHead-len(head)); k > 0 {
+				head = append(head, buf[:k]...)
+			}
+			if err != nil {
+				c <- head
+				return
+			}
+		}
+	}()
+	return c
+}
+
+// diedBeforeSetup explains an init that closed its control socket without
+// a word: it died, and only its end says how. A shortage of processes or
+// memory (the Go runtime cannot make a thread or map memory, or the
+// kernel's out-of-memory killer ended it) gives an error holding the
+// errno it amounts to, so that the caller answers it as the host out of
+// resources for now; anything else (a crash) gives an error naming the
+// exit status and, when it names no path, the first line the init wrote,
+// never the host paths its stderr may hold.
+func (ini *initProc) diedBeforeSetup(stderr <-chan []byte) error {
+	ini.reap()
+	select {
+	case <-ini.exited:
+	case <-time.After(startTimeout):
+		// Its socket closed but it lives on: not an end this can read.
+		return errors.New("sandboxinit: the init closed its control socket before setting up")
+	}
+	var out []byte
+	select {
+	case out = <-stderr:
+	case <-time.After(startTimeout):
+		// A process it left behind holds the pipe: the status alone.
+	}
+	st := ini.cmd.ProcessState
+	ws, _ := st.Sys().(syscall.WaitStatus)
+	if errno := shortageOf(ws, out); errno != 0 {
+		return &initError{&commandError{reason: "the init could not set up: " + errno.Error(), errno: errno}}
+	}
+	what := st.String()
+	first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	if first != "" && len(first) <= 200 && !strings.Contains(first, "/") {
+		what += ": " + first
+	}
+	return errors.New("sandboxinit: the init ended before setting up (" + what + ")")
+}
+
+// shortageOf reads in how an init ended whether it died for want of
+// processes or memory, and returns the errno that says which (0 if it did
+// not). SIGKILL is what the out-of-memory killer sends (nothing else of
+// the host's kills a process that is setting up; this server kills an
+// init only after reading its end); the Go runtime exits 2 (built with
+// cgo, it aborts) and says why on its stderr: "failed to create new OS
+// thread" or "pthread_create failed" (clone failing with EAGAIN under
+// RLIMIT_NPROC or a cgroup's pids limit, or ENOMEM), "out of memory", or
+// the errno's own words in a panic.
+func shortageOf(ws syscall.WaitStatus, stderr []byte) syscall.Errno {
+	if ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+		return syscall.ENOMEM
+	}
+	if ws.Exited() && ws.ExitStatus() == 0 {
+		return 0
+	}
+	s := string(stderr)
+	switch {
+	case strings.Contains(s, "failed to create new OS thread") || strings.Contains(s, "pthread_create failed"):
+		if strings.Contains(s, "errno=12") || strings.Contains(s, syscall.ENOMEM.Error()) {
+			return syscall.ENOMEM
+		}
+		return syscall.EAGAIN
+	case strings.Contains(s, "out of memory") || strings.Contains(s, syscall.ENOMEM.Error()):
+		return syscall.ENOMEM
+	case strings.Contains(s, syscall.EAGAIN.Error()):
+		return syscall.EAGAIN
+	case strings.Contains(s, syscall.EMFILE.Error()):
+		return syscall.EMFILE
+	case strings.Contains(s, syscall.ENFILE.Error()):
+		return syscall.ENFILE
+	}
+	return 0
 }
 
 func (ini *initProc) pid() int { return ini.cmd.Process.Pid }
