@@ -414,3 +414,64 @@ func TestCutHTTP2AnswersStayTransport(t *testing.T) {
 		})
 	}
 }
+
+// TestBrokenHTTP2ConnectionLeavesAnExecUnknown: an exec waiting for its
+// answer on a kept-alive HTTP/2 connection when another request's answer
+// broke it (headers over the bound, in many frames) gets net/http's
+// "connection error: PROTOCOL_ERROR" too. It is not retried (it may have
+// run), and it is not E_BAD_RESPONSE either, the Worker answering it with
+// what no Worker sends, as it was: its own answer never came. It is
+// E_TRANSPORT, saying that the command may or may not have run. The read
+// whose answer broke the connection is E_BAD_RESPONSE.
+func TestBrokenHTTP2ConnectionLeavesAnExecUnknown(t *testing.T) {
+	execIn := make(chan struct{})
+	var execs atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		switch {
+		case strings.Contains(string(body), `"op":"ready"`):
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)
+			return
+		case strings.Contains(string(body), `"op":"exec"`):
+			// Runs, on the kept-alive connection, until the client hangs
+			// up on it, without answering.
+			if execs.Add(1) == 1 {
+				close(execIn)
+			}
+			<-r.Context().Done()
+			return
+		case strings.Contains(string(body), "/bad"):
+			for i := 0; i < 2<<10; i++ {
+				w.Header().Add("X-Pad", strings.Repeat(string(rune('a'+i%26)), 1000+i))
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true,"result":"x"}`)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	sb := box(t, newClient(t, srv.URL, "use", func(o *sc.Options) { o.HTTPClient = h2Client(srv) }), "job-1")
+	if _, _, err := sb.ReadFile(ctx(t), "/warm"); err != nil {
+		t.Fatal(err)
+	}
+	execErr := make(chan error, 1)
+	go func() {
+		_, err := sb.Exec(ctx(t), "make deploy", sc.ExecOptions{})
+		execErr <- err
+	}()
+	<-execIn
+	_, _, err := sb.ReadFile(ctx(t), "/bad")
+	var ce *sc.Error
+	if !errors.As(err, &ce) || ce.Code != sc.CodeBadResponse || !strings.Contains(ce.Error(), "connection error: PROTOCOL_ERROR") {
+		t.Fatalf("the broken answer: err = %v, want %s", err, sc.CodeBadResponse)
+	}
+	err = <-execErr
+	if !errors.As(err, &ce) || ce.Code != sc.CodeTransport || !ce.OutcomeUnknown || !strings.Contains(ce.Message, "may or may not have run") || !strings.Contains(ce.Message, srv.URL) || !strings.HasSuffix(ce.Error(), "connection error: PROTOCOL_ERROR") {
+		t.Fatalf("the exec beside it: err = %v, want %s saying it may or may not have run", err, sc.CodeTransport)
+	}
+	if n := execs.Load(); n != 1 {
+		t.Fatalf("the exec was sent %d times, want once", n)
+	}
+}
