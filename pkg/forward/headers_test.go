@@ -4,16 +4,15 @@ package forward_test
 
 import (
 	"bufio"
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/nimbus-sh/nimbus/internal/testh2"
 	"github.com/nimbus-sh/nimbus/pkg/forward"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
@@ -31,7 +30,7 @@ func TestAnswerHeadersAreBounded(t *testing.T) {
 		endless bool
 	}{{"twice the bound", false}, {"endless", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			worker := rawWorker(t, func(c net.Conn) {
+			worker := testh2.RawHTTP1(t, func(c net.Conn) {
 				w := bufio.NewWriter(c)
 				_, _ = io.WriteString(w, "HTTP/1.1 200 OK\r\n")
 				line := "X-Pad: " + strings.Repeat("a", 1000) + "\r\n"
@@ -60,7 +59,7 @@ func TestAnswerHeadersAreBounded(t *testing.T) {
 // headers do: past it the local client gets a 502 and OnError an
 // E_FORWARD_UPSTREAM saying so.
 func TestEndlessInformationalAnswersAreBounded(t *testing.T) {
-	worker := rawWorker(t, func(c net.Conn) {
+	worker := testh2.RawHTTP1(t, func(c net.Conn) {
 		w := bufio.NewWriter(c)
 		// 100 KiB each: the byte bound trips at the 11th, before the count.
 		hint := "HTTP/1.1 103 Early Hints\r\nLink: </" + strings.Repeat("a", 100<<10) + ".css>; rel=preload; as=style\r\n\r\n"
@@ -83,17 +82,14 @@ func TestEndlessInformationalAnswersAreBounded(t *testing.T) {
 // reached. The Worker here is Go's HTTP/2 server sending 103 Early Hints
 // until the forward resets the stream.
 func TestEndlessInformationalAnswersOverHTTP2(t *testing.T) {
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testh2.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for r.Context().Err() == nil {
 			w.Header().Set("Link", "</app.css>; rel=preload; as=style")
 			w.WriteHeader(http.StatusEarlyHints)
 		}
 	}))
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	defer srv.Close()
 	tr := forward.NewTransport(0)
-	tr.TLSClientConfig = &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}
+	tr.TLSClientConfig = testh2.TLSConfig(srv)
 	e := badGateway(t, forward.Options{Endpoint: srv.URL, Transport: tr}, "more than 16 informational (1xx) answers")
 	if !strings.Contains(e.Error(), "stream error") {
 		t.Fatalf("reported %v", e)
@@ -117,31 +113,17 @@ func TestAnswerHeadersAreBoundedOverHTTP2(t *testing.T) {
 		pad  func(h http.Header)
 		want string
 	}{
-		{"the same field", func(h http.Header) {
-			v := strings.Repeat("a", 1000)
-			for n := 0; n < 2*forward.MaxResponseHeaderBytes; n += 1000 {
-				h.Add("X-Pad", v)
-			}
-		}, "headers of more than 1 MiB"},
-		{"fields in many frames", func(h http.Header) {
-			for i := 0; i < 2<<10; i++ {
-				h.Add("X-Pad", strings.Repeat(string(rune('a'+i%26)), 1000+i))
-			}
-		}, "headers of more than 1 MiB or with frames that break HTTP/2"},
-		{"one field", func(h http.Header) {
-			h.Set("X-Pad", strings.Repeat("a", 2*forward.MaxResponseHeaderBytes))
-		}, "headers of more than 1 MiB or with frames that break HTTP/2"},
+		{"the same field", func(h http.Header) { testh2.PadSameField(h, 2*forward.MaxResponseHeaderBytes) }, "headers of more than 1 MiB"},
+		{"fields in many frames", testh2.PadManyFrames, "headers of more than 1 MiB or with frames that break HTTP/2"},
+		{"one field", func(h http.Header) { testh2.PadOneField(h, 2*forward.MaxResponseHeaderBytes) }, "headers of more than 1 MiB or with frames that break HTTP/2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testh2.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				tc.pad(w.Header())
 				_, _ = io.WriteString(w, "ok")
 			}))
-			srv.EnableHTTP2 = true
-			srv.StartTLS()
-			defer srv.Close()
 			tr := forward.NewTransport(0)
-			tr.TLSClientConfig = &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}
+			tr.TLSClientConfig = testh2.TLSConfig(srv)
 			e := badGateway(t, forward.Options{Endpoint: srv.URL, Transport: tr}, tc.want)
 			// The stream error names the bound: no word of other faults.
 			if strings.Contains(e.Error(), "cannot reach") || tc.name == "the same field" && strings.Contains(e.Error(), "break HTTP/2") {
@@ -155,14 +137,11 @@ func TestAnswerHeadersAreBoundedOverHTTP2(t *testing.T) {
 // handler aborted) is still reported as a Worker the forward cannot
 // reach, unlike the PROTOCOL_ERRORs of TestAnswerHeadersAreBoundedOverHTTP2.
 func TestStreamResetOverHTTP2IsUnreachable(t *testing.T) {
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	srv := testh2.Server(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic(http.ErrAbortHandler)
 	}))
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	defer srv.Close()
 	tr := forward.NewTransport(0)
-	tr.TLSClientConfig = &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}
+	tr.TLSClientConfig = testh2.TLSConfig(srv)
 	e := badGateway(t, forward.Options{Endpoint: srv.URL, Transport: tr}, "cannot reach "+srv.URL)
 	if !strings.Contains(e.Error(), "INTERNAL_ERROR; received from peer") {
 		t.Fatalf("reported %v", e)
@@ -177,7 +156,7 @@ func TestStreamResetOverHTTP2IsUnreachable(t *testing.T) {
 // run. The count of 1xx answers ends it.
 func TestInformationalAnswersAreCounted(t *testing.T) {
 	written := make(chan int, 1)
-	worker := rawWorker(t, func(c net.Conn) {
+	worker := testh2.RawHTTP1(t, func(c net.Conn) {
 		n := 0
 		defer func() { written <- n }()
 		hint := "HTTP/1.1 103 " + strings.Repeat("x", 60<<10) + "\r\n\r\n"
@@ -193,30 +172,6 @@ func TestInformationalAnswersAreCounted(t *testing.T) {
 	if n := <-written; n >= 4096 {
 		t.Fatalf("the Worker wrote all %d answers", n)
 	}
-}
-
-// rawWorker is a Worker speaking raw HTTP/1.1 on one connection: it reads
-// the request and leaves the answer to answer, which may break the
-// protocol as net/http's server never would. It returns the Worker's URL.
-func rawWorker(t *testing.T, answer func(c net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
-			return
-		}
-		answer(c)
-	}()
-	return "http://" + ln.Addr().String()
 }
 
 // badGateway sends GET / through a forward for sandbox job-1 port 3000

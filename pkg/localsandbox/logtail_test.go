@@ -15,42 +15,21 @@ import (
 // included (a tail holds at least what was asked, never less), 0 asks for
 // nothing, and `truncated` is reported only for a read by cursor.
 func TestProcessLogTailsAsTheWorker(t *testing.T) {
-	_, hs := newServer(t)
-	sb := box(t, hs.URL, "tails")
-	x := ctx(t)
 	// Three reads of output, one chunk each: the process writes the next
 	// only when its input says so, after the previous is in the log.
-	p, err := sb.StartProcess(x, `echo x; read l; printf 'a\nb\n'; read l; echo c`, sc.StartOptions{})
-	if err != nil {
+	sb, x, pid := startLogged(t, "tails", `echo x; read l; printf 'a\nb\n'; read l; echo c`, sc.StartOptions{})
+	text := func(want string) func(*sc.Logs) bool {
+		return func(l *sc.Logs) bool { return l.Text == want }
+	}
+	logOnce(t, sb, x, pid, text("x\n"), `"x\n"`)
+	if _, err := sb.WriteProcessInput(x, pid, "\n"); err != nil {
 		t.Fatal(err)
 	}
-	zero := int64(0)
-	waitFor := func(text string) *sc.Logs {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			l, err := sb.ProcessLogs(x, p.PID, sc.LogOptions{Cursor: &zero})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if l.Text == text {
-				return l
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("log %q, want %q", l.Text, text)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	waitFor("x\n")
-	if _, err := sb.WriteProcessInput(x, p.PID, "\n"); err != nil {
+	logOnce(t, sb, x, pid, text("x\na\nb\n"), `"x\na\nb\n"`)
+	if _, err := sb.WriteProcessInput(x, pid, "\n"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("x\na\nb\n")
-	if _, err := sb.WriteProcessInput(x, p.PID, "\n"); err != nil {
-		t.Fatal(err)
-	}
-	if l := waitFor("x\na\nb\nc\n"); len(l.Chunks) != 3 {
+	if l := logOnce(t, sb, x, pid, text("x\na\nb\nc\n"), `"x\na\nb\nc\n"`); len(l.Chunks) != 3 {
 		t.Fatalf("chunks %+v, want x, a b, c", l.Chunks)
 	}
 	n := func(v int64) *int64 { return &v }
@@ -78,7 +57,7 @@ func TestProcessLogTailsAsTheWorker(t *testing.T) {
 		{"cursor 0 lines 1", sc.LogOptions{Cursor: n(0), Lines: n(1)}, "x\na\nb\nc\n"},
 		{"cursor 2", sc.LogOptions{Cursor: n(2)}, "c\n"},
 	} {
-		l, err := sb.ProcessLogs(x, p.PID, tc.opt)
+		l, err := sb.ProcessLogs(x, pid, tc.opt)
 		if err != nil || l.Text != tc.want || l.Truncated {
 			t.Errorf("%s: %q truncated=%v %v, want %q", tc.name, l.Text, l.Truncated, err, tc.want)
 		}
@@ -93,7 +72,7 @@ func TestProcessLogTailsAsTheWorker(t *testing.T) {
 	// Once older chunks were evicted, a tail that reaches the oldest one
 	// kept is still not "truncated" (the Worker says so only for a cursor
 	// that points before the oldest chunk kept).
-	p, err = sb.StartProcess(x, "i=0; while [ $i -lt 2000 ]; do echo line-$i-................................................; i=$((i+1)); done", sc.StartOptions{})
+	p, err := sb.StartProcess(x, "i=0; while [ $i -lt 2000 ]; do echo line-$i-................................................; i=$((i+1)); done", sc.StartOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +89,7 @@ func TestProcessLogTailsAsTheWorker(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if l, err := sb.ProcessLogs(x, p.PID, sc.LogOptions{Cursor: &zero}); err != nil || !l.Truncated {
-		t.Fatalf("cursor 0 on an evicted ring: truncated=%v %v", l.Truncated, err)
+	if l := wholeLog(t, sb, x, p.PID); !l.Truncated {
+		t.Fatalf("cursor 0 on an evicted ring: truncated=%v", l.Truncated)
 	}
 }

@@ -126,6 +126,11 @@ type Error struct {
 	// "connect" or "tls" (nothing was sent, so the Worker did nothing),
 	// "upload", "headers", "body" or "slow" (the Worker may have acted).
 	Phase string
+	// OutcomeUnknown is set, with CodeTransport, when the request was
+	// sent and its answer was lost with a connection that another answer
+	// broke (HTTP/2): whether the Worker acted on it is not known, so an
+	// op that is not safe is not repeated blindly.
+	OutcomeUnknown bool
 }
 
 // Error returns the message and, if any, the cause.

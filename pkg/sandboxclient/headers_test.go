@@ -2,52 +2,31 @@ package sandboxclient_test
 
 import (
 	"bufio"
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/testh2"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
-// rawWorker serves each connection with answer, written after the
-// request was read, until the client hangs up; it stands for a broken or
-// hostile Worker speaking HTTP/1.1 on a raw TCP socket.
+// rawWorker answers each request on a raw TCP socket with answer,
+// flushed unless it failed (the client hung up); it stands for a broken
+// or hostile Worker speaking HTTP/1.1.
 func rawWorker(t *testing.T, answer func(w *bufio.Writer) error) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				req, err := http.ReadRequest(br)
-				if err != nil {
-					return
-				}
-				_, _ = io.Copy(io.Discard, req.Body)
-				w := bufio.NewWriter(c)
-				if answer(w) == nil {
-					_ = w.Flush()
-				}
-			}()
+	return testh2.RawHTTP1(t, func(c net.Conn) {
+		w := bufio.NewWriter(c)
+		if answer(w) == nil {
+			_ = w.Flush()
 		}
-	}()
-	return "http://" + ln.Addr().String()
+	})
 }
 
 // TestAnswerHeadersAreBounded: the client reads at most
@@ -124,15 +103,12 @@ func TestEndlessSlowHeadersAreBounded(t *testing.T) {
 // (its certificate), so the bound is net/http's 10 MiB, not the 1 MiB of
 // the package's transport.
 func TestInformationalAnswersAreBoundedOverHTTP2(t *testing.T) {
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := testh2.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for r.Context().Err() == nil {
 			w.Header().Set("Link", "</app.css>; rel=preload; as=style")
 			w.WriteHeader(http.StatusEarlyHints)
 		}
 	}))
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	defer srv.Close()
 	sb := box(t, newClient(t, srv.URL, "use", func(o *sc.Options) { o.HTTPClient = srv.Client() }), "job-1")
 	_, _, err := sb.ReadFile(ctx(t), "/x")
 	var ce *sc.Error
@@ -144,11 +120,7 @@ func TestInformationalAnswersAreBoundedOverHTTP2(t *testing.T) {
 // h2Client is an HTTP client for srv's certificate speaking HTTP/2, with
 // the package's bound on answer headers.
 func h2Client(srv *httptest.Server) *http.Client {
-	hc := srv.Client()
-	tr := hc.Transport.(*http.Transport).Clone()
-	tr.MaxResponseHeaderBytes = sc.MaxResponseHeaderBytes
-	hc.Transport = tr
-	return hc
+	return testh2.Client(srv, sc.MaxResponseHeaderBytes)
 }
 
 // TestAnswerHeadersAreBoundedOverHTTP2: over HTTP/2 (a Worker behind
@@ -166,30 +138,16 @@ func TestAnswerHeadersAreBoundedOverHTTP2(t *testing.T) {
 		pad  func(h http.Header)
 		want string
 	}{
-		{"the same field", func(h http.Header) {
-			v := strings.Repeat("a", 1000)
-			for n := 0; n < 2<<20; n += 1000 {
-				h.Add("X-Pad", v)
-			}
-		}, "had headers over the limit: stream error: stream ID 1; PROTOCOL_ERROR; http2: response header list larger than advertised limit"},
-		{"fields in many frames", func(h http.Header) {
-			for i := 0; i < 2<<10; i++ {
-				h.Add("X-Pad", strings.Repeat(string(rune('a'+i%26)), 1000+i))
-			}
-		}, "had headers over the limit or frames that break HTTP/2: connection error: PROTOCOL_ERROR"},
-		{"one field", func(h http.Header) {
-			h.Set("X-Pad", strings.Repeat("a", 2<<20))
-		}, "had headers over the limit or frames that break HTTP/2: connection error: COMPRESSION_ERROR"},
+		{"the same field", func(h http.Header) { testh2.PadSameField(h, 2<<20) }, "had headers over the limit: stream error: stream ID 1; PROTOCOL_ERROR; http2: response header list larger than advertised limit"},
+		{"fields in many frames", testh2.PadManyFrames, "had headers over the limit or frames that break HTTP/2: connection error: PROTOCOL_ERROR"},
+		{"one field", func(h http.Header) { testh2.PadOneField(h, 2<<20) }, "had headers over the limit or frames that break HTTP/2: connection error: COMPRESSION_ERROR"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := testh2.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				tc.pad(w.Header())
 				w.Header().Set("Content-Type", "application/json")
 				_, _ = io.WriteString(w, `{"ok":true,"result":"x"}`)
 			}))
-			srv.EnableHTTP2 = true
-			srv.StartTLS()
-			defer srv.Close()
 			sb := box(t, newClient(t, srv.URL, "use", func(o *sc.Options) { o.HTTPClient = h2Client(srv) }), "job-1")
 			_, _, err := sb.ReadFile(ctx(t), "/x")
 			var ce *sc.Error
@@ -207,20 +165,17 @@ func TestAnswerHeadersAreBoundedOverHTTP2(t *testing.T) {
 // TestAnswerHeadersAreBoundedOverHTTP2 that net/http also reports with
 // PROTOCOL_ERROR.
 func TestStreamResetsOverHTTP2StayTransport(t *testing.T) {
-	abort := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	abort := testh2.Server(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic(http.ErrAbortHandler)
 	}))
-	abort.EnableHTTP2 = true
-	abort.StartTLS()
-	defer abort.Close()
 	for _, tc := range []struct {
 		name, url, want string
 	}{
 		{"handler aborted", abort.URL, "stream error: stream ID 1; INTERNAL_ERROR; received from peer"},
 		// 0x3 RST_STREAM, code 1 PROTOCOL_ERROR.
-		{"RST_STREAM PROTOCOL_ERROR", rawH2Worker(t, abort, 0x3, 1, []byte{0, 0, 0, 1}), "stream error: stream ID 1; PROTOCOL_ERROR; received from peer"},
+		{"RST_STREAM PROTOCOL_ERROR", testh2.RawHTTP2(t, abort, testh2.Frame(0x3, 0, 1, []byte{0, 0, 0, 1}), false), "stream error: stream ID 1; PROTOCOL_ERROR; received from peer"},
 		// 0x7 GOAWAY, last stream 0, code 1 PROTOCOL_ERROR.
-		{"GOAWAY PROTOCOL_ERROR", rawH2Worker(t, abort, 0x7, 0, []byte{0, 0, 0, 0, 0, 0, 0, 1}), "received GOAWAY from server ErrCode:PROTOCOL_ERROR"},
+		{"GOAWAY PROTOCOL_ERROR", testh2.RawHTTP2(t, abort, testh2.Frame(0x7, 0, 0, []byte{0, 0, 0, 0, 0, 0, 0, 1}), false), "received GOAWAY from server ErrCode:PROTOCOL_ERROR"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hc := h2Client(abort)
@@ -236,76 +191,6 @@ func TestStreamResetsOverHTTP2StayTransport(t *testing.T) {
 	}
 }
 
-// rawH2Worker is a Worker speaking HTTP/2 frame by frame, with the
-// certificate of srv: it answers the client's first request with one
-// frame of type typ on stream (its payload given), which net/http's
-// server never sends in place of an answer.
-func rawH2Worker(t *testing.T, srv *httptest.Server, typ byte, stream uint32, payload []byte) string {
-	t.Helper()
-	return rawH2WorkerBytes(t, srv, h2Frame(typ, 0, stream, payload), false)
-}
-
-// h2Frame is one HTTP/2 frame.
-func h2Frame(typ, flags byte, stream uint32, payload []byte) []byte {
-	n := len(payload)
-	b := []byte{byte(n >> 16), byte(n >> 8), byte(n), typ, flags, byte(stream >> 24), byte(stream >> 16), byte(stream >> 8), byte(stream)}
-	return append(b, payload...)
-}
-
-// rawH2WorkerBytes is rawH2Worker answering with the bytes raw, then
-// hanging up when hangUp is set.
-func rawH2WorkerBytes(t *testing.T, srv *httptest.Server, raw []byte, hangUp bool) string {
-	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: srv.TLS.Certificates, NextProtos: []string{"h2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	frame := h2Frame
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				if _, err := io.ReadFull(br, make([]byte, len("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))); err != nil {
-					return
-				}
-				// An empty SETTINGS, then read frames until the first
-				// request's HEADERS ends (END_HEADERS, 0x4).
-				if _, err := c.Write(frame(0x4, 0, 0, nil)); err != nil {
-					return
-				}
-				for {
-					var h [9]byte
-					if _, err := io.ReadFull(br, h[:]); err != nil {
-						return
-					}
-					if _, err := io.ReadFull(br, make([]byte, int(h[0])<<16|int(h[1])<<8|int(h[2]))); err != nil {
-						return
-					}
-					if h[3] == 0x4 && h[4]&0x1 == 0 { // the client's SETTINGS: acknowledged
-						if _, err := c.Write(frame(0x4, 0x1, 0, nil)); err != nil {
-							return
-						}
-					}
-					if (h[3] == 0x1 || h[3] == 0x9) && h[4]&0x4 != 0 {
-						break
-					}
-				}
-				if _, err := c.Write(raw); err != nil || hangUp {
-					return
-				}
-				_, _ = io.Copy(io.Discard, br) // until the client hangs up
-			}()
-		}
-	}()
-	return "https://" + ln.Addr().String()
-}
-
 // TestBrokenHTTP2ConnectionRetriesTheOtherStreams: net/http ends every
 // stream of an HTTP/2 connection with the connection's error, so a read
 // that waited on a kept-alive connection when the answer to another
@@ -315,64 +200,27 @@ func rawH2WorkerBytes(t *testing.T, srv *httptest.Server, raw []byte, hangUp boo
 // under it always was, and succeeds on a new connection. The request
 // whose answer broke it is E_BAD_RESPONSE.
 func TestBrokenHTTP2ConnectionRetriesTheOtherStreams(t *testing.T) {
-	goodIn := make(chan struct{})
 	var goods atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		switch {
-		case strings.Contains(string(body), `"op":"ready"`):
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)
-			return
-		case strings.Contains(string(body), "/bad"):
-			for i := 0; i < 2<<10; i++ {
-				w.Header().Add("X-Pad", strings.Repeat(string(rune('a'+i%26)), 1000+i))
-			}
-		case strings.Contains(string(body), "/good") && goods.Add(1) == 1:
-			// Waits, on the kept-alive connection, until the client
-			// hangs up on it.
-			close(goodIn)
-			<-r.Context().Done()
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"ok":true,"result":"x"}`)
-	}))
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	defer srv.Close()
-	sb := box(t, newClient(t, srv.URL, "use", func(o *sc.Options) { o.HTTPClient = h2Client(srv) }), "job-1")
-	if _, _, err := sb.ReadFile(ctx(t), "/warm"); err != nil {
-		t.Fatal(err)
-	}
-	type answer struct {
-		text string
-		err  error
-	}
-	good := make(chan answer, 1)
-	go func() {
-		text, _, err := sb.ReadFile(ctx(t), "/good")
-		good <- answer{text, err}
-	}()
-	<-goodIn
-	_, _, err := sb.ReadFile(ctx(t), "/bad")
-	var ce *sc.Error
-	if !errors.As(err, &ce) || ce.Code != sc.CodeBadResponse {
-		t.Fatalf("the broken answer: err = %v, want %s", err, sc.CodeBadResponse)
-	}
-	a := <-good
-	if a.err != nil {
+	var text string
+	err := breakBeside(t, func(body string) bool {
+		return strings.Contains(body, "/good") && goods.Add(1) == 1
+	}, func(sb *sc.Sandbox) (err error) {
+		text, _, err = sb.ReadFile(ctx(t), "/good")
+		return err
+	})
+	if err != nil {
 		// net/http can hand the retry the dying connection and let its
 		// answer start there, whose body then fails with the same
 		// connection error: a failure to read the answer (E_TRANSPORT,
 		// retryable by the caller), but never the broken answer's blame.
-		if errors.As(a.err, &ce) && ce.Code == sc.CodeTransport {
+		var ce *sc.Error
+		if errors.As(err, &ce) && ce.Code == sc.CodeTransport {
 			return
 		}
-		t.Fatalf("the read beside it: err = %v; want it retried on a new connection (or, when its retry met the dying connection, %s)", a.err, sc.CodeTransport)
+		t.Fatalf("the read beside it: err = %v; want it retried on a new connection (or, when its retry met the dying connection, %s)", err, sc.CodeTransport)
 	}
-	if a.text != "x" {
-		t.Fatalf("the read beside it: %q, want x", a.text)
+	if text != "x" {
+		t.Fatalf("the read beside it: %q, want x", text)
 	}
 	// Twice at least: the first attempt dies with the connection. A retry
 	// can still be handed the broken connection before the transport has
@@ -382,6 +230,48 @@ func TestBrokenHTTP2ConnectionRetriesTheOtherStreams(t *testing.T) {
 	}
 }
 
+// breakBeside runs call on a kept-alive HTTP/2 connection to Go's server
+// answering ready and reads (with "x"), which holds the request hold
+// picks, unanswered, until the client hangs up on it. Once it holds one,
+// a read of /bad, whose answer has headers over the bound in many frames,
+// breaks the connection: that read must fail with E_BAD_RESPONSE.
+// breakBeside returns the error of call.
+func breakBeside(t *testing.T, hold func(body string) bool, call func(sb *sc.Sandbox) error) error {
+	t.Helper()
+	held := make(chan struct{})
+	var once sync.Once
+	srv := testh2.Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		switch {
+		case strings.Contains(string(body), `"op":"ready"`):
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)
+			return
+		case strings.Contains(string(body), "/bad"):
+			testh2.PadManyFrames(w.Header())
+		case hold(string(body)):
+			once.Do(func() { close(held) })
+			<-r.Context().Done()
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true,"result":"x"}`)
+	}))
+	sb := box(t, newClient(t, srv.URL, "use", func(o *sc.Options) { o.HTTPClient = h2Client(srv) }), "job-1")
+	if _, _, err := sb.ReadFile(ctx(t), "/warm"); err != nil {
+		t.Fatal(err)
+	}
+	callErr := make(chan error, 1)
+	go func() { callErr <- call(sb) }()
+	<-held
+	_, _, err := sb.ReadFile(ctx(t), "/bad")
+	var ce *sc.Error
+	if !errors.As(err, &ce) || ce.Code != sc.CodeBadResponse || !strings.Contains(ce.Error(), "connection error: PROTOCOL_ERROR") {
+		t.Fatalf("the broken answer: err = %v, want %s", err, sc.CodeBadResponse)
+	}
+	return <-callErr
+}
+
 // TestCutHTTP2AnswersStayTransport: a Worker (or a proxy before it) that
 // hangs up in the middle of an answer's header block, between its frames
 // or inside one, is a failure to get the answer, E_TRANSPORT "cannot
@@ -389,22 +279,19 @@ func TestBrokenHTTP2ConnectionRetriesTheOtherStreams(t *testing.T) {
 // TestAnswerHeadersAreBoundedOverHTTP2: net/http reads those as an
 // unexpected EOF, not as a connection's PROTOCOL_ERROR.
 func TestCutHTTP2AnswersStayTransport(t *testing.T) {
-	certs := httptest.NewUnstartedServer(http.NotFoundHandler())
-	certs.EnableHTTP2 = true
-	certs.StartTLS()
-	defer certs.Close()
+	certs := testh2.Server(t, http.NotFoundHandler())
 	// HEADERS on stream 1 without END_HEADERS: ":status: 200" (HPACK
 	// static index 8), then a field that the CONTINUATION never finishes.
-	headers := h2Frame(0x1, 0, 1, []byte{0x88, 0x40, 0x05, 'x', '-', 'p', 'a', 'd'})
+	headers := testh2.Frame(0x1, 0, 1, []byte{0x88, 0x40, 0x05, 'x', '-', 'p', 'a', 'd'})
 	for _, tc := range []struct {
 		name string
 		raw  []byte
 	}{
 		{"between frames", headers},
-		{"inside a frame", append(headers, h2Frame(0x9, 0x4, 1, []byte{0x03, 'a', 'b', 'c'})[:11]...)},
+		{"inside a frame", append(headers, testh2.Frame(0x9, 0x4, 1, []byte{0x03, 'a', 'b', 'c'})[:11]...)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			url := rawH2WorkerBytes(t, certs, tc.raw, true)
+			url := testh2.RawHTTP2(t, certs, tc.raw, true)
 			sb := box(t, newClient(t, url, "use", func(o *sc.Options) { o.HTTPClient = h2Client(certs); o.Retry.MaxAttempts = 1 }), "job-1")
 			_, _, err := sb.ReadFile(ctx(t), "/x")
 			var ce *sc.Error
@@ -412,5 +299,30 @@ func TestCutHTTP2AnswersStayTransport(t *testing.T) {
 				t.Fatalf("err = %v, want %s cannot reach", err, sc.CodeTransport)
 			}
 		})
+	}
+}
+
+// TestBrokenHTTP2ConnectionLeavesAnExecUnknown: an exec waiting for its
+// answer on a kept-alive HTTP/2 connection when another request's answer
+// broke it (headers over the bound, in many frames) gets net/http's
+// "connection error: PROTOCOL_ERROR" too. It is not retried (it may have
+// run), and it is not E_BAD_RESPONSE either, the Worker answering it with
+// what no Worker sends, as it was: its own answer never came. It is
+// E_TRANSPORT, saying that the command may or may not have run. The read
+// whose answer broke the connection is E_BAD_RESPONSE.
+func TestBrokenHTTP2ConnectionLeavesAnExecUnknown(t *testing.T) {
+	var execs atomic.Int32
+	err := breakBeside(t, func(body string) bool {
+		return strings.Contains(body, `"op":"exec"`) && execs.Add(1) > 0
+	}, func(sb *sc.Sandbox) error {
+		_, err := sb.Exec(ctx(t), "make deploy", sc.ExecOptions{})
+		return err
+	})
+	var ce *sc.Error
+	if !errors.As(err, &ce) || ce.Code != sc.CodeTransport || !ce.OutcomeUnknown || !strings.Contains(ce.Message, "may or may not have run") || !strings.Contains(ce.Message, "https://127.0.0.1:") || !strings.HasSuffix(ce.Error(), "connection error: PROTOCOL_ERROR") {
+		t.Fatalf("the exec beside it: err = %v, want %s saying it may or may not have run", err, sc.CodeTransport)
+	}
+	if n := execs.Load(); n != 1 {
+		t.Fatalf("the exec was sent %d times, want once", n)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/testh2"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/sandboxtest"
 )
@@ -458,50 +459,36 @@ func TestHTTPTimeoutSlowAnswerAboveTheRate(t *testing.T) {
 // idle (or a NAT forgot it) just as the client reused it. It counts the
 // requests of each op.
 func dropSecond(t *testing.T) (url string, ops func(op string) int) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	var mu sync.Mutex
 	seen := map[string]int{}
-	go func() {
-		for {
-			c, err := ln.Accept()
+	addr := testh2.Listen(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for i := 0; ; i++ {
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for i := 0; ; i++ {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					var body struct {
-						Op string `json:"op"`
-					}
-					json.NewDecoder(req.Body).Decode(&body)
-					mu.Lock()
-					seen[body.Op]++
-					mu.Unlock()
-					if i == 1 {
-						return
-					}
-					answer := `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`
-					switch body.Op {
-					case "stat":
-						answer = `{"ok":true,"result":{"type":"file","size":4,"mtime":0,"mode":33188}}`
-					case "exec":
-						answer = `{"ok":true,"result":{"command":"x","exitCode":0,"success":true,"duration":1,"timestamp":1,"stdout":"","stderr":""}}`
-					}
-					fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(answer), answer)
-				}
-			}()
+			var body struct {
+				Op string `json:"op"`
+			}
+			json.NewDecoder(req.Body).Decode(&body)
+			mu.Lock()
+			seen[body.Op]++
+			mu.Unlock()
+			if i == 1 {
+				return
+			}
+			answer := `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`
+			switch body.Op {
+			case "stat":
+				answer = `{"ok":true,"result":{"type":"file","size":4,"mtime":0,"mode":33188}}`
+			case "exec":
+				answer = `{"ok":true,"result":{"command":"x","exitCode":0,"success":true,"duration":1,"timestamp":1,"stdout":"","stderr":""}}`
+			}
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(answer), answer)
 		}
-	}()
-	return "http://" + ln.Addr().String(), func(op string) int {
+	})
+	return "http://" + addr, func(op string) int {
 		mu.Lock()
 		defer mu.Unlock()
 		return seen[op]

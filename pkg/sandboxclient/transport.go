@@ -102,6 +102,7 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 		limit, wait = 0, 0
 	}
 	var wrote, reused atomic.Bool
+	var use connUse
 	tctx := httptrace.WithClientTrace(rctx, &httptrace.ClientTrace{
 		// Connecting is bounded here too, phase by phase: the dialer and
 		// the TLS handshake have their own timeouts, but the CONNECT
@@ -116,6 +117,7 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 		TLSHandshakeStart: func() { wd.armRequest(phaseTLS, limit) },
 		GotConn: func(info httptrace.GotConnInfo) {
 			reused.Store(info.Reused)
+			use.join(info.Conn)
 			wd.armRequest(phaseUpload, limit)
 		},
 		WroteHeaders: func() { wrote.Store(true) },
@@ -151,6 +153,8 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 	wd.answer()
 	if err != nil {
 		cancel()
+		onBroken := use.saw(err)
+		use.leave()
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, false, cerr
 		}
@@ -170,17 +174,26 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 		// A safe op is retried when nothing was sent, and when a kept-alive
 		// connection died under it before any answer: the server (or a
 		// NAT) dropped it as it was reused, the race every HTTP client
-		// meets, and repeating a safe op is harmless.
-		retry := r.safe && (!wrote.Load() || reused.Load()) && attempt < c.retry.MaxAttempts
+		// meets, and repeating a safe op is harmless. So is it when an
+		// HTTP/2 connection broke with other requests on it (connshare.go):
+		// the answer that broke it may be another's.
+		shared := onBroken > 1
+		retry := r.safe && (!wrote.Load() || reused.Load() || shared) && attempt < c.retry.MaxAttempts
 		if headerbound.BrokenHTTP2(err) && !retry {
 			// Over HTTP/2 most oversized headers end here, as do other
 			// frames no server should send: net/http does not tell them
 			// apart, and either way the Worker answered. It ends every
-			// stream of the connection with that error, though: on a
-			// kept-alive connection, or before this request was sent,
-			// the answer that broke it may be another request's, and a
-			// safe op is tried again (below) on a new connection, where
-			// the one that broke it fails on its own.
+			// stream of the connection with that error, though, and says
+			// not whose answer it was: only a request that was sent and
+			// alone on the connection knows the answer was its own. Any
+			// other did not see its answer: it failed in transport, and
+			// one that was sent may or may not have run.
+			if !wrote.Load() {
+				return nil, false, &Error{Code: CodeTransport, Message: "the connection to " + c.shown + " broke before the request was sent (another answer on it had headers over the limit or frames that break HTTP/2)", Err: unwrapURLError(err)}
+			}
+			if shared {
+				return nil, false, &Error{Code: CodeTransport, Message: "the connection to " + c.shown + " broke under the request (an answer on it, this request's or another's, had headers over the limit or frames that break HTTP/2): the request was sent and may or may not have run", Err: unwrapURLError(err), OutcomeUnknown: true}
+			}
 			return nil, false, &Error{Code: CodeBadResponse, Message: "the answer of " + c.shown + " had headers over the limit or frames that break HTTP/2", Err: unwrapURLError(err)}
 		}
 		if retry {
@@ -195,6 +208,7 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 		}
 		return nil, false, &Error{Code: CodeTransport, Message: "cannot reach " + c.shown, Err: unwrapURLError(err)}
 	}
+	resp.Body = &connBody{ReadCloser: resp.Body, use: &use}
 	if r.accept == mediaStream && resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), mediaStream) {
 		// A stream may stay silent for as long as the command runs,
 		// but not in the middle of a frame.

@@ -298,7 +298,10 @@ func local(le *sc.Error) *clierr.Error {
 		hint = "check --endpoint/NIMBUS_ENDPOINT and --base-path; the Worker must enable the remote API (sdk.remote)"
 	case sc.CodeTransport:
 		hint = "is the Worker running and reachable at --endpoint (NIMBUS_ENDPOINT, endpoint: in the config)?"
-		if addr := refusedOnLoopback(le); addr != "" {
+		if le.OutcomeUnknown {
+			// The Worker was reached: asking whether it runs is no help.
+			hint = "the request reached the Worker, but its answer was lost when another answer broke the connection: check whether it ran before running it again"
+		} else if addr := refusedOnLoopback(le); addr != "" {
 			hint = "nothing listens at " + addr + " on this machine: start the local backend with nimbus dev, or check --endpoint (NIMBUS_ENDPOINT, endpoint: in the config)"
 		}
 	case sc.CodeHTTPTimeout:

@@ -138,6 +138,7 @@ func TestErrorMapping(t *testing.T) {
 	}{
 		{&sc.RemoteError{Status: 403, Code: "E_SCOPE_MISSING"}, 125},
 		{&sc.Error{Code: sc.CodeStreamTruncated}, 125},
+		{&sc.Error{Code: sc.CodeTransport, OutcomeUnknown: true}, 125},
 		{clierr.Usagef("x"), 125},
 		{context.Canceled, 130},
 		{context.DeadlineExceeded, 124},
@@ -145,6 +146,18 @@ func TestErrorMapping(t *testing.T) {
 		if exit, _ := exitOf(t, ExecError(c.err)); exit != c.exit {
 			t.Errorf("ExecError(%v) = %d, want %d", c.err, exit, c.exit)
 		}
+	}
+}
+
+// TestUnknownOutcomeHint: a request whose answer was lost with an HTTP/2
+// connection another answer broke is E_TRANSPORT, exit 69 (125 for exec),
+// and its hint says that it may have run, not to check that the Worker
+// runs: it answered.
+func TestUnknownOutcomeHint(t *testing.T) {
+	err := Error(&sc.Error{Code: sc.CodeTransport, Message: "the connection broke under the request", OutcomeUnknown: true})
+	var ce *clierr.Error
+	if !errors.As(err, &ce) || ce.Exit != 69 || ce.Code != sc.CodeTransport || !strings.Contains(ce.Hint, "check whether it ran") || strings.Contains(ce.Hint, "reachable") {
+		t.Fatalf("got %#v", err)
 	}
 }
 

@@ -1,0 +1,80 @@
+//go:build unix
+
+package localsandbox_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+)
+
+// The set-up the process-log tests share: a background process in a
+// sandbox of its own on a fresh server, and its whole log read by cursor.
+
+// startLogged starts command as a background process in sandbox id.
+func startLogged(t *testing.T, id, command string, opts sc.StartOptions) (*sc.Sandbox, context.Context, int64) {
+	t.Helper()
+	_, hs := newServer(t)
+	sb := box(t, hs.URL, id)
+	x := ctx(t)
+	p, err := sb.StartProcess(x, command, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sb, x, p.PID
+}
+
+// wholeLog is the process's log from its first chunk kept.
+func wholeLog(t *testing.T, sb *sc.Sandbox, x context.Context, pid int64) *sc.Logs {
+	t.Helper()
+	zero := int64(0)
+	l, err := sb.ProcessLogs(x, pid, sc.LogOptions{Cursor: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// logOnce reads the whole log until has says it holds what the test
+// waits for (the process wrote it), which it returns; want says what
+// that is when it never comes.
+func logOnce(t *testing.T, sb *sc.Sandbox, x context.Context, pid int64, has func(*sc.Logs) bool, want string) *sc.Logs {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		l := wholeLog(t, sb, x, pid)
+		if has(l) {
+			return l
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log %q %+v, want %s", l.Text, l.Chunks, want)
+		}
+		time.Sleep(10 * time.Millisecond) // the server does not signal a write
+	}
+}
+
+// logAfterExit follows the log until the process ends with exit code
+// code, then reads it whole.
+func logAfterExit(t *testing.T, sb *sc.Sandbox, x context.Context, pid int64, code int) *sc.Logs {
+	t.Helper()
+	exit, err := sb.FollowLogs(x, pid, 0, 25*time.Millisecond, func(*sc.Logs) error { return nil })
+	if err != nil || exit.Code != code {
+		t.Fatalf("exit %+v %v, want %d", exit, err, code)
+	}
+	return wholeLog(t, sb, x, pid)
+}
+
+// checkChunks compares the streams, texts and binary marks of chunks.
+func checkChunks(t *testing.T, got, want []sc.LogChunk) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("chunks %+v, want %+v", got, want)
+	}
+	for i, c := range got {
+		if c.Stream != want[i].Stream || c.Data != want[i].Data || c.Binary != want[i].Binary {
+			t.Errorf("chunk %d: %s %q binary=%v, want %s %q binary=%v", i, c.Stream, c.Data, c.Binary, want[i].Stream, want[i].Data, want[i].Binary)
+		}
+	}
+}
