@@ -65,7 +65,7 @@ func TestProcessLogTailsAsTheWorker(t *testing.T) {
 
 	// A cursor past the end reads nothing and answers the end, as the
 	// Worker's (the cursor of every answer is the next sequence number).
-	if l, err := sb.ProcessLogs(x, p.PID, sc.LogOptions{Cursor: n(99)}); err != nil || l.Text != "" || l.Cursor != 3 || l.Truncated {
+	if l, err := sb.ProcessLogs(x, pid, sc.LogOptions{Cursor: n(99)}); err != nil || l.Text != "" || l.Cursor != 3 || l.Truncated {
 		t.Fatalf("cursor past the end: %+v %v", l, err)
 	}
 
