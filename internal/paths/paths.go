@@ -7,7 +7,7 @@
 //	file                          Linux and BSDs                        macOS                                     Windows
 //	user config                   $XDG_CONFIG_HOME/nimbus/config.yaml   ~/Library/Application Support/nimbus/…    %AppData%\nimbus\config.yaml
 //	                              (default ~/.config)
-//	generated JWT secrets         <config dir>/nimbus/secrets/<account id>/<worker>.jwt-secret (mode 0600)
+//	generated JWT secrets         <config dir>/nimbus/secrets/<account id>/<worker>.jwt-secret (mode 0600; FileName on Windows)
 //	nimbus dev data               $XDG_CACHE_HOME/nimbus/dev            ~/Library/Caches/nimbus/dev               %LocalAppData%\nimbus\dev
 //	                              (default ~/.cache; NIMBUS_DEV_DATA overrides everywhere)
 //	runtime tarballs              <cache dir>/nimbus/runtimes
