@@ -213,3 +213,20 @@ func fromFileName(f string) string {
 	}
 	return b.String()
 }
+
+func TestHistoryFileIsAFileOfItsOwn(t *testing.T) {
+	e := env("windows", map[string]string{"LocalAppData": `C:\L`})
+	for id, want := range map[string]string{"con": "con+", "Job": "+job", "job": "job", "a.": "a.+"} {
+		got, err := e.HistoryFile(id)
+		if err != nil || !strings.HasSuffix(filepath.ToSlash(got), "/history/"+want) {
+			t.Errorf("windows HistoryFile(%q) = %q, %v; want a file named %q", id, got, err, want)
+		}
+	}
+	got, _ := env("linux", map[string]string{"HOME": "/h"}).HistoryFile("Job")
+	if got != filepath.Join("/h", ".cache", "nimbus", "history", "Job") {
+		t.Errorf("linux HistoryFile(Job) = %q: existing files would move", got)
+	}
+	if got, _ := env("linux", map[string]string{"HOME": "/h"}).HistoryFile(".."); got != filepath.Join("/h", ".cache", "nimbus", "history", "..+") {
+		t.Errorf("linux HistoryFile(..) = %q, not a file in the history directory", got)
+	}
+}
