@@ -173,6 +173,7 @@ func TestTransferErrorsMapToExitCodes(t *testing.T) {
 		{&transfer.Error{Code: transfer.CodeJoin, Message: "m"}, 74, transfer.CodeJoin},
 		{&transfer.Error{Code: transfer.CodeChanged, Message: "m"}, 74, transfer.CodeChanged},
 		{&transfer.Error{Code: transfer.CodeIsDirectory, Message: "m"}, 64, transfer.CodeIsDirectory},
+		{&transfer.Error{Code: transfer.CodeNoName, Message: "m"}, 64, transfer.CodeNoName},
 		{&transfer.Error{Code: transfer.CodeIgnoreFile, Message: "m"}, 65, transfer.CodeIgnoreFile},
 	}
 	for _, c := range cases {
