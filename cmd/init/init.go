@@ -90,11 +90,13 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options) error {
 	if err != nil {
 		return ioError(err, "cannot determine the current directory")
 	}
-	dir := o.dir
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(cwd, dir)
+	// filepath.Abs, not IsAbs then Join(cwd): on Windows "C:app" (relative
+	// to drive C's current directory) became "D:\work\C:app", and "\app"
+	// ignored the drive; Abs asks Windows, which knows each drive's.
+	dir, err := filepath.Abs(o.dir)
+	if err != nil {
+		return ioError(err, "cannot determine the current directory")
 	}
-	dir = filepath.Clean(dir)
 
 	// The name checked is the name used: --name when given, so a directory
 	// name npm would refuse (capitals) does not matter then.

@@ -5,7 +5,7 @@ package sandbox
 
 import (
 	"fmt"
-	"strings"
+	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -147,11 +147,8 @@ func (o *common) stdinToken() string {
 
 // open returns a handle on sandbox id.
 func (o *common) open(cmd *cobra.Command, id string, scopes []string) (*sandboxclient.Sandbox, error) {
-	if !strings.HasPrefix(o.root, "/") {
-		// Relative paths resolve against the root, so a relative or empty
-		// root was silently taken from "/" ("--root app" read /app/x).
-		return nil, clierr.Usagef("--root %q is not an absolute sandbox path", o.root).
-			WithHint("give an absolute path such as /home/user (the default); relative paths of the command are resolved against it")
+	if err := sandboxcli.RootError(runtime.GOOS, o.root, "give an absolute path such as /home/user (the default); relative paths of the command are resolved against it"); err != nil {
+		return nil, err
 	}
 	c, s, err := o.client(cmd, true, scopes)
 	if err != nil {

@@ -26,8 +26,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
+
+	"github.com/nimbus-sh/nimbus/internal/hostpath"
 )
 
 // Options say how WriteFile sets the file's mode and how durable the write
@@ -106,7 +109,9 @@ func resolve(path string) (string, fs.FileInfo, error) {
 			if err != nil {
 				return "", nil, err
 			}
-			target = filepath.Join(dir, target)
+			// hostpath.Join, not filepath.Join: on Windows a target
+			// "\x" is on the link's volume, not below its directory.
+			target = hostpath.Join(runtime.GOOS, dir, target)
 		}
 		path = target
 	}

@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/nimbus-sh/nimbus/internal/duration"
+	"github.com/nimbus-sh/nimbus/internal/hostpath"
 	suggestpkg "github.com/nimbus-sh/nimbus/internal/suggest"
 )
 
@@ -63,6 +65,11 @@ var Keys = []Key{
 // ProjectFile is the project-level config file, relative to the working
 // directory.
 const ProjectFile = "nimbus.yaml"
+
+// localOS is the system whose path rules a path value follows:
+// runtime.GOOS, set otherwise only by tests (SetLocalOS) to check the
+// Windows rules on any system.
+var localOS = runtime.GOOS
 
 // maxFileSize bounds a config file: a wrong --config path (a log, an
 // image) fails fast instead of being parsed.
@@ -188,8 +195,10 @@ func (c *Config) merge(path string, required bool) error {
 			delete(c.from, key)
 		case vn.Kind == yaml.ScalarNode:
 			v := vn.Value
-			if lookup(key).Path && v != "" && v != "-" && !filepath.IsAbs(v) {
-				v = filepath.Join(filepath.Dir(path), v)
+			if lookup(key).Path && v != "" && v != "-" {
+				// Read from the file's directory; hostpath.Join, since
+				// on Windows "C:x" and "\x" are not relative to it.
+				v = hostpath.Join(localOS, filepath.Dir(path), v)
 			}
 			c.values[key], c.from[key] = v, path
 		default:

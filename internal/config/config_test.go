@@ -268,3 +268,26 @@ func TestTokenFileRelativeToItsConfigFile(t *testing.T) {
 		t.Errorf("NIMBUS_TOKEN_FILE=env.token read as %q", got)
 	}
 }
+
+// On Windows (its rules applied here by SetLocalOS) a token_file with a
+// drive, a share or a root is not relative to the config file's
+// directory: filepath.IsAbs then Join made "C:\ci.token" (not absolute by
+// this system's rules) and "\ci.token" names below it, and on Windows
+// "C:ci.token" became "D:\cfg\C:ci.token".
+func TestTokenFileWithWindowsVolume(t *testing.T) {
+	config.SetLocalOS(t, "windows")
+	dir, user := t.TempDir(), t.TempDir()
+	t.Setenv("NIMBUS_TOKEN_FILE", "")
+	for _, written := range []string{`C:\ci.token`, `C:/ci.token`, `C:ci.token`, `\\host\share\ci.token`, `\ci.token`} {
+		write(t, filepath.Join(user, "nimbus", "config.yaml"), "token_file: '"+written+"'\n")
+		c, err := config.Load(config.Options{Dir: dir, UserConfigDir: user})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The directory has no volume here (a path of this system), so
+		// each stays as written.
+		if got := c.GetString("token_file"); got != written {
+			t.Errorf("token_file: %s read as %q", written, got)
+		}
+	}
+}

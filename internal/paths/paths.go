@@ -7,11 +7,11 @@
 //	file                          Linux and BSDs                        macOS                                     Windows
 //	user config                   $XDG_CONFIG_HOME/nimbus/config.yaml   ~/Library/Application Support/nimbus/…    %AppData%\nimbus\config.yaml
 //	                              (default ~/.config)
-//	generated JWT secrets         <config dir>/nimbus/secrets/<account id>/<worker>.jwt-secret (mode 0600)
+//	generated JWT secrets         <config dir>/nimbus/secrets/<account id>/<worker>.jwt-secret (mode 0600; FileName on Windows)
 //	nimbus dev data               $XDG_CACHE_HOME/nimbus/dev            ~/Library/Caches/nimbus/dev               %LocalAppData%\nimbus\dev
 //	                              (default ~/.cache; NIMBUS_DEV_DATA overrides everywhere)
 //	runtime tarballs              <cache dir>/nimbus/runtimes
-//	shell history                 <cache dir>/nimbus/history/<sandbox id> (mode 0600)
+//	shell history                 <cache dir>/nimbus/history/<sandbox id> (mode 0600; FileName on Windows)
 //	cleanup ledger                $NIMBUS_LEDGER, else $RUNNER_TEMP/nimbus-ledger.jsonl, else <temp dir>/nimbus-ledger-<uid>.jsonl
 package paths
 
@@ -99,14 +99,15 @@ func (e Env) RuntimeCacheDir() (string, error) {
 }
 
 // HistoryFile is where `nimbus sandbox shell` keeps the line history of a
-// sandbox: nimbus/history/<id> in the user cache directory (sandbox ids
-// are safe file names).
+// sandbox: nimbus/history/<id> in the user cache directory, the id made a
+// file name of its own by FileName (on Windows "con" would otherwise be
+// the console, and "Job" and "job" one file).
 func (e Env) HistoryFile(sandboxID string) (string, error) {
 	dir, err := e.CacheDir()
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, "nimbus", "history", sandboxID), nil
+	return filepath.Join(dir, "nimbus", "history", FileName(e.GOOS, sandboxID)), nil
 }
 
 // DevDataDir is the data directory of `nimbus dev` and `--local`:

@@ -140,3 +140,93 @@ func TestLedgerFile(t *testing.T) {
 		t.Fatal(p)
 	}
 }
+
+// TestFileName: on Windows (its rules applied here on any system) every
+// valid id gets a file of its own: no device, no two ids that Windows
+// would take for one name (case folded, trailing dots dropped), and the
+// name can be read back. Elsewhere names stay as they are, "." and ".."
+// apart, so existing files stay where they are.
+func TestFileName(t *testing.T) {
+	for _, c := range []struct{ goos, name, want string }{
+		{"windows", "job-1", "job-1"},
+		{"windows", "nimble-otter-4271", "nimble-otter-4271"},
+		{"windows", "con", "con+"},
+		{"windows", "nul", "nul+"},
+		{"windows", "aux", "aux+"},
+		{"windows", "prn", "prn+"},
+		{"windows", "com1", "com1+"},
+		{"windows", "lpt1", "lpt1+"},
+		{"windows", "com0", "com0+"},
+		{"windows", "con.jwt-secret", "con+.jwt-secret"},
+		{"windows", "nul.", "nul+.+"},
+		{"windows", "CON", "+c+o+n"},
+		{"windows", "Job", "+job"},
+		{"windows", "a.", "a.+"},
+		{"windows", ".", ".+"},
+		{"windows", "..", "..+"},
+		{"windows", "comx", "comx"},
+		{"windows", "com10", "com10"},
+		{"windows", "console", "console"},
+		{"linux", "con", "con"},
+		{"linux", "Job", "Job"},
+		{"linux", "a.", "a."},
+		{"linux", "..", "..+"},
+		{"darwin", ".", ".+"},
+	} {
+		if got := FileName(c.goos, c.name); got != c.want {
+			t.Errorf("FileName(%s, %q) = %q, want %q", c.goos, c.name, got, c.want)
+		}
+	}
+
+	ids := []string{"con", "CON", "Con", "con.", "con..", "nul", "nul.txt", "NUL.txt", "aux", "com1", "COM1", "lpt9",
+		"job", "Job", "JOB", "job.", "job..", "a.b", "A.b", "a.B", ".", "..", "...", "_", "-", "a_b", "a-b", "x.y.z"}
+	seen := map[string]string{}
+	for _, id := range ids {
+		f := FileName("windows", id)
+		if back := fromFileName(f); back != id {
+			t.Errorf("FileName(windows, %q) = %q reads back as %q", id, f, back)
+		}
+		stem, _, _ := strings.Cut(f, ".")
+		if windowsDevice(stem) || strings.HasSuffix(f, ".") || f == "." || f == ".." {
+			t.Errorf("FileName(windows, %q) = %q is not a plain Windows file name", id, f)
+		}
+		same := strings.ToLower(strings.TrimRight(f, ". "))
+		if other, ok := seen[same]; ok {
+			t.Errorf("ids %q and %q share the Windows file %q", other, id, f)
+		}
+		seen[same] = id
+	}
+}
+
+// fromFileName reverses FileName on Windows, as its doc comment says.
+func fromFileName(f string) string {
+	var b strings.Builder
+	for i := 0; i < len(f); i++ {
+		if f[i] != '+' {
+			b.WriteByte(f[i])
+			continue
+		}
+		if i+1 < len(f) && f[i+1] >= 'a' && f[i+1] <= 'z' {
+			i++
+			b.WriteByte(f[i] - ('a' - 'A'))
+		}
+	}
+	return b.String()
+}
+
+func TestHistoryFileIsAFileOfItsOwn(t *testing.T) {
+	e := env("windows", map[string]string{"LocalAppData": `C:\L`})
+	for id, want := range map[string]string{"con": "con+", "Job": "+job", "job": "job", "a.": "a.+"} {
+		got, err := e.HistoryFile(id)
+		if err != nil || !strings.HasSuffix(filepath.ToSlash(got), "/history/"+want) {
+			t.Errorf("windows HistoryFile(%q) = %q, %v; want a file named %q", id, got, err, want)
+		}
+	}
+	got, _ := env("linux", map[string]string{"HOME": "/h"}).HistoryFile("Job")
+	if got != filepath.Join("/h", ".cache", "nimbus", "history", "Job") {
+		t.Errorf("linux HistoryFile(Job) = %q: existing files would move", got)
+	}
+	if got, _ := env("linux", map[string]string{"HOME": "/h"}).HistoryFile(".."); got != filepath.Join("/h", ".cache", "nimbus", "history", "..+") {
+		t.Errorf("linux HistoryFile(..) = %q, not a file in the history directory", got)
+	}
+}

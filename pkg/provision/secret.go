@@ -9,9 +9,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/nimbus-sh/nimbus/internal/atomicfile"
+	"github.com/nimbus-sh/nimbus/internal/paths"
 	"github.com/nimbus-sh/nimbus/internal/secretfile"
 	"github.com/nimbus-sh/nimbus/internal/shellquote"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -155,15 +157,30 @@ const secretFileExt = ".jwt-secret"
 // account and Worker, since Worker names are unique only within an
 // account.
 func GeneratedSecretFile(dir, accountID, worker string) string {
-	return filepath.Join(dir, accountID, worker+secretFileExt)
+	return filepath.Join(dir, paths.FileName(localOS, accountID), workerFile(worker, secretFileExt))
 }
 
 // LegacySecretFile is where versions before the per-account layout kept
 // the generated secret of every Worker named worker, whatever its
 // account.
 func LegacySecretFile(dir, worker string) string {
-	return filepath.Join(dir, worker+secretFileExt)
+	return filepath.Join(dir, workerFile(worker, secretFileExt))
 }
+
+// workerFile names the file ext of worker on this system. A Worker may
+// be named "con", "nul", "aux", "com1"...: on Windows "con.jwt-secret"
+// is the console, so a generated secret would be shown there and lost;
+// paths.FileName makes it "con+.jwt-secret". Other Worker names are
+// lowercase and end in a letter or digit, so their files (a legacy one
+// included) keep their names on every system.
+func workerFile(worker, ext string) string {
+	return paths.FileName(localOS, worker+ext)
+}
+
+// localOS is the system secret files are kept on: runtime.GOOS, set
+// otherwise only by tests (SetLocalOS) to check the Windows rules on any
+// system.
+var localOS = runtime.GOOS
 
 // exists reports whether something is at path (a dangling symlink
 // included: it is in the way all the same).

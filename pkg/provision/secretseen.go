@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/nimbus-sh/nimbus/internal/atomicfile"
+	"github.com/nimbus-sh/nimbus/internal/paths"
 )
 
 // givenSecretExt ends the name of the record of the secret last given for
@@ -30,7 +31,7 @@ const fingerprintIterations = 600_000
 // givenSecretRecord is where setup remembers the secret last given (or
 // put) for worker in account accountID, under dir (SecretSpec.Dir).
 func givenSecretRecord(dir, accountID, worker string) string {
-	return filepath.Join(dir, accountID, worker+givenSecretExt)
+	return filepath.Join(dir, paths.FileName(localOS, accountID), workerFile(worker, givenSecretExt))
 }
 
 // fingerprint is the record's line for value with salt and iterations.

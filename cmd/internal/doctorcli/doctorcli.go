@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/config"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/hostpath"
 	"github.com/nimbus-sh/nimbus/internal/paths"
 	"github.com/nimbus-sh/nimbus/internal/style"
 	"github.com/nimbus-sh/nimbus/pkg/doctor"
@@ -204,10 +206,9 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 
 	d.Project, d.WranglerFile, d.WranglerEnv = os.DirFS(dir), "wrangler.jsonc", o.WranglerEnv
 	if o.WranglerConfig != "" {
-		p := o.WranglerConfig
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, p)
-		}
+		// Read from the project directory; hostpath.Join, since on
+		// Windows "C:x" and "\x" are not relative to it.
+		p := hostpath.Join(runtime.GOOS, dir, o.WranglerConfig)
 		d.Project, d.WranglerFile = os.DirFS(filepath.Dir(p)), filepath.Base(p)
 	}
 	return d, nil

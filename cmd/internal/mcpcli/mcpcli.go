@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -88,11 +89,10 @@ func (o *Options) Validate(cmd *cobra.Command) error {
 			"--print-config needs the port the server will listen on, not "+o.HTTPAddr+": port 0 is picked only when the server starts",
 			"give a fixed port, such as --http 127.0.0.1:8931 (`nimbus mcp --http 127.0.0.1:0` prints the URL it got when it starts)")
 	}
-	if !strings.HasPrefix(o.Conn.Root, "/") {
-		// As for the sandbox commands: a relative root was taken from "/",
-		// and every tool call failed on paths the agent never named.
-		return clierr.Usagef("--root %q is not an absolute sandbox path", o.Conn.Root).
-			WithHint("give an absolute path such as /home/user (the default); the tools resolve relative paths against it")
+	// As for the sandbox commands: a relative root was taken from "/", and
+	// every tool call failed on paths the agent never named.
+	if err := sandboxcli.RootError(runtime.GOOS, o.Conn.Root, "give an absolute path such as /home/user (the default); the tools resolve relative paths against it"); err != nil {
+		return err
 	}
 	if o.Sandbox != "" && !sc.ValidID(o.Sandbox) {
 		return clierr.Usagef("invalid sandbox id %q: use 1 to 128 characters from A-Z a-z 0-9 . _ -", o.Sandbox)

@@ -1,14 +1,17 @@
 package sandboxcli
 
 import (
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/config"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
 )
 
 // Connection holds the flags of commands that reach a Worker's remote API
@@ -76,4 +79,22 @@ func (c *Connection) Resolve(f *cmdutil.Factory, cmd *cobra.Command) (*Settings,
 			Endpoint:      cfg.GetString("endpoint"),
 		},
 	}, terr
+}
+
+// RootError refuses root, a --root typed on goos (runtime.GOOS), that is
+// no absolute sandbox path, as a usage error (64); nil when it is one.
+// Relative paths are resolved against the root, so a relative one was
+// silently taken from "/" ("--root app" read /app/x). On Windows a root
+// is also checked as a cp target is (transfer.SandboxPathProblem): Git
+// Bash makes "C:/Program Files/Git/home/user" of /home/user, and
+// "/home/user\app" would reach the sandbox with a '\' in a name.
+func RootError(goos, root, hint string) error {
+	if problem := transfer.SandboxPathProblem(goos, root); problem != "" {
+		return clierr.Usagef("--root %q: %s", root, problem).
+			WithHint("give a sandbox path such as /home/user (the default); under Git Bash, run with MSYS_NO_PATHCONV=1 so it is passed as typed")
+	}
+	if !strings.HasPrefix(root, "/") {
+		return clierr.Usagef("--root %q is not an absolute sandbox path", root).WithHint(hint)
+	}
+	return nil
 }

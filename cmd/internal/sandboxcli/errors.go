@@ -65,7 +65,7 @@ func Error(err error) error {
 	if errors.As(err, &te) {
 		exit := exitcode.DataErr
 		switch te.Code {
-		case transfer.CodeIsDirectory, transfer.CodeBadTarget:
+		case transfer.CodeIsDirectory, transfer.CodeBadTarget, transfer.CodeNoName:
 			exit = exitcode.Usage
 		case transfer.CodeLocalIO:
 			exit = exitcode.CantCreate
@@ -99,6 +99,8 @@ func transferHint(code string) string {
 		return "the file changed while it was copied; copy it again once it is complete"
 	case transfer.CodeIgnoreFile:
 		return "fix or remove the ignore file, or pass --no-gitignore"
+	case transfer.CodeNoName:
+		return "name the destination: a sandbox directory that does not exist yet receives the contents, e.g. nimbus sandbox cp -r D:\\ job-1:/home/user/d"
 	case transfer.CodeBadTarget:
 		return "write the sandbox side as ID:PATH, e.g. nimbus sandbox cp ./dist job-1:/home/user/dist; prefix a local path containing ':' with ./"
 	}

@@ -173,6 +173,7 @@ func TestTransferErrorsMapToExitCodes(t *testing.T) {
 		{&transfer.Error{Code: transfer.CodeJoin, Message: "m"}, 74, transfer.CodeJoin},
 		{&transfer.Error{Code: transfer.CodeChanged, Message: "m"}, 74, transfer.CodeChanged},
 		{&transfer.Error{Code: transfer.CodeIsDirectory, Message: "m"}, 64, transfer.CodeIsDirectory},
+		{&transfer.Error{Code: transfer.CodeNoName, Message: "m"}, 64, transfer.CodeNoName},
 		{&transfer.Error{Code: transfer.CodeIgnoreFile, Message: "m"}, 65, transfer.CodeIgnoreFile},
 	}
 	for _, c := range cases {
@@ -264,6 +265,45 @@ func TestSkippedEntryReportedOnce(t *testing.T) {
 		}
 		if silent && strings.Count(errOut.String(), CodeTransferSkipped) != 3 {
 			t.Errorf("json: %q", errOut.String())
+		}
+	}
+}
+
+// TestRootError: --root of the sandbox commands and mcp, typed on Windows
+// (its rules applied here on any system), is checked as a cp target is.
+// Git Bash makes "C:/Program Files/Git/home/user" of /home/user, and
+// "/home/user\app" passed the old check (a leading '/') and reached the
+// sandbox with a '\' in a name.
+func TestRootError(t *testing.T) {
+	for _, c := range []struct {
+		goos, root string
+		refused    bool
+		hint       string
+	}{
+		{"windows", "/home/user", false, ""},
+		{"windows", "/home/user/app", false, ""},
+		{"windows", `/home/user\app`, true, "MSYS_NO_PATHCONV=1"},
+		{"windows", "C:/Program Files/Git/home/user", true, "MSYS_NO_PATHCONV=1"},
+		{"windows", `C:\work`, true, "MSYS_NO_PATHCONV=1"},
+		{"windows", "app", true, "absolute"},
+		{"linux", `/home/user\app`, false, ""},
+		{"linux", "C:/Program Files/Git/home/user", true, "absolute"},
+		{"linux", "", true, "absolute"},
+	} {
+		err := RootError(c.goos, c.root, "give an absolute path")
+		if !c.refused {
+			if err != nil {
+				t.Errorf("%s --root %q: %v", c.goos, c.root, err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("%s --root %q accepted", c.goos, c.root)
+			continue
+		}
+		var ce *clierr.Error
+		if !errors.As(err, &ce) || ce.Exit != 64 || !strings.Contains(ce.Message+" "+ce.Hint, c.hint) {
+			t.Errorf("%s --root %q: %#v, want exit 64 mentioning %q", c.goos, c.root, err, c.hint)
 		}
 	}
 }

@@ -27,3 +27,7 @@ func SetLocalOS(t testing.TB, goos string) {
 	localOS = goos
 	t.Cleanup(func() { localOS = old })
 }
+
+// HostBase is the name a copy of the local path p, read on goos, takes
+// inside a sandbox directory ("" when p is a root).
+func HostBase(goos, p string) string { return hostBase(goos, p) }

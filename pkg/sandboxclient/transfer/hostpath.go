@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"fmt"
+	"path"
 	"strings"
 )
 
@@ -63,4 +64,57 @@ func SandboxPathProblem(goos, p string) string {
 		return "a sandbox path separates names with '/', not '\\'"
 	}
 	return ""
+}
+
+// hostBase is the last name of the local path p on goos, the name a copy
+// of it takes inside a sandbox directory, or "" when p has none: a root
+// ("/", and on Windows "C:\", "\", or a share "\\host\share"). On Windows
+// both separators count and the volume is no name: filepath.Base gives
+// "\" for "C:\" and "\\host\share", which would become a sandbox name
+// ("/home/user/\"). "." and ".." are returned as they are: the copy then
+// goes into the destination itself, or its parent, as cp's does. "C:"
+// alone is the current directory of drive C, ".".
+func hostBase(goos, p string) string {
+	if goos != "windows" {
+		b := path.Base(path.Clean(p))
+		if b == "/" {
+			return ""
+		}
+		return b
+	}
+	vol := windowsVolume(p)
+	rest := p[len(vol):]
+	if rest == "" && !strings.HasPrefix(vol, `\\`) && !strings.HasPrefix(vol, "//") {
+		return "."
+	}
+	rest = strings.TrimRight(rest, `\/`)
+	if i := strings.LastIndexAny(rest, `\/`); i >= 0 {
+		rest = rest[i+1:]
+	}
+	return rest
+}
+
+// windowsVolume is the volume at the start of the Windows path p: a drive
+// ("C:"), a share ("\\host\share", either separator, "\\?\C:" and
+// "\\.\pipe" included), or "".
+func windowsVolume(p string) string {
+	if hasDriveLetter(p) {
+		return p[:2]
+	}
+	isSep := func(c byte) bool { return c == '\\' || c == '/' }
+	if len(p) < 3 || !isSep(p[0]) || !isSep(p[1]) || isSep(p[2]) {
+		return ""
+	}
+	// \\host\share: the host, a separator, the share.
+	n := 2
+	for n < len(p) && !isSep(p[n]) {
+		n++
+	}
+	if n < len(p) {
+		n++
+		for n < len(p) && !isSep(p[n]) {
+			n++
+		}
+	}
+	return p[:n]
 }

@@ -44,6 +44,9 @@ const (
 	CodeNotFound = "E_NOT_FOUND"
 	// CodeBadTarget: the arguments do not name exactly one remote side.
 	CodeBadTarget = "E_CP_TARGET"
+	// CodeNoName: the local source is a root ("/", `C:\`, a share),
+	// which has no name for its copy inside a sandbox directory.
+	CodeNoName = "E_CP_NO_NAME"
 	// CodeLocalIO: the local filesystem failed.
 	CodeLocalIO = "E_LOCAL_IO"
 	// CodeVerify: a joined file did not match what was sent.

@@ -294,3 +294,41 @@ func TestParallelismIsBounded(t *testing.T) {
 		t.Fatalf("max reads in flight = %d, want 2", got)
 	}
 }
+
+// TestHostBase: the name a local source gives its copy inside a sandbox
+// directory, by the rules of the system it was typed on. On Windows a
+// drive or share root has none (filepath.Base said `\`, which became the
+// sandbox name /home/user/\), and both separators end a name.
+func TestHostBase(t *testing.T) {
+	for _, c := range []struct{ goos, local, want string }{
+		{"windows", `C:\`, ""},
+		{"windows", `C:/`, ""},
+		{"windows", `c:\\`, ""},
+		{"windows", `\`, ""},
+		{"windows", `/`, ""},
+		{"windows", `\\host\share`, ""},
+		{"windows", `\\host\share\`, ""},
+		{"windows", `//host/share`, ""},
+		{"windows", `\\?\C:\`, ""},
+		{"windows", `\\host\share\app`, "app"},
+		{"windows", `C:\work\app`, "app"},
+		{"windows", `C:\work\app\`, "app"},
+		{"windows", `C:/work/app/`, "app"},
+		{"windows", `C:app`, "app"},
+		{"windows", `C:`, "."},
+		{"windows", `work\app`, "app"},
+		{"windows", `app`, "app"},
+		{"windows", `.`, "."},
+		{"windows", `..`, ".."},
+		{"linux", "/", ""},
+		{"linux", "//", ""},
+		{"linux", "/work/app/", "app"},
+		{"linux", `a\b`, `a\b`},
+		{"linux", `C:\`, `C:\`},
+		{"darwin", ".", "."},
+	} {
+		if got := transfer.HostBase(c.goos, c.local); got != c.want {
+			t.Errorf("HostBase(%s, %q) = %q, want %q", c.goos, c.local, got, c.want)
+		}
+	}
+}

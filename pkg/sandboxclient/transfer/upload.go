@@ -35,12 +35,22 @@ func Upload(ctx context.Context, sb *sc.Sandbox, local, remote string, o Options
 		return nil, err
 	}
 	if dst != nil && dst.Type == "directory" || intoDir && !fi.IsDir() {
-		remote = path.Join(remote, filepath.Base(filepath.Clean(local)))
+		name := hostBase(localOS, local)
+		if name == "" {
+			return nil, noNameError(local, remote)
+		}
+		remote = path.Join(remote, name)
 	}
 	if fi.IsDir() {
 		return UploadTree(ctx, sb, local, remote, o)
 	}
 	return uploadOne(ctx, sb, local, remote, o)
+}
+
+// noNameError refuses to copy local, a root with no name of its own,
+// into the sandbox directory remote.
+func noNameError(local, remote string) *Error {
+	return &Error{Code: CodeNoName, Message: fmt.Sprintf("%s has no name to give its copy inside %s (it is a root)", local, remote)}
 }
 
 // uploadOne copies one local file (symlinks followed, as cp does for its
