@@ -141,6 +141,8 @@ type Server struct {
 	// log records the requests and holds the faults; it has a lock of
 	// its own.
 	log reqlog.Log[Request, Fault]
+	// conns lets ResetRequests wait for requests already sent.
+	conns reqlog.Conns
 }
 
 // BasePath is where the fake mounts the API, like the real /client/v4.
@@ -157,7 +159,9 @@ func New() *Server {
 		objects:    map[string]object{},
 		hanging:    make(chan struct{}),
 	}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.Server.Config.ConnState = s.conns.ConnState
+	s.Server.Start()
 	return s
 }
 
@@ -349,7 +353,12 @@ func (s *Server) AddFault(f Fault) { s.log.AddFault(f.Method, f.PathSuffix, f.Ti
 func (s *Server) Requests() []Request { return s.log.Requests() }
 
 // ResetRequests forgets the recorded requests.
-func (s *Server) ResetRequests() { s.log.Reset() }
+// Requests a client sent before (a CLI run that has exited) are
+// recorded first, so that they are not counted after the reset.
+func (s *Server) ResetRequests() {
+	s.conns.WaitIdle(2 * time.Second)
+	s.log.Reset()
+}
 
 // Mutations counts recorded requests that are not GET or HEAD.
 func (s *Server) Mutations() int {

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nimbus-sh/nimbus/internal/reqlog"
 )
@@ -69,6 +70,8 @@ type Server struct {
 	// log records the requests and holds the faults; it has a lock of
 	// its own.
 	log reqlog.Log[Request, Fault]
+	// conns lets ResetRequests wait for requests already sent.
+	conns reqlog.Conns
 }
 
 // RequireToken makes the registry private: every request without
@@ -82,7 +85,9 @@ func (s *Server) RequireToken(tok string) {
 // New starts an empty registry.
 func New() *Server {
 	s := &Server{packages: map[string]map[string]*version{}, order: map[string][]string{}}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.Server.Config.ConnState = s.conns.ConnState
+	s.Server.Start()
 	return s
 }
 
@@ -132,7 +137,12 @@ func (s *Server) AddFault(f Fault) { s.log.AddFault("", f.PathSuffix, f.Times, f
 func (s *Server) Requests() []Request { return s.log.Requests() }
 
 // ResetRequests forgets the recorded requests.
-func (s *Server) ResetRequests() { s.log.Reset() }
+// Requests a client sent before (a CLI run that has exited) are
+// recorded first, so that they are not counted after the reset.
+func (s *Server) ResetRequests() {
+	s.conns.WaitIdle(2 * time.Second)
+	s.log.Reset()
+}
 
 // Count returns how many packument and tarball requests were made.
 func (s *Server) Count() (packuments, tarballs int) {
