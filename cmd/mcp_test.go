@@ -632,6 +632,11 @@ func TestMCPSignalStillDestroysTheFreshSandbox(t *testing.T) {
 		}
 		waitFor(t, func() bool { return strings.Contains(stderr.String(), "destroyed sandbox "+id) }, stderr)
 		_ = cs.Close()
+		// A server stopped by a signal has shut down cleanly: exit 0, not
+		// 130/143 (docs/exit-codes.md, "Servers").
+		if st := proc.ProcessState; st == nil || st.ExitCode() != 0 {
+			t.Errorf("%s: nimbus mcp exited %v, want 0", sig, st)
+		}
 		if slices.Contains(sandboxDirs(t, data), "acme:_:"+id) {
 			t.Errorf("%s: sandbox %s survived", sig, id)
 		}

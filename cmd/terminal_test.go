@@ -139,7 +139,8 @@ func TestInspectOnTerminal(t *testing.T) {
 	if !strings.Contains(stderr, "NOT VERIFIED") {
 		t.Errorf("no warning on stderr: %q", stderr)
 	}
-	for _, want := range []string{`header "HS256"`, "expired 578d16h ago", "32 bytes"} {
+	// 578d16h52m20s, rounded to the hour as every span is (duration.Human).
+	for _, want := range []string{`header "HS256"`, "expired 578d17h ago", "32 bytes"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("inspect view lacks %q:\n%s", want, stdout)
 		}

@@ -90,7 +90,9 @@ func newCmdCp(o *common) *cobra.Command {
 		Short: "Copy files and trees between the local machine and a sandbox",
 		Long: `Copy files between the local machine and a sandbox. Exactly one side is
 ID:PATH (a relative PATH is resolved against --root). Like cp, copying into an
-existing directory puts the source inside it.
+existing directory puts the source inside it (SRC and SRC/ alike); a source
+ending in /. (SRC/., ID:.) copies the contents of the directory instead, as GNU
+cp and docker cp do.
 
 Files of any size: above the single-request limit (20 MiB) a file is sent in
 parts, joined in the sandbox and checked before it replaces the target, which
@@ -110,6 +112,7 @@ On a terminal a progress bar shows files, bytes, rate and ETA on stderr
 		Example: `  nimbus sandbox cp -r ./app job-123:/home/user/app
   nimbus sandbox cp -r --exclude 'dist/' --exclude '*.log' . job-123:app
   nimbus sandbox cp -r --dry-run . job-123:app
+  nimbus sandbox cp -r job-123:dist/. ./site
   nimbus sandbox cp job-123:dist/report.html ./report.html
   nimbus sandbox cp ./dataset.tar.gz job-123:/home/user/data/`,
 		Args: cmdutil.ExactArgs(2, "SRC and DST"),

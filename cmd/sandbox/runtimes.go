@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -38,17 +39,39 @@ NAME or NAME@VERSION. The sandbox id comes first, as in every sandbox command:
 				return sandboxcli.Error(err)
 			}
 			return o.output(r, func() error {
-				st := o.f.IOStreams.Styles()
-				var b strings.Builder
-				b.WriteString(st.Bold("INSTALLED") + "\n")
-				for _, rt := range r.Installed {
-					fmt.Fprintf(&b, "  %-10s %s\n", sandboxcli.DisplayText(rt.Name), sandboxcli.DisplayText(rt.Version))
+				ios := o.f.IOStreams
+				st := ios.Styles()
+				// An empty section says so on stderr, as ps and apps list
+				// do, instead of a heading over nothing (the local backend
+				// never has runtimes to install).
+				if len(r.Installed) == 0 {
+					msg := "No runtimes installed"
+					if len(r.Available) > 0 {
+						msg += ": install one with nimbus sandbox runtimes install " + sb.ID() + " NAME"
+					}
+					if _, err := fmt.Fprintln(ios.ErrOut, st.Muted(msg)); err != nil {
+						return err
+					}
+				} else {
+					var b strings.Builder
+					b.WriteString(st.Bold("INSTALLED") + "\n")
+					for _, rt := range r.Installed {
+						fmt.Fprintf(&b, "  %-10s %s\n", sandboxcli.DisplayText(rt.Name), sandboxcli.DisplayText(rt.Version))
+					}
+					if _, err := io.WriteString(ios.Out, b.String()); err != nil {
+						return err
+					}
 				}
+				if len(r.Available) == 0 {
+					_, err := fmt.Fprintln(ios.ErrOut, st.Muted("No runtimes available to install"))
+					return err
+				}
+				var b strings.Builder
 				b.WriteString(st.Bold("AVAILABLE") + "\n")
 				for _, rt := range r.Available {
 					fmt.Fprintf(&b, "  %-10s %s\n", sandboxcli.DisplayText(rt.Name), sandboxcli.DisplayText(rt.DefaultVersion))
 				}
-				_, err := fmt.Fprint(o.f.IOStreams.Out, b.String())
+				_, err := io.WriteString(ios.Out, b.String())
 				return err
 			})
 		},

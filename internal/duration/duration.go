@@ -205,9 +205,12 @@ func Format(d time.Duration) string {
 // Human writes d for people, the one way every command shows a span of
 // time in prose (an expiry, an age, a wait): in its largest two units,
 // "45s", "15m", "1h30m", "2d3h", so a 24-hour token "expires in 1d", not
-// "24h0m0s". Under a minute, a span that is not whole seconds keeps its
-// milliseconds ("250ms", "1.234s"): a measured latency would otherwise
-// read "0s". JSON output keeps its own (numeric) fields.
+// "24h0m0s". It rounds to the smallest unit it shows, never cuts: cut, a
+// 24-hour token read "1d" in the second it was minted and "23h59m" from
+// the next one on, so two reports a second apart disagreed. Under a
+// minute, a span that is not whole seconds keeps its milliseconds
+// ("250ms", "1.234s"): a measured latency would otherwise read "0s". JSON
+// output keeps its own (numeric) fields.
 func Human(d time.Duration) string {
 	if d < 0 {
 		return "-" + Human(-d)
@@ -216,6 +219,12 @@ func Human(d time.Duration) string {
 		return d.Round(time.Millisecond).String()
 	}
 	d = d.Round(time.Second)
+	switch {
+	case d >= Day:
+		d = d.Round(time.Hour)
+	case d >= time.Hour:
+		d = d.Round(time.Minute)
+	}
 	days := d / Day
 	d -= days * Day
 	h := d / time.Hour

@@ -120,7 +120,12 @@ func TestFormat(t *testing.T) {
 func TestHuman(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		0: "0s", 45 * time.Second: "45s", 15 * time.Minute: "15m", 90 * time.Second: "1m30s",
-		time.Hour: "1h", 24 * time.Hour: "1d", 51 * time.Hour: "2d3h", 90*time.Minute + 45*time.Second: "1h30m",
+		time.Hour: "1h", 24 * time.Hour: "1d", 51 * time.Hour: "2d3h", 90*time.Minute + 29*time.Second: "1h30m",
+		// Rounded to the last unit shown, not cut: a 24-hour token a
+		// second after its minting still expires in 1d.
+		24*time.Hour - time.Second: "1d", 90*time.Minute + 31*time.Second: "1h31m",
+		2*Day + 2*time.Hour + 30*time.Minute: "2d3h", 2*Day - 20*time.Minute: "2d",
+		time.Hour - 500*time.Millisecond: "1h", time.Hour - 1500*time.Millisecond: "59m59s",
 		250 * time.Millisecond: "250ms", 1234 * time.Millisecond: "1.234s", -2 * time.Hour: "-2h",
 		time.Hour + 400*time.Millisecond: "1h",
 	} {

@@ -201,6 +201,17 @@ func TestToken(t *testing.T) {
 	expect(t, d, "token", doctor.Fail, "lacks sandbox:use", "nimbus token mint --tenant acme --scopes sandbox:use")
 	d.Token = mintAt(t, now, secret, "", 5*time.Minute, token.ScopeSandboxUse)
 	expect(t, d, "token", doctor.Warn, "expires in 5m", "--ttl")
+	// A 24-hour token reads the same a second (or twenty) after its
+	// minting as in that second: "23h59m" was the expiry cut, not rounded,
+	// so a terminal report and a --json one a second later disagreed.
+	day := mintAt(t, now, secret, "", 24*time.Hour, token.ScopeSandboxUse)
+	for _, after := range []time.Duration{0, 1500 * time.Millisecond, 20 * time.Second} {
+		d.Token, d.Now = day, func() time.Time { return now.Add(after) }
+		if c := expect(t, d, "token", doctor.Pass); !strings.HasSuffix(c.Detail, "expires in 1d") {
+			t.Errorf("%s after minting: %q, want it to expire in 1d", after, c.Detail)
+		}
+	}
+	d.Now = func() time.Time { return now }
 	d.Token = mintAt(t, now, secret, "", time.Minute, token.ScopeSandboxUse)
 	now = now.Add(2 * time.Hour)
 	expect(t, d, "token", doctor.Fail, "expired 1h59m ago")

@@ -232,19 +232,28 @@ func (d *Doctor) checkClock(ctx context.Context) Check {
 }
 
 // shortNetError trims a network error to its cause ("connection refused",
-// "no such host", "timeout").
+// "no such host NAME", "timed out"). A lookup's error names the name, never
+// the resolver that answered ("lookup H on 10.0.0.53:53: …"): that is the
+// machine's, not the problem's.
 func shortNetError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
+	// Before the OpError that wraps it on a dial, whose cause it is.
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		switch {
+		case de.IsNotFound:
+			return errors.New("no such host " + de.Name)
+		case de.IsTimeout:
+			return errors.New("lookup " + de.Name + " timed out")
+		}
+		return errors.New("lookup " + de.Name + ": " + de.Err)
+	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Err != nil {
 		return oe.Err
-	}
-	var de *net.DNSError
-	if errors.As(err, &de) {
-		return errors.New("no such host " + de.Name)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return errors.New("timed out")

@@ -19,11 +19,15 @@ import (
 
 // Download copies remote (a file, or a directory with Recursive) from sb to
 // local. Like cp, an existing local directory receives the source inside
-// it, and so does a local path ending in a separator. Files are written to a temporary name and renamed into place, so a
+// it, and so does a local path ending in a separator. A sandbox directory
+// named as "DIR/." (or ".") is its contents, as GNU cp and docker cp read
+// it: they go into local itself. Files are written to a temporary name and
+// renamed into place, so a
 // failed copy never leaves a partial file; modes keep their executable
 // bits and respect the umask. A tree copy goes on past failures and
 // returns a *PartialError listing them once everything else has arrived.
 func Download(ctx context.Context, sb *sc.Sandbox, remote, local string, o Options) (*Summary, error) {
+	contents := ContentsOf(remote, false)
 	remote = sc.ResolvePath(sb.Root(), remote)
 	st, err := sb.Stat(ctx, remote)
 	if err != nil {
@@ -34,6 +38,12 @@ func Download(ctx context.Context, sb *sc.Sandbox, remote, local string, o Optio
 	}
 	if st.Type == "directory" && !o.Recursive {
 		return nil, &Error{Code: CodeIsDirectory, Message: remote + " is a directory (use -r to copy it)"}
+	}
+	if contents {
+		if st.Type != "directory" {
+			return nil, &Error{Code: CodeNotFound, Message: remote + "/.: not a directory in the sandbox"}
+		}
+		return DownloadTree(ctx, sb, remote, local, o)
 	}
 	intoDir := strings.HasSuffix(local, "/") || strings.HasSuffix(local, string(filepath.Separator))
 	if li, err := os.Stat(local); err == nil && li.IsDir() || intoDir && st.Type != "directory" {

@@ -259,6 +259,20 @@ func ParsePair(src, dst string) (Target, Target, error) {
 	return s, d, nil
 }
 
+// ContentsOf reports whether a copy's source p names the contents of a
+// directory rather than the directory itself: p is "." or ends in "/."
+// (trailing slashes aside), the form GNU cp and docker cp give that
+// meaning. Every other form, "DIR" and "DIR/" alike, names the directory,
+// which lands inside an existing destination directory. A local path
+// (local set) may use the platform's separator too.
+func ContentsOf(p string, local bool) bool {
+	isSep := func(c byte) bool { return c == '/' || local && localOS == "windows" && c == '\\' }
+	for len(p) > 1 && isSep(p[len(p)-1]) {
+		p = p[:len(p)-1]
+	}
+	return p == "." || len(p) >= 2 && p[len(p)-1] == '.' && isSep(p[len(p)-2])
+}
+
 func localErr(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {

@@ -18,8 +18,11 @@ import (
 // Upload copies local (a file, or a directory with Recursive) to remote in
 // sb (relative paths resolve against the sandbox root). Like cp, an
 // existing remote directory receives the source inside it, and so does a
-// remote path ending in "/"; missing parents are created. A tree copy goes on past failures and returns a
-// *PartialError listing them once everything else has arrived.
+// remote path ending in "/"; missing parents are created. A local
+// directory named as "DIR/." (or ".") is its contents, as GNU cp and
+// docker cp read it: they go into remote itself. A tree copy goes on past
+// failures and returns a *PartialError listing them once everything else
+// has arrived.
 func Upload(ctx context.Context, sb *sc.Sandbox, local, remote string, o Options) (*Summary, error) {
 	fi, err := os.Stat(local)
 	if err != nil {
@@ -27,6 +30,12 @@ func Upload(ctx context.Context, sb *sc.Sandbox, local, remote string, o Options
 	}
 	if fi.IsDir() && !o.Recursive {
 		return nil, &Error{Code: CodeIsDirectory, Message: local + " is a directory (use -r to copy it)"}
+	}
+	if ContentsOf(local, true) {
+		if !fi.IsDir() {
+			return nil, &Error{Code: CodeNotFound, Message: local + ": not a directory"}
+		}
+		return UploadTree(ctx, sb, local, remote, o)
 	}
 	intoDir := strings.HasSuffix(remote, "/") // "DIR/": inside, created if need be
 	remote = sc.ResolvePath(sb.Root(), remote)
