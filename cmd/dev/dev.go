@@ -178,6 +178,9 @@ It is hardened for a laptop with a browser open:
 				if !isoStatus.Namespaces() {
 					f.Warn(&clierr.Warning{Code: "W_DEV_HOST_PATHS", Message: "commands see this machine's paths (" + isoStatus.Reason + ")"})
 				}
+				if isoStatus.Unconfirmed != "" {
+					f.Warn(&clierr.Warning{Code: "W_DEV_ISOLATION_UNCONFIRMED", Message: unconfirmedNotice(isoStatus.Unconfirmed)})
+				}
 				if shellNotice != nil {
 					f.Warn(shellNotice)
 				}
@@ -190,6 +193,9 @@ It is hardened for a laptop with a browser open:
 				fmt.Fprintf(ios.ErrOut, "  try     nimbus sandbox exec demo -- echo hello\n")
 				if isoStatus.Namespaces() {
 					fmt.Fprintf(ios.ErrOut, "  paths   /home/user and /tmp are each sandbox's own (user, mount and PID namespaces)\n")
+					if isoStatus.Unconfirmed != "" {
+						fmt.Fprintf(ios.ErrOut, "%s %s\n", st.WarningIcon(), unconfirmedNotice(isoStatus.Unconfirmed))
+					}
 				} else {
 					fmt.Fprintf(ios.ErrOut, "%s commands see this machine's paths (%s): pwd prints the sandbox's directory, and /home/user and /tmp in a command are this machine's\n", st.WarningIcon(), isoStatus.Reason)
 				}
@@ -326,4 +332,11 @@ carries: mint one with --scopes session:create.`,
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// unconfirmedNotice says that namespaces could not be checked at start
+// for a passing shortage, and what happens next: the server did not give
+// them up for it.
+func unconfirmedNotice(why string) string {
+	return "namespaces are not confirmed yet: " + why + "; the first command checks them again (a shortage then answers it 503, retry shortly)"
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"syscall"
 
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox/internal/sandboxinit"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
@@ -89,6 +90,12 @@ func overloadedError(err error) *sandboxserver.Error {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		what = errno.Error()
+	}
+	if sandboxinit.MayHaveStarted(err) {
+		// Never "retry shortly" alone for a command that may have run:
+		// a client that did would run it twice.
+		return sandboxserver.NewError(http.StatusServiceUnavailable, sandboxserver.CodeOverloaded,
+			"the local sandbox backend is out of resources ("+what+"): the sandbox's init died as it started the command, which may have run; check before running it again")
 	}
 	return sandboxserver.NewError(http.StatusServiceUnavailable, sandboxserver.CodeOverloaded,
 		"the local sandbox backend is out of resources ("+what+"); retry shortly")

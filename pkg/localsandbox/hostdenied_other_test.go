@@ -14,3 +14,7 @@ func maybeLimitInitFDs() {}
 // maybeKillInit ends an init before it sets up only on Linux
 // (initdeath_linux_test.go).
 func maybeKillInit() {}
+
+// maybeKillInitAtRun ends an init as it is handed a command only on
+// Linux (initrundeath_linux_test.go).
+func maybeKillInitAtRun() {}

@@ -44,7 +44,7 @@ func maybeKillInit() {
 	if len(os.Args) != 4 || os.Args[0] != "nimbus-sandbox-init" {
 		return
 	}
-	b, err := os.ReadFile(filepath.Join(os.Args[3], initDiesMarker))
+	b, err := os.ReadFile(initMarker(initDiesMarker))
 	if err != nil {
 		return
 	}
@@ -64,7 +64,7 @@ func maybeKillInit() {
 		wg.Wait()
 		os.Exit(72) // the runtime made every thread: no shortage
 	case "hold":
-		if _, err := os.OpenFile(filepath.Join(os.Args[3], initDiesMarker+".fifo"), os.O_WRONLY, 0); err != nil {
+		if _, err := os.OpenFile(initMarker(initDiesMarker+".fifo"), os.O_WRONLY, 0); err != nil {
 			os.Exit(71)
 		}
 		for {

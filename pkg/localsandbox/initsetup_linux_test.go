@@ -44,7 +44,7 @@ func maybeLimitInitFDs() {
 	if len(os.Args) != 4 || os.Args[0] != "nimbus-sandbox-init" {
 		return
 	}
-	b, err := os.ReadFile(filepath.Join(os.Args[3], initOutOfFDsMarker))
+	b, err := os.ReadFile(initMarker(initOutOfFDsMarker))
 	if err != nil {
 		return
 	}
@@ -65,6 +65,17 @@ func maybeLimitInitFDs() {
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
 		os.Exit(71)
 	}
+}
+
+// initMarker is where an init started by this test binary finds the
+// marker file name: in its sandbox directory, or for the init of the
+// isolation probe (a scratch sandbox, isolation-probe-*, made in the data
+// directory) in the data directory, where a test can put it first.
+func initMarker(name string) string {
+	if strings.HasPrefix(filepath.Base(os.Args[3]), "isolation-probe-") {
+		return filepath.Join(filepath.Dir(os.Args[3]), name)
+	}
+	return filepath.Join(os.Args[3], name)
 }
 
 // TestInitSetupOutOfFDsAnswers503: an init that runs out of descriptors

@@ -1,8 +1,11 @@
 package localsandbox
 
 import (
+	"errors"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox/internal/sandboxinit"
 )
@@ -55,6 +58,15 @@ type IsolationStatus struct {
 	Mode string `json:"mode"`
 	// Reason says why namespaces are not used; "" when they are.
 	Reason string `json:"reason,omitempty"`
+	// Unconfirmed, with ModeNamespaces, says why namespaces could not be
+	// checked yet: the host was out of descriptors, processes or memory
+	// when they were set up to see ("too many open files"). Commands
+	// still start in them, and the first one to set them up checks them
+	// again: a refusal by the kernel then gives them up for host paths
+	// (unless the server requires them), a shortage answers that command
+	// 503 with Retry-After. "" once they are confirmed, or when not in
+	// namespaces.
+	Unconfirmed string `json:"unconfirmed,omitempty"`
 }
 
 // Namespaces reports whether commands run in namespaces.
@@ -71,14 +83,27 @@ type isolation struct {
 	reason    string
 	confirmed bool
 	probeDir  string // where a probe makes its scratch sandbox
+	// required: the server's options ask for namespaces (New checked
+	// them, or could not for a shortage): they are never given up.
+	required bool
+	// short is the errno of the last probe that the host's shortage cut
+	// short (0 for none), and probeAfter when the next may be made: a
+	// passing shortage must not give namespaces up, and a host that
+	// stays short is not probed on every call.
+	short      syscall.Errno
+	probeAfter time.Time
 }
+
+// probeBackoff is how long after a probe cut short by a shortage the
+// next one waits.
+const probeBackoff = 2 * time.Second
 
 func newIsolation(opt Isolation, dataDir string) (*isolation, error) {
 	mode, reason := sandboxinit.Available()
 	if opt == IsolationHostPaths && mode == sandboxinit.Namespaces {
 		mode, reason = sandboxinit.Reaper, "turned off by the server's options"
 	}
-	iso := &isolation{mode: mode, reason: reason, probeDir: dataDir}
+	iso := &isolation{mode: mode, reason: reason, probeDir: dataDir, required: opt == IsolationNamespaces}
 	if opt != IsolationNamespaces {
 		return iso, nil
 	}
@@ -101,7 +126,7 @@ func (i *isolation) current() sandboxinit.Mode {
 // confirm records that a command ran in namespaces.
 func (i *isolation) confirm() {
 	i.mu.Lock()
-	i.confirmed = true
+	i.confirmed, i.short = true, 0
 	i.mu.Unlock()
 }
 
@@ -114,7 +139,7 @@ func (i *isolation) fallBack(reason string) bool {
 	if i.mode != sandboxinit.Namespaces {
 		return true
 	}
-	if i.confirmed {
+	if i.confirmed || i.required {
 		return false
 	}
 	i.mode, i.reason = sandboxinit.Reaper, reason
@@ -122,24 +147,47 @@ func (i *isolation) fallBack(reason string) bool {
 }
 
 // status reports the mode; with probe, namespaces not yet confirmed by a
-// command are set up once to find out.
+// command are set up once to find out. A probe the host's shortage cut
+// short changes nothing but Unconfirmed, and the next waits probeBackoff.
 func (i *isolation) status(probe bool) IsolationStatus {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	if probe && i.mode == sandboxinit.Namespaces && !i.confirmed {
-		if err := sandboxinit.Probe(i.probeDir); err != nil {
+	if probe && i.mode == sandboxinit.Namespaces && !i.confirmed && (i.short == 0 || !time.Now().Before(i.probeAfter)) {
+		var se *sandboxinit.SetupError
+		switch err := sandboxinit.Probe(i.probeDir); {
+		case err == nil:
+			i.confirmed, i.short = true, 0
+		case errors.As(err, &se) && !i.required:
 			i.mode, i.reason = sandboxinit.Reaper, strings.TrimPrefix(err.Error(), "cannot set up the sandbox namespaces: ")
-		} else {
-			i.confirmed = true
+		case errors.As(err, &se):
+			// New reports it, and fails.
+			i.reason = se.Reason
+			return IsolationStatus{Mode: ModeHostPaths, Reason: se.Reason}
+		default:
+			i.short, i.probeAfter = shortErrno(err), time.Now().Add(probeBackoff)
 		}
 	}
 	switch i.mode {
 	case sandboxinit.Namespaces:
-		return IsolationStatus{Mode: ModeNamespaces}
+		st := IsolationStatus{Mode: ModeNamespaces}
+		if !i.confirmed && i.short != 0 {
+			st.Unconfirmed = "the host was out of resources (" + i.short.Error() + ") when they were set up to check"
+		}
+		return st
 	case sandboxinit.Reaper:
 		return IsolationStatus{Mode: ModeHostPaths, Reason: i.reason}
 	}
 	return IsolationStatus{Mode: ModeHostPathsGroup, Reason: i.reason}
+}
+
+// shortErrno is the errno of a shortage Probe reported.
+func shortErrno(err error) syscall.Errno {
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.EAGAIN, syscall.ENOMEM} {
+		if errors.Is(err, e) {
+			return e
+		}
+	}
+	return syscall.ENOMEM
 }
 
 // Isolation reports how this server's commands see the machine. If no

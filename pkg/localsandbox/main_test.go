@@ -11,11 +11,13 @@ import (
 // binary does: the backend re-executes it to start each command. It also
 // serves a backend in a child process (maybeServeChild) for the tests that
 // need the host to deny the backend something, and an init short of
-// descriptors or dying before it sets up when a test asks
-// (maybeLimitInitFDs, maybeKillInit).
+// descriptors, dying before it sets up or as it is handed a command when
+// a test asks (maybeLimitInitFDs, maybeKillInit,
+// maybeKillInitAtRun).
 func TestMain(m *testing.M) {
 	maybeLimitInitFDs()
 	maybeKillInit()
+	maybeKillInitAtRun()
 	localsandbox.MaybeRunInit()
 	maybeServeChild()
 	os.Exit(m.Run())

@@ -178,7 +178,9 @@ func (c *Cmd) Start() error {
 		}
 		c.mu.Unlock()
 		c.pool.drop(ini)
-		if !reused || attempt > 0 {
+		if !reused || attempt > 0 || MayHaveStarted(err) {
+			// A command the init was handed may have run: starting it
+			// again could run it twice.
 			c.startErr = err
 			c.closeAll()
 			return nil

@@ -110,19 +110,18 @@ func initMain(args []string) int {
 	}
 }
 
-// quietStderr points the init's standard error at the null device. Until
-// the init reports that it is set up, the server reads it (what the Go
-// runtime says when it cannot make a thread or map memory is all a dying
-// init leaves); after that nobody does, and an idle init keeps none of the
-// server's descriptors for it. Without a descriptor to spare for it, the
-// pipe stays: the runtime's own writes to it then fail quietly.
+// quietStderr points the init's standard error at its end of the control
+// socket. Until the init reports that it is set up, the server reads a
+// pipe of its own for it; after that, what the Go runtime (or the C
+// library) says as it dies, for want of a thread or memory while it
+// starts a command, comes on the socket, where the server reads it in
+// place of the report it waits for, and tells a shortage from a crash.
+// An idle init keeps no other descriptor of the server for it. The socket
+// is non-blocking: a dying init's traceback that fills it is cut short,
+// not left waiting. dup3 takes no new descriptor: an init out of them
+// still points its stderr away from the pipe.
 func quietStderr() {
-	fd, err := unix.Open(os.DevNull, unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return
-	}
-	_ = unix.Dup3(fd, 2, 0)
-	unix.Close(fd)
+	_ = unix.Dup3(ctlFd, 2, 0)
 }
 
 // ctlFd is the init's end of the control socket.

@@ -3,6 +3,8 @@ package sandboxinit
 import (
 	"bufio"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -563,9 +565,9 @@ func (ini *initProc) started() (int, error) {
 	_ = ini.ctl.SetReadDeadline(time.Time{})
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return 0, errors.New("sandboxinit: the init did not start the command within " + startTimeout.String())
+			return 0, &startUnknownError{reason: "sandboxinit: the init did not say within " + startTimeout.String() + " whether it started the command, which may have run"}
 		}
-		return 0, errors.New("sandboxinit: the init ended before starting the command")
+		return 0, ini.diedStarting([]byte(line))
 	}
 	kind, arg := parseLine(line)
 	switch kind {
@@ -575,7 +577,91 @@ func (ini *initProc) started() (int, error) {
 	case msgFail:
 		return 0, parseFail(arg)
 	}
-	return 0, unexpected(line)
+	// The init's last words as it dies (its standard error is the
+	// control socket once it is set up), or a line it should not send.
+	return 0, ini.diedStarting([]byte(line))
+}
+
+// startUnknownError: the init was handed a command and ended (or broke
+// the protocol) before it said whether the command started: it may have
+// run, and nothing of it can be told. errno is the shortage the init died
+// of (0 for none): errors.Is finds it.
+type startUnknownError struct {
+	reason string
+	errno  syscall.Errno
+}
+
+func (e *startUnknownError) Error() string { return e.reason }
+
+// Unwrap returns the errno, or nil.
+func (e *startUnknownError) Unwrap() error {
+	if e.errno == 0 {
+		return nil
+	}
+	return e.errno
+}
+
+// MayHaveStarted reports whether err (of Cmd.Started) leaves unknown
+// whether the command started: the init died, or stopped answering, after
+// it was handed the command and before it said. Such a command is neither
+// run nor not run: a client must check before running it again.
+func MayHaveStarted(err error) bool {
+	var e *startUnknownError
+	return errors.As(err, &e)
+}
+
+// diedStarting explains an init that, handed a command, closed its
+// control socket or wrote something other than a report (head): it reads
+// the rest of what the init wrote up to its end (its standard error is
+// the socket once set up), waits for its end, and reads both as
+// diedBeforeSetup does: a shortage of processes or memory gives an error
+// holding its errno, anything else the exit status and, when it names no
+// path, the init's first line. Either way the command may have run.
+func (ini *initProc) diedStarting(head []byte) error {
+	out := head[:min(len(head), stderrHead)]
+	_ = ini.ctl.SetReadDeadline(time.Now().Add(startTimeout))
+	buf := make([]byte, 512)
+	var err error
+	for err == nil {
+		var n int
+		n, err = ini.msgs.Read(buf)
+		if k := min(n, stderrHead-len(out)); k > 0 {
+			out = append(out, buf[:k]...)
+		}
+	}
+	_ = ini.ctl.SetReadDeadline(time.Time{})
+	// Its end: EOF, or ECONNRESET when it died with the command's frame
+	// unread.
+	if !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		// It lives on, or its socket cannot be read: not an end.
+		line, _, _ := strings.Cut(string(head), "\n")
+		return &startUnknownError{reason: fmt.Sprintf("sandboxinit: unexpected message %q from the init as it started the command, which may have run", bounded(line))}
+	}
+	ini.reap()
+	select {
+	case <-ini.exited:
+	case <-time.After(startTimeout):
+		return &startUnknownError{reason: "sandboxinit: the init closed its control socket as it started the command, which may have run"}
+	}
+	st := ini.cmd.ProcessState
+	ws, _ := st.Sys().(syscall.WaitStatus)
+	if errno := shortageOf(ws, out); errno != 0 {
+		return &startUnknownError{reason: "the init died for want of resources (" + errno.Error() + ") as it started the command, which may have run", errno: errno}
+	}
+	what := st.String()
+	first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	if first != "" && len(first) <= 200 && !strings.Contains(first, "/") {
+		what += ": " + first
+	}
+	return &startUnknownError{reason: "sandboxinit: the init ended as it started the command (" + what + "), which may have run"}
+}
+
+// bounded cuts s to a length fit for an error.
+func bounded(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
 }
 
 // finished waits for the init to report the end of the command, after

@@ -78,8 +78,28 @@ func sysctl(name string) string {
 
 // Probe sets up the namespaces and mounts of a sandbox once, for a
 // sandbox directory it makes under parent (and removes), without running a
-// command: a *SetupError says why they cannot be used here.
+// command: a *SetupError says why they cannot be used here. Any other error
+// is the host short of descriptors, processes or memory for now (errors.Is
+// finds the errno: EMFILE, ENFILE, EAGAIN or ENOMEM), which says nothing
+// of namespaces: the probe is to be made again later, not taken for a
+// refusal.
 func Probe(parent string) error {
+	err := probe(parent)
+	if err == nil {
+		return nil
+	}
+	var ie *initError
+	if errors.As(err, &ie) {
+		err = ie.err
+	}
+	var se *SetupError
+	if errors.As(err, &se) || outOfResources(err) {
+		return err
+	}
+	return &SetupError{Reason: err.Error()}
+}
+
+func probe(parent string) error {
 	dir, err := os.MkdirTemp(parent, "isolation-probe-")
 	if err != nil {
 		return err
@@ -91,20 +111,12 @@ func Probe(parent string) error {
 		}
 	}
 	ini, err := startInit(Namespaces, dir)
-	if err == nil {
-		ini.kill()
-		ini.waitExit()
-		return nil
+	if err != nil {
+		return err
 	}
-	var ie *initError
-	if errors.As(err, &ie) {
-		err = ie.err
-	}
-	var se *SetupError
-	if !errors.As(err, &se) {
-		err = &SetupError{Reason: err.Error()}
-	}
-	return err
+	ini.kill()
+	ini.waitExit()
+	return nil
 }
 
 // socketPair returns the two ends of a control socket: this side's, set
