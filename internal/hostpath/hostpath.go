@@ -52,7 +52,7 @@ func Volume(goos, p string) string {
 	if goos != "windows" {
 		return ""
 	}
-	if len(p) >= 2 && p[1] == ':' && (p[0]|0x20 >= 'a' && p[0]|0x20 <= 'z') {
+	if HasDrive(p) {
 		return p[:2]
 	}
 	if len(p) < 3 || !isSepByte(p[0]) || !isSepByte(p[1]) || isSepByte(p[2]) {
@@ -69,6 +69,12 @@ func Volume(goos, p string) string {
 		}
 	}
 	return p[:n]
+}
+
+// HasDrive reports whether p starts with a Windows drive letter and its
+// colon ("C:"), whatever follows: "C:\x", "C:/x" and "C:x" all do.
+func HasDrive(p string) bool {
+	return len(p) >= 2 && p[1] == ':' && (p[0]|0x20 >= 'a' && p[0]|0x20 <= 'z')
 }
 
 func isSep(s string) bool { return s != "" && isSepByte(s[0]) }

@@ -153,8 +153,12 @@ func TestConcurrentExecsLeaveNoDescriptor(t *testing.T) {
 						want = in + want
 					}
 					r, err := sb.Exec(ctx(t), script, o)
-					if err != nil || r.Stdout != want || r.Stderr != "e"+strconv.Itoa(i)+"\n" || r.ExitCode != i%5 {
-						errs <- strconv.Itoa(i) + ": " + r.Stdout + "|" + r.Stderr + "|" + strconv.Itoa(r.ExitCode) + "|" + errString(err)
+					if err != nil {
+						errs <- strconv.Itoa(i) + ": " + err.Error()
+						return
+					}
+					if r.Stdout != want || r.Stderr != "e"+strconv.Itoa(i)+"\n" || r.ExitCode != i%5 {
+						errs <- strconv.Itoa(i) + ": " + r.Stdout + "|" + r.Stderr + "|" + strconv.Itoa(r.ExitCode)
 					}
 				}()
 			}
@@ -167,13 +171,6 @@ func TestConcurrentExecsLeaveNoDescriptor(t *testing.T) {
 			proctest.WaitFor(t, "sockets back to the base count", func() bool { return sockets(t) <= base })
 		})
 	}
-}
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }
 
 // parentOf returns the host pid of the init that runs the process with

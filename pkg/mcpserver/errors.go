@@ -122,6 +122,13 @@ func toolError(err error) *ToolError {
 			e.Hint = "write the file in smaller pieces, or create it with exec in the sandbox"
 		case sc.CodeTransport, sc.CodeAPINotEnabled:
 			e.Hint = "the Nimbus Worker could not be reached; the user should check the endpoint and the network, or run `nimbus doctor`"
+			if ce.OutcomeUnknown {
+				// It was reached: the call was sent, and its answer lost
+				// with a connection another answer broke. Telling the
+				// model the Worker is unreachable invites running a
+				// command that may have run again without a look.
+				e.Hint = "the call reached the Worker, but its answer was lost with the connection: it may or may not have run; check whether it ran (its files, its processes) before running it again"
+			}
 		case sc.CodeExecFailed:
 			e.Hint = "the sandbox ended the command without an exit status; run it again"
 		}

@@ -25,6 +25,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/nimbus-sh/nimbus/internal/hostpath"
 	"github.com/nimbus-sh/nimbus/pkg/ignore"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
@@ -86,7 +87,7 @@ func ParseDownload(s string) Download {
 // s is kept: "C:\app:app" is C:\app and app).
 func splitSpec(s string) (string, string) {
 	start := 0
-	if localOS == "windows" && len(s) >= 2 && s[1] == ':' && (s[0]|0x20 >= 'a' && s[0]|0x20 <= 'z') {
+	if localOS == "windows" && hostpath.HasDrive(s) {
 		start = 2
 	}
 	if i := strings.IndexByte(s[start:], ':'); i >= 0 {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/nimbus-sh/nimbus/internal/hostpath"
 )
 
 // The rules below take the host system as a parameter (localOS in use,
@@ -35,15 +37,10 @@ func hostLinkProblem(goos, link string) string {
 	if goos != "windows" {
 		return ""
 	}
-	if strings.HasPrefix(link, "/") || hasDriveLetter(link) {
+	if strings.HasPrefix(link, "/") || hostpath.HasDrive(link) {
 		return fmt.Sprintf("its target %q is a path on this Windows machine, which the sandbox does not have (a relative target is copied)", link)
 	}
 	return ""
-}
-
-// hasDriveLetter reports whether p starts with a Windows drive ("C:").
-func hasDriveLetter(p string) bool {
-	return len(p) >= 2 && p[1] == ':' && (p[0]|0x20 >= 'a' && p[0]|0x20 <= 'z')
 }
 
 // SandboxPathProblem says why p, a sandbox path typed on goos
@@ -58,7 +55,7 @@ func SandboxPathProblem(goos, p string) string {
 		return ""
 	}
 	switch {
-	case hasDriveLetter(p):
+	case hostpath.HasDrive(p):
 		return "a sandbox path is a POSIX path such as /home/user/app, not a Windows path (under Git Bash, set MSYS_NO_PATHCONV=1 to keep /home/user/app as typed)"
 	case strings.Contains(p, `\`):
 		return "a sandbox path separates names with '/', not '\\'"
@@ -82,7 +79,7 @@ func hostBase(goos, p string) string {
 		}
 		return b
 	}
-	vol := windowsVolume(p)
+	vol := hostpath.Volume("windows", p)
 	rest := p[len(vol):]
 	if rest == "" && !strings.HasPrefix(vol, `\\`) && !strings.HasPrefix(vol, "//") {
 		return "."
@@ -92,29 +89,4 @@ func hostBase(goos, p string) string {
 		rest = rest[i+1:]
 	}
 	return rest
-}
-
-// windowsVolume is the volume at the start of the Windows path p: a drive
-// ("C:"), a share ("\\host\share", either separator, "\\?\C:" and
-// "\\.\pipe" included), or "".
-func windowsVolume(p string) string {
-	if hasDriveLetter(p) {
-		return p[:2]
-	}
-	isSep := func(c byte) bool { return c == '\\' || c == '/' }
-	if len(p) < 3 || !isSep(p[0]) || !isSep(p[1]) || isSep(p[2]) {
-		return ""
-	}
-	// \\host\share: the host, a separator, the share.
-	n := 2
-	for n < len(p) && !isSep(p[n]) {
-		n++
-	}
-	if n < len(p) {
-		n++
-		for n < len(p) && !isSep(p[n]) {
-			n++
-		}
-	}
-	return p[:n]
 }

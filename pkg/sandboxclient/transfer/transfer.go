@@ -22,6 +22,7 @@ import (
 	"io/fs"
 	"strings"
 
+	"github.com/nimbus-sh/nimbus/internal/hostpath"
 	"github.com/nimbus-sh/nimbus/pkg/ignore"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
@@ -232,7 +233,7 @@ func (t Target) Remote() bool { return t.SandboxID != "" }
 // local path containing ':' with "./" to keep it local. On Windows a path
 // that starts with a drive ("C:\x", "C:/x", "C:x") is local.
 func ParseTarget(s string) Target {
-	if localOS == "windows" && hasDriveLetter(s) {
+	if localOS == "windows" && hostpath.HasDrive(s) {
 		return Target{Path: s}
 	}
 	if id, p, ok := strings.Cut(s, ":"); ok && sc.ValidID(id) {
