@@ -1,6 +1,7 @@
 package localsandbox
 
 import (
+	"errors"
 	"io"
 	"os"
 	"sync"
@@ -12,6 +13,13 @@ import (
 // cutOff only counts time spent waiting for the pipes. Both pumps share
 // it.
 const maxDrainAfterEnd = time.Minute
+
+// finalDrainMax bounds what is read at the cut-off from what the pipes
+// already hold: more than full pipes hold (64 KiB each by default on
+// Linux, 1 MiB at most unless an administrator raised
+// /proc/sys/fs/pipe-max-size), so a process that escaped and writes on
+// cannot keep the pump going. Both pumps share it.
+const finalDrainMax = 4 << 20
 
 // goroutinePump reads stdout and stderr with one goroutine each: frames
 // of the two streams may come out of their written order when both are
@@ -125,6 +133,24 @@ func (p *goroutinePump) run(out func(kind byte, b []byte) error, fail func()) bo
 				putPumpBuf(buf, level)
 				level++
 				buf = getPumpBuf(level)
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// The cut-off. What the pipe already holds was written
+				// before it (before the command's end, unless a process
+				// escaped), and a reader that was not scheduled for the
+				// whole grace period (a loaded machine) would lose it
+				// all: it is read now, without waiting for more.
+				for held := 0; held < finalDrainMax; {
+					n, ok := readHeld(f, buf)
+					if !ok {
+						break
+					}
+					held += n
+					if werr := out(kind, buf[:n]); werr != nil {
+						once.Do(fail)
+						break
+					}
+				}
 			}
 			if err != nil {
 				return

@@ -277,3 +277,56 @@ func runWithin(t *testing.T, f func()) {
 		t.Fatal("the pump was not cut off")
 	}
 }
+
+// TestPumpReadsWhatThePipesHoldAtTheCutOff: output the command wrote
+// before its end is in the pipes when the grace period ends, and a pump
+// that was not scheduled for the whole grace period (a loaded machine:
+// 200 concurrent execs under the race detector) still reads it, with
+// both pumps. Both returned at once on the passed deadline, and the
+// command's output was lost with its exit code reported as usual. A
+// process that escaped keeps the pipes open, and writes on in the second
+// case: the pump still returns.
+func TestPumpReadsWhatThePipesHoldAtTheCutOff(t *testing.T) {
+	forEachPump(t, func(t *testing.T, kind int) {
+		t.Run("held", func(t *testing.T) {
+			r := newPumpRig(t, kind, maxDrainAfterEnd)
+			big := pattern(48<<10, 3)
+			if _, err := r.outW.Write(big); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.errW.Write([]byte("e12\n")); err != nil {
+				t.Fatal(err)
+			}
+			r.p.cutOff(time.Now().Add(-time.Second))
+			var c collector
+			runWithin(t, func() { r.p.run(c.out, func() { t.Error("fail called") }) })
+			if got := c.bytes(1); !bytes.Equal(got, big) {
+				t.Errorf("stdout: %d bytes, want the %d written before the cut-off", len(got), len(big))
+			}
+			if got := string(c.bytes(2)); got != "e12\n" {
+				t.Errorf("stderr %q, want %q", got, "e12\n")
+			}
+		})
+		t.Run("an escaped writer writing on", func(t *testing.T) {
+			r := newPumpRig(t, kind, maxDrainAfterEnd)
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				b := pattern(4096, 0)
+				for {
+					if _, err := r.outW.Write(b); err != nil {
+						return // the read end is closed
+					}
+				}
+			})
+			r.p.cutOff(time.Now().Add(-time.Second))
+			var c collector
+			runWithin(t, func() { r.p.run(c.out, func() { t.Error("fail called") }) })
+			// The bound (finalDrainMax) and a buffer or two.
+			if n := len(c.bytes(1)); n > 6<<20 {
+				t.Errorf("read %d bytes after the cut-off, more than the bound", n)
+			}
+			r.outR.Close()
+			wg.Wait()
+		})
+	})
+}

@@ -40,10 +40,11 @@ type pump struct {
 
 	// What run keeps between calls: the buffer, its size class, the
 	// pipes still open, and whether out has failed.
-	buf    []byte
-	level  int
-	open   int
-	failed bool
+	buf       []byte
+	level     int
+	open      int
+	failed    bool
+	readTotal int64 // bytes read from the pipes (drainHeld's progress)
 }
 
 // newPump prepares the pump of outR and errR (blocking pipes, read only
@@ -205,7 +206,6 @@ func (p *pump) run(out func(kind byte, b []byte) error, fail func()) bool {
 	if p.stateR != nil {
 		fds[stateEvent] = int(rawFd(p.stateR))
 	}
-	kinds := [3]byte{1, 2, 0}
 	if p.buf == nil {
 		p.buf = getPumpBuf(p.level)
 	}
@@ -224,47 +224,18 @@ func (p *pump) run(out func(kind byte, b []byte) error, fail func()) bool {
 			return werr != nil && werr != syscall.EINTR || n > 0
 		})
 		if err != nil || werr != nil {
-			// The cut-off, or the epoll instance failed.
+			// The cut-off, or the epoll instance failed. What the
+			// pipes already hold was written before the cut-off
+			// (before the command's end, unless a process escaped),
+			// and a pump that was not scheduled for the whole grace
+			// period (a loaded machine) would lose it all: it is read
+			// now, without waiting for more.
+			if werr == nil {
+				p.drainHeld(rc, fds, out, fail)
+			}
 			return true
 		}
-		var ready [4]bool
-		for _, ev := range events[:n] {
-			ready[ev.Fd] = true
-		}
-		for i := range fds {
-			if !ready[i] {
-				continue
-			}
-			buf := p.buf
-			m, err := syscall.Read(fds[i], buf)
-			if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.EAGAIN) {
-				continue
-			}
-			if m > 0 && i == stateEvent {
-				p.state = appendTail(p.state, buf[:m])
-			} else if m > 0 && !p.failed {
-				start := time.Now()
-				if werr := out(kinds[i], buf[:m]); werr != nil {
-					p.failed = true
-					fail()
-				}
-				p.delayCut(time.Since(start))
-			}
-			if m <= 0 || err != nil {
-				// End of file (or an error): no more events for it.
-				_ = rc.Control(func(ep uintptr) {
-					_ = syscall.EpollCtl(int(ep), syscall.EPOLL_CTL_DEL, fds[i], nil)
-				})
-				p.open--
-			}
-			if m == len(buf) && p.level < len(pumpBufs)-1 {
-				// A busy stream: read more at a time.
-				putPumpBuf(buf, p.level)
-				p.level++
-				p.buf = getPumpBuf(p.level)
-			}
-		}
-		if ready[endEvent] {
+		if p.handle(events[:n], fds, out, fail) {
 			p.dropEnd()
 			if p.open > 0 {
 				return false
@@ -272,6 +243,79 @@ func (p *pump) run(out func(kind byte, b []byte) error, fail func()) bool {
 		}
 	}
 	return true
+}
+
+// drainHeld reads what the pipes hold at the cut-off without waiting for
+// more, up to finalDrainMax.
+func (p *pump) drainHeld(rc syscall.RawConn, fds [3]int, out func(kind byte, b []byte) error, fail func()) {
+	var events [4]syscall.EpollEvent
+	for read := 0; p.open > 0 && read < finalDrainMax; {
+		var n int
+		var werr error
+		if err := rc.Control(func(ep uintptr) {
+			for {
+				n, werr = syscall.EpollWait(int(ep), events[:], 0)
+				if werr != syscall.EINTR {
+					return
+				}
+			}
+		}); err != nil || werr != nil || n == 0 {
+			return
+		}
+		before := p.readTotal
+		p.handle(events[:n], fds, out, fail)
+		if p.readTotal == before {
+			return
+		}
+		read += int(p.readTotal - before)
+	}
+}
+
+// handle reads once from each descriptor in events and reports whether
+// the end descriptor was among them.
+func (p *pump) handle(events []syscall.EpollEvent, fds [3]int, out func(kind byte, b []byte) error, fail func()) (ended bool) {
+	kinds := [3]byte{1, 2, 0}
+	var ready [4]bool
+	for _, ev := range events {
+		ready[ev.Fd] = true
+	}
+	for i := range fds {
+		if !ready[i] {
+			continue
+		}
+		buf := p.buf
+		m, err := syscall.Read(fds[i], buf)
+		if errors.Is(err, syscall.EINTR) || errors.Is(err, syscall.EAGAIN) {
+			continue
+		}
+		if m > 0 {
+			p.readTotal += int64(m)
+		}
+		if m > 0 && i == stateEvent {
+			p.state = appendTail(p.state, buf[:m])
+		} else if m > 0 && !p.failed {
+			start := time.Now()
+			if werr := out(kinds[i], buf[:m]); werr != nil {
+				p.failed = true
+				fail()
+			}
+			p.delayCut(time.Since(start))
+		}
+		if m <= 0 || err != nil {
+			// End of file (or an error): no more events for it.
+			_ = p.control(func(ep int) {
+				_ = syscall.EpollCtl(ep, syscall.EPOLL_CTL_DEL, fds[i], nil)
+			})
+			p.open--
+		}
+		if m == len(buf) && p.level < len(pumpBufs)-1 {
+			// A busy stream: read more at a time.
+			putPumpBuf(buf, p.level)
+			p.level++
+			p.buf = getPumpBuf(p.level)
+		}
+	}
+	return ready[endEvent]
 }
 
 // rawFd returns the descriptor of f without switching it to blocking mode
