@@ -98,6 +98,29 @@ func denyClone() {
 	}
 }
 
+// overloadedAnswer matches 503 E_NIMBUS_DO_OVERLOADED with message want
+// and a Retry-After header.
+func overloadedAnswer(want string) func(int, http.Header, string) bool {
+	return func(st int, h http.Header, body string) bool {
+		var f struct{ Error, Code string }
+		_ = json.Unmarshal([]byte(body), &f)
+		return st == 503 && f.Code == "E_NIMBUS_DO_OVERLOADED" && f.Error == want && h.Get("Retry-After") != ""
+	}
+}
+
+// crashedAnswer matches 500 E_NIMBUS_REMOTE_RPC whose message ends with
+// suffix, without Retry-After; the terminal's answer is text, the API's
+// JSON.
+func crashedAnswer(suffix string) func(int, http.Header, string) bool {
+	return func(st int, h http.Header, body string) bool {
+		var f struct{ Error, Code string }
+		if json.Unmarshal([]byte(body), &f) != nil {
+			f.Error, f.Code = strings.TrimSpace(body), "E_NIMBUS_REMOTE_RPC"
+		}
+		return st == 500 && f.Code == "E_NIMBUS_REMOTE_RPC" && strings.HasSuffix(f.Error, suffix) && h.Get("Retry-After") == ""
+	}
+}
+
 // TestInitDeathBeforeSetup: an init that dies before it reports anything
 // (the server reads only the end of its control socket) has exec,
 // execStream, startProcess and the terminal answer 503
@@ -120,21 +143,9 @@ func TestInitDeathBeforeSetup(t *testing.T) {
 func testInitDeathBeforeSetup(t *testing.T, env []string) {
 	dir := t.TempDir()
 	overloaded := func(what string) func(int, http.Header, string) bool {
-		want := "the local sandbox backend is out of resources (" + what + "); retry shortly"
-		return func(st int, h http.Header, body string) bool {
-			var f struct{ Error, Code string }
-			_ = json.Unmarshal([]byte(body), &f)
-			return st == 503 && f.Code == "E_NIMBUS_DO_OVERLOADED" && f.Error == want && h.Get("Retry-After") != ""
-		}
+		return overloadedAnswer("the local sandbox backend is out of resources (" + what + "); retry shortly")
 	}
-	crashed := func(st int, h http.Header, body string) bool {
-		// The terminal's answer is text; the API's, JSON.
-		var f struct{ Error, Code string }
-		if json.Unmarshal([]byte(body), &f) != nil {
-			f.Error, f.Code = strings.TrimSpace(body), "E_NIMBUS_REMOTE_RPC"
-		}
-		return st == 500 && f.Code == "E_NIMBUS_REMOTE_RPC" && strings.HasSuffix(f.Error, "sandboxinit: the init ended before setting up (exit status 2)") && h.Get("Retry-After") == ""
-	}
+	crashed := crashedAnswer("sandboxinit: the init ended before setting up (exit status 2)")
 	cases := []struct {
 		id   string
 		ok   func(int, http.Header, string) bool

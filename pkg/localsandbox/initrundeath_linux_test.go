@@ -140,21 +140,9 @@ func TestInitDeathAsItStartsACommand(t *testing.T) {
 func testInitDeathAsItStartsACommand(t *testing.T, env []string) {
 	dir := t.TempDir()
 	overloaded := func(what string) func(int, http.Header, string) bool {
-		want := "the local sandbox backend is out of resources (" + what + "): the sandbox's init died as it started the command, which may have run; check before running it again"
-		return func(st int, h http.Header, body string) bool {
-			var f struct{ Error, Code string }
-			_ = json.Unmarshal([]byte(body), &f)
-			return st == 503 && f.Code == "E_NIMBUS_DO_OVERLOADED" && f.Error == want && h.Get("Retry-After") != ""
-		}
+		return overloadedAnswer("the local sandbox backend is out of resources (" + what + "): the sandbox's init died as it started the command, which may have run; check before running it again")
 	}
-	crashed := func(st int, h http.Header, body string) bool {
-		// The terminal's answer is text; the API's, JSON.
-		var f struct{ Error, Code string }
-		if json.Unmarshal([]byte(body), &f) != nil {
-			f.Error, f.Code = strings.TrimSpace(body), "E_NIMBUS_REMOTE_RPC"
-		}
-		return st == 500 && f.Code == "E_NIMBUS_REMOTE_RPC" && strings.HasSuffix(f.Error, "sandboxinit: the init ended as it started the command (exit status 2), which may have run") && h.Get("Retry-After") == ""
-	}
+	crashed := crashedAnswer("sandboxinit: the init ended as it started the command (exit status 2), which may have run")
 	cases := []struct {
 		id string
 		ok func(int, http.Header, string) bool

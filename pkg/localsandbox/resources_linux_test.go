@@ -180,28 +180,9 @@ func rpcWithHeaders(t *testing.T, base, id, op string, args ...any) (int, http.H
 // initsOf returns the host pids of the sandbox inits process ppid started.
 func initsOf(t *testing.T, ppid int) []int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		st, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// The fields after the command's name, which may hold spaces:
-		// state, then the parent's pid.
-		i := bytes.LastIndexByte(st, ')')
-		f := strings.Fields(string(st[i+1:]))
-		if len(f) < 2 || f[1] != strconv.Itoa(ppid) {
-			continue
-		}
-		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+	for pid := range childrenOf(t, ppid) {
+		cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 		if bytes.HasPrefix(cmdline, []byte("nimbus-sandbox-init\x00")) {
 			pids = append(pids, pid)
 		}
