@@ -9,9 +9,11 @@ import "strings"
 // device, so a history or a generated secret would go to the console or
 // nowhere; names that differ only in case ("Job", "job") are one file; and
 // a trailing dot is dropped ("a." is "a"). "." and ".." name directories
-// on every system. The mapping keeps every other name as it is, so the
-// files of existing users stay where they are, and is reversible, so two
-// names never share a file: on Windows an uppercase letter is written '+'
+// on every system. The mapping keeps every other name as it is (on
+// Windows, every lowercase name that is no device), so the files of most
+// existing users stay where they are; on Windows the file of a name with
+// capitals moves. It is reversible, so two names never share a file: on
+// Windows an uppercase letter is written '+'
 // and its lowercase ("Job" is "+job"), and a '+' is added after a device
 // name's stem ("con+", "nul+.txt") and after a trailing dot ("a.+", also
 // ".+" and "..+" everywhere). Reading back, '+' before a lowercase letter
