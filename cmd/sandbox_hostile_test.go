@@ -34,8 +34,10 @@ func init() {
 	// rawworker MODE ARGS... starts a misbehaving server and sets
 	// NIMBUS_ENDPOINT to it:
 	//
-	//	rawworker exit NUMBER          a Worker whose commands exit with NUMBER
-	//	                               (raw JSON: 256, 1.5, -1)
+	//	rawworker exit NUMBER [SUCCESS]
+	//	                               a Worker whose commands exit with NUMBER
+	//	                               (raw JSON: 256, 1.5, -1) and "success"
+	//	                               SUCCESS (default: NUMBER is 0)
 	//	rawworker answer STATUS TYPE FILE [NAME=VALUE...]
 	//	                               every request answers STATUS with the
 	//	                               Content-Type TYPE, the extra headers
@@ -88,6 +90,14 @@ func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
 	switch args[0] {
 	case "exit":
 		code := args[1]
+		// success is what a Worker sends (exitCode == 0) unless given.
+		success := "false"
+		if f, err := strconv.ParseFloat(code, 64); err == nil && f == 0 {
+			success = "true"
+		}
+		if len(args) > 2 {
+			success = args[2]
+		}
 		h = func(w http.ResponseWriter, r *http.Request) {
 			var body struct {
 				Op string `json:"op"`
@@ -98,12 +108,12 @@ func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
 				sandboxserver.WriteOK(w, map[string]any{"ok": true, "preinstalled": []any{}}, true, nil)
 			case "execStream":
 				sandboxserver.StartStream(w)
-				payload := `{"command":"x","exitCode":` + code + `,"success":false,"duration":1,"timestamp":1}`
+				payload := `{"command":"x","exitCode":` + code + `,"success":` + success + `,"duration":1,"timestamp":1}`
 				frame, _ := sandboxserver.AppendFrame(nil, sandboxserver.FrameExit, []byte(payload)) // a few bytes: never too large
 				_, _ = w.Write(frame)
 			case "exec", "runCode":
 				w.Header().Set("Content-Type", "application/json")
-				_, _ = io.WriteString(w, `{"ok":true,"result":{"command":"x","exitCode":`+code+`,"success":false,"duration":1,"timestamp":1,"stdout":"","stderr":""}}`)
+				_, _ = io.WriteString(w, `{"ok":true,"result":{"command":"x","exitCode":`+code+`,"success":`+success+`,"duration":1,"timestamp":1,"stdout":"","stderr":""}}`)
 			case "processLogs":
 				w.Header().Set("Content-Type", "application/json")
 				_, _ = io.WriteString(w, `{"ok":true,"result":{"pid":7,"chunks":[{"seq":0,"ts":1,"stream":"stdout","data":"out\n"}],"text":"out\n","cursor":1,"truncated":false,"exit":{"code":`+code+`,"at":2}}}`)

@@ -131,7 +131,7 @@ func TestHostileExitCodes(t *testing.T) {
 		{"1.2e1", 12}, {"2147483647", 2147483647}, {"-2147483648", -2147483648}, {"2147483648", -1},
 		{"1e10", -1},
 	} {
-		frame := `{"command":"x","exitCode":` + tc.raw + `,"success":false,"duration":1,"timestamp":1}`
+		frame := `{"command":"x","exitCode":` + tc.raw + `,"success":` + strconv.FormatBool(tc.code == 0) + `,"duration":1,"timestamp":1}`
 		srv := hostile(t, map[string]opHandler{
 			"execStream": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
 				w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
@@ -158,6 +158,58 @@ func TestHostileExitCodes(t *testing.T) {
 		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
 		if _, err := sb.Exec(ctx(t), "x", sc.ExecOptions{}); codeOf(err) != sc.CodeBadResponse {
 			t.Fatalf("%s: %v", bad, err)
+		}
+	}
+}
+
+// An exit record that says exitCode 0 and "success":false contradicts
+// itself (the Worker sets success to exitCode == 0): it is a bad answer,
+// never a success, in the stream and in a buffered result. The other
+// disagreement already fails, and a record without success is read by its
+// code.
+func TestHostileExitContradictsSuccess(t *testing.T) {
+	for _, tc := range []struct {
+		record string
+		code   int
+		bad    bool
+	}{
+		{`{"command":"x","exitCode":0,"success":false,"duration":1,"timestamp":1}`, 0, true},
+		{`{"command":"x","exitCode":-0,"success":false}`, 0, true},
+		{`{"command":"x","exitCode":0.0,"success":false}`, 0, true},
+		{`{"command":"x","exitCode":0,"success":true}`, 0, false},
+		{`{"command":"x","exitCode":0}`, 0, false},
+		{`{"command":"x","exitCode":3,"success":true}`, 3, false},
+		{`{"command":"x","exitCode":3,"success":false}`, 3, false},
+	} {
+		srv := hostile(t, map[string]opHandler{
+			"execStream": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+				w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
+				w.Write(append([]byte{3, 0, 0, 0, byte(len(tc.record))}, tc.record...))
+			},
+			"exec":    jsonAnswer(`{"ok":true,"result":` + tc.record + `}`),
+			"runCode": jsonAnswer(`{"ok":true,"result":` + tc.record + `}`),
+		})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		r, err := sb.Run(ctx(t), "x", sc.ExecOptions{}, io.Discard, io.Discard)
+		if tc.bad {
+			if codeOf(err) != sc.CodeStreamProtocol || !strings.Contains(err.Error(), `"success":false`) {
+				t.Fatalf("Run %s: %+v %v", tc.record, r, err)
+			}
+		} else if err != nil || r.ExitCode != tc.code || r.Success != strings.Contains(tc.record, `"success":true`) {
+			t.Fatalf("Run %s: %+v %v", tc.record, r, err)
+		}
+		for name, call := range map[string]func() (*sc.ExecResult, error){
+			"Exec":    func() (*sc.ExecResult, error) { return sb.Exec(ctx(t), "x", sc.ExecOptions{}) },
+			"RunCode": func() (*sc.ExecResult, error) { return sb.RunCode(ctx(t), "x", sc.RunCodeOptions{}) },
+		} {
+			r, err := call()
+			if tc.bad {
+				if codeOf(err) != sc.CodeBadResponse || !strings.Contains(err.Error(), `"success":false`) {
+					t.Fatalf("%s %s: %+v %v", name, tc.record, r, err)
+				}
+			} else if err != nil || r.ExitCode != tc.code {
+				t.Fatalf("%s %s: %+v %v", name, tc.record, r, err)
+			}
 		}
 	}
 }
