@@ -663,6 +663,60 @@ func TestFollowLogsReportsLostOutputWithoutChunks(t *testing.T) {
 	}
 }
 
+// followPolls serves polls in order (the last one again and again) to
+// processLogs and returns what FollowLogs handed on, poll by poll.
+func followPolls(t *testing.T, polls ...string) ([]string, *sc.LogExit, error) {
+	var mu sync.Mutex
+	n := 0
+	srv := hostile(t, map[string]opHandler{"processLogs": func(w http.ResponseWriter, r *http.Request, a []json.RawMessage) {
+		mu.Lock()
+		body := polls[min(n, len(polls)-1)]
+		n++
+		mu.Unlock()
+		jsonAnswer(`{"ok":true,"result":`+body+`}`)(w, r, a)
+	}})
+	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	var got []string
+	exit, err := sb.FollowLogs(ctx(t), 7, 0, time.Millisecond, func(l *sc.Logs) error {
+		var data []string
+		for _, c := range l.Chunks {
+			data = append(data, c.Data)
+		}
+		got = append(got, strconv.Quote(l.Text)+"="+strconv.Quote(strings.Join(data, "")))
+		return nil
+	})
+	return got, exit, err
+}
+
+// A server that does not move its log cursor on, or sends chunks again
+// that it sent before, must not have logs -f print the same output on
+// every poll: a chunk is shown once, by its seq. A chunk without a seq
+// cannot be placed and is shown as it comes.
+func TestHostileFollowLogsRepeatsChunks(t *testing.T) {
+	got, exit, err := followPolls(t,
+		`{"pid":7,"chunks":[{"seq":0,"ts":1,"stream":"stdout","data":"a\n"},{"seq":1,"ts":1,"stream":"stdout","data":"b\n"}],"text":"a\nb\n","cursor":0,"truncated":false,"exit":null}`,
+		`{"pid":7,"chunks":[{"seq":0,"ts":1,"stream":"stdout","data":"a\n"},{"seq":1,"ts":1,"stream":"stdout","data":"b\n"}],"text":"a\nb\n","cursor":0,"truncated":false,"exit":null}`,
+		`{"pid":7,"chunks":[{"seq":1,"ts":1,"stream":"stdout","data":"b\n"},{"seq":2,"ts":2,"stream":"stdout","data":"c\n"}],"text":"b\nc\n","cursor":0,"truncated":false,"exit":null}`,
+		`{"pid":7,"chunks":[{"seq":2,"ts":2,"stream":"stdout","data":"c\n"},{"ts":2,"stream":"stdout","data":"d\n"}],"text":"c\nd\n","cursor":3,"truncated":false,"exit":{"code":0,"at":3}}`,
+	)
+	want := []string{`"a\nb\n"="a\nb\n"`, `"c\n"="c\n"`, `"d\n"="d\n"`}
+	if err != nil || exit == nil || exit.Code != 0 || strings.Join(got, ";") != strings.Join(want, ";") {
+		t.Fatalf("exit %+v, err %v, polls passed %q", exit, err, got)
+	}
+}
+
+// A cursor that goes back is another log, not a lag: an error, not the
+// same output again (or, once seqs start over, new output hidden).
+func TestHostileFollowLogsCursorGoesBack(t *testing.T) {
+	got, exit, err := followPolls(t,
+		`{"pid":7,"chunks":[{"seq":4,"ts":1,"stream":"stdout","data":"a\n"}],"text":"a\n","cursor":5,"truncated":false,"exit":null}`,
+		`{"pid":7,"chunks":[{"seq":0,"ts":1,"stream":"stdout","data":"x\n"}],"text":"x\n","cursor":1,"truncated":false,"exit":{"code":0,"at":3}}`,
+	)
+	if codeOf(err) != sc.CodeBadResponse || !strings.Contains(err.Error(), "cursor went back from 5 to 1") || exit != nil || len(got) != 1 {
+		t.Fatalf("exit %+v, err %v, polls passed %q", exit, err, got)
+	}
+}
+
 // A destroy whose result does not say "ok":true (sandbox-api.md §2: the
 // result is {ok:true, killed, destroyedAt, reason}) is not taken for a
 // destroyed sandbox, through the op and through the REST alias.
