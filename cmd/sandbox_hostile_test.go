@@ -43,6 +43,8 @@ func init() {
 	//	                               Content-Type TYPE, the extra headers
 	//	                               and FILE's bytes
 	//	rawworker hang                 reads each request, never answers
+	//	rawworker follow POLLS exit|stall [stuck]
+	//	                               a followed process (see the mode)
 	//	rawworker silent               accepts connections, never speaks
 	//	                               (NIMBUS_ENDPOINT is https://)
 	//	rawworker stallproxy           the same listener as an HTTPS proxy
@@ -146,6 +148,9 @@ func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
 		polls, err := strconv.Atoi(args[1])
 		ts.Check(err)
 		then := args[2]
+		// "stuck" as a fourth word: every poll sends the same chunk
+		// (seq 0) and never moves the cursor on.
+		stuck := len(args) > 3 && args[3] == "stuck"
 		var n atomic.Int64
 		release := make(chan struct{})
 		ts.Defer(func() { close(release) })
@@ -162,7 +167,11 @@ func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
 				w.Header().Set("Content-Type", "application/json")
 				switch {
 				case i <= int64(polls):
-					fmt.Fprintf(w, `{"ok":true,"result":{"pid":7,"chunks":[{"seq":%d,"ts":1,"stream":"stdout","data":"out\n"}],"text":"out\n","cursor":%d,"truncated":false}}`, i-1, i)
+					seq, cursor := i-1, i
+					if stuck {
+						seq, cursor = 0, 0
+					}
+					fmt.Fprintf(w, `{"ok":true,"result":{"pid":7,"chunks":[{"seq":%d,"ts":1,"stream":"stdout","data":"out\n"}],"text":"out\n","cursor":%d,"truncated":false}}`, seq, cursor)
 				case then == "exit":
 					fmt.Fprintf(w, `{"ok":true,"result":{"pid":7,"chunks":[],"text":"","cursor":%d,"truncated":false,"exit":{"code":0,"at":2}}}`, i-1)
 				default:
