@@ -34,13 +34,17 @@ func init() {
 	// rawworker MODE ARGS... starts a misbehaving server and sets
 	// NIMBUS_ENDPOINT to it:
 	//
-	//	rawworker exit NUMBER          a Worker whose commands exit with NUMBER
-	//	                               (raw JSON: 256, 1.5, -1)
+	//	rawworker exit NUMBER [SUCCESS]
+	//	                               a Worker whose commands exit with NUMBER
+	//	                               (raw JSON: 256, 1.5, -1) and "success"
+	//	                               SUCCESS (default: NUMBER is 0)
 	//	rawworker answer STATUS TYPE FILE [NAME=VALUE...]
 	//	                               every request answers STATUS with the
 	//	                               Content-Type TYPE, the extra headers
 	//	                               and FILE's bytes
 	//	rawworker hang                 reads each request, never answers
+	//	rawworker follow POLLS exit|stall [stuck]
+	//	                               a followed process (see the mode)
 	//	rawworker silent               accepts connections, never speaks
 	//	                               (NIMBUS_ENDPOINT is https://)
 	//	rawworker stallproxy           the same listener as an HTTPS proxy
@@ -88,6 +92,14 @@ func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
 	switch args[0] {
 	case "exit":
 		code := args[1]
+		// success is what a Worker sends (exitCode == 0) unless given.
+		success := "false"
+		if f, err := strconv.ParseFloat(code, 64); err == nil && f == 0 {
+			success = "true"
+		}
+		if len(args) > 2 {
+			success = args[2]
+		}
 		h = func(w http.ResponseWriter, r *http.Request) {
 			var body struct {
 				Op string `json:"op"`
@@ -98,12 +110,12 @@ func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
 				sandboxserver.WriteOK(w, map[string]any{"ok": true, "preinstalled": []any{}}, true, nil)
 			case "execStream":
 				sandboxserver.StartStream(w)
-				payload := `{"command":"x","exitCode":` + code + `,"success":false,"duration":1,"timestamp":1}`
+				payload := `{"command":"x","exitCode":` + code + `,"success":` + success + `,"duration":1,"timestamp":1}`
 				frame, _ := sandboxserver.AppendFrame(nil, sandboxserver.FrameExit, []byte(payload)) // a few bytes: never too large
 				_, _ = w.Write(frame)
 			case "exec", "runCode":
 				w.Header().Set("Content-Type", "application/json")
-				_, _ = io.WriteString(w, `{"ok":true,"result":{"command":"x","exitCode":`+code+`,"success":false,"duration":1,"timestamp":1,"stdout":"","stderr":""}}`)
+				_, _ = io.WriteString(w, `{"ok":true,"result":{"command":"x","exitCode":`+code+`,"success":`+success+`,"duration":1,"timestamp":1,"stdout":"","stderr":""}}`)
 			case "processLogs":
 				w.Header().Set("Content-Type", "application/json")
 				_, _ = io.WriteString(w, `{"ok":true,"result":{"pid":7,"chunks":[{"seq":0,"ts":1,"stream":"stdout","data":"out\n"}],"text":"out\n","cursor":1,"truncated":false,"exit":{"code":`+code+`,"at":2}}}`)
@@ -136,6 +148,9 @@ func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
 		polls, err := strconv.Atoi(args[1])
 		ts.Check(err)
 		then := args[2]
+		// "stuck" as a fourth word: every poll sends the same chunk
+		// (seq 0) and never moves the cursor on.
+		stuck := len(args) > 3 && args[3] == "stuck"
 		var n atomic.Int64
 		release := make(chan struct{})
 		ts.Defer(func() { close(release) })
@@ -152,7 +167,11 @@ func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
 				w.Header().Set("Content-Type", "application/json")
 				switch {
 				case i <= int64(polls):
-					fmt.Fprintf(w, `{"ok":true,"result":{"pid":7,"chunks":[{"seq":%d,"ts":1,"stream":"stdout","data":"out\n"}],"text":"out\n","cursor":%d,"truncated":false}}`, i-1, i)
+					seq, cursor := i-1, i
+					if stuck {
+						seq, cursor = 0, 0
+					}
+					fmt.Fprintf(w, `{"ok":true,"result":{"pid":7,"chunks":[{"seq":%d,"ts":1,"stream":"stdout","data":"out\n"}],"text":"out\n","cursor":%d,"truncated":false}}`, seq, cursor)
 				case then == "exit":
 					fmt.Fprintf(w, `{"ok":true,"result":{"pid":7,"chunks":[],"text":"","cursor":%d,"truncated":false,"exit":{"code":0,"at":2}}}`, i-1)
 				default:

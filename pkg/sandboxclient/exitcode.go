@@ -83,6 +83,7 @@ func (r *ExecResult) UnmarshalJSON(data []byte) error {
 	var w struct {
 		*plain
 		ExitCode json.RawMessage `json:"exitCode"`
+		Success  *bool           `json:"success"`
 	}
 	w.plain = (*plain)(r)
 	if err := json.Unmarshal(data, &w); err != nil {
@@ -92,8 +93,22 @@ func (r *ExecResult) UnmarshalJSON(data []byte) error {
 	if !ok {
 		return &Error{Code: CodeBadResponse, Message: "the result has no numeric exitCode"}
 	}
+	if deniesZero(code, w.Success) {
+		return &Error{Code: CodeBadResponse, Message: "the result says exitCode " + string(raw) + ` but "success":false: whether the command succeeded is in doubt`}
+	}
 	r.ExitCode, r.ExitCodeRaw = code, raw
+	r.Success = w.Success != nil && *w.Success
 	return nil
+}
+
+// deniesZero reports a result that contradicts itself in the one way that
+// would pass a failure for a success: exit code 0 with "success":false
+// (the Worker sets success to exitCode == 0). Which of the two is wrong
+// cannot be known, and a CI job must not go green on the doubt. A missing
+// success is no contradiction (older or minimal servers), and a non-zero
+// code with "success":true already fails.
+func deniesZero(code int, success *bool) bool {
+	return code == 0 && success != nil && !*success
 }
 
 // MarshalJSON encodes the result with exitCode as the server sent it.

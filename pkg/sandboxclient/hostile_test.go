@@ -131,7 +131,7 @@ func TestHostileExitCodes(t *testing.T) {
 		{"1.2e1", 12}, {"2147483647", 2147483647}, {"-2147483648", -2147483648}, {"2147483648", -1},
 		{"1e10", -1},
 	} {
-		frame := `{"command":"x","exitCode":` + tc.raw + `,"success":false,"duration":1,"timestamp":1}`
+		frame := `{"command":"x","exitCode":` + tc.raw + `,"success":` + strconv.FormatBool(tc.code == 0) + `,"duration":1,"timestamp":1}`
 		srv := hostile(t, map[string]opHandler{
 			"execStream": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
 				w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
@@ -158,6 +158,58 @@ func TestHostileExitCodes(t *testing.T) {
 		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
 		if _, err := sb.Exec(ctx(t), "x", sc.ExecOptions{}); codeOf(err) != sc.CodeBadResponse {
 			t.Fatalf("%s: %v", bad, err)
+		}
+	}
+}
+
+// An exit record that says exitCode 0 and "success":false contradicts
+// itself (the Worker sets success to exitCode == 0): it is a bad answer,
+// never a success, in the stream and in a buffered result. The other
+// disagreement already fails, and a record without success is read by its
+// code.
+func TestHostileExitContradictsSuccess(t *testing.T) {
+	for _, tc := range []struct {
+		record string
+		code   int
+		bad    bool
+	}{
+		{`{"command":"x","exitCode":0,"success":false,"duration":1,"timestamp":1}`, 0, true},
+		{`{"command":"x","exitCode":-0,"success":false}`, 0, true},
+		{`{"command":"x","exitCode":0.0,"success":false}`, 0, true},
+		{`{"command":"x","exitCode":0,"success":true}`, 0, false},
+		{`{"command":"x","exitCode":0}`, 0, false},
+		{`{"command":"x","exitCode":3,"success":true}`, 3, false},
+		{`{"command":"x","exitCode":3,"success":false}`, 3, false},
+	} {
+		srv := hostile(t, map[string]opHandler{
+			"execStream": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+				w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
+				w.Write(append([]byte{3, 0, 0, 0, byte(len(tc.record))}, tc.record...))
+			},
+			"exec":    jsonAnswer(`{"ok":true,"result":` + tc.record + `}`),
+			"runCode": jsonAnswer(`{"ok":true,"result":` + tc.record + `}`),
+		})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		r, err := sb.Run(ctx(t), "x", sc.ExecOptions{}, io.Discard, io.Discard)
+		if tc.bad {
+			if codeOf(err) != sc.CodeStreamProtocol || !strings.Contains(err.Error(), `"success":false`) {
+				t.Fatalf("Run %s: %+v %v", tc.record, r, err)
+			}
+		} else if err != nil || r.ExitCode != tc.code || r.Success != strings.Contains(tc.record, `"success":true`) {
+			t.Fatalf("Run %s: %+v %v", tc.record, r, err)
+		}
+		for name, call := range map[string]func() (*sc.ExecResult, error){
+			"Exec":    func() (*sc.ExecResult, error) { return sb.Exec(ctx(t), "x", sc.ExecOptions{}) },
+			"RunCode": func() (*sc.ExecResult, error) { return sb.RunCode(ctx(t), "x", sc.RunCodeOptions{}) },
+		} {
+			r, err := call()
+			if tc.bad {
+				if codeOf(err) != sc.CodeBadResponse || !strings.Contains(err.Error(), `"success":false`) {
+					t.Fatalf("%s %s: %+v %v", name, tc.record, r, err)
+				}
+			} else if err != nil || r.ExitCode != tc.code {
+				t.Fatalf("%s %s: %+v %v", name, tc.record, r, err)
+			}
 		}
 	}
 }
@@ -607,6 +659,60 @@ func TestFollowLogsReportsLostOutputWithoutChunks(t *testing.T) {
 	})
 	want := []string{`"a\n" lost=false`, `"" lost=true`, `"b\n" lost=false`}
 	if err != nil || exit == nil || exit.Code != 0 || strings.Join(got, ";") != strings.Join(want, ";") {
+		t.Fatalf("exit %+v, err %v, polls passed %q", exit, err, got)
+	}
+}
+
+// followPolls serves polls in order (the last one again and again) to
+// processLogs and returns what FollowLogs handed on, poll by poll.
+func followPolls(t *testing.T, polls ...string) ([]string, *sc.LogExit, error) {
+	var mu sync.Mutex
+	n := 0
+	srv := hostile(t, map[string]opHandler{"processLogs": func(w http.ResponseWriter, r *http.Request, a []json.RawMessage) {
+		mu.Lock()
+		body := polls[min(n, len(polls)-1)]
+		n++
+		mu.Unlock()
+		jsonAnswer(`{"ok":true,"result":`+body+`}`)(w, r, a)
+	}})
+	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	var got []string
+	exit, err := sb.FollowLogs(ctx(t), 7, 0, time.Millisecond, func(l *sc.Logs) error {
+		var data []string
+		for _, c := range l.Chunks {
+			data = append(data, c.Data)
+		}
+		got = append(got, strconv.Quote(l.Text)+"="+strconv.Quote(strings.Join(data, "")))
+		return nil
+	})
+	return got, exit, err
+}
+
+// A server that does not move its log cursor on, or sends chunks again
+// that it sent before, must not have logs -f print the same output on
+// every poll: a chunk is shown once, by its seq. A chunk without a seq
+// cannot be placed and is shown as it comes.
+func TestHostileFollowLogsRepeatsChunks(t *testing.T) {
+	got, exit, err := followPolls(t,
+		`{"pid":7,"chunks":[{"seq":0,"ts":1,"stream":"stdout","data":"a\n"},{"seq":1,"ts":1,"stream":"stdout","data":"b\n"}],"text":"a\nb\n","cursor":0,"truncated":false,"exit":null}`,
+		`{"pid":7,"chunks":[{"seq":0,"ts":1,"stream":"stdout","data":"a\n"},{"seq":1,"ts":1,"stream":"stdout","data":"b\n"}],"text":"a\nb\n","cursor":0,"truncated":false,"exit":null}`,
+		`{"pid":7,"chunks":[{"seq":1,"ts":1,"stream":"stdout","data":"b\n"},{"seq":2,"ts":2,"stream":"stdout","data":"c\n"}],"text":"b\nc\n","cursor":0,"truncated":false,"exit":null}`,
+		`{"pid":7,"chunks":[{"seq":2,"ts":2,"stream":"stdout","data":"c\n"},{"ts":2,"stream":"stdout","data":"d\n"}],"text":"c\nd\n","cursor":3,"truncated":false,"exit":{"code":0,"at":3}}`,
+	)
+	want := []string{`"a\nb\n"="a\nb\n"`, `"c\n"="c\n"`, `"d\n"="d\n"`}
+	if err != nil || exit == nil || exit.Code != 0 || strings.Join(got, ";") != strings.Join(want, ";") {
+		t.Fatalf("exit %+v, err %v, polls passed %q", exit, err, got)
+	}
+}
+
+// A cursor that goes back is another log, not a lag: an error, not the
+// same output again (or, once seqs start over, new output hidden).
+func TestHostileFollowLogsCursorGoesBack(t *testing.T) {
+	got, exit, err := followPolls(t,
+		`{"pid":7,"chunks":[{"seq":4,"ts":1,"stream":"stdout","data":"a\n"}],"text":"a\n","cursor":5,"truncated":false,"exit":null}`,
+		`{"pid":7,"chunks":[{"seq":0,"ts":1,"stream":"stdout","data":"x\n"}],"text":"x\n","cursor":1,"truncated":false,"exit":{"code":0,"at":3}}`,
+	)
+	if codeOf(err) != sc.CodeBadResponse || !strings.Contains(err.Error(), "cursor went back from 5 to 1") || exit != nil || len(got) != 1 {
 		t.Fatalf("exit %+v, err %v, polls passed %q", exit, err, got)
 	}
 }

@@ -3,6 +3,8 @@ package sandboxclient
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -24,6 +26,27 @@ type LogChunk struct {
 	// Binary reports that the output was not text and Data is a
 	// placeholder (wire "binary"); false when the server omits it.
 	Binary bool `json:"binary,omitempty"`
+	// sequenced records that the server sent seq: only such a chunk can
+	// be known to have been shown already (see FollowLogs).
+	sequenced bool
+}
+
+// UnmarshalJSON decodes a chunk, noting whether it carries a seq.
+func (c *LogChunk) UnmarshalJSON(data []byte) error {
+	type plain LogChunk
+	var w struct {
+		*plain
+		Seq *int64 `json:"seq"`
+	}
+	w.plain = (*plain)(c)
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	c.Seq, c.sequenced = 0, w.Seq != nil
+	if w.Seq != nil {
+		c.Seq = *w.Seq
+	}
+	return nil
 }
 
 // LogExit is a process's exit as reported by processLogs. Code follows
@@ -158,6 +181,11 @@ func (s *Sandbox) FollowLogs(ctx context.Context, pid int64, lines int64, interv
 	if lines > 0 {
 		opts.Lines = &lines
 	}
+	// The highest seq handed to fn: a chunk at or below it was shown
+	// already. A server that does not move its cursor on (or sends old
+	// chunks again) would otherwise have every poll print the same
+	// output again, ten times a second, into a CI log without end.
+	shown := int64(-1)
 	for {
 		var l *Logs
 		var err error
@@ -168,6 +196,17 @@ func (s *Sandbox) FollowLogs(ctx context.Context, pid int64, lines int64, interv
 		}
 		if err != nil {
 			return nil, err
+		}
+		if opts.Cursor != nil && l.Cursor < *opts.Cursor {
+			// Not a lag but another log: output would be shown twice
+			// or, once seqs start over, hidden as if already shown.
+			return nil, &Error{Code: CodeBadResponse, Message: fmt.Sprintf("processLogs: the log cursor went back from %d to %d", *opts.Cursor, l.Cursor)}
+		}
+		l.Chunks, l.Text = unseen(l.Chunks, l.Text, shown)
+		for _, c := range l.Chunks {
+			if c.sequenced {
+				shown = max(shown, c.Seq)
+			}
 		}
 		// A chatty process can fill the ring between two polls: what
 		// was evicted is gone, and the caller must be able to say so
@@ -187,6 +226,26 @@ func (s *Sandbox) FollowLogs(ctx context.Context, pid int64, lines int64, interv
 			return nil, err
 		}
 	}
+}
+
+// unseen drops the chunks at or below seq shown (all were handed out
+// before), rebuilding text from the rest when any was dropped. A chunk
+// without a seq cannot be placed and is kept.
+func unseen(chunks []LogChunk, text string, shown int64) ([]LogChunk, string) {
+	kept := chunks[:0:0]
+	for _, c := range chunks {
+		if !c.sequenced || c.Seq > shown {
+			kept = append(kept, c)
+		}
+	}
+	if len(kept) == len(chunks) {
+		return chunks, text
+	}
+	var b strings.Builder
+	for _, c := range kept {
+		b.WriteString(c.Data)
+	}
+	return kept, b.String()
 }
 
 func (s *Sandbox) processAck(ctx context.Context, op string, args []any) (*ProcessAck, error) {

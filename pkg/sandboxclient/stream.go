@@ -256,14 +256,19 @@ func parseExit(data []byte) (*ExitInfo, error) {
 	var raw struct {
 		ExitInfo
 		ExitCode json.RawMessage `json:"exitCode"`
+		Success  *bool           `json:"success"`
 	}
 	err := json.Unmarshal(data, &raw)
 	code, num, ok := decodeExitCode(raw.ExitCode)
 	if err != nil || !ok {
 		return nil, &Error{Code: CodeStreamProtocol, Message: "exec stream exit frame is not valid JSON with a numeric exitCode", Err: err}
 	}
+	if deniesZero(code, raw.Success) {
+		return nil, &Error{Code: CodeStreamProtocol, Message: "exec stream exit frame says exitCode " + string(num) + ` but "success":false: whether the command succeeded is in doubt`}
+	}
 	info := raw.ExitInfo
 	info.ExitCode, info.ExitCodeRaw = code, num
+	info.Success = raw.Success != nil && *raw.Success
 	return &info, nil
 }
 
