@@ -13,6 +13,11 @@ import (
 // stop of the world of some microseconds.
 const ProcsQuiet = 250 * time.Millisecond
 
+// procsQuiet is the ProcsQuiet of the governors made from now on; tests
+// that check what happens within it lengthen it, since on a loaded
+// machine under -race a few requests in a row can take 250 ms.
+var procsQuiet = ProcsQuiet
+
 // RuntimeProcs sets this process's GOMAXPROCS for ServeOptions.Procs: 1
 // for n == 1, and the runtime's default (which follows the CPUs and the
 // container's CPU limit) for n == 0. It is for a process whose GOMAXPROCS
@@ -46,6 +51,7 @@ func RuntimeProcs(n int) {
 // latency (docs/benchmarks.md, "One processor when quiet").
 type procGovernor struct {
 	set      func(n int)
+	quiet    int64 // ProcsQuiet, in the units of monoAt
 	inflight atomic.Int32
 	narrow   atomic.Bool
 	busyAt   atomic.Int64             // monoAt of the last moment two clients were seen
@@ -56,7 +62,7 @@ type procGovernor struct {
 }
 
 func newProcGovernor(set func(int)) *procGovernor {
-	g := &procGovernor{set: set}
+	g := &procGovernor{set: set, quiet: int64(procsQuiet)}
 	g.narrow.Store(true)
 	set(1)
 	return g
@@ -67,7 +73,7 @@ func (g *procGovernor) begin(c *slotConn) {
 	now := monoAt(time.Now())
 	n := g.inflight.Add(1)
 	prev, prevAt := g.lastConn.Swap(c), g.lastAt.Swap(now)
-	if n < 2 && !g.narrow.Load() && now-g.busyAt.Load() < int64(ProcsQuiet)/2 {
+	if n < 2 && !g.narrow.Load() && now-g.busyAt.Load() < g.quiet/2 {
 		// Wide, and two clients were seen less than half of ProcsQuiet
 		// ago: whatever this request shows, the server stays wide until
 		// a request after that half looks again. Under steady load most
@@ -77,7 +83,7 @@ func (g *procGovernor) begin(c *slotConn) {
 		// clients.
 		return
 	}
-	if n < 2 && (prev == nil || prev == c || now-prevAt >= int64(ProcsQuiet) || prev.gone()) {
+	if n < 2 && (prev == nil || prev == c || now-prevAt >= g.quiet || prev.gone()) {
 		return
 	}
 	g.busyAt.Store(now)
@@ -94,7 +100,7 @@ func (g *procGovernor) begin(c *slotConn) {
 // end counts a request out, and narrows when the server has been quiet
 // for ProcsQuiet.
 func (g *procGovernor) end() {
-	if g.inflight.Add(-1) > 1 || g.narrow.Load() || monoAt(time.Now())-g.busyAt.Load() < int64(ProcsQuiet) {
+	if g.inflight.Add(-1) > 1 || g.narrow.Load() || monoAt(time.Now())-g.busyAt.Load() < g.quiet {
 		return
 	}
 	g.mu.Lock()
@@ -106,7 +112,7 @@ func (g *procGovernor) end() {
 	// a request that begins now either is counted here or finds narrow
 	// set and widens (after this, as it waits for mu).
 	g.narrow.Store(true)
-	if g.inflight.Load() > 1 || monoAt(time.Now())-g.busyAt.Load() < int64(ProcsQuiet) {
+	if g.inflight.Load() > 1 || monoAt(time.Now())-g.busyAt.Load() < g.quiet {
 		g.narrow.Store(false)
 		return
 	}

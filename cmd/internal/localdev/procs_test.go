@@ -40,6 +40,13 @@ func (l *procsLog) want(t *testing.T, step string, calls ...int) {
 	}
 }
 
+// quiet is the ProcsQuiet of the tests that check what a server does
+// within it: the 250 ms of ProcsQuiet were passed, on a loaded machine
+// under -race, by the few requests a step sends, and the server narrowed
+// before the step looked ("quiet for less than ProcsQuiet: Procs calls
+// [1 0 1], want [1 0]").
+const quiet = 2 * time.Second
+
 // gatedServer serves, behind o, a handler that holds each request until
 // the test lets it go, and reports each request as it arrives.
 func gatedServer(t *testing.T, o localdev.ServeOptions) (addr string, arrived <-chan struct{}, release chan<- struct{}, stop func()) {
@@ -92,6 +99,7 @@ func get(t *testing.T, c *http.Client, url string) {
 // after ProcsQuiet with at most one in flight, and gives the default back
 // when it stops.
 func TestProcsFollowRequestsInFlight(t *testing.T) {
+	localdev.SetProcsQuiet(t, quiet)
 	var log procsLog
 	addr, arrived, release, stop := gatedServer(t, localdev.ServeOptions{Procs: log.set})
 	c := &http.Client{Timeout: 10 * time.Second}
@@ -115,7 +123,7 @@ func TestProcsFollowRequestsInFlight(t *testing.T) {
 	get(t, c, base+"/")
 	log.want(t, "quiet for less than ProcsQuiet", 1, 0)
 
-	time.Sleep(localdev.ProcsQuiet + 50*time.Millisecond)
+	time.Sleep(quiet + 50*time.Millisecond)
 	get(t, c, base+"/")
 	log.want(t, "quiet for ProcsQuiet", 1, 0, 1)
 	get(t, c, base+"/")
@@ -168,6 +176,7 @@ func TestRuntimeProcs(t *testing.T) {
 // request following one from another open connection widens, and a new
 // connection after the last one closed (a CLI run per command) does not.
 func TestProcsSeeClientsTakingTurns(t *testing.T) {
+	localdev.SetProcsQuiet(t, quiet)
 	var log procsLog
 	addr, _, _, stop := gatedServer(t, localdev.ServeOptions{Procs: log.set})
 	base := "http://" + addr
@@ -193,7 +202,7 @@ func TestProcsSeeClientsTakingTurns(t *testing.T) {
 		get(t, a, base+"/")
 		get(t, b, base+"/")
 	}
-	time.Sleep(localdev.ProcsQuiet + 50*time.Millisecond)
+	time.Sleep(quiet + 50*time.Millisecond)
 	get(t, a, base+"/")
 	log.want(t, "one client after a quiet spell", 1, 0, 1)
 	get(t, a, base+"/")
