@@ -63,6 +63,53 @@ func TestRuntimeListTableShowsNoTerminalControls(t *testing.T) {
 	}
 }
 
+// TestRuntimeListTableAlignedInColour: the bold header's escape
+// sequences take no room on the screen, so they must not count in the
+// column widths; they did, and on a colour terminal every row started its
+// columns several places right of the heading above it.
+func TestRuntimeListTableAlignedInColour(t *testing.T) {
+	srv, env := runtimeTTYEnv(t)
+	cat := runtimesync.NewCatalog()
+	cat.Set("bash", "5.2.37", runtimesync.CatalogEntry{Manifest: "manifests/bash-5.2.37.json",
+		ManifestSHA256: strings.Repeat("ab", 32), SizeBytes: 1 << 20, License: "GPL-3.0-or-later"})
+	srv.PutObject(cfAccount, "nimbus-runtime-cache-public", "catalog/v1.json", cat.Bytes(), "application/json")
+	env["TERM"] = "xterm-256color"
+
+	code, stdout, stderr := runTTY(t, env, "", "runtime", "list")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, ansiEscape) {
+		t.Fatalf("no colour on a colour terminal, so nothing to check:\n%q", stdout)
+	}
+	lines := strings.Split(stripANSI(stdout), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("table %q", stdout)
+	}
+	for _, col := range [][2]string{{"VERSION", "5.2.37"}, {"SIZE", "1.0 MiB"}, {"LICENSE", "GPL"}} {
+		if h, r := strings.Index(lines[0], col[0]), strings.Index(lines[1], col[1]); h != r {
+			t.Errorf("column %s starts at %d in the heading and at %d in the row:\n%s", col[0], h, r, strings.Join(lines, "\n"))
+		}
+	}
+}
+
+// stripANSI removes the SGR sequences nimbus's styles write.
+func stripANSI(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, ansiEscape)
+		if i < 0 {
+			return b.String() + s
+		}
+		b.WriteString(s[:i])
+		j := strings.IndexByte(s[i:], 'm')
+		if j < 0 {
+			return b.String()
+		}
+		s = s[i+j+1:]
+	}
+}
+
 // TestRuntimeSyncIgnoresVersionsThatAreNotVersions: the registry names the
 // versions (the packument's keys), and the progress lines on a terminal
 // print the one synced. A key that is no npm version, here one with a

@@ -137,13 +137,13 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options) error {
 		// Commit every project file, including ones that were already identical.
 		files := append(append([]string{}, res.Written...), res.Unchanged...)
 		skipped, err := scaffold.InitGit(ctx, dir, scaffold.GitOptions{Files: files, Output: f.IOStreams.ErrOut})
-		if err := out.step(&out.git, "committed", skipped, err); err != nil {
+		if err := out.step(&out.git, "git", "committed", skipped, err); err != nil {
 			return err
 		}
 	}
 	if o.install {
 		err := scaffold.Install(ctx, dir, f.IOStreams.ErrOut, nil)
-		if err := out.step(&out.install, "done", "", err); err != nil {
+		if err := out.step(&out.install, "npm install", "done", "", err); err != nil {
 			return err
 		}
 	}

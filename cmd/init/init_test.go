@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -45,6 +47,7 @@ func TestScripts(t *testing.T) {
 			"exits":     cmdExits,
 			"tree":      cmdTree,
 			"immutable": cmdImmutable,
+			"signal":    cmdSignal,
 		},
 	})
 }
@@ -131,4 +134,71 @@ func cmdImmutable(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Logf("chattr -i %s: %v\n%s", dir, err, out)
 		}
 	})
+}
+
+// cmdSignal runs a program until FILE appears, then sends it a signal and
+// checks its exit code; its output becomes the script's stdout and stderr:
+//
+//	signal INT|TERM FILE CODE PROGRAM ARGS...
+//
+// FILE is made by the program (a fake tool it started, say), so the signal
+// arrives while it is in the step under test, not before.
+func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 4 {
+		ts.Fatalf("usage: signal INT|TERM FILE CODE PROGRAM ARGS...")
+	}
+	sig := map[string]syscall.Signal{"INT": syscall.SIGINT, "TERM": syscall.SIGTERM}[args[0]]
+	if sig == 0 {
+		ts.Fatalf("signal: unknown signal %q", args[0])
+	}
+	want, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	path := ""
+	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
+		if p := filepath.Join(dir, args[3]); fileExists(p) {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		ts.Fatalf("%s not found on the script's PATH", args[3])
+	}
+	c := exec.Command(path, args[4:]...)
+	c.Dir = ts.MkAbs(".")
+	c.Env = []string{"PATH=" + ts.Getenv("PATH"), "HOME=" + ts.Getenv("HOME")}
+	c.Stdout, c.Stderr = ts.Stdout(), ts.Stderr()
+	ts.Check(c.Start())
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	file := ts.MkAbs(args[1])
+	deadline := time.Now().Add(30 * time.Second)
+	for !fileExists(file) {
+		select {
+		case err := <-done:
+			ts.Fatalf("%s ended before %s appeared: %v", args[3], args[1], err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			c.Process.Kill()
+			<-done
+			ts.Fatalf("%s did not appear within 30s", args[1])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ts.Check(c.Process.Signal(sig))
+	got := 0
+	var ee *exec.ExitError
+	if err := <-done; errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else {
+		ts.Check(err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d after SIG%s, want %d", args[3], got, args[0], want)
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

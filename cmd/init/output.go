@@ -1,6 +1,8 @@
 package initcmd
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -8,7 +10,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/jsjson"
 	"github.com/nimbus-sh/nimbus/internal/style"
 	"github.com/nimbus-sh/nimbus/pkg/scaffold"
@@ -35,11 +39,19 @@ func newReport(f *cmdutil.Factory, project *scaffold.Project, plan *scaffold.Pla
 // step records the outcome of an optional step. A missing tool or a
 // deliberate skip is a warning; a failing tool is an error (the project
 // files stay, and the message says so).
-func (r *report) step(field *string, okWord, skipped string, err error) error {
+func (r *report) step(field *string, what, okWord, skipped string, err error) error {
 	switch {
 	case toolMissing(err):
 		*field = "skipped"
 		r.warn(err.Error())
+	case errors.Is(err, context.Canceled):
+		// After Apply: the files stay, unlike an interruption before
+		// them, which toCLIError reports as rolled back.
+		hint := "run `npm install` in the project"
+		if what == "git" {
+			hint = "the project files are in place; finish with git by hand"
+		}
+		return clierr.Wrap(err, exitcode.Interrupted, "E_INTERRUPTED", "interrupted during "+what+"; the project files were written", hint)
 	case err != nil:
 		return toCLIError(err)
 	case skipped != "":

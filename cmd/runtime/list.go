@@ -1,7 +1,9 @@
 package runtimecmd
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 
@@ -110,13 +112,20 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 			return err
 		}
 	default:
-		st := ios.Styles()
-		tw := tabwriter.NewWriter(ios.Out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, st.Bold("NAME")+"\t"+st.Bold("VERSION")+"\t"+st.Bold("SIZE")+"\t"+st.Bold("LICENSE"))
+		// The heading is aligned plain and made bold as a whole line
+		// afterwards: tabwriter would count its escape sequences, which
+		// take no room on the screen, in the column widths.
+		var table bytes.Buffer
+		tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tVERSION\tSIZE\tLICENSE")
 		for _, r := range l.Rows {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cell(r.Name), cell(r.Version), progress.Bytes(r.SizeBytes), cell(r.License))
 		}
 		tw.Flush()
+		heading, rows, _ := strings.Cut(table.String(), "\n")
+		if _, err := io.WriteString(ios.Out, ios.Styles().Bold(strings.TrimRight(heading, " "))+"\n"+rows); err != nil {
+			return err
+		}
 	}
 	if f.JSON {
 		// stderr carries JSON objects only; pinState is in stdout's object.

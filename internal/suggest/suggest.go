@@ -15,8 +15,13 @@ func Closest(word string, candidates []string, maxDist int) string {
 	return best
 }
 
-// Distance is the Levenshtein distance between a and b, in bytes.
+// Distance is the edit distance between a and b, in bytes, counting two
+// adjacent bytes swapped as one edit (the optimal string alignment
+// distance): "tokne" is one slip away from "token", where plain Levenshtein
+// counts two and a third of a five-letter key is too many to suggest it.
 func Distance(a, b string) int {
+	// Three rows: a transposition looks two rows back.
+	prev2 := make([]int, len(b)+1)
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
@@ -30,8 +35,11 @@ func Distance(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(b)]
 }

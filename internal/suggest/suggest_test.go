@@ -12,6 +12,8 @@ func TestClosest(t *testing.T) {
 		{"endpont", "endpoint"},
 		{"tokn", "token"},
 		{"sandbox:uze", "sandbox:use"},
+		{"tokne", "token"},
+		{"sandbox:sue", "sandbox:use"},
 		{"colour", ""},
 		{"a", ""},
 		{"billing:read", ""},
@@ -19,6 +21,9 @@ func TestClosest(t *testing.T) {
 		if got := suggest.Closest(tc.word, known, 3); got != tc.want {
 			t.Errorf("Closest(%q) = %q, want %q", tc.word, got, tc.want)
 		}
+	}
+	if d := suggest.Distance("tokne", "token"); d != 1 {
+		t.Errorf("Distance(tokne, token) = %d, want 1 (a transposition)", d)
 	}
 	if d := suggest.Distance("kitten", "sitting"); d != 3 {
 		t.Errorf("Distance(kitten, sitting) = %d, want 3", d)

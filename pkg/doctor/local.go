@@ -136,7 +136,7 @@ func (d *Doctor) checkToken() Check {
 		return fail(name, "the token"+from+" is not a Nimbus token: "+err.Error(), "check the token; mint one with: nimbus token mint --tenant T --scopes sandbox:use")
 	}
 	c := dec.Claims
-	mint := "mint a fresh one: nimbus token mint --tenant " + orT(c.Tenant()) + " --scopes sandbox:use"
+	mint := mintHint(c)
 	if !c.HasNumericDates() {
 		return fail(name, "the token"+from+" lacks numeric iat and exp claims (issue and expiry times); the Worker refuses it (E_TOKEN_CLAIMS)", mint)
 	}
@@ -183,6 +183,34 @@ func (d *Doctor) checkToken() Check {
 	}
 	return pass(name, detail)
 }
+
+// mintHint is the command that mints the token at hand afresh: the same
+// tenant, subject and pin (the subject is part of the sandbox's Durable
+// Object name, so a token without it reaches other sandboxes) and its
+// scopes, sandbox:use among them. The claims were not verified, so only
+// values a shell takes literally are repeated.
+func mintHint(c token.Claims) string {
+	cmd := "mint a fresh one: nimbus token mint --tenant " + orT(c.Tenant())
+	if sub, ok := c.Subject(); ok && token.IsIDComponent(sub) {
+		cmd += " --sub " + sub
+	}
+	scopes := []string{token.ScopeSandboxUse}
+	have, _ := c.Scopes()
+	for _, s := range have {
+		if s != "" && len(s) <= 128 && strings.Trim(s, scopeChars) == "" && !slices.Contains(scopes, s) {
+			scopes = append(scopes, s)
+		}
+	}
+	cmd += " --scopes " + strings.Join(scopes, ",")
+	if sid, ok := c.SessionID(); ok && token.IsIDComponent(sid) {
+		cmd += " --sid " + sid
+	}
+	return cmd
+}
+
+// scopeChars are the characters of a scope that a shell command and a
+// comma-separated --scopes list take as they are.
+const scopeChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:._-"
 
 func orT(tn string) string {
 	if tn == "" || !token.IsIDComponent(tn) {

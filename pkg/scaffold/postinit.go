@@ -63,7 +63,8 @@ type GitOptions struct {
 // InitGit makes dir a git repository and commits the project files. It
 // leaves an existing repository alone (including a parent one, such as a
 // monorepo) and returns an *Error with CodeToolMissing when git is absent, so
-// callers can report the step as skipped.
+// callers can report the step as skipped. When ctx ends while git runs, the
+// error wraps ctx.Err() instead of an *Error: git was stopped, it did not fail.
 func InitGit(ctx context.Context, dir string, o GitOptions) (skipped string, err error) {
 	run := o.Run
 	if run == nil {
@@ -89,10 +90,16 @@ func InitGit(ctx context.Context, dir string, o GitOptions) (skipped string, err
 	for _, args := range steps {
 		if args[0] == "commit" {
 			if err := gitIdentity(ctx, dir, run); err != nil {
+				if ctx.Err() != nil {
+					return "", fmt.Errorf("git var: %w", ctx.Err())
+				}
 				return "", err
 			}
 		}
 		if err := git(args...); err != nil {
+			if ctx.Err() != nil {
+				return "", fmt.Errorf("git %s: %w", args[0], ctx.Err())
+			}
 			return "", &Error{
 				Code:    CodeGitFailed,
 				Message: fmt.Sprintf("git %s failed; the project files were written", args[0]),
@@ -125,13 +132,20 @@ func gitIdentity(ctx context.Context, dir string, run CommandRunner) error {
 }
 
 // Install runs `npm install` in dir, with npm's output sent to out (never to
-// the caller's stdout, which carries the machine-readable result).
+// the caller's stdout, which carries the machine-readable result). When ctx
+// ends while npm runs, the error wraps ctx.Err() instead of an *Error with
+// CodeInstallFailed: npm was stopped, it did not fail.
 func Install(ctx context.Context, dir string, out io.Writer, run CommandRunner) error {
 	if run == nil {
 		run = ExecRunner
 	}
 	err := run(ctx, Command{Dir: dir, Name: "npm", Args: []string{"install"}, Stdout: out, Stderr: out})
 	switch {
+	case err != nil && ctx.Err() != nil:
+		// npm was stopped because the caller was (Ctrl-C, a CI cancel): not
+		// a failure of npm, and its exit status ("signal: killed") says
+		// nothing about the project.
+		return fmt.Errorf("npm install: %w", ctx.Err())
 	case errors.Is(err, exec.ErrNotFound):
 		return &Error{Code: CodeToolMissing, Message: "npm is not installed; skipped installing dependencies", Hint: "install Node.js 20+ and run `npm install` in the project"}
 	case err != nil:
