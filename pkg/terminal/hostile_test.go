@@ -183,3 +183,39 @@ func TestHostileFirstConnectionRetryAfterBeyondTheCap(t *testing.T) {
 		t.Fatalf("%d dials, want 1", n)
 	}
 }
+
+// Piped input that ended, then output that went quiet, is not the end
+// while the server has not confirmed that the input arrived: a server that
+// died silently (spec §5: the socket stays open, nothing comes back) took
+// `printf 'make deploy\n' | nimbus session attach` to exit 0, as if the
+// keys had reached a shell. The probe sent after the input goes
+// unanswered, and the connection counts as lost.
+func TestHostilePipedInputIsConfirmed(t *testing.T) {
+	var reads atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		for {
+			// Everything is read (the writes never block) and nothing
+			// is answered.
+			if _, _, err := ws.Read(r.Context()); err != nil {
+				return
+			}
+			reads.Add(1)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	o := terminal.Options{Endpoint: srv.URL, SessionID: "job-1", In: strings.NewReader("make deploy\n"),
+		QuietAfterEOF: 50 * time.Millisecond, ProbeAfter: time.Hour, DeadAfter: 300 * time.Millisecond}
+	s := start(t, o)
+	res, err := s.wait()
+	if codeOf(err) != terminal.CodeUnavailable || !strings.Contains(err.Error(), "did not confirm the end of the input") {
+		t.Fatalf("res %+v err %v (code %q), want %s", res, err, codeOf(err), terminal.CodeUnavailable)
+	}
+	if n := reads.Load(); n < 2 {
+		t.Fatalf("the server read %d messages, want the input and the probe", n)
+	}
+}
