@@ -219,3 +219,36 @@ func TestHostilePipedInputIsConfirmed(t *testing.T) {
 		t.Fatalf("the server read %d messages, want the input and the probe", n)
 	}
 }
+
+// An upgrade answered with 101 but without the WebSocket headers, or with
+// a plain 200 page, is not a refusal: the error says what came back, with
+// the handshake code (exit 78 in the CLI), at once.
+func TestHostileUpgradeWithoutHandshake(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		answer string
+		says   string
+	}{
+		{"101 without headers", "HTTP/1.1 101 Switching Protocols\r\n\r\n", "answered the terminal's upgrade with 101 Switching Protocols but not a WebSocket handshake: WebSocket protocol violation: Connection header"},
+		{"101 with a wrong accept", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n", "invalid Sec-WebSocket-Accept"},
+		{"200 page", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", "with 200 OK, not 101 Switching Protocols: it is not a WebSocket endpoint: hello"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c, rw, err := http.NewResponseController(w).Hijack()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				rw.WriteString(tc.answer)
+				rw.Flush()
+			}))
+			t.Cleanup(srv.Close)
+			s := start(t, termOpts(srv.URL, "job-1"))
+			_, err := s.wait()
+			if codeOf(err) != terminal.CodeHandshake || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("err = %v (code %q), want %s saying %q", err, codeOf(err), terminal.CodeHandshake, tc.says)
+			}
+		})
+	}
+}
