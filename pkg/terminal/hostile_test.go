@@ -252,3 +252,39 @@ func TestHostileUpgradeWithoutHandshake(t *testing.T) {
 		})
 	}
 }
+
+// A server that accepts every socket and then answers nothing is
+// redialled only within Options.Reconnect once piped input has ended:
+// connections that outlast the retry delays but never confirm the input
+// restored nothing, and did not each open a fresh window (attach
+// redialled such a server for ever).
+func TestHostileDeafServerIsNotRedialledForEver(t *testing.T) {
+	var accepted atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		accepted.Add(1)
+		for {
+			if _, _, err := ws.Read(r.Context()); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	// Each connection lasts DeadAfter, three times the longest retry
+	// delay (10 × RetryDelay): long enough to count as stable.
+	o := terminal.Options{Endpoint: srv.URL, SessionID: "job-1", In: strings.NewReader("make deploy\n"),
+		QuietAfterEOF: 20 * time.Millisecond, ProbeAfter: time.Hour, DeadAfter: 300 * time.Millisecond,
+		RetryDelay: 10 * time.Millisecond, Reconnect: time.Second}
+	s := start(t, o)
+	res, err := s.wait()
+	if codeOf(err) != terminal.CodeUnavailable || !strings.Contains(err.Error(), "not restored within 1s") {
+		t.Fatalf("res %+v err %v (code %q), want %s", res, err, codeOf(err), terminal.CodeUnavailable)
+	}
+	if n := accepted.Load(); n < 2 {
+		t.Fatalf("%d connections, want the reconnections within the window", n)
+	}
+}

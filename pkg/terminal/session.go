@@ -170,7 +170,7 @@ func (s *session) run(ctx context.Context) (Result, error) {
 		}
 		lost = err
 		switch {
-		case out == nil || time.Since(opened) >= s.o.stableAfter():
+		case out == nil || time.Since(opened) >= s.o.stableAfter() && s.confirmed():
 			out = &outage{start: time.Now()}
 		case out.wait == 0:
 			out.wait = s.o.RetryDelay
@@ -179,6 +179,13 @@ func (s *session) run(ctx context.Context) (Result, error) {
 		}
 	}
 }
+
+// confirmed says the last connection did what piped input that ended
+// needs: the server confirmed the input. One that did not restored
+// nothing, however long it lasted, so that its loss does not open a fresh
+// Reconnect window: a server that accepts each socket and then answers
+// nothing would otherwise be redialled for ever.
+func (s *session) confirmed() bool { return s.o.Terminal || !s.inDone || s.endHeard }
 
 // connect dials until it gets a socket, retrying what the options allow,
 // while the input is serviced (the detach keys and Ctrl-C work). out is
