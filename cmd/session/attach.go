@@ -47,9 +47,9 @@ their own: nimbus switches to it while it runs (--no-follow only names its
 pid, to follow with 'nimbus sandbox attach ID PID').
 
 With standard input not a terminal, its bytes are sent as typed and nimbus
-exits 0 once the input has ended and the output has been quiet for a second,
-so scripts can drive a shell (the output starts with the session's
-scrollback, as on a terminal).
+exits 0 once the input has ended, the server has confirmed receiving it and
+the output has been quiet for a second, so scripts can drive a shell (the
+output starts with the session's scrollback, as on a terminal).
 
 The token needs session:attach (and no sid, or sid ID): --token-file,
 NIMBUS_TOKEN, or one minted with JWT_SECRET for --tenant, pinned to ID.

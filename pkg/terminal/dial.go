@@ -152,6 +152,18 @@ func handshakeError(ctx context.Context, resp *http.Response, err error, limit t
 		loc, _, _ := strings.Cut(resp.Header.Get("Location"), "?")
 		loc, _, _ = strings.Cut(loc, "#")
 		e.Message = "the server redirected the terminal connection (" + resp.Status + " to " + strconv.Quote(loc) + "); is the endpoint right?"
+	case st == http.StatusSwitchingProtocols:
+		// Not a refusal: an upgrade answered without a WebSocket
+		// handshake (a proxy that mangles headers, another protocol).
+		e.Code = CodeHandshake
+		e.Message = "the server answered the terminal's upgrade with " + resp.Status + " but not a WebSocket handshake: " +
+			strings.TrimPrefix(err.Error(), "failed to WebSocket dial: ")
+	case st < 300:
+		e.Code = CodeHandshake
+		e.Message = "the server answered the terminal's upgrade with " + resp.Status + ", not 101 Switching Protocols: it is not a WebSocket endpoint"
+		if t := printable(body); t != "" {
+			e.Message += ": " + t
+		}
 	default:
 		e.Code = CodeHandshake
 		e.Message = "the server refused the terminal connection: " + resp.Status

@@ -183,3 +183,108 @@ func TestHostileFirstConnectionRetryAfterBeyondTheCap(t *testing.T) {
 		t.Fatalf("%d dials, want 1", n)
 	}
 }
+
+// Piped input that ended, then output that went quiet, is not the end
+// while the server has not confirmed that the input arrived: a server that
+// died silently (spec §5: the socket stays open, nothing comes back) took
+// `printf 'make deploy\n' | nimbus session attach` to exit 0, as if the
+// keys had reached a shell. The probe sent after the input goes
+// unanswered, and the connection counts as lost.
+func TestHostilePipedInputIsConfirmed(t *testing.T) {
+	var reads atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		for {
+			// Everything is read (the writes never block) and nothing
+			// is answered.
+			if _, _, err := ws.Read(r.Context()); err != nil {
+				return
+			}
+			reads.Add(1)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	o := terminal.Options{Endpoint: srv.URL, SessionID: "job-1", In: strings.NewReader("make deploy\n"),
+		QuietAfterEOF: 50 * time.Millisecond, ProbeAfter: time.Hour, DeadAfter: 300 * time.Millisecond}
+	s := start(t, o)
+	res, err := s.wait()
+	if codeOf(err) != terminal.CodeUnavailable || !strings.Contains(err.Error(), "did not confirm the end of the input") {
+		t.Fatalf("res %+v err %v (code %q), want %s", res, err, codeOf(err), terminal.CodeUnavailable)
+	}
+	if n := reads.Load(); n < 2 {
+		t.Fatalf("the server read %d messages, want the input and the probe", n)
+	}
+}
+
+// An upgrade answered with 101 but without the WebSocket headers, or with
+// a plain 200 page, is not a refusal: the error says what came back, with
+// the handshake code (exit 78 in the CLI), at once.
+func TestHostileUpgradeWithoutHandshake(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		answer string
+		says   string
+	}{
+		{"101 without headers", "HTTP/1.1 101 Switching Protocols\r\n\r\n", "answered the terminal's upgrade with 101 Switching Protocols but not a WebSocket handshake: WebSocket protocol violation: Connection header"},
+		{"101 with a wrong accept", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n", "invalid Sec-WebSocket-Accept"},
+		{"200 page", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", "with 200 OK, not 101 Switching Protocols: it is not a WebSocket endpoint: hello"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c, rw, err := http.NewResponseController(w).Hijack()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				rw.WriteString(tc.answer)
+				rw.Flush()
+			}))
+			t.Cleanup(srv.Close)
+			s := start(t, termOpts(srv.URL, "job-1"))
+			_, err := s.wait()
+			if codeOf(err) != terminal.CodeHandshake || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("err = %v (code %q), want %s saying %q", err, codeOf(err), terminal.CodeHandshake, tc.says)
+			}
+		})
+	}
+}
+
+// A server that accepts every socket and then answers nothing is
+// redialled only within Options.Reconnect once piped input has ended:
+// connections that outlast the retry delays but never confirm the input
+// restored nothing, and did not each open a fresh window (attach
+// redialled such a server for ever).
+func TestHostileDeafServerIsNotRedialledForEver(t *testing.T) {
+	var accepted atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		accepted.Add(1)
+		for {
+			if _, _, err := ws.Read(r.Context()); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	// Each connection lasts DeadAfter, three times the longest retry
+	// delay (10 × RetryDelay): long enough to count as stable.
+	o := terminal.Options{Endpoint: srv.URL, SessionID: "job-1", In: strings.NewReader("make deploy\n"),
+		QuietAfterEOF: 20 * time.Millisecond, ProbeAfter: time.Hour, DeadAfter: 300 * time.Millisecond,
+		RetryDelay: 10 * time.Millisecond, Reconnect: time.Second}
+	s := start(t, o)
+	res, err := s.wait()
+	if codeOf(err) != terminal.CodeUnavailable || !strings.Contains(err.Error(), "not restored within 1s") {
+		t.Fatalf("res %+v err %v (code %q), want %s", res, err, codeOf(err), terminal.CodeUnavailable)
+	}
+	if n := accepted.Load(); n < 2 {
+		t.Fatalf("%d connections, want the reconnections within the window", n)
+	}
+}

@@ -57,7 +57,8 @@ type Options struct {
 	// connection opens are sent once it does, and keys typed while
 	// reconnecting are dropped (Ctrl-C then stops). Otherwise input is a
 	// stream that is forwarded whole, paused while disconnected, and
-	// whose end ends the attachment once output goes quiet.
+	// whose end ends the attachment once the server has confirmed
+	// receiving it and output goes quiet.
 	Terminal bool
 	// Size returns the local window size; nil, or ok false, sends none.
 	Size func() (cols, rows int, ok bool)
@@ -98,7 +99,8 @@ const (
 	// Closed: the server ended the session terminal with 1000 (the
 	// session was destroyed, or its shell exited); see Result.CloseReason.
 	Closed
-	// InputEnded: piped input ended and output went quiet.
+	// InputEnded: piped input ended, the server confirmed receiving it,
+	// and output went quiet.
 	InputEnded
 )
 

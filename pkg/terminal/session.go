@@ -3,6 +3,7 @@ package terminal
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -84,6 +85,12 @@ type session struct {
 	typeahead []byte
 	connected bool
 	probes    int
+	// endProbe is the request id of the probe sent on this connection
+	// once piped input ended, "" before; endAt is when it went out, and
+	// endHeard says its answer came back.
+	endProbe string
+	endAt    time.Time
+	endHeard bool
 
 	proc *procTerm // the process terminal followed, if any
 	held []byte    // shell output held while proc is followed
@@ -163,7 +170,7 @@ func (s *session) run(ctx context.Context) (Result, error) {
 		}
 		lost = err
 		switch {
-		case out == nil || time.Since(opened) >= s.o.stableAfter():
+		case out == nil || time.Since(opened) >= s.o.stableAfter() && s.confirmed():
 			out = &outage{start: time.Now()}
 		case out.wait == 0:
 			out.wait = s.o.RetryDelay
@@ -172,6 +179,13 @@ func (s *session) run(ctx context.Context) (Result, error) {
 		}
 	}
 }
+
+// confirmed says the last connection did what piped input that ended
+// needs: the server confirmed the input. One that did not restored
+// nothing, however long it lasted, so that its loss does not open a fresh
+// Reconnect window: a server that accepts each socket and then answers
+// nothing would otherwise be redialled for ever.
+func (s *session) confirmed() bool { return s.o.Terminal || !s.inDone || s.endHeard }
 
 // connect dials until it gets a socket, retrying what the options allow,
 // while the input is serviced (the detach keys and Ctrl-C work). out is
@@ -420,15 +434,22 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 	resize.Stop()
 	var quiet *time.Timer
 	var quietC <-chan time.Time
-	startQuiet := func() {
+	// quietOver says the output went quiet before the server confirmed
+	// the input: the attachment ends when the confirmation comes.
+	quietOver := false
+	s.endProbe, s.endHeard = "", false
+	startQuiet := func() error {
 		quiet = time.NewTimer(s.o.QuietAfterEOF)
 		quietC = quiet.C
+		return s.sendEndProbe(ctx, ws)
 	}
 	in, inErr := s.in, s.inErr
 	if s.inDone {
 		in, inErr = nil, nil
 		if !s.o.Terminal {
-			startQuiet()
+			if err := startQuiet(); err != nil {
+				return Result{}, err, true
+			}
 		}
 	}
 	var procMsgs <-chan message
@@ -455,6 +476,11 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 				// (spawn, exit, shell-integration…) keep coming while
 				// background processes run.
 				quiet.Reset(s.o.QuietAfterEOF)
+				quietOver = false
+			}
+			if quietOver && s.endHeard {
+				s.closeAll(ws, websocket.StatusNormalClosure, "input ended")
+				return Result{Reason: InputEnded}, nil, false
 			}
 			if s.proc != nil && procMsgs == nil {
 				procMsgs = s.proc.msgs
@@ -499,7 +525,9 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 			if s.proc != nil {
 				s.proc.endInput(ctx)
 			}
-			startQuiet()
+			if err := startQuiet(); err != nil {
+				return Result{}, err, true
+			}
 		case <-resized:
 			resize.Reset(resizeDebounce)
 		case <-resize.C:
@@ -521,6 +549,9 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 			case probeDead:
 				return Result{}, fmt.Errorf("the server did not answer for %s", live.silence().Round(time.Second)), true
 			}
+			if s.endProbe != "" && !s.endHeard && time.Since(s.endAt) >= s.o.DeadAfter {
+				return Result{}, fmt.Errorf("the server did not confirm the end of the input within %s", s.o.DeadAfter), true
+			}
 			if err := s.checkProc(ctx); err != nil {
 				return Result{}, err, false
 			}
@@ -531,10 +562,31 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 				procMsgs = s.proc.msgs
 			}
 		case <-quietC:
+			if !s.endHeard {
+				// Quiet output proves nothing of a server that died
+				// silently: the input may never have reached a shell.
+				quietOver = true
+				continue
+			}
 			s.closeAll(ws, websocket.StatusNormalClosure, "input ended")
 			return Result{Reason: InputEnded}, nil, false
 		}
 	}
+}
+
+// sendEndProbe sends the liveness probe once piped input has ended and
+// been sent. The server handles a socket's messages in order, so its
+// answer says that the input before it arrived; until it comes, output
+// that went quiet may be a connection that died silently (spec §5), and
+// ending then would report as delivered input that was lost.
+func (s *session) sendEndProbe(ctx context.Context, ws *websocket.Conn) error {
+	s.probes++
+	id := fmt.Sprintf("input-end-%d", s.probes)
+	if err := s.write(ctx, ws, frame.Probe(id)); err != nil {
+		return err
+	}
+	s.endProbe, s.endAt = id, time.Now()
+	return nil
 }
 
 // ended interprets the end of the socket.
@@ -574,6 +626,11 @@ func (s *session) handle(ctx context.Context, ws *websocket.Conn, msg []byte, re
 		return nil // "pong", or anything else that is not a frame
 	}
 	switch f.Type {
+	case frame.TypeFSWatchUnsubscribeResult:
+		var id string
+		if s.endProbe != "" && json.Unmarshal(f.ReqID, &id) == nil && id == s.endProbe {
+			s.endHeard = true
+		}
 	case frame.TypeOutput:
 		data := []byte(f.Data)
 		if *replay && len(data) > 0 {

@@ -342,8 +342,12 @@ func TestPipeModeEndsDespiteInformationalFrames(t *testing.T) {
 		_ = ws.Write(ctx, websocket.MessageText, frame.Ready())
 		go func() {
 			for {
-				if _, _, err := ws.Read(ctx); err != nil {
+				_, msg, err := ws.Read(ctx)
+				if err != nil {
 					return
+				}
+				if f, _ := frame.Decode(msg); f.Type == frame.TypeFSWatchUnsubscribe {
+					_ = ws.Write(ctx, websocket.MessageText, frame.ProbeResult(f.ReqID))
 				}
 			}
 		}()
