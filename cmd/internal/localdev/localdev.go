@@ -276,7 +276,9 @@ func Listen(addr string, allowRemote bool) (net.Listener, error) {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, clierr.Wrap(err, exitcode.Unavailable, CodeListen, "cannot listen on "+addr+": "+unwrapOp(err), "is another nimbus dev running? pick another --addr")
+		// 73, not 69: a taken (or forbidden) port stays so until its
+		// owner stops, and 69 tells a script to retry (exit-codes.md).
+		return nil, clierr.Wrap(err, exitcode.CantCreate, CodeListen, "cannot listen on "+addr+": "+unwrapOp(err), "is another nimbus dev running? pick another --addr")
 	}
 	return ln, nil
 }
