@@ -92,7 +92,7 @@ func newCmdCp(o *common) *cobra.Command {
 ID:PATH (a relative PATH is resolved against --root). Like cp, copying into an
 existing directory puts the source inside it (SRC and SRC/ alike); a source
 ending in /. (SRC/., ID:.) copies the contents of the directory instead, as GNU
-cp and docker cp do.
+cp and docker cp do; so does one ending in .. (.., SRC/..), as GNU cp reads it.
 
 Files of any size: above the single-request limit (20 MiB) a file is sent in
 parts, joined in the sandbox and checked before it replaces the target, which

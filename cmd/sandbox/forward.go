@@ -86,6 +86,9 @@ refused with 403: they would act in the app with the forward's token.`,
 			if err := o.needServer(cmd.Name()); err != nil {
 				return err
 			}
+			if err := o.checkRoot(); err != nil {
+				return err
+			}
 			var specs []forwardSpec
 			seen := map[int]bool{}
 			for _, a := range args[1:] {
@@ -157,7 +160,9 @@ func (o *common) forward(cmd *cobra.Command, sb *sandboxclient.Sandbox, specs []
 		ln, err := forward.Listen(spec.local, !spec.explicit)
 		if err != nil {
 			closeAll()
-			return clierr.Wrap(err, exitcode.Unavailable, forward.CodeListen, err.Error(), "pick another local port: PORT:LOCAL (LOCAL 0 picks a free one)")
+			// 73, as dev --addr and mcp --http: the port is taken or not
+			// allowed, which retrying (69) does not change.
+			return clierr.Wrap(err, exitcode.CantCreate, forward.CodeListen, err.Error(), "pick another local port: PORT:LOCAL (LOCAL 0 picks a free one)")
 		}
 		all = append(all, served{spec, ln, p})
 	}

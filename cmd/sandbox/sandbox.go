@@ -145,9 +145,17 @@ func (o *common) stdinToken() string {
 	return sandboxcli.StdinToken(o.f, o.tokenFile)
 }
 
+// checkRoot refuses a --root that is no absolute sandbox path
+// (sandboxcli.RootError). Every request body carries the root, so each
+// command that builds a sandbox handle checks it before it sends anything,
+// whether or not it resolves paths against it.
+func (o *common) checkRoot() error {
+	return sandboxcli.RootError(runtime.GOOS, o.root, "give an absolute path such as /home/user (the default); relative paths of the command are resolved against it")
+}
+
 // open returns a handle on sandbox id.
 func (o *common) open(cmd *cobra.Command, id string, scopes []string) (*sandboxclient.Sandbox, error) {
-	if err := sandboxcli.RootError(runtime.GOOS, o.root, "give an absolute path such as /home/user (the default); relative paths of the command are resolved against it"); err != nil {
+	if err := o.checkRoot(); err != nil {
 		return nil, err
 	}
 	c, s, err := o.client(cmd, true, scopes)

@@ -45,7 +45,9 @@ shell; Ctrl-D or 'exit' leaves with the last exit code, 'exit N' with N.
 
 Not on a terminal: lines are read from standard input and run one by one,
 printing nothing but their output, and nimbus exits with the last line's exit
-code. A line ending with a backslash continues on the next. --json prints
+code. A command that spans lines, as sh reads it (a backslash at the end, an
+open quote, here-document, if/for/while/case block or { } ( ) group, a
+trailing && || or |), runs whole once it ends. --json prints
 NDJSON events as exec does, with an exit event after each line.
 
 This is a line mode: full-screen programs (vim, top, less) need a real

@@ -249,26 +249,18 @@ func ParseExit(line string, last int) (code int, ok bool) {
 	return n & 0xff, true
 }
 
-// continues reports whether a line ends with a backslash that escapes its
-// newline, so the next line belongs to the same command.
-func continues(line string) bool {
-	n := 0
-	for i := len(line) - 1; i >= 0 && line[i] == '\\'; i-- {
-		n++
-	}
-	return n%2 == 1
-}
-
 // opensContinuation reports whether line, read after the lines pending,
-// continues on the next line. A comment on a line of its own ends at its
-// newline even when it ends with a backslash, as sh reads it ("# see C:\"):
-// joined to the next line it would make that line part of the comment, and
-// the line would silently not run.
+// leaves the command unfinished (incomplete: a backslash at its end, an
+// open quote, block or here-document, a trailing && || or |), so the next
+// line belongs to it, as sh reads a script. A comment on a line of its
+// own ends at its newline even when it ends with a backslash, as sh reads
+// it ("# see C:\"): joined to the next line it would make that line part of
+// the comment, and the line would silently not run.
 func opensContinuation(pending []string, line string) bool {
 	if len(pending) == 0 && skippable(line) {
 		return false
 	}
-	return continues(line)
+	return incomplete(strings.Join(append(pending[:len(pending):len(pending)], line), "\n"))
 }
 
 // skippable reports lines that run nothing: blank ones and comments.
@@ -280,8 +272,9 @@ func skippable(line string) bool {
 // RunScript runs the lines of r one by one, as a shell reads a script that
 // is piped to it: each line's output goes to stdout and stderr, nothing
 // else is written, and the result is the last line's exit code. Blank
-// lines and comments run nothing; a line ending with a backslash continues
-// on the next; "exit [N]" stops. Cancelling ctx stops the running line
+// lines and comments run nothing; a command that spans lines (a backslash
+// at a line's end, an open quote, block or here-document: incomplete) is
+// run whole once it ends, or at the end of the input; "exit [N]" stops. Cancelling ctx stops the running line
 // (its stream is closed, which kills it) and returns ctx's error.
 // done, when set, is called after each line with its exit code and how
 // long it took.

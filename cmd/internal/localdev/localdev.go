@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -217,19 +218,29 @@ func Mint(o TokenOptions) (string, error) {
 }
 
 // AddrForm refuses a listen address that is not HOST:PORT with a port
-// from 0 to 65535 (or a service name), before the loopback check, which would otherwise call
-// "127.0.0.1" (no port) reachable from other machines. flag names the
+// number from 0 to 65535 (an empty port is 0), before the loopback check,
+// which would otherwise call "127.0.0.1" (no port) reachable from other
+// machines. net.Listen would also take a service name ("localhost:http")
+// or a signed number ("+80"), but the URLs built from the address (the
+// snippet of mcp --print-config) would then be no URLs, so only decimal
+// digits are a port here, as in forward's PORT[:LOCAL]. flag names the
 // flag in the message.
 func AddrForm(flag, addr, example string) error {
-	_, port, err := net.SplitHostPort(addr)
+	host, port, err := net.SplitHostPort(addr)
+	hint := "for example " + flag + " " + example
 	if err == nil && port != "" {
-		// What net.Listen takes: a number (an empty port is 0) or a
-		// service name.
-		_, err = net.LookupPort("tcp", port)
+		if strings.Trim(port, "0123456789") != "" {
+			err = errors.New("not a number")
+			if n, lerr := net.LookupPort("tcp", port); lerr == nil && !strings.ContainsAny(port[:1], "+-") {
+				hint = fmt.Sprintf("a service name is not a port number: write %s %s", flag, net.JoinHostPort(host, strconv.Itoa(n)))
+			}
+		} else if n, perr := strconv.ParseUint(port, 10, 16); perr != nil || n > 65535 {
+			err = errors.New("out of range")
+		}
 	}
 	if err != nil {
 		return clierr.Usagef("%s %q: expected HOST:PORT with a port from 0 to 65535 (0 picks a free one)", flag, addr).
-			WithHint("for example " + flag + " " + example)
+			WithHint(hint)
 	}
 	return nil
 }
@@ -265,7 +276,9 @@ func Listen(addr string, allowRemote bool) (net.Listener, error) {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, clierr.Wrap(err, exitcode.Unavailable, CodeListen, "cannot listen on "+addr+": "+unwrapOp(err), "is another nimbus dev running? pick another --addr")
+		// 73, not 69: a taken (or forbidden) port stays so until its
+		// owner stops, and 69 tells a script to retry (exit-codes.md).
+		return nil, clierr.Wrap(err, exitcode.CantCreate, CodeListen, "cannot listen on "+addr+": "+unwrapOp(err), "is another nimbus dev running? pick another --addr")
 	}
 	return ln, nil
 }

@@ -145,7 +145,9 @@ func (o *Options) listenHTTP(f *cmdutil.Factory) (*httpListener, error) {
 	}
 	ln, err := net.Listen("tcp", o.HTTPAddr)
 	if err != nil {
-		return nil, clierr.Wrap(err, exitcode.Unavailable, CodeHTTPAddr, "cannot listen on "+o.HTTPAddr+": "+err.Error(), "pick another address")
+		// 73, as nimbus dev and forward: retrying (69) does not free a
+		// taken port.
+		return nil, clierr.Wrap(err, exitcode.CantCreate, CodeHTTPAddr, "cannot listen on "+o.HTTPAddr+": "+err.Error(), "pick another address")
 	}
 	return &httpListener{ln: ln, key: key, keyPath: path, created: created}, nil
 }

@@ -20,8 +20,8 @@ import (
 // Download copies remote (a file, or a directory with Recursive) from sb to
 // local. Like cp, an existing local directory receives the source inside
 // it, and so does a local path ending in a separator. A sandbox directory
-// named as "DIR/." (or ".") is its contents, as GNU cp and docker cp read
-// it: they go into local itself. Files are written to a temporary name and
+// named as "DIR/." (or "."), or "DIR/.." (ContentsOf), is its contents,
+// as GNU cp reads it: they go into local itself. Files are written to a temporary name and
 // renamed into place, so a
 // failed copy never leaves a partial file; modes keep their executable
 // bits and respect the umask. A tree copy goes on past failures and

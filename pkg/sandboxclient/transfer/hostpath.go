@@ -68,9 +68,10 @@ func SandboxPathProblem(goos, p string) string {
 // ("/", and on Windows "C:\", "\", or a share "\\host\share"). On Windows
 // both separators count and the volume is no name: filepath.Base gives
 // "\" for "C:\" and "\\host\share", which would become a sandbox name
-// ("/home/user/\"). "." and ".." are returned as they are: the copy then
-// goes into the destination itself, or its parent, as cp's does. "C:"
-// alone is the current directory of drive C, ".".
+// ("/home/user/\"). "." and ".." are returned as they are (Upload never
+// names a copy with them: ContentsOf sends such sources into the
+// destination itself). "C:" alone is the current directory of drive C,
+// ".".
 func hostBase(goos, p string) string {
 	if goos != "windows" {
 		b := path.Base(path.Clean(p))

@@ -261,17 +261,28 @@ func ParsePair(src, dst string) (Target, Target, error) {
 }
 
 // ContentsOf reports whether a copy's source p names the contents of a
-// directory rather than the directory itself: p is "." or ends in "/."
-// (trailing slashes aside), the form GNU cp and docker cp give that
-// meaning. Every other form, "DIR" and "DIR/" alike, names the directory,
-// which lands inside an existing destination directory. A local path
-// (local set) may use the platform's separator too.
+// directory rather than the directory itself: its last name is "." or
+// ".." (trailing slashes aside). "DIR/." is the form GNU cp and docker cp
+// give that meaning; ".." and "DIR/.." are read as GNU cp reads them (it
+// copies into DEST, never into DEST/..): taking the last name as the name
+// of the copy would put it in the destination's parent. Every other form,
+// "DIR" and "DIR/" alike, names the directory, which lands inside an
+// existing destination directory. A local path (local set) may use the
+// platform's separator too, and on Windows a drive ("C:..") ends no name.
 func ContentsOf(p string, local bool) bool {
-	isSep := func(c byte) bool { return c == '/' || local && localOS == "windows" && c == '\\' }
+	win := local && localOS == "windows"
+	isSep := func(c byte) bool { return c == '/' || win && c == '\\' }
 	for len(p) > 1 && isSep(p[len(p)-1]) {
 		p = p[:len(p)-1]
 	}
-	return p == "." || len(p) >= 2 && p[len(p)-1] == '.' && isSep(p[len(p)-2])
+	last := p
+	for i := len(p) - 1; i >= 0; i-- {
+		if isSep(p[i]) || win && p[i] == ':' {
+			last = p[i+1:]
+			break
+		}
+	}
+	return last == "." || last == ".."
 }
 
 func localErr(err error) error {

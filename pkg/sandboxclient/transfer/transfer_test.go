@@ -295,6 +295,38 @@ func TestParallelismIsBounded(t *testing.T) {
 	}
 }
 
+// TestContentsOf: a source whose last name is "." or ".." is a
+// directory's contents (GNU cp copies "DIR/.." into DEST, not DEST/..);
+// any other name is the directory itself. On Windows a local path ends
+// names at '\' and at a drive's colon too.
+func TestContentsOf(t *testing.T) {
+	for _, c := range []struct {
+		p     string
+		local bool
+		want  bool
+	}{
+		{".", false, true}, {"./", false, true}, {"app/.", false, true}, {"app/./", false, true},
+		{"..", false, true}, {"../", false, true}, {"app/..", false, true}, {"/home/user/..", false, true},
+		{"app", false, false}, {"app/", false, false}, {"...", false, false}, {"app..", false, false},
+		{"a.", false, false}, {"/", false, false}, {`app\..`, false, false}, {`app\..`, true, false},
+		{"proj/sub/..", true, true},
+	} {
+		if got := transfer.ContentsOf(c.p, c.local); got != c.want {
+			t.Errorf("ContentsOf(%q, local %v) = %v, want %v", c.p, c.local, got, c.want)
+		}
+	}
+	transfer.SetLocalOS(t, "windows")
+	for p, want := range map[string]bool{`..`: true, `app\..`: true, `C:..`: true, `C:\work\..\`: true, `C:.`: true, `C:app`: false, `app\`: false} {
+		if got := transfer.ContentsOf(p, true); got != want {
+			t.Errorf("windows: ContentsOf(%q, local) = %v, want %v", p, got, want)
+		}
+	}
+	// A sandbox path is POSIX on every host.
+	if transfer.ContentsOf(`app\..`, false) {
+		t.Errorf(`windows: ContentsOf("app\..", remote) = true, want false`)
+	}
+}
+
 // TestHostBase: the name a local source gives its copy inside a sandbox
 // directory, by the rules of the system it was typed on. On Windows a
 // drive or share root has none (filepath.Base said `\`, which became the

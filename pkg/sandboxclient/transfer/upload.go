@@ -20,7 +20,8 @@ import (
 // existing remote directory receives the source inside it, and so does a
 // remote path ending in "/"; missing parents are created. A local
 // directory named as "DIR/." (or ".") is its contents, as GNU cp and
-// docker cp read it: they go into remote itself. A tree copy goes on past
+// docker cp read it: they go into remote itself; so is one named "DIR/.."
+// (or ".."), as GNU cp reads it (ContentsOf). A tree copy goes on past
 // failures and returns a *PartialError listing them once everything else
 // has arrived.
 func Upload(ctx context.Context, sb *sc.Sandbox, local, remote string, o Options) (*Summary, error) {
