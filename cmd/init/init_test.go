@@ -41,6 +41,9 @@ func TestScripts(t *testing.T) {
 			// on PATH; scripts use it to run nimbus on a PATH without git or npm.
 			bin, _, _ := strings.Cut(e.Getenv("PATH"), string(os.PathListSeparator))
 			e.Setenv("NIMBUS_BIN_DIR", bin)
+			// The fake tools' grandchildren run `sleep $SLEEP_MARKER`, so
+			// `gone` finds them, and only them, on the machine.
+			e.Setenv("SLEEP_MARKER", processMarker())
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -48,6 +51,7 @@ func TestScripts(t *testing.T) {
 			"tree":      cmdTree,
 			"immutable": cmdImmutable,
 			"signal":    cmdSignal,
+			"gone":      cmdGone,
 		},
 	})
 }
@@ -165,7 +169,7 @@ func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	c := exec.Command(path, args[4:]...)
 	c.Dir = ts.MkAbs(".")
-	c.Env = []string{"PATH=" + ts.Getenv("PATH"), "HOME=" + ts.Getenv("HOME")}
+	c.Env = []string{"PATH=" + ts.Getenv("PATH"), "HOME=" + ts.Getenv("HOME"), "SLEEP_MARKER=" + ts.Getenv("SLEEP_MARKER")}
 	c.Stdout, c.Stderr = ts.Stdout(), ts.Stderr()
 	ts.Check(c.Start())
 	done := make(chan error, 1)

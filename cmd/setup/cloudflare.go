@@ -26,6 +26,10 @@ const defaultWranglerConfig = "wrangler.jsonc"
 // wrangler config, so the next deploy goes to another account.
 const WarnAccountReplaced = "W_ACCOUNT_REPLACED"
 
+// WarnSecretMoved says the secret setup had generated for the Worker was
+// moved aside (to <file>.previous), since the Worker was given another.
+const WarnSecretMoved = "W_SECRET_MOVED"
+
 // secretName is the Worker secret nimbus tokens are signed with.
 const secretName = "JWT_SECRET"
 
@@ -270,6 +274,16 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 		f.Warn(&clierr.Warning{Code: WarnAccountReplaced,
 			Message: fmt.Sprintf("account_id %s in %s %s by %s (--account-id)", res.ReplacedAccountID, wranglerPath, verb, res.AccountID),
 			Hint:    "the next deploy goes to account " + res.AccountID + "; pass --account-id " + res.ReplacedAccountID + " to go back"})
+	}
+	if res.SecretPreviousFile != "" && f.JSON {
+		// stderr carries JSON objects only; stdout's warnings say it too.
+		verb := "was moved"
+		if res.DryRun {
+			verb = "would be moved"
+		}
+		f.Warn(&clierr.Warning{Code: WarnSecretMoved,
+			Message: fmt.Sprintf("the JWT_SECRET generated before for Worker %q %s to %s: the Worker no longer has it", res.Worker, verb, res.SecretPreviousFile),
+			Hint:    "mint with the secret just put; keep the old one as JWT_SECRET_PREVIOUS until the tokens signed with it expire (docs/tokens.md)"})
 	}
 	warnings := append([]string{}, res.Warnings...)
 	if runtimes != nil && runtimes.Result != nil {

@@ -90,11 +90,15 @@ type resultJSON struct {
 	SecretFile     string            `json:"secretFile,omitempty"`
 	// SecretAdoptedFrom is the file of an older layout whose secret was
 	// copied to secretFile.
-	SecretAdoptedFrom string   `json:"secretAdoptedFrom,omitempty"`
-	DryRun            bool     `json:"dryRun,omitempty"`
-	CatalogSHA256     string   `json:"catalogSha256,omitempty"`
-	CatalogPin        string   `json:"catalogPin,omitempty"`
-	Warnings          []string `json:"warnings,omitempty"`
+	SecretAdoptedFrom string `json:"secretAdoptedFrom,omitempty"`
+	// SecretPreviousFile is where the secret generated for the Worker
+	// before was moved once the Worker was given another (a dry run: would
+	// be moved).
+	SecretPreviousFile string   `json:"secretPreviousFile,omitempty"`
+	DryRun             bool     `json:"dryRun,omitempty"`
+	CatalogSHA256      string   `json:"catalogSha256,omitempty"`
+	CatalogPin         string   `json:"catalogPin,omitempty"`
+	Warnings           []string `json:"warnings,omitempty"`
 }
 
 // resultValue is the JSON document of a run (print it with PrintJSON);
@@ -103,7 +107,7 @@ func resultValue(res *provision.Result, warnings []string) resultJSON {
 	out := resultJSON{
 		OK: true, Worker: res.Worker, Buckets: []string{}, RuntimeBucket: res.RuntimeBucket,
 		AccountID: res.AccountID, BucketStatus: map[string]string{}, WorkersDevURL: res.WorkersDevURL,
-		Secret: string(res.Secret), DryRun: res.DryRun,
+		Secret: string(res.Secret), SecretPreviousFile: res.SecretPreviousFile, DryRun: res.DryRun,
 		RuntimesSynced: res.RuntimesSynced, CatalogSHA256: res.CatalogSHA256, CatalogPin: string(res.Pin),
 		Warnings: warnings,
 	}

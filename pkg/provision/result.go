@@ -100,6 +100,12 @@ type Result struct {
 	// (LegacySecretFile) whose secret this run copied to SecretFile, the
 	// account's own file; "" when none was (a dry run says it would).
 	SecretAdoptedFrom string
+	// SecretPreviousFile is where this run moved the secret it had
+	// generated for the Worker (GeneratedSecretFile) once the Worker was
+	// given another one: <file>.previous, or <file>.previous.N when that
+	// holds another secret; "" when nothing was moved. A dry run names
+	// where it would move it.
+	SecretPreviousFile string
 	// DryRun reports that only GET requests were made and no file was
 	// written.
 	DryRun bool
@@ -173,6 +179,9 @@ func (r *Result) Changes() []string {
 	}
 	if r.Secret == SecretSet {
 		out = append(out, "set the Worker secret")
+	}
+	if r.SecretPreviousFile != "" {
+		out = append(out, "moved the secret generated before to "+r.SecretPreviousFile)
 	}
 	return out
 }

@@ -774,6 +774,7 @@ func (r *run) secret(ctx context.Context) error {
 		r.res.Secret = SecretPlanned
 		r.res.SecretFile = spec.File
 		r.emit(StepSecret, spec.Name, StateSkipped, "%s would be %s Worker %s (dry run)", spec.Name, verb, r.plan.Worker)
+		r.planRetire(spec)
 		return nil
 	}
 	generated := false
@@ -799,11 +800,74 @@ func (r *run) secret(ctx context.Context) error {
 	// The Worker has value now, whether given or generated: an older
 	// secret recorded, handed over again, must be warned about.
 	rememberSecret(spec.Dir, r.res.AccountID, r.plan.Worker, value)
-	if err := r.adopt(spec, adopt, value); err != nil {
+	r.emit(StepSecret, spec.Name, StateDone, "%s %s Worker %s", spec.Name, verb, r.plan.Worker)
+	// Only now that the Worker has accepted value: a failed PUT leaves
+	// the generated file holding the Worker's secret still. Before the
+	// adoption, which copies an older layout's file to the same name.
+	if err := r.retire(spec, value); err != nil {
 		return err
 	}
-	r.emit(StepSecret, spec.Name, StateDone, "%s %s Worker %s", spec.Name, verb, r.plan.Worker)
+	return r.adopt(spec, adopt, value)
+}
+
+// retire moves the secret setup generated for the Worker aside when the
+// Worker was just given another one (retireSecretFile), and says where.
+func (r *run) retire(spec *SecretSpec, value string) error {
+	if spec.Dir == "" {
+		return nil
+	}
+	gen := GeneratedSecretFile(spec.Dir, r.res.AccountID, r.plan.Worker)
+	moved, err := retireSecretFile(gen, value)
+	if err != nil {
+		return r.fail(StepSecret, spec.Name, err)
+	}
+	if moved == "" {
+		return nil
+	}
+	r.res.SecretPreviousFile = moved
+	r.warn(spec.Name, gen+" was moved to "+moved+" (mode 0600): it holds the secret Worker "+quote(r.plan.Worker)+" had before, not its "+spec.Name+" any more"+
+		"; mint with "+givenWhat(spec)+" from now on, and put the old one as JWT_SECRET_PREVIOUS until the tokens signed with it expire (docs/tokens.md)")
 	return nil
+}
+
+// planRetire says, in a dry run, where the generated secret would be
+// moved (retire). It reads no secret, so it cannot tell whether the file
+// holds the one given: then nothing would move.
+func (r *run) planRetire(spec *SecretSpec) {
+	if spec.Dir == "" {
+		return
+	}
+	gen := GeneratedSecretFile(spec.Dir, r.res.AccountID, r.plan.Worker)
+	if spec.File == gen || !exists(gen) {
+		return
+	}
+	if a, b := statOrNil(spec.File), statOrNil(gen); a != nil && b != nil && os.SameFile(a, b) {
+		return
+	}
+	dst := freePreviousSecretFile(gen)
+	if dst == "" {
+		return
+	}
+	r.res.SecretPreviousFile = dst
+	r.warn(spec.Name, gen+" would be moved to "+dst+" (mode 0600) unless it holds "+givenWhat(spec)+", since Worker "+quote(r.plan.Worker)+" would no longer have that secret (dry run)")
+}
+
+// warn records a warning of step secret and reports it.
+func (r *run) warn(name, msg string) {
+	r.res.Warnings = append(r.res.Warnings, msg)
+	r.emit(StepSecret, name, StateWarning, "%s", msg)
+}
+
+// statOrNil is os.Stat's answer for path, nil when there is none.
+func statOrNil(path string) os.FileInfo {
+	if path == "" || path == "-" {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil
+	}
+	return fi
 }
 
 // adopt copies the secret of legacy, the file of the older layout, to

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/nimbus-sh/nimbus/internal/atomicfile"
@@ -237,4 +239,79 @@ func adoptSecret(path, legacy, value string) (bool, *Error) {
 	return false, &Error{Kind: KindConfig, Code: CodeSecretExists,
 		Message: "the secret of " + legacy + " was not copied to " + path + ", which already holds another secret",
 		Hint:    "keep the one this Worker verifies with: remove the other file, or pass the right one with --secret-file"}
+}
+
+// previousSecretExt ends the name a generated secret is moved to when the
+// Worker is given another one: the rotation guide (docs/tokens.md) may
+// still need it as JWT_SECRET_PREVIOUS.
+const previousSecretExt = ".previous"
+
+// maxPreviousSecretFiles bounds the names tried beside a generated secret
+// (<file>.previous, <file>.previous.2, ...): that many rotations' secrets
+// left there is a directory to tidy, not one to fill further.
+const maxPreviousSecretFiles = 100
+
+// previousSecretFile is the n-th name (from 1) a generated secret at path
+// may be moved to.
+func previousSecretFile(path string, n int) string {
+	if n == 1 {
+		return path + previousSecretExt
+	}
+	return path + previousSecretExt + "." + strconv.Itoa(n)
+}
+
+// freePreviousSecretFile is the name a secret at path would be moved to
+// now: the first that does not exist (a dry run's prediction; it reads
+// no secret).
+func freePreviousSecretFile(path string) string {
+	for n := 1; n <= maxPreviousSecretFiles; n++ {
+		if p := previousSecretFile(path, n); !exists(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// retireSecretFile moves the generated secret at path aside when it is
+// not value, the secret the Worker was just given: the file named after
+// the Worker is what the README mints with, so it must never hold a
+// secret the Worker no longer has, and the old secret is kept (mode 0600)
+// since a rotation without downtime puts it as JWT_SECRET_PREVIOUS. It
+// returns where the secret now is, "" when nothing was moved (no file, or
+// it holds value). The copy is published whole and never replaces a
+// file: a name holding another secret (an earlier rotation's) is passed
+// over for the next, and one holding this very secret (a run stopped
+// between the copy and the removal) is taken as the copy, so a rerun
+// converges. path is removed only after the copy is in place.
+func retireSecretFile(path, value string) (string, *Error) {
+	old, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", nil
+	case err != nil:
+		return "", unreadableSecretFile(path, err)
+	}
+	if v, rerr := ReadSecretFile(path); rerr == nil && v == value {
+		return "", nil
+	}
+	for n := 1; n <= maxPreviousSecretFiles; n++ {
+		dst := previousSecretFile(path, n)
+		err := atomicfile.CreateExclusive(dst, old, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			if theirs, rerr := os.ReadFile(dst); rerr != nil || !bytes.Equal(theirs, old) {
+				continue
+			}
+			err = nil
+		}
+		if err != nil {
+			return "", writeError(dst, err)
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", writeError(path, err)
+		}
+		return dst, nil
+	}
+	return "", &Error{Kind: KindCantCreate, Code: CodeWriteFile,
+		Message: fmt.Sprintf("%s holds a secret the Worker no longer has, and %s to %s are all taken", path, previousSecretFile(path, 1), previousSecretFile(path, maxPreviousSecretFiles)),
+		Hint:    "remove the old secrets no Worker needs any more (after the longest token lifetime), then rerun"}
 }

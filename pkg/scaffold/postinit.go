@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"time"
 )
 
 // More error codes, for the optional steps after the files are written.
@@ -39,12 +40,27 @@ type Command struct {
 // exec.ErrNotFound when the program is not installed.
 type CommandRunner func(ctx context.Context, c Command) error
 
-// ExecRunner runs commands with os/exec.
+// ExecRunner runs commands with os/exec. When ctx ends, the program is
+// stopped with its own children (npm's postinstall scripts), which would
+// otherwise outlive the caller: on Unix the program runs in a process
+// group of its own, which gets SIGTERM, then SIGKILL after StopGrace
+// (stopGroup); on Windows the program alone is killed.
 func ExecRunner(ctx context.Context, c Command) error {
 	cmd := exec.CommandContext(ctx, c.Name, c.Args...)
 	cmd.Dir, cmd.Stdout, cmd.Stderr = c.Dir, c.Stdout, c.Stderr
-	return cmd.Run()
+	stopGroup(cmd)
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		killGroup(cmd)
+	}
+	return err
 }
+
+// StopGrace is how long a program ExecRunner stops (and, on Unix, its
+// process group) has after SIGTERM to end before it is killed: enough for
+// npm to remove its lock files, short enough for a Ctrl-C to feel
+// prompt.
+const StopGrace = 3 * time.Second
 
 // InitialCommitMessage is the message of the commit InitGit makes.
 const InitialCommitMessage = "Initial commit from nimbus init"
