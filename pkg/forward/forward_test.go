@@ -3,6 +3,7 @@
 package forward_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -578,4 +579,42 @@ func TestForwardRefusesCrossSiteRequests(t *testing.T) {
 		t.Fatalf("WebSocket from the local origin: %v", err)
 	}
 	c.CloseNow()
+}
+
+// A request the forward refuses from its headers (another Host, a page on
+// another site) is answered at once and its connection ended: the forward
+// sets no read deadline, and net/http would otherwise read up to 256 KiB
+// of the body before answering, waiting as long as the client drips it.
+func TestRefusalsDoNotWaitForTheBody(t *testing.T) {
+	var hits atomic.Int32
+	w := newWorld(t, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	local := forwardTo(t, forward.Options{Endpoint: w.backend.URL, SandboxID: "job-1", Port: w.port, Token: staticToken(mint(t, "job-1", token.ScopeSessionAttach))})
+	addr := strings.TrimPrefix(local, "http://")
+	for name, head := range map[string]string{
+		"cross-site, chunked":      "POST /form HTTP/1.1\r\nHost: " + addr + "\r\nOrigin: https://evil.example\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n",
+		"cross-site, short body":   "POST /form HTTP/1.1\r\nHost: " + addr + "\r\nOrigin: null\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\nx",
+		"rebound name, short body": "POST /form HTTP/1.1\r\nHost: evil.example\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\nx",
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(c, head); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			c.Close()
+			t.Fatalf("%s: no answer while the body is on its way: %v", name, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != 403 || !resp.Close {
+			t.Errorf("%s: status %d, Connection: close %v; want 403 and the connection's end", name, resp.StatusCode, resp.Close)
+		}
+		c.Close()
+	}
+	if hits.Load() != 0 {
+		t.Fatal("the app was reached")
+	}
 }
