@@ -514,6 +514,12 @@ func unwrapOpError(err error) error {
 	return err
 }
 
+// idleTimeout is how long a connection may stay open between requests
+// (or before its first one, with ReadHeaderTimeout): longer than the Go
+// client's own 90 s, so that the server is not the side that races a
+// reused connection, as nimbus dev's.
+var idleTimeout = 120 * time.Second
+
 // Serve serves h on ln until ctx ends, then closes the listener and every
 // connection, upgraded ones (WebSockets) included, and returns nil. An
 // error of the listener itself is returned.
@@ -523,6 +529,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       idleTimeout,
 		// Request contexts derive from ctx, so that the proxy closes the
 		// Worker side of upgraded connections, which Close does not track.
 		BaseContext: func(net.Listener) context.Context { return sctx },

@@ -618,3 +618,37 @@ func TestRefusalsDoNotWaitForTheBody(t *testing.T) {
 		t.Fatal("the app was reached")
 	}
 }
+
+// A keep-alive connection left idle after an answer is closed: without a
+// bound any local process could hold connections, and the descriptors
+// behind them, for as long as the forward runs. (One with nothing sent is
+// closed by the header timeout.)
+func TestIdleConnectionsAreClosed(t *testing.T) {
+	t.Cleanup(forward.SetIdleTimeout(200 * time.Millisecond))
+	w := newWorld(t, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(rw, "ok") }))
+	local := forwardTo(t, forward.Options{Endpoint: w.backend.URL, SandboxID: "job-1", Port: w.port, Token: staticToken(mint(t, "job-1", token.ScopeSessionAttach))})
+	addr := strings.TrimPrefix(local, "http://")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+addr+"\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("status %d, close %v: want a kept-alive answer", resp.StatusCode, resp.Close)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = io.Copy(io.Discard, br)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("an idle connection was kept open")
+	}
+}
