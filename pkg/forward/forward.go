@@ -182,6 +182,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !localhost.Is(r.Host) {
 		// A page on another site whose name was rebound to 127.0.0.1
 		// must not reach the sandbox with this forward's credential.
+		refuseBody(w, r)
 		http.Error(w, "nimbus forward: refusing Host "+strconv.Quote(r.Host)+": use http://127.0.0.1 or http://localhost", http.StatusForbidden)
 		return
 	}
@@ -189,12 +190,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Any page the browser shows can reach a loopback port; the
 		// forward's token must not act for it, as the Worker's preview
 		// cookie does not act for other origins (E_CROSS_SITE_REFUSED).
+		refuseBody(w, r)
 		http.Error(w, "nimbus forward: refusing a cross-site request ("+why+"): only pages on loopback origins (http://127.0.0.1, http://localhost) may use this forward", http.StatusForbidden)
 		return
 	}
 	tok, err := p.token(r.Context())
 	if err != nil {
 		p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: no token for the Worker", Err: err})
+		refuseBody(w, r)
 		http.Error(w, "nimbus forward: no token for the Worker: "+err.Error(), http.StatusBadGateway)
 		return
 	}
@@ -225,6 +228,20 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return nil
 	}})
 	p.rp.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// refuseBody makes the answer about to be written, which refuses r
+// without reading its body, the last on its connection, and stops net/http
+// from reading that body: it would read up to 256 KiB of it (a chunked
+// body, or a declared one under that) before sending the answer, and this
+// server sets no read deadline that would end the wait for a client that
+// drips it.
+func refuseBody(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength == 0 {
+		return
+	}
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 }
 
 // errInformational ends a request whose 1xx answers exceeded
@@ -497,6 +514,12 @@ func unwrapOpError(err error) error {
 	return err
 }
 
+// idleTimeout is how long a connection may stay open between requests
+// (or before its first one, with ReadHeaderTimeout): longer than the Go
+// client's own 90 s, so that the server is not the side that races a
+// reused connection, as nimbus dev's.
+var idleTimeout = 120 * time.Second
+
 // Serve serves h on ln until ctx ends, then closes the listener and every
 // connection, upgraded ones (WebSockets) included, and returns nil. An
 // error of the listener itself is returned.
@@ -506,6 +529,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       idleTimeout,
 		// Request contexts derive from ctx, so that the proxy closes the
 		// Worker side of upgraded connections, which Close does not track.
 		BaseContext: func(net.Listener) context.Context { return sctx },

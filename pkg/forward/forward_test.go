@@ -3,6 +3,7 @@
 package forward_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -578,4 +579,76 @@ func TestForwardRefusesCrossSiteRequests(t *testing.T) {
 		t.Fatalf("WebSocket from the local origin: %v", err)
 	}
 	c.CloseNow()
+}
+
+// A request the forward refuses from its headers (another Host, a page on
+// another site) is answered at once and its connection ended: the forward
+// sets no read deadline, and net/http would otherwise read up to 256 KiB
+// of the body before answering, waiting as long as the client drips it.
+func TestRefusalsDoNotWaitForTheBody(t *testing.T) {
+	var hits atomic.Int32
+	w := newWorld(t, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	local := forwardTo(t, forward.Options{Endpoint: w.backend.URL, SandboxID: "job-1", Port: w.port, Token: staticToken(mint(t, "job-1", token.ScopeSessionAttach))})
+	addr := strings.TrimPrefix(local, "http://")
+	for name, head := range map[string]string{
+		"cross-site, chunked":      "POST /form HTTP/1.1\r\nHost: " + addr + "\r\nOrigin: https://evil.example\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n",
+		"cross-site, short body":   "POST /form HTTP/1.1\r\nHost: " + addr + "\r\nOrigin: null\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\nx",
+		"rebound name, short body": "POST /form HTTP/1.1\r\nHost: evil.example\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\nx",
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(c, head); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			c.Close()
+			t.Fatalf("%s: no answer while the body is on its way: %v", name, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != 403 || !resp.Close {
+			t.Errorf("%s: status %d, Connection: close %v; want 403 and the connection's end", name, resp.StatusCode, resp.Close)
+		}
+		c.Close()
+	}
+	if hits.Load() != 0 {
+		t.Fatal("the app was reached")
+	}
+}
+
+// A keep-alive connection left idle after an answer is closed: without a
+// bound any local process could hold connections, and the descriptors
+// behind them, for as long as the forward runs. (One with nothing sent is
+// closed by the header timeout.)
+func TestIdleConnectionsAreClosed(t *testing.T) {
+	t.Cleanup(forward.SetIdleTimeout(200 * time.Millisecond))
+	w := newWorld(t, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(rw, "ok") }))
+	local := forwardTo(t, forward.Options{Endpoint: w.backend.URL, SandboxID: "job-1", Port: w.port, Token: staticToken(mint(t, "job-1", token.ScopeSessionAttach))})
+	addr := strings.TrimPrefix(local, "http://")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+addr+"\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("status %d, close %v: want a kept-alive answer", resp.StatusCode, resp.Close)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = io.Copy(io.Discard, br)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("an idle connection was kept open")
+	}
 }

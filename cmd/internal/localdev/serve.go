@@ -138,6 +138,7 @@ func bounded(h http.Handler, o ServeOptions, g *procGovernor) http.Handler {
 			b.dw.readDeadline.Store(true)
 			b.body = liftAtEOF{ReadCloser: r.Body, w: &b.dw}
 			r.Body = &b.body
+			b.dw.body = &b.body
 		}
 		if g != nil {
 			g.begin(b.dw.conn)
@@ -161,9 +162,15 @@ type connKey struct{}
 type liftAtEOF struct {
 	io.ReadCloser
 	w *deadlineWriter
+	// touched says the body has been read from (atomic: a proxy's
+	// transport reads it in a goroutine of its own).
+	touched atomic.Bool
 }
 
 func (b *liftAtEOF) Read(p []byte) (int, error) {
+	if !b.touched.Load() {
+		b.touched.Store(true)
+	}
 	n, err := b.ReadCloser.Read(p)
 	if err == io.EOF {
 		_ = b.w.SetReadDeadline(time.Time{})
@@ -186,6 +193,8 @@ type deadlineWriter struct {
 	// conn is the connection's record, nil when the server does not know
 	// it (then renewed, below, is the record).
 	conn *slotConn
+	// body is the request's body, nil when it has none.
+	body *liftAtEOF
 
 	// readDeadline is whether a read deadline is set (atomic: a proxy's
 	// transport reads the body, and lifts, in a goroutine of its own).
@@ -232,8 +241,25 @@ func (w *deadlineWriter) SetWriteDeadline(t time.Time) error {
 }
 
 func (w *deadlineWriter) WriteHeader(code int) {
+	if code >= 400 && w.body != nil && !w.body.touched.Load() {
+		w.refuseBody()
+	}
 	w.renew()
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// refuseBody ends the connection with a refusal answered before a byte
+// of the request's body was read (no token, another Host, a cross-site
+// request): the body is not wanted, and whoever sent it must not hold
+// the server. Left alone, net/http reads up to 256 KiB of it (a chunked
+// body, or a declared one under that) before it sends the answer, and
+// again after, to reuse the connection: a client without a token could
+// drip bodies and keep a connection busy, never closed for room, for the
+// whole body timeout. The read deadline set in the past ends those reads
+// at once; Connection: close tells the client the connection ends.
+func (w *deadlineWriter) refuseBody() {
+	w.Header().Set("Connection", "close")
+	_ = w.SetReadDeadline(time.Now())
 }
 
 func (w *deadlineWriter) Write(p []byte) (int, error) {

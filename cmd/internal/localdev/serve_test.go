@@ -394,3 +394,47 @@ func TestBusyConnectionsAreNotCutForRoom(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusalsDoNotWaitForTheBody: a request refused from its headers
+// alone (no token, another Host, a token without the scope) is answered
+// at once, its body never waited for: net/http would otherwise read up to
+// 256 KiB of it (a chunked body, or a declared one under that) before
+// sending the refusal, so that a client dripping bodies without a token
+// held a connection, never evicted for room, for the whole body timeout.
+// The connection then ends.
+func TestRefusalsDoNotWaitForTheBody(t *testing.T) {
+	addr := devServer(t, localdev.ServeOptions{BodyTimeout: time.Hour})
+	rpc := "POST /api/nimbus/v1/sandboxes/box/rpc HTTP/1.1\r\nContent-Type: application/json\r\n"
+	for _, tc := range []struct {
+		name, head string
+		want       int
+	}{
+		{"no token, chunked", rpc + "Host: " + addr + "\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n{\"op\":\r\n", 401},
+		{"no token, short declared body", rpc + "Host: " + addr + "\r\nContent-Length: 100000\r\n\r\n{\"op\":", 401},
+		{"token without the scope", rpc + "Host: " + addr + "\r\nAuthorization: Bearer " + devToken(t, token.ScopeSessionAttach) + "\r\nContent-Length: 100000\r\n\r\n{\"op\":", 403},
+		{"another Host", rpc + "Host: evil.example\r\nAuthorization: Bearer " + devToken(t, token.ScopeSandboxUse) + "\r\nContent-Length: 100000\r\n\r\n{\"op\":", 403},
+		{"/new without a token", "POST /new HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n", 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := io.WriteString(c, tc.head); err != nil {
+				t.Fatal(err)
+			}
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(c)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no answer while the body is on its way: %v", err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			if resp.StatusCode != tc.want || !resp.Close {
+				t.Fatalf("status %d, Connection: close %v; want %d and the connection's end", resp.StatusCode, resp.Close, tc.want)
+			}
+			closedWithin(t, c, 10*time.Second)
+		})
+	}
+}
