@@ -219,17 +219,19 @@ func (s *scanner) expansion() bool {
 	case strings.HasPrefix(rest, "$(("):
 		s.push(fArith)
 		s.i += 3
+		s.inWord, s.quoted = true, true
 	case strings.HasPrefix(rest, "$("):
 		s.stack = append(s.stack, frame{kind: fSub, saved: s.cmd})
 		s.cmd = cmdState{cmdPos: true}
 		s.i += 2
-		// The words inside are not the word around it: that one is
-		// no keyword.
+		// The words inside are not the word around it (that one is
+		// no keyword, which the ")" says): a "#" may start a comment.
 		s.word.Reset()
-		s.inWord = false
+		s.inWord, s.quoted = false, false
 	case strings.HasPrefix(rest, "${"):
 		s.stack = append(s.stack, frame{kind: fParam, inDQ: s.topKind() == fDQ})
 		s.i += 2
+		s.inWord, s.quoted = true, true
 	default:
 		return false
 	}
@@ -289,7 +291,6 @@ func (s *scanner) run() bool {
 			}
 			s.inWord, s.quoted = true, true
 		case c == '$' && s.expansion():
-			s.inWord, s.quoted = true, true
 		case c == '#' && !s.inWord:
 			nl := strings.IndexByte(s.src[s.i:], '\n')
 			if nl < 0 {

@@ -124,6 +124,8 @@ var oracleCases = []struct {
 	{`echo $(echo "(")`, false},
 	{`echo $(echo # )` + "\n)", false},
 	{`echo $(echo # )`, true},
+	{`$(#)`, true},
+	{"$(#)\n)", false},
 	// backticks
 	{"echo `echo a`", false},
 	{"echo `echo \\`a`", false},
