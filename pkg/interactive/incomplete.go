@@ -18,10 +18,38 @@ import "strings"
 // makes it slow or deep (BenchmarkIncomplete, TestIncompleteDeep);
 // TestIncompleteOracle and FuzzIncomplete hold it to what sh -n says.
 func incomplete(src string) bool {
-	s := scanner{src: src}
-	s.cmd.cmdPos = true
-	return s.run()
+	var s scanner
+	s.reset()
+	return s.line(src)
 }
+
+// A lineJoiner tells, line by line, whether a script's command goes on
+// (incomplete, with the lines before). Its scanner keeps its state from
+// line to line instead of reading the command again, so a command of n
+// lines, a long here-document say, costs O(n), not O(n²).
+type lineJoiner struct {
+	s       scanner
+	started bool
+}
+
+// opens reports whether the command that line ends, or goes on, is
+// unfinished. A comment line that starts a command ends at its newline
+// even when it ends with a backslash, as sh reads it ("# see C:\"): joined
+// to the next line it would make that line part of the comment, and the
+// line would silently not run.
+func (j *lineJoiner) opens(line string) bool {
+	if !j.started {
+		if skippable(line) {
+			return false
+		}
+		j.s.reset()
+		j.started = true
+	}
+	return j.s.line(line)
+}
+
+// end forgets the command read so far: the next line starts one.
+func (j *lineJoiner) end() { j.started = false }
 
 type heredoc struct {
 	delim  string
@@ -40,6 +68,8 @@ const (
 	fDQ    = '"' // "…"
 	fParam = 'p' // ${ … }
 	fArith = 'a' // $(( … ))
+	fSQ    = 'q' // '…'
+	fBQ    = '`' // `…`
 )
 
 // Where a case frame is.
@@ -62,32 +92,52 @@ const (
 // cmdState is what a command level knows of the token before: the top
 // level has one, and each $( ) its own, restored at its ")".
 type cmdState struct {
-	cmdPos   bool   // the next word is in command position (a keyword counts)
-	pending  string // the last token leaves the command unfinished: && || | ! ()
-	hereNext int    // 1 after "<<", 2 after "<<-": the next word is a delimiter
-	redir    bool   // the next word is a redirection's target
-	forSt    int
-	name     bool // the last token was a command's first word: "(" defines a function
-	fdef     bool // after "name(": ")" comes
+	cmdPos   bool  // the next word is in command position (a keyword counts)
+	pending  bool  // the last token leaves the command unfinished: && || | ! ()
+	redir    bool  // the next word is a redirection's target
+	name     bool  // the last token was a command's first word: "(" defines a function
+	fdef     bool  // after "name(": ")" comes
+	hereNext uint8 // 1 after "<<", 2 after "<<-": the next word is a delimiter
+	forSt    uint8
 }
 
+// A frame is small (a megabyte of "(" is a million of them); a $( )
+// keeps the command level around it in scanner.saved.
 type frame struct {
 	kind  byte
-	st    int      // a case frame's place
-	depth int      // an arithmetic frame's open parentheses
-	inDQ  bool     // a ${ } frame inside double quotes: ' is literal there
-	saved cmdState // a $( ) frame: the command level around it
+	inDQ  bool  // a ${ } frame inside double quotes: ' is literal there
+	st    uint8 // a case frame's place
+	depth int32 // an arithmetic frame's open parentheses
 }
 
 type scanner struct {
-	src      string
+	src      string // the text being read: one line and its newline
 	i        int
 	stack    []frame
+	saved    []cmdState
 	cmd      cmdState
-	heredocs []heredoc
-	word     strings.Builder
-	quoted   bool // the current word holds a quote, an escape or an expansion
+	heredocs []heredoc // awaiting their bodies, first first
+	inBody   bool      // reading here-document bodies
+	joined   bool      // in a body: the line before ended in a backslash
+	cont     bool      // the text read ended in a backslash-newline
+	word     []byte    // the word being read, for keywords and delimiters
+	quoted   bool      // the current word holds a quote, an escape or an expansion
 	inWord   bool
+}
+
+// reset readies s for a new command.
+func (s *scanner) reset() {
+	*s = scanner{stack: s.stack[:0], saved: s.saved[:0], word: s.word[:0]}
+	s.cmd.cmdPos = true
+}
+
+// line reads line and the newline that ends it, and reports whether the
+// command is unfinished.
+func (s *scanner) line(line string) bool {
+	s.src, s.i, s.cont = line+"\n", 0, false
+	s.run()
+	s.src, s.i = "", 0
+	return len(s.heredocs) > 0 || len(s.stack) > 0 || s.cmd.pending || s.cont
 }
 
 func (s *scanner) top() *frame {
@@ -112,7 +162,7 @@ func (s *scanner) pop() { s.stack = s.stack[:len(s.stack)-1] }
 // other than $( ), where words and operators are not tokens.
 func (s *scanner) lexical() bool {
 	switch s.topKind() {
-	case fDQ, fParam, fArith:
+	case fDQ, fParam, fArith, fSQ, fBQ:
 		return true
 	}
 	return false
@@ -124,16 +174,16 @@ func (s *scanner) endWord() {
 	if !s.inWord {
 		return
 	}
-	w, quoted := s.word.String(), s.quoted
-	s.word.Reset()
+	w, quoted := s.word, s.quoted
+	s.word = s.word[:0]
 	s.inWord, s.quoted = false, false
 	c := &s.cmd
-	c.pending = ""
+	c.pending = false
 	c.fdef = false
 	first := c.cmdPos
 	c.name = false
 	if c.hereNext > 0 {
-		s.heredocs = append(s.heredocs, heredoc{delim: w, tabs: c.hereNext == 2, quoted: quoted})
+		s.heredocs = append(s.heredocs, heredoc{delim: string(w), tabs: c.hereNext == 2, quoted: quoted})
 		c.hereNext = 0
 		return
 	}
@@ -146,11 +196,11 @@ func (s *scanner) endWord() {
 		case caseWord:
 			f.st = caseIn
 		case caseIn:
-			if w == "in" && !quoted {
+			if string(w) == "in" && !quoted {
 				f.st = casePattern
 			}
 		case casePattern:
-			if w == "esac" && !quoted {
+			if string(w) == "esac" && !quoted {
 				s.pop()
 				c.cmdPos = false
 				return
@@ -165,7 +215,7 @@ func (s *scanner) endWord() {
 		return
 	case forAfterName:
 		c.forSt = forList
-		if w == "do" && !quoted {
+		if string(w) == "do" && !quoted {
 			c.forSt = forNone
 			c.cmdPos = true
 		}
@@ -178,7 +228,7 @@ func (s *scanner) endWord() {
 		c.name = first
 		return
 	}
-	switch w {
+	switch string(w) {
 	case "if":
 		s.push(fIf)
 	case "case":
@@ -193,13 +243,13 @@ func (s *scanner) endWord() {
 	case "{":
 		s.push(fBrace)
 	case "fi", "done", "}", "esac":
-		want := map[string]byte{"fi": fIf, "done": fLoop, "}": fBrace, "esac": fCase}[w]
+		want := closes(string(w))
 		if f := s.top(); f != nil && f.kind == want && (want != fCase || f.st == caseBody) {
 			s.pop()
 		}
 		c.cmdPos = false
 	case "!":
-		c.pending = "!"
+		c.pending = true
 	case "then", "do", "else", "elif", "in":
 	default:
 		c.cmdPos = false
@@ -207,8 +257,21 @@ func (s *scanner) endWord() {
 	}
 }
 
+// closes is the frame a closing keyword ends.
+func closes(w string) byte {
+	switch w {
+	case "fi":
+		return fIf
+	case "done":
+		return fLoop
+	case "}":
+		return fBrace
+	}
+	return fCase
+}
+
 func (s *scanner) add(c byte) {
-	s.word.WriteByte(c)
+	s.word = append(s.word, c)
 	s.inWord = true
 }
 
@@ -221,12 +284,13 @@ func (s *scanner) expansion() bool {
 		s.i += 3
 		s.inWord, s.quoted = true, true
 	case strings.HasPrefix(rest, "$("):
-		s.stack = append(s.stack, frame{kind: fSub, saved: s.cmd})
+		s.push(fSub)
+		s.saved = append(s.saved, s.cmd)
 		s.cmd = cmdState{cmdPos: true}
 		s.i += 2
 		// The words inside are not the word around it (that one is
 		// no keyword, which the ")" says): a "#" may start a comment.
-		s.word.Reset()
+		s.word = s.word[:0]
 		s.inWord, s.quoted = false, false
 	case strings.HasPrefix(rest, "${"):
 		s.stack = append(s.stack, frame{kind: fParam, inDQ: s.topKind() == fDQ})
@@ -238,58 +302,33 @@ func (s *scanner) expansion() bool {
 	return true
 }
 
-// backquote skips the `…` at s.i, reporting false when it does not end.
-func (s *scanner) backquote() bool {
-	j := s.i + 1
-	for ; j < len(s.src) && s.src[j] != '`'; j++ {
-		if s.src[j] == '\\' {
-			j++
-		}
-	}
-	if j >= len(s.src) {
-		return false
-	}
-	s.i = j + 1
-	return true
-}
-
-// run scans the whole input and reports whether it is unfinished.
-func (s *scanner) run() bool {
+// run reads s.src from s.i to its end.
+func (s *scanner) run() {
 	for s.i < len(s.src) {
+		if s.inBody {
+			s.bodies()
+			continue
+		}
 		c := s.src[s.i]
 		if s.lexical() {
-			if !s.inside(c) {
-				return true
-			}
+			s.inside(c)
 			continue
 		}
 		switch {
 		case c == '\\':
-			if s.i+1 >= len(s.src) {
-				return true
-			}
-			if s.src[s.i+1] != '\n' {
-				s.add(s.src[s.i+1])
-				s.quoted = true
-			}
-			s.i += 2
+			s.backslash(true)
 		case c == '\'':
-			end := strings.IndexByte(s.src[s.i+1:], '\'')
-			if end < 0 {
-				return true
-			}
-			s.word.WriteString(s.src[s.i+1 : s.i+1+end])
+			s.push(fSQ)
 			s.inWord, s.quoted = true, true
-			s.i += end + 2
+			s.i++
 		case c == '"':
 			s.push(fDQ)
 			s.inWord, s.quoted = true, true
 			s.i++
 		case c == '`':
-			if !s.backquote() {
-				return true
-			}
+			s.push(fBQ)
 			s.inWord, s.quoted = true, true
+			s.i++
 		case c == '$' && s.expansion():
 		case c == '#' && !s.inWord:
 			nl := strings.IndexByte(s.src[s.i:], '\n')
@@ -301,10 +340,8 @@ func (s *scanner) run() bool {
 		case c == '\n':
 			s.endWord()
 			s.i++
-			if len(s.heredocs) > 0 && !s.bodies() {
-				return true
-			}
 			s.newline()
+			s.inBody = len(s.heredocs) > 0
 		case c == ' ' || c == '\t':
 			s.endWord()
 			s.i++
@@ -316,13 +353,22 @@ func (s *scanner) run() bool {
 			s.i++
 		}
 	}
-	s.endWord()
-	s.newline() // src ends where a line does
+}
+
+// backslash reads the \ at s.i: a backslash-newline joins two lines,
+// any other escapes the byte after it, which a word keeps when keep is set.
+func (s *scanner) backslash(keep bool) {
 	switch {
-	case len(s.heredocs) > 0, len(s.stack) > 0:
-		return true
+	case s.i+1 >= len(s.src):
+		s.i++
+		return
+	case s.src[s.i+1] == '\n':
+		s.cont = s.i+2 == len(s.src)
+	case keep:
+		s.add(s.src[s.i+1])
+		s.quoted = true
 	}
-	return s.cmd.pending != ""
+	s.i += 2
 }
 
 // newline updates the command level for the newline token just read.
@@ -340,37 +386,53 @@ func (s *scanner) newline() {
 	}
 }
 
-// inside reads one thing at s.i inside "…", ${ } or $(( )), reporting false
-// when the input ends in it.
-func (s *scanner) inside(c byte) bool {
+// inside reads what is at s.i inside '…', `…`, "…", ${ } or $(( )).
+func (s *scanner) inside(c byte) {
 	f := s.top()
 	switch {
+	case f.kind == fSQ:
+		end := strings.IndexByte(s.src[s.i:], '\'')
+		if end < 0 {
+			s.word = append(s.word, s.src[s.i:]...)
+			s.i = len(s.src)
+			return
+		}
+		s.word = append(s.word, s.src[s.i:s.i+end]...)
+		s.i += end + 1
+		s.pop()
+	case f.kind == fBQ:
+		// Its text is a command read again once it ends; only an
+		// unescaped ` ends it.
+		end := strings.IndexAny(s.src[s.i:], "\\`")
+		switch {
+		case end < 0:
+			s.i = len(s.src)
+		case s.src[s.i+end] == '`':
+			s.i += end + 1
+			s.pop()
+		default:
+			s.i += end
+			s.backslash(false)
+		}
 	case c == '\\':
-		if s.i+1 >= len(s.src) {
-			return false
+		s.backslash(false)
+		if f.kind == fDQ && s.i <= len(s.src) && s.src[s.i-1] != '\n' {
+			s.word = append(s.word, s.src[s.i-1])
 		}
-		if f.kind == fDQ && s.src[s.i+1] != '\n' {
-			s.word.WriteByte(s.src[s.i+1])
-		}
-		s.i += 2
 	case c == '`':
-		if !s.backquote() {
-			return false
-		}
+		s.push(fBQ)
+		s.i++
 	case c == '$' && s.expansion():
 	case f.kind == fDQ:
 		if c == '"' {
 			s.pop()
 		} else {
-			s.word.WriteByte(c)
+			s.word = append(s.word, c)
 		}
 		s.i++
 	case c == '\'' && !f.inDQ:
-		end := strings.IndexByte(s.src[s.i+1:], '\'')
-		if end < 0 {
-			return false
-		}
-		s.i += end + 2
+		s.push(fSQ)
+		s.i++
 	case c == '"':
 		s.push(fDQ)
 		s.i++
@@ -394,7 +456,6 @@ func (s *scanner) inside(c byte) bool {
 	default:
 		s.i++
 	}
-	return true
 }
 
 // operator reads the operator at s.i.
@@ -407,7 +468,7 @@ func (s *scanner) operator() {
 		s.i += len(op)
 		c := &s.cmd
 		name, fdef, redir := c.name, c.fdef, c.redir
-		c.pending, c.name, c.fdef, c.redir = "", false, false, false
+		c.pending, c.name, c.fdef, c.redir = false, false, false, false
 		f := s.top()
 		switch op {
 		case "<<":
@@ -430,7 +491,7 @@ func (s *scanner) operator() {
 			case fdef:
 				// name(): the body, a compound command, may
 				// follow on a later line.
-				c.pending = "()"
+				c.pending = true
 				c.cmdPos = true
 			case f != nil && f.kind == fCase && (f.st == caseInPat || f.st == casePattern):
 				f.st = caseBody
@@ -439,7 +500,8 @@ func (s *scanner) operator() {
 				s.pop()
 				c.cmdPos = false
 			case f != nil && f.kind == fSub:
-				s.cmd = f.saved
+				s.cmd = s.saved[len(s.saved)-1]
+				s.saved = s.saved[:len(s.saved)-1]
 				s.pop()
 				s.inWord, s.quoted = true, true
 			}
@@ -452,14 +514,10 @@ func (s *scanner) operator() {
 			if f != nil && f.kind == fCase && f.st == caseInPat {
 				return
 			}
-			if !redir { // "> |" is a syntax error, not a pipe
-				c.pending = op
-			}
+			c.pending = !redir // "> |" is a syntax error, not a pipe
 			c.cmdPos = true
 		case "&&", "||", "|&":
-			if !redir {
-				c.pending = op
-			}
+			c.pending = !redir
 			c.cmdPos = true
 		case ";", "&":
 			if c.forSt == forAfterName || c.forSt == forList {
@@ -471,40 +529,28 @@ func (s *scanner) operator() {
 	}
 }
 
-// bodies skips the bodies of the here-documents opened on the line just
-// ended, reporting false when the input ends before a delimiter.
-func (s *scanner) bodies() bool {
-	for _, h := range s.heredocs {
-		joined := false // the line before ended in a backslash: this one is its end
-		for {
-			if s.i >= len(s.src) {
-				return false
-			}
-			line := s.src[s.i:]
-			nl := strings.IndexByte(line, '\n')
-			if nl >= 0 {
-				line = line[:nl]
-			}
-			if h.tabs && !joined {
-				line = strings.TrimLeft(line, "\t")
-			}
-			end := !joined && line == h.delim
-			joined = !h.quoted && oddBackslashes(line)
-			if nl < 0 {
-				s.i = len(s.src)
-				if end {
-					break
-				}
-				return false
-			}
-			s.i += nl + 1
-			if end {
-				break
-			}
-		}
+// bodies reads a line of the here-document bodies that began at the
+// newline after their operators, first to last, until each one's
+// delimiter.
+func (s *scanner) bodies() {
+	h := s.heredocs[0]
+	line := s.src[s.i:]
+	nl := strings.IndexByte(line, '\n')
+	if nl >= 0 {
+		line = line[:nl]
+		s.i += nl + 1
+	} else {
+		s.i = len(s.src)
 	}
-	s.heredocs = s.heredocs[:0]
-	return true
+	if h.tabs && !s.joined {
+		line = strings.TrimLeft(line, "\t")
+	}
+	end := !s.joined && line == h.delim
+	s.joined = !h.quoted && oddBackslashes(line)
+	if end {
+		s.heredocs, s.joined = s.heredocs[1:], false
+		s.inBody = len(s.heredocs) > 0
+	}
 }
 
 // oddBackslashes reports whether line ends in a backslash that is not

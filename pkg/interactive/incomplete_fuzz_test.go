@@ -40,11 +40,12 @@ func FuzzIncomplete(f *testing.F) {
 		o = newOracle(f)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		incomplete(string(data))
+		sameLineByLine(t, string(data))
+		src := shellText(data)
+		sameLineByLine(t, src)
 		if o == nil || len(data) > 64 {
 			return
 		}
-		src := shellText(data)
 		got := incomplete(src)
 		switch o.tell(t, src) {
 		case unfinished:
@@ -78,4 +79,27 @@ func encodeShell(src string) []byte {
 		i += n
 	}
 	return out
+}
+
+// sameLineByLine: a lineJoiner fed the lines of src one by one says what
+// incomplete says of each run of lines, as RunScript feeds them: the
+// scanner carried from line to line is the one that reads the whole.
+func sameLineByLine(t *testing.T, src string) {
+	var j lineJoiner
+	lines := strings.Split(src, "\n")
+	from := 0
+	for i, l := range lines {
+		got := j.opens(l)
+		want := incomplete(strings.Join(lines[from:i+1], "\n"))
+		if from == i && skippable(l) {
+			want = false
+		}
+		if got != want {
+			t.Fatalf("line by line, %q after %q: %v; incomplete: %v", l, lines[from:i], got, want)
+		}
+		if !got {
+			j.end()
+			from = i + 1
+		}
+	}
 }
