@@ -202,7 +202,7 @@ func (s *scanner) endWord() {
 		case casePattern:
 			if string(w) == "esac" && !quoted {
 				s.pop()
-				c.cmdPos = false
+				c.cmdPos = true // see below
 				return
 			}
 			f.st = caseInPat
@@ -247,7 +247,9 @@ func (s *scanner) endWord() {
 		if f := s.top(); f != nil && f.kind == want && (want != fCase || f.st == caseBody) {
 			s.pop()
 		}
-		c.cmdPos = false
+		// A compound command may be followed at once by the reserved
+		// word that closes the one around it: "if :; then (:) fi fi".
+		c.cmdPos = true
 	case "!":
 		c.pending = true
 	case "then", "do", "else", "elif", "in":
@@ -498,7 +500,7 @@ func (s *scanner) operator() {
 				c.cmdPos = true
 			case f != nil && f.kind == fParen:
 				s.pop()
-				c.cmdPos = false
+				c.cmdPos = true // "(:)esac", as after fi
 			case f != nil && f.kind == fSub:
 				s.cmd = s.saved[len(s.saved)-1]
 				s.saved = s.saved[:len(s.saved)-1]
