@@ -188,7 +188,10 @@ func (s *scanner) endWord() {
 		return
 	}
 	if c.redir {
+		// A redirection starts the simple command: no reserved word
+		// follows it (">f while" runs a command named while).
 		c.redir = false
+		c.cmdPos = false
 		return
 	}
 	if f := s.top(); f != nil && f.kind == fCase && f.st != caseBody {

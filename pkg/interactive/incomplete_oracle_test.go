@@ -258,6 +258,9 @@ var oracleCases = []struct {
 	{`echo a;;`, false},
 	{`;`, false},
 	{`echo >&2`, false},
+	{`>while while`, false},
+	{`>f if true; then`, false},
+	{`2>/dev/null { echo`, false},
 	{`echo a >`, false},
 	{`echo a > |`, false},
 	// functions, groups, subshells
