@@ -172,6 +172,16 @@ func TestRunScript(t *testing.T) {
 			t.Errorf("%q: code %d out %q err %v; want %d %q", c.script, code, out.String(), err, c.code, c.out)
 		}
 	}
+	// A long here-document is one command (the joiner carries its scanner
+	// from line to line; TestLineJoinerLongHeredoc has 200,000 lines).
+	{
+		sh, _ := interactive.NewShell(sb, interactive.ShellOptions{})
+		var out bytes.Buffer
+		script := "cat <<'EOF' | wc -l\n" + strings.Repeat("a line of a long here-document ( $( ' \"\n", 2000) + "EOF\n"
+		if code, err := sh.RunScript(testCtx(t), strings.NewReader(script), &out, io.Discard, nil); err != nil || code != 0 || strings.TrimSpace(out.String()) != "2000" {
+			t.Errorf("a here-document of 2,000 lines: code %d out %q err %v; want 0 \"2000\"", code, out.String(), err)
+		}
+	}
 	// done hears of every line that ran.
 	sh, _ := interactive.NewShell(sb, interactive.ShellOptions{})
 	var codes []int

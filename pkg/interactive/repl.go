@@ -95,6 +95,7 @@ func (s *Shell) Interact(ctx context.Context, o InteractOptions) (int, error) {
 	}
 	warned := false
 	var pending []string
+	var joiner lineJoiner
 	for {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
@@ -121,6 +122,7 @@ func (s *Shell) Interact(ctx context.Context, o InteractOptions) (int, error) {
 		switch k {
 		case keyInterrupt:
 			pending = pending[:0]
+			joiner.end()
 			continue
 		case keyEOF:
 			if len(pending) > 0 {
@@ -131,13 +133,14 @@ func (s *Shell) Interact(ctx context.Context, o InteractOptions) (int, error) {
 			_, _ = io.WriteString(o.Terminal.Out, "\r\n")
 			return s.LastExit(), nil
 		}
-		cont := opensContinuation(pending, line)
+		cont := joiner.opens(line)
 		pending = append(pending, line)
 		if cont && k != keyEOF {
 			continue
 		}
 		cmd := strings.Join(pending, "\n")
 		pending = pending[:0]
+		joiner.end()
 		if code, ok := ParseExit(cmd, s.LastExit()); ok {
 			return code, nil
 		}

@@ -249,20 +249,6 @@ func ParseExit(line string, last int) (code int, ok bool) {
 	return n & 0xff, true
 }
 
-// opensContinuation reports whether line, read after the lines pending,
-// leaves the command unfinished (incomplete: a backslash at its end, an
-// open quote, block or here-document, a trailing && || or |), so the next
-// line belongs to it, as sh reads a script. A comment on a line of its
-// own ends at its newline even when it ends with a backslash, as sh reads
-// it ("# see C:\"): joined to the next line it would make that line part of
-// the comment, and the line would silently not run.
-func opensContinuation(pending []string, line string) bool {
-	if len(pending) == 0 && skippable(line) {
-		return false
-	}
-	return incomplete(strings.Join(append(pending[:len(pending):len(pending)], line), "\n"))
-}
-
 // skippable reports lines that run nothing: blank ones and comments.
 func skippable(line string) bool {
 	t := strings.TrimSpace(line)
@@ -281,19 +267,21 @@ func skippable(line string) bool {
 func (s *Shell) RunScript(ctx context.Context, r io.Reader, stdout, stderr io.Writer, done func(code int, took time.Duration) error) (int, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var pending []string
+	var joiner lineJoiner
 	for {
 		line, err := readLine(br)
 		if err != nil && !errors.Is(err, io.EOF) {
 			return 0, err
 		}
 		eof := errors.Is(err, io.EOF)
-		cont := opensContinuation(pending, line)
+		cont := joiner.opens(line)
 		if line != "" || !eof {
 			pending = append(pending, line)
 		}
 		if len(pending) > 0 && (!cont || eof) {
 			cmd := strings.Join(pending, "\n")
 			pending = pending[:0]
+			joiner.end()
 			if code, ok := ParseExit(cmd, s.LastExit()); ok {
 				return code, nil
 			}
