@@ -1,6 +1,7 @@
 package localdev
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -11,4 +12,21 @@ func SetProcsQuiet(t testing.TB, d time.Duration) {
 	old := procsQuiet
 	procsQuiet = d
 	t.Cleanup(func() { procsQuiet = old })
+}
+
+// SetLocalClients makes the servers t starts take only the peers local
+// says are this machine's for its own (other loopback addresses then play
+// clients from other machines), until t ends.
+func SetLocalClients(t testing.TB, local func(netip.Addr) bool) {
+	old := isLocalClient
+	isLocalClient = local
+	t.Cleanup(func() { isLocalClient = old })
+}
+
+// SetEvictGrace makes the servers t starts close connections for room
+// only once quiet for d, until t ends.
+func SetEvictGrace(t testing.TB, d time.Duration) {
+	old := evictGrace
+	evictGrace = d
+	t.Cleanup(func() { evictGrace = old })
 }

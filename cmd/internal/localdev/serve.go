@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -25,9 +26,13 @@ import (
 // descriptors: a client arriving when all are taken waits for one to
 // close, and the oldest connection with no request in progress (idle
 // between requests, or opened with nothing sent yet) is closed to make
-// room, so idle connections cannot lock other clients out. None of these
-// limits the length of a response: an exec stream may stay silent for
-// hours, bounded only by TCP keepalive noticing a dead peer.
+// room, so idle connections cannot lock other clients out. Clients from
+// other machines (--allow-remote) get a share: each at most
+// MaxConnsPerClient (a quarter of MaxConns by default), and all of them
+// together at most three quarters, so that a quarter stays for this
+// machine's own tools; see limitListener. None of these limits the length
+// of a response: an exec stream may stay silent for hours, bounded only by
+// TCP keepalive noticing a dead peer.
 const (
 	DefaultHeaderTimeout = 5 * time.Second
 	DefaultBodyTimeout   = 60 * time.Second
@@ -44,6 +49,10 @@ type ServeOptions struct {
 	WriteTimeout  time.Duration
 	IdleTimeout   time.Duration
 	MaxConns      int
+	// MaxConnsPerClient bounds the connections of one client from another
+	// machine (one IPv4 address, one IPv6 /64); default MaxConns/4.
+	// Clients on loopback are this machine's and share MaxConns.
+	MaxConnsPerClient int
 	// Logf reports trouble the server deals with itself (running out of
 	// file descriptors), at most once a minute per kind; nil discards it.
 	Logf func(format string, args ...any)
@@ -71,6 +80,9 @@ func (o ServeOptions) withDefaults() ServeOptions {
 	if o.MaxConns <= 0 {
 		o.MaxConns = DefaultMaxConns
 	}
+	if o.MaxConnsPerClient <= 0 {
+		o.MaxConnsPerClient = max(1, o.MaxConns/4)
+	}
 	return o
 }
 
@@ -97,6 +109,7 @@ func (o ServeOptions) Serve(ctx context.Context, ln net.Listener, h http.Handler
 		MaxHeaderBytes: 128 << 10,
 	}
 	ll := newLimitListener(ln, o.MaxConns, o.Logf)
+	ll.perClient = o.MaxConnsPerClient
 	srv.ConnState = ll.track
 	// Each request finds its connection's record (write deadline, see
 	// deadlineWriter) in its context.
@@ -283,6 +296,12 @@ func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 // is freed when its connection is closed. When the process runs out of
 // file descriptors, it answers waiting clients 503 with Retry-After (see
 // shed) instead of failing every accept in a loop.
+//
+// Clients from other machines get a fair share (see admitRemote): each
+// at most perClient slots, all of them together at most remoteMax, so
+// that one client on the LAN cannot hold every slot with slow heads and
+// this machine's own tools always find room. Loopback clients share
+// every slot, as before: on a loopback-only server nothing changes.
 type limitListener struct {
 	net.Listener
 	slots chan struct{}
@@ -306,12 +325,55 @@ type limitListener struct {
 	conns     map[*slotConn]struct{}
 	quietWake chan struct{}
 	waiting   atomic.Bool
+
+	// perClient and remoteMax bound the slots of one remote client and of
+	// all of them; clients and remote count them (guarded by qmu).
+	perClient int
+	remoteMax int
+	clients   map[netip.Prefix]int
+	remote    int
+	// refusing bounds the refusals answered at once (each holds a
+	// descriptor for at most refuseTime); lastShareLog is when a client
+	// over its share was last reported (Accept's goroutine only).
+	refusing     chan struct{}
+	lastShareLog time.Time
 }
 
+// maxRefusing is how many over-share clients are answered 503 at once;
+// beyond that they are closed unanswered, so that a flood of them costs
+// neither descriptors nor goroutines.
+const maxRefusing = 16
+
 func newLimitListener(ln net.Listener, maxConns int, logf func(string, ...any)) *limitListener {
-	l := &limitListener{Listener: ln, slots: make(chan struct{}, maxConns), done: make(chan struct{}), logf: logf, quietWake: make(chan struct{}, 1), conns: map[*slotConn]struct{}{}}
+	l := &limitListener{Listener: ln, slots: make(chan struct{}, maxConns), done: make(chan struct{}), logf: logf, quietWake: make(chan struct{}, 1), conns: map[*slotConn]struct{}{},
+		perClient: max(1, maxConns/4), remoteMax: maxConns - maxConns/4, clients: map[netip.Prefix]int{}, refusing: make(chan struct{}, maxRefusing)}
 	l.takeReserve()
 	return l
+}
+
+// isLocalClient says which peers are this machine's own tools (tests
+// pick some loopback addresses to play remote clients).
+var isLocalClient = func(ip netip.Addr) bool { return ip.IsLoopback() }
+
+// clientOf names the client at addr: an IPv4 address, or an IPv6 /64 (a
+// host picks any address in its /64 at will, so one address is no
+// client). ok is false for this machine's own clients, which share every
+// slot.
+func clientOf(addr net.Addr) (client netip.Prefix, ok bool) {
+	ta, isTCP := addr.(*net.TCPAddr)
+	if !isTCP {
+		return netip.Prefix{}, false
+	}
+	ip := ta.AddrPort().Addr().Unmap()
+	if !ip.IsValid() || isLocalClient(ip) {
+		return netip.Prefix{}, false
+	}
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, _ := ip.Prefix(bits)
+	return p, true
 }
 
 // Accept accepts the next client, then waits for a slot for it. While
@@ -320,9 +382,13 @@ func newLimitListener(ln net.Listener, maxConns int, logf func(string, ...any)) 
 // closed by a server at any time (clients retry on a fresh one), and a
 // connection that has sent nothing has no request to lose. Connections
 // with a request in progress are never closed for room. One client at a
-// time waits, so descriptors stay bounded by MaxConns+1.
+// time waits, so descriptors stay bounded by MaxConns+1 (and the
+// refusals of admitRemote). Remote clients never wait: one that would is
+// admitted or refused at once (admitRemote), so that none holds up the
+// clients queued behind it.
 func (l *limitListener) Accept() (net.Conn, error) {
 	var c net.Conn
+	var client netip.Prefix
 	for c == nil {
 		var err error
 		c, err = l.Listener.Accept()
@@ -332,16 +398,23 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-	}
-	if l.lost.Load() {
-		// Descriptors were short when the reserve was last given up:
-		// accepting again says some are back, and the next shortage
-		// needs the reserve to answer 503.
-		l.takeReserve()
+		if l.lost.Load() {
+			// Descriptors were short when the reserve was last given up:
+			// accepting again says some are back, and the next shortage
+			// needs the reserve to answer 503.
+			l.takeReserve()
+		}
+		var remote bool
+		if client, remote = clientOf(c.RemoteAddr()); remote {
+			if sc := l.admitRemote(c, client, time.Now()); sc != nil {
+				return sc, nil
+			}
+			c = nil
+		}
 	}
 	select {
 	case l.slots <- struct{}{}:
-		return l.open(c), nil
+		return l.open(c, netip.Prefix{}), nil
 	case <-l.done:
 		_ = c.Close()
 		return nil, net.ErrClosed
@@ -356,9 +429,13 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 	}()
 	for {
-		// A connection quiet for evictGrace is closed; otherwise wait for
-		// the quietest to be, or (none quiet) for one to become quiet.
-		wait := l.evictQuiet(time.Now())
+		// A connection quiet for evictGrace is closed, a remote one
+		// first; otherwise wait for the quietest to be, or (none quiet)
+		// for one to become quiet.
+		wait := l.evictQuiet(time.Now(), isRemote)
+		if wait < 0 {
+			wait = l.evictQuiet(time.Now(), anyConn)
+		}
 		var ripe <-chan time.Time
 		var quiet <-chan struct{}
 		if wait > 0 {
@@ -373,7 +450,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		select {
 		case l.slots <- struct{}{}:
-			return l.open(c), nil
+			return l.open(c, netip.Prefix{}), nil
 		case <-l.done:
 			_ = c.Close()
 			return nil, net.ErrClosed
@@ -383,19 +460,90 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	}
 }
 
+// admitRemote gives c, from client on another machine, a slot if it is
+// within its share: under perClient connections of its own, under
+// remoteMax for all remote clients together, and a slot free. Otherwise
+// it makes room as Accept does, without waiting: it closes the
+// connection quiet for evictGrace the longest among the client's own (over
+// its share), the remote ones (remote clients over theirs), or remote
+// ones first, then any (every slot taken). With nothing to close, c is
+// refused (503 with Retry-After, as for a shortage of descriptors, before
+// any of its request is read: see refuseShare) and admitRemote returns
+// nil. So a client on the LAN holding its share with slow heads or idle
+// connections only ever displaces its own, and this machine's clients
+// keep MaxConns-remoteMax slots to wait for.
+func (l *limitListener) admitRemote(c net.Conn, client netip.Prefix, now time.Time) *slotConn {
+	l.qmu.Lock()
+	own, remote := l.clients[client], l.remote
+	l.qmu.Unlock()
+	var evict []func(*slotConn) bool
+	switch {
+	case own >= l.perClient:
+		evict = []func(*slotConn) bool{func(sc *slotConn) bool { return sc.remote && sc.client == client }}
+	case remote >= l.remoteMax:
+		evict = []func(*slotConn) bool{isRemote}
+	case len(l.slots) == cap(l.slots):
+		evict = []func(*slotConn) bool{isRemote, anyConn}
+	}
+	for _, match := range evict {
+		if l.evictQuiet(now, match) == 0 {
+			evict = nil
+			break
+		}
+	}
+	if evict == nil {
+		select {
+		case l.slots <- struct{}{}:
+			return l.open(c, client)
+		default:
+		}
+	}
+	if l.logf != nil && now.Sub(l.lastShareLog) > time.Minute {
+		l.lastShareLog = now
+		l.logf("refusing connections from %s: it holds %d connections (at most %d each, %d for all clients from other machines), none of them quiet for %v", client.Addr(), own, l.perClient, l.remoteMax, evictGrace)
+	}
+	l.refuseShare(c)
+	return nil
+}
+
+// isRemote and anyConn choose among open connections.
+func isRemote(sc *slotConn) bool { return sc.remote }
+func anyConn(*slotConn) bool     { return true }
+
+// refuseShare answers c 503 in a goroutine of its own (refuse reads
+// briefly, and Accept must not), or closes it unanswered when
+// maxRefusing are being answered already.
+func (l *limitListener) refuseShare(c net.Conn) {
+	select {
+	case l.refusing <- struct{}{}:
+		go func() {
+			defer func() { <-l.refusing }()
+			refuse(c, shareBody)
+		}()
+	default:
+		_ = c.Close()
+	}
+}
+
 // evictGrace is how long a connection must have been quiet before it is
 // closed for room. One that has just been answered is about to carry its
 // client's next request, and closing it then resets that request, which
-// a client retries only when it is idempotent (not a POST).
-const evictGrace = time.Second
+// a client retries only when it is idempotent (not a POST). A variable
+// for tests.
+var evictGrace = time.Second
 
-// open records c, which holds a slot, as an open connection: quiet (see
-// track) until its first request.
-func (l *limitListener) open(c net.Conn) *slotConn {
-	sc := &slotConn{Conn: c, l: l}
+// open records c, which holds a slot, as an open connection of client
+// (the zero prefix for this machine's): quiet (see track) until its first
+// request.
+func (l *limitListener) open(c net.Conn, client netip.Prefix) *slotConn {
+	sc := &slotConn{Conn: c, l: l, client: client, remote: client.IsValid()}
 	sc.quietSince.Store(monoAt(time.Now()))
 	l.qmu.Lock()
 	l.conns[sc] = struct{}{}
+	if sc.remote {
+		l.clients[client]++
+		l.remote++
+	}
 	l.qmu.Unlock()
 	return sc
 }
@@ -423,15 +571,16 @@ func (l *limitListener) track(c net.Conn, s http.ConnState) {
 	}
 }
 
-// evictQuiet closes the connection that has been quiet the longest if it
-// has been for evictGrace, and returns 0; otherwise it returns how long
-// until that one has, or -1 when no connection is quiet.
-func (l *limitListener) evictQuiet(now time.Time) time.Duration {
+// evictQuiet closes the connection that match accepts and that has been
+// quiet the longest if it has been for evictGrace, and returns 0;
+// otherwise it returns how long until that one has, or -1 when no such
+// connection is quiet.
+func (l *limitListener) evictQuiet(now time.Time, match func(*slotConn) bool) time.Duration {
 	l.qmu.Lock()
 	var oldest *slotConn
 	var since int64
 	for c := range l.conns {
-		if t := c.quietSince.Load(); t != 0 && (oldest == nil || t < since) {
+		if t := c.quietSince.Load(); t != 0 && (oldest == nil || t < since) && match(c) {
 			oldest, since = c, t
 		}
 	}
@@ -449,6 +598,10 @@ func (l *limitListener) evictQuiet(now time.Time) time.Duration {
 // overloadBody is the answer to a client that cannot be served for want
 // of file descriptors: the platform's overload answer.
 const overloadBody = `{"ok":false,"error":"nimbus dev is out of file descriptors: too many connections or commands at once; retry shortly","code":"E_NIMBUS_DO_OVERLOADED"}`
+
+// shareBody is the answer to a client from another machine over its
+// share of connections.
+const shareBody = `{"ok":false,"error":"nimbus dev has too many connections from your address open, none of them idle; retry shortly","code":"E_NIMBUS_DO_OVERLOADED"}`
 
 // shed runs when accepting failed for want of descriptors. It frees the
 // descriptor held in reserve and accepts the next client with it: if
@@ -476,7 +629,7 @@ func (l *limitListener) shed(cause error) (net.Conn, error) {
 				l.backoff = 0
 				return c, nil
 			}
-			refuse(c)
+			refuse(c, overloadBody)
 			if l.takeReserve() {
 				return nil, nil
 			}
@@ -524,10 +677,10 @@ func (l *limitListener) takeReserve() bool {
 	return true
 }
 
-// refuse answers c 503 and closes it, reading what the client sent first
-// (briefly) so that closing does not reset the connection under the
-// answer.
-func refuse(c net.Conn) {
+// refuse answers c 503 with body and closes it, reading what the client
+// sent first (briefly, never waiting for a body) so that closing does not
+// reset the connection under the answer.
+func refuse(c net.Conn, body string) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(200 * time.Millisecond))
 	var head [4096]byte
@@ -537,7 +690,7 @@ func refuse(c net.Conn) {
 	answer := "HTTP/1.1 503 Service Unavailable\r\n" +
 		"Content-Type: application/json\r\nCache-Control: no-store\r\nRetry-After: 1\r\n" +
 		"Access-Control-Allow-Origin: *\r\nAccess-Control-Expose-Headers: Retry-After\r\n" +
-		"Connection: close\r\nContent-Length: " + strconv.Itoa(len(overloadBody)) + "\r\n\r\n" + overloadBody
+		"Connection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
 	if _, err := io.WriteString(c, answer); err != nil {
 		return
 	}
@@ -581,6 +734,9 @@ type slotConn struct {
 	// closed is set by Close (procGovernor tells clients apart by
 	// connection, and a closed one is a client gone).
 	closed atomic.Bool
+	// client is who holds the slot when remote (see clientOf).
+	client netip.Prefix
+	remote bool
 }
 
 // gone reports whether c is a client gone: closed by the server, or by
@@ -593,6 +749,12 @@ func (c *slotConn) Close() error {
 	c.once.Do(func() {
 		c.l.qmu.Lock()
 		delete(c.l.conns, c)
+		if c.remote {
+			if c.l.clients[c.client]--; c.l.clients[c.client] == 0 {
+				delete(c.l.clients, c.client)
+			}
+			c.l.remote--
+		}
 		c.l.qmu.Unlock()
 		<-c.l.slots
 	})
