@@ -69,8 +69,11 @@ It is hardened for a laptop with a browser open:
   - a request head must arrive within 5s and a body within 60s, an answer
     must be accepted by the client within 5m per write, idle connections
     close after 120s, and at most 256 connections are open at once (when
-    all are taken, the oldest idle one is closed for a new client); an
-    exec stream itself may run (and stay silent) for hours
+    all are taken, the oldest idle one is closed for a new client); with
+    --allow-remote a client from another machine holds at most 64 of them
+    and all such clients 192, so 64 stay for this machine's tools (over
+    its share a client is answered 503 with Retry-After); an exec stream
+    itself may run (and stay silent) for hours
   - requests for any Host other than localhost, a loopback address, the
     listen address or an --allow-host name are refused (DNS rebinding)
   - a token from a cookie only works on same-origin application/json
