@@ -131,15 +131,16 @@ const (
 	// checks for mcp --http and dev --addr; rounding of spans.
 	session34BinaryBytes = 44 << 10
 	// session35BinaryBytes is what 2026-12-05's fourth session added
-	// (36,864 bytes measured from 1de8262 at ddf5626, release builds
-	// 15,179,936 -> 15,216,800): the piped shell's scanner of unfinished
-	// commands (quotes, here-documents, blocks); the terminal's confirmed
-	// end of piped input and its handshake reasons; the log follower's
-	// seq and cursor checks; init's interruption during npm and git;
-	// doctor's re-mint hint; the port checks of dev, mcp and forward;
-	// setup's move of a rotated generated secret; the process groups of
-	// init's npm and git; refusals that do not wait for the body.
-	session35BinaryBytes = 36 << 10
+	// (65,536 bytes measured from 1de8262 at 0550789, release builds
+	// 15,179,936 -> 15,245,472): nimbus dev's per-client share of its
+	// connections (20 KB); the piped shell's scanner of unfinished
+	// commands (quotes, here-documents, blocks, a frame stack); the
+	// terminal's confirmed end of piped input and its handshake reasons;
+	// the log follower's seq and cursor checks; init's interruption
+	// during npm and git, and their process groups; doctor's re-mint
+	// hint; the port checks of dev, mcp and forward; setup's move of a
+	// rotated generated secret; refusals that do not wait for the body.
+	session35BinaryBytes = 64 << 10
 	maxBinaryBytes       = 11604130 + 352256 + 32<<10 + mcpSDKBinaryBytes + 40<<10 + 148<<10 + 64<<10 + 12<<10 + session32BinaryBytes + session33BinaryBytes + session34BinaryBytes + session35BinaryBytes // linux/amd64, -trimpath -ldflags='-s -w': before issue 15, plus issue 13, plus its progress line, plus the MCP SDK, plus the review fixes of 2026-12-04 morning, plus the afternoon's (about 120 KB measured from 760e44a: setup --env, the npm registry token, the mcp and runtime reviews, the GC floor of nimbus dev, Windows-unsafe download names, the action's stop-commands, --env for runtime and doctor), plus the evening's (61,440 bytes measured from 37ecb65: about 40 review fixes, among them the setup answer checks, the stream frame bound, exact exit codes, typo hints for flags and scopes, the publish lock of runtime sync), plus the night's (12,288 bytes measured from 1b5d7b6: the stall package shared by R2 uploads, npm and the sandbox client, the forward's header bound, the mcp stdio framer, bounded process starts, the inits' GOGC, eight CLI fixes such as W_TRANSFER_SKIPPED and the --shell/--shell-id aliases)
 )
 
