@@ -7,11 +7,13 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/signal"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/localterm"
 	"github.com/nimbus-sh/nimbus/pkg/scaffold"
 	"github.com/nimbus-sh/nimbus/templates"
 )
@@ -133,6 +135,16 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options) error {
 	}
 	out.result = res
 
+	if sigs := localterm.HangupSignals(); len(sigs) > 0 && (o.git || o.install) {
+		// git and npm run in a process group of their own (so that
+		// their children can be stopped with them), which a closing
+		// terminal's SIGHUP does not reach: without this, the hangup
+		// would end nimbus alone and leave npm and its install scripts
+		// running. Ended like Ctrl-C, they are stopped (130).
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, sigs...)
+		defer stop()
+	}
 	if o.git {
 		// Commit every project file, including ones that were already identical.
 		files := append(append([]string{}, res.Written...), res.Unchanged...)

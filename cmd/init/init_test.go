@@ -143,15 +143,15 @@ func cmdImmutable(ts *testscript.TestScript, neg bool, args []string) {
 // cmdSignal runs a program until FILE appears, then sends it a signal and
 // checks its exit code; its output becomes the script's stdout and stderr:
 //
-//	signal INT|TERM FILE CODE PROGRAM ARGS...
+//	signal INT|TERM|HUP FILE CODE PROGRAM ARGS...
 //
 // FILE is made by the program (a fake tool it started, say), so the signal
 // arrives while it is in the step under test, not before.
 func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 4 {
-		ts.Fatalf("usage: signal INT|TERM FILE CODE PROGRAM ARGS...")
+		ts.Fatalf("usage: signal INT|TERM|HUP FILE CODE PROGRAM ARGS...")
 	}
-	sig := map[string]syscall.Signal{"INT": syscall.SIGINT, "TERM": syscall.SIGTERM}[args[0]]
+	sig := map[string]syscall.Signal{"INT": syscall.SIGINT, "TERM": syscall.SIGTERM, "HUP": syscall.SIGHUP}[args[0]]
 	if sig == 0 {
 		ts.Fatalf("signal: unknown signal %q", args[0])
 	}
@@ -171,6 +171,9 @@ func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 	c.Dir = ts.MkAbs(".")
 	c.Env = []string{"PATH=" + ts.Getenv("PATH"), "HOME=" + ts.Getenv("HOME"), "SLEEP_MARKER=" + ts.Getenv("SLEEP_MARKER")}
 	c.Stdout, c.Stderr = ts.Stdout(), ts.Stderr()
+	// A tool left running after nimbus exited holds these pipes open:
+	// fail (Wait's error) rather than wait for it until the test times out.
+	c.WaitDelay = 30 * time.Second
 	ts.Check(c.Start())
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
