@@ -443,6 +443,16 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 		quietC = quiet.C
 		return s.sendEndProbe(ctx, ws)
 	}
+	// shownSince restarts the quiet period when output came since shown
+	// (the session socket's or a followed process's): the quiet that ran
+	// out before the confirmation is over then, and the confirmation must
+	// not end the attachment while the output goes on.
+	shownSince := func(shown int) {
+		if quiet != nil && s.shown != shown {
+			quiet.Reset(s.o.QuietAfterEOF)
+			quietOver = false
+		}
+	}
 	in, inErr := s.in, s.inErr
 	if s.inDone {
 		in, inErr = nil, nil
@@ -471,13 +481,10 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 			if err := s.handle(ctx, ws, m.data, &replay); err != nil {
 				return Result{}, err, false
 			}
-			if quiet != nil && s.shown != shown {
-				// Only output breaks the quiet: informational frames
-				// (spawn, exit, shell-integration…) keep coming while
-				// background processes run.
-				quiet.Reset(s.o.QuietAfterEOF)
-				quietOver = false
-			}
+			// Only output breaks the quiet: informational frames (spawn,
+			// exit, shell-integration…) keep coming while background
+			// processes run.
+			shownSince(shown)
 			if quietOver && s.endHeard {
 				s.closeAll(ws, websocket.StatusNormalClosure, "input ended")
 				return Result{Reason: InputEnded}, nil, false
@@ -490,9 +497,7 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 			if err := s.handleProc(ctx, ws, m); err != nil {
 				return Result{}, err, false
 			}
-			if quiet != nil && s.shown != shown {
-				quiet.Reset(s.o.QuietAfterEOF)
-			}
+			shownSince(shown)
 			if s.proc == nil {
 				procMsgs = nil
 			}

@@ -4,6 +4,7 @@ package terminal_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -372,5 +373,115 @@ func TestPipeModeEndsDespiteInformationalFrames(t *testing.T) {
 	res, err := s.wait()
 	if err != nil || res.Reason != terminal.InputEnded {
 		t.Fatalf("%+v %v", res, err)
+	}
+}
+
+// Piped input whose confirmation comes late, after the quiet period ran
+// out, while a followed process prints: the process's output starts the
+// quiet over, so the confirmation does not end the attachment, and what
+// the process prints next is shown. Only the session socket's output used
+// to start it over: the late confirmation ended the attachment at once and
+// the process's next lines were lost.
+func TestPipedInputConfirmedLateKeepsFollowedProcessOutput(t *testing.T) {
+	const quietFor = 800 * time.Millisecond
+	probes := make(chan json.RawMessage, 1)
+	mains := make(chan *websocket.Conn, 1)
+	procs := make(chan *websocket.Conn, 1)
+	hs := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(rw, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		ctx := r.Context()
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/ws"):
+			_ = ws.Write(ctx, websocket.MessageText, frame.Ready())
+			_ = ws.Write(ctx, websocket.MessageText, frame.Output("$ "))
+			mains <- ws
+			for {
+				_, msg, err := ws.Read(ctx)
+				if err != nil {
+					return
+				}
+				f, _ := frame.Decode(msg)
+				switch {
+				case f.Type == frame.TypeInput && strings.Contains(f.Data, "tui"):
+					_ = ws.Write(ctx, websocket.MessageText, []byte(`{"type":"spawn","pid":7,"command":"tui","longRunning":false,"attachedTty":true}`))
+				case f.Type == frame.TypeFSWatchUnsubscribe:
+					// Held back: the test answers it.
+					select {
+					case probes <- f.ReqID:
+					default:
+					}
+				}
+			}
+		case strings.HasSuffix(r.URL.Path, "/api/logs/7"):
+			_ = ws.Write(ctx, websocket.MessageText, []byte(`{"type":"backlog","pid":7,"chunks":[{"stream":"stdout","data":"TUI> ","ts":1}]}`))
+			procs <- ws
+			for {
+				if _, _, err := ws.Read(ctx); err != nil {
+					return
+				}
+			}
+		}
+	}))
+	defer hs.Close()
+	// No liveness probe but the one after the input; its answer may take
+	// far longer than the test does.
+	o := terminal.Options{Endpoint: hs.URL, SessionID: "pipe-3", In: strings.NewReader("tui\n"), FollowProcesses: true,
+		QuietAfterEOF: quietFor, ProbeAfter: time.Hour, DeadAfter: time.Minute}
+	s := start(t, o)
+	recv := func(what string, c <-chan *websocket.Conn) *websocket.Conn {
+		t.Helper()
+		select {
+		case ws := <-c:
+			return ws
+		case <-time.After(20 * time.Second):
+			t.Fatalf("no %s socket; output %q", what, s.out.String())
+			return nil
+		}
+	}
+	main, proc := recv("session", mains), recv("process terminal", procs)
+	var probe json.RawMessage
+	select {
+	case probe = <-probes:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no probe after the input; output %q", s.out.String())
+	}
+	s.out.waitFor(t, "TUI> ")
+	// The quiet period started before the probe went out and after the
+	// last output ("TUI> "): twice its length later it has run out. The
+	// client shows nothing of it; a wait too short under load would only
+	// leave the bug untested, never fail the fixed code.
+	time.Sleep(2 * quietFor)
+	ctx := context.Background()
+	chunk := func(data string) {
+		q, _ := json.Marshal(data)
+		// A failure is the attachment having ended: the line is lost.
+		_ = proc.Write(ctx, websocket.MessageText, []byte(`{"type":"chunk","stream":"stdout","data":`+string(q)+`,"ts":2}`))
+	}
+	chunk("building\r\n")
+	// Shown, so the client handled it before the answer.
+	s.out.waitFor(t, "building\r\n")
+	if err := main.Write(ctx, websocket.MessageText, frame.ProbeResult(probe)); err != nil {
+		t.Fatal(err)
+	}
+	// The process goes on printing, each line well within the quiet
+	// period of the one before.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for i := 1; i <= 5; i++ {
+		<-tick.C
+		chunk("step-" + strconv.Itoa(i) + "\r\n")
+	}
+	res, err := s.wait()
+	if err != nil || res.Reason != terminal.InputEnded {
+		t.Fatalf("%+v %v", res, err)
+	}
+	for i := 1; i <= 5; i++ {
+		if want := "step-" + strconv.Itoa(i) + "\r\n"; !strings.Contains(s.out.String(), want) {
+			t.Fatalf("%q was lost: the attachment ended within the quiet period after it; output %q", want, s.out.String())
+		}
 	}
 }
