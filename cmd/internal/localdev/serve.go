@@ -398,6 +398,10 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
+		if c == nil {
+			// shed answered 503 (or backed off): accept again.
+			continue
+		}
 		if l.lost.Load() {
 			// Descriptors were short when the reserve was last given up:
 			// accepting again says some are back, and the next shortage
