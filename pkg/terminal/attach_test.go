@@ -146,10 +146,17 @@ func (s *session) typeText(text string) {
 
 func (s *session) wait() (terminal.Result, error) {
 	s.t.Helper()
+	return s.waitUpTo(30 * time.Second)
+}
+
+// waitUpTo is wait with another bound, for sessions whose work is slow
+// under -race on a loaded machine rather than stuck.
+func (s *session) waitUpTo(d time.Duration) (terminal.Result, error) {
+	s.t.Helper()
 	select {
 	case <-s.done:
 		return s.res, s.err
-	case <-time.After(30 * time.Second):
+	case <-time.After(d):
 		s.t.Fatalf("Attach did not return; output %q", s.out.String())
 		return terminal.Result{}, nil
 	}

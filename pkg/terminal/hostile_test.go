@@ -47,8 +47,12 @@ func TestHostileOversizedMessage(t *testing.T) {
 	t.Cleanup(srv.Close)
 	o := termOpts(srv.URL, "job-1")
 	o.Reconnect = 2 * time.Second
+	// 64 MiB under -race on two loaded cores can take longer than the
+	// liveness probe's patience (no message completes meanwhile), which
+	// then reconnects, or than wait's 30 s: this test is about the size.
+	o.ProbeAfter, o.DeadAfter = time.Hour, time.Hour
 	s := start(t, o)
-	_, err := s.wait()
+	_, err := s.waitUpTo(3 * time.Minute)
 	if codeOf(err) != terminal.CodeProtocol {
 		t.Fatalf("err = %v (code %q), want %s", err, codeOf(err), terminal.CodeProtocol)
 	}
