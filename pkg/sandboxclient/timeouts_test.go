@@ -301,7 +301,14 @@ func TestHTTPTimeoutDisabled(t *testing.T) {
 }
 
 // The per-exchange bookkeeping of the timeouts must not cost the
-// connection: sequential calls reuse one keep-alive connection.
+// connection: sequential calls reuse one keep-alive connection. net/http
+// itself drops a connection, now and then, when its goroutine writing the
+// request has not reported within 50 ms of the answer having been read to
+// its end (maxWriteWaitBeforeConnReuse): on a loaded machine a call whose
+// answer was read and closed like all the others then found no idle
+// connection ("2 connections for 51 sequential calls, want 1", 3 runs in
+// 30). A few such drops are allowed; a client that costs the connection
+// on every call, or every other one, dials 26 to 51 times.
 func TestCallsReuseTheConnection(t *testing.T) {
 	srv := hostile(t, map[string]opHandler{"readFile": jsonAnswer(`{"ok":true,"result":"x"}`)})
 	var conns atomic.Int32
@@ -317,8 +324,8 @@ func TestCallsReuseTheConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := conns.Load(); n != 1 {
-		t.Fatalf("%d connections for 51 sequential calls, want 1", n)
+	if n := conns.Load(); n > 3 {
+		t.Fatalf("%d connections for 51 sequential calls, want 1 (up to 3 for net/http's own drops)", n)
 	}
 }
 
