@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/stall"
 	"github.com/nimbus-sh/nimbus/internal/testh2"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/sandboxtest"
@@ -75,7 +76,11 @@ func TestHTTPTimeoutWaitingForHeaders(t *testing.T) {
 }
 
 // ready may install runtimes before it answers: it waits SlowOpFactor
-// times the HTTP timeout, then fails the same way.
+// times the HTTP timeout, then fails the same way. The timeouts are long
+// enough for connecting to and writing to the local server, which the
+// same timeout bounds: with 100 ms a loaded machine failed the call before
+// it was sent ("cannot connect to ... within 100ms", "stopped reading the
+// request for 100ms").
 func TestHTTPTimeoutSlowOps(t *testing.T) {
 	slow := func(d time.Duration) opHandler {
 		return func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
@@ -83,15 +88,15 @@ func TestHTTPTimeoutSlowOps(t *testing.T) {
 			jsonAnswer(`{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)(w, r, nil)
 		}
 	}
-	srv := hostile(t, map[string]opHandler{"ready": slow(800 * time.Millisecond)})
-	sb := box(t, newClient(t, srv.URL, "use", withTimeout(400*time.Millisecond)), "job-1")
+	srv := hostile(t, map[string]opHandler{"ready": slow(1600 * time.Millisecond)})
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(800*time.Millisecond)), "job-1")
 	if _, err := sb.Ready(ctx(t)); err != nil {
 		t.Fatalf("a ready within 4x the timeout failed: %v", err)
 	}
 	srv = hostile(t, map[string]opHandler{"ready": hang(t)})
-	sb = box(t, newClient(t, srv.URL, "use", withTimeout(100*time.Millisecond)), "job-1")
+	sb = box(t, newClient(t, srv.URL, "use", withTimeout(500*time.Millisecond)), "job-1")
 	_, err := sb.Ready(ctx(t))
-	timeoutErr(t, err, srv.URL, "within 400ms")
+	timeoutErr(t, err, srv.URL, "within 2s")
 }
 
 // A buffered command may run as long as its own timeout (plus the HTTP
@@ -282,11 +287,18 @@ func TestHTTPTimeoutConnect(t *testing.T) {
 	timeoutErr(t, err, "http://10.255.255.1:9", "cannot connect to")
 }
 
-// A negative HTTPTimeout disables the bounds.
+// A negative HTTPTimeout disables the bounds. (The bound that the same
+// answer is too slow for is long enough for connecting to and writing to
+// the local server, which it bounds too: 100 ms was not, on a loaded
+// machine.)
 func TestHTTPTimeoutDisabled(t *testing.T) {
 	srv := hostile(t, map[string]opHandler{
 		"readFile": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
-			time.Sleep(300 * time.Millisecond)
+			select {
+			case <-time.After(1500 * time.Millisecond):
+			case <-r.Context().Done(): // the client gave up
+				return
+			}
 			jsonAnswer(`{"ok":true,"result":"x"}`)(w, r, nil)
 		},
 	})
@@ -294,14 +306,21 @@ func TestHTTPTimeoutDisabled(t *testing.T) {
 	if s, ok, err := sb.ReadFile(ctx(t), "/x"); err != nil || !ok || s != "x" {
 		t.Fatalf("%q %v %v", s, ok, err)
 	}
-	// The same answer is too slow for a 100ms bound.
-	sb = box(t, newClient(t, srv.URL, "use", withTimeout(100*time.Millisecond)), "job-1")
+	// The same answer is too slow for a 500ms bound.
+	sb = box(t, newClient(t, srv.URL, "use", withTimeout(500*time.Millisecond)), "job-1")
 	_, _, err := sb.ReadFile(ctx(t), "/x")
 	timeoutErr(t, err, srv.URL, "no answer from")
 }
 
 // The per-exchange bookkeeping of the timeouts must not cost the
-// connection: sequential calls reuse one keep-alive connection.
+// connection: sequential calls reuse one keep-alive connection. net/http
+// itself drops a connection, now and then, when its goroutine writing the
+// request has not reported within 50 ms of the answer having been read to
+// its end (maxWriteWaitBeforeConnReuse): on a loaded machine a call whose
+// answer was read and closed like all the others then found no idle
+// connection ("2 connections for 51 sequential calls, want 1", 3 runs in
+// 30). A few such drops are allowed; a client that costs the connection
+// on every call, or every other one, dials 26 to 51 times.
 func TestCallsReuseTheConnection(t *testing.T) {
 	srv := hostile(t, map[string]opHandler{"readFile": jsonAnswer(`{"ok":true,"result":"x"}`)})
 	var conns atomic.Int32
@@ -317,8 +336,8 @@ func TestCallsReuseTheConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := conns.Load(); n != 1 {
-		t.Fatalf("%d connections for 51 sequential calls, want 1", n)
+	if n := conns.Load(); n > 3 {
+		t.Fatalf("%d connections for 51 sequential calls, want 1 (up to 3 for net/http's own drops)", n)
 	}
 }
 
@@ -434,21 +453,26 @@ func TestHTTPTimeoutDrippedAnswer(t *testing.T) {
 }
 
 // An answer that arrives slowly but above the minimum rate, with pauses
-// shorter than the timeout, is read whole.
+// shorter than the timeout, is read whole: pauses of a third of the
+// timeout, at 5 times the minimum rate. (With a timeout of 300 ms and
+// pauses of 100 ms, a loaded machine's scheduling alone made the answer
+// "stalled".)
 func TestHTTPTimeoutSlowAnswerAboveTheRate(t *testing.T) {
-	chunk := strings.Repeat("a", 1024)
+	const timeout, chunks = 1200 * time.Millisecond, 5
+	pause := timeout / 3
+	chunk := strings.Repeat("a", int(5*stall.MinBytes(pause, stall.MinRate)))
 	srv := hostile(t, map[string]opHandler{"readFile": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"ok":true,"result":"`)
-		for range 10 {
+		for range chunks {
 			w.(http.Flusher).Flush()
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(pause)
 			io.WriteString(w, chunk)
 		}
 		io.WriteString(w, `"}`)
 	}})
-	sb := box(t, newClient(t, srv.URL, "use", withTimeout(300*time.Millisecond)), "job-1")
-	if s, ok, err := sb.ReadFile(ctx(t), "/x"); err != nil || !ok || len(s) != 10*len(chunk) {
+	sb := box(t, newClient(t, srv.URL, "use", withTimeout(timeout)), "job-1")
+	if s, ok, err := sb.ReadFile(ctx(t), "/x"); err != nil || !ok || len(s) != chunks*len(chunk) {
 		t.Fatalf("%d bytes, %v, %v", len(s), ok, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"runtime"
 	"slices"
 	"sync"
@@ -80,9 +81,55 @@ func gatedServer(t *testing.T, o localdev.ServeOptions) (addr string, arrived <-
 	return ln.Addr().String(), in, out, stop
 }
 
+// newClient is a client of its own, with a transport of its own whose
+// connections tell get when they are closed.
+func newClient() *http.Client {
+	tr := &http.Transport{}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &closeSignal{Conn: c, closed: make(chan struct{})}, nil
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: tr}
+}
+
+// closeSignal is a connection that tells when it has been closed.
+type closeSignal struct {
+	net.Conn
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *closeSignal) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { close(c.closed) })
+	return err
+}
+
+// get fetches url with c and reads the answer to its end. When c's
+// transport does not keep the connection for the next request, get returns
+// once the connection is closed, as a client process's connection is when
+// the process exits: net/http closes it from the goroutine that read the
+// answer, which may run after the caller's next request has been sent (it
+// keeps a connection only if its own request-writing goroutine has
+// reported within 50 ms of the answer, which a loaded machine misses), and
+// the server rightly sees a request from a second open connection as a
+// second client ("one command after another: Procs calls [1 0], want [1]").
 func get(t *testing.T, c *http.Client, url string) {
 	t.Helper()
-	resp, err := c.Get(url)
+	var conn net.Conn
+	kept := false
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		GotConn:     func(i httptrace.GotConnInfo) { conn = i.Conn },
+		PutIdleConn: func(err error) { kept = err == nil },
+	})
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Error(err)
 		return
@@ -91,6 +138,15 @@ func get(t *testing.T, c *http.Client, url string) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("GET %s: %s", url, resp.Status)
+	}
+	// The transport decides whether to keep the connection before it
+	// reports the end of the body, so kept is final here.
+	if cs, ok := conn.(*closeSignal); ok && !kept {
+		select {
+		case <-cs.closed:
+		case <-time.After(10 * time.Second):
+			t.Errorf("GET %s: the transport neither kept nor closed the connection", url)
+		}
 	}
 }
 
@@ -102,7 +158,7 @@ func TestProcsFollowRequestsInFlight(t *testing.T) {
 	localdev.SetProcsQuiet(t, quiet)
 	var log procsLog
 	addr, arrived, release, stop := gatedServer(t, localdev.ServeOptions{Procs: log.set})
-	c := &http.Client{Timeout: 10 * time.Second}
+	c := newClient()
 	base := "http://" + addr
 	get(t, c, base+"/") // Serve has started
 	log.want(t, "start", 1)
@@ -185,15 +241,14 @@ func TestProcsSeeClientsTakingTurns(t *testing.T) {
 	// server has read to the end of the last connection yet or not, that
 	// client is gone.
 	for range 50 {
-		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
+		c := newClient()
 		get(t, c, base+"/")
 		c.CloseIdleConnections()
 	}
 	log.want(t, "one command after another", 1)
 
 	// Two clients taking turns, each keeping its connection.
-	a := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
-	b := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
+	a, b := newClient(), newClient()
 	get(t, a, base+"/")
 	log.want(t, "first of two clients", 1)
 	get(t, b, base+"/")

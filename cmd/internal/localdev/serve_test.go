@@ -28,6 +28,14 @@ const testSecret = "serve-test-secret-0123456789abcdef"
 // as `nimbus dev` does, and returns its address.
 func devServer(t testing.TB, o localdev.ServeOptions) string {
 	t.Helper()
+	return devServerWrapped(t, o, nil, nil)
+}
+
+// devServerWrapped is devServer with the backend wrapped in wrap (when not
+// nil), inside the bounds of o, telling accepted (when not nil, and not
+// full) each connection the server accepts.
+func devServerWrapped(t testing.TB, o localdev.ServeOptions, wrap func(http.Handler) http.Handler, accepted chan<- struct{}) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -41,13 +49,38 @@ func devServer(t testing.TB, o localdev.ServeOptions) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- o.Serve(ctx, ln, s) }()
+	var h http.Handler = s
+	if wrap != nil {
+		h = wrap(s)
+	}
+	var l net.Listener = ln
+	if accepted != nil {
+		l = signalListener{Listener: ln, accepted: accepted}
+	}
+	go func() { done <- o.Serve(ctx, l, h) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
 		s.Close()
 	})
 	return ln.Addr().String()
+}
+
+// signalListener tells accepted of each connection it accepts.
+type signalListener struct {
+	net.Listener
+	accepted chan<- struct{}
+}
+
+func (l signalListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		select {
+		case l.accepted <- struct{}{}:
+		default:
+		}
+	}
+	return c, err
 }
 
 func devToken(t testing.TB, scopes ...string) string {
@@ -149,7 +182,16 @@ func TestSlowBodiesAreCutOff(t *testing.T) {
 // TestConnectionsAreBounded: beyond MaxConns, clients wait in the listen
 // queue and are served once a connection closes.
 func TestConnectionsAreBounded(t *testing.T) {
-	addr := devServer(t, localdev.ServeOptions{MaxConns: 3, HeaderTimeout: time.Minute})
+	// The requests that reach the backend: a connection whose request
+	// head the server has not read yet is quiet, and would rightly be
+	// closed to make room.
+	handled := make(chan struct{}, 16)
+	addr := devServerWrapped(t, localdev.ServeOptions{MaxConns: 3, HeaderTimeout: time.Minute}, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			handled <- struct{}{}
+			h.ServeHTTP(w, r)
+		})
+	}, nil)
 	// Three requests in progress (their bodies still arriving) hold every
 	// slot: none of them is closed to make room.
 	tok := devToken(t, token.ScopeSandboxUse)
@@ -167,7 +209,13 @@ func TestConnectionsAreBounded(t *testing.T) {
 		}
 		held = append(held, c)
 	}
-	time.Sleep(100 * time.Millisecond) // let the server read what they sent
+	for range held {
+		select {
+		case <-handled:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the three requests did not reach the backend")
+		}
+	}
 	get := func(timeout time.Duration) error {
 		c := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
 		resp, err := c.Get("http://" + addr + "/s/box")
@@ -192,7 +240,8 @@ func TestConnectionsAreBounded(t *testing.T) {
 // idle timeout: the oldest is closed to make room, and a client that had
 // kept an idle connection gets its next request served on a new one.
 func TestQuietConnectionsMakeRoom(t *testing.T) {
-	addr := devServer(t, localdev.ServeOptions{MaxConns: 4, HeaderTimeout: time.Minute, IdleTimeout: time.Hour})
+	accepted := make(chan struct{}, 64)
+	addr := devServerWrapped(t, localdev.ServeOptions{MaxConns: 4, HeaderTimeout: time.Minute, IdleTimeout: time.Hour}, nil, accepted)
 	keepAlive := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	get := func(c *http.Client) error {
 		resp, err := c.Get("http://" + addr + "/s/box")
@@ -214,6 +263,11 @@ func TestQuietConnectionsMakeRoom(t *testing.T) {
 		}
 	}
 	// A connection that sends nothing, one that sends its head slowly.
+	// (The keep-alive connections were accepted before they were
+	// answered.)
+	for len(accepted) > 0 {
+		<-accepted
+	}
 	for _, sent := range []string{"", "GET /s/box HTTP/1.1\r\nHo"} {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -224,7 +278,14 @@ func TestQuietConnectionsMakeRoom(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
+	// Fresh clients come once the server holds them.
+	for range 2 {
+		select {
+		case <-accepted:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the server did not accept the quiet connections")
+		}
+	}
 	fresh := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	for i := range 6 {
 		if err := get(fresh); err != nil {
