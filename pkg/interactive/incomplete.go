@@ -2,27 +2,6 @@ package interactive
 
 import "strings"
 
-// incomplete reports whether src, the lines of a script read so far, ends
-// inside a command that sh would keep reading on the next line: an open
-// quote ('…', "…", `…`) or expansion ($( ), $(( )), ${ }), a
-// here-document whose delimiter has not come, an if/case/for/while/until/
-// select block or a { } or ( ) group not yet closed, a function with no
-// body yet, or a line ending in &&, || or |. Sent alone, the first line of
-// such a command fails with a syntax error and the lines after it run on
-// their own (the body of "if false; then" unconditionally, a
-// here-document's lines as commands). This is a scanner of the POSIX
-// grammar's nesting, not a parser: it never decides what a command
-// means, only where it ends, and input it does not follow ends the
-// command at the line, as before. It keeps its nesting in a slice, not on
-// the Go stack, and reads each byte a bounded number of times, so no input
-// makes it slow or deep (BenchmarkIncomplete, TestIncompleteDeep);
-// TestIncompleteOracle and FuzzIncomplete hold it to what sh -n says.
-func incomplete(src string) bool {
-	var s scanner
-	s.reset()
-	return s.line(src)
-}
-
 // A lineJoiner tells, line by line, whether a script's command goes on
 // (incomplete, with the lines before). Its scanner keeps its state from
 // line to line instead of reading the command again, so a command of n
@@ -110,6 +89,21 @@ type frame struct {
 	depth int32 // an arithmetic frame's open parentheses
 }
 
+// A scanner reports whether the lines of a script read so far end
+// inside a command that sh would keep reading on the next line: an open
+// quote ('…', "…", `…`) or expansion ($( ), $(( )), ${ }), a
+// here-document whose delimiter has not come, an if/case/for/while/until/
+// select block or a { } or ( ) group not yet closed, a function with no
+// body yet, or a line ending in &&, || or |. Sent alone, the first line of
+// such a command fails with a syntax error and the lines after it run on
+// their own (the body of "if false; then" unconditionally, a
+// here-document's lines as commands). This is a scanner of the POSIX
+// grammar's nesting, not a parser: it never decides what a command
+// means, only where it ends, and input it does not follow ends the
+// command at the line, as before. It keeps its nesting in a slice, not on
+// the Go stack, and reads each byte a bounded number of times, so no input
+// makes it slow or deep (BenchmarkIncomplete, TestIncompleteDeep);
+// TestIncompleteOracle and FuzzIncomplete hold it to what sh -n says.
 type scanner struct {
 	src      string // the text being read: one line and its newline
 	i        int

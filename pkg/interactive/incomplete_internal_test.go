@@ -2,6 +2,14 @@ package interactive
 
 import "testing"
 
+// incomplete reports whether src, whole, ends inside a command (see
+// scanner).
+func incomplete(src string) bool {
+	var s scanner
+	s.reset()
+	return s.line(src)
+}
+
 // TestIncomplete: where sh would keep reading a command on the next line.
 func TestIncomplete(t *testing.T) {
 	for src, want := range map[string]bool{

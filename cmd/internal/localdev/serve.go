@@ -388,7 +388,6 @@ func clientOf(addr net.Addr) (client netip.Prefix, ok bool) {
 // clients queued behind it.
 func (l *limitListener) Accept() (net.Conn, error) {
 	var c net.Conn
-	var client netip.Prefix
 	for c == nil {
 		var err error
 		c, err = l.Listener.Accept()
@@ -408,8 +407,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			// needs the reserve to answer 503.
 			l.takeReserve()
 		}
-		var remote bool
-		if client, remote = clientOf(c.RemoteAddr()); remote {
+		if client, remote := clientOf(c.RemoteAddr()); remote {
 			if sc := l.admitRemote(c, client, time.Now()); sc != nil {
 				return sc, nil
 			}
