@@ -466,7 +466,7 @@ func programExits(t *testing.T, files []sourceFile) (pairs, []servedCode) {
 		got.add(code, e.Exit)
 	}
 	for _, code := range []string{terminal.CodeBusy, terminal.CodeTakenOver, terminal.CodeUnavailable, terminal.CodeHandshake,
-		terminal.CodeProtocol, terminal.CodeInterrupted, terminal.CodeInput} {
+		terminal.CodeProtocol, terminal.CodeInterrupted, terminal.CodeInput, terminal.CodeClosedEarly} {
 		got.add(code, cliError(sandboxcli.AttachError(&terminal.Error{Code: code, Message: "m"}, "job-1")).Exit)
 	}
 	for _, status := range []int{401, 403} { // session attach refused with no code

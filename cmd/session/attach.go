@@ -49,7 +49,11 @@ pid, to follow with 'nimbus sandbox attach ID PID').
 With standard input not a terminal, its bytes are sent as typed and nimbus
 exits 0 once the input has ended, the server has confirmed receiving it and
 the output has been quiet for a second, so scripts can drive a shell (the
-output starts with the session's scrollback, as on a terminal).
+output starts with the session's scrollback, as on a terminal). The shell
+exiting after all of the input arrived also exits 0. A server that ends the
+terminal before that (the input not ended or not confirmed, a followed
+program's exit not seen, or the session destroyed while its output went on)
+exits 69 (E_TERMINAL_CLOSED_EARLY): its commands may not have run.
 
 The token needs session:attach (and no sid, or sid ID): --token-file,
 NIMBUS_TOKEN, or one minted with JWT_SECRET for --tenant, pinned to ID.
@@ -57,8 +61,9 @@ For one command at a time, see 'nimbus sandbox exec' and 'nimbus sandbox shell'
 (line mode); for one process's output and input, 'nimbus sandbox attach ID PID'.
 
 Exit codes: 0 detached, destroyed or input ended; 1 taken over; 75 another
-terminal holds the session; 77 token refused; 69 server unreachable or the
-connection could not be restored; 130 interrupted (143 for SIGTERM).`,
+terminal holds the session; 77 token refused; 69 server unreachable, the
+connection could not be restored, or the terminal ended before piped input
+was seen through; 130 interrupted (143 for SIGTERM).`,
 		Example: `  # against nimbus dev (NIMBUS_ENDPOINT and NIMBUS_TOKEN as 'nimbus dev' prints them)
   nimbus session attach demo
 

@@ -24,6 +24,14 @@ const (
 	// CodeProtocol: the server sent what the protocol forbids (a message
 	// beyond the read limit).
 	CodeProtocol = "E_TERMINAL_PROTOCOL"
+	// CodeClosedEarly: with piped input (Options.Terminal false), the
+	// server ended the terminal (close 1000) before the work the input
+	// asked for could be seen through: the input had not ended, or the
+	// server had not confirmed receiving it, or a followed process
+	// terminal had not reported its exit, or the session was destroyed
+	// while its output went on. A success would report commands that
+	// may never have run, or were killed, as done.
+	CodeClosedEarly = "E_TERMINAL_CLOSED_EARLY"
 	// CodeInterrupted: Ctrl-C was typed while not connected.
 	CodeInterrupted = "E_INTERRUPTED"
 	// CodeInput: reading the local input failed.

@@ -292,3 +292,35 @@ func TestHostileDeafServerIsNotRedialledForEver(t *testing.T) {
 		t.Fatalf("%d connections, want the reconnections within the window", n)
 	}
 }
+
+// A server that closes the terminal normally (1000) once piped input has
+// ended but before it answered the probe that confirms receiving it
+// leaves unknown whether the input reached a shell: CodeClosedEarly, not
+// the normal end (Closed), which a script would take for success.
+func TestHostileNormalCloseBeforeTheInputIsConfirmed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		for {
+			_, msg, err := ws.Read(r.Context())
+			if err != nil {
+				return
+			}
+			if strings.Contains(string(msg), `"fs-watch-unsubscribe"`) {
+				// The input's end is here; its confirmation never leaves.
+				ws.Close(websocket.StatusNormalClosure, "terminal closed")
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	o := terminal.Options{Endpoint: srv.URL, SessionID: "job-1", In: strings.NewReader("make deploy\n"), RetryDelay: 10 * time.Millisecond, Reconnect: time.Second}
+	s := start(t, o)
+	res, err := s.wait()
+	if codeOf(err) != terminal.CodeClosedEarly || !strings.Contains(err.Error(), "before it confirmed receiving the input") {
+		t.Fatalf("res %+v err %v (code %q), want %s", res, err, codeOf(err), terminal.CodeClosedEarly)
+	}
+}

@@ -91,6 +91,10 @@ type session struct {
 	endProbe string
 	endAt    time.Time
 	endHeard bool
+	// delivered says a server confirmed the end of piped input (on any
+	// connection): all of it reached the shell. sentInput says there was
+	// input to deliver: some was sent, or is held to be sent.
+	delivered, sentInput bool
 
 	proc *procTerm // the process terminal followed, if any
 	held []byte    // shell output held while proc is followed
@@ -610,7 +614,16 @@ func (s *session) ended(ctx context.Context, err error) (Result, error, bool) {
 	if errors.As(err, &ce) {
 		switch ce.Code {
 		case websocket.StatusNormalClosure:
+			cut := s.cutShort(ce.Reason)
 			s.closeProc()
+			if cut != "" {
+				reason := ce.Reason
+				if reason == "" {
+					reason = "no reason given"
+				}
+				return Result{}, &Error{Code: CodeClosedEarly, Message: fmt.Sprintf("the server closed the terminal (%s) %s", reason, cut),
+					CloseCode: int(ce.Code), CloseReason: ce.Reason}, false
+			}
 			return Result{Reason: Closed, CloseReason: ce.Reason}, nil, false
 		case websocket.StatusGoingAway:
 			s.closeProc()
@@ -624,6 +637,32 @@ func (s *session) ended(ctx context.Context, err error) (Result, error, bool) {
 	return Result{}, err, true
 }
 
+// sessionDestroyed is the close reason of a destroyed session (spec §4.3).
+const sessionDestroyed = "session destroyed"
+
+// cutShort says, for piped input, why a normal close (1000) with reason
+// ends the attachment before the work the input asked for was seen
+// through, "" when it does not. A terminal's user sees the session end
+// and is told how; a script is told only by the exit status, which must
+// not report as done commands that never ran or were killed. The shell
+// exiting once its input was all delivered ("terminal closed" on nimbus
+// dev, after an exit) is a normal end.
+func (s *session) cutShort(reason string) string {
+	switch {
+	case s.o.Terminal:
+		return ""
+	case !s.inDone:
+		return "before the input ended: the rest of it was not delivered"
+	case !s.delivered && s.sentInput:
+		return "before it confirmed receiving the input: the commands may not have run"
+	case s.proc != nil:
+		return fmt.Sprintf("while the process terminal of %q (pid %d) was followed, before its exit arrived", s.proc.command, s.proc.pid)
+	case reason == sessionDestroyed:
+		return "while the output of the input went on: its commands were stopped"
+	}
+	return ""
+}
+
 // handle acts on one message of the session socket.
 func (s *session) handle(ctx context.Context, ws *websocket.Conn, msg []byte, replay *bool) error {
 	f, err := frame.Decode(msg)
@@ -634,7 +673,7 @@ func (s *session) handle(ctx context.Context, ws *websocket.Conn, msg []byte, re
 	case frame.TypeFSWatchUnsubscribeResult:
 		var id string
 		if s.endProbe != "" && json.Unmarshal(f.ReqID, &id) == nil && id == s.endProbe {
-			s.endHeard = true
+			s.endHeard, s.delivered = true, true
 		}
 	case frame.TypeOutput:
 		data := []byte(f.Data)
@@ -679,6 +718,7 @@ func (s *session) sendInput(ctx context.Context, ws *websocket.Conn, p []byte) e
 	if len(b) == 0 {
 		return nil
 	}
+	s.sentInput = true
 	if s.proc != nil {
 		return s.proc.input(ctx, b)
 	}
@@ -688,6 +728,7 @@ func (s *session) sendInput(ctx context.Context, ws *websocket.Conn, p []byte) e
 // send writes an input frame, keeping it for the next connection when the
 // write fails, so that piped input is not lost.
 func (s *session) send(ctx context.Context, ws *websocket.Conn, msg []byte) error {
+	s.sentInput = true
 	if err := s.write(ctx, ws, msg); err != nil {
 		s.unsent = msg
 		return err

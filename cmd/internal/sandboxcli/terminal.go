@@ -42,6 +42,11 @@ func AttachError(err error, id string) error {
 			msg = te.Error()
 		}
 		return clierr.Wrap(err, exitcode.Unavailable, te.Code, msg, "is the Worker (or nimbus dev) running and reachable at --endpoint?")
+	case terminal.CodeClosedEarly:
+		// As an exec stream that ends without its exit frame
+		// (E_EXEC_STREAM_TRUNCATED): the end of the work was not seen.
+		return clierr.Wrap(err, exitcode.Unavailable, te.Code, te.Message,
+			"the input's commands may not have run, or were stopped: check the sandbox (nimbus sandbox ps "+id+") before running them again")
 	case terminal.CodeHandshake:
 		return clierr.Wrap(err, exitcode.Config, te.Code, te.Message, "check --endpoint: it must be the origin of a Nimbus Worker or of nimbus dev")
 	case terminal.CodeProtocol:
