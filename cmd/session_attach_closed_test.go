@@ -5,11 +5,15 @@ package cmd_test
 import (
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
@@ -25,9 +29,9 @@ type pipedAttach struct {
 	err            error
 }
 
-func startPipedAttach(t *testing.T, endpoint, id string) *pipedAttach {
+func startPipedAttach(t *testing.T, endpoint, id string, flags ...string) *pipedAttach {
 	t.Helper()
-	c := exec.Command(os.Args[0], "session", "attach", id)
+	c := exec.Command(os.Args[0], append([]string{"session", "attach", id}, flags...)...)
 	c.Args[0] = "nimbus"
 	c.Env = devEnv(t, endpoint, id, token.ScopeSessionAttach)
 	a := &pipedAttach{t: t, cmd: c, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
@@ -153,4 +157,54 @@ func TestSessionAttachPipeClosedEarly(t *testing.T) {
 			t.Fatalf("stdout %q", a.stdout)
 		}
 	})
+}
+
+// A deaf server accepts the terminal socket and then answers nothing:
+// not the replay, not the probe that confirms the input, not a close.
+// A script's attach ends within a bound, exit 69 with
+// E_TERMINAL_UNAVAILABLE and a message saying the input was never
+// confirmed, instead of waiting for TCP or redialling for ever: each
+// connection is given up after the probe's 10 s, and redials, which
+// restore nothing, stop once --reconnect (5s here, 3m by default) has
+// passed since the first was lost.
+func TestSessionAttachDeafServer(t *testing.T) {
+	accepted := make(chan struct{}, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		accepted <- struct{}{}
+		for {
+			if _, _, err := ws.Read(r.Context()); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	start := time.Now()
+	a := startPipedAttach(t, srv.URL, "deaf", "--reconnect", "5s")
+	a.send("make deploy\n")
+	if err := a.in.Close(); err != nil {
+		t.Fatal(err)
+	}
+	code := a.exit(90 * time.Second)
+	took := time.Since(start)
+	if code != 69 {
+		t.Fatalf("exit %d, want 69\nstdout %q\nstderr %q", code, a.stdout, a.stderr)
+	}
+	e := a.stderr.String()
+	if !strings.Contains(e, "E_TERMINAL_UNAVAILABLE") || !strings.Contains(e, "not restored within 5s") ||
+		!strings.Contains(e, "did not confirm the end of the input") {
+		t.Fatalf("stderr %q", e)
+	}
+	if n := len(accepted); n < 2 {
+		t.Fatalf("%d connections, want a redial", n)
+	}
+	// Two probe windows (10 s each) and the redial delays: the first
+	// connection, and the redial that outlasts --reconnect.
+	if took > 60*time.Second {
+		t.Fatalf("took %s", took)
+	}
 }
