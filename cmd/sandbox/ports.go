@@ -196,9 +196,6 @@ func (o *common) openWithSuffix(cmd *cobra.Command, id, suffix string) (*sandbox
 	if suffix == "" {
 		return o.open(cmd, id, scopesUse)
 	}
-	if err := o.checkRoot(); err != nil {
-		return nil, err
-	}
 	s, err := o.resolve(cmd)
 	if err != nil {
 		return nil, err

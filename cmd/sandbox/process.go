@@ -172,7 +172,7 @@ chunks, whose cursor is the current end), after checking the process exists.`,
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "poll for new output until the process exits")
 	cmd.Flags().Int64Var(&lines, "lines", 0, "tail this many lines first; 0 for none, with -f only new output (default: the server's 200)")
 	duration.Var(cmd.Flags(), &interval, "interval", 250*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "polling interval with -f, 25ms to 5s")
-	return cmd
+	return passesExit(cmd, "follow")
 }
 
 // CodeLogsLost is the warning of `logs -f` and `attach` when output was
