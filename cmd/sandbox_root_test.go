@@ -1,3 +1,5 @@
+//go:build unix
+
 package cmd_test
 
 import (
@@ -58,7 +60,8 @@ var rootExecFailed = map[string]bool{
 	"nimbus sandbox shell": true, "nimbus sandbox attach": true,
 }
 
-// TestEverySandboxCommandChecksRoot walks the whole sandbox group, so a
+// TestEverySandboxCommandChecksRoot (unix, as TestJSONEverywhere: the
+// local backend needs a POSIX shell) walks the whole sandbox group, so a
 // command added later is held to it too: every command that runs
 // refuses a --root that is no absolute sandbox path with a usage error
 // (64; 125 where the command passes a remote exit code through) before it
