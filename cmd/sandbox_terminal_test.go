@@ -91,7 +91,7 @@ func TestSandboxHumanOutputOnTerminal(t *testing.T) {
 	// said on stderr, as empty lists are, not an AVAILABLE heading over
 	// nothing.
 	code, stdout, stderr := runTTY(t, nil, "", "sandbox", "runtimes", "list", "job-1", "--no-color")
-	if code != 0 || !strings.HasPrefix(stdout, "INSTALLED\n") || !strings.Contains(stdout, "  shell ") || strings.Contains(stdout, "AVAILABLE") ||
+	if code != 0 || !strings.HasPrefix(stdout, "INSTALLED\n") || !regexp.MustCompile(`(?m)^  shell( |$)`).MatchString(stdout) || strings.Contains(stdout, "AVAILABLE") ||
 		stderr != "No runtimes available to install\n" {
 		t.Fatalf("runtimes: %d stdout %q stderr %q", code, stdout, stderr)
 	}

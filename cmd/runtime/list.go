@@ -1,11 +1,8 @@
 package runtimecmd
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -14,6 +11,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/jsjson"
 	"github.com/nimbus-sh/nimbus/internal/progress"
+	"github.com/nimbus-sh/nimbus/internal/table"
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
 )
 
@@ -112,18 +110,12 @@ func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 			return err
 		}
 	default:
-		// The heading is aligned plain and made bold as a whole line
-		// afterwards: tabwriter would count its escape sequences, which
-		// take no room on the screen, in the column widths.
-		var table bytes.Buffer
-		tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tVERSION\tSIZE\tLICENSE")
+		var t table.Table
+		t.Row(ios.Styles().Bold, "NAME", "VERSION", "SIZE", "LICENSE")
 		for _, r := range l.Rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cell(r.Name), cell(r.Version), progress.Bytes(r.SizeBytes), cell(r.License))
+			t.Row(nil, cell(r.Name), cell(r.Version), progress.Bytes(r.SizeBytes), cell(r.License))
 		}
-		tw.Flush()
-		heading, rows, _ := strings.Cut(table.String(), "\n")
-		if _, err := io.WriteString(ios.Out, ios.Styles().Bold(strings.TrimRight(heading, " "))+"\n"+rows); err != nil {
+		if _, err := t.WriteTo(ios.Out); err != nil {
 			return err
 		}
 	}

@@ -3,9 +3,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/table"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
@@ -219,7 +218,8 @@ func (o *common) appsTable(apps []sandboxclient.App) error {
 		_, err := fmt.Fprintln(ios.ErrOut, st.Muted("No apps: start a server (nimbus sandbox start ID -- CMD), then expose it."))
 		return err
 	}
-	rows := [][]string{{"NAME", "PORT", "PID", "STATUS", "VISIBILITY", "URL", "OWNER"}}
+	var t table.Table
+	t.Row(st.Bold, "NAME", "PORT", "PID", "STATUS", "VISIBILITY", "URL", "OWNER")
 	for _, a := range apps {
 		row := []string{str(a.Name), intp(a.Port), int64p(a.PID), a.Status, a.Visibility, str(a.URL), a.Owner}
 		for i, c := range row {
@@ -227,37 +227,16 @@ func (o *common) appsTable(apps []sandboxclient.App) error {
 			// terminal.
 			row[i] = sandboxcli.DisplayText(c)
 		}
-		rows = append(rows, row)
-	}
-	widths := make([]int, len(rows[0]))
-	for _, r := range rows {
-		for i, c := range r {
-			widths[i] = max(widths[i], len(c))
+		var style func(string) string
+		if a.Status == "failed" {
+			style = st.Error
+		}
+		t.Row(style, row...)
+		if a.Diagnostic != nil {
+			t.Line("  " + st.Muted(sandboxcli.DisplayText(*a.Diagnostic)))
 		}
 	}
-	var b strings.Builder
-	for n, r := range rows {
-		var line strings.Builder
-		for i, c := range r {
-			if i == len(r)-1 {
-				line.WriteString(c)
-				break
-			}
-			fmt.Fprintf(&line, "%-*s  ", widths[i], c)
-		}
-		l := line.String()
-		switch {
-		case n == 0:
-			l = st.Bold(l)
-		case apps[n-1].Status == "failed":
-			l = st.Error(l)
-		}
-		b.WriteString(l + "\n")
-		if n > 0 && apps[n-1].Diagnostic != nil {
-			b.WriteString("  " + st.Muted(sandboxcli.DisplayText(*apps[n-1].Diagnostic)) + "\n")
-		}
-	}
-	_, err := io.WriteString(ios.Out, b.String())
+	_, err := t.WriteTo(ios.Out)
 	return err
 }
 

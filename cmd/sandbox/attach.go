@@ -128,5 +128,5 @@ programs run), use 'nimbus session attach ID'.`,
 	fl.BoolVar(&noStdin, "no-stdin", false, "only follow the output; send no input")
 	fl.Int64Var(&lines, "lines", 0, "show this many lines of earlier output first, 0 for none (default: the server's 200)")
 	duration.Var(fl, &interval, "interval", 100*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "output polling interval, 25ms to 5s")
-	return cmd
+	return passesExit(cmd, "")
 }

@@ -128,7 +128,7 @@ and prints its pid (the start result with --json); follow it with 'logs -f' or
 	fl.BoolVar(&detach, "detach", false, "start the command in the background and print its pid (like start)")
 	fl.StringVar(&shellID, "shell-id", "", "run in the named persistent shell `S` (cwd and env carry over); also --shell, as shell names it")
 	flagAlias(fl, "shell", "shell-id")
-	return cmd
+	return passesExit(cmd, "")
 }
 
 // runStreaming runs command and exits with its code.

@@ -86,9 +86,6 @@ refused with 403: they would act in the app with the forward's token.`,
 			if err := o.needServer(cmd.Name()); err != nil {
 				return err
 			}
-			if err := o.checkRoot(); err != nil {
-				return err
-			}
 			var specs []forwardSpec
 			seen := map[int]bool{}
 			for _, a := range args[1:] {

@@ -246,9 +246,6 @@ func ledgerError(err error) error {
 // with session:destroy when minted), or the in-process backend for
 // sandboxes of --local runs.
 func (o *common) ledgerOpener(cmd *cobra.Command) (func(ledger.Entry) (*sandboxclient.Sandbox, error), func(), error) {
-	if err := o.checkRoot(); err != nil {
-		return nil, nil, err
-	}
 	conn := sandboxcli.Connection{Root: o.root}
 	st, err := conn.Resolve(o.f, cmd)
 	if err != nil {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +14,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/table"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
@@ -55,16 +54,16 @@ func newCmdPorts(o *common) *cobra.Command {
 					_, err := fmt.Fprintln(o.f.IOStreams.ErrOut, o.f.IOStreams.Styles().Muted("No exposed ports: expose one with nimbus sandbox ports expose "+sb.ID()+" PORT"))
 					return err
 				}
-				var b strings.Builder
-				fmt.Fprintf(&b, "%s\n", o.f.IOStreams.Styles().Bold(fmt.Sprintf("%-6s %-10s %s", "PORT", "PID", "URL")))
+				var t table.Table
+				t.Row(o.f.IOStreams.Styles().Bold, "PORT", "PID", "URL")
 				for _, p := range ps {
 					pid := "-" // exposed, nothing listening yet
 					if p.PID > 0 {
 						pid = strconv.FormatInt(p.PID, 10)
 					}
-					fmt.Fprintf(&b, "%-6d %-10s %s\n", p.Port, pid, sb.PortURL(p.Port, sandboxclient.URLOptions{}))
+					t.Row(nil, strconv.Itoa(p.Port), pid, sb.PortURL(p.Port, sandboxclient.URLOptions{}))
 				}
-				_, err := io.WriteString(o.f.IOStreams.Out, b.String())
+				_, err := t.WriteTo(o.f.IOStreams.Out)
 				return err
 			})
 		},
@@ -195,9 +194,6 @@ what CI needs between starting a server and testing it.`,
 func (o *common) openWithSuffix(cmd *cobra.Command, id, suffix string) (*sandboxclient.Sandbox, error) {
 	if suffix == "" {
 		return o.open(cmd, id, scopesUse)
-	}
-	if err := o.checkRoot(); err != nil {
-		return nil, err
 	}
 	s, err := o.resolve(cmd)
 	if err != nil {

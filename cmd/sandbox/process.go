@@ -14,6 +14,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/shellquote"
+	"github.com/nimbus-sh/nimbus/internal/table"
 	"github.com/nimbus-sh/nimbus/pkg/interactive"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
@@ -48,16 +49,16 @@ func newCmdPs(o *common) *cobra.Command {
 					_, err := fmt.Fprintln(o.f.IOStreams.ErrOut, st.Muted("No processes: start one with nimbus sandbox start "+sb.ID()+" -- COMMAND"))
 					return err
 				}
-				var b strings.Builder
-				fmt.Fprintf(&b, "%s\n", st.Bold(fmt.Sprintf("%-10s %-8s %-5s %s", "PID", "STATE", "EXIT", "COMMAND")))
+				var t table.Table
+				t.Row(st.Bold, "PID", "STATE", "EXIT", "COMMAND")
 				for _, p := range ps {
 					exit := "-"
 					if p.ExitCode != nil {
 						exit = strconv.Itoa(*p.ExitCode)
 					}
-					fmt.Fprintf(&b, "%-10d %-8s %-5s %s\n", p.PID, sandboxcli.DisplayText(p.State), exit, sandboxcli.DisplayText(p.Command))
+					t.Row(nil, strconv.FormatInt(p.PID, 10), sandboxcli.DisplayText(p.State), exit, sandboxcli.DisplayText(p.Command))
 				}
-				_, err := io.WriteString(o.f.IOStreams.Out, b.String())
+				_, err := t.WriteTo(o.f.IOStreams.Out)
 				return err
 			})
 		},
@@ -172,7 +173,7 @@ chunks, whose cursor is the current end), after checking the process exists.`,
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "poll for new output until the process exits")
 	cmd.Flags().Int64Var(&lines, "lines", 0, "tail this many lines first; 0 for none, with -f only new output (default: the server's 200)")
 	duration.Var(cmd.Flags(), &interval, "interval", 250*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "polling interval with -f, 25ms to 5s")
-	return cmd
+	return passesExit(cmd, "follow")
 }
 
 // CodeLogsLost is the warning of `logs -f` and `attach` when output was

@@ -198,7 +198,7 @@ one command, so -- make test works and '&&' is passed on as a word.`,
 	fl.BoolVar(&keep, "keep", false, "keep the sandbox at the end (default: destroy it)")
 	duration.Var(fl, &timeout, "timeout", 0, duration.Limits{AllowZero: true}, "kill the command after this long (exit 124): seconds or a duration such as 90s, 15m; 0 means no limit")
 	tf.add(fl, false)
-	return cmd
+	return passesExit(cmd, "")
 }
 
 // runJob runs the job and renders it: phases on a terminal, NDJSON with

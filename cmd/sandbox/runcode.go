@@ -111,5 +111,5 @@ failure and interruption. --json prints the whole result object.`,
 	fl.StringVar(&file, "file", "", "read the code from `F`")
 	fl.StringVar(&cwd, "cwd", "", "working `DIR` (relative to --root)")
 	duration.Var(fl, &timeout, "timeout", 0, duration.Limits{AllowZero: true}, "kill the snippet after this long (exit 124): seconds or a duration such as 90s, 15m; 0 means no limit")
-	return cmd
+	return passesExit(cmd, "")
 }

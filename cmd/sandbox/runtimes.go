@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -11,6 +10,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/table"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
@@ -53,12 +53,12 @@ NAME or NAME@VERSION. The sandbox id comes first, as in every sandbox command:
 						return err
 					}
 				} else {
-					var b strings.Builder
-					b.WriteString(st.Bold("INSTALLED") + "\n")
+					var t table.Table
+					t.Line(st.Bold("INSTALLED"))
 					for _, rt := range r.Installed {
-						fmt.Fprintf(&b, "  %-10s %s\n", sandboxcli.DisplayText(rt.Name), sandboxcli.DisplayText(rt.Version))
+						t.Row(nil, "", sandboxcli.DisplayText(rt.Name), sandboxcli.DisplayText(rt.Version))
 					}
-					if _, err := io.WriteString(ios.Out, b.String()); err != nil {
+					if _, err := t.WriteTo(ios.Out); err != nil {
 						return err
 					}
 				}
@@ -66,12 +66,12 @@ NAME or NAME@VERSION. The sandbox id comes first, as in every sandbox command:
 					_, err := fmt.Fprintln(ios.ErrOut, st.Muted("No runtimes available to install"))
 					return err
 				}
-				var b strings.Builder
-				b.WriteString(st.Bold("AVAILABLE") + "\n")
+				var t table.Table
+				t.Line(st.Bold("AVAILABLE"))
 				for _, rt := range r.Available {
-					fmt.Fprintf(&b, "  %-10s %s\n", sandboxcli.DisplayText(rt.Name), sandboxcli.DisplayText(rt.DefaultVersion))
+					t.Row(nil, "", sandboxcli.DisplayText(rt.Name), sandboxcli.DisplayText(rt.DefaultVersion))
 				}
-				_, err := io.WriteString(ios.Out, b.String())
+				_, err := t.WriteTo(ios.Out)
 				return err
 			})
 		},

@@ -77,6 +77,7 @@ background process), forward (local ports to sandbox ports) and apps.`,
 		newCmdReady(o), newCmdDestroy(o),
 		newCmdShell(o), newCmdForward(o), newCmdApps(o), newCmdAttach(o),
 	)
+	o.guardRoot(cmd)
 	o.addLocal(cmd)
 	return cmd
 }
@@ -145,19 +146,72 @@ func (o *common) stdinToken() string {
 	return sandboxcli.StdinToken(o.f, o.tokenFile)
 }
 
-// checkRoot refuses a --root that is no absolute sandbox path
-// (sandboxcli.RootError). Every request body carries the root, so each
-// command that builds a sandbox handle checks it before it sends anything,
-// whether or not it resolves paths against it.
-func (o *common) checkRoot() error {
-	return sandboxcli.RootError(runtime.GOOS, o.root, "give an absolute path such as /home/user (the default); relative paths of the command are resolved against it")
+// guardRoot makes every command of group that runs (each leaf; the
+// groups only print help or refuse an unknown command) refuse a --root
+// that is no absolute sandbox path (sandboxcli.RootError) before its own
+// RunE does anything. Every request body carries the root, so each
+// command checks it before it sends anything, whether or not it resolves
+// paths against it. It is checked here, once for the whole group, and
+// not where each command builds its handle: forward, ports expose and
+// apps with --preview-host-suffix, and the ledger drain of destroy each
+// built theirs another way, and each needed a check of its own that a
+// new command could forget.
+func (o *common) guardRoot(group *cobra.Command) {
+	for _, c := range group.Commands() {
+		if c.HasSubCommands() {
+			o.guardRoot(c)
+			continue
+		}
+		run, runE := c.Run, c.RunE
+		if run == nil && runE == nil {
+			continue
+		}
+		c.Run = nil
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if err := sandboxcli.RootError(runtime.GOOS, o.root, "give an absolute path such as /home/user (the default); relative paths of the command are resolved against it"); err != nil {
+				if passingExit(cmd) {
+					return sandboxcli.ExecError(err)
+				}
+				return err
+			}
+			if runE == nil {
+				run(cmd, args)
+				return nil
+			}
+			return runE(cmd, args)
+		}
+	}
+}
+
+// passExitAnnotation marks a command that passes a remote exit code
+// through, so that nimbus's own failures use exec's 125
+// (sandboxcli.ExecError) there too. Its value names the bool flag that
+// makes the command pass it through, or is "" when it always does.
+const passExitAnnotation = "nimbus/pass-exit"
+
+// passesExit marks cmd with passExitAnnotation (flag: as there) and
+// returns it.
+func passesExit(cmd *cobra.Command, flag string) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[passExitAnnotation] = flag
+	return cmd
+}
+
+// passingExit reports whether cmd, as invoked, passes a remote exit code
+// through (passesExit).
+func passingExit(cmd *cobra.Command) bool {
+	flag, ok := cmd.Annotations[passExitAnnotation]
+	if !ok || flag == "" {
+		return ok
+	}
+	on, _ := cmd.Flags().GetBool(flag)
+	return on
 }
 
 // open returns a handle on sandbox id.
 func (o *common) open(cmd *cobra.Command, id string, scopes []string) (*sandboxclient.Sandbox, error) {
-	if err := o.checkRoot(); err != nil {
-		return nil, err
-	}
 	c, s, err := o.client(cmd, true, scopes)
 	if err != nil {
 		return nil, err

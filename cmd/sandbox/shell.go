@@ -109,7 +109,7 @@ when interrupted.`,
 	flagAlias(fl, "shell-id", "shell")
 	duration.Var(fl, &timeout, "timeout", 0, duration.Limits{AllowZero: true}, "kill each line after this long (exit code 124 for the line): seconds or a duration such as 90s, 10m; 0 means no limit")
 	fl.BoolVar(&noHistory, "no-history", false, "do not read or write the history file")
-	return cmd
+	return passesExit(cmd, "")
 }
 
 // interact runs the shell on the terminal. Ctrl-C reaches nimbus as

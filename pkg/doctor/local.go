@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nimbus-sh/nimbus/internal/duration"
+	"github.com/nimbus-sh/nimbus/internal/shellquote"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
@@ -188,7 +189,9 @@ func (d *Doctor) checkToken() Check {
 // tenant, subject and pin (the subject is part of the sandbox's Durable
 // Object name, so a token without it reaches other sandboxes) and its
 // scopes, sandbox:use among them. The claims were not verified, so only
-// values a shell takes literally are repeated.
+// values a shell takes literally are repeated: ids by token.IsIDComponent,
+// scopes as shellquote leaves them unquoted, but for a ',' that would split
+// the --scopes list.
 func mintHint(c token.Claims) string {
 	cmd := "mint a fresh one: nimbus token mint --tenant " + orT(c.Tenant())
 	if sub, ok := c.Subject(); ok && token.IsIDComponent(sub) {
@@ -197,7 +200,7 @@ func mintHint(c token.Claims) string {
 	scopes := []string{token.ScopeSandboxUse}
 	have, _ := c.Scopes()
 	for _, s := range have {
-		if s != "" && len(s) <= 128 && strings.Trim(s, scopeChars) == "" && !slices.Contains(scopes, s) {
+		if len(s) <= 128 && shellquote.Quote(s) == s && !strings.Contains(s, ",") && !slices.Contains(scopes, s) {
 			scopes = append(scopes, s)
 		}
 	}
@@ -207,10 +210,6 @@ func mintHint(c token.Claims) string {
 	}
 	return cmd
 }
-
-// scopeChars are the characters of a scope that a shell command and a
-// comma-separated --scopes list take as they are.
-const scopeChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:._-"
 
 func orT(tn string) string {
 	if tn == "" || !token.IsIDComponent(tn) {
