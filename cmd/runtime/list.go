@@ -58,6 +58,14 @@ terminal it is a table.`,
 
 func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 	ios := f.IOStreams
+	// A malformed --pin is the command line's fault: say so before asking
+	// for a Cloudflare token or reading the bucket, as sync refuses a bad
+	// runtime name before any credential or network use.
+	if o.pin != "" && !runtimesync.ValidDigest(o.pin) {
+		return runtimecli.CLIError(&runtimesync.Error{Kind: runtimesync.KindUsage, Code: runtimesync.CodeCatalogPin,
+			Message: fmt.Sprintf("invalid catalog digest %q", o.pin),
+			Hint:    "a pin is the 64 lowercase hex digits `nimbus runtime sync` prints"})
+	}
 	wf, _, err := readWrangler(defaultWranglerConfig, false, o.cf.env)
 	if err != nil {
 		return err

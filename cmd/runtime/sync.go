@@ -86,10 +86,22 @@ sync is reading the cache. A dry run removes nothing.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSync(cmd, f, &o, args)
 		},
+		// The runtimes published as packages, not file names: a shell
+		// offered the current directory's files for a runtime.
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			var left []string
+			for _, r := range runtimeNames() {
+				if !slices.Contains(args, r) {
+					left = append(left, r)
+				}
+			}
+			return left, cobra.ShellCompDirectiveNoFileComp
+		},
 	}
 	o.cf.register(cmd)
 	fl := cmd.Flags()
 	fl.StringSliceVar(&o.runtimes, "runtimes", nil, "runtimes to sync, comma-separated (repeatable; default clang,cpython,bash)")
+	cmdutil.CompleteWords(cmd, "runtimes", runtimeNames()...)
 	fl.StringVar(&o.writeConfig, "write-config", "", "set vars."+runtimecli.PinVar+" in the wrangler config (--write-config=`PATH`; default ./wrangler.jsonc)")
 	fl.Lookup("write-config").NoOptDefVal = defaultWranglerConfig
 	fl.BoolVar(&o.dryRun, "dry-run", false, "resolve, download and verify, then show what would be uploaded; no write request")
@@ -283,4 +295,11 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// runtimeNames are the runtimes a sync can publish, as completion offers
+// them: the default set and python, the alias the Worker resolves to
+// cpython.
+func runtimeNames() []string {
+	return append(slices.Clone(runtimesync.DefaultRuntimes), "python")
 }

@@ -71,7 +71,7 @@ func downloadOne(ctx context.Context, sb *sc.Sandbox, remote string, st *sc.Stat
 	}
 	dir := filepath.Dir(local)
 	if err := os.MkdirAll(dir, 0o777); err != nil {
-		return nil, localErr(err)
+		return nil, mkdirErr(dir, err)
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -106,7 +106,7 @@ func DownloadTree(ctx context.Context, sb *sc.Sandbox, remote, local string, o O
 		return e.planned(sum, t, local, remote, false, fails), nil
 	}
 	if err := os.MkdirAll(local, 0o777); err != nil {
-		return nil, localErr(err)
+		return nil, mkdirErr(local, err)
 	}
 	root, err := os.OpenRoot(local)
 	if err != nil {
@@ -306,6 +306,19 @@ func tempName(name string) string {
 // (through its temporary name) as the file being created: the temporary
 // name is nimbus's own, and a destination that cannot be created is a
 // local I/O error even when the cause is ENOENT (the source is there).
+// mkdirErr reports a local destination directory that cannot be made.
+// It is always E_LOCAL_IO: a missing parent there (ENOENT) is not the
+// source missing, which localErr would make of it (E_NOT_FOUND, exit 65,
+// "check the source path").
+func mkdirErr(dir string, err error) error {
+	cause := err
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		cause = pe.Err
+	}
+	return &Error{Code: CodeLocalIO, Message: fmt.Sprintf("%s: cannot create: %v", dir, cause), Err: err}
+}
+
 func createErr(root *os.Root, name string, err error) error {
 	cause := err
 	var pe *fs.PathError

@@ -311,7 +311,7 @@ func SyncDown(ctx context.Context, sb *sc.Sandbox, remote, local string, o SyncO
 		return sum, err
 	}
 	if err := os.MkdirAll(local, 0o777); err != nil {
-		return nil, localErr(err)
+		return nil, mkdirErr(local, err)
 	}
 	root, err := os.OpenRoot(local)
 	if err != nil {
