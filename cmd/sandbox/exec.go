@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,6 +27,17 @@ const maxStdin = 20 << 20
 func execUsage(err *clierr.Error) *clierr.Error {
 	err.Exit = exitcode.ExecFailed
 	return err
+}
+
+// cwdError refuses a --cwd given empty or of white space only: the
+// command would run in the root (--root) or fail in a directory named
+// " ", where "--cwd $DIR" with DIR unset meant another directory. nil when
+// --cwd is absent or names something.
+func cwdError(cmd *cobra.Command, cwd string) *clierr.Error {
+	if !cmd.Flags().Changed("cwd") || strings.TrimSpace(cwd) != "" {
+		return nil
+	}
+	return clierr.Usagef("--cwd %q is empty", cwd).WithHint("name the directory; --cwd . is the root (--root, default /home/user), and leaving --cwd out runs there too")
 }
 
 func newCmdExec(o *common) *cobra.Command {
@@ -74,6 +86,9 @@ and prints its pid (the start result with --json); follow it with 'logs -f' or
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := cwdError(cmd, cwd); err != nil {
+				return execUsage(err)
+			}
 			env, err := sandboxcli.ParseEnv(envs, o.f.Getenv)
 			if err != nil {
 				return sandboxcli.ExecError(err)

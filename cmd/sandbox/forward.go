@@ -16,6 +16,7 @@ import (
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/portnum"
 	"github.com/nimbus-sh/nimbus/pkg/forward"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
@@ -32,15 +33,24 @@ type forwardSpec struct {
 
 func parseForwardSpec(s string) (forwardSpec, error) {
 	p, l, hasLocal := strings.Cut(s, ":")
-	port, err := parsePort(p)
+	const hint = "write PORT or PORT:LOCAL, e.g. 3000 or 3000:8080 (LOCAL 0 picks a free port)"
+	port, err := portnum.Parse(p, 1)
 	if err != nil {
-		return forwardSpec{}, clierr.Usagef("%q: the sandbox port must be a number from 1 to 65535", s).WithHint("write PORT or PORT:LOCAL, e.g. 3000 or 3000:8080 (LOCAL 0 picks a free port)")
+		h := hint
+		if t := portnum.Suggest(p, 1); t != "" {
+			h = portHint(p, 1, "") + "; " + hint
+		}
+		return forwardSpec{}, clierr.Usagef("%q: the sandbox port must be a number from 1 to 65535 in plain decimal digits", s).WithHint(h)
 	}
 	spec := forwardSpec{port: port, local: port}
 	if hasLocal {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 0 || n > 65535 || l == "" || l[0] == '+' || l[0] == '-' {
-			return forwardSpec{}, clierr.Usagef("%q: the local port must be a number from 0 to 65535", s).WithHint("write PORT or PORT:LOCAL, e.g. 3000 or 3000:8080 (LOCAL 0 picks a free port)")
+		n, err := portnum.Parse(l, 0)
+		if err != nil {
+			h := hint
+			if t := portnum.Suggest(l, 0); t != "" {
+				h = portHint(l, 0, "") + "; " + hint
+			}
+			return forwardSpec{}, clierr.Usagef("%q: the local port must be a number from 0 to 65535 in plain decimal digits", s).WithHint(h)
 		}
 		spec.local, spec.explicit = n, true
 	}

@@ -14,16 +14,28 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/portnum"
 	"github.com/nimbus-sh/nimbus/internal/table"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
+// parsePort reads a sandbox port (PORT of ports and forward) with the one
+// port parser: plain decimal digits from 1 to 65535.
 func parsePort(s string) (int, error) {
-	p, err := strconv.Atoi(s)
-	if err != nil || p < 1 || p > 65535 {
-		return 0, clierr.Usagef("PORT %q must be a number from 1 to 65535", s)
+	p, err := portnum.Parse(s, 1)
+	if err != nil {
+		return 0, clierr.Usagef("PORT %q must be a number from 1 to 65535 in plain decimal digits", s).WithHint(portHint(s, 1, "3000"))
 	}
 	return p, nil
+}
+
+// portHint is the hint of a refused port: its plain form when it has one
+// ("+3000", "03000", " 3000"), else an example.
+func portHint(s string, min int, example string) string {
+	if t := portnum.Suggest(s, min); t != "" {
+		return "write the port as " + t + ": no sign, spaces or leading zeros"
+	}
+	return "write the port in decimal digits, e.g. " + example
 }
 
 func newCmdPorts(o *common) *cobra.Command {

@@ -270,6 +270,9 @@ func newCmdStart(o *common) *cobra.Command {
 			if err := o.needServer("start (a background process)"); err != nil {
 				return err
 			}
+			if err := cwdError(cmd, cwd); err != nil {
+				return err
+			}
 			if restart != "" && restart != "never" && restart != "on-failure" {
 				return clierr.Usagef("--restart %q: use never or on-failure", restart)
 			}

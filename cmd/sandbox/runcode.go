@@ -57,6 +57,9 @@ failure and interruption. --json prints the whole result object.`,
 				return execUsage(clierr.Usagef("--install %q: use if-missing or never", install))
 			}
 			var code string
+			if err := cwdError(cmd, cwd); err != nil {
+				return execUsage(err)
+			}
 			switch {
 			case file != "":
 				b, err := os.ReadFile(file)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/portnum"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
@@ -153,8 +154,8 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 	n := 0
 	if kind == "port" {
 		var err error
-		n, err = strconv.Atoi(label)
-		if label == "" || label[0] == '0' || len(label) > 5 || err != nil || n < 1 || n > 65535 || strings.ContainsAny(label, "+-") {
+		n, err = portnum.Parse(label, 1)
+		if err != nil {
 			writePlainFail(w, sandboxserver.NewError(400, "E_ARG_SHAPE", "Invalid port"))
 			return
 		}
@@ -307,6 +308,9 @@ func (s *Server) servePreviewURL(w http.ResponseWriter, r *http.Request, id stri
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "application/json")
 	p := r.URL.Query().Get("port")
+	// As the Worker's route (sandbox-api.md §1.10, "decimal"): kept as it
+	// was rather than portnum's canonical form, since the Worker's reading
+	// of "03000" is not specified.
 	n, err := strconv.Atoi(p)
 	if err != nil || p == "" || p[0] < '0' || p[0] > '9' || n < 1 || n > 65535 {
 		w.WriteHeader(http.StatusBadRequest)

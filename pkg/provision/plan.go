@@ -113,14 +113,25 @@ type Plan struct {
 	Timeout time.Duration
 }
 
-// RuntimeSyncer publishes the runtime catalog into a bucket and returns its
-// digest (with dryRun, the digest it would publish). pkg/runtimesync
+// RuntimeSyncer publishes the runtime catalog into a bucket and says what
+// it wrote (with dryRun, the digest it would publish). pkg/runtimesync
 // provides one; provision only orders it after the buckets.
 type RuntimeSyncer interface {
-	// SyncRuntimes publishes into bucket of accountID and returns the
-	// catalog's lowercase hex SHA-256; with dryRun it writes nothing and
-	// returns the digest it would publish.
-	SyncRuntimes(ctx context.Context, accountID, bucket string, dryRun bool) (digest string, err error)
+	// SyncRuntimes publishes into bucket of accountID; with dryRun it
+	// writes nothing and reports the digest it would publish.
+	SyncRuntimes(ctx context.Context, accountID, bucket string, dryRun bool) (RuntimeSync, error)
+}
+
+// RuntimeSync is what a runtime sync did.
+type RuntimeSync struct {
+	// Digest is the catalog's lowercase hex SHA-256.
+	Digest string
+	// Uploaded counts the objects written (blobs, manifests, catalogs);
+	// 0 when the bucket already held them all.
+	Uploaded int
+	// CatalogChanged: the bucket's catalog was another one (or none)
+	// before the sync.
+	CatalogChanged bool
 }
 
 func quote(s string) string { return strconv.Quote(s) }

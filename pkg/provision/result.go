@@ -1,5 +1,7 @@
 package provision
 
+import "fmt"
+
 // BucketStatus is what happened to one bucket.
 type BucketStatus string
 
@@ -116,6 +118,12 @@ type Result struct {
 	// RuntimesSynced is true once the runtime sync succeeded (never in a
 	// dry run).
 	RuntimesSynced bool
+	// RuntimeObjectsUploaded counts the objects the runtime sync wrote,
+	// RuntimeCatalogChanged whether the catalog it published replaced
+	// another (or none): a sync that finds everything in place changes
+	// nothing.
+	RuntimeObjectsUploaded int
+	RuntimeCatalogChanged  bool
 	// CatalogSHA256 is the digest the runtime sync published (in a dry
 	// run, would publish); "" when it did not run.
 	CatalogSHA256 string
@@ -160,8 +168,14 @@ func (r *Result) Changes() []string {
 			out = append(out, "created (or found) R2 bucket "+b.Name)
 		}
 	}
-	if r.RuntimesSynced {
-		out = append(out, "published the runtime catalog to "+r.RuntimeBucket)
+	switch {
+	case !r.RuntimesSynced || r.RuntimeObjectsUploaded == 0:
+		// Nothing written: the bucket already held the catalog.
+	case r.RuntimeCatalogChanged:
+		out = append(out, "published runtime catalog "+short(r.CatalogSHA256)+" to "+r.RuntimeBucket)
+	default:
+		out = append(out, fmt.Sprintf("uploaded %d missing runtime object%s to %s (its catalog was already %s)",
+			r.RuntimeObjectsUploaded, plural(r.RuntimeObjectsUploaded), r.RuntimeBucket, short(r.CatalogSHA256)))
 	}
 	if r.WranglerConfig == FileUpdated {
 		out = append(out, "updated the wrangler config")
@@ -184,4 +198,11 @@ func (r *Result) Changes() []string {
 		out = append(out, "moved the secret generated before to "+r.SecretPreviousFile)
 	}
 	return out
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

@@ -433,17 +433,19 @@ func (r *run) runtimes(ctx context.Context) error {
 	}
 	b := r.plan.RuntimeBucket
 	r.emit(StepRuntimes, b, StateRunning, "publishing runtimes into %s", b)
-	digest, err := r.plan.Runtimes.SyncRuntimes(ctx, r.res.AccountID, b, r.plan.DryRun)
+	sync, err := r.plan.Runtimes.SyncRuntimes(ctx, r.res.AccountID, b, r.plan.DryRun)
 	if err != nil {
 		r.emit(StepRuntimes, b, StateFailed, "%s", err.Error())
 		return err
 	}
+	digest := sync.Digest
 	r.res.CatalogSHA256 = digest
 	if r.plan.DryRun {
 		r.emit(StepRuntimes, b, StateSkipped, "runtime catalog %s would be published to %s (dry run)", short(digest), b)
 		return nil
 	}
 	r.res.RuntimesSynced = true
+	r.res.RuntimeObjectsUploaded, r.res.RuntimeCatalogChanged = sync.Uploaded, sync.CatalogChanged
 	r.emit(StepRuntimes, b, StateDone, "runtime catalog %s published to %s", short(digest), b)
 	return nil
 }

@@ -3,6 +3,8 @@ package sandboxclient
 import (
 	"strconv"
 	"strings"
+
+	"github.com/nimbus-sh/nimbus/internal/portnum"
 )
 
 // ParseAppTarget reads an app target as a person writes it on a command
@@ -29,11 +31,11 @@ func ParseAppTarget(s string) (AppTarget, error) {
 	}
 	switch kind {
 	case "port":
-		n, ok := positive(rest)
-		if !ok || n > 65535 {
-			return nil, &Error{Code: CodeInvalidArgument, Message: "app target " + quote(s) + ": the port must be 1 to 65535"}
+		n, err := portnum.Parse(rest, 1)
+		if err != nil {
+			return nil, &Error{Code: CodeInvalidArgument, Message: "app target " + quote(s) + ": the port must be 1 to 65535 in plain decimal digits"}
 		}
-		return map[string]any{"port": n}, nil
+		return map[string]any{"port": int64(n)}, nil
 	case "pid":
 		n, ok := positive(rest)
 		if !ok {

@@ -24,6 +24,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/paths"
+	"github.com/nimbus-sh/nimbus/internal/portnum"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -222,20 +223,20 @@ func Mint(o TokenOptions) (string, error) {
 // which would otherwise call "127.0.0.1" (no port) reachable from other
 // machines. net.Listen would also take a service name ("localhost:http")
 // or a signed number ("+80"), but the URLs built from the address (the
-// snippet of mcp --print-config) would then be no URLs, so only decimal
-// digits are a port here, as in forward's PORT[:LOCAL]. flag names the
-// flag in the message.
+// snippet of mcp --print-config) would then be no URLs, so only plain
+// decimal digits are a port here (portnum, the parser of every port).
+// flag names the flag in the message.
 func AddrForm(flag, addr, example string) error {
 	host, port, err := net.SplitHostPort(addr)
 	hint := "for example " + flag + " " + example
 	if err == nil && port != "" {
-		if strings.Trim(port, "0123456789") != "" {
-			err = errors.New("not a number")
-			if n, lerr := net.LookupPort("tcp", port); lerr == nil && !strings.ContainsAny(port[:1], "+-") {
+		if _, perr := portnum.Parse(port, 0); perr != nil {
+			err = perr
+			if t := portnum.Suggest(port, 0); t != "" {
+				hint = fmt.Sprintf("write the port in plain digits: %s %s", flag, net.JoinHostPort(host, t))
+			} else if n, lerr := net.LookupPort("tcp", port); lerr == nil && !strings.ContainsAny(port[:1], "+-0123456789") {
 				hint = fmt.Sprintf("a service name is not a port number: write %s %s", flag, net.JoinHostPort(host, strconv.Itoa(n)))
 			}
-		} else if n, perr := strconv.ParseUint(port, 10, 16); perr != nil || n > 65535 {
-			err = errors.New("out of range")
 		}
 	}
 	if err != nil {

@@ -190,3 +190,29 @@ func TestRemoteClientsLeaveRoomForThisMachine(t *testing.T) {
 		}
 	}
 }
+
+// TestIPv4ClientsOfADualStackListener: on a listener of both families
+// (nimbus dev --allow-remote --addr [::]:8787), a client over IPv4
+// arrives as an IPv4-mapped IPv6 address. It is its IPv4 address for the
+// share: read as IPv6, every IPv4 client would fall in the one /64 that
+// holds ::ffff:0:0/96 and share a single quarter of the connections.
+func TestIPv4ClientsOfADualStackListener(t *testing.T) {
+	asRemote(t)
+	addr := devServerAt(t, "[::]:0", localdev.ServeOptions{MaxConns: 8, HeaderTimeout: time.Hour, BodyTimeout: time.Hour}, nil, nil)
+	_, port, _ := net.SplitHostPort(addr)
+	v4 := net.JoinHostPort("127.0.0.1", port)
+	head := "POST /api/nimbus/v1/sandboxes/box/rpc HTTP/1.1\r\nHost: " + v4 + "\r\nAuthorization: Bearer " + devToken(t, token.ScopeSandboxUse) +
+		"\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"op\":"
+	// 127.0.0.2 holds its share (2 of 8): its third connection is refused.
+	out := make(chan outcome, 3)
+	for range 3 {
+		c := dialFrom(t, "127.0.0.2", v4)
+		defer c.Close()
+		go hold(c, head, out)
+	}
+	refused(t, <-out)
+	// Another IPv4 client is another client, with a share of its own.
+	if err := getFrom("127.0.0.3", v4); err != nil {
+		t.Fatalf("127.0.0.3 not served while 127.0.0.2 holds its share: %v", err)
+	}
+}

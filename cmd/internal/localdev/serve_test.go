@@ -36,7 +36,13 @@ func devServer(t testing.TB, o localdev.ServeOptions) string {
 // full) each connection the server accepts.
 func devServerWrapped(t testing.TB, o localdev.ServeOptions, wrap func(http.Handler) http.Handler, accepted chan<- struct{}) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return devServerAt(t, "127.0.0.1:0", o, wrap, accepted)
+}
+
+// devServerAt is devServerWrapped listening on listen.
+func devServerAt(t testing.TB, listen string, o localdev.ServeOptions, wrap func(http.Handler) http.Handler, accepted chan<- struct{}) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/portnum"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	"github.com/nimbus-sh/nimbus/pkg/mcpserver"
 )
@@ -114,7 +115,7 @@ func anyPort(addr string) bool {
 	if err != nil {
 		return false
 	}
-	n, err := strconv.Atoi(port)
+	n, err := portnum.Parse(port, 0)
 	return port == "" || err == nil && n == 0
 }
 

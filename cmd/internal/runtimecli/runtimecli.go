@@ -233,16 +233,16 @@ type SetupSync struct {
 }
 
 // SyncRuntimes publishes the default runtimes into bucket.
-func (s *SetupSync) SyncRuntimes(ctx context.Context, accountID, bucket string, dryRun bool) (string, error) {
+func (s *SetupSync) SyncRuntimes(ctx context.Context, accountID, bucket string, dryRun bool) (provision.RuntimeSync, error) {
 	syncer, err := Syncer(s.F, s.Client, accountID, bucket, s.Keep, s.View)
 	if err != nil {
-		return "", err
+		return provision.RuntimeSync{}, err
 	}
 	res, err := syncer.Sync(ctx, runtimesync.Options{DryRun: dryRun})
 	s.View.Close()
 	if err != nil {
-		return "", err
+		return provision.RuntimeSync{}, err
 	}
 	s.Result = res
-	return res.CatalogSHA256, nil
+	return provision.RuntimeSync{Digest: res.CatalogSHA256, Uploaded: res.Uploaded.Objects, CatalogChanged: res.PreviousSHA256 != res.CatalogSHA256}, nil
 }

@@ -102,7 +102,7 @@ func transferHint(code string) string {
 	case transfer.CodeNoName:
 		return "name the destination: a sandbox directory that does not exist yet receives the contents, e.g. nimbus sandbox cp -r D:\\ job-1:/home/user/d"
 	case transfer.CodeBadTarget:
-		return "write the sandbox side as ID:PATH, e.g. nimbus sandbox cp ./dist job-1:/home/user/dist; prefix a local path containing ':' with ./"
+		return "write the sandbox side as ID:PATH, e.g. nimbus sandbox cp ./dist job-1:/home/user/dist; prefix a local path containing ':' with ./; an empty path is refused (ID:. is the sandbox's root, . the current directory)"
 	}
 	return ""
 }

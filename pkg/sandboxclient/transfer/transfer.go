@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
 	"strings"
 
 	"github.com/nimbus-sh/nimbus/internal/hostpath"
@@ -249,8 +250,19 @@ func ParsePair(src, dst string) (Target, Target, error) {
 	if s.Remote() == d.Remote() {
 		return s, d, &Error{Code: CodeBadTarget, Message: "exactly one of SRC and DST must be ID:PATH (a sandbox path)"}
 	}
-	if (!s.Remote() && s.Path == "") || (!d.Remote() && d.Path == "") {
-		return s, d, &Error{Code: CodeBadTarget, Message: "the local path must not be empty"}
+	// An empty path, or one of white space only, is refused on either
+	// side: it is what "$DIR" gives with DIR unset, and "ID:" would be the
+	// sandbox's root (sync --delete would empty it), "" or " " the current
+	// directory or a file named " ". The root is "ID:.", the current
+	// directory ".".
+	for _, t := range []Target{s, d} {
+		if strings.TrimSpace(t.Path) != "" {
+			continue
+		}
+		if t.Remote() {
+			return s, d, &Error{Code: CodeBadTarget, Message: "the sandbox path of " + strconv.Quote(t.SandboxID+":"+t.Path) + " is empty: write " + t.SandboxID + ":. for the root"}
+		}
+		return s, d, &Error{Code: CodeBadTarget, Message: "the local path " + strconv.Quote(t.Path) + " is empty: write . for the current directory"}
 	}
 	for _, t := range []Target{s, d} {
 		if problem := SandboxPathProblem(localOS, t.Path); t.Remote() && problem != "" {

@@ -175,8 +175,13 @@ func TestParsePair(t *testing.T) {
 		{"job-1:/x", "out", true},
 		{"job-1:x", "job-2:y", false},
 		{"a", "b", false},
-		{"./c:d", "job-1:", true},
+		{"./c:d", "job-1:.", true},
+		{"./c:d", "job-1:", false},
+		{"./c:d", "job-1: ", false},
+		{"job-1:\t", "out", false},
 		{"job-1:x", "", false},
+		{"job-1:x", " ", false},
+		{" \n", "job-1:x", false},
 	}
 	for _, tc := range cases {
 		_, _, err := transfer.ParsePair(tc.src, tc.dst)
@@ -202,7 +207,7 @@ func TestParsePairWindows(t *testing.T) {
 	}{
 		{`C:\work\app`, "job-1:/home/user/app", `C:\work\app`},
 		{"c:/work/app", "job-1:app", "c:/work/app"},
-		{"C:app", "job-1:", "C:app"},
+		{"C:app", "job-1:.", "C:app"},
 		{"job-1:dist/out.txt", `D:\out`, `D:\out`},
 		{`\\host\share\app`, "job-1:app", `\\host\share\app`},
 	} {
