@@ -70,17 +70,11 @@ var rootExecFailed = map[string]bool{
 // with --preview-host-suffix and destroy --ledger, which built theirs
 // another way, sent it as given until each was given a check of its own.
 func TestEverySandboxCommandChecksRoot(t *testing.T) {
-	var hits atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		http.Error(w, "no request was expected", http.StatusTeapot)
-	}))
-	defer srv.Close()
+	worker, hits := unexpectedWorker(t)
 	work := t.TempDir()
 	os.WriteFile(filepath.Join(work, "local.txt"), []byte("hello\n"), 0o644)
 	os.MkdirAll(filepath.Join(work, "tree"), 0o755)
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + work, "XDG_CONFIG_HOME=" + filepath.Join(work, ".config"),
-		"NIMBUS_ENDPOINT=" + srv.URL, "NIMBUS_TOKEN=tok", "NIMBUS_DEV_DATA=" + filepath.Join(work, "dev")}
+	env := append(sandboxEnv(work), "NIMBUS_ENDPOINT="+worker, "NIMBUS_TOKEN=tok")
 
 	check := func(argv []string, want int) {
 		t.Helper()
@@ -125,4 +119,24 @@ func TestEverySandboxCommandChecksRoot(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(work, "dev")); err == nil {
 		t.Errorf("the local backend made its data directory")
 	}
+}
+
+// unexpectedWorker is a Worker no request should reach: it answers each
+// 418 and counts them in hits. It is closed when the test ends.
+func unexpectedWorker(t *testing.T) (url string, hits *atomic.Int64) {
+	hits = new(atomic.Int64)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "no request was expected", http.StatusTeapot)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, hits
+}
+
+// sandboxEnv is the environment of a sandbox command run in work: PATH
+// (the test binary's nimbus), HOME and the config and local backend's
+// data directories inside work, nothing else.
+func sandboxEnv(work string) []string {
+	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + work, "XDG_CONFIG_HOME=" + filepath.Join(work, ".config"),
+		"NIMBUS_DEV_DATA=" + filepath.Join(work, "dev")}
 }

@@ -29,7 +29,7 @@ func (o *common) appTarget(cmd *cobra.Command, args []string, suffix string) (*s
 	if err != nil {
 		return nil, nil, clierr.Usagef("%s", err.Error()).WithHint("write TARGET as 3000, port:3000, pid:12, name:web or owner:OWNER")
 	}
-	sb, err := o.openWithSuffix(cmd, args[0], suffix)
+	sb, err := o.openWithSuffix(cmd, args[0], scopesUse, suffix)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -85,7 +85,7 @@ capability is the credential), give them a new capability, and remove them.
 			if err := o.needServer("apps " + cmd.Name()); err != nil {
 				return err
 			}
-			sb, err := o.openWithSuffix(cmd, args[0], suffix)
+			sb, err := o.openWithSuffix(cmd, args[0], scopesUse, suffix)
 			if err != nil {
 				return err
 			}

@@ -111,7 +111,7 @@ refused with 403: they would act in the app with the forward's token.`,
 				}
 				specs = append(specs, s)
 			}
-			c, s, err := o.client(cmd, true, scopesForward)
+			c, s, err := o.client(cmd, true, scopesForward, "")
 			if err != nil {
 				return err
 			}

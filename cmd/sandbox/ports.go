@@ -95,7 +95,7 @@ func newCmdPorts(o *common) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sb, err := o.openWithSuffix(cmd, args[0], suffix)
+			sb, err := o.openWithSuffix(cmd, args[0], scopesUse, suffix)
 			if err != nil {
 				return err
 			}
@@ -200,25 +200,4 @@ what CI needs between starting a server and testing it.`,
 	duration.Var(cmd.Flags(), &timeout, "timeout", 60*time.Second, duration.Limits{}, "give up after this long (exit 124): seconds or a duration such as 90s, 2m")
 	duration.Var(cmd.Flags(), &interval, "interval", 250*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "polling interval, 25ms to 5s")
 	return cmd
-}
-
-// openWithSuffix is open with a preview host suffix for URL building.
-func (o *common) openWithSuffix(cmd *cobra.Command, id, suffix string) (*sandboxclient.Sandbox, error) {
-	if suffix == "" {
-		return o.open(cmd, id, scopesUse)
-	}
-	s, err := o.resolve(cmd)
-	if err != nil {
-		return nil, err
-	}
-	ts, err := s.creds.TokenSource(true, scopesUse...)
-	if err != nil {
-		return nil, err
-	}
-	c, err := sandboxclient.New(sandboxclient.Options{Endpoint: s.endpoint, BasePath: s.basePath, Tokens: ts, HTTPClient: o.f.HTTPClient(), HTTPTimeout: s.httpTimeout, PreviewHostSuffix: suffix, UserAgent: "nimbus-cli"})
-	if err != nil {
-		return nil, sandboxcli.Error(err)
-	}
-	sb, err := c.Sandbox(id, sandboxclient.SandboxOptions{Profile: s.profile, Root: o.root})
-	return sb, sandboxcli.Error(err)
 }

@@ -103,8 +103,13 @@ func (o *common) resolve(cmd *cobra.Command) (*settings, error) {
 	return &settings{endpoint: st.Endpoint, basePath: st.BasePath, profile: st.Profile, creds: st.Creds, httpTimeout: st.HTTPTimeout}, nil
 }
 
-// client builds a client whose tokens carry scopes (when minted).
-func (o *common) client(cmd *cobra.Command, pin bool, scopes []string) (*sandboxclient.Client, *settings, error) {
+// client builds a client whose tokens carry scopes (when minted). suffix
+// is the Worker's preview host suffix (--preview-host-suffix), for
+// host-style URLs, or "" for path-style ones; the local backend serves no
+// previews and has no use for it. Every client of the group is built here,
+// so that --local, the write limit and the connection settings hold for
+// each command alike.
+func (o *common) client(cmd *cobra.Command, pin bool, scopes []string, suffix string) (*sandboxclient.Client, *settings, error) {
 	if o.lo.enabled {
 		return o.localClient(cmd, scopes)
 	}
@@ -119,7 +124,7 @@ func (o *common) client(cmd *cobra.Command, pin bool, scopes []string) (*sandbox
 	c, err := sandboxclient.New(sandboxclient.Options{
 		Endpoint: s.endpoint, BasePath: s.basePath, Tokens: ts,
 		HTTPClient: o.f.HTTPClient(), HTTPTimeout: s.httpTimeout, UserAgent: "nimbus-cli",
-		WriteLimit: o.writeLimitBytes,
+		WriteLimit: o.writeLimitBytes, PreviewHostSuffix: suffix,
 	})
 	if err != nil {
 		return nil, nil, sandboxcli.Error(err)
@@ -212,7 +217,13 @@ func passingExit(cmd *cobra.Command) bool {
 
 // open returns a handle on sandbox id.
 func (o *common) open(cmd *cobra.Command, id string, scopes []string) (*sandboxclient.Sandbox, error) {
-	c, s, err := o.client(cmd, true, scopes)
+	return o.openWithSuffix(cmd, id, scopes, "")
+}
+
+// openWithSuffix is open with a preview host suffix for URL building
+// (client's suffix).
+func (o *common) openWithSuffix(cmd *cobra.Command, id string, scopes []string, suffix string) (*sandboxclient.Sandbox, error) {
+	c, s, err := o.client(cmd, true, scopes, suffix)
 	if err != nil {
 		return nil, err
 	}

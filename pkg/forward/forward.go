@@ -36,6 +36,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/internal/headerbound"
 	"github.com/nimbus-sh/nimbus/internal/localhost"
+	"github.com/nimbus-sh/nimbus/internal/unreadbody"
 )
 
 // Codes of the errors this package reports.
@@ -182,7 +183,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !localhost.Is(r.Host) {
 		// A page on another site whose name was rebound to 127.0.0.1
 		// must not reach the sandbox with this forward's credential.
-		refuseBody(w, r)
+		unreadbody.RefuseRequest(w, r)
 		http.Error(w, "nimbus forward: refusing Host "+strconv.Quote(r.Host)+": use http://127.0.0.1 or http://localhost", http.StatusForbidden)
 		return
 	}
@@ -190,14 +191,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Any page the browser shows can reach a loopback port; the
 		// forward's token must not act for it, as the Worker's preview
 		// cookie does not act for other origins (E_CROSS_SITE_REFUSED).
-		refuseBody(w, r)
+		unreadbody.RefuseRequest(w, r)
 		http.Error(w, "nimbus forward: refusing a cross-site request ("+why+"): only pages on loopback origins (http://127.0.0.1, http://localhost) may use this forward", http.StatusForbidden)
 		return
 	}
 	tok, err := p.token(r.Context())
 	if err != nil {
 		p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: no token for the Worker", Err: err})
-		refuseBody(w, r)
+		unreadbody.RefuseRequest(w, r)
 		http.Error(w, "nimbus forward: no token for the Worker: "+err.Error(), http.StatusBadGateway)
 		return
 	}
@@ -228,20 +229,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return nil
 	}})
 	p.rp.ServeHTTP(w, r.WithContext(ctx))
-}
-
-// refuseBody makes the answer about to be written, which refuses r
-// without reading its body, the last on its connection, and stops net/http
-// from reading that body: it would read up to 256 KiB of it (a chunked
-// body, or a declared one under that) before sending the answer, and this
-// server sets no read deadline that would end the wait for a client that
-// drips it.
-func refuseBody(w http.ResponseWriter, r *http.Request) {
-	if r.ContentLength == 0 {
-		return
-	}
-	w.Header().Set("Connection", "close")
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 }
 
 // errInformational ends a request whose 1xx answers exceeded

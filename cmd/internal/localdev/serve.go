@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/unreadbody"
 )
 
 // Defaults of ServeOptions. A request head must arrive within
@@ -255,24 +257,12 @@ func (w *deadlineWriter) SetWriteDeadline(t time.Time) error {
 
 func (w *deadlineWriter) WriteHeader(code int) {
 	if code >= 400 && w.body != nil && !w.body.touched.Load() {
-		w.refuseBody()
+		// A refusal before a byte of the body was read (no token,
+		// another Host, a cross-site request): see unreadbody.
+		unreadbody.Refuse(w)
 	}
 	w.renew()
 	w.ResponseWriter.WriteHeader(code)
-}
-
-// refuseBody ends the connection with a refusal answered before a byte
-// of the request's body was read (no token, another Host, a cross-site
-// request): the body is not wanted, and whoever sent it must not hold
-// the server. Left alone, net/http reads up to 256 KiB of it (a chunked
-// body, or a declared one under that) before it sends the answer, and
-// again after, to reuse the connection: a client without a token could
-// drip bodies and keep a connection busy, never closed for room, for the
-// whole body timeout. The read deadline set in the past ends those reads
-// at once; Connection: close tells the client the connection ends.
-func (w *deadlineWriter) refuseBody() {
-	w.Header().Set("Connection", "close")
-	_ = w.SetReadDeadline(time.Now())
 }
 
 func (w *deadlineWriter) Write(p []byte) (int, error) {
