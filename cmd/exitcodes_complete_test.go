@@ -453,7 +453,7 @@ func programExits(t *testing.T, files []sourceFile) (pairs, []servedCode) {
 	got.add(sc.CodeTimeout, cliError(sandboxcli.Error(&sc.Error{Code: sc.CodeTimeout, Err: errDeadline})).Exit)
 	for _, code := range []string{transfer.CodeIsDirectory, transfer.CodeNotFound, transfer.CodeBadTarget, transfer.CodeLocalIO,
 		transfer.CodeVerify, transfer.CodeJoin, transfer.CodeChanged, transfer.CodeConflict, transfer.CodeUnsafePath,
-		transfer.CodeIgnoreFile, transfer.CodeNoName} {
+		transfer.CodeIgnoreFile, transfer.CodeNoName, transfer.CodeNoParent} {
 		got.add(code, cliError(sandboxcli.Error(&transfer.Error{Code: code, Message: "m"})).Exit)
 	}
 	got.add(transfer.CodePartial, cliError(sandboxcli.Error(&transfer.PartialError{Failures: []transfer.Failure{{Path: "a"}}})).Exit)

@@ -233,7 +233,7 @@ func TestExitCodeTable(t *testing.T) {
 		}
 		known[transfer.CodePartial] = &transfer.PartialError{Failures: []transfer.Failure{{Path: "a", Message: "a: x"}}}
 		for _, code := range []string{transfer.CodeVerify, transfer.CodeJoin, transfer.CodeChanged, transfer.CodeNotFound, transfer.CodeIsDirectory,
-			transfer.CodeBadTarget, transfer.CodeConflict, transfer.CodeIgnoreFile, transfer.CodeLocalIO, transfer.CodeUnsafePath, transfer.CodeNoName} {
+			transfer.CodeBadTarget, transfer.CodeConflict, transfer.CodeIgnoreFile, transfer.CodeLocalIO, transfer.CodeUnsafePath, transfer.CodeNoName, transfer.CodeNoParent} {
 			known[code] = &transfer.Error{Code: code, Message: "test"}
 		}
 		known[job.CodeRuntimeInstall] = &job.RuntimeError{Spec: "python@3.12", ExitCode: 1}

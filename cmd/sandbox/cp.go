@@ -83,16 +83,23 @@ adds rules of its own; --exclude PATTERN adds more and wins over the files
 ("!PATTERN" re-includes). All use gitignore syntax.`
 
 func newCmdCp(o *common) *cobra.Command {
-	var recursive bool
+	var recursive, mkpath bool
 	var tf transferFlags
 	cmd := &cobra.Command{
-		Use:   "cp [-r] [--exclude PATTERN]... [--dry-run] SRC DST",
+		Use:   "cp [-r] [--mkpath] [--exclude PATTERN]... [--dry-run] SRC DST",
 		Short: "Copy files and trees between the local machine and a sandbox",
 		Long: `Copy files between the local machine and a sandbox. Exactly one side is
 ID:PATH (a relative PATH is resolved against --root). Like cp, copying into an
 existing directory puts the source inside it (SRC and SRC/ alike); a source
 ending in /. (SRC/., ID:.) copies the contents of the directory instead, as GNU
 cp and docker cp do; so does one ending in .. (.., SRC/..), as GNU cp reads it.
+
+The directory the destination goes in must exist, on either side, as with cp,
+docker cp and scp: a mistyped destination is refused (E_CP_NO_PARENT, exit 73)
+before anything is copied, not made into a new tree. --mkpath creates the
+missing directories instead, as rsync --mkpath does. A directory copied with -r
+creates its destination directory itself (cp -r dir ID:new makes new); only
+new's parent must exist.
 
 Files of any size: above the single-request limit (20 MiB) a file is sent in
 parts, joined in the sandbox and checked before it replaces the target, which
@@ -114,7 +121,7 @@ On a terminal a progress bar shows files, bytes, rate and ETA on stderr
   nimbus sandbox cp -r --dry-run . job-123:app
   nimbus sandbox cp -r job-123:dist/. ./site
   nimbus sandbox cp job-123:dist/report.html ./report.html
-  nimbus sandbox cp ./dataset.tar.gz job-123:/home/user/data/`,
+  nimbus sandbox cp --mkpath ./dataset.tar.gz job-123:/home/user/data/2026/`,
 		Args: cmdutil.ExactArgs(2, "SRC and DST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := tf.check(); err != nil {
@@ -127,6 +134,7 @@ On a terminal a progress bar shows files, bytes, rate and ETA on stderr
 			prog := sandboxcli.NewProgress(o.f.IOStreams, label, tf.quiet || tf.dryRun, o.f.JSON)
 			opts := tf.options(o, prog)
 			opts.Recursive = recursive
+			opts.MkPath = mkpath
 			var sum *transfer.Summary
 			if dst.Remote() {
 				sum, err = transfer.Upload(cmd.Context(), sb, src.Path, dst.Path, opts)
@@ -138,6 +146,7 @@ On a terminal a progress bar shows files, bytes, rate and ETA on stderr
 		},
 	}
 	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "copy directories recursively")
+	cmd.Flags().BoolVar(&mkpath, "mkpath", false, "create the destination's missing parent directories")
 	tf.add(cmd.Flags(), true)
 	return cmd
 }

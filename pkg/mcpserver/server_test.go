@@ -533,6 +533,38 @@ func TestSchemaValidation(t *testing.T) {
 	}
 }
 
+// A path of white space only passes the schema (a non-empty string) but
+// is refused by every file tool, as the CLI refuses one: it reached the
+// sandbox as a file named " " in the root.
+func TestBlankPathsAreRefused(t *testing.T) {
+	url := backend(t)
+	sb := handle(t, url, "blank-1", token.ScopeSandboxUse)
+	cs, _ := connect(t, mcpserver.Options{Sandbox: sb})
+	for _, p := range []string{" ", "\t", "  \n", "\u00a0"} {
+		for _, c := range []struct {
+			tool string
+			args map[string]any
+		}{
+			{"nimbus_writeFile", map[string]any{"path": p, "content": "x"}},
+			{"nimbus_readFile", map[string]any{"path": p}},
+			{"nimbus_listFiles", map[string]any{"path": p}},
+			{"nimbus_deleteFile", map[string]any{"path": p, "recursive": true}},
+			{"nimbus_exists", map[string]any{"path": p}},
+		} {
+			if msg := failed(t, cs, c.tool, c.args); !strings.Contains(msg, "E_INVALID_INPUT") || !strings.Contains(msg, "is blank") {
+				t.Errorf("%s %q: %s", c.tool, p, msg)
+			}
+		}
+	}
+	// Nothing named with white space was made in the root, and the
+	// root's default listing still works.
+	for _, e := range ok[mcpserver.ListFilesOutput](t, cs, "nimbus_listFiles", map[string]any{}).Entries {
+		if strings.TrimSpace(e.Name) == "" {
+			t.Errorf("a blank path reached the sandbox: entry %q", e.Name)
+		}
+	}
+}
+
 func TestTokenWithoutScope(t *testing.T) {
 	url := backend(t)
 	sb := handle(t, url, "scope-1", token.ScopeSessionAttach)

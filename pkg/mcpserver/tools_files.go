@@ -165,6 +165,18 @@ func (s *Server) registerFiles() {
 	}, s.exists)
 }
 
+// filePath resolves a file tool's path against the sandbox root. A path
+// of white space only is refused, as the CLI refuses one: the schema only
+// asks for a non-empty string, and " " would reach the sandbox as a file
+// named " " next to the root's files, never what the model meant.
+func (s *Server) filePath(p string) (string, error) {
+	if strings.TrimSpace(p) == "" {
+		return "", &ToolError{Code: CodeInvalidInput, Message: fmt.Sprintf("path %q is blank", p),
+			Hint: `give the file's path, absolute or relative to the sandbox root ("." is the root itself)`}
+	}
+	return s.resolve(p), nil
+}
+
 // fileURI names a sandbox file as a resource of this server.
 func (s *Server) fileURI(p string) string {
 	return "nimbus://" + s.sb.ID() + (&urlPath{p}).escaped()
@@ -207,7 +219,10 @@ func isBinary(data []byte, partial bool) bool {
 }
 
 func (s *Server) readFile(ctx context.Context, in readFileInput) (*mcp.CallToolResult, ReadFileOutput, error) {
-	p := s.resolve(in.Path)
+	p, err := s.filePath(in.Path)
+	if err != nil {
+		return nil, ReadFileOutput{}, err
+	}
 	st, err := s.sb.Stat(ctx, p)
 	if err != nil {
 		return nil, ReadFileOutput{}, err
@@ -311,7 +326,10 @@ func (s *Server) writeFile(ctx context.Context, in writeFileInput) (*mcp.CallToo
 	if (in.Content == nil) == (in.Data == nil) {
 		return nil, WriteFileOutput{}, inputError("give exactly one of content (text) and data (base64)")
 	}
-	p := s.resolve(in.Path)
+	p, err := s.filePath(in.Path)
+	if err != nil {
+		return nil, WriteFileOutput{}, err
+	}
 	if p == "/" {
 		return nil, WriteFileOutput{}, &ToolError{Code: CodeIsDirectory, Message: "/ is a directory"}
 	}
@@ -337,7 +355,10 @@ func (s *Server) writeFile(ctx context.Context, in writeFileInput) (*mcp.CallToo
 func (s *Server) listFiles(ctx context.Context, in listFilesInput) (*mcp.CallToolResult, ListFilesOutput, error) {
 	p := s.sb.Root()
 	if in.Path != "" {
-		p = s.resolve(in.Path)
+		var err error
+		if p, err = s.filePath(in.Path); err != nil {
+			return nil, ListFilesOutput{}, err
+		}
 	}
 	ents, err := s.sb.ReadDir(ctx, p)
 	if err != nil {
@@ -356,7 +377,10 @@ func (s *Server) listFiles(ctx context.Context, in listFilesInput) (*mcp.CallToo
 }
 
 func (s *Server) deleteFile(ctx context.Context, in deleteFileInput) (*mcp.CallToolResult, DeleteFileOutput, error) {
-	p := s.resolve(in.Path)
+	p, err := s.filePath(in.Path)
+	if err != nil {
+		return nil, DeleteFileOutput{}, err
+	}
 	if err := s.sb.DeleteFile(ctx, p, in.Recursive); err != nil {
 		return nil, DeleteFileOutput{}, err
 	}
@@ -364,7 +388,10 @@ func (s *Server) deleteFile(ctx context.Context, in deleteFileInput) (*mcp.CallT
 }
 
 func (s *Server) exists(ctx context.Context, in pathInput) (*mcp.CallToolResult, ExistsOutput, error) {
-	p := s.resolve(in.Path)
+	p, err := s.filePath(in.Path)
+	if err != nil {
+		return nil, ExistsOutput{}, err
+	}
 	ok, err := s.sb.Exists(ctx, p)
 	if err != nil {
 		return nil, ExistsOutput{}, err

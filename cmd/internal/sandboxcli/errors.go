@@ -11,6 +11,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/localhost"
+	"github.com/nimbus-sh/nimbus/internal/shellquote"
 	"github.com/nimbus-sh/nimbus/pkg/ignore"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
@@ -67,12 +68,16 @@ func Error(err error) error {
 		switch te.Code {
 		case transfer.CodeIsDirectory, transfer.CodeBadTarget, transfer.CodeNoName:
 			exit = exitcode.Usage
-		case transfer.CodeLocalIO:
+		case transfer.CodeLocalIO, transfer.CodeNoParent:
 			exit = exitcode.CantCreate
 		case transfer.CodeChanged, transfer.CodeVerify, transfer.CodeJoin:
 			exit = exitcode.IOErr
 		}
-		return clierr.Wrap(err, exit, te.Code, te.Message, transferHint(te.Code))
+		hint := transferHint(te.Code)
+		if te.Code == transfer.CodeNoParent {
+			hint = noParentHint(te)
+		}
+		return clierr.Wrap(err, exit, te.Code, te.Message, hint)
 	}
 	var rte *job.RuntimeError
 	if errors.As(err, &rte) {
@@ -83,6 +88,15 @@ func Error(err error) error {
 		return clierr.Wrap(err, exitcode.DataErr, transfer.CodeIgnoreFile, ie.Error(), "fix or remove the ignore file, or pass --no-gitignore")
 	}
 	return clierr.Wrap(err, exitcode.Software, clierr.CodeInternal, err.Error(), "")
+}
+
+// noParentHint names the directory a copy's destination needed and the
+// two ways to have it.
+func noParentHint(te *transfer.Error) string {
+	if te.Remote {
+		return fmt.Sprintf("check the destination: %s does not exist in the sandbox; create it (nimbus sandbox files mkdir ID %s), or pass --mkpath to create missing directories", te.Dir, shellquote.Quote(te.Dir))
+	}
+	return fmt.Sprintf("check the destination: %s does not exist; create it, or pass --mkpath to create missing directories", te.Dir)
 }
 
 func transferHint(code string) string {

@@ -479,6 +479,7 @@ func summaryEvent(e Event, s *transfer.Summary) Event {
 // (a file's parent directory). sent is false when it failed before sending
 // any request: its local source is missing.
 func upload(ctx context.Context, sb *sc.Sandbox, u Upload, o transfer.Options, emit func(Event)) (dir string, sent bool, err error) {
+	o.MkPath = true // a step's destination is made, parents and all
 	remote := sc.ResolvePath(sb.Root(), u.Remote)
 	fi, statErr := os.Stat(u.Local)
 	isDir := statErr == nil && fi.IsDir()
@@ -639,6 +640,7 @@ var localOS = runtime.GOOS
 
 // download copies one artifact (see Download).
 func download(ctx context.Context, sb *sc.Sandbox, d Download, cwd string, o transfer.Options, emit func(Event), links *createdLinks) error {
+	o.MkPath = true // an artifact's destination is made, parents and all
 	remote := sc.ResolvePath(cwd, d.Remote)
 	local := d.Local
 	o.Recursive = true

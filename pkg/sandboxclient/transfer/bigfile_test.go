@@ -64,7 +64,7 @@ func TestBigFileRoundTrip(t *testing.T) {
 
 	var sent atomic.Int64
 	obs := transfer.ObserverFuncs{OnTransferred: func(n int64) { sent.Add(n) }}
-	sum, err := transfer.Upload(ctx, sb, local, "/home/user/data/big.bin", transfer.Options{Observer: obs, PartParallel: 3})
+	sum, err := transfer.Upload(ctx, sb, local, "/home/user/data/big.bin", transfer.Options{Observer: obs, PartParallel: 3, MkPath: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,7 +118,7 @@ func TestDownloadRefusesAListingThatEscapes(t *testing.T) {
 	})
 	parent := t.TempDir()
 	dst := filepath.Join(parent, "a", "b", "dst")
-	_, err := transfer.Download(ctx, sb, "/home/user/tree", dst, transfer.Options{Recursive: true})
+	_, err := transfer.Download(ctx, sb, "/home/user/tree", dst, transfer.Options{Recursive: true, MkPath: true})
 	var pe *transfer.PartialError
 	if !errors.As(err, &pe) {
 		t.Fatalf("err = %v", err)

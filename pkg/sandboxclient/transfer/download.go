@@ -19,7 +19,9 @@ import (
 
 // Download copies remote (a file, or a directory with Recursive) from sb to
 // local. Like cp, an existing local directory receives the source inside
-// it, and so does a local path ending in a separator. A sandbox directory
+// it, and so does a local path ending in a separator; the destination's
+// directory must exist (CodeNoParent) unless o.MkPath, which creates it.
+// A sandbox directory
 // named as "DIR/." (or "."), or "DIR/.." (ContentsOf), is its contents,
 // as GNU cp reads it: they go into local itself. Files are written to a temporary name and
 // renamed into place, so a
@@ -43,20 +45,58 @@ func Download(ctx context.Context, sb *sc.Sandbox, remote, local string, o Optio
 		if st.Type != "directory" {
 			return nil, &Error{Code: CodeNotFound, Message: remote + "/.: not a directory in the sandbox"}
 		}
+		if err := localParent(local, o); err != nil {
+			return nil, err
+		}
 		return DownloadTree(ctx, sb, remote, local, o)
 	}
 	intoDir := strings.HasSuffix(local, "/") || strings.HasSuffix(local, string(filepath.Separator))
-	if li, err := os.Stat(local); err == nil && li.IsDir() || intoDir && st.Type != "directory" {
+	li, lerr := os.Stat(local)
+	if lerr == nil && li.IsDir() || intoDir && st.Type != "directory" {
 		// The local name is the sandbox's: checked as a tree's names are.
 		if problem := localNameProblem(localOS, path.Base(remote)); problem != "" {
 			return nil, &Error{Code: CodeUnsafePath, Message: fmt.Sprintf("%s: not copied: %s", remote, problem)}
 		}
-		local = filepath.Join(local, path.Base(remote))
+		dst := filepath.Join(local, path.Base(remote))
+		if lerr != nil && !o.MkPath && errors.Is(lerr, fs.ErrNotExist) {
+			// "DIR/" names a directory to copy into: it must exist.
+			return nil, noLocalParent(filepath.Clean(local), dst)
+		}
+		local = dst
+	} else if lerr != nil {
+		if err := localParent(local, o); err != nil {
+			return nil, err
+		}
 	}
 	if st.Type == "directory" {
 		return DownloadTree(ctx, sb, remote, local, o)
 	}
 	return downloadOne(ctx, sb, remote, st, local, o)
+}
+
+// localParent checks, unless o.MkPath, that the directory the local path
+// local goes in exists.
+func localParent(local string, o Options) error {
+	if o.MkPath {
+		return nil
+	}
+	dir := filepath.Dir(local)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return noLocalParent(dir, local)
+	case err != nil:
+		return localErr(err)
+	case !fi.IsDir():
+		return &Error{Code: CodeConflict, Message: fmt.Sprintf("%s: cannot copy there: %s is not a directory", local, dir)}
+	}
+	return nil
+}
+
+// noLocalParent refuses to copy to the local path dst, whose directory
+// dir does not exist.
+func noLocalParent(dir, dst string) *Error {
+	return &Error{Code: CodeNoParent, Dir: dir, Message: fmt.Sprintf("%s: cannot copy there: no such directory: %s", dst, dir)}
 }
 
 func downloadOne(ctx context.Context, sb *sc.Sandbox, remote string, st *sc.Stat, local string, o Options) (*Summary, error) {

@@ -65,6 +65,9 @@ const (
 	CodeIgnoreFile = "E_IGNORE_FILE"
 	// CodePartial: a tree copy finished with some paths failed.
 	CodePartial = "E_TRANSFER_PARTIAL"
+	// CodeNoParent: the directory a copy's destination goes in does not
+	// exist, and Options.MkPath was not set (Error.Dir names it).
+	CodeNoParent = "E_CP_NO_PARENT"
 )
 
 // Error is a transfer failure detected locally.
@@ -77,6 +80,11 @@ type Error struct {
 	// Err is the underlying cause (a local I/O error, say); nil when the
 	// failure was detected by the transfer itself.
 	Err error
+	// Dir is, for CodeNoParent, the directory that does not exist: a
+	// sandbox path (Remote set) or a local one.
+	Dir string
+	// Remote is set when Dir is a sandbox path.
+	Remote bool
 }
 
 // Error returns the message.
@@ -170,6 +178,15 @@ type Options struct {
 	DryRun bool
 	// Observer receives progress; nil means none.
 	Observer Observer
+	// MkPath lets Upload and Download create the missing parent
+	// directories of their destination, as rsync --mkpath does. Without
+	// it they refuse a destination whose directory does not exist
+	// (CodeNoParent), as cp, docker cp and scp do, before writing
+	// anything: a mistyped destination is not made into a new tree. A
+	// directory copied (or a contents source) still creates its
+	// destination directory itself, as cp -r does; only its parent must
+	// exist. UploadTree and DownloadTree always create theirs.
+	MkPath bool
 }
 
 func (o Options) parallel() int {

@@ -138,7 +138,16 @@ func TestSingleFilesAndErrors(t *testing.T) {
 	if got, ok := srv.File(do, "/home/user/one.txt"); !ok || string(got) != "one" {
 		t.Fatal("file into existing dir")
 	}
-	if _, err := transfer.Upload(ctx, sb, f, "/home/user/new/dir/renamed.txt", transfer.Options{}); err != nil {
+	// A missing parent is refused, nothing created, unless MkPath.
+	_, err := transfer.Upload(ctx, sb, f, "/home/user/new/dir/renamed.txt", transfer.Options{})
+	var te *transfer.Error
+	if !errors.As(err, &te) || te.Code != transfer.CodeNoParent || te.Dir != "/home/user/new/dir" || !te.Remote {
+		t.Fatalf("upload under a missing directory: %v", err)
+	}
+	if _, ok := srv.File(do, "/home/user/new/dir/renamed.txt"); ok {
+		t.Fatal("written under a missing directory")
+	}
+	if _, err := transfer.Upload(ctx, sb, f, "/home/user/new/dir/renamed.txt", transfer.Options{MkPath: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := srv.File(do, "/home/user/new/dir/renamed.txt"); !ok {
@@ -151,7 +160,6 @@ func TestSingleFilesAndErrors(t *testing.T) {
 	if b, _ := os.ReadFile(out); string(b) != "one" {
 		t.Fatal("download")
 	}
-	var te *transfer.Error
 	if _, err := transfer.Upload(ctx, sb, dir, "/x", transfer.Options{}); !errors.As(err, &te) || te.Code != transfer.CodeIsDirectory {
 		t.Fatalf("%v", err)
 	}

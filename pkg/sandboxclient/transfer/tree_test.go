@@ -310,22 +310,29 @@ func TestParallelismIsBoundedOnTheRealBackend(t *testing.T) {
 	}
 }
 
-// A path ending in "/" names a directory to put a file into, created if
-// need be, both ways.
+// A path ending in "/" names a directory to put a file into, created with
+// MkPath (else refused), both ways.
 func TestTrailingSlashMeansInto(t *testing.T) {
 	b := newBackend(t, backendOpts{})
 	sb := b.sandbox(nil)
 	ctx := testCtx(t)
 	f := filepath.Join(t.TempDir(), "report.txt")
 	os.WriteFile(f, []byte("r"), 0o644)
-	if _, err := transfer.Upload(ctx, sb, f, "new/dir/", transfer.Options{}); err != nil {
+	var te *transfer.Error
+	if _, err := transfer.Upload(ctx, sb, f, "new/dir/", transfer.Options{}); !errors.As(err, &te) || te.Code != transfer.CodeNoParent {
+		t.Fatalf("upload into a missing new/dir/: %v", err)
+	}
+	if _, err := transfer.Upload(ctx, sb, f, "new/dir/", transfer.Options{MkPath: true}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(b.host("/home/user/new/dir/report.txt")); string(got) != "r" {
 		t.Fatal("not uploaded into new/dir/")
 	}
 	out := filepath.Join(t.TempDir(), "fresh") + "/"
-	if _, err := transfer.Download(ctx, sb, "new/dir/report.txt", out, transfer.Options{}); err != nil {
+	if _, err := transfer.Download(ctx, sb, "new/dir/report.txt", out, transfer.Options{}); !errors.As(err, &te) || te.Code != transfer.CodeNoParent || te.Remote {
+		t.Fatalf("download into a missing %s: %v", out, err)
+	}
+	if _, err := transfer.Download(ctx, sb, "new/dir/report.txt", out, transfer.Options{MkPath: true}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(filepath.Join(out, "report.txt")); string(got) != "r" {

@@ -18,7 +18,8 @@ import (
 // Upload copies local (a file, or a directory with Recursive) to remote in
 // sb (relative paths resolve against the sandbox root). Like cp, an
 // existing remote directory receives the source inside it, and so does a
-// remote path ending in "/"; missing parents are created. A local
+// remote path ending in "/"; the destination's directory must exist
+// (CodeNoParent) unless o.MkPath, which creates it. A local
 // directory named as "DIR/." (or ".") is its contents, as GNU cp and
 // docker cp read it: they go into remote itself; so is one named "DIR/.."
 // (or ".."), as GNU cp reads it (ContentsOf). A tree copy goes on past
@@ -36,9 +37,13 @@ func Upload(ctx context.Context, sb *sc.Sandbox, local, remote string, o Options
 		if !fi.IsDir() {
 			return nil, &Error{Code: CodeNotFound, Message: local + ": not a directory"}
 		}
+		remote = sc.ResolvePath(sb.Root(), remote)
+		if err := remoteParent(ctx, sb, remote, o); err != nil {
+			return nil, err
+		}
 		return UploadTree(ctx, sb, local, remote, o)
 	}
-	intoDir := strings.HasSuffix(remote, "/") // "DIR/": inside, created if need be
+	intoDir := strings.HasSuffix(remote, "/") // "DIR/": inside (a directory that exists, or o.MkPath)
 	remote = sc.ResolvePath(sb.Root(), remote)
 	dst, err := sb.Stat(ctx, remote)
 	if err != nil {
@@ -49,12 +54,46 @@ func Upload(ctx context.Context, sb *sc.Sandbox, local, remote string, o Options
 		if name == "" {
 			return nil, noNameError(local, remote)
 		}
+		if dst == nil && !o.MkPath {
+			// "DIR/" names a directory to copy into: it must exist.
+			return nil, noRemoteParent(remote, path.Join(remote, name))
+		}
 		remote = path.Join(remote, name)
+	} else if dst == nil {
+		if err := remoteParent(ctx, sb, remote, o); err != nil {
+			return nil, err
+		}
 	}
 	if fi.IsDir() {
 		return UploadTree(ctx, sb, local, remote, o)
 	}
 	return uploadOne(ctx, sb, local, remote, o)
+}
+
+// remoteParent checks, unless o.MkPath, that the directory the sandbox
+// path remote goes in exists: one stat, never a walk up the path.
+func remoteParent(ctx context.Context, sb *sc.Sandbox, remote string, o Options) error {
+	dir := path.Dir(remote)
+	if o.MkPath || dir == remote {
+		return nil
+	}
+	st, err := sb.Stat(ctx, dir)
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		return noRemoteParent(dir, remote)
+	}
+	if st.Type != "directory" {
+		return &Error{Code: CodeConflict, Message: fmt.Sprintf("%s: cannot copy there: %s is not a directory in the sandbox", remote, dir)}
+	}
+	return nil
+}
+
+// noRemoteParent refuses to copy to the sandbox path dst, whose directory
+// dir does not exist.
+func noRemoteParent(dir, dst string) *Error {
+	return &Error{Code: CodeNoParent, Dir: dir, Remote: true, Message: fmt.Sprintf("%s: cannot copy there: no such directory in the sandbox: %s", dst, dir)}
 }
 
 // noNameError refuses to copy local, a root with no name of its own,
