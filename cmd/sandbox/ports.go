@@ -26,6 +26,13 @@ func parsePort(s string) (int, error) {
 	return p, nil
 }
 
+// listedPort is a port of ports list's JSON: the Worker's registration
+// and its preview URL.
+type listedPort struct {
+	sandboxclient.Port
+	URL *string `json:"url"`
+}
+
 func newCmdPorts(o *common) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ports",
@@ -38,7 +45,7 @@ func newCmdPorts(o *common) *cobra.Command {
 		Use:   "list ID",
 		Short: "List exposed ports",
 		Example: `  nimbus sandbox ports list job-123
-  nimbus sandbox ports list job-123 --json | jq '.[].port'`,
+  nimbus sandbox ports list job-123 --json | jq -r '.[].url'`,
 		Args: cmdutil.ExactArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
@@ -49,7 +56,17 @@ func newCmdPorts(o *common) *cobra.Command {
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
-			return o.output(ps, func() error {
+			// The Worker's registrations, each with the preview URL the
+			// table shows (as apps list and ports expose give theirs);
+			// null when there is none to build.
+			listed := make([]listedPort, len(ps))
+			for i, p := range ps {
+				listed[i].Port = p
+				if u := sb.PortURL(p.Port, sandboxclient.URLOptions{}); u != "" {
+					listed[i].URL = &u
+				}
+			}
+			return o.output(listed, func() error {
 				if len(ps) == 0 {
 					_, err := fmt.Fprintln(o.f.IOStreams.ErrOut, o.f.IOStreams.Styles().Muted("No exposed ports: expose one with nimbus sandbox ports expose "+sb.ID()+" PORT"))
 					return err
