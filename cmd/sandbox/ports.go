@@ -37,6 +37,11 @@ func newCmdPorts(o *common) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ports",
 		Short: "List, expose and unexpose sandbox ports",
+		Example: `  nimbus sandbox start job-123 -- npm run dev
+  nimbus sandbox ports wait job-123 3000
+  nimbus sandbox ports expose job-123 3000
+  nimbus sandbox ports list job-123
+  nimbus sandbox ports unexpose job-123 3000`,
 	}
 	cmdutil.MakeGroup(cmd)
 	var public bool
