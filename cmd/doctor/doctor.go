@@ -57,10 +57,11 @@ With --json, or when stdout is not a terminal, the report is one JSON object:
 check at a mirror of the release API.`,
 		Example: `  nimbus doctor
   nimbus doctor --json | jq -r '.checks[] | select(.status == "fail") | .name'
-  CLOUDFLARE_API_TOKEN=... nimbus doctor --wrangler-config infra/wrangler.jsonc
+  # with CLOUDFLARE_API_TOKEN exported, the Cloudflare checks run too
+  nimbus doctor --wrangler-config infra/wrangler.jsonc
   nimbus doctor --endpoint http://127.0.0.1:8787 --no-version-check
   # the staging Worker of wrangler.jsonc (env.staging)
-  CLOUDFLARE_API_TOKEN=... nimbus doctor --env staging`,
+  nimbus doctor --env staging`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := doctorcli.Build(f, cmd, o)

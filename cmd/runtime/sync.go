@@ -74,7 +74,8 @@ used others up to 2 (--cache-keep, NIMBUS_RUNTIME_CACHE_KEEP or
 runtime_cache_keep in nimbus.yaml; setup cloudflare reads the last two); a
 sync that published removes the rest (cacheFreed counts them), unless another
 sync is reading the cache. A dry run removes nothing.`,
-		Example: `  CLOUDFLARE_API_TOKEN=... nimbus runtime sync --write-config
+		Example: `  # CLOUDFLARE_API_TOKEN exported (docs/setup.md says which permissions it needs)
+  nimbus runtime sync --write-config
   nimbus runtime sync clang@binji-2020 python --bucket my-runtime-cache
   nimbus runtime sync --dry-run --json
   # keep only the version in use on a small disk (a laptop, a CI cache)

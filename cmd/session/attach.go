@@ -67,8 +67,9 @@ was seen through; 130 interrupted (143 for SIGTERM).`,
 		Example: `  # against nimbus dev (NIMBUS_ENDPOINT and NIMBUS_TOKEN as 'nimbus dev' prints them)
   nimbus session attach demo
 
-  # a deployed Worker, minting a pinned token; wait for a browser tab to let go
-  JWT_SECRET=… nimbus session attach job-1 --endpoint https://my-nimbus.workers.dev --tenant acme --wait
+  # a deployed Worker, minting a pinned token with the exported JWT_SECRET;
+  # wait for a browser tab to let go
+  nimbus session attach job-1 --endpoint https://my-nimbus.workers.dev --tenant acme --wait
 
   # docker-style detach keys
   nimbus session attach demo --detach-keys ctrl-p,ctrl-q
