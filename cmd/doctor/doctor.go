@@ -44,7 +44,8 @@ they are skipped or say what they could not check.
 --env NAME checks the Worker 'wrangler deploy --env NAME' deploys: env.NAME of
 the wrangler config read as wrangler reads it (its name, else <name>-NAME; its
 account_id, else the top level's; only its own r2_buckets and vars), as
-'setup cloudflare --env' and 'runtime sync --env' do.
+'setup cloudflare --env' and 'runtime sync --env' do. An environment the
+config does not define, or no config at all, fails the wrangler check.
 
 A token file of - (--token-file, NIMBUS_TOKEN_FILE, --api-token-file) is read
 from standard input when it is a pipe, as the other commands read it; on a
