@@ -148,6 +148,17 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 	if err != nil {
 		return err
 	}
+	// A runtime no package publishes (a misspelt name) is refused before
+	// the Cloudflare token is asked for: the registry alone says so.
+	if len(specs) > 0 {
+		reg, err := runtimecli.Registry(f)
+		if err != nil {
+			return err
+		}
+		if err := runtimesync.CheckNames(cmd.Context(), reg, specs); err != nil {
+			return runtimecli.CLIError(err)
+		}
+	}
 	t, err := resolveTarget(cmd, f, &o.cf, wf)
 	if err != nil {
 		return err
