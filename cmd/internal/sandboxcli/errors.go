@@ -85,10 +85,16 @@ func Error(err error) error {
 	return clierr.Wrap(err, exitcode.Software, clierr.CodeInternal, err.Error(), "")
 }
 
+// LocalIOHint is the hint of every E_LOCAL_IO error (a local file or
+// directory cannot be read or created), whose message names the path.
+const LocalIOHint = "check the local path named above: its directory must exist, and you need permission to read or write it, on a filesystem that is not read-only and has space left"
+
 func transferHint(code string) string {
 	switch code {
 	case transfer.CodeIsDirectory:
 		return "add -r to copy a directory tree"
+	case transfer.CodeLocalIO:
+		return LocalIOHint
 	case transfer.CodeNotFound:
 		return "check the source path; nimbus sandbox files ls ID DIR lists the sandbox side (relative paths start at --root, /home/user by default)"
 	case transfer.CodeVerify:
