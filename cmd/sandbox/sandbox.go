@@ -85,6 +85,7 @@ background process), forward (local ports to sandbox ports) and apps.`,
 	)
 	o.guardRoot(cmd)
 	o.addLocal(cmd)
+	o.completeSandboxArgs(cmd)
 	return cmd
 }
 

@@ -77,6 +77,8 @@ was seen through; 130 interrupted (143 for SIGTERM).`,
   # drive the shell from a script
   printf 'cd app && npm test\n' | nimbus session attach demo`,
 		Args: cmdutil.ExactArgs(1, "ID"),
+		// The id is a sandbox's: no file names, the ledger's ids.
+		ValidArgsFunction: sandboxcli.CompleteID(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			if !sandboxclient.ValidID(id) {
