@@ -38,13 +38,13 @@ func TestExamplesParse(t *testing.T) {
 			if line == "" || strings.HasPrefix(line, "#") {
 				continue
 			}
-			for _, problem := range checkCommandLine(line) {
+			for _, problem := range append(checkCommandLine(line), elisions(line)...) {
 				t.Errorf("%s: example %q: %s", c.CommandPath(), line, problem)
 			}
 		}
 		lines, quoted := longCommandLines(c.Long)
 		for _, line := range lines {
-			for _, problem := range checkCommandLine(line) {
+			for _, problem := range append(checkCommandLine(line), elisions(line)...) {
 				t.Errorf("%s: long help, command line %q: %s", c.CommandPath(), line, problem)
 			}
 		}
@@ -55,6 +55,27 @@ func TestExamplesParse(t *testing.T) {
 		}
 	}
 	walk(root)
+}
+
+// elisions says which words of the nimbus commands in a shell line are
+// elided values ("--pin 3f1c…", "CLOUDFLARE_API_TOKEN=..."): they parse,
+// but pasted they are sent as they are, and the command fails (a
+// malformed digest, a token that is three dots). An example shows a real
+// value, or one the shell fills in ("$TOKEN", "$(cat FILE)"), or says in
+// a comment what to export first.
+func elisions(line string) []string {
+	var problems []string
+	for _, words := range shellCommands(line) {
+		if nimbusArgs(words) == nil {
+			continue
+		}
+		for _, w := range words {
+			if strings.Contains(w, "…") || strings.Contains(w, "...") {
+				problems = append(problems, strconv.Quote(w)+" is elided: pasted, it is sent as it is; write a real value or $VAR")
+			}
+		}
+	}
+	return problems
 }
 
 // quotedCommand matches a command the prose of a help quotes, such as

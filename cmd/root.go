@@ -253,6 +253,11 @@ mints and verifies session tokens, and drives remote sandboxes from CI.
 
 Data goes to stdout and messages to stderr. With --json, or when stdout is not
 a terminal, commands print machine-readable output.`,
+		Example: `  nimbus sandbox exec --local demo -- echo hello
+  nimbus init my-worker
+  nimbus setup cloudflare --name my-worker --write-config
+  nimbus token mint --tenant acme --scopes sandbox:use --sid job-123 --ttl 15m
+  nimbus doctor`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}

@@ -44,7 +44,8 @@ they are skipped or say what they could not check.
 --env NAME checks the Worker 'wrangler deploy --env NAME' deploys: env.NAME of
 the wrangler config read as wrangler reads it (its name, else <name>-NAME; its
 account_id, else the top level's; only its own r2_buckets and vars), as
-'setup cloudflare --env' and 'runtime sync --env' do.
+'setup cloudflare --env' and 'runtime sync --env' do. An environment the
+config does not define, or no config at all, fails the wrangler check.
 
 A token file of - (--token-file, NIMBUS_TOKEN_FILE, --api-token-file) is read
 from standard input when it is a pipe, as the other commands read it; on a
@@ -57,10 +58,11 @@ With --json, or when stdout is not a terminal, the report is one JSON object:
 check at a mirror of the release API.`,
 		Example: `  nimbus doctor
   nimbus doctor --json | jq -r '.checks[] | select(.status == "fail") | .name'
-  CLOUDFLARE_API_TOKEN=... nimbus doctor --wrangler-config infra/wrangler.jsonc
+  # with CLOUDFLARE_API_TOKEN exported, the Cloudflare checks run too
+  nimbus doctor --wrangler-config infra/wrangler.jsonc
   nimbus doctor --endpoint http://127.0.0.1:8787 --no-version-check
   # the staging Worker of wrangler.jsonc (env.staging)
-  CLOUDFLARE_API_TOKEN=... nimbus doctor --env staging`,
+  nimbus doctor --env staging`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := doctorcli.Build(f, cmd, o)

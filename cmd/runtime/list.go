@@ -42,7 +42,7 @@ stdout, when it is not a terminal, is upstream's JSON array
 the catalog digests, the pin state and that array as "runtimes". On a
 terminal it is a table.`,
 		Example: `  nimbus runtime list
-  nimbus runtime list --bucket my-runtime-cache --pin 3f1c…
+  nimbus runtime list --bucket my-runtime-cache --pin dd2cadc4d168f16a1ff10d9f141dd6095207e5e434fed727edd63cb33eb1e7bb
   nimbus runtime list --json | jq -r .pinState
   # the catalog the staging Worker (env.staging of wrangler.jsonc) pins
   nimbus runtime list --env staging`,

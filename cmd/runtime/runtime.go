@@ -33,6 +33,9 @@ the Worker binds as NIMBUS_RUNTIME_CACHE, and trust only the catalog whose
 SHA-256 the Worker is configured with (NIMBUS_RUNTIME_CATALOG_SHA256).
 'runtime sync' publishes the runtimes and prints that digest; 'runtime list'
 reads the catalog back.`,
+		Example: `  nimbus runtime sync --dry-run
+  nimbus runtime sync --write-config
+  nimbus runtime list`,
 	}
 	cmdutil.MakeGroup(cmd)
 	cmd.AddCommand(newCmdSync(f), newCmdList(f))

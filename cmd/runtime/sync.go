@@ -74,7 +74,8 @@ used others up to 2 (--cache-keep, NIMBUS_RUNTIME_CACHE_KEEP or
 runtime_cache_keep in nimbus.yaml; setup cloudflare reads the last two); a
 sync that published removes the rest (cacheFreed counts them), unless another
 sync is reading the cache. A dry run removes nothing.`,
-		Example: `  CLOUDFLARE_API_TOKEN=... nimbus runtime sync --write-config
+		Example: `  # CLOUDFLARE_API_TOKEN exported (docs/setup.md says which permissions it needs)
+  nimbus runtime sync --write-config
   nimbus runtime sync clang@binji-2020 python --bucket my-runtime-cache
   nimbus runtime sync --dry-run --json
   # keep only the version in use on a small disk (a laptop, a CI cache)
@@ -146,6 +147,17 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 	keep, err := runtimecli.CacheKeep(f, cmd.Flags().Lookup("cache-keep"))
 	if err != nil {
 		return err
+	}
+	// A runtime no package publishes (a misspelt name) is refused before
+	// the Cloudflare token is asked for: the registry alone says so.
+	if len(specs) > 0 {
+		reg, err := runtimecli.Registry(f)
+		if err != nil {
+			return err
+		}
+		if err := runtimesync.CheckNames(cmd.Context(), reg, specs); err != nil {
+			return runtimecli.CLIError(err)
+		}
 	}
 	t, err := resolveTarget(cmd, f, &o.cf, wf)
 	if err != nil {

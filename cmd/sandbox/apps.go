@@ -44,7 +44,7 @@ const appNotFoundHint = "list the apps with nimbus sandbox apps list ID"
 
 // appNotFound is err as E_APP_NOT_FOUND (65) when it is the server's
 // refusal of a target that names no app (RemoteError.NoApp: an unknown
-// name, owner or pid, a number nothing listens on), which the Worker
+// name, owner or pid, a number nothing listens on, a port nothing serves), which the Worker
 // answers as a generic failure (500); nil for any other err. args are
 // the command's ID and TARGET.
 func appNotFound(err error, verb string, args []string) error {
@@ -104,7 +104,8 @@ capability is the credential), give them a new capability, and remove them.
 		Short: "Expose an app and print its preview URL",
 		Long: `Expose the app behind TARGET (scoped unless --public) and print its preview
 URL. --name gives it a name used in its URL instead of the port. Exits 65
-(E_APP_NOT_FOUND) when TARGET names no app (an unknown name, owner or pid).
+(E_APP_NOT_FOUND) when TARGET names no app (an unknown name, owner or pid,
+or a port nothing serves).
 
 ` + targetHelp,
 		Example: `  nimbus sandbox apps expose job-123 3000

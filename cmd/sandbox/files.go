@@ -24,6 +24,10 @@ func newCmdFiles(o *common) *cobra.Command {
 		Long: `Read, write and list files in a sandbox. Relative paths are resolved against
 --root (default /home/user). Transfers are binary-safe; reads above 28 MiB are
 fetched in chunks, and one write is limited to 20 MiB.`,
+		Example: `  nimbus sandbox files ls job-123 app
+  nimbus sandbox files write job-123 app/.env --from .env.ci
+  nimbus sandbox files read job-123 app/coverage/lcov.info > lcov.info
+  nimbus sandbox files rm job-123 app/tmp -r`,
 	}
 	cmdutil.MakeGroup(cmd)
 	cmd.AddCommand(newCmdFilesRead(o), newCmdFilesWrite(o), newCmdFilesLs(o), newCmdFilesStat(o), newCmdFilesMkdir(o), newCmdFilesRm(o))

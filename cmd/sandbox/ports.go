@@ -38,10 +38,22 @@ func portHint(s string, min int, example string) string {
 	return "write the port in decimal digits, e.g. " + example
 }
 
+// listedPort is a port of ports list's JSON: the Worker's registration
+// and its preview URL.
+type listedPort struct {
+	sandboxclient.Port
+	URL *string `json:"url"`
+}
+
 func newCmdPorts(o *common) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ports",
 		Short: "List, expose and unexpose sandbox ports",
+		Example: `  nimbus sandbox start job-123 -- npm run dev
+  nimbus sandbox ports wait job-123 3000
+  nimbus sandbox ports expose job-123 3000
+  nimbus sandbox ports list job-123
+  nimbus sandbox ports unexpose job-123 3000`,
 	}
 	cmdutil.MakeGroup(cmd)
 	var public bool
@@ -50,7 +62,7 @@ func newCmdPorts(o *common) *cobra.Command {
 		Use:   "list ID",
 		Short: "List exposed ports",
 		Example: `  nimbus sandbox ports list job-123
-  nimbus sandbox ports list job-123 --json | jq '.[].port'`,
+  nimbus sandbox ports list job-123 --json | jq -r '.[].url'`,
 		Args: cmdutil.ExactArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sb, err := o.open(cmd, args[0], scopesUse)
@@ -61,7 +73,17 @@ func newCmdPorts(o *common) *cobra.Command {
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
-			return o.output(ps, func() error {
+			// The Worker's registrations, each with the preview URL the
+			// table shows (as apps list and ports expose give theirs);
+			// null when there is none to build.
+			listed := make([]listedPort, len(ps))
+			for i, p := range ps {
+				listed[i].Port = p
+				if u := sb.PortURL(p.Port, sandboxclient.URLOptions{}); u != "" {
+					listed[i].URL = &u
+				}
+			}
+			return o.output(listed, func() error {
 				if len(ps) == 0 {
 					_, err := fmt.Fprintln(o.f.IOStreams.ErrOut, o.f.IOStreams.Styles().Muted("No exposed ports: expose one with nimbus sandbox ports expose "+sb.ID()+" PORT"))
 					return err

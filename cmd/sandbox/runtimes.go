@@ -21,6 +21,9 @@ func newCmdRuntimes(o *common) *cobra.Command {
 		Long: `List and install language runtimes (node, python, ruby, clang, …). SPEC is
 NAME or NAME@VERSION. The sandbox id comes first, as in every sandbox command:
 'nimbus sandbox runtimes install job-123 python@3.12'.`,
+		Example: `  nimbus sandbox runtimes list job-123
+  nimbus sandbox runtimes ensure job-123 node@22 python@3.12
+  nimbus sandbox runtimes install job-123 python@3.12`,
 	}
 	cmdutil.MakeGroup(cmd)
 	var force bool

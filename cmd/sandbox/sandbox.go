@@ -60,6 +60,12 @@ session:attach for forward).
 
 To work inside a sandbox by hand: shell (a line-mode shell), attach (to a
 background process), forward (local ports to sandbox ports) and apps.`,
+		Example: `  nimbus sandbox exec --local demo -- echo hello
+  nimbus sandbox run --upload . --download junit.xml -- make test
+  nimbus sandbox cp -r ./app job-123:/home/user/app
+  nimbus sandbox exec job-123 -- make test
+  nimbus sandbox shell job-123
+  nimbus sandbox destroy job-123`,
 	}
 	cmdutil.MakeGroup(cmd)
 	pf := cmd.PersistentFlags()
@@ -79,6 +85,7 @@ background process), forward (local ports to sandbox ports) and apps.`,
 	)
 	o.guardRoot(cmd)
 	o.addLocal(cmd)
+	o.completeSandboxArgs(cmd)
 	return cmd
 }
 

@@ -67,8 +67,9 @@ was seen through; 130 interrupted (143 for SIGTERM).`,
 		Example: `  # against nimbus dev (NIMBUS_ENDPOINT and NIMBUS_TOKEN as 'nimbus dev' prints them)
   nimbus session attach demo
 
-  # a deployed Worker, minting a pinned token; wait for a browser tab to let go
-  JWT_SECRET=… nimbus session attach job-1 --endpoint https://my-nimbus.workers.dev --tenant acme --wait
+  # a deployed Worker, minting a pinned token with the exported JWT_SECRET;
+  # wait for a browser tab to let go
+  nimbus session attach job-1 --endpoint https://my-nimbus.workers.dev --tenant acme --wait
 
   # docker-style detach keys
   nimbus session attach demo --detach-keys ctrl-p,ctrl-q
@@ -76,6 +77,8 @@ was seen through; 130 interrupted (143 for SIGTERM).`,
   # drive the shell from a script
   printf 'cd app && npm test\n' | nimbus session attach demo`,
 		Args: cmdutil.ExactArgs(1, "ID"),
+		// The id is a sandbox's: no file names, the ledger's ids.
+		ValidArgsFunction: sandboxcli.CompleteID(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			if !sandboxclient.ValidID(id) {

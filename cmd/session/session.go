@@ -24,6 +24,9 @@ func NewCmdSession(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "session",
 		Short: "Create sessions, build attach URLs and attach to their terminals",
+		Example: `  nimbus session new --endpoint https://my-nimbus.workers.dev
+  nimbus session url --endpoint https://my-nimbus.workers.dev --session pretty-otter-1234 --tenant acme --sub alice
+  nimbus session attach demo`,
 	}
 	cmdutil.MakeGroup(cmd)
 	cmd.AddCommand(newCmdNew(f), newCmdURL(f), newCmdAttach(f))

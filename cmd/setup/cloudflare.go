@@ -121,7 +121,8 @@ stdout (with --json, or when it is not a terminal) is one JSON object:
 "bucketStatus","workersDevUrl","secret","catalogSha256","catalogPin"}, plus
 "warnings" when there are any. With --json, stderr carries JSON objects only,
 also on a terminal (no checklist).`,
-		Example: `  CLOUDFLARE_API_TOKEN=... nimbus setup cloudflare --name my-sandbox --write-config
+		Example: `  # CLOUDFLARE_API_TOKEN exported (docs/setup.md says which permissions it needs)
+  nimbus setup cloudflare --name my-sandbox --write-config
   nimbus setup cloudflare --dry-run
   nimbus setup cloudflare --skip-runtimes
   nimbus setup cloudflare --set-secret --secret-file .secrets/jwt

@@ -13,6 +13,9 @@ func NewCmdSetup(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "setup",
 		Short: "Provision the cloud resources a Nimbus deployment needs",
+		Example: `  nimbus setup cloudflare --name my-worker --dry-run
+  nimbus setup cloudflare --name my-worker --write-config
+  nimbus setup cloudflare --name my-worker --set-secret`,
 	}
 	cmdutil.MakeGroup(cmd)
 	cmd.AddCommand(newCmdCloudflare(f))

@@ -19,6 +19,10 @@ with the upstream Nimbus Worker.
 Secrets come from JWT_SECRET and JWT_SECRET_PREVIOUS, or from --secret-file and
 --previous-secret-file ("-" reads standard input; on a terminal it asks, with
 the input hidden); never from a flag value.`,
+		Example: `  nimbus token secret | npx wrangler secret put JWT_SECRET
+  nimbus token mint --tenant acme --sub ci --scopes sandbox:use --sid job-123 --ttl 15m
+  nimbus token verify "$TOKEN"
+  nimbus token inspect "$TOKEN" --json`,
 	}
 	cmdutil.MakeGroup(cmd)
 	// Local and instant: no interrupt handling needed (cmdutil.Quick).

@@ -43,17 +43,24 @@ func (d *Doctor) checkProject(ctx context.Context) []Check {
 		return skipAll("no project directory")
 	}
 	data, err := fs.ReadFile(d.Project, d.WranglerFile)
-	if errors.Is(err, fs.ErrNotExist) {
+	// An environment asked for by name (--env) where there is no file
+	// to define it fails below (provision.WranglerEnvironment), as
+	// runtime sync, runtime list and setup refuse it: skipping would
+	// pass a check that was never made.
+	missing := errors.Is(err, fs.ErrNotExist)
+	if missing && d.WranglerEnv == "" {
 		return skipAll("no " + d.WranglerFile + " in this directory (not a Nimbus project, or run from its root)")
 	}
-	if err != nil {
+	if err != nil && !missing {
 		c := fail("wrangler", "cannot read "+d.WranglerFile+": "+err.Error(), "make it readable by this user, or name another file with --wrangler-config")
 		return append([]Check{c}, skipAll("the wrangler config is unreadable")[1:]...)
 	}
-	f, err := wranglerfile.Parse(data)
-	if err != nil {
-		c := fail("wrangler", d.WranglerFile+": "+err.Error(), "fix the file: JSON with comments, one top-level object")
-		return append([]Check{c}, skipAll("the wrangler config is invalid")[1:]...)
+	var f *wranglerfile.File
+	if !missing {
+		if f, err = wranglerfile.Parse(data); err != nil {
+			c := fail("wrangler", d.WranglerFile+": "+err.Error(), "fix the file: JSON with comments, one top-level object")
+			return append([]Check{c}, skipAll("the wrangler config is invalid")[1:]...)
+		}
 	}
 	ef, err := provision.WranglerEnvironment(f, d.WranglerFile, d.WranglerEnv)
 	if err != nil {

@@ -1,9 +1,12 @@
 package runtimesync
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/nimbus-sh/nimbus/pkg/npmregistry"
 )
 
 // PackagePrefix names the npm packages the upstream publisher writes:
@@ -144,4 +147,44 @@ func pickVersion(r Request, published []string) (npmVersion, manifestVersion str
 		return nv, r.Version, nil
 	}
 	return "", "", unknownRuntime(r.Spec, list())
+}
+
+// CheckNames refuses, with the registry alone (no bucket, no Cloudflare
+// credential), the runtimes of specs that no package publishes: what
+// Sync refuses once it resolves them (E_UNKNOWN_RUNTIME, or
+// E_RUNTIME_UNPUBLISHED for ruby), so that a misspelt name is reported
+// before a command asks for a Cloudflare token it does not need yet.
+// Names are not a fixed set (a runtime published later, or on a private
+// registry, is synced without a nimbus release), so only a name other
+// than DefaultRuntimes and python costs a request. Any other registry
+// failure is left to Sync, which meets it again: nil.
+func CheckNames(ctx context.Context, reg Registry, specs []string) error {
+	for _, sp := range specs {
+		q, err := ParseRequest(sp)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(DefaultRuntimes, q.Name) {
+			continue
+		}
+		if _, err := reg.Packument(ctx, PackagePrefix+q.Name); err != nil {
+			if e := notPublished(q, err); e != nil {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+// notPublished is the refusal of q when err is the registry's 404 for
+// its package (nil otherwise): E_RUNTIME_UNPUBLISHED for a runtime known
+// to have no package, else E_RUNTIME_UNKNOWN.
+func notPublished(q Request, err error) error {
+	if ne, ok := npmregistry.AsError(err); !ok || ne.Kind != npmregistry.KindNotFound {
+		return nil
+	}
+	if e := unpublished(q); e != nil {
+		return e
+	}
+	return unknownRuntime(q.Spec, "the npm registry has no package "+PackagePrefix+q.Name+"; published runtimes: "+strings.Join(DefaultRuntimes, ", "))
 }

@@ -292,11 +292,8 @@ func (r *run) resolve(ctx context.Context, reqs []Request) ([]*target, error) {
 	for _, q := range reqs {
 		pkg := PackagePrefix + q.Name
 		if err := errs[q.Name]; err != nil {
-			if ne, ok := npmregistry.AsError(err); ok && ne.Kind == npmregistry.KindNotFound {
-				if e := unpublished(q); e != nil {
-					return nil, e
-				}
-				return nil, unknownRuntime(q.Spec, "the npm registry has no package "+pkg+"; published runtimes: "+strings.Join(DefaultRuntimes, ", "))
+			if e := notPublished(q, err); e != nil {
+				return nil, e
 			}
 			return nil, registryError(err)
 		}

@@ -183,8 +183,8 @@ func (s *Sandbox) RemoveDurableApp(ctx context.Context, owner string) (*RemovedA
 }
 
 // NoApp reports whether e is the Worker's refusal of an app target that
-// names nothing: no app is named or owned so, no process has that pid, or
-// a port has no app. The Worker gives these no code of their own (500
+// names nothing: no app is named or owned so, no process has that pid, a
+// port has no app, or (exposeApp) nothing serves the port. The Worker gives these no code of their own (500
 // E_NIMBUS_REMOTE_RPC, like any failure of an op), so they are told apart
 // by their wording.
 func (e *RemoteError) NoApp() bool {
@@ -198,6 +198,10 @@ func (e *RemoteError) NoApp() bool {
 		strings.HasPrefix(m, "no application is owned by '"):
 		return true
 	case strings.HasPrefix(m, "nothing listens on port ") && strings.Contains(m, " and no process "):
+		return true
+	case strings.HasPrefix(m, "nothing is serving ") && strings.HasSuffix(m, " — start the server, then expose it"):
+		// exposeApp of a port (or a bare number) nothing listens on
+		// and no app has reserved.
 		return true
 	case strings.HasSuffix(m, " names no application — nothing to remove"),
 		strings.HasSuffix(m, " is not running and has no launch record"):

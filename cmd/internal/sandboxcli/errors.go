@@ -98,11 +98,16 @@ func noParentHint(te *transfer.Error) string {
 	}
 	return fmt.Sprintf("check the destination: %s does not exist; create it, or pass --mkpath to create missing directories", te.Dir)
 }
+// LocalIOHint is the hint of every E_LOCAL_IO error (a local file or
+// directory cannot be read or created), whose message names the path.
+const LocalIOHint = "check the local path named above: its directory must exist, and you need permission to read or write it, on a filesystem that is not read-only and has space left"
 
 func transferHint(code string) string {
 	switch code {
 	case transfer.CodeIsDirectory:
 		return "add -r to copy a directory tree"
+	case transfer.CodeLocalIO:
+		return LocalIOHint
 	case transfer.CodeNotFound:
 		return "check the source path; nimbus sandbox files ls ID DIR lists the sandbox side (relative paths start at --root, /home/user by default)"
 	case transfer.CodeVerify:
