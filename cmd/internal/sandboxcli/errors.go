@@ -98,6 +98,7 @@ func noParentHint(te *transfer.Error) string {
 	}
 	return fmt.Sprintf("check the destination: %s does not exist; create it, or pass --mkpath to create missing directories", te.Dir)
 }
+
 // LocalIOHint is the hint of every E_LOCAL_IO error (a local file or
 // directory cannot be read or created), whose message names the path.
 const LocalIOHint = "check the local path named above: its directory must exist, and you need permission to read or write it, on a filesystem that is not read-only and has space left"
