@@ -37,6 +37,13 @@ func modeBox(t *testing.T, iso localsandbox.Isolation) (*localsandbox.Server, *s
 // modeBoxWith is modeBox with the sandbox's options (a named shell).
 func modeBoxWith(t *testing.T, iso localsandbox.Isolation, o sc.SandboxOptions) (*localsandbox.Server, *sc.Sandbox) {
 	t.Helper()
+	return modeBoxTimeout(t, iso, o, 0)
+}
+
+// modeBoxTimeout is modeBoxWith with the client's HTTPTimeout (0: the
+// default).
+func modeBoxTimeout(t *testing.T, iso localsandbox.Isolation, o sc.SandboxOptions, httpTimeout time.Duration) (*localsandbox.Server, *sc.Sandbox) {
+	t.Helper()
 	s, err := localsandbox.New(localsandbox.Options{DataDir: t.TempDir(), Secret: secret, Isolation: iso,
 		HostEnv: []string{"PATH=" + os.Getenv("PATH")}})
 	if err != nil {
@@ -44,7 +51,7 @@ func modeBoxWith(t *testing.T, iso localsandbox.Isolation, o sc.SandboxOptions) 
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	c, err := sc.New(sc.Options{Endpoint: "http://local.invalid", Tokens: sc.StaticToken(mint(t, "job-1", token.ScopeSandboxUse)),
-		HTTPClient: &http.Client{Transport: &localsandbox.Transport{Handler: s}}})
+		HTTPClient: &http.Client{Transport: &localsandbox.Transport{Handler: s}}, HTTPTimeout: httpTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,11 +143,15 @@ func TestConcurrentExecsLeaveNoDescriptor(t *testing.T) {
 	for _, m := range execModes {
 		t.Run(m.name, func(t *testing.T) {
 			base := sockets(t)
-			s, sb := modeBox(t, m.iso)
 			// The batch is about output and descriptors, not speed: 200
 			// commands under -race on two loaded cores (CI runs packages
-			// side by side) took more than ctx's 30 s.
-			batch, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			// side by side) took more than ctx's 30 s, and the last of
+			// them waited more than the client's default HTTPTimeout
+			// (30 s) for their answers to begin, which failed them with
+			// an HTTP timeout. Both bounds are the batch's.
+			const bound = 3 * time.Minute
+			s, sb := modeBoxTimeout(t, m.iso, sc.SandboxOptions{}, bound)
+			batch, cancel := context.WithTimeout(context.Background(), bound)
 			defer cancel()
 			var wg sync.WaitGroup
 			errs := make(chan string, 200)

@@ -2,10 +2,15 @@ package terminal
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"io"
 	"math/rand"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/coder/websocket"
 )
 
 func TestParseDetachKeys(t *testing.T) {
@@ -154,5 +159,48 @@ func TestHistoryFreshAllocatesForTheHistoryOnly(t *testing.T) {
 	}
 	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
 		t.Fatalf("fresh allocated %d bytes for an 8 MiB replay and a 1 KiB history", n)
+	}
+}
+
+// A normal close (1000) ends piped input early only if the input had not
+// ended. The input has a goroutine of its own, and empty input's end may
+// not have been read yet when the close is, or may wait in inErr while
+// serve's select took the close: `session attach` with empty input
+// exited 69 (E_TERMINAL_CLOSED_EARLY) now and then on a loaded machine,
+// against a server that closed at once. More input, a partial character
+// held back at the end, or a failed read still end it early.
+func TestNormalCloseWaitsForTheInputsEnd(t *testing.T) {
+	closed := websocket.CloseError{Code: websocket.StatusNormalClosure, Reason: "terminal closed"}
+	for _, tc := range []struct {
+		name    string
+		read    func(s *session) // what the input's goroutine does
+		pending []byte           // input held back as an incomplete character
+		cut     string           // in the error, "" for the normal end
+	}{
+		{"ended, waiting", func(s *session) { s.inErr <- io.EOF }, nil, ""},
+		{"ending as the close is read", func(s *session) { go func() { s.inErr <- io.EOF }() }, nil, ""},
+		{"more input", func(s *session) { go func() { s.in <- []byte("ls\n") }() }, nil, "before the input ended"},
+		{"ended mid-character", func(s *session) { s.inErr <- io.EOF }, []byte("caf\xc3"), "before the input ended"},
+		{"failed", func(s *session) { s.inErr <- errors.New("read failed") }, nil, "before the input ended"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &session{o: &Options{Out: io.Discard}, in: make(chan []byte), inErr: make(chan error, 1)}
+			s.carry.Append(nil, tc.pending)
+			tc.read(s)
+			res, err, again := s.ended(context.Background(), closed)
+			if again {
+				t.Fatal("a normal close reconnects")
+			}
+			if tc.cut == "" {
+				if err != nil || res.Reason != Closed || res.CloseReason != "terminal closed" {
+					t.Fatalf("res %+v err %v, want Closed", res, err)
+				}
+				return
+			}
+			var e *Error
+			if !errors.As(err, &e) || e.Code != CodeClosedEarly || !strings.Contains(e.Message, tc.cut) {
+				t.Fatalf("res %+v err %v, want %s %q", res, err, CodeClosedEarly, tc.cut)
+			}
+		})
 	}
 }

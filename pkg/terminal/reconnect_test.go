@@ -197,13 +197,24 @@ func TestSilentDeathIsDetected(t *testing.T) {
 // terminal never hangs.
 func TestSilentDeathOnADeadPathEndsUnavailable(t *testing.T) {
 	_, hs := newServer(t)
+	// The first handshake of a session starts its sandbox and shell
+	// before it answers: seconds on a loaded machine, over the 1 s bound
+	// below (a first connection that fails is not retried, and the test
+	// saw no output at all). An attachment straight to the server, on the
+	// default bounds, starts them; the ones through the proxy only take
+	// the terminal over.
+	warm := start(t, termOpts(hs.URL, "dev-1"))
+	warm.typeText("echo warm-$((1+1))\r")
+	warm.out.waitFor(t, "warm-2\r\n")
+	warm.typeText("\r~.")
+	if res, err := warm.wait(); err != nil || res.Reason != terminal.Detached {
+		t.Fatalf("%+v %v", res, err)
+	}
 	p := newProxy(t, hs.URL)
 	o := termOpts(p.url(), "dev-1")
 	o.ProbeAfter, o.DeadAfter = 200*time.Millisecond, 300*time.Millisecond
-	// The first handshake must not time out on a loaded machine (300 ms
-	// did under CI's -race run: a first connection that fails is not
-	// retried, and the test saw no output at all); into the black hole,
-	// the window still holds two attempts, the second retried.
+	// Into the black hole, the window holds two attempts, the second
+	// retried.
 	o.HandshakeTimeout, o.Reconnect = time.Second, 2500*time.Millisecond
 	s := start(t, o)
 	s.typeText("echo one-$((0+1))\r")

@@ -43,9 +43,10 @@ const (
 // recover from. Cancelling ctx closes the socket cleanly and returns
 // ctx.Err().
 //
-// Attach returns without waiting for a read of o.In that is in progress:
-// a reader that cannot be interrupted (a terminal) keeps one goroutine
-// until its Read returns.
+// Attach returns without waiting for a read of o.In that is in progress
+// (a reader that cannot be interrupted, a terminal, keeps one goroutine
+// until its Read returns), except that piped input closed normally by
+// the server is given up to a second to say whether it had ended.
 func Attach(ctx context.Context, o Options) (Result, error) {
 	o.defaults()
 	if o.In == nil || o.Out == nil {
@@ -614,6 +615,7 @@ func (s *session) ended(ctx context.Context, err error) (Result, error, bool) {
 	if errors.As(err, &ce) {
 		switch ce.Code {
 		case websocket.StatusNormalClosure:
+			s.takeInputEnd(ctx)
 			cut := s.cutShort(ce.Reason)
 			s.closeProc()
 			if cut != "" {
@@ -635,6 +637,36 @@ func (s *session) ended(ctx context.Context, err error) (Result, error, bool) {
 		}
 	}
 	return Result{}, err, true
+}
+
+// inputEndWait bounds how long a normal close of the terminal waits for
+// the read of piped input in progress to say whether the input had ended.
+const inputEndWait = time.Second
+
+// takeInputEnd learns, when the server closed the terminal normally,
+// whether piped input had ended. The input is read by a goroutine of its
+// own: empty input (</dev/null) is at its end at once, but the read that
+// says so may not have run yet, or its end may wait in inErr while serve
+// took the close first; either way `session attach` reported input cut
+// short (exit 69) now and then on a loaded machine, against a server
+// that closed at once. So the read in progress is waited for, up to
+// inputEndWait: its end (all of the input came before it, in being
+// unbuffered) means the input had ended; more input, a partial character
+// held back, a failed read or no answer in time mean it had not, and the
+// rest was not delivered.
+func (s *session) takeInputEnd(ctx context.Context) {
+	if s.o.Terminal || s.inDone {
+		return
+	}
+	t := time.NewTimer(inputEndWait)
+	defer t.Stop()
+	select {
+	case err := <-s.inErr:
+		s.inDone = errors.Is(err, io.EOF) && s.carry.Pending() == 0
+	case <-s.in:
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // sessionDestroyed is the close reason of a destroyed session (spec §4.3).
