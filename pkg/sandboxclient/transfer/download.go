@@ -45,7 +45,10 @@ func Download(ctx context.Context, sb *sc.Sandbox, remote, local string, o Optio
 		if st.Type != "directory" {
 			return nil, &Error{Code: CodeNotFound, Message: remote + "/.: not a directory in the sandbox"}
 		}
-		if err := localParent(local, o); err != nil {
+		// The contents go into local itself, which is created: only its
+		// parent must exist, with or without a trailing separator
+		// ("./site/" as "./site", as an upload reads "ID:site/").
+		if err := localParent(filepath.Clean(local), o); err != nil {
 			return nil, err
 		}
 		return DownloadTree(ctx, sb, remote, local, o)
