@@ -345,10 +345,6 @@ func tempName(name string) string {
 	return filepath.Join(dir, "."+base+".nimbus-"+randomTag())
 }
 
-// createErr reports a failure to write the local file name under root
-// (through its temporary name) as the file being created: the temporary
-// name is nimbus's own, and a destination that cannot be created is a
-// local I/O error even when the cause is ENOENT (the source is there).
 // mkdirErr reports a local destination directory that cannot be made.
 // It is always E_LOCAL_IO: a missing parent there (ENOENT) is not the
 // source missing, which localErr would make of it (E_NOT_FOUND, exit 65,
@@ -362,6 +358,10 @@ func mkdirErr(dir string, err error) error {
 	return &Error{Code: CodeLocalIO, Message: fmt.Sprintf("%s: cannot create: %v", dir, cause), Err: err}
 }
 
+// createErr reports a failure to write the local file name under root
+// (through its temporary name) as the file being created: the temporary
+// name is nimbus's own, and a destination that cannot be created is a
+// local I/O error even when the cause is ENOENT (the source is there).
 func createErr(root *os.Root, name string, err error) error {
 	cause := err
 	var pe *fs.PathError
