@@ -10,6 +10,7 @@ package table
 import (
 	"io"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -81,11 +82,50 @@ func Width(s string) int {
 			i = skipEscape(s, i)
 			continue
 		}
-		_, size := utf8.DecodeRuneInString(s[i:])
+		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
-		n++
+		n += runeWidth(r)
 	}
 	return n
+}
+
+// runeWidth is the columns a terminal gives r: none for a combining mark
+// or a zero-width format character (the accent of a decomposed "é", a
+// joiner), two for an East Asian wide or fullwidth character (CJK, Hangul,
+// most emoji), else one.
+func runeWidth(r rune) int {
+	switch {
+	case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf):
+		return 0
+	case wide(r):
+		return 2
+	}
+	return 1
+}
+
+// wide reports the East Asian Wide and Fullwidth blocks (UAX #11) a name
+// is likely to hold; the rarer wide characters outside them count one.
+func wide(r rune) bool {
+	switch {
+	case r < 0x1100:
+		return false
+	case r <= 0x115f, // Hangul Jamo initials
+		r >= 0x2e80 && r <= 0x303e, // CJK radicals, punctuation
+		r >= 0x3041 && r <= 0x33ff, // kana, CJK compatibility
+		r >= 0x3400 && r <= 0x4dbf, // CJK extension A
+		r >= 0x4e00 && r <= 0x9fff, // CJK unified ideographs
+		r >= 0xa000 && r <= 0xa4cf, // Yi
+		r >= 0xac00 && r <= 0xd7a3, // Hangul syllables
+		r >= 0xf900 && r <= 0xfaff, // CJK compatibility ideographs
+		r >= 0xfe30 && r <= 0xfe4f, // CJK compatibility forms
+		r >= 0xff00 && r <= 0xff60, // fullwidth forms
+		r >= 0xffe0 && r <= 0xffe6,
+		r >= 0x1f300 && r <= 0x1f64f, // pictographs, emoticons
+		r >= 0x1f900 && r <= 0x1f9ff, // supplemental pictographs
+		r >= 0x20000 && r <= 0x3fffd: // CJK extensions B and beyond
+		return true
+	}
+	return false
 }
 
 // skipEscape returns the index after the escape sequence at s[i] (ESC).

@@ -34,6 +34,28 @@ func TestColourTakesNoRoom(t *testing.T) {
 	}
 }
 
+// TestWideAndCombiningLineUp: a name in CJK (two columns a character)
+// or with a combining accent lines up with ASCII ones; counted as one
+// column a character, the first pushed its row right and the second left.
+func TestWideAndCombiningLineUp(t *testing.T) {
+	var tb table.Table
+	tb.Row(nil, "NAME", "PORT")
+	tb.Row(nil, "ウェブ", "3000")
+	tb.Row(nil, "cafe\u0301", "8080")
+	tb.Row(nil, "api", "9000")
+	var b strings.Builder
+	if _, err := tb.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := "NAME    PORT\n" +
+		"ウェブ  3000\n" +
+		"cafe\u0301    8080\n" +
+		"api     9000\n"
+	if got := b.String(); got != want {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+}
+
 func TestWidth(t *testing.T) {
 	for s, want := range map[string]int{
 		"":                                     0,
@@ -42,6 +64,11 @@ func TestWidth(t *testing.T) {
 		"\x1b[38;5;196mé\x1b[m":                1,
 		"\x1b]8;;https://x\x1b\\l\x1b]8;;\x07": 1,
 		"✓ ok":                                 4,
+		"cafe\u0301":                           4, // a combining accent takes no column
+		"日本":                                   4, // wide characters take two
+		"한국어":                                  6,
+		"ｆｕｌｌ":                                 8,
+		"a\u200db":                             2, // a zero-width joiner
 	} {
 		if got := table.Width(s); got != want {
 			t.Errorf("Width(%q) = %d, want %d", s, got, want)
