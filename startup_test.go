@@ -142,13 +142,13 @@ const (
 	// rotated generated secret; refusals that do not wait for the body.
 	session35BinaryBytes = 64 << 10
 	// session36BinaryBytes is what 2026-12-05's fifth session added
-	// (16,384 bytes measured from 85ed775 at 7e8b02f, release builds
-	// 15,245,472 -> 15,261,856): cp's check of the destination's parent
+	// (20,480 bytes measured from 85ed775 at b73c305, release builds
+	// 15,245,472 -> 15,265,952): cp's check of the destination's parent
 	// and --mkpath; one port parser; completion of sandbox ids from the
 	// ledger and of runtime names; the terminal's early-close checks;
 	// setup's account of what the runtime sync did; examples for every
 	// command group. One table renderer replaced text/tabwriter (-8 KB).
-	session36BinaryBytes = 16 << 10
+	session36BinaryBytes = 20 << 10
 	maxBinaryBytes       = 11604130 + 352256 + 32<<10 + mcpSDKBinaryBytes + 40<<10 + 148<<10 + 64<<10 + 12<<10 + session32BinaryBytes + session33BinaryBytes + session34BinaryBytes + session35BinaryBytes + session36BinaryBytes // linux/amd64, -trimpath -ldflags='-s -w': before issue 15, plus issue 13, plus its progress line, plus the MCP SDK, plus the review fixes of 2026-12-04 morning, plus the afternoon's (about 120 KB measured from 760e44a: setup --env, the npm registry token, the mcp and runtime reviews, the GC floor of nimbus dev, Windows-unsafe download names, the action's stop-commands, --env for runtime and doctor), plus the evening's (61,440 bytes measured from 37ecb65: about 40 review fixes, among them the setup answer checks, the stream frame bound, exact exit codes, typo hints for flags and scopes, the publish lock of runtime sync), plus the night's (12,288 bytes measured from 1b5d7b6: the stall package shared by R2 uploads, npm and the sandbox client, the forward's header bound, the mcp stdio framer, bounded process starts, the inits' GOGC, eight CLI fixes such as W_TRANSFER_SKIPPED and the --shell/--shell-id aliases)
 )
 
