@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 )
 
@@ -26,8 +27,29 @@ type Transport struct {
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancel(req.Context())
 	in := req.Clone(context.WithValue(ctx, inProcessKey{}, true))
-	if in.Body == nil {
+	// The client's trace hears of the request as net/http's transport
+	// tells it: written once the handler has read the whole body (a
+	// client's bound on sending the request ends there, and the wait for
+	// the answer starts).
+	trace := httptrace.ContextClientTrace(req.Context())
+	if trace != nil && trace.WroteHeaders != nil {
+		trace.WroteHeaders()
+	}
+	var wrote func(httptrace.WroteRequestInfo)
+	if trace != nil {
+		wrote = trace.WroteRequest
+	}
+	if in.Body == nil || in.Body == http.NoBody {
 		in.Body = http.NoBody
+		if wrote != nil {
+			wrote(httptrace.WroteRequestInfo{})
+		}
+	} else if wrote != nil {
+		left := in.ContentLength
+		if left <= 0 {
+			left = -1 // unknown (an empty body is http.NoBody)
+		}
+		in.Body = &tracedBody{ReadCloser: in.Body, left: left, wrote: wrote}
 	}
 	in.RemoteAddr = "127.0.0.1:0"
 	in.RequestURI = req.URL.RequestURI()
@@ -132,4 +154,34 @@ func (b *pipeBody) Read(p []byte) (int, error) { return b.pr.Read(p) }
 func (b *pipeBody) Close() error {
 	b.cancel()
 	return b.pr.CloseWithError(io.ErrClosedPipe)
+}
+
+// tracedBody is a request body that reports the request written (the
+// trace's WroteRequest) once the handler has read all of it: to its end,
+// or as many bytes as its length says. Reads after that end here, as they
+// would on a connection: the client's body is not asked again (it counts
+// each read as progress of the upload).
+type tracedBody struct {
+	io.ReadCloser
+	left  int64 // bytes still to come; negative when unknown
+	wrote func(httptrace.WroteRequestInfo)
+	done  bool
+}
+
+func (b *tracedBody) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	n, err := b.ReadCloser.Read(p)
+	if b.left >= 0 {
+		b.left -= int64(n)
+	}
+	if err == io.EOF || b.left == 0 {
+		b.done = true
+		b.wrote(httptrace.WroteRequestInfo{})
+		if err == nil && n == 0 {
+			err = io.EOF
+		}
+	}
+	return n, err
 }
