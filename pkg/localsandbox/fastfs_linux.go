@@ -180,6 +180,8 @@ func (sb *sandbox) writeFileFast(p, r string, data []byte) (handled bool, aerr *
 			if done, op, err := sb.s.spares.replace(sb.do, dfd, base, data, st.Mode&0o7777); done {
 				if err != nil {
 					aerr = fsErr(op, p, &os.PathError{Op: op, Path: p, Err: err})
+				} else {
+					aerr = syncDirAnswer(dfd, p)
 				}
 				return true
 			}
@@ -225,21 +227,39 @@ func replaceAt(dfd int, p, base string, data []byte, exists bool, mode uint32) *
 			return fail("write", err)
 		}
 	}
+	// On the disk before it takes the name (durable.go).
+	if err := syncFD(fd); err != nil {
+		unix.Close(fd)
+		return fail("fsync", err)
+	}
 	if err := unix.Close(fd); err != nil {
 		return fail("close", err)
 	}
+	if err := fault("rename"); err != nil {
+		return fail("rename", err)
+	}
+	renamed := false
 	if exists {
 		ok, err := exchangeFD(dfd, tmp, base)
-		if ok {
-			return nil
-		}
 		if err != nil {
 			_ = unix.Unlinkat(dfd, tmp, 0)
 			return fsErr("rename", p, err)
 		}
+		renamed = ok
 	}
-	if err := unix.Renameat(dfd, tmp, dfd, base); err != nil {
-		return fail("rename", err)
+	if !renamed {
+		if err := unix.Renameat(dfd, tmp, dfd, base); err != nil {
+			return fail("rename", err)
+		}
+	}
+	return syncDirAnswer(dfd, p)
+}
+
+// syncDirAnswer flushes directory dfd after a write to p put a new file in
+// it, and is the write's error when that fails.
+func syncDirAnswer(dfd int, p string) *sandboxserver.Error {
+	if err := syncDirFD(dfd); err != nil {
+		return fsErr("fsync", p, &os.PathError{Op: "fsync", Path: p, Err: err})
 	}
 	return nil
 }
@@ -287,4 +307,31 @@ func (sb *sandbox) plainDirFast(r string) (plain, ok bool) {
 		}
 	})
 	return plain, ok && cerr == nil
+}
+
+// syncFD flushes the data of the new file fd (fdatasync: its size too,
+// not its times).
+func syncFD(fd int) error {
+	if err := fault("fsync"); err != nil {
+		return err
+	}
+	for {
+		err := unix.Fdatasync(fd)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// syncDirFD flushes directory dfd's entries.
+func syncDirFD(dfd int) error {
+	if err := fault("fsync-dir"); err != nil {
+		return err
+	}
+	for {
+		err := unix.Fsync(dfd)
+		if err != unix.EINTR {
+			return dirSyncErr(err)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -231,8 +232,8 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		_, err := sb.root.Stat(r)
 		return err == nil, true, nil
 	case "mkdir":
-		if err := sb.root.MkdirAll(r, 0o755); err != nil {
-			return nil, false, fsErr("mkdir", p, err)
+		if aerr := sb.mkdirAll(p, r); aerr != nil {
+			return nil, false, aerr
 		}
 		return nil, false, nil
 	case "writeFile":
@@ -250,8 +251,21 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 			return nil, false, aerr
 		}
 		rt := sb.rootPath(to, c.Op)
-		if err := sb.root.Rename(r, rt); err != nil {
+		err := fault("rename")
+		if err == nil {
+			err = sb.root.Rename(r, rt)
+		}
+		if err != nil {
 			return nil, false, sb.renameErr(p, r, rt, err)
+		}
+		// Both names on the disk (durable.go).
+		if err := syncRootDir(sb.root, path.Dir(rt)); err != nil {
+			return nil, false, fsErr("fsync", to, err)
+		}
+		if path.Dir(r) != path.Dir(rt) {
+			if err := syncRootDir(sb.root, path.Dir(r)); err != nil {
+				return nil, false, fsErr("fsync", p, err)
+			}
 		}
 		return nil, false, nil
 	case "chmod":
@@ -339,6 +353,29 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		return nil, false, nil
 	}
 	return nil, false, sandboxserver.NewError(400, "E_REMOTE_OP", "Unknown Nimbus sandbox operation: "+c.Op)
+}
+
+// mkdirAll makes directory r and its missing parents, then flushes each
+// directory that got a new entry (durable.go): the deepest one that
+// existed and the new ones above r.
+func (sb *sandbox) mkdirAll(p, r string) *sandboxserver.Error {
+	top := r
+	for top != "." {
+		if _, err := sb.root.Stat(top); err == nil {
+			break
+		}
+		top = path.Dir(top)
+	}
+	if err := sb.root.MkdirAll(r, 0o755); err != nil {
+		return fsErr("mkdir", p, err)
+	}
+	for d := r; d != top; {
+		d = path.Dir(d)
+		if err := syncRootDir(sb.root, d); err != nil {
+			return fsErr("fsync", p, err)
+		}
+	}
+	return nil
 }
 
 // renameErr reports a failed rename. Onto an existing directory the

@@ -87,10 +87,11 @@ func (sb *sandbox) openDir(p, r string) (*os.File, *sandboxserver.Error) {
 const maxSymlinks = 40
 
 // writeFile replaces a file's content atomically: the data goes to a
-// temporary file in the same directory, which is then renamed over the
-// target, so a reader (or a crash of the server) sees the old content or
-// the new one, never a part. Nothing is fsynced: a machine crash can lose
-// the newest writes (docs/compat.md says so). The parent must exist. An existing file keeps its mode and
+// temporary file in the same directory, flushed to the disk, which is then
+// renamed over the target, and the directory flushed: a reader (or a crash
+// of the server or of the machine) sees the old content or the new one,
+// never a part, and ok means the new one is on the disk (durable.go). The
+// parent must exist. An existing file keeps its mode and
 // must be writable, as with an in-place write; a symlink is followed (and
 // kept); FIFOs, sockets and devices are refused. Hard links to the old
 // file keep the old content.
@@ -145,13 +146,24 @@ func (sb *sandbox) writeFile(p, r string, data []byte) *sandboxserver.Error {
 			return fail("write", err)
 		}
 	}
+	// On the disk before it takes the name (durable.go).
+	if err := syncFile(f); err != nil {
+		return fail("fsync", err)
+	}
 	if err := f.Close(); err != nil {
 		_ = d.Remove(tmp)
 		return fsErr("close", p, err)
 	}
-	if err := replaceFile(d, tmp, base, old != nil); err != nil {
+	err = fault("rename")
+	if err == nil {
+		err = replaceFile(d, tmp, base, old != nil)
+	}
+	if err != nil {
 		_ = d.Remove(tmp)
 		return fsErr("rename", p, err)
+	}
+	if err := syncRootDir(d, "."); err != nil {
+		return fsErr("fsync", p, err)
 	}
 	return nil
 }

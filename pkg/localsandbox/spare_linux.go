@@ -251,6 +251,12 @@ func (sp *spareFiles) replace(owner string, dfd int, base string, data []byte, m
 		sp.discard(s)
 		return true, "write", err
 	}
+	// On the disk before it takes the name (durable.go).
+	if err := syncFD(fd); err != nil {
+		unix.Close(fd)
+		sp.discard(s)
+		return true, "fsync", err
+	}
 	if err := unix.Close(fd); err != nil {
 		sp.discard(s)
 		return true, "close", err
@@ -260,6 +266,10 @@ func (sp *spareFiles) replace(owner string, dfd int, base string, data []byte, m
 	if err := unix.UtimesNanoAt(sp.fd, s.name, utimeNow[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		sp.discard(s)
 		return false, "", nil
+	}
+	if err := fault("rename"); err != nil {
+		sp.discard(s)
+		return true, "rename", err
 	}
 	if err := unix.Renameat2(sp.fd, s.name, dfd, base, unix.RENAME_EXCHANGE); err != nil {
 		// Another filesystem, no exchange there, the target gone, a

@@ -1,0 +1,121 @@
+//go:build unix
+
+package localsandbox_test
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// TestDurableWritesFailLoudly: writeFile, mkdir and rename answer ok only
+// after their change is flushed to the disk, and a failure of any step
+// that makes it durable (the new file's fsync, its rename over the target,
+// the directory's fsync) is an error answer, never ok. Before the flush
+// fails the target keeps its old content and no temporary file is left.
+// Each of the write's ways is taken: a new file, a file written over (a
+// kept file, on Linux), and a file behind a symlink (through the root).
+func TestDurableWritesFailLoudly(t *testing.T) {
+	s, hs := newServer(t)
+	tok := mint(t, "dur", token.ScopeSandboxUse)
+	const id = "dur"
+	home := filepath.Join(s.SandboxDir("acme:alice:"+id), "home", "user")
+	ok := func(op string, args ...any) {
+		t.Helper()
+		if e := call(t, hs.URL, tok, id, op, args...); !e.OK {
+			t.Fatalf("%s %v: %s", op, args, e.Error)
+		}
+	}
+	ok("writeFile", "/home/user/over", "old")
+	ok("writeFile", "/home/user/behind", "old")
+	if err := os.Symlink("behind", filepath.Join(home, "link")); err != nil {
+		t.Fatal(err)
+	}
+
+	// Without a fault, each way goes through every step, in order.
+	var mu sync.Mutex
+	var steps []string
+	restore := localsandbox.SetSyncFault(func(step string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		steps = append(steps, step)
+		return nil
+	})
+	for _, p := range []string{"/home/user/fresh", "/home/user/over", "/home/user/link"} {
+		steps = nil
+		ok("writeFile", p, "new")
+		if want := []string{"fsync", "rename", "fsync-dir"}; !slices.Equal(steps, want) {
+			t.Errorf("writeFile %s: steps %q, want %q", p, steps, want)
+		}
+	}
+	steps = nil
+	ok("mkdir", "/home/user/a/b", map[string]any{"recursive": true})
+	if want := []string{"fsync-dir", "fsync-dir"}; !slices.Equal(steps, want) {
+		t.Errorf("mkdir: steps %q, want %q (home and a got an entry)", steps, want)
+	}
+	steps = nil
+	ok("rename", "/home/user/fresh", "/home/user/a/fresh")
+	if want := []string{"rename", "fsync-dir", "fsync-dir"}; !slices.Equal(steps, want) {
+		t.Errorf("rename: steps %q, want %q", steps, want)
+	}
+	restore()
+
+	for _, failing := range []string{"fsync", "rename", "fsync-dir"} {
+		t.Run(failing, func(t *testing.T) {
+			ok("writeFile", "/home/user/over", "old")
+			ok("writeFile", "/home/user/behind", "old")
+			defer localsandbox.SetSyncFault(func(step string) error {
+				if step == failing {
+					return syscall.EIO
+				}
+				return nil
+			})()
+			for _, w := range []struct{ path, host, before string }{
+				{"/home/user/new-" + failing, "new-" + failing, ""},
+				{"/home/user/over", "over", "old"},
+				{"/home/user/link", "behind", "old"},
+			} {
+				e := call(t, hs.URL, tok, id, "writeFile", w.path, "new")
+				if e.OK || !strings.HasPrefix(e.Error, "EIO: ") || !strings.HasSuffix(e.Error, "'"+w.path+"'") || e.status != 500 {
+					t.Errorf("writeFile %s with %s failing: %d %+v", w.path, failing, e.status, e)
+				}
+				if failing == "fsync-dir" {
+					continue // renamed already: the new content may or may not stay
+				}
+				b, err := os.ReadFile(filepath.Join(home, w.host))
+				if got := string(b); got != w.before || w.before == "" && !os.IsNotExist(err) {
+					t.Errorf("writeFile %s failed at %s, but the file holds %q (%v), not %q", w.path, failing, got, err, w.before)
+				}
+			}
+			ents, err := os.ReadDir(home)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range ents {
+				if strings.Contains(e.Name(), ".nimbus-") {
+					t.Errorf("temporary file left: %s", e.Name())
+				}
+			}
+			if failing != "fsync" {
+				e := call(t, hs.URL, tok, id, "rename", "/home/user/over", "/home/user/a/over-"+failing)
+				if e.OK || !strings.HasPrefix(e.Error, "EIO: ") {
+					t.Errorf("rename with %s failing: %+v", failing, e)
+				}
+			}
+			if failing == "fsync-dir" && runtime.GOOS != "windows" {
+				e := call(t, hs.URL, tok, id, "mkdir", "/home/user/m/n", map[string]any{"recursive": true})
+				if e.OK || e.Error != "EIO: input/output error, fsync '/home/user/m/n'" {
+					t.Errorf("mkdir with %s failing: %+v", failing, e)
+				}
+			}
+		})
+	}
+}
