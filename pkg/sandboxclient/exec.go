@@ -138,6 +138,9 @@ func commandErr(ctx context.Context, err error) error {
 // awaited for the timeout plus CommandGrace (CodeTimeout after); without
 // one, as long as the command runs.
 func (s *Sandbox) Exec(ctx context.Context, command string, opts ExecOptions) (*ExecResult, error) {
+	if err := s.readyFirst(ctx, opts.Timeout); err != nil {
+		return nil, err
+	}
 	ctx, cancel := boundCommand(ctx, opts.Timeout)
 	defer cancel()
 	var r ExecResult
@@ -219,16 +222,62 @@ func (e *ExecStream) Close() error { return e.body.Close() }
 // E_REMOTE_OP (older servers). The returned result carries the exit code; its
 // Stdout and Stderr are empty because the output went to the writers. With
 // a Timeout, a Worker that has not ended the command by the timeout plus
-// CommandGrace gets CodeTimeout (the stream is closed, which cancels it).
+// CommandGrace gets CodeTimeout (the stream is closed, which cancels it),
+// counted from when the stream started, as the Worker counts its own
+// timeout from the command's start (see boundStream).
 func (s *Sandbox) Run(ctx context.Context, command string, opts ExecOptions, stdout, stderr io.Writer) (*ExecResult, error) {
-	ctx, cancel := boundCommand(ctx, opts.Timeout)
+	if err := s.readyFirst(ctx, opts.Timeout); err != nil {
+		return nil, err
+	}
+	ctx, started, cancel := s.boundStream(ctx, opts.Timeout)
 	defer cancel()
-	r, err := s.run(ctx, command, opts, stdout, stderr)
+	r, err := s.run(ctx, started, command, opts, stdout, stderr)
 	return r, commandErr(ctx, err)
 }
 
-func (s *Sandbox) run(ctx context.Context, command string, opts ExecOptions, stdout, stderr io.Writer) (*ExecResult, error) {
+// readyFirst makes the sandbox ready before a command with a timeout is
+// bounded: a cold sandbox's ready is not the command's time, and has
+// bounds of its own.
+func (s *Sandbox) readyFirst(ctx context.Context, timeout time.Duration) error {
+	if timeout <= 0 {
+		return nil
+	}
+	return s.ensureReady(ctx)
+}
+
+// boundStream bounds a streamed command as boundCommand does, counting the
+// timeout and its grace from when the stream starts (started): the
+// Worker answers a stream only once the command has started, and starts
+// its timeout then, so a cold start before it is not the command's time.
+// Until then the wait is longer by the HTTP timeout, the time a start may
+// take, so that a stream that never starts is still bounded.
+func (s *Sandbox) boundStream(ctx context.Context, timeout time.Duration) (context.Context, func(), context.CancelFunc) {
+	if timeout <= 0 {
+		return ctx, func() {}, func() {}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	limit := timeout + CommandGrace(timeout)
+	expired := func() {
+		cancel(&Error{
+			Code:    CodeTimeout,
+			Message: fmt.Sprintf("the command did not end within its timeout of %s, and the Worker did not report it", timeout),
+			Err:     context.DeadlineExceeded,
+		})
+	}
+	t := time.AfterFunc(limit+max(s.c.timeout, 0), expired)
+	started := func() {
+		if t.Stop() {
+			t.Reset(limit)
+		}
+	}
+	return ctx, started, func() { t.Stop(); cancel(context.Canceled) }
+}
+
+func (s *Sandbox) run(ctx context.Context, started func(), command string, opts ExecOptions, stdout, stderr io.Writer) (*ExecResult, error) {
 	st, err := s.ExecStream(ctx, command, opts)
+	if err == nil {
+		started()
+	}
 	if HasCode(err, CodeRemoteOp) {
 		r, err := s.Exec(ctx, command, opts)
 		if err != nil {
@@ -364,6 +413,9 @@ type RunCodeOptions struct {
 // Exec, the answer may take as long as the code runs, or its Timeout plus
 // CommandGrace.
 func (s *Sandbox) RunCode(ctx context.Context, code string, opts RunCodeOptions) (*ExecResult, error) {
+	if err := s.readyFirst(ctx, opts.Timeout); err != nil {
+		return nil, err
+	}
 	ctx, cancel := boundCommand(ctx, opts.Timeout)
 	defer cancel()
 	w := s.normalize(opts.ExecOptions)

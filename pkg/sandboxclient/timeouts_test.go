@@ -578,6 +578,28 @@ func TestCommandTimeoutIsBoundedLocally(t *testing.T) {
 	}
 }
 
+// A command with a short Timeout on a sandbox that is slow to start it (a
+// cold start: here the server holds the command back 1.5 s, longer than
+// the timeout and its grace of 1 s) gets the Worker's own report of the
+// timeout, exit code 124, not the client's E_TIMEOUT: Run counts the
+// timeout from when the stream started, as the Worker does.
+func TestCommandTimeoutCountsFromTheStart(t *testing.T) {
+	const hold = 1500 * time.Millisecond
+	srv := sandboxtest.New(sandboxtest.Options{ExecDelay: hold})
+	t.Cleanup(srv.Close)
+	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	timeout := 100 * time.Millisecond
+	if hold <= timeout+sc.CommandGrace(timeout) {
+		t.Fatal("the hold must outlast the client's bound counted from the request")
+	}
+	var stderr strings.Builder
+	start := time.Now()
+	r, err := sb.Run(ctx(t), "sleep 30", sc.ExecOptions{Timeout: timeout}, io.Discard, &stderr)
+	if err != nil || r.ExitCode != 124 || !strings.Contains(stderr.String(), "command timed out after 100ms") {
+		t.Fatalf("after %v: %+v %v %q", time.Since(start), r, err, stderr.String())
+	}
+}
+
 // A server that reads a big request body a trickle at a time, never
 // stopping, fails the upload too: the body is handed to the transport in
 // pieces of up to 32 KiB, each bounded by the HTTP timeout, which holds
