@@ -54,3 +54,20 @@ func TestDoctorReadsAPipedToken(t *testing.T) {
 		t.Errorf("the piped token was not read:\n%s\n%s", out, errOut)
 	}
 }
+
+// TestDoctorMissingWranglerConfigAtTerminal: a --wrangler-config that
+// names no file is refused with its code and a hint on a terminal too
+// (a pipe gets the bare message, testdata/doctor/wrangler_config_missing.txtar);
+// it used to skip the project checks and exit 0.
+func TestDoctorMissingWranglerConfigAtTerminal(t *testing.T) {
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TERM=dumb"}
+	p := startPTY(t, env, "doctor", "--no-version-check", "--wrangler-config", "missing.jsonc")
+	p.expect(`wrangler config missing.jsonc does not exist \(E_CONFIG_MISSING\)`)
+	p.expect(`hint: check the --wrangler-config path`)
+	if code := p.exit(); code != 78 {
+		t.Errorf("exit %d, want 78:\n%s", code, p.screen())
+	}
+	if strings.Contains(p.screen(), "clock") {
+		t.Errorf("the checks ran:\n%s", p.screen())
+	}
+}

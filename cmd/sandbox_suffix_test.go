@@ -41,3 +41,21 @@ func TestPreviewHostSuffixKeepsLocal(t *testing.T) {
 		t.Errorf("the Worker was sent %d request(s) for --local", n)
 	}
 }
+
+// TestPreviewHostSuffixListKeepsLocal: ports list takes
+// --preview-host-suffix as ports expose does, through the one client, so
+// --local still answers in-process and the Worker of NIMBUS_ENDPOINT is
+// never asked. (ports wait refuses --local: it needs a backend that
+// outlives the command.)
+func TestPreviewHostSuffixListKeepsLocal(t *testing.T) {
+	worker, hits := unexpectedWorker(t)
+	work := t.TempDir()
+	env := append(sandboxEnv(work), "NIMBUS_ENDPOINT="+worker, "NIMBUS_TOKEN=tok")
+	code, stdout, stderr := runJSON(t, work, env, "sandbox", "ports", "list", "--local", "--preview-host-suffix", "p.example.com", "job-1")
+	if code != 0 || strings.TrimSpace(string(stdout)) != "[]" {
+		t.Errorf("exit %d, stdout %q, stderr %s; want 0 and []", code, stdout, stderr)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the Worker was sent %d request(s) for --local", n)
+	}
+}

@@ -139,7 +139,8 @@ or a port nothing serves).
 		Short: "Give an app a new capability; its old URLs stop working",
 		Long: `Give the app behind TARGET a new capability and print its new preview URL.
 Links handed out before stop working. Exits 65 (E_APP_NOT_FOUND) when
-TARGET names no app (an unknown name, owner or pid).
+TARGET names no app (an unknown name, owner or pid) or an app that is not
+exposed, which has no link to rotate (expose it first).
 
 ` + targetHelp,
 		Example: `  nimbus sandbox apps rotate job-123 web

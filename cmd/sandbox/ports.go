@@ -38,11 +38,30 @@ func portHint(s string, min int, example string) string {
 	return "write the port in decimal digits, e.g. " + example
 }
 
-// listedPort is a port of ports list's JSON: the Worker's registration
-// and its preview URL.
+// listedPort is a port of ports list's and ports wait's JSON: the
+// Worker's registration and its preview URL.
 type listedPort struct {
 	sandboxclient.Port
 	URL *string `json:"url"`
+}
+
+// listed gives p the preview URL sb builds for it (host-style with
+// --preview-host-suffix, as ports expose and apps give theirs); null when
+// there is none to build.
+func listed(sb *sandboxclient.Sandbox, p sandboxclient.Port) listedPort {
+	l := listedPort{Port: p}
+	if u := sb.PortURL(p.Port, sandboxclient.URLOptions{}); u != "" {
+		l.URL = &u
+	}
+	return l
+}
+
+// suffixFlag adds --preview-host-suffix, the Worker's
+// NIMBUS_PREVIEW_HOST_SUFFIX, to a command that builds preview URLs; the
+// client takes it (openWithSuffix), so --local is honoured as by every
+// other command.
+func suffixFlag(cmd *cobra.Command, suffix *string) {
+	cmd.Flags().StringVar(suffix, "preview-host-suffix", "", "the Worker's preview host suffix, for host-style URLs")
 }
 
 func newCmdPorts(o *common) *cobra.Command {
@@ -61,11 +80,15 @@ func newCmdPorts(o *common) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list ID",
 		Short: "List exposed ports",
+		Long: `List the sandbox's ports (exposed, or with a process listening) and the
+preview URL of each: host-style (https://3000--job-1.<suffix>/) with
+--preview-host-suffix (the Worker's NIMBUS_PREVIEW_HOST_SUFFIX), otherwise
+path-style (<endpoint>/s/ID/port/3000/), as ports expose prints it.`,
 		Example: `  nimbus sandbox ports list job-123
   nimbus sandbox ports list job-123 --json | jq -r '.[].url'`,
 		Args: cmdutil.ExactArgs(1, "ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sb, err := o.open(cmd, args[0], scopesUse)
+			sb, err := o.openWithSuffix(cmd, args[0], scopesUse, suffix)
 			if err != nil {
 				return err
 			}
@@ -76,14 +99,11 @@ func newCmdPorts(o *common) *cobra.Command {
 			// The Worker's registrations, each with the preview URL the
 			// table shows (as apps list and ports expose give theirs);
 			// null when there is none to build.
-			listed := make([]listedPort, len(ps))
+			all := make([]listedPort, len(ps))
 			for i, p := range ps {
-				listed[i].Port = p
-				if u := sb.PortURL(p.Port, sandboxclient.URLOptions{}); u != "" {
-					listed[i].URL = &u
-				}
+				all[i] = listed(sb, p)
 			}
-			return o.output(listed, func() error {
+			return o.output(all, func() error {
 				if len(ps) == 0 {
 					_, err := fmt.Fprintln(o.f.IOStreams.ErrOut, o.f.IOStreams.Styles().Muted("No exposed ports: expose one with nimbus sandbox ports expose "+sb.ID()+" PORT"))
 					return err
@@ -137,7 +157,8 @@ func newCmdPorts(o *common) *cobra.Command {
 	}
 	expose.Flags().BoolVar(&public, "public", false, "public visibility: the URL's capability is the credential")
 	expose.Flags().StringVar(&name, "name", "", "app `NAME` for the URL instead of the port")
-	expose.Flags().StringVar(&suffix, "preview-host-suffix", "", "the Worker's preview host suffix, for host-style URLs")
+	suffixFlag(list, &suffix)
+	suffixFlag(expose, &suffix)
 	unexpose := &cobra.Command{
 		Use:     "unexpose ID PORT",
 		Short:   "Stop exposing a port",
@@ -173,12 +194,15 @@ func newCmdPorts(o *common) *cobra.Command {
 
 func newCmdPortsWait(o *common) *cobra.Command {
 	var timeout, interval time.Duration
+	var suffix string
 	cmd := &cobra.Command{
 		Use:   "wait ID PORT [--timeout 60s]",
 		Short: "Wait until a process in the sandbox listens on a port",
 		Long: `Wait until a process in the sandbox listens on PORT, as the server reports it
 (listPorts), and exit 0; exit 124 if it does not within --timeout. This is
-what CI needs between starting a server and testing it.`,
+what CI needs between starting a server and testing it. --json prints the
+registration with the port's preview URL, as ports list gives it
+(host-style with --preview-host-suffix).`,
 		Example: `  # between: nimbus sandbox start job-123 -- npm run dev
   nimbus sandbox ports wait job-123 3000 --timeout 2m
   # and: nimbus sandbox exec job-123 -- curl -fsS http://localhost:3000/health`,
@@ -191,7 +215,7 @@ what CI needs between starting a server and testing it.`,
 			if err != nil {
 				return err
 			}
-			sb, err := o.open(cmd, args[0], scopesUse)
+			sb, err := o.openWithSuffix(cmd, args[0], scopesUse, suffix)
 			if err != nil {
 				return err
 			}
@@ -211,7 +235,7 @@ what CI needs between starting a server and testing it.`,
 				return sandboxcli.Error(err)
 			}
 			if o.f.JSON {
-				return o.f.PrintJSON(p)
+				return o.f.PrintJSON(listed(sb, *p))
 			}
 			if o.human() {
 				fmt.Fprintf(ios.ErrOut, "%s port %d is listening (pid %d)\n", st.SuccessIcon(), port, p.PID)
@@ -220,6 +244,7 @@ what CI needs between starting a server and testing it.`,
 		},
 	}
 	duration.Var(cmd.Flags(), &timeout, "timeout", 60*time.Second, duration.Limits{}, "give up after this long (exit 124): seconds or a duration such as 90s, 2m")
+	suffixFlag(cmd, &suffix)
 	duration.Var(cmd.Flags(), &interval, "interval", 250*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "polling interval, 25ms to 5s")
 	return cmd
 }

@@ -565,6 +565,47 @@ func TestBlankPathsAreRefused(t *testing.T) {
 	}
 }
 
+// A cwd of white space only is refused by exec, runCode and startProcess
+// as a blank path is by the file tools: it named a directory " " under the
+// root (which fails there, or runs in one a model made by mistake). An
+// absent cwd is the default directory.
+func TestBlankCwdIsRefused(t *testing.T) {
+	url := backend(t)
+	sb := handle(t, url, "blank-cwd-1", token.ScopeSandboxUse)
+	cs, _ := connect(t, mcpserver.Options{Sandbox: sb})
+	for _, cwd := range []string{" ", "\t", "  \n", "\u00a0"} {
+		// The blank directory exists, so only the refusal keeps the
+		// commands from running there.
+		ok[mcpserver.ExecOutput](t, cs, "nimbus_exec", map[string]any{"command": "mkdir -p " + shellWord(cwd)})
+		for _, c := range []struct {
+			tool string
+			args map[string]any
+		}{
+			{"nimbus_exec", map[string]any{"command": "touch ran-exec", "cwd": cwd}},
+			{"nimbus_runCode", map[string]any{"code": "touch ran-code", "language": "shell", "cwd": cwd}},
+			{"nimbus_startProcess", map[string]any{"command": "touch ran-start", "cwd": cwd}},
+		} {
+			if msg := failed(t, cs, c.tool, c.args); !strings.Contains(msg, "E_INVALID_INPUT") || !strings.Contains(msg, "cwd") || !strings.Contains(msg, "is blank") {
+				t.Errorf("%s cwd %q: %s", c.tool, cwd, msg)
+			}
+		}
+		out := ok[mcpserver.ExecOutput](t, cs, "nimbus_exec", map[string]any{"command": "ls -a " + shellWord(cwd)})
+		if strings.Contains(out.Stdout, "ran-") {
+			t.Errorf("cwd %q: a refused call ran: %s", cwd, out.Stdout)
+		}
+	}
+	// Without cwd, and with a real one, the tools run.
+	if out := ok[mcpserver.ExecOutput](t, cs, "nimbus_exec", map[string]any{"command": "pwd"}); out.ExitCode != 0 {
+		t.Errorf("exec without cwd: %+v", out)
+	}
+	if out := ok[mcpserver.ExecOutput](t, cs, "nimbus_exec", map[string]any{"command": "pwd", "cwd": "."}); out.ExitCode != 0 {
+		t.Errorf("exec with cwd .: %+v", out)
+	}
+}
+
+// shellWord single-quotes s for sh.
+func shellWord(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
 func TestTokenWithoutScope(t *testing.T) {
 	url := backend(t)
 	sb := handle(t, url, "scope-1", token.ScopeSessionAttach)

@@ -173,6 +173,9 @@ func (s *Server) timeout(ms int64) time.Duration {
 }
 
 func (s *Server) exec(ctx context.Context, in execInput) (*mcp.CallToolResult, ExecOutput, error) {
+	if err := checkCwd(in.Cwd); err != nil {
+		return nil, ExecOutput{}, err
+	}
 	limit := s.o.MaxOutput
 	spillCap := int64(0)
 	if s.o.SpillDir != "-" {
@@ -195,6 +198,9 @@ func (s *Server) exec(ctx context.Context, in execInput) (*mcp.CallToolResult, E
 }
 
 func (s *Server) runCode(ctx context.Context, in runCodeInput) (*mcp.CallToolResult, ExecOutput, error) {
+	if err := checkCwd(in.Cwd); err != nil {
+		return nil, ExecOutput{}, err
+	}
 	r, err := s.sb.RunCode(ctx, in.Code, sc.RunCodeOptions{
 		ExecOptions: sc.ExecOptions{Cwd: in.Cwd, Env: in.Env, Timeout: s.timeout(in.TimeoutMs)},
 		Language:    in.Language, Install: in.Install,

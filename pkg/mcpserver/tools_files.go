@@ -170,11 +170,30 @@ func (s *Server) registerFiles() {
 // asks for a non-empty string, and " " would reach the sandbox as a file
 // named " " next to the root's files, never what the model meant.
 func (s *Server) filePath(p string) (string, error) {
-	if strings.TrimSpace(p) == "" {
-		return "", &ToolError{Code: CodeInvalidInput, Message: fmt.Sprintf("path %q is blank", p),
-			Hint: `give the file's path, absolute or relative to the sandbox root ("." is the root itself)`}
+	if err := blank("path", p, `give the file's path, absolute or relative to the sandbox root ("." is the root itself)`); err != nil {
+		return "", err
 	}
 	return s.resolve(p), nil
+}
+
+// blank refuses a path argument (field names it) of white space only,
+// with hint: it passes a schema that asks only for a string, and would
+// reach the sandbox as a name made of white space.
+func blank(field, p, hint string) error {
+	if strings.TrimSpace(p) == "" {
+		return &ToolError{Code: CodeInvalidInput, Message: fmt.Sprintf("%s %q is blank", field, p), Hint: hint}
+	}
+	return nil
+}
+
+// checkCwd refuses a cwd (exec, runCode, startProcess) of white space
+// only, as filePath refuses such a path; an absent one ("") is the
+// sandbox's default directory.
+func checkCwd(cwd string) error {
+	if cwd == "" {
+		return nil
+	}
+	return blank("cwd", cwd, `omit cwd for the default directory, or give a directory, absolute or relative to the sandbox root ("." is the root itself)`)
 }
 
 // fileURI names a sandbox file as a resource of this server.

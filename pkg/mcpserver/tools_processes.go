@@ -83,6 +83,9 @@ func (s *Server) registerProcesses() {
 			enum(js, "restart", "never", "on-failure")
 		},
 	}, func(ctx context.Context, in startProcessInput) (*mcp.CallToolResult, *sc.StartResult, error) {
+		if err := checkCwd(in.Cwd); err != nil {
+			return nil, nil, err
+		}
 		r, err := s.sb.StartProcess(ctx, in.Command, sc.StartOptions{ExecOptions: sc.ExecOptions{Cwd: in.Cwd, Env: in.Env}, Restart: in.Restart})
 		if err == nil && r.Ports == nil {
 			r.Ports = []sc.Port{}

@@ -184,7 +184,8 @@ func (s *Sandbox) RemoveDurableApp(ctx context.Context, owner string) (*RemovedA
 
 // NoApp reports whether e is the Worker's refusal of an app target that
 // names nothing: no app is named or owned so, no process has that pid, a
-// port has no app, or (exposeApp) nothing serves the port. The Worker gives these no code of their own (500
+// port has no app, (exposeApp) nothing serves the port, or (rotateLink)
+// the target has no link to rotate, not being exposed. The Worker gives these no code of their own (500
 // E_NIMBUS_REMOTE_RPC, like any failure of an op), so they are told apart
 // by their wording.
 func (e *RemoteError) NoApp() bool {
@@ -202,6 +203,9 @@ func (e *RemoteError) NoApp() bool {
 	case strings.HasPrefix(m, "nothing is serving ") && strings.HasSuffix(m, " — start the server, then expose it"):
 		// exposeApp of a port (or a bare number) nothing listens on
 		// and no app has reserved.
+		return true
+	case strings.HasSuffix(m, " is not exposed — nothing to rotate"):
+		// rotateLink of an app (a serving port) never exposed: no link.
 		return true
 	case strings.HasSuffix(m, " names no application — nothing to remove"),
 		strings.HasSuffix(m, " is not running and has no launch record"):

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -52,6 +53,19 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 	dir, err := os.Getwd()
 	if err != nil {
 		return nil, clierr.Wrap(err, exitcode.Software, clierr.CodeIO, "cannot read the working directory", "")
+	}
+	// A wrangler config named on the command line that names no file is
+	// refused before anything is read or checked, as setup --config and
+	// runtime sync --write-config refuse it: the project checks would
+	// otherwise skip as in a directory without a project, and pass a
+	// check that was never made. The default ./wrangler.jsonc may be
+	// absent (no project); a file that exists but cannot be read is the
+	// wrangler check's to report.
+	if o.WranglerConfig != "" {
+		if _, err := os.Stat(hostpath.Join(runtime.GOOS, dir, o.WranglerConfig)); errors.Is(err, fs.ErrNotExist) {
+			return nil, clierr.Configf("check the --wrangler-config path (it is read from the working directory), or run 'nimbus init' first",
+				"wrangler config %s does not exist", o.WranglerConfig)
+		}
 	}
 	d := &doctor.Doctor{
 		Now: f.Now, HTTPClient: f.HTTPClient(), Timeout: o.Timeout,

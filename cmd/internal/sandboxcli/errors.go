@@ -94,9 +94,11 @@ func Error(err error) error {
 // two ways to have it.
 func noParentHint(te *transfer.Error) string {
 	if te.Remote {
-		return fmt.Sprintf("check the destination: %s does not exist in the sandbox; create it (nimbus sandbox files mkdir ID %s), or pass --mkpath to create missing directories", te.Dir, shellquote.Quote(te.Dir))
+		return fmt.Sprintf("check the destination: %s does not exist in the sandbox; create it (nimbus sandbox files mkdir ID %[1]s), or pass --mkpath to create missing directories", shellquote.Quote(te.Dir))
 	}
-	return fmt.Sprintf("check the destination: %s does not exist; create it, or pass --mkpath to create missing directories", te.Dir)
+	// Quoted as the sandbox's is: a name with a space or a quote in it
+	// reads as one path, and can be pasted into a shell.
+	return fmt.Sprintf("check the destination: %s does not exist; create it, or pass --mkpath to create missing directories", shellquote.Quote(te.Dir))
 }
 
 // LocalIOHint is the hint of every E_LOCAL_IO error (a local file or

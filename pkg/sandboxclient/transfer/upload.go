@@ -329,7 +329,7 @@ func (e *engine) uploadLinks(ctx context.Context, local, remote string, links []
 		case err != nil:
 			ferr = err
 		case hasKey(failed, i):
-			ferr = &Error{Code: CodeLocalIO, Message: fmt.Sprintf("%s: ln -s in the sandbox failed: %s", path.Join(remote, l.Rel), failed[i])}
+			ferr = &Error{Code: sc.CodeRemoteRPC, Message: fmt.Sprintf("%s: ln -s in the sandbox failed: %s", path.Join(remote, l.Rel), failed[i])}
 		}
 		if ferr != nil {
 			fails.add(failure(src, ferr))
