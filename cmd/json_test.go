@@ -55,8 +55,13 @@ func TestJSONEverywhere(t *testing.T) {
 	os.WriteFile(filepath.Join(work, "local.txt"), []byte("hello\n"), 0o644)
 	os.MkdirAll(filepath.Join(work, "tree"), 0o755)
 	os.WriteFile(filepath.Join(work, "tree", "x.txt"), []byte("x\n"), 0o644)
+	ledgerPath := filepath.Join(work, "ledger.jsonl")
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + work, "XDG_CONFIG_HOME=" + filepath.Join(work, ".config"),
-		"NIMBUS_ENDPOINT=" + dev.URL, "JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme", "NIMBUS_DEV_DATA=" + filepath.Join(work, "dev")}
+		"NIMBUS_ENDPOINT=" + dev.URL, "JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme", "NIMBUS_DEV_DATA=" + filepath.Join(work, "dev"),
+		// sandbox run records its sandbox in the cleanup ledger: the test's
+		// own, not the developer's (the default is in /tmp, shared with real
+		// use, where a test's entry made a later 'destroy --ledger' fail).
+		"TMPDIR=" + work, "NIMBUS_LEDGER=" + ledgerPath}
 
 	tok := strings.TrimSpace(string(mustRun(t, work, env, "token", "mint", "--tenant", "acme")))
 	steps := []jsonCase{
@@ -98,7 +103,7 @@ func TestJSONEverywhere(t *testing.T) {
 		{args: []string{"sandbox", "runtimes", "install", "demo", "python"}},
 		{args: []string{"sandbox", "runtimes", "ensure", "demo", "python"}},
 		{args: []string{"sandbox", "destroy", "demo"}},
-		{args: []string{"sandbox", "destroy", "--ledger=" + filepath.Join(work, "ledger.jsonl")}},
+		{args: []string{"sandbox", "destroy", "--ledger=" + ledgerPath}},
 		{args: []string{"mcp", "--print-config", "vscode"}},
 		{args: []string{"doctor", "--no-version-check"}},
 	}
@@ -126,6 +131,11 @@ func TestJSONEverywhere(t *testing.T) {
 			checkOneDocument(t, path, stdout)
 		}
 		checkJSONLines(t, path, stderr)
+		if path == "nimbus sandbox run" {
+			if b, err := os.ReadFile(ledgerPath); err != nil || !strings.Contains(string(b), `"id":"run-json"`) {
+				t.Errorf("sandbox run: its ledger entry is not in the test's ledger %s (%v): it went to the developer's", ledgerPath, err)
+			}
+		}
 		if path == "nimbus sandbox start" {
 			var r struct{ PID json.Number }
 			json.Unmarshal(stdout, &r)

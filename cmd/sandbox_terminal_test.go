@@ -20,6 +20,9 @@ func sandboxTTY(t *testing.T, name string) *sandboxtest.Server {
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	t.Setenv("NIMBUS_ENDPOINT", srv.URL)
 	t.Setenv("NIMBUS_TOKEN", srv.Token(scriptIDs[name]))
+	// sandbox run records its sandbox in the cleanup ledger: the test's
+	// own, not the developer's default one in /tmp.
+	t.Setenv("NIMBUS_LEDGER", filepath.Join(t.TempDir(), "ledger.jsonl"))
 	t.Chdir(t.TempDir())
 	return srv
 }
@@ -168,5 +171,8 @@ func TestRunFailureSaidOnceOnTerminal(t *testing.T) {
 	}
 	if n := strings.Count(stderr, "nothing.txt: no such file or directory"); n != 1 || !strings.Contains(stderr, "nimbus: /home/user/nothing.txt: no such file or directory in the sandbox (E_NOT_FOUND)\nhint: ") {
 		t.Fatalf("the error %d times, want once, as nimbus's error:\n%s", n, stderr)
+	}
+	if b, err := os.ReadFile(os.Getenv("NIMBUS_LEDGER")); err != nil || !strings.Contains(string(b), `"op":"add","id":"run-`) {
+		t.Fatalf("the run's ledger entry is not in the test's ledger (%v): it went to the developer's", err)
 	}
 }

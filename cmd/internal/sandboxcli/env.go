@@ -29,6 +29,15 @@ func ParseEnv(specs []string, getenv func(string) string) (map[string]string, er
 	env := make(map[string]string, len(specs))
 	for _, s := range specs {
 		k, v, hasValue := strings.Cut(s, "=")
+		if k == "" {
+			// Quoted as given would put the value (maybe a secret) in the
+			// error; `--env ""` alone does not say which --env it was.
+			what := `""`
+			if hasValue {
+				what = `"=…"`
+			}
+			return nil, clierr.Usagef("--env %s: no variable name", what).WithHint("use --env NAME=VALUE, or --env NAME to forward a local variable")
+		}
 		if !validEnvName(k) {
 			return nil, clierr.Usagef("--env %q: the name must match [A-Za-z_][A-Za-z0-9_]*", k).WithHint("use --env NAME=VALUE, or --env NAME to forward a local variable")
 		}

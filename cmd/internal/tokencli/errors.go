@@ -34,7 +34,7 @@ func hint(te *token.Error) string {
 	case token.CodeTokenMalformed:
 		return "pass the whole token: three base64url parts separated by dots"
 	case token.CodeTokenSignature:
-		return "the token was signed with another secret: check JWT_SECRET, and JWT_SECRET_PREVIOUS during a rotation"
+		return "the token was signed with another secret: check JWT_SECRET (or --secret-file), and during a rotation JWT_SECRET_PREVIOUS (or --previous-secret-file)"
 	case token.CodeTokenClaims:
 		return claimsHint(te.Claim)
 	case token.CodeTokenExpired:
