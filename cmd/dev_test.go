@@ -9,12 +9,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -69,6 +72,43 @@ var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string
 		got, err := wsEcho(args[0], "http://"+u.Host, args[1])
 		ts.Check(err)
 		fmt.Fprintln(ts.Stdout(), got)
+	},
+	// hangserver NAME: start a server that answers no request in time
+	// (after 20s, 503), and set NAME to its URL; hangserver -check NAME
+	// fails if a request to it waited that long instead of its client
+	// giving up sooner.
+	"hangserver": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) < 1 {
+			ts.Fatalf("usage: hangserver [-check] NAME")
+		}
+		if args[0] == "-check" {
+			w, ok := hangServers.Load(ts.Getenv("WORK") + " " + args[1])
+			if !ok {
+				ts.Fatalf("no hangserver %s", args[1])
+			}
+			if n := w.(*atomic.Int64).Load(); n > 0 {
+				ts.Fatalf("%d request(s) to %s waited 20s for an answer", n, args[1])
+			}
+			return
+		}
+		waited := new(atomic.Int64)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// With the body read, the server sees the client hang up
+			// (the request's context ends).
+			_, _ = io.Copy(io.Discard, r.Body)
+			select {
+			case <-r.Context().Done():
+			case <-time.After(20 * time.Second):
+				waited.Add(1)
+				http.Error(w, "waited too long", http.StatusServiceUnavailable)
+			}
+		}))
+		ts.Defer(func() {
+			srv.CloseClientConnections()
+			srv.Close()
+		})
+		hangServers.Store(ts.Getenv("WORK")+" "+args[0], waited)
+		ts.Setenv(args[0], srv.URL)
 	},
 	// freeport NAME: set NAME to a loopback port that is free now.
 	"freeport": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -232,6 +272,10 @@ func freePort() (string, error) {
 	_, port, err := net.SplitHostPort(ln.Addr().String())
 	return port, err
 }
+
+// hangServers are the counts of requests each hangserver made wait, by
+// the script's work directory and the server's name.
+var hangServers sync.Map
 
 // TestDevScripts drives `nimbus dev` and `nimbus sandbox --local` as a user
 // would, through the real binary.

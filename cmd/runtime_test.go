@@ -187,6 +187,7 @@ func cmdR2(ts *testscript.TestScript, neg bool, args []string) {
 //	npm defaults        publish clang 8.0.1 (binji-2020), cpython 3.13.14 and
 //	                    bash 5.2.37 built from testdata/runtime-pkgs
 //	npm count PACKUMENTS TARBALLS   assert the requests since the last reset
+//	npm once            assert no path was requested twice since the last reset
 //	npm reset
 //	npm fail SUFFIX STATUS          answer STATUS to requests ending in SUFFIX
 func cmdNPM(ts *testscript.TestScript, neg bool, args []string) {
@@ -207,6 +208,14 @@ func cmdNPM(ts *testscript.TestScript, neg bool, args []string) {
 		p, tb := reg.Count()
 		if want := args[1] + " " + args[2]; want != strconv.Itoa(p)+" "+strconv.Itoa(tb) {
 			ts.Fatalf("%d packument and %d tarball requests, want %s:\n%s", p, tb, want, reg.Summary())
+		}
+	case "once":
+		seen := map[string]bool{}
+		for _, r := range reg.Requests() {
+			if seen[r.Method+" "+r.Path] {
+				ts.Fatalf("%s %s was requested more than once:\n%s", r.Method, r.Path, reg.Summary())
+			}
+			seen[r.Method+" "+r.Path] = true
 		}
 	case "reset":
 		reg.ResetRequests()

@@ -69,6 +69,9 @@ var rootExecFailed = map[string]bool{
 // it where it built its sandbox handle, and forward, ports expose, apps
 // with --preview-host-suffix and destroy --ledger, which built theirs
 // another way, sent it as given until each was given a check of its own.
+// The check is the group's PersistentPreRunE, and cobra runs only the
+// nearest one: a command or subgroup that defined its own (or a
+// PersistentPreRun) would skip it, and fails here.
 func TestEverySandboxCommandChecksRoot(t *testing.T) {
 	worker, hits := unexpectedWorker(t)
 	work := t.TempDir()

@@ -150,12 +150,14 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 	}
 	// A runtime no package publishes (a misspelt name) is refused before
 	// the Cloudflare token is asked for: the registry alone says so.
+	// What it fetched, the sync uses: each packument is fetched once.
+	var fetched runtimesync.Packuments
 	if len(specs) > 0 {
 		reg, err := runtimecli.Registry(f)
 		if err != nil {
 			return err
 		}
-		if err := runtimesync.CheckNames(cmd.Context(), reg, specs); err != nil {
+		if fetched, err = runtimesync.CheckNames(cmd.Context(), reg, specs); err != nil {
 			return runtimecli.CLIError(err)
 		}
 	}
@@ -178,7 +180,7 @@ func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []stri
 		return err
 	}
 	started := time.Now()
-	res, err := s.Sync(cmd.Context(), runtimesync.Options{Runtimes: specs, DryRun: o.dryRun})
+	res, err := s.Sync(cmd.Context(), runtimesync.Options{Runtimes: specs, DryRun: o.dryRun, Packuments: fetched})
 	view.Close()
 	if err != nil {
 		return runtimecli.CLIError(err)

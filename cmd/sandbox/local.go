@@ -15,25 +15,27 @@ type localState struct {
 	inproc  *localdev.InProcess
 }
 
-// addLocal registers --local on the group and makes every subcommand close
-// the in-process backend when it returns, killing what it left running.
+// addLocal registers --local on the group.
 func (o *common) addLocal(group *cobra.Command) {
 	group.PersistentFlags().BoolVar(&o.lo.enabled, "local", false, "use an in-process local backend (no Worker, no account; data in NIMBUS_DEV_DATA, else nimbus/dev in the user cache dir)")
-	var wrap func(c *cobra.Command)
-	wrap = func(c *cobra.Command) {
-		for _, sub := range c.Commands() {
-			wrap(sub)
-		}
-		if c.RunE == nil {
-			return
-		}
-		run := c.RunE
-		c.RunE = func(cmd *cobra.Command, args []string) error {
-			defer o.closeLocal()
-			return run(cmd, args)
-		}
+}
+
+// closeLocalAfter makes c close the in-process backend when it returns,
+// killing what it left running.
+func (o *common) closeLocalAfter(c *cobra.Command) {
+	run, runE := c.Run, c.RunE
+	if run == nil && runE == nil {
+		return
 	}
-	wrap(group)
+	c.Run = nil
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		defer o.closeLocal()
+		if runE == nil {
+			run(cmd, args)
+			return nil
+		}
+		return runE(cmd, args)
+	}
 }
 
 // localClient builds a client of the in-process backend; its tokens carry

@@ -83,9 +83,15 @@ background process), forward (local ports to sandbox ports) and apps.`,
 		newCmdReady(o), newCmdDestroy(o),
 		newCmdShell(o), newCmdForward(o), newCmdApps(o), newCmdAttach(o),
 	)
-	o.guardRoot(cmd)
+	// The one check of --root, for every command of the group: cobra
+	// runs only the nearest PersistentPreRunE, so no command under it
+	// may define one (TestEverySandboxCommandChecksRoot).
+	cmd.PersistentPreRunE = o.checkRoot
 	o.addLocal(cmd)
-	o.completeSandboxArgs(cmd)
+	eachCommand(cmd, func(c *cobra.Command) {
+		o.closeLocalAfter(c)
+		o.completeSandboxArgs(c)
+	})
 	return cmd
 }
 
@@ -158,40 +164,35 @@ func (o *common) stdinToken() string {
 	return sandboxcli.StdinToken(o.f, o.tokenFile)
 }
 
-// guardRoot makes every command of group that runs (each leaf; the
-// groups only print help or refuse an unknown command) refuse a --root
-// that is no absolute sandbox path (sandboxcli.RootError) before its own
-// RunE does anything. Every request body carries the root, so each
-// command checks it before it sends anything, whether or not it resolves
-// paths against it. It is checked here, once for the whole group, and
-// not where each command builds its handle: forward, ports expose and
-// apps with --preview-host-suffix, and the ledger drain of destroy each
-// built theirs another way, and each needed a check of its own that a
-// new command could forget.
-func (o *common) guardRoot(group *cobra.Command) {
-	for _, c := range group.Commands() {
-		if c.HasSubCommands() {
-			o.guardRoot(c)
-			continue
+// checkRoot is the group's PersistentPreRunE: every command of it that
+// runs (each leaf; a group only prints help or refuses an unknown
+// command, and is left to do so) refuses a --root that is no absolute
+// sandbox path (sandboxcli.RootError) before its RunE does anything.
+// Every request body carries the root, so each command checks it before
+// it sends anything, whether or not it resolves paths against it. It is
+// checked here, once for the whole group, and not where each command
+// builds its handle: forward, ports expose and apps with
+// --preview-host-suffix, and the ledger drain of destroy each built
+// theirs another way, and each needed a check of its own that a new
+// command could forget.
+func (o *common) checkRoot(cmd *cobra.Command, _ []string) error {
+	if cmd.HasSubCommands() {
+		return nil
+	}
+	if err := sandboxcli.RootError(runtime.GOOS, o.root, "give an absolute path such as /home/user (the default); relative paths of the command are resolved against it"); err != nil {
+		if passingExit(cmd) {
+			return sandboxcli.ExecError(err)
 		}
-		run, runE := c.Run, c.RunE
-		if run == nil && runE == nil {
-			continue
-		}
-		c.Run = nil
-		c.RunE = func(cmd *cobra.Command, args []string) error {
-			if err := sandboxcli.RootError(runtime.GOOS, o.root, "give an absolute path such as /home/user (the default); relative paths of the command are resolved against it"); err != nil {
-				if passingExit(cmd) {
-					return sandboxcli.ExecError(err)
-				}
-				return err
-			}
-			if runE == nil {
-				run(cmd, args)
-				return nil
-			}
-			return runE(cmd, args)
-		}
+		return err
+	}
+	return nil
+}
+
+// eachCommand calls fn on c and on every command under it.
+func eachCommand(c *cobra.Command, fn func(*cobra.Command)) {
+	fn(c)
+	for _, sub := range c.Commands() {
+		eachCommand(sub, fn)
 	}
 }
 

@@ -156,25 +156,38 @@ func pickVersion(r Request, published []string) (npmVersion, manifestVersion str
 // before a command asks for a Cloudflare token it does not need yet.
 // Names are not a fixed set (a runtime published later, or on a private
 // registry, is synced without a nimbus release), so only a name other
-// than DefaultRuntimes and python costs a request. Any other registry
-// failure is left to Sync, which meets it again: nil.
-func CheckNames(ctx context.Context, reg Registry, specs []string) error {
+// than DefaultRuntimes and python costs a request, one per name. Any
+// other registry failure is left to Sync, which meets it again: nil.
+//
+// The packuments it fetched are returned, for Sync to use rather than
+// fetch again (Options.Packuments).
+func CheckNames(ctx context.Context, reg Registry, specs []string) (Packuments, error) {
+	got := Packuments{}
+	tried := map[string]bool{}
 	for _, sp := range specs {
 		q, err := ParseRequest(sp)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if slices.Contains(DefaultRuntimes, q.Name) {
+		if slices.Contains(DefaultRuntimes, q.Name) || tried[q.Name] {
 			continue
 		}
-		if _, err := reg.Packument(ctx, PackagePrefix+q.Name); err != nil {
+		tried[q.Name] = true
+		p, err := reg.Packument(ctx, PackagePrefix+q.Name)
+		if err != nil {
 			if e := notPublished(q, err); e != nil {
-				return e
+				return nil, e
 			}
+			continue
 		}
+		got[q.Name] = p
 	}
-	return nil
+	return got, nil
 }
+
+// Packuments are registry documents a run already fetched, by runtime
+// name (as CheckNames returns them).
+type Packuments map[string]*npmregistry.Packument
 
 // notPublished is the refusal of q when err is the registry's 404 for
 // its package (nil otherwise): E_RUNTIME_UNPUBLISHED for a runtime known

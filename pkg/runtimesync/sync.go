@@ -44,6 +44,10 @@ type Options struct {
 	// DryRun resolves, downloads and verifies, then reports what would be
 	// uploaded without any write request.
 	DryRun bool
+	// Packuments are documents this run already fetched from the
+	// Registry (CheckNames'): they are used as they are, and only the
+	// other packages' are fetched.
+	Packuments Packuments
 }
 
 // Totals count objects and bytes.
@@ -266,10 +270,15 @@ func (r *run) resolve(ctx context.Context, reqs []Request) ([]*target, error) {
 	errs := map[string]error{}
 	var names []string
 	for _, q := range reqs {
-		if _, ok := packuments[q.Name]; !ok {
-			packuments[q.Name] = nil
-			names = append(names, q.Name)
+		if _, ok := packuments[q.Name]; ok {
+			continue
 		}
+		if p := r.opts.Packuments[q.Name]; p != nil {
+			packuments[q.Name] = p
+			continue
+		}
+		packuments[q.Name] = nil
+		names = append(names, q.Name)
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
