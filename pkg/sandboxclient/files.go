@@ -145,7 +145,27 @@ func (s *Sandbox) ReadStatTo(ctx context.Context, path string, st *Stat, w io.Wr
 			return total, &Error{Code: CodeFileChanged, Message: fmt.Sprintf("%s: the file shrank while it was read (%d of %d bytes)", path, total, st.Size)}
 		}
 	}
+	if err := s.checkNotGrown(ctx, path, st.Size); err != nil {
+		return total, err
+	}
 	return total, nil
+}
+
+// checkNotGrown asks for the byte after size, the length of path when a
+// chunked read began: a file that has one grew while it was read, and
+// the chunks are of another version of it (the single read sees that by
+// its length). It gives CodeFileChanged for a file that grew, nil
+// otherwise (also for a file that is gone by then: every byte it had was
+// read).
+func (s *Sandbox) checkNotGrown(ctx context.Context, path string, size int64) error {
+	found, n, err := s.streamBytesCall(ctx, "readRange", []any{path, size, int64(1)}, io.Discard, 1)
+	if err != nil {
+		return err
+	}
+	if found && n > 0 {
+		return &Error{Code: CodeFileChanged, Message: fmt.Sprintf("%s: the file grew while it was read (longer than the %d bytes read)", path, size)}
+	}
+	return nil
 }
 
 // ReadRangeTo streams up to length bytes of path from offset into w and

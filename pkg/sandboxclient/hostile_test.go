@@ -946,3 +946,66 @@ func TestHostileCreateSessionOtherOrigin(t *testing.T) {
 		}
 	}
 }
+
+// The wire's member names are case-sensitive: a JavaScript client (the
+// SDK) ignores "OK" next to "ok", while encoding/json takes any member
+// whose name matches a field but for letter case (the Kelvin sign "\u212a"
+// for k included), the last one winning. A failure whose answer also says
+// "OK":true, or an exit record with exitCode 1 and "ExitCode":0, must not
+// be read as a success the SDK would not see, at any depth of the answer
+// (an exit record is the envelope's result); such names inside a string
+// are data.
+func TestHostileMemberNamesDifferingInCase(t *testing.T) {
+	exitFrame := func(rec string) []byte {
+		return append([]byte{3, 0, 0, byte(len(rec) >> 8), byte(len(rec))}, rec...)
+	}
+	for _, rec := range []string{
+		`{"command":"x","exitCode":1,"success":false,"ExitCode":0,"Success":true}`,
+		`{"command":"x","exitCode":1,"success":false,"EXITCODE":0,"SUCCESS":true}`,
+		`{"command":"x","exitcode":0,"success":true}`,
+	} {
+		srv := hostile(t, map[string]opHandler{
+			"exec": jsonAnswer(`{"ok":true,"result":` + rec + `}`),
+			"execStream": func(w http.ResponseWriter, _ *http.Request, _ []json.RawMessage) {
+				w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
+				w.Write(exitFrame(rec))
+			},
+		})
+		sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+		if r, err := sb.Exec(ctx(t), "x", sc.ExecOptions{}); codeOf(err) != sc.CodeBadResponse {
+			t.Errorf("exec answering %s: %+v, %v", rec, r, err)
+		}
+		if r, err := sb.Run(ctx(t), "x", sc.ExecOptions{}, io.Discard, io.Discard); codeOf(err) != sc.CodeStreamProtocol {
+			t.Errorf("execStream exit frame %s: %+v, %v", rec, r, err)
+		}
+	}
+	for _, answer := range []string{
+		`{"ok":false,"error":"disk full","code":"E_NIMBUS_REMOTE_RPC","OK":true}`,
+		`{"ok":false,"error":"disk full","code":"E_NIMBUS_REMOTE_RPC","Ok":true}`,
+		`{"ok":false,"error":"disk full","code":"E_NIMBUS_REMOTE_RPC","o` + "\u212a" + `":true}`,
+		`{"ok":false,"error":"disk full","code":"E_NIMBUS_REMOTE_RPC","o\u212A":true}`,
+		`{"OK":true}`,
+	} {
+		srv := hostile(t, map[string]opHandler{"mkdir": jsonAnswer(answer)})
+		if err := box(t, newClient(t, srv.URL, "use"), "job-1").Mkdir(ctx(t), "/d"); err == nil {
+			t.Errorf("mkdir answering %s: no error", answer)
+		}
+	}
+	srv := hostile(t, map[string]opHandler{
+		"destroy":     jsonAnswer(`{"ok":true,"result":{"ok":false,"killed":0,"destroyedAt":1,"reason":null,"OK":true}}`),
+		"killProcess": jsonAnswer(`{"ok":true,"result":{"ok":false,"pid":7,"OK":true}}`),
+	})
+	sb := box(t, newClient(t, srv.URL, "destroy"), "job-1")
+	if r, err := sb.Destroy(ctx(t), ""); codeOf(err) != sc.CodeBadResponse {
+		t.Errorf("destroy: %+v, %v", r, err)
+	}
+	if r, err := sb.KillProcess(ctx(t), 7); codeOf(err) != sc.CodeBadResponse {
+		t.Errorf("killProcess: %+v, %v", r, err)
+	}
+	// Names that look alike inside a string are data.
+	rec := `{"command":"x","exitCode":0,"success":true,"stdout":"\"OK\":false, \"ExitCode\":1","stderr":""}`
+	srv = hostile(t, map[string]opHandler{"exec": jsonAnswer(`{"ok":true,"result":` + rec + `,"rpcMs":1}`)})
+	if r, err := box(t, newClient(t, srv.URL, "use"), "job-1").Exec(ctx(t), "x", sc.ExecOptions{}); err != nil || r.ExitCode != 0 || r.Stdout != `"OK":false, "ExitCode":1` {
+		t.Errorf("nested look-alikes: %+v, %v", r, err)
+	}
+}

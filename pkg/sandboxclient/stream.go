@@ -263,6 +263,9 @@ func parseExit(data []byte) (*ExitInfo, error) {
 	if err != nil || !ok {
 		return nil, &Error{Code: CodeStreamProtocol, Message: "exec stream exit frame is not valid JSON with a numeric exitCode", Err: err}
 	}
+	if err := exactMembers(data, "exec stream exit frame"); err != nil {
+		return nil, &Error{Code: CodeStreamProtocol, Message: err.(*Error).Message}
+	}
 	if deniesZero(code, raw.Success) {
 		return nil, &Error{Code: CodeStreamProtocol, Message: "exec stream exit frame says exitCode " + string(num) + ` but "success":false: whether the command succeeded is in doubt`}
 	}

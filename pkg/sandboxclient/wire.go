@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"strings"
 )
 
 // wireTypeBytes is the marker value of the one special wire type.
@@ -120,4 +121,65 @@ func (r *resultSlot) UnmarshalJSON(b []byte) error {
 	}
 	r.seen = true
 	return json.Unmarshal(b, r.dest)
+}
+
+// UnmarshalJSON decodes the envelope after exactMembers checked it.
+func (e *envelope) UnmarshalJSON(data []byte) error {
+	if err := exactMembers(data, "the answer"); err != nil {
+		return err
+	}
+	type plain envelope
+	return json.Unmarshal(data, (*plain)(e))
+}
+
+// decisiveNames are the member names that decide whether an answer is a
+// success: the envelope's, an exit record's (exec, exit frame, process
+// exit, install) and the "ok" of the ready, destroy and process results.
+var decisiveNames = [...]string{"ok", "result", "error", "message", "code", "exitCode", "success"}
+
+// exactMembers refuses the JSON value data when an object in it has a
+// member named like one of decisiveNames but for letter case ("OK",
+// "exitcode", or "o\u212a" with the Kelvin sign): encoding/json would take
+// it for that field, the last of the two winning, while the wire's names
+// are case-sensitive and a JavaScript client (the SDK) ignores such a
+// member. Read the Go way, {"ok":false,…,"OK":true} is a success and an
+// exit record's "ExitCode":0 after "exitCode":1 a command that passed: a
+// broken server's answer must not be read as something the SDK would not
+// read. what names the value in the error. data must be valid JSON (what
+// an UnmarshalJSON method is given).
+func exactMembers(data []byte, what string) error {
+	for i := 0; i < len(data); i++ {
+		if data[i] != '"' {
+			continue
+		}
+		start, escaped := i, false
+		for i++; i < len(data); i++ {
+			k := bytes.IndexAny(data[i:], `"\`)
+			if k < 0 {
+				return nil // not valid JSON: the decoder says why
+			}
+			if i += k; data[i] == '"' {
+				break
+			}
+			escaped = true
+			i++ // the escaped byte
+		}
+		j := i + 1
+		for j < len(data) && (data[j] == ' ' || data[j] == '\t' || data[j] == '\n' || data[j] == '\r') {
+			j++
+		}
+		if j >= len(data) || data[j] != ':' {
+			continue // a value, not a member name
+		}
+		name := string(data[start+1 : i])
+		if escaped && json.Unmarshal(data[start:i+1], &name) != nil {
+			continue
+		}
+		for _, n := range decisiveNames {
+			if name != n && strings.EqualFold(name, n) {
+				return &Error{Code: CodeBadResponse, Message: what + " has a member " + quote(bound(name, 64)) + " where " + quote(n) + " is expected: names differing in letter case are not the same member, and which one the server meant cannot be known"}
+			}
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ package transfer_test
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -83,6 +84,75 @@ func TestDownloadOfAFileThatShrankFails(t *testing.T) {
 	}
 	if _, err := os.Stat(dst); !os.IsNotExist(err) {
 		t.Fatalf("a partial big file was left: %v", err)
+	}
+}
+
+// growOnRead appends to the sandbox file at its first read, after the
+// listing or the stat gave its size: a log still written to, or a file a
+// build rewrote longer while it was copied.
+func growOnRead(b *backend, name string, more []byte) {
+	var done atomic.Bool
+	b.setFault(func(w http.ResponseWriter, op string, args []json.RawMessage) bool {
+		if (op == "readFileBytes" || op == "readRange") && strings.HasSuffix(argString(args, 0), name) && !done.Swap(true) {
+			f, err := os.OpenFile(b.host(argString(args, 0)), os.O_WRONLY|os.O_APPEND, 0)
+			if err == nil {
+				_, err = f.Write(more)
+				f.Close()
+			}
+			if err != nil {
+				b.t.Error(err)
+			}
+		}
+		return false
+	})
+}
+
+// A file that grows while it is downloaded in readRange chunks is
+// E_FILE_CHANGED, as it is when one read fetches it (by its length): the
+// chunks read up to the size listed, and a copy of that prefix must not
+// look complete. ReadFileTo, the reading of sandbox cat, says the same.
+func TestDownloadOfAFileThatGrewFails(t *testing.T) {
+	b := newBackend(t, backendOpts{})
+	ctx := testCtx(t)
+	if err := os.MkdirAll(b.host("/home/user/out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	big := func(o *sc.Options) { o.ReadChunkThreshold, o.ReadChunkSize = 64<<10, 16<<10 }
+	dst := filepath.Join(t.TempDir(), "a.txt")
+	for name, sb := range map[string]*sc.Sandbox{"one read": b.sandbox(nil), "chunks": b.sandbox(big)} {
+		size := 10
+		if name == "chunks" {
+			size = 100 << 10
+		}
+		os.WriteFile(b.host("/home/user/out/a.txt"), []byte(strings.Repeat("x", size)), 0o644)
+		growOnRead(b, "/a.txt", []byte("more"))
+		_, err := transfer.Download(ctx, sb, "/home/user/out/a.txt", dst, transfer.Options{PartParallel: 1})
+		var te *transfer.Error
+		if !(sc.HasCode(err, transfer.CodeChanged) || errors.As(err, &te) && te.Code == transfer.CodeChanged) || !strings.Contains(err.Error(), "/home/user/out/a.txt") {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := os.Stat(dst); !os.IsNotExist(err) {
+			t.Fatalf("%s: a partial file was left: %v", name, err)
+		}
+
+		os.WriteFile(b.host("/home/user/out/a.txt"), []byte(strings.Repeat("x", size)), 0o644)
+		st, err := sb.Stat(ctx, "/home/user/out/a.txt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		growOnRead(b, "/a.txt", []byte("more"))
+		if n, err := sb.ReadStatTo(ctx, "/home/user/out/a.txt", st, io.Discard); !sc.HasCode(err, sc.CodeFileChanged) {
+			t.Fatalf("%s: ReadStatTo: %d bytes, %v", name, n, err)
+		}
+	}
+	// A file that keeps its size still arrives whole by chunks.
+	b.setFault(nil)
+	os.WriteFile(b.host("/home/user/out/a.txt"), []byte(strings.Repeat("y", 100<<10)), 0o644)
+	if _, err := transfer.Download(ctx, b.sandbox(big), "/home/user/out/a.txt", dst, transfer.Options{PartParallel: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(dst); err != nil || len(got) != 100<<10 {
+		t.Fatalf("%d bytes, %v", len(got), err)
 	}
 }
 

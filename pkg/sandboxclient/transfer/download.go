@@ -440,6 +440,16 @@ func (e *engine) getFile(ctx context.Context, src string, size int64, mode fs.Fi
 		if err != nil {
 			return n, err
 		}
+		// Chunks of a file that grew meanwhile are of another version:
+		// the single read sees that by its length, chunks by the byte
+		// after the end.
+		more, rerr := e.sb.ReadRangeTo(ctx, src, size, 1, io.Discard)
+		if rerr != nil && !sc.IsNotFound(rerr) {
+			return n, rerr
+		}
+		if more > 0 {
+			return n, &Error{Code: CodeChanged, Message: fmt.Sprintf("%s: the file grew while it was copied (longer than the %d bytes listed)", src, size)}
+		}
 	}
 	if err := f.Close(); err != nil {
 		f = nil
