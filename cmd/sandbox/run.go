@@ -123,9 +123,9 @@ one command, so -- make test works and '&&' is passed on as a word.`,
 				if err != nil {
 					return execUsage(clierr.Usagef("--env-file: %v", err))
 				}
-				fileEnv, err := sandboxcli.ParseEnvFile(envFile, data)
+				fileEnv, err := job.ParseEnvFile(envFile, data)
 				if err != nil {
-					return sandboxcli.ExecError(err)
+					return sandboxcli.ExecError(sandboxcli.EnvFileError(err))
 				}
 				for k, v := range fileEnv {
 					env[k] = v

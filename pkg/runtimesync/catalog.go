@@ -7,6 +7,7 @@ import (
 	"math"
 	"sort"
 
+	"github.com/nimbus-sh/nimbus/internal/hexdigest"
 	"github.com/nimbus-sh/nimbus/internal/jsjson"
 )
 
@@ -130,7 +131,7 @@ func entryOf(v jsjson.Value) (CatalogEntry, error) {
 	if e.Manifest, ok = str("manifest"); !ok || e.Manifest == "" {
 		return e, fmt.Errorf("no manifest key")
 	}
-	if e.ManifestSHA256, ok = str("manifest_sha256"); !ok || !isHex64(e.ManifestSHA256) {
+	if e.ManifestSHA256, ok = str("manifest_sha256"); !ok || !hexdigest.IsSHA256(e.ManifestSHA256) {
 		return e, fmt.Errorf("no manifest_sha256")
 	}
 	if e.License, ok = str("license"); !ok {
@@ -233,4 +234,4 @@ func Digest(data []byte) string {
 }
 
 // ValidDigest reports whether s looks like a catalog digest.
-func ValidDigest(s string) bool { return isHex64(s) }
+func ValidDigest(s string) bool { return hexdigest.IsSHA256(s) }

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/nimbus-sh/nimbus/internal/hexdigest"
 )
 
 // maxManifest bounds manifest.json.
@@ -131,7 +133,7 @@ func ParseManifest(raw []byte) (*Manifest, error) {
 			return nil, invalidPackage("manifest.json: bad or repeated install path %q", f.Path)
 		}
 		paths[f.Path] = true
-		if !isHex64(f.SHA256) {
+		if !hexdigest.IsSHA256(f.SHA256) {
 			return nil, invalidPackage("manifest.json: file %q has no lowercase hex sha256", f.Path)
 		}
 		rest, ok := strings.CutPrefix(f.Content, prefix)
@@ -173,18 +175,6 @@ func cleanRelPath(p string) bool {
 	}
 	for i := 0; i < len(p); i++ {
 		if p[i] < 0x20 || p[i] == 0x7f || p[i] == '\\' {
-			return false
-		}
-	}
-	return true
-}
-
-func isHex64(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
 			return false
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/hexdigest"
 )
 
 // Defaults and limits of the wrangler configuration builder, equal to the
@@ -286,20 +288,6 @@ type Placement struct {
 	Mode string `json:"mode"`
 }
 
-// isCatalogSHA256 reports whether s matches ^[a-f0-9]{64}$. It is written
-// out instead of a package-level regexp so the CLI pays nothing at start-up.
-func isCatalogSHA256(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // BuildWranglerConfig is the Go equivalent of upstream buildNimbusWranglerConfig:
 // a pure function from options to the wrangler configuration, refusing the
 // same inputs upstream refuses (plus malformed dates, modes and placements,
@@ -374,7 +362,7 @@ func BuildWranglerConfig(opts WranglerOptions) (*WranglerConfig, error) {
 		vars.Set("NIMBUS_LEGACY_PUBLIC", "1")
 	}
 	if opts.RuntimeCatalogSHA256 != "" {
-		if !isCatalogSHA256(opts.RuntimeCatalogSHA256) {
+		if !hexdigest.IsSHA256(opts.RuntimeCatalogSHA256) {
 			return nil, optionError("--runtime-catalog-sha256", "use the 64 lowercase hex digits printed by `nimbus runtime sync`",
 				"runtimeCatalogSha256 must be 64 lowercase hex characters, got %q", opts.RuntimeCatalogSHA256)
 		}

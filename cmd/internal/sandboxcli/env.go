@@ -1,20 +1,25 @@
 package sandboxcli
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
 )
 
-// validEnvName reports whether k matches [A-Za-z_][A-Za-z0-9_]*.
-func validEnvName(k string) bool {
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
-			return false
-		}
+// EnvFileError is the usage error of an --env-file ParseEnvFile refuses,
+// as the flag's other errors are (exit 64; sandbox run makes it 125).
+func EnvFileError(err error) error {
+	var fe *job.EnvFileError
+	if !errors.As(err, &fe) {
+		return err
 	}
-	return k != ""
+	e := clierr.Usagef("--env-file %s", fe.Error())
+	if fe.Line > 0 {
+		e = e.WithHint("each line is KEY=VALUE (quotes allowed), a comment (#) or blank")
+	}
+	return e
 }
 
 // ParseEnv turns --env values into the exec environment. "K=V" sets K to V;
@@ -38,7 +43,7 @@ func ParseEnv(specs []string, getenv func(string) string) (map[string]string, er
 			}
 			return nil, clierr.Usagef("--env %s: no variable name", what).WithHint("use --env NAME=VALUE, or --env NAME to forward a local variable")
 		}
-		if !validEnvName(k) {
+		if !job.ValidEnvName(k) {
 			return nil, clierr.Usagef("--env %q: the name must match [A-Za-z_][A-Za-z0-9_]*", k).WithHint("use --env NAME=VALUE, or --env NAME to forward a local variable")
 		}
 		if !hasValue {

@@ -12,48 +12,26 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/iostreams"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
 )
 
-func TestParseEnvFile(t *testing.T) {
-	data := "\xef\xbb\xbf# comment\r\n\nA=1\nexport B = two words  # trailing comment\nC='single # kept'\nD=\"line\\none \\\"q\\\" \\$HOME\"\nE=\"multi\nline\" # after\nF=\n G=x=y\nH=a#b\n"
-	env, err := ParseEnvFile("ci.env", []byte(data))
-	if err != nil {
-		t.Fatal(err)
+// TestEnvFileError: an env file job.ParseEnvFile refuses is a usage error
+// naming the flag, the file and the line, with the syntax as its hint
+// when a line is at fault.
+func TestEnvFileError(t *testing.T) {
+	_, err := job.ParseEnvFile("ci.env", []byte("A=1\nsk_live_SECRET\n"))
+	err = EnvFileError(err)
+	code, _ := exitOf(t, err)
+	var ce *clierr.Error
+	if !errors.As(err, &ce) || code != 64 || ce.Code != clierr.CodeUsage ||
+		!strings.HasPrefix(ce.Message, "--env-file ci.env:2: ") || !strings.Contains(ce.Hint, "KEY=VALUE") || strings.Contains(ce.Message, "SECRET") {
+		t.Fatalf("exit %d, %#v", code, err)
 	}
-	want := map[string]string{"A": "1", "B": "two words", "C": "single # kept", "D": "line\none \"q\" $HOME", "E": "multi\nline", "F": "", "G": "x=y", "H": "a#b"}
-	if len(env) != len(want) {
-		t.Fatalf("%q", env)
-	}
-	for k, v := range want {
-		if env[k] != v {
-			t.Errorf("%s = %q, want %q", k, env[k], v)
-		}
-	}
-	for name, bad := range map[string]string{
-		"no equals":     "A=1\nsk_live_SECRET\n",
-		"bad name":      "1A=x\n",
-		"open single":   "A='SECRET\n",
-		"open double":   "A=\"SECRET\nmore\n",
-		"after quote":   "A='x'SECRET\n",
-		"after dquote":  "A=\"x\"SECRET\n",
-		"space in name": "MY VAR=x\n",
-		"too big":       strings.Repeat("A=1\n", MaxEnvFile/4+1),
-	} {
-		_, err := ParseEnvFile("ci.env", []byte(bad))
-		if err == nil {
-			t.Errorf("%s: accepted", name)
-			continue
-		}
-		if strings.Contains(err.Error(), "SECRET") {
-			t.Errorf("%s: the error shows a value: %v", name, err)
-		}
-		if code, _ := exitOf(t, err); code != 64 {
-			t.Errorf("%s: exit %d", name, code)
-		}
-	}
-	if _, err := ParseEnvFile("ci.env", []byte("A=1\nsk_live\n")); err == nil || !strings.Contains(err.Error(), "ci.env:2") {
-		t.Errorf("line number missing: %v", err)
+	_, err = job.ParseEnvFile("big.env", []byte(strings.Repeat("A=1\n", job.MaxEnvFile/4+1)))
+	err = EnvFileError(err)
+	if !errors.As(err, &ce) || ce.Message != "--env-file big.env: larger than 1 MiB" || ce.Hint != "" {
+		t.Fatalf("%#v", err)
 	}
 }
 

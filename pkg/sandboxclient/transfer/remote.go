@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/nimbus-sh/nimbus/internal/hexdigest"
 	"github.com/nimbus-sh/nimbus/internal/shellquote"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
@@ -438,11 +439,8 @@ func digestOf(line string) string {
 		return ""
 	}
 	d := line[:64]
-	for i := 0; i < 64; i++ {
-		c := d[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return ""
-		}
+	if !hexdigest.IsSHA256(d) {
+		return ""
 	}
 	if len(line) > 64 && line[64] != ' ' {
 		return ""

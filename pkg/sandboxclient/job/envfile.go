@@ -1,33 +1,74 @@
-package sandboxcli
+package job
 
 import (
 	"bytes"
 	"fmt"
 	"strings"
-
-	"github.com/nimbus-sh/nimbus/internal/clierr"
 )
 
-// MaxEnvFile bounds an --env-file.
+// MaxEnvFile bounds an env file: a job's environment is a few variables,
+// and a larger file is a mistake (a binary, a log) better refused than
+// sent to the sandbox.
 const MaxEnvFile = 1 << 20
 
-// ParseEnvFile reads a dotenv file: KEY=VALUE lines, blank lines and
-// "#" comments, an optional "export " prefix, values bare (trailing
-// spaces and an unquoted " #comment" dropped), single-quoted (literal) or
-// double-quoted (with \n, \t, \", \\ and \$ escapes; may span lines).
-// Errors name the file and line, never a value, since values are often
-// secrets.
+// CodeEnvFile is the code of an EnvFileError: the caller gave a file that
+// is not an env file, a usage error like a malformed flag.
+const CodeEnvFile = "E_USAGE"
+
+// EnvFileError is an env file ParseEnvFile refuses. It names the file and
+// the line, never a value: values are often secrets, and the error ends up
+// in CI logs.
+type EnvFileError struct {
+	// Name is the file as the caller named it.
+	Name string
+	// Line is the 1-based line at fault; 0 when the whole file is refused
+	// (larger than MaxEnvFile).
+	Line int
+	// Reason says what is wrong, without the line's text.
+	Reason string
+}
+
+// Error is "NAME:LINE: REASON", the form compilers use, so editors and CI
+// annotations jump to the line.
+func (e *EnvFileError) Error() string {
+	if e.Line == 0 {
+		return e.Name + ": " + e.Reason
+	}
+	return fmt.Sprintf("%s:%d: %s", e.Name, e.Line, e.Reason)
+}
+
+// ErrorCode returns CodeEnvFile.
+func (e *EnvFileError) ErrorCode() string { return CodeEnvFile }
+
+// ValidEnvName reports whether k matches [A-Za-z_][A-Za-z0-9_]*: the names
+// a POSIX shell can export, so that a variable set for a job is one its
+// command can read.
+func ValidEnvName(k string) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return k != ""
+}
+
+// ParseEnvFile reads a dotenv file into a Spec's Env: KEY=VALUE lines,
+// blank lines and "#" comments, an optional "export " prefix, values bare
+// (trailing spaces and an unquoted " #comment" dropped), single-quoted
+// (literal) or double-quoted (with \n, \t, \", \\ and \$ escapes; may span
+// lines). These are the files CI systems and docker --env-file users
+// already keep. name is used only in errors, which are *EnvFileError.
 func ParseEnvFile(name string, data []byte) (map[string]string, error) {
 	if len(data) > MaxEnvFile {
-		return nil, clierr.Usagef("--env-file %s: larger than 1 MiB", name)
+		return nil, &EnvFileError{Name: name, Reason: "larger than 1 MiB"}
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	text := strings.ReplaceAll(string(data), "\r\n", "\n")
 	env := map[string]string{}
 	line := 0
 	bad := func(format string, args ...any) error {
-		return clierr.Usagef("--env-file %s:%d: %s", name, line, fmt.Sprintf(format, args...)).
-			WithHint("each line is KEY=VALUE (quotes allowed), a comment (#) or blank")
+		return &EnvFileError{Name: name, Line: line, Reason: fmt.Sprintf(format, args...)}
 	}
 	for len(text) > 0 {
 		line++
@@ -43,7 +84,7 @@ func ParseEnvFile(name string, data []byte) (map[string]string, error) {
 		if !ok {
 			return nil, bad("the line has no '=' (its text is not shown: it may be a secret)")
 		}
-		if !validEnvName(k) {
+		if !ValidEnvName(k) {
 			return nil, bad("%q is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", k)
 		}
 		v = strings.TrimLeft(v, " \t")
