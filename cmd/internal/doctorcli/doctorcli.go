@@ -54,6 +54,9 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 	if err != nil {
 		return nil, clierr.Wrap(err, exitcode.Software, clierr.CodeIO, "cannot read the working directory", "")
 	}
+	if err := f.EmptyConfigError(); err != nil {
+		return nil, err
+	}
 	// A wrangler config named on the command line that names no file is
 	// refused before anything is read or checked, as setup --config and
 	// runtime sync --write-config refuse it: the project checks would
