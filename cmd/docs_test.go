@@ -1,8 +1,10 @@
 package cmd_test
 
 import (
+	"encoding/json"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -232,6 +234,73 @@ func TestLedgerHelpNamesTheDefaultFile(t *testing.T) {
 		}
 		if long := strings.Join(strings.Fields(c.Long), " "); !strings.Contains(long, def) {
 			t.Errorf("%s --help does not name the default ledger file %s", c.CommandPath(), def)
+		}
+	}
+}
+
+// TestReadmeSaysWhatAPipeGets holds the README's account of stdout in a
+// pipe to what the commands do: it said every command prints JSON when
+// stdout is not a terminal, but `version` prints its text line there (as
+// gh does). The commands it names as printing their value as it is print
+// no JSON in a pipe, and those it says print JSON do.
+func TestReadmeSaysWhatAPipeGets(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := strings.Join(strings.Fields(string(b)), " ")
+	const lead = "print it as it is in a pipe too, for `$(…)`: "
+	i := strings.Index(readme, lead)
+	if i < 0 {
+		t.Fatalf("README.md does not name the commands that print text in a pipe (%q)", lead)
+	}
+	sentence, _, _ := strings.Cut(readme[i+len(lead):], ". ")
+	var named []string
+	for _, m := range regexp.MustCompile("`([a-z][a-z ]*)`").FindAllStringSubmatch(sentence, -1) {
+		named = append(named, m[1])
+	}
+	work := t.TempDir()
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + work, "XDG_CONFIG_HOME=" + filepath.Join(work, ".config"),
+		"XDG_CACHE_HOME=" + filepath.Join(work, ".cache"), "JWT_SECRET=readme-pipe-secret-0123456789abcdef0123", "NIMBUS_TENANT=acme", "NIMBUS_DEV_DATA=" + filepath.Join(work, "dev")}
+	bin, err := exec.LookPath("nimbus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// run runs nimbus with stdout a pipe.
+	run := func(args ...string) []byte {
+		t.Helper()
+		c := exec.Command(bin, args...)
+		c.Dir, c.Env = work, env
+		out, err := c.Output()
+		if err != nil {
+			t.Fatalf("nimbus %s: %v", strings.Join(args, " "), err)
+		}
+		return out
+	}
+	tok := strings.TrimSpace(string(run("token", "mint", "--tenant", "acme")))
+	// The ones that run without a server; the README's list must hold them.
+	text := map[string][]string{
+		"version":      {"version"},
+		"token mint":   {"token", "mint", "--tenant", "acme"},
+		"token secret": {"token", "secret"},
+		"dev token":    {"dev", "token"},
+		"session url":  {"session", "url", "--endpoint", "http://127.0.0.1:9", "--session", "demo"},
+		"completion":   {"completion", "bash"},
+	}
+	for name, args := range text {
+		if !slices.Contains(named, name) {
+			t.Errorf("README.md does not name %s among the commands that print text in a pipe (it names %q)", name, named)
+		}
+		out := strings.TrimSpace(string(run(args...)))
+		if out == "" || json.Valid([]byte(out)) && (out[0] == '{' || out[0] == '[' || out[0] == '"') {
+			t.Errorf("nimbus %s printed JSON in a pipe: %.80q", strings.Join(args, " "), out)
+		}
+	}
+	// And a command that reports data prints JSON there.
+	for _, args := range [][]string{{"token", "inspect", tok}, {"init", "proj", "--dry-run"}} {
+		out := run(args...)
+		if !json.Valid(out) {
+			t.Errorf("nimbus %s printed no JSON in a pipe: %.80q", strings.Join(args, " "), out)
 		}
 	}
 }

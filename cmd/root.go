@@ -338,6 +338,10 @@ func wrapRun(c *cobra.Command, started *bool, f *cmdutil.Factory) {
 	c.RunE = func(cmd *cobra.Command, args []string) error {
 		*started = true
 		f.CommandPath = cmd.CommandPath()
+		// The global --config (setup's own --config shadows it there).
+		if fl := cmd.Root().PersistentFlags().Lookup("config"); fl != nil {
+			f.ConfigEmpty = fl.Changed && f.ConfigFile == ""
+		}
 		if f.NoColor {
 			f.IOStreams.SetColorDisabled(true)
 		}

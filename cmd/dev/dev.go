@@ -90,6 +90,9 @@ It is hardened for a laptop with a browser open:
   nimbus dev --addr 0.0.0.0:8787 --allow-remote --allow-host host.docker.internal`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := cmdutil.RefuseEmpty(cmd, emptyData); err != nil {
+				return err
+			}
 			if data == "" {
 				d, err := localdev.DataDir(f.Getenv)
 				if err != nil {
@@ -269,6 +272,9 @@ carries: mint one with --scopes session:create.`,
   NIMBUS_TOKEN=$(nimbus dev token --scopes session:create) nimbus session new`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := cmdutil.RefuseEmpty(cmd, emptyData); err != nil {
+				return err
+			}
 			if data == "" {
 				d, err := localdev.DataDir(f.Getenv)
 				if err != nil {
@@ -343,3 +349,8 @@ func fileExists(path string) bool {
 func unconfirmedNotice(why string) string {
 	return "namespaces are not confirmed yet: " + why + "; the first command checks them again (a shortage then answers it 503, retry shortly)"
 }
+
+// emptyData refuses --data "": it silently meant the default directory
+// (NIMBUS_DEV_DATA, else the user cache dir), another backend's sandboxes
+// and secret than the directory meant.
+var emptyData = cmdutil.EmptyFlag{Name: "data", Hint: "name the data directory, or leave --data out for NIMBUS_DEV_DATA or the user cache dir"}

@@ -65,6 +65,12 @@ check at a mirror of the release API.`,
   nimbus doctor --env staging`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := cmdutil.RefuseEmpty(cmd,
+				cmdutil.EmptyFlag{Name: "wrangler-config", Hint: "name the wrangler config, or leave --wrangler-config out for ./wrangler.jsonc"},
+				cmdutil.EmptyFlag{Name: "api-token-file", Hint: "name the file that holds the token (- for standard input), or leave --api-token-file out to use CLOUDFLARE_API_TOKEN"},
+			); err != nil {
+				return err
+			}
 			d, err := doctorcli.Build(f, cmd, o)
 			if err != nil {
 				return err

@@ -62,6 +62,9 @@ When stdout is not a terminal, or with --json, stdout gets one JSON line
   nimbus init my-worker --runtime-cache byoa --bucket-prefix acme --dry-run`,
 		Args: cmdutil.MaximumArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := refuseEmpty(cmd); err != nil {
+				return err
+			}
 			o.dir = "."
 			if len(args) == 1 {
 				o.dir = args[0]
@@ -85,6 +88,23 @@ When stdout is not a terminal, or with --json, stdout gets one JSON line
 	fl.StringVar(&o.catalogSHA256, "runtime-catalog-sha256", "", "pin the runtime catalog (`digest` printed by 'nimbus runtime sync')")
 	fl.StringVar(&o.compatDate, "compatibility-date", "", "Workers compatibility `date` YYYY-MM-DD (default "+scaffold.DefaultCompatibilityDate+")")
 	return cmd
+}
+
+// refuseEmpty refuses the flags given empty (--name "$NAME" with NAME
+// unset): each has a default that leaving it out gives, and an empty
+// value silently meant that default (the directory's name for --name, an
+// unpinned catalog for --runtime-catalog-sha256).
+func refuseEmpty(cmd *cobra.Command) error {
+	return cmdutil.RefuseEmpty(cmd,
+		cmdutil.EmptyFlag{Name: "name", Hint: "give the Worker name, e.g. --name my-worker, or leave --name out to use the directory's name"},
+		cmdutil.EmptyFlag{Name: "template", Hint: "leave --template out for " + templates.Default},
+		cmdutil.EmptyFlag{Name: "nimbus-version", Hint: "give an npm version range, e.g. --nimbus-version ^1.2.0, or leave it out for the versions this nimbus was built with"},
+		cmdutil.EmptyFlag{Name: "bucket-prefix", Hint: "give the prefix, e.g. --bucket-prefix acme, or leave it out to use the Worker name"},
+		cmdutil.EmptyFlag{Name: "runtime-cache", Hint: "use --runtime-cache shared or --runtime-cache byoa, or leave it out for shared"},
+		cmdutil.EmptyFlag{Name: "runtime-bucket", Hint: "name the bucket, or leave --runtime-bucket out to use --runtime-cache's"},
+		cmdutil.EmptyFlag{Name: "runtime-catalog-sha256", Hint: "give the digest 'nimbus runtime sync' printed, or leave the flag out for an unpinned catalog"},
+		cmdutil.EmptyFlag{Name: "compatibility-date", Hint: "give a date, e.g. --compatibility-date " + scaffold.DefaultCompatibilityDate + ", or leave it out for that default"},
+	)
 }
 
 func run(ctx context.Context, f *cmdutil.Factory, o *options) error {

@@ -58,6 +58,10 @@ terminal it is a table.`,
 
 func runList(cmd *cobra.Command, f *cmdutil.Factory, o *listOptions) error {
 	ios := f.IOStreams
+	// --pin= (empty) has a meaning of its own: catalog/v1.json.
+	if err := o.cf.refuseEmpty(cmd); err != nil {
+		return err
+	}
 	// A malformed --pin is the command line's fault: say so before asking
 	// for a Cloudflare token or reading the bucket, as sync refuses a bad
 	// runtime name before any credential or network use.

@@ -58,6 +58,15 @@ func (c *cfFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&c.env, "env", "", "wrangler environment `NAME`: read the bucket, account and pin of env.NAME of the wrangler config, as 'wrangler deploy --env NAME' deploys it")
 }
 
+// refuseEmpty refuses the Cloudflare flags given empty: each silently
+// meant its default (the config's bucket, CLOUDFLARE_API_TOKEN).
+func (c *cfFlags) refuseEmpty(cmd *cobra.Command, more ...cmdutil.EmptyFlag) error {
+	return cmdutil.RefuseEmpty(cmd, append([]cmdutil.EmptyFlag{
+		{Name: "bucket", Hint: "name the bucket, or leave --bucket out for the wrangler config's (else " + runtimecli.DefaultBucket + ")"},
+		{Name: "api-token-file", Hint: "name the file that holds the token (- for standard input), or leave --api-token-file out to use CLOUDFLARE_API_TOKEN"},
+	}, more...)...)
+}
+
 // configName names the wrangler config at path, and the environment read
 // from it, in messages.
 func (c *cfFlags) configName(path string) string {

@@ -113,6 +113,9 @@ sync is reading the cache. A dry run removes nothing.`,
 
 func runSync(cmd *cobra.Command, f *cmdutil.Factory, o *syncOptions, args []string) error {
 	ios := f.IOStreams
+	if err := o.cf.refuseEmpty(cmd, cmdutil.EmptyFlag{Name: "write-config", Hint: "name the wrangler config (--write-config=infra/wrangler.jsonc), or give --write-config alone for ./wrangler.jsonc"}); err != nil {
+		return err
+	}
 	// Trimmed, and each runtime once however often it was named.
 	var specs []string
 	for _, s := range append(append([]string{}, args...), o.runtimes...) {

@@ -11,6 +11,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/shellquote"
 	"github.com/nimbus-sh/nimbus/internal/table"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
@@ -52,7 +53,13 @@ func appNotFound(err error, verb string, args []string) error {
 	if !errors.As(err, &re) || !re.NoApp() {
 		return nil
 	}
-	return clierr.Wrap(err, exitcode.DataErr, CodeAppNotFound, fmt.Sprintf("no app %s to %s in sandbox %s (the server: %s)", args[1], verb, args[0], re.Message), appNotFoundHint)
+	hint := appNotFoundHint
+	if re.NotExposed() {
+		// The app is there, serving: what it lacks is a link, which
+		// exposing gives it (TARGET names it for expose as for rotate).
+		hint = "expose it first: nimbus sandbox apps expose " + shellquote.Quote(args[0]) + " " + shellquote.Quote(args[1])
+	}
+	return clierr.Wrap(err, exitcode.DataErr, CodeAppNotFound, fmt.Sprintf("no app %s to %s in sandbox %s (the server: %s)", args[1], verb, args[0], re.Message), hint)
 }
 
 func newCmdApps(o *common) *cobra.Command {

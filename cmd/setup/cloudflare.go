@@ -158,6 +158,18 @@ also on a terminal (no checklist).`,
 
 func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions) error {
 	ios := f.IOStreams
+	// Each of these given empty silently meant its default: the name in
+	// wrangler.jsonc, ./wrangler.jsonc, CLOUDFLARE_API_TOKEN, JWT_SECRET.
+	if err := cmdutil.RefuseEmpty(cmd,
+		cmdutil.EmptyFlag{Name: "name", Hint: "give the Worker name, e.g. --name my-worker, or leave --name out for the name in wrangler.jsonc"},
+		cmdutil.EmptyFlag{Name: "config", Hint: "name the wrangler config, or leave --config out for ./wrangler.jsonc"},
+		cmdutil.EmptyFlag{Name: "api-token-file", Hint: "name the file that holds the token (- for standard input), or leave --api-token-file out to use CLOUDFLARE_API_TOKEN"},
+		cmdutil.EmptyFlag{Name: "secret-file", Hint: "name the file that holds the secret (- for standard input), or leave --secret-file out to use JWT_SECRET"},
+		cmdutil.EmptyFlag{Name: "bucket-prefix", Hint: "give the prefix, e.g. --bucket-prefix acme, or leave it out to use the Worker name"},
+		cmdutil.EmptyFlag{Name: "runtime-bucket", Hint: "name the bucket, or leave --runtime-bucket out for the wrangler config's"},
+	); err != nil {
+		return err
+	}
 
 	// The wrangler config decides the names when it exists.
 	wranglerPath := o.wranglerConfig

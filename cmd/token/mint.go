@@ -42,6 +42,9 @@ is an error (exit 65).`,
   nimbus token mint --tenant acme --full-trust --ttl 1d --strict`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := cmdutil.RefuseEmpty(cmd, cmdutil.EmptyFlag{Name: "secret-file", Hint: secretFileHint}); err != nil {
+				return err
+			}
 			if tenant == "" {
 				return clierr.Usagef("--tenant required").WithHint("pass the tenant id, e.g. --tenant acme")
 			}

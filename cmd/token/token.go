@@ -31,3 +31,7 @@ the input hidden); never from a flag value.`,
 	}
 	return cmd
 }
+
+// secretFileHint is the hint of a --secret-file given empty, which
+// silently meant JWT_SECRET: another secret than the file's.
+const secretFileHint = `name the file that holds the secret ("-" for standard input), or leave --secret-file out to use JWT_SECRET`

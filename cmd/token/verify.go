@@ -53,6 +53,11 @@ seconds left before expiry.`,
   echo "$TOKEN" | nimbus token verify --json`,
 		Args: cmdutil.MaximumArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := cmdutil.RefuseEmpty(cmd,
+				cmdutil.EmptyFlag{Name: "secret-file", Hint: secretFileHint},
+				cmdutil.EmptyFlag{Name: "previous-secret-file", Hint: "name the file that holds the previous secret, or leave the flag out to use JWT_SECRET_PREVIOUS"}); err != nil {
+				return err
+			}
 			stdinUsers := 0
 			if len(args) == 0 || args[0] == "-" {
 				stdinUsers++

@@ -45,7 +45,11 @@ type Factory struct {
 	NoColor bool
 	// ConfigFile is the global --config flag.
 	ConfigFile string
-	warnConfig sync.Once
+	// ConfigEmpty is true when --config was given an empty value, which
+	// would silently read the default files: the root sets it before the
+	// command runs, and loading the configuration refuses it (64).
+	ConfigEmpty bool
+	warnConfig  sync.Once
 
 	// Interrupts, when set, returns a context cancelled on Ctrl-C or
 	// SIGTERM; the root installs it around each command that is not Quick.
@@ -65,6 +69,9 @@ func New() *Factory {
 		Now:       time.Now,
 	}
 	f.Config = sync.OnceValues(func() (*config.Config, error) {
+		if err := f.EmptyConfigError(); err != nil {
+			return nil, err
+		}
 		dir, err := os.Getwd()
 		if err != nil {
 			return nil, err
@@ -82,6 +89,15 @@ func New() *Factory {
 	})
 	f.HTTPClient = func() *http.Client { return nil }
 	return f
+}
+
+// EmptyConfigError is the usage error of --config "" (nil when --config
+// names a file or is absent).
+func (f *Factory) EmptyConfigError() *clierr.Error {
+	if !f.ConfigEmpty {
+		return nil
+	}
+	return clierr.Usagef(`--config "" is empty`).WithHint("name the config file, or leave --config out for ./nimbus.yaml and the user config")
 }
 
 // Paths resolves nimbus's files (config, secrets, dev data) for this

@@ -3,6 +3,9 @@
 package localsandbox_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -117,5 +120,93 @@ func TestDurableWritesFailLoudly(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDurableDeletesAndModesFailLoudly: deleteFile answers ok only after
+// the directory that held the name is flushed (a delete must not come back
+// after a crash), chmod only after the file's inode is, and the
+// directories ready's root and exec's cwd make are flushed as mkdir's are;
+// a failure of the flush is an error answer, never ok.
+func TestDurableDeletesAndModesFailLoudly(t *testing.T) {
+	_, hs := newServer(t)
+	const id = "durdel"
+	tok := mint(t, id, token.ScopeSandboxUse)
+	ok := func(op string, args ...any) {
+		t.Helper()
+		if e := call(t, hs.URL, tok, id, op, args...); !e.OK {
+			t.Fatalf("%s %v: %s", op, args, e.Error)
+		}
+	}
+	// ready with a root, as the SDK sends it: the root is made if missing.
+	ready := func(root string) envelope {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"op": "ready", "args": []any{map[string]any{}}, "root": root})
+		req, err := http.NewRequest(http.MethodPost, hs.URL+"/api/nimbus/v1/sandboxes/"+id+"/rpc", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var e envelope
+		if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+			t.Fatal(err)
+		}
+		e.status = resp.StatusCode
+		return e
+	}
+	ok("writeFile", "/home/user/gone", "x")
+	ok("writeFile", "/home/user/f.sh", "x")
+	ok("mkdir", "/home/user/tree/sub", map[string]any{"recursive": true})
+
+	var mu sync.Mutex
+	var steps []string
+	restore := localsandbox.SetSyncFault(func(step string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		steps = append(steps, step)
+		return nil
+	})
+	for _, c := range []struct {
+		name string
+		do   func()
+		want []string
+	}{
+		{"deleteFile", func() { ok("deleteFile", "/home/user/gone") }, []string{"fsync-dir"}},
+		{"deleteFile recursive", func() { ok("deleteFile", "/home/user/tree", map[string]any{"recursive": true}) }, []string{"fsync-dir"}},
+		{"chmod", func() { ok("chmod", "/home/user/f.sh", 0o755) }, []string{"fsync"}},
+		// A mode without read permission: flushed still (through the
+		// file opened before the change, or its directory).
+		{"chmod 0", func() { ok("chmod", "/home/user/f.sh", 0) }, []string{"fsync"}},
+		{"ready's root", func() {
+			if e := ready("/srv/app"); !e.OK {
+				t.Fatalf("ready: %+v", e)
+			}
+		}, []string{"fsync-dir", "fsync-dir"}}, // / and /srv got an entry
+	} {
+		steps = nil
+		c.do()
+		if !slices.Equal(steps, c.want) {
+			t.Errorf("%s: steps %q, want %q", c.name, steps, c.want)
+		}
+	}
+	restore()
+	ok("chmod", "/home/user/f.sh", 0o644)
+
+	ok("writeFile", "/home/user/gone", "x")
+	defer localsandbox.SetSyncFault(func(string) error { return syscall.EIO })()
+	if e := call(t, hs.URL, tok, id, "deleteFile", "/home/user/gone"); e.OK || e.Error != "EIO: input/output error, fsync '/home/user/gone'" || e.status != 500 {
+		t.Errorf("deleteFile with fsync-dir failing: %d %+v", e.status, e)
+	}
+	if e := call(t, hs.URL, tok, id, "chmod", "/home/user/f.sh", 0o755); e.OK || e.Error != "EIO: input/output error, fsync '/home/user/f.sh'" || e.status != 500 {
+		t.Errorf("chmod with fsync failing: %d %+v", e.status, e)
+	}
+	if e := ready("/srv/other"); e.OK || e.Error != "EIO: input/output error, fsync '/srv/other'" {
+		t.Errorf("ready's root with fsync-dir failing: %d %+v", e.status, e)
 	}
 }

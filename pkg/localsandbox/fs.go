@@ -278,8 +278,24 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 		if mode < 0 || mode > 0o7777 || mode != math.Trunc(mode) {
 			return nil, false, sandboxserver.RPCError(fmt.Sprintf("EINVAL: invalid argument, chmod '%s' (mode must be an integer from 0 to 0o7777, got %s)", cleanPath(p), strconv.FormatFloat(mode, 'f', -1, 64)))
 		}
+		// Opened before the change too: a mode without read permission
+		// leaves a file that cannot be opened after it (durable.go).
+		f := openInode(sb.root, r)
 		if err := sb.root.Chmod(r, fileMode(uint32(mode))); err != nil {
+			if f != nil {
+				f.Close()
+			}
 			return nil, false, fsErr("chmod", p, err)
+		}
+		if f == nil {
+			f = openInode(sb.root, r)
+		}
+		err := syncInode(sb.root, r, f)
+		if f != nil {
+			f.Close()
+		}
+		if err != nil {
+			return nil, false, fsErr("fsync", p, err)
 		}
 		return nil, false, nil
 	case "readRange":
@@ -349,6 +365,11 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 				op = "rmdir"
 			}
 			return nil, false, fsErr(op, p, err)
+		}
+		// The name's removal on the disk (durable.go): a delete answered
+		// ok must not come back after a crash.
+		if err := syncRootDir(sb.root, path.Dir(r)); err != nil {
+			return nil, false, fsErr("fsync", p, err)
 		}
 		return nil, false, nil
 	}

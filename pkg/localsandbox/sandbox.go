@@ -224,10 +224,8 @@ func (sb *sandbox) ensureRoot(p string) *sandboxserver.Error {
 	if r == "." || sb.rootKnownPlain(r) || sb.checkRootPlain(r) {
 		return nil
 	}
-	if err := sb.root.MkdirAll(r, 0o755); err != nil {
-		return fsErr("mkdir", p, err)
-	}
-	return nil
+	// Made durable as mkdir makes its directories (durable.go).
+	return sb.mkdirAll(p, r)
 }
 
 // ensureDir creates a sandbox directory (the root) if needed.
@@ -236,8 +234,5 @@ func (sb *sandbox) ensureDir(p string) *sandboxserver.Error {
 		// Usually it is there: a look instead of a mkdir per component.
 		return nil
 	}
-	if err := sb.root.MkdirAll(rel(p), 0o755); err != nil {
-		return fsErr("mkdir", p, err)
-	}
-	return nil
+	return sb.mkdirAll(p, rel(p))
 }

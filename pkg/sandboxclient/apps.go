@@ -204,7 +204,7 @@ func (e *RemoteError) NoApp() bool {
 		// exposeApp of a port (or a bare number) nothing listens on
 		// and no app has reserved.
 		return true
-	case strings.HasSuffix(m, " is not exposed — nothing to rotate"):
+	case e.NotExposed():
 		// rotateLink of an app (a serving port) never exposed: no link.
 		return true
 	case strings.HasSuffix(m, " names no application — nothing to remove"),
@@ -212,4 +212,12 @@ func (e *RemoteError) NoApp() bool {
 		return true
 	}
 	return false
+}
+
+// NotExposed reports whether e is the server's refusal to rotate the link
+// of an app that serves a port but was never exposed ("… is not exposed —
+// nothing to rotate"): there is no link until it is exposed. It is one of
+// the refusals NoApp recognises.
+func (e *RemoteError) NotExposed() bool {
+	return e.Code == CodeRemoteRPC && strings.HasSuffix(e.Message, " is not exposed — nothing to rotate")
 }

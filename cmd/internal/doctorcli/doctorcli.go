@@ -54,6 +54,21 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 	if err != nil {
 		return nil, clierr.Wrap(err, exitcode.Software, clierr.CodeIO, "cannot read the working directory", "")
 	}
+	if err := f.EmptyConfigError(); err != nil {
+		return nil, err
+	}
+	// A --config file that does not exist is refused as every command
+	// that reads the configuration refuses it (78, E_CONFIG_INVALID, the
+	// same message and hint), not reported as a failed check: like a
+	// missing --wrangler-config, the file named is not there to check. A
+	// named file that exists but cannot be used is the config check's.
+	if f.ConfigFile != "" {
+		if _, err := os.Stat(f.ConfigFile); errors.Is(err, fs.ErrNotExist) {
+			if _, err := f.LoadConfig(); err != nil {
+				return nil, err
+			}
+		}
+	}
 	// A wrangler config named on the command line that names no file is
 	// refused before anything is read or checked, as setup --config and
 	// runtime sync --write-config refuse it: the project checks would
