@@ -251,8 +251,10 @@ func newRoot(f *cmdutil.Factory, only string) *cobra.Command {
 		Long: `nimbus scaffolds a Nimbus Worker project, provisions its Cloudflare resources,
 mints and verifies session tokens, and drives remote sandboxes from CI.
 
-Data goes to stdout and messages to stderr. With --json, or when stdout is not
-a terminal, commands print machine-readable output.`,
+Data goes to stdout and messages to stderr. With --json, every command prints
+JSON. Without it, commands that report data (lists, stats, summaries) print
+JSON when stdout is not a terminal; those whose output is a value (a token, a
+file's bytes, a command's output, the version) print it as it is.`,
 		Example: `  nimbus sandbox exec --local demo -- echo hello
   nimbus init my-worker
   nimbus setup cloudflare --name my-worker --write-config
