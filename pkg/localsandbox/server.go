@@ -120,6 +120,12 @@ type Options struct {
 	// silent keeps the terminal from other clients (they get 409 until
 	// then); 0 means DefaultTerminalOwnerTimeout.
 	TerminalOwnerTimeout time.Duration
+	// TerminalIdleTimeout is how long a terminal socket's peer may send
+	// nothing (no message, no WebSocket ping or pong) before the server
+	// pings it; a peer that does not answer within an eighth of it (at
+	// least 1 s) is gone, and its socket is closed with 1008 "client
+	// silent". 0 means DefaultTerminalIdleTimeout.
+	TerminalIdleTimeout time.Duration
 	// Hosts, when not nil, refuses requests whose Host header is not for
 	// this server (DNS rebinding). A listening server sets it; the
 	// in-process transport, which has no real host, leaves it nil.
@@ -203,6 +209,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.TerminalOwnerTimeout <= 0 {
 		opts.TerminalOwnerTimeout = DefaultTerminalOwnerTimeout
+	}
+	if opts.TerminalIdleTimeout <= 0 {
+		opts.TerminalIdleTimeout = DefaultTerminalIdleTimeout
 	}
 	root := filepath.Join(abs, "sandboxes")
 	if err := os.MkdirAll(root, 0o700); err != nil {

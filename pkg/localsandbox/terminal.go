@@ -30,6 +30,11 @@ const (
 	// DefaultTerminalOwnerTimeout is how long a socket keeps the terminal
 	// after its peer was last heard, as upstream's 120 s.
 	DefaultTerminalOwnerTimeout = 120 * time.Second
+	// DefaultTerminalIdleTimeout is how long a socket's peer may be
+	// silent before the server pings it (see Options.TerminalIdleTimeout):
+	// the owner timeout, after which the socket has lost its claim on the
+	// terminal anyway.
+	DefaultTerminalIdleTimeout = DefaultTerminalOwnerTimeout
 )
 
 const (
@@ -68,6 +73,11 @@ const (
 	sessionDestroyed  = "session destroyed"
 	terminalTakenOver = "terminal taken over"
 	serverShutdown    = "server shutting down"
+	// clientSilent closes, with 1008, a socket whose peer was silent for
+	// the idle timeout and did not answer a WebSocket ping. Not 1001,
+	// after which a client stops (another took the terminal over): a
+	// client that was only cut off reconnects, and finds its terminal.
+	clientSilent = "client silent"
 )
 
 // errTerminalBusy is the conflict of a second live attach.
@@ -144,10 +154,17 @@ type terminal struct {
 type termConn struct {
 	t     *terminal
 	heard atomic.Int64 // when the peer was last heard, in Unix nanoseconds
-	wake  chan struct{}
-	done  chan struct{} // the writer returned
-	left  chan struct{} // closed when it stops being the owner
-	leave sync.Once
+	// alive is when a WebSocket ping or pong last came from the peer (Unix
+	// nanoseconds): it proves the peer alive, not that it wants the
+	// terminal (upstream counts messages only for that).
+	alive atomic.Int64
+	// blocked says the reader waits for room in the terminal's input:
+	// the socket is not being read, so the peer cannot be heard.
+	blocked atomic.Bool
+	wake    chan struct{}
+	done    chan struct{} // the writer returned
+	left    chan struct{} // closed when it stops being the owner
+	leave   sync.Once
 
 	// Guarded by t.mu.
 	ws      *websocket.Conn

@@ -69,8 +69,13 @@ func (s *Server) serveTerminal(w http.ResponseWriter, r *http.Request, id string
 	}
 	// Origins are not compared (a browser on another origin needs a token
 	// of its own: the cookie rule above applies); no subprotocol, no
-	// compression, as upstream.
-	ws, err := websocket.Accept(hijackNoDeadline{w}, r, &websocket.AcceptOptions{InsecureSkipVerify: true, CompressionMode: websocket.CompressionDisabled})
+	// compression, as upstream. A ping or pong from the peer proves it
+	// alive (see checkIdle).
+	ws, err := websocket.Accept(hijackNoDeadline{w}, r, &websocket.AcceptOptions{
+		InsecureSkipVerify: true, CompressionMode: websocket.CompressionDisabled,
+		OnPingReceived: func(context.Context, []byte) bool { c.alive.Store(time.Now().UnixNano()); return true },
+		OnPongReceived: func(context.Context, []byte) { c.alive.Store(time.Now().UnixNano()) },
+	})
 	if err != nil {
 		c.drop()
 		return
@@ -84,7 +89,7 @@ func (s *Server) serveTerminal(w http.ResponseWriter, r *http.Request, id string
 		_ = ws.CloseNow()
 		return
 	}
-	go c.writeLoop(replay)
+	go c.writeLoop(replay, s.opts.TerminalIdleTimeout)
 	c.readLoop()
 }
 
@@ -136,7 +141,10 @@ func (c *termConn) readLoop() {
 		}
 		switch f.Type {
 		case frame.TypeInput:
-			if !c.t.input(c, f.Data) {
+			c.blocked.Store(true)
+			ok := c.t.input(c, f.Data)
+			c.blocked.Store(false)
+			if !ok {
 				return
 			}
 		case frame.TypeResize:
@@ -156,12 +164,53 @@ func (c *termConn) write(ctx context.Context, msg []byte) error {
 	return c.ws.Write(ctx, websocket.MessageText, msg)
 }
 
+// silence is how long ago the peer last sent anything: a message, a
+// WebSocket ping or pong.
+func (c *termConn) silence(now time.Time) time.Duration {
+	return now.Sub(time.Unix(0, max(c.heard.Load(), c.alive.Load())))
+}
+
+// pingWait is how long a peer silent for the idle timeout has to answer
+// a WebSocket ping: an eighth of the timeout (15 s of the default 120 s),
+// at least a second.
+func pingWait(idle time.Duration) time.Duration { return max(idle/8, time.Second) }
+
+// checkIdle runs when the idle timer fires: it returns when to check
+// again, or 0 when the peer is silent and did not answer a ping, and the
+// socket is to be closed. A peer silent for idle (no message, no ping or
+// pong) is pinged; every live client's WebSocket stack answers (the
+// browser's, Node's ws, this project's), also one that sends nothing
+// while it shows output (the upstream page probes only when output
+// stops) or a tab whose timers the browser throttles. One that does not
+// answer within pingWait is gone (asleep, cut off without a FIN, hung):
+// its socket, goroutines and descriptor (and its slot of the server's
+// connection limit) are released. While the reader waits for room in the
+// input, the socket is not read and no pong could arrive: the check waits.
+func (c *termConn) checkIdle(idle time.Duration) time.Duration {
+	if d := c.silence(time.Now()); d < idle {
+		return idle - d
+	}
+	if c.blocked.Load() {
+		return idle
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pingWait(idle))
+	err := c.ws.Ping(ctx)
+	cancel()
+	if err == nil || c.silence(time.Now()) < idle {
+		return idle
+	}
+	return 0
+}
+
 // writeLoop sends the replay and ready, then the output as it comes:
 // whatever accumulated while the previous frame was being sent goes in
 // the next one, so output is coalesced under load without a fixed delay
-// that a keystroke's echo would wait for.
-func (c *termConn) writeLoop(replay []byte) {
+// that a keystroke's echo would wait for. It also closes the socket of a
+// peer that went silent for idle (see checkIdle).
+func (c *termConn) writeLoop(replay []byte, idle time.Duration) {
 	defer close(c.done)
+	check := time.NewTimer(idle)
+	defer check.Stop()
 	ctx := context.Background()
 	var msg []byte
 	send := func(data []byte) bool {
@@ -180,7 +229,23 @@ func (c *termConn) writeLoop(replay []byte) {
 		return
 	}
 	c.signal() // output that arrived since the claim
-	for range c.wake {
+	for {
+		select {
+		case <-c.wake:
+		case <-check.C:
+			if next := c.checkIdle(idle); next > 0 {
+				check.Reset(next)
+				continue
+			}
+			// Output is not sent to a peer that is gone: the close
+			// frame goes first (the terminal's scrollback keeps it).
+			c.t.mu.Lock()
+			if !c.closing && !c.gone {
+				c.closeLocked(websocket.StatusPolicyViolation, clientSilent)
+				c.pending = nil
+			}
+			c.t.mu.Unlock()
+		}
 		t := c.t
 		t.mu.Lock()
 		data := c.pending

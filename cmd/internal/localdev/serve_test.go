@@ -39,17 +39,22 @@ func devServerWrapped(t testing.TB, o localdev.ServeOptions, wrap func(http.Hand
 	return devServerAt(t, "127.0.0.1:0", o, wrap, accepted)
 }
 
-// devServerAt is devServerWrapped listening on listen.
-func devServerAt(t testing.TB, listen string, o localdev.ServeOptions, wrap func(http.Handler) http.Handler, accepted chan<- struct{}) string {
+// devServerAt is devServerWrapped listening on listen, its backend's
+// options changed by mod.
+func devServerAt(t testing.TB, listen string, o localdev.ServeOptions, wrap func(http.Handler) http.Handler, accepted chan<- struct{}, mod ...func(*localsandbox.Options)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := localsandbox.New(localsandbox.Options{
+	bo := localsandbox.Options{
 		DataDir: t.TempDir(), Secret: testSecret, HostEnv: []string{"PATH=" + os.Getenv("PATH")},
 		Hosts: localsandbox.NewHostPolicy(ln.Addr(), nil),
-	})
+	}
+	for _, m := range mod {
+		m(&bo)
+	}
+	s, err := localsandbox.New(bo)
 	if err != nil {
 		t.Fatal(err)
 	}
