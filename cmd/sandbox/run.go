@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -144,35 +142,20 @@ one command, so -- make test works and '&&' is passed on as a word.`,
 				return execUsage(clierr.Usagef("--id %q: use 1 to 128 characters from A-Z a-z 0-9 . _ -", id))
 			}
 			spec := job.Spec{Runtimes: runtimes, Env: env, Command: shellquote.Join(args), Timeout: timeout, Keep: keep}
-			// An empty source (an unset variable) is refused before the
-			// sandbox is touched: --download "" brought back the whole
-			// working directory and exited 0, --upload "" failed the
-			// upload with ": no such file or directory", and --runtime ""
-			// an install naming nothing.
 			for _, u := range uploads {
-				up := job.ParseUpload(u)
-				if strings.TrimSpace(up.Local) == "" {
-					return execUsage(clierr.Usagef("--upload %q names no local path", u).WithHint("--upload LOCAL[:SANDBOX], e.g. --upload . or --upload .:app"))
-				}
-				if problem := transfer.SandboxPathProblem(runtime.GOOS, up.Remote); problem != "" {
-					return execUsage(clierr.Usagef("--upload %q: %s", u, problem).WithHint("--upload LOCAL[:SANDBOX], e.g. --upload .:app"))
-				}
-				spec.Uploads = append(spec.Uploads, up)
+				spec.Uploads = append(spec.Uploads, job.ParseUpload(u))
 			}
 			for _, d := range downloads {
-				down := job.ParseDownload(d)
-				if strings.TrimSpace(down.Remote) == "" {
-					return execUsage(clierr.Usagef("--download %q names no sandbox path", d).WithHint("--download SANDBOX[:LOCAL], e.g. --download junit.xml or --download dist:./dist"))
-				}
-				if problem := transfer.SandboxPathProblem(runtime.GOOS, down.Remote); problem != "" {
-					return execUsage(clierr.Usagef("--download %q: %s", d, problem).WithHint("--download SANDBOX[:LOCAL], e.g. --download dist:./dist"))
-				}
-				spec.Downloads = append(spec.Downloads, down)
+				spec.Downloads = append(spec.Downloads, job.ParseDownload(d))
 			}
-			for _, r := range runtimes {
-				if strings.TrimSpace(r) == "" {
-					return execUsage(clierr.Usagef("--runtime is empty").WithHint("name a runtime: NAME or NAME@VERSION, e.g. --runtime python@3.12"))
-				}
+			// A bad spec (an empty source: an unset variable) is refused
+			// before the sandbox is touched: --download "" brought back
+			// the whole working directory and exited 0, --upload ""
+			// failed the upload with ": no such file or directory", and
+			// --runtime "" an install naming nothing. job.Run checks the
+			// same, for Go callers.
+			if err := spec.Validate(); err != nil {
+				return specError(err, uploads, downloads)
 			}
 			scopes := scopesDestroy
 			if keep {
@@ -199,6 +182,32 @@ one command, so -- make test works and '&&' is passed on as a word.`,
 	duration.Var(fl, &timeout, "timeout", 0, duration.Limits{AllowZero: true}, "kill the command after this long (exit 124): seconds or a duration such as 90s, 15m; 0 means no limit")
 	tf.add(fl, false)
 	return passesExit(cmd, "")
+}
+
+// specError says a spec Validate refused as the flag it came from, quoted
+// as typed: the entries of spec.Uploads and spec.Downloads are those of
+// uploads and downloads, in order.
+func specError(err error, uploads, downloads []string) error {
+	var se *job.SpecError
+	if !errors.As(err, &se) {
+		return sandboxcli.ExecError(err)
+	}
+	switch {
+	case se.Field == job.FieldUploads && se.Index < len(uploads):
+		if se.Empty {
+			return execUsage(clierr.Usagef("--upload %q names no local path", uploads[se.Index]).WithHint("--upload LOCAL[:SANDBOX], e.g. --upload . or --upload .:app"))
+		}
+		return execUsage(clierr.Usagef("--upload %q: %s", uploads[se.Index], se.Reason).WithHint("--upload LOCAL[:SANDBOX], e.g. --upload .:app"))
+	case se.Field == job.FieldDownloads && se.Index < len(downloads):
+		if se.Empty {
+			return execUsage(clierr.Usagef("--download %q names no sandbox path", downloads[se.Index]).WithHint("--download SANDBOX[:LOCAL], e.g. --download junit.xml or --download dist:./dist"))
+		}
+		return execUsage(clierr.Usagef("--download %q: %s", downloads[se.Index], se.Reason).WithHint("--download SANDBOX[:LOCAL], e.g. --download dist:./dist"))
+	case se.Field == job.FieldRuntimes:
+		return execUsage(clierr.Usagef("--runtime is empty").WithHint("name a runtime: NAME or NAME@VERSION, e.g. --runtime python@3.12"))
+	}
+	// --env and --timeout are checked as they are read, before the spec.
+	return execUsage(clierr.Usagef("%s", se.Error()))
 }
 
 // runJob runs the job and renders it: phases on a terminal, NDJSON with

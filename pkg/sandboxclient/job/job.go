@@ -67,7 +67,8 @@ type Upload struct {
 // .git directory in them comes back too.
 type Download struct {
 	// Remote is the sandbox path, resolved against the command's working
-	// directory when relative; Local is the path on this machine.
+	// directory when relative, never empty (see Spec.Validate); Local is
+	// the path on this machine.
 	Remote, Local string
 }
 
@@ -242,9 +243,12 @@ type Result struct {
 }
 
 // Run runs the job in sb. The command's output goes to stdout and stderr
-// as it arrives; phases go to events (which may be nil). Run returns an
-// error only when ctx ended (the sandbox is destroyed all the same), with
-// Result.Interrupted set; every other failure is in the Result. Whether
+// as it arrives; phases go to events (which may be nil). A spec that
+// Validate refuses is refused first, before anything is sent (no event, no
+// sandbox made, none destroyed): its *SpecError is Run's error and the
+// Result's Err, and the Result says Reached false. Otherwise Run returns
+// an error only when ctx ended (the sandbox is destroyed all the same),
+// with Result.Interrupted set; every other failure is in the Result. Whether
 // it did is decided after the destroy, whose own context a signal does
 // not end: a caller that finds ctx ended on the destroy's start event (to
 // say, before the destroy, what it held back for the final error) always
@@ -252,6 +256,9 @@ type Result struct {
 // before the destroy's done or failed event returns, gives it too. The command's exit code stays in the Result either way, for
 // the caller to weigh against the interruption.
 func Run(ctx context.Context, sb *sc.Sandbox, spec Spec, events func(Event), stdout, stderr io.Writer) (res *Result, err error) {
+	if err := spec.Validate(); err != nil {
+		return &Result{ID: sb.ID(), Err: err}, err
+	}
 	if events == nil {
 		events = func(Event) {}
 	}
