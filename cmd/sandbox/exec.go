@@ -83,6 +83,9 @@ and prints its pid (the start result with --json); follow it with 'logs -f' or
 				return execUsage(clierr.Usagef("expected ID and a COMMAND after --, got %d argument(s)", len(args)).
 					WithHint("nimbus sandbox exec ID -- COMMAND..."))
 			}
+			if err := blankCommand(args[1:], "COMMAND", "nimbus sandbox exec ID -- COMMAND..."); err != nil {
+				return execUsage(err)
+			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {

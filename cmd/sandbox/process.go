@@ -260,6 +260,9 @@ func newCmdStart(o *common) *cobra.Command {
 			if len(args) < 2 {
 				return clierr.Usagef("expected ID and a COMMAND after --").WithHint("nimbus sandbox start ID -- COMMAND...")
 			}
+			if err := blankCommand(args[1:], "COMMAND", "nimbus sandbox start ID -- COMMAND..."); err != nil {
+				return err
+			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {

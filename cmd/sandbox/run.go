@@ -109,6 +109,9 @@ one command, so -- make test works and '&&' is passed on as a word.`,
 			if len(args) == 0 {
 				return execUsage(clierr.Usagef("expected a COMMAND after --").WithHint("nimbus sandbox run [flags] -- COMMAND..."))
 			}
+			if err := blankCommand(args, "COMMAND", "nimbus sandbox run [flags] -- COMMAND..."); err != nil {
+				return execUsage(err)
+			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {

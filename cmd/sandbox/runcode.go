@@ -83,6 +83,9 @@ failure and interruption. --json prints the whole result object.`,
 			default:
 				code = args[1]
 			}
+			if err := blankCommand([]string{code}, "CODE", "nimbus sandbox run-code ID [--language L] (CODE | --file F | -)"); err != nil {
+				return execUsage(err)
+			}
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
 				return sandboxcli.ExecError(err)

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -113,7 +112,7 @@ func TestDurableWritesFailLoudly(t *testing.T) {
 					t.Errorf("rename with %s failing: %+v", failing, e)
 				}
 			}
-			if failing == "fsync-dir" && runtime.GOOS != "windows" {
+			if failing == "fsync-dir" {
 				e := call(t, hs.URL, tok, id, "mkdir", "/home/user/m/n", map[string]any{"recursive": true})
 				if e.OK || e.Error != "EIO: input/output error, fsync '/home/user/m/n'" {
 					t.Errorf("mkdir with %s failing: %+v", failing, e)

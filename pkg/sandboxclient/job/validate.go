@@ -20,6 +20,7 @@ const (
 	FieldRuntimes  = "Runtimes"
 	FieldEnv       = "Env"
 	FieldTimeout   = "Timeout"
+	FieldCommand   = "Command"
 )
 
 // SpecError is a Spec that Validate refuses, and Run with it, before
@@ -73,7 +74,9 @@ func (e *SpecError) ErrorCode() string { return CodeInvalidSpec }
 //     the command's whole working directory), or is not a sandbox path;
 //   - a runtime that is empty or white space (an install of nothing);
 //   - an Env name that a POSIX shell cannot export (see ValidEnvName);
-//   - a negative Timeout (0 means none; a negative one meant none too).
+//   - a negative Timeout (0 means none; a negative one meant none too);
+//   - a Command of white space only, which the sandbox's shell runs as an
+//     empty line and reports as success: most often a variable left unset.
 //
 // Run calls it first.
 func (s Spec) Validate() error {
@@ -114,6 +117,9 @@ func (s Spec) Validate() error {
 	}
 	if s.Timeout < 0 {
 		return &SpecError{Field: FieldTimeout, Reason: fmt.Sprintf("%s is negative (0 means no limit)", s.Timeout)}
+	}
+	if strings.TrimSpace(s.Command) == "" {
+		return &SpecError{Field: FieldCommand, Empty: true, Reason: "is empty: the sandbox would run nothing and report success"}
 	}
 	return nil
 }

@@ -49,6 +49,11 @@ var badSpecs = []badSpec{
 		job.SpecError{Field: job.FieldEnv, Path: "TOKEN=…", Reason: "[A-Za-z_]"}},
 	{"negative timeout", "", job.Spec{Timeout: -time.Second},
 		job.SpecError{Field: job.FieldTimeout, Reason: "negative"}},
+	// `-- "$CMD"` with CMD unset: the shell runs an empty line, exit 0.
+	{"empty command", "", job.Spec{Command: ""},
+		job.SpecError{Field: job.FieldCommand, Empty: true, Reason: "report success"}},
+	{"blank command", "", job.Spec{Command: " \n\t"},
+		job.SpecError{Field: job.FieldCommand, Empty: true, Reason: "is empty"}},
 	// The first mistake, in the order sandbox run checks its flags.
 	{"uploads before downloads before runtimes", "", job.Spec{Runtimes: []string{""}, Downloads: []job.Download{{}}, Uploads: []job.Upload{{}}},
 		job.SpecError{Field: job.FieldUploads, Path: "Local", Empty: true, Reason: "names no local path"}},
@@ -94,11 +99,11 @@ func TestValidateAcceptsGoodSpecs(t *testing.T) {
 	for _, goos := range []string{"linux", "windows"} {
 		job.SetLocalOS(t, goos)
 		for _, s := range []job.Spec{
-			{},
+			{Command: "true"},
 			{Command: "make test"},
 			{Uploads: []job.Upload{{Local: "."}, {Local: "one.txt", Remote: "/home/user/extra/"}},
 				Downloads: []job.Download{{Remote: "junit.xml"}, {Remote: "dist", Local: `D:\out`}},
-				Runtimes:  []string{"python@3.12"}, Env: map[string]string{"_A1": ""}, Timeout: time.Minute},
+				Runtimes:  []string{"python@3.12"}, Env: map[string]string{"_A1": ""}, Timeout: time.Minute, Command: "make test"},
 		} {
 			if err := s.Validate(); err != nil {
 				t.Errorf("%s: %+v: %v", goos, s, err)
@@ -106,7 +111,7 @@ func TestValidateAcceptsGoodSpecs(t *testing.T) {
 		}
 	}
 	job.SetLocalOS(t, "linux")
-	s := job.Spec{Uploads: []job.Upload{{Local: ".", Remote: `app\src`}}, Downloads: []job.Download{{Remote: `out\x`}}}
+	s := job.Spec{Uploads: []job.Upload{{Local: ".", Remote: `app\src`}}, Downloads: []job.Download{{Remote: `out\x`}}, Command: "true"}
 	if err := s.Validate(); err != nil {
 		t.Errorf("linux: %v", err)
 	}
