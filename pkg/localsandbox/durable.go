@@ -12,8 +12,9 @@ import (
 // chmod, and the directories ready and exec make) is answered ok only
 // once it is on the disk, as the Worker answers once its storage has
 // it: a write's new file is flushed before it takes the target's name,
-// and the directory that holds the name is flushed after. A failure of
-// either is the op's error (the data may or may not have been kept; a
+// and the directory that holds the name is flushed after; a rename
+// flushes the file it moves first (a command may have written it), then
+// both directories. A failure of any step is the op's error (the data may or may not have been kept; a
 // write whose file could not be flushed leaves the old content). A delete
 // flushes the directory that held the name, a chmod the file's inode.
 // Windows cannot flush a directory, nor a file opened only to read it:
@@ -39,6 +40,22 @@ func syncFile(f *os.File) error {
 		return err
 	}
 	return f.Sync()
+}
+
+// syncRegular flushes the data of name in root r when it is a regular
+// file that can be opened to read; anything else (a directory, whose
+// entries are flushed as they change; a FIFO; a file without read
+// permission) is left as it is.
+func syncRegular(r *os.Root, name string) error {
+	f := openInode(r, name)
+	if f == nil {
+		return nil
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	return dirSyncErr(syncFile(f))
 }
 
 // syncRootDir flushes directory dir of root r (its entries: names created,

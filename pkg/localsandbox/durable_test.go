@@ -65,7 +65,7 @@ func TestDurableWritesFailLoudly(t *testing.T) {
 	}
 	steps = nil
 	ok("rename", "/home/user/fresh", "/home/user/a/fresh")
-	if want := []string{"rename", "fsync-dir", "fsync-dir"}; !slices.Equal(steps, want) {
+	if want := []string{"fsync", "rename", "fsync-dir", "fsync-dir"}; !slices.Equal(steps, want) {
 		t.Errorf("rename: steps %q, want %q", steps, want)
 	}
 	restore()
@@ -106,10 +106,14 @@ func TestDurableWritesFailLoudly(t *testing.T) {
 					t.Errorf("temporary file left: %s", e.Name())
 				}
 			}
-			if failing != "fsync" {
-				e := call(t, hs.URL, tok, id, "rename", "/home/user/over", "/home/user/a/over-"+failing)
-				if e.OK || !strings.HasPrefix(e.Error, "EIO: ") {
-					t.Errorf("rename with %s failing: %+v", failing, e)
+			e := call(t, hs.URL, tok, id, "rename", "/home/user/over", "/home/user/a/over-"+failing)
+			if e.OK || !strings.HasPrefix(e.Error, "EIO: ") {
+				t.Errorf("rename with %s failing: %+v", failing, e)
+			}
+			if failing == "fsync" {
+				// Not flushed, not moved: the file keeps its name.
+				if _, err := os.Stat(filepath.Join(home, "over")); err != nil {
+					t.Errorf("rename failed at fsync, but the file moved: %v", err)
 				}
 			}
 			if failing == "fsync-dir" {

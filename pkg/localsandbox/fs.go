@@ -251,6 +251,12 @@ func (sb *sandbox) fileOp(c *sandboxserver.Call) (any, bool, *sandboxserver.Erro
 			return nil, false, aerr
 		}
 		rt := sb.rootPath(to, c.Op)
+		// A file a command wrote (a transfer's parts joined by cat) is
+		// flushed before it takes its new name: ok then means the content
+		// is on the disk under that name, as for writeFile (durable.go).
+		if err := syncRegular(sb.root, r); err != nil {
+			return nil, false, fsErr("fsync", p, err)
+		}
 		err := fault("rename")
 		if err == nil {
 			err = sb.root.Rename(r, rt)
