@@ -304,3 +304,92 @@ func TestReadmeSaysWhatAPipeGets(t *testing.T) {
 		}
 	}
 }
+
+// TestMCPPrintConfigCarriedEnvDocumented holds docs/mcp.md's list of the
+// variables `mcp --print-config` carries into the client's config to
+// what it writes, both ways: the page named NIMBUS_ENDPOINT, NIMBUS_TENANT,
+// NIMBUS_HTTP_TIMEOUT, NIMBUS_WRITE_LIMIT and NIMBUS_LEDGER, but the
+// snippet carries NIMBUS_PROFILE, NIMBUS_SUBJECT, NIMBUS_BASE_PATH and
+// NIMBUS_TOKEN_FILE too, so a reader could not tell that a profile or base
+// path exported in the shell reaches the client's server.
+func TestMCPPrintConfigCarriedEnvDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/mcp.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(doc)), " ")
+	_, para, ok := strings.Cut(text, "`--print-config` writes ")
+	para, _, ok2 := strings.Cut(para, " as `env` entries")
+	if !ok || !ok2 {
+		t.Fatal("docs/mcp.md no longer says what `--print-config` writes as `env` entries")
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("`(NIMBUS_[A-Z_]+)`").FindAllStringSubmatch(para, -1) {
+		documented[m[1]] = true
+	}
+	bin, err := exec.LookPath("nimbus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	// Every variable the commands read that could be carried, each set.
+	set := map[string]string{"NIMBUS_LEDGER": "ledger.jsonl", "NIMBUS_DEV_DATA": "dev", "NIMBUS_DEV_ISOLATION": "host-paths"}
+	for _, k := range config.Keys {
+		switch k.Name {
+		case "token", "token_file":
+			set[k.Env] = "" // a token is a secret, referenced; a token file is set below
+		case "endpoint":
+			set[k.Env] = "https://nimbus.example.workers.dev"
+		case "http_timeout":
+			set[k.Env] = "45s"
+		case "write_limit":
+			set[k.Env] = "1MiB"
+		case "runtime_cache_keep":
+			set[k.Env] = "3"
+		default:
+			set[k.Env] = "x"
+		}
+	}
+	set["NIMBUS_TOKEN_FILE"] = "ci.token"
+	carried := map[string]bool{}
+	for _, args := range [][]string{{"mcp", "--print-config", "claude"}, {"mcp", "--local", "--print-config", "claude"}} {
+		c := exec.Command(bin, args...)
+		c.Dir = work
+		c.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + work, "XDG_CONFIG_HOME=" + filepath.Join(work, ".config"), "XDG_CACHE_HOME=" + filepath.Join(work, ".cache")}
+		for k, v := range set {
+			if v != "" {
+				c.Env = append(c.Env, k+"="+v)
+			}
+		}
+		out, err := c.Output()
+		if err != nil {
+			t.Fatalf("nimbus %s: %v", strings.Join(args, " "), err)
+		}
+		var cfg struct {
+			MCPServers map[string]struct {
+				Env map[string]string `json:"env"`
+			} `json:"mcpServers"`
+		}
+		if err := json.Unmarshal(out, &cfg); err != nil {
+			t.Fatalf("nimbus %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		for name, v := range cfg.MCPServers["nimbus"].Env {
+			if !strings.HasPrefix(v, "${") { // a secret, by reference
+				carried[name] = true
+			}
+		}
+	}
+	if len(carried) < 5 {
+		t.Fatalf("--print-config carried only %v; is the run broken?", carried)
+	}
+	for name := range carried {
+		if !documented[name] {
+			t.Errorf("mcp --print-config carries %s, which docs/mcp.md does not list", name)
+		}
+	}
+	for name := range documented {
+		if !carried[name] {
+			t.Errorf("docs/mcp.md lists %s among what --print-config carries, which it does not carry", name)
+		}
+	}
+}
