@@ -109,6 +109,13 @@ type session struct {
 
 func start(t *testing.T, o terminal.Options) *session {
 	t.Helper()
+	return startWithin(t, o, 60*time.Second)
+}
+
+// startWithin is start with Attach's context ending after limit, for a
+// test that waits longer than start's minute.
+func startWithin(t *testing.T, o terminal.Options, limit time.Duration) *session {
+	t.Helper()
 	pr, pw := io.Pipe()
 	s := &session{t: t, in: pw, out: newScreen(), done: make(chan struct{})}
 	if o.In == nil {
@@ -123,7 +130,7 @@ func start(t *testing.T, o terminal.Options) *session {
 		s.events = append(s.events, e)
 		s.mu.Unlock()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	go func() {
 		defer close(s.done)
 		defer cancel()

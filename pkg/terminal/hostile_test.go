@@ -50,8 +50,11 @@ func TestHostileOversizedMessage(t *testing.T) {
 	// 64 MiB under -race on two loaded cores can take longer than the
 	// liveness probe's patience (no message completes meanwhile), which
 	// then reconnects, or than wait's 30 s: this test is about the size.
+	// Attach's own context lasts as long as the wait (start's is a
+	// minute, which a loaded CI machine under -race outlasted: "context
+	// deadline exceeded" at 60 s).
 	o.ProbeAfter, o.DeadAfter = time.Hour, time.Hour
-	s := start(t, o)
+	s := startWithin(t, o, 3*time.Minute)
 	_, err := s.waitUpTo(3 * time.Minute)
 	if codeOf(err) != terminal.CodeProtocol {
 		t.Fatalf("err = %v (code %q), want %s", err, codeOf(err), terminal.CodeProtocol)
