@@ -511,3 +511,34 @@ func TestEndpointFailuresAlwaysHaveAHint(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenWorkerRules: the token check applies the Worker's rules
+// (token.CheckUsable), not a looser copy of them. It passed tokens whose
+// claims the Worker refuses (another product's scope, ids that are not
+// ids, a scopes claim that is not a list, which it even called full
+// trust) and failed a token in the second of its exp, which the Worker
+// still accepts, as "expired 0s ago".
+func TestTokenWorkerRules(t *testing.T) {
+	now := time.Unix(1796290000, 0)
+	d := &doctor.Doctor{Now: func() time.Time { return now }, TokenSource: "NIMBUS_TOKEN"}
+	for _, c := range []struct{ payload, want string }{
+		{`{"scope":"vfs","tn":"acme","scopes":["sandbox:use"],"iat":1796290000,"exp":1796299999}`, `Invalid claims: scope must be "nimbus" (got: "vfs") (E_TOKEN_CLAIMS)`},
+		{`{"scope":"nimbus","tn":"ac:me","scopes":["sandbox:use"],"iat":1796290000,"exp":1796299999}`, `Invalid claims: tn must match /^[A-Za-z0-9._-]{1,128}$/ (got: "ac:me") (E_TOKEN_CLAIMS)`},
+		{`{"scope":"nimbus","tn":"acme","sid":"job 1","scopes":["sandbox:use"],"iat":1796290000,"exp":1796299999}`, `Invalid claims: sid must match /^[A-Za-z0-9._-]{1,128}$/ (got: "job 1") (E_TOKEN_CLAIMS)`},
+		{`{"scope":"nimbus","tn":"acme","scopes":"sandbox:use","iat":1796290000,"exp":1796299999}`, `Invalid claims: scopes must be an array of strings (E_TOKEN_CLAIMS)`},
+	} {
+		d.Token = signed(secret, c.payload)
+		c := expect(t, d, "token", doctor.Fail, "the token from NIMBUS_TOKEN is one the Worker refuses: "+c.want, "nimbus token mint")
+		if strings.Contains(c.Detail, "full trust") {
+			t.Errorf("%s", c.Detail)
+		}
+	}
+	// exp is the current second (and half of it has passed): the Worker
+	// accepts the token for that second.
+	for _, at := range []time.Time{now, now.Add(500 * time.Millisecond)} {
+		d := &doctor.Doctor{Now: func() time.Time { return at }, Token: signed(secret, `{"scope":"nimbus","tn":"acme","scopes":["sandbox:use"],"iat":1796280000,"exp":1796290000}`)}
+		expect(t, d, "token", doctor.Warn, "expires in 0s", "expires soon")
+	}
+	d.Token = signed(secret, `{"scope":"nimbus","tn":"acme","scopes":["sandbox:use"],"iat":1796280000,"exp":1796289999}`)
+	expect(t, d, "token", doctor.Fail, "expired 1s ago")
+}

@@ -112,9 +112,11 @@ func (d *Doctor) checkCredentials() Check {
 	return pass(name, detail)
 }
 
-// checkToken reads the token without trusting it: expiry, scopes and pin,
-// as the remote API will judge them; with JWT_SECRET it also checks the
-// signature.
+// checkToken reads the token without trusting it and judges it by the
+// Worker's own rules (token.CheckUsable: claims, expiry, sandbox:use), so
+// doctor passes no token the Worker refuses; with JWT_SECRET it also
+// checks the signature. The pin is the endpoint check's: doctor has no
+// sandbox id to compare it with.
 func (d *Doctor) checkToken() Check {
 	const name = "token"
 	now := d.Now()
@@ -138,20 +140,30 @@ func (d *Doctor) checkToken() Check {
 	}
 	c := dec.Claims
 	mint := mintHint(c)
-	if !c.HasNumericDates() {
-		return fail(name, "the token"+from+" lacks numeric iat and exp claims (issue and expiry times); the Worker refuses it (E_TOKEN_CLAIMS)", mint)
+	// Why the Worker would refuse the token: in its own words, but where
+	// doctor's say more (the expiry time, the scopes the token has).
+	// CheckUsable's errors are all *token.Error.
+	var te *token.Error
+	if err := token.CheckUsable(c, now, token.Want{Scopes: []string{token.ScopeSandboxUse}}); errors.As(err, &te) {
+		what := "the token" + from
+		switch {
+		case te.Code == token.CodeTokenClaims && te.Claim == "iat":
+			what += " lacks numeric iat and exp claims (issue and expiry times); the Worker refuses it (E_TOKEN_CLAIMS)"
+		case te.Code == token.CodeTokenClaims && te.Claim == "tn" && c.Tenant() == "":
+			what += " has no tenant (tn claim); the Worker refuses it"
+		case te.Code == token.CodeTokenExpired:
+			exp := c.ExpiresTime()
+			what += " expired " + duration.Human(now.Sub(exp).Round(time.Second)) + " ago (" + exp.UTC().Format(time.RFC3339) + ")"
+		case te.Code == token.CodeScopeMissing:
+			scopes, _ := c.Scopes()
+			what += " lacks " + te.RequiredScope + ", which the remote API requires (it has: " + strings.Join(scopes, ", ") + ")"
+		default:
+			what += " is one the Worker refuses: " + te.Message + " (" + te.Code + ")"
+		}
+		return fail(name, what, mint)
 	}
 	exp := c.ExpiresTime()
-	if !exp.After(now) {
-		return fail(name, fmt.Sprintf("the token%s expired %s ago (%s)", from, duration.Human(now.Sub(exp).Round(time.Second)), exp.UTC().Format(time.RFC3339)), mint)
-	}
-	if c.Tenant() == "" {
-		return fail(name, "the token"+from+" has no tenant (tn claim); the Worker refuses it", mint)
-	}
 	scopes, has := c.Scopes()
-	if has && !slices.Contains(scopes, token.ScopeSandboxUse) {
-		return fail(name, "the token"+from+" lacks sandbox:use, which the remote API requires (it has: "+strings.Join(scopes, ", ")+")", mint)
-	}
 	var facts []string
 	facts = append(facts, "tenant "+c.Tenant())
 	if sub, ok := c.Subject(); ok {
@@ -165,7 +177,8 @@ func (d *Doctor) checkToken() Check {
 	if sid, ok := c.SessionID(); ok {
 		facts = append(facts, "pinned to sandbox "+sid)
 	}
-	left := exp.Sub(now).Round(time.Second)
+	// exp may be the current second, which the Worker still accepts.
+	left := max(exp.Sub(now).Round(time.Second), 0)
 	facts = append(facts, "expires in "+duration.Human(left))
 	detail := "the token" + from + ": " + strings.Join(facts, ", ")
 	if d.Secret != "" {

@@ -2,7 +2,6 @@ package token
 
 import (
 	"encoding/base64"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -109,9 +108,8 @@ func (v Verifier) Verify(tok string) (*Verified, error) {
 	if v.Now != nil {
 		now = v.Now
 	}
-	nowSec := math.Floor(float64(now().UnixMilli()) / 1000)
-	if exp := claims.ExpiresAt(); exp < nowSec {
-		return nil, errExpired(nowSec - exp)
+	if err := checkExpiry(claims, now()); err != nil {
+		return nil, err
 	}
 	return &Verified{Claims: claims, DOInstanceName: claims.DOInstanceName(), Secret: slot}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -275,25 +276,22 @@ func decodeToken(tok string) (token.Claims, error) {
 	return d.Claims, nil
 }
 
-// checkToken refuses a given token that cannot work for sandbox id (expired,
-// pinned elsewhere, without sandbox:use) and warns about one that grants
-// more than the server needs: the agent holds whatever the token allows.
+// checkToken refuses a given token that cannot work for sandbox id, by the
+// Worker's rules (token.CheckUsable: claims, expiry, sandbox:use, the sid
+// pin), and warns about one that grants more than the server needs: the
+// agent holds whatever the token allows.
 func checkToken(c token.Claims, id string, now time.Time, needDestroy bool) (warnings []string, err error) {
-	mint := "mint a least-privilege one: nimbus token mint --tenant T --scopes sandbox:use --sid " + id
-	if !c.HasNumericDates() {
-		return nil, clierr.New(exitcode.DataErr, CodeTokenUnfit, "the given token lacks numeric iat and exp claims (issue and expiry times): the Worker refuses it (E_TOKEN_CLAIMS)", mint)
+	pin := id
+	if !token.IsIDComponent(pin) {
+		// id is the sid of a token the checks below refuse: not
+		// verified, and not to be repeated in a command to paste.
+		pin = "ID"
 	}
-	if exp := c.ExpiresTime(); !exp.IsZero() && !exp.After(now) {
-		return nil, clierr.New(exitcode.DataErr, CodeTokenUnfit, fmt.Sprintf("the given token expired %s ago", duration.Human(now.Sub(exp).Round(time.Second))), mint)
-	}
-	if sid, ok := c.SessionID(); ok && sid != id {
-		return nil, clierr.New(exitcode.NoPerm, CodeTokenUnfit, fmt.Sprintf("the given token is pinned to sandbox %q, not %q", sid, id),
-			"drop --sandbox to use the token's sandbox, or "+mint)
+	mint := "mint a least-privilege one: nimbus token mint --tenant T --scopes sandbox:use --sid " + pin
+	if err := token.CheckUsable(c, now, token.Want{Scopes: []string{token.ScopeSandboxUse}, SessionID: id}); err != nil {
+		return nil, unfit(c, now, err, mint)
 	}
 	scopes, has := c.Scopes()
-	if has && !slices.Contains(scopes, token.ScopeSandboxUse) {
-		return nil, clierr.New(exitcode.NoPerm, CodeTokenUnfit, "the given token lacks the sandbox:use scope the remote API requires", mint)
-	}
 	if !has {
 		warnings = append(warnings, "the token has no scopes claim, so it grants everything (full trust); the agent can do whatever it allows. Prefer a token limited to sandbox:use: "+mint)
 	} else {
@@ -317,10 +315,34 @@ func checkToken(c token.Claims, id string, now time.Time, needDestroy bool) (war
 	if _, ok := c.SessionID(); !ok {
 		warnings = append(warnings, "the token is not pinned to the sandbox (no sid claim): it reaches every sandbox of its tenant; "+mint)
 	}
-	if exp := c.ExpiresTime(); !exp.IsZero() && exp.Sub(now) < time.Hour {
-		warnings = append(warnings, fmt.Sprintf("the token expires in %s (%s); tool calls fail after that", duration.Human(exp.Sub(now).Round(time.Second)), exp.UTC().Format("15:04 MST")))
+	// exp may be the current second, which the Worker still accepts.
+	if exp := c.ExpiresTime(); exp.Sub(now) < time.Hour {
+		warnings = append(warnings, fmt.Sprintf("the token expires in %s (%s); tool calls fail after that", duration.Human(max(exp.Sub(now).Round(time.Second), 0)), exp.UTC().Format("15:04 MST")))
 	}
 	return warnings, nil
+}
+
+// unfit is the error of a given token that token.CheckUsable refuses:
+// exit 65 for a token the Worker refuses outright, 77 for one it refuses
+// for this sandbox (its scopes or pin).
+func unfit(c token.Claims, now time.Time, err error, mint string) error {
+	msg := "the given token is one the Worker refuses: " + err.Error()
+	var te *token.Error
+	if errors.As(err, &te) {
+		msg += " (" + te.Code + ")"
+		switch {
+		case te.Code == token.CodeTokenClaims && te.Claim == "iat":
+			msg = "the given token lacks numeric iat and exp claims (issue and expiry times): the Worker refuses it (E_TOKEN_CLAIMS)"
+		case te.Code == token.CodeTokenExpired:
+			msg = "the given token expired " + duration.Human(now.Sub(c.ExpiresTime()).Round(time.Second)) + " ago"
+		case te.Code == token.CodeScopeMissing:
+			return clierr.New(exitcode.NoPerm, CodeTokenUnfit, "the given token lacks the "+te.RequiredScope+" scope the remote API requires", mint)
+		case te.Code == token.CodeSessionPin:
+			return clierr.New(exitcode.NoPerm, CodeTokenUnfit, "the given token is pinned to sandbox "+strconv.Quote(te.PinnedTo)+", not "+strconv.Quote(te.Attempted),
+				"drop --sandbox to use the token's sandbox, or "+mint)
+		}
+	}
+	return clierr.New(exitcode.DataErr, CodeTokenUnfit, msg, mint)
 }
 
 // Run serves the MCP server until the client goes away or ctx ends, then

@@ -110,3 +110,35 @@ func TestRandomIDIsAHostSafeSandboxID(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// checkToken judges a token by the Worker's rules (token.CheckUsable): a
+// token in the second of its exp still works (it was refused as "expired
+// 0s ago"), and one whose exp is before the year 1 has expired (ExpiresTime
+// is then the zero time, which the check took for no expiry).
+func TestCheckTokenExpiryIsTheWorkers(t *testing.T) {
+	enc := base64.RawURLEncoding
+	decode := func(payload string) token.Claims {
+		c, err := decodeToken(enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(payload)) + ".c2ln")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	now := time.Unix(1796290000, 0)
+	c := decode(`{"scope":"nimbus","tn":"acme","sid":"box","scopes":["sandbox:use"],"iat":1796280000,"exp":1796290000}`)
+	for _, at := range []time.Time{now, now.Add(999 * time.Millisecond)} {
+		warnings, err := checkToken(c, "box", at, false)
+		if err != nil || len(warnings) != 1 || !strings.Contains(warnings[0], "expires in 0s") {
+			t.Errorf("exp is the current second, at %v: %q, %v", at, warnings, err)
+		}
+	}
+	_, err := checkToken(c, "box", now.Add(time.Second), false)
+	var ce *clierr.Error
+	if !errors.As(err, &ce) || ce.Exit != exitcode.DataErr || ce.Message != "the given token expired 1s ago" {
+		t.Errorf("a second later: %v", err)
+	}
+	_, err = checkToken(decode(`{"scope":"nimbus","tn":"acme","sid":"box","scopes":["sandbox:use"],"iat":1,"exp":-1e300}`), "box", now, false)
+	if !errors.As(err, &ce) || ce.Exit != exitcode.DataErr || ce.Code != CodeTokenUnfit || !strings.Contains(ce.Message, "expired") {
+		t.Errorf("exp -1e300: %v", err)
+	}
+}
