@@ -150,14 +150,15 @@ const (
 	// command group. One table renderer replaced text/tabwriter (-8 KB).
 	session36BinaryBytes = 20 << 10
 	// session37BinaryBytes is what 2026-12-05's sixth session added
-	// (57,344 bytes measured from d2b0ae5 at the blank-command check, release
-	// builds 15,265,952 -> 15,323,296): completion of pids, ports and app
+	// (65,536 bytes measured from d2b0ae5 at the merge of tokencheck,
+	// release builds 15,265,952 -> 15,331,488): completion of pids, ports and app
 	// targets; durable writes, deletes and modes in nimbus dev; the
 	// silent-terminal bound; exact member names in answers; the check for a
 	// file that grew while downloaded; refusal of empty flag values;
 	// ports --preview-host-suffix; the env-file parser moved to pkg; the
-	// job spec's validation.
-	session37BinaryBytes = 56 << 10
+	// job spec's validation; rename's flush of the file it moves;
+	// token.CheckUsable.
+	session37BinaryBytes = 64 << 10
 	maxBinaryBytes       = 11604130 + 352256 + 32<<10 + mcpSDKBinaryBytes + 40<<10 + 148<<10 + 64<<10 + 12<<10 + session32BinaryBytes + session33BinaryBytes + session34BinaryBytes + session35BinaryBytes + session36BinaryBytes + session37BinaryBytes // linux/amd64, -trimpath -ldflags='-s -w': before issue 15, plus issue 13, plus its progress line, plus the MCP SDK, plus the review fixes of 2026-12-04 morning, plus the afternoon's (about 120 KB measured from 760e44a: setup --env, the npm registry token, the mcp and runtime reviews, the GC floor of nimbus dev, Windows-unsafe download names, the action's stop-commands, --env for runtime and doctor), plus the evening's (61,440 bytes measured from 37ecb65: about 40 review fixes, among them the setup answer checks, the stream frame bound, exact exit codes, typo hints for flags and scopes, the publish lock of runtime sync), plus the night's (12,288 bytes measured from 1b5d7b6: the stall package shared by R2 uploads, npm and the sandbox client, the forward's header bound, the mcp stdio framer, bounded process starts, the inits' GOGC, eight CLI fixes such as W_TRANSFER_SKIPPED and the --shell/--shell-id aliases)
 )
 
