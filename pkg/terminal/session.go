@@ -401,10 +401,14 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 	}
 	msgs := make(chan message, 16)
 	go readConn(cctx, ws, msgs)
+	replay := reconnected
+	// failed is the end of a write that failed: the server's close may be
+	// why (see writeFailed).
+	failed := func(err error) (Result, error, bool) { return s.writeFailed(ctx, ws, msgs, &replay, err) }
 
 	if s.unsent != nil {
 		if err := s.write(ctx, ws, s.unsent); err != nil {
-			return Result{}, err, true
+			return failed(err)
 		}
 		s.unsent = nil
 	}
@@ -415,17 +419,16 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 		}
 	}
 	if err := s.sendSize(ctx, ws); err != nil {
-		return Result{}, err, true
+		return failed(err)
 	}
 	s.connected = true
 	if len(s.typeahead) > 0 {
 		err := s.sendInput(ctx, ws, s.typeahead)
 		s.typeahead = nil
 		if err != nil {
-			return Result{}, err, true
+			return failed(err)
 		}
 	}
-	replay := reconnected
 	live := newLiveness()
 	keep := time.NewTicker(s.o.Keepalive)
 	defer keep.Stop()
@@ -463,7 +466,7 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 		in, inErr = nil, nil
 		if !s.o.Terminal {
 			if err := startQuiet(); err != nil {
-				return Result{}, err, true
+				return failed(err)
 			}
 		}
 	}
@@ -511,7 +514,7 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 			buf = out
 			if len(out) > 0 {
 				if err := s.sendInput(ctx, ws, out); err != nil {
-					return Result{}, err, true
+					return failed(err)
 				}
 			}
 			if detached {
@@ -529,31 +532,31 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 			// is printed until it pauses.
 			if rest := s.carry.Flush(nil); len(rest) > 0 {
 				if err := s.send(ctx, ws, frame.Input(string(rest))); err != nil {
-					return Result{}, err, true
+					return failed(err)
 				}
 			}
 			if s.proc != nil {
 				s.proc.endInput(ctx)
 			}
 			if err := startQuiet(); err != nil {
-				return Result{}, err, true
+				return failed(err)
 			}
 		case <-resized:
 			resize.Reset(resizeDebounce)
 		case <-resize.C:
 			if err := s.sendSize(ctx, ws); err != nil {
-				return Result{}, err, true
+				return failed(err)
 			}
 		case <-keep.C:
 			if err := s.write(ctx, ws, []byte(frame.Ping)); err != nil {
-				return Result{}, err, true
+				return failed(err)
 			}
 		case <-liveTick.C:
 			switch live.due(s.o.ProbeAfter, s.o.DeadAfter) {
 			case probeSend:
 				s.probes++
 				if err := s.write(ctx, ws, frame.Probe(fmt.Sprintf("liveness-%d", s.probes))); err != nil {
-					return Result{}, err, true
+					return failed(err)
 				}
 				live.probed()
 			case probeDead:
@@ -580,6 +583,39 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 			}
 			s.closeAll(ws, websocket.StatusNormalClosure, "input ended")
 			return Result{Reason: InputEnded}, nil, false
+		}
+	}
+}
+
+// writeFailed ends a connection whose write failed. A server that closed
+// the socket normally fails the writes that follow, often before the
+// reader has passed its close on: a shell that exits at the end of a
+// piped script closes the terminal while the probe confirming the input's
+// end goes out, and that write's failure was taken for a lost connection
+// (a redial, then a new shell, or no confirmation for --reconnect). The
+// messages read before the close are handled (the answer to a probe among
+// them counts) and a close ends the attachment as one read first does;
+// otherwise the connection was lost, as err says.
+func (s *session) writeFailed(ctx context.Context, ws *websocket.Conn, msgs <-chan message, replay *bool, err error) (Result, error, bool) {
+	t := time.NewTimer(closeTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case m := <-msgs:
+			if m.err != nil {
+				var ce websocket.CloseError
+				if errors.As(m.err, &ce) {
+					return s.ended(ctx, m.err)
+				}
+				return Result{}, err, true
+			}
+			if herr := s.handle(ctx, ws, m.data, replay); herr != nil {
+				return Result{}, herr, false
+			}
+		case <-t.C:
+			return Result{}, err, true
+		case <-ctx.Done():
+			return Result{}, ctx.Err(), false
 		}
 	}
 }
