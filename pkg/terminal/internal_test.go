@@ -225,10 +225,10 @@ func TestWriteFailedReadsTheClose(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &session{o: &Options{Out: io.Discard}, in: make(chan []byte), inErr: make(chan error, 1),
-				sentInput: true, endProbe: "input-end-1"}
+				sentInput: true, inputProbe: "input-1"}
 			s.inErr <- io.EOF
 			msgs := make(chan message, 3)
-			msgs <- message{data: frame.ProbeResult([]byte(`"input-end-1"`))}
+			msgs <- message{data: frame.ProbeResult([]byte(`"input-1"`))}
 			msgs <- message{err: tc.end}
 			replay := false
 			failure := errors.New("failed to write: use of closed network connection")

@@ -96,6 +96,12 @@ type session struct {
 	// connection): all of it reached the shell. sentInput says there was
 	// input to deliver: some was sent, or is held to be sent.
 	delivered, sentInput bool
+	// inputProbe is the request id of the probe sent after the last
+	// piped input frame (on the connection that took it), and
+	// inputHeard says its answer came back: the server has all of the
+	// input sent so far, whether or not its end was seen yet.
+	inputProbe string
+	inputHeard bool
 
 	proc *procTerm // the process terminal followed, if any
 	held []byte    // shell output held while proc is followed
@@ -652,6 +658,13 @@ func (s *session) ended(ctx context.Context, err error) (Result, error, bool) {
 		switch ce.Code {
 		case websocket.StatusNormalClosure:
 			s.takeInputEnd(ctx)
+			if s.inDone && s.inputHeard && s.unsent == nil {
+				// The end was learnt only now, but the server had
+				// confirmed all the input before it: a shell that exits
+				// at the end of the script closes before the end probe
+				// can go out.
+				s.delivered = true
+			}
 			cut := s.cutShort(ce.Reason)
 			s.closeProc()
 			if cut != "" {
@@ -740,8 +753,14 @@ func (s *session) handle(ctx context.Context, ws *websocket.Conn, msg []byte, re
 	switch f.Type {
 	case frame.TypeFSWatchUnsubscribeResult:
 		var id string
-		if s.endProbe != "" && json.Unmarshal(f.ReqID, &id) == nil && id == s.endProbe {
+		if json.Unmarshal(f.ReqID, &id) != nil {
+			return nil
+		}
+		if s.endProbe != "" && id == s.endProbe {
 			s.endHeard, s.delivered = true, true
+		}
+		if s.inputProbe != "" && id == s.inputProbe {
+			s.inputHeard = true
 		}
 	case frame.TypeOutput:
 		data := []byte(f.Data)
@@ -788,19 +807,33 @@ func (s *session) sendInput(ctx context.Context, ws *websocket.Conn, p []byte) e
 	}
 	s.sentInput = true
 	if s.proc != nil {
+		s.inputProbe, s.inputHeard = "", false
 		return s.proc.input(ctx, b)
 	}
 	return s.send(ctx, ws, frame.Input(string(b)))
 }
 
 // send writes an input frame, keeping it for the next connection when the
-// write fails, so that piped input is not lost.
+// write fails, so that piped input is not lost. Piped input is followed by
+// a probe at once: the shell may read it, exit and have the server close
+// the terminal before this session has read the input's end, and then
+// only the answer to that probe says that the server had all of it.
 func (s *session) send(ctx context.Context, ws *websocket.Conn, msg []byte) error {
 	s.sentInput = true
+	s.inputProbe, s.inputHeard = "", false
 	if err := s.write(ctx, ws, msg); err != nil {
 		s.unsent = msg
 		return err
 	}
+	if s.o.Terminal {
+		return nil
+	}
+	s.probes++
+	id := fmt.Sprintf("input-%d", s.probes)
+	if err := s.write(ctx, ws, frame.Probe(id)); err != nil {
+		return err
+	}
+	s.inputProbe = id
 	return nil
 }
 
