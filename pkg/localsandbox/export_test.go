@@ -7,3 +7,17 @@ func SetSyncFault(f func(step string) error) (restore func()) {
 	syncFault = f
 	return func() { syncFault = nil }
 }
+
+// HoldProbeReplyUntilClosing makes the terminal socket's reader answer a
+// probe only once the socket is being closed: a reader that had not been
+// scheduled yet when the shell exited. The returned func restores it.
+func HoldProbeReplyUntilClosing() (restore func()) {
+	beforeProbeReply = func(c *termConn) {
+		c.t.mu.Lock()
+		for !c.closing && !c.gone {
+			c.t.cond.Wait()
+		}
+		c.t.mu.Unlock()
+	}
+	return func() { beforeProbeReply = nil }
+}

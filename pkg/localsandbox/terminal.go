@@ -63,6 +63,9 @@ const (
 	// terminalHangup is how long the processes of a closing terminal get
 	// between SIGHUP and SIGKILL.
 	terminalHangup = 100 * time.Millisecond
+	// terminalSettle bounds how long the close of an exited shell's
+	// terminal waits for the client to answer a ping (see termConn.settle).
+	terminalSettle = 2 * time.Second
 )
 
 // Close codes and reasons of the terminal socket. 1000 and 1001 are
@@ -173,6 +176,9 @@ type termConn struct {
 	code    websocket.StatusCode
 	reason  string
 	gone    bool
+	// settle says the close frame waits until the frames the peer sent
+	// before it could learn of the close were handled (see settle).
+	settleFirst bool
 }
 
 // TerminalShellStatus says which shell the session terminal starts.
@@ -426,6 +432,10 @@ func (t *terminal) close(code websocket.StatusCode, reason string, now bool) <-c
 		o := t.owner
 		t.owner = nil
 		if o != nil {
+			// The shell exited by itself (an exit at the end of a piped
+			// script): the client's confirmation of its input may be on
+			// its way, and is answered before the close.
+			o.settleFirst = !now
 			o.closeLocked(code, reason)
 			done = o.done
 		}
@@ -566,6 +576,14 @@ func (c *termConn) closeLocked(code websocket.StatusCode, reason string) {
 	c.leave.Do(func() { close(c.left) })
 	c.t.cond.Broadcast()
 	c.signal()
+}
+
+// closingNow says the socket is being closed (its close frame is on its
+// way) or is gone.
+func (c *termConn) closingNow() bool {
+	c.t.mu.Lock()
+	defer c.t.mu.Unlock()
+	return c.closing || c.gone
 }
 
 // drop forgets the socket at once: its peer went away or failed. A clean

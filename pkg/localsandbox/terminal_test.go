@@ -349,6 +349,61 @@ func TestTerminalEnds(t *testing.T) {
 	}
 }
 
+// A script piped into session attach that ends with exit confirms its
+// input with a probe sent after it (spec §5), and the shell's exit closes
+// the terminal (1000 "terminal closed"). The probe is answered before the
+// close even when the socket's reader gets to it only once the close has
+// begun: the close went out first, and the attach exited 69
+// (E_TERMINAL_CLOSED_EARLY) for a script whose work was done, now and then
+// on a loaded machine.
+func TestTerminalAnswersTheProbeBeforeTheShellsClose(t *testing.T) {
+	defer localsandbox.HoldProbeReplyUntilClosing()()
+	_, hs := newServer(t)
+	c := mustDialTerm(t, hs.URL, "job-1")
+	c.send(frame.Input("echo bye-$((3+4)); exit\r"))
+	c.send(frame.Probe("input-end-1"))
+	if ce := c.closed(); ce.Code != websocket.StatusNormalClosure || ce.Reason != "terminal closed" {
+		t.Fatalf("shell exit: %v", ce)
+	}
+	if !answered(c.frames, `"input-end-1"`) || !strings.Contains(c.out.String(), "bye-7") {
+		t.Fatalf("the probe sent after the input was not answered before the close (output %q)", c.out.String())
+	}
+}
+
+// Input that reaches a terminal whose shell has exited, while its close is
+// on its way, is dropped without dropping the socket (the close frame
+// still comes), and a probe after it is not answered: it must not confirm
+// input that never reached a shell. The client reads nothing until all is
+// sent, so the server is still waiting for its pong when the late input
+// and probe arrive.
+func TestTerminalDroppedInputIsNotConfirmed(t *testing.T) {
+	defer localsandbox.HoldProbeReplyUntilClosing()()
+	_, hs := newServer(t)
+	c := mustDialTerm(t, hs.URL, "job-1")
+	c.send(frame.Input("exit\r"))
+	c.send(frame.Probe("input-1"))
+	c.send(frame.Input("echo lost\r"))
+	c.send(frame.Probe("input-end-2"))
+	if ce := c.closed(); ce.Code != websocket.StatusNormalClosure || ce.Reason != "terminal closed" {
+		t.Fatalf("shell exit: %v", ce)
+	}
+	if !answered(c.frames, `"input-1"`) {
+		t.Fatal("the probe after the exit was not answered")
+	}
+	if answered(c.frames, `"input-end-2"`) {
+		t.Fatal("a probe after input the ended terminal dropped was answered")
+	}
+}
+
+func answered(frames []frame.Frame, reqID string) bool {
+	for _, f := range frames {
+		if f.Type == frame.TypeFSWatchUnsubscribeResult && string(f.ReqID) == reqID {
+			return true
+		}
+	}
+	return false
+}
+
 func TestTerminalBoundsMessages(t *testing.T) {
 	_, hs := newServer(t)
 	c := mustDialTerm(t, hs.URL, "job-1")

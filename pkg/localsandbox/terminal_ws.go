@@ -118,6 +118,11 @@ func (h hijackNoDeadline) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (c *termConn) readLoop() {
 	defer c.drop()
 	ctx := context.Background()
+	// lost says input was dropped: the terminal ended (or c stopped
+	// owning it) while its close frame was still on its way. A probe
+	// after it is not answered, so that it does not confirm input that
+	// never reached a shell.
+	lost := false
 	for {
 		_, msg, err := c.ws.Read(ctx)
 		if err != nil {
@@ -145,17 +150,49 @@ func (c *termConn) readLoop() {
 			ok := c.t.input(c, f.Data)
 			c.blocked.Store(false)
 			if !ok {
+				if c.closingNow() {
+					// The close frame is coming (the writer may be
+					// settling, see settle): the socket is read on, so
+					// that the peer's pong and close are.
+					lost = true
+					continue
+				}
 				return
 			}
 		case frame.TypeResize:
 			c.t.resize(f.Cols, f.Rows)
 		case frame.TypeFSWatchUnsubscribe:
 			// The upstream page's liveness probe: no watch exists here.
+			if lost {
+				continue
+			}
+			if beforeProbeReply != nil {
+				beforeProbeReply(c)
+			}
 			if c.write(ctx, frame.ProbeResult(f.ReqID)) != nil {
 				return
 			}
 		}
 	}
+}
+
+// beforeProbeReply, when set (by tests), runs before a probe is
+// answered: a reader that is slow to get to the probe.
+var beforeProbeReply func(c *termConn)
+
+// settle returns once the peer answered a WebSocket ping, at most
+// terminalSettle later. The peer answers it after every frame it sent
+// before it read the ping, and the reader handles frames in order: all
+// of them were handled then, the probes answered. A client whose piped
+// script ends with exit confirms its input with a probe sent after it;
+// the shell's exit is quick, and without this the terminal's close went
+// out before a reader that had not been scheduled yet read the probe
+// that had arrived (the client exited 69, E_TERMINAL_CLOSED_EARLY, now
+// and then on a loaded machine).
+func (c *termConn) settle() {
+	ctx, cancel := context.WithTimeout(context.Background(), terminalSettle)
+	defer cancel()
+	_ = c.ws.Ping(ctx)
 }
 
 func (c *termConn) write(ctx context.Context, msg []byte) error {
@@ -250,7 +287,7 @@ func (c *termConn) writeLoop(replay []byte, idle time.Duration) {
 		t.mu.Lock()
 		data := c.pending
 		c.pending = nil
-		closing, gone, code, reason := c.closing, c.gone, c.code, c.reason
+		closing, gone, code, reason, settle := c.closing, c.gone, c.code, c.reason, c.settleFirst
 		t.cond.Broadcast()
 		t.mu.Unlock()
 		if gone {
@@ -261,6 +298,9 @@ func (c *termConn) writeLoop(replay []byte, idle time.Duration) {
 			return
 		}
 		if closing {
+			if settle {
+				c.settle()
+			}
 			_ = c.ws.Close(code, reason)
 			c.drop()
 			return

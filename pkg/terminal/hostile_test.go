@@ -4,9 +4,11 @@ package terminal_test
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/nimbus-sh/nimbus/pkg/terminal"
+	"github.com/nimbus-sh/nimbus/pkg/terminal/frame"
 )
 
 // A server that sends a message beyond ReadLimit breaks the protocol:
@@ -325,5 +328,93 @@ func TestHostileNormalCloseBeforeTheInputIsConfirmed(t *testing.T) {
 	res, err := s.wait()
 	if codeOf(err) != terminal.CodeClosedEarly || !strings.Contains(err.Error(), "before it confirmed receiving the input") {
 		t.Fatalf("res %+v err %v (code %q), want %s", res, err, codeOf(err), terminal.CodeClosedEarly)
+	}
+}
+
+// heldEOF is piped input whose end (or the rest, later) comes only once
+// released: the shell reads the script and exits before attach has read
+// the end of its input, as on a loaded machine.
+type heldEOF struct {
+	data, later []byte
+	release     chan struct{}
+	once        sync.Once
+}
+
+func (r *heldEOF) Read(p []byte) (int, error) {
+	if len(r.data) > 0 {
+		n := copy(p, r.data)
+		r.data = r.data[n:]
+		return n, nil
+	}
+	<-r.release
+	if len(r.later) > 0 {
+		n := copy(p, r.later)
+		r.later = r.later[n:]
+		return n, nil
+	}
+	return 0, io.EOF
+}
+
+// A script ending with exit: the shell exits at once and the server
+// closes the terminal normally before attach has read the end of its
+// input, so before the probe that confirms its end could go out. The
+// probe attach sends right after the input is answered before the close
+// (nimbus dev answers everything sent before the client learns of the
+// close), and that confirms the input: exit 0 (exit 69,
+// E_TERMINAL_CLOSED_EARLY, now and then under load). The server here
+// answers the message that follows the input when it is a probe; a
+// keepalive there means none followed the input. Without that answer,
+// or with more input after it, the close still cuts it short.
+func TestHostileShellExitsBeforeTheInputsEndIsRead(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		answer bool
+		later  string // input that comes after the close
+		want   string // the error code, "" for a normal end
+	}{
+		{"probe answered", true, "", ""},
+		{"probe not answered", false, "", terminal.CodeClosedEarly},
+		{"more input after the answer", true, "make deploy\n", terminal.CodeClosedEarly},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &heldEOF{data: []byte("echo bye\nexit\n"), later: []byte(tc.later), release: make(chan struct{})}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ws, err := websocket.Accept(w, r, nil)
+				if err != nil {
+					return
+				}
+				defer ws.CloseNow()
+				defer in.once.Do(func() { close(in.release) })
+				for input := false; ; {
+					_, msg, err := ws.Read(r.Context())
+					if err != nil {
+						return
+					}
+					f, derr := frame.Decode(msg)
+					if derr == nil && f.Type == frame.TypeInput {
+						input = true
+						continue
+					}
+					if !input {
+						continue
+					}
+					if derr == nil && f.Type == frame.TypeFSWatchUnsubscribe && tc.answer {
+						if err := ws.Write(r.Context(), websocket.MessageText, frame.ProbeResult(f.ReqID)); err != nil {
+							return
+						}
+					}
+					_ = ws.Close(websocket.StatusNormalClosure, "terminal closed")
+					return
+				}
+			}))
+			t.Cleanup(srv.Close)
+			o := terminal.Options{Endpoint: srv.URL, SessionID: "job-1", In: in, Keepalive: 20 * time.Millisecond,
+				ProbeAfter: time.Hour, RetryDelay: 10 * time.Millisecond, Reconnect: time.Second}
+			s := start(t, o)
+			res, err := s.wait()
+			if codeOf(err) != tc.want || tc.want == "" && (err != nil || res.Reason != terminal.Closed) {
+				t.Fatalf("res %+v err %v (code %q), want %q", res, err, codeOf(err), tc.want)
+			}
+		})
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/coder/websocket"
+
+	"github.com/nimbus-sh/nimbus/pkg/terminal/frame"
 )
 
 func TestParseDetachKeys(t *testing.T) {
@@ -200,6 +202,48 @@ func TestNormalCloseWaitsForTheInputsEnd(t *testing.T) {
 			var e *Error
 			if !errors.As(err, &e) || e.Code != CodeClosedEarly || !strings.Contains(e.Message, tc.cut) {
 				t.Fatalf("res %+v err %v, want %s %q", res, err, CodeClosedEarly, tc.cut)
+			}
+		})
+	}
+}
+
+// A write that fails because the server closed the socket normally ends
+// the attachment as the close does, after the messages read before it: a
+// shell exiting at the end of a piped script closes the terminal while
+// the probe confirming the input's end goes out, and that write's failure
+// was taken for a lost connection (a redial, a new shell). A write that
+// fails on a socket that broke stays a lost connection.
+func TestWriteFailedReadsTheClose(t *testing.T) {
+	closed := websocket.CloseError{Code: websocket.StatusNormalClosure, Reason: "terminal closed"}
+	for _, tc := range []struct {
+		name  string
+		end   error // how the socket's reading ended
+		again bool
+	}{
+		{"closed normally", closed, false},
+		{"broken", io.ErrUnexpectedEOF, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &session{o: &Options{Out: io.Discard}, in: make(chan []byte), inErr: make(chan error, 1),
+				sentInput: true, inputProbe: "input-1"}
+			s.inErr <- io.EOF
+			msgs := make(chan message, 3)
+			msgs <- message{data: frame.ProbeResult([]byte(`"input-1"`))}
+			msgs <- message{err: tc.end}
+			replay := false
+			failure := errors.New("failed to write: use of closed network connection")
+			res, err, again := s.writeFailed(context.Background(), nil, msgs, &replay, failure)
+			if again != tc.again {
+				t.Fatalf("res %+v err %v again %v, want again %v", res, err, again, tc.again)
+			}
+			if tc.again {
+				if err != failure {
+					t.Fatalf("err %v, want the write's", err)
+				}
+				return
+			}
+			if err != nil || res.Reason != Closed || res.CloseReason != "terminal closed" {
+				t.Fatalf("res %+v err %v, want Closed: the input was confirmed before the close", res, err)
 			}
 		})
 	}

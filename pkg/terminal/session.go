@@ -96,6 +96,12 @@ type session struct {
 	// connection): all of it reached the shell. sentInput says there was
 	// input to deliver: some was sent, or is held to be sent.
 	delivered, sentInput bool
+	// inputProbe is the request id of the probe sent after the last
+	// piped input frame (on the connection that took it), and
+	// inputHeard says its answer came back: the server has all of the
+	// input sent so far, whether or not its end was seen yet.
+	inputProbe string
+	inputHeard bool
 
 	proc *procTerm // the process terminal followed, if any
 	held []byte    // shell output held while proc is followed
@@ -401,10 +407,14 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 	}
 	msgs := make(chan message, 16)
 	go readConn(cctx, ws, msgs)
+	replay := reconnected
+	// failed is the end of a write that failed: the server's close may be
+	// why (see writeFailed).
+	failed := func(err error) (Result, error, bool) { return s.writeFailed(ctx, ws, msgs, &replay, err) }
 
 	if s.unsent != nil {
 		if err := s.write(ctx, ws, s.unsent); err != nil {
-			return Result{}, err, true
+			return failed(err)
 		}
 		s.unsent = nil
 	}
@@ -415,17 +425,16 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 		}
 	}
 	if err := s.sendSize(ctx, ws); err != nil {
-		return Result{}, err, true
+		return failed(err)
 	}
 	s.connected = true
 	if len(s.typeahead) > 0 {
 		err := s.sendInput(ctx, ws, s.typeahead)
 		s.typeahead = nil
 		if err != nil {
-			return Result{}, err, true
+			return failed(err)
 		}
 	}
-	replay := reconnected
 	live := newLiveness()
 	keep := time.NewTicker(s.o.Keepalive)
 	defer keep.Stop()
@@ -463,7 +472,7 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 		in, inErr = nil, nil
 		if !s.o.Terminal {
 			if err := startQuiet(); err != nil {
-				return Result{}, err, true
+				return failed(err)
 			}
 		}
 	}
@@ -511,7 +520,7 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 			buf = out
 			if len(out) > 0 {
 				if err := s.sendInput(ctx, ws, out); err != nil {
-					return Result{}, err, true
+					return failed(err)
 				}
 			}
 			if detached {
@@ -529,31 +538,31 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 			// is printed until it pauses.
 			if rest := s.carry.Flush(nil); len(rest) > 0 {
 				if err := s.send(ctx, ws, frame.Input(string(rest))); err != nil {
-					return Result{}, err, true
+					return failed(err)
 				}
 			}
 			if s.proc != nil {
 				s.proc.endInput(ctx)
 			}
 			if err := startQuiet(); err != nil {
-				return Result{}, err, true
+				return failed(err)
 			}
 		case <-resized:
 			resize.Reset(resizeDebounce)
 		case <-resize.C:
 			if err := s.sendSize(ctx, ws); err != nil {
-				return Result{}, err, true
+				return failed(err)
 			}
 		case <-keep.C:
 			if err := s.write(ctx, ws, []byte(frame.Ping)); err != nil {
-				return Result{}, err, true
+				return failed(err)
 			}
 		case <-liveTick.C:
 			switch live.due(s.o.ProbeAfter, s.o.DeadAfter) {
 			case probeSend:
 				s.probes++
 				if err := s.write(ctx, ws, frame.Probe(fmt.Sprintf("liveness-%d", s.probes))); err != nil {
-					return Result{}, err, true
+					return failed(err)
 				}
 				live.probed()
 			case probeDead:
@@ -580,6 +589,39 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 			}
 			s.closeAll(ws, websocket.StatusNormalClosure, "input ended")
 			return Result{Reason: InputEnded}, nil, false
+		}
+	}
+}
+
+// writeFailed ends a connection whose write failed. A server that closed
+// the socket normally fails the writes that follow, often before the
+// reader has passed its close on: a shell that exits at the end of a
+// piped script closes the terminal while the probe confirming the input's
+// end goes out, and that write's failure was taken for a lost connection
+// (a redial, then a new shell, or no confirmation for --reconnect). The
+// messages read before the close are handled (the answer to a probe among
+// them counts) and a close ends the attachment as one read first does;
+// otherwise the connection was lost, as err says.
+func (s *session) writeFailed(ctx context.Context, ws *websocket.Conn, msgs <-chan message, replay *bool, err error) (Result, error, bool) {
+	t := time.NewTimer(closeTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case m := <-msgs:
+			if m.err != nil {
+				var ce websocket.CloseError
+				if errors.As(m.err, &ce) {
+					return s.ended(ctx, m.err)
+				}
+				return Result{}, err, true
+			}
+			if herr := s.handle(ctx, ws, m.data, replay); herr != nil {
+				return Result{}, herr, false
+			}
+		case <-t.C:
+			return Result{}, err, true
+		case <-ctx.Done():
+			return Result{}, ctx.Err(), false
 		}
 	}
 }
@@ -616,6 +658,13 @@ func (s *session) ended(ctx context.Context, err error) (Result, error, bool) {
 		switch ce.Code {
 		case websocket.StatusNormalClosure:
 			s.takeInputEnd(ctx)
+			if s.inDone && s.inputHeard && s.unsent == nil {
+				// The end was learnt only now, but the server had
+				// confirmed all the input before it: a shell that exits
+				// at the end of the script closes before the end probe
+				// can go out.
+				s.delivered = true
+			}
 			cut := s.cutShort(ce.Reason)
 			s.closeProc()
 			if cut != "" {
@@ -704,8 +753,14 @@ func (s *session) handle(ctx context.Context, ws *websocket.Conn, msg []byte, re
 	switch f.Type {
 	case frame.TypeFSWatchUnsubscribeResult:
 		var id string
-		if s.endProbe != "" && json.Unmarshal(f.ReqID, &id) == nil && id == s.endProbe {
+		if json.Unmarshal(f.ReqID, &id) != nil {
+			return nil
+		}
+		if s.endProbe != "" && id == s.endProbe {
 			s.endHeard, s.delivered = true, true
+		}
+		if s.inputProbe != "" && id == s.inputProbe {
+			s.inputHeard = true
 		}
 	case frame.TypeOutput:
 		data := []byte(f.Data)
@@ -752,19 +807,33 @@ func (s *session) sendInput(ctx context.Context, ws *websocket.Conn, p []byte) e
 	}
 	s.sentInput = true
 	if s.proc != nil {
+		s.inputProbe, s.inputHeard = "", false
 		return s.proc.input(ctx, b)
 	}
 	return s.send(ctx, ws, frame.Input(string(b)))
 }
 
 // send writes an input frame, keeping it for the next connection when the
-// write fails, so that piped input is not lost.
+// write fails, so that piped input is not lost. Piped input is followed by
+// a probe at once: the shell may read it, exit and have the server close
+// the terminal before this session has read the input's end, and then
+// only the answer to that probe says that the server had all of it.
 func (s *session) send(ctx context.Context, ws *websocket.Conn, msg []byte) error {
 	s.sentInput = true
+	s.inputProbe, s.inputHeard = "", false
 	if err := s.write(ctx, ws, msg); err != nil {
 		s.unsent = msg
 		return err
 	}
+	if s.o.Terminal {
+		return nil
+	}
+	s.probes++
+	id := fmt.Sprintf("input-%d", s.probes)
+	if err := s.write(ctx, ws, frame.Probe(id)); err != nil {
+		return err
+	}
+	s.inputProbe = id
 	return nil
 }
 

@@ -408,12 +408,16 @@ func TestPipedInputConfirmedLateKeepsFollowedProcessOutput(t *testing.T) {
 				switch {
 				case f.Type == frame.TypeInput && strings.Contains(f.Data, "tui"):
 					_ = ws.Write(ctx, websocket.MessageText, []byte(`{"type":"spawn","pid":7,"command":"tui","longRunning":false,"attachedTty":true}`))
-				case f.Type == frame.TypeFSWatchUnsubscribe:
+				case f.Type == frame.TypeFSWatchUnsubscribe && strings.HasPrefix(string(f.ReqID), `"input-end-`):
 					// Held back: the test answers it.
 					select {
 					case probes <- f.ReqID:
 					default:
 					}
+				case f.Type == frame.TypeFSWatchUnsubscribe:
+					// The one right after the input frame: it alone
+					// does not end the attachment.
+					_ = ws.Write(ctx, websocket.MessageText, frame.ProbeResult(f.ReqID))
 				}
 			}
 		case strings.HasSuffix(r.URL.Path, "/api/logs/7"):
@@ -427,8 +431,8 @@ func TestPipedInputConfirmedLateKeepsFollowedProcessOutput(t *testing.T) {
 		}
 	}))
 	defer hs.Close()
-	// No liveness probe but the one after the input; its answer may take
-	// far longer than the test does.
+	// No liveness probe but the ones after the input and its end; the
+	// end's answer may take far longer than the test does.
 	o := terminal.Options{Endpoint: hs.URL, SessionID: "pipe-3", In: strings.NewReader("tui\n"), FollowProcesses: true,
 		QuietAfterEOF: quietFor, ProbeAfter: time.Hour, DeadAfter: time.Minute}
 	s := start(t, o)
