@@ -67,6 +67,12 @@ func syncRootDir(r *os.Root, dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil
 	}
+	return syncDir(r, dir)
+}
+
+// syncDir opens directory dir of root r and flushes it, without a fault
+// hook: the callers consult it for their own step.
+func syncDir(r *os.Root, dir string) error {
 	d, err := r.Open(dir)
 	if err != nil {
 		return err
@@ -119,13 +125,5 @@ func syncInode(r *os.Root, name string, f *os.File) error {
 	if f != nil {
 		return dirSyncErr(f.Sync())
 	}
-	d, err := r.Open(path.Dir(name))
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return dirSyncErr(err)
+	return syncDir(r, path.Dir(name))
 }
