@@ -3,8 +3,6 @@
 package cmd_test
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,9 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -198,56 +194,10 @@ var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string
 	},
 }
 
-// statusCmd returns the status command, passing the script's values of
-// keys to the program.
+// statusCmd returns the status command (exitCodeCmd), passing the
+// script's values of keys to the program.
 func statusCmd(keys []string) func(ts *testscript.TestScript, neg bool, args []string) {
-	return func(ts *testscript.TestScript, neg bool, args []string) {
-		if len(args) < 2 {
-			ts.Fatalf("usage: status N [-stdin FILE] PROGRAM ARGS...")
-		}
-		want, err := strconv.Atoi(args[0])
-		ts.Check(err)
-		// A file, not a pipe that a goroutine fills: a command that checks
-		// whether its input holds data must not race the copy.
-		var stdin io.Reader = bytes.NewReader(nil)
-		if args[1] == "-stdin" && len(args) > 3 {
-			f, err := os.Open(ts.MkAbs(args[2]))
-			ts.Check(err)
-			defer f.Close()
-			stdin = f
-			args = append(args[:1:1], args[3:]...)
-		}
-		path := ""
-		for _, dir := range strings.Split(ts.Getenv("PATH"), string(os.PathListSeparator)) {
-			if p := dir + "/" + args[1]; fileExists(p) {
-				path = p
-				break
-			}
-		}
-		if path == "" {
-			ts.Fatalf("%s not found on the script's PATH", args[1])
-		}
-		c := exec.Command(path, args[2:]...)
-		c.Dir = ts.MkAbs(".")
-		for _, k := range keys {
-			if v := ts.Getenv(k); v != "" {
-				c.Env = append(c.Env, k+"="+v)
-			}
-		}
-		c.Stdin = stdin
-		c.Stdout, c.Stderr = ts.Stdout(), ts.Stderr()
-		err = c.Run()
-		got := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			got = ee.ExitCode()
-		} else {
-			ts.Check(err)
-		}
-		if got != want {
-			ts.Fatalf("%s exited %d, want %d", args[1], got, want)
-		}
-	}
+	return exitCodeCmd(keys)
 }
 
 // waitProcs waits until processes with argument arg run (or, with

@@ -1,9 +1,7 @@
 package cmd_test
 
 import (
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -138,37 +136,8 @@ func TestScripts(t *testing.T) {
 				}
 				ts.Setenv(args[0], args[1]+"\r")
 			},
-			// status N nimbus ARGS...: run nimbus and require exit code
-			// N (exec only says it failed); its output becomes stdout and
-			// stderr.
-			"status": func(ts *testscript.TestScript, neg bool, args []string) {
-				if neg || len(args) < 2 || args[1] != "nimbus" {
-					ts.Fatalf("usage: status N nimbus ARGS...")
-				}
-				want, err := strconv.Atoi(args[0])
-				ts.Check(err)
-				bin, err := exec.LookPath("nimbus")
-				ts.Check(err)
-				c := exec.Command(bin, args[2:]...)
-				c.Dir = ts.MkAbs(".")
-				for _, k := range []string{"PATH", "HOME", "XDG_CONFIG_HOME", "NO_COLOR", "TMPDIR", "JWT_SECRET", "SYSTEMROOT", "USERPROFILE", "LOCALAPPDATA", "APPDATA"} {
-					if v := ts.Getenv(k); v != "" {
-						c.Env = append(c.Env, k+"="+v)
-					}
-				}
-				c.Stdout, c.Stderr = ts.Stdout(), ts.Stderr()
-				err = c.Run()
-				got := 0
-				var ee *exec.ExitError
-				if errors.As(err, &ee) {
-					got = ee.ExitCode()
-				} else {
-					ts.Check(err)
-				}
-				if got != want {
-					ts.Fatalf("nimbus exited %d, want %d", got, want)
-				}
-			},
+			// status N nimbus ARGS...: see exitCodeCmd.
+			"status": exitCodeCmd([]string{"PATH", "HOME", "XDG_CONFIG_HOME", "NO_COLOR", "TMPDIR", "JWT_SECRET", "SYSTEMROOT", "USERPROFILE", "LOCALAPPDATA", "APPDATA"}),
 			// setout NAME: set NAME to the last command's stdout, trimmed.
 			"setout": func(ts *testscript.TestScript, neg bool, args []string) {
 				ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile("stdout")))

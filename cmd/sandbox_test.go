@@ -2,12 +2,9 @@ package cmd_test
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -180,70 +177,7 @@ var sandboxCmds = map[string]func(ts *testscript.TestScript, neg bool, args []st
 		ts.Check(err)
 		fakeOf(ts).Fail503(args[0], n)
 	},
-	// exits N [-stdin FILE] [-umask MODE] PROGRAM ARGS...: run PROGRAM
-	// (under umask MODE) and require exit code N; its stdout and stderr
-	// become the script's.
-	"exits": func(ts *testscript.TestScript, neg bool, args []string) {
-		if len(args) < 2 {
-			ts.Fatalf("usage: exits N [-stdin FILE] PROGRAM ARGS...")
-		}
-		want, err := strconv.Atoi(args[0])
-		ts.Check(err)
-		args = args[1:]
-		// A file, not a pipe that a goroutine fills: a command that checks
-		// whether its input holds data must not race the copy.
-		var stdin io.Reader = bytes.NewReader(nil)
-		if args[0] == "-stdin" {
-			f, err := os.Open(ts.MkAbs(args[1]))
-			ts.Check(err)
-			defer f.Close()
-			stdin = f
-			args = args[2:]
-		}
-		umask := ""
-		if args[0] == "-umask" {
-			umask, args = args[1], args[2:]
-		}
-		// The script's PATH, which holds the test binary as "nimbus".
-		path := ""
-		for _, dir := range strings.Split(ts.Getenv("PATH"), string(os.PathListSeparator)) {
-			if p := dir + "/" + args[0]; fileExists(p) {
-				path = p
-				break
-			}
-		}
-		if path == "" {
-			ts.Fatalf("%s not found on the script's PATH", args[0])
-		}
-		c := exec.Command(path, args[1:]...)
-		if umask != "" {
-			c = exec.Command("/bin/sh", append([]string{"-c", `umask "$0" && exec "$@"`, umask, path}, args[1:]...)...)
-		}
-		c.Dir = ts.MkAbs(".")
-		for _, k := range scriptEnvKeys {
-			if v := ts.Getenv(k); v != "" {
-				c.Env = append(c.Env, k+"="+v)
-			}
-		}
-		c.Stdin = stdin
-		c.Stdout, c.Stderr = ts.Stdout(), ts.Stderr()
-		err = c.Run()
-		got := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			got = ee.ExitCode()
-		} else {
-			ts.Check(err)
-		}
-		if got != want {
-			ts.Fatalf("%s exited %d, want %d", args[0], got, want)
-		}
-	},
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
+	"exits": exitCodeCmd(scriptEnvKeys),
 }
 
 func TestSandboxScripts(t *testing.T) {
