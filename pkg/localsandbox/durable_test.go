@@ -43,30 +43,22 @@ func TestDurableWritesFailLoudly(t *testing.T) {
 	}
 
 	// Without a fault, each way goes through every step, in order.
-	var mu sync.Mutex
-	var steps []string
-	restore := localsandbox.SetSyncFault(func(step string) error {
-		mu.Lock()
-		defer mu.Unlock()
-		steps = append(steps, step)
-		return nil
-	})
+	take, restore := recordSyncSteps()
 	for _, p := range []string{"/home/user/fresh", "/home/user/over", "/home/user/link"} {
-		steps = nil
+		take()
 		ok("writeFile", p, "new")
-		if want := []string{"fsync", "rename", "fsync-dir"}; !slices.Equal(steps, want) {
-			t.Errorf("writeFile %s: steps %q, want %q", p, steps, want)
+		if got, want := take(), []string{"fsync", "rename", "fsync-dir"}; !slices.Equal(got, want) {
+			t.Errorf("writeFile %s: steps %q, want %q", p, got, want)
 		}
 	}
-	steps = nil
+	take()
 	ok("mkdir", "/home/user/a/b", map[string]any{"recursive": true})
-	if want := []string{"fsync-dir", "fsync-dir"}; !slices.Equal(steps, want) {
-		t.Errorf("mkdir: steps %q, want %q (home and a got an entry)", steps, want)
+	if got, want := take(), []string{"fsync-dir", "fsync-dir"}; !slices.Equal(got, want) {
+		t.Errorf("mkdir: steps %q, want %q (home and a got an entry)", got, want)
 	}
-	steps = nil
 	ok("rename", "/home/user/fresh", "/home/user/a/fresh")
-	if want := []string{"fsync", "rename", "fsync-dir", "fsync-dir"}; !slices.Equal(steps, want) {
-		t.Errorf("rename: steps %q, want %q", steps, want)
+	if got, want := take(), []string{"fsync", "rename", "fsync-dir", "fsync-dir"}; !slices.Equal(got, want) {
+		t.Errorf("rename: steps %q, want %q", got, want)
 	}
 	restore()
 
@@ -167,14 +159,7 @@ func TestDurableDeletesAndModesFailLoudly(t *testing.T) {
 	ok("writeFile", "/home/user/f.sh", "x")
 	ok("mkdir", "/home/user/tree/sub", map[string]any{"recursive": true})
 
-	var mu sync.Mutex
-	var steps []string
-	restore := localsandbox.SetSyncFault(func(step string) error {
-		mu.Lock()
-		defer mu.Unlock()
-		steps = append(steps, step)
-		return nil
-	})
+	take, restore := recordSyncSteps()
 	for _, c := range []struct {
 		name string
 		do   func()
@@ -192,10 +177,10 @@ func TestDurableDeletesAndModesFailLoudly(t *testing.T) {
 			}
 		}, []string{"fsync-dir", "fsync-dir"}}, // / and /srv got an entry
 	} {
-		steps = nil
+		take()
 		c.do()
-		if !slices.Equal(steps, c.want) {
-			t.Errorf("%s: steps %q, want %q", c.name, steps, c.want)
+		if got := take(); !slices.Equal(got, c.want) {
+			t.Errorf("%s: steps %q, want %q", c.name, got, c.want)
 		}
 	}
 	restore()
@@ -212,4 +197,25 @@ func TestDurableDeletesAndModesFailLoudly(t *testing.T) {
 	if e := ready("/srv/other"); e.OK || e.Error != "EIO: input/output error, fsync '/srv/other'" {
 		t.Errorf("ready's root with fsync-dir failing: %d %+v", e.status, e)
 	}
+}
+
+// recordSyncSteps makes the server record each flush step it takes, in
+// order, until restore; take returns the steps since the last take.
+func recordSyncSteps() (take func() []string, restore func()) {
+	var mu sync.Mutex
+	var steps []string
+	restore = localsandbox.SetSyncFault(func(step string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		steps = append(steps, step)
+		return nil
+	})
+	take = func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		got := steps
+		steps = nil
+		return got
+	}
+	return take, restore
 }
