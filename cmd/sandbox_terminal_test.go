@@ -49,6 +49,7 @@ func TestSandboxHumanOutputOnTerminal(t *testing.T) {
 	}{
 		{[]string{"ps", "job-1"}, "No processes: start one with nimbus sandbox start job-1 -- COMMAND\n"},
 		{[]string{"ports", "list", "job-1"}, "No exposed ports: expose one with nimbus sandbox ports expose job-1 PORT\n"},
+		{[]string{"apps", "list", "job-1"}, "No apps: start a server (nimbus sandbox start job-1 -- COMMAND), then expose it.\n"},
 	} {
 		code, stdout, stderr := runTTY(t, nil, "", append(append([]string{"sandbox"}, c.args...), "--no-color")...)
 		if code != 0 || stdout != "" || stderr != c.want {

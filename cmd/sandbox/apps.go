@@ -41,7 +41,11 @@ func (o *common) appTarget(cmd *cobra.Command, args []string, suffix string) (*s
 // remove.
 const CodeAppNotFound = "E_APP_NOT_FOUND"
 
-const appNotFoundHint = "list the apps with nimbus sandbox apps list ID"
+// appNotFoundHint is the hint of a target that names no app in sandbox
+// id.
+func appNotFoundHint(id string) string {
+	return "list the apps with nimbus sandbox apps list " + sandboxcli.ArgID(id)
+}
 
 // appNotFound is err as E_APP_NOT_FOUND (65) when it is the server's
 // refusal of a target that names no app (RemoteError.NoApp: an unknown
@@ -53,7 +57,7 @@ func appNotFound(err error, verb string, args []string) error {
 	if !errors.As(err, &re) || !re.NoApp() {
 		return nil
 	}
-	hint := appNotFoundHint
+	hint := appNotFoundHint(args[0])
 	if re.NotExposed() {
 		// The app is there, serving: what it lacks is a link, which
 		// exposing gives it (TARGET names it for expose as for rotate).
@@ -98,9 +102,9 @@ capability is the credential), give them a new capability, and remove them.
 			}
 			apps, err := sb.ListApps(cmd.Context())
 			if err != nil {
-				return sandboxcli.Error(err)
+				return sandboxcli.ErrorIn(sb.ID(), err)
 			}
-			return o.output(apps, func() error { return o.appsTable(apps) })
+			return o.output(apps, func() error { return o.appsTable(sb.ID(), apps) })
 		},
 	}
 
@@ -133,7 +137,7 @@ or a port nothing serves).
 				return nf
 			}
 			if err != nil {
-				return sandboxcli.Error(err)
+				return sandboxcli.ErrorIn(sb.ID(), err)
 			}
 			return o.output(a, func() error { return o.appSummary("Exposed", a) })
 		},
@@ -163,7 +167,7 @@ exposed, which has no link to rotate (expose it first).
 				return nf
 			}
 			if err != nil {
-				return sandboxcli.Error(err)
+				return sandboxcli.ErrorIn(sb.ID(), err)
 			}
 			return o.output(a, func() error { return o.appSummary("Rotated the link of", a) })
 		},
@@ -197,10 +201,10 @@ reserved, an unknown name, owner or pid).
 				return nf
 			}
 			if err != nil {
-				return sandboxcli.Error(err)
+				return sandboxcli.ErrorIn(sb.ID(), err)
 			}
 			if !r.Removed {
-				return clierr.New(exitcode.DataErr, CodeAppNotFound, fmt.Sprintf("no app %s to remove in sandbox %s", args[1], args[0]), appNotFoundHint)
+				return clierr.New(exitcode.DataErr, CodeAppNotFound, fmt.Sprintf("no app %s to remove in sandbox %s", args[1], args[0]), appNotFoundHint(args[0]))
 			}
 			return o.output(r, func() error {
 				port := ""
@@ -219,12 +223,12 @@ reserved, an unknown name, owner or pid).
 	return cmd
 }
 
-// appsTable prints apps for people.
-func (o *common) appsTable(apps []sandboxclient.App) error {
+// appsTable prints the apps of sandbox id for people.
+func (o *common) appsTable(id string, apps []sandboxclient.App) error {
 	ios := o.f.IOStreams
 	st := ios.Styles()
 	if len(apps) == 0 {
-		_, err := fmt.Fprintln(ios.ErrOut, st.Muted("No apps: start a server (nimbus sandbox start ID -- CMD), then expose it."))
+		_, err := fmt.Fprintln(ios.ErrOut, st.Muted("No apps: start a server (nimbus sandbox start "+sandboxcli.ArgID(id)+" -- COMMAND), then expose it."))
 		return err
 	}
 	var t table.Table

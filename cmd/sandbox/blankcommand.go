@@ -3,8 +3,19 @@ package sandbox
 import (
 	"strings"
 
+	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 )
+
+// firstArgID is the sandbox id of a command line whose first argument is
+// ID, as a usage hint writes it (sandboxcli.ArgID): quoted, or the
+// placeholder ID when there is no argument.
+func firstArgID(args []string) string {
+	if len(args) == 0 {
+		return sandboxcli.ArgID("")
+	}
+	return sandboxcli.ArgID(args[0])
+}
 
 // blankCommand refuses a COMMAND that is one word of white space only,
 // which the sandbox's shell runs as an empty line and exits 0: with

@@ -142,7 +142,7 @@ On a terminal a progress bar shows files, bytes, rate and ETA on stderr
 				sum, err = transfer.Download(cmd.Context(), sb, src.Path, dst.Path, opts)
 			}
 			prog.Close()
-			return o.transferResult(sum, err, tf.quiet)
+			return o.transferResult(sb.ID(), sum, err, tf.quiet)
 		},
 	}
 	cmd.Flags().BoolVarP(&recursive, "recursive", "r", false, "copy directories recursively")
@@ -167,13 +167,13 @@ func (o *common) openPair(cmd *cobra.Command, args []string) (src, dst transfer.
 }
 
 // transferResult prints a copy's summary (the dry-run listing, the JSON,
-// the list of failures) and maps its error.
-func (o *common) transferResult(sum *transfer.Summary, err error, quiet bool) error {
+// the list of failures) and maps its error, a failure in sandbox id.
+func (o *common) transferResult(id string, sum *transfer.Summary, err error, quiet bool) error {
 	ios := o.f.IOStreams
 	st := ios.Styles()
 	var pe *transfer.PartialError
 	if err != nil && !errors.As(err, &pe) || sum == nil {
-		return sandboxcli.Error(err)
+		return sandboxcli.ErrorIn(id, err)
 	}
 	if o.f.JSON {
 		if sum.Failures == nil {
@@ -201,7 +201,7 @@ func (o *common) transferResult(sum *transfer.Summary, err error, quiet bool) er
 		if !o.f.JSON {
 			fmt.Fprint(ios.ErrOut, sandboxcli.FailureList(st, pe.Failures))
 		}
-		return sandboxcli.Error(err)
+		return sandboxcli.ErrorIn(id, err)
 	}
 	return nil
 }

@@ -81,9 +81,9 @@ and prints its pid (the start result with --json); follow it with 'logs -f' or
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 {
 				return execUsage(clierr.Usagef("expected ID and a COMMAND after --, got %d argument(s)", len(args)).
-					WithHint("nimbus sandbox exec ID -- COMMAND..."))
+					WithHint("nimbus sandbox exec " + firstArgID(args) + " -- COMMAND..."))
 			}
-			if err := blankCommand(args[1:], "COMMAND", "nimbus sandbox exec ID -- COMMAND..."); err != nil {
+			if err := blankCommand(args[1:], "COMMAND", "nimbus sandbox exec "+firstArgID(args)+" -- COMMAND..."); err != nil {
 				return execUsage(err)
 			}
 			return nil
@@ -124,7 +124,7 @@ and prints its pid (the start result with --json); follow it with 'logs -f' or
 				if shellID != "" {
 					return execUsage(clierr.Usagef("--detach and --shell-id cannot be combined: a background process never holds a named shell"))
 				}
-				return o.startBackground(cmd, args[0], shellquote.Join(args[1:]), sandboxclient.StartOptions{ExecOptions: opts}, sandboxcli.ExecError)
+				return o.startBackground(cmd, args[0], shellquote.Join(args[1:]), sandboxclient.StartOptions{ExecOptions: opts}, sandboxcli.ExecErrorIn)
 			}
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -160,7 +160,7 @@ func runStreaming(ctx context.Context, o *common, sb *sandboxclient.Sandbox, com
 	}
 	r, err := sb.Run(ctx, command, opts, stdout, stderr)
 	if err != nil {
-		return sandboxcli.ExecError(err)
+		return sandboxcli.ExecErrorIn(sb.ID(), err)
 	}
 	if events != nil {
 		code := r.ExitCodeRaw
@@ -168,7 +168,7 @@ func runStreaming(ctx context.Context, o *common, sb *sandboxclient.Sandbox, com
 			code = json.Number(strconv.Itoa(r.ExitCode))
 		}
 		if err := events.Exit(code, r.Duration); err != nil {
-			return sandboxcli.ExecError(err)
+			return sandboxcli.ExecErrorIn(sb.ID(), err)
 		}
 	}
 	return remoteStatus(o, r)

@@ -88,7 +88,7 @@ refused with 403: they would act in the app with the forward's token.`,
   nimbus sandbox forward job-123 3000:8080 9229:0 --json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 {
-				return clierr.Usagef("expected ID and at least one PORT[:LOCAL], got %d argument(s)", len(args)).WithHint("nimbus sandbox forward ID 3000")
+				return clierr.Usagef("expected ID and at least one PORT[:LOCAL], got %d argument(s)", len(args)).WithHint("nimbus sandbox forward " + firstArgID(args) + " 3000")
 			}
 			return nil
 		},
@@ -162,7 +162,7 @@ func (o *common) forward(cmd *cobra.Command, sb *sandboxclient.Sandbox, specs []
 		})
 		if err != nil {
 			closeAll()
-			return sandboxcli.Error(err)
+			return sandboxcli.ErrorIn(sb.ID(), err)
 		}
 		ln, err := forward.Listen(spec.local, !spec.explicit)
 		if err != nil {
@@ -232,8 +232,12 @@ func (o *common) ensureExposed(cmd *cobra.Command, sb *sandboxclient.Sandbox, sp
 	if sandboxclient.HasCode(err, "E_SCOPE_MISSING") {
 		// A token for the preview doors only (session:attach): forward
 		// what is exposed already.
+		port := "PORT"
+		if len(specs) == 1 {
+			port = strconv.Itoa(specs[0].port)
+		}
 		o.warn("W_NO_SANDBOX_USE", "the token cannot use the sandbox API (no sandbox:use): ports are forwarded as they are, and one that is not exposed answers 404",
-			"expose ports with another token (nimbus sandbox ports expose ID PORT), or give forward one with sandbox:use too")
+			"expose ports with another token (nimbus sandbox ports expose "+sandboxcli.ArgID(sb.ID())+" "+port+"), or give forward one with sandbox:use too")
 		return nil
 	}
 	if err != nil && !sandboxclient.HasCode(err, sandboxclient.CodeRemoteOp) {
@@ -258,7 +262,7 @@ func (o *common) ensureExposed(cmd *cobra.Command, sb *sandboxclient.Sandbox, sp
 		}
 		if !r.Listening {
 			o.warn("W_PORT_NOT_LISTENING", fmt.Sprintf("nothing listens on port %d in %s yet: requests fail until it does", s.port, sb.ID()),
-				fmt.Sprintf("nimbus sandbox ports wait %s %d", sb.ID(), s.port))
+				fmt.Sprintf("nimbus sandbox ports wait %s %d", sandboxcli.ArgID(sb.ID()), s.port))
 		}
 	}
 	return nil
@@ -267,14 +271,14 @@ func (o *common) ensureExposed(cmd *cobra.Command, sb *sandboxclient.Sandbox, sp
 // forwardError maps a failure to set up a forward, with hints about the
 // token it needs.
 func forwardError(id string, err error) error {
-	mapped := sandboxcli.Error(err)
+	mapped := sandboxcli.ErrorIn(id, err)
 	var ce *clierr.Error
 	if errors.As(mapped, &ce) {
 		switch ce.Code {
 		case "E_SCOPE_MISSING":
-			ce.Hint = "forward needs a token with sandbox:use and session:attach: nimbus token mint --tenant T --scopes sandbox:use,session:attach --sid " + id + " (or let nimbus mint one with JWT_SECRET)"
+			ce.Hint = "forward needs a token with sandbox:use and session:attach: nimbus token mint --tenant T --scopes sandbox:use,session:attach --sid " + sandboxcli.ArgID(id) + " (or let nimbus mint one with JWT_SECRET)"
 		case "E_SESSION_PIN_MISMATCH":
-			ce.Hint = "the token is pinned (sid) to another sandbox; mint one with --sid " + id
+			ce.Hint = "the token is pinned (sid) to another sandbox; mint one with --sid " + sandboxcli.ArgID(id)
 		}
 	}
 	return mapped

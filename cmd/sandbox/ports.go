@@ -94,7 +94,7 @@ path-style (<endpoint>/s/ID/port/3000/), as ports expose prints it.`,
 			}
 			ps, err := sb.ListPorts(cmd.Context())
 			if err != nil {
-				return sandboxcli.Error(err)
+				return sandboxcli.ErrorIn(sb.ID(), err)
 			}
 			// The Worker's registrations, each with the preview URL the
 			// table shows (as apps list and ports expose give theirs);
@@ -105,7 +105,7 @@ path-style (<endpoint>/s/ID/port/3000/), as ports expose prints it.`,
 			}
 			return o.output(all, func() error {
 				if len(ps) == 0 {
-					_, err := fmt.Fprintln(o.f.IOStreams.ErrOut, o.f.IOStreams.Styles().Muted("No exposed ports: expose one with nimbus sandbox ports expose "+sb.ID()+" PORT"))
+					_, err := fmt.Fprintln(o.f.IOStreams.ErrOut, o.f.IOStreams.Styles().Muted("No exposed ports: expose one with nimbus sandbox ports expose "+sandboxcli.ArgID(sb.ID())+" PORT"))
 					return err
 				}
 				var t table.Table
@@ -147,7 +147,7 @@ path-style (<endpoint>/s/ID/port/3000/), as ports expose prints it.`,
 			}
 			r, err := sb.ExposePort(cmd.Context(), port, opts)
 			if err != nil {
-				return sandboxcli.Error(err)
+				return sandboxcli.ErrorIn(sb.ID(), err)
 			}
 			return o.value(r, func() error {
 				_, err := fmt.Fprintln(o.f.IOStreams.Out, r.URL)
@@ -175,7 +175,7 @@ path-style (<endpoint>/s/ID/port/3000/), as ports expose prints it.`,
 			}
 			r, err := sb.UnexposePort(cmd.Context(), port)
 			if err != nil {
-				return sandboxcli.Error(err)
+				return sandboxcli.ErrorIn(sb.ID(), err)
 			}
 			if r.OK {
 				o.said("Port %d is no longer exposed", port)
@@ -229,10 +229,10 @@ registration with the port's preview URL, as ports list gives it
 			p, err := sb.WaitPort(ctx, port, interval)
 			if errors.Is(err, context.DeadlineExceeded) && cmd.Context().Err() == nil {
 				return clierr.Wrap(err, exitcode.Timeout, "E_TIMEOUT", fmt.Sprintf("nothing listens on port %d in sandbox %s after %s", port, args[0], timeout),
-					"check the server's output with nimbus sandbox ps ID and nimbus sandbox logs ID PID, or wait longer with --timeout")
+					"check the server's output with nimbus sandbox ps "+sandboxcli.ArgID(sb.ID())+" and nimbus sandbox logs "+sandboxcli.ArgID(sb.ID())+" PID, or wait longer with --timeout")
 			}
 			if err != nil {
-				return sandboxcli.Error(err)
+				return sandboxcli.ErrorIn(sb.ID(), err)
 			}
 			if o.f.JSON {
 				return o.f.PrintJSON(listed(sb, *p))

@@ -19,10 +19,12 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
-func parsePID(s string) (int64, error) {
+// parsePID reads PID s, a process of sandbox id (named by the hint of a
+// PID that is no number).
+func parsePID(id, s string) (int64, error) {
 	pid, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || pid <= 0 {
-		return 0, clierr.Usagef("PID %q must be a positive integer", s).WithHint("list processes with nimbus sandbox ps ID")
+		return 0, clierr.Usagef("PID %q must be a positive integer", s).WithHint(sandboxcli.NoProcessHint(id))
 	}
 	return pid, nil
 }
@@ -41,12 +43,12 @@ func newCmdPs(o *common) *cobra.Command {
 			}
 			ps, err := sb.ListProcesses(cmd.Context())
 			if err != nil {
-				return sandboxcli.Error(err)
+				return sandboxcli.ErrorIn(sb.ID(), err)
 			}
 			return o.output(ps, func() error {
 				st := o.f.IOStreams.Styles()
 				if len(ps) == 0 {
-					_, err := fmt.Fprintln(o.f.IOStreams.ErrOut, st.Muted("No processes: start one with nimbus sandbox start "+sb.ID()+" -- COMMAND"))
+					_, err := fmt.Fprintln(o.f.IOStreams.ErrOut, st.Muted("No processes: start one with nimbus sandbox start "+sandboxcli.ArgID(sb.ID())+" -- COMMAND"))
 					return err
 				}
 				var t table.Table
@@ -98,7 +100,7 @@ chunks, whose cursor is the current end), after checking the process exists.`,
 			if follow {
 				fail = sandboxcli.ExecError
 			}
-			pid, err := parsePID(args[1])
+			pid, err := parsePID(args[0], args[1])
 			if err != nil {
 				return fail(err)
 			}
@@ -149,7 +151,7 @@ chunks, whose cursor is the current end), after checking the process exists.`,
 					l, err = sb.ProcessLogs(cmd.Context(), pid, opts)
 				}
 				if err != nil {
-					return sandboxcli.Error(err)
+					return sandboxcli.ErrorIn(sb.ID(), err)
 				}
 				if o.f.JSON {
 					return o.f.PrintJSON(l)
@@ -158,11 +160,11 @@ chunks, whose cursor is the current end), after checking the process exists.`,
 			}
 			exit, err := sb.FollowLogs(cmd.Context(), pid, followLines(cmd, lines), interval, emit)
 			if err != nil {
-				return sandboxcli.ExecError(err)
+				return sandboxcli.ExecErrorIn(sb.ID(), err)
 			}
 			if o.f.JSON {
 				if err := sandboxcli.WriteJSONLine(ios.Out, map[string]any{"exit": exit}); err != nil {
-					return sandboxcli.ExecError(err)
+					return sandboxcli.ExecErrorIn(sb.ID(), err)
 				}
 			} else if ios.IsStderrTTY() {
 				fmt.Fprintf(ios.ErrOut, "%s process %d exited with code %d\n", ios.Styles().Muted("—"), pid, exit.Code)
@@ -205,7 +207,7 @@ given with --signal, written as kill(1) users write it: TERM, SIGTERM, term,
   nimbus sandbox kill job-123 1000001 --signal 2`,
 		Args: cmdutil.ExactArgs(2, "ID and PID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pid, err := parsePID(args[1])
+			pid, err := parsePID(args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -227,10 +229,10 @@ given with --signal, written as kill(1) users write it: TERM, SIGTERM, term,
 				ack, err = sb.SignalProcess(cmd.Context(), pid, name)
 			}
 			if err != nil {
-				return sandboxcli.Error(err)
+				return sandboxcli.ErrorIn(sb.ID(), err)
 			}
 			if !ack.OK { // a failure: stdout stays empty, stderr says why
-				return clierr.New(65, "E_NO_PROCESS", fmt.Sprintf("process %d is not running", pid), "list processes with nimbus sandbox ps "+args[0])
+				return clierr.New(65, "E_NO_PROCESS", fmt.Sprintf("process %d is not running", pid), sandboxcli.NoProcessHint(sb.ID()))
 			}
 			if name == "" {
 				o.said("Killed process %d", pid)
@@ -258,9 +260,9 @@ func newCmdStart(o *common) *cobra.Command {
   pid=$(nimbus sandbox start job-123 --cwd app --restart on-failure -- npm run dev)`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 {
-				return clierr.Usagef("expected ID and a COMMAND after --").WithHint("nimbus sandbox start ID -- COMMAND...")
+				return clierr.Usagef("expected ID and a COMMAND after --").WithHint("nimbus sandbox start " + firstArgID(args) + " -- COMMAND...")
 			}
-			if err := blankCommand(args[1:], "COMMAND", "nimbus sandbox start ID -- COMMAND..."); err != nil {
+			if err := blankCommand(args[1:], "COMMAND", "nimbus sandbox start "+firstArgID(args)+" -- COMMAND..."); err != nil {
 				return err
 			}
 			return nil
@@ -279,7 +281,7 @@ func newCmdStart(o *common) *cobra.Command {
 			if restart != "" && restart != "never" && restart != "on-failure" {
 				return clierr.Usagef("--restart %q: use never or on-failure", restart)
 			}
-			return o.startBackground(cmd, args[0], shellquote.Join(args[1:]), sandboxclient.StartOptions{ExecOptions: sandboxclient.ExecOptions{Cwd: cwd, Env: env}, Restart: restart}, sandboxcli.Error)
+			return o.startBackground(cmd, args[0], shellquote.Join(args[1:]), sandboxclient.StartOptions{ExecOptions: sandboxclient.ExecOptions{Cwd: cwd, Env: env}, Restart: restart}, sandboxcli.ErrorIn)
 		},
 	}
 	fl := cmd.Flags()
@@ -291,15 +293,16 @@ func newCmdStart(o *common) *cobra.Command {
 }
 
 // startBackground starts a background process and prints its pid (the
-// start result with --json); mapErr maps failures for the calling command.
-func (o *common) startBackground(cmd *cobra.Command, id, command string, opts sandboxclient.StartOptions, mapErr func(error) error) error {
+// start result with --json); mapErr maps failures in sandbox id for the
+// calling command (sandboxcli.ErrorIn, ExecErrorIn).
+func (o *common) startBackground(cmd *cobra.Command, id, command string, opts sandboxclient.StartOptions, mapErr func(id string, err error) error) error {
 	sb, err := o.open(cmd, id, scopesUse)
 	if err != nil {
-		return mapErr(err)
+		return mapErr(id, err)
 	}
 	r, err := sb.StartProcess(cmd.Context(), command, opts)
 	if err != nil {
-		return mapErr(err)
+		return mapErr(sb.ID(), err)
 	}
 	return o.value(r, func() error {
 		_, err := fmt.Fprintln(o.f.IOStreams.Out, r.PID)

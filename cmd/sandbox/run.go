@@ -390,9 +390,9 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 		// Also when the signal came only during the destroy: a
 		// cancelled job does not exit 0 (nor 125 for a failure of
 		// nimbus, such as a download, before it).
-		return sandboxcli.ExecError(err)
+		return sandboxcli.ExecErrorIn(sb.ID(), err)
 	case res.Err != nil:
-		ce := sandboxcli.ExecError(res.Err)
+		ce := sandboxcli.ExecErrorIn(sb.ID(), res.Err)
 		var c *clierr.Error
 		if errors.As(ce, &c) && c.Exit != exitcode.Timeout {
 			out := *c
@@ -450,7 +450,7 @@ func stillDestroying(id string) *clierr.Warning {
 	return &clierr.Warning{
 		Code:    CodeStillDestroying,
 		Message: fmt.Sprintf("still destroying sandbox %s (at most %s); stopped now, nimbus would leave it", id, job.DestroyTimeout),
-		Hint:    "nimbus sandbox destroy " + id,
+		Hint:    "nimbus sandbox destroy " + sandboxcli.ArgID(id),
 	}
 }
 

@@ -83,7 +83,7 @@ failure and interruption. --json prints the whole result object.`,
 			default:
 				code = args[1]
 			}
-			if err := blankCommand([]string{code}, "CODE", "nimbus sandbox run-code ID [--language L] (CODE | --file F | -)"); err != nil {
+			if err := blankCommand([]string{code}, "CODE", "nimbus sandbox run-code "+firstArgID(args)+" [--language L] (CODE | --file F | -)"); err != nil {
 				return execUsage(err)
 			}
 			sb, err := o.open(cmd, args[0], scopesUse)
@@ -92,12 +92,12 @@ failure and interruption. --json prints the whole result object.`,
 			}
 			r, err := sb.RunCode(cmd.Context(), code, sandboxclient.RunCodeOptions{ExecOptions: sandboxclient.ExecOptions{Cwd: cwd, Timeout: timeout}, Language: language, Install: mode})
 			if err != nil {
-				return sandboxcli.ExecError(err)
+				return sandboxcli.ExecErrorIn(sb.ID(), err)
 			}
 			ios := o.f.IOStreams
 			if o.f.JSON {
 				if err := o.f.PrintJSON(r); err != nil {
-					return sandboxcli.ExecError(err)
+					return sandboxcli.ExecErrorIn(sb.ID(), err)
 				}
 			} else {
 				_, _ = io.WriteString(ios.Out, r.Stdout)

@@ -10,6 +10,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/shellquote"
 	"github.com/nimbus-sh/nimbus/internal/table"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
@@ -39,7 +40,7 @@ NAME or NAME@VERSION. The sandbox id comes first, as in every sandbox command:
 			}
 			r, err := sb.ListRuntimes(cmd.Context())
 			if err != nil {
-				return sandboxcli.Error(err)
+				return sandboxcli.ErrorIn(sb.ID(), err)
 			}
 			return o.output(r, func() error {
 				ios := o.f.IOStreams
@@ -98,7 +99,7 @@ when SPEC has a version ('python@3.12'): a sandbox id never contains '@'.`,
 			for _, spec := range specs {
 				r, err := sb.InstallRuntime(cmd.Context(), spec, force)
 				if err != nil {
-					return sandboxcli.Error(err)
+					return sandboxcli.ErrorIn(sb.ID(), err)
 				}
 				rs = append(rs, *r)
 				if r.ExitCode != 0 {
@@ -106,9 +107,9 @@ when SPEC has a version ('python@3.12'): a sandbox id never contains '@'.`,
 				}
 			}
 			if len(rs) == 1 {
-				return o.installed(rs, rs[0]) // one result, as before
+				return o.installed(sb.ID(), rs, rs[0]) // one result, as before
 			}
-			return o.installed(rs, rs)
+			return o.installed(sb.ID(), rs, rs)
 		},
 	}
 	install.Flags().BoolVar(&force, "force", false, "reinstall even if present")
@@ -128,9 +129,9 @@ version ('python@3.12').`,
 			}
 			rs, err := sb.EnsureRuntimes(cmd.Context(), specs, force)
 			if err != nil {
-				return sandboxcli.Error(err)
+				return sandboxcli.ErrorIn(sb.ID(), err)
 			}
-			return o.installed(rs, rs)
+			return o.installed(sb.ID(), rs, rs)
 		},
 	}
 	ensure.Flags().BoolVar(&force, "force", false, "reinstall even if present")
@@ -164,16 +165,26 @@ func (o *common) runtimeArgs(cmd *cobra.Command, args []string) (string, []strin
 		o.f.Warn(&clierr.Warning{
 			Code:    "W_DEPRECATED_ORDER",
 			Message: "'" + cmd.Name() + " SPEC... ID' is deprecated; the sandbox id comes first",
-			Hint:    "nimbus sandbox runtimes " + cmd.Name() + " " + id + " " + strings.Join(specs, " "),
+			Hint:    "nimbus sandbox runtimes " + cmd.Name() + " " + sandboxcli.ArgID(id) + " " + quoteWords(specs),
 		})
 		return id, specs
 	}
 	return args[0], args[1:]
 }
 
+// quoteWords is words quoted for a shell (shellquote.Quote), each on its
+// own, and joined with spaces.
+func quoteWords(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = shellquote.Quote(w)
+	}
+	return strings.Join(q, " ")
+}
+
 // installed reports install results; a failed install (an unknown spec or
 // version, a failing installer) exits 65 with its output on stderr.
-func (o *common) installed(rs []sandboxclient.InstallResult, v any) error {
+func (o *common) installed(id string, rs []sandboxclient.InstallResult, v any) error {
 	ios := o.f.IOStreams
 	if err := o.output(v, func() error {
 		st := ios.Styles()
@@ -194,7 +205,7 @@ func (o *common) installed(rs []sandboxclient.InstallResult, v any) error {
 			if !o.f.MachineOutput() {
 				fmt.Fprint(ios.ErrOut, r.Stderr)
 			}
-			return clierr.New(exitcode.DataErr, "E_RUNTIME_INSTALL", fmt.Sprintf("installing %s failed with exit code %d", r.Spec, r.ExitCode), "check the spec name and version with nimbus sandbox runtimes list ID")
+			return clierr.New(exitcode.DataErr, "E_RUNTIME_INSTALL", fmt.Sprintf("installing %s failed with exit code %d", r.Spec, r.ExitCode), sandboxcli.RuntimeInstallHint(id))
 		}
 	}
 	return nil

@@ -89,7 +89,7 @@ and nimbus exits 74 once everything else is done.`,
 			}
 			prog.Close()
 			plan.print(ios.Out, dst.Remote())
-			return o.syncResult(sum, err, tf.quiet, false)
+			return o.syncResult(sb.ID(), sum, err, tf.quiet, false)
 		},
 	}
 	fl := cmd.Flags()
@@ -141,11 +141,12 @@ func (d *dryRunList) print(w io.Writer, upload bool) {
 
 // syncResult prints one sync's summary and maps its error. The rounds of
 // a watch are NDJSON (one compact line each); one sync prints one document.
-func (o *common) syncResult(sum *transfer.SyncSummary, err error, quiet, round bool) error {
+// The sync is of sandbox id.
+func (o *common) syncResult(id string, sum *transfer.SyncSummary, err error, quiet, round bool) error {
 	ios := o.f.IOStreams
 	var pe *transfer.PartialError
 	if err != nil && !errors.As(err, &pe) || sum == nil {
-		return sandboxcli.Error(err)
+		return sandboxcli.ErrorIn(id, err)
 	}
 	if o.f.JSON {
 		write := o.f.PrintJSON
@@ -172,7 +173,7 @@ func (o *common) syncResult(sum *transfer.SyncSummary, err error, quiet, round b
 		if !o.f.JSON {
 			fmt.Fprint(ios.ErrOut, sandboxcli.FailureList(ios.Styles(), pe.Failures))
 		}
-		return sandboxcli.Error(err)
+		return sandboxcli.ErrorIn(id, err)
 	}
 	return nil
 }
@@ -191,7 +192,7 @@ func (o *common) watch(ctx context.Context, sb *sandboxclient.Sandbox, local, re
 			if errors.Is(err, context.Canceled) {
 				return
 			}
-			if rerr := o.syncResult(sum, err, tf.quiet, true); rerr != nil {
+			if rerr := o.syncResult(sb.ID(), sum, err, tf.quiet, true); rerr != nil {
 				var ce *clierr.Error
 				if errors.As(rerr, &ce) {
 					clierr.Render(ios.ErrOut, ce, clierr.RenderOptions{TTY: ios.IsStderrTTY(), JSON: o.f.JSON, CommandPath: "nimbus sandbox sync", Styles: st})
@@ -203,7 +204,7 @@ func (o *common) watch(ctx context.Context, sb *sandboxclient.Sandbox, local, re
 		fmt.Fprintf(ios.ErrOut, "%s Watching %s for changes (Ctrl-C to stop)\n", st.Muted("…"), local)
 	}
 	if err := transfer.Watch(ctx, sb, local, remote, opts); err != nil {
-		return sandboxcli.Error(err)
+		return sandboxcli.ErrorIn(sb.ID(), err)
 	}
 	return nil
 }

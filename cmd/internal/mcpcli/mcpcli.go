@@ -412,7 +412,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 				_ = led.Forget(h.entry)
 			}
 		}
-		return sandboxcli.Error(err)
+		return sandboxcli.ErrorIn(h.use.ID(), err)
 	}
 	so := mcpserver.Options{
 		Sandbox: h.use, Namespace: o.Namespace, ReadOnly: o.ReadOnly, RuntimeAllow: o.RuntimeAllow,
@@ -485,8 +485,8 @@ func cleanup(f *cmdutil.Factory, logger *slog.Logger, sb *sc.Sandbox, unconfirme
 		reason, what = "nimbus mcp could not start", "sandbox "+sb.ID()+", which the failed start may have created,"
 	}
 	if _, err := sb.Destroy(ctx, reason); err != nil {
-		f.Warn(&clierr.Warning{Code: "W_MCP_DESTROY", Message: "could not destroy " + what + ": " + sandboxcli.Error(err).Error(),
-			Hint: "it stays in the cleanup ledger: destroy it with nimbus sandbox destroy " + sb.ID() + " (or --ledger)"})
+		f.Warn(&clierr.Warning{Code: "W_MCP_DESTROY", Message: "could not destroy " + what + ": " + sandboxcli.ErrorIn(sb.ID(), err).Error(),
+			Hint: "it stays in the cleanup ledger: destroy it with nimbus sandbox destroy " + sandboxcli.ArgID(sb.ID()) + " (or --ledger)"})
 		return false
 	}
 	say(f, logger, "destroyed sandbox "+sb.ID(), "sandbox", sb.ID(), "destroyed", true)

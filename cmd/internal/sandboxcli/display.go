@@ -52,7 +52,7 @@ func TerminalOutput(ios *iostreams.IOStreams, id, path string) (w io.Writer, fin
 		if errors.Is(err, iostreams.ErrNotText) {
 			return clierr.New(exitcode.Usage, CodeNotText,
 				DisplayText(path, path)+" is not text (binary, or control characters that would drive the terminal): not written to the terminal",
-				"redirect it to a file or a pipe, which get the bytes unchanged: nimbus sandbox files read "+id+" "+shellquote.Quote(path)+" > FILE (or | xxd)")
+				"redirect it to a file or a pipe, which get the bytes unchanged: nimbus sandbox files read "+ArgID(id)+" "+shellquote.Quote(path)+" > FILE (or | xxd)")
 		}
 		return err
 	}

@@ -20,8 +20,16 @@ import (
 
 // Error maps a sandbox failure to a CLI error with a sysexits code, the
 // remote (or client) code, and a hint. Errors that are already
-// *clierr.Error pass through.
+// *clierr.Error pass through. A hint that names a command to run writes
+// the sandbox as the placeholder ID: use ErrorIn where it is known.
 func Error(err error) error {
+	return ErrorIn("", err)
+}
+
+// ErrorIn is Error for a failure in sandbox id ("" when not known): the
+// hints that name a command to run next name the sandbox (ArgID), so that
+// the command can be copied and run as it is.
+func ErrorIn(id string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -37,7 +45,7 @@ func Error(err error) error {
 	}
 	var re *sc.RemoteError
 	if errors.As(err, &re) {
-		return remote(re)
+		return remote(re, id)
 	}
 	var le *sc.Error
 	if errors.As(err, &le) {
@@ -73,15 +81,18 @@ func Error(err error) error {
 		case transfer.CodeChanged, transfer.CodeVerify, transfer.CodeJoin:
 			exit = exitcode.IOErr
 		}
-		hint := transferHint(te.Code)
-		if te.Code == transfer.CodeNoParent {
-			hint = noParentHint(te)
+		hint := transferHint(te.Code, id)
+		switch te.Code {
+		case transfer.CodeNoParent:
+			hint = noParentHint(te, id)
+		case transfer.CodeNotFound:
+			hint = notFoundHint(te, id)
 		}
 		return clierr.Wrap(err, exit, te.Code, te.Message, hint)
 	}
 	var rte *job.RuntimeError
 	if errors.As(err, &rte) {
-		return clierr.Wrap(err, exitcode.DataErr, job.CodeRuntimeInstall, rte.Error(), "check the spec name and version with nimbus sandbox runtimes list ID")
+		return clierr.Wrap(err, exitcode.DataErr, job.CodeRuntimeInstall, rte.Error(), RuntimeInstallHint(id))
 	}
 	var ie *ignore.Error
 	if errors.As(err, &ie) {
@@ -90,29 +101,77 @@ func Error(err error) error {
 	return clierr.Wrap(err, exitcode.Software, clierr.CodeInternal, err.Error(), "")
 }
 
+// ArgID is sandbox id as a hint's command line writes it: quoted for a
+// POSIX shell (a valid id needs no quotes, but a hint may name one the
+// command refused), or the placeholder ID when it is not known.
+func ArgID(id string) string {
+	if id == "" {
+		return "ID"
+	}
+	return shellquote.Quote(id)
+}
+
+// RuntimeInstallHint is the hint of a runtime that failed to install in
+// sandbox id.
+func RuntimeInstallHint(id string) string {
+	return "check the spec name and version with nimbus sandbox runtimes list " + ArgID(id)
+}
+
+// NoProcessHint is the hint of a pid sandbox id does not know.
+func NoProcessHint(id string) string {
+	return "list processes with nimbus sandbox ps " + ArgID(id)
+}
+
 // noParentHint names the directory a copy's destination needed and the
 // two ways to have it.
-func noParentHint(te *transfer.Error) string {
+func noParentHint(te *transfer.Error, id string) string {
 	if te.Remote {
-		return fmt.Sprintf("check the destination: %s does not exist in the sandbox; create it (nimbus sandbox files mkdir ID %[1]s), or pass --mkpath to create missing directories", shellquote.Quote(te.Dir))
+		return fmt.Sprintf("check the destination: %s does not exist in the sandbox; create it (nimbus sandbox files mkdir %s %[1]s), or pass --mkpath to create missing directories", shellquote.Quote(te.Dir), ArgID(id))
 	}
 	// Quoted as the sandbox's is: a name with a space or a quote in it
 	// reads as one path, and can be pasted into a shell.
 	return fmt.Sprintf("check the destination: %s does not exist; create it, or pass --mkpath to create missing directories", shellquote.Quote(te.Dir))
 }
 
+// notFoundHint is the hint of a copy's source that does not exist: the
+// listing of the sandbox directory that should have held it, when the
+// source is a sandbox path.
+func notFoundHint(te *transfer.Error, id string) string {
+	if te.Remote && te.Dir != "" {
+		return fmt.Sprintf("check the source path: nimbus sandbox files ls %s %s lists what the sandbox has there (relative paths start at --root, /home/user by default)", ArgID(id), shellquote.Quote(te.Dir))
+	}
+	return transferHint(te.Code, id)
+}
+
+// chdirTarget is the directory an ENOENT message of a chdir names
+// ("ENOENT: no such file or directory, chdir '/home/user/app'"), quoted
+// for a shell, or the placeholder DIR when the message names none.
+func chdirTarget(message string) string {
+	_, dir, ok := strings.Cut(message, ", chdir ")
+	if !ok {
+		return "DIR"
+	}
+	if i := strings.LastIndex(dir, " -> '"); i >= 0 {
+		dir = dir[i+len(" -> "):]
+	}
+	if len(dir) < 3 || dir[0] != '\'' || dir[len(dir)-1] != '\'' {
+		return "DIR"
+	}
+	return shellquote.Quote(dir[1 : len(dir)-1])
+}
+
 // LocalIOHint is the hint of every E_LOCAL_IO error (a local file or
 // directory cannot be read or created), whose message names the path.
 const LocalIOHint = "check the local path named above: its directory must exist, and you need permission to read or write it, on a filesystem that is not read-only and has space left"
 
-func transferHint(code string) string {
+func transferHint(code, id string) string {
 	switch code {
 	case transfer.CodeIsDirectory:
 		return "add -r to copy a directory tree"
 	case transfer.CodeLocalIO:
 		return LocalIOHint
 	case transfer.CodeNotFound:
-		return "check the source path; nimbus sandbox files ls ID DIR lists the sandbox side (relative paths start at --root, /home/user by default)"
+		return "check the source path; nimbus sandbox files ls " + ArgID(id) + " DIR lists the sandbox side (relative paths start at --root, /home/user by default)"
 	case transfer.CodeVerify:
 		return "the sandbox joined the parts of a big file but the result does not match; the target was left untouched. The sandbox's cat or sha256sum may not be binary-safe"
 	case transfer.CodeJoin:
@@ -224,7 +283,7 @@ func answeredLocally(re *sc.RemoteError) bool {
 	return localhost.Is(re.Host)
 }
 
-func remote(re *sc.RemoteError) *clierr.Error {
+func remote(re *sc.RemoteError, id string) *clierr.Error {
 	exit := RemoteExit(re.Status, re.Code, re.Message)
 	hint := ""
 	switch {
@@ -234,11 +293,14 @@ func remote(re *sc.RemoteError) *clierr.Error {
 		// which 'nimbus dev token' signs with.
 		hint = "the server on this machine (nimbus dev) did not sign this token: export NIMBUS_TOKEN=$(nimbus dev token), run with the server's NIMBUS_DEV_DATA and JWT_SECRET (unset if it was started without one)"
 	case re.Status == 401:
-		hint = "the Worker rejected the token; mint a fresh one (nimbus token mint … --scopes sandbox:use --sid ID) or check JWT_SECRET matches the Worker's"
+		hint = "the Worker rejected the token; mint a fresh one (nimbus token mint --tenant T --scopes sandbox:use --sid " + ArgID(id) + ") or check JWT_SECRET matches the Worker's"
 	case re.Code == "E_SCOPE_MISSING":
 		hint = scopeHint(re.Message)
 	case re.Code == "E_SESSION_PIN_MISMATCH":
 		hint = "the token is pinned (sid) to another sandbox; mint one with --sid set to this sandbox id"
+		if id != "" {
+			hint = "the token is pinned (sid) to another sandbox; mint one with --sid " + ArgID(id)
+		}
 	case re.Code == "E_RUNTIME_NOT_ALLOWED", re.Code == "E_RUNTIME_ON_DEMAND_DISABLED":
 		hint = "the sandbox profile's runtimes policy forbids this; change the Worker's profile or use an allowed runtime"
 	case re.Code == sc.CodeRemoteOp:
@@ -255,11 +317,11 @@ func remote(re *sc.RemoteError) *clierr.Error {
 	}
 	switch remoteErrno(re.Message) {
 	case "ENOENT":
-		hint = "the path does not exist in the sandbox (writes need the parent directory: nimbus sandbox files mkdir)"
+		hint = "the path does not exist in the sandbox (writes need the parent directory: nimbus sandbox files mkdir " + ArgID(id) + " DIR)"
 		if strings.Contains(re.Message, ", chdir '") {
 			// exec --cwd, run's first upload destination: a hint about
 			// writes sent people after the wrong path.
-			hint = "the working directory does not exist in the sandbox: check --cwd (relative paths are resolved against --root), or create it with nimbus sandbox files mkdir"
+			hint = "the working directory does not exist in the sandbox: check --cwd (relative paths are resolved against --root), or create it with nimbus sandbox files mkdir " + ArgID(id) + " " + chdirTarget(re.Message)
 		}
 	case "ENOTDIR":
 		hint = "a part of the path is a file, not a directory"
@@ -276,12 +338,12 @@ func remote(re *sc.RemoteError) *clierr.Error {
 	case "EFBIG":
 		hint = "the file is larger than the sandbox allows"
 	case "ESRCH":
-		hint = "no such process; list processes with nimbus sandbox ps ID"
+		hint = "no such process; " + NoProcessHint(id)
 	}
 	if re.Code == sc.CodeRemoteRPC && strings.HasPrefix(re.Message, "no such process") {
 		// processLogs of a pid the session does not know ("no such
 		// process: 42") carries no errno.
-		hint = "no such process; list processes with nimbus sandbox ps ID"
+		hint = "no such process; " + NoProcessHint(id)
 	}
 	code := re.Code
 	if code == "" {
@@ -357,7 +419,13 @@ func local(le *sc.Error) *clierr.Error {
 // own exit code is reserved for the remote command, so nimbus failures
 // exit 125, a timeout 124 and an interruption 130.
 func ExecError(err error) error {
-	mapped := Error(err)
+	return ExecErrorIn("", err)
+}
+
+// ExecErrorIn is ExecError for a failure in sandbox id, whose hints name
+// it as ErrorIn's do.
+func ExecErrorIn(id string, err error) error {
+	mapped := ErrorIn(id, err)
 	var ce *clierr.Error
 	if !errors.As(mapped, &ce) {
 		return mapped

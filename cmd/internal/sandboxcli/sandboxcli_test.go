@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/config"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
@@ -282,6 +285,85 @@ func TestTokenSignatureHintNamesTheServer(t *testing.T) {
 		var ce *clierr.Error
 		if !errors.As(err, &ce) || !strings.Contains(ce.Hint, want) {
 			t.Errorf("host %q: hint %q, want %q", host, ce.Hint, want)
+		}
+	}
+}
+
+// TestHintsNameTheSandbox: a hint's command names the sandbox it failed
+// in, quoted for a POSIX shell, so that it runs when pasted; a real shell
+// reads each quoted id back as one word. Error, which does not know the
+// sandbox, keeps the placeholder ID.
+func TestHintsNameTheSandbox(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatalf("no sh on PATH: %v", err)
+	}
+	noProcess := &sc.RemoteError{Op: "processLogs", Status: 500, Code: sc.CodeRemoteRPC, Message: "no such process: 42"}
+	for _, c := range []struct {
+		id, want string
+	}{
+		{"", "no such process; list processes with nimbus sandbox ps ID"},
+		{"ci-123", "no such process; list processes with nimbus sandbox ps ci-123"},
+		{"ci 123", "no such process; list processes with nimbus sandbox ps 'ci 123'"},
+		{"it's", `no such process; list processes with nimbus sandbox ps 'it'\''s'`},
+		{"$(touch x)", "no such process; list processes with nimbus sandbox ps '$(touch x)'"},
+	} {
+		var ce *clierr.Error
+		if !errors.As(ErrorIn(c.id, noProcess), &ce) || ce.Hint != c.want {
+			t.Errorf("ErrorIn(%q): hint %q, want %q", c.id, ce.Hint, c.want)
+		}
+		if !errors.As(ExecErrorIn(c.id, noProcess), &ce) || ce.Hint != c.want {
+			t.Errorf("ExecErrorIn(%q): hint %q, want %q", c.id, ce.Hint, c.want)
+		}
+		if c.id == "" {
+			continue
+		}
+		// The pasted command, with printf in place of nimbus, prints its
+		// words: the last is the id, whole, and nothing in it ran.
+		cmdline := strings.TrimPrefix(ce.Hint, "no such process; list processes with nimbus ")
+		dir := t.TempDir()
+		run := exec.Command(sh, "-c", "printf '%s\\n' "+cmdline)
+		run.Dir = dir
+		got, err := run.Output()
+		if err != nil {
+			t.Fatalf("%s: %v", cmdline, err)
+		}
+		words := strings.Split(strings.TrimSuffix(string(got), "\n"), "\n")
+		if len(words) != 3 || words[2] != c.id {
+			t.Errorf("%q read back by sh as %q", cmdline, words)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "x")); err == nil {
+			t.Errorf("%q: the id ran as a command", cmdline)
+		}
+	}
+}
+
+// TestHintsNamePaths: the directories hints name are quoted as the id is.
+func TestHintsNamePaths(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{&transfer.Error{Code: transfer.CodeNotFound, Message: "/home/user/a b/x: no such file or directory in the sandbox", Dir: "/home/user/a b", Remote: true},
+			"check the source path: nimbus sandbox files ls job-1 '/home/user/a b' lists what the sandbox has there (relative paths start at --root, /home/user by default)"},
+		{&transfer.Error{Code: transfer.CodeNotFound, Message: "./x: no such file or directory"},
+			"check the source path; nimbus sandbox files ls job-1 DIR lists the sandbox side (relative paths start at --root, /home/user by default)"},
+		{&transfer.Error{Code: transfer.CodeNoParent, Message: "cannot copy there", Dir: "/home/user/it's", Remote: true},
+			`check the destination: '/home/user/it'\''s' does not exist in the sandbox; create it (nimbus sandbox files mkdir job-1 '/home/user/it'\''s'), or pass --mkpath to create missing directories`},
+		{&sc.RemoteError{Op: "execStream", Status: 500, Code: sc.CodeRemoteRPC, Message: "ENOENT: no such file or directory, chdir '/home/user/my app'"},
+			"the working directory does not exist in the sandbox: check --cwd (relative paths are resolved against --root), or create it with nimbus sandbox files mkdir job-1 '/home/user/my app'"},
+		{&sc.RemoteError{Op: "execStream", Status: 500, Code: sc.CodeRemoteRPC, Message: "ENOENT: no such file or directory, chdir '"},
+			"the working directory does not exist in the sandbox: check --cwd (relative paths are resolved against --root), or create it with nimbus sandbox files mkdir job-1 DIR"},
+		{&sc.RemoteError{Op: "readFile", Status: 500, Code: sc.CodeRemoteRPC, Message: "ENOENT: no such file or directory, open '/home/user/x'"},
+			"the path does not exist in the sandbox (writes need the parent directory: nimbus sandbox files mkdir job-1 DIR)"},
+		{&sc.RemoteError{Status: 401, Code: "E_TOKEN_EXPIRED", Message: "Token expired", Host: "nimbus.example.workers.dev"},
+			"the Worker rejected the token; mint a fresh one (nimbus token mint --tenant T --scopes sandbox:use --sid job-1) or check JWT_SECRET matches the Worker's"},
+		{&job.RuntimeError{Spec: "python@9", ExitCode: 1},
+			"check the spec name and version with nimbus sandbox runtimes list job-1"},
+	} {
+		var ce *clierr.Error
+		if !errors.As(ErrorIn("job-1", c.err), &ce) || ce.Hint != c.want {
+			t.Errorf("%v: hint\n%q, want\n%q", c.err, ce.Hint, c.want)
 		}
 	}
 }

@@ -19,9 +19,9 @@ import (
 func AttachError(err error, id string) error {
 	var te *terminal.Error
 	if !errors.As(err, &te) {
-		return Error(err)
+		return ErrorIn(id, err)
 	}
-	again := "nimbus session attach " + id
+	again := "nimbus session attach " + ArgID(id)
 	switch {
 	case te.Auth():
 		return clierr.Wrap(err, exitcode.NoPerm, te.Code, "the server refused the token: "+te.Message, attachAuthHint(te.Code, id))
@@ -46,7 +46,7 @@ func AttachError(err error, id string) error {
 		// As an exec stream that ends without its exit frame
 		// (E_EXEC_STREAM_TRUNCATED): the end of the work was not seen.
 		return clierr.Wrap(err, exitcode.Unavailable, te.Code, te.Message,
-			"the input's commands may not have run, or were stopped: check the sandbox (nimbus sandbox ps "+id+") before running them again")
+			"the input's commands may not have run, or were stopped: check the sandbox (nimbus sandbox ps "+ArgID(id)+") before running them again")
 	case terminal.CodeHandshake:
 		return clierr.Wrap(err, exitcode.Config, te.Code, te.Message, "check --endpoint: it must be the origin of a Nimbus Worker or of nimbus dev")
 	case terminal.CodeProtocol:
@@ -60,7 +60,9 @@ func AttachError(err error, id string) error {
 }
 
 func attachAuthHint(code, id string) string {
-	mint := "nimbus token mint --scopes session:attach --sid " + id
+	// --tenant is required, and the tenant is the token's: a
+	// placeholder, as the refused token is not read.
+	mint := "nimbus token mint --tenant T --scopes session:attach --sid " + ArgID(id)
 	switch code {
 	case "E_SCOPE_MISSING":
 		return "the terminal needs a token with the session:attach scope: " + mint + " (or let nimbus mint one: JWT_SECRET with --tenant)"

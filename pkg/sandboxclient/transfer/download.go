@@ -36,7 +36,7 @@ func Download(ctx context.Context, sb *sc.Sandbox, remote, local string, o Optio
 		return nil, err
 	}
 	if st == nil {
-		return nil, &Error{Code: CodeNotFound, Message: remote + ": no such file or directory in the sandbox"}
+		return nil, &Error{Code: CodeNotFound, Message: remote + ": no such file or directory in the sandbox", Dir: path.Dir(remote), Remote: true}
 	}
 	if st.Type == "directory" && !o.Recursive {
 		return nil, &Error{Code: CodeIsDirectory, Message: remote + " is a directory (use -r to copy it)"}

@@ -281,7 +281,7 @@ func SyncDown(ctx context.Context, sb *sc.Sandbox, remote, local string, o SyncO
 		return nil, err
 	}
 	if st == nil {
-		return nil, &Error{Code: CodeNotFound, Message: remote + ": no such directory in the sandbox"}
+		return nil, &Error{Code: CodeNotFound, Message: remote + ": no such directory in the sandbox", Dir: path.Dir(remote), Remote: true}
 	}
 	if st.Type != "directory" {
 		return nil, &Error{Code: CodeIsDirectory, Message: remote + ": not a directory (sync copies directories; use cp for one file)"}

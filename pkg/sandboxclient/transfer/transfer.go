@@ -81,7 +81,10 @@ type Error struct {
 	// failure was detected by the transfer itself.
 	Err error
 	// Dir is, for CodeNoParent, the directory that does not exist: a
-	// sandbox path (Remote set) or a local one.
+	// sandbox path (Remote set) or a local one. For CodeNotFound of a
+	// sandbox source it is the directory that should have held it (the
+	// parent of the path the caller named, resolved), or "" when not
+	// known.
 	Dir string
 	// Remote is set when Dir is a sandbox path.
 	Remote bool
