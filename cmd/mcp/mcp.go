@@ -36,9 +36,25 @@ Least privilege: without --sandbox the server works on a fresh sandbox
 mcp-<random>, destroyed when the server exits unless --keep. With JWT_SECRET
 it mints its own short-lived tokens pinned to that sandbox with only
 sandbox:use (destroying uses a separate session:destroy token the agent never
-gets unless --allow-destroy). A given token (--token-file, NIMBUS_TOKEN) is
-checked first: expired, pinned elsewhere or without sandbox:use is refused;
-a pinned token selects its sandbox; broader grants are warned about.
+gets unless --allow-destroy).
+
+A given token (--token-file, NIMBUS_TOKEN, token: in the config) is used as
+is, so it is checked before the server starts, by the server's own rules and
+without the secret: the agent would otherwise meet the same refusal on every
+tool call. Refused with exit 65 (E_MCP_TOKEN):
+  - not a token: not three base64url parts with a JSON header and payload;
+  - a signature that is not 32 bytes: no secret verifies it as HS256;
+  - a header whose alg is not HS256 (HS512, none, RS256, or no alg):
+    refused by nimbus dev, though an upstream Worker does not check;
+  - claims the Worker refuses: scope not "nimbus"; no tn, or a tn, sub,
+    sid or jti that is not an id; iat or exp missing or not a number;
+    scopes not a list of strings;
+  - expired: exp before the current second.
+Refused with exit 77: no sandbox:use in its scopes, or a sid pinning it to
+another sandbox than --sandbox (the remote API would answer 403). A pinned
+token selects its sandbox when --sandbox is not given. Served with a
+warning: no scopes claim (full trust), scopes the server does not need, no
+sid, no session:destroy where destroying is needed, or less than an hour left.
 
 Every tool call is logged to stderr (tool, sandbox, duration, exit code or
 error code), never arguments, file contents or tokens. stdout carries the
@@ -57,7 +73,9 @@ carried as env entries, and secrets are referenced, never written.`,
   # the snippet for Cursor, VS Code or Claude Desktop: a new config file
   # (> replaces one that exists: add the printed server to it instead)
   mkdir -p .cursor && nimbus mcp --local --print-config cursor > .cursor/mcp.json
-  # one given sandbox, reading tools only
+  # one given sandbox, reading tools only, with a least-privilege token from
+  #   nimbus token mint --tenant acme --scopes sandbox:use --sid ci-42 > token.txt
+  # (one pinned to ci-41, or without sandbox:use, is refused: exit 77)
   nimbus mcp --sandbox ci-42 --read-only --token-file token.txt
   # no Worker needed: sandboxes on this machine
   nimbus mcp --local --keep --sandbox scratch

@@ -542,3 +542,30 @@ func TestTokenWorkerRules(t *testing.T) {
 	d.Token = signed(secret, `{"scope":"nimbus","tn":"acme","scopes":["sandbox:use"],"iat":1796280000,"exp":1796289999}`)
 	expect(t, d, "token", doctor.Fail, "expired 1s ago")
 }
+
+// TestTokenHeaderAndSignature: a token whose header does not say alg
+// HS256 fails the check (nimbus dev refuses it), even with JWT_SECRET and
+// a right MAC, and so does one whose signature cannot be an HS256 one.
+// Both passed: CheckUsable looked at the claims only.
+func TestTokenHeaderAndSignature(t *testing.T) {
+	now := time.Unix(1796290000, 0)
+	enc := base64.RawURLEncoding.EncodeToString
+	payload := enc([]byte(`{"scope":"nimbus","tn":"acme","scopes":["sandbox:use"],"sid":"box","iat":1796290000,"exp":1796299999}`))
+	withMAC := func(header string) string {
+		in := enc([]byte(header)) + "." + payload
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(in))
+		return in + "." + enc(mac.Sum(nil))
+	}
+	for _, c := range []struct{ tok, want string }{
+		{withMAC(`{"alg":"HS512","typ":"JWT"}`), "has a header whose alg is not HS256, which no Nimbus issuer writes; nimbus dev refuses it (E_TOKEN_MALFORMED)"},
+		{withMAC(`{"alg":"none"}`), "has a header whose alg is not HS256"},
+		{withMAC(`{"typ":"JWT"}`), "has a header whose alg is not HS256"},
+		{enc([]byte(`{"alg":"none"}`)) + "." + payload + ".", "has a 0-byte signature, where an HS256 one is 32 bytes, so no secret verifies it; the Worker refuses it (E_TOKEN_SIGNATURE)"},
+	} {
+		for _, sec := range []string{"", secret} {
+			d := &doctor.Doctor{Now: func() time.Time { return now }, Token: c.tok, TokenSource: "NIMBUS_TOKEN", Secret: sec}
+			expect(t, d, "token", doctor.Fail, "the token from NIMBUS_TOKEN "+c.want, "mint a fresh one: nimbus token mint --tenant acme --scopes sandbox:use --sid box")
+		}
+	}
+}

@@ -113,10 +113,11 @@ func (d *Doctor) checkCredentials() Check {
 }
 
 // checkToken reads the token without trusting it and judges it by the
-// Worker's own rules (token.CheckUsable: claims, expiry, sandbox:use), so
-// doctor passes no token the Worker refuses; with JWT_SECRET it also
-// checks the signature. The pin is the endpoint check's: doctor has no
-// sandbox id to compare it with.
+// server's own rules (token.CheckUsable: the signature's length, the
+// header's alg, claims, expiry, sandbox:use), so doctor passes no token
+// the Worker or nimbus dev refuses; with JWT_SECRET it also checks the
+// signature. The pin is the endpoint check's: doctor has no sandbox id to
+// compare it with.
 func (d *Doctor) checkToken() Check {
 	const name = "token"
 	now := d.Now()
@@ -144,9 +145,15 @@ func (d *Doctor) checkToken() Check {
 	// doctor's say more (the expiry time, the scopes the token has).
 	// CheckUsable's errors are all *token.Error.
 	var te *token.Error
-	if err := token.CheckUsable(c, now, token.Want{Scopes: []string{token.ScopeSandboxUse}}); errors.As(err, &te) {
+	if err := token.CheckUsable(dec, now, token.Want{Scopes: []string{token.ScopeSandboxUse}}); errors.As(err, &te) {
 		what := "the token" + from
 		switch {
+		case te.Code == token.CodeTokenSignature:
+			what += fmt.Sprintf(" has a %d-byte signature, where an HS256 one is 32 bytes, so no secret verifies it; the Worker refuses it (E_TOKEN_SIGNATURE)", dec.SignatureLen)
+		case te.Code == token.CodeTokenMalformed:
+			// nimbus's own check: an upstream Worker does not read the
+			// header (docs/compat.md).
+			what += " has a header whose alg is not HS256, which no Nimbus issuer writes; nimbus dev refuses it (E_TOKEN_MALFORMED)"
 		case te.Code == token.CodeTokenClaims && te.Claim == "iat":
 			what += " lacks numeric iat and exp claims (issue and expiry times); the Worker refuses it (E_TOKEN_CLAIMS)"
 		case te.Code == token.CodeTokenClaims && te.Claim == "tn" && c.Tenant() == "":

@@ -122,22 +122,14 @@ func (c Claims) Scopes() ([]string, bool) {
 	return out, true
 }
 
-// IssuedAt returns the iat claim in UNIX seconds.
+// IssuedAt returns the iat claim in UNIX seconds; 0 when it is missing or
+// not a number, which CheckUsable and Verify refuse (E_TOKEN_CLAIMS).
 func (c Claims) IssuedAt() float64 { return c.num(cIat) }
 
 // ExpiresAt returns the exp claim in UNIX seconds (fractional values are
-// legal and kept).
+// legal and kept); 0 when it is missing or not a number, which
+// CheckUsable and Verify refuse (E_TOKEN_CLAIMS) before reading it.
 func (c Claims) ExpiresAt() float64 { return c.num(cExp) }
-
-// HasNumericDates reports whether iat and exp are both present and numbers,
-// as the Worker requires (E_TOKEN_CLAIMS otherwise): ExpiresAt and
-// IssuedAt read a missing claim as 0, which would pass for a token that
-// expired in 1970.
-func (c Claims) HasNumericDates() bool {
-	iat, iok := c.known(cIat)
-	exp, eok := c.known(cExp)
-	return iok && eok && jsjson.IsNumber(iat) && jsjson.IsNumber(exp)
-}
 
 // ExpiresTime returns exp as a time.Time, saturated to the years 1 to 9999
 // (an exp of 1e300 or Infinity is the end of 9999, not an overflow).

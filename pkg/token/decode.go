@@ -19,6 +19,9 @@ type Decoded struct {
 	// SignatureLen is the length of the decoded signature in bytes (32 for
 	// a genuine HS256 token).
 	SignatureLen int
+
+	// header is the encoded header, for CheckUsable's header check.
+	header string
 }
 
 // Decode splits tok and decodes its header and payload, requiring only
@@ -45,7 +48,7 @@ func Decode(tok string) (*Decoded, error) {
 	if !ok {
 		return nil, errMalformed("signature is not base64url")
 	}
-	return &Decoded{Header: header, Claims: claims, SignatureLen: len(sig)}, nil
+	return &Decoded{Header: header, Claims: claims, SignatureLen: len(sig), header: parts[0]}, nil
 }
 
 func decodeObject(part, what string) (Claims, error) {

@@ -13,7 +13,8 @@ const (
 	// issue or at verify.
 	CodeAuthConfigMissing = "E_AUTH_CONFIG_MISSING"
 	// CodeTokenMalformed (401): the token is missing or is not three
-	// base64url parts with a JSON payload.
+	// base64url parts with a JSON payload, or (nimbus's own check, after
+	// the signature) its header does not say alg HS256.
 	CodeTokenMalformed = "E_TOKEN_MALFORMED"
 	// CodeTokenSignature (401): the HS256 signature does not match the
 	// secret (or the previous secret while one is rotated out).
@@ -142,6 +143,10 @@ func errConfig() *Error {
 func errMalformed(reason string) *Error {
 	return &Error{Code: CodeTokenMalformed, HTTPStatus: http.StatusUnauthorized, Message: "Malformed token: " + reason}
 }
+
+// errHeader is nimbus's own refusal of a header that does not say alg
+// HS256 (token.md, nimbus decisions b); upstream never reads the header.
+func errHeader() *Error { return errMalformed("header alg must be HS256") }
 
 func errSignature() *Error {
 	return &Error{Code: CodeTokenSignature, HTTPStatus: http.StatusUnauthorized, Message: "Token signature invalid"}

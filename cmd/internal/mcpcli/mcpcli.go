@@ -215,17 +215,17 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 	if static, ok := useTS.(sc.StaticToken); ok {
 		// A given token is used as is: check it fits before the agent
 		// finds out call by call.
-		claims, err := decodeToken(string(static))
+		dec, err := decodeToken(string(static))
 		if err != nil {
 			return nil, err
 		}
-		if sid, pinned := claims.SessionID(); pinned && id == "" {
+		if sid, pinned := dec.Claims.SessionID(); pinned && id == "" {
 			id = sid
 		}
 		if id == "" {
 			id, h.fresh = RandomID(), true
 		}
-		warnings, err := checkToken(claims, id, f.Now(), o.AllowDestroy || (h.fresh && !o.Keep))
+		warnings, err := checkToken(dec, id, f.Now(), o.AllowDestroy || (h.fresh && !o.Keep))
 		if err != nil {
 			return nil, err
 		}
@@ -267,20 +267,22 @@ func (o *Options) checkTokenFile(file, from string) error {
 		WithHint("put the token in a file and pass --token-file FILE, or set NIMBUS_TOKEN; over --http, standard input is free")
 }
 
-func decodeToken(tok string) (token.Claims, error) {
+func decodeToken(tok string) (*token.Decoded, error) {
 	d, err := token.Decode(tok)
 	if err != nil {
-		return token.Claims{}, clierr.Wrap(err, exitcode.DataErr, CodeTokenUnfit, "the given token is not a Nimbus token: "+err.Error(),
+		return nil, clierr.Wrap(err, exitcode.DataErr, CodeTokenUnfit, "the given token is not a Nimbus token: "+err.Error(),
 			"check --token-file, NIMBUS_TOKEN or token: in the config")
 	}
-	return d.Claims, nil
+	return d, nil
 }
 
 // checkToken refuses a given token that cannot work for sandbox id, by the
-// Worker's rules (token.CheckUsable: claims, expiry, sandbox:use, the sid
-// pin), and warns about one that grants more than the server needs: the
-// agent holds whatever the token allows.
-func checkToken(c token.Claims, id string, now time.Time, needDestroy bool) (warnings []string, err error) {
+// server's rules (token.CheckUsable: the signature's length, the header's
+// alg, claims, expiry, sandbox:use, the sid pin), and warns about one that
+// grants more than the server needs: the agent holds whatever the token
+// allows.
+func checkToken(d *token.Decoded, id string, now time.Time, needDestroy bool) (warnings []string, err error) {
+	c := d.Claims
 	pin := id
 	if !token.IsIDComponent(pin) {
 		// id is the sid of a token the checks below refuse: not
@@ -288,8 +290,8 @@ func checkToken(c token.Claims, id string, now time.Time, needDestroy bool) (war
 		pin = "ID"
 	}
 	mint := "mint a least-privilege one: nimbus token mint --tenant T --scopes sandbox:use --sid " + pin
-	if err := token.CheckUsable(c, now, token.Want{Scopes: []string{token.ScopeSandboxUse}, SessionID: id}); err != nil {
-		return nil, unfit(c, now, err, mint)
+	if err := token.CheckUsable(d, now, token.Want{Scopes: []string{token.ScopeSandboxUse}, SessionID: id}); err != nil {
+		return nil, unfit(d, now, err, mint)
 	}
 	scopes, has := c.Scopes()
 	if !has {
@@ -325,12 +327,19 @@ func checkToken(c token.Claims, id string, now time.Time, needDestroy bool) (war
 // unfit is the error of a given token that token.CheckUsable refuses:
 // exit 65 for a token the Worker refuses outright, 77 for one it refuses
 // for this sandbox (its scopes or pin).
-func unfit(c token.Claims, now time.Time, err error, mint string) error {
+func unfit(d *token.Decoded, now time.Time, err error, mint string) error {
+	c := d.Claims
 	msg := "the given token is one the Worker refuses: " + err.Error()
 	var te *token.Error
 	if errors.As(err, &te) {
 		msg += " (" + te.Code + ")"
 		switch {
+		case te.Code == token.CodeTokenSignature:
+			msg = fmt.Sprintf("the given token has a %d-byte signature, where an HS256 one is 32 bytes, so no secret verifies it: the Worker refuses it (E_TOKEN_SIGNATURE)", d.SignatureLen)
+		case te.Code == token.CodeTokenMalformed:
+			// nimbus's own check: an upstream Worker does not read the
+			// header (docs/compat.md).
+			msg = "the given token has a header whose alg is not HS256, which no Nimbus issuer writes: nimbus dev refuses it (E_TOKEN_MALFORMED)"
 		case te.Code == token.CodeTokenClaims && te.Claim == "iat":
 			msg = "the given token lacks numeric iat and exp claims (issue and expiry times): the Worker refuses it (E_TOKEN_CLAIMS)"
 		case te.Code == token.CodeTokenExpired:

@@ -12,7 +12,11 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
-func claims(t *testing.T, now time.Time, ttl time.Duration, sid string, scopes ...string) token.Claims {
+// fakeSig is a signature of the length of an HS256 one (32 bytes), right
+// for no secret: checkToken does not see the secret.
+var fakeSig = base64.RawURLEncoding.EncodeToString([]byte(strings.Repeat("x", 32)))
+
+func claims(t *testing.T, now time.Time, ttl time.Duration, sid string, scopes ...string) *token.Decoded {
 	t.Helper()
 	tn := "acme"
 	in := token.Input{Tenant: &tn, TTL: &ttl, Scopes: scopes}
@@ -36,7 +40,7 @@ func TestCheckToken(t *testing.T) {
 	later := now.Add(2 * time.Hour)
 	for _, c := range []struct {
 		name        string
-		c           token.Claims
+		c           *token.Decoded
 		at          time.Time
 		needDestroy bool
 		exit        int
@@ -88,7 +92,7 @@ func TestCheckTokenWithoutDates(t *testing.T) {
 		`{"scope":"nimbus","tn":"acme","sid":"box","scopes":["sandbox:use"],"exp":1796299999}`,
 		`{"scope":"nimbus","tn":"acme","sid":"box","scopes":["sandbox:use"],"iat":1796290000,"exp":"1796299999"}`,
 	} {
-		c, err := decodeToken(enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(payload)) + ".c2ln")
+		c, err := decodeToken(enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(payload)) + "." + fakeSig)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,8 +121,8 @@ func TestRandomIDIsAHostSafeSandboxID(t *testing.T) {
 // is then the zero time, which the check took for no expiry).
 func TestCheckTokenExpiryIsTheWorkers(t *testing.T) {
 	enc := base64.RawURLEncoding
-	decode := func(payload string) token.Claims {
-		c, err := decodeToken(enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(payload)) + ".c2ln")
+	decode := func(payload string) *token.Decoded {
+		c, err := decodeToken(enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(payload)) + "." + fakeSig)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,5 +144,32 @@ func TestCheckTokenExpiryIsTheWorkers(t *testing.T) {
 	_, err = checkToken(decode(`{"scope":"nimbus","tn":"acme","sid":"box","scopes":["sandbox:use"],"iat":1,"exp":-1e300}`), "box", now, false)
 	if !errors.As(err, &ce) || ce.Exit != exitcode.DataErr || ce.Code != CodeTokenUnfit || !strings.Contains(ce.Message, "expired") {
 		t.Errorf("exp -1e300: %v", err)
+	}
+}
+
+// A given token whose header does not say alg HS256, or whose signature
+// is not the 32 bytes of an HS256 one, is refused at start-up (exit 65):
+// nimbus dev refuses the one, no server verifies the other. Both were
+// served, and every tool call failed.
+func TestCheckTokenHeaderAndSignature(t *testing.T) {
+	now := time.Unix(1796290000, 0)
+	enc := base64.RawURLEncoding.EncodeToString
+	payload := enc([]byte(`{"scope":"nimbus","tn":"acme","sid":"box","scopes":["sandbox:use"],"iat":1796290000,"exp":1796299999}`))
+	for _, c := range []struct{ header, sig, want string }{
+		{`{"alg":"HS512","typ":"JWT"}`, fakeSig, "header whose alg is not HS256"},
+		{`{"alg":"none"}`, fakeSig, "header whose alg is not HS256"},
+		{`{"typ":"JWT"}`, fakeSig, "header whose alg is not HS256"},
+		{`{"alg":"none"}`, "", "has a 0-byte signature"},
+		{`{"alg":"RS256","typ":"JWT"}`, enc(make([]byte, 256)), "has a 256-byte signature"},
+	} {
+		d, err := decodeToken(enc([]byte(c.header)) + "." + payload + "." + c.sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = checkToken(d, "box", now, false)
+		var ce *clierr.Error
+		if !errors.As(err, &ce) || ce.Code != CodeTokenUnfit || ce.Exit != exitcode.DataErr || !strings.Contains(ce.Message, c.want) || ce.Hint == "" {
+			t.Errorf("%s %d-char signature: %v, want %q", c.header, len(c.sig), err, c.want)
+		}
 	}
 }
