@@ -28,7 +28,8 @@ const completeTimeout = 2 * time.Second
 // this machine created and has not destroyed (kept ones, mostly: sandbox
 // run --keep, mcp --keep). A PID after it completes to the sandbox's
 // processes, a PORT to its ports (ports list) and an app TARGET to its
-// apps' names and ports, asked of the sandbox (completeFromSandbox). Commands with local paths of their own (cp,
+// apps' names and ports, asked of the sandbox when nimbus knows it exists
+// (completeFromSandbox). Commands with local paths of their own (cp,
 // sync, run) are left as they are.
 func (o *common) completeSandboxArgs(c *cobra.Command) {
 	words := strings.Fields(c.Use)
@@ -56,10 +57,14 @@ func (o *common) completeSandboxArgs(c *cobra.Command) {
 // completeFromSandbox completes the id from the ledger (as CompleteID),
 // then the argument after it (every one after it with repeat) from the
 // sandbox: list asks it for the candidates, each a word and a
-// description. It never offers file names, and offers nothing rather
-// than fail: for --local (nothing there outlives a command), a --root the
-// commands refuse, a token it would read from stdin, or a request that
-// fails or does not answer within completeTimeout. Nothing is printed.
+// description. It asks only a sandbox nimbus knows exists at that Worker,
+// for that token's owner (sandboxcli.KnownSandbox: the cleanup ledger or
+// the file of recently used sandboxes), since the request would create
+// any other. It never offers file names, and offers nothing rather than
+// fail: for an id it does not know, --local (nothing there outlives a
+// command), a --root the commands refuse, a token it would read from
+// stdin, or a request that fails or does not answer within
+// completeTimeout. Nothing is printed, and nothing is written.
 func (o *common) completeFromSandbox(repeat bool, list func(context.Context, *sandboxclient.Sandbox) ([][2]string, error)) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		const none = cobra.ShellCompDirectiveNoFileComp
@@ -79,7 +84,10 @@ func (o *common) completeFromSandbox(repeat bool, list func(context.Context, *sa
 		ctx, cancel := context.WithTimeout(ctx, completeTimeout)
 		defer cancel()
 		sb, err := o.open(cmd, args[0], scopesUse)
-		if err != nil {
+		if err != nil || o.site == nil || !sandboxcli.KnownSandbox(o.f, *o.site, args[0], o.f.Now()) {
+			// Any request to an id creates that sandbox, and the API has
+			// none that only says whether one exists: a mistyped id
+			// must not become a sandbox on the user's account.
 			return nil, none
 		}
 		cands, err := list(ctx, sb)

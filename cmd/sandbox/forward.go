@@ -119,6 +119,7 @@ refused with 403: they would act in the app with the forward's token.`,
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
+			o.touch(sb.ID())
 			return o.forward(cmd, sb, specs, s.httpTimeout)
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/recentids"
 	"github.com/nimbus-sh/nimbus/pkg/ledger"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
@@ -129,9 +130,14 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 		return nil
 	}
 	var first error
+	recent := sandboxcli.RecentIDsFile(o.f)
 	for _, oc := range outcomes {
 		if oc.Err == nil {
 			res.Destroyed = append(res.Destroyed, oc.Entry.ID)
+			if e := oc.Entry; recent != "" && e.Endpoint != ledger.LocalEndpoint {
+				// Completion must not take it for a live sandbox.
+				_ = recentids.Forget(recent, recentids.Site{Endpoint: e.Endpoint, BasePath: e.BasePath, Owner: o.drainOwner}, []string{e.ID})
+			}
 			continue
 		}
 		var ce *clierr.Error
@@ -270,6 +276,7 @@ func (o *common) ledgerOpener(cmd *cobra.Command) (func(ledger.Entry) (*sandboxc
 						return nil, err
 					}
 					tokens = ts
+					o.drainOwner = st.Creds.Owner(ts)
 				}
 				// The ledger keeps no credentials: those of a
 				// Worker behind basic auth come from this

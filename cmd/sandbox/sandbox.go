@@ -16,6 +16,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/config"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/recentids"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
@@ -40,6 +41,13 @@ type common struct {
 	// given; writeLimitBytes is it parsed (0: the default).
 	writeLimit      string
 	writeLimitBytes int64
+	// site is where the command's client reaches sandboxes (its Worker
+	// and the owner of its tokens), set by client for a remote one;
+	// touched are the sandbox ids it opened there (recent.go).
+	site    *recentids.Site
+	touched []string
+	// drainOwner is the owner of destroy --ledger's tokens.
+	drainOwner string
 }
 
 // NewCmdSandbox returns the `nimbus sandbox` command group.
@@ -90,6 +98,7 @@ background process), forward (local ports to sandbox ports) and apps.`,
 	o.addLocal(cmd)
 	eachCommand(cmd, func(c *cobra.Command) {
 		o.closeLocalAfter(c)
+		o.rememberAfter(c)
 		o.completeSandboxArgs(c)
 	})
 	return cmd
@@ -142,6 +151,7 @@ func (o *common) client(cmd *cobra.Command, pin bool, scopes []string, suffix st
 	if err != nil {
 		return nil, nil, sandboxcli.Error(err)
 	}
+	o.site = &recentids.Site{Endpoint: s.endpoint, BasePath: s.basePath, Owner: s.creds.Owner(ts)}
 	return c, s, nil
 }
 
@@ -239,6 +249,7 @@ func (o *common) openWithSuffix(cmd *cobra.Command, id string, scopes []string, 
 	if err != nil {
 		return nil, sandboxcli.Error(err)
 	}
+	o.touch(id)
 	return sb, nil
 }
 

@@ -12,6 +12,7 @@
 //	                              (default ~/.cache; NIMBUS_DEV_DATA overrides everywhere)
 //	runtime tarballs              <cache dir>/nimbus/runtimes
 //	shell history                 <cache dir>/nimbus/history/<sandbox id> (mode 0600; FileName on Windows)
+//	recently used sandboxes       <cache dir>/nimbus/recent-sandboxes (mode 0600; for shell completion)
 //	cleanup ledger                $NIMBUS_LEDGER, else $RUNNER_TEMP/nimbus-ledger.jsonl, else <temp dir>/nimbus-ledger-<uid>.jsonl
 package paths
 
@@ -153,4 +154,15 @@ func xdg(e Env, name string, err error, fallback string) (string, error) {
 		return dir, nil
 	}
 	return homeJoin(e, err, fallback)
+}
+
+// RecentIDsFile is the file of sandboxes nimbus's commands used lately,
+// which shell completion asks Workers about (internal/recentids):
+// nimbus/recent-sandboxes in the user cache directory.
+func (e Env) RecentIDsFile() (string, error) {
+	dir, err := e.CacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "nimbus", "recent-sandboxes"), nil
 }

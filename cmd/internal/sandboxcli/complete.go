@@ -2,11 +2,16 @@ package sandboxcli
 
 import (
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
+	"github.com/nimbus-sh/nimbus/internal/recentids"
+	"github.com/nimbus-sh/nimbus/internal/userinfo"
 	"github.com/nimbus-sh/nimbus/pkg/ledger"
+	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
 // CompleteID is the completion of commands whose first argument is a
@@ -34,4 +39,58 @@ func LedgerIDs(f *cmdutil.Factory, prefix string) []string {
 		}
 	}
 	return out
+}
+
+// Owner is the owner the Worker names the sandboxes reached with tokens
+// after ("<tn>:<sub or _>"), as far as this machine can tell: the claims
+// of a given token, read without verifying it (only the Worker can), or
+// the tenant and subject that minted tokens carry. It is "" for a token
+// that does not decode. Two tokens of different owners reach different
+// sandboxes under one id.
+func (c Credentials) Owner(tokens sc.TokenSource) string {
+	if tok, ok := tokens.(sc.StaticToken); ok {
+		d, err := token.Decode(string(tok))
+		if err != nil {
+			return ""
+		}
+		return d.Claims.DOInstanceName()
+	}
+	return token.DOInstanceName(c.Tenant, c.Subject)
+}
+
+// RecentIDsFile is the file of recently used sandboxes
+// (internal/recentids), or "" without a user cache directory.
+func RecentIDsFile(f *cmdutil.Factory) string {
+	p, err := f.Paths().RecentIDsFile()
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+// KnownSandbox reports whether nimbus knows that sandbox id exists at
+// site, so that a request to it creates nothing: the cleanup ledger holds
+// it at the site's Worker (the ledger records no owner), or a command of
+// nimbus used it there successfully (recentids). Completion asks a
+// Worker about no other id: any request to an id creates that sandbox,
+// and the remote API has no request that only says whether one exists.
+func KnownSandbox(f *cmdutil.Factory, site recentids.Site, id string, now time.Time) bool {
+	if p := RecentIDsFile(f); p != "" && recentids.Has(p, site, id, now) {
+		return true
+	}
+	entries, _ := ledger.New(f.Paths().LedgerFile()).Pending()
+	norm := func(ep string) string {
+		ep = strings.TrimSpace(ep)
+		if before, _, after, found := userinfo.Cut(ep); found {
+			ep = before + after
+		}
+		return strings.TrimRight(ep, "/")
+	}
+	for _, e := range entries {
+		if e.ID == id && e.Endpoint != ledger.LocalEndpoint && norm(e.Endpoint) == norm(site.Endpoint) &&
+			sc.NormalizeBasePath(e.BasePath) == sc.NormalizeBasePath(site.BasePath) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,100 @@
+package recentids
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRememberForgetAndBounds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nimbus", "recent-sandboxes")
+	now := time.Unix(1_800_000_000, 0)
+	site := Site{Endpoint: "https://user:pw@w.example/", BasePath: "/api/nimbus/v1/", Owner: "acme:ci"}
+	same := Site{Endpoint: "https://w.example", BasePath: "api/nimbus/v1", Owner: "acme:ci"}
+	if Has(path, site, "job-1", now) {
+		t.Fatal("a missing file holds job-1")
+	}
+	if err := Remember(path, site, []string{"job-1", "bad id", "job-1"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if !Has(path, same, "job-1", now) {
+		t.Fatal("job-1 not known at the same Worker spelled another way")
+	}
+	for _, other := range []Site{{Endpoint: "https://w2.example", Owner: "acme:ci"}, {Endpoint: "https://w.example", BasePath: "/api/nimbus/v1", Owner: "other:_"}} {
+		if Has(path, other, "job-1", now) {
+			t.Fatalf("job-1 known at %+v", other)
+		}
+	}
+	if Has(path, site, "bad id", now) {
+		t.Fatal("an invalid id was recorded")
+	}
+	if Has(path, site, "job-1", now.Add(MaxAge+time.Second)) {
+		t.Fatal("a record older than MaxAge is known")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) == "" || strings.Contains(string(b), "pw") {
+		t.Fatalf("file holds the endpoint's userinfo: %s", b)
+	}
+	if runtime.GOOS != "windows" {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Fatalf("mode %04o, want 0600", fi.Mode().Perm())
+		}
+	}
+	if err := Forget(path, same, []string{"job-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if Has(path, site, "job-1", now) {
+		t.Fatal("job-1 known after Forget")
+	}
+
+	// Only the MaxEntries most recently used stay, within MaxFileBytes,
+	// even with the longest fields.
+	long := Site{Endpoint: "https://" + strings.Repeat("e", maxField-8), BasePath: "/" + strings.Repeat("b", maxField-1), Owner: strings.Repeat("o", maxField)}
+	for i := range MaxEntries + 20 {
+		if err := Remember(path, long, []string{"id-" + strconv.Itoa(i)}, now.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > MaxFileBytes {
+		t.Fatalf("file is %d bytes, over %d", fi.Size(), MaxFileBytes)
+	}
+	last := now.Add(MaxEntries * time.Second)
+	if !Has(path, long, "id-"+strconv.Itoa(MaxEntries+19), last) {
+		t.Fatal("the newest record was dropped")
+	}
+	if Has(path, long, "id-0", last) {
+		t.Fatal("the oldest record was kept past the bounds")
+	}
+	if n := len(read(path)); n > MaxEntries || n == 0 {
+		t.Fatalf("%d records", n)
+	}
+}
+
+func TestDefaultBasePath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "recent")
+	now := time.Unix(1_800_000_000, 0)
+	if err := Remember(path, Site{Endpoint: "http://w"}, []string{"a"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if !Has(path, Site{Endpoint: "http://w", BasePath: "/api/nimbus/v1"}, "a", now) {
+		t.Fatal("the default base path, given or not, is not one site")
+	}
+	if Has(path, Site{Endpoint: "http://w", BasePath: "/other"}, "a", now) {
+		t.Fatal("another base path is the same site")
+	}
+}
