@@ -368,6 +368,11 @@ func (a *attach) readTerminal(ctx context.Context) {
 				a.end(ctx)
 				a.pace.inputEnded()
 			}
+			if a.ed.keys.ended() {
+				// The terminal's input itself ended: reading on
+				// would only meet that end again, at once.
+				return
+			}
 		default:
 			if closed {
 				a.warn(&sc.Error{Code: sc.CodeInvalidArgument, Message: "the process's input is closed (" + DetachKeys + " detaches)"})

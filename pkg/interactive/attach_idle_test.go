@@ -190,3 +190,93 @@ func TestIdleAttachPollsLessAndLess(t *testing.T) {
 		break
 	}
 }
+
+// On a terminal, Ctrl-D ends the input and the polling slows down as
+// above; Ctrl-C then sends SIGINT and cuts the long wait in progress
+// short: the next poll comes an interval later, not up to IdleInterval,
+// to show the process's answer to the signal (here its exit, code 8).
+func TestIdleAttachInterruptPollsAtOnce(t *testing.T) {
+	const interval = 100 * time.Millisecond
+	var log opLog
+	sb := backend(t, log.wrap)
+	ctx := testCtx(t)
+	p, err := sb.StartProcess(ctx, `trap 'kill $! 2>/dev/null; exit 8' INT; echo ready; while :; do sleep 600 & wait $!; done`, sc.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errReady := errors.New("ready")
+	if _, err := sb.FollowLogs(ctx, p.PID, 0, 25*time.Millisecond, func(l *sc.Logs) error {
+		if strings.Contains(l.Text, "ready\n") {
+			return errReady
+		}
+		return nil
+	}); err != errReady {
+		t.Fatalf("the process did not get ready: %v", err)
+	}
+	waits := make(chan fakeTimer)
+	after := func(d time.Duration) <-chan time.Time {
+		c := make(chan time.Time, 1)
+		select {
+		case waits <- fakeTimer{d, c}:
+		case <-ctx.Done():
+		}
+		return c
+	}
+	keys, typed := io.Pipe()
+	defer typed.Close()
+	out := newSyncBuffer()
+	type result struct {
+		r   *interactive.AttachResult
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, err := interactive.AttachAt(ctx, sb, p.PID, interactive.AttachOptions{Terminal: &interactive.Terminal{In: keys, Out: out}, Interval: interval}, after)
+		done <- result{r, err}
+	}()
+	next := func() fakeTimer {
+		t.Helper()
+		select {
+		case w := <-waits:
+			return w
+		case r := <-done:
+			t.Fatalf("attach ended: %+v, %v; output %q", r.r, r.err, out.String())
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+		panic("unreachable")
+	}
+	go func() { _, _ = typed.Write([]byte{4}) }() // Ctrl-D
+	w := next()
+	for polls := 0; w.d < interactive.IdleInterval; polls++ {
+		if polls > 600 {
+			t.Fatalf("after Ctrl-D the attach still waits %v between polls; endProcessInput sent: %v", w.d, log.has("endProcessInput"))
+		}
+		w.c <- time.Time{}
+		w = next()
+	}
+	// A long wait is in progress: Ctrl-C ends it within an interval.
+	go func() { _, _ = typed.Write([]byte{3}) }()
+	if w2 := next(); w2.d != interval {
+		t.Fatalf("after Ctrl-C a wait of %v, want %v", w2.d, interval)
+	} else {
+		w = w2
+	}
+	if !log.has("signalProcess") {
+		t.Fatal("Ctrl-C sent no signal")
+	}
+	for {
+		w.c <- time.Time{}
+		select {
+		case w = <-waits:
+			continue
+		case r := <-done:
+			if r.err != nil || r.r.Exit == nil || r.r.Exit.Code != 8 {
+				t.Fatalf("%+v %v, output %q", r.r, r.err, out.String())
+			}
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+		break
+	}
+}
