@@ -240,7 +240,8 @@ func TestShellOnTerminal(t *testing.T) {
 
 // attach on a terminal: lines typed go to the process, Ctrl-P Ctrl-Q
 // detaches and leaves it running, Ctrl-C sends it SIGINT, Ctrl-D ends its
-// input, and nimbus exits with its code.
+// input (and the other keys still work after it), and nimbus exits with
+// its code.
 func TestAttachOnTerminal(t *testing.T) {
 	dev := startDevServer(t, devOptions{})
 	endpoint, nimbus := dev.URL, dev.Nimbus
@@ -283,6 +284,27 @@ func TestAttachOnTerminal(t *testing.T) {
 	a.expect(`interrupted`)
 	if code := a.exit(); code != 9 {
 		t.Fatalf("Ctrl-C: exit %d, want 9\n%s", code, a.screen())
+	}
+
+	// After Ctrl-D the keys still work: the detach keys detach, and a line
+	// typed is refused with a warning. x/term returned the same Ctrl-D again
+	// on every later read, so attach spun a CPU reading it and never saw
+	// another key.
+	pid = start(`echo ready; exec sleep 600`)
+	a = startPTY(t, env, "sandbox", "attach", "demo", pid)
+	a.expect(`ready`)
+	a.send("\x04")
+	a.send("late\r")
+	a.expect(`input is closed`)
+	a.send("\x10\x11")
+	if code := a.exit(); code != 0 {
+		t.Fatalf("detach after Ctrl-D: exit %d\n%s", code, a.screen())
+	}
+	a.expect(`Detached; process ` + pid + ` keeps running\.`)
+	kill := exec.Command(nimbus, "sandbox", "kill", "demo", pid)
+	kill.Env = env
+	if out, err := kill.CombinedOutput(); err != nil {
+		t.Fatalf("kill: %v %s", err, out)
 	}
 }
 

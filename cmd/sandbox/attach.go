@@ -39,6 +39,12 @@ output as logs -f --json does: one object per chunk, then {"exit":…}.
 Output the sandbox's log ring dropped between two polls is gone: a warning
 (W_LOGS_LOST) says so once, as logs -f does.
 
+The output is polled every --interval while input can be sent. Once its end
+was sent (or with --no-stdin), each poll that finds nothing new waits twice
+as long as the one before, up to 2s: an idle attach costs almost nothing,
+and shows the process's exit or next output at most 2s late. Output brings
+the polls back to --interval.
+
 For the session's own terminal (a shell on a terminal, where full-screen
 programs run), use 'nimbus session attach ID'.`,
 		Example: `  # pid=$(nimbus sandbox start job-123 -- python3 -i)
@@ -127,6 +133,6 @@ programs run), use 'nimbus session attach ID'.`,
 	fl := cmd.Flags()
 	fl.BoolVar(&noStdin, "no-stdin", false, "only follow the output; send no input")
 	fl.Int64Var(&lines, "lines", 0, "show this many lines of earlier output first, 0 for none (default: the server's 200)")
-	duration.Var(fl, &interval, "interval", 100*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "output polling interval, 25ms to 5s")
+	duration.Var(fl, &interval, "interval", 100*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "output polling interval, 25ms to 5s (slowing to 2s once the input ended and the process is quiet)")
 	return passesExit(cmd, "")
 }

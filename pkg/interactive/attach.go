@@ -32,7 +32,12 @@ type AttachOptions struct {
 	// default of 200 lines; sandboxclient.FollowNew: none, only output
 	// written from the attach on).
 	Lines int64
-	// Interval is the log polling interval (clamped to 25ms–5s).
+	// Interval is the log polling interval (clamped to 25ms–5s) while
+	// input can still be sent and while output flows. Once no more input
+	// can come (In at its end, the Terminal's Ctrl-D, or neither given),
+	// polls that find nothing new wait longer and longer, up to
+	// IdleInterval (or Interval when longer); output or a signal sent
+	// brings the wait back to Interval.
 	Interval time.Duration
 	// Resize delivers changes of the terminal size (SIGWINCH); the size is
 	// also sent once at the start. Needs a Terminal with Size.
@@ -42,6 +47,12 @@ type AttachOptions struct {
 	// problems that do not end the session; nil ignores them.
 	OnWarning func(error)
 }
+
+// IdleInterval is the longest wait between two polls of an attach that
+// can send no more input and whose process is quiet: its exit or next
+// output shows at most this late, and following it costs one request
+// every IdleInterval instead of one every Interval.
+const IdleInterval = 2 * time.Second
 
 // CodeOutputLost is the stable code of a LostOutputError, the same as the
 // warning of `sandbox logs -f` for the same loss.
@@ -78,9 +89,18 @@ type AttachResult struct {
 // With a Terminal, a read of Terminal.In may still be pending when Attach
 // returns: the caller owns that reader.
 func Attach(ctx context.Context, sb *sc.Sandbox, pid int64, o AttachOptions) (*AttachResult, error) {
+	return attachAt(ctx, sb, pid, o, time.After)
+}
+
+// attachAt is Attach with the timers of its polling from after.
+func attachAt(ctx context.Context, sb *sc.Sandbox, pid int64, o AttachOptions, after func(time.Duration) <-chan time.Time) (*AttachResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	a := &attach{sb: sb, pid: pid, o: o, detach: make(chan struct{})}
+	a := &attach{sb: sb, pid: pid, o: o, detach: make(chan struct{}), pace: newPacer(o.Interval, after)}
+	if o.Terminal == nil && o.In == nil {
+		// Nothing will be sent: idle from the start.
+		a.pace.inputEnded()
+	}
 	var out func(l *sc.Logs) error
 	if o.Terminal != nil {
 		if o.Terminal.MakeRaw != nil {
@@ -143,7 +163,7 @@ func Attach(ctx context.Context, sb *sc.Sandbox, pid int64, o AttachOptions) (*A
 		return out(l)
 	}
 	go func() {
-		exit, err := sb.FollowLogs(ctx, pid, o.Lines, o.Interval, follow)
+		exit, err := sb.FollowLogsPaced(ctx, pid, o.Lines, a.pace.wait, follow)
 		done <- result{exit, err}
 	}()
 	select {
@@ -164,6 +184,87 @@ type attach struct {
 	ed     *lineEditor
 	detach chan struct{}
 	once   sync.Once
+	pace   *pacer
+}
+
+// pacer times the polls of an attach: every interval while input may be
+// sent, after that a wait that doubles with each poll that brings
+// nothing, up to IdleInterval. Output, and a signal sent to the process,
+// bring it back to interval. The protocol has no way to wait for output
+// (processLogs answers at once), so an idle attach can only poll less.
+type pacer struct {
+	interval, idleMax time.Duration
+	after             func(time.Duration) <-chan time.Time
+	// wake, buffered, asks a wait in progress to end within interval.
+	wake chan struct{}
+
+	mu    sync.Mutex
+	idle  bool          // no more input can be sent
+	next  time.Duration // the wait after the next quiet poll
+	woken bool          // a wake since the last poll: the next wait is interval
+}
+
+func newPacer(interval time.Duration, after func(time.Duration) <-chan time.Time) *pacer {
+	interval = sc.ClampInterval(interval)
+	return &pacer{interval: interval, idleMax: max(interval, IdleInterval), after: after, wake: make(chan struct{}, 1), next: interval}
+}
+
+// inputEnded says no more input will be sent: quiet polls may slow down.
+func (p *pacer) inputEnded() {
+	p.mu.Lock()
+	p.idle = true
+	p.mu.Unlock()
+}
+
+// poke brings the polling back to interval, a wait in progress too: the
+// process was sent something it may answer by output or by exiting.
+func (p *pacer) poke() {
+	p.mu.Lock()
+	p.woken, p.next = true, p.interval
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// wait is the wait of sc.Sandbox.FollowLogsPaced after a poll.
+func (p *pacer) wait(ctx context.Context, output bool) error {
+	p.mu.Lock()
+	d := p.interval
+	switch {
+	case output || p.woken || !p.idle:
+		p.next = p.interval
+	default:
+		d = p.next
+		p.next = min(2*p.next, p.idleMax)
+	}
+	if p.woken {
+		// This wait is the one the wake asked for.
+		p.woken = false
+		select {
+		case <-p.wake:
+		default:
+		}
+	}
+	p.mu.Unlock()
+	if d > p.interval {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.after(d):
+			return nil
+		case <-p.wake:
+			// Waited long enough for what came before: wait as for a
+			// poll now, for the answer to what was sent.
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.after(p.interval):
+		return nil
+	}
 }
 
 func (a *attach) warn(err error) {
@@ -196,6 +297,8 @@ func (a *attach) end(ctx context.Context) {
 // copyInput forwards a stream, holding back a partial UTF-8 character at
 // the end of a read until the rest arrives.
 func (a *attach) copyInput(ctx context.Context) {
+	// However it ends, nothing more is sent.
+	defer a.pace.inputEnded()
 	buf := make([]byte, 32<<10)
 	var carry []byte
 	for {
@@ -242,6 +345,8 @@ func partialRune(b []byte) int {
 
 // readTerminal reads edited lines and the control keys.
 func (a *attach) readTerminal(ctx context.Context) {
+	// A terminal that can no longer be read sends nothing more either.
+	defer a.pace.inputEnded()
 	closed := false
 	for ctx.Err() == nil {
 		line, k, err := a.ed.readLine()
@@ -256,10 +361,17 @@ func (a *attach) readTerminal(ctx context.Context) {
 			if _, err := a.sb.SignalProcess(ctx, a.pid, "SIGINT"); err != nil {
 				a.warn(err)
 			}
+			a.pace.poke()
 		case keyEOF:
 			if !closed {
 				closed = true
 				a.end(ctx)
+				a.pace.inputEnded()
+			}
+			if a.ed.keys.ended() {
+				// The terminal's input itself ended: reading on
+				// would only meet that end again, at once.
+				return
 			}
 		default:
 			if closed {

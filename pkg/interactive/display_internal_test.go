@@ -1,6 +1,7 @@
 package interactive
 
 import (
+	"fmt"
 	"io"
 	"testing"
 
@@ -44,7 +45,8 @@ func TestKeyReader(t *testing.T) {
 		"\x10a":          "\x10a",
 		"\x10\x10\x11":   "\x10\uE011\r",
 		"x\x10":          "x\x10",
-		"\x1b[A\x03\x04": "\x1b[A\uE003\r\x04",
+		"\x1b[A\x03\x04": "\x1b[A\uE003\r\uE004",
+		"a\x04b\x04":     "a\uE004b\uE004",
 	} {
 		for _, split := range []int{1, 2, 64} {
 			k := newKeyReader(&chunks{s: in, n: split}, true)
@@ -85,6 +87,37 @@ func readAll(t *testing.T, k *keyReader) string {
 		out = append(out, buf[:n]...)
 		if err != nil {
 			return string(out)
+		}
+	}
+}
+
+// Ctrl-D on an empty line is read once as the end of input, and what is
+// typed after it is read on: x/term left the Ctrl-D unread, so every later
+// ReadLine returned io.EOF again at once. On a line, Ctrl-D deletes the
+// character under the cursor, as x/term does.
+func TestLineEditorCtrlDIsReadOnce(t *testing.T) {
+	for _, split := range []int{1, 2, 64} {
+		in := "\x04abc\r\x04" + "ab\x1b[D\x04\r" + "\x04\x04x\r"
+		e := newLineEditor(Terminal{In: &chunks{s: in, n: split}, Out: io.Discard}, nil, true)
+		type read struct {
+			line string
+			k    key
+		}
+		var got []read
+		for range 7 {
+			line, k, err := e.readLine()
+			if err != nil {
+				t.Fatalf("pieces of %d: after %v: %v", split, got, err)
+			}
+			got = append(got, read{line, k})
+		}
+		want := []read{{"", keyEOF}, {"abc", keyNone}, {"", keyEOF}, {"a", keyNone}, {"", keyEOF}, {"", keyEOF}, {"x", keyNone}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("pieces of %d: %v, want %v", split, got, want)
+		}
+		// The input's own end is an end too, which keyReader remembers.
+		if _, k, err := e.readLine(); k != keyEOF || err != nil || !e.keys.ended() {
+			t.Errorf("pieces of %d: at the input's end: %v %v, ended %v", split, k, err, e.keys.ended())
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package interactive
 
 import (
+	"bytes"
 	"io"
 	"sync"
 	"unicode/utf8"
@@ -33,13 +34,23 @@ const DetachKeys = "Ctrl-P Ctrl-Q"
 // x/term ends ReadLine with io.EOF on Ctrl-C, like Ctrl-D, and has no
 // notion of a detach sequence. Each sentinel is followed by a carriage
 // return so that ReadLine returns at once.
+//
+// Ctrl-D is one too, without the carriage return: x/term returns io.EOF
+// for it on an empty line without consuming it, so every later ReadLine
+// met the same Ctrl-D again and returned io.EOF at once, for ever (an
+// attach after Ctrl-D spun a CPU and no longer saw Ctrl-C or the detach
+// keys). The editor deletes the character under the cursor for it, as
+// x/term does, or on an empty line asks keyReader for the carriage return
+// that ends the line as the end of input.
 const (
 	runeInterrupt = '\uE003' // Ctrl-C
 	runeDetach    = '\uE011' // Ctrl-P Ctrl-Q
+	runeEOF       = '\uE004' // Ctrl-D
 )
 
 const (
 	keyCtrlC = 0x03
+	keyCtrlD = 0x04
 	keyCtrlP = 0x10
 	keyCtrlQ = 0x11
 )
@@ -53,6 +64,26 @@ type keyReader struct {
 	pending []byte // translated bytes not yet returned
 	heldP   bool   // a Ctrl-P waiting to see whether Ctrl-Q follows
 	raw     []byte
+	enter   bool  // the next Read returns a carriage return (endLine)
+	err     error // what ended the input, once it ended
+}
+
+// endLine has the next Read return a carriage return before anything
+// else: the Ctrl-D that ended an empty line is read last in its Read, so
+// nothing typed after it joins the line. Called by the editor between two
+// Reads, from the goroutine reading.
+func (k *keyReader) endLine() {
+	k.mu.Lock()
+	k.enter = true
+	k.mu.Unlock()
+}
+
+// ended reports whether the input itself has ended (or failed): reading
+// on only gets the same error again.
+func (k *keyReader) ended() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.err != nil
 }
 
 func newKeyReader(in io.Reader, detach bool) *keyReader {
@@ -62,10 +93,16 @@ func newKeyReader(in io.Reader, detach bool) *keyReader {
 func (k *keyReader) Read(p []byte) (int, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.enter && len(p) > 0 {
+		k.enter = false
+		p[0] = '\r'
+		return 1, nil
+	}
 	for len(k.pending) == 0 {
 		n, err := k.in.Read(k.raw)
 		k.translate(k.raw[:n])
 		if err != nil {
+			k.err = err
 			if k.heldP {
 				k.pending = append(k.pending, keyCtrlP)
 				k.heldP = false
@@ -76,7 +113,13 @@ func (k *keyReader) Read(p []byte) (int, error) {
 			break
 		}
 	}
-	n := copy(p, k.pending)
+	chunk := k.pending
+	// A Ctrl-D ends what this Read returns: the editor may have a line
+	// end come right after it (endLine).
+	if i := bytes.IndexRune(chunk, runeEOF); i >= 0 {
+		chunk = chunk[:i+utf8.RuneLen(runeEOF)]
+	}
+	n := copy(p, chunk)
 	k.pending = k.pending[n:]
 	return n, nil
 }
@@ -96,6 +139,8 @@ func (k *keyReader) translate(b []byte) {
 		case c == keyCtrlC:
 			k.pending = utf8.AppendRune(k.pending, runeInterrupt)
 			k.pending = append(k.pending, '\r')
+		case c == keyCtrlD:
+			k.pending = utf8.AppendRune(k.pending, runeEOF)
 		case c == keyCtrlP && k.detach:
 			k.heldP = true
 		default:
@@ -114,6 +159,7 @@ type lineEditor struct {
 	mu          sync.Mutex
 	interrupted bool
 	detached    bool
+	eof         bool // Ctrl-D on an empty line
 }
 
 // readWriter joins the key reader and the terminal's output.
@@ -143,6 +189,20 @@ func newLineEditor(t Terminal, hist term.History, detach bool) *lineEditor {
 			e.detached = true
 			e.mu.Unlock()
 			return line, pos, true
+		case runeEOF:
+			if line == "" {
+				e.mu.Lock()
+				e.eof = true
+				e.mu.Unlock()
+				e.keys.endLine()
+				return "", 0, true
+			}
+			// Deletes the character under the cursor, as x/term does.
+			if pos < len(line) {
+				_, size := utf8.DecodeRuneInString(line[pos:])
+				line = line[:pos] + line[pos+size:]
+			}
+			return line, pos, true
 		}
 		return "", 0, false
 	}
@@ -157,7 +217,7 @@ func newLineEditor(t Terminal, hist term.History, detach bool) *lineEditor {
 func (e *lineEditor) discarding() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.interrupted || e.detached
+	return e.interrupted || e.detached || e.eof
 }
 
 // key is what ended a ReadLine besides a line.
@@ -176,14 +236,16 @@ const (
 func (e *lineEditor) readLine() (string, key, error) {
 	line, err := e.t.ReadLine()
 	e.mu.Lock()
-	intr, det := e.interrupted, e.detached
-	e.interrupted, e.detached = false, false
+	intr, det, eof := e.interrupted, e.detached, e.eof
+	e.interrupted, e.detached, e.eof = false, false, false
 	e.mu.Unlock()
 	switch {
 	case det:
 		return "", keyDetach, nil
 	case intr:
 		return "", keyInterrupt, nil
+	case eof:
+		return "", keyEOF, nil
 	case err == io.EOF:
 		return line, keyEOF, nil
 	case err == term.ErrPasteIndicator:

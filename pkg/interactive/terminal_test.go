@@ -231,3 +231,35 @@ func TestInteractEnds(t *testing.T) {
 		t.Fatal("cancel at the prompt did not end the session")
 	}
 }
+
+// Ctrl-D on a continued line runs what was typed, and the session goes
+// on: the next Ctrl-D, on an empty line, leaves. The first Ctrl-D used to
+// come back on every later read, so the session left right after running
+// the line.
+func TestInteractCtrlDOnAContinuedLine(t *testing.T) {
+	sb := backend(t, nil)
+	sh, _ := interactive.NewShell(sb, interactive.ShellOptions{})
+	term, master, scr := ptyTerminal(t)
+	done := make(chan int, 1)
+	go func() {
+		code, _ := sh.Interact(testCtx(t), interactive.InteractOptions{Terminal: term})
+		done <- code
+	}()
+	scr.expect(t, `\$ $`)
+	_, _ = io.WriteString(master, "echo ran-$((6*7)) \\\r")
+	scr.expect(t, `> $`)
+	_, _ = io.WriteString(master, "\x04")
+	scr.expect(t, `ran-42`)
+	scr.expect(t, `\$ $`)
+	_, _ = io.WriteString(master, "(exit 5)\r")
+	scr.expect(t, `\[5\]\$ $`)
+	_, _ = io.WriteString(master, "\x04")
+	select {
+	case code := <-done:
+		if code != 5 {
+			t.Fatalf("exit %d", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Ctrl-D did not end the session")
+	}
+}

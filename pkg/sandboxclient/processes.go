@@ -176,7 +176,24 @@ func (s *Sandbox) ProcessLogEnd(ctx context.Context, pid int64) (*Logs, error) {
 // (Logs.Lost), is passed to fn; an error from fn stops the loop. It
 // returns the exit.
 func (s *Sandbox) FollowLogs(ctx context.Context, pid int64, lines int64, interval time.Duration, fn func(*Logs) error) (*LogExit, error) {
-	interval = min(max(interval, 25*time.Millisecond), 5*time.Second)
+	interval = ClampInterval(interval)
+	return s.FollowLogsPaced(ctx, pid, lines, func(ctx context.Context, _ bool) error { return sleep(ctx, interval) }, fn)
+}
+
+// ClampInterval is the polling interval FollowLogs uses for interval:
+// clamped to 25ms–5s, the SDK's bounds.
+func ClampInterval(interval time.Duration) time.Duration {
+	return min(max(interval, 25*time.Millisecond), 5*time.Second)
+}
+
+// FollowLogsPaced is FollowLogs with the wait between two polls left to
+// wait, for a follower that polls faster or slower as it goes (an attach
+// whose input has ended and whose process is quiet needs no answer ten
+// times a second). wait is called after each poll that did not bring the
+// exit, output says whether that poll passed anything to fn, and the next
+// poll is made once it returns; an error from it (ctx's end) stops the
+// loop.
+func (s *Sandbox) FollowLogsPaced(ctx context.Context, pid int64, lines int64, wait func(ctx context.Context, output bool) error, fn func(*Logs) error) (*LogExit, error) {
 	opts := LogOptions{}
 	if lines > 0 {
 		opts.Lines = &lines
@@ -212,7 +229,8 @@ func (s *Sandbox) FollowLogs(ctx context.Context, pid int64, lines int64, interv
 		// was evicted is gone, and the caller must be able to say so
 		// rather than print the rest as if it were the whole output.
 		l.Lost = opts.Cursor != nil && l.Truncated
-		if len(l.Chunks) > 0 || l.Text != "" || l.Lost {
+		output := len(l.Chunks) > 0 || l.Text != "" || l.Lost
+		if output {
 			if err := fn(l); err != nil {
 				return nil, err
 			}
@@ -222,7 +240,7 @@ func (s *Sandbox) FollowLogs(ctx context.Context, pid int64, lines int64, interv
 		}
 		cur := l.Cursor
 		opts = LogOptions{Cursor: &cur}
-		if err := sleep(ctx, interval); err != nil {
+		if err := wait(ctx, output); err != nil {
 			return nil, err
 		}
 	}
