@@ -75,7 +75,7 @@ curl does; redirect it to a file or a pipe, which get the bytes unchanged.`,
 			if !o.f.JSON {
 				out, finish := sandboxcli.TerminalOutput(o.f.IOStreams, args[0], args[1])
 				_, err = sb.ReadFileTo(cmd.Context(), p, out)
-				return sandboxcli.ErrorIn(sb.ID(), finish(err))
+				return sandboxcli.Hints{ID: sb.ID(), Read: p}.Error(finish(err))
 			}
 			buf := &cappedBuffer{max: maxJSONRead}
 			n, err := sb.ReadFileTo(cmd.Context(), p, buf)
@@ -83,7 +83,7 @@ curl does; redirect it to a file or a pipe, which get the bytes unchanged.`,
 				return clierr.New(exitcode.DataErr, "E_READ_TOO_LARGE", fmt.Sprintf("%s is larger than %d MiB, too large for --json", p, maxJSONRead>>20), "drop --json to stream the bytes to stdout")
 			}
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return sandboxcli.Hints{ID: sb.ID(), Read: p}.Error(err)
 			}
 			return o.f.PrintJSON(struct {
 				Path   string `json:"path"`
@@ -159,7 +159,7 @@ func newCmdFilesLs(o *common) *cobra.Command {
 			}
 			ents, err := sb.ReadDir(cmd.Context(), dir)
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return sandboxcli.Hints{ID: sb.ID(), Read: dir}.Error(err)
 			}
 			return o.output(ents, func() error {
 				st := o.f.IOStreams.Styles()
@@ -195,10 +195,10 @@ UTC; the JSON (piped, or --json) keeps the API's epoch milliseconds.`,
 			p := o.path(args[1])
 			st, err := sb.Stat(cmd.Context(), p)
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return sandboxcli.Hints{ID: sb.ID(), Read: p}.Error(err)
 			}
 			if st == nil {
-				return clierr.New(exitcode.DataErr, transfer.CodeNotFound, p+": no such file or directory", "check the path; relative paths are resolved against --root")
+				return clierr.New(exitcode.DataErr, transfer.CodeNotFound, p+": no such file or directory", sandboxcli.ReadNotFoundHint(sb.ID(), p))
 			}
 			return o.output(st, func() error {
 				var b strings.Builder

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	pathpkg "path"
 	"strings"
 	"syscall"
 
@@ -30,6 +31,25 @@ func Error(err error) error {
 // hints that name a command to run next name the sandbox (ArgID), so that
 // the command can be copied and run as it is.
 func ErrorIn(id string, err error) error {
+	return Hints{ID: id}.Error(err)
+}
+
+// Hints is what the command knows of a failure for the hints that name a
+// command to run next: a hint is copied and run as it is written, so it
+// names the real values, and placeholders only for what is not known.
+type Hints struct {
+	// ID is the sandbox ("" when not known: the placeholder ID).
+	ID string
+	// Read is the sandbox path (resolved against --root) the failed
+	// operation read: files read, ls and stat. A read of a missing path
+	// is helped by a listing of its parent, not by the advice for
+	// writes (create the parent directory). "" for other operations.
+	Read string
+}
+
+// Error is ErrorIn for the failure h describes.
+func (h Hints) Error(err error) error {
+	id := h.ID
 	if err == nil {
 		return nil
 	}
@@ -45,7 +65,7 @@ func ErrorIn(id string, err error) error {
 	}
 	var re *sc.RemoteError
 	if errors.As(err, &re) {
-		return remote(re, id)
+		return remote(re, h)
 	}
 	var le *sc.Error
 	if errors.As(err, &le) {
@@ -120,6 +140,14 @@ func RuntimeInstallHint(id string) string {
 // NoProcessHint is the hint of a pid sandbox id does not know.
 func NoProcessHint(id string) string {
 	return "list processes with nimbus sandbox ps " + ArgID(id)
+}
+
+// ReadNotFoundHint is the hint of a read of path, a sandbox path that does
+// not exist in sandbox id: the listing of its parent directory, which
+// shows what is there (a misspelt name, another directory).
+func ReadNotFoundHint(id, path string) string {
+	return "the path does not exist in the sandbox: nimbus sandbox files ls " + ArgID(id) + " " + shellquote.Quote(pathpkg.Dir(path)) +
+		" lists its directory (relative paths are resolved against --root)"
 }
 
 // noParentHint names the directory a copy's destination needed and the
@@ -283,7 +311,8 @@ func answeredLocally(re *sc.RemoteError) bool {
 	return localhost.Is(re.Host)
 }
 
-func remote(re *sc.RemoteError, id string) *clierr.Error {
+func remote(re *sc.RemoteError, h Hints) *clierr.Error {
+	id := h.ID
 	exit := RemoteExit(re.Status, re.Code, re.Message)
 	hint := ""
 	switch {
@@ -318,6 +347,9 @@ func remote(re *sc.RemoteError, id string) *clierr.Error {
 	switch remoteErrno(re.Message) {
 	case "ENOENT":
 		hint = "the path does not exist in the sandbox (writes need the parent directory: nimbus sandbox files mkdir " + ArgID(id) + " DIR)"
+		if h.Read != "" {
+			hint = ReadNotFoundHint(id, h.Read)
+		}
 		if strings.Contains(re.Message, ", chdir '") {
 			// exec --cwd, run's first upload destination: a hint about
 			// writes sent people after the wrong path.
@@ -425,7 +457,12 @@ func ExecError(err error) error {
 // ExecErrorIn is ExecError for a failure in sandbox id, whose hints name
 // it as ErrorIn's do.
 func ExecErrorIn(id string, err error) error {
-	mapped := ErrorIn(id, err)
+	return Hints{ID: id}.ExecError(err)
+}
+
+// ExecError is ExecErrorIn for the failure h describes.
+func (h Hints) ExecError(err error) error {
+	mapped := h.Error(err)
 	var ce *clierr.Error
 	if !errors.As(mapped, &ce) {
 		return mapped

@@ -367,3 +367,31 @@ func TestHintsNamePaths(t *testing.T) {
 		}
 	}
 }
+
+// TestReadNotFoundHint: a read of a missing path (files read, ls, stat) is
+// told to list the directory that should hold it, named and quoted; the
+// hint of a write's missing path is not about reads.
+func TestReadNotFoundHint(t *testing.T) {
+	enoent := &sc.RemoteError{Op: "readFile", Status: 500, Code: sc.CodeRemoteRPC, Message: "ENOENT: no such file or directory, open '/home/user/my app/x'"}
+	for _, c := range []struct {
+		h    Hints
+		want string
+	}{
+		{Hints{ID: "job-1", Read: "/home/user/my app/x"},
+			"the path does not exist in the sandbox: nimbus sandbox files ls job-1 '/home/user/my app' lists its directory (relative paths are resolved against --root)"},
+		{Hints{ID: "job-1", Read: "/home/user/x"},
+			"the path does not exist in the sandbox: nimbus sandbox files ls job-1 /home/user lists its directory (relative paths are resolved against --root)"},
+		{Hints{Read: "/x"},
+			"the path does not exist in the sandbox: nimbus sandbox files ls ID / lists its directory (relative paths are resolved against --root)"},
+		{Hints{ID: "job-1"},
+			"the path does not exist in the sandbox (writes need the parent directory: nimbus sandbox files mkdir job-1 DIR)"},
+	} {
+		var ce *clierr.Error
+		if !errors.As(c.h.Error(enoent), &ce) || ce.Hint != c.want {
+			t.Errorf("%+v: hint\n%q, want\n%q", c.h, ce.Hint, c.want)
+		}
+		if !errors.As(c.h.ExecError(enoent), &ce) || ce.Hint != c.want {
+			t.Errorf("%+v: exec hint\n%q, want\n%q", c.h, ce.Hint, c.want)
+		}
+	}
+}
