@@ -390,9 +390,9 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 		// Also when the signal came only during the destroy: a
 		// cancelled job does not exit 0 (nor 125 for a failure of
 		// nimbus, such as a download, before it).
-		return sandboxcli.ExecErrorIn(sb.ID(), err)
+		return o.execErrorIn(sb.ID(), err)
 	case res.Err != nil:
-		ce := sandboxcli.ExecErrorIn(sb.ID(), res.Err)
+		ce := o.execErrorIn(sb.ID(), res.Err)
 		var c *clierr.Error
 		if errors.As(ce, &c) && c.Exit != exitcode.Timeout {
 			out := *c

@@ -123,6 +123,8 @@ type handles struct {
 	close        func()
 	// entry is the sandbox as the cleanup ledger records it.
 	entry ledger.Entry
+	// known is the tenant and subject resolved, for the hints.
+	known sandboxcli.Hints
 }
 
 // RandomID returns a fresh sandbox id, mcp-<8 hex digits>: a lowercase DNS
@@ -199,6 +201,7 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 	if err := o.checkTokenFile(st.Creds.TokenFile, st.Creds.TokenFileFrom); err != nil {
 		return nil, err
 	}
+	h.known = sandboxcli.Hints{Tenant: st.Creds.Tenant, Subject: st.Creds.Subject}
 	writeLimit, err := sandboxcli.WriteLimit(st.Config)
 	if err != nil {
 		return nil, err
@@ -225,7 +228,7 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 		if id == "" {
 			id, h.fresh = RandomID(), true
 		}
-		warnings, err := checkToken(claims, id, f.Now(), o.AllowDestroy || (h.fresh && !o.Keep))
+		warnings, err := checkToken(claims, id, h.known, f.Now(), o.AllowDestroy || (h.fresh && !o.Keep))
 		if err != nil {
 			return nil, err
 		}
@@ -280,14 +283,16 @@ func decodeToken(tok string) (token.Claims, error) {
 // Worker's rules (token.CheckUsable: claims, expiry, sandbox:use, the sid
 // pin), and warns about one that grants more than the server needs: the
 // agent holds whatever the token allows.
-func checkToken(c token.Claims, id string, now time.Time, needDestroy bool) (warnings []string, err error) {
-	pin := id
-	if !token.IsIDComponent(pin) {
+// known is the tenant and subject the command resolved, which the mint
+// hints name.
+func checkToken(c token.Claims, id string, known sandboxcli.Hints, now time.Time, needDestroy bool) (warnings []string, err error) {
+	known.ID = id
+	if !token.IsIDComponent(id) {
 		// id is the sid of a token the checks below refuse: not
 		// verified, and not to be repeated in a command to paste.
-		pin = "ID"
+		known.ID = ""
 	}
-	mint := "mint a least-privilege one: nimbus token mint --tenant T --scopes sandbox:use --sid " + pin
+	mint := "mint a least-privilege one: " + known.MintCommand(token.ScopeSandboxUse)
 	if err := token.CheckUsable(c, now, token.Want{Scopes: []string{token.ScopeSandboxUse}, SessionID: id}); err != nil {
 		return nil, unfit(c, now, err, mint)
 	}
@@ -412,7 +417,9 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 				_ = led.Forget(h.entry)
 			}
 		}
-		return sandboxcli.ErrorIn(h.use.ID(), err)
+		known := h.known
+		known.ID = h.use.ID()
+		return known.Error(err)
 	}
 	so := mcpserver.Options{
 		Sandbox: h.use, Namespace: o.Namespace, ReadOnly: o.ReadOnly, RuntimeAllow: o.RuntimeAllow,

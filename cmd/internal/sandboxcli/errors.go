@@ -45,6 +45,26 @@ type Hints struct {
 	// is helped by a listing of its parent, not by the advice for
 	// writes (create the parent directory). "" for other operations.
 	Read string
+	// Tenant and Subject are the tenant and subject the command resolved
+	// (--tenant/NIMBUS_TENANT/tenant:, --sub/NIMBUS_SUBJECT/subject:),
+	// "" when not set: a mint hint names them (they are no secrets), as
+	// the sandbox a token reaches is the tenant's and the subject's.
+	Tenant, Subject string
+}
+
+// MintCommand is the nimbus token mint command of a token with scopes
+// for the sandbox: the known tenant and subject, quoted (T when the
+// tenant is not known: mint requires one), pinned to the sandbox.
+func (h Hints) MintCommand(scopes ...string) string {
+	tenant := "T"
+	if h.Tenant != "" {
+		tenant = shellquote.Quote(h.Tenant)
+	}
+	cmd := "nimbus token mint --tenant " + tenant
+	if h.Subject != "" {
+		cmd += " --sub " + shellquote.Quote(h.Subject)
+	}
+	return cmd + " --scopes " + strings.Join(scopes, ",") + " --sid " + ArgID(h.ID)
 }
 
 // Error is ErrorIn for the failure h describes.
@@ -322,7 +342,7 @@ func remote(re *sc.RemoteError, h Hints) *clierr.Error {
 		// which 'nimbus dev token' signs with.
 		hint = "the server on this machine (nimbus dev) did not sign this token: export NIMBUS_TOKEN=$(nimbus dev token), run with the server's NIMBUS_DEV_DATA and JWT_SECRET (unset if it was started without one)"
 	case re.Status == 401:
-		hint = "the Worker rejected the token; mint a fresh one (nimbus token mint --tenant T --scopes sandbox:use --sid " + ArgID(id) + ") or check JWT_SECRET matches the Worker's"
+		hint = "the Worker rejected the token; mint a fresh one (" + h.MintCommand("sandbox:use") + ") or check JWT_SECRET matches the Worker's"
 	case re.Code == "E_SCOPE_MISSING":
 		hint = scopeHint(re.Message)
 	case re.Code == "E_SESSION_PIN_MISMATCH":

@@ -395,3 +395,27 @@ func TestReadNotFoundHint(t *testing.T) {
 		}
 	}
 }
+
+// TestRejectedTokenHintNamesTheTenant: the rejected-token hint mints for
+// the tenant and subject the command resolved, quoted, and T only when
+// none is known; the subject matters, as the sandbox a token reaches is the
+// tenant's and the subject's.
+func TestRejectedTokenHintNamesTheTenant(t *testing.T) {
+	rejected := &sc.RemoteError{Status: 401, Code: "E_TOKEN_EXPIRED", Message: "Token expired", Host: "nimbus.example.workers.dev"}
+	for _, c := range []struct {
+		h    Hints
+		want string
+	}{
+		{Hints{ID: "job-1", Tenant: "acme"},
+			"the Worker rejected the token; mint a fresh one (nimbus token mint --tenant acme --scopes sandbox:use --sid job-1) or check JWT_SECRET matches the Worker's"},
+		{Hints{ID: "job-1", Tenant: "acme", Subject: "ci bot"},
+			"the Worker rejected the token; mint a fresh one (nimbus token mint --tenant acme --sub 'ci bot' --scopes sandbox:use --sid job-1) or check JWT_SECRET matches the Worker's"},
+		{Hints{ID: "job-1", Tenant: "it's"},
+			`the Worker rejected the token; mint a fresh one (nimbus token mint --tenant 'it'\''s' --scopes sandbox:use --sid job-1) or check JWT_SECRET matches the Worker's`},
+	} {
+		var ce *clierr.Error
+		if !errors.As(c.h.Error(rejected), &ce) || ce.Hint != c.want {
+			t.Errorf("%+v: hint\n%q, want\n%q", c.h, ce.Hint, c.want)
+		}
+	}
+}
