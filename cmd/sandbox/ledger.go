@@ -251,7 +251,7 @@ func (o *common) ledgerOpener(cmd *cobra.Command) (func(ledger.Entry) (*sandboxc
 	if err != nil {
 		return nil, nil, err
 	}
-	o.known.Tenant, o.known.Subject = st.Creds.Tenant, st.Creds.Subject
+	o.known.Tenant, o.known.Subject, o.known.Scopes = st.Creds.Tenant, st.Creds.Subject, scopesDestroy
 	clients := map[string]*sandboxclient.Client{}
 	var tokens sandboxclient.TokenSource
 	open := func(e ledger.Entry) (*sandboxclient.Sandbox, error) {

@@ -41,8 +41,8 @@ type common struct {
 	writeLimit      string
 	writeLimitBytes int64
 	// known is what the command resolved that its failures' hints name
-	// (the tenant and subject of the token to mint), set as it builds
-	// its client.
+	// (the tenant, subject and scopes of the token to mint), set as it
+	// builds its client.
 	known sandboxcli.Hints
 }
 
@@ -157,7 +157,7 @@ func (o *common) client(cmd *cobra.Command, pin bool, scopes []string, suffix st
 	if err != nil {
 		return nil, nil, err
 	}
-	o.known.Tenant, o.known.Subject = s.creds.Tenant, s.creds.Subject
+	o.known.Tenant, o.known.Subject, o.known.Scopes = s.creds.Tenant, s.creds.Subject, scopes
 	ts, err := s.creds.TokenSource(pin, scopes...)
 	if err != nil {
 		return nil, nil, err

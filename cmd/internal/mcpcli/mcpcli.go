@@ -292,13 +292,17 @@ func checkToken(c token.Claims, id string, known sandboxcli.Hints, now time.Time
 		// verified, and not to be repeated in a command to paste.
 		known.ID = ""
 	}
-	mint := "mint a least-privilege one: " + known.MintCommand(token.ScopeSandboxUse)
+	need := []string{token.ScopeSandboxUse}
+	if needDestroy {
+		need = append(need, token.ScopeSessionDestroy)
+	}
+	mint := "mint a least-privilege one: " + known.MintCommand(need...)
 	if err := token.CheckUsable(c, now, token.Want{Scopes: []string{token.ScopeSandboxUse}, SessionID: id}); err != nil {
 		return nil, unfit(c, now, err, mint)
 	}
 	scopes, has := c.Scopes()
 	if !has {
-		warnings = append(warnings, "the token has no scopes claim, so it grants everything (full trust); the agent can do whatever it allows. Prefer a token limited to sandbox:use: "+mint)
+		warnings = append(warnings, "the token has no scopes claim, so it grants everything (full trust); the agent can do whatever it allows. Prefer a token limited to "+strings.Join(need, " and ")+": "+mint)
 	} else {
 		allowed := []string{token.ScopeSandboxUse}
 		if needDestroy {
@@ -314,7 +318,7 @@ func checkToken(c token.Claims, id string, known sandboxcli.Hints, now time.Time
 			warnings = append(warnings, "the token also grants "+strings.Join(extra, ", ")+", which the MCP server does not need; "+mint)
 		}
 		if needDestroy && !slices.Contains(scopes, token.ScopeSessionDestroy) && !slices.Contains(scopes, token.ScopeSessionAdmin) {
-			warnings = append(warnings, "the token lacks session:destroy: destroying the sandbox (the destroy tool, or the clean-up on exit) will fail")
+			warnings = append(warnings, "the token lacks session:destroy: destroying the sandbox (the destroy tool, or the clean-up on exit) will fail; "+mint)
 		}
 	}
 	if _, ok := c.SessionID(); !ok {

@@ -51,6 +51,10 @@ func TestCheckToken(t *testing.T) {
 		{"extra scopes", claims(t, now, 2*time.Hour, "box", token.ScopeSandboxUse, token.ScopeSessionAdmin), now, false, 0, []string{"also grants session:admin"}},
 		{"unpinned", claims(t, now, 2*time.Hour, "", token.ScopeSandboxUse), now, false, 0, []string{"not pinned"}},
 		{"destroy needed but missing", claims(t, now, 2*time.Hour, "box", token.ScopeSandboxUse), now, true, 0, []string{"lacks session:destroy"}},
+		// The mint hint names the scopes the server needs: session:destroy
+		// too when it destroys the sandbox.
+		{"destroy needed, unpinned", claims(t, now, 2*time.Hour, "", token.ScopeSandboxUse, token.ScopeSessionDestroy), now, true, 0,
+			[]string{"not pinned to the sandbox (no sid claim): it reaches every sandbox of its tenant; mint a least-privilege one: nimbus token mint --tenant T --scopes sandbox:use,session:destroy --sid box"}},
 		{"destroy needed and given", claims(t, now, 2*time.Hour, "box", token.ScopeSandboxUse, token.ScopeSessionDestroy), now, true, 0, nil},
 		{"destroy given but not needed", claims(t, now, 2*time.Hour, "box", token.ScopeSandboxUse, token.ScopeSessionDestroy), now, false, 0, []string{"also grants session:destroy"}},
 		{"expires soon", claims(t, now, 20*time.Minute, "box", token.ScopeSandboxUse), now, false, 0, []string{"expires in 20m"}},

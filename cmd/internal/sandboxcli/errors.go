@@ -50,6 +50,21 @@ type Hints struct {
 	// "" when not set: a mint hint names them (they are no secrets), as
 	// the sandbox a token reaches is the tenant's and the subject's.
 	Tenant, Subject string
+	// Scopes are the scopes the failed operation needs, as the command
+	// mints them (sandbox:use, plus session:destroy for destroy and a run
+	// that destroys, session:attach for forward); nil means sandbox:use.
+	Scopes []string
+	// Unpinned says the operation is on no one sandbox (session new):
+	// its token has no sid.
+	Unpinned bool
+}
+
+// scopes is h.Scopes, or sandbox:use.
+func (h Hints) scopes() []string {
+	if len(h.Scopes) == 0 {
+		return []string{"sandbox:use"}
+	}
+	return h.Scopes
 }
 
 // MintCommand is the nimbus token mint command of a token with scopes
@@ -64,7 +79,11 @@ func (h Hints) MintCommand(scopes ...string) string {
 	if h.Subject != "" {
 		cmd += " --sub " + shellquote.Quote(h.Subject)
 	}
-	return cmd + " --scopes " + strings.Join(scopes, ",") + " --sid " + ArgID(h.ID)
+	cmd += " --scopes " + strings.Join(scopes, ",")
+	if h.Unpinned {
+		return cmd
+	}
+	return cmd + " --sid " + ArgID(h.ID)
 }
 
 // Error is ErrorIn for the failure h describes.
@@ -342,7 +361,7 @@ func remote(re *sc.RemoteError, h Hints) *clierr.Error {
 		// which 'nimbus dev token' signs with.
 		hint = "the server on this machine (nimbus dev) did not sign this token: export NIMBUS_TOKEN=$(nimbus dev token), run with the server's NIMBUS_DEV_DATA and JWT_SECRET (unset if it was started without one)"
 	case re.Status == 401:
-		hint = "the Worker rejected the token; mint a fresh one (" + h.MintCommand("sandbox:use") + ") or check JWT_SECRET matches the Worker's"
+		hint = "the Worker rejected the token; mint a fresh one (" + h.MintCommand(h.scopes()...) + ") or check JWT_SECRET matches the Worker's"
 	case re.Code == "E_SCOPE_MISSING":
 		hint = scopeHint(re.Message)
 	case re.Code == "E_SESSION_PIN_MISMATCH":

@@ -419,3 +419,28 @@ func TestRejectedTokenHintNamesTheTenant(t *testing.T) {
 		}
 	}
 }
+
+// TestRejectedTokenHintNamesTheScopes: the rejected-token hint mints the
+// scopes the failed operation needs (destroy: session:destroy too), and
+// no pin for an operation on no one sandbox (session new).
+func TestRejectedTokenHintNamesTheScopes(t *testing.T) {
+	rejected := &sc.RemoteError{Status: 401, Code: "E_TOKEN_EXPIRED", Message: "Token expired", Host: "nimbus.example.workers.dev"}
+	for _, c := range []struct {
+		h    Hints
+		want string
+	}{
+		{Hints{ID: "job-1", Tenant: "acme", Scopes: []string{"sandbox:use", "session:destroy"}},
+			"the Worker rejected the token; mint a fresh one (nimbus token mint --tenant acme --scopes sandbox:use,session:destroy --sid job-1) or check JWT_SECRET matches the Worker's"},
+		{Hints{ID: "job-1", Scopes: []string{"sandbox:use", "session:attach"}},
+			"the Worker rejected the token; mint a fresh one (nimbus token mint --tenant T --scopes sandbox:use,session:attach --sid job-1) or check JWT_SECRET matches the Worker's"},
+		{Hints{Tenant: "acme", Scopes: []string{"session:create"}, Unpinned: true},
+			"the Worker rejected the token; mint a fresh one (nimbus token mint --tenant acme --scopes session:create) or check JWT_SECRET matches the Worker's"},
+		{Hints{ID: "job-1"},
+			"the Worker rejected the token; mint a fresh one (nimbus token mint --tenant T --scopes sandbox:use --sid job-1) or check JWT_SECRET matches the Worker's"},
+	} {
+		var ce *clierr.Error
+		if !errors.As(c.h.Error(rejected), &ce) || ce.Hint != c.want {
+			t.Errorf("%+v: hint\n%q, want\n%q", c.h, ce.Hint, c.want)
+		}
+	}
+}
