@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	pathpkg "path"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -57,6 +58,10 @@ type Hints struct {
 	// Unpinned says the operation is on no one sandbox (session new):
 	// its token has no sid.
 	Unpinned bool
+	// Destroyed says the sandbox was destroyed before the error is
+	// shown (sandbox run without --keep): a command on its id would
+	// create a new, empty sandbox with that id, so no hint names one.
+	Destroyed bool
 }
 
 // scopes is h.Scopes, or sandbox:use.
@@ -88,6 +93,50 @@ func (h Hints) MintCommand(scopes ...string) string {
 
 // Error is ErrorIn for the failure h describes.
 func (h Hints) Error(err error) error {
+	mapped := h.mapError(err)
+	var ce *clierr.Error
+	if h.Destroyed && h.ID != "" && errors.As(mapped, &ce) && namesCommandOn(ce.Hint, h.ID) {
+		out := *ce
+		out.Hint = destroyedHint(h.ID, errors.As(err, new(*job.RuntimeError)))
+		return &out
+	}
+	return mapped
+}
+
+// namesCommandOn reports whether hint names a nimbus sandbox command on
+// sandbox id: one whose words (up to a ')', ';' or ',' that ends it)
+// include the id as ArgID writes it.
+func namesCommandOn(hint, id string) bool {
+	const prefix = "nimbus sandbox "
+	arg := ArgID(id)
+	for rest := hint; ; {
+		i := strings.Index(rest, prefix)
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(prefix):]
+		line := rest
+		if end := strings.IndexAny(line, ");,"); end >= 0 {
+			line = line[:end]
+		}
+		if slices.Contains(strings.Fields(line), arg) {
+			return true
+		}
+	}
+}
+
+// destroyedHint replaces a hint that named a command on sandbox id, which
+// is destroyed: pasted, it would create a new, empty sandbox with the id.
+// What was in it can be seen only in a sandbox kept at the end.
+func destroyedHint(id string, runtime bool) string {
+	if runtime {
+		return "check the spec name and version (NAME or NAME@VERSION); sandbox " + ArgID(id) +
+			" was destroyed at the end of the run: to list the runtimes a sandbox offers, run again with --keep and use nimbus sandbox runtimes list on the kept sandbox"
+	}
+	return "sandbox " + ArgID(id) + " was destroyed at the end of the run, so nothing in it can be looked at: run again with --keep to keep the sandbox for a look (then nimbus sandbox destroy it)"
+}
+
+func (h Hints) mapError(err error) error {
 	id := h.ID
 	if err == nil {
 		return nil

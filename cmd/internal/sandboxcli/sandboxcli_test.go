@@ -444,3 +444,34 @@ func TestRejectedTokenHintNamesTheScopes(t *testing.T) {
 		}
 	}
 }
+
+// TestDestroyedSandboxHints: once the sandbox is destroyed (a run without
+// --keep), a hint that named a command on it says it was destroyed
+// instead; hints that name no command on it stay.
+func TestDestroyedSandboxHints(t *testing.T) {
+	gone := Hints{ID: "job-1", Destroyed: true}
+	const destroyed = "sandbox job-1 was destroyed at the end of the run, so nothing in it can be looked at: run again with --keep to keep the sandbox for a look (then nimbus sandbox destroy it)"
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{&job.RuntimeError{Spec: "python@9", ExitCode: 1},
+			"check the spec name and version (NAME or NAME@VERSION); sandbox job-1 was destroyed at the end of the run: to list the runtimes a sandbox offers, run again with --keep and use nimbus sandbox runtimes list on the kept sandbox"},
+		{&transfer.Error{Code: transfer.CodeNotFound, Message: "/home/user/x: no such file or directory in the sandbox", Dir: "/home/user", Remote: true}, destroyed},
+		{&sc.RemoteError{Op: "execStream", Status: 500, Code: sc.CodeRemoteRPC, Message: "ENOENT: no such file or directory, chdir '/home/user/app'"}, destroyed},
+		{&sc.RemoteError{Op: "processLogs", Status: 500, Code: sc.CodeRemoteRPC, Message: "ESRCH: no such process"}, destroyed},
+		// No command on the sandbox: kept as it is.
+		{&sc.RemoteError{Status: 401, Code: "E_TOKEN_EXPIRED", Message: "Token expired", Host: "nimbus.example.workers.dev"},
+			"the Worker rejected the token; mint a fresh one (nimbus token mint --tenant T --scopes sandbox:use --sid job-1) or check JWT_SECRET matches the Worker's"},
+		{&transfer.Error{Code: transfer.CodeChanged, Message: "changed"}, "the file changed while it was copied; copy it again once it is complete"},
+	} {
+		var ce *clierr.Error
+		if !errors.As(gone.ExecError(c.err), &ce) || ce.Hint != c.want {
+			t.Errorf("%v: hint\n%q, want\n%q", c.err, ce.Hint, c.want)
+		}
+	}
+	// A sandbox whose id is a word of another command is not taken for it.
+	if namesCommandOn("check the destination: nimbus sandbox cp ./dist job-1:/home/user/dist", "job-1") {
+		t.Error("job-1:/home/user/dist taken for the id")
+	}
+}
