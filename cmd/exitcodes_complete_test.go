@@ -467,10 +467,10 @@ func programExits(t *testing.T, files []sourceFile) (pairs, []servedCode) {
 	}
 	for _, code := range []string{terminal.CodeBusy, terminal.CodeTakenOver, terminal.CodeUnavailable, terminal.CodeHandshake,
 		terminal.CodeProtocol, terminal.CodeInterrupted, terminal.CodeInput, terminal.CodeClosedEarly} {
-		got.add(code, cliError(sandboxcli.AttachError(&terminal.Error{Code: code, Message: "m"}, "job-1")).Exit)
+		got.add(code, cliError(sandboxcli.AttachError(&terminal.Error{Code: code, Message: "m"}, sandboxcli.Hints{ID: "job-1"})).Exit)
 	}
 	for _, status := range []int{401, 403} { // session attach refused with no code
-		e := cliError(sandboxcli.AttachError(&terminal.Error{Code: sc.StatusCode(status), Status: status, Message: "m"}, "job-1"))
+		e := cliError(sandboxcli.AttachError(&terminal.Error{Code: sc.StatusCode(status), Status: status, Message: "m"}, sandboxcli.Hints{ID: "job-1"}))
 		got.add(familyOf(e.Code), e.Exit)
 	}
 	// Token errors: a token given to nimbus (token verify, inspect) or a

@@ -242,7 +242,7 @@ func TestExitCodeTable(t *testing.T) {
 			if strings.HasPrefix(code, "E_TERMINAL_") {
 				// session attach's own failures (run end to end in
 				// session_attach_test.go).
-				c := cliError(sandboxcli.AttachError(&terminal.Error{Code: code, Message: "test"}, "job-1"))
+				c := cliError(sandboxcli.AttachError(&terminal.Error{Code: code, Message: "test"}, sandboxcli.Hints{ID: "job-1"}))
 				if strconv.Itoa(c.Exit) != row[1] || c.Code != code {
 					t.Errorf("%s: session attach exits %d (%s), the table says %s", code, c.Exit, c.Code, row[1])
 				}

@@ -102,7 +102,7 @@ capability is the credential), give them a new capability, and remove them.
 			}
 			apps, err := sb.ListApps(cmd.Context())
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.errorIn(sb.ID(), err)
 			}
 			return o.output(apps, func() error { return o.appsTable(sb.ID(), apps) })
 		},
@@ -137,7 +137,7 @@ or a port nothing serves).
 				return nf
 			}
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.errorIn(sb.ID(), err)
 			}
 			return o.output(a, func() error { return o.appSummary("Exposed", a) })
 		},
@@ -167,7 +167,7 @@ exposed, which has no link to rotate (expose it first).
 				return nf
 			}
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.errorIn(sb.ID(), err)
 			}
 			return o.output(a, func() error { return o.appSummary("Rotated the link of", a) })
 		},
@@ -201,7 +201,7 @@ reserved, an unknown name, owner or pid).
 				return nf
 			}
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.errorIn(sb.ID(), err)
 			}
 			if !r.Removed {
 				return clierr.New(exitcode.DataErr, CodeAppNotFound, fmt.Sprintf("no app %s to remove in sandbox %s", args[1], args[0]), appNotFoundHint(args[0]))

@@ -111,7 +111,7 @@ programs run), use 'nimbus session attach ID'.`,
 			}
 			r, err := interactive.Attach(cmd.Context(), sb, pid, opts)
 			if err != nil {
-				return sandboxcli.ExecErrorIn(sb.ID(), err)
+				return o.execErrorIn(sb.ID(), err)
 			}
 			if r.Detached {
 				fmt.Fprintf(ios.ErrOut, "%s\n", st.Muted(fmt.Sprintf("Detached; process %d keeps running.", pid)))
@@ -119,7 +119,7 @@ programs run), use 'nimbus session attach ID'.`,
 			}
 			if o.f.JSON {
 				if err := sandboxcli.WriteJSONLine(ios.Out, map[string]any{"exit": r.Exit}); err != nil {
-					return sandboxcli.ExecErrorIn(sb.ID(), err)
+					return o.execErrorIn(sb.ID(), err)
 				}
 			} else if o.human() {
 				fmt.Fprintf(ios.ErrOut, "%s\n", st.Muted(fmt.Sprintf("Process %d exited with code %d.", pid, r.Exit.Code)))

@@ -173,7 +173,7 @@ func (o *common) transferResult(id string, sum *transfer.Summary, err error, qui
 	st := ios.Styles()
 	var pe *transfer.PartialError
 	if err != nil && !errors.As(err, &pe) || sum == nil {
-		return sandboxcli.ErrorIn(id, err)
+		return o.errorIn(id, err)
 	}
 	if o.f.JSON {
 		if sum.Failures == nil {
@@ -201,7 +201,7 @@ func (o *common) transferResult(id string, sum *transfer.Summary, err error, qui
 		if !o.f.JSON {
 			fmt.Fprint(ios.ErrOut, sandboxcli.FailureList(st, pe.Failures))
 		}
-		return sandboxcli.ErrorIn(id, err)
+		return o.errorIn(id, err)
 	}
 	return nil
 }

@@ -124,7 +124,7 @@ and prints its pid (the start result with --json); follow it with 'logs -f' or
 				if shellID != "" {
 					return execUsage(clierr.Usagef("--detach and --shell-id cannot be combined: a background process never holds a named shell"))
 				}
-				return o.startBackground(cmd, args[0], shellquote.Join(args[1:]), sandboxclient.StartOptions{ExecOptions: opts}, sandboxcli.ExecErrorIn)
+				return o.startBackground(cmd, args[0], shellquote.Join(args[1:]), sandboxclient.StartOptions{ExecOptions: opts}, o.execErrorIn)
 			}
 			sb, err := o.open(cmd, args[0], scopesUse)
 			if err != nil {
@@ -160,7 +160,7 @@ func runStreaming(ctx context.Context, o *common, sb *sandboxclient.Sandbox, com
 	}
 	r, err := sb.Run(ctx, command, opts, stdout, stderr)
 	if err != nil {
-		return sandboxcli.ExecErrorIn(sb.ID(), err)
+		return o.execErrorIn(sb.ID(), err)
 	}
 	if events != nil {
 		code := r.ExitCodeRaw
@@ -168,7 +168,7 @@ func runStreaming(ctx context.Context, o *common, sb *sandboxclient.Sandbox, com
 			code = json.Number(strconv.Itoa(r.ExitCode))
 		}
 		if err := events.Exit(code, r.Duration); err != nil {
-			return sandboxcli.ExecErrorIn(sb.ID(), err)
+			return o.execErrorIn(sb.ID(), err)
 		}
 	}
 	return remoteStatus(o, r)

@@ -75,7 +75,7 @@ curl does; redirect it to a file or a pipe, which get the bytes unchanged.`,
 			if !o.f.JSON {
 				out, finish := sandboxcli.TerminalOutput(o.f.IOStreams, args[0], args[1])
 				_, err = sb.ReadFileTo(cmd.Context(), p, out)
-				return sandboxcli.ErrorIn(sb.ID(), finish(err))
+				return o.readError(sb.ID(), p, finish(err))
 			}
 			buf := &cappedBuffer{max: maxJSONRead}
 			n, err := sb.ReadFileTo(cmd.Context(), p, buf)
@@ -83,7 +83,7 @@ curl does; redirect it to a file or a pipe, which get the bytes unchanged.`,
 				return clierr.New(exitcode.DataErr, "E_READ_TOO_LARGE", fmt.Sprintf("%s is larger than %d MiB, too large for --json", p, maxJSONRead>>20), "drop --json to stream the bytes to stdout")
 			}
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.readError(sb.ID(), p, err)
 			}
 			return o.f.PrintJSON(struct {
 				Path   string `json:"path"`
@@ -124,7 +124,7 @@ as bytes, so binary files are safe.`,
 				dst, size, err = transfer.WriteLocalFile(cmd.Context(), sb, args[1], from, transfer.Options{PartSize: o.writeLimitBytes})
 			}
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.errorIn(sb.ID(), err)
 			}
 			result := map[string]any{"path": dst, "bytes": size}
 			if o.f.JSON {
@@ -159,7 +159,7 @@ func newCmdFilesLs(o *common) *cobra.Command {
 			}
 			ents, err := sb.ReadDir(cmd.Context(), dir)
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.readError(sb.ID(), dir, err)
 			}
 			return o.output(ents, func() error {
 				st := o.f.IOStreams.Styles()
@@ -195,10 +195,10 @@ UTC; the JSON (piped, or --json) keeps the API's epoch milliseconds.`,
 			p := o.path(args[1])
 			st, err := sb.Stat(cmd.Context(), p)
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.readError(sb.ID(), p, err)
 			}
 			if st == nil {
-				return clierr.New(exitcode.DataErr, transfer.CodeNotFound, p+": no such file or directory", "check the path; relative paths are resolved against --root")
+				return clierr.New(exitcode.DataErr, transfer.CodeNotFound, p+": no such file or directory", sandboxcli.ReadNotFoundHint(sb.ID(), p))
 			}
 			return o.output(st, func() error {
 				var b strings.Builder
@@ -226,7 +226,7 @@ func newCmdFilesMkdir(o *common) *cobra.Command {
 			}
 			p := o.path(args[1])
 			if err := sb.Mkdir(cmd.Context(), p); err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.errorIn(sb.ID(), err)
 			}
 			return o.done("Created", p)
 		},
@@ -251,7 +251,7 @@ func newCmdFilesRm(o *common) *cobra.Command {
 				return clierr.Usagef("refusing to remove /").WithHint("use nimbus sandbox destroy to wipe a sandbox")
 			}
 			if err := sb.DeleteFile(cmd.Context(), p, recursive); err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.errorIn(sb.ID(), err)
 			}
 			return o.done("Removed", p)
 		},

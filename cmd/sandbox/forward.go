@@ -135,7 +135,7 @@ func (o *common) forward(cmd *cobra.Command, sb *sandboxclient.Sandbox, specs []
 	if _, err := sb.PreviewURL(ctx, specs[0].port); err != nil {
 		var le *sandboxclient.Error
 		if !errors.As(err, &le) || le.Code != sandboxclient.CodeAPINotEnabled || le.Status != http.StatusNotFound {
-			return forwardError(sb.ID(), err)
+			return o.forwardError(sb.ID(), err)
 		}
 	}
 	if err := o.ensureExposed(cmd, sb, specs); err != nil {
@@ -163,7 +163,7 @@ func (o *common) forward(cmd *cobra.Command, sb *sandboxclient.Sandbox, specs []
 		})
 		if err != nil {
 			closeAll()
-			return sandboxcli.ErrorIn(sb.ID(), err)
+			return o.errorIn(sb.ID(), err)
 		}
 		ln, err := forward.Listen(spec.local, !spec.explicit)
 		if err != nil {
@@ -242,7 +242,7 @@ func (o *common) ensureExposed(cmd *cobra.Command, sb *sandboxclient.Sandbox, sp
 		return nil
 	}
 	if err != nil && !sandboxclient.HasCode(err, sandboxclient.CodeRemoteOp) {
-		return forwardError(sb.ID(), err)
+		return o.forwardError(sb.ID(), err)
 	}
 	for _, a := range apps {
 		if a.Port != nil && a.Capability != nil {
@@ -255,7 +255,7 @@ func (o *common) ensureExposed(cmd *cobra.Command, sb *sandboxclient.Sandbox, sp
 		}
 		r, err := sb.ExposePort(ctx, s.port, sandboxclient.ExposeOptions{})
 		if err != nil {
-			return forwardError(sb.ID(), err)
+			return o.forwardError(sb.ID(), err)
 		}
 		exposed[s.port] = true
 		if o.human() {
@@ -271,13 +271,13 @@ func (o *common) ensureExposed(cmd *cobra.Command, sb *sandboxclient.Sandbox, sp
 
 // forwardError maps a failure to set up a forward, with hints about the
 // token it needs.
-func forwardError(id string, err error) error {
-	mapped := sandboxcli.ErrorIn(id, err)
+func (o *common) forwardError(id string, err error) error {
+	mapped := o.errorIn(id, err)
 	var ce *clierr.Error
 	if errors.As(mapped, &ce) {
 		switch ce.Code {
 		case "E_SCOPE_MISSING":
-			ce.Hint = "forward needs a token with sandbox:use and session:attach: nimbus token mint --tenant T --scopes sandbox:use,session:attach --sid " + sandboxcli.ArgID(id) + " (or let nimbus mint one with JWT_SECRET)"
+			ce.Hint = "forward needs a token with sandbox:use and session:attach: " + o.hints(id).MintCommand(scopesForward...) + " (or let nimbus mint one with JWT_SECRET)"
 		case "E_SESSION_PIN_MISMATCH":
 			ce.Hint = "the token is pinned (sid) to another sandbox; mint one with --sid " + sandboxcli.ArgID(id)
 		}
@@ -299,7 +299,7 @@ func newForwardReporter(o *common, id string) *forwardReporter {
 }
 
 func (r *forwardReporter) report(port int, err error) {
-	mapped := forwardError(r.id, err)
+	mapped := r.o.forwardError(r.id, err)
 	var ce *clierr.Error
 	if !errors.As(mapped, &ce) {
 		return

@@ -83,7 +83,7 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 		}
 		if human {
 			if err != nil {
-				fmt.Fprintf(ios.ErrOut, "%s %s: %s\n", st.FailureIcon(), e.ID, sandboxcli.ErrorIn(e.ID, err).Error())
+				fmt.Fprintf(ios.ErrOut, "%s %s: %s\n", st.FailureIcon(), e.ID, o.errorIn(e.ID, err).Error())
 			} else {
 				fmt.Fprintf(ios.Out, "%s destroyed sandbox %s\n", st.SuccessIcon(), e.ID)
 			}
@@ -141,7 +141,7 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 			continue
 		}
 		var ce *clierr.Error
-		errors.As(sandboxcli.ErrorIn(oc.Entry.ID, oc.Err), &ce)
+		errors.As(o.errorIn(oc.Entry.ID, oc.Err), &ce)
 		res.Failed = append(res.Failed, ledgerFailed{ID: oc.Entry.ID, Endpoint: oc.Entry.Endpoint, Code: ce.Code, Error: ce.Message})
 		if first == nil {
 			first = ce
@@ -257,6 +257,7 @@ func (o *common) ledgerOpener(cmd *cobra.Command) (func(ledger.Entry) (*sandboxc
 	if err != nil {
 		return nil, nil, err
 	}
+	o.known.Tenant, o.known.Subject, o.known.Scopes = st.Creds.Tenant, st.Creds.Subject, scopesDestroy
 	clients := map[string]*sandboxclient.Client{}
 	var tokens sandboxclient.TokenSource
 	open := func(e ledger.Entry) (*sandboxclient.Sandbox, error) {

@@ -25,7 +25,7 @@ func newCmdReady(o *common) *cobra.Command {
 			}
 			r, err := sb.Ready(cmd.Context())
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.errorIn(sb.ID(), err)
 			}
 			return o.output(r, func() error {
 				ios := o.f.IOStreams
@@ -90,7 +90,7 @@ stay in the ledger, and the command fails.`,
 			}
 			r, err := sb.Destroy(cmd.Context(), reason)
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.errorIn(sb.ID(), err)
 			}
 			return o.output(r, func() error {
 				ios := o.f.IOStreams

@@ -94,7 +94,7 @@ path-style (<endpoint>/s/ID/port/3000/), as ports expose prints it.`,
 			}
 			ps, err := sb.ListPorts(cmd.Context())
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.errorIn(sb.ID(), err)
 			}
 			// The Worker's registrations, each with the preview URL the
 			// table shows (as apps list and ports expose give theirs);
@@ -147,7 +147,7 @@ path-style (<endpoint>/s/ID/port/3000/), as ports expose prints it.`,
 			}
 			r, err := sb.ExposePort(cmd.Context(), port, opts)
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.errorIn(sb.ID(), err)
 			}
 			return o.value(r, func() error {
 				_, err := fmt.Fprintln(o.f.IOStreams.Out, r.URL)
@@ -175,7 +175,7 @@ path-style (<endpoint>/s/ID/port/3000/), as ports expose prints it.`,
 			}
 			r, err := sb.UnexposePort(cmd.Context(), port)
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.errorIn(sb.ID(), err)
 			}
 			if r.OK {
 				o.said("Port %d is no longer exposed", port)
@@ -232,7 +232,7 @@ registration with the port's preview URL, as ports list gives it
 					"check the server's output with nimbus sandbox ps "+sandboxcli.ArgID(sb.ID())+" and nimbus sandbox logs "+sandboxcli.ArgID(sb.ID())+" PID, or wait longer with --timeout")
 			}
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.errorIn(sb.ID(), err)
 			}
 			if o.f.JSON {
 				return o.f.PrintJSON(listed(sb, *p))

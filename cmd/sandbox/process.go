@@ -43,7 +43,7 @@ func newCmdPs(o *common) *cobra.Command {
 			}
 			ps, err := sb.ListProcesses(cmd.Context())
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.errorIn(sb.ID(), err)
 			}
 			return o.output(ps, func() error {
 				st := o.f.IOStreams.Styles()
@@ -151,7 +151,7 @@ chunks, whose cursor is the current end), after checking the process exists.`,
 					l, err = sb.ProcessLogs(cmd.Context(), pid, opts)
 				}
 				if err != nil {
-					return sandboxcli.ErrorIn(sb.ID(), err)
+					return o.errorIn(sb.ID(), err)
 				}
 				if o.f.JSON {
 					return o.f.PrintJSON(l)
@@ -160,11 +160,11 @@ chunks, whose cursor is the current end), after checking the process exists.`,
 			}
 			exit, err := sb.FollowLogs(cmd.Context(), pid, followLines(cmd, lines), interval, emit)
 			if err != nil {
-				return sandboxcli.ExecErrorIn(sb.ID(), err)
+				return o.execErrorIn(sb.ID(), err)
 			}
 			if o.f.JSON {
 				if err := sandboxcli.WriteJSONLine(ios.Out, map[string]any{"exit": exit}); err != nil {
-					return sandboxcli.ExecErrorIn(sb.ID(), err)
+					return o.execErrorIn(sb.ID(), err)
 				}
 			} else if ios.IsStderrTTY() {
 				fmt.Fprintf(ios.ErrOut, "%s process %d exited with code %d\n", ios.Styles().Muted("—"), pid, exit.Code)
@@ -229,7 +229,7 @@ given with --signal, written as kill(1) users write it: TERM, SIGTERM, term,
 				ack, err = sb.SignalProcess(cmd.Context(), pid, name)
 			}
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.errorIn(sb.ID(), err)
 			}
 			if !ack.OK { // a failure: stdout stays empty, stderr says why
 				return clierr.New(65, "E_NO_PROCESS", fmt.Sprintf("process %d is not running", pid), sandboxcli.NoProcessHint(sb.ID()))
@@ -281,7 +281,7 @@ func newCmdStart(o *common) *cobra.Command {
 			if restart != "" && restart != "never" && restart != "on-failure" {
 				return clierr.Usagef("--restart %q: use never or on-failure", restart)
 			}
-			return o.startBackground(cmd, args[0], shellquote.Join(args[1:]), sandboxclient.StartOptions{ExecOptions: sandboxclient.ExecOptions{Cwd: cwd, Env: env}, Restart: restart}, sandboxcli.ErrorIn)
+			return o.startBackground(cmd, args[0], shellquote.Join(args[1:]), sandboxclient.StartOptions{ExecOptions: sandboxclient.ExecOptions{Cwd: cwd, Env: env}, Restart: restart}, o.errorIn)
 		},
 	}
 	fl := cmd.Flags()

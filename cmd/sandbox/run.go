@@ -386,13 +386,19 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 		// failure says more (a test run that failed), and the result
 		// event says "interrupted".
 		return commandStatus(o, res.ExitCode, *res.ExitCodeRaw)
+	}
+	// A hint must not name a command on a sandbox the run destroyed:
+	// pasted, it would create a new, empty one with the same id.
+	hints := o.hints(sb.ID())
+	hints.Destroyed = res != nil && res.Destroyed
+	switch {
 	case err != nil:
 		// Also when the signal came only during the destroy: a
 		// cancelled job does not exit 0 (nor 125 for a failure of
 		// nimbus, such as a download, before it).
-		return sandboxcli.ExecErrorIn(sb.ID(), err)
+		return hints.ExecError(err)
 	case res.Err != nil:
-		ce := sandboxcli.ExecErrorIn(sb.ID(), res.Err)
+		ce := hints.ExecError(res.Err)
 		var c *clierr.Error
 		if errors.As(ce, &c) && c.Exit != exitcode.Timeout {
 			out := *c

@@ -92,12 +92,12 @@ failure and interruption. --json prints the whole result object.`,
 			}
 			r, err := sb.RunCode(cmd.Context(), code, sandboxclient.RunCodeOptions{ExecOptions: sandboxclient.ExecOptions{Cwd: cwd, Timeout: timeout}, Language: language, Install: mode})
 			if err != nil {
-				return sandboxcli.ExecErrorIn(sb.ID(), err)
+				return o.execErrorIn(sb.ID(), err)
 			}
 			ios := o.f.IOStreams
 			if o.f.JSON {
 				if err := o.f.PrintJSON(r); err != nil {
-					return sandboxcli.ExecErrorIn(sb.ID(), err)
+					return o.execErrorIn(sb.ID(), err)
 				}
 			} else {
 				_, _ = io.WriteString(ios.Out, r.Stdout)

@@ -40,7 +40,7 @@ NAME or NAME@VERSION. The sandbox id comes first, as in every sandbox command:
 			}
 			r, err := sb.ListRuntimes(cmd.Context())
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.errorIn(sb.ID(), err)
 			}
 			return o.output(r, func() error {
 				ios := o.f.IOStreams
@@ -99,7 +99,7 @@ when SPEC has a version ('python@3.12'): a sandbox id never contains '@'.`,
 			for _, spec := range specs {
 				r, err := sb.InstallRuntime(cmd.Context(), spec, force)
 				if err != nil {
-					return sandboxcli.ErrorIn(sb.ID(), err)
+					return o.errorIn(sb.ID(), err)
 				}
 				rs = append(rs, *r)
 				if r.ExitCode != 0 {
@@ -129,7 +129,7 @@ version ('python@3.12').`,
 			}
 			rs, err := sb.EnsureRuntimes(cmd.Context(), specs, force)
 			if err != nil {
-				return sandboxcli.ErrorIn(sb.ID(), err)
+				return o.errorIn(sb.ID(), err)
 			}
 			return o.installed(sb.ID(), rs, rs)
 		},

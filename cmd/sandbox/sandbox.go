@@ -48,6 +48,33 @@ type common struct {
 	touched []string
 	// drainOwner is the owner of destroy --ledger's tokens.
 	drainOwner string
+	// known is what the command resolved that its failures' hints name
+	// (the tenant, subject and scopes of the token to mint), set as it
+	// builds its client.
+	known sandboxcli.Hints
+}
+
+// hints is what the hints of a failure in sandbox id name: the sandbox
+// and what the command resolved (o.known).
+func (o *common) hints(id string) sandboxcli.Hints {
+	h := o.known
+	h.ID = id
+	return h
+}
+
+// errorIn maps a failure in sandbox id (sandboxcli.Hints.Error).
+func (o *common) errorIn(id string, err error) error { return o.hints(id).Error(err) }
+
+// execErrorIn maps a failure of exec-like commands in sandbox id, which
+// exit 125 (sandboxcli.Hints.ExecError).
+func (o *common) execErrorIn(id string, err error) error { return o.hints(id).ExecError(err) }
+
+// readError maps a failure to read path, a resolved sandbox path, in
+// sandbox id: a missing path's hint lists its directory.
+func (o *common) readError(id, path string, err error) error {
+	h := o.hints(id)
+	h.Read = path
+	return h.Error(err)
 }
 
 // NewCmdSandbox returns the `nimbus sandbox` command group.
@@ -139,6 +166,7 @@ func (o *common) client(cmd *cobra.Command, pin bool, scopes []string, suffix st
 	if err != nil {
 		return nil, nil, err
 	}
+	o.known.Tenant, o.known.Subject, o.known.Scopes = s.creds.Tenant, s.creds.Subject, scopes
 	ts, err := s.creds.TokenSource(pin, scopes...)
 	if err != nil {
 		return nil, nil, err

@@ -78,7 +78,7 @@ when interrupted.`,
 			}
 			sh, err := interactive.NewShell(sb, interactive.ShellOptions{ShellID: shellID, Timeout: timeout})
 			if err != nil {
-				return sandboxcli.ExecErrorIn(sb.ID(), err)
+				return o.execErrorIn(sb.ID(), err)
 			}
 			ios := o.f.IOStreams
 			t := o.terminal()
@@ -94,7 +94,7 @@ when interrupted.`,
 				}
 				code, err := sh.RunScript(cmd.Context(), ios.In, stdout, stderr, done)
 				if err != nil {
-					return sandboxcli.ExecErrorIn(sb.ID(), err)
+					return o.execErrorIn(sb.ID(), err)
 				}
 				return commandStatus(o, code, "")
 			}
@@ -174,7 +174,7 @@ func (o *common) interact(cmd *cobra.Command, id string, sh *interactive.Shell, 
 			return s + "$ "
 		},
 		OnError: func(err error) int {
-			o.renderError(cmd, sandboxcli.ExecErrorIn(id, err))
+			o.renderError(cmd, o.execErrorIn(id, err))
 			return exitcode.ExecFailed
 		},
 		OnWarning: func(err error) { o.warn("W_HISTORY", err.Error(), "") },
@@ -195,7 +195,7 @@ func (o *common) interact(cmd *cobra.Command, id string, sh *interactive.Shell, 
 			// of the signal may not have cancelled its context yet.
 			return clierr.Wrap(err, 128+int(syscall.SIGTERM), "E_INTERRUPTED", "interrupted", "")
 		}
-		return sandboxcli.ExecErrorIn(id, err)
+		return o.execErrorIn(id, err)
 	}
 	return commandStatus(o, code, "")
 }

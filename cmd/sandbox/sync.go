@@ -146,7 +146,7 @@ func (o *common) syncResult(id string, sum *transfer.SyncSummary, err error, qui
 	ios := o.f.IOStreams
 	var pe *transfer.PartialError
 	if err != nil && !errors.As(err, &pe) || sum == nil {
-		return sandboxcli.ErrorIn(id, err)
+		return o.errorIn(id, err)
 	}
 	if o.f.JSON {
 		write := o.f.PrintJSON
@@ -173,7 +173,7 @@ func (o *common) syncResult(id string, sum *transfer.SyncSummary, err error, qui
 		if !o.f.JSON {
 			fmt.Fprint(ios.ErrOut, sandboxcli.FailureList(ios.Styles(), pe.Failures))
 		}
-		return sandboxcli.ErrorIn(id, err)
+		return o.errorIn(id, err)
 	}
 	return nil
 }
@@ -204,7 +204,7 @@ func (o *common) watch(ctx context.Context, sb *sandboxclient.Sandbox, local, re
 		fmt.Fprintf(ios.ErrOut, "%s Watching %s for changes (Ctrl-C to stop)\n", st.Muted("…"), local)
 	}
 	if err := transfer.Watch(ctx, sb, local, remote, opts); err != nil {
-		return sandboxcli.ErrorIn(sb.ID(), err)
+		return o.errorIn(sb.ID(), err)
 	}
 	return nil
 }

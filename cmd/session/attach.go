@@ -156,7 +156,7 @@ was seen through; 130 interrupted (143 for SIGTERM).`,
 				lt.Restore()
 			}
 			if err != nil {
-				return sandboxcli.AttachError(err, id)
+				return sandboxcli.AttachError(err, sandboxcli.Hints{ID: id, Tenant: creds.Tenant, Subject: creds.Subject})
 			}
 			if !f.JSON {
 				notices.End(res)

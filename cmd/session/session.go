@@ -104,7 +104,8 @@ exactly that scope.`,
 			}
 			s, err := c.CreateSession(cmd.Context())
 			if err != nil {
-				return sandboxcli.Error(err)
+				// The token it needs has session:create, and no pin.
+				return sandboxcli.Hints{Tenant: creds.Tenant, Subject: creds.Subject, Scopes: []string{token.ScopeSessionCreate}, Unpinned: true}.Error(err)
 			}
 			return f.PrintJSON(s)
 		},

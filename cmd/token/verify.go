@@ -90,7 +90,15 @@ seconds left before expiry.`,
 			f.Warn(tokencli.CheckingSecretWarning("JWT_SECRET_PREVIOUS", secrets.Previous))
 			v, err := token.Verifier{Secret: secrets.Current, Previous: secrets.Previous, Now: f.Now}.Verify(tok)
 			if err != nil {
-				return tokencli.Error(err)
+				// The hints that say to mint a token name the command
+				// that mints this one afresh: an expired token or one
+				// with a claim of the wrong shape was signed with the
+				// secret (the signature is checked first).
+				var claims token.Claims
+				if d, derr := token.Decode(tok); derr == nil {
+					claims = d.Claims
+				}
+				return tokencli.ErrorMinting(err, tokencli.MintCommand(claims, secretFile))
 			}
 			ios := f.IOStreams
 			switch {

@@ -137,10 +137,16 @@ func (d *Doctor) checkToken() Check {
 	}
 	dec, err := token.Decode(d.Token)
 	if err != nil {
-		return fail(name, "the token"+from+" is not a Nimbus token: "+err.Error(), "check the token; mint one with: nimbus token mint --tenant T --scopes sandbox:use")
+		// The tenant and subject nimbus would mint with, when set: the
+		// token has none to read.
+		mint := "nimbus token mint --tenant " + orT(d.Tenant, "")
+		if d.Subject != "" {
+			mint += " --sub " + shellquote.Quote(d.Subject)
+		}
+		return fail(name, "the token"+from+" is not a Nimbus token: "+err.Error(), "check the token; mint one with: "+mint+" --scopes sandbox:use")
 	}
 	c := dec.Claims
-	mint := mintHint(c)
+	mint := mintHint(c, d.Tenant)
 	// Why the Worker would refuse the token: in its own words, but where
 	// doctor's say more (the expiry time, the scopes the token has).
 	// CheckUsable's errors are all *token.Error.
@@ -212,8 +218,10 @@ func (d *Doctor) checkToken() Check {
 // values a shell takes literally are repeated: ids by token.IsIDComponent,
 // scopes as shellquote leaves them unquoted, but for a ',' that would split
 // the --scopes list.
-func mintHint(c token.Claims) string {
-	cmd := "mint a fresh one: nimbus token mint --tenant " + orT(c.Tenant())
+// A token without a usable tenant takes tenant, the one nimbus mints
+// with (--tenant, NIMBUS_TENANT), when set.
+func mintHint(c token.Claims, tenant string) string {
+	cmd := "mint a fresh one: nimbus token mint --tenant " + orT(c.Tenant(), tenant)
 	if sub, ok := c.Subject(); ok && token.IsIDComponent(sub) {
 		cmd += " --sub " + sub
 	}
@@ -231,9 +239,15 @@ func mintHint(c token.Claims) string {
 	return cmd
 }
 
-func orT(tn string) string {
-	if tn == "" || !token.IsIDComponent(tn) {
-		return "T"
+// orT is the tenant a mint hint names: tn, a token's claim, when it is
+// one a shell takes literally (it was not verified); else known, the
+// tenant the command resolved, quoted; else the placeholder T.
+func orT(tn, known string) string {
+	switch {
+	case tn != "" && token.IsIDComponent(tn):
+		return tn
+	case known != "":
+		return shellquote.Quote(known)
 	}
-	return tn
+	return "T"
 }

@@ -123,6 +123,8 @@ type handles struct {
 	close        func()
 	// entry is the sandbox as the cleanup ledger records it.
 	entry ledger.Entry
+	// known is the tenant and subject resolved, for the hints.
+	known sandboxcli.Hints
 }
 
 // RandomID returns a fresh sandbox id, mcp-<8 hex digits>: a lowercase DNS
@@ -199,6 +201,7 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 	if err := o.checkTokenFile(st.Creds.TokenFile, st.Creds.TokenFileFrom); err != nil {
 		return nil, err
 	}
+	h.known = sandboxcli.Hints{Tenant: st.Creds.Tenant, Subject: st.Creds.Subject}
 	writeLimit, err := sandboxcli.WriteLimit(st.Config)
 	if err != nil {
 		return nil, err
@@ -225,7 +228,7 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 		if id == "" {
 			id, h.fresh = RandomID(), true
 		}
-		warnings, err := checkToken(dec, id, f.Now(), o.AllowDestroy || (h.fresh && !o.Keep))
+		warnings, err := checkToken(dec, id, h.known, f.Now(), o.AllowDestroy || (h.fresh && !o.Keep))
 		if err != nil {
 			return nil, err
 		}
@@ -280,22 +283,27 @@ func decodeToken(tok string) (*token.Decoded, error) {
 // server's rules (token.CheckUsable: the signature's length, the header's
 // alg, claims, expiry, sandbox:use, the sid pin), and warns about one that
 // grants more than the server needs: the agent holds whatever the token
-// allows.
-func checkToken(d *token.Decoded, id string, now time.Time, needDestroy bool) (warnings []string, err error) {
+// allows. known is the tenant and subject the command resolved, which the
+// mint hints name.
+func checkToken(d *token.Decoded, id string, known sandboxcli.Hints, now time.Time, needDestroy bool) (warnings []string, err error) {
 	c := d.Claims
-	pin := id
-	if !token.IsIDComponent(pin) {
+	known.ID = id
+	if !token.IsIDComponent(id) {
 		// id is the sid of a token the checks below refuse: not
 		// verified, and not to be repeated in a command to paste.
-		pin = "ID"
+		known.ID = ""
 	}
-	mint := "mint a least-privilege one: nimbus token mint --tenant T --scopes sandbox:use --sid " + pin
+	need := []string{token.ScopeSandboxUse}
+	if needDestroy {
+		need = append(need, token.ScopeSessionDestroy)
+	}
+	mint := "mint a least-privilege one: " + known.MintCommand(need...)
 	if err := token.CheckUsable(d, now, token.Want{Scopes: []string{token.ScopeSandboxUse}, SessionID: id}); err != nil {
 		return nil, unfit(d, now, err, mint)
 	}
 	scopes, has := c.Scopes()
 	if !has {
-		warnings = append(warnings, "the token has no scopes claim, so it grants everything (full trust); the agent can do whatever it allows. Prefer a token limited to sandbox:use: "+mint)
+		warnings = append(warnings, "the token has no scopes claim, so it grants everything (full trust); the agent can do whatever it allows. Prefer a token limited to "+strings.Join(need, " and ")+": "+mint)
 	} else {
 		allowed := []string{token.ScopeSandboxUse}
 		if needDestroy {
@@ -311,7 +319,7 @@ func checkToken(d *token.Decoded, id string, now time.Time, needDestroy bool) (w
 			warnings = append(warnings, "the token also grants "+strings.Join(extra, ", ")+", which the MCP server does not need; "+mint)
 		}
 		if needDestroy && !slices.Contains(scopes, token.ScopeSessionDestroy) && !slices.Contains(scopes, token.ScopeSessionAdmin) {
-			warnings = append(warnings, "the token lacks session:destroy: destroying the sandbox (the destroy tool, or the clean-up on exit) will fail")
+			warnings = append(warnings, "the token lacks session:destroy: destroying the sandbox (the destroy tool, or the clean-up on exit) will fail; "+mint)
 		}
 	}
 	if _, ok := c.SessionID(); !ok {
@@ -421,7 +429,9 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 				_ = led.Forget(h.entry)
 			}
 		}
-		return sandboxcli.ErrorIn(h.use.ID(), err)
+		known := h.known
+		known.ID = h.use.ID()
+		return known.Error(err)
 	}
 	so := mcpserver.Options{
 		Sandbox: h.use, Namespace: o.Namespace, ReadOnly: o.ReadOnly, RuntimeAllow: o.RuntimeAllow,

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -54,11 +55,15 @@ func TestCheckToken(t *testing.T) {
 		{"extra scopes", claims(t, now, 2*time.Hour, "box", token.ScopeSandboxUse, token.ScopeSessionAdmin), now, false, 0, []string{"also grants session:admin"}},
 		{"unpinned", claims(t, now, 2*time.Hour, "", token.ScopeSandboxUse), now, false, 0, []string{"not pinned"}},
 		{"destroy needed but missing", claims(t, now, 2*time.Hour, "box", token.ScopeSandboxUse), now, true, 0, []string{"lacks session:destroy"}},
+		// The mint hint names the scopes the server needs: session:destroy
+		// too when it destroys the sandbox.
+		{"destroy needed, unpinned", claims(t, now, 2*time.Hour, "", token.ScopeSandboxUse, token.ScopeSessionDestroy), now, true, 0,
+			[]string{"not pinned to the sandbox (no sid claim): it reaches every sandbox of its tenant; mint a least-privilege one: nimbus token mint --tenant T --scopes sandbox:use,session:destroy --sid box"}},
 		{"destroy needed and given", claims(t, now, 2*time.Hour, "box", token.ScopeSandboxUse, token.ScopeSessionDestroy), now, true, 0, nil},
 		{"destroy given but not needed", claims(t, now, 2*time.Hour, "box", token.ScopeSandboxUse, token.ScopeSessionDestroy), now, false, 0, []string{"also grants session:destroy"}},
 		{"expires soon", claims(t, now, 20*time.Minute, "box", token.ScopeSandboxUse), now, false, 0, []string{"expires in 20m"}},
 	} {
-		warnings, err := checkToken(c.c, "box", c.at, c.needDestroy)
+		warnings, err := checkToken(c.c, "box", sandboxcli.Hints{}, c.at, c.needDestroy)
 		var ce *clierr.Error
 		switch {
 		case c.exit != 0 && (!errors.As(err, &ce) || ce.Exit != c.exit || ce.Code != CodeTokenUnfit || ce.Hint == ""):
@@ -96,7 +101,7 @@ func TestCheckTokenWithoutDates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = checkToken(c, "box", now, false)
+		_, err = checkToken(c, "box", sandboxcli.Hints{}, now, false)
 		var ce *clierr.Error
 		if !errors.As(err, &ce) || ce.Code != CodeTokenUnfit || ce.Exit != exitcode.DataErr || !strings.Contains(ce.Message, "iat and exp") || strings.Contains(ce.Message, "expired") {
 			t.Errorf("%s: %v", payload, err)
@@ -131,17 +136,17 @@ func TestCheckTokenExpiryIsTheWorkers(t *testing.T) {
 	now := time.Unix(1796290000, 0)
 	c := decode(`{"scope":"nimbus","tn":"acme","sid":"box","scopes":["sandbox:use"],"iat":1796280000,"exp":1796290000}`)
 	for _, at := range []time.Time{now, now.Add(999 * time.Millisecond)} {
-		warnings, err := checkToken(c, "box", at, false)
+		warnings, err := checkToken(c, "box", sandboxcli.Hints{}, at, false)
 		if err != nil || len(warnings) != 1 || !strings.Contains(warnings[0], "expires in 0s") {
 			t.Errorf("exp is the current second, at %v: %q, %v", at, warnings, err)
 		}
 	}
-	_, err := checkToken(c, "box", now.Add(time.Second), false)
+	_, err := checkToken(c, "box", sandboxcli.Hints{}, now.Add(time.Second), false)
 	var ce *clierr.Error
 	if !errors.As(err, &ce) || ce.Exit != exitcode.DataErr || ce.Message != "the given token expired 1s ago" {
 		t.Errorf("a second later: %v", err)
 	}
-	_, err = checkToken(decode(`{"scope":"nimbus","tn":"acme","sid":"box","scopes":["sandbox:use"],"iat":1,"exp":-1e300}`), "box", now, false)
+	_, err = checkToken(decode(`{"scope":"nimbus","tn":"acme","sid":"box","scopes":["sandbox:use"],"iat":1,"exp":-1e300}`), "box", sandboxcli.Hints{}, now, false)
 	if !errors.As(err, &ce) || ce.Exit != exitcode.DataErr || ce.Code != CodeTokenUnfit || !strings.Contains(ce.Message, "expired") {
 		t.Errorf("exp -1e300: %v", err)
 	}
@@ -166,7 +171,7 @@ func TestCheckTokenHeaderAndSignature(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = checkToken(d, "box", now, false)
+		_, err = checkToken(d, "box", sandboxcli.Hints{}, now, false)
 		var ce *clierr.Error
 		if !errors.As(err, &ce) || ce.Code != CodeTokenUnfit || ce.Exit != exitcode.DataErr || !strings.Contains(ce.Message, c.want) || ce.Hint == "" {
 			t.Errorf("%s %d-char signature: %v, want %q", c.header, len(c.sig), err, c.want)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	pathpkg "path"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -30,6 +32,112 @@ func Error(err error) error {
 // hints that name a command to run next name the sandbox (ArgID), so that
 // the command can be copied and run as it is.
 func ErrorIn(id string, err error) error {
+	return Hints{ID: id}.Error(err)
+}
+
+// Hints is what the command knows of a failure for the hints that name a
+// command to run next: a hint is copied and run as it is written, so it
+// names the real values, and placeholders only for what is not known.
+type Hints struct {
+	// ID is the sandbox ("" when not known: the placeholder ID).
+	ID string
+	// Read is the sandbox path (resolved against --root) the failed
+	// operation read: files read, ls and stat. A read of a missing path
+	// is helped by a listing of its parent, not by the advice for
+	// writes (create the parent directory). "" for other operations.
+	Read string
+	// Tenant and Subject are the tenant and subject the command resolved
+	// (--tenant/NIMBUS_TENANT/tenant:, --sub/NIMBUS_SUBJECT/subject:),
+	// "" when not set: a mint hint names them (they are no secrets), as
+	// the sandbox a token reaches is the tenant's and the subject's.
+	Tenant, Subject string
+	// Scopes are the scopes the failed operation needs, as the command
+	// mints them (sandbox:use, plus session:destroy for destroy and a run
+	// that destroys, session:attach for forward); nil means sandbox:use.
+	Scopes []string
+	// Unpinned says the operation is on no one sandbox (session new):
+	// its token has no sid.
+	Unpinned bool
+	// Destroyed says the sandbox was destroyed before the error is
+	// shown (sandbox run without --keep): a command on its id would
+	// create a new, empty sandbox with that id, so no hint names one.
+	Destroyed bool
+}
+
+// scopes is h.Scopes, or sandbox:use.
+func (h Hints) scopes() []string {
+	if len(h.Scopes) == 0 {
+		return []string{"sandbox:use"}
+	}
+	return h.Scopes
+}
+
+// MintCommand is the nimbus token mint command of a token with scopes
+// for the sandbox: the known tenant and subject, quoted (T when the
+// tenant is not known: mint requires one), pinned to the sandbox.
+func (h Hints) MintCommand(scopes ...string) string {
+	tenant := "T"
+	if h.Tenant != "" {
+		tenant = shellquote.Quote(h.Tenant)
+	}
+	cmd := "nimbus token mint --tenant " + tenant
+	if h.Subject != "" {
+		cmd += " --sub " + shellquote.Quote(h.Subject)
+	}
+	cmd += " --scopes " + strings.Join(scopes, ",")
+	if h.Unpinned {
+		return cmd
+	}
+	return cmd + " --sid " + ArgID(h.ID)
+}
+
+// Error is ErrorIn for the failure h describes.
+func (h Hints) Error(err error) error {
+	mapped := h.mapError(err)
+	var ce *clierr.Error
+	if h.Destroyed && h.ID != "" && errors.As(mapped, &ce) && namesCommandOn(ce.Hint, h.ID) {
+		out := *ce
+		out.Hint = destroyedHint(h.ID, errors.As(err, new(*job.RuntimeError)))
+		return &out
+	}
+	return mapped
+}
+
+// namesCommandOn reports whether hint names a nimbus sandbox command on
+// sandbox id: one whose words (up to a ')', ';' or ',' that ends it)
+// include the id as ArgID writes it.
+func namesCommandOn(hint, id string) bool {
+	const prefix = "nimbus sandbox "
+	arg := ArgID(id)
+	for rest := hint; ; {
+		i := strings.Index(rest, prefix)
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(prefix):]
+		line := rest
+		if end := strings.IndexAny(line, ");,"); end >= 0 {
+			line = line[:end]
+		}
+		if slices.Contains(strings.Fields(line), arg) {
+			return true
+		}
+	}
+}
+
+// destroyedHint replaces a hint that named a command on sandbox id, which
+// is destroyed: pasted, it would create a new, empty sandbox with the id.
+// What was in it can be seen only in a sandbox kept at the end.
+func destroyedHint(id string, runtime bool) string {
+	if runtime {
+		return "check the spec name and version (NAME or NAME@VERSION); sandbox " + ArgID(id) +
+			" was destroyed at the end of the run: to list the runtimes a sandbox offers, run again with --keep and use nimbus sandbox runtimes list on the kept sandbox"
+	}
+	return "sandbox " + ArgID(id) + " was destroyed at the end of the run, so nothing in it can be looked at: run again with --keep to keep the sandbox for a look (then nimbus sandbox destroy it)"
+}
+
+func (h Hints) mapError(err error) error {
+	id := h.ID
 	if err == nil {
 		return nil
 	}
@@ -45,7 +153,7 @@ func ErrorIn(id string, err error) error {
 	}
 	var re *sc.RemoteError
 	if errors.As(err, &re) {
-		return remote(re, id)
+		return remote(re, h)
 	}
 	var le *sc.Error
 	if errors.As(err, &le) {
@@ -120,6 +228,14 @@ func RuntimeInstallHint(id string) string {
 // NoProcessHint is the hint of a pid sandbox id does not know.
 func NoProcessHint(id string) string {
 	return "list processes with nimbus sandbox ps " + ArgID(id)
+}
+
+// ReadNotFoundHint is the hint of a read of path, a sandbox path that does
+// not exist in sandbox id: the listing of its parent directory, which
+// shows what is there (a misspelt name, another directory).
+func ReadNotFoundHint(id, path string) string {
+	return "the path does not exist in the sandbox: nimbus sandbox files ls " + ArgID(id) + " " + shellquote.Quote(pathpkg.Dir(path)) +
+		" lists its directory (relative paths are resolved against --root)"
 }
 
 // noParentHint names the directory a copy's destination needed and the
@@ -283,7 +399,8 @@ func answeredLocally(re *sc.RemoteError) bool {
 	return localhost.Is(re.Host)
 }
 
-func remote(re *sc.RemoteError, id string) *clierr.Error {
+func remote(re *sc.RemoteError, h Hints) *clierr.Error {
+	id := h.ID
 	exit := RemoteExit(re.Status, re.Code, re.Message)
 	hint := ""
 	switch {
@@ -293,7 +410,7 @@ func remote(re *sc.RemoteError, id string) *clierr.Error {
 		// which 'nimbus dev token' signs with.
 		hint = "the server on this machine (nimbus dev) did not sign this token: export NIMBUS_TOKEN=$(nimbus dev token), run with the server's NIMBUS_DEV_DATA and JWT_SECRET (unset if it was started without one)"
 	case re.Status == 401:
-		hint = "the Worker rejected the token; mint a fresh one (nimbus token mint --tenant T --scopes sandbox:use --sid " + ArgID(id) + ") or check JWT_SECRET matches the Worker's"
+		hint = "the Worker rejected the token; mint a fresh one (" + h.MintCommand(h.scopes()...) + ") or check JWT_SECRET matches the Worker's"
 	case re.Code == "E_SCOPE_MISSING":
 		hint = scopeHint(re.Message)
 	case re.Code == "E_SESSION_PIN_MISMATCH":
@@ -318,6 +435,9 @@ func remote(re *sc.RemoteError, id string) *clierr.Error {
 	switch remoteErrno(re.Message) {
 	case "ENOENT":
 		hint = "the path does not exist in the sandbox (writes need the parent directory: nimbus sandbox files mkdir " + ArgID(id) + " DIR)"
+		if h.Read != "" {
+			hint = ReadNotFoundHint(id, h.Read)
+		}
 		if strings.Contains(re.Message, ", chdir '") {
 			// exec --cwd, run's first upload destination: a hint about
 			// writes sent people after the wrong path.
@@ -425,7 +545,12 @@ func ExecError(err error) error {
 // ExecErrorIn is ExecError for a failure in sandbox id, whose hints name
 // it as ErrorIn's do.
 func ExecErrorIn(id string, err error) error {
-	mapped := ErrorIn(id, err)
+	return Hints{ID: id}.ExecError(err)
+}
+
+// ExecError is ExecErrorIn for the failure h describes.
+func (h Hints) ExecError(err error) error {
+	mapped := h.Error(err)
 	var ce *clierr.Error
 	if !errors.As(mapped, &ce) {
 		return mapped

@@ -367,3 +367,111 @@ func TestHintsNamePaths(t *testing.T) {
 		}
 	}
 }
+
+// TestReadNotFoundHint: a read of a missing path (files read, ls, stat) is
+// told to list the directory that should hold it, named and quoted; the
+// hint of a write's missing path is not about reads.
+func TestReadNotFoundHint(t *testing.T) {
+	enoent := &sc.RemoteError{Op: "readFile", Status: 500, Code: sc.CodeRemoteRPC, Message: "ENOENT: no such file or directory, open '/home/user/my app/x'"}
+	for _, c := range []struct {
+		h    Hints
+		want string
+	}{
+		{Hints{ID: "job-1", Read: "/home/user/my app/x"},
+			"the path does not exist in the sandbox: nimbus sandbox files ls job-1 '/home/user/my app' lists its directory (relative paths are resolved against --root)"},
+		{Hints{ID: "job-1", Read: "/home/user/x"},
+			"the path does not exist in the sandbox: nimbus sandbox files ls job-1 /home/user lists its directory (relative paths are resolved against --root)"},
+		{Hints{Read: "/x"},
+			"the path does not exist in the sandbox: nimbus sandbox files ls ID / lists its directory (relative paths are resolved against --root)"},
+		{Hints{ID: "job-1"},
+			"the path does not exist in the sandbox (writes need the parent directory: nimbus sandbox files mkdir job-1 DIR)"},
+	} {
+		var ce *clierr.Error
+		if !errors.As(c.h.Error(enoent), &ce) || ce.Hint != c.want {
+			t.Errorf("%+v: hint\n%q, want\n%q", c.h, ce.Hint, c.want)
+		}
+		if !errors.As(c.h.ExecError(enoent), &ce) || ce.Hint != c.want {
+			t.Errorf("%+v: exec hint\n%q, want\n%q", c.h, ce.Hint, c.want)
+		}
+	}
+}
+
+// TestRejectedTokenHintNamesTheTenant: the rejected-token hint mints for
+// the tenant and subject the command resolved, quoted, and T only when
+// none is known; the subject matters, as the sandbox a token reaches is the
+// tenant's and the subject's.
+func TestRejectedTokenHintNamesTheTenant(t *testing.T) {
+	rejected := &sc.RemoteError{Status: 401, Code: "E_TOKEN_EXPIRED", Message: "Token expired", Host: "nimbus.example.workers.dev"}
+	for _, c := range []struct {
+		h    Hints
+		want string
+	}{
+		{Hints{ID: "job-1", Tenant: "acme"},
+			"the Worker rejected the token; mint a fresh one (nimbus token mint --tenant acme --scopes sandbox:use --sid job-1) or check JWT_SECRET matches the Worker's"},
+		{Hints{ID: "job-1", Tenant: "acme", Subject: "ci bot"},
+			"the Worker rejected the token; mint a fresh one (nimbus token mint --tenant acme --sub 'ci bot' --scopes sandbox:use --sid job-1) or check JWT_SECRET matches the Worker's"},
+		{Hints{ID: "job-1", Tenant: "it's"},
+			`the Worker rejected the token; mint a fresh one (nimbus token mint --tenant 'it'\''s' --scopes sandbox:use --sid job-1) or check JWT_SECRET matches the Worker's`},
+	} {
+		var ce *clierr.Error
+		if !errors.As(c.h.Error(rejected), &ce) || ce.Hint != c.want {
+			t.Errorf("%+v: hint\n%q, want\n%q", c.h, ce.Hint, c.want)
+		}
+	}
+}
+
+// TestRejectedTokenHintNamesTheScopes: the rejected-token hint mints the
+// scopes the failed operation needs (destroy: session:destroy too), and
+// no pin for an operation on no one sandbox (session new).
+func TestRejectedTokenHintNamesTheScopes(t *testing.T) {
+	rejected := &sc.RemoteError{Status: 401, Code: "E_TOKEN_EXPIRED", Message: "Token expired", Host: "nimbus.example.workers.dev"}
+	for _, c := range []struct {
+		h    Hints
+		want string
+	}{
+		{Hints{ID: "job-1", Tenant: "acme", Scopes: []string{"sandbox:use", "session:destroy"}},
+			"the Worker rejected the token; mint a fresh one (nimbus token mint --tenant acme --scopes sandbox:use,session:destroy --sid job-1) or check JWT_SECRET matches the Worker's"},
+		{Hints{ID: "job-1", Scopes: []string{"sandbox:use", "session:attach"}},
+			"the Worker rejected the token; mint a fresh one (nimbus token mint --tenant T --scopes sandbox:use,session:attach --sid job-1) or check JWT_SECRET matches the Worker's"},
+		{Hints{Tenant: "acme", Scopes: []string{"session:create"}, Unpinned: true},
+			"the Worker rejected the token; mint a fresh one (nimbus token mint --tenant acme --scopes session:create) or check JWT_SECRET matches the Worker's"},
+		{Hints{ID: "job-1"},
+			"the Worker rejected the token; mint a fresh one (nimbus token mint --tenant T --scopes sandbox:use --sid job-1) or check JWT_SECRET matches the Worker's"},
+	} {
+		var ce *clierr.Error
+		if !errors.As(c.h.Error(rejected), &ce) || ce.Hint != c.want {
+			t.Errorf("%+v: hint\n%q, want\n%q", c.h, ce.Hint, c.want)
+		}
+	}
+}
+
+// TestDestroyedSandboxHints: once the sandbox is destroyed (a run without
+// --keep), a hint that named a command on it says it was destroyed
+// instead; hints that name no command on it stay.
+func TestDestroyedSandboxHints(t *testing.T) {
+	gone := Hints{ID: "job-1", Destroyed: true}
+	const destroyed = "sandbox job-1 was destroyed at the end of the run, so nothing in it can be looked at: run again with --keep to keep the sandbox for a look (then nimbus sandbox destroy it)"
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{&job.RuntimeError{Spec: "python@9", ExitCode: 1},
+			"check the spec name and version (NAME or NAME@VERSION); sandbox job-1 was destroyed at the end of the run: to list the runtimes a sandbox offers, run again with --keep and use nimbus sandbox runtimes list on the kept sandbox"},
+		{&transfer.Error{Code: transfer.CodeNotFound, Message: "/home/user/x: no such file or directory in the sandbox", Dir: "/home/user", Remote: true}, destroyed},
+		{&sc.RemoteError{Op: "execStream", Status: 500, Code: sc.CodeRemoteRPC, Message: "ENOENT: no such file or directory, chdir '/home/user/app'"}, destroyed},
+		{&sc.RemoteError{Op: "processLogs", Status: 500, Code: sc.CodeRemoteRPC, Message: "ESRCH: no such process"}, destroyed},
+		// No command on the sandbox: kept as it is.
+		{&sc.RemoteError{Status: 401, Code: "E_TOKEN_EXPIRED", Message: "Token expired", Host: "nimbus.example.workers.dev"},
+			"the Worker rejected the token; mint a fresh one (nimbus token mint --tenant T --scopes sandbox:use --sid job-1) or check JWT_SECRET matches the Worker's"},
+		{&transfer.Error{Code: transfer.CodeChanged, Message: "changed"}, "the file changed while it was copied; copy it again once it is complete"},
+	} {
+		var ce *clierr.Error
+		if !errors.As(gone.ExecError(c.err), &ce) || ce.Hint != c.want {
+			t.Errorf("%v: hint\n%q, want\n%q", c.err, ce.Hint, c.want)
+		}
+	}
+	// A sandbox whose id is a word of another command is not taken for it.
+	if namesCommandOn("check the destination: nimbus sandbox cp ./dist job-1:/home/user/dist", "job-1") {
+		t.Error("job-1:/home/user/dist taken for the id")
+	}
+}

@@ -14,17 +14,18 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/terminal"
 )
 
-// AttachError maps a failure of `session attach ID` to its exit code and
-// hint; other errors go through Error.
-func AttachError(err error, id string) error {
+// AttachError maps a failure of `session attach ID` (h.ID) to its exit
+// code and hint; other errors go through h.Error.
+func AttachError(err error, h Hints) error {
+	id := h.ID
 	var te *terminal.Error
 	if !errors.As(err, &te) {
-		return ErrorIn(id, err)
+		return h.Error(err)
 	}
 	again := "nimbus session attach " + ArgID(id)
 	switch {
 	case te.Auth():
-		return clierr.Wrap(err, exitcode.NoPerm, te.Code, "the server refused the token: "+te.Message, attachAuthHint(te.Code, id))
+		return clierr.Wrap(err, exitcode.NoPerm, te.Code, "the server refused the token: "+te.Message, attachAuthHint(te.Code, h))
 	}
 	switch te.Code {
 	case terminal.CodeBusy:
@@ -59,10 +60,10 @@ func AttachError(err error, id string) error {
 	return clierr.Wrap(err, exitcode.Software, te.Code, te.Message, "")
 }
 
-func attachAuthHint(code, id string) string {
-	// --tenant is required, and the tenant is the token's: a
+func attachAuthHint(code string, h Hints) string {
+	// --tenant is required: the one the command resolved, or a
 	// placeholder, as the refused token is not read.
-	mint := "nimbus token mint --tenant T --scopes session:attach --sid " + ArgID(id)
+	mint := h.MintCommand("session:attach")
 	switch code {
 	case "E_SCOPE_MISSING":
 		return "the terminal needs a token with the session:attach scope: " + mint + " (or let nimbus mint one: JWT_SECRET with --tenant)"

@@ -27,13 +27,36 @@ func TestAttachErrorHints(t *testing.T) {
 		{&terminal.Error{Code: terminal.CodeInvalidArgument, Message: "bad"}, 64, ""},
 	} {
 		var ce *clierr.Error
-		if !errors.As(AttachError(tc.err, "job-1"), &ce) || ce.Exit != tc.exit || !strings.Contains(ce.Hint, tc.hint) {
+		if !errors.As(AttachError(tc.err, Hints{ID: "job-1"}), &ce) || ce.Exit != tc.exit || !strings.Contains(ce.Hint, tc.hint) {
 			t.Errorf("%s: %+v, want exit %d and hint %q", tc.err.Code, ce, tc.exit, tc.hint)
 		}
 	}
 	// Not a terminal error: the sandbox mapping.
-	if code, _ := exitOf(t, AttachError(errors.New("surprise"), "job-1")); code != 70 {
+	if code, _ := exitOf(t, AttachError(errors.New("surprise"), Hints{ID: "job-1"})); code != 70 {
 		t.Errorf("exit %d", code)
+	}
+}
+
+// TestAttachMintHintNamesTheTenant: the mint command of session attach's
+// token hints names the tenant and subject the command resolved, quoted;
+// T only when none is known.
+func TestAttachMintHintNamesTheTenant(t *testing.T) {
+	err := &terminal.Error{Code: "E_TOKEN_EXPIRED", Status: 401}
+	for _, c := range []struct {
+		h    Hints
+		want string
+	}{
+		{Hints{ID: "job-1", Tenant: "acme", Subject: "ci"},
+			"the token expired: nimbus token mint --tenant acme --sub ci --scopes session:attach --sid job-1, or let nimbus mint short-lived ones (JWT_SECRET with --tenant)"},
+		{Hints{ID: "job-1", Tenant: "my team"},
+			"the token expired: nimbus token mint --tenant 'my team' --scopes session:attach --sid job-1, or let nimbus mint short-lived ones (JWT_SECRET with --tenant)"},
+		{Hints{ID: "job-1"},
+			"the token expired: nimbus token mint --tenant T --scopes session:attach --sid job-1, or let nimbus mint short-lived ones (JWT_SECRET with --tenant)"},
+	} {
+		var ce *clierr.Error
+		if !errors.As(AttachError(err, c.h), &ce) || ce.Hint != c.want {
+			t.Errorf("%+v: hint\n%q, want\n%q", c.h, ce.Hint, c.want)
+		}
 	}
 }
 
