@@ -138,6 +138,8 @@ func TestScripts(t *testing.T) {
 			},
 			// status N nimbus ARGS...: see exitCodeCmd.
 			"status": exitCodeCmd([]string{"PATH", "HOME", "XDG_CONFIG_HOME", "NO_COLOR", "TMPDIR", "JWT_SECRET", "SYSTEMROOT", "USERPROFILE", "LOCALAPPDATA", "APPDATA"}),
+			// tty N nimbus ARGS...: see ttyCmd.
+			"tty": ttyCmd,
 			// setout NAME: set NAME to the last command's stdout, trimmed.
 			"setout": func(ts *testscript.TestScript, neg bool, args []string) {
 				ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile("stdout")))

@@ -19,7 +19,14 @@ func newCmdInspect(f *cmdutil.Factory) *cobra.Command {
   pbpaste | nimbus token inspect - --json | jq .claims`,
 		Long: `Decode a token's header and claims WITHOUT checking its signature, to see what
 a token says while debugging. Nothing shown can be trusted; use 'nimbus token
-verify' for that. Exits 65 when the input is not even a well-formed token.`,
+verify' for that. Exits 65 when the input is not even a well-formed token; a
+token the Worker would refuse (expired, an iat or exp that is not a number)
+still exits 0, and the view says why.
+
+Without a terminal, or with --json, it prints {verified, header, claims,
+expiresAt, expired, dateError}: expiresAt (RFC 3339, null beyond the years 1
+to 9999) and expired only when exp is a number, dateError {claims, error,
+code} only when iat or exp is not (see docs/tokens.md).`,
 		Args: cmdutil.MaximumArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			tok, err := readTokenArg(f, args)

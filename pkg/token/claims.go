@@ -123,12 +123,14 @@ func (c Claims) Scopes() ([]string, bool) {
 }
 
 // IssuedAt returns the iat claim in UNIX seconds; 0 when it is missing or
-// not a number, which CheckUsable and Verify refuse (E_TOKEN_CLAIMS).
+// not a number, which CheckUsable and Verify refuse (E_TOKEN_CLAIMS) and
+// CheckDates reports.
 func (c Claims) IssuedAt() float64 { return c.num(cIat) }
 
 // ExpiresAt returns the exp claim in UNIX seconds (fractional values are
 // legal and kept); 0 when it is missing or not a number, which
-// CheckUsable and Verify refuse (E_TOKEN_CLAIMS) before reading it.
+// CheckUsable and Verify refuse (E_TOKEN_CLAIMS) before reading it and
+// CheckDates reports: a view of a decoded token asks it first.
 func (c Claims) ExpiresAt() float64 { return c.num(cExp) }
 
 // ExpiresTime returns exp as a time.Time, saturated to the years 1 to 9999

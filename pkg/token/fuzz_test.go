@@ -35,7 +35,11 @@ func FuzzVerify(f *testing.F) {
 }
 
 // FuzzDecode: inspect's decoder never panics and only fails with a typed
-// malformed-token error.
+// malformed-token error; CheckDates, which inspect asks before showing a
+// date, names a claim exactly when it refuses the dates, and then with
+// E_TOKEN_CLAIMS. The seeds named date-* hold iat and exp that are not
+// numbers (a string, null, true, missing) and numbers that are odd but
+// valid (1e400, -5, 1.5).
 func FuzzDecode(f *testing.F) {
 	f.Add("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzY29wZSI6Im5pbWJ1cyJ9.")
 	f.Fuzz(func(t *testing.T, tok string) {
@@ -48,6 +52,10 @@ func FuzzDecode(f *testing.F) {
 		}
 		if raw, _ := d.Claims.MarshalJSON(); !json.Valid(raw) {
 			t.Fatalf("decoded claims are not JSON: %s", raw)
+		}
+		invalid, err := token.CheckDates(d.Claims)
+		if (len(invalid) == 0) != (err == nil) || err != nil && !errors.Is(err, token.ErrTokenClaims) {
+			t.Fatalf("CheckDates(%q) = %q, %v", tok, invalid, err)
 		}
 	})
 }

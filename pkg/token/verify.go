@@ -242,15 +242,45 @@ func checkClaims(c Claims) error {
 			return idError(id.name, jsonOf(raw, present))
 		}
 	}
-	iat, iok := c.known(cIat)
-	exp, eok := c.known(cExp)
-	if !iok || !eok || !jsjson.IsNumber(iat) || !jsjson.IsNumber(exp) {
-		return errClaims("iat", "iat and exp must be numbers (NumericDate)")
+	if _, err := CheckDates(c); err != nil {
+		return err
 	}
 	if scopes, ok := c.known(cScopes); ok && !jsjson.IsArrayOfStrings(scopes) {
 		return errClaims("scopes", "scopes must be an array of strings")
 	}
 	return nil
+}
+
+// CheckDates applies the server's rule for iat and exp on its own (step
+// 10 of upstream's verify, which Verify and CheckUsable apply after the
+// scope and id claims): both must be present and JSON numbers. Any number
+// is a NumericDate, as upstream's typeof check has it: fractions,
+// negatives, exponents, and 1e400, which JSON.parse reads as Infinity. A
+// string (even "1750003600"), null, any other value or a missing claim is
+// not, and ExpiresAt and IssuedAt read it as 0, which is no date at all.
+//
+// It returns the claims that break the rule, "iat" before "exp", and the
+// error Verify and CheckUsable refuse such a token with (E_TOKEN_CLAIMS,
+// Claim "iat", upstream's message), or nil and nil. It looks at no other
+// claim, so a view of a token that is only decoded (token inspect) can
+// tell a claim that is not a date from a date.
+func CheckDates(c Claims) (invalid []string, err error) {
+	if !c.numericDate(cIat) {
+		invalid = append(invalid, "iat")
+	}
+	if !c.numericDate(cExp) {
+		invalid = append(invalid, "exp")
+	}
+	if invalid != nil {
+		return invalid, errClaims("iat", "iat and exp must be numbers (NumericDate)")
+	}
+	return nil, nil
+}
+
+// numericDate is the rule of CheckDates for one claim.
+func (c Claims) numericDate(i int) bool {
+	raw, ok := c.known(i)
+	return ok && jsjson.IsNumber(raw)
 }
 
 // jsonOf renders a claim as upstream's messages do: JSON.stringify of the

@@ -1,8 +1,10 @@
 package tokencli
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,14 +48,18 @@ func MintJSON(is *token.Issued) jsjson.Value {
 	}}
 }
 
-// InspectJSON is the machine form of `token inspect`.
+// InspectJSON is the machine form of `token inspect`. expiresAt and
+// expired are there only when exp is a date (token.CheckDates); when iat
+// or exp is not, dateError names them with the Worker's refusal, so a
+// string, null or missing exp never reads as a date in 1970.
 func InspectJSON(d *token.Decoded, now time.Time) jsjson.Value {
 	members := []jsjson.Member{
 		{Key: "verified", Value: jsjson.Value{Kind: jsjson.Bool, Bool: false}},
 		{Key: "header", Value: claimsValue(d.Header)},
 		{Key: "claims", Value: claimsValue(d.Claims)},
 	}
-	if _, ok := d.Claims.Raw("exp"); ok {
+	invalid, refusal := dateProblems(d.Claims)
+	if !slices.Contains(invalid, "exp") {
 		exp := d.Claims.ExpiresAt()
 		at := jsjson.Value{Kind: jsjson.Null}
 		if t, ok := dateOf(exp); ok {
@@ -64,7 +70,29 @@ func InspectJSON(d *token.Decoded, now time.Time) jsjson.Value {
 			jsjson.Member{Key: "expired", Value: jsjson.Value{Kind: jsjson.Bool, Bool: exp < math.Floor(float64(now.UnixMilli())/1000)}},
 		)
 	}
+	if refusal != nil {
+		names := make([]jsjson.Member, len(invalid))
+		for i, n := range invalid {
+			names[i] = jsjson.Member{Value: jsjson.StringValue(n)}
+		}
+		members = append(members, jsjson.Member{Key: "dateError", Value: jsjson.Value{Kind: jsjson.Object, Items: []jsjson.Member{
+			{Key: "claims", Value: jsjson.Value{Kind: jsjson.Array, Items: names}},
+			{Key: "error", Value: jsjson.StringValue(refusal.Message)},
+			{Key: "code", Value: jsjson.StringValue(refusal.Code)},
+		}}})
+	}
 	return jsjson.Value{Kind: jsjson.Object, Items: members}
+}
+
+// dateProblems is token.CheckDates with its error as the *token.Error it
+// always is.
+func dateProblems(c token.Claims) ([]string, *token.Error) {
+	invalid, err := token.CheckDates(c)
+	var te *token.Error
+	if !errors.As(err, &te) {
+		return nil, nil
+	}
+	return invalid, te
 }
 
 func claimsValue(c token.Claims) jsjson.Value {
@@ -115,7 +143,19 @@ func Summary(st *style.Styles, c token.Claims, now time.Time) string {
 		}
 		line(clierr.Printable(k), clierr.Printable(raw))
 	})
-	if _, ok := c.Raw("exp"); ok {
+	invalid, refusal := dateProblems(c)
+	for _, name := range invalid {
+		what := name + " is missing"
+		if raw, ok := c.Raw(name); ok {
+			what = name + " is " + clierr.Printable(raw) + ", not a number"
+		}
+		label := "expires"
+		if name == "iat" {
+			label = "issued"
+		}
+		line(label, st.Error("not a valid date: "+what+"; the Worker refuses this token ("+refusal.Code+")"))
+	}
+	if !slices.Contains(invalid, "exp") {
 		if t, ok := dateOf(c.ExpiresAt()); ok {
 			line("expires", Expiry(st, t, now))
 		} else if c.ExpiresAt() > 0 {
