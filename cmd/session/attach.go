@@ -12,6 +12,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/localterm"
+	"github.com/nimbus-sh/nimbus/internal/recentids"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/terminal"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -77,8 +78,18 @@ was seen through; 130 interrupted (143 for SIGTERM).`,
   # drive the shell from a script
   printf 'cd app && npm test\n' | nimbus session attach demo`,
 		Args: cmdutil.ExactArgs(1, "ID"),
-		// The id is a sandbox's: no file names, the ledger's ids.
-		ValidArgsFunction: sandboxcli.CompleteID(f),
+		// The id is a sandbox's: no file names; the ledger's ids and
+		// those used lately at this Worker with this token's owner.
+		ValidArgsFunction: sandboxcli.CompleteID(f, func(cmd *cobra.Command) *recentids.Site {
+			if sandboxcli.StdinToken(f, fl.tokenFile) != "" {
+				return nil
+			}
+			site, _, err := fl.site(f, cmd, true, token.ScopeSessionAttach)
+			if err != nil {
+				return nil
+			}
+			return site
+		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			if !sandboxclient.ValidID(id) {

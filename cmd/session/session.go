@@ -14,6 +14,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/recentids"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/session"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -67,6 +68,26 @@ func (fl *flags) resolve(f *cmdutil.Factory, cmd *cobra.Command) (string, sandbo
 		return "", creds, clierr.New(exitcode.Config, clierr.CodeConfigMissing, "no Nimbus endpoint configured", "pass --endpoint URL or set NIMBUS_ENDPOINT")
 	}
 	return ep, creds, nil
+}
+
+// site resolves the settings as resolve does and returns where the
+// command's sandboxes are (the Worker, the remote API base path the
+// sandbox commands would use with these settings, and the owner of the
+// tokens), for the file of recently used sandboxes, with the tokens.
+func (fl *flags) site(f *cmdutil.Factory, cmd *cobra.Command, pin bool, scopes ...string) (*recentids.Site, sandboxclient.TokenSource, error) {
+	ep, creds, err := fl.resolve(f, cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	ts, err := creds.TokenSource(pin, scopes...)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := f.LoadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &recentids.Site{Endpoint: ep, BasePath: cfg.GetString("base_path"), Owner: creds.Owner(ts)}, ts, nil
 }
 
 func newCmdNew(f *cmdutil.Factory) *cobra.Command {
