@@ -103,11 +103,7 @@ token valid for 90 seconds. The token needs session:create; a minted one gets
 exactly that scope.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ep, creds, err := fl.resolve(f, cmd)
-			if err != nil {
-				return err
-			}
-			ts, err := creds.TokenSource(false, token.ScopeSessionCreate)
+			site, ts, err := fl.site(f, cmd, false, token.ScopeSessionCreate)
 			if err != nil {
 				return err
 			}
@@ -119,7 +115,7 @@ exactly that scope.`,
 			if err != nil {
 				return err
 			}
-			c, err := sandboxclient.New(sandboxclient.Options{Endpoint: ep, Tokens: ts, HTTPClient: f.HTTPClient(), HTTPTimeout: timeout, UserAgent: "nimbus-cli"})
+			c, err := sandboxclient.New(sandboxclient.Options{Endpoint: site.Endpoint, Tokens: ts, HTTPClient: f.HTTPClient(), HTTPTimeout: timeout, UserAgent: "nimbus-cli"})
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
@@ -127,6 +123,10 @@ exactly that scope.`,
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
+			// The id is the Worker's answer, for this token's owner (the
+			// bootstrap token carries its tenant and subject): the
+			// sandbox the user asked for, which its first request makes.
+			sandboxcli.RememberSandbox(f, *site, s.SessionID)
 			return f.PrintJSON(s)
 		},
 	}

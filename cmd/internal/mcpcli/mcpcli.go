@@ -30,6 +30,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/recentids"
 	"github.com/nimbus-sh/nimbus/pkg/ledger"
 	"github.com/nimbus-sh/nimbus/pkg/mcpserver"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -123,6 +124,9 @@ type handles struct {
 	close        func()
 	// entry is the sandbox as the cleanup ledger records it.
 	entry ledger.Entry
+	// site is where the sandbox is (Worker and token owner), for the file
+	// of recently used sandboxes; nil for --local.
+	site *recentids.Site
 }
 
 // RandomID returns a fresh sandbox id, mcp-<8 hex digits>: a lowercase DNS
@@ -239,6 +243,7 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 		}
 	}
 	h.entry = ledger.Entry{ID: id, Endpoint: strings.TrimRight(st.Endpoint, "/"), BasePath: st.BasePath, By: "mcp", Keep: o.Keep}
+	h.site = &recentids.Site{Endpoint: st.Endpoint, BasePath: st.BasePath, Owner: st.Creds.Owner(useTS)}
 	opts := sc.SandboxOptions{Profile: st.Profile, Root: st.Root}
 	for _, s := range []struct {
 		dst **sc.Sandbox
@@ -422,6 +427,14 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 			}
 		}
 		return sandboxcli.ErrorIn(h.use.ID(), err)
+	}
+	// The sandbox exists now. One that outlives the server (given with
+	// --sandbox or a pinned token, or fresh with --keep) is recorded as
+	// used, as the sandbox commands record theirs, so that completion
+	// offers it and may ask about it; a fresh one without --keep is
+	// destroyed on exit and is not.
+	if h.site != nil && (!h.fresh || o.Keep) {
+		sandboxcli.RememberSandbox(f, *h.site, h.entry.ID)
 	}
 	so := mcpserver.Options{
 		Sandbox: h.use, Namespace: o.Namespace, ReadOnly: o.ReadOnly, RuntimeAllow: o.RuntimeAllow,

@@ -112,3 +112,21 @@ func KnownSandbox(f *cmdutil.Factory, site recentids.Site, id string, now time.T
 	}
 	return false
 }
+
+// RememberSandbox records that a command used sandbox id at site, as the
+// sandbox commands do (recentids), so that completion may offer it and
+// ask the Worker about it. The file is a convenience: failing to write it
+// is silent.
+func RememberSandbox(f *cmdutil.Factory, site recentids.Site, id string) {
+	if p := RecentIDsFile(f); p != "" {
+		_ = recentids.Remember(p, site, []string{id}, f.Now())
+	}
+}
+
+// ForgetSandbox removes sandbox id at site (destroyed) from the file of
+// recently used sandboxes, silently.
+func ForgetSandbox(f *cmdutil.Factory, site recentids.Site, id string) {
+	if p := RecentIDsFile(f); p != "" {
+		_ = recentids.Forget(p, site, []string{id})
+	}
+}
