@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
+	"github.com/nimbus-sh/nimbus/internal/recentids"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
@@ -26,7 +27,9 @@ const completeTimeout = 2 * time.Second
 // after it (a sandbox path, a pid, a port, an app, a runtime, a remote
 // command). The id completes to the sandboxes the cleanup ledger knows
 // this machine created and has not destroyed (kept ones, mostly: sandbox
-// run --keep, mcp --keep). A PID after it completes to the sandbox's
+// run --keep, mcp --keep) and to those nimbus used lately at the same
+// Worker with a token of the same owner (completeSite), most recent
+// first, without a request. A PID after it completes to the sandbox's
 // processes, a PORT to its ports (ports list) and an app TARGET to its
 // apps' names and ports, asked of the sandbox when nimbus knows it exists
 // (completeFromSandbox). Commands with local paths of their own (cp,
@@ -50,11 +53,27 @@ func (o *common) completeSandboxArgs(c *cobra.Command) {
 	case next == "TARGET":
 		c.ValidArgsFunction = o.completeFromSandbox(false, appTargets)
 	default:
-		c.ValidArgsFunction = sandboxcli.CompleteID(o.f)
+		c.ValidArgsFunction = sandboxcli.CompleteID(o.f, o.completeSite)
 	}
 }
 
-// completeFromSandbox completes the id from the ledger (as CompleteID),
+// completeSite is the site (Worker and token owner) the command's flags
+// and settings reach, for completing ids from the file of recently used
+// sandboxes, or nil: for --local, a token it would read from stdin, or
+// settings that do not resolve. It builds the client, which sends
+// nothing, and prints nothing.
+func (o *common) completeSite(cmd *cobra.Command) *recentids.Site {
+	if o.lo.enabled || o.stdinToken() != "" {
+		return nil
+	}
+	o.f.IOStreams.ErrOut = io.Discard
+	if _, _, err := o.client(cmd, true, scopesUse, ""); err != nil {
+		return nil
+	}
+	return o.site
+}
+
+// completeFromSandbox completes the id as CompleteID does,
 // then the argument after it (every one after it with repeat) from the
 // sandbox: list asks it for the candidates, each a word and a
 // description. It asks only a sandbox nimbus knows exists at that Worker,
@@ -69,7 +88,7 @@ func (o *common) completeFromSandbox(repeat bool, list func(context.Context, *sa
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		const none = cobra.ShellCompDirectiveNoFileComp
 		if len(args) == 0 {
-			return sandboxcli.LedgerIDs(o.f, toComplete), none
+			return sandboxcli.CompleteID(o.f, o.completeSite)(cmd, args, toComplete)
 		}
 		if (len(args) > 1 && !repeat) || o.lo.enabled || o.stdinToken() != "" ||
 			sandboxcli.RootError(runtime.GOOS, o.root, "") != nil {

@@ -1,7 +1,9 @@
 package session
 
 import (
+	"errors"
 	"os/signal"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,10 +14,15 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/localterm"
+	"github.com/nimbus-sh/nimbus/internal/recentids"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/terminal"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
+
+// sessionDestroyed is the reason a server closes a session's terminal
+// with when the sandbox is destroyed (terminal.Result.CloseReason).
+const sessionDestroyed = "session destroyed"
 
 func newCmdAttach(f *cmdutil.Factory) *cobra.Command {
 	var fl flags
@@ -77,8 +84,18 @@ was seen through; 130 interrupted (143 for SIGTERM).`,
   # drive the shell from a script
   printf 'cd app && npm test\n' | nimbus session attach demo`,
 		Args: cmdutil.ExactArgs(1, "ID"),
-		// The id is a sandbox's: no file names, the ledger's ids.
-		ValidArgsFunction: sandboxcli.CompleteID(f),
+		// The id is a sandbox's: no file names; the ledger's ids and
+		// those used lately at this Worker with this token's owner.
+		ValidArgsFunction: sandboxcli.CompleteID(f, func(cmd *cobra.Command) *recentids.Site {
+			if sandboxcli.StdinToken(f, fl.tokenFile) != "" {
+				return nil
+			}
+			site, _, _, err := fl.site(f, cmd, true, token.ScopeSessionAttach)
+			if err != nil {
+				return nil
+			}
+			return site
+		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
 			if !sandboxclient.ValidID(id) {
@@ -91,11 +108,7 @@ was seen through; 130 interrupted (143 for SIGTERM).`,
 			if from := sandboxcli.StdinToken(f, fl.tokenFile); from != "" {
 				return clierr.Usagef("%s and the terminal both read standard input", from).WithHint("pass the token in a file or NIMBUS_TOKEN")
 			}
-			ep, creds, err := fl.resolve(f, cmd)
-			if err != nil {
-				return err
-			}
-			ts, err := creds.TokenSource(true, token.ScopeSessionAttach)
+			site, ts, creds, err := fl.site(f, cmd, true, token.ScopeSessionAttach)
 			if err != nil {
 				return err
 			}
@@ -122,7 +135,7 @@ was seen through; 130 interrupted (143 for SIGTERM).`,
 			}
 			notices := &sandboxcli.AttachNotices{W: ios.ErrOut, Styles: ios.Styles(), ID: id, Chatty: ios.IsStderrTTY()}
 			o := terminal.Options{
-				Endpoint: ep, SessionID: id, Tokens: ts, HTTPClient: f.HTTPClient(), UserAgent: "nimbus-cli",
+				Endpoint: site.Endpoint, SessionID: id, Tokens: ts, HTTPClient: f.HTTPClient(), UserAgent: "nimbus-cli",
 				In: ios.In, Out: ios.Out, Reconnect: reconnect, FollowProcesses: !noFollow,
 			}
 			if httpTimeout > 0 {
@@ -133,8 +146,17 @@ was seen through; 130 interrupted (143 for SIGTERM).`,
 			if wait {
 				o.Wait = waitTimeout
 			}
-			if !f.JSON {
-				o.Notify = notices.Event
+			// Once a connection opened, the sandbox exists: it is recorded
+			// as used (recentids) however the attachment ends, unless it
+			// ended because the sandbox was destroyed.
+			var connected atomic.Bool
+			o.Notify = func(ev terminal.Event) {
+				if ev.Kind == terminal.EventConnected {
+					connected.Store(true)
+				}
+				if !f.JSON {
+					notices.Event(ev)
+				}
 			}
 			if lt != nil {
 				o.Terminal, o.DetachKeys, o.Size = true, keys, lt.Size
@@ -154,6 +176,12 @@ was seen through; 130 interrupted (143 for SIGTERM).`,
 			res, err := terminal.Attach(ctx, o)
 			if lt != nil {
 				lt.Restore()
+			}
+			var te *terminal.Error
+			if res.CloseReason == sessionDestroyed || (errors.As(err, &te) && te.CloseReason == sessionDestroyed) {
+				sandboxcli.ForgetSandbox(f, *site, id)
+			} else if connected.Load() {
+				sandboxcli.RememberSandbox(f, *site, id)
 			}
 			if err != nil {
 				return sandboxcli.AttachError(err, sandboxcli.Hints{ID: id, Tenant: creds.Tenant, Subject: creds.Subject})

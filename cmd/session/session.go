@@ -14,6 +14,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/recentids"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/session"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -69,6 +70,27 @@ func (fl *flags) resolve(f *cmdutil.Factory, cmd *cobra.Command) (string, sandbo
 	return ep, creds, nil
 }
 
+// site resolves the settings as resolve does and returns where the
+// command's sandboxes are (the Worker, the remote API base path the
+// sandbox commands would use with these settings, and the owner of the
+// tokens), for the file of recently used sandboxes, with the tokens and
+// the credentials resolved (whose tenant and subject the hints name).
+func (fl *flags) site(f *cmdutil.Factory, cmd *cobra.Command, pin bool, scopes ...string) (*recentids.Site, sandboxclient.TokenSource, sandboxcli.Credentials, error) {
+	ep, creds, err := fl.resolve(f, cmd)
+	if err != nil {
+		return nil, nil, creds, err
+	}
+	ts, err := creds.TokenSource(pin, scopes...)
+	if err != nil {
+		return nil, nil, creds, err
+	}
+	cfg, err := f.LoadConfig()
+	if err != nil {
+		return nil, nil, creds, err
+	}
+	return &recentids.Site{Endpoint: ep, BasePath: cfg.GetString("base_path"), Owner: creds.Owner(ts)}, ts, creds, nil
+}
+
 func newCmdNew(f *cmdutil.Factory) *cobra.Command {
 	var fl flags
 	cmd := &cobra.Command{
@@ -82,11 +104,7 @@ token valid for 90 seconds. The token needs session:create; a minted one gets
 exactly that scope.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ep, creds, err := fl.resolve(f, cmd)
-			if err != nil {
-				return err
-			}
-			ts, err := creds.TokenSource(false, token.ScopeSessionCreate)
+			site, ts, creds, err := fl.site(f, cmd, false, token.ScopeSessionCreate)
 			if err != nil {
 				return err
 			}
@@ -98,7 +116,7 @@ exactly that scope.`,
 			if err != nil {
 				return err
 			}
-			c, err := sandboxclient.New(sandboxclient.Options{Endpoint: ep, Tokens: ts, HTTPClient: f.HTTPClient(), HTTPTimeout: timeout, UserAgent: "nimbus-cli"})
+			c, err := sandboxclient.New(sandboxclient.Options{Endpoint: site.Endpoint, Tokens: ts, HTTPClient: f.HTTPClient(), HTTPTimeout: timeout, UserAgent: "nimbus-cli"})
 			if err != nil {
 				return sandboxcli.Error(err)
 			}
@@ -107,6 +125,10 @@ exactly that scope.`,
 				// The token it needs has session:create, and no pin.
 				return sandboxcli.Hints{Tenant: creds.Tenant, Subject: creds.Subject, Scopes: []string{token.ScopeSessionCreate}, Unpinned: true}.Error(err)
 			}
+			// The id is the Worker's answer, for this token's owner (the
+			// bootstrap token carries its tenant and subject): the
+			// sandbox the user asked for, which its first request makes.
+			sandboxcli.RememberSandbox(f, *site, s.SessionID)
 			return f.PrintJSON(s)
 		},
 	}

@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -159,6 +160,26 @@ func read(path string) []record {
 // MaxAge of now.
 func Has(path string, site Site, id string, now time.Time) bool {
 	return len(keep(read(path), site.normalize(), []string{id}, now, true)) > 0
+}
+
+// Used is a sandbox id of a site, and when a command last used it.
+type Used struct {
+	ID   string
+	Time time.Time
+}
+
+// List returns the ids the file at path holds at site, used within
+// MaxAge of now, the most recently used first.
+func List(path string, site Site, now time.Time) []Used {
+	site = site.normalize()
+	var out []Used
+	for _, r := range read(path) {
+		if r.site == site && now.Sub(time.Unix(r.used, 0)) <= MaxAge {
+			out = append(out, Used{ID: r.id, Time: time.Unix(r.used, 0)})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Used) int { return b.Time.Compare(a.Time) })
+	return out
 }
 
 // Remember records ids at site as used now, most recent first, and

@@ -98,3 +98,27 @@ func TestDefaultBasePath(t *testing.T) {
 		t.Fatal("another base path is the same site")
 	}
 }
+
+func TestListMostRecentFirst(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "recent")
+	now := time.Unix(1_800_000_000, 0)
+	site := Site{Endpoint: "http://w", Owner: "acme:_"}
+	for i, id := range []string{"old", "mid", "new"} {
+		if err := Remember(path, site, []string{id}, now.Add(time.Duration(i)*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Remember(path, Site{Endpoint: "http://w", Owner: "other:_"}, []string{"theirs"}, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range List(path, Site{Endpoint: "http://w/", BasePath: "/api/nimbus/v1", Owner: "acme:_"}, now.Add(2*time.Hour)) {
+		got = append(got, u.ID)
+	}
+	if strings.Join(got, " ") != "new mid old" {
+		t.Fatalf("List = %q, want new mid old (this site's, most recent first)", got)
+	}
+	if got := List(path, site, now.Add(MaxAge+90*time.Minute)); len(got) != 1 || got[0].ID != "new" {
+		t.Fatalf("List past MaxAge of the older ones = %+v, want only new", got)
+	}
+}

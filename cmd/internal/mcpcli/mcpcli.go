@@ -30,6 +30,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/recentids"
 	"github.com/nimbus-sh/nimbus/pkg/ledger"
 	"github.com/nimbus-sh/nimbus/pkg/mcpserver"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -125,6 +126,9 @@ type handles struct {
 	entry ledger.Entry
 	// known is the tenant and subject resolved, for the hints.
 	known sandboxcli.Hints
+	// site is where the sandbox is (Worker and token owner), for the file
+	// of recently used sandboxes; nil for --local.
+	site *recentids.Site
 }
 
 // RandomID returns a fresh sandbox id, mcp-<8 hex digits>: a lowercase DNS
@@ -242,6 +246,7 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 		}
 	}
 	h.entry = ledger.Entry{ID: id, Endpoint: strings.TrimRight(st.Endpoint, "/"), BasePath: st.BasePath, By: "mcp", Keep: o.Keep}
+	h.site = &recentids.Site{Endpoint: st.Endpoint, BasePath: st.BasePath, Owner: st.Creds.Owner(useTS)}
 	opts := sc.SandboxOptions{Profile: st.Profile, Root: st.Root}
 	for _, s := range []struct {
 		dst **sc.Sandbox
@@ -432,6 +437,14 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 		known := h.known
 		known.ID = h.use.ID()
 		return known.Error(err)
+	}
+	// The sandbox exists now. One that outlives the server (given with
+	// --sandbox or a pinned token, or fresh with --keep) is recorded as
+	// used, as the sandbox commands record theirs, so that completion
+	// offers it and may ask about it; a fresh one without --keep is
+	// destroyed on exit and is not.
+	if h.site != nil && (!h.fresh || o.Keep) {
+		sandboxcli.RememberSandbox(f, *h.site, h.entry.ID)
 	}
 	so := mcpserver.Options{
 		Sandbox: h.use, Namespace: o.Namespace, ReadOnly: o.ReadOnly, RuntimeAllow: o.RuntimeAllow,

@@ -1,6 +1,7 @@
 package sandboxcli
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -15,27 +16,44 @@ import (
 )
 
 // CompleteID is the completion of commands whose first argument is a
-// sandbox id: the ids of the cleanup ledger for it, and no file names
-// for any argument.
-func CompleteID(f *cmdutil.Factory) cobra.CompletionFunc {
-	return func(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+// sandbox id: KnownIDs, for the site that site resolves from the
+// command's flags and settings (nil when it cannot: the ledger's ids
+// only), most recent first, and no file names for any argument. It sends
+// nothing: a request to an id would create that sandbox.
+func CompleteID(f *cmdutil.Factory, site func(*cobra.Command) *recentids.Site) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		if len(args) > 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		return LedgerIDs(f, toComplete), cobra.ShellCompDirectiveNoFileComp
+		var at *recentids.Site
+		if site != nil {
+			at = site(cmd)
+		}
+		return KnownIDs(f, at, toComplete), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder
 	}
 }
 
-// LedgerIDs are the sandbox ids starting with prefix that the cleanup
-// ledger holds.
-func LedgerIDs(f *cmdutil.Factory, prefix string) []string {
+// KnownIDs are the sandbox ids starting with prefix that nimbus knows
+// exist: those the cleanup ledger holds, and those the file of recently
+// used sandboxes (recentids) holds at site (a Worker and a token's owner;
+// none for a nil site). Each comes once, the most recently created or
+// used first. Only local files are read.
+func KnownIDs(f *cmdutil.Factory, site *recentids.Site, prefix string) []string {
 	// A ledger that cannot be read (or only in part) offers what it can:
 	// completion says nothing about it.
 	entries, _ := ledger.New(f.Paths().LedgerFile()).Pending()
-	var out []string
+	var known []recentids.Used
 	for i := range entries {
-		if id := entries[i].ID; strings.HasPrefix(id, prefix) {
-			out = append(out, id)
+		known = append(known, recentids.Used{ID: entries[i].ID, Time: entries[i].Created})
+	}
+	if p := RecentIDsFile(f); p != "" && site != nil {
+		known = append(known, recentids.List(p, *site, f.Now())...)
+	}
+	slices.SortStableFunc(known, func(a, b recentids.Used) int { return b.Time.Compare(a.Time) })
+	var out []string
+	for _, k := range known {
+		if strings.HasPrefix(k.ID, prefix) && !slices.Contains(out, k.ID) {
+			out = append(out, k.ID)
 		}
 	}
 	return out
@@ -93,4 +111,22 @@ func KnownSandbox(f *cmdutil.Factory, site recentids.Site, id string, now time.T
 		}
 	}
 	return false
+}
+
+// RememberSandbox records that a command used sandbox id at site, as the
+// sandbox commands do (recentids), so that completion may offer it and
+// ask the Worker about it. The file is a convenience: failing to write it
+// is silent.
+func RememberSandbox(f *cmdutil.Factory, site recentids.Site, id string) {
+	if p := RecentIDsFile(f); p != "" {
+		_ = recentids.Remember(p, site, []string{id}, f.Now())
+	}
+}
+
+// ForgetSandbox removes sandbox id at site (destroyed) from the file of
+// recently used sandboxes, silently.
+func ForgetSandbox(f *cmdutil.Factory, site recentids.Site, id string) {
+	if p := RecentIDsFile(f); p != "" {
+		_ = recentids.Forget(p, site, []string{id})
+	}
 }
