@@ -41,7 +41,14 @@ func startPTY(t *testing.T, env []string, args ...string) *ptySession {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(nimbus, args...)
+	return startPTYProgram(t, env, nimbus, args...)
+}
+
+// startPTYProgram runs program (a shell that redirects nimbus's stdout,
+// say) on a pseudo-terminal.
+func startPTYProgram(t *testing.T, env []string, program string, args ...string) *ptySession {
+	t.Helper()
+	cmd := exec.Command(program, args...)
 	cmd.Env = env
 	cmd.Dir = t.TempDir()
 	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 120})
@@ -414,6 +421,51 @@ func TestTransferProgressOnTerminal(t *testing.T) {
 	}
 	if s := stderr.String(); strings.Contains(s, "█") || strings.Contains(s, "\r") || strings.Contains(s, "\x1b[") {
 		t.Fatalf("progress drawn into a pipe: %q", s)
+	}
+}
+
+// files write and files read of a big file take as long as cp of it, and
+// drew nothing on the terminal meanwhile: they now draw cp's bar on stderr
+// (files read when its bytes go to a file, not to the terminal), and still
+// write the same bytes; in a pipe stderr stays empty.
+func TestFilesProgressOnTerminal(t *testing.T) {
+	endpoint := startDevServer(t, devOptions{}).URL
+	env := devEnv(t, endpoint, "demo")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "big.bin")
+	content := bytes.Repeat([]byte("nimbus"), 4<<20)
+	if err := os.WriteFile(src, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	w := startPTY(t, env, "sandbox", "files", "write", "demo", "big.bin", "--from", src)
+	w.expect(`Wrote 25165824 bytes to /home/user/big.bin`)
+	if code := w.exit(); code != 0 {
+		t.Fatalf("files write exit %d\n%s", code, w.screen())
+	}
+	if up := regexp.MustCompile(`↑ \d+/1 files +\d+% [█░]+ \([0-9.]+ ?[KM]?i?B?/24 MiB`); !up.MatchString(w.screen()) {
+		t.Fatalf("files write drew no progress bar:\n%q", w.screen())
+	}
+
+	out := filepath.Join(dir, "read.bin")
+	r := startPTYProgram(t, env, "/bin/sh", "-c", `exec nimbus sandbox files read demo big.bin > "$0"`, out)
+	if code := r.exit(); code != 0 {
+		t.Fatalf("files read exit %d\n%s", code, r.screen())
+	}
+	if down := regexp.MustCompile(`↓ \d+/1 files +\d+% [█░]+ \([0-9.]+ ?[KM]?i?B?/24 MiB`); !down.MatchString(r.screen()) {
+		t.Fatalf("files read drew no progress bar:\n%q", r.screen())
+	}
+	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("files read wrote %d bytes (%v), want the %d written", len(got), err, len(content))
+	}
+
+	code, stdout, stderr := runJSONStdin(t, dir, env, "", "sandbox", "files", "write", "demo", "piped.bin", "--from", src)
+	if code != 0 || len(stdout) != 0 || len(stderr) != 0 {
+		t.Fatalf("piped files write: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, stdout, stderr = runJSON(t, dir, env, "sandbox", "files", "read", "demo", "piped.bin")
+	if code != 0 || !bytes.Equal(stdout, content) || len(stderr) != 0 {
+		t.Fatalf("piped files read: exit %d, %d bytes, stderr %q", code, len(stdout), stderr)
 	}
 }
 

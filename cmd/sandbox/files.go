@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/iostreams"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
 )
@@ -62,7 +64,8 @@ chunks). With --json, stdout is one document {"path","bytes","base64"} instead,
 which holds the file in memory: at most 20 MiB. On a terminal only text is
 written: a file that is binary or holds control characters (an escape
 sequence could drive the terminal) is refused, exit 64 (E_NOT_TEXT), as
-curl does; redirect it to a file or a pipe, which get the bytes unchanged.`,
+curl does; redirect it to a file or a pipe, which get the bytes unchanged.
+Then, with stderr on a terminal, a progress bar there shows the read.`,
 		Example: `  nimbus sandbox files read job-123 app/coverage/lcov.info > lcov.info
   nimbus sandbox files read job-123 /tmp/build.tar.gz | tar xz`,
 		Args: pathArgs(cmdutil.ExactArgs(2, "ID and PATH")),
@@ -73,7 +76,14 @@ curl does; redirect it to a file or a pipe, which get the bytes unchanged.`,
 			}
 			p := o.path(args[1])
 			if !o.f.JSON {
-				out, finish := sandboxcli.TerminalOutput(o.f.IOStreams, args[0], args[1])
+				ios := o.f.IOStreams
+				if !ios.IsStdoutTTY() && ios.CanRedrawStderr() {
+					// The bytes go to a file or a pipe while a person
+					// watches: a bar on stderr shows a big read, as cp
+					// draws one for the same download.
+					return sandboxcli.ErrorIn(sb.ID(), readWithProgress(cmd.Context(), ios, sb, p))
+				}
+				out, finish := sandboxcli.TerminalOutput(ios, args[0], args[1])
 				_, err = sb.ReadFileTo(cmd.Context(), p, out)
 				return o.readError(sb.ID(), p, finish(err))
 			}
@@ -94,6 +104,37 @@ curl does; redirect it to a file or a pipe, which get the bytes unchanged.`,
 	}
 }
 
+// readWithProgress writes the file at p to ios.Out (not a terminal) with a
+// progress bar on stderr (a terminal).
+func readWithProgress(ctx context.Context, ios *iostreams.IOStreams, sb *sandboxclient.Sandbox, p string) error {
+	st, err := sb.Stat(ctx, p)
+	if err != nil {
+		return err
+	}
+	if st == nil || st.Type == "directory" {
+		// ReadFileTo gives the error a missing file or a directory gets.
+		_, err = sb.ReadFileTo(ctx, p, ios.Out)
+		return err
+	}
+	prog := sandboxcli.NewProgress(ios, "↓", false, false)
+	defer prog.Close()
+	prog.Plan(1, st.Size)
+	_, err = sb.ReadStatTo(ctx, p, st, progressWriter{ios.Out, prog})
+	return err
+}
+
+// progressWriter counts the bytes written through it into a Progress.
+type progressWriter struct {
+	w    io.Writer
+	prog *sandboxcli.Progress
+}
+
+func (w progressWriter) Write(b []byte) (int, error) {
+	n, err := w.w.Write(b)
+	w.prog.Transferred(int64(n))
+	return n, err
+}
+
 func newCmdFilesWrite(o *common) *cobra.Command {
 	var from string
 	cmd := &cobra.Command{
@@ -103,7 +144,8 @@ func newCmdFilesWrite(o *common) *cobra.Command {
   echo 'print("hi")' | nimbus sandbox files write job-123 hello.py`,
 		Long: `Write a file in the sandbox from --from LOCAL, or from standard input (the
 default, or "-"). Missing parent directories are created. The content is sent
-as bytes, so binary files are safe.`,
+as bytes, so binary files are safe. On a terminal a progress bar on stderr
+shows the write.`,
 		Args: pathArgs(cmdutil.ExactArgs(2, "ID and PATH")),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if tf := o.stdinToken(); (from == "" || from == "-") && tf != "" {
@@ -117,12 +159,17 @@ as bytes, so binary files are safe.`,
 			}
 			var dst string
 			var size int64
+			// A big file takes a while: on a terminal a bar shows it, as
+			// cp draws one for the same upload.
+			prog := sandboxcli.NewProgress(o.f.IOStreams, "↑", false, o.f.JSON)
+			opts := transfer.Options{PartSize: o.writeLimitBytes, Observer: prog}
 			if from == "" || from == "-" {
 				o.f.NoteReadingTerminal("the content", "--from FILE reads a file instead")
-				dst, size, err = transfer.WriteReader(cmd.Context(), sb, args[1], o.f.IOStreams.In, transfer.Options{PartSize: o.writeLimitBytes})
+				dst, size, err = transfer.WriteReader(cmd.Context(), sb, args[1], o.f.IOStreams.In, opts)
 			} else {
-				dst, size, err = transfer.WriteLocalFile(cmd.Context(), sb, args[1], from, transfer.Options{PartSize: o.writeLimitBytes})
+				dst, size, err = transfer.WriteLocalFile(cmd.Context(), sb, args[1], from, opts)
 			}
+			prog.Close()
 			if err != nil {
 				return o.errorIn(sb.ID(), err)
 			}

@@ -8,12 +8,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -302,6 +304,40 @@ func TestEndpoint(t *testing.T) {
 	defer slow.Close()
 	defer close(hang)
 	expect(t, &doctor.Doctor{Endpoint: slow.URL, Secret: secret, Tenant: "acme", Timeout: 300 * time.Millisecond}, "endpoint", doctor.Fail, "did not answer within 300ms")
+}
+
+// The endpoint and clock checks ask the Worker at once: one after the
+// other, an endpoint that did not answer held the report for the probe's
+// timeout and then the clock's, twice the bound the report names. Here
+// the probe is answered only once the clock's preflight has arrived: run
+// in turn, the probe times out instead (after the 15s given).
+func TestEndpointAndClockAskAtOnce(t *testing.T) {
+	seen := make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			once.Do(func() { close(seen) })
+			w.Header().Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		select {
+		case <-seen:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, `{"error":"answered after the clock's preflight","code":"E_AUTH_UNKNOWN"}`)
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	d := &doctor.Doctor{Endpoint: srv.URL, Secret: secret, Tenant: "acme", Timeout: 15 * time.Second}
+	r := d.Run(context.Background())
+	if c := find(t, r, "endpoint"); !strings.Contains(c.Detail, "answered after the clock's preflight") {
+		t.Errorf("endpoint: %+v", c)
+	}
+	if c := find(t, r, "clock"); c.Status != doctor.Pass {
+		t.Errorf("clock: %+v", c)
+	}
 }
 
 func TestClock(t *testing.T) {
