@@ -163,9 +163,13 @@ func devEnv(t *testing.T, endpoint, id string, scopes ...string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The ledger's default is in the machine's temporary directory,
+	// shared with the developer's own runs and other tests: completion
+	// would offer their ids.
 	home := t.TempDir()
 	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, "cache"),
 		"XDG_CONFIG_HOME=" + filepath.Join(home, "config"), "NO_COLOR=1", "TERM=xterm",
+		"NIMBUS_LEDGER=" + filepath.Join(home, "ledger.jsonl"),
 		"NIMBUS_ENDPOINT=" + endpoint, "NIMBUS_TOKEN=" + tok}
 }
 
