@@ -3,6 +3,7 @@ package mcpcli
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -95,6 +96,9 @@ func PrintConfig(f *cmdutil.Factory, cmd *cobra.Command, o *Options) error {
 		}
 		if len(c.SecretEnv) > 0 && o.PrintConfig == "claude" {
 			notes = append(notes, "Claude Code expands ${VAR} from its environment; Claude Desktop does not: replace the placeholder there, or use --token-file")
+			if c.URL == "" && !f.JSON {
+				notes = append(notes, "the claude mcp add line leaves out "+strings.Join(c.SecretEnv, " and ")+": a secret on a command line is visible to other users of the machine, and a server registered that way may not see Claude Code's environment; keep the token in a file and add --env NIMBUS_TOKEN_FILE=FILE, or use the snippet")
+			}
 		}
 	}
 	out, err := mcpserver.RenderClientConfig(o.PrintConfig, c)
@@ -116,7 +120,7 @@ func PrintConfig(f *cmdutil.Factory, cmd *cobra.Command, o *Options) error {
 	if !f.JSON {
 		fmt.Fprintf(ios.ErrOut, "Add this to %s.\n", mcpserver.ClientConfigFile(o.PrintConfig))
 		if o.PrintConfig == "claude" && c.URL == "" {
-			fmt.Fprintf(ios.ErrOut, "Or register it with Claude Code: claude mcp add %s -- %s %s\n", c.Name, shellquote.Quote(c.Command), shellquote.Join(c.Args))
+			fmt.Fprintf(ios.ErrOut, "Or register it with Claude Code: %s\n", claudeAddCommand(c))
 		}
 	}
 	warnNotes(f, notes)
@@ -232,4 +236,23 @@ func warnNotes(f *cmdutil.Factory, notes []string) {
 	for _, n := range notes {
 		f.Warn(&clierr.Warning{Code: "W_MCP_CONFIG", Message: n})
 	}
+}
+
+// claudeAddCommand is the `claude mcp add` line that registers the server
+// of c as the snippet does: the snippet's settings go in --env (options
+// before the name, as Claude Code's CLI wants them), since a server
+// registered without them would have no endpoint. Secrets are not written
+// on a command line: the server reads them from the environment Claude
+// Code starts it with, as the note about them says.
+func claudeAddCommand(c mcpserver.ClientConfig) string {
+	var b strings.Builder
+	b.WriteString("claude mcp add --transport stdio")
+	for _, k := range slices.Sorted(maps.Keys(c.Env)) {
+		b.WriteString(" --env " + shellquote.Quote(k+"="+c.Env[k]))
+	}
+	fmt.Fprintf(&b, " %s -- %s", shellquote.Quote(c.Name), shellquote.Quote(c.Command))
+	if len(c.Args) > 0 {
+		b.WriteString(" " + shellquote.Join(c.Args))
+	}
+	return b.String()
 }
