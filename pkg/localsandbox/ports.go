@@ -275,6 +275,11 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 			writePlainFail(w, sandboxserver.NewError(502, "E_PORT_UNREACHABLE", "nothing answers on "+what+" in sandbox "+id))
 		},
 	}
+	if r.Header.Get("Upgrade") != "" {
+		// A switched protocol outlives the request: see previewConn.
+		// The proxy switches only to the protocol asked for.
+		w = hijackNoDeadline{ResponseWriter: w, idle: s.opts.PreviewIdleTimeout, ws: strings.EqualFold(r.Header.Get("Upgrade"), "websocket")}
+	}
 	proxy.ServeHTTP(w, r)
 }
 

@@ -126,6 +126,17 @@ type Options struct {
 	// least 1 s) is gone, and its socket is closed with 1008 "client
 	// silent". 0 means DefaultTerminalIdleTimeout.
 	TerminalIdleTimeout time.Duration
+	// PreviewIdleTimeout bounds a preview connection that switched
+	// protocols (the app's WebSocket) whose client vanished without a
+	// FIN: once the client has sent nothing for it, the server sends it
+	// a WebSocket ping between the app's frames (its pong goes on to the
+	// app, as an unsolicited pong may), and closes both sides when
+	// nothing comes within an eighth of it (at least 1 s); while the ping
+	// cannot go out, when no byte reached the client for that eighth.
+	// Other protocols, which cannot be probed, are closed when no byte
+	// moved either way for it and that eighth. 0 means
+	// DefaultPreviewIdleTimeout.
+	PreviewIdleTimeout time.Duration
 	// Hosts, when not nil, refuses requests whose Host header is not for
 	// this server (DNS rebinding). A listening server sets it; the
 	// in-process transport, which has no real host, leaves it nil.
@@ -212,6 +223,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.TerminalIdleTimeout <= 0 {
 		opts.TerminalIdleTimeout = DefaultTerminalIdleTimeout
+	}
+	if opts.PreviewIdleTimeout <= 0 {
+		opts.PreviewIdleTimeout = DefaultPreviewIdleTimeout
 	}
 	root := filepath.Join(abs, "sandboxes")
 	if err := os.MkdirAll(root, 0o700); err != nil {

@@ -71,7 +71,7 @@ func (s *Server) serveTerminal(w http.ResponseWriter, r *http.Request, id string
 	// of its own: the cookie rule above applies); no subprotocol, no
 	// compression, as upstream. A ping or pong from the peer proves it
 	// alive (see checkIdle).
-	ws, err := websocket.Accept(hijackNoDeadline{w}, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(hijackNoDeadline{ResponseWriter: w}, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, CompressionMode: websocket.CompressionDisabled,
 		OnPingReceived: func(context.Context, []byte) bool { c.alive.Store(time.Now().UnixNano()); return true },
 		OnPongReceived: func(context.Context, []byte) { c.alive.Store(time.Now().UnixNano()) },
@@ -102,16 +102,33 @@ func plain(w http.ResponseWriter, status int, msg string) {
 
 // hijackNoDeadline clears the deadlines the HTTP server left on a
 // connection it hands over: they bound a request, and a terminal socket
-// lives for hours.
-type hijackNoDeadline struct{ http.ResponseWriter }
+// lives for hours. With idle set, the connection is a preview's that
+// switched protocols (to WebSocket when ws), watched for a vanished peer
+// (see previewConn). Everything else (a preview's flushes) reaches the
+// server's writer through Unwrap.
+type hijackNoDeadline struct {
+	http.ResponseWriter
+	idle time.Duration
+	ws   bool
+}
 
 func (h hijackNoDeadline) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
 	if err == nil {
 		_ = conn.SetDeadline(time.Time{})
+		if h.idle > 0 {
+			now := unixNano()
+			c := &previewConn{conn: conn, idle: int64(h.idle), grace: int64(max(h.idle/8, time.Second)), ws: h.ws, done: make(chan struct{})}
+			c.heard.Store(now)
+			c.moved.Store(now)
+			go c.watch()
+			conn = c
+		}
 	}
 	return conn, brw, err
 }
+
+func (h hijackNoDeadline) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 // readLoop handles the client's frames until the socket ends. Every
 // message, JSON or not, counts as hearing from the peer.

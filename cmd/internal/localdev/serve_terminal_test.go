@@ -4,11 +4,17 @@ package localdev_test
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/localdev"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
@@ -62,5 +68,81 @@ func TestSilentTerminalSocketGivesBackItsSlot(t *testing.T) {
 	// What the server sent ends with its close: the socket is gone.
 	if _, err := io.Copy(io.Discard, br); err != nil {
 		t.Fatalf("the silent socket was not closed: %v", err)
+	}
+}
+
+// TestDeadPreviewPeerGivesBackItsSlot: a preview WebSocket (the app's
+// protocol, proxied) holds a slot of MaxConns as a terminal socket does.
+// A peer that vanished without a FIN used to hold it for as long as the
+// app stayed quiet; now the backend pings it after its idle timeout and
+// closes both sides when no answer comes, and the slot is free again.
+func TestDeadPreviewPeerGivesBackItsSlot(t *testing.T) {
+	const idle = time.Second
+	addr := devServerAt(t, "127.0.0.1:0", localdev.ServeOptions{MaxConns: 1}, nil, nil,
+		func(o *localsandbox.Options) { o.PreviewIdleTimeout = idle })
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			if _, _, err := c.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}))
+	defer app.Close()
+	port := strconv.Itoa(app.Listener.Addr().(*net.TCPAddr).Port)
+	tok := devToken(t, token.ScopeSandboxUse, token.ScopeSessionAttach)
+	one := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	req, _ := http.NewRequest("POST", "http://"+addr+"/api/nimbus/v1/sandboxes/box/rpc", strings.NewReader(`{"op":"exposePort","args":[`+port+`]}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := one.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"ok":true`) {
+		t.Fatalf("exposePort: %s", b)
+	}
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	head := "GET /s/box/port/" + port + "/ HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Authorization: Bearer " + tok + "\r\n\r\n"
+	if _, err := io.WriteString(c, head); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	// Nothing more is sent, nor answered: the peer is gone.
+	get := func(timeout time.Duration) error {
+		hc := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := hc.Get("http://" + addr + "/s/box")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}
+	if err := get(idle / 2); err == nil {
+		t.Fatal("a second connection was served while the preview socket held the only slot")
+	}
+	if err := get(20 * time.Second); err != nil {
+		t.Fatalf("the dead peer's preview socket kept the only slot: %v", err)
+	}
+	// What the server sent (its ping) ends with its close.
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		t.Fatalf("the dead peer's preview socket was not closed: %v", err)
 	}
 }

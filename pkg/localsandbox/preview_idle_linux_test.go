@@ -1,0 +1,415 @@
+package localsandbox_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/nimbus-sh/nimbus/internal/proctest"
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// echoApp serves a WebSocket echo on a loopback port exposed by sandbox
+// id and returns the port; ended gets a value each time one of the
+// app's sockets ends. At /push the app also sends messages of every
+// length encoding (7-bit, 16-bit, 64-bit) every 10 ms without being
+// asked.
+func echoApp(t *testing.T, base, id string) (port string, ended <-chan struct{}) {
+	t.Helper()
+	end := make(chan struct{}, 16)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/raw" {
+			// Another protocol: the app switches and waits for bytes.
+			conn, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer func() { end <- struct{}{} }()
+			defer conn.Close()
+			_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: raw\r\nConnection: Upgrade\r\n\r\n")
+			if brw.Flush() == nil {
+				_, _ = io.Copy(io.Discard, conn)
+			}
+			return
+		}
+		if r.URL.Path == "/halves" {
+			halves(w, r, end)
+			return
+		}
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+		if err != nil {
+			return
+		}
+		defer func() { end <- struct{}{} }()
+		defer c.CloseNow()
+		if r.URL.Path == "/push" {
+			stop := make(chan struct{})
+			defer close(stop)
+			go func() {
+				tick := time.NewTicker(10 * time.Millisecond)
+				defer tick.Stop()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					case <-tick.C:
+					}
+					msg := make([]byte, []int{10, 300, 70000}[i%3])
+					if c.Write(context.Background(), websocket.MessageBinary, msg) != nil {
+						return
+					}
+				}
+			}()
+		}
+		for {
+			typ, msg, err := c.Read(context.Background())
+			if err != nil {
+				return
+			}
+			if err := c.Write(context.Background(), typ, msg); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(app.Close)
+	u, _ := url.Parse(app.URL)
+	full := mint(t, "", token.ScopeSandboxUse, token.ScopeSessionAttach)
+	n, _ := strconv.Atoi(u.Port())
+	if e := call(t, base, full, id, "exposePort", n); !e.OK {
+		t.Fatal(e.Error)
+	}
+	return u.Port(), end
+}
+
+// halves is a WebSocket app that sends its frames in halves: a frame's
+// header and half its payload, then, 20 ms later, the rest with the next
+// frame's header and first half, and so on. Its stream always stops
+// inside a frame, where no ping of the server's may go. It reads
+// nothing.
+func halves(w http.ResponseWriter, r *http.Request, end chan<- struct{}) {
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer func() { end <- struct{}{} }()
+	defer conn.Close()
+	sum := sha1.Sum([]byte(r.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n")
+	if brw.Flush() != nil {
+		return
+	}
+	head := []byte{0x82, 126, 0x01, 0x2c} // a binary frame of 300 bytes
+	payload := make([]byte, 150)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	if _, err := conn.Write(append(append([]byte(nil), head...), payload...)); err != nil {
+		return
+	}
+	for range tick.C {
+		if _, err := conn.Write(append(append(append([]byte(nil), payload...), head...), payload...)); err != nil {
+			return
+		}
+	}
+}
+
+// deadPreviewPeer opens a preview WebSocket over a raw TCP connection
+// and then sends nothing, not even a pong: a peer asleep or cut off
+// without a FIN, as the server sees it.
+func deadPreviewPeer(t *testing.T, addr, id, path string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	head := "GET /s/" + id + "/port/" + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Authorization: Bearer " + mint(t, id, token.ScopeSessionAttach) + "\r\n\r\n"
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	// A bound on the whole test, not a synchronisation: the server's
+	// close is what the reads wait for.
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %s", resp.Status)
+	}
+	return conn, br
+}
+
+// readUntilClosed reads frames, answering none, until the connection
+// ends; it returns how many pings came and how it ended.
+func readUntilClosed(br *bufio.Reader) (pings int, err error) {
+	for {
+		var h [2]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			return pings, err
+		}
+		n := uint64(h[1] & 0x7f)
+		switch n {
+		case 126:
+			var b [2]byte
+			if _, err := io.ReadFull(br, b[:]); err != nil {
+				return pings, err
+			}
+			n = uint64(binary.BigEndian.Uint16(b[:]))
+		case 127:
+			var b [8]byte
+			if _, err := io.ReadFull(br, b[:]); err != nil {
+				return pings, err
+			}
+			n = binary.BigEndian.Uint64(b[:])
+		}
+		if _, err := io.CopyN(io.Discard, br, int64(n)); err != nil {
+			return pings, err
+		}
+		if h[0]&0x0f == 0x9 {
+			pings++
+		}
+	}
+}
+
+// previewClient is a WebSocket client of a preview that reads all the
+// time (answering pings unless noPong) and, when every is not 0, sends
+// a message that often.
+type previewClient struct {
+	ws       *websocket.Conn
+	pings    atomic.Int32
+	received atomic.Int32
+	echoes   chan string
+	ended    chan error
+}
+
+func dialPreview(t *testing.T, base, id, path string, noPong bool, every time.Duration) *previewClient {
+	t.Helper()
+	c := &previewClient{echoes: make(chan string, 1024), ended: make(chan error, 1)}
+	opts := &websocket.DialOptions{
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + mint(t, id, token.ScopeSessionAttach)}},
+		OnPingReceived: func(context.Context, []byte) bool {
+			c.pings.Add(1)
+			return !noPong
+		},
+	}
+	u := "ws" + base[len("http"):] + "/s/" + id + "/port/" + path
+	ws, resp, err := websocket.Dial(ctx(t), u, opts)
+	if err != nil {
+		t.Fatalf("dial: %v (%v)", err, status(resp))
+	}
+	c.ws = ws
+	ws.SetReadLimit(1 << 20)
+	stop, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() { cancel(); _ = ws.CloseNow() })
+	go func() {
+		for {
+			_, msg, err := ws.Read(context.Background())
+			if err != nil {
+				c.ended <- err
+				return
+			}
+			c.received.Add(1)
+			select {
+			case c.echoes <- string(msg):
+			default:
+			}
+		}
+	}()
+	if every > 0 {
+		go func() {
+			tick := time.NewTicker(every)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop.Done():
+					return
+				case <-tick.C:
+					_ = ws.Write(stop, websocket.MessageText, []byte("tick"))
+				}
+			}
+		}()
+	}
+	return c
+}
+
+// roundTrip sends msg and waits for its echo; it fails if the socket ends.
+func (c *previewClient) roundTrip(t *testing.T, msg string) {
+	t.Helper()
+	if err := c.ws.Write(ctx(t), websocket.MessageText, []byte(msg)); err != nil {
+		t.Fatalf("write %q: %v", msg, err)
+	}
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case got := <-c.echoes:
+			if got == msg {
+				return
+			}
+		case err := <-c.ended:
+			t.Fatalf("the socket ended while waiting for the echo of %q: %v", msg, err)
+		case <-deadline:
+			t.Fatalf("no echo of %q", msg)
+		}
+	}
+}
+
+// TestDeadPreviewPeerIsReleased: a preview WebSocket (the app's own
+// protocol, proxied) whose client vanished without a FIN used to hold
+// the hijacked connection, the proxy's goroutines, its descriptors and
+// the app's socket for as long as the app stayed quiet. Once the client
+// has sent nothing for the idle timeout the server pings it between the
+// app's frames, and closes both sides when no answer comes within the
+// grace. A live client that sends nothing but answers pings is kept,
+// and so is one that never answers a ping but talks to its app.
+func TestDeadPreviewPeerIsReleased(t *testing.T) {
+	const idle = time.Second
+	grace := time.Second // an eighth of idle, at least 1 s
+	_, hs := newServer(t, func(o *localsandbox.Options) { o.PreviewIdleTimeout = idle })
+	port, appEnded := echoApp(t, hs.URL, "pv")
+
+	quiet := dialPreview(t, hs.URL, "pv", port+"/", false, 0)
+	chatty := dialPreview(t, hs.URL, "pv", port+"/", true, idle/4)
+	// A client that sends nothing while its app streams to it: the
+	// server's pings go between the app's frames (a ping inside one
+	// would break the stream, and the client would fail it).
+	pushed := dialPreview(t, hs.URL, "pv", port+"/push", false, 0)
+	halved := dialPreview(t, hs.URL, "pv", port+"/halves", false, 0)
+	quiet.roundTrip(t, "hello quiet")
+	chatty.roundTrip(t, "hello chatty")
+	// Once a message came through, the proxy's goroutines of a socket
+	// are all there.
+	for _, c := range []*previewClient{pushed, halved} {
+		proctest.WaitFor(t, "a streaming app's first message", func() bool { return c.received.Load() > 0 })
+	}
+	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
+
+	// A dead peer of a quiet app, then one of an app that streams.
+	for _, path := range []string{port + "/", port + "/push"} {
+		conn, br := deadPreviewPeer(t, hs.Listener.Addr().String(), "pv", path)
+		start := time.Now()
+		pings, err := readUntilClosed(br)
+		took := time.Since(start)
+		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("%s: the preview socket of a dead peer was still open after %v (%d pings)", path, took, pings)
+		}
+		if took < idle {
+			t.Fatalf("%s: closed after %v of silence, before the idle timeout %v", path, took, idle)
+		}
+		if bound := idle + grace + 2*time.Second; took > bound {
+			t.Fatalf("%s: closed after %v, beyond the bound %v", path, took, bound)
+		}
+		if pings == 0 {
+			t.Fatalf("%s: closed without being pinged first", path)
+		}
+		_ = conn.Close()
+		select {
+		case <-appEnded:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: the app's side of the dead peer's socket stayed open", path)
+		}
+		proctest.WaitFor(t, "the dead peer's goroutines and descriptors to be released", func() bool {
+			return runtime.NumGoroutine() <= goroutines && openFDs(t) <= fds
+		})
+	}
+
+	// The quiet clients have answered three pings: they outlived the
+	// bound three times over, and so has the chatty one.
+	for _, c := range []*previewClient{quiet, pushed} {
+		proctest.WaitFor(t, "a quiet client to be pinged three times", func() bool {
+			select {
+			case err := <-c.ended:
+				t.Fatalf("a quiet client's socket ended: %v", err)
+			default:
+			}
+			return c.pings.Load() >= 3
+		})
+	}
+	quiet.roundTrip(t, "still here")
+	chatty.roundTrip(t, "still talking")
+	pushed.roundTrip(t, "still streamed to")
+	if n := chatty.pings.Load(); n != 0 {
+		t.Errorf("a client that talks was pinged %d times", n)
+	}
+	for _, c := range []*previewClient{pushed, halved} {
+		if n := c.received.Load(); n < 100 {
+			t.Errorf("a streaming app's client got %d messages", n)
+		}
+	}
+	// The app of halves never stops between two frames: its client is
+	// never pinged (a ping inside a frame would break its stream), and is
+	// kept, since the app's bytes keep moving to it.
+	select {
+	case err := <-halved.ended:
+		t.Fatalf("the client of an app that stops inside frames was closed: %v", err)
+	default:
+	}
+	select {
+	case <-appEnded:
+		t.Fatal("a live client's app socket was closed")
+	default:
+	}
+}
+
+// TestDeadPeerOfAnotherProtocolIsReleased: a preview that switched to a
+// protocol the server cannot probe is closed once no byte has moved
+// either way for the idle timeout and its grace.
+func TestDeadPeerOfAnotherProtocolIsReleased(t *testing.T) {
+	const idle = time.Second
+	grace := time.Second
+	_, hs := newServer(t, func(o *localsandbox.Options) { o.PreviewIdleTimeout = idle })
+	port, appEnded := echoApp(t, hs.URL, "pr")
+	addr := hs.Listener.Addr().String()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	head := "GET /s/pr/port/" + port + "/raw HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: raw\r\nConnection: Upgrade\r\n" +
+		"Authorization: Bearer " + mint(t, "pr", token.ScopeSessionAttach) + "\r\n\r\n"
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	start := time.Now()
+	n, err := io.Copy(io.Discard, br)
+	took := time.Since(start)
+	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the connection of a dead peer was still open after %v", took)
+	}
+	if n != 0 {
+		t.Fatalf("%d bytes were sent into another protocol", n)
+	}
+	if took < idle+grace || took > idle+grace+2*time.Second {
+		t.Fatalf("closed after %v, want %v (and not much more)", took, idle+grace)
+	}
+	select {
+	case <-appEnded:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the app's side stayed open")
+	}
+}
