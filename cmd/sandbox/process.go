@@ -85,6 +85,12 @@ one JSON object per chunk (NDJSON), then {"exit":{"code":…}}. Output the
 sandbox's log ring dropped between two polls (a process writing faster than
 it is polled) is gone: a warning (W_LOGS_LOST) says so once.
 
+-f polls every --interval while output flows; each poll that finds nothing
+new waits twice as long as the one before, up to 2s, and output brings the
+polls back to --interval. A quiet process followed for long costs one
+request every 2s instead of four a second, and its exit or next output
+shows at most 2s late; no output is skipped (it is read by cursor).
+
 --lines 0 shows no earlier output, as tail -n 0: with -f only what the
 process writes from now on; without it nothing (--json: the result with no
 chunks, whose cursor is the current end), after checking the process exists.`,
@@ -158,7 +164,12 @@ chunks, whose cursor is the current end), after checking the process exists.`,
 				}
 				return emit(l)
 			}
-			exit, err := sb.FollowLogs(cmd.Context(), pid, followLines(cmd, lines), interval, emit)
+			// logs -f sends the process nothing: a quiet one is polled
+			// less and less, up to every IdleInterval, not ten times a
+			// second for as long as it runs (each poll a request billed
+			// by the Worker's platform).
+			pace := sandboxclient.NewPacer(interval, true, nil)
+			exit, err := sb.FollowLogsPaced(cmd.Context(), pid, followLines(cmd, lines), pace.Wait, emit)
 			if err != nil {
 				return o.execErrorIn(sb.ID(), err)
 			}
@@ -174,7 +185,7 @@ chunks, whose cursor is the current end), after checking the process exists.`,
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "poll for new output until the process exits")
 	cmd.Flags().Int64Var(&lines, "lines", 0, "tail this many lines first; 0 for none, with -f only new output (default: the server's 200)")
-	duration.Var(cmd.Flags(), &interval, "interval", 250*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "polling interval with -f, 25ms to 5s")
+	duration.Var(cmd.Flags(), &interval, "interval", 250*time.Millisecond, duration.Limits{Min: 25 * time.Millisecond, Max: 5 * time.Second}, "polling interval with -f, 25ms to 5s (slowing to 2s while the process is quiet)")
 	return passesExit(cmd, "follow")
 }
 

@@ -51,8 +51,9 @@ type AttachOptions struct {
 // IdleInterval is the longest wait between two polls of an attach that
 // can send no more input and whose process is quiet: its exit or next
 // output shows at most this late, and following it costs one request
-// every IdleInterval instead of one every Interval.
-const IdleInterval = 2 * time.Second
+// every IdleInterval instead of one every Interval. It is the
+// sandboxclient.Pacer's, as for logs -f.
+const IdleInterval = sc.IdleInterval
 
 // CodeOutputLost is the stable code of a LostOutputError, the same as the
 // warning of `sandbox logs -f` for the same loss.
@@ -96,11 +97,9 @@ func Attach(ctx context.Context, sb *sc.Sandbox, pid int64, o AttachOptions) (*A
 func attachAt(ctx context.Context, sb *sc.Sandbox, pid int64, o AttachOptions, after func(time.Duration) <-chan time.Time) (*AttachResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	a := &attach{sb: sb, pid: pid, o: o, detach: make(chan struct{}), pace: newPacer(o.Interval, after)}
-	if o.Terminal == nil && o.In == nil {
-		// Nothing will be sent: idle from the start.
-		a.pace.inputEnded()
-	}
+	// With neither Terminal nor In nothing will be sent: idle from the
+	// start.
+	a := &attach{sb: sb, pid: pid, o: o, detach: make(chan struct{}), pace: sc.NewPacer(o.Interval, o.Terminal == nil && o.In == nil, after)}
 	var out func(l *sc.Logs) error
 	if o.Terminal != nil {
 		if o.Terminal.MakeRaw != nil {
@@ -163,7 +162,7 @@ func attachAt(ctx context.Context, sb *sc.Sandbox, pid int64, o AttachOptions, a
 		return out(l)
 	}
 	go func() {
-		exit, err := sb.FollowLogsPaced(ctx, pid, o.Lines, a.pace.wait, follow)
+		exit, err := sb.FollowLogsPaced(ctx, pid, o.Lines, a.pace.Wait, follow)
 		done <- result{exit, err}
 	}()
 	select {
@@ -184,87 +183,7 @@ type attach struct {
 	ed     *lineEditor
 	detach chan struct{}
 	once   sync.Once
-	pace   *pacer
-}
-
-// pacer times the polls of an attach: every interval while input may be
-// sent, after that a wait that doubles with each poll that brings
-// nothing, up to IdleInterval. Output, and a signal sent to the process,
-// bring it back to interval. The protocol has no way to wait for output
-// (processLogs answers at once), so an idle attach can only poll less.
-type pacer struct {
-	interval, idleMax time.Duration
-	after             func(time.Duration) <-chan time.Time
-	// wake, buffered, asks a wait in progress to end within interval.
-	wake chan struct{}
-
-	mu    sync.Mutex
-	idle  bool          // no more input can be sent
-	next  time.Duration // the wait after the next quiet poll
-	woken bool          // a wake since the last poll: the next wait is interval
-}
-
-func newPacer(interval time.Duration, after func(time.Duration) <-chan time.Time) *pacer {
-	interval = sc.ClampInterval(interval)
-	return &pacer{interval: interval, idleMax: max(interval, IdleInterval), after: after, wake: make(chan struct{}, 1), next: interval}
-}
-
-// inputEnded says no more input will be sent: quiet polls may slow down.
-func (p *pacer) inputEnded() {
-	p.mu.Lock()
-	p.idle = true
-	p.mu.Unlock()
-}
-
-// poke brings the polling back to interval, a wait in progress too: the
-// process was sent something it may answer by output or by exiting.
-func (p *pacer) poke() {
-	p.mu.Lock()
-	p.woken, p.next = true, p.interval
-	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
-}
-
-// wait is the wait of sc.Sandbox.FollowLogsPaced after a poll.
-func (p *pacer) wait(ctx context.Context, output bool) error {
-	p.mu.Lock()
-	d := p.interval
-	switch {
-	case output || p.woken || !p.idle:
-		p.next = p.interval
-	default:
-		d = p.next
-		p.next = min(2*p.next, p.idleMax)
-	}
-	if p.woken {
-		// This wait is the one the wake asked for.
-		p.woken = false
-		select {
-		case <-p.wake:
-		default:
-		}
-	}
-	p.mu.Unlock()
-	if d > p.interval {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-p.after(d):
-			return nil
-		case <-p.wake:
-			// Waited long enough for what came before: wait as for a
-			// poll now, for the answer to what was sent.
-		}
-	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-p.after(p.interval):
-		return nil
-	}
+	pace   *sc.Pacer
 }
 
 func (a *attach) warn(err error) {
@@ -298,7 +217,7 @@ func (a *attach) end(ctx context.Context) {
 // the end of a read until the rest arrives.
 func (a *attach) copyInput(ctx context.Context) {
 	// However it ends, nothing more is sent.
-	defer a.pace.inputEnded()
+	defer a.pace.Idle()
 	buf := make([]byte, 32<<10)
 	var carry []byte
 	for {
@@ -346,7 +265,7 @@ func partialRune(b []byte) int {
 // readTerminal reads edited lines and the control keys.
 func (a *attach) readTerminal(ctx context.Context) {
 	// A terminal that can no longer be read sends nothing more either.
-	defer a.pace.inputEnded()
+	defer a.pace.Idle()
 	closed := false
 	for ctx.Err() == nil {
 		line, k, err := a.ed.readLine()
@@ -361,12 +280,12 @@ func (a *attach) readTerminal(ctx context.Context) {
 			if _, err := a.sb.SignalProcess(ctx, a.pid, "SIGINT"); err != nil {
 				a.warn(err)
 			}
-			a.pace.poke()
+			a.pace.Wake()
 		case keyEOF:
 			if !closed {
 				closed = true
 				a.end(ctx)
-				a.pace.inputEnded()
+				a.pace.Idle()
 			}
 			if a.ed.keys.ended() {
 				// The terminal's input itself ended: reading on

@@ -174,7 +174,9 @@ func (s *Sandbox) ProcessLogEnd(ctx context.Context, pid int64) (*Logs, error) {
 // every interval (clamped to 25ms–5s) until the process has exited. Each
 // poll with chunks, or with output lost since the previous one
 // (Logs.Lost), is passed to fn; an error from fn stops the loop. It
-// returns the exit.
+// returns the exit. It polls a quiet process every interval too: a
+// follow for long, by a user, wants FollowLogsPaced with a Pacer, which
+// polls a quiet process less and less.
 func (s *Sandbox) FollowLogs(ctx context.Context, pid int64, lines int64, interval time.Duration, fn func(*Logs) error) (*LogExit, error) {
 	interval = ClampInterval(interval)
 	return s.FollowLogsPaced(ctx, pid, lines, func(ctx context.Context, _ bool) error { return sleep(ctx, interval) }, fn)
@@ -187,12 +189,12 @@ func ClampInterval(interval time.Duration) time.Duration {
 }
 
 // FollowLogsPaced is FollowLogs with the wait between two polls left to
-// wait, for a follower that polls faster or slower as it goes (an attach
-// whose input has ended and whose process is quiet needs no answer ten
-// times a second). wait is called after each poll that did not bring the
-// exit, output says whether that poll passed anything to fn, and the next
-// poll is made once it returns; an error from it (ctx's end) stops the
-// loop.
+// wait, for a follower that polls faster or slower as it goes (a quiet
+// process that will be sent nothing needs no poll ten times a second:
+// see Pacer, whose Wait it takes). wait is called after each poll that
+// did not bring the exit, output says whether that poll passed anything
+// to fn, and the next poll is made once it returns; an error from it
+// (ctx's end) stops the loop.
 func (s *Sandbox) FollowLogsPaced(ctx context.Context, pid int64, lines int64, wait func(ctx context.Context, output bool) error, fn func(*Logs) error) (*LogExit, error) {
 	opts := LogOptions{}
 	if lines > 0 {
