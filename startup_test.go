@@ -161,14 +161,14 @@ const (
 	session37BinaryBytes = 64 << 10
 	// session38BinaryBytes is what 2026-12-05's seventh session added
 	// (110,592 bytes measured from 6a3e1df at the merge of previewidle,
-	// release builds 15,331,488 -> 15,442,080, plus room for logs -f's
-	// back-off): hints that name the sandbox, the tenant, the scopes and
+	// release builds 15,331,488 -> 15,442,080; logs -f's back-off, merged
+	// after, added nothing): hints that name the sandbox, the tenant, the scopes and
 	// the directory (40 KB); completion that never creates a sandbox, with
 	// its file of recently used ids (36 KB); attach's idle back-off and
 	// Ctrl-D read once (8 KB); the preview WebSocket's dead-peer bound
 	// (8 KB); token inspect's date checks (8 KB); the token header check;
 	// files read/write progress; doctor's concurrent probes.
-	session38BinaryBytes = 116 << 10
+	session38BinaryBytes = 108 << 10
 	maxBinaryBytes       = 11604130 + 352256 + 32<<10 + mcpSDKBinaryBytes + 40<<10 + 148<<10 + 64<<10 + 12<<10 + session32BinaryBytes + session33BinaryBytes + session34BinaryBytes + session35BinaryBytes + session36BinaryBytes + session37BinaryBytes + session38BinaryBytes // linux/amd64, -trimpath -ldflags='-s -w': before issue 15, plus issue 13, plus its progress line, plus the MCP SDK, plus the review fixes of 2026-12-04 morning, plus the afternoon's (about 120 KB measured from 760e44a: setup --env, the npm registry token, the mcp and runtime reviews, the GC floor of nimbus dev, Windows-unsafe download names, the action's stop-commands, --env for runtime and doctor), plus the evening's (61,440 bytes measured from 37ecb65: about 40 review fixes, among them the setup answer checks, the stream frame bound, exact exit codes, typo hints for flags and scopes, the publish lock of runtime sync), plus the night's (12,288 bytes measured from 1b5d7b6: the stall package shared by R2 uploads, npm and the sandbox client, the forward's header bound, the mcp stdio framer, bounded process starts, the inits' GOGC, eight CLI fixes such as W_TRANSFER_SKIPPED and the --shell/--shell-id aliases)
 )
 
