@@ -355,17 +355,42 @@ func RemoteExit(status int, code, message string) int {
 }
 
 // scopeHint is the hint of an E_SCOPE_MISSING answer. The Worker names
-// the scope it wanted ("Missing required scope: session:create"); the
-// hint repeats it, since a general hint about sandbox:use sends someone
-// whose session command lacks session:create after the wrong scope.
-func scopeHint(message string) string {
-	if _, scope, ok := strings.Cut(message, "Missing required scope: "); ok {
-		if scope = strings.TrimSpace(scope); scope != "" && !strings.ContainsAny(scope, " \t\r\n") {
-			return "the token lacks the " + scope + " scope: mint one with --scopes " + scope +
-				", or let nimbus mint one (JWT_SECRET and --tenant)"
+// the scope it wanted, in two forms: "Missing required scope:
+// session:create", and destroy's "Nimbus token missing required scope:
+// session:destroy or session:admin". The hint mints a token with the
+// first of them beside the scopes the command uses, since a general hint
+// about sandbox:use sends someone whose command lacks another scope after
+// the wrong one.
+func (h Hints) scopeHint(message string) string {
+	const marker = "missing required scope: "
+	if i := strings.Index(strings.ToLower(message), marker); i >= 0 {
+		want := strings.TrimSpace(message[i+len(marker):])
+		first, _, _ := strings.Cut(want, " or ")
+		if isScopeName(first) {
+			scopes := h.scopes()
+			if !slices.Contains(scopes, first) {
+				scopes = append(slices.Clone(scopes), first)
+			}
+			return "the token lacks the " + first + " scope: mint one with it (" + h.MintCommand(scopes...) +
+				"), or let nimbus mint one (JWT_SECRET and --tenant)"
 		}
 	}
 	return "the token lacks a scope: sandbox commands need sandbox:use, destroy also session:destroy"
+}
+
+// isScopeName reports whether s looks like a scope (sandbox:use): lower
+// case letters with one colon, nothing a shell would read.
+func isScopeName(s string) bool {
+	name, rest, ok := strings.Cut(s, ":")
+	if !ok || name == "" || rest == "" {
+		return false
+	}
+	for _, c := range name + rest {
+		if c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // remoteErrno is the errno name an E_NIMBUS_REMOTE_RPC message starts with
@@ -412,7 +437,7 @@ func remote(re *sc.RemoteError, h Hints) *clierr.Error {
 	case re.Status == 401:
 		hint = "the Worker rejected the token; mint a fresh one (" + h.MintCommand(h.scopes()...) + ") or check JWT_SECRET matches the Worker's"
 	case re.Code == "E_SCOPE_MISSING":
-		hint = scopeHint(re.Message)
+		hint = h.scopeHint(re.Message)
 	case re.Code == "E_SESSION_PIN_MISMATCH":
 		hint = "the token is pinned (sid) to another sandbox; mint one with --sid set to this sandbox id"
 		if id != "" {

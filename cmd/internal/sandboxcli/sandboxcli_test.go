@@ -475,3 +475,22 @@ func TestDestroyedSandboxHints(t *testing.T) {
 		t.Error("job-1:/home/user/dist taken for the id")
 	}
 }
+
+// The scope hint repeats the scope the Worker names, in both of its
+// message forms, and never copies anything else from the answer into the
+// command it suggests.
+func TestScopeHintFromWorkerMessages(t *testing.T) {
+	h := Hints{ID: "job-1", Tenant: "acme", Scopes: []string{"sandbox:use", "session:destroy"}}
+	for _, c := range []struct{ message, want string }{
+		{"Missing required scope: sandbox:use", "the token lacks the sandbox:use scope: mint one with it (nimbus token mint --tenant acme --scopes sandbox:use,session:destroy --sid job-1), or let nimbus mint one (JWT_SECRET and --tenant)"},
+		{"Nimbus token missing required scope: session:destroy or session:admin", "the token lacks the session:destroy scope: mint one with it (nimbus token mint --tenant acme --scopes sandbox:use,session:destroy --sid job-1), or let nimbus mint one (JWT_SECRET and --tenant)"},
+		{"Missing required scope: session:create", "the token lacks the session:create scope: mint one with it (nimbus token mint --tenant acme --scopes sandbox:use,session:destroy,session:create --sid job-1), or let nimbus mint one (JWT_SECRET and --tenant)"},
+		{"Missing required scope: $(touch x)", "the token lacks a scope: sandbox commands need sandbox:use, destroy also session:destroy"},
+		{"Missing required scope: sandbox:use;rm", "the token lacks a scope: sandbox commands need sandbox:use, destroy also session:destroy"},
+		{"forbidden", "the token lacks a scope: sandbox commands need sandbox:use, destroy also session:destroy"},
+	} {
+		if got := h.scopeHint(c.message); got != c.want {
+			t.Errorf("%q:\n got %q\nwant %q", c.message, got, c.want)
+		}
+	}
+}
