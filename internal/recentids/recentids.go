@@ -18,6 +18,7 @@
 package recentids
 
 import (
+	"github.com/nimbus-sh/nimbus/internal/idrule"
 	"io"
 	"os"
 	"path/filepath"
@@ -104,20 +105,6 @@ type record struct {
 	used int64
 }
 
-// validID is the sandbox id rule, ^[A-Za-z0-9._-]{1,128}$.
-func validID(id string) bool {
-	if id == "" || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 // read returns the file's records, none for a file that is missing,
 // unreadable, too big, not a regular file or of another format; lines
 // that are no record are skipped. It never fails: the file is a cache.
@@ -149,7 +136,7 @@ func read(path string) []record {
 		}
 		used, err := strconv.ParseInt(p[0], 10, 64)
 		r := record{site: Site{Endpoint: p[1], BasePath: p[2], Owner: p[3]}, id: p[4], used: used}
-		if err == nil && validID(r.id) && r.site.ok() && len(out) < MaxEntries {
+		if err == nil && idrule.Valid(r.id) && r.site.ok() && len(out) < MaxEntries {
 			out = append(out, r)
 		}
 	}
@@ -189,7 +176,7 @@ func Remember(path string, site Site, ids []string, now time.Time) error {
 	site = site.normalize()
 	var add []record
 	for _, id := range ids {
-		if site.ok() && validID(id) && len(keep(add, site, []string{id}, time.Time{}, true)) == 0 {
+		if site.ok() && idrule.Valid(id) && len(keep(add, site, []string{id}, time.Time{}, true)) == 0 {
 			add = append(add, record{site: site, id: id, used: now.Unix()})
 		}
 	}

@@ -3,26 +3,15 @@ package sandboxclient
 import (
 	"context"
 	"encoding/json"
+	"github.com/nimbus-sh/nimbus/internal/idrule"
 	"net/http"
 	"sync"
 	"time"
 )
 
 // ValidID reports whether id satisfies the sandbox id rule
-// ^[A-Za-z0-9._-]{1,128}$. (Hand-written: a compiled regexp with this
-// repetition costs milliseconds at every start-up.)
-func ValidID(id string) bool {
-	if len(id) == 0 || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// ^[A-Za-z0-9._-]{1,128}$.
+func ValidID(id string) bool { return idrule.Valid(id) }
 
 // SandboxOptions select the profile and defaults of a Sandbox handle, as the
 // SDK's sandbox(id, options) does.

@@ -2,6 +2,7 @@ package sandboxserver
 
 import (
 	"encoding/json"
+	"github.com/nimbus-sh/nimbus/internal/idrule"
 	"math"
 	"net/http"
 	"strconv"
@@ -125,17 +126,7 @@ func Number(v any, present bool) (float64, bool) {
 // ValidID reports whether id satisfies the sandbox id rule
 // ^[A-Za-z0-9._-]{1,128}$. (Validators here are plain loops: compiling
 // regular expressions at init would cost every nimbus start-up.)
-func ValidID(id string) bool {
-	if len(id) == 0 || len(id) > 128 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if !isIDByte(id[i]) {
-			return false
-		}
-	}
-	return true
-}
+func ValidID(id string) bool { return idrule.Valid(id) }
 
 // ValidTag checks ^[A-Za-z0-9][A-Za-z0-9._:-]*$ with a maximum length,
 // the rule of execId (160) and shellId.
@@ -144,7 +135,7 @@ func ValidTag(s string, maxLen int) bool {
 		return false
 	}
 	for i := 1; i < len(s); i++ {
-		if !isIDByte(s[i]) && s[i] != ':' {
+		if !idrule.Byte(s[i]) && s[i] != ':' {
 			return false
 		}
 	}
@@ -154,5 +145,3 @@ func ValidTag(s string, maxLen int) bool {
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
-
-func isIDByte(c byte) bool { return isAlnum(c) || c == '.' || c == '_' || c == '-' }

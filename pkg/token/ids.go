@@ -1,6 +1,9 @@
 package token
 
-import "github.com/nimbus-sh/nimbus/internal/jsjson"
+import (
+	"github.com/nimbus-sh/nimbus/internal/idrule"
+	"github.com/nimbus-sh/nimbus/internal/jsjson"
+)
 
 // IDPattern is the rule every id claim (tn, sub, sid, jti) must satisfy,
 // written as upstream writes it in its error messages.
@@ -9,18 +12,7 @@ const IDPattern = "/^[A-Za-z0-9._-]{1,128}$/"
 // IsIDComponent reports whether s may be used as a tenant, subject, session
 // or sandbox id, or jti: 1 to 128 ASCII letters, digits, '.', '_' or '-'.
 // Such ids are safe to join with ':' into Durable Object names.
-func IsIDComponent(s string) bool {
-	if len(s) == 0 || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+func IsIDComponent(s string) bool { return idrule.Valid(s) }
 
 // CheckIDComponent returns the upstream claims error for claim name when
 // value is nil (the claim is missing) or not a valid id.
