@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/nimbus-sh/nimbus/internal/jsjson"
+	"github.com/nimbus-sh/nimbus/internal/unreadbody"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
@@ -253,6 +254,9 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, rest strin
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
+		// Answered without a token: a body sent with it is not read, and
+		// must not hold the connection while the server would wait for it.
+		unreadbody.RefuseRequest(w, r)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = io.WriteString(w, "nimbus dev: local sandbox "+id+". There is no browser page locally; open its terminal with `nimbus session attach "+id+"`, or run commands with `nimbus sandbox exec "+id+" -- COMMAND`.\n")

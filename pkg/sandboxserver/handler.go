@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/unreadbody"
 )
 
 // DefaultBasePath is the API mount point of a Worker.
@@ -178,6 +180,9 @@ func (h *Handler) ServeRPC(w http.ResponseWriter, r *http.Request, id string) {
 // error).
 func (h *Handler) decodeCall(w http.ResponseWriter, r *http.Request, id string) (*Call, bool, *Error) {
 	if r.Method == http.MethodOptions {
+		// Answered without a token: a body sent with it is not read, and
+		// must not hold the connection while the server would wait for it.
+		unreadbody.RefuseRequest(w, r)
 		APIHeaders(w.Header())
 		w.WriteHeader(http.StatusNoContent)
 		return nil, false, nil

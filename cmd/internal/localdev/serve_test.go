@@ -510,3 +510,63 @@ func TestRefusalsDoNotWaitForTheBody(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenAnswersDoNotWaitForTheBody: the answers given without a token
+// (the session root's page, the rpc route's CORS preflight) do not read a
+// body either; sent with one that never arrives, they come at once and end
+// the connection, instead of holding it (busy, so never closed for room)
+// for as long as the server waits for a body.
+func TestOpenAnswersDoNotWaitForTheBody(t *testing.T) {
+	addr := devServer(t, localdev.ServeOptions{BodyTimeout: time.Hour})
+	for _, tc := range []struct {
+		name, head string
+		want       int
+	}{
+		{"session root, declared body", "GET /s/box/ HTTP/1.1\r\nHost: " + addr + "\r\nContent-Length: 1000\r\n\r\nx", 200},
+		{"session root, chunked", "HEAD /s/box/ HTTP/1.1\r\nHost: " + addr + "\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n", 200},
+		{"preflight, declared body", "OPTIONS /api/nimbus/v1/sandboxes/box/rpc HTTP/1.1\r\nHost: " + addr + "\r\nContent-Length: 1000\r\n\r\nx", 204},
+		{"preflight, chunked", "OPTIONS /api/nimbus/v1/sandboxes/box/rpc HTTP/1.1\r\nHost: " + addr + "\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n", 204},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := io.WriteString(c, tc.head); err != nil {
+				t.Fatal(err)
+			}
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			method, _, _ := strings.Cut(tc.head, " ")
+			resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})
+			if err != nil {
+				t.Fatalf("no answer while the body is on its way: %v", err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			if resp.StatusCode != tc.want || !resp.Close {
+				t.Fatalf("status %d, Connection: close %v; want %d and the connection's end", resp.StatusCode, resp.Close, tc.want)
+			}
+			closedWithin(t, c, 10*time.Second)
+		})
+	}
+	// Without a body the connection stays open for the next request.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for range 2 {
+		if _, err := io.WriteString(c, "GET /s/box/ HTTP/1.1\r\nHost: "+addr+"\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != 200 || resp.Close {
+			t.Fatalf("status %d, Connection: close %v; want 200 on a connection kept open", resp.StatusCode, resp.Close)
+		}
+	}
+}
