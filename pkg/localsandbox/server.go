@@ -183,7 +183,10 @@ type Server struct {
 // ^[A-Za-z0-9._-]{1,128}$.
 func ValidID(id string) bool { return sandboxserver.ValidID(id) }
 
-// New checks opts and prepares the data directory (mode 0700).
+// New checks opts and prepares the data directory (mode 0700). A data
+// directory that other users could change (not this user's, writable by
+// others, or inside a directory they can replace it in) is refused with
+// CodeConfig.
 func New(opts Options) (*Server, error) {
 	if runtime.GOOS == "windows" {
 		return nil, &Error{Code: CodeConfig, Message: "localsandbox: the local sandbox backend needs a POSIX shell and process groups (Linux or macOS)"}
@@ -230,6 +233,9 @@ func New(opts Options) (*Server, error) {
 	root := filepath.Join(abs, "sandboxes")
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, &Error{Code: CodeConfig, Message: "localsandbox: cannot create the data directory", Err: err}
+	}
+	if err := checkDataDir(abs, "sandboxes"); err != nil {
+		return nil, &Error{Code: CodeConfig, Message: "localsandbox: refusing a data directory other users could change", Err: err}
 	}
 	iso, err := newIsolation(opts.Isolation, abs)
 	if err != nil {
