@@ -136,6 +136,15 @@ func TestScripts(t *testing.T) {
 				}
 				ts.Setenv(args[0], args[1]+"\r")
 			},
+			// envfile NAME FILE sets NAME to FILE's content as it is, a
+			// final line break included (a script line cannot hold one,
+			// and $(cat FILE) would drop it).
+			"envfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: envfile NAME FILE")
+				}
+				ts.Setenv(args[0], ts.ReadFile(args[1]))
+			},
 			// status N nimbus ARGS...: see exitCodeCmd.
 			"status": exitCodeCmd([]string{"PATH", "HOME", "XDG_CONFIG_HOME", "NO_COLOR", "TMPDIR", "JWT_SECRET", "SYSTEMROOT", "USERPROFILE", "LOCALAPPDATA", "APPDATA"}),
 			// tty N nimbus ARGS...: see ttyCmd.

@@ -3,7 +3,6 @@ package token
 import (
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -19,10 +18,12 @@ import (
 const maxTokenSize = 1 << 20
 
 // readTokenArg returns the token from args[0], or from stdin when the
-// argument is "-" or absent and stdin is not a terminal.
+// argument is "-" or absent and stdin is not a terminal, less the white
+// space around it (token.Trim, as the client's NIMBUS_TOKEN): inspect
+// and verify read a token echoed into a file as the client does.
 func readTokenArg(f *cmdutil.Factory, args []string) (string, error) {
 	if len(args) == 1 && args[0] != "-" {
-		return args[0], nil
+		return token.Trim(args[0]), nil
 	}
 	if len(args) == 0 && f.IOStreams.IsStdinTTY() {
 		return "", nil
@@ -34,7 +35,7 @@ func readTokenArg(f *cmdutil.Factory, args []string) (string, error) {
 	if len(data) > maxTokenSize {
 		return "", clierr.Usagef("stdin holds more than %d bytes; that is not a token", maxTokenSize)
 	}
-	return strings.TrimSpace(string(data)), nil
+	return token.Trim(string(data)), nil
 }
 
 func newCmdVerify(f *cmdutil.Factory) *cobra.Command {

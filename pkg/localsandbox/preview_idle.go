@@ -20,19 +20,22 @@ const DefaultPreviewIdleTimeout = DefaultTerminalIdleTimeout
 // limit for as long as the app stayed quiet.
 //
 // For a WebSocket, once the client has sent nothing for idle the server
-// sends it a ping frame of its own, between two of the app's frames
-// (the stream from the app is followed frame by frame for that, never
-// changed); every WebSocket stack answers with a pong, which goes on to
-// the app as any client frame does (an unsolicited pong is allowed and
-// ignored, RFC 6455 §5.5.3). A client that sends nothing within the grace
-// (an eighth of idle, at least 1 s, as for terminal sockets) after it is
-// gone: the connection is closed, and with it the app's. While the ping
-// cannot go out (a write of the app's bytes is under way, or the app's
-// stream stopped inside a frame) it is tried again every quarter of the
-// grace, and the client counts as gone once no byte has moved to it for
-// the grace. Other protocols, which the server cannot probe, are closed
-// when no byte has moved either way for idle and the grace. A live client
-// is never closed for the app's silence.
+// sends it a ping frame of its own at the next boundary between two of
+// the app's frames: inside the write that carries that boundary when
+// the app is streaming, at once when it is quiet between two frames (the
+// stream from the app is followed frame by frame for that, never
+// changed). An app that never pauses between frames (each of its writes
+// ending inside the next one) is pinged as one that does. Every
+// WebSocket stack answers with a pong, which goes on to the app as any
+// client frame does (an unsolicited pong is allowed and ignored, RFC 6455
+// §5.5.3). A client that sends nothing within the grace (an eighth of
+// idle, at least 1 s, as for terminal sockets) after it is gone: the
+// connection is closed, and with it the app's. While no boundary comes
+// (the app's stream stopped inside a frame, or one frame is still going
+// by) the client counts as gone once no byte has moved to it for the
+// grace. Other protocols, which the server cannot probe, are closed when
+// no byte has moved either way for idle and the grace. A live client is
+// never closed for the app's silence.
 type previewConn struct {
 	conn        net.Conn
 	idle, grace int64 // nanoseconds
@@ -43,6 +46,7 @@ type previewConn struct {
 	heard    atomic.Int64 // when a byte last came from the client (UnixNano)
 	moved    atomic.Int64 // when a write to the client last completed
 	pingSent atomic.Int64 // when the last ping went out
+	pingDue  atomic.Bool  // the next boundary between frames carries a ping
 
 	wmu sync.Mutex // serialises writes: the proxy's and the ping
 	// The app's frames written so far (under wmu): header bytes seen of
@@ -64,10 +68,25 @@ func (c *previewConn) Read(p []byte) (int, error) {
 }
 
 // Write follows the app's frames through p (reading only their headers)
-// on their way to the client.
+// on their way to the client, and puts a ping that is due at the first
+// boundary between two of them.
 func (c *previewConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
-	for i := 0; c.ws && i < len(p); {
+	defer c.wmu.Unlock()
+	done := 0 // bytes of p written
+	for i := 0; c.ws; {
+		if c.hn == 0 && c.left == 0 && !c.closing && c.pingDue.Load() {
+			n, err := c.write(p[done:i])
+			if done += n; err != nil {
+				return done, err
+			}
+			if err := c.ping(); err != nil {
+				return done, err
+			}
+		}
+		if i == len(p) {
+			break
+		}
 		if c.left > 0 {
 			n := min(uint64(len(p)-i), c.left)
 			c.left -= n
@@ -101,12 +120,32 @@ func (c *previewConn) Write(p []byte) (int, error) {
 		c.closing = c.closing || c.hdr[0]&0x0f == 0x8
 		c.hn = 0
 	}
+	n, err := c.write(p[done:])
+	return done + n, err
+}
+
+// write sends p to the client (under wmu).
+func (c *previewConn) write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	n, err := c.conn.Write(p)
 	if n > 0 {
 		c.moved.Store(unixNano())
 	}
-	c.wmu.Unlock()
 	return n, err
+}
+
+// ping sends the client a ping frame (under wmu, between two of the
+// app's frames); a client that does not take it within the grace is
+// gone.
+func (c *previewConn) ping() error {
+	c.pingDue.Store(false)
+	c.pingSent.Store(unixNano())
+	_ = c.conn.SetWriteDeadline(time.Now().Add(time.Duration(c.grace)))
+	_, err := c.conn.Write([]byte{0x89, 0})
+	_ = c.conn.SetWriteDeadline(time.Time{})
+	return err
 }
 
 func (c *previewConn) Close() error {
@@ -144,6 +183,7 @@ func (c *previewConn) watch() {
 			probing = 0
 			if wait = last + c.idle - now; wait <= 0 {
 				probing, check, wait = now, now, c.grace/4
+				c.pingDue.Store(c.ws)
 			}
 		case sent >= probing:
 			if wait = sent + c.grace - now; wait <= 0 {
@@ -157,18 +197,17 @@ func (c *previewConn) watch() {
 			}
 			check = now
 		}
-		// The ping goes when no write is under way and the app's stream
-		// is between two frames; else it is tried again a quarter of the
-		// grace later. A client that does not take it within the grace is
-		// gone.
-		if c.ws && probing != 0 && c.pingSent.Load() < probing && c.wmu.TryLock() {
-			if c.hn == 0 && c.left == 0 && !c.closing {
-				_ = c.conn.SetWriteDeadline(time.Now().Add(time.Duration(c.grace)))
-				if _, err := c.conn.Write([]byte{0x89, 0}); err != nil {
+		if probing == 0 {
+			c.pingDue.Store(false)
+		}
+		// A ping that is due goes with the app's next write that has a
+		// boundary between two frames in it, or now if no write is under
+		// way and the app's stream is between two frames.
+		if c.pingDue.Load() && c.wmu.TryLock() {
+			if c.pingDue.Load() && c.hn == 0 && c.left == 0 && !c.closing {
+				if c.ping() != nil {
 					_ = c.Close()
 				}
-				_ = c.conn.SetWriteDeadline(time.Time{})
-				c.pingSent.Store(unixNano())
 				wait = c.grace
 			}
 			c.wmu.Unlock()

@@ -49,7 +49,11 @@ func echoApp(t *testing.T, base, id string) (port string, ended <-chan struct{})
 			return
 		}
 		if r.URL.Path == "/halves" {
-			halves(w, r, end)
+			halves(w, r, end, 300, 20*time.Millisecond)
+			return
+		}
+		if r.URL.Path == "/trickle" {
+			halves(w, r, end, 16, 3*time.Millisecond)
 			return
 		}
 		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
@@ -97,12 +101,12 @@ func echoApp(t *testing.T, base, id string) (port string, ended <-chan struct{})
 	return u.Port(), end
 }
 
-// halves is a WebSocket app that sends its frames in halves: a frame's
-// header and half its payload, then, 20 ms later, the rest with the next
-// frame's header and first half, and so on. Its stream always stops
-// inside a frame, where no ping of the server's may go. It reads
-// nothing.
-func halves(w http.ResponseWriter, r *http.Request, end chan<- struct{}) {
+// halves is a WebSocket app that sends binary frames of size bytes in
+// halves: a frame's header and half its payload, then, every later, the
+// rest with the next frame's header and first half, and so on, forever.
+// Its stream never pauses between two frames: every write of it stops
+// inside one, where no ping of the server's may go. It reads nothing.
+func halves(w http.ResponseWriter, r *http.Request, end chan<- struct{}, size int, every time.Duration) {
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return
@@ -115,9 +119,12 @@ func halves(w http.ResponseWriter, r *http.Request, end chan<- struct{}) {
 	if brw.Flush() != nil {
 		return
 	}
-	head := []byte{0x82, 126, 0x01, 0x2c} // a binary frame of 300 bytes
-	payload := make([]byte, 150)
-	tick := time.NewTicker(20 * time.Millisecond)
+	head := []byte{0x82, byte(size)}
+	if size > 125 {
+		head = []byte{0x82, 126, byte(size >> 8), byte(size)}
+	}
+	payload := make([]byte, size/2)
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	if _, err := conn.Write(append(append([]byte(nil), head...), payload...)); err != nil {
 		return
@@ -334,7 +341,7 @@ func TestDeadPreviewPeerIsReleased(t *testing.T) {
 
 	// The quiet clients have answered three pings: they outlived the
 	// bound three times over, and so has the chatty one.
-	for _, c := range []*previewClient{quiet, pushed} {
+	for _, c := range []*previewClient{quiet, pushed, halved} {
 		proctest.WaitFor(t, "a quiet client to be pinged three times", func() bool {
 			select {
 			case err := <-c.ended:
@@ -355,9 +362,9 @@ func TestDeadPreviewPeerIsReleased(t *testing.T) {
 			t.Errorf("a streaming app's client got %d messages", n)
 		}
 	}
-	// The app of halves never stops between two frames: its client is
-	// never pinged (a ping inside a frame would break its stream), and is
-	// kept, since the app's bytes keep moving to it.
+	// The app of halves never pauses between two frames: its client is
+	// pinged at a boundary inside one of the app's writes (a ping inside a
+	// frame would break its stream), and kept.
 	select {
 	case err := <-halved.ended:
 		t.Fatalf("the client of an app that stops inside frames was closed: %v", err)
@@ -411,5 +418,79 @@ func TestDeadPeerOfAnotherProtocolIsReleased(t *testing.T) {
 	case <-appEnded:
 	case <-time.After(20 * time.Second):
 		t.Fatal("the app's side stayed open")
+	}
+}
+
+// TestDeadPreviewPeerOfStreamingAppIsReleased: an app that streams
+// without ever pausing between two of its frames (a small frame every few
+// ms, each write of it ending inside the next frame) left the server no
+// moment for its ping, and its bytes kept moving to a vanished client
+// until the client's buffers filled: minutes at this rate, longer for a
+// slower app. Once the client has been silent for the idle timeout, the
+// next boundary between two of the app's frames now carries the ping,
+// and a client that does not answer within the grace is closed, with the
+// app's side. A live client that answers is kept, streamed to all along.
+func TestDeadPreviewPeerOfStreamingAppIsReleased(t *testing.T) {
+	const idle = time.Second
+	grace := time.Second // an eighth of idle, at least 1 s
+	bound := idle + grace + 2*time.Second
+	_, hs := newServer(t, func(o *localsandbox.Options) { o.PreviewIdleTimeout = idle })
+	port, appEnded := echoApp(t, hs.URL, "ps")
+	addr := hs.Listener.Addr().String()
+
+	live := dialPreview(t, hs.URL, "ps", port+"/trickle", false, 0)
+	proctest.WaitFor(t, "the streaming app's first message", func() bool { return live.received.Load() > 0 })
+	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
+
+	released := func(what string, start time.Time) {
+		t.Helper()
+		select {
+		case <-appEnded:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: the app's side of a dead peer's socket was still open after %v", what, time.Since(start))
+		}
+		took := time.Since(start)
+		t.Logf("%s: released after %v", what, took)
+		if took < idle || took > bound {
+			t.Fatalf("%s: released after %v, want between the idle timeout %v and %v", what, took, idle, bound)
+		}
+	}
+
+	// A client that reads the app's frames but answers no ping.
+	conn, br := deadPreviewPeer(t, addr, "ps", port+"/trickle")
+	start := time.Now()
+	pings, err := readUntilClosed(br)
+	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the preview socket of a dead peer was still open after %v (%d pings)", time.Since(start), pings)
+	}
+	if pings == 0 {
+		t.Fatalf("closed after %v without being pinged first", time.Since(start))
+	}
+	released("a peer that reads but does not answer", start)
+	_ = conn.Close()
+
+	// A client that reads nothing at all any more.
+	conn, _ = deadPreviewPeer(t, addr, "ps", port+"/trickle")
+	released("a peer that reads nothing", time.Now())
+	_ = conn.Close()
+	proctest.WaitFor(t, "the dead peers' goroutines and descriptors to be released", func() bool {
+		return runtime.NumGoroutine() <= goroutines && openFDs(t) <= fds
+	})
+
+	// The live client, silent but answering, is pinged and kept.
+	proctest.WaitFor(t, "a live client of a streaming app to be pinged three times", func() bool {
+		select {
+		case err := <-live.ended:
+			t.Fatalf("a live client's socket ended: %v", err)
+		default:
+		}
+		return live.pings.Load() >= 3
+	})
+	before := live.received.Load()
+	proctest.WaitFor(t, "the live client to be streamed to still", func() bool { return live.received.Load() > before+10 })
+	select {
+	case <-appEnded:
+		t.Fatal("a live client's app socket was closed")
+	default:
 	}
 }

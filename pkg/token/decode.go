@@ -27,28 +27,56 @@ type Decoded struct {
 // Decode splits tok and decodes its header and payload, requiring only
 // that the token is well-formed: three parts, each strict base64url, the
 // first two JSON objects. It never verifies; use Verifier for that.
+//
+// As Verify, it takes tok verbatim: white space around a token is part
+// of it, and makes it malformed (see Trim).
 func Decode(tok string) (*Decoded, error) {
-	tok = strings.TrimSpace(tok)
-	if tok == "" {
-		return nil, errMalformed("token must be a non-empty string")
-	}
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return nil, errMalformed("expected 3 dot-separated parts, got " + strconv.Itoa(len(parts)))
-	}
-	header, err := decodeObject(parts[0], "header")
+	headerPart, payloadPart, sigPart, err := split(tok)
 	if err != nil {
 		return nil, err
 	}
-	claims, err := decodeObject(parts[1], "payload")
+	header, err := decodeObject(headerPart, "header")
 	if err != nil {
 		return nil, err
 	}
-	sig, ok := decodeSegment(parts[2])
+	claims, err := decodeObject(payloadPart, "payload")
+	if err != nil {
+		return nil, err
+	}
+	sig, ok := decodeSegment(sigPart)
 	if !ok {
 		return nil, errMalformed("signature is not base64url")
 	}
-	return &Decoded{Header: header, Claims: claims, SignatureLen: len(sig), header: parts[0]}, nil
+	return &Decoded{Header: header, Claims: claims, SignatureLen: len(sig), header: headerPart}, nil
+}
+
+// split checks what Decode and Verify require of a token's shape (not
+// empty, three dot-separated parts) and returns the parts. The token is
+// taken verbatim, as upstream's verifyNimbusToken takes it: a space or a
+// line break around it lands in the first or the last part, which is
+// then not base64url (vector err_whitespace_in_sig).
+func split(tok string) (header, payload, sig string, err error) {
+	if tok == "" {
+		return "", "", "", errMalformed("token must be a non-empty string")
+	}
+	if n := strings.Count(tok, ".") + 1; n != 3 {
+		return "", "", "", errMalformed("expected 3 dot-separated parts, got " + strconv.Itoa(n))
+	}
+	dot1 := strings.IndexByte(tok, '.')
+	dot2 := strings.LastIndexByte(tok, '.')
+	return tok[:dot1], tok[dot1+1 : dot2], tok[dot2+1:], nil
+}
+
+// Trim returns s without the white space around it (a line break at its
+// end, spaces, tabs) and without a byte order mark before it: the token
+// that a text holding one stands for. It is the rule for every token a
+// person hands over, as an argument, on standard input, in NIMBUS_TOKEN
+// or a config file: a deployed Worker gets a token from the
+// Authorization header, whose value HTTP trims, so what Trim removes
+// never reaches it either. Decode and Verify take a token verbatim, as
+// upstream's verifyNimbusToken does: Trim first what was typed.
+func Trim(s string) string {
+	return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(s), "\ufeff"))
 }
 
 func decodeObject(part, what string) (Claims, error) {

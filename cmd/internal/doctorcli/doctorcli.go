@@ -29,6 +29,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/paths"
 	"github.com/nimbus-sh/nimbus/internal/style"
 	"github.com/nimbus-sh/nimbus/pkg/doctor"
+	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
 // ReleasesEnv overrides the release endpoint (a mirror, or a test's fake);
@@ -198,7 +199,8 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 		d.Credentials = append(d.Credentials, c)
 	case st.Creds.Token != "":
 		from := source("", "NIMBUS_TOKEN", "token")
-		d.Token, d.TokenSource = st.Creds.Token, from
+		// What the client sends (token.Trim, as Credentials.TokenSource).
+		d.Token, d.TokenSource = token.Trim(st.Creds.Token), from
 		d.Credentials = append(d.Credentials, doctor.Credential{Name: doctor.CredToken, Source: from})
 	}
 	if st.Creds.Secret != "" {

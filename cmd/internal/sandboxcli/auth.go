@@ -113,7 +113,7 @@ func (c Credentials) TokenSource(pin bool, scopes ...string) (sc.TokenSource, er
 		// holds a space or a control character, so what is left must
 		// not either (refused before anything is sent, the token never
 		// quoted).
-		tok := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(c.Token), "\ufeff"))
+		tok := token.Trim(c.Token)
 		if tok == "" || strings.ContainsFunc(tok, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
 			return nil, clierr.New(exitcode.Config, sc.CodeInvalidToken, "the token in NIMBUS_TOKEN (or token: in the config file) is not one token: it holds a space, a line break or a control character",
 				"set it to the token alone (a line break at the end is fine)")
