@@ -302,7 +302,7 @@ func notEnabled(resp *http.Response, cause error) *Error {
 	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		// Only the path: a query could carry a token.
 		loc, _, _ = strings.Cut(loc, "?")
-		detail += " redirect to " + quote(loc)
+		detail += " redirect to " + quote(withoutToken(loc, resp.Request))
 	} else if ct := resp.Header.Get("Content-Type"); ct != "" {
 		detail += ", " + ct
 	}
@@ -410,7 +410,7 @@ func remoteError(op string, resp *http.Response, env *envelope) *RemoteError {
 	if msg == "" {
 		msg = fmt.Sprintf("remote API error (HTTP %d)", resp.StatusCode)
 	}
-	re := &RemoteError{Op: op, Status: resp.StatusCode, Code: bound(env.Code, maxServerCode), Message: BoundServerText(msg), Host: answeredBy(resp)}
+	re := &RemoteError{Op: op, Status: resp.StatusCode, Code: bound(env.Code, maxServerCode), Message: BoundServerText(withoutToken(msg, resp.Request)), Host: answeredBy(resp)}
 	if resp.StatusCode == http.StatusServiceUnavailable {
 		re.RetryAfter, _ = retryAfter(resp.Header, RetryPolicy{MaxWait: time.Hour, DefaultWait: 0})
 	}
