@@ -1063,3 +1063,38 @@ func TestHostileEchoedTokenIsRedacted(t *testing.T) {
 	_, err = sb.Run(ctx(t), "true", sc.ExecOptions{}, io.Discard, io.Discard)
 	check("error frame", err)
 }
+
+// A server (or a proxy with a body limit) that answers an upload with a
+// success after reading only its start did not store the file: the client
+// must not report it written. Its last bytes had not even left the client.
+func TestHostileSuccessBeforeTheWholeUpload(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		head := make([]byte, 4096)
+		n, _ := io.ReadFull(r.Body, head)
+		w.Header().Set("Content-Type", "application/json")
+		if bytes.Contains(head[:n], []byte(`"op":"ready"`)) {
+			io.Copy(io.Discard, r.Body)
+			io.WriteString(w, `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)
+			return
+		}
+		calls.Add(1)
+		io.WriteString(w, `{"ok":true}`)
+		w.(http.Flusher).Flush()
+		// The handler returns, and the server stops reading the body.
+	}))
+	t.Cleanup(srv.Close)
+	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	err := sb.WriteFile(ctx(t), "/home/user/big.bin", bytes.Repeat([]byte("nimbus"), 2<<20))
+	if !sc.HasCode(err, sc.CodeBadResponse) || !strings.Contains(err.Error(), "before it was sent the whole request") {
+		t.Fatalf("a success answered after 4 KiB of a 12 MiB upload: got %v, want %s", err, sc.CodeBadResponse)
+	}
+	if calls.Load() == 0 {
+		t.Fatal("the upload never reached the server")
+	}
+	// A small write the server reads whole still succeeds.
+	srv2 := hostile(t, map[string]opHandler{"writeFile": jsonAnswer(`{"ok":true}`)})
+	if err := box(t, newClient(t, srv2.URL, "use"), "job-1").WriteFile(ctx(t), "/home/user/a", []byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+}
