@@ -25,16 +25,20 @@ func bearerOf(req *http.Request) string {
 	return strings.TrimSpace(tok)
 }
 
-// withoutToken hides the bearer token req carried wherever s, a server's
-// text bound for an error message, repeats it: a Worker or a proxy that
-// echoes the request (an error page quoting its headers, a message quoting
-// the token it refused) must not put the credential in a CI log. Call it
-// before the text is cut to a bound, so that a cut cannot keep a part of
-// the token.
+// withoutToken is RedactToken with the bearer token req carried.
 func withoutToken(s string, req *http.Request) string {
-	tok := bearerOf(req)
-	if len(tok) < minRedacted || s == "" {
+	return RedactToken(s, bearerOf(req))
+}
+
+// RedactToken hides token wherever s, a server's text bound for an error
+// message, repeats it: a Worker or a proxy that echoes the request (an
+// error page quoting its headers, a message quoting the token it refused)
+// must not put the credential in a CI log. Call it before the text is cut
+// to a bound, so that a cut cannot keep a part of the token. Tokens
+// shorter than 8 bytes are left alone (they would hide ordinary words).
+func RedactToken(s, token string) string {
+	if len(token) < minRedacted || s == "" {
 		return s
 	}
-	return strings.ReplaceAll(s, tok, redactedToken)
+	return strings.ReplaceAll(s, token, redactedToken)
 }
