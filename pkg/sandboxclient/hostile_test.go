@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -1096,5 +1097,45 @@ func TestHostileSuccessBeforeTheWholeUpload(t *testing.T) {
 	srv2 := hostile(t, map[string]opHandler{"writeFile": jsonAnswer(`{"ok":true}`)})
 	if err := box(t, newClient(t, srv2.URL, "use"), "job-1").WriteFile(ctx(t), "/home/user/a", []byte("abc")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A server that refuses an upload before reading it all (a 413 from a
+// proxy's body limit) leaves the request body unread: the goroutine that
+// encodes it must end all the same, or each such failure leaks one (with
+// its buffers) in a long-lived process such as nimbus mcp.
+func TestHostileEarlyRefusalOfAnUploadLeavesNoEncoder(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		head := make([]byte, 4096)
+		n, _ := io.ReadFull(r.Body, head)
+		w.Header().Set("Content-Type", "application/json")
+		if bytes.Contains(head[:n], []byte(`"op":"ready"`)) {
+			io.Copy(io.Discard, r.Body)
+			io.WriteString(w, `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)
+			return
+		}
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		io.WriteString(w, `{"ok":false,"error":"request body too large","code":"E_TOO_LARGE"}`)
+	}))
+	t.Cleanup(srv.Close)
+	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	const uploads = 3
+	for range uploads {
+		if err := sb.WriteFile(ctx(t), "/home/user/big.bin", bytes.Repeat([]byte("nimbus"), 2<<20)); err == nil {
+			t.Fatal("a refused upload succeeded")
+		}
+	}
+	encoders := func() int {
+		buf := make([]byte, 4<<20)
+		return strings.Count(string(buf[:runtime.Stack(buf, true)]), "sandboxclient.encodeBody(")
+	}
+	// The transport closes each body as it gives up on it, in its own
+	// goroutine: wait (bounded) for the encoders to see it.
+	deadline := time.Now().Add(10 * time.Second)
+	for encoders() > 0 && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	if n := encoders(); n > 0 {
+		t.Fatalf("%d of %d refused uploads left their encoding goroutine blocked for ever", n, uploads)
 	}
 }

@@ -214,6 +214,18 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// Close closes the body it reads, when that is a Closer: the transport
+// closes a request's body once it is done with it, sent or not, and a
+// body fed by a goroutine (writeFile's encoder, through a pipe) must be
+// told that nothing reads it any more, or that goroutine waits for ever
+// (a leak per failed upload in a long-lived process: nimbus mcp).
+func (p *progressReader) Close() error {
+	if c, ok := p.r.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
 // watchedBody bounds the reads of a JSON answer: a server that stops
 // sending in the middle fails after the HTTP timeout, and one that drips
 // it fails once minProgress(limit) bytes took longer than limit of
