@@ -129,7 +129,7 @@ func (c *Client) unexpectedAnswer(op string, resp *http.Response, head []byte) *
 		}
 		detail += " " + sanitize(mt, 80)
 	}
-	if s := describeBody(head); s != "" {
+	if s := describeBody([]byte(withoutToken(string(head), resp.Request))); s != "" {
 		detail += ": " + quote(s)
 	}
 	switch {

@@ -153,6 +153,7 @@ func (s *Sandbox) Exec(ctx context.Context, command string, opts ExecOptions) (*
 // ExecStream is a running execStream: read it with Next until io.EOF, or
 // Close it to cancel (closing the body cancels the remote command).
 type ExecStream struct {
+	req  *http.Request // the request, whose token error frames must not repeat
 	body io.ReadCloser
 	dec  *StreamDecoder
 	exit *ExitInfo
@@ -180,7 +181,7 @@ func (s *Sandbox) ExecStream(ctx context.Context, command string, opts ExecOptio
 		}
 		return nil, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: "execStream answered JSON success instead of a stream"}
 	}
-	return &ExecStream{body: resp.Body, dec: NewStreamDecoder(resp.Body)}, nil
+	return &ExecStream{req: resp.Request, body: resp.Body, dec: NewStreamDecoder(resp.Body)}, nil
 }
 
 // Next returns the next output chunk (FrameStdout or FrameStderr). At the end
@@ -203,7 +204,7 @@ func (e *ExecStream) Next() (Chunk, error) {
 		e.dec.err = io.EOF
 		return Chunk{}, io.EOF
 	case FrameError:
-		ferr := parseErrorFrame(c.Data)
+		ferr := parseErrorFrame(c.Data, e.req)
 		e.dec.err = ferr
 		return Chunk{}, ferr
 	}

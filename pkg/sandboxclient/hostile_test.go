@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -1007,5 +1008,134 @@ func TestHostileMemberNamesDifferingInCase(t *testing.T) {
 	srv = hostile(t, map[string]opHandler{"exec": jsonAnswer(`{"ok":true,"result":` + rec + `,"rpcMs":1}`)})
 	if r, err := box(t, newClient(t, srv.URL, "use"), "job-1").Exec(ctx(t), "x", sc.ExecOptions{}); err != nil || r.ExitCode != 0 || r.Stdout != `"OK":false, "ExitCode":1` {
 		t.Errorf("nested look-alikes: %+v, %v", r, err)
+	}
+}
+
+// A Worker, or whatever answers in its place (a proxy's error page, a
+// debugging endpoint behind a wrong --endpoint), may echo the request it
+// refused, bearer token included. Every error made of its text must hide
+// the token: it ends up in a CI log.
+func TestHostileEchoedTokenIsRedacted(t *testing.T) {
+	const tok = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzY29wZSI6Im5pbWJ1cyIsInRuIjoiYWNtZSJ9.c2VjcmV0LXNpZ25hdHVyZS1ieXRlcw"
+	bearer := func(r *http.Request) string { return strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ") }
+	srv := hostile(t, map[string]opHandler{
+		// An envelope whose message quotes the token.
+		"mkdir": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, `{"ok":false,"error":"token `+bearer(r)+` refused","code":"E_TOKEN_CLAIMS"}`)
+		},
+		// A page that is not the API, echoing the request's headers.
+		"stat": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, "no route; you sent Authorization: "+r.Header.Get("Authorization"))
+		},
+		// The same page, the echo where the message's quote of it is
+		// cut: the start of the token is as much a leak.
+		"readdir": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, "no route "+strings.Repeat("x", 100)+bearer(r)+strings.Repeat(" more", 100))
+		},
+		// An error frame of a stream quoting it.
+		"execStream": func(w http.ResponseWriter, r *http.Request, _ []json.RawMessage) {
+			w.Header().Set("Content-Type", "application/vnd.nimbus.exec-stream")
+			w.Write(frame(sc.FrameError, []byte(`{"message":"cannot run for `+bearer(r)+`"}`)))
+		},
+	})
+	sb := box(t, newClient(t, srv.URL, tok), "job-1")
+	check := func(what string, err error) {
+		t.Helper()
+		if err == nil {
+			t.Fatalf("%s: no error", what)
+		}
+		if msg := err.Error(); strings.Contains(msg, "c2VjcmV0") || strings.Contains(msg, tok[:10]) {
+			t.Errorf("%s: the error repeats the token: %s", what, msg)
+		} else if !strings.Contains(msg, "[redacted") {
+			t.Errorf("%s: the error does not say what it hid: %s", what, msg)
+		}
+	}
+	check("envelope", sb.Mkdir(ctx(t), "/home/user/d"))
+	_, err := sb.Stat(ctx(t), "/home/user/f")
+	check("page", err)
+	_, err = sb.ReadDir(ctx(t), "/home/user")
+	check("cut page", err)
+	_, err = sb.Run(ctx(t), "true", sc.ExecOptions{}, io.Discard, io.Discard)
+	check("error frame", err)
+}
+
+// A server (or a proxy with a body limit) that answers an upload with a
+// success after reading only its start did not store the file: the client
+// must not report it written. Its last bytes had not even left the client.
+func TestHostileSuccessBeforeTheWholeUpload(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		head := make([]byte, 4096)
+		n, _ := io.ReadFull(r.Body, head)
+		w.Header().Set("Content-Type", "application/json")
+		if bytes.Contains(head[:n], []byte(`"op":"ready"`)) {
+			io.Copy(io.Discard, r.Body)
+			io.WriteString(w, `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)
+			return
+		}
+		calls.Add(1)
+		io.WriteString(w, `{"ok":true}`)
+		w.(http.Flusher).Flush()
+		// The handler returns, and the server stops reading the body.
+	}))
+	t.Cleanup(srv.Close)
+	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	err := sb.WriteFile(ctx(t), "/home/user/big.bin", bytes.Repeat([]byte("nimbus"), 2<<20))
+	if !sc.HasCode(err, sc.CodeBadResponse) || !strings.Contains(err.Error(), "before it was sent the whole request") {
+		t.Fatalf("a success answered after 4 KiB of a 12 MiB upload: got %v, want %s", err, sc.CodeBadResponse)
+	}
+	if calls.Load() == 0 {
+		t.Fatal("the upload never reached the server")
+	}
+	// A small write the server reads whole still succeeds.
+	srv2 := hostile(t, map[string]opHandler{"writeFile": jsonAnswer(`{"ok":true}`)})
+	if err := box(t, newClient(t, srv2.URL, "use"), "job-1").WriteFile(ctx(t), "/home/user/a", []byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A server that refuses an upload before reading it all (a 413 from a
+// proxy's body limit) leaves the request body unread: the goroutine that
+// encodes it must end all the same, or each such failure leaks one (with
+// its buffers) in a long-lived process such as nimbus mcp.
+func TestHostileEarlyRefusalOfAnUploadLeavesNoEncoder(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		head := make([]byte, 4096)
+		n, _ := io.ReadFull(r.Body, head)
+		w.Header().Set("Content-Type", "application/json")
+		if bytes.Contains(head[:n], []byte(`"op":"ready"`)) {
+			io.Copy(io.Discard, r.Body)
+			io.WriteString(w, `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)
+			return
+		}
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		io.WriteString(w, `{"ok":false,"error":"request body too large","code":"E_TOO_LARGE"}`)
+	}))
+	t.Cleanup(srv.Close)
+	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
+	const uploads = 3
+	for range uploads {
+		if err := sb.WriteFile(ctx(t), "/home/user/big.bin", bytes.Repeat([]byte("nimbus"), 2<<20)); err == nil {
+			t.Fatal("a refused upload succeeded")
+		}
+	}
+	encoders := func() int {
+		buf := make([]byte, 4<<20)
+		return strings.Count(string(buf[:runtime.Stack(buf, true)]), "sandboxclient.encodeBody(")
+	}
+	// The transport closes each body as it gives up on it, in its own
+	// goroutine: wait (bounded) for the encoders to see it.
+	deadline := time.Now().Add(10 * time.Second)
+	for encoders() > 0 && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	if n := encoders(); n > 0 {
+		t.Fatalf("%d of %d refused uploads left their encoding goroutine blocked for ever", n, uploads)
 	}
 }

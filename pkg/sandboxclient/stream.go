@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 )
 
 // Frame kinds of the exec stream.
@@ -276,12 +277,13 @@ func parseExit(data []byte) (*ExitInfo, error) {
 }
 
 // parseErrorFrame turns an error frame payload into an *Error.
-func parseErrorFrame(data []byte) error {
+// Its message never repeats the token of req, the stream's request.
+func parseErrorFrame(data []byte, req *http.Request) error {
 	var p struct {
 		Message *string `json:"message"`
 	}
 	if err := json.Unmarshal(data, &p); err != nil || p.Message == nil {
 		return &Error{Code: CodeStreamProtocol, Message: "exec stream error frame is not valid JSON with a message", Err: err}
 	}
-	return &Error{Code: CodeExecFailed, Message: BoundServerText(*p.Message)}
+	return &Error{Code: CodeExecFailed, Message: BoundServerText(withoutToken(*p.Message, req))}
 }

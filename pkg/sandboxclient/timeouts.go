@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nimbus-sh/nimbus/internal/stall"
@@ -197,15 +198,32 @@ func (w *watchdog) expired() (string, time.Duration) { return w.alarm.Fired() }
 
 // progressReader re-arms the upload bound each time the transport takes
 // more of the request body.
+// It also counts the bytes handed to the transport, so that an answer
+// that came before all of them is told apart (see attempt).
 type progressReader struct {
 	r     io.Reader
 	wd    *watchdog
 	limit time.Duration
+	taken atomic.Int64
 }
 
 func (p *progressReader) Read(b []byte) (int, error) {
 	p.wd.armRequest(phaseUpload, p.limit)
-	return p.r.Read(b)
+	n, err := p.r.Read(b)
+	p.taken.Add(int64(n))
+	return n, err
+}
+
+// Close closes the body it reads, when that is a Closer: the transport
+// closes a request's body once it is done with it, sent or not, and a
+// body fed by a goroutine (writeFile's encoder, through a pipe) must be
+// told that nothing reads it any more, or that goroutine waits for ever
+// (a leak per failed upload in a long-lived process: nimbus mcp).
+func (p *progressReader) Close() error {
+	if c, ok := p.r.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 // watchedBody bounds the reads of a JSON answer: a server that stops

@@ -123,8 +123,10 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 		WroteHeaders: func() { wrote.Store(true) },
 		WroteRequest: func(httptrace.WroteRequestInfo) { wd.armRequest(phaseHeaders, wait) },
 	})
+	var pr *progressReader
 	if body != nil {
-		body = &progressReader{r: body, wd: wd, limit: limit}
+		pr = &progressReader{r: body, wd: wd, limit: limit}
+		body = pr
 	}
 	req, err := http.NewRequestWithContext(tctx, r.method, r.url, body)
 	if err != nil {
@@ -207,6 +209,20 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 			return nil, true, nil
 		}
 		return nil, false, &Error{Code: CodeTransport, Message: "cannot reach " + c.shown, Err: unwrapURLError(err)}
+	}
+	if pr != nil && n > 0 && success(resp.StatusCode) {
+		if taken := pr.taken.Load(); taken < n {
+			// A success before the transport was even given the whole
+			// request: the server cannot have read it (its last bytes
+			// are read from here before they are sent), so whatever it
+			// stored or ran is not what was asked. An error answered
+			// early (a 413, a 401) keeps its own message.
+			drain(resp.Body)
+			cancel()
+			use.leave()
+			return nil, false, &Error{Code: CodeBadResponse, Status: resp.StatusCode,
+				Message: fmt.Sprintf("%s answered HTTP %d before it was sent the whole request (%d of %d bytes): it cannot have done what was asked", c.shown, resp.StatusCode, taken, n)}
+		}
 	}
 	resp.Body = &connBody{ReadCloser: resp.Body, use: &use}
 	if r.accept == mediaStream && resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), mediaStream) {
@@ -302,7 +318,7 @@ func notEnabled(resp *http.Response, cause error) *Error {
 	if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		// Only the path: a query could carry a token.
 		loc, _, _ = strings.Cut(loc, "?")
-		detail += " redirect to " + quote(loc)
+		detail += " redirect to " + quote(withoutToken(loc, resp.Request))
 	} else if ct := resp.Header.Get("Content-Type"); ct != "" {
 		detail += ", " + ct
 	}
@@ -410,7 +426,7 @@ func remoteError(op string, resp *http.Response, env *envelope) *RemoteError {
 	if msg == "" {
 		msg = fmt.Sprintf("remote API error (HTTP %d)", resp.StatusCode)
 	}
-	re := &RemoteError{Op: op, Status: resp.StatusCode, Code: bound(env.Code, maxServerCode), Message: BoundServerText(msg), Host: answeredBy(resp)}
+	re := &RemoteError{Op: op, Status: resp.StatusCode, Code: bound(env.Code, maxServerCode), Message: BoundServerText(withoutToken(msg, resp.Request)), Host: answeredBy(resp)}
 	if resp.StatusCode == http.StatusServiceUnavailable {
 		re.RetryAfter, _ = retryAfter(resp.Header, RetryPolicy{MaxWait: time.Hour, DefaultWait: 0})
 	}

@@ -63,8 +63,10 @@ func (d *dialer) url(path string) string {
 // dial opens the socket at path (/ws, /api/logs/<pid>) with a fresh token.
 func (d *dialer) dial(ctx context.Context, path string) (*websocket.Conn, error) {
 	h := http.Header{}
+	var tok string
 	if d.o.Tokens != nil {
-		tok, err := d.o.Tokens.Token(ctx, d.o.SessionID)
+		var err error
+		tok, err = d.o.Tokens.Token(ctx, d.o.SessionID)
 		if err != nil {
 			return nil, err
 		}
@@ -87,12 +89,13 @@ func (d *dialer) dial(ctx context.Context, path string) (*websocket.Conn, error)
 		ws.SetReadLimit(ReadLimit)
 		return ws, nil
 	}
-	return nil, handshakeError(ctx, resp, err, d.o.HandshakeTimeout)
+	return nil, handshakeError(ctx, resp, err, d.o.HandshakeTimeout, tok)
 }
 
 // handshakeError classifies a failed upgrade; limit is the handshake's
-// bound.
-func handshakeError(ctx context.Context, resp *http.Response, err error, limit time.Duration) error {
+// bound, tok the token sent, which the server's text quoted in the error
+// never repeats.
+func handshakeError(ctx context.Context, resp *http.Response, err error, limit time.Duration, tok string) error {
 	if resp == nil || resp.StatusCode == 0 {
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			return ctx.Err()
@@ -105,6 +108,7 @@ func handshakeError(ctx context.Context, resp *http.Response, err error, limit t
 	var body []byte
 	if resp.Body != nil {
 		body, _ = io.ReadAll(io.LimitReader(resp.Body, 1024))
+		body = []byte(sandboxclient.RedactToken(string(body), tok))
 	}
 	var msg struct {
 		Error string `json:"error"`

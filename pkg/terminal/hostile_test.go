@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/terminal"
 	"github.com/nimbus-sh/nimbus/pkg/terminal/frame"
 )
@@ -414,6 +415,42 @@ func TestHostileShellExitsBeforeTheInputsEndIsRead(t *testing.T) {
 			res, err := s.wait()
 			if codeOf(err) != tc.want || tc.want == "" && (err != nil || res.Reason != terminal.Closed) {
 				t.Fatalf("res %+v err %v (code %q), want %q", res, err, codeOf(err), tc.want)
+			}
+		})
+	}
+}
+
+// A server that quotes the request's bearer token in its refusal (a
+// proxy's page echoing the headers it got, a message naming the token it
+// refused) must not have it printed: the error ends up in a CI log.
+func TestHostileRefusalEchoingTheToken(t *testing.T) {
+	const tok = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzY29wZSI6Im5pbWJ1cyJ9.c2VjcmV0LXNpZ25hdHVyZQ"
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   func(auth string) string
+	}{
+		{"json", http.StatusForbidden, func(auth string) string { return `{"error":"token ` + auth + ` refused","code":"E_TOKEN_CLAIMS"}` }},
+		{"page", http.StatusBadGateway, func(auth string) string { return "upstream refused: " + auth }},
+		{"busy", http.StatusConflict, func(auth string) string { return `{"error":"attached with ` + auth + `"}` }},
+		{"teapot", http.StatusTeapot, func(auth string) string { return "you sent " + auth }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				io.WriteString(w, tc.body(r.Header.Get("Authorization")))
+			}))
+			t.Cleanup(srv.Close)
+			o := termOpts(srv.URL, "job-1")
+			o.Tokens = sandboxclient.StaticToken(tok)
+			o.Reconnect = 0
+			s := start(t, o)
+			_, err := s.wait()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if strings.Contains(err.Error(), tok[:20]) || strings.Contains(err.Error(), "c2VjcmV0") {
+				t.Fatalf("the error repeats the token: %v", err)
 			}
 		})
 	}
