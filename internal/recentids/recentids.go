@@ -42,6 +42,13 @@ const (
 	// MaxAge drops records not used for this long: a sandbox destroyed
 	// elsewhere (another machine, a browser) is forgotten in time.
 	MaxAge = 30 * 24 * time.Hour
+	// Fresh is how long a record stays current: Remember leaves the
+	// file as it is when every id it is given is recorded at the site
+	// and was used within Fresh, so that repeated commands on one
+	// sandbox do not rewrite the file each time (completion needs only
+	// to know the sandbox exists). The "most recently used" order
+	// therefore moves at most once per Fresh for an id used again.
+	Fresh = time.Hour
 	// maxField bounds each field of a record; longer values are not
 	// recorded (no sandbox id is longer than 128 bytes, no tenant or
 	// subject either).
@@ -171,7 +178,10 @@ func List(path string, site Site, now time.Time) []Used {
 
 // Remember records ids at site as used now, most recent first, and
 // writes the file (creating its directory, mode 0700). Ids that break the
-// id rule and sites with an overlong field are not recorded.
+// id rule and sites with an overlong field are not recorded. When each of
+// ids is recorded at site already, used within Fresh of now, the file is
+// left as it is: the order of ids used again moves at most once per
+// Fresh.
 func Remember(path string, site Site, ids []string, now time.Time) error {
 	site = site.normalize()
 	var add []record
@@ -183,7 +193,25 @@ func Remember(path string, site Site, ids []string, now time.Time) error {
 	if len(add) == 0 {
 		return nil
 	}
-	return write(path, append(add, keep(read(path), site, ids, now, false)...))
+	rs := read(path)
+	if fresh(rs, add, now) {
+		return nil
+	}
+	return write(path, append(add, keep(rs, site, ids, now, false)...))
+}
+
+// fresh reports whether rs records each of add at its site, used within
+// Fresh before now.
+func fresh(rs, add []record, now time.Time) bool {
+	for _, a := range add {
+		if !slices.ContainsFunc(rs, func(r record) bool {
+			age := now.Unix() - r.used
+			return r.site == a.site && r.id == a.id && age >= 0 && age < int64(Fresh/time.Second)
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 // Forget removes ids at site (destroyed sandboxes) from the file. A file
