@@ -11,9 +11,13 @@
 // atomically, and never trusted beyond that: a file that is missing, too
 // big, not a regular file or of another format is read as empty and a
 // line that is no record is skipped, both without an error, and the next
-// Remember replaces the file. Concurrent writers do not lock: the last
-// one wins, and at worst a record is lost, which costs a completion,
-// never a sandbox. It holds no credentials: an endpoint's userinfo is
+// Remember replaces the file. Writers read and replace it under an
+// advisory lock on the file beside it (<file>.lock: flock on Unix,
+// LockFileEx on Windows), so that two commands ending at once both keep
+// their records; one that cannot take the lock within 2 s records
+// nothing rather than wait longer (a lost record costs a completion,
+// never a sandbox). Readers take no lock: the file is replaced
+// atomically. It holds no credentials: an endpoint's userinfo is
 // never written.
 package recentids
 
@@ -21,7 +25,6 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/idrule"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -181,7 +184,9 @@ func List(path string, site Site, now time.Time) []Used {
 // id rule and sites with an overlong field are not recorded. When each of
 // ids is recorded at site already, used within Fresh of now, the file is
 // left as it is: the order of ids used again moves at most once per
-// Fresh.
+// Fresh. The file is read and replaced under a lock (update); when
+// another process holds it for longer than Remember waits (2 s), nothing
+// is recorded and the error is ErrBusy.
 func Remember(path string, site Site, ids []string, now time.Time) error {
 	site = site.normalize()
 	var add []record
@@ -193,11 +198,17 @@ func Remember(path string, site Site, ids []string, now time.Time) error {
 	if len(add) == 0 {
 		return nil
 	}
-	rs := read(path)
-	if fresh(rs, add, now) {
+	// Read without the lock first: a command on a sandbox it used lately
+	// changes nothing, and needs no lock.
+	if fresh(read(path), add, now) {
 		return nil
 	}
-	return write(path, append(add, keep(rs, site, ids, now, false)...))
+	return update(path, func(rs []record) ([]record, bool) {
+		if fresh(rs, add, now) {
+			return nil, false
+		}
+		return append(add, keep(rs, site, ids, now, false)...), true
+	})
 }
 
 // fresh reports whether rs records each of add at its site, used within
@@ -215,15 +226,18 @@ func fresh(rs, add []record, now time.Time) bool {
 }
 
 // Forget removes ids at site (destroyed sandboxes) from the file. A file
-// that does not hold them is left as it is.
+// that does not hold them is left as it is. Like Remember, it returns
+// ErrBusy, having changed nothing, when another process held the file's
+// lock for longer than it waits.
 func Forget(path string, site Site, ids []string) error {
 	site = site.normalize()
-	rs := read(path)
-	left := keep(rs, site, ids, time.Time{}, false)
-	if len(left) == len(rs) {
+	if len(keep(read(path), site, ids, time.Time{}, true)) == 0 {
 		return nil
 	}
-	return write(path, left)
+	return update(path, func(rs []record) ([]record, bool) {
+		left := keep(rs, site, ids, time.Time{}, false)
+		return left, len(left) != len(rs)
+	})
 }
 
 // keep returns the records of rs that are one of ids at site (match), or
@@ -253,9 +267,6 @@ func write(path string, rs []record) error {
 			break
 		}
 		b = append(b, l...)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
 	}
 	return atomicfile.WriteFile(path, b, atomicfile.Options{Perm: 0o600, Exact: true})
 }
