@@ -8,7 +8,6 @@ import (
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
-	"github.com/nimbus-sh/nimbus/internal/recentids"
 )
 
 // touch notes that the command opened sandbox id at o.site.
@@ -39,14 +38,10 @@ func (o *common) rememberAfter(c *cobra.Command) {
 		if o.site == nil || len(o.touched) == 0 || (err != nil && !(errors.As(err, &ce) && ce.Silent())) {
 			return err
 		}
-		path := sandboxcli.RecentIDsFile(o.f)
-		if path == "" {
-			return err
-		}
 		if cmd.Name() == "destroy" {
-			_ = recentids.Forget(path, *o.site, o.touched)
+			sandboxcli.ForgetSandbox(o.f, *o.site, o.touched...)
 		} else {
-			_ = recentids.Remember(path, *o.site, o.touched, o.f.Now())
+			sandboxcli.RememberSandbox(o.f, *o.site, o.touched...)
 		}
 		return err
 	}

@@ -113,20 +113,22 @@ func KnownSandbox(f *cmdutil.Factory, site recentids.Site, id string, now time.T
 	return false
 }
 
-// RememberSandbox records that a command used sandbox id at site, as the
-// sandbox commands do (recentids), so that completion may offer it and
-// ask the Worker about it. The file is a convenience: failing to write it
-// is silent.
-func RememberSandbox(f *cmdutil.Factory, site recentids.Site, id string) {
-	if p := RecentIDsFile(f); p != "" {
-		_ = recentids.Remember(p, site, []string{id}, f.Now())
+// RememberSandbox records that a command used the sandboxes ids at site,
+// as the sandbox commands, session new and attach and mcp do (recentids),
+// so that completion may offer them and ask the Worker about them. It is
+// the one way cmd/ writes the file. The file is a convenience: failing to
+// write it (the lock held too long included) is silent.
+func RememberSandbox(f *cmdutil.Factory, site recentids.Site, ids ...string) {
+	if p := RecentIDsFile(f); p != "" && len(ids) > 0 {
+		_ = recentids.Remember(p, site, ids, f.Now())
 	}
 }
 
-// ForgetSandbox removes sandbox id at site (destroyed) from the file of
-// recently used sandboxes, silently.
-func ForgetSandbox(f *cmdutil.Factory, site recentids.Site, id string) {
-	if p := RecentIDsFile(f); p != "" {
-		_ = recentids.Forget(p, site, []string{id})
+// ForgetSandbox removes the sandboxes ids at site (destroyed) from the
+// file of recently used sandboxes, silently; with RememberSandbox, the
+// one way cmd/ writes the file.
+func ForgetSandbox(f *cmdutil.Factory, site recentids.Site, ids ...string) {
+	if p := RecentIDsFile(f); p != "" && len(ids) > 0 {
+		_ = recentids.Forget(p, site, ids)
 	}
 }
