@@ -26,7 +26,7 @@ func (o *common) touch(id string) {
 // the Worker answered for the sandbox, which exists now. destroy removes
 // the id instead. run is left out: it destroys its sandbox, unless
 // --keep, and kept ones are in the cleanup ledger, which completion reads
-// too. The file is a convenience: failing to write it is silent.
+// too; a run that destroyed its sandbox forgets it (runJob). The file is a convenience: failing to write it is silent.
 func (o *common) rememberAfter(c *cobra.Command) {
 	runE := c.RunE
 	if runE == nil || c.Name() == "run" {

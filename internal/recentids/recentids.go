@@ -6,6 +6,13 @@
 // completion asks the Worker only about ids this file (or the cleanup
 // ledger) holds.
 //
+// No answer of a Worker proves that a sandbox does not exist or was
+// destroyed (a request to a destroyed sandbox's id makes it anew, and
+// succeeds), so a record is removed only when nimbus itself destroys the
+// sandbox (sandbox destroy, destroy --ledger, a run that destroyed it),
+// when session attach ends because the sandbox was destroyed, or when it
+// ages out (MaxAge). A sandbox destroyed elsewhere stays known until then.
+//
 // The file is a cache: bounded (MaxEntries records, MaxFileBytes bytes,
 // records older than MaxAge dropped), private (mode 0600), replaced
 // atomically, and never trusted beyond that: a file that is missing, too
