@@ -16,44 +16,44 @@ var lockWait = 2 * time.Second
 // the file's lock for longer than they wait (2 s): they changed nothing.
 var ErrBusy = errors.New("recently used sandboxes: the file is locked by another process")
 
-// update replaces the file at path with what change makes of its records,
-// under an exclusive advisory lock on the file beside it (path + ".lock"),
-// so that two processes recording at once both keep their records. It
-// creates the directory (mode 0700). change reports false to leave the
-// file as it is. It returns ErrBusy, having changed nothing, when the lock
-// is not free within lockWait.
-func update(path string, change func([]record) ([]record, bool)) error {
+// lockFile creates the directory of the file at path (mode 0700) and
+// takes an exclusive advisory lock on the file beside it (path +
+// ".lock"), so that two processes reading, changing and replacing the
+// file at once both keep their records. Closing the file it returns
+// releases the lock. It returns ErrBusy when the lock is not free within
+// lockWait.
+func lockFile(path string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
+		return nil, err
 	}
 	lf, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The lock is taken waiting in a goroutine, so that the wait can be
-	// bounded: one given up on hands the file to the goroutine, which
-	// closes it (releasing the lock, if it got it) once lock returns.
-	locked := make(chan error, 1)
-	go func() { locked <- lock(lf) }()
+	// bounded: one given up on (gaveUp closed) leaves the file to the
+	// goroutine, which closes it, releasing the lock if it got it, once
+	// lock returns.
+	locked, gaveUp := make(chan error), make(chan struct{})
+	go func() {
+		err := lock(lf)
+		select {
+		case locked <- err:
+		case <-gaveUp:
+			lf.Close()
+		}
+	}()
 	timer := time.NewTimer(lockWait)
 	defer timer.Stop()
 	select {
 	case err := <-locked:
-		// Closing the file releases the lock.
-		defer lf.Close()
 		if err != nil {
-			return err
-		}
-	case <-timer.C:
-		go func() {
-			<-locked
 			lf.Close()
-		}()
-		return ErrBusy
+			return nil, err
+		}
+		return lf, nil
+	case <-timer.C:
+		close(gaveUp)
+		return nil, ErrBusy
 	}
-	rs, ok := change(read(path))
-	if !ok {
-		return nil
-	}
-	return write(path, rs)
 }

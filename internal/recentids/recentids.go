@@ -191,7 +191,7 @@ func List(path string, site Site, now time.Time) []Used {
 // id rule and sites with an overlong field are not recorded. When each of
 // ids is recorded at site already, used within Fresh of now, the file is
 // left as it is: the order of ids used again moves at most once per
-// Fresh. The file is read and replaced under a lock (update); when
+// Fresh. The file is read and replaced under a lock (lockFile); when
 // another process holds it for longer than Remember waits (2 s), nothing
 // is recorded and the error is ErrBusy.
 func Remember(path string, site Site, ids []string, now time.Time) error {
@@ -210,26 +210,32 @@ func Remember(path string, site Site, ids []string, now time.Time) error {
 	if fresh(read(path), add, now) {
 		return nil
 	}
-	return update(path, func(rs []record) ([]record, bool) {
-		if fresh(rs, add, now) {
-			return nil, false
-		}
-		return append(add, keep(rs, site, ids, now, false)...), true
-	})
+	lf, err := lockFile(path)
+	if err != nil {
+		return err
+	}
+	// Closing the file releases the lock.
+	defer lf.Close()
+	rs := read(path)
+	if fresh(rs, add, now) {
+		return nil
+	}
+	return write(path, append(add, keep(rs, site, ids, now, false)...))
 }
 
 // fresh reports whether rs records each of add at its site, used within
 // Fresh before now.
 func fresh(rs, add []record, now time.Time) bool {
+	n := 0
 	for _, a := range add {
-		if !slices.ContainsFunc(rs, func(r record) bool {
-			age := now.Unix() - r.used
-			return r.site == a.site && r.id == a.id && age >= 0 && age < int64(Fresh/time.Second)
-		}) {
-			return false
+		for _, r := range rs {
+			if age := now.Unix() - r.used; r.site == a.site && r.id == a.id && age >= 0 && age < int64(Fresh/time.Second) {
+				n++
+				break
+			}
 		}
 	}
-	return true
+	return n == len(add)
 }
 
 // Forget removes ids at site (destroyed sandboxes) from the file. A file
@@ -241,10 +247,17 @@ func Forget(path string, site Site, ids []string) error {
 	if len(keep(read(path), site, ids, time.Time{}, true)) == 0 {
 		return nil
 	}
-	return update(path, func(rs []record) ([]record, bool) {
-		left := keep(rs, site, ids, time.Time{}, false)
-		return left, len(left) != len(rs)
-	})
+	lf, err := lockFile(path)
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	rs := read(path)
+	left := keep(rs, site, ids, time.Time{}, false)
+	if len(left) == len(rs) {
+		return nil
+	}
+	return write(path, left)
 }
 
 // keep returns the records of rs that are one of ids at site (match), or
