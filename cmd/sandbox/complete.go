@@ -13,6 +13,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/recentids"
+	"github.com/nimbus-sh/nimbus/pkg/ledger"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
@@ -59,11 +60,15 @@ func (o *common) completeSandboxArgs(c *cobra.Command) {
 
 // completeSite is the site (Worker and token owner) the command's flags
 // and settings reach, for completing ids from the file of recently used
-// sandboxes, or nil: for --local, a token it would read from stdin, or
-// settings that do not resolve. It builds the client, which sends
-// nothing, and prints nothing.
+// sandboxes and the cleanup ledger: the ledger's local endpoint
+// (ledger.LocalEndpoint) for --local, whose ids are the ledger's only,
+// and nil for a token it would read from stdin or settings that do not
+// resolve. It builds the client, which sends nothing, and prints nothing.
 func (o *common) completeSite(cmd *cobra.Command) *recentids.Site {
-	if o.lo.enabled || o.stdinToken() != "" {
+	if o.lo.enabled {
+		return &recentids.Site{Endpoint: ledger.LocalEndpoint}
+	}
+	if o.stdinToken() != "" {
 		return nil
 	}
 	o.f.IOStreams.ErrOut = io.Discard

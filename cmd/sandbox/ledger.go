@@ -130,13 +130,12 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 		return nil
 	}
 	var first error
-	recent := sandboxcli.RecentIDsFile(o.f)
 	for _, oc := range outcomes {
 		if oc.Err == nil {
 			res.Destroyed = append(res.Destroyed, oc.Entry.ID)
-			if e := oc.Entry; recent != "" && e.Endpoint != ledger.LocalEndpoint {
+			if e := oc.Entry; e.Endpoint != ledger.LocalEndpoint {
 				// Completion must not take it for a live sandbox.
-				_ = recentids.Forget(recent, recentids.Site{Endpoint: e.Endpoint, BasePath: e.BasePath, Owner: o.drainOwner}, []string{e.ID})
+				sandboxcli.ForgetSandbox(o.f, recentids.Site{Endpoint: e.Endpoint, BasePath: e.BasePath, Owner: o.drainOwner}, e.ID)
 			}
 			continue
 		}

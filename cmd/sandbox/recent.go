@@ -8,7 +8,6 @@ import (
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
-	"github.com/nimbus-sh/nimbus/internal/recentids"
 )
 
 // touch notes that the command opened sandbox id at o.site.
@@ -27,7 +26,7 @@ func (o *common) touch(id string) {
 // the Worker answered for the sandbox, which exists now. destroy removes
 // the id instead. run is left out: it destroys its sandbox, unless
 // --keep, and kept ones are in the cleanup ledger, which completion reads
-// too. The file is a convenience: failing to write it is silent.
+// too; a run that destroyed its sandbox forgets it (runJob). The file is a convenience: failing to write it is silent.
 func (o *common) rememberAfter(c *cobra.Command) {
 	runE := c.RunE
 	if runE == nil || c.Name() == "run" {
@@ -39,14 +38,10 @@ func (o *common) rememberAfter(c *cobra.Command) {
 		if o.site == nil || len(o.touched) == 0 || (err != nil && !(errors.As(err, &ce) && ce.Silent())) {
 			return err
 		}
-		path := sandboxcli.RecentIDsFile(o.f)
-		if path == "" {
-			return err
-		}
 		if cmd.Name() == "destroy" {
-			_ = recentids.Forget(path, *o.site, o.touched)
+			sandboxcli.ForgetSandbox(o.f, *o.site, o.touched...)
 		} else {
-			_ = recentids.Remember(path, *o.site, o.touched, o.f.Now())
+			sandboxcli.RememberSandbox(o.f, *o.site, o.touched...)
 		}
 		return err
 	}

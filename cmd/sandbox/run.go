@@ -361,6 +361,12 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 		// clean up.
 		destroyed()
 	}
+	if res != nil && res.Destroyed && o.site != nil {
+		// A run --id on a sandbox another command used leaves no record
+		// completion would take for a live sandbox (rememberAfter
+		// records nothing for run).
+		sandboxcli.ForgetSandbox(o.f, *o.site, res.ID)
+	}
 	if events != nil {
 		_ = events.JSON(struct {
 			Type string `json:"type"`

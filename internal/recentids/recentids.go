@@ -6,14 +6,25 @@
 // completion asks the Worker only about ids this file (or the cleanup
 // ledger) holds.
 //
+// No answer of a Worker proves that a sandbox does not exist or was
+// destroyed (a request to a destroyed sandbox's id makes it anew, and
+// succeeds), so a record is removed only when nimbus itself destroys the
+// sandbox (sandbox destroy, destroy --ledger, a run that destroyed it),
+// when session attach ends because the sandbox was destroyed, or when it
+// ages out (MaxAge). A sandbox destroyed elsewhere stays known until then.
+//
 // The file is a cache: bounded (MaxEntries records, MaxFileBytes bytes,
 // records older than MaxAge dropped), private (mode 0600), replaced
 // atomically, and never trusted beyond that: a file that is missing, too
 // big, not a regular file or of another format is read as empty and a
 // line that is no record is skipped, both without an error, and the next
-// Remember replaces the file. Concurrent writers do not lock: the last
-// one wins, and at worst a record is lost, which costs a completion,
-// never a sandbox. It holds no credentials: an endpoint's userinfo is
+// Remember replaces the file. Writers read and replace it under an
+// advisory lock on the file beside it (<file>.lock: flock on Unix,
+// LockFileEx on Windows), so that two commands ending at once both keep
+// their records; one that cannot take the lock within 2 s records
+// nothing rather than wait longer (a lost record costs a completion,
+// never a sandbox). Readers take no lock: the file is replaced
+// atomically. It holds no credentials: an endpoint's userinfo is
 // never written.
 package recentids
 
@@ -21,7 +32,6 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/idrule"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,6 +52,13 @@ const (
 	// MaxAge drops records not used for this long: a sandbox destroyed
 	// elsewhere (another machine, a browser) is forgotten in time.
 	MaxAge = 30 * 24 * time.Hour
+	// Fresh is how long a record stays current: Remember leaves the
+	// file as it is when every id it is given is recorded at the site
+	// and was used within Fresh, so that repeated commands on one
+	// sandbox do not rewrite the file each time (completion needs only
+	// to know the sandbox exists). The "most recently used" order
+	// therefore moves at most once per Fresh for an id used again.
+	Fresh = time.Hour
 	// maxField bounds each field of a record; longer values are not
 	// recorded (no sandbox id is longer than 128 bytes, no tenant or
 	// subject either).
@@ -171,7 +188,12 @@ func List(path string, site Site, now time.Time) []Used {
 
 // Remember records ids at site as used now, most recent first, and
 // writes the file (creating its directory, mode 0700). Ids that break the
-// id rule and sites with an overlong field are not recorded.
+// id rule and sites with an overlong field are not recorded. When each of
+// ids is recorded at site already, used within Fresh of now, the file is
+// left as it is: the order of ids used again moves at most once per
+// Fresh. The file is read and replaced under a lock (lockFile); when
+// another process holds it for longer than Remember waits (2 s), nothing
+// is recorded and the error is ErrBusy.
 func Remember(path string, site Site, ids []string, now time.Time) error {
 	site = site.normalize()
 	var add []record
@@ -183,13 +205,53 @@ func Remember(path string, site Site, ids []string, now time.Time) error {
 	if len(add) == 0 {
 		return nil
 	}
-	return write(path, append(add, keep(read(path), site, ids, now, false)...))
+	// Read without the lock first: a command on a sandbox it used lately
+	// changes nothing, and needs no lock.
+	if fresh(read(path), add, now) {
+		return nil
+	}
+	lf, err := lockFile(path)
+	if err != nil {
+		return err
+	}
+	// Closing the file releases the lock.
+	defer lf.Close()
+	rs := read(path)
+	if fresh(rs, add, now) {
+		return nil
+	}
+	return write(path, append(add, keep(rs, site, ids, now, false)...))
+}
+
+// fresh reports whether rs records each of add at its site, used within
+// Fresh before now.
+func fresh(rs, add []record, now time.Time) bool {
+	n := 0
+	for _, a := range add {
+		for _, r := range rs {
+			if age := now.Unix() - r.used; r.site == a.site && r.id == a.id && age >= 0 && age < int64(Fresh/time.Second) {
+				n++
+				break
+			}
+		}
+	}
+	return n == len(add)
 }
 
 // Forget removes ids at site (destroyed sandboxes) from the file. A file
-// that does not hold them is left as it is.
+// that does not hold them is left as it is. Like Remember, it returns
+// ErrBusy, having changed nothing, when another process held the file's
+// lock for longer than it waits.
 func Forget(path string, site Site, ids []string) error {
 	site = site.normalize()
+	if len(keep(read(path), site, ids, time.Time{}, true)) == 0 {
+		return nil
+	}
+	lf, err := lockFile(path)
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
 	rs := read(path)
 	left := keep(rs, site, ids, time.Time{}, false)
 	if len(left) == len(rs) {
@@ -225,9 +287,6 @@ func write(path string, rs []record) error {
 			break
 		}
 		b = append(b, l...)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
 	}
 	return atomicfile.WriteFile(path, b, atomicfile.Options{Perm: 0o600, Exact: true})
 }

@@ -122,3 +122,60 @@ func TestListMostRecentFirst(t *testing.T) {
 		t.Fatalf("List past MaxAge of the older ones = %+v, want only new", got)
 	}
 }
+
+// TestRememberRecentlyRecordedLeavesFile: an id recorded at the site
+// within Fresh is not written again (every sandbox command records its
+// id), and is once Fresh has passed, or at another site.
+func TestRememberRecentlyRecordedLeavesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "recent")
+	now := time.Unix(1_800_000_000, 0)
+	site := Site{Endpoint: "http://w", Owner: "acme:_"}
+	if err := Remember(path, site, []string{"a", "b"}, now); err != nil {
+		t.Fatal(err)
+	}
+	stat := func() os.FileInfo {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
+	before := stat()
+	if err := Remember(path, Site{Endpoint: "http://w/", BasePath: "/api/nimbus/v1", Owner: "acme:_"}, []string{"b", "a"}, now.Add(Fresh-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, stat()) {
+		t.Fatal("the file was replaced for ids recorded within Fresh")
+	}
+	if got := List(path, site, now.Add(Fresh)); len(got) != 2 || !got[0].Time.Equal(now) {
+		t.Fatalf("List = %+v, want a and b used at %v", got, now)
+	}
+	// One id not recorded yet: the file is written, with both.
+	if err := Remember(path, site, []string{"a", "c"}, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if os.SameFile(before, stat()) || !Has(path, site, "c", now.Add(time.Minute)) {
+		t.Fatal("a new id was not recorded")
+	}
+	// The same id at another owner is another sandbox.
+	other := Site{Endpoint: "http://w", Owner: "other:_"}
+	if err := Remember(path, other, []string{"a"}, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if !Has(path, other, "a", now.Add(time.Minute)) {
+		t.Fatal("an id recorded at another owner was taken for this one")
+	}
+	// Past Fresh, the record's time moves.
+	later := now.Add(time.Minute + Fresh)
+	before = stat()
+	if err := Remember(path, other, []string{"a"}, later); err != nil {
+		t.Fatal(err)
+	}
+	if os.SameFile(before, stat()) {
+		t.Fatal("a record older than Fresh was not refreshed")
+	}
+	if got := List(path, other, later); len(got) != 1 || !got[0].Time.Equal(later) {
+		t.Fatalf("List = %+v, want a used at %v", got, later)
+	}
+}

@@ -34,17 +34,25 @@ func CompleteID(f *cmdutil.Factory, site func(*cobra.Command) *recentids.Site) c
 }
 
 // KnownIDs are the sandbox ids starting with prefix that nimbus knows
-// exist: those the cleanup ledger holds, and those the file of recently
-// used sandboxes (recentids) holds at site (a Worker and a token's owner;
-// none for a nil site). Each comes once, the most recently created or
-// used first. Only local files are read.
+// exist: those the cleanup ledger holds at site's Worker (ledgerAt; a
+// site whose endpoint is ledger.LocalEndpoint is the local backend's),
+// and those the file of recently used sandboxes (recentids) holds at site
+// (a Worker and a token's owner). A nil site (the command's settings name
+// no Worker) offers every id of the ledger and none of the file. Ledger
+// records that name no Worker (written by hand: nimbus has always
+// recorded the endpoint) are offered at every site, as ids only:
+// KnownSandbox never takes them for a sandbox of the site. Each id comes
+// once, the most recently created or used first. Only local files are
+// read.
 func KnownIDs(f *cmdutil.Factory, site *recentids.Site, prefix string) []string {
 	// A ledger that cannot be read (or only in part) offers what it can:
 	// completion says nothing about it.
 	entries, _ := ledger.New(f.Paths().LedgerFile()).Pending()
 	var known []recentids.Used
-	for i := range entries {
-		known = append(known, recentids.Used{ID: entries[i].ID, Time: entries[i].Created})
+	for _, e := range entries {
+		if site == nil || e.Endpoint == "" || ledgerAt(e, *site) {
+			known = append(known, recentids.Used{ID: e.ID, Time: e.Created})
+		}
 	}
 	if p := RecentIDsFile(f); p != "" && site != nil {
 		known = append(known, recentids.List(p, *site, f.Now())...)
@@ -97,6 +105,18 @@ func KnownSandbox(f *cmdutil.Factory, site recentids.Site, id string, now time.T
 		return true
 	}
 	entries, _ := ledger.New(f.Paths().LedgerFile()).Pending()
+	for _, e := range entries {
+		if e.ID == id && e.Endpoint != "" && e.Endpoint != ledger.LocalEndpoint && ledgerAt(e, site) {
+			return true
+		}
+	}
+	return false
+}
+
+// ledgerAt reports whether the ledger's entry e was recorded at site's
+// Worker: the same endpoint (without userinfo, spaces and trailing '/')
+// and base path. The ledger records no owner.
+func ledgerAt(e ledger.Entry, site recentids.Site) bool {
 	norm := func(ep string) string {
 		ep = strings.TrimSpace(ep)
 		if before, _, after, found := userinfo.Cut(ep); found {
@@ -104,29 +124,26 @@ func KnownSandbox(f *cmdutil.Factory, site recentids.Site, id string, now time.T
 		}
 		return strings.TrimRight(ep, "/")
 	}
-	for _, e := range entries {
-		if e.ID == id && e.Endpoint != ledger.LocalEndpoint && norm(e.Endpoint) == norm(site.Endpoint) &&
-			sc.NormalizeBasePath(e.BasePath) == sc.NormalizeBasePath(site.BasePath) {
-			return true
-		}
-	}
-	return false
+	return e.Endpoint != "" && norm(e.Endpoint) == norm(site.Endpoint) &&
+		sc.NormalizeBasePath(e.BasePath) == sc.NormalizeBasePath(site.BasePath)
 }
 
-// RememberSandbox records that a command used sandbox id at site, as the
-// sandbox commands do (recentids), so that completion may offer it and
-// ask the Worker about it. The file is a convenience: failing to write it
-// is silent.
-func RememberSandbox(f *cmdutil.Factory, site recentids.Site, id string) {
-	if p := RecentIDsFile(f); p != "" {
-		_ = recentids.Remember(p, site, []string{id}, f.Now())
+// RememberSandbox records that a command used the sandboxes ids at site,
+// as the sandbox commands, session new and attach and mcp do (recentids),
+// so that completion may offer them and ask the Worker about them. It is
+// the one way cmd/ writes the file. The file is a convenience: failing to
+// write it (the lock held too long included) is silent.
+func RememberSandbox(f *cmdutil.Factory, site recentids.Site, ids ...string) {
+	if p := RecentIDsFile(f); p != "" && len(ids) > 0 {
+		_ = recentids.Remember(p, site, ids, f.Now())
 	}
 }
 
-// ForgetSandbox removes sandbox id at site (destroyed) from the file of
-// recently used sandboxes, silently.
-func ForgetSandbox(f *cmdutil.Factory, site recentids.Site, id string) {
-	if p := RecentIDsFile(f); p != "" {
-		_ = recentids.Forget(p, site, []string{id})
+// ForgetSandbox removes the sandboxes ids at site (destroyed) from the
+// file of recently used sandboxes, silently; with RememberSandbox, the
+// one way cmd/ writes the file.
+func ForgetSandbox(f *cmdutil.Factory, site recentids.Site, ids ...string) {
+	if p := RecentIDsFile(f); p != "" && len(ids) > 0 {
+		_ = recentids.Forget(p, site, ids)
 	}
 }
