@@ -18,6 +18,7 @@ import (
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
+	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
 // Error maps a sandbox failure to a CLI error with a sysexits code, the
@@ -62,6 +63,39 @@ type Hints struct {
 	// shown (sandbox run without --keep): a command on its id would
 	// create a new, empty sandbox with that id, so no hint names one.
 	Destroyed bool
+	// Token is the claims of the token the user gave (--token-file,
+	// NIMBUS_TOKEN, token:), read without verifying it (WithToken); nil
+	// when nimbus mints its own tokens or the given one does not decode.
+	// A mint hint names its tenant and subject, not the resolved ones:
+	// what it mints is then a token like the one that failed (the
+	// sandbox a token reaches is its tenant's and its subject's).
+	Token *token.Claims
+}
+
+// WithToken is h with the claims of tokens, when it is a token the user
+// gave (sc.StaticToken) that decodes. Only the claims are kept, which
+// are no secret: never the token.
+func (h Hints) WithToken(tokens sc.TokenSource) Hints {
+	if tok, ok := tokens.(sc.StaticToken); ok {
+		if d, err := token.Decode(string(tok)); err == nil {
+			h.Token = &d.Claims
+		}
+	}
+	return h
+}
+
+// identity is the tenant and subject a mint hint names: the given
+// token's, when it has a tenant and both are ids mint takes
+// (token.IsIDComponent), else the ones the command resolved.
+func (h Hints) identity() (tenant, subject string) {
+	if h.Token != nil {
+		tn := h.Token.Tenant()
+		sub, _ := h.Token.Subject()
+		if token.IsIDComponent(tn) && (sub == "" || token.IsIDComponent(sub)) {
+			return tn, sub
+		}
+	}
+	return h.Tenant, h.Subject
 }
 
 // scopes is h.Scopes, or sandbox:use.
@@ -73,16 +107,18 @@ func (h Hints) scopes() []string {
 }
 
 // MintCommand is the nimbus token mint command of a token with scopes
-// for the sandbox: the known tenant and subject, quoted (T when the
-// tenant is not known: mint requires one), pinned to the sandbox.
+// for the sandbox: the tenant and subject of the given token, or else
+// the ones the command resolved (identity), quoted (T when the tenant is
+// not known: mint requires one), pinned to the sandbox.
 func (h Hints) MintCommand(scopes ...string) string {
+	tn, sub := h.identity()
 	tenant := "T"
-	if h.Tenant != "" {
-		tenant = shellquote.Quote(h.Tenant)
+	if tn != "" {
+		tenant = shellquote.Quote(tn)
 	}
 	cmd := "nimbus token mint --tenant " + tenant
-	if h.Subject != "" {
-		cmd += " --sub " + shellquote.Quote(h.Subject)
+	if sub != "" {
+		cmd += " --sub " + shellquote.Quote(sub)
 	}
 	cmd += " --scopes " + strings.Join(scopes, ",")
 	if h.Unpinned {

@@ -3,6 +3,7 @@ package sandboxcli
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"os"
 	"os/exec"
@@ -594,6 +595,58 @@ func TestScopeHintFromWorkerMessages(t *testing.T) {
 	} {
 		if got := h.scopeHint(c.message); got != c.want {
 			t.Errorf("%q:\n got %q\nwant %q", c.message, got, c.want)
+		}
+	}
+}
+
+// givenToken is a token with the claims payload (a JSON object), as a
+// user would give one: decodable, its signature not checked here.
+func givenToken(payload string) sc.StaticToken {
+	enc := base64.RawURLEncoding.EncodeToString
+	return sc.StaticToken(enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc([]byte(payload)) + "." + enc([]byte("signature-not-checked-here")))
+}
+
+// TestMintHintsNameTheGivenToken: with a token the user gave, the mint
+// hints name its tenant and subject, not the ones the command resolved,
+// so that what they mint is a token like it; claims mint would refuse, or
+// a shell would read, are not copied (the resolved ones are named), and
+// the token itself never is.
+func TestMintHintsNameTheGivenToken(t *testing.T) {
+	scope := &sc.RemoteError{Status: 403, Code: "E_SCOPE_MISSING", Message: "Missing required scope: session:destroy"}
+	resolved := Hints{ID: "job-1", Tenant: "globex", Subject: "bob"}
+	for _, c := range []struct {
+		tokens sc.TokenSource
+		mint   string
+	}{
+		{givenToken(`{"scope":"nimbus","tn":"acme","sub":"ci","scopes":["sandbox:use"],"iat":1,"exp":4102444800}`),
+			"nimbus token mint --tenant acme --sub ci --scopes sandbox:use,session:destroy --sid job-1"},
+		// No subject: none, though the command resolved one.
+		{givenToken(`{"scope":"nimbus","tn":"acme","scopes":["sandbox:use"],"iat":1,"exp":4102444800}`),
+			"nimbus token mint --tenant acme --scopes sandbox:use,session:destroy --sid job-1"},
+		// What is not an id is not copied into a command to paste.
+		{givenToken(`{"scope":"nimbus","tn":"$(touch x)","sub":"ci","iat":1,"exp":4102444800}`),
+			"nimbus token mint --tenant globex --sub bob --scopes sandbox:use,session:destroy --sid job-1"},
+		{givenToken(`{"scope":"nimbus","tn":"acme","sub":"c i;rm","iat":1,"exp":4102444800}`),
+			"nimbus token mint --tenant globex --sub bob --scopes sandbox:use,session:destroy --sid job-1"},
+		{givenToken(`{"scope":"nimbus","sub":"ci","iat":1,"exp":4102444800}`),
+			"nimbus token mint --tenant globex --sub bob --scopes sandbox:use,session:destroy --sid job-1"},
+		// Not a token: the resolved ones; and so for tokens nimbus mints.
+		{sc.StaticToken("not.a.token"), "nimbus token mint --tenant globex --sub bob --scopes sandbox:use,session:destroy --sid job-1"},
+		{sc.TokenFunc(func(context.Context, string) (string, error) { return "", nil }),
+			"nimbus token mint --tenant globex --sub bob --scopes sandbox:use,session:destroy --sid job-1"},
+	} {
+		h := resolved.WithToken(c.tokens)
+		var ce *clierr.Error
+		if !errors.As(h.Error(scope), &ce) || !strings.Contains(ce.Hint, "("+c.mint+")") {
+			t.Errorf("hint\n%q, want the command\n%q", ce.Hint, c.mint)
+		}
+		if tok, ok := c.tokens.(sc.StaticToken); ok && strings.Contains(ce.Hint, string(tok)) {
+			t.Errorf("the hint shows the token: %q", ce.Hint)
+		}
+		// session attach's hints mint alike.
+		attach := strings.Replace(c.mint, "sandbox:use,session:destroy", "session:attach", 1)
+		if !errors.As(AttachError(&terminal.Error{Code: "E_SCOPE_MISSING", Status: 403}, h), &ce) || !strings.Contains(ce.Hint, attach) {
+			t.Errorf("attach hint\n%q, want the command\n%q", ce.Hint, attach)
 		}
 	}
 }
