@@ -127,6 +127,25 @@ func (h Hints) MintCommand(scopes ...string) string {
 	return cmd + " --sid " + ArgID(h.ID)
 }
 
+// PinHint is the hint of a token pinned (sid) to another sandbox than
+// h.ID, which the Worker refused: the sandbox it is pinned to (the given
+// token's sid claim, when it is an id; it is not verified) and the mint
+// command of a token with scopes for this one. what names the sandbox
+// ("sandbox", or "session" for session attach).
+func (h Hints) PinHint(what string, scopes ...string) string {
+	pinned := "another " + what
+	if h.Token != nil {
+		if sid, ok := h.Token.SessionID(); ok && token.IsIDComponent(sid) && sid != h.ID {
+			pinned = what + " " + ArgID(sid)
+		}
+	}
+	this := "this " + what
+	if h.ID != "" {
+		this = ArgID(h.ID)
+	}
+	return "the token is pinned (sid) to " + pinned + ", not " + this + "; mint one for " + this + ": " + h.MintCommand(scopes...)
+}
+
 // onSandbox is a hint that names a command on the sandbox: live renders
 // it, given the sandbox as a command line writes it (ArgID). Every hint
 // that names one is rendered here, as none may once the sandbox is
@@ -473,10 +492,7 @@ func remote(re *sc.RemoteError, h Hints) *clierr.Error {
 	case re.Code == "E_SCOPE_MISSING":
 		hint = h.scopeHint(re.Message)
 	case re.Code == "E_SESSION_PIN_MISMATCH":
-		hint = "the token is pinned (sid) to another sandbox; mint one with --sid set to this sandbox id"
-		if h.ID != "" {
-			hint = "the token is pinned (sid) to another sandbox; mint one with --sid " + ArgID(h.ID)
-		}
+		hint = h.PinHint("sandbox", h.scopes()...)
 	case re.Code == "E_RUNTIME_NOT_ALLOWED", re.Code == "E_RUNTIME_ON_DEMAND_DISABLED":
 		hint = "the sandbox profile's runtimes policy forbids this; change the Worker's profile or use an allowed runtime"
 	case re.Code == sc.CodeRemoteOp:

@@ -650,3 +650,40 @@ func TestMintHintsNameTheGivenToken(t *testing.T) {
 		}
 	}
 }
+
+// TestPinHintNamesBothSandboxes: a token pinned (sid) to another sandbox
+// is told which one (the given token's sid claim, only when it is an id:
+// it is not verified) and the whole mint command of a token for this one,
+// with the scopes the command needs; session attach's says so of
+// sessions.
+func TestPinHintNamesBothSandboxes(t *testing.T) {
+	pin := &sc.RemoteError{Status: 403, Code: "E_SESSION_PIN_MISMATCH", Message: `Token pinned to session "other-job" but request targets "job-1"`}
+	pinned := givenToken(`{"scope":"nimbus","tn":"acme","sub":"ci","scopes":["sandbox:use"],"sid":"other-job","iat":1,"exp":4102444800}`)
+	for _, c := range []struct {
+		h    Hints
+		want string
+	}{
+		{Hints{ID: "job-1", Tenant: "globex"}.WithToken(pinned),
+			"the token is pinned (sid) to sandbox other-job, not job-1; mint one for job-1: nimbus token mint --tenant acme --sub ci --scopes sandbox:use --sid job-1"},
+		{Hints{ID: "job-1", Scopes: []string{"sandbox:use", "session:destroy"}}.WithToken(pinned),
+			"the token is pinned (sid) to sandbox other-job, not job-1; mint one for job-1: nimbus token mint --tenant acme --sub ci --scopes sandbox:use,session:destroy --sid job-1"},
+		{Hints{}.WithToken(pinned),
+			"the token is pinned (sid) to sandbox other-job, not this sandbox; mint one for this sandbox: nimbus token mint --tenant acme --sub ci --scopes sandbox:use --sid ID"},
+		// A sid that is not an id is not repeated.
+		{Hints{ID: "job-1"}.WithToken(givenToken(`{"scope":"nimbus","tn":"acme","sid":"$(touch x)","iat":1,"exp":4102444800}`)),
+			"the token is pinned (sid) to another sandbox, not job-1; mint one for job-1: nimbus token mint --tenant acme --scopes sandbox:use --sid job-1"},
+		// No token to read (nimbus minted it, or it does not decode).
+		{Hints{ID: "job-1", Tenant: "acme"},
+			"the token is pinned (sid) to another sandbox, not job-1; mint one for job-1: nimbus token mint --tenant acme --scopes sandbox:use --sid job-1"},
+	} {
+		var ce *clierr.Error
+		if !errors.As(c.h.Error(pin), &ce) || ce.Hint != c.want {
+			t.Errorf("hint\n%q, want\n%q", ce.Hint, c.want)
+		}
+	}
+	var ce *clierr.Error
+	want := "the token is pinned (sid) to session other-job, not job-1; mint one for job-1: nimbus token mint --tenant acme --sub ci --scopes session:attach --sid job-1"
+	if !errors.As(AttachError(&terminal.Error{Code: "E_SESSION_PIN_MISMATCH", Status: 403}, Hints{ID: "job-1"}.WithToken(pinned)), &ce) || ce.Hint != want {
+		t.Errorf("attach hint\n%q, want\n%q", ce.Hint, want)
+	}
+}

@@ -69,7 +69,7 @@ func attachAuthHint(code string, h Hints) string {
 	case "E_SCOPE_MISSING":
 		return "the terminal needs a token with the session:attach scope: " + mint + " (or let nimbus mint one: JWT_SECRET with --tenant)"
 	case "E_SESSION_PIN_MISMATCH":
-		return "the token is pinned (sid) to another session: " + mint
+		return h.PinHint("session", "session:attach")
 	case "E_TOKEN_EXPIRED":
 		return "the token expired: " + mint + ", or let nimbus mint short-lived ones (JWT_SECRET with --tenant)"
 	case "E_CROSS_SITE_REFUSED":
