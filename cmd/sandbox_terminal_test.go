@@ -150,7 +150,7 @@ func TestSandboxErrorsOnTerminalNameCodeAndHint(t *testing.T) {
 	if code != 125 {
 		t.Fatalf("exit %d", code)
 	}
-	want := "nimbus: Missing required scope: sandbox:use (E_SCOPE_MISSING)\nhint: the token lacks the sandbox:use scope: mint one with it (nimbus token mint --tenant T --scopes sandbox:use --sid job-1), or let nimbus mint one (JWT_SECRET and --tenant)\n"
+	want := "nimbus: Missing required scope: sandbox:use (E_SCOPE_MISSING)\nhint: the token lacks the sandbox:use scope: mint one with it (nimbus token mint --tenant acme --scopes sandbox:use --sid job-1), or let nimbus mint one (JWT_SECRET and --tenant)\n"
 	if stderr != want {
 		t.Fatalf("stderr %q\nwant   %q", stderr, want)
 	}

@@ -279,7 +279,7 @@ func (o *common) forwardError(id string, err error) error {
 		case "E_SCOPE_MISSING":
 			ce.Hint = "forward needs a token with sandbox:use and session:attach: " + o.hints(id).MintCommand(scopesForward...) + " (or let nimbus mint one with JWT_SECRET)"
 		case "E_SESSION_PIN_MISMATCH":
-			ce.Hint = "the token is pinned (sid) to another sandbox; mint one with --sid " + sandboxcli.ArgID(id)
+			ce.Hint = o.hints(id).PinHint("sandbox", scopesForward...)
 		}
 	}
 	return mapped

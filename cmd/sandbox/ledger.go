@@ -276,6 +276,7 @@ func (o *common) ledgerOpener(cmd *cobra.Command) (func(ledger.Entry) (*sandboxc
 						return nil, err
 					}
 					tokens = ts
+					o.known = o.known.WithToken(ts)
 					o.drainOwner = st.Creds.Owner(ts)
 				}
 				// The ledger keeps no credentials: those of a

@@ -171,6 +171,7 @@ func (o *common) client(cmd *cobra.Command, pin bool, scopes []string, suffix st
 	if err != nil {
 		return nil, nil, err
 	}
+	o.known = o.known.WithToken(ts)
 	c, err := sandboxclient.New(sandboxclient.Options{
 		Endpoint: s.endpoint, BasePath: s.basePath, Tokens: ts,
 		HTTPClient: o.f.HTTPClient(), HTTPTimeout: s.httpTimeout, UserAgent: "nimbus-cli",

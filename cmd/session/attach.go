@@ -184,7 +184,7 @@ was seen through; 130 interrupted (143 for SIGTERM).`,
 				sandboxcli.RememberSandbox(f, *site, id)
 			}
 			if err != nil {
-				return sandboxcli.AttachError(err, sandboxcli.Hints{ID: id, Tenant: creds.Tenant, Subject: creds.Subject})
+				return sandboxcli.AttachError(err, sandboxcli.Hints{ID: id, Tenant: creds.Tenant, Subject: creds.Subject}.WithToken(ts))
 			}
 			if !f.JSON {
 				notices.End(res)

@@ -123,7 +123,7 @@ exactly that scope.`,
 			s, err := c.CreateSession(cmd.Context())
 			if err != nil {
 				// The token it needs has session:create, and no pin.
-				return sandboxcli.Hints{Tenant: creds.Tenant, Subject: creds.Subject, Scopes: []string{token.ScopeSessionCreate}, Unpinned: true}.Error(err)
+				return sandboxcli.Hints{Tenant: creds.Tenant, Subject: creds.Subject, Scopes: []string{token.ScopeSessionCreate}, Unpinned: true}.WithToken(ts).Error(err)
 			}
 			// The id is the Worker's answer, for this token's owner (the
 			// bootstrap token carries its tenant and subject): the

@@ -18,6 +18,7 @@ import (
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
+	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
 // Error maps a sandbox failure to a CLI error with a sysexits code, the
@@ -62,6 +63,39 @@ type Hints struct {
 	// shown (sandbox run without --keep): a command on its id would
 	// create a new, empty sandbox with that id, so no hint names one.
 	Destroyed bool
+	// Token is the claims of the token the user gave (--token-file,
+	// NIMBUS_TOKEN, token:), read without verifying it (WithToken); nil
+	// when nimbus mints its own tokens or the given one does not decode.
+	// A mint hint names its tenant and subject, not the resolved ones:
+	// what it mints is then a token like the one that failed (the
+	// sandbox a token reaches is its tenant's and its subject's).
+	Token *token.Claims
+}
+
+// WithToken is h with the claims of tokens, when it is a token the user
+// gave (sc.StaticToken) that decodes. Only the claims are kept, which
+// are no secret: never the token.
+func (h Hints) WithToken(tokens sc.TokenSource) Hints {
+	if tok, ok := tokens.(sc.StaticToken); ok {
+		if d, err := token.Decode(string(tok)); err == nil {
+			h.Token = &d.Claims
+		}
+	}
+	return h
+}
+
+// identity is the tenant and subject a mint hint names: the given
+// token's, when it has a tenant and both are ids mint takes
+// (token.IsIDComponent), else the ones the command resolved.
+func (h Hints) identity() (tenant, subject string) {
+	if h.Token != nil {
+		tn := h.Token.Tenant()
+		sub, _ := h.Token.Subject()
+		if token.IsIDComponent(tn) && (sub == "" || token.IsIDComponent(sub)) {
+			return tn, sub
+		}
+	}
+	return h.Tenant, h.Subject
 }
 
 // scopes is h.Scopes, or sandbox:use.
@@ -73,16 +107,18 @@ func (h Hints) scopes() []string {
 }
 
 // MintCommand is the nimbus token mint command of a token with scopes
-// for the sandbox: the known tenant and subject, quoted (T when the
-// tenant is not known: mint requires one), pinned to the sandbox.
+// for the sandbox: the tenant and subject of the given token, or else
+// the ones the command resolved (identity), quoted (T when the tenant is
+// not known: mint requires one), pinned to the sandbox.
 func (h Hints) MintCommand(scopes ...string) string {
+	tn, sub := h.identity()
 	tenant := "T"
-	if h.Tenant != "" {
-		tenant = shellquote.Quote(h.Tenant)
+	if tn != "" {
+		tenant = shellquote.Quote(tn)
 	}
 	cmd := "nimbus token mint --tenant " + tenant
-	if h.Subject != "" {
-		cmd += " --sub " + shellquote.Quote(h.Subject)
+	if sub != "" {
+		cmd += " --sub " + shellquote.Quote(sub)
 	}
 	cmd += " --scopes " + strings.Join(scopes, ",")
 	if h.Unpinned {
@@ -91,53 +127,58 @@ func (h Hints) MintCommand(scopes ...string) string {
 	return cmd + " --sid " + ArgID(h.ID)
 }
 
-// Error is ErrorIn for the failure h describes.
-func (h Hints) Error(err error) error {
-	mapped := h.mapError(err)
-	var ce *clierr.Error
-	if h.Destroyed && h.ID != "" && errors.As(mapped, &ce) && namesCommandOn(ce.Hint, h.ID) {
-		out := *ce
-		out.Hint = destroyedHint(h.ID, errors.As(err, new(*job.RuntimeError)))
-		return &out
+// PinHint is the hint of a token pinned (sid) to another sandbox than
+// h.ID, which the Worker refused: the sandbox it is pinned to (the given
+// token's sid claim, when it is an id; it is not verified) and the mint
+// command of a token with scopes for this one. what names the sandbox
+// ("sandbox", or "session" for session attach).
+func (h Hints) PinHint(what string, scopes ...string) string {
+	pinned := "another " + what
+	if h.Token != nil {
+		if sid, ok := h.Token.SessionID(); ok && token.IsIDComponent(sid) && sid != h.ID {
+			pinned = what + " " + ArgID(sid)
+		}
 	}
-	return mapped
+	this := "this " + what
+	if h.ID != "" {
+		this = ArgID(h.ID)
+	}
+	return "the token is pinned (sid) to " + pinned + ", not " + this + "; mint one for " + this + ": " + h.MintCommand(scopes...)
 }
 
-// namesCommandOn reports whether hint names a nimbus sandbox command on
-// sandbox id: one whose words (up to a ')', ';' or ',' that ends it)
-// include the id as ArgID writes it.
-func namesCommandOn(hint, id string) bool {
-	const prefix = "nimbus sandbox "
-	arg := ArgID(id)
-	for rest := hint; ; {
-		i := strings.Index(rest, prefix)
-		if i < 0 {
-			return false
-		}
-		rest = rest[i+len(prefix):]
-		line := rest
-		if end := strings.IndexAny(line, ");,"); end >= 0 {
-			line = line[:end]
-		}
-		if slices.Contains(strings.Fields(line), arg) {
-			return true
-		}
+// onSandbox is a hint that names a command on the sandbox: live renders
+// it, given the sandbox as a command line writes it (ArgID). Every hint
+// that names one is rendered here, as none may once the sandbox is
+// destroyed (Destroyed): pasted, the command would create a new, empty
+// sandbox with the id. The hint is then gone(id), or, when gone is nil,
+// the sentence that says nothing in it can be looked at and how to keep
+// the sandbox of a run.
+func (h Hints) onSandbox(live func(arg string) string, gone func(id string) string) string {
+	if !h.Destroyed {
+		return live(ArgID(h.ID))
 	}
+	if gone == nil {
+		gone = destroyedHint
+	}
+	return gone(h.ID)
 }
 
-// destroyedHint replaces a hint that named a command on sandbox id, which
-// is destroyed: pasted, it would create a new, empty sandbox with the id.
-// What was in it can be seen only in a sandbox kept at the end.
-func destroyedHint(id string, runtime bool) string {
-	if runtime {
-		return "check the spec name and version (NAME or NAME@VERSION); sandbox " + ArgID(id) +
-			" was destroyed at the end of the run: to list the runtimes a sandbox offers, run again with --keep and use nimbus sandbox runtimes list on the kept sandbox"
-	}
+// destroyedHint is the hint in place of one that names a command on
+// sandbox id, which is destroyed: what was in it can be seen only in a
+// sandbox kept at the end.
+func destroyedHint(id string) string {
 	return "sandbox " + ArgID(id) + " was destroyed at the end of the run, so nothing in it can be looked at: run again with --keep to keep the sandbox for a look (then nimbus sandbox destroy it)"
 }
 
-func (h Hints) mapError(err error) error {
-	id := h.ID
+// runtimeDestroyedHint is destroyedHint for a runtime that failed to
+// install: where the runtimes a sandbox offers are listed.
+func runtimeDestroyedHint(id string) string {
+	return "check the spec name and version (NAME or NAME@VERSION); sandbox " + ArgID(id) +
+		" was destroyed at the end of the run: to list the runtimes a sandbox offers, run again with --keep and use nimbus sandbox runtimes list on the kept sandbox"
+}
+
+// Error is ErrorIn for the failure h describes.
+func (h Hints) Error(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -189,18 +230,18 @@ func (h Hints) mapError(err error) error {
 		case transfer.CodeChanged, transfer.CodeVerify, transfer.CodeJoin:
 			exit = exitcode.IOErr
 		}
-		hint := transferHint(te.Code, id)
+		hint := h.transferHint(te.Code)
 		switch te.Code {
 		case transfer.CodeNoParent:
-			hint = noParentHint(te, id)
+			hint = h.noParentHint(te)
 		case transfer.CodeNotFound:
-			hint = notFoundHint(te, id)
+			hint = h.notFoundHint(te)
 		}
 		return clierr.Wrap(err, exit, te.Code, te.Message, hint)
 	}
 	var rte *job.RuntimeError
 	if errors.As(err, &rte) {
-		return clierr.Wrap(err, exitcode.DataErr, job.CodeRuntimeInstall, rte.Error(), RuntimeInstallHint(id))
+		return clierr.Wrap(err, exitcode.DataErr, job.CodeRuntimeInstall, rte.Error(), h.onSandbox(runtimeInstallHint, runtimeDestroyedHint))
 	}
 	var ie *ignore.Error
 	if errors.As(err, &ie) {
@@ -221,28 +262,37 @@ func ArgID(id string) string {
 
 // RuntimeInstallHint is the hint of a runtime that failed to install in
 // sandbox id.
-func RuntimeInstallHint(id string) string {
-	return "check the spec name and version with nimbus sandbox runtimes list " + ArgID(id)
+func RuntimeInstallHint(id string) string { return runtimeInstallHint(ArgID(id)) }
+
+// runtimeInstallHint is RuntimeInstallHint of the sandbox arg (ArgID).
+func runtimeInstallHint(arg string) string {
+	return "check the spec name and version with nimbus sandbox runtimes list " + arg
 }
 
 // NoProcessHint is the hint of a pid sandbox id does not know.
-func NoProcessHint(id string) string {
-	return "list processes with nimbus sandbox ps " + ArgID(id)
-}
+func NoProcessHint(id string) string { return noProcessHint(ArgID(id)) }
+
+// noProcessHint is NoProcessHint of the sandbox arg (ArgID).
+func noProcessHint(arg string) string { return "list processes with nimbus sandbox ps " + arg }
 
 // ReadNotFoundHint is the hint of a read of path, a sandbox path that does
 // not exist in sandbox id: the listing of its parent directory, which
 // shows what is there (a misspelt name, another directory).
-func ReadNotFoundHint(id, path string) string {
-	return "the path does not exist in the sandbox: nimbus sandbox files ls " + ArgID(id) + " " + shellquote.Quote(pathpkg.Dir(path)) +
+func ReadNotFoundHint(id, path string) string { return readNotFoundHint(ArgID(id), path) }
+
+// readNotFoundHint is ReadNotFoundHint of the sandbox arg (ArgID).
+func readNotFoundHint(arg, path string) string {
+	return "the path does not exist in the sandbox: nimbus sandbox files ls " + arg + " " + shellquote.Quote(pathpkg.Dir(path)) +
 		" lists its directory (relative paths are resolved against --root)"
 }
 
 // noParentHint names the directory a copy's destination needed and the
 // two ways to have it.
-func noParentHint(te *transfer.Error, id string) string {
+func (h Hints) noParentHint(te *transfer.Error) string {
 	if te.Remote {
-		return fmt.Sprintf("check the destination: %s does not exist in the sandbox; create it (nimbus sandbox files mkdir %s %[1]s), or pass --mkpath to create missing directories", shellquote.Quote(te.Dir), ArgID(id))
+		return h.onSandbox(func(arg string) string {
+			return fmt.Sprintf("check the destination: %s does not exist in the sandbox; create it (nimbus sandbox files mkdir %s %[1]s), or pass --mkpath to create missing directories", shellquote.Quote(te.Dir), arg)
+		}, nil)
 	}
 	// Quoted as the sandbox's is: a name with a space or a quote in it
 	// reads as one path, and can be pasted into a shell.
@@ -252,11 +302,13 @@ func noParentHint(te *transfer.Error, id string) string {
 // notFoundHint is the hint of a copy's source that does not exist: the
 // listing of the sandbox directory that should have held it, when the
 // source is a sandbox path.
-func notFoundHint(te *transfer.Error, id string) string {
+func (h Hints) notFoundHint(te *transfer.Error) string {
 	if te.Remote && te.Dir != "" {
-		return fmt.Sprintf("check the source path: nimbus sandbox files ls %s %s lists what the sandbox has there (relative paths start at --root, /home/user by default)", ArgID(id), shellquote.Quote(te.Dir))
+		return h.onSandbox(func(arg string) string {
+			return fmt.Sprintf("check the source path: nimbus sandbox files ls %s %s lists what the sandbox has there (relative paths start at --root, /home/user by default)", arg, shellquote.Quote(te.Dir))
+		}, nil)
 	}
-	return transferHint(te.Code, id)
+	return h.transferHint(te.Code)
 }
 
 // chdirTarget is the directory an ENOENT message of a chdir names
@@ -280,14 +332,16 @@ func chdirTarget(message string) string {
 // directory cannot be read or created), whose message names the path.
 const LocalIOHint = "check the local path named above: its directory must exist, and you need permission to read or write it, on a filesystem that is not read-only and has space left"
 
-func transferHint(code, id string) string {
+func (h Hints) transferHint(code string) string {
 	switch code {
 	case transfer.CodeIsDirectory:
 		return "add -r to copy a directory tree"
 	case transfer.CodeLocalIO:
 		return LocalIOHint
 	case transfer.CodeNotFound:
-		return "check the source path; nimbus sandbox files ls " + ArgID(id) + " DIR lists the sandbox side (relative paths start at --root, /home/user by default)"
+		return h.onSandbox(func(arg string) string {
+			return "check the source path; nimbus sandbox files ls " + arg + " DIR lists the sandbox side (relative paths start at --root, /home/user by default)"
+		}, nil)
 	case transfer.CodeVerify:
 		return "the sandbox joined the parts of a big file but the result does not match; the target was left untouched. The sandbox's cat or sha256sum may not be binary-safe"
 	case transfer.CodeJoin:
@@ -425,7 +479,6 @@ func answeredLocally(re *sc.RemoteError) bool {
 }
 
 func remote(re *sc.RemoteError, h Hints) *clierr.Error {
-	id := h.ID
 	exit := RemoteExit(re.Status, re.Code, re.Message)
 	hint := ""
 	switch {
@@ -439,10 +492,7 @@ func remote(re *sc.RemoteError, h Hints) *clierr.Error {
 	case re.Code == "E_SCOPE_MISSING":
 		hint = h.scopeHint(re.Message)
 	case re.Code == "E_SESSION_PIN_MISMATCH":
-		hint = "the token is pinned (sid) to another sandbox; mint one with --sid set to this sandbox id"
-		if id != "" {
-			hint = "the token is pinned (sid) to another sandbox; mint one with --sid " + ArgID(id)
-		}
+		hint = h.PinHint("sandbox", h.scopes()...)
 	case re.Code == "E_RUNTIME_NOT_ALLOWED", re.Code == "E_RUNTIME_ON_DEMAND_DISABLED":
 		hint = "the sandbox profile's runtimes policy forbids this; change the Worker's profile or use an allowed runtime"
 	case re.Code == sc.CodeRemoteOp:
@@ -459,15 +509,17 @@ func remote(re *sc.RemoteError, h Hints) *clierr.Error {
 	}
 	switch remoteErrno(re.Message) {
 	case "ENOENT":
-		hint = "the path does not exist in the sandbox (writes need the parent directory: nimbus sandbox files mkdir " + ArgID(id) + " DIR)"
-		if h.Read != "" {
-			hint = ReadNotFoundHint(id, h.Read)
-		}
-		if strings.Contains(re.Message, ", chdir '") {
-			// exec --cwd, run's first upload destination: a hint about
-			// writes sent people after the wrong path.
-			hint = "the working directory does not exist in the sandbox: check --cwd (relative paths are resolved against --root), or create it with nimbus sandbox files mkdir " + ArgID(id) + " " + chdirTarget(re.Message)
-		}
+		hint = h.onSandbox(func(arg string) string {
+			switch {
+			case strings.Contains(re.Message, ", chdir '"):
+				// exec --cwd, run's first upload destination: a hint
+				// about writes sent people after the wrong path.
+				return "the working directory does not exist in the sandbox: check --cwd (relative paths are resolved against --root), or create it with nimbus sandbox files mkdir " + arg + " " + chdirTarget(re.Message)
+			case h.Read != "":
+				return readNotFoundHint(arg, h.Read)
+			}
+			return "the path does not exist in the sandbox (writes need the parent directory: nimbus sandbox files mkdir " + arg + " DIR)"
+		}, nil)
 	case "ENOTDIR":
 		hint = "a part of the path is a file, not a directory"
 	case "EEXIST":
@@ -483,12 +535,12 @@ func remote(re *sc.RemoteError, h Hints) *clierr.Error {
 	case "EFBIG":
 		hint = "the file is larger than the sandbox allows"
 	case "ESRCH":
-		hint = "no such process; " + NoProcessHint(id)
+		hint = h.onSandbox(func(arg string) string { return "no such process; " + noProcessHint(arg) }, nil)
 	}
 	if re.Code == sc.CodeRemoteRPC && strings.HasPrefix(re.Message, "no such process") {
 		// processLogs of a pid the session does not know ("no such
 		// process: 42") carries no errno.
-		hint = "no such process; " + NoProcessHint(id)
+		hint = h.onSandbox(func(arg string) string { return "no such process; " + noProcessHint(arg) }, nil)
 	}
 	code := re.Code
 	if code == "" {

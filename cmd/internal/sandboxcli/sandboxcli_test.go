@@ -3,6 +3,7 @@ package sandboxcli
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
+	"github.com/nimbus-sh/nimbus/pkg/terminal"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
@@ -470,9 +472,111 @@ func TestDestroyedSandboxHints(t *testing.T) {
 			t.Errorf("%v: hint\n%q, want\n%q", c.err, ce.Hint, c.want)
 		}
 	}
-	// A sandbox whose id is a word of another command is not taken for it.
-	if namesCommandOn("check the destination: nimbus sandbox cp ./dist job-1:/home/user/dist", "job-1") {
-		t.Error("job-1:/home/user/dist taken for the id")
+	// A hint whose example names another sandbox is kept: its id being
+	// a word of the example (cp) is no command on it.
+	var ce *clierr.Error
+	if want := "write the sandbox side as ID:PATH, e.g. nimbus sandbox cp ./dist job-1:/home/user/dist; prefix a local path containing ':' with ./; an empty path is refused (ID:. is the sandbox's root, . the current directory)"; !errors.As((Hints{ID: "cp", Destroyed: true}).Error(&transfer.Error{Code: transfer.CodeBadTarget, Message: "m"}), &ce) || ce.Hint != want {
+		t.Errorf("bad target in sandbox cp: hint %q, want %q", ce.Hint, want)
+	}
+}
+
+// commandsOn returns the nimbus commands in hint that name sandbox id (a
+// word that is the id, as ArgID writes it, or starts with it and a ':'),
+// each up to the ')', ';' or ',' that ends it; a mint command's --sid
+// touches no sandbox.
+func commandsOn(hint, id string) []string {
+	var found []string
+	arg := ArgID(id)
+	for rest := hint; ; {
+		i := strings.Index(rest, "nimbus ")
+		if i < 0 {
+			return found
+		}
+		rest = rest[i+len("nimbus "):]
+		line := rest
+		if end := strings.IndexAny(line, ");,"); end >= 0 {
+			line = line[:end]
+		}
+		if strings.HasPrefix(line, "token ") {
+			continue
+		}
+		for _, w := range strings.Fields(line) {
+			if w == arg || strings.HasPrefix(w, arg+":") {
+				found = append(found, "nimbus "+line)
+				break
+			}
+		}
+	}
+}
+
+// TestNoHintNamesADestroyedSandbox goes over every kind of hint of the
+// sandbox commands (Error, ExecError, AttachError), for a sandbox that is
+// there and for one the run destroyed: once destroyed, none names a
+// command on its id (pasted, it would create a new, empty sandbox with
+// it), whatever function built the hint. The live ones that do show the
+// list covers them.
+func TestNoHintNamesADestroyedSandbox(t *testing.T) {
+	const id = "run-7q"
+	var errs []error
+	for _, code := range []string{transfer.CodeIsDirectory, transfer.CodeNotFound, transfer.CodeBadTarget, transfer.CodeNoName,
+		transfer.CodeLocalIO, transfer.CodeVerify, transfer.CodeJoin, transfer.CodeConflict, transfer.CodeUnsafePath,
+		transfer.CodeIgnoreFile, transfer.CodeNoParent, transfer.CodeChanged} {
+		errs = append(errs, &transfer.Error{Code: code, Message: "m", Dir: "/home/user/d", Remote: true},
+			&transfer.Error{Code: code, Message: "m", Dir: "d", Remote: false},
+			&transfer.Error{Code: code, Message: "m"})
+	}
+	errs = append(errs,
+		&transfer.PartialError{Failures: []transfer.Failure{{Err: errors.New("x")}}},
+		&job.RuntimeError{Spec: "python@9", ExitCode: 1},
+		context.Canceled, context.DeadlineExceeded, errors.New("surprise"))
+	for _, status := range []int{400, 401, 403, 404, 408, 413, 429, 500, 502, 503} {
+		for _, code := range []string{"", "E_TOKEN_MALFORMED", "E_TOKEN_SIGNATURE", "E_TOKEN_CLAIMS", "E_TOKEN_EXPIRED", "E_SCOPE_MISSING",
+			"E_SESSION_PIN_MISMATCH", "E_BOOTSTRAP_CONSUMED", "E_ANON_SESSION_TTL", "E_RUNTIME_NOT_ALLOWED", "E_RUNTIME_ON_DEMAND_DISABLED",
+			"E_AUTH_CONFIG_MISSING", "E_NIMBUS_BINDING_MISSING", sc.CodeRemoteOp, "E_METHOD_NOT_ALLOWED", "E_BAD_JSON", "E_SANDBOX_ID",
+			"E_ARG_SHAPE", "E_TOKEN_TTL_TOO_LARGE", "E_NIMBUS_DO_OVERLOADED", "E_NIMBUS_DO_CODE_UPDATED", "E_AUTH_UNKNOWN"} {
+			errs = append(errs, &sc.RemoteError{Status: status, Code: code, Message: "Missing required scope: sandbox:use", Host: "127.0.0.1"})
+		}
+		for _, message := range []string{"ENOENT: no such file or directory, open '/x'", "ENOENT: no such file or directory, chdir '/home/user/app'",
+			"ENOTDIR: x", "EEXIST: x", "EISDIR: x", "ENOTEMPTY: x", "ENOSPC: x", "EDQUOT: x", "EFBIG: x", "EACCES: x", "EPERM: x", "EROFS: x",
+			"ESRCH: no such process", "no such process: 42"} {
+			errs = append(errs, &sc.RemoteError{Status: status, Code: sc.CodeRemoteRPC, Message: message})
+		}
+	}
+	for _, code := range []string{sc.CodeAPINotEnabled, sc.CodeBadResponse, sc.CodeStreamProtocol, sc.CodeWriteTooLarge, sc.CodeInvalidArgument,
+		sc.CodeSandboxID, sc.CodeInvalidToken, sc.CodeExecFailed, sc.CodeFileChanged, sc.CodeTransport, sc.CodeHTTPTimeout, sc.CodeGateway,
+		sc.CodeStreamTruncated, sc.CodeTimeout} {
+		errs = append(errs, &sc.Error{Code: code, Message: "m"})
+	}
+	for _, code := range []string{terminal.CodeBusy, terminal.CodeTakenOver, terminal.CodeUnavailable, terminal.CodeHandshake, terminal.CodeProtocol,
+		terminal.CodeClosedEarly, terminal.CodeInterrupted, terminal.CodeInput, terminal.CodeInvalidArgument} {
+		errs = append(errs, &terminal.Error{Code: code, Message: "m"})
+	}
+	for _, code := range []string{"E_SCOPE_MISSING", "E_SESSION_PIN_MISMATCH", "E_TOKEN_EXPIRED", "E_CROSS_SITE_REFUSED"} {
+		errs = append(errs, &terminal.Error{Code: code, Status: 403, Message: "m"})
+	}
+	live := 0
+	for _, read := range []string{"", "/home/user/x"} {
+		for _, err := range errs {
+			for _, destroyed := range []bool{false, true} {
+				h := Hints{ID: id, Read: read, Tenant: "acme", Destroyed: destroyed}
+				for name, mapped := range map[string]error{"Error": h.Error(err), "ExecError": h.ExecError(err), "AttachError": AttachError(err, h)} {
+					var ce *clierr.Error
+					if !errors.As(mapped, &ce) {
+						t.Fatalf("%s(%#v): %T", name, err, mapped)
+					}
+					on := commandsOn(ce.Hint, id)
+					switch {
+					case !destroyed && len(on) > 0:
+						live++
+					case destroyed && len(on) > 0:
+						t.Errorf("%s(%#v) of a destroyed sandbox names %q in its hint\n%q", name, err, on, ce.Hint)
+					}
+				}
+			}
+		}
+	}
+	if live < 10 {
+		t.Errorf("only %d hints of a sandbox that is there name a command on it: the list misses kinds", live)
 	}
 }
 
@@ -492,5 +596,94 @@ func TestScopeHintFromWorkerMessages(t *testing.T) {
 		if got := h.scopeHint(c.message); got != c.want {
 			t.Errorf("%q:\n got %q\nwant %q", c.message, got, c.want)
 		}
+	}
+}
+
+// givenToken is a token with the claims payload (a JSON object), as a
+// user would give one: decodable, its signature not checked here.
+func givenToken(payload string) sc.StaticToken {
+	enc := base64.RawURLEncoding.EncodeToString
+	return sc.StaticToken(enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc([]byte(payload)) + "." + enc([]byte("signature-not-checked-here")))
+}
+
+// TestMintHintsNameTheGivenToken: with a token the user gave, the mint
+// hints name its tenant and subject, not the ones the command resolved,
+// so that what they mint is a token like it; claims mint would refuse, or
+// a shell would read, are not copied (the resolved ones are named), and
+// the token itself never is.
+func TestMintHintsNameTheGivenToken(t *testing.T) {
+	scope := &sc.RemoteError{Status: 403, Code: "E_SCOPE_MISSING", Message: "Missing required scope: session:destroy"}
+	resolved := Hints{ID: "job-1", Tenant: "globex", Subject: "bob"}
+	for _, c := range []struct {
+		tokens sc.TokenSource
+		mint   string
+	}{
+		{givenToken(`{"scope":"nimbus","tn":"acme","sub":"ci","scopes":["sandbox:use"],"iat":1,"exp":4102444800}`),
+			"nimbus token mint --tenant acme --sub ci --scopes sandbox:use,session:destroy --sid job-1"},
+		// No subject: none, though the command resolved one.
+		{givenToken(`{"scope":"nimbus","tn":"acme","scopes":["sandbox:use"],"iat":1,"exp":4102444800}`),
+			"nimbus token mint --tenant acme --scopes sandbox:use,session:destroy --sid job-1"},
+		// What is not an id is not copied into a command to paste.
+		{givenToken(`{"scope":"nimbus","tn":"$(touch x)","sub":"ci","iat":1,"exp":4102444800}`),
+			"nimbus token mint --tenant globex --sub bob --scopes sandbox:use,session:destroy --sid job-1"},
+		{givenToken(`{"scope":"nimbus","tn":"acme","sub":"c i;rm","iat":1,"exp":4102444800}`),
+			"nimbus token mint --tenant globex --sub bob --scopes sandbox:use,session:destroy --sid job-1"},
+		{givenToken(`{"scope":"nimbus","sub":"ci","iat":1,"exp":4102444800}`),
+			"nimbus token mint --tenant globex --sub bob --scopes sandbox:use,session:destroy --sid job-1"},
+		// Not a token: the resolved ones; and so for tokens nimbus mints.
+		{sc.StaticToken("not.a.token"), "nimbus token mint --tenant globex --sub bob --scopes sandbox:use,session:destroy --sid job-1"},
+		{sc.TokenFunc(func(context.Context, string) (string, error) { return "", nil }),
+			"nimbus token mint --tenant globex --sub bob --scopes sandbox:use,session:destroy --sid job-1"},
+	} {
+		h := resolved.WithToken(c.tokens)
+		var ce *clierr.Error
+		if !errors.As(h.Error(scope), &ce) || !strings.Contains(ce.Hint, "("+c.mint+")") {
+			t.Errorf("hint\n%q, want the command\n%q", ce.Hint, c.mint)
+		}
+		if tok, ok := c.tokens.(sc.StaticToken); ok && strings.Contains(ce.Hint, string(tok)) {
+			t.Errorf("the hint shows the token: %q", ce.Hint)
+		}
+		// session attach's hints mint alike.
+		attach := strings.Replace(c.mint, "sandbox:use,session:destroy", "session:attach", 1)
+		if !errors.As(AttachError(&terminal.Error{Code: "E_SCOPE_MISSING", Status: 403}, h), &ce) || !strings.Contains(ce.Hint, attach) {
+			t.Errorf("attach hint\n%q, want the command\n%q", ce.Hint, attach)
+		}
+	}
+}
+
+// TestPinHintNamesBothSandboxes: a token pinned (sid) to another sandbox
+// is told which one (the given token's sid claim, only when it is an id:
+// it is not verified) and the whole mint command of a token for this one,
+// with the scopes the command needs; session attach's says so of
+// sessions.
+func TestPinHintNamesBothSandboxes(t *testing.T) {
+	pin := &sc.RemoteError{Status: 403, Code: "E_SESSION_PIN_MISMATCH", Message: `Token pinned to session "other-job" but request targets "job-1"`}
+	pinned := givenToken(`{"scope":"nimbus","tn":"acme","sub":"ci","scopes":["sandbox:use"],"sid":"other-job","iat":1,"exp":4102444800}`)
+	for _, c := range []struct {
+		h    Hints
+		want string
+	}{
+		{Hints{ID: "job-1", Tenant: "globex"}.WithToken(pinned),
+			"the token is pinned (sid) to sandbox other-job, not job-1; mint one for job-1: nimbus token mint --tenant acme --sub ci --scopes sandbox:use --sid job-1"},
+		{Hints{ID: "job-1", Scopes: []string{"sandbox:use", "session:destroy"}}.WithToken(pinned),
+			"the token is pinned (sid) to sandbox other-job, not job-1; mint one for job-1: nimbus token mint --tenant acme --sub ci --scopes sandbox:use,session:destroy --sid job-1"},
+		{Hints{}.WithToken(pinned),
+			"the token is pinned (sid) to sandbox other-job, not this sandbox; mint one for this sandbox: nimbus token mint --tenant acme --sub ci --scopes sandbox:use --sid ID"},
+		// A sid that is not an id is not repeated.
+		{Hints{ID: "job-1"}.WithToken(givenToken(`{"scope":"nimbus","tn":"acme","sid":"$(touch x)","iat":1,"exp":4102444800}`)),
+			"the token is pinned (sid) to another sandbox, not job-1; mint one for job-1: nimbus token mint --tenant acme --scopes sandbox:use --sid job-1"},
+		// No token to read (nimbus minted it, or it does not decode).
+		{Hints{ID: "job-1", Tenant: "acme"},
+			"the token is pinned (sid) to another sandbox, not job-1; mint one for job-1: nimbus token mint --tenant acme --scopes sandbox:use --sid job-1"},
+	} {
+		var ce *clierr.Error
+		if !errors.As(c.h.Error(pin), &ce) || ce.Hint != c.want {
+			t.Errorf("hint\n%q, want\n%q", ce.Hint, c.want)
+		}
+	}
+	var ce *clierr.Error
+	want := "the token is pinned (sid) to session other-job, not job-1; mint one for job-1: nimbus token mint --tenant acme --sub ci --scopes session:attach --sid job-1"
+	if !errors.As(AttachError(&terminal.Error{Code: "E_SESSION_PIN_MISMATCH", Status: 403}, Hints{ID: "job-1"}.WithToken(pinned)), &ce) || ce.Hint != want {
+		t.Errorf("attach hint\n%q, want\n%q", ce.Hint, want)
 	}
 }

@@ -17,23 +17,23 @@ import (
 // AttachError maps a failure of `session attach ID` (h.ID) to its exit
 // code and hint; other errors go through h.Error.
 func AttachError(err error, h Hints) error {
-	id := h.ID
 	var te *terminal.Error
 	if !errors.As(err, &te) {
 		return h.Error(err)
 	}
-	again := "nimbus session attach " + ArgID(id)
 	switch {
 	case te.Auth():
 		return clierr.Wrap(err, exitcode.NoPerm, te.Code, "the server refused the token: "+te.Message, attachAuthHint(te.Code, h))
 	}
 	switch te.Code {
 	case terminal.CodeBusy:
-		return clierr.Wrap(err, exitcode.TempFail, te.Code, te.Message,
-			"close the other terminal (a browser tab on /s/"+id+"/ or another nimbus session attach), or wait for it: "+again+" --wait")
+		return clierr.Wrap(err, exitcode.TempFail, te.Code, te.Message, h.onSandbox(func(arg string) string {
+			return "close the other terminal (a browser tab on /s/" + h.ID + "/ or another nimbus session attach), or wait for it: nimbus session attach " + arg + " --wait"
+		}, nil))
 	case terminal.CodeTakenOver:
-		return clierr.Wrap(err, exitcode.Failure, te.Code, te.Message,
-			"the shell keeps running; "+again+" takes it back once the other client has gone (or --wait for it)")
+		return clierr.Wrap(err, exitcode.Failure, te.Code, te.Message, h.onSandbox(func(arg string) string {
+			return "the shell keeps running; nimbus session attach " + arg + " takes it back once the other client has gone (or --wait for it)"
+		}, nil))
 	case terminal.CodeUnavailable:
 		// The cause (a refused connection, a DNS failure, the address)
 		// is what tells an endpoint that is down from one mistyped; a
@@ -46,8 +46,9 @@ func AttachError(err error, h Hints) error {
 	case terminal.CodeClosedEarly:
 		// As an exec stream that ends without its exit frame
 		// (E_EXEC_STREAM_TRUNCATED): the end of the work was not seen.
-		return clierr.Wrap(err, exitcode.Unavailable, te.Code, te.Message,
-			"the input's commands may not have run, or were stopped: check the sandbox (nimbus sandbox ps "+ArgID(id)+") before running them again")
+		return clierr.Wrap(err, exitcode.Unavailable, te.Code, te.Message, h.onSandbox(func(arg string) string {
+			return "the input's commands may not have run, or were stopped: check the sandbox (nimbus sandbox ps " + arg + ") before running them again"
+		}, nil))
 	case terminal.CodeHandshake:
 		return clierr.Wrap(err, exitcode.Config, te.Code, te.Message, "check --endpoint: it must be the origin of a Nimbus Worker or of nimbus dev")
 	case terminal.CodeProtocol:
@@ -68,7 +69,7 @@ func attachAuthHint(code string, h Hints) string {
 	case "E_SCOPE_MISSING":
 		return "the terminal needs a token with the session:attach scope: " + mint + " (or let nimbus mint one: JWT_SECRET with --tenant)"
 	case "E_SESSION_PIN_MISMATCH":
-		return "the token is pinned (sid) to another session: " + mint
+		return h.PinHint("session", "session:attach")
 	case "E_TOKEN_EXPIRED":
 		return "the token expired: " + mint + ", or let nimbus mint short-lived ones (JWT_SECRET with --tenant)"
 	case "E_CROSS_SITE_REFUSED":
