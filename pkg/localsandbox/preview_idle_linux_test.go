@@ -1,11 +1,9 @@
 package localsandbox_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha1"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/nimbus-sh/nimbus/internal/deadpeer"
 	"github.com/nimbus-sh/nimbus/internal/proctest"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -125,68 +124,6 @@ func halves(w http.ResponseWriter, r *http.Request, end chan<- struct{}) {
 	for range tick.C {
 		if _, err := conn.Write(append(append(append([]byte(nil), payload...), head...), payload...)); err != nil {
 			return
-		}
-	}
-}
-
-// deadPreviewPeer opens a preview WebSocket over a raw TCP connection
-// and then sends nothing, not even a pong: a peer asleep or cut off
-// without a FIN, as the server sees it.
-func deadPreviewPeer(t *testing.T, addr, id, path string) (net.Conn, *bufio.Reader) {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	head := "GET /s/" + id + "/port/" + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-		"Authorization: Bearer " + mint(t, id, token.ScopeSessionAttach) + "\r\n\r\n"
-	if _, err := io.WriteString(conn, head); err != nil {
-		t.Fatal(err)
-	}
-	// A bound on the whole test, not a synchronisation: the server's
-	// close is what the reads wait for.
-	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade: %s", resp.Status)
-	}
-	return conn, br
-}
-
-// readUntilClosed reads frames, answering none, until the connection
-// ends; it returns how many pings came and how it ended.
-func readUntilClosed(br *bufio.Reader) (pings int, err error) {
-	for {
-		var h [2]byte
-		if _, err := io.ReadFull(br, h[:]); err != nil {
-			return pings, err
-		}
-		n := uint64(h[1] & 0x7f)
-		switch n {
-		case 126:
-			var b [2]byte
-			if _, err := io.ReadFull(br, b[:]); err != nil {
-				return pings, err
-			}
-			n = uint64(binary.BigEndian.Uint16(b[:]))
-		case 127:
-			var b [8]byte
-			if _, err := io.ReadFull(br, b[:]); err != nil {
-				return pings, err
-			}
-			n = binary.BigEndian.Uint64(b[:])
-		}
-		if _, err := io.CopyN(io.Discard, br, int64(n)); err != nil {
-			return pings, err
-		}
-		if h[0]&0x0f == 0x9 {
-			pings++
 		}
 	}
 }
@@ -305,10 +242,10 @@ func TestDeadPreviewPeerIsReleased(t *testing.T) {
 
 	// A dead peer of a quiet app, then one of an app that streams.
 	for _, path := range []string{port + "/", port + "/push"} {
-		conn, br := deadPreviewPeer(t, hs.Listener.Addr().String(), "pv", path)
+		dead := deadpeer.Dial(t, hs.Listener.Addr().String(), "/s/pv/port/"+path, mint(t, "pv", token.ScopeSessionAttach))
 		start := time.Now()
-		pings, err := readUntilClosed(br)
-		took := time.Since(start)
+		err := dead.UntilClosed()
+		took, pings := time.Since(start), dead.Pings
 		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
 			t.Fatalf("%s: the preview socket of a dead peer was still open after %v (%d pings)", path, took, pings)
 		}
@@ -321,7 +258,7 @@ func TestDeadPreviewPeerIsReleased(t *testing.T) {
 		if pings == 0 {
 			t.Fatalf("%s: closed without being pinged first", path)
 		}
-		_ = conn.Close()
+		_ = dead.Close()
 		select {
 		case <-appEnded:
 		case <-time.After(20 * time.Second):
@@ -378,25 +315,9 @@ func TestDeadPeerOfAnotherProtocolIsReleased(t *testing.T) {
 	grace := time.Second
 	_, hs := newServer(t, func(o *localsandbox.Options) { o.PreviewIdleTimeout = idle })
 	port, appEnded := echoApp(t, hs.URL, "pr")
-	addr := hs.Listener.Addr().String()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	head := "GET /s/pr/port/" + port + "/raw HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: raw\r\nConnection: Upgrade\r\n" +
-		"Authorization: Bearer " + mint(t, "pr", token.ScopeSessionAttach) + "\r\n\r\n"
-	if _, err := io.WriteString(conn, head); err != nil {
-		t.Fatal(err)
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade: %v %v", resp, err)
-	}
+	dead := deadpeer.Upgrade(t, hs.Listener.Addr().String(), "/s/pr/port/"+port+"/raw", mint(t, "pr", token.ScopeSessionAttach), "raw")
 	start := time.Now()
-	n, err := io.Copy(io.Discard, br)
+	n, err := dead.Rest()
 	took := time.Since(start)
 	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
 		t.Fatalf("the connection of a dead peer was still open after %v", took)

@@ -1,11 +1,7 @@
 package localsandbox_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -16,87 +12,12 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/nimbus-sh/nimbus/internal/deadpeer"
 	"github.com/nimbus-sh/nimbus/internal/proctest"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	"github.com/nimbus-sh/nimbus/pkg/terminal/frame"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
-
-// silentClient opens the terminal socket of id over a raw TCP connection
-// and then sends nothing, not even a pong: a peer that went to sleep or
-// was cut off without a FIN, as the server sees it.
-type silentClient struct {
-	conn  net.Conn
-	br    *bufio.Reader
-	pings int
-}
-
-func dialSilent(t *testing.T, addr, id string) *silentClient {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	head := "GET /s/" + id + "/ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-		"Authorization: Bearer " + mint(t, id, token.ScopeSessionAttach) + "\r\n\r\n"
-	if _, err := io.WriteString(conn, head); err != nil {
-		t.Fatal(err)
-	}
-	// A bound on the whole test, not a synchronisation: the server's
-	// close is what the reads below wait for.
-	_ = conn.SetReadDeadline(time.Now().Add(40 * time.Second))
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade: %s", resp.Status)
-	}
-	return &silentClient{conn: conn, br: br}
-}
-
-// closeFrame reads the server's frames (answering none) until its close
-// frame, and returns its code and reason.
-func (c *silentClient) closeFrame(t *testing.T) (int, string) {
-	t.Helper()
-	for {
-		var h [2]byte
-		if _, err := io.ReadFull(c.br, h[:]); err != nil {
-			t.Fatalf("the socket of a silent client was not closed with a close frame (%d pings seen): %v", c.pings, err)
-		}
-		n := uint64(h[1] & 0x7f)
-		switch n {
-		case 126:
-			var b [2]byte
-			if _, err := io.ReadFull(c.br, b[:]); err != nil {
-				t.Fatal(err)
-			}
-			n = uint64(binary.BigEndian.Uint16(b[:]))
-		case 127:
-			var b [8]byte
-			if _, err := io.ReadFull(c.br, b[:]); err != nil {
-				t.Fatal(err)
-			}
-			n = binary.BigEndian.Uint64(b[:])
-		}
-		payload := make([]byte, n)
-		if _, err := io.ReadFull(c.br, payload); err != nil {
-			t.Fatal(err)
-		}
-		switch h[0] & 0x0f {
-		case 0x9:
-			c.pings++
-		case 0x8:
-			if len(payload) < 2 {
-				t.Fatalf("close frame without a code: %q", payload)
-			}
-			return int(binary.BigEndian.Uint16(payload)), string(payload[2:])
-		}
-	}
-}
 
 // liveClient is a client that reads all the time (its WebSocket stack
 // answers pings unless noPong), and sends a bare "ping" every pingEvery
@@ -203,19 +124,22 @@ func TestSilentTerminalClientIsClosed(t *testing.T) {
 	reader.until(t, "ready:")
 	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
 
-	silent := dialSilent(t, hs.Listener.Addr().String(), "job-idle")
+	silent := deadpeer.Dial(t, hs.Listener.Addr().String(), "/s/job-idle/ws", mint(t, "job-idle", token.ScopeSessionAttach))
 	start := time.Now()
-	code, reason := silent.closeFrame(t)
+	code, reason, err := silent.CloseFrame()
+	if err != nil {
+		t.Fatalf("the socket of a silent client was not closed with a close frame (%d pings seen): %v", silent.Pings, err)
+	}
 	if code != int(websocket.StatusPolicyViolation) || reason != "client silent" {
 		t.Fatalf("silent client closed with %d %q, want 1008 \"client silent\"", code, reason)
 	}
 	if d := time.Since(start); d < idle {
 		t.Fatalf("closed after %v of silence, before the idle timeout %v", d, idle)
 	}
-	if silent.pings == 0 {
+	if silent.Pings == 0 {
 		t.Fatal("closed without being pinged first")
 	}
-	_ = silent.conn.Close()
+	_ = silent.Close()
 	proctest.WaitFor(t, "the silent socket's goroutines and descriptors to be released", func() bool {
 		return runtime.NumGoroutine() <= goroutines && openFDs(t) <= fds
 	})
