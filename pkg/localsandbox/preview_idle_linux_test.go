@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,7 +13,6 @@ import (
 	"net/url"
 	"runtime"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -128,86 +128,20 @@ func halves(w http.ResponseWriter, r *http.Request, end chan<- struct{}) {
 	}
 }
 
-// previewClient is a WebSocket client of a preview that reads all the
-// time (answering pings unless noPong) and, when every is not 0, sends
-// a message that often.
-type previewClient struct {
-	ws       *websocket.Conn
-	pings    atomic.Int32
-	received atomic.Int32
-	echoes   chan string
-	ended    chan error
-}
-
-func dialPreview(t *testing.T, base, id, path string, noPong bool, every time.Duration) *previewClient {
+// dialPreview is a live client of the preview of id at path that sends
+// "tick" every every when that is not 0.
+func dialPreview(t *testing.T, base, id, path string, noPong bool, every time.Duration) *liveClient {
 	t.Helper()
-	c := &previewClient{echoes: make(chan string, 1024), ended: make(chan error, 1)}
-	opts := &websocket.DialOptions{
-		HTTPHeader: http.Header{"Authorization": {"Bearer " + mint(t, id, token.ScopeSessionAttach)}},
-		OnPingReceived: func(context.Context, []byte) bool {
-			c.pings.Add(1)
-			return !noPong
-		},
-	}
-	u := "ws" + base[len("http"):] + "/s/" + id + "/port/" + path
-	ws, resp, err := websocket.Dial(ctx(t), u, opts)
-	if err != nil {
-		t.Fatalf("dial: %v (%v)", err, status(resp))
-	}
-	c.ws = ws
-	ws.SetReadLimit(1 << 20)
-	stop, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); _ = ws.CloseNow() })
-	go func() {
-		for {
-			_, msg, err := ws.Read(context.Background())
-			if err != nil {
-				c.ended <- err
-				return
-			}
-			c.received.Add(1)
-			select {
-			case c.echoes <- string(msg):
-			default:
-			}
-		}
-	}()
-	if every > 0 {
-		go func() {
-			tick := time.NewTicker(every)
-			defer tick.Stop()
-			for {
-				select {
-				case <-stop.Done():
-					return
-				case <-tick.C:
-					_ = ws.Write(stop, websocket.MessageText, []byte("tick"))
-				}
-			}
-		}()
-	}
-	return c
+	return dialLive(t, "ws"+base[len("http"):]+"/s/"+id+"/port/"+path, mint(t, id, token.ScopeSessionAttach), noPong, every, "tick")
 }
 
 // roundTrip sends msg and waits for its echo; it fails if the socket ends.
-func (c *previewClient) roundTrip(t *testing.T, msg string) {
+func (c *liveClient) roundTrip(t *testing.T, msg string) {
 	t.Helper()
 	if err := c.ws.Write(ctx(t), websocket.MessageText, []byte(msg)); err != nil {
 		t.Fatalf("write %q: %v", msg, err)
 	}
-	deadline := time.After(20 * time.Second)
-	for {
-		select {
-		case got := <-c.echoes:
-			if got == msg {
-				return
-			}
-		case err := <-c.ended:
-			t.Fatalf("the socket ended while waiting for the echo of %q: %v", msg, err)
-		case <-deadline:
-			t.Fatalf("no echo of %q", msg)
-		}
-	}
+	c.until(t, func(got string) bool { return got == msg }, func() string { return fmt.Sprintf("the echo of %q", msg) })
 }
 
 // TestDeadPreviewPeerIsReleased: a preview WebSocket (the app's own
@@ -235,7 +169,7 @@ func TestDeadPreviewPeerIsReleased(t *testing.T) {
 	chatty.roundTrip(t, "hello chatty")
 	// Once a message came through, the proxy's goroutines of a socket
 	// are all there.
-	for _, c := range []*previewClient{pushed, halved} {
+	for _, c := range []*liveClient{pushed, halved} {
 		proctest.WaitFor(t, "a streaming app's first message", func() bool { return c.received.Load() > 0 })
 	}
 	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
@@ -271,7 +205,7 @@ func TestDeadPreviewPeerIsReleased(t *testing.T) {
 
 	// The quiet clients have answered three pings: they outlived the
 	// bound three times over, and so has the chatty one.
-	for _, c := range []*previewClient{quiet, pushed} {
+	for _, c := range []*liveClient{quiet, pushed} {
 		proctest.WaitFor(t, "a quiet client to be pinged three times", func() bool {
 			select {
 			case err := <-c.ended:
@@ -287,7 +221,7 @@ func TestDeadPreviewPeerIsReleased(t *testing.T) {
 	if n := chatty.pings.Load(); n != 0 {
 		t.Errorf("a client that talks was pinged %d times", n)
 	}
-	for _, c := range []*previewClient{pushed, halved} {
+	for _, c := range []*liveClient{pushed, halved} {
 		if n := c.received.Load(); n < 100 {
 			t.Errorf("a streaming app's client got %d messages", n)
 		}
