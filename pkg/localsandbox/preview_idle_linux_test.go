@@ -1,12 +1,11 @@
 package localsandbox_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha1"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,12 +13,12 @@ import (
 	"net/url"
 	"runtime"
 	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/nimbus-sh/nimbus/internal/deadpeer"
 	"github.com/nimbus-sh/nimbus/internal/proctest"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -136,148 +135,20 @@ func halves(w http.ResponseWriter, r *http.Request, end chan<- struct{}, size in
 	}
 }
 
-// deadPreviewPeer opens a preview WebSocket over a raw TCP connection
-// and then sends nothing, not even a pong: a peer asleep or cut off
-// without a FIN, as the server sees it.
-func deadPreviewPeer(t *testing.T, addr, id, path string) (net.Conn, *bufio.Reader) {
+// dialPreview is a live client of the preview of id at path that sends
+// "tick" every every when that is not 0.
+func dialPreview(t *testing.T, base, id, path string, noPong bool, every time.Duration) *liveClient {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	head := "GET /s/" + id + "/port/" + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-		"Authorization: Bearer " + mint(t, id, token.ScopeSessionAttach) + "\r\n\r\n"
-	if _, err := io.WriteString(conn, head); err != nil {
-		t.Fatal(err)
-	}
-	// A bound on the whole test, not a synchronisation: the server's
-	// close is what the reads wait for.
-	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade: %s", resp.Status)
-	}
-	return conn, br
-}
-
-// readUntilClosed reads frames, answering none, until the connection
-// ends; it returns how many pings came and how it ended.
-func readUntilClosed(br *bufio.Reader) (pings int, err error) {
-	for {
-		var h [2]byte
-		if _, err := io.ReadFull(br, h[:]); err != nil {
-			return pings, err
-		}
-		n := uint64(h[1] & 0x7f)
-		switch n {
-		case 126:
-			var b [2]byte
-			if _, err := io.ReadFull(br, b[:]); err != nil {
-				return pings, err
-			}
-			n = uint64(binary.BigEndian.Uint16(b[:]))
-		case 127:
-			var b [8]byte
-			if _, err := io.ReadFull(br, b[:]); err != nil {
-				return pings, err
-			}
-			n = binary.BigEndian.Uint64(b[:])
-		}
-		if _, err := io.CopyN(io.Discard, br, int64(n)); err != nil {
-			return pings, err
-		}
-		if h[0]&0x0f == 0x9 {
-			pings++
-		}
-	}
-}
-
-// previewClient is a WebSocket client of a preview that reads all the
-// time (answering pings unless noPong) and, when every is not 0, sends
-// a message that often.
-type previewClient struct {
-	ws       *websocket.Conn
-	pings    atomic.Int32
-	received atomic.Int32
-	echoes   chan string
-	ended    chan error
-}
-
-func dialPreview(t *testing.T, base, id, path string, noPong bool, every time.Duration) *previewClient {
-	t.Helper()
-	c := &previewClient{echoes: make(chan string, 1024), ended: make(chan error, 1)}
-	opts := &websocket.DialOptions{
-		HTTPHeader: http.Header{"Authorization": {"Bearer " + mint(t, id, token.ScopeSessionAttach)}},
-		OnPingReceived: func(context.Context, []byte) bool {
-			c.pings.Add(1)
-			return !noPong
-		},
-	}
-	u := "ws" + base[len("http"):] + "/s/" + id + "/port/" + path
-	ws, resp, err := websocket.Dial(ctx(t), u, opts)
-	if err != nil {
-		t.Fatalf("dial: %v (%v)", err, status(resp))
-	}
-	c.ws = ws
-	ws.SetReadLimit(1 << 20)
-	stop, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); _ = ws.CloseNow() })
-	go func() {
-		for {
-			_, msg, err := ws.Read(context.Background())
-			if err != nil {
-				c.ended <- err
-				return
-			}
-			c.received.Add(1)
-			select {
-			case c.echoes <- string(msg):
-			default:
-			}
-		}
-	}()
-	if every > 0 {
-		go func() {
-			tick := time.NewTicker(every)
-			defer tick.Stop()
-			for {
-				select {
-				case <-stop.Done():
-					return
-				case <-tick.C:
-					_ = ws.Write(stop, websocket.MessageText, []byte("tick"))
-				}
-			}
-		}()
-	}
-	return c
+	return dialLive(t, "ws"+base[len("http"):]+"/s/"+id+"/port/"+path, mint(t, id, token.ScopeSessionAttach), noPong, every, "tick")
 }
 
 // roundTrip sends msg and waits for its echo; it fails if the socket ends.
-func (c *previewClient) roundTrip(t *testing.T, msg string) {
+func (c *liveClient) roundTrip(t *testing.T, msg string) {
 	t.Helper()
 	if err := c.ws.Write(ctx(t), websocket.MessageText, []byte(msg)); err != nil {
 		t.Fatalf("write %q: %v", msg, err)
 	}
-	deadline := time.After(20 * time.Second)
-	for {
-		select {
-		case got := <-c.echoes:
-			if got == msg {
-				return
-			}
-		case err := <-c.ended:
-			t.Fatalf("the socket ended while waiting for the echo of %q: %v", msg, err)
-		case <-deadline:
-			t.Fatalf("no echo of %q", msg)
-		}
-	}
+	c.until(t, func(got string) bool { return got == msg }, func() string { return fmt.Sprintf("the echo of %q", msg) })
 }
 
 // TestDeadPreviewPeerIsReleased: a preview WebSocket (the app's own
@@ -305,17 +176,17 @@ func TestDeadPreviewPeerIsReleased(t *testing.T) {
 	chatty.roundTrip(t, "hello chatty")
 	// Once a message came through, the proxy's goroutines of a socket
 	// are all there.
-	for _, c := range []*previewClient{pushed, halved} {
+	for _, c := range []*liveClient{pushed, halved} {
 		proctest.WaitFor(t, "a streaming app's first message", func() bool { return c.received.Load() > 0 })
 	}
 	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
 
 	// A dead peer of a quiet app, then one of an app that streams.
 	for _, path := range []string{port + "/", port + "/push"} {
-		conn, br := deadPreviewPeer(t, hs.Listener.Addr().String(), "pv", path)
+		dead := deadpeer.Dial(t, hs.Listener.Addr().String(), "/s/pv/port/"+path, mint(t, "pv", token.ScopeSessionAttach))
 		start := time.Now()
-		pings, err := readUntilClosed(br)
-		took := time.Since(start)
+		err := dead.UntilClosed()
+		took, pings := time.Since(start), dead.Pings
 		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
 			t.Fatalf("%s: the preview socket of a dead peer was still open after %v (%d pings)", path, took, pings)
 		}
@@ -328,7 +199,7 @@ func TestDeadPreviewPeerIsReleased(t *testing.T) {
 		if pings == 0 {
 			t.Fatalf("%s: closed without being pinged first", path)
 		}
-		_ = conn.Close()
+		_ = dead.Close()
 		select {
 		case <-appEnded:
 		case <-time.After(20 * time.Second):
@@ -341,7 +212,7 @@ func TestDeadPreviewPeerIsReleased(t *testing.T) {
 
 	// The quiet clients have answered three pings: they outlived the
 	// bound three times over, and so has the chatty one.
-	for _, c := range []*previewClient{quiet, pushed, halved} {
+	for _, c := range []*liveClient{quiet, pushed, halved} {
 		proctest.WaitFor(t, "a quiet client to be pinged three times", func() bool {
 			select {
 			case err := <-c.ended:
@@ -357,7 +228,7 @@ func TestDeadPreviewPeerIsReleased(t *testing.T) {
 	if n := chatty.pings.Load(); n != 0 {
 		t.Errorf("a client that talks was pinged %d times", n)
 	}
-	for _, c := range []*previewClient{pushed, halved} {
+	for _, c := range []*liveClient{pushed, halved} {
 		if n := c.received.Load(); n < 100 {
 			t.Errorf("a streaming app's client got %d messages", n)
 		}
@@ -385,25 +256,9 @@ func TestDeadPeerOfAnotherProtocolIsReleased(t *testing.T) {
 	grace := time.Second
 	_, hs := newServer(t, func(o *localsandbox.Options) { o.PreviewIdleTimeout = idle })
 	port, appEnded := echoApp(t, hs.URL, "pr")
-	addr := hs.Listener.Addr().String()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	head := "GET /s/pr/port/" + port + "/raw HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: raw\r\nConnection: Upgrade\r\n" +
-		"Authorization: Bearer " + mint(t, "pr", token.ScopeSessionAttach) + "\r\n\r\n"
-	if _, err := io.WriteString(conn, head); err != nil {
-		t.Fatal(err)
-	}
-	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade: %v %v", resp, err)
-	}
+	dead := deadpeer.Upgrade(t, hs.Listener.Addr().String(), "/s/pr/port/"+port+"/raw", mint(t, "pr", token.ScopeSessionAttach), "raw")
 	start := time.Now()
-	n, err := io.Copy(io.Discard, br)
+	n, err := dead.Rest()
 	took := time.Since(start)
 	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
 		t.Fatalf("the connection of a dead peer was still open after %v", took)
@@ -457,9 +312,11 @@ func TestDeadPreviewPeerOfStreamingAppIsReleased(t *testing.T) {
 	}
 
 	// A client that reads the app's frames but answers no ping.
-	conn, br := deadPreviewPeer(t, addr, "ps", port+"/trickle")
+	tok := mint(t, "ps", token.ScopeSessionAttach)
+	dead := deadpeer.Dial(t, addr, "/s/ps/port/"+port+"/trickle", tok)
 	start := time.Now()
-	pings, err := readUntilClosed(br)
+	err := dead.UntilClosed()
+	pings := dead.Pings
 	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
 		t.Fatalf("the preview socket of a dead peer was still open after %v (%d pings)", time.Since(start), pings)
 	}
@@ -467,12 +324,12 @@ func TestDeadPreviewPeerOfStreamingAppIsReleased(t *testing.T) {
 		t.Fatalf("closed after %v without being pinged first", time.Since(start))
 	}
 	released("a peer that reads but does not answer", start)
-	_ = conn.Close()
+	_ = dead.Close()
 
 	// A client that reads nothing at all any more.
-	conn, _ = deadPreviewPeer(t, addr, "ps", port+"/trickle")
+	dead = deadpeer.Dial(t, addr, "/s/ps/port/"+port+"/trickle", tok)
 	released("a peer that reads nothing", time.Now())
-	_ = conn.Close()
+	_ = dead.Close()
 	proctest.WaitFor(t, "the dead peers' goroutines and descriptors to be released", func() bool {
 		return runtime.NumGoroutine() <= goroutines && openFDs(t) <= fds
 	})

@@ -1,11 +1,8 @@
 package localsandbox_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
-	"io"
-	"net"
+	"fmt"
 	"net/http"
 	"os"
 	"runtime"
@@ -16,113 +13,40 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/nimbus-sh/nimbus/internal/deadpeer"
 	"github.com/nimbus-sh/nimbus/internal/proctest"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	"github.com/nimbus-sh/nimbus/pkg/terminal/frame"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
-// silentClient opens the terminal socket of id over a raw TCP connection
-// and then sends nothing, not even a pong: a peer that went to sleep or
-// was cut off without a FIN, as the server sees it.
-type silentClient struct {
-	conn  net.Conn
-	br    *bufio.Reader
-	pings int
-}
-
-func dialSilent(t *testing.T, addr, id string) *silentClient {
-	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	head := "GET /s/" + id + "/ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-		"Authorization: Bearer " + mint(t, id, token.ScopeSessionAttach) + "\r\n\r\n"
-	if _, err := io.WriteString(conn, head); err != nil {
-		t.Fatal(err)
-	}
-	// A bound on the whole test, not a synchronisation: the server's
-	// close is what the reads below wait for.
-	_ = conn.SetReadDeadline(time.Now().Add(40 * time.Second))
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade: %s", resp.Status)
-	}
-	return &silentClient{conn: conn, br: br}
-}
-
-// closeFrame reads the server's frames (answering none) until its close
-// frame, and returns its code and reason.
-func (c *silentClient) closeFrame(t *testing.T) (int, string) {
-	t.Helper()
-	for {
-		var h [2]byte
-		if _, err := io.ReadFull(c.br, h[:]); err != nil {
-			t.Fatalf("the socket of a silent client was not closed with a close frame (%d pings seen): %v", c.pings, err)
-		}
-		n := uint64(h[1] & 0x7f)
-		switch n {
-		case 126:
-			var b [2]byte
-			if _, err := io.ReadFull(c.br, b[:]); err != nil {
-				t.Fatal(err)
-			}
-			n = uint64(binary.BigEndian.Uint16(b[:]))
-		case 127:
-			var b [8]byte
-			if _, err := io.ReadFull(c.br, b[:]); err != nil {
-				t.Fatal(err)
-			}
-			n = binary.BigEndian.Uint64(b[:])
-		}
-		payload := make([]byte, n)
-		if _, err := io.ReadFull(c.br, payload); err != nil {
-			t.Fatal(err)
-		}
-		switch h[0] & 0x0f {
-		case 0x9:
-			c.pings++
-		case 0x8:
-			if len(payload) < 2 {
-				t.Fatalf("close frame without a code: %q", payload)
-			}
-			return int(binary.BigEndian.Uint16(payload)), string(payload[2:])
-		}
-	}
-}
-
-// liveClient is a client that reads all the time (its WebSocket stack
-// answers pings unless noPong), and sends a bare "ping" every pingEvery
-// when that is not 0.
+// liveClient is a WebSocket client that reads all the time (its stack
+// answers the server's pings unless noPong) and, when every is not 0,
+// sends keep that often: a live peer of a terminal or a preview.
 type liveClient struct {
-	ws    *websocket.Conn
-	pings atomic.Int32 // WebSocket pings received
-	out   chan string  // output frames' data
-	ended chan error
+	ws       *websocket.Conn
+	pings    atomic.Int32 // WebSocket pings received
+	received atomic.Int32 // messages received
+	msgs     chan string  // the messages, while the test keeps up
+	ended    chan error
 }
 
-func dialLive(t *testing.T, base, id string, noPong bool, pingEvery time.Duration) *liveClient {
+func dialLive(t *testing.T, url, tok string, noPong bool, every time.Duration, keep string) *liveClient {
 	t.Helper()
-	c := &liveClient{out: make(chan string, 1024), ended: make(chan error, 1)}
+	c := &liveClient{msgs: make(chan string, 1024), ended: make(chan error, 1)}
 	opts := &websocket.DialOptions{
-		HTTPHeader: http.Header{"Authorization": {"Bearer " + mint(t, id, token.ScopeSessionAttach)}},
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + tok}},
 		OnPingReceived: func(context.Context, []byte) bool {
 			c.pings.Add(1)
 			return !noPong
 		},
 	}
-	ws, resp, err := websocket.Dial(ctx(t), wsURL(base, id), opts)
+	ws, resp, err := websocket.Dial(ctx(t), url, opts)
 	if err != nil {
 		t.Fatalf("dial: %v (%v)", err, status(resp))
 	}
 	c.ws = ws
+	ws.SetReadLimit(1 << 20)
 	stop, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); _ = ws.CloseNow() })
 	go func() {
@@ -132,24 +56,23 @@ func dialLive(t *testing.T, base, id string, noPong bool, pingEvery time.Duratio
 				c.ended <- err
 				return
 			}
-			if f, err := frame.Decode(msg); err == nil && (f.Type == frame.TypeOutput || f.Type == frame.TypeReady) {
-				select {
-				case c.out <- f.Type + ":" + f.Data:
-				default:
-				}
+			c.received.Add(1)
+			select {
+			case c.msgs <- string(msg):
+			default:
 			}
 		}
 	}()
-	if pingEvery > 0 {
+	if every > 0 {
 		go func() {
-			tick := time.NewTicker(pingEvery)
+			tick := time.NewTicker(every)
 			defer tick.Stop()
 			for {
 				select {
 				case <-stop.Done():
 					return
 				case <-tick.C:
-					_ = ws.Write(stop, websocket.MessageText, []byte(frame.Ping))
+					_ = ws.Write(stop, websocket.MessageText, []byte(keep))
 				}
 			}
 		}()
@@ -157,21 +80,43 @@ func dialLive(t *testing.T, base, id string, noPong bool, pingEvery time.Duratio
 	return c
 }
 
-// until waits for output containing want; it fails if the socket ends.
-func (c *liveClient) until(t *testing.T, want string) {
+// until reads messages until got is true of one; it fails, saying what
+// it waited for, if the socket ends or none comes within 20 s.
+func (c *liveClient) until(t *testing.T, got func(msg string) bool, what func() string) {
 	t.Helper()
-	var seen strings.Builder
 	deadline := time.After(20 * time.Second)
-	for !strings.Contains(seen.String(), want) {
+	for {
 		select {
-		case s := <-c.out:
-			seen.WriteString(s)
+		case msg := <-c.msgs:
+			if got(msg) {
+				return
+			}
 		case err := <-c.ended:
-			t.Fatalf("the socket ended while waiting for %q: %v", want, err)
+			t.Fatalf("the socket ended while waiting for %s: %v", what(), err)
 		case <-deadline:
-			t.Fatalf("no %q in %q", want, seen.String())
+			t.Fatalf("no %s", what())
 		}
 	}
+}
+
+// dialTerminal is a live client of the terminal of id that sends the
+// keepalive "ping" every pingEvery when that is not 0.
+func dialTerminal(t *testing.T, base, id string, noPong bool, pingEvery time.Duration) *liveClient {
+	t.Helper()
+	return dialLive(t, wsURL(base, id), mint(t, id, token.ScopeSessionAttach), noPong, pingEvery, frame.Ping)
+}
+
+// untilOutput waits for the terminal's output (and ready frames, as
+// "ready:") to contain want.
+func (c *liveClient) untilOutput(t *testing.T, want string) {
+	t.Helper()
+	var seen strings.Builder
+	c.until(t, func(msg string) bool {
+		if f, err := frame.Decode([]byte(msg)); err == nil && (f.Type == frame.TypeOutput || f.Type == frame.TypeReady) {
+			seen.WriteString(f.Type + ":" + f.Data)
+		}
+		return strings.Contains(seen.String(), want)
+	}, func() string { return fmt.Sprintf("%q in %q", want, seen.String()) })
 }
 
 // TestSilentTerminalClientIsClosed: a terminal socket whose peer went
@@ -197,25 +142,28 @@ func TestSilentTerminalClientIsClosed(t *testing.T) {
 	}
 	// One client that only sends "ping" (and never answers a WebSocket
 	// ping), one that only reads.
-	pinger := dialLive(t, hs.URL, "job-ping", true, idle/4)
-	reader := dialLive(t, hs.URL, "job-read", false, 0)
-	pinger.until(t, "ready:")
-	reader.until(t, "ready:")
+	pinger := dialTerminal(t, hs.URL, "job-ping", true, idle/4)
+	reader := dialTerminal(t, hs.URL, "job-read", false, 0)
+	pinger.untilOutput(t, "ready:")
+	reader.untilOutput(t, "ready:")
 	goroutines, fds := runtime.NumGoroutine(), openFDs(t)
 
-	silent := dialSilent(t, hs.Listener.Addr().String(), "job-idle")
+	silent := deadpeer.Dial(t, hs.Listener.Addr().String(), "/s/job-idle/ws", mint(t, "job-idle", token.ScopeSessionAttach))
 	start := time.Now()
-	code, reason := silent.closeFrame(t)
+	code, reason, err := silent.CloseFrame()
+	if err != nil {
+		t.Fatalf("the socket of a silent client was not closed with a close frame (%d pings seen): %v", silent.Pings, err)
+	}
 	if code != int(websocket.StatusPolicyViolation) || reason != "client silent" {
 		t.Fatalf("silent client closed with %d %q, want 1008 \"client silent\"", code, reason)
 	}
 	if d := time.Since(start); d < idle {
 		t.Fatalf("closed after %v of silence, before the idle timeout %v", d, idle)
 	}
-	if silent.pings == 0 {
+	if silent.Pings == 0 {
 		t.Fatal("closed without being pinged first")
 	}
-	_ = silent.conn.Close()
+	_ = silent.Close()
 	proctest.WaitFor(t, "the silent socket's goroutines and descriptors to be released", func() bool {
 		return runtime.NumGoroutine() <= goroutines && openFDs(t) <= fds
 	})
@@ -226,7 +174,7 @@ func TestSilentTerminalClientIsClosed(t *testing.T) {
 		if err := c.ws.Write(ctx(t), websocket.MessageText, frame.Input("echo still-$((40+2))\r")); err != nil {
 			t.Fatal(err)
 		}
-		c.until(t, "still-42")
+		c.untilOutput(t, "still-42")
 	}
 }
 

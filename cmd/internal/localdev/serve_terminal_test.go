@@ -3,7 +3,6 @@
 package localdev_test
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net"
@@ -17,9 +16,22 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/nimbus-sh/nimbus/cmd/internal/localdev"
+	"github.com/nimbus-sh/nimbus/internal/deadpeer"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
+
+// getPage gets a page of nimbus dev at addr on a connection of its own,
+// within timeout: it needs a free slot of MaxConns.
+func getPage(addr string, timeout time.Duration) error {
+	hc := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := hc.Get("http://" + addr + "/s/box")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
 
 // TestSilentTerminalSocketGivesBackItsSlot: a terminal socket, once the
 // server has handed its connection to the WebSocket, still holds a slot
@@ -32,41 +44,16 @@ func TestSilentTerminalSocketGivesBackItsSlot(t *testing.T) {
 	const idle = time.Second
 	addr := devServerAt(t, "127.0.0.1:0", localdev.ServeOptions{MaxConns: 1}, nil, nil,
 		func(o *localsandbox.Options) { o.TerminalIdleTimeout = idle })
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	head := "GET /s/box/ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-		"Authorization: Bearer " + devToken(t, token.ScopeSessionAttach) + "\r\n\r\n"
-	if _, err := io.WriteString(c, head); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade: %v %v", resp, err)
-	}
+	dead := deadpeer.Dial(t, addr, "/s/box/ws", devToken(t, token.ScopeSessionAttach))
 	// Nothing more is sent, nor answered: the peer is gone.
-	get := func(timeout time.Duration) error {
-		hc := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
-		resp, err := hc.Get("http://" + addr + "/s/box")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		return nil
-	}
-	if err := get(idle / 2); err == nil {
+	if err := getPage(addr, idle/2); err == nil {
 		t.Fatal("a second connection was served while the terminal socket held the only slot")
 	}
-	if err := get(20 * time.Second); err != nil {
+	if err := getPage(addr, 20*time.Second); err != nil {
 		t.Fatalf("the silent terminal socket kept the only slot: %v", err)
 	}
 	// What the server sent ends with its close: the socket is gone.
-	if _, err := io.Copy(io.Discard, br); err != nil {
+	if _, err := dead.Rest(); err != nil {
 		t.Fatalf("the silent socket was not closed: %v", err)
 	}
 }
@@ -109,40 +96,16 @@ func TestDeadPreviewPeerGivesBackItsSlot(t *testing.T) {
 		t.Fatalf("exposePort: %s", b)
 	}
 
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	head := "GET /s/box/port/" + port + "/ HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-		"Authorization: Bearer " + tok + "\r\n\r\n"
-	if _, err := io.WriteString(c, head); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
-	br := bufio.NewReader(c)
-	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade: %v %v", resp, err)
-	}
+	dead := deadpeer.Dial(t, addr, "/s/box/port/"+port+"/", tok)
 	// Nothing more is sent, nor answered: the peer is gone.
-	get := func(timeout time.Duration) error {
-		hc := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
-		resp, err := hc.Get("http://" + addr + "/s/box")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		return nil
-	}
-	if err := get(idle / 2); err == nil {
+	if err := getPage(addr, idle/2); err == nil {
 		t.Fatal("a second connection was served while the preview socket held the only slot")
 	}
-	if err := get(20 * time.Second); err != nil {
+	if err := getPage(addr, 20*time.Second); err != nil {
 		t.Fatalf("the dead peer's preview socket kept the only slot: %v", err)
 	}
 	// What the server sent (its ping) ends with its close.
-	if _, err := io.Copy(io.Discard, br); err != nil {
+	if _, err := dead.Rest(); err != nil {
 		t.Fatalf("the dead peer's preview socket was not closed: %v", err)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -144,6 +145,13 @@ type Server struct {
 	inflight   map[string]int
 	maxFlight  map[string]int
 	lossy      map[string]*lossy // LoseLogs processes by sandbox id and pid
+	served     []served          // Served's waits still to close
+}
+
+// served is a wait of Served.
+type served struct {
+	match func(Request) bool
+	c     chan struct{}
 }
 
 // New starts a backend in a fresh data directory. Close it when done.
@@ -305,6 +313,22 @@ func (s *Server) Ops() []string {
 	return ops
 }
 
+// Served returns a channel closed once a request for which match is
+// true is recorded (or already was): the backend has answered it (its
+// status is written), so what it read is fixed. It is not closed when
+// the server does not record (NoRecord).
+func (s *Server) Served(match func(Request) bool) <-chan struct{} {
+	c := make(chan struct{})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if slices.ContainsFunc(s.requests, match) {
+		close(c)
+		return c
+	}
+	s.served = append(s.served, served{match, c})
+	return c
+}
+
 // ResetRequests forgets the recorded requests.
 func (s *Server) ResetRequests() {
 	s.mu.Lock()
@@ -415,6 +439,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Lock()
 		s.requests = append(s.requests, *rec)
+		s.served = slices.DeleteFunc(s.served, func(w served) bool {
+			if w.match(*rec) {
+				close(w.c)
+				return true
+			}
+			return false
+		})
 		s.mu.Unlock()
 	}
 	defer func() {
