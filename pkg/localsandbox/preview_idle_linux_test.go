@@ -141,12 +141,19 @@ func halves(w http.ResponseWriter, r *http.Request, end chan<- struct{}, size in
 // without a FIN, as the server sees it.
 func deadPreviewPeer(t *testing.T, addr, id, path string) (net.Conn, *bufio.Reader) {
 	t.Helper()
+	return deadPeerAt(t, addr, addr, id, "/s/"+id+"/port/"+path)
+}
+
+// deadPeerAt is deadPreviewPeer for a request of target with this Host
+// header (a preview host's, say).
+func deadPeerAt(t *testing.T, addr, host, id, target string) (net.Conn, *bufio.Reader) {
+	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	head := "GET /s/" + id + "/port/" + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	head := "GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
 		"Authorization: Bearer " + mint(t, id, token.ScopeSessionAttach) + "\r\n\r\n"
 	if _, err := io.WriteString(conn, head); err != nil {
@@ -374,6 +381,57 @@ func TestDeadPreviewPeerIsReleased(t *testing.T) {
 	case <-appEnded:
 		t.Fatal("a live client's app socket was closed")
 	default:
+	}
+}
+
+// TestDeadPreviewPeerOfAPreviewHostIsReleased: a WebSocket through a
+// preview host (N--id.localhost) is the same proxied socket as through a
+// path door: echoed while its client lives, pinged once its client is
+// silent, and closed on both sides when no answer comes.
+func TestDeadPreviewPeerOfAPreviewHostIsReleased(t *testing.T) {
+	const idle = time.Second
+	_, hs := newServer(t, func(o *localsandbox.Options) { o.PreviewIdleTimeout = idle })
+	port, appEnded := echoApp(t, hs.URL, "pv")
+	addr := hs.Listener.Addr().String()
+	_, hsPort, _ := net.SplitHostPort(addr)
+	host := port + "--pv.localhost:" + hsPort
+	ws, resp, err := websocket.Dial(ctx(t), "ws://"+host+"/", &websocket.DialOptions{
+		HTTPClient: &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}}},
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + mint(t, "pv", token.ScopeSessionAttach)}},
+	})
+	if err != nil {
+		t.Fatalf("dial: %v (%v)", err, status(resp))
+	}
+	defer ws.CloseNow()
+	if err := ws.Write(ctx(t), websocket.MessageText, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := ws.Read(ctx(t)); err != nil || string(msg) != "hello" {
+		t.Fatalf("echo %q %v", msg, err)
+	}
+	_ = ws.Close(websocket.StatusNormalClosure, "")
+	select {
+	case <-appEnded:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the app's side of a closed socket stayed open")
+	}
+
+	_, br := deadPeerAt(t, addr, host, "pv", "/")
+	start := time.Now()
+	pings, err := readUntilClosed(br)
+	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the preview host's socket of a dead peer was still open after %v", time.Since(start))
+	}
+	if pings == 0 {
+		t.Fatal("closed without being pinged first")
+	}
+	select {
+	case <-appEnded:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the app's side of the dead peer's socket stayed open")
 	}
 }
 
