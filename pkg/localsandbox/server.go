@@ -1,7 +1,8 @@
 // Package localsandbox is a Nimbus sandbox backend that runs on the local
 // machine: an http.Handler speaking the remote sandbox API of a Nimbus
 // Worker (POST <base>/sandboxes/<id>/rpc, DELETE /s/<id>/, path-style
-// previews /s/<id>/port/<n>/ and /s/<id>/app/<name>/), with the same auth,
+// previews /s/<id>/port/<n>/ and /s/<id>/app/<name>/, preview hosts
+// <n>--<id>.localhost and <name>--<id>.localhost), with the same auth,
 // envelope, codes, statuses and exec stream framing, so the sandbox client
 // and every `nimbus sandbox` command work against it unchanged.
 //
