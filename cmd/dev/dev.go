@@ -77,11 +77,17 @@ It is hardened for a laptop with a browser open:
   - requests for any Host other than localhost, a loopback address, the
     listen address or an --allow-host name are refused (DNS rebinding)
   - a token from a cookie only works on same-origin application/json
-    requests (same-origin upgrades for the terminal); port previews set
-    their own cookie: SameSite=Strict, scoped to /s/<id>/, at most 1h, able
-    to open that sandbox's previews only, and only for pages of this origin
-    (or a link followed to it); a link's token is taken out of the address
-    bar and of what the app sees`,
+    requests (same-origin upgrades for the terminal)
+  - each preview has a host of its own, <port>--<id>.localhost and
+    <name>--<id>.localhost on this port (every *.localhost name is this
+    machine), so one sandbox's page cannot reach another's preview; its
+    cookie is that host's only, SameSite=Strict, at most 1h, able to open
+    that sandbox's previews only, and only for pages of its origin (or a
+    link followed to it); a link's token is taken out of the address bar
+    and of what the app sees. Under localhost or a loopback address the
+    path doors /s/<id>/port/<n>/ take no cookie (a browser is sent on to
+    the preview host); under an --allow-host name previews stay path-style,
+    sharing one origin, without that isolation`,
 		Example: `  nimbus dev &
   export NIMBUS_ENDPOINT=http://127.0.0.1:8787 NIMBUS_TOKEN=$(nimbus dev token)
   nimbus sandbox exec demo -- echo hello

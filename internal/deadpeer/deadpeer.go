@@ -41,12 +41,19 @@ func Dial(t testing.TB, addr, path, tok string) *Peer {
 // a WebSocket's opening handshake when it is "websocket").
 func Upgrade(t testing.TB, addr, path, tok, protocol string) *Peer {
 	t.Helper()
+	return UpgradeHost(t, addr, addr, path, tok, protocol)
+}
+
+// UpgradeHost is Upgrade with the request's Host header set to host (a
+// preview host's, say) rather than the address dialled.
+func UpgradeHost(t testing.TB, addr, host, path, tok, protocol string) *Peer {
+	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	head := "GET " + path + " HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: " + protocol + "\r\nConnection: Upgrade\r\n"
+	head := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: " + protocol + "\r\nConnection: Upgrade\r\n"
 	if protocol == "websocket" {
 		head += "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 	}

@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/nimbus-sh/nimbus/internal/atomicfile"
+	"github.com/nimbus-sh/nimbus/internal/localhost"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
@@ -567,16 +569,25 @@ func nullable(s string) any {
 }
 
 // appURL is the browser URL of an exposure on the origin the request came
-// to (null in process, where there is none): the named door if it has a
-// name, else the port door. It carries no credential.
+// to (null in process, where there is none): on a loopback name, for a
+// host-safe id, its preview host (<name or port>--<id>.localhost on the
+// port the request came to); otherwise the named door if it has a name,
+// else the port door. It carries no credential.
 func (sb *sandbox) appURL(ctx context.Context, e *exposure) any {
 	origin := originOf(ctx)
 	if origin == "" {
 		return nil
 	}
-	door := "/port/" + strconv.Itoa(e.Port) + "/"
+	label := strconv.Itoa(e.Port)
 	if e.Name != "" {
-		door = "/app/" + e.Name + "/"
+		label = e.Name
+	}
+	if scheme, host, ok := strings.Cut(origin, "://"); ok && localhost.Is(host) && hostSafe(sb.id) {
+		return hostOrigin(scheme == "https", host, sb.id, label) + "/"
+	}
+	door := "/port/" + label + "/"
+	if e.Name != "" {
+		door = "/app/" + label + "/"
 	}
 	return origin + "/s/" + url.PathEscape(sb.id) + door
 }

@@ -234,8 +234,11 @@ func TestAppVerbs(t *testing.T) {
 	if first != registered {
 		t.Fatalf("capability %s, registered %s", first, registered)
 	}
-	// The server's own answer carries the same URL (on the origin asked).
-	if _, body := rawRPC(t, hs.URL, id, "exposeApp", "web"); !strings.Contains(body, `"url":"`+door+`"`) {
+	// The server's own answer names the app's preview host on the port
+	// asked, the request having come to a loopback address (the client
+	// builds its own URL, as the SDK does).
+	_, hsPort, _ := net.SplitHostPort(hs.Listener.Addr().String())
+	if _, body := rawRPC(t, hs.URL, id, "exposeApp", "web"); !strings.Contains(body, `"url":"http://web--`+id+`.localhost:`+hsPort+`/"`) {
 		t.Fatalf("%s", body)
 	}
 

@@ -452,8 +452,10 @@ func TestPreviewCookieIsStrictPinnedAndShort(t *testing.T) {
 	if e := call(t, hs.URL, full, "pv", "exposePort", app); !e.OK {
 		t.Fatal(e.Error)
 	}
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Get(hs.URL + "/s/pv/port/" + strconv.Itoa(app) + "/?nimbus_token=" + full)
+	// The path door's cookie, under a name that is not loopback
+	// (--allow-host); a preview host's is TestPreviewHost's.
+	c, remote := browser(t, hs), named(hs, "dev.example")
+	resp, err := c.Get(remote + "/s/pv/port/" + strconv.Itoa(app) + "/?nimbus_token=" + full)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,7 +488,7 @@ func TestPreviewCookieIsStrictPinnedAndShort(t *testing.T) {
 		t.Fatalf("%s exp-iat %v", v.DOInstanceName, v.Claims.ExpiresAt()-v.Claims.IssuedAt())
 	}
 	// The cookie opens the preview, and nothing else.
-	req, _ := http.NewRequest("GET", hs.URL+"/s/pv/port/"+strconv.Itoa(app)+"/x", nil)
+	req, _ := http.NewRequest("GET", remote+"/s/pv/port/"+strconv.Itoa(app)+"/x", nil)
 	req.AddCookie(ck)
 	if resp, err := c.Do(req); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("preview with the cookie: %v %v", resp, err)

@@ -446,15 +446,19 @@ func TestPortProxy(t *testing.T) {
 	u, _ := url.Parse(app.URL)
 	port := u.Port()
 	sb := box(t, hs.URL, "job-1")
+	// Under a name that is not loopback, where the path door takes its
+	// cookie (--allow-host); under a loopback one it takes none
+	// (TestPathDoorSendsBrowsersToThePreviewHost).
+	c := browser(t, hs)
 	get := func(path, tok string, hdr map[string]string) (*http.Response, string) {
-		req, _ := http.NewRequest(http.MethodGet, hs.URL+path, nil)
+		req, _ := http.NewRequest(http.MethodGet, named(hs, "dev.example")+path, nil)
 		if tok != "" {
 			req.Header.Set("Authorization", "Bearer "+tok)
 		}
 		for k, v := range hdr {
 			req.Header.Set(k, v)
 		}
-		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		resp, err := c.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/localhost"
 	"github.com/nimbus-sh/nimbus/internal/portnum"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -139,13 +141,21 @@ func (sb *sandbox) portOp(ctx context.Context, c *sandboxserver.Call) (any, bool
 
 // servePreview serves the preview doors: /s/<id>/port/<n>/<rest> for a
 // port the sandbox exposed and /s/<id>/app/<name>/<rest> for a named app,
-// both reverse-proxied to 127.0.0.1:<port>/<rest>. Like a Worker's session
+// and the preview hosts <n>--<id>.localhost and <name>--<id>.localhost
+// (onHost; rest is then the label and the request's path), all
+// reverse-proxied to 127.0.0.1:<port>/<rest>. Like a Worker's session
 // routes they need a session:attach token pinned (when pinned) to the
 // sandbox; the token is taken from the Authorization header, the
 // nimbus_token query (which then sets the preview cookie, so a browser can
-// load the page's other resources) or the preview cookie, and is never
-// forwarded to the app. kind is "port" or "app".
-func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, rest string) {
+// load the page's other resources; on a preview host it may also be the
+// single-use token of /s/<id>/api/preview-url) or the preview cookie, and
+// is never forwarded to the app. kind is "port" or "app".
+//
+// A path door of a request that came to a loopback name takes no cookie:
+// its pages would share the API's origin, and every other sandbox's doors,
+// so the cookie of one sandbox would act for any sandbox's page. A browser
+// navigating to it is sent to the preview host, token and all.
+func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, rest string, onHost bool) {
 	label, tail, hasSlash := strings.Cut(rest, "/")
 	if !ValidID(id) {
 		writePlainFail(w, sandboxserver.NewError(400, "E_SANDBOX_ID", "Invalid sandbox id"))
@@ -163,8 +173,32 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 		writePlainFail(w, sandboxserver.NewError(400, "E_ARG_SHAPE", "Invalid app name"))
 		return
 	}
-	ar, fromCookie := previewAuthRequest(r)
-	p, aerr := s.auth.Authenticate(ar, id, []string{token.ScopeSessionAttach})
+	navigate := r.Header.Get("Sec-Fetch-Mode") == "navigate" && (r.Method == http.MethodGet || r.Method == http.MethodHead)
+	hostBase := ""
+	if !onHost {
+		hostBase = previewHostBase(r, id, label)
+	}
+	if hostBase != "" && navigate && r.Header.Get("Authorization") == "" {
+		// The same page on the preview host, the query (a token
+		// included, exchanged there) as it came.
+		u := hostBase + "/" + tail
+		if r.URL.RawQuery != "" {
+			u += "?" + r.URL.RawQuery
+		}
+		w.Header().Set("Location", u)
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusFound)
+		return
+	}
+	ar, fromCookie := previewAuthRequest(r, onHost || !localhost.Is(r.Host))
+	var p sandboxserver.Principal
+	var aerr *sandboxserver.Error
+	single := false
+	if onHost && !fromCookie && queryToken(r) {
+		p, single, aerr = s.exchange(ar, id)
+	} else {
+		p, aerr = s.auth.Authenticate(ar, id, []string{token.ScopeSessionAttach})
+	}
 	if aerr != nil {
 		writePlainFail(w, aerr)
 		return
@@ -194,15 +228,18 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 		if kind == "port" {
 			writePlainFail(w, sandboxserver.NewError(404, "E_PORT_NOT_EXPOSED", "port "+label+" is not exposed by sandbox "+id+" (nimbus sandbox ports expose "+id+" "+label+")"))
 		} else {
-			writePlainFail(w, sandboxserver.NewError(404, "E_APP_NOT_FOUND", "no app named '"+label+"' in sandbox "+id+" (name one: nimbus sandbox ports expose "+id+" PORT --name "+label+")"))
+			writePlainFail(w, sandboxserver.NewError(404, "E_APP_NOT_FOUND", "no app named '"+label+"' in sandbox "+id+" (name one: nimbus sandbox ports expose "+id+" "+label+")"))
 		}
 		return
 	}
-	door := "/s/" + url.PathEscape(id) + "/" + kind + "/" + label
+	door, cookiePath := "/s/"+url.PathEscape(id)+"/"+kind+"/"+label, "/s/"+url.PathEscape(id)+"/"
+	if onHost {
+		door, cookiePath = "", "/"
+	}
 	q := r.URL.Query()
 	cookieSet := false
-	if tok := q.Get(token.QueryParam); tok != "" {
-		if ck := s.previewCookie(r, p, id); ck != nil {
+	if tok := q.Get(token.QueryParam); tok != "" && (onHost || !localhost.Is(r.Host)) {
+		if ck := s.previewCookie(r, p, id, cookiePath, single); ck != nil {
 			http.SetCookie(w, ck)
 			cookieSet = true
 		}
@@ -214,8 +251,7 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 	// and so does a link followed from another site: the redirected
 	// request would still count as cross-site, and the browser would not
 	// send it the SameSite=Strict cookie.
-	navigate := r.Header.Get("Sec-Fetch-Mode") == "navigate" && r.Header.Get("Sec-Fetch-Site") != "cross-site" &&
-		(r.Method == http.MethodGet || r.Method == http.MethodHead)
+	navigate = navigate && r.Header.Get("Sec-Fetch-Site") != "cross-site"
 	if !hasSlash {
 		u := door + "/"
 		q.Del(token.QueryParam)
@@ -264,7 +300,10 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 			stripCookie(pr.Out.Header, token.CookieName)
 			stripCookie(pr.Out.Header, PreviewCookie)
 			pr.SetXForwarded()
-			pr.Out.Header.Set("X-Forwarded-Prefix", door)
+			pr.Out.Header.Del("X-Forwarded-Prefix")
+			if door != "" {
+				pr.Out.Header.Set("X-Forwarded-Prefix", door)
+			}
 		},
 		FlushInterval: -1,
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
@@ -284,11 +323,15 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 }
 
 // servePreviewURL answers GET /s/<id>/api/preview-url?port=<n> as a
-// Worker does: after the session:attach check, {"url":null,
-// "reason":"unavailable"}, since local previews are path-style only (a
-// Worker without NIMBUS_PREVIEW_HOST_SUFFIX answers the same). Clients use
-// it to learn whether their token may open the preview doors without
-// reaching the app.
+// Worker does, after the session:attach check: for a request that came to
+// a loopback name and a host-safe id, {"url":"http://<n>--<id>.localhost:
+// <port>/?nimbus_token=<single-use session:preview token, 90 s>"}, as a
+// Worker with a preview host suffix answers; otherwise {"url":null,
+// "reason":"unavailable"}, as a Worker without one (a preview host is
+// this machine's only, and another machine's browser would look for it
+// on itself). Clients use it to learn whether their token may open the
+// preview doors without reaching the app. Like the path doors, it takes
+// no cookie on a loopback name.
 func (s *Server) servePreviewURL(w http.ResponseWriter, r *http.Request, id string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -299,8 +342,9 @@ func (s *Server) servePreviewURL(w http.ResponseWriter, r *http.Request, id stri
 		writePlainFail(w, sandboxserver.NewError(400, "E_SANDBOX_ID", "Invalid sandbox id"))
 		return
 	}
-	ar, fromCookie := previewAuthRequest(r)
-	if _, aerr := s.auth.Authenticate(ar, id, []string{token.ScopeSessionAttach}); aerr != nil {
+	ar, fromCookie := previewAuthRequest(r, !localhost.Is(r.Host))
+	p, aerr := s.auth.Authenticate(ar, id, []string{token.ScopeSessionAttach})
+	if aerr != nil {
 		writePlainFail(w, aerr)
 		return
 	}
@@ -312,14 +356,19 @@ func (s *Server) servePreviewURL(w http.ResponseWriter, r *http.Request, id stri
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "application/json")
-	p := r.URL.Query().Get("port")
+	q := r.URL.Query().Get("port")
 	// As the Worker's route (sandbox-api.md §1.10, "decimal"): kept as it
 	// was rather than portnum's canonical form, since the Worker's reading
 	// of "03000" is not specified.
-	n, err := strconv.Atoi(p)
-	if err != nil || p == "" || p[0] < '0' || p[0] > '9' || n < 1 || n > 65535 {
+	n, err := strconv.Atoi(q)
+	if err != nil || q == "" || q[0] < '0' || q[0] > '9' || n < 1 || n > 65535 {
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = w.Write([]byte(`{"error":"Invalid port"}`))
+		return
+	}
+	if u := s.previewURLAnswer(r, p, id, n); u != "" {
+		b, _ := json.Marshal(map[string]string{"url": u})
+		_, _ = w.Write(b)
 		return
 	}
 	_, _ = w.Write([]byte(`{"url":null,"reason":"unavailable"}`))

@@ -248,6 +248,58 @@ func TestDeadPreviewPeerIsReleased(t *testing.T) {
 	}
 }
 
+// TestDeadPreviewPeerOfAPreviewHostIsReleased: a WebSocket through a
+// preview host (N--id.localhost) is the same proxied socket as through a
+// path door: echoed while its client lives, pinged once its client is
+// silent, and closed on both sides when no answer comes.
+func TestDeadPreviewPeerOfAPreviewHostIsReleased(t *testing.T) {
+	const idle = time.Second
+	_, hs := newServer(t, func(o *localsandbox.Options) { o.PreviewIdleTimeout = idle })
+	port, appEnded := echoApp(t, hs.URL, "pv")
+	addr := hs.Listener.Addr().String()
+	_, hsPort, _ := net.SplitHostPort(addr)
+	host := port + "--pv.localhost:" + hsPort
+	ws, resp, err := websocket.Dial(ctx(t), "ws://"+host+"/", &websocket.DialOptions{
+		HTTPClient: &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}}},
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + mint(t, "pv", token.ScopeSessionAttach)}},
+	})
+	if err != nil {
+		t.Fatalf("dial: %v (%v)", err, status(resp))
+	}
+	defer ws.CloseNow()
+	if err := ws.Write(ctx(t), websocket.MessageText, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := ws.Read(ctx(t)); err != nil || string(msg) != "hello" {
+		t.Fatalf("echo %q %v", msg, err)
+	}
+	_ = ws.Close(websocket.StatusNormalClosure, "")
+	select {
+	case <-appEnded:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the app's side of a closed socket stayed open")
+	}
+
+	dead := deadpeer.UpgradeHost(t, addr, host, "/", mint(t, "pv", token.ScopeSessionAttach), "websocket")
+	start := time.Now()
+	err = dead.UntilClosed()
+	pings := dead.Pings
+	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the preview host's socket of a dead peer was still open after %v", time.Since(start))
+	}
+	if pings == 0 {
+		t.Fatal("closed without being pinged first")
+	}
+	select {
+	case <-appEnded:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the app's side of the dead peer's socket stayed open")
+	}
+}
+
 // TestDeadPeerOfAnotherProtocolIsReleased: a preview that switched to a
 // protocol the server cannot probe is closed once no byte has moved
 // either way for the idle timeout and its grace.

@@ -59,13 +59,19 @@ func previewApp(t *testing.T, base, tok, id string) (door string, referers func(
 // through a WebSocket or post to it with the developer's cookie. It is
 // now accepted from this origin and on top-level GET navigations only;
 // header and query tokens are not ambient and stay unrestricted.
+//
+// The path door takes its cookie only under a name that is not loopback
+// (--allow-host): under a loopback name previews have hosts of their own
+// (TestPreviewOfOneSandboxCannotReachAnother).
 func TestPreviewCookieIsSameOriginOnly(t *testing.T) {
 	_, hs := newServer(t)
 	full := mint(t, "", token.ScopeSandboxUse, token.ScopeSessionAttach)
 	door, _ := previewApp(t, hs.URL, full, "pv")
+	self := named(hs, "dev.example")
+	door = self + strings.TrimPrefix(door, hs.URL)
+	c := browser(t, hs)
 	attach := mint(t, "pv", token.ScopeSessionAttach)
 	cookie := localsandbox.PreviewCookie + "=" + attach
-	self := hs.URL
 	other := "http://localhost:3000"
 	cases := []struct {
 		name, method string
@@ -84,26 +90,26 @@ func TestPreviewCookieIsSameOriginOnly(t *testing.T) {
 		{"not a browser", "GET", []string{"Cookie", cookie}, 200},
 		{"header token from anywhere", "POST", []string{"Authorization", "Bearer " + attach, "Cookie", cookie, "Origin", other, "Sec-Fetch-Site", "cross-site"}, 200},
 	}
-	for _, c := range cases {
-		req, _ := http.NewRequest(c.method, door+"x", strings.NewReader("x"))
-		for i := 0; i < len(c.hdr); i += 2 {
-			req.Header.Set(c.hdr[i], c.hdr[i+1])
+	for _, tc := range cases {
+		req, _ := http.NewRequest(tc.method, door+"x", strings.NewReader("x"))
+		for i := 0; i < len(tc.hdr); i += 2 {
+			req.Header.Set(tc.hdr[i], tc.hdr[i+1])
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := c.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != c.status || c.status == 403 && !strings.Contains(string(b), `"code":"E_CROSS_SITE_REFUSED"`) || c.status == 200 && string(b) != "app" {
-			t.Errorf("%s: %d %s", c.name, resp.StatusCode, b)
+		if resp.StatusCode != tc.status || tc.status == 403 && !strings.Contains(string(b), `"code":"E_CROSS_SITE_REFUSED"`) || tc.status == 200 && string(b) != "app" {
+			t.Errorf("%s: %d %s", tc.name, resp.StatusCode, b)
 		}
 	}
 	// A WebSocket opened by another local page with the cookie.
 	wsURL := "ws" + strings.TrimPrefix(door, "http") + "ws"
 	dial := func(origin, site string) error {
 		h := http.Header{"Cookie": {cookie}, "Origin": {origin}, "Sec-Fetch-Site": {site}, "Sec-Fetch-Mode": {"websocket"}}
-		ws, _, err := websocket.Dial(context.Background(), wsURL, &websocket.DialOptions{HTTPHeader: h})
+		ws, _, err := websocket.Dial(context.Background(), wsURL, &websocket.DialOptions{HTTPClient: c, HTTPHeader: h})
 		if err != nil {
 			return err
 		}
@@ -127,11 +133,17 @@ func TestPreviewCookieIsSameOriginOnly(t *testing.T) {
 // without the token (other parameters kept, in order), and the app never
 // sees the token in a Referer; a client that is not navigating, or a link
 // followed from another site, gets the page at once, as before.
+//
+// Under a name that is not loopback (--allow-host); under a loopback one a
+// browser is sent on to the preview host, which does the same
+// (TestPathDoorSendsBrowsersToThePreviewHost, TestPreviewHost).
 func TestPreviewLinkTokenLeavesTheURL(t *testing.T) {
 	_, hs := newServer(t)
 	full := mint(t, "", token.ScopeSandboxUse, token.ScopeSessionAttach, token.ScopeSessionDestroy)
 	door, referers := previewApp(t, hs.URL, full, "pv")
-	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	remote := named(hs, "dev.example")
+	door = remote + strings.TrimPrefix(door, hs.URL)
+	noFollow := browser(t, hs)
 	req, _ := http.NewRequest("GET", door+"a%2Fb/page?z=1&nimbus_token="+full+"&a=2", nil)
 	req.Header.Set("Sec-Fetch-Mode", "navigate")
 	req.Header.Set("Sec-Fetch-Site", "none")
@@ -140,7 +152,7 @@ func TestPreviewLinkTokenLeavesTheURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	doorPath := strings.TrimPrefix(door, hs.URL)
+	doorPath := strings.TrimPrefix(door, remote)
 	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != doorPath+"a%2Fb/page?z=1&a=2" || len(resp.Cookies()) != 1 {
 		t.Fatalf("navigation: %d Location %q cookies %v", resp.StatusCode, resp.Header.Get("Location"), resp.Header.Values("Set-Cookie"))
 	}

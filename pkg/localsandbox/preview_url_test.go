@@ -16,15 +16,38 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
-// The session route /s/<id>/api/preview-url answers as a Worker without a
-// preview host suffix, after the session:attach check, through the
-// client's PreviewURL.
+// The session route /s/<id>/api/preview-url answers, after the
+// session:attach check, through the client's PreviewURL, as a Worker whose
+// preview host suffix is localhost when the request came to a loopback
+// name: the preview host on the port asked, with a single-use
+// session:preview token of 90 s pinned to the sandbox. Under other names,
+// and for ids that are not host-safe, it answers as a Worker without a
+// suffix (TestPathDoorSendsBrowsersToThePreviewHost).
 func TestPreviewURLRoute(t *testing.T) {
 	_, hs := newServer(t)
 	sb := box(t, hs.URL, "job-1", token.ScopeSessionAttach)
 	link, err := sb.PreviewURL(ctx(t), 3000)
-	if err != nil || link.URL != nil || link.Reason != "unavailable" {
+	if err != nil || link.URL == nil || link.Reason != "" {
 		t.Fatalf("%+v %v", link, err)
+	}
+	hu, _ := url.Parse(hs.URL)
+	prefix := "http://3000--job-1.localhost:" + hu.Port() + "/?nimbus_token="
+	tok, ok := strings.CutPrefix(*link.URL, prefix)
+	if !ok {
+		t.Fatalf("url %s, want %s…", *link.URL, prefix)
+	}
+	v, err := token.Verifier{Secret: secret}.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scopes, _ := v.Claims.Scopes()
+	sid, _ := v.Claims.SessionID()
+	jti, _ := v.Claims.JTI()
+	if strings.Join(scopes, ",") != token.ScopeSessionPreview || sid != "job-1" || jti == "" || v.Claims.ExpiresAt()-v.Claims.IssuedAt() != 90 || v.DOInstanceName != "acme:alice" {
+		t.Fatalf("token %v %q %q exp-iat %v %s", scopes, sid, jti, v.Claims.ExpiresAt()-v.Claims.IssuedAt(), v.DOInstanceName)
+	}
+	if again, _ := sb.PreviewURL(ctx(t), 3000); again == nil || again.URL == nil || *again.URL == *link.URL {
+		t.Fatalf("the same token twice: %v", again)
 	}
 	for _, c := range []struct {
 		sb     *sc.Sandbox

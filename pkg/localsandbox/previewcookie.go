@@ -12,7 +12,11 @@ import (
 
 // PreviewCookie is the cookie a port preview link sets, so that the
 // browser can load the page's other resources without the token in every
-// URL. It is scoped to its sandbox's path (/s/<id>/), SameSite=Strict,
+// URL. On a preview host (<port>--<id>.localhost) it is that host's only
+// (Path=/, no Domain); under a name that is not loopback (--allow-host),
+// where previews are path-style only, it is scoped to its sandbox's path
+// (/s/<id>/), and every sandbox's previews share one origin. It is
+// SameSite=Strict,
 // HttpOnly, lives at most PreviewCookieTTL, and holds a token minted for
 // it: session:attach only, pinned to the sandbox. So it opens that
 // sandbox's previews and nothing else, whatever the link's token could
@@ -27,13 +31,17 @@ const PreviewCookie = "nimbus_preview"
 const PreviewCookieTTL = time.Hour
 
 // previewAuthRequest is r as the preview route authenticates it: the
-// Authorization header or the nimbus_token query, else the preview cookie
-// (no other cookie). fromCookie says the token is the cookie's.
-func previewAuthRequest(r *http.Request) (ar *http.Request, fromCookie bool) {
+// Authorization header or the nimbus_token query, else, when cookie
+// allows it, the preview cookie (no other cookie). fromCookie says the
+// token is the cookie's.
+func previewAuthRequest(r *http.Request, cookie bool) (ar *http.Request, fromCookie bool) {
 	out := *r
 	out.Header = r.Header.Clone()
 	out.Header.Del("Cookie")
 	if _, err := token.ExtractBearer(&out); err == nil {
+		return &out, false
+	}
+	if !cookie {
 		return &out, false
 	}
 	if ck, err := r.Cookie(PreviewCookie); err == nil && ck.Value != "" {
@@ -73,14 +81,20 @@ func previewCrossOrigin(r *http.Request) *sandboxserver.Error {
 
 // previewCookie mints the preview cookie for a verified link token, nil
 // when there is nothing to mint from (a token about to expire, claims a
-// token cannot carry).
-func (s *Server) previewCookie(r *http.Request, p sandboxserver.Principal, id string) *http.Cookie {
+// token cannot carry). path is the cookie's Path; it has no Domain, so a
+// preview host's cookie is that host's only. A single-use token's cookie
+// lives PreviewCookieTTL, as the Worker's exchange gives it 1 h.
+func (s *Server) previewCookie(r *http.Request, p sandboxserver.Principal, id, path string, single bool) *http.Cookie {
 	tp, ok := p.(sandboxserver.TokenPrincipal)
 	if !ok {
 		return nil
 	}
 	now := s.opts.Now()
-	ttl := min(PreviewCookieTTL, tp.Claims.ExpiresTime().Sub(now)).Truncate(time.Second)
+	ttl := PreviewCookieTTL
+	if !single {
+		ttl = min(ttl, tp.Claims.ExpiresTime().Sub(now))
+	}
+	ttl = ttl.Truncate(time.Second)
 	if ttl < time.Second {
 		return nil
 	}
@@ -96,7 +110,7 @@ func (s *Server) previewCookie(r *http.Request, p sandboxserver.Principal, id st
 	return &http.Cookie{
 		Name:     PreviewCookie,
 		Value:    tok,
-		Path:     "/s/" + url.PathEscape(id) + "/",
+		Path:     path,
 		MaxAge:   int(ttl / time.Second),
 		HttpOnly: true,
 		Secure:   r.TLS != nil,

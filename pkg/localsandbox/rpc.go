@@ -236,7 +236,7 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, rest strin
 	}
 	for _, kind := range []string{"port", "app"} {
 		if rest, ok := strings.CutPrefix(tail, kind+"/"); ok {
-			s.servePreview(w, r, id, kind, rest)
+			s.servePreview(w, r, id, kind, rest, false)
 			return
 		}
 	}

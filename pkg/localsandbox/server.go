@@ -1,7 +1,8 @@
 // Package localsandbox is a Nimbus sandbox backend that runs on the local
 // machine: an http.Handler speaking the remote sandbox API of a Nimbus
 // Worker (POST <base>/sandboxes/<id>/rpc, DELETE /s/<id>/, path-style
-// previews /s/<id>/port/<n>/ and /s/<id>/app/<name>/), with the same auth,
+// previews /s/<id>/port/<n>/ and /s/<id>/app/<name>/, preview hosts
+// <n>--<id>.localhost and <name>--<id>.localhost), with the same auth,
 // envelope, codes, statuses and exec stream framing, so the sandbox client
 // and every `nimbus sandbox` command work against it unchanged.
 //
@@ -166,6 +167,9 @@ type Server struct {
 	spares    *spareFiles      // see spare_linux.go
 	closed    bool
 
+	// previewJTIs are the single-use preview tokens exchanged.
+	previewJTIs singleUse
+
 	// rt are the host's runtimes (see hostRuntimes, guarded by rtMu),
 	// looked up once rtFound; rtKnown[i] says rt[i]'s version was read.
 	// termShellFailed: Options.TerminalShell failed to start in a
@@ -319,9 +323,24 @@ func waitAll(chs []<-chan struct{}, d time.Duration) {
 }
 
 // ServeHTTP routes the remote API, the session root and port previews.
+// A preview host (<port>--<id>.localhost, <name>--<id>.localhost) comes
+// first, as in the Worker's router: every path of it is the preview, and
+// nothing else is served on it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Hosts != nil && !s.opts.Hosts.Allow(r.Host) {
 		refuseHost(w, r)
+		return
+	}
+	if id, kind, label, isPreview, ok := previewHost(r.Host); isPreview {
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		path := r.URL.EscapedPath()
+		if !strings.HasPrefix(path, "/") {
+			path = "/" + path
+		}
+		s.servePreview(w, r, id, kind, label+path, true)
 		return
 	}
 	s.api.ServeHTTP(w, r)

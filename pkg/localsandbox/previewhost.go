@@ -1,0 +1,206 @@
+package localsandbox
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/localhost"
+	"github.com/nimbus-sh/nimbus/internal/portnum"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
+	"github.com/nimbus-sh/nimbus/pkg/token"
+)
+
+// PreviewHostSuffix is the preview host suffix of a listening server, the
+// Worker's NIMBUS_PREVIEW_HOST_SUFFIX (sandbox-api.md §1.11): previews
+// are served at <port>--<id>.localhost and <name>--<id>.localhost, on the
+// server's own port. Browsers and curl resolve every name under localhost
+// to this machine, and each such host is an origin of its own: a
+// sandbox's preview page cannot reach another sandbox's preview, nor the
+// API, with the developer's cookies, as it could when every preview was a
+// path of the API's origin.
+const PreviewHostSuffix = "localhost"
+
+// previewTokenTTL is the lifetime of the single-use session:preview token
+// /s/<id>/api/preview-url mints, as the Worker's.
+const previewTokenTTL = 90 * time.Second
+
+// hostSafe reports whether id can name a preview host (sandbox-api.md
+// §1.4): a lowercase DNS label of at most 56 characters.
+func hostSafe(id string) bool {
+	if len(id) == 0 || len(id) > 56 || id[0] == '-' || id[len(id)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// previewHost reads a Host header as the Worker's router does
+// (case-insensitive, without :port and one trailing dot). isPreview says
+// it is under the suffix with a first label that has "--", which only
+// preview hosts have: such a host is never the API. ok says it names a
+// scoped preview this server serves: <port>--<id> (kind "port") or
+// <name>--<id> (kind "app") with a host-safe id. Capability hosts
+// (<cap>--…, public previews) are not served locally.
+func previewHost(hostport string) (id, kind, label string, isPreview, ok bool) {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	first, found := strings.CutSuffix(host, "."+PreviewHostSuffix)
+	if !found || strings.Contains(first, ".") || !strings.Contains(first, "--") {
+		return "", "", "", false, false
+	}
+	label, id, _ = strings.Cut(first, "--")
+	if !hostSafe(id) || !ValidID(id) {
+		return "", "", "", true, false
+	}
+	if _, err := portnum.Parse(label, 1); err == nil {
+		return id, "port", label, true, true
+	}
+	if sandboxserver.ValidAppName(label) {
+		return id, "app", label, true, true
+	}
+	return "", "", "", true, false
+}
+
+// previewHostBase is the origin of id's preview of label for a request
+// that came to a loopback name, on the port it came to: http://<label>--
+// <id>.localhost:<port>. "" when the request came to another name (with
+// --allow-host or --allow-remote: *.localhost would be the client's own
+// machine) or the id is not host-safe.
+func previewHostBase(r *http.Request, id, label string) string {
+	if !localhost.Is(r.Host) || !hostSafe(id) {
+		return ""
+	}
+	return hostOrigin(r.TLS != nil, r.Host, id, label)
+}
+
+// hostOrigin is the origin of a preview host on the port of hostport.
+func hostOrigin(tls bool, hostport, id, label string) string {
+	scheme := "http://"
+	if tls {
+		scheme = "https://"
+	}
+	port := ""
+	if _, p, err := net.SplitHostPort(hostport); err == nil && p != "" {
+		port = ":" + p
+	}
+	return scheme + label + "--" + id + "." + PreviewHostSuffix + port
+}
+
+// singleUse is the set of single-use tokens (their jti) already exchanged,
+// each kept until its token expires: a replay is E_BOOTSTRAP_CONSUMED, as
+// on the Worker.
+type singleUse struct {
+	mu   sync.Mutex
+	used map[string]time.Time
+}
+
+// consume records jti, which expires at exp, and reports whether it was
+// not used before.
+func (u *singleUse) consume(jti string, exp, now time.Time) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.used == nil {
+		u.used = map[string]time.Time{}
+	}
+	for k, e := range u.used {
+		if e.Before(now) {
+			delete(u.used, k)
+		}
+	}
+	if _, seen := u.used[jti]; seen {
+		return false
+	}
+	u.used[jti] = exp
+	return true
+}
+
+// queryToken reports whether r's token is its nimbus_token query (there
+// is no bearer Authorization header, which comes first).
+func queryToken(r *http.Request) bool {
+	if r.URL.Query().Get(token.QueryParam) == "" {
+		return false
+	}
+	u := *r.URL
+	u.RawQuery = ""
+	h := *r
+	h.Header = http.Header{"Authorization": r.Header.Values("Authorization")}
+	h.URL = &u
+	_, err := token.ExtractBearer(&h)
+	return err != nil
+}
+
+// exchange authenticates the nimbus_token query of a preview host, the
+// attach exchange of sandbox-api.md §1.10 and token.md §5.1: a single-use
+// session:preview token (with a jti and a sid), consumed here, or, unlike
+// the Worker, which wants single-use tokens here, a session:attach token,
+// as the path doors take it (a link to a door is sent on here with its
+// token). single says the token was single-use.
+func (s *Server) exchange(ar *http.Request, id string) (p sandboxserver.Principal, single bool, aerr *sandboxserver.Error) {
+	p, aerr = s.auth.Authenticate(ar, id, nil)
+	if aerr != nil {
+		return nil, false, aerr
+	}
+	claims := p.(sandboxserver.TokenPrincipal).Claims
+	jti, ok := claims.JTI()
+	if !ok {
+		if aerr := sandboxserver.CheckClaims(claims, id, []string{token.ScopeSessionAttach}); aerr != nil {
+			return nil, false, aerr
+		}
+		return p, false, nil
+	}
+	if aerr := sandboxserver.CheckClaims(claims, id, []string{token.ScopeSessionPreview}); aerr != nil {
+		return nil, false, aerr
+	}
+	if _, pinned := claims.SessionID(); !pinned {
+		return nil, false, sandboxserver.NewError(http.StatusUnauthorized, token.CodeTokenClaims, "Invalid token claims: a single-use token must carry sid")
+	}
+	if !s.previewJTIs.consume(jti, claims.ExpiresTime(), s.opts.Now()) {
+		return nil, false, sandboxserver.NewError(http.StatusUnauthorized, token.CodeBootstrapConsumed, "Attach bootstrap token already used")
+	}
+	return p, true, nil
+}
+
+// previewToken mints the single-use session:preview token of
+// /s/<id>/api/preview-url for the caller p.
+func (s *Server) previewToken(p sandboxserver.Principal, id string) (string, error) {
+	claims := p.(sandboxserver.TokenPrincipal).Claims
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	jti := hex.EncodeToString(b)
+	tenant := claims.Tenant()
+	ttl := previewTokenTTL
+	in := token.Input{Tenant: &tenant, Scopes: []string{token.ScopeSessionPreview}, SessionID: &id, JTI: &jti, TTL: &ttl}
+	if sub, ok := claims.Subject(); ok {
+		in.Subject = &sub
+	}
+	return token.Issuer{Secret: s.opts.Secret, Now: s.opts.Now}.Mint(in)
+}
+
+// previewURLAnswer is the answer of /s/<id>/api/preview-url for port n
+// when the request came to a loopback name and id is host-safe, as a
+// Worker with a preview suffix answers; "" otherwise.
+func (s *Server) previewURLAnswer(r *http.Request, p sandboxserver.Principal, id string, n int) string {
+	base := previewHostBase(r, id, strconv.Itoa(n))
+	if base == "" {
+		return ""
+	}
+	tok, err := s.previewToken(p, id)
+	if err != nil {
+		return ""
+	}
+	return base + "/?" + token.QueryParam + "=" + tok
+}
