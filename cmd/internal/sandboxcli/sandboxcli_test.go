@@ -571,12 +571,28 @@ func TestNoHintNamesADestroyedSandbox(t *testing.T) {
 					case destroyed && len(on) > 0:
 						t.Errorf("%s(%#v) of a destroyed sandbox names %q in its hint\n%q", name, err, on, ce.Hint)
 					}
+					// session attach destroyed no sandbox at the end of a
+					// run: the server ended the session, and the way on
+					// is a new one, not --keep.
+					if name == "AttachError" && destroyed && (strings.Contains(ce.Hint, "--keep") || strings.Contains(ce.Hint, "end of the run")) {
+						t.Errorf("AttachError(%#v) of a destroyed session speaks of a run\n%q", err, ce.Hint)
+					}
 				}
 			}
 		}
 	}
 	if live < 10 {
 		t.Errorf("only %d hints of a sandbox that is there name a command on it: the list misses kinds", live)
+	}
+	// The terminal of a script's attach ended by the session's destroy
+	// (E_TERMINAL_CLOSED_EARLY, close reason "session destroyed").
+	var ce *clierr.Error
+	closed := &terminal.Error{Code: terminal.CodeClosedEarly, Message: "the server closed the terminal (session destroyed) before the input ended", CloseReason: "session destroyed"}
+	if !errors.As(AttachError(closed, Hints{ID: id, Destroyed: true}), &ce) {
+		t.Fatal("AttachError: not a clierr.Error")
+	}
+	if want := "session " + id + " was destroyed, and its shell, files and processes with it: nothing of what the input ran is left to check; start a new session (nimbus session new prints its id) and run the input again there"; ce.Hint != want {
+		t.Errorf("hint of a destroyed session\n got %q\nwant %q", ce.Hint, want)
 	}
 }
 
