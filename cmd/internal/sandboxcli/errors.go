@@ -278,25 +278,37 @@ func ArgID(id string) string {
 	return shellquote.Quote(id)
 }
 
+// OnSandbox is a hint, or a notice, that names a command on sandbox
+// h.ID, for the commands outside this package: live renders it, given
+// the sandbox as a command line writes it (ArgID). Once the sandbox is
+// destroyed (Destroyed) it is the sentence that says so instead, as for
+// every hint of this package (onSandbox): pasted, a command on the id
+// would create a new, empty sandbox with it.
+func (h Hints) OnSandbox(live func(arg string) string) string { return h.onSandbox(live, nil) }
+
 // RuntimeInstallHint is the hint of a runtime that failed to install in
-// sandbox id.
-func RuntimeInstallHint(id string) string { return runtimeInstallHint(ArgID(id)) }
+// sandbox h.ID.
+func (h Hints) RuntimeInstallHint() string {
+	return h.onSandbox(runtimeInstallHint, runtimeDestroyedHint)
+}
 
 // runtimeInstallHint is RuntimeInstallHint of the sandbox arg (ArgID).
 func runtimeInstallHint(arg string) string {
 	return "check the spec name and version with nimbus sandbox runtimes list " + arg
 }
 
-// NoProcessHint is the hint of a pid sandbox id does not know.
-func NoProcessHint(id string) string { return noProcessHint(ArgID(id)) }
+// NoProcessHint is the hint of a pid sandbox h.ID does not know.
+func (h Hints) NoProcessHint() string { return h.onSandbox(noProcessHint, nil) }
 
 // noProcessHint is NoProcessHint of the sandbox arg (ArgID).
 func noProcessHint(arg string) string { return "list processes with nimbus sandbox ps " + arg }
 
 // ReadNotFoundHint is the hint of a read of path, a sandbox path that does
-// not exist in sandbox id: the listing of its parent directory, which
+// not exist in sandbox h.ID: the listing of its parent directory, which
 // shows what is there (a misspelt name, another directory).
-func ReadNotFoundHint(id, path string) string { return readNotFoundHint(ArgID(id), path) }
+func (h Hints) ReadNotFoundHint(path string) string {
+	return h.onSandbox(func(arg string) string { return readNotFoundHint(arg, path) }, nil)
+}
 
 // readNotFoundHint is ReadNotFoundHint of the sandbox arg (ArgID).
 func readNotFoundHint(arg, path string) string {
