@@ -42,9 +42,9 @@ func (o *common) appTarget(cmd *cobra.Command, args []string, suffix string) (*s
 const CodeAppNotFound = "E_APP_NOT_FOUND"
 
 // appNotFoundHint is the hint of a target that names no app in sandbox
-// id.
-func appNotFoundHint(id string) string {
-	return "list the apps with nimbus sandbox apps list " + sandboxcli.ArgID(id)
+// h.ID.
+func appNotFoundHint(h sandboxcli.Hints) string {
+	return h.OnSandbox(func(arg string) string { return "list the apps with nimbus sandbox apps list " + arg })
 }
 
 // appNotFound is err as E_APP_NOT_FOUND (65) when it is the server's
@@ -52,16 +52,19 @@ func appNotFoundHint(id string) string {
 // name, owner or pid, a number nothing listens on, a port nothing serves), which the Worker
 // answers as a generic failure (500); nil for any other err. args are
 // the command's ID and TARGET.
-func appNotFound(err error, verb string, args []string) error {
+func (o *common) appNotFound(err error, verb string, args []string) error {
 	var re *sandboxclient.RemoteError
 	if !errors.As(err, &re) || !re.NoApp() {
 		return nil
 	}
-	hint := appNotFoundHint(args[0])
+	h := o.hints(args[0])
+	hint := appNotFoundHint(h)
 	if re.NotExposed() {
 		// The app is there, serving: what it lacks is a link, which
 		// exposing gives it (TARGET names it for expose as for rotate).
-		hint = "expose it first: nimbus sandbox apps expose " + shellquote.Quote(args[0]) + " " + shellquote.Quote(args[1])
+		hint = h.OnSandbox(func(arg string) string {
+			return "expose it first: nimbus sandbox apps expose " + arg + " " + shellquote.Quote(args[1])
+		})
 	}
 	return clierr.Wrap(err, exitcode.DataErr, CodeAppNotFound, fmt.Sprintf("no app %s to %s in sandbox %s (the server: %s)", args[1], verb, args[0], re.Message), hint)
 }
@@ -133,7 +136,7 @@ or a port nothing serves).
 				opts.Visibility = "public"
 			}
 			a, err := sb.ExposeApp(cmd.Context(), target, opts)
-			if nf := appNotFound(err, "expose", args); nf != nil {
+			if nf := o.appNotFound(err, "expose", args); nf != nil {
 				return nf
 			}
 			if err != nil {
@@ -163,7 +166,7 @@ exposed, which has no link to rotate (expose it first).
 				return err
 			}
 			a, err := sb.RotateLink(cmd.Context(), target)
-			if nf := appNotFound(err, "rotate", args); nf != nil {
+			if nf := o.appNotFound(err, "rotate", args); nf != nil {
 				return nf
 			}
 			if err != nil {
@@ -197,14 +200,14 @@ reserved, an unknown name, owner or pid).
 			// Whether the server found the app with nothing left to
 			// remove, or found nothing the target names, it is the same
 			// failure.
-			if nf := appNotFound(err, "remove", args); nf != nil {
+			if nf := o.appNotFound(err, "remove", args); nf != nil {
 				return nf
 			}
 			if err != nil {
 				return o.errorIn(sb.ID(), err)
 			}
 			if !r.Removed {
-				return clierr.New(exitcode.DataErr, CodeAppNotFound, fmt.Sprintf("no app %s to remove in sandbox %s", args[1], args[0]), appNotFoundHint(args[0]))
+				return clierr.New(exitcode.DataErr, CodeAppNotFound, fmt.Sprintf("no app %s to remove in sandbox %s", args[1], args[0]), appNotFoundHint(o.hints(args[0])))
 			}
 			return o.output(r, func() error {
 				port := ""
@@ -228,7 +231,9 @@ func (o *common) appsTable(id string, apps []sandboxclient.App) error {
 	ios := o.f.IOStreams
 	st := ios.Styles()
 	if len(apps) == 0 {
-		_, err := fmt.Fprintln(ios.ErrOut, st.Muted("No apps: start a server (nimbus sandbox start "+sandboxcli.ArgID(id)+" -- COMMAND), then expose it."))
+		_, err := fmt.Fprintln(ios.ErrOut, st.Muted(o.hints(id).OnSandbox(func(arg string) string {
+			return "No apps: start a server (nimbus sandbox start " + arg + " -- COMMAND), then expose it."
+		})))
 		return err
 	}
 	var t table.Table

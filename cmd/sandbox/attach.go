@@ -62,7 +62,7 @@ programs run), use 'nimbus session attach ID'.`,
 			if err := o.needServer(cmd.Name()); err != nil {
 				return execUsage(err.(*clierr.Error))
 			}
-			pid, err := parsePID(args[0], args[1])
+			pid, err := parsePID(o.hints(args[0]), args[1])
 			if err != nil {
 				return execUsage(err.(*clierr.Error))
 			}

@@ -10,6 +10,12 @@ import (
 // firstArgID is the sandbox id of a command line whose first argument is
 // ID, as a usage hint writes it (sandboxcli.ArgID): quoted, or the
 // placeholder ID when there is no argument.
+//
+// It writes the id with ArgID itself, not through Hints.OnSandbox, which
+// every other hint on a sandbox takes: it only renders the usage hints
+// of a command line refused before any request is sent (exec, start,
+// run-code, forward), so no destroy of the command can come before it,
+// and the id may be none yet.
 func firstArgID(args []string) string {
 	if len(args) == 0 {
 		return sandboxcli.ArgID("")

@@ -83,7 +83,7 @@ Then, with stderr on a terminal, a progress bar there shows the read.`,
 					// draws one for the same download.
 					return sandboxcli.ErrorIn(sb.ID(), readWithProgress(cmd.Context(), ios, sb, p))
 				}
-				out, finish := sandboxcli.TerminalOutput(ios, args[0], args[1])
+				out, finish := sandboxcli.TerminalOutput(ios, o.hints(args[0]), args[1])
 				_, err = sb.ReadFileTo(cmd.Context(), p, out)
 				return o.readError(sb.ID(), p, finish(err))
 			}
@@ -245,7 +245,7 @@ UTC; the JSON (piped, or --json) keeps the API's epoch milliseconds.`,
 				return o.readError(sb.ID(), p, err)
 			}
 			if st == nil {
-				return clierr.New(exitcode.DataErr, transfer.CodeNotFound, p+": no such file or directory", sandboxcli.ReadNotFoundHint(sb.ID(), p))
+				return clierr.New(exitcode.DataErr, transfer.CodeNotFound, p+": no such file or directory", o.hints(sb.ID()).ReadNotFoundHint(p))
 			}
 			return o.output(st, func() error {
 				var b strings.Builder

@@ -238,7 +238,9 @@ func (o *common) ensureExposed(cmd *cobra.Command, sb *sandboxclient.Sandbox, sp
 			port = strconv.Itoa(specs[0].port)
 		}
 		o.warn("W_NO_SANDBOX_USE", "the token cannot use the sandbox API (no sandbox:use): ports are forwarded as they are, and one that is not exposed answers 404",
-			"expose ports with another token (nimbus sandbox ports expose "+sandboxcli.ArgID(sb.ID())+" "+port+"), or give forward one with sandbox:use too")
+			o.hints(sb.ID()).OnSandbox(func(arg string) string {
+				return "expose ports with another token (nimbus sandbox ports expose " + arg + " " + port + "), or give forward one with sandbox:use too"
+			}))
 		return nil
 	}
 	if err != nil && !sandboxclient.HasCode(err, sandboxclient.CodeRemoteOp) {
@@ -263,7 +265,7 @@ func (o *common) ensureExposed(cmd *cobra.Command, sb *sandboxclient.Sandbox, sp
 		}
 		if !r.Listening {
 			o.warn("W_PORT_NOT_LISTENING", fmt.Sprintf("nothing listens on port %d in %s yet: requests fail until it does", s.port, sb.ID()),
-				fmt.Sprintf("nimbus sandbox ports wait %s %d", sandboxcli.ArgID(sb.ID()), s.port))
+				o.hints(sb.ID()).OnSandbox(func(arg string) string { return fmt.Sprintf("nimbus sandbox ports wait %s %d", arg, s.port) }))
 		}
 	}
 	return nil

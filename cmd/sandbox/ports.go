@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
@@ -105,7 +104,9 @@ path-style (<endpoint>/s/ID/port/3000/), as ports expose prints it.`,
 			}
 			return o.output(all, func() error {
 				if len(ps) == 0 {
-					_, err := fmt.Fprintln(o.f.IOStreams.ErrOut, o.f.IOStreams.Styles().Muted("No exposed ports: expose one with nimbus sandbox ports expose "+sandboxcli.ArgID(sb.ID())+" PORT"))
+					_, err := fmt.Fprintln(o.f.IOStreams.ErrOut, o.f.IOStreams.Styles().Muted(o.hints(sb.ID()).OnSandbox(func(arg string) string {
+						return "No exposed ports: expose one with nimbus sandbox ports expose " + arg + " PORT"
+					})))
 					return err
 				}
 				var t table.Table
@@ -229,7 +230,9 @@ registration with the port's preview URL, as ports list gives it
 			p, err := sb.WaitPort(ctx, port, interval)
 			if errors.Is(err, context.DeadlineExceeded) && cmd.Context().Err() == nil {
 				return clierr.Wrap(err, exitcode.Timeout, "E_TIMEOUT", fmt.Sprintf("nothing listens on port %d in sandbox %s after %s", port, args[0], timeout),
-					"check the server's output with nimbus sandbox ps "+sandboxcli.ArgID(sb.ID())+" and nimbus sandbox logs "+sandboxcli.ArgID(sb.ID())+" PID, or wait longer with --timeout")
+					o.hints(sb.ID()).OnSandbox(func(arg string) string {
+						return "check the server's output with nimbus sandbox ps " + arg + " and nimbus sandbox logs " + arg + " PID, or wait longer with --timeout"
+					}))
 			}
 			if err != nil {
 				return o.errorIn(sb.ID(), err)

@@ -19,12 +19,12 @@ import (
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
-// parsePID reads PID s, a process of sandbox id (named by the hint of a
-// PID that is no number).
-func parsePID(id, s string) (int64, error) {
+// parsePID reads PID s, a process of sandbox h.ID (named by the hint of
+// a PID that is no number).
+func parsePID(h sandboxcli.Hints, s string) (int64, error) {
 	pid, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || pid <= 0 {
-		return 0, clierr.Usagef("PID %q must be a positive integer", s).WithHint(sandboxcli.NoProcessHint(id))
+		return 0, clierr.Usagef("PID %q must be a positive integer", s).WithHint(h.NoProcessHint())
 	}
 	return pid, nil
 }
@@ -48,7 +48,9 @@ func newCmdPs(o *common) *cobra.Command {
 			return o.output(ps, func() error {
 				st := o.f.IOStreams.Styles()
 				if len(ps) == 0 {
-					_, err := fmt.Fprintln(o.f.IOStreams.ErrOut, st.Muted("No processes: start one with nimbus sandbox start "+sandboxcli.ArgID(sb.ID())+" -- COMMAND"))
+					_, err := fmt.Fprintln(o.f.IOStreams.ErrOut, st.Muted(o.hints(sb.ID()).OnSandbox(func(arg string) string {
+						return "No processes: start one with nimbus sandbox start " + arg + " -- COMMAND"
+					})))
 					return err
 				}
 				var t table.Table
@@ -106,7 +108,7 @@ chunks, whose cursor is the current end), after checking the process exists.`,
 			if follow {
 				fail = sandboxcli.ExecError
 			}
-			pid, err := parsePID(args[0], args[1])
+			pid, err := parsePID(o.hints(args[0]), args[1])
 			if err != nil {
 				return fail(err)
 			}
@@ -218,7 +220,7 @@ given with --signal, written as kill(1) users write it: TERM, SIGTERM, term,
   nimbus sandbox kill job-123 1000001 --signal 2`,
 		Args: cmdutil.ExactArgs(2, "ID and PID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pid, err := parsePID(args[0], args[1])
+			pid, err := parsePID(o.hints(args[0]), args[1])
 			if err != nil {
 				return err
 			}
@@ -243,7 +245,7 @@ given with --signal, written as kill(1) users write it: TERM, SIGTERM, term,
 				return o.errorIn(sb.ID(), err)
 			}
 			if !ack.OK { // a failure: stdout stays empty, stderr says why
-				return clierr.New(65, "E_NO_PROCESS", fmt.Sprintf("process %d is not running", pid), sandboxcli.NoProcessHint(sb.ID()))
+				return clierr.New(65, "E_NO_PROCESS", fmt.Sprintf("process %d is not running", pid), o.hints(sb.ID()).NoProcessHint())
 			}
 			if name == "" {
 				o.said("Killed process %d", pid)

@@ -458,6 +458,14 @@ const CodeStillDestroying = "W_STILL_DESTROYING"
 
 // stillDestroying says which sandbox a nimbus stopped during its destroy
 // would leave, and (the hint) the command that deletes it.
+//
+// The hint writes the id with ArgID itself, not through Hints.OnSandbox,
+// which every other hint on a sandbox takes: it is said while the
+// destroy runs, whose end is not known, and it names the one command
+// that is right either way. Destroy is idempotent and leaves no sandbox
+// behind when the id's is gone already, where OnSandbox, once the
+// sandbox is destroyed, would put a run's "run again with --keep"
+// instead of the command that finishes the job.
 func stillDestroying(id string) *clierr.Warning {
 	return &clierr.Warning{
 		Code:    CodeStillDestroying,

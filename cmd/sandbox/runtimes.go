@@ -165,7 +165,9 @@ func (o *common) runtimeArgs(cmd *cobra.Command, args []string) (string, []strin
 		o.f.Warn(&clierr.Warning{
 			Code:    "W_DEPRECATED_ORDER",
 			Message: "'" + cmd.Name() + " SPEC... ID' is deprecated; the sandbox id comes first",
-			Hint:    "nimbus sandbox runtimes " + cmd.Name() + " " + sandboxcli.ArgID(id) + " " + quoteWords(specs),
+			Hint: o.hints(id).OnSandbox(func(arg string) string {
+				return "nimbus sandbox runtimes " + cmd.Name() + " " + arg + " " + quoteWords(specs)
+			}),
 		})
 		return id, specs
 	}
@@ -205,7 +207,7 @@ func (o *common) installed(id string, rs []sandboxclient.InstallResult, v any) e
 			if !o.f.MachineOutput() {
 				fmt.Fprint(ios.ErrOut, r.Stderr)
 			}
-			return clierr.New(exitcode.DataErr, "E_RUNTIME_INSTALL", fmt.Sprintf("installing %s failed with exit code %d", r.Spec, r.ExitCode), sandboxcli.RuntimeInstallHint(id))
+			return clierr.New(exitcode.DataErr, "E_RUNTIME_INSTALL", fmt.Sprintf("installing %s failed with exit code %d", r.Spec, r.ExitCode), o.hints(id).RuntimeInstallHint())
 		}
 	}
 	return nil

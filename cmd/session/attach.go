@@ -178,13 +178,17 @@ was seen through; 130 interrupted (143 for SIGTERM).`,
 				lt.Restore()
 			}
 			var te *terminal.Error
-			if res.CloseReason == sessionDestroyed || (errors.As(err, &te) && te.CloseReason == sessionDestroyed) {
+			destroyed := res.CloseReason == sessionDestroyed || (errors.As(err, &te) && te.CloseReason == sessionDestroyed)
+			if destroyed {
 				sandboxcli.ForgetSandbox(f, *site, id)
 			} else if connected.Load() {
 				sandboxcli.RememberSandbox(f, *site, id)
 			}
 			if err != nil {
-				return sandboxcli.AttachError(err, sandboxcli.Hints{ID: id, Tenant: creds.Tenant, Subject: creds.Subject}.WithToken(ts))
+				// A hint must not name a command on a destroyed
+				// session: pasted, it would create a new, empty one
+				// with the same id.
+				return sandboxcli.AttachError(err, sandboxcli.Hints{ID: id, Tenant: creds.Tenant, Subject: creds.Subject, Destroyed: destroyed}.WithToken(ts))
 			}
 			if !f.JSON {
 				notices.End(res)

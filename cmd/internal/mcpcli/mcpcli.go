@@ -124,7 +124,8 @@ type handles struct {
 	close        func()
 	// entry is the sandbox as the cleanup ledger records it.
 	entry ledger.Entry
-	// known is the tenant and subject resolved, for the hints.
+	// known is the tenant and subject resolved, and a given token's
+	// claims, for the hints.
 	known sandboxcli.Hints
 	// site is where the sandbox is (Worker and token owner), for the file
 	// of recently used sandboxes; nil for --local.
@@ -218,6 +219,10 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 	if err != nil {
 		return nil, err
 	}
+	// A mint hint names a given token's tenant and subject, as the
+	// sandbox commands' do: what it mints then reaches the sandbox the
+	// given token meant to.
+	h.known = h.known.WithToken(useTS)
 	destroyTS := useTS
 	if static, ok := useTS.(sc.StaticToken); ok {
 		// A given token is used as is: check it fits before the agent
@@ -288,8 +293,8 @@ func decodeToken(tok string) (*token.Decoded, error) {
 // server's rules (token.CheckUsable: the signature's length, the header's
 // alg, claims, expiry, sandbox:use, the sid pin), and warns about one that
 // grants more than the server needs: the agent holds whatever the token
-// allows. known is the tenant and subject the command resolved, which the
-// mint hints name.
+// allows. known is the tenant and subject the command resolved and the
+// given token's claims (Hints.WithToken), which the mint hints name.
 func checkToken(d *token.Decoded, id string, known sandboxcli.Hints, now time.Time, needDestroy bool) (warnings []string, err error) {
 	c := d.Claims
 	known.ID = id

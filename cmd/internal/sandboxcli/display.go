@@ -40,7 +40,7 @@ const CodeNotText = "E_NOT_TEXT"
 // itself unless out is a terminal, where a TextOnly writer lets only text
 // through. Call finish with the copy's error: it checks the end of the
 // data and turns a refusal into an error that says how to get the bytes.
-func TerminalOutput(ios *iostreams.IOStreams, id, path string) (w io.Writer, finish func(error) error) {
+func TerminalOutput(ios *iostreams.IOStreams, h Hints, path string) (w io.Writer, finish func(error) error) {
 	if !ios.IsStdoutTTY() {
 		return ios.Out, func(err error) error { return err }
 	}
@@ -52,7 +52,9 @@ func TerminalOutput(ios *iostreams.IOStreams, id, path string) (w io.Writer, fin
 		if errors.Is(err, iostreams.ErrNotText) {
 			return clierr.New(exitcode.Usage, CodeNotText,
 				DisplayText(path, path)+" is not text (binary, or control characters that would drive the terminal): not written to the terminal",
-				"redirect it to a file or a pipe, which get the bytes unchanged: nimbus sandbox files read "+ArgID(id)+" "+shellquote.Quote(path)+" > FILE (or | xxd)")
+				h.onSandbox(func(arg string) string {
+					return "redirect it to a file or a pipe, which get the bytes unchanged: nimbus sandbox files read " + arg + " " + shellquote.Quote(path) + " > FILE (or | xxd)"
+				}, nil))
 		}
 		return err
 	}

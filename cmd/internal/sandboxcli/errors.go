@@ -60,9 +60,14 @@ type Hints struct {
 	// its token has no sid.
 	Unpinned bool
 	// Destroyed says the sandbox was destroyed before the error is
-	// shown (sandbox run without --keep): a command on its id would
-	// create a new, empty sandbox with that id, so no hint names one.
+	// shown (sandbox run without --keep, or a session attach the server
+	// ended with "session destroyed"): a command on its id would create
+	// a new, empty sandbox with that id, so no hint names one.
 	Destroyed bool
+	// attached says the hints are session attach's (AttachError): a
+	// destroyed sandbox is then a session the server ended, not one a
+	// run destroyed, and the hint in place of a command on it says so.
+	attached bool
 	// Token is the claims of the token the user gave (--token-file,
 	// NIMBUS_TOKEN, token:), read without verifying it (WithToken); nil
 	// when nimbus mints its own tokens or the given one does not decode.
@@ -152,12 +157,15 @@ func (h Hints) PinHint(what string, scopes ...string) string {
 // destroyed (Destroyed): pasted, the command would create a new, empty
 // sandbox with the id. The hint is then gone(id), or, when gone is nil,
 // the sentence that says nothing in it can be looked at and how to keep
-// the sandbox of a run.
+// the sandbox of a run; for session attach (whose sandbox no run
+// destroyed), always the sentence that says to start a new session.
 func (h Hints) onSandbox(live func(arg string) string, gone func(id string) string) string {
 	if !h.Destroyed {
 		return live(ArgID(h.ID))
 	}
-	if gone == nil {
+	if h.attached {
+		gone = sessionDestroyedHint
+	} else if gone == nil {
 		gone = destroyedHint
 	}
 	return gone(h.ID)
@@ -168,6 +176,16 @@ func (h Hints) onSandbox(live func(arg string) string, gone func(id string) stri
 // sandbox kept at the end.
 func destroyedHint(id string) string {
 	return "sandbox " + ArgID(id) + " was destroyed at the end of the run, so nothing in it can be looked at: run again with --keep to keep the sandbox for a look (then nimbus sandbox destroy it)"
+}
+
+// sessionDestroyedHint is the hint in place of one that names a command
+// on session id, which the server destroyed while session attach was
+// attached: its shell, files and processes are gone, and attaching to
+// the id again would start a new, empty sandbox that merely has its
+// name.
+func sessionDestroyedHint(id string) string {
+	return "session " + ArgID(id) + " was destroyed, and its shell, files and processes with it: nothing of what the input ran is left to check; " +
+		"start a new session (nimbus session new prints its id) and run the input again there"
 }
 
 // runtimeDestroyedHint is destroyedHint for a runtime that failed to
@@ -260,25 +278,37 @@ func ArgID(id string) string {
 	return shellquote.Quote(id)
 }
 
+// OnSandbox is a hint, or a notice, that names a command on sandbox
+// h.ID, for the commands outside this package: live renders it, given
+// the sandbox as a command line writes it (ArgID). Once the sandbox is
+// destroyed (Destroyed) it is the sentence that says so instead, as for
+// every hint of this package (onSandbox): pasted, a command on the id
+// would create a new, empty sandbox with it.
+func (h Hints) OnSandbox(live func(arg string) string) string { return h.onSandbox(live, nil) }
+
 // RuntimeInstallHint is the hint of a runtime that failed to install in
-// sandbox id.
-func RuntimeInstallHint(id string) string { return runtimeInstallHint(ArgID(id)) }
+// sandbox h.ID.
+func (h Hints) RuntimeInstallHint() string {
+	return h.onSandbox(runtimeInstallHint, runtimeDestroyedHint)
+}
 
 // runtimeInstallHint is RuntimeInstallHint of the sandbox arg (ArgID).
 func runtimeInstallHint(arg string) string {
 	return "check the spec name and version with nimbus sandbox runtimes list " + arg
 }
 
-// NoProcessHint is the hint of a pid sandbox id does not know.
-func NoProcessHint(id string) string { return noProcessHint(ArgID(id)) }
+// NoProcessHint is the hint of a pid sandbox h.ID does not know.
+func (h Hints) NoProcessHint() string { return h.onSandbox(noProcessHint, nil) }
 
 // noProcessHint is NoProcessHint of the sandbox arg (ArgID).
 func noProcessHint(arg string) string { return "list processes with nimbus sandbox ps " + arg }
 
 // ReadNotFoundHint is the hint of a read of path, a sandbox path that does
-// not exist in sandbox id: the listing of its parent directory, which
+// not exist in sandbox h.ID: the listing of its parent directory, which
 // shows what is there (a misspelt name, another directory).
-func ReadNotFoundHint(id, path string) string { return readNotFoundHint(ArgID(id), path) }
+func (h Hints) ReadNotFoundHint(path string) string {
+	return h.onSandbox(func(arg string) string { return readNotFoundHint(arg, path) }, nil)
+}
 
 // readNotFoundHint is ReadNotFoundHint of the sandbox arg (ArgID).
 func readNotFoundHint(arg, path string) string {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/config"
+	"github.com/nimbus-sh/nimbus/internal/iostreams"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/transfer"
@@ -571,12 +572,58 @@ func TestNoHintNamesADestroyedSandbox(t *testing.T) {
 					case destroyed && len(on) > 0:
 						t.Errorf("%s(%#v) of a destroyed sandbox names %q in its hint\n%q", name, err, on, ce.Hint)
 					}
+					// session attach destroyed no sandbox at the end of a
+					// run: the server ended the session, and the way on
+					// is a new one, not --keep.
+					if name == "AttachError" && destroyed && (strings.Contains(ce.Hint, "--keep") || strings.Contains(ce.Hint, "end of the run")) {
+						t.Errorf("AttachError(%#v) of a destroyed session speaks of a run\n%q", err, ce.Hint)
+					}
+				}
+			}
+		}
+	}
+	// The hints the commands build themselves (cmd/sandbox) go through
+	// the same renderer, and so do session attach's.
+	for _, attached := range []bool{false, true} {
+		for _, destroyed := range []bool{false, true} {
+			h := Hints{ID: id, Tenant: "acme", Destroyed: destroyed, attached: attached}
+			// files read's refusal of binary bytes on a terminal.
+			ios, _, _, _ := iostreams.Test()
+			ios.SetStdoutTTY(true)
+			w, finish := TerminalOutput(ios, h, "/home/user/x.bin")
+			_, _ = w.Write([]byte{0, 1, 2})
+			var notText *clierr.Error
+			if !errors.As(finish(nil), &notText) {
+				t.Fatal("TerminalOutput let binary bytes through to a terminal")
+			}
+			for name, hint := range map[string]string{
+				"OnSandbox":          h.OnSandbox(func(arg string) string { return "check it with nimbus sandbox ps " + arg }),
+				"NoProcessHint":      h.NoProcessHint(),
+				"RuntimeInstallHint": h.RuntimeInstallHint(),
+				"ReadNotFoundHint":   h.ReadNotFoundHint("/home/user/x"),
+				"TerminalOutput":     notText.Hint,
+			} {
+				switch on := commandsOn(hint, id); {
+				case !destroyed && len(on) == 0:
+					t.Errorf("%s of a sandbox that is there names no command on it\n%q", name, hint)
+				case destroyed && len(on) > 0:
+					t.Errorf("%s of a destroyed sandbox names %q in its hint\n%q", name, on, hint)
 				}
 			}
 		}
 	}
 	if live < 10 {
 		t.Errorf("only %d hints of a sandbox that is there name a command on it: the list misses kinds", live)
+	}
+	// The terminal of a script's attach ended by the session's destroy
+	// (E_TERMINAL_CLOSED_EARLY, close reason "session destroyed").
+	var ce *clierr.Error
+	closed := &terminal.Error{Code: terminal.CodeClosedEarly, Message: "the server closed the terminal (session destroyed) before the input ended", CloseReason: "session destroyed"}
+	if !errors.As(AttachError(closed, Hints{ID: id, Destroyed: true}), &ce) {
+		t.Fatal("AttachError: not a clierr.Error")
+	}
+	if want := "session " + id + " was destroyed, and its shell, files and processes with it: nothing of what the input ran is left to check; start a new session (nimbus session new prints its id) and run the input again there"; ce.Hint != want {
+		t.Errorf("hint of a destroyed session\n got %q\nwant %q", ce.Hint, want)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 // AttachError maps a failure of `session attach ID` (h.ID) to its exit
 // code and hint; other errors go through h.Error.
 func AttachError(err error, h Hints) error {
+	h.attached = true
 	var te *terminal.Error
 	if !errors.As(err, &te) {
 		return h.Error(err)
