@@ -20,6 +20,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/nimbus-sh/nimbus/internal/recentids"
+	"github.com/nimbus-sh/nimbus/pkg/ledger"
 )
 
 func init() {
@@ -27,6 +28,7 @@ func init() {
 	devCmds["padfile"] = cmdPadFile
 	devCmds["garble"] = cmdGarble
 	devCmds["recentid"] = cmdRecentID
+	devCmds["ledgeradd"] = cmdLedgerAdd
 }
 
 // rpcProxies are the requests each rpcproxy forwarded and not yet
@@ -130,4 +132,14 @@ func cmdRecentID(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: recentid FILE ENDPOINT OWNER ID")
 	}
 	ts.Check(recentids.Remember(ts.MkAbs(args[0]), recentids.Site{Endpoint: args[1], Owner: args[2]}, []string{args[3]}, time.Now()))
+}
+
+// cmdLedgerAdd is ledgeradd FILE ENDPOINT ID: record ID at ENDPOINT
+// (default base path) in the cleanup ledger FILE as versions before the
+// ledger recorded an owner did: with none.
+func cmdLedgerAdd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: ledgeradd FILE ENDPOINT ID")
+	}
+	ts.Check(ledger.New(ts.MkAbs(args[0])).Record(ledger.Entry{ID: args[2], Endpoint: args[1], By: "sandbox run"}))
 }

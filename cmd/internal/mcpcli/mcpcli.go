@@ -245,8 +245,9 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 			return nil, err
 		}
 	}
-	h.entry = ledger.Entry{ID: id, Endpoint: strings.TrimRight(st.Endpoint, "/"), BasePath: st.BasePath, By: "mcp", Keep: o.Keep}
-	h.site = &recentids.Site{Endpoint: st.Endpoint, BasePath: st.BasePath, Owner: st.Creds.Owner(useTS)}
+	owner := st.Creds.Owner(useTS)
+	h.entry = ledger.Entry{ID: id, Endpoint: strings.TrimRight(st.Endpoint, "/"), BasePath: st.BasePath, Owner: owner, By: "mcp", Keep: o.Keep}
+	h.site = &recentids.Site{Endpoint: st.Endpoint, BasePath: st.BasePath, Owner: owner}
 	opts := sc.SandboxOptions{Profile: st.Profile, Root: st.Root}
 	for _, s := range []struct {
 		dst **sc.Sandbox
