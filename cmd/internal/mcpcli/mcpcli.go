@@ -456,6 +456,12 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 	}
 	if o.AllowDestroy {
 		so.Destroyer = h.destroy
+		if h.site != nil {
+			// Completion must not take it for a live sandbox: asking
+			// about it would make it anew.
+			site := *h.site
+			so.OnDestroyed = func(id string) { sandboxcli.ForgetSandbox(f, site, id) }
+		}
 	}
 	srv, err := mcpserver.New(so)
 	if err != nil {
