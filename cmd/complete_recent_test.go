@@ -134,12 +134,22 @@ func cmdRecentID(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(recentids.Remember(ts.MkAbs(args[0]), recentids.Site{Endpoint: args[1], Owner: args[2]}, []string{args[3]}, time.Now()))
 }
 
-// cmdLedgerAdd is ledgeradd FILE ENDPOINT ID: record ID at ENDPOINT
-// (default base path) in the cleanup ledger FILE as versions before the
-// ledger recorded an owner did: with none.
+// cmdLedgerAdd is ledgeradd [-done] FILE ENDPOINT ID: record ID at
+// ENDPOINT (default base path) in the cleanup ledger FILE as versions
+// before the ledger recorded an owner did, with none; -done records that
+// it is gone.
 func cmdLedgerAdd(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 3 {
-		ts.Fatalf("usage: ledgeradd FILE ENDPOINT ID")
+	done := len(args) > 0 && args[0] == "-done"
+	if done {
+		args = args[1:]
 	}
-	ts.Check(ledger.New(ts.MkAbs(args[0])).Record(ledger.Entry{ID: args[2], Endpoint: args[1], By: "sandbox run"}))
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: ledgeradd [-done] FILE ENDPOINT ID")
+	}
+	l, e := ledger.New(ts.MkAbs(args[0])), ledger.Entry{ID: args[2], Endpoint: args[1], By: "sandbox run"}
+	if done {
+		ts.Check(l.Forget(e))
+		return
+	}
+	ts.Check(l.Record(e))
 }

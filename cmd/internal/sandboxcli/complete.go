@@ -37,9 +37,12 @@ func CompleteID(f *cmdutil.Factory, site func(*cobra.Command) *recentids.Site) c
 // exist: those the cleanup ledger holds at site's Worker (ledgerAt; a
 // site whose endpoint is ledger.LocalEndpoint is the local backend's)
 // for site's owner, and those the file of recently used sandboxes
-// (recentids) holds at site (a Worker and a token's owner). A nil site
-// (the command's settings name no Worker) offers every id of the ledger
-// and none of the file. Ledger records that name no Worker (written by
+// (recentids) holds at site (a Worker and a token's owner). A site whose
+// Owner is "" is one whose owner nimbus cannot tell (a token from
+// standard input, which completion never reads, or one that does not
+// decode): none of the file's ids, and of the ledger's only those any
+// owner is offered (below). A nil site (the command's settings name no
+// Worker) offers every id of the ledger and none of the file. Ledger records that name no Worker (written by
 // hand: nimbus has always recorded the endpoint) are offered at every
 // site, and those of site's Worker that name no owner (written by
 // versions before the owner was recorded) at every owner, as ids only:
@@ -56,7 +59,7 @@ func KnownIDs(f *cmdutil.Factory, site *recentids.Site, prefix string) []string 
 			known = append(known, recentids.Used{ID: e.ID, Time: e.Created})
 		}
 	}
-	if p := RecentIDsFile(f); p != "" && site != nil {
+	if p := RecentIDsFile(f); p != "" && site != nil && site.Owner != "" {
 		known = append(known, recentids.List(p, *site, f.Now())...)
 	}
 	slices.SortStableFunc(known, func(a, b recentids.Used) int { return b.Time.Compare(a.Time) })
@@ -99,10 +102,14 @@ func RecentIDsFile(f *cmdutil.Factory) string {
 // KnownSandbox reports whether nimbus knows that sandbox id exists at
 // site, so that a request to it creates nothing: the cleanup ledger holds
 // it at the site's Worker for the site's owner (ledgerOwned), or a
-// command of nimbus used it there successfully (recentids). Completion asks a
+// command of nimbus used it there successfully (recentids). A site whose
+// owner is unknown ("") holds no sandbox nimbus knows of. Completion asks a
 // Worker about no other id: any request to an id creates that sandbox,
 // and the remote API has no request that only says whether one exists.
 func KnownSandbox(f *cmdutil.Factory, site recentids.Site, id string, now time.Time) bool {
+	if site.Owner == "" {
+		return false
+	}
 	if p := RecentIDsFile(f); p != "" && recentids.Has(p, site, id, now) {
 		return true
 	}
@@ -157,4 +164,14 @@ func ForgetSandbox(f *cmdutil.Factory, site recentids.Site, ids ...string) {
 	if p := RecentIDsFile(f); p != "" && len(ids) > 0 {
 		_ = recentids.Forget(p, site, ids)
 	}
+}
+
+// StdinSite is the site completion takes for settings whose token comes
+// from standard input, which completion never reads (the shell's input is
+// no token): the Worker endpoint and basePath name, whose owner is
+// unknown, so that KnownIDs offers only the ids any owner is offered.
+// Without an endpoint it names no Worker, and offers only ledger records
+// that name none: an id of any Worker or owner would not be attributable.
+func StdinSite(endpoint, basePath string) *recentids.Site {
+	return &recentids.Site{Endpoint: endpoint, BasePath: basePath}
 }
