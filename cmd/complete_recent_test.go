@@ -20,6 +20,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/nimbus-sh/nimbus/internal/recentids"
+	"github.com/nimbus-sh/nimbus/pkg/ledger"
 )
 
 func init() {
@@ -27,6 +28,7 @@ func init() {
 	devCmds["padfile"] = cmdPadFile
 	devCmds["garble"] = cmdGarble
 	devCmds["recentid"] = cmdRecentID
+	devCmds["ledgeradd"] = cmdLedgerAdd
 }
 
 // rpcProxies are the requests each rpcproxy forwarded and not yet
@@ -130,4 +132,24 @@ func cmdRecentID(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: recentid FILE ENDPOINT OWNER ID")
 	}
 	ts.Check(recentids.Remember(ts.MkAbs(args[0]), recentids.Site{Endpoint: args[1], Owner: args[2]}, []string{args[3]}, time.Now()))
+}
+
+// cmdLedgerAdd is ledgeradd [-done] FILE ENDPOINT ID: record ID at
+// ENDPOINT (default base path) in the cleanup ledger FILE as versions
+// before the ledger recorded an owner did, with none; -done records that
+// it is gone.
+func cmdLedgerAdd(ts *testscript.TestScript, neg bool, args []string) {
+	done := len(args) > 0 && args[0] == "-done"
+	if done {
+		args = args[1:]
+	}
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: ledgeradd [-done] FILE ENDPOINT ID")
+	}
+	l, e := ledger.New(ts.MkAbs(args[0])), ledger.Entry{ID: args[2], Endpoint: args[1], By: "sandbox run"}
+	if done {
+		ts.Check(l.Forget(e))
+		return
+	}
+	ts.Check(l.Record(e))
 }

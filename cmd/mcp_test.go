@@ -272,6 +272,43 @@ func TestMCPGivenTokensReadOnlyAndDestroy(t *testing.T) {
 	}
 }
 
+// TestMCPDestroyToolForgetsTheRecordedSandbox: a sandbox given with
+// --sandbox is recorded as used (completion offers it, and asks the
+// Worker about it); once the destroy tool destroyed it, it is forgotten,
+// as `nimbus sandbox destroy` forgets it: completing its pids would make
+// it anew.
+func TestMCPDestroyToolForgetsTheRecordedSandbox(t *testing.T) {
+	dev := startDevServer(t, devOptions{})
+	cache := t.TempDir()
+	env := []string{"NIMBUS_ENDPOINT=" + dev.URL, "JWT_SECRET=" + devSecret, "NIMBUS_TENANT=acme", "XDG_CACHE_HOME=" + cache,
+		"NIMBUS_LEDGER=" + filepath.Join(t.TempDir(), "ledger.jsonl")}
+	complete := func() string {
+		t.Helper()
+		c := exec.Command(dev.Nimbus, "__complete", "sandbox", "kill", "mcp-")
+		c.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NO_COLOR=1"}, env...)
+		out, err := c.Output()
+		if err != nil {
+			t.Fatalf("__complete: %v", err)
+		}
+		return string(out)
+	}
+	cs, stderr, _ := mcpSession(t, dev.Nimbus, env, "--sandbox", "mcp-gone", "--allow-destroy")
+	if out := complete(); !strings.Contains(out, "mcp-gone\n") {
+		t.Fatalf("the given sandbox is not recorded: %q", out)
+	}
+	if out, res := mcpCall(t, cs, "nimbus_destroy", map[string]any{"reason": "done"}); res.IsError || out["ok"] != true {
+		t.Fatalf("destroy: %v %s", out, resultText(res))
+	}
+	if slices.Contains(sandboxDirs(t, dev.Data), "acme:_:mcp-gone") {
+		t.Fatal("destroy left the sandbox")
+	}
+	if out := complete(); strings.Contains(out, "mcp-gone") {
+		t.Fatalf("the destroyed sandbox is still offered: %q", out)
+	}
+	_ = cs.Close()
+	waitFor(t, func() bool { return strings.Contains(stderr.String(), "tool=nimbus_destroy") }, stderr)
+}
+
 // TestMCPScripts checks nimbus mcp's command line: usage errors, start-up
 // failures and --print-config.
 func TestMCPScripts(t *testing.T) {

@@ -62,16 +62,22 @@ func (o *common) completeSandboxArgs(c *cobra.Command) {
 // and settings reach, for completing ids from the file of recently used
 // sandboxes and the cleanup ledger: the ledger's local endpoint
 // (ledger.LocalEndpoint) for --local, whose ids are the ledger's only,
-// and nil for a token it would read from stdin or settings that do not
+// the Worker without an owner (sandboxcli.StdinSite) for a token it would
+// read from stdin, which it never reads, and nil for settings that do not
 // resolve. It builds the client, which sends nothing, and prints nothing.
 func (o *common) completeSite(cmd *cobra.Command) *recentids.Site {
 	if o.lo.enabled {
 		return &recentids.Site{Endpoint: ledger.LocalEndpoint}
 	}
-	if o.stdinToken() != "" {
-		return nil
-	}
 	o.f.IOStreams.ErrOut = io.Discard
+	if o.stdinToken() != "" {
+		// The token is not read: the Worker only, owner unknown.
+		s, err := o.resolve(cmd)
+		if err != nil {
+			return sandboxcli.StdinSite("", "")
+		}
+		return sandboxcli.StdinSite(s.endpoint, s.basePath)
+	}
 	if _, _, err := o.client(cmd, true, scopesUse, ""); err != nil {
 		return nil
 	}

@@ -202,6 +202,11 @@ func (o *common) recordInLedger(cmd *cobra.Command, sb *sandboxclient.Sandbox, b
 		if s, err := o.resolve(cmd); err == nil {
 			e.BasePath = s.basePath
 		}
+		if o.site != nil {
+			// Completion asks the Worker about the sandbox only with
+			// tokens of this owner (sandboxcli.KnownSandbox).
+			e.Owner = o.site.Owner
+		}
 	}
 	l := ledger.New(o.f.Paths().LedgerFile())
 	if err := l.Record(e); err != nil {

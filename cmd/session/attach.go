@@ -88,7 +88,13 @@ was seen through; 130 interrupted (143 for SIGTERM).`,
 		// those used lately at this Worker with this token's owner.
 		ValidArgsFunction: sandboxcli.CompleteID(f, func(cmd *cobra.Command) *recentids.Site {
 			if sandboxcli.StdinToken(f, fl.tokenFile) != "" {
-				return nil
+				// The token is not read: the Worker only, owner unknown.
+				ep, _, err := fl.resolve(f, cmd)
+				cfg, cerr := f.LoadConfig()
+				if err != nil || cerr != nil {
+					return sandboxcli.StdinSite("", "")
+				}
+				return sandboxcli.StdinSite(ep, cfg.GetString("base_path"))
 			}
 			site, _, _, err := fl.site(f, cmd, true, token.ScopeSessionAttach)
 			if err != nil {

@@ -12,6 +12,10 @@ import (
 // and a command must not hang over it.
 var lockWait = 2 * time.Second
 
+// lockPoll is the longest pause between two tries to take a lock that
+// another process holds (the first pauses are shorter).
+const lockPoll = 20 * time.Millisecond
+
 // ErrBusy is what Remember and Forget return when another process held
 // the file's lock for longer than they wait (2 s): they changed nothing.
 var ErrBusy = errors.New("recently used sandboxes: the file is locked by another process")
@@ -21,7 +25,10 @@ var ErrBusy = errors.New("recently used sandboxes: the file is locked by another
 // ".lock"), so that two processes reading, changing and replacing the
 // file at once both keep their records. Closing the file it returns
 // releases the lock. It returns ErrBusy when the lock is not free within
-// lockWait.
+// lockWait. It tries without waiting (tryLock) until then, pausing in
+// between, in the calling goroutine: a call that gives up leaves nothing
+// behind (a goroutine blocked in a waiting lock call could not be
+// stopped, and would hold the file until the other process let go).
 func lockFile(path string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
@@ -30,30 +37,23 @@ func lockFile(path string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The lock is taken waiting in a goroutine, so that the wait can be
-	// bounded: one given up on (gaveUp closed) leaves the file to the
-	// goroutine, which closes it, releasing the lock if it got it, once
-	// lock returns.
-	locked, gaveUp := make(chan error), make(chan struct{})
-	go func() {
-		err := lock(lf)
-		select {
-		case locked <- err:
-		case <-gaveUp:
-			lf.Close()
-		}
-	}()
-	timer := time.NewTimer(lockWait)
-	defer timer.Stop()
-	select {
-	case err := <-locked:
+	deadline := time.Now().Add(lockWait)
+	pause := time.Millisecond
+	for {
+		ok, err := tryLock(lf)
 		if err != nil {
 			lf.Close()
 			return nil, err
 		}
-		return lf, nil
-	case <-timer.C:
-		close(gaveUp)
-		return nil, ErrBusy
+		if ok {
+			return lf, nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			lf.Close()
+			return nil, ErrBusy
+		}
+		time.Sleep(min(pause, left))
+		pause = min(2*pause, lockPoll)
 	}
 }

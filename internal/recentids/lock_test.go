@@ -4,7 +4,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,8 +76,8 @@ func TestRememberGivesUpOnAHeldLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := lock(held); err != nil {
-		t.Fatal(err)
+	if ok, err := tryLock(held); !ok || err != nil {
+		t.Fatalf("tryLock = %v, %v", ok, err)
 	}
 	began := time.Now()
 	if err := Remember(path, site, []string{"b"}, now); !errors.Is(err, ErrBusy) {
@@ -93,5 +95,34 @@ func TestRememberGivesUpOnAHeldLock(t *testing.T) {
 	held.Close()
 	if err := Remember(path, site, []string{"b"}, now); err != nil || !Has(path, site, "b", now) {
 		t.Fatalf("Remember once the lock is free = %v", err)
+	}
+}
+
+// TestGivingUpLeavesNoGoroutine: a Remember that gives up on a held lock
+// leaves no goroutine behind, waiting for the lock (and holding the file)
+// until the other process lets go.
+func TestGivingUpLeavesNoGoroutine(t *testing.T) {
+	defer func(w time.Duration) { lockWait = w }(lockWait)
+	lockWait = 50 * time.Millisecond
+	path := filepath.Join(t.TempDir(), "recent")
+	site := Site{Endpoint: "http://w", Owner: "acme:_"}
+	held, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if ok, err := tryLock(held); !ok || err != nil {
+		t.Fatalf("tryLock = %v, %v", ok, err)
+	}
+	for range 3 {
+		if err := Remember(path, site, []string{"a"}, time.Unix(1_800_000_000, 0)); !errors.Is(err, ErrBusy) {
+			t.Fatalf("Remember under a held lock = %v, want ErrBusy", err)
+		}
+	}
+	// Every goroutine of the process, as it is now that Remember returned.
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	if strings.Contains(stacks, "recentids.lockFile") {
+		t.Fatalf("a goroutine outlived the call:\n%s", stacks)
 	}
 }

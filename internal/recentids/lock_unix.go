@@ -9,12 +9,18 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lock takes f's exclusive advisory lock, waiting for it.
-func lock(f *os.File) error {
+// tryLock takes f's exclusive advisory lock if it is free, without
+// waiting: false (and no error) when another holds it.
+func tryLock(f *os.File) (bool, error) {
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			return err
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, unix.EWOULDBLOCK):
+			return false, nil
+		case !errors.Is(err, unix.EINTR):
+			return false, err
 		}
 	}
 }

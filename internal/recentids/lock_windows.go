@@ -3,13 +3,23 @@
 package recentids
 
 import (
+	"errors"
 	"os"
 
 	"golang.org/x/sys/windows"
 )
 
-// lock takes f's exclusive lock (on its first byte), waiting for it.
-func lock(f *os.File) error {
+// tryLock takes f's exclusive lock (on its first byte) if it is free,
+// without waiting (LOCKFILE_FAIL_IMMEDIATELY): false (and no error) when
+// another holds it.
+func tryLock(f *os.File) (bool, error) {
 	var ol windows.Overlapped
-	return windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, &ol)
+	err := windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, windows.ERROR_LOCK_VIOLATION):
+		return false, nil
+	}
+	return false, err
 }

@@ -63,6 +63,14 @@ type Entry struct {
 	// pair (Endpoint, BasePath) says which client can destroy the
 	// sandbox.
 	BasePath string `json:"basePath,omitempty"`
+	// Owner is the owner the Worker names the sandbox after ("<tn>:<sub
+	// or _>", the tenant and subject of the creator's token; never the
+	// token), when the creator could tell: the same id at the same Worker
+	// is another sandbox for another owner. "" (records of older
+	// versions, or a token that did not decode) says nothing about it.
+	// It is no part of the entry's identity: a tombstone names the
+	// endpoint, base path and id only, as older versions write them.
+	Owner string `json:"owner,omitempty"`
 	// By names the command that created it ("sandbox run", "mcp").
 	By string `json:"by,omitempty"`
 	// Keep is set when the creator meant to keep it (--keep); such

@@ -432,3 +432,55 @@ func TestDrainErrorSortsWhatTheDrainCouldNotDo(t *testing.T) {
 		t.Fatalf("unwritten and unreadable: %+v", de)
 	}
 }
+
+// The owner is recorded with the add, and records of other versions are
+// read both ways: an older one's (no owner) and a later one's (a field
+// this version does not know) are records, not corrupt lines, and an
+// older version's tombstone (no owner) forgets an add that has one.
+func TestOwnerIsRecordedAndOtherVersionsAreRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.jsonl")
+	l := ledger.New(path)
+	owned := ledger.Entry{ID: "run-a", Endpoint: "https://w.example", Owner: "t1:alice"}
+	if err := l.Record(owned); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"owner":"t1:alice"`) || !strings.HasPrefix(string(data), "\n"+`{"op":"add",`) {
+		t.Fatalf("file %q", data)
+	}
+	older := "\n" + `{"op":"add","id":"run-b","endpoint":"https://w.example","created":"2026-01-01T00:00:01Z"}` + "\n" +
+		`{"op":"add","id":"run-c","endpoint":"https://w.example","owner":"t1:bob","region":"eu","created":"2026-01-01T00:00:02Z"}` + "\n" +
+		`{"op":"done","id":"run-a","endpoint":"https://w.example","created":"2026-01-01T00:00:03Z"}` + "\n"
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(older); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	p, err := l.Pending()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(p); !slices.Equal(got, []string{"run-b", "run-c"}) || p[0].Owner != "" || p[1].Owner != "t1:bob" {
+		t.Fatalf("pending %+v", p)
+	}
+	// Without an owner, the field is left out, as older versions wrote.
+	if err := l.Forget(p[1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Record(ledger.Entry{ID: "run-d", Endpoint: "https://w.example"}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ = os.ReadFile(path)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	for _, line := range lines[len(lines)-2:] {
+		if strings.Contains(line, "owner") {
+			t.Errorf("record %s names an owner", line)
+		}
+	}
+}

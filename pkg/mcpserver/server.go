@@ -68,6 +68,11 @@ type Options struct {
 	// Destroyer, when set, adds the destroy tool, which uses this handle
 	// (its token also carries session:destroy). Nil leaves the tool out.
 	Destroyer *sc.Sandbox
+	// OnDestroyed, when set, is called with the sandbox's id after the
+	// destroy tool destroyed it (not when the destroy failed), before the
+	// tool answers: the caller forgets what it recorded about the sandbox
+	// (the server itself writes no file). It must not block for long.
+	OnDestroyed func(id string)
 	// Namespace prefixes tool names ("nimbus" gives nimbus_exec). It must
 	// match [A-Za-z0-9_-]{1,32}.
 	Namespace string

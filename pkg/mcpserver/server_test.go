@@ -1120,3 +1120,37 @@ func TestCloseCancelsRunningCalls(t *testing.T) {
 		t.Fatalf("a call after Close: %s", msg)
 	}
 }
+
+// OnDestroyed hears of each sandbox the destroy tool destroyed, and of
+// no destroy that failed, so that the caller forgets only what is gone.
+func TestOnDestroyedHearsOfSuccessfulDestroys(t *testing.T) {
+	url := backend(t)
+	var mu sync.Mutex
+	var heard []string
+	onDestroyed := func(id string) {
+		mu.Lock()
+		defer mu.Unlock()
+		heard = append(heard, id)
+	}
+	heardNow := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(heard)
+	}
+	// A use-only token cannot destroy: nothing to forget.
+	use := handle(t, url, "gone-1", token.ScopeSandboxUse)
+	cs, _ := connect(t, mcpserver.Options{Sandbox: use, Destroyer: use, OnDestroyed: onDestroyed})
+	if msg := failed(t, cs, "nimbus_destroy", map[string]any{}); !strings.Contains(msg, "E_SCOPE_MISSING") {
+		t.Fatalf("destroy with a use-only token: %s", msg)
+	}
+	if h := heardNow(); len(h) != 0 {
+		t.Fatalf("a failed destroy was reported: %v", h)
+	}
+	destroyer := handle(t, url, "gone-1", token.ScopeSandboxUse, token.ScopeSessionDestroy)
+	cs2, _ := connect(t, mcpserver.Options{Sandbox: use, Destroyer: destroyer, OnDestroyed: onDestroyed})
+	ok[sc.DestroyResult](t, cs2, "nimbus_destroy", map[string]any{"reason": "done"})
+	// Called before the tool answered.
+	if h := heardNow(); !slices.Equal(h, []string{"gone-1"}) {
+		t.Fatalf("heard %v", h)
+	}
+}

@@ -191,6 +191,9 @@ func (s *Server) registerRuntimes() {
 		desc: "Destroy the sandbox: kill every process and delete every file. It cannot be undone; the next call starts an empty sandbox.",
 	}, func(ctx context.Context, in destroyInput) (*mcp.CallToolResult, *sc.DestroyResult, error) {
 		r, err := s.o.Destroyer.Destroy(ctx, in.Reason)
+		if err == nil && s.o.OnDestroyed != nil {
+			s.o.OnDestroyed(s.o.Destroyer.ID())
+		}
 		return nil, r, err
 	})
 }

@@ -250,8 +250,9 @@ func (o *Options) open(f *cmdutil.Factory, cmd *cobra.Command) (*handles, error)
 			return nil, err
 		}
 	}
-	h.entry = ledger.Entry{ID: id, Endpoint: strings.TrimRight(st.Endpoint, "/"), BasePath: st.BasePath, By: "mcp", Keep: o.Keep}
-	h.site = &recentids.Site{Endpoint: st.Endpoint, BasePath: st.BasePath, Owner: st.Creds.Owner(useTS)}
+	owner := st.Creds.Owner(useTS)
+	h.entry = ledger.Entry{ID: id, Endpoint: strings.TrimRight(st.Endpoint, "/"), BasePath: st.BasePath, Owner: owner, By: "mcp", Keep: o.Keep}
+	h.site = &recentids.Site{Endpoint: st.Endpoint, BasePath: st.BasePath, Owner: owner}
 	opts := sc.SandboxOptions{Profile: st.Profile, Root: st.Root}
 	for _, s := range []struct {
 		dst **sc.Sandbox
@@ -460,6 +461,12 @@ func Run(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options
 	}
 	if o.AllowDestroy {
 		so.Destroyer = h.destroy
+		if h.site != nil {
+			// Completion must not take it for a live sandbox: asking
+			// about it would make it anew.
+			site := *h.site
+			so.OnDestroyed = func(id string) { sandboxcli.ForgetSandbox(f, site, id) }
+		}
 	}
 	srv, err := mcpserver.New(so)
 	if err != nil {

@@ -35,12 +35,17 @@ func CompleteID(f *cmdutil.Factory, site func(*cobra.Command) *recentids.Site) c
 
 // KnownIDs are the sandbox ids starting with prefix that nimbus knows
 // exist: those the cleanup ledger holds at site's Worker (ledgerAt; a
-// site whose endpoint is ledger.LocalEndpoint is the local backend's),
-// and those the file of recently used sandboxes (recentids) holds at site
-// (a Worker and a token's owner). A nil site (the command's settings name
-// no Worker) offers every id of the ledger and none of the file. Ledger
-// records that name no Worker (written by hand: nimbus has always
-// recorded the endpoint) are offered at every site, as ids only:
+// site whose endpoint is ledger.LocalEndpoint is the local backend's)
+// for site's owner, and those the file of recently used sandboxes
+// (recentids) holds at site (a Worker and a token's owner). A site whose
+// Owner is "" is one whose owner nimbus cannot tell (a token from
+// standard input, which completion never reads, or one that does not
+// decode): none of the file's ids, and of the ledger's only those any
+// owner is offered (below). A nil site (the command's settings name no
+// Worker) offers every id of the ledger and none of the file. Ledger records that name no Worker (written by
+// hand: nimbus has always recorded the endpoint) are offered at every
+// site, and those of site's Worker that name no owner (written by
+// versions before the owner was recorded) at every owner, as ids only:
 // KnownSandbox never takes them for a sandbox of the site. Each id comes
 // once, the most recently created or used first. Only local files are
 // read.
@@ -50,11 +55,11 @@ func KnownIDs(f *cmdutil.Factory, site *recentids.Site, prefix string) []string 
 	entries, _ := ledger.New(f.Paths().LedgerFile()).Pending()
 	var known []recentids.Used
 	for _, e := range entries {
-		if site == nil || e.Endpoint == "" || ledgerAt(e, *site) {
+		if site == nil || e.Endpoint == "" || ledgerAt(e, *site) && (e.Owner == "" || e.Owner == site.Owner) {
 			known = append(known, recentids.Used{ID: e.ID, Time: e.Created})
 		}
 	}
-	if p := RecentIDsFile(f); p != "" && site != nil {
+	if p := RecentIDsFile(f); p != "" && site != nil && site.Owner != "" {
 		known = append(known, recentids.List(p, *site, f.Now())...)
 	}
 	slices.SortStableFunc(known, func(a, b recentids.Used) int { return b.Time.Compare(a.Time) })
@@ -96,26 +101,39 @@ func RecentIDsFile(f *cmdutil.Factory) string {
 
 // KnownSandbox reports whether nimbus knows that sandbox id exists at
 // site, so that a request to it creates nothing: the cleanup ledger holds
-// it at the site's Worker (the ledger records no owner), or a command of
-// nimbus used it there successfully (recentids). Completion asks a
+// it at the site's Worker for the site's owner (ledgerOwned), or a
+// command of nimbus used it there successfully (recentids). A site whose
+// owner is unknown ("") holds no sandbox nimbus knows of. Completion asks a
 // Worker about no other id: any request to an id creates that sandbox,
 // and the remote API has no request that only says whether one exists.
 func KnownSandbox(f *cmdutil.Factory, site recentids.Site, id string, now time.Time) bool {
+	if site.Owner == "" {
+		return false
+	}
 	if p := RecentIDsFile(f); p != "" && recentids.Has(p, site, id, now) {
 		return true
 	}
 	entries, _ := ledger.New(f.Paths().LedgerFile()).Pending()
 	for _, e := range entries {
-		if e.ID == id && e.Endpoint != "" && e.Endpoint != ledger.LocalEndpoint && ledgerAt(e, site) {
+		if e.ID == id && e.Endpoint != ledger.LocalEndpoint && ledgerOwned(e, site) {
 			return true
 		}
 	}
 	return false
 }
 
+// ledgerOwned reports whether the ledger's entry e was recorded at site's
+// Worker (ledgerAt) for site's owner. A record that names no owner
+// (older versions wrote none, and nimbus writes none for a token it
+// cannot decode) is no sandbox of any: the same id at the same Worker is
+// another sandbox for each owner, and a request to one creates it.
+func ledgerOwned(e ledger.Entry, site recentids.Site) bool {
+	return e.Owner != "" && e.Owner == site.Owner && ledgerAt(e, site)
+}
+
 // ledgerAt reports whether the ledger's entry e was recorded at site's
 // Worker: the same endpoint (without userinfo, spaces and trailing '/')
-// and base path. The ledger records no owner.
+// and base path, whoever its owner.
 func ledgerAt(e ledger.Entry, site recentids.Site) bool {
 	norm := func(ep string) string {
 		ep = strings.TrimSpace(ep)
@@ -146,4 +164,14 @@ func ForgetSandbox(f *cmdutil.Factory, site recentids.Site, ids ...string) {
 	if p := RecentIDsFile(f); p != "" && len(ids) > 0 {
 		_ = recentids.Forget(p, site, ids)
 	}
+}
+
+// StdinSite is the site completion takes for settings whose token comes
+// from standard input, which completion never reads (the shell's input is
+// no token): the Worker endpoint and basePath name, whose owner is
+// unknown, so that KnownIDs offers only the ids any owner is offered.
+// Without an endpoint it names no Worker, and offers only ledger records
+// that name none: an id of any Worker or owner would not be attributable.
+func StdinSite(endpoint, basePath string) *recentids.Site {
+	return &recentids.Site{Endpoint: endpoint, BasePath: basePath}
 }
