@@ -196,6 +196,15 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 	single := false
 	if onHost && !fromCookie && queryToken(r) {
 		p, single, aerr = s.exchange(ar, id)
+		if aerr != nil && aerr.Code == token.CodeBootstrapConsumed {
+			// A reload of the page a single-use link opened: a link
+			// followed from another site is served at once, its token
+			// left in the address bar, and the cookie it set is what
+			// the browser now sends beside the spent token.
+			if cp, ok := s.cookieInstead(r, id); ok {
+				p, aerr, fromCookie = cp, nil, true
+			}
+		}
 	} else {
 		p, aerr = s.auth.Authenticate(ar, id, []string{token.ScopeSessionAttach})
 	}

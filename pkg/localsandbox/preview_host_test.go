@@ -197,8 +197,20 @@ func TestPreviewHost(t *testing.T) {
 	if resp.StatusCode != 302 || resp.Header.Get("Location") != "/" || len(resp.Cookies()) != 1 || resp.Cookies()[0].MaxAge != 3600 {
 		t.Fatalf("single-use link: %d %q %v", resp.StatusCode, resp.Header.Get("Location"), resp.Header.Values("Set-Cookie"))
 	}
+	linkCookie := resp.Cookies()[0]
 	if resp, body := do(t, c, "GET", link); resp.StatusCode != 401 || !strings.Contains(body, `"code":"E_BOOTSTRAP_CONSUMED"`) {
 		t.Fatalf("replay: %d %s", resp.StatusCode, body)
+	}
+	// A reload of a page the link opened from another site (served at
+	// once, the token left in the address bar) goes on with the cookie
+	// the link set, to the clean URL; a cookie of another sandbox's, or
+	// none, leaves the spent token refused.
+	resp, _ = do(t, c, "GET", link, "Cookie", linkCookie.Name+"="+linkCookie.Value, "Sec-Fetch-Mode", "navigate", "Sec-Fetch-Site", "none")
+	if resp.StatusCode != 302 || resp.Header.Get("Location") != "/" {
+		t.Fatalf("reload with the link's cookie: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, body := do(t, c, "GET", link, "Cookie", linkCookie.Name+"="+mint(t, "job-2", token.ScopeSessionAttach), "Sec-Fetch-Mode", "navigate", "Sec-Fetch-Site", "none"); resp.StatusCode != 401 || !strings.Contains(body, `"code":"E_BOOTSTRAP_CONSUMED"`) {
+		t.Fatalf("reload with another sandbox's cookie: %d %s", resp.StatusCode, body)
 	}
 	preview := strings.TrimPrefix(link, host+"/?nimbus_token=")
 	// Refusals.

@@ -174,6 +174,26 @@ func (s *Server) exchange(ar *http.Request, id string) (p sandboxserver.Principa
 	return p, true, nil
 }
 
+// cookieInstead authenticates r by its preview cookie alone, its
+// nimbus_token query left out, for sandbox id; ok is false when r has no
+// cookie or the cookie opens nothing here. The caller applies the cookie's
+// same-origin rule.
+func (s *Server) cookieInstead(r *http.Request, id string) (sandboxserver.Principal, bool) {
+	u := *r.URL
+	q := u.Query()
+	q.Del(token.QueryParam)
+	u.RawQuery = q.Encode()
+	c := *r
+	c.URL = &u
+	c.Header = http.Header{"Cookie": r.Header.Values("Cookie")}
+	ar, fromCookie := previewAuthRequest(&c, true)
+	if !fromCookie {
+		return nil, false
+	}
+	p, aerr := s.auth.Authenticate(ar, id, []string{token.ScopeSessionAttach})
+	return p, aerr == nil
+}
+
 // previewToken mints the single-use session:preview token of
 // /s/<id>/api/preview-url for the caller p.
 func (s *Server) previewToken(p sandboxserver.Principal, id string) (string, error) {
