@@ -96,15 +96,9 @@ It is hardened for a laptop with a browser open:
   nimbus dev --addr 0.0.0.0:8787 --allow-remote --allow-host host.docker.internal`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := cmdutil.RefuseEmpty(cmd, emptyData); err != nil {
+			data, err := dataDir(cmd, f, data)
+			if err != nil {
 				return err
-			}
-			if data == "" {
-				d, err := localdev.DataDir(f.Getenv)
-				if err != nil {
-					return err
-				}
-				data = d
 			}
 			if err := localdev.CheckAddr(addr, allowRemote); err != nil {
 				return err
@@ -278,15 +272,9 @@ carries: mint one with --scopes session:create.`,
   NIMBUS_TOKEN=$(nimbus dev token --scopes session:create) nimbus session new`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := cmdutil.RefuseEmpty(cmd, emptyData); err != nil {
+			data, err := dataDir(cmd, f, data)
+			if err != nil {
 				return err
-			}
-			if data == "" {
-				d, err := localdev.DataDir(f.Getenv)
-				if err != nil {
-					return err
-				}
-				data = d
 			}
 			secret := f.Getenv("JWT_SECRET")
 			if secret == "" {
@@ -360,3 +348,16 @@ func unconfirmedNotice(why string) string {
 // (NIMBUS_DEV_DATA, else the user cache dir), another backend's sandboxes
 // and secret than the directory meant.
 var emptyData = cmdutil.EmptyFlag{Name: "data", Hint: "name the data directory, or leave --data out for NIMBUS_DEV_DATA or the user cache dir"}
+
+// dataDir is the data directory of `nimbus dev` and `nimbus dev token`,
+// which must agree on it: --data, refused when empty, else NIMBUS_DEV_DATA
+// or the user cache dir.
+func dataDir(cmd *cobra.Command, f *cmdutil.Factory, data string) (string, error) {
+	if err := cmdutil.RefuseEmpty(cmd, emptyData); err != nil {
+		return "", err
+	}
+	if data != "" {
+		return data, nil
+	}
+	return localdev.DataDir(f.Getenv)
+}

@@ -52,17 +52,23 @@ func FloorMain() {
 // SpawnOp is the spawn floor: fork+exec of /bin/sh -c true, waited for.
 func SpawnOp() Op {
 	return func(ctx context.Context, _ int) error {
-		p, err := os.StartProcess("/bin/sh", []string{"sh", "-c", "true"}, &os.ProcAttr{})
-		if err != nil {
-			return err
-		}
-		st, err := p.Wait()
-		if err != nil {
-			return err
-		}
-		if !st.Success() {
-			return fmt.Errorf("sh -c true: %v", st)
-		}
-		return nil
+		return spawnTrue(&os.ProcAttr{}, "sh -c true")
 	}
+}
+
+// spawnTrue starts /bin/sh -c true with attr and waits for it: the one
+// process every spawn floor measures; what names it in an error.
+func spawnTrue(attr *os.ProcAttr, what string) error {
+	p, err := os.StartProcess("/bin/sh", []string{"sh", "-c", "true"}, attr)
+	if err != nil {
+		return err
+	}
+	st, err := p.Wait()
+	if err != nil {
+		return err
+	}
+	if !st.Success() {
+		return fmt.Errorf("%s: %v", what, st)
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package loadtest
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"syscall"
 )
@@ -19,17 +18,6 @@ func SpawnNSOp() Op {
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}},
 	}}
 	return func(ctx context.Context, _ int) error {
-		p, err := os.StartProcess("/bin/sh", []string{"sh", "-c", "true"}, attr)
-		if err != nil {
-			return err
-		}
-		st, err := p.Wait()
-		if err != nil {
-			return err
-		}
-		if !st.Success() {
-			return fmt.Errorf("sh -c true in namespaces: %v", st)
-		}
-		return nil
+		return spawnTrue(attr, "sh -c true in namespaces")
 	}
 }

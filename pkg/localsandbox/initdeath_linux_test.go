@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"unsafe"
 
@@ -50,19 +49,7 @@ func maybeKillInit() {
 	}
 	switch string(b) {
 	case "newosproc":
-		denyClone()
-		var wg sync.WaitGroup
-		for range 64 {
-			wg.Add(1)
-			go func() {
-				// Each holds a thread: the next goroutine needs another.
-				runtime.LockOSThread()
-				wg.Done()
-				select {}
-			}()
-		}
-		wg.Wait()
-		os.Exit(72) // the runtime made every thread: no shortage
+		exhaustThreads()
 	case "hold":
 		if _, err := os.OpenFile(initMarker(initDiesMarker+".fifo"), os.O_WRONLY, 0); err != nil {
 			os.Exit(71)
@@ -74,6 +61,26 @@ func maybeKillInit() {
 		panic("cannot set up " + os.Args[3])
 	}
 	os.Exit(71)
+}
+
+// exhaustThreads denies this process new threads (denyClone) and has
+// goroutines make the Go runtime need them: it dies saying it could not
+// make one ("fatal error: newosproc", exit 2). Should the runtime make
+// them all, there was no shortage: exit 72.
+func exhaustThreads() {
+	denyClone()
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			// Each holds a thread: the next goroutine needs another.
+			runtime.LockOSThread()
+			wg.Done()
+			select {}
+		}()
+	}
+	wg.Wait()
+	os.Exit(72) // the runtime made every thread: no shortage
 }
 
 // denyClone has every clone of this process's threads fail with EAGAIN,
@@ -132,29 +139,42 @@ func crashedAnswer(suffix string) func(int, http.Header, string) bool {
 // commands run again once the init can set up. In both isolation modes
 // that start an init.
 func TestInitDeathBeforeSetup(t *testing.T) {
+	overloaded := func(what string) func(int, http.Header, string) bool {
+		return overloadedAnswer("the local sandbox backend is out of resources (" + what + "); retry shortly")
+	}
+	testInitDeath(t, initDiesMarker, "before setting up", []initDeathCase{
+		{"panic", crashedAnswer("sandboxinit: the init ended before setting up (exit status 2)"), false},
+		{"newosproc", overloaded("resource temporarily unavailable"), false},
+		{"hold", overloaded("cannot allocate memory"), true},
+	})
+}
+
+// initDeathCase is one way testInitDeath has an init die: id is what its
+// marker file holds, ok matches the answers, and kill has the test
+// SIGKILL the init once it waits at the marker's FIFO.
+type initDeathCase struct {
+	id   string
+	ok   func(int, http.Header, string) bool
+	kill bool
+}
+
+// testInitDeath runs, in both isolation modes that start an init, a
+// server with a sandbox a case, and for each case has the sandbox's init
+// die as marker and the case say (when says the moment, for failures):
+// exec, execStream, startProcess and the terminal must answer as the case
+// says without the host path, and leave no init, zombie or descriptor in
+// the server; once the marker is gone, commands run again.
+func testInitDeath(t *testing.T, marker, when string, cases []initDeathCase) {
 	for _, iso := range []struct {
 		name string
 		env  []string
 	}{{"namespaces", nil}, {"host-paths", []string{childHostPathsEnv + "=1"}}} {
-		t.Run(iso.name, func(t *testing.T) { testInitDeathBeforeSetup(t, iso.env) })
+		t.Run(iso.name, func(t *testing.T) { testInitDeathIn(t, iso.env, marker, when, cases) })
 	}
 }
 
-func testInitDeathBeforeSetup(t *testing.T, env []string) {
+func testInitDeathIn(t *testing.T, env []string, marker, when string, cases []initDeathCase) {
 	dir := t.TempDir()
-	overloaded := func(what string) func(int, http.Header, string) bool {
-		return overloadedAnswer("the local sandbox backend is out of resources (" + what + "); retry shortly")
-	}
-	crashed := crashedAnswer("sandboxinit: the init ended before setting up (exit status 2)")
-	cases := []struct {
-		id   string
-		ok   func(int, http.Header, string) bool
-		kill bool // the test kills the init with SIGKILL
-	}{
-		{"panic", crashed, false},
-		{"newosproc", overloaded("resource temporarily unavailable"), false},
-		{"hold", overloaded("cannot allocate memory"), true},
-	}
 	for _, c := range cases {
 		sandboxHome(t, dir, c.id)
 	}
@@ -171,53 +191,40 @@ func testInitDeathBeforeSetup(t *testing.T, env []string) {
 		t.Run(c.id, func(t *testing.T) {
 			children := childrenOf(t, pid)
 			fds := -1 // counted after the first call: the server opens some descriptors for good on its first start
-			if err := os.WriteFile(filepath.Join(sbDir(c.id), initDiesMarker), []byte(c.id), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(sbDir(c.id), marker), []byte(c.id), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			fifo := filepath.Join(sbDir(c.id), initDiesMarker+".fifo")
+			fifo := filepath.Join(sbDir(c.id), marker+".fifo")
 			if c.kill {
 				if err := unix.Mkfifo(fifo, 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}
-			// killInit kills the init a call started once it waits at the
-			// FIFO.
-			killInit := func() {
-				if !c.kill {
-					return
-				}
-				f, err := os.Open(fifo)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				defer f.Close()
-				for p := range childrenOf(t, pid) {
-					if _, old := children[p]; !old {
-						_ = syscall.Kill(p, syscall.SIGKILL)
+			// call makes a request, SIGKILLing the init it starts once it
+			// waits at the FIFO.
+			call := func(do func()) {
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					if c.kill {
+						killAtFIFO(t, fifo, dir)
 					}
-				}
+				}()
+				do()
+				<-done
 			}
 			check := func(what string, st int, h http.Header, body string) {
 				t.Helper()
 				if !c.ok(st, h, body) || strings.Contains(body, dir) {
-					t.Errorf("%s with an init that died before setting up: %d Retry-After %q %s", what, st, h.Get("Retry-After"), body)
+					t.Errorf("%s with an init that died %s: %d Retry-After %q %s", what, when, st, h.Get("Retry-After"), body)
 				}
 			}
 			for _, op := range []string{"exec", "execStream", "startProcess"} {
-				type answer struct {
-					st   int
-					h    http.Header
-					body string
-				}
-				done := make(chan answer, 1)
-				go func() {
-					st, h, body := rpcWithHeaders(t, url, c.id, op, "echo started")
-					done <- answer{st, h, body}
-				}()
-				killInit()
-				a := <-done
-				check(op, a.st, a.h, a.body)
+				var st int
+				var h http.Header
+				var body string
+				call(func() { st, h, body = rpcWithHeaders(t, url, c.id, op, "echo started") })
+				check(op, st, h, body)
 				if fds < 0 {
 					fds = fdsOf(t, pid)
 				}
@@ -225,23 +232,15 @@ func testInitDeathBeforeSetup(t *testing.T, env []string) {
 			req, _ := http.NewRequest(http.MethodGet, url+"/s/"+c.id+"/ws", nil)
 			req.Header = http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}, "Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="},
 				"Authorization": {"Bearer " + mint(t, c.id, token.ScopeSessionAttach)}}
-			type answer struct {
-				resp *http.Response
-				err  error
+			var resp *http.Response
+			var err error
+			call(func() { resp, err = http.DefaultClient.Do(req) })
+			if err != nil {
+				t.Fatal(err)
 			}
-			done := make(chan answer, 1)
-			go func() {
-				resp, err := http.DefaultClient.Do(req)
-				done <- answer{resp, err}
-			}()
-			killInit()
-			a := <-done
-			if a.err != nil {
-				t.Fatal(a.err)
-			}
-			body, _ := io.ReadAll(a.resp.Body)
-			a.resp.Body.Close()
-			check("terminal", a.resp.StatusCode, a.resp.Header, string(body))
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			check("terminal", resp.StatusCode, resp.Header, string(body))
 			if got := childrenOf(t, pid); !sameKeys(got, children) {
 				t.Errorf("the server's children after the init died: %v, want %v (each dead init reaped)", got, children)
 			}
@@ -249,7 +248,7 @@ func testInitDeathBeforeSetup(t *testing.T, env []string) {
 				t.Errorf("the server holds %d descriptors after the init died, %d before", got, fds)
 			}
 			_ = os.Remove(fifo)
-			if err := os.Remove(filepath.Join(sbDir(c.id), initDiesMarker)); err != nil {
+			if err := os.Remove(filepath.Join(sbDir(c.id), marker)); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -3,19 +3,11 @@
 package localsandbox_test
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
 	"os"
-	"path/filepath"
-	"runtime"
-	"strings"
-	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
 // initDiesAtRunMarker, a file in a sandbox's host directory, has an init
@@ -37,8 +29,8 @@ const initDiesAtRunMarker = "test-init-dies-at-run"
 //     and waits there, for the test to SIGKILL it as the out-of-memory
 //     killer does (in namespaces it is PID 1 there: its own SIGKILL would
 //     not reach it).
-//   - "newosproc": clone fails with EAGAIN (denyClone) and goroutines make
-//     the Go runtime need threads: it dies saying it could not make one.
+//   - "newosproc": it cannot make threads (exhaustThreads): it dies saying
+//     so.
 //   - "panic": it panics with the sandbox's host path.
 func maybeKillInitAtRun() {
 	if len(os.Args) != 4 || os.Args[0] != "nimbus-sandbox-init" {
@@ -96,18 +88,7 @@ func maybeKillInitAtRun() {
 			}
 			select {}
 		case "newosproc":
-			denyClone()
-			var wg sync.WaitGroup
-			for range 64 {
-				wg.Add(1)
-				go func() {
-					runtime.LockOSThread()
-					wg.Done()
-					select {}
-				}()
-			}
-			wg.Wait()
-			os.Exit(72) // the runtime made every thread: no shortage
+			exhaustThreads()
 		case "panic":
 			panic("cannot start a command in " + os.Args[3])
 		}
@@ -129,114 +110,12 @@ func maybeKillInitAtRun() {
 // before starting the command". In both isolation modes that start an
 // init.
 func TestInitDeathAsItStartsACommand(t *testing.T) {
-	for _, iso := range []struct {
-		name string
-		env  []string
-	}{{"namespaces", nil}, {"host-paths", []string{childHostPathsEnv + "=1"}}} {
-		t.Run(iso.name, func(t *testing.T) { testInitDeathAsItStartsACommand(t, iso.env) })
-	}
-}
-
-func testInitDeathAsItStartsACommand(t *testing.T, env []string) {
-	dir := t.TempDir()
 	overloaded := func(what string) func(int, http.Header, string) bool {
 		return overloadedAnswer("the local sandbox backend is out of resources (" + what + "): the sandbox's init died as it started the command, which may have run; check before running it again")
 	}
-	crashed := crashedAnswer("sandboxinit: the init ended as it started the command (exit status 2), which may have run")
-	cases := []struct {
-		id string
-		ok func(int, http.Header, string) bool
-	}{
-		{"panic", crashed},
-		{"newosproc", overloaded("resource temporarily unavailable")},
-		{"kill", overloaded("cannot allocate memory")},
-	}
-	for _, c := range cases {
-		sandboxHome(t, dir, c.id)
-	}
-	url, pid := childServerPid(t, dir, env, nil, os.Stderr)
-	for _, c := range cases {
-		if st, h, body := rpcWithHeaders(t, url, c.id, "writeFile", "/home/user/a.txt", "x"); st != 200 {
-			t.Fatalf("writeFile: %d %v %s", st, h, body)
-		}
-	}
-	sbDir := func(id string) string { return filepath.Dir(filepath.Dir(sandboxHome(t, dir, id))) }
-	for _, c := range cases {
-		t.Run(c.id, func(t *testing.T) {
-			children := childrenOf(t, pid)
-			fds := -1 // counted after the first call: the server opens some descriptors for good on its first start
-			if err := os.WriteFile(filepath.Join(sbDir(c.id), initDiesAtRunMarker), []byte(c.id), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			fifo := filepath.Join(sbDir(c.id), initDiesAtRunMarker+".fifo")
-			if c.id == "kill" {
-				if err := unix.Mkfifo(fifo, 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
-			// call makes a request, SIGKILLing the init it starts once it
-			// waits at the FIFO.
-			call := func(do func()) {
-				done := make(chan struct{})
-				go func() {
-					defer close(done)
-					if c.id == "kill" {
-						killAtFIFO(t, fifo, dir)
-					}
-				}()
-				do()
-				<-done
-			}
-			check := func(what string, st int, h http.Header, body string) {
-				t.Helper()
-				if !c.ok(st, h, body) || strings.Contains(body, dir) {
-					t.Errorf("%s with an init that died as it started the command: %d Retry-After %q %s", what, st, h.Get("Retry-After"), body)
-				}
-			}
-			for _, op := range []string{"exec", "execStream", "startProcess"} {
-				var st int
-				var h http.Header
-				var body string
-				call(func() { st, h, body = rpcWithHeaders(t, url, c.id, op, "echo started") })
-				check(op, st, h, body)
-				if fds < 0 {
-					fds = fdsOf(t, pid)
-				}
-			}
-			req, _ := http.NewRequest(http.MethodGet, url+"/s/"+c.id+"/ws", nil)
-			req.Header = http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}, "Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="},
-				"Authorization": {"Bearer " + mint(t, c.id, token.ScopeSessionAttach)}}
-			var resp *http.Response
-			var err error
-			call(func() { resp, err = http.DefaultClient.Do(req) })
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			check("terminal", resp.StatusCode, resp.Header, string(body))
-			if got := childrenOf(t, pid); !sameKeys(got, children) {
-				t.Errorf("the server's children after the init died: %v, want %v (each dead init reaped)", got, children)
-			}
-			if got := fdsOf(t, pid); got != fds {
-				t.Errorf("the server holds %d descriptors after the init died, %d before", got, fds)
-			}
-			_ = os.Remove(fifo)
-			if err := os.Remove(filepath.Join(sbDir(c.id), initDiesAtRunMarker)); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
-	for _, c := range cases {
-		st, h, out := rpcWithHeaders(t, url, c.id, "exec", "echo ok")
-		var r struct {
-			Result struct {
-				ExitCode int
-				Stdout   string
-			}
-		}
-		if err := json.Unmarshal([]byte(out), &r); err != nil || st != 200 || r.Result.ExitCode != 0 || r.Result.Stdout != "ok\n" {
-			t.Errorf("exec in %s after its init died: %d %v %s", c.id, st, h, out)
-		}
-	}
+	testInitDeath(t, initDiesAtRunMarker, "as it started the command", []initDeathCase{
+		{"panic", crashedAnswer("sandboxinit: the init ended as it started the command (exit status 2), which may have run"), false},
+		{"newosproc", overloaded("resource temporarily unavailable"), false},
+		{"kill", overloaded("cannot allocate memory"), true},
+	})
 }

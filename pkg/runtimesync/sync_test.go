@@ -631,14 +631,12 @@ func TestConcurrentSyncsSharingACacheLoseNothing(t *testing.T) {
 	}
 }
 
-// TestSyncReplacesACorruptCachedTarball: a cached tarball that no longer
-// matches its integrity is downloaded again and replaced in place (by the
-// rename of the verified download, not removed first: another sync sharing
-// the cache may be about to read the good copy it just put there).
-func TestSyncReplacesACorruptCachedTarball(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	if _, err := e.syncer(bucket).Sync(ctx, runtimesync.Options{Runtimes: []string{"bash"}}); err != nil {
+// corruptCachedTarball syncs bash into the bucket, then flips a byte of
+// the one tarball it cached: it returns that file's path and the good
+// content it had.
+func corruptCachedTarball(t *testing.T, e *env) (string, []byte) {
+	t.Helper()
+	if _, err := e.syncer(bucket).Sync(context.Background(), runtimesync.Options{Runtimes: []string{"bash"}}); err != nil {
 		t.Fatal(err)
 	}
 	tgz, _ := filepath.Glob(filepath.Join(e.cacheDir, "tarballs", "*.tgz"))
@@ -654,6 +652,17 @@ func TestSyncReplacesACorruptCachedTarball(t *testing.T) {
 	if err := os.WriteFile(tgz[0], bad, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return tgz[0], good
+}
+
+// TestSyncReplacesACorruptCachedTarball: a cached tarball that no longer
+// matches its integrity is downloaded again and replaced in place (by the
+// rename of the verified download, not removed first: another sync sharing
+// the cache may be about to read the good copy it just put there).
+func TestSyncReplacesACorruptCachedTarball(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	tgz, good := corruptCachedTarball(t, e)
 	// A bucket without the blobs makes the sync read the tarball.
 	e.cf.AddBucket(acct, "other")
 	e.npm.ResetRequests()
@@ -663,7 +672,7 @@ func TestSyncReplacesACorruptCachedTarball(t *testing.T) {
 	if _, tb := e.npm.Count(); tb != 1 {
 		t.Fatalf("%d tarball downloads, want 1", tb)
 	}
-	if now, _ := os.ReadFile(tgz[0]); !bytes.Equal(now, good) {
+	if now, _ := os.ReadFile(tgz); !bytes.Equal(now, good) {
 		t.Fatal("the corrupt cached tarball was not replaced")
 	}
 }
@@ -678,22 +687,7 @@ func TestSyncReplacesACorruptCachedTarball(t *testing.T) {
 func TestCorruptTarballReplacementNeverHidesAGoodCopy(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := e.syncer(bucket).Sync(ctx, runtimesync.Options{Runtimes: []string{"bash"}}); err != nil {
-		t.Fatal(err)
-	}
-	tgz, _ := filepath.Glob(filepath.Join(e.cacheDir, "tarballs", "*.tgz"))
-	if len(tgz) != 1 {
-		t.Fatalf("cached tarballs: %v", tgz)
-	}
-	good, err := os.ReadFile(tgz[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	bad := slices.Clone(good)
-	bad[len(bad)/2] ^= 0xff
-	if err := os.WriteFile(tgz[0], bad, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tgz, good := corruptCachedTarball(t, e)
 	// Buckets without the blobs make both syncs read the tarball.
 	e.cf.AddBucket(acct, "first")
 	e.cf.AddBucket(acct, "second")
@@ -737,7 +731,7 @@ func TestCorruptTarballReplacementNeverHidesAGoodCopy(t *testing.T) {
 	if missing != nil {
 		t.Errorf("the cached tarball was missing while the first sync downloaded its copy: %v", missing)
 	}
-	if now, _ := os.ReadFile(tgz[0]); !bytes.Equal(now, good) {
+	if now, _ := os.ReadFile(tgz); !bytes.Equal(now, good) {
 		t.Fatal("the corrupt cached tarball was not replaced")
 	}
 }

@@ -33,40 +33,54 @@ func getPage(addr string, timeout time.Duration) error {
 	return nil
 }
 
-// TestSilentTerminalSocketGivesBackItsSlot: a terminal socket, once the
-// server has handed its connection to the WebSocket, still holds a slot
-// of MaxConns, and is never closed to make room (it has no request
-// between requests to lose: it is one long request). A peer that went
-// silent (asleep, cut off without a FIN) used to hold that slot for ever;
-// now the backend closes its socket after its idle timeout and an
-// unanswered ping, and the slot is free again for the next client.
-func TestSilentTerminalSocketGivesBackItsSlot(t *testing.T) {
+// TestDeadPeerGivesBackItsSlot: a WebSocket, once the server has handed
+// its connection over, still holds a slot of MaxConns, and is never closed
+// to make room (it has no request between requests to lose: it is one
+// long request). A peer that went silent (asleep, cut off without a FIN)
+// used to hold that slot for ever, or for as long as a previewed app
+// stayed quiet; now the backend pings it after its idle timeout, closes
+// its socket (and a preview's app side) when no answer comes, and the
+// slot is free again for the next client:
+//
+//   - terminal: the terminal socket of a session.
+//   - preview: a preview WebSocket (the app's protocol, proxied).
+func TestDeadPeerGivesBackItsSlot(t *testing.T) {
 	const idle = time.Second
-	addr := devServerAt(t, "127.0.0.1:0", localdev.ServeOptions{MaxConns: 1}, nil, nil,
-		func(o *localsandbox.Options) { o.TerminalIdleTimeout = idle })
-	dead := deadpeer.Dial(t, addr, "/s/box/ws", devToken(t, token.ScopeSessionAttach))
-	// Nothing more is sent, nor answered: the peer is gone.
-	if err := getPage(addr, idle/2); err == nil {
-		t.Fatal("a second connection was served while the terminal socket held the only slot")
-	}
-	if err := getPage(addr, 20*time.Second); err != nil {
-		t.Fatalf("the silent terminal socket kept the only slot: %v", err)
-	}
-	// What the server sent ends with its close: the socket is gone.
-	if _, err := dead.Rest(); err != nil {
-		t.Fatalf("the silent socket was not closed: %v", err)
+	for _, c := range []struct {
+		name string
+		idle func(o *localsandbox.Options)
+		// dial opens the socket on the server at addr, the only slot, and
+		// leaves its peer silent.
+		dial func(t *testing.T, addr string) *deadpeer.Peer
+	}{
+		{"terminal", func(o *localsandbox.Options) { o.TerminalIdleTimeout = idle }, func(t *testing.T, addr string) *deadpeer.Peer {
+			return deadpeer.Dial(t, addr, "/s/box/ws", devToken(t, token.ScopeSessionAttach))
+		}},
+		{"preview", func(o *localsandbox.Options) { o.PreviewIdleTimeout = idle }, dialDeadPreview},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			addr := devServerAt(t, "127.0.0.1:0", localdev.ServeOptions{MaxConns: 1}, nil, nil, c.idle)
+			dead := c.dial(t, addr)
+			// Nothing more is sent, nor answered: the peer is gone.
+			if err := getPage(addr, idle/2); err == nil {
+				t.Fatalf("a second connection was served while the %s socket held the only slot", c.name)
+			}
+			if err := getPage(addr, 20*time.Second); err != nil {
+				t.Fatalf("the dead peer's %s socket kept the only slot: %v", c.name, err)
+			}
+			// What the server sent (its ping) ends with its close: the
+			// socket is gone.
+			if _, err := dead.Rest(); err != nil {
+				t.Fatalf("the dead peer's %s socket was not closed: %v", c.name, err)
+			}
+		})
 	}
 }
 
-// TestDeadPreviewPeerGivesBackItsSlot: a preview WebSocket (the app's
-// protocol, proxied) holds a slot of MaxConns as a terminal socket does.
-// A peer that vanished without a FIN used to hold it for as long as the
-// app stayed quiet; now the backend pings it after its idle timeout and
-// closes both sides when no answer comes, and the slot is free again.
-func TestDeadPreviewPeerGivesBackItsSlot(t *testing.T) {
-	const idle = time.Second
-	addr := devServerAt(t, "127.0.0.1:0", localdev.ServeOptions{MaxConns: 1}, nil, nil,
-		func(o *localsandbox.Options) { o.PreviewIdleTimeout = idle })
+// dialDeadPreview exposes the port of a WebSocket app, which reads until
+// its connection ends, in sandbox box of the server at addr, and opens a
+// preview socket to it whose peer then goes silent.
+func dialDeadPreview(t *testing.T, addr string) *deadpeer.Peer {
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
@@ -79,7 +93,7 @@ func TestDeadPreviewPeerGivesBackItsSlot(t *testing.T) {
 			}
 		}
 	}))
-	defer app.Close()
+	t.Cleanup(app.Close)
 	port := strconv.Itoa(app.Listener.Addr().(*net.TCPAddr).Port)
 	tok := devToken(t, token.ScopeSandboxUse, token.ScopeSessionAttach)
 	one := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
@@ -95,17 +109,5 @@ func TestDeadPreviewPeerGivesBackItsSlot(t *testing.T) {
 	if !strings.Contains(string(b), `"ok":true`) {
 		t.Fatalf("exposePort: %s", b)
 	}
-
-	dead := deadpeer.Dial(t, addr, "/s/box/port/"+port+"/", tok)
-	// Nothing more is sent, nor answered: the peer is gone.
-	if err := getPage(addr, idle/2); err == nil {
-		t.Fatal("a second connection was served while the preview socket held the only slot")
-	}
-	if err := getPage(addr, 20*time.Second); err != nil {
-		t.Fatalf("the dead peer's preview socket kept the only slot: %v", err)
-	}
-	// What the server sent (its ping) ends with its close.
-	if _, err := dead.Rest(); err != nil {
-		t.Fatalf("the dead peer's preview socket was not closed: %v", err)
-	}
+	return deadpeer.Dial(t, addr, "/s/box/port/"+port+"/", tok)
 }

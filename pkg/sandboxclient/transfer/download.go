@@ -142,11 +142,9 @@ func DownloadTree(ctx context.Context, sb *sc.Sandbox, remote, local string, o O
 	if err != nil {
 		return nil, err
 	}
-	sum := &Summary{Excluded: t.excluded}
-	files, bytes := t.totals()
-	e.obs.Plan(files, bytes)
-	if o.DryRun {
-		return e.planned(sum, t, local, remote, false, fails), nil
+	sum, dry := e.planTree(t, local, remote, false, fails)
+	if dry {
+		return sum, nil
 	}
 	if err := os.MkdirAll(local, 0o777); err != nil {
 		return nil, mkdirErr(local, err)

@@ -150,18 +150,23 @@ func UploadTree(ctx context.Context, sb *sc.Sandbox, local, remote string, o Opt
 	if err != nil {
 		return nil, err
 	}
-	sum := &Summary{Excluded: t.excluded}
-	files, bytes := t.totals()
-	e.obs.Plan(files, bytes)
-	if o.DryRun {
-		return e.planned(sum, t, local, remote, true, fails), nil
+	sum, dry := e.planTree(t, local, remote, true, fails)
+	if dry {
+		return sum, nil
 	}
 	e.uploadEntries(ctx, local, remote, t.entries, sum, fails, false)
 	return finish(ctx, sum, fails)
 }
 
-// planned fills a dry run's summary.
-func (e *engine) planned(sum *Summary, t *tree, local, remote string, upload bool, fails *failures) *Summary {
+// planTree reports the plan of copying tree t and starts the copy's summary.
+// In a dry run it also reports each entry as planned and completes the
+// summary: dry is true and there is nothing to copy.
+func (e *engine) planTree(t *tree, local, remote string, upload bool, fails *failures) (sum *Summary, dry bool) {
+	sum = &Summary{Excluded: t.excluded}
+	e.obs.Plan(t.totals())
+	if !e.opts.DryRun {
+		return sum, false
+	}
 	sum.DryRun = true
 	sum.Entries = t.entries
 	for _, ent := range t.entries {
@@ -182,7 +187,7 @@ func (e *engine) planned(sum *Summary, t *tree, local, remote string, upload boo
 		e.obs.Event(Event{Kind: Planned, Upload: upload, Local: l, Remote: r, Type: ent.Type, Bytes: ent.Size})
 	}
 	sum.Failures = fails.get()
-	return sum
+	return sum, true
 }
 
 // finish turns collected failures into the result.
