@@ -170,15 +170,18 @@ const (
 	// files read/write progress; doctor's concurrent probes.
 	session38BinaryBytes = 108 << 10
 	// session39BinaryBytes is what 2026-12-05's eighth session added
-	// (28,672 bytes measured from d534063 at the merge of testdedupe2,
-	// release builds 15,442,080 -> 15,470,752): hints built by one helper
-	// that knows a destroyed sandbox, mint hints for the given token's
-	// tenant, subject and pin (12 KB); the recent-ids file's lock and
-	// per-Worker ledger completion (8 KB); the token redaction of echoed
-	// server text and the upload's early-answer check (4 KB); the preview
-	// ping at the app's next frame boundary (4 KB); the data directory's
-	// ownership check and the unread bodies of open answers (4 KB).
-	session39BinaryBytes = 28 << 10
+	// (53,248 bytes measured from d534063 at 57f2eee, release builds
+	// 15,442,080 -> 15,495,328): nimbus dev's preview hosts
+	// (<port>--<id>.localhost, single-use preview links, path doors that
+	// send browsers there; 16 KB); hints built by one helper that knows a
+	// destroyed sandbox or session, mint hints for the given token's
+	// tenant, subject and pin, in the sandbox commands and mcp (20 KB);
+	// the recent-ids file's lock and the ledger's owner and Worker in
+	// completion (8 KB); the token redaction of echoed server text and the
+	// upload's early-answer check (4 KB); the preview ping at the app's
+	// next frame boundary (4 KB); the data directory's ownership check and
+	// the unread bodies of open answers.
+	session39BinaryBytes = 52 << 10
 	maxBinaryBytes       = 11604130 + 352256 + 32<<10 + mcpSDKBinaryBytes + 40<<10 + 148<<10 + 64<<10 + 12<<10 + session32BinaryBytes + session33BinaryBytes + session34BinaryBytes + session35BinaryBytes + session36BinaryBytes + session37BinaryBytes + session38BinaryBytes + session39BinaryBytes // linux/amd64, -trimpath -ldflags='-s -w': before issue 15, plus issue 13, plus its progress line, plus the MCP SDK, plus the review fixes of 2026-12-04 morning, plus the afternoon's (about 120 KB measured from 760e44a: setup --env, the npm registry token, the mcp and runtime reviews, the GC floor of nimbus dev, Windows-unsafe download names, the action's stop-commands, --env for runtime and doctor), plus the evening's (61,440 bytes measured from 37ecb65: about 40 review fixes, among them the setup answer checks, the stream frame bound, exact exit codes, typo hints for flags and scopes, the publish lock of runtime sync), plus the night's (12,288 bytes measured from 1b5d7b6: the stall package shared by R2 uploads, npm and the sandbox client, the forward's header bound, the mcp stdio framer, bounded process starts, the inits' GOGC, eight CLI fixes such as W_TRANSFER_SKIPPED and the --shell/--shell-id aliases)
 )
 
