@@ -23,8 +23,8 @@ var ErrBusy = errors.New("recently used sandboxes: the file is locked by another
 // lockFile creates the directory of the file at path (mode 0700) and
 // takes an exclusive advisory lock on the file beside it (path +
 // ".lock"), so that two processes reading, changing and replacing the
-// file at once both keep their records. Closing the file it returns
-// releases the lock. It returns ErrBusy when the lock is not free within
+// file at once both keep their records. unlockFile releases the lock
+// and closes the file. It returns ErrBusy when the lock is not free within
 // lockWait. It tries without waiting (tryLock) until then, pausing in
 // between, in the calling goroutine: a call that gives up leaves nothing
 // behind (a goroutine blocked in a waiting lock call could not be
@@ -56,4 +56,14 @@ func lockFile(path string) (*os.File, error) {
 		time.Sleep(min(pause, left))
 		pause = min(2*pause, lockPoll)
 	}
+}
+
+// unlockFile releases the lock lockFile took on lf and closes it. The
+// release comes first: Windows frees a lock left at close only "after a
+// delay that depends on system resources", and a command that comes
+// right after would wait for it, or give up (ErrBusy) and lose its
+// record.
+func unlockFile(lf *os.File) {
+	_ = unlock(lf)
+	_ = lf.Close()
 }

@@ -24,3 +24,6 @@ func tryLock(f *os.File) (bool, error) {
 		}
 	}
 }
+
+// unlock releases f's lock (closing f would too).
+func unlock(f *os.File) error { return unix.Flock(int(f.Fd()), unix.LOCK_UN) }

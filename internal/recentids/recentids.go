@@ -214,8 +214,7 @@ func Remember(path string, site Site, ids []string, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	// Closing the file releases the lock.
-	defer lf.Close()
+	defer unlockFile(lf)
 	rs := read(path)
 	if fresh(rs, add, now) {
 		return nil
@@ -251,7 +250,7 @@ func Forget(path string, site Site, ids []string) error {
 	if err != nil {
 		return err
 	}
-	defer lf.Close()
+	defer unlockFile(lf)
 	rs := read(path)
 	left := keep(rs, site, ids, time.Time{}, false)
 	if len(left) == len(rs) {
