@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/nimbus-sh/nimbus/internal/freeport"
 	"github.com/nimbus-sh/nimbus/internal/proctest"
 )
 
@@ -214,13 +216,8 @@ func waitProcs(ts *testscript.TestScript, arg string, running bool) {
 
 // freePort returns a loopback port that was free a moment ago.
 func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	_, port, err := net.SplitHostPort(ln.Addr().String())
-	return port, err
+	p, err := freeport.Pick()
+	return strconv.Itoa(p), err
 }
 
 // hangServers are the counts of requests each hangserver made wait, by

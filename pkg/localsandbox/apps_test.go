@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/freeport"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -148,12 +149,11 @@ func waitExit(t *testing.T, sb *sc.Sandbox, pid int64) *sc.LogExit {
 
 // freePort returns a port nothing listens on.
 func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Pick()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // rpcErr posts an op and returns the status, code and message of the

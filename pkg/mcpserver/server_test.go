@@ -8,11 +8,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/nimbus-sh/nimbus/internal/freeport"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	"github.com/nimbus-sh/nimbus/pkg/mcpserver"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
@@ -471,13 +472,11 @@ func waitLogs(t *testing.T, cs *mcp.ClientSession, pid int64, done func(mcpserve
 }
 
 func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Pick()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	_, p, _ := net.SplitHostPort(ln.Addr().String())
-	return p
+	return strconv.Itoa(p)
 }
 
 func itoa(n int) string {

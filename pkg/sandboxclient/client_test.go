@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/freeport"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/sandboxtest"
 )
@@ -999,12 +1000,11 @@ func TestNamedShellEnvIsPerCallAndCallsAreSerialised(t *testing.T) {
 // freePort returns a loopback port nothing listens on.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Pick()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // TestInvalidEndpointMessageHidesThePassword: the message that quotes an
