@@ -583,7 +583,9 @@ func (sb *sandbox) appURL(ctx context.Context, e *exposure) any {
 		label = e.Name
 	}
 	if scheme, host, ok := strings.Cut(origin, "://"); ok && localhost.Is(host) && hostSafe(sb.id) {
-		return hostOrigin(scheme == "https", host, sb.id, label) + "/"
+		if o, ok := hostOrigin(scheme == "https", host, sb.id, label); ok {
+			return o + "/"
+		}
 	}
 	door := "/port/" + label + "/"
 	if e.Name != "" {

@@ -4,6 +4,7 @@ package localsandbox
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"testing"
 
@@ -47,5 +48,28 @@ func TestDestroyedAppsStayGone(t *testing.T) {
 	}
 	if _, err := os.Stat(s.appStatePath(do)); !os.IsNotExist(err) || n > 1 {
 		t.Fatalf("records back after destroy: %v, %d in memory", err, n)
+	}
+}
+
+// TestPreviewHostBaseTakesOnlyAPortNumber: the port of the Host header is
+// copied into the path doors' Location and into preview URLs, so anything
+// but a port number there gives no preview host (the caller falls back to
+// the path door) rather than a URL whose authority someone else chose.
+func TestPreviewHostBaseTakesOnlyAPortNumber(t *testing.T) {
+	for host, want := range map[string]string{
+		"localhost:8787":                 "http://3000--job-1.localhost:8787",
+		"127.0.0.1:8787":                 "http://3000--job-1.localhost:8787",
+		"localhost":                      "http://3000--job-1.localhost",
+		"localhost:1@evil.example":       "",
+		"localhost:8787/x":               "",
+		"127.0.0.1:0":                    "",
+		"[::1]:99999":                    "",
+		"localhost:08787":                "",
+		"localhost:8787#@evil.example:1": "",
+	} {
+		r := &http.Request{Host: host}
+		if got := previewHostBase(r, "job-1", "3000"); got != want {
+			t.Errorf("Host %q: %q, want %q", host, got, want)
+		}
 	}
 }

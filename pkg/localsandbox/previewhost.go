@@ -84,20 +84,28 @@ func previewHostBase(r *http.Request, id, label string) string {
 	if !localhost.Is(r.Host) || !hostSafe(id) {
 		return ""
 	}
-	return hostOrigin(r.TLS != nil, r.Host, id, label)
+	origin, _ := hostOrigin(r.TLS != nil, r.Host, id, label)
+	return origin
 }
 
-// hostOrigin is the origin of a preview host on the port of hostport.
-func hostOrigin(tls bool, hostport, id, label string) string {
+// hostOrigin is the origin of a preview host on the port of hostport; ok
+// is false when that port is not a port number. The port is copied into
+// a Location and into URLs handed to browsers, so it is checked here
+// rather than trusted to whatever parsed the Host header before (Go's
+// server refuses "localhost:1@evil.example"; a front end might not).
+func hostOrigin(tls bool, hostport, id, label string) (origin string, ok bool) {
 	scheme := "http://"
 	if tls {
 		scheme = "https://"
 	}
 	port := ""
 	if _, p, err := net.SplitHostPort(hostport); err == nil && p != "" {
+		if _, err := portnum.Parse(p, 1); err != nil {
+			return "", false
+		}
 		port = ":" + p
 	}
-	return scheme + label + "--" + id + "." + PreviewHostSuffix + port
+	return scheme + label + "--" + id + "." + PreviewHostSuffix + port, true
 }
 
 // singleUse is the set of single-use tokens (their jti) already exchanged,
