@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nimbus-sh/nimbus/internal/atomicfile"
+	"github.com/nimbus-sh/nimbus/internal/idrule"
 	"github.com/nimbus-sh/nimbus/internal/localhost"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
@@ -582,7 +583,7 @@ func (sb *sandbox) appURL(ctx context.Context, e *exposure) any {
 	if e.Name != "" {
 		label = e.Name
 	}
-	if scheme, host, ok := strings.Cut(origin, "://"); ok && localhost.Is(host) && hostSafe(sb.id) {
+	if scheme, host, ok := strings.Cut(origin, "://"); ok && localhost.Is(host) && idrule.HostSafe(sb.id) {
 		if o, ok := hostOrigin(scheme == "https", host, sb.id, label); ok {
 			return o + "/"
 		}

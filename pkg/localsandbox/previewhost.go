@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/idrule"
 	"github.com/nimbus-sh/nimbus/internal/localhost"
 	"github.com/nimbus-sh/nimbus/internal/portnum"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
@@ -30,21 +31,6 @@ const PreviewHostSuffix = "localhost"
 // /s/<id>/api/preview-url mints, as the Worker's.
 const previewTokenTTL = 90 * time.Second
 
-// hostSafe reports whether id can name a preview host (sandbox-api.md
-// §1.4): a lowercase DNS label of at most 56 characters.
-func hostSafe(id string) bool {
-	if len(id) == 0 || len(id) > 56 || id[0] == '-' || id[len(id)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
 // previewHost reads a Host header as the Worker's router does
 // (case-insensitive, without :port and one trailing dot). isPreview says
 // it is under the suffix with a first label that has "--", which only
@@ -63,7 +49,7 @@ func previewHost(hostport string) (id, kind, label string, isPreview, ok bool) {
 		return "", "", "", false, false
 	}
 	label, id, _ = strings.Cut(first, "--")
-	if !hostSafe(id) || !ValidID(id) {
+	if !idrule.HostSafe(id) || !ValidID(id) {
 		return "", "", "", true, false
 	}
 	if _, err := portnum.Parse(label, 1); err == nil {
@@ -81,7 +67,7 @@ func previewHost(hostport string) (id, kind, label string, isPreview, ok bool) {
 // --allow-host or --allow-remote: *.localhost would be the client's own
 // machine) or the id is not host-safe.
 func previewHostBase(r *http.Request, id, label string) string {
-	if !localhost.Is(r.Host) || !hostSafe(id) {
+	if !localhost.Is(r.Host) || !idrule.HostSafe(id) {
 		return ""
 	}
 	origin, _ := hostOrigin(r.TLS != nil, r.Host, id, label)

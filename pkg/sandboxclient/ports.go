@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nimbus-sh/nimbus/internal/idrule"
 )
 
 // Port is one listPorts entry.
@@ -153,18 +155,7 @@ type URLOptions struct {
 
 // HostSafe reports whether id can be used in preview host names: a lowercase
 // DNS label (^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$) of at most 56 characters.
-func HostSafe(id string) bool {
-	if len(id) == 0 || len(id) > 56 || id[0] == '-' || id[len(id)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+func HostSafe(id string) bool { return idrule.HostSafe(id) }
 
 // PortURL builds the preview URL of a port (or named app) the way the SDK's
 // ports.url does. The URL carries no credential.
