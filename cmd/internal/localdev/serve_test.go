@@ -487,28 +487,34 @@ func TestRefusalsDoNotWaitForTheBody(t *testing.T) {
 		{"another Host", rpc + "Host: evil.example\r\nAuthorization: Bearer " + devToken(t, token.ScopeSandboxUse) + "\r\nContent-Length: 100000\r\n\r\n{\"op\":", 403},
 		{"/new without a token", "POST /new HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n", 401},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if _, err := io.WriteString(c, tc.head); err != nil {
-				t.Fatal(err)
-			}
-			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			br := bufio.NewReader(c)
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatalf("no answer while the body is on its way: %v", err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			if resp.StatusCode != tc.want || !resp.Close {
-				t.Fatalf("status %d, Connection: close %v; want %d and the connection's end", resp.StatusCode, resp.Close, tc.want)
-			}
-			closedWithin(t, c, 10*time.Second)
-		})
+		t.Run(tc.name, func(t *testing.T) { answeredWithoutTheBody(t, addr, tc.head, tc.want) })
 	}
+}
+
+// answeredWithoutTheBody sends head (a request whose body never arrives
+// whole) to the server at addr and checks that the answer, status want,
+// comes at once and ends the connection.
+func answeredWithoutTheBody(t *testing.T, addr, head string, want int) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, head); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	method, _, _ := strings.Cut(head, " ")
+	resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("no answer while the body is on its way: %v", err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != want || !resp.Close {
+		t.Fatalf("status %d, Connection: close %v; want %d and the connection's end", resp.StatusCode, resp.Close, want)
+	}
+	closedWithin(t, c, 10*time.Second)
 }
 
 // TestOpenAnswersDoNotWaitForTheBody: the answers given without a token
@@ -527,27 +533,7 @@ func TestOpenAnswersDoNotWaitForTheBody(t *testing.T) {
 		{"preflight, declared body", "OPTIONS /api/nimbus/v1/sandboxes/box/rpc HTTP/1.1\r\nHost: " + addr + "\r\nContent-Length: 1000\r\n\r\nx", 204},
 		{"preflight, chunked", "OPTIONS /api/nimbus/v1/sandboxes/box/rpc HTTP/1.1\r\nHost: " + addr + "\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n", 204},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if _, err := io.WriteString(c, tc.head); err != nil {
-				t.Fatal(err)
-			}
-			_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			method, _, _ := strings.Cut(tc.head, " ")
-			resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})
-			if err != nil {
-				t.Fatalf("no answer while the body is on its way: %v", err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			if resp.StatusCode != tc.want || !resp.Close {
-				t.Fatalf("status %d, Connection: close %v; want %d and the connection's end", resp.StatusCode, resp.Close, tc.want)
-			}
-			closedWithin(t, c, 10*time.Second)
-		})
+		t.Run(tc.name, func(t *testing.T) { answeredWithoutTheBody(t, addr, tc.head, tc.want) })
 	}
 	// Without a body the connection stays open for the next request.
 	c, err := net.Dial("tcp", addr)
