@@ -1065,11 +1065,12 @@ func TestHostileEchoedTokenIsRedacted(t *testing.T) {
 	check("error frame", err)
 }
 
-// A server (or a proxy with a body limit) that answers an upload with a
-// success after reading only its start did not store the file: the client
-// must not report it written. Its last bytes had not even left the client.
-func TestHostileSuccessBeforeTheWholeUpload(t *testing.T) {
-	var calls atomic.Int32
+// afterTheStart is a server that reads the first 4 KiB of a request and,
+// unless it is the "ready" the client sends first (answered in full),
+// answers with answer without reading the rest, as a proxy with a body
+// limit does.
+func afterTheStart(t *testing.T, answer func(w http.ResponseWriter)) *httptest.Server {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		head := make([]byte, 4096)
 		n, _ := io.ReadFull(r.Body, head)
@@ -1079,12 +1080,23 @@ func TestHostileSuccessBeforeTheWholeUpload(t *testing.T) {
 			io.WriteString(w, `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)
 			return
 		}
+		answer(w)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// A server (or a proxy with a body limit) that answers an upload with a
+// success after reading only its start did not store the file: the client
+// must not report it written. Its last bytes had not even left the client.
+func TestHostileSuccessBeforeTheWholeUpload(t *testing.T) {
+	var calls atomic.Int32
+	srv := afterTheStart(t, func(w http.ResponseWriter) {
 		calls.Add(1)
 		io.WriteString(w, `{"ok":true}`)
 		w.(http.Flusher).Flush()
 		// The handler returns, and the server stops reading the body.
-	}))
-	t.Cleanup(srv.Close)
+	})
 	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
 	err := sb.WriteFile(ctx(t), "/home/user/big.bin", bytes.Repeat([]byte("nimbus"), 2<<20))
 	if !sc.HasCode(err, sc.CodeBadResponse) || !strings.Contains(err.Error(), "before it was sent the whole request") {
@@ -1105,19 +1117,10 @@ func TestHostileSuccessBeforeTheWholeUpload(t *testing.T) {
 // encodes it must end all the same, or each such failure leaks one (with
 // its buffers) in a long-lived process such as nimbus mcp.
 func TestHostileEarlyRefusalOfAnUploadLeavesNoEncoder(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		head := make([]byte, 4096)
-		n, _ := io.ReadFull(r.Body, head)
-		w.Header().Set("Content-Type", "application/json")
-		if bytes.Contains(head[:n], []byte(`"op":"ready"`)) {
-			io.Copy(io.Discard, r.Body)
-			io.WriteString(w, `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)
-			return
-		}
+	srv := afterTheStart(t, func(w http.ResponseWriter) {
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
 		io.WriteString(w, `{"ok":false,"error":"request body too large","code":"E_TOO_LARGE"}`)
-	}))
-	t.Cleanup(srv.Close)
+	})
 	sb := box(t, newClient(t, srv.URL, "use"), "job-1")
 	const uploads = 3
 	for range uploads {
