@@ -1,5 +1,7 @@
 package localsandbox
 
+import "sync"
+
 // SetSyncFault lets the tests of package localsandbox_test fail the steps
 // that make a change durable (see syncFault); the returned func restores
 // the real steps.
@@ -20,4 +22,22 @@ func HoldProbeReplyUntilClosing() (restore func()) {
 		c.t.mu.Unlock()
 	}
 	return func() { beforeProbeReply = nil }
+}
+
+// HoldFirstRestart makes the first restart of a process (restart:
+// 'on-failure') wait, once its pause is over, until release is called;
+// paused is closed when it waits. The returned func restores it.
+func HoldFirstRestart() (paused <-chan struct{}, release, restore func()) {
+	p, r := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	beforeRestart = func() {
+		first := false
+		once.Do(func() { first = true })
+		if first {
+			close(p)
+			<-r
+		}
+	}
+	var ronce sync.Once
+	return p, func() { ronce.Do(func() { close(r) }) }, func() { beforeRestart = nil }
 }

@@ -54,14 +54,18 @@ type proc struct {
 	// pending is, per stream, an incomplete UTF-8 sequence held for
 	// that stream's next chunk: the other stream's output is no
 	// continuation of it.
-	pending   map[string][]byte
-	end       time.Time
-	exitCode  *int
-	exitAt    int64
-	reason    string
-	killedBy  string
-	restarts  int
-	endedChan chan struct{}
+	pending  map[string][]byte
+	end      time.Time
+	exitCode *int
+	exitAt   int64
+	reason   string
+	killedBy string
+	restarts int
+	// restarting says the run ended and the next one waits for its
+	// pause (restart:'on-failure'): no process runs, and a kill then
+	// stops the restart.
+	restarting bool
+	endedChan  chan struct{}
 }
 
 type logChunk struct {
@@ -85,6 +89,15 @@ func (p *proc) kill(sig syscall.Signal, why string) bool {
 	defer p.mu.Unlock()
 	if p.exitCode != nil || p.cmd == nil {
 		return false
+	}
+	if p.restarting {
+		// Between two runs: nothing to signal, but a kill (or a timeout)
+		// is not to be undone by the next run.
+		if why == "" {
+			return false
+		}
+		p.killedBy = why
+		return true
 	}
 	if why != "" {
 		p.killedBy = why
@@ -333,10 +346,18 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 		again := p.restart == "on-failure" && code != 0 && p.killedBy == "" && p.restarts < maxRestarts
 		if again {
 			p.restarts++
+			p.restarting = true
 			p.mu.Unlock()
 			time.Sleep(time.Duration(p.restarts) * 200 * time.Millisecond)
+			if beforeRestart != nil {
+				beforeRestart()
+			}
+			p.mu.Lock()
+			killed := p.killedBy != ""
+			p.restarting = false
+			p.mu.Unlock()
 			// Outside an operation: the restart holds the directory itself.
-			if sb.acquireRoot() == nil {
+			if !killed && sb.acquireRoot() == nil {
 				err := sb.spawn(p, req)
 				sb.releaseRoot()
 				if err == nil {
@@ -344,6 +365,11 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 				}
 			}
 			p.mu.Lock()
+			if killed {
+				// Killed while it waited to run again: it ends as a
+				// killed process does.
+				code, reason = 128+int(syscall.SIGKILL), signalName(syscall.SIGKILL)
+			}
 		}
 		p.exitCode = &code
 		p.end = sb.s.opts.Now()
@@ -354,6 +380,10 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 	}()
 	return nil
 }
+
+// beforeRestart, when set (by tests), runs when a process's pause before
+// its restart is over, before the restart.
+var beforeRestart func()
 
 // pruneLocked forgets the oldest exited processes beyond the limits.
 func (sb *sandbox) pruneLocked() {

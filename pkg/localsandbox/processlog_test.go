@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
@@ -76,5 +77,30 @@ func checkChunks(t *testing.T, got, want []sc.LogChunk) {
 		if c.Stream != want[i].Stream || c.Data != want[i].Data || c.Binary != want[i].Binary {
 			t.Errorf("chunk %d: %s %q binary=%v, want %s %q binary=%v", i, c.Stream, c.Data, c.Binary, want[i].Stream, want[i].Data, want[i].Binary)
 		}
+	}
+}
+
+// TestKillBetweenRestarts: killProcess while a restart:'on-failure'
+// process waits to run again is a kill, not "not running": it answers ok,
+// the process does not run again, and it ends as a killed process.
+// (It answered ok:false and the process went on to restart three times.)
+func TestKillBetweenRestarts(t *testing.T) {
+	paused, release, restore := localsandbox.HoldFirstRestart()
+	defer restore()
+	defer release()
+	sb, x, pid := startLogged(t, "killed-between", "echo run; exit 1", sc.StartOptions{Restart: "on-failure"})
+	select {
+	case <-paused:
+	case <-x.Done():
+		t.Fatal("the process never came to its restart")
+	}
+	a, err := sb.KillProcess(x, pid)
+	release()
+	if err != nil || !a.OK {
+		t.Fatalf("kill between runs: %+v %v, want ok", a, err)
+	}
+	l := logAfterExit(t, sb, x, pid, 137)
+	if l.Text != "run\n" || l.Exit == nil || l.Exit.Reason == nil || *l.Exit.Reason != "SIGKILL" {
+		t.Fatalf("log %q exit %+v, want one run killed by SIGKILL", l.Text, l.Exit)
 	}
 }
