@@ -137,7 +137,7 @@ func cmdRecentID(ts *testscript.TestScript, neg bool, args []string) {
 // cmdLedgerAdd is ledgeradd [-done] FILE ENDPOINT ID: record ID at
 // ENDPOINT (default base path) in the cleanup ledger FILE as versions
 // before the ledger recorded an owner did, with none; -done records that
-// it is gone.
+// this owner-less record's sandbox is gone.
 func cmdLedgerAdd(ts *testscript.TestScript, neg bool, args []string) {
 	done := len(args) > 0 && args[0] == "-done"
 	if done {

@@ -184,7 +184,7 @@ func TestShellOnTerminal(t *testing.T) {
 	sh.expect(`Shell nimbus-shell-[0-9a-f]{8} on sandbox demo`)
 	// The way to a full-screen program is the terminal in this one, as
 	// the help says, not a browser page.
-	sh.expect(`full-screen programs need 'nimbus session attach demo'`)
+	sh.expect(`full-screen programs need: nimbus session attach demo[^\w.-]`)
 	sh.expect(`demo:\S*\$ $`)
 
 	sh.send("mkdir -p sub && cd sub && false\r")

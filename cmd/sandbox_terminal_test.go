@@ -177,3 +177,14 @@ func TestRunFailureSaidOnceOnTerminal(t *testing.T) {
 		t.Fatalf("the run's ledger entry is not in the test's ledger (%v): it went to the developer's", err)
 	}
 }
+
+// TestKeptSandboxNoticeOnTerminal: the notice of a kept sandbox names the
+// destroy command as every hint on a sandbox does (sandboxcli.Hints),
+// which writes the id quoted for a shell; the sandbox is still there.
+func TestKeptSandboxNoticeOnTerminal(t *testing.T) {
+	sandboxTTY(t, "destroy")
+	code, _, stderr := runTTY(t, nil, "", "sandbox", "run", "--no-color", "--keep", "--id", "job-k", "--", "true")
+	if code != 0 || !strings.Contains(stderr, "! Kept sandbox job-k (nimbus sandbox destroy job-k when done)\n") {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+}

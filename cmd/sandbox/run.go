@@ -373,8 +373,12 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 			*job.Result
 		}{"result", res})
 	}
+	// The commands these notices name are on a sandbox that is still
+	// there; they are written as every hint on a sandbox is
+	// (sandboxcli.Hints), the id quoted for a shell.
 	if spec.Keep && human && res != nil && res.Reached {
-		fmt.Fprintf(ios.ErrOut, "%s Kept sandbox %s %s\n", st.WarningIcon(), res.ID, st.Muted("(nimbus sandbox destroy "+res.ID+" when done)"))
+		destroyLater := o.hints(res.ID).OnSandbox(func(arg string) string { return "(nimbus sandbox destroy " + arg + " when done)" })
+		fmt.Fprintf(ios.ErrOut, "%s Kept sandbox %s %s\n", st.WarningIcon(), res.ID, st.Muted(destroyLater))
 	}
 	if res != nil && !res.Destroyed && res.Reached && !spec.Keep && events == nil {
 		// Never leave a sandbox behind silently: say which one is left
@@ -382,7 +386,8 @@ func (o *common) runJob(ctx context.Context, sb *sandboxclient.Sandbox, spec job
 		// the error object). One no request reached (the Worker refused
 		// them all, or the job failed before sending any) does not exist:
 		// no advice to destroy it.
-		fmt.Fprintf(ios.ErrOut, "%s sandbox %s was not destroyed; run: nimbus sandbox destroy %s\n", st.WarningIcon(), res.ID, res.ID)
+		destroyNow := o.hints(res.ID).OnSandbox(func(arg string) string { return "run: nimbus sandbox destroy " + arg })
+		fmt.Fprintf(ios.ErrOut, "%s sandbox %s was not destroyed; %s\n", st.WarningIcon(), res.ID, destroyNow)
 	}
 	switch {
 	case res != nil && res.Ran && *res.ExitCodeRaw != "0":

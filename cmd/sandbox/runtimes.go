@@ -51,7 +51,7 @@ NAME or NAME@VERSION. The sandbox id comes first, as in every sandbox command:
 				if len(r.Installed) == 0 {
 					msg := "No runtimes installed"
 					if len(r.Available) > 0 {
-						msg += ": install one with nimbus sandbox runtimes install " + sb.ID() + " NAME"
+						msg += ": " + o.hints(sb.ID()).OnSandbox(func(arg string) string { return "install one with nimbus sandbox runtimes install " + arg + " NAME" })
 					}
 					if _, err := fmt.Fprintln(ios.ErrOut, st.Muted(msg)); err != nil {
 						return err

@@ -154,9 +154,10 @@ func (o *common) interact(cmd *cobra.Command, id string, sh *interactive.Shell, 
 			hist = h
 		}
 	}
+	attach := o.hints(id).OnSandbox(func(arg string) string { return "nimbus session attach " + arg })
 	fmt.Fprintf(ios.ErrOut, "%s %s %s\n%s\n",
 		st.Muted("Shell"), st.Bold(sh.ID()), st.Muted("on sandbox "+id+" (rejoin with --shell "+sh.ID()+")"),
-		st.Muted("Line mode: Ctrl-C interrupts, Ctrl-D or exit leaves; full-screen programs need 'nimbus session attach "+id+"'."))
+		st.Muted("Line mode: Ctrl-C interrupts, Ctrl-D or exit leaves; full-screen programs need: "+attach))
 	opts := interactive.InteractOptions{
 		Terminal:   t,
 		Interrupts: interrupts,

@@ -9,10 +9,14 @@
 // write(2) on a file opened O_APPEND, so concurrent writers (parallel steps
 // of one job) never interleave, a crash mid-write leaves at worst a torn
 // line that the next record does not join, and no lock is needed. The
-// pending set is the adds without a later tombstone. A line that is not a
-// record (corrupt, or of an op this version does not know) may have named
-// a live sandbox, so readers report it (ErrUnreadable) rather than skip it
-// silently. A record cut short (torn) is what a writer stopped mid-write
+// pending set is the adds without a later tombstone of the same entry:
+// the same id at the same Worker (endpoint and base path) for the same
+// owner (the token's tenant and subject), since another owner's id is
+// another sandbox. Tombstones of versions that wrote none with an owner
+// still forget the id at that Worker for every owner, as those versions
+// read them. A line that is not a record (corrupt, or of an op this
+// version does not know) may have named a live sandbox, so readers
+// report it (ErrUnreadable) rather than skip it silently. A record cut short (torn) is what a writer stopped mid-write
 // leaves, and names no sandbox a drain could destroy: a torn tombstone
 // only leaves its sandbox pending and is skipped; a torn add is reported
 // as a warning (ErrTorn), since its writer never got past Record (so never
@@ -68,8 +72,9 @@ type Entry struct {
 	// token), when the creator could tell: the same id at the same Worker
 	// is another sandbox for another owner. "" (records of older
 	// versions, or a token that did not decode) says nothing about it.
-	// It is no part of the entry's identity: a tombstone names the
-	// endpoint, base path and id only, as older versions write them.
+	// It is part of the entry's identity, with the endpoint, base path
+	// and id: two owners' sandboxes of one id at one Worker are two
+	// entries, and a tombstone forgets its owner's only (see Forget).
 	Owner string `json:"owner,omitempty"`
 	// By names the command that created it ("sandbox run", "mcp").
 	By string `json:"by,omitempty"`
@@ -87,6 +92,25 @@ const LocalEndpoint = "local"
 type record struct {
 	Op string `json:"op"` // "add" or "done"
 	Entry
+}
+
+// tombstone is how a "done" record is written: unlike an add's, its
+// owner is written even when it is "", since a tombstone without the
+// field is one of the versions that keyed entries without the owner,
+// which forgets the sandbox at that Worker for every owner (see read).
+type tombstone struct {
+	Op       string    `json:"op"`
+	ID       string    `json:"id"`
+	Endpoint string    `json:"endpoint"`
+	BasePath string    `json:"basePath,omitempty"`
+	Owner    string    `json:"owner"`
+	Created  time.Time `json:"created"`
+}
+
+// ownerField is what read decodes of a tombstone to tell whether it
+// names its owner: Owner is nil when the field is missing.
+type ownerField struct {
+	Owner *string `json:"owner"`
 }
 
 // Ledger is a ledger file. Its methods are safe for concurrent use, also
@@ -151,13 +175,19 @@ func (l *Ledger) Record(e Entry) error {
 	return l.append(record{Op: "add", Entry: e})
 }
 
-// Forget records that the sandbox e names is gone.
+// Forget records that the sandbox e names is gone: the entry of e's
+// endpoint, base path, id and owner, not another owner's sandbox of the
+// same id at the same Worker.
 func (l *Ledger) Forget(e Entry) error {
-	return l.append(record{Op: "done", Entry: Entry{ID: e.ID, Endpoint: e.Endpoint, BasePath: e.BasePath, Created: l.now().UTC().Truncate(time.Second)}})
+	return l.append(tombstone{Op: "done", ID: e.ID, Endpoint: withoutUserinfo(e.Endpoint), BasePath: e.BasePath, Owner: e.Owner, Created: l.now().UTC().Truncate(time.Second)})
 }
 
-func (l *Ledger) append(r record) error {
-	r.Endpoint = withoutUserinfo(r.Endpoint)
+// append writes r, a record or a tombstone.
+func (l *Ledger) append(r any) error {
+	if rec, ok := r.(record); ok {
+		rec.Endpoint = withoutUserinfo(rec.Endpoint)
+		r = rec
+	}
 	line, err := json.Marshal(r)
 	if err != nil {
 		return &Error{Path: l.path, Op: "encode a record", Err: err}
@@ -217,7 +247,19 @@ func ResolveEndpoint(recorded, configured string) string {
 	return recorded
 }
 
-func key(e Entry) string { return e.Endpoint + "\x00" + e.BasePath + "\x00" + e.ID }
+// place is where an id names a sandbox whoever its owner: a Worker
+// (endpoint and base path) and the id.
+type place struct{ endpoint, basePath, id string }
+
+// entryKey is an entry's identity: its place and its owner.
+type entryKey struct {
+	place
+	owner string
+}
+
+func key(e Entry) entryKey {
+	return entryKey{place{e.Endpoint, e.BasePath, e.ID}, e.Owner}
+}
 
 // Pending returns the recorded sandboxes not yet forgotten, oldest first,
 // each once. A missing file is an empty ledger. Lines that are not records
@@ -260,8 +302,16 @@ func (l *Ledger) read() (*contents, error) {
 		return nil, &Error{Path: l.path, Op: "read", Err: err}
 	}
 	c := &contents{}
-	var order []string
-	live := map[string]Entry{}
+	// order holds each add that made an entry pending, in the file's
+	// order; live, the pending entries by place, then owner, with the
+	// index in order of the add that made each pending (an id recorded
+	// again once forgotten is a new sandbox, pending from then on).
+	var order []entryKey
+	type pendingAt struct {
+		Entry
+		at int
+	}
+	live := map[place]map[string]pendingAt{}
 	var off int64
 	// Every line is read, whatever its length: a bufio.Scanner stopped at
 	// the first overlong line, and so hid every record after it.
@@ -291,18 +341,31 @@ func (l *Ledger) read() (*contents, error) {
 		k := key(r.Entry)
 		switch r.Op {
 		case "add":
-			if _, ok := live[k]; !ok {
+			if live[k.place] == nil {
+				live[k.place] = map[string]pendingAt{}
+			}
+			at := len(order)
+			if p, ok := live[k.place][k.owner]; ok {
+				at = p.at
+			} else {
 				order = append(order, k)
 			}
-			live[k] = r.Entry
+			live[k.place][k.owner] = pendingAt{r.Entry, at}
 		case "done":
-			delete(live, k)
+			var of ownerField
+			if json.Unmarshal(line, &of) == nil && of.Owner == nil {
+				// A tombstone of a version that keyed entries without
+				// the owner, which wrote none: it forgot the sandbox
+				// at that Worker whoever its owner, and still does.
+				delete(live, k.place)
+				continue
+			}
+			delete(live[k.place], k.owner)
 		}
 	}
-	for _, k := range order {
-		if e, ok := live[k]; ok {
-			c.pending = append(c.pending, e)
-			delete(live, k)
+	for i, k := range order {
+		if p, ok := live[k.place][k.owner]; ok && p.at == i {
+			c.pending = append(c.pending, p.Entry)
 		}
 	}
 	return c, nil

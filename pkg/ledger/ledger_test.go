@@ -469,18 +469,125 @@ func TestOwnerIsRecordedAndOtherVersionsAreRead(t *testing.T) {
 	if got := ids(p); !slices.Equal(got, []string{"run-b", "run-c"}) || p[0].Owner != "" || p[1].Owner != "t1:bob" {
 		t.Fatalf("pending %+v", p)
 	}
-	// Without an owner, the field is left out, as older versions wrote.
-	if err := l.Forget(p[1]); err != nil {
+	// An add without an owner leaves the field out, as older versions
+	// wrote; a tombstone names its entry's owner, "" included.
+	if err := l.Record(ledger.Entry{ID: "run-d", Endpoint: "https://w.example"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Record(ledger.Entry{ID: "run-d", Endpoint: "https://w.example"}); err != nil {
+	if err := l.Forget(p[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Forget(p[1]); err != nil {
 		t.Fatal(err)
 	}
 	data, _ = os.ReadFile(path)
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	for _, line := range lines[len(lines)-2:] {
-		if strings.Contains(line, "owner") {
-			t.Errorf("record %s names an owner", line)
+	want := []string{`"id":"run-d"`, `"id":"run-b",`, `"id":"run-c",`}
+	for i, line := range lines[len(lines)-3:] {
+		if !strings.Contains(line, want[i]) {
+			t.Fatalf("line %s, want %s", line, want[i])
 		}
+	}
+	if add := lines[len(lines)-3]; strings.Contains(add, "owner") {
+		t.Errorf("record %s names an owner", add)
+	}
+	if done := lines[len(lines)-2]; !strings.Contains(done, `"owner":""`) {
+		t.Errorf("tombstone %s names no owner", done)
+	}
+	if done := lines[len(lines)-1]; !strings.Contains(done, `"owner":"t1:bob"`) {
+		t.Errorf("tombstone %s names no owner", done)
+	}
+}
+
+// The same id at the same Worker recorded for two owners (two tenants
+// sharing a Worker) is two sandboxes, so two entries: forgetting one
+// owner's leaves the other's pending, and so does forgetting an entry
+// that names no owner.
+func TestOwnersAreApart(t *testing.T) {
+	l := ledger.New(filepath.Join(t.TempDir(), "ledger.jsonl"))
+	alice := ledger.Entry{ID: "job-1", Endpoint: "https://w.example", Owner: "t1:alice", Keep: true}
+	bob := ledger.Entry{ID: "job-1", Endpoint: "https://w.example", Owner: "t2:bob"}
+	unknown := ledger.Entry{ID: "job-1", Endpoint: "https://w.example"}
+	for _, e := range []ledger.Entry{alice, bob, unknown} {
+		if err := l.Record(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := l.Pending()
+	if err != nil || len(p) != 3 || p[0].Owner != alice.Owner || p[1].Owner != bob.Owner || p[2].Owner != "" || !p[0].Keep {
+		t.Fatalf("pending %+v %v", p, err)
+	}
+	if err := l.Forget(bob); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Forget(unknown); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = l.Pending(); err != nil || len(p) != 1 || p[0].Owner != alice.Owner {
+		t.Fatalf("after bob's and the unknown owner's were forgotten: %+v %v", p, err)
+	}
+	// A drain forgets each entry it destroyed, its owner's only.
+	l.Record(bob)
+	var destroyed []string
+	out, err := l.Drain(context.Background(), func(_ context.Context, e ledger.Entry) error {
+		destroyed = append(destroyed, e.Owner)
+		if e.Owner == bob.Owner {
+			return errors.New("refused")
+		}
+		return nil
+	})
+	if err != nil || len(out) != 2 || !slices.Equal(destroyed, []string{alice.Owner, bob.Owner}) {
+		t.Fatalf("drain %+v %v %v", out, destroyed, err)
+	}
+	if p, _ = l.Pending(); len(p) != 1 || p[0].Owner != bob.Owner {
+		t.Fatalf("after the drain %+v", p)
+	}
+}
+
+// A file written by the versions that keyed entries without the owner
+// (testdata/unkeyed-owner.jsonl: adds that name an owner, tombstones that
+// name none) reads as they read it: each such tombstone forgets its id at
+// its Worker for every owner. Records appended by this version then keep
+// owners apart.
+func TestUnkeyedOwnerFileIsRead(t *testing.T) {
+	old, err := os.ReadFile(filepath.Join("testdata", "unkeyed-owner.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ledger.jsonl")
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l := ledger.New(path)
+	p, err := l.Pending()
+	type got struct{ id, basePath, owner string }
+	list := func(es []ledger.Entry) []got {
+		var out []got
+		for _, e := range es {
+			out = append(out, got{e.ID, e.BasePath, e.Owner})
+		}
+		return out
+	}
+	want := []got{{"x-1", "", "t1:alice"}, {"x-1", "/other", "t1:alice"}, {"w-1", "", "t2:bob"}}
+	if err != nil || !slices.Equal(list(p), want) || !p[0].Keep || p[2].By != "mcp" {
+		t.Fatalf("pending %+v %v, want %v", p, err, want)
+	}
+	alice := ledger.Entry{ID: "y-1", Endpoint: "https://w.example", Owner: "t1:alice"}
+	bob := ledger.Entry{ID: "y-1", Endpoint: "https://w.example", Owner: "t2:bob"}
+	for _, e := range []ledger.Entry{alice, bob} {
+		if err := l.Record(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Forget(alice); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Forget(ledger.Entry{ID: "w-1", Endpoint: "https://w.example", Owner: "t1:alice"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err = l.Pending()
+	want = append(want, got{"y-1", "", "t2:bob"})
+	if err != nil || !slices.Equal(list(p), want) {
+		t.Fatalf("pending %+v %v, want %v", p, err, want)
 	}
 }

@@ -87,7 +87,8 @@ type AttachNotices struct {
 	Styles *style.Styles
 	// Raw says the terminal is in raw mode.
 	Raw bool
-	// ID is the session, for the commands the notices suggest.
+	// ID is the session, for the commands the notices suggest, which
+	// are written as every hint on a sandbox is (onSession).
 	ID string
 	// Detach names the detach keys ("Enter ~ ."), "" when there are none.
 	Detach string
@@ -96,6 +97,18 @@ type AttachNotices struct {
 	lastErr string
 	busy    bool
 	started bool // the remote output has begun
+}
+
+// onSession is a notice that names a command on the session: the
+// builder of every hint on a sandbox renders it (Hints.onSandbox, as it
+// does AttachError's), given the session as a command line writes it
+// (ArgID), so that the notices and the hints write the id alike (quoted
+// for a shell) and follow any rule the builder has for a session the
+// server destroyed. The notices that name a command come while the
+// session is attached, or once it was detached from, never after it
+// was destroyed.
+func (n *AttachNotices) onSession(live func(arg string) string) string {
+	return Hints{ID: n.ID, attached: true}.onSandbox(live, nil)
 }
 
 func (n *AttachNotices) line(format string, args ...any) {
@@ -149,8 +162,9 @@ func (n *AttachNotices) Event(e terminal.Event) {
 		if e.Err != nil {
 			why = " (following it failed: " + oneLine(e.Err) + ")"
 		}
-		n.line("%q (pid %d) runs in its own process terminal%s; follow it with: nimbus sandbox attach %s %d, or in the browser (nimbus session url --session %s)",
-			e.Command, e.PID, why, n.ID, e.PID, n.ID)
+		n.line("%q (pid %d) runs in its own process terminal%s; %s", e.Command, e.PID, why, n.onSession(func(arg string) string {
+			return fmt.Sprintf("follow it with: nimbus sandbox attach %s %d, or in the browser (nimbus session url --session %s)", arg, e.PID, arg)
+		}))
 	case terminal.EventProcessAttached:
 		n.line("switched to %q (pid %d) in its process terminal; its exit brings the shell back", e.Command, e.PID)
 	case terminal.EventProcessDetached:
@@ -170,7 +184,7 @@ func (n *AttachNotices) End(res terminal.Result) {
 	n.Raw = false
 	switch res.Reason {
 	case terminal.Detached:
-		n.line("detached from %s; its shell keeps running. Reattach: nimbus session attach %s", n.ID, n.ID)
+		n.line("detached from %s; its shell keeps running. %s", n.ID, n.onSession(func(arg string) string { return "Reattach: nimbus session attach " + arg }))
 	case terminal.Closed:
 		switch res.CloseReason {
 		case "session destroyed":

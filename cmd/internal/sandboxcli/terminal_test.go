@@ -89,3 +89,27 @@ func TestAttachNotices(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 }
+
+// TestAttachNoticesWriteCommandsAsTheHintsDo: the commands the notices
+// suggest are rendered by the builder of every hint on a sandbox, as
+// AttachError's are: the session written the same way (quoted for a
+// shell: a hint may name an id the Worker refuses), so a notice and a
+// hint cannot drift apart.
+func TestAttachNoticesWriteCommandsAsTheHintsDo(t *testing.T) {
+	const id = "my session"
+	var b bytes.Buffer
+	n := &AttachNotices{W: &b, Styles: style.New(false), ID: id}
+	n.Event(terminal.Event{Kind: terminal.EventProcessTerminal, PID: 7, Command: "vim"})
+	n.End(terminal.Result{Reason: terminal.Detached})
+	want := "[nimbus] \"vim\" (pid 7) runs in its own process terminal; follow it with: nimbus sandbox attach 'my session' 7, or in the browser (nimbus session url --session 'my session')\n" +
+		"[nimbus] detached from my session; its shell keeps running. Reattach: nimbus session attach 'my session'\n"
+	if b.String() != want {
+		t.Fatalf("got\n%q\nwant\n%q", b.String(), want)
+	}
+	// The hint of the same session's error writes it alike.
+	var ce *clierr.Error
+	if !errors.As(AttachError(&terminal.Error{Code: terminal.CodeTakenOver, Message: "taken over"}, Hints{ID: id}), &ce) ||
+		!strings.Contains(ce.Hint, "nimbus session attach 'my session' takes it back") {
+		t.Fatalf("hint %+v", ce)
+	}
+}
