@@ -94,16 +94,18 @@ func hostOrigin(tls bool, hostport, id, label string) (origin string, ok bool) {
 	return scheme + label + "--" + id + "." + PreviewHostSuffix + port, true
 }
 
-// singleUse is the set of single-use tokens (their jti) already exchanged,
-// each kept until its token expires: a replay is E_BOOTSTRAP_CONSUMED, as
-// on the Worker.
+// singleUse is the set of single-use tokens (their jti) taken, each kept
+// until its token expires: a replay is E_BOOTSTRAP_CONSUMED, as on the
+// Worker. A token is taken before its request goes on, so two requests
+// with one token never both go on; one whose request did not reach the
+// app is given back (see servePreview).
 type singleUse struct {
 	mu   sync.Mutex
 	used map[string]time.Time
 }
 
 // consume records jti, which expires at exp, and reports whether it was
-// not used before.
+// not taken before (nor is being used by another request).
 func (u *singleUse) consume(jti string, exp, now time.Time) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -120,6 +122,21 @@ func (u *singleUse) consume(jti string, exp, now time.Time) bool {
 	}
 	u.used[jti] = exp
 	return true
+}
+
+// giveBack forgets jti, which consume took for a request that did not
+// reach the app: the token may be used again until it expires.
+func (u *singleUse) giveBack(jti string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.used, jti)
+}
+
+// linkUse is the single-use token a request's exchange took: jti "" when
+// the request had none.
+type linkUse struct {
+	jti string
+	exp time.Time
 }
 
 // queryToken reports whether r's token is its nimbus_token query (there
@@ -142,30 +159,43 @@ func queryToken(r *http.Request) bool {
 // session:preview token (with a jti and a sid), consumed here, or, unlike
 // the Worker, which wants single-use tokens here, a session:attach token,
 // as the path doors take it (a link to a door is sent on here with its
-// token). single says the token was single-use.
-func (s *Server) exchange(ar *http.Request, id string) (p sandboxserver.Principal, single bool, aerr *sandboxserver.Error) {
+// token). link is the single-use token taken ("" jti for a reusable one),
+// which the caller gives back when the request does not reach the app.
+func (s *Server) exchange(ar *http.Request, id string) (p sandboxserver.Principal, link linkUse, aerr *sandboxserver.Error) {
 	p, aerr = s.auth.Authenticate(ar, id, nil)
 	if aerr != nil {
-		return nil, false, aerr
+		return nil, linkUse{}, aerr
 	}
 	claims := p.(sandboxserver.TokenPrincipal).Claims
 	jti, ok := claims.JTI()
 	if !ok {
 		if aerr := sandboxserver.CheckClaims(claims, id, []string{token.ScopeSessionAttach}); aerr != nil {
-			return nil, false, aerr
+			return nil, linkUse{}, aerr
 		}
-		return p, false, nil
+		return p, linkUse{}, nil
 	}
 	if aerr := sandboxserver.CheckClaims(claims, id, []string{token.ScopeSessionPreview}); aerr != nil {
-		return nil, false, aerr
+		return nil, linkUse{}, aerr
 	}
 	if _, pinned := claims.SessionID(); !pinned {
-		return nil, false, sandboxserver.NewError(http.StatusUnauthorized, token.CodeTokenClaims, "Invalid token claims: a single-use token must carry sid")
+		return nil, linkUse{}, sandboxserver.NewError(http.StatusUnauthorized, token.CodeTokenClaims, "Invalid token claims: a single-use token must carry sid")
 	}
 	if !s.previewJTIs.consume(jti, claims.ExpiresTime(), s.opts.Now()) {
-		return nil, false, sandboxserver.NewError(http.StatusUnauthorized, token.CodeBootstrapConsumed, "Attach bootstrap token already used")
+		return nil, linkUse{}, sandboxserver.NewError(http.StatusUnauthorized, token.CodeBootstrapConsumed, "Attach bootstrap token already used")
 	}
-	return p, true, nil
+	return p, linkUse{jti: jti, exp: claims.ExpiresTime()}, nil
+}
+
+// giveBack gives link back (see singleUse) and returns the note that tells
+// the client so, for the message of its refusal; "" when the request had
+// no single-use token.
+func (s *Server) giveBack(link linkUse) string {
+	if link.jti == "" {
+		return ""
+	}
+	s.previewJTIs.giveBack(link.jti)
+	left := link.exp.Sub(s.opts.Now()).Truncate(time.Second)
+	return "; this single-use link was not spent: open the same link again once the app answers (it expires in " + left.String() + ")"
 }
 
 // cookieInstead authenticates r by its preview cookie alone, its
