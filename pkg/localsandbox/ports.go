@@ -199,7 +199,7 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 	// its place), given back when it is refused before.
 	var link linkUse
 	if onHost && !fromCookie && queryToken(r) {
-		p, link, aerr = s.exchange(ar, id)
+		p, link, aerr = s.exchange(ar, id, kind, label)
 		if aerr != nil && aerr.Code == token.CodeBootstrapConsumed {
 			// A reload of the page a single-use link opened: a link
 			// followed from another site is served at once, its token

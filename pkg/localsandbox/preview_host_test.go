@@ -418,3 +418,47 @@ func TestPreviewLinkIsSpentOnlyWhenItReachesTheApp(t *testing.T) {
 		t.Fatalf("replay once the app answered: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestPreviewLinkOpensOnlyItsPort: the single-use link preview-url mints
+// for one port opened every preview host of its sandbox (another port's,
+// a named app's), as its token named only the sandbox. It now opens the
+// port it was asked for: elsewhere it is refused (403
+// E_PREVIEW_LINK_MISMATCH, with the request that gives a link to that
+// port), before the app and without being spent.
+func TestPreviewLinkOpensOnlyItsPort(t *testing.T) {
+	_, hs := newServer(t)
+	portA, portB := whoApp(t, hs.URL, "job-1", "web"), whoApp(t, hs.URL, "job-1", "")
+	c := browser(t, hs)
+	attach := mint(t, "job-1", token.ScopeSessionAttach)
+	_, answer := do(t, c, "GET", hs.URL+"/s/job-1/api/preview-url?port="+portA, "Authorization", "Bearer "+attach)
+	hostA := named(hs, portA+"--job-1.localhost")
+	tok, ok := strings.CutPrefix(previewLink(t, answer), hostA+"/?nimbus_token=")
+	if !ok {
+		t.Fatalf("preview-url answered %s", answer)
+	}
+	for _, c2 := range []struct{ what, host, hint string }{
+		{"another port's host", named(hs, portB+"--job-1.localhost"), "/s/job-1/api/preview-url?port=" + portB},
+		{"the host of the app on the same port", named(hs, "web--job-1.localhost"), "app 'web'"},
+	} {
+		for _, hdr := range [][]string{nil, {"Sec-Fetch-Mode", "navigate", "Sec-Fetch-Site", "none"}} {
+			resp, body := do(t, c, "GET", c2.host+"/?nimbus_token="+tok, hdr...)
+			if resp.StatusCode != 403 || !strings.Contains(body, `"code":"E_PREVIEW_LINK_MISMATCH"`) || !strings.Contains(body, c2.hint) ||
+				len(resp.Header.Values("Set-Cookie")) != 0 {
+				t.Errorf("%s %v: %d %s %v", c2.what, hdr, resp.StatusCode, body, resp.Header.Values("Set-Cookie"))
+			}
+		}
+	}
+	// The refusals did not spend it: it opens its own port once.
+	if resp, body := do(t, c, "GET", hostA+"/?nimbus_token="+tok); resp.StatusCode != 200 || !strings.HasPrefix(body, "app job-1 ") {
+		t.Fatalf("its own port: %d %s", resp.StatusCode, body)
+	}
+	// A session:preview token that names no preview opens none.
+	tn, sid, jti := "acme", "job-1", "j1"
+	unbound, err := token.Issuer{Secret: secret}.Mint(token.Input{Tenant: &tn, SessionID: &sid, JTI: &jti, Scopes: []string{token.ScopeSessionPreview}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := do(t, c, "GET", hostA+"/?nimbus_token="+unbound); resp.StatusCode != 403 || !strings.Contains(body, `"code":"E_PREVIEW_LINK_MISMATCH"`) {
+		t.Errorf("a token that names no preview: %d %s", resp.StatusCode, body)
+	}
+}
