@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -193,9 +194,12 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 	ar, fromCookie := previewAuthRequest(r, onHost || !localhost.Is(r.Host))
 	var p sandboxserver.Principal
 	var aerr *sandboxserver.Error
-	single := false
+	// link is the single-use token this request took: spent only when
+	// the request reaches the app (or sets the cookie that carries on in
+	// its place), given back when it is refused before.
+	var link linkUse
 	if onHost && !fromCookie && queryToken(r) {
-		p, single, aerr = s.exchange(ar, id)
+		p, link, aerr = s.exchange(ar, id, kind, label)
 		if aerr != nil && aerr.Code == token.CodeBootstrapConsumed {
 			// A reload of the page a single-use link opened: a link
 			// followed from another site is served at once, its token
@@ -234,10 +238,11 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 		n = 0
 	}
 	if n == 0 {
+		note := s.giveBack(link)
 		if kind == "port" {
-			writePlainFail(w, sandboxserver.NewError(404, "E_PORT_NOT_EXPOSED", "port "+label+" is not exposed by sandbox "+id+" (nimbus sandbox ports expose "+id+" "+label+")"))
+			writePlainFail(w, sandboxserver.NewError(404, "E_PORT_NOT_EXPOSED", "port "+label+" is not exposed by sandbox "+id+" (nimbus sandbox ports expose "+id+" "+label+")"+note))
 		} else {
-			writePlainFail(w, sandboxserver.NewError(404, "E_APP_NOT_FOUND", "no app named '"+label+"' in sandbox "+id+" (name one: nimbus sandbox ports expose "+id+" "+label+")"))
+			writePlainFail(w, sandboxserver.NewError(404, "E_APP_NOT_FOUND", "no app named '"+label+"' in sandbox "+id+" (name one: nimbus sandbox ports expose "+id+" "+label+")"+note))
 		}
 		return
 	}
@@ -248,7 +253,7 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 	q := r.URL.Query()
 	cookieSet := false
 	if tok := q.Get(token.QueryParam); tok != "" && (onHost || !localhost.Is(r.Host)) {
-		if ck := s.previewCookie(r, p, id, cookiePath, single); ck != nil {
+		if ck := s.previewCookie(r, p, id, cookiePath, link.jti != ""); ck != nil {
 			http.SetCookie(w, ck)
 			cookieSet = true
 		}
@@ -320,7 +325,16 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, id, kind, 
 			if kind == "app" {
 				what = "app '" + label + "' (port " + ps + ")"
 			}
-			writePlainFail(w, sandboxserver.NewError(502, "E_PORT_UNREACHABLE", "nothing answers on "+what+" in sandbox "+id))
+			note := ""
+			var oe *net.OpError
+			if errors.As(err, &oe) && oe.Op == "dial" {
+				// The app was not reached: a single-use link is given
+				// back, and so is the cookie it would have set.
+				if note = s.giveBack(link); note != "" {
+					w.Header().Del("Set-Cookie")
+				}
+			}
+			writePlainFail(w, sandboxserver.NewError(502, "E_PORT_UNREACHABLE", "nothing answers on "+what+" in sandbox "+id+note))
 		},
 	}
 	if r.Header.Get("Upgrade") != "" {

@@ -329,3 +329,136 @@ func TestPathDoorSendsBrowsersToThePreviewHost(t *testing.T) {
 		t.Errorf("preview-url of an id that is not host-safe: %s", answer)
 	}
 }
+
+// TestPreviewLinkIsSpentOnlyWhenItReachesTheApp: a single-use link of
+// preview-url opened before its app is up (the port not exposed yet,
+// nothing listening on it) was spent all the same, so opening it again
+// once the app answered gave E_BOOTSTRAP_CONSUMED, and its user had to
+// ask preview-url for another. A request refused before it reaches the
+// app now gives the link back, its refusal says so, and no cookie is
+// set; once a request reaches the app the link is spent, and of
+// requests racing with one link exactly one goes on.
+func TestPreviewLinkIsSpentOnlyWhenItReachesTheApp(t *testing.T) {
+	_, hs := newServer(t)
+	c := browser(t, hs)
+	attach := mint(t, "job-1", token.ScopeSessionAttach)
+	p := freePort(t)
+	port := strconv.Itoa(p)
+	_, answer := do(t, c, "GET", hs.URL+"/s/job-1/api/preview-url?port="+port, "Authorization", "Bearer "+attach)
+	link := previewLink(t, answer)
+	if !strings.HasPrefix(link, named(hs, port+"--job-1.localhost")+"/?nimbus_token=") {
+		t.Fatalf("preview-url answered %s", answer)
+	}
+	notSpent := func(what string, status int, code string, hdr ...string) {
+		t.Helper()
+		resp, body := do(t, c, "GET", link, hdr...)
+		if resp.StatusCode != status || !strings.Contains(body, `"code":"`+code+`"`) || !strings.Contains(body, "this single-use link was not spent") ||
+			len(resp.Header.Values("Set-Cookie")) != 0 {
+			t.Fatalf("%s: %d %s %v", what, resp.StatusCode, body, resp.Header.Values("Set-Cookie"))
+		}
+	}
+	navigation := []string{"Sec-Fetch-Mode", "navigate", "Sec-Fetch-Site", "none"}
+	fromAnotherSite := []string{"Sec-Fetch-Mode", "navigate", "Sec-Fetch-Site", "cross-site"}
+	notSpent("not exposed yet", 404, "E_PORT_NOT_EXPOSED")
+	notSpent("not exposed yet, a navigation", 404, "E_PORT_NOT_EXPOSED", navigation...)
+	if e := call(t, hs.URL, mint(t, "", token.ScopeSandboxUse), "job-1", "exposePort", p, map[string]any{}); !e.OK {
+		t.Fatal(e.Error)
+	}
+	notSpent("nothing listening yet", 502, "E_PORT_UNREACHABLE")
+	notSpent("nothing listening yet, a link from another site", 502, "E_PORT_UNREACHABLE", fromAnotherSite...)
+
+	// The app comes up on the port: of requests racing with the link,
+	// one reaches it and the others find the link taken.
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "app up")
+	})}}
+	app.Start()
+	t.Cleanup(app.Close)
+	const racers = 8
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	start, results := make(chan struct{}), make(chan result, racers)
+	for range racers {
+		go func() {
+			<-start
+			resp, err := c.Get(link)
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			results <- result{resp.StatusCode, string(b), err}
+		}()
+	}
+	close(start)
+	served := 0
+	for range racers {
+		r := <-results
+		switch {
+		case r.err != nil:
+			t.Errorf("racer: %v", r.err)
+		case r.status == 200 && r.body == "app up":
+			served++
+		case r.status != 401 || !strings.Contains(r.body, `"code":"E_BOOTSTRAP_CONSUMED"`):
+			t.Errorf("racer: %d %s", r.status, r.body)
+		}
+	}
+	if served != 1 {
+		t.Fatalf("%d of %d racing requests went on with one single-use link", served, racers)
+	}
+	if resp, body := do(t, c, "GET", link, navigation...); resp.StatusCode != 401 || !strings.Contains(body, `"code":"E_BOOTSTRAP_CONSUMED"`) {
+		t.Fatalf("replay once the app answered: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestPreviewLinkOpensOnlyItsPort: the single-use link preview-url mints
+// for one port opened every preview host of its sandbox (another port's,
+// a named app's), as its token named only the sandbox. It now opens the
+// port it was asked for: elsewhere it is refused (403
+// E_PREVIEW_LINK_MISMATCH, with the request that gives a link to that
+// port), before the app and without being spent.
+func TestPreviewLinkOpensOnlyItsPort(t *testing.T) {
+	_, hs := newServer(t)
+	portA, portB := whoApp(t, hs.URL, "job-1", "web"), whoApp(t, hs.URL, "job-1", "")
+	c := browser(t, hs)
+	attach := mint(t, "job-1", token.ScopeSessionAttach)
+	_, answer := do(t, c, "GET", hs.URL+"/s/job-1/api/preview-url?port="+portA, "Authorization", "Bearer "+attach)
+	hostA := named(hs, portA+"--job-1.localhost")
+	tok, ok := strings.CutPrefix(previewLink(t, answer), hostA+"/?nimbus_token=")
+	if !ok {
+		t.Fatalf("preview-url answered %s", answer)
+	}
+	for _, c2 := range []struct{ what, host, hint string }{
+		{"another port's host", named(hs, portB+"--job-1.localhost"), "/s/job-1/api/preview-url?port=" + portB},
+		{"the host of the app on the same port", named(hs, "web--job-1.localhost"), "app 'web'"},
+	} {
+		for _, hdr := range [][]string{nil, {"Sec-Fetch-Mode", "navigate", "Sec-Fetch-Site", "none"}} {
+			resp, body := do(t, c, "GET", c2.host+"/?nimbus_token="+tok, hdr...)
+			if resp.StatusCode != 403 || !strings.Contains(body, `"code":"E_PREVIEW_LINK_MISMATCH"`) || !strings.Contains(body, c2.hint) ||
+				len(resp.Header.Values("Set-Cookie")) != 0 {
+				t.Errorf("%s %v: %d %s %v", c2.what, hdr, resp.StatusCode, body, resp.Header.Values("Set-Cookie"))
+			}
+		}
+	}
+	// The refusals did not spend it: it opens its own port once.
+	if resp, body := do(t, c, "GET", hostA+"/?nimbus_token="+tok); resp.StatusCode != 200 || !strings.HasPrefix(body, "app job-1 ") {
+		t.Fatalf("its own port: %d %s", resp.StatusCode, body)
+	}
+	// A session:preview token that names no preview opens none.
+	tn, sid, jti := "acme", "job-1", "j1"
+	unbound, err := token.Issuer{Secret: secret}.Mint(token.Input{Tenant: &tn, SessionID: &sid, JTI: &jti, Scopes: []string{token.ScopeSessionPreview}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := do(t, c, "GET", hostA+"/?nimbus_token="+unbound); resp.StatusCode != 403 || !strings.Contains(body, `"code":"E_PREVIEW_LINK_MISMATCH"`) {
+		t.Errorf("a token that names no preview: %d %s", resp.StatusCode, body)
+	}
+}

@@ -94,16 +94,18 @@ func hostOrigin(tls bool, hostport, id, label string) (origin string, ok bool) {
 	return scheme + label + "--" + id + "." + PreviewHostSuffix + port, true
 }
 
-// singleUse is the set of single-use tokens (their jti) already exchanged,
-// each kept until its token expires: a replay is E_BOOTSTRAP_CONSUMED, as
-// on the Worker.
+// singleUse is the set of single-use tokens (their jti) taken, each kept
+// until its token expires: a replay is E_BOOTSTRAP_CONSUMED, as on the
+// Worker. A token is taken before its request goes on, so two requests
+// with one token never both go on; one whose request did not reach the
+// app is given back (see servePreview).
 type singleUse struct {
 	mu   sync.Mutex
 	used map[string]time.Time
 }
 
 // consume records jti, which expires at exp, and reports whether it was
-// not used before.
+// not taken before (nor is being used by another request).
 func (u *singleUse) consume(jti string, exp, now time.Time) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -120,6 +122,21 @@ func (u *singleUse) consume(jti string, exp, now time.Time) bool {
 	}
 	u.used[jti] = exp
 	return true
+}
+
+// giveBack forgets jti, which consume took for a request that did not
+// reach the app: the token may be used again until it expires.
+func (u *singleUse) giveBack(jti string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.used, jti)
+}
+
+// linkUse is the single-use token a request's exchange took: jti "" when
+// the request had none.
+type linkUse struct {
+	jti string
+	exp time.Time
 }
 
 // queryToken reports whether r's token is its nimbus_token query (there
@@ -142,30 +159,49 @@ func queryToken(r *http.Request) bool {
 // session:preview token (with a jti and a sid), consumed here, or, unlike
 // the Worker, which wants single-use tokens here, a session:attach token,
 // as the path doors take it (a link to a door is sent on here with its
-// token). single says the token was single-use.
-func (s *Server) exchange(ar *http.Request, id string) (p sandboxserver.Principal, single bool, aerr *sandboxserver.Error) {
+// token). A single-use token opens only the preview it was minted for:
+// its jti is <label>--<random> (previewToken), and label, of kind "port"
+// or "app", must be the host's. link is the single-use token taken (""
+// jti for a reusable one), which the caller gives back when the request
+// does not reach the app.
+func (s *Server) exchange(ar *http.Request, id, kind, label string) (p sandboxserver.Principal, link linkUse, aerr *sandboxserver.Error) {
 	p, aerr = s.auth.Authenticate(ar, id, nil)
 	if aerr != nil {
-		return nil, false, aerr
+		return nil, linkUse{}, aerr
 	}
 	claims := p.(sandboxserver.TokenPrincipal).Claims
 	jti, ok := claims.JTI()
 	if !ok {
 		if aerr := sandboxserver.CheckClaims(claims, id, []string{token.ScopeSessionAttach}); aerr != nil {
-			return nil, false, aerr
+			return nil, linkUse{}, aerr
 		}
-		return p, false, nil
+		return p, linkUse{}, nil
 	}
 	if aerr := sandboxserver.CheckClaims(claims, id, []string{token.ScopeSessionPreview}); aerr != nil {
-		return nil, false, aerr
+		return nil, linkUse{}, aerr
 	}
 	if _, pinned := claims.SessionID(); !pinned {
-		return nil, false, sandboxserver.NewError(http.StatusUnauthorized, token.CodeTokenClaims, "Invalid token claims: a single-use token must carry sid")
+		return nil, linkUse{}, sandboxserver.NewError(http.StatusUnauthorized, token.CodeTokenClaims, "Invalid token claims: a single-use token must carry sid")
+	}
+	if minted, _, bound := strings.Cut(jti, "--"); !bound || minted != label {
+		return nil, linkUse{}, linkMismatch(id, kind, label, minted, bound)
 	}
 	if !s.previewJTIs.consume(jti, claims.ExpiresTime(), s.opts.Now()) {
-		return nil, false, sandboxserver.NewError(http.StatusUnauthorized, token.CodeBootstrapConsumed, "Attach bootstrap token already used")
+		return nil, linkUse{}, sandboxserver.NewError(http.StatusUnauthorized, token.CodeBootstrapConsumed, "Attach bootstrap token already used")
 	}
-	return p, true, nil
+	return p, linkUse{jti: jti, exp: claims.ExpiresTime()}, nil
+}
+
+// giveBack gives link back (see singleUse) and returns the note that tells
+// the client so, for the message of its refusal; "" when the request had
+// no single-use token.
+func (s *Server) giveBack(link linkUse) string {
+	if link.jti == "" {
+		return ""
+	}
+	s.previewJTIs.giveBack(link.jti)
+	left := link.exp.Sub(s.opts.Now()).Truncate(time.Second)
+	return "; this single-use link was not spent: open the same link again once the app answers (it expires in " + left.String() + ")"
 }
 
 // cookieInstead authenticates r by its preview cookie alone, its
@@ -188,13 +224,38 @@ func (s *Server) cookieInstead(r *http.Request, id string) (sandboxserver.Princi
 	return p, aerr == nil
 }
 
+// codePreviewLinkMismatch refuses a single-use preview link on a preview
+// host it was not minted for.
+const codePreviewLinkMismatch = "E_PREVIEW_LINK_MISMATCH"
+
+// linkMismatch is the refusal of a single-use token minted for the preview
+// minted (bound false: for none) on the preview host of label, of kind
+// "port" or "app". The link is not spent.
+func linkMismatch(id, kind, label, minted string, bound bool) *sandboxserver.Error {
+	ask := "ask GET /s/" + id + "/api/preview-url?port=" + label + " for a link to it"
+	what, was := "port "+label, "port "+minted
+	if _, err := portnum.Parse(minted, 1); err != nil {
+		was = "'" + minted + "'"
+	}
+	if kind == "app" {
+		ask = "ask GET /s/" + id + "/api/preview-url?port=N, N the port of app '" + label + "', for a link to that port"
+		what = "app '" + label + "'"
+	}
+	if !bound {
+		return sandboxserver.NewError(http.StatusForbidden, codePreviewLinkMismatch, "this single-use token was not minted for a preview of sandbox "+id+": "+ask)
+	}
+	return sandboxserver.NewError(http.StatusForbidden, codePreviewLinkMismatch, "this single-use link opens only the preview it was minted for ("+was+" of sandbox "+id+"), not "+what+"; it was not spent: "+ask)
+}
+
 // previewToken mints the single-use session:preview token of
-// /s/<id>/api/preview-url for the caller p.
-func (s *Server) previewToken(p sandboxserver.Principal, id string) (string, error) {
+// /s/<id>/api/preview-url?port=<label> for the caller p. Its jti is
+// <label>--<random>, which ties it to that port's preview host: signed,
+// it cannot be changed, and it needs no state that a restart would lose.
+func (s *Server) previewToken(p sandboxserver.Principal, id, label string) (string, error) {
 	claims := p.(sandboxserver.TokenPrincipal).Claims
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
-	jti := hex.EncodeToString(b)
+	jti := label + "--" + hex.EncodeToString(b)
 	tenant := claims.Tenant()
 	ttl := previewTokenTTL
 	in := token.Input{Tenant: &tenant, Scopes: []string{token.ScopeSessionPreview}, SessionID: &id, JTI: &jti, TTL: &ttl}
@@ -212,7 +273,7 @@ func (s *Server) previewURLAnswer(r *http.Request, p sandboxserver.Principal, id
 	if base == "" {
 		return ""
 	}
-	tok, err := s.previewToken(p, id)
+	tok, err := s.previewToken(p, id, strconv.Itoa(n))
 	if err != nil {
 		return ""
 	}
