@@ -187,6 +187,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "nimbus forward: refusing Host "+strconv.Quote(r.Host)+": use http://127.0.0.1 or http://localhost", http.StatusForbidden)
 		return
 	}
+	if dotSegments(r.URL.EscapedPath()) {
+		// The Worker resolves "." and ".." (and their %2e forms, as a
+		// URL parser does) once the path is under the door: the request
+		// would leave it and reach the Worker's other routes with this
+		// forward's token. Browsers resolve them before sending.
+		unreadbody.RefuseRequest(w, r)
+		http.Error(w, "nimbus forward: refusing a path with . or .. segments, which would leave the forwarded port", http.StatusBadRequest)
+		return
+	}
 	if why := crossSite(r); why != "" {
 		// Any page the browser shows can reach a loopback port; the
 		// forward's token must not act for it, as the Worker's preview
@@ -229,6 +238,19 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return nil
 	}})
 	p.rp.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// dotSegments reports whether the escaped path p has a "." or ".."
+// segment, written plainly or percent-encoded ("%2e%2e", ".%2E"), which a
+// WHATWG URL parser resolves as the plain ones.
+func dotSegments(p string) bool {
+	for seg := range strings.SplitSeq(p, "/") {
+		switch strings.ToLower(seg) {
+		case ".", "..", "%2e", ".%2e", "%2e.", "%2e%2e":
+			return true
+		}
+	}
+	return false
 }
 
 // errInformational ends a request whose 1xx answers exceeded

@@ -652,3 +652,59 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 		t.Fatal("an idle connection was kept open")
 	}
 }
+
+// TestForwardKeepsRequestsInsideTheDoor: a request path with dot segments
+// ("..", or the "%2e%2e" a URL parser also takes for one) would leave the
+// door /s/<id>/port/<port> once the Worker resolves it (WHATWG URL parsing,
+// Cloudflare's URL normalization), and reach the Worker's other routes
+// (its RPC API) with the forward's bearer token. Browsers resolve such
+// segments before they send a request, so only a crafted request has
+// them: it is refused with 400 and never sent; other paths pass.
+func TestForwardKeepsRequestsInsideTheDoor(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	worker := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.RequestURI)
+		mu.Unlock()
+		_, _ = io.WriteString(rw, "ok")
+	}))
+	t.Cleanup(worker.Close)
+	local := forwardTo(t, forward.Options{Endpoint: worker.URL, SandboxID: "job-1", Port: 3000, Token: staticToken("tok")})
+
+	for _, p := range []string{
+		"/../../../api/nimbus/v1/sandboxes/job-1/rpc",
+		"/a/%2e%2e/%2E%2e/%2e./.%2E/api",
+		"/a/..",
+		"/./x",
+		"/a/..%5cx/../y",
+	} {
+		mu.Lock()
+		seen = nil
+		mu.Unlock()
+		req, err := http.NewRequest(http.MethodGet, local+p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, body := do(t, req)
+		mu.Lock()
+		sent := seen
+		mu.Unlock()
+		if resp.StatusCode != http.StatusBadRequest || len(sent) != 0 {
+			t.Errorf("%s: %d %q, the Worker was sent %q; want 400 and nothing sent", p, resp.StatusCode, body, sent)
+		}
+	}
+	for _, p := range []string{"/", "/a/b.c/..d/%2e%2ex/...", "/a%2Fb", "/a%5C..%5C..%5Cx"} {
+		mu.Lock()
+		seen = nil
+		mu.Unlock()
+		req, _ := http.NewRequest(http.MethodGet, local+p, nil)
+		resp, body := do(t, req)
+		mu.Lock()
+		sent := seen
+		mu.Unlock()
+		if resp.StatusCode != 200 || len(sent) != 1 || sent[0] != "/s/job-1/port/3000"+p {
+			t.Errorf("%s: %d %q, the Worker was sent %q", p, resp.StatusCode, body, sent)
+		}
+	}
+}

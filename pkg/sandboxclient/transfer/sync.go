@@ -293,7 +293,9 @@ func SyncDown(ctx context.Context, sb *sc.Sandbox, remote, local string, o SyncO
 		return nil, err
 	}
 	var dst []Entry
-	if fi, err := os.Lstat(local); err == nil {
+	// Stat, not Lstat: a symlink to a directory is that directory, as
+	// for cp -r and rsync (the walk and the writes below follow it).
+	if fi, err := os.Stat(local); err == nil {
 		if !fi.IsDir() {
 			return nil, &Error{Code: CodeConflict, Message: local + ": exists and is not a directory"}
 		}

@@ -119,7 +119,18 @@ func walkLocal(root string, rules ignore.Options, fail func(Failure)) (*tree, er
 		return nil, &Error{Code: CodeIgnoreFile, Message: err.Error(), Err: err}
 	}
 	t := &tree{rules: m}
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	// A root named through a symlink is the directory it points at (its
+	// stat says so, and the callers took it for one), but WalkDir lstats
+	// its root and would report the link and stop: an empty tree, which
+	// cp -r copied as an empty directory and sync --delete took for a
+	// source whose every file was gone. With a trailing separator the
+	// root's lstat follows the link (POSIX path resolution; Go's Lstat
+	// does the same on Windows); the paths of its entries are unchanged.
+	walkRoot := root
+	if fi, err := os.Lstat(root); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		walkRoot = root + string(filepath.Separator)
+	}
+	err = filepath.WalkDir(walkRoot, func(p string, d fs.DirEntry, err error) error {
 		rel, _ := filepath.Rel(root, p)
 		rel = filepath.ToSlash(rel)
 		if err == nil && testHookWalk != nil {
