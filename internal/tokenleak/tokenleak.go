@@ -23,30 +23,38 @@ type Form struct {
 
 // Forms returns the ways a server may repeat tok (a JWT): whole,
 // percent-encoded (its dots, or every byte), JSON- and HTML-escaped,
-// its signature alone, its payload and signature, and cut (after the
+// its signature alone (also HTML-escaped), its payload and signature, and cut (after the
 // header and part of the payload, or inside the signature).
 func Forms(tok string) []Form {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
 		panic("tokenleak: not a JWT")
 	}
-	var pct, uesc, html strings.Builder
+	var pct, uesc strings.Builder
 	for i := 0; i < len(tok); i++ {
 		fmt.Fprintf(&pct, "%%%02x", tok[i])
 		fmt.Fprintf(&uesc, `\u%04X`, tok[i])
-		fmt.Fprintf(&html, "&#x%x;", tok[i])
 	}
 	return []Form{
 		{"whole", tok},
 		{"dots %2E", strings.ReplaceAll(tok, ".", "%2E")},
 		{"every byte %xx", pct.String()},
 		{"JSON \\u", uesc.String()},
-		{"HTML &#x;", html.String()},
+		{"HTML &#x;", htmlOf(tok)},
 		{"signature", parts[2]},
+		{"signature HTML &#x;", htmlOf(parts[2])},
 		{"payload.signature", parts[1] + "." + parts[2]},
 		{"header.payload cut", parts[0] + "." + parts[1][:len(parts[1])-10]},
 		{"cut in the signature", tok[:len(tok)-len(parts[2])/2]},
 	}
+}
+
+func htmlOf(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		fmt.Fprintf(&b, "&#x%x;", s[i])
+	}
+	return b.String()
 }
 
 var escapes = regexp.MustCompile(`%[0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4}|&#[xX][0-9a-fA-F]+;|&#[0-9]+;`)

@@ -156,8 +156,9 @@ func decodeEscapes(s string) (d string, at []int32) {
 				c, n = byte(v), 3
 			}
 		case '\\':
-			if i+1 < len(s) && s[i+1] == '/' {
-				c, n = '/', 2
+			if i+1 < len(s) && (s[i+1] == '/' || s[i+1] == '\\') {
+				// \\ is one backslash: the \ after it starts no escape.
+				c, n = s[i+1], 2
 			} else if i+1 < len(s) && s[i+1] == 'u' {
 				if v, ok := hexValue(s, i+2, 4); ok && v < 0x80 {
 					c, n = byte(v), 6
