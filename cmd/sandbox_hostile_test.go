@@ -23,6 +23,7 @@ import (
 	"github.com/nimbus-sh/nimbus/cmd"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/iostreams"
+	"github.com/nimbus-sh/nimbus/internal/tokenleak"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 )
 
@@ -42,6 +43,9 @@ func init() {
 	//	                               every request answers STATUS with the
 	//	                               Content-Type TYPE, the extra headers
 	//	                               and FILE's bytes
+	//	rawworker echotoken            quotes the token it was sent in its
+	//	                               errors and status lines, encoded or
+	//	                               in part (NIMBUS_TOKEN is set)
 	//	rawworker hang                 reads each request, never answers
 	//	rawworker follow POLLS exit|stall [stuck]
 	//	                               a followed process (see the mode)
@@ -187,6 +191,34 @@ func cmdRawWorker(ts *testscript.TestScript, neg bool, args []string) {
 			default:
 				sandboxserver.WriteFail(w, sandboxserver.UnknownOp(body.Op))
 			}
+		}
+	case "echotoken":
+		// A server that quotes the token it was sent: an error envelope
+		// with the token's dots percent-encoded and its signature alone,
+		// and a WebSocket upgrade refused with the token, JSON-escaped,
+		// in its status line. NIMBUS_TOKEN is set to tokenleak.Token.
+		ts.Setenv("NIMBUS_TOKEN", tokenleak.Token)
+		h = func(w http.ResponseWriter, r *http.Request) {
+			tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			sig := tok[strings.LastIndexByte(tok, '.')+1:]
+			if r.Header.Get("Upgrade") != "" {
+				c, buf, err := w.(http.Hijacker).Hijack()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				var esc strings.Builder
+				for _, b := range []byte(tok) {
+					fmt.Fprintf(&esc, `\u%04x`, b)
+				}
+				_, _ = buf.WriteString("HTTP/1.1 400 Bad token " + esc.String() + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+				_ = buf.Flush()
+				return
+			}
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = io.WriteString(w, `{"ok":false,"error":"token `+strings.ReplaceAll(tok, ".", "%2E")+` refused (signature `+sig+`)","code":"E_TOKEN_CLAIMS"}`)
 		}
 	case "hang":
 		release := make(chan struct{})

@@ -122,7 +122,8 @@ func (c *Client) unexpectedAnswer(op string, resp *http.Response, head []byte) *
 		return notEnabled(resp, nil)
 	}
 	detail := fmt.Sprintf("HTTP %d", st)
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
+	// Redacted before it is parsed: the parser lowers its case.
+	if ct := withoutToken(resp.Header.Get("Content-Type"), resp.Request); ct != "" {
 		mt, _, _ := mime.ParseMediaType(ct)
 		if mt == "" {
 			mt = ct

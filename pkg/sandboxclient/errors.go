@@ -214,6 +214,28 @@ const maxServerCode = 128
 // and its subpackages build from a server's answer goes through it.
 func BoundServerText(s string) string { return bound(s, MaxServerText) }
 
+// serverText is a server's text as an error keeps it: without the token
+// req carried (RedactToken), cut to n bytes as bound cuts. Only the start
+// that can be kept is redacted: a message of megabytes costs no more than
+// one of a few KiB. The count of bytes cut counts the rest as it came.
+func serverText(s string, req *http.Request, n int) string {
+	// Room after the bound for a token (escaped, up to 6 bytes a byte)
+	// that starts before it to be seen whole.
+	limit := n + 4<<10
+	if len(s) <= limit {
+		return bound(withoutToken(s, req), n)
+	}
+	for limit > 0 && !utf8.RuneStart(s[limit]) {
+		limit--
+	}
+	head := withoutToken(s[:limit], req)
+	cut := min(n, len(head))
+	for cut > 0 && cut < len(head) && !utf8.RuneStart(head[cut]) {
+		cut--
+	}
+	return head[:cut] + fmt.Sprintf("… (%d more bytes cut)", len(head)-cut+len(s)-limit)
+}
+
 func bound(s string, n int) string {
 	if len(s) <= n {
 		return s

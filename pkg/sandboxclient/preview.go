@@ -72,7 +72,7 @@ func (s *Sandbox) PreviewURL(ctx context.Context, port int) (*PreviewLink, error
 		if msg == "" {
 			msg = "preview-url refused (HTTP " + strconv.Itoa(resp.StatusCode) + ")"
 		}
-		return nil, &RemoteError{Op: "preview-url", Status: resp.StatusCode, Code: bound(body.Code, maxServerCode), Message: BoundServerText(withoutToken(msg, resp.Request)), Host: answeredBy(resp)}
+		return nil, &RemoteError{Op: "preview-url", Status: resp.StatusCode, Code: serverText(body.Code, resp.Request, maxServerCode), Message: serverText(msg, resp.Request, MaxServerText), Host: answeredBy(resp)}
 	}
 	if body.URL != nil && !strings.HasPrefix(*body.URL, "https://") && !strings.HasPrefix(*body.URL, "http://") {
 		return nil, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: "preview-url answered a URL that is not http(s)"}

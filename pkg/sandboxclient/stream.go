@@ -285,5 +285,5 @@ func parseErrorFrame(data []byte, req *http.Request) error {
 	if err := json.Unmarshal(data, &p); err != nil || p.Message == nil {
 		return &Error{Code: CodeStreamProtocol, Message: "exec stream error frame is not valid JSON with a message", Err: err}
 	}
-	return &Error{Code: CodeExecFailed, Message: BoundServerText(withoutToken(*p.Message, req))}
+	return &Error{Code: CodeExecFailed, Message: serverText(*p.Message, req, MaxServerText)}
 }

@@ -320,7 +320,7 @@ func notEnabled(resp *http.Response, cause error) *Error {
 		loc, _, _ = strings.Cut(loc, "?")
 		detail += " redirect to " + quote(withoutToken(loc, resp.Request))
 	} else if ct := resp.Header.Get("Content-Type"); ct != "" {
-		detail += ", " + ct
+		detail += ", " + sanitize(withoutToken(ct, resp.Request), 80)
 	}
 	return &Error{
 		Code:    CodeAPINotEnabled,
@@ -426,7 +426,7 @@ func remoteError(op string, resp *http.Response, env *envelope) *RemoteError {
 	if msg == "" {
 		msg = fmt.Sprintf("remote API error (HTTP %d)", resp.StatusCode)
 	}
-	re := &RemoteError{Op: op, Status: resp.StatusCode, Code: bound(env.Code, maxServerCode), Message: BoundServerText(withoutToken(msg, resp.Request)), Host: answeredBy(resp)}
+	re := &RemoteError{Op: op, Status: resp.StatusCode, Code: serverText(env.Code, resp.Request, maxServerCode), Message: serverText(msg, resp.Request, MaxServerText), Host: answeredBy(resp)}
 	if resp.StatusCode == http.StatusServiceUnavailable {
 		re.RetryAfter, _ = retryAfter(resp.Header, RetryPolicy{MaxWait: time.Hour, DefaultWait: 0})
 	}

@@ -105,17 +105,25 @@ func handshakeError(ctx context.Context, resp *http.Response, err error, limit t
 		}
 		return &Error{Code: CodeUnavailable, Message: "cannot connect", Err: unwrapDial(err)}
 	}
+	// Every text of the server that the error may quote, its status line
+	// included, is passed through the one redaction rule: a proxy may
+	// echo the token in any of them.
 	var body []byte
 	if resp.Body != nil {
 		body, _ = io.ReadAll(io.LimitReader(resp.Body, 1024))
 		body = []byte(sandboxclient.RedactToken(string(body), tok))
 	}
+	status := printable([]byte(sandboxclient.RedactToken(resp.Status, tok)))
 	var msg struct {
 		Error string `json:"error"`
 		Code  string `json:"code"`
 		Hint  string `json:"hint"`
 	}
 	_ = json.Unmarshal(body, &msg)
+	// Its strings once more: an escape inside one (\u0065, &#x65;) is text
+	// only now.
+	msg.Error = sandboxclient.RedactToken(msg.Error, tok)
+	msg.Code = sandboxclient.RedactToken(msg.Code, tok)
 	st := resp.StatusCode
 	e := &Error{Status: st, Message: strings.TrimSpace(msg.Error)}
 	switch {
@@ -135,7 +143,7 @@ func handshakeError(ctx context.Context, resp *http.Response, err error, limit t
 		}
 	case st >= 500:
 		e.Code = CodeUnavailable
-		e.Message = "the server answered " + resp.Status
+		e.Message = "the server answered " + status
 		if msg.Error != "" {
 			e.Message += ": " + msg.Error
 		} else if t := printable(body); t != "" {
@@ -155,22 +163,23 @@ func handshakeError(ctx context.Context, resp *http.Response, err error, limit t
 		// does not belong in an error message.
 		loc, _, _ := strings.Cut(resp.Header.Get("Location"), "?")
 		loc, _, _ = strings.Cut(loc, "#")
-		e.Message = "the server redirected the terminal connection (" + resp.Status + " to " + strconv.Quote(loc) + "); is the endpoint right?"
+		loc = sandboxclient.RedactToken(loc, tok)
+		e.Message = "the server redirected the terminal connection (" + status + " to " + strconv.Quote(loc) + "); is the endpoint right?"
 	case st == http.StatusSwitchingProtocols:
 		// Not a refusal: an upgrade answered without a WebSocket
 		// handshake (a proxy that mangles headers, another protocol).
 		e.Code = CodeHandshake
-		e.Message = "the server answered the terminal's upgrade with " + resp.Status + " but not a WebSocket handshake: " +
-			strings.TrimPrefix(err.Error(), "failed to WebSocket dial: ")
+		e.Message = "the server answered the terminal's upgrade with " + status + " but not a WebSocket handshake: " +
+			sandboxclient.RedactToken(strings.TrimPrefix(err.Error(), "failed to WebSocket dial: "), tok)
 	case st < 300:
 		e.Code = CodeHandshake
-		e.Message = "the server answered the terminal's upgrade with " + resp.Status + ", not 101 Switching Protocols: it is not a WebSocket endpoint"
+		e.Message = "the server answered the terminal's upgrade with " + status + ", not 101 Switching Protocols: it is not a WebSocket endpoint"
 		if t := printable(body); t != "" {
 			e.Message += ": " + t
 		}
 	default:
 		e.Code = CodeHandshake
-		e.Message = "the server refused the terminal connection: " + resp.Status
+		e.Message = "the server refused the terminal connection: " + status
 		if t := printable(body); t != "" {
 			e.Message += ": " + t
 		}
