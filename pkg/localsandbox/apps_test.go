@@ -431,6 +431,19 @@ func TestAppFailureAndRestart(t *testing.T) {
 	if len(apps) != 1 || apps[0].Status != "stopped" || apps[0].Diagnostic != nil || apps[0].PID != nil {
 		t.Fatalf("%+v", apps)
 	}
+	// Ended by the user's signal (143): stopped too, as on a Worker, where
+	// a signal ends a resident like a kill.
+	pid3, _ := startApp(t, srv, sb, "127.0.0.1:"+strconv.Itoa(port), "")
+	if a, err := sb.SignalProcess(x, pid3, "SIGTERM"); err != nil || !a.OK {
+		t.Fatalf("%+v %v", a, err)
+	}
+	if ex := waitExit(t, sb, pid3); ex.Code != 143 {
+		t.Fatalf("%+v", ex)
+	}
+	apps, _ = sb.ListApps(x)
+	if len(apps) != 1 || apps[0].Status != "stopped" || apps[0].Diagnostic != nil || apps[0].PID != nil {
+		t.Fatalf("after SIGTERM: %+v", apps)
+	}
 }
 
 // TestDurableApps reserves ports for owners, keeps them (and their names

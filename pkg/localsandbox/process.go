@@ -60,7 +60,12 @@ type proc struct {
 	exitAt   int64
 	reason   string
 	killedBy string
-	restarts int
+	// signalled holds the signals a client sent this run (signalProcess),
+	// bit n for signal n: a run ended by one of them was ended by the
+	// client, not a failure, and restart:'on-failure' does not run it
+	// again.
+	signalled uint64
+	restarts  int
 	// restarting says the run ended and the next one waits for its
 	// pause (restart:'on-failure'): no process runs, and a kill then
 	// stops the restart.
@@ -101,6 +106,8 @@ func (p *proc) kill(sig syscall.Signal, why string) bool {
 	}
 	if why != "" {
 		p.killedBy = why
+	} else if sig > 0 && sig < 64 {
+		p.signalled |= 1 << sig
 	}
 	return p.cmd.Signal(sig) == nil
 }
@@ -343,6 +350,12 @@ func (sb *sandbox) spawn(p *proc, req *execReq) error {
 		if p.killedBy == "timeout" {
 			code, reason = 124, "timeout"
 		}
+		if ex.Signal > 0 && ex.Signal < 64 && p.signalled&(1<<ex.Signal) != 0 && p.killedBy == "" {
+			// Ended by a signal a client sent: a stop, as a kill is
+			// (the Worker re-drives a crash only), and no failure.
+			p.killedBy = reason
+		}
+		p.signalled = 0
 		again := p.restart == "on-failure" && code != 0 && p.killedBy == "" && p.restarts < maxRestarts
 		if again {
 			p.restarts++

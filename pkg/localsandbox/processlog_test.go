@@ -104,3 +104,25 @@ func TestKillBetweenRestarts(t *testing.T) {
 		t.Fatalf("log %q exit %+v, want one run killed by SIGKILL", l.Text, l.Exit)
 	}
 }
+
+// TestSignalledProcessIsNotRestarted: a restart:'on-failure' process
+// that a signalProcess ends (SIGTERM, 143) did not fail on its own, so it
+// does not run again, as on a Worker, where a signal's default action
+// ends a resident like a kill and only a crash is re-driven. (It ran
+// again, up to three more times.)
+func TestSignalledProcessIsNotRestarted(t *testing.T) {
+	// A second run says so and exits 0.
+	sb, x, pid := startLogged(t, "signalled", `if [ -e again ]; then echo second; exit 0; fi; touch again; echo run; exec sleep 30`, sc.StartOptions{Restart: "on-failure"})
+	logOnce(t, sb, x, pid, func(l *sc.Logs) bool { return l.Text == "run\n" }, "the first run's line")
+	if a, err := sb.SignalProcess(x, pid, "SIGTERM"); err != nil || !a.OK {
+		t.Fatalf("signal: %+v %v", a, err)
+	}
+	l := logAfterExit(t, sb, x, pid, 143)
+	if l.Text != "run\n" || l.Exit == nil || l.Exit.Reason == nil || *l.Exit.Reason != "SIGTERM" {
+		t.Fatalf("log %q exit %+v, want one run ended by SIGTERM", l.Text, l.Exit)
+	}
+	ps, err := sb.ListProcesses(x)
+	if err != nil || len(ps) != 1 || ps[0].State != "killed" || ps[0].ExitCode == nil || *ps[0].ExitCode != 143 {
+		t.Fatalf("processes %+v %v, want one killed with 143", ps, err)
+	}
+}
