@@ -60,8 +60,11 @@ func listed(sb *sandboxclient.Sandbox, p sandboxclient.Port) listedPort {
 // client takes it (openWithSuffix), so --local is honoured as by every
 // other command.
 func suffixFlag(cmd *cobra.Command, suffix *string) {
-	cmd.Flags().StringVar(suffix, "preview-host-suffix", "", "the Worker's preview host suffix, for host-style URLs")
+	cmd.Flags().StringVar(suffix, "preview-host-suffix", "", suffixHelp)
 }
+
+// suffixHelp is the help of --preview-host-suffix.
+const suffixHelp = "the Worker's preview host suffix, for host-style URLs (localhost: on the endpoint's scheme and port)"
 
 func newCmdPorts(o *common) *cobra.Command {
 	cmd := &cobra.Command{

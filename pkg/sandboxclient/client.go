@@ -110,7 +110,9 @@ type Options struct {
 	// DefaultReadChunkThreshold.
 	ReadChunkThreshold int64
 	// PreviewHostSuffix is the deployment's NIMBUS_PREVIEW_HOST_SUFFIX, used
-	// only to build port URLs.
+	// only to build port URLs. Under a loopback suffix (localhost, or a
+	// name under .localhost) the URLs keep the endpoint's scheme and port,
+	// where a local server (nimbus dev, wrangler dev) serves them.
 	PreviewHostSuffix string
 	// Diag asks the server to add rpcMs to success envelopes.
 	Diag bool
@@ -131,6 +133,8 @@ type Client struct {
 	chunkSize  int64
 	chunkAbove int64
 	suffix     string
+	scheme     string // the endpoint's scheme, for preview hosts under localhost
+	port       string // the endpoint's port, "" when it has none
 	diag       bool
 	userAgent  string
 }
@@ -182,6 +186,8 @@ func New(opts Options) (*Client, error) {
 		chunkSize:  opts.ReadChunkSize,
 		chunkAbove: opts.ReadChunkThreshold,
 		suffix:     strings.Trim(opts.PreviewHostSuffix, "."),
+		scheme:     u.Scheme,
+		port:       u.Port(),
 		diag:       opts.Diag,
 		userAgent:  opts.UserAgent,
 	}
