@@ -162,17 +162,29 @@ func HostSafe(id string) bool { return idrule.HostSafe(id) }
 // the SDK's https://<label>--<id>.localhost/ names no server, so the URL
 // keeps the endpoint's scheme and port (http://3000--job-1.localhost:8787/
 // for the endpoint http://127.0.0.1:8787), where the local server that
-// serves such hosts listens. The URL carries no credential.
+// serves such hosts listens. Without a suffix, against a loopback
+// endpoint whose server named one (nimbus dev: see
+// Options.PreviewHostSuffix), the URL is that server's preview host once
+// an answer of it has been read (any call of this client), as the server
+// isolates each preview there; a profile's PreviewBaseURL or
+// PreviewPathStyle still wins. The URL carries no credential.
 func (s *Sandbox) PortURL(port int, o URLOptions) string {
 	label := strconv.Itoa(port)
 	if o.Name != "" {
 		label = o.Name
 	}
-	if s.c.suffix != "" && !s.opts.PreviewPathStyle && HostSafe(s.id) {
-		if o.Visibility == "public" && o.Capability != "" {
+	suffix, told := s.c.suffix, false
+	if t := s.c.told.Load(); suffix == "" && t != nil && s.opts.PreviewBaseURL == "" {
+		suffix, told = *t, true
+	}
+	if suffix != "" && !s.opts.PreviewPathStyle && HostSafe(s.id) {
+		// nimbus dev, which names its suffix, serves no capability
+		// hosts: its scoped host serves a public app too, to a
+		// session:attach credential, as its path door did.
+		if o.Visibility == "public" && o.Capability != "" && !told {
 			label = o.Capability + "--" + label
 		}
-		return s.c.previewScheme(s.c.suffix) + "://" + label + "--" + s.id + "." + s.c.suffix + s.c.previewPort(s.c.suffix) + "/"
+		return s.c.previewScheme(suffix) + "://" + label + "--" + s.id + "." + suffix + s.c.previewPort(suffix) + "/"
 	}
 	door := "/port/" + strconv.Itoa(port) + "/"
 	if o.Name != "" {

@@ -1,12 +1,16 @@
 package sandboxclient_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,5 +118,132 @@ func TestExposePortWithSuffixLocalhostIsServed(t *testing.T) {
 	status, body := openPreview(t, ep.URL+"index.html", mintID(srv.Secret(), testIDs["full"]))
 	if status != http.StatusOK || body != "app: "+strconv.Itoa(port)+"--job-1.localhost:"+u.Port()+" /index.html" {
 		t.Fatalf("%s: %d %q", ep.URL, status, body)
+	}
+}
+
+// nimbus dev names its preview host suffix (PreviewHostSuffixHeader) on
+// the answers to a loopback name, and serves each preview there, an
+// origin of its own; its path doors send browsers on to those hosts. So
+// the client prints the preview hosts' URLs without --preview-host-suffix:
+// ports, named apps and public apps (nimbus dev serves no capability
+// hosts: the scoped host serves them). (Apps' URLs are built by the same
+// PortURL: cmd/testdata/dev/preview_urls.txtar lists them.)
+func TestLocalServerGivesItsPreviewHosts(t *testing.T) {
+	srv := newFake(t, sandboxtest.Options{})
+	u, _ := url.Parse(srv.URL)
+	c := newClient(t, srv.URL, "full")
+	sb := box(t, c, "job-1")
+	tok := mintID(srv.Secret(), testIDs["full"])
+	port := previewApp(t)
+	p := strconv.Itoa(port)
+	host := func(label string) string { return "http://" + label + "--job-1.localhost:" + u.Port() + "/" }
+
+	ep, err := sb.ExposePort(ctx(t), port, sc.ExposeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep.URL != host(p) {
+		t.Fatalf("ExposePort URL %q, want %q", ep.URL, host(p))
+	}
+	if got := sb.PortURL(port, sc.URLOptions{}); got != host(p) {
+		t.Fatalf("PortURL %q, want %q", got, host(p))
+	}
+	if status, body := openPreview(t, ep.URL+"a", tok); status != http.StatusOK || body != "app: "+p+"--job-1.localhost:"+u.Port()+" /a" {
+		t.Fatalf("%s: %d %q", ep.URL, status, body)
+	}
+	// Another handle of the same client, before any call of its own.
+	other := box(t, c, "job-2")
+	if got := other.PortURL(3000, sc.URLOptions{Name: "web"}); got != "http://web--job-2.localhost:"+u.Port()+"/" {
+		t.Fatalf("job-2: %q", got)
+	}
+
+	for _, vis := range []string{"scoped", "public"} {
+		a, err := sb.ExposePort(ctx(t), port, sc.ExposeOptions{Name: "web", Visibility: vis})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.URL != host("web") {
+			t.Fatalf("%s: URL %q, want %q", vis, a.URL, host("web"))
+		}
+		if status, body := openPreview(t, a.URL+"b", tok); status != http.StatusOK || body != "app: web--job-1.localhost:"+u.Port()+" /b" {
+			t.Fatalf("%s %s: %d %q", vis, a.URL, status, body)
+		}
+	}
+
+	// The profile's preview settings still win.
+	path, _ := c.Sandbox("job-1", sc.SandboxOptions{PreviewPathStyle: true})
+	base, _ := c.Sandbox("job-1", sc.SandboxOptions{PreviewBaseURL: "https://pv.example.com/{sessionId}/"})
+	if got := path.PortURL(port, sc.URLOptions{}); got != srv.URL+"/s/job-1/port/"+p+"/" {
+		t.Fatalf("pathStyle: %q", got)
+	}
+	if got := base.PortURL(port, sc.URLOptions{}); got != "https://pv.example.com/job-1/port/"+p+"/" {
+		t.Fatalf("baseUrl: %q", got)
+	}
+	// A suffix given wins over the one the server names.
+	given := box(t, newClient(t, srv.URL, "full", func(o *sc.Options) { o.PreviewHostSuffix = "p.example.com" }), "job-1")
+	port2 := previewApp(t)
+	if ep, err := given.ExposePort(ctx(t), port2, sc.ExposeOptions{}); err != nil || ep.URL != "https://"+strconv.Itoa(port2)+"--job-1.p.example.com/" {
+		t.Fatalf("given suffix: %+v %v", ep, err)
+	}
+}
+
+// Only a loopback endpoint's own loopback suffix is taken: a Worker sends
+// no suffix, and a server elsewhere, or a suffix that is not this
+// machine's, leaves the URLs the SDK's (path doors on the endpoint).
+func TestNamedSuffixIsTakenOnlyFromThisMachine(t *testing.T) {
+	for _, tc := range []struct {
+		name, header string
+		remote       bool
+		want         string // "" for the path door
+	}{
+		{"named", "localhost", false, "http://3000--job-1.localhost:PORT/"},
+		{"a Worker names none", "", false, ""},
+		{"not a loopback suffix", "evil.example", false, ""},
+		{"not a host", "x.localhost/@evil", false, ""},
+		{"a remote endpoint", "localhost", true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.header != "" {
+					w.Header().Set(sc.PreviewHostSuffixHeader, tc.header)
+				}
+				w.Header().Set("Content-Type", "application/json")
+				var body struct{ Op string }
+				if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+					t.Error(err)
+				}
+				switch body.Op {
+				case "ready":
+					io.WriteString(w, `{"ok":true,"result":{"ok":true,"preinstalled":[]}}`)
+				case "exposePort":
+					io.WriteString(w, `{"ok":true,"result":{"port":3000,"listening":false,"pid":null,"registeredAt":null,"capability":null}}`)
+				default:
+					t.Errorf("op %q", body.Op)
+				}
+			}))
+			defer srv.Close()
+			u, _ := url.Parse(srv.URL)
+			endpoint := srv.URL
+			var hc *http.Client
+			if tc.remote {
+				// worker.test, reached at the test server's address.
+				endpoint = "http://worker.test:" + u.Port()
+				hc = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+					return (&net.Dialer{}).DialContext(ctx, network, u.Host)
+				}}}
+			}
+			c := newClient(t, endpoint, "tok", func(o *sc.Options) { o.HTTPClient = hc })
+			ep, err := box(t, c, "job-1").ExposePort(ctx(t), 3000, sc.ExposeOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := strings.ReplaceAll(tc.want, "PORT", u.Port())
+			if want == "" {
+				want = endpoint + "/s/job-1/port/3000/"
+			}
+			if ep.URL != want {
+				t.Fatalf("URL %q, want %q", ep.URL, want)
+			}
+		})
 	}
 }
