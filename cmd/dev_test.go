@@ -186,6 +186,9 @@ var devCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string
 		ts.Check(err)
 		fmt.Fprintf(ts.Stdout(), "%d %s\n", resp.StatusCode, b)
 	},
+	// tty N nimbus ARGS...: run nimbus in this process with stdout and
+	// stderr marked as terminals (ttyCmd), for the views people get.
+	"tty": ttyCmd,
 	// mode FILE PERM: the file's permission bits, in octal.
 	"mode": func(ts *testscript.TestScript, neg bool, args []string) {
 		fi, err := os.Stat(ts.MkAbs(args[0]))

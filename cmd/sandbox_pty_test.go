@@ -350,14 +350,17 @@ func TestAppsOnTerminal(t *testing.T) {
 	if code, _, stderr := runTTY(t, nil, "", "sandbox", "ports", "wait", "demo", port, "--no-color"); code != 0 || !strings.Contains(stderr, "port "+port+" is listening") {
 		t.Fatalf("ports wait: %d %q", code, stderr)
 	}
+	// nimbus dev's preview host of the app, on its port (it names its
+	// suffix).
+	web := strings.Replace(endpoint, "//127.0.0.1:", "//web--demo.localhost:", 1) + "/"
 	code, stdout, stderr := runTTY(t, nil, "", "sandbox", "apps", "expose", "demo", port, "--name", "web", "--no-color")
-	if code != 0 || stdout != endpoint+"/s/demo/app/web/\n" || !strings.Contains(stderr, "Exposed app web (port "+port+", scoped)") {
+	if code != 0 || stdout != web+"\n" || !strings.Contains(stderr, "Exposed app web (port "+port+", scoped)") {
 		t.Fatalf("expose: %d %q %q", code, stdout, stderr)
 	}
 	code, stdout, _ = runTTY(t, nil, "", "sandbox", "apps", "list", "demo", "--no-color")
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	if code != 0 || len(lines) != 2 || !regexp.MustCompile(`^NAME +PORT +PID +STATUS +VISIBILITY +URL +OWNER$`).MatchString(lines[0]) ||
-		!regexp.MustCompile(`^web +`+port+` +\d+ +running +scoped +`+regexp.QuoteMeta(endpoint)+`/s/demo/app/web/ +auto:/home/user:\./bin/nimbus-testapp `+port+`$`).MatchString(lines[1]) {
+		!regexp.MustCompile(`^web +`+port+` +\d+ +running +scoped +`+regexp.QuoteMeta(web)+` +auto:/home/user:\./bin/nimbus-testapp `+port+`$`).MatchString(lines[1]) {
 		t.Fatalf("list: %d\n%s", code, stdout)
 	}
 	code, stdout, _ = runTTY(t, nil, "", "sandbox", "apps", "remove", "demo", "web", "--no-color")

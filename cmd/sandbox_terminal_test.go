@@ -118,7 +118,7 @@ func TestSandboxHumanOutputOnTerminal(t *testing.T) {
 		t.Fatalf("expose: %d %q", code, stderr)
 	}
 	code, stdout, _ = runTTY(t, nil, "", "sandbox", "ports", "list", "job-1", "--no-color")
-	if code != 0 || !regexp.MustCompile(`(?m)^3999 +- +http://\S+/s/job-1/port/3999/$`).MatchString(stdout) {
+	if code != 0 || !regexp.MustCompile(`(?m)^3999 +- +http://3999--job-1\.localhost:\d+/$`).MatchString(stdout) {
 		t.Fatalf("ports list: %d %q", code, stdout)
 	}
 	if code, stdout, stderr := runTTY(t, nil, "", "sandbox", "ports", "unexpose", "job-1", "3999", "--no-color"); code != 0 || stdout != "" || stderr != "✓ Port 3999 is no longer exposed\n" {

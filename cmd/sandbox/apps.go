@@ -87,7 +87,7 @@ capability is the credential), give them a new capability, and remove them.
 	}
 	cmdutil.MakeGroup(cmd)
 	var suffix string
-	cmd.PersistentFlags().StringVar(&suffix, "preview-host-suffix", "", "the Worker's preview host suffix, for host-style URLs")
+	cmd.PersistentFlags().StringVar(&suffix, "preview-host-suffix", "", suffixHelp)
 
 	list := &cobra.Command{
 		Use:   "list ID",

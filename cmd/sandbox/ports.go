@@ -60,8 +60,11 @@ func listed(sb *sandboxclient.Sandbox, p sandboxclient.Port) listedPort {
 // client takes it (openWithSuffix), so --local is honoured as by every
 // other command.
 func suffixFlag(cmd *cobra.Command, suffix *string) {
-	cmd.Flags().StringVar(suffix, "preview-host-suffix", "", "the Worker's preview host suffix, for host-style URLs")
+	cmd.Flags().StringVar(suffix, "preview-host-suffix", "", suffixHelp)
 }
+
+// suffixHelp is the help of --preview-host-suffix.
+const suffixHelp = "the Worker's preview host suffix, for host-style URLs (localhost: on the endpoint's scheme and port)"
 
 func newCmdPorts(o *common) *cobra.Command {
 	cmd := &cobra.Command{
@@ -81,8 +84,9 @@ func newCmdPorts(o *common) *cobra.Command {
 		Short: "List exposed ports",
 		Long: `List the sandbox's ports (exposed, or with a process listening) and the
 preview URL of each: host-style (https://3000--job-1.<suffix>/) with
---preview-host-suffix (the Worker's NIMBUS_PREVIEW_HOST_SUFFIX), otherwise
-path-style (<endpoint>/s/ID/port/3000/), as ports expose prints it.`,
+--preview-host-suffix (the Worker's NIMBUS_PREVIEW_HOST_SUFFIX), or from
+nimbus dev, which names its own (http://3000--job-1.localhost:8787/);
+otherwise path-style (<endpoint>/s/ID/port/3000/), as ports expose prints it.`,
 		Example: `  nimbus sandbox ports list job-123
   nimbus sandbox ports list job-123 --json | jq -r '.[].url'`,
 		Args: cmdutil.ExactArgs(1, "ID"),
@@ -130,7 +134,8 @@ path-style (<endpoint>/s/ID/port/3000/), as ports expose prints it.`,
   nimbus sandbox ports expose job-123 8080 --public --name api`,
 		Long: `Expose a port and print its preview URL on stdout. With --preview-host-suffix
 (the Worker's NIMBUS_PREVIEW_HOST_SUFFIX) the URL is host-style
-(https://3000--job-1.<suffix>/), otherwise path-style
+(https://3000--job-1.<suffix>/), and so it is from nimbus dev, which names
+its own (http://3000--job-1.localhost:8787/); otherwise path-style
 (<endpoint>/s/ID/port/3000/). The URL carries no credential.`,
 		Args: cmdutil.ExactArgs(2, "ID and PORT"),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -154,7 +154,9 @@ func (o *common) resolve(cmd *cobra.Command) (*settings, error) {
 
 // client builds a client whose tokens carry scopes (when minted). suffix
 // is the Worker's preview host suffix (--preview-host-suffix), for
-// host-style URLs, or "" for path-style ones; the local backend serves no
+// host-style URLs, or "" for path-style ones (or nimbus dev's preview
+// hosts, when the endpoint names them: see sandboxclient.Options.
+// PreviewHostSuffix); the local backend serves no
 // previews and has no use for it. Every client of the group is built here,
 // so that --local, the write limit and the connection settings hold for
 // each command alike.

@@ -38,7 +38,7 @@ func newServer(t testing.TB, mod ...func(*localsandbox.Options)) (*localsandbox.
 func TestConformanceHTTP(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) conformance.Backend {
 		_, hs := newServer(t)
-		return conformance.Backend{URL: hs.URL, Secret: secret}
+		return conformance.Backend{URL: hs.URL, Secret: secret, PreviewHosts: true}
 	})
 }
 

@@ -473,7 +473,10 @@ func TestPortProxy(t *testing.T) {
 	}
 	n, _ := strconv.Atoi(port)
 	p, err := sb.ExposePort(ctx(t), n, sc.ExposeOptions{})
-	if err != nil || !p.Listening || p.URL != hs.URL+base {
+	// The URL printed is the preview host (the backend names its suffix
+	// under a loopback name); the door serves the same app.
+	hu, _ := url.Parse(hs.URL)
+	if err != nil || !p.Listening || p.URL != "http://"+port+"--job-1.localhost:"+hu.Port()+"/" {
 		t.Fatalf("%+v %v", p, err)
 	}
 	resp, body := get(base+"hello/world?a=1&b=2", attach, map[string]string{"Cookie": "theme=dark"})

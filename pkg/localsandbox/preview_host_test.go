@@ -462,3 +462,19 @@ func TestPreviewLinkOpensOnlyItsPort(t *testing.T) {
 		t.Errorf("a token that names no preview: %d %s", resp.StatusCode, body)
 	}
 }
+
+// The API's answers to a loopback name name the preview host suffix
+// (PreviewHostSuffixHeader), which clients use to print the preview hosts'
+// URLs; answers to another name (--allow-host, --allow-remote), where
+// previews stay path doors, name none, as a Worker's.
+func TestAPINamesItsPreviewHostSuffixUnderLoopbackNames(t *testing.T) {
+	_, hs := newServer(t)
+	c := browser(t, hs)
+	use := mint(t, "job-1", token.ScopeSandboxUse)
+	for name, want := range map[string]string{"127.0.0.1": "localhost", "localhost": "localhost", "dev.localhost": "localhost", "dev.example": ""} {
+		resp, body := do(t, c, "POST", named(hs, name)+"/api/nimbus/v1/sandboxes/job-1/rpc", "Authorization", "Bearer "+use, "Content-Type", "application/json")
+		if got := resp.Header.Get(localsandbox.PreviewHostSuffixHeader); got != want {
+			t.Errorf("%s: %s %q, want %q (%d %s)", name, localsandbox.PreviewHostSuffixHeader, got, want, resp.StatusCode, body)
+		}
+	}
+}

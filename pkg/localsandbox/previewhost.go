@@ -27,6 +27,14 @@ import (
 // path of the API's origin.
 const PreviewHostSuffix = "localhost"
 
+// PreviewHostSuffixHeader names the header of the API's answers to a
+// request that came to a loopback name, whose value is PreviewHostSuffix:
+// the server tells its clients (pkg/sandboxclient reads it) that it serves
+// preview hosts under that suffix on the port the request came to, so they
+// print the URLs of those isolated origins rather than path doors a
+// browser is redirected from. A Worker sends no such header.
+const PreviewHostSuffixHeader = "X-Nimbus-Preview-Host-Suffix"
+
 // previewTokenTTL is the lifetime of the single-use session:preview token
 // /s/<id>/api/preview-url mints, as the Worker's.
 const previewTokenTTL = 90 * time.Second

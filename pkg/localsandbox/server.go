@@ -34,6 +34,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/nimbus-sh/nimbus/internal/localhost"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox/internal/sandboxinit"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxserver"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -342,6 +343,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.servePreview(w, r, id, kind, label+path, true)
 		return
+	}
+	if localhost.Is(r.Host) {
+		// Previews are served on preview hosts here (previewHostBase):
+		// say so, so that clients print those URLs.
+		w.Header().Set(PreviewHostSuffixHeader, PreviewHostSuffix)
 	}
 	s.api.ServeHTTP(w, r)
 }

@@ -5,8 +5,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/nimbus-sh/nimbus/internal/localhost"
 	"github.com/nimbus-sh/nimbus/internal/userinfo"
 )
 
@@ -110,13 +112,25 @@ type Options struct {
 	// DefaultReadChunkThreshold.
 	ReadChunkThreshold int64
 	// PreviewHostSuffix is the deployment's NIMBUS_PREVIEW_HOST_SUFFIX, used
-	// only to build port URLs.
+	// only to build port URLs. Under a loopback suffix (localhost, or a
+	// name under .localhost) the URLs keep the endpoint's scheme and port,
+	// where a local server (nimbus dev, wrangler dev) serves them. When it
+	// is "" and the endpoint is a loopback name or address, the suffix a
+	// server names in PreviewHostSuffixHeader (nimbus dev does) is used
+	// once one of its answers carried it; a Worker sends none, and its
+	// URLs stay the SDK's.
 	PreviewHostSuffix string
 	// Diag asks the server to add rpcMs to success envelopes.
 	Diag bool
 	// UserAgent is sent as User-Agent when set.
 	UserAgent string
 }
+
+// PreviewHostSuffixHeader names the header in which a local server
+// (nimbus dev) answering under a loopback name says the suffix of the
+// preview hosts it serves on its own port ("localhost"); see
+// Options.PreviewHostSuffix.
+const PreviewHostSuffixHeader = "X-Nimbus-Preview-Host-Suffix"
 
 // Client talks to one Worker endpoint. It is safe for concurrent use.
 type Client struct {
@@ -131,6 +145,10 @@ type Client struct {
 	chunkSize  int64
 	chunkAbove int64
 	suffix     string
+	scheme     string                 // the endpoint's scheme, for preview hosts under localhost
+	port       string                 // the endpoint's port, "" when it has none
+	loopback   bool                   // the endpoint names this machine
+	told       atomic.Pointer[string] // the suffix the server named (PreviewHostSuffixHeader)
 	diag       bool
 	userAgent  string
 }
@@ -182,6 +200,9 @@ func New(opts Options) (*Client, error) {
 		chunkSize:  opts.ReadChunkSize,
 		chunkAbove: opts.ReadChunkThreshold,
 		suffix:     strings.Trim(opts.PreviewHostSuffix, "."),
+		scheme:     u.Scheme,
+		port:       u.Port(),
+		loopback:   localhost.Is(u.Host),
 		diag:       opts.Diag,
 		userAgent:  opts.UserAgent,
 	}
@@ -230,4 +251,29 @@ func (c *Client) ReadChunkThreshold() int64 { return c.chunkAbove }
 
 func (c *Client) rpcURL(id string) string {
 	return c.endpoint + c.basePath + "/sandboxes/" + url.PathEscape(id) + "/rpc"
+}
+
+// noteSuffix keeps the preview host suffix an answer of the endpoint
+// names (PreviewHostSuffixHeader) when no suffix was given and both the
+// endpoint and the suffix are this machine's: a server elsewhere cannot
+// point the URLs this client prints at other hosts.
+func (c *Client) noteSuffix(h http.Header) {
+	v := h.Get(PreviewHostSuffixHeader)
+	if v == "" || c.suffix != "" || !c.loopback || !loopbackSuffix(v) || !hostLabels(v) {
+		return
+	}
+	if old := c.told.Load(); old == nil || *old != v {
+		c.told.Store(&v)
+	}
+}
+
+// hostLabels reports whether s is made of DNS labels only (letters,
+// digits, "-" and "."), as a host suffix copied into a URL must be.
+func hostLabels(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return len(s) <= 253
 }

@@ -158,17 +158,33 @@ type URLOptions struct {
 func HostSafe(id string) bool { return idrule.HostSafe(id) }
 
 // PortURL builds the preview URL of a port (or named app) the way the SDK's
-// ports.url does. The URL carries no credential.
+// ports.url does, except under a loopback preview host suffix (localhost):
+// the SDK's https://<label>--<id>.localhost/ names no server, so the URL
+// keeps the endpoint's scheme and port (http://3000--job-1.localhost:8787/
+// for the endpoint http://127.0.0.1:8787), where the local server that
+// serves such hosts listens. Without a suffix, against a loopback
+// endpoint whose server named one (nimbus dev: see
+// Options.PreviewHostSuffix), the URL is that server's preview host once
+// an answer of it has been read (any call of this client), as the server
+// isolates each preview there; a profile's PreviewBaseURL or
+// PreviewPathStyle still wins. The URL carries no credential.
 func (s *Sandbox) PortURL(port int, o URLOptions) string {
 	label := strconv.Itoa(port)
 	if o.Name != "" {
 		label = o.Name
 	}
-	if s.c.suffix != "" && !s.opts.PreviewPathStyle && HostSafe(s.id) {
-		if o.Visibility == "public" && o.Capability != "" {
-			return "https://" + o.Capability + "--" + label + "--" + s.id + "." + s.c.suffix + "/"
+	suffix, told := s.c.suffix, false
+	if t := s.c.told.Load(); suffix == "" && t != nil && s.opts.PreviewBaseURL == "" {
+		suffix, told = *t, true
+	}
+	if suffix != "" && !s.opts.PreviewPathStyle && HostSafe(s.id) {
+		// nimbus dev, which names its suffix, serves no capability
+		// hosts: its scoped host serves a public app too, to a
+		// session:attach credential, as its path door did.
+		if o.Visibility == "public" && o.Capability != "" && !told {
+			label = o.Capability + "--" + label
 		}
-		return "https://" + label + "--" + s.id + "." + s.c.suffix + "/"
+		return s.c.previewScheme(suffix) + "://" + label + "--" + s.id + "." + suffix + s.c.previewPort(suffix) + "/"
 	}
 	door := "/port/" + strconv.Itoa(port) + "/"
 	if o.Name != "" {
@@ -184,6 +200,31 @@ func (s *Sandbox) PortURL(port int, o URLOptions) string {
 	// Without the endpoint's userinfo: the URL is printed and handed to
 	// browsers, and a basic-auth password must not travel with it.
 	return s.c.shown + "/s/" + url.PathEscape(s.id) + door
+}
+
+// loopbackSuffix reports whether a preview host suffix keeps its hosts on
+// this machine: localhost or a name under .localhost (RFC 6761).
+func loopbackSuffix(suffix string) bool {
+	suffix = strings.ToLower(suffix)
+	return suffix == "localhost" || strings.HasSuffix(suffix, ".localhost")
+}
+
+// previewScheme is the scheme of preview hosts under suffix: the
+// Worker's https, or the endpoint's own under a loopback suffix.
+func (c *Client) previewScheme(suffix string) string {
+	if loopbackSuffix(suffix) {
+		return c.scheme
+	}
+	return "https"
+}
+
+// previewPort is the ":port" of preview hosts under suffix: the
+// endpoint's port under a loopback suffix, else none.
+func (c *Client) previewPort(suffix string) string {
+	if loopbackSuffix(suffix) && c.port != "" {
+		return ":" + c.port
+	}
+	return ""
 }
 
 // WaitPort polls listPorts every interval (clamped to 25ms–5s) until a

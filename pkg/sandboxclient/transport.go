@@ -65,6 +65,9 @@ func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
 	}
 	for attempt := 1; ; attempt++ {
 		resp, retry, err := c.attempt(ctx, r, tok, attempt)
+		if resp != nil {
+			c.noteSuffix(resp.Header)
+		}
 		if err != nil || !retry {
 			return resp, err
 		}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -37,6 +38,11 @@ type Backend struct {
 	HTTPClient *http.Client
 	// Secret is the JWT_SECRET the server verifies tokens with.
 	Secret string
+	// PreviewHosts says the server names its preview host suffix
+	// (sc.PreviewHostSuffixHeader: nimbus dev under a loopback name), so
+	// the client builds preview host URLs on the endpoint's port; a
+	// Worker names none, and the URLs are path doors.
+	PreviewHosts bool
 }
 
 // NewBackend starts a fresh, empty server for one test and arranges its
@@ -537,8 +543,16 @@ func testProcesses(t *testing.T, e *env) {
 func testPorts(t *testing.T, e *env) {
 	sb := e.box(t, "job-1")
 	x := ctx(t)
+	want := strings.TrimRight(e.b.URL, "/") + "/s/job-1/port/3000/"
+	if e.b.PreviewHosts {
+		u, err := url.Parse(e.b.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = u.Scheme + "://3000--job-1.localhost:" + u.Port() + "/"
+	}
 	p, err := sb.ExposePort(x, 3000, sc.ExposeOptions{})
-	if err != nil || p.Port != 3000 || p.Capability == nil || len(*p.Capability) != 24 || p.URL != strings.TrimRight(e.b.URL, "/")+"/s/job-1/port/3000/" {
+	if err != nil || p.Port != 3000 || p.Capability == nil || len(*p.Capability) != 24 || p.URL != want {
 		t.Fatalf("%+v %v", p, err)
 	}
 	ports, err := sb.ListPorts(x)

@@ -15,6 +15,6 @@ func TestThroughSplitFrames(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) conformance.Backend {
 		srv := sandboxtest.New(sandboxtest.Options{MaxPiece: 64})
 		t.Cleanup(srv.Close)
-		return conformance.Backend{URL: srv.URL, Secret: srv.Secret()}
+		return conformance.Backend{URL: srv.URL, Secret: srv.Secret(), PreviewHosts: true}
 	})
 }
