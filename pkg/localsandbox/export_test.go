@@ -21,3 +21,11 @@ func HoldProbeReplyUntilClosing() (restore func()) {
 	}
 	return func() { beforeProbeReply = nil }
 }
+
+// WatchOutputBudget has f told, after every change of the memory for
+// buffered output, what is left of it and how many calls wait for it (f
+// runs under the budget's lock); the returned func restores.
+func WatchOutputBudget(f func(left int64, waiting int)) (restore func()) {
+	budgetHook = f
+	return func() { budgetHook = nil }
+}
