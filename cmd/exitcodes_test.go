@@ -221,6 +221,21 @@ func TestExitCodeTable(t *testing.T) {
 		}
 	})
 
+	t.Run("local", func(t *testing.T) {
+		// The codes nimbus dev answers itself, as a client receives them
+		// (the scripted Worker answers "e-<status>-<code>" so).
+		for _, row := range docTable(t, "## Codes the local servers answer") {
+			code := strings.Trim(row[0], "`")
+			id := "e-" + row[1] + "-" + code
+			if got, stderr := runNimbus(t, work, env, "--json", "sandbox", "ready", id); strconv.Itoa(got) != row[2] || !strings.Contains(stderr, `"code":"`+code+`"`) {
+				t.Errorf("%s (HTTP %s): sandbox ready exits %d, the table says %s\n%s", code, row[1], got, row[2], stderr)
+			}
+			if got, stderr := runNimbus(t, work, env, "sandbox", "exec", id, "--", "true"); got != 125 {
+				t.Errorf("%s (HTTP %s): sandbox exec exits %d, not 125\n%s", code, row[1], got, stderr)
+			}
+		}
+	})
+
 	t.Run("client", func(t *testing.T) {
 		known := map[string]error{
 			"E_TIMEOUT":     context.DeadlineExceeded,

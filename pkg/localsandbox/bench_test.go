@@ -112,3 +112,21 @@ func BenchmarkShellFloor(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkExecBuffered measures buffered exec round trips, whose output
+// is kept in blocks charged to the server's memory for buffered output: a
+// line (the common case) and 4 MiB.
+func BenchmarkExecBuffered(b *testing.B) {
+	for _, c := range []struct{ name, cmd string }{{"line", "echo hi"}, {"4MiB", "head -c 4194304 /dev/zero | tr '\\0' a"}} {
+		b.Run(c.name, func(b *testing.B) {
+			sb := benchBox(b, false)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if r, err := sb.Exec(context.Background(), c.cmd, sc.ExecOptions{}); err != nil || r.ExitCode != 0 {
+					b.Fatal(r, err)
+				}
+			}
+		})
+	}
+}

@@ -172,6 +172,9 @@ type execution struct {
 	pump         *pump
 	stateR       *os.File
 	pipesToClose []*os.File
+	// stopped is closed once the command is being stopped (a timeout,
+	// the caller's context, an out error); set by wait.
+	stopped <-chan struct{}
 }
 
 // startExec starts req's command. On failure (nothing started) the named
@@ -253,6 +256,7 @@ func (x *execution) wait(ctx context.Context, sb *sandbox, out func(kind byte, p
 	}()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	x.stopped = runCtx.Done()
 	stop := context.AfterFunc(runCtx, cmd.Kill)
 	defer stop()
 	var timedOut atomic.Bool
@@ -462,6 +466,10 @@ func (sb *sandbox) execBuffered(ctx context.Context, c *sandboxserver.Call) (any
 	if aerr != nil {
 		return nil, false, aerr
 	}
+	// The output is charged to the server's budget for buffered output
+	// until the answer is written (Admit), or until this returns.
+	hold, release := sb.s.holdFor(c)
+	defer release()
 	limit := sb.s.opts.MaxBufferedOutput
 	var stdout, stderr limitedBuffer
 	stdout.limit, stderr.limit = limit, limit
@@ -471,18 +479,33 @@ func (sb *sandbox) execBuffered(ctx context.Context, c *sandboxserver.Call) (any
 		return nil, false, sb.execStartError(err)
 	}
 	var mu sync.Mutex
+	var lost *sandboxserver.Error // output that could not be kept
+	charge := func(n int64) *sandboxserver.Error { return hold.take(n, x.stopped) }
 	code, err := x.wait(ctx, sb, func(kind byte, p []byte) error {
 		mu.Lock()
 		defer mu.Unlock()
-		if kind == 1 {
-			stdout.write(p)
-		} else {
-			stderr.write(p)
+		if lost != nil {
+			return lost
+		}
+		b := &stdout
+		if kind != 1 {
+			b = &stderr
+		}
+		if aerr := b.write(p, charge); aerr != nil {
+			// The command is killed (an out error does that): it
+			// cannot go on without its output being lost. What it
+			// kept goes now, as its charge did.
+			lost = aerr
+			stdout.blocks, stderr.blocks = nil, nil
+			return aerr
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, false, sandboxserver.RPCError("exec failed: " + sb.startErrText("exec", err))
+	}
+	if lost != nil {
+		return nil, false, lost
 	}
 	end := sb.s.opts.Now()
 	return map[string]any{
@@ -492,24 +515,54 @@ func (sb *sandbox) execBuffered(ctx context.Context, c *sandboxserver.Call) (any
 	}, true, nil
 }
 
-// limitedBuffer keeps at most limit bytes and counts the rest.
+// limitedBuffer keeps at most limit bytes and counts the rest. It keeps
+// them in blocks of up to outBlock, each charged as it is allocated: no
+// copy of what it holds while it grows, and memory counted as taken.
 type limitedBuffer struct {
-	buf     bytes.Buffer
+	blocks  [][]byte
+	n       int
 	limit   int
 	dropped int64
 }
 
-func (b *limitedBuffer) write(p []byte) {
-	room := b.limit - b.buf.Len()
+// write keeps what p brings under the limit; a charge that fails stops it
+// with that failure.
+func (b *limitedBuffer) write(p []byte, charge func(int64) *sandboxserver.Error) *sandboxserver.Error {
+	room := b.limit - b.n
 	if room < len(p) {
 		b.dropped += int64(len(p) - max(room, 0))
 		p = p[:max(room, 0)]
 	}
-	b.buf.Write(p)
+	for len(p) > 0 {
+		k := len(b.blocks)
+		if k == 0 || len(b.blocks[k-1]) == cap(b.blocks[k-1]) {
+			size := 512
+			if k > 0 {
+				size = 2 * cap(b.blocks[k-1])
+			}
+			size = min(max(size, len(p)), outBlock, b.limit-b.n)
+			if aerr := charge(int64(size)); aerr != nil {
+				return aerr
+			}
+			b.blocks = append(b.blocks, make([]byte, 0, size))
+			k++
+		}
+		last := b.blocks[k-1]
+		m := min(len(p), cap(last)-len(last))
+		b.blocks[k-1] = append(last, p[:m]...)
+		b.n += m
+		p = p[m:]
+	}
+	return nil
 }
 
 func (b *limitedBuffer) text() string {
-	s := strings.ToValidUTF8(b.buf.String(), "\uFFFD")
+	var sb strings.Builder
+	sb.Grow(b.n)
+	for _, blk := range b.blocks {
+		sb.Write(blk)
+	}
+	s := strings.ToValidUTF8(sb.String(), "\uFFFD")
 	if b.dropped > 0 {
 		s += "\n[" + strconv.FormatInt(b.dropped, 10) + " more bytes dropped by the local backend: use execStream for large output]\n"
 	}

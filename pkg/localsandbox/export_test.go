@@ -41,3 +41,11 @@ func HoldFirstRestart() (paused <-chan struct{}, release, restore func()) {
 	var ronce sync.Once
 	return p, func() { ronce.Do(func() { close(r) }) }, func() { beforeRestart = nil }
 }
+
+// WatchOutputBudget has f told, after every change of the memory for
+// buffered output, what is left of it and how many calls wait for it (f
+// runs under the budget's lock); the returned func restores.
+func WatchOutputBudget(f func(left int64, waiting int)) (restore func()) {
+	budgetHook = f
+	return func() { budgetHook = nil }
+}

@@ -93,6 +93,18 @@ type Options struct {
 	// MaxBufferedOutput bounds what buffered exec and runCode keep of each
 	// of stdout and stderr; 0 means 32 MiB. execStream has no limit.
 	MaxBufferedOutput int
+	// MaxBufferedOutputTotal bounds the memory the output of buffered
+	// exec and runCode takes across all sandboxes together, until each
+	// answer is written; 0 means DefaultMaxBufferedOutputTotal (a value
+	// under 64 KiB is raised to that). A call whose output finds it used
+	// up has its command paused, as a slow execStream reader pauses its
+	// command, until other calls give memory back; after
+	// BufferedOutputWait it fails with 503 CodeOutputBudget instead of
+	// answering output with a hole in it.
+	MaxBufferedOutputTotal int64
+	// BufferedOutputWait is how long a buffered call waits for output
+	// memory; 0 means DefaultBufferedOutputWait.
+	BufferedOutputWait time.Duration
 	// NoBackground refuses startProcess and exposePort: an in-process
 	// backend that lives only as long as one CLI command can neither keep
 	// processes running nor serve previews.
@@ -158,9 +170,11 @@ type Server struct {
 	iso   *isolation
 	inits *sandboxinit.Pool // the inits commands run under, between commands
 	roots rootCache         // directory handles of sandboxes not in use
-	auth  sandboxserver.TokenAuth
-	api   *sandboxserver.Handler
-	root  string
+	// outBudget is the memory buffered exec and runCode hold together.
+	outBudget *outputBudget
+	auth      sandboxserver.TokenAuth
+	api       *sandboxserver.Handler
+	root      string
 
 	mu        sync.Mutex
 	sandboxes map[string]*sandbox
@@ -217,6 +231,13 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxBufferedOutput <= 0 {
 		opts.MaxBufferedOutput = 32 << 20
 	}
+	if opts.MaxBufferedOutputTotal <= 0 {
+		opts.MaxBufferedOutputTotal = DefaultMaxBufferedOutputTotal
+	}
+	opts.MaxBufferedOutputTotal = max(opts.MaxBufferedOutputTotal, outBlock)
+	if opts.BufferedOutputWait <= 0 {
+		opts.BufferedOutputWait = DefaultBufferedOutputWait
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -255,6 +276,7 @@ func New(opts Options) (*Server, error) {
 		sandboxes: map[string]*sandbox{},
 		gates:     map[string]*gate{},
 		spares:    newSpareFiles(abs),
+		outBudget: newOutputBudget(opts.MaxBufferedOutputTotal),
 	}
 	s.api = &sandboxserver.Handler{
 		BasePath:       opts.BasePath,

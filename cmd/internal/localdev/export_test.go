@@ -1,6 +1,7 @@
 package localdev
 
 import (
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -29,4 +30,12 @@ func SetEvictGrace(t testing.TB, d time.Duration) {
 	old := evictGrace
 	evictGrace = d
 	t.Cleanup(func() { evictGrace = old })
+}
+
+// SetLookupIP makes listen addresses' host names resolve with f, until t
+// ends.
+func SetLookupIP(t testing.TB, f func(host string) ([]net.IP, error)) {
+	old := lookupIP
+	lookupIP = f
+	t.Cleanup(func() { lookupIP = old })
 }

@@ -246,57 +246,96 @@ func AddrForm(flag, addr, example string) error {
 	return nil
 }
 
+// lookupIP resolves the host name of a listen address; tests replace it.
+var lookupIP = net.LookupIP
+
 // IsLoopback reports whether a listen address only accepts connections
 // from this machine. A host name counts only if every address it resolves
 // to is loopback.
 func IsLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil || host == "" {
-		return false
+	_, loop, _ := resolveListen(addr)
+	return loop
+}
+
+// resolveListen resolves addr's host once and returns the address to
+// listen on: the host name replaced by one of its addresses (IPv4 first,
+// as net.Listen picks), so that what is listened on is what was checked,
+// not a second answer of the name's DNS (rebinding). loop says every
+// address is loopback. An empty host (every interface) or an IP literal
+// is kept as is; err is the failure of a name that does not resolve.
+func resolveListen(addr string) (target string, loop bool, err error) {
+	host, port, serr := net.SplitHostPort(addr)
+	if serr != nil || host == "" {
+		return addr, false, nil
 	}
 	if ip := net.ParseIP(host); ip != nil {
-		return ip.IsLoopback()
+		return addr, ip.IsLoopback(), nil
 	}
-	ips, err := net.LookupIP(host)
-	if err != nil || len(ips) == 0 {
-		return false
+	ips, err := lookupIP(host)
+	if err == nil && len(ips) == 0 {
+		err = &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
+	}
+	if err != nil {
+		return addr, false, err
+	}
+	loop, pick := true, ips[0]
+	for _, ip := range ips {
+		loop = loop && ip.IsLoopback()
 	}
 	for _, ip := range ips {
-		if !ip.IsLoopback() {
-			return false
+		if ip.To4() != nil {
+			pick = ip
+			break
 		}
 	}
-	return true
+	return net.JoinHostPort(pick.String(), port), loop, nil
 }
 
 // Listen opens the listener of `nimbus dev`, refusing an address reachable
-// from other machines unless allowRemote.
+// from other machines unless allowRemote. A host name is resolved once:
+// the address checked is the address listened on.
 func Listen(addr string, allowRemote bool) (net.Listener, error) {
-	if err := CheckAddr(addr, allowRemote); err != nil {
+	target, err := checkAddr(addr, allowRemote)
+	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", target)
 	if err != nil {
 		// 73, not 69: a taken (or forbidden) port stays so until its
 		// owner stops, and 69 tells a script to retry (exit-codes.md).
-		return nil, clierr.Wrap(err, exitcode.CantCreate, CodeListen, "cannot listen on "+addr+": "+unwrapOp(err), "is another nimbus dev running? pick another --addr")
+		return nil, listenError(addr, err)
 	}
 	return ln, nil
 }
 
+func listenError(addr string, err error) error {
+	return clierr.Wrap(err, exitcode.CantCreate, CodeListen, "cannot listen on "+addr+": "+unwrapOp(err), "is another nimbus dev running? pick another --addr")
+}
+
 // CheckAddr refuses a non-loopback address unless allowRemote: the backend
 // runs commands as the local user, so it must not be reachable from other
-// machines by accident. Callers check before creating anything.
+// machines by accident. Callers check before creating anything (Listen
+// checks again, on the addresses it listens on).
 func CheckAddr(addr string, allowRemote bool) error {
+	_, err := checkAddr(addr, allowRemote)
+	return err
+}
+
+// checkAddr is CheckAddr, returning the address to listen on.
+func checkAddr(addr string, allowRemote bool) (string, error) {
 	if err := AddrForm("--addr", addr, DefaultAddr); err != nil {
-		return err
+		return "", err
 	}
-	if !allowRemote && !IsLoopback(addr) {
-		return clierr.New(exitcode.Usage, CodeRemoteRefused,
+	target, loop, err := resolveListen(addr)
+	if !allowRemote && !loop {
+		return "", clierr.New(exitcode.Usage, CodeRemoteRefused,
 			"refusing to listen on "+addr+": it is reachable from other machines, and the local backend runs commands as you",
 			"use a loopback address such as "+DefaultAddr+", or pass --allow-remote if you really mean it")
 	}
-	return nil
+	if err != nil {
+		return "", listenError(addr, err)
+	}
+	return target, nil
 }
 
 func unwrapOp(err error) string {

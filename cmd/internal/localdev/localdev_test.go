@@ -117,6 +117,44 @@ func TestListenRefusesRemoteAddresses(t *testing.T) {
 	}
 }
 
+// TestListenResolvesOnce: a host name is resolved once, and the address
+// checked is the one listened on: a name whose DNS answers loopback to the
+// check and another machine's address next (rebinding) cannot make nimbus
+// dev listen where other machines reach it.
+func TestListenResolvesOnce(t *testing.T) {
+	var lookups []string
+	answers := map[string][][]net.IP{
+		"rebind.test": {{net.IPv6loopback, net.IPv4(127, 0, 0, 1)}, {net.IPv4(192, 0, 2, 1)}},
+		"mixed.test":  {{net.IPv4(127, 0, 0, 1), net.IPv4(192, 0, 2, 1)}},
+	}
+	localdev.SetLookupIP(t, func(host string) ([]net.IP, error) {
+		lookups = append(lookups, host)
+		n := 0
+		for _, h := range lookups {
+			if h == host {
+				n++
+			}
+		}
+		if a := answers[host]; n <= len(a) {
+			return a[n-1], nil
+		}
+		return []net.IP{net.IPv4(192, 0, 2, 1)}, nil
+	})
+	ln, err := localdev.Listen("rebind.test:0", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if ip := ln.Addr().(*net.TCPAddr).IP; !ip.Equal(net.IPv4(127, 0, 0, 1)) || len(lookups) != 1 {
+		t.Fatalf("listening on %s after %d lookups (%v)", ln.Addr(), len(lookups), lookups)
+	}
+	// A name with one address of another machine is refused, as before.
+	var ce *clierr.Error
+	if _, err := localdev.Listen("mixed.test:0", false); !errors.As(err, &ce) || ce.Code != localdev.CodeRemoteRefused {
+		t.Fatalf("%v", err)
+	}
+}
+
 func TestServeStopsOnCancel(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
