@@ -201,6 +201,19 @@ func TestExitCodeTable(t *testing.T) {
 		}
 	})
 
+	t.Run("warnings", func(t *testing.T) {
+		// A drain leaves another owner's sandbox to that owner and says
+		// so, exiting 0: no request is sent.
+		led := filepath.Join(work, "other-owner-ledger.jsonl")
+		if err := os.WriteFile(led, []byte("\n"+`{"op":"add","id":"job-1","endpoint":"`+srv.URL+`","owner":"other:_","created":"2026-12-01T00:00:00Z"}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, stderr := runNimbus(t, work, env, "--json", "sandbox", "destroy", "--ledger="+led)
+		if got != 0 || !strings.Contains(stderr, `"code":"W_LEDGER_OTHER_OWNERS"`) {
+			t.Errorf("W_LEDGER_OTHER_OWNERS: exit %d\n%s", got, stderr)
+		}
+	})
+
 	t.Run("remote", func(t *testing.T) {
 		for i, row := range remoteRows {
 			id := "row-" + strconv.Itoa(i)

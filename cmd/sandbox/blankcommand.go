@@ -3,6 +3,8 @@ package sandbox
 import (
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/nimbus-sh/nimbus/cmd/internal/sandboxcli"
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 )
@@ -35,4 +37,16 @@ func blankCommand(words []string, what, usage string) *clierr.Error {
 	}
 	return clierr.Usagef("the %s is empty: the sandbox would run nothing and report success", what).
 		WithHint("a variable in it may be unset; " + usage)
+}
+
+// idAndCommand is the arguments of a command written ID -- COMMAND...
+// (exec, start) as ID then the COMMAND's words. An id that starts with
+// '-' is written after a "--" that ends the flags ("exec -- -x -- make"),
+// as hints write it (sandboxcli.ArgID): the "--" before the COMMAND is
+// then an argument, and is dropped as it is when it ends the flags.
+func idAndCommand(cmd *cobra.Command, args []string) []string {
+	if cmd.ArgsLenAtDash() == 0 && len(args) > 1 && args[1] == "--" {
+		return append([]string{args[0]}, args[2:]...)
+	}
+	return args
 }

@@ -56,6 +56,8 @@ stdout and stderr as they arrive, and nimbus exits with the command's exit code.
 
 Several COMMAND words are joined into one shell line with POSIX quoting; a
 single word is sent verbatim, so 'make test && ls' works as one argument.
+An ID that starts with '-' goes after a '--' of its own, flags before it:
+'exec --cwd app -- -x1 -- make test' (start takes it alike).
 
 Exit codes: the remote command's own code, or 124 when it timed out, 125 when
 nimbus itself failed (usage, auth, transport, server error, stream cut short),
@@ -79,6 +81,7 @@ and prints its pid (the start result with --json); follow it with 'logs -f' or
   git diff | nimbus sandbox exec job-123 --stdin -- git apply
   pid=$(nimbus sandbox exec job-123 --detach -- npm run dev)`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			args = idAndCommand(cmd, args)
 			if len(args) < 2 {
 				return execUsage(clierr.Usagef("expected ID and a COMMAND after --, got %d argument(s)", len(args)).
 					WithHint("nimbus sandbox exec " + firstArgID(args) + " -- COMMAND..."))
@@ -89,6 +92,7 @@ and prints its pid (the start result with --json); follow it with 'logs -f' or
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args = idAndCommand(cmd, args)
 			if err := cwdError(cmd, cwd); err != nil {
 				return execUsage(err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,8 +13,10 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/recentids"
+	"github.com/nimbus-sh/nimbus/internal/shellquote"
 	"github.com/nimbus-sh/nimbus/pkg/ledger"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
+	"github.com/nimbus-sh/nimbus/pkg/token"
 )
 
 // ledgerDefault is --ledger without a value: NIMBUS_LEDGER or the default
@@ -33,6 +36,15 @@ type ledgerResult struct {
 	Ledger    string         `json:"ledger"`
 	Destroyed []string       `json:"destroyed"`
 	Failed    []ledgerFailed `json:"failed"`
+	// OtherOwners are the entries of owners other than the token's,
+	// which the drain left in the ledger (W_LEDGER_OTHER_OWNERS).
+	OtherOwners []ledgerOther `json:"otherOwners"`
+}
+
+type ledgerOther struct {
+	ID       string `json:"id"`
+	Endpoint string `json:"endpoint"`
+	Owner    string `json:"owner"`
 }
 
 type ledgerFailed struct {
@@ -42,8 +54,17 @@ type ledgerFailed struct {
 	Error    string `json:"error"`
 }
 
-// destroyLedger destroys every pending sandbox of the ledger, each on the
-// Worker that holds it, with this command's credentials.
+// destroyLedger destroys every pending sandbox of the ledger that this
+// command's credentials reach, each on the Worker that holds it: those of
+// the token's owner and those that name no owner (ledger.Mine). Another
+// owner's entries are left in the ledger and reported
+// (W_LEDGER_OTHER_OWNERS, and otherOwners with --json): the Worker
+// names a sandbox after its owner, so destroying their ids with this
+// token would destroy this owner's sandboxes of those ids, if any, and
+// forgetting them would leak theirs. It never mints a token of another
+// owner, even with JWT_SECRET at hand: the ledger is a file any step of
+// the job could have written, and a drain acts as the owner it was given,
+// no other.
 func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 	ios := o.f.IOStreams
 	l := ledger.New(o.ledgerPath(flag))
@@ -51,33 +72,42 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 	if err != nil && !errors.Is(err, ledger.ErrUnreadable) && !errors.Is(err, ledger.ErrTorn) {
 		return ledgerError(err)
 	}
-	res := ledgerResult{Ledger: l.Path(), Destroyed: []string{}, Failed: []ledgerFailed{}}
+	res := ledgerResult{Ledger: l.Path(), Destroyed: []string{}, Failed: []ledgerFailed{}, OtherOwners: []ledgerOther{}}
 	if reason == "" {
 		reason = "nimbus sandbox destroy --ledger"
 	}
 	// Credentials are needed only when there is something to destroy (an
 	// empty ledger needs none); the drain still runs, to drop torn
 	// records.
-	var open func(ledger.Entry) (*sandboxclient.Sandbox, error)
-	closeAll := func() {}
+	var d *ledgerDrain
+	defer func() { d.close() }()
+	// The owner is known only from the token, which the entries of the
+	// local backend (no owners) do not need.
+	owner := ""
 	if len(pending) > 0 {
-		if open, closeAll, err = o.ledgerOpener(cmd); err != nil {
+		if d, err = o.ledgerOpener(cmd); err != nil {
 			return err
 		}
-	}
-	defer func() { closeAll() }()
-	st := ios.Styles()
-	human := !o.f.MachineOutput()
-	outcomes, err := l.Drain(cmd.Context(), func(ctx context.Context, e ledger.Entry) error {
-		if open == nil {
-			// Recorded since the ledger was first read.
-			var err error
-			if open, closeAll, err = o.ledgerOpener(cmd); err != nil {
-				open = nil
+		if slices.ContainsFunc(pending, func(e ledger.Entry) bool { return e.Endpoint != ledger.LocalEndpoint }) {
+			if owner, err = d.owner(); err != nil {
 				return err
 			}
 		}
-		sb, err := open(e)
+	}
+	st := ios.Styles()
+	human := !o.f.MachineOutput()
+	outcomes, others, err := l.Drain(cmd.Context(), owner, func(ctx context.Context, e ledger.Entry) error {
+		if d == nil {
+			// Recorded since the ledger was first read (one that
+			// names an owner was returned as another owner's: it is
+			// left for the next drain, which knows the owner).
+			var err error
+			if d, err = o.ledgerOpener(cmd); err != nil {
+				d = nil
+				return err
+			}
+		}
+		sb, err := d.open(e)
 		if err == nil {
 			_, err = sb.Destroy(ctx, reason)
 		}
@@ -113,6 +143,12 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 		}
 		unreadable, unwritten = de.Unreadable, de.Unwritten
 	}
+	for _, e := range others {
+		res.OtherOwners = append(res.OtherOwners, ledgerOther{ID: e.ID, Endpoint: e.Endpoint, Owner: e.Owner})
+	}
+	// Said before the result, as the torn records are: a drain that
+	// left sandboxes behind says so whatever else it did.
+	o.warnOtherOwners(others, owner, flag, l.Path())
 	if len(outcomes) == 0 {
 		if o.f.MachineOutput() {
 			if perr := o.f.PrintJSON(res); perr != nil {
@@ -124,7 +160,7 @@ func (o *common) destroyLedger(cmd *cobra.Command, flag, reason string) error {
 			// have been a live sandbox: never a silent success.
 			return ledgerError(unreadable)
 		}
-		if !o.f.MachineOutput() {
+		if !o.f.MachineOutput() && len(others) == 0 {
 			fmt.Fprintf(ios.ErrOut, "%s nothing to destroy: the ledger %s holds no live sandbox\n", st.SuccessIcon(), l.Path())
 		}
 		return nil
@@ -251,52 +287,132 @@ func ledgerError(err error) error {
 	return clierr.Wrap(err, exitcode.CantCreate, clierr.CodeIO, err.Error(), "")
 }
 
+// CodeLedgerOtherOwners is the warning of a drain that left entries of
+// other owners than its token's in the ledger.
+const CodeLedgerOtherOwners = "W_LEDGER_OTHER_OWNERS"
+
+// warnOtherOwners says which entries of the ledger at path a drain with
+// a token of owner left to their owners (W_LEDGER_OTHER_OWNERS), and how
+// to drain them: with a token of each, or a token minted for each with
+// JWT_SECRET (--tenant and --sub, when the owner reads as ids). flag is
+// --ledger's value.
+func (o *common) warnOtherOwners(others []ledger.Entry, owner, flag, path string) {
+	if len(others) == 0 {
+		return
+	}
+	var owners []string
+	for _, e := range others {
+		if !slices.Contains(owners, e.Owner) {
+			owners = append(owners, e.Owner)
+		}
+	}
+	drain := "nimbus sandbox destroy --ledger"
+	if flag != "" && flag != ledgerDefault {
+		drain += "=" + shellquote.Quote(flag)
+	}
+	var mints []string
+	for _, ow := range owners {
+		tn, sub, _ := strings.Cut(ow, ":")
+		if !token.IsIDComponent(tn) || sub != "_" && !token.IsIDComponent(sub) {
+			mints = append(mints, drain+" --tenant T --sub S")
+			continue
+		}
+		m := drain + " --tenant " + tn
+		if sub != "_" {
+			m += " --sub " + sub
+		}
+		mints = append(mints, m)
+	}
+	whose := "this token's owner (" + owner + ")"
+	if owner == "" {
+		whose = "this token, whose owner nimbus cannot tell,"
+	}
+	o.f.Warn(&clierr.Warning{Code: CodeLedgerOtherOwners,
+		Message: fmt.Sprintf("%d %s of %s (%s) %s in the ledger %s: a drain destroys only the sandboxes of %s",
+			len(others), plural(len(others), "sandbox", "sandboxes"), plural(len(owners), "another owner", "other owners"), strings.Join(owners, ", "),
+			plural(len(others), "stays", "stay"), path, whose),
+		Hint: "drain them with a token of their owner (NIMBUS_TOKEN or --token-file), or with JWT_SECRET: " + strings.Join(mints, "; ")})
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// ledgerDrain reaches the sandboxes of the ledger's entries.
+type ledgerDrain struct {
+	o      *common
+	cmd    *cobra.Command
+	st     *sandboxcli.Settings
+	tokens sandboxclient.TokenSource
+	// clients are by endpoint and base path.
+	clients map[string]*sandboxclient.Client
+}
+
 // ledgerOpener returns how to reach each entry's sandbox: the entry's
 // endpoint with this command's credentials (a token pinned to the sandbox
 // with session:destroy when minted), or the in-process backend for
 // sandboxes of --local runs.
-func (o *common) ledgerOpener(cmd *cobra.Command) (func(ledger.Entry) (*sandboxclient.Sandbox, error), func(), error) {
+func (o *common) ledgerOpener(cmd *cobra.Command) (*ledgerDrain, error) {
 	conn := sandboxcli.Connection{Root: o.root}
 	st, err := conn.Resolve(o.f, cmd)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	o.known.Tenant, o.known.Subject, o.known.Scopes = st.Creds.Tenant, st.Creds.Subject, scopesDestroy
-	clients := map[string]*sandboxclient.Client{}
-	var tokens sandboxclient.TokenSource
-	open := func(e ledger.Entry) (*sandboxclient.Sandbox, error) {
-		key := e.Endpoint + "\x00" + e.BasePath
-		c := clients[key]
-		if c == nil {
-			if e.Endpoint == ledger.LocalEndpoint {
-				lc, _, err := o.localClient(cmd, scopesDestroy)
-				if err != nil {
-					return nil, err
-				}
-				c = lc
-			} else {
-				if tokens == nil {
-					ts, err := st.Creds.TokenSource(true, scopesDestroy...)
-					if err != nil {
-						return nil, err
-					}
-					tokens = ts
-					o.known = o.known.WithToken(ts)
-					o.drainOwner = st.Creds.Owner(ts)
-				}
-				// The ledger keeps no credentials: those of a
-				// Worker behind basic auth come from this
-				// command's endpoint when it names the same one.
-				ep := ledger.ResolveEndpoint(e.Endpoint, st.Endpoint)
-				nc, err := sandboxclient.New(sandboxclient.Options{Endpoint: ep, BasePath: e.BasePath, Tokens: tokens, HTTPClient: o.f.HTTPClient(), HTTPTimeout: st.HTTPTimeout, UserAgent: "nimbus-cli"})
-				if err != nil {
-					return nil, err
-				}
-				c = nc
-			}
-			clients[key] = c
+	return &ledgerDrain{o: o, cmd: cmd, st: st, clients: map[string]*sandboxclient.Client{}}, nil
+}
+
+// owner is the owner of the drain's tokens ("" when it cannot be told),
+// which it gets on first use.
+func (d *ledgerDrain) owner() (string, error) {
+	if d.tokens == nil {
+		ts, err := d.st.Creds.TokenSource(true, scopesDestroy...)
+		if err != nil {
+			return "", err
 		}
-		return c.Sandbox(e.ID, sandboxclient.SandboxOptions{Profile: st.Profile, Root: o.root})
+		d.tokens = ts
+		d.o.known = d.o.known.WithToken(ts)
+		d.o.drainOwner = d.st.Creds.Owner(ts)
 	}
-	return open, o.closeLocal, nil
+	return d.o.drainOwner, nil
+}
+
+// open returns the sandbox of entry e.
+func (d *ledgerDrain) open(e ledger.Entry) (*sandboxclient.Sandbox, error) {
+	key := e.Endpoint + "\x00" + e.BasePath
+	c := d.clients[key]
+	if c == nil {
+		if e.Endpoint == ledger.LocalEndpoint {
+			lc, _, err := d.o.localClient(d.cmd, scopesDestroy)
+			if err != nil {
+				return nil, err
+			}
+			c = lc
+		} else {
+			if _, err := d.owner(); err != nil {
+				return nil, err
+			}
+			// The ledger keeps no credentials: those of a Worker
+			// behind basic auth come from this command's endpoint
+			// when it names the same one.
+			ep := ledger.ResolveEndpoint(e.Endpoint, d.st.Endpoint)
+			nc, err := sandboxclient.New(sandboxclient.Options{Endpoint: ep, BasePath: e.BasePath, Tokens: d.tokens, HTTPClient: d.o.f.HTTPClient(), HTTPTimeout: d.st.HTTPTimeout, UserAgent: "nimbus-cli"})
+			if err != nil {
+				return nil, err
+			}
+			c = nc
+		}
+		d.clients[key] = c
+	}
+	return c.Sandbox(e.ID, sandboxclient.SandboxOptions{Profile: d.st.Profile, Root: d.o.root})
+}
+
+// close closes the in-process backend, if it was opened (d may be nil).
+func (d *ledgerDrain) close() {
+	if d != nil {
+		d.o.closeLocal()
+	}
 }

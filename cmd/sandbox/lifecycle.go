@@ -65,7 +65,10 @@ step of a CI job, run even when the job was cancelled. The ledger is FILE,
 else NIMBUS_LEDGER, else nimbus-ledger.jsonl in RUNNER_TEMP (GitHub Actions),
 else nimbus-ledger-<uid>.jsonl in the system temporary directory
 (nimbus-ledger.jsonl on Windows). Sandboxes that could not be destroyed
-stay in the ledger, and the command fails.`,
+stay in the ledger, and the command fails. Only the sandboxes of the token's
+owner (its tenant and subject) are destroyed, and those recorded without one:
+another owner's stay in the ledger, with a warning that says how to drain
+them (W_LEDGER_OTHER_OWNERS).`,
 		Example: `  nimbus sandbox destroy job-123
   nimbus sandbox destroy "job-$GITHUB_RUN_ID" --reason ci-cleanup
   # the last step of a CI job (GitHub Actions: if: always())

@@ -272,6 +272,7 @@ func newCmdStart(o *common) *cobra.Command {
 		Example: `  nimbus sandbox start job-123 -- python3 -m http.server 3000
   pid=$(nimbus sandbox start job-123 --cwd app --restart on-failure -- npm run dev)`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			args = idAndCommand(cmd, args)
 			if len(args) < 2 {
 				return clierr.Usagef("expected ID and a COMMAND after --").WithHint("nimbus sandbox start " + firstArgID(args) + " -- COMMAND...")
 			}
@@ -281,6 +282,7 @@ func newCmdStart(o *common) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args = idAndCommand(cmd, args)
 			env, err := sandboxcli.ParseEnv(envs, o.f.Getenv)
 			if err != nil {
 				return err

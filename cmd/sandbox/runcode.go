@@ -83,7 +83,7 @@ failure and interruption. --json prints the whole result object.`,
 			default:
 				code = args[1]
 			}
-			if err := blankCommand([]string{code}, "CODE", "nimbus sandbox run-code "+firstArgID(args)+" [--language L] (CODE | --file F | -)"); err != nil {
+			if err := blankCommand([]string{code}, "CODE", "nimbus sandbox run-code [--language L] [--file F] "+firstArgID(args)+" [CODE | -]"); err != nil {
 				return execUsage(err)
 			}
 			sb, err := o.open(cmd, args[0], scopesUse)

@@ -49,6 +49,7 @@ import (
 	"time"
 
 	"github.com/nimbus-sh/nimbus/internal/userinfo"
+	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
 // maxLine bounds one record (ids and URLs are short).
@@ -589,36 +590,88 @@ func asError(err error, path string) *Error {
 	return &Error{Path: path, Op: "write", Err: err}
 }
 
-// Drain destroys every pending sandbox with destroy, in order, and forgets
-// those that were destroyed; the others stay pending for another try.
-// Sandboxes recorded while it runs are left for the next drain. Neither
-// lines that could not be read nor a ledger that can no longer be written
-// stop it: it destroys every sandbox it read, drops the torn add records
-// it read (they are reported once), and then returns, with the outcomes,
-// a *DrainError holding the first error of forgetting a destroyed sandbox
-// (which stays pending, to be destroyed again harmlessly) and Pending's
-// ErrUnreadable and ErrTorn errors. A ledger it cannot read is a
-// *DrainError of Kind DrainNotRead, with no outcomes.
-func (l *Ledger) Drain(ctx context.Context, destroy func(context.Context, Entry) error) ([]Outcome, error) {
+// Drain destroys with destroy, in order, the pending sandboxes that
+// credentials of owner reach (Mine), and forgets those that were
+// destroyed; the others stay pending for another try. destroy is called
+// once per sandbox: an entry that names no owner and one of owner at the
+// same place (the same id at the same Worker) are one sandbox for owner's
+// tokens (whatever the form of the endpoint and base path, "" being the
+// default), destroyed once and both forgotten; the Outcome is then
+// owner's entry. The entries of other owners are neither destroyed nor forgotten:
+// they are returned (others, oldest first), for a drain with credentials
+// of their owner. Sandboxes recorded while it runs are left for the next
+// drain. Neither lines that could not be read nor a ledger that can no
+// longer be written stop it: it destroys every sandbox it read, drops the
+// torn add records it read (they are reported once), and then returns,
+// with the outcomes, a *DrainError holding the first error of forgetting
+// a destroyed sandbox (which stays pending, to be destroyed again
+// harmlessly) and Pending's ErrUnreadable and ErrTorn errors. A ledger it
+// cannot read is a *DrainError of Kind DrainNotRead, with no outcomes.
+func (l *Ledger) Drain(ctx context.Context, owner string, destroy func(context.Context, Entry) error) (out []Outcome, others []Entry, err error) {
 	c, err := l.read()
 	if err != nil {
-		return nil, &DrainError{Read: asError(err, l.path)}
+		return nil, nil, &DrainError{Read: asError(err, l.path)}
+	}
+	// The entries of each place that owner's tokens reach, in the order
+	// of the first.
+	var places []place
+	same := map[place][]Entry{}
+	for _, e := range c.pending {
+		if !Mine(e, owner) {
+			others = append(others, e)
+			continue
+		}
+		k := samePlace(e)
+		if same[k] == nil {
+			places = append(places, k)
+		}
+		same[k] = append(same[k], e)
 	}
 	var forget error
-	out := make([]Outcome, 0, len(c.pending))
-	for _, e := range c.pending {
+	out = make([]Outcome, 0, len(places))
+	for _, k := range places {
+		es := same[k]
+		e := es[0]
+		for _, x := range es {
+			if x.Owner != "" {
+				e = x
+			}
+		}
 		if err := ctx.Err(); err != nil {
 			out = append(out, Outcome{Entry: e, Err: err})
 			continue
 		}
 		err := destroy(ctx, e)
 		if err == nil {
-			if ferr := l.Forget(e); ferr != nil && forget == nil {
-				forget = ferr
+			for _, x := range es {
+				if ferr := l.Forget(x); ferr != nil && forget == nil {
+					forget = ferr
+				}
 			}
 		}
 		out = append(out, Outcome{Entry: e, Err: err})
 	}
 	l.dropTorn(c)
-	return out, drainError(forget, c, l.path)
+	return out, others, drainError(forget, c, l.path)
 }
+
+// samePlace is where e's id names a sandbox, written one way: the
+// endpoint without a trailing '/', the base path as the client takes it
+// ("" is its default), so that the records of versions that wrote them
+// otherwise name the same sandbox.
+func samePlace(e Entry) place {
+	return place{strings.TrimRight(e.Endpoint, "/"), sandboxclient.NormalizeBasePath(e.BasePath), e.ID}
+}
+
+// Mine reports whether a drain with credentials of owner (the token's
+// "<tn>:<sub or _>", "" when it cannot be told) destroys entry e: e is
+// owner's, or names no owner. Another owner's sandbox of e's id is
+// another sandbox, which owner's tokens cannot reach: destroying the id
+// with them destroys owner's sandbox of that id, if any, and forgetting e
+// would then leak the other owner's. An entry that names no owner was
+// recorded by a version that wrote none (it drained every entry with one
+// token: a ledger held one job's sandboxes), for a sandbox of the local
+// backend, which has no owners, or with a token that did not decode; a
+// drain destroys it with its own credentials, as those versions did,
+// rather than leave it pending for good, as no token's owner is "".
+func Mine(e Entry, owner string) bool { return e.Owner == "" || e.Owner == owner }

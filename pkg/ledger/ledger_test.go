@@ -84,7 +84,7 @@ not json
 	}
 	// A drain destroys what it can read and still reports the rest.
 	var seen []string
-	out, err := l.Drain(context.Background(), func(_ context.Context, e ledger.Entry) error {
+	out, _, err := l.Drain(context.Background(), "", func(_ context.Context, e ledger.Entry) error {
 		seen = append(seen, e.ID)
 		return nil
 	})
@@ -128,7 +128,7 @@ func TestTornAddIsReportedOnce(t *testing.T) {
 		t.Fatalf("%v %v", ids(pending), err)
 	}
 	var seen []string
-	_, err = l.Drain(context.Background(), func(_ context.Context, e ledger.Entry) error {
+	_, _, err = l.Drain(context.Background(), "", func(_ context.Context, e ledger.Entry) error {
 		seen = append(seen, e.ID)
 		if e.ID == "b" {
 			return errors.New("503")
@@ -142,7 +142,7 @@ func TestTornAddIsReportedOnce(t *testing.T) {
 	if pending, err = l.Pending(); !slices.Equal(ids(pending), []string{"b"}) || err != nil {
 		t.Fatalf("after the first drain: %v %v", ids(pending), err)
 	}
-	if _, err = l.Drain(context.Background(), func(context.Context, ledger.Entry) error { return nil }); err != nil {
+	if _, _, err = l.Drain(context.Background(), "", func(context.Context, ledger.Entry) error { return nil }); err != nil {
 		t.Fatalf("second drain: %v", err)
 	}
 	data, _ := os.ReadFile(l.Path())
@@ -166,7 +166,7 @@ func TestTornAddBeforeLaterRecords(t *testing.T) {
 	if !slices.Equal(ids(pending), []string{"a", "c"}) || !errors.Is(err, ledger.ErrTorn) || errors.Is(err, ledger.ErrUnreadable) {
 		t.Fatalf("%v %v", ids(pending), err)
 	}
-	if _, err = l.Drain(context.Background(), func(context.Context, ledger.Entry) error { return nil }); !errors.Is(err, ledger.ErrTorn) {
+	if _, _, err = l.Drain(context.Background(), "", func(context.Context, ledger.Entry) error { return nil }); !errors.Is(err, ledger.ErrTorn) {
 		t.Fatalf("drain: %v", err)
 	}
 	if pending, err = l.Pending(); len(pending) != 0 || err != nil {
@@ -186,7 +186,7 @@ func TestTornAddBeforeLaterRecords(t *testing.T) {
 // while the drain runs, the drain must not blank it.
 func TestRecordBeingWrittenIsNotDropped(t *testing.T) {
 	l := tornLedger(t, "a")
-	_, err := l.Drain(context.Background(), func(context.Context, ledger.Entry) error {
+	_, _, err := l.Drain(context.Background(), "", func(context.Context, ledger.Entry) error {
 		// The rest of the record arrives while the drain destroys a.
 		f, err := os.OpenFile(l.Path(), os.O_WRONLY|os.O_APPEND, 0)
 		if err != nil {
@@ -255,7 +255,7 @@ func TestDrain(t *testing.T) {
 		l.Record(ledger.Entry{ID: id, Endpoint: "e"})
 	}
 	var seen []string
-	out, err := l.Drain(context.Background(), func(_ context.Context, e ledger.Entry) error {
+	out, _, err := l.Drain(context.Background(), "", func(_ context.Context, e ledger.Entry) error {
 		seen = append(seen, e.ID)
 		if e.ID == "b" {
 			return errors.New("503")
@@ -271,7 +271,7 @@ func TestDrain(t *testing.T) {
 	// A cancelled drain destroys nothing more and keeps the entries.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	out, _ = l.Drain(ctx, func(context.Context, ledger.Entry) error { t.Fatal("called"); return nil })
+	out, _, _ = l.Drain(ctx, "", func(context.Context, ledger.Entry) error { t.Fatal("called"); return nil })
 	if len(out) != 1 || !errors.Is(out[0].Err, context.Canceled) {
 		t.Fatalf("%+v", out)
 	}
@@ -287,7 +287,7 @@ func TestDrainGoesOnWhenTheLedgerCannotBeWritten(t *testing.T) {
 		l.Record(ledger.Entry{ID: id, Endpoint: "e"})
 	}
 	var seen []string
-	out, err := l.Drain(context.Background(), func(_ context.Context, e ledger.Entry) error {
+	out, _, err := l.Drain(context.Background(), "", func(_ context.Context, e ledger.Entry) error {
 		seen = append(seen, e.ID)
 		if e.ID == "a" {
 			// The ledger's directory becomes a file: nothing can be
@@ -374,7 +374,7 @@ func TestResolveEndpoint(t *testing.T) {
 func TestDrainErrorSortsWhatTheDrainCouldNotDo(t *testing.T) {
 	drain := func(l *ledger.Ledger, during func()) *ledger.DrainError {
 		t.Helper()
-		_, err := l.Drain(context.Background(), func(context.Context, ledger.Entry) error {
+		_, _, err := l.Drain(context.Background(), "", func(context.Context, ledger.Entry) error {
 			if during != nil {
 				during()
 				during = nil
@@ -526,21 +526,105 @@ func TestOwnersAreApart(t *testing.T) {
 	if p, err = l.Pending(); err != nil || len(p) != 1 || p[0].Owner != alice.Owner {
 		t.Fatalf("after bob's and the unknown owner's were forgotten: %+v %v", p, err)
 	}
-	// A drain forgets each entry it destroyed, its owner's only.
+	// A drain forgets each entry it destroyed, its owner's only, and
+	// leaves the other owner's to a drain of that owner.
 	l.Record(bob)
 	var destroyed []string
-	out, err := l.Drain(context.Background(), func(_ context.Context, e ledger.Entry) error {
+	out, others, err := l.Drain(context.Background(), bob.Owner, func(_ context.Context, e ledger.Entry) error {
 		destroyed = append(destroyed, e.Owner)
-		if e.Owner == bob.Owner {
-			return errors.New("refused")
-		}
+		return errors.New("refused")
+	})
+	if err != nil || len(out) != 1 || out[0].Err == nil || len(others) != 1 || others[0].Owner != alice.Owner || !slices.Equal(destroyed, []string{bob.Owner}) {
+		t.Fatalf("bob's drain %+v %+v %v %v", out, others, destroyed, err)
+	}
+	out, others, err = l.Drain(context.Background(), alice.Owner, func(_ context.Context, e ledger.Entry) error {
+		destroyed = append(destroyed, e.Owner)
 		return nil
 	})
-	if err != nil || len(out) != 2 || !slices.Equal(destroyed, []string{alice.Owner, bob.Owner}) {
-		t.Fatalf("drain %+v %v %v", out, destroyed, err)
+	if err != nil || len(out) != 1 || out[0].Err != nil || len(others) != 1 || others[0].Owner != bob.Owner || !slices.Equal(destroyed, []string{bob.Owner, alice.Owner}) {
+		t.Fatalf("alice's drain %+v %+v %v %v", out, others, destroyed, err)
 	}
 	if p, _ = l.Pending(); len(p) != 1 || p[0].Owner != bob.Owner {
-		t.Fatalf("after the drain %+v", p)
+		t.Fatalf("after the drains %+v", p)
+	}
+}
+
+// A drain destroys only the sandboxes its credentials reach: its owner's
+// and those recorded without an owner (older versions, the local
+// backend), each sandbox once, an owner-less entry and its owner's of the
+// same id at the same Worker being one sandbox for its tokens. Another
+// owner's entries are neither destroyed nor forgotten, and are returned,
+// oldest first: with the same id, destroying them with these tokens would
+// destroy this owner's sandbox again and forget the other's, which leaks.
+func TestDrainTakesItsOwnersOnly(t *testing.T) {
+	l := ledger.New(filepath.Join(t.TempDir(), "ledger.jsonl"))
+	const w = "https://w.example"
+	entries := []ledger.Entry{
+		{ID: "dup", Endpoint: w, Owner: "t2:bob"},
+		{ID: "dup", Endpoint: w, Owner: "t1:alice", Keep: true},
+		{ID: "dup", Endpoint: w},                                    // the same sandbox for alice
+		{ID: "dup", Endpoint: w + "/", BasePath: "/api/nimbus/v1/"}, // and again, written otherwise
+		{ID: "dup", Endpoint: w, BasePath: "/other"},                // another Worker's
+		{ID: "old", Endpoint: w},                                    // an older version's
+		{ID: "loc", Endpoint: ledger.LocalEndpoint},                 // the local backend's
+		{ID: "bob-2", Endpoint: w, Owner: "t2:bob"},
+		{ID: "carol", Endpoint: w, Owner: "t3:carol"},
+	}
+	for _, e := range entries {
+		if err := l.Record(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type got struct{ id, basePath, owner string }
+	list := func(es []ledger.Entry) []got {
+		var out []got
+		for _, e := range es {
+			out = append(out, got{e.ID, e.BasePath, e.Owner})
+		}
+		return out
+	}
+	var calls []ledger.Entry
+	out, others, err := l.Drain(context.Background(), "t1:alice", func(_ context.Context, e ledger.Entry) error {
+		calls = append(calls, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []got{{"dup", "", "t1:alice"}, {"dup", "/other", ""}, {"old", "", ""}, {"loc", "", ""}}
+	if !slices.Equal(list(calls), want) {
+		t.Errorf("destroyed %v, want %v", list(calls), want)
+	}
+	var outs []ledger.Entry
+	for _, o := range out {
+		outs = append(outs, o.Entry)
+	}
+	if !slices.Equal(list(outs), want) || !out[0].Entry.Keep {
+		t.Errorf("outcomes %+v, want %v", out, want)
+	}
+	wantOthers := []got{{"dup", "", "t2:bob"}, {"bob-2", "", "t2:bob"}, {"carol", "", "t3:carol"}}
+	if !slices.Equal(list(others), wantOthers) {
+		t.Errorf("others %v, want %v", list(others), wantOthers)
+	}
+	p, err := l.Pending()
+	if err != nil || !slices.Equal(list(p), wantOthers) {
+		t.Fatalf("pending %v %v, want %v", list(p), err, wantOthers)
+	}
+	// Nothing of alice's is left: her next drain destroys nothing.
+	calls = nil
+	if out, others, err = l.Drain(context.Background(), "t1:alice", func(_ context.Context, e ledger.Entry) error {
+		calls = append(calls, e)
+		return nil
+	}); err != nil || len(out) != 0 || len(calls) != 0 || len(others) != 3 {
+		t.Fatalf("second drain %+v %+v %v %v", out, others, calls, err)
+	}
+	// Credentials whose owner cannot be told reach the entries that name
+	// none only.
+	if out, others, err = l.Drain(context.Background(), "", func(context.Context, ledger.Entry) error { t.Fatal("destroyed"); return nil }); err != nil || len(out) != 0 || len(others) != 3 {
+		t.Fatalf("drain of no owner %+v %+v %v", out, others, err)
+	}
+	if !ledger.Mine(ledger.Entry{ID: "x"}, "t1:alice") || !ledger.Mine(ledger.Entry{ID: "x", Owner: "t1:alice"}, "t1:alice") || ledger.Mine(ledger.Entry{ID: "x", Owner: "t2:bob"}, "t1:alice") {
+		t.Error("Mine")
 	}
 }
 

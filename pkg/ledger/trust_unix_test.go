@@ -33,7 +33,7 @@ func TestUntrustedFileIsRefused(t *testing.T) {
 		t.Fatalf("world-writable ledger written: %v", err)
 	}
 	drained := false
-	if _, err := l.Drain(context.Background(), func(context.Context, ledger.Entry) error { drained = true; return nil }); err == nil || drained {
+	if _, _, err := l.Drain(context.Background(), "", func(context.Context, ledger.Entry) error { drained = true; return nil }); err == nil || drained {
 		t.Fatalf("drained an untrusted ledger: %v", err)
 	}
 	// A symlink is refused too (it could point anywhere).
@@ -65,7 +65,7 @@ func TestDrainErrorOfAnUntrustedLedger(t *testing.T) {
 	l := ledger.New(p)
 	l.Record(ledger.Entry{ID: "a", Endpoint: "e"})
 	os.Chmod(p, 0o666)
-	out, err := l.Drain(context.Background(), func(context.Context, ledger.Entry) error { t.Fatal("destroyed"); return nil })
+	out, _, err := l.Drain(context.Background(), "", func(context.Context, ledger.Entry) error { t.Fatal("destroyed"); return nil })
 	var de *ledger.DrainError
 	if !errors.As(err, &de) || de.Kind() != ledger.DrainNotRead || de.Read == nil || !errors.Is(de.Read, ledger.ErrUntrusted) ||
 		de.Unwritten != nil || len(out) != 0 || err.Error() != de.Read.Error() {
@@ -73,7 +73,7 @@ func TestDrainErrorOfAnUntrustedLedger(t *testing.T) {
 	}
 
 	os.Chmod(p, 0o600)
-	out, err = l.Drain(context.Background(), func(context.Context, ledger.Entry) error { return os.Chmod(p, 0o666) })
+	out, _, err = l.Drain(context.Background(), "", func(context.Context, ledger.Entry) error { return os.Chmod(p, 0o666) })
 	if !errors.As(err, &de) || de.Kind() != ledger.DrainUntrusted || de.Unwritten == nil || !errors.Is(de.Unwritten, ledger.ErrUntrusted) ||
 		de.Read != nil || len(out) != 1 || out[0].Err != nil {
 		t.Fatalf("replaced while draining: %v %+v", err, de)

@@ -129,7 +129,7 @@ func (h Hints) MintCommand(scopes ...string) string {
 	if h.Unpinned {
 		return cmd
 	}
-	return cmd + " --sid " + ArgID(h.ID)
+	return cmd + " --sid " + idWord(h.ID)
 }
 
 // PinHint is the hint of a token pinned (sid) to another sandbox than
@@ -141,12 +141,12 @@ func (h Hints) PinHint(what string, scopes ...string) string {
 	pinned := "another " + what
 	if h.Token != nil {
 		if sid, ok := h.Token.SessionID(); ok && token.IsIDComponent(sid) && sid != h.ID {
-			pinned = what + " " + ArgID(sid)
+			pinned = what + " " + idWord(sid)
 		}
 	}
 	this := "this " + what
 	if h.ID != "" {
-		this = ArgID(h.ID)
+		this = idWord(h.ID)
 	}
 	return "the token is pinned (sid) to " + pinned + ", not " + this + "; mint one for " + this + ": " + h.MintCommand(scopes...)
 }
@@ -175,7 +175,7 @@ func (h Hints) onSandbox(live func(arg string) string, gone func(id string) stri
 // sandbox id, which is destroyed: what was in it can be seen only in a
 // sandbox kept at the end.
 func destroyedHint(id string) string {
-	return "sandbox " + ArgID(id) + " was destroyed at the end of the run, so nothing in it can be looked at: run again with --keep to keep the sandbox for a look (then nimbus sandbox destroy it)"
+	return "sandbox " + idWord(id) + " was destroyed at the end of the run, so nothing in it can be looked at: run again with --keep to keep the sandbox for a look (then nimbus sandbox destroy it)"
 }
 
 // sessionDestroyedHint is the hint in place of one that names a command
@@ -184,14 +184,14 @@ func destroyedHint(id string) string {
 // the id again would start a new, empty sandbox that merely has its
 // name.
 func sessionDestroyedHint(id string) string {
-	return "session " + ArgID(id) + " was destroyed, and its shell, files and processes with it: nothing of what the input ran is left to check; " +
+	return "session " + idWord(id) + " was destroyed, and its shell, files and processes with it: nothing of what the input ran is left to check; " +
 		"start a new session (nimbus session new prints its id) and run the input again there"
 }
 
 // runtimeDestroyedHint is destroyedHint for a runtime that failed to
 // install: where the runtimes a sandbox offers are listed.
 func runtimeDestroyedHint(id string) string {
-	return "check the spec name and version (NAME or NAME@VERSION); sandbox " + ArgID(id) +
+	return "check the spec name and version (NAME or NAME@VERSION); sandbox " + idWord(id) +
 		" was destroyed at the end of the run: to list the runtimes a sandbox offers, run again with --keep and use nimbus sandbox runtimes list on the kept sandbox"
 }
 
@@ -268,10 +268,26 @@ func (h Hints) Error(err error) error {
 	return clierr.Wrap(err, exitcode.Software, clierr.CodeInternal, err.Error(), "")
 }
 
-// ArgID is sandbox id as a hint's command line writes it: quoted for a
-// POSIX shell (a valid id needs no quotes, but a hint may name one the
-// command refused), or the placeholder ID when it is not known.
+// ArgID is sandbox id as a hint's command line writes it, as the first
+// of the command's arguments: quoted for a POSIX shell (a valid id needs
+// no quotes, but a hint may name one the command refused), or the
+// placeholder ID when it is not known. An id that starts with '-' (the id
+// rule allows it) comes after "--", or the command would parse it as
+// flags: "-- -x". Every word after it is then an argument, never a flag,
+// so a hint writes the command's flags before ArgID, and its arguments
+// after it; exec and start take their usual "--" before the COMMAND
+// after it too ("nimbus sandbox exec -- -x -- COMMAND").
 func ArgID(id string) string {
+	if strings.HasPrefix(id, "-") {
+		return "-- " + idWord(id)
+	}
+	return idWord(id)
+}
+
+// idWord is sandbox id as a hint writes it in a sentence or as a flag's
+// value (--sid -x, which takes the next word whatever it is): quoted for
+// a POSIX shell, or the placeholder ID when it is not known.
+func idWord(id string) string {
 	if id == "" {
 		return "ID"
 	}

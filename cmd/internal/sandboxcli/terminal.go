@@ -29,7 +29,7 @@ func AttachError(err error, h Hints) error {
 	switch te.Code {
 	case terminal.CodeBusy:
 		return clierr.Wrap(err, exitcode.TempFail, te.Code, te.Message, h.onSandbox(func(arg string) string {
-			return "close the other terminal (a browser tab on /s/" + h.ID + "/ or another nimbus session attach), or wait for it: nimbus session attach " + arg + " --wait"
+			return "close the other terminal (a browser tab on /s/" + h.ID + "/ or another nimbus session attach), or wait for it: nimbus session attach --wait " + arg
 		}, nil))
 	case terminal.CodeTakenOver:
 		return clierr.Wrap(err, exitcode.Failure, te.Code, te.Message, h.onSandbox(func(arg string) string {

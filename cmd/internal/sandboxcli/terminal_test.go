@@ -21,7 +21,7 @@ func TestAttachErrorHints(t *testing.T) {
 		{&terminal.Error{Code: "E_SCOPE_MISSING", Status: 403, Message: "Missing required scope: session:attach"}, 77, "--scopes session:attach --sid job-1"},
 		{&terminal.Error{Code: "E_SESSION_PIN_MISMATCH", Status: 403}, 77, "pinned (sid) to another session"},
 		{&terminal.Error{Code: "E_TOKEN_EXPIRED", Status: 401}, 77, "expired"},
-		{&terminal.Error{Code: terminal.CodeBusy}, 75, "nimbus session attach job-1 --wait"},
+		{&terminal.Error{Code: terminal.CodeBusy}, 75, "nimbus session attach --wait job-1"},
 		{&terminal.Error{Code: terminal.CodeTakenOver}, 1, "takes it back"},
 		{&terminal.Error{Code: terminal.CodeInterrupted}, 130, ""},
 		{&terminal.Error{Code: terminal.CodeInvalidArgument, Message: "bad"}, 64, ""},
