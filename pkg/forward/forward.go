@@ -314,6 +314,16 @@ func (p *Proxy) token(ctx context.Context) (string, error) {
 	return t, nil
 }
 
+// tokenOf returns the token fetched for r (or for the request r was made
+// from), "" when none was.
+func tokenOf(r *http.Request) string {
+	if r == nil {
+		return ""
+	}
+	tok, _ := r.Context().Value(tokenKey{}).(string)
+	return tok
+}
+
 // rewrite points the request at the door, with the Worker's host, the
 // bearer token and, for a browser's request, the Worker's origin.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
@@ -321,7 +331,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	pr.SetURL(target)
 	h := pr.Out.Header
 	h.Del("Authorization")
-	if tok, _ := pr.In.Context().Value(tokenKey{}).(string); tok != "" {
+	if tok := tokenOf(pr.In); tok != "" {
 		h.Set("Authorization", "Bearer "+tok)
 	}
 	// A page served through this port sends its own origin; the app (and
@@ -355,7 +365,12 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 			Code  string `json:"code"`
 		}
 		if json.Unmarshal(peek, &e) == nil && strings.HasPrefix(e.Code, "E_") && e.Error != "" {
-			p.report(resp.Request, &sc.RemoteError{Op: "forward", Status: resp.StatusCode, Code: e.Code, Message: e.Error})
+			// The refusal may quote the token the request carried (a
+			// Worker or a proxy echoing the request): the report, which
+			// ends up on stderr, keeps it out as the sandbox client's
+			// errors do, and as bounded.
+			tok := tokenOf(resp.Request)
+			p.report(resp.Request, &sc.RemoteError{Op: "forward", Status: resp.StatusCode, Code: sc.ServerCode(e.Code, tok), Message: sc.ServerText(e.Error, tok)})
 		}
 	}
 	return nil
