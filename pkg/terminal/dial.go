@@ -60,18 +60,20 @@ func (d *dialer) url(path string) string {
 	return u.String()
 }
 
-// dial opens the socket at path (/ws, /api/logs/<pid>) with a fresh token.
-func (d *dialer) dial(ctx context.Context, path string) (*websocket.Conn, error) {
+// dial opens the socket at path (/ws, /api/logs/<pid>) with a fresh token,
+// and returns that token too: the socket's close reasons are redacted with
+// it (readConn). It is never shown.
+func (d *dialer) dial(ctx context.Context, path string) (*websocket.Conn, string, error) {
 	h := http.Header{}
 	var tok string
 	if d.o.Tokens != nil {
 		var err error
 		tok, err = d.o.Tokens.Token(ctx, d.o.SessionID)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if strings.ContainsAny(tok, "\r\n\x00") {
-			return nil, &Error{Code: CodeInvalidArgument, Message: "the token contains control characters"}
+			return nil, "", &Error{Code: CodeInvalidArgument, Message: "the token contains control characters"}
 		}
 		if tok != "" {
 			h.Set("Authorization", "Bearer "+tok)
@@ -87,9 +89,9 @@ func (d *dialer) dial(ctx context.Context, path string) (*websocket.Conn, error)
 	})
 	if err == nil {
 		ws.SetReadLimit(ReadLimit)
-		return ws, nil
+		return ws, tok, nil
 	}
-	return nil, handshakeError(ctx, resp, err, d.o.HandshakeTimeout, tok)
+	return nil, "", handshakeError(ctx, resp, err, d.o.HandshakeTimeout, tok)
 }
 
 // handshakeError classifies a failed upgrade; limit is the handshake's

@@ -488,3 +488,79 @@ func TestHostileRefusalEchoingTheToken(t *testing.T) {
 		}
 	}
 }
+
+// A server (or a proxy) that quotes the request's bearer token in the
+// reason of its close must not have it printed: the reason is quoted by
+// the errors of a close that cut piped input short, of a terminal taken
+// over and of a lost connection, and by the Result of a normal close,
+// which `session attach` prints. A close reason holds at most 123 bytes:
+// each form is sent as much of its start, and of its end, as fits.
+func TestHostileCloseReasonEchoingTheToken(t *testing.T) {
+	tok := tokenleak.Token
+	type echo struct{ name, reason string }
+	var echoes []echo
+	for _, f := range tokenleak.Forms(tok) {
+		echoes = append(echoes, echo{f.Name, f.Text[:min(len(f.Text), 123)]})
+		if len(f.Text) > 123 {
+			echoes = append(echoes, echo{f.Name + " end", f.Text[len(f.Text)-123:]})
+		}
+	}
+	for _, f := range echoes {
+		reason := f.reason
+		for _, tc := range []struct {
+			name  string
+			code  websocket.StatusCode
+			piped bool
+			want  string // the error's code, "" for a normal end
+		}{
+			{"closed early", websocket.StatusNormalClosure, true, terminal.CodeClosedEarly},
+			{"closed", websocket.StatusNormalClosure, false, ""},
+			{"taken over", websocket.StatusGoingAway, false, terminal.CodeTakenOver},
+			{"lost", websocket.StatusInternalError, false, terminal.CodeUnavailable},
+		} {
+			t.Run(f.name+"/"+tc.name, func(t *testing.T) {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					ws, err := websocket.Accept(w, r, nil)
+					if err != nil {
+						return
+					}
+					defer ws.CloseNow()
+					_ = ws.Close(tc.code, reason)
+				}))
+				t.Cleanup(srv.Close)
+				o := termOpts(srv.URL, "job-1")
+				o.Tokens = sandboxclient.StaticToken(tok)
+				o.Reconnect = 0
+				if tc.piped {
+					o.Terminal = false
+					o.In = strings.NewReader("make deploy\n")
+				}
+				s := start(t, o)
+				res, err := s.wait()
+				if codeOf(err) != tc.want || tc.want == "" && (err != nil || res.Reason != terminal.Closed) {
+					t.Fatalf("res %+v err %v (code %q), want %q", res, err, codeOf(err), tc.want)
+				}
+				shown := []string{res.CloseReason}
+				if err != nil {
+					shown = append(shown, err.Error())
+				}
+				var te *terminal.Error
+				if errors.As(err, &te) {
+					shown = append(shown, te.CloseReason)
+				}
+				s.mu.Lock()
+				for _, e := range s.events {
+					if e.Err != nil {
+						shown = append(shown, e.Err.Error())
+					}
+				}
+				s.mu.Unlock()
+				for _, text := range shown {
+					if p := tokenleak.Find(text, tok); p != "" {
+						t.Fatalf("%q repeats %q of the token", text, p)
+					}
+				}
+			})
+		}
+	}
+}
