@@ -440,13 +440,14 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		// The local client went away (or the forward is stopping).
 		return
 	}
+	cause := withoutToken(unwrapURLError(err), tokenOf(r))
 	if headersTooLarge(err) {
 		// The Worker was reached; what it sent is the failure.
 		msg := fmt.Sprintf("the Worker %s answered with headers of more than %d MiB", p.origin, MaxResponseHeaderBytes>>20)
 		if errors.Is(err, errTooManyInformational) || strings.Contains(err.Error(), errTooManyInformational.Error()) {
 			msg = fmt.Sprintf("the Worker %s sent more than %d informational (1xx) answers before its answer", p.origin, MaxInformationalAnswers)
 		}
-		p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: " + msg, Err: unwrapURLError(err)})
+		p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: " + msg, Err: cause})
 		http.Error(w, "nimbus forward: "+msg, http.StatusBadGateway)
 		return
 	}
@@ -455,12 +456,12 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		// frames no server should send: net/http does not tell them
 		// apart, and either way the Worker was reached.
 		msg := fmt.Sprintf("the Worker %s answered with headers of more than %d MiB or with frames that break HTTP/2", p.origin, MaxResponseHeaderBytes>>20)
-		p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: " + msg, Err: unwrapURLError(err)})
+		p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: " + msg, Err: cause})
 		http.Error(w, "nimbus forward: "+msg, http.StatusBadGateway)
 		return
 	}
-	p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: cannot reach " + p.origin.String(), Err: unwrapURLError(err)})
-	http.Error(w, "nimbus forward: cannot reach "+p.origin.String()+": "+unwrapURLError(err).Error(), http.StatusBadGateway)
+	p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: cannot reach " + p.origin.String(), Err: cause})
+	http.Error(w, "nimbus forward: cannot reach "+p.origin.String()+": "+cause.Error(), http.StatusBadGateway)
 }
 
 // headersTooLarge says err is the refusal of the Worker's answer headers
@@ -478,6 +479,18 @@ func (p *Proxy) report(r *http.Request, err error) {
 	if p.o.OnError != nil {
 		p.o.OnError(r, err)
 	}
+}
+
+// withoutToken is err without tok in its text: net/http quotes what a
+// Worker sent where it could not read it as HTTP (a status line, a header
+// line, an Upgrade header), and the Worker may echo the request's token
+// there. err is kept as it is when its text holds none of it.
+func withoutToken(err error, tok string) error {
+	text := err.Error()
+	if redacted := sc.RedactToken(text, tok); redacted != text {
+		return errors.New(redacted)
+	}
+	return err
 }
 
 func unwrapURLError(err error) error {

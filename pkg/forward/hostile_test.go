@@ -83,3 +83,64 @@ func TestHostileRefusalEchoingTheToken(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileBrokenAnswerEchoingTheToken: where the Worker's answer is not
+// HTTP the forward can read (a status line or a header line that breaks
+// the protocol, an upgrade to another protocol than the one asked for),
+// net/http quotes what it got, and the forward reports that on stderr and
+// to the local client. A Worker that echoes the request's token there must
+// not have it shown.
+func TestHostileBrokenAnswerEchoingTheToken(t *testing.T) {
+	tok := tokenleak.Token
+	for _, f := range tokenleak.Forms(tok) {
+		for _, tc := range []struct {
+			name, head string
+			upgrade    bool
+		}{
+			{"status line", f.Text + "\r\n\r\n", false},
+			{"status code", "HTTP/1.1 " + f.Text + " OK\r\n\r\n", false},
+			{"header line", "HTTP/1.1 200 OK\r\nBearer " + f.Text + "\r\n\r\n", false},
+			{"upgrade", "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + f.Text + "\r\n\r\n", true},
+		} {
+			t.Run(f.Name+"/"+tc.name, func(t *testing.T) {
+				worker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					c, buf, err := w.(http.Hijacker).Hijack()
+					if err != nil {
+						return
+					}
+					defer c.Close()
+					_, _ = buf.WriteString(tc.head)
+					_ = buf.Flush()
+				}))
+				t.Cleanup(worker.Close)
+				var mu sync.Mutex
+				var errs []error
+				local := forwardTo(t, forward.Options{Endpoint: worker.URL, SandboxID: "job-1", Port: 3000, Token: staticToken(tok),
+					OnError: func(_ *http.Request, err error) {
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+					}})
+				req, _ := http.NewRequest(http.MethodGet, local+"/", nil)
+				if tc.upgrade {
+					req.Header.Set("Connection", "Upgrade")
+					req.Header.Set("Upgrade", "websocket")
+				}
+				resp, body := do(t, req)
+				if resp.StatusCode != http.StatusBadGateway {
+					t.Fatalf("status %d: %s", resp.StatusCode, body)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if len(errs) != 1 || !sc.HasCode(errs[0], forward.CodeUpstream) {
+					t.Fatalf("reported %v", errs)
+				}
+				for what, text := range map[string]string{"report": errs[0].Error(), "answer": body} {
+					if p := tokenleak.Find(text, tok); p != "" {
+						t.Errorf("the %s repeats %q of the token: %s", what, p, text)
+					}
+				}
+			})
+		}
+	}
+}
