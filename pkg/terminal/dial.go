@@ -105,7 +105,8 @@ func handshakeError(ctx context.Context, resp *http.Response, err error, limit t
 		if errors.Is(err, context.DeadlineExceeded) {
 			return &Error{Code: CodeUnavailable, Message: fmt.Sprintf("the server did not complete the WebSocket handshake within %s", limit), Err: err}
 		}
-		return &Error{Code: CodeUnavailable, Message: "cannot connect", Err: unwrapDial(err)}
+		// An answer that is not HTTP fails here too, quoted by net/http.
+		return &Error{Code: CodeUnavailable, Message: "cannot connect", Err: withoutToken(unwrapDial(err), tok)}
 	}
 	// Every text of the server that the error may quote, its status line
 	// included, is passed through the one redaction rule: a proxy may
@@ -202,6 +203,18 @@ func printable(b []byte) string {
 		s = s[:200] + "…"
 	}
 	return s
+}
+
+// withoutToken is err without tok in its text: net/http quotes what a
+// server sent where it could not read it as HTTP (a status line, a header
+// line), and the server may echo the token there. err is kept as it is
+// when its text holds none of it.
+func withoutToken(err error, tok string) error {
+	text := err.Error()
+	if redacted := sandboxclient.RedactToken(text, tok); redacted != text {
+		return errors.New(redacted)
+	}
+	return err
 }
 
 // unwrapDial drops coder/websocket's "failed to WebSocket dial:" prefix,

@@ -461,6 +461,9 @@ func TestHostileRefusalEchoingTheToken(t *testing.T) {
 			{"status line 200", raw("HTTP/1.1 200 OK "+f.Text, "")},
 			{"redirect", raw("HTTP/1.1 302 Found\r\nLocation: /login/"+f.Text+"/?t="+f.Text, "")},
 			{"upgrade", raw("HTTP/1.1 101 Switching "+f.Text+"\r\nUpgrade: "+f.Text+"\r\nConnection: Upgrade", "")},
+			// Not HTTP: net/http quotes the line it could not read.
+			{"broken status line", raw(f.Text, "")},
+			{"broken header line", raw("HTTP/1.1 101 Switching Protocols\r\nBearer "+f.Text, "")},
 		} {
 			t.Run(f.Name+"/"+tc.name, func(t *testing.T) {
 				srv := httptest.NewServer(tc.h)
