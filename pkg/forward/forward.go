@@ -314,6 +314,16 @@ func (p *Proxy) token(ctx context.Context) (string, error) {
 	return t, nil
 }
 
+// tokenOf returns the token fetched for r (or for the request r was made
+// from), "" when none was.
+func tokenOf(r *http.Request) string {
+	if r == nil {
+		return ""
+	}
+	tok, _ := r.Context().Value(tokenKey{}).(string)
+	return tok
+}
+
 // rewrite points the request at the door, with the Worker's host, the
 // bearer token and, for a browser's request, the Worker's origin.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
@@ -321,7 +331,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	pr.SetURL(target)
 	h := pr.Out.Header
 	h.Del("Authorization")
-	if tok, _ := pr.In.Context().Value(tokenKey{}).(string); tok != "" {
+	if tok := tokenOf(pr.In); tok != "" {
 		h.Set("Authorization", "Bearer "+tok)
 	}
 	// A page served through this port sends its own origin; the app (and
@@ -355,7 +365,12 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 			Code  string `json:"code"`
 		}
 		if json.Unmarshal(peek, &e) == nil && strings.HasPrefix(e.Code, "E_") && e.Error != "" {
-			p.report(resp.Request, &sc.RemoteError{Op: "forward", Status: resp.StatusCode, Code: e.Code, Message: e.Error})
+			// The refusal may quote the token the request carried (a
+			// Worker or a proxy echoing the request): the report, which
+			// ends up on stderr, keeps it out as the sandbox client's
+			// errors do, and as bounded.
+			tok := tokenOf(resp.Request)
+			p.report(resp.Request, &sc.RemoteError{Op: "forward", Status: resp.StatusCode, Code: sc.ServerCode(e.Code, tok), Message: sc.ServerText(e.Error, tok)})
 		}
 	}
 	return nil
@@ -425,13 +440,14 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		// The local client went away (or the forward is stopping).
 		return
 	}
+	cause := withoutToken(unwrapURLError(err), tokenOf(r))
 	if headersTooLarge(err) {
 		// The Worker was reached; what it sent is the failure.
 		msg := fmt.Sprintf("the Worker %s answered with headers of more than %d MiB", p.origin, MaxResponseHeaderBytes>>20)
 		if errors.Is(err, errTooManyInformational) || strings.Contains(err.Error(), errTooManyInformational.Error()) {
 			msg = fmt.Sprintf("the Worker %s sent more than %d informational (1xx) answers before its answer", p.origin, MaxInformationalAnswers)
 		}
-		p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: " + msg, Err: unwrapURLError(err)})
+		p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: " + msg, Err: cause})
 		http.Error(w, "nimbus forward: "+msg, http.StatusBadGateway)
 		return
 	}
@@ -440,12 +456,12 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		// frames no server should send: net/http does not tell them
 		// apart, and either way the Worker was reached.
 		msg := fmt.Sprintf("the Worker %s answered with headers of more than %d MiB or with frames that break HTTP/2", p.origin, MaxResponseHeaderBytes>>20)
-		p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: " + msg, Err: unwrapURLError(err)})
+		p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: " + msg, Err: cause})
 		http.Error(w, "nimbus forward: "+msg, http.StatusBadGateway)
 		return
 	}
-	p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: cannot reach " + p.origin.String(), Err: unwrapURLError(err)})
-	http.Error(w, "nimbus forward: cannot reach "+p.origin.String()+": "+unwrapURLError(err).Error(), http.StatusBadGateway)
+	p.report(r, &sc.Error{Code: CodeUpstream, Message: "forward: cannot reach " + p.origin.String(), Err: cause})
+	http.Error(w, "nimbus forward: cannot reach "+p.origin.String()+": "+cause.Error(), http.StatusBadGateway)
 }
 
 // headersTooLarge says err is the refusal of the Worker's answer headers
@@ -463,6 +479,18 @@ func (p *Proxy) report(r *http.Request, err error) {
 	if p.o.OnError != nil {
 		p.o.OnError(r, err)
 	}
+}
+
+// withoutToken is err without tok in its text: net/http quotes what a
+// Worker sent where it could not read it as HTTP (a status line, a header
+// line, an Upgrade header), and the Worker may echo the request's token
+// there. err is kept as it is when its text holds none of it.
+func withoutToken(err error, tok string) error {
+	text := err.Error()
+	if redacted := sc.RedactToken(text, tok); redacted != text {
+		return errors.New(redacted)
+	}
+	return err
 }
 
 func unwrapURLError(err error) error {

@@ -214,21 +214,37 @@ const maxServerCode = 128
 // and its subpackages build from a server's answer goes through it.
 func BoundServerText(s string) string { return bound(s, MaxServerText) }
 
+// ServerText is a server's message as the errors of this module keep it:
+// without token (RedactToken), cut to MaxServerText bytes as
+// BoundServerText cuts. It is for errors built outside this package from
+// the answer to a request that carried token (a forwarded request).
+func ServerText(s, token string) string { return redactBound(s, token, MaxServerText) }
+
+// ServerCode is a server's error code as the errors of this module keep
+// it: without token (RedactToken), cut to a stable code's length.
+func ServerCode(s, token string) string { return redactBound(s, token, maxServerCode) }
+
 // serverText is a server's text as an error keeps it: without the token
-// req carried (RedactToken), cut to n bytes as bound cuts. Only the start
-// that can be kept is redacted: a message of megabytes costs no more than
-// one of a few KiB. The count of bytes cut counts the rest as it came.
+// req carried (RedactToken), cut to n bytes as bound cuts.
 func serverText(s string, req *http.Request, n int) string {
+	return redactBound(s, bearerOf(req), n)
+}
+
+// redactBound is s without token (RedactToken), cut to n bytes as bound
+// cuts. Only the start that can be kept is redacted: a message of
+// megabytes costs no more than one of a few KiB. The count of bytes cut
+// counts the rest as it came.
+func redactBound(s, token string, n int) string {
 	// Room after the bound for a token (escaped, up to 6 bytes a byte)
 	// that starts before it to be seen whole.
 	limit := n + 4<<10
 	if len(s) <= limit {
-		return bound(withoutToken(s, req), n)
+		return bound(RedactToken(s, token), n)
 	}
 	for limit > 0 && !utf8.RuneStart(s[limit]) {
 		limit--
 	}
-	head := withoutToken(s[:limit], req)
+	head := RedactToken(s[:limit], token)
 	cut := min(n, len(head))
 	for cut > 0 && cut < len(head) && !utf8.RuneStart(head[cut]) {
 		cut--

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -90,6 +91,43 @@ func TestHostileEchoedTokenFormsAreRedacted(t *testing.T) {
 			_, err = sb.Run(ctx(t), "true", sc.ExecOptions{}, io.Discard, io.Discard)
 			check("error frame", err)
 		})
+	}
+}
+
+// Where the answer is not HTTP net/http can read (a status line, a status
+// code or a header line that breaks the protocol), net/http quotes what
+// it got in the transport error, which the client's error carries: a
+// server that echoes the token there must not have it shown either.
+func TestHostileBrokenAnswerEchoingTheToken(t *testing.T) {
+	tok := tokenleak.Token
+	for _, f := range tokenleak.Forms(tok) {
+		for _, tc := range []struct{ name, head string }{
+			{"status line", f.Text + "\r\n\r\n"},
+			{"status code", "HTTP/1.1 " + f.Text + " OK\r\n\r\n"},
+			{"header line", "HTTP/1.1 200 OK\r\nBearer " + f.Text + "\r\n\r\n"},
+		} {
+			t.Run(f.Name+"/"+tc.name, func(t *testing.T) {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					_, _ = io.Copy(io.Discard, r.Body)
+					c, buf, err := w.(http.Hijacker).Hijack()
+					if err != nil {
+						return
+					}
+					defer c.Close()
+					_, _ = buf.WriteString(tc.head)
+					_ = buf.Flush()
+				}))
+				t.Cleanup(srv.Close)
+				sb := box(t, newClient(t, srv.URL, tok), "job-1")
+				err := sb.Mkdir(ctx(t), "/home/user/d")
+				if !sc.HasCode(err, sc.CodeTransport) {
+					t.Fatalf("err %v, want %s", err, sc.CodeTransport)
+				}
+				if p := tokenleak.Find(err.Error(), tok); p != "" {
+					t.Fatalf("the error repeats %q of the token: %v", p, err)
+				}
+			})
+		}
 	}
 }
 

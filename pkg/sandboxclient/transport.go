@@ -174,7 +174,7 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 			// again would only read as much once more.
 			// The limit is the transport's (a caller's HTTPClient has
 			// its own), which the cause states over HTTP/1.1.
-			return nil, false, &Error{Code: CodeBadResponse, Message: "the answer of " + c.shown + " had headers over the limit", Err: unwrapURLError(err)}
+			return nil, false, &Error{Code: CodeBadResponse, Message: "the answer of " + c.shown + " had headers over the limit", Err: transportCause(err, tok)}
 		}
 		// A safe op is retried when nothing was sent, and when a kept-alive
 		// connection died under it before any answer: the server (or a
@@ -194,12 +194,12 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 			// other did not see its answer: it failed in transport, and
 			// one that was sent may or may not have run.
 			if !wrote.Load() {
-				return nil, false, &Error{Code: CodeTransport, Message: "the connection to " + c.shown + " broke before the request was sent (another answer on it had headers over the limit or frames that break HTTP/2)", Err: unwrapURLError(err)}
+				return nil, false, &Error{Code: CodeTransport, Message: "the connection to " + c.shown + " broke before the request was sent (another answer on it had headers over the limit or frames that break HTTP/2)", Err: transportCause(err, tok)}
 			}
 			if shared {
-				return nil, false, &Error{Code: CodeTransport, Message: "the connection to " + c.shown + " broke under the request (an answer on it, this request's or another's, had headers over the limit or frames that break HTTP/2): the request was sent and may or may not have run", Err: unwrapURLError(err), OutcomeUnknown: true}
+				return nil, false, &Error{Code: CodeTransport, Message: "the connection to " + c.shown + " broke under the request (an answer on it, this request's or another's, had headers over the limit or frames that break HTTP/2): the request was sent and may or may not have run", Err: transportCause(err, tok), OutcomeUnknown: true}
 			}
-			return nil, false, &Error{Code: CodeBadResponse, Message: "the answer of " + c.shown + " had headers over the limit or frames that break HTTP/2", Err: unwrapURLError(err)}
+			return nil, false, &Error{Code: CodeBadResponse, Message: "the answer of " + c.shown + " had headers over the limit or frames that break HTTP/2", Err: transportCause(err, tok)}
 		}
 		if retry {
 			wait := c.retry.DefaultWait
@@ -211,7 +211,7 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 			}
 			return nil, true, nil
 		}
-		return nil, false, &Error{Code: CodeTransport, Message: "cannot reach " + c.shown, Err: unwrapURLError(err)}
+		return nil, false, &Error{Code: CodeTransport, Message: "cannot reach " + c.shown, Err: transportCause(err, tok)}
 	}
 	if pr != nil && n > 0 && success(resp.StatusCode) {
 		if taken := pr.taken.Load(); taken < n {
@@ -252,6 +252,20 @@ func (c *Client) attempt(ctx context.Context, r request, tok string, attempt int
 		}
 	}
 	return resp, false, nil
+}
+
+// transportCause is err, the failure of an exchange that carried tok, as
+// the cause of an error: without its *url.Error (unwrapURLError), and
+// without tok (RedactToken) where net/http quotes what the server sent
+// that it could not read as HTTP (a status line, a header line). An
+// error whose text holds none of the token is kept as it is.
+func transportCause(err error, tok string) error {
+	err = unwrapURLError(err)
+	text := err.Error()
+	if redacted := RedactToken(text, tok); redacted != text {
+		return errors.New(redacted)
+	}
+	return err
 }
 
 // unwrapURLError strips *url.Error, whose text repeats the method and URL

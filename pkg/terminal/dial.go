@@ -60,18 +60,20 @@ func (d *dialer) url(path string) string {
 	return u.String()
 }
 
-// dial opens the socket at path (/ws, /api/logs/<pid>) with a fresh token.
-func (d *dialer) dial(ctx context.Context, path string) (*websocket.Conn, error) {
+// dial opens the socket at path (/ws, /api/logs/<pid>) with a fresh token,
+// and returns that token too: the socket's close reasons are redacted with
+// it (readConn). It is never shown.
+func (d *dialer) dial(ctx context.Context, path string) (*websocket.Conn, string, error) {
 	h := http.Header{}
 	var tok string
 	if d.o.Tokens != nil {
 		var err error
 		tok, err = d.o.Tokens.Token(ctx, d.o.SessionID)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if strings.ContainsAny(tok, "\r\n\x00") {
-			return nil, &Error{Code: CodeInvalidArgument, Message: "the token contains control characters"}
+			return nil, "", &Error{Code: CodeInvalidArgument, Message: "the token contains control characters"}
 		}
 		if tok != "" {
 			h.Set("Authorization", "Bearer "+tok)
@@ -87,9 +89,9 @@ func (d *dialer) dial(ctx context.Context, path string) (*websocket.Conn, error)
 	})
 	if err == nil {
 		ws.SetReadLimit(ReadLimit)
-		return ws, nil
+		return ws, tok, nil
 	}
-	return nil, handshakeError(ctx, resp, err, d.o.HandshakeTimeout, tok)
+	return nil, "", handshakeError(ctx, resp, err, d.o.HandshakeTimeout, tok)
 }
 
 // handshakeError classifies a failed upgrade; limit is the handshake's
@@ -103,7 +105,8 @@ func handshakeError(ctx context.Context, resp *http.Response, err error, limit t
 		if errors.Is(err, context.DeadlineExceeded) {
 			return &Error{Code: CodeUnavailable, Message: fmt.Sprintf("the server did not complete the WebSocket handshake within %s", limit), Err: err}
 		}
-		return &Error{Code: CodeUnavailable, Message: "cannot connect", Err: unwrapDial(err)}
+		// An answer that is not HTTP fails here too, quoted by net/http.
+		return &Error{Code: CodeUnavailable, Message: "cannot connect", Err: withoutToken(unwrapDial(err), tok)}
 	}
 	// Every text of the server that the error may quote, its status line
 	// included, is passed through the one redaction rule: a proxy may
@@ -200,6 +203,18 @@ func printable(b []byte) string {
 		s = s[:200] + "…"
 	}
 	return s
+}
+
+// withoutToken is err without tok in its text: net/http quotes what a
+// server sent where it could not read it as HTTP (a status line, a header
+// line), and the server may echo the token there. err is kept as it is
+// when its text holds none of it.
+func withoutToken(err error, tok string) error {
+	text := err.Error()
+	if redacted := sandboxclient.RedactToken(text, tok); redacted != text {
+		return errors.New(redacted)
+	}
+	return err
 }
 
 // unwrapDial drops coder/websocket's "failed to WebSocket dial:" prefix,

@@ -461,6 +461,9 @@ func TestHostileRefusalEchoingTheToken(t *testing.T) {
 			{"status line 200", raw("HTTP/1.1 200 OK "+f.Text, "")},
 			{"redirect", raw("HTTP/1.1 302 Found\r\nLocation: /login/"+f.Text+"/?t="+f.Text, "")},
 			{"upgrade", raw("HTTP/1.1 101 Switching "+f.Text+"\r\nUpgrade: "+f.Text+"\r\nConnection: Upgrade", "")},
+			// Not HTTP: net/http quotes the line it could not read.
+			{"broken status line", raw(f.Text, "")},
+			{"broken header line", raw("HTTP/1.1 101 Switching Protocols\r\nBearer "+f.Text, "")},
 		} {
 			t.Run(f.Name+"/"+tc.name, func(t *testing.T) {
 				srv := httptest.NewServer(tc.h)
@@ -483,6 +486,82 @@ func TestHostileRefusalEchoingTheToken(t *testing.T) {
 				}
 				if strings.HasPrefix(tc.name, "status line") && !strings.Contains(err.Error(), "[redacted token]") {
 					t.Fatalf("the error does not say what it hid: %v", err)
+				}
+			})
+		}
+	}
+}
+
+// A server (or a proxy) that quotes the request's bearer token in the
+// reason of its close must not have it printed: the reason is quoted by
+// the errors of a close that cut piped input short, of a terminal taken
+// over and of a lost connection, and by the Result of a normal close,
+// which `session attach` prints. A close reason holds at most 123 bytes:
+// each form is sent as much of its start, and of its end, as fits.
+func TestHostileCloseReasonEchoingTheToken(t *testing.T) {
+	tok := tokenleak.Token
+	type echo struct{ name, reason string }
+	var echoes []echo
+	for _, f := range tokenleak.Forms(tok) {
+		echoes = append(echoes, echo{f.Name, f.Text[:min(len(f.Text), 123)]})
+		if len(f.Text) > 123 {
+			echoes = append(echoes, echo{f.Name + " end", f.Text[len(f.Text)-123:]})
+		}
+	}
+	for _, f := range echoes {
+		reason := f.reason
+		for _, tc := range []struct {
+			name  string
+			code  websocket.StatusCode
+			piped bool
+			want  string // the error's code, "" for a normal end
+		}{
+			{"closed early", websocket.StatusNormalClosure, true, terminal.CodeClosedEarly},
+			{"closed", websocket.StatusNormalClosure, false, ""},
+			{"taken over", websocket.StatusGoingAway, false, terminal.CodeTakenOver},
+			{"lost", websocket.StatusInternalError, false, terminal.CodeUnavailable},
+		} {
+			t.Run(f.name+"/"+tc.name, func(t *testing.T) {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					ws, err := websocket.Accept(w, r, nil)
+					if err != nil {
+						return
+					}
+					defer ws.CloseNow()
+					_ = ws.Close(tc.code, reason)
+				}))
+				t.Cleanup(srv.Close)
+				o := termOpts(srv.URL, "job-1")
+				o.Tokens = sandboxclient.StaticToken(tok)
+				o.Reconnect = 0
+				if tc.piped {
+					o.Terminal = false
+					o.In = strings.NewReader("make deploy\n")
+				}
+				s := start(t, o)
+				res, err := s.wait()
+				if codeOf(err) != tc.want || tc.want == "" && (err != nil || res.Reason != terminal.Closed) {
+					t.Fatalf("res %+v err %v (code %q), want %q", res, err, codeOf(err), tc.want)
+				}
+				shown := []string{res.CloseReason}
+				if err != nil {
+					shown = append(shown, err.Error())
+				}
+				var te *terminal.Error
+				if errors.As(err, &te) {
+					shown = append(shown, te.CloseReason)
+				}
+				s.mu.Lock()
+				for _, e := range s.events {
+					if e.Err != nil {
+						shown = append(shown, e.Err.Error())
+					}
+				}
+				s.mu.Unlock()
+				for _, text := range shown {
+					if p := tokenleak.Find(text, tok); p != "" {
+						t.Fatalf("%q repeats %q of the token", text, p)
+					}
 				}
 			})
 		}

@@ -46,14 +46,14 @@ func (s *session) follow(ctx context.Context, pid int64, command string) {
 		s.notify(Event{Kind: EventProcessTerminal, PID: pid, Command: command})
 		return
 	}
-	ws, err := s.d.dial(ctx, "/api/logs/"+strconv.FormatInt(pid, 10))
+	ws, tok, err := s.d.dial(ctx, "/api/logs/"+strconv.FormatInt(pid, 10))
 	if err != nil {
 		s.notify(Event{Kind: EventProcessTerminal, PID: pid, Command: command, Err: err})
 		return
 	}
 	pctx, cancel := context.WithCancel(context.Background())
 	p := &procTerm{pid: pid, command: command, ws: ws, msgs: make(chan message, 16), cancel: cancel, live: newLiveness()}
-	go readConn(pctx, ws, p.msgs)
+	go readConn(pctx, ws, tok, p.msgs)
 	s.proc = p
 	s.notify(Event{Kind: EventProcessAttached, PID: pid, Command: command})
 	if s.o.Terminal && s.o.Size != nil {

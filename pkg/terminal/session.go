@@ -103,6 +103,10 @@ type session struct {
 	inputProbe string
 	inputHeard bool
 
+	// tok is the token the session socket being served was dialled
+	// with, which its close reasons are redacted with. Never shown.
+	tok string
+
 	proc *procTerm // the process terminal followed, if any
 	held []byte    // shell output held while proc is followed
 	// shown counts the pieces of output received (printed or held), so
@@ -226,11 +230,12 @@ func (s *session) connect(ctx context.Context, out *outage, lost error) (*websoc
 	}
 	s.dropped = false
 	for attempt := 1; ; attempt++ {
-		ws, res, err, ended := s.dialIdle(ctx, "/ws")
+		ws, tok, res, err, ended := s.dialIdle(ctx, "/ws")
 		if ended {
 			return nil, res, err
 		}
 		if err == nil {
+			s.tok = tok
 			return ws, Result{}, nil
 		}
 		retry, busy := retryable(err)
@@ -274,11 +279,12 @@ func (s *session) connect(ctx context.Context, out *outage, lost error) (*websoc
 }
 
 // dialIdle dials path while servicing the input.
-func (s *session) dialIdle(ctx context.Context, path string) (*websocket.Conn, Result, error, bool) {
+func (s *session) dialIdle(ctx context.Context, path string) (*websocket.Conn, string, Result, error, bool) {
 	dctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
 	var ws *websocket.Conn
+	var tok string
 	var err error
 	go func() {
 		defer close(done)
@@ -287,7 +293,7 @@ func (s *session) dialIdle(ctx context.Context, path string) (*websocket.Conn, R
 				err = fmt.Errorf("dialing panicked: %v", r)
 			}
 		}()
-		ws, err = s.d.dial(dctx, path)
+		ws, tok, err = s.d.dial(dctx, path)
 	}()
 	res, ierr, ended := s.idle(ctx, done)
 	if ended {
@@ -296,9 +302,9 @@ func (s *session) dialIdle(ctx context.Context, path string) (*websocket.Conn, R
 		if ws != nil {
 			_ = ws.CloseNow()
 		}
-		return nil, res, ierr, true
+		return nil, "", res, ierr, true
 	}
-	return ws, Result{}, err, false
+	return ws, tok, Result{}, err, false
 }
 
 // sleepIdle waits d while servicing the input.
@@ -374,8 +380,8 @@ type message struct {
 	err  error
 }
 
-// readConn reads ws into msgs until it fails.
-func readConn(ctx context.Context, ws *websocket.Conn, msgs chan<- message) {
+// readConn reads ws, dialled with tok, into msgs until it fails.
+func readConn(ctx context.Context, ws *websocket.Conn, tok string, msgs chan<- message) {
 	defer func() {
 		if r := recover(); r != nil {
 			msgs <- message{err: fmt.Errorf("reading the socket panicked: %v", r)}
@@ -383,6 +389,9 @@ func readConn(ctx context.Context, ws *websocket.Conn, msgs chan<- message) {
 	}()
 	for {
 		_, data, err := ws.Read(ctx)
+		if err != nil {
+			err = readError(err, tok)
+		}
 		select {
 		case msgs <- message{data: data, err: err}:
 		case <-ctx.Done():
@@ -392,6 +401,26 @@ func readConn(ctx context.Context, ws *websocket.Conn, msgs chan<- message) {
 			return
 		}
 	}
+}
+
+// readError is err, the failure of a socket's read, without tok: a
+// server or a proxy may echo the token in the reason of its close, which
+// the errors of the session (closed early, taken over, lost) and its
+// Result quote.
+func readError(err error, tok string) error {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		reason := sandboxclient.RedactToken(ce.Reason, tok)
+		if reason == ce.Reason {
+			return err
+		}
+		ce.Reason = reason
+		return fmt.Errorf("received close frame: %w", ce)
+	}
+	if text := sandboxclient.RedactToken(err.Error(), tok); text != err.Error() {
+		return errors.New(text)
+	}
+	return err
 }
 
 // serve relays one connection. again says the connection was lost and
@@ -406,7 +435,7 @@ func (s *session) serve(ctx context.Context, ws *websocket.Conn, reconnected boo
 		s.notify(Event{Kind: EventConnected})
 	}
 	msgs := make(chan message, 16)
-	go readConn(cctx, ws, msgs)
+	go readConn(cctx, ws, s.tok, msgs)
 	replay := reconnected
 	// failed is the end of a write that failed: the server's close may be
 	// why (see writeFailed).
