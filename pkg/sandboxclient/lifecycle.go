@@ -178,7 +178,7 @@ func (c *Client) CreateSession(ctx context.Context) (*NewSession, error) {
 		// The spec's answer is a path on the Worker (`/s/<id>/`); one on
 		// another origin would send the user's browser, and the bootstrap
 		// token in its query, to a host the endpoint did not name.
-		return nil, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: "POST /new redirected to " + quote(sanitize(got, 300)) + ", another origin than the endpoint's " + quote(origin(base)) + "; is the endpoint right?"}
+		return nil, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: "POST /new redirected to " + quote(sanitize(withoutToken(got, resp.Request), 300)) + ", another origin than the endpoint's " + quote(origin(base)) + "; is the endpoint right?"}
 	}
 	rest, ok := strings.CutPrefix(target.EscapedPath(), "/s/")
 	id, _, _ := strings.Cut(rest, "/")
@@ -190,7 +190,7 @@ func (c *Client) CreateSession(ctx context.Context) (*NewSession, error) {
 		// The id is printed and handed to every later command (and to
 		// URLs): one no sandbox may have (a space, a line break, a
 		// terminal escape, 129 bytes) is a broken answer, not an id.
-		return nil, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: "POST /new redirected to an invalid session id " + quote(sanitize(id, 140))}
+		return nil, &Error{Code: CodeBadResponse, Status: resp.StatusCode, Message: "POST /new redirected to an invalid session id " + quote(sanitize(withoutToken(id, resp.Request), 140))}
 	}
 	return &NewSession{SessionID: id, URL: target.String()}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/nimbus-sh/nimbus/internal/tokenleak"
@@ -183,5 +184,35 @@ func BenchmarkRedactToken(b *testing.B) {
 				_ = sc.RedactToken(s, tok)
 			}
 		})
+	}
+}
+
+// POST /new's refused redirects quote the Location's origin and the id in
+// its path: a server that names a host or an id after the request's
+// token (its secret part, in a label or a path segment) must not put it
+// in the error.
+func TestHostileCreateSessionEchoingTheToken(t *testing.T) {
+	tok := tokenleak.Token
+	sig := tok[strings.LastIndexByte(tok, '.')+1:]
+	var loc atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Location", loc.Load().(string))
+		w.WriteHeader(http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL, tok)
+	for what, location := range map[string]string{
+		"another origin":  "https://" + sig + ".evil.example/s/job-1/",
+		"an invalid id":   "/s/" + sig + "%20x/",
+		"the whole token": "https://" + strings.ReplaceAll(tok, ".", "-") + ".example/s/job-1/",
+	} {
+		loc.Store(location)
+		_, err := c.CreateSession(ctx(t))
+		if codeOf(err) != sc.CodeBadResponse {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if p := tokenleak.Find(err.Error(), tok); p != "" || strings.Contains(err.Error(), sig) {
+			t.Errorf("%s: the error repeats %q of the token: %v", what, p, err)
+		}
 	}
 }
