@@ -313,6 +313,31 @@ func publishDir(ts *testscript.TestScript, reg *npmtest.Server, name, nv, mv, li
 			opts = append(opts, npmtest.DropBlob(extra[i]))
 		case "bad-integrity":
 			pub = append(pub, npmtest.WithIntegrity(npmtest.Integrity([]byte("not this tarball"))))
+		case "tarball-url":
+			// tarball-url FORM lists the tarball URL with credentials
+			// in it, as a private registry may: "secret" puts a
+			// user:password and a token query on the registry's own
+			// URL, "unparsable" makes the password an invalid escape,
+			// "ftp" the scheme one nimbus does not download from,
+			// "unreachable" the host a closed port.
+			i++
+			form := extra[i]
+			pub = append(pub, npmtest.WithTarballURL(func(u string) string {
+				rest := strings.TrimPrefix(u, "http://")
+				switch form {
+				case "secret":
+					return "http://npmuser:pw-SECRET-1@" + rest + "?token=tok-SECRET-2&X-Amz-Signature=sig-SECRET-3"
+				case "unparsable":
+					return "http://npmuser:pw-SECRET-1%zz@" + rest + "?token=tok-SECRET-2"
+				case "ftp":
+					return "ftp://npmuser:pw-SECRET-1@" + rest + "?token=tok-SECRET-2"
+				case "unreachable":
+					_, path, _ := strings.Cut(rest, "/")
+					return "http://npmuser:pw-SECRET-1@127.0.0.1:9/" + path + "?token=tok-SECRET-2"
+				}
+				ts.Fatalf("unknown tarball-url form %q", form)
+				return ""
+			}))
 		default:
 			ts.Fatalf("unknown publish option %q", extra[i])
 		}

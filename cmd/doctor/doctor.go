@@ -71,11 +71,7 @@ check at a mirror of the release API.`,
 			); err != nil {
 				return err
 			}
-			d, err := doctorcli.Build(f, cmd, o)
-			if err != nil {
-				return err
-			}
-			return doctorcli.Run(cmd.Context(), f, d)
+			return doctorcli.BuildAndRun(cmd.Context(), f, cmd, o)
 		},
 	}
 	fl := cmd.Flags()

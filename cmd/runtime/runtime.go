@@ -6,7 +6,6 @@ package runtimecmd
 import (
 	"errors"
 	"io/fs"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/regularfile"
 	"github.com/nimbus-sh/nimbus/pkg/provision"
 	"github.com/nimbus-sh/nimbus/pkg/scaffold"
 	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"
@@ -105,7 +105,7 @@ func (c *cfFlags) varsKey() string {
 // environment env ("" the top level) deploys. A missing default file is not
 // an error (nil) without --env; a missing file the user named is.
 func readWrangler(path string, named bool, env string) (*wranglerfile.File, []byte, error) {
-	data, err := os.ReadFile(path)
+	data, err := regularfile.ReadFile(path, wranglerfile.MaxSize)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) && !named {
 			if _, err := provision.WranglerEnvironment(nil, path, env); err != nil {
@@ -116,7 +116,7 @@ func readWrangler(path string, named bool, env string) (*wranglerfile.File, []by
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, clierr.Configf("check the path, or run 'nimbus init' first", "wrangler config %s does not exist", path)
 		}
-		return nil, nil, clierr.Wrap(err, exitcode.Config, clierr.CodeIO, "cannot read "+path, "")
+		return nil, nil, clierr.Wrap(err, exitcode.Config, clierr.CodeIO, "cannot read "+path+": "+regularfile.Reason(err), regularfile.Hint(err, "name the wrangler config with --write-config"))
 	}
 	wf, err := wranglerfile.Parse(data)
 	if err != nil {

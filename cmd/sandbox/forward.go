@@ -71,7 +71,9 @@ func newCmdForward(o *common) *cobra.Command {
 		Long: `Serve 127.0.0.1:LOCAL and proxy HTTP and WebSocket traffic to PORT in the
 sandbox, through the Worker's authenticated preview door /s/ID/port/PORT/, until
 interrupted (Ctrl-C). LOCAL defaults to PORT, or a free port when that one is
-taken; 0 always picks a free port. Several ports can be forwarded at once.
+taken; 0 always picks a free port. Several ports can be forwarded at once; a
+LOCAL given explicitly wins over a defaulted one, whatever the order: in
+"8080 3000:8080", sandbox port 3000 is served on 8080 and 8080 on a free port.
 
 A port that is not exposed yet is exposed (scoped) first, and stays exposed.
 The token needs session:attach, pinned (sid) to the sandbox, besides
@@ -85,7 +87,9 @@ sites (an Origin that is not a loopback one, a cross-site subresource) are
 refused with 403: they would act in the app with the forward's token.`,
 		Example: `  # after: nimbus sandbox start job-123 -- npm run dev
   nimbus sandbox forward job-123 5173
-  nimbus sandbox forward job-123 3000:8080 9229:0 --json`,
+  nimbus sandbox forward job-123 3000:8080 9229:0 --json
+  # sandbox port 3000 on local 8080; sandbox port 8080 on a free port
+  nimbus sandbox forward job-123 8080 3000:8080`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 {
 				return clierr.Usagef("expected ID and at least one PORT[:LOCAL], got %d argument(s)", len(args)).WithHint("nimbus sandbox forward " + firstArgID(args) + " 3000")
@@ -146,33 +150,60 @@ func (o *common) forward(cmd *cobra.Command, sb *sandboxclient.Sandbox, specs []
 		spec forwardSpec
 		ln   net.Listener
 		p    *forward.Proxy
+		// ours: the defaulted local port is another spec's here.
+		ours bool
 	}
-	var all []served
+	all := make([]served, len(specs))
 	closeAll := func() {
 		for _, s := range all {
-			_ = s.ln.Close()
+			if s.ln != nil {
+				_ = s.ln.Close()
+			}
 		}
 	}
 	reporter := newForwardReporter(o, sb.ID())
-	for _, spec := range specs {
-		p, err := forward.New(forward.Options{
-			Endpoint: sb.Client().Endpoint(), SandboxID: sb.ID(), Port: spec.port,
-			ConnectTimeout: connectTimeout,
-			Token:          func(ctx context.Context) (string, error) { return sb.Client().Token(ctx, sb.ID()) },
-			OnError:        func(_ *http.Request, err error) { reporter.report(spec.port, err) },
-		})
-		if err != nil {
-			closeAll()
-			return o.errorIn(sb.ID(), err)
+	// An explicit LOCAL wins over a defaulted one, whatever the order of
+	// the arguments: the explicit ones are listened on first, and a
+	// defaulted local port that one of them (or an earlier defaulted
+	// one) has is replaced by a free port, as a port taken by another
+	// program is. In "8080 3000:8080", 3000 gets 8080 here.
+	mine := map[int]bool{}
+	for _, s := range specs {
+		if s.explicit && s.local != 0 {
+			mine[s.local] = true
 		}
-		ln, err := forward.Listen(spec.local, !spec.explicit)
-		if err != nil {
-			closeAll()
-			// 73, as dev --addr and mcp --http: the port is taken or not
-			// allowed, which retrying (69) does not change.
-			return clierr.Wrap(err, exitcode.CantCreate, forward.CodeListen, err.Error(), "pick another local port: PORT:LOCAL (LOCAL 0 picks a free one)")
+	}
+	for _, explicit := range []bool{true, false} {
+		for i, spec := range specs {
+			if spec.explicit != explicit {
+				continue
+			}
+			p, err := forward.New(forward.Options{
+				Endpoint: sb.Client().Endpoint(), SandboxID: sb.ID(), Port: spec.port,
+				ConnectTimeout: connectTimeout,
+				Token:          func(ctx context.Context) (string, error) { return sb.Client().Token(ctx, sb.ID()) },
+				OnError:        func(_ *http.Request, err error) { reporter.report(spec.port, err) },
+			})
+			if err != nil {
+				closeAll()
+				return o.errorIn(sb.ID(), err)
+			}
+			port, ours := spec.local, !explicit && mine[spec.local]
+			if ours {
+				port = 0
+			}
+			ln, err := forward.Listen(port, !spec.explicit)
+			if err != nil {
+				closeAll()
+				// 73, as dev --addr and mcp --http: the port is taken or not
+				// allowed, which retrying (69) does not change.
+				return clierr.Wrap(err, exitcode.CantCreate, forward.CodeListen, err.Error(), "pick another local port: PORT:LOCAL (LOCAL 0 picks a free one)")
+			}
+			if _, lp, _ := net.SplitHostPort(ln.Addr().String()); lp == strconv.Itoa(spec.local) {
+				mine[spec.local] = true
+			}
+			all[i] = served{spec, ln, p, ours}
 		}
-		all = append(all, served{spec, ln, p})
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -197,7 +228,10 @@ func (o *common) forward(cmd *cobra.Command, sb *sandboxclient.Sandbox, specs []
 		}
 		if o.human() {
 			note := ""
-			if lport != strconv.Itoa(s.spec.local) && s.spec.local != 0 {
+			switch {
+			case s.ours:
+				note = st.Muted(fmt.Sprintf(" (port %d is another of these forwards)", s.spec.local))
+			case lport != strconv.Itoa(s.spec.local) && s.spec.local != 0:
 				note = st.Muted(fmt.Sprintf(" (port %d is taken here)", s.spec.local))
 			}
 			fmt.Fprintf(ios.ErrOut, "%s Forwarding %s → %s port %d%s\n", st.SuccessIcon(), st.Bold(u), sb.ID(), s.spec.port, note)

@@ -16,6 +16,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/progress"
+	"github.com/nimbus-sh/nimbus/internal/regularfile"
 	"github.com/nimbus-sh/nimbus/internal/shellquote"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient/job"
@@ -120,7 +121,13 @@ one command, so -- make test works and '&&' is passed on as a word.`,
 			}
 			env := map[string]string{}
 			if envFile != "" {
-				data, err := os.ReadFile(envFile)
+				// Bounded (a pipe, --env-file <(vault …), is read as
+				// stdin is): /dev/zero must not fill memory.
+				data, err := regularfile.ReadStream(envFile, job.MaxEnvFile)
+				if errors.Is(err, regularfile.ErrTooLarge) {
+					err = &job.EnvFileError{Name: envFile, Reason: "larger than " + regularfile.Size(job.MaxEnvFile)}
+					return sandboxcli.ExecError(sandboxcli.EnvFileError(err))
+				}
 				if err != nil {
 					return execUsage(clierr.Usagef("--env-file: %v", err))
 				}

@@ -1,8 +1,8 @@
 package sandbox
 
 import (
+	"errors"
 	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +12,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/regularfile"
 	"github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 )
 
@@ -62,7 +63,12 @@ failure and interruption. --json prints the whole result object.`,
 			}
 			switch {
 			case file != "":
-				b, err := os.ReadFile(file)
+				// Bounded as the code on standard input is (it is sent in
+				// one request); a pipe (--file <(…)) is read as stdin is.
+				b, err := regularfile.ReadStream(file, maxStdin)
+				if errors.Is(err, regularfile.ErrTooLarge) {
+					return execUsage(clierr.Usagef("--file %s is larger than %d MiB", file, maxStdin>>20).WithHint("copy big programs with nimbus sandbox cp and run them with exec"))
+				}
 				if err != nil {
 					return execUsage(clierr.New(exitcode.Usage, clierr.CodeIO, "cannot read --file: "+err.Error(), ""))
 				}

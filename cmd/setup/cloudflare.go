@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 	"time"
 
@@ -16,7 +15,9 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/config"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/regularfile"
 	"github.com/nimbus-sh/nimbus/pkg/provision"
+	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"
 )
 
 // defaultWranglerConfig is read when --config is not given and it exists.
@@ -175,18 +176,18 @@ func runCloudflare(cmd *cobra.Command, f *cmdutil.Factory, o *cloudflareOptions)
 	wranglerPath := o.wranglerConfig
 	var wranglerData []byte
 	if wranglerPath != "" {
-		data, err := os.ReadFile(wranglerPath)
+		data, err := regularfile.ReadFile(wranglerPath, wranglerfile.MaxSize)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return clierr.Configf("check the --config path, or run 'nimbus init' first", "wrangler config %s does not exist", wranglerPath)
 			}
-			return clierr.Wrap(err, exitcode.Config, clierr.CodeIO, "cannot read "+wranglerPath, "")
+			return clierr.Wrap(err, exitcode.Config, clierr.CodeIO, "cannot read "+wranglerPath+": "+regularfile.Reason(err), regularfile.Hint(err, "name the wrangler config with --config"))
 		}
 		wranglerData = data
-	} else if data, err := os.ReadFile(defaultWranglerConfig); err == nil {
+	} else if data, err := regularfile.ReadFile(defaultWranglerConfig, wranglerfile.MaxSize); err == nil {
 		wranglerPath, wranglerData = defaultWranglerConfig, data
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return clierr.Wrap(err, exitcode.Config, clierr.CodeIO, "cannot read "+defaultWranglerConfig, "")
+		return clierr.Wrap(err, exitcode.Config, clierr.CodeIO, "cannot read "+defaultWranglerConfig+": "+regularfile.Reason(err), regularfile.Hint(err, "name the wrangler config with --config"))
 	}
 	naming, err := provision.ResolveNaming(provision.Inputs{
 		Name: o.name, BucketPrefix: o.bucketPrefix, RuntimeBucket: o.runtimeBucket,

@@ -21,6 +21,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/iostreams"
 	"github.com/nimbus-sh/nimbus/internal/paths"
+	"github.com/nimbus-sh/nimbus/internal/regularfile"
 )
 
 // Factory holds the dependencies of commands.
@@ -140,14 +141,19 @@ func (f *Factory) LoadConfig() (*config.Config, error) {
 // default file that is missing is no error, so a missing file is always
 // --config's path, which has nothing to fix or remove.
 func ConfigHint(err error, named bool) string {
+	var special *regularfile.NotRegularError
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return "check the path given to --config: it names no file"
-	case errors.Is(err, syscall.EISDIR):
+	case errors.Is(err, syscall.EISDIR) || errors.As(err, &special) && special.Mode.IsDir():
 		if named {
 			return "--config names a directory, not a config file"
 		}
 		return "move the directory out of the way: nimbus reads this path as a config file"
+	case special != nil && named:
+		return "--config names " + regularfile.Kind(special.Mode) + ", not a config file"
+	case special != nil:
+		return "remove it or put a regular file there: nimbus reads this path as a config file"
 	case named:
 		return "fix the file given to --config, or name another"
 	}

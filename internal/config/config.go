@@ -11,7 +11,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/hostpath"
+	"github.com/nimbus-sh/nimbus/internal/regularfile"
 	suggestpkg "github.com/nimbus-sh/nimbus/internal/suggest"
 )
 
@@ -96,6 +96,9 @@ type Config struct {
 	from    map[string]string // the file each of values came from
 	flags   map[string]*pflag.Flag
 	unknown []Unknown
+	// keys are the files' top-level keys in file order, as written
+	// (Inspect's, for one file).
+	keys []string
 }
 
 // Unknown is a key in a config file that nimbus does not know.
@@ -143,20 +146,18 @@ func Load(opts Options) (*Config, error) {
 
 // merge layers one file over what was read before it.
 func (c *Config) merge(path string, required bool) error {
-	f, err := os.Open(path)
+	// A regular file only: opening a named pipe put there would block
+	// every command, and a device would be read to the bound.
+	data, err := regularfile.ReadFile(path, maxFileSize)
 	if err != nil {
 		if !required && errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
+		var pe *fs.PathError
+		if errors.As(err, &pe) && (errors.Is(err, regularfile.ErrNotRegular) || errors.Is(err, regularfile.ErrTooLarge)) {
+			err = pe.Err // the path is InvalidFileError's
+		}
 		return &InvalidFileError{Path: path, Err: err}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return &InvalidFileError{Path: path, Err: err}
-	}
-	if len(data) > maxFileSize {
-		return &InvalidFileError{Path: path, Err: fmt.Errorf("larger than %d KiB", maxFileSize>>10)}
 	}
 	// Decoded as nodes, not into a map: a value is kept as it is written
 	// ("0x10", "1e3", "1_000" stay text for the parsers of each key instead
@@ -176,6 +177,7 @@ func (c *Config) merge(path string, required bool) error {
 	seen := map[string]string{}
 	for i := 0; top != nil && top.Kind == yaml.MappingNode && i+1 < len(top.Content); i += 2 {
 		kn, vn := resolveAlias(top.Content[i]), resolveAlias(top.Content[i+1])
+		c.keys = append(c.keys, top.Content[i].Value)
 		if kn.Kind != yaml.ScalarNode {
 			return &InvalidFileError{Path: path, Err: fmt.Errorf("line %d: want a plain key", kn.Line)}
 		}
@@ -381,18 +383,9 @@ func Inspect(opts Options) []FileInfo {
 		if len(c.files) == 0 {
 			continue // a default file that does not exist
 		}
-		fi := FileInfo{Path: p, Unknown: c.unknown}
-		// merge has read and checked the file; read its keys in order.
-		if data, err := os.ReadFile(p); err == nil {
-			var doc yaml.Node
-			if yaml.Unmarshal(data, &doc) == nil && len(doc.Content) > 0 && doc.Content[0].Kind == yaml.MappingNode {
-				m := doc.Content[0]
-				for i := 0; i+1 < len(m.Content); i += 2 {
-					fi.Keys = append(fi.Keys, m.Content[i].Value)
-				}
-			}
-		}
-		out = append(out, fi)
+		// The keys as merge read them: reading the file again would
+		// read what another process may have put there since, unchecked.
+		out = append(out, FileInfo{Path: p, Keys: c.keys, Unknown: c.unknown})
 	}
 	return out
 }

@@ -57,6 +57,8 @@ type version struct {
 	integrity     string
 	shasum        string
 	license       string
+	// tarballURL rewrites the tarball URL the packument lists.
+	tarballURL func(string) string
 }
 
 // Server is the fake registry.
@@ -106,6 +108,13 @@ type PublishOption func(*version)
 // WithIntegrity lists integrity instead of the tarball's real hash.
 func WithIntegrity(integrity string) PublishOption {
 	return func(v *version) { v.integrity = integrity }
+}
+
+// WithTarballURL lists rewrite(url) as the tarball URL instead of url, the
+// registry's own (a private registry's signed URL, a mirror elsewhere);
+// the tarball is still served at its path, whatever the query.
+func WithTarballURL(rewrite func(url string) string) PublishOption {
+	return func(v *version) { v.tarballURL = rewrite }
 }
 
 // WithLicense sets the license field of the full packument.
@@ -283,11 +292,15 @@ func (s *Server) servePackument(w http.ResponseWriter, r *http.Request, path str
 	latest := ""
 	for _, ver := range s.order[name] {
 		v := vs[ver]
+		tarball := s.URL + tarballPath(name, ver)
+		if v.tarballURL != nil {
+			tarball = v.tarballURL(tarball)
+		}
 		doc := map[string]any{
 			"name": name, "version": ver,
 			"dist": map[string]any{
 				"integrity": v.integrity, "shasum": v.shasum,
-				"tarball": s.URL + tarballPath(name, ver),
+				"tarball": tarball,
 			},
 		}
 		if !abbreviated {

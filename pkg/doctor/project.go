@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nimbus-sh/nimbus/internal/regularfile"
 	"github.com/nimbus-sh/nimbus/pkg/provision"
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
 	"github.com/nimbus-sh/nimbus/pkg/scaffold"
@@ -42,7 +43,9 @@ func (d *Doctor) checkProject(ctx context.Context) []Check {
 	if d.Project == nil {
 		return skipAll("no project directory")
 	}
-	data, err := fs.ReadFile(d.Project, d.WranglerFile)
+	// A regular file of a bounded size only: a named pipe would block
+	// the open forever, /dev/zero fill memory.
+	data, err := regularfile.ReadFS(d.Project, d.WranglerFile, wranglerfile.MaxSize)
 	// An environment asked for by name (--env) where there is no file
 	// to define it fails below (provision.WranglerEnvironment), as
 	// runtime sync, runtime list and setup refuse it: skipping would
@@ -52,7 +55,11 @@ func (d *Doctor) checkProject(ctx context.Context) []Check {
 		return skipAll("no " + d.WranglerFile + " in this directory (not a Nimbus project, or run from its root)")
 	}
 	if err != nil && !missing {
-		c := fail("wrangler", "cannot read "+d.WranglerFile+": "+err.Error(), "make it readable by this user, or name another file with --wrangler-config")
+		hint := "make it readable by this user, or name another file with --wrangler-config"
+		if errors.Is(err, regularfile.ErrNotRegular) || errors.Is(err, regularfile.ErrTooLarge) {
+			hint = "the wrangler config is a regular JSONC file of at most " + regularfile.Size(wranglerfile.MaxSize) + "; name it with --wrangler-config"
+		}
+		c := fail("wrangler", "cannot read "+d.WranglerFile+": "+reason(err), hint)
 		return append([]Check{c}, skipAll("the wrangler config is unreadable")[1:]...)
 	}
 	var f *wranglerfile.File
@@ -179,6 +186,15 @@ func (d *Doctor) unchecked(p *project) string {
 		return " (not checked on the account: " + cfReason(p.accountErr) + ")"
 	}
 	return ""
+}
+
+// reason is err without the operation and path a PathError repeats.
+func reason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 func cfReason(err error) string {

@@ -425,15 +425,18 @@ func describeNetErr(err error) string {
 // if set, is called once the answer arrives (done 0) and after each chunk,
 // with the bytes so far and the announced total (-1 when unknown).
 func (c *Client) Download(ctx context.Context, tarballURL string, integ Integrity, w io.Writer, progress func(done, total int64)) (int64, error) {
+	// Every message names the URL redacted: a private registry's
+	// tarball URL may carry a user:password or a signed token in its
+	// query, and messages reach logs and CI output.
 	if integ.IsZero() {
-		return 0, &Error{Kind: KindIntegrity, Code: CodeIntegrity, Message: "refusing to download " + tarballURL + " without an integrity hash"}
+		return 0, &Error{Kind: KindIntegrity, Code: CodeIntegrity, Message: "refusing to download " + redactURL(tarballURL) + " without an integrity hash"}
 	}
 	u, err := url.Parse(tarballURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return 0, &Error{Kind: KindInvalid, Code: CodeInvalid, Message: "invalid tarball URL " + quote(tarballURL)}
+		return 0, &Error{Kind: KindInvalid, Code: CodeInvalid, Message: "invalid tarball URL " + quote(redactURL(tarballURL))}
 	}
 	u.User = nil
-	what := "download " + u.String()
+	what := "download " + redactURL(u.String())
 	max := c.MaxTarball
 	if max <= 0 {
 		max = DefaultMaxTarball

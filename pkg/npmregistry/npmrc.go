@@ -139,8 +139,15 @@ func redactURL(s string) string {
 	s = strings.TrimSpace(s)
 	u, err := url.Parse(s)
 	if err != nil {
-		if i := strings.IndexAny(s, "@?#"); i >= 0 {
-			return s[:i] + "(redacted)"
+		// Unparsable: whatever follows the scheme may be a user:password
+		// (before an '@') or a token, so only the scheme is kept when any
+		// of them might be there.
+		if strings.ContainsAny(s, "@?#") {
+			scheme, _, ok := strings.Cut(s, "://")
+			if !ok || strings.ContainsAny(scheme, "@?#/") {
+				return "(redacted)"
+			}
+			return scheme + "://(redacted)"
 		}
 		return s
 	}

@@ -304,3 +304,47 @@ func TestTokenGoesToTheRegistryOnly(t *testing.T) {
 		t.Errorf("the other origin saw %q, want no Authorization: %q", seen, want)
 	}
 }
+
+// TestDownloadErrorsRedactTheURL: a private registry's tarball URL may
+// hold a user:password and a signed or token query; however Download
+// fails, its message (what the CLI prints and logs) holds neither.
+func TestDownloadErrorsRedactTheURL(t *testing.T) {
+	srv, c, tgz := fakeRegistry(t)
+	base := srv.URL + "/@nimbus-sh/runtime-bash/-/runtime-bash-5.2.37.tgz"
+	secretURL := strings.Replace(base, "http://", "http://u:pw-SECRET@", 1) + "?token=tok-SECRET&sig=sig-SECRET"
+	good, _ := npmregistry.ParseIntegrity(npmtest.Integrity(tgz))
+	wrong, _ := npmregistry.ParseIntegrity(npmtest.Integrity([]byte("other")))
+	srv.AddFault(npmtest.Fault{PathSuffix: "missing.tgz", Status: http.StatusNotFound})
+	srv.AddFault(npmtest.Fault{PathSuffix: "refused.tgz", Status: http.StatusForbidden})
+	srv.AddFault(npmtest.Fault{PathSuffix: "down.tgz", Status: http.StatusServiceUnavailable})
+	other := func(name string) string {
+		return strings.Replace(secretURL, "runtime-bash-5.2.37.tgz", name, 1)
+	}
+	for name, tc := range map[string]struct {
+		url   string
+		integ npmregistry.Integrity
+	}{
+		"no integrity":  {secretURL, npmregistry.Integrity{}},
+		"unparsable":    {"http://u:pw-SECRET%zz@" + strings.TrimPrefix(base, "http://") + "?token=tok-SECRET", good},
+		"not http":      {strings.Replace(secretURL, "http://", "ftp://", 1), good},
+		"no host":       {"http://u:pw-SECRET@/x.tgz?token=tok-SECRET", good},
+		"mismatch":      {secretURL, wrong},
+		"404":           {other("missing.tgz"), good},
+		"403":           {other("refused.tgz"), good},
+		"503":           {other("down.tgz"), good},
+		"unreachable":   {"http://u:pw-SECRET@127.0.0.1:9/x.tgz?token=tok-SECRET", good},
+		"downloaded ok": {secretURL, good},
+	} {
+		_, err := c.Download(context.Background(), tc.url, tc.integ, &bytes.Buffer{}, nil)
+		if name == "downloaded ok" {
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			continue
+		}
+		e, ok := npmregistry.AsError(err)
+		if !ok || strings.Contains(e.Message, "SECRET") || strings.Contains(e.Hint, "SECRET") || !strings.Contains(e.Message, "redacted") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

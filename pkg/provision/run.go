@@ -18,6 +18,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/atomicfile"
 	"github.com/nimbus-sh/nimbus/internal/duration"
 	"github.com/nimbus-sh/nimbus/internal/observe"
+	"github.com/nimbus-sh/nimbus/internal/regularfile"
 	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"
 )
 
@@ -467,10 +468,14 @@ func (r *run) wranglerConfig(ctx context.Context) error {
 		return nil
 	}
 	r.emit(StepWrangler, path, StateRunning, "checking account_id in %s", path)
-	data, err := os.ReadFile(path)
+	data, err := regularfile.ReadFile(path, wranglerfile.MaxSize)
 	if err != nil {
+		hint := regularfile.Hint(err, "pass --config PATH")
+		if hint == "" {
+			hint = "run `nimbus init` first or pass --config PATH"
+		}
 		return r.fail(StepWrangler, path, &Error{Kind: KindConfig, Code: CodeWranglerConfig, Err: err,
-			Message: "cannot read " + path, Hint: "run `nimbus init` first or pass --config PATH"})
+			Message: "cannot read " + path + ": " + regularfile.Reason(err), Hint: hint})
 	}
 	env := r.plan.WranglerEnv
 	out, changed, err := wranglerfile.SetEnvAccountID(data, env, r.res.AccountID)
@@ -918,7 +923,7 @@ func (r *run) adopt(spec *SecretSpec, legacy, value string) error {
 // the file cannot be read or parsed, which the wrangler config step
 // reports.
 func configuredAccountID(path, env string) string {
-	data, err := os.ReadFile(path)
+	data, err := regularfile.ReadFile(path, wranglerfile.MaxSize)
 	if err != nil {
 		return ""
 	}

@@ -3,9 +3,9 @@ package runtimesync
 import (
 	"errors"
 	"io/fs"
-	"os"
 
 	"github.com/nimbus-sh/nimbus/internal/atomicfile"
+	"github.com/nimbus-sh/nimbus/internal/regularfile"
 	"github.com/nimbus-sh/nimbus/pkg/wranglerfile"
 )
 
@@ -40,13 +40,14 @@ func WriteEnvPin(path, env, digest string, dryRun bool) (PinStatus, error) {
 	if !ValidDigest(digest) {
 		return "", &Error{Kind: KindInternal, Code: CodeInternal, Message: "refusing to pin an invalid digest " + digest}
 	}
-	data, err := os.ReadFile(path)
+	data, err := regularfile.ReadFile(path, wranglerfile.MaxSize)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return "", &Error{Kind: KindConfig, Code: CodeCatalogPin, Err: err,
 				Message: "wrangler config " + path + " does not exist", Hint: "pass --write-config PATH, or run 'nimbus init' first"}
 		}
-		return "", &Error{Kind: KindCantCreate, Code: CodeCatalogPin, Err: err, Message: "cannot read " + path + ": " + err.Error()}
+		return "", &Error{Kind: KindCantCreate, Code: CodeCatalogPin, Err: err, Message: "cannot read " + path + ": " + regularfile.Reason(err),
+			Hint: regularfile.Hint(err, "name the wrangler config with --write-config PATH")}
 	}
 	out, changed, err := wranglerfile.SetEnvVar(data, env, PinVar, digest)
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/nimbus-sh/nimbus/internal/regularfile"
 )
 
 // Action says what applying a plan does to one file.
@@ -158,7 +160,13 @@ func (pf *PlannedFile) inspect(dir string) error {
 	case !info.Mode().IsRegular():
 		return conflictError(dir, pf.Path, fmt.Sprintf("%s exists and is not a regular file (%s)", pf.Path, fileKind(info.Mode())), nil)
 	}
-	old, err := os.ReadFile(full)
+	// Read through regularfile: what was checked above may have been
+	// replaced by a named pipe since, and the copy kept for a rollback
+	// is bounded.
+	old, err := regularfile.ReadFile(full, maxPrevious)
+	if errors.Is(err, regularfile.ErrNotRegular) || errors.Is(err, regularfile.ErrTooLarge) {
+		return conflictError(dir, pf.Path, pf.Path+" exists and is "+regularfile.Reason(err), nil)
+	}
 	if err != nil {
 		return &Error{Code: CodeWriteFailed, Message: "cannot read " + full, Paths: []string{pf.Path}, Err: err}
 	}
@@ -197,6 +205,11 @@ func checkParents(dir, rel string) error {
 	}
 	return nil
 }
+
+// maxPrevious bounds the copy of a file an overwrite keeps to restore it
+// if the scaffold fails: the files nimbus init writes are small, a bigger
+// one in their place is not one of them.
+const maxPrevious = 16 << 20
 
 func fileKind(m fs.FileMode) string {
 	switch {

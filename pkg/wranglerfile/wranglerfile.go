@@ -14,6 +14,12 @@ import (
 	"github.com/tailscale/hujson"
 )
 
+// MaxSize bounds what is read of a wrangler config (with package
+// regularfile, which also refuses what is not a regular file): wrangler
+// configs are a few KiB, and a wrong path (a disk image, /dev/zero) must
+// fail at once instead of filling memory.
+const MaxSize = 1 << 20
+
 // Error reports a wrangler.jsonc that cannot be read or edited.
 type Error struct {
 	// Message says what could not be done with the file.

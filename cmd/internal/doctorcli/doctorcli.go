@@ -27,6 +27,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/hostpath"
 	"github.com/nimbus-sh/nimbus/internal/paths"
+	"github.com/nimbus-sh/nimbus/internal/regularfile"
 	"github.com/nimbus-sh/nimbus/internal/style"
 	"github.com/nimbus-sh/nimbus/pkg/doctor"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -235,12 +236,13 @@ func Build(f *cmdutil.Factory, cmd *cobra.Command, o *Options) (*doctor.Doctor, 
 		}
 	}
 
-	d.Project, d.WranglerFile, d.WranglerEnv = os.DirFS(dir), "wrangler.jsonc", o.WranglerEnv
+	// regularfile.DirFS: opening a named pipe there must not block.
+	d.Project, d.WranglerFile, d.WranglerEnv = regularfile.DirFS(dir), "wrangler.jsonc", o.WranglerEnv
 	if o.WranglerConfig != "" {
 		// Read from the project directory; hostpath.Join, since on
 		// Windows "C:x" and "\x" are not relative to it.
 		p := hostpath.Join(runtime.GOOS, dir, o.WranglerConfig)
-		d.Project, d.WranglerFile = os.DirFS(filepath.Dir(p)), filepath.Base(p)
+		d.Project, d.WranglerFile = regularfile.DirFS(filepath.Dir(p)), filepath.Base(p)
 	}
 	return d, nil
 }
@@ -299,6 +301,42 @@ func rel(dir, p string) string {
 		return r
 	}
 	return p
+}
+
+// interruptGrace is how long an interrupted doctor waits for its checks
+// to see the cancellation and report what they found before it exits
+// without them.
+const interruptGrace = 2 * time.Second
+
+// BuildAndRun builds the Doctor and runs it, and returns as soon as ctx is
+// cancelled (Ctrl-C, SIGTERM) even when a file read is blocked where no
+// context reaches it: a named pipe given as --token-file whose writer
+// sends nothing, a hung network file system. The checks that heed ctx
+// (the network ones) stop at once and the partial report is printed; a
+// read that does not is left behind, since doctor has nothing to clean
+// up, and the command exits 130 (143 for SIGTERM) within interruptGrace.
+func BuildAndRun(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, o *Options) error {
+	done := make(chan error, 1)
+	go func() {
+		d, err := Build(f, cmd, o)
+		if err == nil {
+			err = Run(ctx, f, d)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(interruptGrace)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return clierr.Wrap(ctx.Err(), exitcode.Interrupted, "E_INTERRUPTED", "interrupted", "")
+	}
 }
 
 // Run runs the checks, printing them as they finish on a terminal and the

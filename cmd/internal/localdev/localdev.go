@@ -25,6 +25,8 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
 	"github.com/nimbus-sh/nimbus/internal/paths"
 	"github.com/nimbus-sh/nimbus/internal/portnum"
+	"github.com/nimbus-sh/nimbus/internal/regularfile"
+	"github.com/nimbus-sh/nimbus/internal/secretfile"
 	"github.com/nimbus-sh/nimbus/pkg/localsandbox"
 	sc "github.com/nimbus-sh/nimbus/pkg/sandboxclient"
 	"github.com/nimbus-sh/nimbus/pkg/token"
@@ -143,7 +145,9 @@ func LoadSecret(dataDir string) (secret string, created bool, err error) {
 // can read is refused rather than used; when two processes create it at
 // once, both use the one that won.
 func LoadOrCreateSecret(path, what, code string) (secret string, created bool, err error) {
-	b, err := os.ReadFile(path)
+	// A regular file of a secret's size only: a named pipe there must
+	// not block dev, /dev/zero not fill memory.
+	b, err := regularfile.ReadFile(path, secretfile.MaxSize)
 	if err == nil {
 		fi, serr := os.Stat(path)
 		if serr == nil && fi.Mode().Perm()&0o077 != 0 {

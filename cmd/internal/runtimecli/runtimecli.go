@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/nimbus-sh/nimbus/internal/clierr"
 	"github.com/nimbus-sh/nimbus/internal/cmdutil"
 	"github.com/nimbus-sh/nimbus/internal/exitcode"
+	"github.com/nimbus-sh/nimbus/internal/regularfile"
 	"github.com/nimbus-sh/nimbus/pkg/npmregistry"
 	"github.com/nimbus-sh/nimbus/pkg/provision"
 	"github.com/nimbus-sh/nimbus/pkg/runtimesync"
@@ -78,13 +78,18 @@ func CloudflareClient(f *cmdutil.Factory, token string) (*provision.Client, erro
 	return c, nil
 }
 
+// maxNpmrc bounds what is read of an .npmrc.
+const maxNpmrc = 1 << 20
+
 // Registry returns a client for the registry npm would use for the runtime
 // packages: npm_config_registry, then registry= (or @nimbus-sh:registry=)
 // in ./.npmrc, then in the user's .npmrc (NPM_CONFIG_USERCONFIG or
 // ~/.npmrc), then the public registry.
 func Registry(f *cmdutil.Factory) (*npmregistry.Client, error) {
 	sources := []npmregistry.Settings{npmregistry.EnvSettings(f.Getenv)}
-	if data, err := os.ReadFile(".npmrc"); err == nil {
+	// Regular files of a bounded size only, as npm reads them: a named
+	// pipe must not block the command, /dev/zero not fill memory.
+	if data, err := regularfile.ReadFile(".npmrc", maxNpmrc); err == nil {
 		sources = append(sources, npmregistry.ParseNpmrc(data, f.Getenv))
 	}
 	user := f.Getenv("NPM_CONFIG_USERCONFIG")
@@ -95,7 +100,7 @@ func Registry(f *cmdutil.Factory) (*npmregistry.Client, error) {
 		user = filepath.Join(f.Getenv("HOME"), ".npmrc")
 	}
 	if user != "" {
-		if data, err := os.ReadFile(user); err == nil {
+		if data, err := regularfile.ReadFile(user, maxNpmrc); err == nil {
 			sources = append(sources, npmregistry.ParseNpmrc(data, f.Getenv))
 		}
 	}

@@ -86,6 +86,10 @@ type syncPlan struct {
 	modeOnly int
 	conflict []Failure
 	dstMode  map[string]fs.FileMode
+	// deletes is, for each path of remove that is a deletion (not a
+	// replacement), how many entries removing it deletes: the summary
+	// counts them once the removal succeeded.
+	deletes map[string]int
 }
 
 // unchanged files a content check found equal: skipped, or counted as a
@@ -105,7 +109,7 @@ func (p *syncPlan) unchanged(s Entry) {
 // (counted as a replacement, not a deletion), except a directory in the
 // place of a file, which only --delete may remove.
 func plan(src, dst []Entry, del bool, dstName func(string) string) (p *syncPlan, check []Entry) {
-	p = &syncPlan{dstMode: map[string]fs.FileMode{}}
+	p = &syncPlan{dstMode: map[string]fs.FileMode{}, deletes: map[string]int{}}
 	have := make(map[string]Entry, len(dst))
 	for _, e := range dst {
 		have[e.Rel] = e
@@ -132,6 +136,7 @@ func plan(src, dst []Entry, del bool, dstName func(string) string) (p *syncPlan,
 		}
 		if deletion {
 			p.removed += n
+			p.deletes[d.Rel] = n
 		}
 	}
 	for _, s := range src {
@@ -232,6 +237,7 @@ func SyncUp(ctx context.Context, sb *sc.Sandbox, local, remote string, o SyncOpt
 			fails.add(failure(path.Join(remote, r), err))
 			continue
 		}
+		sum.Deleted += p.deletes[r]
 		e.obs.Event(Event{Kind: Deleted, Upload: true, Remote: path.Join(remote, r)})
 	}
 	cs := &Summary{}
@@ -326,6 +332,7 @@ func SyncDown(ctx context.Context, sb *sc.Sandbox, remote, local string, o SyncO
 			fails.add(failure(lp, localErr(err)))
 			continue
 		}
+		sum.Deleted += p.deletes[r]
 		e.obs.Event(Event{Kind: Deleted, Local: lp})
 	}
 	cs := &Summary{}
@@ -425,7 +432,12 @@ func (e *engine) compare(ctx context.Context, src, dst []Entry, del bool, sides 
 // announce reports the plan to the observer (with the planned copies and
 // deletions for a dry run) and starts the summary.
 func (e *engine) announce(p *syncPlan, sides syncSides, dryRun bool) *SyncSummary {
-	sum := &SyncSummary{Skipped: len(p.skipped), Deleted: p.removed, DryRun: dryRun}
+	// A real sync counts its deletions as they succeed (SyncUp,
+	// SyncDown): one that fails is listed, not counted.
+	sum := &SyncSummary{Skipped: len(p.skipped), DryRun: dryRun}
+	if dryRun {
+		sum.Deleted = p.removed
+	}
 	files, bytes := copyTotals(p.copy)
 	e.obs.Plan(files, bytes)
 	for _, s := range p.skipped {
