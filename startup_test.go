@@ -182,7 +182,21 @@ const (
 	// next frame boundary (4 KB); the data directory's ownership check and
 	// the unread bodies of open answers.
 	session39BinaryBytes = 52 << 10
-	maxBinaryBytes       = 11604130 + 352256 + 32<<10 + mcpSDKBinaryBytes + 40<<10 + 148<<10 + 64<<10 + 12<<10 + session32BinaryBytes + session33BinaryBytes + session34BinaryBytes + session35BinaryBytes + session36BinaryBytes + session37BinaryBytes + session38BinaryBytes + session39BinaryBytes // linux/amd64, -trimpath -ldflags='-s -w': before issue 15, plus issue 13, plus its progress line, plus the MCP SDK, plus the review fixes of 2026-12-04 morning, plus the afternoon's (about 120 KB measured from 760e44a: setup --env, the npm registry token, the mcp and runtime reviews, the GC floor of nimbus dev, Windows-unsafe download names, the action's stop-commands, --env for runtime and doctor), plus the evening's (61,440 bytes measured from 37ecb65: about 40 review fixes, among them the setup answer checks, the stream frame bound, exact exit codes, typo hints for flags and scopes, the publish lock of runtime sync), plus the night's (12,288 bytes measured from 1b5d7b6: the stall package shared by R2 uploads, npm and the sandbox client, the forward's header bound, the mcp stdio framer, bounded process starts, the inits' GOGC, eight CLI fixes such as W_TRANSFER_SKIPPED and the --shell/--shell-id aliases)
+	// session40BinaryBytes is what 2026-12-05's ninth session added
+	// (90,112 bytes measured from 541f441 at 06de3ab, release builds
+	// 15,495,328 -> 15,585,440): the token redaction of encoded forms and
+	// pieces, of status lines, close reasons, forward refusals and broken
+	// answers (20 KB); the global budget for buffered exec output and the
+	// listen address resolved once (16 KB); single-use preview links
+	// spent only when they reach the app and bound to their port (8 KB);
+	// the preview host suffix nimbus dev names and the client's loopback
+	// preview URLs (8 KB); the ledger's owner key and owner-only drains,
+	// hints for ids that start with '-' (16 KB); bounded regular-file
+	// reads of project and config files, npm URL redaction, forward's port
+	// order, sync's deletion count, symlinked transfer roots, forward's
+	// dot segments, restarts after kills and signals (22 KB).
+	session40BinaryBytes = 88 << 10
+	maxBinaryBytes       = 11604130 + 352256 + 32<<10 + mcpSDKBinaryBytes + 40<<10 + 148<<10 + 64<<10 + 12<<10 + session32BinaryBytes + session33BinaryBytes + session34BinaryBytes + session35BinaryBytes + session36BinaryBytes + session37BinaryBytes + session38BinaryBytes + session39BinaryBytes + session40BinaryBytes // linux/amd64, -trimpath -ldflags='-s -w': before issue 15, plus issue 13, plus its progress line, plus the MCP SDK, plus the review fixes of 2026-12-04 morning, plus the afternoon's (about 120 KB measured from 760e44a: setup --env, the npm registry token, the mcp and runtime reviews, the GC floor of nimbus dev, Windows-unsafe download names, the action's stop-commands, --env for runtime and doctor), plus the evening's (61,440 bytes measured from 37ecb65: about 40 review fixes, among them the setup answer checks, the stream frame bound, exact exit codes, typo hints for flags and scopes, the publish lock of runtime sync), plus the night's (12,288 bytes measured from 1b5d7b6: the stall package shared by R2 uploads, npm and the sandbox client, the forward's header bound, the mcp stdio framer, bounded process starts, the inits' GOGC, eight CLI fixes such as W_TRANSFER_SKIPPED and the --shell/--shell-id aliases)
 )
 
 // initExempt are packages whose init exceeds maxPackageInitByte on their
