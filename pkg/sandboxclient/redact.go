@@ -49,8 +49,8 @@ func withoutToken(s string, req *http.Request) string {
 //
 //   - s is read through the escapes a server or a proxy applies when it
 //     quotes a request: percent-encoding (%2E, %2e, or every byte), JSON's
-//     \uXXXX and \/, and HTML's numeric references (&#46;, &#x2e;). One
-//     level of them: a token escaped twice is not recognised.
+//     \u escapes (\u002e) and \/, and HTML's numeric references (&#46;,
+//     &#x2e;). One level of them: a token escaped twice is not recognised.
 //   - A span of s that reads as the whole token, or as a run of at least
 //     16 characters of its secret part, is replaced by [redacted token];
 //     spans that touch or overlap make one. A run catches the pieces a
