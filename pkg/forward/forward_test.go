@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,6 +107,25 @@ func forwardTo(t testing.TB, o forward.Options) string {
 		}
 	})
 	return "http://" + ln.Addr().String()
+}
+
+// errorLog collects what a forward reports through its OnError.
+type errorLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *errorLog) add(_ *http.Request, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errs = append(l.errs, err)
+}
+
+// all returns what was reported so far.
+func (l *errorLog) all() []error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.errs)
 }
 
 func staticToken(tok string) func(context.Context) (string, error) {
@@ -298,13 +318,6 @@ func TestForwardRefusalsAreReported(t *testing.T) {
 		}
 		_, _ = io.WriteString(rw, "secret data")
 	}))
-	var mu sync.Mutex
-	var errs []error
-	onErr := func(_ *http.Request, err error) {
-		mu.Lock()
-		errs = append(errs, err)
-		mu.Unlock()
-	}
 	for _, c := range []struct {
 		tok  string
 		code string
@@ -312,23 +325,22 @@ func TestForwardRefusalsAreReported(t *testing.T) {
 		{mint(t, "job-1", token.ScopeSandboxUse), "E_SCOPE_MISSING"},
 		{mint(t, "job-2", token.ScopeSessionAttach), "E_SESSION_PIN_MISMATCH"},
 	} {
-		errs = nil
-		local := forwardTo(t, forward.Options{Endpoint: w.backend.URL, SandboxID: "job-1", Port: w.port, Token: staticToken(c.tok), OnError: onErr})
+		reported := &errorLog{}
+		local := forwardTo(t, forward.Options{Endpoint: w.backend.URL, SandboxID: "job-1", Port: w.port, Token: staticToken(c.tok), OnError: reported.add})
 		req, _ := http.NewRequest(http.MethodGet, local+"/", nil)
 		resp, body := do(t, req)
 		if resp.StatusCode != 403 || strings.Contains(body, "secret data") || !strings.Contains(body, c.code) {
 			t.Fatalf("%s: %d %s", c.code, resp.StatusCode, body)
 		}
-		mu.Lock()
+		errs := reported.all()
 		var re *sc.RemoteError
 		if len(errs) != 1 || !errors.As(errs[0], &re) || re.Code != c.code || re.Status != 403 {
 			t.Errorf("%s: reported %v", c.code, errs)
 		}
-		mu.Unlock()
 	}
 	// The app's own refusals are the app's business.
-	errs = nil
-	local := forwardTo(t, forward.Options{Endpoint: w.backend.URL, SandboxID: "job-1", Port: w.port, Token: staticToken(mint(t, "job-1", token.ScopeSessionAttach)), OnError: onErr})
+	reported := &errorLog{}
+	local := forwardTo(t, forward.Options{Endpoint: w.backend.URL, SandboxID: "job-1", Port: w.port, Token: staticToken(mint(t, "job-1", token.ScopeSessionAttach)), OnError: reported.add})
 	req, _ := http.NewRequest(http.MethodGet, local+"/app-denies", nil)
 	if resp, body := do(t, req); resp.StatusCode != 403 || body != `{"error":"nope","code":"APP"}` {
 		t.Fatalf("%d %s", resp.StatusCode, body)
@@ -340,9 +352,7 @@ func TestForwardRefusalsAreReported(t *testing.T) {
 	if resp, body := do(t, req); resp.StatusCode != 404 || !strings.Contains(body, "E_PORT_NOT_EXPOSED") {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(errs) != 1 || !sc.HasCode(errs[0], "E_PORT_NOT_EXPOSED") {
+	if errs := reported.all(); len(errs) != 1 || !sc.HasCode(errs[0], "E_PORT_NOT_EXPOSED") {
 		t.Errorf("reported %v", errs)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/nimbus-sh/nimbus/internal/tokenleak"
@@ -46,14 +45,8 @@ func TestHostileRefusalEchoingTheToken(t *testing.T) {
 						_, _ = w.Write(b)
 					}))
 					t.Cleanup(worker.Close)
-					var mu sync.Mutex
-					var errs []error
-					local := forwardTo(t, forward.Options{Endpoint: worker.URL, SandboxID: "job-1", Port: 3000, Token: staticToken(tok),
-						OnError: func(_ *http.Request, err error) {
-							mu.Lock()
-							errs = append(errs, err)
-							mu.Unlock()
-						}})
+					reported := &errorLog{}
+					local := forwardTo(t, forward.Options{Endpoint: worker.URL, SandboxID: "job-1", Port: 3000, Token: staticToken(tok), OnError: reported.add})
 					req, _ := http.NewRequest(http.MethodGet, local+"/", nil)
 					if resp, _ := do(t, req); resp.StatusCode != st {
 						t.Fatalf("status %d", resp.StatusCode)
@@ -61,8 +54,7 @@ func TestHostileRefusalEchoingTheToken(t *testing.T) {
 					if auth != "Bearer "+tok {
 						t.Fatalf("the Worker got Authorization %q", auth)
 					}
-					mu.Lock()
-					defer mu.Unlock()
+					errs := reported.all()
 					var re *sc.RemoteError
 					if len(errs) != 1 || !errors.As(errs[0], &re) || re.Status != st {
 						t.Fatalf("reported %v", errs)
@@ -113,14 +105,8 @@ func TestHostileBrokenAnswerEchoingTheToken(t *testing.T) {
 					_ = buf.Flush()
 				}))
 				t.Cleanup(worker.Close)
-				var mu sync.Mutex
-				var errs []error
-				local := forwardTo(t, forward.Options{Endpoint: worker.URL, SandboxID: "job-1", Port: 3000, Token: staticToken(tok),
-					OnError: func(_ *http.Request, err error) {
-						mu.Lock()
-						errs = append(errs, err)
-						mu.Unlock()
-					}})
+				reported := &errorLog{}
+				local := forwardTo(t, forward.Options{Endpoint: worker.URL, SandboxID: "job-1", Port: 3000, Token: staticToken(tok), OnError: reported.add})
 				req, _ := http.NewRequest(http.MethodGet, local+"/", nil)
 				if tc.upgrade {
 					req.Header.Set("Connection", "Upgrade")
@@ -130,8 +116,7 @@ func TestHostileBrokenAnswerEchoingTheToken(t *testing.T) {
 				if resp.StatusCode != http.StatusBadGateway {
 					t.Fatalf("status %d: %s", resp.StatusCode, body)
 				}
-				mu.Lock()
-				defer mu.Unlock()
+				errs := reported.all()
 				if len(errs) != 1 || !sc.HasCode(errs[0], forward.CodeUpstream) {
 					t.Fatalf("reported %v", errs)
 				}
